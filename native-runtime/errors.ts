@@ -1,0 +1,48 @@
+// Error types shared by the engine, the backend and the CLI. Every error carries a stable `code`
+// so it can cross a process or network boundary as plain data (see toWireError) and tests can
+// assert on it without matching message text.
+
+export class ReftError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A file or folder given by the user is missing, truncated or malformed. */
+export class FormatError extends ReftError {}
+/** A model or adapter the engine cannot handle (unknown architecture, mismatched shapes). */
+export class UnsupportedError extends ReftError {}
+/** Invalid graph construction (shape mismatch, unknown value). */
+export class GraphError extends ReftError {}
+/** A gradient rule is missing or returned the wrong number of gradients. */
+export class AutodiffError extends ReftError {}
+/** ONNX Runtime refused a model or failed while running it. */
+export class OrtError extends ReftError {}
+/** A bad configuration for training or generation, refused before work starts. */
+export class ConfigError extends ReftError {}
+/** Storage failures (SQLite, migrations, consistency check). */
+export class DbError extends ReftError {}
+/** Payload validation at an RPC/HTTP boundary. */
+export class ValidationError extends ReftError {}
+/** Work cancelled by the user. */
+export class CancelledError extends ReftError {
+  constructor(message = 'cancelled') {
+    super('cancelled', message);
+  }
+}
+
+/** The plain-data form of an error, as sent over RPC. */
+export interface WireError {
+  type: string;
+  code: string;
+  message: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ReftError) return { type: err.name, code: err.code, message: err.message };
+  if (err instanceof Error) return { type: 'Error', code: 'internal', message: err.message };
+  return { type: 'Error', code: 'internal', message: String(err) };
+}
