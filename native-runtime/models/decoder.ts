@@ -1,0 +1,239 @@
+// The forward graph of a decoder-only language model (Llama, Mistral, Qwen2, Qwen3, Gemma, GPT-2),
+// built from a ModelSpec with weights referenced in place inside the safetensors files.
+// One builder serves every use: exact logits (debug forward), generation with a KV cache, and the
+// training graph (interventions are inserted by the `afterBlock` hook on the residual stream).
+//
+// Graph inputs: input_ids (B, T) int64, attention_mask (B, S) int64, position_ids (B, T) int64 and,
+// with a cache, past_key.i / past_value.i (B, K, P, E) float32. Outputs: logits (B, T, V) float32
+// (or only the last position's (B, 1, V)) and present_key.i / present_value.i (B, K, S, E).
+
+import { realpathSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { UnsupportedError } from '../errors.ts';
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { DType } from '../ir/dtype.ts';
+import type { Value } from '../ir/graph.ts';
+import type { SafetensorsDtype } from '../formats/safetensors.ts';
+import type { ModelSpec } from './config.ts';
+import { activation, applyRotary, attention, attentionBias, layerNorm, linear, linearT, rmsNorm, rotaryTables } from './layers.ts';
+
+export interface BlockHookContext {
+  b: GraphBuilder;
+  /** Batch and new-token counts as a (2,) int64 shape vector [B, T]. */
+  batchSeq: Value;
+}
+
+export interface DecoderOptions {
+  withCache?: boolean;
+  /** Emit hidden_states.i outputs like transformers (0 = embeddings, last = after the final norm). */
+  hiddenStates?: boolean;
+  /** Compute logits for the last position only (generation): saves a (T, V) product per prompt. */
+  lastLogitsOnly?: boolean;
+  /** Rewrites the residual stream leaving block `layer`; h: (B, T, D). */
+  afterBlock?: (layer: number, h: Value, ctx: BlockHookContext) => Value;
+}
+
+export interface DecoderGraph {
+  inputIds: Value;
+  attentionMask: Value;
+  positionIds: Value;
+  logits: Value;
+  hidden: Value[];
+  /** Folder the external weight locations are relative to. */
+  weightsDir: string;
+}
+
+const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** Resolves weights to initializers pointing into the safetensors files (never copied). */
+class WeightRefs {
+  readonly dir: string;
+  #cache = new Map<string, Value>();
+
+  constructor(
+    private b: GraphBuilder,
+    private spec: ModelSpec,
+  ) {
+    // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
+    // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
+    const first = spec.weights.get(spec.weights.names()[0]);
+    this.dir = dirname(realpathSync(first.file));
+  }
+
+  has(name: string): boolean {
+    return this.spec.weights.has(name);
+  }
+
+  /** The weight as float32 (cast inside the graph when stored in f16/bf16). */
+  get(name: string): Value {
+    const hit = this.#cache.get(name);
+    if (hit) return hit;
+    const { file, info } = this.spec.weights.get(name);
+    const real = realpathSync(file);
+    if (dirname(real) !== this.dir) {
+      throw new UnsupportedError('weights-split-folders', `${name}: weight files lie in different folders (${dirname(real)} vs ${this.dir})`);
+    }
+    const dtype = ST_TO_DTYPE[info.dtype];
+    if (!dtype) throw new UnsupportedError('unsupported-dtype', `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`);
+    const v = this.b.initializer(name, dtype, info.shape, { kind: 'external', location: basename(real), offset: info.offset, length: info.byteLength });
+    const out = this.b.cast(v, 'float32');
+    this.#cache.set(name, out);
+    return out;
+  }
+
+  opt(name: string): Value | null {
+    return this.has(name) ? this.get(name) : null;
+  }
+}
+
+/** Rotary inverse frequencies, including Llama 3 and linear scaling. */
+export function ropeInvFreq(spec: ModelSpec): Float32Array {
+  const rope = spec.rope!;
+  const dim = spec.headDim;
+  const inv = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / rope.theta ** ((2 * i) / dim);
+  const sc = rope.scaling;
+  if (sc?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= sc.factor;
+  if (sc?.type === 'llama3') {
+    const lowWavelen = sc.originalMaxPositions / sc.lowFreqFactor;
+    const highWavelen = sc.originalMaxPositions / sc.highFreqFactor;
+    for (let i = 0; i < inv.length; i++) {
+      const wavelen = (2 * Math.PI) / inv[i];
+      if (wavelen > lowWavelen) inv[i] = inv[i] / sc.factor;
+      else if (wavelen >= highWavelen) {
+        const smooth = (sc.originalMaxPositions / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
+        inv[i] = (1 - smooth) * (inv[i] / sc.factor) + smooth * inv[i];
+      }
+    }
+  }
+  return inv;
+}
+
+interface CacheIO {
+  past: (layer: number) => { k: Value; v: Value } | null;
+  present: (layer: number, k: Value, v: Value) => void;
+}
+
+function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
+  if (!enabled) return { past: () => null, present: () => {} };
+  const K = spec.numKvHeads, E = spec.headDim;
+  return {
+    past: (i) => ({
+      k: b.input(`past_key.${i}`, 'float32', ['B', K, 'P', E]),
+      v: b.input(`past_value.${i}`, 'float32', ['B', K, 'P', E]),
+    }),
+    present: (i, k, v) => {
+      b.output(k, `present_key.${i}`);
+      b.output(v, `present_value.${i}`);
+    },
+  };
+}
+
+/** (N, H·E) → (B, H, T, E) */
+function toHeads(b: GraphBuilder, x: Value, batchSeq: Value, heads: number, headDim: number): Value {
+  const shape = b.concat([batchSeq, b.ints([heads, headDim])], 0);
+  return b.transpose(b.reshape(x, shape, ['B', 'T', heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** (B, H, T, E) → (N, H·E) */
+function fromHeads(b: GraphBuilder, x: Value, heads: number, headDim: number): Value {
+  return b.reshape(b.transpose(x, [0, 2, 1, 3]), [-1, heads * headDim], ['N', heads * headDim]);
+}
+
+export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOptions = {}): DecoderGraph {
+  const w = new WeightRefs(b, spec);
+  const inputIds = b.input('input_ids', 'int64', ['B', 'T']);
+  const attentionMask = b.input('attention_mask', 'int64', ['B', 'S']);
+  const positionIds = b.input('position_ids', 'int64', ['B', 'T']);
+  const cache = cacheIO(b, spec, !!opts.withCache);
+  const D = spec.hiddenSize, H = spec.numHeads, K = spec.numKvHeads, E = spec.headDim;
+  const batchSeq = b.shapeOf(inputIds); // [B, T]
+  const bsd = b.concat([batchSeq, b.ints([D])], 0);
+  const ctx: BlockHookContext = { b, batchSeq };
+  const bias = attentionBias(b, attentionMask, inputIds);
+  const isGpt2 = spec.arch === 'gpt2';
+  const p = isGpt2 ? (w.has('transformer.wte.weight') ? 'transformer.' : '') : 'model.';
+  const flatIds = b.reshape(inputIds, [-1], ['N']);
+
+  // Embeddings, as (N, D).
+  let h = b.gather(w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`), flatIds);
+  if (isGpt2) h = b.add(h, b.gather(w.get(`${p}wpe.weight`), b.reshape(positionIds, [-1], ['N'])));
+  if (spec.embedScale !== 1) h = b.mul(h, b.scalar(spec.embedScale));
+  const hidden: Value[] = [];
+  const to3d = (x: Value) => b.reshape(x, bsd, ['B', 'T', D]);
+  if (opts.hiddenStates) hidden.push(to3d(h));
+
+  const rot = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const norm = (x: Value, wname: string, bname?: string) =>
+    spec.norm.kind === 'rms'
+      ? rmsNorm(b, x, w.get(wname), spec.norm.eps, spec.norm.weightOffset)
+      : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
+
+  for (let i = 0; i < spec.numLayers; i++) {
+    const L = isGpt2 ? `${p}h.${i}.` : `${p}layers.${i}.`;
+    // --- attention -------------------------------------------------------------------------------
+    const x = isGpt2 ? norm(h, `${L}ln_1.weight`, `${L}ln_1.bias`) : norm(h, `${L}input_layernorm.weight`);
+    let q: Value, k: Value, v: Value;
+    if (isGpt2) {
+      const qkv = linear(b, x, w.get(`${L}attn.c_attn.weight`), w.get(`${L}attn.c_attn.bias`));
+      [q, k, v] = b.opN('Split', [qkv, b.ints([D, D, D])], { axis: -1 }, { outputs: 3 });
+    } else {
+      q = linearT(b, x, w.get(`${L}self_attn.q_proj.weight`), w.opt(`${L}self_attn.q_proj.bias`));
+      k = linearT(b, x, w.get(`${L}self_attn.k_proj.weight`), w.opt(`${L}self_attn.k_proj.bias`));
+      v = linearT(b, x, w.get(`${L}self_attn.v_proj.weight`), w.opt(`${L}self_attn.v_proj.bias`));
+    }
+    let qh = toHeads(b, q, batchSeq, H, E);
+    let kh = toHeads(b, k, batchSeq, K, E);
+    let vh = toHeads(b, v, batchSeq, K, E);
+    if (spec.qkNorm) {
+      qh = rmsNorm(b, qh, w.get(`${L}self_attn.q_norm.weight`), spec.norm.eps, 0);
+      kh = rmsNorm(b, kh, w.get(`${L}self_attn.k_norm.weight`), spec.norm.eps, 0);
+    }
+    if (rot) {
+      qh = applyRotary(b, qh, rot.cos, rot.sin, E);
+      kh = applyRotary(b, kh, rot.cos, rot.sin, E);
+    }
+    const past = cache.past(i);
+    if (past) {
+      kh = b.concat([past.k, kh], 2, ['B', K, 'S', E]);
+      vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
+      cache.present(i, kh, vh);
+    }
+    const att = fromHeads(b, attention(b, qh, kh, vh, bias, { numHeads: H, numKvHeads: K, headDim: E }), H, E);
+    const o = isGpt2
+      ? linear(b, att, w.get(`${L}attn.c_proj.weight`), w.get(`${L}attn.c_proj.bias`))
+      : linearT(b, att, w.get(`${L}self_attn.o_proj.weight`), w.opt(`${L}self_attn.o_proj.bias`));
+    h = b.add(h, o);
+    // --- MLP -------------------------------------------------------------------------------------
+    if (isGpt2) {
+      const y = norm(h, `${L}ln_2.weight`, `${L}ln_2.bias`);
+      const up = linear(b, y, w.get(`${L}mlp.c_fc.weight`), w.get(`${L}mlp.c_fc.bias`));
+      h = b.add(h, linear(b, activation(b, spec.act, up), w.get(`${L}mlp.c_proj.weight`), w.get(`${L}mlp.c_proj.bias`)));
+    } else {
+      const y = norm(h, `${L}post_attention_layernorm.weight`);
+      const gate = linearT(b, y, w.get(`${L}mlp.gate_proj.weight`), w.opt(`${L}mlp.gate_proj.bias`));
+      const up = linearT(b, y, w.get(`${L}mlp.up_proj.weight`), w.opt(`${L}mlp.up_proj.bias`));
+      const act = b.mul(activation(b, spec.act, gate), up);
+      h = b.add(h, linearT(b, act, w.get(`${L}mlp.down_proj.weight`), w.opt(`${L}mlp.down_proj.bias`)));
+    }
+    // --- interventions on the block output (pyreft's block_output) -----------------------------
+    if (opts.afterBlock) {
+      const h3 = opts.afterBlock(i, to3d(h), ctx);
+      h = b.reshape(h3, [-1, D], ['N', D]);
+    }
+    if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to3d(h));
+  }
+
+  h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
+  if (opts.hiddenStates) hidden.push(to3d(h));
+  let logitsIn = h;
+  let outShape = b.concat([batchSeq, b.ints([spec.vocabSize])], 0);
+  if (opts.lastLogitsOnly) {
+    const h3 = to3d(h);
+    logitsIn = b.reshape(b.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1]), [-1, D], ['B', D]);
+    outShape = b.concat([b.slice(batchSeq, [0], [1], [0]), b.ints([1, spec.vocabSize])], 0);
+  }
+  const head = spec.tieEmbeddings || !w.has('lm_head.weight') ? w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`) : w.get('lm_head.weight');
+  const logits = b.reshape(linearT(b, logitsIn, head), outShape, ['B', opts.lastLogitsOnly ? 1 : 'T', spec.vocabSize]);
+  return { inputIds, attentionMask, positionIds, logits, hidden, weightsDir: w.dir };
+}

@@ -1,0 +1,130 @@
+// Building blocks of decoder-only transformers as graph fragments: linear layers, norms, rotary
+// embeddings, attention with a KV cache, MLPs. Activations in the residual stream are kept 2-D
+// (N, D) with N = B·T so every linear layer is a plain 2-D product; attention reshapes to heads.
+// Dimension letters: B batch, T new tokens, P past tokens, S = P + T keys, D hidden, H heads,
+// K kv heads, E head dim, V vocabulary, F MLP width.
+// Everything computes in float32 (weights stored in f16/bf16 are cast once at load).
+
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { Value } from '../ir/graph.ts';
+
+/** y = x·Wᵀ (+ b) for a Hugging Face Linear weight W (out, in); x: (N, in). */
+export function linearT(b: GraphBuilder, x: Value, w: Value, bias?: Value | null): Value {
+  // Gemm with transB reads W in its stored layout: no transposed copy of the weight is ever made.
+  return b.op('Gemm', bias ? [x, w, bias] : [x, w], { transB: 1 }, { shapes: [[x.shape[0], w.shape[0]]] });
+}
+
+/** y = x·W (+ b) for a weight stored (in, out), as GPT-2's Conv1D does. */
+export function linear(b: GraphBuilder, x: Value, w: Value, bias?: Value | null): Value {
+  const y = b.matmul(x, w);
+  return bias ? b.add(y, bias) : y;
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · (w + offset). */
+export function rmsNorm(b: GraphBuilder, x: Value, w: Value, eps: number, weightOffset: 0 | 1): Value {
+  const ms = b.reduceMean(b.mul(x, x), [-1]);
+  const inv = b.reciprocal(b.sqrt(b.add(ms, b.scalar(eps))));
+  const scale = weightOffset ? b.add(w, b.scalar(weightOffset)) : w;
+  return b.mul(b.mul(x, inv), scale);
+}
+
+/** LayerNorm over the last axis with weight and bias (GPT-2), from primitives so autodiff sees them. */
+export function layerNorm(b: GraphBuilder, x: Value, w: Value, bias: Value, eps: number): Value {
+  const mean = b.reduceMean(x, [-1]);
+  const xc = b.sub(x, mean);
+  const variance = b.reduceMean(b.mul(xc, xc), [-1]);
+  const inv = b.reciprocal(b.sqrt(b.add(variance, b.scalar(eps))));
+  return b.add(b.mul(b.mul(xc, inv), w), bias);
+}
+
+export function silu(b: GraphBuilder, x: Value): Value {
+  return b.mul(x, b.sigmoid(x));
+}
+
+/** GELU, tanh approximation (gelu_pytorch_tanh / gelu_new). */
+export function geluTanh(b: GraphBuilder, x: Value): Value {
+  const c = Math.sqrt(2 / Math.PI);
+  const inner = b.mul(b.add(x, b.mul(b.scalar(0.044715), b.mul(x, b.mul(x, x)))), b.scalar(c));
+  return b.mul(b.mul(b.scalar(0.5), x), b.add(b.scalar(1), b.tanh(inner)));
+}
+
+/** Exact GELU via erf. */
+export function geluErf(b: GraphBuilder, x: Value): Value {
+  const e = b.op('Erf', [b.mul(x, b.scalar(Math.SQRT1_2))]);
+  return b.mul(b.mul(b.scalar(0.5), x), b.add(b.scalar(1), e));
+}
+
+export function activation(b: GraphBuilder, kind: 'silu' | 'gelu_tanh' | 'gelu', x: Value): Value {
+  if (kind === 'silu') return silu(b, x);
+  if (kind === 'gelu_tanh') return geluTanh(b, x);
+  return geluErf(b, x);
+}
+
+/**
+ * Rotary tables for the given positions: cos/sin of position·inv_freq, duplicated to the head dim
+ * as transformers does (cat(freqs, freqs)). positions: (B, T) int64 → cos, sin: (B, 1, T, E).
+ */
+export function rotaryTables(b: GraphBuilder, positions: Value, invFreq: Float32Array): { cos: Value; sin: Value } {
+  const pos = b.unsqueeze(b.cast(positions, 'float32'), [-1]); // (B, T, 1)
+  const freqs = b.mul(pos, b.const('float32', invFreq, [invFreq.length])); // (B, T, E/2)
+  const emb = b.concat([freqs, freqs], -1); // (B, T, E)
+  const e4 = b.unsqueeze(emb, [1]); // (B, 1, T, E)
+  return { cos: b.op('Cos', [e4]), sin: b.op('Sin', [e4]) };
+}
+
+/** x·cos + rotate_half(x)·sin, x: (B, H, T, E). */
+export function applyRotary(b: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
+  const half = headDim / 2;
+  const [x1, x2] = b.opN('Split', [x, b.ints([half, half])], { axis: -1 }, { outputs: 2 });
+  const rotated = b.concat([b.neg(x2), x1], -1);
+  return b.add(b.mul(x, cos), b.mul(rotated, sin));
+}
+
+/**
+ * Additive attention bias (B, 1, T, S): 0 where query t may see key s (causal and not padding),
+ * the lowest finite float otherwise. A row with every key masked (the pyreft sink, left padding)
+ * stays finite, as in transformers; −inf would turn it into NaN and leak everywhere.
+ */
+export function attentionBias(b: GraphBuilder, attentionMask: Value, inputIds: Value): Value {
+  const S = b.shapeOf(attentionMask, 1, 2); // [S]
+  const T = b.shapeOf(inputIds, 1, 2); // [T]
+  const zero = b.const('int64', [0], []);
+  const one = b.const('int64', [1], []);
+  const s0 = b.squeeze(S, [0]);
+  const t0 = b.squeeze(T, [0]);
+  const past = b.sub(s0, t0);
+  const kpos = b.op('Range', [zero, s0, one], {}, { shapes: [['S']] });
+  const qpos = b.op('Range', [past, s0, one], {}, { shapes: [['T']] });
+  const causal = b.op('LessOrEqual', [b.unsqueeze(kpos, [0]), b.unsqueeze(qpos, [1])]); // (T, S)
+  const keep = b.op('Equal', [attentionMask, b.const('int64', [1], [])]); // (B, S)
+  const keep4 = b.unsqueeze(keep, [1, 2]); // (B, 1, 1, S)
+  const allowed = b.op('And', [b.unsqueeze(causal, [0, 1]), keep4]); // (B, 1, T, S)
+  return b.where(allowed, b.scalar(0), b.scalar(-3.4028234663852886e38));
+}
+
+export interface AttentionShapes {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+/**
+ * Grouped-query attention. q: (B, H, T, E), k/v: (B, K, S, E), bias (B, 1, T, S) → (B, H, T, E).
+ * Queries are grouped per KV head instead of repeating K and V, so the cache is never copied.
+ */
+export function attention(b: GraphBuilder, q: Value, k: Value, v: Value, bias: Value, s: AttentionShapes): Value {
+  const { numHeads: H, numKvHeads: K, headDim: E } = s;
+  const rep = H / K;
+  const qs = b.mul(q, b.scalar(1 / Math.sqrt(E)));
+  let scores: Value;
+  if (rep === 1) scores = b.matmul(qs, b.transpose(k, [0, 1, 3, 2])); // (B, H, T, S)
+  else {
+    const qg = b.reshape(qs, [0, K, -1, E], ['B', K, '?', E]); // (B, K, rep·T, E)
+    const sg = b.matmul(qg, b.transpose(k, [0, 1, 3, 2])); // (B, K, rep·T, S)
+    scores = b.reshape(sg, [0, H, -1, 0], ['B', H, 'T', sg.shape[3]]);
+  }
+  const probs = b.softmax(b.add(scores, bias), -1);
+  if (rep === 1) return b.matmul(probs, v);
+  const pg = b.reshape(probs, [0, K, -1, 0], ['B', K, '?', probs.shape[3]]);
+  return b.reshape(b.matmul(pg, v), [0, H, -1, E], ['B', H, 'T', E]);
+}
