@@ -1,0 +1,58 @@
+// The six ReFT intervention types (reft-semantics.md): their trained tensors, named as in pyreft's
+// state dicts, with shapes for hidden size n and rank r. R (`rotate_layer`) is the orthonormal n×r
+// matrix itself; how it is kept orthonormal is the trainer's business (training/stiefel.ts).
+
+export type InterventionType = 'loreft' | 'noreft' | 'direft' | 'nodireft' | 'consreft' | 'lobireft';
+export type ActivationName = 'linear' | 'relu' | 'gelu' | 'tanh' | 'silu' | 'sigmoid';
+
+export const INTERVENTION_TYPES: readonly InterventionType[] = ['loreft', 'noreft', 'direft', 'nodireft', 'consreft', 'lobireft'];
+
+export const PYREFT_CLASS: Record<InterventionType, string> = {
+  loreft: 'LoreftIntervention',
+  noreft: 'NoreftIntervention',
+  direft: 'DireftIntervention',
+  nodireft: 'NodireftIntervention',
+  consreft: 'ConsreftIntervention',
+  lobireft: 'LobireftIntervention',
+};
+
+export interface ParamDef {
+  name: string;
+  shape: (n: number, r: number) => number[];
+  /** R: orthonormal columns, initialised by QR of a Gaussian matrix. */
+  orthonormal?: boolean;
+  /** Initialisation: uniform(±1/√n) like torch.nn.Linear, or uniform[0,1) like torch.rand. */
+  init: 'orthonormal' | 'linear' | 'rand';
+}
+
+const R: ParamDef = { name: 'rotate_layer', shape: (n, r) => [n, r], orthonormal: true, init: 'orthonormal' };
+const lin = (name: string, w: boolean): ParamDef => ({ name, shape: w ? (n, r) => [r, n] : (_n, r) => [r], init: 'linear' });
+
+export const PARAMS: Record<InterventionType, ParamDef[]> = {
+  loreft: [R, lin('weight', true), lin('bias', false)],
+  noreft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), lin('proj_layer.bias', false)],
+  direft: [R, lin('learned_source.weight', true), lin('learned_source.bias', false)],
+  nodireft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), lin('proj_layer.bias', false)],
+  consreft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
+  lobireft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
+};
+
+export interface InterventionSpec {
+  /** pyvene key, e.g. layer_2_comp_block_output_unit_pos_nunit_1#0 */
+  key: string;
+  layer: number;
+  type: InterventionType;
+  rank: number;
+  embedDim: number;
+  act: ActivationName;
+  dropout: number;
+}
+
+export function interventionKey(layer: number, k: number): string {
+  return `layer_${layer}_comp_block_output_unit_pos_nunit_1#${k}`;
+}
+
+/** Trainable parameter count, e.g. LoReFT 2·n·r + r. */
+export function paramCount(spec: InterventionSpec): number {
+  return PARAMS[spec.type].reduce((s, p) => s + p.shape(spec.embedDim, spec.rank).reduce((a, b) => a * b, 1), 0);
+}

@@ -1,0 +1,20 @@
+// Causal-LM cross-entropy as a graph fragment, the Hugging Face way: logits at t predict labels at
+// t+1, labels −100 are ignored, the mean is over every supervised token of the micro-batch.
+// Built from ReduceLogSumExp/GatherElements/Sub (no SoftmaxCrossEntropyLoss: WebGPU lacks it).
+
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { Value } from '../ir/graph.ts';
+
+/** logits (B, T, V) float32, labels (B, T) int64 → scalar loss (shape []). */
+export function causalLmLoss(b: GraphBuilder, logits: Value, labels: Value): Value {
+  const z = b.slice(logits, [0], [-1], [1]); // (B, T−1, V)
+  const y = b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]); // (B, T−1)
+  const valid = b.op('Not', [b.op('Equal', [y, b.const('int64', [-100], [])])]);
+  const yClamped = b.where(valid, y, b.const('int64', [0], []));
+  const picked = b.squeeze(b.op('GatherElements', [z, b.unsqueeze(yClamped, [-1])], { axis: -1 }), [-1]); // (B, T−1)
+  const lse = b.op('ReduceLogSumExp', [z, b.ints([-1])], { keepdims: 0 }); // (B, T−1)
+  const mask = b.cast(valid, 'float32');
+  const total = b.reduceSum(b.mul(b.sub(lse, picked), mask), [0, 1], false);
+  const count = b.op('Max', [b.reduceSum(mask, [0, 1], false), b.scalar(1)]);
+  return b.div(total, count);
+}
