@@ -29,6 +29,8 @@ export interface DecoderOptions {
   hiddenStates?: boolean;
   /** Compute logits for the last position only (generation): saves a (T, V) product per prompt. */
   lastLogitsOnly?: boolean;
+  /** Stop after the final norm: the caller applies the LM head (see DecoderGraph.finalHidden/head). */
+  headless?: boolean;
   /** Rewrites the residual stream leaving block `layer`; h: (B, T, D). */
   afterBlock?: (layer: number, h: Value, ctx: BlockHookContext) => Value;
 }
@@ -37,8 +39,14 @@ export interface DecoderGraph {
   inputIds: Value;
   attentionMask: Value;
   positionIds: Value;
-  logits: Value;
+  /** (B, T, V), or (B, 1, V) with lastLogitsOnly; null when headless. */
+  logits: Value | null;
   hidden: Value[];
+  /** The residual stream after the final norm, (N, D). */
+  finalHidden: Value;
+  /** The LM head weight (V, D) as float32 (tied to the embeddings where the model says so). */
+  head: Value;
+  batchSeq: Value;
   /** Folder the external weight locations are relative to. */
   weightsDir: string;
 }
@@ -226,14 +234,23 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
 
   h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
   if (opts.hiddenStates) hidden.push(to3d(h));
-  let logitsIn = h;
-  let outShape = b.concat([batchSeq, b.ints([spec.vocabSize])], 0);
-  if (opts.lastLogitsOnly) {
-    const h3 = to3d(h);
-    logitsIn = b.reshape(b.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1]), [-1, D], ['B', D]);
-    outShape = b.concat([b.slice(batchSeq, [0], [1], [0]), b.ints([1, spec.vocabSize])], 0);
-  }
   const head = spec.tieEmbeddings || !w.has('lm_head.weight') ? w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`) : w.get('lm_head.weight');
-  const logits = b.reshape(linearT(b, logitsIn, head), outShape, ['B', opts.lastLogitsOnly ? 1 : 'T', spec.vocabSize]);
-  return { inputIds, attentionMask, positionIds, logits, hidden, weightsDir: w.dir };
+  const logits = opts.headless ? null : lmHead(b, h, head, batchSeq, spec.vocabSize, !!opts.lastLogitsOnly);
+  return { inputIds, attentionMask, positionIds, logits, hidden, finalHidden: h, head, batchSeq, weightsDir: w.dir };
+}
+
+/**
+ * Logits from the final hidden states h (N, D): (B, T, V), or only the last position's (B, 1, V).
+ * May be called inside an If branch (b a subgraph builder) on values of the parent graph.
+ */
+export function lmHead(b: GraphBuilder, h: Value, head: Value, batchSeq: Value, vocab: number, lastOnly: boolean): Value {
+  const D = head.shape[1];
+  let x = h;
+  let outShape = b.concat([batchSeq, b.ints([vocab])], 0);
+  if (lastOnly) {
+    const h3 = b.reshape(h, b.concat([batchSeq, b.ints([D as number])], 0), ['B', 'T', D]);
+    x = b.reshape(b.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1]), [-1, D as number], ['B', D]);
+    outShape = b.concat([b.slice(batchSeq, [0], [1], [0]), b.ints([1, vocab])], 0);
+  }
+  return b.reshape(linearT(b, x, head), outShape, ['B', lastOnly ? 1 : 'T', vocab]);
 }

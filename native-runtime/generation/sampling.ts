@@ -1,0 +1,170 @@
+// Next-token selection from a logits row: repetition penalty, temperature, top-k, top-p, greedy
+// argmax and a seeded PRNG, as pure functions on Float32Array (V = vocabulary size).
+//
+// Order follows transformers' default logits processors: repetition penalty → temperature →
+// top-k → top-p, then softmax and a draw. Filters write -Infinity into a copy; inputs are never
+// modified. Leaves out: min-p, typical-p, beam search, and the generation loop itself.
+
+// ---------------------------------------------------------------------------------------------
+// PRNG: mulberry32. 32-bit state, tiny and fast; the quality is ample for drawing tokens, and the
+// same seed gives the same sequence on every platform (only 32-bit integer maths).
+
+export type Rng = () => number;
+
+/** A seeded generator of uniform floats in [0, 1). */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Index of the largest logit (the first one on ties, like torch.argmax). */
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  let bestV = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    // NaN never wins; -Infinity only if everything is -Infinity (then index 0).
+    if (logits[i] > bestV) {
+      bestV = logits[i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/**
+ * transformers' RepetitionPenaltyLogitsProcessor: for each distinct token already seen (prompt or
+ * generated), a positive logit is divided by `penalty` and a negative one multiplied by it, so the
+ * token becomes less likely either way. penalty 1 is a no-op.
+ */
+export function applyRepetitionPenalty(
+  logits: Float32Array,
+  seen: Iterable<number>,
+  penalty: number,
+): Float32Array {
+  const out = new Float32Array(logits);
+  if (penalty === 1) return out;
+  if (!(penalty > 0)) throw new RangeError(`repetition penalty must be > 0, got ${penalty}`);
+  const done = new Set<number>();
+  for (const id of seen) {
+    if (id < 0 || id >= out.length || done.has(id)) continue;
+    done.add(id);
+    const v = out[id];
+    out[id] = v < 0 ? v * penalty : v / penalty;
+  }
+  return out;
+}
+
+/** Divides logits by the temperature (> 0; temperature 0 means greedy and is handled by sample()). */
+export function applyTemperature(logits: Float32Array, temperature: number): Float32Array {
+  if (!(temperature > 0)) throw new RangeError(`temperature must be > 0 here, got ${temperature}`);
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] / temperature;
+  return out;
+}
+
+/**
+ * Keeps the k largest logits (ties with the k-th value are kept, as transformers does), setting
+ * the rest to -Infinity. k <= 0 or k >= V keeps everything.
+ */
+export function applyTopK(logits: Float32Array, k: number): Float32Array {
+  const out = new Float32Array(logits);
+  if (k <= 0 || k >= logits.length) return out;
+  const sorted = Float32Array.from(logits).sort(); // ascending; NaN sorts last
+  const kth = sorted[logits.length - Math.floor(k)];
+  for (let i = 0; i < out.length; i++) if (out[i] < kth) out[i] = -Infinity;
+  return out;
+}
+
+/** Softmax in float64 for the accumulation (a 150k vocabulary loses precision in float32 sums). */
+export function softmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const p = new Float64Array(logits.length);
+  if (max === -Infinity) return p;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = logits[i] === -Infinity ? 0 : Math.exp(logits[i] - max);
+    p[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  return p;
+}
+
+/**
+ * Nucleus filtering: keeps the smallest set of most likely tokens whose probabilities add up to
+ * at least `p`, always at least one. p >= 1 keeps everything.
+ */
+export function applyTopP(logits: Float32Array, p: number): Float32Array {
+  const out = new Float32Array(logits);
+  if (p >= 1) return out;
+  if (!(p > 0)) throw new RangeError(`top-p must be in (0, 1], got ${p}`);
+  const probs = softmax(logits);
+  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+  let cum = 0;
+  let keep = 0;
+  // Keep adding tokens until the kept mass reaches p; the token that crosses p is kept too.
+  while (keep < order.length) {
+    cum += probs[order[keep]];
+    keep++;
+    if (cum >= p) break;
+  }
+  for (let j = keep; j < order.length; j++) out[order[j]] = -Infinity;
+  return out;
+}
+
+/** Draws an index from a probability vector with one uniform number in [0, 1). */
+export function drawFrom(probs: Float64Array, u: number): number {
+  let cum = 0;
+  let last = -1;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] <= 0) continue;
+    cum += probs[i];
+    last = i;
+    if (u < cum) return i;
+  }
+  // Rounding left the total just under 1 and u above it: the last possible token.
+  return Math.max(last, 0);
+}
+
+export interface SamplingOptions {
+  /** 0 (or greedy: true) picks the argmax. Default 1. */
+  temperature?: number;
+  /** <= 0 or >= V: off. */
+  topK?: number;
+  /** 1: off. */
+  topP?: number;
+  /** 1: off. */
+  repetitionPenalty?: number;
+  greedy?: boolean;
+}
+
+/**
+ * Picks the next token. `seen` are the prompt and generated ids (for the repetition penalty);
+ * `rng` is needed unless the choice is greedy.
+ */
+export function sample(
+  logits: Float32Array,
+  opts: SamplingOptions,
+  seen: Iterable<number> = [],
+  rng?: Rng,
+): number {
+  let x = logits;
+  if (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1)
+    x = applyRepetitionPenalty(x, seen, opts.repetitionPenalty);
+  const temperature = opts.temperature ?? 1;
+  if (opts.greedy || temperature === 0) return argmax(x);
+  if (!rng) throw new RangeError('sampling needs a random generator (pass mulberry32(seed)) unless greedy');
+  if (temperature !== 1) x = applyTemperature(x, temperature);
+  if (opts.topK !== undefined && opts.topK > 0) x = applyTopK(x, opts.topK);
+  if (opts.topP !== undefined && opts.topP < 1) x = applyTopP(x, opts.topP);
+  return drawFrom(softmax(x), rng());
+}

@@ -1,0 +1,585 @@
+// Model configuration: turns a Hugging Face model folder (config.json, generation_config.json,
+// safetensors weights) into one normalized ModelSpec that the graph builders read instead of the
+// many spellings transformers has used over the years (rope_parameters vs rope_theta/rope_scaling,
+// torch_dtype vs dtype, n_embd vs hidden_size, eos as a number or a list).
+//
+// Reads only JSON and safetensors headers: no weight bytes, so loading a 70B folder is instant.
+// Leaves out: tokenizer files (tokenizer/), model-specific quirks that do not change the graph
+// (dropout, use_cache, sliding windows longer than any sequence we run).
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { FormatError, UnsupportedError } from '../errors.ts';
+import { expectedWeights, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
+
+export type Arch = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma' | 'gpt2';
+
+export interface RopeSpec {
+  theta: number;
+  scaling:
+    | null
+    | { type: 'linear'; factor: number }
+    | {
+        type: 'llama3';
+        factor: number;
+        lowFreqFactor: number;
+        highFreqFactor: number;
+        originalMaxPositions: number;
+      };
+  partialRotaryFactor?: number;
+}
+
+export interface GenerationDefaults {
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+  doSample?: boolean;
+}
+
+export interface ModelSpec {
+  dir: string;
+  arch: Arch;
+  modelType: string;
+  architectures: string[];
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  norm: { kind: 'rms' | 'layer'; eps: number; weightOffset: 0 | 1 /* gemma: weight + 1 */ };
+  act: 'silu' | 'gelu_tanh' | 'gelu';
+  rope: RopeSpec | null; // null for gpt2 (learned positions)
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  qkNorm: boolean /* qwen3 */;
+  tieEmbeddings: boolean;
+  embedScale: number /* gemma sqrt(hidden), else 1 */;
+  dtype: 'float32' | 'float16' | 'bfloat16'; // from torch_dtype or dtype
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  generation: GenerationDefaults;
+  weights: WeightIndex;
+  /** sha256 over config.json bytes + the safetensors headers (no weight bytes read). */
+  fingerprint: string;
+  /** Total parameter count from the weight shapes (a tied lm_head counted once). */
+  params: number;
+}
+
+export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gpt2'];
+
+/** The causal-LM class transformers writes into `architectures` for each model_type. */
+export const CAUSAL_LM_CLASS: Record<Arch, string> = {
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  gemma: 'GemmaForCausalLM',
+  gpt2: 'GPT2LMHeadModel',
+};
+
+/**
+ * The config.json field behind each ModelSpec dimension, per architecture, so that error messages
+ * name the field the user can actually find in their file (gpt2 says n_embd, not hidden_size).
+ */
+export function configFieldName(
+  arch: Arch,
+  field:
+    | 'hiddenSize'
+    | 'numLayers'
+    | 'numHeads'
+    | 'numKvHeads'
+    | 'headDim'
+    | 'intermediateSize'
+    | 'vocabSize'
+    | 'maxPositions'
+    | 'tieEmbeddings'
+    | 'qkvBias'
+    | 'oBias'
+    | 'mlpBias',
+): string {
+  if (arch === 'gpt2') {
+    return (
+      {
+        hiddenSize: 'n_embd',
+        numLayers: 'n_layer',
+        numHeads: 'n_head',
+        numKvHeads: 'n_head',
+        headDim: 'n_embd/n_head',
+        intermediateSize: 'n_inner',
+        vocabSize: 'vocab_size',
+        maxPositions: 'n_positions',
+        tieEmbeddings: 'tie_word_embeddings',
+        qkvBias: 'model_type',
+        oBias: 'model_type',
+        mlpBias: 'model_type',
+      } as const
+    )[field];
+  }
+  return (
+    {
+      hiddenSize: 'hidden_size',
+      numLayers: 'num_hidden_layers',
+      numHeads: 'num_attention_heads',
+      numKvHeads: 'num_key_value_heads',
+      headDim: 'head_dim',
+      intermediateSize: 'intermediate_size',
+      vocabSize: 'vocab_size',
+      maxPositions: 'max_position_embeddings',
+      tieEmbeddings: 'tie_word_embeddings',
+      qkvBias: arch === 'qwen2' ? 'model_type' : 'attention_bias',
+      oBias: arch === 'qwen2' || arch === 'mistral' ? 'model_type' : 'attention_bias',
+      mlpBias: arch === 'llama' ? 'mlp_bias' : 'model_type',
+    } as const
+  )[field];
+}
+
+type Json = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------------
+// Small typed readers: every failure names the file and the field.
+
+function readJsonFile(path: string, label: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new FormatError(
+      'missing-file',
+      `${label}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`,
+    );
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError('bad-json', `${label}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new FormatError('bad-json', `${label}: expected a JSON object`);
+  return v as Json;
+}
+
+class Fields {
+  constructor(
+    readonly obj: Json,
+    readonly file: string,
+  ) {}
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
+  /** A positive integer that must be present. */
+  int(key: string, ...aliases: string[]): number {
+    for (const k of [key, ...aliases]) if (this.has(k)) return this.checkInt(k, this.obj[k]);
+    throw new FormatError('missing-field', `${this.file}: required field ${key} is missing`);
+  }
+
+  optInt(key: string, ...aliases: string[]): number | undefined {
+    for (const k of [key, ...aliases]) if (this.has(k)) return this.checkInt(k, this.obj[k]);
+    return undefined;
+  }
+
+  num(key: string, fallback: number): number {
+    if (!this.has(key)) return fallback;
+    const v = this.obj[key];
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new FormatError('bad-field', `${this.file}: ${key} must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  optNum(key: string): number | undefined {
+    return this.has(key) ? this.num(key, 0) : undefined;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    if (!this.has(key)) return fallback;
+    const v = this.obj[key];
+    if (typeof v !== 'boolean')
+      throw new FormatError(
+        'bad-field',
+        `${this.file}: ${key} must be true or false, got ${JSON.stringify(v)}`,
+      );
+    return v;
+  }
+
+  str(key: string): string | undefined {
+    if (!this.has(key)) return undefined;
+    const v = this.obj[key];
+    if (typeof v !== 'string')
+      throw new FormatError('bad-field', `${this.file}: ${key} must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  /** A token id: a non-negative integer or null. */
+  tokenId(key: string): number | null {
+    if (!this.has(key)) return null;
+    const v = this.obj[key];
+    // Some configs store a list for bos/pad as well; the first entry is the one used for prompts.
+    const x = Array.isArray(v) ? v[0] : v;
+    if (x === undefined) return null;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+      throw new FormatError('bad-field', `${this.file}: ${key} must be a token id, got ${JSON.stringify(v)}`);
+    return x;
+  }
+
+  /** eos_token_id: a number, a list of numbers, or null. */
+  tokenIds(key: string): number[] | null {
+    if (!this.has(key)) return null;
+    const v = this.obj[key];
+    const list = Array.isArray(v) ? v : [v];
+    for (const x of list) {
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+        throw new FormatError(
+          'bad-field',
+          `${this.file}: ${key} must be a token id or a list of them, got ${JSON.stringify(v)}`,
+        );
+    }
+    return [...new Set(list as number[])];
+  }
+
+  private checkInt(key: string, v: unknown): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new FormatError(
+        'bad-field',
+        `${this.file}: ${key} must be a positive integer, got ${JSON.stringify(v)}`,
+      );
+    return v;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Architecture detection
+
+function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures: string[] } {
+  const modelType = cfg.str('model_type');
+  const rawArchs = cfg.obj.architectures;
+  const architectures = Array.isArray(rawArchs)
+    ? rawArchs.filter((a): a is string => typeof a === 'string')
+    : [];
+  const supported = SUPPORTED_ARCHS.map((a) => `${a} (${CAUSAL_LM_CLASS[a]})`).join(', ');
+  let arch: Arch | undefined;
+  if (modelType !== undefined) {
+    arch = (SUPPORTED_ARCHS as readonly string[]).includes(modelType) ? (modelType as Arch) : undefined;
+    if (!arch)
+      throw new UnsupportedError(
+        'unsupported-architecture',
+        `${cfg.file}: model_type "${modelType}"${architectures.length ? ` (${architectures.join(', ')})` : ''} is not supported; supported: ${supported}`,
+      );
+  } else {
+    // Very old configs have no model_type; fall back to the class name.
+    arch = SUPPORTED_ARCHS.find((a) => architectures.includes(CAUSAL_LM_CLASS[a]));
+    if (!arch)
+      throw new UnsupportedError(
+        'unsupported-architecture',
+        `${cfg.file}: no model_type and architectures ${JSON.stringify(architectures)} is not supported; supported: ${supported}`,
+      );
+  }
+  // A classification or base-model checkpoint of a known family has no LM head we can use.
+  if (architectures.length > 0 && !architectures.includes(CAUSAL_LM_CLASS[arch])) {
+    throw new UnsupportedError(
+      'unsupported-architecture',
+      `${cfg.file}: architectures ${JSON.stringify(architectures)} is not supported for model_type ${arch} (expected ${CAUSAL_LM_CLASS[arch]}); supported: ${supported}`,
+    );
+  }
+  return { arch, modelType: modelType ?? arch, architectures };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary embeddings: transformers 5 writes rope_parameters {rope_theta, rope_type, factor, ...};
+// older checkpoints write rope_theta at the top level and rope_scaling {type|rope_type, factor, ...}.
+
+const DEFAULT_THETA = 10000;
+
+function parseRope(cfg: Fields): RopeSpec {
+  const params = cfg.obj.rope_parameters;
+  const useNew = params !== undefined && params !== null;
+  const where = useNew ? 'rope_parameters' : 'rope_scaling';
+  if (useNew && (typeof params !== 'object' || Array.isArray(params)))
+    throw new FormatError('bad-field', `${cfg.file}: rope_parameters must be an object`);
+  const scalingObj = useNew ? (params as Json) : cfg.obj.rope_scaling;
+  const s =
+    scalingObj && typeof scalingObj === 'object'
+      ? new Fields(scalingObj as Json, `${cfg.file} ${where}`)
+      : null;
+
+  const theta =
+    useNew && s?.has('rope_theta')
+      ? s.num('rope_theta', DEFAULT_THETA)
+      : cfg.num('rope_theta', DEFAULT_THETA);
+  const type = s ? (s.str('rope_type') ?? s.str('type') ?? 'default') : 'default';
+  let scaling: RopeSpec['scaling'];
+  switch (type) {
+    case 'default':
+      scaling = null;
+      break;
+    case 'linear': {
+      scaling = { type: 'linear', factor: (s as Fields).num('factor', 1) };
+      break;
+    }
+    case 'llama3': {
+      const ctx = (s as Fields).optInt('original_max_position_embeddings');
+      if (ctx === undefined)
+        throw new FormatError(
+          'missing-field',
+          `${cfg.file}: ${where}.original_max_position_embeddings is missing (required for rope_type llama3)`,
+        );
+      scaling = {
+        type: 'llama3',
+        factor: (s as Fields).num('factor', 8),
+        lowFreqFactor: (s as Fields).num('low_freq_factor', 1),
+        highFreqFactor: (s as Fields).num('high_freq_factor', 4),
+        originalMaxPositions: ctx,
+      };
+      break;
+    }
+    default:
+      throw new UnsupportedError(
+        'unsupported-rope',
+        `${cfg.file}: ${where}.rope_type "${type}" is not supported (supported: default, linear, llama3)`,
+      );
+  }
+  const partial = s?.optNum('partial_rotary_factor') ?? cfg.optNum('partial_rotary_factor');
+  const rope: RopeSpec = { theta, scaling };
+  if (partial !== undefined && partial !== 1) rope.partialRotaryFactor = partial;
+  return rope;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function parseAct(arch: Arch, cfg: Fields): ModelSpec['act'] {
+  // Gemma: transformers ignores hidden_act and uses hidden_activation, defaulting to the tanh
+  // approximation (the original release wrote hidden_act "gelu" by mistake).
+  const name =
+    arch === 'gpt2'
+      ? (cfg.str('activation_function') ?? 'gelu_new')
+      : arch === 'gemma'
+        ? (cfg.str('hidden_activation') ?? 'gelu_pytorch_tanh')
+        : (cfg.str('hidden_act') ?? 'silu');
+  const field =
+    arch === 'gpt2' ? 'activation_function' : arch === 'gemma' ? 'hidden_activation' : 'hidden_act';
+  switch (name) {
+    case 'silu':
+    case 'swish':
+      return 'silu';
+    case 'gelu_pytorch_tanh':
+    case 'gelu_new':
+    case 'gelu_fast':
+    case 'gelu_python_tanh':
+      return 'gelu_tanh';
+    case 'gelu':
+      return 'gelu';
+    default:
+      throw new UnsupportedError(
+        'unsupported-activation',
+        `${cfg.file}: ${field} "${name}" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)`,
+      );
+  }
+}
+
+function parseDtype(cfg: Fields, weights: WeightIndex): ModelSpec['dtype'] {
+  const raw = cfg.str('torch_dtype') ?? cfg.str('dtype');
+  if (raw !== undefined && raw !== 'auto') {
+    const name = raw.replace(/^torch\./, '');
+    const map: Record<string, ModelSpec['dtype']> = {
+      float32: 'float32',
+      float: 'float32',
+      fp32: 'float32',
+      float16: 'float16',
+      half: 'float16',
+      fp16: 'float16',
+      bfloat16: 'bfloat16',
+      bf16: 'bfloat16',
+    };
+    const d = map[name];
+    if (!d)
+      throw new UnsupportedError(
+        'unsupported-dtype',
+        `${cfg.file}: ${cfg.has('torch_dtype') ? 'torch_dtype' : 'dtype'} "${raw}" is not supported (float32, float16, bfloat16)`,
+      );
+    return d;
+  }
+  // No dtype in the config: use the storage type of the embedding matrix, the largest tensor.
+  const counts = new Map<string, number>();
+  for (const n of weights.names()) {
+    const { info } = weights.get(n);
+    const size = info.shape.reduce((a, b) => a * b, 1);
+    counts.set(info.dtype, (counts.get(info.dtype) ?? 0) + size);
+  }
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return top === 'BF16' ? 'bfloat16' : top === 'F16' ? 'float16' : 'float32';
+}
+
+function parseGeneration(gen: Fields | null): GenerationDefaults {
+  if (!gen) return {};
+  const out: GenerationDefaults = {};
+  const mnt = gen.optInt('max_new_tokens');
+  if (mnt !== undefined) out.maxNewTokens = mnt;
+  const t = gen.optNum('temperature');
+  if (t !== undefined) out.temperature = t;
+  const p = gen.optNum('top_p');
+  if (p !== undefined) out.topP = p;
+  // top_k 0 means "disabled" in transformers; keep it as given, sampling treats <= 0 as off.
+  if (gen.has('top_k')) out.topK = gen.num('top_k', 0);
+  const rp = gen.optNum('repetition_penalty');
+  if (rp !== undefined) out.repetitionPenalty = rp;
+  if (gen.has('do_sample')) out.doSample = gen.bool('do_sample', false);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Reads a Hugging Face model folder into a normalized ModelSpec and validates weights against it. */
+export function loadModelSpec(dir: string): ModelSpec {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new FormatError('missing-file', `${dir}: model folder does not exist or is not a folder`);
+  }
+  const configPath = join(root, 'config.json');
+  if (!existsSync(configPath))
+    throw new FormatError(
+      'missing-file',
+      `config.json: not found in ${root} (not a Hugging Face model folder)`,
+    );
+  const configBytes = readFileSync(configPath);
+  const cfg = new Fields(readJsonFile(configPath, 'config.json'), 'config.json');
+  const genPath = join(root, 'generation_config.json');
+  const gen = existsSync(genPath)
+    ? new Fields(readJsonFile(genPath, 'generation_config.json'), 'generation_config.json')
+    : null;
+
+  const { arch, modelType, architectures } = detectArch(cfg);
+  const weights = openWeightIndex(root);
+
+  let hiddenSize: number, numLayers: number, numHeads: number, numKvHeads: number, headDim: number;
+  let intermediateSize: number, vocabSize: number, maxPositions: number;
+  if (arch === 'gpt2') {
+    // GPT2Config.attribute_map maps hidden_size → n_embd etc.; accept either spelling.
+    hiddenSize = cfg.int('n_embd', 'hidden_size');
+    numLayers = cfg.int('n_layer', 'num_hidden_layers');
+    numHeads = cfg.int('n_head', 'num_attention_heads');
+    numKvHeads = numHeads;
+    headDim = hiddenSize / numHeads;
+    intermediateSize = cfg.optInt('n_inner') ?? 4 * hiddenSize;
+    vocabSize = cfg.int('vocab_size');
+    maxPositions = cfg.int('n_positions', 'max_position_embeddings');
+  } else {
+    hiddenSize = cfg.int('hidden_size');
+    numLayers = cfg.int('num_hidden_layers');
+    numHeads = cfg.int('num_attention_heads');
+    numKvHeads = cfg.optInt('num_key_value_heads') ?? numHeads;
+    // head_dim may be absent or null (older llama/mistral): transformers then uses hidden/heads.
+    headDim = cfg.optInt('head_dim') ?? hiddenSize / numHeads;
+    intermediateSize = cfg.int('intermediate_size');
+    vocabSize = cfg.int('vocab_size');
+    const defaultMax: Record<Arch, number> = {
+      llama: 2048,
+      mistral: 131072,
+      qwen2: 32768,
+      qwen3: 32768,
+      gemma: 8192,
+      gpt2: 1024,
+    };
+    maxPositions = cfg.optInt('max_position_embeddings') ?? defaultMax[arch];
+  }
+  if (!Number.isInteger(headDim)) {
+    throw new FormatError(
+      'bad-field',
+      `config.json: ${arch === 'gpt2' ? 'n_embd' : 'hidden_size'}=${hiddenSize} is not divisible by ${arch === 'gpt2' ? 'n_head' : 'num_attention_heads'}=${numHeads} and no head_dim is given`,
+    );
+  }
+  if (numHeads % numKvHeads !== 0) {
+    throw new FormatError(
+      'bad-field',
+      `config.json: num_attention_heads=${numHeads} is not a multiple of num_key_value_heads=${numKvHeads}`,
+    );
+  }
+
+  const attentionBias = cfg.bool('attention_bias', false);
+  const bias = {
+    llama: { qkv: attentionBias, o: attentionBias, mlp: cfg.bool('mlp_bias', false) },
+    mistral: { qkv: false, o: false, mlp: false },
+    qwen2: { qkv: true, o: false, mlp: false },
+    qwen3: { qkv: attentionBias, o: attentionBias, mlp: false },
+    gemma: { qkv: attentionBias, o: attentionBias, mlp: false },
+    gpt2: { qkv: true, o: true, mlp: true },
+  }[arch];
+  // transformers' per-class defaults for tie_word_embeddings.
+  const tieDefault = arch === 'gemma' || arch === 'gpt2';
+
+  const bosTokenId = gen?.has('bos_token_id') ? gen.tokenId('bos_token_id') : cfg.tokenId('bos_token_id');
+  // generate() uses generation_config's eos ids when present (it often lists several end tokens).
+  const eosTokenIds =
+    (gen?.has('eos_token_id') ? gen.tokenIds('eos_token_id') : null) ?? cfg.tokenIds('eos_token_id') ?? [];
+  const padTokenId = gen?.has('pad_token_id') ? gen.tokenId('pad_token_id') : cfg.tokenId('pad_token_id');
+
+  const spec: ModelSpec = {
+    dir: root,
+    arch,
+    modelType,
+    architectures,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize,
+    vocabSize,
+    maxPositions,
+    norm:
+      arch === 'gpt2'
+        ? { kind: 'layer', eps: cfg.num('layer_norm_epsilon', 1e-5), weightOffset: 0 }
+        : { kind: 'rms', eps: cfg.num('rms_norm_eps', 1e-6), weightOffset: arch === 'gemma' ? 1 : 0 },
+    act: parseAct(arch, cfg),
+    rope: arch === 'gpt2' ? null : parseRope(cfg),
+    qkvBias: bias.qkv,
+    oBias: bias.o,
+    mlpBias: bias.mlp,
+    qkNorm: arch === 'qwen3',
+    tieEmbeddings: cfg.bool('tie_word_embeddings', tieDefault),
+    embedScale: arch === 'gemma' ? Math.sqrt(hiddenSize) : 1,
+    dtype: parseDtype(cfg, weights),
+    bosTokenId,
+    eosTokenIds,
+    padTokenId,
+    generation: parseGeneration(gen),
+    weights,
+    fingerprint: '',
+    params: 0,
+  };
+  validateWeights(spec);
+  spec.params = expectedWeights(spec)
+    .filter((w) => !w.optional)
+    .reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
+  spec.fingerprint = fingerprintOf(configBytes, weights);
+  return spec;
+}
+
+/**
+ * sha256 over config.json's bytes and a canonical form of every safetensors header (file name,
+ * size, then each tensor's name, dtype, shape and byte range, sorted). Identical downloads give the
+ * same value wherever they sit; any change of shape, dtype, layout or config changes it.
+ */
+export function fingerprintOf(configBytes: Buffer, weights: WeightIndex): string {
+  const h = createHash('sha256');
+  h.update('config.json\0');
+  h.update(configBytes);
+  for (const header of weights.headers) {
+    const name = basename(header.path);
+    h.update(`\0file\0${name}\0${header.fileSize}\0`);
+    for (const t of [...header.tensors.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    )) {
+      h.update(`${t.name}\0${t.dtype}\0${t.shape.join(',')}\0${t.offset}\0${t.byteLength}\n`);
+    }
+  }
+  return h.digest('hex');
+}

@@ -1,0 +1,136 @@
+// A model folder as the user points at it: resolves the Hugging Face cache layout
+// (models--org--name/snapshots/<rev>) to the snapshot holding config.json, opens the spec and the
+// tokenizer together, and summarizes both as plain data for `models inspect`, the studio's model
+// page and the library database.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { FormatError } from '../errors.ts';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
+import { loadModelSpec, type ModelSpec, type RopeSpec } from './config.ts';
+
+/**
+ * The folder with config.json for `input`: the folder itself, or for a Hugging Face cache repo
+ * folder the snapshot named by refs/main (or its only snapshot).
+ */
+export function resolveModelDir(input: string): string {
+  const dir = resolve(input);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new FormatError('missing-file', `${input}: model folder does not exist or is not a folder`);
+  if (existsSync(join(dir, 'config.json'))) return dir;
+  const snapshots = join(dir, 'snapshots');
+  if (existsSync(snapshots) && statSync(snapshots).isDirectory()) {
+    const ref = join(dir, 'refs', 'main');
+    if (existsSync(ref)) {
+      const rev = readFileSync(ref, 'utf8').trim();
+      if (rev && existsSync(join(snapshots, rev, 'config.json'))) return join(snapshots, rev);
+    }
+    const revs = readdirSync(snapshots).filter((r) => existsSync(join(snapshots, r, 'config.json')));
+    if (revs.length === 1) return join(snapshots, revs[0]);
+    if (revs.length > 1)
+      throw new FormatError(
+        'ambiguous-snapshot',
+        `${input}: several snapshots (${revs.join(', ')}) and no refs/main; pass one snapshots/<rev> folder`,
+      );
+  }
+  return dir;
+}
+
+export interface ModelFolder {
+  dir: string;
+  spec: ModelSpec;
+  /** null when the folder has no tokenizer.json (a bare checkpoint). */
+  tokenizer: Tokenizer | null;
+}
+
+/** Opens spec and tokenizer of a model folder (weights are validated, not read). */
+export function openModelFolder(input: string): ModelFolder {
+  const dir = resolveModelDir(input);
+  const spec = loadModelSpec(dir);
+  const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
+  return { dir, spec, tokenizer };
+}
+
+/** Plain-data description of a model, for `models inspect --json` and the studio. */
+export interface ModelSummary {
+  dir: string;
+  name: string;
+  arch: string;
+  modelType: string;
+  architectures: string[];
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  dtype: string;
+  params: number;
+  fingerprint: string;
+  tieEmbeddings: boolean;
+  norm: ModelSpec['norm'];
+  act: ModelSpec['act'];
+  rope: RopeSpec | null;
+  weights: { files: string[]; tensors: number; bytes: number };
+  tokenizer: null | {
+    vocabSize: number;
+    bosTokenId: number | null;
+    eosTokenId: number | null;
+    padTokenId: number | null;
+    chatTemplate: boolean;
+  };
+  eosTokenIds: number[];
+  warnings: string[];
+}
+
+export function summarizeModel(folder: ModelFolder): ModelSummary {
+  const { spec, tokenizer } = folder;
+  const warnings: string[] = [];
+  let bytes = 0;
+  for (const h of spec.weights.headers) for (const t of h.tensors.values()) bytes += t.byteLength;
+  // A tokenizer id past the embedding table would index out of range inside the graph.
+  if (tokenizer && tokenizer.vocabSize > spec.vocabSize) {
+    warnings.push(
+      `tokenizer.json has ${tokenizer.vocabSize} ids but config.json vocab_size=${spec.vocabSize}`,
+    );
+  }
+  if (!tokenizer) warnings.push('no tokenizer.json: generation and training need one');
+  const eos = new Set(spec.eosTokenIds);
+  if (tokenizer?.eosTokenId != null) eos.add(tokenizer.eosTokenId);
+  if (eos.size === 0)
+    warnings.push('no eos token id in config.json, generation_config.json or tokenizer_config.json');
+  return {
+    dir: folder.dir,
+    name: basename(folder.dir),
+    arch: spec.arch,
+    modelType: spec.modelType,
+    architectures: spec.architectures,
+    layers: spec.numLayers,
+    hiddenSize: spec.hiddenSize,
+    heads: spec.numHeads,
+    kvHeads: spec.numKvHeads,
+    headDim: spec.headDim,
+    intermediateSize: spec.intermediateSize,
+    vocabSize: spec.vocabSize,
+    maxPositions: spec.maxPositions,
+    dtype: spec.dtype,
+    params: spec.params,
+    fingerprint: spec.fingerprint,
+    tieEmbeddings: spec.tieEmbeddings,
+    norm: spec.norm,
+    act: spec.act,
+    rope: spec.rope,
+    weights: { files: spec.weights.headers.map((h) => basename(h.path)), tensors: spec.weights.size, bytes },
+    tokenizer: tokenizer && {
+      vocabSize: tokenizer.vocabSize,
+      bosTokenId: tokenizer.bosTokenId,
+      eosTokenId: tokenizer.eosTokenId,
+      padTokenId: tokenizer.padTokenId,
+      chatTemplate: tokenizer.chatTemplate !== null,
+    },
+    eosTokenIds: [...eos],
+    warnings,
+  };
+}

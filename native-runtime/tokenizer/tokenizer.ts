@@ -1,0 +1,190 @@
+// Tokenizer of a model folder: a thin wrapper over @huggingface/tokenizers (tokenizer.json +
+// tokenizer_config.json) that gives the engine, the backend and the CLI one API with camelCase
+// options, resolved special token ids, chat templates and a streaming decoder.
+//
+// Leaves out: slow (sentencepiece .model / vocab.txt only) tokenizers — transformers has written a
+// tokenizer.json next to them for years; batch encoding and padding (the dataset code does that).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { FormatError } from '../errors.ts';
+import {
+  type ChatMessage,
+  type ChatTemplateSource,
+  findChatTemplate,
+  renderChatTemplate,
+  validateMessages,
+} from './chat-template.ts';
+import { StreamDecoder } from './stream-decoder.ts';
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens (bos for llama-style tokenizers). Default true. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens (bos, eos, pad, chat markers) from the text. Default false. */
+  skipSpecialTokens?: boolean;
+}
+
+export interface ChatTemplateOptions {
+  addGenerationPrompt?: boolean;
+  /** A named template ('tool_use', …); the default one when omitted. */
+  templateName?: string;
+  /** Extra template variables (tools, documents, enable_thinking, …). */
+  extra?: Record<string, unknown>;
+}
+
+function readJson(path: string, label: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FormatError(
+      code ? 'missing-file' : 'bad-json',
+      `${label}: ${code ? `cannot read (${code})` : `not valid JSON (${(e as Error).message})`}`,
+    );
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new FormatError('bad-json', `${label}: expected a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** tokenizer_config.json writes special tokens as a string or as an AddedToken dict {content, …}. */
+function tokenString(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
+  return null;
+}
+
+export class Tokenizer {
+  readonly dir: string;
+  readonly config: Record<string, unknown>;
+  readonly bosToken: string | null;
+  readonly eosToken: string | null;
+  readonly padToken: string | null;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+  readonly padTokenId: number | null;
+  /** Ids of every token marked special (never produced by splitting ordinary text). */
+  readonly specialIds: ReadonlySet<number>;
+  /** Number of ids, added tokens included (may be smaller than the model's padded vocabulary). */
+  readonly vocabSize: number;
+  readonly #hf: HfTokenizer;
+  #chatTemplate: ChatTemplateSource | null | undefined;
+
+  constructor(dir: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>) {
+    this.dir = dir;
+    this.config = config;
+    try {
+      this.#hf = new HfTokenizer(tokenizerJson, config);
+    } catch (e) {
+      throw new FormatError(
+        'bad-tokenizer',
+        `tokenizer.json: cannot build the tokenizer (${(e as Error).message})`,
+      );
+    }
+    const added = this.#hf.get_added_tokens_decoder();
+    this.specialIds = new Set([...added.entries()].filter(([, t]) => t.special).map(([id]) => id));
+    let maxId = -1;
+    for (const id of this.#hf.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    this.bosToken = tokenString(config.bos_token);
+    this.eosToken = tokenString(config.eos_token);
+    this.padToken = tokenString(config.pad_token);
+    const id = (t: string | null) => (t === null ? null : (this.#hf.token_to_id(t) ?? null));
+    this.bosTokenId = id(this.bosToken);
+    this.eosTokenId = id(this.eosToken);
+    this.padTokenId = id(this.padToken);
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    return this.#hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+  }
+
+  /** The vocabulary strings of ids (byte-level tokens show 'Ġ' for a space). */
+  tokens(ids: readonly number[]): string[] {
+    return ids.map((i) => {
+      const t = this.#hf.id_to_token(i);
+      if (t === undefined)
+        throw new FormatError(
+          'unknown-token-id',
+          `token id ${i} is outside the tokenizer's vocabulary (${this.vocabSize})`,
+        );
+      return t;
+    });
+  }
+
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    // Ids the model can emit beyond the tokenizer's vocabulary (padded embedding rows) decode to
+    // nothing rather than failing mid-generation.
+    const known = ids.filter((i) => i >= 0 && i < this.vocabSize);
+    if (known.length === 0) return '';
+    return this.#hf.decode(known, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.#hf.token_to_id(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.#hf.id_to_token(id);
+  }
+
+  /** A decoder that turns ids arriving one by one into text, emitting only complete characters. */
+  streamDecoder(opts: DecodeOptions = { skipSpecialTokens: true }): StreamDecoder {
+    return new StreamDecoder(this, opts);
+  }
+
+  /** The default chat template, or null when the model has none. */
+  get chatTemplate(): ChatTemplateSource | null {
+    if (this.#chatTemplate === undefined) this.#chatTemplate = findChatTemplate(this.dir, this.config);
+    return this.#chatTemplate;
+  }
+
+  /** Renders messages with the model's chat template (text, not ids). */
+  applyChatTemplate(messages: unknown, opts: ChatTemplateOptions = {}): string {
+    const src =
+      opts.templateName !== undefined
+        ? findChatTemplate(this.dir, this.config, opts.templateName)
+        : this.chatTemplate;
+    if (!src)
+      throw new FormatError(
+        'missing-chat-template',
+        `tokenizer_config.json: no chat_template (and no chat_template.jinja) in ${this.dir}`,
+      );
+    return renderChatTemplate(src, validateMessages(messages as ChatMessage[]), {
+      addGenerationPrompt: opts.addGenerationPrompt,
+      bosToken: this.bosToken,
+      eosToken: this.eosToken,
+      extra: opts.extra,
+    });
+  }
+
+  /** Renders and tokenizes a chat; no special tokens are added since the template writes them. */
+  encodeChat(messages: unknown, opts: ChatTemplateOptions = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, opts), { addSpecialTokens: false });
+  }
+}
+
+/** Loads tokenizer.json and tokenizer_config.json (plus special_tokens_map.json if present). */
+export function loadTokenizer(dir: string): Tokenizer {
+  const root = resolve(dir);
+  const tjPath = join(root, 'tokenizer.json');
+  if (!existsSync(tjPath)) throw new FormatError('missing-file', `tokenizer.json: not found in ${root}`);
+  const tokenizerJson = readJson(tjPath, 'tokenizer.json');
+  const cfgPath = join(root, 'tokenizer_config.json');
+  const config = existsSync(cfgPath) ? readJson(cfgPath, 'tokenizer_config.json') : {};
+  // Older folders keep bos/eos/pad only in special_tokens_map.json.
+  const mapPath = join(root, 'special_tokens_map.json');
+  if (existsSync(mapPath)) {
+    const map = readJson(mapPath, 'special_tokens_map.json');
+    for (const k of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      if (config[k] === undefined || config[k] === null) if (map[k] !== undefined) config[k] = map[k];
+    }
+  }
+  return new Tokenizer(root, tokenizerJson, config);
+}

@@ -1,0 +1,124 @@
+// The CLI commands models inspect, tokenize and chat-template on the golden fixtures, called in
+// process through cli/main.ts with captured output.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { main } from '../../cli/main.ts';
+
+const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
+const GOLDEN = JSON.parse(
+  readFileSync(new URL('../fixtures/golden/tokenizers/bytelevel/golden.json', import.meta.url), 'utf8'),
+);
+const tmp = mkdtempSync(join(tmpdir(), 'reft-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main([...argv, '--data-dir', tmp], {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+  });
+  return { code, out, err };
+}
+
+test('models inspect --json prints one object with the key fields', async () => {
+  const { code, out } = await cli('models', 'inspect', join(MODELS, 'qwen3'), '--json');
+  assert.equal(code, 0);
+  assert.equal(out.trim().split('\n').length, 1);
+  const s = JSON.parse(out);
+  assert.equal(s.arch, 'qwen3');
+  assert.equal(s.layers, 3);
+  assert.equal(s.hiddenSize, 64);
+  assert.equal(s.heads, 4);
+  assert.equal(s.kvHeads, 2);
+  assert.equal(s.headDim, 32);
+  assert.equal(s.vocabSize, 640);
+  assert.equal(s.dtype, 'float32');
+  assert.equal(s.params, 207488);
+  assert.match(s.fingerprint, /^[0-9a-f]{64}$/);
+  assert.equal(s.tokenizer.chatTemplate, true);
+});
+
+test('models inspect without --json prints a table', async () => {
+  const { code, out } = await cli('models', 'inspect', join(MODELS, 'gpt2'));
+  assert.equal(code, 0);
+  assert.match(out, /architecture\s+gpt2 \(GPT2LMHeadModel\)/);
+  assert.match(out, /rope\s+none \(learned positions\)/);
+  assert.match(out, /params\s+199\.2K \(199232\)/);
+});
+
+test('models inspect on a folder without config.json fails with one line naming the file', async () => {
+  const r = await cli('models', 'inspect', tmp, '--json');
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /^error: config\.json: not found/);
+  assert.equal(JSON.parse(r.out).error.code, 'missing-file');
+  assert.equal((await cli('models', 'inspect')).code, 2);
+});
+
+test('models inspect on an unsupported architecture', async () => {
+  const dir = join(tmp, 'falcon');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'falcon', architectures: ['FalconForCausalLM'] }),
+  );
+  const r = await cli('models', 'inspect', dir);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /config\.json: model_type "falcon".*supported: llama/);
+});
+
+test('tokenize with and without special tokens', async () => {
+  const s = GOLDEN.strings[0];
+  const a = JSON.parse((await cli('tokenize', '--model', join(MODELS, 'llama'), '--text', s.text)).out);
+  assert.deepEqual(a, { ids: s.ids, tokens: ['<s>', ...s.tokens] });
+  const b = await cli(
+    'tokenize',
+    '--model',
+    join(MODELS, 'llama'),
+    '--text',
+    s.text,
+    '--no-special',
+    '--json',
+  );
+  assert.deepEqual(JSON.parse(b.out), { ids: s.ids_no_special, tokens: s.tokens });
+  const bad = await cli('tokenize', '--text', 'x');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--model/);
+});
+
+test('chat-template renders the golden chat; accepts {"messages": [...]} too', async () => {
+  const file = join(tmp, 'chat.json');
+  writeFileSync(file, JSON.stringify(GOLDEN.chat.messages));
+  const gen = await cli(
+    'chat-template',
+    '--model',
+    join(MODELS, 'gemma'),
+    '--messages',
+    file,
+    '--generation-prompt',
+  );
+  assert.deepEqual(JSON.parse(gen.out), { text: GOLDEN.chat.text_gen });
+  const row = join(tmp, 'row.json');
+  writeFileSync(row, JSON.stringify({ messages: GOLDEN.chat.messages }));
+  const plain = await cli('chat-template', '--model', join(MODELS, 'gemma'), '--messages', row, '--json');
+  assert.deepEqual(JSON.parse(plain.out), { text: GOLDEN.chat.text });
+});
+
+test('chat-template with a malformed messages file names the file', async () => {
+  const bad = join(tmp, 'bad.json');
+  writeFileSync(bad, '[{"role": "user"');
+  const r1 = await cli('chat-template', '--model', join(MODELS, 'llama'), '--messages', bad, '--json');
+  assert.equal(r1.code, 1);
+  assert.equal(JSON.parse(r1.out).error.code, 'bad-json');
+  assert.match(r1.err, /bad\.json: not valid JSON/);
+  const noRole = join(tmp, 'norole.json');
+  writeFileSync(noRole, '[{"content": "x"}]');
+  const r2 = await cli('chat-template', '--model', join(MODELS, 'llama'), '--messages', noRole);
+  assert.equal(r2.code, 1);
+  assert.match(r2.err, /norole\.json\[0\]\.role/);
+});
