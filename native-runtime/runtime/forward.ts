@@ -19,7 +19,7 @@ export async function loadForwardModel(
 ): Promise<ForwardModel> {
   const b = new GraphBuilder(`${spec.arch}-forward`);
   const g = buildDecoder(b, spec, { ...opts.decoder, hiddenStates: opts.hiddenStates });
-  b.output(g.logits, 'logits');
+  b.output(g.logits!, "logits");
   g.hidden.forEach((h, i) => b.output(h, `hidden_states.${i}`));
   const session = await createSession(b.graph, { device: opts.device, weightsDir: g.weightsDir });
   return { spec, session, hiddenStates: !!opts.hiddenStates };

@@ -79,7 +79,7 @@ export type Feeds = Record<string, ort.Tensor>;
 
 export async function runSession(s: EngineSession, feeds: Feeds, fetches?: string[]): Promise<Record<string, ort.Tensor>> {
   try {
-    return await s.session.run(feeds, fetches);
+    return (await (fetches ? s.session.run(feeds, fetches) : s.session.run(feeds))) as Record<string, ort.Tensor>;
   } catch (e) {
     throw new OrtError('run-failed', `ONNX Runtime failed: ${(e as Error).message}`);
   }

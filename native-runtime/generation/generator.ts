@@ -1,0 +1,208 @@
+// Text generation on a KV-cached decoder graph: one prefill pass over the (left-padded) prompts, then
+// one token per step with the cache fed back. With an adapter, the prompt pass is intervened and the
+// decoding steps are not (they get empty location lists), exactly as pyreft generates: decoding reads
+// the key/value cache produced by the intervened prompt pass.
+// Position ids come from the attention mask (cumulative sum − 1), as transformers' generate does.
+
+import { CancelledError, ConfigError } from '../errors.ts';
+import { interventionHook, interventionInputs } from '../interventions/graph.ts';
+import type { InterventionSpec } from '../interventions/kinds.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { buildDecoder } from '../models/decoder.ts';
+import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
+import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
+
+export interface InterventionFeed {
+  /** Parameters per intervention, by name (kinds.ts), float32. */
+  params: Array<Record<string, { data: Float32Array; shape: number[] }>>;
+  /** Per prompt row, per intervention: token positions in the unpadded prompt (−1 = none). */
+  locations: number[][][];
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens?: number;
+  seed?: number;
+  eosTokenIds?: number[];
+  /** Stops a row when it returns true for the row's generated ids so far (stop strings). */
+  shouldStop?: (row: number, ids: number[]) => boolean;
+  onToken?: (row: number, id: number) => void;
+  signal?: AbortSignal;
+  interventions?: InterventionFeed;
+}
+
+export type FinishReason = 'eos' | 'length' | 'stop';
+
+export interface GenerateResult {
+  tokens: number[][];
+  finishReasons: FinishReason[];
+  promptTokens: number;
+  newTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export class Generator {
+  readonly spec: ModelSpec;
+  readonly session: EngineSession;
+  readonly interventions: InterventionSpec[];
+
+  private constructor(spec: ModelSpec, session: EngineSession, interventions: InterventionSpec[]) {
+    this.spec = spec;
+    this.session = session;
+    this.interventions = interventions;
+  }
+
+  static async load(
+    spec: ModelSpec,
+    opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {},
+  ): Promise<Generator> {
+    const ivs = opts.interventions ?? [];
+    const b = new GraphBuilder(`${spec.arch}-generate`);
+    const inputs = ivs.length ? interventionInputs(b, ivs, false) : [];
+    const g = buildDecoder(b, spec, {
+      withCache: true,
+      lastLogitsOnly: true,
+      afterBlock: ivs.length ? interventionHook(ivs, inputs) : undefined,
+    });
+    b.output(g.logits!, "logits");
+    const session = await createSession(b.graph, {
+      device: opts.device,
+      weightsDir: g.weightsDir,
+      onNotice: opts.onNotice,
+    });
+    return new Generator(spec, session, ivs);
+  }
+
+  async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
+    const B = prompts.length;
+    if (B === 0) throw new ConfigError('empty-batch', 'no prompts to generate from');
+    if (prompts.some((p) => p.length === 0)) throw new ConfigError('empty-prompt', 'a prompt has no tokens');
+    if (this.interventions.length && !opts.interventions)
+      throw new ConfigError(
+        'missing-adapter',
+        'this generator was built for an adapter: pass its parameters',
+      );
+    const { numLayers: L, numKvHeads: K, headDim: E } = this.spec;
+    const maxNew = opts.maxNewTokens ?? this.spec.generation.maxNewTokens ?? 128;
+    const eos = new Set(opts.eosTokenIds ?? this.spec.eosTokenIds);
+    const rng = mulberry32(opts.seed ?? 0);
+    const T = Math.max(...prompts.map((p) => p.length));
+
+    // Prefill: left padding so every row's last prompt token sits at the same column.
+    const ids = new BigInt64Array(B * T);
+    const mask: number[][] = prompts.map((p) => [...Array(T - p.length).fill(0), ...Array(p.length).fill(1)]);
+    const pos = new BigInt64Array(B * T);
+    prompts.forEach((p, r) => {
+      const pad = T - p.length;
+      p.forEach((id, t) => {
+        ids[r * T + pad + t] = BigInt(id);
+        pos[r * T + pad + t] = BigInt(t);
+      });
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', ids, [B, T]),
+      attention_mask: maskTensor(mask),
+      position_ids: new ort.Tensor('int64', pos, [B, T]),
+    };
+    for (let i = 0; i < L; i++) {
+      feeds[`past_key.${i}`] = new ort.Tensor('float32', new Float32Array(0), [B, K, 0, E]);
+      feeds[`past_value.${i}`] = new ort.Tensor('float32', new Float32Array(0), [B, K, 0, E]);
+    }
+    this.#feedInterventions(feeds, opts.interventions, prompts, T, false);
+
+    const out: number[][] = prompts.map(() => []);
+    const done: (FinishReason | null)[] = prompts.map(() => null);
+    const seen = prompts.map((p) => [...p]);
+    const lastPos = prompts.map((p) => p.length - 1);
+    let t0 = performance.now();
+    let prefillMs = 0;
+    let newTokens = 0;
+    for (let step = 0; step < maxNew; step++) {
+      if (opts.signal?.aborted) throw new CancelledError('generation cancelled');
+      const res = await runSession(this.session, feeds);
+      if (step === 0) {
+        prefillMs = performance.now() - t0;
+        t0 = performance.now();
+      }
+      const logits = res.logits.data as Float32Array;
+      const V = logits.length / B;
+      const next = new BigInt64Array(B);
+      for (let r = 0; r < B; r++) {
+        if (done[r]) continue; // finished rows keep feeding their last token; their output is ignored
+        const id = sample(logits.subarray(r * V, (r + 1) * V), opts, seen[r], rng);
+        out[r].push(id);
+        seen[r].push(id);
+        newTokens++;
+        opts.onToken?.(r, id);
+        if (eos.has(id)) done[r] = 'eos';
+        else if (opts.shouldStop?.(r, out[r])) done[r] = 'stop';
+        next[r] = BigInt(id);
+      }
+      if (done.every((d) => d) || step === maxNew - 1) break;
+      // Decode step: feed the new token, the grown mask, the next position and the cache.
+      mask.forEach((m) => m.push(1));
+      for (let r = 0; r < B; r++) {
+        if (done[r]) next[r] = BigInt(out[r][out[r].length - 1] ?? 0);
+        lastPos[r]++;
+      }
+      feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
+      feeds.attention_mask = maskTensor(mask);
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
+      for (let i = 0; i < L; i++) {
+        feeds[`past_key.${i}`] = res[`present_key.${i}`];
+        feeds[`past_value.${i}`] = res[`present_value.${i}`];
+      }
+      this.#feedInterventions(feeds, opts.interventions, prompts, 1, true);
+    }
+    const finishReasons = done.map((d) => d ?? 'length');
+    return {
+      tokens: out,
+      finishReasons,
+      promptTokens: prompts.reduce((s, p) => s + p.length, 0),
+      newTokens,
+      prefillMs,
+      decodeMs: performance.now() - t0,
+    };
+  }
+
+  #feedInterventions(
+    feeds: Record<string, ort.Tensor>,
+    iv: InterventionFeed | undefined,
+    prompts: number[][],
+    T: number,
+    decoding: boolean,
+  ): void {
+    if (!this.interventions.length || !iv) return;
+    const B = prompts.length;
+    this.interventions.forEach((_s, j) => {
+      for (const [name, p] of Object.entries(iv.params[j]))
+        feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
+      if (decoding) {
+        feeds[`iv${j}.loc`] = new ort.Tensor('int64', new BigInt64Array(0), [B, 0]);
+        return;
+      }
+      const P = Math.max(0, ...iv.locations.map((row) => row[j]?.length ?? 0));
+      const loc = new BigInt64Array(B * P).fill(-1n);
+      prompts.forEach((p, r) => {
+        const pad = T - p.length;
+        (iv.locations[r]?.[j] ?? []).forEach((x, k) => {
+          loc[r * P + k] = x < 0 ? -1n : BigInt(x + pad);
+        });
+      });
+      feeds[`iv${j}.loc`] = new ort.Tensor('int64', loc, [B, P]);
+    });
+  }
+}
+
+function maskTensor(mask: number[][]): ort.Tensor {
+  const B = mask.length,
+    S = mask[0].length;
+  const d = new BigInt64Array(B * S);
+  mask.forEach((m, r) =>
+    m.forEach((x, s) => {
+      d[r * S + s] = BigInt(x);
+    }),
+  );
+  return new ort.Tensor('int64', d, [B, S]);
+}
