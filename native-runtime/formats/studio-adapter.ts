@@ -1,0 +1,353 @@
+// ReFT Studio's own adapter format: a folder with
+//   adapter.safetensors  float32 tensors named `<key>/<param>` (canonical names, see pyreft.ts;
+//                        R is stored itself, never through a parametrization)
+//   manifest.json        { format: 'reft-studio-adapter', version: 1, interventions, layers,
+//                          positions, shareWeights, rank, hiddenSize, baseModel: {arch, fingerprint},
+//                          datasetVersion, runId, metrics, createdAt, … }
+// plus conversion to and from PyreftAdapter, and the import/export flows that validate everything
+// before a single byte reaches the destination folder.
+// Left out: quantized or bf16 adapter tensors (training and export are float32).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, FormatError } from '../errors.ts';
+import {
+  checkAgainstModel,
+  checkParams,
+  type InterventionType,
+  type ModelShape,
+  type ParamTensor,
+  PYREFT_CLASS_NAMES,
+  type PyreftAdapter,
+  type PyreftIntervention,
+  parseInterventionKey,
+  readPyreftFolder,
+  type StudioSidecar,
+  validateAdapter,
+  writeFolderAtomic,
+  writePyreftFolder,
+} from './pyreft.ts';
+import { encodeSafetensors, loadSafetensors, type TensorToWrite } from './safetensors.ts';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const TENSORS_FILE = 'adapter.safetensors';
+
+export interface StudioManifest {
+  format: 'reft-studio-adapter';
+  version: 1;
+  /** In application order; `key` names the tensors in adapter.safetensors. */
+  interventions: Array<{
+    key: string;
+    layer: number;
+    component: 'block_output';
+    type: InterventionType;
+    rank: number;
+  }>;
+  /** Distinct layers, ascending. */
+  layers: number[];
+  positions: string;
+  shareWeights: boolean;
+  /** The largest rank (all interventions share it in studio-trained adapters). */
+  rank: number;
+  hiddenSize: number;
+  dropout: number;
+  activation: string | null;
+  promptTemplate: string | null;
+  dtype: string;
+  baseModel: { arch: string; fingerprint: string };
+  datasetVersion: string | null;
+  runId: string | null;
+  metrics: Record<string, number>;
+  createdAt: string;
+}
+
+export interface StudioAdapter {
+  manifest: StudioManifest;
+  interventions: PyreftIntervention[];
+}
+
+/** What a pyreft folder does not say and the studio needs; the sidecar fills it when present. */
+export type StudioAdapterMeta = Partial<
+  Pick<
+    StudioManifest,
+    | 'positions'
+    | 'shareWeights'
+    | 'dropout'
+    | 'activation'
+    | 'promptTemplate'
+    | 'dtype'
+    | 'baseModel'
+    | 'datasetVersion'
+    | 'runId'
+    | 'metrics'
+    | 'createdAt'
+  >
+>;
+
+// ---------------------------------------------------------------------------------------------
+// Manifest validation
+
+const POSITIONS = /^(f\d+(\+l\d+)?|l\d+)$/;
+
+export function validateManifest(json: unknown, where: string): StudioManifest {
+  const bad = (m: string) => new FormatError('bad-manifest', `${where}: ${m}`);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw bad('not a JSON object');
+  const m = json as Record<string, unknown>;
+  if (m.format !== 'reft-studio-adapter')
+    throw bad(`format is ${JSON.stringify(m.format)}, expected "reft-studio-adapter"`);
+  if (m.version !== 1)
+    throw new FormatError(
+      'unsupported-version',
+      `${where}: manifest version ${String(m.version)} is not supported (this build reads version 1)`,
+    );
+  const int = (v: unknown, name: string, min = 0) => {
+    if (!Number.isInteger(v) || (v as number) < min) throw bad(`${name} must be an integer ≥ ${min}`);
+    return v as number;
+  };
+  if (!Array.isArray(m.interventions) || m.interventions.length === 0)
+    throw bad('interventions must be a non-empty array');
+  const keys = new Set<string>();
+  for (const [i, iv] of (m.interventions as unknown[]).entries()) {
+    const o = iv as Record<string, unknown>;
+    if (!o || typeof o !== 'object') throw bad(`interventions[${i}] is not an object`);
+    if (typeof o.key !== 'string' || !parseInterventionKey(o.key))
+      throw bad(`interventions[${i}].key is not an intervention key`);
+    if (keys.has(o.key)) throw bad(`intervention key ${o.key} appears twice`);
+    keys.add(o.key);
+    int(o.layer, `interventions[${i}].layer`);
+    if (parseInterventionKey(o.key)?.layer !== o.layer)
+      throw bad(`interventions[${i}]: key ${o.key} does not match layer ${String(o.layer)}`);
+    if (o.component !== 'block_output') throw bad(`interventions[${i}].component must be "block_output"`);
+    if (typeof o.type !== 'string' || !(o.type in PYREFT_CLASS_NAMES))
+      throw bad(`interventions[${i}].type ${JSON.stringify(o.type)} is not a ReFT type`);
+    int(o.rank, `interventions[${i}].rank`, 1);
+  }
+  const ivs = m.interventions as StudioManifest['interventions'];
+  if (!Array.isArray(m.layers) || m.layers.some((l) => !Number.isInteger(l)))
+    throw bad('layers must be an array of integers');
+  const layers = [...new Set(ivs.map((iv) => iv.layer))].sort((a, b) => a - b);
+  if (JSON.stringify(m.layers) !== JSON.stringify(layers))
+    throw bad(
+      `layers ${JSON.stringify(m.layers)} do not match the interventions' layers ${JSON.stringify(layers)}`,
+    );
+  if (typeof m.positions !== 'string' || !POSITIONS.test(m.positions))
+    throw bad(`positions ${JSON.stringify(m.positions)} must look like "l1", "f3" or "f7+l7"`);
+  if (typeof m.shareWeights !== 'boolean') throw bad('shareWeights must be a boolean');
+  const rank = int(m.rank, 'rank', 1);
+  if (rank !== Math.max(...ivs.map((iv) => iv.rank)))
+    throw new FormatError(
+      'rank-mismatch',
+      `${where}: rank ${rank} is not the interventions' rank ${Math.max(...ivs.map((iv) => iv.rank))}`,
+    );
+  int(m.hiddenSize, 'hiddenSize', 1);
+  if (typeof m.dropout !== 'number' || m.dropout < 0 || m.dropout >= 1)
+    throw bad('dropout must be a number in [0, 1)');
+  if (m.activation !== null && typeof m.activation !== 'string')
+    throw bad('activation must be a string or null');
+  if (m.promptTemplate !== null && typeof m.promptTemplate !== 'string')
+    throw bad('promptTemplate must be a string or null');
+  if (typeof m.dtype !== 'string') throw bad('dtype must be a string');
+  const bm = m.baseModel as Record<string, unknown> | null;
+  if (!bm || typeof bm !== 'object' || typeof bm.arch !== 'string' || typeof bm.fingerprint !== 'string')
+    throw bad('baseModel must be {arch, fingerprint}');
+  if (m.datasetVersion !== null && typeof m.datasetVersion !== 'string')
+    throw bad('datasetVersion must be a string or null');
+  if (m.runId !== null && typeof m.runId !== 'string') throw bad('runId must be a string or null');
+  if (
+    !m.metrics ||
+    typeof m.metrics !== 'object' ||
+    Object.values(m.metrics).some((v) => typeof v !== 'number')
+  )
+    throw bad('metrics must map names to numbers');
+  if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt)))
+    throw bad('createdAt must be an ISO date');
+  return m as unknown as StudioManifest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read / write
+
+/** Reads and validates a studio adapter folder (manifest and tensors agree in names and shapes). */
+export function readStudioAdapter(dir: string): StudioAdapter {
+  const mPath = join(dir, MANIFEST_FILE);
+  if (!existsSync(mPath))
+    throw new FormatError('missing-file', `${mPath}: missing; not a ReFT Studio adapter folder`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(mPath, 'utf8'));
+  } catch {
+    throw new FormatError('bad-manifest', `${mPath}: not valid JSON`);
+  }
+  const manifest = validateManifest(json, mPath);
+  const tPath = join(dir, TENSORS_FILE);
+  const tensors = loadSafetensors(tPath);
+  const used = new Set<string>();
+  const interventions = manifest.interventions.map((m): PyreftIntervention => {
+    const params: Record<string, ParamTensor> = {};
+    for (const [name, t] of tensors) {
+      if (!name.startsWith(`${m.key}/`)) continue;
+      if (t.dtype !== 'F32')
+        throw new FormatError('bad-dtype', `${tPath}: ${name} is ${t.dtype}, expected F32`);
+      params[name.slice(m.key.length + 1)] = { shape: t.shape, data: t.data as Float32Array };
+      used.add(name);
+    }
+    checkParams(
+      `${TENSORS_FILE} (${m.key})`,
+      m.type,
+      params,
+      manifest.hiddenSize,
+      m.rank,
+      (c) => `${m.key}/${c}`,
+    );
+    return {
+      key: m.key,
+      layer: m.layer,
+      component: 'block_output',
+      type: m.type,
+      embedDim: manifest.hiddenSize,
+      rank: m.rank,
+      params,
+    };
+  });
+  for (const name of tensors.keys()) {
+    if (!used.has(name))
+      throw new FormatError(
+        'unexpected-tensor',
+        `${tPath}: tensor ${name} belongs to no intervention in the manifest`,
+      );
+  }
+  return { manifest, interventions };
+}
+
+export function writeStudioAdapter(dir: string, adapter: StudioAdapter): void {
+  const manifest = validateManifest(adapter.manifest, 'manifest');
+  validateAdapter({ interventions: adapter.interventions });
+  const tensors: Record<string, TensorToWrite> = {};
+  adapter.interventions.forEach((iv, i) => {
+    const m = manifest.interventions[i];
+    if (
+      !m ||
+      m.key !== iv.key ||
+      m.type !== iv.type ||
+      m.layer !== iv.layer ||
+      m.rank !== iv.rank ||
+      iv.embedDim !== manifest.hiddenSize
+    ) {
+      throw new FormatError('bad-adapter', `intervention ${iv.key} does not match manifest entry ${i}`);
+    }
+    for (const [name, t] of Object.entries(iv.params))
+      tensors[`${iv.key}/${name}`] = { dtype: 'F32', shape: t.shape, data: t.data };
+  });
+  if (manifest.interventions.length !== adapter.interventions.length)
+    throw new FormatError('bad-adapter', 'manifest and tensors list different interventions');
+  writeFolderAtomic(dir, [
+    [TENSORS_FILE, encodeSafetensors(tensors, { format: 'reft-studio-adapter' })],
+    [MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`],
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversion
+
+/** Builds a studio adapter from a pyreft one; positions and baseModel come from the sidecar or `meta`. */
+export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta = {}): StudioAdapter {
+  validateAdapter(adapter);
+  const side = adapter.sidecar;
+  const positions = meta.positions ?? side?.positions;
+  const baseModel = meta.baseModel ?? side?.baseModel ?? undefined;
+  const missing = [positions === undefined && 'positions', baseModel === undefined && 'baseModel'].filter(
+    Boolean,
+  );
+  if (missing.length) {
+    throw new ConfigError(
+      'missing-metadata',
+      `a pyreft folder does not record ${missing.join(' and ')}; give them when importing (no reft_studio.json found)`,
+    );
+  }
+  const dims = new Set(adapter.interventions.map((iv) => iv.embedDim));
+  if (dims.size !== 1)
+    throw new FormatError(
+      'shape-mismatch',
+      `interventions disagree on the hidden size (${[...dims].join(', ')})`,
+    );
+  const interventions = adapter.interventions.map((iv) => ({
+    ...iv,
+    params: { ...iv.params },
+    householder: undefined,
+  }));
+  const manifest: StudioManifest = {
+    format: 'reft-studio-adapter',
+    version: 1,
+    interventions: interventions.map((iv) => ({
+      key: iv.key,
+      layer: iv.layer,
+      component: 'block_output',
+      type: iv.type,
+      rank: iv.rank,
+    })),
+    layers: [...new Set(interventions.map((iv) => iv.layer))].sort((a, b) => a - b),
+    positions: positions as string,
+    // Untied is pyreft's default when both prefix and suffix positions are used.
+    shareWeights: meta.shareWeights ?? side?.shareWeights ?? !/^f\d+\+l\d+$/.test(positions as string),
+    rank: Math.max(...interventions.map((iv) => iv.rank)),
+    hiddenSize: [...dims][0],
+    dropout: meta.dropout ?? side?.dropout ?? 0,
+    activation: meta.activation ?? side?.activation ?? null,
+    promptTemplate: meta.promptTemplate ?? side?.promptTemplate ?? null,
+    dtype: meta.dtype ?? side?.dtype ?? 'float32',
+    baseModel: baseModel as { arch: string; fingerprint: string },
+    datasetVersion: meta.datasetVersion ?? null,
+    runId: meta.runId ?? null,
+    metrics: meta.metrics ?? {},
+    createdAt: meta.createdAt ?? new Date().toISOString(),
+  };
+  return { manifest: validateManifest(manifest, 'converted manifest'), interventions };
+}
+
+/** The pyreft view of a studio adapter, with a sidecar carrying what pyreft does not store. */
+export function studioToPyreft(adapter: StudioAdapter): PyreftAdapter {
+  const m = adapter.manifest;
+  const sidecar: StudioSidecar = {
+    format: 'reft-studio-sidecar',
+    version: 1,
+    positions: m.positions,
+    shareWeights: m.shareWeights,
+    dropout: m.dropout,
+    activation: m.activation,
+    promptTemplate: m.promptTemplate,
+    baseModel: m.baseModel,
+    dtype: m.dtype,
+  };
+  return { interventions: adapter.interventions.map((iv) => ({ ...iv, params: { ...iv.params } })), sidecar };
+}
+
+export interface ImportOptions {
+  /** When given, the adapter must fit this model (hidden size, layer range). */
+  model?: ModelShape;
+  meta?: StudioAdapterMeta;
+}
+
+/**
+ * Imports a pyreft folder into a studio adapter folder at `dest`. Everything is read and checked
+ * first; `dest` is only touched (atomically) once the adapter is known to be good.
+ */
+export function importPyreftFolder(src: string, dest: string, opts: ImportOptions = {}): StudioAdapter {
+  const py = readPyreftFolder(src);
+  if (opts.model) checkAgainstModel(py, opts.model);
+  const studio = pyreftToStudio(py, opts.meta);
+  writeStudioAdapter(dest, studio);
+  return studio;
+}
+
+/** Exports a studio adapter folder as a pyreft folder at `dest` (atomic). */
+export function exportToPyreftFolder(
+  src: string,
+  dest: string,
+  opts: { model?: ModelShape } = {},
+): PyreftAdapter {
+  const studio = readStudioAdapter(src);
+  if (opts.model) checkAgainstModel(studio, opts.model);
+  const py = studioToPyreft(studio);
+  writePyreftFolder(dest, py);
+  return py;
+}
