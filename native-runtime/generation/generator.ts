@@ -5,11 +5,9 @@
 // Position ids come from the attention mask (cumulative sum − 1), as transformers' generate does.
 
 import { CancelledError, ConfigError } from '../errors.ts';
-import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
-import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { buildDecoder } from '../models/decoder.ts';
+import { buildReftGraph } from '../training/reft-graph.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
 
@@ -53,25 +51,17 @@ export class Generator {
     this.interventions = interventions;
   }
 
-  static async load(
-    spec: ModelSpec,
-    opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {},
-  ): Promise<Generator> {
+  /** A generator over its own session (base model, or a fixed set of interventions). */
+  static async load(spec: ModelSpec, opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {}): Promise<Generator> {
     const ivs = opts.interventions ?? [];
-    const b = new GraphBuilder(`${spec.arch}-generate`);
-    const inputs = ivs.length ? interventionInputs(b, ivs, false) : [];
-    const g = buildDecoder(b, spec, {
-      withCache: true,
-      lastLogitsOnly: true,
-      afterBlock: ivs.length ? interventionHook(ivs, inputs) : undefined,
-    });
-    b.output(g.logits!, "logits");
-    const session = await createSession(b.graph, {
-      device: opts.device,
-      weightsDir: g.weightsDir,
-      onNotice: opts.onNotice,
-    });
+    const g = buildReftGraph(spec, ivs);
+    const session = await createSession(g.graph, { device: opts.device, weightsDir: g.weightsDir, onNotice: opts.onNotice });
     return new Generator(spec, session, ivs);
+  }
+
+  /** A generator sharing an existing ReFT session (training/evaluation/generation in one graph). */
+  static over(spec: ModelSpec, session: EngineSession, interventions: InterventionSpec[]): Generator {
+    return new Generator(spec, session, interventions);
   }
 
   async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
@@ -101,6 +91,9 @@ export class Generator {
       });
     });
     const feeds: Record<string, ort.Tensor> = {
+      train: new ort.Tensor('bool', [false], []),
+      last_only: new ort.Tensor('bool', [true], []),
+      labels: new ort.Tensor('int64', new BigInt64Array(B * T).fill(-100n), [B, T]),
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       attention_mask: maskTensor(mask),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
@@ -147,6 +140,7 @@ export class Generator {
         lastPos[r]++;
       }
       feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
+      if (step === 0) feeds.labels = new ort.Tensor('int64', new BigInt64Array(B).fill(-100n), [B, 1]);
       feeds.attention_mask = maskTensor(mask);
       feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
       for (let i = 0; i < L; i++) {

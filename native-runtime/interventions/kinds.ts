@@ -23,6 +23,8 @@ export interface ParamDef {
   orthonormal?: boolean;
   /** Initialisation: uniform(±1/√n) like torch.nn.Linear, or uniform[0,1) like torch.rand. */
   init: 'orthonormal' | 'linear' | 'rand';
+  /** In pyreft's state dict but never read by the forward pass (NodiReFT's proj_layer.bias). */
+  unused?: boolean;
 }
 
 const R: ParamDef = { name: 'rotate_layer', shape: (n, r) => [n, r], orthonormal: true, init: 'orthonormal' };
@@ -32,7 +34,7 @@ export const PARAMS: Record<InterventionType, ParamDef[]> = {
   loreft: [R, lin('weight', true), lin('bias', false)],
   noreft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), lin('proj_layer.bias', false)],
   direft: [R, lin('learned_source.weight', true), lin('learned_source.bias', false)],
-  nodireft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), lin('proj_layer.bias', false)],
+  nodireft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), { ...lin('proj_layer.bias', false), unused: true }],
   consreft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
   lobireft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
 };
@@ -55,4 +57,8 @@ export function interventionKey(layer: number, k: number): string {
 /** Trainable parameter count, e.g. LoReFT 2·n·r + r. */
 export function paramCount(spec: InterventionSpec): number {
   return PARAMS[spec.type].reduce((s, p) => s + p.shape(spec.embedDim, spec.rank).reduce((a, b) => a * b, 1), 0);
+}
+
+export function isUnusedParam(type: InterventionType, name: string): boolean {
+  return PARAMS[type].some((p) => p.name === name && p.unused);
 }

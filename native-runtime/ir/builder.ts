@@ -115,7 +115,8 @@ export class GraphBuilder {
     for (const [k, v] of Object.entries(attrs)) a[k] = toAttr(k, v);
     const n = opts.outputs ?? 1;
     let inferred = opts.shapes ? null : inferShapes(op, inputs, a);
-    if (op === 'If' && !opts.shapes) {
+    if (op === 'If') {
+      // Branch outputs define the If's dtypes (and shapes, unless given: branches may differ).
       const then = (a.then_branch.value as Graph).outputs;
       inferred = then.map((o) => ({ dtype: o.dtype, shape: [...o.shape] }));
     }

@@ -1,0 +1,96 @@
+// The `reft-studio debug` commands: forward, gradients and short training runs on a batch in pyreft's
+// layout (cli.md), for checking the engine against pyreft's golden numbers. Tensor names in the
+// outputs follow pyreft's state dicts (`weight`, `bias` for LoReFT; `learned_source.*`, `proj_layer.*`
+// for the others) and `rotate_layer` for R itself.
+
+import { ConfigError } from '../errors.ts';
+import { readPyreftFolder } from '../formats/pyreft.ts';
+import { loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
+import { isUnusedParam } from '../interventions/kinds.ts';
+import { loadModelSpec } from '../models/config.ts';
+import { ReftOptimizer } from './reft-optimizer.ts';
+import { type ReftBatch, ReftModel, statesFromPyreft } from './reft-model.ts';
+
+export function readParityBatch(path: string, numInterventions: number): ReftBatch {
+  const t = loadSafetensors(path);
+  const need = (n: string) => {
+    const x = t.get(n);
+    if (!x) throw new ConfigError('missing-tensor', `${path}: no '${n}' tensor`);
+    if (x.dtype !== 'I64') throw new ConfigError('bad-dtype', `${path}: '${n}' must be int64, is ${x.dtype}`);
+    return x;
+  };
+  const ids = need('input_ids');
+  const [B, T] = ids.shape;
+  const mask = need('attention_mask');
+  if (mask.shape.join() !== ids.shape.join()) throw new ConfigError('bad-shape', `${path}: attention_mask [${mask.shape}] ≠ input_ids [${ids.shape}]`);
+  const labels = t.has('labels') ? need('labels').data as BigInt64Array : undefined;
+  const locations: ReftBatch['locations'] = [];
+  if (numInterventions > 0) {
+    const l = need('intervention_locations');
+    const [lb, ni, P] = l.shape;
+    if (lb !== B || ni !== numInterventions) {
+      throw new ConfigError('bad-shape', `${path}: intervention_locations [${l.shape}] must be [${B}, ${numInterventions}, P] for this adapter`);
+    }
+    const d = l.data as BigInt64Array;
+    for (let j = 0; j < ni; j++) {
+      const out = new BigInt64Array(B * P);
+      for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) out[b * P + p] = d[(b * ni + j) * P + p];
+      locations.push({ data: out, P });
+    }
+  }
+  return { inputIds: ids.data as BigInt64Array, attentionMask: mask.data as BigInt64Array, labels, dims: [B, T], locations };
+}
+
+
+async function open(modelDir: string, adapterDir?: string): Promise<ReftModel> {
+  const spec = loadModelSpec(modelDir);
+  const states = adapterDir ? statesFromPyreft(readPyreftFolder(adapterDir)) : [];
+  return ReftModel.load(spec, states);
+}
+
+export async function debugForward(modelDir: string, adapterDir: string | undefined, batchPath: string): Promise<Record<string, TensorToWrite>> {
+  const m = await open(modelDir, adapterDir);
+  const batch = readParityBatch(batchPath, m.states.length);
+  const r = await m.forward(batch);
+  const out: Record<string, TensorToWrite> = { logits: { dtype: 'F32', shape: [...r.logits.dims], data: r.logits.data as Float32Array } };
+  if (batch.labels) out.loss = { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) };
+  return out;
+}
+
+export async function debugGrad(modelDir: string, adapterDir: string, batchPath: string): Promise<Record<string, TensorToWrite>> {
+  const m = await open(modelDir, adapterDir);
+  const batch = readParityBatch(batchPath, m.states.length);
+  if (!batch.labels) throw new ConfigError('missing-labels', `${batchPath}: debug grad needs a labels tensor`);
+  const r = await m.lossAndGrads(batch);
+  const out: Record<string, TensorToWrite> = { loss: { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) } };
+  m.states.forEach((s, j) => {
+    for (const [name, g] of r.grads[j]) if (!isUnusedParam(s.spec.type, name)) out[`grad/${s.spec.key}/${name}`] = { dtype: 'F32', shape: s.params.get(name)!.shape, data: g };
+    // dL/dX is comparable with pyreft only when X and its base came from the file (not for LoReFT).
+    if (s.rot && s.rotFromFile) {
+      out[`grad/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = { dtype: 'F32', shape: [s.rot.n, s.rot.r], data: s.rot.backward(r.grads[j].get('rotate_layer')!) };
+    }
+  });
+  return out;
+}
+
+export async function debugTrain(modelDir: string, adapterDir: string, batchPath: string, steps: number, lr: number): Promise<Record<string, TensorToWrite>> {
+  if (!(steps >= 1)) throw new ConfigError('bad-steps', `--steps must be ≥ 1 (got ${steps})`);
+  const m = await open(modelDir, adapterDir);
+  const batch = readParityBatch(batchPath, m.states.length);
+  if (!batch.labels) throw new ConfigError('missing-labels', `${batchPath}: debug train needs a labels tensor`);
+  const opt = new ReftOptimizer(m, { weightDecay: 0 });
+  const losses = new Float32Array(steps + 1);
+  for (let k = 0; k < steps; k++) {
+    const r = await m.lossAndGrads(batch);
+    losses[k] = r.loss;
+    opt.accumulate(r.grads, 1);
+    opt.step(lr);
+  }
+  losses[steps] = (await m.forward(batch)).loss;
+  const out: Record<string, TensorToWrite> = { losses: { dtype: 'F32', shape: [steps + 1], data: losses } };
+  m.states.forEach((s) => {
+    for (const [name, p] of s.params) out[`final/${s.spec.key}/${name}`] = { dtype: 'F32', shape: p.shape, data: p.data };
+    if (s.rot) out[`final/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = { dtype: 'F32', shape: [s.rot.n, s.rot.r], data: s.rot.x };
+  });
+  return out;
+}
