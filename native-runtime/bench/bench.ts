@@ -7,6 +7,10 @@ import { Generator } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
+import { interventionKey } from '../interventions/kinds.ts';
+import { type InterventionState, type ParamTensor, type ReftBatch, ReftModel } from '../training/reft-model.ts';
+import { ReftOptimizer } from '../training/reft-optimizer.ts';
+import { HouseholderParam } from '../training/stiefel.ts';
 
 export interface BenchResult {
   tokens_per_s: number;
@@ -45,4 +49,81 @@ export async function benchDecode(spec: ModelSpec, o: { prompt?: number; newToke
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
   return { tokens_per_s: 1000 / ms, step_ms: ms, peak_rss_mb: peakRssMb(), device: gen.session.device, prompt: P, new_tokens: r.newTokens, prefill_ms: r.prefillMs };
+}
+
+/**
+ * LoReFT training speed: random ids (fixed seed), labels on the last seq − prompt tokens, interventions
+ * at `layers` with `positions` computed on the first `prompt` tokens (f+l untied = two per layer),
+ * AdamW; one untimed warm-up step, then `steps` timed optimizer steps.
+ */
+export async function benchTrain(
+  spec: ModelSpec,
+  o: { layers?: string; positions?: string; rank?: number; batch?: number; seq?: number; prompt?: number; steps?: number; device?: DeviceChoice },
+): Promise<BenchResult> {
+  const B = o.batch ?? 4, T = o.seq ?? 128, P = o.prompt ?? 64, steps = o.steps ?? 3, r = o.rank ?? 4;
+  const layers = !o.layers || o.layers === 'all' ? Array.from({ length: spec.numLayers }, (_, i) => i) : o.layers.split(/[;,]/).map(Number);
+  const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(o.positions ?? 'f5+l5');
+  const first = Number(m?.[1] ?? 0), last = Number(m?.[2] ?? 0);
+  const groups: number[][] = [];
+  const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
+  const lastPos = Array.from({ length: Math.min(last, Math.floor(P / 2)) }, (_, i) => P - Math.min(last, Math.floor(P / 2)) + i);
+  if (first && last) groups.push(firstPos, lastPos);
+  else groups.push([...firstPos, ...lastPos]);
+  const n = spec.hiddenSize;
+  const rng = mulberry32(3);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+  const states: InterventionState[] = [];
+  groups.forEach((_g, gi) => {
+    for (const l of layers) {
+      const R0 = Float64Array.from({ length: n * r }, gauss);
+      const rot = HouseholderParam.fromR(orthonormalize(R0, n, r), n, r);
+      const params = new Map<string, ParamTensor>([
+        ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
+        ['weight', { data: Float32Array.from({ length: r * n }, () => gauss() / Math.sqrt(n)), shape: [r, n] }],
+        ['bias', { data: new Float32Array(r), shape: [r] }],
+      ]);
+      states.push({ spec: { key: interventionKey(l, gi), layer: l, type: 'loreft', rank: r, embedDim: n, act: 'linear', dropout: 0 }, params, rot });
+    }
+  });
+  const model = await ReftModel.load(spec, states, { device: o.device });
+  const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
+  const labels = ids.slice();
+  for (let b = 0; b < B; b++) for (let t = 0; t < P; t++) labels[b * T + t] = -100n;
+  const locations = states.map((_s, k) => {
+    const pos = groups[Math.floor(k / layers.length)];
+    const data = new BigInt64Array(B * pos.length);
+    for (let b = 0; b < B; b++) pos.forEach((p, i) => { data[b * pos.length + i] = BigInt(p); });
+    return { data, P: pos.length };
+  });
+  const batch: ReftBatch = { inputIds: ids, attentionMask: new BigInt64Array(B * T).fill(1n), labels, dims: [B, T], locations };
+  const opt = new ReftOptimizer(model, { weightDecay: 0 });
+  const step = async () => {
+    const g = await model.lossAndGrads(batch);
+    opt.accumulate(g.grads, 1);
+    opt.step(1e-3);
+    return g.loss;
+  };
+  await step();
+  const t0 = performance.now();
+  let loss = 0;
+  for (let i = 0; i < steps; i++) loss = await step();
+  const ms = (performance.now() - t0) / steps;
+  return { tokens_per_s: (B * T) / (ms / 1000), step_ms: ms, peak_rss_mb: peakRssMb(), device: model.session.device, interventions: states.length, loss };
+}
+
+/** Gram–Schmidt on the columns of an n×r matrix (the benchmark's random R). */
+function orthonormalize(a: Float64Array, n: number, r: number): Float64Array {
+  const q = a.slice();
+  for (let j = 0; j < r; j++) {
+    for (let k = 0; k < j; k++) {
+      let d = 0;
+      for (let i = 0; i < n; i++) d += q[i * r + j] * q[i * r + k];
+      for (let i = 0; i < n; i++) q[i * r + j] -= d * q[i * r + k];
+    }
+    let s = 0;
+    for (let i = 0; i < n; i++) s += q[i * r + j] ** 2;
+    s = Math.sqrt(s);
+    for (let i = 0; i < n; i++) q[i * r + j] /= s;
+  }
+  return q;
 }

@@ -1,0 +1,68 @@
+// `reft-studio debug forward|grad|train`: parity with pyreft on a batch in pyreft's layout (cli.md).
+// Outputs are safetensors files; --json prints a summary object. The work is in
+// native-runtime/training/parity.ts, shared with the golden tests.
+
+import { resolve } from 'node:path';
+import { writeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
+import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
+import { str, UsageError } from '../args.ts';
+import type { Command, CommandContext } from '../command.ts';
+
+const common = {
+  model: { type: 'string' },
+  adapter: { type: 'string' },
+  batch: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+function need(ctx: CommandContext, key: string, cmd: string): string {
+  const v = str(ctx.values, key);
+  if (v === undefined) throw new UsageError(`debug ${cmd}: --${key} is required`);
+  return v;
+}
+
+function finish(ctx: CommandContext, out: string, tensors: Record<string, TensorToWrite>): number {
+  writeSafetensors(resolve(out), tensors);
+  const summary: Record<string, unknown> = { out: resolve(out), tensors: Object.keys(tensors).length };
+  if (tensors.loss) summary.loss = (tensors.loss.data as Float32Array)[0];
+  if (tensors.losses) summary.losses = Array.from(tensors.losses.data as Float32Array);
+  ctx.print(summary, () => `wrote ${Object.keys(tensors).length} tensors to ${resolve(out)}${summary.loss !== undefined ? ` (loss ${summary.loss})` : ''}`);
+  return 0;
+}
+
+export const debugCommands: Command[] = [
+  {
+    name: 'debug forward',
+    summary: 'Logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
+    usage: 'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors',
+    options: common,
+    async run(ctx) {
+      const t = await debugForward(need(ctx, 'model', 'forward'), str(ctx.values, 'adapter'), need(ctx, 'batch', 'forward'));
+      return finish(ctx, need(ctx, 'out', 'forward'), t);
+    },
+  },
+  {
+    name: 'debug grad',
+    summary: 'Loss and the gradient of every intervention parameter (R itself for rotate_layer)',
+    usage: 'debug grad --model DIR --adapter PYREFT_DIR --batch IN.safetensors --out OUT.safetensors',
+    options: common,
+    async run(ctx) {
+      const t = await debugGrad(need(ctx, 'model', 'grad'), need(ctx, 'adapter', 'grad'), need(ctx, 'batch', 'grad'));
+      return finish(ctx, need(ctx, 'out', 'grad'), t);
+    },
+  },
+  {
+    name: 'debug train',
+    summary: 'N AdamW steps on one batch (constant lr, no weight decay); losses and final parameters',
+    usage: 'debug train --model DIR --adapter PYREFT_DIR --batch IN.safetensors --steps N --lr X --out OUT.safetensors',
+    options: { ...common, steps: { type: 'string' }, lr: { type: 'string' } },
+    async run(ctx) {
+      const steps = Number(need(ctx, 'steps', 'train'));
+      const lr = Number(need(ctx, 'lr', 'train'));
+      if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`debug train: --steps must be a positive integer, got "${ctx.values.steps}"`);
+      if (!(lr > 0)) throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
+      const t = await debugTrain(need(ctx, 'model', 'train'), need(ctx, 'adapter', 'train'), need(ctx, 'batch', 'train'), steps, lr);
+      return finish(ctx, need(ctx, 'out', 'train'), t);
+    },
+  },
+];
