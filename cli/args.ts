@@ -1,0 +1,105 @@
+// Argument parsing for `reft-studio`: finds the command (one or two words, e.g. `serve`,
+// `models list`) among the registered names, then parses its flags with node:util parseArgs, strict,
+// together with the global flags (--json, --data-dir, --help) which may appear anywhere.
+
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ValidationError } from '../native-runtime/errors.ts';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export type ArgValues = Record<string, string | boolean | string[] | undefined>;
+
+export const GLOBAL_OPTIONS = {
+  json: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies OptionSpec;
+
+export class UsageError extends ValidationError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+/**
+ * Splits argv into the command name and the remaining arguments. Global flags before the command
+ * words are kept in `rest`. Returns the longest registered name that matches the leading words, or
+ * null with the words seen (for "unknown command" / group help).
+ */
+export function findCommand(
+  argv: string[],
+  names: readonly string[],
+): { name: string | null; words: string[]; rest: string[] } {
+  const rest: string[] = [];
+  const words: { word: string; index: number }[] = [];
+  for (let i = 0; i < argv.length && words.length < 3; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      // Only global flags may precede the command words; `--data-dir X` takes the next token.
+      if (a === '--data-dir') i++;
+      continue;
+    }
+    words.push({ word: a, index: i });
+    // Stop once the words can't start any command name (an unknown first word is kept for the error).
+    const prefix = words.map((w) => w.word).join(' ');
+    if (!names.some((n) => n === prefix || n.startsWith(`${prefix} `))) {
+      if (words.length > 1) words.pop();
+      break;
+    }
+  }
+  for (let n = words.length; n > 0; n--) {
+    const name = words
+      .slice(0, n)
+      .map((w) => w.word)
+      .join(' ');
+    if (names.includes(name)) {
+      const used = new Set(words.slice(0, n).map((w) => w.index));
+      for (let i = 0; i < argv.length; i++) if (!used.has(i)) rest.push(argv[i]);
+      return { name, words: words.slice(0, n).map((w) => w.word), rest };
+    }
+  }
+  const used = new Set(words.map((w) => w.index));
+  for (let i = 0; i < argv.length; i++) if (!used.has(i)) rest.push(argv[i]);
+  return { name: null, words: words.map((w) => w.word), rest };
+}
+
+export interface Parsed {
+  values: ArgValues;
+  positionals: string[];
+}
+
+export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Parsed {
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as ArgValues, positionals };
+  } catch (e) {
+    // parseArgs errors are already one clear sentence ("Unknown option '--x'").
+    throw new UsageError((e as Error).message.split('. To specify')[0]);
+  }
+}
+
+/** A positive integer id from a positional argument. */
+export function parseId(value: string | undefined, what = 'ID'): number {
+  if (value === undefined) throw new UsageError(`missing ${what}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${what} must be a positive integer, got "${value}"`);
+  }
+  return Number(value);
+}
+
+export function str(values: ArgValues, key: string): string | undefined {
+  const v = values[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function int(values: ArgValues, key: string): number | undefined {
+  const v = str(values, key);
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`--${key} must be an integer, got "${v}"`);
+  return Number(v);
+}

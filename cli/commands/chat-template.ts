@@ -1,0 +1,58 @@
+// `reft-studio chat-template --model DIR --messages FILE.json [--generation-prompt]` → {"text": "..."}:
+// the prompt text exactly as the model's chat template renders it (what generate --chat feeds in).
+// The messages file holds a list of {role, content} or one chat dataset row {"messages": [...]}.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { FormatError } from '../../native-runtime/errors.ts';
+import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
+import { validateMessages } from '../../native-runtime/tokenizer/chat-template.ts';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
+import { str, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+
+function readMessages(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new FormatError('missing-file', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError('bad-json', `${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (json && typeof json === 'object' && !Array.isArray(json) && 'messages' in json) {
+    return (json as { messages: unknown }).messages;
+  }
+  return json;
+}
+
+export const chatTemplateCommand: Command = {
+  name: 'chat-template',
+  summary: 'Render a messages file with the model\'s chat template: {"text": "..."}',
+  usage: 'chat-template --model DIR --messages FILE.json [--generation-prompt] [--template NAME]',
+  options: {
+    model: { type: 'string' },
+    messages: { type: 'string' },
+    'generation-prompt': { type: 'boolean' },
+    template: { type: 'string' },
+  },
+  run(ctx) {
+    const model = str(ctx.values, 'model');
+    const file = str(ctx.values, 'messages');
+    if (model === undefined) throw new UsageError('chat-template: --model DIR is required');
+    if (file === undefined) throw new UsageError('chat-template: --messages FILE.json is required');
+    if (ctx.args.length) throw new UsageError(`chat-template: unexpected argument "${ctx.args[0]}"`);
+    const messages = validateMessages(readMessages(file), basename(file));
+    const tok = loadTokenizer(resolveModelDir(model));
+    const text = tok.applyChatTemplate(messages, {
+      addGenerationPrompt: ctx.values['generation-prompt'] === true,
+      templateName: str(ctx.values, 'template'),
+    });
+    ctx.print({ text }, () => JSON.stringify({ text }));
+    return 0;
+  },
+};

@@ -1,0 +1,113 @@
+// `reft-studio datasets import|list|show`: datasets in the library (logic in library/datasets.ts).
+// Import is strict by default, as every CLI command is with bad input: the first malformed row fails
+// it naming file:line. --skip-bad-rows imports the rest and lists each bad row on stderr.
+
+import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
+import {
+  datasetRows,
+  getDataset,
+  importDataset,
+  listDatasets,
+} from '../../electron/backend/library/datasets.ts';
+import { int, parseId, str, UsageError } from '../args.ts';
+import { type Command, formatBytes, formatTime, table } from '../command.ts';
+
+function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
+  if (v === undefined || v === 'auto') return v;
+  if ((DATASET_FORMATS as readonly string[]).includes(v)) return v as DatasetFormat;
+  throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
+}
+
+export const datasetsCommands: Command[] = [
+  {
+    name: 'datasets import',
+    summary: 'import a JSONL/JSON/CSV file as a frozen dataset version',
+    usage:
+      'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
+    options: {
+      name: { type: 'string' },
+      format: { type: 'string' },
+      into: { type: 'string' },
+      'skip-bad-rows': { type: 'boolean' },
+    },
+    async run(ctx) {
+      const file = ctx.args[0];
+      if (!file) throw new UsageError('missing FILE');
+      const into = str(ctx.values, 'into');
+      const r = await ctx.withLibrary((lib) =>
+        importDataset(lib, {
+          path: file,
+          name: str(ctx.values, 'name'),
+          format: parseFormat(str(ctx.values, 'format')),
+          datasetId: into === undefined ? undefined : parseId(into, '--into'),
+          onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
+        }),
+      );
+      for (const b of r.rejected)
+        process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
+      ctx.print(
+        { dataset: r.dataset, version: r.version, rejected: r.rejected },
+        () =>
+          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows` +
+          (r.rejected.length ? `, ${r.rejected.length} bad rows skipped` : ''),
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'datasets list',
+    summary: 'list the datasets in the library',
+    usage: 'datasets list',
+    async run(ctx) {
+      const datasets = await ctx.withLibrary((lib) => listDatasets(lib));
+      ctx.print({ datasets }, () =>
+        datasets.length
+          ? table(
+              ['ID', 'NAME', 'FORMAT', 'ROWS', 'VERSION', 'SIZE', 'CREATED'],
+              datasets.map((d) => [
+                d.id,
+                d.name,
+                d.latest.format,
+                d.latest.rowCount,
+                d.latest.version,
+                formatBytes(d.latest.sizeBytes),
+                formatTime(d.createdAt),
+              ]),
+            )
+          : 'no datasets yet: import one with `reft-studio datasets import FILE`',
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'datasets show',
+    summary: 'show a dataset, its versions and its first rows',
+    usage: 'datasets show ID [--rows N]',
+    options: { rows: { type: 'string' } },
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      const limit = int(ctx.values, 'rows') ?? 5;
+      const { dataset, page } = await ctx.withLibrary((lib) => ({
+        dataset: getDataset(lib, id),
+        page: limit > 0 ? datasetRows(lib, { datasetId: id, limit }) : null,
+      }));
+      ctx.print({ ...dataset, rows: page?.rows ?? [] }, () => {
+        const head = `dataset ${dataset.id} "${dataset.name}"${dataset.isDemo ? ' (demo)' : ''}`;
+        const versions = table(
+          ['VERSION', 'FORMAT', 'ROWS', 'REJECTED', 'HASH', 'CREATED'],
+          dataset.versions.map((v) => [
+            v.version,
+            v.format,
+            v.rowCount,
+            v.rejectedCount,
+            v.contentHash.slice(0, 12),
+            formatTime(v.createdAt),
+          ]),
+        );
+        const rows = page ? page.rows.map((r) => `  ${JSON.stringify(r)}`).join('\n') : '';
+        return `${head}\n${versions}${rows ? `\nfirst rows of version ${dataset.latest.version}:\n${rows}` : ''}`;
+      });
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,60 @@
+// `reft-studio models add|list|rm`: base models in the library (logic in library/models.ts).
+
+import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
+import { parseId, str, UsageError } from '../args.ts';
+import { type Command, formatBytes, formatCount, table } from '../command.ts';
+
+export const modelsCommands: Command[] = [
+  {
+    name: 'models add',
+    summary: 'register a model folder (config.json + safetensors) in the library',
+    usage: 'models add DIR [--name NAME]',
+    options: { name: { type: 'string' } },
+    async run(ctx) {
+      const dir = ctx.args[0];
+      if (!dir) throw new UsageError('missing DIR');
+      const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
+      ctx.print(
+        { ...m },
+        () => `model ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'models list',
+    summary: 'list the models in the library',
+    usage: 'models list',
+    async run(ctx) {
+      const models = await ctx.withLibrary((lib) => listModels(lib));
+      ctx.print({ models }, () =>
+        models.length
+          ? table(
+              ['ID', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'PATH'],
+              models.map((m) => [
+                m.id,
+                m.name,
+                m.arch,
+                formatCount(m.params),
+                m.dtype,
+                formatBytes(m.sizeBytes),
+                m.path,
+              ]),
+            )
+          : 'no models yet: add one with `reft-studio models add DIR`',
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'models rm',
+    summary: 'remove a model from the library (its folder is kept)',
+    usage: 'models rm ID',
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      await ctx.withLibrary((lib) => removeModel(lib, id));
+      ctx.print({ id, removed: true }, () => `removed model ${id}`);
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,64 @@
+// `reft-studio serve`: the studio in a browser (see electron/backend/serve.ts). Runs until SIGINT or
+// SIGTERM, then closes the server and the database.
+
+import { startServer } from '../../electron/backend/serve.ts';
+import { int, str } from '../args.ts';
+import type { Command } from '../command.ts';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'serve the studio to a web browser (no Electron needed)',
+  usage: 'serve [--host 127.0.0.1] [--port N] [--allow-remote] [--no-token] [--renderer-dir DIR]',
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'allow-remote': { type: 'boolean' },
+    'no-token': { type: 'boolean' },
+    'renderer-dir': { type: 'string' },
+  },
+  async run(ctx) {
+    // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    const server = await startServer({
+      dataDir: ctx.dataDir,
+      host: str(ctx.values, 'host'),
+      port: int(ctx.values, 'port'),
+      allowRemote: ctx.values['allow-remote'] === true,
+      noToken: ctx.values['no-token'] === true,
+      rendererDir: str(ctx.values, 'renderer-dir'),
+    }).catch((e) => {
+      stop();
+      throw e;
+    });
+    if (server.rendererMissing) {
+      process.stderr.write(
+        `warning: ${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI\n`,
+      );
+    }
+    if (ctx.values['no-token'] === true)
+      process.stderr.write('warning: --no-token: any local program can use the studio\n');
+    ctx.print(
+      {
+        url: server.url,
+        host: server.host,
+        port: server.port,
+        token: server.token,
+        dataDir: server.backend.dataDir,
+      },
+      () => `ReFT Studio is serving at ${server.url}`,
+    );
+    await stopped;
+    process.stderr.write('shutting down\n');
+    await server.close();
+    return 0;
+  },
+};

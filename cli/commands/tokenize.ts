@@ -1,0 +1,31 @@
+// `reft-studio tokenize --model DIR --text STR [--no-special]` → {"ids": [...], "tokens": [...]}.
+// Always JSON, with or without --json: the output is for scripts and for checking a tokenizer
+// against transformers.
+
+import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
+import { str, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+
+export const tokenizeCommand: Command = {
+  name: 'tokenize',
+  summary: 'Tokenize text with a model\'s tokenizer: {"ids": [...], "tokens": [...]}',
+  usage: 'tokenize --model DIR --text STR [--no-special]',
+  options: {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    'no-special': { type: 'boolean' },
+  },
+  run(ctx) {
+    const model = str(ctx.values, 'model');
+    const text = str(ctx.values, 'text');
+    if (model === undefined) throw new UsageError('tokenize: --model DIR is required');
+    if (text === undefined) throw new UsageError('tokenize: --text STR is required');
+    if (ctx.args.length) throw new UsageError(`tokenize: unexpected argument "${ctx.args[0]}"`);
+    const tok = loadTokenizer(resolveModelDir(model));
+    const ids = tok.encode(text, { addSpecialTokens: ctx.values['no-special'] !== true });
+    const out = { ids, tokens: tok.tokens(ids) };
+    ctx.print(out, () => JSON.stringify(out));
+    return 0;
+  },
+};

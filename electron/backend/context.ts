@@ -1,0 +1,12 @@
+// What every RPC handler receives besides its params: the library, the push broadcaster and the
+// job queue. Built by host.ts; kept in its own module so handlers and the host don't import each other.
+
+import type { BackendEvents } from './events.ts';
+import type { JobQueue } from './jobs/queue.ts';
+import type { Library } from './library/library.ts';
+
+export interface BackendContext {
+  lib: Library;
+  events: BackendEvents;
+  jobs: JobQueue;
+}

@@ -1,0 +1,27 @@
+// 'models/*': base models registered in the library (see library/models.ts for the logic).
+
+import { z } from 'zod';
+import { addModel, getModel, listModels, type ModelRecord, removeModel } from '../library/models.ts';
+import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+
+const Id = z.object({ id: z.number().int().positive() }).strict();
+
+export const modelsHandlers = defineHandlers({
+  'models/list': handler(z.object({}).strict(), (_p, ctx): ModelRecord[] => listModels(ctx.lib)),
+  'models/get': handler(Id, (p, ctx): ModelRecord => getModel(ctx.lib, p.id)),
+  'models/add': handler(
+    z.object({ path: z.string().min(1), name: z.string().max(200).optional() }).strict(),
+    (p, ctx): ModelRecord => {
+      const m = addModel(ctx.lib, p);
+      ctx.events.emit('library/changed', { kind: 'models', id: m.id, action: 'added' });
+      return m;
+    },
+  ),
+  'models/remove': handler(Id, (p, ctx): { id: number } => {
+    const r = removeModel(ctx.lib, p.id);
+    ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'removed' });
+    return r;
+  }),
+});
+
+export type ModelsHandlers = ClientApi<typeof modelsHandlers>;

@@ -1,0 +1,202 @@
+// A small job queue for long work (training, evaluation, export). Jobs run one at a time per device
+// ('cpu', 'cuda:0', ...) in FIFO order; jobs on different devices run side by side. A job is an async
+// function that gets an AbortSignal and a report() callback; cancel() drops a queued job or aborts a
+// running one. The device is held until the function actually returns, even after a cancel, so two
+// jobs never share a device. The engine supplies the functions; this module knows nothing of training.
+
+import { CancelledError, toWireError, type WireError } from '../../../native-runtime/errors.ts';
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface JobInfo {
+  id: number;
+  kind: string;
+  device: string;
+  label: string | null;
+  /** The library run this job executes, if any (runs/cancel finds the job by it). */
+  runId: number | null;
+  state: JobState;
+  /** 0..1 when the job reports it. */
+  progress: number | null;
+  message: string | null;
+  error: WireError | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** Pushed on 'jobs/progress' on every state change and report(). */
+export interface JobProgress extends JobInfo {
+  data?: unknown;
+}
+
+export interface JobContext {
+  signal: AbortSignal;
+  report(update: { progress?: number; message?: string; data?: unknown }): void;
+}
+
+export interface JobSpec<T> {
+  kind: string;
+  device?: string;
+  label?: string;
+  runId?: number;
+  run: (ctx: JobContext) => Promise<T>;
+}
+
+interface Entry {
+  info: JobInfo;
+  spec: JobSpec<unknown>;
+  abort: AbortController;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export class JobQueue {
+  #nextId = 1;
+  #jobs = new Map<number, Entry>();
+  #busy = new Set<string>();
+  #onProgress: (p: JobProgress) => void;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(onProgress: (p: JobProgress) => void = () => {}) {
+    this.#onProgress = onProgress;
+  }
+
+  enqueue<T>(spec: JobSpec<T>): { id: number; done: Promise<T> } {
+    const id = this.#nextId++;
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
+      reject = rej;
+    });
+    // Callers may ignore `done`; a failed or cancelled job must not become an unhandled rejection.
+    done.catch(() => {});
+    const info: JobInfo = {
+      id,
+      kind: spec.kind,
+      device: spec.device ?? 'cpu',
+      label: spec.label ?? null,
+      runId: spec.runId ?? null,
+      state: 'queued',
+      progress: null,
+      message: null,
+      error: null,
+      createdAt: Date.now(),
+      startedAt: null,
+      finishedAt: null,
+    };
+    this.#jobs.set(id, {
+      info,
+      spec: spec as JobSpec<unknown>,
+      abort: new AbortController(),
+      resolve,
+      reject,
+    });
+    this.#emit(info);
+    this.#pump();
+    return { id, done };
+  }
+
+  /** Cancels a queued or running job; false if it is unknown or already finished. */
+  cancel(id: number): boolean {
+    const e = this.#jobs.get(id);
+    if (!e || (e.info.state !== 'queued' && e.info.state !== 'running')) return false;
+    const wasQueued = e.info.state === 'queued';
+    this.#finish(e, 'cancelled', null);
+    e.abort.abort(new CancelledError());
+    e.reject(new CancelledError());
+    if (wasQueued) this.#checkIdle();
+    return true;
+  }
+
+  get(id: number): JobInfo | undefined {
+    const e = this.#jobs.get(id);
+    return e ? { ...e.info } : undefined;
+  }
+
+  /** The unfinished job executing a library run, if any. */
+  findByRun(runId: number): JobInfo | undefined {
+    const e = [...this.#jobs.values()].find(
+      (x) => x.info.runId === runId && (x.info.state === 'queued' || x.info.state === 'running'),
+    );
+    return e ? { ...e.info } : undefined;
+  }
+
+  list(): JobInfo[] {
+    return [...this.#jobs.values()].map((e) => ({ ...e.info }));
+  }
+
+  /** Resolves when no job is queued or running (and every device is free). */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  #isIdle(): boolean {
+    return this.#busy.size === 0 && ![...this.#jobs.values()].some((e) => e.info.state === 'queued');
+  }
+
+  #checkIdle(): void {
+    if (!this.#isIdle()) return;
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #emit(info: JobInfo, data?: unknown): void {
+    try {
+      this.#onProgress(data === undefined ? { ...info } : { ...info, data });
+    } catch {}
+  }
+
+  #finish(e: Entry, state: JobState, error: WireError | null): void {
+    e.info.state = state;
+    e.info.error = error;
+    e.info.finishedAt = Date.now();
+    this.#emit(e.info);
+  }
+
+  #pump(): void {
+    for (const e of this.#jobs.values()) {
+      if (e.info.state !== 'queued' || this.#busy.has(e.info.device)) continue;
+      this.#start(e);
+    }
+  }
+
+  #start(e: Entry): void {
+    const device = e.info.device;
+    this.#busy.add(device);
+    e.info.state = 'running';
+    e.info.startedAt = Date.now();
+    this.#emit(e.info);
+    const report: JobContext['report'] = (u) => {
+      if (e.info.state !== 'running') return;
+      if (u.progress !== undefined) e.info.progress = Math.min(1, Math.max(0, u.progress));
+      if (u.message !== undefined) e.info.message = u.message;
+      this.#emit(e.info, u.data);
+    };
+    // Run on a later tick so enqueue() returns before the job's synchronous part starts.
+    Promise.resolve()
+      .then(() => e.spec.run({ signal: e.abort.signal, report }))
+      .then(
+        (v) => {
+          if (e.info.state === 'running') {
+            e.info.progress = 1;
+            this.#finish(e, 'completed', null);
+            e.resolve(v);
+          }
+        },
+        (err) => {
+          if (e.info.state === 'running') {
+            const cancelled = err instanceof CancelledError || e.abort.signal.aborted;
+            this.#finish(e, cancelled ? 'cancelled' : 'failed', cancelled ? null : toWireError(err));
+            e.reject(err);
+          }
+        },
+      )
+      .finally(() => {
+        this.#busy.delete(device);
+        this.#pump();
+        this.#checkIdle();
+      });
+  }
+}

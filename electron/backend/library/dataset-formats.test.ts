@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FormatError } from '../../../native-runtime/errors.ts';
+import { parseDataset } from './dataset-formats.ts';
+
+test('JSONL: detects prompt/completion and reports every bad line by number', () => {
+  const text = [
+    '{"prompt": "a", "completion": "b"}',
+    '',
+    '{"prompt": "c", "completion": ',
+    '{"prompt": "d", "completion": 5}',
+    '[1, 2]',
+    '{"prompt": "e", "completion": "f"}',
+    '{"instruction": "x", "output": "y"}',
+  ].join('\n');
+  const r = parseDataset('data.jsonl', text);
+  assert.equal(r.format, 'prompt-completion');
+  assert.deepEqual(r.rows, [
+    { prompt: 'a', completion: 'b' },
+    { prompt: 'e', completion: 'f' },
+  ]);
+  assert.deepEqual(
+    r.bad.map((b) => b.line),
+    [3, 4, 5, 7],
+  );
+  assert.match(r.bad[0].message, /not valid JSON/);
+  assert.match(r.bad[1].message, /"completion" must be a string/);
+  assert.match(r.bad[3].message, /missing "prompt"/);
+});
+
+test('alpaca and chat are detected; chat needs an assistant turn', () => {
+  const alpaca = parseDataset(
+    'a.jsonl',
+    '{"instruction":"i","output":"o"}\n{"instruction":"i","input":"x","output":"o"}\n',
+  );
+  assert.equal(alpaca.format, 'alpaca');
+  assert.deepEqual(alpaca.rows[0], { instruction: 'i', input: '', output: 'o' });
+  const chat = parseDataset(
+    'c.jsonl',
+    [
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'yo' },
+        ],
+      }),
+      JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+      JSON.stringify({ messages: [{ role: 'wizard', content: 'hi' }] }),
+    ].join('\n'),
+  );
+  assert.equal(chat.format, 'chat');
+  assert.equal(chat.rows.length, 1);
+  assert.deepEqual(
+    chat.bad.map((b) => [b.line, b.message.includes('assistant') || b.message.includes('role')]),
+    [
+      [2, true],
+      [3, true],
+    ],
+  );
+});
+
+test('JSON array: rows report the line they start on', () => {
+  const text =
+    '[\n  {"prompt": "a", "completion": "b"},\n  {"prompt": "}{", "completion": 3},\n  {\n    "prompt": "c"\n  }\n]';
+  const r = parseDataset('d.json', text);
+  assert.equal(r.kind, 'json');
+  assert.equal(r.rows.length, 1);
+  assert.deepEqual(
+    r.bad.map((b) => b.line),
+    [3, 4],
+  );
+});
+
+test('CSV: header, quoted commas/newlines, and a short row reported by line', () => {
+  const text = 'prompt,completion\n"Hello, you","Line one\nline two"\nonly-one-field\nq,"say ""hi"""\n';
+  const r = parseDataset('d.csv', text);
+  assert.equal(r.format, 'prompt-completion');
+  assert.deepEqual(r.rows, [
+    { prompt: 'Hello, you', completion: 'Line one\nline two' },
+    { prompt: 'q', completion: 'say "hi"' },
+  ]);
+  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2' }]);
+});
+
+test('an explicit format overrides detection; an unrecognisable file is a FormatError', () => {
+  const r = parseDataset('x.jsonl', '{"prompt":"a","completion":"b"}\n', 'alpaca');
+  assert.equal(r.rows.length, 0);
+  assert.equal(r.bad.length, 1);
+  assert.throws(
+    () => parseDataset('x.jsonl', '{"text":"a"}\n'),
+    (e: unknown) => e instanceof FormatError && e.code === 'unknown-dataset-format',
+  );
+});

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { appRoot } from '../paths.ts';
+import {
+  getAdapter,
+  listAdapters,
+  registerAdapter,
+  removeAdapter,
+  renameAdapter,
+  tagAdapter,
+} from './adapters.ts';
+import { datasetRows, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
+import { closeLibrary, type Library, openLibrary } from './library.ts';
+import { addModel, listModels, removeModel } from './models.ts';
+import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
+import { getSetting, setSetting } from './settings.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'reft-lib-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const open = (opts = { seedDemo: false }): Library => openLibrary(join(root, `lib-${n++}`), opts);
+const LLAMA = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
+
+test('first start seeds the demo model and dataset once; removing them is permanent', () => {
+  const dir = join(root, 'demo');
+  let lib = openLibrary(dir);
+  const models = listModels(lib);
+  const datasets = listDatasets(lib);
+  assert.deepEqual(
+    models.map((m) => [m.name, m.isDemo]),
+    [[DEMO_MODEL_NAME, true]],
+  );
+  assert.deepEqual(
+    datasets.map((d) => [d.name, d.isDemo, d.latest.rowCount]),
+    [[DEMO_DATASET_NAME, true, 12]],
+  );
+  removeModel(lib, models[0].id);
+  closeLibrary(lib);
+  lib = openLibrary(dir);
+  assert.equal(listModels(lib).length, 0, 'not seeded again');
+  closeLibrary(lib);
+});
+
+test('models: add reads config + safetensors headers, is idempotent per folder, rm forgets it', () => {
+  const lib = open();
+  const m = addModel(lib, { path: LLAMA });
+  assert.equal(m.arch, 'llama');
+  assert.equal(m.hiddenSize, 64);
+  assert.equal(m.numLayers, 4);
+  assert.equal(m.vocabSize, 640);
+  assert.equal(m.dtype, 'float32');
+  assert.ok(m.params > 200_000);
+  assert.match(m.fingerprint, /^[0-9a-f]{64}$/);
+  assert.equal(addModel(lib, { path: `${LLAMA}/` }).id, m.id, 'same folder, same entry');
+  assert.throws(
+    () => addModel(lib, { path: join(root, 'nope') }),
+    (e: unknown) => e instanceof FormatError,
+  );
+  removeModel(lib, m.id);
+  assert.throws(
+    () => removeModel(lib, m.id),
+    (e: unknown) => e instanceof ValidationError && e.code === 'not-found',
+  );
+  assert.ok(existsSync(join(LLAMA, 'config.json')), 'the folder is never touched');
+  closeLibrary(lib);
+});
+
+test('datasets: import freezes normalised rows with a content hash; bad rows are skipped or refuse', () => {
+  const lib = open();
+  const src = join(root, 'd.jsonl');
+  writeFileSync(src, '{"prompt":"a","completion":"b"}\nnot json\n{"prompt":"c","completion":"d"}\n');
+  assert.throws(
+    () => importDataset(lib, { path: src, onBadRows: 'refuse' }),
+    (e: unknown) => e instanceof FormatError && e.message.startsWith('d.jsonl:2:'),
+  );
+  assert.equal(listDatasets(lib).length, 0, 'a refused import stores nothing');
+  const r = importDataset(lib, { path: src, name: 'mine' });
+  assert.deepEqual(
+    r.rejected.map((b) => b.line),
+    [2],
+  );
+  assert.equal(r.version.rowCount, 2);
+  const body = readFileSync(r.version.filePath);
+  assert.equal(createHash('sha256').update(body).digest('hex'), r.version.contentHash);
+  const v2 = importDataset(lib, { path: src, datasetId: r.dataset.id });
+  assert.equal(v2.version.version, 2);
+  assert.equal(getDataset(lib, r.dataset.id).versions.length, 2);
+  const page = datasetRows(lib, { datasetId: r.dataset.id, offset: 1, limit: 5 });
+  assert.equal(page.total, 2);
+  assert.deepEqual(page.rows, [{ prompt: 'c', completion: 'd' }]);
+  closeLibrary(lib);
+});
+
+test('runs: lifecycle, metrics by step, cancel refuses finished runs', () => {
+  const lib = open();
+  const run = createRun(lib, { name: 'r', config: { rank: 4 } });
+  assert.equal(run.status, 'queued');
+  setRunStatus(lib, run.id, 'running');
+  appendMetrics(lib, run.id, [
+    { step: 1, epoch: 0, loss: 2.5, lr: 1e-3, gradNorm: 1, tokensPerS: 100, evalLoss: null },
+    { step: 2, epoch: 0, loss: 2.0, lr: 1e-3, gradNorm: 1, tokensPerS: 100, evalLoss: null },
+  ]);
+  appendMetrics(lib, run.id, [
+    { step: 2, epoch: 0, loss: 1.9, lr: 1e-3, gradNorm: 1, tokensPerS: 100, evalLoss: null },
+  ]);
+  const detail = getRun(lib, run.id);
+  assert.deepEqual(
+    detail.metrics.map((m) => [m.step, m.loss]),
+    [
+      [1, 2.5],
+      [2, 1.9],
+    ],
+  );
+  assert.equal(listRuns(lib)[0].lastLoss, 1.9);
+  assert.equal(cancelRun(lib, run.id).status, 'cancelled');
+  assert.equal(setRunStatus(lib, run.id, 'completed'), false, 'a cancelled run stays cancelled');
+  assert.throws(
+    () => cancelRun(lib, run.id),
+    (e: unknown) => e instanceof ValidationError && e.code === 'not-cancellable',
+  );
+  closeLibrary(lib);
+});
+
+test('adapters: register, tag, rename, remove (files deleted only inside the data folder)', () => {
+  const lib = open();
+  const inside = join(lib.dataDir, 'adapters', 'a1');
+  mkdirSync(inside, { recursive: true });
+  writeFileSync(join(inside, 'config.json'), '{}');
+  const outside = join(root, 'user-adapter');
+  mkdirSync(outside, { recursive: true });
+  const a = registerAdapter(lib, {
+    name: 'pirate',
+    path: inside,
+    type: 'loreft',
+    baseModelFingerprint: 'f',
+    tags: ['v1'],
+  });
+  const b = registerAdapter(lib, { name: 'other', path: outside, type: 'loreft', baseModelFingerprint: 'g' });
+  assert.deepEqual(tagAdapter(lib, a.id, { add: ['best', 'v1'] }).tags, ['best', 'v1']);
+  assert.deepEqual(tagAdapter(lib, a.id, { remove: ['v1'] }).tags, ['best']);
+  assert.deepEqual(
+    listAdapters(lib, { tag: 'best' }).map((x) => x.id),
+    [a.id],
+  );
+  assert.equal(renameAdapter(lib, a.id, 'Pirate v2').name, 'Pirate v2');
+  assert.deepEqual(removeAdapter(lib, a.id), { id: a.id, deletedFiles: true });
+  assert.equal(existsSync(inside), false);
+  assert.deepEqual(removeAdapter(lib, b.id), { id: b.id, deletedFiles: false });
+  assert.equal(existsSync(outside), true);
+  assert.throws(() => getAdapter(lib, a.id), ValidationError);
+  closeLibrary(lib);
+});
+
+test('settings: JSON values, null removes', () => {
+  const lib = open();
+  setSetting(lib, 'ui.theme', { dark: true });
+  assert.deepEqual(getSetting(lib, 'ui.theme'), { dark: true });
+  setSetting(lib, 'ui.theme', null);
+  assert.equal(getSetting(lib, 'ui.theme'), undefined);
+  closeLibrary(lib);
+});

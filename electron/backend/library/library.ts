@@ -1,0 +1,48 @@
+// The library: the database plus the data folder it indexes. Every host (the Electron utility
+// process, `reft-studio serve`, each CLI command and the tests) opens it through openLibrary, so the
+// start-up work (migrations, consistency check, temp-file sweep, demo seeding) happens in one place.
+
+import { join } from 'node:path';
+import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
+import { sweepTempFiles } from '../fs-atomic.ts';
+import { seedDemo } from './demo.ts';
+
+export interface Library {
+  db: Db;
+  dataDir: string;
+}
+
+export interface OpenLibraryOptions extends OpenOptions {
+  /** Register the demo model and dataset in an empty library (default true). */
+  seedDemo?: boolean;
+}
+
+export function openLibrary(dataDir: string, opts: OpenLibraryOptions = {}): Library {
+  const db = openDatabase(dataDir, opts);
+  const lib: Library = { db, dataDir };
+  try {
+    sweepTempFiles(join(dataDir, 'datasets'));
+    if (opts.seedDemo !== false) seedDemo(lib);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return lib;
+}
+
+export function closeLibrary(lib: Library): void {
+  if (lib.db.open) lib.db.close();
+}
+
+/** JSON column helper: a corrupt value reads as {} rather than breaking a whole listing. */
+export function parseJsonColumn<T = Record<string, unknown>>(
+  text: string | null | undefined,
+  fallback: T,
+): T {
+  if (text == null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}

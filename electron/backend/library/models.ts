@@ -1,0 +1,161 @@
+// Base models in the library. A model is registered in place (weights are never copied): its folder
+// is read for config.json and the safetensors headers (through the engine's loadModelSpec), which
+// give the architecture, sizes, parameter count, dtype and the fingerprint that adapters record to
+// refuse being applied to another model.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { type Library, parseJsonColumn } from './library.ts';
+
+export interface ModelInfo {
+  path: string;
+  arch: string;
+  modelType: string | null;
+  hiddenSize: number | null;
+  numLayers: number | null;
+  vocabSize: number | null;
+  params: number;
+  dtype: string | null;
+  sizeBytes: number;
+  fingerprint: string;
+  config: Record<string, unknown>;
+}
+
+export interface ModelRecord extends ModelInfo {
+  id: number;
+  name: string;
+  source: string;
+  isDemo: boolean;
+  createdAt: number;
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Reads a Hugging Face model folder without loading weights. The engine's loadModelSpec does the
+ * parsing and validation (unsupported architectures and broken headers are refused here, at add
+ * time) and computes the fingerprint, so library models and trained adapters agree on it.
+ */
+export function inspectModelFolder(dir: string): ModelInfo {
+  const path = resolve(dir);
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new FormatError('missing-file', `${path}: no such folder`);
+  }
+  const spec = loadModelSpec(path);
+  const config = JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  return {
+    path,
+    arch: spec.arch,
+    modelType: spec.modelType,
+    hiddenSize: spec.hiddenSize,
+    numLayers: spec.numLayers,
+    vocabSize: spec.vocabSize,
+    params: spec.params,
+    dtype: spec.dtype,
+    sizeBytes: spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    fingerprint: spec.fingerprint,
+    config,
+  };
+}
+
+interface ModelRow {
+  id: number;
+  name: string;
+  path: string;
+  arch: string;
+  fingerprint: string;
+  config_json: string;
+  params: number | null;
+  dtype: string | null;
+  size_bytes: number | null;
+  source: string;
+  is_demo: number;
+  created_at: number;
+}
+
+function toRecord(r: ModelRow): ModelRecord {
+  const config = parseJsonColumn(r.config_json, {} as Record<string, unknown>);
+  const text =
+    typeof config.text_config === 'object' && config.text_config
+      ? (config.text_config as Record<string, unknown>)
+      : config;
+  return {
+    id: r.id,
+    name: r.name,
+    path: r.path,
+    arch: r.arch,
+    modelType: typeof config.model_type === 'string' ? config.model_type : null,
+    hiddenSize: num(text.hidden_size) ?? num(text.n_embd),
+    numLayers: num(text.num_hidden_layers) ?? num(text.n_layer),
+    vocabSize: num(text.vocab_size),
+    params: r.params ?? 0,
+    dtype: r.dtype,
+    sizeBytes: r.size_bytes ?? 0,
+    fingerprint: r.fingerprint,
+    config,
+    source: r.source,
+    isDemo: r.is_demo === 1,
+    createdAt: r.created_at,
+  };
+}
+
+export interface AddModelInput {
+  path: string;
+  name?: string;
+  source?: string;
+  isDemo?: boolean;
+}
+
+/** Registers a model folder. Adding a folder that is already registered returns the existing entry. */
+export function addModel(lib: Library, input: AddModelInput): ModelRecord {
+  const info = inspectModelFolder(input.path);
+  const existing = lib.db.prepare('SELECT * FROM models WHERE path = ?').get(info.path) as
+    | ModelRow
+    | undefined;
+  if (existing) return toRecord(existing);
+  const name = input.name?.trim() || basename(info.path);
+  const row = lib.db
+    .prepare(
+      `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(path) DO UPDATE SET path = excluded.path
+       RETURNING *`,
+    )
+    .get(
+      name,
+      info.path,
+      info.arch,
+      info.fingerprint,
+      JSON.stringify(info.config),
+      info.params,
+      info.dtype,
+      info.sizeBytes,
+      input.source ?? 'local',
+      input.isDemo ? 1 : 0,
+      Date.now(),
+    ) as ModelRow;
+  return toRecord(row);
+}
+
+export function listModels(lib: Library): ModelRecord[] {
+  return (
+    lib.db.prepare('SELECT * FROM models ORDER BY is_demo DESC, created_at, id').all() as ModelRow[]
+  ).map(toRecord);
+}
+
+export function getModel(lib: Library, id: number): ModelRecord {
+  const row = lib.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+  if (!row) throw new ValidationError('not-found', `no model with id ${id}`);
+  return toRecord(row);
+}
+
+/** Forgets a model (its folder is left alone: the library never owned it). */
+export function removeModel(lib: Library, id: number): { id: number } {
+  const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+  if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+  return { id };
+}

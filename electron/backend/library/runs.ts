@@ -1,0 +1,187 @@
+// Training runs and their metrics. The engine (another module) creates a run, moves it through its
+// states and appends one metrics row per step; the UI and the CLI read them back. Status changes are
+// guarded (a finished run cannot start again) so a late message from a dying job cannot undo a cancel.
+
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { type Library, parseJsonColumn } from './library.ts';
+
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'paused',
+  'interrupted',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+const FINISHED: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface RunRecord {
+  id: number;
+  name: string | null;
+  modelId: number | null;
+  datasetVersionId: number | null;
+  config: Record<string, unknown>;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  wallTimeMs: number | null;
+  systemInfo: Record<string, unknown> | null;
+  /** The last recorded step and loss, for list views. */
+  lastStep: number | null;
+  lastLoss: number | null;
+}
+
+export interface RunMetric {
+  step: number;
+  epoch: number | null;
+  loss: number | null;
+  lr: number | null;
+  gradNorm: number | null;
+  tokensPerS: number | null;
+  evalLoss: number | null;
+}
+
+export interface RunDetail extends RunRecord {
+  metrics: RunMetric[];
+  checkpoints: { id: number; step: number; path: string; sizeBytes: number | null; createdAt: number }[];
+}
+
+interface RunRow {
+  id: number;
+  name: string | null;
+  model_id: number | null;
+  dataset_version_id: number | null;
+  config_json: string;
+  status: RunStatus;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  wall_time_ms: number | null;
+  system_info_json: string | null;
+  last_step: number | null;
+  last_loss: number | null;
+}
+
+const SELECT_RUN = `SELECT r.*, m.step AS last_step, m.loss AS last_loss FROM runs r
+  LEFT JOIN run_metrics m ON m.run_id = r.id AND m.step = (SELECT MAX(step) FROM run_metrics WHERE run_id = r.id)`;
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    modelId: r.model_id,
+    datasetVersionId: r.dataset_version_id,
+    config: parseJsonColumn(r.config_json, {}),
+    status: r.status,
+    error: r.error,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    wallTimeMs: r.wall_time_ms,
+    systemInfo: r.system_info_json == null ? null : parseJsonColumn(r.system_info_json, {}),
+    lastStep: r.last_step,
+    lastLoss: r.last_loss,
+  };
+}
+
+export function listRuns(lib: Library, filter: { status?: RunStatus } = {}): RunRecord[] {
+  const rows = filter.status
+    ? lib.db.prepare(`${SELECT_RUN} WHERE r.status = ? ORDER BY r.id DESC`).all(filter.status)
+    : lib.db.prepare(`${SELECT_RUN} ORDER BY r.id DESC`).all();
+  return (rows as RunRow[]).map(toRecord);
+}
+
+export function getRun(lib: Library, id: number): RunDetail {
+  const row = lib.db.prepare(`${SELECT_RUN} WHERE r.id = ?`).get(id) as RunRow | undefined;
+  if (!row) throw new ValidationError('not-found', `no run with id ${id}`);
+  const metrics = lib.db
+    .prepare(
+      'SELECT step, epoch, loss, lr, grad_norm AS gradNorm, tokens_per_s AS tokensPerS, eval_loss AS evalLoss FROM run_metrics WHERE run_id = ? ORDER BY step',
+    )
+    .all(id) as RunMetric[];
+  const checkpoints = lib.db
+    .prepare(
+      'SELECT id, step, path, size_bytes AS sizeBytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step',
+    )
+    .all(id) as RunDetail['checkpoints'];
+  return { ...toRecord(row), metrics, checkpoints };
+}
+
+export interface CreateRunInput {
+  name?: string;
+  modelId?: number | null;
+  datasetVersionId?: number | null;
+  config?: Record<string, unknown>;
+  systemInfo?: Record<string, unknown>;
+}
+
+/** A new run in 'queued', owned by this process (see the start-up consistency check). */
+export function createRun(lib: Library, input: CreateRunInput): RunRecord {
+  const row = lib.db
+    .prepare(
+      `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, created_at, system_info_json)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id`,
+    )
+    .get(
+      input.name ?? null,
+      input.modelId ?? null,
+      input.datasetVersionId ?? null,
+      JSON.stringify(input.config ?? {}),
+      process.pid,
+      Date.now(),
+      input.systemInfo ? JSON.stringify(input.systemInfo) : null,
+    ) as { id: number };
+  return getRun(lib, row.id);
+}
+
+/**
+ * Moves a run to `status`. Returns false (and changes nothing) when the run is already finished,
+ * so cancel-then-complete races keep the first final state.
+ */
+export function setRunStatus(lib: Library, id: number, status: RunStatus, error?: string): boolean {
+  const now = Date.now();
+  const fin = FINISHED.has(status) || status === 'interrupted';
+  const res = lib.db
+    .prepare(
+      `UPDATE runs SET status = ?, error = COALESCE(?, error),
+         owner_pid = CASE WHEN ? = 'running' THEN ? ELSE owner_pid END,
+         started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END,
+         finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+         wall_time_ms = CASE WHEN ? AND started_at IS NOT NULL THEN ? - started_at ELSE wall_time_ms END
+       WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')`,
+    )
+    .run(status, error ?? null, status, process.pid, status, now, fin ? 1 : 0, now, fin ? 1 : 0, now, id);
+  return res.changes > 0;
+}
+
+/** Records metrics for a step (a repeated step, e.g. after resuming, replaces the earlier row). */
+export function appendMetrics(lib: Library, runId: number, metrics: RunMetric[]): void {
+  const ins = lib.db.prepare(
+    `INSERT INTO run_metrics (run_id, step, epoch, loss, lr, grad_norm, tokens_per_s, eval_loss, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(run_id, step) DO UPDATE SET epoch = excluded.epoch, loss = excluded.loss, lr = excluded.lr,
+       grad_norm = excluded.grad_norm, tokens_per_s = excluded.tokens_per_s,
+       eval_loss = COALESCE(excluded.eval_loss, eval_loss)`,
+  );
+  const now = Date.now();
+  lib.db.transaction(() => {
+    for (const m of metrics) {
+      ins.run(runId, m.step, m.epoch, m.loss, m.lr, m.gradNorm, m.tokensPerS, m.evalLoss, now);
+    }
+  })();
+}
+
+/** Marks a queued/running/paused run cancelled; the host also stops its job. Refuses finished runs. */
+export function cancelRun(lib: Library, id: number): RunRecord {
+  const run = getRun(lib, id);
+  if (FINISHED.has(run.status)) {
+    throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
+  }
+  setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
+  return getRun(lib, id);
+}

@@ -1,0 +1,55 @@
+// Where things live: the data folder (the library: database, dataset files, adapters), the app root
+// (for renderer/dist) and the bundled resources (the demo model and dataset). Works from source (tsx),
+// from the esbuild bundle in dist/electron/ and from a packaged Electron app.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const APP_DIR_NAME_POSIX = 'reft-studio';
+export const APP_DIR_NAME = 'ReFT Studio';
+
+/** The OS app-data folder for the library, unless overridden. Precedence: flag, env, OS default. */
+export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return resolve(flag);
+  if (env.REFT_STUDIO_HOME) return resolve(env.REFT_STUDIO_HOME);
+  const home = homedir();
+  switch (process.platform) {
+    case 'darwin':
+      return join(home, 'Library', 'Application Support', APP_DIR_NAME);
+    case 'win32':
+      return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), APP_DIR_NAME);
+    default:
+      return join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_DIR_NAME_POSIX);
+  }
+}
+
+/** The folder holding the app's package.json (the repo root from source, the asar root when packaged). */
+export function appRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'reft-studio') return dir;
+      } catch {}
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the reft-studio package root');
+    dir = up;
+  }
+}
+
+/** The app version from package.json. */
+export function appVersion(): string {
+  return JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8')).version as string;
+}
+
+/** Bundled resources: REFT_STUDIO_RESOURCES, Electron's resourcesPath when packaged, else <root>/resources. */
+export function resourcesDir(): string {
+  if (process.env.REFT_STUDIO_RESOURCES) return resolve(process.env.REFT_STUDIO_RESOURCES);
+  const rp = (process as { resourcesPath?: string }).resourcesPath;
+  if (rp && existsSync(join(rp, 'demo'))) return rp;
+  return join(appRoot(), 'resources');
+}

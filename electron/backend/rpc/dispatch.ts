@@ -1,0 +1,71 @@
+// The single entry point for every transport: takes one raw incoming message (a JSON string, a
+// Buffer, or an already-decoded object from a MessagePort) and always resolves to exactly one reply
+// or error envelope. It never throws: malformed JSON, a non-object, an unknown method, params that
+// fail their zod schema, and exceptions inside handlers all become error replies, so a bad client
+// cannot bring the backend down.
+
+import type { z } from 'zod';
+import { toWireError } from '../../../native-runtime/errors.ts';
+import type { BackendContext } from '../context.ts';
+import type { HandlerSet } from './define-handlers.ts';
+import { type ErrorMessage, errorMessage, type ReplyMessage } from './envelope.ts';
+
+export interface DispatchOptions {
+  /** Called with handler failures that are not ReftErrors (bugs), e.g. to log their stack. */
+  onInternalError?: (method: string, err: unknown) => void;
+}
+
+function decode(raw: unknown): { ok: true; value: unknown } | { ok: false; error: ErrorMessage } {
+  if (typeof raw === 'string' || raw instanceof Uint8Array) {
+    const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8');
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (e) {
+      return {
+        ok: false,
+        error: errorMessage(null, 'bad-message', `message is not valid JSON: ${(e as Error).message}`),
+      };
+    }
+  }
+  return { ok: true, value: raw };
+}
+
+export async function dispatch(
+  handlers: HandlerSet,
+  raw: unknown,
+  ctx: BackendContext,
+  opts: DispatchOptions = {},
+): Promise<ReplyMessage | ErrorMessage> {
+  const decoded = decode(raw);
+  if (!decoded.ok) return decoded.error;
+  const msg = decoded.value;
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+    return errorMessage(null, 'bad-message', 'message must be a JSON object {type, id, method, params}');
+  }
+  const m = msg as Record<string, unknown>;
+  const id = typeof m.id === 'number' && Number.isSafeInteger(m.id) ? m.id : null;
+  if (id === null) return errorMessage(null, 'bad-message', 'message has no integer "id"');
+  if (m.type !== 'request')
+    return errorMessage(id, 'bad-message', `message type must be "request", got ${JSON.stringify(m.type)}`);
+  if (typeof m.method !== 'string') return errorMessage(id, 'bad-message', 'message has no string "method"');
+  const method = m.method;
+  // Own properties only: "__proto__" or "toString" must not reach Object.prototype.
+  const def = Object.hasOwn(handlers, method) ? handlers[method] : undefined;
+  if (!def) return errorMessage(id, 'unknown-method', `unknown method "${method}"`);
+
+  const parsed = (def.params as z.ZodType).safeParse(m.params ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues
+      .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(params)'}: ${i.message}`)
+      .join('; ');
+    return errorMessage(id, 'invalid-params', `${method}: invalid params: ${detail}`);
+  }
+  try {
+    const result = await def.run(parsed.data, ctx);
+    return { type: 'reply', id, result: result ?? null };
+  } catch (err) {
+    const wire = toWireError(err);
+    if (wire.code === 'internal') opts.onInternalError?.(method, err);
+    return { type: 'error', id, error: wire };
+  }
+}

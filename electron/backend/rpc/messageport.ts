@@ -1,0 +1,37 @@
+// MessagePort transport: serves the backend on an Electron MessagePortMain (or the utility process's
+// parentPort, or a worker_threads port). Written against a minimal port interface so this file
+// doesn't import electron. Messages are structured-clone objects, not JSON text.
+
+import type { Backend } from '../host.ts';
+import type { PushMessage, ServerMessage } from './envelope.ts';
+
+export interface MinimalPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (event: { data: unknown }) => void): unknown;
+  start?(): void;
+}
+
+/** Posts a message; one that cannot be cloned (a function, a class instance) becomes an error reply. */
+function safePost(port: MinimalPort, msg: ServerMessage): void {
+  try {
+    port.postMessage(msg);
+  } catch (e) {
+    if (msg.type === 'push') return;
+    port.postMessage({
+      type: 'error',
+      id: msg.id,
+      error: { type: 'Error', code: 'internal', message: `reply could not be sent: ${(e as Error).message}` },
+    } satisfies ServerMessage);
+  }
+}
+
+export function serveMessagePort(port: MinimalPort, backend: Backend): () => void {
+  const unsubscribe = backend.events.onAny((topic, data) =>
+    safePost(port, { type: 'push', topic, data } satisfies PushMessage),
+  );
+  port.on('message', (event) => {
+    void backend.handle(event?.data).then((reply) => safePost(port, reply));
+  });
+  port.start?.();
+  return unsubscribe;
+}

@@ -1,0 +1,263 @@
+// `reft-studio serve`: the studio in a normal browser, no Electron needed. One HTTP server serves the
+// built renderer (renderer/dist) and the RPC over a WebSocket at /rpc.
+// Security model: binds 127.0.0.1 on a random free port by default and refuses a non-loopback host
+// without allowRemote. A random token is made per launch; the page itself carries no secrets and is
+// served without it, but the WebSocket upgrade needs `?token=` (401 otherwise) and, when the browser
+// sends an Origin, it must be this server's own (403 otherwise) — so another web page, or a
+// DNS-rebinding attack, can reach neither the library nor the engine. Host headers are checked too.
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { ValidationError } from '../../native-runtime/errors.ts';
+import { type Backend, createBackend } from './host.ts';
+import { appRoot } from './paths.ts';
+import { attachWebSocketRpc } from './rpc/websocket.ts';
+
+export interface ServeOptions {
+  dataDir: string;
+  host?: string;
+  /** 0 or undefined: a random free port. */
+  port?: number;
+  allowRemote?: boolean;
+  /** Accept WebSocket connections without the token (loopback only). */
+  noToken?: boolean;
+  rendererDir?: string;
+  seedDemo?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  token: string | null;
+  rendererDir: string;
+  rendererMissing: boolean;
+  backend: Backend;
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function sameToken(given: string | null, token: string): boolean {
+  if (given == null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+  );
+  socket.destroy();
+}
+
+const MISSING_RENDERER_PAGE = `<!doctype html><meta charset="utf-8"><title>ReFT Studio</title>
+<h1>The studio's web UI is not built</h1>
+<p>Run <code>npm run build:renderer</code> in the ReFT Studio folder, then reload this page.
+The RPC endpoint at <code>/rpc</code> works already.</p>`;
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const loopback = isLoopback(host);
+  if (!loopback && !opts.allowRemote) {
+    throw new ValidationError(
+      'remote-refused',
+      `refusing to listen on ${host}: it is reachable from other machines; pass --allow-remote if you mean it`,
+    );
+  }
+  if (!loopback && opts.noToken) {
+    throw new ValidationError('remote-refused', '--no-token is only allowed on a loopback host (127.0.0.1)');
+  }
+  if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)) {
+    throw new ValidationError('bad-port', `port must be an integer 0..65535, got ${opts.port}`);
+  }
+  const rendererDir = resolve(opts.rendererDir ?? join(appRoot(), 'renderer', 'dist'));
+  const rendererMissing = !existsSync(join(rendererDir, 'index.html'));
+  const rendererReal = rendererMissing ? rendererDir : realpathSync(rendererDir);
+  const token = opts.noToken ? null : randomBytes(24).toString('base64url');
+
+  const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo });
+  let port = 0;
+  // Allowed Host/Origin values; filled once the port is known.
+  const allowedHosts = new Set<string>();
+
+  const hostAllowed = (h: string | undefined) =>
+    opts.allowRemote || (h !== undefined && allowedHosts.has(h.toLowerCase()));
+
+  const sendText = (res: ServerResponse, status: number, text: string) => {
+    res.writeHead(status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // The page URL carries the token: never leak it in a Referer.
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    if (!hostAllowed(req.headers.host)) return sendText(res, 421, 'unexpected Host header');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed');
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      return sendText(res, 400, 'bad path');
+    }
+    if (pathname === '/rpc') return sendText(res, 426, 'the RPC endpoint needs a WebSocket upgrade');
+    if (pathname.includes('\0') || pathname.includes('\\')) return sendText(res, 400, 'bad path');
+    if (rendererMissing) {
+      res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8' });
+      return res.end(req.method === 'HEAD' ? undefined : MISSING_RENDERER_PAGE);
+    }
+    let file = resolve(rendererReal, `.${pathname}`);
+    const inside = (p: string) => {
+      const rel = relative(rendererReal, p);
+      return !rel.startsWith('..') && !isAbsolute(rel);
+    };
+    if (!inside(file)) return sendText(res, 403, 'forbidden');
+    let st = existsSync(file) ? statSync(file) : null;
+    if (st?.isDirectory()) {
+      file = join(file, 'index.html');
+      st = existsSync(file) ? statSync(file) : null;
+    }
+    if (!st) {
+      // Client-side routes (no extension) get the app; a missing asset is a plain 404.
+      if (extname(pathname)) return sendText(res, 404, 'not found');
+      file = join(rendererReal, 'index.html');
+      st = statSync(file);
+    }
+    // A symlink inside dist must not lead outside it.
+    if (!inside(realpathSync(file))) return sendText(res, 403, 'forbidden');
+    const isHtml = extname(file) === '.html';
+    res.writeHead(200, {
+      'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Length': st.size,
+      'Cache-Control': isHtml
+        ? 'no-cache'
+        : pathname.startsWith('/assets/')
+          ? 'public, max-age=31536000, immutable'
+          : 'no-cache',
+      ...(isHtml
+        ? {
+            'Content-Security-Policy':
+              "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+              "font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+          }
+        : {}),
+    });
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(file).pipe(res);
+  };
+
+  const server = createServer(onRequest);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  const unsubscribe = attachWebSocketRpc(wss, backend);
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+    if (url.pathname !== '/rpc') return rejectUpgrade(socket, 404, 'Not Found');
+    if (token && !sameToken(url.searchParams.get('token'), token))
+      return rejectUpgrade(socket, 401, 'Unauthorized');
+    const origin = req.headers.origin;
+    // Browsers always send Origin on WebSocket upgrades; non-browser clients (CLI, tests) may omit it.
+    if (origin !== undefined) {
+      let originHost: string | null = null;
+      try {
+        const o = new URL(origin);
+        originHost = o.protocol === 'http:' ? o.host : null;
+      } catch {}
+      const ok =
+        originHost !== null &&
+        (allowedHosts.has(originHost.toLowerCase()) || (opts.allowRemote && originHost === req.headers.host));
+      if (!ok) return rejectUpgrade(socket, 403, 'Forbidden');
+    }
+    if (!hostAllowed(req.headers.host)) return rejectUpgrade(socket, 403, 'Forbidden');
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  try {
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', rej);
+        res();
+      });
+    });
+  } catch (e) {
+    await backend.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ValidationError(
+      'listen-failed',
+      `cannot listen on ${host}:${opts.port ?? 0}: ${code ?? (e as Error).message}`,
+    );
+  }
+  port = (server.address() as AddressInfo).port;
+  for (const h of ['127.0.0.1', 'localhost', '[::1]', hostForUrl(host)])
+    allowedHosts.add(`${h}:${port}`.toLowerCase());
+
+  const url = `http://${hostForUrl(host)}:${port}/${token ? `?token=${token}` : ''}`;
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    host,
+    port,
+    token,
+    rendererDir,
+    rendererMissing,
+    backend,
+    close() {
+      closing ??= (async () => {
+        unsubscribe();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        await backend.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// Preload (sandboxed, contextIsolation on): exposes one small object, window.reftStudio, and hands
+// the backend's MessagePort to the page. A MessagePort cannot cross contextBridge, so the page asks
+// for it and receives it with window.postMessage:
+//   window.addEventListener('message', (e) => {
+//     if (e.source === window && e.data === 'reft:port') { const port = e.ports[0]; port.onmessage = ...; }
+//   });
+//   window.reftStudio.connect();
+// Then requests/replies on the port use the envelope in electron/backend/rpc/envelope.ts.
+
+import { contextBridge, ipcRenderer } from 'electron';
+
+export interface RendererBridge {
+  isElectron: true;
+  platform: string;
+  versions: { electron: string; chrome: string; node: string };
+  /** Asks for a (new) MessagePort to the backend; it arrives as a window 'message' event 'reft:port'. */
+  connect(): void;
+}
+
+ipcRenderer.on('reft:port', (event) => {
+  // Only to this page's own origin: a cross-origin frame must never get the backend.
+  window.postMessage(
+    'reft:port',
+    window.location.origin === 'null' ? '*' : window.location.origin,
+    event.ports,
+  );
+});
+
+const bridge = {
+  isElectron: true,
+  platform: process.platform,
+  versions: {
+    electron: process.versions.electron ?? '',
+    chrome: process.versions.chrome ?? '',
+    node: process.versions.node ?? '',
+  },
+  connect: () => ipcRenderer.send('reft:connect'),
+} satisfies RendererBridge;
+
+contextBridge.exposeInMainWorld('reftStudio', bridge);

@@ -1,0 +1,31 @@
+// Bundles the Electron entry points with esbuild into dist/electron/*.cjs: main (main process),
+// preload (sandboxed preload) and utility-entry (the backend's utilityProcess). Native modules and
+// electron stay external (loaded from node_modules / the unpacked asar at run time).
+
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const outdir = `${root}dist/electron`;
+rmSync(outdir, { recursive: true, force: true });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: {
+    main: 'electron/main.ts',
+    preload: 'electron/preload.ts',
+    'utility-entry': 'electron/backend/utility-entry.ts',
+  },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node22',
+  sourcemap: true,
+  external: ['electron', 'better-sqlite3', 'onnxruntime-node'],
+  // The sources are ESM and use import.meta.url to find files (paths.ts); CJS has __filename.
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'info',
+});

@@ -1,0 +1,108 @@
+// The CLI contract (docs/cli.md): --json prints exactly one JSON object on stdout; errors exit
+// non-zero with one `error:` line on stderr and no stack trace.
+
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
+import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
+import { runCli, tempDir } from './helpers.ts';
+
+const root = tempDir('cli');
+const dataDir = join(root, 'data');
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function oneJsonObject(stdout: string): Record<string, unknown> {
+  assert.equal(stdout.trim().split('\n').length, 1, `one line on stdout: ${stdout}`);
+  const v = JSON.parse(stdout);
+  assert.equal(typeof v, 'object');
+  assert.ok(v !== null && !Array.isArray(v));
+  return v;
+}
+
+test('--json list commands print one object; the demo is seeded on first use', async () => {
+  const r = await runCli(['models', 'list', '--json', '--data-dir', dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = oneJsonObject(r.stdout) as { models: { name: string; isDemo: boolean }[] };
+  assert.deepEqual(
+    out.models.map((m) => [m.name, m.isDemo]),
+    [['Demo: tiny Llama (random weights)', true]],
+  );
+  const d = await runCli(['--json', '--data-dir', dataDir, 'datasets', 'list']);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal((oneJsonObject(d.stdout) as { datasets: unknown[] }).datasets.length, 1);
+});
+
+test('datasets import: strict by default (file:line on stderr), --skip-bad-rows reports each bad line', async () => {
+  const f = join(root, 'bad.jsonl');
+  writeFileSync(
+    f,
+    '{"prompt":"a","completion":"b"}\n{oops\n{"prompt":"c"}\n{"prompt":"d","completion":"e"}\n',
+  );
+  const strict = await runCli(['datasets', 'import', f, '--data-dir', dataDir]);
+  assert.equal(strict.code, 1);
+  assert.equal(strict.stdout, '');
+  assert.match(strict.stderr, /^error: bad\.jsonl:2: not valid JSON .*\(and 1 more bad rows\)\n$/);
+  const skip = await runCli([
+    'datasets',
+    'import',
+    f,
+    '--skip-bad-rows',
+    '--json',
+    '--name',
+    'mixed',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(skip.code, 0, skip.stderr);
+  const out = oneJsonObject(skip.stdout) as { version: { rowCount: number }; rejected: { line: number }[] };
+  assert.equal(out.version.rowCount, 2);
+  assert.deepEqual(
+    out.rejected.map((b) => b.line),
+    [2, 3],
+  );
+  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: missing "completion"/);
+});
+
+test('runs show --json has status and metrics with step and loss', async () => {
+  const lib = openLibrary(dataDir);
+  const run = createRun(lib, { name: 'cli run' });
+  setRunStatus(lib, run.id, 'running');
+  appendMetrics(lib, run.id, [
+    { step: 1, epoch: 0, loss: 3.25, lr: 0.001, gradNorm: null, tokensPerS: null, evalLoss: null },
+  ]);
+  closeLibrary(lib);
+  const r = await runCli(['runs', 'show', String(run.id), '--json', '--data-dir', dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = oneJsonObject(r.stdout) as { status: string; metrics: { step: number; loss: number }[] };
+  assert.equal(out.status, 'running');
+  assert.deepEqual(
+    out.metrics.map((m) => [m.step, m.loss]),
+    [[1, 3.25]],
+  );
+  const c = await runCli(['runs', 'cancel', String(run.id), '--json', '--data-dir', dataDir]);
+  assert.equal((oneJsonObject(c.stdout) as { status: string }).status, 'cancelled');
+});
+
+test('errors: one line on stderr, non-zero exit, and still one JSON object with --json', async () => {
+  const r = await runCli(['adapters', 'show', '42', '--json', '--data-dir', dataDir]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: no adapter with id 42\n');
+  assert.deepEqual(oneJsonObject(r.stdout), {
+    error: { type: 'ValidationError', code: 'not-found', message: 'no adapter with id 42' },
+  });
+  const u = await runCli(['models', 'rm', 'abc', '--data-dir', dataDir]);
+  assert.equal(u.code, 2);
+  assert.equal(u.stderr, 'error: ID must be a positive integer, got "abc"\n');
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^error: unknown command "frobnicate"/);
+});
+
+test('--help lists every command', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['serve', 'models add', 'datasets import', 'runs cancel', 'adapters tag'])
+    assert.match(r.stdout, new RegExp(`\\n  ${c} `));
+});

@@ -1,0 +1,117 @@
+// Shared helpers for backend integration tests: temp folders, a fake built renderer, spawning the
+// real CLI, and a tiny RPC client over the WebSocket.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { appRoot } from '../../electron/backend/paths.ts';
+import type { ServerMessage } from '../../electron/backend/rpc/envelope.ts';
+
+export const ROOT = appRoot();
+export const BIN = join(ROOT, 'bin', 'reft-studio.js');
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `reft-${prefix}-`));
+}
+
+/** A minimal stand-in for renderer/dist, plus a secret file next to it for traversal tests. */
+export function fakeRenderer(root: string): string {
+  const dist = join(root, 'dist');
+  mkdirSync(join(dist, 'assets'), { recursive: true });
+  writeFileSync(
+    join(dist, 'index.html'),
+    '<!doctype html><title>ReFT Studio</title><script type="module" src="/assets/app.js"></script>',
+  );
+  writeFileSync(join(dist, 'assets', 'app.js'), 'console.log("app")');
+  writeFileSync(join(dist, 'assets', 'style.css'), 'body{}');
+  writeFileSync(join(root, 'secret.txt'), 'TOP SECRET');
+  return dist;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Spawns `reft-studio serve` and resolves with the URL it prints. */
+export function spawnServe(args: string[]): Promise<{ child: ChildProcess; url: URL; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^ReFT Studio is serving at (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: new URL(m[1]), stderr: () => err });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${err}`));
+    });
+  });
+}
+
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+}
+
+/** Connects to /rpc; rejects with the HTTP status if the upgrade is refused. */
+export function connect(url: string, headers: Record<string, string> = {}): Promise<RpcClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve(new RpcClient(ws)));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+    );
+    ws.once('error', reject);
+  });
+}
+
+export class RpcClient {
+  #next = 1;
+  #pending = new Map<number, { resolve: (m: ServerMessage) => void }>();
+  pushes: ServerMessage[] = [];
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as ServerMessage;
+      if (m.type === 'push') this.pushes.push(m);
+      else if (m.id != null) this.#pending.get(m.id)?.resolve(m);
+    });
+    ws.on('error', () => {});
+  }
+  /** Sends a request and resolves with the whole reply or error envelope. */
+  call(method: string, params: unknown = {}): Promise<ServerMessage> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, { resolve });
+      this.ws.send(JSON.stringify({ type: 'request', id, method, params }));
+    });
+  }
+  close(): void {
+    this.ws.terminate();
+  }
+}
