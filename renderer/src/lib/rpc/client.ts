@@ -1,0 +1,180 @@
+// The RPC client: numbered requests with per-call timeouts, replies matched by id, and push
+// subscriptions by topic. Requests made while the transport is down wait in an outbox until it
+// (re)opens or their timeout fires; requests in flight when the link drops fail at once, since
+// their replies can no longer arrive.
+
+import { parseServerMessage, type RequestMessage, type WireError } from './envelope.ts';
+import type { Handlers } from './handlers.ts';
+import type { Transport, TransportStatus } from './transport.ts';
+
+export type Method = keyof Handlers;
+export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
+export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
+/** Params may be left out where every field is optional (list methods take `{}`). */
+type ParamsArgs<K extends Method> =
+  Record<string, never> extends ParamsOf<K> ? [params?: ParamsOf<K>] : [params: ParamsOf<K>];
+
+export class RpcError extends Error implements WireError {
+  readonly type: string;
+  readonly code: string;
+  constructor(err: WireError) {
+    super(err.message);
+    this.name = 'RpcError';
+    this.type = err.type;
+    this.code = err.code;
+  }
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+interface Pending {
+  msg: RequestMessage;
+  sent: boolean;
+  resolve: (v: unknown) => void;
+  reject: (e: RpcError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class RpcClient {
+  readonly transport: Transport;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #topics = new Map<string, Set<(data: unknown) => void>>();
+  #defaultTimeoutMs: number;
+
+  constructor(transport: Transport, opts: { timeoutMs?: number } = {}) {
+    this.transport = transport;
+    this.#defaultTimeoutMs = opts.timeoutMs ?? 30_000;
+    transport.onMessage((raw) => this.#receive(raw));
+    transport.onStatus((s) => this.#statusChanged(s));
+  }
+
+  /** Typed call against the contract's method table. */
+  call<K extends Method>(method: K, ...args: ParamsArgs<K>): Promise<ResultOf<K>> {
+    return this.callRaw(method, args[0]) as Promise<ResultOf<K>>;
+  }
+
+  /** Like call() with options (e.g. a longer timeout). */
+  callWith<K extends Method>(method: K, params: ParamsOf<K>, opts: CallOptions): Promise<ResultOf<K>> {
+    return this.callRaw(method, params, opts) as Promise<ResultOf<K>>;
+  }
+
+  /** Untyped call, for methods the contract does not declare (yet). */
+  callRaw(method: string, params?: unknown, opts: CallOptions = {}): Promise<unknown> {
+    const id = this.#nextId++;
+    const msg: RequestMessage = { type: 'request', id, method, params: params ?? {} };
+    const timeoutMs = opts.timeoutMs ?? this.#defaultTimeoutMs;
+    const down = this.#refusal();
+    if (down) return Promise.reject(down);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new RpcError({
+            type: 'TimeoutError',
+            code: 'timeout',
+            message: `${method}: no answer from the backend within ${Math.round(timeoutMs / 1000)} s`,
+          }),
+        );
+      }, timeoutMs);
+      const p: Pending = { msg, sent: false, resolve, reject, timer };
+      this.#pending.set(id, p);
+      p.sent = this.transport.send(msg);
+    });
+  }
+
+  /** Subscribes to a push topic; returns the unsubscribe function. */
+  subscribe(topic: string, cb: (data: unknown) => void): () => void {
+    let set = this.#topics.get(topic);
+    if (!set) {
+      set = new Set();
+      this.#topics.set(topic, set);
+    }
+    set.add(cb);
+    return () => {
+      set.delete(cb);
+    };
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  #receive(raw: unknown): void {
+    const msg = parseServerMessage(raw);
+    if (!msg) return;
+    if (msg.type === 'push') {
+      for (const cb of this.#topics.get(msg.topic) ?? []) {
+        try {
+          cb(msg.data);
+        } catch (err) {
+          console.error(`[rpc] push handler for ${msg.topic} failed`, err);
+        }
+      }
+      return;
+    }
+    if (msg.type === 'error' && msg.id === null) {
+      console.warn('[rpc] error without request id', msg.error);
+      return;
+    }
+    if (msg.id === null) return;
+    const p = this.#pending.get(msg.id);
+    if (!p) return; // timed out already
+    this.#pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.type === 'reply') p.resolve(msg.result);
+    else p.reject(new RpcError(msg.error));
+  }
+
+  #statusChanged(s: TransportStatus): void {
+    if (s.state === 'open') {
+      // Flush the outbox in id order.
+      for (const p of this.#pending.values()) {
+        if (!p.sent) p.sent = this.transport.send(p.msg);
+      }
+      return;
+    }
+    // Refused or closed for good: nothing queued will ever be sent.
+    const down = this.#refusal();
+    // Link down: whatever was on the wire will never be answered.
+    for (const [id, p] of this.#pending) {
+      if (!p.sent && !down) continue;
+      this.#pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(
+        down ??
+          new RpcError({
+            type: 'ConnectionError',
+            code: 'disconnected',
+            message: `${p.msg.method}: the connection to the backend was lost`,
+          }),
+      );
+    }
+  }
+
+  /** The error for calls made while the backend refuses us or the client is closed; null otherwise. */
+  #refusal(): RpcError | null {
+    const { state } = this.transport.status;
+    if (state !== 'unauthorized' && state !== 'closed') return null;
+    return new RpcError({
+      type: 'ConnectionError',
+      code: state === 'unauthorized' ? 'unauthorized' : 'closed',
+      message:
+        state === 'unauthorized'
+          ? 'Not connected: the backend refused the access token.'
+          : 'Not connected to the backend.',
+    });
+  }
+}
+
+/** A readable message for anything thrown by a call. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

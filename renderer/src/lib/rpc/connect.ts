@@ -1,0 +1,55 @@
+// Picks the transport. Inside Electron the preload exposes `window.reftStudio` (electron/preload.ts):
+// calling connect() makes Electron main send a MessagePort to the backend, which arrives as a
+// window 'message' event with data 'reft:port' (a port cannot cross contextBridge itself).
+// Anywhere else (a browser pointed at `reft-studio serve`) we open a WebSocket to /rpc on the page's
+// own host, passing the page's ?token= along.
+
+import { RpcClient } from './client.ts';
+import {
+  MessagePortTransport,
+  type PortSource,
+  rpcSocketUrl,
+  type Transport,
+  WebSocketTransport,
+} from './transport.ts';
+
+/**
+ * The slice of electron/preload.ts's RendererBridge the renderer uses. Declared here rather than
+ * imported so the renderer's type check does not pull in Electron's typings.
+ */
+export interface RendererBridge {
+  isElectron: true;
+  /** Asks for a (new) port to the backend; it arrives as a window 'message' event 'reft:port'. */
+  connect(): void;
+}
+
+declare global {
+  interface Window {
+    reftStudio?: RendererBridge;
+  }
+}
+
+function electronPorts(win: Window, bridge: RendererBridge): PortSource {
+  return {
+    request: () => bridge.connect(),
+    onPort: (cb) => {
+      win.addEventListener('message', (e: MessageEvent) => {
+        // Only the preload (same window) may hand us a port; frames and other windows are ignored.
+        if (e.source !== win || e.data !== 'reft:port') return;
+        const port = e.ports[0];
+        if (port) cb(port);
+      });
+    },
+  };
+}
+
+export function createTransport(win: Window = window): Transport {
+  const bridge = win.reftStudio;
+  if (bridge) return new MessagePortTransport(electronPorts(win, bridge));
+  const { url, token } = rpcSocketUrl(win.location);
+  return new WebSocketTransport({ url, hasToken: Boolean(token) });
+}
+
+export function createClient(win: Window = window): RpcClient {
+  return new RpcClient(createTransport(win));
+}

@@ -1,0 +1,23 @@
+// Reactive view of the RPC link for the UI: `current` is the transport status, `opens` counts
+// successful (re)connections so pages can reload their data after a reconnect.
+
+import type { RpcClient } from '../rpc/client.ts';
+import type { TransportStatus } from '../rpc/transport.ts';
+
+export class Connection {
+  current = $state<TransportStatus>({ state: 'connecting', detail: 'Connecting…' });
+  opens = $state(0);
+  readonly rpc: RpcClient;
+  readonly online = $derived(this.current.state === 'open');
+
+  constructor(rpc: RpcClient) {
+    this.rpc = rpc;
+    this.#apply(rpc.transport.status);
+    rpc.transport.onStatus((s) => this.#apply(s));
+  }
+
+  #apply(s: TransportStatus): void {
+    this.current = s;
+    if (s.state === 'open') this.opens++;
+  }
+}

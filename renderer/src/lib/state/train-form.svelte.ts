@@ -1,0 +1,102 @@
+// The Train wizard's form: field values, per-step validation and the 'runs/start' payload.
+// Field names follow the CLI's `reft-studio train` flags (cli.md), camelCased.
+
+export const interventionTypes = [
+  {
+    id: 'loreft',
+    label: 'LoReFT',
+    help: 'The default. Edits hidden states inside a small learned subspace (orthogonal projection). Strong results with very few parameters.',
+  },
+  {
+    id: 'noreft',
+    label: 'NoReFT',
+    help: 'Like LoReFT, but the subspace is not kept orthogonal. A little more freedom, a little less stability.',
+  },
+  {
+    id: 'direft',
+    label: 'DiReFT',
+    help: 'Adds a learned edit along an orthogonal subspace without first removing the old value. Cheaper than LoReFT.',
+  },
+  {
+    id: 'nodireft',
+    label: 'NodiReFT',
+    help: 'DiReFT without the orthogonality constraint (the paper calls this one DiReFT). The cheapest learned edit.',
+  },
+  {
+    id: 'consreft',
+    label: 'ConsReFT',
+    help: 'Pulls the subspace toward one learned constant, whatever the input. Useful for a fixed style or persona.',
+  },
+  {
+    id: 'lobireft',
+    label: 'LobiReFT',
+    help: 'Adds one learned constant offset in the subspace. The smallest intervention of all.',
+  },
+] as const;
+
+export type InterventionType = (typeof interventionTypes)[number]['id'];
+
+export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Review'] as const;
+
+export class TrainForm {
+  step = $state(0);
+  modelId = $state<number | null>(null);
+  datasetId = $state<number | null>(null);
+  intervention = $state<InterventionType>('loreft');
+  layers = $state('all');
+  positions = $state('f1+l1');
+  shareWeights = $state(false);
+  rank = $state(4);
+  lr = $state(0.001);
+  epochs = $state(3);
+  batchSize = $state(4);
+
+  /** Problems with the current step's fields; empty when it may advance. */
+  readonly problems = $derived.by(() => this.#problems(this.step));
+  readonly allProblems = $derived.by(() => [0, 1, 2].flatMap((s) => this.#problems(s)));
+
+  #problems(step: number): string[] {
+    const out: string[] = [];
+    if (step === 0) {
+      if (this.modelId === null) out.push('Choose a base model.');
+      if (this.datasetId === null) out.push('Choose a dataset.');
+    } else if (step === 1) {
+      if (!/^(all|\d+(\s*;\s*\d+)*)$/.test(this.layers.trim()))
+        out.push('Layers: write "all" or layer numbers separated by ";" (e.g. 2;10;18).');
+      if (!/^(f\d+(\+l\d+)?|l\d+)$/.test(this.positions.trim()))
+        out.push('Positions: write f<N>, l<N> or f<N>+l<M> (e.g. f1+l1).');
+      if (!Number.isInteger(this.rank) || this.rank < 1 || this.rank > 512)
+        out.push('Rank: a whole number from 1 to 512.');
+    } else if (step === 2) {
+      if (!(this.lr > 0 && this.lr < 1)) out.push('Learning rate: a number between 0 and 1, e.g. 0.001.');
+      if (!Number.isInteger(this.epochs) || this.epochs < 1) out.push('Epochs: a whole number, at least 1.');
+      if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+        out.push('Batch size: a whole number, at least 1.');
+    }
+    return out;
+  }
+
+  next(): void {
+    if (this.problems.length === 0 && this.step < wizardSteps.length - 1) this.step++;
+  }
+
+  back(): void {
+    if (this.step > 0) this.step--;
+  }
+
+  /** The payload for 'runs/start'. */
+  toParams(): Record<string, unknown> {
+    return {
+      modelId: this.modelId,
+      datasetId: this.datasetId,
+      intervention: this.intervention,
+      layers: this.layers.trim(),
+      positions: this.positions.trim(),
+      shareWeights: this.shareWeights,
+      rank: this.rank,
+      lr: this.lr,
+      epochs: this.epochs,
+      batchSize: this.batchSize,
+    };
+  }
+}

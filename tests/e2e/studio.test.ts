@@ -1,0 +1,285 @@
+// End-to-end: the real `reft-studio serve` (fresh data folder) driven by Debian's Chromium through
+// playwright-core. Checks that every section is reachable and renders, that the backend's demo model
+// and data folder reach the page, that an import reports its rejected lines, and that a page opened
+// without the access token says so instead of failing silently. Saves test-results/studio.png.
+// Skips only when Chromium is missing outside CI (CI installs it in .ci/run, so there it must run).
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+const root = new URL('../..', import.meta.url).pathname;
+const chromiumPath = '/usr/bin/chromium';
+const skip =
+  !existsSync(chromiumPath) && !process.env.CI
+    ? `${chromiumPath} not found (install Debian's chromium to run the end-to-end tests)`
+    : false;
+
+const sections = [
+  ['models', 'Models'],
+  ['datasets', 'Datasets'],
+  ['train', 'Train'],
+  ['runs', 'Runs'],
+  ['adapters', 'Adapters'],
+  ['playground', 'Playground'],
+  ['settings', 'Settings'],
+] as const;
+
+const DEMO_MODEL = 'Demo: tiny Llama (random weights)';
+
+/** Starts `reft-studio serve` and resolves with the URL it prints. */
+function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, [join(root, 'bin/reft-studio.js'), 'serve', '--data-dir', dataDir], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REFT_STUDIO_HOME: dataDir },
+  });
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`reft-studio serve printed no URL within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 60_000);
+    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = /ReFT Studio is serving at (\S+)/.exec(stdout);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1] });
+      }
+    });
+    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(
+        new Error(`reft-studio serve exited early (${code ?? signal})\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
+    });
+  });
+}
+
+async function stopServer(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+describe('studio in a browser (reft-studio serve)', { skip, timeout: 240_000 }, () => {
+  let dataDir = '';
+  let server: { proc: ChildProcess; url: string } | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    if (!existsSync(join(root, 'renderer/dist/index.html'))) {
+      // `npm test` builds it in pretest; a direct `node --test` run may not have.
+      execFileSync(
+        process.execPath,
+        [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts'],
+        {
+          cwd: root,
+          stdio: 'inherit',
+        },
+      );
+    }
+    dataDir = mkdtempSync(join(tmpdir(), 'reft-e2e-'));
+    server = await startServer(dataDir);
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopServer(server?.proc);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('connects with the token from the URL', async () => {
+    assert.ok(server);
+    await page.goto(server.url);
+    await page.getByTestId('connection-status').getByText('Connected').waitFor();
+  });
+
+  test('every section is reachable from the navigation and renders its heading', async () => {
+    for (const [id, title] of sections) {
+      const link = page.getByRole('link', { name: title, exact: true });
+      assert.equal(await link.getAttribute('data-testid'), `nav-${id}`);
+      await link.click();
+      await page.getByRole('heading', { level: 1, name: title, exact: true }).waitFor();
+      assert.match(page.url(), new RegExp(`#/${id}$`));
+      assert.equal(await page.getByTestId(`nav-${id}`).getAttribute('aria-current'), 'page');
+    }
+  });
+
+  test('Models lists the demo model registered on first start', async () => {
+    await page.getByTestId('nav-models').click();
+    await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
+  });
+
+  test('adding a folder that is not a model shows the backend error inline', async () => {
+    await page.getByTestId('nav-models').click();
+    await page.getByLabel('Add model folder').fill(join(dataDir, 'no-such-model'));
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page.getByRole('alert').waitFor();
+    // The page keeps working: the list is still there.
+    await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
+  });
+
+  test('Datasets import reports rejected lines', async () => {
+    const file = join(dataDir, 'mixed.jsonl');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ prompt: 'Hello', completion: 'Ahoy!' }),
+        '{not json',
+        JSON.stringify({ prompt: 'Bye', completion: 'Fair winds.' }),
+      ].join('\n'),
+    );
+    await page.getByTestId('nav-datasets').click();
+    await page.getByLabel('File').fill(file);
+    await page.getByLabel(/^Name/).fill('e2e mixed');
+    await page.getByRole('button', { name: 'Import' }).click();
+    const rejected = page.getByTestId('rejected-lines');
+    await rejected.waitFor();
+    // Line 2 is the bad one; the good rows were kept.
+    await rejected.getByRole('cell', { name: '2', exact: true }).waitFor();
+    assert.equal(await rejected.locator('tbody tr').count(), 1);
+    await page.getByRole('cell', { name: /e2e mixed/ }).waitFor();
+  });
+
+  test('Runs and Adapters show friendly empty states on a fresh library', async () => {
+    await page.getByTestId('nav-runs').click();
+    await page.getByText('No runs yet — start one from Train').waitFor();
+    await page.getByTestId('nav-adapters').click();
+    await page.getByText(/No adapters yet/).waitFor();
+  });
+
+  test('Train wizard walks to Start and reports what the backend says', async () => {
+    await page.getByTestId('nav-train').click();
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await page.getByLabel('Dataset').selectOption({ index: 1 });
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Intervention type').selectOption('loreft');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Epochs').fill('1');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByTestId('train-start').click();
+    // Either the backend starts the run (the page moves to Runs) or it answers with an error that
+    // the page shows inline ('runs/start' is added by the engine later).
+    await page.waitForFunction(
+      () => location.hash.startsWith('#/runs') || document.querySelector('[role="alert"]') !== null,
+    );
+  });
+
+  test('Settings shows the data folder and system information', async () => {
+    await page.getByTestId('nav-settings').click();
+    const dir = page.getByTestId('data-dir');
+    await dir.waitFor();
+    assert.equal(((await dir.textContent()) ?? '').trim(), dataDir);
+    await page.getByText('Execution providers').waitFor();
+  });
+
+  test('theme setting is stored in the backend', async () => {
+    await page.getByTestId('nav-settings').click();
+    await page.getByLabel('Dark').check();
+    await page.getByText('Saved.').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await page.reload();
+    await page.getByTestId('connection-status').getByText('Connected').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await page.getByLabel('Follow the system').check();
+    await page.getByText('Saved.').waitFor();
+  });
+
+  test('screenshot of the Models page', async () => {
+    await page.getByTestId('nav-models').click();
+    await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
+    mkdirSync(join(root, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-results/studio.png'), fullPage: true });
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('Electron transport: a preload-style bridge hands over a MessagePort', async () => {
+    assert.ok(server && browser);
+    // Stands in for electron/preload.ts + Electron main: connect() answers with a 'reft:port'
+    // window message carrying a MessagePort, whose far end is relayed to the real backend's WebSocket.
+    const rpcUrl = new URL(server.url);
+    rpcUrl.protocol = 'ws:';
+    rpcUrl.pathname = '/rpc';
+    const bare = new URL(server.url);
+    bare.search = '';
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      await context.addInitScript((wsUrl: string) => {
+        const w = window as unknown as Record<string, unknown>;
+        w.reftStudio = {
+          isElectron: true,
+          connect() {
+            const { port1, port2 } = new MessageChannel();
+            const ws = new WebSocket(wsUrl);
+            ws.onmessage = (e) => port1.postMessage(JSON.parse(String(e.data)));
+            port1.onmessage = (e) => ws.send(JSON.stringify(e.data));
+            ws.onopen = () => window.postMessage('reft:port', '*', [port2]);
+          },
+        };
+      }, rpcUrl.href);
+      const p = await context.newPage();
+      // No token in the page URL: in Electron the port is the credential.
+      await p.goto(bare.href);
+      await p.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
+      await p.getByTestId('nav-settings').click();
+      await p.getByText('MessagePort (desktop app)').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('without the token the page says the access token is missing or wrong', async () => {
+    assert.ok(server && browser);
+    const bare = new URL(server.url);
+    bare.search = '';
+    const p = await browser.newPage();
+    try {
+      await p.goto(bare.href);
+      await p.getByTestId('auth-error').waitFor();
+      assert.match((await p.getByTestId('auth-error').textContent()) ?? '', /missing or wrong access token/i);
+      await p.getByTestId('connection-status').getByText('Not authorised').waitFor();
+
+      bare.searchParams.set('token', 'wrong');
+      await p.goto(bare.href);
+      await p.getByTestId('auth-error').waitFor();
+      assert.match((await p.getByTestId('auth-error').textContent()) ?? '', /missing or wrong access token/i);
+    } finally {
+      await p.close();
+    }
+  });
+});

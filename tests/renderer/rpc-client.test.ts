@@ -1,0 +1,179 @@
+// Unit tests of the renderer's RPC client (renderer/src/lib/rpc) against a fake transport: ids and
+// replies, error envelopes, timeouts, the outbox while disconnected, pushes, and refusal when the
+// backend rejected the token. Plus the chart axis helpers. No browser needed.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { niceDomain, niceTicks } from '../../renderer/src/lib/components/chart-scale.ts';
+import { RpcClient, RpcError } from '../../renderer/src/lib/rpc/client.ts';
+import { parseServerMessage, type RequestMessage } from '../../renderer/src/lib/rpc/envelope.ts';
+import {
+  rpcSocketUrl,
+  type Transport,
+  type TransportState,
+  type TransportStatus,
+} from '../../renderer/src/lib/rpc/transport.ts';
+
+class FakeTransport implements Transport {
+  readonly kind = 'websocket';
+  status: TransportStatus = { state: 'connecting', detail: '' };
+  sent: RequestMessage[] = [];
+  #onMessage = new Set<(m: unknown) => void>();
+  #onStatus = new Set<(s: TransportStatus) => void>();
+
+  send(msg: RequestMessage): boolean {
+    if (this.status.state !== 'open') return false;
+    this.sent.push(msg);
+    return true;
+  }
+  onMessage(cb: (m: unknown) => void) {
+    this.#onMessage.add(cb);
+    return () => this.#onMessage.delete(cb);
+  }
+  onStatus(cb: (s: TransportStatus) => void) {
+    this.#onStatus.add(cb);
+    return () => this.#onStatus.delete(cb);
+  }
+  close() {
+    this.set('closed');
+  }
+  set(state: TransportState) {
+    this.status = { state, detail: state };
+    for (const cb of this.#onStatus) cb(this.status);
+  }
+  deliver(msg: unknown) {
+    for (const cb of this.#onMessage) cb(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  }
+}
+
+function openClient(timeoutMs = 1000) {
+  const t = new FakeTransport();
+  t.set('open');
+  return { t, rpc: new RpcClient(t, { timeoutMs }) };
+}
+
+describe('RpcClient', () => {
+  test('matches replies to requests by id, in any order', async () => {
+    const { t, rpc } = openClient();
+    const a = rpc.call('models/list');
+    const b = rpc.call('runs/get', { id: 7 });
+    assert.deepEqual(
+      t.sent.map((m) => [m.type, m.method, m.params]),
+      [
+        ['request', 'models/list', {}],
+        ['request', 'runs/get', { id: 7 }],
+      ],
+    );
+    const [ida, idb] = t.sent.map((m) => m.id);
+    assert.notEqual(ida, idb);
+    t.deliver({ type: 'reply', id: idb, result: { id: 7, metrics: [] } });
+    t.deliver({ type: 'reply', id: ida, result: [] });
+    assert.deepEqual(await a, []);
+    assert.deepEqual(await b, { id: 7, metrics: [] });
+    assert.equal(rpc.pendingCount, 0);
+  });
+
+  test('an error envelope rejects with an RpcError carrying type and code', async () => {
+    const { t, rpc } = openClient();
+    const p = rpc.callRaw('runs/start', { modelId: 1 });
+    t.deliver({
+      type: 'error',
+      id: t.sent[0]?.id,
+      error: { type: 'ValidationError', code: 'unknown-method', message: 'unknown method "runs/start"' },
+    });
+    await assert.rejects(p, (e: unknown) => {
+      assert.ok(e instanceof RpcError);
+      assert.equal(e.code, 'unknown-method');
+      assert.equal(e.type, 'ValidationError');
+      assert.equal(e.message, 'unknown method "runs/start"');
+      return true;
+    });
+  });
+
+  test('a call without an answer times out', async () => {
+    const { rpc } = openClient(30);
+    await assert.rejects(rpc.call('system/info'), { code: 'timeout' });
+    assert.equal(rpc.pendingCount, 0);
+  });
+
+  test('calls made while connecting wait in the outbox and go out on open', async () => {
+    const t = new FakeTransport();
+    const rpc = new RpcClient(t, { timeoutMs: 1000 });
+    const p = rpc.call('models/list');
+    assert.equal(t.sent.length, 0);
+    t.set('open');
+    assert.equal(t.sent.length, 1);
+    t.deliver({ type: 'reply', id: t.sent[0]?.id, result: ['m'] });
+    assert.deepEqual(await p, ['m']);
+  });
+
+  test('requests on the wire fail when the link drops', async () => {
+    const { t, rpc } = openClient();
+    const p = rpc.call('models/list');
+    t.set('reconnecting');
+    await assert.rejects(p, { code: 'disconnected' });
+  });
+
+  test('refused token: queued and new calls fail at once instead of hanging', async () => {
+    const t = new FakeTransport();
+    const rpc = new RpcClient(t, { timeoutMs: 5000 });
+    const queued = rpc.call('models/list');
+    t.set('unauthorized');
+    await assert.rejects(queued, { code: 'unauthorized' });
+    await assert.rejects(rpc.call('system/info'), { code: 'unauthorized' });
+  });
+
+  test('pushes reach topic subscribers until they unsubscribe; junk is ignored', () => {
+    const { t, rpc } = openClient();
+    const got: unknown[] = [];
+    const off = rpc.subscribe('jobs/progress', (d) => got.push(d));
+    t.deliver({ type: 'push', topic: 'jobs/progress', data: { runId: 1 } });
+    t.deliver({ type: 'push', topic: 'library/changed', data: {} });
+    t.deliver('{not json');
+    t.deliver({ type: 'reply', id: 999, result: 1 });
+    off();
+    t.deliver({ type: 'push', topic: 'jobs/progress', data: { runId: 2 } });
+    assert.deepEqual(got, [{ runId: 1 }]);
+  });
+});
+
+describe('envelope and transport helpers', () => {
+  test('parseServerMessage accepts the three server messages and rejects the rest', () => {
+    assert.deepEqual(parseServerMessage('{"type":"reply","id":1,"result":2}'), {
+      type: 'reply',
+      id: 1,
+      result: 2,
+    });
+    assert.equal(
+      parseServerMessage({ type: 'error', id: null, error: { code: 'bad-message' } })?.type,
+      'error',
+    );
+    assert.equal(parseServerMessage({ type: 'push', topic: 't', data: 1 })?.type, 'push');
+    assert.equal(parseServerMessage({ type: 'request', id: 1 }), null);
+    assert.equal(parseServerMessage({ type: 'reply' }), null);
+    assert.equal(parseServerMessage('nope'), null);
+  });
+
+  test('rpcSocketUrl carries the page token to /rpc on the same host', () => {
+    assert.deepEqual(rpcSocketUrl({ protocol: 'http:', host: '127.0.0.1:5000', search: '?token=a+b' }), {
+      url: 'ws://127.0.0.1:5000/rpc?token=a%20b',
+      token: 'a b',
+    });
+    assert.deepEqual(rpcSocketUrl({ protocol: 'https:', host: 'h', search: '' }), {
+      url: 'wss://h/rpc',
+      token: null,
+    });
+  });
+});
+
+describe('chart axes', () => {
+  test('niceTicks picks round steps', () => {
+    assert.deepEqual(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
+    assert.deepEqual(niceTicks(0.31, 3.2, 5), [1, 2, 3]);
+    assert.deepEqual(niceTicks(5, 5, 5).length > 0, true);
+  });
+
+  test('niceDomain widens to whole steps', () => {
+    assert.deepEqual(niceDomain(0.31, 3.2, 5), { min: 0, max: 4, ticks: [0, 1, 2, 3, 4] });
+  });
+});
