@@ -93,7 +93,7 @@ export class Generator {
     const feeds: Record<string, ort.Tensor> = {
       train: new ort.Tensor('bool', [false], []),
       last_only: new ort.Tensor('bool', [true], []),
-      labels: new ort.Tensor('int64', new BigInt64Array(B * T).fill(-100n), [B, T]),
+      labels: new ort.Tensor('int64', new BigInt64Array(B).fill(-100n), [B, 1]),
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       attention_mask: maskTensor(mask),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
@@ -140,7 +140,6 @@ export class Generator {
         lastPos[r]++;
       }
       feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
-      if (step === 0) feeds.labels = new ort.Tensor('int64', new BigInt64Array(B).fill(-100n), [B, 1]);
       feeds.attention_mask = maskTensor(mask);
       feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
       for (let i = 0; i < L; i++) {

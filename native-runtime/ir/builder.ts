@@ -54,11 +54,13 @@ export class GraphBuilder {
     return v;
   }
 
-  /** Marks v as a graph output called `name` (an Identity is inserted when v is an input or already named). */
+  /** Marks v as a graph output called `name` (an Identity is inserted when v is an input, already named or from an outer graph). */
   output(v: Value, name?: string): Value {
     let out = v;
     if (name && v.name !== name) {
-      if (v.producer && !this.graph.outputs.includes(v) && !v.data && /^v\d+$/.test(v.name)) v.name = name;
+      // Rename in place only a value this graph produced; outer-scope values need an Identity.
+      const ownValue = v.producer !== null && this.graph.nodes.includes(v.producer);
+      if (ownValue && !this.graph.outputs.includes(v) && /^v\d+$/.test(v.name)) v.name = name;
       else {
         out = this.op('Identity', [v]);
         out.name = name;

@@ -1,15 +1,15 @@
 // The one graph a ReFT model runs for training, evaluation and generation, so a process holds one
 // copy of the weights (ORT cannot share initializers between sessions from JavaScript).
 // The frozen model runs up to the final norm in the main graph, with interventions on the residual
-// stream; two boolean inputs then pick a branch with If nodes:
-//   train=true                   logits are not returned; loss and the gradients of every intervention
-//                                parameter (the backward pass exists only in this branch, and only above
-//                                the lowest intervened layer: autodiff walks no further)
-//   train=false, last_only=false full logits (B, T, V) and the loss: debug forward, evaluation
-//   train=false, last_only=true  logits of the last position (B, 1, V): generation
+// stream, and the LM head (all positions, or the last one when last_only is true: generation).
+// An If node on `train` then picks a branch:
+//   train=true   the loss and the gradients of every intervention parameter; the backward pass exists
+//                only in this branch, and only above the lowest intervened layer (autodiff walks no
+//                further); logits are not returned
+//   train=false  logits and the loss (debug forward, evaluation; 0 for a single position)
 // KV-cache inputs/outputs are always present; training and evaluation feed an empty past.
 // Inputs: input_ids, attention_mask, position_ids, past_key.i, past_value.i, labels (B, T) int64,
-// train, last_only (bool scalars), iv{j}.loc (B, P) and iv{j}.<param> per intervention (+ iv{j}.dropout_mask).
+// (labels (B, 1) when last_only), train, last_only (bool scalars), iv{j}.loc (B, P) and iv{j}.<param> per intervention (+ iv{j}.dropout_mask).
 // Outputs: logits, loss, present_key.i, present_value.i, grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
@@ -18,7 +18,7 @@ import type { Graph, Value } from '../ir/graph.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { buildDecoder, lmHead } from '../models/decoder.ts';
+import { buildDecoder } from '../models/decoder.ts';
 import { causalLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -41,36 +41,38 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
   const lastOnly = b.input('last_only', 'bool', []);
   const params: Value[] = ivs.flatMap((iv) => [...iv.params.values()]);
   const V = spec.vocabSize;
-  const zeros = params.map((p) => b.const('float32', new Float32Array(p.shape.reduce<number>((a, d) => a * (d as number), 1)), p.shape as number[]));
-  const zeroLoss = b.const('float32', [0], []);
+  const D = spec.hiddenSize;
 
-  // Training branch: loss and gradients; an empty (B, 0, V) logits placeholder keeps outputs aligned.
+  // Logits in the main graph, so the LM head weight is transposed and pre-packed once: all positions,
+  // or only the last one (generation) by slicing from −1 instead of 0.
+  const h3 = b.reshape(dg.finalHidden, b.concat([dg.batchSeq, b.ints([D])], 0), ['B', 'T', D]);
+  const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
+  const hSel = b.op('Slice', [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { shapes: [['B', 'T', D]] });
+  const logits = b.reshape(
+    b.matmul(b.reshape(hSel, [-1, D], ['N', D]), b.transpose(dg.head, [1, 0])),
+    b.concat([b.slice(dg.batchSeq, [0], [1], [0]), b.ints([-1, V])], 0),
+    ['B', 'T', V],
+  );
+
+  // Training branch: loss and gradients; empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
-  const logitsT = lmHead(bt, dg.finalHidden, dg.head, dg.batchSeq, V, false);
-  const lossT = causalLmLoss(bt, logitsT, labels);
+  const lossT = causalLmLoss(bt, logits, labels);
   const grads = buildBackward(bt, lossT, params);
-  bt.output(bt.slice(logitsT, [0], [0], [1]), 'train_logits');
+  bt.output(bt.slice(logits, [0], [0], [1]), 'train_logits');
   bt.output(lossT, 'train_loss');
   params.forEach((p, k) => bt.output(grads.get(p)!, `train_grad_${k}`));
 
-  // Evaluation: full logits and the loss.
-  const be = b.subgraph('eval_branch');
-  const logitsE = lmHead(be, dg.finalHidden, dg.head, dg.batchSeq, V, false);
-  be.output(logitsE, 'eval_logits');
-  be.output(causalLmLoss(be, logitsE, labels), 'eval_loss');
-  zeros.forEach((z, k) => be.output(z, `eval_grad_${k}`));
-
-  // Generation: last-position logits only.
-  const bg = b.subgraph('generate_branch');
-  bg.output(lmHead(bg, dg.finalHidden, dg.head, dg.batchSeq, V, true), 'gen_logits');
-  bg.output(zeroLoss, 'gen_loss');
-  zeros.forEach((z, k) => bg.output(z, `gen_grad_${k}`));
-
-  const n = 2 + params.length;
-  const shapes = [['B', '?', V], [], ...params.map((p) => p.shape)];
+  // Inference branch: logits and the loss. Generation (last_only) skips the loss: there is nothing
+  // to predict from one position, and ORT's reductions mishandle the empty (B, 0, V) slice.
   const bi = b.subgraph('infer_branch');
-  const inferOuts = bi.opN('If', [lastOnly], { then_branch: bg.graph, else_branch: be.graph }, { outputs: n, shapes });
-  inferOuts.forEach((v, k) => bi.output(v, `infer_out_${k}`));
+  bi.output(logits, 'infer_logits');
+  const bl = bi.subgraph('eval_loss');
+  bl.output(causalLmLoss(bl, logits, labels), 'eval_loss_value');
+  const b0 = bi.subgraph('no_loss');
+  b0.output(b.const('float32', [0], []), 'no_loss_value');
+  bi.output(bi.op('If', [lastOnly], { then_branch: b0.graph, else_branch: bl.graph }, { shapes: [[]] }), 'infer_loss');
+  params.forEach((p, k) => bi.output(b.const('float32', new Float32Array(p.shape.reduce<number>((a, d) => a * (d as number), 1)), p.shape as number[]), `infer_grad_${k}`));
+
   const gradNames: Array<Map<string, string>> = ivs.map(() => new Map());
   const names = ['logits', 'loss'];
   ivs.forEach((iv, j) => {
@@ -79,7 +81,8 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
       gradNames[j].set(name, `grad.iv${j}.${name}`);
     }
   });
-  const outs = b.opN('If', [train], { then_branch: bt.graph, else_branch: bi.graph }, { outputs: n, shapes, names });
+  const shapes = [['B', '?', V], [], ...params.map((p) => p.shape)];
+  const outs = b.opN('If', [train], { then_branch: bt.graph, else_branch: bi.graph }, { outputs: names.length, shapes, names });
   for (const o of outs) b.output(o);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }
