@@ -19,6 +19,7 @@ import { interventionHook, interventionInputs } from '../interventions/graph.ts'
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
+import { linearT } from '../models/layers.ts';
 import { causalLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -49,7 +50,7 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
   const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
   const hSel = b.op('Slice', [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { shapes: [['B', 'T', D]] });
   const logits = b.reshape(
-    b.matmul(b.reshape(hSel, [-1, D], ['N', D]), b.transpose(dg.head, [1, 0])),
+    linearT(b, b.reshape(hSel, [-1, D], ['N', D]), dg.head),
     b.concat([b.slice(dg.batchSeq, [0], [1], [0]), b.ints([-1, V])], 0),
     ['B', 'T', V],
   );
