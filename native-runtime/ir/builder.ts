@@ -23,7 +23,7 @@ export interface OpOptions {
 }
 
 // Attributes whose numbers are floats in the ONNX schemas (a float written as int is rejected by ORT).
-const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'ratio', 'scale', 'lambd', 'bias', 'seed', 'momentum']);
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'ratio', 'scale', 'lambd', 'bias', 'momentum']);
 
 function toAttr(name: string, v: AttrInput): AttrValue {
   if (v instanceof Graph) return { type: 'graph', value: v };

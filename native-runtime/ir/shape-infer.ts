@@ -48,8 +48,10 @@ function reduce(ins: (Value | null)[], attrs: Attrs): Inferred[] {
   const x = ins[0]!;
   const keep = attrI(attrs, 'keepdims', 1) === 1;
   const axesV = ins[1]?.constValue ?? attrIs(attrs, 'axes');
-  if (!axesV) {
-    if (ins[1]) return [{ dtype: x.dtype, shape: x.shape.map(() => '?') }];
+  if (!axesV || axesV.length === 0) {
+    if (ins[1] && !axesV) return [{ dtype: x.dtype, shape: x.shape.map(() => '?') }];
+    // No axes: reduce all, unless noop_with_empty_axes makes the op the identity.
+    if (attrI(attrs, 'noop_with_empty_axes', 0) === 1) return [{ dtype: x.dtype, shape: [...x.shape] }];
     return [{ dtype: x.dtype, shape: keep ? x.shape.map(() => 1) : [] }];
   }
   const axes = new Set(axesV.map((a) => norm(a, x.rank)));
@@ -154,8 +156,10 @@ const rules: Record<string, Rule> = {
       if (typeof d === 'number') {
         if (s < 0) s += d;
         if (e < 0) e += d;
-        s = Math.max(0, Math.min(s, d));
-        e = Math.max(0, Math.min(e, d));
+        // ONNX clamps to [0, d] for positive steps and to [0, d−1] / [−1, d−1] for negative ones.
+        const neg = step < 0 ? 1 : 0;
+        s = Math.max(0, Math.min(s, d - neg));
+        e = Math.max(-neg, Math.min(e, d - neg));
         shape[ax] = Math.max(0, Math.ceil((e - s) / step));
       } else if (s >= 0 && e >= 0 && e < 1e15 && step === 1) shape[ax] = e - s;
       else shape[ax] = '?';
