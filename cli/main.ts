@@ -16,12 +16,14 @@ import { adaptersCommands } from './commands/adapters.ts';
 import { benchCommands } from './commands/bench.ts';
 import { chatTemplateCommand } from './commands/chat-template.ts';
 import { debugCommands } from './commands/debug.ts';
+import { generateCommand } from './commands/generate.ts';
 import { datasetsCommands } from './commands/datasets.ts';
 import { modelsCommands } from './commands/models.ts';
 import { modelsInspectCommand } from './commands/models-inspect.ts';
 import { runsCommands } from './commands/runs.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
+import { trainCommand } from './commands/train.ts';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -32,8 +34,10 @@ export const COMMANDS: Command[] = [
   modelsInspectCommand,
   tokenizeCommand,
   chatTemplateCommand,
+  generateCommand,
   ...debugCommands,
   ...benchCommands,
+  trainCommand,
 ];
 
 function helpText(commands: Command[], prefix?: string): string {
