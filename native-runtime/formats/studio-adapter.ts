@@ -220,6 +220,14 @@ export function readStudioAdapter(dir: string): StudioAdapter {
 }
 
 export function writeStudioAdapter(dir: string, adapter: StudioAdapter): void {
+  writeFolderAtomic(dir, studioAdapterFiles(adapter));
+}
+
+/**
+ * The validated files of a studio adapter folder (name, bytes), for callers that write them together
+ * with others in one atomic folder (training checkpoints).
+ */
+export function studioAdapterFiles(adapter: StudioAdapter): Array<[string, string | Uint8Array]> {
   const manifest = validateManifest(adapter.manifest, 'manifest');
   validateAdapter({ interventions: adapter.interventions });
   const tensors: Record<string, TensorToWrite> = {};
@@ -240,10 +248,10 @@ export function writeStudioAdapter(dir: string, adapter: StudioAdapter): void {
   });
   if (manifest.interventions.length !== adapter.interventions.length)
     throw new FormatError('bad-adapter', 'manifest and tensors list different interventions');
-  writeFolderAtomic(dir, [
+  return [
     [TENSORS_FILE, encodeSafetensors(tensors, { format: 'reft-studio-adapter' })],
     [MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`],
-  ]);
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,309 @@
+// Training data for the trainer: reads a dataset file, detects its format, and turns every example
+// into token ids with labels and a prompt length (the part interventions are placed on).
+//
+// Files: JSONL (one JSON object per line) or a JSON array of objects (how Alpaca data ships).
+// Formats, detected per row from its keys; a file must hold one format (mixed files are refused):
+//   prompt-completion  {"prompt", "completion"}   (also {"input", "output"})
+//   alpaca             {"instruction", "input"?, "output"}; prompt = instruction, plus "\n\n" + input
+//                      when input is non-empty
+//   chat               {"messages": [{role, content}, …]} whose last message is the assistant's reply
+// Every malformed row (bad JSON, missing or empty completion, wrong types) is a ConfigError naming
+// the file and the line; nothing is silently dropped.
+//
+// Tokenization (one rule for every format, documented in the CLI help):
+//   prompt      chat: the chat template over every message but the last, with the generation prompt.
+//               prompt-completion / alpaca: the chat template over one user message when the model
+//               has a template and `chatTemplate` is 'auto'; otherwise the raw prompt text, encoded
+//               with the tokenizer's special tokens (bos).
+//   completion  the completion text encoded without special tokens, then eos (when the model has one).
+//   ids = prompt ids + completion ids; labels = −100 on the prompt, the ids on the completion.
+//   Prompt and completion are encoded separately (pyreft encodes their concatenation), so the label
+//   boundary is exact even where a tokenizer would merge across it.
+// Truncation to maxLength keeps the prompt's END (where "lN" positions and the reply's context are):
+// when prompt + completion is too long, the completion keeps at most maxLength − min(prompt, ⌈maxLength/2⌉)
+// tokens (cut at its end, eos included), and the prompt keeps its last maxLength − completion tokens.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+
+export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
+export const DATA_FORMATS: readonly DataFormat[] = ['prompt-completion', 'alpaca', 'chat'];
+
+/** One chat message of a dataset row (plain text content). */
+export interface ChatTurn {
+  role: string;
+  content: string;
+}
+
+/** One example before tokenization. */
+export type TextExample =
+  | { line: number; kind: 'text'; prompt: string; completion: string }
+  | { line: number; kind: 'chat'; messages: ChatTurn[]; completion: string };
+
+export interface Dataset {
+  path: string;
+  format: DataFormat;
+  examples: TextExample[];
+  /** sha256 of the file bytes: a resumed run must see the same data. */
+  hash: string;
+}
+
+export interface TokenizedExample {
+  line: number;
+  ids: number[];
+  /** Number of prompt tokens at the start of ids (labels are −100 there). */
+  promptLen: number;
+  truncated: boolean;
+}
+
+const MAX_REPORTED = 5;
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The format a row looks like from its keys, or null. */
+export function detectRowFormat(v: unknown): DataFormat | null {
+  if (!isObj(v)) return null;
+  if ('messages' in v) return 'chat';
+  if ('instruction' in v) return 'alpaca';
+  if ('prompt' in v || 'completion' in v || 'input' in v || 'output' in v) return 'prompt-completion';
+  return null;
+}
+
+/** Validates one row of a known format; returns the example or an error message. */
+export function parseRow(format: DataFormat, v: unknown, line: number): TextExample | string {
+  if (!isObj(v)) return 'is not a JSON object';
+  const text = (k: string): string | undefined | { err: string } => {
+    const x = v[k];
+    if (x === undefined || x === null) return undefined;
+    return typeof x === 'string' ? x : { err: `"${k}" must be a string` };
+  };
+  const pick = (...keys: string[]) => {
+    for (const k of keys) {
+      const x = text(k);
+      if (x !== undefined) return x;
+    }
+    return undefined;
+  };
+  switch (format) {
+    case 'prompt-completion': {
+      const prompt = pick('prompt', 'input');
+      const completion = pick('completion', 'output');
+      if (typeof prompt === 'object') return prompt.err;
+      if (typeof completion === 'object') return completion.err;
+      if (prompt === undefined) return 'no prompt (expected a "prompt" or "input" field)';
+      if (completion === undefined) return 'no completion (expected a "completion" or "output" field)';
+      if (!prompt) return 'the prompt is empty';
+      if (!completion) return 'the completion is empty';
+      return { line, kind: 'text', prompt, completion };
+    }
+    case 'alpaca': {
+      const instruction = text('instruction');
+      const input = text('input');
+      const output = text('output');
+      for (const x of [instruction, input, output]) if (typeof x === 'object') return x.err;
+      if (typeof instruction !== 'string' || !instruction) return 'no instruction';
+      if (output === undefined) return 'no completion (expected an "output" field)';
+      if (!output) return 'the output is empty';
+      const prompt = typeof input === 'string' && input ? `${instruction}\n\n${input}` : instruction;
+      return { line, kind: 'text', prompt, completion: output as string };
+    }
+    case 'chat': {
+      const msgs = v.messages;
+      if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
+      const out: ChatTurn[] = [];
+      for (const [i, m] of msgs.entries()) {
+        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
+          return `messages[${i}] must be {"role": string, "content": string}`;
+        }
+        out.push({ role: m.role, content: m.content });
+      }
+      const lastMsg = out[out.length - 1];
+      if (lastMsg.role !== 'assistant')
+        return "no completion: the last message must be the assistant's reply";
+      if (!lastMsg.content) return 'the last assistant message is empty';
+      if (out.length < 2) return 'no prompt: the assistant reply needs at least one message before it';
+      return { line, kind: 'chat', messages: out.slice(0, -1), completion: lastMsg.content };
+    }
+  }
+}
+
+/** Rows of a JSONL file or a JSON array, each with the line it starts on. */
+function readRows(path: string, text: string): Array<{ line: number; value?: unknown; error?: string }> {
+  const head = text.trimStart();
+  if (head.startsWith('[')) {
+    let arr: unknown;
+    try {
+      arr = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError('bad-data', `${path}: not valid JSON (${(e as Error).message})`);
+    }
+    const lines = elementLines(text);
+    return (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
+  }
+  const rows: Array<{ line: number; value?: unknown; error?: string }> = [];
+  text.split('\n').forEach((raw, i) => {
+    const s = raw.trim();
+    if (!s) return;
+    try {
+      rows.push({ line: i + 1, value: JSON.parse(s) });
+    } catch (e) {
+      rows.push({ line: i + 1, error: `not valid JSON (${(e as Error).message})` });
+    }
+  });
+  return rows;
+}
+
+/** Line where each top-level element of a JSON array starts (strings aware). */
+function elementLines(text: string): number[] {
+  const out: number[] = [];
+  let line = 1,
+    depth = 0,
+    inStr = false,
+    esc = false,
+    expect = false;
+  for (const c of text) {
+    if (c === '\n') line++;
+    if (inStr) {
+      if (esc) esc = false;
+      else if (c === '\\') esc = true;
+      else if (c === '"') inStr = false;
+      continue;
+    }
+    if (depth === 1 && expect && !/\s/.test(c) && c !== ']') {
+      out.push(line);
+      expect = false;
+    }
+    if (c === '"') inStr = true;
+    else if (c === '[' || c === '{') {
+      depth++;
+      if (depth === 1) expect = true;
+    } else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 1) expect = true;
+  }
+  return out;
+}
+
+/**
+ * Reads a dataset file. `format` 'auto' detects it per row and refuses a file mixing formats.
+ * Any malformed row, or an empty file, is a ConfigError naming the file and line(s).
+ */
+export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'): Dataset {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(
+      'missing-data',
+      `${path}: cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  let text = buf.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const rows = readRows(path, text);
+  if (rows.length === 0) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
+  let fmt: DataFormat | null = format === 'auto' ? null : format;
+  let fmtLine = 0;
+  const bad: string[] = [];
+  let badCount = 0;
+  const report = (line: number, msg: string) => {
+    badCount++;
+    if (bad.length < MAX_REPORTED) bad.push(`line ${line}: ${msg}`);
+  };
+  const examples: TextExample[] = [];
+  for (const r of rows) {
+    if (r.error) {
+      report(r.line, r.error);
+      continue;
+    }
+    const rowFmt = format === 'auto' ? detectRowFormat(r.value) : format;
+    if (!rowFmt) {
+      report(
+        r.line,
+        'no completion: expected {"prompt", "completion"}, {"instruction", "output"} or {"messages": [...]}',
+      );
+      continue;
+    }
+    if (!fmt) {
+      fmt = rowFmt;
+      fmtLine = r.line;
+    } else if (rowFmt !== fmt) {
+      throw new ConfigError(
+        'mixed-formats',
+        `${path}: line ${r.line} is ${rowFmt} but line ${fmtLine} is ${fmt}; a dataset file must use one format`,
+      );
+    }
+    const ex = parseRow(rowFmt, r.value, r.line);
+    if (typeof ex === 'string') report(r.line, ex);
+    else examples.push(ex);
+  }
+  if (badCount) {
+    const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';
+    throw new ConfigError('bad-data', `${path}: ${bad.join('; ')}${more}`);
+  }
+  if (examples.length === 0 || !fmt)
+    throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
+  return { path, format: fmt, examples, hash: createHash('sha256').update(buf).digest('hex') };
+}
+
+export interface TokenizeOptions {
+  maxLength: number;
+  /** 'auto': use the model's chat template for prompt-completion/alpaca when it has one. */
+  chatTemplate: 'auto' | 'none';
+  /** Appended to every completion; null = none. */
+  eosId: number | null;
+}
+
+/** The prompt's token ids as training and generation see them. */
+export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'auto' | 'none'): number[] {
+  if (ex.kind === 'chat') return tok.encodeChat(ex.messages, { addGenerationPrompt: true });
+  if (chatTemplate === 'auto' && tok.chatTemplate) {
+    return tok.encodeChat([{ role: 'user', content: ex.prompt }], { addGenerationPrompt: true });
+  }
+  return tok.encode(ex.prompt, { addSpecialTokens: true });
+}
+
+/** Token ids, prompt length and truncation of one example (see the header for the rules). */
+export function tokenizeExample(tok: Tokenizer, ex: TextExample, opts: TokenizeOptions): TokenizedExample {
+  let prompt = encodePrompt(tok, ex, opts.chatTemplate);
+  let completion = tok.encode(ex.completion, { addSpecialTokens: false });
+  if (opts.eosId !== null) completion.push(opts.eosId);
+  const max = opts.maxLength;
+  let truncated = false;
+  if (prompt.length + completion.length > max) {
+    truncated = true;
+    const keepPrompt = Math.min(prompt.length, Math.ceil(max / 2));
+    completion = completion.slice(0, Math.max(1, max - keepPrompt));
+    prompt = prompt.slice(prompt.length - (max - completion.length));
+  }
+  if (prompt.length === 0) throw new ConfigError('empty-prompt', `line ${ex.line}: the prompt has no tokens`);
+  return { line: ex.line, ids: [...prompt, ...completion], promptLen: prompt.length, truncated };
+}
+
+export function tokenizeDataset(
+  tok: Tokenizer,
+  ds: Dataset,
+  opts: TokenizeOptions,
+  vocabSize: number,
+): TokenizedExample[] {
+  return ds.examples.map((ex) => {
+    let t: TokenizedExample;
+    try {
+      t = tokenizeExample(tok, ex, opts);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError('bad-data', `${ds.path}: line ${ex.line}: ${(e as Error).message}`);
+    }
+    const over = t.ids.find((id) => id >= vocabSize);
+    if (over !== undefined) {
+      throw new ConfigError(
+        'bad-token',
+        `${ds.path}: line ${ex.line}: token id ${over} is outside the model's vocabulary (${vocabSize})`,
+      );
+    }
+    return t;
+  });
+}

@@ -1,0 +1,581 @@
+// The ReFT trainer: `train(config, hooks)` runs a whole training job — model, tokenizer, data,
+// fresh (or restored) interventions, AdamW with schedule, clipping, accumulation, dropout, evaluation,
+// checkpoints, cancel and exact resume — and writes the final studio adapter (and a pyreft folder on
+// request). It is a library function: the CLI, the studio's job queue and the tests all call it, and
+// it reports through hooks (progress per optimizer step, checkpoints, log lines, an AbortSignal).
+//
+// Determinism: everything random is a pure function of the seed and a counter, so the position in
+// training (the optimizer step) is the whole RNG state:
+//   initial parameters      mulberry32(seed)                           (init.ts)
+//   held-out eval split     mulberry32(mix(seed, EVAL_SALT))
+//   order of epoch e        Fisher–Yates with mulberry32(mix(seed, e))
+//   dropout masks, step k   mulberry32(mix(seed ^ DROPOUT_SALT, k)), drawn micro-batch by micro-batch
+// With ORT's CPU kernels giving the same numbers for the same inputs, a resumed run reproduces the
+// uninterrupted run's losses exactly.
+//
+// Batches: right padding (pad id = the tokenizer's pad, else eos, else 0), attention mask 1 on tokens,
+// labels −100 on prompts and padding, position ids 0…T−1, locations per intervention (B, P) with −1
+// padding, computed on each prompt (positions.ts). Steps: an epoch has ⌈N/B⌉ micro-batches and
+// ⌈⌈N/B⌉/G⌉ optimizer steps; a step sums the gradients of its micro-batches scaled by 1/(their count)
+// (1/G except for a short last step of an epoch). `maxSteps` > 0 overrides epochs (runs past them).
+// Learning rate of step k (0-based): scheduledLr(schedule, lr, k, total, ⌈warmupRatio·total⌉), as
+// transformers' schedulers give it.
+// Leaves out: multi-device training, mixed precision, packing of short examples.
+
+import { CancelledError, ConfigError } from '../errors.ts';
+import { writePyreftFolder } from '../formats/pyreft.ts';
+import {
+  type StudioAdapter,
+  studioToPyreft,
+  validateManifest,
+  writeStudioAdapter,
+} from '../formats/studio-adapter.ts';
+import { mulberry32, type Rng } from '../generation/sampling.ts';
+import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kinds.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { openModelFolder } from '../models/model-folder.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import {
+  checkpointName,
+  type MetricRecord,
+  readAdamState,
+  readTrainerState,
+  restoreStates,
+  type TrainerState,
+  writeCheckpoint,
+} from './checkpoint.ts';
+import {
+  DETERMINISTIC_KEYS,
+  type ResolvedTrainConfig,
+  resolveTrainConfig,
+  type TrainConfig,
+} from './config.ts';
+import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
+import { initStates } from './init.ts';
+import { scheduledLr } from './optimizer.ts';
+import {
+  interventionLocations,
+  isUntied,
+  type Positions,
+  parsePositions,
+  planInterventions,
+} from './positions.ts';
+import { type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
+import { ReftOptimizer } from './reft-optimizer.ts';
+
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  /** Epochs done, fractional (step / steps per epoch). */
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerS: number;
+  etaS: number;
+  evalLoss?: number;
+}
+
+export interface TrainHooks {
+  onProgress?: (p: TrainProgress) => void;
+  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  /** Human-readable notes (data summary, resume, device fallback). */
+  onLog?: (msg: string) => void;
+  /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  adapter: string;
+  pyreft: string | null;
+  steps: number;
+  totalSteps: number;
+  epochs: number;
+  finalLoss: number;
+  evalLoss: number | null;
+  tokensPerS: number;
+  stepsPerS: number;
+  elapsedS: number;
+  trainExamples: number;
+  evalExamples: number;
+  truncatedExamples: number;
+  interventions: number;
+  trainableParams: number;
+  checkpoints: string[];
+  resumedFrom: string | null;
+  metrics: MetricRecord[];
+}
+
+/** Everything a run needs, loaded and validated; nothing trained yet. */
+export interface PreparedRun {
+  config: ResolvedTrainConfig;
+  spec: ModelSpec;
+  tokenizer: Tokenizer;
+  positions: Positions;
+  untied: boolean;
+  specs: InterventionSpec[];
+  train: TokenizedExample[];
+  eval: TokenizedExample[];
+  dataset: Dataset;
+  evalDataset: Dataset | null;
+  padId: number;
+  promptTemplate: string | null;
+}
+
+const EVAL_SALT = 0x5eed;
+const DROPOUT_SALT = 0xd5017;
+
+/** A 32-bit seed from a seed and a counter. */
+export function mix(seed: number, k: number): number {
+  let h = (seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A seeded Fisher–Yates permutation of 0…n−1. */
+export function permutation(n: number, rng: Rng): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/**
+ * Loads the model spec, tokenizer and data and validates the whole configuration: every refusal
+ * (bad option, layer out of range, rank too large, empty dataset, malformed line) happens here,
+ * before any training.
+ */
+export function prepareRun(config: TrainConfig): PreparedRun {
+  const folder = openModelFolder(config.model);
+  const { spec, tokenizer } = folder;
+  const cfg = resolveTrainConfig({ ...config, model: folder.dir }, spec);
+  if (!tokenizer)
+    throw new ConfigError(
+      'missing-tokenizer',
+      `${folder.dir}: no tokenizer.json; training needs the model's tokenizer`,
+    );
+  const positions = parsePositions(cfg.positions, cfg.maxLength);
+  const untied = isUntied(positions, cfg.shareWeights);
+  const specs: InterventionSpec[] = planInterventions(cfg.layers, positions, cfg.shareWeights).map((p) => ({
+    key: p.key,
+    layer: p.layer,
+    type: cfg.intervention,
+    rank: cfg.rank,
+    embedDim: spec.hiddenSize,
+    act: cfg.act,
+    dropout: cfg.dropout,
+  }));
+  const eosId = tokenizer.eosTokenId ?? spec.eosTokenIds[0] ?? null;
+  const padId = tokenizer.padTokenId ?? spec.padTokenId ?? eosId ?? 0;
+  const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
+  const dataset = readDataset(cfg.data, cfg.format);
+  let train = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);
+  let evalSet: TokenizedExample[] = [];
+  let evalDataset: Dataset | null = null;
+  if (cfg.evalData) {
+    evalDataset = readDataset(cfg.evalData, cfg.format);
+    evalSet = tokenizeDataset(tokenizer, evalDataset, topts, spec.vocabSize);
+  } else if (cfg.evalSplit > 0) {
+    const nEval = Math.max(1, Math.floor(train.length * cfg.evalSplit));
+    if (nEval >= train.length) {
+      throw new ConfigError(
+        'bad-eval-split',
+        `--eval-split ${cfg.evalSplit} leaves no training examples out of ${train.length}`,
+      );
+    }
+    const order = permutation(train.length, mulberry32(mix(cfg.seed, EVAL_SALT)));
+    const held = new Set(order.slice(train.length - nEval));
+    evalSet = train.filter((_, i) => held.has(i));
+    train = train.filter((_, i) => !held.has(i));
+  }
+  const usesTemplate =
+    dataset.format === 'chat' || (cfg.chatTemplate === 'auto' && tokenizer.chatTemplate !== null);
+  return {
+    config: cfg,
+    spec,
+    tokenizer,
+    positions,
+    untied,
+    specs,
+    train,
+    eval: evalSet,
+    dataset,
+    evalDataset,
+    padId,
+    promptTemplate: usesTemplate ? 'chat' : null,
+  };
+}
+
+/** Steps per epoch and in total for a prepared run. */
+export function stepPlan(
+  cfg: ResolvedTrainConfig,
+  trainCount: number,
+): { microPerEpoch: number; stepsPerEpoch: number; totalSteps: number; warmup: number } {
+  const microPerEpoch = Math.ceil(trainCount / cfg.batchSize);
+  const stepsPerEpoch = Math.ceil(microPerEpoch / cfg.gradAccum);
+  const totalSteps = cfg.maxSteps > 0 ? cfg.maxSteps : cfg.epochs * stepsPerEpoch;
+  return { microPerEpoch, stepsPerEpoch, totalSteps, warmup: Math.ceil(cfg.warmupRatio * totalSteps) };
+}
+
+/**
+ * A padded batch in the graph's layout. `dropout`: per intervention, the probability (0 = none) and
+ * an rng for the keep-masks (scaled by 1/(1−p)).
+ */
+export function buildBatch(
+  rows: readonly TokenizedExample[],
+  positions: Positions,
+  untied: boolean,
+  numInterventions: number,
+  padId: number,
+  dropout?: { specs: readonly InterventionSpec[]; rng: Rng },
+): { batch: ReftBatch; tokens: number } {
+  const B = rows.length;
+  const T = Math.max(...rows.map((r) => r.ids.length));
+  const inputIds = new BigInt64Array(B * T).fill(BigInt(padId));
+  const attentionMask = new BigInt64Array(B * T);
+  const labels = new BigInt64Array(B * T).fill(-100n);
+  let tokens = 0;
+  const locs = rows.map((r) => interventionLocations(r.promptLen, positions, numInterventions, untied));
+  rows.forEach((r, b) => {
+    r.ids.forEach((id, t) => {
+      inputIds[b * T + t] = BigInt(id);
+      attentionMask[b * T + t] = 1n;
+      if (t >= r.promptLen) labels[b * T + t] = BigInt(id);
+    });
+    tokens += r.ids.length;
+  });
+  const locations = Array.from({ length: numInterventions }, (_, j) => {
+    const P = Math.max(...locs.map((l) => l[j].length));
+    const data = new BigInt64Array(B * P).fill(-1n);
+    for (const [b, l] of locs.entries()) for (const [p, x] of l[j].entries()) data[b * P + p] = BigInt(x);
+    return { data, P };
+  });
+  const batch: ReftBatch = { inputIds, attentionMask, labels, dims: [B, T], locations };
+  if (dropout) {
+    batch.dropoutMasks = dropout.specs.map((s, j) => {
+      if (!(s.dropout > 0) || s.type === 'consreft') return null;
+      const keep = 1 - s.dropout;
+      const m = new Float32Array(B * locations[j].P * s.embedDim);
+      for (let i = 0; i < m.length; i++) m[i] = dropout.rng() < keep ? 1 / keep : 0;
+      return m;
+    });
+  }
+  return { batch, tokens };
+}
+
+/** The studio adapter of the current parameters. */
+export function adapterFromStates(
+  run: PreparedRun,
+  states: InterventionState[],
+  metrics: Record<string, number>,
+): StudioAdapter {
+  const { config: cfg, spec } = run;
+  const interventions = states.map((s) => {
+    const params: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const d of PARAMS[s.spec.type]) {
+      const p = s.params.get(d.name)!;
+      params[d.name === 'rotate_layer' ? 'R' : d.name] = {
+        shape: [...p.shape],
+        data: Float32Array.from(p.data),
+      };
+    }
+    return {
+      key: s.spec.key,
+      layer: s.spec.layer,
+      component: 'block_output' as const,
+      type: s.spec.type,
+      embedDim: s.spec.embedDim,
+      rank: s.spec.rank,
+      params,
+    };
+  });
+  const manifest = validateManifest(
+    {
+      format: 'reft-studio-adapter',
+      version: 1,
+      interventions: interventions.map((iv) => ({
+        key: iv.key,
+        layer: iv.layer,
+        component: 'block_output',
+        type: iv.type,
+        rank: iv.rank,
+      })),
+      layers: [...cfg.layers],
+      positions: run.positions.text,
+      shareWeights: !run.untied,
+      rank: cfg.rank,
+      hiddenSize: spec.hiddenSize,
+      dropout: cfg.dropout,
+      activation: cfg.act === 'linear' ? null : cfg.act,
+      promptTemplate: run.promptTemplate,
+      dtype: 'float32',
+      baseModel: { arch: spec.arch, fingerprint: spec.fingerprint },
+      datasetVersion: cfg.datasetVersion ?? run.dataset.hash.slice(0, 16),
+      runId: cfg.runId,
+      metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v))),
+      createdAt: new Date().toISOString(),
+    },
+    'trained adapter manifest',
+  );
+  return { manifest, interventions };
+}
+
+/** The TrainConfig a checkpoint was made with (to resume it: train({...resumeConfig(dir), resumeFrom: dir})). */
+export function resumeConfig(dir: string): TrainConfig {
+  const c = readTrainerState(dir).config;
+  return {
+    ...c,
+    evalData: c.evalData ?? undefined,
+    exportPyreft: c.exportPyreft ?? undefined,
+  };
+}
+
+function checkResumable(dir: string, st: TrainerState, run: PreparedRun): void {
+  for (const k of DETERMINISTIC_KEYS) {
+    if (JSON.stringify(st.config[k]) !== JSON.stringify(run.config[k])) {
+      throw new ConfigError(
+        'checkpoint-mismatch',
+        `cannot resume from ${dir}: ${k} was ${JSON.stringify(st.config[k])}, now ${JSON.stringify(run.config[k])}`,
+      );
+    }
+  }
+  if (st.dataHash !== run.dataset.hash)
+    throw new ConfigError(
+      'checkpoint-mismatch',
+      `cannot resume from ${dir}: the training data ${run.config.data} changed since the checkpoint`,
+    );
+  if (st.evalHash !== (run.evalDataset?.hash ?? null))
+    throw new ConfigError(
+      'checkpoint-mismatch',
+      `cannot resume from ${dir}: the evaluation data changed since the checkpoint`,
+    );
+}
+
+/** Token-weighted mean loss over the eval set (no dropout); null when cancelled part-way. */
+async function evaluate(model: ReftModel, run: PreparedRun, signal?: AbortSignal): Promise<number | null> {
+  let sum = 0,
+    count = 0;
+  const bs = run.config.batchSize;
+  for (let i = 0; i < run.eval.length; i += bs) {
+    if (signal?.aborted) return null;
+    const rows = run.eval.slice(i, i + bs);
+    const { batch } = buildBatch(rows, run.positions, run.untied, run.specs.length, run.padId);
+    const n = rows.reduce((s, r) => s + r.ids.length - r.promptLen, 0);
+    sum += (await model.forward(batch)).loss * n;
+    count += n;
+  }
+  return count ? sum / count : Number.NaN;
+}
+
+/** Trains a ReFT adapter; see the header. Throws ConfigError before training for a bad run. */
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const run = prepareRun(config);
+  const cfg = run.config;
+  const log = hooks.onLog ?? (() => {});
+  const plan = stepPlan(cfg, run.train.length);
+  const truncated = [...run.train, ...run.eval].filter((e) => e.truncated).length;
+  log(
+    `data: ${run.train.length} training and ${run.eval.length} evaluation examples (${run.dataset.format}${truncated ? `, ${truncated} truncated to ${cfg.maxLength} tokens` : ''})`,
+  );
+
+  // Parameters: fresh, or restored from the checkpoint (before the optimizer takes hold of X).
+  const states = initStates(run.specs, cfg.seed);
+  let resumed: TrainerState | null = null;
+  if (config.resumeFrom) {
+    resumed = readTrainerState(config.resumeFrom);
+    checkResumable(config.resumeFrom, resumed, run);
+    restoreStates(config.resumeFrom, states);
+    log(`resuming from ${config.resumeFrom} at step ${resumed.step} of ${plan.totalSteps}`);
+  }
+  const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
+  try {
+    return await trainLoop(config, hooks, run, plan, states, model, resumed, truncated);
+  } finally {
+    await model.session.session.release();
+  }
+}
+
+async function trainLoop(
+  config: TrainConfig,
+  hooks: TrainHooks,
+  run: PreparedRun,
+  plan: ReturnType<typeof stepPlan>,
+  states: InterventionState[],
+  model: ReftModel,
+  resumed: TrainerState | null,
+  truncated: number,
+): Promise<TrainResult> {
+  const cfg = run.config;
+  const opt = new ReftOptimizer(model, { weightDecay: cfg.weightDecay });
+  if (config.resumeFrom) opt.importState(readAdamState(config.resumeFrom, states, opt.slots));
+
+  const metrics: MetricRecord[] = resumed ? [...resumed.metrics] : [];
+  let step = resumed?.step ?? 0;
+  let lastEval: number | null = resumed?.lastEvalLoss ?? null;
+  let tokensSeen = resumed?.tokensSeen ?? 0;
+  let elapsedTotal = resumed?.elapsedS ?? 0;
+  const checkpoints: string[] = [];
+  let lastCheckpoint = config.resumeFrom && resumed ? { step: resumed.step, dir: config.resumeFrom } : null;
+  let sessionTokens = 0,
+    sessionSeconds = 0,
+    sessionSteps = 0;
+  const order = new Map<number, number[]>();
+  const epochOrder = (e: number) => {
+    let o = order.get(e);
+    if (!o) {
+      order.clear();
+      o = permutation(run.train.length, mulberry32(mix(cfg.seed, e)));
+      order.set(e, o);
+    }
+    return o;
+  };
+  const lastLoss = () => metrics.at(-1)?.loss ?? Number.NaN;
+
+  const saveCheckpoint = () => {
+    const dir = `${cfg.checkpointDir}/${checkpointName(step)}`;
+    const epoch = Math.floor(step / plan.stepsPerEpoch);
+    const state: TrainerState = {
+      format: 'reft-studio-checkpoint',
+      version: 1,
+      step,
+      totalSteps: plan.totalSteps,
+      epoch,
+      micro: (step % plan.stepsPerEpoch) * cfg.gradAccum,
+      config: cfg,
+      dataHash: run.dataset.hash,
+      evalHash: run.evalDataset?.hash ?? null,
+      trainExamples: run.train.length,
+      evalExamples: run.eval.length,
+      tokensSeen,
+      elapsedS: elapsedTotal,
+      metrics,
+      lastEvalLoss: lastEval,
+      createdAt: new Date().toISOString(),
+    };
+    const adapter = adapterFromStates(run, states, {
+      step,
+      loss: lastLoss(),
+      ...(lastEval !== null ? { evalLoss: lastEval } : {}),
+    });
+    writeCheckpoint(dir, { adapter, state, slots: opt.slots, adam: opt.exportState(), states });
+    checkpoints.push(dir);
+    lastCheckpoint = { step, dir };
+    hooks.onCheckpoint?.({ step, dir });
+  };
+  const cancel = (): never => {
+    if (lastCheckpoint?.step !== step) saveCheckpoint();
+    throw new CancelledError(
+      `training cancelled at step ${step} of ${plan.totalSteps}; checkpoint: ${lastCheckpoint?.dir}`,
+    );
+  };
+
+  while (step < plan.totalSteps) {
+    const t0 = performance.now();
+    const epoch = Math.floor(step / plan.stepsPerEpoch);
+    const first = (step % plan.stepsPerEpoch) * cfg.gradAccum;
+    const last = Math.min(first + cfg.gradAccum, plan.microPerEpoch);
+    const ord = epochOrder(epoch);
+    const dropRng = mulberry32(mix(cfg.seed ^ DROPOUT_SALT, step));
+    let lossSum = 0,
+      stepTokens = 0;
+    for (let mb = first; mb < last; mb++) {
+      if (hooks.signal?.aborted) cancel();
+      const rows = ord.slice(mb * cfg.batchSize, (mb + 1) * cfg.batchSize).map((i) => run.train[i]);
+      const { batch, tokens } = buildBatch(
+        rows,
+        run.positions,
+        run.untied,
+        run.specs.length,
+        run.padId,
+        cfg.dropout > 0 ? { specs: run.specs, rng: dropRng } : undefined,
+      );
+      const r = await model.lossAndGrads(batch);
+      if (!Number.isFinite(r.loss))
+        throw new ConfigError(
+          'diverged',
+          `training diverged at step ${step + 1}: the loss is ${r.loss}; try a lower --lr`,
+        );
+      opt.accumulate(r.grads, 1 / (last - first));
+      lossSum += r.loss;
+      stepTokens += tokens;
+    }
+    const lr = scheduledLr(cfg.schedule, cfg.lr, step, plan.totalSteps, plan.warmup);
+    const gradNorm = opt.step(lr, cfg.maxGradNorm);
+    step++;
+    const dt = (performance.now() - t0) / 1000;
+    sessionSeconds += dt;
+    sessionSteps++;
+    sessionTokens += stepTokens;
+    tokensSeen += stepTokens;
+    elapsedTotal += dt;
+    const tokensPerS = sessionTokens / Math.max(sessionSeconds, 1e-9);
+    const m: MetricRecord = {
+      step,
+      epoch: step / plan.stepsPerEpoch,
+      loss: lossSum / (last - first),
+      lr,
+      gradNorm,
+      tokensPerS,
+      evalLoss: null,
+    };
+    const epochEnd = step % plan.stepsPerEpoch === 0;
+    if (
+      run.eval.length &&
+      (step === plan.totalSteps || epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0))
+    ) {
+      m.evalLoss = await evaluate(model, run, hooks.signal);
+      if (m.evalLoss !== null) lastEval = m.evalLoss;
+    }
+    metrics.push(m);
+    hooks.onProgress?.({
+      step,
+      totalSteps: plan.totalSteps,
+      epoch: m.epoch,
+      loss: m.loss,
+      lr,
+      gradNorm,
+      tokensPerS,
+      etaS: ((plan.totalSteps - step) * sessionSeconds) / sessionSteps,
+      ...(m.evalLoss !== null ? { evalLoss: m.evalLoss } : {}),
+    });
+    if (hooks.signal?.aborted) cancel();
+    if (step === plan.totalSteps || (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0))
+      saveCheckpoint();
+  }
+
+  const finalLoss = lastLoss();
+  const finalMetrics: Record<string, number> = {
+    steps: step,
+    epochs: step / plan.stepsPerEpoch,
+    finalLoss,
+    tokensPerS: sessionTokens / Math.max(sessionSeconds, 1e-9),
+    trainExamples: run.train.length,
+  };
+  if (lastEval !== null) finalMetrics.evalLoss = lastEval;
+  const adapter = adapterFromStates(run, states, finalMetrics);
+  writeStudioAdapter(cfg.out, adapter);
+  if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter));
+  return {
+    adapter: cfg.out,
+    pyreft: cfg.exportPyreft,
+    steps: step,
+    totalSteps: plan.totalSteps,
+    epochs: step / plan.stepsPerEpoch,
+    finalLoss,
+    evalLoss: lastEval,
+    tokensPerS: finalMetrics.tokensPerS,
+    stepsPerS: sessionSteps / Math.max(sessionSeconds, 1e-9),
+    elapsedS: elapsedTotal,
+    trainExamples: run.train.length,
+    evalExamples: run.eval.length,
+    truncatedExamples: truncated,
+    interventions: run.specs.length,
+    trainableParams: run.specs.reduce((s, sp) => s + paramCount(sp), 0),
+    checkpoints,
+    resumedFrom: config.resumeFrom ?? null,
+    metrics,
+  };
+}

@@ -1,0 +1,103 @@
+// `reft-studio train` as a user runs it: a child process, progress on stderr, one JSON object on
+// stdout with --json, one clear error line and a non-zero exit for a bad configuration, --resume.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { constantRows, tempDir, writeJsonl } from './helpers.ts';
+
+const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const dir = tempDir();
+const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 6));
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, 'train', '--model', modelDir('llama'), '--data', data, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+
+describe('reft-studio train', () => {
+  it('--json: progress lines on stderr, one JSON object on stdout, the adapter written', () => {
+    const out = join(dir, 'a');
+    const r = cli(
+      '--out',
+      out,
+      '--layers',
+      '1;2',
+      '--positions',
+      'l1',
+      '--rank',
+      '2',
+      '--lr',
+      '0.01',
+      '--batch-size',
+      '3',
+      '--epochs',
+      '2',
+      '--schedule',
+      'cosine',
+      '--warmup-ratio',
+      '0.25',
+      '--checkpoint-every',
+      '1',
+      '--export-pyreft',
+      join(dir, 'a-pyreft'),
+      '--json',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, r.stdout);
+    const j = JSON.parse(lines[0]);
+    assert.equal(j.adapter, out);
+    assert.equal(j.steps, 4);
+    assert.equal(j.pyreft, join(dir, 'a-pyreft'));
+    for (const k of ['finalLoss', 'tokensPerS', 'stepsPerS', 'elapsedS'])
+      assert.equal(typeof j[k], 'number', k);
+    assert.equal(j.evalLoss, null);
+    assert.equal(j.checkpoints.length, 4);
+    assert.match(
+      r.stderr,
+      /^step 1\/4 {2}epoch 0\.50 {2}loss \d+\.\d{4} {2}lr 0\.00e\+0 .* tok\/s {2}eta \d+s$/m,
+    );
+    assert.match(r.stderr, /^step 4\/4 /m);
+    assert.match(r.stderr, /^checkpoint: .*step-000004$/m);
+    assert.equal(readStudioAdapter(out).manifest.positions, 'l1');
+    assert.ok(existsSync(join(dir, 'a-pyreft', 'config.json')));
+
+    // --resume takes the stored configuration; the result ends where the first run ended.
+    const again = cli(
+      '--resume',
+      join(dir, 'a.checkpoints', 'step-000002'),
+      '--out',
+      join(dir, 'b'),
+      '--checkpoint-dir',
+      join(dir, 'b.ck'),
+      '--json',
+    );
+    assert.equal(again.status, 0, again.stderr);
+    const k = JSON.parse(again.stdout);
+    assert.equal(k.steps, 4);
+    assert.equal(k.finalLoss, j.finalLoss);
+    assert.match(again.stderr, /resuming from .*step-000002 at step 2 of 4/);
+  });
+
+  it('a bad configuration: one error line, exit 1, nothing written', () => {
+    const r = cli('--out', join(dir, 'bad'), '--layers', '9', '--json');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), 'error: layer 9 is out of range: the model has layers 0..3');
+    assert.equal(JSON.parse(r.stdout).error.code, 'layer-out-of-range');
+    assert.ok(!existsSync(join(dir, 'bad')));
+    const u = cli('--out', join(dir, 'bad'), '--lr', 'fast');
+    assert.equal(u.status, 2);
+    assert.match(u.stderr, /^error: --lr must be a number, got "fast"$/m);
+    const i = cli('--out', join(dir, 'bad'), '--intervention', 'mega');
+    assert.equal(i.status, 1);
+    assert.match(
+      i.stderr,
+      /--intervention must be one of loreft, noreft, direft, nodireft, consreft, lobireft/,
+    );
+  });
+});

@@ -1,0 +1,204 @@
+// Dataset reading (every format, auto-detection, broken lines) and tokenization (labels, chat
+// template, truncation) on the llama fixture's byte-level tokenizer.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
+import { readDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir, writeJsonl } from './helpers.ts';
+
+const dir = tempDir();
+const tok = loadTokenizer(modelDir('llama'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('readDataset: formats', () => {
+  it('prompt/completion JSONL, blank lines skipped', () => {
+    const p = file('pc.jsonl', '{"prompt": "a", "completion": "b"}\n\n{"prompt": "c", "completion": "d"}\n');
+    const ds = readDataset(p);
+    assert.equal(ds.format, 'prompt-completion');
+    assert.deepEqual(ds.examples, [
+      { line: 1, kind: 'text', prompt: 'a', completion: 'b' },
+      { line: 3, kind: 'text', prompt: 'c', completion: 'd' },
+    ]);
+    assert.match(ds.hash, /^[0-9a-f]{64}$/);
+  });
+  it('input/output keys count as prompt/completion', () => {
+    const ds = readDataset(writeJsonl(join(dir, 'io.jsonl'), [{ input: 'q', output: 'r' }]));
+    assert.equal(ds.format, 'prompt-completion');
+    assert.deepEqual(ds.examples[0], { line: 1, kind: 'text', prompt: 'q', completion: 'r' });
+  });
+  it('Alpaca as a JSON array: instruction + "\\n\\n" + input when input is non-empty', () => {
+    const p = file(
+      'alpaca.json',
+      '[\n  {"instruction": "Add", "input": "1 2", "output": "3"},\n  {"instruction": "Greet", "input": "", "output": "hi"}\n]\n',
+    );
+    const ds = readDataset(p);
+    assert.equal(ds.format, 'alpaca');
+    assert.deepEqual(ds.examples, [
+      { line: 2, kind: 'text', prompt: 'Add\n\n1 2', completion: '3' },
+      { line: 3, kind: 'text', prompt: 'Greet', completion: 'hi' },
+    ]);
+  });
+  it('chat: every message but the last is the prompt, the last assistant message the completion', () => {
+    const rows = [
+      {
+        messages: [
+          { role: 'system', content: 'S' },
+          { role: 'user', content: 'U' },
+          { role: 'assistant', content: 'A' },
+        ],
+      },
+    ];
+    const ds = readDataset(writeJsonl(join(dir, 'chat.jsonl'), rows));
+    assert.equal(ds.format, 'chat');
+    assert.deepEqual(ds.examples[0], {
+      line: 1,
+      kind: 'chat',
+      messages: rows[0].messages.slice(0, 2),
+      completion: 'A',
+    });
+  });
+  it('an explicit --format must match the rows', () => {
+    const p = writeJsonl(join(dir, 'pc2.jsonl'), [{ prompt: 'a', completion: 'b' }]);
+    assert.throws(() => readDataset(p, 'chat'), {
+      code: 'bad-data',
+      message: /line 1: "messages" must be a non-empty array/,
+    });
+  });
+});
+
+describe('readDataset: refusals name the file and line', () => {
+  it('a line without a completion', () => {
+    const p = file('nocomp.jsonl', '{"prompt": "a", "completion": "b"}\n{"prompt": "c"}\n');
+    assert.throws(() => readDataset(p), {
+      name: 'ConfigError',
+      code: 'bad-data',
+      message: /nocomp\.jsonl: line 2: no completion/,
+    });
+  });
+  it('broken JSON, empty completions, wrong types — all reported, with line numbers', () => {
+    const p = file(
+      'broken.jsonl',
+      '{"prompt": "a", "completion": "b"}\n{"prompt": "a", \n{"prompt": "x", "completion": ""}\n{"prompt": 3, "completion": "y"}\n',
+    );
+    assert.throws(
+      () => readDataset(p),
+      (e: Error & { code: string }) => {
+        assert.equal(e.code, 'bad-data');
+        assert.match(e.message, /line 2: not valid JSON/);
+        assert.match(e.message, /line 3: the completion is empty/);
+        assert.match(e.message, /line 4: "prompt" must be a string/);
+        return true;
+      },
+    );
+  });
+  it('an Alpaca row without output, a chat row not ending with the assistant', () => {
+    assert.throws(() => readDataset(writeJsonl(join(dir, 'a2.jsonl'), [{ instruction: 'x', input: 'y' }])), {
+      message: /line 1: no completion/,
+    });
+    const chat = [
+      {
+        messages: [
+          { role: 'assistant', content: 'A' },
+          { role: 'user', content: 'U' },
+        ],
+      },
+    ];
+    assert.throws(() => readDataset(writeJsonl(join(dir, 'c2.jsonl'), chat)), {
+      message: /line 1: no completion: the last message must be the assistant's reply/,
+    });
+  });
+  it('mixed formats in one file', () => {
+    const p = writeJsonl(join(dir, 'mixed.jsonl'), [
+      { prompt: 'a', completion: 'b' },
+      { instruction: 'i', output: 'o' },
+    ]);
+    assert.throws(() => readDataset(p), {
+      code: 'mixed-formats',
+      message: /line 2 is alpaca but line 1 is prompt-completion/,
+    });
+  });
+  it('an empty file, a missing file, an unrecognised row', () => {
+    assert.throws(() => readDataset(file('empty.jsonl', '\n\n')), {
+      code: 'empty-dataset',
+      message: /has no examples/,
+    });
+    assert.throws(() => readDataset(join(dir, 'nope.jsonl')), {
+      code: 'missing-data',
+      message: /nope\.jsonl: cannot read/,
+    });
+    assert.throws(() => readDataset(writeJsonl(join(dir, 'odd.jsonl'), [{ text: 'x' }])), {
+      code: 'bad-data',
+      message: /line 1: no completion/,
+    });
+  });
+  it('reports at most five lines and counts the rest', () => {
+    const p = file('many.jsonl', Array.from({ length: 8 }, () => '{"prompt": "a"}').join('\n'));
+    assert.throws(() => readDataset(p), { message: /line 5: .*\(and 3 more\)$/ });
+  });
+});
+
+describe('tokenizeExample', () => {
+  const eos = tok.eosTokenId!;
+  it('chat template for prompt/completion rows; labels only on completion + eos', () => {
+    const t = tokenizeExample(
+      tok,
+      { line: 1, kind: 'text', prompt: 'hi', completion: 'yo' },
+      { maxLength: 64, chatTemplate: 'auto', eosId: eos },
+    );
+    const prompt = tok.encodeChat([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true });
+    assert.deepEqual(t.ids, [...prompt, ...tok.encode('yo', { addSpecialTokens: false }), eos]);
+    assert.equal(t.promptLen, prompt.length);
+    assert.equal(t.truncated, false);
+  });
+  it("chatTemplate 'none': the raw prompt with the tokenizer's special tokens (bos)", () => {
+    const t = tokenizeExample(
+      tok,
+      { line: 1, kind: 'text', prompt: 'hi', completion: 'yo' },
+      { maxLength: 64, chatTemplate: 'none', eosId: eos },
+    );
+    assert.deepEqual(t.ids.slice(0, t.promptLen), tok.encode('hi'));
+    assert.equal(t.ids[0], tok.bosTokenId);
+  });
+  it('chat rows always use the template with the generation prompt', () => {
+    const messages = [{ role: 'user', content: 'U' }];
+    const t = tokenizeExample(
+      tok,
+      { line: 1, kind: 'chat', messages, completion: 'A' },
+      { maxLength: 64, chatTemplate: 'none', eosId: eos },
+    );
+    assert.deepEqual(t.ids.slice(0, t.promptLen), tok.encodeChat(messages, { addGenerationPrompt: true }));
+    assert.equal(t.ids.at(-1), eos);
+  });
+  it('truncation keeps the prompt’s end and at most the rest for the completion', () => {
+    const ex = {
+      line: 1,
+      kind: 'text' as const,
+      prompt: 'abcdefghijklmnopqrstuvwxyz '.repeat(3),
+      completion: 'the end of the reply',
+    };
+    const full = tokenizeExample(tok, ex, { maxLength: 1000, chatTemplate: 'none', eosId: eos });
+    const t = tokenizeExample(tok, ex, { maxLength: 20, chatTemplate: 'none', eosId: eos });
+    assert.equal(t.ids.length, 20);
+    assert.ok(t.truncated);
+    assert.equal(t.promptLen, 10); // ⌈20/2⌉ prompt tokens when the completion is long enough
+    assert.deepEqual(t.ids.slice(0, 10), full.ids.slice(full.promptLen - 10, full.promptLen));
+    assert.deepEqual(t.ids.slice(10), full.ids.slice(full.promptLen, full.promptLen + 10));
+    // A short completion is kept whole; the prompt gives way.
+    const short = tokenizeExample(
+      tok,
+      { ...ex, completion: 'ok' },
+      { maxLength: 20, chatTemplate: 'none', eosId: eos },
+    );
+    assert.equal(short.ids.length, 20);
+    assert.equal(short.ids.at(-1), eos);
+    assert.equal(short.promptLen, 20 - 3);
+  });
+});
