@@ -2,39 +2,11 @@
 // request; server -> client is a reply, an error (both echo the request id) or a push on a topic.
 // Messages are parsed defensively: anything malformed is dropped, never thrown into the UI.
 
-export interface WireError {
-  type: string;
-  code: string;
-  message: string;
-}
+// The message types are the backend's own (type-only import: no backend code reaches the page).
+import type { ErrorMessage, PushMessage, ReplyMessage, RequestMessage, ServerMessage } from '../../../../electron/backend/rpc/envelope.ts';
+import type { WireError } from '../../../../native-runtime/errors.ts';
 
-export interface RequestMessage {
-  type: 'request';
-  id: number;
-  method: string;
-  params: unknown;
-}
-
-export interface ReplyMessage {
-  type: 'reply';
-  id: number;
-  result: unknown;
-}
-
-export interface ErrorMessage {
-  type: 'error';
-  /** null when the server could not read the request's id (malformed JSON). */
-  id: number | null;
-  error: WireError;
-}
-
-export interface PushMessage {
-  type: 'push';
-  topic: string;
-  data: unknown;
-}
-
-export type ServerMessage = ReplyMessage | ErrorMessage | PushMessage;
+export type { ErrorMessage, PushMessage, ReplyMessage, RequestMessage, ServerMessage, WireError };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
