@@ -18,3 +18,23 @@ export function causalLmLoss(b: GraphBuilder, logits: Value, labels: Value): Val
   const count = b.op('Max', [b.reduceSum(mask, [0, 1], false), b.scalar(1)]);
   return b.div(total, count);
 }
+
+/**
+ * The same loss computed from the final hidden states h (B, T, D), applying the LM head only at the
+ * K positions that have a label to predict: training never spends the (T × V × D) head product, nor
+ * its backward, on prompt tokens.
+ */
+export function supervisedLmLoss(b: GraphBuilder, h: Value, head: Value, labels: Value, lmHead: (b: GraphBuilder, x: Value, w: Value) => Value): Value {
+  const D = h.shape[2] as number;
+  const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['N', D]); // rows that predict t+1
+  const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['N']);
+  const valid = b.op('Not', [b.op('Equal', [y, b.const('int64', [-100], [])])]);
+  const idx = b.reshape(b.op('NonZero', [valid], {}, { shapes: [[1, 'K']] }), [-1], ['K']);
+  const z = lmHead(b, b.gather(hPrev, idx), head); // (K, V)
+  const yK = b.unsqueeze(b.gather(y, idx), [-1]); // (K, 1)
+  const picked = b.squeeze(b.op('GatherElements', [z, yK], { axis: -1 }), [-1]);
+  const lse = b.op('ReduceLogSumExp', [z, b.ints([-1])], { keepdims: 0 });
+  const total = b.reduceSum(b.sub(lse, picked), [0], false);
+  const count = b.op('Max', [b.cast(b.shapeOf(idx), 'float32'), b.scalar(1)]);
+  return b.div(total, b.reshape(count, [], []));
+}

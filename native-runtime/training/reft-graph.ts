@@ -20,7 +20,7 @@ import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
 import { linearT } from '../models/layers.ts';
-import { causalLmLoss } from './loss.ts';
+import { causalLmLoss, supervisedLmLoss } from './loss.ts';
 
 export interface ReftGraph {
   graph: Graph;
@@ -44,28 +44,30 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
   const V = spec.vocabSize;
   const D = spec.hiddenSize;
 
-  // Logits in the main graph, so the LM head weight is transposed and pre-packed once: all positions,
-  // or only the last one (generation) by slicing from −1 instead of 0.
+  // Final hidden states, all positions or only the last one (generation: slice from −1 instead of 0).
   const h3 = b.reshape(dg.finalHidden, b.concat([dg.batchSeq, b.ints([D])], 0), ['B', 'T', D]);
   const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
   const hSel = b.op('Slice', [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { shapes: [['B', 'T', D]] });
-  const logits = b.reshape(
-    linearT(b, b.reshape(hSel, [-1, D], ['N', D]), dg.head),
-    b.concat([b.slice(dg.batchSeq, [0], [1], [0]), b.ints([-1, V])], 0),
-    ['B', 'T', V],
-  );
 
-  // Training branch: loss and gradients; empty (B, 0, V) logits keep the outputs aligned.
+  // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
+  // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
-  const lossT = causalLmLoss(bt, logits, labels);
+  const lossT = supervisedLmLoss(bt, h3, dg.head, labels, linearT);
   const grads = buildBackward(bt, lossT, params);
-  bt.output(bt.slice(logits, [0], [0], [1]), 'train_logits');
+  bt.output(bt.op('ConstantOfShape', [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)], { value: { type: 'tensor', value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } } } }, { shapes: [['B', 0, V]], dtypes: ['float32'] }), 'train_logits');
   bt.output(lossT, 'train_loss');
   params.forEach((p, k) => bt.output(grads.get(p)!, `train_grad_${k}`));
 
   // Inference branch: logits and the loss. Generation (last_only) skips the loss: there is nothing
   // to predict from one position, and ORT's reductions mishandle the empty (B, 0, V) slice.
+  // The LM head lives inside each branch (ORT runs every main-graph node an If reads, whichever branch
+  // is taken); the weight is read in place, so two consumers cost no memory.
   const bi = b.subgraph('infer_branch');
+  const logits = bi.reshape(
+    linearT(bi, bi.reshape(hSel, [-1, D], ['N', D]), dg.head),
+    bi.concat([bi.slice(dg.batchSeq, [0], [1], [0]), bi.ints([-1, V])], 0),
+    ['B', 'T', V],
+  );
   bi.output(logits, 'infer_logits');
   const bl = bi.subgraph('eval_loss');
   bl.output(causalLmLoss(bl, logits, labels), 'eval_loss_value');
