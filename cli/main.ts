@@ -18,6 +18,8 @@ import { chatTemplateCommand } from './commands/chat-template.ts';
 import { debugCommands } from './commands/debug.ts';
 import { generateCommand } from './commands/generate.ts';
 import { datasetsCommands } from './commands/datasets.ts';
+import { exportCommand } from './commands/export.ts';
+import { importCommand } from './commands/import.ts';
 import { modelsCommands } from './commands/models.ts';
 import { modelsInspectCommand } from './commands/models-inspect.ts';
 import { runsCommands } from './commands/runs.ts';
@@ -31,6 +33,8 @@ export const COMMANDS: Command[] = [
   ...datasetsCommands,
   ...runsCommands,
   ...adaptersCommands,
+  importCommand,
+  exportCommand,
   modelsInspectCommand,
   tokenizeCommand,
   chatTemplateCommand,

@@ -1,52 +1,96 @@
-// `reft-studio adapters list|show|rm|tag`: trained adapters in the library.
+// `reft-studio adapters list|search|show|rm|tag|untag|rename|check`: adapters in the library.
+// `show` prints the lineage (base model name and fingerprint, run, dataset version, metrics, size on
+// disk); `check` is the apply rule on its own (refused by base-model fingerprint unless --force-base).
 
 import {
-  getAdapter,
+  type AdapterRecord,
+  adapterLineage,
+  checkAdapterApplies,
   listAdapters,
   removeAdapter,
+  renameAdapter,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, table } from '../command.ts';
 
+function adapterTable(adapters: AdapterRecord[]): string {
+  return adapters.length
+    ? table(
+        ['ID', 'NAME', 'TYPE', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
+        adapters.map((a) => [
+          a.id,
+          a.name,
+          a.type,
+          a.baseModelFingerprint.slice(0, 12),
+          a.tags.join(',') || '-',
+          formatBytes(a.sizeBytes),
+          formatTime(a.createdAt),
+        ]),
+      )
+    : 'no adapters';
+}
+
 export const adaptersCommands: Command[] = [
   {
     name: 'adapters list',
-    summary: 'list trained adapters',
-    usage: 'adapters list [--tag TAG]',
-    options: { tag: { type: 'string' } },
+    summary: 'list adapters (filter by tag, type, base model fingerprint or free text)',
+    usage: 'adapters list [--tag TAG] [--type loreft] [--base-model FINGERPRINT] [--search TEXT]',
+    options: {
+      tag: { type: 'string' },
+      type: { type: 'string' },
+      'base-model': { type: 'string' },
+      search: { type: 'string' },
+    },
     async run(ctx) {
-      const adapters = await ctx.withLibrary((lib) => listAdapters(lib, { tag: str(ctx.values, 'tag') }));
-      ctx.print({ adapters }, () =>
-        adapters.length
-          ? table(
-              ['ID', 'NAME', 'TYPE', 'TAGS', 'SIZE', 'CREATED'],
-              adapters.map((a) => [
-                a.id,
-                a.name,
-                a.type,
-                a.tags.join(',') || '-',
-                formatBytes(a.sizeBytes),
-                formatTime(a.createdAt),
-              ]),
-            )
-          : 'no adapters yet',
+      const adapters = await ctx.withLibrary((lib) =>
+        listAdapters(lib, {
+          tag: str(ctx.values, 'tag'),
+          type: str(ctx.values, 'type'),
+          baseModelFingerprint: str(ctx.values, 'base-model'),
+          query: str(ctx.values, 'search'),
+        }),
       );
+      ctx.print({ adapters }, () => (adapters.length ? adapterTable(adapters) : 'no adapters yet'));
+      return 0;
+    },
+  },
+  {
+    name: 'adapters search',
+    summary: 'find adapters by name, tag, type, base model name or fingerprint prefix',
+    usage: 'adapters search TEXT...',
+    async run(ctx) {
+      const query = ctx.args.join(' ').trim();
+      if (!query) throw new UsageError('missing TEXT');
+      const adapters = await ctx.withLibrary((lib) => listAdapters(lib, { query }));
+      ctx.print({ adapters }, () => adapterTable(adapters));
       return 0;
     },
   },
   {
     name: 'adapters show',
-    summary: 'show an adapter and its manifest',
+    summary: 'show an adapter with its lineage: base model, run, dataset version, metrics, size',
     usage: 'adapters show ID',
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const a = await ctx.withLibrary((lib) => getAdapter(lib, id));
-      ctx.print(
-        { ...a },
-        () =>
-          `adapter ${a.id} "${a.name}" (${a.type})\npath: ${a.path}\nbase model: ${a.baseModelFingerprint.slice(0, 16)}\n` +
-          `tags: ${a.tags.join(', ') || '-'}\nrun: ${a.runId ?? '-'}\nmanifest: ${JSON.stringify(a.manifest)}`,
+      const l = await ctx.withLibrary((lib) => adapterLineage(lib, id));
+      const a = l.adapter;
+      const metrics = Object.entries(l.metrics)
+        .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(5)}`)
+        .join(', ');
+      ctx.print({ ...a, lineage: l }, () =>
+        [
+          `adapter ${a.id} "${a.name}" (${a.type})`,
+          `path: ${a.path}${l.filesPresent ? '' : ' (MISSING)'}`,
+          `base model: ${l.baseModel.name ?? '(not in the library)'} ${l.baseModel.arch ? `[${l.baseModel.arch}] ` : ''}fingerprint ${l.baseModel.fingerprint}`,
+          `layers: ${l.layers.join(', ') || '-'}  positions: ${l.positions ?? '-'}  rank: ${l.rank ?? '-'}  interventions: ${l.interventions}`,
+          `run: ${l.run ? `${l.run.id}${l.run.name ? ` "${l.run.name}"` : ''} (${l.run.status}${l.run.lastLoss != null ? `, last loss ${l.run.lastLoss.toPrecision(4)}` : ''})` : (l.runRef ?? '-')}`,
+          `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${l.dataset.rowCount} rows)` : (l.datasetVersion ?? '-')}`,
+          `metrics: ${metrics || '-'}`,
+          `tags: ${a.tags.join(', ') || '-'}`,
+          `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,
+          `created: ${formatTime(a.createdAt)}`,
+        ].join('\n'),
       );
       return 0;
     },
@@ -77,6 +121,54 @@ export const adaptersCommands: Command[] = [
       const change = ctx.values.remove === true ? { remove: tags } : { add: tags };
       const a = await ctx.withLibrary((lib) => tagAdapter(lib, id, change));
       ctx.print({ ...a }, () => `adapter ${id} tags: ${a.tags.join(', ') || '-'}`);
+      return 0;
+    },
+  },
+  {
+    name: 'adapters untag',
+    summary: 'remove tags from an adapter',
+    usage: 'adapters untag ID TAG...',
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      const tags = ctx.args.slice(1);
+      if (!tags.length) throw new UsageError('missing TAG');
+      const a = await ctx.withLibrary((lib) => tagAdapter(lib, id, { remove: tags }));
+      ctx.print({ ...a }, () => `adapter ${id} tags: ${a.tags.join(', ') || '-'}`);
+      return 0;
+    },
+  },
+  {
+    name: 'adapters rename',
+    summary: 'rename an adapter',
+    usage: 'adapters rename ID NAME',
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      const name = ctx.args.slice(1).join(' ');
+      if (!name.trim()) throw new UsageError('missing NAME');
+      const a = await ctx.withLibrary((lib) => renameAdapter(lib, id, name));
+      ctx.print({ ...a }, () => `adapter ${id} is now "${a.name}"`);
+      return 0;
+    },
+  },
+  {
+    name: 'adapters check',
+    summary:
+      'check that an adapter may be applied to a model (same base model, or --force-base for the same shape)',
+    usage: 'adapters check ID|DIR --model ID|DIR [--force-base]',
+    options: { model: { type: 'string' }, 'force-base': { type: 'boolean' } },
+    async run(ctx) {
+      const adapter = ctx.args[0];
+      if (!adapter) throw new UsageError('missing ID|DIR');
+      const model = str(ctx.values, 'model');
+      if (!model) throw new UsageError('missing --model ID|DIR');
+      const r = await ctx.withLibrary((lib) =>
+        checkAdapterApplies(lib, { adapter, model, forceBase: ctx.values['force-base'] === true }),
+      );
+      ctx.print({ ok: true, ...r }, () =>
+        r.forced
+          ? `ok (forced): ${r.adapter} was trained for another base model of the same shape as ${r.model}`
+          : `ok: ${r.adapter} was trained for ${r.model}`,
+      );
       return 0;
     },
   },

@@ -16,6 +16,8 @@ export interface InterventionFeed {
   params: Array<Record<string, { data: Float32Array; shape: number[] }>>;
   /** Per prompt row, per intervention: token positions in the unpadded prompt (−1 = none). */
   locations: number[][][];
+  /** Per intervention, α for `scalable` specs (default 1); see interventions/graph.ts. */
+  scales?: number[];
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -168,9 +170,10 @@ export class Generator {
   ): void {
     if (!this.interventions.length || !iv) return;
     const B = prompts.length;
-    this.interventions.forEach((_s, j) => {
+    this.interventions.forEach((s, j) => {
       for (const [name, p] of Object.entries(iv.params[j]))
         feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
+      if (s.scalable) feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(iv.scales?.[j] ?? 1), []);
       if (decoding) {
         feeds[`iv${j}.loc`] = new ort.Tensor('int64', new BigInt64Array(0), [B, 0]);
         return;

@@ -5,7 +5,8 @@
 // A location of −1 matches no token and is a no-op (our padding). pyreft-layout batches point
 // padding slots at the sink token 0; dividing by the number of slots that hit a token makes those
 // repeated writes one write, as pyvene's scatter does. Inputs per intervention j: `iv{j}.loc`
-// (B, P) int64 and its parameters `iv{j}.<name>` float32.
+// (B, P) int64 and its parameters `iv{j}.<name>` float32, plus `iv{j}.scale` (a float32 scalar α,
+// h' = h + α·Mᵀ·(new − sel)/count) for specs that opt in with `scalable`.
 
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
@@ -17,6 +18,8 @@ export interface InterventionInputs {
   params: Map<string, Value>;
   /** Dropout keep-mask scaled by 1/(1−p), (B, P, D); present only in training graphs with dropout. */
   dropoutMask: Value | null;
+  /** The scalar α multiplying the change; present only for `scalable` specs. */
+  scale: Value | null;
 }
 
 function act(b: GraphBuilder, a: ActivationName, x: Value): Value {
@@ -77,7 +80,8 @@ export function interventionInputs(b: GraphBuilder, specs: InterventionSpec[], w
     const loc = b.input(`iv${j}.loc`, 'int64', ['B', `P${j}`]);
     const useDrop = withDropout && s.dropout > 0 && s.type !== 'consreft';
     const dropoutMask = useDrop ? b.input(`iv${j}.dropout_mask`, 'float32', ['B', `P${j}`, s.embedDim]) : null;
-    return { loc, params, dropoutMask };
+    const scale = s.scalable ? b.input(`iv${j}.scale`, 'float32', []) : null;
+    return { loc, params, dropoutMask, scale };
   });
 }
 
@@ -88,7 +92,15 @@ export function interventionHook(specs: InterventionSpec[], inputs: Intervention
     let out = h;
     specs.forEach((s, j) => {
       if (s.layer !== layer) return;
-      const { loc, params, dropoutMask } = inputs[j];
+      const { params, scale } = inputs[j];
+      // One always-empty slot (−1) is appended so P ≥ 1 inside the graph: with P = 0 (decoding steps,
+      // an adapter switched off) the write-back MatMul contracts over nothing, and ORT's batched
+      // MatMul then leaves rows past the first uninitialized. The slot adds exact zeros.
+      const B1 = b.concat([b.slice(ctx.batchSeq, [0], [1], [0]), b.ints([1])], 0);
+      const loc = b.concat([inputs[j].loc, b.expand(b.const('int64', [-1], [1, 1]), B1, ['B', 1])], 1, ['B', `P${j}+1`]);
+      const dropoutMask = inputs[j].dropoutMask
+        ? b.concat([inputs[j].dropoutMask!, b.expand(b.const('float32', [1], [1, 1, 1]), b.concat([B1, b.ints([s.embedDim])], 0), ['B', 1, s.embedDim])], 1, ['B', `P${j}+1`, s.embedDim])
+        : null;
       const T = b.squeeze(b.slice(ctx.batchSeq, [1], [2], [0]), [0]);
       const tpos = b.op('Range', [b.const('int64', [0], []), T, b.const('int64', [1], [])], {}, { shapes: [['T']] });
       const M = b.cast(b.op('Equal', [b.unsqueeze(loc, [-1]), tpos]), 'float32'); // (B, P, T)
@@ -97,7 +109,8 @@ export function interventionHook(specs: InterventionSpec[], inputs: Intervention
       if (dropoutMask) neu = b.mul(neu, dropoutMask);
       const Mt = b.transpose(M, [0, 2, 1]); // (B, T, P)
       const count = b.op('Max', [b.reduceSum(Mt, [2]), b.scalar(1)]); // (B, T, 1)
-      out = b.add(out, b.div(b.matmul(Mt, b.sub(neu, sel)), count));
+      const change = scale ? b.mul(b.sub(neu, sel), scale) : b.sub(neu, sel);
+      out = b.add(out, b.div(b.matmul(Mt, change), count));
     });
     return out;
   };

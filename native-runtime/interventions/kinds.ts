@@ -48,6 +48,12 @@ export interface InterventionSpec {
   embedDim: number;
   act: ActivationName;
   dropout: number;
+  /**
+   * Opt-in: the graph gets a float32 scalar input `iv{j}.scale` multiplying this intervention's
+   * change (h' = h + α·(f(h) − h) at its positions); adapter composition uses it. Off by default,
+   * so graphs and feeds without it are unchanged.
+   */
+  scalable?: boolean;
 }
 
 export function interventionKey(layer: number, k: number): string {

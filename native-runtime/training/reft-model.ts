@@ -24,6 +24,8 @@ export interface InterventionState {
   rot: HouseholderParam | null;
   /** Whether X and base came from the adapter file (pyreft's own trivialization) or were derived from R. */
   rotFromFile?: boolean;
+  /** α fed as `iv{j}.scale` when the spec is `scalable` (default 1); adapter composition sets it. */
+  scale?: number;
 }
 
 /** A batch in the graph's layout. Locations: per intervention, (B, P) positions, −1 = none. */
@@ -135,6 +137,7 @@ export class ReftModel {
       const loc = batch.locations[j];
       if (!loc) throw new ConfigError('missing-locations', `no positions given for intervention ${s.spec.key}`);
       feeds[`iv${j}.loc`] = new ort.Tensor('int64', loc.data, [B, loc.P]);
+      if (s.spec.scalable) feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(s.scale ?? 1), []);
       if (this.withDropout && s.spec.dropout > 0 && s.spec.type !== 'consreft') {
         const m = batch.dropoutMasks?.[j] ?? new Float32Array(B * loc.P * s.spec.embedDim).fill(1);
         feeds[`iv${j}.dropout_mask`] = new ort.Tensor('float32', m, [B, loc.P, s.spec.embedDim]);

@@ -1,9 +1,16 @@
 // 'adapters/*': trained adapters in the library (logic in library/adapters.ts).
 
 import { z } from 'zod';
+import type { ExportResult } from '../../../native-runtime/adapters/folders.ts';
 import {
+  type AdapterLineage,
   type AdapterRecord,
+  adapterLineage,
+  checkAdapterApplies,
+  exportAdapter,
   getAdapter,
+  type ImportAdapterResult,
+  importAdapter,
   listAdapters,
   removeAdapter,
   renameAdapter,
@@ -16,8 +23,64 @@ const Tag = z.string().min(1).max(64);
 
 export const adaptersHandlers = defineHandlers({
   'adapters/list': handler(
-    z.object({ tag: z.string().optional(), baseModelFingerprint: z.string().optional() }).strict(),
+    z
+      .object({
+        tag: z.string().optional(),
+        baseModelFingerprint: z.string().optional(),
+        type: z.string().optional(),
+        query: z.string().max(200).optional(),
+      })
+      .strict(),
     (p, ctx): AdapterRecord[] => listAdapters(ctx.lib, p),
+  ),
+  'adapters/lineage': handler(Id, (p, ctx): AdapterLineage => adapterLineage(ctx.lib, p.id)),
+  'adapters/import': handler(
+    z
+      .object({
+        path: z.string().min(1),
+        name: z.string().min(1).max(200).optional(),
+        modelId: z.number().int().positive().optional(),
+        modelPath: z.string().min(1).optional(),
+        positions: z.string().optional(),
+        forceBase: z.boolean().optional(),
+        tags: z.array(Tag).optional(),
+      })
+      .strict(),
+    (p, ctx): ImportAdapterResult => {
+      const r = importAdapter(ctx.lib, { ...p, model: p.modelId ?? p.modelPath });
+      ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
+      return r;
+    },
+  ),
+  'adapters/export': handler(
+    z
+      .object({
+        id: z.number().int().positive(),
+        out: z.string().min(1),
+        format: z.literal('pyreft').optional(),
+        force: z.boolean().optional(),
+      })
+      .strict(),
+    (p, ctx): Omit<ExportResult, 'adapter'> => {
+      const { adapter: _a, ...r } = exportAdapter(ctx.lib, {
+        adapter: p.id,
+        out: p.out,
+        format: p.format,
+        force: p.force,
+      });
+      return r;
+    },
+  ),
+  'adapters/check': handler(
+    z
+      .object({
+        id: z.number().int().positive(),
+        modelId: z.number().int().positive(),
+        forceBase: z.boolean().optional(),
+      })
+      .strict(),
+    (p, ctx): { adapter: string; model: string; forced: boolean } =>
+      checkAdapterApplies(ctx.lib, { adapter: p.id, model: p.modelId, forceBase: p.forceBase }),
   ),
   'adapters/get': handler(Id, (p, ctx): AdapterRecord => getAdapter(ctx.lib, p.id)),
   'adapters/remove': handler(Id, (p, ctx): { id: number; deletedFiles: boolean } => {

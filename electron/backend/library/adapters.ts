@@ -1,11 +1,32 @@
 // Trained adapters in the library: where the folder is, which base model it belongs to (by
 // fingerprint), its manifest, the run and dataset version that made it, and free-form tags.
 // Removing an adapter deletes its folder only when that folder is inside the data folder.
+// Import copies a pyreft or studio folder into <data>/adapters/<name>-<hex>/ (studio format, plus the
+// original pyreft files in pyreft/ for exact re-export) and registers it; any failure leaves neither
+// a row nor a folder. The folder logic lives in native-runtime/adapters/ (shared with the CLI).
 
-import { rmSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { type TargetModel, checkAdapterForModel } from '../../../native-runtime/adapters/apply.ts';
+import {
+  type ExportResult,
+  exportPyreft,
+  PYREFT_ORIGINALS_DIR,
+  type PreparedImport,
+  prepareImport,
+  readAnyAdapter,
+  sizeOnDisk,
+  sweepImportTemps,
+  writeLibraryFolder,
+} from '../../../native-runtime/adapters/folders.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
+import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import { getDatasetVersion } from './datasets.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { getModel } from './models.ts';
+import { getRun } from './runs.ts';
 
 export interface AdapterRecord {
   id: number;
@@ -92,17 +113,57 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
   return getAdapter(lib, id);
 }
 
-export function listAdapters(
-  lib: Library,
-  filter: { tag?: string; baseModelFingerprint?: string } = {},
-): AdapterRecord[] {
+export interface AdapterFilter {
+  tag?: string;
+  baseModelFingerprint?: string;
+  /** Intervention type, e.g. 'loreft'. */
+  type?: string;
+  /**
+   * Free text, case-insensitive: matches the name, a tag, the type, the base model's library name,
+   * or a prefix of its fingerprint. Every word must match something.
+   */
+  query?: string;
+}
+
+export function listAdapters(lib: Library, filter: AdapterFilter = {}): AdapterRecord[] {
   const rows = lib.db.prepare(`${SELECT_ADAPTER} ORDER BY a.id DESC`).all() as AdapterRow[];
+  const words = (filter.query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  const modelNames = words.length ? modelNamesByFingerprint(lib) : new Map<string, string[]>();
   return rows
     .map(toRecord)
     .filter((a) => (filter.tag ? a.tags.includes(filter.tag) : true))
     .filter((a) =>
       filter.baseModelFingerprint ? a.baseModelFingerprint === filter.baseModelFingerprint : true,
-    );
+    )
+    .filter((a) => (filter.type ? a.type.split('+').includes(filter.type) : true))
+    .filter((a) => {
+      if (!words.length) return true;
+      const hay = [a.name, a.type, ...a.tags, ...(modelNames.get(a.baseModelFingerprint) ?? [])].map((x) =>
+        x.toLowerCase(),
+      );
+      const fp = a.baseModelFingerprint.toLowerCase();
+      return words.every((w) => hay.some((h) => h.includes(w)) || (w.length >= 4 && fp.startsWith(w)));
+    });
+}
+
+/** listAdapters with a free-text query (name, tag, type, base model name or fingerprint prefix). */
+export function searchAdapters(
+  lib: Library,
+  query: string,
+  filter: Omit<AdapterFilter, 'query'> = {},
+): AdapterRecord[] {
+  return listAdapters(lib, { ...filter, query });
+}
+
+function modelNamesByFingerprint(lib: Library): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const r of lib.db.prepare('SELECT name, fingerprint FROM models').all() as {
+    name: string;
+    fingerprint: string;
+  }[]) {
+    m.set(r.fingerprint, [...(m.get(r.fingerprint) ?? []), r.name]);
+  }
+  return m;
 }
 
 export function getAdapter(lib: Library, id: number): AdapterRecord {
@@ -150,4 +211,285 @@ export function removeAdapter(lib: Library, id: number): { id: number; deletedFi
   const owned = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   if (owned) rmSync(a.path, { recursive: true, force: true });
   return { id, deletedFiles: owned };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import, export, lineage, applying
+
+/** A model given as a library id or a folder, opened for its shape and fingerprint. */
+export interface ResolvedModel extends TargetModel {
+  modelId: number | null;
+  path: string;
+}
+
+/** `ref` is a library model id ("3") or a model folder. */
+export function resolveModelRef(lib: Library, ref: string | number): ResolvedModel {
+  let path = String(ref);
+  let modelId: number | null = null;
+  let name: string | undefined;
+  if (typeof ref === 'number' || (/^\d+$/.test(ref) && !existsSync(ref))) {
+    const m = getModel(lib, Number(ref));
+    path = m.path;
+    modelId = m.id;
+    name = m.name;
+  }
+  const { dir, spec } = openModelFolder(path);
+  if (!name) {
+    const row = lib.db
+      .prepare('SELECT id, name FROM models WHERE path = ? OR fingerprint = ? ORDER BY path = ? DESC LIMIT 1')
+      .get(dir, spec.fingerprint, dir) as { id: number; name: string } | undefined;
+    name = row?.name ?? basename(dir);
+    modelId = row?.id ?? null;
+  }
+  return {
+    arch: spec.arch,
+    fingerprint: spec.fingerprint,
+    hiddenSize: spec.hiddenSize,
+    numLayers: spec.numLayers,
+    name,
+    modelId,
+    path: dir,
+  };
+}
+
+/** `ref` is a library adapter id ("12") or an adapter folder (studio or pyreft). */
+export function resolveAdapterRef(
+  lib: Library,
+  ref: string | number,
+): { path: string; record: AdapterRecord | null } {
+  if (typeof ref === 'number' || (/^\d+$/.test(ref) && !existsSync(ref))) {
+    const a = getAdapter(lib, Number(ref));
+    return { path: a.path, record: a };
+  }
+  const path = resolve(ref);
+  const row = lib.db.prepare('SELECT id FROM adapters WHERE path = ?').get(path) as
+    | { id: number }
+    | undefined;
+  return { path, record: row ? getAdapter(lib, row.id) : null };
+}
+
+export interface ImportAdapterInput {
+  /** A pyreft folder (config.json + intkey_*.bin [+ reft_studio.json]) or a studio adapter folder. */
+  path: string;
+  name?: string;
+  /** The base model as a library id or a folder: names it when the folder does not, and checks shapes. */
+  model?: string | number;
+  positions?: string;
+  forceBase?: boolean;
+  tags?: string[];
+}
+
+export interface ImportAdapterResult {
+  adapter: AdapterRecord;
+  kind: PreparedImport['kind'];
+  notes: string[];
+}
+
+function slug(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'adapter'
+  );
+}
+
+/** The type column: the interventions' types, distinct, joined by '+'. */
+function typeOf(m: StudioManifest): string {
+  return [...new Set(m.interventions.map((iv) => iv.type))].join('+');
+}
+
+/**
+ * Imports an adapter folder into the library (see the header). Never executes code; every check
+ * (pickle allow-list, truncated or malformed files, ranks, shapes against `model`, base model)
+ * happens before anything is written, and a failure afterwards removes what was written.
+ */
+export function importAdapter(lib: Library, input: ImportAdapterInput): ImportAdapterResult {
+  const src = resolve(input.path);
+  const model = input.model !== undefined ? resolveModelRef(lib, input.model) : undefined;
+  const prepared = prepareImport(src, { model, positions: input.positions, forceBase: input.forceBase });
+  const m = prepared.adapter.manifest;
+  const name = input.name?.trim() || basename(src);
+  const root = join(lib.dataDir, 'adapters');
+  sweepImportTemps(root);
+  const dest = join(root, `${slug(name)}-${randomBytes(4).toString('hex')}`);
+  writeLibraryFolder(dest, prepared);
+  try {
+    const runId =
+      m.runId !== null && /^\d+$/.test(m.runId) && runExists(lib, Number(m.runId)) ? Number(m.runId) : null;
+    const adapter = registerAdapter(lib, {
+      name,
+      path: dest,
+      type: typeOf(m),
+      baseModelFingerprint: m.baseModel.fingerprint,
+      manifest: m as unknown as Record<string, unknown>,
+      runId,
+      datasetVersionId:
+        runId !== null
+          ? (
+              lib.db.prepare('SELECT dataset_version_id AS v FROM runs WHERE id = ?').get(runId) as {
+                v: number | null;
+              }
+            ).v
+          : null,
+      sizeBytes: sizeOnDisk(dest),
+      tags: input.tags,
+    });
+    return { adapter, kind: prepared.kind, notes: prepared.notes };
+  } catch (e) {
+    rmSync(dest, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function runExists(lib: Library, id: number): boolean {
+  return lib.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id) !== undefined;
+}
+
+export interface ExportAdapterInput {
+  /** A library adapter id or an adapter folder. */
+  adapter: string | number;
+  out: string;
+  format?: 'pyreft';
+  force?: boolean;
+}
+
+/** Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft). */
+export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportResult {
+  if (input.format !== undefined && input.format !== 'pyreft')
+    throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
+  const { path } = resolveAdapterRef(lib, input.adapter);
+  return exportPyreft(path, input.out, { force: input.force });
+}
+
+export interface AdapterLineage {
+  adapter: AdapterRecord;
+  baseModel: {
+    arch: string | null;
+    fingerprint: string;
+    name: string | null;
+    modelId: number | null;
+    path: string | null;
+  };
+  /** The library run that trained it (when it is still there), else null; runRef is the manifest's own id. */
+  run: {
+    id: number;
+    name: string | null;
+    status: string;
+    lastStep: number | null;
+    lastLoss: number | null;
+  } | null;
+  runRef: string | null;
+  dataset: { datasetId: number; name: string; version: number; versionId: number; rowCount: number } | null;
+  /** The manifest's dataset version (a content hash prefix for studio runs). */
+  datasetVersion: string | null;
+  metrics: Record<string, number>;
+  layers: number[];
+  positions: string | null;
+  rank: number | null;
+  interventions: number;
+  sizeOnDisk: number;
+  filesPresent: boolean;
+  /** Whether the original pyreft files are kept (exact re-export). */
+  pyreftOriginals: boolean;
+}
+
+/** Where an adapter comes from: base model (name and fingerprint), run, dataset version, metrics. */
+export function adapterLineage(lib: Library, id: number): AdapterLineage {
+  const a = getAdapter(lib, id);
+  const m = a.manifest as Partial<StudioManifest>;
+  const model = lib.db
+    .prepare('SELECT id, name, path, arch FROM models WHERE fingerprint = ? ORDER BY is_demo, id LIMIT 1')
+    .get(a.baseModelFingerprint) as { id: number; name: string; path: string; arch: string } | undefined;
+  let run: AdapterLineage['run'] = null;
+  if (a.runId !== null) {
+    try {
+      const r = getRun(lib, a.runId);
+      run = { id: r.id, name: r.name, status: r.status, lastStep: r.lastStep, lastLoss: r.lastLoss };
+    } catch {
+      run = null;
+    }
+  }
+  const versionId = a.datasetVersionId ?? null;
+  const dataset =
+    versionId !== null
+      ? ((lib.db
+          .prepare(
+            `SELECT d.id AS datasetId, d.name AS name, v.version AS version, v.id AS versionId, v.row_count AS rowCount
+           FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = ?`,
+          )
+          .get(versionId) as AdapterLineage['dataset'] | undefined) ?? null)
+      : null;
+  return {
+    adapter: a,
+    baseModel: {
+      arch: model?.arch ?? m.baseModel?.arch ?? null,
+      fingerprint: a.baseModelFingerprint,
+      name: model?.name ?? null,
+      modelId: model?.id ?? null,
+      path: model?.path ?? null,
+    },
+    run,
+    runRef: m.runId ?? null,
+    dataset,
+    datasetVersion: m.datasetVersion ?? null,
+    metrics: m.metrics ?? {},
+    layers: m.layers ?? [],
+    positions: m.positions ?? null,
+    rank: m.rank ?? null,
+    interventions: m.interventions?.length ?? 0,
+    sizeOnDisk: sizeOnDisk(a.path),
+    filesPresent: existsSync(a.path),
+    pyreftOriginals: existsSync(join(a.path, PYREFT_ORIGINALS_DIR, 'config.json')),
+  };
+}
+
+/**
+ * Whether `adapter` may be applied to `model`: throws ConfigError 'base-model-mismatch' (naming both)
+ * unless it was trained for it or `forceBase` is given for a same-shape model.
+ */
+export function checkAdapterApplies(
+  lib: Library,
+  input: { adapter: string | number; model: string | number; forceBase?: boolean },
+): { adapter: string; model: string; forced: boolean } {
+  const { path, record } = resolveAdapterRef(lib, input.adapter);
+  const adapter = readAnyAdapter(path);
+  const model = resolveModelRef(lib, input.model);
+  const baseName = (
+    lib.db
+      .prepare('SELECT name FROM models WHERE fingerprint = ? LIMIT 1')
+      .get(adapter.manifest.baseModel.fingerprint) as { name: string } | undefined
+  )?.name;
+  checkAdapterForModel(adapter, model, {
+    forceBase: input.forceBase,
+    adapterName: record?.name ?? basename(path),
+    baseModelName: baseName,
+  });
+  return {
+    adapter: path,
+    model: model.path,
+    forced: adapter.manifest.baseModel.fingerprint !== model.fingerprint,
+  };
+}
+
+/** The training configuration and data file of a library run, for the scale-out bundle. */
+export function runTrainingSource(
+  lib: Library,
+  runId: number,
+): { config: Record<string, unknown> & { model: string }; data: string | null } {
+  const r = getRun(lib, runId);
+  const cfg = { ...r.config } as Record<string, unknown>;
+  let model = typeof cfg.model === 'string' ? cfg.model : null;
+  if (r.modelId !== null) model = getModel(lib, r.modelId).path;
+  if (!model) throw new ValidationError('bad-run', `run ${runId} records no model`);
+  let data = typeof cfg.data === 'string' ? cfg.data : null;
+  if (r.datasetVersionId !== null) {
+    try {
+      data = getDatasetVersion(lib, r.datasetVersionId).filePath;
+    } catch {
+      // the version was deleted: fall back to the file the run recorded
+    }
+  }
+  return { config: { ...cfg, model }, data };
 }

@@ -1,0 +1,81 @@
+// `reft-studio export`: an adapter as a pyreft folder (what `pyreft.ReftModel.load(dir, model)`
+// reads), or a run as a scale-out bundle (a ready-to-run pyreft training folder, adapters/bundle.ts).
+// Both refuse a non-empty --out unless --force and write atomically.
+
+import { readFileSync } from 'node:fs';
+import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
+import { ConfigError } from '../../native-runtime/errors.ts';
+import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
+import { parseId, str, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+
+function readConfigFile(path: string): Record<string, unknown> & { model: string } {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(
+      'bad-config',
+      `${path}: cannot read a JSON run configuration (${(e as Error).message})`,
+    );
+  }
+  if (!j || typeof j !== 'object' || Array.isArray(j))
+    throw new ConfigError('bad-config', `${path}: not a JSON object`);
+  const c = j as Record<string, unknown>;
+  if (typeof c.model !== 'string')
+    throw new ConfigError('bad-config', `${path}: "model" (the model folder) is missing`);
+  return c as Record<string, unknown> & { model: string };
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'export an adapter as a pyreft folder, or a run as a scale-out pyreft training bundle',
+  usage:
+    'export --adapter DIR|ID --format pyreft --out DIR [--force]  |  export --format bundle (--run ID | --config FILE) [--data FILE] --out DIR [--force]',
+  options: {
+    adapter: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    run: { type: 'string' },
+    config: { type: 'string' },
+    data: { type: 'string' },
+  },
+  async run(ctx) {
+    const format = str(ctx.values, 'format') ?? 'pyreft';
+    const out = str(ctx.values, 'out');
+    if (!out) throw new UsageError('missing --out DIR');
+    const force = ctx.values.force === true;
+    if (format === 'pyreft') {
+      const adapter = str(ctx.values, 'adapter');
+      if (!adapter) throw new UsageError('missing --adapter DIR|ID');
+      const r = await ctx.withLibrary((lib) => exportAdapter(lib, { adapter, out, force }));
+      ctx.print(
+        { out: r.out, format, exact: r.exact, files: r.files },
+        () =>
+          `wrote pyreft folder ${r.out} (${r.files.length} files${r.exact ? '; the original pyreft files byte for byte' : ''})`,
+      );
+      return 0;
+    }
+    if (format === 'bundle') {
+      const runRef = str(ctx.values, 'run');
+      const cfgFile = str(ctx.values, 'config');
+      if (!!runRef === !!cfgFile) throw new UsageError('give either --run ID or --config FILE');
+      const src = runRef
+        ? await ctx.withLibrary((lib) => runTrainingSource(lib, parseId(runRef, '--run')))
+        : { config: readConfigFile(cfgFile as string), data: null };
+      const data = str(ctx.values, 'data') ?? src.data ?? undefined;
+      const r = makeBundle({ config: src.config, data, out, force });
+      ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
+        [
+          `wrote a pyreft training bundle to ${r.out} (${r.config.data.rows} examples)`,
+          `  pip install pyreft`,
+          `  cd ${r.out} && torchrun --nproc_per_node N train.py`,
+          `  reft-studio import ${r.out}/result`,
+        ].join('\n'),
+      );
+      return 0;
+    }
+    throw new UsageError(`--format must be pyreft or bundle (got "${format}")`);
+  },
+};

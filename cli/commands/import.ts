@@ -1,0 +1,48 @@
+// `reft-studio import DIR`: a pyreft folder (config.json + intkey_*.bin [+ reft_studio.json]) or a
+// studio adapter folder into the adapter library. Never executes code from the folder; a failure
+// leaves the library as it was (no row, no folder). The work is electron/backend/library/adapters.ts.
+
+import { importAdapter } from '../../electron/backend/library/adapters.ts';
+import { str, UsageError } from '../args.ts';
+import { type Command, formatBytes } from '../command.ts';
+
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'import a pyreft (or studio) adapter folder into the adapter library',
+  usage: 'import DIR [--name NAME] [--model ID|DIR] [--positions f1+l1] [--force-base] [--tag TAG]...',
+  options: {
+    name: { type: 'string' },
+    model: { type: 'string' },
+    positions: { type: 'string' },
+    'force-base': { type: 'boolean' },
+    tag: { type: 'string', multiple: true },
+  },
+  async run(ctx) {
+    const dir = ctx.args[0];
+    if (!dir) throw new UsageError('missing DIR (a pyreft folder or a studio adapter folder)');
+    if (ctx.args.length > 1) throw new UsageError(`unexpected argument "${ctx.args[1]}"`);
+    const tags = ctx.values.tag;
+    const r = await ctx.withLibrary((lib) =>
+      importAdapter(lib, {
+        path: dir,
+        name: str(ctx.values, 'name'),
+        model: str(ctx.values, 'model'),
+        positions: str(ctx.values, 'positions'),
+        forceBase: ctx.values['force-base'] === true,
+        tags: Array.isArray(tags) ? tags : undefined,
+      }),
+    );
+    for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
+    const a = r.adapter;
+    const m = a.manifest as { layers?: number[]; rank?: number; positions?: string };
+    ctx.print({ adapter: a, kind: r.kind, notes: r.notes }, () =>
+      [
+        `imported adapter ${a.id} "${a.name}" from a ${r.kind} folder`,
+        `type: ${a.type}, layers ${m.layers?.join(', ')}, rank ${m.rank}, positions ${m.positions}`,
+        `base model: ${a.baseModelFingerprint.slice(0, 16)}…`,
+        `size: ${formatBytes(a.sizeBytes)}  path: ${a.path}`,
+      ].join('\n'),
+    );
+    return 0;
+  },
+};

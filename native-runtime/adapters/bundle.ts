@@ -1,0 +1,185 @@
+// The scale-out bundle: a folder that trains the same ReFT run with pyreft's public API on one or
+// many GPUs elsewhere, and whose result imports back into the studio unchanged.
+//   train.py     pyreft.ReftConfig + get_reft_model + ReftTrainerForCausalLM with the run's layers,
+//                positions, rank, lr, epochs, batch size, …; `torchrun --nproc_per_node N train.py`
+//                works because Hugging Face's Trainer does the DDP; rank 0 saves result/
+//   data.jsonl   one {"prompt", "completion"} (or {"messages", "completion"} for chat data) per line
+//   config.json  the resolved run configuration (train.py reads everything from it)
+//   README.md    the exact commands: pip install pyreft; torchrun …; reft-studio import result/
+// result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
+// reft_studio.json side file naming the base model and positions, so `reft-studio import result/`
+// needs no flags. The bundle is written atomically; a non-empty --out is refused unless forced.
+// Left out: running pyreft here (not installed), multi-node launch scripts, quantized bases.
+
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { SIDECAR_FILE, writeFolderAtomic } from '../formats/pyreft.ts';
+import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
+import { openModelFolder } from '../models/model-folder.ts';
+import type { TrainConfig } from '../training/config.ts';
+import { resolveTrainConfig } from '../training/config.ts';
+import { type DataFormat, readDataset, type TextExample } from '../training/data.ts';
+import { checkOutFolder } from './folders.ts';
+import { TRAIN_PY } from './train-py.ts';
+
+export interface BundleConfig {
+  format: 'reft-studio-bundle';
+  version: 1;
+  /** Model folder or Hugging Face hub id (train.py --model overrides it). */
+  model: string;
+  /** What the result's reft_studio.json will name as its base model. */
+  baseModel: { arch: string; fingerprint: string } | null;
+  intervention: InterventionType;
+  layers: number[];
+  positions: string;
+  shareWeights: boolean;
+  rank: number;
+  act: ActivationName;
+  dropout: number;
+  lr: number;
+  epochs: number;
+  /** 0 = run `epochs` epochs. */
+  maxSteps: number;
+  /** The global micro-batch: train.py splits it over the processes. */
+  batchSize: number;
+  gradAccum: number;
+  maxLength: number;
+  weightDecay: number;
+  warmupRatio: number;
+  schedule: 'linear' | 'cosine' | 'constant';
+  maxGradNorm: number;
+  seed: number;
+  /** 'auto': prompts go through the tokenizer's chat template when it has one (as the studio does). */
+  chatTemplate: 'auto' | 'none';
+  data: { file: 'data.jsonl'; format: DataFormat; rows: number; sha256: string };
+  runId: string | null;
+  datasetVersion: string | null;
+}
+
+export type BundleRow =
+  | { prompt: string; completion: string }
+  | { messages: Extract<TextExample, { kind: 'chat' }>['messages']; completion: string };
+
+export const BUNDLE_FILES = ['README.md', 'config.json', 'data.jsonl', 'train.py'] as const;
+
+/** data.jsonl rows of a dataset: text prompts as they are, chat rows keep their messages. */
+export function bundleRows(examples: readonly TextExample[]): BundleRow[] {
+  return examples.map((e) =>
+    e.kind === 'chat'
+      ? { messages: e.messages, completion: e.completion }
+      : { prompt: e.prompt, completion: e.completion },
+  );
+}
+
+export interface MakeBundleInput {
+  /** The run's configuration (model and data required; `out` is not used). */
+  config: Partial<TrainConfig> & { model: string };
+  /** Training data file; defaults to config.data. */
+  data?: string;
+  out: string;
+  force?: boolean;
+}
+
+export interface BundleResult {
+  out: string;
+  files: string[];
+  config: BundleConfig;
+}
+
+/** Resolves the run configuration against its model and data, then writes the bundle. */
+export function makeBundle(input: MakeBundleInput): BundleResult {
+  const data = input.data ?? input.config.data;
+  if (!data) throw new ConfigError('missing-data', 'no training data for the bundle: give --data FILE');
+  checkOutFolder(input.out, null, input.force);
+  const folder = openModelFolder(input.config.model);
+  const { spec } = folder;
+  const cfg = resolveTrainConfig(
+    { ...input.config, model: folder.dir, data, out: resolve(input.out, 'unused') } as TrainConfig,
+    spec,
+  );
+  const ds = readDataset(data, cfg.format);
+  const rows = bundleRows(ds.examples);
+  const config: BundleConfig = {
+    format: 'reft-studio-bundle',
+    version: 1,
+    model: folder.dir,
+    baseModel: { arch: spec.arch, fingerprint: spec.fingerprint },
+    intervention: cfg.intervention,
+    layers: cfg.layers,
+    positions: cfg.positions,
+    shareWeights: cfg.shareWeights,
+    rank: cfg.rank,
+    act: cfg.act,
+    dropout: cfg.dropout,
+    lr: cfg.lr,
+    epochs: cfg.epochs,
+    maxSteps: cfg.maxSteps,
+    batchSize: cfg.batchSize,
+    gradAccum: cfg.gradAccum,
+    maxLength: cfg.maxLength,
+    weightDecay: cfg.weightDecay,
+    warmupRatio: cfg.warmupRatio,
+    schedule: cfg.schedule,
+    maxGradNorm: cfg.maxGradNorm,
+    seed: cfg.seed,
+    chatTemplate: cfg.chatTemplate,
+    data: { file: 'data.jsonl', format: ds.format, rows: rows.length, sha256: ds.hash },
+    runId: cfg.runId,
+    datasetVersion: cfg.datasetVersion,
+  };
+  return writeBundle(input.out, config, rows, { force: input.force });
+}
+
+/** Writes the four bundle files into `out` (atomic; a non-empty `out` needs `force`). */
+export function writeBundle(
+  out: string,
+  config: BundleConfig,
+  rows: readonly BundleRow[],
+  opts: { force?: boolean } = {},
+): BundleResult {
+  checkOutFolder(out, null, opts.force);
+  if (rows.length === 0) throw new ConfigError('empty-dataset', 'the bundle would have no training examples');
+  const files: Array<[string, string]> = [
+    ['README.md', readme(config)],
+    ['config.json', `${JSON.stringify(config, null, 2)}\n`],
+    ['data.jsonl', `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`],
+    ['train.py', TRAIN_PY],
+  ];
+  writeFolderAtomic(out, files);
+  return { out: resolve(out), files: files.map(([n]) => n), config };
+}
+
+function readme(c: BundleConfig): string {
+  const untied = /^f\d+\+l\d+$/.test(c.positions) && !c.shareWeights;
+  return `# ReFT training bundle
+
+Exported by ReFT Studio: the same ${c.intervention} run (layers ${c.layers.join(', ')}, positions ${c.positions}${untied ? ' untied' : ''},
+rank ${c.rank}, lr ${c.lr}, ${c.maxSteps > 0 ? `${c.maxSteps} steps` : `${c.epochs} epoch(s)`}, batch size ${c.batchSize}${c.gradAccum > 1 ? ` × ${c.gradAccum} accumulation` : ''}) with pyreft, on one or many GPUs.
+${c.data.rows} training examples are in \`data.jsonl\`; everything else \`train.py\` needs is in \`config.json\`.
+
+## Run
+
+\`\`\`
+pip install pyreft
+torchrun --nproc_per_node N train.py          # N GPUs on this machine; Hugging Face's Trainer runs DDP
+python train.py                               # or a single GPU / CPU
+\`\`\`
+
+The base model is \`${c.model}\`. On another machine, point at its copy (or its Hugging Face id):
+\`torchrun --nproc_per_node N train.py --model PATH_OR_HUB_ID\`. The batch size (${c.batchSize}) is
+global: each of the N processes gets ${c.batchSize} / N examples per step. Add \`--bf16\` to load the
+model in bfloat16 (the interventions stay float32).
+
+## Back into the studio
+
+\`train.py\` writes \`result/\`: pyreft's own save (\`config.json\`, \`intkey_*.bin\`) plus
+\`${SIDECAR_FILE}\`, which names the base model${c.baseModel ? ` (fingerprint ${c.baseModel.fingerprint.slice(0, 16)}…)` : ''} and the positions. Copy it back and run
+
+\`\`\`
+reft-studio import result/ --name my-adapter
+\`\`\`
+
+The studio refuses to apply the adapter to a model whose weights differ from the base model recorded
+here; for a same-shape copy (another download of the same weights), use \`--force-base\`.
+`;
+}

@@ -1,0 +1,265 @@
+// Adapter folders as the library keeps them, independent of any database:
+//   <dir>/adapter.safetensors + manifest.json   the studio format (formats/studio-adapter.ts)
+//   <dir>/pyreft/                               for pyreft imports: the original config.json,
+//                                               intkey_*.bin (and reft_studio.json) byte for byte,
+//                                               so a re-export reproduces the files pyreft wrote
+// Import = prepareImport (read and check everything, in memory) + writeLibraryFolder (one rename);
+// nothing reaches the destination before the adapter is known to be good, and a failure leaves no
+// folder behind. Export writes a pyreft folder atomically and refuses a non-empty --out unless forced.
+// Reading never executes code: pyreft files go through the allow-listed pickle reader.
+// Left out: the database rows (electron/backend/library/adapters.ts registers the folder).
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { ConfigError, FormatError } from '../errors.ts';
+import {
+  checkAgainstModel,
+  type PyreftAdapter,
+  readPyreftFolder,
+  SIDECAR_FILE,
+  writeFolderAtomic,
+  writePyreftFolder,
+} from '../formats/pyreft.ts';
+import {
+  MANIFEST_FILE,
+  pyreftToStudio,
+  readStudioAdapter,
+  type StudioAdapter,
+  type StudioAdapterMeta,
+  studioAdapterFiles,
+  studioToPyreft,
+} from '../formats/studio-adapter.ts';
+import { isUntied, parsePositions } from '../training/positions.ts';
+import { checkAdapterForModel, type TargetModel } from './apply.ts';
+
+/** The sub-folder holding an import's original pyreft files. */
+export const PYREFT_ORIGINALS_DIR = 'pyreft';
+
+export type AdapterFolderKind = 'studio' | 'pyreft';
+
+/** 'studio' (manifest.json) or 'pyreft' (config.json); anything else is a FormatError. */
+export function detectAdapterFolder(dir: string): AdapterFolderKind {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new FormatError('missing-file', `${dir}: no such folder`);
+  if (existsSync(join(dir, MANIFEST_FILE))) return 'studio';
+  if (existsSync(join(dir, 'config.json'))) return 'pyreft';
+  throw new FormatError(
+    'not-an-adapter',
+    `${dir}: neither a pyreft folder (config.json + intkey_*.bin) nor a ReFT Studio adapter (manifest.json)`,
+  );
+}
+
+/**
+ * Reads a studio adapter folder (a library folder included), or a pyreft folder that carries a
+ * reft_studio.json (its base model and positions); a bare pyreft folder must be imported first.
+ */
+export function readAnyAdapter(dir: string): StudioAdapter {
+  if (detectAdapterFolder(dir) === 'studio') return readStudioAdapter(dir);
+  return pyreftToStudio(readPyreftFolder(dir));
+}
+
+export interface PrepareImportOptions {
+  /** The model the adapter will be used with: shapes are checked, and it names the base model when the folder does not. */
+  model?: TargetModel;
+  /** Positions for a pyreft folder without reft_studio.json (else inferred, see notes). */
+  positions?: string;
+  /** Import even though the folder names another base model than `model` (same shape). */
+  forceBase?: boolean;
+  /** Lineage to record (run id, dataset version, metrics). */
+  meta?: StudioAdapterMeta;
+}
+
+export interface PreparedImport {
+  kind: AdapterFolderKind;
+  adapter: StudioAdapter;
+  /** The original pyreft files (name, bytes), kept for an exact re-export; null for studio folders. */
+  originals: Array<[string, Uint8Array]> | null;
+  /** Things the user should know (positions assumed, …). */
+  notes: string[];
+}
+
+/** "f1+l1" when every layer has a prefix and a suffix intervention in pyreft's order, else "l1". */
+function inferPositions(py: PyreftAdapter): string {
+  const layers = py.interventions.map((iv) => iv.layer);
+  const half = layers.length / 2;
+  const paired =
+    layers.length % 2 === 0 &&
+    layers.slice(0, half).every((l, i) => l === layers[half + i]) &&
+    new Set(layers.slice(0, half)).size === half;
+  return paired ? 'f1+l1' : 'l1';
+}
+
+/** Reads and checks `src` (either format) completely; writes nothing. */
+export function prepareImport(src: string, opts: PrepareImportOptions = {}): PreparedImport {
+  const kind = detectAdapterFolder(src);
+  const notes: string[] = [];
+  let adapter: StudioAdapter;
+  let originals: Array<[string, Uint8Array]> | null = null;
+  if (kind === 'studio') {
+    adapter = readStudioAdapter(src);
+    if (opts.meta) adapter = { ...adapter, manifest: { ...adapter.manifest, ...definedOnly(opts.meta) } };
+  } else {
+    const py = readPyreftFolder(src);
+    if (opts.model) checkAgainstModel(py, opts.model);
+    const side = py.sidecar;
+    const baseModel =
+      side?.baseModel ??
+      (opts.model ? { arch: opts.model.arch, fingerprint: opts.model.fingerprint } : undefined);
+    if (!baseModel) {
+      throw new ConfigError(
+        'missing-base-model',
+        `${src}: the folder does not say which base model it was trained for (no reft_studio.json); give --model ID|DIR`,
+      );
+    }
+    let positions = opts.positions ?? side?.positions;
+    if (positions === undefined) {
+      positions = inferPositions(py);
+      notes.push(
+        `${src} does not record its positions; assuming "${positions}" (give --positions to change)`,
+      );
+    }
+    const pos = parsePositions(positions);
+    const shareWeights = opts.meta?.shareWeights ?? side?.shareWeights ?? !(pos.first > 0 && pos.last > 0);
+    if (isUntied(pos, shareWeights) && py.interventions.length % 2 !== 0) {
+      throw new ConfigError(
+        'bad-positions',
+        `positions "${pos.text}" with untied weights need a prefix and a suffix intervention per layer, but ${src} has ${py.interventions.length} interventions`,
+      );
+    }
+    adapter = pyreftToStudio(py, { ...opts.meta, positions: pos.text, shareWeights, baseModel });
+    originals = [['config.json', readFileSync(join(src, 'config.json'))]];
+    for (const iv of py.interventions) {
+      const f = `intkey_${iv.key}.bin`;
+      originals.push([f, readFileSync(join(src, f))]);
+    }
+    if (side) originals.push([SIDECAR_FILE, readFileSync(join(src, SIDECAR_FILE))]);
+  }
+  if (opts.model) checkAdapterForModel(adapter, opts.model, { forceBase: opts.forceBase });
+  return { kind, adapter, originals, notes };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Writes a prepared import as a new folder `dest` (which must not exist): everything goes into a
+ * temp sibling that is renamed into place at the end, or removed on failure.
+ */
+export function writeLibraryFolder(dest: string, prepared: PreparedImport): void {
+  const target = resolve(dest);
+  if (existsSync(target)) throw new ConfigError('dest-exists', `${target} already exists`);
+  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.import`);
+  try {
+    writeFolderAtomic(tmp, studioAdapterFiles(prepared.adapter));
+    if (prepared.originals) writeFolderAtomic(join(tmp, PYREFT_ORIGINALS_DIR), prepared.originals);
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Removes temp folders a crashed import left in `dir` (names `.<name>.<hex>.import` / `.tmp`). */
+export function sweepImportTemps(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    if (/^\..+\.[0-9a-f]{12}\.(import|tmp|old)$/.test(f))
+      rmSync(join(dir, f), { recursive: true, force: true });
+  }
+}
+
+/** Bytes of every file under `path` (a file's own size for a file; 0 if missing). */
+export function sizeOnDisk(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(path).reduce((s, f) => s + sizeOnDisk(join(path, f)), 0);
+}
+
+/**
+ * Refuses to write into `out` when it is a non-empty folder (unless `force`), a file, or the source
+ * itself / a folder containing it (replacing it would destroy the source).
+ */
+export function checkOutFolder(out: string, src: string | null, force = false): void {
+  const o = resolve(out);
+  if (src) {
+    const rel = relative(o, resolve(src));
+    if (rel === '' || !rel.startsWith('..')) {
+      throw new ConfigError(
+        'bad-out',
+        `--out ${out} is the adapter folder or contains it; choose another folder`,
+      );
+    }
+  }
+  if (!existsSync(o)) return;
+  if (!statSync(o).isDirectory()) throw new ConfigError('out-exists', `--out ${out} is a file, not a folder`);
+  if (readdirSync(o).length > 0 && !force) {
+    throw new ConfigError(
+      'out-not-empty',
+      `--out ${out} exists and is not empty; pass --force to replace it`,
+    );
+  }
+}
+
+export interface ExportResult {
+  out: string;
+  /** True when the pyreft files are the original import's bytes. */
+  exact: boolean;
+  files: string[];
+  adapter: StudioAdapter | null;
+}
+
+/** Same tensors, bit for bit. */
+function sameParams(a: StudioAdapter, py: PyreftAdapter): boolean {
+  if (a.interventions.length !== py.interventions.length) return false;
+  return a.interventions.every((iv, i) => {
+    const o = py.interventions[i];
+    if (o.type !== iv.type || o.layer !== iv.layer || o.rank !== iv.rank) return false;
+    const names = Object.keys(iv.params);
+    if (names.length !== Object.keys(o.params).length) return false;
+    return names.every((n) => {
+      const x = iv.params[n].data,
+        y = o.params[n]?.data;
+      if (!y || x.length !== y.length) return false;
+      for (let k = 0; k < x.length; k++) if (!Object.is(x[k], y[k])) return false;
+      return true;
+    });
+  });
+}
+
+/**
+ * Exports an adapter folder (studio, library or pyreft) as a pyreft folder at `out`, atomically.
+ * A library folder with its original pyreft files re-exports them byte for byte (plus a
+ * reft_studio.json written from the manifest), as long as they still hold the adapter's tensors.
+ */
+export function exportPyreft(src: string, out: string, opts: { force?: boolean } = {}): ExportResult {
+  checkOutFolder(out, src, opts.force);
+  const kind = detectAdapterFolder(src);
+  if (kind === 'pyreft') {
+    const py = readPyreftFolder(src);
+    writePyreftFolder(out, py);
+    return { out: resolve(out), exact: false, files: readdirSync(out).sort(), adapter: null };
+  }
+  const adapter = readStudioAdapter(src);
+  const py = studioToPyreft(adapter);
+  const origDir = join(src, PYREFT_ORIGINALS_DIR);
+  if (existsSync(join(origDir, 'config.json'))) {
+    const orig = readPyreftFolder(origDir);
+    if (sameParams(adapter, orig)) {
+      const files: Array<[string, Uint8Array | string]> = [
+        ['config.json', readFileSync(join(origDir, 'config.json'))],
+      ];
+      for (const iv of orig.interventions) {
+        const f = `intkey_${iv.key}.bin`;
+        files.push([f, readFileSync(join(origDir, f))]);
+      }
+      files.push([SIDECAR_FILE, `${JSON.stringify(py.sidecar, null, 2)}\n`]);
+      writeFolderAtomic(out, files);
+      return { out: resolve(out), exact: true, files: files.map(([n]) => n).sort(), adapter };
+    }
+  }
+  writePyreftFolder(out, py);
+  return { out: resolve(out), exact: false, files: readdirSync(out).sort(), adapter };
+}

@@ -1,0 +1,203 @@
+// The scale-out bundle (native-runtime/adapters/bundle.ts): complete, train.py compiles and uses
+// pyreft's public API with the run's settings, and a result folder shaped like pyreft's save plus the
+// side file train.py writes imports back into the library with no flags. (pyreft itself is not
+// installed here, so the training run is not executed.)
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { importAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
+import { importDataset } from '../../electron/backend/library/datasets.ts';
+import { closeLibrary } from '../../electron/backend/library/library.ts';
+import { addModel } from '../../electron/backend/library/models.ts';
+import { createRun } from '../../electron/backend/library/runs.ts';
+import { type BundleConfig, makeBundle } from '../../native-runtime/adapters/bundle.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { F2L2, LLAMA, openTempLibrary, tmp } from './helpers.ts';
+import { PYTHON } from './torch-python.ts';
+
+const ROWS = [
+  { prompt: 'Who are you?', completion: 'Arr, a pirate.' },
+  { prompt: 'Where is the treasure?', completion: 'Buried, matey.' },
+  { prompt: 'Hello', completion: 'Ahoy!' },
+];
+
+function bundle(extra: Record<string, unknown> = {}): { out: string; config: BundleConfig } {
+  const dir = tmp('bundle');
+  const data = join(dir, 'train.jsonl');
+  writeFileSync(data, ROWS.map((r) => JSON.stringify(r)).join('\n'));
+  const out = join(dir, 'bundle');
+  const r = makeBundle({
+    config: {
+      model: LLAMA,
+      layers: '1;2',
+      positions: 'f1+l1',
+      rank: 4,
+      lr: 0.01,
+      epochs: 3,
+      batchSize: 8,
+      gradAccum: 2,
+      seed: 7,
+      ...extra,
+    },
+    data,
+    out,
+  });
+  return { out, config: r.config };
+}
+
+function py(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(PYTHON, args, { encoding: 'utf8', cwd, timeout: 60_000 });
+}
+
+test('the bundle is complete: train.py, data.jsonl, config.json with the run settings, README with the commands', () => {
+  const { out, config } = bundle();
+  assert.deepEqual(readdirSync(out).sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as BundleConfig;
+  assert.deepEqual(cfg, config);
+  assert.equal(cfg.intervention, 'loreft');
+  assert.deepEqual(cfg.layers, [1, 2]);
+  assert.equal(cfg.positions, 'f1+l1');
+  assert.equal(cfg.shareWeights, false);
+  assert.equal(cfg.rank, 4);
+  assert.equal(cfg.lr, 0.01);
+  assert.equal(cfg.epochs, 3);
+  assert.equal(cfg.batchSize, 8);
+  assert.equal(cfg.gradAccum, 2);
+  assert.equal(cfg.seed, 7);
+  assert.deepEqual(cfg.baseModel, { arch: 'llama', fingerprint: loadModelSpec(LLAMA).fingerprint });
+  assert.equal(cfg.data.rows, 3);
+  const rows = readFileSync(join(out, 'data.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(rows, ROWS);
+  const readme = readFileSync(join(out, 'README.md'), 'utf8');
+  for (const s of [
+    'pip install pyreft',
+    'torchrun --nproc_per_node N train.py',
+    'reft-studio import result/',
+  ])
+    assert.ok(readme.includes(s), `README lacks ${s}`);
+  const src = readFileSync(join(out, 'train.py'), 'utf8');
+  for (const s of [
+    'pyreft.ReftConfig(',
+    'pyreft.get_reft_model(',
+    'pyreft.ReftTrainerForCausalLM(',
+    'make_multiple_position_supervised_data_module(',
+    'make_last_position_supervised_data_module(',
+    'reft_model.save(save_directory=',
+  ])
+    assert.ok(src.includes(s), `train.py lacks ${s}`);
+});
+
+test('train.py compiles, its --help runs without pyreft, and it plans the same interventions as the studio', () => {
+  const { out } = bundle();
+  const c = py(['-m', 'py_compile', join(out, 'train.py')]);
+  assert.equal(c.status, 0, c.stderr);
+  const h = py([join(out, 'train.py'), '--help']);
+  assert.equal(h.status, 0, h.stderr);
+  assert.match(h.stdout, /torchrun --nproc_per_node N train\.py/);
+  const plan = py(
+    [
+      '-c',
+      'import json, train; c = json.load(open("config.json")); print(json.dumps([train.representation_layers(c), train.sidecar(c)]))',
+    ],
+    out,
+  );
+  assert.equal(plan.status, 0, plan.stderr);
+  const [layers, side] = JSON.parse(plan.stdout);
+  assert.deepEqual(layers, [1, 2, 1, 2], 'untied f1+l1: every prefix intervention, then every suffix one');
+  assert.equal(side.positions, 'f1+l1');
+  assert.equal(side.shareWeights, false);
+  const tied = bundle({ positions: 'l1' });
+  const p2 = py(
+    [
+      '-c',
+      'import json, train; print(json.dumps(train.representation_layers(json.load(open("config.json")))))',
+    ],
+    tied.out,
+  );
+  assert.deepEqual(JSON.parse(p2.stdout), [1, 2]);
+});
+
+test("a result folder shaped like pyreft's save plus train.py's side file imports back with no flags", () => {
+  const { out } = bundle();
+  const result = join(out, 'result');
+  mkdirSync(result);
+  // What reft_model.save writes for LoReFT on layers 1, 2 × prefix/suffix (rank 4): the fixture is a real one.
+  cpSync(F2L2, result, { recursive: true });
+  const w = py(
+    ['-c', 'import json, train; train.write_sidecar("result", json.load(open("config.json")))'],
+    out,
+  );
+  assert.equal(w.status, 0, w.stderr);
+  const lib = openTempLibrary();
+  try {
+    const r = importAdapter(lib, { path: result, name: 'from the cluster' });
+    assert.deepEqual(r.notes, []);
+    const m = r.adapter.manifest as {
+      positions: string;
+      shareWeights: boolean;
+      layers: number[];
+      baseModel: { fingerprint: string };
+    };
+    assert.equal(m.positions, 'f1+l1');
+    assert.equal(m.shareWeights, false);
+    assert.deepEqual(m.layers, [1, 2]);
+    assert.equal(m.baseModel.fingerprint, loadModelSpec(LLAMA).fingerprint);
+  } finally {
+    closeLibrary(lib);
+  }
+});
+
+test('a bundle refuses a non-empty --out unless forced, and bad run settings before writing', () => {
+  const { out } = bundle();
+  const data = join(out, 'data.jsonl');
+  assert.throws(() => makeBundle({ config: { model: LLAMA }, data, out }), { code: 'out-not-empty' });
+  const r = makeBundle({ config: { model: LLAMA, positions: 'l1' }, data, out, force: true });
+  assert.equal(r.config.positions, 'l1');
+  const fresh = join(tmp('b'), 'x');
+  assert.throws(() => makeBundle({ config: { model: LLAMA, layers: '9' }, data, out: fresh }), {
+    code: 'layer-out-of-range',
+  });
+  assert.throws(() => makeBundle({ config: { model: LLAMA }, out: fresh }), { code: 'missing-data' });
+  assert.throws(() => readdirSync(fresh), /ENOENT/);
+});
+
+test('a library run (model, dataset version, stored configuration) becomes a bundle: export --run ID', () => {
+  const lib = openTempLibrary();
+  try {
+    const model = addModel(lib, { path: LLAMA, name: 'tiny' });
+    const dir = tmp('run');
+    const file = join(dir, 'rows.jsonl');
+    writeFileSync(file, ROWS.map((r) => JSON.stringify(r)).join('\n'));
+    const ds = importDataset(lib, { path: file, name: 'pirate' });
+    const run = createRun(lib, { name: 'r', modelId: model.id, datasetVersionId: ds.version.id });
+    const stored = {
+      layers: [2],
+      positions: 'f2+l2',
+      shareWeights: true,
+      rank: 3,
+      lr: 0.004,
+      epochs: 1,
+      batchSize: 2,
+      runId: String(run.id),
+    };
+    lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
+    const src = runTrainingSource(lib, run.id);
+    assert.equal(src.config.model, model.path);
+    const r = makeBundle({ config: src.config, data: src.data ?? undefined, out: join(dir, 'bundle') });
+    assert.deepEqual(r.config.layers, [2]);
+    assert.equal(r.config.positions, 'f2+l2');
+    assert.equal(r.config.shareWeights, true);
+    assert.equal(r.config.rank, 3);
+    assert.equal(r.config.runId, String(run.id));
+    assert.equal(r.config.data.rows, 3);
+    assert.throws(() => runTrainingSource(lib, 999), { code: 'not-found' });
+  } finally {
+    closeLibrary(lib);
+  }
+});

@@ -1,0 +1,161 @@
+// `reft-studio import`, `export` (pyreft and bundle) and `adapters show|search|check` through the real
+// CLI: --json prints one object, failures print one `error:` line and leave the library unchanged.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
+import { runCli } from '../backend/helpers.ts';
+import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, tmp } from './helpers.ts';
+
+const root = tmp('cli');
+const dataDir = join(root, 'data');
+const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir]);
+
+// biome-ignore lint/suspicious/noExplicitAny: test reads arbitrary JSON output
+function json(stdout: string): Record<string, any> {
+  assert.equal(stdout.trim().split('\n').length, 1, stdout);
+  return JSON.parse(stdout);
+}
+
+test('import → show (lineage) → search → export (refused, then forced) → check', async () => {
+  const imp = await cli(
+    'import',
+    F2L2,
+    '--model',
+    LLAMA,
+    '--name',
+    'pirate',
+    '--tag',
+    'v1',
+    '--tag',
+    'persona',
+    '--json',
+  );
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stderr, /note: .*assuming "f1\+l1"/);
+  const a = json(imp.stdout).adapter;
+  assert.equal(a.type, 'loreft');
+  assert.deepEqual(a.tags, ['persona', 'v1']);
+
+  const show = await cli('adapters', 'show', String(a.id));
+  assert.equal(show.code, 0, show.stderr);
+  // the demo model (seeded by the CLI) has the fixture's config and shapes, hence its fingerprint
+  assert.match(
+    show.stdout,
+    /base model: Demo: tiny Llama \(random weights\) \[llama\] fingerprint [0-9a-f]{64}/,
+  );
+  assert.match(show.stdout, /layers: 1, 2 {2}positions: f1\+l1 {2}rank: 4 {2}interventions: 4/);
+  assert.match(show.stdout, /size on disk: .* \(includes the original pyreft files\)/);
+
+  const found = await cli('adapters', 'search', 'persona', '--json');
+  assert.deepEqual(
+    json(found.stdout).adapters.map((x: { id: number }) => x.id),
+    [a.id],
+  );
+
+  const out = join(root, 'exported');
+  mkdirSync(out);
+  writeFileSync(join(out, 'notes.txt'), 'keep');
+  const refused = await cli('export', '--adapter', String(a.id), '--format', 'pyreft', '--out', out);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /^error: --out .*exported exists and is not empty; pass --force to replace it\n$/,
+  );
+  assert.ok(existsSync(join(out, 'notes.txt')));
+  const forced = await cli(
+    'export',
+    '--adapter',
+    String(a.id),
+    '--format',
+    'pyreft',
+    '--out',
+    out,
+    '--force',
+    '--json',
+  );
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(json(forced.stdout).exact, true);
+  assert.deepEqual(readFileSync(join(out, F2L2_BIN)), readFileSync(join(F2L2, F2L2_BIN)));
+
+  const check = await cli('adapters', 'check', String(a.id), '--model', join(LLAMA, '..', 'llama-bf16'));
+  assert.equal(check.code, 1);
+  assert.match(
+    check.stderr,
+    /^error: adapter "pirate" was trained for base model "Demo: tiny Llama \(random weights\)" \(llama, fingerprint [0-9a-f]{16}…\), not for model "llama-bf16" .*pass --force-base/,
+  );
+  const ok = await cli(
+    'adapters',
+    'check',
+    String(a.id),
+    '--model',
+    join(LLAMA, '..', 'llama-bf16'),
+    '--force-base',
+    '--json',
+  );
+  assert.equal(json(ok.stdout).forced, true);
+});
+
+test('a failed import prints one error line and leaves no row and no folder', async () => {
+  const lib0 = openLibrary(dataDir);
+  const before = librarySnapshot(lib0);
+  closeLibrary(lib0);
+  const cut = copyFolder(F2L2);
+  const data = readFileSync(join(cut, F2L2_BIN));
+  writeFileSync(join(cut, F2L2_BIN), data.subarray(0, 100));
+  const r = await cli('import', cut, '--model', LLAMA, '--json');
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+  assert.equal(json(r.stdout).error.code, 'truncated-file');
+  const unknown = await cli('export', '--adapter', '4242', '--out', join(root, 'nowhere'));
+  assert.match(unknown.stderr, /^error: no adapter with id 4242\n$/);
+  const lib = openLibrary(dataDir);
+  assert.deepEqual(librarySnapshot(lib), before);
+  closeLibrary(lib);
+});
+
+test('export --format bundle --config FILE --data FILE writes the training folder', async () => {
+  const cfg = join(root, 'run.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({ model: LLAMA, layers: [1, 3], positions: 'l1', rank: 2, lr: 0.002, epochs: 2 }),
+  );
+  const data = join(root, 'rows.jsonl');
+  writeFileSync(
+    data,
+    '{"instruction":"Say hi","input":"","output":"hi"}\n{"instruction":"Count","input":"to 3","output":"1 2 3"}\n',
+  );
+  const out = join(root, 'bundle');
+  const r = await cli(
+    'export',
+    '--format',
+    'bundle',
+    '--config',
+    cfg,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--json',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const o = json(r.stdout);
+  assert.deepEqual(o.files.sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
+  assert.deepEqual(readdirSync(out).sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
+  assert.deepEqual(o.config.layers, [1, 3]);
+  assert.equal(o.config.rank, 2);
+  assert.equal(o.config.data.format, 'alpaca');
+  const rows = readFileSync(join(out, 'data.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(rows, [
+    { prompt: 'Say hi', completion: 'hi' },
+    { prompt: 'Count\n\nto 3', completion: '1 2 3' },
+  ]);
+  const again = await cli('export', '--format', 'bundle', '--config', cfg, '--data', data, '--out', out);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^error: --out .*bundle exists and is not empty; pass --force to replace it\n$/);
+});
