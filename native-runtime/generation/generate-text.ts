@@ -2,17 +2,17 @@
 // positions computed on the prompt as pyreft does, sampling, stop strings, streaming. Shared by the
 // CLI's `generate` and the backend's playground.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
-import { MANIFEST_FILE, readStudioAdapter, studioToPyreft } from '../formats/studio-adapter.ts';
+import { pyreftToStudio, readStudioAdapter, type StudioAdapter } from '../formats/studio-adapter.ts';
+import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
+import { detectAdapterFolder } from '../adapters/folders.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { interventionLocations, isUntied, parsePositions } from '../training/positions.ts';
-import { ReftModel, statesFromPyreft } from '../training/reft-model.ts';
+import { ReftModel } from '../training/reft-model.ts';
 import { Generator, type FinishReason, type InterventionFeed } from './generator.ts';
 import type { SamplingOptions } from './sampling.ts';
 
@@ -41,27 +41,24 @@ export async function loadTextModel(
     return { spec: folder.spec, tokenizer: folder.tokenizer, generator: await Generator.load(folder.spec, { device: opts.device }), adapter: null };
   }
   const dir = opts.adapterDir;
-  let py, positions: string | undefined, shareWeights = false, fp: string | null = null;
-  if (existsSync(join(dir, MANIFEST_FILE))) {
-    const a = readStudioAdapter(dir);
-    py = studioToPyreft(a);
-    positions = a.manifest.positions;
-    shareWeights = a.manifest.shareWeights;
-    fp = a.manifest.baseModel.fingerprint;
-  } else {
-    py = readPyreftFolder(dir);
-    positions = py.sidecar?.positions;
-    shareWeights = py.sidecar?.shareWeights ?? false;
-    fp = py.sidecar?.baseModel?.fingerprint ?? null;
+  // A pyreft folder without our side file says neither its positions nor its base model: positions
+  // must be given, and the shapes (checked below) are all we can hold it to.
+  let adapter: StudioAdapter;
+  if (detectAdapterFolder(dir) === 'studio') adapter = readStudioAdapter(dir);
+  else {
+    const py = readPyreftFolder(dir);
+    const positions = opts.positions ?? py.sidecar?.positions;
+    if (!positions) {
+      throw new ConfigError('missing-positions', `${dir}: the adapter does not record its positions (no ${SIDECAR_FILE}); pass --positions, e.g. f1+l1`);
+    }
+    adapter = pyreftToStudio(py, { positions, baseModel: py.sidecar?.baseModel ?? { arch: folder.spec.arch, fingerprint: folder.spec.fingerprint } });
   }
-  positions = opts.positions ?? positions;
-  if (!positions) {
-    throw new ConfigError('missing-positions', `${dir}: the adapter does not record its positions (no ${SIDECAR_FILE}); pass --positions, e.g. f1+l1`);
-  }
-  if (fp && fp !== folder.spec.fingerprint && !opts.forceBase) {
-    throw new ConfigError('base-model-mismatch', `${dir} was trained on the model with fingerprint ${fp.slice(0, 12)}…, not ${folder.dir} (${folder.spec.fingerprint.slice(0, 12)}…); pass --force-base to apply it anyway`);
-  }
-  const model = await ReftModel.load(folder.spec, statesFromPyreft(py), { device: opts.device });
+  const spec = folder.spec;
+  checkAdapterForModel(adapter, { arch: spec.arch, fingerprint: spec.fingerprint, hiddenSize: spec.hiddenSize, numLayers: spec.numLayers, name: folder.dir }, { forceBase: opts.forceBase, adapterName: dir });
+  const positions = opts.positions ?? adapter.manifest.positions;
+  const shareWeights = adapter.manifest.shareWeights;
+  const fp = adapter.manifest.baseModel.fingerprint;
+  const model = await ReftModel.load(spec, adapterStates(adapter), { device: opts.device });
   return { spec: folder.spec, tokenizer: folder.tokenizer, generator: model.generator(), adapter: { positions, shareWeights, baseFingerprint: fp, model } };
 }
 

@@ -1,0 +1,42 @@
+// `reft-studio generate` as a user runs it: greedy output equals the engine's own greedy decoding of
+// the same prompt, an adapter changes the output, and a pyreft folder without positions is refused
+// with one clear line.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Generator } from '../../native-runtime/generation/generator.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
+import { modelDir, REFT } from '../helpers/fixtures.ts';
+
+const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const run = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [BIN, 'generate', ...args, '--json'], { encoding: 'utf8' }));
+
+describe('reft-studio generate', () => {
+  const model = modelDir('llama');
+  const adapter = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
+
+  it('greedy tokens equal the engine’s greedy decoding', async () => {
+    const out = run('--model', model, '--prompt', 'Hello there', '--greedy', '--max-new-tokens', '6');
+    const tok = loadTokenizer(model);
+    const gen = await Generator.load(loadModelSpec(model));
+    const ids = tok.encode('Hello there', { addSpecialTokens: true });
+    const r = await gen.generate([ids], { greedy: true, maxNewTokens: 6 });
+    assert.deepEqual(out.tokens, r.tokens[0]);
+    assert.equal(out.promptTokens, ids.length);
+  });
+
+  it('an adapter with its positions changes the continuation', () => {
+    const base = run('--model', model, '--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6');
+    const withAdapter = run('--model', model, '--adapter', adapter, '--positions', 'f2+l2', '--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6');
+    assert.notDeepEqual(withAdapter.tokens, base.tokens);
+  });
+
+  it('a pyreft folder that does not record positions needs --positions', () => {
+    const r = spawnSync(process.execPath, [BIN, 'generate', '--model', model, '--adapter', adapter, '--prompt', 'hi'], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
+  });
+});
