@@ -1,5 +1,6 @@
 // Bundles the Electron entry points with esbuild into dist/electron/*.cjs: main (main process),
-// preload (sandboxed preload) and utility-entry (the backend's utilityProcess). Native modules and
+// preload (sandboxed preload), utility-entry (the backend's utilityProcess) and engine-worker (the
+// engine's worker thread, found next to the bundle by electron/backend/jobs/engine.ts). Native modules and
 // electron stay external (loaded from node_modules / the unpacked asar at run time).
 
 import { rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ await build({
     main: 'electron/main.ts',
     preload: 'electron/preload.ts',
     'utility-entry': 'electron/backend/utility-entry.ts',
+    'engine-worker': 'electron/backend/jobs/engine-worker.ts',
   },
   outdir,
   outExtension: { '.js': '.cjs' },

@@ -1,12 +1,18 @@
-// `reft-studio runs list|show|cancel`: training runs recorded in the library.
+// `reft-studio runs list|show|resume|cancel`: training runs recorded in the library. `runs resume`
+// continues a paused or interrupted run from its last checkpoint in this process (the same
+// jobs/training.ts code the studio uses, on an in-process engine), printing progress to stderr.
 
+import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
+import { executeRun } from '../../electron/backend/jobs/training.ts';
 import {
   cancelRun,
   getRun,
   listRuns,
   RUN_STATUSES,
   type RunStatus,
+  requeueRun,
 } from '../../electron/backend/library/runs.ts';
+import { ValidationError } from '../../native-runtime/errors.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
 
@@ -67,6 +73,52 @@ export const runsCommands: Command[] = [
         return `${head}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;
+    },
+  },
+  {
+    name: 'runs resume',
+    summary: 'continue a paused or interrupted run from its last checkpoint (in this process)',
+    usage: 'runs resume ID',
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      const err = (s: string) => process.stderr.write(`${s}\n`);
+      const result = await ctx.withLibrary(async (lib) => {
+        const before = getRun(lib, id);
+        if (before.status !== 'paused' && before.status !== 'interrupted') {
+          throw new ValidationError(
+            'not-resumable',
+            `run ${id} is ${before.status}; only paused or interrupted runs can be resumed`,
+          );
+        }
+        if (!requeueRun(lib, id))
+          throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
+        const ac = new AbortController();
+        const onSigint = () => {
+          err('pausing: saving a checkpoint at the end of this step');
+          ac.abort();
+        };
+        process.once('SIGINT', onSigint);
+        try {
+          const outcome = await executeRun(lib, new InProcessEngine(), id, {
+            signal: ac.signal,
+            abortReason: () => 'pause',
+            onLog: (m) => err(m),
+            onProgress: (p) =>
+              err(
+                `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerS)} tok/s`,
+              ),
+          });
+          return { outcome, run: getRun(lib, id) };
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      });
+      const { metrics: _m, ...run } = result.run;
+      ctx.print(
+        { ...run, outcome: result.outcome },
+        () => `run ${id}: ${result.outcome}${run.error ? ` (${run.error})` : ''}`,
+      );
+      return result.outcome === 'completed' ? 0 : 1;
     },
   },
   {

@@ -4,7 +4,7 @@
 
 import type { JobProgress } from './jobs/queue.ts';
 
-export type LibraryKind = 'models' | 'datasets' | 'runs' | 'adapters' | 'settings';
+export type LibraryKind = 'models' | 'datasets' | 'runs' | 'adapters' | 'settings' | 'evaluations';
 
 export interface LibraryChange {
   kind: LibraryKind;
@@ -13,9 +13,16 @@ export interface LibraryChange {
   action: 'added' | 'removed' | 'updated';
 }
 
+/** A piece of generated text of a 'generate/run' request, as soon as it is complete. */
+export interface GenerateToken {
+  requestId: string;
+  text: string;
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
+  'generate/token': GenerateToken;
 }
 
 export type PushTopic = keyof PushTopics;

@@ -5,8 +5,12 @@
 import type { BackendContext } from './context.ts';
 import { BackendEvents } from './events.ts';
 import { allHandlers } from './handlers/index.ts';
+import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { TrainingService } from './jobs/training.ts';
+import { markStaleEvaluations } from './library/evaluations.ts';
 import { closeLibrary, type OpenLibraryOptions, openLibrary } from './library/library.ts';
+import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
 import { dispatch } from './rpc/dispatch.ts';
 import type { ErrorMessage, ReplyMessage } from './rpc/envelope.ts';
@@ -20,11 +24,26 @@ export interface Backend extends BackendContext {
   close(): Promise<void>;
 }
 
-export function createBackend(dataDir: string, opts: OpenLibraryOptions = {}): Backend {
+export interface BackendOptions extends OpenLibraryOptions {
+  /** The engine to run training and generation on (default: worker threads, started on first use). */
+  engine?: Engine;
+}
+
+export function createBackend(dataDir: string, opts: BackendOptions = {}): Backend {
   const lib = openLibrary(dataDir, opts);
+  // Start-up consistency beyond the database: checkpoint rows whose folders are gone.
+  const fileReport = checkRunFiles(lib);
+  if (fileReport.forgottenCheckpoints) {
+    console.error(
+      `library: forgot ${fileReport.forgottenCheckpoints} checkpoint(s) whose folders are missing`,
+    );
+  }
+  markStaleEvaluations(lib);
   const events = new BackendEvents();
   const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
-  const ctx: BackendContext = { lib, events, jobs };
+  const engine = opts.engine ?? new WorkerEngine();
+  const training = new TrainingService(lib, engine, jobs, events);
+  const ctx: BackendContext = { lib, events, jobs, engine, training };
   let closed = false;
   return {
     ...ctx,
@@ -37,9 +56,12 @@ export function createBackend(dataDir: string, opts: OpenLibraryOptions = {}): B
     async close() {
       if (closed) return;
       closed = true;
+      // Running trainings stop at a checkpoint and stay resumable ('interrupted').
+      training.shutdown();
       for (const j of jobs.list()) jobs.cancel(j.id);
-      // Give cancelled jobs a moment to stop writing before the database goes away.
-      await Promise.race([jobs.idle(), new Promise((r) => setTimeout(r, 2000))]);
+      // Give cancelled jobs a moment to checkpoint and stop writing before the database goes away.
+      await Promise.race([jobs.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+      await engine.close();
       closeLibrary(lib);
     },
   };

@@ -115,3 +115,46 @@ export class RpcClient {
     this.ws.terminate();
   }
 }
+
+/** Calls a method and returns its result; fails the test with the error otherwise. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+export async function rpc<T = any>(c: RpcClient, method: string, params: unknown = {}): Promise<T> {
+  const m = await c.call(method, params);
+  if (m.type !== 'reply') throw new Error(`${method} failed: ${JSON.stringify(m)}`);
+  return m.result as T;
+}
+
+/** Polls `fn` until it returns a truthy value (bounded: fails after `timeoutMs`). */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 50,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Connects to a spawned server's RPC endpoint. */
+export function connectTo(url: URL): Promise<RpcClient> {
+  return connect(`ws://127.0.0.1:${url.port}/rpc?token=${url.searchParams.get('token')}`);
+}
+
+export const LLAMA_FIXTURE = join(ROOT, 'tests', 'fixtures', 'golden', 'models', 'llama');
+
+/** A small prompt/completion JSONL (n rows), with `broken` lines of bad JSON or bad rows mixed in. */
+export function writeJsonl(path: string, n: number, broken: number[] = []): void {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
+    );
+  }
+  for (const at of broken) lines.splice(at, 0, at % 2 ? '{"prompt": "no completion"}' : '{broken json');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}

@@ -4,6 +4,8 @@
 import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
+import { evaluationsHandlers } from './evaluations.ts';
+import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
 import { runsHandlers } from './runs.ts';
 import { settingsHandlers } from './settings.ts';
@@ -16,4 +18,6 @@ export const allHandlers = combineHandlers(
   runsHandlers,
   adaptersHandlers,
   settingsHandlers,
+  generateHandlers,
+  evaluationsHandlers,
 );

@@ -1,6 +1,7 @@
 // 'models/*': base models registered in the library (see library/models.ts for the logic).
 
 import { z } from 'zod';
+import { checkSourcePath } from '../library/datasets.ts';
 import { addModel, getModel, listModels, type ModelRecord, removeModel } from '../library/models.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
@@ -10,9 +11,9 @@ export const modelsHandlers = defineHandlers({
   'models/list': handler(z.object({}).strict(), (_p, ctx): ModelRecord[] => listModels(ctx.lib)),
   'models/get': handler(Id, (p, ctx): ModelRecord => getModel(ctx.lib, p.id)),
   'models/add': handler(
-    z.object({ path: z.string().min(1), name: z.string().max(200).optional() }).strict(),
+    z.object({ path: z.string().min(1).max(4096), name: z.string().max(200).optional() }).strict(),
     (p, ctx): ModelRecord => {
-      const m = addModel(ctx.lib, p);
+      const m = addModel(ctx.lib, { ...p, path: checkSourcePath(p.path) });
       ctx.events.emit('library/changed', { kind: 'models', id: m.id, action: 'added' });
       return m;
     },

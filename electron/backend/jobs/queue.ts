@@ -25,9 +25,45 @@ export interface JobInfo {
   finishedAt: number | null;
 }
 
-/** Pushed on 'jobs/progress' on every state change and report(). */
+/**
+ * Pushed on 'jobs/progress' on every state change and report(). A training job's reports also carry
+ * the step's numbers at the top level ({runId, step, totalSteps, epoch, loss, lr, gradNorm,
+ * tokensPerS, etaS, evalLoss?}), copied from `data`.
+ */
 export interface JobProgress extends JobInfo {
   data?: unknown;
+  step?: number;
+  totalSteps?: number;
+  epoch?: number;
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  tokensPerS?: number;
+  etaS?: number;
+  evalLoss?: number;
+}
+
+const KEEP_FINISHED = 200;
+
+const METRIC_KEYS = [
+  'step',
+  'totalSteps',
+  'epoch',
+  'loss',
+  'lr',
+  'gradNorm',
+  'tokensPerS',
+  'etaS',
+  'evalLoss',
+] as const;
+
+function metricFields(data: unknown): Partial<JobProgress> {
+  if (typeof data !== 'object' || data === null || typeof (data as { step?: unknown }).step !== 'number')
+    return {};
+  const d = data as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const k of METRIC_KEYS) if (typeof d[k] === 'number') out[k] = d[k] as number;
+  return out;
 }
 
 export interface JobContext {
@@ -123,6 +159,11 @@ export class JobQueue {
     return e ? { ...e.info } : undefined;
   }
 
+  /** Whether a job is executing on `device` now. */
+  deviceBusy(device: string): boolean {
+    return this.#busy.has(device);
+  }
+
   list(): JobInfo[] {
     return [...this.#jobs.values()].map((e) => ({ ...e.info }));
   }
@@ -144,7 +185,7 @@ export class JobQueue {
 
   #emit(info: JobInfo, data?: unknown): void {
     try {
-      this.#onProgress(data === undefined ? { ...info } : { ...info, data });
+      this.#onProgress(data === undefined ? { ...info } : { ...info, ...metricFields(data), data });
     } catch {}
   }
 
@@ -153,6 +194,16 @@ export class JobQueue {
     e.info.error = error;
     e.info.finishedAt = Date.now();
     this.#emit(e.info);
+    this.#prune();
+  }
+
+  /** Forgets the oldest finished jobs beyond KEEP_FINISHED, so a long-lived host does not grow. */
+  #prune(): void {
+    // Entries are only bookkeeping: a cancelled job still returning keeps its device through its
+    // own closure, so forgetting its entry is safe.
+    const finished = [...this.#jobs.values()].filter((x) => x.info.finishedAt !== null);
+    for (const x of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
+      this.#jobs.delete(x.info.id);
   }
 
   #pump(): void {

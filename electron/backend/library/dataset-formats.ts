@@ -1,16 +1,24 @@
-// Training data formats: reads JSONL, JSON (an array of objects) or CSV, detects which of the three
-// row shapes it holds and normalises every row. Malformed rows are never fatal here: each one is
-// reported with the line it starts on and left out, and the caller decides what to do with them.
+// Training data formats: reads JSONL, JSON (an array of objects), CSV or Parquet, detects which of the
+// three row shapes it holds and normalises every row. Malformed rows are never fatal here: each one is
+// reported with the line it starts on (Parquet: its 1-based row number) and left out, and the caller
+// decides what to do with them. Columns with other names are mapped with `mapping` ({prompt:
+// 'question', completion: 'answer'}); a file whose columns fit no format is refused with
+// 'unknown-dataset-format' naming its columns, so the UI can ask for a mapping.
 //   prompt-completion  {prompt, completion}
 //   alpaca             {instruction, input?, output}
 //   chat               {messages: [{role, content}, ...]} with at least one assistant turn
-// Leaves out: streaming of huge files (the whole file is read), TSV/Parquet, column mapping.
+// Leaves out: streaming of huge files (the whole file is read), TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
 
 export const DATASET_FORMATS = ['prompt-completion', 'alpaca', 'chat'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
-export type FileKind = 'jsonl' | 'json' | 'csv';
+export type FileKind = 'jsonl' | 'json' | 'csv' | 'parquet';
+
+/** Target field → source column: {prompt: 'question', completion: 'answer'}. */
+export type ColumnMapping = Partial<
+  Record<'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'messages', string>
+>;
 
 export type PromptCompletionRow = { prompt: string; completion: string };
 export type AlpacaRow = { instruction: string; input: string; output: string };
@@ -31,13 +39,20 @@ export interface ParsedDataset {
   bad: BadRow[];
 }
 
-interface RawRow {
+export interface RawRow {
   line: number;
   value?: unknown;
   error?: string;
 }
 
 // ---- file readers -----------------------------------------------------------------------------
+
+/** A JSON.parse error without the echoed input (V8 quotes the start of the text). */
+function jsonErrorText(e: unknown): string {
+  const m = (e as Error).message;
+  const at = /at position \d+/.exec(m)?.[0];
+  return at ? `unexpected input ${at}` : m.length > 80 ? `${m.slice(0, 80)}…` : m;
+}
 
 function readJsonl(text: string): RawRow[] {
   const out: RawRow[] = [];
@@ -48,7 +63,7 @@ function readJsonl(text: string): RawRow[] {
     try {
       out.push({ line: i + 1, value: JSON.parse(s) });
     } catch (e) {
-      out.push({ line: i + 1, error: `not valid JSON (${(e as Error).message})` });
+      out.push({ line: i + 1, error: `not valid JSON (${jsonErrorText(e)})` });
     }
   }
   return out;
@@ -242,14 +257,74 @@ export function fileKindOf(name: string, text: string): FileKind {
   return 'csv';
 }
 
-/**
- * Parses a dataset file's text. `format` 'auto' (or undefined) picks the format of the first row
- * whose keys are recognised; rows of another shape are then reported as bad.
- */
-export function parseDataset(name: string, text: string, format?: DatasetFormat | 'auto'): ParsedDataset {
+/** Renames columns per `mapping` (unmapped columns are kept; a mapped source column moves). */
+export function applyMapping(raw: RawRow[], mapping: ColumnMapping | undefined): RawRow[] {
+  const pairs = Object.entries(mapping ?? {}).filter(([, src]) => typeof src === 'string' && src !== '');
+  if (!pairs.length) return raw;
+  return raw.map((r) => {
+    if (r.error || !isObj(r.value)) return r;
+    const v: Record<string, unknown> = { ...r.value };
+    for (const [, src] of pairs) delete v[src as string];
+    for (const [dst, src] of pairs) {
+      if (!Object.hasOwn(r.value, src as string)) continue;
+      let x = r.value[src as string];
+      // A chat column from CSV/Parquet holds JSON text.
+      if (dst === 'messages' && typeof x === 'string') {
+        try {
+          x = JSON.parse(x);
+        } catch {}
+      }
+      v[dst] = x;
+    }
+    return { line: r.line, value: v };
+  });
+}
+
+/** Reads rows of a text file (JSONL, JSON array or CSV). */
+export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
   const raw = kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(text);
+  return { kind, raw };
+}
+
+/** Reads a Parquet file's rows (flat columns; BYTE_ARRAY strings), numbered from 1. */
+export async function readParquetRows(bytes: Uint8Array): Promise<RawRow[]> {
+  const { parquetReadObjects } = await import('hyparquet');
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await parquetReadObjects({ file, rowFormat: 'object' })) as Record<string, unknown>[];
+  } catch (e) {
+    throw new FormatError('bad-parquet', `not a readable Parquet file (${(e as Error).message})`);
+  }
+  return rows.map((value, i) => {
+    const v: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(value)) {
+      if (k === 'messages' && typeof x === 'string') {
+        try {
+          v[k] = JSON.parse(x);
+          continue;
+        } catch {}
+      }
+      v[k] = typeof x === 'bigint' ? Number(x) : x;
+    }
+    return { line: i + 1, value: v };
+  });
+}
+
+/**
+ * Normalises raw rows. `format` 'auto' (or undefined) picks the format of the first row whose keys
+ * are recognised; rows of another shape are then reported as bad.
+ */
+export function normalizeRows(
+  name: string,
+  kind: FileKind,
+  rawIn: RawRow[],
+  format?: DatasetFormat | 'auto',
+  mapping?: ColumnMapping,
+): ParsedDataset {
+  const raw = applyMapping(rawIn, mapping);
   let fmt: DatasetFormat | null = format && format !== 'auto' ? format : null;
   if (!fmt) {
     for (const r of raw) {
@@ -258,6 +333,14 @@ export function parseDataset(name: string, text: string, format?: DatasetFormat 
     }
   }
   if (!fmt) {
+    const first = raw.find((r) => !r.error && isObj(r.value));
+    const cols = first ? Object.keys(first.value as object) : [];
+    if (cols.length) {
+      throw new FormatError(
+        'unknown-dataset-format',
+        `${name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); give a mapping, e.g. {"prompt": "${cols[0]}", "completion": "${cols[1] ?? cols[0]}"}`,
+      );
+    }
     throw new FormatError(
       'unknown-dataset-format',
       `${name}: cannot tell the format: no row has prompt/completion, instruction/output or messages`,
@@ -275,4 +358,18 @@ export function parseDataset(name: string, text: string, format?: DatasetFormat 
     else rows.push(n);
   }
   return { kind, format: fmt, rows, bad };
+}
+
+/**
+ * Parses a dataset file's text. `format` 'auto' (or undefined) picks the format of the first row
+ * whose keys are recognised; rows of another shape are then reported as bad.
+ */
+export function parseDataset(
+  name: string,
+  text: string,
+  format?: DatasetFormat | 'auto',
+  mapping?: ColumnMapping,
+): ParsedDataset {
+  const { kind, raw } = readRawRows(name, text);
+  return normalizeRows(name, kind, raw, format, mapping);
 }

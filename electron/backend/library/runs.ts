@@ -2,6 +2,8 @@
 // states and appends one metrics row per step; the UI and the CLI read them back. Status changes are
 // guarded (a finished run cannot start again) so a late message from a dying job cannot undo a cancel.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
@@ -30,6 +32,10 @@ export interface RunRecord {
   finishedAt: number | null;
   wallTimeMs: number | null;
   systemInfo: Record<string, unknown> | null;
+  /** The base model's fingerprint when the run was created. */
+  modelFingerprint: string | null;
+  /** Optimizer steps planned (known once the engine has prepared the data). */
+  totalSteps: number | null;
   /** The last recorded step and loss, for list views. */
   lastStep: number | null;
   lastLoss: number | null;
@@ -45,9 +51,29 @@ export interface RunMetric {
   evalLoss: number | null;
 }
 
+export interface RunCheckpoint {
+  id: number;
+  step: number;
+  path: string;
+  sizeBytes: number | null;
+  createdAt: number;
+}
+
+export interface RunSample {
+  id: number;
+  step: number | null;
+  prompt: string;
+  output: string;
+  createdAt: number;
+}
+
 export interface RunDetail extends RunRecord {
   metrics: RunMetric[];
-  checkpoints: { id: number; step: number; path: string; sizeBytes: number | null; createdAt: number }[];
+  checkpoints: RunCheckpoint[];
+  /** Probe-prompt samples taken during training, oldest first. */
+  samples: RunSample[];
+  /** The adapter the run produced, once completed. */
+  adapterId: number | null;
 }
 
 interface RunRow {
@@ -63,6 +89,8 @@ interface RunRow {
   finished_at: number | null;
   wall_time_ms: number | null;
   system_info_json: string | null;
+  model_fingerprint: string | null;
+  total_steps: number | null;
   last_step: number | null;
   last_loss: number | null;
 }
@@ -84,6 +112,8 @@ function toRecord(r: RunRow): RunRecord {
     finishedAt: r.finished_at,
     wallTimeMs: r.wall_time_ms,
     systemInfo: r.system_info_json == null ? null : parseJsonColumn(r.system_info_json, {}),
+    modelFingerprint: r.model_fingerprint ?? null,
+    totalSteps: r.total_steps ?? null,
     lastStep: r.last_step,
     lastLoss: r.last_loss,
   };
@@ -108,8 +138,16 @@ export function getRun(lib: Library, id: number): RunDetail {
     .prepare(
       'SELECT id, step, path, size_bytes AS sizeBytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step',
     )
-    .all(id) as RunDetail['checkpoints'];
-  return { ...toRecord(row), metrics, checkpoints };
+    .all(id) as RunCheckpoint[];
+  const samples = lib.db
+    .prepare(
+      "SELECT id, step, prompt, output, created_at AS createdAt FROM generations WHERE run_id = ? AND kind = 'probe' ORDER BY step, id",
+    )
+    .all(id) as RunSample[];
+  const adapter = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? ORDER BY id DESC LIMIT 1')
+    .get(id) as { id: number } | undefined;
+  return { ...toRecord(row), metrics, checkpoints, samples, adapterId: adapter?.id ?? null };
 }
 
 export interface CreateRunInput {
@@ -118,14 +156,17 @@ export interface CreateRunInput {
   datasetVersionId?: number | null;
   config?: Record<string, unknown>;
   systemInfo?: Record<string, unknown>;
+  modelFingerprint?: string | null;
+  totalSteps?: number | null;
 }
 
 /** A new run in 'queued', owned by this process (see the start-up consistency check). */
 export function createRun(lib: Library, input: CreateRunInput): RunRecord {
   const row = lib.db
     .prepare(
-      `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, created_at, system_info_json)
-       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id`,
+      `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, created_at, system_info_json,
+         model_fingerprint, total_steps)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
     )
     .get(
       input.name ?? null,
@@ -135,6 +176,8 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
       process.pid,
       Date.now(),
       input.systemInfo ? JSON.stringify(input.systemInfo) : null,
+      input.modelFingerprint ?? null,
+      input.totalSteps ?? null,
     ) as { id: number };
   return getRun(lib, row.id);
 }
@@ -184,4 +227,118 @@ export function cancelRun(lib: Library, id: number): RunRecord {
   }
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
   return getRun(lib, id);
+}
+
+/**
+ * Puts an unfinished run (paused, interrupted, or queued without a job) back in the queue, owned by
+ * this process. Returns false when the run is running or finished.
+ */
+export function requeueRun(lib: Library, id: number): boolean {
+  const res = lib.db
+    .prepare(
+      `UPDATE runs SET status = 'queued', owner_pid = ?, error = NULL, finished_at = NULL
+       WHERE id = ? AND status IN ('paused', 'interrupted', 'queued')`,
+    )
+    .run(process.pid, id);
+  return res.changes > 0;
+}
+
+/** Sets the planned number of steps (once the engine knows it). */
+export function setRunTotalSteps(lib: Library, id: number, totalSteps: number): void {
+  lib.db
+    .prepare('UPDATE runs SET total_steps = ? WHERE id = ? AND total_steps IS NOT ?')
+    .run(totalSteps, id, totalSteps);
+}
+
+/**
+ * Drops metrics after `step`: a resume continues from a checkpoint at `step` and will record the
+ * later steps again (deterministically the same numbers), so the curve has no stale tail.
+ */
+export function truncateMetrics(lib: Library, runId: number, afterStep: number): number {
+  return lib.db.prepare('DELETE FROM run_metrics WHERE run_id = ? AND step > ?').run(runId, afterStep)
+    .changes;
+}
+
+/** Records a checkpoint folder (once per run and step; a repeat updates the path and size). */
+export function recordCheckpoint(
+  lib: Library,
+  runId: number,
+  step: number,
+  path: string,
+  sizeBytes: number | null,
+): void {
+  lib.db.transaction(() => {
+    const existing = lib.db
+      .prepare('SELECT id FROM checkpoints WHERE run_id = ? AND step = ?')
+      .get(runId, step) as { id: number } | undefined;
+    if (existing) {
+      lib.db
+        .prepare('UPDATE checkpoints SET path = ?, size_bytes = ? WHERE id = ?')
+        .run(path, sizeBytes, existing.id);
+    } else {
+      lib.db
+        .prepare(
+          'INSERT INTO checkpoints (run_id, step, path, size_bytes, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(runId, step, path, sizeBytes, Date.now());
+    }
+  })();
+}
+
+/** Drops checkpoint rows whose folder is gone (removed by hand, or never completed). */
+export function forgetCheckpoints(lib: Library, runId: number, keep: (path: string) => boolean): number {
+  const rows = lib.db.prepare('SELECT id, path FROM checkpoints WHERE run_id = ?').all(runId) as {
+    id: number;
+    path: string;
+  }[];
+  const del = lib.db.prepare('DELETE FROM checkpoints WHERE id = ?');
+  let n = 0;
+  for (const r of rows) if (!keep(r.path)) n += del.run(r.id).changes;
+  return n;
+}
+
+export interface GenerationInput {
+  modelId?: number | null;
+  adapterId?: number | null;
+  runId?: number | null;
+  step?: number | null;
+  kind: 'probe' | 'playground' | 'evaluation';
+  prompt: string;
+  output: string;
+  params?: Record<string, unknown>;
+}
+
+/** Stores one generated text (a run's probe sample, a playground answer). */
+export function recordGeneration(lib: Library, g: GenerationInput): number {
+  const row = lib.db
+    .prepare(
+      `INSERT INTO generations (model_id, adapter_id, run_id, step, kind, prompt, output, params_json, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    )
+    .get(
+      g.modelId ?? null,
+      g.adapterId ?? null,
+      g.runId ?? null,
+      g.step ?? null,
+      g.kind,
+      g.prompt,
+      g.output,
+      JSON.stringify(g.params ?? {}),
+      Date.now(),
+    ) as { id: number };
+  return row.id;
+}
+
+/**
+ * Start-up check of the files runs refer to: checkpoint rows whose folder is gone are forgotten
+ * (a resume then continues from the newest checkpoint that still exists).
+ */
+export function checkRunFiles(lib: Library): { forgottenCheckpoints: number } {
+  const rows = lib.db.prepare('SELECT id, path FROM checkpoints').all() as { id: number; path: string }[];
+  const del = lib.db.prepare('DELETE FROM checkpoints WHERE id = ?');
+  let n = 0;
+  lib.db.transaction(() => {
+    for (const r of rows) if (!existsSync(join(r.path, 'trainer-state.json'))) n += del.run(r.id).changes;
+  })();
+  return { forgottenCheckpoints: n };
 }

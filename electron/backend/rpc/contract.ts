@@ -14,15 +14,43 @@
 //   models/remove     {id}                                          → {id}
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
-//   datasets/import   {path, name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?}
+//   datasets/import   {path (absolute, no '..'), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?,
+//                      mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, Parquet)
 //                                                                   → {dataset, version, rejected: {line, message}[]}
-//   datasets/rows     {datasetId, versionId?, offset?=0, limit?=50 (≤1000)} → {datasetId, versionId, format, total, offset, rows}
+//   datasets/rows     {datasetId, versionId?, offset?=0, limit?=50 (≤1000), tag?, minRating?, maxRating?, unrated?, search?}
+//                                                                   → {datasetId, versionId, format, total, offset, rows, meta: RowMeta[]}
+//   datasets/annotate {datasetId, versionId?, indices[], rating?: 1..5|null, addTags?, removeTags?, note?} → RowMeta[]
+//   datasets/edit     {datasetId, versionId?, set?: {index, row}[], remove?: number[], append?: row[], note?}
+//                                                                   → {dataset, version} (a new frozen version)
+//   datasets/duplicates {datasetId, versionId?, threshold?=0.9, maxPairs?} → {versionId, exact, near: {a, b, similarity}[], ...}
+//   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test}}
+//                                                                   → {source, train, validation, test} (child versions)
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?}                                     → RunRecord[] (newest first, with lastStep/lastLoss)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
-//   runs/cancel       {id}                                          → RunRecord (error 'not-cancellable' if finished)
-//   adapters/list     {tag?, baseModelFingerprint?}                 → AdapterRecord[]
+//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?, intervention?, layers?,
+//                      positions?, shareWeights?, rank?, lr?, epochs?, maxSteps?, batchSize?, gradAccum?, maxLength?,
+//                      dropout?, weightDecay?, warmupRatio?, schedule?, maxGradNorm?, seed?, evalSplit?, evalEvery?,
+//                      checkpointEvery?, device?, probe?: {prompts[], every, maxNewTokens?}}
+//                                                                   → RunRecord & {runId} (queued; one training per device)
+//   runs/estimate     runs/start params + {calibrate?}              → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
+//                                                                     totalSteps, calibration, epochSeconds, ...}
+//   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
+//   runs/resume       {id}                                          → RunRecord (paused/interrupted → queued; continues from its last checkpoint)
+//   runs/cancel       {id}                                          → RunRecord (checkpoint, then stop; error 'not-cancellable' if finished)
+//   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?,
+//                      chat?, requestId?}                            → {requestId, text, tokens, finishReason, promptTokens, ms}
+//   generate/cancel   {requestId}                                   → {cancelled}
+//   evaluations/run   {adapterId, datasetId, datasetVersionId?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
+//                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter)
+//   evaluations/list  {adapterId?}                                  → EvaluationRecord[]
+//   evaluations/get   {id}                                          → EvaluationRecord
+//   adapters/list     {tag?, baseModelFingerprint?, type?, query?}  → AdapterRecord[] (query: name/tag/type/base model)
 //   adapters/get      {id}                                          → AdapterRecord
+//   adapters/lineage  {id}                                          → AdapterLineage (base model, run, dataset, metrics, size)
+//   adapters/import   {path, name?, modelId?, modelPath?, positions?, forceBase?, tags?} → {adapter, kind, notes}
+//   adapters/export   {id, out, format?: 'pyreft', force?}          → {out, exact, files}
+//   adapters/check    {id, modelId, forceBase?}                     → {adapter, model, forced} (error 'base-model-mismatch')
 //   adapters/remove   {id}                                          → {id, deletedFiles}
 //   adapters/tag      {id, add?: string[], remove?: string[]}       → AdapterRecord
 //   adapters/rename   {id, name}                                    → AdapterRecord
@@ -30,9 +58,13 @@
 //   settings/set      {key, value: JSON (null removes)}             → {key}
 // Pushes: 'library/changed' {kind: 'models'|'datasets'|'runs'|'adapters'|'settings', id?, action}
 //         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., data?}
+//                           training reports add {step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
+//         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
+import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
+import type { GenerateHandlers } from '../handlers/generate.ts';
 import type { ModelsHandlers } from '../handlers/models.ts';
 import type { RunsHandlers } from '../handlers/runs.ts';
 import type { SettingsHandlers } from '../handlers/settings.ts';
@@ -43,21 +75,41 @@ export type Handlers = SystemHandlers &
   DatasetsHandlers &
   RunsHandlers &
   AdaptersHandlers &
-  SettingsHandlers;
+  SettingsHandlers &
+  GenerateHandlers &
+  EvaluationsHandlers;
 
 export type Method = keyof Handlers;
 export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
-export type { LibraryChange, PushTopic, PushTopics } from '../events.ts';
+export type { GenerateToken, LibraryChange, PushTopic, PushTopics } from '../events.ts';
+export type { GenerateReply } from '../handlers/generate.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
 export type { JobInfo, JobProgress, JobState } from '../jobs/queue.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
-export type { DatasetRecord, DatasetVersion, ImportResult, RowsPage } from '../library/datasets.ts';
+export type {
+  DatasetRecord,
+  DatasetVersion,
+  ImportResult,
+  RowMeta,
+  RowsPage,
+  SplitResult,
+} from '../library/datasets.ts';
+export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
+export type { RunEstimate } from '../library/estimates.ts';
+export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { ModelRecord } from '../library/models.ts';
-export type { RunDetail, RunMetric, RunRecord, RunStatus } from '../library/runs.ts';
+export type {
+  RunCheckpoint,
+  RunDetail,
+  RunMetric,
+  RunRecord,
+  RunSample,
+  RunStatus,
+} from '../library/runs.ts';
 export type {
   ClientMessage,
   ErrorMessage,

@@ -51,7 +51,9 @@ export async function dispatch(
   const method = m.method;
   // Own properties only: "__proto__" or "toString" must not reach Object.prototype.
   const def = Object.hasOwn(handlers, method) ? handlers[method] : undefined;
-  if (!def) return errorMessage(id, 'unknown-method', `unknown method "${method}"`);
+  // The name is echoed, but never more than a short prefix of it (a client may send megabytes).
+  const shown = method.length > 100 ? `${method.slice(0, 100)}…` : method;
+  if (!def) return errorMessage(id, 'unknown-method', `unknown method "${shown}"`);
 
   const parsed = (def.params as z.ZodType).safeParse(m.params ?? {});
   if (!parsed.success) {

@@ -1,0 +1,110 @@
+// 'evaluations/*': evaluating an adapter on a dataset version in the engine worker; results are
+// stored with the adapter (library/evaluations.ts). Progress goes out as 'jobs/progress'.
+
+import { z } from 'zod';
+import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
+import type { BackendContext } from '../context.ts';
+import { getAdapter } from '../library/adapters.ts';
+import { getDataset } from '../library/datasets.ts';
+import {
+  createEvaluation,
+  type EvaluationRecord,
+  finishEvaluation,
+  getEvaluation,
+  listEvaluations,
+} from '../library/evaluations.ts';
+import { listModels } from '../library/models.ts';
+import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+
+const RunParams = z
+  .object({
+    adapterId: z.number().int().positive(),
+    datasetId: z.number().int().positive(),
+    datasetVersionId: z.number().int().positive().optional(),
+    kind: z.enum(EVAL_KINDS),
+    limit: z.number().int().min(1).max(100_000).optional(),
+    maxNewTokens: z.number().int().min(1).max(1024).optional(),
+    batchSize: z.number().int().min(1).max(256).optional(),
+  })
+  .strict();
+
+async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext): Promise<EvaluationRecord> {
+  const adapter = getAdapter(ctx.lib, p.adapterId);
+  const ds = getDataset(ctx.lib, p.datasetId);
+  const version =
+    p.datasetVersionId !== undefined ? ds.versions.find((v) => v.id === p.datasetVersionId) : ds.latest;
+  if (!version)
+    throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.datasetVersionId}`);
+  const model = listModels(ctx.lib).find((m) => m.fingerprint === adapter.baseModelFingerprint);
+  if (!model) {
+    throw new ValidationError(
+      'missing-model',
+      `the base model of adapter ${adapter.id} is not in the library; add it first`,
+    );
+  }
+  const ev = createEvaluation(ctx.lib, {
+    adapterId: adapter.id,
+    modelId: model.id,
+    datasetVersionId: version.id,
+    kind: p.kind,
+  });
+  ctx.events.emit('library/changed', { kind: 'evaluations', id: ev.id, action: 'added' });
+  // Evaluations queue among themselves (one at a time), beside training rather than behind it.
+  const job = ctx.jobs.enqueue({
+    kind: 'evaluate',
+    device: 'eval:cpu',
+    label: `evaluate ${adapter.name} (${p.kind})`,
+    run: ({ signal, report }) =>
+      ctx.engine.call(
+        'evaluate',
+        {
+          model: model.path,
+          adapter: adapter.path,
+          data: version.filePath,
+          kind: p.kind,
+          limit: p.limit,
+          maxNewTokens: p.maxNewTokens,
+          batchSize: p.batchSize,
+        },
+        {
+          signal,
+          onEvent: (_e, d) =>
+            report({ progress: d.total ? d.done / d.total : undefined, message: `${d.done}/${d.total}` }),
+        },
+      ),
+  });
+  let out: EvaluationRecord;
+  try {
+    const report = await job.done;
+    out = finishEvaluation(ctx.lib, ev.id, {
+      status: 'completed',
+      metrics: report.metrics,
+      samples: report.samples,
+      examples: report.examples,
+    });
+  } catch (e) {
+    const cancelled = e instanceof CancelledError;
+    out = finishEvaluation(ctx.lib, ev.id, {
+      status: cancelled ? 'cancelled' : 'failed',
+      error: toWireError(e).message,
+    });
+  }
+  ctx.events.emit('library/changed', { kind: 'evaluations', id: ev.id, action: 'updated' });
+  return out;
+}
+
+export const evaluationsHandlers = defineHandlers({
+  /** Runs an evaluation to its end and returns it (status 'failed' with `error` when the engine failed). */
+  'evaluations/run': handler(RunParams, runEvaluation),
+  'evaluations/list': handler(
+    z.object({ adapterId: z.number().int().positive().optional() }).strict(),
+    (p, ctx): EvaluationRecord[] => listEvaluations(ctx.lib, p),
+  ),
+  'evaluations/get': handler(
+    z.object({ id: z.number().int().positive() }).strict(),
+    (p, ctx): EvaluationRecord => getEvaluation(ctx.lib, p.id),
+  ),
+});
+
+export type EvaluationsHandlers = ClientApi<typeof evaluationsHandlers>;

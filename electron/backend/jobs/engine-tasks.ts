@@ -1,0 +1,258 @@
+// The engine work the backend hands off: training (with probe samples), text generation,
+// evaluation and a speed calibration. These functions run wherever the engine runs — inside the
+// engine worker thread for the studio (engine-worker.ts), in-process for the CLI — and report through
+// an `emit(event, data)` callback, so the same code serves both. All data crossing is structured-
+// cloneable (no class instances, no functions).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type EvaluateInput,
+  type EvaluationReport,
+  evaluateAdapter,
+} from '../../../native-runtime/evaluation/evaluate.ts';
+import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
+import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import type { TrainConfig } from '../../../native-runtime/training/config.ts';
+import { type TrainProgress, type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+
+export interface ProbeConfig {
+  prompts: string[];
+  /** Take samples at checkpoints whose step is a multiple of this (and at the end). */
+  every: number;
+  maxNewTokens?: number;
+}
+
+export interface TrainArgs {
+  config: TrainConfig;
+  probe?: ProbeConfig | null;
+}
+
+export interface ProbeSample {
+  step: number;
+  prompt: string;
+  output: string;
+}
+
+/** TrainResult without the per-step metrics (the backend has them already). */
+export type TrainSummary = Omit<TrainResult, 'metrics'>;
+
+export interface GenerateArgs {
+  model: string;
+  adapter: string | null;
+  prompts: string[];
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  chat?: boolean | 'auto';
+  device?: DeviceChoice;
+}
+
+export interface CalibrateArgs {
+  config: TrainConfig;
+  /** Timed steps after one warm-up step (default 2). */
+  steps?: number;
+}
+
+export interface Calibration {
+  stepMs: number;
+  tokensPerS: number;
+  steps: number;
+}
+
+/** Operation name → [args, events, result]. */
+export interface EngineOps {
+  train: {
+    args: TrainArgs;
+    events: {
+      progress: TrainProgress;
+      checkpoint: { step: number; dir: string };
+      sample: ProbeSample;
+      log: string;
+    };
+    result: TrainSummary;
+  };
+  generate: { args: GenerateArgs; events: { text: { row: number; text: string } }; result: GeneratedText[] };
+  evaluate: {
+    args: Omit<EvaluateInput, 'signal' | 'onProgress'>;
+    events: { progress: { done: number; total: number } };
+    result: EvaluationReport;
+  };
+  calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
+}
+
+export type OpName = keyof EngineOps;
+export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & string>(
+  event: E,
+  data: EngineOps[O]['events'][E],
+) => void;
+
+// ---- generation: loaded models are kept (two at most) so the playground answers quickly -------------
+
+const RUNNERS_KEPT = 2;
+const runners = new Map<string, Promise<ModelRunner>>();
+
+async function runnerFor(model: string, adapter: string | null, device?: DeviceChoice): Promise<ModelRunner> {
+  const key = JSON.stringify([model, adapter, device ?? 'cpu']);
+  let r = runners.get(key);
+  if (r) {
+    runners.delete(key); // re-insert: most recently used last
+    runners.set(key, r);
+    return r;
+  }
+  r = ModelRunner.load(model, adapter, { device });
+  runners.set(key, r);
+  r.catch(() => runners.delete(key));
+  while (runners.size > RUNNERS_KEPT) {
+    const [oldKey, old] = runners.entries().next().value as [string, Promise<ModelRunner>];
+    runners.delete(oldKey);
+    void old.then((x) => x.release()).catch(() => {});
+  }
+  return r;
+}
+
+/** Forgets cached sessions of an adapter folder (it was removed or replaced). */
+export async function releaseRunners(): Promise<void> {
+  const all = [...runners.values()];
+  runners.clear();
+  for (const r of all) await r.then((x) => x.release()).catch(() => {});
+}
+
+export async function generateTask(
+  args: GenerateArgs,
+  emit: Emit<'generate'>,
+  signal: AbortSignal,
+): Promise<GeneratedText[]> {
+  const runner = await runnerFor(args.model, args.adapter, args.device);
+  const greedy = args.temperature === 0;
+  return runner.generate(args.prompts, {
+    maxNewTokens: args.maxNewTokens,
+    temperature: args.temperature,
+    topP: args.topP,
+    topK: args.topK,
+    repetitionPenalty: args.repetitionPenalty,
+    seed: args.seed,
+    greedy,
+    chat: args.chat ?? 'auto',
+    signal,
+    onText: (row, text) => emit('text', { row, text }),
+  });
+}
+
+// ---- training ------------------------------------------------------------------------------------
+
+export async function trainTask(
+  args: TrainArgs,
+  emit: Emit<'train'>,
+  signal: AbortSignal,
+): Promise<TrainSummary> {
+  const probe = args.probe?.prompts.length ? args.probe : null;
+  let prober: Promise<ModelRunner> | null = null;
+  let probes: Promise<void> = Promise.resolve();
+  let totalSteps = Number.POSITIVE_INFINITY;
+  // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
+  // it), on a second session of the model; they run between training steps, in checkpoint order.
+  const sampleAt = (step: number, dir: string) => {
+    if (!probe || signal.aborted) return;
+    if (step % probe.every !== 0 && step !== totalSteps) return;
+    probes = probes.then(async () => {
+      try {
+        prober ??= ModelRunner.load(args.config.model, dir, { device: args.config.device });
+        const runner = await prober;
+        runner.setParamsFrom(dir);
+        for (const prompt of probe.prompts) {
+          if (signal.aborted) return;
+          const [out] = await runner.generate([prompt], {
+            maxNewTokens: probe.maxNewTokens ?? 48,
+            greedy: true,
+          });
+          emit('sample', { step, prompt, output: out.text });
+        }
+      } catch (e) {
+        emit('log', `probe samples at step ${step} failed: ${(e as Error).message}`);
+      }
+    });
+  };
+  try {
+    const res = await train(args.config, {
+      signal,
+      onLog: (m) => emit('log', m),
+      onProgress: (p) => {
+        totalSteps = p.totalSteps;
+        emit('progress', p);
+      },
+      onCheckpoint: (c) => {
+        emit('checkpoint', c);
+        sampleAt(c.step, c.dir);
+      },
+    });
+    await probes;
+    const { metrics: _m, ...summary } = res;
+    return summary;
+  } finally {
+    await probes.catch(() => {});
+    if (prober) await (prober as Promise<ModelRunner>).then((r) => r.release()).catch(() => {});
+  }
+}
+
+// ---- evaluation and calibration --------------------------------------------------------------------
+
+export async function evaluateTask(
+  args: EngineOps['evaluate']['args'],
+  emit: Emit<'evaluate'>,
+  signal: AbortSignal,
+): Promise<EvaluationReport> {
+  return evaluateAdapter({ ...args, signal, onProgress: (done, total) => emit('progress', { done, total }) });
+}
+
+/**
+ * Times real training steps of a configuration: one warm-up step (session creation, first-run
+ * allocations), then `steps` timed ones, into a throw-away folder.
+ */
+export async function calibrateTask(
+  args: CalibrateArgs,
+  _emit: Emit<'calibrate'>,
+  signal: AbortSignal,
+): Promise<Calibration> {
+  const steps = args.steps ?? 2;
+  const dir = mkdtempSync(join(tmpdir(), 'reft-calibrate-'));
+  const marks: { at: number; tokensPerS: number }[] = [];
+  try {
+    await train(
+      {
+        ...args.config,
+        out: join(dir, 'out'),
+        checkpointDir: join(dir, 'ckpt'),
+        checkpointEvery: 0,
+        maxSteps: steps + 1,
+        evalData: undefined,
+        evalSplit: 0,
+        exportPyreft: undefined,
+        resumeFrom: undefined,
+      },
+      { signal, onProgress: (p) => marks.push({ at: performance.now(), tokensPerS: p.tokensPerS }) },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const timed = marks.length - 1;
+  const stepMs = timed > 0 ? (marks[marks.length - 1].at - marks[0].at) / timed : Number.NaN;
+  return { stepMs, tokensPerS: marks.at(-1)?.tokensPerS ?? Number.NaN, steps: timed };
+}
+
+export const TASKS: {
+  [O in OpName]: (
+    args: EngineOps[O]['args'],
+    emit: Emit<O>,
+    signal: AbortSignal,
+  ) => Promise<EngineOps[O]['result']>;
+} = {
+  train: trainTask,
+  generate: generateTask,
+  evaluate: evaluateTask,
+  calibrate: calibrateTask,
+};

@@ -1,0 +1,485 @@
+// Training runs in the library: planning a run from library ids (validated before anything is
+// stored), executing it on an engine while recording everything (metrics per step, checkpoints, probe
+// samples, the final adapter with its lineage), and the studio's run controls (start, pause, resume,
+// cancel) on the job queue — one training job per device.
+//
+// Durability: the checkpoint folders on disk are the truth. Every execution (a first start or a
+// resume) lists them, re-records any the database missed (a kill between the folder's rename and its
+// row), drops metrics after the checkpoint it continues from and lets the trainer repeat those steps
+// (deterministically the same numbers), so the stored curve has no gap and no duplicate step.
+// After a crash the start-up check marks the run 'interrupted'; `runs/resume` continues it.
+//
+// For the CLI (and a `train` command that wants its run recorded): createRecordedRun + executeRun
+// with an InProcessEngine.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import {
+  listCheckpoints,
+  readTrainerState,
+  STATE_FILE,
+} from '../../../native-runtime/training/checkpoint.ts';
+import {
+  type ResolvedTrainConfig,
+  resolveTrainConfig,
+  type TrainConfig,
+} from '../../../native-runtime/training/config.ts';
+import type { TrainProgress } from '../../../native-runtime/training/trainer.ts';
+import type { BackendEvents } from '../events.ts';
+import { systemInfo } from '../handlers/system.ts';
+import { registerAdapter } from '../library/adapters.ts';
+import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
+import type { Library } from '../library/library.ts';
+import { getModel, type ModelRecord } from '../library/models.ts';
+import {
+  appendMetrics,
+  createRun,
+  forgetCheckpoints,
+  getRun,
+  type RunRecord,
+  recordCheckpoint,
+  recordGeneration,
+  requeueRun,
+  setRunStatus,
+  setRunTotalSteps,
+  truncateMetrics,
+} from '../library/runs.ts';
+import type { Engine } from './engine.ts';
+import type { ProbeConfig } from './engine-tasks.ts';
+import type { JobQueue } from './queue.ts';
+
+/** The params of 'runs/start' and 'runs/estimate' (the renderer's run form, plus advanced options). */
+export interface RunParams {
+  modelId: number;
+  datasetId: number;
+  /** A specific frozen version (default: the dataset's latest full version). */
+  datasetVersionId?: number;
+  /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
+  evalDatasetVersionId?: number;
+  name?: string;
+  intervention?: TrainConfig['intervention'];
+  layers?: string | number[];
+  positions?: string;
+  shareWeights?: boolean;
+  rank?: number;
+  lr?: number;
+  epochs?: number;
+  maxSteps?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  maxLength?: number;
+  dropout?: number;
+  weightDecay?: number;
+  warmupRatio?: number;
+  schedule?: TrainConfig['schedule'];
+  maxGradNorm?: number;
+  seed?: number;
+  evalSplit?: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  device?: TrainConfig['device'];
+  probe?: ProbeConfig;
+}
+
+/** What a run stores in its config column: the resolved trainer config plus the studio's extras. */
+export type StoredRunConfig = ResolvedTrainConfig & { probe: ProbeConfig | null; datasetId: number };
+
+export interface PlannedRun {
+  model: ModelRecord;
+  version: DatasetVersion;
+  evalVersion: DatasetVersion | null;
+  config: ResolvedTrainConfig;
+  probe: ProbeConfig | null;
+  trainExamples: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+/**
+ * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
+ * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
+ * placeholders until the run has an id.
+ */
+export function planRun(
+  lib: Library,
+  p: RunParams,
+  paths = { out: join(lib.dataDir, 'adapters', 'planned') },
+): PlannedRun {
+  const model = getModel(lib, p.modelId);
+  const ds = getDataset(lib, p.datasetId);
+  const version =
+    p.datasetVersionId !== undefined ? ds.versions.find((v) => v.id === p.datasetVersionId) : ds.latest;
+  if (!version)
+    throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.datasetVersionId}`);
+  const evalVersion =
+    p.evalDatasetVersionId !== undefined ? getDatasetVersion(lib, p.evalDatasetVersionId) : null;
+  if (!existsSync(model.path))
+    throw new ValidationError('missing-model', `the model folder ${model.path} is gone`);
+  const spec = loadModelSpec(model.path);
+  if (spec.fingerprint !== model.fingerprint) {
+    throw new ValidationError(
+      'model-changed',
+      `the files in ${model.path} changed since the model was added; add it again`,
+    );
+  }
+  const probe = p.probe?.prompts.length ? { ...p.probe, maxNewTokens: p.probe.maxNewTokens ?? 48 } : null;
+  const base: TrainConfig = {
+    model: model.path,
+    data: version.filePath,
+    format: version.format,
+    evalData: evalVersion?.filePath,
+    evalSplit: p.evalSplit,
+    evalEvery: p.evalEvery,
+    intervention: p.intervention,
+    layers: p.layers,
+    positions: p.positions,
+    shareWeights: p.shareWeights,
+    rank: p.rank,
+    lr: p.lr,
+    epochs: p.epochs,
+    maxSteps: p.maxSteps,
+    batchSize: p.batchSize,
+    gradAccum: p.gradAccum,
+    maxLength: p.maxLength,
+    dropout: p.dropout,
+    weightDecay: p.weightDecay,
+    warmupRatio: p.warmupRatio,
+    schedule: p.schedule,
+    maxGradNorm: p.maxGradNorm,
+    seed: p.seed,
+    checkpointEvery: p.checkpointEvery,
+    device: p.device,
+    out: paths.out,
+    datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
+  };
+  let config = resolveTrainConfig(base, spec);
+  const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
+  const trainExamples = version.rowCount - held;
+  if (trainExamples < 1)
+    throw new ConfigError(
+      'bad-eval-split',
+      `the eval split leaves no training examples out of ${version.rowCount}`,
+    );
+  const micro = Math.ceil(trainExamples / config.batchSize);
+  const stepsPerEpoch = Math.ceil(micro / config.gradAccum);
+  const totalSteps = config.maxSteps > 0 ? config.maxSteps : config.epochs * stepsPerEpoch;
+  if (p.checkpointEvery === undefined) {
+    // Checkpoints are what a resume continues from: about ten per run unless asked otherwise.
+    config = { ...config, checkpointEvery: probe?.every ?? Math.max(1, Math.ceil(totalSteps / 10)) };
+  }
+  return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
+}
+
+/** Creates the run row ('queued') with its full config, dataset version, model fingerprint and system info. */
+export function createRecordedRun(lib: Library, plan: PlannedRun, name?: string): RunRecord {
+  return lib.db.transaction(() => {
+    const run = createRun(lib, {
+      name,
+      modelId: plan.model.id,
+      datasetVersionId: plan.version.id,
+      config: {},
+      modelFingerprint: plan.model.fingerprint,
+      totalSteps: plan.totalSteps,
+      systemInfo: { ...systemInfo(lib.dataDir) },
+    });
+    const out = join(lib.dataDir, 'adapters', `run-${run.id}`);
+    const stored: StoredRunConfig = {
+      ...plan.config,
+      out,
+      checkpointDir: join(lib.dataDir, 'runs', String(run.id), 'checkpoints'),
+      runId: String(run.id),
+      probe: plan.probe,
+      datasetId: plan.version.datasetId,
+    };
+    lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
+    return getRun(lib, run.id);
+  })();
+}
+
+function folderSize(dir: string): number | null {
+  try {
+    return readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+  } catch {
+    return null;
+  }
+}
+
+export type RunOutcome = 'completed' | 'paused' | 'cancelled' | 'interrupted' | 'failed';
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Why the signal was aborted (default: a cancel). */
+  abortReason?: () => 'pause' | 'cancel' | 'shutdown';
+  onProgress?: (p: TrainProgress) => void;
+  onLog?: (m: string) => void;
+  onChange?: () => void;
+}
+
+/**
+ * Trains a recorded run to its end (or pause/cancel), from its last checkpoint when it has one.
+ * Never throws for a training failure: the run is marked failed and 'failed' returned.
+ */
+export async function executeRun(
+  lib: Library,
+  engine: Engine,
+  runId: number,
+  opts: ExecuteOptions = {},
+): Promise<RunOutcome> {
+  const run = getRun(lib, runId);
+  const cfg = run.config as unknown as StoredRunConfig;
+  let resumeFrom: string | undefined;
+  try {
+    if (!cfg.checkpointDir || !cfg.out)
+      throw new ConfigError('bad-run', `run ${runId} has no stored training config`);
+    forgetCheckpoints(lib, runId, (p) => existsSync(join(p, STATE_FILE)));
+    const onDisk = listCheckpoints(cfg.checkpointDir);
+    for (const dir of onDisk) recordCheckpoint(lib, runId, readTrainerState(dir).step, dir, folderSize(dir));
+    resumeFrom = onDisk.at(-1);
+    truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
+  } catch (e) {
+    setRunStatus(lib, runId, 'failed', toWireError(e).message);
+    opts.onChange?.();
+    return 'failed';
+  }
+  if (!setRunStatus(lib, runId, 'running')) return getRun(lib, runId).status as RunOutcome;
+  opts.onChange?.();
+  let knownTotal = run.totalSteps;
+  const { probe, datasetId: _d, ...trainerConfig } = cfg;
+  // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
+  // beside a running server), seen in the database at most every two seconds.
+  const ac = new AbortController();
+  let cancelledElsewhere = false;
+  const onOuterAbort = () => ac.abort();
+  if (opts.signal?.aborted) ac.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let lastStatusCheck = Date.now();
+  const checkCancelled = () => {
+    if (Date.now() - lastStatusCheck < 2000) return;
+    lastStatusCheck = Date.now();
+    if (getRun(lib, runId).status === 'cancelled') {
+      cancelledElsewhere = true;
+      ac.abort();
+    }
+  };
+  try {
+    const summary = await engine.call(
+      'train',
+      {
+        config: {
+          ...trainerConfig,
+          evalData: trainerConfig.evalData ?? undefined,
+          exportPyreft: trainerConfig.exportPyreft ?? undefined,
+          resumeFrom,
+        },
+        probe,
+      },
+      {
+        signal: ac.signal,
+        onEvent: (event, data) => {
+          if (event === 'progress') {
+            checkCancelled();
+            const p = data as TrainProgress;
+            appendMetrics(lib, runId, [
+              {
+                step: p.step,
+                epoch: p.epoch,
+                loss: p.loss,
+                lr: p.lr,
+                gradNorm: p.gradNorm,
+                tokensPerS: p.tokensPerS,
+                evalLoss: p.evalLoss ?? null,
+              },
+            ]);
+            if (knownTotal !== p.totalSteps) {
+              knownTotal = p.totalSteps;
+              setRunTotalSteps(lib, runId, p.totalSteps);
+            }
+            opts.onProgress?.(p);
+          } else if (event === 'checkpoint') {
+            const c = data as { step: number; dir: string };
+            recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
+          } else if (event === 'sample') {
+            const s = data as { step: number; prompt: string; output: string };
+            recordGeneration(lib, {
+              runId,
+              modelId: run.modelId,
+              step: s.step,
+              kind: 'probe',
+              prompt: s.prompt,
+              output: s.output,
+            });
+          } else if (event === 'log') opts.onLog?.(data as string);
+        },
+      },
+    );
+    registerRunAdapter(lib, runId, summary.adapter);
+    setRunStatus(lib, runId, 'completed');
+    opts.onChange?.();
+    return 'completed';
+  } catch (e) {
+    const aborted = e instanceof CancelledError || ac.signal.aborted;
+    const reason = aborted ? (cancelledElsewhere ? 'cancel' : (opts.abortReason?.() ?? 'cancel')) : null;
+    // A dead engine worker is like a crashed process: the run can resume from its last checkpoint.
+    const crashed = !aborted && toWireError(e).code === 'engine-crashed';
+    const outcome: RunOutcome =
+      reason === 'pause'
+        ? 'paused'
+        : reason === 'shutdown' || crashed
+          ? 'interrupted'
+          : reason === 'cancel'
+            ? 'cancelled'
+            : 'failed';
+    const message =
+      outcome === 'failed' || crashed
+        ? toWireError(e).message
+        : outcome === 'cancelled'
+          ? 'cancelled by the user'
+          : undefined;
+    setRunStatus(lib, runId, outcome, message);
+    opts.onChange?.();
+    return outcome;
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** Registers a completed run's adapter folder in the library (once), with its lineage. */
+export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
+  const existing = lib.db.prepare('SELECT id FROM adapters WHERE run_id = ?').get(runId) as
+    | { id: number }
+    | undefined;
+  if (existing) return existing.id;
+  const run = getRun(lib, runId);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
+    baseModel?: { fingerprint?: string };
+  };
+  const a = registerAdapter(lib, {
+    name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
+    path: dir,
+    type: cfg.intervention,
+    baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
+    manifest,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dir),
+  });
+  return a.id;
+}
+
+// ---- the studio's run controls ---------------------------------------------------------------------
+
+type Intent = 'pause' | 'cancel' | 'shutdown';
+
+export class TrainingService {
+  #intent = new Map<number, Intent>();
+
+  constructor(
+    readonly lib: Library,
+    readonly engine: Engine,
+    readonly jobs: JobQueue,
+    readonly events: BackendEvents,
+  ) {}
+
+  start(p: RunParams): RunRecord {
+    const plan = planRun(this.lib, p);
+    const run = createRecordedRun(this.lib, plan, p.name);
+    this.#enqueue(run.id);
+    this.#changed(run.id);
+    return getRun(this.lib, run.id);
+  }
+
+  /** Continues a paused or interrupted run from its last checkpoint (from the start if it has none). */
+  resume(id: number): RunRecord {
+    const run = getRun(this.lib, id);
+    if (this.jobs.findByRun(id))
+      throw new ValidationError('already-running', `run ${id} is already ${run.status}`);
+    if (!requeueRun(this.lib, id)) {
+      throw new ValidationError(
+        'not-resumable',
+        `run ${id} is ${run.status}; only paused or interrupted runs can be resumed`,
+      );
+    }
+    this.#enqueue(id);
+    this.#changed(id);
+    return getRun(this.lib, id);
+  }
+
+  /** Stops a running run after a checkpoint and keeps it resumable; a queued run just waits as paused. */
+  pause(id: number): RunRecord {
+    const run = getRun(this.lib, id);
+    const job = this.jobs.findByRun(id);
+    if (!job || (run.status !== 'running' && run.status !== 'queued')) {
+      throw new ValidationError(
+        'not-pausable',
+        `run ${id} is ${run.status}; only a queued or running run can be paused`,
+      );
+    }
+    this.#intent.set(id, 'pause');
+    if (job.state === 'queued') setRunStatus(this.lib, id, 'paused');
+    this.jobs.cancel(job.id);
+    this.#changed(id);
+    return getRun(this.lib, id);
+  }
+
+  /** Cancels a run: a running one saves a checkpoint at its last step, then stops. */
+  cancel(id: number): RunRecord {
+    const run = getRun(this.lib, id);
+    if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') {
+      throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
+    }
+    this.#intent.set(id, 'cancel');
+    setRunStatus(this.lib, id, 'cancelled', 'cancelled by the user');
+    const job = this.jobs.findByRun(id);
+    if (job) this.jobs.cancel(job.id);
+    this.#changed(id);
+    return getRun(this.lib, id);
+  }
+
+  /** Host shutdown: running runs stop at a checkpoint and stay resumable ('interrupted'). */
+  shutdown(): void {
+    for (const j of this.jobs.list()) {
+      if (j.runId !== null && (j.state === 'running' || j.state === 'queued'))
+        this.#intent.set(j.runId, 'shutdown');
+    }
+  }
+
+  #changed(id: number): void {
+    this.events.emit('library/changed', { kind: 'runs', id, action: 'updated' });
+  }
+
+  #enqueue(runId: number): void {
+    const run = getRun(this.lib, runId);
+    const cfg = run.config as unknown as StoredRunConfig;
+    this.#intent.delete(runId);
+    this.jobs.enqueue({
+      kind: 'train',
+      device: cfg.device ?? 'cpu',
+      runId,
+      label: run.name ?? `run ${runId}`,
+      run: async ({ signal, report }) => {
+        if (getRun(this.lib, runId).status !== 'queued') return 'skipped';
+        const outcome = await executeRun(this.lib, this.engine, runId, {
+          signal,
+          abortReason: () => this.#intent.get(runId) ?? 'cancel',
+          onChange: () => this.#changed(runId),
+          onProgress: (p) =>
+            report({
+              progress: p.totalSteps ? p.step / p.totalSteps : undefined,
+              message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`,
+              data: { runId, ...p },
+            }),
+        });
+        this.#intent.delete(runId);
+        if (outcome === 'completed')
+          this.events.emit('library/changed', { kind: 'adapters', action: 'added' });
+        if (outcome === 'failed')
+          throw new ConfigError('run-failed', getRun(this.lib, runId).error ?? 'training failed');
+        if (outcome !== 'completed') throw new CancelledError(`run ${runId} ${outcome}`);
+        return outcome;
+      },
+    });
+  }
+}

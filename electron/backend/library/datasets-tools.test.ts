@@ -1,0 +1,274 @@
+// Dataset tools: CSV and Parquet import with column mapping, malformed rows reported by number,
+// per-row ratings/tags/notes and filters, edits as new versions, seeded splits, duplicate detection.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
+import {
+  annotateRows,
+  checkSourcePath,
+  datasetRows,
+  editDataset,
+  getDataset,
+  importDataset,
+  importDatasetFile,
+  readVersionRows,
+  splitDataset,
+} from './datasets.ts';
+import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
+import { closeLibrary, type Library, openLibrary } from './library.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'reft-dstools-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const libs: Library[] = [];
+after(() => libs.forEach(closeLibrary));
+function open(): Library {
+  const lib = openLibrary(join(root, `lib-${n++}`), { seedDemo: false });
+  libs.push(lib);
+  return lib;
+}
+function file(name: string, body: string | Uint8Array): string {
+  const p = join(root, name);
+  writeFileSync(p, body);
+  return p;
+}
+
+test('CSV with other column names: refused with the columns named, imported with a mapping', () => {
+  const lib = open();
+  const p = file(
+    'qa.csv',
+    'question,answer\n"What is 2+2, really?",4\nbad row\n"Why?","Because\nof reasons"\n,\n',
+  );
+  assert.throws(
+    () => importDataset(lib, { path: p }),
+    (e: unknown) =>
+      e instanceof FormatError && /columns: question, answer/.test(e.message) && /mapping/.test(e.message),
+  );
+  const r = importDataset(lib, { path: p, mapping: { prompt: 'question', completion: 'answer' } });
+  assert.equal(r.version.rowCount, 2);
+  assert.deepEqual(
+    r.rejected.map((b) => b.line),
+    [3, 6],
+    'the short row (line 3) and the empty completion (line 6) are reported by line',
+  );
+  const rows = readVersionRows(lib, r.version.id);
+  assert.deepEqual(rows[1], { prompt: 'Why?', completion: 'Because\nof reasons' });
+});
+
+test('Parquet import: rows by number, nulls reported, mapping applied', async () => {
+  const lib = open();
+  const p = file('qa.parquet', writeParquet({ q: ['one', 'two', 'three', 'four'], a: ['1', null, '3', ''] }));
+  await assert.rejects(importDatasetFile(lib, { path: p }), (e: unknown) => e instanceof FormatError);
+  const r = await importDatasetFile(lib, { path: p, mapping: { prompt: 'q', completion: 'a' }, name: 'pq' });
+  assert.equal(r.dataset.name, 'pq');
+  assert.equal(r.version.rowCount, 2);
+  assert.deepEqual(
+    r.rejected.map((b) => [b.line, b.message]),
+    [
+      [2, 'missing "completion"'],
+      [4, '"completion" is empty'],
+    ],
+  );
+  assert.deepEqual(readVersionRows(lib, r.version.id), [
+    { prompt: 'one', completion: '1' },
+    { prompt: 'three', completion: '3' },
+  ]);
+  await assert.rejects(
+    importDatasetFile(lib, { path: file('bad.parquet', 'PAR1 not really') }),
+    (e: unknown) => e instanceof FormatError && e.code === 'bad-parquet',
+  );
+});
+
+test('source paths must be absolute and free of ".."', () => {
+  assert.throws(
+    () => checkSourcePath('../../etc/passwd'),
+    (e: unknown) => e instanceof ValidationError && e.code === 'bad-path',
+  );
+  assert.throws(() => checkSourcePath('/tmp/../etc/passwd'), ValidationError);
+  assert.throws(() => checkSourcePath('relative.jsonl'), ValidationError);
+  assert.throws(() => checkSourcePath('/tmp/a\0b'), ValidationError);
+  assert.equal(checkSourcePath('/tmp/x.jsonl'), '/tmp/x.jsonl');
+});
+
+function tenRows(lib: Library) {
+  const lines = Array.from({ length: 10 }, (_, i) =>
+    JSON.stringify({ prompt: `p${i} apples`, completion: `c${i}` }),
+  );
+  return importDataset(lib, { path: file(`ten-${n}.jsonl`, lines.join('\n')) });
+}
+
+test('ratings, tags and notes; filters by tag, rating, search; metadata follows rows into new versions', () => {
+  const lib = open();
+  const r = tenRows(lib);
+  const ds = r.dataset.id;
+  annotateRows(lib, { datasetId: ds, indices: [1, 2, 3], rating: 5, addTags: ['good', 'math'] });
+  annotateRows(lib, { datasetId: ds, indices: [3], rating: 2, removeTags: ['good'], note: 'hmm' });
+  annotateRows(lib, { datasetId: ds, indices: [7], addTags: ['math'] });
+  const page = datasetRows(lib, { datasetId: ds, limit: 3 });
+  assert.equal(page.total, 10);
+  assert.deepEqual(
+    page.meta.map((m) => m.index),
+    [0, 1, 2],
+  );
+  assert.deepEqual(page.meta[1].tags, ['good', 'math']);
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: ds, tag: 'math' }).meta.map((m) => m.index),
+    [1, 2, 3, 7],
+  );
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: ds, minRating: 4 }).meta.map((m) => m.index),
+    [1, 2],
+  );
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: ds, maxRating: 3 }).meta.map((m) => [m.index, m.note]),
+    [[3, 'hmm']],
+  );
+  assert.equal(datasetRows(lib, { datasetId: ds, unrated: true }).total, 7);
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: ds, search: 'P5 APP' }).meta.map((m) => m.index),
+    [5],
+  );
+  const filteredPage = datasetRows(lib, { datasetId: ds, tag: 'math', offset: 1, limit: 2 });
+  assert.equal(filteredPage.total, 4);
+  assert.deepEqual(
+    filteredPage.meta.map((m) => m.index),
+    [2, 3],
+  );
+  assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [10], rating: 3 }), ValidationError);
+  assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [0], rating: 6 }), ValidationError);
+
+  // Edit: a new frozen version; the old one is unchanged; metadata follows the unchanged rows.
+  const e = editDataset(lib, {
+    datasetId: ds,
+    remove: [0],
+    set: [{ index: 2, row: { prompt: 'p2 pears', completion: 'c2' } }],
+    append: [{ prompt: 'new', completion: 'row' }],
+  });
+  assert.equal(e.version.version, 2);
+  assert.equal(e.version.parentVersionId, r.version.id);
+  assert.equal(e.version.rowCount, 10);
+  assert.equal(readVersionRows(lib, r.version.id).length, 10);
+  assert.deepEqual(readVersionRows(lib, e.version.id)[1], { prompt: 'p2 pears', completion: 'c2' });
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: ds, tag: 'math' }).meta.map((m) => m.index),
+    [0, 2, 6],
+    'edited row 2 lost its tags',
+  );
+  assert.equal(getDataset(lib, ds).latest.id, e.version.id);
+  assert.throws(
+    () => editDataset(lib, { datasetId: ds, append: [{ prompt: 'no completion' }] }),
+    ValidationError,
+  );
+  assert.throws(() => editDataset(lib, { datasetId: ds, remove: [99] }), ValidationError);
+});
+
+test('seeded splits: disjoint, complete, reproducible; children do not become the latest version', () => {
+  const lib = open();
+  const r = tenRows(lib);
+  const s1 = splitDataset(lib, {
+    datasetId: r.dataset.id,
+    seed: 7,
+    ratios: { train: 0.6, validation: 0.2, test: 0.2 },
+  });
+  assert.deepEqual([s1.train.rowCount, s1.validation?.rowCount, s1.test?.rowCount], [6, 2, 2]);
+  const all = [s1.train, s1.validation!, s1.test!].flatMap((v) =>
+    readVersionRows(lib, v.id).map((x) => JSON.stringify(x)),
+  );
+  assert.equal(new Set(all).size, 10);
+  assert.equal(s1.train.split, 'train');
+  assert.equal(s1.train.splitSeed, 7);
+  assert.equal(getDataset(lib, r.dataset.id).latest.id, r.version.id, 'the full version stays the latest');
+  const s2 = splitDataset(lib, {
+    datasetId: r.dataset.id,
+    versionId: r.version.id,
+    seed: 7,
+    ratios: { train: 0.6, validation: 0.2, test: 0.2 },
+  });
+  assert.equal(s2.train.contentHash, s1.train.contentHash, 'same seed, same parts');
+  const s3 = splitDataset(lib, {
+    datasetId: r.dataset.id,
+    versionId: r.version.id,
+    seed: 8,
+    ratios: { train: 0.6, validation: 0.2, test: 0.2 },
+  });
+  assert.notEqual(s3.train.contentHash, s1.train.contentHash);
+  assert.throws(
+    () => splitDataset(lib, { datasetId: r.dataset.id, versionId: s1.train.id }),
+    ValidationError,
+  );
+  assert.throws(
+    () => splitDataset(lib, { datasetId: r.dataset.id, ratios: { train: 0, validation: 1, test: 0 } }),
+    ValidationError,
+  );
+  const noTest = splitDataset(lib, {
+    datasetId: r.dataset.id,
+    versionId: r.version.id,
+    ratios: { train: 0.9, validation: 0.1, test: 0 },
+  });
+  assert.equal(noTest.test, null);
+});
+
+test('duplicates: exact after normalisation, near by 5-gram Jaccard >= 0.9, nothing below', () => {
+  const base = 'The quick brown fox jumps over the lazy dog while the cat watches from the old wooden fence.';
+  const texts = [
+    base,
+    'the QUICK brown fox, jumps over the lazy dog while the cat watches from the old wooden fence',
+    `${base.slice(0, -1)}!`,
+    base.replace('old', 'olde'),
+    'Something entirely different about sailing ships and the sea.',
+    base.replace('lazy dog', 'energetic puppy'),
+    'Something entirely different about sailing ships and the sea.',
+  ];
+  const r = findDuplicates(texts);
+  assert.deepEqual(
+    r.exact.map((p) => [p.a, p.b]),
+    [
+      [0, 1],
+      [0, 2],
+      [4, 6],
+    ],
+  );
+  assert.equal(r.exactGroups, 2);
+  assert.deepEqual(
+    r.near.map((p) => [p.a, p.b]),
+    [[0, 3]],
+  );
+  assert.ok(r.near[0].similarity >= 0.9 && r.near[0].similarity < 1);
+  const j = jaccard(shingles(normalizeText(texts[0])), shingles(normalizeText(texts[5])));
+  assert.ok(j < 0.9, `the reworded row is not near (${j.toFixed(3)})`);
+  assert.deepEqual(
+    findDuplicates(texts, { threshold: 0.5 }).near.map((p) => [p.a, p.b]),
+    [
+      [0, 3],
+      [0, 5],
+      [3, 5],
+    ],
+  );
+  assert.equal(findDuplicates(['a', 'a', 'a'], { maxPairs: 1 }).truncated, true);
+});
+
+test('duplicate detection on 5,000 rows stays fast', () => {
+  const texts = Array.from(
+    { length: 5000 },
+    (_, i) => `Row ${i}: a sentence about item number ${i * 7919} and its properties.`,
+  );
+  texts[4000] = texts[10];
+  texts[4500] = `${texts[20]} s`;
+  const t0 = performance.now();
+  const r = findDuplicates(texts);
+  const ms = performance.now() - t0;
+  assert.deepEqual(
+    r.exact.map((p) => [p.a, p.b]),
+    [[10, 4000]],
+  );
+  assert.deepEqual(
+    r.near.map((p) => [p.a, p.b]),
+    [[20, 4500]],
+  );
+  assert.ok(ms < 15_000, `took ${ms.toFixed(0)} ms`);
+});

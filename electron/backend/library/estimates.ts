@@ -1,0 +1,197 @@
+// What a run will cost, before it starts ('runs/estimate'): trainable parameters, the adapter's size
+// on disk, a memory estimate and the time per epoch from a short calibration on the chosen device.
+//
+// Memory (bytes, float32 everywhere since the engine computes in f32):
+//   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
+//                                              are cast to an f32 copy at load)
+//   activations  4 · B · T · (L · (10·d + 3·f + 2·H·T) + 3·V)
+//                B batch, T = max length (an upper bound: real batches are as long as their longest
+//                example), L layers, d hidden, f MLP size, H heads, V vocabulary. Per layer and token:
+//                ~10·d for the residual stream, norms, q/k/v/o and their gradients, 3·f for the MLP's
+//                gate/up/activation, 2·H·T for attention scores and softmax; 3·V for the logits, their
+//                log-softmax and its gradient.
+//   optimizer    16 · A                       A trainable parameters: value, gradient, AdamW m and v
+// The activation term is a rough guide (ORT reuses buffers; the backward pass keeps only some), good
+// for "will this fit", not for exact numbers.
+// Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
+// a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
+
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
+import type { Engine } from '../jobs/engine.ts';
+import type { Calibration } from '../jobs/engine-tasks.ts';
+import type { JobQueue } from '../jobs/queue.ts';
+import { type PlannedRun, planRun, type RunParams } from '../jobs/training.ts';
+import type { Library } from './library.ts';
+
+export interface RunEstimate {
+  interventions: number;
+  trainableParams: number;
+  adapterBytes: number;
+  memory: { weightsBytes: number; activationBytes: number; optimizerBytes: number; totalBytes: number };
+  trainExamples: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Measured speed, or null when not measured (calibrate: false, or the device is busy training). */
+  calibration: (Calibration & { cached: boolean }) | null;
+  calibrationSkipped: 'not-requested' | 'device-busy' | null;
+  epochSeconds: number | null;
+  totalSeconds: number | null;
+}
+
+/** Interventions, parameter count and adapter file size of a planned run (no engine needed). */
+export function adapterFootprint(
+  plan: PlannedRun,
+  hiddenSize: number,
+): { specs: InterventionSpec[]; params: number; bytes: number } {
+  const cfg = plan.config;
+  const pos = parsePositions(cfg.positions, cfg.maxLength);
+  const specs: InterventionSpec[] = planInterventions(cfg.layers, pos, cfg.shareWeights).map((p) => ({
+    key: p.key,
+    layer: p.layer,
+    type: cfg.intervention,
+    rank: cfg.rank,
+    embedDim: hiddenSize,
+    act: cfg.act,
+    dropout: cfg.dropout,
+  }));
+  const params = specs.reduce((s, sp) => s + paramCount(sp), 0);
+  // adapter.safetensors: 8-byte length + JSON header (~90 bytes + the key per tensor) + f32 data;
+  // manifest.json: ~600 bytes + ~120 per intervention.
+  const tensors = specs.reduce((s, sp) => s + PARAMS[sp.type].length * (sp.key.length + 90), 0);
+  const bytes = 8 + tensors + params * 4 + 600 + 120 * specs.length;
+  return { specs, params, bytes };
+}
+
+export function memoryEstimate(
+  m: {
+    params: number;
+    numLayers: number;
+    hiddenSize: number;
+    intermediateSize: number;
+    numHeads: number;
+    vocabSize: number;
+  },
+  batch: number,
+  T: number,
+  trainable: number,
+): RunEstimate['memory'] {
+  const weightsBytes = 4 * m.params;
+  const perToken =
+    m.numLayers * (10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T) + 3 * m.vocabSize;
+  const activationBytes = 4 * batch * T * perToken;
+  const optimizerBytes = 16 * trainable;
+  return {
+    weightsBytes,
+    activationBytes,
+    optimizerBytes,
+    totalBytes: weightsBytes + activationBytes + optimizerBytes,
+  };
+}
+
+const cache = new Map<string, Calibration>();
+
+function cacheKey(lib: Library, plan: PlannedRun): string {
+  const c = plan.config;
+  return JSON.stringify([
+    lib.dataDir,
+    plan.model.fingerprint,
+    plan.version.id,
+    c.intervention,
+    c.layers,
+    c.positions,
+    c.shareWeights,
+    c.rank,
+    c.batchSize,
+    c.gradAccum,
+    c.maxLength,
+    c.dropout,
+    c.device,
+  ]);
+}
+
+/** Runs a short calibration on the device's queue (so it never overlaps a training run there). */
+async function calibrate(
+  lib: Library,
+  engine: Engine,
+  jobs: JobQueue,
+  plan: PlannedRun,
+): Promise<Calibration> {
+  const c = plan.config;
+  const dir = join(lib.dataDir, 'tmp', `calibrate-${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    // The first examples, enough for three optimizer steps.
+    const lines = readFileSync(plan.version.filePath, 'utf8').split('\n').filter(Boolean);
+    const need = Math.min(lines.length, c.batchSize * c.gradAccum * 3);
+    const data = join(dir, 'sample.jsonl');
+    writeFileSync(data, `${lines.slice(0, need).join('\n')}\n`);
+    const job = jobs.enqueue({
+      kind: 'calibrate',
+      device: c.device,
+      label: `calibrate ${plan.model.name}`,
+      run: ({ signal }) =>
+        engine.call(
+          'calibrate',
+          {
+            config: {
+              ...c,
+              data,
+              out: join(dir, 'out'),
+              evalData: undefined,
+              exportPyreft: undefined,
+              epochs: 1,
+              maxSteps: 0,
+            },
+          },
+          { signal },
+        ),
+    });
+    return await job.done;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function estimateRun(
+  lib: Library,
+  engine: Engine,
+  jobs: JobQueue,
+  p: RunParams,
+  opts: { calibrate?: boolean } = {},
+): Promise<RunEstimate> {
+  const plan = planRun(lib, p);
+  const spec = loadModelSpec(plan.model.path);
+  const fp = adapterFootprint(plan, spec.hiddenSize);
+  const memory = memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params);
+  let calibration: RunEstimate['calibration'] = null;
+  let skipped: RunEstimate['calibrationSkipped'] = null;
+  const key = cacheKey(lib, plan);
+  const hit = cache.get(key);
+  if (hit) calibration = { ...hit, cached: true };
+  else if (opts.calibrate === false) skipped = 'not-requested';
+  else if (jobs.deviceBusy(plan.config.device)) skipped = 'device-busy';
+  else {
+    const measured = await calibrate(lib, engine, jobs, plan);
+    cache.set(key, measured);
+    calibration = { ...measured, cached: false };
+  }
+  const epochSeconds = calibration ? (calibration.stepMs * plan.stepsPerEpoch) / 1000 : null;
+  const totalSeconds = calibration ? (calibration.stepMs * plan.totalSteps) / 1000 : null;
+  return {
+    interventions: fp.specs.length,
+    trainableParams: fp.params,
+    adapterBytes: fp.bytes,
+    memory,
+    trainExamples: plan.trainExamples,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    totalSteps: plan.totalSteps,
+    calibration,
+    calibrationSkipped: skipped,
+    epochSeconds,
+    totalSeconds,
+  };
+}

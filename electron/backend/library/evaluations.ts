@@ -1,0 +1,122 @@
+// Evaluations of adapters, stored with the adapter: which dataset version, which kind (loss,
+// exact-match, multiple-choice, compare), the metrics and sample outputs. A row is inserted as
+// 'running' before the engine starts, so a crash leaves a visible 'interrupted' row (fixed at the next
+// start by markStaleEvaluations), never a silent gap.
+
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import type { EvalKind, EvalSample } from '../../../native-runtime/evaluation/evaluate.ts';
+import { type Library, parseJsonColumn } from './library.ts';
+
+export type EvaluationStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface EvaluationRecord {
+  id: number;
+  adapterId: number | null;
+  modelId: number | null;
+  datasetVersionId: number | null;
+  kind: EvalKind;
+  status: EvaluationStatus;
+  metrics: Record<string, number>;
+  samples: EvalSample[];
+  examples: number | null;
+  error: string | null;
+  createdAt: number;
+}
+
+interface Row {
+  id: number;
+  adapter_id: number | null;
+  model_id: number | null;
+  dataset_version_id: number | null;
+  kind: EvalKind;
+  status: EvaluationStatus;
+  metrics_json: string;
+  created_at: number;
+}
+
+interface Stored {
+  metrics?: Record<string, number>;
+  samples?: EvalSample[];
+  examples?: number;
+  error?: string;
+}
+
+function toRecord(r: Row): EvaluationRecord {
+  const s = parseJsonColumn<Stored>(r.metrics_json, {});
+  return {
+    id: r.id,
+    adapterId: r.adapter_id,
+    modelId: r.model_id,
+    datasetVersionId: r.dataset_version_id,
+    kind: r.kind,
+    status: r.status,
+    metrics: s.metrics ?? {},
+    samples: s.samples ?? [],
+    examples: s.examples ?? null,
+    error: s.error ?? null,
+    createdAt: r.created_at,
+  };
+}
+
+export function createEvaluation(
+  lib: Library,
+  e: { adapterId: number; modelId: number | null; datasetVersionId: number; kind: EvalKind },
+): EvaluationRecord {
+  const row = lib.db
+    .prepare(
+      `INSERT INTO evaluations (adapter_id, model_id, dataset_version_id, kind, status, metrics_json, created_at)
+       VALUES (?, ?, ?, ?, 'running', '{}', ?) RETURNING *`,
+    )
+    .get(e.adapterId, e.modelId, e.datasetVersionId, e.kind, Date.now()) as Row;
+  return toRecord(row);
+}
+
+/** JSON has no Infinity/NaN: such metrics are stored as null and dropped on read. */
+function finiteMetrics(m: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
+}
+
+export function finishEvaluation(
+  lib: Library,
+  id: number,
+  result: {
+    status: EvaluationStatus;
+    metrics?: Record<string, number>;
+    samples?: EvalSample[];
+    examples?: number;
+    error?: string;
+  },
+): EvaluationRecord {
+  const stored: Stored = {
+    metrics: finiteMetrics(result.metrics ?? {}),
+    samples: result.samples ?? [],
+    examples: result.examples,
+    error: result.error,
+  };
+  lib.db
+    .prepare('UPDATE evaluations SET status = ?, metrics_json = ? WHERE id = ?')
+    .run(result.status, JSON.stringify(stored), id);
+  return getEvaluation(lib, id);
+}
+
+export function getEvaluation(lib: Library, id: number): EvaluationRecord {
+  const row = lib.db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as Row | undefined;
+  if (!row) throw new ValidationError('not-found', `no evaluation with id ${id}`);
+  return toRecord(row);
+}
+
+export function listEvaluations(lib: Library, filter: { adapterId?: number } = {}): EvaluationRecord[] {
+  const rows =
+    filter.adapterId !== undefined
+      ? lib.db
+          .prepare('SELECT * FROM evaluations WHERE adapter_id = ? ORDER BY id DESC')
+          .all(filter.adapterId)
+      : lib.db.prepare('SELECT * FROM evaluations ORDER BY id DESC').all();
+  return (rows as Row[]).map(toRecord);
+}
+
+/** Start-up: evaluations left 'running' by a process that stopped. */
+export function markStaleEvaluations(lib: Library): number {
+  return lib.db.prepare("UPDATE evaluations SET status = 'interrupted' WHERE status = 'running'").run()
+    .changes;
+}

@@ -1,0 +1,167 @@
+// Evaluating an adapter on a dataset (the studio's 'evaluations/run'), four kinds:
+//   loss             token-weighted held-out loss and perplexity, adapter and base model side by side
+//   exact-match      greedy generation; right when the output matches the completion (metrics.ts:
+//                    the last number for numeric answers, as the ReFT paper's arithmetic evaluation)
+//   multiple-choice  greedy generation; right when the first option named matches the completion's
+//                    (the commonsense evaluation's answer extraction)
+//   compare          base and adapter generations for the same prompts, side by side
+// Prompts are the dataset's prompts (alpaca: instruction + input; chat: every turn but the last,
+// through the chat template is not supported here — the last user turn is used as the prompt).
+// Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
+
+import { CancelledError } from '../errors.ts';
+import type { DeviceChoice } from '../runtime/session.ts';
+import { readDataset, type TextExample } from '../training/data.ts';
+import {
+  accuracy,
+  choiceMatch,
+  exactMatch,
+  extractChoice,
+  extractLastNumber,
+  perplexity,
+} from './metrics.ts';
+import { ModelRunner } from './runner.ts';
+
+export const EVAL_KINDS = ['loss', 'exact-match', 'multiple-choice', 'compare'] as const;
+export type EvalKind = (typeof EVAL_KINDS)[number];
+
+export interface EvaluateInput {
+  model: string;
+  adapter: string;
+  data: string;
+  kind: EvalKind;
+  /** Evaluate only the first N examples. */
+  limit?: number;
+  maxNewTokens?: number;
+  batchSize?: number;
+  maxLength?: number;
+  device?: DeviceChoice;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvalSample {
+  prompt: string;
+  reference: string;
+  output?: string;
+  baseOutput?: string;
+  extracted?: string | number | null;
+  correct?: boolean;
+}
+
+export interface EvaluationReport {
+  kind: EvalKind;
+  examples: number;
+  metrics: Record<string, number>;
+  /** The first MAX_SAMPLES examples with their outputs. */
+  samples: EvalSample[];
+}
+
+export const MAX_SAMPLES = 50;
+
+function promptOf(ex: TextExample): string {
+  if (ex.kind === 'text') return ex.prompt;
+  const text = (c: unknown) => (typeof c === 'string' ? c : JSON.stringify(c ?? ''));
+  const users = ex.messages.filter((m) => m.role === 'user');
+  return users.length
+    ? text(users[users.length - 1].content)
+    : ex.messages.map((m) => text(m.content)).join('\n');
+}
+
+async function generateAll(
+  runner: ModelRunner,
+  prompts: string[],
+  input: EvaluateInput,
+  progress: (n: number) => void,
+): Promise<string[]> {
+  const out: string[] = [];
+  const bs = input.batchSize ?? 8;
+  for (let i = 0; i < prompts.length; i += bs) {
+    if (input.signal?.aborted) throw new CancelledError('evaluation cancelled');
+    const res = await runner.generate(prompts.slice(i, i + bs), {
+      maxNewTokens: input.maxNewTokens ?? 64,
+      greedy: true,
+      signal: input.signal,
+    });
+    out.push(...res.map((r) => r.text));
+    progress(res.length);
+  }
+  return out;
+}
+
+export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationReport> {
+  const ds = readDataset(input.data);
+  const examples = input.limit ? ds.examples.slice(0, input.limit) : ds.examples;
+  const opts = { device: input.device };
+  const adapter = await ModelRunner.load(input.model, input.adapter, opts);
+  let base: ModelRunner | null = null;
+  const needsBase = input.kind === 'loss' || input.kind === 'compare';
+  try {
+    if (needsBase) base = await ModelRunner.load(input.model, null, opts);
+    const total = examples.length * (needsBase ? 2 : 1);
+    let done = 0;
+    const progress = (n: number) => {
+      done += n;
+      input.onProgress?.(done, total);
+    };
+    const prompts = examples.map(promptOf);
+    const refs = examples.map((e) => e.completion);
+
+    if (input.kind === 'loss') {
+      const sub = { ...ds, examples };
+      const lossOpts = { maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
+      const a = await adapter.datasetLoss(sub, { ...lossOpts, onBatch: (d) => input.onProgress?.(d, total) });
+      const b = await base!.datasetLoss(sub, {
+        ...lossOpts,
+        onBatch: (d) => input.onProgress?.(examples.length + d, total),
+      });
+      return {
+        kind: 'loss',
+        examples: a.examples,
+        metrics: {
+          loss: a.loss,
+          perplexity: perplexity(a.loss),
+          baseLoss: b.loss,
+          basePerplexity: perplexity(b.loss),
+          tokens: a.tokens,
+        },
+        samples: [],
+      };
+    }
+
+    const outputs = await generateAll(adapter, prompts, input, progress);
+    if (input.kind === 'compare') {
+      const baseOutputs = await generateAll(base!, prompts, input, progress);
+      const same = outputs.filter((o, i) => o === baseOutputs[i]).length;
+      return {
+        kind: 'compare',
+        examples: examples.length,
+        metrics: { identical: same, differing: examples.length - same },
+        samples: prompts.slice(0, MAX_SAMPLES).map((prompt, i) => ({
+          prompt,
+          reference: refs[i],
+          output: outputs[i],
+          baseOutput: baseOutputs[i],
+        })),
+      };
+    }
+    const mc = input.kind === 'multiple-choice';
+    const correct = outputs.map((o, i) => (mc ? choiceMatch(o, refs[i]) : exactMatch(o, refs[i])));
+    const acc = accuracy(correct);
+    return {
+      kind: input.kind,
+      examples: examples.length,
+      metrics: { accuracy: acc.accuracy, correct: acc.correct, total: acc.total },
+      samples: prompts.slice(0, MAX_SAMPLES).map((prompt, i) => ({
+        prompt,
+        reference: refs[i],
+        output: outputs[i],
+        extracted: mc ? extractChoice(outputs[i]) : extractLastNumber(outputs[i]),
+        correct: correct[i],
+      })),
+    };
+  } finally {
+    await adapter.release();
+    await base?.release();
+  }
+}

@@ -1,0 +1,219 @@
+// A loaded model, with or without a studio adapter, ready for the studio's inference work: text
+// generation (the playground, probe samples during training, evaluation outputs) and held-out loss.
+// One ORT session serves both (reft-graph's forward-only path); an adapter's interventions are placed
+// on each prompt exactly as in training (positions.ts), and the prompt is formatted as in training
+// (data.ts encodePrompt: the chat template when the adapter was trained through it).
+// Parameters can be swapped without rebuilding the session (probe samples read each checkpoint).
+// Leaves out: batching of generation requests from different callers.
+
+import { CancelledError, ConfigError } from '../errors.ts';
+import { readStudioAdapter, type StudioManifest, studioToPyreft } from '../formats/studio-adapter.ts';
+import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
+import type { ActivationName } from '../interventions/kinds.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { openModelFolder } from '../models/model-folder.ts';
+import type { DeviceChoice } from '../runtime/session.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
+import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
+import { type InterventionState, ReftModel, statesFromPyreft } from '../training/reft-model.ts';
+import { buildBatch } from '../training/trainer.ts';
+import { weightedMeanLoss } from './metrics.ts';
+
+export interface RunnerOptions {
+  device?: DeviceChoice;
+  onNotice?: (m: string) => void;
+}
+
+export interface GenerateTextOptions
+  extends Omit<GenerateOptions, 'interventions' | 'onToken' | 'shouldStop'> {
+  /** Format the prompt with the chat template: true, false, or 'auto' (as the adapter was trained). */
+  chat?: boolean | 'auto';
+  /** Called with each newly completed piece of text of row `row`. */
+  onText?: (row: number, text: string) => void;
+}
+
+export interface GeneratedText {
+  text: string;
+  tokens: number;
+  finishReason: FinishReason;
+  promptTokens: number;
+}
+
+function statesOf(dir: string): { states: InterventionState[]; manifest: StudioManifest } {
+  const adapter = readStudioAdapter(dir);
+  const act = (adapter.manifest.activation ?? 'linear') as ActivationName;
+  return {
+    states: statesFromPyreft(studioToPyreft(adapter), { act, dropout: 0 }),
+    manifest: adapter.manifest,
+  };
+}
+
+export class ModelRunner {
+  readonly spec: ModelSpec;
+  readonly tokenizer: Tokenizer;
+  readonly model: ReftModel;
+  readonly manifest: StudioManifest | null;
+  readonly positions: Positions;
+  readonly untied: boolean;
+
+  private constructor(
+    spec: ModelSpec,
+    tokenizer: Tokenizer,
+    model: ReftModel,
+    manifest: StudioManifest | null,
+  ) {
+    this.spec = spec;
+    this.tokenizer = tokenizer;
+    this.model = model;
+    this.manifest = manifest;
+    this.positions = parsePositions(manifest?.positions ?? 'f1');
+    this.untied = manifest ? isUntied(this.positions, manifest.shareWeights) : false;
+  }
+
+  /** Loads the model and, when given, an adapter folder (refused when made for another model). */
+  static async load(
+    modelDir: string,
+    adapterDir: string | null,
+    opts: RunnerOptions = {},
+  ): Promise<ModelRunner> {
+    const { spec, tokenizer } = openModelFolder(modelDir);
+    if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
+    let states: InterventionState[] = [];
+    let manifest: StudioManifest | null = null;
+    if (adapterDir) {
+      ({ states, manifest } = statesOf(adapterDir));
+      if (manifest.baseModel.fingerprint !== spec.fingerprint) {
+        throw new ConfigError(
+          'adapter-mismatch',
+          `the adapter in ${adapterDir} was trained on another base model (${manifest.baseModel.arch} ${manifest.baseModel.fingerprint.slice(0, 12)}), not ${spec.arch} ${spec.fingerprint.slice(0, 12)}`,
+        );
+      }
+    }
+    const model = await ReftModel.load(spec, states, opts);
+    return new ModelRunner(spec, tokenizer, model, manifest);
+  }
+
+  /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
+  setParamsFrom(adapterDir: string): void {
+    const { states } = statesOf(adapterDir);
+    if (states.length !== this.model.states.length)
+      throw new ConfigError(
+        'adapter-mismatch',
+        `${adapterDir}: ${states.length} interventions, expected ${this.model.states.length}`,
+      );
+    states.forEach((s, j) => {
+      const dst = this.model.states[j];
+      for (const [name, p] of s.params) {
+        const d = dst.params.get(name);
+        if (!d || d.data.length !== p.data.length)
+          throw new ConfigError('adapter-mismatch', `${adapterDir}: ${s.spec.key}.${name} has another shape`);
+        d.data = Float32Array.from(p.data);
+      }
+    });
+  }
+
+  get hasAdapter(): boolean {
+    return this.model.states.length > 0;
+  }
+
+  /** Prompt token ids: through the chat template when `chat` says so ('auto': as the adapter was trained). */
+  encodePrompt(prompt: string, chat: boolean | 'auto' = 'auto'): number[] {
+    const useTemplate =
+      chat === 'auto'
+        ? this.manifest
+          ? this.manifest.promptTemplate === 'chat'
+          : this.tokenizer.chatTemplate !== null
+        : chat;
+    if (useTemplate && !this.tokenizer.chatTemplate) {
+      throw new ConfigError('missing-chat-template', `${this.spec.dir}: the model has no chat template`);
+    }
+    const ex: TextExample = { line: 0, kind: 'text', prompt, completion: '' };
+    return encodePrompt(this.tokenizer, ex, useTemplate ? 'auto' : 'none');
+  }
+
+  /** Generates a continuation for each prompt (one batch, left-padded). */
+  async generate(prompts: string[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
+    const ids = prompts.map((p) => this.encodePrompt(p, opts.chat ?? 'auto'));
+    const limit = this.spec.maxPositions;
+    for (const p of ids) {
+      if (p.length >= limit)
+        throw new ConfigError(
+          'prompt-too-long',
+          `the prompt has ${p.length} tokens; the model takes at most ${limit - 1}`,
+        );
+    }
+    const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
+    const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
+    const gen = this.model.generator();
+    const n = this.model.states.length;
+    const res = await gen.generate(ids, {
+      ...opts,
+      maxNewTokens: maxNew,
+      onToken: (row, id) => {
+        const piece = decoders[row].push(id);
+        if (piece) opts.onText?.(row, piece);
+      },
+      interventions: n
+        ? {
+            params: this.model.paramFeed(),
+            locations: ids.map((p) => interventionLocations(p.length, this.positions, n, this.untied)),
+          }
+        : undefined,
+    });
+    decoders.forEach((d, r) => {
+      const rest = d.flush();
+      if (rest) opts.onText?.(r, rest);
+    });
+    // The answer is the streamed text, so a client that follows the pieces ends with the same text.
+    return res.tokens.map((toks, r) => ({
+      text: decoders[r].text,
+      tokens: toks.length,
+      finishReason: res.finishReasons[r],
+      promptTokens: ids[r].length,
+    }));
+  }
+
+  /** Token-weighted mean loss over a dataset's completions (prompts formatted as in training). */
+  async datasetLoss(
+    ds: Dataset,
+    opts: {
+      maxLength?: number;
+      batchSize?: number;
+      limit?: number;
+      signal?: AbortSignal;
+      onBatch?: (done: number, total: number) => void;
+    } = {},
+  ): Promise<{ loss: number; tokens: number; examples: number }> {
+    const chat = this.manifest ? (this.manifest.promptTemplate === 'chat' ? 'auto' : 'none') : 'auto';
+    const eosId = this.tokenizer.eosTokenId ?? this.spec.eosTokenIds[0] ?? null;
+    const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);
+    const limited: Dataset = opts.limit ? { ...ds, examples: ds.examples.slice(0, opts.limit) } : ds;
+    const rows = tokenizeDataset(
+      this.tokenizer,
+      limited,
+      { maxLength, chatTemplate: chat, eosId },
+      this.spec.vocabSize,
+    );
+    const padId = this.tokenizer.padTokenId ?? this.spec.padTokenId ?? eosId ?? 0;
+    const bs = opts.batchSize ?? 8;
+    const parts: { loss: number; tokens: number }[] = [];
+    for (let i = 0; i < rows.length; i += bs) {
+      if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
+      const chunk = rows.slice(i, i + bs);
+      const { batch } = buildBatch(chunk, this.positions, this.untied, this.model.states.length, padId);
+      const tokens = chunk.reduce((s, r) => s + r.ids.length - r.promptLen, 0);
+      parts.push({ loss: (await this.model.forward(batch)).loss, tokens });
+      opts.onBatch?.(Math.min(i + bs, rows.length), rows.length);
+    }
+    return {
+      loss: weightedMeanLoss(parts),
+      tokens: parts.reduce((s, p) => s + p.tokens, 0),
+      examples: rows.length,
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.model.session.session.release();
+  }
+}

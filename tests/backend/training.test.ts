@@ -1,0 +1,299 @@
+// Training runs, generation, evaluation and estimates through the backend's RPC (in-process host,
+// real engine in its worker thread, real SQLite file), plus `reft-studio runs resume` from the CLI.
+
+import assert from 'node:assert/strict';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
+import { LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+const root = tempDir('training');
+const dataDir = join(root, 'data');
+let b: Backend;
+let modelId: number;
+let datasetId: number;
+const pushes: PushMessage[] = [];
+let nextId = 1;
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply')
+    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
+  return r.result as T;
+}
+
+async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  assert.equal(r.type, 'error', `${method} should fail`);
+  return (r as { error: { code: string; message: string } }).error;
+}
+
+const base = { layers: '1;2', rank: 2, positions: 'f1+l1', intervention: 'loreft', lr: 0.004 };
+
+before(async () => {
+  b = createBackend(dataDir, { seedDemo: false });
+  b.events.onAny((topic, data) => pushes.push({ type: 'push', topic, data }));
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'train.jsonl');
+  writeJsonl(file, 16);
+  datasetId = (await call('datasets/import', { path: file })).dataset.id;
+});
+after(async () => {
+  await b.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const runOf = (id: number) => call('runs/get', { id });
+/** Waits until the run's job has returned (a cancelled job still checkpoints) and it is in `states`. */
+const finished = (id: number, states = ['completed', 'failed', 'cancelled', 'paused']) =>
+  waitFor(`run ${id} to settle`, async () => {
+    await b.jobs.idle();
+    const r = await runOf(id);
+    return states.includes(r.status) ? r : null;
+  });
+
+test('runs/start refuses bad runs before recording anything', async () => {
+  assert.equal(
+    (await callError('runs/start', { modelId, datasetId, ...base, layers: '9' })).code,
+    'layer-out-of-range',
+  );
+  assert.equal((await callError('runs/start', { modelId: 999, datasetId })).code, 'not-found');
+  assert.equal((await callError('runs/start', { modelId, datasetId, rank: 'two' })).code, 'invalid-params');
+  assert.equal(
+    (await callError('runs/start', { modelId, datasetId, positions: 'x3' })).code,
+    'bad-positions',
+  );
+  assert.deepEqual(await call('runs/list'), []);
+});
+
+test('a run trains to the end: metrics per step, checkpoints, probe samples, progress pushes, adapter with lineage', async () => {
+  pushes.length = 0;
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    epochs: 2,
+    batchSize: 4,
+    probe: { prompts: ['Question 3?'], every: 4 },
+  });
+  const done = await finished(run.runId);
+  assert.equal(done.status, 'completed', done.error ?? '');
+  assert.deepEqual(
+    done.metrics.map((m: { step: number }) => m.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
+  assert.equal(done.totalSteps, 8);
+  assert.deepEqual(
+    done.checkpoints.map((c: { step: number }) => c.step),
+    [4, 8],
+  );
+  assert.deepEqual(
+    done.samples.map((s: { step: number }) => s.step),
+    [4, 8],
+  );
+  assert.equal(done.config.datasetId, datasetId);
+  const progress = pushes.filter(
+    (p) => p.topic === 'jobs/progress' && typeof (p.data as { step?: number }).step === 'number',
+  );
+  assert.equal(progress.length, 8);
+  const p0 = progress[0].data as Record<string, unknown>;
+  for (const k of ['runId', 'step', 'totalSteps', 'epoch', 'loss', 'lr', 'gradNorm', 'tokensPerS', 'etaS'])
+    assert.ok(k in p0, k);
+  const adapter = await call('adapters/get', { id: done.adapterId });
+  assert.equal(adapter.runId, run.runId);
+  assert.equal(adapter.datasetVersionId, run.datasetVersionId);
+  assert.equal(adapter.type, 'loreft');
+  assert.equal(adapter.manifest.runId, String(run.runId));
+});
+
+test('pause keeps a resumable checkpoint; resume continues without gap; cancel checkpoints then stops', async () => {
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    maxSteps: 60,
+    batchSize: 1,
+    checkpointEvery: 50,
+  });
+  await waitFor(
+    'a few steps',
+    async () => ((await runOf(run.runId)).lastStep >= 3 ? true : null),
+    60_000,
+    10,
+  );
+  const paused = await call('runs/pause', { id: run.runId });
+  assert.ok(['running', 'paused'].includes(paused.status));
+  const p = await finished(run.runId);
+  assert.equal(p.status, 'paused');
+  assert.ok(p.checkpoints.length >= 1, 'pausing saved a checkpoint');
+  assert.equal(p.checkpoints.at(-1).step, p.lastStep, 'at the last finished step');
+  assert.equal((await callError('runs/pause', { id: run.runId })).code, 'not-pausable');
+
+  await call('runs/resume', { id: run.runId });
+  await waitFor(
+    'more steps',
+    async () => ((await runOf(run.runId)).lastStep >= p.lastStep + 2 ? true : null),
+    60_000,
+    10,
+  );
+  const cancelled = await call('runs/cancel', { id: run.runId });
+  assert.equal(cancelled.status, 'cancelled');
+  const c = await finished(run.runId, ['cancelled']);
+  assert.equal(c.checkpoints.at(-1).step, c.lastStep, 'cancel saved a checkpoint at the last step');
+  const steps = c.metrics.map((m: { step: number }) => m.step);
+  assert.deepEqual(
+    steps,
+    Array.from({ length: steps.length }, (_, i) => i + 1),
+    'no gap, no duplicate',
+  );
+  assert.equal((await callError('runs/resume', { id: run.runId })).code, 'not-resumable');
+  assert.equal((await callError('runs/cancel', { id: run.runId })).code, 'not-cancellable');
+});
+
+test('runs/estimate: parameter count, adapter size, memory; calibration measured once, then cached', async () => {
+  const params = { modelId, datasetId, ...base, epochs: 2, batchSize: 4 };
+  const e1 = await call('runs/estimate', params);
+  // LoReFT 2·n·r + r per intervention; f1+l1 untied on 2 layers = 4 interventions; n = 64, r = 2.
+  assert.equal(e1.interventions, 4);
+  assert.equal(e1.trainableParams, 4 * (2 * 64 * 2 + 2));
+  assert.equal(e1.stepsPerEpoch, 4);
+  assert.equal(e1.totalSteps, 8);
+  assert.ok(e1.calibration && e1.calibration.stepMs > 0 && !e1.calibration.cached);
+  assert.ok(e1.epochSeconds > 0);
+  assert.ok(e1.memory.weightsBytes > 1e6 * 0.9 && e1.memory.totalBytes > e1.memory.weightsBytes);
+  const e2 = await call('runs/estimate', params);
+  assert.equal(e2.calibration.cached, true);
+  // The adapter of the completed run with the same shape: the estimate is within 15%.
+  const done = (await call('runs/list', { status: 'completed' }))[0];
+  const adapter = await call('adapters/get', { id: (await runOf(done.id)).adapterId });
+  const actual = readdirSync(adapter.path).reduce((s, f) => s + statSync(join(adapter.path, f)).size, 0);
+  assert.ok(
+    Math.abs(e1.adapterBytes - actual) / actual < 0.15,
+    `estimate ${e1.adapterBytes} vs actual ${actual}`,
+  );
+  const none = await call('runs/estimate', { ...params, rank: 3, calibrate: false });
+  assert.equal(none.calibration, null);
+  assert.equal(none.calibrationSkipped, 'not-requested');
+});
+
+test('generate/run streams generate/token pushes and answers {text, tokens, finishReason}', async () => {
+  pushes.length = 0;
+  const r = await call('generate/run', {
+    modelId,
+    prompt: 'Question 2: what is 2 plus 2?',
+    maxNewTokens: 8,
+    temperature: 0,
+    requestId: 'req-1',
+  });
+  assert.equal(r.requestId, 'req-1');
+  assert.ok(r.tokens >= 1 && r.tokens <= 8);
+  assert.ok(['eos', 'length', 'stop'].includes(r.finishReason));
+  const streamed = pushes
+    .filter((p) => p.topic === 'generate/token' && (p.data as { requestId: string }).requestId === 'req-1')
+    .map((p) => (p.data as { text: string }).text)
+    .join('');
+  assert.equal(streamed, r.text);
+  const again = await call('generate/run', {
+    modelId,
+    prompt: 'Question 2: what is 2 plus 2?',
+    maxNewTokens: 8,
+    temperature: 0,
+  });
+  assert.equal(again.text, r.text, 'greedy is deterministic');
+  const adapterId = (await call('adapters/list'))[0].id;
+  const withAdapter = await call('generate/run', {
+    modelId,
+    adapterId,
+    prompt: 'Question 2?',
+    maxNewTokens: 4,
+    seed: 3,
+    temperature: 0.7,
+    topK: 20,
+    topP: 0.9,
+  });
+  assert.equal(typeof withAdapter.text, 'string');
+  // An adapter for another base model is refused.
+  const other = join(root, 'other-model');
+  const { cpSync, readFileSync, writeFileSync } = await import('node:fs');
+  cpSync(LLAMA_FIXTURE, other, { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8'));
+  writeFileSync(join(other, 'config.json'), JSON.stringify({ ...cfg, rms_norm_eps: 1e-6 }));
+  const otherId = (await call('models/add', { path: other })).id;
+  assert.equal(
+    (await callError('generate/run', { modelId: otherId, adapterId, prompt: 'hi' })).code,
+    'adapter-mismatch',
+  );
+});
+
+test('evaluations/run: loss/perplexity, exact-match and base-vs-adapter comparison, stored with the adapter', async () => {
+  const adapterId = (await call('adapters/list')).find((a: { runId: number | null }) => a.runId !== null).id;
+  const loss = await call('evaluations/run', { adapterId, datasetId, kind: 'loss' });
+  assert.equal(loss.status, 'completed', loss.error ?? '');
+  assert.ok(
+    loss.metrics.loss > 0 &&
+      Math.abs(loss.metrics.perplexity - Math.exp(loss.metrics.loss)) < 1e-6 * loss.metrics.perplexity,
+  );
+  assert.ok(loss.metrics.baseLoss > 0);
+  assert.equal(loss.examples, 16);
+  const em = await call('evaluations/run', {
+    adapterId,
+    datasetId,
+    kind: 'exact-match',
+    limit: 3,
+    maxNewTokens: 4,
+  });
+  assert.equal(em.status, 'completed', em.error ?? '');
+  assert.equal(em.metrics.total, 3);
+  assert.equal(em.samples.length, 3);
+  assert.ok('extracted' in em.samples[0] && 'correct' in em.samples[0]);
+  const cmp = await call('evaluations/run', {
+    adapterId,
+    datasetId,
+    kind: 'compare',
+    limit: 2,
+    maxNewTokens: 4,
+  });
+  assert.equal(cmp.samples.length, 2);
+  assert.equal(typeof cmp.samples[0].baseOutput, 'string');
+  const list = await call('evaluations/list', { adapterId });
+  assert.deepEqual(
+    list.map((e: { kind: string }) => e.kind),
+    ['compare', 'exact-match', 'loss'],
+  );
+});
+
+test('`reft-studio runs resume` continues a paused run to completion from the CLI', {
+  timeout: 120_000,
+}, async () => {
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    maxSteps: 40,
+    batchSize: 1,
+    checkpointEvery: 100,
+  });
+  await waitFor(
+    'a few steps',
+    async () => ((await runOf(run.runId)).lastStep >= 2 ? true : null),
+    60_000,
+    10,
+  );
+  await call('runs/pause', { id: run.runId });
+  const p = await finished(run.runId);
+  assert.equal(p.status, 'paused');
+  const res = await runCli(['runs', 'resume', String(run.runId), '--json', '--data-dir', dataDir]);
+  assert.equal(res.code, 0, res.stderr);
+  const out = JSON.parse(res.stdout);
+  assert.equal(out.outcome, 'completed');
+  const done = await runOf(run.runId);
+  assert.equal(done.status, 'completed');
+  assert.deepEqual(
+    done.metrics.map((m: { step: number }) => m.step),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+  );
+  assert.ok(done.adapterId);
+});
