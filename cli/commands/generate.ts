@@ -2,7 +2,7 @@
 // optionally with a ReFT adapter (studio or pyreft folder). Streams text to stdout as it comes;
 // with --json prints one object at the end instead.
 
-import { generateText, loadTextModel } from '../../native-runtime/generation/generate-text.ts';
+import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -42,16 +42,16 @@ export const generateCommand: Command = {
     const prompt = str(v, 'prompt');
     if (!model) throw new UsageError('generate: --model DIR is required');
     if (prompt === undefined) throw new UsageError('generate: --prompt STR is required');
-    const m = await loadTextModel(model, {
-      adapterDir: str(v, 'adapter'),
+    const adapter = str(v, 'adapter');
+    const runner = await ModelRunner.load(model, adapter ?? null, {
       positions: str(v, 'positions'),
       device: (str(v, 'device') ?? 'cpu') as DeviceChoice,
       forceBase: v['force-base'] === true,
     });
     const stream = !ctx.json;
-    const r = await generateText(m, {
-      prompt,
-      chat: v.chat === true,
+    const [r] = await runner.generate([prompt], {
+      // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
+      chat: v.chat === true ? true : adapter ? 'auto' : false,
       maxNewTokens: num(str(v, 'max-new-tokens'), 'max-new-tokens', (n) => Number.isInteger(n) && n >= 1) ?? 128,
       temperature: num(str(v, 'temperature'), 'temperature', (n) => n >= 0),
       topP: num(str(v, 'top-p'), 'top-p', (n) => n > 0 && n <= 1),
@@ -60,10 +60,10 @@ export const generateCommand: Command = {
       seed: num(str(v, 'seed'), 'seed', Number.isInteger) ?? 0,
       greedy: v.greedy === true,
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
-      onText: stream ? (t) => process.stdout.write(t) : undefined,
+      onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
     });
     if (stream) process.stdout.write('\n');
-    else ctx.print({ text: r.text, tokens: r.tokens, promptTokens: r.promptTokens, finishReason: r.finishReason, adapter: str(v, 'adapter') ?? null }, () => r.text);
+    else ctx.print({ text: r.text, tokens: r.ids, promptTokens: r.promptTokens, finishReason: r.finishReason, adapter: adapter ?? null }, () => r.text);
     return 0;
   },
 };

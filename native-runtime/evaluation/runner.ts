@@ -7,26 +7,34 @@
 // Leaves out: batching of generation requests from different callers.
 
 import { CancelledError, ConfigError } from '../errors.ts';
-import { readStudioAdapter, type StudioManifest, studioToPyreft } from '../formats/studio-adapter.ts';
+import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
+import { detectAdapterFolder } from '../adapters/folders.ts';
+import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
+import { pyreftToStudio, readStudioAdapter, type StudioAdapter, type StudioManifest } from '../formats/studio-adapter.ts';
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
-import type { ActivationName } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
-import { type InterventionState, ReftModel, statesFromPyreft } from '../training/reft-model.ts';
+import { type InterventionState, ReftModel } from '../training/reft-model.ts';
 import { buildBatch } from '../training/trainer.ts';
 import { weightedMeanLoss } from './metrics.ts';
 
 export interface RunnerOptions {
   device?: DeviceChoice;
   onNotice?: (m: string) => void;
+  /** Positions for a pyreft folder that does not record them; overrides the adapter's own. */
+  positions?: string;
+  /** Apply an adapter made for another model of the same shape. */
+  forceBase?: boolean;
 }
 
 export interface GenerateTextOptions
   extends Omit<GenerateOptions, 'interventions' | 'onToken' | 'shouldStop'> {
+  /** Stop a row once its text contains one of these; the text is cut before it. */
+  stop?: string[];
   /** Format the prompt with the chat template: true, false, or 'auto' (as the adapter was trained). */
   chat?: boolean | 'auto';
   /** Called with each newly completed piece of text of row `row`. */
@@ -35,18 +43,26 @@ export interface GenerateTextOptions
 
 export interface GeneratedText {
   text: string;
+  /** The generated token ids. */
+  ids: number[];
   tokens: number;
   finishReason: FinishReason;
   promptTokens: number;
 }
 
-function statesOf(dir: string): { states: InterventionState[]; manifest: StudioManifest } {
-  const adapter = readStudioAdapter(dir);
-  const act = (adapter.manifest.activation ?? 'linear') as ActivationName;
-  return {
-    states: statesFromPyreft(studioToPyreft(adapter), { act, dropout: 0 }),
-    manifest: adapter.manifest,
-  };
+/**
+ * Reads an adapter folder (studio format or pyreft) for `spec`. A pyreft folder without the studio's
+ * side file records neither positions nor base model: `positions` must then be given, and only the
+ * shapes can be checked.
+ */
+function readAdapterFor(dir: string, spec: ModelSpec, positions?: string): StudioAdapter {
+  if (detectAdapterFolder(dir) === 'studio') return readStudioAdapter(dir);
+  const py = readPyreftFolder(dir);
+  const pos = positions ?? py.sidecar?.positions;
+  if (!pos) {
+    throw new ConfigError('missing-positions', `${dir}: the adapter does not record its positions (no ${SIDECAR_FILE}); pass --positions, e.g. f1+l1`);
+  }
+  return pyreftToStudio(py, { positions: pos, baseModel: py.sidecar?.baseModel ?? { arch: spec.arch, fingerprint: spec.fingerprint } });
 }
 
 export class ModelRunner {
@@ -82,13 +98,11 @@ export class ModelRunner {
     let states: InterventionState[] = [];
     let manifest: StudioManifest | null = null;
     if (adapterDir) {
-      ({ states, manifest } = statesOf(adapterDir));
-      if (manifest.baseModel.fingerprint !== spec.fingerprint) {
-        throw new ConfigError(
-          'adapter-mismatch',
-          `the adapter in ${adapterDir} was trained on another base model (${manifest.baseModel.arch} ${manifest.baseModel.fingerprint.slice(0, 12)}), not ${spec.arch} ${spec.fingerprint.slice(0, 12)}`,
-        );
-      }
+      const adapter = readAdapterFor(adapterDir, spec, opts.positions);
+      const target = { arch: spec.arch, fingerprint: spec.fingerprint, hiddenSize: spec.hiddenSize, numLayers: spec.numLayers, name: modelDir };
+      checkAdapterForModel(adapter, target, { forceBase: opts.forceBase, adapterName: adapterDir });
+      states = adapterStates(adapter);
+      manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
     const model = await ReftModel.load(spec, states, opts);
     return new ModelRunner(spec, tokenizer, model, manifest);
@@ -96,7 +110,7 @@ export class ModelRunner {
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
   setParamsFrom(adapterDir: string): void {
-    const { states } = statesOf(adapterDir);
+    const states = adapterStates(readStudioAdapter(adapterDir));
     if (states.length !== this.model.states.length)
       throw new ConfigError(
         'adapter-mismatch',
@@ -154,6 +168,7 @@ export class ModelRunner {
         const piece = decoders[row].push(id);
         if (piece) opts.onText?.(row, piece);
       },
+      shouldStop: opts.stop?.length ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s)) : undefined,
       interventions: n
         ? {
             params: this.model.paramFeed(),
@@ -166,8 +181,13 @@ export class ModelRunner {
       if (rest) opts.onText?.(r, rest);
     });
     // The answer is the streamed text, so a client that follows the pieces ends with the same text.
+    const cut = (t: string) => {
+      const at = Math.min(...(opts.stop ?? []).map((s) => t.indexOf(s)).filter((i) => i >= 0));
+      return Number.isFinite(at) ? t.slice(0, at) : t;
+    };
     return res.tokens.map((toks, r) => ({
-      text: decoders[r].text,
+      text: cut(decoders[r].text),
+      ids: toks,
       tokens: toks.length,
       finishReason: res.finishReasons[r],
       promptTokens: ids[r].length,

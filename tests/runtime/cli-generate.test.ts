@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
-import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
@@ -20,9 +20,9 @@ describe('reft-studio generate', () => {
 
   it('greedy tokens equal the engine’s greedy decoding', async () => {
     const out = run('--model', model, '--prompt', 'Hello there', '--greedy', '--max-new-tokens', '6');
-    const tok = loadTokenizer(model);
+    const runner = await ModelRunner.load(model, null);
+    const ids = runner.encodePrompt('Hello there', false);
     const gen = await Generator.load(loadModelSpec(model));
-    const ids = tok.encode('Hello there', { addSpecialTokens: true });
     const r = await gen.generate([ids], { greedy: true, maxNewTokens: 6 });
     assert.deepEqual(out.tokens, r.tokens[0]);
     assert.equal(out.promptTokens, ids.length);
