@@ -30,6 +30,16 @@ const sections = [
 ] as const;
 
 const DEMO_MODEL = 'Demo: tiny Llama (random weights)';
+const DEMO_DATASET = 'Demo: pirate persona';
+
+/** Picks the demo dataset in the Train wizard (its label ends with the row count). */
+async function selectDemoDataset(page: Page): Promise<void> {
+  const index = await page
+    .locator('#train-dataset option')
+    .evaluateAll((opts, name) => opts.findIndex((o) => (o.textContent ?? '').startsWith(name)), DEMO_DATASET);
+  assert.ok(index > 0, 'the demo dataset is listed');
+  await page.getByLabel('Dataset').selectOption({ index });
+}
 
 /** Starts `reft-studio serve` and resolves with the URL it prints. */
 function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
@@ -74,7 +84,7 @@ async function stopServer(proc: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-describe('studio in a browser (reft-studio serve)', { skip, timeout: 240_000 }, () => {
+describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, () => {
   let dataDir = '';
   let server: { proc: ChildProcess; url: string } | undefined;
   let browser: Browser | undefined;
@@ -215,6 +225,88 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 240_000 }, 
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     await page.getByLabel('Follow the system').check();
     await page.getByText('Saved.').waitFor();
+  });
+
+  test('Train shows the estimate for the demo model and dataset before starting', async () => {
+    await page.getByTestId('nav-train').click();
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await selectDemoDataset(page);
+    const est = page.getByTestId('train-estimate');
+    await est.getByText('Trainable parameters').waitFor();
+    const params = ((await page.getByTestId('est-params').textContent()) ?? '').trim();
+    assert.match(params, /^\d/);
+    await est.getByText('Adapter size').waitFor();
+    await est.getByText(/\/epoch/).waitFor();
+    // Measuring speed runs real steps; the time per epoch then shows a duration.
+    await est.getByRole('button', { name: 'Measure speed' }).click();
+    await page.waitForFunction(
+      () =>
+        !document
+          .querySelector('[data-testid="train-estimate"]')
+          ?.getAttribute('aria-busy')
+          ?.includes('true'),
+      undefined,
+      { timeout: 120_000 },
+    );
+    assert.equal(await est.getByRole('alert').count(), 0);
+    mkdirSync(join(root, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-results/train.png'), fullPage: true });
+  });
+
+  test('a tiny run completes, draws its loss curve and yields an adapter', { timeout: 200_000 }, async () => {
+    // One training per device: cancel whatever an earlier test left running or queued.
+    await page.getByTestId('nav-runs').click();
+    await page.getByRole('heading', { level: 1, name: 'Runs', exact: true }).waitFor();
+    await page.waitForTimeout(300);
+    // (The row re-renders on every progress push, so a click may miss; it is simply retried.)
+    for (let i = 0; i < 20; i++) {
+      const cancel = page.getByRole('button', { name: 'Cancel', exact: true }).first();
+      if ((await cancel.count()) === 0) break;
+      await cancel.click({ timeout: 2000, force: true }).catch(() => {});
+      await page.waitForTimeout(500);
+    }
+    await page.getByTestId('nav-train').click();
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await selectDemoDataset(page);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Epochs').fill('1');
+    await page.locator('summary', { hasText: 'Advanced' }).click();
+    await page.getByLabel('Max steps').fill('3');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('maxSteps=3').waitFor();
+    await page.getByTestId('train-start').click();
+    await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));
+    const runId = /#\/runs\/(\d+)$/.exec(page.url())?.[1];
+    assert.ok(runId);
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="completed"]').waitFor({ timeout: 180_000 });
+    await detail.getByTestId('loss-chart').waitFor();
+    assert.match((await page.getByTestId('run-step').textContent()) ?? '', /^3\b/);
+    await page.getByTestId(`run-progress-${runId}`).getByText('3 / 3').waitFor();
+    await page.screenshot({ path: join(root, 'test-results/runs.png'), fullPage: true });
+
+    await page.getByTestId('nav-adapters').click();
+    await page.getByRole('link', { name: `from run ${runId}` }).waitFor();
+    // Its detail shows the lineage back to the run and dataset.
+    const row = page.locator('tr', { has: page.getByRole('link', { name: `from run ${runId}` }) });
+    await row.getByRole('button', { name: 'Details' }).click();
+    await page.getByTestId('adapter-lineage').getByText(DEMO_DATASET, { exact: false }).waitFor();
+  });
+
+  test('the Playground generates text with the demo model', { timeout: 120_000 }, async () => {
+    await page.getByTestId('nav-playground').click();
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
+    await page.getByLabel('Prompt').fill('Ahoy, who are you?');
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const out = page.getByTestId('playground-output').first();
+    await out.waitFor();
+    await page.getByRole('button', { name: 'Generate' }).waitFor({ timeout: 100_000 });
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="playground-output"]')?.textContent ?? '').length > 0,
+    );
+    assert.equal(await page.getByRole('alert').count(), 0);
   });
 
   test('screenshot of the Models page', async () => {

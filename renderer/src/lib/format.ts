@@ -20,3 +20,24 @@ export function text(v: unknown): string {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
+
+export function formatBytes(n: number | null | undefined): string {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatDuration(s: number | null | undefined): string {
+  if (typeof s !== 'number' || !Number.isFinite(s)) return '—';
+  if (s < 1) return '< 1 s';
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  const h = Math.floor(s / 3600);
+  return `${h} h ${Math.round((s - h * 3600) / 60)} min`;
+}

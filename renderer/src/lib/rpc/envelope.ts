@@ -3,7 +3,13 @@
 // Messages are parsed defensively: anything malformed is dropped, never thrown into the UI.
 
 // The message types are the backend's own (type-only import: no backend code reaches the page).
-import type { ErrorMessage, PushMessage, ReplyMessage, RequestMessage, ServerMessage } from '../../../../electron/backend/rpc/envelope.ts';
+import type {
+  ErrorMessage,
+  PushMessage,
+  ReplyMessage,
+  RequestMessage,
+  ServerMessage,
+} from '../../../../electron/backend/rpc/envelope.ts';
 import type { WireError } from '../../../../native-runtime/errors.ts';
 
 export type { ErrorMessage, PushMessage, ReplyMessage, RequestMessage, ServerMessage, WireError };

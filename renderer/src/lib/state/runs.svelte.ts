@@ -9,8 +9,18 @@ import { Resource } from './resource.svelte.ts';
 export interface Progress {
   runId: number;
   status: RunStatus;
-  /** New metric points, when the engine reports them in the push's `data`. */
+  /** New metric points, when the engine reports them (top level or in the push's `data`). */
   metrics: RunMetric[];
+  /** The live counters of a training report, when the push carries them. */
+  live: LiveProgress | null;
+}
+
+/** What a running job reports besides the metric point: how far it is and how fast it goes. */
+export interface LiveProgress {
+  step: number;
+  totalSteps: number | null;
+  etaS: number | null;
+  tokensPerS: number | null;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -45,12 +55,25 @@ export function parseProgress(p: JobProgress): Progress | null {
   if (!isRecord(p) || typeof p.runId !== 'number') return null;
   const d = p.data;
   let metrics: RunMetric[] = [];
-  if (isRecord(d)) {
+  const top = toMetric(p);
+  if (top) metrics = [top];
+  else if (isRecord(d)) {
     const one = toMetric(d) ?? toMetric(d.metric);
     if (one) metrics = [one];
     else if (Array.isArray(d.metrics)) metrics = d.metrics.map(toMetric).filter((m) => m !== null);
   }
-  return { runId: p.runId, status: p.state, metrics };
+  const src =
+    typeof (p as { step?: unknown }).step === 'number'
+      ? (p as Record<string, unknown>)
+      : isRecord(d)
+        ? d
+        : {};
+  const step = num(src.step);
+  const live =
+    step === null
+      ? null
+      : { step, totalSteps: num(src.totalSteps), etaS: num(src.etaS), tokensPerS: num(src.tokensPerS) };
+  return { runId: p.runId, status: p.state, metrics, live };
 }
 
 /** Adds or replaces points by step, keeping steps ascending. Returns a new array. */
@@ -75,6 +98,10 @@ export class RunsState {
   metrics = $state.raw<RunMetric[]>([]);
   detailError = $state<string | null>(null);
   actionError = $state<string | null>(null);
+  /** Live counters per run id, from 'jobs/progress'; replaced whole. */
+  live = $state.raw<Record<number, LiveProgress>>({});
+  /** Run ids with a pause/resume/cancel request in flight. */
+  busy = $state.raw<ReadonlySet<number>>(new Set());
   #rpc: RpcClient;
   #unsubscribe: Array<() => void> = [];
   #selected: RunRecord | null;
@@ -106,13 +133,33 @@ export class RunsState {
     if (id !== null) await this.#reloadDetail(id);
   }
 
-  async cancel(id: number): Promise<void> {
+  cancel(id: number): Promise<void> {
+    return this.#act(id, 'runs/cancel');
+  }
+
+  pause(id: number): Promise<void> {
+    return this.#act(id, 'runs/pause');
+  }
+
+  resume(id: number): Promise<void> {
+    return this.#act(id, 'runs/resume');
+  }
+
+  async #act(id: number, method: 'runs/cancel' | 'runs/pause' | 'runs/resume'): Promise<void> {
     this.actionError = null;
+    this.busy = new Set([...this.busy, id]);
     try {
-      await this.#rpc.call('runs/cancel', { id });
+      const rec = await this.#rpc.call(method, { id });
+      const runs = this.list.value;
+      if (runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
       await this.list.refresh();
+      if (id === this.selectedId) await this.#reloadDetail(id);
     } catch (err) {
-      this.actionError = errorMessage(err);
+      this.actionError = `Run ${id}: ${errorMessage(err)}`;
+    } finally {
+      const next = new Set(this.busy);
+      next.delete(id);
+      this.busy = next;
     }
   }
 
@@ -137,14 +184,23 @@ export class RunsState {
   #onProgress(data: JobProgress): void {
     const p = parseProgress(data);
     if (!p) return;
+    if (p.live) this.live = { ...this.live, [p.runId]: p.live };
     const runs = this.list.value;
     if (runs && !runs.some((r) => r.id === p.runId)) {
       void this.list.refresh(); // a run we have not seen yet
     } else if (runs) {
       const last = p.metrics.at(-1);
+      // A job's end state is not the run's (a paused run's job ends too): reload the record instead.
+      const live = p.status === 'running' || p.status === 'queued';
+      if (!live) void this.list.refresh();
       this.list.value = runs.map((r) =>
         r.id === p.runId
-          ? { ...r, status: p.status, lastStep: last?.step ?? r.lastStep, lastLoss: last?.loss ?? r.lastLoss }
+          ? {
+              ...r,
+              status: live ? p.status : r.status,
+              lastStep: last?.step ?? r.lastStep,
+              lastLoss: last?.loss ?? r.lastLoss,
+            }
           : r,
       );
     }

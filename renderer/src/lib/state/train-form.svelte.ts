@@ -38,6 +38,18 @@ export type InterventionType = (typeof interventionTypes)[number]['id'];
 
 export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Review'] as const;
 
+export const schedules = ['linear', 'cosine', 'constant'] as const;
+export type Schedule = (typeof schedules)[number];
+
+/** An optional number input: blank (null/undefined/NaN) means "use the default". */
+function blank(v: number | null | undefined): v is null | undefined {
+  return v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+}
+
+function intAtLeast(v: number | null, min: number): boolean {
+  return blank(v) || (Number.isInteger(v) && v >= min);
+}
+
 export class TrainForm {
   step = $state(0);
   modelId = $state<number | null>(null);
@@ -50,6 +62,15 @@ export class TrainForm {
   lr = $state(0.001);
   epochs = $state(3);
   batchSize = $state(4);
+  // Advanced: null leaves the backend's default in place.
+  maxSteps = $state<number | null>(null);
+  gradAccum = $state<number | null>(null);
+  maxLength = $state<number | null>(null);
+  dropout = $state<number | null>(null);
+  warmupRatio = $state<number | null>(null);
+  schedule = $state<Schedule | ''>('');
+  seed = $state<number | null>(null);
+  checkpointEvery = $state<number | null>(null);
 
   /** Problems with the current step's fields; empty when it may advance. */
   readonly problems = $derived.by(() => this.#problems(this.step));
@@ -72,6 +93,16 @@ export class TrainForm {
       if (!Number.isInteger(this.epochs) || this.epochs < 1) out.push('Epochs: a whole number, at least 1.');
       if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
         out.push('Batch size: a whole number, at least 1.');
+      if (!intAtLeast(this.maxSteps, 0)) out.push('Max steps: a whole number, 0 or more (blank = no limit).');
+      if (!intAtLeast(this.gradAccum, 1)) out.push('Gradient accumulation: a whole number, at least 1.');
+      if (!intAtLeast(this.maxLength, 2)) out.push('Max length: a whole number of tokens, at least 2.');
+      if (!blank(this.dropout) && !(this.dropout >= 0 && this.dropout < 1))
+        out.push('Dropout: a number from 0 up to (not including) 1.');
+      if (!blank(this.warmupRatio) && !(this.warmupRatio >= 0 && this.warmupRatio <= 1))
+        out.push('Warm-up: a fraction from 0 to 1.');
+      if (!intAtLeast(this.seed, 0)) out.push('Seed: a whole number, 0 or more.');
+      if (!intAtLeast(this.checkpointEvery, 0))
+        out.push('Checkpoint every: a whole number of steps, 0 or more.');
     }
     return out;
   }
@@ -84,9 +115,22 @@ export class TrainForm {
     if (this.step > 0) this.step--;
   }
 
-  /** The payload for 'runs/start'. */
+  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. */
   toParams(): Record<string, unknown> {
+    const advanced: Record<string, unknown> = {};
+    const opt = {
+      maxSteps: this.maxSteps,
+      gradAccum: this.gradAccum,
+      maxLength: this.maxLength,
+      dropout: this.dropout,
+      warmupRatio: this.warmupRatio,
+      seed: this.seed,
+      checkpointEvery: this.checkpointEvery,
+    };
+    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k] = v;
+    if (this.schedule) advanced.schedule = this.schedule;
     return {
+      ...advanced,
       modelId: this.modelId,
       datasetId: this.datasetId,
       intervention: this.intervention,

@@ -1,0 +1,74 @@
+// The Train page's cost estimate ('runs/estimate'): re-asked without calibration (cheap, no engine
+// run) a moment after each form change, and with calibration (two real training steps) on request.
+// Answers that arrive after a newer request are dropped, so the panel always matches the form.
+
+import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import type { RunEstimate } from '../rpc/handlers.ts';
+
+const DEBOUNCE_MS = 300;
+
+export class Estimate {
+  current = $state.raw<RunEstimate | null>(null);
+  error = $state<string | null>(null);
+  loading = $state(false);
+  measuring = $state(false);
+  #rpc: RpcClient;
+  #seq = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #key = '';
+
+  constructor(rpc: RpcClient) {
+    this.#rpc = rpc;
+  }
+
+  /** Schedules an uncalibrated estimate for these params (skipped when they did not change). */
+  update(params: Record<string, unknown> | null): void {
+    const key = JSON.stringify(params);
+    if (key === this.#key) return;
+    this.#key = key;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (!params) {
+      this.#seq++;
+      this.current = null;
+      this.error = null;
+      this.loading = false;
+      return;
+    }
+    this.#timer = setTimeout(() => void this.#ask(params, false), DEBOUNCE_MS);
+  }
+
+  /** Measures real speed on the device (slower: runs a few training steps). */
+  measure(params: Record<string, unknown>): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    return this.#ask(params, true);
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#seq++;
+  }
+
+  async #ask(params: Record<string, unknown>, calibrate: boolean): Promise<void> {
+    const seq = ++this.#seq;
+    this.loading = true;
+    this.measuring = calibrate;
+    try {
+      const res = (await this.#rpc.callRaw(
+        'runs/estimate',
+        { ...params, calibrate },
+        { timeoutMs: calibrate ? 5 * 60_000 : 60_000 },
+      )) as RunEstimate;
+      if (seq !== this.#seq) return;
+      this.current = res;
+      this.error = null;
+    } catch (err) {
+      if (seq !== this.#seq) return;
+      this.error = errorMessage(err);
+    } finally {
+      if (seq === this.#seq) {
+        this.loading = false;
+        this.measuring = false;
+      }
+    }
+  }
+}
