@@ -27,20 +27,24 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import {
+  arrayElementLines,
+  type DataFormat,
+  detectRowFormat,
+  parseRow,
+  readJsonlRows,
+  type TextExample,
+} from './data-formats.ts';
 
-export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
-export const DATA_FORMATS: readonly DataFormat[] = ['prompt-completion', 'alpaca', 'chat'];
-
-/** One chat message of a dataset row (plain text content). */
-export interface ChatTurn {
-  role: string;
-  content: string;
-}
-
-/** One example before tokenization. */
-export type TextExample =
-  | { line: number; kind: 'text'; prompt: string; completion: string }
-  | { line: number; kind: 'chat'; messages: ChatTurn[]; completion: string };
+// Format detection and row validation live in data-formats.ts (shared with the studio library).
+export {
+  type ChatTurn,
+  DATA_FORMATS,
+  type DataFormat,
+  detectRowFormat,
+  parseRow,
+  type TextExample,
+} from './data-formats.ts';
 
 export interface Dataset {
   path: string;
@@ -60,77 +64,6 @@ export interface TokenizedExample {
 
 const MAX_REPORTED = 5;
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The format a row looks like from its keys, or null. */
-export function detectRowFormat(v: unknown): DataFormat | null {
-  if (!isObj(v)) return null;
-  if ('messages' in v) return 'chat';
-  if ('instruction' in v) return 'alpaca';
-  if ('prompt' in v || 'completion' in v || 'input' in v || 'output' in v) return 'prompt-completion';
-  return null;
-}
-
-/** Validates one row of a known format; returns the example or an error message. */
-export function parseRow(format: DataFormat, v: unknown, line: number): TextExample | string {
-  if (!isObj(v)) return 'is not a JSON object';
-  const text = (k: string): string | undefined | { err: string } => {
-    const x = v[k];
-    if (x === undefined || x === null) return undefined;
-    return typeof x === 'string' ? x : { err: `"${k}" must be a string` };
-  };
-  const pick = (...keys: string[]) => {
-    for (const k of keys) {
-      const x = text(k);
-      if (x !== undefined) return x;
-    }
-    return undefined;
-  };
-  switch (format) {
-    case 'prompt-completion': {
-      const prompt = pick('prompt', 'input');
-      const completion = pick('completion', 'output');
-      if (typeof prompt === 'object') return prompt.err;
-      if (typeof completion === 'object') return completion.err;
-      if (prompt === undefined) return 'no prompt (expected a "prompt" or "input" field)';
-      if (completion === undefined) return 'no completion (expected a "completion" or "output" field)';
-      if (!prompt) return 'the prompt is empty';
-      if (!completion) return 'the completion is empty';
-      return { line, kind: 'text', prompt, completion };
-    }
-    case 'alpaca': {
-      const instruction = text('instruction');
-      const input = text('input');
-      const output = text('output');
-      for (const x of [instruction, input, output]) if (typeof x === 'object') return x.err;
-      if (typeof instruction !== 'string' || !instruction) return 'no instruction';
-      if (output === undefined) return 'no completion (expected an "output" field)';
-      if (!output) return 'the output is empty';
-      const prompt = typeof input === 'string' && input ? `${instruction}\n\n${input}` : instruction;
-      return { line, kind: 'text', prompt, completion: output as string };
-    }
-    case 'chat': {
-      const msgs = v.messages;
-      if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
-      const out: ChatTurn[] = [];
-      for (const [i, m] of msgs.entries()) {
-        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
-          return `messages[${i}] must be {"role": string, "content": string}`;
-        }
-        out.push({ role: m.role, content: m.content });
-      }
-      const lastMsg = out[out.length - 1];
-      if (lastMsg.role !== 'assistant')
-        return "no completion: the last message must be the assistant's reply";
-      if (!lastMsg.content) return 'the last assistant message is empty';
-      if (out.length < 2) return 'no prompt: the assistant reply needs at least one message before it';
-      return { line, kind: 'chat', messages: out.slice(0, -1), completion: lastMsg.content };
-    }
-  }
-}
-
 /** Rows of a JSONL file or a JSON array, each with the line it starts on. */
 function readRows(path: string, text: string): Array<{ line: number; value?: unknown; error?: string }> {
   const head = text.trimStart();
@@ -141,50 +74,10 @@ function readRows(path: string, text: string): Array<{ line: number; value?: unk
     } catch (e) {
       throw new ConfigError('bad-data', `${path}: not valid JSON (${(e as Error).message})`);
     }
-    const lines = elementLines(text);
+    const lines = arrayElementLines(text);
     return (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
   }
-  const rows: Array<{ line: number; value?: unknown; error?: string }> = [];
-  text.split('\n').forEach((raw, i) => {
-    const s = raw.trim();
-    if (!s) return;
-    try {
-      rows.push({ line: i + 1, value: JSON.parse(s) });
-    } catch (e) {
-      rows.push({ line: i + 1, error: `not valid JSON (${(e as Error).message})` });
-    }
-  });
-  return rows;
-}
-
-/** Line where each top-level element of a JSON array starts (strings aware). */
-function elementLines(text: string): number[] {
-  const out: number[] = [];
-  let line = 1,
-    depth = 0,
-    inStr = false,
-    esc = false,
-    expect = false;
-  for (const c of text) {
-    if (c === '\n') line++;
-    if (inStr) {
-      if (esc) esc = false;
-      else if (c === '\\') esc = true;
-      else if (c === '"') inStr = false;
-      continue;
-    }
-    if (depth === 1 && expect && !/\s/.test(c) && c !== ']') {
-      out.push(line);
-      expect = false;
-    }
-    if (c === '"') inStr = true;
-    else if (c === '[' || c === '{') {
-      depth++;
-      if (depth === 1) expect = true;
-    } else if (c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 1) expect = true;
-  }
-  return out;
+  return readJsonlRows(text);
 }
 
 /**

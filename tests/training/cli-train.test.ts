@@ -1,5 +1,6 @@
 // `reft-studio train` as a user runs it: a child process, progress on stderr, one JSON object on
-// stdout with --json, one clear error line and a non-zero exit for a bad configuration, --resume.
+// stdout with --json, one clear error line and a non-zero exit for a bad configuration, --resume,
+// and the run recorded in the library (runs show, adapters list).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,11 +14,11 @@ import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const dir = tempDir();
 const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 6));
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, 'train', '--model', modelDir('llama'), '--data', data, ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+// The library lives in the test's own folder, never in the user's app-data folder.
+const env = { ...process.env, REFT_STUDIO_HOME: join(dir, 'home') };
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
+const cli = (...args: string[]) => run('train', '--model', modelDir('llama'), '--data', data, ...args);
 
 describe('reft-studio train', () => {
   it('--json: progress lines on stderr, one JSON object on stdout, the adapter written', () => {
@@ -68,9 +69,10 @@ describe('reft-studio train', () => {
     assert.ok(existsSync(join(dir, 'a-pyreft', 'config.json')));
 
     // --resume takes the stored configuration; the result ends where the first run ended.
+    assert.match(j.checkpoints[1], /step-000002$/);
     const again = cli(
       '--resume',
-      join(dir, 'a.checkpoints', 'step-000002'),
+      j.checkpoints[1],
       '--out',
       join(dir, 'b'),
       '--checkpoint-dir',
@@ -90,6 +92,11 @@ describe('reft-studio train', () => {
     assert.equal(r.stderr.trim(), 'error: layer 9 is out of range: the model has layers 0..3');
     assert.equal(JSON.parse(r.stdout).error.code, 'layer-out-of-range');
     assert.ok(!existsSync(join(dir, 'bad')));
+    const runs = JSON.parse(run('runs', 'list', '--json').stdout).runs;
+    assert.ok(
+      runs.every((x: { config: { layers?: unknown } }) => JSON.stringify(x.config.layers) !== '[9]'),
+      'no run recorded for a refused configuration',
+    );
     const u = cli('--out', join(dir, 'bad'), '--lr', 'fast');
     assert.equal(u.status, 2);
     assert.match(u.stderr, /^error: --lr must be a number, got "fast"$/m);
@@ -98,6 +105,80 @@ describe('reft-studio train', () => {
     assert.match(
       i.stderr,
       /--intervention must be one of loreft, noreft, direft, nodireft, consreft, lobireft/,
+    );
+  });
+
+  it('records the run in the library: runs show has status and metrics; adapters list has the adapter', () => {
+    const small = writeJsonl(join(dir, 'small.jsonl'), constantRows('ok').slice(0, 4));
+    const r = run(
+      'train',
+      '--model',
+      modelDir('llama'),
+      '--data',
+      small,
+      '--layers',
+      '1',
+      '--positions',
+      'l1',
+      '--rank',
+      '2',
+      '--batch-size',
+      '2',
+      '--epochs',
+      '1',
+      '--json',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(typeof j.runId, 'number');
+    assert.equal(typeof j.adapterId, 'number');
+    assert.equal(j.steps, 2);
+    assert.match(r.stderr, /^step 2\/2 /m);
+
+    const shown = run('runs', 'show', String(j.runId), '--json');
+    assert.equal(shown.status, 0, shown.stderr);
+    const s = JSON.parse(shown.stdout);
+    assert.equal(s.status, 'completed');
+    assert.deepEqual(
+      s.metrics.map((m: { step: number }) => m.step),
+      [1, 2],
+    );
+    for (const m of s.metrics) assert.equal(typeof m.loss, 'number');
+    assert.equal(s.config.rank, 2);
+    assert.equal(s.adapterId, j.adapterId);
+
+    const adapters = JSON.parse(run('adapters', 'list', '--json').stdout).adapters;
+    const a = adapters.find((x: { id: number }) => x.id === j.adapterId);
+    assert.ok(a, 'the adapter is in the library');
+    assert.equal(a.path, j.adapter);
+    assert.equal(readStudioAdapter(a.path).manifest.positions, 'l1');
+
+    // The same folder again reuses the library's model; a dataset id trains on its latest version.
+    const models = JSON.parse(run('models', 'list', '--json').stdout).models.filter(
+      (m: { path: string }) => m.path === modelDir('llama'),
+    );
+    assert.equal(models.length, 1, 'one library entry for the folder after three trainings');
+    const datasetId = s.config.datasetId;
+    const again = run(
+      'train',
+      '--model',
+      String(models[0].id),
+      '--data',
+      String(datasetId),
+      '--layers',
+      '1',
+      '--rank',
+      '2',
+      '--max-steps',
+      '1',
+      '--json',
+    );
+    assert.equal(again.status, 0, again.stderr);
+    const k = JSON.parse(again.stdout);
+    assert.notEqual(k.runId, j.runId);
+    assert.equal(
+      JSON.parse(run('runs', 'show', String(k.runId), '--json').stdout).datasetVersionId,
+      s.datasetVersionId,
     );
   });
 });

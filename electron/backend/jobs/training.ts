@@ -13,7 +13,7 @@
 // with an InProcessEngine.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import {
@@ -47,7 +47,7 @@ import {
   truncateMetrics,
 } from '../library/runs.ts';
 import type { Engine } from './engine.ts';
-import type { ProbeConfig } from './engine-tasks.ts';
+import type { ProbeConfig, TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
 
 /** The params of 'runs/start' and 'runs/estimate' (the renderer's run form, plus advanced options). */
@@ -80,6 +80,9 @@ export interface RunParams {
   evalEvery?: number;
   checkpointEvery?: number;
   device?: TrainConfig['device'];
+  chatTemplate?: TrainConfig['chatTemplate'];
+  /** Also write a pyreft folder here when the run completes. */
+  exportPyreft?: string;
   probe?: ProbeConfig;
 }
 
@@ -151,6 +154,8 @@ export function planRun(
     seed: p.seed,
     checkpointEvery: p.checkpointEvery,
     device: p.device,
+    chatTemplate: p.chatTemplate,
+    exportPyreft: p.exportPyreft,
     out: paths.out,
     datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
   };
@@ -172,8 +177,16 @@ export function planRun(
   return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
 }
 
-/** Creates the run row ('queued') with its full config, dataset version, model fingerprint and system info. */
-export function createRecordedRun(lib: Library, plan: PlannedRun, name?: string): RunRecord {
+/**
+ * Creates the run row ('queued') with its full config, dataset version, model fingerprint and system
+ * info. Checkpoints go to the run's folder in the data folder unless `checkpointDir` is given.
+ */
+export function createRecordedRun(
+  lib: Library,
+  plan: PlannedRun,
+  name?: string,
+  opts: { checkpointDir?: string } = {},
+): RunRecord {
   return lib.db.transaction(() => {
     const run = createRun(lib, {
       name,
@@ -188,7 +201,9 @@ export function createRecordedRun(lib: Library, plan: PlannedRun, name?: string)
     const stored: StoredRunConfig = {
       ...plan.config,
       out,
-      checkpointDir: join(lib.dataDir, 'runs', String(run.id), 'checkpoints'),
+      checkpointDir: opts.checkpointDir
+        ? resolve(opts.checkpointDir)
+        : join(lib.dataDir, 'runs', String(run.id), 'checkpoints'),
       runId: String(run.id),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
@@ -214,7 +229,10 @@ export interface ExecuteOptions {
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
   onLog?: (m: string) => void;
+  onCheckpoint?: (c: { step: number; dir: string }) => void;
   onChange?: () => void;
+  /** The trainer's summary of a completed run (before the adapter is registered). */
+  onResult?: (s: TrainSummary) => void;
 }
 
 /**
@@ -300,6 +318,7 @@ export async function executeRun(
           } else if (event === 'checkpoint') {
             const c = data as { step: number; dir: string };
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
+            opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
             const s = data as { step: number; prompt: string; output: string };
             recordGeneration(lib, {
@@ -314,6 +333,7 @@ export async function executeRun(
         },
       },
     );
+    opts.onResult?.(summary);
     registerRunAdapter(lib, runId, summary.adapter);
     setRunStatus(lib, runId, 'completed');
     opts.onChange?.();

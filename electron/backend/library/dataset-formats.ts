@@ -10,21 +10,39 @@
 // Leaves out: streaming of huge files (the whole file is read), TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
+import {
+  arrayElementLines,
+  DATA_FORMATS,
+  type DataFormat,
+  type DatasetRow,
+  guessRowFormat,
+  isObj,
+  jsonErrorText,
+  normalizeRow,
+  type RawRow,
+  readJsonlRows,
+} from '../../../native-runtime/training/data-formats.ts';
 
-export const DATASET_FORMATS = ['prompt-completion', 'alpaca', 'chat'] as const;
-export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+// Format detection and row normalisation live in the engine's data-formats.ts (one owner).
+export {
+  type AlpacaRow,
+  type ChatMessage,
+  type ChatRow,
+  type DatasetRow,
+  guessRowFormat,
+  normalizeRow,
+  type PromptCompletionRow,
+  type RawRow,
+} from '../../../native-runtime/training/data-formats.ts';
+
+export const DATASET_FORMATS = DATA_FORMATS;
+export type DatasetFormat = DataFormat;
 export type FileKind = 'jsonl' | 'json' | 'csv' | 'parquet';
 
 /** Target field → source column: {prompt: 'question', completion: 'answer'}. */
 export type ColumnMapping = Partial<
   Record<'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'messages', string>
 >;
-
-export type PromptCompletionRow = { prompt: string; completion: string };
-export type AlpacaRow = { instruction: string; input: string; output: string };
-export type ChatMessage = { role: 'system' | 'user' | 'assistant' | 'tool'; content: string };
-export type ChatRow = { messages: ChatMessage[] };
-export type DatasetRow = PromptCompletionRow | AlpacaRow | ChatRow;
 
 export interface BadRow {
   /** 1-based line in the source file where the row starts. */
@@ -39,65 +57,10 @@ export interface ParsedDataset {
   bad: BadRow[];
 }
 
-export interface RawRow {
-  line: number;
-  value?: unknown;
-  error?: string;
-}
-
 // ---- file readers -----------------------------------------------------------------------------
 
-/** A JSON.parse error without the echoed input (V8 quotes the start of the text). */
-function jsonErrorText(e: unknown): string {
-  const m = (e as Error).message;
-  const at = /at position \d+/.exec(m)?.[0];
-  return at ? `unexpected input ${at}` : m.length > 80 ? `${m.slice(0, 80)}…` : m;
-}
-
 function readJsonl(text: string): RawRow[] {
-  const out: RawRow[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const s = lines[i].trim();
-    if (!s) continue;
-    try {
-      out.push({ line: i + 1, value: JSON.parse(s) });
-    } catch (e) {
-      out.push({ line: i + 1, error: `not valid JSON (${jsonErrorText(e)})` });
-    }
-  }
-  return out;
-}
-
-/** Line on which each top-level element of a JSON array starts (a tiny scanner, strings aware). */
-function arrayElementLines(text: string): number[] {
-  const lines: number[] = [];
-  let line = 1;
-  let depth = 0;
-  let inStr = false;
-  let esc = false;
-  let expectElement = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\n') line++;
-    if (inStr) {
-      if (esc) esc = false;
-      else if (c === '\\') esc = true;
-      else if (c === '"') inStr = false;
-      continue;
-    }
-    if (depth === 1 && expectElement && !/\s/.test(c) && c !== ']') {
-      lines.push(line);
-      expectElement = false;
-    }
-    if (c === '"') inStr = true;
-    else if (c === '[' || c === '{') {
-      depth++;
-      if (depth === 1) expectElement = true;
-    } else if (c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 1) expectElement = true;
-  }
-  return lines;
+  return readJsonlRows(text, jsonErrorText);
 }
 
 function readJsonArray(text: string): RawRow[] {
@@ -178,70 +141,6 @@ function readCsv(text: string): RawRow[] {
     });
     return { line: r.line, value: obj };
   });
-}
-
-// ---- row shapes -------------------------------------------------------------------------------
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The format a row looks like, from its keys alone. */
-export function guessRowFormat(v: unknown): DatasetFormat | null {
-  if (!isObj(v)) return null;
-  if ('messages' in v) return 'chat';
-  if ('instruction' in v && 'output' in v) return 'alpaca';
-  if ('prompt' in v && 'completion' in v) return 'prompt-completion';
-  return null;
-}
-
-const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
-
-/** Validates and normalises one row; returns an error message instead of throwing. */
-export function normalizeRow(format: DatasetFormat, v: unknown): DatasetRow | string {
-  if (!isObj(v)) return 'is not a JSON object';
-  const str = (k: string, optional = false): string | { err: string } => {
-    const x = v[k];
-    if (x === undefined || x === null) return optional ? '' : { err: `missing "${k}"` };
-    if (typeof x !== 'string') return { err: `"${k}" must be a string` };
-    return x;
-  };
-  switch (format) {
-    case 'prompt-completion': {
-      const prompt = str('prompt');
-      const completion = str('completion');
-      if (typeof prompt !== 'string') return prompt.err;
-      if (typeof completion !== 'string') return completion.err;
-      if (!completion) return '"completion" is empty';
-      return { prompt, completion };
-    }
-    case 'alpaca': {
-      const instruction = str('instruction');
-      const input = str('input', true);
-      const output = str('output');
-      if (typeof instruction !== 'string') return instruction.err;
-      if (typeof input !== 'string') return input.err;
-      if (typeof output !== 'string') return output.err;
-      if (!output) return '"output" is empty';
-      return { instruction, input, output };
-    }
-    case 'chat': {
-      const msgs = v.messages;
-      if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
-      const out: ChatMessage[] = [];
-      for (let i = 0; i < msgs.length; i++) {
-        const m = msgs[i];
-        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
-          return `messages[${i}] must be {role, content} with string values`;
-        }
-        if (!ROLES.has(m.role))
-          return `messages[${i}].role "${m.role}" is not system, user, assistant or tool`;
-        out.push({ role: m.role as ChatMessage['role'], content: m.content });
-      }
-      if (!out.some((m) => m.role === 'assistant')) return 'no assistant message to learn from';
-      return { messages: out };
-    }
-  }
 }
 
 // ---- entry point ------------------------------------------------------------------------------

@@ -280,6 +280,19 @@ export function freezeVersion(
   return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
 }
 
+/**
+ * A dataset given as a library id ("4": its latest full version) or a file, imported strictly (the
+ * first malformed row fails naming file:line) as a new dataset.
+ */
+export function datasetVersionFromRef(
+  lib: Library,
+  ref: string,
+  format?: DatasetFormat | 'auto',
+): DatasetVersion {
+  if (/^\d+$/.test(ref) && !existsSync(ref)) return getDataset(lib, Number(ref)).latest;
+  return importDataset(lib, { path: ref, format, onBadRows: 'refuse' }).version;
+}
+
 export function listDatasets(lib: Library): DatasetRecord[] {
   return (
     lib.db.prepare('SELECT * FROM datasets ORDER BY is_demo DESC, created_at, id').all() as DatasetRow_[]

@@ -141,6 +141,15 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord {
   return toRecord(row);
 }
 
+/**
+ * A model given as a library id ("3") or a folder: a folder not yet in the library is added (one
+ * already there is reused, see addModel).
+ */
+export function modelFromRef(lib: Library, ref: string): ModelRecord {
+  if (/^\d+$/.test(ref) && !existsSync(ref)) return getModel(lib, Number(ref));
+  return addModel(lib, { path: ref });
+}
+
 export function listModels(lib: Library): ModelRecord[] {
   return (
     lib.db.prepare('SELECT * FROM models ORDER BY is_demo DESC, created_at, id').all() as ModelRow[]
