@@ -30,20 +30,14 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
+import { type InterventionType, PYREFT_CLASS } from '../interventions/kinds.ts';
 import { householderFromR, householderR } from './householder.ts';
 import type { TensorToWrite } from './safetensors.ts';
 import { encodeTorchFile, readTorchFileFull, type TorchTensor } from './torch-save.ts';
 
-export type InterventionType = 'loreft' | 'noreft' | 'direft' | 'nodireft' | 'consreft' | 'lobireft';
-
-export const PYREFT_CLASS_NAMES: Record<InterventionType, string> = {
-  loreft: 'LoreftIntervention',
-  noreft: 'NoreftIntervention',
-  direft: 'DireftIntervention',
-  nodireft: 'NodireftIntervention',
-  consreft: 'ConsreftIntervention',
-  lobireft: 'LobireftIntervention',
-};
+// The six types and their pyreft class names are declared once, with the engine's interventions.
+export type { InterventionType };
+export const PYREFT_CLASS_NAMES: Record<InterventionType, string> = PYREFT_CLASS;
 
 /** The string pyvene writes in config.json's intervention_types. */
 export function pyreftClassString(type: InterventionType): string {

@@ -258,6 +258,11 @@ export function studioAdapterFiles(adapter: StudioAdapter): Array<[string, strin
 // Conversion
 
 /** Builds a studio adapter from a pyreft one; positions and baseModel come from the sidecar or `meta`. */
+/** The manifest's list of interventions, in application order. */
+export function manifestEntries(interventions: readonly PyreftIntervention[]): StudioManifest['interventions'] {
+  return interventions.map((iv) => ({ key: iv.key, layer: iv.layer, component: 'block_output', type: iv.type, rank: iv.rank }));
+}
+
 export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta = {}): StudioAdapter {
   validateAdapter(adapter);
   const side = adapter.sidecar;
@@ -286,13 +291,7 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
   const manifest: StudioManifest = {
     format: 'reft-studio-adapter',
     version: 1,
-    interventions: interventions.map((iv) => ({
-      key: iv.key,
-      layer: iv.layer,
-      component: 'block_output',
-      type: iv.type,
-      rank: iv.rank,
-    })),
+    interventions: manifestEntries(interventions),
     layers: [...new Set(interventions.map((iv) => iv.layer))].sort((a, b) => a - b),
     positions: positions as string,
     // Untied is pyreft's default when both prefix and suffix positions are used.

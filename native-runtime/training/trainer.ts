@@ -25,6 +25,7 @@
 import { CancelledError, ConfigError } from '../errors.ts';
 import { writePyreftFolder } from '../formats/pyreft.ts';
 import {
+  manifestEntries,
   type StudioAdapter,
   studioToPyreft,
   validateManifest,
@@ -296,13 +297,7 @@ export function adapterFromStates(
     {
       format: 'reft-studio-adapter',
       version: 1,
-      interventions: interventions.map((iv) => ({
-        key: iv.key,
-        layer: iv.layer,
-        component: 'block_output',
-        type: iv.type,
-        rank: iv.rank,
-      })),
+      interventions: manifestEntries(interventions),
       layers: [...cfg.layers],
       positions: run.positions.text,
       shareWeights: !run.untied,
