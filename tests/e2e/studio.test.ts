@@ -309,6 +309,56 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     assert.equal(await page.getByRole('alert').count(), 0);
   });
 
+  test('Datasets: rate a row (kept after reload), find duplicates and split', { timeout: 120_000 }, async () => {
+    const openDemo = async () => {
+      await page.getByTestId('nav-datasets').click();
+      const row = page.locator('tr', { hasText: DEMO_DATASET });
+      await row.getByRole('button', { name: 'Browse rows' }).click();
+      await page.getByTestId('dataset-rows').waitFor();
+    };
+    await openDemo();
+    const browser = page.getByTestId('dataset-browser');
+    const first = browser.getByTestId('row-0');
+    await first.getByRole('button', { name: '4 stars' }).click();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')?.getAttribute('aria-pressed') ===
+        'true',
+    );
+    await first.getByLabel('Add tag to row 0').fill('e2e-good');
+    await first.getByLabel('Add tag to row 0').press('Enter');
+    await first.getByText('e2e-good').waitFor();
+
+    await page.reload();
+    await page.getByTestId('connection-status').getByText('Connected').waitFor();
+    await openDemo();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')?.getAttribute('aria-pressed') ===
+        'true',
+    );
+    // The rating filter keeps the rated row.
+    await browser.getByLabel('Minimum rating').selectOption('4');
+    await browser.getByTestId('rows-summary').getByText(/^\s*1 matching row\b/).waitFor();
+    await browser.getByTestId('row-0').waitFor();
+    await browser.getByLabel('Minimum rating').selectOption('0');
+
+    await browser.getByRole('button', { name: 'Find duplicates' }).click();
+    await browser.getByTestId('duplicates-result').getByText(/exact pair/).waitFor();
+
+    await browser.getByLabel('Split seed').fill('7');
+    await browser.getByRole('button', { name: 'Split', exact: true }).click();
+    const parts = browser.getByTestId('split-result');
+    await parts.getByText(/train/).waitFor();
+    await parts.getByText(/validation/).waitFor();
+    assert.equal(await browser.getByRole('alert').count(), 0);
+    mkdirSync(join(root, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-results/datasets.png'), fullPage: true });
+    // The top of the browser too: the rated and tagged first row.
+    await browser.getByTestId('browser-version').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(root, 'test-results/datasets-rows.png') });
+  });
+
   test('screenshot of the Models page', async () => {
     await page.getByTestId('nav-models').click();
     await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
