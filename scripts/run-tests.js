@@ -20,7 +20,9 @@ function collect(dir, out) {
 
 const args = process.argv.slice(2);
 const roots = args.length ? args : ['native-runtime', 'electron', 'cli', 'tests'];
-const files = roots.flatMap((r) => (statSync(join(root, r)).isDirectory() ? collect(join(root, r), []) : [r])).sort();
+const files = roots
+  .flatMap((r) => (statSync(join(root, r)).isDirectory() ? collect(join(root, r), []) : [r]))
+  .sort();
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);

@@ -15,7 +15,8 @@ function num(ctx: CommandContext, key: string): number | undefined {
   const v = str(ctx.values, key);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`bench: --${key} must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`bench: --${key} must be a positive integer, got "${v}"`);
   return n;
 }
 
@@ -28,7 +29,11 @@ function setup(ctx: CommandContext) {
 }
 
 function show(ctx: CommandContext, what: string, r: Record<string, unknown>): number {
-  ctx.print(r, () => `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB on ${r.device}`);
+  ctx.print(
+    r,
+    () =>
+      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB on ${r.device}`,
+  );
   return 0;
 }
 
@@ -38,15 +43,32 @@ export const benchCommands: Command[] = [
   {
     name: 'bench train',
     summary: 'LoReFT training tokens/s (random data, AdamW, one warm-up step)',
-    usage: 'bench train --model DIR [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]',
-    options: { ...base, layers: { type: 'string' }, positions: { type: 'string' }, rank: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, prompt: { type: 'string' } },
+    usage:
+      'bench train --model DIR [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]',
+    options: {
+      ...base,
+      layers: { type: 'string' },
+      positions: { type: 'string' },
+      rank: { type: 'string' },
+      batch: { type: 'string' },
+      seq: { type: 'string' },
+      prompt: { type: 'string' },
+    },
     async run(ctx) {
       const { spec, device } = setup(ctx);
-      const seq = num(ctx, 'seq') ?? 128, prompt = num(ctx, 'prompt') ?? 64;
-      if (prompt >= seq) throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
+      const seq = num(ctx, 'seq') ?? 128,
+        prompt = num(ctx, 'prompt') ?? 64;
+      if (prompt >= seq)
+        throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
       const r = await benchTrain(spec, {
-        layers: str(ctx.values, 'layers'), positions: str(ctx.values, 'positions'), rank: num(ctx, 'rank'),
-        batch: num(ctx, 'batch'), seq, prompt, steps: num(ctx, 'steps'), device,
+        layers: str(ctx.values, 'layers'),
+        positions: str(ctx.values, 'positions'),
+        rank: num(ctx, 'rank'),
+        batch: num(ctx, 'batch'),
+        seq,
+        prompt,
+        steps: num(ctx, 'steps'),
+        device,
       });
       return show(ctx, 'train', r);
     },
@@ -58,7 +80,16 @@ export const benchCommands: Command[] = [
     options: { ...base, batch: { type: 'string' }, seq: { type: 'string' } },
     async run(ctx) {
       const { spec, device } = setup(ctx);
-      return show(ctx, 'prefill', await benchPrefill(spec, { batch: num(ctx, 'batch'), seq: num(ctx, 'seq'), steps: num(ctx, 'steps'), device }));
+      return show(
+        ctx,
+        'prefill',
+        await benchPrefill(spec, {
+          batch: num(ctx, 'batch'),
+          seq: num(ctx, 'seq'),
+          steps: num(ctx, 'steps'),
+          device,
+        }),
+      );
     },
   },
   {
@@ -68,7 +99,11 @@ export const benchCommands: Command[] = [
     options: { ...base, prompt: { type: 'string' }, 'new-tokens': { type: 'string' } },
     async run(ctx) {
       const { spec, device } = setup(ctx);
-      return show(ctx, 'decode', await benchDecode(spec, { prompt: num(ctx, 'prompt'), newTokens: num(ctx, 'new-tokens'), device }));
+      return show(
+        ctx,
+        'decode',
+        await benchDecode(spec, { prompt: num(ctx, 'prompt'), newTokens: num(ctx, 'new-tokens'), device }),
+      );
     },
   },
 ];

@@ -3,7 +3,7 @@
 // native-runtime/training/parity.ts, shared with the golden tests.
 
 import { resolve } from 'node:path';
-import { writeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
+import { type TensorToWrite, writeSafetensors } from '../../native-runtime/formats/safetensors.ts';
 import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
 import { str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -26,7 +26,11 @@ function finish(ctx: CommandContext, out: string, tensors: Record<string, Tensor
   const summary: Record<string, unknown> = { out: resolve(out), tensors: Object.keys(tensors).length };
   if (tensors.loss) summary.loss = (tensors.loss.data as Float32Array)[0];
   if (tensors.losses) summary.losses = Array.from(tensors.losses.data as Float32Array);
-  ctx.print(summary, () => `wrote ${Object.keys(tensors).length} tensors to ${resolve(out)}${summary.loss !== undefined ? ` (loss ${summary.loss})` : ''}`);
+  ctx.print(
+    summary,
+    () =>
+      `wrote ${Object.keys(tensors).length} tensors to ${resolve(out)}${summary.loss !== undefined ? ` (loss ${summary.loss})` : ''}`,
+  );
   return 0;
 }
 
@@ -37,7 +41,11 @@ export const debugCommands: Command[] = [
     usage: 'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors',
     options: common,
     async run(ctx) {
-      const t = await debugForward(need(ctx, 'model', 'forward'), str(ctx.values, 'adapter'), need(ctx, 'batch', 'forward'));
+      const t = await debugForward(
+        need(ctx, 'model', 'forward'),
+        str(ctx.values, 'adapter'),
+        need(ctx, 'batch', 'forward'),
+      );
       return finish(ctx, need(ctx, 'out', 'forward'), t);
     },
   },
@@ -47,21 +55,34 @@ export const debugCommands: Command[] = [
     usage: 'debug grad --model DIR --adapter PYREFT_DIR --batch IN.safetensors --out OUT.safetensors',
     options: common,
     async run(ctx) {
-      const t = await debugGrad(need(ctx, 'model', 'grad'), need(ctx, 'adapter', 'grad'), need(ctx, 'batch', 'grad'));
+      const t = await debugGrad(
+        need(ctx, 'model', 'grad'),
+        need(ctx, 'adapter', 'grad'),
+        need(ctx, 'batch', 'grad'),
+      );
       return finish(ctx, need(ctx, 'out', 'grad'), t);
     },
   },
   {
     name: 'debug train',
     summary: 'N AdamW steps on one batch (constant lr, no weight decay); losses and final parameters',
-    usage: 'debug train --model DIR --adapter PYREFT_DIR --batch IN.safetensors --steps N --lr X --out OUT.safetensors',
+    usage:
+      'debug train --model DIR --adapter PYREFT_DIR --batch IN.safetensors --steps N --lr X --out OUT.safetensors',
     options: { ...common, steps: { type: 'string' }, lr: { type: 'string' } },
     async run(ctx) {
       const steps = Number(need(ctx, 'steps', 'train'));
       const lr = Number(need(ctx, 'lr', 'train'));
-      if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`debug train: --steps must be a positive integer, got "${ctx.values.steps}"`);
-      if (!(lr > 0)) throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
-      const t = await debugTrain(need(ctx, 'model', 'train'), need(ctx, 'adapter', 'train'), need(ctx, 'batch', 'train'), steps, lr);
+      if (!Number.isInteger(steps) || steps < 1)
+        throw new UsageError(`debug train: --steps must be a positive integer, got "${ctx.values.steps}"`);
+      if (!(lr > 0))
+        throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
+      const t = await debugTrain(
+        need(ctx, 'model', 'train'),
+        need(ctx, 'adapter', 'train'),
+        need(ctx, 'batch', 'train'),
+        steps,
+        lr,
+      );
       return finish(ctx, need(ctx, 'out', 'train'), t);
     },
   },

@@ -3,9 +3,9 @@
 // Both refuse a non-empty --out unless --force and write atomically.
 
 import { readFileSync } from 'node:fs';
+import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
-import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 

@@ -52,7 +52,8 @@ export const generateCommand: Command = {
     const [r] = await runner.generate([prompt], {
       // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
       chat: v.chat === true ? true : adapter ? 'auto' : false,
-      maxNewTokens: num(str(v, 'max-new-tokens'), 'max-new-tokens', (n) => Number.isInteger(n) && n >= 1) ?? 128,
+      maxNewTokens:
+        num(str(v, 'max-new-tokens'), 'max-new-tokens', (n) => Number.isInteger(n) && n >= 1) ?? 128,
       temperature: num(str(v, 'temperature'), 'temperature', (n) => n >= 0),
       topP: num(str(v, 'top-p'), 'top-p', (n) => n > 0 && n <= 1),
       topK: num(str(v, 'top-k'), 'top-k', (n) => Number.isInteger(n) && n >= 0),
@@ -63,7 +64,17 @@ export const generateCommand: Command = {
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
     });
     if (stream) process.stdout.write('\n');
-    else ctx.print({ text: r.text, tokens: r.ids, promptTokens: r.promptTokens, finishReason: r.finishReason, adapter: adapter ?? null }, () => r.text);
+    else
+      ctx.print(
+        {
+          text: r.text,
+          tokens: r.ids,
+          promptTokens: r.promptTokens,
+          finishReason: r.finishReason,
+          adapter: adapter ?? null,
+        },
+        () => r.text,
+      );
     return 0;
   },
 };

@@ -2,13 +2,18 @@
 // (../shared/docs/anchors.md), random token ids from a fixed seed, one untimed warm-up, then timed
 // steps. Peak RSS is the process's maximum resident set size, which includes the weights.
 
-import { mulberry32 } from '../generation/sampling.ts';
 import { Generator } from '../generation/generator.ts';
+import { mulberry32 } from '../generation/sampling.ts';
+import { interventionKey } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
-import { interventionKey } from '../interventions/kinds.ts';
-import { type InterventionState, type ParamTensor, type ReftBatch, ReftModel } from '../training/reft-model.ts';
+import {
+  type InterventionState,
+  type ParamTensor,
+  type ReftBatch,
+  ReftModel,
+} from '../training/reft-model.ts';
 import { ReftOptimizer } from '../training/reft-optimizer.ts';
 import { HouseholderParam } from '../training/stiefel.ts';
 
@@ -27,8 +32,13 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => 10 + Math.floor(rng() * (vocab - 10)));
 }
 
-export async function benchPrefill(spec: ModelSpec, o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice }): Promise<BenchResult> {
-  const B = o.batch ?? 4, T = o.seq ?? 128, steps = o.steps ?? 3;
+export async function benchPrefill(
+  spec: ModelSpec,
+  o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice },
+): Promise<BenchResult> {
+  const B = o.batch ?? 4,
+    T = o.seq ?? 128,
+    steps = o.steps ?? 3;
   const m = await loadForwardModel(spec, { device: o.device });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
@@ -36,19 +46,34 @@ export async function benchPrefill(spec: ModelSpec, o: { batch?: number; seq?: n
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await runForward(m, ids, mask, [B, T]);
   const ms = (performance.now() - t0) / steps;
-  return { tokens_per_s: (B * T) / (ms / 1000), step_ms: ms, peak_rss_mb: peakRssMb(), device: m.session.device, batch: B, seq: T };
+  return {
+    tokens_per_s: (B * T) / (ms / 1000),
+    step_ms: ms,
+    peak_rss_mb: peakRssMb(),
+    device: m.session.device,
+    batch: B,
+    seq: T,
+  };
 }
 
-export async function benchDecode(spec: ModelSpec, o: { prompt?: number; newTokens?: number; device?: DeviceChoice }): Promise<BenchResult> {
-  const P = o.prompt ?? 32, N = o.newTokens ?? 64;
+export async function benchDecode(
+  spec: ModelSpec,
+  o: { prompt?: number; newTokens?: number; device?: DeviceChoice },
+): Promise<BenchResult> {
+  const P = o.prompt ?? 32,
+    N = o.newTokens ?? 64;
   const rssBefore = process.memoryUsage().rss;
   const gen = await Generator.load(spec, { device: o.device });
   const prompt = randomIds(P, spec.vocabSize, 2);
   await gen.generate([prompt], { greedy: true, maxNewTokens: 4, eosTokenIds: [] });
   let rssPeak = 0;
   const r = await gen.generate([prompt], {
-    greedy: true, maxNewTokens: N, eosTokenIds: [],
-    onToken: () => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); },
+    greedy: true,
+    maxNewTokens: N,
+    eosTokenIds: [],
+    onToken: () => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    },
   });
   // What the model costs while generating: peak RSS minus the process before loading it (Node, ORT's
   // library), against the fp32 size of the weights. Weights stay memory-mapped from the safetensors file.
@@ -57,7 +82,13 @@ export async function benchDecode(spec: ModelSpec, o: { prompt?: number; newToke
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
   return {
-    tokens_per_s: 1000 / ms, step_ms: ms, peak_rss_mb: peakRssMb(), device: gen.session.device, prompt: P, new_tokens: r.newTokens, prefill_ms: r.prefillMs,
+    tokens_per_s: 1000 / ms,
+    step_ms: ms,
+    peak_rss_mb: peakRssMb(),
+    device: gen.session.device,
+    prompt: P,
+    new_tokens: r.newTokens,
+    prefill_ms: r.prefillMs,
     rss_before_load_mb: Math.round(rssBefore / 1e5) / 10,
     rss_peak_generating_mb: Math.round(rssPeak / 1e5) / 10,
     model_rss_over_f32_weights: Math.round(((rssPeak - rssBefore) / weightBytesF32) * 100) / 100,
@@ -71,15 +102,35 @@ export async function benchDecode(spec: ModelSpec, o: { prompt?: number; newToke
  */
 export async function benchTrain(
   spec: ModelSpec,
-  o: { layers?: string; positions?: string; rank?: number; batch?: number; seq?: number; prompt?: number; steps?: number; device?: DeviceChoice },
+  o: {
+    layers?: string;
+    positions?: string;
+    rank?: number;
+    batch?: number;
+    seq?: number;
+    prompt?: number;
+    steps?: number;
+    device?: DeviceChoice;
+  },
 ): Promise<BenchResult> {
-  const B = o.batch ?? 4, T = o.seq ?? 128, P = o.prompt ?? 64, steps = o.steps ?? 3, r = o.rank ?? 4;
-  const layers = !o.layers || o.layers === 'all' ? Array.from({ length: spec.numLayers }, (_, i) => i) : o.layers.split(/[;,]/).map(Number);
+  const B = o.batch ?? 4,
+    T = o.seq ?? 128,
+    P = o.prompt ?? 64,
+    steps = o.steps ?? 3,
+    r = o.rank ?? 4;
+  const layers =
+    !o.layers || o.layers === 'all'
+      ? Array.from({ length: spec.numLayers }, (_, i) => i)
+      : o.layers.split(/[;,]/).map(Number);
   const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(o.positions ?? 'f5+l5');
-  const first = Number(m?.[1] ?? 0), last = Number(m?.[2] ?? 0);
+  const first = Number(m?.[1] ?? 0),
+    last = Number(m?.[2] ?? 0);
   const groups: number[][] = [];
   const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
-  const lastPos = Array.from({ length: Math.min(last, Math.floor(P / 2)) }, (_, i) => P - Math.min(last, Math.floor(P / 2)) + i);
+  const lastPos = Array.from(
+    { length: Math.min(last, Math.floor(P / 2)) },
+    (_, i) => P - Math.min(last, Math.floor(P / 2)) + i,
+  );
   if (first && last) groups.push(firstPos, lastPos);
   else groups.push([...firstPos, ...lastPos]);
   const n = spec.hiddenSize;
@@ -92,10 +143,25 @@ export async function benchTrain(
       const rot = HouseholderParam.fromR(orthonormalize(R0, n, r), n, r);
       const params = new Map<string, ParamTensor>([
         ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
-        ['weight', { data: Float32Array.from({ length: r * n }, () => gauss() / Math.sqrt(n)), shape: [r, n] }],
+        [
+          'weight',
+          { data: Float32Array.from({ length: r * n }, () => gauss() / Math.sqrt(n)), shape: [r, n] },
+        ],
         ['bias', { data: new Float32Array(r), shape: [r] }],
       ]);
-      states.push({ spec: { key: interventionKey(l, gi), layer: l, type: 'loreft', rank: r, embedDim: n, act: 'linear', dropout: 0 }, params, rot });
+      states.push({
+        spec: {
+          key: interventionKey(l, gi),
+          layer: l,
+          type: 'loreft',
+          rank: r,
+          embedDim: n,
+          act: 'linear',
+          dropout: 0,
+        },
+        params,
+        rot,
+      });
     }
   });
   const model = await ReftModel.load(spec, states, { device: o.device });
@@ -105,10 +171,19 @@ export async function benchTrain(
   const locations = states.map((_s, k) => {
     const pos = groups[Math.floor(k / layers.length)];
     const data = new BigInt64Array(B * pos.length);
-    for (let b = 0; b < B; b++) pos.forEach((p, i) => { data[b * pos.length + i] = BigInt(p); });
+    for (let b = 0; b < B; b++)
+      pos.forEach((p, i) => {
+        data[b * pos.length + i] = BigInt(p);
+      });
     return { data, P: pos.length };
   });
-  const batch: ReftBatch = { inputIds: ids, attentionMask: new BigInt64Array(B * T).fill(1n), labels, dims: [B, T], locations };
+  const batch: ReftBatch = {
+    inputIds: ids,
+    attentionMask: new BigInt64Array(B * T).fill(1n),
+    labels,
+    dims: [B, T],
+    locations,
+  };
   const opt = new ReftOptimizer(model, { weightDecay: 0 });
   const step = async () => {
     const g = await model.lossAndGrads(batch);
@@ -121,7 +196,14 @@ export async function benchTrain(
   let loss = 0;
   for (let i = 0; i < steps; i++) loss = await step();
   const ms = (performance.now() - t0) / steps;
-  return { tokens_per_s: (B * T) / (ms / 1000), step_ms: ms, peak_rss_mb: peakRssMb(), device: model.session.device, interventions: states.length, loss };
+  return {
+    tokens_per_s: (B * T) / (ms / 1000),
+    step_ms: ms,
+    peak_rss_mb: peakRssMb(),
+    device: model.session.device,
+    interventions: states.length,
+    loss,
+  };
 }
 
 /** Gram–Schmidt on the columns of an n×r matrix (the benchmark's random R). */

@@ -6,11 +6,16 @@
 // Parameters can be swapped without rebuilding the session (probe samples read each checkpoint).
 // Leaves out: batching of generation requests from different callers.
 
-import { CancelledError, ConfigError } from '../errors.ts';
 import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
 import { detectAdapterFolder } from '../adapters/folders.ts';
+import { CancelledError, ConfigError } from '../errors.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
-import { pyreftToStudio, readStudioAdapter, type StudioAdapter, type StudioManifest } from '../formats/studio-adapter.ts';
+import {
+  pyreftToStudio,
+  readStudioAdapter,
+  type StudioAdapter,
+  type StudioManifest,
+} from '../formats/studio-adapter.ts';
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
@@ -60,9 +65,15 @@ function readAdapterFor(dir: string, spec: ModelSpec, positions?: string): Studi
   const py = readPyreftFolder(dir);
   const pos = positions ?? py.sidecar?.positions;
   if (!pos) {
-    throw new ConfigError('missing-positions', `${dir}: the adapter does not record its positions (no ${SIDECAR_FILE}); pass --positions, e.g. f1+l1`);
+    throw new ConfigError(
+      'missing-positions',
+      `${dir}: the adapter does not record its positions (no ${SIDECAR_FILE}); pass --positions, e.g. f1+l1`,
+    );
   }
-  return pyreftToStudio(py, { positions: pos, baseModel: py.sidecar?.baseModel ?? { arch: spec.arch, fingerprint: spec.fingerprint } });
+  return pyreftToStudio(py, {
+    positions: pos,
+    baseModel: py.sidecar?.baseModel ?? { arch: spec.arch, fingerprint: spec.fingerprint },
+  });
 }
 
 export class ModelRunner {
@@ -99,7 +110,13 @@ export class ModelRunner {
     let manifest: StudioManifest | null = null;
     if (adapterDir) {
       const adapter = readAdapterFor(adapterDir, spec, opts.positions);
-      const target = { arch: spec.arch, fingerprint: spec.fingerprint, hiddenSize: spec.hiddenSize, numLayers: spec.numLayers, name: modelDir };
+      const target = {
+        arch: spec.arch,
+        fingerprint: spec.fingerprint,
+        hiddenSize: spec.hiddenSize,
+        numLayers: spec.numLayers,
+        name: modelDir,
+      };
       checkAdapterForModel(adapter, target, { forceBase: opts.forceBase, adapterName: adapterDir });
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
@@ -168,7 +185,9 @@ export class ModelRunner {
         const piece = decoders[row].push(id);
         if (piece) opts.onText?.(row, piece);
       },
-      shouldStop: opts.stop?.length ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s)) : undefined,
+      shouldStop: opts.stop?.length
+        ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s))
+        : undefined,
       interventions: n
         ? {
             params: this.model.paramFeed(),

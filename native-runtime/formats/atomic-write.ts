@@ -1,8 +1,8 @@
 // Atomic file writes: write to a temp file in the same folder, fsync, rename over the target.
 // A crash leaves either the old file or the new one, never a half-written file.
 
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
@@ -14,7 +14,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch {}
+    try {
+      unlinkSync(tmp);
+    } catch {}
     throw e;
   }
   closeSync(fd);

@@ -54,7 +54,10 @@ class PbWriter {
   }
 }
 
-function writeTensor(w: PbWriter, v: { name: string; dtype: Value['dtype']; shape: readonly (number | string)[]; data: Value['data'] }): void {
+function writeTensor(
+  w: PbWriter,
+  v: { name: string; dtype: Value['dtype']; shape: readonly (number | string)[]; data: Value['data'] },
+): void {
   for (const d of v.shape) w.int(1, d as number);
   w.int(2, ONNX_DTYPE[v.dtype]);
   w.string(8, v.name);
@@ -98,13 +101,27 @@ function writeAttr(w: PbWriter, name: string, a: AttrValue): void {
   w.string(1, name);
   w.int(20, ATTR_TYPE[a.type]);
   switch (a.type) {
-    case 'float': w.float(2, a.value); break;
-    case 'int': w.int(3, a.value); break;
-    case 'string': w.string(4, a.value); break;
-    case 'floats': for (const f of a.value) w.float(7, f); break;
-    case 'ints': for (const i of a.value) w.int(8, i); break;
-    case 'tensor': w.message(5, (t) => writeTensor(t, { name: '', ...a.value })); break;
-    case 'graph': w.message(6, (g) => writeGraph(g, a.value, false)); break;
+    case 'float':
+      w.float(2, a.value);
+      break;
+    case 'int':
+      w.int(3, a.value);
+      break;
+    case 'string':
+      w.string(4, a.value);
+      break;
+    case 'floats':
+      for (const f of a.value) w.float(7, f);
+      break;
+    case 'ints':
+      for (const i of a.value) w.int(8, i);
+      break;
+    case 'tensor':
+      w.message(5, (t) => writeTensor(t, { name: '', ...a.value }));
+      break;
+    case 'graph':
+      w.message(6, (g) => writeGraph(g, a.value, false));
+      break;
   }
 }
 

@@ -28,7 +28,16 @@ export interface SafetensorsHeader {
 }
 
 const BYTES: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export function dtypeBytes(dtype: SafetensorsDtype): number {
@@ -39,7 +48,11 @@ function readExact(fd: number, buf: Buffer, position: number, path: string): voi
   let done = 0;
   while (done < buf.length) {
     const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new FormatError('truncated-file', `${basename(path)}: file is truncated (wanted ${buf.length} bytes at offset ${position})`);
+    if (n === 0)
+      throw new FormatError(
+        'truncated-file',
+        `${basename(path)}: file is truncated (wanted ${buf.length} bytes at offset ${position})`,
+      );
     done += n;
   }
 }
@@ -54,12 +67,19 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
   }
   try {
     const fileSize = fstatSync(fd).size;
-    if (fileSize < 8) throw new FormatError('truncated-file', `${path}: too short to be a safetensors file (${fileSize} bytes)`);
+    if (fileSize < 8)
+      throw new FormatError(
+        'truncated-file',
+        `${path}: too short to be a safetensors file (${fileSize} bytes)`,
+      );
     const lenBuf = Buffer.alloc(8);
     readExact(fd, lenBuf, 0, path);
     const headerLen = Number(lenBuf.readBigUInt64LE(0));
     if (headerLen > 100_000_000 || 8 + headerLen > fileSize) {
-      throw new FormatError('truncated-file', `${path}: header length ${headerLen} exceeds the file size ${fileSize} (truncated or not safetensors)`);
+      throw new FormatError(
+        'truncated-file',
+        `${path}: header length ${headerLen} exceeds the file size ${fileSize} (truncated or not safetensors)`,
+      );
     }
     const hbuf = Buffer.alloc(headerLen);
     readExact(fd, hbuf, 8, path);
@@ -78,14 +98,21 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
         continue;
       }
       const t = v as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-      if (!(t.dtype in BYTES)) throw new FormatError('bad-dtype', `${path}: tensor ${name} has unsupported dtype ${t.dtype}`);
+      if (!(t.dtype in BYTES))
+        throw new FormatError('bad-dtype', `${path}: tensor ${name} has unsupported dtype ${t.dtype}`);
       const [a, b] = t.data_offsets;
       const numel = t.shape.reduce((x, y) => x * y, 1);
       if (b - a !== numel * BYTES[t.dtype]) {
-        throw new FormatError('bad-header', `${path}: tensor ${name} byte range ${a}..${b} does not match shape [${t.shape}] ${t.dtype}`);
+        throw new FormatError(
+          'bad-header',
+          `${path}: tensor ${name} byte range ${a}..${b} does not match shape [${t.shape}] ${t.dtype}`,
+        );
       }
       if (dataStart + b > fileSize) {
-        throw new FormatError('truncated-file', `${path}: tensor ${name} ends at byte ${dataStart + b} but the file has ${fileSize} bytes (truncated)`);
+        throw new FormatError(
+          'truncated-file',
+          `${path}: tensor ${name} ends at byte ${dataStart + b} but the file has ${fileSize} bytes (truncated)`,
+        );
       }
       tensors.set(name, { name, dtype: t.dtype, shape: t.shape, offset: dataStart + a, byteLength: b - a });
     }
@@ -106,7 +133,14 @@ export function readTensorBytes(path: string, info: TensorInfo): Buffer {
   }
 }
 
-export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
+export type NumericArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
 
 function bf16ToF32(src: Uint16Array): Float32Array {
   const out = new Float32Array(src.length);
@@ -133,16 +167,25 @@ function f16ToF32(src: Uint16Array): Float32Array {
 export function decodeTensor(buf: Buffer, dtype: SafetensorsDtype): NumericArray {
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   switch (dtype) {
-    case 'F32': return new Float32Array(ab);
-    case 'F64': return new Float64Array(ab);
-    case 'F16': return f16ToF32(new Uint16Array(ab));
-    case 'BF16': return bf16ToF32(new Uint16Array(ab));
-    case 'I64': return new BigInt64Array(ab);
-    case 'I32': return new Int32Array(ab);
-    case 'I16': return new Int16Array(ab);
-    case 'I8': return new Int8Array(ab);
+    case 'F32':
+      return new Float32Array(ab);
+    case 'F64':
+      return new Float64Array(ab);
+    case 'F16':
+      return f16ToF32(new Uint16Array(ab));
+    case 'BF16':
+      return bf16ToF32(new Uint16Array(ab));
+    case 'I64':
+      return new BigInt64Array(ab);
+    case 'I32':
+      return new Int32Array(ab);
+    case 'I16':
+      return new Int16Array(ab);
+    case 'I8':
+      return new Int8Array(ab);
     case 'U8':
-    case 'BOOL': return new Uint8Array(ab);
+    case 'BOOL':
+      return new Uint8Array(ab);
   }
 }
 
@@ -157,7 +200,11 @@ export function loadSafetensors(path: string): Map<string, LoadedTensor> {
   const h = readSafetensorsHeader(path);
   const out = new Map<string, LoadedTensor>();
   for (const info of h.tensors.values()) {
-    out.set(info.name, { dtype: info.dtype, shape: info.shape, data: decodeTensor(readTensorBytes(path, info), info.dtype) });
+    out.set(info.name, {
+      dtype: info.dtype,
+      shape: info.shape,
+      data: decodeTensor(readTensorBytes(path, info), info.dtype),
+    });
   }
   return out;
 }
@@ -169,7 +216,10 @@ export interface TensorToWrite {
 }
 
 /** Serializes tensors (sorted by name, 8-byte aligned header as the reference implementation does). */
-export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Buffer {
+export function encodeSafetensors(
+  tensors: Record<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): Buffer {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
@@ -178,7 +228,10 @@ export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metada
     const t = tensors[n];
     const numel = t.shape.reduce((x, y) => x * y, 1);
     if (t.data.byteLength !== numel * BYTES[t.dtype]) {
-      throw new FormatError('bad-shape', `tensor ${n}: ${t.data.byteLength} bytes do not match shape [${t.shape}] ${t.dtype}`);
+      throw new FormatError(
+        'bad-shape',
+        `tensor ${n}: ${t.data.byteLength} bytes do not match shape [${t.shape}] ${t.dtype}`,
+      );
     }
     header[n] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;
@@ -198,6 +251,10 @@ export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metada
   return out;
 }
 
-export function writeSafetensors(path: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

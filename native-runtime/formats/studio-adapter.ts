@@ -259,8 +259,16 @@ export function studioAdapterFiles(adapter: StudioAdapter): Array<[string, strin
 
 /** Builds a studio adapter from a pyreft one; positions and baseModel come from the sidecar or `meta`. */
 /** The manifest's list of interventions, in application order. */
-export function manifestEntries(interventions: readonly PyreftIntervention[]): StudioManifest['interventions'] {
-  return interventions.map((iv) => ({ key: iv.key, layer: iv.layer, component: 'block_output', type: iv.type, rank: iv.rank }));
+export function manifestEntries(
+  interventions: readonly PyreftIntervention[],
+): StudioManifest['interventions'] {
+  return interventions.map((iv) => ({
+    key: iv.key,
+    layer: iv.layer,
+    component: 'block_output',
+    type: iv.type,
+    rank: iv.rank,
+  }));
 }
 
 export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta = {}): StudioAdapter {

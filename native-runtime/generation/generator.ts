@@ -7,8 +7,8 @@
 import { CancelledError, ConfigError } from '../errors.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { buildReftGraph } from '../training/reft-graph.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
+import { buildReftGraph } from '../training/reft-graph.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
 
 export interface InterventionFeed {
@@ -54,10 +54,17 @@ export class Generator {
   }
 
   /** A generator over its own session (base model, or a fixed set of interventions). */
-  static async load(spec: ModelSpec, opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {}): Promise<Generator> {
+  static async load(
+    spec: ModelSpec,
+    opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {},
+  ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
     const g = buildReftGraph(spec, ivs);
-    const session = await createSession(g.graph, { device: opts.device, weightsDir: g.weightsDir, onNotice: opts.onNotice });
+    const session = await createSession(g.graph, {
+      device: opts.device,
+      weightsDir: g.weightsDir,
+      onNotice: opts.onNotice,
+    });
     return new Generator(spec, session, ivs);
   }
 
@@ -136,7 +143,7 @@ export class Generator {
       }
       if (done.every((d) => d) || step === maxNew - 1) break;
       // Decode step: feed the new token, the grown mask, the next position and the cache.
-      mask.forEach((m) => m.push(1));
+      for (const m of mask) m.push(1);
       for (let r = 0; r < B; r++) {
         if (done[r]) next[r] = BigInt(out[r][out[r].length - 1] ?? 0);
         lastPos[r]++;
@@ -173,7 +180,8 @@ export class Generator {
     this.interventions.forEach((s, j) => {
       for (const [name, p] of Object.entries(iv.params[j]))
         feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
-      if (s.scalable) feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(iv.scales?.[j] ?? 1), []);
+      if (s.scalable)
+        feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(iv.scales?.[j] ?? 1), []);
       if (decoding) {
         feeds[`iv${j}.loc`] = new ort.Tensor('int64', new BigInt64Array(0), [B, 0]);
         return;
@@ -195,10 +203,10 @@ function maskTensor(mask: number[][]): ort.Tensor {
   const B = mask.length,
     S = mask[0].length;
   const d = new BigInt64Array(B * S);
-  mask.forEach((m, r) =>
+  mask.forEach((m, r) => {
     m.forEach((x, s) => {
       d[r * S + s] = BigInt(x);
-    }),
-  );
+    });
+  });
   return new ort.Tensor('int64', d, [B, S]);
 }

@@ -24,11 +24,16 @@ export interface InterventionInputs {
 
 function act(b: GraphBuilder, a: ActivationName, x: Value): Value {
   switch (a) {
-    case 'linear': return x;
-    case 'relu': return b.op('Relu', [x]);
-    case 'tanh': return b.tanh(x);
-    case 'sigmoid': return b.sigmoid(x);
-    case 'silu': return b.mul(x, b.sigmoid(x));
+    case 'linear':
+      return x;
+    case 'relu':
+      return b.op('Relu', [x]);
+    case 'tanh':
+      return b.tanh(x);
+    case 'sigmoid':
+      return b.sigmoid(x);
+    case 'silu':
+      return b.mul(x, b.sigmoid(x));
     case 'gelu': {
       const e = b.op('Erf', [b.mul(x, b.scalar(Math.SQRT1_2))]);
       return b.mul(b.mul(b.scalar(0.5), x), b.add(b.scalar(1), e));
@@ -42,7 +47,12 @@ function lin(b: GraphBuilder, x: Value, w: Value, bias: Value): Value {
 }
 
 /** The intervened representation f(h) for one intervention type; h: (B, P, n). */
-export function interventionOutput(b: GraphBuilder, spec: InterventionSpec, h: Value, p: Map<string, Value>): Value {
+export function interventionOutput(
+  b: GraphBuilder,
+  spec: InterventionSpec,
+  h: Value,
+  p: Map<string, Value>,
+): Value {
   const g = (n: string) => p.get(n)!;
   switch (spec.type) {
     case 'loreft': {
@@ -52,15 +62,30 @@ export function interventionOutput(b: GraphBuilder, spec: InterventionSpec, h: V
     }
     case 'noreft': {
       const W2 = g('proj_layer.weight');
-      const diff = b.sub(act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))), lin(b, h, W2, g('proj_layer.bias')));
+      const diff = b.sub(
+        act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))),
+        lin(b, h, W2, g('proj_layer.bias')),
+      );
       return b.add(h, b.matmul(diff, W2));
     }
     case 'direft': {
       const R = g('rotate_layer');
-      return b.add(h, b.matmul(act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))), b.transpose(R, [1, 0])));
+      return b.add(
+        h,
+        b.matmul(
+          act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))),
+          b.transpose(R, [1, 0]),
+        ),
+      );
     }
     case 'nodireft':
-      return b.add(h, b.matmul(act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))), g('proj_layer.weight')));
+      return b.add(
+        h,
+        b.matmul(
+          act(b, spec.act, lin(b, h, g('learned_source.weight'), g('learned_source.bias'))),
+          g('proj_layer.weight'),
+        ),
+      );
     case 'consreft': {
       const R = g('rotate_layer');
       return b.add(h, b.matmul(b.sub(g('learned_source'), b.matmul(h, R)), b.transpose(R, [1, 0])));
@@ -73,13 +98,20 @@ export function interventionOutput(b: GraphBuilder, spec: InterventionSpec, h: V
 }
 
 /** Declares the graph inputs of every intervention (locations and parameters). */
-export function interventionInputs(b: GraphBuilder, specs: InterventionSpec[], withDropout: boolean): InterventionInputs[] {
+export function interventionInputs(
+  b: GraphBuilder,
+  specs: InterventionSpec[],
+  withDropout: boolean,
+): InterventionInputs[] {
   return specs.map((s, j) => {
     const params = new Map<string, Value>();
-    for (const d of PARAMS[s.type]) params.set(d.name, b.input(`iv${j}.${d.name}`, 'float32', d.shape(s.embedDim, s.rank)));
+    for (const d of PARAMS[s.type])
+      params.set(d.name, b.input(`iv${j}.${d.name}`, 'float32', d.shape(s.embedDim, s.rank)));
     const loc = b.input(`iv${j}.loc`, 'int64', ['B', `P${j}`]);
     const useDrop = withDropout && s.dropout > 0 && s.type !== 'consreft';
-    const dropoutMask = useDrop ? b.input(`iv${j}.dropout_mask`, 'float32', ['B', `P${j}`, s.embedDim]) : null;
+    const dropoutMask = useDrop
+      ? b.input(`iv${j}.dropout_mask`, 'float32', ['B', `P${j}`, s.embedDim])
+      : null;
     const scale = s.scalable ? b.input(`iv${j}.scale`, 'float32', []) : null;
     return { loc, params, dropoutMask, scale };
   });
@@ -97,12 +129,31 @@ export function interventionHook(specs: InterventionSpec[], inputs: Intervention
       // an adapter switched off) the write-back MatMul contracts over nothing, and ORT's batched
       // MatMul then leaves rows past the first uninitialized. The slot adds exact zeros.
       const B1 = b.concat([b.slice(ctx.batchSeq, [0], [1], [0]), b.ints([1])], 0);
-      const loc = b.concat([inputs[j].loc, b.expand(b.const('int64', [-1], [1, 1]), B1, ['B', 1])], 1, ['B', `P${j}+1`]);
+      const loc = b.concat([inputs[j].loc, b.expand(b.const('int64', [-1], [1, 1]), B1, ['B', 1])], 1, [
+        'B',
+        `P${j}+1`,
+      ]);
       const dropoutMask = inputs[j].dropoutMask
-        ? b.concat([inputs[j].dropoutMask!, b.expand(b.const('float32', [1], [1, 1, 1]), b.concat([B1, b.ints([s.embedDim])], 0), ['B', 1, s.embedDim])], 1, ['B', `P${j}+1`, s.embedDim])
+        ? b.concat(
+            [
+              inputs[j].dropoutMask!,
+              b.expand(b.const('float32', [1], [1, 1, 1]), b.concat([B1, b.ints([s.embedDim])], 0), [
+                'B',
+                1,
+                s.embedDim,
+              ]),
+            ],
+            1,
+            ['B', `P${j}+1`, s.embedDim],
+          )
         : null;
       const T = b.squeeze(b.slice(ctx.batchSeq, [1], [2], [0]), [0]);
-      const tpos = b.op('Range', [b.const('int64', [0], []), T, b.const('int64', [1], [])], {}, { shapes: [['T']] });
+      const tpos = b.op(
+        'Range',
+        [b.const('int64', [0], []), T, b.const('int64', [1], [])],
+        {},
+        { shapes: [['T']] },
+      );
       const M = b.cast(b.op('Equal', [b.unsqueeze(loc, [-1]), tpos]), 'float32'); // (B, P, T)
       const sel = b.matmul(M, out); // (B, P, D)
       let neu = interventionOutput(b, s, sel, params);

@@ -5,7 +5,14 @@
 export type InterventionType = 'loreft' | 'noreft' | 'direft' | 'nodireft' | 'consreft' | 'lobireft';
 export type ActivationName = 'linear' | 'relu' | 'gelu' | 'tanh' | 'silu' | 'sigmoid';
 
-export const INTERVENTION_TYPES: readonly InterventionType[] = ['loreft', 'noreft', 'direft', 'nodireft', 'consreft', 'lobireft'];
+export const INTERVENTION_TYPES: readonly InterventionType[] = [
+  'loreft',
+  'noreft',
+  'direft',
+  'nodireft',
+  'consreft',
+  'lobireft',
+];
 
 export const PYREFT_CLASS: Record<InterventionType, string> = {
   loreft: 'LoreftIntervention',
@@ -28,13 +35,27 @@ export interface ParamDef {
 }
 
 const R: ParamDef = { name: 'rotate_layer', shape: (n, r) => [n, r], orthonormal: true, init: 'orthonormal' };
-const lin = (name: string, w: boolean): ParamDef => ({ name, shape: w ? (n, r) => [r, n] : (_n, r) => [r], init: 'linear' });
+const lin = (name: string, w: boolean): ParamDef => ({
+  name,
+  shape: w ? (n, r) => [r, n] : (_n, r) => [r],
+  init: 'linear',
+});
 
 export const PARAMS: Record<InterventionType, ParamDef[]> = {
   loreft: [R, lin('weight', true), lin('bias', false)],
-  noreft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), lin('proj_layer.bias', false)],
+  noreft: [
+    lin('learned_source.weight', true),
+    lin('learned_source.bias', false),
+    lin('proj_layer.weight', true),
+    lin('proj_layer.bias', false),
+  ],
   direft: [R, lin('learned_source.weight', true), lin('learned_source.bias', false)],
-  nodireft: [lin('learned_source.weight', true), lin('learned_source.bias', false), lin('proj_layer.weight', true), { ...lin('proj_layer.bias', false), unused: true }],
+  nodireft: [
+    lin('learned_source.weight', true),
+    lin('learned_source.bias', false),
+    lin('proj_layer.weight', true),
+    { ...lin('proj_layer.bias', false), unused: true },
+  ],
   consreft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
   lobireft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
 };
@@ -62,7 +83,10 @@ export function interventionKey(layer: number, k: number): string {
 
 /** Trainable parameter count, e.g. LoReFT 2·n·r + r. */
 export function paramCount(spec: InterventionSpec): number {
-  return PARAMS[spec.type].reduce((s, p) => s + p.shape(spec.embedDim, spec.rank).reduce((a, b) => a * b, 1), 0);
+  return PARAMS[spec.type].reduce(
+    (s, p) => s + p.shape(spec.embedDim, spec.rank).reduce((a, b) => a * b, 1),
+    0,
+  );
 }
 
 export function isUnusedParam(type: InterventionType, name: string): boolean {

@@ -23,13 +23,27 @@ export interface OpOptions {
 }
 
 // Attributes whose numbers are floats in the ONNX schemas (a float written as int is rejected by ORT).
-const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'beta', 'gamma', 'ratio', 'scale', 'lambd', 'bias', 'momentum']);
+const FLOAT_ATTRS = new Set([
+  'epsilon',
+  'alpha',
+  'beta',
+  'gamma',
+  'ratio',
+  'scale',
+  'lambd',
+  'bias',
+  'momentum',
+]);
 
 function toAttr(name: string, v: AttrInput): AttrValue {
   if (v instanceof Graph) return { type: 'graph', value: v };
   if (typeof v === 'string') return { type: 'string', value: v };
-  if (typeof v === 'number') return FLOAT_ATTRS.has(name) || !Number.isInteger(v) ? { type: 'float', value: v } : { type: 'int', value: v };
-  if (Array.isArray(v)) return FLOAT_ATTRS.has(name) ? { type: 'floats', value: v } : { type: 'ints', value: v };
+  if (typeof v === 'number')
+    return FLOAT_ATTRS.has(name) || !Number.isInteger(v)
+      ? { type: 'float', value: v }
+      : { type: 'int', value: v };
+  if (Array.isArray(v))
+    return FLOAT_ATTRS.has(name) ? { type: 'floats', value: v } : { type: 'ints', value: v };
   return v;
 }
 
@@ -88,16 +102,31 @@ export class GraphBuilder {
     }
     let data: InlineData['data'];
     switch (dtype) {
-      case 'float32': data = Float32Array.from(values as ArrayLike<number>); break;
-      case 'float64': data = Float64Array.from(values as ArrayLike<number>); break;
-      case 'int64': data = BigInt64Array.from(Array.from(values as ArrayLike<number>, (x) => BigInt(x))); break;
-      case 'int32': data = Int32Array.from(values as ArrayLike<number>); break;
+      case 'float32':
+        data = Float32Array.from(values as ArrayLike<number>);
+        break;
+      case 'float64':
+        data = Float64Array.from(values as ArrayLike<number>);
+        break;
+      case 'int64':
+        data = BigInt64Array.from(Array.from(values as ArrayLike<number>, (x) => BigInt(x)));
+        break;
+      case 'int32':
+        data = Int32Array.from(values as ArrayLike<number>);
+        break;
       case 'bool':
-      case 'uint8': data = Uint8Array.from(values as ArrayLike<number>); break;
-      default: throw new GraphError('bad-dtype', `const of dtype ${dtype} is not supported`);
+      case 'uint8':
+        data = Uint8Array.from(values as ArrayLike<number>);
+        break;
+      default:
+        throw new GraphError('bad-dtype', `const of dtype ${dtype} is not supported`);
     }
-    const v = this.initializer(`c${this.root.graph.initializers.length}_${dtype}`, dtype, shp, { kind: 'inline', data });
-    if (dtype === 'int64' || dtype === 'int32') v.constValue = Array.from(values as ArrayLike<number>, Number);
+    const v = this.initializer(`c${this.root.graph.initializers.length}_${dtype}`, dtype, shp, {
+      kind: 'inline',
+      data,
+    });
+    if (dtype === 'int64' || dtype === 'int32')
+      v.constValue = Array.from(values as ArrayLike<number>, Number);
     if (small) this.root.#constCache.set(key, v);
     return v;
   }
@@ -111,8 +140,15 @@ export class GraphBuilder {
   }
 
   /** Records one node and returns its outputs. */
-  opN(op: string, inputs: (Value | null)[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): Value[] {
-    for (const v of inputs) if (v !== null && !(v instanceof Value)) throw new GraphError('bad-input', `${op}: input is not a Value`);
+  opN(
+    op: string,
+    inputs: (Value | null)[],
+    attrs: Record<string, AttrInput> = {},
+    opts: OpOptions = {},
+  ): Value[] {
+    for (const v of inputs)
+      if (v !== null && !(v instanceof Value))
+        throw new GraphError('bad-input', `${op}: input is not a Value`);
     const a: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) a[k] = toAttr(k, v);
     const n = opts.outputs ?? 1;
@@ -126,7 +162,8 @@ export class GraphBuilder {
     for (let i = 0; i < n; i++) {
       const dtype = opts.dtypes?.[i] ?? inferred?.[i]?.dtype ?? inputs[0]?.dtype;
       const shape = opts.shapes?.[i] ?? inferred?.[i]?.shape;
-      if (!dtype || !shape) throw new GraphError('shape-unknown', `${op}: cannot infer output ${i}; pass opts.shapes/dtypes`);
+      if (!dtype || !shape)
+        throw new GraphError('shape-unknown', `${op}: cannot infer output ${i}; pass opts.shapes/dtypes`);
       outs.push(new Value(dtype, shape, opts.names?.[i]));
     }
     const node = new Node(op, inputs, outs, a, opts.domain ?? '');
@@ -135,34 +172,73 @@ export class GraphBuilder {
     return outs;
   }
 
-  op(op: string, inputs: (Value | null)[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): Value {
+  op(
+    op: string,
+    inputs: (Value | null)[],
+    attrs: Record<string, AttrInput> = {},
+    opts: OpOptions = {},
+  ): Value {
     return this.opN(op, inputs, attrs, opts)[0];
   }
 
   // --- elementwise -------------------------------------------------------------------------------
-  add(a: Value, b: Value): Value { return this.op('Add', [a, b]); }
-  sub(a: Value, b: Value): Value { return this.op('Sub', [a, b]); }
-  mul(a: Value, b: Value): Value { return this.op('Mul', [a, b]); }
-  div(a: Value, b: Value): Value { return this.op('Div', [a, b]); }
-  neg(a: Value): Value { return this.op('Neg', [a]); }
-  exp(a: Value): Value { return this.op('Exp', [a]); }
-  log(a: Value): Value { return this.op('Log', [a]); }
-  sqrt(a: Value): Value { return this.op('Sqrt', [a]); }
-  tanh(a: Value): Value { return this.op('Tanh', [a]); }
-  sigmoid(a: Value): Value { return this.op('Sigmoid', [a]); }
-  reciprocal(a: Value): Value { return this.op('Reciprocal', [a]); }
-  where(c: Value, a: Value, b: Value): Value { return this.op('Where', [c, a, b]); }
-  cast(a: Value, to: DType): Value { return a.dtype === to ? a : this.op('Cast', [a], { to: ONNX_DTYPE[to] }); }
-  matmul(a: Value, b: Value): Value { return this.op('MatMul', [a, b]); }
+  add(a: Value, b: Value): Value {
+    return this.op('Add', [a, b]);
+  }
+  sub(a: Value, b: Value): Value {
+    return this.op('Sub', [a, b]);
+  }
+  mul(a: Value, b: Value): Value {
+    return this.op('Mul', [a, b]);
+  }
+  div(a: Value, b: Value): Value {
+    return this.op('Div', [a, b]);
+  }
+  neg(a: Value): Value {
+    return this.op('Neg', [a]);
+  }
+  exp(a: Value): Value {
+    return this.op('Exp', [a]);
+  }
+  log(a: Value): Value {
+    return this.op('Log', [a]);
+  }
+  sqrt(a: Value): Value {
+    return this.op('Sqrt', [a]);
+  }
+  tanh(a: Value): Value {
+    return this.op('Tanh', [a]);
+  }
+  sigmoid(a: Value): Value {
+    return this.op('Sigmoid', [a]);
+  }
+  reciprocal(a: Value): Value {
+    return this.op('Reciprocal', [a]);
+  }
+  where(c: Value, a: Value, b: Value): Value {
+    return this.op('Where', [c, a, b]);
+  }
+  cast(a: Value, to: DType): Value {
+    return a.dtype === to ? a : this.op('Cast', [a], { to: ONNX_DTYPE[to] });
+  }
+  matmul(a: Value, b: Value): Value {
+    return this.op('MatMul', [a, b]);
+  }
 
   // --- shape ---------------------------------------------------------------------------------------
   reshape(x: Value, shape: number[] | Value, outShape?: Shape): Value {
     const s = Array.isArray(shape) ? this.ints(shape) : shape;
     return this.op('Reshape', [x, s], {}, outShape ? { shapes: [outShape] } : {});
   }
-  transpose(x: Value, perm: number[]): Value { return this.op('Transpose', [x], { perm }); }
-  unsqueeze(x: Value, axes: number[]): Value { return this.op('Unsqueeze', [x, this.ints(axes)]); }
-  squeeze(x: Value, axes: number[]): Value { return this.op('Squeeze', [x, this.ints(axes)]); }
+  transpose(x: Value, perm: number[]): Value {
+    return this.op('Transpose', [x], { perm });
+  }
+  unsqueeze(x: Value, axes: number[]): Value {
+    return this.op('Unsqueeze', [x, this.ints(axes)]);
+  }
+  squeeze(x: Value, axes: number[]): Value {
+    return this.op('Squeeze', [x, this.ints(axes)]);
+  }
   concat(xs: Value[], axis: number, outShape?: Shape): Value {
     return this.op('Concat', xs, { axis }, outShape ? { shapes: [outShape] } : {});
   }
@@ -171,7 +247,9 @@ export class GraphBuilder {
     if (steps) ins.push(this.ints(steps));
     return this.op('Slice', ins);
   }
-  gather(x: Value, idx: Value, axis = 0): Value { return this.op('Gather', [x, idx], { axis }); }
+  gather(x: Value, idx: Value, axis = 0): Value {
+    return this.op('Gather', [x, idx], { axis });
+  }
   shapeOf(x: Value, start?: number, end?: number): Value {
     const attrs: Record<string, AttrInput> = {};
     if (start !== undefined) attrs.start = start;
@@ -192,5 +270,7 @@ export class GraphBuilder {
   reduceMax(x: Value, axes: number[], keepdims = true): Value {
     return this.op('ReduceMax', [x, this.ints(axes)], { keepdims: keepdims ? 1 : 0 });
   }
-  softmax(x: Value, axis = -1): Value { return this.op('Softmax', [x], { axis }); }
+  softmax(x: Value, axis = -1): Value {
+    return this.op('Softmax', [x], { axis });
+  }
 }

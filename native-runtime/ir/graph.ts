@@ -73,7 +73,13 @@ export class Node {
   attrs: Record<string, AttrValue>;
   name: string;
 
-  constructor(op: string, inputs: (Value | null)[], outputs: Value[], attrs: Record<string, AttrValue> = {}, domain = '') {
+  constructor(
+    op: string,
+    inputs: (Value | null)[],
+    outputs: Value[],
+    attrs: Record<string, AttrValue> = {},
+    domain = '',
+  ) {
     this.op = op;
     this.domain = domain;
     this.inputs = inputs;

@@ -30,7 +30,10 @@ export function broadcastShapes(op: string, shapes: Shape[]): Shape {
       if (d === 1) d = x;
       else if (d !== x) {
         if (typeof d === 'number' && typeof x === 'number') {
-          throw new GraphError('shape-mismatch', `${op}: cannot broadcast [${shapes.map((s) => s.join(',')).join('] with [')}]`);
+          throw new GraphError(
+            'shape-mismatch',
+            `${op}: cannot broadcast [${shapes.map((s) => s.join(',')).join('] with [')}]`,
+          );
         }
         if (d === '?' || typeof x === 'number') d = x;
       }
@@ -41,8 +44,12 @@ export function broadcastShapes(op: string, shapes: Shape[]): Shape {
 }
 
 const same: Rule = (ins) => [{ dtype: ins[0]!.dtype, shape: [...ins[0]!.shape] }];
-const binary: Rule = (ins) => [{ dtype: ins[0]!.dtype, shape: broadcastShapes('binary', [ins[0]!.shape, ins[1]!.shape]) }];
-const compare: Rule = (ins) => [{ dtype: 'bool', shape: broadcastShapes('compare', [ins[0]!.shape, ins[1]!.shape]) }];
+const binary: Rule = (ins) => [
+  { dtype: ins[0]!.dtype, shape: broadcastShapes('binary', [ins[0]!.shape, ins[1]!.shape]) },
+];
+const compare: Rule = (ins) => [
+  { dtype: 'bool', shape: broadcastShapes('compare', [ins[0]!.shape, ins[1]!.shape]) },
+];
 
 function reduce(ins: (Value | null)[], attrs: Attrs): Inferred[] {
   const x = ins[0]!;
@@ -72,21 +79,59 @@ function dimSum(a: Dim, b: Dim): Dim {
 }
 
 const rules: Record<string, Rule> = {
-  Identity: same, Neg: same, Exp: same, Log: same, Sqrt: same, Reciprocal: same, Tanh: same, Sigmoid: same,
-  Erf: same, Relu: same, Abs: same, Sin: same, Cos: same, Softplus: same, Softmax: same, LogSoftmax: same,
-  CumSum: same, Trilu: same, Not: same, Floor: same, Ceil: same, Sign: same, Dropout: same,
-  LayerNormalization: same, SimplifiedLayerNormalization: same, Gelu: same, FastGelu: same,
+  Identity: same,
+  Neg: same,
+  Exp: same,
+  Log: same,
+  Sqrt: same,
+  Reciprocal: same,
+  Tanh: same,
+  Sigmoid: same,
+  Erf: same,
+  Relu: same,
+  Abs: same,
+  Sin: same,
+  Cos: same,
+  Softplus: same,
+  Softmax: same,
+  LogSoftmax: same,
+  CumSum: same,
+  Trilu: same,
+  Not: same,
+  Floor: same,
+  Ceil: same,
+  Sign: same,
+  Dropout: same,
+  LayerNormalization: same,
+  SimplifiedLayerNormalization: same,
+  Gelu: same,
+  FastGelu: same,
   IsNaN: (ins) => [{ dtype: 'bool', shape: [...ins[0]!.shape] }],
-  Add: binary, Sub: binary, Mul: binary, Div: binary, Pow: (ins) => [{ dtype: ins[0]!.dtype, shape: broadcastShapes('Pow', [ins[0]!.shape, ins[1]!.shape]) }],
-  Max: binary, Min: binary, Mod: binary,
-  Equal: compare, Less: compare, Greater: compare, LessOrEqual: compare, GreaterOrEqual: compare,
-  And: compare, Or: compare,
-  Where: (ins) => [{ dtype: ins[1]!.dtype, shape: broadcastShapes('Where', [ins[0]!.shape, ins[1]!.shape, ins[2]!.shape]) }],
+  Add: binary,
+  Sub: binary,
+  Mul: binary,
+  Div: binary,
+  Pow: (ins) => [{ dtype: ins[0]!.dtype, shape: broadcastShapes('Pow', [ins[0]!.shape, ins[1]!.shape]) }],
+  Max: binary,
+  Min: binary,
+  Mod: binary,
+  Equal: compare,
+  Less: compare,
+  Greater: compare,
+  LessOrEqual: compare,
+  GreaterOrEqual: compare,
+  And: compare,
+  Or: compare,
+  Where: (ins) => [
+    { dtype: ins[1]!.dtype, shape: broadcastShapes('Where', [ins[0]!.shape, ins[1]!.shape, ins[2]!.shape]) },
+  ],
   Cast: (ins, a) => [{ dtype: dtypeFromOnnx(attrI(a, 'to', 1)), shape: [...ins[0]!.shape] }],
   MatMul: (ins) => {
     const [a, b] = [ins[0]!, ins[1]!];
-    if (a.rank < 2 || b.rank < 2) throw new GraphError('shape-mismatch', `MatMul needs rank ≥ 2 (got ${a.rank}, ${b.rank})`);
-    const k1 = a.shape[a.rank - 1], k2 = b.shape[b.rank - 2];
+    if (a.rank < 2 || b.rank < 2)
+      throw new GraphError('shape-mismatch', `MatMul needs rank ≥ 2 (got ${a.rank}, ${b.rank})`);
+    const k1 = a.shape[a.rank - 1],
+      k2 = b.shape[b.rank - 2];
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
       throw new GraphError('shape-mismatch', `MatMul: inner dims differ ${a} x ${b}`);
     }
@@ -99,7 +144,8 @@ const rules: Record<string, Rule> = {
     return [{ dtype: d.dtype, shape: [...d.shape.slice(0, ax), ...idx.shape, ...d.shape.slice(ax + 1)] }];
   },
   GatherElements: (ins) => [{ dtype: ins[0]!.dtype, shape: [...ins[1]!.shape] }],
-  ScatterElements: same, ScatterND: same,
+  ScatterElements: same,
+  ScatterND: same,
   Transpose: (ins, a) => {
     const x = ins[0]!;
     const perm = attrIs(a, 'perm') ?? x.shape.map((_, i) => x.rank - 1 - i);
@@ -108,13 +154,19 @@ const rules: Record<string, Rule> = {
   Reshape: (ins) => {
     const [x, s] = [ins[0]!, ins[1]!];
     const target = s.constValue;
-    if (!target) return [{ dtype: x.dtype, shape: Array.from({ length: Number(s.shape[0]) || 0 }, () => '?') }];
+    if (!target)
+      return [{ dtype: x.dtype, shape: Array.from({ length: Number(s.shape[0]) || 0 }, () => '?') }];
     const shape: Dim[] = target.map((t, i) => (t === 0 ? x.shape[i] : t));
     const neg = shape.indexOf(-1);
     if (neg >= 0) {
-      const total = x.shape.every((d) => typeof d === 'number') ? (x.shape as number[]).reduce((p, q) => p * q, 1) : null;
+      const total = x.shape.every((d) => typeof d === 'number')
+        ? (x.shape as number[]).reduce((p, q) => p * q, 1)
+        : null;
       const known = shape.every((d, i) => i === neg || typeof d === 'number');
-      shape[neg] = total !== null && known ? total / (shape as number[]).reduce((p, q, i) => (i === neg ? p : p * q), 1) : '?';
+      shape[neg] =
+        total !== null && known
+          ? total / (shape as number[]).reduce((p, q, i) => (i === neg ? p : p * q), 1)
+          : '?';
     }
     return [{ dtype: x.dtype, shape }];
   },
@@ -132,7 +184,9 @@ const rules: Record<string, Rule> = {
   Squeeze: (ins) => {
     const x = ins[0]!;
     const axes = ins[1]?.constValue;
-    const set = new Set((axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => norm(a, x.rank)));
+    const set = new Set(
+      (axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => norm(a, x.rank)),
+    );
     return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !set.has(i)) }];
   },
   Concat: (ins, a) => {
@@ -144,7 +198,12 @@ const rules: Record<string, Rule> = {
   },
   Slice: (ins) => {
     const x = ins[0]!;
-    const [starts, ends, axesV, stepsV] = [ins[1]?.constValue, ins[2]?.constValue, ins[3]?.constValue, ins[4]?.constValue];
+    const [starts, ends, axesV, stepsV] = [
+      ins[1]?.constValue,
+      ins[2]?.constValue,
+      ins[3]?.constValue,
+      ins[4]?.constValue,
+    ];
     const shape = [...x.shape];
     if (!starts || !ends) return [{ dtype: x.dtype, shape: shape.map(() => '?') }];
     const axes = axesV ?? starts.map((_, i) => i);
@@ -152,7 +211,8 @@ const rules: Record<string, Rule> = {
       const ax = norm(axRaw, x.rank);
       const step = stepsV?.[i] ?? 1;
       const d = x.shape[ax];
-      let s = starts[i], e = ends[i];
+      let s = starts[i],
+        e = ends[i];
       if (typeof d === 'number') {
         if (s < 0) s += d;
         if (e < 0) e += d;
@@ -180,7 +240,13 @@ const rules: Record<string, Rule> = {
   Expand: (ins) => {
     const t = ins[1]!.constValue;
     const x = ins[0]!;
-    if (!t) return [{ dtype: x.dtype, shape: Array.from({ length: Math.max(x.rank, Number(ins[1]!.shape[0]) || 0) }, () => '?') }];
+    if (!t)
+      return [
+        {
+          dtype: x.dtype,
+          shape: Array.from({ length: Math.max(x.rank, Number(ins[1]!.shape[0]) || 0) }, () => '?'),
+        },
+      ];
     return [{ dtype: x.dtype, shape: broadcastShapes('Expand', [x.shape, t]) }];
   },
   Tile: (ins) => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape.map(() => '?') }],
@@ -195,10 +261,20 @@ const rules: Record<string, Rule> = {
   ConstantOfShape: (ins, a) => {
     const t = a.value?.value as { dtype: DType } | undefined;
     const s = ins[0]!.constValue;
-    return [{ dtype: t?.dtype ?? 'float32', shape: s ? [...s] : Array.from({ length: Number(ins[0]!.shape[0]) || 0 }, () => '?') }];
+    return [
+      {
+        dtype: t?.dtype ?? 'float32',
+        shape: s ? [...s] : Array.from({ length: Number(ins[0]!.shape[0]) || 0 }, () => '?'),
+      },
+    ];
   },
-  ReduceSum: reduce, ReduceMean: reduce, ReduceMax: reduce, ReduceMin: reduce, ReduceLogSumExp: reduce,
-  ReduceSumSquare: reduce, ReduceL2: reduce,
+  ReduceSum: reduce,
+  ReduceMean: reduce,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+  ReduceLogSumExp: reduce,
+  ReduceSumSquare: reduce,
+  ReduceL2: reduce,
   ArgMax: (ins, a) => {
     const x = ins[0]!;
     const ax = norm(attrI(a, 'axis', 0), x.rank);
@@ -208,7 +284,17 @@ const rules: Record<string, Rule> = {
 };
 
 export function dtypeFromOnnx(code: number): DType {
-  const map: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+  const map: Record<number, DType> = {
+    1: 'float32',
+    2: 'uint8',
+    3: 'int8',
+    6: 'int32',
+    7: 'int64',
+    9: 'bool',
+    10: 'float16',
+    11: 'float64',
+    16: 'bfloat16',
+  };
   const d = map[code];
   if (!d) throw new GraphError('bad-dtype', `unsupported ONNX dtype code ${code}`);
   return d;

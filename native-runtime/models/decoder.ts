@@ -10,12 +10,22 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { UnsupportedError } from '../errors.ts';
+import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
-import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import type { ModelSpec } from './config.ts';
-import { activation, applyRotary, attention, attentionBias, layerNorm, linear, linearT, rmsNorm, rotaryTables } from './layers.ts';
+import {
+  activation,
+  applyRotary,
+  attention,
+  attentionBias,
+  layerNorm,
+  linear,
+  linearT,
+  rmsNorm,
+  rotaryTables,
+} from './layers.ts';
 
 export interface BlockHookContext {
   b: GraphBuilder;
@@ -51,7 +61,11 @@ export interface DecoderGraph {
   weightsDir: string;
 }
 
-const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = {
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+};
 
 /** Resolves weights to initializers pointing into the safetensors files (never copied). */
 class WeightRefs {
@@ -79,11 +93,23 @@ class WeightRefs {
     const { file, info } = this.spec.weights.get(name);
     const real = realpathSync(file);
     if (dirname(real) !== this.dir) {
-      throw new UnsupportedError('weights-split-folders', `${name}: weight files lie in different folders (${dirname(real)} vs ${this.dir})`);
+      throw new UnsupportedError(
+        'weights-split-folders',
+        `${name}: weight files lie in different folders (${dirname(real)} vs ${this.dir})`,
+      );
     }
     const dtype = ST_TO_DTYPE[info.dtype];
-    if (!dtype) throw new UnsupportedError('unsupported-dtype', `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`);
-    const v = this.b.initializer(name, dtype, info.shape, { kind: 'external', location: basename(real), offset: info.offset, length: info.byteLength });
+    if (!dtype)
+      throw new UnsupportedError(
+        'unsupported-dtype',
+        `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
+      );
+    const v = this.b.initializer(name, dtype, info.shape, {
+      kind: 'external',
+      location: basename(real),
+      offset: info.offset,
+      length: info.byteLength,
+    });
     const out = this.b.cast(v, 'float32');
     this.#cache.set(name, out);
     return out;
@@ -109,7 +135,8 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
       const wavelen = (2 * Math.PI) / inv[i];
       if (wavelen > lowWavelen) inv[i] = inv[i] / sc.factor;
       else if (wavelen >= highWavelen) {
-        const smooth = (sc.originalMaxPositions / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
+        const smooth =
+          (sc.originalMaxPositions / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
         inv[i] = (1 - smooth) * (inv[i] / sc.factor) + smooth * inv[i];
       }
     }
@@ -124,7 +151,8 @@ interface CacheIO {
 
 function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
   if (!enabled) return { past: () => null, present: () => {} };
-  const K = spec.numKvHeads, E = spec.headDim;
+  const K = spec.numKvHeads,
+    E = spec.headDim;
   return {
     past: (i) => ({
       k: b.input(`past_key.${i}`, 'float32', ['B', K, 'P', E]),
@@ -154,7 +182,10 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   const attentionMask = b.input('attention_mask', 'int64', ['B', 'S']);
   const positionIds = b.input('position_ids', 'int64', ['B', 'T']);
   const cache = cacheIO(b, spec, !!opts.withCache);
-  const D = spec.hiddenSize, H = spec.numHeads, K = spec.numKvHeads, E = spec.headDim;
+  const D = spec.hiddenSize,
+    H = spec.numHeads,
+    K = spec.numKvHeads,
+    E = spec.headDim;
   const batchSeq = b.shapeOf(inputIds); // [B, T]
   const bsd = b.concat([batchSeq, b.ints([D])], 0);
   const ctx: BlockHookContext = { b, batchSeq };
@@ -207,7 +238,12 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
       vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
       cache.present(i, kh, vh);
     }
-    const att = fromHeads(b, attention(b, qh, kh, vh, bias, { numHeads: H, numKvHeads: K, headDim: E }), H, E);
+    const att = fromHeads(
+      b,
+      attention(b, qh, kh, vh, bias, { numHeads: H, numKvHeads: K, headDim: E }),
+      H,
+      E,
+    );
     const o = isGpt2
       ? linear(b, att, w.get(`${L}attn.c_proj.weight`), w.get(`${L}attn.c_proj.bias`))
       : linearT(b, att, w.get(`${L}self_attn.o_proj.weight`), w.opt(`${L}self_attn.o_proj.bias`));
@@ -216,7 +252,10 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     if (isGpt2) {
       const y = norm(h, `${L}ln_2.weight`, `${L}ln_2.bias`);
       const up = linear(b, y, w.get(`${L}mlp.c_fc.weight`), w.get(`${L}mlp.c_fc.bias`));
-      h = b.add(h, linear(b, activation(b, spec.act, up), w.get(`${L}mlp.c_proj.weight`), w.get(`${L}mlp.c_proj.bias`)));
+      h = b.add(
+        h,
+        linear(b, activation(b, spec.act, up), w.get(`${L}mlp.c_proj.weight`), w.get(`${L}mlp.c_proj.bias`)),
+      );
     } else {
       const y = norm(h, `${L}post_attention_layernorm.weight`);
       const gate = linearT(b, y, w.get(`${L}mlp.gate_proj.weight`), w.opt(`${L}mlp.gate_proj.bias`));
@@ -234,16 +273,36 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
 
   h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
   if (opts.hiddenStates) hidden.push(to3d(h));
-  const head = spec.tieEmbeddings || !w.has('lm_head.weight') ? w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`) : w.get('lm_head.weight');
+  const head =
+    spec.tieEmbeddings || !w.has('lm_head.weight')
+      ? w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`)
+      : w.get('lm_head.weight');
   const logits = opts.headless ? null : lmHead(b, h, head, batchSeq, spec.vocabSize, !!opts.lastLogitsOnly);
-  return { inputIds, attentionMask, positionIds, logits, hidden, finalHidden: h, head, batchSeq, weightsDir: w.dir };
+  return {
+    inputIds,
+    attentionMask,
+    positionIds,
+    logits,
+    hidden,
+    finalHidden: h,
+    head,
+    batchSeq,
+    weightsDir: w.dir,
+  };
 }
 
 /**
  * Logits from the final hidden states h (N, D): (B, T, V), or only the last position's (B, 1, V).
  * May be called inside an If branch (b a subgraph builder) on values of the parent graph.
  */
-export function lmHead(b: GraphBuilder, h: Value, head: Value, batchSeq: Value, vocab: number, lastOnly: boolean): Value {
+export function lmHead(
+  b: GraphBuilder,
+  h: Value,
+  head: Value,
+  batchSeq: Value,
+  vocab: number,
+  lastOnly: boolean,
+): Value {
   const D = head.shape[1];
   let x = h;
   let outShape = b.concat([batchSeq, b.ints([vocab])], 0);

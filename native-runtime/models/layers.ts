@@ -68,7 +68,11 @@ export function activation(b: GraphBuilder, kind: 'silu' | 'gelu_tanh' | 'gelu',
  * Rotary tables for the given positions: cos/sin of position·inv_freq, duplicated to the head dim
  * as transformers does (cat(freqs, freqs)). positions: (B, T) int64 → cos, sin: (B, 1, T, E).
  */
-export function rotaryTables(b: GraphBuilder, positions: Value, invFreq: Float32Array): { cos: Value; sin: Value } {
+export function rotaryTables(
+  b: GraphBuilder,
+  positions: Value,
+  invFreq: Float32Array,
+): { cos: Value; sin: Value } {
   const pos = b.unsqueeze(b.cast(positions, 'float32'), [-1]); // (B, T, 1)
   const freqs = b.mul(pos, b.const('float32', invFreq, [invFreq.length])); // (B, T, E/2)
   const emb = b.concat([freqs, freqs], -1); // (B, T, E)
@@ -116,12 +120,20 @@ export interface AttentionShapes {
  * Grouped-query attention. q: (B, H, T, E), k/v: (B, K, S, E), bias (B, 1, T, S) → (B, H, T, E).
  * Queries are grouped per KV head instead of repeating K and V, so the cache is never copied.
  */
-export function attention(b: GraphBuilder, q: Value, k: Value, v: Value, bias: Value, s: AttentionShapes): Value {
+export function attention(
+  b: GraphBuilder,
+  q: Value,
+  k: Value,
+  v: Value,
+  bias: Value,
+  s: AttentionShapes,
+): Value {
   const { numHeads: H, numKvHeads: K, headDim: E } = s;
   const rep = H / K;
   const qs = b.mul(q, b.scalar(1 / Math.sqrt(E)));
   let scores: Value;
-  if (rep === 1) scores = b.matmul(qs, b.transpose(k, [0, 1, 3, 2])); // (B, H, T, S)
+  if (rep === 1)
+    scores = b.matmul(qs, b.transpose(k, [0, 1, 3, 2])); // (B, H, T, S)
   else {
     const qg = b.reshape(qs, [0, K, -1, E], ['B', K, '?', E]); // (B, K, rep·T, E)
     const sg = b.matmul(qg, b.transpose(k, [0, 1, 3, 2])); // (B, K, rep·T, S)

@@ -19,8 +19,10 @@ export async function loadForwardModel(
 ): Promise<ForwardModel> {
   const b = new GraphBuilder(`${spec.arch}-forward`);
   const g = buildDecoder(b, spec, { ...opts.decoder, hiddenStates: opts.hiddenStates });
-  b.output(g.logits!, "logits");
-  g.hidden.forEach((h, i) => b.output(h, `hidden_states.${i}`));
+  b.output(g.logits!, 'logits');
+  g.hidden.forEach((h, i) => {
+    b.output(h, `hidden_states.${i}`);
+  });
   const session = await createSession(b.graph, { device: opts.device, weightsDir: g.weightsDir });
   return { spec, session, hiddenStates: !!opts.hiddenStates };
 }

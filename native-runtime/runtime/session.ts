@@ -4,8 +4,8 @@
 
 import * as ort from 'onnxruntime-node';
 import { OrtError } from '../errors.ts';
-import type { Graph } from '../ir/graph.ts';
 import { encodeModel } from '../formats/onnx.ts';
+import type { Graph } from '../ir/graph.ts';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
@@ -26,7 +26,11 @@ export interface EngineSession {
 }
 
 const PROVIDER: Record<Exclude<DeviceChoice, 'auto'>, string> = {
-  cpu: 'cpu', cuda: 'cuda', webgpu: 'webgpu', dml: 'dml', coreml: 'coreml',
+  cpu: 'cpu',
+  cuda: 'cuda',
+  webgpu: 'webgpu',
+  dml: 'dml',
+  coreml: 'coreml',
 };
 
 export function availableProviders(): string[] {
@@ -65,21 +69,34 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
     };
     try {
       const session = await ort.InferenceSession.create(bytes, opts);
-      if (lastErr) cfg.onNotice?.(`device '${device}' unavailable (${(lastErr as Error).message.split('\n')[0]}); running on ${ep}`);
+      if (lastErr)
+        cfg.onNotice?.(
+          `device '${device}' unavailable (${(lastErr as Error).message.split('\n')[0]}); running on ${ep}`,
+        );
       return { session, device: ep, inputNames: session.inputNames, outputNames: session.outputNames };
     } catch (e) {
       lastErr = e;
       if (ep === 'cpu') break;
     }
   }
-  throw new OrtError('session-create-failed', `ONNX Runtime could not load graph '${graph.name}': ${(lastErr as Error)?.message ?? lastErr}`);
+  throw new OrtError(
+    'session-create-failed',
+    `ONNX Runtime could not load graph '${graph.name}': ${(lastErr as Error)?.message ?? lastErr}`,
+  );
 }
 
 export type Feeds = Record<string, ort.Tensor>;
 
-export async function runSession(s: EngineSession, feeds: Feeds, fetches?: string[]): Promise<Record<string, ort.Tensor>> {
+export async function runSession(
+  s: EngineSession,
+  feeds: Feeds,
+  fetches?: string[],
+): Promise<Record<string, ort.Tensor>> {
   try {
-    return (await (fetches ? s.session.run(feeds, fetches) : s.session.run(feeds))) as Record<string, ort.Tensor>;
+    return (await (fetches ? s.session.run(feeds, fetches) : s.session.run(feeds))) as Record<
+      string,
+      ort.Tensor
+    >;
   } catch (e) {
     throw new OrtError('run-failed', `ONNX Runtime failed: ${(e as Error).message}`);
   }

@@ -24,7 +24,13 @@ export function causalLmLoss(b: GraphBuilder, logits: Value, labels: Value): Val
  * K positions that have a label to predict: training never spends the (T × V × D) head product, nor
  * its backward, on prompt tokens.
  */
-export function supervisedLmLoss(b: GraphBuilder, h: Value, head: Value, labels: Value, lmHead: (b: GraphBuilder, x: Value, w: Value) => Value): Value {
+export function supervisedLmLoss(
+  b: GraphBuilder,
+  h: Value,
+  head: Value,
+  labels: Value,
+  lmHead: (b: GraphBuilder, x: Value, w: Value) => Value,
+): Value {
   const D = h.shape[2] as number;
   const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['N', D]); // rows that predict t+1
   const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['N']);

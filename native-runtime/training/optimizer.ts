@@ -28,7 +28,11 @@ export class AdamW {
     this.beta2 = cfg.beta2 ?? 0.999;
     this.eps = cfg.eps ?? 1e-8;
     this.weightDecay = cfg.weightDecay ?? 0;
-    this.state = { step: 0, m: params.map((p) => new Float32Array(p.length)), v: params.map((p) => new Float32Array(p.length)) };
+    this.state = {
+      step: 0,
+      m: params.map((p) => new Float32Array(p.length)),
+      v: params.map((p) => new Float32Array(p.length)),
+    };
   }
 
   /** One update of every parameter in place with learning rate lr. */
@@ -39,7 +43,9 @@ export class AdamW {
     const bc2Sqrt = Math.sqrt(1 - this.beta2 ** s.step);
     const stepSize = lr / bc1;
     params.forEach((p, k) => {
-      const g = grads[k], m = s.m[k], v = s.v[k];
+      const g = grads[k],
+        m = s.m[k],
+        v = s.v[k];
       for (let i = 0; i < p.length; i++) {
         if (this.weightDecay) p[i] *= 1 - lr * this.weightDecay;
         m[i] = this.beta1 * m[i] + (1 - this.beta1) * g[i];
@@ -53,7 +59,13 @@ export class AdamW {
 export type ScheduleKind = 'linear' | 'cosine' | 'constant';
 
 /** Learning rate at optimizer step `step` (0-based) of `total`, with `warmup` warm-up steps. */
-export function scheduledLr(kind: ScheduleKind, base: number, step: number, total: number, warmup: number): number {
+export function scheduledLr(
+  kind: ScheduleKind,
+  base: number,
+  step: number,
+  total: number,
+  warmup: number,
+): number {
   if (step < warmup) return (base * step) / Math.max(1, warmup);
   if (kind === 'constant') return base;
   const progress = (step - warmup) / Math.max(1, total - warmup);

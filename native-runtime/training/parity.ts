@@ -8,8 +8,8 @@ import { readPyreftFolder } from '../formats/pyreft.ts';
 import { loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { isUnusedParam } from '../interventions/kinds.ts';
 import { loadModelSpec } from '../models/config.ts';
-import { ReftOptimizer } from './reft-optimizer.ts';
 import { type ReftBatch, ReftModel, statesFromPyreft } from './reft-model.ts';
+import { ReftOptimizer } from './reft-optimizer.ts';
 
 export function readParityBatch(path: string, numInterventions: number): ReftBatch {
   const t = loadSafetensors(path);
@@ -22,14 +22,18 @@ export function readParityBatch(path: string, numInterventions: number): ReftBat
   const ids = need('input_ids');
   const [B, T] = ids.shape;
   const mask = need('attention_mask');
-  if (mask.shape.join() !== ids.shape.join()) throw new ConfigError('bad-shape', `${path}: attention_mask [${mask.shape}] ≠ input_ids [${ids.shape}]`);
-  const labels = t.has('labels') ? need('labels').data as BigInt64Array : undefined;
+  if (mask.shape.join() !== ids.shape.join())
+    throw new ConfigError('bad-shape', `${path}: attention_mask [${mask.shape}] ≠ input_ids [${ids.shape}]`);
+  const labels = t.has('labels') ? (need('labels').data as BigInt64Array) : undefined;
   const locations: ReftBatch['locations'] = [];
   if (numInterventions > 0) {
     const l = need('intervention_locations');
     const [lb, ni, P] = l.shape;
     if (lb !== B || ni !== numInterventions) {
-      throw new ConfigError('bad-shape', `${path}: intervention_locations [${l.shape}] must be [${B}, ${numInterventions}, P] for this adapter`);
+      throw new ConfigError(
+        'bad-shape',
+        `${path}: intervention_locations [${l.shape}] must be [${B}, ${numInterventions}, P] for this adapter`,
+      );
     }
     const d = l.data as BigInt64Array;
     for (let j = 0; j < ni; j++) {
@@ -38,9 +42,14 @@ export function readParityBatch(path: string, numInterventions: number): ReftBat
       locations.push({ data: out, P });
     }
   }
-  return { inputIds: ids.data as BigInt64Array, attentionMask: mask.data as BigInt64Array, labels, dims: [B, T], locations };
+  return {
+    inputIds: ids.data as BigInt64Array,
+    attentionMask: mask.data as BigInt64Array,
+    labels,
+    dims: [B, T],
+    locations,
+  };
 }
-
 
 async function open(modelDir: string, adapterDir?: string): Promise<ReftModel> {
   const spec = loadModelSpec(modelDir);
@@ -48,36 +57,62 @@ async function open(modelDir: string, adapterDir?: string): Promise<ReftModel> {
   return ReftModel.load(spec, states);
 }
 
-export async function debugForward(modelDir: string, adapterDir: string | undefined, batchPath: string): Promise<Record<string, TensorToWrite>> {
+export async function debugForward(
+  modelDir: string,
+  adapterDir: string | undefined,
+  batchPath: string,
+): Promise<Record<string, TensorToWrite>> {
   const m = await open(modelDir, adapterDir);
   const batch = readParityBatch(batchPath, m.states.length);
   const r = await m.forward(batch);
-  const out: Record<string, TensorToWrite> = { logits: { dtype: 'F32', shape: [...r.logits.dims], data: r.logits.data as Float32Array } };
+  const out: Record<string, TensorToWrite> = {
+    logits: { dtype: 'F32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+  };
   if (batch.labels) out.loss = { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) };
   return out;
 }
 
-export async function debugGrad(modelDir: string, adapterDir: string, batchPath: string): Promise<Record<string, TensorToWrite>> {
+export async function debugGrad(
+  modelDir: string,
+  adapterDir: string,
+  batchPath: string,
+): Promise<Record<string, TensorToWrite>> {
   const m = await open(modelDir, adapterDir);
   const batch = readParityBatch(batchPath, m.states.length);
-  if (!batch.labels) throw new ConfigError('missing-labels', `${batchPath}: debug grad needs a labels tensor`);
+  if (!batch.labels)
+    throw new ConfigError('missing-labels', `${batchPath}: debug grad needs a labels tensor`);
   const r = await m.lossAndGrads(batch);
-  const out: Record<string, TensorToWrite> = { loss: { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) } };
+  const out: Record<string, TensorToWrite> = {
+    loss: { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) },
+  };
   m.states.forEach((s, j) => {
-    for (const [name, g] of r.grads[j]) if (!isUnusedParam(s.spec.type, name)) out[`grad/${s.spec.key}/${name}`] = { dtype: 'F32', shape: s.params.get(name)!.shape, data: g };
+    for (const [name, g] of r.grads[j])
+      if (!isUnusedParam(s.spec.type, name))
+        out[`grad/${s.spec.key}/${name}`] = { dtype: 'F32', shape: s.params.get(name)!.shape, data: g };
     // dL/dX is comparable with pyreft only when X and its base came from the file (not for LoReFT).
     if (s.rot && s.rotFromFile) {
-      out[`grad/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = { dtype: 'F32', shape: [s.rot.n, s.rot.r], data: s.rot.backward(r.grads[j].get('rotate_layer')!) };
+      out[`grad/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = {
+        dtype: 'F32',
+        shape: [s.rot.n, s.rot.r],
+        data: s.rot.backward(r.grads[j].get('rotate_layer')!),
+      };
     }
   });
   return out;
 }
 
-export async function debugTrain(modelDir: string, adapterDir: string, batchPath: string, steps: number, lr: number): Promise<Record<string, TensorToWrite>> {
+export async function debugTrain(
+  modelDir: string,
+  adapterDir: string,
+  batchPath: string,
+  steps: number,
+  lr: number,
+): Promise<Record<string, TensorToWrite>> {
   if (!(steps >= 1)) throw new ConfigError('bad-steps', `--steps must be ≥ 1 (got ${steps})`);
   const m = await open(modelDir, adapterDir);
   const batch = readParityBatch(batchPath, m.states.length);
-  if (!batch.labels) throw new ConfigError('missing-labels', `${batchPath}: debug train needs a labels tensor`);
+  if (!batch.labels)
+    throw new ConfigError('missing-labels', `${batchPath}: debug train needs a labels tensor`);
   const opt = new ReftOptimizer(m, { weightDecay: 0 });
   const losses = new Float32Array(steps + 1);
   for (let k = 0; k < steps; k++) {
@@ -89,8 +124,14 @@ export async function debugTrain(modelDir: string, adapterDir: string, batchPath
   losses[steps] = (await m.forward(batch)).loss;
   const out: Record<string, TensorToWrite> = { losses: { dtype: 'F32', shape: [steps + 1], data: losses } };
   m.states.forEach((s) => {
-    for (const [name, p] of s.params) out[`final/${s.spec.key}/${name}`] = { dtype: 'F32', shape: p.shape, data: p.data };
-    if (s.rot) out[`final/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = { dtype: 'F32', shape: [s.rot.n, s.rot.r], data: s.rot.x };
+    for (const [name, p] of s.params)
+      out[`final/${s.spec.key}/${name}`] = { dtype: 'F32', shape: p.shape, data: p.data };
+    if (s.rot)
+      out[`final/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = {
+        dtype: 'F32',
+        shape: [s.rot.n, s.rot.r],
+        data: s.rot.x,
+      };
   });
   return out;
 }

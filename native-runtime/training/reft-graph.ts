@@ -13,10 +13,10 @@
 // Outputs: logits, loss, present_key.i, present_value.i, grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
-import { GraphBuilder } from '../ir/builder.ts';
-import type { Graph, Value } from '../ir/graph.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
+import { GraphBuilder } from '../ir/builder.ts';
+import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
 import { linearT } from '../models/layers.ts';
@@ -29,7 +29,11 @@ export interface ReftGraph {
   gradOutputs: Array<Map<string, string>>;
 }
 
-export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[], opts: { dropout?: boolean } = {}): ReftGraph {
+export function buildReftGraph(
+  spec: ModelSpec,
+  interventions: InterventionSpec[],
+  opts: { dropout?: boolean } = {},
+): ReftGraph {
   const b = new GraphBuilder(`${spec.arch}-reft`);
   const ivs = interventionInputs(b, interventions, !!opts.dropout);
   const dg = buildDecoder(b, spec, {
@@ -47,16 +51,36 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
   // Final hidden states, all positions or only the last one (generation: slice from −1 instead of 0).
   const h3 = b.reshape(dg.finalHidden, b.concat([dg.batchSeq, b.ints([D])], 0), ['B', 'T', D]);
   const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
-  const hSel = b.op('Slice', [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])], {}, { shapes: [['B', 'T', D]] });
+  const hSel = b.op(
+    'Slice',
+    [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])],
+    {},
+    { shapes: [['B', 'T', D]] },
+  );
 
   // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
   // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
   const lossT = supervisedLmLoss(bt, h3, dg.head, labels, linearT);
   const grads = buildBackward(bt, lossT, params);
-  bt.output(bt.op('ConstantOfShape', [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)], { value: { type: 'tensor', value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } } } }, { shapes: [['B', 0, V]], dtypes: ['float32'] }), 'train_logits');
+  bt.output(
+    bt.op(
+      'ConstantOfShape',
+      [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)],
+      {
+        value: {
+          type: 'tensor',
+          value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } },
+        },
+      },
+      { shapes: [['B', 0, V]], dtypes: ['float32'] },
+    ),
+    'train_logits',
+  );
   bt.output(lossT, 'train_loss');
-  params.forEach((p, k) => bt.output(grads.get(p)!, `train_grad_${k}`));
+  params.forEach((p, k) => {
+    bt.output(grads.get(p)!, `train_grad_${k}`);
+  });
 
   // Inference branch: logits and the loss. Generation (last_only) skips the loss: there is nothing
   // to predict from one position, and ORT's reductions mishandle the empty (B, 0, V) slice.
@@ -73,8 +97,14 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
   bl.output(causalLmLoss(bl, logits, labels), 'eval_loss_value');
   const b0 = bi.subgraph('no_loss');
   b0.output(b.const('float32', [0], []), 'no_loss_value');
-  bi.output(bi.op('If', [lastOnly], { then_branch: b0.graph, else_branch: bl.graph }, { shapes: [[]] }), 'infer_loss');
-  params.forEach((p, k) => bi.output(b.const('float32', new Float32Array(p.shape.reduce<number>((a, d) => a * (d as number), 1)), p.shape as number[]), `infer_grad_${k}`));
+  bi.output(
+    bi.op('If', [lastOnly], { then_branch: b0.graph, else_branch: bl.graph }, { shapes: [[]] }),
+    'infer_loss',
+  );
+  params.forEach((p, k) => {
+    const zeros = new Float32Array(p.shape.reduce<number>((a, d) => a * (d as number), 1));
+    bi.output(b.const('float32', zeros, p.shape as number[]), `infer_grad_${k}`);
+  });
 
   const gradNames: Array<Map<string, string>> = ivs.map(() => new Map());
   const names = ['logits', 'loss'];
@@ -85,7 +115,12 @@ export function buildReftGraph(spec: ModelSpec, interventions: InterventionSpec[
     }
   });
   const shapes = [['B', '?', V], [], ...params.map((p) => p.shape)];
-  const outs = b.opN('If', [train], { then_branch: bt.graph, else_branch: bi.graph }, { outputs: names.length, shapes, names });
+  const outs = b.opN(
+    'If',
+    [train],
+    { then_branch: bt.graph, else_branch: bi.graph },
+    { outputs: names.length, shapes, names },
+  );
   for (const o of outs) b.output(o);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }

@@ -48,7 +48,10 @@ export interface GradResult {
 }
 
 /** Converts an imported pyreft adapter into engine state (R from the file; X and base kept when stored). */
-export function statesFromPyreft(adapter: PyreftAdapter, opts: { act?: ActivationName; dropout?: number } = {}): InterventionState[] {
+export function statesFromPyreft(
+  adapter: PyreftAdapter,
+  opts: { act?: ActivationName; dropout?: number } = {},
+): InterventionState[] {
   return adapter.interventions.map((iv: PyreftIntervention) => {
     const spec: InterventionSpec = {
       key: iv.key,
@@ -64,13 +67,24 @@ export function statesFromPyreft(adapter: PyreftAdapter, opts: { act?: Activatio
       const src = iv.params[d.name === 'rotate_layer' ? 'R' : d.name];
       const shape = d.shape(iv.embedDim, iv.rank);
       // NodiReFT/NoReFT without add_bias have no proj_layer.bias: it is zero (and unused by NodiReFT).
-      params.set(d.name, src ? { data: Float32Array.from(src.data), shape } : { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+      params.set(
+        d.name,
+        src
+          ? { data: Float32Array.from(src.data), shape }
+          : { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape },
+      );
     }
     let rot: HouseholderParam | null = null;
     if (params.has('rotate_layer')) {
-      const n = iv.embedDim, r = iv.rank;
+      const n = iv.embedDim,
+        r = iv.rank;
       rot = iv.householder
-        ? new HouseholderParam(n, r, Float32Array.from(iv.householder.original.data), new DenseBase(n, Float64Array.from(iv.householder.base.data)))
+        ? new HouseholderParam(
+            n,
+            r,
+            Float32Array.from(iv.householder.original.data),
+            new DenseBase(n, Float64Array.from(iv.householder.base.data)),
+          )
         : HouseholderParam.fromR(params.get('rotate_layer')!.data, n, r);
       params.get('rotate_layer')!.data = rot.forward();
     }
@@ -84,25 +98,48 @@ export class ReftModel {
   readonly session: EngineSession;
   readonly withDropout: boolean;
 
-  private constructor(spec: ModelSpec, states: InterventionState[], session: EngineSession, withDropout: boolean) {
+  private constructor(
+    spec: ModelSpec,
+    states: InterventionState[],
+    session: EngineSession,
+    withDropout: boolean,
+  ) {
     this.spec = spec;
     this.states = states;
     this.session = session;
     this.withDropout = withDropout;
   }
 
-  static async load(spec: ModelSpec, states: InterventionState[], opts: { device?: DeviceChoice; onNotice?: (m: string) => void } = {}): Promise<ReftModel> {
+  static async load(
+    spec: ModelSpec,
+    states: InterventionState[],
+    opts: { device?: DeviceChoice; onNotice?: (m: string) => void } = {},
+  ): Promise<ReftModel> {
     for (const s of states) {
       if (s.spec.layer < 0 || s.spec.layer >= spec.numLayers) {
-        throw new ConfigError('layer-out-of-range', `intervention ${s.spec.key}: layer ${s.spec.layer} is out of range (the model has layers 0..${spec.numLayers - 1})`);
+        throw new ConfigError(
+          'layer-out-of-range',
+          `intervention ${s.spec.key}: layer ${s.spec.layer} is out of range (the model has layers 0..${spec.numLayers - 1})`,
+        );
       }
       if (s.spec.embedDim !== spec.hiddenSize) {
-        throw new ConfigError('hidden-size-mismatch', `intervention ${s.spec.key}: embed dim ${s.spec.embedDim} ≠ the model's hidden size ${spec.hiddenSize}`);
+        throw new ConfigError(
+          'hidden-size-mismatch',
+          `intervention ${s.spec.key}: embed dim ${s.spec.embedDim} ≠ the model's hidden size ${spec.hiddenSize}`,
+        );
       }
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
-    const g = buildReftGraph(spec, states.map((s) => s.spec), { dropout: withDropout });
-    const session = await createSession(g.graph, { device: opts.device, weightsDir: g.weightsDir, onNotice: opts.onNotice });
+    const g = buildReftGraph(
+      spec,
+      states.map((s) => s.spec),
+      { dropout: withDropout },
+    );
+    const session = await createSession(g.graph, {
+      device: opts.device,
+      weightsDir: g.weightsDir,
+      onNotice: opts.onNotice,
+    });
     return new ReftModel(spec, states, session, withDropout);
   }
 
@@ -114,11 +151,13 @@ export class ReftModel {
   #feeds(batch: ReftBatch, train: boolean): Record<string, ort.Tensor> {
     const [B, T] = batch.dims;
     const { numLayers: L, numKvHeads: K, headDim: E } = this.spec;
-    const pos = batch.positionIds ?? (() => {
-      const p = new BigInt64Array(B * T);
-      for (let i = 0; i < B; i++) for (let t = 0; t < T; t++) p[i * T + t] = BigInt(t);
-      return p;
-    })();
+    const pos =
+      batch.positionIds ??
+      (() => {
+        const p = new BigInt64Array(B * T);
+        for (let i = 0; i < B; i++) for (let t = 0; t < T; t++) p[i * T + t] = BigInt(t);
+        return p;
+      })();
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', batch.inputIds, [B, T]),
       attention_mask: new ort.Tensor('int64', batch.attentionMask, [B, T]),
@@ -135,9 +174,11 @@ export class ReftModel {
     this.states.forEach((s, j) => {
       for (const [name, p] of s.params) feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
       const loc = batch.locations[j];
-      if (!loc) throw new ConfigError('missing-locations', `no positions given for intervention ${s.spec.key}`);
+      if (!loc)
+        throw new ConfigError('missing-locations', `no positions given for intervention ${s.spec.key}`);
       feeds[`iv${j}.loc`] = new ort.Tensor('int64', loc.data, [B, loc.P]);
-      if (s.spec.scalable) feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(s.scale ?? 1), []);
+      if (s.spec.scalable)
+        feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(s.scale ?? 1), []);
       if (this.withDropout && s.spec.dropout > 0 && s.spec.type !== 'consreft') {
         const m = batch.dropoutMasks?.[j] ?? new Float32Array(B * loc.P * s.spec.embedDim).fill(1);
         feeds[`iv${j}.dropout_mask`] = new ort.Tensor('float32', m, [B, loc.P, s.spec.embedDim]);
@@ -154,7 +195,10 @@ export class ReftModel {
 
   /** Loss and the gradient of every intervention parameter (dL/dR for rotate_layer). */
   async lossAndGrads(batch: ReftBatch): Promise<GradResult> {
-    const fetch = ['loss', ...this.states.flatMap((s, j) => [...s.params.keys()].map((n) => `grad.iv${j}.${n}`))];
+    const fetch = [
+      'loss',
+      ...this.states.flatMap((s, j) => [...s.params.keys()].map((n) => `grad.iv${j}.${n}`)),
+    ];
     const out = await runSession(this.session, this.#feeds(batch, true), fetch);
     const grads = this.states.map((s, j) => {
       const m = new Map<string, Float32Array>();
@@ -166,7 +210,11 @@ export class ReftModel {
 
   /** A generator on this model's session, intervening the prompt pass with the current parameters. */
   generator(): Generator {
-    return Generator.over(this.spec, this.session, this.states.map((s) => s.spec));
+    return Generator.over(
+      this.spec,
+      this.session,
+      this.states.map((s) => s.spec),
+    );
   }
 
   /** Current parameters in the generator's feed form. */

@@ -2,7 +2,7 @@
 // of each R (stiefel.ts), whose gradient is pulled back from dL/dR. After a step R is recomputed from
 // X, so it stays exactly orthonormal. Gradient accumulation sums scaled micro-batch gradients here.
 
-import { AdamW, type AdamState, clipGradNorm } from './optimizer.ts';
+import { type AdamState, AdamW, clipGradNorm } from './optimizer.ts';
 import type { ReftModel } from './reft-model.ts';
 
 interface Slot {
@@ -22,17 +22,23 @@ export class ReftOptimizer {
     this.model = model;
     this.slots = [];
     model.states.forEach((s, k) => {
-      for (const [name, p] of s.params) if (name !== 'rotate_layer') this.slots.push({ state: k, name, data: p.data });
-      if (s.rot) this.slots.push({ state: k, name: 'rotate_layer.parametrizations.weight.original', data: s.rot.x });
+      for (const [name, p] of s.params)
+        if (name !== 'rotate_layer') this.slots.push({ state: k, name, data: p.data });
+      if (s.rot)
+        this.slots.push({ state: k, name: 'rotate_layer.parametrizations.weight.original', data: s.rot.x });
     });
-    this.adam = new AdamW(this.slots.map((s) => s.data), { lr: 0, ...cfg });
+    this.adam = new AdamW(
+      this.slots.map((s) => s.data),
+      { lr: 0, ...cfg },
+    );
   }
 
   /** Adds one micro-batch's gradients, scaled by `scale` (1 / accumulation steps). */
   accumulate(grads: Map<string, Float32Array>[], scale: number): void {
     const per = this.slots.map((slot) => {
       const st = this.model.states[slot.state];
-      if (slot.name === 'rotate_layer.parametrizations.weight.original') return st.rot!.backward(grads[slot.state].get('rotate_layer')!);
+      if (slot.name === 'rotate_layer.parametrizations.weight.original')
+        return st.rot!.backward(grads[slot.state].get('rotate_layer')!);
       return grads[slot.state].get(slot.name)!;
     });
     if (!this.#acc) this.#acc = per.map((g) => new Float32Array(g.length));
@@ -47,7 +53,11 @@ export class ReftOptimizer {
   step(lr: number, maxGradNorm = 0): number {
     if (!this.#acc) throw new Error('ReftOptimizer.step without gradients');
     const norm = clipGradNorm(this.#acc, maxGradNorm);
-    this.adam.step(this.slots.map((s) => s.data), this.#acc, lr);
+    this.adam.step(
+      this.slots.map((s) => s.data),
+      this.#acc,
+      lr,
+    );
     this.#acc = null;
     this.#micro = 0;
     this.model.refreshRotations();

@@ -18,7 +18,10 @@ export interface Base {
 
 /** A dense n×n base (pyreft's `rotate_layer.parametrizations.weight.0.base`). */
 export class DenseBase implements Base {
-  constructor(readonly n: number, readonly data: Float64Array) {}
+  constructor(
+    readonly n: number,
+    readonly data: Float64Array,
+  ) {}
   apply(m: Float64Array, r: number): Float64Array {
     return matmul(this.data, m, this.n, this.n, r, false);
   }
@@ -29,7 +32,10 @@ export class DenseBase implements Base {
 
 /** base = H'_1 … H'_k with unit reflectors u (H' = I − 2uuᵀ), stored as k vectors of length n. */
 export class ReflectorBase implements Base {
-  constructor(readonly n: number, readonly u: Float64Array[]) {}
+  constructor(
+    readonly n: number,
+    readonly u: Float64Array[],
+  ) {}
   #reflect(m: Float64Array, r: number, u: Float64Array): void {
     const n = this.n;
     for (let c = 0; c < r; c++) {
@@ -52,7 +58,14 @@ export class ReflectorBase implements Base {
 }
 
 /** C = op(A) · B with A (m×k) or, transposed, A (k×m); B (k×n). */
-function matmul(a: Float64Array, b: Float64Array, m: number, k: number, n: number, transA: boolean): Float64Array {
+function matmul(
+  a: Float64Array,
+  b: Float64Array,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+): Float64Array {
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let p = 0; p < k; p++) {
@@ -166,9 +179,12 @@ export class HouseholderParam {
     const dx = new Float32Array(n * r);
     let dy: Float64Array = dq; // gradient w.r.t. Y_{j−1} while visiting step j (0-based: j produces ys[j] from ys[j+1])
     for (let j = 0; j < r; j++) {
-      const v = vs[j], tau = taus[j], yj = ys[j + 1];
+      const v = vs[j],
+        tau = taus[j],
+        yj = ys[j + 1];
       // out = Y − τ v (vᵀY): w = vᵀY (r), u = vᵀ dOut (r)
-      const w = new Float64Array(r), u = new Float64Array(r);
+      const w = new Float64Array(r),
+        u = new Float64Array(r);
       for (let i = j; i < n; i++) {
         if (v[i] === 0) continue;
         for (let c = 0; c < r; c++) {

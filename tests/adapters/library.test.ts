@@ -23,8 +23,8 @@ import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../../native-runtime/formats/pyreft.ts';
 import { readStudioAdapter, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import {
   copyFolder,
   F2L2,

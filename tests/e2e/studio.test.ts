@@ -309,7 +309,9 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     assert.equal(await page.getByRole('alert').count(), 0);
   });
 
-  test('Datasets: rate a row (kept after reload), find duplicates and split', { timeout: 120_000 }, async () => {
+  test('Datasets: rate a row (kept after reload), find duplicates and split', {
+    timeout: 120_000,
+  }, async () => {
     const openDemo = async () => {
       await page.getByTestId('nav-datasets').click();
       const row = page.locator('tr', { hasText: DEMO_DATASET });
@@ -322,8 +324,9 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     await first.getByRole('button', { name: '4 stars' }).click();
     await page.waitForFunction(
       () =>
-        document.querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')?.getAttribute('aria-pressed') ===
-        'true',
+        document
+          .querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
     );
     await first.getByLabel('Add tag to row 0').fill('e2e-good');
     await first.getByLabel('Add tag to row 0').press('Enter');
@@ -334,17 +337,24 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     await openDemo();
     await page.waitForFunction(
       () =>
-        document.querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')?.getAttribute('aria-pressed') ===
-        'true',
+        document
+          .querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
     );
     // The rating filter keeps the rated row.
     await browser.getByLabel('Minimum rating').selectOption('4');
-    await browser.getByTestId('rows-summary').getByText(/^\s*1 matching row\b/).waitFor();
+    await browser
+      .getByTestId('rows-summary')
+      .getByText(/^\s*1 matching row\b/)
+      .waitFor();
     await browser.getByTestId('row-0').waitFor();
     await browser.getByLabel('Minimum rating').selectOption('0');
 
     await browser.getByRole('button', { name: 'Find duplicates' }).click();
-    await browser.getByTestId('duplicates-result').getByText(/exact pair/).waitFor();
+    await browser
+      .getByTestId('duplicates-result')
+      .getByText(/exact pair/)
+      .waitFor();
 
     await browser.getByLabel('Split seed').fill('7');
     await browser.getByRole('button', { name: 'Split', exact: true }).click();

@@ -12,18 +12,33 @@ import { MODEL_ARCHS, maxAbsDiffMasked, modelDir, REFT, relErr } from '../helper
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'reft-cli-debug-'));
-const cli = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--json'], { encoding: 'utf8' }));
+const cli = (...args: string[]) =>
+  JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--json'], { encoding: 'utf8' }));
 
 describe('reft-studio debug forward', () => {
   for (const arch of MODEL_ARCHS) {
     it(`${arch}: logits match golden_forward`, () => {
       const dir = modelDir(arch);
       const out = join(tmp, `${arch}.safetensors`);
-      const res = cli('debug', 'forward', '--model', dir, '--batch', join(dir, 'golden_forward.safetensors'), '--out', out);
+      const res = cli(
+        'debug',
+        'forward',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'golden_forward.safetensors'),
+        '--out',
+        out,
+      );
       assert.equal(res.out, out);
       const got = loadSafetensors(out).get('logits')!;
       const golden = loadSafetensors(join(dir, 'golden_forward.safetensors'));
-      const err = maxAbsDiffMasked(got.data as Float32Array, golden.get('logits')!.data as Float32Array, golden.get('attention_mask')!.data as BigInt64Array, got.shape[2]);
+      const err = maxAbsDiffMasked(
+        got.data as Float32Array,
+        golden.get('logits')!.data as Float32Array,
+        golden.get('attention_mask')!.data as BigInt64Array,
+        got.shape[2],
+      );
       assert.ok(err <= (arch === 'llama-bf16' ? 2e-3 : 1e-4), `error ${err}`);
     });
   }
@@ -33,20 +48,59 @@ describe('reft-studio debug grad', () => {
   it('llama-loreft-f2l2: gradients match pyreft', () => {
     const c = join(REFT, 'llama-loreft-f2l2');
     const out = join(tmp, 'grad.safetensors');
-    const res = cli('debug', 'grad', '--model', modelDir('llama'), '--adapter', join(c, 'pyreft_init'), '--batch', join(c, 'golden_reft.safetensors'), '--out', out);
+    const res = cli(
+      'debug',
+      'grad',
+      '--model',
+      modelDir('llama'),
+      '--adapter',
+      join(c, 'pyreft_init'),
+      '--batch',
+      join(c, 'golden_reft.safetensors'),
+      '--out',
+      out,
+    );
     const golden = loadSafetensors(join(c, 'golden_reft.safetensors'));
     assert.ok(Math.abs(res.loss - (golden.get('loss')!.data as Float32Array)[0]) < 1e-4);
     const got = loadSafetensors(out);
     const key = 'layer_1_comp_block_output_unit_pos_nunit_1#0';
-    assert.ok(relErr(got.get(`grad/${key}/rotate_layer`)!.data as Float32Array, golden.get(`grad/${key}/R`)!.data as Float32Array) < 1e-4);
-    assert.ok(relErr(got.get(`grad/${key}/weight`)!.data as Float32Array, golden.get(`grad/${key}/learned_source.weight`)!.data as Float32Array) < 1e-4);
+    assert.ok(
+      relErr(
+        got.get(`grad/${key}/rotate_layer`)!.data as Float32Array,
+        golden.get(`grad/${key}/R`)!.data as Float32Array,
+      ) < 1e-4,
+    );
+    assert.ok(
+      relErr(
+        got.get(`grad/${key}/weight`)!.data as Float32Array,
+        golden.get(`grad/${key}/learned_source.weight`)!.data as Float32Array,
+      ) < 1e-4,
+    );
   });
 
   it('a missing adapter folder fails with one clear line', () => {
     const c = join(REFT, 'llama-loreft-f2l2');
     assert.throws(
-      () => execFileSync(process.execPath, [BIN, 'debug', 'grad', '--model', modelDir('llama'), '--adapter', join(tmp, 'nope'), '--batch', join(c, 'golden_reft.safetensors'), '--out', join(tmp, 'x.safetensors')], { encoding: 'utf8', stdio: 'pipe' }),
-      (e: { status: number; stderr: string }) => e.status !== 0 && /^error: .*nope/m.test(e.stderr) && e.stderr.trim().split('\n').length === 1,
+      () =>
+        execFileSync(
+          process.execPath,
+          [
+            BIN,
+            'debug',
+            'grad',
+            '--model',
+            modelDir('llama'),
+            '--adapter',
+            join(tmp, 'nope'),
+            '--batch',
+            join(c, 'golden_reft.safetensors'),
+            '--out',
+            join(tmp, 'x.safetensors'),
+          ],
+          { encoding: 'utf8', stdio: 'pipe' },
+        ),
+      (e: { status: number; stderr: string }) =>
+        e.status !== 0 && /^error: .*nope/m.test(e.stderr) && e.stderr.trim().split('\n').length === 1,
     );
   });
 });

@@ -24,11 +24,21 @@ for (const arch of MODEL_ARCHS) {
       const [B, T] = ids.shape;
       const r = await runForward(m, ids.data as BigInt64Array, mask, [B, T]);
       assert.deepEqual(r.logits.dims, [B, T, spec.vocabSize]);
-      const err = maxAbsDiffMasked(r.logits.data as Float32Array, golden.get('logits')!.data as Float32Array, mask, spec.vocabSize);
+      const err = maxAbsDiffMasked(
+        r.logits.data as Float32Array,
+        golden.get('logits')!.data as Float32Array,
+        mask,
+        spec.vocabSize,
+      );
       assert.ok(err <= tol, `max logit error ${err} > ${tol}`);
       assert.equal(r.hidden.length, spec.numLayers + 1);
       r.hidden.forEach((h, i) => {
-        const e = maxAbsDiffMasked(h.data as Float32Array, golden.get(`hidden_states.${i}`)!.data as Float32Array, mask, spec.hiddenSize);
+        const e = maxAbsDiffMasked(
+          h.data as Float32Array,
+          golden.get(`hidden_states.${i}`)!.data as Float32Array,
+          mask,
+          spec.hiddenSize,
+        );
         assert.ok(e <= tol, `hidden_states.${i} error ${e}`);
       });
     });
@@ -39,9 +49,17 @@ for (const arch of MODEL_ARCHS) {
       const gen = await Generator.load(spec);
       const n = want.length - prefix.length;
       // Row 1 is shorter, so row 0 shares the batch with a left-padded neighbour.
-      const r = await gen.generate([prefix, prefix.slice(0, 3)], { greedy: true, maxNewTokens: n, eosTokenIds: [] });
+      const r = await gen.generate([prefix, prefix.slice(0, 3)], {
+        greedy: true,
+        maxNewTokens: n,
+        eosTokenIds: [],
+      });
       assert.deepEqual([...prefix, ...r.tokens[0]], want);
-      const alone = await gen.generate([prefix.slice(0, 3)], { greedy: true, maxNewTokens: n, eosTokenIds: [] });
+      const alone = await gen.generate([prefix.slice(0, 3)], {
+        greedy: true,
+        maxNewTokens: n,
+        eosTokenIds: [],
+      });
       assert.deepEqual(r.tokens[1], alone.tokens[0], 'padding changed a row');
     });
   });

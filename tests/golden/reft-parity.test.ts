@@ -16,7 +16,8 @@ import { maxAbsDiffMasked, modelDir, REFT, REFT_CASES, reftMeta, relErr } from '
 /** The golden file's name for one of our output names. */
 function goldenName(intervention: string, name: string): string {
   if (name === 'rotate_layer') return 'R';
-  if (intervention === 'LoreftIntervention' && (name === 'weight' || name === 'bias')) return `learned_source.${name}`;
+  if (intervention === 'LoreftIntervention' && (name === 'weight' || name === 'bias'))
+    return `learned_source.${name}`;
   return name;
 }
 
@@ -31,9 +32,17 @@ for (const c of REFT_CASES) {
     it('debug forward: loss and logits within 1e-4', async () => {
       const out = await debugForward(model, join(dir, 'pyreft_init'), batch);
       const loss = (out.loss.data as Float32Array)[0];
-      assert.ok(Math.abs(loss - (golden.get('loss')!.data as Float32Array)[0]) <= 1e-4, `loss ${loss} vs ${meta.loss0}`);
+      assert.ok(
+        Math.abs(loss - (golden.get('loss')!.data as Float32Array)[0]) <= 1e-4,
+        `loss ${loss} vs ${meta.loss0}`,
+      );
       const V = out.logits.shape[2];
-      const err = maxAbsDiffMasked(out.logits.data as Float32Array, golden.get('logits')!.data as Float32Array, golden.get('attention_mask')!.data as BigInt64Array, V);
+      const err = maxAbsDiffMasked(
+        out.logits.data as Float32Array,
+        golden.get('logits')!.data as Float32Array,
+        golden.get('attention_mask')!.data as BigInt64Array,
+        V,
+      );
       assert.ok(err <= 1e-4, `logit error ${err}`);
     });
 
@@ -50,7 +59,12 @@ for (const c of REFT_CASES) {
         compared++;
       }
       // Every golden gradient of a trained tensor must have been produced.
-      const wanted = [...golden.keys()].filter((k) => k.startsWith('grad/') && !k.endsWith('.original') && (golden.get(k)!.data as Float32Array).some((x) => x !== 0));
+      const wanted = [...golden.keys()].filter(
+        (k) =>
+          k.startsWith('grad/') &&
+          !k.endsWith('.original') &&
+          (golden.get(k)!.data as Float32Array).some((x) => x !== 0),
+      );
       assert.ok(compared >= wanted.length, `compared ${compared} of ${wanted.length} golden gradients`);
     });
 
@@ -58,7 +72,10 @@ for (const c of REFT_CASES) {
       const out = await debugTrain(model, join(dir, 'pyreft_init'), batch, 20, meta.lr);
       const losses = out.losses.data as Float32Array;
       assert.ok(Math.abs(losses[0] - meta.losses[0]) < 1e-4);
-      assert.ok(losses[20] <= 1.05 * meta.losses[20], `final loss ${losses[20]} vs pyreft ${meta.losses[20]}`);
+      assert.ok(
+        losses[20] <= 1.05 * meta.losses[20],
+        `final loss ${losses[20]} vs pyreft ${meta.losses[20]}`,
+      );
       assert.ok(losses[20] < losses[0], 'training did not lower the loss');
     });
   });

@@ -129,7 +129,7 @@ async function compile(c: GradCase, dt: FloatDT, vals: number[][], dimsOf: numbe
   const y64 = y.dtype === 'float64' ? y : b.cast(y, 'float64');
   const loss = b.op('ReduceSum', [c.plainSum ? y64 : b.mul(y64, w)], { keepdims: 0 });
   b.output(loss, 'loss');
-  const wrt = xs.filter((x, i) => !c.inputs[i].dtype && c.inputs[i].grad !== false);
+  const wrt = xs.filter((_x, i) => !c.inputs[i].dtype && c.inputs[i].grad !== false);
   const grads = buildBackward(b, loss, wrt);
   wrt.forEach((x, i) => {
     b.output(grads.get(x)!, `grad${i}`);

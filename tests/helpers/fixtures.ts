@@ -34,7 +34,12 @@ export function reftMeta(name: string): ReftCaseMeta {
 }
 
 /** Max |a − b| over rows whose mask is 1; rows of `width` values. */
-export function maxAbsDiffMasked(a: Float32Array, b: Float32Array, mask: BigInt64Array | null, width: number): number {
+export function maxAbsDiffMasked(
+  a: Float32Array,
+  b: Float32Array,
+  mask: BigInt64Array | null,
+  width: number,
+): number {
   let e = 0;
   for (let i = 0; i * width < a.length; i++) {
     if (mask && mask[i] !== 1n) continue;
@@ -45,7 +50,8 @@ export function maxAbsDiffMasked(a: Float32Array, b: Float32Array, mask: BigInt6
 
 /** Max relative error ‖a − b‖∞ / max(‖b‖∞, tiny). */
 export function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num = Math.max(num, Math.abs(a[i] - b[i]));
     den = Math.max(den, Math.abs(b[i]));

@@ -12,7 +12,8 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
-const run = (...args: string[]) => JSON.parse(execFileSync(process.execPath, [BIN, 'generate', ...args, '--json'], { encoding: 'utf8' }));
+const run = (...args: string[]) =>
+  JSON.parse(execFileSync(process.execPath, [BIN, 'generate', ...args, '--json'], { encoding: 'utf8' }));
 
 describe('reft-studio generate', () => {
   const model = modelDir('llama');
@@ -29,13 +30,37 @@ describe('reft-studio generate', () => {
   });
 
   it('an adapter with its positions changes the continuation', () => {
-    const base = run('--model', model, '--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6');
-    const withAdapter = run('--model', model, '--adapter', adapter, '--positions', 'f2+l2', '--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6');
+    const base = run(
+      '--model',
+      model,
+      '--prompt',
+      'The quick brown fox',
+      '--greedy',
+      '--max-new-tokens',
+      '6',
+    );
+    const withAdapter = run(
+      '--model',
+      model,
+      '--adapter',
+      adapter,
+      '--positions',
+      'f2+l2',
+      '--prompt',
+      'The quick brown fox',
+      '--greedy',
+      '--max-new-tokens',
+      '6',
+    );
     assert.notDeepEqual(withAdapter.tokens, base.tokens);
   });
 
   it('a pyreft folder that does not record positions needs --positions', () => {
-    const r = spawnSync(process.execPath, [BIN, 'generate', '--model', model, '--adapter', adapter, '--prompt', 'hi'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'generate', '--model', model, '--adapter', adapter, '--prompt', 'hi'],
+      { encoding: 'utf8' },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
   });

@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { type TargetModel, checkAdapterForModel } from '../../../native-runtime/adapters/apply.ts';
+import { checkAdapterForModel, type TargetModel } from '../../../native-runtime/adapters/apply.ts';
 import {
   type ExportResult,
   exportPyreft,
-  PYREFT_ORIGINALS_DIR,
   type PreparedImport,
+  PYREFT_ORIGINALS_DIR,
   prepareImport,
   readAnyAdapter,
   sizeOnDisk,
