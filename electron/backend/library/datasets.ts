@@ -12,8 +12,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
-import { writeFileAtomic } from '../fs-atomic.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -239,7 +239,7 @@ export function freezeVersion(
   const rel = join('datasets', `${contentHash}.jsonl`);
   const abs = join(lib.dataDir, rel);
   // Content-addressed: an identical file already there is complete (it was renamed into place).
-  if (!existsSync(abs)) writeFileAtomic(abs, body);
+  if (!existsSync(abs)) writeFileAtomic(abs, body, { createDir: true });
   const now = Date.now();
   const insert = lib.db.transaction(() => {
     const datasetId =

@@ -3,8 +3,8 @@
 // start-up work (migrations, consistency check, temp-file sweep, demo seeding) happens in one place.
 
 import { join } from 'node:path';
+import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
-import { sweepTempFiles } from '../fs-atomic.ts';
 import { seedDemo } from './demo.ts';
 
 export interface Library {
