@@ -14,43 +14,47 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { SIDECAR_FILE, writeFolderAtomic } from '../formats/pyreft.ts';
-import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
 import { openModelFolder } from '../models/model-folder.ts';
-import type { TrainConfig } from '../training/config.ts';
+import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, readDataset, type TextExample } from '../training/data.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
-export interface BundleConfig {
+/**
+ * The run's resolved trainer options, as train.py reads them (meanings documented on
+ * ResolvedTrainConfig). batchSize is the global micro-batch: train.py splits it over the processes.
+ */
+type BundleTrainOptions = Pick<
+  ResolvedTrainConfig,
+  | 'intervention'
+  | 'layers'
+  | 'positions'
+  | 'shareWeights'
+  | 'rank'
+  | 'act'
+  | 'dropout'
+  | 'lr'
+  | 'epochs'
+  | 'maxSteps'
+  | 'batchSize'
+  | 'gradAccum'
+  | 'maxLength'
+  | 'weightDecay'
+  | 'warmupRatio'
+  | 'schedule'
+  | 'maxGradNorm'
+  | 'seed'
+  | 'chatTemplate'
+>;
+
+export interface BundleConfig extends BundleTrainOptions {
   format: 'reft-studio-bundle';
   version: 1;
   /** Model folder or Hugging Face hub id (train.py --model overrides it). */
   model: string;
   /** What the result's reft_studio.json will name as its base model. */
   baseModel: { arch: string; fingerprint: string } | null;
-  intervention: InterventionType;
-  layers: number[];
-  positions: string;
-  shareWeights: boolean;
-  rank: number;
-  act: ActivationName;
-  dropout: number;
-  lr: number;
-  epochs: number;
-  /** 0 = run `epochs` epochs. */
-  maxSteps: number;
-  /** The global micro-batch: train.py splits it over the processes. */
-  batchSize: number;
-  gradAccum: number;
-  maxLength: number;
-  weightDecay: number;
-  warmupRatio: number;
-  schedule: 'linear' | 'cosine' | 'constant';
-  maxGradNorm: number;
-  seed: number;
-  /** 'auto': prompts go through the tokenizer's chat template when it has one (as the studio does). */
-  chatTemplate: 'auto' | 'none';
   data: { file: 'data.jsonl'; format: DataFormat; rows: number; sha256: string };
   runId: string | null;
   datasetVersion: string | null;

@@ -50,8 +50,36 @@ import type { Engine } from './engine.ts';
 import type { ProbeConfig, TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
 
+/** The trainer options a run takes as they are (their meaning is documented on TrainConfig). */
+type TrainOptions = Pick<
+  TrainConfig,
+  | 'intervention'
+  | 'layers'
+  | 'positions'
+  | 'shareWeights'
+  | 'rank'
+  | 'lr'
+  | 'epochs'
+  | 'maxSteps'
+  | 'batchSize'
+  | 'gradAccum'
+  | 'maxLength'
+  | 'dropout'
+  | 'weightDecay'
+  | 'warmupRatio'
+  | 'schedule'
+  | 'maxGradNorm'
+  | 'seed'
+  | 'evalSplit'
+  | 'evalEvery'
+  | 'checkpointEvery'
+  | 'device'
+  | 'chatTemplate'
+  | 'exportPyreft'
+>;
+
 /** The params of 'runs/start' and 'runs/estimate' (the renderer's run form, plus advanced options). */
-export interface RunParams {
+export interface RunParams extends TrainOptions {
   modelId: number;
   datasetId: number;
   /** A specific frozen version (default: the dataset's latest full version). */
@@ -59,30 +87,6 @@ export interface RunParams {
   /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
   evalDatasetVersionId?: number;
   name?: string;
-  intervention?: TrainConfig['intervention'];
-  layers?: string | number[];
-  positions?: string;
-  shareWeights?: boolean;
-  rank?: number;
-  lr?: number;
-  epochs?: number;
-  maxSteps?: number;
-  batchSize?: number;
-  gradAccum?: number;
-  maxLength?: number;
-  dropout?: number;
-  weightDecay?: number;
-  warmupRatio?: number;
-  schedule?: TrainConfig['schedule'];
-  maxGradNorm?: number;
-  seed?: number;
-  evalSplit?: number;
-  evalEvery?: number;
-  checkpointEvery?: number;
-  device?: TrainConfig['device'];
-  chatTemplate?: TrainConfig['chatTemplate'];
-  /** Also write a pyreft folder here when the run completes. */
-  exportPyreft?: string;
   probe?: ProbeConfig;
 }
 
