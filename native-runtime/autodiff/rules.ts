@@ -146,7 +146,7 @@ function reduceCount(b: GraphBuilder, node: Node): Value {
     y = node.outputs[0];
   const axes = reduceAxes(node);
   const dims = axes === 'dynamic' ? null : (axes ?? range(x.rank)).map((a) => x.shape[a]);
-  if (dims && dims.every((d) => typeof d === 'number'))
+  if (dims?.every((d) => typeof d === 'number'))
     return scalarOf(
       b,
       (dims as number[]).reduce((p, q) => p * q, 1),
@@ -159,7 +159,7 @@ function reduceCount(b: GraphBuilder, node: Node): Value {
 
 /** Forward attribute or input read as a known float (ratio of Dropout), else null. */
 function constFloat(v: Value | null): number | null {
-  if (!v?.data || v.data.kind !== 'inline') return null;
+  if (v?.data?.kind !== 'inline') return null;
   const d = v.data.data;
   return d instanceof Float32Array || d instanceof Float64Array ? d[0] : null;
 }
