@@ -5,7 +5,10 @@
 //
 // Graph inputs: input_ids (B, T) int64, attention_mask (B, S) int64, position_ids (B, T) int64 and,
 // with a cache, past_key.i / past_value.i (B, K, P, E) float32. Outputs: logits (B, T, V) float32
-// (or only the last position's (B, 1, V)) and present_key.i / present_value.i (B, K, S, E).
+// (or only the last position's (B, 1, V)) and new_key.i / new_value.i (B, K, T, E): only this pass's
+// keys and values, which the caller appends to its own cache. (onnxruntime-node copies every output
+// into a fresh JavaScript buffer, so returning the whole grown cache each step cost a copy of it and
+// left it as garbage; the past can be fed at a larger capacity with the unused slots masked out.)
 
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -146,6 +149,7 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
 
 interface CacheIO {
   past: (layer: number) => { k: Value; v: Value } | null;
+  /** Declares this pass's keys/values (B, K, T, E) as outputs. */
   present: (layer: number, k: Value, v: Value) => void;
 }
 
@@ -159,8 +163,8 @@ function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
       v: b.input(`past_value.${i}`, 'float32', ['B', K, 'P', E]),
     }),
     present: (i, k, v) => {
-      b.output(k, `present_key.${i}`);
-      b.output(v, `present_value.${i}`);
+      b.output(k, `new_key.${i}`);
+      b.output(v, `new_value.${i}`);
     },
   };
 }
@@ -234,9 +238,9 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     }
     const past = cache.past(i);
     if (past) {
+      cache.present(i, kh, vh);
       kh = b.concat([past.k, kh], 2, ['B', K, 'S', E]);
       vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
-      cache.present(i, kh, vh);
     }
     const att = fromHeads(
       b,

@@ -10,7 +10,7 @@
 // KV-cache inputs/outputs are always present; training and evaluation feed an empty past.
 // Inputs: input_ids, attention_mask, position_ids, past_key.i, past_value.i, labels (B, T) int64,
 // (labels (B, 1) when last_only), train, last_only (bool scalars), iv{j}.loc (B, P) and iv{j}.<param> per intervention (+ iv{j}.dropout_mask).
-// Outputs: logits, loss, present_key.i, present_value.i, grad.iv{j}.<param>.
+// Outputs: logits, loss, new_key.i, new_value.i (this pass's cache entries), grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
