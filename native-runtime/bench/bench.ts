@@ -4,8 +4,8 @@
 
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
-import { GraphBuilder } from '../ir/builder.ts';
 import { interventionKey } from '../interventions/kinds.ts';
+import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
