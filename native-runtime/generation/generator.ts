@@ -87,6 +87,12 @@ export class Generator {
     const eos = new Set(opts.eosTokenIds ?? this.spec.eosTokenIds);
     const rng = mulberry32(opts.seed ?? 0);
     const T = Math.max(...prompts.map((p) => p.length));
+    const sw = this.spec.slidingWindow;
+    if (sw && !sw.layers.every(Boolean) && T + maxNew - 1 > sw.size)
+      throw new ConfigError(
+        'sliding-window-mixed',
+        `this model mixes sliding-window (${sw.size} tokens) and full-attention layers; generating past ${sw.size} tokens of prompt and output is not supported (prompt ${T}, max new tokens ${maxNew})`,
+      );
 
     // Prefill: left padding so every row's last prompt token sits at the same column.
     const ids = new BigInt64Array(B * T);
@@ -148,7 +154,7 @@ export class Generator {
         lastPos[r]++;
       }
       feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
-      feeds.attention_mask = maskTensor(mask, cache.capacity);
+      feeds.attention_mask = maskTensor(mask, cache.capacity, this.#decodingWindow(mask[0].length));
       feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
       cache.feed(feeds);
       this.#feedInterventions(feeds, opts.interventions, prompts, 1, true);
@@ -162,6 +168,16 @@ export class Generator {
       prefillMs,
       decodeMs: performance.now() - t0,
     };
+  }
+
+  /**
+   * The sliding window the decoding mask applies (the graph applies it only without a past). One
+   * mask serves every layer, so a model mixing windowed and full layers decodes only within the
+   * window (checked before generating).
+   */
+  #decodingWindow(n: number): number | undefined {
+    const sw = this.spec.slidingWindow;
+    return sw && n > sw.size ? sw.size : undefined;
   }
 
   #feedInterventions(
@@ -198,15 +214,16 @@ export class Generator {
 /**
  * The attention mask (B, S) for a pass. `mask` rows cover every token so far (cached ones, then the
  * newest); with a cache of `capacity` slots the newest token sits after the whole capacity and the
- * slots not yet filled are masked out.
+ * slots not yet filled are masked out, as are cached tokens outside a sliding `window`.
  */
-function maskTensor(mask: number[][], capacity?: number): ort.Tensor {
+function maskTensor(mask: number[][], capacity?: number, window?: number): ort.Tensor {
   const B = mask.length,
     n = mask[0].length;
   const S = capacity === undefined ? n : capacity + 1;
+  const first = window === undefined ? 0 : Math.max(0, n - window); // oldest column the newest sees
   const d = new BigInt64Array(B * S);
   mask.forEach((m, r) => {
-    for (let s = 0; s < n - 1; s++) d[r * S + s] = BigInt(m[s]);
+    for (let s = first; s < n - 1; s++) d[r * S + s] = BigInt(m[s]);
     d[r * S + S - 1] = BigInt(m[n - 1]);
   });
   return new ort.Tensor('int64', d, [B, S]);

@@ -5,7 +5,7 @@
 //
 // Reads only JSON and safetensors headers: no weight bytes, so loading a 70B folder is instant.
 // Leaves out: tokenizer files (tokenizer/), model-specific quirks that do not change the graph
-// (dropout, use_cache, sliding windows longer than any sequence we run).
+// (dropout, use_cache).
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -59,6 +59,12 @@ export interface ModelSpec {
   oBias: boolean;
   mlpBias: boolean;
   qkNorm: boolean /* qwen3 */;
+  /**
+   * Sliding-window attention: a query sees itself and the size − 1 keys before it (transformers'
+   * kv_idx > q_idx − sliding_window), in the layers marked true. Mistral: every layer; Qwen2/Qwen3
+   * only with use_sliding_window, in layers from max_window_layers on (or as layer_types says).
+   */
+  slidingWindow: { size: number; layers: boolean[] } | null;
   tieEmbeddings: boolean;
   embedScale: number /* gemma sqrt(hidden), else 1 */;
   dtype: 'float32' | 'float16' | 'bfloat16'; // from torch_dtype or dtype
@@ -544,6 +550,7 @@ export function loadModelSpec(dir: string): ModelSpec {
     oBias: bias.o,
     mlpBias: bias.mlp,
     qkNorm: arch === 'qwen3',
+    slidingWindow: parseSlidingWindow(arch, cfg, numLayers),
     tieEmbeddings: cfg.bool('tie_word_embeddings', tieDefault),
     embedScale: arch === 'gemma' ? Math.sqrt(hiddenSize) : 1,
     dtype: parseDtype(cfg, weights),
@@ -561,6 +568,33 @@ export function loadModelSpec(dir: string): ModelSpec {
     .reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
   spec.fingerprint = fingerprintOf(configBytes, weights);
   return spec;
+}
+
+function parseSlidingWindow(arch: Arch, cfg: Fields, numLayers: number): ModelSpec['slidingWindow'] {
+  if (arch !== 'mistral' && arch !== 'qwen2' && arch !== 'qwen3') return null;
+  const size = cfg.optInt('sliding_window');
+  if (size === undefined) return null;
+  if (arch === 'mistral') return { size, layers: Array(numLayers).fill(true) };
+  // Qwen: transformers sets sliding_window to None unless use_sliding_window is true.
+  if (!cfg.bool('use_sliding_window', false)) return null;
+  let layers: boolean[];
+  const types = cfg.obj.layer_types;
+  if (types !== undefined && types !== null) {
+    if (
+      !Array.isArray(types) ||
+      types.length !== numLayers ||
+      types.some((t) => t !== 'sliding_attention' && t !== 'full_attention')
+    )
+      throw new FormatError(
+        'bad-field',
+        `config.json: layer_types must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers`,
+      );
+    layers = types.map((t) => t === 'sliding_attention');
+  } else {
+    const from = cfg.optInt('max_window_layers') ?? 0;
+    layers = Array.from({ length: numLayers }, (_, i) => i >= from);
+  }
+  return layers.some(Boolean) ? { size, layers } : null;
 }
 
 /**

@@ -193,7 +193,9 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   const batchSeq = b.shapeOf(inputIds); // [B, T]
   const bsd = b.concat([batchSeq, b.ints([D])], 0);
   const ctx: BlockHookContext = { b, batchSeq };
-  const bias = attentionBias(b, attentionMask, inputIds);
+  const fullBias = attentionBias(b, attentionMask, inputIds);
+  const sw = spec.slidingWindow;
+  const windowBias = sw ? attentionBias(b, attentionMask, inputIds, sw.size) : fullBias;
   const isGpt2 = spec.arch === 'gpt2';
   const p = isGpt2 ? (w.has('transformer.wte.weight') ? 'transformer.' : '') : 'model.';
   const flatIds = b.reshape(inputIds, [-1], ['N']);
@@ -214,6 +216,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
 
   for (let i = 0; i < spec.numLayers; i++) {
     const L = isGpt2 ? `${p}h.${i}.` : `${p}layers.${i}.`;
+    const bias = sw?.layers[i] ? windowBias : fullBias;
     // --- attention -------------------------------------------------------------------------------
     const x = isGpt2 ? norm(h, `${L}ln_1.weight`, `${L}ln_1.bias`) : norm(h, `${L}input_layernorm.weight`);
     let q: Value, k: Value, v: Value;

@@ -93,7 +93,12 @@ export function applyRotary(b: GraphBuilder, x: Value, cos: Value, sin: Value, h
  * the lowest finite float otherwise. A row with every key masked (the pyreft sink, left padding)
  * stays finite, as in transformers; −inf would turn it into NaN and leak everywhere.
  */
-export function attentionBias(b: GraphBuilder, attentionMask: Value, inputIds: Value): Value {
+export function attentionBias(
+  b: GraphBuilder,
+  attentionMask: Value,
+  inputIds: Value,
+  slidingWindow?: number,
+): Value {
   const S = b.shapeOf(attentionMask, 1, 2); // [S]
   const T = b.shapeOf(inputIds, 1, 2); // [T]
   const zero = b.const('int64', [0], []);
@@ -106,7 +111,15 @@ export function attentionBias(b: GraphBuilder, attentionMask: Value, inputIds: V
   const causal = b.op('LessOrEqual', [b.unsqueeze(kpos, [0]), b.unsqueeze(qpos, [1])]); // (T, S)
   const keep = b.op('Equal', [attentionMask, b.const('int64', [1], [])]); // (B, S)
   const keep4 = b.unsqueeze(keep, [1, 2]); // (B, 1, 1, S)
-  const allowed = b.op('And', [b.unsqueeze(causal, [0, 1]), keep4]); // (B, 1, T, S)
+  let allowed = b.op('And', [b.unsqueeze(causal, [0, 1]), keep4]); // (B, 1, T, S)
+  if (slidingWindow !== undefined) {
+    // Key s is within the window of query t when t − s < window. Applied only without a past: a
+    // generator's cache slots are not token columns (generator.ts masks the window itself there).
+    const dist = b.sub(b.unsqueeze(qpos, [1]), b.unsqueeze(kpos, [0])); // (T, S)
+    const near = b.op('Less', [dist, b.const('int64', [slidingWindow], [])]);
+    const cached = b.op('Greater', [past, zero]);
+    allowed = b.op('And', [allowed, b.unsqueeze(b.op('Or', [near, cached]), [0, 1])]);
+  }
   return b.where(allowed, b.scalar(0), b.scalar(-3.4028234663852886e38));
 }
 
