@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import {
   canonicalKeys,
   checkAgainstModel,
@@ -30,7 +22,7 @@ const REFT = 'tests/fixtures/golden/reft';
 
 /** Writable copy of a fixture folder (the fixtures are read-only). */
 function copyFolder(src: string): string {
-  const dst = join(mkdtempSync(join(tmpdir(), 'pyreft-')), 'adapter');
+  const dst = join(tempDir('pyreft-'), 'adapter');
   mkdirSync(dst);
   for (const f of readdirSync(src)) writeFileSync(join(dst, f), readFileSync(join(src, f)));
   return dst;
@@ -184,7 +176,7 @@ test('bad configs are refused with specific codes', () => {
       },
     );
   }
-  assert.throws(() => readPyreftFolder(mkdtempSync(join(tmpdir(), 'empty-'))), { code: 'missing-file' });
+  assert.throws(() => readPyreftFolder(tempDir('empty-')), { code: 'missing-file' });
 });
 
 test('checkAgainstModel names the hidden-size or layer problem', () => {
@@ -204,7 +196,7 @@ test('checkAgainstModel names the hidden-size or layer problem', () => {
 test('ConsReFT / LobiReFT / DiReFT without kept parametrization: written as pyreft lays them out, read back', () => {
   for (const type of ['consreft', 'lobireft', 'direft'] as const) {
     const a = syntheticAdapter(type);
-    const dir = join(mkdtempSync(join(tmpdir(), 'syn-')), 'out');
+    const dir = join(tempDir('syn-'), 'out');
     writePyreftFolder(dir, a);
     const f = readTorchFileFull(join(dir, `intkey_${a.interventions[0].key}.bin`));
     const keys = [...f.tensors.keys()];
@@ -221,7 +213,7 @@ test('ConsReFT / LobiReFT / DiReFT without kept parametrization: written as pyre
 });
 
 test('writeFolderAtomic replaces a folder whole, and a failed write leaves it untouched', () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'atomic-')), 'out');
+  const dir = join(tempDir('atomic-'), 'out');
   writeFolderAtomic(dir, [
     ['a.txt', 'one'],
     ['b.txt', 'two'],

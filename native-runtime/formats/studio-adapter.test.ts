@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import { readPyreftFolder } from './pyreft.ts';
 import { encodeSafetensors, loadSafetensors } from './safetensors.ts';
 import {
@@ -24,7 +24,7 @@ const META = {
 };
 
 function tmp(): string {
-  return join(mkdtempSync(join(tmpdir(), 'studio-')), 'adapter');
+  return join(tempDir('studio-'), 'adapter');
 }
 
 test('pyreft → studio adapter folder → read back: same tensors, manifest as specified', () => {

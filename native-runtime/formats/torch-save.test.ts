@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import { loadSafetensors } from './safetensors.ts';
 import {
   encodeTorchFile,
@@ -55,7 +55,7 @@ test('our LoReFT file equals torch.save byte for byte, apart from the serializat
 });
 
 test('write/read round trip over dtypes, scalars and empty tensors', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'torch-'));
+  const dir = tempDir('torch-');
   const p = join(dir, 'x.bin');
   writeTorchFile(p, 'x', [
     ['f', { dtype: 'F32', shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, -6.5) }],
@@ -74,7 +74,7 @@ test('write/read round trip over dtypes, scalars and empty tensors', () => {
 });
 
 test('a truncated file fails with truncated-file naming it; shape/byte mismatches are refused', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'torch-'));
+  const dir = tempDir('torch-');
   const p = join(dir, 'intkey_cut.bin');
   const orig = readFileSync(LOREFT_BIN);
   writeFileSync(p, orig.subarray(0, 3000));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import { encodeZip, parseZip } from './zip.ts';
 
 const FIXTURE =
@@ -48,7 +48,7 @@ test('reads the fixture torch wrote (data descriptors, zip64 end record) and its
 });
 
 test('python zipfile reads our archives and checks their CRCs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zip-'));
+  const dir = tempDir('zip-');
   const p = join(dir, 'x.zip');
   writeFileSync(p, encodeZip(entries()));
   const r = spawnSync(

@@ -7,6 +7,10 @@ import { OrtError } from '../errors.ts';
 import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 
+// ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
+// that creates a session. ORT reads the variable when the first session is created, so this is in time.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
 export interface SessionConfig {

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import { FormatError, ValidationError } from '../errors.ts';
 import { findChatTemplate, renderChatTemplate, validateMessages } from './chat-template.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'reft-chat-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('reft-chat-');
 
 const msgs = [
   { role: 'user', content: 'hi' },

@@ -1,28 +1,21 @@
 // Shared set-up for the adapter-library tests: temp libraries, copies of fixture folders, a model
 // of another hidden size, and a snapshot of everything an import could leave behind.
 
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Library, openLibrary } from '../../electron/backend/library/library.ts';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { MODELS, REFT } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 export const LLAMA = join(MODELS, 'llama');
 /** LoReFT, layers 1 and 2, f2+l2 untied: four interventions with trained values. */
 export const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
 export const F2L2_BIN = 'intkey_layer_2_comp_block_output_unit_pos_nunit_1#1.bin';
 
+/** A temp folder removed when the test file's process exits. */
 export function tmp(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `reft-ad-${prefix}-`));
+  return tempDir(`reft-ad-${prefix}-`);
 }
 
 export function openTempLibrary(): Library {

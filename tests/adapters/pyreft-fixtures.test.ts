@@ -2,8 +2,7 @@
 // python3-torch is installed, against real torch.load(weights_only=True).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -14,6 +13,7 @@ import {
 import { type LoadedTensor, loadSafetensors } from '../../native-runtime/formats/safetensors.ts';
 import { pyreftToStudio, studioToPyreft } from '../../native-runtime/formats/studio-adapter.ts';
 import { parseZip } from '../../native-runtime/formats/zip.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { COMPARE_SCRIPT, R_SCRIPT, runPython, torchSkipReason } from './torch-python.ts';
 
 const REFT = 'tests/fixtures/golden/reft';
@@ -46,7 +46,7 @@ let exportRoot: string | undefined;
 /** Every fixture folder exported once into a temp tree: <root>/<case>/<stage>. */
 function exported(): string {
   if (exportRoot) return exportRoot;
-  exportRoot = mkdtempSync(join(tmpdir(), 'pyreft-export-'));
+  exportRoot = tempDir('pyreft-export-');
   for (const c of CASES)
     for (const s of STAGES)
       writePyreftFolder(join(exportRoot, c, s), readPyreftFolder(join(REFT, c, `pyreft_${s}`)));
@@ -123,7 +123,7 @@ for (const c of CASES) {
       const viaStudio = studioToPyreft(
         pyreftToStudio(a, { positions: info.positions, baseModel: { arch: info.arch, fingerprint: 'x' } }),
       );
-      const dir = join(mkdtempSync(join(tmpdir(), 'via-studio-')), 'out');
+      const dir = join(tempDir('via-studio-'), 'out');
       writePyreftFolder(dir, viaStudio);
       const back = readPyreftFolder(dir);
       for (const [i, iv] of back.interventions.entries()) {
@@ -178,14 +178,14 @@ test('torch computes the same R from our parametrization tensors (kept and synth
     const fresh: PyreftAdapter = {
       interventions: a.interventions.map((iv) => ({ ...iv, householder: undefined })),
     };
-    const dir = join(mkdtempSync(join(tmpdir(), 'fresh-')), 'out');
+    const dir = join(tempDir('fresh-'), 'out');
     writePyreftFolder(dir, fresh);
     files.push({ path: join(dir, `intkey_${key}.bin`), R });
   }
   for (const type of ['consreft', 'lobireft'] as const) {
     const a = readPyreftFolder(join(REFT, 'llama-direft', 'pyreft_final'));
     const iv = a.interventions[0];
-    const dir = join(mkdtempSync(join(tmpdir(), `${type}-`)), 'out');
+    const dir = join(tempDir(`${type}-`), 'out');
     writePyreftFolder(dir, {
       interventions: [
         {

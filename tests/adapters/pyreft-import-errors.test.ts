@@ -2,12 +2,12 @@
 // destination adapter folder exactly as it was.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { importPyreftFolder } from '../../native-runtime/formats/studio-adapter.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const SRC = 'tests/fixtures/golden/reft/llama-loreft-f2l2/pyreft_final';
 const FILE = 'intkey_layer_2_comp_block_output_unit_pos_nunit_1#1.bin';
@@ -15,7 +15,7 @@ const META = { positions: 'f2+l2', baseModel: { arch: 'llama', fingerprint: 'sha
 const MODEL = { hiddenSize: 64, numLayers: 4 };
 
 function copyFolder(src: string): string {
-  const dst = join(mkdtempSync(join(tmpdir(), 'src-')), 'pyreft');
+  const dst = join(tempDir('src-'), 'pyreft');
   mkdirSync(dst);
   for (const f of readdirSync(src)) writeFileSync(join(dst, f), readFileSync(join(src, f)));
   return dst;
@@ -23,7 +23,7 @@ function copyFolder(src: string): string {
 
 /** A destination holding a previous good import, and a snapshot of its parent folder. */
 function destination(): { dest: string; snapshot: () => Record<string, string> } {
-  const parent = mkdtempSync(join(tmpdir(), 'dest-'));
+  const parent = tempDir('dest-');
   const dest = join(parent, 'adapter');
   importPyreftFolder('tests/fixtures/golden/reft/llama-loreft-l1-shared/pyreft_init', dest, {
     meta: { ...META, positions: 'l1' },

@@ -2,16 +2,15 @@
 // non-zero with one `error:` line on stderr and no stack trace.
 
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
 import { runCli, tempDir } from './helpers.ts';
 
 const root = tempDir('cli');
 const dataDir = join(root, 'data');
-after(() => rmSync(root, { recursive: true, force: true }));
 
 function oneJsonObject(stdout: string): Record<string, unknown> {
   assert.equal(stdout.trim().split('\n').length, 1, `one line on stdout: ${stdout}`);

@@ -4,9 +4,9 @@
 // exactly once, and the adapter is in the library with its lineage.
 
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import {
   connectTo,
@@ -21,7 +21,6 @@ import {
 } from './helpers.ts';
 
 const root = tempDir('durable');
-after(() => rmSync(root, { recursive: true, force: true }));
 
 test('SIGKILL mid-run, restart: the run is interrupted, resumes from its checkpoint and completes intact', {
   timeout: 240_000,

@@ -4,9 +4,8 @@
 // the server must keep serving, and the library must pass PRAGMA integrity_check afterwards.
 
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { allHandlers } from '../../electron/backend/handlers/index.ts';
@@ -14,7 +13,6 @@ import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { exitOf, fakeRenderer, spawnServe, tempDir } from './helpers.ts';
 
 const root = tempDir('fuzz');
-after(() => rmSync(root, { recursive: true, force: true }));
 
 interface Reply {
   type: string;

@@ -2,18 +2,19 @@
 // real CLI, and a tiny RPC client over the WebSocket.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { appRoot } from '../../electron/backend/paths.ts';
 import type { ServerMessage } from '../../electron/backend/rpc/envelope.ts';
+import { tempDir as sharedTempDir } from '../helpers/temp.ts';
 
 export const ROOT = appRoot();
 export const BIN = join(ROOT, 'bin', 'reft-studio.js');
 
+/** A temp folder removed when the test file's process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `reft-${prefix}-`));
+  return sharedTempDir(`reft-${prefix}-`);
 }
 
 /** A minimal stand-in for renderer/dist, plus a secret file next to it for traversal tests. */

@@ -4,22 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { connect, exitOf, fakeRenderer, ROOT, spawnServe, tempDir } from './helpers.ts';
 
 const root = tempDir('kill');
-after(() => rmSync(root, { recursive: true, force: true }));
 
 function checkLibrary(dataDir: string): { versions: number; datasets: number } {
   const db = new Database(join(dataDir, 'library.db'), { readonly: true });

@@ -3,9 +3,9 @@
 // spread over them — no error, and the server's memory (RSS) stays within a generous bound.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import {
   connectTo,
   exitOf,
@@ -20,7 +20,6 @@ import {
 } from './helpers.ts';
 
 const root = tempDir('load');
-after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Resident memory of a process in MB (Linux /proc), or null elsewhere. */
 function rssMb(pid: number): number | null {

@@ -2,7 +2,7 @@
 // real engine in its worker thread, real SQLite file), plus `reft-studio runs resume` from the CLI.
 
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -41,10 +41,7 @@ before(async () => {
   writeJsonl(file, 16);
   datasetId = (await call('datasets/import', { path: file })).dataset.id;
 });
-after(async () => {
-  await b.close();
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => b.close());
 
 const runOf = (id: number) => call('runs/get', { id });
 /** Waits until the run's job has returned (a cancelled job still checkpoints) and it is in `states`. */

@@ -6,11 +6,11 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { tempDir } from '../helpers/temp.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const chromiumPath = '/usr/bin/chromium';
@@ -103,7 +103,7 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
         },
       );
     }
-    dataDir = mkdtempSync(join(tmpdir(), 'reft-e2e-'));
+    dataDir = tempDir('reft-e2e-');
     server = await startServer(dataDir);
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -127,7 +127,6 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
   after(async () => {
     await browser?.close();
     await stopServer(server?.proc);
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('connects with the token from the URL', async () => {

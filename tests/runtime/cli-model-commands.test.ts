@@ -2,18 +2,17 @@
 // process through cli/main.ts with captured output.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { main } from '../../cli/main.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
 const GOLDEN = JSON.parse(
   readFileSync(new URL('../fixtures/golden/tokenizers/bytelevel/golden.json', import.meta.url), 'utf8'),
 );
-const tmp = mkdtempSync(join(tmpdir(), 'reft-cli-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('reft-cli-');
 
 async function cli(...argv: string[]) {
   let out = '';

@@ -3,19 +3,9 @@
 // must carry its code and name the file and the field).
 
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FormatError, type ReftError, UnsupportedError } from '../../native-runtime/errors.ts';
 import {
   encodeSafetensors,
@@ -30,19 +20,14 @@ import {
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
 import { expectedWeights } from '../../native-runtime/models/weights.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
 const model = (arch: string) => join(MODELS, arch);
 
-const temps: string[] = [];
-after(() => {
-  for (const t of temps) rmSync(t, { recursive: true, force: true });
-});
-
 /** A writable copy of a fixture folder (fixtures are read-only), minus `skip` files. */
 function copyModel(arch: string, skip: string[] = []): string {
-  const dir = mkdtempSync(join(tmpdir(), `reft-spec-${arch}-`));
-  temps.push(dir);
+  const dir = tempDir(`reft-spec-${arch}-`);
   for (const f of readdirSync(model(arch))) {
     if (skip.includes(f) || f.startsWith('golden_')) continue;
     writeFileSync(join(dir, f), readFileSync(join(model(arch), f)));
@@ -287,8 +272,7 @@ describe('config variants', () => {
   });
 
   test('HF cache layout resolves to the snapshot named by refs/main', () => {
-    const root = mkdtempSync(join(tmpdir(), 'reft-cache-'));
-    temps.push(root);
+    const root = tempDir('reft-cache-');
     const snap = join(root, 'snapshots', 'abc123');
     mkdirSync(snap, { recursive: true });
     mkdirSync(join(root, 'refs'));

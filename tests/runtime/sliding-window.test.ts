@@ -5,26 +5,17 @@
 // The PyTorch half needs Debian's python3-torch; skipped with a reason without it, except under CI.
 
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'reft-window-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('reft-window-');
 
 /** A model folder with the fixture's files linked and its config.json edited. */
 function variant(name: string, from: string, edit: (c: Record<string, unknown>) => void): string {

@@ -1,16 +1,10 @@
 // Temp folders and small datasets for the training tests.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { tempDir as sharedTempDir } from '../helpers/temp.ts';
 
-/** A temp folder removed after the test file. */
-export function tempDir(prefix = 'reft-train-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+/** A temp folder removed when the test file's process exits. */
+export const tempDir = (prefix = 'reft-train-'): string => sharedTempDir(prefix);
 
 export function writeJsonl(path: string, rows: unknown[]): string {
   writeFileSync(path, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);

@@ -3,10 +3,10 @@
 // that every row survived, the library reads it back, and the file passes its integrity check.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { listAdapters } from '../library/adapters.ts';
 import { listDatasets } from '../library/datasets.ts';
 import { listEvaluations } from '../library/evaluations.ts';
@@ -15,8 +15,7 @@ import { getRun, listRuns } from '../library/runs.ts';
 import { defaultMigrationsDir, openDatabase } from './database.ts';
 import { listMigrations } from './migrate.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'reft-upgrade-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('reft-upgrade-');
 
 const V1_DATA = `
 INSERT INTO models (id, name, path, arch, fingerprint, config_json, params, dtype, size_bytes, created_at)

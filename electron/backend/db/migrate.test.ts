@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { defaultMigrationsDir, openDatabase } from './database.ts';
 import { migrate } from './migrate.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'reft-migrate-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('reft-migrate-');
 let n = 0;
 const fresh = () => {
   const d = join(root, `case-${n++}`);

@@ -2,12 +2,12 @@
 // per-row ratings/tags/notes and filters, edits as new versions, seeded splits, duplicate detection.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import {
   annotateRows,
   checkSourcePath,
@@ -22,8 +22,7 @@ import {
 import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'reft-dstools-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('reft-dstools-');
 let n = 0;
 const libs: Library[] = [];
 after(() => libs.forEach(closeLibrary));

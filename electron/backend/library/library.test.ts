@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { appRoot } from '../paths.ts';
 import {
   getAdapter,
@@ -21,8 +21,7 @@ import { addModel, listModels, removeModel } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
 import { getSetting, setSetting } from './settings.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'reft-lib-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDir('reft-lib-');
 let n = 0;
 const open = (opts = { seedDemo: false }): Library => openLibrary(join(root, `lib-${n++}`), opts);
 const LLAMA = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');

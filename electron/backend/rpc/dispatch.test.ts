@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
 import { z } from 'zod';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { createBackend } from '../host.ts';
 import { combineHandlers, defineHandlers, handler } from './define-handlers.ts';
 import type { ServerMessage } from './envelope.ts';
 import { serveMessagePort } from './messageport.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'reft-dispatch-'));
+const dir = tempDir('reft-dispatch-');
 const backend = createBackend(dir, { seedDemo: false });
-after(async () => {
-  await backend.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => backend.close());
 const req = (method: string, params?: unknown, id = 1) => ({ type: 'request', id, method, params });
 
 test('a valid request gets a reply with its id', async () => {
