@@ -13,6 +13,7 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { assertCacheFreeGreedy } from '../helpers/greedy.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const root = tempDir('reft-window-');
@@ -122,29 +123,7 @@ test('cached greedy decoding past the window equals cache-free passes with the w
   const gen = await Generator.load(spec);
   const prompts = [ROWS[0].slice(0, 6), ROWS[1].slice(3, 6)];
   const r = await gen.generate(prompts, { greedy: true, maxNewTokens: 40, eosTokenIds: [] });
-  const full = await loadForwardModel(spec);
-  for (const [row, prompt] of prompts.entries()) {
-    const seq = [...prompt, ...r.tokens[row]];
-    const n = seq.length - 1;
-    const out = await runForward(
-      full,
-      BigInt64Array.from(seq.slice(0, n), BigInt),
-      new BigInt64Array(n).fill(1n),
-      [1, n],
-    );
-    const logits = out.logits.data as Float32Array;
-    const V = logits.length / n;
-    for (let t = prompt.length - 1; t < n; t++) {
-      const step = logits.subarray(t * V, (t + 1) * V);
-      let best = 0;
-      for (let v = 1; v < V; v++) if (step[v] > step[best]) best = v;
-      if (seq[t + 1] !== best)
-        assert.ok(
-          step[best] - step[seq[t + 1]] < 1e-4,
-          `row ${row} position ${t}: cached ${seq[t + 1]}, full ${best}`,
-        );
-    }
-  }
+  await assertCacheFreeGreedy(spec, prompts, r.tokens);
 });
 
 test('a model mixing windowed and full layers refuses to generate past the window', async () => {
