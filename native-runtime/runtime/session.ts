@@ -68,6 +68,9 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       extra: {
         session: {
           ...(cfg.weightsDir ? { model_external_initializers_file_folder_path: cfg.weightsDir } : {}),
+          // Pre-packing would copy every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
+          // private buffer per session; without it weights stay memory-mapped, shared by all sessions.
+          disable_prepacking: '1',
         },
       },
     };
