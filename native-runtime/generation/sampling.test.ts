@@ -158,3 +158,45 @@ describe('sample', () => {
     assert.throws(() => sample(logits, { temperature: 1 }), RangeError);
   });
 });
+
+// The filters select without sorting (quickselect); these references are the plain sort-based
+// definitions they replaced, compared on random rows full of ties and -Infinity.
+describe('top-k / top-p against sort-based references', () => {
+  const refTopK = (logits: Float32Array, k: number): number[] => {
+    if (k <= 0 || k >= logits.length) return kept(logits);
+    const kth = Float32Array.from(logits).sort()[logits.length - k];
+    return kept(logits).filter((i) => logits[i] >= kth);
+  };
+  const refTopP = (logits: Float32Array, p: number): number[] => {
+    const probs = softmax(logits);
+    const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+    let cum = 0;
+    let keep = 0;
+    while (keep < order.length) {
+      cum += probs[order[keep]];
+      keep++;
+      if (cum >= p) break;
+    }
+    return order
+      .slice(0, keep)
+      .filter((i) => logits[i] !== -Infinity)
+      .sort((a, b) => a - b);
+  };
+  const rng = mulberry32(11);
+  const rows: Float32Array[] = [];
+  for (const V of [1, 2, 7, 64, 1000, 5000])
+    for (let r = 0; r < 6; r++)
+      rows.push(
+        Float32Array.from({ length: V }, () => (rng() < 0.1 ? -Infinity : Math.floor(rng() * (r + 2)) * 0.7)),
+      );
+
+  test('top-k keeps the same tokens', () => {
+    for (const row of rows)
+      for (const k of [1, 2, 3, 10, 100, 4000]) assert.deepEqual(kept(applyTopK(row, k)), refTopK(row, k));
+  });
+  test('top-p keeps the same tokens', () => {
+    for (const row of rows)
+      for (const p of [1e-6, 0.05, 0.3, 0.5, 0.77, 0.95, 0.999])
+        assert.deepEqual(kept(applyTopP(row, p)), refTopP(row, p), `V=${row.length} p=${p}`);
+  });
+});
