@@ -26,19 +26,20 @@ export function linear(b: GraphBuilder, x: Value, w: Value, bias?: Value | null)
 
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · (w + offset). */
 export function rmsNorm(b: GraphBuilder, x: Value, w: Value, eps: number, weightOffset: 0 | 1): Value {
-  const ms = b.reduceMean(b.mul(x, x), [-1]);
-  const inv = b.reciprocal(b.sqrt(b.add(ms, b.scalar(eps))));
+  // Written as Pow → ReduceMean → Add → Sqrt → Div → Mul, the pattern ORT fuses into one
+  // SimplifiedLayerNormalization kernel in inference graphs (decode +2–5%, prefill +3% measured).
+  const ms = b.reduceMean(b.op('Pow', [x, b.scalar(2)]), [-1]);
   const scale = weightOffset ? b.add(w, b.scalar(weightOffset)) : w;
-  return b.mul(b.mul(x, inv), scale);
+  return b.mul(b.div(x, b.sqrt(b.add(ms, b.scalar(eps)))), scale);
 }
 
 /** LayerNorm over the last axis with weight and bias (GPT-2), from primitives so autodiff sees them. */
 export function layerNorm(b: GraphBuilder, x: Value, w: Value, bias: Value, eps: number): Value {
   const mean = b.reduceMean(x, [-1]);
   const xc = b.sub(x, mean);
-  const variance = b.reduceMean(b.mul(xc, xc), [-1]);
-  const inv = b.reciprocal(b.sqrt(b.add(variance, b.scalar(eps))));
-  return b.add(b.mul(b.mul(xc, inv), w), bias);
+  // The form ORT fuses into one LayerNormalization kernel in inference graphs (as rmsNorm above).
+  const variance = b.reduceMean(b.op('Pow', [xc, b.scalar(2)]), [-1]);
+  return b.add(b.mul(b.div(xc, b.sqrt(b.add(variance, b.scalar(eps)))), w), bias);
 }
 
 export function silu(b: GraphBuilder, x: Value): Value {
