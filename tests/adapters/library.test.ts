@@ -25,16 +25,8 @@ import { readPyreftFolder, SIDECAR_FILE } from '../../native-runtime/formats/pyr
 import { readStudioAdapter, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
-import {
-  copyFolder,
-  F2L2,
-  F2L2_BIN,
-  LLAMA,
-  librarySnapshot,
-  modelWithHidden,
-  openTempLibrary,
-  tmp,
-} from './helpers.ts';
+import { modelWithHidden } from '../helpers/models.ts';
+import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, openTempLibrary, tmp } from './helpers.ts';
 
 const spec = loadModelSpec(LLAMA);
 

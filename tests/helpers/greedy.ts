@@ -2,6 +2,7 @@
 // generated token must be the argmax of the full pass's logits at the position before it.
 
 import assert from 'node:assert/strict';
+import { argmax } from '../../native-runtime/generation/sampling.ts';
 import type { ModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 
@@ -24,8 +25,7 @@ export async function assertCacheFreeGreedy(
     const V = logits.length / n;
     for (let t = prompt.length - 1; t < n; t++) {
       const step = logits.subarray(t * V, (t + 1) * V);
-      let best = 0;
-      for (let v = 1; v < V; v++) if (step[v] > step[best]) best = v;
+      const best = argmax(step);
       const got = seq[t + 1];
       // A different token is only acceptable at a numerical tie (cached vs full sums round differently).
       if (got !== best)

@@ -1,0 +1,53 @@
+// Model folders made for tests: the llama fixture's architecture at another size.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
+import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
+import { MODELS } from './fixtures.ts';
+import { tempDir } from './temp.ts';
+
+/**
+ * A Llama folder like the fixture but with another hidden size. Zero weights where only shapes
+ * count; `random` fills them from a seeded generator (memory tests: all-zero buffers can cost less).
+ */
+export function modelWithHidden(hidden: number, opts: { random?: boolean } = {}): string {
+  const rng = mulberry32(1);
+  const dir = join(tempDir('reft-model-'), `llama-h${hidden}`);
+  mkdirSync(dir, { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(MODELS, 'llama', 'config.json'), 'utf8'));
+  const inter = hidden * 2;
+  const head = cfg.head_dim as number;
+  Object.assign(cfg, { hidden_size: hidden, intermediate_size: inter, num_attention_heads: hidden / head });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
+  const V = cfg.vocab_size as number;
+  const kv = (cfg.num_key_value_heads as number) * head;
+  const t = (...shape: number[]): TensorToWrite => ({
+    dtype: 'F32',
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () =>
+      opts.random ? (rng() - 0.5) * 0.1 : 0,
+    ),
+  });
+  const w: Record<string, TensorToWrite> = {
+    'lm_head.weight': t(V, hidden),
+    'model.embed_tokens.weight': t(V, hidden),
+    'model.norm.weight': t(hidden),
+  };
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    Object.assign(w, {
+      [`${p}input_layernorm.weight`]: t(hidden),
+      [`${p}post_attention_layernorm.weight`]: t(hidden),
+      [`${p}mlp.down_proj.weight`]: t(hidden, inter),
+      [`${p}mlp.gate_proj.weight`]: t(inter, hidden),
+      [`${p}mlp.up_proj.weight`]: t(inter, hidden),
+      [`${p}self_attn.q_proj.weight`]: t(hidden, hidden),
+      [`${p}self_attn.k_proj.weight`]: t(kv, hidden),
+      [`${p}self_attn.v_proj.weight`]: t(kv, hidden),
+      [`${p}self_attn.o_proj.weight`]: t(hidden, hidden),
+    });
+  }
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(w, { format: 'pt' }));
+  return dir;
+}
