@@ -87,7 +87,7 @@ export function applyTopK(logits: Float32Array, k: number): Float32Array {
  * A full sort of a 150k vocabulary took ~20 ms per token here, a sort with a comparator ~100 ms;
  * this takes ~1–2 ms. NaN counts as the smallest value (Float32Array.sort puts it last).
  */
-export function kthLargest(a: Float64Array, k: number): number {
+function kthLargest(a: Float64Array, k: number): number {
   for (let i = 0; i < a.length; i++) if (Number.isNaN(a[i])) a[i] = -Infinity;
   let lo = 0;
   let hi = a.length - 1;
