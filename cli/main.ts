@@ -21,6 +21,7 @@ import { exportCommand } from './commands/export.ts';
 import { generateCommand } from './commands/generate.ts';
 import { importCommand } from './commands/import.ts';
 import { modelsCommands } from './commands/models.ts';
+import { modelsHubCommands } from './commands/models-hub.ts';
 import { modelsInspectCommand } from './commands/models-inspect.ts';
 import { runsCommands } from './commands/runs.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -30,6 +31,7 @@ import { trainCommand } from './commands/train.ts';
 export const COMMANDS: Command[] = [
   serveCommand,
   ...modelsCommands,
+  ...modelsHubCommands,
   ...datasetsCommands,
   ...runsCommands,
   ...adaptersCommands,
