@@ -19,10 +19,18 @@ export interface GenerateToken {
   text: string;
 }
 
+/** Snapshot folders that appeared in or left the Hugging Face cache (hub/watch.ts). */
+export interface CacheChange {
+  cacheDir: string;
+  added: string[];
+  removed: string[];
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'models/cache-changed': CacheChange;
 }
 
 export type PushTopic = keyof PushTopics;

@@ -38,6 +38,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   let home = '';
 
   before(async () => {
+    home = tempDir('reft-hub-');
     hub = await startLocalHub({
       'tiny/llama': { files: fixtureRepoFiles('llama'), downloads: 50 },
       'tiny/llama-drop': { files: fixtureRepoFiles('llama') },
@@ -69,7 +70,6 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   const gets = (match: string) => hub.requests.filter((r) => r.method === 'GET' && r.path.includes(match));
 
   it('fetches only the needed files into the cache layout and adds the model', async () => {
-    home = tempDir('reft-hub-');
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);

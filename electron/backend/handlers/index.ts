@@ -7,6 +7,7 @@ import { datasetsHandlers } from './datasets.ts';
 import { evaluationsHandlers } from './evaluations.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
+import { modelsHubHandlers } from './models-hub.ts';
 import { runsHandlers } from './runs.ts';
 import { settingsHandlers } from './settings.ts';
 import { systemHandlers } from './system.ts';
@@ -14,6 +15,7 @@ import { systemHandlers } from './system.ts';
 export const allHandlers = combineHandlers(
   systemHandlers,
   modelsHandlers,
+  modelsHubHandlers,
   datasetsHandlers,
   runsHandlers,
   adaptersHandlers,

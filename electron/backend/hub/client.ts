@@ -292,3 +292,20 @@ export async function repoInfo(
     throw explainHubError(access, repo, e, rec.headers(), revision);
   }
 }
+
+/** The repository's full config.json at a commit (the info endpoint may give only some fields). */
+export async function fetchConfig(
+  repo: string,
+  commit: string,
+  access: HubAccess = hubAccess(),
+): Promise<Record<string, unknown> | null> {
+  const headers: Record<string, string> = {};
+  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  try {
+    const res = await fetch(`${access.endpoint}/${repo}/resolve/${commit}/config.json`, { headers });
+    if (!res.ok) return null;
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}

@@ -312,9 +312,23 @@ export async function downloadFiles(
   let filesDone = 0;
   let current: string | null = null;
   let lastEmit = 0;
+  // Reports at most every 200 ms; a throttled one is sent later, so a stalled transfer still shows
+  // the bytes it got.
+  let pending: NodeJS.Timeout | null = null;
   const emit = (force = false) => {
     const now = Date.now();
-    if (!force && now - lastEmit < 200) return;
+    if (!force && now - lastEmit < 200) {
+      pending ??= setTimeout(
+        () => {
+          pending = null;
+          emit(true);
+        },
+        200 - (now - lastEmit),
+      );
+      return;
+    }
+    if (pending) clearTimeout(pending);
+    pending = null;
     lastEmit = now;
     const rate = meter.rate();
     opts.onProgress?.({
@@ -331,35 +345,42 @@ export async function downloadFiles(
   };
   emit(true);
   const reused: string[] = [];
-  // Small files first: config and tokenizer land before the weights, so a failure shows early.
-  const order = [...files].sort((a, b) => a.size - b.size);
-  for (const f of order) {
-    if (opts.signal?.aborted)
-      throw new CancelledError('download cancelled (partial files kept; run it again to resume)');
-    const blob = blobPath(cacheDir, repo, f.etag);
-    if (existsSync(blob)) reused.push(f.path);
-    else {
-      current = f.path;
+  try {
+    await fetchAll();
+  } finally {
+    if (pending) clearTimeout(pending);
+  }
+  async function fetchAll(): Promise<void> {
+    // Small files first: config and tokenizer land before the weights, so a failure shows early.
+    const order = [...files].sort((a, b) => a.size - b.size);
+    for (const f of order) {
+      if (opts.signal?.aborted)
+        throw new CancelledError('download cancelled (partial files kept; run it again to resume)');
+      const blob = blobPath(cacheDir, repo, f.etag);
+      if (existsSync(blob)) reused.push(f.path);
+      else {
+        current = f.path;
+        emit(true);
+        await transferFile({
+          access,
+          repo,
+          commit,
+          file: f,
+          blob,
+          signal: opts.signal,
+          retries: opts.retries ?? 5,
+          onBytes: (n) => {
+            meter.add(n);
+            bytesDone += n;
+            emit();
+          },
+        });
+      }
+      linkSnapshotFile(snapshotFile(cacheDir, repo, commit, f.path), blob);
+      filesDone++;
+      current = null;
       emit(true);
-      await transferFile({
-        access,
-        repo,
-        commit,
-        file: f,
-        blob,
-        signal: opts.signal,
-        retries: opts.retries ?? 5,
-        onBytes: (n) => {
-          meter.add(n);
-          bytesDone += n;
-          emit();
-        },
-      });
     }
-    linkSnapshotFile(snapshotFile(cacheDir, repo, commit, f.path), blob);
-    filesDone++;
-    current = null;
-    emit(true);
   }
   writeRef(cacheDir, repo, info.revision, commit);
   return {

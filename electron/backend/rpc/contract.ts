@@ -10,8 +10,15 @@
 //   system/info       {}                                            → SystemInfo
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
-//   models/add        {path, name?}                                 → ModelRecord (same entry if the folder is known)
-//   models/remove     {id}                                          → {id}
+//   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
+//   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads)
+//   models/hub-status {}                                            → {cacheDir, endpoint, tokenSet, tokenError}
+//   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
+//   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
+//   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
+//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; progress data {download: DownloadProgress})
+//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId})
+//   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
 //   datasets/import   {path (absolute, no '..'), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?,
@@ -60,18 +67,21 @@
 //         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., data?}
 //                           training reports add {step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
+//         'models/cache-changed' {cacheDir, added, removed}: snapshot folders that appeared in / left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
 import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
 import type { ModelsHandlers } from '../handlers/models.ts';
+import type { ModelsHubHandlers } from '../handlers/models-hub.ts';
 import type { RunsHandlers } from '../handlers/runs.ts';
 import type { SettingsHandlers } from '../handlers/settings.ts';
 import type { SystemHandlers } from '../handlers/system.ts';
 
 export type Handlers = SystemHandlers &
   ModelsHandlers &
+  ModelsHubHandlers &
   DatasetsHandlers &
   RunsHandlers &
   AdaptersHandlers &
@@ -84,9 +94,13 @@ export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
-export type { GenerateToken, LibraryChange, PushTopic, PushTopics } from '../events.ts';
+export type { CacheChange, GenerateToken, LibraryChange, PushTopic, PushTopics } from '../events.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
+export type { DownloadJob, HubPreview } from '../handlers/models-hub.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
+export type { HubSearchResult } from '../hub/client.ts';
+export type { DownloadProgress } from '../hub/download.ts';
+export type { ScannedModel } from '../hub/scan.ts';
 export type { JobInfo, JobProgress, JobState } from '../jobs/queue.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
@@ -101,6 +115,7 @@ export type {
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
+export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
 export type {
   RunCheckpoint,
