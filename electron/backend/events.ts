@@ -3,6 +3,7 @@
 // them as types through rpc/contract.ts.
 
 import type { JobProgress } from './jobs/queue.ts';
+import type { RunLogLine } from './library/run-logs.ts';
 
 export type LibraryKind = 'models' | 'datasets' | 'runs' | 'adapters' | 'settings' | 'evaluations';
 
@@ -19,10 +20,17 @@ export interface GenerateToken {
   text: string;
 }
 
+/** A line added to a run's log (library/run-logs.ts), as it is written. */
+export interface RunLogPush {
+  runId: number;
+  line: RunLogLine;
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'runs/log': RunLogPush;
 }
 
 export type PushTopic = keyof PushTopics;
