@@ -26,7 +26,11 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import type { TrainProgress } from '../../../native-runtime/training/trainer.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
 import { registerAdapter } from '../library/adapters.ts';
@@ -233,7 +237,9 @@ export interface ExecuteOptions {
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
   onLog?: (m: string) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
+  /** A probe prompt's answer at a checkpoint (already recorded in the library). */
+  onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
   /** The trainer's summary of a completed run (before the adapter is registered). */
   onResult?: (s: TrainSummary) => void;
@@ -324,7 +330,8 @@ export async function executeRun(
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
             opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
-            const s = data as { step: number; prompt: string; output: string };
+            const s = data as ProbeSample;
+            opts.onSample?.(s);
             recordGeneration(lib, {
               runId,
               modelId: run.modelId,
@@ -489,11 +496,12 @@ export class TrainingService {
           signal,
           abortReason: () => this.#intent.get(runId) ?? 'cancel',
           onChange: () => this.#changed(runId),
+          onSample: (s) => report({ detail: { event: 'sample', ...s } }),
           onProgress: (p) =>
             report({
               progress: p.totalSteps ? p.step / p.totalSteps : undefined,
               message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`,
-              data: { runId, ...p },
+              detail: { event: 'progress', ...p },
             }),
         });
         this.#intent.delete(runId);
