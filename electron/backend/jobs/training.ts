@@ -27,7 +27,11 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import type { TrainProgress } from '../../../native-runtime/training/trainer.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
 import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
@@ -237,7 +241,9 @@ export interface ExecuteOptions {
   onLog?: (m: string) => void;
   /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
   onLogLine?: (line: RunLogLine) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
+  /** A probe prompt's answer at a checkpoint (already recorded in the library). */
+  onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
   /** The trainer's summary of a completed run (before the adapter is registered). */
   onResult?: (s: TrainSummary) => void;
@@ -337,7 +343,8 @@ export async function executeRun(
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
             opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
-            const s = data as { step: number; prompt: string; output: string };
+            const s = data as ProbeSample;
+            opts.onSample?.(s);
             recordGeneration(lib, {
               runId,
               modelId: run.modelId,
@@ -598,11 +605,12 @@ export class TrainingService {
           abortReason: () => this.#intent.get(runId) ?? 'cancel',
           onChange: () => this.#changed(runId),
           onLogLine: (line) => this.events.emit('runs/log', { runId, line }),
+          onSample: (s) => report({ detail: { event: 'sample', ...s } }),
           onProgress: (p) =>
             report({
               progress: p.totalSteps ? p.step / p.totalSteps : undefined,
               message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`,
-              data: { runId, ...p },
+              detail: { event: 'progress', ...p },
             }),
         });
         this.#intent.delete(runId);

@@ -69,8 +69,10 @@
 //   settings/get      {key?}                                        → all settings object, or the key's value (null if unset)
 //   settings/set      {key, value: JSON (null removes)}             → {key}
 // Pushes: 'library/changed' {kind: 'models'|'datasets'|'runs'|'adapters'|'settings', id?, action}
-//         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., data?}
-//                           training reports add {step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
+//         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., detail}
+//                           detail: null on a state change, else one event of the job (events.ts), tagged by `event`:
+//                           {event:'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?},
+//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 
@@ -99,10 +101,22 @@ export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
-export type { GenerateToken, LibraryChange, PushTopic, PushTopics, RunLogPush } from '../events.ts';
+export type {
+  EvaluateProgressEvent,
+  GenerateToken,
+  JobDetail,
+  JobInfo,
+  JobProgress,
+  JobState,
+  LibraryChange,
+  PushTopic,
+  PushTopics,
+  RunLogPush,
+  TrainEvent,
+  TrainProgress,
+} from '../events.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
-export type { JobInfo, JobProgress, JobState } from '../jobs/queue.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
