@@ -38,7 +38,10 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
   const jobPushes = (id: number) =>
     pushes
       .filter((p) => p.topic === 'jobs/progress' && (p.data as PushTopics['jobs/progress']).id === id)
-      .map((p) => p.data as PushTopics['jobs/progress'] & { data?: { download?: Record<string, number> } });
+      .map((p) => {
+        const j = p.data as PushTopics['jobs/progress'];
+        return { ...j, download: j.detail?.event === 'download-progress' ? j.detail : undefined };
+      });
 
   before(async () => {
     home = tempDir('reft-hub-backend-');
@@ -123,9 +126,9 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     const ps = jobPushes(jobId);
     const last = ps[ps.length - 1];
     assert.equal(last.state, 'completed', JSON.stringify(last.error));
-    const transfers = ps.map((p) => p.data?.download).filter((d) => d !== undefined);
+    const transfers = ps.map((p) => p.download).filter((d) => d !== undefined);
     assert.ok(transfers.length >= 3);
-    const final = transfers[transfers.length - 1] as Record<string, number>;
+    const final = transfers[transfers.length - 1];
     assert.equal(final.bytesDone, final.bytesTotal);
     assert.ok(transfers.every((d) => typeof d.bytesPerS === 'number'));
     const models = await call<{ id: number; name: string; downloaded: boolean }[]>('models/list');
@@ -151,7 +154,7 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     const second = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2' });
     await stalled;
     await waitFor(
-      () => jobPushes(second.jobId).some((p) => (p.data?.download?.bytesDone ?? 0) >= 300_000),
+      () => jobPushes(second.jobId).some((p) => (p.download?.bytesDone ?? 0) >= 300_000),
       'the partial bytes',
     );
     assert.deepEqual(await call('models/download-cancel', { jobId: second.jobId }), { cancelled: true });

@@ -5,6 +5,7 @@ import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
 import { evaluationsHandlers } from './evaluations.ts';
+import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
 import { modelsHubHandlers } from './models-hub.ts';
@@ -22,4 +23,5 @@ export const allHandlers = combineHandlers(
   settingsHandlers,
   generateHandlers,
   evaluationsHandlers,
+  filesHandlers,
 );

@@ -159,17 +159,18 @@ export const modelsHubHandlers = defineHandlers({
               report({
                 progress: d.bytesTotal ? d.bytesDone / d.bytesTotal : 0,
                 message: d.file ?? `${d.filesDone}/${d.filesTotal} files`,
-                data: { download: d },
+                detail: { event: 'download-progress', ...d },
               });
             },
           });
           const model = addModel(ctx.lib, { path: res.path, downloaded: true });
           s.modelId = model.id;
           ctx.events.emit('library/changed', { kind: 'models', id: model.id, action: 'added' });
-          report({
-            message: `added as model ${model.id}`,
-            data: { download: s.download, modelId: model.id },
-          });
+          if (s.download)
+            report({
+              message: `added as model ${model.id}`,
+              detail: { event: 'download-progress', ...s.download, modelId: model.id },
+            });
           return { modelId: model.id };
         },
       });
