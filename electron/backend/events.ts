@@ -2,6 +2,8 @@
 // MessagePort). Topics are `domain/what`; data shapes are declared here so the renderer can import
 // them as types through rpc/contract.ts.
 
+import type { WireError } from '../../native-runtime/errors.ts';
+import type { InstallProgress } from '../../native-runtime/runtime/runtime-install.ts';
 import type { JobProgress } from './jobs/queue.ts';
 
 export type LibraryKind = 'models' | 'datasets' | 'runs' | 'adapters' | 'settings' | 'evaluations';
@@ -19,10 +21,18 @@ export interface GenerateToken {
   text: string;
 }
 
+/** A runtime pack install started by 'system/runtime-install'. */
+export interface RuntimeProgress extends InstallProgress {
+  name: string;
+  state: 'running' | 'done' | 'failed';
+  error?: WireError;
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'runtime/progress': RuntimeProgress;
 }
 
 export type PushTopic = keyof PushTopics;
