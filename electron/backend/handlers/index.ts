@@ -6,6 +6,7 @@ import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
 import { devicesHandlers } from './devices.ts';
 import { evaluationsHandlers } from './evaluations.ts';
+import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
 import { runsHandlers } from './runs.ts';
@@ -22,4 +23,5 @@ export const allHandlers = combineHandlers(
   settingsHandlers,
   generateHandlers,
   evaluationsHandlers,
+  filesHandlers,
 );
