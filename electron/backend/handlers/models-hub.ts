@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
-import { SUPPORTED_ARCHS } from '../../../native-runtime/models/config.ts';
+import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
 import { fetchConfig, type HubSearchResult, hubAccess, repoInfo, searchModels } from '../hub/client.ts';
 import { type DownloadProgress, freeBytesAt } from '../hub/download.ts';

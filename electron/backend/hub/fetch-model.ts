@@ -3,7 +3,7 @@
 // download them into the cache (download.ts).
 
 import { UnsupportedError } from '../../../native-runtime/errors.ts';
-import { SUPPORTED_ARCHS } from '../../../native-runtime/models/config.ts';
+import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { hubCacheDir } from './cache.ts';
 import { type HubAccess, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
 import { type DownloadOptions, type DownloadResult, downloadFiles, probeAccess } from './download.ts';

@@ -8,6 +8,12 @@
 //
 // Methods (params → result; ids are integers; times are epoch ms):
 //   system/info       {}                                            → SystemInfo
+//   system/devices    {refresh?}                                    → DevicesReport (providers with state + one-line reason,
+//                                                                     GPUs, Vulkan, CUDA pack, what auto picks)
+//   system/runtime-list    {}                                       → PackStatus[]
+//   system/runtime-install {name: 'cuda', from? (absolute file/folder)} → {started} ('runtime/progress' pushes follow)
+//   system/runtime-cancel  {}                                       → {cancelled}
+//   system/runtime-remove  {name}                                   → {name, removed}
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
 //   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
@@ -16,7 +22,7 @@
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
 //   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
 //   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
-//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; progress data {download: DownloadProgress})
+//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...})
 //   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId})
 //   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
@@ -83,10 +89,12 @@
 //                           {event:'download-progress', repo, file, bytesDone, bytesTotal, bytesPerS, etaS, ...}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
+//         'runtime/progress' RuntimeProgress {name, state: running|done|failed, phase, bytes, total, error?}
 //         'models/cache-changed' {cacheDir, added, removed}: snapshot folders that appeared in / left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
+import type { DevicesHandlers } from '../handlers/devices.ts';
 import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
 import type { FilesHandlers } from '../handlers/files.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
@@ -97,6 +105,7 @@ import type { SettingsHandlers } from '../handlers/settings.ts';
 import type { SystemHandlers } from '../handlers/system.ts';
 
 export type Handlers = SystemHandlers &
+  DevicesHandlers &
   ModelsHandlers &
   ModelsHubHandlers &
   DatasetsHandlers &
@@ -112,6 +121,8 @@ export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
+export type { PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
+export type { DevicesReport, ProviderState } from '../../../native-runtime/runtime/devices.ts';
 export type {
   CacheChange,
   DownloadProgressEvent,
@@ -125,6 +136,7 @@ export type {
   PushTopic,
   PushTopics,
   RunLogPush,
+  RuntimeProgress,
   TrainEvent,
   TrainProgress,
 } from '../events.ts';
