@@ -4,6 +4,7 @@
 
 import type { WireError } from '../../native-runtime/errors.ts';
 import type { TrainEvent } from '../../native-runtime/training/events.ts';
+import type { RunLogLine } from './library/run-logs.ts';
 
 export type {
   CheckpointEvent,
@@ -67,10 +68,17 @@ export interface GenerateToken {
   text: string;
 }
 
+/** A line added to a run's log (library/run-logs.ts), as it is written. */
+export interface RunLogPush {
+  runId: number;
+  line: RunLogLine;
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'runs/log': RunLogPush;
 }
 
 export type PushTopic = keyof PushTopics;
