@@ -3,6 +3,7 @@
 // them as types through rpc/contract.ts.
 
 import type { WireError } from '../../native-runtime/errors.ts';
+import type { InstallProgress } from '../../native-runtime/runtime/runtime-install.ts';
 import type { TrainEvent } from '../../native-runtime/training/events.ts';
 import type { RunLogLine } from './library/run-logs.ts';
 
@@ -68,6 +69,13 @@ export interface GenerateToken {
   text: string;
 }
 
+/** A runtime pack install started by 'system/runtime-install'. */
+export interface RuntimeProgress extends InstallProgress {
+  name: string;
+  state: 'running' | 'done' | 'failed';
+  error?: WireError;
+}
+
 /** A line added to a run's log (library/run-logs.ts), as it is written. */
 export interface RunLogPush {
   runId: number;
@@ -79,6 +87,7 @@ export interface PushTopics {
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
   'runs/log': RunLogPush;
+  'runtime/progress': RuntimeProgress;
 }
 
 export type PushTopic = keyof PushTopics;

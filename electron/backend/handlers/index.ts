@@ -4,6 +4,7 @@
 import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
+import { devicesHandlers } from './devices.ts';
 import { evaluationsHandlers } from './evaluations.ts';
 import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
@@ -14,6 +15,7 @@ import { systemHandlers } from './system.ts';
 
 export const allHandlers = combineHandlers(
   systemHandlers,
+  devicesHandlers,
   modelsHandlers,
   datasetsHandlers,
   runsHandlers,

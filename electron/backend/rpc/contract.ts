@@ -8,6 +8,12 @@
 //
 // Methods (params → result; ids are integers; times are epoch ms):
 //   system/info       {}                                            → SystemInfo
+//   system/devices    {refresh?}                                    → DevicesReport (providers with state + one-line reason,
+//                                                                     GPUs, Vulkan, CUDA pack, what auto picks)
+//   system/runtime-list    {}                                       → PackStatus[]
+//   system/runtime-install {name: 'cuda', from? (absolute file/folder)} → {started} ('runtime/progress' pushes follow)
+//   system/runtime-cancel  {}                                       → {cancelled}
+//   system/runtime-remove  {name}                                   → {name, removed}
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
 //   models/add        {path, name?}                                 → ModelRecord (same entry if the folder is known)
@@ -75,9 +81,11 @@
 //                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
+//         'runtime/progress' RuntimeProgress {name, state: running|done|failed, phase, bytes, total, error?}
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
+import type { DevicesHandlers } from '../handlers/devices.ts';
 import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
 import type { FilesHandlers } from '../handlers/files.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
@@ -87,6 +95,7 @@ import type { SettingsHandlers } from '../handlers/settings.ts';
 import type { SystemHandlers } from '../handlers/system.ts';
 
 export type Handlers = SystemHandlers &
+  DevicesHandlers &
   ModelsHandlers &
   DatasetsHandlers &
   RunsHandlers &
@@ -101,6 +110,8 @@ export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
+export type { PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
+export type { DevicesReport, ProviderState } from '../../../native-runtime/runtime/devices.ts';
 export type {
   EvaluateProgressEvent,
   GenerateToken,
@@ -112,6 +123,7 @@ export type {
   PushTopic,
   PushTopics,
   RunLogPush,
+  RuntimeProgress,
   TrainEvent,
   TrainProgress,
 } from '../events.ts';
