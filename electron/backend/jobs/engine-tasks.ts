@@ -21,13 +21,7 @@ import type {
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
-
-export interface ProbeConfig {
-  prompts: string[];
-  /** Take samples at checkpoints whose step is a multiple of this (and at the end). */
-  every: number;
-  maxNewTokens?: number;
-}
+import type { ProbeConfig } from './run-params.ts';
 
 export interface TrainArgs {
   config: TrainConfig;

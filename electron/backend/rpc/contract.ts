@@ -34,11 +34,11 @@
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?}                                     → RunRecord[] (newest first, with lastStep/lastLoss)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
-//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?, intervention?, layers?,
-//                      positions?, shareWeights?, rank?, lr?, epochs?, maxSteps?, batchSize?, gradAccum?, maxLength?,
-//                      dropout?, weightDecay?, warmupRatio?, schedule?, maxGradNorm?, seed?, evalSplit?, evalEvery?,
-//                      checkpointEvery?, device?, probe?: {prompts[], every, maxNewTokens?}}
+//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?,
+//                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
+//                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
+//                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
 //   runs/estimate     runs/start params + {calibrate?}              → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
 //                                                                     totalSteps, calibration, epochSeconds, ...}
 //   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
