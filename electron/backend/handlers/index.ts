@@ -4,7 +4,9 @@
 import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
+import { devicesHandlers } from './devices.ts';
 import { evaluationsHandlers } from './evaluations.ts';
+import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
 import { runsHandlers } from './runs.ts';
@@ -13,6 +15,7 @@ import { systemHandlers } from './system.ts';
 
 export const allHandlers = combineHandlers(
   systemHandlers,
+  devicesHandlers,
   modelsHandlers,
   datasetsHandlers,
   runsHandlers,
@@ -20,4 +23,5 @@ export const allHandlers = combineHandlers(
   settingsHandlers,
   generateHandlers,
   evaluationsHandlers,
+  filesHandlers,
 );

@@ -95,6 +95,8 @@ async function dispatchDecoded(
 
   const parsed = (def.params as z.ZodType).safeParse(m.params ?? {});
   if (!parsed.success) {
+    const own = def.refuse?.(m.params ?? {});
+    if (own) return { type: 'error', id, error: toWireError(own) };
     const detail = parsed.error.issues
       .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(params)'}: ${i.message}`)
       .join('; ');
