@@ -21,7 +21,7 @@ import type { Library } from '../../electron/backend/library/library.ts';
 import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { getRun } from '../../electron/backend/library/runs.ts';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
-import { writeFolderAtomic } from '../../native-runtime/formats/pyreft.ts';
+import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import { INTERVENTION_TYPES, type InterventionType } from '../../native-runtime/interventions/kinds.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
