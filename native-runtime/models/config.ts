@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
 import { expectedWeights, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
 
 export type Arch = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma' | 'gpt2';
@@ -77,6 +78,8 @@ export interface ModelSpec {
   fingerprint: string;
   /** Total parameter count from the weight shapes (a tied lm_head counted once). */
   params: number;
+  /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
+  base?: BaseWeights;
 }
 
 export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gpt2'];
