@@ -120,6 +120,8 @@ export interface StreamWriteOptions {
   skip?: (slot: TensorSlot) => boolean;
   /** Extra bytes that must stay free after the write (default 256 MB). */
   reserveBytes?: number;
+  /** Bytes between journal updates (default 256 MB): what a killed write may have to redo. */
+  syncEveryBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -191,7 +193,7 @@ export async function writeSafetensorsStream(
       }
       doneBytes += slot.byteLength;
       // Record progress every ~256 MB of data (an fsync per small tensor would dominate the time).
-      if (doneBytes - syncedBytes >= 256 * 2 ** 20 || i === total - 1) {
+      if (doneBytes - syncedBytes >= (opts.syncEveryBytes ?? 256 * 2 ** 20) || i === total - 1) {
         fsyncSync(fd);
         writeFileAtomic(journalPath, JSON.stringify({ plan: plan.id, done: i + 1 } satisfies Journal));
         syncedBytes = doneBytes;

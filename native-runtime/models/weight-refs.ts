@@ -44,7 +44,7 @@ export class WeightRefs {
     // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
     const first = spec.weights.get(spec.weights.names()[0]);
     this.dir = dirname(realpathSync(first.file));
-    this.#accuracy = accuracyLevelFor('cpu');
+    this.#accuracy = spec.base?.accuracyLevel ?? accuracyLevelFor('cpu');
   }
 
   has(name: string): boolean {

@@ -25,6 +25,8 @@ export interface BaseWeights {
   scheme: QuantScheme | null;
   /** The converted store's folder, or null when the checkpoint's own files are read. */
   dir: string | null;
+  /** MatMulNBits accuracy_level instead of the provider's (tests pin the exact fp32 kernels with 0). */
+  accuracyLevel?: number;
 }
 
 export const QUANTIZE_CHOICES = ['none', 'int8', 'int4'] as const;

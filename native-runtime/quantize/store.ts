@@ -304,10 +304,14 @@ export interface ConvertOptions {
   onProgress?: (p: WriteProgress & { form: string }) => void;
   signal?: AbortSignal;
   /**
-   * Writes the store's tensors from another source instead of the checkpoint (synthetic benchmark
-   * models write random codes directly). Gets each slot and its sink, as the converter does.
+   * Writes some of the store's tensors from another source than the checkpoint (synthetic benchmark
+   * models write random codes directly); returns false for a slot the converter should produce.
    */
-  produce?: (slot: TensorSlot, sink: TensorSink) => void;
+  produce?: (slot: TensorSlot, sink: TensorSink) => boolean;
+  /** See StreamWriteOptions.syncEveryBytes. */
+  syncEveryBytes?: number;
+  /** See StreamWriteOptions.reserveBytes. */
+  reserveBytes?: number;
 }
 
 /**
@@ -327,12 +331,16 @@ export async function ensureStore(
   try {
     if (storeComplete(file, spec, scheme)) return dir;
     const plan = planSafetensors(planTensors(spec, scheme), metadataFor(spec, scheme));
-    const conv = o.produce ? null : new Converter(spec, scheme);
+    const conv = new Converter(spec, scheme);
     const form = scheme ? schemeName(scheme) : 'fp32';
     await writeSafetensorsStream(file, plan, {
-      produce: (slot, sink) => (o.produce ? o.produce(slot, sink) : conv!.produce(slot, sink)),
+      produce: (slot, sink) => {
+        if (!o.produce?.(slot, sink)) conv.produce(slot, sink);
+      },
       onProgress: o.onProgress && ((p) => o.onProgress!({ ...p, form })),
       signal: o.signal,
+      syncEveryBytes: o.syncEveryBytes,
+      reserveBytes: o.reserveBytes,
     });
   } finally {
     release();

@@ -20,6 +20,11 @@ export interface SessionConfig {
   intraOpThreads?: number;
   /** Log why a requested provider fell back to CPU. */
   onNotice?: (msg: string) => void;
+  /**
+   * Let kernels pre-pack their constant weights (default off). Quantized bases need it: MatMulNBits
+   * computes from its packed layout and otherwise dequantizes the whole weight on every call.
+   */
+  prepack?: boolean;
 }
 
 export interface EngineSession {
@@ -68,9 +73,10 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       extra: {
         session: {
           ...(cfg.weightsDir ? { model_external_initializers_file_folder_path: cfg.weightsDir } : {}),
-          // Pre-packing would copy every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
+          // Pre-packing copies every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
           // private buffer per session; without it weights stay memory-mapped, shared by all sessions.
-          disable_prepacking: '1',
+          // Quantized bases turn it on (see quantize/base.ts): their float Gemms are activations only.
+          disable_prepacking: cfg.prepack ? '0' : '1',
         },
       },
     };
