@@ -23,7 +23,7 @@ import {
 } from '../formats/safetensors-stream.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { loadModelSpec, type ModelSpec } from '../models/config.ts';
-import { expectedWeights } from '../models/weights.ts';
+import { expectedWeights, type ModelDims } from '../models/arch.ts';
 import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
 
@@ -168,7 +168,7 @@ export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): 
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
     // The header needs only the config: plan the checkpoint from the expected tensor list.
-    const shapes = expectedWeights(specForShapes(dir, config)).filter(
+    const shapes = expectedWeights(specForShapes(config)).filter(
       (e) => !e.optional || e.name === 'lm_head.weight',
     );
     const plan = planSafetensors(
@@ -230,11 +230,10 @@ function randomCodes(scheme: QuantScheme, seed: number): (slot: TensorSlot, sink
   };
 }
 
-/** Enough of a ModelSpec for expectedWeights, before the checkpoint file exists. */
-function specForShapes(dir: string, cfg: Record<string, unknown>): ModelSpec {
+/** The dimensions expectedWeights needs, before the checkpoint file exists. */
+function specForShapes(cfg: Record<string, unknown>): ModelDims {
   const n = (k: string) => cfg[k] as number;
   return {
-    dir,
     arch: 'llama',
     hiddenSize: n('hidden_size'),
     numLayers: n('num_hidden_layers'),
@@ -248,5 +247,6 @@ function specForShapes(dir: string, cfg: Record<string, unknown>): ModelSpec {
     mlpBias: false,
     qkNorm: false,
     tieEmbeddings: false,
-  } as ModelSpec;
+    maxPositions: n('max_position_embeddings'),
+  };
 }

@@ -42,7 +42,8 @@ import {
   writeSafetensorsStream,
 } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { expectedWeights, WeightIndex } from '../models/weights.ts';
+import { expectedWeights } from '../models/arch.ts';
+import { WeightIndex } from '../models/weights.ts';
 import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
 import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
 

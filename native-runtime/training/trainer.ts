@@ -52,8 +52,10 @@ import {
   type TrainConfig,
 } from './config.ts';
 import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
+import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
+import { optionError } from './options.ts';
 import {
   interventionLocations,
   isUntied,
@@ -64,22 +66,11 @@ import {
 import { type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
-export interface TrainProgress {
-  step: number;
-  totalSteps: number;
-  /** Epochs done, fractional (step / steps per epoch). */
-  epoch: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerS: number;
-  etaS: number;
-  evalLoss?: number;
-}
+export type { TrainProgress } from './events.ts';
 
 export interface TrainHooks {
   onProgress?: (p: TrainProgress) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
   /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */
@@ -182,9 +173,10 @@ export function prepareRun(config: TrainConfig): PreparedRun {
   } else if (cfg.evalSplit > 0) {
     const nEval = Math.max(1, Math.floor(train.length * cfg.evalSplit));
     if (nEval >= train.length) {
-      throw new ConfigError(
+      throw optionError(
+        'evalSplit',
         'bad-eval-split',
-        `--eval-split ${cfg.evalSplit} leaves no training examples out of ${train.length}`,
+        `${cfg.evalSplit} leaves no training examples out of ${train.length}`,
       );
     }
     const order = permutation(train.length, mulberry32(mix(cfg.seed, EVAL_SALT)));

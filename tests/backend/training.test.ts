@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { JobProgress } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
 import { LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
@@ -58,11 +59,28 @@ test('runs/start refuses bad runs before recording anything', async () => {
     'layer-out-of-range',
   );
   assert.equal((await callError('runs/start', { modelId: 999, datasetId })).code, 'not-found');
-  assert.equal((await callError('runs/start', { modelId, datasetId, rank: 'two' })).code, 'invalid-params');
+  assert.equal((await callError('runs/start', { modelId, datasetId, rank: 'two' })).code, 'bad-rank');
+  assert.equal((await callError('runs/start', { datasetId })).code, 'invalid-params');
   assert.equal(
     (await callError('runs/start', { modelId, datasetId, positions: 'x3' })).code,
     'bad-positions',
   );
+  assert.deepEqual(await call('runs/list'), []);
+});
+
+test('runs/start and runs/estimate word an option refusal for the studio (label, field), not as a CLI flag', async () => {
+  // The fixture's hidden size is 64: the limit depends on the model.
+  for (const method of ['runs/start', 'runs/estimate'] as const) {
+    const rank = await callError(method, { modelId, datasetId, ...base, rank: 65 });
+    assert.equal(rank.code, 'bad-rank');
+    assert.equal(rank.message, "Rank must be at most the model's hidden size, 64 (got 65)");
+    assert.equal((rank as { field?: string }).field, 'rank');
+    // Refused by the schema before the model is looked at: the same wording and field.
+    const drop = await callError(method, { modelId, datasetId, ...base, dropout: 1 });
+    assert.equal(drop.code, 'bad-dropout');
+    assert.equal(drop.message, 'Dropout must be a number ≥ 0 and < 1 (got 1)');
+    assert.equal((drop as { field?: string }).field, 'dropout');
+  }
   assert.deepEqual(await call('runs/list'), []);
 });
 
@@ -87,18 +105,32 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
     done.checkpoints.map((c: { step: number }) => c.step),
     [4, 8],
   );
+  // Step 0 is the base model before training: the probe timeline's starting point.
   assert.deepEqual(
     done.samples.map((s: { step: number }) => s.step),
-    [4, 8],
+    [0, 4, 8],
   );
   assert.equal(done.config.datasetId, datasetId);
-  const progress = pushes.filter(
-    (p) => p.topic === 'jobs/progress' && typeof (p.data as { step?: number }).step === 'number',
+  const jobPushes = pushes.flatMap((p) => (p.topic === 'jobs/progress' ? [p.data as JobProgress] : []));
+  const progress = jobPushes.flatMap((p) => (p.detail?.event === 'progress' ? [p] : []));
+  assert.deepEqual(
+    progress.map((p) => p.detail?.event === 'progress' && p.detail.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
   );
-  assert.equal(progress.length, 8);
-  const p0 = progress[0].data as Record<string, unknown>;
-  for (const k of ['runId', 'step', 'totalSteps', 'epoch', 'loss', 'lr', 'gradNorm', 'tokensPerS', 'etaS'])
-    assert.ok(k in p0, k);
+  const p0 = progress[0];
+  assert.equal(p0.runId, run.runId);
+  for (const k of ['step', 'totalSteps', 'epoch', 'loss', 'lr', 'gradNorm', 'tokensPerS', 'etaS'])
+    assert.equal(typeof (p0.detail as unknown as Record<string, unknown>)[k], 'number', k);
+  // Probe samples are pushed as they are taken, and match what was stored.
+  const samples = jobPushes.flatMap((p) => (p.detail?.event === 'sample' ? [p.detail] : []));
+  assert.deepEqual(
+    samples.map((s) => [s.step, s.prompt]),
+    [
+      [0, 'Question 3?'],
+      [4, 'Question 3?'],
+      [8, 'Question 3?'],
+    ],
+  );
   const adapter = await call('adapters/get', { id: done.adapterId });
   assert.equal(adapter.runId, run.runId);
   assert.equal(adapter.datasetVersionId, run.datasetVersionId);

@@ -15,24 +15,17 @@ import {
 import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
-import { type TrainProgress, type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
-
-export interface ProbeConfig {
-  prompts: string[];
-  /** Take samples at checkpoints whose step is a multiple of this (and at the end). */
-  every: number;
-  maxNewTokens?: number;
-}
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
+import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+import type { ProbeConfig } from './run-params.ts';
 
 export interface TrainArgs {
   config: TrainConfig;
   probe?: ProbeConfig | null;
-}
-
-export interface ProbeSample {
-  step: number;
-  prompt: string;
-  output: string;
 }
 
 /** TrainResult without the per-step metrics (the backend has them already). */
@@ -70,7 +63,7 @@ export interface EngineOps {
     args: TrainArgs;
     events: {
       progress: TrainProgress;
-      checkpoint: { step: number; dir: string };
+      checkpoint: CheckpointWritten;
       sample: ProbeSample;
       log: string;
     };
@@ -178,6 +171,27 @@ export async function trainTask(
     });
   };
   try {
+    // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
+    // a resumed run has them already).
+    if (probe && !args.config.resumeFrom && !signal.aborted) {
+      try {
+        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        try {
+          for (const prompt of probe.prompts) {
+            if (signal.aborted) break;
+            const [out] = await base.generate([prompt], {
+              maxNewTokens: probe.maxNewTokens ?? 48,
+              greedy: true,
+            });
+            emit('sample', { step: 0, prompt, output: out.text });
+          }
+        } finally {
+          await base.release();
+        }
+      } catch (e) {
+        emit('log', `probe answers before training failed: ${(e as Error).message}`);
+      }
+    }
     const res = await train(args.config, {
       signal,
       onLog: (m) => emit('log', m),

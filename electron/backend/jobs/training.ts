@@ -15,6 +15,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import {
   listCheckpoints,
@@ -26,13 +27,19 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import type { TrainProgress } from '../../../native-runtime/training/trainer.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
+import { optionError } from '../../../native-runtime/training/options.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
-import { registerAdapter } from '../library/adapters.ts';
+import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { getModel, type ModelRecord } from '../library/models.ts';
+import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import {
   appendMetrics,
   createRun,
@@ -47,51 +54,19 @@ import {
   truncateMetrics,
 } from '../library/runs.ts';
 import type { Engine } from './engine.ts';
-import type { ProbeConfig, TrainSummary } from './engine-tasks.ts';
+import type { TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
+import type { ProbeConfig, RunParams } from './run-params.ts';
 
-/** The trainer options a run takes as they are (their meaning is documented on TrainConfig). */
-type TrainOptions = Pick<
-  TrainConfig,
-  | 'intervention'
-  | 'layers'
-  | 'positions'
-  | 'shareWeights'
-  | 'rank'
-  | 'lr'
-  | 'epochs'
-  | 'maxSteps'
-  | 'batchSize'
-  | 'gradAccum'
-  | 'maxLength'
-  | 'dropout'
-  | 'weightDecay'
-  | 'warmupRatio'
-  | 'schedule'
-  | 'maxGradNorm'
-  | 'seed'
-  | 'evalSplit'
-  | 'evalEvery'
-  | 'checkpointEvery'
-  | 'device'
-  | 'chatTemplate'
-  | 'exportPyreft'
->;
-
-/** The params of 'runs/start' and 'runs/estimate' (the renderer's run form, plus advanced options). */
-export interface RunParams extends TrainOptions {
-  modelId: number;
-  datasetId: number;
-  /** A specific frozen version (default: the dataset's latest full version). */
-  datasetVersionId?: number;
-  /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
-  evalDatasetVersionId?: number;
-  name?: string;
-  probe?: ProbeConfig;
-}
+export type { RunParams } from './run-params.ts';
 
 /** What a run stores in its config column: the resolved trainer config plus the studio's extras. */
-export type StoredRunConfig = ResolvedTrainConfig & { probe: ProbeConfig | null; datasetId: number };
+export type StoredRunConfig = ResolvedTrainConfig & {
+  probe: ProbeConfig | null;
+  datasetId: number;
+  /** The held-out version given as evalDatasetVersionId (clone and compare show it). */
+  evalDatasetVersionId?: number | null;
+};
 
 export interface PlannedRun {
   model: ModelRecord;
@@ -132,34 +107,23 @@ export function planRun(
     );
   }
   const probe = p.probe?.prompts.length ? { ...p.probe, maxNewTokens: p.probe.maxNewTokens ?? 48 } : null;
+  const {
+    modelId: _m,
+    datasetId: _d,
+    datasetVersionId: _v,
+    evalDatasetVersionId: _e,
+    name: _n,
+    probe: _p,
+    exportPyreft,
+    ...options
+  } = p;
   const base: TrainConfig = {
+    ...options,
     model: model.path,
     data: version.filePath,
     format: version.format,
     evalData: evalVersion?.filePath,
-    evalSplit: p.evalSplit,
-    evalEvery: p.evalEvery,
-    intervention: p.intervention,
-    layers: p.layers,
-    positions: p.positions,
-    shareWeights: p.shareWeights,
-    rank: p.rank,
-    lr: p.lr,
-    epochs: p.epochs,
-    maxSteps: p.maxSteps,
-    batchSize: p.batchSize,
-    gradAccum: p.gradAccum,
-    maxLength: p.maxLength,
-    dropout: p.dropout,
-    weightDecay: p.weightDecay,
-    warmupRatio: p.warmupRatio,
-    schedule: p.schedule,
-    maxGradNorm: p.maxGradNorm,
-    seed: p.seed,
-    checkpointEvery: p.checkpointEvery,
-    device: p.device,
-    chatTemplate: p.chatTemplate,
-    exportPyreft: p.exportPyreft,
+    exportPyreft,
     out: paths.out,
     datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
   };
@@ -167,9 +131,10 @@ export function planRun(
   const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
   const trainExamples = version.rowCount - held;
   if (trainExamples < 1)
-    throw new ConfigError(
+    throw optionError(
+      'evalSplit',
       'bad-eval-split',
-      `the eval split leaves no training examples out of ${version.rowCount}`,
+      `${config.evalSplit} leaves no training examples out of ${version.rowCount}`,
     );
   const micro = Math.ceil(trainExamples / config.batchSize);
   const stepsPerEpoch = Math.ceil(micro / config.gradAccum);
@@ -211,6 +176,7 @@ export function createRecordedRun(
       runId: String(run.id),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
+      evalDatasetVersionId: plan.evalVersion?.id ?? null,
     };
     lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
     return getRun(lib, run.id);
@@ -233,7 +199,11 @@ export interface ExecuteOptions {
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
   onLog?: (m: string) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
+  onLogLine?: (line: RunLogLine) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
+  /** A probe prompt's answer at a checkpoint (already recorded in the library). */
+  onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
   /** The trainer's summary of a completed run (before the adapter is registered). */
   onResult?: (s: TrainSummary) => void;
@@ -251,6 +221,8 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
+  const log = (source: RunLogLine['source'], text: string) =>
+    opts.onLogLine?.(appendRunLog(lib, runId, source, text));
   let resumeFrom: string | undefined;
   try {
     if (!cfg.checkpointDir || !cfg.out)
@@ -262,13 +234,20 @@ export async function executeRun(
     truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
   } catch (e) {
     setRunStatus(lib, runId, 'failed', toWireError(e).message);
+    log('studio', `failed before training started: ${toWireError(e).message}`);
     opts.onChange?.();
     return 'failed';
   }
   if (!setRunStatus(lib, runId, 'running')) return getRun(lib, runId).status as RunOutcome;
+  log(
+    'studio',
+    resumeFrom
+      ? `resuming from the checkpoint at step ${readTrainerState(resumeFrom).step}`
+      : `started: ${cfg.intervention} rank ${cfg.rank} on layers ${cfg.layers.join(';')}, positions ${cfg.positions}`,
+  );
   opts.onChange?.();
   let knownTotal = run.totalSteps;
-  const { probe, datasetId: _d, ...trainerConfig } = cfg;
+  const { probe, datasetId: _d, evalDatasetVersionId: _e, ...trainerConfig } = cfg;
   // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
   // beside a running server), seen in the database at most every two seconds.
   const ac = new AbortController();
@@ -324,7 +303,8 @@ export async function executeRun(
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
             opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
-            const s = data as { step: number; prompt: string; output: string };
+            const s = data as ProbeSample;
+            opts.onSample?.(s);
             recordGeneration(lib, {
               runId,
               modelId: run.modelId,
@@ -333,13 +313,17 @@ export async function executeRun(
               prompt: s.prompt,
               output: s.output,
             });
-          } else if (event === 'log') opts.onLog?.(data as string);
+          } else if (event === 'log') {
+            log('trainer', data as string);
+            opts.onLog?.(data as string);
+          }
         },
       },
     );
     opts.onResult?.(summary);
-    registerRunAdapter(lib, runId, summary.adapter);
+    const adapterId = registerRunAdapter(lib, runId, summary.adapter);
     setRunStatus(lib, runId, 'completed');
+    log('studio', `completed; its adapter is #${adapterId} in the library`);
     opts.onChange?.();
     return 'completed';
   } catch (e) {
@@ -362,6 +346,16 @@ export async function executeRun(
           ? 'cancelled by the user'
           : undefined;
     setRunStatus(lib, runId, outcome, message);
+    const at = getRun(lib, runId).checkpoints.at(-1)?.step;
+    const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
+    log(
+      'studio',
+      outcome === 'failed'
+        ? `failed: ${message}`
+        : outcome === 'interrupted'
+          ? `interrupted${crashed ? `: ${message}` : ' (the studio was closing)'}${where}; it can be resumed`
+          : `${outcome}${where}`,
+    );
     opts.onChange?.();
     return outcome;
   } finally {
@@ -371,9 +365,10 @@ export async function executeRun(
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
 export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
-  const existing = lib.db.prepare('SELECT id FROM adapters WHERE run_id = ?').get(runId) as
-    | { id: number }
-    | undefined;
+  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
+  const existing = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(dir)) as { id: number } | undefined;
   if (existing) return existing.id;
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
@@ -393,12 +388,52 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
   return a.id;
 }
 
+/**
+ * Keeps a stopped run's last checkpoint as an adapter: its parameters (a checkpoint folder is a
+ * studio adapter folder) are copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
+ * later keeps the adapter — and registered with the run's lineage and the tag 'checkpoint'.
+ * Refuses a run that is queued or running ('run-active') or has no checkpoint ('no-checkpoint').
+ * Keeping the same checkpoint twice returns the adapter kept the first time.
+ */
+export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
+  const run = getRun(lib, runId);
+  if (run.status === 'queued' || run.status === 'running')
+    throw new ValidationError(
+      'run-active',
+      `run ${runId} is ${run.status}; cancel it with "keep the last checkpoint" instead`,
+    );
+  const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
+  if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
+  const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
+  const existing = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(dest)) as { id: number } | undefined;
+  if (existing) return getAdapter(lib, existing.id);
+  const adapter = readStudioAdapter(ckpt.path);
+  writeStudioAdapter(dest, adapter);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
+  return registerAdapter(lib, {
+    name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
+    path: dest,
+    type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
+    baseModelFingerprint: run.modelFingerprint ?? adapter.manifest.baseModel.fingerprint,
+    manifest: adapter.manifest as unknown as Record<string, unknown>,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dest),
+    tags: ['checkpoint'],
+  });
+}
+
 // ---- the studio's run controls ---------------------------------------------------------------------
 
 type Intent = 'pause' | 'cancel' | 'shutdown';
 
 export class TrainingService {
   #intent = new Map<number, Intent>();
+  /** Runs cancelled with "keep the last checkpoint": kept once their job has stopped. */
+  #keep = new Set<number>();
 
   constructor(
     readonly lib: Library,
@@ -410,6 +445,11 @@ export class TrainingService {
   start(p: RunParams): RunRecord {
     const plan = planRun(this.lib, p);
     const run = createRecordedRun(this.lib, plan, p.name);
+    const ds = getDataset(this.lib, plan.version.datasetId);
+    this.#log(
+      run.id,
+      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of “${ds.name}” v${plan.version.version}`,
+    );
     this.#enqueue(run.id);
     this.#changed(run.id);
     return getRun(this.lib, run.id);
@@ -448,8 +488,12 @@ export class TrainingService {
     return getRun(this.lib, id);
   }
 
-  /** Cancels a run: a running one saves a checkpoint at its last step, then stops. */
-  cancel(id: number): RunRecord {
+  /**
+   * Cancels a run: a running one saves a checkpoint at its last step, then stops. With
+   * `keepCheckpoint` that last checkpoint becomes an adapter (at once for a stopped run, else when
+   * its job has stopped; 'library/changed' adapters then says so).
+   */
+  cancel(id: number, opts: { keepCheckpoint?: boolean } = {}): RunRecord & { keptAdapterId: number | null } {
     const run = getRun(this.lib, id);
     if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') {
       throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
@@ -457,9 +501,41 @@ export class TrainingService {
     this.#intent.set(id, 'cancel');
     setRunStatus(this.lib, id, 'cancelled', 'cancelled by the user');
     const job = this.jobs.findByRun(id);
-    if (job) this.jobs.cancel(job.id);
+    let keptAdapterId: number | null = null;
+    if (job) {
+      if (opts.keepCheckpoint) this.#keep.add(id);
+      this.jobs.cancel(job.id);
+    } else {
+      this.#log(id, 'cancelled');
+      if (opts.keepCheckpoint) keptAdapterId = this.#keepNow(id);
+    }
     this.#changed(id);
-    return getRun(this.lib, id);
+    return { ...getRun(this.lib, id), keptAdapterId };
+  }
+
+  /** Keeps a stopped run's last checkpoint as an adapter (see keepLastCheckpoint). */
+  keepCheckpoint(id: number): AdapterRecord {
+    const a = keepLastCheckpoint(this.lib, id);
+    this.#log(
+      id,
+      `kept the checkpoint at step ${(a.manifest as { metrics?: { step?: number } }).metrics?.step ?? '?'} as adapter #${a.id}`,
+    );
+    this.events.emit('library/changed', { kind: 'adapters', id: a.id, action: 'added' });
+    this.#changed(id);
+    return a;
+  }
+
+  #keepNow(id: number): number | null {
+    try {
+      return this.keepCheckpoint(id).id;
+    } catch (e) {
+      this.#log(id, `could not keep the last checkpoint: ${toWireError(e).message}`);
+      return null;
+    }
+  }
+
+  #log(id: number, text: string): void {
+    this.events.emit('runs/log', { runId: id, line: appendRunLog(this.lib, id, 'studio', text) });
   }
 
   /** Host shutdown: running runs stop at a checkpoint and stay resumable ('interrupted'). */
@@ -489,14 +565,17 @@ export class TrainingService {
           signal,
           abortReason: () => this.#intent.get(runId) ?? 'cancel',
           onChange: () => this.#changed(runId),
+          onLogLine: (line) => this.events.emit('runs/log', { runId, line }),
+          onSample: (s) => report({ detail: { event: 'sample', ...s } }),
           onProgress: (p) =>
             report({
               progress: p.totalSteps ? p.step / p.totalSteps : undefined,
               message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`,
-              data: { runId, ...p },
+              detail: { event: 'progress', ...p },
             }),
         });
         this.#intent.delete(runId);
+        if (this.#keep.delete(runId) && outcome === 'cancelled') this.#keepNow(runId);
         if (outcome === 'completed')
           this.events.emit('library/changed', { kind: 'adapters', action: 'added' });
         if (outcome === 'failed')

@@ -2,30 +2,43 @@
 // renderer never imports backend runtime code (`import type` is erased by the build).
 
 export type {
+  AdapterExport,
   AdapterRecord,
   BadRow,
   DatasetFormat,
   DatasetRecord,
   DatasetRow,
   DatasetVersion,
+  DownloadInfo,
   DuplicateReport,
   EvaluationRecord,
   ExecutionProvider,
+  ExportFormat,
   GenerateToken,
   Handlers,
   ImportResult,
+  JobDetail,
   JobProgress,
+  JobState,
   LibraryChange,
   ModelRecord,
+  ParamsOf,
   PushTopic,
   PushTopics,
   RowMeta,
   RowsPage,
   RunDetail,
   RunEstimate,
+  RunLogLine,
   RunMetric,
   RunRecord,
+  RunSample,
   RunStatus,
   SplitResult,
   SystemInfo,
 } from '../../../../electron/backend/rpc/contract.ts';
+
+import type { ParamsOf } from '../../../../electron/backend/rpc/contract.ts';
+
+/** The params of 'runs/start' and 'runs/estimate' (the Train form's payload). */
+export type RunParams = ParamsOf<'runs/start'>;

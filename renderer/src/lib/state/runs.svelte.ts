@@ -1,15 +1,25 @@
-// Runs page state: the run list, the selected run's detail and its metric curve, kept live from
-// 'jobs/progress' pushes. Metric arrays are $state.raw and replaced whole on every update.
+// Runs page state: the run list, the selected run's detail, metric curve, probe answers and log,
+// kept live from 'jobs/progress' and 'runs/log' pushes, and the run controls (pause, resume, cancel
+// keeping the last checkpoint, delete). Arrays are $state.raw and replaced whole on every update.
 
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
-import type { JobProgress, RunDetail, RunMetric, RunRecord, RunStatus } from '../rpc/handlers.ts';
+import type {
+  JobProgress,
+  JobState,
+  RunDetail,
+  RunLogLine,
+  RunMetric,
+  RunRecord,
+  RunSample,
+} from '../rpc/handlers.ts';
 import { Resource } from './resource.svelte.ts';
 
 /** What the Runs page takes from one 'jobs/progress' push. */
 export interface Progress {
   runId: number;
-  status: RunStatus;
-  /** New metric points, when the engine reports them (top level or in the push's `data`). */
+  /** The job's state (a job that ends is not yet the run's final status: the record says). */
+  status: JobState;
+  /** The new metric point, when the push reports a training step. */
   metrics: RunMetric[];
   /** The live counters of a training report, when the push carries them. */
   live: LiveProgress | null;
@@ -23,57 +33,25 @@ export interface LiveProgress {
   tokensPerS: number | null;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function toMetric(v: unknown): RunMetric | null {
-  if (!isRecord(v)) return null;
-  const step = num(v.step);
-  const loss = num(v.loss);
-  if (step === null || loss === null) return null;
-  return {
-    step,
-    loss,
-    epoch: num(v.epoch),
-    lr: num(v.lr),
-    gradNorm: num(v.gradNorm),
-    tokensPerS: num(v.tokensPerS),
-    evalLoss: num(v.evalLoss),
-  };
-}
-
 /**
- * Reads a JobProgress push. The engine's `data` may be one metric ({step, loss, ...}), or hold it
- * under `metric`, or a list under `metrics`; anything else carries no points.
+ * Reads a 'jobs/progress' push for the Runs page: a job that executes a library run, and the metric
+ * point and live counters when the push reports a training step. Null for other jobs.
  */
 export function parseProgress(p: JobProgress): Progress | null {
-  if (!isRecord(p) || typeof p.runId !== 'number') return null;
-  const d = p.data;
-  let metrics: RunMetric[] = [];
-  const top = toMetric(p);
-  if (top) metrics = [top];
-  else if (isRecord(d)) {
-    const one = toMetric(d) ?? toMetric(d.metric);
-    if (one) metrics = [one];
-    else if (Array.isArray(d.metrics)) metrics = d.metrics.map(toMetric).filter((m) => m !== null);
-  }
-  const src =
-    typeof (p as { step?: unknown }).step === 'number'
-      ? (p as Record<string, unknown>)
-      : isRecord(d)
-        ? d
-        : {};
-  const step = num(src.step);
-  const live =
-    step === null
-      ? null
-      : { step, totalSteps: num(src.totalSteps), etaS: num(src.etaS), tokensPerS: num(src.tokensPerS) };
-  return { runId: p.runId, status: p.state, metrics, live };
+  if (p.runId === null) return null;
+  const d = p.detail;
+  if (d?.event !== 'progress') return { runId: p.runId, status: p.state, metrics: [], live: null };
+  const metric: RunMetric = {
+    step: d.step,
+    loss: d.loss,
+    epoch: d.epoch,
+    lr: d.lr,
+    gradNorm: d.gradNorm,
+    tokensPerS: d.tokensPerS,
+    evalLoss: d.evalLoss ?? null,
+  };
+  const live = { step: d.step, totalSteps: d.totalSteps, etaS: d.etaS, tokensPerS: d.tokensPerS };
+  return { runId: p.runId, status: p.state, metrics: [metric], live };
 }
 
 /** Adds or replaces points by step, keeping steps ascending. Returns a new array. */
@@ -96,12 +74,20 @@ export class RunsState {
   selectedId = $state<number | null>(null);
   detail = $state.raw<RunDetail | null>(null);
   metrics = $state.raw<RunMetric[]>([]);
+  /** Probe answers of the selected run, oldest first (the detail's, then live ones). */
+  samples = $state.raw<RunSample[]>([]);
+  /** The selected run's log, oldest first. */
+  logs = $state.raw<RunLogLine[]>([]);
   detailError = $state<string | null>(null);
   actionError = $state<string | null>(null);
+  /** A one-line confirmation of the last action (e.g. "Run 3 cancelled; …"). */
+  notice = $state<string | null>(null);
   /** Live counters per run id, from 'jobs/progress'; replaced whole. */
   live = $state.raw<Record<number, LiveProgress>>({});
-  /** Run ids with a pause/resume/cancel request in flight. */
+  /** Run ids with a request in flight. */
   busy = $state.raw<ReadonlySet<number>>(new Set());
+  /** Runs ticked in the list for comparison. */
+  checked = $state.raw<ReadonlySet<number>>(new Set());
   #rpc: RpcClient;
   #unsubscribe: Array<() => void> = [];
   #selected: RunRecord | null;
@@ -110,13 +96,18 @@ export class RunsState {
     this.#rpc = rpc;
     this.list = new Resource(() => rpc.call('runs/list'));
     this.#selected = $derived(this.list.value?.find((r) => r.id === this.selectedId) ?? this.detail);
-    this.#unsubscribe.push(rpc.subscribe('jobs/progress', (d) => this.#onProgress(d as JobProgress)));
+    this.#unsubscribe.push(rpc.subscribe('jobs/progress', (d) => this.#onProgress(d)));
+    this.#unsubscribe.push(
+      rpc.subscribe('runs/log', (d) => {
+        if (d.runId === this.selectedId) this.logs = [...this.logs, d.line];
+      }),
+    );
     this.#unsubscribe.push(
       rpc.subscribe('library/changed', (d) => {
-        if (isRecord(d) && d.kind !== 'runs') return;
+        if (d.kind === 'adapters' && this.selectedId !== null) void this.#reloadDetail(this.selectedId);
+        if (d.kind !== 'runs') return;
         void this.list.refresh();
-        if (this.selectedId !== null && isRecord(d) && d.id === this.selectedId)
-          void this.#reloadDetail(this.selectedId);
+        if (this.selectedId !== null && d.id === this.selectedId) void this.#reloadDetail(this.selectedId);
       }),
     );
   }
@@ -129,31 +120,73 @@ export class RunsState {
     this.selectedId = id;
     this.detail = null;
     this.metrics = [];
+    this.samples = [];
+    this.logs = [];
     this.detailError = null;
-    if (id !== null) await this.#reloadDetail(id);
+    if (id !== null) await Promise.all([this.#reloadDetail(id), this.#reloadLogs(id)]);
   }
 
-  cancel(id: number): Promise<void> {
-    return this.#act(id, 'runs/cancel');
+  toggleChecked(id: number): void {
+    const next = new Set(this.checked);
+    if (!next.delete(id)) next.add(id);
+    this.checked = next;
+  }
+
+  /** Stops a run for good; with keepCheckpoint its last checkpoint becomes an adapter. */
+  cancel(id: number, keepCheckpoint = false): Promise<void> {
+    return this.#act(id, async () => {
+      const r = await this.#rpc.call('runs/cancel', { id, keepCheckpoint });
+      this.notice = keepCheckpoint
+        ? r.keptAdapterId !== null
+          ? `Run ${id} cancelled. Its last checkpoint is now an adapter.`
+          : `Run ${id} is stopping at a checkpoint; that checkpoint will appear in Adapters.`
+        : `Run ${id} cancelled.`;
+      return r;
+    });
   }
 
   pause(id: number): Promise<void> {
-    return this.#act(id, 'runs/pause');
+    return this.#act(id, () => this.#rpc.call('runs/pause', { id }));
   }
 
   resume(id: number): Promise<void> {
-    return this.#act(id, 'runs/resume');
+    return this.#act(id, () => this.#rpc.call('runs/resume', { id }));
   }
 
-  async #act(id: number, method: 'runs/cancel' | 'runs/pause' | 'runs/resume'): Promise<void> {
+  /** A stopped run's last checkpoint as an adapter. */
+  keepCheckpoint(id: number): Promise<void> {
+    return this.#act(id, async () => {
+      const a = await this.#rpc.call('runs/keep-checkpoint', { id });
+      this.notice = `Kept as adapter “${a.name}”.`;
+      return null;
+    });
+  }
+
+  /** Deletes a stopped run (its adapters stay); true when it is gone. */
+  async remove(id: number): Promise<boolean> {
+    let ok = false;
+    await this.#act(id, async () => {
+      await this.#rpc.call('runs/delete', { id });
+      ok = true;
+      this.notice = `Run ${id} deleted. Its adapters are still in Adapters.`;
+      const next = new Set(this.checked);
+      next.delete(id);
+      this.checked = next;
+      return null;
+    });
+    return ok;
+  }
+
+  async #act(id: number, fn: () => Promise<RunRecord | null>): Promise<void> {
     this.actionError = null;
+    this.notice = null;
     this.busy = new Set([...this.busy, id]);
     try {
-      const rec = await this.#rpc.call(method, { id });
+      const rec = await fn();
       const runs = this.list.value;
-      if (runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
+      if (rec && runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
       await this.list.refresh();
-      if (id === this.selectedId) await this.#reloadDetail(id);
+      if (id === this.selectedId && this.list.value?.some((r) => r.id === id)) await this.#reloadDetail(id);
     } catch (err) {
       this.actionError = `Run ${id}: ${errorMessage(err)}`;
     } finally {
@@ -173,11 +206,24 @@ export class RunsState {
       const d = await this.#rpc.call('runs/get', { id });
       if (this.selectedId !== id) return;
       this.detail = d;
-      // Keep points that arrived by push while the request was in flight.
+      // Keep points and answers that arrived by push while the request was in flight.
       this.metrics = mergeMetrics(d.metrics ?? [], this.metrics);
+      this.samples = mergeSamples(d.samples ?? [], this.samples);
       this.detailError = null;
     } catch (err) {
       if (this.selectedId === id) this.detailError = errorMessage(err);
+    }
+  }
+
+  async #reloadLogs(id: number): Promise<void> {
+    try {
+      const lines = await this.#rpc.call('runs/logs', { id });
+      if (this.selectedId !== id) return;
+      // Lines pushed while loading are newer than the file's last line.
+      const lastAt = lines.at(-1)?.at ?? 0;
+      this.logs = [...lines, ...this.logs.filter((l) => l.at > lastAt)];
+    } catch {
+      // the detail's own error says enough
     }
   }
 
@@ -185,6 +231,12 @@ export class RunsState {
     const p = parseProgress(data);
     if (!p) return;
     if (p.live) this.live = { ...this.live, [p.runId]: p.live };
+    if (data.detail?.event === 'sample' && p.runId === this.selectedId) {
+      const { step, prompt, output } = data.detail;
+      this.samples = mergeSamples(this.samples, [
+        { id: -Date.now(), step, prompt, output, createdAt: Date.now() },
+      ]);
+    }
     const runs = this.list.value;
     if (runs && !runs.some((r) => r.id === p.runId)) {
       void this.list.refresh(); // a run we have not seen yet
@@ -207,4 +259,11 @@ export class RunsState {
     if (p.runId === this.selectedId && p.metrics.length > 0)
       this.metrics = mergeMetrics(this.metrics, p.metrics);
   }
+}
+
+/** Probe answers by (step, prompt): a later one replaces an earlier one (a resumed run repeats steps). */
+export function mergeSamples(a: readonly RunSample[], b: readonly RunSample[]): RunSample[] {
+  const m = new Map<string, RunSample>();
+  for (const s of [...a, ...b]) m.set(`${s.step}\u0000${s.prompt}`, s);
+  return [...m.values()].sort((x, y) => (x.step ?? 0) - (y.step ?? 0));
 }

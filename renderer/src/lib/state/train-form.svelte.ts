@@ -1,6 +1,8 @@
 // The Train wizard's form: field values, per-step validation and the 'runs/start' payload.
 // Field names follow the CLI's `reft-studio train` flags (cli.md), camelCased.
 
+import type { RunParams } from '../rpc/handlers.ts';
+
 export const interventionTypes = [
   {
     id: 'loreft',
@@ -107,6 +109,28 @@ export class TrainForm {
     return out;
   }
 
+  /** Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts). */
+  applyParams(p: RunParams): void {
+    this.modelId = p.modelId;
+    this.datasetId = p.datasetId;
+    if (p.intervention) this.intervention = p.intervention as InterventionType;
+    if (p.layers !== undefined) this.layers = Array.isArray(p.layers) ? p.layers.join(';') : p.layers;
+    if (p.positions) this.positions = p.positions;
+    if (p.shareWeights !== undefined) this.shareWeights = p.shareWeights;
+    if (p.rank !== undefined) this.rank = p.rank;
+    if (p.lr !== undefined) this.lr = p.lr;
+    if (p.epochs !== undefined) this.epochs = p.epochs;
+    if (p.batchSize !== undefined) this.batchSize = p.batchSize;
+    this.maxSteps = p.maxSteps || null;
+    this.gradAccum = p.gradAccum ?? null;
+    this.maxLength = p.maxLength ?? null;
+    this.dropout = p.dropout ?? null;
+    this.warmupRatio = p.warmupRatio ?? null;
+    this.schedule = p.schedule ?? '';
+    this.seed = p.seed ?? null;
+    this.step = 0;
+  }
+
   next(): void {
     if (this.problems.length === 0 && this.step < wizardSteps.length - 1) this.step++;
   }
@@ -115,9 +139,10 @@ export class TrainForm {
     if (this.step > 0) this.step--;
   }
 
-  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. */
-  toParams(): Record<string, unknown> {
-    const advanced: Record<string, unknown> = {};
+  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. Null while the form has problems. */
+  toParams(): RunParams | null {
+    if (this.allProblems.length > 0 || this.modelId === null || this.datasetId === null) return null;
+    const advanced: Partial<RunParams> = {};
     const opt = {
       maxSteps: this.maxSteps,
       gradAccum: this.gradAccum,
@@ -127,7 +152,7 @@ export class TrainForm {
       seed: this.seed,
       checkpointEvery: this.checkpointEvery,
     };
-    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k] = v;
+    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k as keyof typeof opt] = v;
     if (this.schedule) advanced.schedule = this.schedule;
     return {
       ...advanced,
