@@ -22,30 +22,20 @@ import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { getRun } from '../../electron/backend/library/runs.ts';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
 import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
-import { INTERVENTION_TYPES, type InterventionType } from '../../native-runtime/interventions/kinds.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
-import type { DataFormat } from '../../native-runtime/training/data.ts';
-import type { ScheduleKind } from '../../native-runtime/training/optimizer.ts';
+import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
+import { OptionError } from '../../native-runtime/training/options.ts';
 import {
   resumeConfig,
   type TrainProgress,
   type TrainResult,
   train,
 } from '../../native-runtime/training/trainer.ts';
-import { type ArgValues, int, str, UsageError } from '../args.ts';
+import { type ArgValues, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
 const S = { type: 'string' } as const;
-const B = { type: 'boolean' } as const;
-
-function float(values: ArgValues, key: string): number | undefined {
-  const v = str(values, key);
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${key} must be a number, got "${v}"`);
-  return x;
-}
 
 function oneOf<T extends string>(values: ArgValues, key: string, allowed: readonly T[]): T | undefined {
   const v = str(values, key);
@@ -57,38 +47,19 @@ function oneOf<T extends string>(values: ArgValues, key: string, allowed: readon
 
 /** TrainConfig fields given on the command line (undefined = not given). */
 function flagsToConfig(v: ArgValues): Partial<TrainConfig> {
-  const c: Partial<TrainConfig> = {
+  const paths: Partial<TrainConfig> = {
     model: str(v, 'model'),
     data: str(v, 'data'),
-    format: oneOf<DataFormat | 'auto'>(v, 'format', ['auto', 'prompt-completion', 'alpaca', 'chat']),
-    intervention: oneOf<InterventionType>(v, 'intervention', INTERVENTION_TYPES),
-    layers: str(v, 'layers'),
-    positions: str(v, 'positions'),
-    shareWeights: v['share-weights'] === true ? true : undefined,
-    rank: int(v, 'rank'),
-    lr: float(v, 'lr'),
-    epochs: int(v, 'epochs'),
-    maxSteps: int(v, 'max-steps'),
-    batchSize: int(v, 'batch-size'),
-    gradAccum: int(v, 'grad-accum'),
-    maxLength: int(v, 'max-length'),
-    dropout: float(v, 'dropout'),
-    weightDecay: float(v, 'weight-decay'),
-    warmupRatio: float(v, 'warmup-ratio'),
-    schedule: oneOf<ScheduleKind>(v, 'schedule', ['linear', 'cosine', 'constant']),
-    maxGradNorm: float(v, 'max-grad-norm'),
-    seed: int(v, 'seed'),
+    format: oneOf<DataFormat | 'auto'>(v, 'format', ['auto', ...DATA_FORMATS]),
     evalData: str(v, 'eval-data'),
-    evalSplit: float(v, 'eval-split'),
-    evalEvery: int(v, 'eval-every'),
-    checkpointEvery: int(v, 'checkpoint-every'),
     checkpointDir: str(v, 'checkpoint-dir'),
-    chatTemplate: oneOf<'auto' | 'none'>(v, 'chat-template', ['auto', 'none']),
     exportPyreft: str(v, 'export-pyreft'),
-    device: oneOf<DeviceChoice>(v, 'device', ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']),
     out: str(v, 'out'),
   };
-  return Object.fromEntries(Object.entries(c).filter(([, x]) => x !== undefined)) as Partial<TrainConfig>;
+  return {
+    ...(Object.fromEntries(Object.entries(paths).filter(([, x]) => x !== undefined)) as Partial<TrainConfig>),
+    ...trainOptionsFromFlags(v),
+  };
 }
 
 function progressLine(p: TrainProgress): string {
@@ -111,52 +82,33 @@ export const trainCommand: Command = {
   summary: 'Train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
     'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] ' +
-    '[--intervention loreft|noreft|direft|nodireft|consreft|lobireft] [--layers all|2;10;18] [--positions f1+l1] ' +
-    '[--share-weights] [--rank R] [--lr X] [--epochs N] [--max-steps N] [--batch-size B] [--grad-accum G] ' +
-    '[--max-length T] [--dropout P] [--weight-decay X] [--warmup-ratio X] [--schedule linear|cosine|constant] ' +
-    '[--max-grad-norm X] [--seed S] [--eval-data FILE | --eval-split X] [--eval-every N] [--checkpoint-every N] ' +
-    '[--checkpoint-dir DIR] [--chat-template auto|none] [--export-pyreft DIR] [--device auto|cpu|cuda|webgpu|dml|coreml] ' +
-    '[--resume CHECKPOINT_DIR]',
+    '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
+    TRAIN_OPTIONS_USAGE,
   options: {
     model: S,
     data: S,
     format: S,
-    intervention: S,
-    layers: S,
-    positions: S,
-    'share-weights': B,
-    rank: S,
-    lr: S,
-    epochs: S,
-    'max-steps': S,
-    'batch-size': S,
-    'grad-accum': S,
-    'max-length': S,
-    dropout: S,
-    'weight-decay': S,
-    'warmup-ratio': S,
-    schedule: S,
-    'max-grad-norm': S,
-    seed: S,
     'eval-data': S,
-    'eval-split': S,
-    'eval-every': S,
-    'checkpoint-every': S,
     'checkpoint-dir': S,
-    'chat-template': S,
     'export-pyreft': S,
-    device: S,
     out: S,
     resume: S,
+    ...TRAIN_OPTION_FLAGS,
   },
   async run(ctx) {
-    if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
-    const flags = flagsToConfig(ctx.values);
-    const resume = str(ctx.values, 'resume');
-    if (resume) return resumeCheckpoint(ctx, { ...resumeConfig(resume), ...flags, resumeFrom: resume });
-    if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
-    if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
-    return ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
+    try {
+      if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
+      const flags = flagsToConfig(ctx.values);
+      const resume = str(ctx.values, 'resume');
+      if (resume)
+        return await resumeCheckpoint(ctx, { ...resumeConfig(resume), ...flags, resumeFrom: resume });
+      if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
+      if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
+      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
+    } catch (e) {
+      // An option's refusal names its flag here, its label in the studio.
+      throw e instanceof OptionError ? e.forCli() : e;
+    }
   },
 };
 
@@ -218,34 +170,13 @@ async function trainRecorded(
     const model = modelFromRef(lib, f.model as string);
     const version = datasetVersionFromRef(lib, f.data as string, f.format);
     const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
+    const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
     const plan = planRun(lib, {
+      ...options,
       modelId: model.id,
       datasetId: version.datasetId,
       datasetVersionId: version.id,
       evalDatasetVersionId: evalVersion?.id,
-      intervention: f.intervention,
-      layers: f.layers,
-      positions: f.positions,
-      shareWeights: f.shareWeights,
-      rank: f.rank,
-      lr: f.lr,
-      epochs: f.epochs,
-      maxSteps: f.maxSteps,
-      batchSize: f.batchSize,
-      gradAccum: f.gradAccum,
-      maxLength: f.maxLength,
-      dropout: f.dropout,
-      weightDecay: f.weightDecay,
-      warmupRatio: f.warmupRatio,
-      schedule: f.schedule,
-      maxGradNorm: f.maxGradNorm,
-      seed: f.seed,
-      evalSplit: f.evalSplit,
-      evalEvery: f.evalEvery,
-      checkpointEvery: f.checkpointEvery,
-      device: f.device,
-      chatTemplate: f.chatTemplate,
-      exportPyreft: f.exportPyreft,
     });
     return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
   })();

@@ -24,6 +24,7 @@ import {
   tiesEmbeddingsByDefault,
 } from './arch.ts';
 import { Fields, CONFIG_LIMITS as LIM } from './config-fields.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
 import { checkLayerCount, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
 
 export type { Arch };
@@ -77,6 +78,8 @@ export interface ModelSpec extends ModelDims {
   fingerprint: string;
   /** Total parameter count from the weight shapes (a tied lm_head counted once). */
   params: number;
+  /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
+  base?: BaseWeights;
 }
 
 // ---------------------------------------------------------------------------------------------
