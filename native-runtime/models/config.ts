@@ -12,6 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { FILE_LIMITS, parseJsonText, readFileCapped, readJsonObject } from '../formats/json-file.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
 import {
   type Arch,
   archOf,
@@ -24,7 +25,6 @@ import {
   tiesEmbeddingsByDefault,
 } from './arch.ts';
 import { Fields, CONFIG_LIMITS as LIM } from './config-fields.ts';
-import type { BaseWeights } from '../quantize/scheme.ts';
 import { checkLayerCount, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
 
 export type { Arch };
