@@ -22,8 +22,8 @@ import {
   writeSafetensorsStream,
 } from '../formats/safetensors-stream.ts';
 import { mulberry32 } from '../generation/sampling.ts';
-import { loadModelSpec, type ModelSpec } from '../models/config.ts';
 import { expectedWeights, type ModelDims } from '../models/arch.ts';
+import { loadModelSpec, type ModelSpec } from '../models/config.ts';
 import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
 

@@ -41,8 +41,8 @@ import {
   type WriteProgress,
   writeSafetensorsStream,
 } from '../formats/safetensors-stream.ts';
-import type { ModelSpec } from '../models/config.ts';
 import { expectedWeights } from '../models/arch.ts';
+import type { ModelSpec } from '../models/config.ts';
 import { WeightIndex } from '../models/weights.ts';
 import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
 import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
