@@ -8,6 +8,7 @@ import { CancelledError, ConfigError, OrtError } from '../errors.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { buildReftGraph } from '../training/reft-graph.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
@@ -72,6 +73,7 @@ export class Generator {
       weightsDir: g.weightsDir,
       onNotice: opts.onNotice,
       outputsOnDevice: cacheOutputs(spec),
+      prepack: shouldPrepack(spec, { training: false }),
     });
     return new Generator(spec, session, ivs);
   }

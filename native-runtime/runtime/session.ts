@@ -43,6 +43,11 @@ export interface SessionConfig {
    */
   noCpuNodes?: boolean;
   /**
+   * Let kernels pre-pack their constant weights (default off). Quantized bases need it: MatMulNBits
+   * computes from its packed layout and otherwise dequantizes the whole weight on every call.
+   */
+  prepack?: boolean;
+  /**
    * Outputs left on the device (WebGPU only): fed back as inputs, never read on the host. Such a
    * session always runs every output (onnxruntime-node 1.29 refuses a subset when output locations
    * are set: "Output count mismatch"); runSession disposes the device outputs nobody asked for.
@@ -130,9 +135,10 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       extra: {
         session: {
           ...(cfg.weightsDir ? { model_external_initializers_file_folder_path: cfg.weightsDir } : {}),
-          // Pre-packing would copy every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
+          // Pre-packing copies every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
           // private buffer per session; without it weights stay memory-mapped, shared by all sessions.
-          disable_prepacking: '1',
+          // Quantized bases turn it on (see quantize/base.ts): their float Gemms are activations only.
+          disable_prepacking: cfg.prepack ? '0' : '1',
           ...(cfg.noCpuNodes && ep !== 'cpu' ? { disable_cpu_ep_fallback: '1' } : {}),
         },
       },
