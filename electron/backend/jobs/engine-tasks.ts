@@ -8,15 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type EvaluateInput,
-  type EvaluationReport,
-  evaluateAdapter,
-} from '../../../native-runtime/evaluation/evaluate.ts';
-import {
   type PreparedImport,
   type PrepareImportOptions,
   prepareImport,
 } from '../../../native-runtime/adapters/folders.ts';
+import {
+  type EvaluateInput,
+  type EvaluationReport,
+  evaluateAdapter,
+} from '../../../native-runtime/evaluation/evaluate.ts';
 import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
