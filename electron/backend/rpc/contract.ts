@@ -130,7 +130,7 @@ export type {
 export type { GenerateReply } from '../handlers/generate.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
-export type { AdapterRecord } from '../library/adapters.ts';
+export type { AdapterLineage, AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
 export type {
   DatasetRecord,
