@@ -21,6 +21,11 @@ export interface GenerateReply {
   finishReason: FinishReason;
   promptTokens: number;
   ms: number;
+  /**
+   * Milliseconds from the first piece of text to the last: the decoding speed without loading the
+   * model and reading the prompt (tokens/s = (tokens − 1) / decodeMs · 1000). Null below 2 tokens.
+   */
+  decodeMs: number | null;
 }
 
 const inFlight = new Map<string, AbortController>();
@@ -89,6 +94,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
   const ac = new AbortController();
   inFlight.set(requestId, ac);
   const t0 = performance.now();
+  let firstAt: number | null = null;
+  let lastAt = 0;
   try {
     const [out] = await ctx.engine.call(
       'generate',
@@ -107,7 +114,12 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       },
       {
         signal: ac.signal,
-        onEvent: (_e, d) => ctx.events.emit('generate/token', { requestId, text: d.text }),
+        onEvent: (_e, d) => {
+          const now = performance.now();
+          firstAt ??= now;
+          lastAt = now;
+          ctx.events.emit('generate/token', { requestId, text: d.text });
+        },
       },
     );
     recordGeneration(ctx.lib, {
@@ -133,6 +145,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       finishReason: out.finishReason,
       promptTokens: out.promptTokens,
       ms: performance.now() - t0,
+      decodeMs: firstAt !== null && out.tokens > 1 && lastAt > firstAt ? lastAt - firstAt : null,
     };
   } finally {
     inFlight.delete(requestId);
