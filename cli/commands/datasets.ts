@@ -25,11 +25,15 @@ export const datasetsCommands: Command[] = [
     usage:
       'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
     options: {
-      name: { type: 'string' },
-      format: { type: 'string' },
-      into: { type: 'string' },
-      'skip-bad-rows': { type: 'boolean' },
+      name: { type: 'string', description: 'the dataset name (default: the file name)' },
+      format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
+      into: { type: 'string', value: 'ID', description: 'add a new version to this dataset instead' },
+      'skip-bad-rows': {
+        type: 'boolean',
+        description: 'import the good rows and list each bad one (default: refuse the file)',
+      },
     },
+    examples: ['datasets import persona.jsonl --name persona', 'datasets import more.csv --into 2 --skip-bad-rows'],
     async run(ctx) {
       const file = ctx.args[0];
       if (!file) throw new UsageError('missing FILE');
@@ -58,6 +62,7 @@ export const datasetsCommands: Command[] = [
     name: 'datasets list',
     summary: 'list the datasets in the library',
     usage: 'datasets list',
+    examples: ['datasets list'],
     async run(ctx) {
       const datasets = await ctx.withLibrary((lib) => listDatasets(lib));
       ctx.print({ datasets }, () =>
@@ -83,7 +88,8 @@ export const datasetsCommands: Command[] = [
     name: 'datasets show',
     summary: 'show a dataset, its versions and its first rows',
     usage: 'datasets show ID [--rows N]',
-    options: { rows: { type: 'string' } },
+    options: { rows: { type: 'string', description: 'how many rows to show (default 5; 0 = none)' } },
+    examples: ['datasets show 2 --rows 10'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const limit = int(ctx.values, 'rows') ?? 5;
