@@ -2,7 +2,56 @@
 // MessagePort). Topics are `domain/what`; data shapes are declared here so the renderer can import
 // them as types through rpc/contract.ts.
 
-import type { JobProgress } from './jobs/queue.ts';
+import type { WireError } from '../../native-runtime/errors.ts';
+import type { TrainEvent } from '../../native-runtime/training/events.ts';
+import type { RunLogLine } from './library/run-logs.ts';
+
+export type {
+  CheckpointEvent,
+  LogEvent,
+  SampleEvent,
+  TrainEvent,
+  TrainProgress,
+  TrainProgressEvent,
+} from '../../native-runtime/training/events.ts';
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** A job of the queue (jobs/queue.ts) as clients see it. */
+export interface JobInfo {
+  id: number;
+  kind: string;
+  device: string;
+  label: string | null;
+  /** The library run this job executes, if any (runs/cancel finds the job by it). */
+  runId: number | null;
+  state: JobState;
+  /** 0..1 when the job reports it. */
+  progress: number | null;
+  message: string | null;
+  error: WireError | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** An evaluation job's progress: examples done out of total. */
+export interface EvaluateProgressEvent {
+  event: 'evaluate-progress';
+  done: number;
+  total: number;
+}
+
+/** One event of the work a job runs, tagged by `event` (training: native-runtime/training/events.ts). */
+export type JobDetail = TrainEvent | EvaluateProgressEvent;
+
+/**
+ * Pushed on 'jobs/progress' on every state change (detail null) and every report (detail: what the
+ * job reported). A training job's run is `runId`; its steps come as {event: 'progress', step, loss, …}.
+ */
+export interface JobProgress extends JobInfo {
+  detail: JobDetail | null;
+}
 
 export type LibraryKind = 'models' | 'datasets' | 'runs' | 'adapters' | 'settings' | 'evaluations';
 
@@ -19,10 +68,17 @@ export interface GenerateToken {
   text: string;
 }
 
+/** A line added to a run's log (library/run-logs.ts), as it is written. */
+export interface RunLogPush {
+  runId: number;
+  line: RunLogLine;
+}
+
 export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'runs/log': RunLogPush;
 }
 
 export type PushTopic = keyof PushTopics;

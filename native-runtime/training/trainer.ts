@@ -52,6 +52,7 @@ import {
   type TrainConfig,
 } from './config.ts';
 import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
+import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
 import {
@@ -64,22 +65,11 @@ import {
 import { type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
-export interface TrainProgress {
-  step: number;
-  totalSteps: number;
-  /** Epochs done, fractional (step / steps per epoch). */
-  epoch: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerS: number;
-  etaS: number;
-  evalLoss?: number;
-}
+export type { TrainProgress } from './events.ts';
 
 export interface TrainHooks {
   onProgress?: (p: TrainProgress) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
   /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */

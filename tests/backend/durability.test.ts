@@ -96,11 +96,11 @@ test('SIGKILL mid-run, restart: the run is interrupted, resumes from its checkpo
       m.type === 'push' &&
       m.topic === 'jobs/progress' &&
       m.data.runId === runId &&
-      typeof m.data.step === 'number'
+      m.data.detail?.event === 'progress'
     ) {
-      progress.push(m.data.step);
-      assert.equal(typeof m.data.loss, 'number');
-      assert.equal(m.data.totalSteps, 120);
+      progress.push(m.data.detail.step);
+      assert.equal(typeof m.data.detail.loss, 'number');
+      assert.equal(m.data.detail.totalSteps, 120);
     }
   });
   const resumed = await rpc(c2, 'runs/resume', { id: runId });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { JobProgress } from '../../electron/backend/events.ts';
 import {
   connectTo,
   exitOf,
@@ -83,8 +84,8 @@ test('5,000-row import, 10 clients on a running job, 1,000 API calls: no error, 
         (p) =>
           p.type === 'push' &&
           p.topic === 'jobs/progress' &&
-          (p.data as { runId: number }).runId === run.runId &&
-          typeof (p.data as { step?: number }).step === 'number',
+          (p.data as JobProgress).runId === run.runId &&
+          (p.data as JobProgress).detail?.event === 'progress',
       ).length;
     await waitFor('every client to see progress', async () => clients.every((c) => seen(c) >= 3), 60_000, 50);
     const rssBefore = rssMb(pid);

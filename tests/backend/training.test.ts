@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { JobProgress } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
 import { LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
@@ -92,13 +93,25 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
     [4, 8],
   );
   assert.equal(done.config.datasetId, datasetId);
-  const progress = pushes.filter(
-    (p) => p.topic === 'jobs/progress' && typeof (p.data as { step?: number }).step === 'number',
+  const jobPushes = pushes.flatMap((p) => (p.topic === 'jobs/progress' ? [p.data as JobProgress] : []));
+  const progress = jobPushes.flatMap((p) => (p.detail?.event === 'progress' ? [p] : []));
+  assert.deepEqual(
+    progress.map((p) => p.detail?.event === 'progress' && p.detail.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
   );
-  assert.equal(progress.length, 8);
-  const p0 = progress[0].data as Record<string, unknown>;
-  for (const k of ['runId', 'step', 'totalSteps', 'epoch', 'loss', 'lr', 'gradNorm', 'tokensPerS', 'etaS'])
-    assert.ok(k in p0, k);
+  const p0 = progress[0];
+  assert.equal(p0.runId, run.runId);
+  for (const k of ['step', 'totalSteps', 'epoch', 'loss', 'lr', 'gradNorm', 'tokensPerS', 'etaS'])
+    assert.equal(typeof (p0.detail as unknown as Record<string, unknown>)[k], 'number', k);
+  // Probe samples are pushed as they are taken, and match what was stored.
+  const samples = jobPushes.flatMap((p) => (p.detail?.event === 'sample' ? [p.detail] : []));
+  assert.deepEqual(
+    samples.map((s) => [s.step, s.prompt]),
+    [
+      [4, 'Question 3?'],
+      [8, 'Question 3?'],
+    ],
+  );
   const adapter = await call('adapters/get', { id: done.adapterId });
   assert.equal(adapter.runId, run.runId);
   assert.equal(adapter.datasetVersionId, run.datasetVersionId);

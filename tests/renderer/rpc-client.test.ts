@@ -75,7 +75,7 @@ describe('RpcClient', () => {
 
   test('an error envelope rejects with an RpcError carrying type and code', async () => {
     const { t, rpc } = openClient();
-    const p = rpc.callRaw('runs/start', { modelId: 1 });
+    const p = rpc.call('runs/start', { modelId: 1, datasetId: 1 });
     t.deliver({
       type: 'error',
       id: t.sent[0]?.id,

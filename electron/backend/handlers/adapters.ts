@@ -1,13 +1,18 @@
 // 'adapters/*': trained adapters in the library (logic in library/adapters.ts).
 
 import { z } from 'zod';
-import type { ExportResult } from '../../../native-runtime/adapters/folders.ts';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import {
+  type AdapterExport,
+  EXPORT_FORMATS,
+  exportLibraryAdapter,
+  exportLibraryAdapterZip,
+} from '../library/adapter-export.ts';
 import {
   type AdapterLineage,
   type AdapterRecord,
   adapterLineage,
   checkAdapterApplies,
-  exportAdapter,
   getAdapter,
   type ImportAdapterResult,
   importAdapter,
@@ -16,6 +21,7 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../library/adapters.ts';
+import { type DownloadInfo, discardUpload, uploadedFolder } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
@@ -34,10 +40,12 @@ export const adaptersHandlers = defineHandlers({
     (p, ctx): AdapterRecord[] => listAdapters(ctx.lib, p),
   ),
   'adapters/lineage': handler(Id, (p, ctx): AdapterLineage => adapterLineage(ctx.lib, p.id)),
+  /** From a folder on the backend's machine (`path`) or a finished upload (`uploadId`, files/*). */
   'adapters/import': handler(
     z
       .object({
-        path: z.string().min(1),
+        path: z.string().min(1).optional(),
+        uploadId: z.string().min(1).max(64).optional(),
         name: z.string().min(1).max(200).optional(),
         modelId: z.number().int().positive().optional(),
         modelPath: z.string().min(1).optional(),
@@ -47,29 +55,37 @@ export const adaptersHandlers = defineHandlers({
       })
       .strict(),
     (p, ctx): ImportAdapterResult => {
-      const r = importAdapter(ctx.lib, { ...p, model: p.modelId ?? p.modelPath });
+      const { uploadId, path, ...rest } = p;
+      if ((uploadId === undefined) === (path === undefined))
+        throw new ValidationError('invalid-params', 'give either path or uploadId');
+      const up = uploadId !== undefined ? uploadedFolder(ctx.lib, uploadId, 'adapter') : null;
+      const r = importAdapter(ctx.lib, {
+        ...rest,
+        path: up ? up.dir : (path as string),
+        name: rest.name ?? up?.name ?? undefined,
+        model: p.modelId ?? p.modelPath,
+      });
+      if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
       ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
       return r;
     },
   ),
+  /** Writes the adapter to a folder; a relative `out` is under <data folder>/exports/. */
   'adapters/export': handler(
     z
       .object({
         id: z.number().int().positive(),
-        out: z.string().min(1),
-        format: z.literal('pyreft').optional(),
+        out: z.string().min(1).max(4096),
+        format: z.enum(EXPORT_FORMATS).optional(),
         force: z.boolean().optional(),
       })
       .strict(),
-    (p, ctx): Omit<ExportResult, 'adapter'> => {
-      const { adapter: _a, ...r } = exportAdapter(ctx.lib, {
-        adapter: p.id,
-        out: p.out,
-        format: p.format,
-        force: p.force,
-      });
-      return r;
-    },
+    (p, ctx): AdapterExport => exportLibraryAdapter(ctx.lib, p),
+  ),
+  /** The same export as a zip to download with files/download. */
+  'adapters/export-zip': handler(
+    z.object({ id: z.number().int().positive(), format: z.enum(EXPORT_FORMATS).optional() }).strict(),
+    (p, ctx): DownloadInfo & Omit<AdapterExport, 'out'> => exportLibraryAdapterZip(ctx.lib, p),
   ),
   'adapters/check': handler(
     z

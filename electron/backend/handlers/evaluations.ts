@@ -70,7 +70,11 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
         {
           signal,
           onEvent: (_e, d) =>
-            report({ progress: d.total ? d.done / d.total : undefined, message: `${d.done}/${d.total}` }),
+            report({
+              progress: d.total ? d.done / d.total : undefined,
+              message: `${d.done}/${d.total}`,
+              detail: { event: 'evaluate-progress', ...d },
+            }),
         },
       ),
   });

@@ -5,6 +5,7 @@ import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
 import { evaluationsHandlers } from './evaluations.ts';
+import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
 import { runsHandlers } from './runs.ts';
@@ -20,4 +21,5 @@ export const allHandlers = combineHandlers(
   settingsHandlers,
   generateHandlers,
   evaluationsHandlers,
+  filesHandlers,
 );

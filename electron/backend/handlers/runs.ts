@@ -3,8 +3,17 @@
 
 import { z } from 'zod';
 import { INTERVENTION_TYPES } from '../../../native-runtime/interventions/kinds.ts';
+import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
-import { getRun, listRuns, RUN_STATUSES, type RunDetail, type RunRecord } from '../library/runs.ts';
+import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
+import {
+  deleteRun,
+  getRun,
+  listRuns,
+  RUN_STATUSES,
+  type RunDetail,
+  type RunRecord,
+} from '../library/runs.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
@@ -76,7 +85,28 @@ export const runsHandlers = defineHandlers({
   ),
   'runs/pause': handler(Id, (p, ctx): RunRecord => ctx.training.pause(p.id)),
   'runs/resume': handler(Id, (p, ctx): RunRecord => ctx.training.resume(p.id)),
-  'runs/cancel': handler(Id, (p, ctx): RunRecord => ctx.training.cancel(p.id)),
+  /** Stops a run for good; with keepCheckpoint its last checkpoint becomes an adapter. */
+  'runs/cancel': handler(
+    z.object({ id: PosInt, keepCheckpoint: z.boolean().optional() }).strict(),
+    (p, ctx): RunRecord & { keptAdapterId: number | null } =>
+      ctx.training.cancel(p.id, { keepCheckpoint: p.keepCheckpoint }),
+  ),
+  /** A stopped run's last checkpoint as an adapter in the library (tagged 'checkpoint'). */
+  'runs/keep-checkpoint': handler(Id, (p, ctx): AdapterRecord => ctx.training.keepCheckpoint(p.id)),
+  /** Deletes a stopped run with its metrics, checkpoints and log; its adapters stay. */
+  'runs/delete': handler(Id, (p, ctx): { id: number; deletedFolders: number } => {
+    const r = deleteRun(ctx.lib, p.id);
+    ctx.events.emit('library/changed', { kind: 'runs', id: p.id, action: 'removed' });
+    return r;
+  }),
+  /** The run's log, oldest first (the last `limit` lines); new lines arrive as 'runs/log' pushes. */
+  'runs/logs': handler(
+    z.object({ id: PosInt, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
+    (p, ctx): RunLogLine[] => {
+      getRun(ctx.lib, p.id);
+      return readRunLog(ctx.lib, p.id, p.limit);
+    },
+  ),
 });
 
 export type RunsHandlers = ClientApi<typeof runsHandlers>;

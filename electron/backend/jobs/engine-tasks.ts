@@ -15,7 +15,12 @@ import {
 import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
-import { type TrainProgress, type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
+import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
 
 export interface ProbeConfig {
   prompts: string[];
@@ -27,12 +32,6 @@ export interface ProbeConfig {
 export interface TrainArgs {
   config: TrainConfig;
   probe?: ProbeConfig | null;
-}
-
-export interface ProbeSample {
-  step: number;
-  prompt: string;
-  output: string;
 }
 
 /** TrainResult without the per-step metrics (the backend has them already). */
@@ -70,7 +69,7 @@ export interface EngineOps {
     args: TrainArgs;
     events: {
       progress: TrainProgress;
-      checkpoint: { step: number; dir: string };
+      checkpoint: CheckpointWritten;
       sample: ProbeSample;
       log: string;
     };

@@ -76,7 +76,7 @@ test('a failing job is reported as failed with a wire error, and progress is pus
   const j = q.enqueue({
     kind: 'export',
     run: async (ctx) => {
-      ctx.report({ progress: 0.5, message: 'half', data: { step: 1 } });
+      ctx.report({ progress: 0.5, message: 'half', detail: { event: 'log', message: 'halfway' } });
       throw new Error('disk full');
     },
   });
@@ -88,6 +88,7 @@ test('a failing job is reported as failed with a wire error, and progress is pus
     events.map((e) => e.state),
     ['queued', 'running', 'running', 'failed'],
   );
-  assert.deepEqual(events[2].data, { step: 1 });
+  assert.deepEqual(events[2].detail, { event: 'log', message: 'halfway' });
+  assert.equal(events[1].detail, null, 'a state change carries no detail');
   assert.equal(events[2].progress, 0.5);
 });

@@ -5,70 +5,16 @@
 // jobs never share a device. The engine supplies the functions; this module knows nothing of training.
 
 import { CancelledError, toWireError, type WireError } from '../../../native-runtime/errors.ts';
+import type { JobDetail, JobInfo, JobProgress, JobState } from '../events.ts';
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-
-export interface JobInfo {
-  id: number;
-  kind: string;
-  device: string;
-  label: string | null;
-  /** The library run this job executes, if any (runs/cancel finds the job by it). */
-  runId: number | null;
-  state: JobState;
-  /** 0..1 when the job reports it. */
-  progress: number | null;
-  message: string | null;
-  error: WireError | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
-
-/**
- * Pushed on 'jobs/progress' on every state change and report(). A training job's reports also carry
- * the step's numbers at the top level ({runId, step, totalSteps, epoch, loss, lr, gradNorm,
- * tokensPerS, etaS, evalLoss?}), copied from `data`.
- */
-export interface JobProgress extends JobInfo {
-  data?: unknown;
-  step?: number;
-  totalSteps?: number;
-  epoch?: number;
-  loss?: number;
-  lr?: number;
-  gradNorm?: number;
-  tokensPerS?: number;
-  etaS?: number;
-  evalLoss?: number;
-}
+export type { JobInfo, JobProgress, JobState } from '../events.ts';
 
 const KEEP_FINISHED = 200;
 
-const METRIC_KEYS = [
-  'step',
-  'totalSteps',
-  'epoch',
-  'loss',
-  'lr',
-  'gradNorm',
-  'tokensPerS',
-  'etaS',
-  'evalLoss',
-] as const;
-
-function metricFields(data: unknown): Partial<JobProgress> {
-  if (typeof data !== 'object' || data === null || typeof (data as { step?: unknown }).step !== 'number')
-    return {};
-  const d = data as Record<string, unknown>;
-  const out: Record<string, number> = {};
-  for (const k of METRIC_KEYS) if (typeof d[k] === 'number') out[k] = d[k] as number;
-  return out;
-}
-
 export interface JobContext {
   signal: AbortSignal;
-  report(update: { progress?: number; message?: string; data?: unknown }): void;
+  /** `detail`: one event of the work (a training step, an evaluation's count), pushed as it is. */
+  report(update: { progress?: number; message?: string; detail?: JobDetail }): void;
 }
 
 export interface JobSpec<T> {
@@ -183,9 +129,9 @@ export class JobQueue {
     for (const w of this.#idleWaiters.splice(0)) w();
   }
 
-  #emit(info: JobInfo, data?: unknown): void {
+  #emit(info: JobInfo, detail?: JobDetail): void {
     try {
-      this.#onProgress(data === undefined ? { ...info } : { ...info, ...metricFields(data), data });
+      this.#onProgress({ ...info, detail: detail ?? null });
     } catch {}
   }
 
@@ -223,7 +169,7 @@ export class JobQueue {
       if (e.info.state !== 'running') return;
       if (u.progress !== undefined) e.info.progress = Math.min(1, Math.max(0, u.progress));
       if (u.message !== undefined) e.info.message = u.message;
-      this.#emit(e.info, u.data);
+      this.#emit(e.info, u.detail);
     };
     // Run on a later tick so enqueue() returns before the job's synchronous part starts.
     Promise.resolve()

@@ -15,6 +15,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import {
   listCheckpoints,
@@ -26,13 +27,18 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import type { TrainProgress } from '../../../native-runtime/training/trainer.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
-import { registerAdapter } from '../library/adapters.ts';
+import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { getModel, type ModelRecord } from '../library/models.ts';
+import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import {
   appendMetrics,
   createRun,
@@ -233,7 +239,11 @@ export interface ExecuteOptions {
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
   onLog?: (m: string) => void;
-  onCheckpoint?: (c: { step: number; dir: string }) => void;
+  /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
+  onLogLine?: (line: RunLogLine) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
+  /** A probe prompt's answer at a checkpoint (already recorded in the library). */
+  onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
   /** The trainer's summary of a completed run (before the adapter is registered). */
   onResult?: (s: TrainSummary) => void;
@@ -251,6 +261,8 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
+  const log = (source: RunLogLine['source'], text: string) =>
+    opts.onLogLine?.(appendRunLog(lib, runId, source, text));
   let resumeFrom: string | undefined;
   try {
     if (!cfg.checkpointDir || !cfg.out)
@@ -262,10 +274,17 @@ export async function executeRun(
     truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
   } catch (e) {
     setRunStatus(lib, runId, 'failed', toWireError(e).message);
+    log('studio', `failed before training started: ${toWireError(e).message}`);
     opts.onChange?.();
     return 'failed';
   }
   if (!setRunStatus(lib, runId, 'running')) return getRun(lib, runId).status as RunOutcome;
+  log(
+    'studio',
+    resumeFrom
+      ? `resuming from the checkpoint at step ${readTrainerState(resumeFrom).step}`
+      : `started: ${cfg.intervention} rank ${cfg.rank} on layers ${cfg.layers.join(';')}, positions ${cfg.positions}`,
+  );
   opts.onChange?.();
   let knownTotal = run.totalSteps;
   const { probe, datasetId: _d, ...trainerConfig } = cfg;
@@ -324,7 +343,8 @@ export async function executeRun(
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
             opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
-            const s = data as { step: number; prompt: string; output: string };
+            const s = data as ProbeSample;
+            opts.onSample?.(s);
             recordGeneration(lib, {
               runId,
               modelId: run.modelId,
@@ -333,13 +353,17 @@ export async function executeRun(
               prompt: s.prompt,
               output: s.output,
             });
-          } else if (event === 'log') opts.onLog?.(data as string);
+          } else if (event === 'log') {
+            log('trainer', data as string);
+            opts.onLog?.(data as string);
+          }
         },
       },
     );
     opts.onResult?.(summary);
-    registerRunAdapter(lib, runId, summary.adapter);
+    const adapterId = registerRunAdapter(lib, runId, summary.adapter);
     setRunStatus(lib, runId, 'completed');
+    log('studio', `completed; its adapter is #${adapterId} in the library`);
     opts.onChange?.();
     return 'completed';
   } catch (e) {
@@ -362,6 +386,16 @@ export async function executeRun(
           ? 'cancelled by the user'
           : undefined;
     setRunStatus(lib, runId, outcome, message);
+    const at = getRun(lib, runId).checkpoints.at(-1)?.step;
+    const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
+    log(
+      'studio',
+      outcome === 'failed'
+        ? `failed: ${message}`
+        : outcome === 'interrupted'
+          ? `interrupted${crashed ? `: ${message}` : ' (the studio was closing)'}${where}; it can be resumed`
+          : `${outcome}${where}`,
+    );
     opts.onChange?.();
     return outcome;
   } finally {
@@ -371,9 +405,10 @@ export async function executeRun(
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
 export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
-  const existing = lib.db.prepare('SELECT id FROM adapters WHERE run_id = ?').get(runId) as
-    | { id: number }
-    | undefined;
+  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
+  const existing = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(dir)) as { id: number } | undefined;
   if (existing) return existing.id;
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
@@ -393,12 +428,52 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
   return a.id;
 }
 
+/**
+ * Keeps a stopped run's last checkpoint as an adapter: its parameters (a checkpoint folder is a
+ * studio adapter folder) are copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
+ * later keeps the adapter — and registered with the run's lineage and the tag 'checkpoint'.
+ * Refuses a run that is queued or running ('run-active') or has no checkpoint ('no-checkpoint').
+ * Keeping the same checkpoint twice returns the adapter kept the first time.
+ */
+export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
+  const run = getRun(lib, runId);
+  if (run.status === 'queued' || run.status === 'running')
+    throw new ValidationError(
+      'run-active',
+      `run ${runId} is ${run.status}; cancel it with "keep the last checkpoint" instead`,
+    );
+  const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
+  if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
+  const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
+  const existing = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(dest)) as { id: number } | undefined;
+  if (existing) return getAdapter(lib, existing.id);
+  const adapter = readStudioAdapter(ckpt.path);
+  writeStudioAdapter(dest, adapter);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
+  return registerAdapter(lib, {
+    name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
+    path: dest,
+    type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
+    baseModelFingerprint: run.modelFingerprint ?? adapter.manifest.baseModel.fingerprint,
+    manifest: adapter.manifest as unknown as Record<string, unknown>,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dest),
+    tags: ['checkpoint'],
+  });
+}
+
 // ---- the studio's run controls ---------------------------------------------------------------------
 
 type Intent = 'pause' | 'cancel' | 'shutdown';
 
 export class TrainingService {
   #intent = new Map<number, Intent>();
+  /** Runs cancelled with "keep the last checkpoint": kept once their job has stopped. */
+  #keep = new Set<number>();
 
   constructor(
     readonly lib: Library,
@@ -410,6 +485,10 @@ export class TrainingService {
   start(p: RunParams): RunRecord {
     const plan = planRun(this.lib, p);
     const run = createRecordedRun(this.lib, plan, p.name);
+    this.#log(
+      run.id,
+      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of ${plan.version.filePath.split(/[\\/]/).at(-1)}`,
+    );
     this.#enqueue(run.id);
     this.#changed(run.id);
     return getRun(this.lib, run.id);
@@ -448,8 +527,12 @@ export class TrainingService {
     return getRun(this.lib, id);
   }
 
-  /** Cancels a run: a running one saves a checkpoint at its last step, then stops. */
-  cancel(id: number): RunRecord {
+  /**
+   * Cancels a run: a running one saves a checkpoint at its last step, then stops. With
+   * `keepCheckpoint` that last checkpoint becomes an adapter (at once for a stopped run, else when
+   * its job has stopped; 'library/changed' adapters then says so).
+   */
+  cancel(id: number, opts: { keepCheckpoint?: boolean } = {}): RunRecord & { keptAdapterId: number | null } {
     const run = getRun(this.lib, id);
     if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') {
       throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
@@ -457,9 +540,41 @@ export class TrainingService {
     this.#intent.set(id, 'cancel');
     setRunStatus(this.lib, id, 'cancelled', 'cancelled by the user');
     const job = this.jobs.findByRun(id);
-    if (job) this.jobs.cancel(job.id);
+    let keptAdapterId: number | null = null;
+    if (job) {
+      if (opts.keepCheckpoint) this.#keep.add(id);
+      this.jobs.cancel(job.id);
+    } else {
+      this.#log(id, 'cancelled');
+      if (opts.keepCheckpoint) keptAdapterId = this.#keepNow(id);
+    }
     this.#changed(id);
-    return getRun(this.lib, id);
+    return { ...getRun(this.lib, id), keptAdapterId };
+  }
+
+  /** Keeps a stopped run's last checkpoint as an adapter (see keepLastCheckpoint). */
+  keepCheckpoint(id: number): AdapterRecord {
+    const a = keepLastCheckpoint(this.lib, id);
+    this.#log(
+      id,
+      `kept the checkpoint at step ${(a.manifest as { metrics?: { step?: number } }).metrics?.step ?? '?'} as adapter #${a.id}`,
+    );
+    this.events.emit('library/changed', { kind: 'adapters', id: a.id, action: 'added' });
+    this.#changed(id);
+    return a;
+  }
+
+  #keepNow(id: number): number | null {
+    try {
+      return this.keepCheckpoint(id).id;
+    } catch (e) {
+      this.#log(id, `could not keep the last checkpoint: ${toWireError(e).message}`);
+      return null;
+    }
+  }
+
+  #log(id: number, text: string): void {
+    this.events.emit('runs/log', { runId: id, line: appendRunLog(this.lib, id, 'studio', text) });
   }
 
   /** Host shutdown: running runs stop at a checkpoint and stay resumable ('interrupted'). */
@@ -489,14 +604,17 @@ export class TrainingService {
           signal,
           abortReason: () => this.#intent.get(runId) ?? 'cancel',
           onChange: () => this.#changed(runId),
+          onLogLine: (line) => this.events.emit('runs/log', { runId, line }),
+          onSample: (s) => report({ detail: { event: 'sample', ...s } }),
           onProgress: (p) =>
             report({
               progress: p.totalSteps ? p.step / p.totalSteps : undefined,
               message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`,
-              data: { runId, ...p },
+              detail: { event: 'progress', ...p },
             }),
         });
         this.#intent.delete(runId);
+        if (this.#keep.delete(runId) && outcome === 'cancelled') this.#keepNow(runId);
         if (outcome === 'completed')
           this.events.emit('library/changed', { kind: 'adapters', action: 'added' });
         if (outcome === 'failed')

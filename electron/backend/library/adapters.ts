@@ -40,6 +40,13 @@ export interface AdapterRecord {
   sizeBytes: number | null;
   tags: string[];
   createdAt: number;
+  /**
+   * The library model this adapter is shown against: the model its run trained on when that model is
+   * still there with the same weights, else the first library model with those weights (a
+   * non-demo one first). Null when no library model has them. Runs and Adapters both name it so.
+   */
+  baseModelId: number | null;
+  baseModelName: string | null;
 }
 
 interface AdapterRow {
@@ -54,10 +61,17 @@ interface AdapterRow {
   size_bytes: number | null;
   created_at: number;
   tags: string | null;
+  base_model_id: number | null;
+  base_model_name: string | null;
 }
 
-const SELECT_ADAPTER = `SELECT a.*, (SELECT json_group_array(tag) FROM (SELECT tag FROM adapter_tags WHERE adapter_id = a.id ORDER BY tag)) AS tags
-  FROM adapters a`;
+const BASE_MODEL_ID = `COALESCE(
+    (SELECT m.id FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = a.run_id AND m.fingerprint = a.base_model_fingerprint),
+    (SELECT m.id FROM models m WHERE m.fingerprint = a.base_model_fingerprint ORDER BY m.is_demo, m.id LIMIT 1))`;
+
+const SELECT_ADAPTER = `SELECT a.*, (SELECT json_group_array(tag) FROM (SELECT tag FROM adapter_tags WHERE adapter_id = a.id ORDER BY tag)) AS tags,
+    bm.id AS base_model_id, bm.name AS base_model_name
+  FROM adapters a LEFT JOIN models bm ON bm.id = ${BASE_MODEL_ID}`;
 
 function toRecord(r: AdapterRow): AdapterRecord {
   return {
@@ -72,6 +86,8 @@ function toRecord(r: AdapterRow): AdapterRecord {
     sizeBytes: r.size_bytes,
     tags: parseJsonColumn<string[]>(r.tags, []),
     createdAt: r.created_at,
+    baseModelId: r.base_model_id ?? null,
+    baseModelName: r.base_model_name ?? null,
   };
 }
 
@@ -399,9 +415,13 @@ export interface AdapterLineage {
 export function adapterLineage(lib: Library, id: number): AdapterLineage {
   const a = getAdapter(lib, id);
   const m = a.manifest as Partial<StudioManifest>;
-  const model = lib.db
-    .prepare('SELECT id, name, path, arch FROM models WHERE fingerprint = ? ORDER BY is_demo, id LIMIT 1')
-    .get(a.baseModelFingerprint) as { id: number; name: string; path: string; arch: string } | undefined;
+  // The same model the adapter record names (see AdapterRecord.baseModelId).
+  const model =
+    a.baseModelId === null
+      ? undefined
+      : (lib.db.prepare('SELECT id, name, path, arch FROM models WHERE id = ?').get(a.baseModelId) as
+          | { id: number; name: string; path: string; arch: string }
+          | undefined);
   let run: AdapterLineage['run'] = null;
   if (a.runId !== null) {
     try {
@@ -456,11 +476,13 @@ export function checkAdapterApplies(
   const { path, record } = resolveAdapterRef(lib, input.adapter);
   const adapter = readAnyAdapter(path);
   const model = resolveModelRef(lib, input.model);
-  const baseName = (
-    lib.db
-      .prepare('SELECT name FROM models WHERE fingerprint = ? LIMIT 1')
-      .get(adapter.manifest.baseModel.fingerprint) as { name: string } | undefined
-  )?.name;
+  const baseName =
+    record?.baseModelName ??
+    (
+      lib.db
+        .prepare('SELECT name FROM models WHERE fingerprint = ? ORDER BY is_demo, id LIMIT 1')
+        .get(adapter.manifest.baseModel.fingerprint) as { name: string } | undefined
+    )?.name;
   checkAdapterForModel(adapter, model, {
     forceBase: input.forceBase,
     adapterName: record?.name ?? basename(path),

@@ -2,8 +2,8 @@
 // states and appends one metrics row per step; the UI and the CLI read them back. Status changes are
 // guarded (a finished run cannot start again) so a late message from a dying job cannot undo a cancel.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
@@ -227,6 +227,36 @@ export function cancelRun(lib: Library, id: number): RunRecord {
   }
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
   return getRun(lib, id);
+}
+
+/** Whether `path` lies inside the data folder (only such files are the library's to delete). */
+function insideDataDir(lib: Library, path: string): boolean {
+  const rel = relative(resolve(lib.dataDir), resolve(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/**
+ * Deletes a run with its metrics, checkpoints, probe samples and log. Refuses a queued or running run
+ * ('not-deletable': cancel or pause it first). Its adapter stays in the library (lineage loses the
+ * run). Folders are removed only inside the data folder.
+ */
+export function deleteRun(lib: Library, id: number): { id: number; deletedFolders: number } {
+  const run = getRun(lib, id);
+  if (run.status === 'queued' || run.status === 'running') {
+    throw new ValidationError('not-deletable', `run ${id} is ${run.status}; cancel or pause it first`);
+  }
+  const folders = new Set<string>([join(lib.dataDir, 'runs', String(id))]);
+  const ckptDir = (run.config as { checkpointDir?: unknown }).checkpointDir;
+  if (typeof ckptDir === 'string') folders.add(ckptDir);
+  for (const c of run.checkpoints) folders.add(c.path);
+  lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+  let deleted = 0;
+  for (const f of folders) {
+    if (!insideDataDir(lib, f) || !existsSync(f)) continue;
+    rmSync(f, { recursive: true, force: true });
+    deleted++;
+  }
+  return { id, deletedFolders: deleted };
 }
 
 /**

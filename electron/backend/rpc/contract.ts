@@ -37,7 +37,12 @@
 //                                                                     totalSteps, calibration, epochSeconds, ...}
 //   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
 //   runs/resume       {id}                                          → RunRecord (paused/interrupted → queued; continues from its last checkpoint)
-//   runs/cancel       {id}                                          → RunRecord (checkpoint, then stop; error 'not-cancellable' if finished)
+//   runs/cancel       {id, keepCheckpoint?}                         → RunRecord & {keptAdapterId} (checkpoint, then stop; error
+//                                                                     'not-cancellable' if finished; keepCheckpoint: the last
+//                                                                     checkpoint becomes an adapter, now or when the job stops)
+//   runs/keep-checkpoint {id}                                       → AdapterRecord (a stopped run's last checkpoint, tagged 'checkpoint')
+//   runs/delete       {id}                                          → {id, deletedFolders} (refused while queued/running; adapters stay)
+//   runs/logs         {id, limit?}                                  → RunLogLine[] (oldest first)
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?,
 //                      chat?, requestId?}                            → {requestId, text, tokens, finishReason, promptTokens, ms}
 //   generate/cancel   {requestId}                                   → {cancelled}
@@ -48,8 +53,15 @@
 //   adapters/list     {tag?, baseModelFingerprint?, type?, query?}  → AdapterRecord[] (query: name/tag/type/base model)
 //   adapters/get      {id}                                          → AdapterRecord
 //   adapters/lineage  {id}                                          → AdapterLineage (base model, run, dataset, metrics, size)
-//   adapters/import   {path, name?, modelId?, modelPath?, positions?, forceBase?, tags?} → {adapter, kind, notes}
-//   adapters/export   {id, out, format?: 'pyreft', force?}          → {out, exact, files}
+//   adapters/import   {path | uploadId, name?, modelId?, modelPath?, positions?, forceBase?, tags?} → {adapter, kind, notes}
+//   adapters/export   {id, out, format?: 'pyreft'|'studio'|'bundle', force?} → {out, format, files, exact, note}
+//                                                                   (a relative out is under <data folder>/exports/)
+//   adapters/export-zip {id, format?}                               → {downloadId, fileName, sizeBytes, format, files, exact, note}
+//   files/upload-begin  {kind: 'adapter'|'dataset', files: {path, size}[]} → {uploadId, chunkBytes} (limits checked)
+//   files/upload-chunk  {uploadId, path, offset, data: base64}      → {received}
+//   files/upload-finish {uploadId}                                  → {files} (a lone .zip is unpacked)
+//   files/upload-discard {uploadId}                                 → {discarded}
+//   files/download      {downloadId, offset, length?}               → {data: base64, eof} (removed once read to the end)
 //   adapters/check    {id, modelId, forceBase?}                     → {adapter, model, forced} (error 'base-model-mismatch')
 //   adapters/remove   {id}                                          → {id, deletedFiles}
 //   adapters/tag      {id, add?: string[], remove?: string[]}       → AdapterRecord
@@ -57,13 +69,17 @@
 //   settings/get      {key?}                                        → all settings object, or the key's value (null if unset)
 //   settings/set      {key, value: JSON (null removes)}             → {key}
 // Pushes: 'library/changed' {kind: 'models'|'datasets'|'runs'|'adapters'|'settings', id?, action}
-//         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., data?}
-//                           training reports add {step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
+//         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., detail}
+//                           detail: null on a state change, else one event of the job (events.ts), tagged by `event`:
+//                           {event:'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?},
+//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
+//         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
 import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
+import type { FilesHandlers } from '../handlers/files.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
 import type { ModelsHandlers } from '../handlers/models.ts';
 import type { RunsHandlers } from '../handlers/runs.ts';
@@ -77,17 +93,31 @@ export type Handlers = SystemHandlers &
   AdaptersHandlers &
   SettingsHandlers &
   GenerateHandlers &
-  EvaluationsHandlers;
+  EvaluationsHandlers &
+  FilesHandlers;
 
 export type Method = keyof Handlers;
 export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
-export type { GenerateToken, LibraryChange, PushTopic, PushTopics } from '../events.ts';
+export type {
+  EvaluateProgressEvent,
+  GenerateToken,
+  JobDetail,
+  JobInfo,
+  JobProgress,
+  JobState,
+  LibraryChange,
+  PushTopic,
+  PushTopics,
+  RunLogPush,
+  TrainEvent,
+  TrainProgress,
+} from '../events.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
-export type { JobInfo, JobProgress, JobState } from '../jobs/queue.ts';
+export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
 export type {
@@ -102,6 +132,7 @@ export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { ModelRecord } from '../library/models.ts';
+export type { RunLogLine } from '../library/run-logs.ts';
 export type {
   RunCheckpoint,
   RunDetail,
@@ -110,6 +141,7 @@ export type {
   RunSample,
   RunStatus,
 } from '../library/runs.ts';
+export type { DownloadInfo, UploadKind } from '../library/transfers.ts';
 export type {
   ClientMessage,
   ErrorMessage,

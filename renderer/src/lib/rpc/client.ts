@@ -4,7 +4,7 @@
 // their replies can no longer arrive.
 
 import { parseServerMessage, type RequestMessage, type WireError } from './envelope.ts';
-import type { Handlers } from './handlers.ts';
+import type { Handlers, PushTopic, PushTopics } from './handlers.ts';
 import type { Transport, TransportStatus } from './transport.ts';
 
 export type Method = keyof Handlers;
@@ -53,22 +53,41 @@ export class RpcClient {
 
   /** Typed call against the contract's method table. */
   call<K extends Method>(method: K, ...args: ParamsArgs<K>): Promise<ResultOf<K>> {
-    return this.callRaw(method, args[0]) as Promise<ResultOf<K>>;
+    return this.#request(method, args[0], {});
   }
 
   /** Like call() with options (e.g. a longer timeout). */
   callWith<K extends Method>(method: K, params: ParamsOf<K>, opts: CallOptions): Promise<ResultOf<K>> {
-    return this.callRaw(method, params, opts) as Promise<ResultOf<K>>;
+    return this.#request(method, params, opts);
   }
 
-  /** Untyped call, for methods the contract does not declare (yet). */
-  callRaw(method: string, params?: unknown, opts: CallOptions = {}): Promise<unknown> {
+  /** Subscribes to a push topic; returns the unsubscribe function. */
+  subscribe<T extends PushTopic>(topic: T, cb: (data: PushTopics[T]) => void): () => void {
+    let set = this.#topics.get(topic);
+    if (!set) {
+      set = new Set();
+      this.#topics.set(topic, set);
+    }
+    const listener = cb as (data: unknown) => void;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  // The one place a reply's type is asserted: the backend validated the params against the same
+  // contract and its handler returns ResultOf<K>.
+  #request<K extends Method>(
+    method: K,
+    params: ParamsOf<K> | undefined,
+    opts: CallOptions,
+  ): Promise<ResultOf<K>> {
     const id = this.#nextId++;
     const msg: RequestMessage = { type: 'request', id, method, params: params ?? {} };
     const timeoutMs = opts.timeoutMs ?? this.#defaultTimeoutMs;
     const down = this.#refusal();
     if (down) return Promise.reject(down);
-    return new Promise((resolve, reject) => {
+    return new Promise<ResultOf<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
@@ -79,23 +98,10 @@ export class RpcClient {
           }),
         );
       }, timeoutMs);
-      const p: Pending = { msg, sent: false, resolve, reject, timer };
+      const p: Pending = { msg, sent: false, resolve: resolve as (v: unknown) => void, reject, timer };
       this.#pending.set(id, p);
       p.sent = this.transport.send(msg);
     });
-  }
-
-  /** Subscribes to a push topic; returns the unsubscribe function. */
-  subscribe(topic: string, cb: (data: unknown) => void): () => void {
-    let set = this.#topics.get(topic);
-    if (!set) {
-      set = new Set();
-      this.#topics.set(topic, set);
-    }
-    set.add(cb);
-    return () => {
-      set.delete(cb);
-    };
   }
 
   get pendingCount(): number {

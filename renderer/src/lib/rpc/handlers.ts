@@ -14,9 +14,12 @@ export type {
   GenerateToken,
   Handlers,
   ImportResult,
+  JobDetail,
   JobProgress,
+  JobState,
   LibraryChange,
   ModelRecord,
+  ParamsOf,
   PushTopic,
   PushTopics,
   RowMeta,
@@ -29,3 +32,8 @@ export type {
   SplitResult,
   SystemInfo,
 } from '../../../../electron/backend/rpc/contract.ts';
+
+import type { ParamsOf } from '../../../../electron/backend/rpc/contract.ts';
+
+/** The params of 'runs/start' and 'runs/estimate' (the Train form's payload). */
+export type RunParams = ParamsOf<'runs/start'>;

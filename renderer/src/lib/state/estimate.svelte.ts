@@ -3,7 +3,7 @@
 // Answers that arrive after a newer request are dropped, so the panel always matches the form.
 
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
-import type { RunEstimate } from '../rpc/handlers.ts';
+import type { RunEstimate, RunParams } from '../rpc/handlers.ts';
 
 const DEBOUNCE_MS = 300;
 
@@ -22,7 +22,7 @@ export class Estimate {
   }
 
   /** Schedules an uncalibrated estimate for these params (skipped when they did not change). */
-  update(params: Record<string, unknown> | null): void {
+  update(params: RunParams | null): void {
     const key = JSON.stringify(params);
     if (key === this.#key) return;
     this.#key = key;
@@ -38,7 +38,7 @@ export class Estimate {
   }
 
   /** Measures real speed on the device (slower: runs a few training steps). */
-  measure(params: Record<string, unknown>): Promise<void> {
+  measure(params: RunParams): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     return this.#ask(params, true);
   }
@@ -48,16 +48,16 @@ export class Estimate {
     this.#seq++;
   }
 
-  async #ask(params: Record<string, unknown>, calibrate: boolean): Promise<void> {
+  async #ask(params: RunParams, calibrate: boolean): Promise<void> {
     const seq = ++this.#seq;
     this.loading = true;
     this.measuring = calibrate;
     try {
-      const res = (await this.#rpc.callRaw(
+      const res = await this.#rpc.callWith(
         'runs/estimate',
         { ...params, calibrate },
         { timeoutMs: calibrate ? 5 * 60_000 : 60_000 },
-      )) as RunEstimate;
+      );
       if (seq !== this.#seq) return;
       this.current = res;
       this.error = null;

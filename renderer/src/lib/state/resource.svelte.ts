@@ -2,8 +2,8 @@
 // lists are replaced whole on every reload, never mutated in place.
 
 import { untrack } from 'svelte';
-import { errorMessage } from '../rpc/client.ts';
-import type { LibraryChange } from '../rpc/handlers.ts';
+import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import type { LibraryChange, PushTopic, PushTopics } from '../rpc/handlers.ts';
 
 export class Resource<T> {
   value = $state.raw<T | undefined>(undefined);
@@ -51,22 +51,21 @@ export function refreshOnConnect(
 }
 
 /** Subscribes to a push topic for the lifetime of the calling component. */
-export function onPush(
-  rpc: { subscribe(topic: string, cb: (data: unknown) => void): () => void },
-  topic: string,
-  cb: (data: unknown) => void,
+export function onPush<T extends PushTopic>(
+  rpc: Pick<RpcClient, 'subscribe'>,
+  topic: T,
+  cb: (data: PushTopics[T]) => void,
 ): void {
   $effect(() => rpc.subscribe(topic, cb));
 }
 
-/** Calls `cb` when the backend reports a change to one of `kinds` (or to an unnamed kind). */
+/** Calls `cb` when the backend reports a change to one of `kinds`. */
 export function onLibraryChange(
-  rpc: { subscribe(topic: string, cb: (data: unknown) => void): () => void },
+  rpc: Pick<RpcClient, 'subscribe'>,
   kinds: ReadonlyArray<LibraryChange['kind']>,
   cb: () => void,
 ): void {
   onPush(rpc, 'library/changed', (d) => {
-    const kind = (d as Partial<LibraryChange> | null)?.kind;
-    if (kind === undefined || kinds.includes(kind)) cb();
+    if (kinds.includes(d.kind)) cb();
   });
 }

@@ -2,14 +2,15 @@
 // 'jobs/progress' pushes. Metric arrays are $state.raw and replaced whole on every update.
 
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
-import type { JobProgress, RunDetail, RunMetric, RunRecord, RunStatus } from '../rpc/handlers.ts';
+import type { JobProgress, JobState, RunDetail, RunMetric, RunRecord } from '../rpc/handlers.ts';
 import { Resource } from './resource.svelte.ts';
 
 /** What the Runs page takes from one 'jobs/progress' push. */
 export interface Progress {
   runId: number;
-  status: RunStatus;
-  /** New metric points, when the engine reports them (top level or in the push's `data`). */
+  /** The job's state (a job that ends is not yet the run's final status: the record says). */
+  status: JobState;
+  /** The new metric point, when the push reports a training step. */
   metrics: RunMetric[];
   /** The live counters of a training report, when the push carries them. */
   live: LiveProgress | null;
@@ -23,57 +24,25 @@ export interface LiveProgress {
   tokensPerS: number | null;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function toMetric(v: unknown): RunMetric | null {
-  if (!isRecord(v)) return null;
-  const step = num(v.step);
-  const loss = num(v.loss);
-  if (step === null || loss === null) return null;
-  return {
-    step,
-    loss,
-    epoch: num(v.epoch),
-    lr: num(v.lr),
-    gradNorm: num(v.gradNorm),
-    tokensPerS: num(v.tokensPerS),
-    evalLoss: num(v.evalLoss),
-  };
-}
-
 /**
- * Reads a JobProgress push. The engine's `data` may be one metric ({step, loss, ...}), or hold it
- * under `metric`, or a list under `metrics`; anything else carries no points.
+ * Reads a 'jobs/progress' push for the Runs page: a job that executes a library run, and the metric
+ * point and live counters when the push reports a training step. Null for other jobs.
  */
 export function parseProgress(p: JobProgress): Progress | null {
-  if (!isRecord(p) || typeof p.runId !== 'number') return null;
-  const d = p.data;
-  let metrics: RunMetric[] = [];
-  const top = toMetric(p);
-  if (top) metrics = [top];
-  else if (isRecord(d)) {
-    const one = toMetric(d) ?? toMetric(d.metric);
-    if (one) metrics = [one];
-    else if (Array.isArray(d.metrics)) metrics = d.metrics.map(toMetric).filter((m) => m !== null);
-  }
-  const src =
-    typeof (p as { step?: unknown }).step === 'number'
-      ? (p as Record<string, unknown>)
-      : isRecord(d)
-        ? d
-        : {};
-  const step = num(src.step);
-  const live =
-    step === null
-      ? null
-      : { step, totalSteps: num(src.totalSteps), etaS: num(src.etaS), tokensPerS: num(src.tokensPerS) };
-  return { runId: p.runId, status: p.state, metrics, live };
+  if (p.runId === null) return null;
+  const d = p.detail;
+  if (d?.event !== 'progress') return { runId: p.runId, status: p.state, metrics: [], live: null };
+  const metric: RunMetric = {
+    step: d.step,
+    loss: d.loss,
+    epoch: d.epoch,
+    lr: d.lr,
+    gradNorm: d.gradNorm,
+    tokensPerS: d.tokensPerS,
+    evalLoss: d.evalLoss ?? null,
+  };
+  const live = { step: d.step, totalSteps: d.totalSteps, etaS: d.etaS, tokensPerS: d.tokensPerS };
+  return { runId: p.runId, status: p.state, metrics: [metric], live };
 }
 
 /** Adds or replaces points by step, keeping steps ascending. Returns a new array. */
@@ -110,13 +79,12 @@ export class RunsState {
     this.#rpc = rpc;
     this.list = new Resource(() => rpc.call('runs/list'));
     this.#selected = $derived(this.list.value?.find((r) => r.id === this.selectedId) ?? this.detail);
-    this.#unsubscribe.push(rpc.subscribe('jobs/progress', (d) => this.#onProgress(d as JobProgress)));
+    this.#unsubscribe.push(rpc.subscribe('jobs/progress', (d) => this.#onProgress(d)));
     this.#unsubscribe.push(
       rpc.subscribe('library/changed', (d) => {
-        if (isRecord(d) && d.kind !== 'runs') return;
+        if (d.kind !== 'runs') return;
         void this.list.refresh();
-        if (this.selectedId !== null && isRecord(d) && d.id === this.selectedId)
-          void this.#reloadDetail(this.selectedId);
+        if (this.selectedId !== null && d.id === this.selectedId) void this.#reloadDetail(this.selectedId);
       }),
     );
   }

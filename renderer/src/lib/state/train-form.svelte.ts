@@ -1,6 +1,8 @@
 // The Train wizard's form: field values, per-step validation and the 'runs/start' payload.
 // Field names follow the CLI's `reft-studio train` flags (cli.md), camelCased.
 
+import type { RunParams } from '../rpc/handlers.ts';
+
 export const interventionTypes = [
   {
     id: 'loreft',
@@ -115,9 +117,10 @@ export class TrainForm {
     if (this.step > 0) this.step--;
   }
 
-  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. */
-  toParams(): Record<string, unknown> {
-    const advanced: Record<string, unknown> = {};
+  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. Null while the form has problems. */
+  toParams(): RunParams | null {
+    if (this.allProblems.length > 0 || this.modelId === null || this.datasetId === null) return null;
+    const advanced: Partial<RunParams> = {};
     const opt = {
       maxSteps: this.maxSteps,
       gradAccum: this.gradAccum,
@@ -127,7 +130,7 @@ export class TrainForm {
       seed: this.seed,
       checkpointEvery: this.checkpointEvery,
     };
-    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k] = v;
+    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k as keyof typeof opt] = v;
     if (this.schedule) advanced.schedule = this.schedule;
     return {
       ...advanced,

@@ -1,0 +1,316 @@
+// Files moving between a window and the backend without typed server paths: uploads (a browser
+// file or folder picked in the window, sent in base64 chunks over the same RPC link in Electron and
+// in a browser) and downloads (a zip the backend made, read back in chunks and saved by the window).
+//
+// Uploads are staged in <data>/uploads/<id>/files/ and validated as they arrive: the declared total
+// size and file count against the kind's limits, every path (relative, no '..', no drive letters or
+// backslashes, a bounded depth), every chunk in order and never past its file's declared size. A
+// single .zip is unpacked at the end under the same limits (entries' declared sizes are bounded
+// before anything is inflated). Nothing uploaded is ever executed: the importers read data only.
+// Staging folders are removed when their import succeeds, and swept after a day.
+//
+// Downloads are zips in <data>/downloads/<id>.zip, removed once read to the end and swept after an
+// hour (a window that went away mid-download).
+
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { unzipSync, type Zippable, zipSync } from 'fflate';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import type { Library } from './library.ts';
+
+/** What an upload is for, with its limits. Another importer adds its kind here. */
+export const UPLOAD_LIMITS = {
+  adapter: { maxBytes: 1 << 30, maxFiles: 2000 },
+  dataset: { maxBytes: 4 * 2 ** 30, maxFiles: 100 },
+} as const;
+export type UploadKind = keyof typeof UPLOAD_LIMITS;
+
+/** Largest chunk accepted (raw bytes; base64 on the wire is 4/3 of it, under the socket's limit). */
+export const MAX_CHUNK_BYTES = 4 << 20;
+const MAX_DEPTH = 12;
+const STAGING_MAX_AGE_MS = 24 * 3600_000;
+const DOWNLOAD_MAX_AGE_MS = 3600_000;
+
+export interface UploadFile {
+  /** Relative path with '/' separators, as the window saw it (a folder upload keeps the folder name). */
+  path: string;
+  size: number;
+}
+
+interface UploadState {
+  kind: UploadKind;
+  files: Array<UploadFile & { received: number }>;
+  createdAt: number;
+  finished: boolean;
+}
+
+const ID_RE = /^[0-9a-f]{24}$/;
+
+function uploadRoot(lib: Library): string {
+  return join(lib.dataDir, 'uploads');
+}
+
+function uploadDir(lib: Library, id: string): string {
+  if (!ID_RE.test(id)) throw new ValidationError('not-found', `no upload ${JSON.stringify(id)}`);
+  return join(uploadRoot(lib), id);
+}
+
+/** Refuses paths that could leave the staging folder or mean something else on another OS. */
+export function checkUploadPath(path: string): string {
+  const bad = (why: string) => new ValidationError('bad-path', `cannot accept the file "${path}": ${why}`);
+  if (path.length === 0 || path.length > 1000) throw bad('the name is empty or too long');
+  if (path.includes('\\') || path.includes('\0') || /^[a-zA-Z]:/.test(path) || path.startsWith('/'))
+    throw bad('only relative paths with / are accepted');
+  const parts = path.split('/');
+  if (parts.length > MAX_DEPTH) throw bad(`folders nested deeper than ${MAX_DEPTH}`);
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..') throw bad('empty, "." or ".." path segments');
+    if (p.length > 255) throw bad('a name longer than 255 characters');
+  }
+  return parts.join('/');
+}
+
+function readState(lib: Library, id: string): UploadState {
+  const file = join(uploadDir(lib, id), 'upload.json');
+  if (!existsSync(file)) throw new ValidationError('not-found', `no upload ${id} (it expired or was used)`);
+  return JSON.parse(readFileSync(file, 'utf8')) as UploadState;
+}
+
+function writeState(lib: Library, id: string, st: UploadState): void {
+  writeFileAtomic(join(uploadDir(lib, id), 'upload.json'), JSON.stringify(st));
+}
+
+function sweep(root: string, maxAgeMs: number): void {
+  if (!existsSync(root)) return;
+  const now = Date.now();
+  for (const f of readdirSync(root)) {
+    const p = join(root, f);
+    try {
+      if (now - statSync(p).mtimeMs > maxAgeMs) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // raced with another sweep
+    }
+  }
+}
+
+function limitError(kind: UploadKind, what: string): ValidationError {
+  const l = UPLOAD_LIMITS[kind];
+  return new ValidationError(
+    'too-large',
+    `${what}: an ${kind} upload takes at most ${Math.round(l.maxBytes / 2 ** 20)} MB in ${l.maxFiles} files`,
+  );
+}
+
+/** Starts an upload of `files` (paths and sizes as declared); returns its id. */
+export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[]): { uploadId: string } {
+  const limits = UPLOAD_LIMITS[kind];
+  if (files.length === 0) throw new ValidationError('empty-upload', 'choose at least one file');
+  if (files.length > limits.maxFiles) throw limitError(kind, `${files.length} files`);
+  const seen = new Set<string>();
+  let total = 0;
+  const clean = files.map((f) => {
+    const path = checkUploadPath(f.path);
+    if (seen.has(path)) throw new ValidationError('bad-path', `the file "${path}" is listed twice`);
+    seen.add(path);
+    if (!Number.isSafeInteger(f.size) || f.size < 0)
+      throw new ValidationError('bad-size', `"${path}": the size must be a whole number of bytes`);
+    total += f.size;
+    return { path, size: f.size, received: 0 };
+  });
+  if (total > limits.maxBytes) throw limitError(kind, `${Math.round(total / 2 ** 20)} MB`);
+  sweep(uploadRoot(lib), STAGING_MAX_AGE_MS);
+  const id = randomBytes(12).toString('hex');
+  mkdirSync(join(uploadDir(lib, id), 'files'), { recursive: true });
+  writeState(lib, id, { kind, files: clean, createdAt: Date.now(), finished: false });
+  return { uploadId: id };
+}
+
+/** Appends one chunk of one file; chunks of a file arrive in order (offset = bytes received so far). */
+export function uploadChunk(
+  lib: Library,
+  id: string,
+  path: string,
+  offset: number,
+  data: Uint8Array,
+): { received: number } {
+  const st = readState(lib, id);
+  if (st.finished) throw new ValidationError('upload-finished', `upload ${id} is already complete`);
+  const f = st.files.find((x) => x.path === path);
+  if (!f) throw new ValidationError('bad-path', `"${path}" is not part of upload ${id}`);
+  if (offset !== f.received)
+    throw new ValidationError('bad-offset', `"${path}": expected bytes from ${f.received}, got ${offset}`);
+  if (data.length > MAX_CHUNK_BYTES) throw new ValidationError('too-large', 'a chunk is at most 4 MB');
+  if (f.received + data.length > f.size)
+    throw new ValidationError('bad-size', `"${path}" is longer than the ${f.size} bytes announced`);
+  const dest = join(uploadDir(lib, id), 'files', ...path.split('/'));
+  mkdirSync(dirname(dest), { recursive: true });
+  const fd = openSync(dest, offset === 0 ? 'w' : 'r+');
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
+  } finally {
+    closeSync(fd);
+  }
+  f.received += data.length;
+  writeState(lib, id, st);
+  return { received: f.received };
+}
+
+/** Checks every file arrived whole; a lone .zip is unpacked in place. Returns the staged folder. */
+export function finishUpload(lib: Library, id: string): { dir: string; files: string[] } {
+  const st = readState(lib, id);
+  const root = join(uploadDir(lib, id), 'files');
+  if (!st.finished) {
+    for (const f of st.files) {
+      if (f.received !== f.size)
+        throw new ValidationError(
+          'incomplete-upload',
+          `"${f.path}": ${f.received} of ${f.size} bytes arrived`,
+        );
+      // Empty files get no chunk; create them now.
+      const dest = join(root, ...f.path.split('/'));
+      if (f.size === 0) {
+        mkdirSync(dirname(dest), { recursive: true });
+        writeFileSync(dest, '');
+      }
+    }
+    const only = st.files.length === 1 ? st.files[0] : null;
+    if (only && /\.zip$/i.test(only.path)) unpackZip(lib, st.kind, join(root, ...only.path.split('/')), root);
+    st.finished = true;
+    writeState(lib, id, st);
+  }
+  return { dir: root, files: listFiles(root) };
+}
+
+function unpackZip(_lib: Library, kind: UploadKind, zipPath: string, root: string): void {
+  const limits = UPLOAD_LIMITS[kind];
+  let total = 0;
+  let count = 0;
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(readFileSync(zipPath), {
+      // Bounds are checked on the declared sizes before any entry is inflated; an entry that
+      // inflates past its declared size is cut there by fflate (its output buffer is that size).
+      filter: (f) => {
+        if (f.name.endsWith('/')) return false;
+        checkUploadPath(f.name);
+        total += f.originalSize;
+        count++;
+        if (count > limits.maxFiles) throw limitError(kind, 'the zip has too many files');
+        if (total > limits.maxBytes) throw limitError(kind, 'the zip unpacks too large');
+        return true;
+      },
+    });
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    throw new ValidationError('bad-zip', `${zipPath.split(sep).at(-1)} is not a readable zip file`);
+  }
+  unlinkSync(zipPath);
+  for (const [name, data] of Object.entries(entries)) {
+    const dest = join(root, ...name.split('/'));
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, data);
+  }
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(join(dir, e.name), rel));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * The folder an importer should read from a finished upload: the staged root, or the single folder
+ * inside it (a folder upload keeps its folder's name), with that name for the import.
+ */
+export function uploadedFolder(
+  lib: Library,
+  id: string,
+  kind: UploadKind,
+): { dir: string; name: string | null } {
+  const st = readState(lib, id);
+  if (st.kind !== kind)
+    throw new ValidationError('wrong-upload', `upload ${id} holds a ${st.kind}, not a ${kind}`);
+  if (!st.finished) throw new ValidationError('incomplete-upload', `upload ${id} is not finished`);
+  const root = join(uploadDir(lib, id), 'files');
+  const entries = readdirSync(root, { withFileTypes: true });
+  const only = entries.length === 1 ? entries[0] : null;
+  if (only?.isDirectory()) return { dir: join(root, only.name), name: only.name };
+  return { dir: root, name: null };
+}
+
+/** Removes an upload's staging folder (after a successful import, or when the window gives up). */
+export function discardUpload(lib: Library, id: string): void {
+  rmSync(uploadDir(lib, id), { recursive: true, force: true });
+}
+
+// ---- downloads -------------------------------------------------------------------------------------
+
+export interface DownloadInfo {
+  downloadId: string;
+  fileName: string;
+  sizeBytes: number;
+}
+
+/** Zips `files` (zip path → bytes) as a download named `fileName`. */
+export function makeDownloadZip(lib: Library, fileName: string, files: Zippable): DownloadInfo {
+  const root = join(lib.dataDir, 'downloads');
+  mkdirSync(root, { recursive: true });
+  sweep(root, DOWNLOAD_MAX_AGE_MS);
+  const id = randomBytes(12).toString('hex');
+  const data = zipSync(files, { level: 6, mtime: new Date() });
+  writeFileAtomic(join(root, `${id}.zip`), data);
+  return { downloadId: id, fileName, sizeBytes: data.length };
+}
+
+/** Reads up to `length` bytes of a download from `offset`; the file is removed once read to its end. */
+export function readDownload(
+  lib: Library,
+  id: string,
+  offset: number,
+  length: number,
+): { data: Uint8Array; eof: boolean } {
+  if (!ID_RE.test(id)) throw new ValidationError('not-found', `no download ${JSON.stringify(id)}`);
+  const file = join(lib.dataDir, 'downloads', `${id}.zip`);
+  if (!existsSync(file)) throw new ValidationError('not-found', `no download ${id} (it expired or was read)`);
+  const fd = openSync(file, 'r');
+  let size: number;
+  const buf = Buffer.alloc(Math.min(length, MAX_CHUNK_BYTES));
+  let n: number;
+  try {
+    size = fstatSync(fd).size;
+    n = readSync(fd, buf, 0, buf.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  const eof = offset + n >= size;
+  if (eof) rmSync(file, { force: true });
+  return { data: buf.subarray(0, n), eof };
+}
+
+/** Every file under `dir` as zip entries under `prefix/`. */
+export function folderEntries(dir: string, prefix: string): Zippable {
+  const out: Zippable = {};
+  for (const rel of listFiles(dir)) out[`${prefix}/${rel}`] = readFileSync(join(dir, ...rel.split('/')));
+  return out;
+}

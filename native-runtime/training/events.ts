@@ -1,0 +1,47 @@
+// What a training run reports while it works, declared once for every reader: the trainer's hooks,
+// the engine worker's messages, the studio's 'jobs/progress' pushes (as the push's `detail`) and the
+// CLI's `--json` event stream (one object per line). Types only, no imports: the renderer imports
+// this module too.
+//
+//   {event: 'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
+//   {event: 'checkpoint', step, dir}
+//   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
+//   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
+
+/** The numbers of one finished optimizer step. */
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  /** Epochs done, fractional (step / steps per epoch). */
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerS: number;
+  /** Seconds left at the current speed. */
+  etaS: number;
+  /** Held-out loss, on the steps where it was measured. */
+  evalLoss?: number;
+}
+
+export interface CheckpointWritten {
+  step: number;
+  dir: string;
+}
+
+export interface ProbeSample {
+  step: number;
+  prompt: string;
+  output: string;
+}
+
+export type TrainProgressEvent = { event: 'progress' } & TrainProgress;
+export type CheckpointEvent = { event: 'checkpoint' } & CheckpointWritten;
+export type SampleEvent = { event: 'sample' } & ProbeSample;
+export interface LogEvent {
+  event: 'log';
+  message: string;
+}
+
+/** Everything a training run reports, tagged by `event`. */
+export type TrainEvent = TrainProgressEvent | CheckpointEvent | SampleEvent | LogEvent;

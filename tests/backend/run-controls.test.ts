@@ -1,0 +1,143 @@
+// The Runs page's controls through the backend's RPC (in-process host, real engine in its worker,
+// real SQLite file): cancel keeping the last checkpoint as an adapter, keep-checkpoint on a stopped
+// run, the run's log (stored and pushed), and deleting a run while its adapters stay.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
+import { LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+const root = tempDir('run-controls');
+const dataDir = join(root, 'data');
+let b: Backend;
+let modelId: number;
+let datasetId: number;
+const pushes: PushMessage[] = [];
+let nextId = 1;
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply')
+    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
+  return r.result as T;
+}
+
+async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  assert.equal(r.type, 'error', `${method} should fail`);
+  return (r as { error: { code: string; message: string } }).error;
+}
+
+const long = {
+  layers: '1;2',
+  rank: 2,
+  positions: 'f1+l1',
+  intervention: 'loreft',
+  lr: 0.004,
+  maxSteps: 400,
+  batchSize: 1,
+  checkpointEvery: 1000,
+};
+
+before(async () => {
+  b = createBackend(dataDir, { seedDemo: false });
+  b.events.onAny((topic, data) => pushes.push({ type: 'push', topic, data }));
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'train.jsonl');
+  writeJsonl(file, 16);
+  datasetId = (await call('datasets/import', { path: file })).dataset.id;
+});
+after(() => b.close());
+
+const runOf = (id: number) => call('runs/get', { id });
+const settled = (id: number, states: string[]) =>
+  waitFor(`run ${id} to settle`, async () => {
+    await b.jobs.idle();
+    const r = await runOf(id);
+    return states.includes(r.status) ? r : null;
+  });
+const someSteps = (id: number, n: number) =>
+  waitFor(`${n} steps`, async () => ((await runOf(id)).lastStep >= n ? true : null), 60_000, 10);
+
+test('cancel with keepCheckpoint: the last checkpoint becomes an adapter of the run, tagged', async () => {
+  pushes.length = 0;
+  const run = await call('runs/start', { modelId, datasetId, ...long, name: 'keep me' });
+  await someSteps(run.runId, 3);
+  assert.equal((await callError('runs/delete', { id: run.runId })).code, 'not-deletable');
+  assert.equal((await callError('runs/keep-checkpoint', { id: run.runId })).code, 'run-active');
+  const c = await call('runs/cancel', { id: run.runId, keepCheckpoint: true });
+  assert.equal(c.status, 'cancelled');
+  const done = await settled(run.runId, ['cancelled']);
+  const step = done.checkpoints.at(-1).step;
+  assert.equal(step, done.lastStep, 'cancel checkpointed the last step');
+  const adapterId = await waitFor('the kept adapter', async () => (await runOf(run.runId)).adapterId);
+  const a = await call('adapters/get', { id: adapterId });
+  assert.equal(a.runId, run.runId);
+  assert.deepEqual(a.tags, ['checkpoint']);
+  assert.match(a.name, new RegExp(`^keep me — step ${step} of 400$`));
+  assert.equal(a.manifest.metrics.step, step);
+  assert.ok(existsSync(join(a.path, 'adapter.safetensors')));
+  assert.ok(!a.path.startsWith(join(dataDir, 'runs')), 'the adapter lives apart from the run');
+  // Keeping again returns the same adapter.
+  assert.equal((await call('runs/keep-checkpoint', { id: run.runId })).id, adapterId);
+  // The adapter is usable: the playground generates with it.
+  const g = await call('generate/run', { modelId, adapterId, prompt: 'Question 1?', maxNewTokens: 3 });
+  assert.ok(g.tokens >= 1);
+
+  // The log tells the story, stored and pushed.
+  const lines: { text: string; source: string }[] = await call('runs/logs', { id: run.runId });
+  const texts = lines.map((l) => l.text).join('\n');
+  assert.match(texts, /^queued: 400 steps/m);
+  assert.match(texts, /^started: loreft rank 2 on layers 1;2/m);
+  assert.match(texts, new RegExp(`^cancelled \\(last checkpoint: step ${step}\\)`, 'm'));
+  assert.match(texts, new RegExp(`kept the checkpoint at step ${step} as adapter #${adapterId}`));
+  const pushed = pushes
+    .filter((p) => p.topic === 'runs/log')
+    .map((p) => (p.data as { line: { text: string } }).line.text);
+  assert.deepEqual(
+    pushed,
+    lines.map((l) => l.text),
+  );
+});
+
+test('keep-checkpoint on a paused run; a run without checkpoints says so', async () => {
+  const run = await call('runs/start', { modelId, datasetId, ...long });
+  await someSteps(run.runId, 2);
+  await call('runs/pause', { id: run.runId });
+  const p = await settled(run.runId, ['paused']);
+  const a = await call('runs/keep-checkpoint', { id: run.runId });
+  assert.equal(a.manifest.metrics.step, p.checkpoints.at(-1).step);
+  // Cancelling the paused run with keep returns the same adapter at once.
+  const c = await call('runs/cancel', { id: run.runId, keepCheckpoint: true });
+  assert.equal(c.keptAdapterId, a.id);
+  // A queued run paused before its first step has no checkpoint.
+  const blocker = await call('runs/start', { modelId, datasetId, ...long });
+  const waiting = await call('runs/start', { modelId, datasetId, ...long });
+  await call('runs/pause', { id: waiting.runId });
+  assert.equal((await callError('runs/keep-checkpoint', { id: waiting.runId })).code, 'no-checkpoint');
+  await call('runs/cancel', { id: blocker.runId });
+  await call('runs/cancel', { id: waiting.runId });
+  await settled(blocker.runId, ['cancelled']);
+});
+
+test('runs/delete removes the run, its metrics and folders; its adapters stay', async () => {
+  const [withAdapter] = (await call('runs/list', { status: 'cancelled' })).filter(
+    (r: { name: string | null }) => r.name === 'keep me',
+  );
+  const detail = await runOf(withAdapter.id);
+  const adapterId = detail.adapterId;
+  const folder = join(dataDir, 'runs', String(withAdapter.id));
+  assert.ok(existsSync(folder));
+  const r = await call('runs/delete', { id: withAdapter.id });
+  assert.ok(r.deletedFolders >= 1);
+  assert.equal((await callError('runs/get', { id: withAdapter.id })).code, 'not-found');
+  assert.ok(!existsSync(folder));
+  const a = await call('adapters/get', { id: adapterId });
+  assert.equal(a.runId, null);
+  assert.ok(existsSync(a.path), 'the adapter folder is kept');
+  assert.deepEqual(await call('runs/logs', { id: 999 }).catch((e) => e.code), 'not-found');
+});
