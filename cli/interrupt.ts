@@ -1,13 +1,19 @@
-// Ctrl-C (SIGINT) for long CLI work. The first one asks the work to stop cleanly: `signal` aborts,
-// and training finishes its step, saves a checkpoint and returns paused. A second one within
-// 2 seconds means "stop now": `onStopNow` handlers run (training terminates its engine worker,
-// keeping the last checkpoint already on disk). A later one repeats the hint. While this is
-// installed Node's default (exit at once, nothing saved) is off; `release()` restores it.
+// Ctrl-C (SIGINT) for long CLI work. The first one is a request to stop cleanly: `requested` turns
+// true and `signal` aborts — work that has natural stopping points (training: the end of a step)
+// checks `requested` there and stops with its state saved. A second one within 2 seconds means
+// "stop now": `onStopNow` handlers run. A later one only repeats the hint. While this is installed
+// Node's default (exit at once, nothing saved) is off; release() restores it after a short grace
+// period, so a Ctrl-C that lands while the command prints its result cannot cut it off.
+//
+// Signals reach JavaScript only when the event loop turns: on the main thread, between two ONNX
+// Runtime calls (each blocks the thread).
 
 export const STOP_WINDOW_MS = 2000;
 
 export interface Interrupts {
-  /** Aborted by the first Ctrl-C. */
+  /** True once the first Ctrl-C came. */
+  readonly requested: boolean;
+  /** Aborted by the first Ctrl-C (for work that stops at once, e.g. a download). */
   readonly signal: AbortSignal;
   /** True once a second Ctrl-C came within the window. */
   readonly stopNow: boolean;
@@ -26,7 +32,7 @@ export interface InterruptMessages {
 export function catchInterrupts(
   say: (message: string) => void,
   messages: InterruptMessages = {
-    first: 'stopping after this step (Ctrl-C again within 2 s to stop at once)',
+    first: 'stopping (Ctrl-C again within 2 s to stop at once)',
     stop: 'stopping now',
   },
   now: () => number = Date.now,
@@ -35,7 +41,9 @@ export function catchInterrupts(
   const handlers: (() => void)[] = [];
   let last = 0;
   let stopNow = false;
+  let released = false;
   const onSigint = () => {
+    if (released) return;
     const t = now();
     if (!ac.signal.aborted) {
       last = t;
@@ -55,6 +63,9 @@ export function catchInterrupts(
   };
   process.on('SIGINT', onSigint);
   return {
+    get requested() {
+      return ac.signal.aborted;
+    },
     signal: ac.signal,
     get stopNow() {
       return stopNow;
@@ -64,7 +75,9 @@ export function catchInterrupts(
       else handlers.push(fn);
     },
     release() {
-      process.off('SIGINT', onSigint);
+      if (released) return;
+      released = true;
+      setTimeout(() => process.off('SIGINT', onSigint), STOP_WINDOW_MS).unref();
     },
   };
 }

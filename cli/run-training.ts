@@ -1,21 +1,30 @@
 // Training from the command line, shared by `train` and `runs resume`: a recorded run executed with
-// the studio's own code (jobs/training.ts executeRun) on a WorkerEngine, so ONNX Runtime's blocking
-// calls run off this thread and the bar, the clock and Ctrl-C stay live. Progress, notes and
+// the studio's own code (jobs/training.ts executeRun) on an in-process engine. Progress, notes and
 // checkpoints go to the reporter (ctx.progress).
 //
-// Ctrl-C: the first pauses at the end of the step with a checkpoint (status 'paused'); a second
-// within 2 s terminates the engine worker at once, leaving the last checkpoint on disk (status
-// 'interrupted'). Both can be continued with `reft-studio runs resume ID`; the exit code is 130.
+// Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
+// (status 'paused'); a second within 2 s stops at once — as soon as the ONNX Runtime call in flight
+// returns, without writing a checkpoint — leaving the last one on disk (status 'interrupted'). Both
+// can be continued with `reft-studio runs resume ID`; the exit code is 130.
+//
+// Why in-process and why process.exit: ORT's run() blocks its thread, and a worker thread that is
+// terminated (or a process that exits) while a worker is inside run() aborts in onnxruntime-node
+// ("terminate called after throwing Napi::Error"). On the main thread a signal handler only runs
+// between ORT calls, where exiting is safe.
 
-import { WorkerEngine } from '../electron/backend/jobs/engine.ts';
+import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
 import { executeRun, type RunOutcome } from '../electron/backend/jobs/training.ts';
-import type { Library } from '../electron/backend/library/library.ts';
-import { getRun, type RunDetail } from '../electron/backend/library/runs.ts';
+import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
+import { appendRunLog } from '../electron/backend/library/run-logs.ts';
+import { getRun, type RunDetail, setRunStatus } from '../electron/backend/library/runs.ts';
+import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
+import type { TrainProgress } from '../native-runtime/training/events.ts';
 import { str } from './args.ts';
 import type { CommandContext } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
+import type { TrainTask } from './progress/reporter.ts';
 
 export interface TrainingOutcome {
   outcome: RunOutcome;
@@ -24,33 +33,56 @@ export interface TrainingOutcome {
   run: RunDetail;
 }
 
-function interrupts(ctx: CommandContext, engine: WorkerEngine): Interrupts {
-  const i = catchInterrupts((m) => ctx.progress.log(m), {
-    first: 'pausing: finishing this step and saving a checkpoint (Ctrl-C again within 2 s to stop at once)',
-    stop: 'stopping now; the run keeps its last checkpoint',
+function interrupts(ctx: CommandContext): Interrupts {
+  return catchInterrupts((m) => ctx.progress.log(m), {
+    first: 'pausing at the end of this step, with a checkpoint (Ctrl-C again within 2 s to stop at once)',
+    stop: 'stopping now, without a new checkpoint',
   });
-  // Terminating the worker is what makes it "at once": the step in flight is dropped.
-  i.onStopNow(() => void engine.close());
-  return i;
 }
 
-/** Runs a recorded run (queued) to its end, a pause or a stop. */
+/**
+ * The trainer's abort signal for a Ctrl-C pause: aborted at the end of a step (the trainer then
+ * checkpoints that step and stops) rather than at once (it would drop a half-accumulated step).
+ */
+function pauseAtStepEnd(ctrlC: Interrupts): { signal: AbortSignal; stepDone(p: TrainProgress): void } {
+  const ac = new AbortController();
+  return {
+    signal: ac.signal,
+    // After the last step there is nothing to pause: the run completes.
+    stepDone: (p) => {
+      if (ctrlC.requested && p.step < p.totalSteps && !ac.signal.aborted) ac.abort();
+    },
+  };
+}
+
+/** Runs a recorded run (queued) to its end or a pause; a stop at once exits the process (130). */
 export async function executeRunHere(
   ctx: CommandContext,
   lib: Library,
   runId: number,
 ): Promise<TrainingOutcome> {
-  const engine = new WorkerEngine();
-  const ctrlC = interrupts(ctx, engine);
+  const ctrlC = interrupts(ctx);
   const task = ctx.progress.train({ totalSteps: getRun(lib, runId).totalSteps ?? 0, runId });
+  ctrlC.onStopNow(() => {
+    setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
+    appendRunLog(lib, runId, 'studio', 'stopped at once with Ctrl-C; resumable from its last checkpoint');
+    task.done();
+    const code = printStopped(ctx, getRun(lib, runId), 'interrupted');
+    closeLibrary(lib);
+    process.exit(code);
+  });
+  const pause = pauseAtStepEnd(ctrlC);
   let summary: TrainSummary | null = null;
   try {
-    const outcome = await executeRun(lib, engine, runId, {
-      signal: ctrlC.signal,
-      // A pause keeps the run resumable ('paused'); a stop at once leaves it 'interrupted'.
-      abortReason: () => (ctrlC.stopNow ? 'shutdown' : 'pause'),
+    const outcome = await executeRun(lib, new InProcessEngine(), runId, {
+      signal: pause.signal,
+      // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
+      abortReason: () => 'pause',
       onLog: (m) => ctx.progress.log(m),
-      onProgress: (p) => task.update(p),
+      onProgress: (p) => {
+        task.update(p);
+        pause.stepDone(p);
+      },
       onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
       onResult: (s) => {
         summary = s;
@@ -60,7 +92,6 @@ export async function executeRunHere(
   } finally {
     task.done();
     ctrlC.release();
-    await engine.close();
   }
 }
 
@@ -98,51 +129,79 @@ export function printStopped(ctx: CommandContext, run: RunDetail, outcome: RunOu
   return 130;
 }
 
-export interface CheckpointTraining {
-  summary: TrainSummary | null;
+interface CheckpointTraining {
   /** The last checkpoint written or resumed from. */
   lastCheckpoint: { step: number; dir: string } | null;
-  /** Ctrl-C: 'paused' (checkpoint at the stop) or 'interrupted' (stopped at once). */
-  stopped: 'paused' | 'interrupted' | null;
   step: number;
 }
 
-/** `train --resume CKPT`: a checkpoint folder outside the library, trained on a WorkerEngine. */
+/** What a stopped `train --resume` prints (exit 130): where it stopped and how to continue. */
+function printCheckpointStop(
+  ctx: CommandContext,
+  r: CheckpointTraining,
+  status: 'paused' | 'interrupted',
+  out: string,
+): number {
+  const ck = r.lastCheckpoint;
+  const resume = ck
+    ? `reft-studio train --resume ${JSON.stringify(ck.dir)} --out ${JSON.stringify(out)}`
+    : null;
+  ctx.print({ status, step: r.step, checkpoint: ck, resume }, () =>
+    [
+      `training ${status} at step ${r.step}`,
+      ck ? `last checkpoint: step ${ck.step}, ${ck.dir}` : 'no checkpoint was written',
+      ...(resume ? [`continue it with: ${resume}`] : []),
+    ].join('\n'),
+  );
+  return 130;
+}
+
+/**
+ * `train --resume CKPT`: a checkpoint folder outside the library, trained in-process. Returns the
+ * summary, or prints where a Ctrl-C stopped it and returns 130 (a second Ctrl-C exits at once).
+ */
 export async function trainFromCheckpoint(
   ctx: CommandContext,
-  config: TrainConfig,
-): Promise<CheckpointTraining> {
-  const engine = new WorkerEngine();
-  const ctrlC = interrupts(ctx, engine);
-  let task: ReturnType<CommandContext['progress']['train']> | null = null;
-  let lastCheckpoint: CheckpointTraining['lastCheckpoint'] = null;
-  let step = 0;
+  config: TrainConfig & { out: string },
+): Promise<TrainSummary | number> {
+  const ctrlC = interrupts(ctx);
+  const bar: { task: TrainTask | null } = { task: null };
+  const from = config.resumeFrom ? readTrainerState(config.resumeFrom).step : 0;
+  const r: CheckpointTraining = {
+    lastCheckpoint: config.resumeFrom ? { step: from, dir: config.resumeFrom } : null,
+    step: from,
+  };
+  ctrlC.onStopNow(() => {
+    bar.task?.done();
+    process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
+  });
+  const pause = pauseAtStepEnd(ctrlC);
   try {
-    const summary = await engine.call(
+    return await new InProcessEngine().call(
       'train',
       { config },
       {
-        signal: ctrlC.signal,
+        signal: pause.signal,
         onEvent: (event, data) => {
           if (event === 'progress') {
-            const p = data as Parameters<NonNullable<typeof task>['update']>[0];
-            task ??= ctx.progress.train({ totalSteps: p.totalSteps });
-            task.update(p);
-            step = p.step;
+            const p = data as TrainProgress;
+            bar.task ??= ctx.progress.train({ totalSteps: p.totalSteps });
+            bar.task.update(p);
+            r.step = p.step;
+            pause.stepDone(p);
           } else if (event === 'checkpoint') {
-            lastCheckpoint = data as { step: number; dir: string };
-            ctx.progress.checkpoint(lastCheckpoint);
+            r.lastCheckpoint = data as { step: number; dir: string };
+            ctx.progress.checkpoint(r.lastCheckpoint);
           } else if (event === 'log') ctx.progress.log(data as string);
         },
       },
     );
-    return { summary, lastCheckpoint, stopped: null, step };
   } catch (e) {
-    if (!ctrlC.signal.aborted) throw e;
-    return { summary: null, lastCheckpoint, stopped: ctrlC.stopNow ? 'interrupted' : 'paused', step };
+    if (!pause.signal.aborted) throw e;
+    bar.task?.done();
+    return printCheckpointStop(ctx, r, 'paused', config.out);
   } finally {
-    (task as ReturnType<CommandContext['progress']['train']> | null)?.done();
+    bar.task?.done();
     ctrlC.release();
-    await engine.close();
   }
 }

@@ -39,7 +39,10 @@ export const adaptersCommands: Command[] = [
     options: {
       tag: { type: 'string', description: 'only adapters with this tag' },
       type: { type: 'string', description: 'only this intervention type (loreft, noreft, direft, ...)' },
-      'base-model': { type: 'string', description: 'only adapters for this base model fingerprint (or prefix)' },
+      'base-model': {
+        type: 'string',
+        description: 'only adapters for this base model fingerprint (or prefix)',
+      },
       search: { type: 'string', description: 'free text: name, tag, type, base model name or fingerprint' },
     },
     examples: ['adapters list --tag pirate', 'adapters list --type loreft --json'],
@@ -169,7 +172,10 @@ export const adaptersCommands: Command[] = [
         description: 'accept another base model of the same shape (layers, hidden size)',
       },
     },
-    examples: ['adapters check 3 --model 1', 'adapters check ./my-adapter --model ./Llama-3.2-1B --force-base'],
+    examples: [
+      'adapters check 3 --model 1',
+      'adapters check ./my-adapter --model ./Llama-3.2-1B --force-base',
+    ],
     async run(ctx) {
       const adapter = ctx.args[0];
       if (!adapter) throw new UsageError('missing ID|DIR');

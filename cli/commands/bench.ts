@@ -76,7 +76,10 @@ export const benchCommands: Command[] = [
       seq: { type: 'string', description: 'tokens per sequence (default 128)' },
       prompt: { type: 'string', description: 'prompt tokens; labels on the rest (default 64)' },
     },
-    examples: ['bench train --model ./SmolLM2-135M --json', 'bench train --model ./llama --layers 2;10 --rank 8 --steps 5'],
+    examples: [
+      'bench train --model ./SmolLM2-135M --json',
+      'bench train --model ./llama --layers "2;10" --rank 8 --steps 5',
+    ],
     async run(ctx) {
       const { spec, device } = setup(ctx);
       const seq = num(ctx, 'seq') ?? 128,

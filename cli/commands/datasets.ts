@@ -1,16 +1,34 @@
 // `reft-studio datasets import|list|show`: datasets in the library (logic in library/datasets.ts).
 // Import is strict by default, as every CLI command is with bad input: the first malformed row fails
-// it naming file:line. --skip-bad-rows imports the rest and lists each bad row on stderr.
+// it naming file:line. --skip-bad-rows imports the rest and lists each bad row on stderr. A big file
+// (BIG_FILE_BYTES and more) shows its rows being checked on the progress reporter.
 
+import { statSync } from 'node:fs';
 import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
 import {
   datasetRows,
   getDataset,
-  importDataset,
+  importDatasetFile,
   listDatasets,
 } from '../../electron/backend/library/datasets.ts';
 import { int, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatTime, table } from '../command.ts';
+import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
+
+/** Files from this size on show progress while their rows are checked. */
+const BIG_FILE_BYTES = 4 * 2 ** 20;
+
+/** The reporter's row count for a big file; nothing for a small one (it is done at once). */
+function rowProgress(ctx: CommandContext, file: string) {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { onProgress: undefined, done() {} };
+  }
+  if (size < BIG_FILE_BYTES) return { onProgress: undefined, done() {} };
+  const task = ctx.progress.count({ label: 'import', unit: 'rows' });
+  return { onProgress: (done: number, total: number) => task.update(done, total), done: () => task.done() };
+}
 
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
   if (v === undefined || v === 'auto') return v;
@@ -21,7 +39,7 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
-    summary: 'import a JSONL/JSON/CSV file as a frozen dataset version',
+    summary: 'import a JSONL/JSON/CSV/Parquet file as a frozen dataset version',
     usage:
       'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
     options: {
@@ -33,13 +51,18 @@ export const datasetsCommands: Command[] = [
         description: 'import the good rows and list each bad one (default: refuse the file)',
       },
     },
-    examples: ['datasets import persona.jsonl --name persona', 'datasets import more.csv --into 2 --skip-bad-rows'],
+    examples: [
+      'datasets import persona.jsonl --name persona',
+      'datasets import more.csv --into 2 --skip-bad-rows',
+    ],
     async run(ctx) {
       const file = ctx.args[0];
       if (!file) throw new UsageError('missing FILE');
       const into = str(ctx.values, 'into');
+      const rows = rowProgress(ctx, file);
       const r = await ctx.withLibrary((lib) =>
-        importDataset(lib, {
+        importDatasetFile(lib, {
+          onProgress: rows.onProgress,
           path: file,
           name: str(ctx.values, 'name'),
           format: parseFormat(str(ctx.values, 'format')),
@@ -47,6 +70,7 @@ export const datasetsCommands: Command[] = [
           onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
         }),
       );
+      rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
       ctx.print(

@@ -44,7 +44,9 @@ export const debugCommands: Command[] = [
     summary: 'Logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
     usage: 'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors',
     options: common,
-    examples: ['debug forward --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out out.safetensors'],
+    examples: [
+      'debug forward --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out out.safetensors',
+    ],
     async run(ctx) {
       const t = await debugForward(
         need(ctx, 'model', 'forward'),
@@ -59,7 +61,9 @@ export const debugCommands: Command[] = [
     summary: 'Loss and the gradient of every intervention parameter (R itself for rotate_layer)',
     usage: 'debug grad --model DIR --adapter PYREFT_DIR --batch IN.safetensors --out OUT.safetensors',
     options: common,
-    examples: ['debug grad --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out grads.safetensors'],
+    examples: [
+      'debug grad --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out grads.safetensors',
+    ],
     async run(ctx) {
       const t = await debugGrad(
         need(ctx, 'model', 'grad'),

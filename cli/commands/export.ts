@@ -42,9 +42,12 @@ export const exportCommand: Command = {
       type: 'string',
       description: 'a training config file to bundle instead of a run (--format bundle)',
     },
-    data: { type: 'string', description: 'the training data for the bundle (default: the run\'s data)' },
+    data: { type: 'string', description: "the training data for the bundle (default: the run's data)" },
   },
-  examples: ['export --adapter 3 --format pyreft --out ./pirate-pyreft', 'export --format bundle --run 7 --out ./bundle'],
+  examples: [
+    'export --adapter 3 --format pyreft --out ./pirate-pyreft',
+    'export --format bundle --run 7 --out ./bundle',
+  ],
   async run(ctx) {
     const format = str(ctx.values, 'format') ?? 'pyreft';
     const out = str(ctx.values, 'out');

@@ -103,7 +103,10 @@ export const runsCommands: Command[] = [
         if (outcome === 'failed') throw new ConfigError('run-failed', run.error ?? `run ${id} failed`);
         if (outcome !== 'completed') return printStopped(ctx, run, outcome);
         const { metrics: _m, ...rest } = run;
-        ctx.print({ ...rest, outcome }, () => `run ${id}: completed; adapter ${run.adapterId} in the library`);
+        ctx.print(
+          { ...rest, outcome },
+          () => `run ${id}: completed; adapter ${run.adapterId} in the library`,
+        );
         return 0;
       });
     },

@@ -134,7 +134,7 @@ export const trainCommand: Command = {
   },
   examples: [
     'train --model ./SmolLM2-135M --data persona.jsonl --max-steps 200',
-    'train --model 1 --data 2 --layers 4;8 --positions l1 --rank 8 --lr 4e-3 --epochs 3 --out ./pirate',
+    'train --model 1 --data 2 --layers "4;8" --positions l1 --rank 8 --lr 4e-3 --epochs 3 --out ./pirate',
   ],
   stream: true,
   async run(ctx) {
@@ -240,8 +240,9 @@ async function trainRecorded(
     adapter = f.out;
   }
   const s: TrainSummary = summary;
-  ctx.print({ status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) }, () =>
-    summaryText(s, adapter, [`run ${run.id} completed; adapter ${done.adapterId} in the library`]),
+  ctx.print(
+    { status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) },
+    () => summaryText(s, adapter, [`run ${run.id} completed; adapter ${done.adapterId} in the library`]),
   );
   return 0;
 }
@@ -252,22 +253,8 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   if (!config.data) throw new UsageError('train: --data FILE is required');
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
-  const r = await trainFromCheckpoint(ctx, config);
-  if (r.summary) {
-    const s = r.summary;
-    ctx.print({ status: 'completed', ...summaryJson(s, s.adapter) }, () => summaryText(s, s.adapter));
-    return 0;
-  }
-  const ck = r.lastCheckpoint;
-  const resume = ck ? `reft-studio train --resume ${JSON.stringify(ck.dir)} --out ${JSON.stringify(config.out)}` : null;
-  ctx.print(
-    { status: r.stopped, step: r.step, checkpoint: ck, resume },
-    () =>
-      [
-        `training ${r.stopped} at step ${r.step}`,
-        ck ? `last checkpoint: step ${ck.step}, ${ck.dir}` : 'no checkpoint was written',
-        ...(resume ? [`continue it with: ${resume}`] : []),
-      ].join('\n'),
-  );
-  return 130;
+  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out });
+  if (typeof r === 'number') return r;
+  ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
+  return 0;
 }

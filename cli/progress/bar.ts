@@ -1,15 +1,16 @@
 // The terminal form of the progress reporter: one live line per task, redrawn in place by
 // cli-progress (its MultiBar, so notes print above the bars without breaking them). The line is
-// built here from the same fields as the plain lines (format.ts), fitted to the terminal's width —
-// low-priority fields go first on a narrow terminal — with elapsed time and ETA ticking between
-// updates. Colour only on the bar itself, and none when NO_COLOR is set.
+// built here from compact fields (format.ts barFields) fitted to the terminal's width — low-priority
+// fields go first on a narrow terminal — with elapsed time and ETA ticking between updates. Colour
+// only on the bar itself, and none when NO_COLOR is set.
 //
-// The line never exceeds the width: cli-progress then leaves the terminal's line wrapping alone
-// (linewrap: true), so a killed process cannot leave the terminal with wrapping switched off.
+// cli-progress switches the terminal's line wrapping off while it draws (so a line one column too
+// wide cannot scroll) and back on when it stops; a process 'exit' hook switches it back on too, in
+// case the process ends without closing the reporter.
 
 import cliProgress from 'cli-progress';
-import type { CheckpointEvent, ProgressEvent } from '../../electron/backend/jobs/progress-events.ts';
-import { type Field, fieldsOf, fitFields, fractionOf } from './format.ts';
+import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
+import { barFields, fitFields, fractionOf } from './format.ts';
 import type { Sink, TaskView } from './reporter.ts';
 
 const FULL = '\u2588';
@@ -17,6 +18,7 @@ const EMPTY = '\u2591';
 const CYAN = '\x1b[36m';
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
+const WRAP_ON = '\x1b[?7h';
 /** Redraw from update() itself when the event loop is busy (work on the main thread). */
 const SYNC_REDRAW_MS = 200;
 
@@ -33,6 +35,7 @@ export class BarSink implements Sink {
   #bars = new Map<number, { bar: cliProgress.SingleBar; view: TaskView }>();
   #lastDraw = 0;
   #closed = false;
+  #restoreWrap = () => this.stream.write(WRAP_ON);
 
   constructor(
     readonly stream: NodeJS.WriteStream,
@@ -41,44 +44,40 @@ export class BarSink implements Sink {
   ) {}
 
   #multiBar(): cliProgress.MultiBar {
-    this.#multi ??= new cliProgress.MultiBar({
-      stream: this.stream,
-      fps: 10,
-      linewrap: true,
-      hideCursor: false,
-      clearOnComplete: false,
-      format: (_o, params, payload: { view: TaskView }) => this.line(payload.view, params.maxWidth),
-    });
+    if (!this.#multi) {
+      this.#multi = new cliProgress.MultiBar({
+        stream: this.stream,
+        fps: 10,
+        linewrap: false,
+        hideCursor: false,
+        clearOnComplete: false,
+        format: (_o, params, payload: { view: TaskView }) => this.line(payload.view, params.maxWidth),
+      });
+      process.once('exit', this.#restoreWrap);
+    }
     return this.#multi;
   }
 
-  /** One task's line for a terminal `width` columns wide (visible characters < width). */
+  /** One task's line for a terminal `width` columns wide (fewer visible characters than that). */
   line(v: TaskView, width: number): string {
     const e = live(v, this.now());
-    const fields: Field[] = fieldsOf(e, v.smoothedLoss);
-    if (v.checkpointStep !== null && e.kind === 'train')
-      fields.splice(fields.length - 1, 0, { text: `ckpt ${v.checkpointStep}`, rank: 7 });
+    const [head, ...rest] = barFields(e, v.smoothedLoss, v.checkpointStep);
     const fraction = fractionOf(e);
-    // Escape codes count against cli-progress's width cut-off although they take no columns.
-    const escapes = this.color ? CYAN.length + DIM.length + 2 * RESET.length : 0;
-    const room = width - 1 - escapes;
-    const barWidth = fraction === null ? 0 : Math.max(10, Math.min(30, Math.floor(room / 4)));
-    const kept = fitFields(fields, room - (barWidth ? barWidth + 2 : 0));
-    const [head, ...rest] = kept.map((f) => f.text);
-    let bar = '';
-    if (fraction !== null) {
-      const full = Math.round(fraction * barWidth);
-      bar = this.color
-        ? `${CYAN}${FULL.repeat(full)}${RESET}${DIM}${EMPTY.repeat(barWidth - full)}${RESET}`
-        : `${FULL.repeat(full)}${EMPTY.repeat(barWidth - full)}`;
-    }
-    const text = [head, ...(bar ? [bar] : []), ...rest].join('  ');
-    if (text.length - (bar && this.color ? escapes : 0) <= room) return text;
-    // Only the always-shown fields and still too wide: plain text, cut at the edge.
-    return kept
-      .map((f) => f.text)
-      .join('  ')
-      .slice(0, width - 1);
+    // The bar is a field too: at least 10 columns, kept before the rate and after the ETA.
+    const BAR = '\0'.repeat(10);
+    const fields = [head, ...(fraction !== null ? [{ text: BAR, rank: 1.5 }] : []), ...rest];
+    const kept = fitFields(fields, width - 1, 1);
+    const used = kept.reduce((n, f) => n + f.text.length, 0) + kept.length - 1;
+    const parts = kept.map((f) => {
+      if (f.text !== BAR || fraction === null) return f.text;
+      const size = 10 + Math.max(0, Math.min(20, width - 1 - used));
+      const full = Math.round(fraction * size);
+      return this.color
+        ? `${CYAN}${FULL.repeat(full)}${RESET}${DIM}${EMPTY.repeat(size - full)}${RESET}`
+        : `${FULL.repeat(full)}${EMPTY.repeat(size - full)}`;
+    });
+    // Only the always-shown fields and still too wide: cut at the edge.
+    return used < width ? parts.join(' ') : parts.join(' ').slice(0, width - 1);
   }
 
   progress(v: TaskView): void {
@@ -113,7 +112,7 @@ export class BarSink implements Sink {
     this.#draw();
   }
 
-  checkpoint(_c: CheckpointEvent): void {
+  checkpoint(_c: RunCheckpointEvent): void {
     // Shown as the bar's `ckpt N` field (the reporter keeps the step): a line per checkpoint would
     // scroll the terminal.
   }
@@ -122,5 +121,6 @@ export class BarSink implements Sink {
     if (this.#closed) return;
     this.#closed = true;
     this.#multi?.stop();
+    process.off('exit', this.#restoreWrap);
   }
 }

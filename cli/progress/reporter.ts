@@ -17,10 +17,10 @@
 // Training: ctx.progress.train({ totalSteps, runId }).update(trainProgress) per optimizer step.
 
 import type {
-  CheckpointEvent,
   ProgressEvent,
+  RunCheckpointEvent,
   StreamEvent,
-  TrainStepFields,
+  TrainProgress,
 } from '../../electron/backend/jobs/progress-events.ts';
 import { BarSink } from './bar.ts';
 import { fieldsOf, plainLine } from './format.ts';
@@ -45,7 +45,7 @@ export interface ReporterOptions {
 
 export interface TrainTask {
   /** One optimizer step's numbers (the trainer's TrainProgress). */
-  update(p: TrainStepFields): void;
+  update(p: TrainProgress): void;
   done(): void;
 }
 
@@ -69,7 +69,7 @@ export interface Reporter {
   /** A note for people (shown above the bar, as a line, or as a log event). */
   log(message: string, level?: 'info' | 'warn'): void;
   /** A checkpoint written (a line, a field of the bar, or a checkpoint event). */
-  checkpoint(c: Omit<CheckpointEvent, 'event'>): void;
+  checkpoint(c: Omit<RunCheckpointEvent, 'event'>): void;
   /** Ends the display (the bar's last frame stays on screen). Idempotent. */
   close(): void;
 }
@@ -94,7 +94,7 @@ export interface Sink {
   progress(t: TaskView): void;
   finish(t: TaskView): void;
   log(message: string, level: 'info' | 'warn'): void;
-  checkpoint(c: CheckpointEvent): void;
+  checkpoint(c: RunCheckpointEvent): void;
   close(): void;
 }
 
@@ -122,17 +122,21 @@ class LinesSink implements Sink {
   }
 
   progress(t: TaskView): void {
+    if (this.#due(t)) this.#print(t);
+  }
+
+  /** First value, last value, each 5% of the total, or the time interval since the last line. */
+  #due(t: TaskView): boolean {
     const { value, total } = position(t.event);
     const last = this.#printed.get(t.id);
-    if (!last) return this.#print(t);
-    if (value === last.value) return;
-    if (total !== null && value >= total) return this.#print(t);
+    if (!last) return true;
+    if (value === last.value) return false;
+    if (total !== null && value >= total) return true;
     if (total) {
       const every = Math.max(1, Math.ceil(total / LINES_PER_RUN));
-      if (Math.floor(value / every) > Math.floor(last.value / every)) return this.#print(t);
+      if (Math.floor(value / every) > Math.floor(last.value / every)) return true;
     }
-    const interval = total ? LINE_EVERY_MS : LINE_EVERY_MS_UNKNOWN_TOTAL;
-    if (this.now() - last.at >= interval) this.#print(t);
+    return this.now() - last.at >= (total ? LINE_EVERY_MS : LINE_EVERY_MS_UNKNOWN_TOTAL);
   }
 
   finish(t: TaskView): void {
@@ -143,7 +147,7 @@ class LinesSink implements Sink {
     this.write(`${level === 'warn' ? 'warning: ' : ''}${message}\n`);
   }
 
-  checkpoint(c: CheckpointEvent): void {
+  checkpoint(c: RunCheckpointEvent): void {
     this.write(`checkpoint: ${c.dir}\n`);
   }
 
@@ -170,12 +174,15 @@ class EventsSink implements Sink {
   }
 
   progress(t: TaskView): void {
-    if (this.quiet) return;
+    if (!this.quiet && this.#due(t)) this.#progress(t);
+  }
+
+  /** Every training step (as the backend pushes them); bytes and counts at most every 250 ms. */
+  #due(t: TaskView): boolean {
     const last = this.#emitted.get(t.id);
     const { value, total } = position(t.event);
-    // Every training step (as the backend pushes them); bytes and counts throttled.
-    if (t.event.kind === 'train' || !last || (total !== null && value >= total)) return this.#progress(t);
-    if (value !== last.value && this.now() - last.at >= EVENT_EVERY_MS) this.#progress(t);
+    if (t.event.kind === 'train' || !last || (total !== null && value >= total)) return true;
+    return value !== last.value && this.now() - last.at >= EVENT_EVERY_MS;
   }
 
   finish(t: TaskView): void {
@@ -183,10 +190,10 @@ class EventsSink implements Sink {
   }
 
   log(message: string, level: 'info' | 'warn'): void {
-    if (!this.quiet) this.#emit({ event: 'log', level, message });
+    if (!this.quiet) this.#emit({ event: 'log', message, ...(level === 'warn' ? { level } : {}) });
   }
 
-  checkpoint(c: CheckpointEvent): void {
+  checkpoint(c: RunCheckpointEvent): void {
     this.#emit(c);
   }
 
@@ -302,7 +309,6 @@ export function createReporter(o: ReporterOptions): Reporter {
         etaS: null,
         elapsedS: 0,
       });
-      rate.push(now(), 0);
       return {
         update(bytes, total) {
           const t = total === undefined ? (v.event as { totalBytes: number | null }).totalBytes : total;
@@ -337,7 +343,6 @@ export function createReporter(o: ReporterOptions): Reporter {
         etaS: null,
         elapsedS: 0,
       });
-      rate.push(now(), 0);
       return {
         update(done, newTotal) {
           const t = newTotal === undefined ? (v.event as { total: number | null }).total : newTotal;

@@ -1,41 +1,32 @@
-// The progress event stream of long work, one discriminated union (`event`, then `kind`) shared by
-// `reft-studio <long command> --json` (one event per line on stdout) and the backend: a training
-// event carries the same fields, under the same names, as the training metrics of a 'jobs/progress'
-// push (step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss, runId). README.md
-// ("Progress and events") documents these shapes for scripts; change them there too.
-//
-// Plain data only: events cross worker, process and network boundaries as JSON.
+// The event stream of long work as scripts read it: `reft-studio <long command> --json` prints one
+// of these per line on stdout. Training events are the trainer's own (native-runtime/training/
+// events.ts, also the `detail` of the backend's 'jobs/progress' pushes) with three additions: `kind`
+// ('train'), `runId` and `elapsedS`. Byte transfers (downloads, runtime packs) and counted work
+// (rows, tensors, benchmark steps) are progress events of their own kind, for the CLI today and for
+// backend pushes of the same work. README.md ("Progress and events") documents these shapes; change
+// them there too. Types only: plain JSON crosses every boundary.
 
 import type { WireError } from '../../../native-runtime/errors.ts';
+import type {
+  CheckpointEvent,
+  LogEvent,
+  TrainProgressEvent,
+} from '../../../native-runtime/training/events.ts';
 
-/** One optimizer step's numbers: the trainer's TrainProgress, as the backend stores and pushes them. */
-export interface TrainStepFields {
-  step: number;
-  totalSteps: number;
-  /** Epochs done, fractional. */
-  epoch: number;
-  /** This step's loss (not smoothed). */
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerS: number;
-  /** The trainer's estimate of the seconds left. */
-  etaS: number;
-  /** Held-out loss, on the steps where it was measured. */
-  evalLoss?: number;
-}
+export type { TrainProgress } from '../../../native-runtime/training/events.ts';
 
 interface Timed {
   /** Seconds since this task started in this process. */
   elapsedS: number;
 }
 
-export interface TrainProgressEvent extends TrainStepFields, Timed {
-  event: 'progress';
-  kind: 'train';
-  /** The library run, when the run is recorded there. */
-  runId?: number;
-}
+/** One optimizer step: the trainer's progress event, tagged with its kind and run. */
+export type TrainStepEvent = TrainProgressEvent &
+  Timed & {
+    kind: 'train';
+    /** The library run, when the run is recorded there. */
+    runId?: number;
+  };
 
 /** Bytes moved: a download, a runtime pack, a big file read. */
 export interface TransferProgressEvent extends Timed {
@@ -63,27 +54,21 @@ export interface CountProgressEvent extends Timed {
   etaS: number | null;
 }
 
-export type ProgressEvent = TrainProgressEvent | TransferProgressEvent | CountProgressEvent;
+/** Progress of one task, discriminated by `kind`. */
+export type ProgressEvent = TrainStepEvent | TransferProgressEvent | CountProgressEvent;
 
-export interface LogEvent {
-  event: 'log';
-  level: 'info' | 'warn';
-  message: string;
-}
+/** A note for people; `level: 'warn'` on warnings. */
+export type NoteEvent = LogEvent & { level?: 'warn' };
 
-export interface CheckpointEvent {
-  event: 'checkpoint';
-  runId?: number;
-  step: number;
-  dir: string;
-}
+/** A checkpoint written, with its run when the run is in the library. */
+export type RunCheckpointEvent = CheckpointEvent & { runId?: number };
 
 /**
- * The last event of a command that finished or was interrupted: the command's result fields at the
- * top level (the same fields its plain `--json` object would have). Interrupted training carries
- * `status: 'paused' | 'interrupted'` and `resume`, the command that continues it.
+ * The last event of a command that finished or was stopped: the command's result fields at the top
+ * level (the same fields as the one object of a short command's --json). Stopped training carries
+ * `status: 'paused' | 'interrupted'`, its last `checkpoint` and `resume`, the command that continues it.
  */
-export type ResultEvent = { event: 'result' } & Record<string, unknown>;
+export type ResultEvent = { event: 'result'; status?: string } & Record<string, unknown>;
 
 /** The last event of a command that failed (exit 1, or 2 for bad usage). */
 export interface ErrorEvent {
@@ -91,4 +76,4 @@ export interface ErrorEvent {
   error: WireError;
 }
 
-export type StreamEvent = ProgressEvent | LogEvent | CheckpointEvent | ResultEvent | ErrorEvent;
+export type StreamEvent = ProgressEvent | NoteEvent | RunCheckpointEvent | ResultEvent | ErrorEvent;
