@@ -39,11 +39,11 @@ test('every command: usage, one line per option with its description, an example
   }
 });
 
-test('placeholders come from the usage line: --rank R, --layers all|2;10;18', async () => {
+test('value placeholders: --rank R, --layers all|2;10;18; none for a switch', async () => {
   const r = await run(['train', '--help']);
-  assert.match(r.stdout, /^ {2}--rank R +rank of each intervention/m);
-  assert.match(r.stdout, /^ {2}--layers all\|2;10;18 +intervened layers/m);
-  assert.match(r.stdout, /^ {2}--share-weights +one intervention shared/m);
+  assert.match(r.stdout, /^ {2}--rank R +\S/m);
+  assert.match(r.stdout, /^ {2}--layers all\|2;10;18 +\S/m);
+  assert.match(r.stdout, /^ {2}--share-weights +[A-Za-z]/m);
   assert.match(r.stdout, /With --json: one JSON event per line on stdout/);
 });
 

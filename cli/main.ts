@@ -24,12 +24,15 @@ import { benchCommands } from './commands/bench.ts';
 import { chatTemplateCommand } from './commands/chat-template.ts';
 import { datasetsCommands } from './commands/datasets.ts';
 import { debugCommands } from './commands/debug.ts';
+import { devicesCommand } from './commands/devices.ts';
 import { exportCommand } from './commands/export.ts';
 import { generateCommand } from './commands/generate.ts';
 import { importCommand } from './commands/import.ts';
 import { modelsCommands } from './commands/models.ts';
+import { modelsHubCommands } from './commands/models-hub.ts';
 import { modelsInspectCommand } from './commands/models-inspect.ts';
 import { runsCommands } from './commands/runs.ts';
+import { runtimeCommands } from './commands/runtime.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
@@ -38,6 +41,7 @@ import { commandHelp, commandList } from './help.ts';
 export const COMMANDS: Command[] = [
   serveCommand,
   ...modelsCommands,
+  ...modelsHubCommands,
   ...datasetsCommands,
   ...runsCommands,
   ...adaptersCommands,
@@ -49,6 +53,8 @@ export const COMMANDS: Command[] = [
   generateCommand,
   ...debugCommands,
   ...benchCommands,
+  devicesCommand,
+  ...runtimeCommands,
   trainCommand,
 ];
 

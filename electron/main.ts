@@ -21,6 +21,8 @@ import {
   type UtilityProcess,
   utilityProcess,
 } from 'electron';
+import { engineEnv } from '../native-runtime/runtime/cuda-pack.ts';
+import { resolveDataDir } from './backend/paths.ts';
 
 const APP_ORIGIN = 'app://studio';
 const appRoot = app.getAppPath();
@@ -39,10 +41,20 @@ function dataDirArgs(): string[] {
   return i >= 0 && process.argv[i + 1] ? ['--data-dir', process.argv[i + 1]] : [];
 }
 
+/** The backend's environment: with the CUDA pack's library path when one is installed (cuda-pack.ts). */
+function backendEnv(): NodeJS.ProcessEnv {
+  try {
+    return engineEnv(resolveDataDir(dataDirArgs()[1])) ?? process.env;
+  } catch {
+    return process.env;
+  }
+}
+
 function startBackend(): UtilityProcess {
   const child = utilityProcess.fork(join(__dirname, 'utility-entry.cjs'), dataDirArgs(), {
     serviceName: 'ReFT Studio backend',
     stdio: 'inherit',
+    env: backendEnv(),
   });
   child.on('message', (msg: { type?: string; error?: { message: string } }) => {
     if (msg?.type === 'fatal') {

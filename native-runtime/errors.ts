@@ -39,10 +39,17 @@ export interface WireError {
   type: string;
   code: string;
   message: string;
+  /** The option or field the error is about, where there is one (a form shows it beside it). */
+  field?: string;
 }
 
 export function toWireError(err: unknown): WireError {
-  if (err instanceof ReftError) return { type: err.name, code: err.code, message: err.message };
+  if (err instanceof ReftError) {
+    const field = (err as { field?: unknown }).field;
+    return typeof field === 'string'
+      ? { type: err.name, code: err.code, message: err.message, field }
+      : { type: err.name, code: err.code, message: err.message };
+  }
   if (err instanceof Error) return { type: 'Error', code: 'internal', message: err.message };
   return { type: 'Error', code: 'internal', message: String(err) };
 }

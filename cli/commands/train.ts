@@ -1,10 +1,10 @@
 // `reft-studio train`: trains a ReFT adapter and records the run in the library, through the same
-// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun, on a worker
-// engine: cli/run-training.ts). --model is a library id or a folder (added if new), --data a library
-// id (its latest version) or a file (imported as a dataset); metrics are stored per step and the
-// adapter is registered on completion; --out also writes the adapter folder there. Progress goes
-// through the reporter: a live bar on a terminal, interval lines otherwise, NDJSON events with
-// --json (the last one {"event":"result", runId, adapterId, adapter, steps, finalLoss, …}).
+// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun, in-process:
+// cli/run-training.ts). --model is a library id or a folder (added if new), --data a library id (its
+// latest version) or a file (imported as a dataset); metrics are stored per step and the adapter is
+// registered on completion; --out also writes the adapter folder there. Progress goes through the
+// reporter: a live bar on a terminal, interval lines otherwise, NDJSON events with --json (the last
+// one {"event":"result", status, runId, adapterId, adapter, steps, finalLoss, …}).
 // Ctrl-C pauses at the end of the step with a checkpoint (twice within 2 s: stops at once); the run
 // stays resumable with `reft-studio runs resume ID` and the exit code is 130.
 // `--resume CKPT` continues a checkpoint folder outside the library with its stored configuration
@@ -19,31 +19,17 @@ import { datasetVersionFromRef } from '../../electron/backend/library/datasets.t
 import type { Library } from '../../electron/backend/library/library.ts';
 import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
-import { writeFolderAtomic } from '../../native-runtime/formats/pyreft.ts';
-import { INTERVENTION_TYPES, type InterventionType } from '../../native-runtime/interventions/kinds.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
+import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
-import type { DataFormat } from '../../native-runtime/training/data.ts';
-import type { ScheduleKind } from '../../native-runtime/training/optimizer.ts';
+import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
+import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
-import { type ArgValues, int, type OptionDef, str, UsageError } from '../args.ts';
+import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { executeRunHere, printStopped, trainFromCheckpoint } from '../run-training.ts';
+import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
-const S = (description: string, value?: string): OptionDef => ({
-  type: 'string',
-  description,
-  ...(value ? { value } : {}),
-});
-const B = (description: string): OptionDef => ({ type: 'boolean', description });
-
-function float(values: ArgValues, key: string): number | undefined {
-  const v = str(values, key);
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${key} must be a number, got "${v}"`);
-  return x;
-}
+const S = (description: string, value: string): OptionDef => ({ type: 'string', description, value });
 
 function oneOf<T extends string>(values: ArgValues, key: string, allowed: readonly T[]): T | undefined {
   const v = str(values, key);
@@ -55,38 +41,19 @@ function oneOf<T extends string>(values: ArgValues, key: string, allowed: readon
 
 /** TrainConfig fields given on the command line (undefined = not given). */
 function flagsToConfig(v: ArgValues): Partial<TrainConfig> {
-  const c: Partial<TrainConfig> = {
+  const paths: Partial<TrainConfig> = {
     model: str(v, 'model'),
     data: str(v, 'data'),
-    format: oneOf<DataFormat | 'auto'>(v, 'format', ['auto', 'prompt-completion', 'alpaca', 'chat']),
-    intervention: oneOf<InterventionType>(v, 'intervention', INTERVENTION_TYPES),
-    layers: str(v, 'layers'),
-    positions: str(v, 'positions'),
-    shareWeights: v['share-weights'] === true ? true : undefined,
-    rank: int(v, 'rank'),
-    lr: float(v, 'lr'),
-    epochs: int(v, 'epochs'),
-    maxSteps: int(v, 'max-steps'),
-    batchSize: int(v, 'batch-size'),
-    gradAccum: int(v, 'grad-accum'),
-    maxLength: int(v, 'max-length'),
-    dropout: float(v, 'dropout'),
-    weightDecay: float(v, 'weight-decay'),
-    warmupRatio: float(v, 'warmup-ratio'),
-    schedule: oneOf<ScheduleKind>(v, 'schedule', ['linear', 'cosine', 'constant']),
-    maxGradNorm: float(v, 'max-grad-norm'),
-    seed: int(v, 'seed'),
+    format: oneOf<DataFormat | 'auto'>(v, 'format', ['auto', ...DATA_FORMATS]),
     evalData: str(v, 'eval-data'),
-    evalSplit: float(v, 'eval-split'),
-    evalEvery: int(v, 'eval-every'),
-    checkpointEvery: int(v, 'checkpoint-every'),
     checkpointDir: str(v, 'checkpoint-dir'),
-    chatTemplate: oneOf<'auto' | 'none'>(v, 'chat-template', ['auto', 'none']),
     exportPyreft: str(v, 'export-pyreft'),
-    device: oneOf<DeviceChoice>(v, 'device', ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']),
     out: str(v, 'out'),
   };
-  return Object.fromEntries(Object.entries(c).filter(([, x]) => x !== undefined)) as Partial<TrainConfig>;
+  return {
+    ...(Object.fromEntries(Object.entries(paths).filter(([, x]) => x !== undefined)) as Partial<TrainConfig>),
+    ...trainOptionsFromFlags(v),
+  };
 }
 
 export const trainCommand: Command = {
@@ -94,43 +61,18 @@ export const trainCommand: Command = {
   summary: 'Train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
     'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] ' +
-    '[--intervention loreft|noreft|direft|nodireft|consreft|lobireft] [--layers all|2;10;18] [--positions f1+l1] ' +
-    '[--share-weights] [--rank R] [--lr X] [--epochs N] [--max-steps N] [--batch-size B] [--grad-accum G] ' +
-    '[--max-length T] [--dropout P] [--weight-decay X] [--warmup-ratio X] [--schedule linear|cosine|constant] ' +
-    '[--max-grad-norm X] [--seed S] [--eval-data FILE | --eval-split X] [--eval-every N] [--checkpoint-every N] ' +
-    '[--checkpoint-dir DIR] [--chat-template auto|none] [--export-pyreft DIR] [--device auto|cpu|cuda|webgpu|dml|coreml] ' +
-    '[--resume CHECKPOINT_DIR]',
+    '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
+    TRAIN_OPTIONS_USAGE,
   options: {
     model: S('the base model: a library id or a model folder (added to the library)', 'ID|DIR'),
     data: S('training data: a library dataset id or a JSONL/JSON/CSV/Parquet file (imported)', 'ID|FILE'),
-    format: S('the row format of --data (default auto)'),
-    intervention: S('intervention type (default loreft)'),
-    layers: S('intervened layers: all or a list like 2;10;18'),
-    positions: S('token positions: f<n> first, l<n> last, joined by + (default f1+l1)'),
-    'share-weights': B('one intervention shared by the first and last positions'),
-    rank: S('rank of each intervention (default 4)', 'R'),
-    lr: S('peak learning rate', 'X'),
-    epochs: S('passes over the data', 'N'),
-    'max-steps': S('stop after N optimizer steps (overrides --epochs)', 'N'),
-    'batch-size': S('examples per micro-batch', 'B'),
-    'grad-accum': S('micro-batches per optimizer step', 'G'),
-    'max-length': S('truncate examples to T tokens', 'T'),
-    dropout: S('dropout on the intervention output', 'P'),
-    'weight-decay': S('AdamW weight decay', 'X'),
-    'warmup-ratio': S('share of the steps spent warming up the learning rate', 'X'),
-    schedule: S('learning-rate schedule after warm-up'),
-    'max-grad-norm': S('clip the gradient norm to X', 'X'),
-    seed: S('random seed (data order, initialization, dropout)', 'S'),
+    format: S('the row format of --data (default auto)', 'auto|prompt-completion|alpaca|chat'),
     'eval-data': S('held-out data to measure the loss on', 'FILE'),
-    'eval-split': S('hold out this share of --data instead', 'X'),
-    'eval-every': S('measure the held-out loss every N steps', 'N'),
-    'checkpoint-every': S('save a checkpoint every N steps (default: about ten per run)', 'N'),
     'checkpoint-dir': S('where checkpoints go (default: the run folder in the library)', 'DIR'),
-    'chat-template': S("format examples with the model's chat template (auto) or not (none)", 'auto|none'),
     'export-pyreft': S('also write the adapter as a pyreft folder', 'DIR'),
-    device: S('where to train (default auto: a GPU if available, else cpu)'),
     out: S('also write the adapter folder here', 'DIR'),
     resume: S('continue a checkpoint folder outside the library (needs --out)', 'CHECKPOINT_DIR'),
+    ...TRAIN_OPTION_FLAGS,
   },
   examples: [
     'train --model ./SmolLM2-135M --data persona.jsonl --max-steps 200',
@@ -138,13 +80,19 @@ export const trainCommand: Command = {
   ],
   stream: true,
   async run(ctx) {
-    if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
-    const flags = flagsToConfig(ctx.values);
-    const resume = str(ctx.values, 'resume');
-    if (resume) return resumeCheckpoint(ctx, { ...resumeConfig(resume), ...flags, resumeFrom: resume });
-    if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
-    if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
-    return ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
+    try {
+      if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
+      const flags = flagsToConfig(ctx.values);
+      const resume = str(ctx.values, 'resume');
+      if (resume)
+        return await resumeCheckpoint(ctx, { ...resumeConfig(resume), ...flags, resumeFrom: resume });
+      if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
+      if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
+      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
+    } catch (e) {
+      // An option's refusal names its flag here, its label in the studio.
+      throw e instanceof OptionError ? e.forCli() : e;
+    }
   },
 };
 
@@ -194,34 +142,13 @@ async function trainRecorded(
     const model = modelFromRef(lib, f.model as string);
     const version = datasetVersionFromRef(lib, f.data as string, f.format);
     const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
+    const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
     const plan = planRun(lib, {
+      ...options,
       modelId: model.id,
       datasetId: version.datasetId,
       datasetVersionId: version.id,
       evalDatasetVersionId: evalVersion?.id,
-      intervention: f.intervention,
-      layers: f.layers,
-      positions: f.positions,
-      shareWeights: f.shareWeights,
-      rank: f.rank,
-      lr: f.lr,
-      epochs: f.epochs,
-      maxSteps: f.maxSteps,
-      batchSize: f.batchSize,
-      gradAccum: f.gradAccum,
-      maxLength: f.maxLength,
-      dropout: f.dropout,
-      weightDecay: f.weightDecay,
-      warmupRatio: f.warmupRatio,
-      schedule: f.schedule,
-      maxGradNorm: f.maxGradNorm,
-      seed: f.seed,
-      evalSplit: f.evalSplit,
-      evalEvery: f.evalEvery,
-      checkpointEvery: f.checkpointEvery,
-      device: f.device,
-      chatTemplate: f.chatTemplate,
-      exportPyreft: f.exportPyreft,
     });
     return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
   })();

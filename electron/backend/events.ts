@@ -3,7 +3,9 @@
 // them as types through rpc/contract.ts.
 
 import type { WireError } from '../../native-runtime/errors.ts';
+import type { InstallProgress } from '../../native-runtime/runtime/runtime-install.ts';
 import type { TrainEvent } from '../../native-runtime/training/events.ts';
+import type { DownloadProgress } from './hub/download.ts';
 import type { RunLogLine } from './library/run-logs.ts';
 
 export type {
@@ -42,8 +44,14 @@ export interface EvaluateProgressEvent {
   total: number;
 }
 
+/** A model download's transfer (hub/download.ts), with the library id once it is added. */
+export interface DownloadProgressEvent extends DownloadProgress {
+  event: 'download-progress';
+  modelId?: number;
+}
+
 /** One event of the work a job runs, tagged by `event` (training: native-runtime/training/events.ts). */
-export type JobDetail = TrainEvent | EvaluateProgressEvent;
+export type JobDetail = TrainEvent | EvaluateProgressEvent | DownloadProgressEvent;
 
 /**
  * Pushed on 'jobs/progress' on every state change (detail null) and every report (detail: what the
@@ -68,6 +76,20 @@ export interface GenerateToken {
   text: string;
 }
 
+/** Snapshot folders that appeared in or left the Hugging Face cache (hub/watch.ts). */
+export interface CacheChange {
+  cacheDir: string;
+  added: string[];
+  removed: string[];
+}
+
+/** A runtime pack install started by 'system/runtime-install'. */
+export interface RuntimeProgress extends InstallProgress {
+  name: string;
+  state: 'running' | 'done' | 'failed';
+  error?: WireError;
+}
+
 /** A line added to a run's log (library/run-logs.ts), as it is written. */
 export interface RunLogPush {
   runId: number;
@@ -79,6 +101,8 @@ export interface PushTopics {
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
   'runs/log': RunLogPush;
+  'runtime/progress': RuntimeProgress;
+  'models/cache-changed': CacheChange;
 }
 
 export type PushTopic = keyof PushTopics;

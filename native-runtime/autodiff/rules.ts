@@ -21,6 +21,7 @@ import { AutodiffError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import { type DType, isFloat } from '../ir/dtype.ts';
 import { type AttrValue, type Dim, type InlineData, type Node, type Shape, Value } from '../ir/graph.ts';
+import { matMulNBitsGrad } from '../quantize/linear.ts';
 
 type G = Value | null;
 /** g: upstream gradient per output (null if none); returns one gradient per input (null = none). */
@@ -403,6 +404,11 @@ export const gradRules: Record<string, GradRule> = {
 
   // --- no gradient ---------------------------------------------------------------------------------
   ...Object.fromEntries(NO_GRADIENT.map((op) => [op, nulls])),
+};
+
+/** Rules for ops of other domains, by `domain.op`: the frozen quantized linear layers (dX only). */
+export const domainGradRules: Record<string, GradRule> = {
+  'com.microsoft.MatMulNBits': matMulNBitsGrad,
 };
 
 /** Rules that accept an upstream gradient broadcastable to (not necessarily of) the output's shape. */

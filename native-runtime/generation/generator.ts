@@ -7,6 +7,7 @@
 import { CancelledError, ConfigError } from '../errors.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { buildReftGraph } from '../training/reft-graph.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
@@ -64,6 +65,7 @@ export class Generator {
       device: opts.device,
       weightsDir: g.weightsDir,
       onNotice: opts.onNotice,
+      prepack: shouldPrepack(spec, { training: false }),
     });
     return new Generator(spec, session, ivs);
   }

@@ -8,12 +8,26 @@
 // (dropout, use_cache).
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
-import { expectedWeights, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
+import { FILE_LIMITS, parseJsonText, readFileCapped, readJsonObject } from '../formats/json-file.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
+import {
+  type Arch,
+  archOf,
+  biasesOf,
+  CAUSAL_LM_CLASS,
+  DEFAULT_MAX_POSITIONS,
+  expectedWeights,
+  type ModelDims,
+  SUPPORTED_ARCHS,
+  tiesEmbeddingsByDefault,
+} from './arch.ts';
+import { Fields, CONFIG_LIMITS as LIM } from './config-fields.ts';
+import { checkLayerCount, openWeightIndex, validateWeights, type WeightIndex } from './weights.ts';
 
-export type Arch = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma' | 'gpt2';
+export type { Arch };
 
 export interface RopeSpec {
   theta: number;
@@ -39,33 +53,20 @@ export interface GenerationDefaults {
   doSample?: boolean;
 }
 
-export interface ModelSpec {
+/** A model as the graph builders see it; the dimensions (ModelDims) are declared in arch.ts. */
+export interface ModelSpec extends ModelDims {
   dir: string;
-  arch: Arch;
   modelType: string;
   architectures: string[];
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  vocabSize: number;
-  maxPositions: number;
   norm: { kind: 'rms' | 'layer'; eps: number; weightOffset: 0 | 1 /* gemma: weight + 1 */ };
   act: 'silu' | 'gelu_tanh' | 'gelu';
   rope: RopeSpec | null; // null for gpt2 (learned positions)
-  qkvBias: boolean;
-  oBias: boolean;
-  mlpBias: boolean;
-  qkNorm: boolean /* qwen3 */;
   /**
    * Sliding-window attention: a query sees itself and the size − 1 keys before it (transformers'
    * kv_idx > q_idx − sliding_window), in the layers marked true. Mistral: every layer; Qwen2/Qwen3
    * only with use_sliding_window, in layers from max_window_layers on (or as layer_types says).
    */
   slidingWindow: { size: number; layers: boolean[] } | null;
-  tieEmbeddings: boolean;
   embedScale: number /* gemma sqrt(hidden), else 1 */;
   dtype: 'float32' | 'float16' | 'bfloat16'; // from torch_dtype or dtype
   bosTokenId: number | null;
@@ -77,189 +78,8 @@ export interface ModelSpec {
   fingerprint: string;
   /** Total parameter count from the weight shapes (a tied lm_head counted once). */
   params: number;
-}
-
-export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gpt2'];
-
-/** The causal-LM class transformers writes into `architectures` for each model_type. */
-export const CAUSAL_LM_CLASS: Record<Arch, string> = {
-  llama: 'LlamaForCausalLM',
-  mistral: 'MistralForCausalLM',
-  qwen2: 'Qwen2ForCausalLM',
-  qwen3: 'Qwen3ForCausalLM',
-  gemma: 'GemmaForCausalLM',
-  gpt2: 'GPT2LMHeadModel',
-};
-
-/**
- * The config.json field behind each ModelSpec dimension, per architecture, so that error messages
- * name the field the user can actually find in their file (gpt2 says n_embd, not hidden_size).
- */
-export function configFieldName(
-  arch: Arch,
-  field:
-    | 'hiddenSize'
-    | 'numLayers'
-    | 'numHeads'
-    | 'numKvHeads'
-    | 'headDim'
-    | 'intermediateSize'
-    | 'vocabSize'
-    | 'maxPositions'
-    | 'tieEmbeddings'
-    | 'qkvBias'
-    | 'oBias'
-    | 'mlpBias',
-): string {
-  if (arch === 'gpt2') {
-    return (
-      {
-        hiddenSize: 'n_embd',
-        numLayers: 'n_layer',
-        numHeads: 'n_head',
-        numKvHeads: 'n_head',
-        headDim: 'n_embd/n_head',
-        intermediateSize: 'n_inner',
-        vocabSize: 'vocab_size',
-        maxPositions: 'n_positions',
-        tieEmbeddings: 'tie_word_embeddings',
-        qkvBias: 'model_type',
-        oBias: 'model_type',
-        mlpBias: 'model_type',
-      } as const
-    )[field];
-  }
-  return (
-    {
-      hiddenSize: 'hidden_size',
-      numLayers: 'num_hidden_layers',
-      numHeads: 'num_attention_heads',
-      numKvHeads: 'num_key_value_heads',
-      headDim: 'head_dim',
-      intermediateSize: 'intermediate_size',
-      vocabSize: 'vocab_size',
-      maxPositions: 'max_position_embeddings',
-      tieEmbeddings: 'tie_word_embeddings',
-      qkvBias: arch === 'qwen2' ? 'model_type' : 'attention_bias',
-      oBias: arch === 'qwen2' || arch === 'mistral' ? 'model_type' : 'attention_bias',
-      mlpBias: arch === 'llama' ? 'mlp_bias' : 'model_type',
-    } as const
-  )[field];
-}
-
-type Json = Record<string, unknown>;
-
-// ---------------------------------------------------------------------------------------------
-// Small typed readers: every failure names the file and the field.
-
-function readJsonFile(path: string, label: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new FormatError(
-      'missing-file',
-      `${label}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`,
-    );
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError('bad-json', `${label}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw new FormatError('bad-json', `${label}: expected a JSON object`);
-  return v as Json;
-}
-
-class Fields {
-  constructor(
-    readonly obj: Json,
-    readonly file: string,
-  ) {}
-
-  has(key: string): boolean {
-    return this.obj[key] !== undefined && this.obj[key] !== null;
-  }
-
-  /** A positive integer that must be present. */
-  int(key: string, ...aliases: string[]): number {
-    for (const k of [key, ...aliases]) if (this.has(k)) return this.checkInt(k, this.obj[k]);
-    throw new FormatError('missing-field', `${this.file}: required field ${key} is missing`);
-  }
-
-  optInt(key: string, ...aliases: string[]): number | undefined {
-    for (const k of [key, ...aliases]) if (this.has(k)) return this.checkInt(k, this.obj[k]);
-    return undefined;
-  }
-
-  num(key: string, fallback: number): number {
-    if (!this.has(key)) return fallback;
-    const v = this.obj[key];
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new FormatError('bad-field', `${this.file}: ${key} must be a number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  optNum(key: string): number | undefined {
-    return this.has(key) ? this.num(key, 0) : undefined;
-  }
-
-  bool(key: string, fallback: boolean): boolean {
-    if (!this.has(key)) return fallback;
-    const v = this.obj[key];
-    if (typeof v !== 'boolean')
-      throw new FormatError(
-        'bad-field',
-        `${this.file}: ${key} must be true or false, got ${JSON.stringify(v)}`,
-      );
-    return v;
-  }
-
-  str(key: string): string | undefined {
-    if (!this.has(key)) return undefined;
-    const v = this.obj[key];
-    if (typeof v !== 'string')
-      throw new FormatError('bad-field', `${this.file}: ${key} must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** A token id: a non-negative integer or null. */
-  tokenId(key: string): number | null {
-    if (!this.has(key)) return null;
-    const v = this.obj[key];
-    // Some configs store a list for bos/pad as well; the first entry is the one used for prompts.
-    const x = Array.isArray(v) ? v[0] : v;
-    if (x === undefined) return null;
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
-      throw new FormatError('bad-field', `${this.file}: ${key} must be a token id, got ${JSON.stringify(v)}`);
-    return x;
-  }
-
-  /** eos_token_id: a number, a list of numbers, or null. */
-  tokenIds(key: string): number[] | null {
-    if (!this.has(key)) return null;
-    const v = this.obj[key];
-    const list = Array.isArray(v) ? v : [v];
-    for (const x of list) {
-      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
-        throw new FormatError(
-          'bad-field',
-          `${this.file}: ${key} must be a token id or a list of them, got ${JSON.stringify(v)}`,
-        );
-    }
-    return [...new Set(list as number[])];
-  }
-
-  private checkInt(key: string, v: unknown): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-      throw new FormatError(
-        'bad-field',
-        `${this.file}: ${key} must be a positive integer, got ${JSON.stringify(v)}`,
-      );
-    return v;
-  }
+  /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
+  base?: BaseWeights;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,18 +87,18 @@ class Fields {
 
 function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures: string[] } {
   const modelType = cfg.str('model_type');
-  const rawArchs = cfg.obj.architectures;
+  const rawArchs = cfg.get('architectures');
   const architectures = Array.isArray(rawArchs)
-    ? rawArchs.filter((a): a is string => typeof a === 'string')
+    ? rawArchs.filter((a): a is string => typeof a === 'string').slice(0, 8)
     : [];
   const supported = SUPPORTED_ARCHS.map((a) => `${a} (${CAUSAL_LM_CLASS[a]})`).join(', ');
   let arch: Arch | undefined;
   if (modelType !== undefined) {
-    arch = (SUPPORTED_ARCHS as readonly string[]).includes(modelType) ? (modelType as Arch) : undefined;
+    arch = archOf(modelType);
     if (!arch)
       throw new UnsupportedError(
         'unsupported-architecture',
-        `${cfg.file}: model_type "${modelType}"${architectures.length ? ` (${architectures.join(', ')})` : ''} is not supported; supported: ${supported}`,
+        `${cfg.file}: model_type "${modelType.slice(0, 80)}"${architectures.length ? ` (${architectures.join(', ')})` : ''} is not supported; supported: ${supported}`,
       );
   } else {
     // Very old configs have no model_type; fall back to the class name.
@@ -306,15 +126,13 @@ function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures
 const DEFAULT_THETA = 10000;
 
 function parseRope(cfg: Fields): RopeSpec {
-  const params = cfg.obj.rope_parameters;
-  const useNew = params !== undefined && params !== null;
+  const params = cfg.object('rope_parameters');
+  const useNew = params !== null;
   const where = useNew ? 'rope_parameters' : 'rope_scaling';
-  if (useNew && (typeof params !== 'object' || Array.isArray(params)))
-    throw new FormatError('bad-field', `${cfg.file}: rope_parameters must be an object`);
-  const scalingObj = useNew ? (params as Json) : cfg.obj.rope_scaling;
+  const scalingObj = useNew ? params.obj : cfg.get('rope_scaling');
   const s =
-    scalingObj && typeof scalingObj === 'object'
-      ? new Fields(scalingObj as Json, `${cfg.file} ${where}`)
+    scalingObj && typeof scalingObj === 'object' && !Array.isArray(scalingObj)
+      ? new Fields(scalingObj as Record<string, unknown>, `${cfg.file} ${where}`)
       : null;
 
   const theta =
@@ -332,7 +150,7 @@ function parseRope(cfg: Fields): RopeSpec {
       break;
     }
     case 'llama3': {
-      const ctx = (s as Fields).optInt('original_max_position_embeddings');
+      const ctx = (s as Fields).optInt(LIM.positions, 'original_max_position_embeddings');
       if (ctx === undefined)
         throw new FormatError(
           'missing-field',
@@ -350,7 +168,7 @@ function parseRope(cfg: Fields): RopeSpec {
     default:
       throw new UnsupportedError(
         'unsupported-rope',
-        `${cfg.file}: ${where}.rope_type "${type}" is not supported (supported: default, linear, llama3)`,
+        `${cfg.file}: ${where}.rope_type "${type.slice(0, 80)}" is not supported (supported: default, linear, llama3)`,
       );
   }
   const partial = s?.optNum('partial_rotary_factor') ?? cfg.optNum('partial_rotary_factor');
@@ -386,7 +204,7 @@ function parseAct(arch: Arch, cfg: Fields): ModelSpec['act'] {
     default:
       throw new UnsupportedError(
         'unsupported-activation',
-        `${cfg.file}: ${field} "${name}" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)`,
+        `${cfg.file}: ${field} "${name.slice(0, 80)}" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)`,
       );
   }
 }
@@ -405,11 +223,11 @@ function parseDtype(cfg: Fields, weights: WeightIndex): ModelSpec['dtype'] {
       bfloat16: 'bfloat16',
       bf16: 'bfloat16',
     };
-    const d = map[name];
+    const d = Object.hasOwn(map, name) ? map[name] : undefined;
     if (!d)
       throw new UnsupportedError(
         'unsupported-dtype',
-        `${cfg.file}: ${cfg.has('torch_dtype') ? 'torch_dtype' : 'dtype'} "${raw}" is not supported (float32, float16, bfloat16)`,
+        `${cfg.file}: ${cfg.has('torch_dtype') ? 'torch_dtype' : 'dtype'} "${raw.slice(0, 80)}" is not supported (float32, float16, bfloat16)`,
       );
     return d;
   }
@@ -427,7 +245,7 @@ function parseDtype(cfg: Fields, weights: WeightIndex): ModelSpec['dtype'] {
 function parseGeneration(gen: Fields | null): GenerationDefaults {
   if (!gen) return {};
   const out: GenerationDefaults = {};
-  const mnt = gen.optInt('max_new_tokens');
+  const mnt = gen.optInt(LIM.tokens, 'max_new_tokens');
   if (mnt !== undefined) out.maxNewTokens = mnt;
   const t = gen.optNum('temperature');
   if (t !== undefined) out.temperature = t;
@@ -443,58 +261,33 @@ function parseGeneration(gen: Fields | null): GenerationDefaults {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Reads a Hugging Face model folder into a normalized ModelSpec and validates weights against it. */
-export function loadModelSpec(dir: string): ModelSpec {
-  const root = resolve(dir);
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new FormatError('missing-file', `${dir}: model folder does not exist or is not a folder`);
-  }
-  const configPath = join(root, 'config.json');
-  if (!existsSync(configPath))
-    throw new FormatError(
-      'missing-file',
-      `config.json: not found in ${root} (not a Hugging Face model folder)`,
-    );
-  const configBytes = readFileSync(configPath);
-  const cfg = new Fields(readJsonFile(configPath, 'config.json'), 'config.json');
-  const genPath = join(root, 'generation_config.json');
-  const gen = existsSync(genPath)
-    ? new Fields(readJsonFile(genPath, 'generation_config.json'), 'generation_config.json')
-    : null;
-
-  const { arch, modelType, architectures } = detectArch(cfg);
-  const weights = openWeightIndex(root);
-
+/** The dimensions config.json gives, each bounded (CONFIG_LIMITS) and consistent with the others. */
+function readDims(
+  arch: Arch,
+  cfg: Fields,
+): Omit<ModelDims, 'qkvBias' | 'oBias' | 'mlpBias' | 'qkNorm' | 'tieEmbeddings'> {
   let hiddenSize: number, numLayers: number, numHeads: number, numKvHeads: number, headDim: number;
   let intermediateSize: number, vocabSize: number, maxPositions: number;
   if (arch === 'gpt2') {
     // GPT2Config.attribute_map maps hidden_size → n_embd etc.; accept either spelling.
-    hiddenSize = cfg.int('n_embd', 'hidden_size');
-    numLayers = cfg.int('n_layer', 'num_hidden_layers');
-    numHeads = cfg.int('n_head', 'num_attention_heads');
+    hiddenSize = cfg.int(LIM.hiddenSize, 'n_embd', 'hidden_size');
+    numLayers = cfg.int(LIM.numLayers, 'n_layer', 'num_hidden_layers');
+    numHeads = cfg.int(LIM.numHeads, 'n_head', 'num_attention_heads');
     numKvHeads = numHeads;
     headDim = hiddenSize / numHeads;
-    intermediateSize = cfg.optInt('n_inner') ?? 4 * hiddenSize;
-    vocabSize = cfg.int('vocab_size');
-    maxPositions = cfg.int('n_positions', 'max_position_embeddings');
+    intermediateSize = cfg.optInt(LIM.intermediateSize, 'n_inner') ?? 4 * hiddenSize;
+    vocabSize = cfg.int(LIM.vocabSize, 'vocab_size');
+    maxPositions = cfg.int(LIM.positions, 'n_positions', 'max_position_embeddings');
   } else {
-    hiddenSize = cfg.int('hidden_size');
-    numLayers = cfg.int('num_hidden_layers');
-    numHeads = cfg.int('num_attention_heads');
-    numKvHeads = cfg.optInt('num_key_value_heads') ?? numHeads;
+    hiddenSize = cfg.int(LIM.hiddenSize, 'hidden_size');
+    numLayers = cfg.int(LIM.numLayers, 'num_hidden_layers');
+    numHeads = cfg.int(LIM.numHeads, 'num_attention_heads');
+    numKvHeads = cfg.optInt(LIM.numHeads, 'num_key_value_heads') ?? numHeads;
     // head_dim may be absent or null (older llama/mistral): transformers then uses hidden/heads.
-    headDim = cfg.optInt('head_dim') ?? hiddenSize / numHeads;
-    intermediateSize = cfg.int('intermediate_size');
-    vocabSize = cfg.int('vocab_size');
-    const defaultMax: Record<Arch, number> = {
-      llama: 2048,
-      mistral: 131072,
-      qwen2: 32768,
-      qwen3: 32768,
-      gemma: 8192,
-      gpt2: 1024,
-    };
-    maxPositions = cfg.optInt('max_position_embeddings') ?? defaultMax[arch];
+    headDim = cfg.optInt(LIM.headDim, 'head_dim') ?? hiddenSize / numHeads;
+    intermediateSize = cfg.int(LIM.intermediateSize, 'intermediate_size');
+    vocabSize = cfg.int(LIM.vocabSize, 'vocab_size');
+    maxPositions = cfg.optInt(LIM.positions, 'max_position_embeddings') ?? DEFAULT_MAX_POSITIONS[arch];
   }
   if (!Number.isInteger(headDim)) {
     throw new FormatError(
@@ -508,18 +301,50 @@ export function loadModelSpec(dir: string): ModelSpec {
       `config.json: num_attention_heads=${numHeads} is not a multiple of num_key_value_heads=${numKvHeads}`,
     );
   }
+  return {
+    arch,
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize,
+    vocabSize,
+    maxPositions,
+  };
+}
 
-  const attentionBias = cfg.bool('attention_bias', false);
-  const bias = {
-    llama: { qkv: attentionBias, o: attentionBias, mlp: cfg.bool('mlp_bias', false) },
-    mistral: { qkv: false, o: false, mlp: false },
-    qwen2: { qkv: true, o: false, mlp: false },
-    qwen3: { qkv: attentionBias, o: attentionBias, mlp: false },
-    gemma: { qkv: attentionBias, o: attentionBias, mlp: false },
-    gpt2: { qkv: true, o: true, mlp: true },
-  }[arch];
-  // transformers' per-class defaults for tie_word_embeddings.
-  const tieDefault = arch === 'gemma' || arch === 'gpt2';
+/** Reads a Hugging Face model folder into a normalized ModelSpec and validates weights against it. */
+export function loadModelSpec(dir: string): ModelSpec {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new FormatError('missing-file', `${dir}: model folder does not exist or is not a folder`);
+  }
+  const configPath = join(root, 'config.json');
+  if (!existsSync(configPath))
+    throw new FormatError(
+      'missing-file',
+      `config.json: not found in ${root} (not a Hugging Face model folder)`,
+    );
+  // One capped read serves both the parse and the fingerprint.
+  const configBytes = readFileCapped(configPath, FILE_LIMITS.config, 'config.json');
+  const cfg = new Fields(parseConfigObject(configBytes, 'config.json'), 'config.json');
+  const genPath = join(root, 'generation_config.json');
+  const gen = existsSync(genPath)
+    ? new Fields(
+        readJsonObject(genPath, 'generation_config.json', FILE_LIMITS.config),
+        'generation_config.json',
+      )
+    : null;
+
+  const { arch, modelType, architectures } = detectArch(cfg);
+  const dims = readDims(arch, cfg);
+  const weights = openWeightIndex(root);
+  // Before anything is sized by num_hidden_layers (the expected-weights list, sliding-window
+  // layers), it must agree with the layers the weights actually hold.
+  checkLayerCount(arch, dims.numLayers, weights);
+
+  const bias = biasesOf(arch, cfg.bool('attention_bias', false), cfg.bool('mlp_bias', false));
 
   const bosTokenId = gen?.has('bos_token_id') ? gen.tokenId('bos_token_id') : cfg.tokenId('bos_token_id');
   // generate() uses generation_config's eos ids when present (it often lists several end tokens).
@@ -529,17 +354,9 @@ export function loadModelSpec(dir: string): ModelSpec {
 
   const spec: ModelSpec = {
     dir: root,
-    arch,
     modelType,
     architectures,
-    hiddenSize,
-    numLayers,
-    numHeads,
-    numKvHeads,
-    headDim,
-    intermediateSize,
-    vocabSize,
-    maxPositions,
+    ...dims,
     norm:
       arch === 'gpt2'
         ? { kind: 'layer', eps: cfg.num('layer_norm_epsilon', 1e-5), weightOffset: 0 }
@@ -550,9 +367,9 @@ export function loadModelSpec(dir: string): ModelSpec {
     oBias: bias.o,
     mlpBias: bias.mlp,
     qkNorm: arch === 'qwen3',
-    slidingWindow: parseSlidingWindow(arch, cfg, numLayers),
-    tieEmbeddings: cfg.bool('tie_word_embeddings', tieDefault),
-    embedScale: arch === 'gemma' ? Math.sqrt(hiddenSize) : 1,
+    slidingWindow: parseSlidingWindow(arch, cfg, dims.numLayers),
+    tieEmbeddings: cfg.bool('tie_word_embeddings', tiesEmbeddingsByDefault(arch)),
+    embedScale: arch === 'gemma' ? Math.sqrt(dims.hiddenSize) : 1,
     dtype: parseDtype(cfg, weights),
     bosTokenId,
     eosTokenIds,
@@ -570,15 +387,22 @@ export function loadModelSpec(dir: string): ModelSpec {
   return spec;
 }
 
+function parseConfigObject(bytes: Buffer, label: string): Record<string, unknown> {
+  const v = parseJsonText(bytes.toString('utf8'), label);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new FormatError('bad-json', `${label}: expected a JSON object`);
+  return v as Record<string, unknown>;
+}
+
 function parseSlidingWindow(arch: Arch, cfg: Fields, numLayers: number): ModelSpec['slidingWindow'] {
   if (arch !== 'mistral' && arch !== 'qwen2' && arch !== 'qwen3') return null;
-  const size = cfg.optInt('sliding_window');
+  const size = cfg.optInt(LIM.positions, 'sliding_window');
   if (size === undefined) return null;
   if (arch === 'mistral') return { size, layers: Array(numLayers).fill(true) };
   // Qwen: transformers sets sliding_window to None unless use_sliding_window is true.
   if (!cfg.bool('use_sliding_window', false)) return null;
   let layers: boolean[];
-  const types = cfg.obj.layer_types;
+  const types = cfg.get('layer_types');
   if (types !== undefined && types !== null) {
     if (
       !Array.isArray(types) ||
@@ -591,7 +415,7 @@ function parseSlidingWindow(arch: Arch, cfg: Fields, numLayers: number): ModelSp
       );
     layers = types.map((t) => t === 'sliding_attention');
   } else {
-    const from = cfg.optInt('max_window_layers') ?? 0;
+    const from = cfg.optInt(LIM.numLayers, 'max_window_layers') ?? 0;
     layers = Array.from({ length: numLayers }, (_, i) => i >= from);
   }
   return layers.some(Boolean) ? { size, layers } : null;

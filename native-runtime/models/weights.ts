@@ -2,18 +2,26 @@
 // single `model.safetensors` or shards listed in `model.safetensors.index.json`. Only headers are
 // read; the graph builders point ONNX external data straight at these byte ranges.
 //
-// Also the per-architecture list of expected tensor names and shapes (Hugging Face naming), and
-// the check that the weights on disk match config.json, so a wrong config fails at load time with
-// a message naming the file, the tensor and the config field, not deep inside ONNX Runtime.
+// Also the check that the weights on disk match config.json (the expected names and shapes come
+// from arch.ts), so a wrong config fails at load time with a message naming the file, the tensor
+// and the config field, not deep inside ONNX Runtime.
 //
 // Leaves out: pytorch_model.bin (torch pickles are handled by formats/torch-save), GGUF, quantized
 // checkpoints.
 
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FormatError } from '../errors.ts';
+import { FILE_LIMITS, readJsonObject } from '../formats/json-file.ts';
 import { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from '../formats/safetensors.ts';
-import { configFieldName, type ModelSpec } from './config.ts';
+import {
+  type Arch,
+  configFieldName,
+  expectedLayerWeights,
+  expectedWeights,
+  layerTensorPattern,
+  type ModelDims,
+} from './arch.ts';
 
 export interface WeightEntry {
   /** Absolute real path (symlinks resolved, as ONNX external data requires). */
@@ -105,21 +113,18 @@ export function openWeightIndex(dir: string): WeightIndex {
   const indexPath = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
   if (existsSync(indexPath)) {
-    let weightMap: Record<string, unknown>;
-    try {
-      const json = JSON.parse(readFileSync(indexPath, 'utf8')) as { weight_map?: unknown };
-      if (!json.weight_map || typeof json.weight_map !== 'object') throw new Error('no weight_map object');
-      weightMap = json.weight_map as Record<string, unknown>;
-    } catch (e) {
-      throw new FormatError('bad-json', `model.safetensors.index.json: ${(e as Error).message}`);
-    }
+    const json = readJsonObject(indexPath, 'model.safetensors.index.json', FILE_LIMITS.index);
+    const wm = Object.hasOwn(json, 'weight_map') ? json.weight_map : undefined;
+    if (!wm || typeof wm !== 'object' || Array.isArray(wm))
+      throw new FormatError('bad-json', 'model.safetensors.index.json: no weight_map object');
+    const weightMap = wm as Record<string, unknown>;
     const shardNames = [...new Set(Object.values(weightMap))];
     for (const s of shardNames) {
       // Shard names must be plain file names inside the folder (no traversal out of it).
       if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s === '..') {
         throw new FormatError(
           'bad-json',
-          `model.safetensors.index.json: weight_map value ${JSON.stringify(s)} is not a file name in the folder`,
+          `model.safetensors.index.json: weight_map value ${JSON.stringify(s)?.slice(0, 80)} is not a file name in the folder`,
         );
       }
     }
@@ -152,109 +157,6 @@ export function openWeightIndex(dir: string): WeightIndex {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Expected tensors per architecture.
-
-export interface ExpectedWeight {
-  name: string;
-  shape: number[];
-  /** Present in some checkpoints but not needed (a tied lm_head). */
-  optional?: boolean;
-  /** For each dimension, the config field(s) it comes from, e.g. "intermediate_size=160". */
-  dims?: string[];
-  /** The config field that makes this tensor exist, e.g. "attention_bias=true". */
-  because?: string;
-}
-
-/** Hugging Face tensor names and shapes that `spec` implies. */
-export function expectedWeights(spec: ModelSpec): ExpectedWeight[] {
-  const f = (field: Parameters<typeof configFieldName>[1], value: number | boolean) =>
-    `${configFieldName(spec.arch, field)}=${value}`;
-  const D = spec.hiddenSize;
-  const dH = f('hiddenSize', D);
-  const dI = f('intermediateSize', spec.intermediateSize);
-  const dV = f('vocabSize', spec.vocabSize);
-  const out: ExpectedWeight[] = [];
-  const add = (name: string, shape: number[], dims: string[], extra: Partial<ExpectedWeight> = {}) =>
-    out.push({ name, shape, dims, ...extra });
-  const layers = f('numLayers', spec.numLayers);
-
-  if (spec.arch === 'gpt2') {
-    // Conv1D stores weights as [in, out] (the transpose of nn.Linear).
-    add('transformer.wte.weight', [spec.vocabSize, D], [dV, dH]);
-    add('transformer.wpe.weight', [spec.maxPositions, D], [f('maxPositions', spec.maxPositions), dH]);
-    for (let i = 0; i < spec.numLayers; i++) {
-      const p = `transformer.h.${i}`;
-      const b = { because: layers };
-      add(`${p}.ln_1.weight`, [D], [dH], b);
-      add(`${p}.ln_1.bias`, [D], [dH], b);
-      add(`${p}.attn.c_attn.weight`, [D, 3 * D], [dH, `3×${dH}`], b);
-      add(`${p}.attn.c_attn.bias`, [3 * D], [`3×${dH}`], b);
-      add(`${p}.attn.c_proj.weight`, [D, D], [dH, dH], b);
-      add(`${p}.attn.c_proj.bias`, [D], [dH], b);
-      add(`${p}.ln_2.weight`, [D], [dH], b);
-      add(`${p}.ln_2.bias`, [D], [dH], b);
-      add(`${p}.mlp.c_fc.weight`, [D, spec.intermediateSize], [dH, dI], b);
-      add(`${p}.mlp.c_fc.bias`, [spec.intermediateSize], [dI], b);
-      add(`${p}.mlp.c_proj.weight`, [spec.intermediateSize, D], [dI, dH], b);
-      add(`${p}.mlp.c_proj.bias`, [D], [dH], b);
-    }
-    add('transformer.ln_f.weight', [D], [dH]);
-    add('transformer.ln_f.bias', [D], [dH]);
-  } else {
-    const q = spec.numHeads * spec.headDim;
-    const kv = spec.numKvHeads * spec.headDim;
-    const dQ = `${f('numHeads', spec.numHeads)} × ${f('headDim', spec.headDim)}`;
-    const dKV = `${f('numKvHeads', spec.numKvHeads)} × ${f('headDim', spec.headDim)}`;
-    add('model.embed_tokens.weight', [spec.vocabSize, D], [dV, dH]);
-    for (let i = 0; i < spec.numLayers; i++) {
-      const p = `model.layers.${i}`;
-      const b = { because: layers };
-      add(`${p}.self_attn.q_proj.weight`, [q, D], [dQ, dH], b);
-      add(`${p}.self_attn.k_proj.weight`, [kv, D], [dKV, dH], b);
-      add(`${p}.self_attn.v_proj.weight`, [kv, D], [dKV, dH], b);
-      add(`${p}.self_attn.o_proj.weight`, [D, q], [dH, dQ], b);
-      if (spec.qkvBias) {
-        const why = { because: spec.arch === 'qwen2' ? 'model_type=qwen2' : f('qkvBias', true) };
-        add(`${p}.self_attn.q_proj.bias`, [q], [dQ], why);
-        add(`${p}.self_attn.k_proj.bias`, [kv], [dKV], why);
-        add(`${p}.self_attn.v_proj.bias`, [kv], [dKV], why);
-      }
-      if (spec.oBias) add(`${p}.self_attn.o_proj.bias`, [D], [dH], { because: f('oBias', true) });
-      if (spec.qkNorm) {
-        add(`${p}.self_attn.q_norm.weight`, [spec.headDim], [f('headDim', spec.headDim)], {
-          because: `model_type=${spec.arch}`,
-        });
-        add(`${p}.self_attn.k_norm.weight`, [spec.headDim], [f('headDim', spec.headDim)], {
-          because: `model_type=${spec.arch}`,
-        });
-      }
-      add(`${p}.mlp.gate_proj.weight`, [spec.intermediateSize, D], [dI, dH], b);
-      add(`${p}.mlp.up_proj.weight`, [spec.intermediateSize, D], [dI, dH], b);
-      add(`${p}.mlp.down_proj.weight`, [D, spec.intermediateSize], [dH, dI], b);
-      if (spec.mlpBias) {
-        const why = { because: f('mlpBias', true) };
-        add(`${p}.mlp.gate_proj.bias`, [spec.intermediateSize], [dI], why);
-        add(`${p}.mlp.up_proj.bias`, [spec.intermediateSize], [dI], why);
-        add(`${p}.mlp.down_proj.bias`, [D], [dH], why);
-      }
-      add(`${p}.input_layernorm.weight`, [D], [dH], b);
-      add(`${p}.post_attention_layernorm.weight`, [D], [dH], b);
-    }
-    add('model.norm.weight', [D], [dH]);
-  }
-  // Tied checkpoints usually omit lm_head; when one is stored anyway it must still fit.
-  add(
-    'lm_head.weight',
-    [spec.vocabSize, D],
-    [dV, dH],
-    spec.tieEmbeddings
-      ? { optional: true }
-      : { because: `${configFieldName(spec.arch, 'tieEmbeddings')}=false` },
-  );
-  return out;
-}
-
 const fmtShape = (s: number[]) => `[${s.join(',')}]`;
 
 /**
@@ -262,7 +164,7 @@ const fmtShape = (s: number[]) => `[${s.join(',')}]`;
  * layers beyond num_hidden_layers. Throws FormatError 'config-weight-mismatch' naming the weights
  * file, the tensor and the config.json field responsible.
  */
-export function validateWeights(spec: ModelSpec): void {
+export function validateWeights(spec: ModelDims & { weights: WeightIndex }): void {
   const w = spec.weights;
   const mismatch = (msg: string) => new FormatError('config-weight-mismatch', msg);
   for (const e of expectedWeights(spec)) {
@@ -287,7 +189,7 @@ export function validateWeights(spec: ModelSpec): void {
     );
   }
   // Extra layers mean num_hidden_layers is too small (the model would silently drop blocks).
-  const layerRe = spec.arch === 'gpt2' ? /^transformer\.h\.(\d+)\./ : /^model\.layers\.(\d+)\./;
+  const layerRe = layerTensorPattern(spec.arch);
   for (const name of w.names()) {
     const m = layerRe.exec(name);
     if (m && Number(m[1]) >= spec.numLayers) {
@@ -296,4 +198,41 @@ export function validateWeights(spec: ModelSpec): void {
       );
     }
   }
+}
+
+/**
+ * Checks config.json's layer count against the layers the weights hold, before anything is sized
+ * by it: a config claiming more layers than stored is refused naming the first missing tensor
+ * (and the count stored), without building the list of every layer's tensors.
+ */
+export function checkLayerCount(arch: Arch, numLayers: number, weights: WeightIndex): void {
+  const re = layerTensorPattern(arch);
+  let stored = 0;
+  for (const name of weights.names()) {
+    const m = re.exec(name);
+    if (m) stored = Math.max(stored, Number(m[1]) + 1);
+  }
+  if (numLayers <= stored) return;
+  // The first tensor of layer `stored`, named as validateWeights would have named it.
+  const dims: ModelDims = {
+    arch,
+    numLayers,
+    hiddenSize: 1,
+    numHeads: 1,
+    numKvHeads: 1,
+    headDim: 1,
+    intermediateSize: 1,
+    vocabSize: 1,
+    maxPositions: 1,
+    qkvBias: false,
+    oBias: false,
+    mlpBias: false,
+    qkNorm: false,
+    tieEmbeddings: true,
+  };
+  const first = expectedLayerWeights(dims, stored)[0].name;
+  throw new FormatError(
+    'config-weight-mismatch',
+    `${weights.source}: tensor ${first} is missing but config.json ${configFieldName(arch, 'numLayers')}=${numLayers} requires it (the weights hold ${stored} layer${stored === 1 ? '' : 's'})`,
+  );
 }

@@ -1,15 +1,28 @@
 // ONNX Runtime sessions for graphs built by the engine: serialize the IR in memory, point ORT at the
-// folder holding the external weights, choose an execution provider with a CPU fallback.
+// folder holding the external weights, choose an execution provider.
+// Provider choice: 'auto' takes CUDA when this process runs ONNX Runtime from the CUDA pack (or with
+// the providers beside it), then WebGPU on a real GPU, else the CPU. A requested provider that cannot
+// start falls back to the CPU with ONE clear line (onNotice, and `fallback` on the session) instead
+// of ORT's raw log; WebGPU is probed in a child process first (provider-probe.ts) because Dawn
+// prints its own warnings to stderr when it refuses a device. `strictProvider` turns the fallback
+// (and ORT's silent per-node CPU fallback, disable_cpu_ep_fallback) into errors: tests use it.
 // ORT's create/run are synchronous native calls: callers run the engine off any interactive event loop.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OrtError } from '../errors.ts';
 import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
+import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
+import { explainFailure, probeProvider } from './provider-probe.ts';
 
 // ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
 // that creates a session. ORT reads the variable when the first session is created, so this is in time.
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
+// ORT's own log goes to stderr unformatted; failures reach us as exceptions, which we explain in one
+// line. REFT_STUDIO_ORT_LOG=verbose|info|warning brings the log back for debugging.
+ort.env.logLevel = (process.env.REFT_STUDIO_ORT_LOG as typeof ort.env.logLevel) || 'fatal';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
@@ -18,72 +31,126 @@ export interface SessionConfig {
   /** Folder that external-data locations are relative to (the model folder). */
   weightsDir?: string;
   intraOpThreads?: number;
-  /** Log why a requested provider fell back to CPU. */
+  /** Told, in one line, when the requested provider could not start and another runs the graph. */
   onNotice?: (msg: string) => void;
+  /**
+   * Let kernels pre-pack their constant weights (default off). Quantized bases need it: MatMulNBits
+   * computes from its packed layout and otherwise dequantizes the whole weight on every call.
+   */
+  prepack?: boolean;
+  /** No fallback: fail when the provider cannot start or would leave any node to the CPU. */
+  strictProvider?: boolean;
+  /** Outputs left on the device between runs (WebGPU only: fed back as inputs, never read). */
+  outputsOnDevice?: string[];
 }
 
 export interface EngineSession {
   session: ort.InferenceSession;
+  /** The provider that runs the graph: 'cpu', 'cuda', 'webgpu', … */
   device: string;
+  /** Why the requested device is not the one running (null when it is). */
+  fallback: string | null;
   inputNames: readonly string[];
   outputNames: readonly string[];
+  /** Outputs this session keeps on the device (see SessionConfig.outputsOnDevice). */
+  outputsOnDevice: ReadonlySet<string>;
 }
 
-const PROVIDER: Record<Exclude<DeviceChoice, 'auto'>, string> = {
-  cpu: 'cpu',
-  cuda: 'cuda',
-  webgpu: 'webgpu',
-  dml: 'dml',
-  coreml: 'coreml',
-};
+/** Could this process use the CUDA provider at all: is it beside the libonnxruntime we load? */
+export function cudaReachable(): string | null {
+  if (process.platform !== 'linux') return 'the studio installs the CUDA provider on Linux only';
+  const lib = loadedOrtLibrary() ?? join(ortPackage().binDir, 'libonnxruntime.so.1');
+  if (existsSync(join(dirname(lib), 'libonnxruntime_providers_cuda.so'))) return null;
+  return process.env[LAUNCH_MARKER]
+    ? `the CUDA runtime pack at ${process.env[LAUNCH_MARKER]} is incomplete: run \`reft-studio runtime install cuda\` again`
+    : 'the CUDA runtime pack is not installed or the studio was started before it was (run `reft-studio runtime install cuda`, then restart)';
+}
 
-export function availableProviders(): string[] {
-  try {
-    return ort.listSupportedBackends().map((b) => b.name);
-  } catch {
-    return ['cpu'];
+/** A GPU the kernel knows (NVIDIA's driver or any render node): WebGPU there is not a CPU emulation. */
+function hardwareGpu(): boolean {
+  if (process.platform !== 'linux') return true;
+  if (existsSync('/proc/driver/nvidia/version')) return true;
+  for (let i = 128; i < 136; i++) if (existsSync(`/dev/dri/renderD${i}`)) return true;
+  return false;
+}
+
+const webgpuProbe: { p: Promise<string | null> | null } = { p: null };
+
+/** null when WebGPU starts here (probed once per process in a child), else the reason. */
+export function webgpuReachable(): Promise<string | null> {
+  webgpuProbe.p ??= probeProvider('webgpu').then((r) => (r.ok ? null : r.reason));
+  return webgpuProbe.p;
+}
+
+/** The providers to try, in order, each with the reason it was skipped (for the notice). */
+async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: string | null }> {
+  if (device === 'cpu') return { eps: ['cpu'], skipped: null };
+  if (device === 'auto') {
+    if (!cudaReachable()) return { eps: ['cuda', 'cpu'], skipped: null };
+    if (hardwareGpu() && !(await webgpuReachable())) return { eps: ['webgpu', 'cpu'], skipped: null };
+    return { eps: ['cpu'], skipped: null };
   }
-}
-
-function candidates(device: DeviceChoice): string[] {
-  if (device === 'cpu') return ['cpu'];
-  if (device !== 'auto') return [PROVIDER[device], 'cpu'];
-  // auto: prefer CUDA when its provider library is installed, then the platform's native GPU path.
-  const avail = new Set(availableProviders());
-  const order = ['cuda', 'dml', 'coreml'].filter((p) => avail.has(p));
-  return [...order, 'cpu'];
+  if (device === 'cuda') {
+    const why = cudaReachable();
+    return why ? { eps: ['cpu'], skipped: `cuda: ${why}` } : { eps: ['cuda', 'cpu'], skipped: null };
+  }
+  if (device === 'webgpu') {
+    const why = await webgpuReachable();
+    return why ? { eps: ['cpu'], skipped: why } : { eps: ['webgpu', 'cpu'], skipped: null };
+  }
+  return { eps: [device, 'cpu'], skipped: null };
 }
 
 export async function createSession(graph: Graph, cfg: SessionConfig = {}): Promise<EngineSession> {
   const bytes = encodeModel(graph);
   const device = cfg.device ?? 'cpu';
+  const { eps, skipped } = await plan(device);
+  let why = skipped;
+  if (cfg.strictProvider && why) throw new OrtError('provider-unavailable', why);
   let lastErr: unknown = null;
-  for (const ep of candidates(device)) {
+  for (const ep of eps) {
+    const onDevice = ep === 'webgpu' ? (cfg.outputsOnDevice ?? []) : [];
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: cfg.intraOpThreads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      ...(onDevice.length
+        ? { preferredOutputLocation: Object.fromEntries(onDevice.map((n) => [n, 'gpu-buffer' as const])) }
+        : {}),
       extra: {
         session: {
           ...(cfg.weightsDir ? { model_external_initializers_file_folder_path: cfg.weightsDir } : {}),
-          // Pre-packing would copy every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
+          // Pre-packing copies every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
           // private buffer per session; without it weights stay memory-mapped, shared by all sessions.
-          disable_prepacking: '1',
+          // Quantized bases turn it on (see quantize/base.ts): their float Gemms are activations only.
+          disable_prepacking: cfg.prepack ? '0' : '1',
+          ...(cfg.strictProvider && ep !== 'cpu' ? { disable_cpu_ep_fallback: '1' } : {}),
         },
       },
     };
     try {
       const session = await ort.InferenceSession.create(bytes, opts);
-      if (lastErr)
-        cfg.onNotice?.(
-          `device '${device}' unavailable (${(lastErr as Error).message.split('\n')[0]}); running on ${ep}`,
-        );
-      return { session, device: ep, inputNames: session.inputNames, outputNames: session.outputNames };
+      const fallback = ep === device ? null : why;
+      if (fallback) cfg.onNotice?.(`device '${device}' unavailable — ${fallback}; running on ${ep}`);
+      return {
+        session,
+        device: ep,
+        fallback,
+        inputNames: session.inputNames,
+        outputNames: session.outputNames,
+        outputsOnDevice: new Set(onDevice),
+      };
     } catch (e) {
       lastErr = e;
       if (ep === 'cpu') break;
+      // The exception says little ("Failed to load shared library"); a probe's log says what is missing.
+      why =
+        ep === 'cuda'
+          ? ((await probeProvider('cuda')).reason ?? explainFailure(ep, (e as Error).message, ''))
+          : explainFailure(ep, (e as Error).message, '');
+      if (cfg.strictProvider) throw new OrtError('provider-failed', `${why} (graph '${graph.name}')`);
     }
   }
   throw new OrtError(

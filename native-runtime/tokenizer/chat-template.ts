@@ -9,10 +9,11 @@
 // Leaves out: tokenization of the result (Tokenizer.applyChatTemplate does it with
 // addSpecialTokens false, because the template already writes bos).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { FormatError, ValidationError } from '../errors.ts';
+import { FILE_LIMITS, readFileCapped } from '../formats/json-file.ts';
 
 export interface ChatMessage {
   role: string;
@@ -48,7 +49,11 @@ export function findChatTemplate(
   const wanted = name ?? 'default';
   if (wanted === 'default') {
     const file = join(dir, 'chat_template.jinja');
-    if (existsSync(file)) return { template: readFileSync(file, 'utf8'), source: 'chat_template.jinja' };
+    if (existsSync(file))
+      return {
+        template: readFileCapped(file, FILE_LIMITS.config, 'chat_template.jinja').toString('utf8'),
+        source: 'chat_template.jinja',
+      };
   }
   const field = tokenizerConfig?.chat_template;
   if (typeof field === 'string' && wanted === 'default') {
@@ -69,7 +74,14 @@ export function findChatTemplate(
   }
   const named = join(dir, 'additional_chat_templates', `${wanted}.jinja`);
   if (existsSync(named))
-    return { template: readFileSync(named, 'utf8'), source: `additional_chat_templates/${wanted}.jinja` };
+    return {
+      template: readFileCapped(
+        named,
+        FILE_LIMITS.config,
+        `additional_chat_templates/${wanted}.jinja`,
+      ).toString('utf8'),
+      source: `additional_chat_templates/${wanted}.jinja`,
+    };
   if (name !== undefined) {
     throw new FormatError(
       'missing-chat-template',

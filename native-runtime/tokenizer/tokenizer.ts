@@ -5,10 +5,11 @@
 // Leaves out: slow (sentencepiece .model / vocab.txt only) tokenizers — transformers has written a
 // tokenizer.json next to them for years; batch encoding and padding (the dataset code does that).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { FormatError } from '../errors.ts';
+import { FILE_LIMITS, readJsonObject } from '../formats/json-file.ts';
 import {
   type ChatMessage,
   type ChatTemplateSource,
@@ -36,20 +37,9 @@ export interface ChatTemplateOptions {
   extra?: Record<string, unknown>;
 }
 
+/** Tokenizer files are capped at FILE_LIMITS.tokenizer and never quoted in errors (json-file.ts). */
 function readJson(path: string, label: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(
-      code ? 'missing-file' : 'bad-json',
-      `${label}: ${code ? `cannot read (${code})` : `not valid JSON (${(e as Error).message})`}`,
-    );
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw new FormatError('bad-json', `${label}: expected a JSON object`);
-  return v as Record<string, unknown>;
+  return readJsonObject(path, label, FILE_LIMITS.tokenizer);
 }
 
 /** tokenizer_config.json writes special tokens as a string or as an AddedToken dict {content, …}. */

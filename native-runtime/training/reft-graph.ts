@@ -19,7 +19,6 @@ import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
-import { linearT } from '../models/layers.ts';
 import { causalLmLoss, supervisedLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -61,7 +60,7 @@ export function buildReftGraph(
   // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
   // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
-  const lossT = supervisedLmLoss(bt, h3, dg.head, labels, linearT);
+  const lossT = supervisedLmLoss(bt, h3, dg.head, labels);
   const grads = buildBackward(bt, lossT, params);
   bt.output(
     bt.op(
@@ -88,7 +87,7 @@ export function buildReftGraph(
   // is taken); the weight is read in place, so two consumers cost no memory.
   const bi = b.subgraph('infer_branch');
   const logits = bi.reshape(
-    linearT(bi, bi.reshape(hSel, [-1, D], ['N', D]), dg.head),
+    dg.head(bi, bi.reshape(hSel, [-1, D], ['N', D])),
     bi.concat([bi.slice(dg.batchSeq, [0], [1], [0]), bi.ints([-1, V])], 0),
     ['B', 'T', V],
   );

@@ -8,6 +8,7 @@ import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
 import { Generator } from '../generation/generator.ts';
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { buildReftGraph } from './reft-graph.ts';
 import { DenseBase, HouseholderParam } from './stiefel.ts';
@@ -113,7 +114,7 @@ export class ReftModel {
   static async load(
     spec: ModelSpec,
     states: InterventionState[],
-    opts: { device?: DeviceChoice; onNotice?: (m: string) => void } = {},
+    opts: { device?: DeviceChoice; onNotice?: (m: string) => void; prepack?: boolean } = {},
   ): Promise<ReftModel> {
     for (const s of states) {
       if (s.spec.layer < 0 || s.spec.layer >= spec.numLayers) {
@@ -139,6 +140,7 @@ export class ReftModel {
       device: opts.device,
       weightsDir: g.weightsDir,
       onNotice: opts.onNotice,
+      prepack: shouldPrepack(spec, { training: states.length > 0, override: opts.prepack }),
     });
     return new ReftModel(spec, states, session, withDropout);
   }

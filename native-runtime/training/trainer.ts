@@ -55,6 +55,7 @@ import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } fro
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
+import { optionError } from './options.ts';
 import {
   interventionLocations,
   isUntied,
@@ -172,9 +173,10 @@ export function prepareRun(config: TrainConfig): PreparedRun {
   } else if (cfg.evalSplit > 0) {
     const nEval = Math.max(1, Math.floor(train.length * cfg.evalSplit));
     if (nEval >= train.length) {
-      throw new ConfigError(
+      throw optionError(
+        'evalSplit',
         'bad-eval-split',
-        `--eval-split ${cfg.evalSplit} leaves no training examples out of ${train.length}`,
+        `${cfg.evalSplit} leaves no training examples out of ${train.length}`,
       );
     }
     const order = permutation(train.length, mulberry32(mix(cfg.seed, EVAL_SALT)));

@@ -59,11 +59,28 @@ test('runs/start refuses bad runs before recording anything', async () => {
     'layer-out-of-range',
   );
   assert.equal((await callError('runs/start', { modelId: 999, datasetId })).code, 'not-found');
-  assert.equal((await callError('runs/start', { modelId, datasetId, rank: 'two' })).code, 'invalid-params');
+  assert.equal((await callError('runs/start', { modelId, datasetId, rank: 'two' })).code, 'bad-rank');
+  assert.equal((await callError('runs/start', { datasetId })).code, 'invalid-params');
   assert.equal(
     (await callError('runs/start', { modelId, datasetId, positions: 'x3' })).code,
     'bad-positions',
   );
+  assert.deepEqual(await call('runs/list'), []);
+});
+
+test('runs/start and runs/estimate word an option refusal for the studio (label, field), not as a CLI flag', async () => {
+  // The fixture's hidden size is 64: the limit depends on the model.
+  for (const method of ['runs/start', 'runs/estimate'] as const) {
+    const rank = await callError(method, { modelId, datasetId, ...base, rank: 65 });
+    assert.equal(rank.code, 'bad-rank');
+    assert.equal(rank.message, "Rank must be at most the model's hidden size, 64 (got 65)");
+    assert.equal((rank as { field?: string }).field, 'rank');
+    // Refused by the schema before the model is looked at: the same wording and field.
+    const drop = await callError(method, { modelId, datasetId, ...base, dropout: 1 });
+    assert.equal(drop.code, 'bad-dropout');
+    assert.equal(drop.message, 'Dropout must be a number ≥ 0 and < 1 (got 1)');
+    assert.equal((drop as { field?: string }).field, 'dropout');
+  }
   assert.deepEqual(await call('runs/list'), []);
 });
 
@@ -88,9 +105,10 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
     done.checkpoints.map((c: { step: number }) => c.step),
     [4, 8],
   );
+  // Step 0 is the base model before training: the probe timeline's starting point.
   assert.deepEqual(
     done.samples.map((s: { step: number }) => s.step),
-    [4, 8],
+    [0, 4, 8],
   );
   assert.equal(done.config.datasetId, datasetId);
   const jobPushes = pushes.flatMap((p) => (p.topic === 'jobs/progress' ? [p.data as JobProgress] : []));
@@ -108,6 +126,7 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
   assert.deepEqual(
     samples.map((s) => [s.step, s.prompt]),
     [
+      [0, 'Question 3?'],
       [4, 'Question 3?'],
       [8, 'Question 3?'],
     ],

@@ -13,13 +13,13 @@ import {
   loadSafetensors,
   type TensorToWrite,
 } from '../../native-runtime/formats/safetensors.ts';
+import { expectedWeights } from '../../native-runtime/models/arch.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import {
   openModelFolder,
   resolveModelDir,
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
-import { expectedWeights } from '../../native-runtime/models/weights.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;

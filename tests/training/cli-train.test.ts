@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
+import { optionFlag, TRAIN_OPTION_KEYS } from '../../native-runtime/training/options.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 
@@ -134,6 +135,18 @@ describe('reft-studio train', () => {
       i.stderr,
       /--intervention must be one of loreft, noreft, direft, nodireft, consreft, lobireft/,
     );
+    // Options are refused by the studio's rules, worded with the flag on the command line.
+    const rank = cli('--out', join(dir, 'bad'), '--rank', '65');
+    assert.equal(rank.status, 1);
+    assert.equal(rank.stderr.trim(), "error: --rank must be at most the model's hidden size, 64 (got 65)");
+    const drop = cli('--out', join(dir, 'bad'), '--dropout', '1');
+    assert.equal(drop.stderr.trim(), 'error: --dropout must be a number ≥ 0 and < 1 (got 1)');
+  });
+
+  it('--help lists every training option of the schema', () => {
+    const h = run('train', '--help');
+    assert.equal(h.status, 0);
+    for (const k of TRAIN_OPTION_KEYS) assert.ok(h.stdout.includes(`--${optionFlag(k)}`), k);
   });
 
   it('records the run in the library: runs show has status and metrics; adapters list has the adapter', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CancelledError } from '../../native-runtime/errors.ts';
+import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
 import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
 import { readStudioAdapter, studioToPyreft } from '../../native-runtime/formats/studio-adapter.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
@@ -291,9 +291,9 @@ describe('refused before training', () => {
       'rank larger than the hidden size',
       { rank: 65 },
       'bad-rank',
-      /--rank 65 is larger than the model's hidden size 64/,
+      /Rank must be at most the model's hidden size, 64 \(got 65\)/,
     ],
-    ['rank below 1', { rank: 0 }, 'bad-rank', /--rank must be an integer ≥ 1/],
+    ['rank below 1', { rank: 0 }, 'bad-rank', /Rank must be an integer ≥ 1 \(got 0\)/],
     ['f0 positions', { positions: 'f0' }, 'bad-positions', /f0 selects no token/],
     [
       'unparsable positions',
@@ -307,21 +307,26 @@ describe('refused before training', () => {
       'bad-positions',
       /l300 is longer than 256 tokens/,
     ],
-    ['lr 0', { lr: 0 }, 'bad-lr', /--lr must be > 0/],
-    ['negative lr', { lr: -1e-3 }, 'bad-lr', /--lr must be > 0/],
-    ['batch size 0', { batchSize: 0 }, 'bad-batch-size', /--batch-size must be an integer ≥ 1/],
+    ['lr 0', { lr: 0 }, 'bad-lr', /Learning rate must be a number > 0/],
+    ['negative lr', { lr: -1e-3 }, 'bad-lr', /Learning rate must be a number > 0/],
+    [
+      'batch size 0',
+      { batchSize: 0 },
+      'bad-batch-size',
+      /Batch size must be an integer from 1 to 4096 \(got 0\)/,
+    ],
     [
       'unknown intervention type',
       { intervention: 'superreft' as never },
       'unknown-intervention',
-      /unknown intervention type "superreft"/,
+      /Intervention type must be one of loreft, .* \(got "superreft"\)/,
     ],
-    ['dropout 1', { dropout: 1 }, 'bad-dropout', /--dropout must be in \[0, 1\)/],
+    ['dropout 1', { dropout: 1 }, 'bad-dropout', /Dropout must be a number ≥ 0 and < 1/],
     [
       'max length beyond the model',
       { maxLength: 1000 },
       'bad-max-length',
-      /longer than the model's 256 positions/,
+      /Max length must be at most the model's 256 positions/,
     ],
   ];
   for (const [name, patch, code, message] of cases) {
@@ -329,7 +334,12 @@ describe('refused before training', () => {
       const out = join(dir, `refused-${code}`);
       await assert.rejects(
         train({ model: MODEL, data, out, ...patch }, { onProgress: () => assert.fail('trained') }),
-        { name: 'ConfigError', code, message },
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError, String(e));
+          assert.equal(e.code, code);
+          assert.match(e.message, message);
+          return true;
+        },
       );
       assert.ok(!existsSync(out));
     });

@@ -4,17 +4,21 @@
 import { combineHandlers } from '../rpc/define-handlers.ts';
 import { adaptersHandlers } from './adapters.ts';
 import { datasetsHandlers } from './datasets.ts';
+import { devicesHandlers } from './devices.ts';
 import { evaluationsHandlers } from './evaluations.ts';
 import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
+import { modelsHubHandlers } from './models-hub.ts';
 import { runsHandlers } from './runs.ts';
 import { settingsHandlers } from './settings.ts';
 import { systemHandlers } from './system.ts';
 
 export const allHandlers = combineHandlers(
   systemHandlers,
+  devicesHandlers,
   modelsHandlers,
+  modelsHubHandlers,
   datasetsHandlers,
   runsHandlers,
   adaptersHandlers,

@@ -2,7 +2,8 @@
 // (jobs/training.ts), which runs the trainer in the engine worker, one training job per device.
 
 import { z } from 'zod';
-import { INTERVENTION_TYPES } from '../../../native-runtime/interventions/kinds.ts';
+import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-runtime/training/options.ts';
+import { RunParamsSchema } from '../jobs/run-params.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
 import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
@@ -16,53 +17,18 @@ import {
 } from '../library/runs.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
-const Id = z.object({ id: z.number().int().positive() }).strict();
 const PosInt = z.number().int().positive();
+const Id = z.object({ id: PosInt }).strict();
 
-/** The run form (renderer's TrainPage sends the first block) plus advanced trainer options. */
-export const RunParamsSchema = z
-  .object({
-    modelId: PosInt,
-    datasetId: PosInt,
-    datasetVersionId: PosInt.optional(),
-    evalDatasetVersionId: PosInt.optional(),
-    name: z.string().max(200).optional(),
-    intervention: z.enum(INTERVENTION_TYPES as [string, ...string[]]).optional(),
-    layers: z.union([z.string().max(2000), z.array(z.number().int().min(0)).max(1000)]).optional(),
-    positions: z.string().max(40).optional(),
-    shareWeights: z.boolean().optional(),
-    rank: z.number().int().min(1).max(65536).optional(),
-    lr: z.number().positive().max(10).optional(),
-    epochs: z.number().int().min(1).max(100000).optional(),
-    maxSteps: z.number().int().min(0).max(1e9).optional(),
-    batchSize: z.number().int().min(1).max(4096).optional(),
-    gradAccum: z.number().int().min(1).max(4096).optional(),
-    maxLength: z
-      .number()
-      .int()
-      .min(2)
-      .max(1 << 20)
-      .optional(),
-    dropout: z.number().min(0).lt(1).optional(),
-    weightDecay: z.number().min(0).optional(),
-    warmupRatio: z.number().min(0).max(1).optional(),
-    schedule: z.enum(['linear', 'cosine', 'constant']).optional(),
-    maxGradNorm: z.number().min(0).optional(),
-    seed: z.number().int().min(0).max(0xffffffff).optional(),
-    evalSplit: z.number().min(0).lt(1).optional(),
-    evalEvery: z.number().int().min(0).optional(),
-    checkpointEvery: z.number().int().min(0).optional(),
-    device: z.enum(['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml']).optional(),
-    probe: z
-      .object({
-        prompts: z.array(z.string().min(1).max(4000)).max(8),
-        every: PosInt,
-        maxNewTokens: z.number().int().min(1).max(512).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+/** A bad training option is refused as the CLI and the Train form refuse it (code, field, message). */
+function refuseOptions(params: unknown): OptionError | null {
+  if (typeof params !== 'object' || params === null) return null;
+  const options = Object.fromEntries(
+    Object.entries(params).filter(([k]) => (TRAIN_OPTION_KEYS as string[]).includes(k)),
+  );
+  const [first] = optionIssues(options);
+  return first ? new OptionError(first) : null;
+}
 
 export const runsHandlers = defineHandlers({
   'runs/list': handler(
@@ -71,17 +37,20 @@ export const runsHandlers = defineHandlers({
   ),
   'runs/get': handler(Id, (p, ctx): RunDetail => getRun(ctx.lib, p.id)),
   /** Validates, records the run (config, dataset version, model fingerprint, system info) and queues it. */
-  'runs/start': handler(RunParamsSchema, (p, ctx): RunRecord & { runId: number } => {
-    const run = ctx.training.start(p as Parameters<typeof ctx.training.start>[0]);
-    return { ...run, runId: run.id };
-  }),
+  'runs/start': handler(
+    RunParamsSchema,
+    (p, ctx): RunRecord & { runId: number } => {
+      const run = ctx.training.start(p);
+      return { ...run, runId: run.id };
+    },
+    { refuse: refuseOptions },
+  ),
   /** Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start. */
   'runs/estimate': handler(
     RunParamsSchema.extend({ calibrate: z.boolean().optional() }),
     ({ calibrate, ...p }, ctx): Promise<RunEstimate> =>
-      estimateRun(ctx.lib, ctx.engine, ctx.jobs, p as Parameters<typeof ctx.training.start>[0], {
-        calibrate,
-      }),
+      estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, { calibrate }),
+    { refuse: refuseOptions },
   ),
   'runs/pause': handler(Id, (p, ctx): RunRecord => ctx.training.pause(p.id)),
   'runs/resume': handler(Id, (p, ctx): RunRecord => ctx.training.resume(p.id)),

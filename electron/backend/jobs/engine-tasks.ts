@@ -21,13 +21,7 @@ import type {
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
-
-export interface ProbeConfig {
-  prompts: string[];
-  /** Take samples at checkpoints whose step is a multiple of this (and at the end). */
-  every: number;
-  maxNewTokens?: number;
-}
+import type { ProbeConfig } from './run-params.ts';
 
 export interface TrainArgs {
   config: TrainConfig;
@@ -177,6 +171,27 @@ export async function trainTask(
     });
   };
   try {
+    // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
+    // a resumed run has them already).
+    if (probe && !args.config.resumeFrom && !signal.aborted) {
+      try {
+        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        try {
+          for (const prompt of probe.prompts) {
+            if (signal.aborted) break;
+            const [out] = await base.generate([prompt], {
+              maxNewTokens: probe.maxNewTokens ?? 48,
+              greedy: true,
+            });
+            emit('sample', { step: 0, prompt, output: out.text });
+          }
+        } finally {
+          await base.release();
+        }
+      } catch (e) {
+        emit('log', `probe answers before training failed: ${(e as Error).message}`);
+      }
+    }
     const res = await train(args.config, {
       signal,
       onLog: (m) => emit('log', m),

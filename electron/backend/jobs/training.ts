@@ -32,6 +32,7 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import { optionError } from '../../../native-runtime/training/options.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
 import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
@@ -53,51 +54,19 @@ import {
   truncateMetrics,
 } from '../library/runs.ts';
 import type { Engine } from './engine.ts';
-import type { ProbeConfig, TrainSummary } from './engine-tasks.ts';
+import type { TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
+import type { ProbeConfig, RunParams } from './run-params.ts';
 
-/** The trainer options a run takes as they are (their meaning is documented on TrainConfig). */
-type TrainOptions = Pick<
-  TrainConfig,
-  | 'intervention'
-  | 'layers'
-  | 'positions'
-  | 'shareWeights'
-  | 'rank'
-  | 'lr'
-  | 'epochs'
-  | 'maxSteps'
-  | 'batchSize'
-  | 'gradAccum'
-  | 'maxLength'
-  | 'dropout'
-  | 'weightDecay'
-  | 'warmupRatio'
-  | 'schedule'
-  | 'maxGradNorm'
-  | 'seed'
-  | 'evalSplit'
-  | 'evalEvery'
-  | 'checkpointEvery'
-  | 'device'
-  | 'chatTemplate'
-  | 'exportPyreft'
->;
-
-/** The params of 'runs/start' and 'runs/estimate' (the renderer's run form, plus advanced options). */
-export interface RunParams extends TrainOptions {
-  modelId: number;
-  datasetId: number;
-  /** A specific frozen version (default: the dataset's latest full version). */
-  datasetVersionId?: number;
-  /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
-  evalDatasetVersionId?: number;
-  name?: string;
-  probe?: ProbeConfig;
-}
+export type { RunParams } from './run-params.ts';
 
 /** What a run stores in its config column: the resolved trainer config plus the studio's extras. */
-export type StoredRunConfig = ResolvedTrainConfig & { probe: ProbeConfig | null; datasetId: number };
+export type StoredRunConfig = ResolvedTrainConfig & {
+  probe: ProbeConfig | null;
+  datasetId: number;
+  /** The held-out version given as evalDatasetVersionId (clone and compare show it). */
+  evalDatasetVersionId?: number | null;
+};
 
 export interface PlannedRun {
   model: ModelRecord;
@@ -138,34 +107,23 @@ export function planRun(
     );
   }
   const probe = p.probe?.prompts.length ? { ...p.probe, maxNewTokens: p.probe.maxNewTokens ?? 48 } : null;
+  const {
+    modelId: _m,
+    datasetId: _d,
+    datasetVersionId: _v,
+    evalDatasetVersionId: _e,
+    name: _n,
+    probe: _p,
+    exportPyreft,
+    ...options
+  } = p;
   const base: TrainConfig = {
+    ...options,
     model: model.path,
     data: version.filePath,
     format: version.format,
     evalData: evalVersion?.filePath,
-    evalSplit: p.evalSplit,
-    evalEvery: p.evalEvery,
-    intervention: p.intervention,
-    layers: p.layers,
-    positions: p.positions,
-    shareWeights: p.shareWeights,
-    rank: p.rank,
-    lr: p.lr,
-    epochs: p.epochs,
-    maxSteps: p.maxSteps,
-    batchSize: p.batchSize,
-    gradAccum: p.gradAccum,
-    maxLength: p.maxLength,
-    dropout: p.dropout,
-    weightDecay: p.weightDecay,
-    warmupRatio: p.warmupRatio,
-    schedule: p.schedule,
-    maxGradNorm: p.maxGradNorm,
-    seed: p.seed,
-    checkpointEvery: p.checkpointEvery,
-    device: p.device,
-    chatTemplate: p.chatTemplate,
-    exportPyreft: p.exportPyreft,
+    exportPyreft,
     out: paths.out,
     datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
   };
@@ -173,9 +131,10 @@ export function planRun(
   const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
   const trainExamples = version.rowCount - held;
   if (trainExamples < 1)
-    throw new ConfigError(
+    throw optionError(
+      'evalSplit',
       'bad-eval-split',
-      `the eval split leaves no training examples out of ${version.rowCount}`,
+      `${config.evalSplit} leaves no training examples out of ${version.rowCount}`,
     );
   const micro = Math.ceil(trainExamples / config.batchSize);
   const stepsPerEpoch = Math.ceil(micro / config.gradAccum);
@@ -217,6 +176,7 @@ export function createRecordedRun(
       runId: String(run.id),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
+      evalDatasetVersionId: plan.evalVersion?.id ?? null,
     };
     lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
     return getRun(lib, run.id);
@@ -287,7 +247,7 @@ export async function executeRun(
   );
   opts.onChange?.();
   let knownTotal = run.totalSteps;
-  const { probe, datasetId: _d, ...trainerConfig } = cfg;
+  const { probe, datasetId: _d, evalDatasetVersionId: _e, ...trainerConfig } = cfg;
   // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
   // beside a running server), seen in the database at most every two seconds.
   const ac = new AbortController();
@@ -485,9 +445,10 @@ export class TrainingService {
   start(p: RunParams): RunRecord {
     const plan = planRun(this.lib, p);
     const run = createRecordedRun(this.lib, plan, p.name);
+    const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(
       run.id,
-      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of ${plan.version.filePath.split(/[\\/]/).at(-1)}`,
+      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of “${ds.name}” v${plan.version.version}`,
     );
     this.#enqueue(run.id);
     this.#changed(run.id);

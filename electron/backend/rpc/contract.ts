@@ -8,10 +8,23 @@
 //
 // Methods (params → result; ids are integers; times are epoch ms):
 //   system/info       {}                                            → SystemInfo
+//   system/devices    {refresh?}                                    → DevicesReport (providers with state + one-line reason,
+//                                                                     GPUs, Vulkan, CUDA pack, what auto picks)
+//   system/runtime-list    {}                                       → PackStatus[]
+//   system/runtime-install {name: 'cuda', from? (absolute file/folder)} → {started} ('runtime/progress' pushes follow)
+//   system/runtime-cancel  {}                                       → {cancelled}
+//   system/runtime-remove  {name}                                   → {name, removed}
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
-//   models/add        {path, name?}                                 → ModelRecord (same entry if the folder is known)
-//   models/remove     {id}                                          → {id}
+//   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
+//   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads)
+//   models/hub-status {}                                            → {cacheDir, endpoint, tokenSet, tokenError}
+//   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
+//   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
+//   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
+//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...})
+//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId})
+//   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
 //   datasets/import   {path (absolute, no '..'), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?,
@@ -28,11 +41,11 @@
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?}                                     → RunRecord[] (newest first, with lastStep/lastLoss)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
-//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?, intervention?, layers?,
-//                      positions?, shareWeights?, rank?, lr?, epochs?, maxSteps?, batchSize?, gradAccum?, maxLength?,
-//                      dropout?, weightDecay?, warmupRatio?, schedule?, maxGradNorm?, seed?, evalSplit?, evalEvery?,
-//                      checkpointEvery?, device?, probe?: {prompts[], every, maxNewTokens?}}
+//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?,
+//                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
+//                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
+//                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
 //   runs/estimate     runs/start params + {calibrate?}              → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
 //                                                                     totalSteps, calibration, epochSeconds, ...}
 //   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
@@ -72,22 +85,29 @@
 //         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., detail}
 //                           detail: null on a state change, else one event of the job (events.ts), tagged by `event`:
 //                           {event:'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?},
-//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total}
+//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total},
+//                           {event:'download-progress', repo, file, bytesDone, bytesTotal, bytesPerS, etaS, ...}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
+//         'runtime/progress' RuntimeProgress {name, state: running|done|failed, phase, bytes, total, error?}
+//         'models/cache-changed' {cacheDir, added, removed}: snapshot folders that appeared in / left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
+import type { DevicesHandlers } from '../handlers/devices.ts';
 import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
 import type { FilesHandlers } from '../handlers/files.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
 import type { ModelsHandlers } from '../handlers/models.ts';
+import type { ModelsHubHandlers } from '../handlers/models-hub.ts';
 import type { RunsHandlers } from '../handlers/runs.ts';
 import type { SettingsHandlers } from '../handlers/settings.ts';
 import type { SystemHandlers } from '../handlers/system.ts';
 
 export type Handlers = SystemHandlers &
+  DevicesHandlers &
   ModelsHandlers &
+  ModelsHubHandlers &
   DatasetsHandlers &
   RunsHandlers &
   AdaptersHandlers &
@@ -101,7 +121,11 @@ export type ParamsOf<K extends Method> = Parameters<Handlers[K]>[0];
 export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
+export type { PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
+export type { DevicesReport, ProviderState } from '../../../native-runtime/runtime/devices.ts';
 export type {
+  CacheChange,
+  DownloadProgressEvent,
   EvaluateProgressEvent,
   GenerateToken,
   JobDetail,
@@ -112,11 +136,16 @@ export type {
   PushTopic,
   PushTopics,
   RunLogPush,
+  RuntimeProgress,
   TrainEvent,
   TrainProgress,
 } from '../events.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
+export type { DownloadJob, HubPreview } from '../handlers/models-hub.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
+export type { HubSearchResult } from '../hub/client.ts';
+export type { DownloadProgress } from '../hub/download.ts';
+export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
@@ -131,6 +160,7 @@ export type {
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
+export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
 export type { RunLogLine } from '../library/run-logs.ts';
 export type {

@@ -5,11 +5,17 @@
 // combineHandlers merges the domains and throws on a duplicate name, so no method is silently shadowed.
 
 import type { z } from 'zod';
+import type { ReftError } from '../../../native-runtime/errors.ts';
 import type { BackendContext } from '../context.ts';
 
 export interface HandlerDef<S extends z.ZodType = z.ZodType, R = unknown> {
   params: S;
   run: (params: z.output<S>, ctx: BackendContext) => R | Promise<R>;
+  /**
+   * Words a refusal of the params in the domain's own terms (a specific code and message) instead
+   * of the generic 'invalid-params'; null leaves the generic one.
+   */
+  refuse?: (params: unknown) => ReftError | null;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a set holds handlers of every param/result type.
@@ -18,8 +24,9 @@ export type HandlerSet = Record<string, HandlerDef<any, any>>;
 export function handler<S extends z.ZodType, R>(
   params: S,
   run: (params: z.output<S>, ctx: BackendContext) => R | Promise<R>,
+  opts: { refuse?: (params: unknown) => ReftError | null } = {},
 ): HandlerDef<S, Awaited<R>> {
-  return { params, run } as HandlerDef<S, Awaited<R>>;
+  return { params, run, refuse: opts.refuse } as HandlerDef<S, Awaited<R>>;
 }
 
 const NAME_RE = /^[a-z][a-z0-9-]*\/[a-z][a-zA-Z0-9-]*$/;

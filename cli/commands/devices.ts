@@ -1,0 +1,48 @@
+// `reft-studio devices`: GPUs, drivers and every ONNX Runtime execution provider with its state and,
+// when it cannot run here, why (native-runtime/runtime/devices.ts does the work).
+
+import { detectDevices } from '../../native-runtime/runtime/devices.ts';
+import { type Command, table } from '../command.ts';
+
+export const devicesCommand: Command = {
+  name: 'devices',
+  summary: 'GPUs, drivers and execution providers: which run here, and why the others do not',
+  usage: 'devices',
+  examples: ['devices', 'devices --json'],
+  async run(ctx) {
+    const r = await detectDevices({ dataDir: ctx.dataDir });
+    ctx.print({ ...r }, () => {
+      const lines: string[] = [];
+      lines.push(
+        r.nvidia.gpus.length
+          ? r.nvidia.gpus
+              .map(
+                (g) =>
+                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${Math.round(g.memoryMb / 1024)} GiB` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
+              )
+              .join('\n')
+          : `NVIDIA: ${r.nvidia.note ?? 'no GPU'}`,
+      );
+      if (r.platform === 'linux')
+        lines.push(
+          `Vulkan: ${r.vulkan.loader ? 'loader found' : 'no loader (libvulkan.so.1)'}; drivers: ${r.vulkan.drivers.map((d) => d.library.replace(/^.*\//, '')).join(', ') || 'none'}`,
+        );
+      lines.push(
+        `CUDA pack: ${r.cudaPack ? `${r.cudaPack.dir} (ONNX Runtime ${r.cudaPack.manifest.ortVersion}, CUDA ${r.cudaPack.manifest.cudaMajor ?? '?'})` : 'not installed'}`,
+        '',
+        table(
+          ['PROVIDER', 'STATE', 'WHY'],
+          r.providers.map((p) => [
+            p.name,
+            p.state + (p.software ? ' (software)' : '') + (p.needsRestart ? ' (after restart)' : ''),
+            p.reason ?? '',
+          ]),
+        ),
+        '',
+        `--device auto runs on: ${r.auto}`,
+      );
+      return lines.join('\n');
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,112 @@
+// `reft-studio runtime install|list|remove`: runtime packs in the data folder (today: ONNX Runtime's
+// CUDA provider). Work in native-runtime/runtime/runtime-install.ts and cuda-pack.ts.
+
+import { ReftError } from '../../native-runtime/errors.ts';
+import { listPacks, type PackStatus } from '../../native-runtime/runtime/cuda-pack.ts';
+import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
+import { str, UsageError } from '../args.ts';
+import { type Command, formatBytes, table } from '../command.ts';
+import type { TransferTask } from '../progress/reporter.ts';
+
+function describe(p: PackStatus): string {
+  const state = p.ready ? (p.active ? 'ready, in use' : 'ready') : 'incomplete';
+  const lines = [
+    `${p.name}: ${state} — ONNX Runtime ${p.manifest.ortVersion}, CUDA ${p.manifest.cudaMajor ?? '?'}, ${p.dir}`,
+  ];
+  for (const q of p.problems) lines.push(`  problem: ${q}`);
+  for (const m of p.missing) lines.push(`  missing ${m.name}: install ${m.hint}`);
+  return lines.join('\n');
+}
+
+export const runtimeCommands: Command[] = [
+  {
+    name: 'runtime install',
+    summary:
+      "install a runtime pack (cuda: ONNX Runtime's CUDA provider, online from NuGet or --from a file/folder)",
+    usage: 'runtime install cuda [--from FILE|DIR] [--source NUGET_REGISTRATION_URL]',
+    options: {
+      from: {
+        type: 'string',
+        description: 'install from a downloaded .nupkg/.zip/.tgz or a folder (offline)',
+      },
+      source: { type: 'string', description: 'another NuGet registration URL to download from' },
+    },
+    examples: [
+      'runtime install cuda',
+      'runtime install cuda --from ./Microsoft.ML.OnnxRuntime.Gpu.Linux.nupkg',
+    ],
+    stream: true,
+    async run(ctx) {
+      const name = ctx.args[0];
+      if (name !== 'cuda')
+        throw new UsageError(`runtime install: unknown runtime "${name ?? ''}" (known: cuda)`);
+      // One transfer task per phase (download, extract or copy, verify), each in bytes.
+      let phase: { name: string; task: TransferTask } | null = null;
+      const m = await installCudaPack(ctx.dataDir, {
+        from: str(ctx.values, 'from'),
+        source: str(ctx.values, 'source'),
+        onProgress: (p) => {
+          if (phase?.name !== p.phase) {
+            phase?.task.done();
+            phase = { name: p.phase, task: ctx.progress.transfer({ label: p.phase, totalBytes: p.total }) };
+          }
+          phase.task.update(p.bytes, p.total);
+        },
+      });
+      (phase as { task: TransferTask } | null)?.task.done();
+      const status = listPacks(ctx.dataDir).find((p) => p.name === 'cuda');
+      ctx.print({ installed: m, status }, () =>
+        [
+          `installed the CUDA pack (ONNX Runtime ${m.ortVersion}, ${m.files.length} files, ${formatBytes(m.files.reduce((s, f) => s + f.bytes, 0))})`,
+          status ? describe(status) : '',
+          'the studio and the CLI use it from their next start; check with `reft-studio devices`',
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'runtime list',
+    summary: 'list installed runtime packs and what each still needs',
+    usage: 'runtime list',
+    examples: ['runtime list'],
+    async run(ctx) {
+      const packs = listPacks(ctx.dataDir);
+      ctx.print({ packs }, () =>
+        packs.length
+          ? [
+              table(
+                ['NAME', 'ORT', 'CUDA', 'STATE', 'SIZE'],
+                packs.map((p) => [
+                  p.name,
+                  p.manifest.ortVersion,
+                  p.manifest.cudaMajor,
+                  p.ready ? (p.active ? 'ready, in use' : 'ready') : 'incomplete',
+                  formatBytes(p.manifest.files.reduce((s, f) => s + f.bytes, 0)),
+                ]),
+              ),
+              ...packs.filter((p) => !p.ready).map(describe),
+            ].join('\n')
+          : 'no runtime packs: `reft-studio runtime install cuda` adds the CUDA provider',
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'runtime remove',
+    summary: 'remove an installed runtime pack',
+    usage: 'runtime remove NAME',
+    examples: ['runtime remove cuda'],
+    async run(ctx) {
+      const name = ctx.args[0];
+      if (!name) throw new UsageError('runtime remove: missing NAME (see `reft-studio runtime list`)');
+      const removed = await removePack(ctx.dataDir, name);
+      if (!removed)
+        throw new ReftError('not-found', `runtime remove: no runtime pack "${name}" is installed`);
+      ctx.print({ name, removed }, () => `removed the ${name} runtime pack`);
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,84 @@
+// The training options as command-line flags, derived from their one declaration
+// (native-runtime/training/options.ts): the flag of `maxGradNorm` is `--max-grad-norm`, its help line
+// is the option's one-line explanation with its default and limits, and a value is turned into the
+// option's type here while every rule is checked by the same code as for the studio
+// (resolveTrainConfig → OptionError, worded for the CLI with forCli()).
+
+import {
+  numberRule,
+  optionFlag,
+  TRAIN_OPTION_KEYS,
+  TRAIN_OPTIONS,
+  type TrainOptionKey,
+  type TrainOptionSpec,
+  type TrainOptions,
+} from '../native-runtime/training/options.ts';
+import { type ArgValues, UsageError } from './args.ts';
+
+/** A flag as the CLI's parser and its --help take it. */
+export interface FlagDef {
+  type: 'string' | 'boolean';
+  /** One line for --help. */
+  description: string;
+  /** The value's placeholder in --help ('R', 'X', 'linear|cosine|constant'). */
+  value?: string;
+}
+
+function valueName(o: TrainOptionSpec): string | undefined {
+  if (o.kind === 'boolean') return undefined;
+  if (o.kind === 'choice') return o.choices.map((c) => c.value).join('|');
+  return o.valueName;
+}
+
+function description(o: TrainOptionSpec): string {
+  const parts = [o.help.replace(/\.$/, '')];
+  if (o.kind === 'int' || o.kind === 'number') {
+    parts.push(`${numberRule(o)}, default ${o.default}${o.zero ? ` (0 = ${o.zero})` : ''}`);
+  } else if (o.kind !== 'boolean') {
+    parts.push(`default ${o.default}`);
+  }
+  return parts.join('; ');
+}
+
+/** Every training option's flag, in the schema's order. */
+export const TRAIN_OPTION_FLAGS: Record<string, FlagDef> = Object.fromEntries(
+  TRAIN_OPTION_KEYS.map((k) => {
+    const o: TrainOptionSpec = TRAIN_OPTIONS[k];
+    const value = valueName(o);
+    const def: FlagDef = {
+      type: o.kind === 'boolean' ? 'boolean' : 'string',
+      description: description(o),
+      ...(value ? { value } : {}),
+    };
+    return [optionFlag(k), def];
+  }),
+);
+
+/** The usage fragment of the training options: "[--rank R] [--share-weights] …". */
+export const TRAIN_OPTIONS_USAGE = TRAIN_OPTION_KEYS.map((k) => {
+  const v = valueName(TRAIN_OPTIONS[k]);
+  return `[--${optionFlag(k)}${v ? ` ${v}` : ''}]`;
+}).join(' ');
+
+function toValue(key: TrainOptionKey, raw: string | boolean): unknown {
+  const o: TrainOptionSpec = TRAIN_OPTIONS[key];
+  if (o.kind === 'boolean' || typeof raw === 'boolean') return raw;
+  if (o.kind === 'int' || o.kind === 'number') {
+    const x = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(x))
+      throw new UsageError(`--${optionFlag(key)} must be a number, got "${raw}"`);
+    return x;
+  }
+  return raw;
+}
+
+/** The training options given on the command line (flags not given are left out). */
+export function trainOptionsFromFlags(values: ArgValues): TrainOptions {
+  const out: Record<string, unknown> = {};
+  for (const k of TRAIN_OPTION_KEYS) {
+    const raw = values[optionFlag(k)];
+    if (raw === undefined || Array.isArray(raw)) continue;
+    out[k] = toValue(k, raw);
+  }
+  return out as TrainOptions;
+}

@@ -1,0 +1,60 @@
+// 'system/devices' and 'system/runtime-*' through the real backend: the report the Settings page
+// shows, and a pack installed from a folder with its progress pushes.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { tempDir } from '../../../tests/helpers/temp.ts';
+import type { RuntimeProgress } from '../events.ts';
+import { createBackend } from '../host.ts';
+
+const FAKE = new URL('../../../tests/fixtures/cuda-pack/fake-provider', import.meta.url).pathname;
+const dir = tempDir('reft-devices-rpc-');
+const backend = createBackend(dir, { seedDemo: false });
+after(() => backend.close());
+const call = async (method: string, params: unknown = {}) => {
+  const r = await backend.handle({ type: 'request', id: 1, method, params });
+  if (r.type === 'error') throw Object.assign(new Error(r.error.message), { code: r.error.code });
+  return (r as { result: unknown }).result as Record<string, unknown>;
+};
+
+test('system/devices lists every provider with a state; cuda says the pack is missing or why not', async () => {
+  const r = (await call('system/devices')) as unknown as {
+    providers: { name: string; state: string; reason: string | null }[];
+    auto: string;
+    cudaPack: unknown;
+  };
+  assert.deepEqual(
+    r.providers.slice(0, 3).map((p) => p.name),
+    ['cpu', 'cuda', 'webgpu'],
+  );
+  const cuda = r.providers[1];
+  assert.notEqual(cuda.state, 'available');
+  assert.match(cuda.reason ?? '', /no NVIDIA GPU|not installed/);
+  assert.equal(r.cudaPack, null);
+  await assert.rejects(call('system/devices', { refresh: 'yes' }), { code: 'invalid-params' });
+});
+
+test('system/runtime-install from a folder pushes progress, then done; list and remove follow', async () => {
+  const pushes: RuntimeProgress[] = [];
+  const off = backend.events.onAny((topic, data) => {
+    if (topic === 'runtime/progress') pushes.push(data as RuntimeProgress);
+  });
+  await assert.rejects(call('system/runtime-install', { name: 'cuda', from: 'relative/path' }), {
+    code: 'bad-path',
+  });
+  assert.deepEqual(await call('system/runtime-install', { name: 'cuda', from: FAKE }), { started: true });
+  await assert.rejects(call('system/runtime-install', { name: 'cuda', from: FAKE }), { code: 'busy' });
+  while (!pushes.some((p) => p.state !== 'running')) await new Promise((r) => setTimeout(r, 20));
+  off();
+  assert.equal(pushes.at(-1)?.state, 'done', JSON.stringify(pushes.at(-1)));
+  assert.ok(pushes.some((p) => p.phase === 'copy' && p.bytes > 0));
+  const list = (await call('system/runtime-list')) as unknown as { name: string; ready: boolean }[];
+  assert.deepEqual(
+    list.map((p) => p.name),
+    ['cuda'],
+  );
+  const d = (await call('system/devices')) as unknown as { cudaPack: { manifest: { cudaMajor: number } } };
+  assert.equal(d.cudaPack.manifest.cudaMajor, 12);
+  assert.deepEqual(await call('system/runtime-remove', { name: 'cuda' }), { name: 'cuda', removed: true });
+  await assert.rejects(call('system/runtime-remove', { name: 'cuda' }), { code: 'not-found' });
+});

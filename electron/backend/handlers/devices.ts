@@ -1,0 +1,77 @@
+// 'system/devices' and 'system/runtime-*': what the Settings page shows about GPUs and execution
+// providers, and the CUDA runtime pack's install button (progress on the 'runtime/progress' push).
+// The work is in native-runtime/runtime/ (devices.ts, runtime-install.ts, cuda-pack.ts); a pack
+// installed here is used by the backend from its next start (devices report `needsRestart`).
+
+import { z } from 'zod';
+import { ReftError, toWireError } from '../../../native-runtime/errors.ts';
+import { listPacks, type PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
+import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
+import type { RuntimeProgress } from '../events.ts';
+import { checkSourcePath } from '../library/datasets.ts';
+import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+
+let report: Promise<DevicesReport> | null = null;
+let installing: AbortController | null = null;
+
+export const devicesHandlers = defineHandlers({
+  /** Providers with state and reason, GPUs, drivers, the CUDA pack; probes run once unless refresh. */
+  'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), (p, ctx) => {
+    if (p.refresh || !report) {
+      report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh });
+      report.catch(() => {
+        report = null;
+      });
+    }
+    return report;
+  }),
+  'system/runtime-list': handler(z.object({}).strict(), (_p, ctx): PackStatus[] =>
+    listPacks(ctx.lib.dataDir),
+  ),
+  /**
+   * Starts installing a pack (online from NuGet, or from an absolute file/folder path) and answers at
+   * once; progress, completion and failure arrive as 'runtime/progress' pushes.
+   */
+  'system/runtime-install': handler(
+    z.object({ name: z.literal('cuda'), from: z.string().min(1).max(4096).optional() }).strict(),
+    (p, ctx): { started: true } => {
+      if (installing) throw new ReftError('busy', 'a runtime pack is already being installed');
+      const from = p.from === undefined ? undefined : checkSourcePath(p.from);
+      const ac = new AbortController();
+      installing = ac;
+      const push = (d: Omit<RuntimeProgress, 'name'>) =>
+        ctx.events.emit('runtime/progress', { name: p.name, ...d });
+      push({ state: 'running', phase: 'download', bytes: 0, total: null });
+      installCudaPack(ctx.lib.dataDir, {
+        from,
+        signal: ac.signal,
+        onProgress: (g) => push({ state: 'running', ...g }),
+      })
+        .then(
+          () => push({ state: 'done', phase: 'verify', bytes: 0, total: null }),
+          (e) => push({ state: 'failed', phase: 'verify', bytes: 0, total: null, error: toWireError(e) }),
+        )
+        .finally(() => {
+          installing = null;
+          report = null;
+        });
+      return { started: true };
+    },
+  ),
+  'system/runtime-cancel': handler(z.object({}).strict(), (): { cancelled: boolean } => {
+    installing?.abort();
+    return { cancelled: !!installing };
+  }),
+  'system/runtime-remove': handler(
+    z.object({ name: z.string().min(1).max(100) }).strict(),
+    async (p, ctx): Promise<{ name: string; removed: boolean }> => {
+      const removed = await removePack(ctx.lib.dataDir, p.name);
+      if (!removed) throw new ReftError('not-found', `no runtime pack "${p.name}" is installed`);
+      report = null;
+      return { name: p.name, removed };
+    },
+  ),
+});
+
+export type DevicesHandlers = ClientApi<typeof devicesHandlers>;

@@ -1,0 +1,35 @@
+// The params of 'runs/start' and 'runs/estimate': which model and data (library ids), the training
+// options (native-runtime/training/options.ts, the one declaration every surface derives from) and
+// the studio's extras (a name, probe prompts). The RPC handlers validate with this schema; the CLI
+// builds the same object from its flags.
+
+import { z } from 'zod';
+import { TrainOptionsSchema } from '../../../native-runtime/training/options.ts';
+
+const Id = z.number().int().positive();
+
+export const ProbeSchema = z
+  .object({
+    /** Prompts answered (greedily) at checkpoints, to watch the behaviour change. */
+    prompts: z.array(z.string().min(1).max(4000)).max(8),
+    /** Take samples at checkpoints whose step is a multiple of this (and at the end). */
+    every: Id,
+    maxNewTokens: z.number().int().min(1).max(512).optional(),
+  })
+  .strict();
+
+export const RunParamsSchema = TrainOptionsSchema.extend({
+  modelId: Id,
+  datasetId: Id,
+  /** A specific frozen version (default: the dataset's latest full version). */
+  datasetVersionId: Id.optional(),
+  /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
+  evalDatasetVersionId: Id.optional(),
+  name: z.string().max(200).optional(),
+  probe: ProbeSchema.optional(),
+}).strict();
+
+export type ProbeConfig = z.infer<typeof ProbeSchema>;
+
+/** What 'runs/start' takes; the CLI may also ask for a pyreft copy of the adapter (a path). */
+export type RunParams = z.infer<typeof RunParamsSchema> & { exportPyreft?: string };

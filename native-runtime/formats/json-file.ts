@@ -1,0 +1,97 @@
+// Reading small files a user's folder hands us (config.json, generation_config.json, a safetensors
+// index, tokenizer files, adapter manifests) with two guarantees:
+//   - bounded: only regular files, and at most `maxBytes` of them are read (a 50 MB config.json or a
+//     symlink to /dev/zero is refused before it costs memory);
+//   - quiet: no error message ever quotes the file's contents. V8's JSON.parse errors quote the start
+//     of the text, which for a symlink to a private file (/etc/shadow) would leak a line of it into
+//     logs and RPC replies; we report the position only.
+// Leaves out: what the JSON must contain (each reader checks its own fields).
+
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FormatError } from '../errors.ts';
+
+const MiB = 1024 * 1024;
+
+/** Size caps per kind of file, generous next to what real checkpoints ship. */
+export const FILE_LIMITS = {
+  /** config.json / generation_config.json / pyreft config.json / reft_studio.json / manifest.json */
+  config: 1 * MiB,
+  /** model.safetensors.index.json: one line per tensor (DeepSeek-V3's is about 9 MB). */
+  index: 64 * MiB,
+  /** tokenizer.json: the largest public vocabularies are about 35 MB. */
+  tokenizer: 256 * MiB,
+} as const;
+
+/**
+ * Reads a regular file of at most `maxBytes`. `label` names it in errors ('missing-file',
+ * 'not-a-file', 'file-too-large'); the file's contents never appear in a message.
+ */
+export function readFileCapped(path: string, maxBytes: number, label: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new FormatError(
+      'missing-file',
+      `${label}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`,
+    );
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FormatError('not-a-file', `${label}: not a regular file`);
+    if (st.size > maxBytes)
+      throw new FormatError(
+        'file-too-large',
+        `${label}: ${st.size} bytes is more than the ${maxBytes} allowed`,
+      );
+    // Read at most maxBytes + 1 whatever fstat said (a file growing under us is still bounded).
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes)
+      throw new FormatError('file-too-large', `${label}: more than the ${maxBytes} bytes allowed`);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why JSON.parse failed, without the text it quotes: "unexpected input at position 12". */
+export function jsonSyntaxError(e: unknown): string {
+  const m = e instanceof Error ? e.message : '';
+  const at = /at position (\d+)/.exec(m)?.[1];
+  if (at !== undefined) return `unexpected input at position ${at}`;
+  return /end of (JSON )?input/i.test(m) ? 'unexpected end of input' : 'malformed JSON';
+}
+
+/** Parses JSON text; a syntax error becomes FormatError `code` naming `label` and the position only. */
+export function parseJsonText(text: string, label: string, code = 'bad-json'): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(code, `${label}: not valid JSON (${jsonSyntaxError(e)})`);
+  }
+}
+
+/** readFileCapped + parseJsonText. */
+export function readJsonFile(path: string, label: string, maxBytes: number, code = 'bad-json'): unknown {
+  return parseJsonText(readFileCapped(path, maxBytes, label).toString('utf8'), label, code);
+}
+
+/** readJsonFile that must hold a JSON object (not an array, not null). */
+export function readJsonObject(
+  path: string,
+  label: string,
+  maxBytes: number,
+  code = 'bad-json',
+): Record<string, unknown> {
+  const v = readJsonFile(path, label, maxBytes, code);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new FormatError(code, `${label}: expected a JSON object`);
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,214 @@
+// Which execution providers can run the engine here, and why the others cannot: the report behind
+// `reft-studio devices`, the Settings page (system/devices) and `--device auto`.
+//   cpu      always.
+//   cuda     Linux x64: an NVIDIA driver new enough for the provider's CUDA, the CUDA runtime pack
+//            (cuda-pack.ts) with every CUDA/cuDNN library it needs, and a probe that runs a MatMul.
+//   webgpu   bundled in onnxruntime-node (not Linux arm64): a probe that runs a MatMul on it. On a
+//            machine without a GPU the adapter can only be a CPU one (Mesa's lavapipe), which works
+//            but is slower than the CPU provider: marked `software` and never chosen by auto.
+//   dml, coreml  listed when bundled; not chosen by auto (DirectML is in maintenance mode, CoreML
+//            runs only part of the training graph), usable when asked for.
+// Probes run in child processes (provider-probe.ts); their answers are cached per process.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import {
+  engineEnv,
+  LAUNCH_MARKER,
+  loadedOrtLibrary,
+  ortPackage,
+  type PackStatus,
+  packStatus,
+} from './cuda-pack.ts';
+import { detectNvidia, detectVulkan, type NvidiaInfo, type VulkanInfo } from './gpus.ts';
+import { probeProvider } from './provider-probe.ts';
+
+export type ProviderName = 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml' | 'tensorrt';
+
+export interface ProviderState {
+  name: ProviderName;
+  /** available: runs here now; unavailable: something is missing (reason); not-installed: needs a pack. */
+  state: 'available' | 'unavailable' | 'not-installed' | 'not-supported';
+  /** One line: why not, or null. */
+  reason: string | null;
+  /** WebGPU on a CPU adapter (works, but slower than the CPU provider). */
+  software?: boolean;
+  /** CUDA: available after a restart (the pack was installed after this process started). */
+  needsRestart?: boolean;
+}
+
+export interface DevicesReport {
+  platform: string;
+  arch: string;
+  ortVersion: string;
+  /** The libonnxruntime.so.1 this process loaded (null before the first session or off Linux). */
+  ortLibrary: string | null;
+  nvidia: NvidiaInfo;
+  vulkan: VulkanInfo;
+  /** GPUs the kernel exposes as render nodes (any vendor), e.g. ["renderD128 (0x10de)"]. */
+  renderNodes: string[];
+  cudaPack: PackStatus | null;
+  providers: ProviderState[];
+  /** What `--device auto` runs on. */
+  auto: ProviderName;
+}
+
+const require = createRequire(import.meta.url);
+
+function bundledBackends(): { name: string; bundled: boolean }[] {
+  try {
+    const ort = require('onnxruntime-node') as {
+      listSupportedBackends(): { name: string; bundled: boolean }[];
+    };
+    return ort.listSupportedBackends();
+  } catch {
+    return [{ name: 'cpu', bundled: true }];
+  }
+}
+
+function renderNodes(): string[] {
+  if (process.platform !== 'linux') return [];
+  try {
+    return readdirSync('/sys/class/drm')
+      .filter((n) => /^renderD\d+$/.test(n))
+      .map((n) => {
+        let vendor = '';
+        try {
+          vendor = readFileSync(`/sys/class/drm/${n}/device/vendor`, 'utf8').trim();
+        } catch {}
+        return vendor ? `${n} (${vendor})` : n;
+      });
+  } catch {
+    return existsSync('/dev/dri') ? readdirSync('/dev/dri').filter((n) => n.startsWith('renderD')) : [];
+  }
+}
+
+export interface DetectOptions {
+  /** The data folder (where the CUDA pack lives). */
+  dataDir: string;
+  /** false: skip the child-process probes (faster; states say 'unknown' as unavailable). */
+  probe?: boolean;
+  env?: NodeJS.ProcessEnv;
+  nvidiaSmi?: string;
+  /** Probe WebGPU again instead of reusing this process's earlier answer. */
+  fresh?: boolean;
+}
+
+async function cudaState(
+  o: DetectOptions,
+  nvidia: NvidiaInfo,
+  pack: PackStatus | null,
+): Promise<ProviderState> {
+  const s = (state: ProviderState['state'], reason: string | null, extra: Partial<ProviderState> = {}) => ({
+    name: 'cuda' as const,
+    state,
+    reason,
+    ...extra,
+  });
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return s(
+      'not-supported',
+      `the studio installs the CUDA provider on Linux x64 only (this is ${process.platform} ${process.arch})`,
+    );
+  if (!nvidia.driverLoaded) return s('unavailable', `no NVIDIA GPU: ${nvidia.note}`);
+  if (!pack)
+    return s(
+      'not-installed',
+      'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda` (or Settings → Devices)',
+    );
+  if (pack.problems.length) return s('unavailable', pack.problems[0]);
+  if (pack.missing.length)
+    return s(
+      'unavailable',
+      `missing ${pack.missing.map((m) => m.name).join(', ')} — install ${[...new Set(pack.missing.map((m) => m.hint))].join('; ')}`,
+    );
+  const drv = Number(nvidia.driverCudaVersion?.split('.')[0]);
+  if (pack.manifest.cudaMajor && drv && drv < pack.manifest.cudaMajor)
+    return s(
+      'unavailable',
+      `the NVIDIA driver ${nvidia.driverVersion} supports CUDA ${nvidia.driverCudaVersion}; the provider needs CUDA ${pack.manifest.cudaMajor}: update the driver`,
+    );
+  if (o.probe === false) return s('unavailable', 'not probed');
+  // Probe with the environment an engine process gets, so a pack installed just now is judged too.
+  const { [LAUNCH_MARKER]: _started, ...current } = o.env ?? process.env;
+  const env = engineEnv(o.dataDir, current) ?? current;
+  const r = await probeProvider('cuda', { env });
+  if (!r.ok) return s('unavailable', r.reason);
+  return pack.active ? s('available', null) : s('available', null, { needsRestart: true });
+}
+
+let cachedWebgpu: Promise<ProviderState> | null = null;
+
+async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaInfo, nodes: string[]) {
+  const base = { name: 'webgpu' as const };
+  if (!bundledBackends().some((b) => b.name === 'webgpu'))
+    return {
+      ...base,
+      state: 'not-supported' as const,
+      reason: `onnxruntime-node has no WebGPU provider for ${process.platform} ${process.arch}`,
+    };
+  if (process.platform === 'linux' && !vulkan.loader)
+    return {
+      ...base,
+      state: 'unavailable' as const,
+      reason:
+        'the Vulkan loader (libvulkan.so.1) is not installed (Debian/Ubuntu: apt install libvulkan1 mesa-vulkan-drivers)',
+    };
+  if (o.probe === false) return { ...base, state: 'unavailable' as const, reason: 'not probed' };
+  const r = await probeProvider('webgpu', { env: o.env });
+  if (!r.ok) return { ...base, state: 'unavailable' as const, reason: r.reason };
+  // Without a GPU the kernel can see, the adapter Dawn found is a CPU implementation.
+  const software = process.platform === 'linux' && !nvidia.driverLoaded && nodes.length === 0;
+  return {
+    ...base,
+    state: 'available' as const,
+    reason: software ? 'software adapter (no GPU found): slower than the CPU provider' : null,
+    software,
+  };
+}
+
+export async function detectDevices(o: DetectOptions): Promise<DevicesReport> {
+  const env = o.env ?? process.env;
+  const [nvidia, vulkan] = [await detectNvidia({ smi: o.nvidiaSmi }), detectVulkan(env)];
+  const nodes = renderNodes();
+  const pack = packStatus(o.dataDir, 'cuda', env);
+  const bundled = bundledBackends();
+  const sameEnv = !o.env || o.env === process.env;
+  if (o.fresh) cachedWebgpu = null;
+  if (sameEnv) cachedWebgpu ??= webgpuState(o, vulkan, nvidia, nodes);
+  const webgpu = await (sameEnv && cachedWebgpu ? cachedWebgpu : webgpuState(o, vulkan, nvidia, nodes));
+  const providers: ProviderState[] = [
+    { name: 'cpu', state: 'available', reason: null },
+    await cudaState(o, nvidia, pack),
+    webgpu,
+  ];
+  for (const name of ['dml', 'coreml'] as const)
+    if (bundled.some((b) => b.name === name)) providers.push({ name, state: 'available', reason: null });
+  providers.push({
+    name: 'tensorrt',
+    state: 'not-supported',
+    reason: 'the studio does not install TensorRT',
+  });
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    ortVersion: ortPackage().version,
+    ortLibrary: loadedOrtLibrary(),
+    nvidia,
+    vulkan,
+    renderNodes: nodes,
+    cudaPack: pack,
+    providers,
+    auto: pickAuto(providers),
+  };
+}
+
+/** auto: CUDA when it runs in this process, then WebGPU on a real GPU, else the CPU. */
+export function pickAuto(providers: ProviderState[]): ProviderName {
+  const ok = (n: ProviderName) => providers.find((p) => p.name === n && p.state === 'available');
+  const cuda = ok('cuda');
+  if (cuda && !cuda.needsRestart) return 'cuda';
+  const webgpu = ok('webgpu');
+  if (webgpu && !webgpu.software) return 'webgpu';
+  return 'cpu';
+}

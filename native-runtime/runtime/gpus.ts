@@ -1,0 +1,226 @@
+// What graphics hardware and drivers the machine has, found without loading any GPU library:
+// NVIDIA GPUs through `nvidia-smi` (or the kernel driver's /proc files when the tool is missing),
+// Vulkan drivers (ICD manifests) for the WebGPU provider on Linux, and a sampler of a GPU's used
+// memory for the benchmarks. Every probe has a short timeout and turns failure into a reason.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ldconfigLibraries } from './system-libs.ts';
+
+const run = promisify(execFile);
+
+export interface GpuInfo {
+  vendor: 'nvidia';
+  index: number;
+  name: string;
+  memoryMb: number | null;
+}
+
+export interface NvidiaInfo {
+  /** The kernel driver is loaded (or nvidia-smi answered). */
+  driverLoaded: boolean;
+  driverVersion: string | null;
+  /** The newest CUDA version the driver supports ("CUDA Version" in nvidia-smi), e.g. "13.0". */
+  driverCudaVersion: string | null;
+  gpus: GpuInfo[];
+  /** Where the facts came from, or why there are none. */
+  source: 'nvidia-smi' | 'proc' | 'none';
+  note: string | null;
+}
+
+export interface NvidiaProbeOptions {
+  /** The nvidia-smi executable (tests point this at a fake). */
+  smi?: string;
+  /** /proc/driver/nvidia (tests point this at a fake folder). */
+  procDir?: string;
+}
+
+export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {
+  const smi = o.smi ?? 'nvidia-smi';
+  const procDir = o.procDir ?? '/proc/driver/nvidia';
+  try {
+    const q = await run(
+      smi,
+      ['--query-gpu=index,name,memory.total,driver_version', '--format=csv,noheader,nounits'],
+      { timeout: 10_000 },
+    );
+    const gpus: GpuInfo[] = [];
+    let driverVersion: string | null = null;
+    for (const line of q.stdout.split('\n').filter((l) => l.trim())) {
+      const [idx, name, mem, drv] = line.split(',').map((s) => s.trim());
+      const m = Number(mem);
+      gpus.push({ vendor: 'nvidia', index: Number(idx), name, memoryMb: Number.isFinite(m) ? m : null });
+      driverVersion ??= drv || null;
+    }
+    // The supported CUDA version appears only in the human-readable header.
+    let driverCudaVersion: string | null = null;
+    try {
+      const h = await run(smi, [], { timeout: 10_000 });
+      driverCudaVersion = /CUDA Version:\s*([\d.]+)/.exec(h.stdout)?.[1] ?? null;
+    } catch {}
+    return { driverLoaded: true, driverVersion, driverCudaVersion, gpus, source: 'nvidia-smi', note: null };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
+    const smiNote =
+      err.code === 'ENOENT'
+        ? 'nvidia-smi not found'
+        : `nvidia-smi failed: ${(err.stdout || err.stderr || err.message).trim().split('\n')[0]}`;
+    // Without the tool, the kernel driver's own files still tell whether a driver and GPUs exist.
+    const version = readOr(join(procDir, 'version'));
+    if (version === null)
+      return {
+        driverLoaded: false,
+        driverVersion: null,
+        driverCudaVersion: null,
+        gpus: [],
+        source: 'none',
+        note: `no NVIDIA driver loaded (${smiNote}; ${procDir} absent)`,
+      };
+    const driverVersion = /Kernel Module\s+([\d.]+)/.exec(version)?.[1] ?? null;
+    const gpus: GpuInfo[] = [];
+    const gpuDir = join(procDir, 'gpus');
+    (existsSync(gpuDir) ? readdirSync(gpuDir) : []).sort().forEach((bus, index) => {
+      const info = readOr(join(gpuDir, bus, 'information')) ?? '';
+      const name = /Model:\s*(.+)/.exec(info)?.[1]?.trim() ?? `NVIDIA GPU ${bus}`;
+      gpus.push({ vendor: 'nvidia', index, name, memoryMb: null });
+    });
+    return {
+      driverLoaded: true,
+      driverVersion,
+      driverCudaVersion: null,
+      gpus,
+      source: 'proc',
+      note: smiNote,
+    };
+  }
+}
+
+function readOr(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export interface VulkanDriver {
+  file: string;
+  library: string;
+  /** A CPU implementation (Mesa's lavapipe/llvmpipe, SwiftShader): WebGPU works but is slow. */
+  software: boolean;
+}
+
+export interface VulkanInfo {
+  /** libvulkan.so.1, which Dawn (the WebGPU provider) loads. */
+  loader: string | null;
+  drivers: VulkanDriver[];
+}
+
+const ICD_DIRS = [
+  '/etc/vulkan/icd.d',
+  '/usr/local/share/vulkan/icd.d',
+  '/usr/share/vulkan/icd.d',
+  '/usr/local/nvidia/share/vulkan/icd.d',
+];
+
+/** Vulkan's loader and driver manifests, as the loader would find them (VK_DRIVER_FILES honoured). */
+export function detectVulkan(env: NodeJS.ProcessEnv = process.env): VulkanInfo {
+  if (process.platform !== 'linux') return { loader: null, drivers: [] };
+  const loader =
+    ldconfigLibraries().get('libvulkan.so.1') ??
+    ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].find(
+      (p) => existsSync(p),
+    ) ??
+    null;
+  const explicit = (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || '').split(':').filter(Boolean);
+  const files = explicit.length
+    ? explicit
+    : ICD_DIRS.flatMap((d) => {
+        try {
+          return readdirSync(d)
+            .filter((f) => f.endsWith('.json'))
+            .map((f) => join(d, f));
+        } catch {
+          return [];
+        }
+      });
+  const drivers: VulkanDriver[] = [];
+  for (const file of files) {
+    let library = '';
+    try {
+      library = JSON.parse(readFileSync(file, 'utf8')).ICD?.library_path ?? '';
+    } catch {
+      continue;
+    }
+    const name = basename(library || file);
+    drivers.push({ file, library, software: /lvp|llvmpipe|swiftshader/i.test(name) });
+  }
+  return { loader, drivers };
+}
+
+/**
+ * Samples one GPU's used memory with `nvidia-smi -lms` in a child process, so it keeps sampling while
+ * ONNX Runtime blocks this thread. peakMb() is the highest reading minus the reading at start.
+ */
+export class GpuMemorySampler {
+  #child: ChildProcess | null = null;
+  #readings: number[] = [];
+  #buf = '';
+
+  constructor(
+    readonly index = 0,
+    readonly smi = 'nvidia-smi',
+  ) {}
+
+  start(intervalMs = 50): boolean {
+    try {
+      const c = spawn(
+        this.smi,
+        [
+          '-i',
+          String(this.index),
+          '--query-gpu=memory.used',
+          '--format=csv,noheader,nounits',
+          `-lms`,
+          String(intervalMs),
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      c.on('error', () => {});
+      c.stdout?.setEncoding('utf8').on('data', (s: string) => {
+        this.#buf += s;
+        const lines = this.#buf.split('\n');
+        this.#buf = lines.pop() ?? '';
+        for (const l of lines) {
+          const v = Number(l.trim());
+          if (Number.isFinite(v) && l.trim()) this.#readings.push(v);
+        }
+      });
+      this.#child = c;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits for the first reading (the baseline) so later growth is measured against it. */
+  async ready(timeoutMs = 5000): Promise<boolean> {
+    const t0 = Date.now();
+    while (!this.#readings.length && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 20));
+    return this.#readings.length > 0;
+  }
+
+  /** Stops sampling; null when no reading came. */
+  async stop(): Promise<{ peakMb: number; baselineMb: number; peakUsedMb: number } | null> {
+    // Let the child print what it measured while this thread was blocked.
+    await new Promise((r) => setTimeout(r, 150));
+    this.#child?.kill();
+    this.#child = null;
+    if (!this.#readings.length) return null;
+    const baselineMb = this.#readings[0];
+    const peakUsedMb = Math.max(...this.#readings);
+    return { peakMb: peakUsedMb - baselineMb, baselineMb, peakUsedMb };
+  }
+}

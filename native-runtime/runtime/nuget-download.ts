@@ -1,0 +1,159 @@
+// Downloads ONNX Runtime's official CUDA package (Microsoft.ML.OnnxRuntime.Gpu.Linux, the one
+// onnxruntime-node's own installer fetches) from NuGet, the way a careful package manager does:
+//   - the expected SHA-512 and size come from NuGet's catalog entry for that exact version
+//     (registration leaf → catalogEntry → packageHash), and the finished file must match it;
+//   - the disk must hold the package plus its extracted libraries before anything is written;
+//   - an interrupted download leaves `<file>.part` and continues with an HTTP Range request;
+//   - a file that does not match is deleted, never installed.
+// The source is NuGet's v3 registration base URL; REFT_STUDIO_NUGET_SOURCE or `--source` replace it
+// (a mirror, or the tests' local server).
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CancelledError, ReftError } from '../errors.ts';
+import type { InstallProgress } from './runtime-install.ts';
+
+export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
+export const NUGET_SOURCE = 'https://api.nuget.org/v3/registration5-semver1/';
+
+export class DownloadError extends ReftError {}
+
+/** Refuses to start writing `bytes` into `dir` when the disk cannot hold them. */
+export async function checkSpace(dir: string, bytes: number): Promise<void> {
+  const s = await statfs(dir);
+  const free = Number(s.bavail) * Number(s.bsize);
+  if (free < bytes)
+    throw new DownloadError(
+      'disk-full',
+      `not enough disk space in ${dir}: ${(bytes / 2 ** 20).toFixed(0)} MB needed, ${(free / 2 ** 20).toFixed(0)} MB free`,
+    );
+}
+
+export interface Downloaded {
+  file: string;
+  url: string;
+  sha512: string;
+}
+
+async function getJson(url: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, headers: { accept: 'application/json' } });
+  } catch (e) {
+    if (signal?.aborted) throw new CancelledError('download cancelled');
+    throw new DownloadError('network', `cannot reach ${new URL(url).host}: ${(e as Error).message}`);
+  }
+  if (res.status === 404) throw new DownloadError('not-found', `${url}: not found (404)`);
+  if (!res.ok) throw new DownloadError('http', `${url}: HTTP ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** The package URL, its SHA-512 (base64, as NuGet states it) and size, from the registry. */
+export async function nugetPackageInfo(
+  version: string,
+  source = NUGET_SOURCE,
+  signal?: AbortSignal,
+): Promise<{ url: string; sha512: string; size: number | null }> {
+  const base = source.endsWith('/') ? source : `${source}/`;
+  const leafUrl = new URL(`${NUGET_PACKAGE.toLowerCase()}/${version}.json`, base).href;
+  const leaf = await getJson(leafUrl, signal);
+  const url = leaf.packageContent;
+  let entry = leaf.catalogEntry as Record<string, unknown> | string | undefined;
+  if (typeof entry === 'string') entry = await getJson(new URL(entry, leafUrl).href, signal);
+  const hash = entry?.packageHash;
+  if (typeof url !== 'string' || typeof hash !== 'string' || entry?.packageHashAlgorithm !== 'SHA512')
+    throw new DownloadError(
+      'bad-registry',
+      `${leafUrl}: no package address or SHA-512 for ${NUGET_PACKAGE} ${version}`,
+    );
+  const size = typeof entry?.packageSize === 'number' ? entry.packageSize : null;
+  return { url: new URL(url, leafUrl).href, sha512: hash, size };
+}
+
+async function sha512Base64(path: string): Promise<string> {
+  const h = createHash('sha512');
+  await pipeline(createReadStream(path), h);
+  return h.digest('base64');
+}
+
+export async function downloadNugetPackage(
+  runtimesRoot: string,
+  version: string,
+  o: {
+    source?: string;
+    onProgress?: (p: InstallProgress) => void;
+    signal?: AbortSignal;
+    /** Bytes the install needs besides the package and its extracted libraries. */
+    extraBytes?: number;
+  } = {},
+): Promise<Downloaded> {
+  const source = o.source ?? process.env.REFT_STUDIO_NUGET_SOURCE ?? NUGET_SOURCE;
+  const info = await nugetPackageInfo(version, source, o.signal);
+  const dir = join(runtimesRoot, 'downloads');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${NUGET_PACKAGE.toLowerCase()}.${version}.nupkg`);
+  const part = `${file}.part`;
+  // A finished download from an earlier attempt is reused if it still matches.
+  if (existsSync(file) && (await sha512Base64(file)) === info.sha512)
+    return { file, url: info.url, sha512: info.sha512 };
+  let have = existsSync(part) ? (await stat(part)).size : 0;
+  if (info.size !== null && have > info.size) {
+    await rm(part, { force: true });
+    have = 0;
+  }
+  // The package, then its libraries unpacked (they compress to about half), then the extras.
+  if (info.size !== null) await checkSpace(dir, info.size - have + info.size * 2.5 + (o.extraBytes ?? 0));
+
+  let res: Response;
+  try {
+    res = await fetch(info.url, {
+      signal: o.signal,
+      headers: have > 0 ? { range: `bytes=${have}-` } : {},
+      redirect: 'follow',
+    });
+  } catch (e) {
+    if (o.signal?.aborted) throw new CancelledError('download cancelled');
+    throw new DownloadError('network', `cannot download ${info.url}: ${(e as Error).message}`);
+  }
+  if (res.status === 416 && info.size !== null && have === info.size) {
+    // The part is already complete.
+  } else if (res.status === 206) {
+    // resumes at `have`
+  } else if (res.ok) {
+    have = 0; // the server ignored the range: start over
+  } else throw new DownloadError('http', `${info.url}: HTTP ${res.status}`);
+  const total = info.size ?? (Number(res.headers.get('content-length')) + have || null);
+  if (res.body && res.status !== 416) {
+    let bytes = have;
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+    body.on('data', (c: Buffer) => {
+      bytes += c.length;
+      o.onProgress?.({ phase: 'download', bytes, total });
+    });
+    try {
+      await pipeline(body, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
+    } catch (e) {
+      if (o.signal?.aborted)
+        throw new CancelledError('download cancelled (the partial file is kept to resume)');
+      throw new DownloadError(
+        'interrupted',
+        `the download of ${NUGET_PACKAGE} ${version} was interrupted (${(e as Error).message}); run the same command again to resume`,
+      );
+    }
+  }
+  o.onProgress?.({ phase: 'verify', bytes: 0, total: null });
+  const got = await sha512Base64(part);
+  if (got !== info.sha512) {
+    await rm(part, { force: true });
+    throw new DownloadError(
+      'checksum-mismatch',
+      `${NUGET_PACKAGE} ${version}: the downloaded file's SHA-512 does not match NuGet's (${info.sha512.slice(0, 16)}…); it was deleted, run the command again`,
+    );
+  }
+  await rename(part, file);
+  return { file, url: info.url, sha512: info.sha512 };
+}

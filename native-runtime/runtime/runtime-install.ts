@@ -1,0 +1,303 @@
+// `reft-studio runtime install cuda`: puts ONNX Runtime's CUDA provider libraries, of the app's own
+// ONNX Runtime version, into the data folder as a runtime pack (see cuda-pack.ts for the layout and
+// how processes find it). Sources:
+//   online   the official NuGet package Microsoft.ML.OnnxRuntime.Gpu.Linux (nuget-download.ts:
+//            checksum from NuGet's catalog, resumable, disk space checked)
+//   --from   a .nupkg/.zip or .tgz/.tar.gz holding the providers, or a folder containing them
+//            anywhere below it (an unpacked NuGet or registry package); CUDA/cuDNN libraries found
+//            beside them go into the pack's lib/ (a fully offline bundle).
+// The pack is assembled in a temporary folder and renamed into place, so a failed or interrupted
+// install leaves the previous pack (or none) untouched.
+
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
+import { cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import yauzl from 'yauzl';
+import { ConfigError, FormatError } from '../errors.ts';
+import { writeFileAtomic } from '../formats/atomic-write.ts';
+import {
+  ORT_LIB,
+  ortPackage,
+  type PackManifest,
+  PROVIDER_LIBS,
+  packDir,
+  providerNeeds,
+  runtimesDir,
+} from './cuda-pack.ts';
+import { checkSpace, downloadNugetPackage, NUGET_PACKAGE } from './nuget-download.ts';
+
+export interface InstallProgress {
+  phase: 'download' | 'extract' | 'copy' | 'verify';
+  bytes: number;
+  total: number | null;
+}
+
+export interface InstallOptions {
+  /** A .nupkg/.zip, .tgz/.tar.gz or folder; omitted: download from NuGet. */
+  from?: string;
+  /** NuGet registration base URL (tests point it at a local server). */
+  source?: string;
+  onProgress?: (p: InstallProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** CUDA/cuDNN libraries worth carrying along when a folder or archive has them. */
+const CUDA_LIB =
+  /^lib(cudart|cublas|cublasLt|cufft|curand|cudnn\w*|nvrtc[\w-]*|nvJitLink|cusparse|cusolver)\.so[.\d]*$/;
+
+export async function installCudaPack(dataDir: string, o: InstallOptions = {}): Promise<PackManifest> {
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    throw new ConfigError(
+      'unsupported-platform',
+      `the CUDA runtime pack is available for Linux x64 only (this is ${process.platform} ${process.arch})`,
+    );
+  const ort = ortPackage();
+  const root = runtimesDir(dataDir);
+  await mkdir(root, { recursive: true });
+  const staging = join(root, `.cuda.${process.pid}.${Date.now()}.tmp`);
+  await mkdir(join(staging, 'ort'), { recursive: true });
+  try {
+    let source: PackManifest['source'];
+    if (o.from) {
+      const st = await stat(o.from).catch(() => null);
+      if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
+      if (st.isDirectory()) {
+        await copyFromFolder(o.from, staging, o.onProgress);
+        source = { kind: 'folder', location: o.from };
+      } else {
+        await extractArchive(o.from, staging, ort.version, o.onProgress);
+        source = { kind: 'archive', location: o.from };
+      }
+    } else {
+      const dl = await downloadNugetPackage(root, ort.version, {
+        source: o.source,
+        onProgress: o.onProgress,
+        signal: o.signal,
+        // The pack needs the archive, its extracted providers and a copy of libonnxruntime.so.1.
+        extraBytes: (await stat(join(ort.binDir, ORT_LIB))).size,
+      });
+      await extractArchive(dl.file, staging, ort.version, o.onProgress);
+      source = { kind: 'nuget', location: dl.url, sha512: dl.sha512 };
+      await rm(dl.file, { force: true });
+    }
+    for (const f of PROVIDER_LIBS)
+      if (!existsSync(join(staging, 'ort', f)))
+        throw new FormatError('pack-incomplete', `runtime install: ${o.from ?? 'the package'} has no ${f}`);
+    // The provider must sit beside a libonnxruntime.so.1 of the same version: the app's own.
+    await checkSpace(root, (await stat(join(ort.binDir, ORT_LIB))).size);
+    await cp(join(ort.binDir, ORT_LIB), join(staging, 'ort', ORT_LIB));
+    o.onProgress?.({ phase: 'verify', bytes: 0, total: null });
+    const { needs, cudaMajor } = providerNeeds(join(staging, 'ort', 'libonnxruntime_providers_cuda.so'));
+    const files: PackManifest['files'] = [];
+    for (const sub of ['ort', 'lib']) {
+      const d = join(staging, sub);
+      if (!existsSync(d)) continue;
+      for (const name of (await readdir(d)).sort()) {
+        const p = join(d, name);
+        files.push({ path: `${sub}/${name}`, bytes: (await stat(p)).size, sha256: await sha256(p) });
+      }
+    }
+    const manifest: PackManifest = {
+      name: 'cuda',
+      ortVersion: ort.version,
+      installedAt: new Date().toISOString(),
+      source,
+      files,
+      needs,
+      cudaMajor,
+    };
+    writeFileAtomic(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Swap in: the old pack moves aside first, so there is always a complete pack or none.
+    const target = packDir(dataDir, 'cuda');
+    const old = `${staging}.old`;
+    if (existsSync(target)) await rename(target, old);
+    await rename(staging, target);
+    await rm(old, { recursive: true, force: true });
+    return manifest;
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function removePack(dataDir: string, name: string): Promise<boolean> {
+  if (!/^[\w.-]+$/.test(name) || name === 'downloads')
+    throw new ConfigError('bad-name', `runtime remove: no runtime pack is called "${name}"`);
+  const dir = packDir(dataDir, name);
+  if (!existsSync(join(dir, 'manifest.json'))) return false;
+  // Rename first so a half-deleted pack is never mistaken for an installed one.
+  const gone = join(runtimesDir(dataDir), `.${name}.${process.pid}.removed.tmp`);
+  await rename(dir, gone);
+  await rm(gone, { recursive: true, force: true });
+  return true;
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+/** Copies the providers (and any CUDA libraries beside them) from a folder, searched recursively. */
+async function copyFromFolder(from: string, staging: string, onProgress?: InstallOptions['onProgress']) {
+  const dir = await findProviderDir(from, 6);
+  if (!dir)
+    throw new FormatError(
+      'pack-incomplete',
+      `runtime install: no ${PROVIDER_LIBS[1]} in ${from} or its subfolders`,
+    );
+  const names = await readdir(dir);
+  const wanted = names.filter((n) => (PROVIDER_LIBS as readonly string[]).includes(n) || CUDA_LIB.test(n));
+  let total = 0;
+  for (const n of wanted) total += (await stat(join(dir, n))).size;
+  await checkSpace(staging, total);
+  let done = 0;
+  for (const n of wanted) {
+    const dest = join(staging, CUDA_LIB.test(n) ? 'lib' : 'ort', n);
+    await mkdir(dirname(dest), { recursive: true });
+    await cp(join(dir, n), dest, { dereference: true });
+    done += (await stat(dest)).size;
+    onProgress?.({ phase: 'copy', bytes: done, total });
+  }
+}
+
+async function findProviderDir(dir: string, depth: number): Promise<string | null> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+  if (entries.some((e) => e.name === PROVIDER_LIBS[1])) return dir;
+  if (depth === 0) return null;
+  for (const e of entries)
+    if (e.isDirectory()) {
+      const found = await findProviderDir(join(dir, e.name), depth - 1);
+      if (found) return found;
+    }
+  return null;
+}
+
+/** Extracts the providers (and CUDA libraries) from a zip/nupkg or a gzipped tar into staging. */
+async function extractArchive(
+  file: string,
+  staging: string,
+  ortVersion: string,
+  onProgress?: InstallOptions['onProgress'],
+): Promise<void> {
+  const head = Buffer.alloc(4);
+  const fh = await open(file, 'r');
+  await fh.read(head, 0, 4, 0);
+  await fh.close();
+  if (head.readUInt32LE(0) === 0x04034b50) return extractZip(file, staging, ortVersion, onProgress);
+  if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, onProgress);
+  throw new FormatError(
+    'unknown-archive',
+    `runtime install: ${file} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder with --from)`,
+  );
+}
+
+const destFor = (name: string): string | null => {
+  const base = basename(name);
+  if ((PROVIDER_LIBS as readonly string[]).includes(base)) return join('ort', base);
+  if (CUDA_LIB.test(base)) return join('lib', base);
+  return null;
+};
+
+async function extractZip(
+  file: string,
+  staging: string,
+  ortVersion: string,
+  onProgress?: InstallOptions['onProgress'],
+): Promise<void> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
+  } catch (e) {
+    throw new FormatError(
+      'bad-archive',
+      `runtime install: ${file} is not a readable zip (${(e as Error).message})`,
+    );
+  }
+  try {
+    const picked: { entry: yauzl.Entry; dest: string }[] = [];
+    for await (const entry of zip.eachEntry()) {
+      const name = entry.fileName;
+      if (name.endsWith('.nuspec')) {
+        // A NuGet package says its version: refuse one for another ONNX Runtime.
+        const text = (await streamToBuffer(await zip.openReadStreamPromise(entry))).toString('utf8');
+        const v = /<version>([^<]+)<\/version>/.exec(text)?.[1];
+        if (v && v !== ortVersion)
+          throw new ConfigError(
+            'version-mismatch',
+            `runtime install: ${basename(file)} is ONNX Runtime ${v}; the app runs ${ortVersion} and needs the same version`,
+          );
+        continue;
+      }
+      // Only the Linux x64 build of a multi-platform package.
+      if (/runtimes\/(?!linux-x64\/)/.test(name)) continue;
+      const dest = destFor(name);
+      if (dest && !picked.some((p) => p.dest === dest)) picked.push({ entry, dest });
+    }
+    const total = picked.reduce((s, p) => s + p.entry.uncompressedSize, 0);
+    await checkSpace(staging, total);
+    let done = 0;
+    for (const p of picked) {
+      const out = join(staging, p.dest);
+      await mkdir(dirname(out), { recursive: true });
+      const rs = await zip.openReadStreamPromise(p.entry);
+      rs.on('data', (c: Buffer) => {
+        done += c.length;
+        onProgress?.({ phase: 'extract', bytes: done, total });
+      });
+      await pipeline(rs, createWriteStream(out, { mode: 0o755 }));
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+async function extractTgz(file: string, staging: string, onProgress?: InstallOptions['onProgress']) {
+  const tmp = join(staging, '.tgz');
+  await mkdir(tmp, { recursive: true });
+  let done = 0;
+  try {
+    await tar.x({
+      file,
+      cwd: tmp,
+      filter: (p) => destFor(p) !== null,
+      onReadEntry: (e) => {
+        done += e.size ?? 0;
+        onProgress?.({ phase: 'extract', bytes: done, total: null });
+      },
+    });
+  } catch (e) {
+    throw new FormatError('bad-archive', `runtime install: cannot read ${file} (${(e as Error).message})`);
+  }
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else {
+        const dest = destFor(e.name);
+        if (dest) {
+          await mkdir(dirname(join(staging, dest)), { recursive: true });
+          await rename(p, join(staging, dest));
+        }
+      }
+    }
+  };
+  await walk(tmp);
+  await rm(tmp, { recursive: true, force: true });
+}
+
+async function streamToBuffer(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export { NUGET_PACKAGE };

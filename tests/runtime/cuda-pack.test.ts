@@ -1,0 +1,316 @@
+// The CUDA runtime pack against fake provider libraries (tests/fixtures/cuda-pack, real ELF files
+// built by its build.sh): installing from a folder, a .nupkg and a .tgz, online from a local NuGet
+// server (checksum, resume after a dropped connection, disk space), removal, what it reports missing,
+// and the loader path: a process started with engineEnv loads ONNX Runtime from the pack and ORT
+// looks for the CUDA provider there.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import * as tar from 'tar';
+import { encodeZip } from '../../native-runtime/formats/zip.ts';
+import {
+  engineEnv,
+  LAUNCH_MARKER,
+  listPacks,
+  ortPackage,
+  packDir,
+  packStatus,
+} from '../../native-runtime/runtime/cuda-pack.ts';
+import { probeProvider } from '../../native-runtime/runtime/provider-probe.ts';
+import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const FAKE = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const PROVIDER_DIR = join(FAKE, 'fake-provider');
+const CUDA_DIR = join(FAKE, 'fake-cuda');
+const ROOT = new URL('../../', import.meta.url).pathname;
+const tmp = tempDir('reft-pack-');
+const VERSION = ortPackage().version;
+// No real CUDA anywhere the search looks: only what a test puts there.
+const cleanEnv = { PATH: process.env.PATH, HOME: tmp } as NodeJS.ProcessEnv;
+
+function nupkg(version: string): Buffer {
+  const file = (p: string) => new Uint8Array(readFileSync(p));
+  return encodeZip([
+    {
+      name: 'Microsoft.ML.OnnxRuntime.Gpu.Linux.nuspec',
+      data: new TextEncoder().encode(
+        `<?xml version="1.0"?><package><metadata><id>Microsoft.ML.OnnxRuntime.Gpu.Linux</id><version>${version}</version></metadata></package>`,
+      ),
+    },
+    { name: 'runtimes/linux-x64/native/libonnxruntime.so', data: new Uint8Array(16) },
+    {
+      name: 'runtimes/linux-x64/native/libonnxruntime_providers_shared.so',
+      data: file(join(PROVIDER_DIR, 'libonnxruntime_providers_shared.so')),
+    },
+    {
+      name: 'runtimes/linux-x64/native/libonnxruntime_providers_cuda.so',
+      data: file(join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so')),
+    },
+    { name: 'runtimes/win-x64/native/libonnxruntime_providers_cuda.so', data: new Uint8Array(8) },
+  ]);
+}
+
+test('install from a folder: providers found below it, CUDA needs read from the provider', async () => {
+  const data = join(tmp, 'folder');
+  const m = await installCudaPack(data, { from: FAKE });
+  assert.equal(m.ortVersion, VERSION);
+  assert.equal(m.source.kind, 'folder');
+  assert.equal(m.cudaMajor, 12);
+  assert.deepEqual(m.needs, ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcudnn.so.9']);
+  const dir = packDir(data);
+  assert.deepEqual(readdirSync(join(dir, 'ort')).sort(), [
+    'libonnxruntime.so.1',
+    'libonnxruntime_providers_cuda.so',
+    'libonnxruntime_providers_shared.so',
+  ]);
+  // The folder's fixtures tree also holds fake CUDA libraries, but not beside the providers.
+  assert.equal(existsSync(join(dir, 'lib')), false);
+  const st = packStatus(data, 'cuda', cleanEnv);
+  assert.ok(st);
+  assert.equal(st.ready, false);
+  assert.deepEqual(
+    st.missing.map((x) => x.name),
+    m.needs,
+  );
+  assert.match(
+    st.missing.find((x) => x.name === 'libcudnn.so.9')?.hint ?? '',
+    /cuDNN 9 for CUDA 12.*nvidia-cudnn-cu12/,
+  );
+  // Found once a folder on LD_LIBRARY_PATH holds them.
+  const withCuda = packStatus(data, 'cuda', { ...cleanEnv, LD_LIBRARY_PATH: CUDA_DIR });
+  assert.equal(withCuda?.ready, true);
+  const f = m.files.find((x) => x.path === 'ort/libonnxruntime_providers_cuda.so');
+  assert.equal(
+    f?.sha256,
+    createHash('sha256')
+      .update(readFileSync(join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so')))
+      .digest('hex'),
+  );
+});
+
+test('a folder with CUDA libraries beside the providers makes a self-contained pack', async () => {
+  const src = join(tmp, 'bundle-src');
+  mkdirSync(src);
+  cpSync(PROVIDER_DIR, src, { recursive: true });
+  cpSync(CUDA_DIR, src, { recursive: true });
+  const data = join(tmp, 'bundle');
+  await installCudaPack(data, { from: src });
+  const st = packStatus(data, 'cuda', cleanEnv);
+  assert.equal(st?.ready, true, JSON.stringify(st?.missing));
+  assert.ok(st?.libraries.every((l) => l.source === 'pack'));
+  const env = engineEnv(data, cleanEnv);
+  assert.ok(env);
+  assert.deepEqual(env.LD_LIBRARY_PATH?.split(':'), [join(packDir(data), 'ort'), join(packDir(data), 'lib')]);
+  assert.equal(env[LAUNCH_MARKER], packDir(data));
+  // A process already started with it is not started again.
+  assert.equal(engineEnv(data, env), null);
+});
+
+test('install from a .nupkg: the Linux x64 providers; a package of another version is refused', async () => {
+  const file = join(tmp, 'ort.nupkg');
+  writeFileSync(file, nupkg(VERSION));
+  const data = join(tmp, 'nupkg');
+  const m = await installCudaPack(data, { from: file });
+  assert.equal(m.source.kind, 'archive');
+  const size = readFileSync(join(packDir(data), 'ort/libonnxruntime_providers_cuda.so')).length;
+  assert.equal(size, readFileSync(join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so')).length);
+
+  const other = join(tmp, 'old.nupkg');
+  writeFileSync(other, nupkg('1.20.0'));
+  await assert.rejects(installCudaPack(data, { from: other }), {
+    code: 'version-mismatch',
+    message: /is ONNX Runtime 1\.20\.0; the app runs/,
+  });
+  // The installed pack is untouched and no staging folder is left.
+  assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt, m.installedAt);
+  assert.deepEqual(readdirSync(join(data, 'runtimes')), ['cuda']);
+});
+
+test('install from a .tgz, and clear errors for bad sources', async () => {
+  const file = join(tmp, 'pkg.tgz');
+  await tar.c({ gzip: true, file, cwd: FAKE }, ['fake-provider']);
+  const data = join(tmp, 'tgz');
+  await installCudaPack(data, { from: file });
+  assert.ok(existsSync(join(packDir(data), 'ort/libonnxruntime_providers_shared.so')));
+
+  const junk = join(tmp, 'junk.bin');
+  writeFileSync(junk, 'not an archive');
+  await assert.rejects(installCudaPack(data, { from: junk }), { code: 'unknown-archive' });
+  await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), { code: 'not-found' });
+  await assert.rejects(installCudaPack(data, { from: CUDA_DIR }), { code: 'pack-incomplete' });
+});
+
+test('runtime list and remove', async () => {
+  const data = join(tmp, 'remove');
+  await installCudaPack(data, { from: PROVIDER_DIR });
+  assert.deepEqual(
+    listPacks(data, cleanEnv).map((p) => p.name),
+    ['cuda'],
+  );
+  assert.equal(await removePack(data, 'cuda'), true);
+  assert.equal(await removePack(data, 'cuda'), false);
+  assert.deepEqual(listPacks(data, cleanEnv), []);
+  await assert.rejects(removePack(data, '../x'), { code: 'bad-name' });
+});
+
+// --- online, from a local NuGet server --------------------------------------------------------
+
+let server: Server;
+let base = '';
+const pkg = nupkg(VERSION);
+const state = { dropFirst: false, ranges: [] as string[], hash: '', size: pkg.length as number, hits: 0 };
+
+before(async () => {
+  server = createServer((req, res) => {
+    const url = req.url ?? '';
+    const id = 'microsoft.ml.onnxruntime.gpu.linux';
+    if (url === `/reg/${id}/${VERSION}.json`) {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          catalogEntry: `${base}/catalog/${id}.${VERSION}.json`,
+          packageContent: `${base}/flat/${id}.nupkg`,
+        }),
+      );
+    } else if (url === `/catalog/${id}.${VERSION}.json`) {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({ packageHash: state.hash, packageHashAlgorithm: 'SHA512', packageSize: state.size }),
+      );
+    } else if (url === `/flat/${id}.nupkg`) {
+      state.hits++;
+      const range = req.headers.range;
+      if (range) state.ranges.push(range);
+      const start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1]) : 0;
+      res.writeHead(range ? 206 : 200, { 'content-length': pkg.length - start });
+      if (state.dropFirst) {
+        state.dropFirst = false;
+        // Half the file, then (once the client has had time to store it) the connection dies.
+        res.write(pkg.subarray(start, start + Math.floor((pkg.length - start) / 2)), () =>
+          setTimeout(() => res.destroy(), 300),
+        );
+        return;
+      }
+      res.end(pkg.subarray(start));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => server.close());
+
+const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
+
+test('online: a dropped download resumes with a Range request and installs after the checksum', async () => {
+  const data = join(tmp, 'online');
+  state.hash = sha512(pkg);
+  state.dropFirst = true;
+  state.ranges = [];
+  await assert.rejects(installCudaPack(data, { source: `${base}/reg/` }), { code: 'interrupted' });
+  const part = join(data, `runtimes/downloads/microsoft.ml.onnxruntime.gpu.linux.${VERSION}.nupkg.part`);
+  const kept = readFileSync(part).length;
+  assert.ok(kept > 0 && kept < pkg.length, `partial file kept (${kept} bytes)`);
+  assert.equal(existsSync(packDir(data)), false);
+  const phases = new Set<string>();
+  const m = await installCudaPack(data, { source: `${base}/reg/`, onProgress: (p) => phases.add(p.phase) });
+  assert.deepEqual(state.ranges, [`bytes=${kept}-`]);
+  assert.equal(m.source.kind, 'nuget');
+  assert.equal(m.source.sha512, state.hash);
+  assert.ok(phases.has('download') && phases.has('extract') && phases.has('verify'));
+  // The downloaded archive is not kept once the pack is in place.
+  assert.deepEqual(readdirSync(join(data, 'runtimes/downloads')), []);
+});
+
+test('online: a checksum mismatch deletes the file and installs nothing; too little disk space refuses', async () => {
+  const data = join(tmp, 'badsum');
+  state.hash = sha512(Buffer.from('something else'));
+  await assert.rejects(installCudaPack(data, { source: `${base}/reg/` }), { code: 'checksum-mismatch' });
+  assert.equal(existsSync(packDir(data)), false);
+  assert.deepEqual(readdirSync(join(data, 'runtimes/downloads')), []);
+
+  state.hash = sha512(pkg);
+  state.size = 2 ** 52; // the catalog says the package is 4 PB
+  const hits = state.hits;
+  await assert.rejects(installCudaPack(join(tmp, 'full'), { source: `${base}/reg/` }), {
+    code: 'disk-full',
+    message: /not enough disk space/,
+  });
+  assert.equal(state.hits, hits, 'nothing downloaded');
+  state.size = pkg.length;
+  await assert.rejects(installCudaPack(join(tmp, 'nf'), { source: `${base}/nothing/` }), {
+    code: 'not-found',
+  });
+});
+
+// --- the loader path ------------------------------------------------------------------------
+
+test('a process started with engineEnv runs ONNX Runtime from the pack, and ORT loads the provider there', async () => {
+  const data = join(tmp, 'loader');
+  const src = join(tmp, 'loader-src');
+  mkdirSync(src);
+  cpSync(PROVIDER_DIR, src, { recursive: true });
+  cpSync(CUDA_DIR, src, { recursive: true });
+  await installCudaPack(data, { from: src });
+  const env = engineEnv(data, process.env);
+  assert.ok(env);
+  // Which libonnxruntime.so.1 a child process maps once onnxruntime-node is loaded.
+  const code = `require(${JSON.stringify(join(ROOT, 'node_modules/onnxruntime-node'))}); const m = require('fs').readFileSync('/proc/self/maps','utf8'); console.log(/\\s(\\/\\S*libonnxruntime\\.so\\.1)$/m.exec(m)[1]);`;
+  const r = spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), join(packDir(data), 'ort/libonnxruntime.so.1'), r.stderr);
+  // ORT then opens the pack's provider library (the fake one lacks ORT's entry point: it says so by path).
+  const p = await probeProvider('cuda', { env });
+  assert.equal(p.ok, false);
+  assert.match(
+    p.reason ?? '',
+    new RegExp(`${packDir(data)}/ort/libonnxruntime_providers_shared\\.so: undefined symbol`),
+  );
+  // Without the pack environment, ORT finds no CUDA provider at all.
+  const bare = await probeProvider('cuda', { env: cleanEnv });
+  assert.equal(
+    bare.reason,
+    'cuda: the CUDA provider libraries are not installed (run `reft-studio runtime install cuda`)',
+  );
+});
+
+test('the CLI installs, lists and removes, and restarts itself under the pack environment', () => {
+  const data = join(tmp, 'cli');
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin/reft-studio.js'), ...args, '--data-dir', data, '--json'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  const i = cli('runtime', 'install', 'cuda', '--from', FAKE);
+  assert.equal(i.status, 0, i.stderr);
+  // runtime install --json streams progress events; the last line is the result.
+  const events = i.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(events.at(-1).event, 'result');
+  assert.equal(events.at(-1).installed.cudaMajor, 12);
+  assert.ok(events.some((e) => e.event === 'progress' && e.kind === 'transfer' && e.label === 'verify'));
+  const d = cli('devices');
+  assert.equal(d.status, 0, d.stderr);
+  // The launcher started the CLI again with the pack's library path: ORT was loaded from the pack.
+  assert.equal(JSON.parse(d.stdout).ortLibrary, join(packDir(data), 'ort/libonnxruntime.so.1'));
+  const l = cli('runtime', 'list');
+  assert.deepEqual(
+    JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),
+    ['cuda'],
+  );
+  assert.equal(cli('runtime', 'remove', 'cuda').status, 0);
+  const again = cli('runtime', 'remove', 'cuda');
+  assert.notEqual(again.status, 0);
+  assert.match(JSON.parse(again.stdout).error.message, /no runtime pack "cuda" is installed/);
+  assert.equal(cli('runtime', 'install', 'tensorrt').status, 2);
+});

@@ -1,0 +1,168 @@
+// Device detection: the ELF reader the CUDA pack relies on, NVIDIA detection through a fake
+// nvidia-smi and a fake /proc/driver/nvidia, failure explanations, auto's choice, and the real
+// `reft-studio devices --json` on this machine (whatever it has: one JSON object, every provider with a
+// state, one-line reasons without ORT's log format).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
+import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
+import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
+import { detectNvidia } from '../../native-runtime/runtime/gpus.ts';
+import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const FAKE = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const tmp = tempDir('reft-devices-');
+
+test('readElfDynamic reads soname, runpath and needed libraries', () => {
+  const ort = readElfDynamic(join(ortPackage().binDir, 'libonnxruntime.so.1'));
+  assert.equal(ort.soname, 'libonnxruntime.so.1');
+  assert.equal(ort.runpath, '$ORIGIN');
+  assert.ok(ort.needed.includes('libc.so.6'));
+  const binding = readElfDynamic(join(ortPackage().binDir, 'onnxruntime_binding.node'));
+  assert.equal(binding.needed[0], 'libonnxruntime.so.1');
+  const fake = readElfDynamic(join(FAKE, 'fake-provider/libonnxruntime_providers_cuda.so'));
+  assert.deepEqual(fake.needed, [
+    'libcudart.so.12',
+    'libcublas.so.12',
+    'libcublasLt.so.12',
+    'libcudnn.so.9',
+    'libc.so.6',
+  ]);
+  const notElf = join(tmp, 'not-elf.so');
+  writeFileSync(notElf, 'hello world, not an ELF file at all.......................................');
+  assert.throws(() => readElfDynamic(notElf), { code: 'not-elf' });
+});
+
+function fakeSmi(body: string): string {
+  const p = join(tmp, `smi-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+test('detectNvidia parses nvidia-smi: GPUs, memory, driver and the CUDA version it supports', async () => {
+  const smi = fakeSmi(`case "$1" in
+  --query-gpu*) echo "0, NVIDIA H200, 143771, 580.95.05"; echo "1, NVIDIA H200, 143771, 580.95.05";;
+  *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
+esac`);
+  const r = await detectNvidia({ smi, procDir: join(tmp, 'none') });
+  assert.equal(r.source, 'nvidia-smi');
+  assert.equal(r.driverVersion, '580.95.05');
+  assert.equal(r.driverCudaVersion, '13.0');
+  assert.deepEqual(r.gpus, [
+    { vendor: 'nvidia', index: 0, name: 'NVIDIA H200', memoryMb: 143771 },
+    { vendor: 'nvidia', index: 1, name: 'NVIDIA H200', memoryMb: 143771 },
+  ]);
+});
+
+test('detectNvidia falls back to the driver files, and says why when there is nothing', async () => {
+  const proc = join(tmp, 'proc-nvidia');
+  mkdirSync(join(proc, 'gpus', '0000:01:00.0'), { recursive: true });
+  writeFileSync(
+    join(proc, 'version'),
+    'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\n',
+  );
+  writeFileSync(
+    join(proc, 'gpus', '0000:01:00.0', 'information'),
+    'Model: \t\t NVIDIA GeForce RTX 4090\nIRQ: 1\n',
+  );
+  const broken = fakeSmi(
+    'echo "NVIDIA-SMI has failed because it could not communicate with the driver" >&2; exit 9',
+  );
+  const r = await detectNvidia({ smi: broken, procDir: proc });
+  assert.equal(r.source, 'proc');
+  assert.equal(r.driverVersion, '550.54.14');
+  assert.equal(r.gpus[0].name, 'NVIDIA GeForce RTX 4090');
+  assert.match(r.note ?? '', /nvidia-smi failed: NVIDIA-SMI has failed/);
+
+  const none = await detectNvidia({ smi: join(tmp, 'no-such-smi'), procDir: join(tmp, 'none') });
+  assert.equal(none.driverLoaded, false);
+  assert.match(none.note ?? '', /no NVIDIA driver loaded \(nvidia-smi not found/);
+});
+
+test('explainFailure turns ORT and Dawn output into one line naming what is missing', () => {
+  const dawn =
+    'Warning: Vulkan shaderUniform*ArrayDynamicIndexing required.\n - While initializing adapter (backend=BackendType::Vulkan)\n';
+  const w = explainFailure(
+    'webgpu',
+    '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:100 ... Failed to get a WebGPU adapter: No supported adapters',
+    dawn,
+  );
+  assert.equal(
+    w,
+    'webgpu: no WebGPU adapter — the GPU driver was refused: Vulkan shaderUniform*ArrayDynamicIndexing required.',
+  );
+  const ortLog =
+    '\x1b[1;31m2026-12-04 21:34:45.749 [E:onnxruntime:onnxruntime-node, provider_bridge_ort.cc:2146 Create] /onnxruntime_src/x.cc:1988 onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file: No such file or directory\x1b[m';
+  const c = explainFailure(
+    'cuda',
+    'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library',
+    ortLog,
+  );
+  assert.equal(c, 'cuda: the CUDA provider needs libcudnn.so.9, which the loader cannot find');
+  assert.ok(!c.includes('\n'));
+});
+
+test('auto prefers CUDA in this process, then WebGPU on a real GPU, else the CPU', () => {
+  const p = (
+    name: ProviderState['name'],
+    state: ProviderState['state'],
+    extra: Partial<ProviderState> = {},
+  ) => ({ name, state, reason: null, ...extra }) as ProviderState;
+  assert.equal(pickAuto([p('cpu', 'available'), p('cuda', 'available'), p('webgpu', 'available')]), 'cuda');
+  assert.equal(
+    pickAuto([
+      p('cpu', 'available'),
+      p('cuda', 'available', { needsRestart: true }),
+      p('webgpu', 'available'),
+    ]),
+    'webgpu',
+  );
+  assert.equal(
+    pickAuto([
+      p('cpu', 'available'),
+      p('cuda', 'not-installed'),
+      p('webgpu', 'available', { software: true }),
+    ]),
+    'cpu',
+  );
+});
+
+test('reft-studio devices --json: one object, every provider with a state and a clean reason', () => {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/reft-studio.js'), 'devices', '--json', '--data-dir', tmp],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1);
+  const d = JSON.parse(r.stdout);
+  const names = d.providers.map((p: ProviderState) => p.name);
+  for (const n of ['cpu', 'cuda', 'webgpu']) assert.ok(names.includes(n), n);
+  for (const p of d.providers as ProviderState[]) {
+    assert.ok(['available', 'unavailable', 'not-installed', 'not-supported'].includes(p.state));
+    if (p.state !== 'available') assert.ok(p.reason && !p.reason.includes('\n'), `${p.name}: ${p.reason}`);
+    // Never ORT's raw log format.
+    assert.doesNotMatch(p.reason ?? '', /\[[EWIV]:onnxruntime|\d{4}-\d\d-\d\d \d\d:/);
+  }
+  assert.equal(d.providers[0].state, 'available');
+  assert.equal(d.cudaPack, null);
+  assert.ok(['cpu', 'cuda', 'webgpu'].includes(d.auto));
+  // Human form: a table with one row per provider.
+  const h = spawnSync(process.execPath, [join(ROOT, 'bin/reft-studio.js'), 'devices', '--data-dir', tmp], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(h.status, 0, h.stderr);
+  assert.match(h.stdout, /PROVIDER\s+STATE\s+WHY/);
+  assert.match(h.stdout, /--device auto runs on: /);
+});
