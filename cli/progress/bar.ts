@@ -8,7 +8,8 @@
 // wide cannot scroll) and back on when it stops; a process 'exit' hook switches it back on too, in
 // case the process ends without closing the reporter.
 
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { MultiBar, SingleBar } from 'cli-progress';
 import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
 import { barFields, fitFields, fractionOf } from './format.ts';
 import type { Sink, TaskView } from './reporter.ts';
@@ -31,8 +32,8 @@ function live(v: TaskView, now: number): ProgressEvent {
 }
 
 export class BarSink implements Sink {
-  #multi: cliProgress.MultiBar | null = null;
-  #bars = new Map<number, { bar: cliProgress.SingleBar; view: TaskView }>();
+  #multi: MultiBar | null = null;
+  #bars = new Map<number, { bar: SingleBar; view: TaskView }>();
   #lastDraw = 0;
   #closed = false;
   #restoreWrap = () => this.stream.write(WRAP_ON);
@@ -43,8 +44,10 @@ export class BarSink implements Sink {
     readonly now: () => number,
   ) {}
 
-  #multiBar(): cliProgress.MultiBar {
+  #multiBar(): MultiBar {
     if (!this.#multi) {
+      // Loaded on first use: only a terminal needs it.
+      const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
       this.#multi = new cliProgress.MultiBar({
         stream: this.stream,
         fps: 10,
