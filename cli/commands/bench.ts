@@ -1,8 +1,14 @@
 // `reft-studio bench train|prefill|decode`: speed of the engine on the anchor workloads (cli.md,
 // ../shared/docs/anchors.md). Prints {"tokens_per_s", "step_ms", "peak_rss_mb", "device"}; each
-// bench runs in a fresh process so peak RSS is its own.
+// bench runs in a fresh process so peak RSS is its own. --json stays exactly one object on stdout
+// (external tools parse it); progress goes to stderr as a bar or lines, like every long command.
 
-import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
+import {
+  type BenchProgress,
+  benchDecode,
+  benchPrefill,
+  benchTrain,
+} from '../../native-runtime/bench/bench.ts';
 import {
   buildSynthetic,
   SYNTHETIC_MODELS,
@@ -14,9 +20,10 @@ import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
-import { str, UsageError } from '../args.ts';
+import { type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
+import type { CountTask } from '../progress/reporter.ts';
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
@@ -66,7 +73,7 @@ async function setup(ctx: CommandContext): Promise<Setup> {
     throw new UsageError('bench: --dtype fp16/bf16 and --quantize int8/int4 cannot be combined');
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it).
   const compute = dtype === 'float32' ? {} : { compute: dtype };
-  const onProgress = conversionProgress();
+  const onProgress = conversionProgress(ctx.progress);
   if (synthetic) {
     if (!(SYNTHETIC_MODELS as readonly string[]).includes(synthetic))
       throw new UsageError(
@@ -117,18 +124,28 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
   return 0;
 }
 
-/** Runs one measurement on the prepared model; a synthetic model's folder is deleted afterwards. */
+/**
+ * Runs one measurement on the prepared model, its steps (or tokens, `unit`) shown by the progress
+ * reporter; a synthetic model's folder is deleted afterwards.
+ */
 async function measure(
   ctx: CommandContext,
   what: string,
-  fn: (spec: ModelSpec, device: DeviceChoice) => Promise<Record<string, unknown>>,
+  unit: string,
+  fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
 ): Promise<number> {
   const s = await setup(ctx);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
   const sampler = s.device === 'cpu' ? null : new GpuMemorySampler();
   const sampling = !!sampler?.start() && (await sampler.ready());
+  const steps: { task: CountTask | null } = { task: null };
+  const onStep: BenchProgress = (done, total) => {
+    steps.task ??= ctx.progress.count({ label: `bench ${what}`, unit, total });
+    steps.task.update(done, total);
+  };
   try {
-    const r = await fn(s.spec, s.device);
+    const r = await fn(s.spec, s.device, onStep);
+    steps.task?.done();
     const gpu = sampling ? await sampler?.stop() : null;
     const gpuFields =
       r.device === 'cuda' || r.device === 'webgpu'
@@ -146,13 +163,21 @@ async function measure(
 }
 
 const base = {
-  model: { type: 'string' },
-  dtype: { type: 'string' },
-  synthetic: { type: 'string' },
-  device: { type: 'string' },
-  steps: { type: 'string' },
+  model: { type: 'string', description: 'the model folder' },
+  synthetic: {
+    type: 'string',
+    value: SYNTHETIC_MODELS.join('|'),
+    description: 'random weights of that published shape, built in memory (instead of --model)',
+  },
+  dtype: {
+    type: 'string',
+    value: 'fp32|fp16|bf16',
+    description: 'compute precision (fp16/bf16: half-precision graphs; synthetic weights stored in it)',
+  },
+  device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+  steps: { type: 'string', description: 'timed steps after one untimed warm-up (default 3)' },
   ...QUANTIZE_OPTION,
-} as const;
+} as const satisfies OptionSpec;
 const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--dtype fp32|fp16|bf16] [--quantize none|int8|int4]`;
 
 export const benchCommands: Command[] = [
@@ -162,20 +187,25 @@ export const benchCommands: Command[] = [
     usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]`,
     options: {
       ...base,
-      layers: { type: 'string' },
-      positions: { type: 'string' },
-      rank: { type: 'string' },
-      batch: { type: 'string' },
-      seq: { type: 'string' },
-      prompt: { type: 'string' },
+      layers: { type: 'string', description: 'intervened layers: all (default) or a list like 2;10;18' },
+      positions: { type: 'string', description: 'intervention positions (default f5+l5)' },
+      rank: { type: 'string', description: 'LoReFT rank (default 4)' },
+      batch: { type: 'string', description: 'sequences per step (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+      prompt: { type: 'string', description: 'prompt tokens; labels on the rest (default 64)' },
     },
+    examples: [
+      'bench train --model ./SmolLM2-135M --json',
+      'bench train --synthetic tinyllama-1.1b --quantize int8 --layers "2;10" --rank 8 --steps 5',
+    ],
     async run(ctx) {
       const seq = num(ctx, 'seq') ?? 128,
         prompt = num(ctx, 'prompt') ?? 64;
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
-      return measure(ctx, 'train', (spec, device) =>
+      return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
         benchTrain(spec, {
+          onStep,
           layers: str(ctx.values, 'layers'),
           positions: str(ctx.values, 'positions'),
           rank: num(ctx, 'rank'),
@@ -192,10 +222,16 @@ export const benchCommands: Command[] = [
     name: 'bench prefill',
     summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
     usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
-    options: { ...base, batch: { type: 'string' }, seq: { type: 'string' } },
+    options: {
+      ...base,
+      batch: { type: 'string', description: 'sequences per pass (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+    },
+    examples: ['bench prefill --model ./SmolLM2-135M --batch 4 --seq 128 --json'],
     async run(ctx) {
-      return measure(ctx, 'prefill', (spec, device) =>
+      return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
         benchPrefill(spec, {
+          onStep,
           batch: num(ctx, 'batch'),
           seq: num(ctx, 'seq'),
           steps: num(ctx, 'steps'),
@@ -208,10 +244,21 @@ export const benchCommands: Command[] = [
     name: 'bench decode',
     summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
     usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--device cpu]`,
-    options: { ...base, prompt: { type: 'string' }, 'new-tokens': { type: 'string' } },
+    options: {
+      ...base,
+      steps: { type: 'string', description: 'accepted for symmetry; decode times every new token' },
+      prompt: { type: 'string', description: 'prompt tokens (default 32)' },
+      'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
+    },
+    examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
-      return measure(ctx, 'decode', (spec, device) =>
-        benchDecode(spec, { prompt: num(ctx, 'prompt'), newTokens: num(ctx, 'new-tokens'), device }),
+      return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
+        benchDecode(spec, {
+          prompt: num(ctx, 'prompt'),
+          newTokens: num(ctx, 'new-tokens'),
+          device,
+          onStep,
+        }),
       );
     },
   },
