@@ -9,14 +9,16 @@ export const modelsCommands: Command[] = [
     name: 'models add',
     summary: 'register a model folder (config.json + safetensors) in the library',
     usage: 'models add DIR [--name NAME]',
-    options: { name: { type: 'string' } },
+    options: { name: { type: 'string', description: 'the name in the library (default: from the folder)' } },
+    examples: ['models add ./SmolLM2-135M', 'models add ~/models/Llama-3.2-1B --name "Llama 3.2 1B"'],
     async run(ctx) {
       const dir = ctx.args[0];
       if (!dir) throw new UsageError('missing DIR');
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
       ctx.print(
         { ...m },
-        () => `model ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
+        () =>
+          `${m.created ? 'model' : 'already in the library: model'} ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
       );
       return 0;
     },
@@ -25,6 +27,7 @@ export const modelsCommands: Command[] = [
     name: 'models list',
     summary: 'list the models in the library',
     usage: 'models list',
+    examples: ['models list', 'models list --json'],
     async run(ctx) {
       const models = await ctx.withLibrary((lib) => listModels(lib));
       ctx.print({ models }, () =>
@@ -48,12 +51,24 @@ export const modelsCommands: Command[] = [
   },
   {
     name: 'models rm',
-    summary: 'remove a model from the library (its folder is kept)',
-    usage: 'models rm ID',
+    summary: 'remove a model from the library (its folder is kept; --delete-files deletes a studio download)',
+    usage: 'models rm ID [--delete-files]',
+    options: {
+      'delete-files': {
+        type: 'boolean',
+        description: 'also delete its files, if the studio downloaded them (never a folder you added)',
+      },
+    },
+    examples: ['models rm 2', 'models rm 2 --delete-files'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      await ctx.withLibrary((lib) => removeModel(lib, id));
-      ctx.print({ id, removed: true }, () => `removed model ${id}`);
+      const deleteFiles = ctx.values['delete-files'] === true;
+      const r = await ctx.withLibrary((lib) => removeModel(lib, id, { deleteFiles }));
+      ctx.print({ id, removed: true, deletedBytes: r.deletedBytes }, () =>
+        deleteFiles
+          ? `removed model ${id} and deleted ${formatBytes(r.deletedBytes)} of its files`
+          : `removed model ${id}`,
+      );
       return 0;
     },
   },
