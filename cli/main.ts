@@ -22,6 +22,7 @@ import { exportCommand } from './commands/export.ts';
 import { generateCommand } from './commands/generate.ts';
 import { importCommand } from './commands/import.ts';
 import { modelsCommands } from './commands/models.ts';
+import { modelsHubCommands } from './commands/models-hub.ts';
 import { modelsInspectCommand } from './commands/models-inspect.ts';
 import { runsCommands } from './commands/runs.ts';
 import { runtimeCommands } from './commands/runtime.ts';
@@ -32,6 +33,7 @@ import { trainCommand } from './commands/train.ts';
 export const COMMANDS: Command[] = [
   serveCommand,
   ...modelsCommands,
+  ...modelsHubCommands,
   ...datasetsCommands,
   ...runsCommands,
   ...adaptersCommands,

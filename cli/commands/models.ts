@@ -16,7 +16,8 @@ export const modelsCommands: Command[] = [
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
       ctx.print(
         { ...m },
-        () => `model ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
+        () =>
+          `${m.created ? 'model' : 'already in the library: model'} ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
       );
       return 0;
     },
@@ -48,12 +49,18 @@ export const modelsCommands: Command[] = [
   },
   {
     name: 'models rm',
-    summary: 'remove a model from the library (its folder is kept)',
-    usage: 'models rm ID',
+    summary: 'remove a model from the library (its folder is kept; --delete-files deletes a studio download)',
+    usage: 'models rm ID [--delete-files]',
+    options: { 'delete-files': { type: 'boolean' } },
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      await ctx.withLibrary((lib) => removeModel(lib, id));
-      ctx.print({ id, removed: true }, () => `removed model ${id}`);
+      const deleteFiles = ctx.values['delete-files'] === true;
+      const r = await ctx.withLibrary((lib) => removeModel(lib, id, { deleteFiles }));
+      ctx.print({ id, removed: true, deletedBytes: r.deletedBytes }, () =>
+        deleteFiles
+          ? `removed model ${id} and deleted ${formatBytes(r.deletedBytes)} of its files`
+          : `removed model ${id}`,
+      );
       return 0;
     },
   },

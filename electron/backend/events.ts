@@ -5,6 +5,7 @@
 import type { WireError } from '../../native-runtime/errors.ts';
 import type { InstallProgress } from '../../native-runtime/runtime/runtime-install.ts';
 import type { TrainEvent } from '../../native-runtime/training/events.ts';
+import type { DownloadProgress } from './hub/download.ts';
 import type { RunLogLine } from './library/run-logs.ts';
 
 export type {
@@ -43,8 +44,14 @@ export interface EvaluateProgressEvent {
   total: number;
 }
 
+/** A model download's transfer (hub/download.ts), with the library id once it is added. */
+export interface DownloadProgressEvent extends DownloadProgress {
+  event: 'download-progress';
+  modelId?: number;
+}
+
 /** One event of the work a job runs, tagged by `event` (training: native-runtime/training/events.ts). */
-export type JobDetail = TrainEvent | EvaluateProgressEvent;
+export type JobDetail = TrainEvent | EvaluateProgressEvent | DownloadProgressEvent;
 
 /**
  * Pushed on 'jobs/progress' on every state change (detail null) and every report (detail: what the
@@ -69,6 +76,13 @@ export interface GenerateToken {
   text: string;
 }
 
+/** Snapshot folders that appeared in or left the Hugging Face cache (hub/watch.ts). */
+export interface CacheChange {
+  cacheDir: string;
+  added: string[];
+  removed: string[];
+}
+
 /** A runtime pack install started by 'system/runtime-install'. */
 export interface RuntimeProgress extends InstallProgress {
   name: string;
@@ -88,6 +102,7 @@ export interface PushTopics {
   'generate/token': GenerateToken;
   'runs/log': RunLogPush;
   'runtime/progress': RuntimeProgress;
+  'models/cache-changed': CacheChange;
 }
 
 export type PushTopic = keyof PushTopics;

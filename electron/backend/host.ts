@@ -5,6 +5,7 @@
 import type { BackendContext } from './context.ts';
 import { BackendEvents } from './events.ts';
 import { allHandlers } from './handlers/index.ts';
+import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
@@ -27,6 +28,8 @@ export interface Backend extends BackendContext {
 export interface BackendOptions extends OpenLibraryOptions {
   /** The engine to run training and generation on (default: worker threads, started on first use). */
   engine?: Engine;
+  /** Poll the Hugging Face cache for new snapshots (default true). */
+  watchHubCache?: boolean;
 }
 
 export function createBackend(dataDir: string, opts: BackendOptions = {}): Backend {
@@ -44,6 +47,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   const engine = opts.engine ?? new WorkerEngine();
   const training = new TrainingService(lib, engine, jobs, events);
   const ctx: BackendContext = { lib, events, jobs, engine, training };
+  // Tells clients when models appear in the Hugging Face cache (downloads by other tools).
+  const cacheWatcher = opts.watchHubCache === false ? null : watchHubCache(events);
   let closed = false;
   return {
     ...ctx,
@@ -56,6 +61,7 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
     async close() {
       if (closed) return;
       closed = true;
+      cacheWatcher?.stop();
       // Running trainings stop at a checkpoint and stay resumable ('interrupted').
       training.shutdown();
       for (const j of jobs.list()) jobs.cancel(j.id);

@@ -16,6 +16,7 @@ import { WebSocketServer } from 'ws';
 import { ValidationError } from '../../native-runtime/errors.ts';
 import { type Backend, createBackend } from './host.ts';
 import { appRoot } from './paths.ts';
+import { MAX_MESSAGE_BYTES } from './rpc/json-shape.ts';
 import { attachWebSocketRpc } from './rpc/websocket.ts';
 
 export interface ServeOptions {
@@ -185,7 +186,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   const server = createServer(onRequest);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  // A little above dispatch's cap, so a message just over it gets a clear 'too-large' reply; past
+  // this, ws closes the connection (1009) without buffering more.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES + 1024 * 1024 });
   const unsubscribe = attachWebSocketRpc(wss, backend);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -1,7 +1,9 @@
 // Fuzzing the RPC of a real `reft-studio serve` child process with 200 malformed inputs (seeded, so a
 // failure reproduces): garbled JSON, non-objects, missing ids, unknown methods, wrong param types for
-// every method, oversized strings, path traversal in file names. Each must get a clear error reply;
-// the server must keep serving, and the library must pass PRAGMA integrity_check afterwards.
+// every method, oversized strings, path traversal in file names; then hostile shapes (values nested
+// thousands of levels deep, oversized settings values). Each must get a clear error reply; the server
+// must keep serving on the same connection and answer a new one, and the library must pass PRAGMA
+// integrity_check afterwards.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { allHandlers } from '../../electron/backend/handlers/index.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
-import { exitOf, fakeRenderer, spawnServe, tempDir } from './helpers.ts';
+import { connectTo, exitOf, fakeRenderer, spawnServe, tempDir } from './helpers.ts';
 
 const root = tempDir('fuzz');
 
@@ -163,6 +165,66 @@ function makeInputs(): { frame: string | Buffer; why: string; expectId: number |
   return out.slice(0, 200);
 }
 
+/** Messages shaped to exhaust the stack or the database rather than to be malformed. */
+function hostileInputs(): { frame: string; why: string; expectId: number | null; code: string }[] {
+  const out: { frame: string; why: string; expectId: number | null; code: string }[] = [];
+  let id = 5000;
+  const nested = (levels: number, open: string, close: string, leaf = '1') =>
+    `${open.repeat(levels)}${leaf}${close.repeat(levels)}`;
+  const raw = (paramsJson: string, method: string, why: string, code: string) => {
+    const i = id++;
+    out.push({
+      frame: `{"type":"request","id":${i},"method":"${method}","params":${paramsJson}}`,
+      why,
+      // A message over the size cap is refused unread, so its id is unknown.
+      expectId: code === 'too-large' ? null : i,
+      code,
+    });
+  };
+  // ~4 KB and ~200 KB messages: a recursive validator overflows the stack on these.
+  raw(`{"key":"k","value":${nested(2000, '[', ']')}}`, 'settings/set', '2,000-deep array value', 'too-deep');
+  raw(
+    `{"key":"k","value":${nested(2000, '{"a":', '}')}}`,
+    'settings/set',
+    '2,000-deep object value',
+    'too-deep',
+  );
+  raw(
+    `{"key":"k","value":${nested(100_000, '[', ']')}}`,
+    'settings/set',
+    '100,000-deep array value',
+    'too-deep',
+  );
+  raw(
+    `{"datasetId":1,"append":[{"x":${nested(5000, '[', ']')}}]}`,
+    'datasets/edit',
+    '5,000-deep dataset row',
+    'too-deep',
+  );
+  raw(`${nested(3000, '[', ']')}`, 'models/list', '3,000-deep params', 'too-deep');
+  // Oversized settings values (a preference is never megabytes).
+  raw(
+    `{"key":"k","value":"${'B'.repeat(2 * 1024 * 1024)}"}`,
+    'settings/set',
+    '2 MB settings string',
+    'invalid-params',
+  );
+  raw(
+    `{"key":"k","value":[${Array.from({ length: 200_000 }, () => '0').join(',')}]}`,
+    'settings/set',
+    '200,000-element settings array',
+    'invalid-params',
+  );
+  // A message over the size cap is refused before it is parsed.
+  raw(
+    `{"key":"k","value":"${'C'.repeat(16.5 * 1024 * 1024)}"}`,
+    'settings/set',
+    '16.5 MB message',
+    'too-large',
+  );
+  return out;
+}
+
 test('200 malformed inputs each get a clear error; the server keeps serving; integrity_check = ok', {
   timeout: 180_000,
 }, async (t) => {
@@ -213,11 +275,29 @@ test('200 malformed inputs each get a clear error; the server keeps serving; int
   }
   t.diagnostic(`error codes: ${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')}`);
 
+  for (const input of hostileInputs()) {
+    ws.send(input.frame);
+    const r = await next();
+    assert.equal(
+      r.type,
+      'error',
+      `${input.why}: expected an error reply, got ${JSON.stringify(r).slice(0, 200)}`,
+    );
+    assert.equal(r.id, input.expectId, `${input.why}: reply id`);
+    assert.equal(r.error?.code, input.code, `${input.why}: ${r.error?.message}`);
+    assert.ok(r.error.message.length < 2000, `${input.why}: the error does not echo a huge input`);
+  }
+
   // Still serving, on the same connection and a new one.
   ws.send(JSON.stringify({ type: 'request', id: 1, method: 'system/info', params: {} }));
   const info = await next();
   assert.equal(info.type, 'reply');
   ws.terminate();
+  const fresh = await connectTo(s.url);
+  const settings = await fresh.call('settings/get', {});
+  assert.equal(settings.type, 'reply', 'a new connection is answered');
+  assert.ok(!('k' in (settings as { result: object }).result), 'no refused value was stored');
+  fresh.close();
   s.child.kill('SIGTERM');
   assert.equal((await exitOf(s.child)).code, 0, s.stderr());
 

@@ -105,9 +105,10 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
     done.checkpoints.map((c: { step: number }) => c.step),
     [4, 8],
   );
+  // Step 0 is the base model before training: the probe timeline's starting point.
   assert.deepEqual(
     done.samples.map((s: { step: number }) => s.step),
-    [4, 8],
+    [0, 4, 8],
   );
   assert.equal(done.config.datasetId, datasetId);
   const jobPushes = pushes.flatMap((p) => (p.topic === 'jobs/progress' ? [p.data as JobProgress] : []));
@@ -125,6 +126,7 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
   assert.deepEqual(
     samples.map((s) => [s.step, s.prompt]),
     [
+      [0, 'Question 3?'],
       [4, 'Question 3?'],
       [8, 'Question 3?'],
     ],

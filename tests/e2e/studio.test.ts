@@ -262,6 +262,12 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
       const cancel = page.getByRole('button', { name: 'Cancel', exact: true }).first();
       if ((await cancel.count()) === 0) break;
       await cancel.click({ timeout: 2000, force: true }).catch(() => {});
+      // Cancelling asks first.
+      await page
+        .getByTestId('cancel-dialog')
+        .getByRole('button', { name: 'Cancel run' })
+        .click({ timeout: 2000 })
+        .catch(() => {});
       await page.waitForTimeout(500);
     }
     await page.getByTestId('nav-train').click();

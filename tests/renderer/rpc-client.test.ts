@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { niceDomain, niceTicks } from '../../renderer/src/lib/components/chart-scale.ts';
 import { RpcClient, RpcError } from '../../renderer/src/lib/rpc/client.ts';
 import { parseServerMessage, type RequestMessage } from '../../renderer/src/lib/rpc/envelope.ts';
 import {
@@ -163,17 +162,5 @@ describe('envelope and transport helpers', () => {
       url: 'wss://h/rpc',
       token: null,
     });
-  });
-});
-
-describe('chart axes', () => {
-  test('niceTicks picks round steps', () => {
-    assert.deepEqual(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
-    assert.deepEqual(niceTicks(0.31, 3.2, 5), [1, 2, 3]);
-    assert.deepEqual(niceTicks(5, 5, 5).length > 0, true);
-  });
-
-  test('niceDomain widens to whole steps', () => {
-    assert.deepEqual(niceDomain(0.31, 3.2, 5), { min: 0, max: 4, ticks: [0, 1, 2, 3, 4] });
   });
 });

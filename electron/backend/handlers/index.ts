@@ -9,6 +9,7 @@ import { evaluationsHandlers } from './evaluations.ts';
 import { filesHandlers } from './files.ts';
 import { generateHandlers } from './generate.ts';
 import { modelsHandlers } from './models.ts';
+import { modelsHubHandlers } from './models-hub.ts';
 import { runsHandlers } from './runs.ts';
 import { settingsHandlers } from './settings.ts';
 import { systemHandlers } from './system.ts';
@@ -17,6 +18,7 @@ export const allHandlers = combineHandlers(
   systemHandlers,
   devicesHandlers,
   modelsHandlers,
+  modelsHubHandlers,
   datasetsHandlers,
   runsHandlers,
   adaptersHandlers,

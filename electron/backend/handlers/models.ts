@@ -12,17 +12,21 @@ export const modelsHandlers = defineHandlers({
   'models/get': handler(Id, (p, ctx): ModelRecord => getModel(ctx.lib, p.id)),
   'models/add': handler(
     z.object({ path: z.string().min(1).max(4096), name: z.string().max(200).optional() }).strict(),
-    (p, ctx): ModelRecord => {
+    (p, ctx): ModelRecord & { created: boolean } => {
       const m = addModel(ctx.lib, { ...p, path: checkSourcePath(p.path) });
-      ctx.events.emit('library/changed', { kind: 'models', id: m.id, action: 'added' });
+      if (m.created) ctx.events.emit('library/changed', { kind: 'models', id: m.id, action: 'added' });
       return m;
     },
   ),
-  'models/remove': handler(Id, (p, ctx): { id: number } => {
-    const r = removeModel(ctx.lib, p.id);
-    ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'removed' });
-    return r;
-  }),
+  /** Forgets a model; deleteFiles also deletes the files of a model the studio downloaded. */
+  'models/remove': handler(
+    z.object({ id: z.number().int().positive(), deleteFiles: z.boolean().optional() }).strict(),
+    (p, ctx): { id: number; deletedBytes: number } => {
+      const r = removeModel(ctx.lib, p.id, { deleteFiles: p.deleteFiles });
+      ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'removed' });
+      return r;
+    },
+  ),
 });
 
 export type ModelsHandlers = ClientApi<typeof modelsHandlers>;

@@ -171,6 +171,27 @@ export async function trainTask(
     });
   };
   try {
+    // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
+    // a resumed run has them already).
+    if (probe && !args.config.resumeFrom && !signal.aborted) {
+      try {
+        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        try {
+          for (const prompt of probe.prompts) {
+            if (signal.aborted) break;
+            const [out] = await base.generate([prompt], {
+              maxNewTokens: probe.maxNewTokens ?? 48,
+              greedy: true,
+            });
+            emit('sample', { step: 0, prompt, output: out.text });
+          }
+        } finally {
+          await base.release();
+        }
+      } catch (e) {
+        emit('log', `probe answers before training failed: ${(e as Error).message}`);
+      }
+    }
     const res = await train(args.config, {
       signal,
       onLog: (m) => emit('log', m),

@@ -61,7 +61,12 @@ import type { ProbeConfig, RunParams } from './run-params.ts';
 export type { RunParams } from './run-params.ts';
 
 /** What a run stores in its config column: the resolved trainer config plus the studio's extras. */
-export type StoredRunConfig = ResolvedTrainConfig & { probe: ProbeConfig | null; datasetId: number };
+export type StoredRunConfig = ResolvedTrainConfig & {
+  probe: ProbeConfig | null;
+  datasetId: number;
+  /** The held-out version given as evalDatasetVersionId (clone and compare show it). */
+  evalDatasetVersionId?: number | null;
+};
 
 export interface PlannedRun {
   model: ModelRecord;
@@ -171,6 +176,7 @@ export function createRecordedRun(
       runId: String(run.id),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
+      evalDatasetVersionId: plan.evalVersion?.id ?? null,
     };
     lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
     return getRun(lib, run.id);
@@ -241,7 +247,7 @@ export async function executeRun(
   );
   opts.onChange?.();
   let knownTotal = run.totalSteps;
-  const { probe, datasetId: _d, ...trainerConfig } = cfg;
+  const { probe, datasetId: _d, evalDatasetVersionId: _e, ...trainerConfig } = cfg;
   // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
   // beside a running server), seen in the database at most every two seconds.
   const ac = new AbortController();
@@ -439,9 +445,10 @@ export class TrainingService {
   start(p: RunParams): RunRecord {
     const plan = planRun(this.lib, p);
     const run = createRecordedRun(this.lib, plan, p.name);
+    const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(
       run.id,
-      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of ${plan.version.filePath.split(/[\\/]/).at(-1)}`,
+      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of “${ds.name}” v${plan.version.version}`,
     );
     this.#enqueue(run.id);
     this.#changed(run.id);

@@ -3,10 +3,12 @@
 // give the architecture, sizes, parameter count, dtype and the fingerprint that adapters record to
 // refuse being applied to another model.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
+import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export interface ModelInfo {
@@ -29,6 +31,11 @@ export interface ModelRecord extends ModelInfo {
   source: string;
   isDemo: boolean;
   createdAt: number;
+  /** ORG/NAME and commit when the folder is a Hugging Face cache snapshot. */
+  hubRepo: string | null;
+  hubCommit: string | null;
+  /** The studio downloaded the files, so removing the model may delete them. */
+  downloaded: boolean;
 }
 
 function num(v: unknown): number | null {
@@ -42,13 +49,19 @@ function num(v: unknown): number | null {
  */
 export function inspectModelFolder(dir: string): ModelInfo {
   const path = resolve(dir);
-  if (!existsSync(path) || !statSync(path).isDirectory()) {
-    throw new FormatError('missing-file', `${path}: no such folder`);
+  if (!existsSync(path)) throw new FormatError('missing-file', `${path}: no such folder`);
+  if (!statSync(path).isDirectory()) {
+    throw new FormatError(
+      'not-a-folder',
+      `${path} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
+    );
   }
-  const spec = loadModelSpec(path);
-  const config = JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
+  const folder = resolveModelDir(path);
+  const spec = loadModelSpec(folder);
+  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
   return {
-    path,
+    path: folder,
     arch: spec.arch,
     modelType: spec.modelType,
     hiddenSize: spec.hiddenSize,
@@ -75,6 +88,9 @@ interface ModelRow {
   source: string;
   is_demo: number;
   created_at: number;
+  hub_repo: string | null;
+  hub_commit: string | null;
+  downloaded: number;
 }
 
 function toRecord(r: ModelRow): ModelRecord {
@@ -100,6 +116,9 @@ function toRecord(r: ModelRow): ModelRecord {
     source: r.source,
     isDemo: r.is_demo === 1,
     createdAt: r.created_at,
+    hubRepo: r.hub_repo,
+    hubCommit: r.hub_commit,
+    downloaded: r.downloaded === 1,
   };
 }
 
@@ -108,20 +127,52 @@ export interface AddModelInput {
   name?: string;
   source?: string;
   isDemo?: boolean;
+  /** Set when the studio downloaded the files (see removeModel's deleteFiles). */
+  downloaded?: boolean;
 }
 
-/** Registers a model folder. Adding a folder that is already registered returns the existing entry. */
-export function addModel(lib: Library, input: AddModelInput): ModelRecord {
+/** The display name of a folder: ORG/NAME for a cache snapshot (with @ref off main), else its name. */
+function defaultName(path: string): string {
+  const snap = snapshotOfPath(path);
+  if (!snap) return basename(path);
+  const ref = refOf(snap.cacheDir, snap.repo, snap.commit);
+  return ref === 'main' ? snap.repo : `${snap.repo}@${ref ?? snap.commit.slice(0, 10)}`;
+}
+
+function refOf(cacheDir: string, repo: string, commit: string): string | null {
+  const refs = join(repoDir(cacheDir, repo), 'refs');
+  try {
+    const names = readdirSync(refs).filter((n) => readFileSync(join(refs, n), 'utf8').trim() === commit);
+    return names.includes('main') ? 'main' : (names[0] ?? null);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Registers a model folder. Adding a folder that is already registered returns the existing entry
+ * with `created: false` (a download of a model already added marks it as downloaded).
+ */
+export function addModel(lib: Library, input: AddModelInput): ModelRecord & { created: boolean } {
   const info = inspectModelFolder(input.path);
   const existing = lib.db.prepare('SELECT * FROM models WHERE path = ?').get(info.path) as
     | ModelRow
     | undefined;
-  if (existing) return toRecord(existing);
-  const name = input.name?.trim() || basename(info.path);
+  if (existing) {
+    if (input.downloaded && !existing.downloaded)
+      lib.db.prepare('UPDATE models SET downloaded = 1 WHERE id = ?').run(existing.id);
+    return {
+      ...toRecord({ ...existing, downloaded: existing.downloaded || (input.downloaded ? 1 : 0) }),
+      created: false,
+    };
+  }
+  const snap = snapshotOfPath(info.path);
+  const name = input.name?.trim() || defaultName(info.path);
   const row = lib.db
     .prepare(
-      `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo,
+                           created_at, hub_repo, hub_commit, downloaded)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(path) DO UPDATE SET path = excluded.path
        RETURNING *`,
     )
@@ -134,11 +185,14 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord {
       info.params,
       info.dtype,
       info.sizeBytes,
-      input.source ?? 'local',
+      input.source ?? (snap ? 'hf-cache' : 'local'),
       input.isDemo ? 1 : 0,
       Date.now(),
+      snap?.repo ?? null,
+      snap?.commit ?? null,
+      input.downloaded ? 1 : 0,
     ) as ModelRow;
-  return toRecord(row);
+  return { ...toRecord(row), created: true };
 }
 
 /**
@@ -162,9 +216,25 @@ export function getModel(lib: Library, id: number): ModelRecord {
   return toRecord(row);
 }
 
-/** Forgets a model (its folder is left alone: the library never owned it). */
-export function removeModel(lib: Library, id: number): { id: number } {
+/**
+ * Forgets a model. Its files are left alone unless `deleteFiles` is set and the studio downloaded
+ * them: then the cache snapshot goes, with the blobs no other snapshot uses.
+ */
+export function removeModel(
+  lib: Library,
+  id: number,
+  opts: { deleteFiles?: boolean } = {},
+): { id: number; deletedBytes: number } {
+  const m = getModel(lib, id);
+  if (opts.deleteFiles && !m.downloaded)
+    throw new ValidationError(
+      'not-downloaded',
+      `model ${id} (${m.name}) was not downloaded by the studio; its files at ${m.path} are left alone`,
+    );
   const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
   if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
-  return { id };
+  let deletedBytes = 0;
+  const snap = opts.deleteFiles ? snapshotOfPath(m.path) : null;
+  if (snap) deletedBytes = deleteSnapshot(snap.cacheDir, snap.repo, snap.commit);
+  return { id, deletedBytes };
 }

@@ -1,9 +1,20 @@
 // Key/value settings stored as JSON (UI preferences, default device, demo-seeded marker).
 
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { checkShape, describeShapeProblem, type ShapeLimits } from '../rpc/json-shape.ts';
 import type { Library } from './library.ts';
 import { parseJsonColumn } from './library.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+/** A preference is small: these bound what one key may hold (the whole table is read at start-up). */
+export const SETTING_LIMITS: ShapeLimits = { maxDepth: 16, maxBytes: 64 * 1024 };
+
+/** Why `value` cannot be stored as a setting, or null when it can. */
+export function settingValueProblem(value: unknown): string | null {
+  const shape = checkShape(value, SETTING_LIMITS);
+  return shape ? describeShapeProblem('a setting value', shape) : null;
+}
 
 export function getSettings(lib: Library): Record<string, JsonValue> {
   const rows = lib.db.prepare('SELECT key, value_json FROM settings ORDER BY key').all() as {
@@ -22,6 +33,8 @@ export function getSetting(lib: Library, key: string): JsonValue | undefined {
 
 /** Sets a key; `null` removes it. */
 export function setSetting(lib: Library, key: string, value: JsonValue): void {
+  const problem = settingValueProblem(value);
+  if (problem) throw new ValidationError('too-large', problem);
   if (value === null) {
     lib.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
     return;

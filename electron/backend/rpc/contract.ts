@@ -16,8 +16,15 @@
 //   system/runtime-remove  {name}                                   → {name, removed}
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
-//   models/add        {path, name?}                                 → ModelRecord (same entry if the folder is known)
-//   models/remove     {id}                                          → {id}
+//   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
+//   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads)
+//   models/hub-status {}                                            → {cacheDir, endpoint, tokenSet, tokenError}
+//   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
+//   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
+//   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
+//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...})
+//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId})
+//   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
 //   datasets/import   {path (absolute, no '..'), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?,
@@ -81,10 +88,12 @@
 //         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., detail}
 //                           detail: null on a state change, else one event of the job (events.ts), tagged by `event`:
 //                           {event:'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?},
-//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total}
+//                           {event:'sample', step, prompt, output}, {event:'evaluate-progress', done, total},
+//                           {event:'download-progress', repo, file, bytesDone, bytesTotal, bytesPerS, etaS, ...}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 //         'runtime/progress' RuntimeProgress {name, state: running|done|failed, phase, bytes, total, error?}
+//         'models/cache-changed' {cacheDir, added, removed}: snapshot folders that appeared in / left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';
@@ -93,6 +102,7 @@ import type { EvaluationsHandlers } from '../handlers/evaluations.ts';
 import type { FilesHandlers } from '../handlers/files.ts';
 import type { GenerateHandlers } from '../handlers/generate.ts';
 import type { ModelsHandlers } from '../handlers/models.ts';
+import type { ModelsHubHandlers } from '../handlers/models-hub.ts';
 import type { RunsHandlers } from '../handlers/runs.ts';
 import type { SettingsHandlers } from '../handlers/settings.ts';
 import type { SystemHandlers } from '../handlers/system.ts';
@@ -100,6 +110,7 @@ import type { SystemHandlers } from '../handlers/system.ts';
 export type Handlers = SystemHandlers &
   DevicesHandlers &
   ModelsHandlers &
+  ModelsHubHandlers &
   DatasetsHandlers &
   RunsHandlers &
   AdaptersHandlers &
@@ -124,6 +135,8 @@ export type {
 } from '../../../native-runtime/training/options.ts';
 export type { PreviewIntervention, PreviewToken } from '../../../native-runtime/training/preview.ts';
 export type {
+  CacheChange,
+  DownloadProgressEvent,
   EvaluateProgressEvent,
   GenerateToken,
   JobDetail,
@@ -139,7 +152,11 @@ export type {
   TrainProgress,
 } from '../events.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
+export type { DownloadJob, HubPreview } from '../handlers/models-hub.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';
+export type { HubSearchResult } from '../hub/client.ts';
+export type { DownloadProgress } from '../hub/download.ts';
+export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
@@ -154,6 +171,7 @@ export type {
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
+export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
 export type { RunLogLine } from '../library/run-logs.ts';
 export type { RunCheck, RunPreview } from '../library/run-preview.ts';

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { createBackend } from '../host.ts';
 import { combineHandlers, defineHandlers, handler } from './define-handlers.ts';
+import { dispatch } from './dispatch.ts';
 import type { ServerMessage } from './envelope.ts';
 import { serveMessagePort } from './messageport.ts';
 
@@ -119,4 +120,91 @@ test('MessagePort transport: replies and pushes over a real port', async () => {
   assert.equal((await waitFor((m) => m.type === 'error')).type, 'error');
   stop();
   port1.close();
+});
+
+/** A value nested `levels` deep: [[[…1…]]]. */
+function nestedArray(levels: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
+}
+
+test("values nested thousands of levels deep → 'too-deep', as text and as a decoded object", async () => {
+  for (const levels of [2000, 50_000]) {
+    const text = `{"type":"request","id":21,"method":"settings/set","params":{"key":"k","value":${'['.repeat(levels)}1${']'.repeat(levels)}}}`;
+    const r = await backend.handle(text);
+    assert.deepEqual(
+      [r.type, r.id, r.type === 'error' && r.error.code],
+      ['error', 21, 'too-deep'],
+      `${levels}`,
+    );
+  }
+  const r = await backend.handle(req('settings/set', { key: 'k', value: nestedArray(5000) }, 22));
+  assert.deepEqual([r.type, r.id, r.type === 'error' && r.error.code], ['error', 22, 'too-deep']);
+  // A cycle (a structured clone keeps them) is too deep, not an endless walk.
+  const cyclic: Record<string, unknown> = { key: 'k' };
+  cyclic.value = cyclic;
+  const c = await backend.handle(req('settings/set', cyclic, 23));
+  assert.equal(c.type === 'error' && c.error.code, 'too-deep');
+  assert.equal((await backend.handle(req('settings/get', {}, 24))).type, 'reply');
+});
+
+test("oversized messages → 'too-large'; oversized settings values → 'invalid-params', nothing stored", async () => {
+  const big = `{"type":"request","id":31,"method":"settings/set","params":{"key":"k","value":"${'x'.repeat(17 * 1024 * 1024)}"}}`;
+  const r = await backend.handle(big);
+  assert.deepEqual([r.type, r.type === 'error' && r.error.code], ['error', 'too-large']);
+  for (const value of ['y'.repeat(100 * 1024), Array(50_000).fill(0), nestedArray(20)]) {
+    const s = await backend.handle(req('settings/set', { key: 'big', value }, 32));
+    assert.equal(s.type === 'error' && s.error.code, 'invalid-params');
+  }
+  const got = await backend.handle(req('settings/get', { key: 'big' }, 33));
+  assert.deepEqual(got.type === 'reply' && got.result, null);
+});
+
+test('a validator that throws becomes an error reply with the request id', async () => {
+  const set = defineHandlers({
+    'x/boom': handler(
+      z.object({}).superRefine(() => {
+        throw new RangeError('Maximum call stack size exceeded');
+      }),
+      () => 1,
+    ),
+  });
+  const r = await dispatch(set, req('x/boom', {}, 41), backend);
+  assert.deepEqual(r, {
+    type: 'error',
+    id: 41,
+    error: { type: 'Error', code: 'internal', message: 'Maximum call stack size exceeded' },
+  });
+});
+
+test('MessagePort transport: a deep message and a failing handle() are both answered', async () => {
+  const { port1, port2 } = new MessageChannel();
+  const got: ServerMessage[] = [];
+  port2.on('message', (m) => got.push(m as ServerMessage));
+  const port = {
+    postMessage: (m: unknown) => port1.postMessage(m),
+    on: (_e: 'message', l: (ev: { data: unknown }) => void) => port1.on('message', (data) => l({ data })),
+  };
+  const stop = serveMessagePort(port, backend);
+  port2.postMessage(req('settings/set', { key: 'k', value: nestedArray(3000) }, 51));
+  // A backend whose handle() rejects (it never should) still answers instead of ending the process.
+  const broken = { events: backend.events, handle: () => Promise.reject(new Error('broken')) };
+  const { port1: b1, port2: b2 } = new MessageChannel();
+  b2.on('message', (m) => got.push(m as ServerMessage));
+  const stopBroken = serveMessagePort(
+    { postMessage: (m) => b1.postMessage(m), on: (_e, l) => b1.on('message', (data) => l({ data })) },
+    broken as unknown as Parameters<typeof serveMessagePort>[1],
+  );
+  b2.postMessage(req('system/info', {}, 52));
+  const end = Date.now() + 10_000;
+  while (got.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  const deep = got.find((m) => m.type === 'error' && m.id === 51);
+  assert.equal(deep?.type === 'error' && deep.error.code, 'too-deep');
+  const failed = got.find((m) => m.type === 'error' && m.id === null);
+  assert.equal(failed?.type === 'error' && failed.error.code, 'internal');
+  stop();
+  stopBroken();
+  port1.close();
+  b1.close();
 });

@@ -30,7 +30,22 @@ export function serveMessagePort(port: MinimalPort, backend: Backend): () => voi
     safePost(port, { type: 'push', topic, data } satisfies PushMessage),
   );
   port.on('message', (event) => {
-    void backend.handle(event?.data).then((reply) => safePost(port, reply));
+    // handle() never rejects; the catches make sure no message can become an unhandled rejection.
+    void backend
+      .handle(event?.data)
+      .catch(
+        (e: unknown): ServerMessage => ({
+          type: 'error',
+          id: null,
+          error: {
+            type: 'Error',
+            code: 'internal',
+            message: `request failed: ${(e as Error)?.message ?? e}`,
+          },
+        }),
+      )
+      .then((reply) => safePost(port, reply))
+      .catch(() => {});
   });
   port.start?.();
   return unsubscribe;

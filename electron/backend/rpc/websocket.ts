@@ -3,7 +3,11 @@
 
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Backend } from '../host.ts';
-import type { PushMessage } from './envelope.ts';
+import type { ErrorMessage, PushMessage } from './envelope.ts';
+
+function internalReply(id: number | null, message: string): ErrorMessage {
+  return { type: 'error', id, error: { type: 'Error', code: 'internal', message } };
+}
 
 export function attachWebSocketRpc(wss: WebSocketServer, backend: Backend): () => void {
   const clients = new Set<WebSocket>();
@@ -18,24 +22,24 @@ export function attachWebSocketRpc(wss: WebSocketServer, backend: Backend): () =
     ws.on('error', () => clients.delete(ws));
     ws.on('message', (data, isBinary) => {
       const raw = isBinary ? Buffer.from(data as Buffer) : data.toString();
-      void backend.handle(raw).then((reply) => {
-        if (ws.readyState !== ws.OPEN) return;
-        let text: string;
-        try {
-          text = JSON.stringify(reply);
-        } catch (e) {
-          text = JSON.stringify({
-            type: 'error',
-            id: reply.id,
-            error: {
-              type: 'Error',
-              code: 'internal',
-              message: `reply could not be serialized: ${(e as Error).message}`,
-            },
-          });
-        }
-        ws.send(text);
-      });
+      // handle() never rejects; the catch is the last line of defence so that no message, whatever
+      // it holds, can become an unhandled rejection (which would end the process).
+      void backend
+        .handle(raw)
+        .catch((e: unknown) => internalReply(null, `request failed: ${(e as Error)?.message ?? e}`))
+        .then((reply) => {
+          if (ws.readyState !== ws.OPEN) return;
+          let text: string;
+          try {
+            text = JSON.stringify(reply);
+          } catch (e) {
+            text = JSON.stringify(
+              internalReply(reply.id, `reply could not be serialized: ${(e as Error).message}`),
+            );
+          }
+          ws.send(text);
+        })
+        .catch(() => {});
     });
   });
   return unsubscribe;

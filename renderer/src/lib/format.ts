@@ -41,3 +41,61 @@ export function formatDuration(s: number | null | undefined): string {
   const h = Math.floor(s / 3600);
   return `${h} h ${Math.round((s - h * 3600) / 60)} min`;
 }
+
+/** People's names for the metric keys the engine records (adapter manifests, evaluations, runs). */
+const METRIC_LABELS: Record<string, string> = {
+  step: 'Step',
+  epoch: 'Epoch',
+  loss: 'Loss',
+  evalLoss: 'Eval loss',
+  lr: 'Learning rate',
+  gradNorm: 'Grad norm',
+  tokensPerS: 'Tokens/s',
+  perplexity: 'Perplexity',
+  exactMatch: 'Exact match',
+  accuracy: 'Accuracy',
+  examples: 'Examples',
+  tokens: 'Tokens',
+};
+
+/** "tokensPerS" → "Tokens per s" for keys without a label of their own. */
+function humanizeKey(k: string): string {
+  const words = k
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** One metric for people: its label and its value at a sensible precision (never raw floats). */
+export function formatMetric(key: string, value: number): { label: string; text: string } {
+  const label = METRIC_LABELS[key] ?? humanizeKey(key);
+  if (!Number.isFinite(value)) return { label, text: '—' };
+  let text: string;
+  if (key === 'lr') text = value.toExponential(2);
+  else if (key === 'tokensPerS') text = Math.round(value).toLocaleString('en-US');
+  else if (key === 'exactMatch' || key === 'accuracy')
+    text = value <= 1 ? `${(value * 100).toFixed(1)}%` : String(Number(value.toPrecision(4)));
+  else if (Number.isInteger(value)) text = value.toLocaleString('en-US');
+  else if (Math.abs(value) >= 1000) text = Math.round(value).toLocaleString('en-US');
+  else text = String(Number(value.toPrecision(4)));
+  return { label, text };
+}
+
+/** A metrics object as "Loss 1.234 · Tokens/s 11,826" (in a stable, sensible order). */
+export function formatMetrics(m: Record<string, number>): string {
+  const order = Object.keys(METRIC_LABELS);
+  const keys = Object.keys(m).sort((a, b) => {
+    const ia = order.indexOf(a);
+    const ib = order.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  });
+  return (
+    keys
+      .map((k) => {
+        const f = formatMetric(k, m[k] as number);
+        return `${f.label} ${f.text}`;
+      })
+      .join(' · ') || '—'
+  );
+}

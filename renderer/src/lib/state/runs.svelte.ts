@@ -1,8 +1,17 @@
-// Runs page state: the run list, the selected run's detail and its metric curve, kept live from
-// 'jobs/progress' pushes. Metric arrays are $state.raw and replaced whole on every update.
+// Runs page state: the run list, the selected run's detail, metric curve, probe answers and log,
+// kept live from 'jobs/progress' and 'runs/log' pushes, and the run controls (pause, resume, cancel
+// keeping the last checkpoint, delete). Arrays are $state.raw and replaced whole on every update.
 
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
-import type { JobProgress, JobState, RunDetail, RunMetric, RunRecord } from '../rpc/handlers.ts';
+import type {
+  JobProgress,
+  JobState,
+  RunDetail,
+  RunLogLine,
+  RunMetric,
+  RunRecord,
+  RunSample,
+} from '../rpc/handlers.ts';
 import { Resource } from './resource.svelte.ts';
 
 /** What the Runs page takes from one 'jobs/progress' push. */
@@ -65,12 +74,20 @@ export class RunsState {
   selectedId = $state<number | null>(null);
   detail = $state.raw<RunDetail | null>(null);
   metrics = $state.raw<RunMetric[]>([]);
+  /** Probe answers of the selected run, oldest first (the detail's, then live ones). */
+  samples = $state.raw<RunSample[]>([]);
+  /** The selected run's log, oldest first. */
+  logs = $state.raw<RunLogLine[]>([]);
   detailError = $state<string | null>(null);
   actionError = $state<string | null>(null);
+  /** A one-line confirmation of the last action (e.g. "Run 3 cancelled; …"). */
+  notice = $state<string | null>(null);
   /** Live counters per run id, from 'jobs/progress'; replaced whole. */
   live = $state.raw<Record<number, LiveProgress>>({});
-  /** Run ids with a pause/resume/cancel request in flight. */
+  /** Run ids with a request in flight. */
   busy = $state.raw<ReadonlySet<number>>(new Set());
+  /** Runs ticked in the list for comparison. */
+  checked = $state.raw<ReadonlySet<number>>(new Set());
   #rpc: RpcClient;
   #unsubscribe: Array<() => void> = [];
   #selected: RunRecord | null;
@@ -81,7 +98,13 @@ export class RunsState {
     this.#selected = $derived(this.list.value?.find((r) => r.id === this.selectedId) ?? this.detail);
     this.#unsubscribe.push(rpc.subscribe('jobs/progress', (d) => this.#onProgress(d)));
     this.#unsubscribe.push(
+      rpc.subscribe('runs/log', (d) => {
+        if (d.runId === this.selectedId) this.logs = [...this.logs, d.line];
+      }),
+    );
+    this.#unsubscribe.push(
       rpc.subscribe('library/changed', (d) => {
+        if (d.kind === 'adapters' && this.selectedId !== null) void this.#reloadDetail(this.selectedId);
         if (d.kind !== 'runs') return;
         void this.list.refresh();
         if (this.selectedId !== null && d.id === this.selectedId) void this.#reloadDetail(this.selectedId);
@@ -97,31 +120,73 @@ export class RunsState {
     this.selectedId = id;
     this.detail = null;
     this.metrics = [];
+    this.samples = [];
+    this.logs = [];
     this.detailError = null;
-    if (id !== null) await this.#reloadDetail(id);
+    if (id !== null) await Promise.all([this.#reloadDetail(id), this.#reloadLogs(id)]);
   }
 
-  cancel(id: number): Promise<void> {
-    return this.#act(id, 'runs/cancel');
+  toggleChecked(id: number): void {
+    const next = new Set(this.checked);
+    if (!next.delete(id)) next.add(id);
+    this.checked = next;
+  }
+
+  /** Stops a run for good; with keepCheckpoint its last checkpoint becomes an adapter. */
+  cancel(id: number, keepCheckpoint = false): Promise<void> {
+    return this.#act(id, async () => {
+      const r = await this.#rpc.call('runs/cancel', { id, keepCheckpoint });
+      this.notice = keepCheckpoint
+        ? r.keptAdapterId !== null
+          ? `Run ${id} cancelled. Its last checkpoint is now an adapter.`
+          : `Run ${id} is stopping at a checkpoint; that checkpoint will appear in Adapters.`
+        : `Run ${id} cancelled.`;
+      return r;
+    });
   }
 
   pause(id: number): Promise<void> {
-    return this.#act(id, 'runs/pause');
+    return this.#act(id, () => this.#rpc.call('runs/pause', { id }));
   }
 
   resume(id: number): Promise<void> {
-    return this.#act(id, 'runs/resume');
+    return this.#act(id, () => this.#rpc.call('runs/resume', { id }));
   }
 
-  async #act(id: number, method: 'runs/cancel' | 'runs/pause' | 'runs/resume'): Promise<void> {
+  /** A stopped run's last checkpoint as an adapter. */
+  keepCheckpoint(id: number): Promise<void> {
+    return this.#act(id, async () => {
+      const a = await this.#rpc.call('runs/keep-checkpoint', { id });
+      this.notice = `Kept as adapter “${a.name}”.`;
+      return null;
+    });
+  }
+
+  /** Deletes a stopped run (its adapters stay); true when it is gone. */
+  async remove(id: number): Promise<boolean> {
+    let ok = false;
+    await this.#act(id, async () => {
+      await this.#rpc.call('runs/delete', { id });
+      ok = true;
+      this.notice = `Run ${id} deleted. Its adapters are still in Adapters.`;
+      const next = new Set(this.checked);
+      next.delete(id);
+      this.checked = next;
+      return null;
+    });
+    return ok;
+  }
+
+  async #act(id: number, fn: () => Promise<RunRecord | null>): Promise<void> {
     this.actionError = null;
+    this.notice = null;
     this.busy = new Set([...this.busy, id]);
     try {
-      const rec = await this.#rpc.call(method, { id });
+      const rec = await fn();
       const runs = this.list.value;
-      if (runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
+      if (rec && runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
       await this.list.refresh();
-      if (id === this.selectedId) await this.#reloadDetail(id);
+      if (id === this.selectedId && this.list.value?.some((r) => r.id === id)) await this.#reloadDetail(id);
     } catch (err) {
       this.actionError = `Run ${id}: ${errorMessage(err)}`;
     } finally {
@@ -141,11 +206,24 @@ export class RunsState {
       const d = await this.#rpc.call('runs/get', { id });
       if (this.selectedId !== id) return;
       this.detail = d;
-      // Keep points that arrived by push while the request was in flight.
+      // Keep points and answers that arrived by push while the request was in flight.
       this.metrics = mergeMetrics(d.metrics ?? [], this.metrics);
+      this.samples = mergeSamples(d.samples ?? [], this.samples);
       this.detailError = null;
     } catch (err) {
       if (this.selectedId === id) this.detailError = errorMessage(err);
+    }
+  }
+
+  async #reloadLogs(id: number): Promise<void> {
+    try {
+      const lines = await this.#rpc.call('runs/logs', { id });
+      if (this.selectedId !== id) return;
+      // Lines pushed while loading are newer than the file's last line.
+      const lastAt = lines.at(-1)?.at ?? 0;
+      this.logs = [...lines, ...this.logs.filter((l) => l.at > lastAt)];
+    } catch {
+      // the detail's own error says enough
     }
   }
 
@@ -153,6 +231,12 @@ export class RunsState {
     const p = parseProgress(data);
     if (!p) return;
     if (p.live) this.live = { ...this.live, [p.runId]: p.live };
+    if (data.detail?.event === 'sample' && p.runId === this.selectedId) {
+      const { step, prompt, output } = data.detail;
+      this.samples = mergeSamples(this.samples, [
+        { id: -Date.now(), step, prompt, output, createdAt: Date.now() },
+      ]);
+    }
     const runs = this.list.value;
     if (runs && !runs.some((r) => r.id === p.runId)) {
       void this.list.refresh(); // a run we have not seen yet
@@ -175,4 +259,11 @@ export class RunsState {
     if (p.runId === this.selectedId && p.metrics.length > 0)
       this.metrics = mergeMetrics(this.metrics, p.metrics);
   }
+}
+
+/** Probe answers by (step, prompt): a later one replaces an earlier one (a resumed run repeats steps). */
+export function mergeSamples(a: readonly RunSample[], b: readonly RunSample[]): RunSample[] {
+  const m = new Map<string, RunSample>();
+  for (const s of [...a, ...b]) m.set(`${s.step}\u0000${s.prompt}`, s);
+  return [...m.values()].sort((x, y) => (x.step ?? 0) - (y.step ?? 0));
 }

@@ -109,6 +109,28 @@ export class TrainForm {
     return out;
   }
 
+  /** Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts). */
+  applyParams(p: RunParams): void {
+    this.modelId = p.modelId;
+    this.datasetId = p.datasetId;
+    if (p.intervention) this.intervention = p.intervention as InterventionType;
+    if (p.layers !== undefined) this.layers = Array.isArray(p.layers) ? p.layers.join(';') : p.layers;
+    if (p.positions) this.positions = p.positions;
+    if (p.shareWeights !== undefined) this.shareWeights = p.shareWeights;
+    if (p.rank !== undefined) this.rank = p.rank;
+    if (p.lr !== undefined) this.lr = p.lr;
+    if (p.epochs !== undefined) this.epochs = p.epochs;
+    if (p.batchSize !== undefined) this.batchSize = p.batchSize;
+    this.maxSteps = p.maxSteps || null;
+    this.gradAccum = p.gradAccum ?? null;
+    this.maxLength = p.maxLength ?? null;
+    this.dropout = p.dropout ?? null;
+    this.warmupRatio = p.warmupRatio ?? null;
+    this.schedule = p.schedule ?? '';
+    this.seed = p.seed ?? null;
+    this.step = 0;
+  }
+
   next(): void {
     if (this.problems.length === 0 && this.step < wizardSteps.length - 1) this.step++;
   }

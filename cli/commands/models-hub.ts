@@ -1,0 +1,110 @@
+// `reft-studio models scan [DIR] [--add]` and `models download ORG/NAME [--revision REV]`: models
+// from the Hugging Face cache and the Hub (logic in electron/backend/hub/).
+
+import { hubCacheDir } from '../../electron/backend/hub/cache.ts';
+import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
+import { scanForModels } from '../../electron/backend/hub/scan.ts';
+import { addModel, listModels } from '../../electron/backend/library/models.ts';
+import { CancelledError, toWireError } from '../../native-runtime/errors.ts';
+import { str, UsageError } from '../args.ts';
+import { type Command, formatBytes, formatCount, table } from '../command.ts';
+import { transferReporter } from '../transfer-progress.ts';
+
+const scanCommand: Command = {
+  name: 'models scan',
+  summary:
+    'find models in the Hugging Face cache (or DIR) and say which the studio can use; --add registers them',
+  usage: 'models scan [DIR] [--add]',
+  options: { add: { type: 'boolean' } },
+  async run(ctx) {
+    const result = scanForModels(ctx.args[0]);
+    const add = ctx.values.add === true;
+    const models = await ctx.withLibrary((lib) => {
+      const known = new Map(listModels(lib).map((m) => [m.path, m.id]));
+      return result.models.map((m) => {
+        let modelId = known.get(m.path) ?? null;
+        let added = false;
+        if (add && m.supported && modelId === null) {
+          const rec = addModel(lib, { path: m.path });
+          modelId = rec.id;
+          added = rec.created;
+        }
+        return { ...m, modelId, added };
+      });
+    });
+    ctx.print({ dir: result.dir, cacheLayout: result.cacheLayout, models }, () => {
+      if (models.length === 0) return `no models found in ${result.dir}`;
+      const fp32 = (m: (typeof models)[number], k: 'chatBytes' | 'trainBytes') =>
+        formatBytes(m.fit?.rows.find((r) => r.precision === 'fp32')?.[k]);
+      const rows = models.map((m) => [
+        m.supported ? (m.modelId !== null ? `#${m.modelId}` : 'ok') : 'no',
+        m.name,
+        m.arch,
+        formatCount(m.params),
+        m.dtype,
+        formatBytes(m.sizeBytes),
+        m.supported ? fp32(m, 'chatBytes') : '',
+        m.supported ? fp32(m, 'trainBytes') : '',
+        m.supported ? m.path : (m.reason?.message ?? ''),
+      ]);
+      const added = models.filter((m) => m.added).length;
+      const usable = models.filter((m) => m.supported && m.modelId === null).length;
+      const footer = add
+        ? `added ${added} model(s) to the library`
+        : usable
+          ? `${usable} supported model(s) not in the library yet: add them with \`reft-studio models scan${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --add\``
+          : 'every supported model is in the library';
+      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512)\n${footer}`;
+    });
+    return 0;
+  },
+};
+
+const downloadCommand: Command = {
+  name: 'models download',
+  summary: 'download a model from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN) into the HF cache and add it',
+  usage: 'models download ORG/NAME [--revision REV]',
+  options: { revision: { type: 'string' } },
+  async run(ctx) {
+    const repo = ctx.args[0];
+    if (!repo) throw new UsageError('missing ORG/NAME');
+    const progress = transferReporter(ctx.json);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const res = await fetchModel(repo, {
+        revision: str(ctx.values, 'revision'),
+        cacheDir: hubCacheDir(),
+        signal: abort.signal,
+        onResolved: (info, files) =>
+          progress.log(
+            `${info.repo}@${info.commit.slice(0, 10)}: ${files.length} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0))}`,
+          ),
+        onProgress: (p) => progress.update(p),
+      });
+      progress.done();
+      const model = await ctx.withLibrary((lib) => addModel(lib, { path: res.path, downloaded: true }));
+      ctx.print({ ...res, model }, () =>
+        [
+          `downloaded ${res.repo}@${res.commit.slice(0, 10)} into ${res.path}`,
+          `  ${formatBytes(res.bytesFetched)} fetched, ${res.reused.length} file(s) already in the cache`,
+          `model ${model.id}: ${model.name} (${model.arch}, ${formatCount(model.params)} params, ${model.dtype})`,
+        ].join('\n'),
+      );
+      return 0;
+    } catch (e) {
+      progress.done();
+      if (e instanceof CancelledError) {
+        process.stderr.write('download cancelled; partial files are kept: run the same command to resume\n');
+        if (ctx.json) ctx.print({ error: toWireError(e) }, () => '');
+        return 130;
+      }
+      throw e;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+  },
+};
+
+export const modelsHubCommands: Command[] = [scanCommand, downloadCommand];

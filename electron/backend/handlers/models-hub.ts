@@ -1,0 +1,200 @@
+// 'models/*' for the Hugging Face side of the library: scan the cache (or a folder), search the Hub,
+// preview a repository (files, size, what fits), download it as a backend job (progress pushed on
+// 'jobs/progress' to every client, cancellable), and list the downloads in flight. Logic in hub/.
+
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { toWireError } from '../../../native-runtime/errors.ts';
+import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
+import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
+import { fetchConfig, type HubSearchResult, hubAccess, repoInfo, searchModels } from '../hub/client.ts';
+import { type DownloadProgress, freeBytesAt } from '../hub/download.ts';
+import { checkSupportedType, fetchModel } from '../hub/fetch-model.ts';
+import { selectModelFiles } from '../hub/files.ts';
+import { type ScannedModel, scanForModels } from '../hub/scan.ts';
+import type { JobInfo, JobQueue } from '../jobs/queue.ts';
+import { checkSourcePath } from '../library/datasets.ts';
+import { type ModelFit, modelFit, shapeFromConfig } from '../library/model-fit.ts';
+import { addModel, listModels } from '../library/models.ts';
+import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+
+export interface HubPreview {
+  repo: string;
+  revision: string;
+  commit: string;
+  search: HubSearchResult;
+  supported: boolean;
+  reason: { code: string; message: string } | null;
+  files: { path: string; size: number; cached: boolean }[];
+  totalBytes: number;
+  /** Bytes still to fetch (files not already in the cache). */
+  missingBytes: number;
+  cacheDir: string;
+  freeBytes: number;
+  fit: ModelFit | null;
+}
+
+export interface DownloadJob extends JobInfo {
+  repo: string;
+  download: DownloadProgress | null;
+  modelId: number | null;
+}
+
+interface DownloadState {
+  repo: string;
+  download: DownloadProgress | null;
+  modelId: number | null;
+}
+
+// Latest transfer numbers per job, per backend (tests run several backends in one process).
+const states = new WeakMap<JobQueue, Map<number, DownloadState>>();
+
+function stateOf(jobs: JobQueue): Map<number, DownloadState> {
+  const m = states.get(jobs) ?? new Map<number, DownloadState>();
+  states.set(jobs, m);
+  return m;
+}
+
+const Repo = z.string().min(3).max(200);
+const Revision = z.string().min(1).max(200).optional();
+
+export const modelsHubHandlers = defineHandlers({
+  /** Where the studio looks: the cache folder, the Hub endpoint and whether a token is set. */
+  'models/hub-status': handler(
+    z.object({}).strict(),
+    (): { cacheDir: string; endpoint: string; tokenSet: boolean; tokenError: string | null } => {
+      const cacheDir = hubCacheDir();
+      try {
+        const a = hubAccess();
+        return { cacheDir, endpoint: a.endpoint, tokenSet: a.token !== null, tokenError: null };
+      } catch (e) {
+        const endpoint = (process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+        return { cacheDir, endpoint, tokenSet: true, tokenError: (e as Error).message };
+      }
+    },
+  ),
+  /** Snapshots of the Hugging Face cache (default) or models below a folder, with library ids. */
+  'models/scan': handler(
+    z.object({ dir: z.string().min(1).max(4096).optional() }).strict(),
+    (
+      p,
+      ctx,
+    ): { dir: string; cacheLayout: boolean; models: (ScannedModel & { modelId: number | null })[] } => {
+      const res = scanForModels(p.dir === undefined ? undefined : checkSourcePath(p.dir));
+      const known = new Map(listModels(ctx.lib).map((m) => [m.path, m.id]));
+      return { ...res, models: res.models.map((m) => ({ ...m, modelId: known.get(m.path) ?? null })) };
+    },
+  ),
+  'models/search': handler(
+    z.object({ query: z.string().max(200), limit: z.number().int().min(1).max(100).optional() }).strict(),
+    (p): Promise<HubSearchResult[]> => searchModels(p.query, SUPPORTED_ARCHS, { limit: p.limit }),
+  ),
+  /** What a download would fetch and need, before it starts. */
+  'models/hub-info': handler(
+    z.object({ repo: Repo, revision: Revision }).strict(),
+    async (p): Promise<HubPreview> => {
+      const access = hubAccess();
+      const cacheDir = hubCacheDir();
+      const info = await repoInfo(checkRepoId(p.repo), p.revision ?? 'main', SUPPORTED_ARCHS, access);
+      let reason: HubPreview['reason'] = null;
+      let files: { path: string; size: number; etag: string }[] = [];
+      try {
+        checkSupportedType(info);
+        files = selectModelFiles(info.repo, info.files);
+      } catch (e) {
+        const w = toWireError(e);
+        reason = { code: w.code, message: w.message };
+      }
+      const withCache = files.map((f) => ({
+        path: f.path,
+        size: f.size,
+        cached: existsSync(blobPath(cacheDir, info.repo, f.etag)),
+      }));
+      const config = reason ? null : await fetchConfig(info.repo, info.commit, access);
+      const shape = config ? shapeFromConfig(config, info.params) : null;
+      const { files: _all, config: _cfg, commit, revision, ...search } = info;
+      return {
+        repo: info.repo,
+        revision,
+        commit,
+        search,
+        supported: reason === null,
+        reason,
+        files: withCache,
+        totalBytes: withCache.reduce((s, f) => s + f.size, 0),
+        missingBytes: withCache.filter((f) => !f.cached).reduce((s, f) => s + f.size, 0),
+        cacheDir,
+        freeBytes: freeBytesAt(cacheDir),
+        fit: shape ? modelFit(shape) : null,
+      };
+    },
+  ),
+  /** Queues a download into the Hugging Face cache; the model is added to the library when it ends. */
+  'models/download': handler(
+    z.object({ repo: Repo, revision: Revision }).strict(),
+    (p, ctx): { jobId: number } => {
+      const repo = checkRepoId(p.repo);
+      const state = stateOf(ctx.jobs);
+      for (const j of ctx.jobs.list()) {
+        if (
+          j.kind === 'download' &&
+          (j.state === 'queued' || j.state === 'running') &&
+          state.get(j.id)?.repo === repo
+        )
+          return { jobId: j.id };
+      }
+      const job = ctx.jobs.enqueue({
+        kind: 'download',
+        // Downloads queue among themselves, never behind a training run.
+        device: 'network',
+        label: `download ${repo}`,
+        run: async ({ signal, report }) => {
+          const s = state.get(job.id) as DownloadState;
+          const res = await fetchModel(repo, {
+            revision: p.revision,
+            cacheDir: hubCacheDir(),
+            signal,
+            onProgress: (d) => {
+              s.download = d;
+              report({
+                progress: d.bytesTotal ? d.bytesDone / d.bytesTotal : 0,
+                message: d.file ?? `${d.filesDone}/${d.filesTotal} files`,
+                detail: { event: 'download-progress', ...d },
+              });
+            },
+          });
+          const model = addModel(ctx.lib, { path: res.path, downloaded: true });
+          s.modelId = model.id;
+          ctx.events.emit('library/changed', { kind: 'models', id: model.id, action: 'added' });
+          if (s.download)
+            report({
+              message: `added as model ${model.id}`,
+              detail: { event: 'download-progress', ...s.download, modelId: model.id },
+            });
+          return { modelId: model.id };
+        },
+      });
+      state.set(job.id, { repo, download: null, modelId: null });
+      return { jobId: job.id };
+    },
+  ),
+  /** Downloads queued, running or finished since the backend started (newest first). */
+  'models/downloads': handler(z.object({}).strict(), (_p, ctx): DownloadJob[] => {
+    const state = stateOf(ctx.jobs);
+    return ctx.jobs
+      .list()
+      .filter((j) => j.kind === 'download' && state.has(j.id))
+      .map((j) => ({ ...j, ...(state.get(j.id) as DownloadState) }))
+      .reverse();
+  }),
+  /** Stops a download; its partial files stay in the cache so a new download resumes them. */
+  'models/download-cancel': handler(
+    z.object({ jobId: z.number().int().positive() }).strict(),
+    (p, ctx): { cancelled: boolean } => {
+      const j = ctx.jobs.get(p.jobId);
+      return { cancelled: j?.kind === 'download' ? ctx.jobs.cancel(p.jobId) : false };
+    },
+  ),
+});
+
+export type ModelsHubHandlers = ClientApi<typeof modelsHubHandlers>;

@@ -1,0 +1,311 @@
+// Talking to the Hugging Face Hub (or any server speaking its API, named by HF_ENDPOINT) through
+// @huggingface/hub: search, a repository's info at a revision and its file listing. The endpoint and
+// token are found as huggingface_hub finds them (HF_ENDPOINT; HF_TOKEN, else the token file that
+// `hf auth login` writes). Every failure becomes one line that says what to do: a missing repository,
+// a gated one, a refused token, an unreachable server.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { HubApiError, listFiles, listModels, modelInfo } from '@huggingface/hub';
+import { ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import { checkRepoId } from './cache.ts';
+
+/** A failure talking to the Hub; `code` says which kind (see explainHubError). */
+export class HubError extends ReftError {}
+
+export interface HubAccess {
+  /** Base URL without a trailing slash. */
+  endpoint: string;
+  token: string | null;
+}
+
+/** HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN or the stored token, like huggingface_hub. */
+export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
+  const endpoint = (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+  let token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || null;
+  if (!token) {
+    const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
+    const file = env.HF_TOKEN_PATH || join(home, 'token');
+    try {
+      if (existsSync(file)) token = readFileSync(file, 'utf8').trim() || null;
+    } catch {}
+  }
+  if (token && !token.startsWith('hf_'))
+    throw new HubError(
+      'bad-token',
+      'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_")',
+    );
+  return { endpoint, token };
+}
+
+/** A fetch that remembers the last response's headers, for the Hub's X-Error-Code. */
+function recordingFetch(): { fetch: typeof fetch; headers: () => Headers | null } {
+  let last: Headers | null = null;
+  return {
+    fetch: async (input, init) => {
+      const res = await fetch(input, init);
+      last = res.headers;
+      return res;
+    },
+    headers: () => last,
+  };
+}
+
+/**
+ * One line for a failed Hub request. `status` and `errorCode` (the Hub's X-Error-Code header) decide;
+ * the Hub answers 401 rather than 404 for a repository it will not show an anonymous caller.
+ */
+export function explainHubFailure(
+  access: HubAccess,
+  repo: string,
+  status: number,
+  errorCode: string | null,
+  serverMessage: string,
+  revision?: string,
+): HubError {
+  const page = `${access.endpoint}/${repo}`;
+  if (errorCode === 'RevisionNotFound')
+    return new HubError(
+      'revision-not-found',
+      `${repo} has no revision "${revision ?? 'main'}" on ${access.endpoint}`,
+    );
+  if (errorCode === 'GatedRepo' || /gated|restricted|authorized list/i.test(serverMessage)) {
+    return access.token
+      ? new HubError(
+          'gated',
+          `${repo} is gated and the account of this HF_TOKEN has not been granted access: request it at ${page}`,
+        )
+      : new HubError(
+          'gated',
+          `${repo} is gated: accept its conditions at ${page}, then set HF_TOKEN to a token of that account`,
+        );
+  }
+  if (errorCode === 'RepoNotFound' || status === 404 || /not found/i.test(serverMessage)) {
+    return new HubError(
+      'repo-not-found',
+      `${repo}: no such model on ${access.endpoint}${access.token ? '' : ' (if it is private, set HF_TOKEN)'}`,
+    );
+  }
+  if (status === 401)
+    return access.token
+      ? new HubError('bad-token', `${access.endpoint} refused HF_TOKEN (invalid or expired token)`)
+      : new HubError('auth-required', `${repo} needs a Hugging Face token: set HF_TOKEN`);
+  if (status === 403)
+    return new HubError('forbidden', `${access.endpoint} refused access to ${repo}: ${serverMessage}`);
+  if (status === 429)
+    return new HubError(
+      'rate-limited',
+      `${access.endpoint} is rate-limiting requests; try again in a minute`,
+    );
+  return new HubError('hub-error', `${access.endpoint} answered ${status} for ${repo}: ${serverMessage}`);
+}
+
+/** Turns anything thrown while talking to the Hub into a HubError with one line. */
+export function explainHubError(
+  access: HubAccess,
+  repo: string,
+  err: unknown,
+  headers: Headers | null = null,
+  revision?: string,
+): ReftError {
+  if (err instanceof ReftError) return err;
+  if (err instanceof HubApiError) {
+    const msg = err.message.replace(/\. URL: .*$/s, '');
+    return explainHubFailure(
+      access,
+      repo,
+      err.statusCode,
+      headers?.get('x-error-code') ?? null,
+      msg,
+      revision,
+    );
+  }
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message ?? e.message;
+  return new HubError('unreachable', `cannot reach ${access.endpoint}: ${cause}`);
+}
+
+export interface HubSearchResult {
+  repo: string;
+  downloads: number;
+  likes: number;
+  gated: false | 'auto' | 'manual';
+  license: string | null;
+  /** model_type from config.json (llama, qwen2, ...), when the Hub knows it. */
+  modelType: string | null;
+  architectures: string[];
+  /** Parameter count from the safetensors metadata, when the Hub knows it. */
+  params: number | null;
+  /** Bytes of the safetensors weights, from the parameter count per dtype. */
+  sizeBytes: number | null;
+  /** Whether the engine runs this architecture (model_type among the supported ones). */
+  supported: boolean;
+  updatedAt: string | null;
+}
+
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+};
+
+interface HubModelFields {
+  config?: { model_type?: string; architectures?: string[] };
+  cardData?: { license?: string | string[] };
+  safetensors?: { parameters?: Record<string, number>; total?: number };
+  tags?: string[];
+  sha?: string;
+}
+
+function licenseOf(m: HubModelFields): string | null {
+  const l = m.cardData?.license;
+  if (typeof l === 'string') return l;
+  if (Array.isArray(l) && typeof l[0] === 'string') return l[0];
+  const tag = m.tags?.find((t) => t.startsWith('license:'));
+  return tag ? tag.slice('license:'.length) : null;
+}
+
+function weightBytes(m: HubModelFields): number | null {
+  const p = m.safetensors?.parameters;
+  if (!p) return null;
+  return Object.entries(p).reduce((s, [dt, n]) => s + n * (DTYPE_BYTES[dt] ?? 2), 0);
+}
+
+export function describeHubModel(
+  repo: string,
+  base: { downloads?: number; likes?: number; gated?: false | 'auto' | 'manual'; updatedAt?: Date },
+  m: HubModelFields,
+  supportedTypes: readonly string[],
+): HubSearchResult {
+  const modelType = m.config?.model_type ?? null;
+  return {
+    repo,
+    downloads: base.downloads ?? 0,
+    likes: base.likes ?? 0,
+    gated: base.gated ?? false,
+    license: licenseOf(m),
+    modelType,
+    architectures: m.config?.architectures ?? [],
+    params: m.safetensors?.total ?? null,
+    sizeBytes: weightBytes(m),
+    supported: modelType !== null && supportedTypes.includes(modelType),
+    updatedAt: base.updatedAt ? base.updatedAt.toISOString() : null,
+  };
+}
+
+/** Text-generation models matching `query`, most downloaded first. */
+export async function searchModels(
+  query: string,
+  supportedTypes: readonly string[],
+  opts: { limit?: number; access?: HubAccess } = {},
+): Promise<HubSearchResult[]> {
+  const access = opts.access ?? hubAccess();
+  const rec = recordingFetch();
+  const out: HubSearchResult[] = [];
+  try {
+    for await (const m of listModels({
+      search: { query: query.trim() || undefined, task: 'text-generation' },
+      sort: 'downloads',
+      limit: Math.min(Math.max(opts.limit ?? 20, 1), 100),
+      additionalFields: ['config', 'cardData', 'safetensors', 'tags'],
+      hubUrl: access.endpoint,
+      accessToken: access.token ?? undefined,
+      fetch: rec.fetch,
+    })) {
+      out.push(describeHubModel(m.name, m, m as HubModelFields, supportedTypes));
+    }
+  } catch (e) {
+    throw explainHubError(access, `search "${query}"`, e, rec.headers());
+  }
+  return out;
+}
+
+export interface HubFile {
+  path: string;
+  size: number;
+  /** sha256 for LFS files, else the git blob sha1: the blob's name in the cache and its checksum. */
+  etag: string;
+  lfs: boolean;
+}
+
+export interface HubRepoInfo extends HubSearchResult {
+  /** The commit the revision resolved to. */
+  commit: string;
+  revision: string;
+  files: HubFile[];
+  config: Record<string, unknown> | null;
+}
+
+/** A repository at a revision: its commit, metadata and every file with its size and hash. */
+export async function repoInfo(
+  repo: string,
+  revision: string,
+  supportedTypes: readonly string[],
+  access: HubAccess = hubAccess(),
+): Promise<HubRepoInfo> {
+  checkRepoId(repo);
+  if (!/^[\w.\-/]+$/.test(revision) || revision.includes('..'))
+    throw new ValidationError('bad-revision', `"${revision}" is not a branch, tag or commit`);
+  const rec = recordingFetch();
+  try {
+    const info = await modelInfo({
+      name: repo,
+      revision,
+      additionalFields: ['sha', 'config', 'cardData', 'safetensors', 'tags'],
+      hubUrl: access.endpoint,
+      accessToken: access.token ?? undefined,
+      fetch: rec.fetch,
+    });
+    const fields = info as HubModelFields;
+    const commit = fields.sha;
+    if (!commit || !/^[0-9a-f]{40}$/.test(commit))
+      throw new HubError('hub-error', `${access.endpoint} gave no commit for ${repo}@${revision}`);
+    const files: HubFile[] = [];
+    for await (const f of listFiles({
+      repo: { type: 'model', name: repo },
+      revision: commit,
+      recursive: true,
+      hubUrl: access.endpoint,
+      accessToken: access.token ?? undefined,
+      fetch: rec.fetch,
+    })) {
+      if (f.type !== 'file') continue;
+      const etag = f.lfs?.oid ?? f.oid;
+      if (!etag) continue;
+      files.push({ path: f.path, size: f.lfs?.size ?? f.size, etag, lfs: !!f.lfs });
+    }
+    return {
+      ...describeHubModel(repo, info, fields, supportedTypes),
+      commit,
+      revision,
+      files,
+      config: (fields.config as Record<string, unknown> | undefined) ?? null,
+    };
+  } catch (e) {
+    throw explainHubError(access, repo, e, rec.headers(), revision);
+  }
+}
+
+/** The repository's full config.json at a commit (the info endpoint may give only some fields). */
+export async function fetchConfig(
+  repo: string,
+  commit: string,
+  access: HubAccess = hubAccess(),
+): Promise<Record<string, unknown> | null> {
+  const headers: Record<string, string> = {};
+  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  try {
+    const res = await fetch(`${access.endpoint}/${repo}/resolve/${commit}/config.json`, { headers });
+    if (!res.ok) return null;
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,153 @@
+// Finds the models a person already has: every snapshot of a Hugging Face cache folder and any plain
+// model folder (config.json) below a folder, each inspected as `models add` would — supported (with
+// architecture, size, dtype and what it needs in memory) or the reason it is not.
+
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { type ModelFit, modelFit } from '../library/model-fit.ts';
+import { inspectModelFolder } from '../library/models.ts';
+import { hubCacheDir, listCachedSnapshots, repoIdOfFolder } from './cache.ts';
+
+export interface ScannedModel {
+  /** The folder to register: a snapshot folder or a plain model folder. */
+  path: string;
+  kind: 'snapshot' | 'folder';
+  /** Display name: ORG/NAME (with @ref or @commit when not main) or the folder's name. */
+  name: string;
+  repo: string | null;
+  commit: string | null;
+  refs: string[];
+  supported: boolean;
+  /** Why not, in one line (code and message as errors elsewhere). */
+  reason: { code: string; message: string } | null;
+  arch: string | null;
+  params: number | null;
+  dtype: string | null;
+  sizeBytes: number;
+  fit: ModelFit | null;
+}
+
+export interface ScanResult {
+  dir: string;
+  /** Whether `dir` is (or contains) a Hugging Face cache. */
+  cacheLayout: boolean;
+  models: ScannedModel[];
+}
+
+const SKIP = new Set(['node_modules', 'blobs', 'snapshots', 'refs', '.locks', '.git']);
+
+function plainFolders(dir: string, depth: number, out: string[]): void {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  if (entries.some((e) => e.name === 'config.json' && !e.isDirectory())) {
+    out.push(dir);
+    return;
+  }
+  if (depth === 0) return;
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.') || SKIP.has(e.name) || repoIdOfFolder(e.name)) continue;
+    plainFolders(join(dir, e.name), depth - 1, out);
+  }
+}
+
+function inspect(
+  base: Omit<ScannedModel, 'supported' | 'reason' | 'arch' | 'params' | 'dtype' | 'sizeBytes' | 'fit'>,
+  sizeBytes: number,
+  missing: string[],
+): ScannedModel {
+  const fail = (code: string, message: string): ScannedModel => ({
+    ...base,
+    supported: false,
+    reason: { code, message },
+    arch: null,
+    params: null,
+    dtype: null,
+    sizeBytes,
+    fit: null,
+  });
+  if (missing.length)
+    return fail(
+      'incomplete-download',
+      `incomplete download: ${missing.join(', ')} missing${base.repo ? ` (run \`reft-studio models download ${base.repo}\` to finish it)` : ''}`,
+    );
+  try {
+    const info = inspectModelFolder(base.path);
+    if (!existsSync(join(base.path, 'tokenizer.json')))
+      return fail('no-tokenizer', 'no tokenizer.json: generation and training need one');
+    const spec = loadModelSpec(base.path);
+    return {
+      ...base,
+      supported: true,
+      reason: null,
+      arch: info.arch,
+      params: info.params,
+      dtype: info.dtype,
+      sizeBytes: Math.max(sizeBytes, info.sizeBytes),
+      fit: modelFit(spec),
+    };
+  } catch (e) {
+    const w = toWireError(e);
+    return fail(w.code, w.message);
+  }
+}
+
+function folderSize(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    try {
+      n += e.isDirectory() ? folderSize(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+    } catch {}
+  }
+  return n;
+}
+
+/**
+ * Scans `dir` (default: the Hugging Face cache) for models. Snapshots come from the cache layout at
+ * `dir` itself and from any cache below it; plain folders are searched up to `depth` levels down.
+ */
+export function scanForModels(dir?: string, opts: { depth?: number } = {}): ScanResult {
+  const root = resolve(dir ?? hubCacheDir());
+  if (dir !== undefined && (!existsSync(root) || !statSync(root).isDirectory()))
+    throw new FormatError('missing-file', `${root}: no such folder`);
+  const models: ScannedModel[] = [];
+  let cacheLayout = false;
+  const cacheRoots = [root, join(root, 'hub')].filter((d) => existsSync(d));
+  for (const c of cacheRoots) {
+    for (const s of listCachedSnapshots(c)) {
+      cacheLayout = true;
+      const ref = s.refs.includes('main') ? '' : `@${s.refs[0] ?? s.commit.slice(0, 10)}`;
+      models.push(
+        inspect(
+          {
+            path: s.path,
+            kind: 'snapshot',
+            name: `${s.repo}${ref}`,
+            repo: s.repo,
+            commit: s.commit,
+            refs: s.refs,
+          },
+          s.sizeBytes,
+          s.missing,
+        ),
+      );
+    }
+  }
+  const folders: string[] = [];
+  plainFolders(root, opts.depth ?? 3, folders);
+  for (const f of folders) {
+    models.push(
+      inspect(
+        { path: f, kind: 'folder', name: basename(f), repo: null, commit: null, refs: [] },
+        folderSize(f),
+        [],
+      ),
+    );
+  }
+  return { dir: root, cacheLayout, models };
+}

@@ -1,0 +1,57 @@
+// Notices models appearing in (or leaving) the Hugging Face cache while the studio runs — a download
+// by huggingface_hub, transformers or `reft-studio models download` in a terminal — and tells every
+// client with a 'models/cache-changed' push, so the Models page offers to add them. A cheap poll of
+// the cache's snapshot folders (a readdir per repository), because fs.watch is not recursive on
+// every platform and misses changes made through symlinked folders.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendEvents } from '../events.ts';
+import { hubCacheDir, repoIdOfFolder } from './cache.ts';
+
+/** Complete-looking snapshot folders (config.json present) in a cache, as a sorted list. */
+function snapshotKeys(cacheDir: string): string[] {
+  const out: string[] = [];
+  let repos: string[];
+  try {
+    repos = readdirSync(cacheDir);
+  } catch {
+    return out;
+  }
+  for (const name of repos) {
+    if (!repoIdOfFolder(name)) continue;
+    const snaps = join(cacheDir, name, 'snapshots');
+    try {
+      for (const c of readdirSync(snaps))
+        if (existsSync(join(snaps, c, 'config.json'))) out.push(join(snaps, c));
+    } catch {}
+  }
+  return out.sort();
+}
+
+export interface CacheWatcher {
+  cacheDir: string;
+  /** Checks now (also called by the timer); returns the snapshot folders that appeared. */
+  check(): string[];
+  stop(): void;
+}
+
+export function watchHubCache(
+  events: BackendEvents,
+  opts: { cacheDir?: string; intervalMs?: number } = {},
+): CacheWatcher {
+  const cacheDir = opts.cacheDir ?? hubCacheDir();
+  let known = new Set(snapshotKeys(cacheDir));
+  const check = (): string[] => {
+    const now = snapshotKeys(cacheDir);
+    const added = now.filter((k) => !known.has(k));
+    const removed = [...known].filter((k) => !now.includes(k));
+    known = new Set(now);
+    if (added.length || removed.length) events.emit('models/cache-changed', { cacheDir, added, removed });
+    return added;
+  };
+  const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_CACHE_POLL_MS) || 5000);
+  const timer = setInterval(check, interval);
+  timer.unref();
+  return { cacheDir, check, stop: () => clearInterval(timer) };
+}

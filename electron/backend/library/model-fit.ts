@@ -1,0 +1,136 @@
+// "What fits": memory a model needs to chat and to train, per weight precision, from the same
+// formulas as the run estimate (estimates.ts memoryEstimate), against the memory of each device.
+// Shown before a download (from the Hub's config) and in the library (from the folder).
+//
+// Assumptions, stated so the numbers can be checked:
+//   weights   P · bytes per weight: fp32 4, fp16/bf16 2, int8 1 + a fp32 scale per output row,
+//             int4 0.5 + a fp16 scale per 32 weights (weight-only quantization)
+//   chat      weights + the KV cache of a 4096-token conversation (f32) + the logits
+//   train     weights + activations and optimizer as in estimates.ts (f32 compute) for the default
+//             run: LoReFT rank 4 at f1+l1 on every layer, batch 4, 512 tokens
+// The engine computes in f32; with f16/bf16 files it holds an f32 copy of the weights today, so the
+// fp16/bf16 rows are what those files cost on disk and once the GPU path keeps them as they are.
+
+import { totalmem } from 'node:os';
+import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
+import { memoryEstimate } from './estimates.ts';
+
+export type Precision = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'bf16', 'int8', 'int4'];
+
+export interface ModelShape {
+  params: number;
+  numLayers: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+}
+
+export interface FitRow {
+  precision: Precision;
+  weightsBytes: number;
+  chatBytes: number;
+  trainBytes: number;
+  /** Per device: whether chat and training fit in its memory. */
+  fits: { device: string; chat: boolean; train: boolean }[];
+}
+
+export interface ModelFit {
+  rows: FitRow[];
+  devices: { device: string; memoryBytes: number }[];
+  assumptions: { chatContext: number; trainBatch: number; trainLength: number; rank: number };
+}
+
+const CHAT_CONTEXT = 4096;
+
+export function weightBytes(params: number, precision: Precision, shape: ModelShape): number {
+  switch (precision) {
+    case 'fp32':
+      return 4 * params;
+    case 'fp16':
+    case 'bf16':
+      return 2 * params;
+    case 'int8':
+      // one f32 scale per output row of each linear layer (~7 per layer)
+      return params + 4 * 7 * shape.numLayers * Math.max(shape.hiddenSize, shape.intermediateSize);
+    case 'int4':
+      return Math.ceil(params / 2) + Math.ceil(params / 32) * 2;
+  }
+}
+
+/** Memory per precision for chatting and for the default training run, and which devices hold it. */
+export function modelFit(
+  shape: ModelShape,
+  devices = [{ device: 'cpu', memoryBytes: totalmem() }],
+): ModelFit {
+  const T = TRAIN_DEFAULTS.maxLength;
+  const B = TRAIN_DEFAULTS.batchSize;
+  const rank = TRAIN_DEFAULTS.rank;
+  // LoReFT per intervention: R (d×r), W (r×d), b (r); f1+l1 untied = two per layer.
+  const trainable = 2 * shape.numLayers * (2 * shape.hiddenSize * rank + rank);
+  const train = memoryEstimate(shape, B, T, trainable);
+  const kv = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
+  const logits = 4 * shape.vocabSize * 2;
+  const rows = PRECISIONS.map((precision): FitRow => {
+    const w = weightBytes(shape.params, precision, shape);
+    const chatBytes = w + kv + logits;
+    const trainBytes = w + train.activationBytes + train.optimizerBytes;
+    return {
+      precision,
+      weightsBytes: w,
+      chatBytes,
+      trainBytes,
+      fits: devices.map((d) => ({
+        device: d.device,
+        chat: chatBytes <= d.memoryBytes,
+        train: trainBytes <= d.memoryBytes,
+      })),
+    };
+  });
+  return {
+    rows,
+    devices,
+    assumptions: { chatContext: CHAT_CONTEXT, trainBatch: B, trainLength: T, rank },
+  };
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * The shape from a Hugging Face config.json (before any weight is downloaded), with the parameter
+ * count from the Hub's safetensors metadata when known, else computed from the shape. Null when the
+ * config lacks the sizes.
+ */
+export function shapeFromConfig(config: Record<string, unknown>, params: number | null): ModelShape | null {
+  const c =
+    typeof config.text_config === 'object' && config.text_config
+      ? (config.text_config as Record<string, unknown>)
+      : config;
+  const d = num(c.hidden_size) ?? num(c.n_embd);
+  const L = num(c.num_hidden_layers) ?? num(c.n_layer);
+  const H = num(c.num_attention_heads) ?? num(c.n_head);
+  const V = num(c.vocab_size);
+  if (!d || !L || !H || !V) return null;
+  const f = num(c.intermediate_size) ?? num(c.n_inner) ?? 4 * d;
+  const kvH = num(c.num_key_value_heads) ?? H;
+  const headDim = num(c.head_dim) ?? d / H;
+  const tied = c.tie_word_embeddings !== false;
+  const mlpMats = num(c.n_embd) ? 2 : 3;
+  const perLayer = d * headDim * (H + 2 * kvH) + H * headDim * d + mlpMats * d * f + 2 * d;
+  const computed = L * perLayer + V * d * (tied ? 1 : 2) + d;
+  return {
+    params: params ?? computed,
+    numLayers: L,
+    hiddenSize: d,
+    intermediateSize: f,
+    numHeads: H,
+    numKvHeads: kvH,
+    headDim,
+    vocabSize: V,
+  };
+}

@@ -1,0 +1,59 @@
+// Bounds on the shape of JSON-like data, checked without recursion. Every message is measured here
+// before zod sees it: a recursive validator (or JSON.stringify) overflows the stack on a value nested
+// a few thousand levels deep, and that throw would come from outside any handler's try. Settings
+// values use the same walk with tighter limits.
+
+/** The largest message a transport accepts (the WebSocket's maxPayload is a little above it). */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Deepest nesting a message may have; real params are at most ~6 levels (a dataset row's messages). */
+export const MAX_MESSAGE_DEPTH = 64;
+
+export interface ShapeLimits {
+  maxDepth: number;
+  /** Approximate serialized size: string lengths plus a couple of bytes per value and key. */
+  maxBytes: number;
+}
+
+export type ShapeProblem = { kind: 'too-deep'; limit: number } | { kind: 'too-large'; limit: number };
+
+/**
+ * Walks arrays and plain objects depth-first with an explicit stack and stops at the first limit
+ * passed. A cyclic structure (possible over a MessagePort, whose structured clone keeps cycles)
+ * is reported as too deep.
+ */
+export function checkShape(value: unknown, limits: ShapeLimits): ShapeProblem | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  let bytes = 0;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [v, depth] = top;
+    if (typeof v === 'string') bytes += v.length + 2;
+    else if (v === null || typeof v !== 'object') bytes += 2;
+    else {
+      if (depth >= limits.maxDepth) return { kind: 'too-deep', limit: limits.maxDepth };
+      bytes += 2;
+      if (Array.isArray(v)) {
+        bytes += v.length;
+        if (bytes > limits.maxBytes) return { kind: 'too-large', limit: limits.maxBytes };
+        for (const item of v) stack.push([item, depth + 1]);
+      } else {
+        for (const key of Object.keys(v)) {
+          bytes += key.length + 4;
+          stack.push([(v as Record<string, unknown>)[key], depth + 1]);
+        }
+      }
+    }
+    if (bytes > limits.maxBytes) return { kind: 'too-large', limit: limits.maxBytes };
+  }
+  return null;
+}
+
+/** One line for a shape problem, e.g. "value is nested deeper than 64 levels". */
+export function describeShapeProblem(what: string, p: ShapeProblem): string {
+  return p.kind === 'too-deep'
+    ? `${what} is nested deeper than ${p.limit} levels`
+    : `${what} is larger than ${formatBytes(p.limit)}`;
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${n / (1024 * 1024)} MB` : n >= 1024 ? `${n / 1024} KB` : `${n} bytes`;
+}

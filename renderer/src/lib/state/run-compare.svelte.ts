@@ -1,0 +1,58 @@
+// The Runs page's compare view: several runs' details loaded together, their curves kept live from
+// 'jobs/progress' pushes, for one chart and a side-by-side configuration table.
+
+import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import type { RunDetail } from '../rpc/handlers.ts';
+import { mergeMetrics, parseProgress } from './runs.svelte.ts';
+
+/** '#/runs/compare/3,5,8' → [3, 5, 8] (at most 8 runs, no repeats). */
+export function compareIdsFrom(rest: readonly string[]): number[] | null {
+  if (rest[0] !== 'compare' || !rest[1]) return null;
+  const ids = [
+    ...new Set(
+      rest[1]
+        .split(',')
+        .filter((x) => /^\d+$/.test(x))
+        .map(Number),
+    ),
+  ];
+  return ids.length ? ids.slice(0, 8) : null;
+}
+
+export class RunCompare {
+  runs = $state.raw<RunDetail[]>([]);
+  error = $state<string | null>(null);
+  loading = $state(false);
+  #rpc: RpcClient;
+  #seq = 0;
+  #unsubscribe: () => void;
+
+  constructor(rpc: RpcClient) {
+    this.#rpc = rpc;
+    this.#unsubscribe = rpc.subscribe('jobs/progress', (d) => {
+      const p = parseProgress(d);
+      if (!p || p.metrics.length === 0 || !this.runs.some((r) => r.id === p.runId)) return;
+      this.runs = this.runs.map((r) =>
+        r.id === p.runId ? { ...r, metrics: mergeMetrics(r.metrics, p.metrics) } : r,
+      );
+    });
+  }
+
+  async load(ids: number[]): Promise<void> {
+    const seq = ++this.#seq;
+    this.loading = true;
+    this.error = null;
+    try {
+      const runs = await Promise.all(ids.map((id) => this.#rpc.call('runs/get', { id })));
+      if (seq === this.#seq) this.runs = runs;
+    } catch (err) {
+      if (seq === this.#seq) this.error = errorMessage(err);
+    } finally {
+      if (seq === this.#seq) this.loading = false;
+    }
+  }
+
+  dispose(): void {
+    this.#unsubscribe();
+  }
+}

@@ -1,0 +1,114 @@
+// Shared by the end-to-end tests: `reft-studio serve` on a fresh data folder, Debian's Chromium through
+// playwright-core, an RPC connection beside the page (to set up runs without depending on the wizard's
+// layout), and screenshots under tests/e2e/screenshots/ (committed, so a reviewer sees the pages).
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { connect, type RpcClient, rpc } from '../backend/helpers.ts';
+
+export const root = new URL('../..', import.meta.url).pathname;
+export const chromiumPath = '/usr/bin/chromium';
+/** Skips only when Chromium is missing outside CI (CI installs it, so there the tests must run). */
+export const skip =
+  !existsSync(chromiumPath) && !process.env.CI
+    ? `${chromiumPath} not found (install Debian's chromium to run the end-to-end tests)`
+    : false;
+
+export const DEMO_MODEL = 'Demo: tiny Llama (random weights)';
+export const DEMO_DATASET = 'Demo: pirate persona';
+
+export function ensureRendererBuilt(): void {
+  if (existsSync(join(root, 'renderer/dist/index.html'))) return;
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts'],
+    { cwd: root, stdio: 'inherit' },
+  );
+}
+
+export interface Served {
+  proc: ChildProcess;
+  url: string;
+}
+
+/** Starts `reft-studio serve` and resolves with the URL it prints. */
+export function startServer(dataDir: string, extra: string[] = []): Promise<Served> {
+  const proc = spawn(
+    process.execPath,
+    [join(root, 'bin/reft-studio.js'), 'serve', '--data-dir', dataDir, ...extra],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REFT_STUDIO_HOME: dataDir } },
+  );
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`reft-studio serve printed no URL within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 60_000);
+    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = /ReFT Studio is serving at (\S+)/.exec(stdout);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1] });
+      }
+    });
+    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(
+        new Error(`reft-studio serve exited early (${code ?? signal})\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
+    });
+  });
+}
+
+export async function stopServer(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** An RPC connection to the served backend (same token as the page). */
+export function rpcFor(url: string): Promise<RpcClient> {
+  const u = new URL(url);
+  return connect(`ws://${u.host}/rpc?token=${u.searchParams.get('token')}`);
+}
+
+export { rpc };
+
+const shots = join(root, 'tests/e2e/screenshots');
+
+/** Saves a screenshot as tests/e2e/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+}
+
+/** Waits until the page says it is connected. */
+export async function connected(page: Page): Promise<void> {
+  await page.getByTestId('connection-status').getByText('Connected').waitFor();
+}

@@ -1,0 +1,228 @@
+// End-to-end: the Runs page against the real `reft-studio serve` in Chromium. Two runs of the demo
+// model (set up over RPC, so this file does not depend on the wizard's layout): the chart with its
+// tooltip and smoothing, the probe timeline from step 0, the configuration and the log; cancelling
+// asks first, never says "failed", and keeps the last checkpoint as an adapter; two runs compared on
+// one chart with their settings side by side; clone into the wizard; delete. Each step saves a
+// screenshot under tests/e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  rpc,
+  rpcFor,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  let modelId: number;
+  let datasetId: number;
+  let shortRun: number;
+  let longRun: number;
+  const pageErrors: string[] = [];
+
+  const runState = async (id: number) => (await rpc(client, 'runs/get', { id })).status as string;
+  const until = async (what: string, fn: () => Promise<boolean>, ms = 180_000) => {
+    const end = Date.now() + ms;
+    while (!(await fn())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(tempDir('reft-e2e-runs-'));
+    client = await rpcFor(server.url);
+    modelId = (await rpc(client, 'models/list')).find((m: { name: string }) => m.name === DEMO_MODEL).id;
+    datasetId = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === DEMO_DATASET,
+    ).id;
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+  });
+
+  after(async () => {
+    client?.close();
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  test('a finished run: chart with tooltip and smoothing, probe answers from step 0, config, log', async () => {
+    assert.ok(server);
+    const run = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId,
+      name: 'short',
+      layers: '0;1',
+      rank: 2,
+      maxSteps: 24,
+      batchSize: 2,
+      lr: 0.01,
+      probe: { prompts: ['Who are you?', 'Where is the treasure?'], every: 8, maxNewTokens: 6 },
+    });
+    shortRun = run.runId;
+    await until('the short run', async () => (await runState(shortRun)) === 'completed');
+    await page.goto(`${server.url}#/runs/${shortRun}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="completed"]').waitFor();
+    const chart = detail.getByTestId('loss-chart');
+    await chart.locator('canvas').waitFor();
+    // Bug: the chart had no tooltip. Hovering shows the step and the values there.
+    const box = await chart.locator('.u-over').boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    const tip = chart.getByTestId('chart-tooltip');
+    await tip.waitFor();
+    assert.match((await tip.textContent()) ?? '', /^Step \d+.*loss/);
+    await screenshot(page, 'runs-1-chart-tooltip', false);
+    // Smoothing 0 shows the raw loss only.
+    await detail.getByLabel('Smoothing').fill('0');
+    await chart.getByText('loss', { exact: true }).waitFor();
+    // Bug: tokens/s was shown raw ("11825.7006").
+    assert.match((await detail.getByTestId('run-tokens-per-s').textContent()) ?? '', /^[\d,]+$/);
+
+    await detail.getByRole('tab', { name: /Probe answers/ }).click();
+    const timeline = detail.getByTestId('probe-timeline');
+    await timeline.getByText('Before training').first().waitFor();
+    for (const step of ['Step 8', 'Step 16', 'Step 24']) await timeline.getByText(step).first().waitFor();
+    assert.equal(await timeline.locator('section').count(), 2, 'one row per probe prompt');
+    await screenshot(page, 'runs-2-probe-timeline');
+
+    await detail.getByRole('tab', { name: 'Configuration' }).click();
+    const cfg = detail.getByTestId('run-config');
+    await cfg.getByText('Learning rate').waitFor();
+    await cfg.getByText('2 prompt(s), every 8 steps').waitFor();
+    await detail.getByRole('tab', { name: 'Log' }).click();
+    await detail
+      .getByTestId('run-log')
+      .getByText(/^started: loreft rank 2/)
+      .waitFor();
+    await detail
+      .getByTestId('run-log')
+      .getByText(/^completed; its adapter is #\d+/)
+      .waitFor();
+    await screenshot(page, 'runs-3-log');
+    // The adapter it made is one click away.
+    await detail.getByRole('link', { name: /in Adapters/ }).waitFor();
+  });
+
+  test('cancel asks first, says what happened (never "failed") and keeps the last checkpoint', async () => {
+    assert.ok(server);
+    const run = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId,
+      name: 'long',
+      layers: '0;1',
+      rank: 2,
+      maxSteps: 100000,
+      batchSize: 1,
+      checkpointEvery: 100000,
+    });
+    longRun = run.runId;
+    await page.goto(`${server.url}#/runs/${longRun}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="running"]').waitFor({ timeout: 60_000 });
+    await until(
+      'a few steps',
+      async () => ((await rpc(client, 'runs/get', { id: longRun })).lastStep ?? 0) >= 3,
+    );
+    await detail.getByRole('button', { name: 'Cancel run…' }).click();
+    const dialog = page.getByTestId('cancel-dialog');
+    await dialog.getByText('Keep the last checkpoint as an adapter').waitFor();
+    await screenshot(page, 'runs-4-cancel-dialog', false);
+    // Escape closes the dialog and changes nothing.
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await runState(longRun), 'running');
+    await detail.getByRole('button', { name: 'Cancel run…' }).click();
+    assert.equal(await dialog.getByRole('checkbox').isChecked(), true, 'keeping is the default');
+    await dialog.getByRole('button', { name: 'Cancel run' }).click();
+    await detail.locator('[data-status="cancelled"]').waitFor();
+    // Bug: a cancelled run said "The run failed."
+    await detail
+      .getByTestId('run-story')
+      .getByText(/^Cancelled by you at step \d+/)
+      .waitFor();
+    assert.equal(await detail.getByText('The run failed.').count(), 0);
+    await detail.getByRole('link', { name: /in Adapters/ }).waitFor({ timeout: 60_000 });
+    await screenshot(page, 'runs-5-cancelled');
+    const adapters = await rpc(client, 'adapters/list');
+    const kept = adapters.find((a: { runId: number; tags: string[] }) => a.runId === longRun);
+    assert.ok(kept, 'the checkpoint is an adapter');
+    assert.deepEqual(kept.tags, ['checkpoint']);
+    assert.match(kept.name, /^long — step \d+ of 100000$/);
+  });
+
+  test('compare two runs: one chart, settings side by side with the differences', async () => {
+    await page.getByTestId('nav-runs').click();
+    await page.getByLabel('Compare short').check();
+    await page.getByLabel('Compare long').check();
+    await page.getByTestId('compare-runs').click();
+    const cmp = page.getByTestId('run-compare');
+    await cmp.getByText('Comparing 2 runs').waitFor();
+    await cmp.getByTestId('loss-chart').locator('canvas').waitFor();
+    await cmp.getByTestId('loss-chart').getByText('short · loss', { exact: false }).first().waitFor();
+    const table = cmp.getByTestId('config-compare');
+    await table.getByRole('rowheader', { name: 'Max steps' }).waitFor();
+    await table.getByRole('rowheader', { name: 'Batch size' }).waitFor();
+    assert.equal(
+      await table.getByRole('rowheader', { name: 'Rank' }).count(),
+      0,
+      'equal settings are hidden',
+    );
+    await screenshot(page, 'runs-6-compare');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => location.hash === '#/runs');
+  });
+
+  test('clone into the wizard opens Train with the run in the route', async () => {
+    await page.getByRole('link', { name: 'short', exact: true }).click();
+    await page.getByTestId('run-detail').getByRole('link', { name: 'Clone into the wizard' }).click();
+    await page.waitForFunction((id) => location.hash === `#/train/clone/${id}`, shortRun);
+    await page.getByRole('heading', { level: 1, name: 'Train' }).waitFor();
+    await page
+      .getByTestId('clone-note')
+      .getByText(/^Settings copied from “short”/)
+      .waitFor();
+    assert.equal(await page.getByLabel('Base model').inputValue(), String(modelId));
+    await screenshot(page, 'runs-7-cloned-into-wizard', false);
+  });
+
+  test('delete asks first; the run goes, its adapter stays', async () => {
+    await page.goto(`${server?.url}#/runs/${shortRun}`);
+    await connected(page);
+    const adapterBefore = (await rpc(client, 'runs/get', { id: shortRun })).adapterId;
+    await page.getByTestId('run-detail').getByRole('button', { name: 'Delete…' }).click();
+    await page.getByTestId('delete-dialog').getByRole('button', { name: 'Delete run' }).click();
+    await page.waitForFunction(() => location.hash === '#/runs');
+    await page.getByText(/Run \d+ deleted/).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'short', exact: true }).count(), 0);
+    const a = await rpc(client, 'adapters/get', { id: adapterBefore });
+    assert.equal(a.runId, null);
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

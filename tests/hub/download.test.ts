@@ -1,0 +1,331 @@
+// `reft-studio models download` against a local Hub (tests/helpers/local-hub.ts), never the internet:
+// the files land in the Hugging Face cache layout (blobs named by their hash, relative snapshot
+// symlinks, refs/main), only the needed ones; a dropped connection is resumed with Range and a killed
+// process picks its partial file up without fetching finished files again; a corrupt file is refused;
+// gated, missing and unsupported repositories and bad tokens get one line; the disk is checked; the
+// downloaded snapshot generates and trains exactly like the folder it came from.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
+import { CancelledError } from '../../native-runtime/errors.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { collect, fixtureRepoFiles, runCli, startCli } from './helpers.ts';
+
+const NEEDED = [
+  'chat_template.jinja',
+  'config.json',
+  'generation_config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+];
+const DEMO_DATA = new URL('../../resources/demo/persona.jsonl', import.meta.url).pathname;
+
+describe('models download from a local Hub', { timeout: 600_000 }, () => {
+  let hub: LocalHub;
+  const env = (extra: Record<string, string> = {}) => ({
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: join(home, 'hub'),
+    REFT_STUDIO_HOME: join(home, 'studio'),
+    ...extra,
+  });
+  let home = '';
+
+  before(async () => {
+    home = tempDir('reft-hub-');
+    hub = await startLocalHub({
+      'tiny/llama': { files: fixtureRepoFiles('llama'), downloads: 50 },
+      'tiny/llama-drop': { files: fixtureRepoFiles('llama') },
+      'tiny/llama-kill': { files: fixtureRepoFiles('llama') },
+      'tiny/llama-corrupt': { files: fixtureRepoFiles('llama') },
+      'tiny/gpt2': { files: fixtureRepoFiles('gpt2') },
+      'tiny/gated': { files: fixtureRepoFiles('gpt2'), gated: true, grantedTokens: ['hf_granted'] },
+      'tiny/bert': {
+        files: {
+          'config.json': '{"model_type":"bert","architectures":["BertModel"]}',
+          'model.safetensors': 'x',
+        },
+      },
+      'tiny/bin-only': {
+        files: {
+          'config.json': readFileSync(join(modelDir('gpt2'), 'config.json')),
+          'pytorch_model.bin': 'x',
+        },
+      },
+    });
+  });
+  after(() => hub.stop());
+
+  const snapshotOf = (repo: string) => {
+    const root = join(home, 'hub', `models--${repo.replace('/', '--')}`);
+    const commit = readFileSync(join(root, 'refs', 'main'), 'utf8');
+    return { root, commit, snap: join(root, 'snapshots', commit) };
+  };
+  const gets = (match: string) => hub.requests.filter((r) => r.method === 'GET' && r.path.includes(match));
+
+  it('fetches only the needed files into the cache layout and adds the model', async () => {
+    const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const { root, commit, snap } = snapshotOf('tiny/llama');
+    assert.equal(out.commit, commit);
+    assert.equal(hub.repos.get('tiny/llama')?.commit, commit, 'refs/main holds the commit');
+    assert.equal(out.path, snap);
+    assert.deepEqual(readdirSync(snap).sort(), NEEDED, 'no README, ONNX export or golden files');
+    for (const f of NEEDED) {
+      const link = join(snap, f);
+      assert.ok(lstatSync(link).isSymbolicLink(), `${f} is a symlink`);
+      assert.ok(!readlinkSync(link).startsWith('/'), `${f} links relatively, as huggingface_hub does`);
+      const data = readFileSync(link);
+      assert.deepEqual(data, readFileSync(join(modelDir('llama'), f)));
+      const blob = realpathSync(link);
+      assert.equal(blob, join(realpathSync(root), 'blobs', blob.split('/').pop() as string));
+      const name = blob.split('/').pop();
+      const expected = f.endsWith('.safetensors')
+        ? createHash('sha256').update(data).digest('hex')
+        : createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+      assert.equal(
+        name,
+        expected,
+        `${f}: blob named by its ${f.endsWith('.safetensors') ? 'sha256' : 'git sha1'}`,
+      );
+    }
+    assert.equal(out.model.downloaded, true);
+    assert.equal(out.model.name, 'tiny/llama');
+    assert.equal(out.model.hubRepo, 'tiny/llama');
+    assert.equal(out.model.arch, 'llama');
+    assert.equal(gets('README').length + gets('onnx').length, 0);
+  });
+
+  it('a second download of the same model fetches nothing', async () => {
+    const before = hub.requests.length;
+    const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.bytesFetched, 0);
+    assert.equal(out.reused.length, NEEDED.length);
+    assert.equal(out.model.created, false);
+    // (a HEAD of config.json checks access, as huggingface_hub does; no file is transferred)
+    const transfers = hub.requests
+      .slice(before)
+      .filter((q) => q.method === 'GET' && (q.path.includes('/resolve/') || q.path.startsWith('/cdn/')));
+    assert.equal(transfers.length, 0);
+  });
+
+  it('resumes with a Range request after the server drops the connection mid-file', async () => {
+    hub.faults.push({ path: 'model.safetensors', kind: 'drop', afterBytes: 300_000 });
+    const r = await runCli(['models', 'download', 'tiny/llama-drop', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const cdn = gets('/cdn/tiny/llama-drop/');
+    assert.equal(cdn.length, 2, 'one dropped transfer and one resumed');
+    assert.equal(cdn[0].range, null);
+    assert.equal(cdn[1].range, 'bytes=300000-');
+    assert.equal(cdn[1].status, 206);
+    for (const f of NEEDED.filter((x) => !x.endsWith('.safetensors')))
+      assert.equal(
+        gets(`tiny/llama-drop/resolve/`).filter((q) => q.path.endsWith(`/${f}`)).length,
+        1,
+        `${f} once`,
+      );
+    const { snap } = snapshotOf('tiny/llama-drop');
+    assert.deepEqual(
+      readFileSync(join(snap, 'model.safetensors')),
+      readFileSync(join(modelDir('llama'), 'model.safetensors')),
+    );
+  });
+
+  it('a killed download resumes where it stopped without fetching finished files again', async () => {
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 400_000 });
+    const stalled = new Promise<void>((r) => {
+      hub.onStall = () => r();
+    });
+    const child = startCli(['models', 'download', 'tiny/llama-kill', '--json'], env());
+    const done = collect(child);
+    await stalled;
+    // Let the client write what it received before the kill.
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGKILL');
+    await done;
+    hub.releaseStalled();
+    hub.onStall = null;
+    const blobs = join(home, 'hub', 'models--tiny--llama-kill', 'blobs');
+    const partial = readdirSync(blobs).filter((f) => f.endsWith('.incomplete'));
+    assert.equal(partial.length, 1, 'the partial weights file is kept');
+    const have = lstatSync(join(blobs, partial[0])).size;
+    assert.ok(have > 0 && have <= 400_000, `partial file holds ${have} bytes`);
+
+    const mark = hub.requests.length;
+    const r = await runCli(['models', 'download', 'tiny/llama-kill', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const second = hub.requests
+      .slice(mark)
+      .filter((q) => q.method === 'GET' && (q.path.includes('/resolve/') || q.path.startsWith('/cdn/')));
+    assert.deepEqual(
+      second.map((q) => q.path.split('/').pop()),
+      [
+        'model.safetensors',
+        hub.repos.get('tiny/llama-kill')?.files.find((f) => f.path === 'model.safetensors')?.sha256,
+      ],
+      'only the unfinished file is requested again',
+    );
+    assert.equal(second[1].range, `bytes=${have}-`);
+    assert.equal(JSON.parse(r.stdout).bytesFetched, 1022128 - have);
+    const { snap } = snapshotOf('tiny/llama-kill');
+    assert.deepEqual(
+      readFileSync(join(snap, 'model.safetensors')),
+      readFileSync(join(modelDir('llama'), 'model.safetensors')),
+    );
+    assert.equal(readdirSync(blobs).filter((f) => f.endsWith('.incomplete')).length, 0);
+  });
+
+  it('refuses a file whose bytes do not match the Hub’s checksum', async () => {
+    hub.faults.push({ path: 'model.safetensors', kind: 'corrupt' });
+    try {
+      const r = await runCli(['models', 'download', 'tiny/llama-corrupt'], env());
+      assert.equal(r.code, 1);
+      const lines = r.stderr.trim().split('\n');
+      assert.match(
+        lines[lines.length - 1],
+        /^error: tiny\/llama-corrupt\/model\.safetensors: checksum mismatch \(expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}\)/,
+      );
+      const root = join(home, 'hub', 'models--tiny--llama-corrupt');
+      const blobs = readdirSync(join(root, 'blobs'));
+      assert.equal(
+        blobs.filter((b) => b.endsWith('.incomplete')).length,
+        0,
+        'the bad partial file is deleted',
+      );
+      assert.equal(blobs.length, NEEDED.length - 1, 'every other file is kept');
+      assert.ok(!existsSync(join(root, 'refs', 'main')));
+      const list = JSON.parse((await runCli(['models', 'list', '--json'], env())).stdout);
+      assert.ok(!list.models.some((m: { name: string }) => m.name === 'tiny/llama-corrupt'));
+    } finally {
+      hub.faults.length = 0;
+    }
+  });
+
+  it('explains gated, missing and unsupported repositories and bad tokens in one line', async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [
+        ['tiny/gated'],
+        {},
+        /^error: tiny\/gated is gated: accept its conditions at http:\/\/127\.0\.0\.1:\d+\/tiny\/gated, then set HF_TOKEN/,
+      ],
+      [
+        ['tiny/gated'],
+        { HF_TOKEN: 'hf_user' },
+        /^error: tiny\/gated is gated and the account of this HF_TOKEN has not been granted access/,
+      ],
+      [
+        ['tiny/nope'],
+        {},
+        /^error: tiny\/nope: no such model on http:\/\/127\.0\.0\.1:\d+ \(if it is private, set HF_TOKEN\)$/,
+      ],
+      [
+        ['tiny/llama'],
+        { HF_TOKEN: 'hf_bogus' },
+        /^error: http:\/\/127\.0\.0\.1:\d+ refused HF_TOKEN \(invalid or expired token\)$/,
+      ],
+      [
+        ['tiny/llama'],
+        { HF_TOKEN: 'abc' },
+        /^error: HF_TOKEN does not look like a Hugging Face access token/,
+      ],
+      [['tiny/llama', '--revision', 'v9'], {}, /^error: tiny\/llama has no revision "v9"/],
+      [['tiny/bert'], {}, /^error: tiny\/bert is a "bert" model; the studio runs llama, mistral/],
+      [
+        ['tiny/bin-only'],
+        {},
+        /^error: tiny\/bin-only has no safetensors weights \(only pytorch_model\.bin\)/,
+      ],
+      [['not a repo'], {}, /^error: "not a repo" is not a model id of the form ORG\/NAME$/],
+    ];
+    for (const [args, extra, re] of cases) {
+      const r = await runCli(['models', 'download', ...args], env(extra));
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line, got ${r.stderr}`);
+      assert.match(r.stderr.trim(), re);
+    }
+    assert.ok(!existsSync(join(home, 'hub', 'models--tiny--bert')), 'nothing written for a refused repo');
+    const ok = await runCli(['models', 'download', 'tiny/gated', '--json'], env({ HF_TOKEN: 'hf_granted' }));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(
+      hub.requests.some((q) => q.path.includes('tiny/gated/resolve') && q.auth === 'Bearer hf_granted'),
+    );
+  });
+
+  it('checks free disk space before the first byte', async () => {
+    const cacheDir = join(home, 'small-disk');
+    await assert.rejects(
+      fetchModel('tiny/gpt2', {
+        cacheDir,
+        access: { endpoint: hub.url, token: null },
+        freeBytes: () => 100_000,
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === 'no-disk-space' &&
+        /^tiny\/gpt2 needs 8\d\d KB more in .* but only 100 KB is free$/.test(e.message),
+    );
+    assert.ok(!existsSync(cacheDir));
+  });
+
+  it('cancels on abort and keeps the partial file for a later resume', async () => {
+    const cacheDir = join(home, 'cancel');
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 200_000 });
+    const abort = new AbortController();
+    hub.onStall = () => setTimeout(() => abort.abort(), 200);
+    try {
+      await assert.rejects(
+        fetchModel('tiny/gpt2', {
+          cacheDir,
+          access: { endpoint: hub.url, token: null },
+          signal: abort.signal,
+        }),
+        CancelledError,
+      );
+    } finally {
+      hub.onStall = null;
+      hub.releaseStalled();
+    }
+    const blobs = readdirSync(join(cacheDir, 'models--tiny--gpt2', 'blobs'));
+    assert.equal(blobs.filter((b) => b.endsWith('.incomplete')).length, 1);
+    const res = await fetchModel('tiny/gpt2', { cacheDir, access: { endpoint: hub.url, token: null } });
+    assert.equal(res.bytesFetched, 800688 - 200_000);
+  });
+
+  it('the downloaded snapshot generates like its source folder and trains', async () => {
+    const { snap } = snapshotOf('tiny/llama');
+    const gen = async (model: string) => {
+      const r = await runCli(
+        [
+          'generate',
+          '--model',
+          model,
+          '--prompt',
+          'Hello there',
+          '--greedy',
+          '--max-new-tokens',
+          '6',
+          '--json',
+        ],
+        env(),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).tokens as number[];
+    };
+    assert.deepEqual(await gen(snap), await gen(modelDir('llama')));
+    const r = await runCli(
+      ['train', '--model', snap, '--data', DEMO_DATA, '--max-steps', '2', '--json'],
+      env(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.steps ?? out.step ?? out.totalSteps ?? 2, 2);
+  });
+});

@@ -1,0 +1,132 @@
+// The renderer's pure helpers: curve smoothing, metric formatting (the "tokensPerS 11825.7006" bug),
+// the clone-into-wizard route and params, and the pyreft loading snippet.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
+import { formatMetric, formatMetrics } from '../../renderer/src/lib/format.ts';
+import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
+import type { RunDetail } from '../../renderer/src/lib/rpc/handlers.ts';
+import { cloneRunHref, cloneRunIdFrom, runToTrainParams } from '../../renderer/src/lib/state/clone-run.ts';
+
+test('emaSmooth: weight 0 is the identity, gaps stay gaps, the start is debiased', () => {
+  assert.deepEqual(emaSmooth([1, 2, null, 3], 0), [1, 2, null, 3]);
+  const s = emaSmooth([4, 4, null, 4], 0.9);
+  for (const v of [s[0], s[1], s[3]]) assert.ok(Math.abs((v as number) - 4) < 1e-12, 'a constant stays put');
+  assert.equal(s[2], null);
+  const t = emaSmooth([0, 10], 0.5);
+  assert.equal(t[0], 0);
+  assert.ok(Math.abs((t[1] as number) - 20 / 3) < 1e-12); // (0.5·0 + 0.5·10)/(1−0.25)
+});
+
+test('metrics are shown with people names and sensible precision, never raw floats', () => {
+  assert.deepEqual(formatMetric('tokensPerS', 11825.7006), { label: 'Tokens/s', text: '11,826' });
+  assert.deepEqual(formatMetric('loss', 1.234567), { label: 'Loss', text: '1.235' });
+  assert.deepEqual(formatMetric('lr', 0.0004), { label: 'Learning rate', text: '4.00e-4' });
+  assert.deepEqual(formatMetric('step', 30), { label: 'Step', text: '30' });
+  assert.deepEqual(formatMetric('someNewThing', 0.123456), { label: 'Some new thing', text: '0.1235' });
+  const line = formatMetrics({ tokensPerS: 11825.7006, step: 30, loss: 2.5 });
+  assert.equal(line, 'Step 30 · Loss 2.5 · Tokens/s 11,826');
+  assert.doesNotMatch(line, /tokensPerS|11825\.7/);
+});
+
+test('clone into the wizard: one route, and the params that repeat the run', () => {
+  assert.equal(cloneRunHref(12), '#/train/clone/12');
+  assert.equal(cloneRunIdFrom(['clone', '12']), 12);
+  assert.equal(cloneRunIdFrom(['12']), null);
+  assert.equal(cloneRunIdFrom([]), null);
+  const run = {
+    id: 7,
+    name: 'pirate',
+    modelId: 2,
+    datasetVersionId: 5,
+    config: {
+      datasetId: 3,
+      evalDatasetVersionId: 6,
+      intervention: 'direft',
+      layers: [1, 3],
+      positions: 'f2+l2',
+      shareWeights: false,
+      rank: 8,
+      lr: 0.002,
+      epochs: 2,
+      maxSteps: 0,
+      batchSize: 4,
+      schedule: 'cosine',
+      seed: 9,
+      out: '/data/adapters/run-7',
+      probe: { prompts: ['Hi?'], every: 10, maxNewTokens: 20 },
+    },
+  } as unknown as RunDetail;
+  assert.deepEqual(runToTrainParams(run), {
+    modelId: 2,
+    datasetId: 3,
+    datasetVersionId: 5,
+    evalDatasetVersionId: 6,
+    name: 'pirate (copy)',
+    layers: '1;3',
+    shareWeights: false,
+    schedule: 'cosine',
+    intervention: 'direft',
+    positions: 'f2+l2',
+    rank: 8,
+    lr: 0.002,
+    epochs: 2,
+    maxSteps: 0,
+    batchSize: 4,
+    seed: 9,
+    probe: { prompts: ['Hi?'], every: 10, maxNewTokens: 20 },
+  });
+  assert.equal(runToTrainParams({ ...run, modelId: null }), null);
+});
+
+test('pyreft snippet: the adapter’s own positions, tied or untied', () => {
+  const untied = pyreftSnippet({
+    exportDir: '/x/out',
+    baseModel: '/models/llama',
+    positions: 'f1+l1',
+    interventions: 4,
+    shareWeights: false,
+    promptTemplate: 'chat',
+  });
+  assert.match(untied, /pyreft\.ReftModel\.load\("\/x\/out", model\)/);
+  assert.match(
+    untied,
+    /locations = \[\[list\(range\(f\)\)\]\] \* 2 \+ \[\[list\(range\(L - l, L\)\)\]\] \* 2/,
+  );
+  assert.match(untied, /apply_chat_template/);
+  const tied = pyreftSnippet({
+    exportDir: 'out',
+    baseModel: 'm',
+    positions: 'l1',
+    interventions: 3,
+    shareWeights: true,
+    promptTemplate: null,
+  });
+  assert.match(tied, /f, l = min\(0, L \/\/ 2\), min\(1, L \/\/ 2\)/);
+  assert.match(tied, /locations = \[\[list\(range\(f\)\) \+ list\(range\(L - l, L\)\)\]\] \* 3/);
+  assert.match(tied, /^prompt = question$/m);
+});
+
+test('run configuration for people: grouped, labelled, unknown keys kept, differences found', async () => {
+  const { compareConfigs, configRows } = await import('../../renderer/src/lib/run-config.ts');
+  const groups = configRows({ lr: 0.004, layers: [1, 2], maxGradNorm: 0, runId: '3', brandNew: 5 });
+  const flat = Object.fromEntries(groups.flatMap((g) => g.rows.map((r) => [r.field.label, r.text])));
+  assert.deepEqual(flat, {
+    Layers: '1;2',
+    'Learning rate': '0.004',
+    'Gradient clipping': 'off',
+    brandNew: '5',
+  });
+  const rows = compareConfigs([
+    { lr: 0.004, rank: 4 },
+    { lr: 0.002, rank: 4 },
+  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.field.key, r.differs]),
+    [
+      ['rank', false],
+      ['lr', true],
+    ],
+  );
+});
