@@ -92,8 +92,12 @@ export async function benchDecode(
     },
   });
   // What the model costs while generating: peak RSS minus the process before loading it (Node, ORT's
-  // library), against the fp32 size of the weights. Weights stay memory-mapped from the safetensors file.
+  // library), against the fp32 size of the weights and against the weights in the form read (a
+  // converted or quantized store's size). Weights stay memory-mapped from the safetensors files.
   const weightBytesF32 = spec.params * 4;
+  const formBytes = spec.base?.dir
+    ? spec.weights.headers.reduce((a, h) => a + h.fileSize, 0)
+    : weightBytesF32;
   // The first new token comes from the prefill pass; decode speed counts the cached steps only.
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
@@ -113,6 +117,8 @@ export async function benchDecode(
     model_rss_over_f32_weights: Math.round(((rssPeak - rssBefore) / weightBytesF32) * 100) / 100,
     // The same, counting ORT's first-session code pages as part of the model.
     with_ort_code_over_f32_weights: Math.round(((rssPeak - rssStart) / weightBytesF32) * 100) / 100,
+    base_weights_mb: mb(formBytes),
+    model_rss_over_base_weights: Math.round(((rssPeak - rssBefore) / formBytes) * 100) / 100,
   };
 }
 

@@ -12,6 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { FILE_LIMITS, parseJsonText, readFileCapped, readJsonObject } from '../formats/json-file.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
 import {
   type Arch,
   archOf,
@@ -77,6 +78,8 @@ export interface ModelSpec extends ModelDims {
   fingerprint: string;
   /** Total parameter count from the weight shapes (a tied lm_head counted once). */
   params: number;
+  /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
+  base?: BaseWeights;
 }
 
 // ---------------------------------------------------------------------------------------------

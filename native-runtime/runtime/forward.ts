@@ -5,6 +5,7 @@
 import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder, type DecoderOptions } from '../models/decoder.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from './session.ts';
 
 export interface ForwardModel {
@@ -23,7 +24,11 @@ export async function loadForwardModel(
   g.hidden.forEach((h, i) => {
     b.output(h, `hidden_states.${i}`);
   });
-  const session = await createSession(b.graph, { device: opts.device, weightsDir: g.weightsDir });
+  const session = await createSession(b.graph, {
+    device: opts.device,
+    weightsDir: g.weightsDir,
+    prepack: shouldPrepack(spec, { training: false }),
+  });
   return { spec, session, hiddenStates: !!opts.hiddenStates };
 }
 

@@ -13,13 +13,13 @@
 // Outputs: logits, loss, new_key.i, new_value.i (this pass's cache entries), grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
+import { zerosOfShape } from '../autodiff/rules.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
-import { linearT } from '../models/layers.ts';
 import { causalLmLoss, supervisedLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -61,19 +61,14 @@ export function buildReftGraph(
   // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
   // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
-  const lossT = supervisedLmLoss(bt, h3, dg.head, labels, linearT);
+  const lossT = supervisedLmLoss(bt, h3, dg.head, labels);
   const grads = buildBackward(bt, lossT, params);
   bt.output(
-    bt.op(
-      'ConstantOfShape',
-      [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)],
-      {
-        value: {
-          type: 'tensor',
-          value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } },
-        },
-      },
-      { shapes: [['B', 0, V]], dtypes: ['float32'] },
+    zerosOfShape(
+      bt,
+      bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0),
+      ['B', 0, V],
+      'float32',
     ),
     'train_logits',
   );
@@ -88,7 +83,7 @@ export function buildReftGraph(
   // is taken); the weight is read in place, so two consumers cost no memory.
   const bi = b.subgraph('infer_branch');
   const logits = bi.reshape(
-    linearT(bi, bi.reshape(hSel, [-1, D], ['N', D]), dg.head),
+    dg.head(bi, bi.reshape(hSel, [-1, D], ['N', D])),
     bi.concat([bi.slice(dg.batchSeq, [0], [1], [0]), bi.ints([-1, V])], 0),
     ['B', 'T', V],
   );

@@ -1,0 +1,89 @@
+// The base model in the form a run asks for: `--quantize none|int8|int4` → a ModelSpec whose weights
+// the graph builders read in that form (ModelSpec.base), converting once into the data folder's
+// store when needed (store.ts). Every command and job that loads a model for the engine goes through
+// prepareBase, so a form is converted once and then shared by every session and process.
+//
+//   none + fp32 checkpoint      the checkpoint's files, read in place (nothing converted)
+//   none + fp16/bf16 on CPU     one fp32 store (ORT's CPU provider has no half-precision matrix
+//                               products; the alternative, a Cast in the graph, is a private fp32
+//                               copy per session)
+//   none + fp16/bf16 elsewhere  the checkpoint's files, cast in the graph (GPU providers)
+//   int8 / int4                 the quantized store
+
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { WriteProgress } from '../formats/safetensors-stream.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { type BaseWeights, type QuantScheme, schemeName } from './scheme.ts';
+import { type ConvertOptions, ensureStore, openStore } from './store.ts';
+
+export interface PrepareBaseOptions {
+  /** The data folder; stores live in `<dataDir>/bases`. */
+  dataDir: string;
+  /** The device the sessions will run on (half-precision files stay in place off the CPU). */
+  device?: string;
+  onProgress?: (p: WriteProgress & { form: string }) => void;
+  signal?: AbortSignal;
+  /** Writes some store tensors from another source (synthetic models; see store.ts ConvertOptions). */
+  produce?: ConvertOptions['produce'];
+}
+
+export const basesRoot = (dataDir: string): string => join(dataDir, 'bases');
+
+const SHORT: Record<ModelSpec['dtype'], string> = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' };
+
+/** True when every weight of the checkpoint is stored as F32 (nothing to widen). */
+function allF32(spec: ModelSpec): boolean {
+  return spec.weights.headers.every((h) => [...h.tensors.values()].every((t) => t.dtype === 'F32'));
+}
+
+/** `spec` as the engine should read it in `scheme` (null: none), converting into the store if needed. */
+export async function prepareBase(
+  spec: ModelSpec,
+  scheme: QuantScheme | null,
+  o: PrepareBaseOptions,
+): Promise<ModelSpec> {
+  if (spec.base) return spec;
+  const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
+  if (!scheme && (allF32(spec) || !onCpu)) {
+    const form = allF32(spec) ? 'fp32' : SHORT[spec.dtype];
+    return { ...spec, base: { form, scheme: null, dir: null } };
+  }
+  const dir = await ensureStore(spec, scheme, {
+    root: basesRoot(o.dataDir),
+    onProgress: o.onProgress,
+    signal: o.signal,
+    produce: o.produce,
+  });
+  return withStore(spec, scheme, dir);
+}
+
+/** `spec` reading the complete store in `dir`. */
+export function withStore(spec: ModelSpec, scheme: QuantScheme | null, dir: string): ModelSpec {
+  const base: BaseWeights = { form: scheme ? schemeName(scheme) : 'fp32', scheme, dir };
+  return { ...spec, weights: openStore(dir), base };
+}
+
+/** The base form a spec is read in ('fp32' for a plain fp32 checkpoint). */
+export function baseForm(spec: ModelSpec): string {
+  return spec.base?.form ?? (allF32(spec) ? 'fp32' : SHORT[spec.dtype]);
+}
+
+/**
+ * Whether a session on `spec` should let ONNX Runtime pre-pack its weights. Float bases never do
+ * (a private copy per session; their weights stay mapped and shared). Quantized bases do for
+ * inference: MatMulNBits' int8-compute kernels run only on their packed layout (≈1.2× the codes,
+ * private to the session). A training session also maps the codes for the backward pass, so packing
+ * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
+ * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
+ */
+export function shouldPrepack(
+  spec: ModelSpec,
+  o: { training: boolean; totalMemory?: number; override?: boolean },
+): boolean {
+  if (!spec.base?.scheme) return false;
+  if (o.override !== undefined) return o.override;
+  if (!o.training) return true;
+  const store = spec.weights.headers.reduce((a, h) => a + h.fileSize, 0);
+  return 2.2 * store <= 0.5 * (o.totalMemory ?? totalmem());
+}
