@@ -3,6 +3,7 @@
 
 export type {
   AdapterExport,
+  AdapterLineage,
   AdapterRecord,
   BadRow,
   DatasetFormat,
@@ -46,6 +47,7 @@ export type {
   SystemInfo,
   TrainOptionKey,
   TrainOptions,
+  UploadKind,
 } from '../../../../electron/backend/rpc/contract.ts';
 
 import type { ParamsOf } from '../../../../electron/backend/rpc/contract.ts';
