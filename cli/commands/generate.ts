@@ -4,7 +4,9 @@
 
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
+import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { str, UsageError } from '../args.ts';
+import { QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
@@ -18,7 +20,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'Generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu]',
+    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4]',
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },
@@ -35,6 +37,7 @@ export const generateCommand: Command = {
     positions: { type: 'string' },
     'force-base': { type: 'boolean' },
     device: { type: 'string' },
+    ...QUANTIZE_OPTION,
   },
   async run(ctx) {
     const v = ctx.values;
@@ -47,6 +50,9 @@ export const generateCommand: Command = {
       positions: str(v, 'positions'),
       device: (str(v, 'device') ?? 'cpu') as DeviceChoice,
       forceBase: v['force-base'] === true,
+      quantize: schemeName(quantizeFlag(v)),
+      dataDir: ctx.dataDir,
+      onNotice: (m) => process.stderr.write(`${m}\n`),
     });
     const stream = !ctx.json;
     const [r] = await runner.generate([prompt], {

@@ -236,7 +236,7 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   const ac = new AbortController();
   const release = onCtrlC(() => ac.abort());
   try {
-    const { metrics: _m, ...r } = await train(config, {
+    const { metrics: _m, ...r } = await train({ ...config, dataDir: ctx.dataDir }, {
       signal: ac.signal,
       onLog: err,
       onProgress: (p) => err(progressLine(p)),

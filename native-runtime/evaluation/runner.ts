@@ -19,6 +19,7 @@ import {
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { prepareBaseLogged, shouldPrepack } from '../quantize/base.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
@@ -34,6 +35,9 @@ export interface RunnerOptions {
   positions?: string;
   /** Apply an adapter made for another model of the same shape. */
   forceBase?: boolean;
+  /** The base weights' form (none|int8|int4; quantize/base.ts) and the data folder holding converted forms. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface GenerateTextOptions
@@ -121,8 +125,14 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const model = await ReftModel.load(spec, states, opts);
-    return new ModelRunner(spec, tokenizer, model, manifest);
+    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+      dataDir: opts.dataDir,
+      device: opts.device,
+      log: opts.onNotice,
+    });
+    // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+    const model = await ReftModel.load(base, states, { ...opts, prepack: shouldPrepack(base, { training: false }) });
+    return new ModelRunner(base, tokenizer, model, manifest);
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */

@@ -43,6 +43,9 @@ export interface GenerateArgs {
   seed?: number;
   chat?: boolean | 'auto';
   device?: DeviceChoice;
+  /** The base weights' form (the model's library setting) and the data folder holding it. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface CalibrateArgs {
@@ -89,15 +92,16 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 const RUNNERS_KEPT = 2;
 const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(model: string, adapter: string | null, device?: DeviceChoice): Promise<ModelRunner> {
-  const key = JSON.stringify([model, adapter, device ?? 'cpu']);
+async function runnerFor(args: GenerateArgs): Promise<ModelRunner> {
+  const { model, adapter, device } = args;
+  const key = JSON.stringify([model, adapter, device ?? 'cpu', args.quantize ?? 'none']);
   let r = runners.get(key);
   if (r) {
     runners.delete(key); // re-insert: most recently used last
     runners.set(key, r);
     return r;
   }
-  r = ModelRunner.load(model, adapter, { device });
+  r = ModelRunner.load(model, adapter, { device, quantize: args.quantize, dataDir: args.dataDir });
   runners.set(key, r);
   r.catch(() => runners.delete(key));
   while (runners.size > RUNNERS_KEPT) {
@@ -120,7 +124,7 @@ export async function generateTask(
   emit: Emit<'generate'>,
   signal: AbortSignal,
 ): Promise<GeneratedText[]> {
-  const runner = await runnerFor(args.model, args.adapter, args.device);
+  const runner = await runnerFor(args);
   const greedy = args.temperature === 0;
   return runner.generate(args.prompts, {
     maxNewTokens: args.maxNewTokens,
@@ -147,6 +151,11 @@ export async function trainTask(
   let prober: Promise<ModelRunner> | null = null;
   let probes: Promise<void> = Promise.resolve();
   let totalSteps = Number.POSITIVE_INFINITY;
+  const baseOpts = {
+    device: args.config.device,
+    quantize: args.config.quantize,
+    dataDir: args.config.dataDir,
+  };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
   const sampleAt = (step: number, dir: string) => {
@@ -154,7 +163,7 @@ export async function trainTask(
     if (step % probe.every !== 0 && step !== totalSteps) return;
     probes = probes.then(async () => {
       try {
-        prober ??= ModelRunner.load(args.config.model, dir, { device: args.config.device });
+        prober ??= ModelRunner.load(args.config.model, dir, baseOpts);
         const runner = await prober;
         runner.setParamsFrom(dir);
         for (const prompt of probe.prompts) {
@@ -175,7 +184,7 @@ export async function trainTask(
     // a resumed run has them already).
     if (probe && !args.config.resumeFrom && !signal.aborted) {
       try {
-        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        const base = await ModelRunner.load(args.config.model, null, baseOpts);
         try {
           for (const prompt of probe.prompts) {
             if (signal.aborted) break;

@@ -273,6 +273,7 @@ export async function executeRun(
           evalData: trainerConfig.evalData ?? undefined,
           exportPyreft: trainerConfig.exportPyreft ?? undefined,
           resumeFrom,
+          dataDir: lib.dataDir,
         },
         probe,
       },

@@ -143,6 +143,7 @@ async function calibrate(
               out: join(dir, 'out'),
               evalData: undefined,
               exportPyreft: undefined,
+              dataDir: lib.dataDir,
               epochs: 1,
               maxSteps: 0,
             },
