@@ -3,8 +3,8 @@
 // with --json prints one object at the end instead.
 
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
+import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
 import { QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';

@@ -236,12 +236,15 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   const ac = new AbortController();
   const release = onCtrlC(() => ac.abort());
   try {
-    const { metrics: _m, ...r } = await train({ ...config, dataDir: ctx.dataDir }, {
-      signal: ac.signal,
-      onLog: err,
-      onProgress: (p) => err(progressLine(p)),
-      onCheckpoint: (c) => err(`checkpoint: ${c.dir}`),
-    });
+    const { metrics: _m, ...r } = await train(
+      { ...config, dataDir: ctx.dataDir },
+      {
+        signal: ac.signal,
+        onLog: err,
+        onProgress: (p) => err(progressLine(p)),
+        onCheckpoint: (c) => err(`checkpoint: ${c.dir}`),
+      },
+    );
     ctx.print(summaryJson(r, r.adapter), () => summaryText(r, r.adapter));
     return 0;
   } finally {

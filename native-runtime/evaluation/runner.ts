@@ -131,7 +131,10 @@ export class ModelRunner {
       log: opts.onNotice,
     });
     // Generation and evaluation only: quantized weights are packed for the int8 kernels.
-    const model = await ReftModel.load(base, states, { ...opts, prepack: shouldPrepack(base, { training: false }) });
+    const model = await ReftModel.load(base, states, {
+      ...opts,
+      prepack: shouldPrepack(base, { training: false }),
+    });
     return new ModelRunner(base, tokenizer, model, manifest);
   }
 

@@ -12,9 +12,9 @@
 
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
 import type { WriteProgress } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { ConfigError } from '../errors.ts';
 import { type BaseWeights, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
 import { type ConvertOptions, ensureStore, openStore } from './store.ts';
 
@@ -79,6 +79,7 @@ export function baseForm(spec: ModelSpec): string {
  * private to the session). A training session also maps the codes for the backward pass, so packing
  * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
  * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
+ * (The same rule as the estimates in memory.ts.)
  */
 export function shouldPrepack(
   spec: ModelSpec,
@@ -87,8 +88,11 @@ export function shouldPrepack(
   if (!spec.base?.scheme) return false;
   if (o.override !== undefined) return o.override;
   if (!o.training) return true;
-  const store = spec.weights.headers.reduce((a, h) => a + h.fileSize, 0);
-  return 2.2 * store <= 0.5 * (o.totalMemory ?? totalmem());
+  // The rule memory.ts's estimates state: packed codes + mapped codes within half the memory.
+  let codes = 0;
+  for (const h of spec.weights.headers)
+    for (const t of h.tensors.values()) if (/\.(qweight|scales|qzeros)$/.test(t.name)) codes += t.byteLength;
+  return 2.2 * codes <= 0.5 * (o.totalMemory ?? totalmem());
 }
 
 /**

@@ -416,7 +416,7 @@ export const TRAIN_OPTIONS = {
   }),
   quantize: choice({
     label: 'Base weights',
-    help: 'The frozen model’s weights in memory: full precision, or its linear layers quantized to 8 or 4 bits (the adapter itself stays full precision).',
+    help: 'The frozen model’s weights in memory: full precision, or quantized to 8 or 4 bits (less memory).',
     group: 'system',
     deterministic: true,
     choices: QUANTIZE_OPTION_CHOICES,

@@ -48,9 +48,9 @@ import {
 } from './checkpoint.ts';
 import {
   DETERMINISTIC_KEYS,
-  TRAIN_DEFAULTS,
   type ResolvedTrainConfig,
   resolveTrainConfig,
+  TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
 import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
@@ -325,7 +325,10 @@ export function resumeConfig(dir: string): TrainConfig {
 function checkResumable(dir: string, st: TrainerState, run: PreparedRun): void {
   for (const k of DETERMINISTIC_KEYS) {
     // An option added after the checkpoint was written had its default then (quantize: none).
-    const was = st.config[k] === undefined && k in TRAIN_DEFAULTS ? TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS] : st.config[k];
+    const was =
+      st.config[k] === undefined && k in TRAIN_DEFAULTS
+        ? TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]
+        : st.config[k];
     if (JSON.stringify(was) !== JSON.stringify(run.config[k])) {
       throw new ConfigError(
         'checkpoint-mismatch',

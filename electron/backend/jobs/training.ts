@@ -119,6 +119,8 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
+    // The model's library setting, unless the run asks for another form.
+    quantize: options.quantize ?? model.quantize,
     model: model.path,
     data: version.filePath,
     format: version.format,
