@@ -21,7 +21,7 @@ import type { Library } from '../../electron/backend/library/library.ts';
 import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { getRun } from '../../electron/backend/library/runs.ts';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
-import { writeFolderAtomic } from '../../native-runtime/formats/pyreft.ts';
+import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import { OptionError } from '../../native-runtime/training/options.ts';

@@ -9,6 +9,9 @@
 // keys and values, which the caller appends to its own cache. (onnxruntime-node copies every output
 // into a fresh JavaScript buffer, so returning the whole grown cache each step cost a copy of it and
 // left it as garbage; the past can be fed at a larger capacity with the unused slots masked out.)
+// The whole grown cache is returned too, as present_key.i / present_value.i (B, K, P+T, E): a WebGPU
+// session keeps those on the device and feeds them back (generator.ts), so the cache never crosses
+// to the host. Both exist in every cached graph; an output nobody fetches costs nothing.
 
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
@@ -82,10 +85,20 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
   return inv;
 }
 
+/** The cache outputs of a cached graph (new_* and present_*): what a WebGPU session keeps on the device. */
+export function cacheOutputs(spec: ModelSpec): string[] {
+  return Array.from({ length: spec.numLayers }, (_, i) => [
+    `new_key.${i}`,
+    `new_value.${i}`,
+    `present_key.${i}`,
+    `present_value.${i}`,
+  ]).flat();
+}
+
 interface CacheIO {
   past: (layer: number) => { k: Value; v: Value } | null;
-  /** Declares this pass's keys/values (B, K, T, E) as outputs. */
-  present: (layer: number, k: Value, v: Value) => void;
+  /** Declares this pass's keys/values (B, K, T, E) and the whole cache (B, K, S, E) as outputs. */
+  present: (layer: number, k: Value, v: Value, kAll: Value, vAll: Value) => void;
 }
 
 function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
@@ -97,9 +110,11 @@ function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
       k: b.input(`past_key.${i}`, 'float32', ['B', K, 'P', E]),
       v: b.input(`past_value.${i}`, 'float32', ['B', K, 'P', E]),
     }),
-    present: (i, k, v) => {
+    present: (i, k, v, kAll, vAll) => {
       b.output(k, `new_key.${i}`);
       b.output(v, `new_value.${i}`);
+      b.output(kAll, `present_key.${i}`);
+      b.output(vAll, `present_value.${i}`);
     },
   };
 }
@@ -176,9 +191,11 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     }
     const past = cache.past(i);
     if (past) {
-      cache.present(i, kh, vh);
+      const kNew = kh,
+        vNew = vh;
       kh = b.concat([past.k, kh], 2, ['B', K, 'S', E]);
       vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
+      cache.present(i, kNew, vNew, kh, vh);
     }
     const att = fromHeads(
       b,

@@ -13,6 +13,7 @@
 // Outputs: logits, loss, new_key.i, new_value.i (this pass's cache entries), grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
+import { zerosOfShape } from '../autodiff/rules.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
@@ -63,16 +64,11 @@ export function buildReftGraph(
   const lossT = supervisedLmLoss(bt, h3, dg.head, labels);
   const grads = buildBackward(bt, lossT, params);
   bt.output(
-    bt.op(
-      'ConstantOfShape',
-      [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)],
-      {
-        value: {
-          type: 'tensor',
-          value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } },
-        },
-      },
-      { shapes: [['B', 0, V]], dtypes: ['float32'] },
+    zerosOfShape(
+      bt,
+      bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0),
+      ['B', 0, V],
+      'float32',
     ),
     'train_logits',
   );

@@ -8,6 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type PreparedImport,
+  type PrepareImportOptions,
+  prepareImport,
+} from '../../../native-runtime/adapters/folders.ts';
+import {
   type EvaluateInput,
   type EvaluationReport,
   evaluateAdapter,
@@ -79,6 +84,16 @@ export interface EngineOps {
     result: EvaluationReport;
   };
   calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
+  /**
+   * Reads and checks an adapter folder for import (native-runtime/adapters/folders.ts), off the
+   * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
+   */
+  prepareImport: { args: PrepareImportArgs; events: Record<string, never>; result: PreparedImport };
+}
+
+export interface PrepareImportArgs {
+  src: string;
+  opts: PrepareImportOptions;
 }
 
 export type OpName = keyof EngineOps;
@@ -278,4 +293,5 @@ export const TASKS: {
   generate: generateTask,
   evaluate: evaluateTask,
   calibrate: calibrateTask,
+  prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
 };

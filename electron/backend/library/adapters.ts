@@ -13,6 +13,7 @@ import {
   type ExportResult,
   exportPyreft,
   type PreparedImport,
+  type PrepareImportOptions,
   PYREFT_ORIGINALS_DIR,
   prepareImport,
   readAnyAdapter,
@@ -322,9 +323,36 @@ function typeOf(m: StudioManifest): string {
  * happens before anything is written, and a failure afterwards removes what was written.
  */
 export function importAdapter(lib: Library, input: ImportAdapterInput): ImportAdapterResult {
+  const { src, opts } = importRequest(lib, input);
+  return registerImport(lib, input, src, prepareImport(src, opts));
+}
+
+/**
+ * importAdapter with the reading and checking done by `prepare` (the backend passes the engine's
+ * 'prepareImport' worker operation), so the caller's event loop stays free while a large or
+ * hostile folder is read; only the folder write and the database rows happen here.
+ */
+export async function importAdapterWith(
+  lib: Library,
+  input: ImportAdapterInput,
+  prepare: (src: string, opts: PrepareImportOptions) => Promise<PreparedImport>,
+): Promise<ImportAdapterResult> {
+  const { src, opts } = importRequest(lib, input);
+  return registerImport(lib, input, src, await prepare(src, opts));
+}
+
+function importRequest(lib: Library, input: ImportAdapterInput): { src: string; opts: PrepareImportOptions } {
   const src = resolve(input.path);
   const model = input.model !== undefined ? resolveModelRef(lib, input.model) : undefined;
-  const prepared = prepareImport(src, { model, positions: input.positions, forceBase: input.forceBase });
+  return { src, opts: { model, positions: input.positions, forceBase: input.forceBase } };
+}
+
+function registerImport(
+  lib: Library,
+  input: ImportAdapterInput,
+  src: string,
+  prepared: PreparedImport,
+): ImportAdapterResult {
   const m = prepared.adapter.manifest;
   const name = input.name?.trim() || basename(src);
   const root = join(lib.dataDir, 'adapters');
