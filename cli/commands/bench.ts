@@ -1,8 +1,14 @@
 // `reft-studio bench train|prefill|decode`: speed of the engine on the anchor workloads (cli.md,
 // ../shared/docs/anchors.md). Prints {"tokens_per_s", "step_ms", "peak_rss_mb", "device"}; each
-// bench runs in a fresh process so peak RSS is its own.
+// bench runs in a fresh process so peak RSS is its own. --json stays exactly one object on stdout
+// (external tools parse it); progress goes to stderr as a bar or lines, like every long command.
 
-import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
+import {
+  type BenchProgress,
+  benchDecode,
+  benchPrefill,
+  benchTrain,
+} from '../../native-runtime/bench/bench.ts';
 import {
   buildSynthetic,
   SYNTHETIC_MODELS,
@@ -13,9 +19,10 @@ import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
-import { str, UsageError } from '../args.ts';
+import { type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
+import type { CountTask } from '../progress/reporter.ts';
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
@@ -47,7 +54,7 @@ async function setup(ctx: CommandContext): Promise<Setup> {
   const device = (str(ctx.values, 'device') ?? 'cpu') as DeviceChoice;
   if (!DEVICES.includes(device)) throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
   const scheme = quantizeFlag(ctx.values);
-  const onProgress = conversionProgress();
+  const onProgress = conversionProgress(ctx.progress);
   if (synthetic) {
     if (!(SYNTHETIC_MODELS as readonly string[]).includes(synthetic))
       throw new UsageError(
@@ -88,27 +95,42 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
   return 0;
 }
 
-/** Runs one measurement on the prepared model; a synthetic model's folder is deleted afterwards. */
+/**
+ * Runs one measurement on the prepared model, its steps (or tokens, `unit`) shown by the progress
+ * reporter; a synthetic model's folder is deleted afterwards.
+ */
 async function measure(
   ctx: CommandContext,
   what: string,
-  fn: (spec: ModelSpec, device: DeviceChoice) => Promise<Record<string, unknown>>,
+  unit: string,
+  fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
 ): Promise<number> {
   const s = await setup(ctx);
+  const steps: { task: CountTask | null } = { task: null };
+  const onStep: BenchProgress = (done, total) => {
+    steps.task ??= ctx.progress.count({ label: `bench ${what}`, unit, total });
+    steps.task.update(done, total);
+  };
   try {
-    return show(ctx, what, { ...(await fn(s.spec, s.device)), ...s.extra });
+    const r = await fn(s.spec, s.device, onStep);
+    steps.task?.done();
+    return show(ctx, what, { ...r, ...s.extra });
   } finally {
     s.dispose();
   }
 }
 
 const base = {
-  model: { type: 'string' },
-  synthetic: { type: 'string' },
-  device: { type: 'string' },
-  steps: { type: 'string' },
+  model: { type: 'string', description: 'the model folder' },
+  synthetic: {
+    type: 'string',
+    value: SYNTHETIC_MODELS.join('|'),
+    description: 'random weights of that published shape, built in memory (instead of --model)',
+  },
+  device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+  steps: { type: 'string', description: 'timed steps after one untimed warm-up (default 3)' },
   ...QUANTIZE_OPTION,
-} as const;
+} as const satisfies OptionSpec;
 const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--quantize none|int8|int4]`;
 
 export const benchCommands: Command[] = [
@@ -118,20 +140,25 @@ export const benchCommands: Command[] = [
     usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]`,
     options: {
       ...base,
-      layers: { type: 'string' },
-      positions: { type: 'string' },
-      rank: { type: 'string' },
-      batch: { type: 'string' },
-      seq: { type: 'string' },
-      prompt: { type: 'string' },
+      layers: { type: 'string', description: 'intervened layers: all (default) or a list like 2;10;18' },
+      positions: { type: 'string', description: 'intervention positions (default f5+l5)' },
+      rank: { type: 'string', description: 'LoReFT rank (default 4)' },
+      batch: { type: 'string', description: 'sequences per step (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+      prompt: { type: 'string', description: 'prompt tokens; labels on the rest (default 64)' },
     },
+    examples: [
+      'bench train --model ./SmolLM2-135M --json',
+      'bench train --synthetic tinyllama-1.1b --quantize int8 --layers "2;10" --rank 8 --steps 5',
+    ],
     async run(ctx) {
       const seq = num(ctx, 'seq') ?? 128,
         prompt = num(ctx, 'prompt') ?? 64;
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
-      return measure(ctx, 'train', (spec, device) =>
+      return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
         benchTrain(spec, {
+          onStep,
           layers: str(ctx.values, 'layers'),
           positions: str(ctx.values, 'positions'),
           rank: num(ctx, 'rank'),
@@ -148,10 +175,16 @@ export const benchCommands: Command[] = [
     name: 'bench prefill',
     summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
     usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
-    options: { ...base, batch: { type: 'string' }, seq: { type: 'string' } },
+    options: {
+      ...base,
+      batch: { type: 'string', description: 'sequences per pass (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+    },
+    examples: ['bench prefill --model ./SmolLM2-135M --batch 4 --seq 128 --json'],
     async run(ctx) {
-      return measure(ctx, 'prefill', (spec, device) =>
+      return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
         benchPrefill(spec, {
+          onStep,
           batch: num(ctx, 'batch'),
           seq: num(ctx, 'seq'),
           steps: num(ctx, 'steps'),
@@ -164,10 +197,21 @@ export const benchCommands: Command[] = [
     name: 'bench decode',
     summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
     usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--device cpu]`,
-    options: { ...base, prompt: { type: 'string' }, 'new-tokens': { type: 'string' } },
+    options: {
+      ...base,
+      steps: { type: 'string', description: 'accepted for symmetry; decode times every new token' },
+      prompt: { type: 'string', description: 'prompt tokens (default 32)' },
+      'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
+    },
+    examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
-      return measure(ctx, 'decode', (spec, device) =>
-        benchDecode(spec, { prompt: num(ctx, 'prompt'), newTokens: num(ctx, 'new-tokens'), device }),
+      return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
+        benchDecode(spec, {
+          prompt: num(ctx, 'prompt'),
+          newTokens: num(ctx, 'new-tokens'),
+          device,
+          onStep,
+        }),
       );
     },
   },

@@ -26,6 +26,9 @@ export interface BenchResult {
   [k: string]: unknown;
 }
 
+/** Progress of a bench: steps done (the warm-up included) out of total; tokens for decode. */
+export type BenchProgress = (done: number, total: number) => void;
+
 export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
@@ -46,7 +49,7 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
 
 export async function benchPrefill(
   spec: ModelSpec,
-  o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice },
+  o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const B = o.batch ?? 4,
     T = o.seq ?? 128,
@@ -55,8 +58,12 @@ export async function benchPrefill(
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
   await runForward(m, ids, mask, [B, T]);
+  o.onStep?.(1, steps + 1);
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await runForward(m, ids, mask, [B, T]);
+  for (let i = 0; i < steps; i++) {
+    await runForward(m, ids, mask, [B, T]);
+    o.onStep?.(i + 2, steps + 1);
+  }
   const ms = (performance.now() - t0) / steps;
   return {
     tokens_per_s: (B * T) / (ms / 1000),
@@ -70,7 +77,7 @@ export async function benchPrefill(
 
 export async function benchDecode(
   spec: ModelSpec,
-  o: { prompt?: number; newTokens?: number; device?: DeviceChoice },
+  o: { prompt?: number; newTokens?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
@@ -83,12 +90,14 @@ export async function benchDecode(
   const prompt = randomIds(P, spec.vocabSize, 2);
   await gen.generate([prompt], { greedy: true, maxNewTokens: 4, eosTokenIds: [] });
   let rssPeak = 0;
+  let tokens = 0;
   const r = await gen.generate([prompt], {
     greedy: true,
     maxNewTokens: N,
     eosTokenIds: [],
     onToken: () => {
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      o.onStep?.(++tokens, N);
     },
   });
   // What the model costs while generating: peak RSS minus the process before loading it (Node, ORT's
@@ -138,6 +147,7 @@ export async function benchTrain(
     prompt?: number;
     steps?: number;
     device?: DeviceChoice;
+    onStep?: BenchProgress;
   },
 ): Promise<BenchResult> {
   const B = o.batch ?? 4,
@@ -219,9 +229,13 @@ export async function benchTrain(
     return g.loss;
   };
   await step();
+  o.onStep?.(1, steps + 1);
   const t0 = performance.now();
   let loss = 0;
-  for (let i = 0; i < steps; i++) loss = await step();
+  for (let i = 0; i < steps; i++) {
+    loss = await step();
+    o.onStep?.(i + 2, steps + 1);
+  }
   const ms = (performance.now() - t0) / steps;
   return {
     tokens_per_s: (B * T) / (ms / 1000),

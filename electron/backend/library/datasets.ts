@@ -23,6 +23,7 @@ import {
   normalizeRows,
   type ParsedDataset,
   parseDataset,
+  type RowProgress,
   readParquetRows,
 } from './dataset-formats.ts';
 import type { Library } from './library.ts';
@@ -69,6 +70,8 @@ export interface ImportInput {
   isDemo?: boolean;
   /** Source columns for the target fields when the file uses other names. */
   mapping?: ColumnMapping;
+  /** Rows checked out of all rows, every few thousand (the CLI shows it for big files). */
+  onProgress?: RowProgress;
 }
 
 export interface ImportResult {
@@ -191,7 +194,13 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
   if (extname(src).toLowerCase() === '.parquet') {
     throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
   }
-  const parsed = parseDataset(basename(src), readFileSync(src, 'utf8'), input.format, input.mapping);
+  const parsed = parseDataset(
+    basename(src),
+    readFileSync(src, 'utf8'),
+    input.format,
+    input.mapping,
+    input.onProgress,
+  );
   return finishImport(lib, src, parsed, input);
 }
 
@@ -203,7 +212,7 @@ export async function importDatasetFile(lib: Library, input: ImportInput): Promi
   return finishImport(
     lib,
     src,
-    normalizeRows(basename(src), 'parquet', raw, input.format, input.mapping),
+    normalizeRows(basename(src), 'parquet', raw, input.format, input.mapping, input.onProgress),
     input,
   );
 }
