@@ -43,6 +43,7 @@ export const OPTION_STEP: Record<TrainOptionKey, number> = {
   evalEvery: 0,
   checkpointEvery: 2,
   device: 2,
+  quantize: 2,
 };
 
 /** Where held-out examples come from. */
