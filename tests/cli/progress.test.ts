@@ -10,6 +10,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
+import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -114,7 +116,7 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.match(r.stdout, /^run 1 completed; adapter 1 in the library$/m);
   });
 
-  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result', () => {
+  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result; evaluate', () => {
     const dir = home();
     const r = run([...TRAIN, '--max-steps', '12', '--json'], { REFT_STUDIO_HOME: dir });
     assert.equal(r.code, 0, r.stderr);
@@ -141,6 +143,23 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stderr, '');
     assert.match(plain.stdout, /^run 3 completed/);
+
+    // evaluate: examples counted on stderr, one object on stdout, kept with the library adapter.
+    const evaluated = run(['evaluate', '--adapter', '3', '--data', '1', '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const report = JSON.parse(evaluated.stdout);
+    assert.equal(report.kind, 'loss');
+    assert.equal(report.examples, 12);
+    assert.equal(typeof report.metrics.perplexity, 'number');
+    assert.match(evaluated.stderr, /^evaluate loss: {2}(\d+)\/\1 examples/m);
+    const lib = openLibrary(dir);
+    try {
+      const [stored] = listEvaluations(lib, { adapterId: 3 });
+      assert.equal(stored.status, 'completed');
+      assert.equal(stored.metrics.perplexity, report.metrics.perplexity);
+    } finally {
+      closeLibrary(lib);
+    }
   });
 
   it('datasets import: a big file shows its rows being checked; --json stays one object; Parquet too', () => {
