@@ -13,6 +13,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTransaction } from '../../electron/backend/db/database.ts';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
 import { createRecordedRun, planRun } from '../../electron/backend/jobs/training.ts';
 import { datasetVersionFromRef } from '../../electron/backend/library/datasets.ts';
@@ -138,7 +139,7 @@ async function trainRecorded(
 ): Promise<number> {
   const f = flags;
   // Everything is validated before anything is stored: a bad flag leaves no model, dataset or run behind.
-  const { plan, run } = lib.db.transaction(() => {
+  const { plan, run } = writeTransaction(lib.db, () => {
     const model = modelFromRef(lib, f.model as string);
     const version = datasetVersionFromRef(lib, f.data as string, f.format);
     const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
@@ -151,7 +152,7 @@ async function trainRecorded(
       evalDatasetVersionId: evalVersion?.id,
     });
     return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
-  })();
+  });
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );

@@ -20,6 +20,8 @@ import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
+import { eliminateCommonSubexpressions } from '../passes/cse.ts';
+import { eliminateDeadCode } from '../passes/dead-code.ts';
 import { causalLmLoss, supervisedLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -117,5 +119,11 @@ export function buildReftGraph(
     { outputs: names.length, shapes, names },
   );
   for (const o of outs) b.output(o);
+  // The backward walker emits repeated subexpressions (shape arithmetic, transposes of the same
+  // weight) and values no output needs. Dropping them leaves ~7% fewer nodes (1181 → 1098 for the
+  // 4-layer Llama with LoReFT on every layer) and a first step 5–15% sooner (less to serialize and
+  // for ORT to optimize); step time is unchanged, as ORT runs its own CSE. See ARCHITECTURE.md.
+  eliminateCommonSubexpressions(b.graph);
+  eliminateDeadCode(b.graph);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }

@@ -302,12 +302,12 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
   test('the Playground generates text with the demo model', { timeout: 120_000 }, async () => {
     await page.getByTestId('nav-playground').click();
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
-    await page.getByLabel('Prompt').fill('Ahoy, who are you?');
     await page.getByLabel('Max new tokens').fill('8');
-    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByLabel('Message', { exact: true }).fill('Ahoy, who are you?');
+    await page.getByRole('button', { name: 'Send' }).click();
     const out = page.getByTestId('playground-output').first();
     await out.waitFor();
-    await page.getByRole('button', { name: 'Generate' }).waitFor({ timeout: 100_000 });
+    await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 100_000 });
     await page.waitForFunction(
       () => (document.querySelector('[data-testid="playground-output"]')?.textContent ?? '').length > 0,
     );

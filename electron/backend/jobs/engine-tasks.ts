@@ -17,7 +17,12 @@ import {
   type EvaluationReport,
   evaluateAdapter,
 } from '../../../native-runtime/evaluation/evaluate.ts';
-import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
+import {
+  type ComposedAdapterInput,
+  type GeneratedText,
+  ModelRunner,
+  type PromptInput,
+} from '../../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
@@ -39,7 +44,10 @@ export type TrainSummary = Omit<TrainResult, 'metrics'>;
 export interface GenerateArgs {
   model: string;
   adapter: string | null;
-  prompts: string[];
+  /** Several adapters composed on the model (each on/off and scaled); `adapter` is then ignored. */
+  adapters?: ComposedAdapterInput[];
+  /** Texts, or conversations for the chat template. */
+  prompts: PromptInput[];
   maxNewTokens?: number;
   temperature?: number;
   topP?: number;
@@ -104,15 +112,24 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 const RUNNERS_KEPT = 2;
 const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(model: string, adapter: string | null, device?: DeviceChoice): Promise<ModelRunner> {
-  const key = JSON.stringify([model, adapter, device ?? 'cpu']);
+async function runnerFor(
+  model: string,
+  adapter: string | null,
+  device?: DeviceChoice,
+  composed?: ComposedAdapterInput[],
+): Promise<ModelRunner> {
+  // A composition is one session whatever its scales and switches (they are set per request).
+  const parts = composed?.map((a) => [a.dir, a.name]) ?? null;
+  const key = JSON.stringify([model, parts ?? adapter, device ?? 'cpu']);
   let r = runners.get(key);
   if (r) {
     runners.delete(key); // re-insert: most recently used last
     runners.set(key, r);
     return r;
   }
-  r = ModelRunner.load(model, adapter, { device });
+  r = composed
+    ? ModelRunner.loadComposed(model, composed, { device })
+    : ModelRunner.load(model, adapter, { device });
   runners.set(key, r);
   r.catch(() => runners.delete(key));
   while (runners.size > RUNNERS_KEPT) {
@@ -135,7 +152,12 @@ export async function generateTask(
   emit: Emit<'generate'>,
   signal: AbortSignal,
 ): Promise<GeneratedText[]> {
-  const runner = await runnerFor(args.model, args.adapter, args.device);
+  const composed = args.adapters?.length ? args.adapters : undefined;
+  const runner = await runnerFor(args.model, args.adapter, args.device, composed);
+  for (const a of composed ?? []) {
+    runner.composed?.setScale(a.name, a.scale ?? 1);
+    runner.composed?.setEnabled(a.name, a.enabled ?? true);
+  }
   const greedy = args.temperature === 0;
   return runner.generate(args.prompts, {
     maxNewTokens: args.maxNewTokens,

@@ -24,6 +24,7 @@ import {
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
@@ -106,7 +107,7 @@ export interface RegisterAdapterInput {
 
 /** Records an adapter folder written by training or import. */
 export function registerAdapter(lib: Library, input: RegisterAdapterInput): AdapterRecord {
-  const id = lib.db.transaction(() => {
+  const id = writeTransaction(lib.db, () => {
     const row = lib.db
       .prepare(
         `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at)
@@ -126,7 +127,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
     const tag = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     for (const t of input.tags ?? []) tag.run(row.id, normalizeTag(t));
     return row.id;
-  })();
+  });
   return getAdapter(lib, id);
 }
 
@@ -202,12 +203,12 @@ export function tagAdapter(
   change: { add?: string[]; remove?: string[] },
 ): AdapterRecord {
   getAdapter(lib, id);
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     const add = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     const del = lib.db.prepare('DELETE FROM adapter_tags WHERE adapter_id = ? AND tag = ?');
     for (const t of change.add ?? []) add.run(id, normalizeTag(t));
     for (const t of change.remove ?? []) del.run(id, t.trim());
-  })();
+  });
   return getAdapter(lib, id);
 }
 

@@ -147,7 +147,7 @@ export type { HubSearchResult } from '../hub/client.ts';
 export type { DownloadProgress } from '../hub/download.ts';
 export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
-export type { AdapterRecord } from '../library/adapters.ts';
+export type { AdapterLineage, AdapterRecord } from '../library/adapters.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
 export type {
   DatasetRecord,

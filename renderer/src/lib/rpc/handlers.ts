@@ -3,6 +3,7 @@
 
 export type {
   AdapterExport,
+  AdapterLineage,
   AdapterRecord,
   BadRow,
   DatasetFormat,
@@ -36,6 +37,7 @@ export type {
   RunStatus,
   SplitResult,
   SystemInfo,
+  UploadKind,
 } from '../../../../electron/backend/rpc/contract.ts';
 
 import type { ParamsOf } from '../../../../electron/backend/rpc/contract.ts';
