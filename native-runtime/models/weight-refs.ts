@@ -6,6 +6,8 @@
 // - the LM head: a function applied wherever the logits are needed (If branches included)
 // Weights stored in f16/bf16 and read as matrices are cast inside the graph: ORT folds that Cast into
 // a private fp32 copy per session, which is why CPU runs use a converted fp32 store instead.
+// With a half-precision `spec.compute`, get() and embed() give the compute dtype instead: weights
+// stored in it are used as they are (no copy, no widening); get32() serves the norms' float32 math.
 
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -33,8 +35,11 @@ export class WeightRefs {
   readonly dir: string;
   #raw = new Map<string, Value>();
   #f32 = new Map<string, Value>();
+  #dt = new Map<string, Value>();
   #quant = new Map<string, QuantizedMatrix>();
   readonly #accuracy: number;
+  /** The dtype activations and matrices compute in. */
+  readonly compute: DType;
 
   constructor(
     private b: GraphBuilder,
@@ -45,6 +50,12 @@ export class WeightRefs {
     const first = spec.weights.get(spec.weights.names()[0]);
     this.dir = dirname(realpathSync(first.file));
     this.#accuracy = spec.base?.accuracyLevel ?? accuracyLevelFor('cpu');
+    this.compute = spec.compute ?? 'float32';
+    if (this.compute !== 'float32' && spec.base?.scheme)
+      throw new UnsupportedError(
+        'half-quantized',
+        `${spec.compute} compute with a quantized base is not supported; use float32 with --quantize, or no --quantize`,
+      );
   }
 
   has(name: string): boolean {
@@ -80,11 +91,23 @@ export class WeightRefs {
   }
 
   /** The weight as float32 (cast inside the graph when stored in f16/bf16). */
-  get(name: string): Value {
+  get32(name: string): Value {
     const hit = this.#f32.get(name);
     if (hit) return hit;
-    const out = this.b.cast(this.raw(name), 'float32');
+    const raw = this.raw(name);
+    const out = raw.dtype === 'float32' ? raw : this.b.cast(raw, 'float32');
     this.#f32.set(name, out);
+    return out;
+  }
+
+  /** The weight in the compute dtype: as stored when it matches, else cast (folded by ORT at load). */
+  get(name: string): Value {
+    if (this.compute === 'float32') return this.get32(name);
+    const hit = this.#dt.get(name);
+    if (hit) return hit;
+    const raw = this.raw(name);
+    const out = raw.dtype === this.compute ? raw : this.b.cast(raw, this.compute);
+    this.#dt.set(name, out);
     return out;
   }
 
@@ -145,9 +168,10 @@ export class WeightRefs {
     return w ? linear(this.b, x, w, bias) : linearT(this.b, x, this.get(name), bias);
   }
 
-  /** Rows `ids` (N,) of an embedding table as float32 (N, D). */
+  /** Rows `ids` (N,) of an embedding table in the compute dtype (N, D). */
   embed(name: string, ids: Value): Value {
-    return this.b.cast(this.b.gather(this.raw(name), ids), 'float32');
+    const rows = this.b.gather(this.raw(name), ids);
+    return rows.dtype === this.compute ? rows : this.b.cast(rows, this.compute);
   }
 
   /** The LM head (tied to the embeddings where the model says so; a store always has its own). */

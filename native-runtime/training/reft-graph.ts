@@ -51,7 +51,13 @@ export function buildReftGraph(
   const D = spec.hiddenSize;
 
   // Final hidden states, all positions or only the last one (generation: slice from −1 instead of 0).
-  const h3 = b.reshape(dg.finalHidden, b.concat([dg.batchSeq, b.ints([D])], 0), ['B', 'T', D]);
+  // In float32 also for half-precision models: the loss's row gather (and its ScatterND gradient,
+  // which the CPU lacks in float16) run on it; the head casts the rows it multiplies.
+  const h3 = b.reshape(b.cast(dg.finalHidden, 'float32'), b.concat([dg.batchSeq, b.ints([D])], 0), [
+    'B',
+    'T',
+    D,
+  ]);
   const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
   const hSel = b.op(
     'Slice',
