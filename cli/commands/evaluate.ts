@@ -109,6 +109,12 @@ export const evaluateCommand: Command = {
         first: 'stopping the evaluation',
         stop: 'stopping now',
       });
+      // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
+      ctrlC.onStopNow(() => {
+        if (ev) finishEvaluation(lib, ev.id, { status: 'cancelled', error: 'stopped with Ctrl-C' });
+        ctx.progress.close();
+        process.exit(130);
+      });
       const progress: { task: CountTask | null } = { task: null };
       try {
         const report = await new InProcessEngine().call(
