@@ -181,7 +181,7 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   if (!config.data) throw new UsageError('train: --data FILE is required');
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
-  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out });
+  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out, dataDir: ctx.dataDir });
   if (typeof r === 'number') return r;
   ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
   return 0;
