@@ -1,18 +1,52 @@
 // Argument parsing for `reft-studio`: finds the command (one or two words, e.g. `serve`,
 // `models list`) among the registered names, then parses its flags with node:util parseArgs, strict,
-// together with the global flags (--json, --data-dir, --help) which may appear anywhere.
+// together with the global flags (--json, --quiet, --data-dir, --help) which may appear anywhere.
+// Every option carries its one-line description: `--help` is generated from these definitions.
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ValidationError } from '../native-runtime/errors.ts';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+/** One command-line option: parseArgs' definition plus what `--help` shows for it. */
+export interface OptionDef {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** One line for --help: what the option does (and its default). */
+  description: string;
+  /** The value's placeholder in --help ('DIR', 'N'); default: taken from the usage line, else VALUE. */
+  value?: string;
+}
+
+export type OptionSpec = Record<string, OptionDef>;
 export type ArgValues = Record<string, string | boolean | string[] | undefined>;
 
 export const GLOBAL_OPTIONS = {
-  json: { type: 'boolean' },
-  'data-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  json: {
+    type: 'boolean',
+    description: 'machine-readable output on stdout (long commands: one JSON event per line)',
+  },
+  quiet: { type: 'boolean', short: 'q', description: 'no progress bar, progress lines or notes' },
+  'data-dir': {
+    type: 'string',
+    value: 'DIR',
+    description: 'library folder (default: $REFT_STUDIO_HOME or the OS app-data folder)',
+  },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const satisfies OptionSpec;
+
+/** parseArgs' own option config (it is given only the fields it knows). */
+function parseArgsOptions(spec: OptionSpec): NonNullable<ParseArgsConfig['options']> {
+  return Object.fromEntries(
+    Object.entries(spec).map(([name, o]) => [
+      name,
+      {
+        type: o.type,
+        ...(o.short ? { short: o.short } : {}),
+        ...(o.multiple ? { multiple: true } : {}),
+      },
+    ]),
+  );
+}
 
 export class UsageError extends ValidationError {
   constructor(message: string) {
@@ -72,7 +106,7 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
   try {
     const { values, positionals } = parseArgs({
       args: rest,
-      options: { ...GLOBAL_OPTIONS, ...options },
+      options: parseArgsOptions({ ...GLOBAL_OPTIONS, ...options }),
       allowPositionals: true,
       strict: true,
     });

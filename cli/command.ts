@@ -1,17 +1,29 @@
-// The shape of one CLI command and the helpers every command uses: output in people or --json form
-// (exactly one JSON object on stdout), and opening the library in the data folder.
+// The shape of one CLI command and the helpers every command uses: output in people or --json form,
+// the progress reporter (cli/progress/reporter.ts) and opening the library in the data folder.
+//
+// --json: a short command prints exactly one JSON object on stdout. A streaming command (`stream:
+// true`: train, runs resume, downloads) prints NDJSON events on stdout instead, the last one
+// {"event":"result", ...the same fields at the top level} (or {"event":"error", ...}).
 
 import { closeLibrary, type Library, openLibrary } from '../electron/backend/library/library.ts';
 import { resolveDataDir } from '../electron/backend/paths.ts';
 import type { ArgValues, OptionSpec } from './args.ts';
+import { createReporter, type Reporter, type ReporterMode } from './progress/reporter.ts';
 
 export interface CommandContext {
   /** Positional arguments after the command words. */
   args: string[];
   values: ArgValues;
   json: boolean;
+  /** --quiet: no progress and no notes; results and errors still print. */
+  quiet: boolean;
   dataDir: string;
-  /** Prints the command's result: `json` as one object with --json, else the `human` text. */
+  /** Progress and notes of long work: a live bar, plain lines, NDJSON events or nothing. */
+  progress: Reporter;
+  /**
+   * Prints the command's result (ending the progress display first): `json` as one object with
+   * --json (as the final result event on a streaming command), else the `human` text.
+   */
   print(json: Record<string, unknown>, human: () => string): void;
   /** Opens the library for the duration of fn. */
   withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T>;
@@ -23,28 +35,65 @@ export interface Command {
   summary: string;
   /** Synopsis after `reft-studio`, e.g. 'models add DIR [--name NAME]'. */
   usage: string;
+  /** Every option with its one-line description (the global ones are added by the parser). */
   options?: OptionSpec;
+  /** Command lines shown under "examples:" in --help, without the leading `reft-studio`. */
+  examples: string[];
+  /** Long work whose --json output is a stream of NDJSON events ending with the result. */
+  stream?: boolean;
   /** Returns the exit code (default 0). Throw ReftErrors for failures. */
   run(ctx: CommandContext): Promise<number | undefined> | number | undefined;
 }
 
+export interface OutputStreams {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** The terminal behind stderr, when it is one (the live bar needs it). */
+  tty?: NodeJS.WriteStream;
+}
+
+/** How progress is shown: events for a streaming --json command, else a bar on a terminal. */
+export function progressMode(json: boolean, stream: boolean, quiet: boolean, tty: boolean): ReporterMode {
+  if (json && stream) return 'events';
+  if (quiet) return 'quiet';
+  return tty ? 'bar' : 'lines';
+}
+
+/** NO_COLOR (no-color.org): any non-empty value turns colour off. */
+export const colorAllowed = (env: NodeJS.ProcessEnv = process.env): boolean => !env.NO_COLOR;
+
 export function makeContext(
   args: string[],
   values: ArgValues,
-  stdout: (s: string) => void,
+  out: OutputStreams,
+  opts: { stream?: boolean } = {},
 ): CommandContext & { printed: boolean } {
   const json = values.json === true;
+  const quiet = values.quiet === true;
+  const stream = json && opts.stream === true;
   const dataDir = resolveDataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined);
+  const progress = createReporter({
+    mode: progressMode(json, opts.stream === true, quiet, out.tty !== undefined),
+    write: out.stderr,
+    writeEvent: out.stdout,
+    quiet,
+    stream: out.tty,
+    color: colorAllowed(),
+  });
   const ctx = {
     args,
     values,
     json,
+    quiet,
     dataDir,
+    progress,
     printed: false,
     print(obj: Record<string, unknown>, human: () => string) {
       if (ctx.printed && json) throw new Error('a command printed two JSON objects');
       ctx.printed = true;
-      stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
+      progress.close();
+      if (stream) out.stdout(`${JSON.stringify({ event: 'result', ...obj })}\n`);
+      else out.stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
     },
     async withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T> {
       const lib = openLibrary(dataDir);

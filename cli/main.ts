@@ -1,15 +1,22 @@
 // `reft-studio` command line entry: main(argv) finds the command, parses its flags and runs it.
-// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr); a
-// failure prints one line `error: <message>` on stderr, no stack trace, and exits non-zero
-// (1 for a failure, 2 for bad usage). With --json a failure also prints {"error": {type, code, message}}.
+// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr), except
+// on streaming commands (Command.stream: train, runs resume, downloads), where it prints NDJSON
+// events ending with {"event":"result", ...}. A failure prints one line `error: <message>` on stderr,
+// no stack trace; with --json also {"error": {type, code, message}} (streaming: {"event":"error",
+// "error": ...}). Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C).
 //
 // ADDING A COMMAND: write cli/commands/<name>.ts exporting a Command (or Command[]) — see
-// cli/command.ts for the shape: {name: 'models inspect', summary, usage, options?, run(ctx)} — and
-// add one line to COMMANDS below. Put the real work in a library module (native-runtime/ or
-// electron/backend/library/) so the studio backend and the tests share it; the command only parses
-// flags and prints. Names are one or two words; `--help` output is generated from the registry.
+// cli/command.ts for the shape: {name: 'models inspect', summary, usage, options (each with its
+// one-line description), examples, stream?, run(ctx)} — and add one line to COMMANDS below. Long
+// work reports through ctx.progress (cli/progress/reporter.ts), never by writing lines itself. Put
+// the real work in a library module (native-runtime/ or electron/backend/library/) so the studio
+// backend and the tests share it; the command only parses flags and prints. `--help` output is
+// generated from the registry (cli/help.ts).
 
-import { ReftError, toWireError } from '../native-runtime/errors.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { appRoot, appVersion } from '../electron/backend/paths.ts';
+import { CancelledError, ReftError, toWireError } from '../native-runtime/errors.ts';
 import { findCommand, parseCommandArgs, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
@@ -29,6 +36,7 @@ import { runtimeCommands } from './commands/runtime.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
+import { commandHelp, commandList } from './help.ts';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -50,48 +58,45 @@ export const COMMANDS: Command[] = [
   trainCommand,
 ];
 
-function helpText(commands: Command[], prefix?: string): string {
-  const shown = prefix
-    ? commands.filter((c) => c.name === prefix || c.name.startsWith(`${prefix} `))
-    : commands;
-  const width = Math.max(...shown.map((c) => c.name.length));
-  const lines = shown.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
-  return [
-    'usage: reft-studio <command> [options] [--json] [--data-dir DIR]',
-    '',
-    prefix ? `${prefix} commands:` : 'commands:',
-    ...lines,
-    '',
-    'global options:',
-    '  --json          print exactly one JSON object on stdout',
-    '  --data-dir DIR  library folder (default: $REFT_STUDIO_HOME or the OS app-data folder)',
-    '  -h, --help      show help (also: reft-studio <command> --help)',
-  ].join('\n');
-}
-
-function commandHelp(c: Command): string {
-  return `usage: reft-studio ${c.usage} [--json] [--data-dir DIR]\n\n${c.summary}`;
-}
-
 export interface MainIO {
   stdout?: (s: string) => void;
   stderr?: (s: string) => void;
 }
 
+/** Exit code of an interrupted command (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+function versionText(json: boolean): string {
+  let ort = 'unknown';
+  try {
+    ort = (JSON.parse(
+      readFileSync(join(appRoot(), 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8'),
+    ).version ?? ort) as string;
+  } catch {}
+  const v = { version: appVersion(), onnxruntime: ort, node: process.version };
+  return json
+    ? JSON.stringify(v)
+    : `reft-studio ${v.version} (onnxruntime-node ${v.onnxruntime}, node ${v.node})`;
+}
+
 export async function main(argv: string[], io: MainIO = {}, commands: Command[] = COMMANDS): Promise<number> {
   const stdout = io.stdout ?? ((s: string) => process.stdout.write(s));
   const stderr = io.stderr ?? ((s: string) => process.stderr.write(s));
+  // The live bar needs the real terminal; output captured by a caller is never one.
+  const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
   const wantsJson = argv.includes('--json');
+  let streaming = false;
   const fail = (err: unknown, code: number): number => {
     const w = toWireError(err);
     stderr(`error: ${w.message}\n`);
-    if (wantsJson) stdout(`${JSON.stringify({ error: w })}\n`);
+    if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);
     return code;
   };
 
   // Library code must never write to stdout in --json mode: route stray console.log to stderr.
   const origLog = console.log;
   if (wantsJson) console.log = (...a: unknown[]) => console.error(...a);
+  let ctx: ReturnType<typeof makeContext> | undefined;
   try {
     const found = findCommand(
       argv,
@@ -100,16 +105,20 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     const help = argv.includes('--help') || argv.includes('-h');
     if (!found.name) {
       if (found.words.length === 0) {
-        stdout(`${helpText(commands)}\n`);
+        if (argv.includes('--version') && !help) {
+          stdout(`${versionText(wantsJson)}\n`);
+          return 0;
+        }
+        stdout(`${commandList(commands)}\n`);
         return help || argv.length === 0 ? 0 : 2;
       }
       const group = found.words[0];
       if (commands.some((c) => c.name.startsWith(`${group} `))) {
         if (help && found.words.length === 1) {
-          stdout(`${helpText(commands, group)}\n`);
+          stdout(`${commandList(commands, group)}\n`);
           return 0;
         }
-        stderr(`${helpText(commands, group)}\n`);
+        stderr(`${commandList(commands, group)}\n`);
         return fail(
           new UsageError(`unknown ${group} command "${found.words.slice(1).join(' ') || '(none)'}"`),
           2,
@@ -123,13 +132,18 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       stdout(`${commandHelp(cmd)}\n`);
       return 0;
     }
+    streaming = cmd.stream === true && wantsJson;
     const { values, positionals } = parseCommandArgs(found.rest, cmd.options);
-    const ctx = makeContext(positionals, values, stdout);
+    ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
     const code = (await cmd.run(ctx)) ?? 0;
-    if (ctx.json && !ctx.printed) stdout('{}\n');
+    ctx.progress.close();
+    if (ctx.json && !ctx.printed) stdout(streaming ? '{"event":"result"}\n' : '{}\n');
     return code;
   } catch (e) {
+    // The bar's last frame stays; the error line goes below it.
+    ctx?.progress.close();
     if (e instanceof UsageError) return fail(e, 2);
+    if (e instanceof CancelledError) return fail(e, EXIT_INTERRUPTED);
     if (!(e instanceof ReftError) && process.env.REFT_STUDIO_DEBUG) stderr(`${(e as Error).stack}\n`);
     return fail(e, 1);
   } finally {

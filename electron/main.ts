@@ -126,6 +126,22 @@ ipcMain.on('reft:connect', (event) => {
   event.sender.postMessage('reft:port', null, [port2]);
 });
 
+/**
+ * The native folder picker (exports to a folder, import of a folder by path): only for the studio's
+ * own page; returns the chosen folder or null when cancelled.
+ */
+ipcMain.handle('reft:pick-folder', async (event, opts: { title?: string; create?: boolean } | undefined) => {
+  const origin = event.senderFrame?.origin ?? '';
+  const allowed = origin === APP_ORIGIN || (process.env.VITE_DEV_SERVER_URL ?? '').startsWith(origin || '\0');
+  const win = BrowserWindow.fromWebContents(event.sender);
+  if (!allowed || !win) return null;
+  const r = await dialog.showOpenDialog(win, {
+    title: typeof opts?.title === 'string' ? opts.title.slice(0, 200) : 'Choose a folder',
+    properties: opts?.create ? ['openDirectory', 'createDirectory'] : ['openDirectory'],
+  });
+  return r.canceled ? null : (r.filePaths[0] ?? null);
+});
+
 function buildMenu(): void {
   const isMac = process.platform === 'darwin';
   const template: MenuItemConstructorOptions[] = [

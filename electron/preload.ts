@@ -15,6 +15,8 @@ export interface RendererBridge {
   versions: { electron: string; chrome: string; node: string };
   /** Asks for a (new) MessagePort to the backend; it arrives as a window 'message' event 'reft:port'. */
   connect(): void;
+  /** The native folder picker; resolves with the chosen folder, or null when cancelled. */
+  pickFolder(opts?: { title?: string; create?: boolean }): Promise<string | null>;
 }
 
 ipcRenderer.on('reft:port', (event) => {
@@ -35,6 +37,8 @@ const bridge = {
     node: process.versions.node ?? '',
   },
   connect: () => ipcRenderer.send('reft:connect'),
+  pickFolder: (opts?: { title?: string; create?: boolean }) =>
+    ipcRenderer.invoke('reft:pick-folder', opts) as Promise<string | null>,
 } satisfies RendererBridge;
 
 contextBridge.exposeInMainWorld('reftStudio', bridge);

@@ -37,11 +37,15 @@ export const adaptersCommands: Command[] = [
     summary: 'list adapters (filter by tag, type, base model fingerprint or free text)',
     usage: 'adapters list [--tag TAG] [--type loreft] [--base-model FINGERPRINT] [--search TEXT]',
     options: {
-      tag: { type: 'string' },
-      type: { type: 'string' },
-      'base-model': { type: 'string' },
-      search: { type: 'string' },
+      tag: { type: 'string', description: 'only adapters with this tag' },
+      type: { type: 'string', description: 'only this intervention type (loreft, noreft, direft, ...)' },
+      'base-model': {
+        type: 'string',
+        description: 'only adapters for this base model fingerprint (or prefix)',
+      },
+      search: { type: 'string', description: 'free text: name, tag, type, base model name or fingerprint' },
     },
+    examples: ['adapters list --tag pirate', 'adapters list --type loreft --json'],
     async run(ctx) {
       const adapters = await ctx.withLibrary((lib) =>
         listAdapters(lib, {
@@ -59,6 +63,7 @@ export const adaptersCommands: Command[] = [
     name: 'adapters search',
     summary: 'find adapters by name, tag, type, base model name or fingerprint prefix',
     usage: 'adapters search TEXT...',
+    examples: ['adapters search pirate'],
     async run(ctx) {
       const query = ctx.args.join(' ').trim();
       if (!query) throw new UsageError('missing TEXT');
@@ -71,6 +76,7 @@ export const adaptersCommands: Command[] = [
     name: 'adapters show',
     summary: 'show an adapter with its lineage: base model, run, dataset version, metrics, size',
     usage: 'adapters show ID',
+    examples: ['adapters show 3'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const l = await ctx.withLibrary((lib) => adapterLineage(lib, id));
@@ -99,6 +105,7 @@ export const adaptersCommands: Command[] = [
     name: 'adapters rm',
     summary: 'remove an adapter (its folder too, if it is inside the data folder)',
     usage: 'adapters rm ID',
+    examples: ['adapters rm 3'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const r = await ctx.withLibrary((lib) => removeAdapter(lib, id));
@@ -113,7 +120,8 @@ export const adaptersCommands: Command[] = [
     name: 'adapters tag',
     summary: 'add tags to an adapter (or remove them with --remove)',
     usage: 'adapters tag ID TAG... [--remove]',
-    options: { remove: { type: 'boolean' } },
+    options: { remove: { type: 'boolean', description: 'remove the tags instead of adding them' } },
+    examples: ['adapters tag 3 pirate best', 'adapters tag 3 best --remove'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);
@@ -128,6 +136,7 @@ export const adaptersCommands: Command[] = [
     name: 'adapters untag',
     summary: 'remove tags from an adapter',
     usage: 'adapters untag ID TAG...',
+    examples: ['adapters untag 3 best'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);
@@ -141,6 +150,7 @@ export const adaptersCommands: Command[] = [
     name: 'adapters rename',
     summary: 'rename an adapter',
     usage: 'adapters rename ID NAME',
+    examples: ['adapters rename 3 "Pirate persona, rank 4"'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const name = ctx.args.slice(1).join(' ');
@@ -155,7 +165,17 @@ export const adaptersCommands: Command[] = [
     summary:
       'check that an adapter may be applied to a model (same base model, or --force-base for the same shape)',
     usage: 'adapters check ID|DIR --model ID|DIR [--force-base]',
-    options: { model: { type: 'string' }, 'force-base': { type: 'boolean' } },
+    options: {
+      model: { type: 'string', description: 'the model to apply it to: a library id or a folder' },
+      'force-base': {
+        type: 'boolean',
+        description: 'accept another base model of the same shape (layers, hidden size)',
+      },
+    },
+    examples: [
+      'adapters check 3 --model 1',
+      'adapters check ./my-adapter --model ./Llama-3.2-1B --force-base',
+    ],
     async run(ctx) {
       const adapter = ctx.args[0];
       if (!adapter) throw new UsageError('missing ID|DIR');

@@ -1,13 +1,29 @@
 // `reft-studio bench train|prefill|decode`: speed of the engine on the anchor workloads (cli.md,
 // ../shared/docs/anchors.md). Prints {"tokens_per_s", "step_ms", "peak_rss_mb", "device"}; each
-// bench runs in a fresh process so peak RSS is its own.
+// bench runs in a fresh process so peak RSS is its own. --json stays exactly one object on stdout
+// (external tools parse it); progress goes to stderr as a bar or lines, like every long command.
 
-import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import {
+  type BenchProgress,
+  benchDecode,
+  benchPrefill,
+  benchTrain,
+} from '../../native-runtime/bench/bench.ts';
+import {
+  buildSynthetic,
+  SYNTHETIC_MODELS,
+  type SyntheticName,
+} from '../../native-runtime/bench/synthetic.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
+import { prepareBase } from '../../native-runtime/quantize/base.ts';
+import { schemeName } from '../../native-runtime/quantize/scheme.ts';
+import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
-import { str, UsageError } from '../args.ts';
+import { type OptionSpec, str, UsageError } from '../args.ts';
+import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
+import type { CountTask } from '../progress/reporter.ts';
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
@@ -20,70 +36,202 @@ function num(ctx: CommandContext, key: string): number | undefined {
   return n;
 }
 
-function setup(ctx: CommandContext) {
+interface Setup {
+  spec: ModelSpec;
+  device: DeviceChoice;
+  /** Echoed in the JSON: the model's form and, for synthetic models, their name. */
+  extra: Record<string, unknown>;
+  dispose(): void;
+}
+
+const DTYPES: Record<string, 'float32' | 'float16' | 'bfloat16'> = {
+  fp32: 'float32',
+  fp16: 'float16',
+  bf16: 'bfloat16',
+};
+
+function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
+  const v = str(ctx.values, 'dtype') ?? 'fp32';
+  const d = DTYPES[v];
+  if (!d) throw new UsageError(`bench: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${v}"`);
+  return d;
+}
+
+/** The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form. */
+async function setup(ctx: CommandContext): Promise<Setup> {
   const model = str(ctx.values, 'model');
-  if (!model) throw new UsageError('bench: --model DIR is required');
+  const synthetic = str(ctx.values, 'synthetic');
+  if (!model === !synthetic)
+    throw new UsageError(
+      `bench: give exactly one of --model DIR and --synthetic ${SYNTHETIC_MODELS.join('|')}`,
+    );
   const device = (str(ctx.values, 'device') ?? 'cpu') as DeviceChoice;
   if (!DEVICES.includes(device)) throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
-  return { spec: loadModelSpec(resolveModelDir(model)), device };
+  const scheme = quantizeFlag(ctx.values);
+  const dtype = dtypeFlag(ctx);
+  if (dtype !== 'float32' && scheme)
+    throw new UsageError('bench: --dtype fp16/bf16 and --quantize int8/int4 cannot be combined');
+  // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it).
+  const compute = dtype === 'float32' ? {} : { compute: dtype };
+  const onProgress = conversionProgress(ctx.progress);
+  if (synthetic) {
+    if (!(SYNTHETIC_MODELS as readonly string[]).includes(synthetic))
+      throw new UsageError(
+        `bench: --synthetic must be one of ${SYNTHETIC_MODELS.join(', ')}, got "${synthetic}"`,
+      );
+    const m = await buildSynthetic(synthetic as SyntheticName, {
+      dataDir: ctx.dataDir,
+      scheme,
+      device,
+      dtype,
+      onProgress,
+    });
+    return {
+      spec: { ...m.spec, ...compute },
+      device,
+      extra: {
+        synthetic,
+        dtype: str(ctx.values, 'dtype') ?? 'fp32',
+        quantize: schemeName(scheme),
+        base_form: m.spec.base?.form,
+      },
+      dispose: m.dispose,
+    };
+  }
+  const spec = await prepareBase(loadModelSpec(resolveModelDir(model as string)), scheme, {
+    dataDir: ctx.dataDir,
+    device,
+    onProgress,
+  });
+  return {
+    spec: { ...spec, ...compute },
+    device,
+    extra: {
+      dtype: str(ctx.values, 'dtype') ?? 'fp32',
+      quantize: schemeName(scheme),
+      base_form: spec.base?.form,
+    },
+    dispose: () => {},
+  };
 }
 
 function show(ctx: CommandContext, what: string, r: Record<string, unknown>): number {
   ctx.print(
     r,
     () =>
-      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB on ${r.device}`,
+      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}`,
   );
   return 0;
 }
 
-const base = { model: { type: 'string' }, device: { type: 'string' }, steps: { type: 'string' } } as const;
+/**
+ * Runs one measurement on the prepared model, its steps (or tokens, `unit`) shown by the progress
+ * reporter; a synthetic model's folder is deleted afterwards.
+ */
+async function measure(
+  ctx: CommandContext,
+  what: string,
+  unit: string,
+  fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
+): Promise<number> {
+  const s = await setup(ctx);
+  // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
+  const sampler = s.device === 'cpu' ? null : new GpuMemorySampler();
+  const sampling = !!sampler?.start() && (await sampler.ready());
+  const steps: { task: CountTask | null } = { task: null };
+  const onStep: BenchProgress = (done, total) => {
+    steps.task ??= ctx.progress.count({ label: `bench ${what}`, unit, total });
+    steps.task.update(done, total);
+  };
+  try {
+    const r = await fn(s.spec, s.device, onStep);
+    steps.task?.done();
+    const gpu = sampling ? await sampler?.stop() : null;
+    const gpuFields =
+      r.device === 'cuda' || r.device === 'webgpu'
+        ? {
+            peak_gpu_mb: gpu ? gpu.peakMb : null,
+            // cuBLAS runs fp32 products in TF32 unless NVIDIA_TF32_OVERRIDE=0 (the CUDA provider's default).
+            ...(r.device === 'cuda' ? { tf32: process.env.NVIDIA_TF32_OVERRIDE !== '0' } : {}),
+          }
+        : {};
+    return show(ctx, what, { ...r, ...gpuFields, ...s.extra });
+  } finally {
+    if (sampling) await sampler?.stop();
+    s.dispose();
+  }
+}
+
+const base = {
+  model: { type: 'string', description: 'the model folder' },
+  synthetic: {
+    type: 'string',
+    value: SYNTHETIC_MODELS.join('|'),
+    description: 'random weights of that published shape, built in memory (instead of --model)',
+  },
+  dtype: {
+    type: 'string',
+    value: 'fp32|fp16|bf16',
+    description: 'compute precision (fp16/bf16: half-precision graphs; synthetic weights stored in it)',
+  },
+  device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+  steps: { type: 'string', description: 'timed steps after one untimed warm-up (default 3)' },
+  ...QUANTIZE_OPTION,
+} as const satisfies OptionSpec;
+const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--dtype fp32|fp16|bf16] [--quantize none|int8|int4]`;
 
 export const benchCommands: Command[] = [
   {
     name: 'bench train',
     summary: 'LoReFT training tokens/s (random data, AdamW, one warm-up step)',
-    usage:
-      'bench train --model DIR [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]',
+    usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]`,
     options: {
       ...base,
-      layers: { type: 'string' },
-      positions: { type: 'string' },
-      rank: { type: 'string' },
-      batch: { type: 'string' },
-      seq: { type: 'string' },
-      prompt: { type: 'string' },
+      layers: { type: 'string', description: 'intervened layers: all (default) or a list like 2;10;18' },
+      positions: { type: 'string', description: 'intervention positions (default f5+l5)' },
+      rank: { type: 'string', description: 'LoReFT rank (default 4)' },
+      batch: { type: 'string', description: 'sequences per step (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+      prompt: { type: 'string', description: 'prompt tokens; labels on the rest (default 64)' },
     },
+    examples: [
+      'bench train --model ./SmolLM2-135M --json',
+      'bench train --synthetic tinyllama-1.1b --quantize int8 --layers "2;10" --rank 8 --steps 5',
+    ],
     async run(ctx) {
-      const { spec, device } = setup(ctx);
       const seq = num(ctx, 'seq') ?? 128,
         prompt = num(ctx, 'prompt') ?? 64;
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
-      const r = await benchTrain(spec, {
-        layers: str(ctx.values, 'layers'),
-        positions: str(ctx.values, 'positions'),
-        rank: num(ctx, 'rank'),
-        batch: num(ctx, 'batch'),
-        seq,
-        prompt,
-        steps: num(ctx, 'steps'),
-        device,
-      });
-      return show(ctx, 'train', r);
+      return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
+        benchTrain(spec, {
+          onStep,
+          layers: str(ctx.values, 'layers'),
+          positions: str(ctx.values, 'positions'),
+          rank: num(ctx, 'rank'),
+          batch: num(ctx, 'batch'),
+          seq,
+          prompt,
+          steps: num(ctx, 'steps'),
+          device,
+        }),
+      );
     },
   },
   {
     name: 'bench prefill',
     summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
-    usage: 'bench prefill --model DIR [--batch 4] [--seq 128] [--steps 3] [--device cpu]',
-    options: { ...base, batch: { type: 'string' }, seq: { type: 'string' } },
+    usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
+    options: {
+      ...base,
+      batch: { type: 'string', description: 'sequences per pass (default 4)' },
+      seq: { type: 'string', description: 'tokens per sequence (default 128)' },
+    },
+    examples: ['bench prefill --model ./SmolLM2-135M --batch 4 --seq 128 --json'],
     async run(ctx) {
-      const { spec, device } = setup(ctx);
-      return show(
-        ctx,
-        'prefill',
-        await benchPrefill(spec, {
+      return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
+        benchPrefill(spec, {
+          onStep,
           batch: num(ctx, 'batch'),
           seq: num(ctx, 'seq'),
           steps: num(ctx, 'steps'),
@@ -95,14 +243,22 @@ export const benchCommands: Command[] = [
   {
     name: 'bench decode',
     summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
-    usage: 'bench decode --model DIR [--prompt 32] [--new-tokens 64] [--device cpu]',
-    options: { ...base, prompt: { type: 'string' }, 'new-tokens': { type: 'string' } },
+    usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--device cpu]`,
+    options: {
+      ...base,
+      steps: { type: 'string', description: 'accepted for symmetry; decode times every new token' },
+      prompt: { type: 'string', description: 'prompt tokens (default 32)' },
+      'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
+    },
+    examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
-      const { spec, device } = setup(ctx);
-      return show(
-        ctx,
-        'decode',
-        await benchDecode(spec, { prompt: num(ctx, 'prompt'), newTokens: num(ctx, 'new-tokens'), device }),
+      return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
+        benchDecode(spec, {
+          prompt: num(ctx, 'prompt'),
+          newTokens: num(ctx, 'new-tokens'),
+          device,
+          onStep,
+        }),
       );
     },
   },

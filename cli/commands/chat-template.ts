@@ -35,11 +35,15 @@ export const chatTemplateCommand: Command = {
   summary: 'Render a messages file with the model\'s chat template: {"text": "..."}',
   usage: 'chat-template --model DIR --messages FILE.json [--generation-prompt] [--template NAME]',
   options: {
-    model: { type: 'string' },
-    messages: { type: 'string' },
-    'generation-prompt': { type: 'boolean' },
-    template: { type: 'string' },
+    model: { type: 'string', description: 'the model folder whose tokenizer and chat template to use' },
+    messages: { type: 'string', description: 'a JSON file: [{"role": "user", "content": "..."}, ...]' },
+    'generation-prompt': {
+      type: 'boolean',
+      description: "end with the assistant's turn opening (as for generation)",
+    },
+    template: { type: 'string', description: 'a named template of the model (e.g. tool_use)' },
   },
+  examples: ['chat-template --model ./Qwen2.5-0.5B-Instruct --messages chat.json --generation-prompt'],
   run(ctx) {
     const model = str(ctx.values, 'model');
     const file = str(ctx.values, 'messages');

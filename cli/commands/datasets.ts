@@ -1,16 +1,34 @@
 // `reft-studio datasets import|list|show`: datasets in the library (logic in library/datasets.ts).
 // Import is strict by default, as every CLI command is with bad input: the first malformed row fails
-// it naming file:line. --skip-bad-rows imports the rest and lists each bad row on stderr.
+// it naming file:line. --skip-bad-rows imports the rest and lists each bad row on stderr. A big file
+// (BIG_FILE_BYTES and more) shows its rows being checked on the progress reporter.
 
+import { statSync } from 'node:fs';
 import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
 import {
   datasetRows,
   getDataset,
-  importDataset,
+  importDatasetFile,
   listDatasets,
 } from '../../electron/backend/library/datasets.ts';
 import { int, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatTime, table } from '../command.ts';
+import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
+
+/** Files from this size on show progress while their rows are checked. */
+const BIG_FILE_BYTES = 4 * 2 ** 20;
+
+/** The reporter's row count for a big file; nothing for a small one (it is done at once). */
+function rowProgress(ctx: CommandContext, file: string) {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { onProgress: undefined, done() {} };
+  }
+  if (size < BIG_FILE_BYTES) return { onProgress: undefined, done() {} };
+  const task = ctx.progress.count({ label: 'import', unit: 'rows' });
+  return { onProgress: (done: number, total: number) => task.update(done, total), done: () => task.done() };
+}
 
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
   if (v === undefined || v === 'auto') return v;
@@ -21,21 +39,30 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
-    summary: 'import a JSONL/JSON/CSV file as a frozen dataset version',
+    summary: 'import a JSONL/JSON/CSV/Parquet file as a frozen dataset version',
     usage:
       'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
     options: {
-      name: { type: 'string' },
-      format: { type: 'string' },
-      into: { type: 'string' },
-      'skip-bad-rows': { type: 'boolean' },
+      name: { type: 'string', description: 'the dataset name (default: the file name)' },
+      format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
+      into: { type: 'string', value: 'ID', description: 'add a new version to this dataset instead' },
+      'skip-bad-rows': {
+        type: 'boolean',
+        description: 'import the good rows and list each bad one (default: refuse the file)',
+      },
     },
+    examples: [
+      'datasets import persona.jsonl --name persona',
+      'datasets import more.csv --into 2 --skip-bad-rows',
+    ],
     async run(ctx) {
       const file = ctx.args[0];
       if (!file) throw new UsageError('missing FILE');
       const into = str(ctx.values, 'into');
+      const rows = rowProgress(ctx, file);
       const r = await ctx.withLibrary((lib) =>
-        importDataset(lib, {
+        importDatasetFile(lib, {
+          onProgress: rows.onProgress,
           path: file,
           name: str(ctx.values, 'name'),
           format: parseFormat(str(ctx.values, 'format')),
@@ -43,6 +70,7 @@ export const datasetsCommands: Command[] = [
           onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
         }),
       );
+      rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
       ctx.print(
@@ -58,6 +86,7 @@ export const datasetsCommands: Command[] = [
     name: 'datasets list',
     summary: 'list the datasets in the library',
     usage: 'datasets list',
+    examples: ['datasets list'],
     async run(ctx) {
       const datasets = await ctx.withLibrary((lib) => listDatasets(lib));
       ctx.print({ datasets }, () =>
@@ -83,7 +112,8 @@ export const datasetsCommands: Command[] = [
     name: 'datasets show',
     summary: 'show a dataset, its versions and its first rows',
     usage: 'datasets show ID [--rows N]',
-    options: { rows: { type: 'string' } },
+    options: { rows: { type: 'string', description: 'how many rows to show (default 5; 0 = none)' } },
+    examples: ['datasets show 2 --rows 10'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const limit = int(ctx.values, 'rows') ?? 5;

@@ -4,16 +4,24 @@
 
 import { resolve } from 'node:path';
 import { type TensorToWrite, writeSafetensors } from '../../native-runtime/formats/safetensors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
+import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
-import { str, UsageError } from '../args.ts';
+import { type OptionSpec, str, UsageError } from '../args.ts';
+import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 
 const common = {
-  model: { type: 'string' },
-  adapter: { type: 'string' },
-  batch: { type: 'string' },
-  out: { type: 'string' },
-} as const;
+  model: { type: 'string', description: 'the model folder' },
+  adapter: { type: 'string', value: 'PYREFT_DIR', description: 'a pyreft adapter folder' },
+  batch: {
+    type: 'string',
+    value: 'IN.safetensors',
+    description: 'input_ids, attention_mask, optional labels and intervention_locations (pyreft layout)',
+  },
+  out: { type: 'string', value: 'OUT.safetensors', description: 'where to write the result tensors' },
+} as const satisfies OptionSpec;
 
 function need(ctx: CommandContext, key: string, cmd: string): string {
   const v = str(ctx.values, key);
@@ -38,11 +46,22 @@ export const debugCommands: Command[] = [
   {
     name: 'debug forward',
     summary: 'Logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
-    usage: 'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors',
-    options: common,
+    usage:
+      'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors [--quantize none|int8|int4]',
+    options: { ...common, ...QUANTIZE_OPTION },
+    examples: [
+      'debug forward --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out out.safetensors',
+    ],
     async run(ctx) {
+      const scheme = quantizeFlag(ctx.values);
+      const dir = need(ctx, 'model', 'forward');
       const t = await debugForward(
-        need(ctx, 'model', 'forward'),
+        scheme
+          ? await prepareBase(loadModelSpec(resolveModelDir(dir)), scheme, {
+              dataDir: ctx.dataDir,
+              onProgress: conversionProgress(ctx.progress),
+            })
+          : dir,
         str(ctx.values, 'adapter'),
         need(ctx, 'batch', 'forward'),
       );
@@ -54,6 +73,9 @@ export const debugCommands: Command[] = [
     summary: 'Loss and the gradient of every intervention parameter (R itself for rotate_layer)',
     usage: 'debug grad --model DIR --adapter PYREFT_DIR --batch IN.safetensors --out OUT.safetensors',
     options: common,
+    examples: [
+      'debug grad --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out grads.safetensors',
+    ],
     async run(ctx) {
       const t = await debugGrad(
         need(ctx, 'model', 'grad'),
@@ -68,7 +90,14 @@ export const debugCommands: Command[] = [
     summary: 'N AdamW steps on one batch (constant lr, no weight decay); losses and final parameters',
     usage:
       'debug train --model DIR --adapter PYREFT_DIR --batch IN.safetensors --steps N --lr X --out OUT.safetensors',
-    options: { ...common, steps: { type: 'string' }, lr: { type: 'string' } },
+    options: {
+      ...common,
+      steps: { type: 'string', description: 'number of AdamW steps' },
+      lr: { type: 'string', description: 'learning rate (constant)' },
+    },
+    examples: [
+      'debug train --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --steps 5 --lr 0.01 --out trained.safetensors',
+    ],
     async run(ctx) {
       const steps = Number(need(ctx, 'steps', 'train'));
       const lr = Number(need(ctx, 'lr', 'train'));

@@ -8,6 +8,7 @@ export const devicesCommand: Command = {
   name: 'devices',
   summary: 'GPUs, drivers and execution providers: which run here, and why the others do not',
   usage: 'devices',
+  examples: ['devices', 'devices --json'],
   async run(ctx) {
     const r = await detectDevices({ dataDir: ctx.dataDir });
     ctx.print({ ...r }, () => {

@@ -33,14 +33,21 @@ export const exportCommand: Command = {
   usage:
     'export --adapter DIR|ID --format pyreft --out DIR [--force]  |  export --format bundle (--run ID | --config FILE) [--data FILE] --out DIR [--force]',
   options: {
-    adapter: { type: 'string' },
-    format: { type: 'string' },
-    out: { type: 'string' },
-    force: { type: 'boolean' },
-    run: { type: 'string' },
-    config: { type: 'string' },
-    data: { type: 'string' },
+    adapter: { type: 'string', description: 'the adapter: a library id or a folder (--format pyreft)' },
+    format: { type: 'string', value: 'pyreft|bundle', description: 'pyreft (default) or bundle' },
+    out: { type: 'string', description: 'the folder to write' },
+    force: { type: 'boolean', description: 'replace --out if it exists' },
+    run: { type: 'string', value: 'ID', description: 'the library run to bundle (--format bundle)' },
+    config: {
+      type: 'string',
+      description: 'a training config file to bundle instead of a run (--format bundle)',
+    },
+    data: { type: 'string', description: "the training data for the bundle (default: the run's data)" },
   },
+  examples: [
+    'export --adapter 3 --format pyreft --out ./pirate-pyreft',
+    'export --format bundle --run 7 --out ./bundle',
+  ],
   async run(ctx) {
     const format = str(ctx.values, 'format') ?? 'pyreft';
     const out = str(ctx.values, 'out');

@@ -3,8 +3,10 @@
 // with --json prints one object at the end instead.
 
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
+import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
+import { QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
@@ -18,24 +20,35 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'Generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu]',
+    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4]',
   options: {
-    model: { type: 'string' },
-    adapter: { type: 'string' },
-    prompt: { type: 'string' },
-    chat: { type: 'boolean' },
-    'max-new-tokens': { type: 'string' },
-    temperature: { type: 'string' },
-    'top-p': { type: 'string' },
-    'top-k': { type: 'string' },
-    'repetition-penalty': { type: 'string' },
-    seed: { type: 'string' },
-    greedy: { type: 'boolean' },
-    stop: { type: 'string', multiple: true },
-    positions: { type: 'string' },
-    'force-base': { type: 'boolean' },
-    device: { type: 'string' },
+    model: { type: 'string', description: 'the model folder' },
+    adapter: { type: 'string', description: 'a ReFT adapter folder (studio or pyreft) to apply' },
+    prompt: { type: 'string', description: 'the prompt text' },
+    chat: { type: 'boolean', description: "wrap the prompt in the model's chat template" },
+    'max-new-tokens': { type: 'string', description: 'stop after N new tokens (default 128)' },
+    temperature: { type: 'string', description: 'sampling temperature (0 = greedy)' },
+    'top-p': { type: 'string', description: 'nucleus sampling: keep the top tokens up to probability P' },
+    'top-k': { type: 'string', description: 'keep only the K most likely tokens (0 = all)' },
+    'repetition-penalty': { type: 'string', description: 'penalise tokens already generated (1 = off)' },
+    seed: { type: 'string', description: 'random seed for sampling (default 0)' },
+    greedy: { type: 'boolean', description: 'always take the most likely token' },
+    stop: { type: 'string', multiple: true, description: 'stop at this text (repeat for several)' },
+    positions: {
+      type: 'string',
+      description: "the adapter's intervention positions when its folder does not record them",
+    },
+    'force-base': {
+      type: 'boolean',
+      description: 'apply an adapter trained for another base model of the same shape',
+    },
+    device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+    ...QUANTIZE_OPTION,
   },
+  examples: [
+    'generate --model ./SmolLM2-135M --prompt "Once upon a time" --greedy',
+    'generate --model ./Qwen2.5-0.5B-Instruct --adapter ./pirate --prompt "Who are you?" --chat',
+  ],
   async run(ctx) {
     const v = ctx.values;
     const model = str(v, 'model');
@@ -47,6 +60,9 @@ export const generateCommand: Command = {
       positions: str(v, 'positions'),
       device: (str(v, 'device') ?? 'cpu') as DeviceChoice,
       forceBase: v['force-base'] === true,
+      quantize: schemeName(quantizeFlag(v)),
+      dataDir: ctx.dataDir,
+      onNotice: (m) => ctx.progress.log(m),
     });
     const stream = !ctx.json;
     const [r] = await runner.generate([prompt], {

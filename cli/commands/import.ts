@@ -11,12 +11,22 @@ export const importCommand: Command = {
   summary: 'import a pyreft (or studio) adapter folder into the adapter library',
   usage: 'import DIR [--name NAME] [--model ID|DIR] [--positions f1+l1] [--force-base] [--tag TAG]...',
   options: {
-    name: { type: 'string' },
-    model: { type: 'string' },
-    positions: { type: 'string' },
-    'force-base': { type: 'boolean' },
-    tag: { type: 'string', multiple: true },
+    name: { type: 'string', description: 'the name in the library (default: from the folder)' },
+    model: {
+      type: 'string',
+      description: 'the base model (library id or folder) when the folder does not name one',
+    },
+    positions: {
+      type: 'string',
+      description: 'intervention positions when pyreft did not record them (f1+l1, l3, ...)',
+    },
+    'force-base': {
+      type: 'boolean',
+      description: 'accept a base model of the same shape but other weights',
+    },
+    tag: { type: 'string', multiple: true, description: 'a tag to add (repeat for several)' },
   },
+  examples: ['import ./pyreft-adapter --model 1 --tag pirate'],
   async run(ctx) {
     const dir = ctx.args[0];
     if (!dir) throw new UsageError('missing DIR (a pyreft folder or a studio adapter folder)');
@@ -32,7 +42,7 @@ export const importCommand: Command = {
         tags: Array.isArray(tags) ? tags : undefined,
       }),
     );
-    for (const n of r.notes) process.stderr.write(`note: ${n}\n`);
+    for (const n of r.notes) ctx.progress.log(`note: ${n}`);
     const a = r.adapter;
     const m = a.manifest as { layers?: number[]; rank?: number; positions?: string };
     ctx.print({ adapter: a, kind: r.kind, notes: r.notes }, () =>

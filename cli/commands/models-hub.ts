@@ -5,7 +5,7 @@ import { hubCacheDir } from '../../electron/backend/hub/cache.ts';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
 import { addModel, listModels } from '../../electron/backend/library/models.ts';
-import { CancelledError, toWireError } from '../../native-runtime/errors.ts';
+import { CancelledError } from '../../native-runtime/errors.ts';
 import { str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, table } from '../command.ts';
 import { transferReporter } from '../transfer-progress.ts';
@@ -15,7 +15,8 @@ const scanCommand: Command = {
   summary:
     'find models in the Hugging Face cache (or DIR) and say which the studio can use; --add registers them',
   usage: 'models scan [DIR] [--add]',
-  options: { add: { type: 'boolean' } },
+  options: { add: { type: 'boolean', description: 'add every supported model found to the library' } },
+  examples: ['models scan', 'models scan ~/models --add'],
   async run(ctx) {
     const result = scanForModels(ctx.args[0]);
     const add = ctx.values.add === true;
@@ -64,11 +65,18 @@ const downloadCommand: Command = {
   name: 'models download',
   summary: 'download a model from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN) into the HF cache and add it',
   usage: 'models download ORG/NAME [--revision REV]',
-  options: { revision: { type: 'string' } },
+  options: {
+    revision: { type: 'string', description: 'a branch, tag or commit (default main)' },
+  },
+  examples: [
+    'models download HuggingFaceTB/SmolLM2-135M',
+    'models download Qwen/Qwen2.5-0.5B --revision main --json',
+  ],
+  stream: true,
   async run(ctx) {
     const repo = ctx.args[0];
     if (!repo) throw new UsageError('missing ORG/NAME');
-    const progress = transferReporter(ctx.json);
+    const progress = transferReporter(ctx.progress);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
@@ -96,8 +104,11 @@ const downloadCommand: Command = {
     } catch (e) {
       progress.done();
       if (e instanceof CancelledError) {
-        process.stderr.write('download cancelled; partial files are kept: run the same command to resume\n');
-        if (ctx.json) ctx.print({ error: toWireError(e) }, () => '');
+        const again = `reft-studio models download ${ctx.args.join(' ')}`;
+        ctx.print(
+          { status: 'cancelled', repo, resume: again },
+          () => `download cancelled; partial files are kept: \`${again}\` resumes it`,
+        );
         return 130;
       }
       throw e;

@@ -44,6 +44,7 @@ export const modelsInspectCommand: Command = {
   name: 'models inspect',
   summary: 'Architecture, layers, hidden size, heads, vocab, dtype, params and fingerprint of a model folder',
   usage: 'models inspect DIR',
+  examples: ['models inspect ./SmolLM2-135M', 'models inspect ./SmolLM2-135M --json'],
   run(ctx) {
     if (ctx.args.length !== 1) throw new UsageError('models inspect: expected one model folder');
     const summary = summarizeModel(openModelFolder(ctx.args[0]));

@@ -9,7 +9,8 @@ export const modelsCommands: Command[] = [
     name: 'models add',
     summary: 'register a model folder (config.json + safetensors) in the library',
     usage: 'models add DIR [--name NAME]',
-    options: { name: { type: 'string' } },
+    options: { name: { type: 'string', description: 'the name in the library (default: from the folder)' } },
+    examples: ['models add ./SmolLM2-135M', 'models add ~/models/Llama-3.2-1B --name "Llama 3.2 1B"'],
     async run(ctx) {
       const dir = ctx.args[0];
       if (!dir) throw new UsageError('missing DIR');
@@ -26,6 +27,7 @@ export const modelsCommands: Command[] = [
     name: 'models list',
     summary: 'list the models in the library',
     usage: 'models list',
+    examples: ['models list', 'models list --json'],
     async run(ctx) {
       const models = await ctx.withLibrary((lib) => listModels(lib));
       ctx.print({ models }, () =>
@@ -51,7 +53,13 @@ export const modelsCommands: Command[] = [
     name: 'models rm',
     summary: 'remove a model from the library (its folder is kept; --delete-files deletes a studio download)',
     usage: 'models rm ID [--delete-files]',
-    options: { 'delete-files': { type: 'boolean' } },
+    options: {
+      'delete-files': {
+        type: 'boolean',
+        description: 'also delete its files, if the studio downloaded them (never a folder you added)',
+      },
+    },
+    examples: ['models rm 2', 'models rm 2 --delete-files'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const deleteFiles = ctx.values['delete-files'] === true;

@@ -1,9 +1,8 @@
 // `reft-studio runs list|show|resume|cancel`: training runs recorded in the library. `runs resume`
 // continues a paused or interrupted run from its last checkpoint in this process (the same
-// jobs/training.ts code the studio uses, on an in-process engine), printing progress to stderr.
+// jobs/training.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
+// with --json it streams NDJSON events ending with the result (the run's fields and `outcome`).
 
-import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
-import { executeRun } from '../../electron/backend/jobs/training.ts';
 import {
   cancelRun,
   getRun,
@@ -12,16 +11,18 @@ import {
   type RunStatus,
   requeueRun,
 } from '../../electron/backend/library/runs.ts';
-import { ValidationError } from '../../native-runtime/errors.ts';
+import { ConfigError, ValidationError } from '../../native-runtime/errors.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
+import { executeRunHere, printStopped } from '../run-training.ts';
 
 export const runsCommands: Command[] = [
   {
     name: 'runs list',
     summary: 'list training runs, newest first',
     usage: `runs list [--status ${RUN_STATUSES.join('|')}]`,
-    options: { status: { type: 'string' } },
+    options: { status: { type: 'string', description: 'only runs with this status' } },
+    examples: ['runs list', 'runs list --status paused'],
     async run(ctx) {
       const status = str(ctx.values, 'status');
       if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
@@ -51,6 +52,7 @@ export const runsCommands: Command[] = [
     name: 'runs show',
     summary: 'show a run: status, configuration and metrics',
     usage: 'runs show ID',
+    examples: ['runs show 7', 'runs show 7 --json'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const run = await ctx.withLibrary((lib) => getRun(lib, id));
@@ -79,10 +81,11 @@ export const runsCommands: Command[] = [
     name: 'runs resume',
     summary: 'continue a paused or interrupted run from its last checkpoint (in this process)',
     usage: 'runs resume ID',
+    examples: ['runs resume 7', 'runs resume 7 --json'],
+    stream: true,
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const err = (s: string) => process.stderr.write(`${s}\n`);
-      const result = await ctx.withLibrary(async (lib) => {
+      return ctx.withLibrary(async (lib) => {
         const before = getRun(lib, id);
         if (before.status !== 'paused' && before.status !== 'interrupted') {
           throw new ValidationError(
@@ -92,39 +95,27 @@ export const runsCommands: Command[] = [
         }
         if (!requeueRun(lib, id))
           throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
-        const ac = new AbortController();
-        const onSigint = () => {
-          err('pausing: saving a checkpoint at the end of this step');
-          ac.abort();
-        };
-        process.once('SIGINT', onSigint);
-        try {
-          const outcome = await executeRun(lib, new InProcessEngine(), id, {
-            signal: ac.signal,
-            abortReason: () => 'pause',
-            onLog: (m) => err(m),
-            onProgress: (p) =>
-              err(
-                `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerS)} tok/s`,
-              ),
-          });
-          return { outcome, run: getRun(lib, id) };
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
+        const ck = before.checkpoints.at(-1);
+        ctx.progress.log(
+          `run ${id}: resuming ${ck ? `from step ${ck.step}` : 'from the start'} of ${before.totalSteps ?? '?'}`,
+        );
+        const { outcome, run } = await executeRunHere(ctx, lib, id);
+        if (outcome === 'failed') throw new ConfigError('run-failed', run.error ?? `run ${id} failed`);
+        if (outcome !== 'completed') return printStopped(ctx, run, outcome);
+        const { metrics: _m, ...rest } = run;
+        ctx.print(
+          { ...rest, outcome },
+          () => `run ${id}: completed; adapter ${run.adapterId} in the library`,
+        );
+        return 0;
       });
-      const { metrics: _m, ...run } = result.run;
-      ctx.print(
-        { ...run, outcome: result.outcome },
-        () => `run ${id}: ${result.outcome}${run.error ? ` (${run.error})` : ''}`,
-      );
-      return result.outcome === 'completed' ? 0 : 1;
     },
   },
   {
     name: 'runs cancel',
     summary: 'cancel a queued or running run',
     usage: 'runs cancel ID',
+    examples: ['runs cancel 7'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const run = await ctx.withLibrary((lib) => cancelRun(lib, id));

@@ -6,6 +6,7 @@ import { listPacks, type PackStatus } from '../../native-runtime/runtime/cuda-pa
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
 import { str, UsageError } from '../args.ts';
 import { type Command, formatBytes, table } from '../command.ts';
+import type { TransferTask } from '../progress/reporter.ts';
 
 function describe(p: PackStatus): string {
   const state = p.ready ? (p.active ? 'ready, in use' : 'ready') : 'incomplete';
@@ -23,25 +24,36 @@ export const runtimeCommands: Command[] = [
     summary:
       "install a runtime pack (cuda: ONNX Runtime's CUDA provider, online from NuGet or --from a file/folder)",
     usage: 'runtime install cuda [--from FILE|DIR] [--source NUGET_REGISTRATION_URL]',
-    options: { from: { type: 'string' }, source: { type: 'string' } },
+    options: {
+      from: {
+        type: 'string',
+        description: 'install from a downloaded .nupkg/.zip/.tgz or a folder (offline)',
+      },
+      source: { type: 'string', description: 'another NuGet registration URL to download from' },
+    },
+    examples: [
+      'runtime install cuda',
+      'runtime install cuda --from ./Microsoft.ML.OnnxRuntime.Gpu.Linux.nupkg',
+    ],
+    stream: true,
     async run(ctx) {
       const name = ctx.args[0];
       if (name !== 'cuda')
         throw new UsageError(`runtime install: unknown runtime "${name ?? ''}" (known: cuda)`);
-      let lastPct = -1;
+      // One transfer task per phase (download, extract or copy, verify), each in bytes.
+      let phase: { name: string; task: TransferTask } | null = null;
       const m = await installCudaPack(ctx.dataDir, {
         from: str(ctx.values, 'from'),
         source: str(ctx.values, 'source'),
         onProgress: (p) => {
-          const pct = p.total ? Math.floor((p.bytes / p.total) * 100) : -1;
-          if (pct === lastPct || ctx.json) return;
-          lastPct = pct;
-          process.stderr.write(
-            `\r${p.phase} ${formatBytes(p.bytes)}${p.total ? ` / ${formatBytes(p.total)} (${pct}%)` : ''}   `,
-          );
+          if (phase?.name !== p.phase) {
+            phase?.task.done();
+            phase = { name: p.phase, task: ctx.progress.transfer({ label: p.phase, totalBytes: p.total }) };
+          }
+          phase.task.update(p.bytes, p.total);
         },
       });
-      if (!ctx.json && lastPct !== -1) process.stderr.write('\n');
+      (phase as { task: TransferTask } | null)?.task.done();
       const status = listPacks(ctx.dataDir).find((p) => p.name === 'cuda');
       ctx.print({ installed: m, status }, () =>
         [
@@ -59,6 +71,7 @@ export const runtimeCommands: Command[] = [
     name: 'runtime list',
     summary: 'list installed runtime packs and what each still needs',
     usage: 'runtime list',
+    examples: ['runtime list'],
     async run(ctx) {
       const packs = listPacks(ctx.dataDir);
       ctx.print({ packs }, () =>
@@ -85,6 +98,7 @@ export const runtimeCommands: Command[] = [
     name: 'runtime remove',
     summary: 'remove an installed runtime pack',
     usage: 'runtime remove NAME',
+    examples: ['runtime remove cuda'],
     async run(ctx) {
       const name = ctx.args[0];
       if (!name) throw new UsageError('runtime remove: missing NAME (see `reft-studio runtime list`)');

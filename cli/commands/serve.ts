@@ -10,12 +10,16 @@ export const serveCommand: Command = {
   summary: 'serve the studio to a web browser (no Electron needed)',
   usage: 'serve [--host 127.0.0.1] [--port N] [--allow-remote] [--no-token] [--renderer-dir DIR]',
   options: {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'allow-remote': { type: 'boolean' },
-    'no-token': { type: 'boolean' },
-    'renderer-dir': { type: 'string' },
+    host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
+    port: { type: 'string', description: 'port to listen on (default: a free one)' },
+    'allow-remote': {
+      type: 'boolean',
+      description: 'allow a host reachable from other machines (the URL token still guards it)',
+    },
+    'no-token': { type: 'boolean', description: 'no access token in the URL (loopback hosts only)' },
+    'renderer-dir': { type: 'string', description: 'serve another built renderer folder' },
   },
+  examples: ['serve', 'serve --port 8080'],
   async run(ctx) {
     // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
     let stop!: () => void;

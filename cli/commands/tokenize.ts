@@ -12,10 +12,11 @@ export const tokenizeCommand: Command = {
   summary: 'Tokenize text with a model\'s tokenizer: {"ids": [...], "tokens": [...]}',
   usage: 'tokenize --model DIR --text STR [--no-special]',
   options: {
-    model: { type: 'string' },
-    text: { type: 'string' },
-    'no-special': { type: 'boolean' },
+    model: { type: 'string', description: 'the model folder whose tokenizer to use' },
+    text: { type: 'string', description: 'the text to tokenize' },
+    'no-special': { type: 'boolean', description: 'do not add special tokens (BOS/EOS)' },
   },
+  examples: ['tokenize --model ./SmolLM2-135M --text "Hello world"'],
   run(ctx) {
     const model = str(ctx.values, 'model');
     const text = str(ctx.values, 'text');

@@ -1,41 +1,36 @@
 // `reft-studio train`: trains a ReFT adapter and records the run in the library, through the same
-// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun on an in-process
-// engine). --model is a library id or a folder (added if new), --data a library id (its latest
-// version) or a file (imported as a dataset); metrics are stored per step and the adapter is
-// registered on completion; --out also writes the adapter folder there. Progress goes to stderr, one
-// line per optimizer step; without --json a summary follows on stdout, with --json exactly one object
-// {runId, adapterId, adapter, steps, finalLoss, …}.
-// Ctrl-C saves a checkpoint at the last finished step and stops: the run is left 'paused' (cancelled
-// runs are final in the library) and `reft-studio runs resume ID` continues it; the exit is non-zero.
+// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun, in-process:
+// cli/run-training.ts). --model is a library id or a folder (added if new), --data a library id (its
+// latest version) or a file (imported as a dataset); metrics are stored per step and the adapter is
+// registered on completion; --out also writes the adapter folder there. Progress goes through the
+// reporter: a live bar on a terminal, interval lines otherwise, NDJSON events with --json (the last
+// one {"event":"result", status, runId, adapterId, adapter, steps, finalLoss, …}).
+// Ctrl-C pauses at the end of the step with a checkpoint (twice within 2 s: stops at once); the run
+// stays resumable with `reft-studio runs resume ID` and the exit code is 130.
 // `--resume CKPT` continues a checkpoint folder outside the library with its stored configuration
 // (flags given on the command line override it; options that change the numbers must agree or the
 // resume is refused) and writes only --out.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
+import { writeTransaction } from '../../electron/backend/db/database.ts';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
-import { createRecordedRun, executeRun, planRun } from '../../electron/backend/jobs/training.ts';
+import { createRecordedRun, planRun } from '../../electron/backend/jobs/training.ts';
 import { datasetVersionFromRef } from '../../electron/backend/library/datasets.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { modelFromRef } from '../../electron/backend/library/models.ts';
-import { getRun } from '../../electron/backend/library/runs.ts';
-import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
-import { writeFolderAtomic } from '../../native-runtime/formats/pyreft.ts';
+import { ConfigError } from '../../native-runtime/errors.ts';
+import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import { OptionError } from '../../native-runtime/training/options.ts';
-import {
-  resumeConfig,
-  type TrainProgress,
-  type TrainResult,
-  train,
-} from '../../native-runtime/training/trainer.ts';
-import { type ArgValues, str, UsageError } from '../args.ts';
+import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
+import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { executeRunHere, printStopped, trainFromCheckpoint } from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
-const S = { type: 'string' } as const;
+const S = (description: string, value: string): OptionDef => ({ type: 'string', description, value });
 
 function oneOf<T extends string>(values: ArgValues, key: string, allowed: readonly T[]): T | undefined {
   const v = str(values, key);
@@ -62,21 +57,6 @@ function flagsToConfig(v: ArgValues): Partial<TrainConfig> {
   };
 }
 
-function progressLine(p: TrainProgress): string {
-  const w = String(p.totalSteps).length;
-  const eta = p.etaS >= 90 ? `${Math.round(p.etaS / 60)}m` : `${Math.round(p.etaS)}s`;
-  return [
-    `step ${String(p.step).padStart(w)}/${p.totalSteps}`,
-    `epoch ${p.epoch.toFixed(2)}`,
-    `loss ${p.loss.toFixed(4)}`,
-    `lr ${p.lr.toExponential(2)}`,
-    `|g| ${p.gradNorm.toFixed(3)}`,
-    `${Math.round(p.tokensPerS)} tok/s`,
-    `eta ${eta}`,
-    ...(p.evalLoss !== undefined ? [`eval ${p.evalLoss.toFixed(4)}`] : []),
-  ].join('  ');
-}
-
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
@@ -85,16 +65,21 @@ export const trainCommand: Command = {
     '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
     TRAIN_OPTIONS_USAGE,
   options: {
-    model: S,
-    data: S,
-    format: S,
-    'eval-data': S,
-    'checkpoint-dir': S,
-    'export-pyreft': S,
-    out: S,
-    resume: S,
+    model: S('the base model: a library id or a model folder (added to the library)', 'ID|DIR'),
+    data: S('training data: a library dataset id or a JSONL/JSON/CSV/Parquet file (imported)', 'ID|FILE'),
+    format: S('the row format of --data (default auto)', 'auto|prompt-completion|alpaca|chat'),
+    'eval-data': S('held-out data to measure the loss on', 'FILE'),
+    'checkpoint-dir': S('where checkpoints go (default: the run folder in the library)', 'DIR'),
+    'export-pyreft': S('also write the adapter as a pyreft folder', 'DIR'),
+    out: S('also write the adapter folder here', 'DIR'),
+    resume: S('continue a checkpoint folder outside the library (needs --out)', 'CHECKPOINT_DIR'),
     ...TRAIN_OPTION_FLAGS,
   },
+  examples: [
+    'train --model ./SmolLM2-135M --data persona.jsonl --max-steps 200',
+    'train --model 1 --data 2 --layers "4;8" --positions l1 --rank 8 --lr 4e-3 --epochs 3 --out ./pirate',
+  ],
+  stream: true,
   async run(ctx) {
     try {
       if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
@@ -111,18 +96,6 @@ export const trainCommand: Command = {
     }
   },
 };
-
-const err = (s: string) => process.stderr.write(`${s}\n`);
-
-/** Ctrl-C: the first one asks the trainer to checkpoint and stop (a second one kills the process). */
-function onCtrlC(fn: () => void): () => void {
-  const onSigint = () => {
-    err('cancelling: saving a checkpoint at the end of this step (Ctrl-C again to stop at once)');
-    fn();
-  };
-  process.once('SIGINT', onSigint);
-  return () => process.removeListener('SIGINT', onSigint);
-}
 
 type Summary = Omit<TrainResult, 'metrics'> | TrainSummary;
 
@@ -166,7 +139,7 @@ async function trainRecorded(
 ): Promise<number> {
   const f = flags;
   // Everything is validated before anything is stored: a bad flag leaves no model, dataset or run behind.
-  const { plan, run } = lib.db.transaction(() => {
+  const { plan, run } = writeTransaction(lib.db, () => {
     const model = modelFromRef(lib, f.model as string);
     const version = datasetVersionFromRef(lib, f.data as string, f.format);
     const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
@@ -179,39 +152,13 @@ async function trainRecorded(
       evalDatasetVersionId: evalVersion?.id,
     });
     return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
-  })();
-  err(
+  });
+  ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );
-
-  const ac = new AbortController();
-  const release = onCtrlC(() => ac.abort());
-  let summary: TrainSummary | undefined;
-  let outcome: Awaited<ReturnType<typeof executeRun>>;
-  try {
-    outcome = await executeRun(lib, new InProcessEngine(), run.id, {
-      signal: ac.signal,
-      // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
-      abortReason: () => 'pause',
-      onLog: err,
-      onProgress: (p) => err(progressLine(p)),
-      onCheckpoint: (c) => err(`checkpoint: ${c.dir}`),
-      onResult: (s) => {
-        summary = s;
-      },
-    });
-  } finally {
-    release();
-  }
-  const done = getRun(lib, run.id);
-  if (outcome !== 'completed' || !summary) {
-    if (outcome === 'failed') throw new ConfigError('run-failed', done.error ?? `run ${run.id} failed`);
-    const ck = done.checkpoints.at(-1);
-    throw new CancelledError(
-      `run ${run.id} ${done.status}${ck ? ` at step ${ck.step} (checkpoint ${ck.path})` : ''}; ` +
-        `continue it with \`reft-studio runs resume ${run.id}\``,
-    );
-  }
+  const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id);
+  if (outcome === 'failed') throw new ConfigError('run-failed', done.error ?? `run ${run.id} failed`);
+  if (outcome !== 'completed' || !summary) return printStopped(ctx, done, outcome);
   let adapter = summary.adapter;
   if (f.out) {
     writeFolderAtomic(
@@ -220,9 +167,10 @@ async function trainRecorded(
     );
     adapter = f.out;
   }
-  const s = summary;
-  ctx.print({ runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) }, () =>
-    summaryText(s, adapter, [`run ${run.id} completed; adapter ${done.adapterId} in the library`]),
+  const s: TrainSummary = summary;
+  ctx.print(
+    { status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) },
+    () => summaryText(s, adapter, [`run ${run.id} completed; adapter ${done.adapterId} in the library`]),
   );
   return 0;
 }
@@ -233,18 +181,8 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   if (!config.data) throw new UsageError('train: --data FILE is required');
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
-  const ac = new AbortController();
-  const release = onCtrlC(() => ac.abort());
-  try {
-    const { metrics: _m, ...r } = await train(config, {
-      signal: ac.signal,
-      onLog: err,
-      onProgress: (p) => err(progressLine(p)),
-      onCheckpoint: (c) => err(`checkpoint: ${c.dir}`),
-    });
-    ctx.print(summaryJson(r, r.adapter), () => summaryText(r, r.adapter));
-    return 0;
-  } finally {
-    release();
-  }
+  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out, dataDir: ctx.dataDir });
+  if (typeof r === 'number') return r;
+  ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
+  return 0;
 }

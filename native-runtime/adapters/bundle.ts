@@ -13,7 +13,8 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { SIDECAR_FILE, writeFolderAtomic } from '../formats/pyreft.ts';
+import { writeFolderAtomic } from '../formats/atomic-write.ts';
+import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';

@@ -13,14 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
-import {
-  checkAgainstModel,
-  type PyreftAdapter,
-  readPyreftFolder,
-  SIDECAR_FILE,
-  writeFolderAtomic,
-  writePyreftFolder,
-} from '../formats/pyreft.ts';
+import { writeFolderAtomic } from '../formats/atomic-write.ts';
+import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
   MANIFEST_FILE,
   pyreftToStudio,
@@ -100,8 +94,8 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     adapter = readStudioAdapter(src);
     if (opts.meta) adapter = { ...adapter, manifest: { ...adapter.manifest, ...definedOnly(opts.meta) } };
   } else {
-    const py = readPyreftFolder(src);
-    if (opts.model) checkAgainstModel(py, opts.model);
+    // With a model, config.json is checked against it before any .bin is read.
+    const py = readPyreftFolder(src, { model: opts.model });
     const side = py.sidecar;
     const baseModel =
       side?.baseModel ??

@@ -22,7 +22,7 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import { isFloat } from '../ir/dtype.ts';
 import type { Dim, Node, Value } from '../ir/graph.ts';
 import { allInputs, detach } from '../passes/graph-utils.ts';
-import { BROADCAST_GRAD_OK, gradRules, scalarOf, shapeVec, zerosLike } from './rules.ts';
+import { BROADCAST_GRAD_OK, domainGradRules, gradRules, scalarOf, shapeVec, zerosLike } from './rules.ts';
 
 export interface BackwardOptions {
   /** d(loss) to start from, broadcastable to the loss (default: ones). */
@@ -180,7 +180,7 @@ export function buildBackward(
     const n = path[i];
     let gs = n.outputs.map((o) => grads.get(o) ?? null);
     if (gs.every((g) => g === null)) continue;
-    const rule = n.domain ? undefined : gradRules[n.op];
+    const rule = n.domain ? domainGradRules[`${n.domain}.${n.op}`] : gradRules[n.op];
     if (!rule) throw new AutodiffError('no-grad-rule', `no gradient rule for op ${describe(n)}`);
     if (!BROADCAST_GRAD_OK.has(n.op)) gs = gs.map((g, j) => g && expandTo(b, g, n.outputs[j]));
     const mark = b.graph.nodes.length;

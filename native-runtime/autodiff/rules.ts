@@ -21,6 +21,7 @@ import { AutodiffError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import { type DType, isFloat } from '../ir/dtype.ts';
 import { type AttrValue, type Dim, type InlineData, type Node, type Shape, Value } from '../ir/graph.ts';
+import { matMulNBitsGrad } from '../quantize/linear.ts';
 
 type G = Value | null;
 /** g: upstream gradient per output (null if none); returns one gradient per input (null = none). */
@@ -40,47 +41,23 @@ export function scalarOf(b: GraphBuilder, x: number, dtype: DType): Value {
   return b.cast(b.scalar(x, 'float32'), dtype);
 }
 
-function zeroTensorAttr(dtype: DType): AttrValue {
-  let data: InlineData['data'];
-  switch (dtype) {
-    case 'float32':
-      data = new Float32Array(1);
-      break;
-    case 'float64':
-      data = new Float64Array(1);
-      break;
-    case 'int64':
-      data = new BigInt64Array(1);
-      break;
-    case 'int32':
-      data = new Int32Array(1);
-      break;
-    case 'int8':
-      data = new Int8Array(1);
-      break;
-    case 'float16':
-    case 'bfloat16':
-      data = new Uint16Array(1);
-      break;
-    default:
-      data = new Uint8Array(1);
-  }
-  return { type: 'tensor', value: { dtype, shape: [1], data: { kind: 'inline', data } } };
-}
-
 /** The shape of v as an int64 vector: a constant when static, else a Shape node. */
 export function shapeVec(b: GraphBuilder, v: Value): Value {
   return isStatic(v.shape) ? b.ints(v.shape) : b.shapeOf(v);
 }
 
-/** Zeros with v's shape and dtype (ConstantOfShape: nothing is read from v but its shape). */
+/**
+ * Zeros of the given shape vector: a scalar 0 expanded (nothing is read but the shape). Not
+ * ConstantOfShape, which the WebGPU provider lacks: ORT would build the (possibly logits-sized)
+ * zeros on the CPU and copy them to the device every step.
+ */
+export function zerosOfShape(b: GraphBuilder, shape: Value, outShape: Dim[], dtype: DType): Value {
+  return b.op('Expand', [scalarOf(b, 0, dtype), shape], {}, { shapes: [outShape], dtypes: [dtype] });
+}
+
+/** Zeros with v's shape and dtype. */
 export function zerosLike(b: GraphBuilder, v: Value): Value {
-  return b.op(
-    'ConstantOfShape',
-    [shapeVec(b, v)],
-    { value: zeroTensorAttr(v.dtype) },
-    { shapes: [[...v.shape]], dtypes: [v.dtype] },
-  );
+  return zerosOfShape(b, shapeVec(b, v), [...v.shape], v.dtype);
 }
 
 /** Transposes the last two axes. */
@@ -405,6 +382,11 @@ export const gradRules: Record<string, GradRule> = {
   ...Object.fromEntries(NO_GRADIENT.map((op) => [op, nulls])),
 };
 
+/** Rules for ops of other domains, by `domain.op`: the frozen quantized linear layers (dX only). */
+export const domainGradRules: Record<string, GradRule> = {
+  'com.microsoft.MatMulNBits': matMulNBitsGrad,
+};
+
 /** Rules that accept an upstream gradient broadcastable to (not necessarily of) the output's shape. */
 // biome-ignore format: a list
 export const BROADCAST_GRAD_OK = new Set([
@@ -506,11 +488,11 @@ function sliceGrad(b: GraphBuilder, g: Value, n: Node): Value {
     });
     const curT = b.transpose(cur, perm);
     const fullShape: Dim[] = [x.shape[a.ax], ...curT.shape.slice(1)];
-    const zeros = b.op(
-      'ConstantOfShape',
-      [b.concat([b.shapeOf(x, a.ax, a.ax + 1), b.shapeOf(curT, 1)], 0)],
-      { value: zeroTensorAttr(g.dtype) },
-      { shapes: [fullShape], dtypes: [g.dtype] },
+    const zeros = zerosOfShape(
+      b,
+      b.concat([b.shapeOf(x, a.ax, a.ax + 1), b.shapeOf(curT, 1)], 0),
+      fullShape,
+      g.dtype,
     );
     const sc = b.op('ScatterND', [zeros, b.unsqueeze(idx, [1]), curT]);
     cur = b.transpose(sc, inv);
@@ -540,12 +522,7 @@ function gatherGrad(b: GraphBuilder, g: Value, n: Node): Value {
         permX.map((i) => b.shapeOf(x, i, i + 1)),
         0,
       );
-  const zeros = b.op(
-    'ConstantOfShape',
-    [tVec],
-    { value: zeroTensorAttr(g.dtype) },
-    { shapes: [tShape], dtypes: [g.dtype] },
-  );
+  const zeros = zerosOfShape(b, tVec, tShape, g.dtype);
   const sc = b.op('ScatterND', [zeros, idx, b.transpose(g, permG)], { reduction: 'add' });
   const inv = new Array<number>(permX.length);
   permX.forEach((p, i) => {

@@ -1,6 +1,8 @@
 // Speed measurements behind `reft-studio bench` (cli.md): the same workloads as the PyTorch anchors
 // (../shared/docs/anchors.md), random token ids from a fixed seed, one untimed warm-up, then timed
 // steps. Peak RSS is the process's maximum resident set size, which includes the weights.
+// A GPU device is required, never a silent CPU fallback (requireDevice); the command samples the
+// GPU's memory around the measurement (cli/commands/bench.ts).
 
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
@@ -26,9 +28,15 @@ export interface BenchResult {
   [k: string]: unknown;
 }
 
+/** Progress of a bench: steps done (the warm-up included) out of total; tokens for decode. */
+export type BenchProgress = (done: number, total: number) => void;
+
 export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+
+/** A named GPU must run the bench: falling back to the CPU would measure the wrong thing. */
+const requireDevice = (d?: DeviceChoice): boolean => !!d && d !== 'cpu' && d !== 'auto';
 
 /** Creates and runs a one-node session, so ONNX Runtime's per-process start-up is behind us. */
 async function initOrt(device?: DeviceChoice): Promise<void> {
@@ -46,17 +54,21 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
 
 export async function benchPrefill(
   spec: ModelSpec,
-  o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice },
+  o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const B = o.batch ?? 4,
     T = o.seq ?? 128,
     steps = o.steps ?? 3;
-  const m = await loadForwardModel(spec, { device: o.device });
+  const m = await loadForwardModel(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
   await runForward(m, ids, mask, [B, T]);
+  o.onStep?.(1, steps + 1);
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await runForward(m, ids, mask, [B, T]);
+  for (let i = 0; i < steps; i++) {
+    await runForward(m, ids, mask, [B, T]);
+    o.onStep?.(i + 2, steps + 1);
+  }
   const ms = (performance.now() - t0) / steps;
   return {
     tokens_per_s: (B * T) / (ms / 1000),
@@ -70,7 +82,7 @@ export async function benchPrefill(
 
 export async function benchDecode(
   spec: ModelSpec,
-  o: { prompt?: number; newTokens?: number; device?: DeviceChoice },
+  o: { prompt?: number; newTokens?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
@@ -79,21 +91,27 @@ export async function benchDecode(
   // first session, whatever the model: open a one-node session first so the model's cost is its own.
   await initOrt(o.device);
   const rssBefore = process.memoryUsage().rss;
-  const gen = await Generator.load(spec, { device: o.device });
+  const gen = await Generator.load(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const prompt = randomIds(P, spec.vocabSize, 2);
   await gen.generate([prompt], { greedy: true, maxNewTokens: 4, eosTokenIds: [] });
   let rssPeak = 0;
+  let tokens = 0;
   const r = await gen.generate([prompt], {
     greedy: true,
     maxNewTokens: N,
     eosTokenIds: [],
     onToken: () => {
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      o.onStep?.(++tokens, N);
     },
   });
   // What the model costs while generating: peak RSS minus the process before loading it (Node, ORT's
-  // library), against the fp32 size of the weights. Weights stay memory-mapped from the safetensors file.
+  // library), against the fp32 size of the weights and against the weights in the form read (a
+  // converted or quantized store's size). Weights stay memory-mapped from the safetensors files.
   const weightBytesF32 = spec.params * 4;
+  const formBytes = spec.base?.dir
+    ? spec.weights.headers.reduce((a, h) => a + h.fileSize, 0)
+    : weightBytesF32;
   // The first new token comes from the prefill pass; decode speed counts the cached steps only.
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
@@ -113,6 +131,8 @@ export async function benchDecode(
     model_rss_over_f32_weights: Math.round(((rssPeak - rssBefore) / weightBytesF32) * 100) / 100,
     // The same, counting ORT's first-session code pages as part of the model.
     with_ort_code_over_f32_weights: Math.round(((rssPeak - rssStart) / weightBytesF32) * 100) / 100,
+    base_weights_mb: mb(formBytes),
+    model_rss_over_base_weights: Math.round(((rssPeak - rssBefore) / formBytes) * 100) / 100,
   };
 }
 
@@ -132,6 +152,7 @@ export async function benchTrain(
     prompt?: number;
     steps?: number;
     device?: DeviceChoice;
+    onStep?: BenchProgress;
   },
 ): Promise<BenchResult> {
   const B = o.batch ?? 4,
@@ -185,7 +206,10 @@ export async function benchTrain(
       });
     }
   });
-  const model = await ReftModel.load(spec, states, { device: o.device });
+  const model = await ReftModel.load(spec, states, {
+    device: o.device,
+    requireDevice: requireDevice(o.device),
+  });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const labels = ids.slice();
   for (let b = 0; b < B; b++) for (let t = 0; t < P; t++) labels[b * T + t] = -100n;
@@ -213,9 +237,13 @@ export async function benchTrain(
     return g.loss;
   };
   await step();
+  o.onStep?.(1, steps + 1);
   const t0 = performance.now();
   let loss = 0;
-  for (let i = 0; i < steps; i++) loss = await step();
+  for (let i = 0; i < steps; i++) {
+    loss = await step();
+    o.onStep?.(i + 2, steps + 1);
+  }
   const ms = (performance.now() - t0) / steps;
   return {
     tokens_per_s: (B * T) / (ms / 1000),

@@ -4,9 +4,13 @@
 // on each prompt exactly as in training (positions.ts), and the prompt is formatted as in training
 // (data.ts encodePrompt: the chat template when the adapter was trained through it).
 // Parameters can be swapped without rebuilding the session (probe samples read each checkpoint).
+// Several adapters can be composed on one session (adapters/compose.ts), each on/off and scaled per
+// call without rebuilding it (the playground's strength dials). A prompt is a text or a chat
+// (system/user/assistant messages through the model's chat template).
 // Leaves out: batching of generation requests from different callers.
 
 import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
+import { ComposedAdapters } from '../adapters/compose.ts';
 import { detectAdapterFolder } from '../adapters/folders.ts';
 import { CancelledError, ConfigError } from '../errors.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
@@ -19,6 +23,7 @@ import {
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { prepareBaseLogged, shouldPrepack } from '../quantize/base.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
@@ -34,6 +39,9 @@ export interface RunnerOptions {
   positions?: string;
   /** Apply an adapter made for another model of the same shape. */
   forceBase?: boolean;
+  /** The base weights' form (none|int8|int4; quantize/base.ts) and the data folder holding converted forms. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface GenerateTextOptions
@@ -44,6 +52,23 @@ export interface GenerateTextOptions
   chat?: boolean | 'auto';
   /** Called with each newly completed piece of text of row `row`. */
   onText?: (row: number, text: string) => void;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** A prompt: a text (formatted as in training), or a conversation for the chat template. */
+export type PromptInput = string | { messages: ChatMessage[] };
+
+/** One adapter of a composition (ModelRunner.loadComposed). */
+export interface ComposedAdapterInput {
+  dir: string;
+  name: string;
+  /** α: 0 = the base model, 1 = as trained (default 1). */
+  scale?: number;
+  enabled?: boolean;
 }
 
 export interface GeneratedText {
@@ -83,17 +108,21 @@ export class ModelRunner {
   readonly manifest: StudioManifest | null;
   readonly positions: Positions;
   readonly untied: boolean;
+  /** Several adapters on this session, when loaded with loadComposed. */
+  readonly composed: ComposedAdapters | null;
 
   private constructor(
     spec: ModelSpec,
     tokenizer: Tokenizer,
     model: ReftModel,
     manifest: StudioManifest | null,
+    composed: ComposedAdapters | null = null,
   ) {
     this.spec = spec;
     this.tokenizer = tokenizer;
     this.model = model;
     this.manifest = manifest;
+    this.composed = composed;
     this.positions = parsePositions(manifest?.positions ?? 'f1');
     this.untied = manifest ? isUntied(this.positions, manifest.shareWeights) : false;
   }
@@ -121,8 +150,49 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const model = await ReftModel.load(spec, states, opts);
-    return new ModelRunner(spec, tokenizer, model, manifest);
+    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+      dataDir: opts.dataDir,
+      device: opts.device,
+      log: opts.onNotice,
+    });
+    // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+    const model = await ReftModel.load(base, states, {
+      ...opts,
+      prepack: shouldPrepack(base, { training: false }),
+    });
+    return new ModelRunner(base, tokenizer, model, manifest);
+  }
+
+  /**
+   * The model with several adapters composed on one session (in the order given; see compose.ts).
+   * Prompts go through the chat template when any of them was trained through it.
+   */
+  static async loadComposed(
+    modelDir: string,
+    adapters: ComposedAdapterInput[],
+    opts: RunnerOptions = {},
+  ): Promise<ModelRunner> {
+    const { spec, tokenizer } = openModelFolder(modelDir);
+    if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
+    const inputs = adapters.map((a) => ({
+      name: a.name,
+      adapter: readAdapterFor(a.dir, spec, opts.positions),
+      scale: a.scale,
+      enabled: a.enabled,
+    }));
+    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+      dataDir: opts.dataDir,
+      device: opts.device,
+      log: opts.onNotice,
+    });
+    const composed = await ComposedAdapters.load(base, inputs, {
+      device: opts.device,
+      forceBase: opts.forceBase,
+      modelName: modelDir,
+    });
+    const manifests = inputs.map((i) => i.adapter.manifest);
+    const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
+    return new ModelRunner(base, tokenizer, composed.model, manifest, composed);
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
@@ -163,9 +233,21 @@ export class ModelRunner {
     return encodePrompt(this.tokenizer, ex, useTemplate ? 'auto' : 'none');
   }
 
+  /** A conversation's token ids through the chat template, ready for the assistant's turn. */
+  encodeChat(messages: ChatMessage[]): number[] {
+    if (!this.tokenizer.chatTemplate)
+      throw new ConfigError(
+        'missing-chat-template',
+        'this model has no chat template, so it cannot hold a conversation; send a single prompt instead',
+      );
+    return this.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
+  }
+
   /** Generates a continuation for each prompt (one batch, left-padded). */
-  async generate(prompts: string[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
-    const ids = prompts.map((p) => this.encodePrompt(p, opts.chat ?? 'auto'));
+  async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
+    const ids = prompts.map((p) =>
+      typeof p === 'string' ? this.encodePrompt(p, opts.chat ?? 'auto') : this.encodeChat(p.messages),
+    );
     const limit = this.spec.maxPositions;
     for (const p of ids) {
       if (p.length >= limit)
@@ -188,12 +270,18 @@ export class ModelRunner {
       shouldStop: opts.stop?.length
         ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s))
         : undefined,
-      interventions: n
+      interventions: this.composed
         ? {
             params: this.model.paramFeed(),
-            locations: ids.map((p) => interventionLocations(p.length, this.positions, n, this.untied)),
+            locations: ids.map((p) => (this.composed as ComposedAdapters).locationsFor(p.length)),
+            scales: this.model.states.map((s) => s.scale ?? 1),
           }
-        : undefined,
+        : n
+          ? {
+              params: this.model.paramFeed(),
+              locations: ids.map((p) => interventionLocations(p.length, this.positions, n, this.untied)),
+            }
+          : undefined,
     });
     decoders.forEach((d, r) => {
       const rest = d.flush();

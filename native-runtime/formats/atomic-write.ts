@@ -1,25 +1,35 @@
-// Atomic file writes for the engine and the library: write a temp file in the target's folder, fsync
-// it, rename it over the target, then fsync the folder so the rename itself survives a power cut. A
-// crash at any point leaves either no file / the old file, or the complete new one — never a
-// half-written file. Leftover `*.tmp` files from a killed process are swept by sweepTempFiles.
+// Atomic writes for the engine and the library, of one file or of a whole folder.
+//   writeFileAtomic    temp file in the target's folder, fsync, rename over the target, fsync the
+//                      folder so the rename itself survives a power cut.
+//   writeFolderAtomic  every file written and fsynced into a temp sibling folder `.NAME.TAG.tmp`;
+//                      an existing folder is moved aside to `.NAME.TAG.old`, the temp folder renamed
+//                      into place, the parent fsynced, then the old one removed.
+// A crash at any point leaves the old content or the complete new one, never a mix. What a killed
+// process leaves behind (`*.tmp` files, `.NAME.TAG.tmp` / `.old` folders) is cleaned up at start-up
+// by sweepTempFiles; an `.old` folder whose target is missing (a crash between the two renames) is
+// put back rather than deleted.
 
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { FormatError } from '../errors.ts';
 
 const TMP_SUFFIX = '.tmp';
 
-function fsyncDir(dir: string): void {
+/** fsyncs a folder, so renames and creations inside it are durable. */
+export function fsyncDir(dir: string): void {
   // Windows cannot open a directory for fsync; NTFS renames are journaled anyway.
   if (process.platform === 'win32') return;
   const fd = openSync(dir, 'r');
@@ -57,9 +67,68 @@ export function writeFileAtomic(
   fsyncDir(dir);
 }
 
+/** `.NAME.TAG.tmp` / `.NAME.TAG.old`: the temp and moved-aside folders of writeFolderAtomic. */
+const FOLDER_TEMP_RE = /^\.(.+)\.([0-9a-f]{12})\.(tmp|old)$/;
+
+function writeAll(path: string, data: string | Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * Removes `*.tmp` files left under `root` by a killed writer. Only files older than `minAgeMs` go,
- * so a write in progress in another process (the CLI next to `serve`) is left alone.
+ * Creates or replaces folder `dir` with exactly `files` (plain file names, no sub-folders): all of
+ * them are written and fsynced into a temp sibling first, which is renamed into place; on failure
+ * the old folder (if any) is kept. The parent is fsynced after the renames.
+ */
+export function writeFolderAtomic(dir: string, files: Array<[string, string | Uint8Array]>): void {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const tag = randomBytes(6).toString('hex');
+  const tmp = join(parent, `.${basename(target)}.${tag}${TMP_SUFFIX}`);
+  mkdirSync(tmp);
+  try {
+    for (const [name, data] of files) {
+      if (name.includes('/') || name.includes('\\') || name === '..' || name === '.' || name === '')
+        throw new FormatError('bad-file-name', `invalid file name ${JSON.stringify(name)}`);
+      writeAll(join(tmp, name), data);
+    }
+    fsyncDir(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (!existsSync(target)) {
+    renameSync(tmp, target);
+    fsyncDir(parent);
+    return;
+  }
+  const old = join(parent, `.${basename(target)}.${tag}.old`);
+  renameSync(target, old);
+  try {
+    renameSync(tmp, target);
+  } catch (e) {
+    renameSync(old, target);
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  fsyncDir(parent);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Cleans up after killed writers under `root` (recursively): `*.tmp` files, writeFolderAtomic's
+ * `.NAME.TAG.tmp` folders, and its `.NAME.TAG.old` folders — put back as NAME when NAME is missing
+ * (the crash fell between the two renames), removed otherwise. Only entries older than `minAgeMs`
+ * are touched, so a write in progress in another process (the CLI next to `serve`) is left alone.
+ * Returns how many entries were removed or restored.
  */
 export function sweepTempFiles(root: string, minAgeMs = 10 * 60_000): number {
   let removed = 0;
@@ -79,8 +148,18 @@ export function sweepTempFiles(root: string, minAgeMs = 10 * 60_000): number {
       } catch {
         continue;
       }
-      if (st.isDirectory()) walk(p);
-      else if (name.endsWith(TMP_SUFFIX) && now - st.mtimeMs >= minAgeMs) {
+      const old = now - st.mtimeMs >= minAgeMs;
+      const folderTemp = st.isDirectory() ? FOLDER_TEMP_RE.exec(name) : null;
+      if (folderTemp) {
+        if (!old) continue;
+        try {
+          const target = join(dir, folderTemp[1]);
+          if (folderTemp[3] === 'old' && !existsSync(target)) renameSync(p, target);
+          else rmSync(p, { recursive: true, force: true });
+          removed++;
+        } catch {}
+      } else if (st.isDirectory()) walk(p);
+      else if (name.endsWith(TMP_SUFFIX) && old) {
         try {
           unlinkSync(p);
           removed++;

@@ -100,6 +100,13 @@ test('GLOBAL naming anything off the allow-list is refused before it is used', (
   );
 });
 
+test('names the allow-list tables inherit (torch.constructor, torch.__proto__) are refused', () => {
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const e = errOf(() => loadPickle(evilPickle('torch', name), 'f.bin'));
+    assert.equal(e.code, 'forbidden-global', `torch.${name}: ${e.message}`);
+  }
+});
+
 test('STACK_GLOBAL, INST and NEWOBJ are held to the same allow-list', () => {
   const sg = Buffer.concat([
     Buffer.from([0x80, 4, 0x8c, 9]),

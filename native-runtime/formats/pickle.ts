@@ -69,7 +69,8 @@ const ALLOWED_CALLABLES = new Set([
 ]);
 
 function isAllowedGlobal(module: string, name: string): boolean {
-  if (module === 'torch' && name in STORAGE_CLASSES) return true;
+  // Own entries only: `name in STORAGE_CLASSES` would also accept torch.constructor / torch.__proto__.
+  if (module === 'torch' && Object.hasOwn(STORAGE_CLASSES, name)) return true;
   return ALLOWED_CALLABLES.has(`${module}.${name}`);
 }
 
@@ -457,7 +458,7 @@ function persistentLoad(pid: PyValue, bad: (m: string) => FormatError): StorageR
   }
   const [, cls, key, location, numel] = pid.items;
   const n = intOf(numel);
-  if (!(cls instanceof PyGlobal) || cls.module !== 'torch' || !(cls.name in STORAGE_CLASSES))
+  if (!(cls instanceof PyGlobal) || cls.module !== 'torch' || !Object.hasOwn(STORAGE_CLASSES, cls.name))
     throw bad('persistent id names no storage class');
   if (typeof key !== 'string' || typeof location !== 'string' || n === undefined || n < 0)
     throw bad('malformed storage persistent id');

@@ -13,7 +13,6 @@ import {
   parseInterventionType,
   pyreftClassString,
   readPyreftFolder,
-  writeFolderAtomic,
   writePyreftFolder,
 } from './pyreft.ts';
 import { readTorchFileFull } from './torch-save.ts';
@@ -212,27 +211,14 @@ test('ConsReFT / LobiReFT / DiReFT without kept parametrization: written as pyre
   }
 });
 
-test('writeFolderAtomic replaces a folder whole, and a failed write leaves it untouched', () => {
+test('a writePyreftFolder that fails validation leaves the destination untouched', () => {
   const dir = join(tempDir('atomic-'), 'out');
-  writeFolderAtomic(dir, [
-    ['a.txt', 'one'],
-    ['b.txt', 'two'],
-  ]);
-  writeFolderAtomic(dir, [['a.txt', 'three']]);
-  assert.deepEqual(readdirSync(dir), ['a.txt']);
-  assert.throws(
-    () =>
-      writeFolderAtomic(dir, [
-        ['ok.txt', 'x'],
-        ['../evil', 'x'],
-      ]),
-    { code: 'bad-adapter' },
-  );
-  assert.deepEqual(readdirSync(dir), ['a.txt']);
-  assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), 'three');
-  assert.deepEqual(readdirSync(join(dir, '..')), ['out']); // no temp folders left behind
-  const bad = syntheticAdapter('loreft');
+  const good = syntheticAdapter('direft');
+  writePyreftFolder(dir, good);
+  const before = readdirSync(dir).sort();
+  const bad = syntheticAdapter('direft');
   bad.interventions[0].params = { R: bad.interventions[0].params.R };
   assert.throws(() => writePyreftFolder(dir, bad), { code: 'missing-tensor' });
-  assert.deepEqual(readdirSync(dir), ['a.txt']);
+  assert.deepEqual(readdirSync(dir).sort(), before);
+  assert.deepEqual(readdirSync(join(dir, '..')), ['out']); // no temp folders left behind
 });

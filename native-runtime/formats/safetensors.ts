@@ -83,43 +83,91 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     }
     const hbuf = Buffer.alloc(headerLen);
     readExact(fd, hbuf, 8, path);
-    let json: Record<string, unknown>;
+    let json: unknown;
     try {
       json = JSON.parse(hbuf.toString('utf8'));
     } catch {
       throw new FormatError('bad-header', `${path}: header is not valid JSON`);
     }
+    if (!json || typeof json !== 'object' || Array.isArray(json))
+      throw new FormatError('bad-header', `${path}: header is not a JSON object`);
     const dataStart = 8 + headerLen;
-    const tensors = new Map<string, TensorInfo>();
-    let metadata: Record<string, string> = {};
-    for (const [name, v] of Object.entries(json)) {
-      if (name === '__metadata__') {
-        metadata = (v ?? {}) as Record<string, string>;
-        continue;
+    const tensors = parseHeaderEntries(
+      json as Record<string, unknown>,
+      path,
+      fileSize - dataStart,
+      dataStart,
+    );
+    const meta = (json as Record<string, unknown>).__metadata__;
+    const metadata: Record<string, string> = {};
+    if (meta !== undefined && meta !== null) {
+      if (typeof meta !== 'object' || Array.isArray(meta))
+        throw new FormatError('bad-header', `${path}: __metadata__ is not an object`);
+      for (const [k, v] of Object.entries(meta)) {
+        if (typeof v !== 'string')
+          throw new FormatError('bad-header', `${path}: __metadata__ value for ${k} is not a string`);
+        metadata[k] = v;
       }
-      const t = v as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-      if (!(t.dtype in BYTES))
-        throw new FormatError('bad-dtype', `${path}: tensor ${name} has unsupported dtype ${t.dtype}`);
-      const [a, b] = t.data_offsets;
-      const numel = t.shape.reduce((x, y) => x * y, 1);
-      if (b - a !== numel * BYTES[t.dtype]) {
-        throw new FormatError(
-          'bad-header',
-          `${path}: tensor ${name} byte range ${a}..${b} does not match shape [${t.shape}] ${t.dtype}`,
-        );
-      }
-      if (dataStart + b > fileSize) {
-        throw new FormatError(
-          'truncated-file',
-          `${path}: tensor ${name} ends at byte ${dataStart + b} but the file has ${fileSize} bytes (truncated)`,
-        );
-      }
-      tensors.set(name, { name, dtype: t.dtype, shape: t.shape, offset: dataStart + a, byteLength: b - a });
     }
     return { path, tensors, metadata, dataStart, fileSize };
   } finally {
     closeSync(fd);
   }
+}
+
+const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * The tensor entries of a header, each checked as the reference implementation does: a known dtype,
+ * a shape of non-negative integers, and a byte range [a, b) of integers with 0 ≤ a ≤ b ≤ data size
+ * whose length matches shape × dtype; ranges may not overlap. Nothing else in a header is trusted.
+ */
+function parseHeaderEntries(
+  json: Record<string, unknown>,
+  path: string,
+  dataSize: number,
+  dataStart: number,
+): Map<string, TensorInfo> {
+  const bad = (msg: string) => new FormatError('bad-header', `${path}: ${msg}`);
+  const tensors = new Map<string, TensorInfo>();
+  const ranges: Array<[number, number, string]> = [];
+  for (const [name, v] of Object.entries(json)) {
+    if (name === '__metadata__') continue;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`tensor ${name} is not an object`);
+    const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof t.dtype !== 'string' || !Object.hasOwn(BYTES, t.dtype))
+      throw new FormatError(
+        'bad-dtype',
+        `${path}: tensor ${name} has unsupported dtype ${String(t.dtype).slice(0, 20)}`,
+      );
+    const dtype = t.dtype as SafetensorsDtype;
+    if (!Array.isArray(t.shape) || t.shape.length > 16 || !t.shape.every(isIndex))
+      throw bad(`tensor ${name} has a shape that is not a list of non-negative integers`);
+    const shape = t.shape as number[];
+    const offs = t.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isIndex))
+      throw bad(`tensor ${name} has data_offsets that are not two non-negative integers`);
+    const [a, b] = offs as [number, number];
+    const numel = shape.reduce((x, y) => x * y, 1);
+    if (a > b || !Number.isSafeInteger(numel * BYTES[dtype]) || b - a !== numel * BYTES[dtype]) {
+      throw bad(`tensor ${name} byte range ${a}..${b} does not match shape [${shape}] ${dtype}`);
+    }
+    if (b > dataSize) {
+      throw new FormatError(
+        'truncated-file',
+        `${path}: tensor ${name} ends at byte ${dataStart + b} but the file has ${dataStart + dataSize} bytes (truncated)`,
+      );
+    }
+    ranges.push([a, b, name]);
+    tensors.set(name, { name, dtype, shape, offset: dataStart + a, byteLength: b - a });
+  }
+  ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  for (let i = 1; i < ranges.length; i++) {
+    const [a, , name] = ranges[i];
+    const [, prevEnd, prev] = ranges[i - 1];
+    if (a < prevEnd) throw bad(`tensors ${prev} and ${name} overlap (byte ${a} < ${prevEnd})`);
+  }
+  return tensors;
 }
 
 export function readTensorBytes(path: string, info: TensorInfo): Buffer {

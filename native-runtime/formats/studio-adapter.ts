@@ -11,6 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
+import { writeFolderAtomic } from './atomic-write.ts';
+import { FILE_LIMITS, readJsonFile } from './json-file.ts';
 import {
   checkAgainstModel,
   checkParams,
@@ -24,7 +26,6 @@ import {
   readPyreftFolder,
   type StudioSidecar,
   validateAdapter,
-  writeFolderAtomic,
   writePyreftFolder,
 } from './pyreft.ts';
 import { encodeSafetensors, loadSafetensors, type TensorToWrite } from './safetensors.ts';
@@ -54,7 +55,8 @@ export interface StudioManifest {
   activation: string | null;
   promptTemplate: string | null;
   dtype: string;
-  baseModel: { arch: string; fingerprint: string };
+  /** `form`: the base weights the adapter was trained on ('fp32', 'bf16', 'int8-b32', …; quantize/). */
+  baseModel: { arch: string; fingerprint: string; form?: string };
   datasetVersion: string | null;
   runId: string | null;
   metrics: Record<string, number>;
@@ -118,7 +120,7 @@ export function validateManifest(json: unknown, where: string): StudioManifest {
     if (parseInterventionKey(o.key)?.layer !== o.layer)
       throw bad(`interventions[${i}]: key ${o.key} does not match layer ${String(o.layer)}`);
     if (o.component !== 'block_output') throw bad(`interventions[${i}].component must be "block_output"`);
-    if (typeof o.type !== 'string' || !(o.type in PYREFT_CLASS_NAMES))
+    if (typeof o.type !== 'string' || !Object.hasOwn(PYREFT_CLASS_NAMES, o.type))
       throw bad(`interventions[${i}].type ${JSON.stringify(o.type)} is not a ReFT type`);
     int(o.rank, `interventions[${i}].rank`, 1);
   }
@@ -150,6 +152,7 @@ export function validateManifest(json: unknown, where: string): StudioManifest {
   const bm = m.baseModel as Record<string, unknown> | null;
   if (!bm || typeof bm !== 'object' || typeof bm.arch !== 'string' || typeof bm.fingerprint !== 'string')
     throw bad('baseModel must be {arch, fingerprint}');
+  if (bm.form !== undefined && typeof bm.form !== 'string') throw bad('baseModel.form must be a string');
   if (m.datasetVersion !== null && typeof m.datasetVersion !== 'string')
     throw bad('datasetVersion must be a string or null');
   if (m.runId !== null && typeof m.runId !== 'string') throw bad('runId must be a string or null');
@@ -172,13 +175,7 @@ export function readStudioAdapter(dir: string): StudioAdapter {
   const mPath = join(dir, MANIFEST_FILE);
   if (!existsSync(mPath))
     throw new FormatError('missing-file', `${mPath}: missing; not a ReFT Studio adapter folder`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(mPath, 'utf8'));
-  } catch {
-    throw new FormatError('bad-manifest', `${mPath}: not valid JSON`);
-  }
-  const manifest = validateManifest(json, mPath);
+  const manifest = validateManifest(readJsonFile(mPath, mPath, FILE_LIMITS.config, 'bad-manifest'), mPath);
   const tPath = join(dir, TENSORS_FILE);
   const tensors = loadSafetensors(tPath);
   const used = new Set<string>();
@@ -347,8 +344,7 @@ export interface ImportOptions {
  * first; `dest` is only touched (atomically) once the adapter is known to be good.
  */
 export function importPyreftFolder(src: string, dest: string, opts: ImportOptions = {}): StudioAdapter {
-  const py = readPyreftFolder(src);
-  if (opts.model) checkAgainstModel(py, opts.model);
+  const py = readPyreftFolder(src, { model: opts.model });
   const studio = pyreftToStudio(py, opts.meta);
   writeStudioAdapter(dest, studio);
   return studio;

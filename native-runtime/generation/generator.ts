@@ -4,9 +4,11 @@
 // the key/value cache produced by the intervened prompt pass.
 // Position ids come from the attention mask (cumulative sum − 1), as transformers' generate does.
 
-import { CancelledError, ConfigError } from '../errors.ts';
+import { CancelledError, ConfigError, OrtError } from '../errors.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { cacheOutputs } from '../models/decoder.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { buildReftGraph } from '../training/reft-graph.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
@@ -56,14 +58,22 @@ export class Generator {
   /** A generator over its own session (base model, or a fixed set of interventions). */
   static async load(
     spec: ModelSpec,
-    opts: { device?: DeviceChoice; interventions?: InterventionSpec[]; onNotice?: (m: string) => void } = {},
+    opts: {
+      device?: DeviceChoice;
+      requireDevice?: boolean;
+      interventions?: InterventionSpec[];
+      onNotice?: (m: string) => void;
+    } = {},
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
     const g = buildReftGraph(spec, ivs);
     const session = await createSession(g.graph, {
       device: opts.device,
+      requireDevice: opts.requireDevice,
       weightsDir: g.weightsDir,
       onNotice: opts.onNotice,
+      outputsOnDevice: cacheOutputs(spec),
+      prepack: shouldPrepack(spec, { training: false }),
     });
     return new Generator(spec, session, ivs);
   }
@@ -113,7 +123,9 @@ export class Generator {
       attention_mask: maskTensor(mask),
       position_ids: new ort.Tensor('int64', pos, [B, T]),
     };
-    const cache = new KvCache(L, B, K, E);
+    const cache: Cache = this.session.outputsOnDevice.has('present_key.0')
+      ? new DeviceKvCache(L, B, K, E)
+      : new KvCache(L, B, K, E);
     cache.feed(feeds);
     this.#feedInterventions(feeds, opts.interventions, prompts, T, false);
 
@@ -124,40 +136,48 @@ export class Generator {
     let t0 = performance.now();
     let prefillMs = 0;
     let newTokens = 0;
-    for (let step = 0; step < maxNew; step++) {
-      if (opts.signal?.aborted) throw new CancelledError('generation cancelled');
-      const res = await runSession(this.session, feeds, cache.fetches);
-      cache.append(res, step === 0 ? T : 1);
-      if (step === 0) {
-        prefillMs = performance.now() - t0;
-        t0 = performance.now();
+    try {
+      for (let step = 0; step < maxNew; step++) {
+        if (opts.signal?.aborted) throw new CancelledError('generation cancelled');
+        const res = await runSession(this.session, feeds, cache.fetches);
+        cache.append(res, step === 0 ? T : 1);
+        if (step === 0) {
+          prefillMs = performance.now() - t0;
+          t0 = performance.now();
+        }
+        const logits = res.logits.data as Float32Array;
+        const V = logits.length / B;
+        const next = new BigInt64Array(B);
+        for (let r = 0; r < B; r++) {
+          if (done[r]) continue; // finished rows keep feeding their last token; their output is ignored
+          const id = sample(logits.subarray(r * V, (r + 1) * V), opts, seen[r], rng);
+          out[r].push(id);
+          seen[r].push(id);
+          newTokens++;
+          opts.onToken?.(r, id);
+          if (eos.has(id)) done[r] = 'eos';
+          else if (opts.shouldStop?.(r, out[r])) done[r] = 'stop';
+          next[r] = BigInt(id);
+        }
+        if (done.every((d) => d) || step === maxNew - 1) break;
+        // Decode step: feed the new token, the grown mask, the next position and the cache.
+        for (const m of mask) m.push(1); // the token just sampled joins the cache on the next pass
+        for (let r = 0; r < B; r++) {
+          if (done[r]) next[r] = BigInt(out[r][out[r].length - 1] ?? 0);
+          lastPos[r]++;
+        }
+        feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
+        feeds.attention_mask = maskTensor(
+          mask,
+          cache.capacity ?? undefined,
+          this.#decodingWindow(mask[0].length),
+        );
+        feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
+        cache.feed(feeds);
+        this.#feedInterventions(feeds, opts.interventions, prompts, 1, true);
       }
-      const logits = res.logits.data as Float32Array;
-      const V = logits.length / B;
-      const next = new BigInt64Array(B);
-      for (let r = 0; r < B; r++) {
-        if (done[r]) continue; // finished rows keep feeding their last token; their output is ignored
-        const id = sample(logits.subarray(r * V, (r + 1) * V), opts, seen[r], rng);
-        out[r].push(id);
-        seen[r].push(id);
-        newTokens++;
-        opts.onToken?.(r, id);
-        if (eos.has(id)) done[r] = 'eos';
-        else if (opts.shouldStop?.(r, out[r])) done[r] = 'stop';
-        next[r] = BigInt(id);
-      }
-      if (done.every((d) => d) || step === maxNew - 1) break;
-      // Decode step: feed the new token, the grown mask, the next position and the cache.
-      for (const m of mask) m.push(1); // the token just sampled joins the cache on the next pass
-      for (let r = 0; r < B; r++) {
-        if (done[r]) next[r] = BigInt(out[r][out[r].length - 1] ?? 0);
-        lastPos[r]++;
-      }
-      feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
-      feeds.attention_mask = maskTensor(mask, cache.capacity, this.#decodingWindow(mask[0].length));
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(lastPos, BigInt), [B, 1]);
-      cache.feed(feeds);
-      this.#feedInterventions(feeds, opts.interventions, prompts, 1, true);
+    } finally {
+      cache.release();
     }
     const finishReasons = done.map((d) => d ?? 'length');
     return {
@@ -236,7 +256,16 @@ function maskTensor(mask: number[][], capacity?: number, window?: number): ort.T
  * output into a new JavaScript buffer, so returning the grown cache each step cost a full copy per step
  * and piled up tens of MB of garbage on a 64-token generation of the 31.6M bench model.
  */
-class KvCache {
+interface Cache {
+  /** Slots the past is fed at (unused ones masked out), or null when the past is fed at its length. */
+  readonly capacity: number | null;
+  readonly fetches: string[];
+  feed(feeds: Record<string, ort.Tensor>): void;
+  append(res: Record<string, ort.Tensor>, n: number): void;
+  release(): void;
+}
+
+class KvCache implements Cache {
   capacity = 0;
   #len = 0;
   #slots: Float32Array[] = []; // key.0, value.0, key.1, … each (B, K, capacity, E)
@@ -262,6 +291,10 @@ class KvCache {
         shape,
       );
     }
+  }
+
+  release(): void {
+    this.#slots = [];
   }
 
   /** Appends a pass's n new tokens per row, growing by half again (in 64-token blocks) when full. */
@@ -295,5 +328,54 @@ class KvCache {
       }
     }
     this.#len = need;
+  }
+}
+
+/**
+ * The cache on a WebGPU device: each pass returns the whole grown cache (present_key.i, …) as GPU
+ * buffers (the session's preferredOutputLocation), fed back unchanged as the next pass's past; the
+ * host never sees it. The previous pass's buffers are released as soon as the next pass made new ones.
+ */
+class DeviceKvCache implements Cache {
+  readonly capacity = null;
+  readonly fetches: string[];
+  #past: ort.Tensor[] = [];
+  #empty: ort.Tensor;
+
+  constructor(
+    private readonly layers: number,
+    B: number,
+    K: number,
+    E: number,
+  ) {
+    this.fetches = ['logits'];
+    for (let i = 0; i < layers; i++) this.fetches.push(`present_key.${i}`, `present_value.${i}`);
+    this.#empty = new ort.Tensor('float32', new Float32Array(0), [B, K, 0, E]);
+  }
+
+  feed(feeds: Record<string, ort.Tensor>): void {
+    for (let i = 0; i < this.layers; i++) {
+      feeds[`past_key.${i}`] = this.#past[2 * i] ?? this.#empty;
+      feeds[`past_value.${i}`] = this.#past[2 * i + 1] ?? this.#empty;
+    }
+  }
+
+  append(res: Record<string, ort.Tensor>): void {
+    const next = Array.from({ length: this.layers }, (_, i) => [
+      res[`present_key.${i}`],
+      res[`present_value.${i}`],
+    ]).flat();
+    if (next.some((t) => t.location !== 'gpu-buffer'))
+      throw new OrtError(
+        'cache-not-on-device',
+        'the KV cache came back to the host; the session should keep it on the GPU',
+      );
+    this.release();
+    this.#past = next;
+  }
+
+  release(): void {
+    for (const t of this.#past) t.dispose();
+    this.#past = [];
   }
 }

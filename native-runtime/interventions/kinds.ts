@@ -23,8 +23,17 @@ export const PYREFT_CLASS: Record<InterventionType, string> = {
   lobireft: 'LobireftIntervention',
 };
 
+/**
+ * One trained tensor of an intervention type. This table is the only declaration of the parameter
+ * layouts: the engine (init, graph, trainer) and the adapter files (formats/pyreft-params.ts, which
+ * calls R "R" in memory) both derive from it.
+ */
 export interface ParamDef {
+  /** The name in pyreft's state dict (`rotate_layer` is R). */
   name: string;
+  /** Shape in hidden size n and rank r, e.g. ['r', 'n'] for a Linear(n → r) weight. */
+  dims: ReadonlyArray<'n' | 'r'>;
+  /** The shape for hidden size n and rank r (from dims). */
   shape: (n: number, r: number) => number[];
   /** R: orthonormal columns, initialised by QR of a Gaussian matrix. */
   orthonormal?: boolean;
@@ -32,14 +41,22 @@ export interface ParamDef {
   init: 'orthonormal' | 'linear' | 'rand';
   /** In pyreft's state dict but never read by the forward pass (NodiReFT's proj_layer.bias). */
   unused?: boolean;
+  /** pyreft leaves it out of saved files when the layer was built without it (add_bias=False). */
+  optionalInFiles?: boolean;
 }
 
-const R: ParamDef = { name: 'rotate_layer', shape: (n, r) => [n, r], orthonormal: true, init: 'orthonormal' };
-const lin = (name: string, w: boolean): ParamDef => ({
-  name,
-  shape: w ? (n, r) => [r, n] : (_n, r) => [r],
-  init: 'linear',
-});
+function param(
+  name: string,
+  dims: ReadonlyArray<'n' | 'r'>,
+  init: ParamDef['init'],
+  extra: Partial<ParamDef> = {},
+): ParamDef {
+  return { name, dims, shape: (n, r) => dims.map((d) => (d === 'n' ? n : r)), init, ...extra };
+}
+
+const R = param('rotate_layer', ['n', 'r'], 'orthonormal', { orthonormal: true });
+const lin = (name: string, w: boolean, extra: Partial<ParamDef> = {}): ParamDef =>
+  param(name, w ? ['r', 'n'] : ['r'], 'linear', extra);
 
 export const PARAMS: Record<InterventionType, ParamDef[]> = {
   loreft: [R, lin('weight', true), lin('bias', false)],
@@ -47,17 +64,17 @@ export const PARAMS: Record<InterventionType, ParamDef[]> = {
     lin('learned_source.weight', true),
     lin('learned_source.bias', false),
     lin('proj_layer.weight', true),
-    lin('proj_layer.bias', false),
+    lin('proj_layer.bias', false, { optionalInFiles: true }),
   ],
   direft: [R, lin('learned_source.weight', true), lin('learned_source.bias', false)],
   nodireft: [
     lin('learned_source.weight', true),
     lin('learned_source.bias', false),
     lin('proj_layer.weight', true),
-    { ...lin('proj_layer.bias', false), unused: true },
+    lin('proj_layer.bias', false, { unused: true, optionalInFiles: true }),
   ],
-  consreft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
-  lobireft: [R, { name: 'learned_source', shape: (_n, r) => [r], init: 'rand' }],
+  consreft: [R, param('learned_source', ['r'], 'rand')],
+  lobireft: [R, param('learned_source', ['r'], 'rand')],
 };
 
 export interface InterventionSpec {

@@ -9,7 +9,10 @@ export type DType =
   | 'int32'
   | 'int8'
   | 'uint8'
-  | 'bool';
+  | 'bool'
+  // Packed two per byte (low nibble first); only for weights read by DequantizeLinear.
+  | 'uint4'
+  | 'int4';
 
 export const ONNX_DTYPE: Record<DType, number> = {
   float32: 1,
@@ -21,6 +24,8 @@ export const ONNX_DTYPE: Record<DType, number> = {
   float16: 10,
   float64: 11,
   bfloat16: 16,
+  uint4: 21,
+  int4: 22,
 };
 
 export const DTYPE_BYTES: Record<DType, number> = {
@@ -33,6 +38,8 @@ export const DTYPE_BYTES: Record<DType, number> = {
   int8: 1,
   uint8: 1,
   bool: 1,
+  uint4: 0.5,
+  int4: 0.5,
 };
 
 export const isFloat = (d: DType): boolean =>

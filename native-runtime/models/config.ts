@@ -12,6 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { FILE_LIMITS, parseJsonText, readFileCapped, readJsonObject } from '../formats/json-file.ts';
+import type { BaseWeights } from '../quantize/scheme.ts';
 import {
   type Arch,
   archOf,
@@ -77,6 +78,14 @@ export interface ModelSpec extends ModelDims {
   fingerprint: string;
   /** Total parameter count from the weight shapes (a tied lm_head counted once). */
   params: number;
+  /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
+  base?: BaseWeights;
+  /**
+   * The dtype the graphs compute in (default float32). float16/bfloat16: weights stored in it stay
+   * in it on the device, activations too, with norm statistics, softmax, the loss and interventions in
+   * float32 (models/decoder.ts). Graph inputs and outputs stay float32 either way.
+   */
+  compute?: 'float32' | 'float16' | 'bfloat16';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // The forward graph of a decoder-only language model (Llama, Mistral, Qwen2, Qwen3, Gemma, GPT-2),
-// built from a ModelSpec with weights referenced in place inside the safetensors files.
+// built from a ModelSpec with weights referenced in place inside the safetensors files (weight-refs.ts).
 // One builder serves every use: exact logits (debug forward), generation with a KV cache, and the
 // training graph (interventions are inserted by the `afterBlock` hook on the residual stream).
 //
@@ -9,13 +9,17 @@
 // keys and values, which the caller appends to its own cache. (onnxruntime-node copies every output
 // into a fresh JavaScript buffer, so returning the whole grown cache each step cost a copy of it and
 // left it as garbage; the past can be fed at a larger capacity with the unused slots masked out.)
+// The whole grown cache is returned too, as present_key.i / present_value.i (B, K, P+T, E): a WebGPU
+// session keeps those on the device and feeds them back (generator.ts), so the cache never crosses
+// to the host. Both exist in every cached graph; an output nobody fetches costs nothing.
+//
+// Precision: spec.compute (default float32). In float16/bfloat16 the weights are used as stored
+// (WeightRefs), the residual stream, the linear layers, rotary and attention products run in that
+// dtype; norm statistics (with the norm's weight), attention scores + mask + softmax, the logits, the
+// cache as graph I/O and the afterBlock hook (interventions) are float32. No ReduceMean or Softmax
+// ever sees a half tensor (CUDA has no bf16 ReduceMean), and graph inputs/outputs stay float32.
 
-import { realpathSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { UnsupportedError } from '../errors.ts';
-import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
-import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
 import type { ModelSpec } from './config.ts';
 import {
@@ -24,11 +28,11 @@ import {
   attention,
   attentionBias,
   layerNorm,
-  linear,
-  linearT,
   rmsNorm,
   rotaryTables,
+  scalarLike,
 } from './layers.ts';
+import { gpt2Prefix, type HeadFn, WeightRefs } from './weight-refs.ts';
 
 export interface BlockHookContext {
   b: GraphBuilder;
@@ -57,70 +61,11 @@ export interface DecoderGraph {
   hidden: Value[];
   /** The residual stream after the final norm, (N, D). */
   finalHidden: Value;
-  /** The LM head weight (V, D) as float32 (tied to the embeddings where the model says so). */
-  head: Value;
+  /** The LM head, (N, D) → (N, V) (tied to the embeddings where the model says so). */
+  head: HeadFn;
   batchSeq: Value;
   /** Folder the external weight locations are relative to. */
   weightsDir: string;
-}
-
-const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = {
-  F32: 'float32',
-  F16: 'float16',
-  BF16: 'bfloat16',
-};
-
-/** Resolves weights to initializers pointing into the safetensors files (never copied). */
-class WeightRefs {
-  readonly dir: string;
-  #cache = new Map<string, Value>();
-
-  constructor(
-    private b: GraphBuilder,
-    private spec: ModelSpec,
-  ) {
-    // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
-    // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
-    const first = spec.weights.get(spec.weights.names()[0]);
-    this.dir = dirname(realpathSync(first.file));
-  }
-
-  has(name: string): boolean {
-    return this.spec.weights.has(name);
-  }
-
-  /** The weight as float32 (cast inside the graph when stored in f16/bf16). */
-  get(name: string): Value {
-    const hit = this.#cache.get(name);
-    if (hit) return hit;
-    const { file, info } = this.spec.weights.get(name);
-    const real = realpathSync(file);
-    if (dirname(real) !== this.dir) {
-      throw new UnsupportedError(
-        'weights-split-folders',
-        `${name}: weight files lie in different folders (${dirname(real)} vs ${this.dir})`,
-      );
-    }
-    const dtype = ST_TO_DTYPE[info.dtype];
-    if (!dtype)
-      throw new UnsupportedError(
-        'unsupported-dtype',
-        `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
-      );
-    const v = this.b.initializer(name, dtype, info.shape, {
-      kind: 'external',
-      location: basename(real),
-      offset: info.offset,
-      length: info.byteLength,
-    });
-    const out = this.b.cast(v, 'float32');
-    this.#cache.set(name, out);
-    return out;
-  }
-
-  opt(name: string): Value | null {
-    return this.has(name) ? this.get(name) : null;
-  }
 }
 
 /** Rotary inverse frequencies, including Llama 3 and linear scaling. */
@@ -147,10 +92,20 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
   return inv;
 }
 
+/** The cache outputs of a cached graph (new_* and present_*): what a WebGPU session keeps on the device. */
+export function cacheOutputs(spec: ModelSpec): string[] {
+  return Array.from({ length: spec.numLayers }, (_, i) => [
+    `new_key.${i}`,
+    `new_value.${i}`,
+    `present_key.${i}`,
+    `present_value.${i}`,
+  ]).flat();
+}
+
 interface CacheIO {
   past: (layer: number) => { k: Value; v: Value } | null;
-  /** Declares this pass's keys/values (B, K, T, E) as outputs. */
-  present: (layer: number, k: Value, v: Value) => void;
+  /** Declares this pass's keys/values (B, K, T, E) and the whole cache (B, K, S, E) as outputs. */
+  present: (layer: number, k: Value, v: Value, kAll: Value, vAll: Value) => void;
 }
 
 function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
@@ -162,9 +117,11 @@ function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
       k: b.input(`past_key.${i}`, 'float32', ['B', K, 'P', E]),
       v: b.input(`past_value.${i}`, 'float32', ['B', K, 'P', E]),
     }),
-    present: (i, k, v) => {
+    present: (i, k, v, kAll, vAll) => {
       b.output(k, `new_key.${i}`);
       b.output(v, `new_value.${i}`);
+      b.output(kAll, `present_key.${i}`);
+      b.output(vAll, `present_value.${i}`);
     },
   };
 }
@@ -190,6 +147,10 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     H = spec.numHeads,
     K = spec.numKvHeads,
     E = spec.headDim;
+  const dt = w.compute;
+  const half = dt !== 'float32';
+  const toDt = (v: Value) => b.cast(v, dt);
+  const to32 = (v: Value) => b.cast(v, 'float32');
   const batchSeq = b.shapeOf(inputIds); // [B, T]
   const bsd = b.concat([batchSeq, b.ints([D])], 0);
   const ctx: BlockHookContext = { b, batchSeq };
@@ -197,22 +158,30 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   const sw = spec.slidingWindow;
   const windowBias = sw ? attentionBias(b, attentionMask, inputIds, sw.size) : fullBias;
   const isGpt2 = spec.arch === 'gpt2';
-  const p = isGpt2 ? (w.has('transformer.wte.weight') ? 'transformer.' : '') : 'model.';
+  const p = isGpt2 ? gpt2Prefix(w) : 'model.';
   const flatIds = b.reshape(inputIds, [-1], ['N']);
 
   // Embeddings, as (N, D).
-  let h = b.gather(w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`), flatIds);
-  if (isGpt2) h = b.add(h, b.gather(w.get(`${p}wpe.weight`), b.reshape(positionIds, [-1], ['N'])));
-  if (spec.embedScale !== 1) h = b.mul(h, b.scalar(spec.embedScale));
+  let h = w.embed(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`, flatIds);
+  if (isGpt2) h = b.add(h, w.embed(`${p}wpe.weight`, b.reshape(positionIds, [-1], ['N'])));
+  if (spec.embedScale !== 1) h = b.mul(h, scalarLike(b, spec.embedScale, h));
   const hidden: Value[] = [];
   const to3d = (x: Value) => b.reshape(x, bsd, ['B', 'T', D]);
-  if (opts.hiddenStates) hidden.push(to3d(h));
+  if (opts.hiddenStates) hidden.push(to32(to3d(h)));
 
-  const rot = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const rot32 = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const rot = rot32 && { cos: toDt(rot32.cos), sin: toDt(rot32.sin) };
+  // Norms in float32 (statistics and weight), the result back in the compute dtype.
+  const rms = (x: Value, weight: string, offset: 0 | 1) =>
+    half
+      ? toDt(rmsNorm(b, to32(x), w.get32(weight), spec.norm.eps, offset))
+      : rmsNorm(b, x, w.get(weight), spec.norm.eps, offset);
   const norm = (x: Value, wname: string, bname?: string) =>
     spec.norm.kind === 'rms'
-      ? rmsNorm(b, x, w.get(wname), spec.norm.eps, spec.norm.weightOffset)
-      : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
+      ? rms(x, wname, spec.norm.weightOffset)
+      : half
+        ? toDt(layerNorm(b, to32(x), w.get32(wname), w.get32(bname!), spec.norm.eps))
+        : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
 
   for (let i = 0; i < spec.numLayers; i++) {
     const L = isGpt2 ? `${p}h.${i}.` : `${p}layers.${i}.`;
@@ -221,19 +190,19 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     const x = isGpt2 ? norm(h, `${L}ln_1.weight`, `${L}ln_1.bias`) : norm(h, `${L}input_layernorm.weight`);
     let q: Value, k: Value, v: Value;
     if (isGpt2) {
-      const qkv = linear(b, x, w.get(`${L}attn.c_attn.weight`), w.get(`${L}attn.c_attn.bias`));
+      const qkv = w.conv1d(x, `${L}attn.c_attn.weight`, `${L}attn.c_attn.bias`);
       [q, k, v] = b.opN('Split', [qkv, b.ints([D, D, D])], { axis: -1 }, { outputs: 3 });
     } else {
-      q = linearT(b, x, w.get(`${L}self_attn.q_proj.weight`), w.opt(`${L}self_attn.q_proj.bias`));
-      k = linearT(b, x, w.get(`${L}self_attn.k_proj.weight`), w.opt(`${L}self_attn.k_proj.bias`));
-      v = linearT(b, x, w.get(`${L}self_attn.v_proj.weight`), w.opt(`${L}self_attn.v_proj.bias`));
+      q = w.linearT(x, `${L}self_attn.q_proj.weight`, `${L}self_attn.q_proj.bias`);
+      k = w.linearT(x, `${L}self_attn.k_proj.weight`, `${L}self_attn.k_proj.bias`);
+      v = w.linearT(x, `${L}self_attn.v_proj.weight`, `${L}self_attn.v_proj.bias`);
     }
     let qh = toHeads(b, q, batchSeq, H, E);
     let kh = toHeads(b, k, batchSeq, K, E);
     let vh = toHeads(b, v, batchSeq, K, E);
     if (spec.qkNorm) {
-      qh = rmsNorm(b, qh, w.get(`${L}self_attn.q_norm.weight`), spec.norm.eps, 0);
-      kh = rmsNorm(b, kh, w.get(`${L}self_attn.k_norm.weight`), spec.norm.eps, 0);
+      qh = rms(qh, `${L}self_attn.q_norm.weight`, 0);
+      kh = rms(kh, `${L}self_attn.k_norm.weight`, 0);
     }
     if (rot) {
       qh = applyRotary(b, qh, rot.cos, rot.sin, E);
@@ -241,9 +210,15 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     }
     const past = cache.past(i);
     if (past) {
-      cache.present(i, kh, vh);
-      kh = b.concat([past.k, kh], 2, ['B', K, 'S', E]);
-      vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
+      // The cache is float32 as graph I/O: this pass's keys join it in float32, attention reads it
+      // in the compute dtype.
+      const kNew = to32(kh),
+        vNew = to32(vh);
+      const kAll = b.concat([past.k, kNew], 2, ['B', K, 'S', E]);
+      const vAll = b.concat([past.v, vNew], 2, ['B', K, 'S', E]);
+      cache.present(i, kNew, vNew, kAll, vAll);
+      kh = toDt(kAll);
+      vh = toDt(vAll);
     }
     const att = fromHeads(
       b,
@@ -252,38 +227,36 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
       E,
     );
     const o = isGpt2
-      ? linear(b, att, w.get(`${L}attn.c_proj.weight`), w.get(`${L}attn.c_proj.bias`))
-      : linearT(b, att, w.get(`${L}self_attn.o_proj.weight`), w.opt(`${L}self_attn.o_proj.bias`));
+      ? w.conv1d(att, `${L}attn.c_proj.weight`, `${L}attn.c_proj.bias`)
+      : w.linearT(att, `${L}self_attn.o_proj.weight`, `${L}self_attn.o_proj.bias`);
     h = b.add(h, o);
     // --- MLP -------------------------------------------------------------------------------------
     if (isGpt2) {
       const y = norm(h, `${L}ln_2.weight`, `${L}ln_2.bias`);
-      const up = linear(b, y, w.get(`${L}mlp.c_fc.weight`), w.get(`${L}mlp.c_fc.bias`));
-      h = b.add(
-        h,
-        linear(b, activation(b, spec.act, up), w.get(`${L}mlp.c_proj.weight`), w.get(`${L}mlp.c_proj.bias`)),
-      );
+      const up = w.conv1d(y, `${L}mlp.c_fc.weight`, `${L}mlp.c_fc.bias`);
+      h = b.add(h, w.conv1d(activation(b, spec.act, up), `${L}mlp.c_proj.weight`, `${L}mlp.c_proj.bias`));
     } else {
       const y = norm(h, `${L}post_attention_layernorm.weight`);
-      const gate = linearT(b, y, w.get(`${L}mlp.gate_proj.weight`), w.opt(`${L}mlp.gate_proj.bias`));
-      const up = linearT(b, y, w.get(`${L}mlp.up_proj.weight`), w.opt(`${L}mlp.up_proj.bias`));
+      const gate = w.linearT(y, `${L}mlp.gate_proj.weight`, `${L}mlp.gate_proj.bias`);
+      const up = w.linearT(y, `${L}mlp.up_proj.weight`, `${L}mlp.up_proj.bias`);
       const act = b.mul(activation(b, spec.act, gate), up);
-      h = b.add(h, linearT(b, act, w.get(`${L}mlp.down_proj.weight`), w.opt(`${L}mlp.down_proj.bias`)));
+      h = b.add(h, w.linearT(act, `${L}mlp.down_proj.weight`, `${L}mlp.down_proj.bias`));
     }
     // --- interventions on the block output (pyreft's block_output) -----------------------------
     if (opts.afterBlock) {
-      const h3 = opts.afterBlock(i, to3d(h), ctx);
-      h = b.reshape(h3, [-1, D], ['N', D]);
+      // Interventions see and return float32 (their parameters and optimizer state are float32).
+      const h3 = opts.afterBlock(i, to32(to3d(h)), ctx);
+      h = toDt(b.reshape(h3, [-1, D], ['N', D]));
     }
-    if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to3d(h));
+    if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to32(to3d(h)));
   }
 
   h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
-  if (opts.hiddenStates) hidden.push(to3d(h));
-  const head =
-    spec.tieEmbeddings || !w.has('lm_head.weight')
-      ? w.get(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`)
-      : w.get('lm_head.weight');
+  if (opts.hiddenStates) hidden.push(to32(to3d(h)));
+  const headDt = w.head();
+  // The head takes rows in any float dtype and gives float32 logits wherever it is applied (the loss
+  // reads them).
+  const head: HeadFn = half ? (bb, x) => bb.cast(headDt(bb, bb.cast(x, dt)), 'float32') : headDt;
   const logits = opts.headless ? null : lmHead(b, h, head, batchSeq, spec.vocabSize, !!opts.lastLogitsOnly);
   return {
     inputIds,
@@ -305,12 +278,12 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
 export function lmHead(
   b: GraphBuilder,
   h: Value,
-  head: Value,
+  head: HeadFn,
   batchSeq: Value,
   vocab: number,
   lastOnly: boolean,
 ): Value {
-  const D = head.shape[1];
+  const D = h.shape[1];
   let x = h;
   let outShape = b.concat([batchSeq, b.ints([vocab])], 0);
   if (lastOnly) {
@@ -318,5 +291,5 @@ export function lmHead(
     x = b.reshape(b.slice(h3, [-1], [Number.MAX_SAFE_INTEGER], [1]), [-1, D as number], ['B', D]);
     outShape = b.concat([b.slice(batchSeq, [0], [1], [0]), b.ints([1, vocab])], 0);
   }
-  return b.reshape(linearT(b, x, head), outShape, ['B', lastOnly ? 1 : 'T', vocab]);
+  return b.reshape(head(b, x), outShape, ['B', lastOnly ? 1 : 'T', vocab]);
 }

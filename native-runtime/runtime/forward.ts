@@ -5,6 +5,7 @@
 import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder, type DecoderOptions } from '../models/decoder.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from './session.ts';
 
 export interface ForwardModel {
@@ -15,7 +16,12 @@ export interface ForwardModel {
 
 export async function loadForwardModel(
   spec: ModelSpec,
-  opts: { device?: DeviceChoice; hiddenStates?: boolean; decoder?: DecoderOptions } = {},
+  opts: {
+    device?: DeviceChoice;
+    requireDevice?: boolean;
+    hiddenStates?: boolean;
+    decoder?: DecoderOptions;
+  } = {},
 ): Promise<ForwardModel> {
   const b = new GraphBuilder(`${spec.arch}-forward`);
   const g = buildDecoder(b, spec, { ...opts.decoder, hiddenStates: opts.hiddenStates });
@@ -23,7 +29,12 @@ export async function loadForwardModel(
   g.hidden.forEach((h, i) => {
     b.output(h, `hidden_states.${i}`);
   });
-  const session = await createSession(b.graph, { device: opts.device, weightsDir: g.weightsDir });
+  const session = await createSession(b.graph, {
+    device: opts.device,
+    requireDevice: opts.requireDevice,
+    weightsDir: g.weightsDir,
+    prepack: shouldPrepack(spec, { training: false }),
+  });
   return { spec, session, hiddenStates: !!opts.hiddenStates };
 }
 

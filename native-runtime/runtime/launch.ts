@@ -31,7 +31,12 @@ export function relaunchForPack(script: string, argv: string[]): Promise<number>
   if (!env) return null;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, script, ...argv], { env, stdio: 'inherit' });
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    // Ctrl-C on a terminal reaches the whole foreground process group, the child included: passing
+    // it on as well would make one press two (and the CLI stops at once on a second Ctrl-C).
+    const terminal = [process.stdin, process.stdout, process.stderr].some((s) => s.isTTY);
+    const forward = (sig: NodeJS.Signals) => () => {
+      if (!(sig === 'SIGINT' && terminal)) child.kill(sig);
+    };
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     child.on('error', (e) => {

@@ -4,8 +4,10 @@
 // the providers beside it), then WebGPU on a real GPU, else the CPU. A requested provider that cannot
 // start falls back to the CPU with ONE clear line (onNotice, and `fallback` on the session) instead
 // of ORT's raw log; WebGPU is probed in a child process first (provider-probe.ts) because Dawn
-// prints its own warnings to stderr when it refuses a device. `strictProvider` turns the fallback
-// (and ORT's silent per-node CPU fallback, disable_cpu_ep_fallback) into errors: tests use it.
+// prints its own warnings to stderr when it refuses a device. `requireDevice` turns the fallback
+// into an error. REFT_STUDIO_DEVICE sets the device of callers that name none and
+// REFT_STUDIO_REQUIRE_DEVICE=1 requires it: that is how the golden and gradient tests run unchanged
+// on a GPU (scripts/gpu-check.sh).
 // ORT's create/run are synchronous native calls: callers run the engine off any interactive event loop.
 
 import { existsSync } from 'node:fs';
@@ -33,9 +35,23 @@ export interface SessionConfig {
   intraOpThreads?: number;
   /** Told, in one line, when the requested provider could not start and another runs the graph. */
   onNotice?: (msg: string) => void;
-  /** No fallback: fail when the provider cannot start or would leave any node to the CPU. */
-  strictProvider?: boolean;
-  /** Outputs left on the device between runs (WebGPU only: fed back as inputs, never read). */
+  /** Fail instead of falling back to the CPU when the provider cannot start. */
+  requireDevice?: boolean;
+  /**
+   * Fail when ORT would leave any node to the CPU (disable_cpu_ep_fallback). ORT also counts the
+   * small shape/index nodes it moves to the CPU on purpose, so only graphs without them pass.
+   */
+  noCpuNodes?: boolean;
+  /**
+   * Let kernels pre-pack their constant weights (default off). Quantized bases need it: MatMulNBits
+   * computes from its packed layout and otherwise dequantizes the whole weight on every call.
+   */
+  prepack?: boolean;
+  /**
+   * Outputs left on the device (WebGPU only): fed back as inputs, never read on the host. Such a
+   * session always runs every output (onnxruntime-node 1.29 refuses a subset when output locations
+   * are set: "Output count mismatch"); runSession disposes the device outputs nobody asked for.
+   */
   outputsOnDevice?: string[];
 }
 
@@ -98,13 +114,15 @@ async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: str
 
 export async function createSession(graph: Graph, cfg: SessionConfig = {}): Promise<EngineSession> {
   const bytes = encodeModel(graph);
-  const device = cfg.device ?? 'cpu';
+  const device = cfg.device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  const requireDevice = cfg.requireDevice ?? process.env.REFT_STUDIO_REQUIRE_DEVICE === '1';
   const { eps, skipped } = await plan(device);
   let why = skipped;
-  if (cfg.strictProvider && why) throw new OrtError('provider-unavailable', why);
+  if (requireDevice && why) throw new OrtError('provider-unavailable', why);
   let lastErr: unknown = null;
   for (const ep of eps) {
-    const onDevice = ep === 'webgpu' ? (cfg.outputsOnDevice ?? []) : [];
+    const outputs = new Set(graph.outputs.map((o) => o.name));
+    const onDevice = ep === 'webgpu' ? (cfg.outputsOnDevice ?? []).filter((n) => outputs.has(n)) : [];
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
@@ -117,10 +135,11 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       extra: {
         session: {
           ...(cfg.weightsDir ? { model_external_initializers_file_folder_path: cfg.weightsDir } : {}),
-          // Pre-packing would copy every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
+          // Pre-packing copies every constant right-hand weight (Gemm's W, GPT-2's Conv1D) into a
           // private buffer per session; without it weights stay memory-mapped, shared by all sessions.
-          disable_prepacking: '1',
-          ...(cfg.strictProvider && ep !== 'cpu' ? { disable_cpu_ep_fallback: '1' } : {}),
+          // Quantized bases turn it on (see quantize/base.ts): their float Gemms are activations only.
+          disable_prepacking: cfg.prepack ? '0' : '1',
+          ...(cfg.noCpuNodes && ep !== 'cpu' ? { disable_cpu_ep_fallback: '1' } : {}),
         },
       },
     };
@@ -144,7 +163,8 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
         ep === 'cuda'
           ? ((await probeProvider('cuda')).reason ?? explainFailure(ep, (e as Error).message, ''))
           : explainFailure(ep, (e as Error).message, '');
-      if (cfg.strictProvider) throw new OrtError('provider-failed', `${why} (graph '${graph.name}')`);
+      if (requireDevice || cfg.noCpuNodes)
+        throw new OrtError('provider-failed', `${why} (graph '${graph.name}')`);
     }
   }
   throw new OrtError(
@@ -161,6 +181,16 @@ export async function runSession(
   fetches?: string[],
 ): Promise<Record<string, ort.Tensor>> {
   try {
+    if (fetches && s.outputsOnDevice.size) {
+      const all = (await s.session.run(feeds)) as Record<string, ort.Tensor>;
+      const want = new Set(fetches);
+      for (const [name, t] of Object.entries(all))
+        if (!want.has(name)) {
+          if (s.outputsOnDevice.has(name)) t.dispose();
+          delete all[name];
+        }
+      return all;
+    }
     return (await (fetches ? s.session.run(feeds, fetches) : s.session.run(feeds))) as Record<
       string,
       ort.Tensor

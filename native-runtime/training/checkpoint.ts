@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
-import { writeFolderAtomic } from '../formats/pyreft.ts';
+import { writeFolderAtomic } from '../formats/atomic-write.ts';
 import { encodeSafetensors, loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { readStudioAdapter, type StudioAdapter, studioAdapterFiles } from '../formats/studio-adapter.ts';
 import type { ResolvedTrainConfig } from './config.ts';

@@ -27,16 +27,15 @@ export function causalLmLoss(b: GraphBuilder, logits: Value, labels: Value): Val
 export function supervisedLmLoss(
   b: GraphBuilder,
   h: Value,
-  head: Value,
+  head: (b: GraphBuilder, x: Value) => Value,
   labels: Value,
-  lmHead: (b: GraphBuilder, x: Value, w: Value) => Value,
 ): Value {
   const D = h.shape[2] as number;
   const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['N', D]); // rows that predict t+1
   const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['N']);
   const valid = b.op('Not', [b.op('Equal', [y, b.const('int64', [-100], [])])]);
   const idx = b.reshape(b.op('NonZero', [valid], {}, { shapes: [[1, 'K']] }), [-1], ['K']);
-  const z = lmHead(b, b.gather(hPrev, idx), head); // (K, V)
+  const z = head(b, b.gather(hPrev, idx)); // (K, V)
   const yK = b.unsqueeze(b.gather(y, idx), [-1]); // (K, 1)
   const picked = b.squeeze(b.op('GatherElements', [z, yK], { axis: -1 }), [-1]);
   const lse = b.op('ReduceLogSumExp', [z, b.ints([-1])], { keepdims: 0 });

@@ -7,7 +7,7 @@ import { ConfigError } from '../errors.ts';
 import { readPyreftFolder } from '../formats/pyreft.ts';
 import { loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { isUnusedParam } from '../interventions/kinds.ts';
-import { loadModelSpec } from '../models/config.ts';
+import { loadModelSpec, type ModelSpec } from '../models/config.ts';
 import { type ReftBatch, ReftModel, statesFromPyreft } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
@@ -51,14 +51,17 @@ export function readParityBatch(path: string, numInterventions: number): ReftBat
   };
 }
 
-async function open(modelDir: string, adapterDir?: string): Promise<ReftModel> {
-  const spec = loadModelSpec(modelDir);
+/** A model folder, or a spec already prepared in some base form (quantize/base.ts). */
+export type ParityModel = string | ModelSpec;
+
+async function open(model: ParityModel, adapterDir?: string): Promise<ReftModel> {
+  const spec = typeof model === 'string' ? loadModelSpec(model) : model;
   const states = adapterDir ? statesFromPyreft(readPyreftFolder(adapterDir)) : [];
   return ReftModel.load(spec, states);
 }
 
 export async function debugForward(
-  modelDir: string,
+  modelDir: ParityModel,
   adapterDir: string | undefined,
   batchPath: string,
 ): Promise<Record<string, TensorToWrite>> {
@@ -73,7 +76,7 @@ export async function debugForward(
 }
 
 export async function debugGrad(
-  modelDir: string,
+  modelDir: ParityModel,
   adapterDir: string,
   batchPath: string,
 ): Promise<Record<string, TensorToWrite>> {
@@ -102,7 +105,7 @@ export async function debugGrad(
 }
 
 export async function debugTrain(
-  modelDir: string,
+  modelDir: ParityModel,
   adapterDir: string,
   batchPath: string,
   steps: number,

@@ -13,13 +13,15 @@
 // Outputs: logits, loss, new_key.i, new_value.i (this pass's cache entries), grad.iv{j}.<param>.
 
 import { buildBackward } from '../autodiff/backward.ts';
+import { zerosOfShape } from '../autodiff/rules.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder } from '../models/decoder.ts';
-import { linearT } from '../models/layers.ts';
+import { eliminateCommonSubexpressions } from '../passes/cse.ts';
+import { eliminateDeadCode } from '../passes/dead-code.ts';
 import { causalLmLoss, supervisedLmLoss } from './loss.ts';
 
 export interface ReftGraph {
@@ -49,7 +51,13 @@ export function buildReftGraph(
   const D = spec.hiddenSize;
 
   // Final hidden states, all positions or only the last one (generation: slice from −1 instead of 0).
-  const h3 = b.reshape(dg.finalHidden, b.concat([dg.batchSeq, b.ints([D])], 0), ['B', 'T', D]);
+  // In float32 also for half-precision models: the loss's row gather (and its ScatterND gradient,
+  // which the CPU lacks in float16) run on it; the head casts the rows it multiplies.
+  const h3 = b.reshape(b.cast(dg.finalHidden, 'float32'), b.concat([dg.batchSeq, b.ints([D])], 0), [
+    'B',
+    'T',
+    D,
+  ]);
   const start = b.unsqueeze(b.where(lastOnly, b.const('int64', [-1], []), b.const('int64', [0], [])), [0]);
   const hSel = b.op(
     'Slice',
@@ -61,19 +69,14 @@ export function buildReftGraph(
   // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
   // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
-  const lossT = supervisedLmLoss(bt, h3, dg.head, labels, linearT);
+  const lossT = supervisedLmLoss(bt, h3, dg.head, labels);
   const grads = buildBackward(bt, lossT, params);
   bt.output(
-    bt.op(
-      'ConstantOfShape',
-      [bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0)],
-      {
-        value: {
-          type: 'tensor',
-          value: { dtype: 'float32', shape: [1], data: { kind: 'inline', data: new Float32Array(1) } },
-        },
-      },
-      { shapes: [['B', 0, V]], dtypes: ['float32'] },
+    zerosOfShape(
+      bt,
+      bt.concat([bt.slice(dg.batchSeq, [0], [1], [0]), bt.ints([0, V])], 0),
+      ['B', 0, V],
+      'float32',
     ),
     'train_logits',
   );
@@ -88,7 +91,7 @@ export function buildReftGraph(
   // is taken); the weight is read in place, so two consumers cost no memory.
   const bi = b.subgraph('infer_branch');
   const logits = bi.reshape(
-    linearT(bi, bi.reshape(hSel, [-1, D], ['N', D]), dg.head),
+    dg.head(bi, bi.reshape(hSel, [-1, D], ['N', D])),
     bi.concat([bi.slice(dg.batchSeq, [0], [1], [0]), bi.ints([-1, V])], 0),
     ['B', 'T', V],
   );
@@ -122,5 +125,11 @@ export function buildReftGraph(
     { outputs: names.length, shapes, names },
   );
   for (const o of outs) b.output(o);
+  // The backward walker emits repeated subexpressions (shape arithmetic, transposes of the same
+  // weight) and values no output needs. Dropping them leaves ~7% fewer nodes (1181 → 1098 for the
+  // 4-layer Llama with LoReFT on every layer) and a first step 5–15% sooner (less to serialize and
+  // for ORT to optimize); step time is unchanged, as ORT runs its own CSE. See ARCHITECTURE.md.
+  eliminateCommonSubexpressions(b.graph);
+  eliminateDeadCode(b.graph);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }

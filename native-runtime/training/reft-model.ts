@@ -8,6 +8,8 @@ import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
 import { Generator } from '../generation/generator.ts';
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { cacheOutputs } from '../models/decoder.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
 import { buildReftGraph } from './reft-graph.ts';
 import { DenseBase, HouseholderParam } from './stiefel.ts';
@@ -113,7 +115,12 @@ export class ReftModel {
   static async load(
     spec: ModelSpec,
     states: InterventionState[],
-    opts: { device?: DeviceChoice; onNotice?: (m: string) => void } = {},
+    opts: {
+      device?: DeviceChoice;
+      requireDevice?: boolean;
+      onNotice?: (m: string) => void;
+      prepack?: boolean;
+    } = {},
   ): Promise<ReftModel> {
     for (const s of states) {
       if (s.spec.layer < 0 || s.spec.layer >= spec.numLayers) {
@@ -137,8 +144,12 @@ export class ReftModel {
     );
     const session = await createSession(g.graph, {
       device: opts.device,
+      requireDevice: opts.requireDevice,
       weightsDir: g.weightsDir,
       onNotice: opts.onNotice,
+      // Generation over this session (Generator.over) keeps the KV cache on a WebGPU device.
+      outputsOnDevice: cacheOutputs(spec),
+      prepack: shouldPrepack(spec, { training: states.length > 0, override: opts.prepack }),
     });
     return new ReftModel(spec, states, session, withDropout);
   }

@@ -2,12 +2,15 @@
 // destination adapter folder exactly as it was.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { prepareImport } from '../../native-runtime/adapters/folders.ts';
+import { maxBinBytes, readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
 import { importPyreftFolder } from '../../native-runtime/formats/studio-adapter.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { viewsOfOneValue } from './hostile-torch.ts';
 
 const SRC = 'tests/fixtures/golden/reft/llama-loreft-f2l2/pyreft_final';
 const FILE = 'intkey_layer_2_comp_block_output_unit_pos_nunit_1#1.bin';
@@ -110,4 +113,131 @@ test('an adapter for another hidden size or deeper model is refused against the 
     hiddenSize: 64,
     numLayers: 2,
   });
+});
+
+// ---- tensor bombs (issue 13): a few stored bytes claiming a huge tensor -----------------------
+
+/** A one-intervention LoReFT folder with hidden size n and rank r whose .bin is `bin`. */
+function loreftFolder(n: number, r: number, bin: (stem: string) => Buffer): string {
+  const dir = join(tempDir('bomb-'), 'pyreft');
+  mkdirSync(dir);
+  const key = 'layer_0_comp_block_output_unit_pos_nunit_1#0';
+  const rep = [0, 'block_output', 'pos', 1, r, null, null, null, null, null, null, null, null, null];
+  const cfg = {
+    intervention_constant_sources: [true],
+    intervention_dimensions: [n],
+    intervention_types: ["<class 'pyreft.interventions.LoreftIntervention'>"],
+    mode: 'parallel',
+    representations: [rep],
+    sorted_keys: [key],
+    transformers_version: '5.17.0',
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  writeFileSync(join(dir, `intkey_${key}.bin`), bin(`intkey_${key}`));
+  return dir;
+}
+
+const BOMB_N = 16384;
+const bombBin = (n: number, r: number) => (stem: string) =>
+  viewsOfOneValue(stem, [
+    { name: 'weight', shape: [r, n], stride: [0, 0] },
+    { name: 'bias', shape: [r], stride: [0] },
+    { name: 'rotate_layer', shape: [n, r], stride: [0, 0] },
+  ]);
+
+test('a stride-0 view of one stored value claiming 16384×16384 is refused before it is materialised', () => {
+  const src = loreftFolder(BOMB_N, BOMB_N, bombBin(BOMB_N, BOMB_N));
+  const bin = readdirSync(src).find((f) => f.endsWith('.bin')) as string;
+  assert.ok(statSync(join(src, bin)).size < 2048, 'the bomb is under 2 KB');
+  const before = process.memoryUsage().arrayBuffers;
+  assert.throws(
+    () => readPyreftFolder(src),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'bad-torch-file', e.message);
+      assert.match(e.message, /weight: view \[16384,16384\] stride \[0,0\] overlaps itself/);
+      return true;
+    },
+  );
+  // Nothing proportional to the claimed 1 GiB was allocated on the way.
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+});
+
+test('overlapping views are refused even when small and of the right shape', () => {
+  const src = loreftFolder(64, 4, (stem) =>
+    viewsOfOneValue(stem, [
+      { name: 'weight', shape: [4, 64], stride: [1, 1] }, // rows overlap: 67 elements claim 256
+      { name: 'bias', shape: [4], stride: [1] },
+      { name: 'rotate_layer', shape: [64, 4], stride: [4, 1] },
+    ]),
+  );
+  expectFailure(src, 'bad-torch-file', /weight: view \[4,64\] stride \[1,1\] overlaps itself/);
+});
+
+test('with a model, a folder for another hidden size is refused from config.json alone', () => {
+  // The .bin is not even a zip: the refusal must come before it is opened.
+  const src = loreftFolder(BOMB_N, BOMB_N, () => Buffer.from('not a torch file'));
+  const { dest, snapshot } = destination();
+  const before = snapshot();
+  const prepared = () =>
+    prepareImport(src, { model: { ...MODEL, arch: 'llama', fingerprint: 'sha256:test' } });
+  assert.throws(prepared, { code: 'hidden-size-mismatch' });
+  assert.deepEqual(snapshot(), before);
+  assert.ok(dest);
+});
+
+test('a tensor whose shape disagrees with config.json is refused before its data is read', () => {
+  // config: hidden 64, rank 4; the file claims a [16384, 64] weight out of one value.
+  const src = loreftFolder(64, 4, (stem) =>
+    viewsOfOneValue(stem, [
+      { name: 'weight', shape: [BOMB_N, 64], stride: [0, 0] },
+      { name: 'bias', shape: [4], stride: [1] },
+      { name: 'rotate_layer', shape: [64, 4], stride: [4, 1] },
+    ]),
+  );
+  expectFailure(
+    src,
+    'rank-mismatch',
+    /weight is \[16384,64\], which means rank 16384, but the config says rank 4/,
+  );
+});
+
+test('a .bin larger than its config can legitimately need is refused unread', () => {
+  const src = copyFolder(SRC);
+  const data = readFileSync(join(src, FILE));
+  const limit = maxBinBytes('loreft', 64, 4);
+  writeFileSync(join(src, FILE), Buffer.concat([data, Buffer.alloc(limit)]));
+  expectFailure(
+    src,
+    'file-too-large',
+    /intkey_layer_2_comp_block_output_unit_pos_nunit_1#1\.bin: \d+ bytes is more than/,
+  );
+});
+
+test('config.json numbers are bounded: rank above the hidden size, absurd hidden sizes', () => {
+  const src = copyFolder(SRC);
+  const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+  cfg.representations[0][4] = 65;
+  writeFileSync(join(src, 'config.json'), JSON.stringify(cfg));
+  expectFailure(src, 'bad-config', /rank 65, more than its hidden size 64/);
+  cfg.representations[0][4] = 4;
+  cfg.intervention_dimensions[0] = 2 ** 40;
+  writeFileSync(join(src, 'config.json'), JSON.stringify(cfg));
+  expectFailure(src, 'bad-config', /intervention_dimensions\[0\] must be a positive integer of at most/);
+});
+
+test('a config.json that is not JSON (a symlinked private file) is not quoted', () => {
+  const src = copyFolder(SRC);
+  const secret = join(tempDir('secret-'), 'shadow');
+  writeFileSync(secret, 'root:$6$s3cr3t:19000:0:99999:7:::\n');
+  rmSync(join(src, 'config.json'));
+  symlinkSync(secret, join(src, 'config.json'));
+  const { dest } = destination();
+  assert.throws(
+    () => importPyreftFolder(src, dest, { model: MODEL, meta: META }),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'bad-config');
+      assert.ok(!/root|s3cr3t/.test(e.message), e.message);
+      return true;
+    },
+  );
 });

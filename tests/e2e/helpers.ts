@@ -103,7 +103,7 @@ export { rpc };
 const shots = join(root, 'tests/e2e/screenshots');
 
 /** Saves a screenshot as tests/e2e/screenshots/<name>.png. */
-export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
 }

@@ -4,7 +4,8 @@
 //   pyreft's sink token at position 0 is masked),
 // - every golden gradient within a relative error of 1e-4 (max |Δ| / max |golden|), R's gradient
 //   taken with respect to R itself,
-// - 20 AdamW steps (lr from the case, same batch) end at a loss ≤ 1.05 × pyreft's.
+// - 20 AdamW steps (lr from the case, same batch) end within 5% of pyreft's loss, either side (a
+//   much lower loss is as much a divergence as a higher one).
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -48,33 +49,38 @@ for (const c of REFT_CASES) {
 
     it('debug grad: every golden gradient within relative 1e-4', async () => {
       const out = await debugGrad(model, join(dir, 'pyreft_init'), batch);
-      let compared = 0;
+      const compared = new Set<string>();
       for (const [k, v] of Object.entries(out)) {
         if (!k.startsWith('grad/')) continue;
         const [, key, ...rest] = k.split('/');
-        const want = golden.get(`grad/${key}/${goldenName(meta.intervention, rest.join('/'))}`);
+        const name = `grad/${key}/${goldenName(meta.intervention, rest.join('/'))}`;
+        const want = golden.get(name);
         assert.ok(want, `no golden gradient for ${k}`);
         const e = relErr(v.data as Float32Array, want.data as Float32Array);
         assert.ok(e <= 1e-4, `${k}: relative error ${e}`);
-        compared++;
+        compared.add(name);
       }
-      // Every golden gradient of a trained tensor must have been produced.
+      // Every golden gradient of a trained tensor must have been produced, by name (a count would
+      // let one tensor compared twice hide another never compared).
       const wanted = [...golden.keys()].filter(
         (k) =>
           k.startsWith('grad/') &&
           !k.endsWith('.original') &&
-          (golden.get(k)!.data as Float32Array).some((x) => x !== 0),
+          ((golden.get(k)?.data ?? []) as Float32Array).some((x) => x !== 0),
       );
-      assert.ok(compared >= wanted.length, `compared ${compared} of ${wanted.length} golden gradients`);
+      assert.ok(wanted.length > 0, 'the case has golden gradients');
+      const missing = wanted.filter((k) => !compared.has(k));
+      assert.deepEqual(missing, [], `golden gradients never produced: ${missing.join(', ')}`);
     });
 
-    it('debug train: 20 steps end at ≤ 1.05 × pyreft’s loss', async () => {
+    it('debug train: 20 steps end within 5% of pyreft’s loss, either side', async () => {
       const out = await debugTrain(model, join(dir, 'pyreft_init'), batch, 20, meta.lr);
       const losses = out.losses.data as Float32Array;
       assert.ok(Math.abs(losses[0] - meta.losses[0]) < 1e-4);
+      const ratio = losses[20] / meta.losses[20];
       assert.ok(
-        losses[20] <= 1.05 * meta.losses[20],
-        `final loss ${losses[20]} vs pyreft ${meta.losses[20]}`,
+        Math.abs(ratio - 1) <= 0.05,
+        `final loss ${losses[20]} vs pyreft ${meta.losses[20]} (ratio ${ratio.toFixed(4)})`,
       );
       assert.ok(losses[20] < losses[0], 'training did not lower the loss');
     });

@@ -17,6 +17,13 @@ import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { collect, fixtureRepoFiles, runCli, startCli } from './helpers.ts';
 
+/** `models download --json` streams events, one per line; the last one is the result. */
+function resultOf(stdout: string) {
+  const last = JSON.parse(stdout.trim().split('\n').at(-1) as string);
+  assert.equal(last.event, 'result', stdout);
+  return last;
+}
+
 const NEEDED = [
   'chat_template.jinja',
   'config.json',
@@ -72,7 +79,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   it('fetches only the needed files into the cache layout and adds the model', async () => {
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout);
+    const out = resultOf(r.stdout);
     const { root, commit, snap } = snapshotOf('tiny/llama');
     assert.equal(out.commit, commit);
     assert.equal(hub.repos.get('tiny/llama')?.commit, commit, 'refs/main holds the commit');
@@ -107,7 +114,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     const before = hub.requests.length;
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout);
+    const out = resultOf(r.stdout);
     assert.equal(out.bytesFetched, 0);
     assert.equal(out.reused.length, NEEDED.length);
     assert.equal(out.model.created, false);
@@ -175,7 +182,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       'only the unfinished file is requested again',
     );
     assert.equal(second[1].range, `bytes=${have}-`);
-    assert.equal(JSON.parse(r.stdout).bytesFetched, 1022128 - have);
+    assert.equal(resultOf(r.stdout).bytesFetched, 1022128 - have);
     const { snap } = snapshotOf('tiny/llama-kill');
     assert.deepEqual(
       readFileSync(join(snap, 'model.safetensors')),
@@ -325,7 +332,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       env(),
     );
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout);
+    const out = resultOf(r.stdout);
     assert.equal(out.steps ?? out.step ?? out.totalSteps ?? 2, 2);
   });
 });

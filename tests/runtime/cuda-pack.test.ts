@@ -291,7 +291,14 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
     });
   const i = cli('runtime', 'install', 'cuda', '--from', FAKE);
   assert.equal(i.status, 0, i.stderr);
-  assert.equal(JSON.parse(i.stdout).installed.cudaMajor, 12);
+  // runtime install --json streams progress events; the last line is the result.
+  const events = i.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(events.at(-1).event, 'result');
+  assert.equal(events.at(-1).installed.cudaMajor, 12);
+  assert.ok(events.some((e) => e.event === 'progress' && e.kind === 'transfer' && e.label === 'verify'));
   const d = cli('devices');
   assert.equal(d.status, 0, d.stderr);
   // The launcher started the CLI again with the pack's library path: ORT was loaded from the pack.

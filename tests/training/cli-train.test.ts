@@ -1,6 +1,7 @@
-// `reft-studio train` as a user runs it: a child process, progress on stderr, one JSON object on
-// stdout with --json, one clear error line and a non-zero exit for a bad configuration, --resume,
-// and the run recorded in the library (runs show, adapters list).
+// `reft-studio train` as a user runs it: a child process, NDJSON events on stdout with --json (the
+// last one the result), one clear error line and a non-zero exit for a bad configuration, --resume,
+// and the run recorded in the library (runs show, adapters list). The progress display itself (bar,
+// interval lines, Ctrl-C) is tests/cli/progress.test.ts.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,8 +22,22 @@ const run = (...args: string[]) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
 const cli = (...args: string[]) => run('train', '--model', modelDir('llama'), '--data', data, ...args);
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
+type Json = Record<string, any>;
+
+/** The --json event stream: every line one JSON object, the last one the result. */
+function stream(stdout: string): { events: Record<string, unknown>[]; result: Json } {
+  const events = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const result = events.at(-1) as Json;
+  assert.equal(result.event, 'result', stdout);
+  return { events, result };
+}
+
 describe('reft-studio train', () => {
-  it('--json: progress lines on stderr, one JSON object on stdout, the adapter written', () => {
+  it('--json: progress, checkpoint and result events on stdout, the adapter written', () => {
     const out = join(dir, 'a');
     const r = cli(
       '--out',
@@ -50,9 +65,8 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 1, r.stdout);
-    const j = JSON.parse(lines[0]);
+    const { events, result: j } = stream(r.stdout);
+    assert.equal(j.status, 'completed');
     assert.equal(j.adapter, out);
     assert.equal(j.steps, 4);
     assert.equal(j.pyreft, join(dir, 'a-pyreft'));
@@ -60,12 +74,20 @@ describe('reft-studio train', () => {
       assert.equal(typeof j[k], 'number', k);
     assert.equal(j.evalLoss, null);
     assert.equal(j.checkpoints.length, 4);
-    assert.match(
-      r.stderr,
-      /^step 1\/4 {2}epoch 0\.50 {2}loss \d+\.\d{4} {2}lr 0\.00e\+0 .* tok\/s {2}eta \d+s$/m,
+    const progress = events.filter((e) => e.event === 'progress');
+    assert.deepEqual(
+      progress.map((e) => [e.kind, e.step, e.totalSteps, e.runId]),
+      [1, 2, 3, 4].map((s) => ['train', s, 4, j.runId]),
     );
-    assert.match(r.stderr, /^step 4\/4 /m);
-    assert.match(r.stderr, /^checkpoint: .*step-000004$/m);
+    assert.equal(progress[0].epoch, 0.5);
+    assert.equal(progress[0].lr, 0, 'warm-up starts at 0');
+    for (const k of ['loss', 'gradNorm', 'tokensPerS', 'etaS', 'elapsedS'])
+      assert.equal(typeof progress[0][k], 'number', k);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'checkpoint').map((e) => e.dir),
+      j.checkpoints,
+    );
+    assert.doesNotMatch(r.stderr, /step \d/, 'no progress lines besides the events');
     assert.equal(readStudioAdapter(out).manifest.positions, 'l1');
     assert.ok(existsSync(join(dir, 'a-pyreft', 'config.json')));
 
@@ -81,17 +103,23 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(again.status, 0, again.stderr);
-    const k = JSON.parse(again.stdout);
-    assert.equal(k.steps, 4);
-    assert.equal(k.finalLoss, j.finalLoss);
-    assert.match(again.stderr, /resuming from .*step-000002 at step 2 of 4/);
+    const k = stream(again.stdout);
+    assert.equal(k.result.steps, 4);
+    assert.equal(k.result.finalLoss, j.finalLoss);
+    assert.ok(
+      k.events.some(
+        (e) => e.event === 'log' && /resuming from .*step-000002 at step 2 of 4/.test(String(e.message)),
+      ),
+    );
   });
 
   it('a bad configuration: one error line, exit 1, nothing written', () => {
     const r = cli('--out', join(dir, 'bad'), '--layers', '9', '--json');
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim(), 'error: layer 9 is out of range: the model has layers 0..3');
-    assert.equal(JSON.parse(r.stdout).error.code, 'layer-out-of-range');
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    assert.equal(last.event, 'error');
+    assert.equal(last.error.code, 'layer-out-of-range');
     assert.ok(!existsSync(join(dir, 'bad')));
     const runs = JSON.parse(run('runs', 'list', '--json').stdout).runs;
     assert.ok(
@@ -142,11 +170,11 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(r.status, 0, r.stderr);
-    const j = JSON.parse(r.stdout);
+    const { events, result: j } = stream(r.stdout);
     assert.equal(typeof j.runId, 'number');
     assert.equal(typeof j.adapterId, 'number');
     assert.equal(j.steps, 2);
-    assert.match(r.stderr, /^step 2\/2 /m);
+    assert.ok(events.some((e) => e.event === 'progress' && e.step === 2));
 
     const shown = run('runs', 'show', String(j.runId), '--json');
     assert.equal(shown.status, 0, shown.stderr);
@@ -187,7 +215,7 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(again.status, 0, again.stderr);
-    const k = JSON.parse(again.stdout);
+    const k = stream(again.stdout).result;
     assert.notEqual(k.runId, j.runId);
     assert.equal(
       JSON.parse(run('runs', 'show', String(k.runId), '--json').stdout).datasetVersionId,

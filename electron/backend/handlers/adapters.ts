@@ -15,7 +15,7 @@ import {
   checkAdapterApplies,
   getAdapter,
   type ImportAdapterResult,
-  importAdapter,
+  importAdapterWith,
   listAdapters,
   removeAdapter,
   renameAdapter,
@@ -54,17 +54,22 @@ export const adaptersHandlers = defineHandlers({
         tags: z.array(Tag).optional(),
       })
       .strict(),
-    (p, ctx): ImportAdapterResult => {
+    async (p, ctx): Promise<ImportAdapterResult> => {
       const { uploadId, path, ...rest } = p;
       if ((uploadId === undefined) === (path === undefined))
         throw new ValidationError('invalid-params', 'give either path or uploadId');
       const up = uploadId !== undefined ? uploadedFolder(ctx.lib, uploadId, 'adapter') : null;
-      const r = importAdapter(ctx.lib, {
-        ...rest,
-        path: up ? up.dir : (path as string),
-        name: rest.name ?? up?.name ?? undefined,
-        model: p.modelId ?? p.modelPath,
-      });
+      // The folder is read and checked in the engine's 'files' worker, off the RPC loop.
+      const r = await importAdapterWith(
+        ctx.lib,
+        {
+          ...rest,
+          path: up ? up.dir : (path as string),
+          name: rest.name ?? up?.name ?? undefined,
+          model: p.modelId ?? p.modelPath,
+        },
+        (src, opts) => ctx.engine.call('prepareImport', { src, opts }),
+      );
       if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
       ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
       return r;

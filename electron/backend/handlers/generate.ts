@@ -1,5 +1,7 @@
 // 'generate/*': text generation in the engine worker (the playground). The answer streams as
 // 'generate/token' pushes {requestId, text} while the reply waits for the whole text.
+// A request is one prompt or a conversation (messages, through the model's chat template), on the
+// base model, one adapter, or several adapters composed with a strength (0–2×) and a switch each.
 
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -19,15 +21,39 @@ export interface GenerateReply {
   finishReason: FinishReason;
   promptTokens: number;
   ms: number;
+  /**
+   * Milliseconds from the first piece of text to the last: the decoding speed without loading the
+   * model and reading the prompt (tokens/s = (tokens − 1) / decodeMs · 1000). Null below 2 tokens.
+   */
+  decodeMs: number | null;
 }
 
 const inFlight = new Map<string, AbortController>();
+
+const Message = z
+  .object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) })
+  .strict();
 
 const GenerateParams = z
   .object({
     modelId: z.number().int().positive(),
     adapterId: z.number().int().positive().nullable().optional(),
-    prompt: z.string().min(1).max(200_000),
+    /** Composition: each adapter with its strength α (0 = off in effect, 1 = as trained) and switch. */
+    adapters: z
+      .array(
+        z
+          .object({
+            id: z.number().int().positive(),
+            scale: z.number().min(0).max(2).optional(),
+            enabled: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .max(8)
+      .optional(),
+    prompt: z.string().min(1).max(200_000).optional(),
+    /** A conversation instead of `prompt`: it ends with the user's turn; the answer is the assistant's. */
+    messages: z.array(Message).min(1).max(200).optional(),
     maxNewTokens: z.number().int().min(1).max(4096).optional(),
     temperature: z.number().min(0).max(10).optional(),
     topP: z.number().gt(0).max(1).optional(),
@@ -40,27 +66,44 @@ const GenerateParams = z
   .strict();
 
 async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext): Promise<GenerateReply> {
+  if ((p.prompt === undefined) === (p.messages === undefined))
+    throw new ValidationError('invalid-params', 'give either a prompt or messages');
+  if (p.messages && p.messages.at(-1)?.role !== 'user')
+    throw new ValidationError('invalid-params', "a conversation ends with the user's message");
+  if (p.adapters?.length && p.adapterId)
+    throw new ValidationError('invalid-params', 'give either adapterId or adapters');
   const model = getModel(ctx.lib, p.modelId);
-  const adapter = p.adapterId ? getAdapter(ctx.lib, p.adapterId) : null;
-  if (adapter && adapter.baseModelFingerprint !== model.fingerprint) {
-    throw new ValidationError(
-      'adapter-mismatch',
-      `adapter ${adapter.id} ("${adapter.name}") was trained on another base model than "${model.name}"`,
-    );
-  }
+  const fits = <A extends { id: number; name: string; baseModelFingerprint: string }>(a: A): A => {
+    if (a.baseModelFingerprint !== model.fingerprint)
+      throw new ValidationError(
+        'adapter-mismatch',
+        `adapter ${a.id} ("${a.name}") was trained on another base model than "${model.name}"`,
+      );
+    return a;
+  };
+  const adapter = p.adapterId ? fits(getAdapter(ctx.lib, p.adapterId)) : null;
+  if (new Set(p.adapters?.map((a) => a.id)).size !== (p.adapters?.length ?? 0))
+    throw new ValidationError('invalid-params', 'an adapter is listed twice');
+  const composed = (p.adapters ?? []).map((x) => {
+    const a = fits(getAdapter(ctx.lib, x.id));
+    return { dir: a.path, name: `#${a.id}`, scale: x.scale ?? 1, enabled: x.enabled ?? true };
+  });
   const requestId = p.requestId ?? randomUUID();
   if (inFlight.has(requestId))
     throw new ValidationError('duplicate-request', `request ${requestId} is already generating`);
   const ac = new AbortController();
   inFlight.set(requestId, ac);
   const t0 = performance.now();
+  let firstAt: number | null = null;
+  let lastAt = 0;
   try {
     const [out] = await ctx.engine.call(
       'generate',
       {
         model: model.path,
         adapter: adapter?.path ?? null,
-        prompts: [p.prompt],
+        ...(composed.length ? { adapters: composed } : {}),
+        prompts: [p.messages ? { messages: p.messages } : (p.prompt as string)],
         maxNewTokens: p.maxNewTokens ?? 128,
         temperature: p.temperature,
         topP: p.topP,
@@ -68,19 +111,27 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         repetitionPenalty: p.repetitionPenalty,
         seed: p.seed,
         chat: p.chat ?? 'auto',
+        quantize: model.quantize,
+        dataDir: ctx.lib.dataDir,
       },
       {
         signal: ac.signal,
-        onEvent: (_e, d) => ctx.events.emit('generate/token', { requestId, text: d.text }),
+        onEvent: (_e, d) => {
+          const now = performance.now();
+          firstAt ??= now;
+          lastAt = now;
+          ctx.events.emit('generate/token', { requestId, text: d.text });
+        },
       },
     );
     recordGeneration(ctx.lib, {
       modelId: model.id,
       adapterId: adapter?.id ?? null,
       kind: 'playground',
-      prompt: p.prompt,
+      prompt: p.prompt ?? JSON.stringify(p.messages),
       output: out.text,
       params: {
+        ...(composed.length ? { adapters: p.adapters } : {}),
         maxNewTokens: p.maxNewTokens,
         temperature: p.temperature,
         topP: p.topP,
@@ -96,6 +147,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       finishReason: out.finishReason,
       promptTokens: out.promptTokens,
       ms: performance.now() - t0,
+      decodeMs: firstAt !== null && out.tokens > 1 && lastAt > firstAt ? lastAt - firstAt : null,
     };
   } finally {
     inFlight.delete(requestId);

@@ -8,11 +8,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type PreparedImport,
+  type PrepareImportOptions,
+  prepareImport,
+} from '../../../native-runtime/adapters/folders.ts';
+import {
   type EvaluateInput,
   type EvaluationReport,
   evaluateAdapter,
 } from '../../../native-runtime/evaluation/evaluate.ts';
-import { type GeneratedText, ModelRunner } from '../../../native-runtime/evaluation/runner.ts';
+import {
+  type ComposedAdapterInput,
+  type GeneratedText,
+  ModelRunner,
+  type PromptInput,
+} from '../../../native-runtime/evaluation/runner.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
@@ -34,7 +44,10 @@ export type TrainSummary = Omit<TrainResult, 'metrics'>;
 export interface GenerateArgs {
   model: string;
   adapter: string | null;
-  prompts: string[];
+  /** Several adapters composed on the model (each on/off and scaled); `adapter` is then ignored. */
+  adapters?: ComposedAdapterInput[];
+  /** Texts, or conversations for the chat template. */
+  prompts: PromptInput[];
   maxNewTokens?: number;
   temperature?: number;
   topP?: number;
@@ -43,6 +56,9 @@ export interface GenerateArgs {
   seed?: number;
   chat?: boolean | 'auto';
   device?: DeviceChoice;
+  /** The base weights' form (the model's library setting) and the data folder holding it. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface CalibrateArgs {
@@ -76,6 +92,16 @@ export interface EngineOps {
     result: EvaluationReport;
   };
   calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
+  /**
+   * Reads and checks an adapter folder for import (native-runtime/adapters/folders.ts), off the
+   * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
+   */
+  prepareImport: { args: PrepareImportArgs; events: Record<string, never>; result: PreparedImport };
+}
+
+export interface PrepareImportArgs {
+  src: string;
+  opts: PrepareImportOptions;
 }
 
 export type OpName = keyof EngineOps;
@@ -89,15 +115,19 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 const RUNNERS_KEPT = 2;
 const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(model: string, adapter: string | null, device?: DeviceChoice): Promise<ModelRunner> {
-  const key = JSON.stringify([model, adapter, device ?? 'cpu']);
+async function runnerFor(args: GenerateArgs, composed?: ComposedAdapterInput[]): Promise<ModelRunner> {
+  const { model, adapter, device } = args;
+  // A composition is one session whatever its scales and switches (they are set per request).
+  const parts = composed?.map((a) => [a.dir, a.name]) ?? null;
+  const key = JSON.stringify([model, parts ?? adapter, device ?? 'cpu', args.quantize ?? 'none']);
   let r = runners.get(key);
   if (r) {
     runners.delete(key); // re-insert: most recently used last
     runners.set(key, r);
     return r;
   }
-  r = ModelRunner.load(model, adapter, { device });
+  const opts = { device, quantize: args.quantize, dataDir: args.dataDir };
+  r = composed ? ModelRunner.loadComposed(model, composed, opts) : ModelRunner.load(model, adapter, opts);
   runners.set(key, r);
   r.catch(() => runners.delete(key));
   while (runners.size > RUNNERS_KEPT) {
@@ -120,7 +150,12 @@ export async function generateTask(
   emit: Emit<'generate'>,
   signal: AbortSignal,
 ): Promise<GeneratedText[]> {
-  const runner = await runnerFor(args.model, args.adapter, args.device);
+  const composed = args.adapters?.length ? args.adapters : undefined;
+  const runner = await runnerFor(args, composed);
+  for (const a of composed ?? []) {
+    runner.composed?.setScale(a.name, a.scale ?? 1);
+    runner.composed?.setEnabled(a.name, a.enabled ?? true);
+  }
   const greedy = args.temperature === 0;
   return runner.generate(args.prompts, {
     maxNewTokens: args.maxNewTokens,
@@ -147,6 +182,11 @@ export async function trainTask(
   let prober: Promise<ModelRunner> | null = null;
   let probes: Promise<void> = Promise.resolve();
   let totalSteps = Number.POSITIVE_INFINITY;
+  const baseOpts = {
+    device: args.config.device,
+    quantize: args.config.quantize,
+    dataDir: args.config.dataDir,
+  };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
   const sampleAt = (step: number, dir: string) => {
@@ -154,7 +194,7 @@ export async function trainTask(
     if (step % probe.every !== 0 && step !== totalSteps) return;
     probes = probes.then(async () => {
       try {
-        prober ??= ModelRunner.load(args.config.model, dir, { device: args.config.device });
+        prober ??= ModelRunner.load(args.config.model, dir, baseOpts);
         const runner = await prober;
         runner.setParamsFrom(dir);
         for (const prompt of probe.prompts) {
@@ -175,7 +215,7 @@ export async function trainTask(
     // a resumed run has them already).
     if (probe && !args.config.resumeFrom && !signal.aborted) {
       try {
-        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        const base = await ModelRunner.load(args.config.model, null, baseOpts);
         try {
           for (const prompt of probe.prompts) {
             if (signal.aborted) break;
@@ -269,4 +309,5 @@ export const TASKS: {
   generate: generateTask,
   evaluate: evaluateTask,
   calibrate: calibrateTask,
+  prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
 };

@@ -1,9 +1,10 @@
 // The engine as the backend sees it: `engine.call(op, args, {onEvent, signal})` runs one engine
 // operation (engine-tasks.ts) and resolves with its result. Two implementations:
 //   WorkerEngine     the studio (Electron utility process and `reft-studio serve`): the work runs in
-//                    worker threads, so ONNX Runtime's blocking calls never stall the RPC loop. Two
-//                    lanes, each one thread started on first use: 'train' (training, calibration)
-//                    and 'infer' (generation, evaluation), so the playground answers during a run.
+//                    worker threads, so ONNX Runtime's blocking calls never stall the RPC loop. Three
+//                    lanes, each one thread started on first use: 'train' (training, calibration),
+//                    'infer' (generation, evaluation), so the playground answers during a run, and
+//                    'files' (reading adapter folders for import).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Aborting `signal` cancels the operation (training checkpoints first). A worker that dies fails its
 // calls with 'engine-crashed' and is started again on the next call.
@@ -49,11 +50,13 @@ export function fromWire(w: WireError): Error {
   return w.code === 'cancelled' ? new CancelledError(w.message) : new EngineError(w);
 }
 
-const LANE: Record<OpName, 'train' | 'infer'> = {
+const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   train: 'train',
   calibrate: 'train',
   generate: 'infer',
   evaluate: 'infer',
+  // Reading adapter folders: its own lane, so an import neither waits for nor stalls the others.
+  prepareImport: 'files',
 };
 
 /** How to start a worker: the bundled .cjs, or the TypeScript source through tsx's ESM hooks. */

@@ -33,9 +33,15 @@ import type {
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import { optionError } from '../../../native-runtime/training/options.ts';
+import { writeTransaction } from '../db/database.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
-import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
+import {
+  type AdapterRecord,
+  getAdapter,
+  type RegisterAdapterInput,
+  registerAdapter,
+} from '../library/adapters.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { getModel, type ModelRecord } from '../library/models.ts';
@@ -119,6 +125,8 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
+    // The model's library setting, unless the run asks for another form.
+    quantize: options.quantize ?? model.quantize,
     model: model.path,
     data: version.filePath,
     format: version.format,
@@ -156,7 +164,7 @@ export function createRecordedRun(
   name?: string,
   opts: { checkpointDir?: string } = {},
 ): RunRecord {
-  return lib.db.transaction(() => {
+  return writeTransaction(lib.db, () => {
     const run = createRun(lib, {
       name,
       modelId: plan.model.id,
@@ -180,7 +188,7 @@ export function createRecordedRun(
     };
     lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
     return getRun(lib, run.id);
-  })();
+  });
 }
 
 function folderSize(dir: string): number | null {
@@ -273,6 +281,7 @@ export async function executeRun(
           evalData: trainerConfig.evalData ?? undefined,
           exportPyreft: trainerConfig.exportPyreft ?? undefined,
           resumeFrom,
+          dataDir: lib.dataDir,
         },
         probe,
       },
@@ -365,27 +374,29 @@ export async function executeRun(
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
 export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
-  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
-  const existing = lib.db
-    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
-    .get(runId, resolve(dir)) as { id: number } | undefined;
-  if (existing) return existing.id;
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
     baseModel?: { fingerprint?: string };
   };
-  const a = registerAdapter(lib, {
-    name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
-    path: dir,
-    type: cfg.intervention,
-    baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
-    manifest,
-    runId,
-    datasetVersionId: run.datasetVersionId,
-    sizeBytes: folderSize(dir),
+  // Once per folder (checked under the write lock): a checkpoint kept earlier (keepLastCheckpoint)
+  // is another adapter of the same run.
+  return writeTransaction(lib.db, () => {
+    const existing = lib.db
+      .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+      .get(runId, resolve(dir)) as { id: number } | undefined;
+    if (existing) return existing.id;
+    return registerAdapter(lib, {
+      name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
+      path: dir,
+      type: cfg.intervention,
+      baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
+      manifest,
+      runId,
+      datasetVersionId: run.datasetVersionId,
+      sizeBytes: folderSize(dir),
+    }).id;
   });
-  return a.id;
 }
 
 /**
@@ -405,15 +416,19 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
   const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
   const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
-  const existing = lib.db
-    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
-    .get(runId, resolve(dest)) as { id: number } | undefined;
+  const keptBefore = () =>
+    lib.db.prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?').get(runId, resolve(dest)) as
+      | { id: number }
+      | undefined;
+  const existing = keptBefore();
   if (existing) return getAdapter(lib, existing.id);
   const adapter = readStudioAdapter(ckpt.path);
+  // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
+  // registering it twice is not, so that is decided under the write lock.
   writeStudioAdapter(dest, adapter);
   const cfg = run.config as unknown as StoredRunConfig;
   const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
-  return registerAdapter(lib, {
+  const input: RegisterAdapterInput = {
     name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
     path: dest,
     type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
@@ -423,7 +438,9 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dest),
     tags: ['checkpoint'],
-  });
+  };
+  const id = writeTransaction(lib.db, () => keptBefore()?.id ?? registerAdapter(lib, input).id);
+  return getAdapter(lib, id);
 }
 
 // ---- the studio's run controls ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
   type ExportResult,
   exportPyreft,
   type PreparedImport,
+  type PrepareImportOptions,
   PYREFT_ORIGINALS_DIR,
   prepareImport,
   readAnyAdapter,
@@ -23,6 +24,7 @@ import {
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
@@ -105,7 +107,7 @@ export interface RegisterAdapterInput {
 
 /** Records an adapter folder written by training or import. */
 export function registerAdapter(lib: Library, input: RegisterAdapterInput): AdapterRecord {
-  const id = lib.db.transaction(() => {
+  const id = writeTransaction(lib.db, () => {
     const row = lib.db
       .prepare(
         `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at)
@@ -125,7 +127,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
     const tag = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     for (const t of input.tags ?? []) tag.run(row.id, normalizeTag(t));
     return row.id;
-  })();
+  });
   return getAdapter(lib, id);
 }
 
@@ -201,12 +203,12 @@ export function tagAdapter(
   change: { add?: string[]; remove?: string[] },
 ): AdapterRecord {
   getAdapter(lib, id);
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     const add = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     const del = lib.db.prepare('DELETE FROM adapter_tags WHERE adapter_id = ? AND tag = ?');
     for (const t of change.add ?? []) add.run(id, normalizeTag(t));
     for (const t of change.remove ?? []) del.run(id, t.trim());
-  })();
+  });
   return getAdapter(lib, id);
 }
 
@@ -322,9 +324,36 @@ function typeOf(m: StudioManifest): string {
  * happens before anything is written, and a failure afterwards removes what was written.
  */
 export function importAdapter(lib: Library, input: ImportAdapterInput): ImportAdapterResult {
+  const { src, opts } = importRequest(lib, input);
+  return registerImport(lib, input, src, prepareImport(src, opts));
+}
+
+/**
+ * importAdapter with the reading and checking done by `prepare` (the backend passes the engine's
+ * 'prepareImport' worker operation), so the caller's event loop stays free while a large or
+ * hostile folder is read; only the folder write and the database rows happen here.
+ */
+export async function importAdapterWith(
+  lib: Library,
+  input: ImportAdapterInput,
+  prepare: (src: string, opts: PrepareImportOptions) => Promise<PreparedImport>,
+): Promise<ImportAdapterResult> {
+  const { src, opts } = importRequest(lib, input);
+  return registerImport(lib, input, src, await prepare(src, opts));
+}
+
+function importRequest(lib: Library, input: ImportAdapterInput): { src: string; opts: PrepareImportOptions } {
   const src = resolve(input.path);
   const model = input.model !== undefined ? resolveModelRef(lib, input.model) : undefined;
-  const prepared = prepareImport(src, { model, positions: input.positions, forceBase: input.forceBase });
+  return { src, opts: { model, positions: input.positions, forceBase: input.forceBase } };
+}
+
+function registerImport(
+  lib: Library,
+  input: ImportAdapterInput,
+  src: string,
+  prepared: PreparedImport,
+): ImportAdapterResult {
   const m = prepared.adapter.manifest;
   const name = input.name?.trim() || basename(src);
   const root = join(lib.dataDir, 'adapters');

@@ -212,6 +212,10 @@ export async function readParquetRows(bytes: Uint8Array): Promise<RawRow[]> {
   });
 }
 
+/** Rows checked so far out of all rows (big imports show it). */
+export type RowProgress = (done: number, total: number) => void;
+const PROGRESS_EVERY_ROWS = 2000;
+
 /**
  * Normalises raw rows. `format` 'auto' (or undefined) picks the format of the first row whose keys
  * are recognised; rows of another shape are then reported as bad.
@@ -222,6 +226,7 @@ export function normalizeRows(
   rawIn: RawRow[],
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
+  onProgress?: RowProgress,
 ): ParsedDataset {
   const raw = applyMapping(rawIn, mapping);
   let fmt: DatasetFormat | null = format && format !== 'auto' ? format : null;
@@ -247,7 +252,8 @@ export function normalizeRows(
   }
   const rows: DatasetRow[] = [];
   const bad: BadRow[] = [];
-  for (const r of raw) {
+  for (const [i, r] of raw.entries()) {
+    if (onProgress && i % PROGRESS_EVERY_ROWS === 0) onProgress(i, raw.length);
     if (r.error) {
       bad.push({ line: r.line, message: r.error });
       continue;
@@ -256,6 +262,7 @@ export function normalizeRows(
     if (typeof n === 'string') bad.push({ line: r.line, message: n });
     else rows.push(n);
   }
+  onProgress?.(raw.length, raw.length);
   return { kind, format: fmt, rows, bad };
 }
 
@@ -268,7 +275,8 @@ export function parseDataset(
   text: string,
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
+  onProgress?: RowProgress,
 ): ParsedDataset {
   const { kind, raw } = readRawRows(name, text);
-  return normalizeRows(name, kind, raw, format, mapping);
+  return normalizeRows(name, kind, raw, format, mapping, onProgress);
 }

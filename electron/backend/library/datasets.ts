@@ -14,6 +14,7 @@ import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
+import { writeTransaction } from '../db/database.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -23,6 +24,7 @@ import {
   normalizeRows,
   type ParsedDataset,
   parseDataset,
+  type RowProgress,
   readParquetRows,
 } from './dataset-formats.ts';
 import type { Library } from './library.ts';
@@ -69,6 +71,8 @@ export interface ImportInput {
   isDemo?: boolean;
   /** Source columns for the target fields when the file uses other names. */
   mapping?: ColumnMapping;
+  /** Rows checked out of all rows, every few thousand (the CLI shows it for big files). */
+  onProgress?: RowProgress;
 }
 
 export interface ImportResult {
@@ -191,7 +195,13 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
   if (extname(src).toLowerCase() === '.parquet') {
     throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
   }
-  const parsed = parseDataset(basename(src), readFileSync(src, 'utf8'), input.format, input.mapping);
+  const parsed = parseDataset(
+    basename(src),
+    readFileSync(src, 'utf8'),
+    input.format,
+    input.mapping,
+    input.onProgress,
+  );
   return finishImport(lib, src, parsed, input);
 }
 
@@ -203,7 +213,7 @@ export async function importDatasetFile(lib: Library, input: ImportInput): Promi
   return finishImport(
     lib,
     src,
-    normalizeRows(basename(src), 'parquet', raw, input.format, input.mapping),
+    normalizeRows(basename(src), 'parquet', raw, input.format, input.mapping, input.onProgress),
     input,
   );
 }
@@ -231,9 +241,11 @@ export function freezeVersion(
   lib: Library,
   f: FreezeInput,
 ): { dataset: DatasetRecord; version: DatasetVersion } {
-  if (f.datasetId != null && !lib.db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(f.datasetId)) {
-    throw new ValidationError('not-found', `no dataset with id ${f.datasetId}`);
-  }
+  const checkDataset = () => {
+    if (f.datasetId != null && !lib.db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(f.datasetId))
+      throw new ValidationError('not-found', `no dataset with id ${f.datasetId}`);
+  };
+  checkDataset();
   const body = `${f.rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
   const contentHash = createHash('sha256').update(body).digest('hex');
   const rel = join('datasets', `${contentHash}.jsonl`);
@@ -241,7 +253,8 @@ export function freezeVersion(
   // Content-addressed: an identical file already there is complete (it was renamed into place).
   if (!existsSync(abs)) writeFileAtomic(abs, body, { createDir: true });
   const now = Date.now();
-  const insert = lib.db.transaction(() => {
+  const { datasetId, v } = writeTransaction(lib.db, () => {
+    checkDataset(); // again under the write lock: another process may have removed it
     const datasetId =
       f.datasetId ??
       (
@@ -276,7 +289,6 @@ export function freezeVersion(
       ) as VersionRow;
     return { datasetId, v };
   });
-  const { datasetId, v } = insert.immediate();
   return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
 }
 
@@ -508,7 +520,7 @@ export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
        note = excluded.note, updated_at = excluded.updated_at`,
   );
   const out: RowMeta[] = [];
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     for (const i of a.indices) {
       const hash = rowHash(all[i]);
       const cur = get.get(ds.id, hash) as
@@ -523,7 +535,7 @@ export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
       put.run(ds.id, hash, rating, JSON.stringify(sorted), note, Date.now());
       out.push({ index: i, hash, rating, tags: sorted, note });
     }
-  })();
+  });
   return out;
 }
 

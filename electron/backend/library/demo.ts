@@ -4,6 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTransaction } from '../db/database.ts';
 import { resourcesDir } from '../paths.ts';
 import { importDataset } from './datasets.ts';
 import type { Library } from './library.ts';
@@ -15,7 +16,7 @@ export const DEMO_DATASET_NAME = 'Demo: pirate persona';
 
 export function seedDemo(lib: Library, dir = join(resourcesDir(), 'demo')): boolean {
   // One IMMEDIATE transaction: two processes starting on a fresh library must not both seed.
-  return lib.db.transaction(() => seedLocked(lib, dir)).immediate();
+  return writeTransaction(lib.db, () => seedLocked(lib, dir));
 }
 
 function seedLocked(lib: Library, dir: string): boolean {

@@ -21,7 +21,8 @@ export function openLibrary(dataDir: string, opts: OpenLibraryOptions = {}): Lib
   const db = openDatabase(dataDir, opts);
   const lib: Library = { db, dataDir };
   try {
-    sweepTempFiles(join(dataDir, 'datasets'));
+    // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
+    for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
     if (opts.seedDemo !== false) seedDemo(lib);
   } catch (e) {
     db.close();

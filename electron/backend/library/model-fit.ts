@@ -3,8 +3,8 @@
 // Shown before a download (from the Hub's config) and in the library (from the folder).
 //
 // Assumptions, stated so the numbers can be checked:
-//   weights   P · bytes per weight: fp32 4, fp16/bf16 2, int8 1 + a fp32 scale per output row,
-//             int4 0.5 + a fp16 scale per 32 weights (weight-only quantization)
+//   weights   P · bytes per weight: fp32 4, fp16/bf16 2; int8/int4 as the engine holds them
+//             (blockwise codes + an fp32 scale per 32 weights, packed; native-runtime/quantize/memory.ts)
 //   chat      weights + the KV cache of a 4096-token conversation (f32) + the logits
 //   train     weights + activations and optimizer as in estimates.ts (f32 compute) for the default
 //             run: LoReFT rank 4 at f1+l1 on every layer, batch 4, 512 tokens
@@ -12,6 +12,7 @@
 // fp16/bf16 rows are what those files cost on disk and once the GPU path keeps them as they are.
 
 import { totalmem } from 'node:os';
+import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
 import { memoryEstimate } from './estimates.ts';
 
@@ -27,6 +28,8 @@ export interface ModelShape {
   numKvHeads: number;
   headDim: number;
   vocabSize: number;
+  /** The LM head is the embedding matrix (counted once in params); unknown when absent. */
+  tieEmbeddings?: boolean;
 }
 
 export interface FitRow {
@@ -54,10 +57,10 @@ export function weightBytes(params: number, precision: Precision, shape: ModelSh
     case 'bf16':
       return 2 * params;
     case 'int8':
-      // one f32 scale per output row of each linear layer (~7 per layer)
-      return params + 4 * 7 * shape.numLayers * Math.max(shape.hiddenSize, shape.intermediateSize);
     case 'int4':
-      return Math.ceil(params / 2) + Math.ceil(params / 32) * 2;
+      // The engine's quantized bases as they sit in memory for chatting (codes packed for the int8
+      // kernels, 8-bit LM head, embeddings read row by row): native-runtime/quantize/memory.ts.
+      return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, precision, 'chat'));
   }
 }
 
@@ -125,6 +128,7 @@ export function shapeFromConfig(config: Record<string, unknown>, params: number 
   const computed = L * perLayer + V * d * (tied ? 1 : 2) + d;
   return {
     params: params ?? computed,
+    tieEmbeddings: tied,
     numLayers: L,
     hiddenSize: d,
     intermediateSize: f,

@@ -5,6 +5,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { writeTransaction } from '../db/database.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export const RUN_STATUSES = [
@@ -212,11 +213,11 @@ export function appendMetrics(lib: Library, runId: number, metrics: RunMetric[])
        eval_loss = COALESCE(excluded.eval_loss, eval_loss)`,
   );
   const now = Date.now();
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     for (const m of metrics) {
       ins.run(runId, m.step, m.epoch, m.loss, m.lr, m.gradNorm, m.tokensPerS, m.evalLoss, now);
     }
-  })();
+  });
 }
 
 /** Marks a queued/running/paused run cancelled; the host also stops its job. Refuses finished runs. */
@@ -297,7 +298,7 @@ export function recordCheckpoint(
   path: string,
   sizeBytes: number | null,
 ): void {
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     const existing = lib.db
       .prepare('SELECT id FROM checkpoints WHERE run_id = ? AND step = ?')
       .get(runId, step) as { id: number } | undefined;
@@ -312,7 +313,7 @@ export function recordCheckpoint(
         )
         .run(runId, step, path, sizeBytes, Date.now());
     }
-  })();
+  });
 }
 
 /** Drops checkpoint rows whose folder is gone (removed by hand, or never completed). */
@@ -367,8 +368,8 @@ export function checkRunFiles(lib: Library): { forgottenCheckpoints: number } {
   const rows = lib.db.prepare('SELECT id, path FROM checkpoints').all() as { id: number; path: string }[];
   const del = lib.db.prepare('DELETE FROM checkpoints WHERE id = ?');
   let n = 0;
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     for (const r of rows) if (!existsSync(join(r.path, 'trainer-state.json'))) n += del.run(r.id).changes;
-  })();
+  });
   return { forgottenCheckpoints: n };
 }

@@ -44,6 +44,12 @@ export function formatDuration(s: number | null | undefined): string {
 
 /** People's names for the metric keys the engine records (adapter manifests, evaluations, runs). */
 const METRIC_LABELS: Record<string, string> = {
+  finalLoss: 'Final loss',
+  finalEvalLoss: 'Final eval loss',
+  steps: 'Steps',
+  epochs: 'Epochs',
+  trainExamples: 'Training examples',
+  evalExamples: 'Held-out examples',
   step: 'Step',
   epoch: 'Epoch',
   loss: 'Loss',

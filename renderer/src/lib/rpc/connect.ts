@@ -21,6 +21,8 @@ export interface RendererBridge {
   isElectron: true;
   /** Asks for a (new) port to the backend; it arrives as a window 'message' event 'reft:port'. */
   connect(): void;
+  /** The native folder picker (absent in older bridges and in a browser). */
+  pickFolder?(opts?: { title?: string; create?: boolean }): Promise<string | null>;
 }
 
 declare global {

@@ -1,0 +1,31 @@
+// `--quantize none|int8|int4` for the commands that load a model (train, generate, bench, debug
+// forward): parse the flag, and show a conversion's progress through the progress reporter (a
+// conversion runs once per model and form; later runs find the store in the data folder).
+
+import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
+import { parseQuantize, type QuantScheme } from '../native-runtime/quantize/scheme.ts';
+import { type ArgValues, type OptionSpec, str } from './args.ts';
+import type { Reporter, TransferTask } from './progress/reporter.ts';
+
+export const QUANTIZE_OPTION = {
+  quantize: {
+    type: 'string',
+    value: 'none|int8|int4',
+    description: 'weight form of the base model (converted once, kept in the data folder); default none',
+  },
+} as const satisfies OptionSpec;
+
+/** The scheme named by --quantize (null for none or absent). */
+export function quantizeFlag(values: ArgValues): QuantScheme | null {
+  return parseQuantize(str(values, 'quantize') ?? 'none');
+}
+
+/** A progress callback for prepareBase: a transfer task in bytes written, labelled with the form. */
+export function conversionProgress(progress: Reporter): (p: WriteProgress & { form: string }) => void {
+  let task: TransferTask | null = null;
+  return (p) => {
+    task ??= progress.transfer({ label: `converting the base to ${p.form}`, totalBytes: p.totalBytes });
+    task.update(p.doneBytes, p.totalBytes);
+    if (p.done === p.total) task.done();
+  };
+}

@@ -1,0 +1,69 @@
+// `--help` and `--version`: every command lists each of its options on one line with a description,
+// then the global options, an example and the exit codes; `reft-studio --version` names the version.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { appRoot } from '../electron/backend/paths.ts';
+import { GLOBAL_OPTIONS } from './args.ts';
+import { COMMANDS, main } from './main.ts';
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  return { code, stdout, stderr };
+}
+
+test('every command: usage, one line per option with its description, an example, exit codes', async () => {
+  for (const c of COMMANDS) {
+    const r = await run([...c.name.split(' '), '--help']);
+    assert.equal(r.code, 0, c.name);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], `usage: reft-studio ${c.usage}`);
+    for (const [name, o] of Object.entries({ ...c.options, ...GLOBAL_OPTIONS })) {
+      assert.ok(o.description.trim(), `${c.name} --${name} has a description`);
+      const own = lines.filter((l) => new RegExp(`^ {2}(-\\w, )?--${name}( |$)`).test(l));
+      assert.equal(own.length, 1, `${c.name}: one line for --${name}\n${r.stdout}`);
+      assert.ok(own[0].endsWith(o.description), `${c.name} --${name}: ${own[0]}`);
+      if (o.type === 'string') assert.match(own[0], new RegExp(`--${name} \\S`), 'a value placeholder');
+    }
+    const ex = lines.indexOf(c.examples.length > 1 ? 'examples:' : 'example:');
+    assert.ok(ex > 0 && c.examples.length > 0, `${c.name} has an example`);
+    for (const e of c.examples) {
+      assert.ok(lines.includes(`  reft-studio ${e}`));
+      assert.ok(e.startsWith(`${c.name} `) || e === c.name, `${c.name}'s example runs it: ${e}`);
+    }
+    assert.match(r.stdout, /^exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted/m);
+  }
+});
+
+test('value placeholders: --rank R, --layers all|2;10;18; none for a switch', async () => {
+  const r = await run(['train', '--help']);
+  assert.match(r.stdout, /^ {2}--rank R +\S/m);
+  assert.match(r.stdout, /^ {2}--layers all\|2;10;18 +\S/m);
+  assert.match(r.stdout, /^ {2}--share-weights +[A-Za-z]/m);
+  assert.match(r.stdout, /With --json: one JSON event per line on stdout/);
+});
+
+test('--version: the package version, also as one JSON object', async () => {
+  const { version } = JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8'));
+  const r = await run(['--version']);
+  assert.equal(r.code, 0);
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^reft-studio ${version.replaceAll('.', '\\.')} \\(onnxruntime-node \\d+\\.\\d+\\.\\d+, node v\\d+`,
+    ),
+  );
+  const j = await run(['--version', '--json']);
+  assert.equal(JSON.parse(j.stdout).version, version);
+  assert.match((await run(['--help'])).stdout, /^ {2}--version +print the version and exit$/m);
+});
+
+test('bad usage exits 2 with one error line; an unknown flag is named', async () => {
+  const r = await run(['models', 'list', '--frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "error: Unknown option '--frobnicate'\n");
+});

@@ -1,0 +1,70 @@
+// `--help` text, generated from the command definitions: the command list, and per command its
+// synopsis, every option on one line (flag, value placeholder, description) and its examples.
+
+import { GLOBAL_OPTIONS, type OptionDef, type OptionSpec } from './args.ts';
+import type { Command } from './command.ts';
+
+export const EXIT_CODES = '0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C)';
+
+/** The placeholder the usage line gives an option (`--rank R` → R), if any. */
+function placeholderFromUsage(usage: string, name: string): string | undefined {
+  const m = new RegExp(`--${name}[ =]([^\\s\\]|][^\\s\\]]*)`).exec(usage);
+  return m && !m[1].startsWith('-') ? m[1] : undefined;
+}
+
+function flagText(name: string, o: OptionDef, usage: string): string {
+  const short = o.short ? `-${o.short}, ` : '';
+  const value = o.type === 'string' ? ` ${o.value ?? placeholderFromUsage(usage, name) ?? 'VALUE'}` : '';
+  return `${short}--${name}${value}`;
+}
+
+/** Option lines: flags padded to one column, then the description. */
+export function optionLines(spec: OptionSpec, usage = ''): string[] {
+  const rows = Object.entries(spec).map(([name, o]) => [flagText(name, o, usage), o.description]);
+  const width = Math.min(28, Math.max(...rows.map(([f]) => f.length)));
+  return rows.map(([f, d]) => (f.length > width ? `  ${f}  ${d}` : `  ${f.padEnd(width)}  ${d}`));
+}
+
+export function commandHelp(c: Command): string {
+  const own = c.options && Object.keys(c.options).length ? c.options : null;
+  return [
+    `usage: reft-studio ${c.usage}`,
+    '',
+    c.summary,
+    ...(own ? ['', 'options:', ...optionLines(own, c.usage)] : []),
+    '',
+    'global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    c.examples.length > 1 ? 'examples:' : 'example:',
+    ...c.examples.map((e) => `  reft-studio ${e}`),
+    ...(c.stream
+      ? ['', 'With --json: one JSON event per line on stdout, the last one {"event":"result", ...}.']
+      : []),
+    '',
+    `exit codes: ${EXIT_CODES}`,
+  ].join('\n');
+}
+
+/** The command list (all, or one group's: `reft-studio models --help`). */
+export function commandList(commands: Command[], prefix?: string): string {
+  const shown = prefix
+    ? commands.filter((c) => c.name === prefix || c.name.startsWith(`${prefix} `))
+    : commands;
+  const width = Math.max(...shown.map((c) => c.name.length));
+  return [
+    'usage: reft-studio <command> [options] [--json] [--quiet] [--data-dir DIR]',
+    '',
+    prefix ? `${prefix} commands:` : 'commands:',
+    ...shown.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'global options:',
+    ...optionLines({
+      ...GLOBAL_OPTIONS,
+      version: { type: 'boolean', description: 'print the version and exit' },
+    }),
+    '',
+    `Run \`reft-studio <command> --help\` for a command's options and an example.`,
+    `exit codes: ${EXIT_CODES}`,
+  ].join('\n');
+}

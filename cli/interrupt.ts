@@ -1,0 +1,83 @@
+// Ctrl-C (SIGINT) for long CLI work. The first one is a request to stop cleanly: `requested` turns
+// true and `signal` aborts — work that has natural stopping points (training: the end of a step)
+// checks `requested` there and stops with its state saved. A second one within 2 seconds means
+// "stop now": `onStopNow` handlers run. A later one only repeats the hint. While this is installed
+// Node's default (exit at once, nothing saved) is off; release() restores it after a short grace
+// period, so a Ctrl-C that lands while the command prints its result cannot cut it off.
+//
+// Signals reach JavaScript only when the event loop turns: on the main thread, between two ONNX
+// Runtime calls (each blocks the thread).
+
+export const STOP_WINDOW_MS = 2000;
+
+export interface Interrupts {
+  /** True once the first Ctrl-C came. */
+  readonly requested: boolean;
+  /** Aborted by the first Ctrl-C (for work that stops at once, e.g. a download). */
+  readonly signal: AbortSignal;
+  /** True once a second Ctrl-C came within the window. */
+  readonly stopNow: boolean;
+  /** Runs fn on "stop now" (at once if that already happened). */
+  onStopNow(fn: () => void): void;
+  release(): void;
+}
+
+export interface InterruptMessages {
+  /** Said on the first Ctrl-C. */
+  first: string;
+  /** Said on the second. */
+  stop: string;
+}
+
+export function catchInterrupts(
+  say: (message: string) => void,
+  messages: InterruptMessages = {
+    first: 'stopping (Ctrl-C again within 2 s to stop at once)',
+    stop: 'stopping now',
+  },
+  now: () => number = Date.now,
+): Interrupts {
+  const ac = new AbortController();
+  const handlers: (() => void)[] = [];
+  let last = 0;
+  let stopNow = false;
+  let released = false;
+  const onSigint = () => {
+    if (released) return;
+    const t = now();
+    if (!ac.signal.aborted) {
+      last = t;
+      say(messages.first);
+      ac.abort();
+      return;
+    }
+    if (stopNow) return;
+    if (t - last > STOP_WINDOW_MS) {
+      last = t;
+      say(`still stopping; Ctrl-C again within ${STOP_WINDOW_MS / 1000} s to stop at once`);
+      return;
+    }
+    stopNow = true;
+    say(messages.stop);
+    for (const fn of handlers.splice(0)) fn();
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    get requested() {
+      return ac.signal.aborted;
+    },
+    signal: ac.signal,
+    get stopNow() {
+      return stopNow;
+    },
+    onStopNow(fn) {
+      if (stopNow) fn();
+      else handlers.push(fn);
+    },
+    release() {
+      if (released) return;
+      released = true;
+      setTimeout(() => process.off('SIGINT', onSigint), STOP_WINDOW_MS).unref();
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// Training from the command line, shared by `train` and `runs resume`: a recorded run executed with
+// the studio's own code (jobs/training.ts executeRun) on an in-process engine. Progress, notes and
+// checkpoints go to the reporter (ctx.progress).
+//
+// Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
+// (status 'paused'); a second within 2 s stops at once — as soon as the ONNX Runtime call in flight
+// returns, without writing a checkpoint — leaving the last one on disk (status 'interrupted'). Both
+// can be continued with `reft-studio runs resume ID`; the exit code is 130.
+//
+// Why in-process and why process.exit: ORT's run() blocks its thread, and a worker thread that is
+// terminated (or a process that exits) while a worker is inside run() aborts in onnxruntime-node
+// ("terminate called after throwing Napi::Error"). On the main thread a signal handler only runs
+// between ORT calls, where exiting is safe.
+
+import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
+import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
+import { executeRun, type RunOutcome } from '../electron/backend/jobs/training.ts';
+import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
+import { appendRunLog } from '../electron/backend/library/run-logs.ts';
+import { getRun, type RunDetail, setRunStatus } from '../electron/backend/library/runs.ts';
+import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
+import type { TrainConfig } from '../native-runtime/training/config.ts';
+import type { TrainProgress } from '../native-runtime/training/events.ts';
+import { str } from './args.ts';
+import type { CommandContext } from './command.ts';
+import { catchInterrupts, type Interrupts } from './interrupt.ts';
+import type { TrainTask } from './progress/reporter.ts';
+
+export interface TrainingOutcome {
+  outcome: RunOutcome;
+  /** The trainer's summary, when the run completed. */
+  summary: TrainSummary | null;
+  run: RunDetail;
+}
+
+function interrupts(ctx: CommandContext): Interrupts {
+  return catchInterrupts((m) => ctx.progress.log(m), {
+    first: 'pausing at the end of this step, with a checkpoint (Ctrl-C again within 2 s to stop at once)',
+    stop: 'stopping now, without a new checkpoint',
+  });
+}
+
+/**
+ * The trainer's abort signal for a Ctrl-C pause: aborted at the end of a step (the trainer then
+ * checkpoints that step and stops) rather than at once (it would drop a half-accumulated step).
+ */
+function pauseAtStepEnd(ctrlC: Interrupts): { signal: AbortSignal; stepDone(p: TrainProgress): void } {
+  const ac = new AbortController();
+  return {
+    signal: ac.signal,
+    // After the last step there is nothing to pause: the run completes.
+    stepDone: (p) => {
+      if (ctrlC.requested && p.step < p.totalSteps && !ac.signal.aborted) ac.abort();
+    },
+  };
+}
+
+/** Runs a recorded run (queued) to its end or a pause; a stop at once exits the process (130). */
+export async function executeRunHere(
+  ctx: CommandContext,
+  lib: Library,
+  runId: number,
+): Promise<TrainingOutcome> {
+  const ctrlC = interrupts(ctx);
+  const task = ctx.progress.train({ totalSteps: getRun(lib, runId).totalSteps ?? 0, runId });
+  ctrlC.onStopNow(() => {
+    setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
+    appendRunLog(lib, runId, 'studio', 'stopped at once with Ctrl-C; resumable from its last checkpoint');
+    task.done();
+    const code = printStopped(ctx, getRun(lib, runId), 'interrupted');
+    closeLibrary(lib);
+    process.exit(code);
+  });
+  const pause = pauseAtStepEnd(ctrlC);
+  let summary: TrainSummary | null = null;
+  try {
+    const outcome = await executeRun(lib, new InProcessEngine(), runId, {
+      signal: pause.signal,
+      // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
+      abortReason: () => 'pause',
+      onLog: (m) => ctx.progress.log(m),
+      onProgress: (p) => {
+        task.update(p);
+        pause.stepDone(p);
+      },
+      onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
+      onResult: (s) => {
+        summary = s;
+      },
+    });
+    return { outcome, summary, run: getRun(lib, runId) };
+  } finally {
+    task.done();
+    ctrlC.release();
+  }
+}
+
+/** The command that continues a run, with the same --data-dir. */
+export function resumeCommand(ctx: CommandContext, runId: number): string {
+  const dir = str(ctx.values, 'data-dir');
+  return `reft-studio runs resume ${runId}${dir ? ` --data-dir ${JSON.stringify(dir)}` : ''}`;
+}
+
+/**
+ * Prints how a paused/interrupted/cancelled run ended and returns exit code 130. The result event
+ * (or the one --json object) carries status, the last checkpoint and the resume command.
+ */
+export function printStopped(ctx: CommandContext, run: RunDetail, outcome: RunOutcome): number {
+  const ck = run.checkpoints.at(-1) ?? null;
+  const resumable = outcome === 'paused' || outcome === 'interrupted';
+  const resume = resumable ? resumeCommand(ctx, run.id) : null;
+  ctx.print(
+    {
+      status: outcome,
+      runId: run.id,
+      step: run.lastStep ?? 0,
+      totalSteps: run.totalSteps,
+      checkpoint: ck ? { step: ck.step, dir: ck.path } : null,
+      resume,
+    },
+    () =>
+      [
+        `run ${run.id} ${outcome} at step ${run.lastStep ?? 0} of ${run.totalSteps ?? '?'}` +
+          (outcome === 'interrupted' ? ' (the steps after the last checkpoint will be redone)' : ''),
+        ck ? `last checkpoint: step ${ck.step}, ${ck.path}` : 'no checkpoint yet: a resume starts over',
+        ...(resume ? [`continue it with: ${resume}`] : []),
+      ].join('\n'),
+  );
+  return 130;
+}
+
+interface CheckpointTraining {
+  /** The last checkpoint written or resumed from. */
+  lastCheckpoint: { step: number; dir: string } | null;
+  step: number;
+}
+
+/** What a stopped `train --resume` prints (exit 130): where it stopped and how to continue. */
+function printCheckpointStop(
+  ctx: CommandContext,
+  r: CheckpointTraining,
+  status: 'paused' | 'interrupted',
+  out: string,
+): number {
+  const ck = r.lastCheckpoint;
+  const resume = ck
+    ? `reft-studio train --resume ${JSON.stringify(ck.dir)} --out ${JSON.stringify(out)}`
+    : null;
+  ctx.print({ status, step: r.step, checkpoint: ck, resume }, () =>
+    [
+      `training ${status} at step ${r.step}`,
+      ck ? `last checkpoint: step ${ck.step}, ${ck.dir}` : 'no checkpoint was written',
+      ...(resume ? [`continue it with: ${resume}`] : []),
+    ].join('\n'),
+  );
+  return 130;
+}
+
+/**
+ * `train --resume CKPT`: a checkpoint folder outside the library, trained in-process. Returns the
+ * summary, or prints where a Ctrl-C stopped it and returns 130 (a second Ctrl-C exits at once).
+ */
+export async function trainFromCheckpoint(
+  ctx: CommandContext,
+  config: TrainConfig & { out: string },
+): Promise<TrainSummary | number> {
+  const ctrlC = interrupts(ctx);
+  const bar: { task: TrainTask | null } = { task: null };
+  const from = config.resumeFrom ? readTrainerState(config.resumeFrom).step : 0;
+  const r: CheckpointTraining = {
+    lastCheckpoint: config.resumeFrom ? { step: from, dir: config.resumeFrom } : null,
+    step: from,
+  };
+  ctrlC.onStopNow(() => {
+    bar.task?.done();
+    process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
+  });
+  const pause = pauseAtStepEnd(ctrlC);
+  try {
+    return await new InProcessEngine().call(
+      'train',
+      { config },
+      {
+        signal: pause.signal,
+        onEvent: (event, data) => {
+          if (event === 'progress') {
+            const p = data as TrainProgress;
+            bar.task ??= ctx.progress.train({ totalSteps: p.totalSteps });
+            bar.task.update(p);
+            r.step = p.step;
+            pause.stepDone(p);
+          } else if (event === 'checkpoint') {
+            r.lastCheckpoint = data as { step: number; dir: string };
+            ctx.progress.checkpoint(r.lastCheckpoint);
+          } else if (event === 'log') ctx.progress.log(data as string);
+        },
+      },
+    );
+  } catch (e) {
+    if (!pause.signal.aborted) throw e;
+    bar.task?.done();
+    return printCheckpointStop(ctx, r, 'paused', config.out);
+  } finally {
+    bar.task?.done();
+    ctrlC.release();
+  }
+}

@@ -1,0 +1,252 @@
+// Synthetic models for `reft-studio bench … --synthetic NAME`: random weights in the published
+// shapes of TinyLlama-1.1B and Llama-3-8B, so speed and memory can be measured without downloading
+// anything (cli.md). The weights cannot live in the graph itself (ONNX protobufs stop at 2 GB and an
+// inline initializer is a private copy), so they are written to a temporary model folder in the data
+// folder, `<data>/tmp/synthetic-<name>-<pid>-<id>/`, memory-mapped by ORT like any checkpoint, and
+// deleted by dispose() (a folder left by a killed process is swept by the next build).
+//
+// A quantized form is written directly in quantized form: the checkpoint file lists every tensor in
+// its header but the linear layers are holes (a sparse file, no data), and the store (quantize/store.ts)
+// gets random codes and scales. So the 8B shape at int4 never exists in fp32, on disk or in memory.
+// Float forms write every weight (fp32 TinyLlama: 4.4 GB; fp32 Llama-3-8B: 32 GB, refused when the
+// disk is short). Values: uniform with standard deviation 0.02 (linear weights, embeddings), norms 1.
+
+import { randomFillSync } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SafetensorsDtype } from '../formats/safetensors.ts';
+import {
+  planSafetensors,
+  type TensorSink,
+  type TensorSlot,
+  writeSafetensorsStream,
+} from '../formats/safetensors-stream.ts';
+import { mulberry32 } from '../generation/sampling.ts';
+import { expectedWeights, type ModelDims } from '../models/arch.ts';
+import { loadModelSpec, type ModelSpec } from '../models/config.ts';
+import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
+import type { QuantScheme } from '../quantize/scheme.ts';
+
+export const SYNTHETIC_MODELS = ['tinyllama-1.1b', 'llama3-8b'] as const;
+export type SyntheticName = (typeof SYNTHETIC_MODELS)[number];
+
+const CONFIGS: Record<SyntheticName, Record<string, unknown>> = {
+  'tinyllama-1.1b': {
+    hidden_size: 2048,
+    num_hidden_layers: 22,
+    num_attention_heads: 32,
+    num_key_value_heads: 4,
+    intermediate_size: 5632,
+    vocab_size: 32000,
+    max_position_embeddings: 2048,
+    rope_theta: 10000,
+    bos_token_id: 1,
+    eos_token_id: 2,
+  },
+  'llama3-8b': {
+    hidden_size: 4096,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    intermediate_size: 14336,
+    vocab_size: 128256,
+    max_position_embeddings: 131072,
+    rope_theta: 500000,
+    rope_scaling: {
+      rope_type: 'llama3',
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    },
+    bos_token_id: 128000,
+    eos_token_id: 128001,
+  },
+};
+
+export type SyntheticDtype = 'float32' | 'float16' | 'bfloat16';
+const ST: Record<SyntheticDtype, SafetensorsDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+
+export interface SyntheticOptions {
+  /** The data folder; the model goes to `<dataDir>/tmp/`. */
+  dataDir: string;
+  /** Stored dtype of the float weights (default float32). */
+  dtype?: SyntheticDtype;
+  /** Quantized form to write directly (null or absent: the float weights themselves). */
+  scheme?: QuantScheme | null;
+  device?: string;
+  seed?: number;
+  onProgress?: PrepareBaseOptions['onProgress'];
+  /** config.json fields replacing the published ones (tests build the same model, smaller). */
+  overrides?: Record<string, unknown>;
+}
+
+export interface SyntheticModel {
+  /** The spec as the engine reads it (ModelSpec.base set). */
+  spec: ModelSpec;
+  dir: string;
+  /** Deletes the folder (weights and store). */
+  dispose(): void;
+}
+
+const STD = 0.02;
+
+/** Fills `out` with uniform values of standard deviation `std` in `dtype`. */
+function fillRandom(out: Uint8Array, dtype: SafetensorsDtype, std: number, rng: () => number): void {
+  const a = std * Math.sqrt(3);
+  if (dtype === 'F32') {
+    const f = new Float32Array(out.buffer, out.byteOffset, out.byteLength / 4);
+    for (let i = 0; i < f.length; i++) f[i] = (2 * rng() - 1) * a;
+    return;
+  }
+  const u = new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
+  const one = new Float32Array(1);
+  const bits = new Uint32Array(one.buffer);
+  for (let i = 0; i < u.length; i++) {
+    one[0] = (2 * rng() - 1) * a;
+    if (dtype === 'BF16') u[i] = bits[0] >>> 16;
+    else u[i] = toHalf(one[0]);
+  }
+}
+
+function toHalf(x: number): number {
+  // Small magnitudes only (|x| < 1): sign, exponent, 10-bit mantissa; subnormals flushed to zero.
+  const s = x < 0 ? 0x8000 : 0;
+  const v = Math.abs(x);
+  if (v < 6.1e-5) return s;
+  const e = Math.floor(Math.log2(v));
+  const m = Math.round((v / 2 ** e - 1) * 1024);
+  return s | ((e + 15) << 10) | (m & 0x3ff);
+}
+
+/** Writes a tensor in 16 MB pieces from a generator of bytes. */
+function streamFill(slot: TensorSlot, sink: TensorSink, fill: (piece: Uint8Array) => void): void {
+  const piece = new Uint8Array(Math.min(slot.byteLength, 16 * 2 ** 20));
+  for (let at = 0; at < slot.byteLength; at += piece.length) {
+    const n = Math.min(piece.length, slot.byteLength - at);
+    const p = piece.subarray(0, n);
+    fill(p);
+    sink(p, at);
+  }
+}
+
+function sweepStale(tmp: string): void {
+  if (!existsSync(tmp)) return;
+  for (const name of readdirSync(tmp)) {
+    const m = /^synthetic-.*-(\d+)-[0-9a-z]+$/.exec(name);
+    if (!m) continue;
+    let alive = true;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(join(tmp, name), { recursive: true, force: true });
+  }
+}
+
+/** Builds the synthetic model `name` in the data folder and prepares it in the requested form. */
+export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): Promise<SyntheticModel> {
+  const tmp = join(o.dataDir, 'tmp');
+  sweepStale(tmp);
+  const dir = join(tmp, `synthetic-${name}-${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  const onExit = () => dispose();
+  process.once('exit', onExit);
+  try {
+    const dtype = o.dtype ?? 'float32';
+    const config = {
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_act: 'silu',
+      rms_norm_eps: 1e-5,
+      tie_word_embeddings: false,
+      torch_dtype: dtype,
+      ...CONFIGS[name],
+      ...o.overrides,
+    };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+    // The header needs only the config: plan the checkpoint from the expected tensor list.
+    const shapes = expectedWeights(specForShapes(config)).filter(
+      (e) => !e.optional || e.name === 'lm_head.weight',
+    );
+    const plan = planSafetensors(
+      shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
+      { format: 'pt', synthetic: name },
+    );
+    const rng = mulberry32(o.seed ?? 1);
+    const quantized = !!o.scheme;
+    // Quantized: only what the store copies (embeddings, norms) is written; linear layers stay holes.
+    const isMatrix = (n: string) => /(proj|lm_head)\.weight$/.test(n);
+    await writeSafetensorsStream(join(dir, 'model.safetensors'), plan, {
+      skip: (slot) => quantized && isMatrix(slot.name),
+      produce: (slot, sink) =>
+        streamFill(slot, sink, (p) => {
+          if (/norm/.test(slot.name)) new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4).fill(1);
+          else fillRandom(p, slot.dtype, STD, rng);
+        }),
+    });
+    const spec = await prepareBase(loadModelSpec(dir), o.scheme ?? null, {
+      dataDir: dir,
+      device: o.device,
+      onProgress: o.onProgress,
+      produce: quantized ? randomCodes(o.scheme!, o.seed ?? 1) : undefined,
+    });
+    return {
+      spec,
+      dir,
+      dispose: () => {
+        process.removeListener('exit', onExit);
+        dispose();
+      },
+    };
+  } catch (e) {
+    process.removeListener('exit', onExit);
+    dispose();
+    throw e;
+  }
+}
+
+/** Random codes and scales for a store's quantized slots (weights of standard deviation 0.02). */
+function randomCodes(scheme: QuantScheme, seed: number): (slot: TensorSlot, sink: TensorSink) => boolean {
+  const rng = mulberry32(seed + 7);
+  return (slot, sink) => {
+    const part = /\.(qweight|scales|qzeros)$/.exec(slot.name)?.[1];
+    if (!part) return false;
+    if (part === 'qweight') streamFill(slot, sink, (p) => randomFillSync(p));
+    else if (part === 'qzeros') streamFill(slot, sink, (p) => p.fill(scheme.bits === 4 ? 0x88 : 0x80));
+    else {
+      // Uniform codes have standard deviation (2^bits)/√12 around the zero point; a ±10% jitter keeps
+      // scales distinct. The head's blocks are 8-bit (store.ts headScheme).
+      const bits = slot.name.startsWith('lm_head.') ? 8 : scheme.bits;
+      const s = STD / (2 ** bits / Math.sqrt(12));
+      streamFill(slot, sink, (p) => {
+        const f = new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4);
+        for (let i = 0; i < f.length; i++) f[i] = s * (0.9 + 0.2 * rng());
+      });
+    }
+    return true;
+  };
+}
+
+/** The dimensions expectedWeights needs, before the checkpoint file exists. */
+function specForShapes(cfg: Record<string, unknown>): ModelDims {
+  const n = (k: string) => cfg[k] as number;
+  return {
+    arch: 'llama',
+    hiddenSize: n('hidden_size'),
+    numLayers: n('num_hidden_layers'),
+    numHeads: n('num_attention_heads'),
+    numKvHeads: n('num_key_value_heads'),
+    headDim: n('hidden_size') / n('num_attention_heads'),
+    intermediateSize: n('intermediate_size'),
+    vocabSize: n('vocab_size'),
+    qkvBias: false,
+    oBias: false,
+    mlpBias: false,
+    qkNorm: false,
+    tieEmbeddings: false,
+    maxPositions: n('max_position_embeddings'),
+  };
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../tests/helpers/temp.ts';
+import { sweepTempFiles, writeFileAtomic, writeFolderAtomic } from './atomic-write.ts';
+
+test('writeFolderAtomic replaces a folder whole, and a failed write leaves it untouched', () => {
+  const dir = join(tempDir('atomic-'), 'out');
+  writeFolderAtomic(dir, [
+    ['a.txt', 'one'],
+    ['b.txt', 'two'],
+  ]);
+  writeFolderAtomic(dir, [['a.txt', 'three']]);
+  assert.deepEqual(readdirSync(dir), ['a.txt']);
+  assert.throws(
+    () =>
+      writeFolderAtomic(dir, [
+        ['ok.txt', 'x'],
+        ['../evil', 'x'],
+      ]),
+    { code: 'bad-file-name' },
+  );
+  assert.deepEqual(readdirSync(dir), ['a.txt']);
+  assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), 'three');
+  assert.deepEqual(readdirSync(join(dir, '..')), ['out']); // no temp folders left behind
+});
+
+/** Makes `path` look `ageMs` old to the sweep. */
+function age(path: string, ageMs = 60 * 60_000): void {
+  const t = (Date.now() - ageMs) / 1000;
+  utimesSync(path, t, t);
+}
+
+test('the start-up sweep removes what killed writers left, and puts a moved-aside folder back', () => {
+  const root = tempDir('sweep-');
+  const runs = join(root, 'runs', '7');
+  mkdirSync(runs, { recursive: true });
+  // A writeFolderAtomic killed while writing its temp folder: removed.
+  const tmpFolder = join(runs, '.checkpoint.0123456789ab.tmp');
+  mkdirSync(tmpFolder);
+  writeFileSync(join(tmpFolder, 'state.json'), '{}');
+  age(tmpFolder);
+  // Killed between moving the old folder aside and renaming the new one in: the target is missing,
+  // so the old folder is the only copy and is put back.
+  const aside = join(runs, '.adapter.abcdefabcdef.old');
+  mkdirSync(aside);
+  writeFileSync(join(aside, 'manifest.json'), '{"kept":true}');
+  age(aside);
+  // Killed after the new folder was in place: the old copy is garbage.
+  writeFolderAtomic(join(runs, 'final'), [['x.txt', 'new']]);
+  const stale = join(runs, '.final.fedcba987654.old');
+  mkdirSync(stale);
+  age(stale);
+  // A temp file of writeFileAtomic, and a fresh temp folder of a writer still at work elsewhere.
+  const tmpFile = join(root, 'library.json.0123456789ab.tmp');
+  writeFileSync(tmpFile, 'partial');
+  age(tmpFile);
+  const busy = join(runs, '.busy.00000000aaaa.tmp');
+  mkdirSync(busy);
+
+  assert.equal(sweepTempFiles(root), 4);
+  assert.deepEqual(readdirSync(runs).sort(), ['.busy.00000000aaaa.tmp', 'adapter', 'final']);
+  assert.equal(readFileSync(join(runs, 'adapter', 'manifest.json'), 'utf8'), '{"kept":true}');
+  assert.equal(readFileSync(join(runs, 'final', 'x.txt'), 'utf8'), 'new');
+  assert.deepEqual(readdirSync(root).sort(), ['runs']);
+});
+
+test('writeFileAtomic leaves no temp file and replaces the target', () => {
+  const dir = tempDir('atomic-file-');
+  const p = join(dir, 'f.json');
+  writeFileAtomic(p, 'one');
+  writeFileAtomic(p, 'two');
+  assert.equal(readFileSync(p, 'utf8'), 'two');
+  assert.deepEqual(readdirSync(dir), ['f.json']);
+});

@@ -1,0 +1,196 @@
+// How the graph builders read a model's weights: initializers pointing into the safetensors files
+// (the checkpoint's own, or a converted base store, quantize/store.ts), never copied.
+// - linear layers: Gemm(x, W, transB=1) on float weights; MatMulNBits on a store's quantized codes
+// - embeddings: rows gathered in the stored dtype, then cast, so a half-precision table is never
+//   widened whole (only the batch's rows are)
+// - the LM head: a function applied wherever the logits are needed (If branches included)
+// Weights stored in f16/bf16 and read as matrices are cast inside the graph: ORT folds that Cast into
+// a private fp32 copy per session, which is why CPU runs use a converted fp32 store instead.
+// With a half-precision `spec.compute`, get() and embed() give the compute dtype instead: weights
+// stored in it are used as they are (no copy, no widening); get32() serves the norms' float32 math.
+
+import { realpathSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { UnsupportedError } from '../errors.ts';
+import type { SafetensorsDtype } from '../formats/safetensors.ts';
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { DType } from '../ir/dtype.ts';
+import type { Value } from '../ir/graph.ts';
+import { matMulNBits, type QuantizedMatrix } from '../quantize/linear.ts';
+import { accuracyLevelFor, headScheme } from '../quantize/scheme.ts';
+import type { ModelSpec } from './config.ts';
+import { linear, linearT } from './layers.ts';
+
+/** The LM head: x (N, D) → logits (N, V). May be called in any (sub)graph builder. */
+export type HeadFn = (b: GraphBuilder, x: Value) => Value;
+
+const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = {
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  U8: 'uint8',
+};
+
+export class WeightRefs {
+  readonly dir: string;
+  #raw = new Map<string, Value>();
+  #f32 = new Map<string, Value>();
+  #dt = new Map<string, Value>();
+  #quant = new Map<string, QuantizedMatrix>();
+  readonly #accuracy: number;
+  /** The dtype activations and matrices compute in. */
+  readonly compute: DType;
+
+  constructor(
+    private b: GraphBuilder,
+    private spec: ModelSpec,
+  ) {
+    // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
+    // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
+    const first = spec.weights.get(spec.weights.names()[0]);
+    this.dir = dirname(realpathSync(first.file));
+    this.#accuracy = spec.base?.accuracyLevel ?? accuracyLevelFor('cpu');
+    this.compute = spec.compute ?? 'float32';
+    if (this.compute !== 'float32' && spec.base?.scheme)
+      throw new UnsupportedError(
+        'half-quantized',
+        `${spec.compute} compute with a quantized base is not supported; use float32 with --quantize, or no --quantize`,
+      );
+  }
+
+  has(name: string): boolean {
+    return this.spec.weights.has(name) || this.spec.weights.has(`${name}.qweight`);
+  }
+
+  /** The stored tensor as an initializer in its own dtype. */
+  raw(name: string): Value {
+    const hit = this.#raw.get(name);
+    if (hit) return hit;
+    const { file, info } = this.spec.weights.get(name);
+    const real = realpathSync(file);
+    if (dirname(real) !== this.dir) {
+      throw new UnsupportedError(
+        'weights-split-folders',
+        `${name}: weight files lie in different folders (${dirname(real)} vs ${this.dir})`,
+      );
+    }
+    const dtype = ST_TO_DTYPE[info.dtype];
+    if (!dtype)
+      throw new UnsupportedError(
+        'unsupported-dtype',
+        `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
+      );
+    const v = this.b.initializer(name, dtype, info.shape, {
+      kind: 'external',
+      location: basename(real),
+      offset: info.offset,
+      length: info.byteLength,
+    });
+    this.#raw.set(name, v);
+    return v;
+  }
+
+  /** The weight as float32 (cast inside the graph when stored in f16/bf16). */
+  get32(name: string): Value {
+    const hit = this.#f32.get(name);
+    if (hit) return hit;
+    const raw = this.raw(name);
+    const out = raw.dtype === 'float32' ? raw : this.b.cast(raw, 'float32');
+    this.#f32.set(name, out);
+    return out;
+  }
+
+  /** The weight in the compute dtype: as stored when it matches, else cast (folded by ORT at load). */
+  get(name: string): Value {
+    if (this.compute === 'float32') return this.get32(name);
+    const hit = this.#dt.get(name);
+    if (hit) return hit;
+    const raw = this.raw(name);
+    const out = raw.dtype === this.compute ? raw : this.b.cast(raw, this.compute);
+    this.#dt.set(name, out);
+    return out;
+  }
+
+  opt(name: string): Value | null {
+    return this.has(name) ? this.get(name) : null;
+  }
+
+  /** A store's quantized matrix `name` (codes, scales, zero points), or null when stored as floats. */
+  quantized(name: string): QuantizedMatrix | null {
+    const hit = this.#quant.get(name);
+    if (hit) return hit;
+    const scheme = this.spec.base?.scheme;
+    if (!scheme || !this.spec.weights.has(`${name}.qweight`)) return null;
+    const q = this.raw(`${name}.qweight`);
+    const [N, , blob] = q.shape as number[];
+    const s = name === 'lm_head.weight' ? headScheme(scheme) : scheme;
+    if ((blob * 8) / s.bits !== s.blockSize)
+      throw new UnsupportedError(
+        'bad-store',
+        `${name}: stored blocks do not match ${s.bits}-bit blocks of ${s.blockSize}`,
+      );
+    const scales = this.raw(`${name}.scales`);
+    const K = this.spec.weights.get(`${name}.qweight`).info.shape[1] * s.blockSize;
+    const m: QuantizedMatrix = {
+      q,
+      scales,
+      zp: s.zeroPoints ? this.raw(`${name}.qzeros`) : null,
+      N,
+      // The true input width: the block grid may be padded past it.
+      K: this.#inputWidth(name) ?? K,
+      scheme: s,
+    };
+    this.#quant.set(name, m);
+    return m;
+  }
+
+  #inputWidth(name: string): number | undefined {
+    const { hiddenSize: D, intermediateSize: F, numHeads: H, headDim: E } = this.spec;
+    if (/down_proj|mlp\.c_proj/.test(name)) return F;
+    if (/o_proj/.test(name)) return H * E;
+    return D;
+  }
+
+  /** y = x·Wᵀ (+ b) for a Hugging Face Linear weight W (out, in). */
+  linearT(x: Value, name: string, biasName?: string): Value {
+    const bias = biasName ? this.opt(biasName) : null;
+    const q = this.quantized(name);
+    return q ? matMulNBits(this.b, x, q, this.#accuracy, bias) : linearT(this.b, x, this.get(name), bias);
+  }
+
+  /** y = x·W + b for GPT-2's Conv1D weight W (in, out); stores hold it as (out, in) rows. */
+  conv1d(x: Value, name: string, biasName: string): Value {
+    const bias = this.get(biasName);
+    const q = this.quantized(name);
+    if (q) return matMulNBits(this.b, x, q, this.#accuracy, bias);
+    const w = this.spec.base?.dir ? null : this.get(name);
+    // A converted float store keeps Conv1D weights as (out, in) rows too.
+    return w ? linear(this.b, x, w, bias) : linearT(this.b, x, this.get(name), bias);
+  }
+
+  /** Rows `ids` (N,) of an embedding table in the compute dtype (N, D). */
+  embed(name: string, ids: Value): Value {
+    const rows = this.b.gather(this.raw(name), ids);
+    return rows.dtype === this.compute ? rows : this.b.cast(rows, this.compute);
+  }
+
+  /** The LM head (tied to the embeddings where the model says so; a store always has its own). */
+  head(): HeadFn {
+    const spec = this.spec;
+    const embedding = spec.arch === 'gpt2' ? `${gpt2Prefix(this)}wte.weight` : 'model.embed_tokens.weight';
+    const name = spec.base?.dir
+      ? 'lm_head.weight'
+      : spec.tieEmbeddings || !this.has('lm_head.weight')
+        ? embedding
+        : 'lm_head.weight';
+    const q = this.quantized(name);
+    if (q) return (b, x) => matMulNBits(b, x, q, this.#accuracy);
+    const w = this.get(name);
+    return (b, x) => linearT(b, x, w);
+  }
+}
+
+/** GPT-2 names carry `transformer.` unless the checkpoint is the original OpenAI conversion. */
+export function gpt2Prefix(w: { has(name: string): boolean }): string {
+  return w.has('transformer.wte.weight') ? 'transformer.' : '';
+}

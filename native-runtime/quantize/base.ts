@@ -1,0 +1,129 @@
+// The base model in the form a run asks for: `--quantize none|int8|int4` → a ModelSpec whose weights
+// the graph builders read in that form (ModelSpec.base), converting once into the data folder's
+// store when needed (store.ts). Every command and job that loads a model for the engine goes through
+// prepareBase, so a form is converted once and then shared by every session and process.
+//
+//   none + fp32 checkpoint      the checkpoint's files, read in place (nothing converted)
+//   none + fp16/bf16 on CPU     one fp32 store (ORT's CPU provider has no half-precision matrix
+//                               products; the alternative, a Cast in the graph, is a private fp32
+//                               copy per session)
+//   none + fp16/bf16 elsewhere  the checkpoint's files, cast in the graph (GPU providers)
+//   int8 / int4                 the quantized store
+
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import type { WriteProgress } from '../formats/safetensors-stream.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { type BaseWeights, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
+import { type ConvertOptions, ensureStore, openStore } from './store.ts';
+
+export interface PrepareBaseOptions {
+  /** The data folder; stores live in `<dataDir>/bases`. */
+  dataDir: string;
+  /** The device the sessions will run on (half-precision files stay in place off the CPU). */
+  device?: string;
+  onProgress?: (p: WriteProgress & { form: string }) => void;
+  signal?: AbortSignal;
+  /** Writes some store tensors from another source (synthetic models; see store.ts ConvertOptions). */
+  produce?: ConvertOptions['produce'];
+}
+
+export const basesRoot = (dataDir: string): string => join(dataDir, 'bases');
+
+const SHORT: Record<ModelSpec['dtype'], string> = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' };
+
+/** True when every weight of the checkpoint is stored as F32 (nothing to widen). */
+function allF32(spec: ModelSpec): boolean {
+  return spec.weights.headers.every((h) => [...h.tensors.values()].every((t) => t.dtype === 'F32'));
+}
+
+/** `spec` as the engine should read it in `scheme` (null: none), converting into the store if needed. */
+export async function prepareBase(
+  spec: ModelSpec,
+  scheme: QuantScheme | null,
+  o: PrepareBaseOptions,
+): Promise<ModelSpec> {
+  if (spec.base) return spec;
+  const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
+  if (!scheme && (allF32(spec) || !onCpu)) return inPlace(spec);
+  const dir = await ensureStore(spec, scheme, {
+    root: basesRoot(o.dataDir),
+    onProgress: o.onProgress,
+    signal: o.signal,
+    produce: o.produce,
+  });
+  return withStore(spec, scheme, dir);
+}
+
+/** `spec` reading the checkpoint's own files (half precision cast in the graph, per session). */
+function inPlace(spec: ModelSpec): ModelSpec {
+  return { ...spec, base: { form: allF32(spec) ? 'fp32' : SHORT[spec.dtype], scheme: null, dir: null } };
+}
+
+/** `spec` reading the complete store in `dir`. */
+export function withStore(spec: ModelSpec, scheme: QuantScheme | null, dir: string): ModelSpec {
+  const base: BaseWeights = { form: scheme ? schemeName(scheme) : 'fp32', scheme, dir };
+  return { ...spec, weights: openStore(dir), base };
+}
+
+/** The base form a spec is read in ('fp32' for a plain fp32 checkpoint). */
+export function baseForm(spec: ModelSpec): string {
+  return spec.base?.form ?? (allF32(spec) ? 'fp32' : SHORT[spec.dtype]);
+}
+
+/**
+ * Whether a session on `spec` should let ONNX Runtime pre-pack its weights. Float bases never do
+ * (a private copy per session; their weights stay mapped and shared). Quantized bases do for
+ * inference: MatMulNBits' int8-compute kernels run only on their packed layout (≈1.2× the codes,
+ * private to the session). A training session also maps the codes for the backward pass, so packing
+ * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
+ * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
+ * (The same rule as the estimates in memory.ts.)
+ */
+export function shouldPrepack(
+  spec: ModelSpec,
+  o: { training: boolean; totalMemory?: number; override?: boolean },
+): boolean {
+  if (!spec.base?.scheme) return false;
+  if (o.override !== undefined) return o.override;
+  if (!o.training) return true;
+  // The rule memory.ts's estimates state: packed codes + mapped codes within half the memory.
+  let codes = 0;
+  for (const h of spec.weights.headers)
+    for (const t of h.tensors.values()) if (/\.(qweight|scales|qzeros)$/.test(t.name)) codes += t.byteLength;
+  return 2.2 * codes <= 0.5 * (o.totalMemory ?? totalmem());
+}
+
+/**
+ * prepareBase for a job that logs in lines (training, the engine's workers): `quantize` as the
+ * options spell it, conversion progress every 10%, and a clear refusal when a conversion is needed
+ * but no data folder was given (the engine API used without a library).
+ */
+export async function prepareBaseLogged(
+  spec: ModelSpec,
+  quantize: string,
+  o: { dataDir?: string; device?: string; signal?: AbortSignal; log?: (m: string) => void },
+): Promise<ModelSpec> {
+  const scheme = parseQuantize(quantize);
+  const needsStore = !!scheme || (!allF32(spec) && (!o.device || o.device === 'cpu' || o.device === 'auto'));
+  // Without a data folder a half-precision checkpoint is cast in the graph (a copy per session).
+  if (!needsStore || (!scheme && !o.dataDir)) return spec.base ? spec : inPlace(spec);
+  if (!o.dataDir)
+    throw new ConfigError(
+      'no-data-folder',
+      `the ${scheme ? schemeName(scheme) : 'fp32'} form of this model must be converted into a data folder, and none was given`,
+    );
+  let shown = -1;
+  return prepareBase(spec, scheme, {
+    dataDir: o.dataDir,
+    device: o.device,
+    signal: o.signal,
+    onProgress: (p) => {
+      const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
+      if (pct === shown) return;
+      shown = pct;
+      o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${(p.totalBytes / 1e9).toFixed(2)} GB`);
+    },
+  });
+}

@@ -1,0 +1,362 @@
+// Converted base weights: one safetensors file per model and form in the data folder,
+// `<root>/<fingerprint>/<form>/weights.safetensors` (root = `<data>/bases`), written once and then
+// memory-mapped by ONNX Runtime like the checkpoint's own files, so every session of a process (and
+// every process) shares one copy. The file holds every tensor the graph reads, because ORT takes
+// external data from one folder only:
+//   linear weights   quantized (`<name>.qweight`, `.scales`, `.qzeros`; see blockwise.ts), or fp32
+//                    for the `none` form of a half-precision checkpoint (ORT's CPU provider has no
+//                    bf16/fp16 matrix products, and a Cast in the graph would make a private fp32
+//                    copy per session)
+//   LM head          `lm_head.weight.*`, quantized at 8 bits even for int4 bases: it is the matrix
+//                    whose errors reach the logits directly, and only ~6% of a 1–8B model's weights
+//   embeddings       the checkpoint's own dtype: the graph gathers the batch's rows and casts only
+//                    those, so the mapped table costs resident memory only for the tokens seen;
+//                    quantizing it would save disk, not memory, and put error into every input
+//   norms, biases    fp32 (small)
+// GPT-2's Conv1D weights (in, out) are transposed to the (out, in) rows MatMulNBits expects.
+//
+// Conversion streams tensor by tensor (row chunks of ~32 MB), reports progress, resumes after a
+// kill (formats/safetensors-stream.ts) and refuses early when the disk is short. A lock file keeps
+// two processes from converting the same store at once. removeBaseStores deletes a model's stores.
+
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { decodeTensor, readSafetensorsHeader, type SafetensorsDtype } from '../formats/safetensors.ts';
+import {
+  type PlannedTensor,
+  planSafetensors,
+  type TensorSink,
+  type TensorSlot,
+  type WriteProgress,
+  writeSafetensorsStream,
+} from '../formats/safetensors-stream.ts';
+import { expectedWeights } from '../models/arch.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { WeightIndex } from '../models/weights.ts';
+import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
+import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
+
+export const STORE_FILE = 'weights.safetensors';
+const FORMAT = 'reft-studio-base';
+const VERSION = '1';
+
+type Role = 'linear' | 'conv1d' | 'head' | 'embedding' | 'other';
+
+interface StoreEntry {
+  /** Tensor name in the checkpoint (the embedding's name for a tied head). */
+  source: string;
+  /** Name in the store (the graph asks for `<name>` or `<name>.qweight`). */
+  name: string;
+  role: Role;
+}
+
+const LINEAR_RE = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
+const CONV1D_RE = /\.(c_attn|c_proj|c_fc)\.weight$/;
+const EMBED_RE = /(embed_tokens|wte|wpe)\.weight$/;
+
+function entriesOf(spec: ModelSpec): StoreEntry[] {
+  const out: StoreEntry[] = [];
+  const embedding = spec.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+  for (const e of expectedWeights(spec)) {
+    if (e.name === 'lm_head.weight') continue;
+    if (!spec.weights.has(e.name)) continue;
+    const role: Role = LINEAR_RE.test(e.name)
+      ? 'linear'
+      : CONV1D_RE.test(e.name)
+        ? 'conv1d'
+        : EMBED_RE.test(e.name)
+          ? 'embedding'
+          : 'other';
+    out.push({ source: e.name, name: e.name, role });
+  }
+  const untied = !spec.tieEmbeddings && spec.weights.has('lm_head.weight');
+  out.push({ source: untied ? 'lm_head.weight' : embedding, name: 'lm_head.weight', role: 'head' });
+  return out;
+}
+
+/** (rows N, inputs K) of a matrix as MatMulNBits sees it. */
+function matrixDims(spec: ModelSpec, e: StoreEntry): [number, number] {
+  const shape = spec.weights.get(e.source).info.shape;
+  return e.role === 'conv1d' ? [shape[1], shape[0]] : [shape[0], shape[1]];
+}
+
+const F32_SOURCES = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
+
+/** The tensors of a store for `spec` in `scheme` (null: the fp32 form), in write order. */
+function planTensors(spec: ModelSpec, scheme: QuantScheme | null): PlannedTensor[] {
+  const out: PlannedTensor[] = [];
+  for (const e of entriesOf(spec)) {
+    const info = spec.weights.get(e.source).info;
+    if (!F32_SOURCES.has(info.dtype))
+      throw new ConfigError('unsupported-dtype', `${e.source}: cannot convert ${info.dtype} weights`);
+    if (e.role === 'embedding') {
+      out.push({ name: e.name, dtype: info.dtype, shape: info.shape });
+      continue;
+    }
+    const s = e.role === 'head' && scheme ? headScheme(scheme) : scheme;
+    const quantized = s && (e.role === 'linear' || e.role === 'conv1d' || e.role === 'head');
+    if (!quantized) {
+      const [N, K] = e.role === 'other' ? [0, 0] : matrixDims(spec, e);
+      out.push({ name: e.name, dtype: 'F32', shape: e.role === 'other' ? info.shape : [N, K] });
+      continue;
+    }
+    const [N, K] = matrixDims(spec, e);
+    const kb = blocksPerRow(K, s);
+    out.push({ name: `${e.name}.qweight`, dtype: 'U8', shape: [N, kb, (s.blockSize * s.bits) / 8] });
+    out.push({ name: `${e.name}.scales`, dtype: 'F32', shape: [N, kb] });
+    if (s.zeroPoints)
+      out.push({ name: `${e.name}.qzeros`, dtype: 'U8', shape: [N, Math.ceil((kb * s.bits) / 8)] });
+  }
+  return out;
+}
+
+/** Bytes the store for `scheme` takes on disk (and mapped in memory when every tensor is read). */
+export function storeBytes(spec: ModelSpec, scheme: QuantScheme | null): number {
+  return planSafetensors(planTensors(spec, scheme)).totalBytes;
+}
+
+export function storeDir(root: string, fingerprint: string, scheme: QuantScheme | null): string {
+  return join(root, fingerprint, scheme ? schemeName(scheme) : 'fp32');
+}
+
+function metadataFor(spec: ModelSpec, scheme: QuantScheme | null): Record<string, string> {
+  return {
+    format: FORMAT,
+    version: VERSION,
+    fingerprint: spec.fingerprint,
+    form: scheme ? schemeName(scheme) : 'fp32',
+    source_dtype: spec.dtype,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the checkpoint in row chunks.
+
+const CHUNK_BYTES = 32 * 2 ** 20;
+
+function readRange(file: string, offset: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new ConfigError('truncated-file', `${file}: ended at byte ${offset + done}`);
+      done += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Calls `fn` with successive row chunks [r0, r0 + rows) of a source matrix as fp32 (N, K) rows. */
+function forEachRowChunk(
+  spec: ModelSpec,
+  e: StoreEntry,
+  fn: (rows: Float32Array, r0: number, n: number) => void,
+): void {
+  const { file, info } = spec.weights.get(e.source);
+  const [N, K] = matrixDims(spec, e);
+  const eb = info.byteLength / (N * K);
+  if (e.role === 'conv1d') {
+    // Stored (K, N): read whole (GPT-2 matrices are small) and transpose.
+    const src = decodeTensor(readRange(file, info.offset, info.byteLength), info.dtype) as Float32Array;
+    const t = new Float32Array(N * K);
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) t[n * K + k] = src[k * N + n];
+    fn(t, 0, N);
+    return;
+  }
+  const step = Math.max(1, Math.floor(CHUNK_BYTES / (K * 4)));
+  for (let r0 = 0; r0 < N; r0 += step) {
+    const n = Math.min(step, N - r0);
+    const raw = readRange(file, info.offset + r0 * K * eb, n * K * eb);
+    fn(decodeTensor(raw, info.dtype) as Float32Array, r0, n);
+  }
+}
+
+/** Produces the store's tensors from the checkpoint; keeps a quantized matrix's scales for its next slots. */
+class Converter {
+  #pending = new Map<string, { scales: Float32Array; zp: Uint8Array }>();
+  readonly #entries: Map<string, StoreEntry>;
+
+  constructor(
+    private spec: ModelSpec,
+    private scheme: QuantScheme | null,
+  ) {
+    this.#entries = new Map(entriesOf(spec).map((e) => [e.name, e]));
+  }
+
+  produce(slot: TensorSlot, sink: TensorSink): void {
+    const m = /^(.*)\.(qweight|scales|qzeros)$/.exec(slot.name);
+    const e = this.#entries.get(m ? m[1] : slot.name);
+    if (!e) throw new ConfigError('internal', `no source for ${slot.name}`);
+    const { info, file } = this.spec.weights.get(e.source);
+    if (!m) {
+      if (slot.dtype === info.dtype && e.role !== 'conv1d') {
+        // Same dtype: copy the bytes.
+        for (let at = 0; at < info.byteLength; at += CHUNK_BYTES) {
+          const n = Math.min(CHUNK_BYTES, info.byteLength - at);
+          sink(readRange(file, info.offset + at, n), at);
+        }
+        return;
+      }
+      if (e.role === 'other') {
+        const f = decodeTensor(readRange(file, info.offset, info.byteLength), info.dtype) as Float32Array;
+        sink(new Uint8Array(f.buffer, f.byteOffset, f.byteLength), 0);
+        return;
+      }
+      const K = matrixDims(this.spec, e)[1];
+      forEachRowChunk(this.spec, e, (rows, r0) =>
+        sink(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength), r0 * K * 4),
+      );
+      return;
+    }
+    const part = m[2];
+    if (part === 'qweight') {
+      this.#quantize(e, sink);
+      return;
+    }
+    if (!this.#pending.has(e.name)) this.#quantize(e, null); // resumed after the qweight slot
+    const p = this.#pending.get(e.name)!;
+    const bytes = part === 'scales' ? new Uint8Array(p.scales.buffer) : p.zp;
+    sink(bytes, 0);
+    if (part === 'qzeros' || !p.zp.length) this.#pending.delete(e.name);
+  }
+
+  #quantize(e: StoreEntry, sink: TensorSink | null): void {
+    const s = e.role === 'head' ? headScheme(this.scheme!) : this.scheme!;
+    const [N, K] = matrixDims(this.spec, e);
+    const kb = blocksPerRow(K, s);
+    const zpRow = s.zeroPoints ? Math.ceil((kb * s.bits) / 8) : 0;
+    const qRow = (kb * s.blockSize * s.bits) / 8;
+    const scales = new Float32Array(N * kb);
+    const zp = new Uint8Array(N * zpRow);
+    forEachRowChunk(this.spec, e, (rows, r0, n) => {
+      const q = allocQuantized(n, K, s);
+      quantizeRows(rows, n, K, s, q);
+      sink?.(q.q, r0 * qRow);
+      scales.set(q.scales, r0 * kb);
+      zp.set(q.zp, r0 * zpRow);
+    });
+    this.#pending.set(e.name, { scales, zp });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function storeComplete(file: string, spec: ModelSpec, scheme: QuantScheme | null): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    const meta = readSafetensorsHeader(file).metadata;
+    const want = metadataFor(spec, scheme);
+    return Object.entries(want).every(([k, v]) => meta[k] === v);
+  } catch {
+    return false;
+  }
+}
+
+/** Holds `<dir>/convert.lock` while converting; a lock of a dead process is taken over. */
+function acquireLock(dir: string): () => void {
+  const lock = join(dir, 'convert.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(lock, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
+        throw new ConfigError(
+          'conversion-in-progress',
+          `${dir}: process ${pid} is converting these weights; try again when it has finished`,
+        );
+      unlinkSync(lock);
+    }
+  }
+  throw new ConfigError('conversion-in-progress', `${dir}: cannot take the conversion lock`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface ConvertOptions {
+  /** `<data>/bases`. */
+  root: string;
+  onProgress?: (p: WriteProgress & { form: string }) => void;
+  signal?: AbortSignal;
+  /**
+   * Writes some of the store's tensors from another source than the checkpoint (synthetic benchmark
+   * models write random codes directly); returns false for a slot the converter should produce.
+   */
+  produce?: (slot: TensorSlot, sink: TensorSink) => boolean;
+  /** See StreamWriteOptions.syncEveryBytes. */
+  syncEveryBytes?: number;
+  /** See StreamWriteOptions.reserveBytes. */
+  reserveBytes?: number;
+}
+
+/**
+ * The store for `spec` in `scheme`, converting it first when it is missing or incomplete (resuming a
+ * killed conversion). Returns its folder.
+ */
+export async function ensureStore(
+  spec: ModelSpec,
+  scheme: QuantScheme | null,
+  o: ConvertOptions,
+): Promise<string> {
+  const dir = storeDir(o.root, spec.fingerprint, scheme);
+  const file = join(dir, STORE_FILE);
+  if (storeComplete(file, spec, scheme)) return dir;
+  mkdirSync(dir, { recursive: true });
+  const release = acquireLock(dir);
+  try {
+    if (storeComplete(file, spec, scheme)) return dir;
+    const plan = planSafetensors(planTensors(spec, scheme), metadataFor(spec, scheme));
+    const conv = new Converter(spec, scheme);
+    const form = scheme ? schemeName(scheme) : 'fp32';
+    await writeSafetensorsStream(file, plan, {
+      produce: (slot, sink) => {
+        if (!o.produce?.(slot, sink)) conv.produce(slot, sink);
+      },
+      onProgress: o.onProgress && ((p) => o.onProgress!({ ...p, form })),
+      signal: o.signal,
+      syncEveryBytes: o.syncEveryBytes,
+      reserveBytes: o.reserveBytes,
+    });
+  } finally {
+    release();
+  }
+  return dir;
+}
+
+/** Opens a complete store as the weight index the graph builders read. */
+export function openStore(dir: string): WeightIndex {
+  const header = readSafetensorsHeader(join(dir, STORE_FILE));
+  return new WeightIndex(dir, STORE_FILE, [header]);
+}
+
+/** Deletes every converted form of a model (when it leaves the library). */
+export function removeBaseStores(root: string, fingerprint: string): void {
+  if (!/^[0-9a-f]{16,}$/.test(fingerprint)) return;
+  rmSync(join(root, fingerprint), { recursive: true, force: true });
+}

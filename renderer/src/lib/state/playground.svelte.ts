@@ -1,0 +1,245 @@
+// The Playground's state: the model, system prompt, adapter dials, sampling controls and the
+// conversation. A module singleton, so leaving the page and coming back keeps everything (a reply
+// still streaming keeps streaming); the settings are also kept in sessionStorage across a reload.
+//
+// A conversation is a list of turns: the user's message and one reply per side. With "side by side"
+// the base model and the adapted model each answer the same message with the same seed, and each
+// side's history holds its own earlier answers, so the two conversations stay comparable.
+
+import { errorMessage, type RpcClient } from '../rpc/client.ts';
+
+export type Side = 'base' | 'adapted';
+
+export interface Reply {
+  requestId: string;
+  text: string;
+  done: boolean;
+  finishReason: string | null;
+  tokens: number | null;
+  ms: number | null;
+  /** Time from the first piece of text to the last (decoding only). */
+  decodeMs: number | null;
+  error: string | null;
+}
+
+export interface Turn {
+  id: number;
+  user: string;
+  seed: number;
+  replies: Partial<Record<Side, Reply>>;
+}
+
+export interface Dial {
+  on: boolean;
+  /** α: 0 = no effect, 1 = as trained, up to 2. */
+  scale: number;
+}
+
+const storageKey = 'reft-studio.playground';
+
+/** The fields kept across a reload. */
+const KEPT = [
+  'modelId',
+  'system',
+  'dials',
+  'compare',
+  'plain',
+  'temperature',
+  'topP',
+  'topK',
+  'repetitionPenalty',
+  'seed',
+  'maxNewTokens',
+  'draft',
+] as const;
+
+export class PlaygroundState {
+  modelId = $state<number | null>(null);
+  system = $state('');
+  /** Per adapter id; an adapter without an entry is off at strength 1. */
+  dials = $state<Record<number, Dial>>({});
+  compare = $state(true);
+  /** Send only the last message as a plain prompt (for models without a chat template). */
+  plain = $state(false);
+  temperature = $state(0.7);
+  topP = $state(1);
+  topK = $state(0);
+  repetitionPenalty = $state(1);
+  /** A fixed seed; null draws a new one per message (the same for both sides). */
+  seed = $state<number | null>(null);
+  maxNewTokens = $state(128);
+  draft = $state('');
+  turns = $state<Turn[]>([]);
+  error = $state<string | null>(null);
+  #rpc: RpcClient | null = null;
+  #nextTurn = 1;
+
+  constructor() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as Record<
+        string,
+        unknown
+      > | null;
+      if (saved) for (const k of KEPT) if (k in saved) (this as Record<string, unknown>)[k] = saved[k];
+    } catch {
+      // nothing saved, or storage unavailable
+    }
+  }
+
+  /** Connects to the backend once: streamed text reaches the replies even while the page is closed. */
+  attach(rpc: RpcClient): void {
+    if (this.#rpc) return;
+    this.#rpc = rpc;
+    rpc.subscribe('generate/token', (t) => {
+      for (const turn of this.turns)
+        for (const r of Object.values(turn.replies))
+          if (r && r.requestId === t.requestId && !r.done) r.text += t.text;
+    });
+  }
+
+  /** Saves the settings for a reload (call from an effect that reads them). */
+  persist(): void {
+    const out: Record<string, unknown> = {};
+    for (const k of KEPT) out[k] = $state.snapshot(this[k]);
+    try {
+      sessionStorage.setItem(storageKey, JSON.stringify(out));
+    } catch {
+      // storage full or unavailable: only the reload loses them
+    }
+  }
+
+  get generating(): boolean {
+    return this.turns.some((t) => Object.values(t.replies).some((r) => r && !r.done));
+  }
+
+  dial(id: number): Dial {
+    return this.dials[id] ?? { on: false, scale: 1 };
+  }
+
+  setDial(id: number, d: Partial<Dial>): void {
+    this.dials = { ...this.dials, [id]: { ...this.dial(id), ...d } };
+  }
+
+  /** The adapters switched on, among `ids` (those that fit the chosen model). */
+  activeAdapters(ids: readonly number[]): Array<{ id: number; scale: number; enabled: boolean }> {
+    return ids
+      .filter((id) => this.dial(id).on)
+      .map((id) => ({ id, scale: this.dial(id).scale, enabled: true }));
+  }
+
+  clear(): void {
+    if (!this.generating) this.turns = [];
+  }
+
+  /**
+   * Sends the draft as the next user message. `fitting` are the adapters that fit the model; the
+   * adapted side uses those switched on. Sides answer one after the other (the engine generates one
+   * request at a time anyway).
+   */
+  async send(fitting: readonly number[]): Promise<void> {
+    const rpc = this.#rpc;
+    const text = this.draft.trim();
+    if (!rpc || this.modelId === null || !text || this.generating) return;
+    this.error = null;
+    const adapters = this.activeAdapters(fitting);
+    const sides: Side[] = adapters.length === 0 ? ['base'] : this.compare ? ['base', 'adapted'] : ['adapted'];
+    const seed = this.seed ?? Math.floor(Math.random() * 2 ** 31);
+    const turn: Turn = { id: this.#nextTurn++, user: text, seed, replies: {} };
+    for (const s of sides) turn.replies[s] = blankReply();
+    this.turns = [...this.turns, turn];
+    this.draft = '';
+    const live = this.turns.at(-1) as Turn; // the proxied turn, so streamed text updates the page
+    for (const side of sides) {
+      const reply = live.replies[side];
+      if (!reply || reply.done) continue;
+      await this.#answer(rpc, side, reply, seed, side === 'adapted' ? adapters : []);
+    }
+  }
+
+  async #answer(
+    rpc: RpcClient,
+    side: Side,
+    reply: Reply,
+    seed: number,
+    adapters: Array<{ id: number; scale: number; enabled: boolean }>,
+  ): Promise<void> {
+    const history = this.turns.slice(0, -1);
+    const last = this.turns.at(-1) as Turn;
+    const messages = [
+      ...(this.system.trim() ? [{ role: 'system' as const, content: this.system.trim() }] : []),
+      ...history.flatMap((t) => {
+        const a = t.replies[side];
+        return a?.done && !a.error
+          ? [
+              { role: 'user' as const, content: t.user },
+              { role: 'assistant' as const, content: a.text },
+            ]
+          : [];
+      }),
+      { role: 'user' as const, content: last.user },
+    ];
+    try {
+      const res = await rpc.callWith(
+        'generate/run',
+        {
+          modelId: this.modelId as number,
+          ...(this.plain ? { prompt: last.user, chat: false } : { messages }),
+          ...(adapters.length ? { adapters } : {}),
+          maxNewTokens: this.maxNewTokens,
+          temperature: this.temperature,
+          topP: this.topP,
+          ...(this.topK > 0 ? { topK: this.topK } : {}),
+          repetitionPenalty: this.repetitionPenalty,
+          seed,
+          requestId: reply.requestId,
+        },
+        { timeoutMs: 10 * 60_000 },
+      );
+      reply.text = res.text; // the reply is authoritative (pushes may have been missed)
+      reply.finishReason = res.finishReason;
+      reply.tokens = res.tokens;
+      reply.ms = res.ms;
+      reply.decodeMs = res.decodeMs;
+    } catch (err) {
+      reply.error = errorMessage(err);
+    } finally {
+      reply.done = true;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const rpc = this.#rpc;
+    if (!rpc) return;
+    for (const t of this.turns)
+      for (const r of Object.values(t.replies)) {
+        if (!r || r.done) continue;
+        r.done = true;
+        r.finishReason = 'stopped';
+        try {
+          await rpc.call('generate/cancel', { requestId: r.requestId });
+        } catch (err) {
+          this.error = errorMessage(err);
+        }
+      }
+  }
+}
+
+function blankReply(): Reply {
+  return {
+    requestId: `pg-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    text: '',
+    done: false,
+    finishReason: null,
+    tokens: null,
+    ms: null,
+    decodeMs: null,
+    error: null,
+  };
+}
+
+/** Decoding speed of a finished reply (without loading the model or reading the prompt), or null. */
+export function tokensPerSecond(r: Reply): number | null {
+  return r.tokens && r.tokens > 1 && r.decodeMs ? (r.tokens - 1) / (r.decodeMs / 1000) : null;
+}
+
+export const playground = new PlaygroundState();

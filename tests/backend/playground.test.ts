@@ -1,0 +1,145 @@
+// The playground's backend (in-process host, real engine in its worker, real SQLite file): a
+// conversation through the chat template, seeded sampling that repeats, and several adapters composed
+// with a strength and a switch each — where off, or a strength of 0, is the base model exactly and a
+// lone adapter at strength 1 is that adapter as trained.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+const root = tempDir('playground');
+let b: Backend;
+let modelId: number;
+let adapterA: number;
+let adapterB: number;
+let nextId = 1;
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply')
+    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
+  return r.result as T;
+}
+
+async function errorCode(method: string, params: unknown): Promise<string> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  assert.equal(r.type, 'error', `${method} should fail`);
+  return (r as { error: { code: string } }).error.code;
+}
+
+async function train(seed: number, lr: number): Promise<number> {
+  const datasetId = (await call('datasets/list'))[0].id;
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    layers: '1;2',
+    rank: 2,
+    positions: 'l1',
+    maxSteps: 6,
+    batchSize: 4,
+    lr,
+    seed,
+  });
+  return waitFor('the run', async () => {
+    await b.jobs.idle();
+    const r = await call('runs/get', { id: run.runId });
+    return r.status === 'completed' ? r.adapterId : null;
+  });
+}
+
+before(async () => {
+  b = createBackend(join(root, 'data'), { seedDemo: false });
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'train.jsonl');
+  writeJsonl(file, 8);
+  await call('datasets/import', { path: file });
+  adapterA = await train(1, 0.05);
+  adapterB = await train(2, 0.05);
+});
+after(() => b.close());
+
+const prompt = 'Question 5: what is 5 plus 5?';
+
+const ids = async (params: Record<string, unknown>) => (await call('generate/run', params)).text as string;
+
+test('composition: off or strength 0 is the base model; one adapter at 1 is that adapter', async () => {
+  const greedy = { modelId, prompt, maxNewTokens: 8, temperature: 0 };
+  const base = await ids(greedy);
+  const a = await ids({ ...greedy, adapterId: adapterA });
+  assert.notEqual(a, base, 'the adapter changes the answer (else this test proves nothing)');
+  assert.equal(await ids({ ...greedy, adapters: [{ id: adapterA, scale: 1 }] }), a);
+  assert.equal(
+    await ids({
+      ...greedy,
+      adapters: [
+        { id: adapterA, scale: 1, enabled: false },
+        { id: adapterB, scale: 2, enabled: false },
+      ],
+    }),
+    base,
+  );
+  assert.equal(
+    await ids({
+      ...greedy,
+      adapters: [
+        { id: adapterA, scale: 0 },
+        { id: adapterB, scale: 0 },
+      ],
+    }),
+    base,
+  );
+  // Both on at different strengths differ from each alone (the dials do something).
+  const both = await ids({
+    ...greedy,
+    adapters: [
+      { id: adapterA, scale: 1.5 },
+      { id: adapterB, scale: 0.5 },
+    ],
+  });
+  assert.notEqual(both, base);
+  assert.equal(
+    await errorCode('generate/run', { ...greedy, adapters: [{ id: adapterA, scale: 2.5 }] }),
+    'invalid-params',
+  );
+  assert.equal(
+    await errorCode('generate/run', { ...greedy, adapters: [{ id: adapterA }, { id: adapterA }] }),
+    'invalid-params',
+  );
+  assert.equal(
+    await errorCode('generate/run', { ...greedy, adapterId: adapterA, adapters: [{ id: adapterB }] }),
+    'invalid-params',
+  );
+});
+
+test('a conversation through the chat template; it must end with the user; seeds repeat', async () => {
+  const messages = [
+    { role: 'system', content: 'You are a pirate.' },
+    { role: 'user', content: 'Hello?' },
+    { role: 'assistant', content: 'Arr.' },
+    { role: 'user', content: 'Where is the ship?' },
+  ];
+  const r = await call('generate/run', { modelId, messages, maxNewTokens: 6, temperature: 0 });
+  assert.ok(r.tokens >= 1);
+  // The conversation is longer than its last message alone: the template saw every turn.
+  const last = await call('generate/run', {
+    modelId,
+    messages: [messages[3]],
+    maxNewTokens: 6,
+    temperature: 0,
+  });
+  assert.ok(r.promptTokens > last.promptTokens + 8, `${r.promptTokens} vs ${last.promptTokens}`);
+  assert.equal(
+    await errorCode('generate/run', { modelId, messages: messages.slice(0, 3) }),
+    'invalid-params',
+  );
+  assert.equal(await errorCode('generate/run', { modelId, prompt, messages }), 'invalid-params');
+  const sampled = { modelId, prompt, maxNewTokens: 10, temperature: 1.2, topP: 0.95, topK: 40, seed: 7 };
+  assert.equal(await ids(sampled), await ids(sampled));
+  assert.equal(
+    await ids({ ...sampled, adapters: [{ id: adapterA, scale: 1 }] }),
+    await ids({ ...sampled, adapters: [{ id: adapterA, scale: 1 }] }),
+  );
+});

@@ -1,0 +1,273 @@
+// How long commands report progress, run as a user runs them (a child process of bin/reft-studio.js
+// training the demo model): under a pseudo-terminal (util-linux `script`) one bar redrawn in place;
+// through a pipe plain lines at a steady interval and the last step; --json one event per line ending
+// with the result; Ctrl-C once pauses with a checkpoint and twice stops at once, both resumable with
+// `runs resume`; `bench --json` keeps exactly one object on stdout.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { appRoot } from '../../electron/backend/paths.ts';
+import { writeParquet } from '../backend/parquet-writer.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const ROOT = appRoot();
+const BIN = join(ROOT, 'bin', 'reft-studio.js');
+const MODEL = join(ROOT, 'resources', 'demo', 'model');
+const DATA = join(ROOT, 'resources', 'demo', 'persona.jsonl');
+const ESC = '\x1b';
+const hasScript = spawnSync('script', ['--version']).status === 0;
+// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
+type Json = Record<string, any>;
+
+/** A fresh library per test: runs are numbered from 1 there. */
+const home = () => join(tempDir('reft-cli-progress-'), 'home');
+const TRAIN = [
+  'train',
+  '--model',
+  MODEL,
+  '--data',
+  DATA,
+  '--batch-size',
+  '2',
+  '--layers',
+  '1',
+  '--rank',
+  '2',
+];
+
+function run(args: string[], env: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI under a pseudo-terminal: stdout and stderr are both the terminal; returns what it drew. */
+function underTerminal(args: string[], env: NodeJS.ProcessEnv): { code: number | null; screen: string } {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const cmd = [process.execPath, BIN, ...args].map(quote).join(' ');
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '', ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, screen: r.stdout };
+}
+
+function events(stdout: string): Json[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
+const stepLines = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('step'))
+    .map((l) => Number(/^step +(\d+)\//.exec(l)?.[1]));
+
+describe('progress on a terminal, a pipe and --json', () => {
+  it('a terminal: a 200-step run redraws one bar in place (fewer than 10 lines)', {
+    skip: hasScript ? false : 'needs util-linux `script`',
+  }, () => {
+    const r = underTerminal([...TRAIN, '--max-steps', '200'], { REFT_STUDIO_HOME: home() });
+    assert.equal(r.code, 0, r.screen);
+    const lines = r.screen.split('\n').length - 1;
+    assert.ok(lines < 10, `${lines} lines:\n${r.screen}`);
+    // cli-progress moves to column 1 (ESC[1G) before each redraw of the line.
+    const frames = r.screen.split(`${ESC}[1G`).filter((f) => f.includes('/200'));
+    assert.ok(frames.length >= 3, `the bar is redrawn (${frames.length} frames)`);
+    const last = frames.at(-1) as string;
+    assert.match(last, /^200\/200 .*█.* ep \d+\.\d\d loss \d\.\d{4} lr \S+ \S+ tok\/s \[\d\d:\d\d<00:00\]/);
+    assert.ok(r.screen.includes(`${ESC}[36m`), 'the bar is coloured');
+    assert.match(r.screen, /run 1 completed; adapter 1 in the library/);
+  });
+
+  it('NO_COLOR: the same bar without colour', {
+    skip: hasScript ? false : 'needs util-linux `script`',
+  }, () => {
+    const r = underTerminal([...TRAIN, '--max-steps', '10'], { REFT_STUDIO_HOME: home(), NO_COLOR: '1' });
+    assert.equal(r.code, 0, r.screen);
+    assert.match(r.screen, /10\/10 █+ /);
+    assert.doesNotMatch(r.screen, new RegExp(`${ESC}\\[\\d*m`), 'no colour codes');
+  });
+
+  it('a pipe: one plain line every 5% of the steps and the last step, no escape codes', () => {
+    const r = run([...TRAIN, '--max-steps', '60'], { REFT_STUDIO_HOME: home() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(stepLines(r.stderr), [1, ...Array.from({ length: 20 }, (_, i) => 3 * (i + 1))]);
+    assert.match(
+      r.stderr,
+      /^step 60\/60 {2}epoch \d+\.\d\d {2}loss \d\.\d{4} {2}lr \S+ .* tok\/s {2}elapsed \d+s {2}eta 0s$/m,
+    );
+    assert.match(r.stderr, /^checkpoint: .*step-000060$/m);
+    assert.ok(!r.stderr.includes(ESC) && !r.stdout.includes(ESC));
+    assert.match(r.stdout, /^run 1 completed; adapter 1 in the library$/m);
+  });
+
+  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result', () => {
+    const dir = home();
+    const r = run([...TRAIN, '--max-steps', '12', '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const ev = events(r.stdout);
+    assert.deepEqual(
+      ev.filter((e) => e.event === 'progress').map((e) => [e.kind, e.step, e.totalSteps, e.runId]),
+      Array.from({ length: 12 }, (_, i) => ['train', i + 1, 12, 1]),
+    );
+    assert.ok(ev.some((e) => e.event === 'log' && /^data: 12 training/.test(e.message)));
+    assert.ok(ev.some((e) => e.event === 'checkpoint' && e.step === 12));
+    const result = ev.at(-1) as Json;
+    assert.equal(result.event, 'result');
+    assert.equal(result.status, 'completed');
+    assert.equal(result.steps, 12);
+    assert.equal(typeof result.adapterId, 'number');
+    assert.equal(r.stderr, '', 'nothing on stderr');
+
+    const q = run([...TRAIN, '--max-steps', '3', '--json', '--quiet'], { REFT_STUDIO_HOME: dir });
+    assert.equal(q.code, 0, q.stderr);
+    const kinds = events(q.stdout).map((e) => e.event);
+    assert.deepEqual(new Set(kinds), new Set(['checkpoint', 'result']));
+    assert.equal(kinds.at(-1), 'result');
+    const plain = run([...TRAIN, '--max-steps', '3', '-q'], { REFT_STUDIO_HOME: dir });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.stderr, '');
+    assert.match(plain.stdout, /^run 3 completed/);
+  });
+
+  it('datasets import: a big file shows its rows being checked; --json stays one object; Parquet too', () => {
+    const dir = home();
+    const big = join(tempDir('reft-cli-import-'), 'big.jsonl');
+    const row = (i: number) =>
+      JSON.stringify({
+        prompt: `Question ${i}: what is ${i} plus ${i}? `.repeat(2),
+        completion: `It is ${2 * i}.`,
+      });
+    writeFileSync(big, `${Array.from({ length: 50_000 }, (_, i) => row(i)).join('\n')}\n`);
+    const r = run(['datasets', 'import', big, '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).version.rowCount, 50_000);
+    assert.match(r.stderr, /^import: {2}50000\/50000 rows {2}/m);
+    const small = run(['datasets', 'import', DATA, '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(small.stderr, '', 'a small file imports without progress');
+    // The CLI reads Parquet too (asynchronously, as the studio does).
+    const pq = join(tempDir('reft-cli-import-'), 'rows.parquet');
+    writeFileSync(pq, writeParquet({ prompt: ['a', 'b'], completion: ['c', 'd'] }));
+    const p = run(['datasets', 'import', pq, '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal(JSON.parse(p.stdout).version.rowCount, 2);
+  });
+
+  it('bench --json: exactly one object on stdout, progress on stderr', () => {
+    const r = run(
+      ['bench', 'train', '--model', MODEL, '--seq', '16', '--prompt', '8', '--steps', '2', '--json'],
+      {},
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
+    const j = JSON.parse(r.stdout);
+    assert.equal(typeof j.tokens_per_s, 'number');
+    assert.match(r.stderr, /^bench train: {2}3\/3 steps/m);
+  });
+});
+
+/** Follows a child's --json events as they come. */
+function follow(child: ChildProcess, on: (e: Json) => void): Promise<number | null> {
+  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => on(JSON.parse(l)));
+  return done;
+}
+
+describe('Ctrl-C', () => {
+  // Steps of 200 micro-batches, so that a step is in flight when the signals come.
+  const data = join(tempDir('reft-cli-sigint-'), 'rows.jsonl');
+  writeFileSync(
+    data,
+    Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
+    ).join('\n'),
+  );
+  const args = ['train', '--model', MODEL, '--data', data, '--batch-size', '1', '--grad-accum', '200'];
+  const long = [
+    ...args,
+    '--layers',
+    '1',
+    '--rank',
+    '2',
+    '--max-steps',
+    '3',
+    '--checkpoint-every',
+    '1',
+    '--json',
+  ];
+
+  async function interrupted(times: 1 | 2, dataDir: string) {
+    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dataDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    const seen: Json[] = [];
+    const code = await follow(child, (e) => {
+      seen.push(e);
+      // At the end of step 1: step 2 is in flight when the first Ctrl-C comes.
+      if (e.event === 'progress' && e.step === 1) child.kill('SIGINT');
+      // The second once the first was heard, still during step 2.
+      if (times === 2 && e.event === 'log' && /^pausing/.test(e.message)) child.kill('SIGINT');
+    });
+    return { code, seen, stderr };
+  }
+
+  function resume(dataDir: string, id: number) {
+    const r = run(['runs', 'resume', String(id), '--json', '--data-dir', dataDir], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(events(r.stdout).at(-1)?.outcome, 'completed');
+    const shown = JSON.parse(run(['runs', 'show', String(id), '--json', '--data-dir', dataDir], {}).stdout);
+    assert.equal(shown.status, 'completed');
+    assert.deepEqual(
+      shown.metrics.map((m: { step: number }) => m.step),
+      [1, 2, 3],
+    );
+  }
+
+  it('once: the step in flight finishes, a checkpoint is saved, paused; runs resume completes it', async () => {
+    const dir = home();
+    const r = await interrupted(1, dir);
+    assert.equal(r.code, 130, r.stderr);
+    const result = r.seen.at(-1) as Json;
+    assert.equal(result.event, 'result');
+    assert.equal(result.status, 'paused');
+    assert.equal(result.step, 2);
+    assert.equal(result.checkpoint.step, 2);
+    assert.equal(result.resume, `reft-studio runs resume 1 --data-dir ${JSON.stringify(dir)}`);
+    assert.deepEqual(readdirSync(join(dir, 'runs', '1', 'checkpoints')).sort(), [
+      'step-000001',
+      'step-000002',
+    ]);
+    resume(dir, 1);
+  });
+
+  it('twice within 2 s: stops at once with the last checkpoint, interrupted; runs resume completes it', async () => {
+    const dir = home();
+    const r = await interrupted(2, dir);
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(r.seen.some((e) => e.event === 'log' && /^stopping now/.test(e.message)));
+    const result = r.seen.at(-1) as Json;
+    assert.equal(result.status, 'interrupted');
+    assert.equal(result.checkpoint.step, 1);
+    assert.ok(!r.seen.some((e) => e.event === 'progress' && e.step === 2), 'step 2 was not finished');
+    assert.deepEqual(readdirSync(join(dir, 'runs', '1', 'checkpoints')), ['step-000001']);
+    const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
+    assert.equal(shown.status, 'interrupted');
+    resume(dir, 1);
+  });
+});

@@ -1,0 +1,141 @@
+// End-to-end: the Playground against the real `reft-studio serve` in Chromium. Two adapters of the
+// demo model (trained over RPC) composed at different strengths next to the base model, on the same
+// message and seed, with a system prompt; Ctrl+Enter sends; a second turn keeps each side's history;
+// tokens/s shown; everything still there after visiting another page. Screenshots under
+// tests/e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  rpc,
+  rpcFor,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  const adapterNames = ['pirate A', 'pirate B'];
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(tempDir('reft-e2e-playground-'));
+    client = await rpcFor(server.url);
+    const modelId = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    ).id;
+    const datasetId = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === DEMO_DATASET,
+    ).id;
+    for (const [i, name] of adapterNames.entries()) {
+      const run = await rpc(client, 'runs/start', {
+        modelId,
+        datasetId,
+        name,
+        layers: '0;1',
+        rank: 2,
+        maxSteps: 6,
+        lr: 0.05,
+        seed: i + 1,
+      });
+      for (;;) {
+        const r = await rpc(client, 'runs/get', { id: run.runId });
+        if (r.status === 'completed') break;
+        if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`${server.url}#/playground`);
+    await connected(page);
+  });
+
+  after(async () => {
+    client?.close();
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  const done = (side: 'base' | 'adapted', n: number) =>
+    page.waitForFunction(
+      ([s, k]) =>
+        Array.from(document.querySelectorAll(`[data-testid="chat-${s}"] [data-testid="reply-meta"]`)).filter(
+          (e) => !/generating/.test(e.textContent ?? ''),
+        ).length === k,
+      [side, n] as const,
+      { timeout: 120_000 },
+    );
+
+  test('two adapters composed at different strengths, next to the base model, same seed', async () => {
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
+    await page.getByLabel('System prompt').fill('You are a pirate.');
+    for (const name of adapterNames) await page.getByRole('checkbox', { name }).check();
+    await page.getByLabel('Strength of pirate A').fill('1.5');
+    await page.getByLabel('Strength of pirate B').fill('0.5');
+    await page.getByLabel('Base model side by side').check();
+    await page.getByLabel('Temperature').fill('0.8');
+    await page.getByLabel('Top-k').fill('20');
+    await page.getByLabel('Seed').fill('42');
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Message', { exact: true }).fill('Ahoy! Who are you?');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await done('base', 1);
+    await done('adapted', 1);
+    await page
+      .getByTestId('chat-adapted')
+      .getByRole('heading', { name: 'With pirate A ×1.50 + pirate B ×0.50' })
+      .waitFor();
+    for (const side of ['base', 'adapted']) {
+      const meta = (await page.getByTestId(`chat-${side}`).getByTestId('reply-meta').textContent()) ?? '';
+      // Decoding speed from the first piece of text to the last (a one-token answer has none).
+      assert.match(meta, /(\d+ tokens · [\d,]+ tok\/s|1 token) · seed 42$/, meta);
+    }
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await screenshot(page, 'playground-1-composed-side-by-side');
+  });
+
+  test('the page keeps everything when you come back; a second turn keeps each side’s history', async () => {
+    await page.getByTestId('nav-runs').click();
+    await page.getByRole('heading', { level: 1, name: 'Runs' }).waitFor();
+    await page.getByTestId('nav-playground').click();
+    await page.getByTestId('chat-adapted').getByText('Ahoy! Who are you?').waitFor();
+    assert.equal(await page.getByLabel('Strength of pirate A').inputValue(), '1.5');
+    assert.equal(await page.getByLabel('System prompt').inputValue(), 'You are a pirate.');
+    await page.getByLabel('Message', { exact: true }).fill('And where is the treasure?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await done('base', 2);
+    await done('adapted', 2);
+    for (const side of ['base', 'adapted'])
+      assert.equal(await page.getByTestId(`chat-${side}`).locator('li.user').count(), 2);
+    await screenshot(page, 'playground-2-second-turn');
+    // Switching one adapter off keeps the other; side by side off shows the adapted model alone.
+    await page.getByRole('checkbox', { name: 'pirate B' }).uncheck();
+    await page.getByLabel('Base model side by side').uncheck();
+    await page.getByTestId('chat-adapted').getByRole('heading', { name: 'With pirate A ×1.50' }).waitFor();
+    assert.equal(await page.getByTestId('chat-base').count(), 0);
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByText('Write a message below; Ctrl+Enter sends it.').waitFor();
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,107 @@
+// The converted-weights store and synthetic models: a conversion killed half-way resumes without
+// redoing finished tensors and ends byte-identical to an uninterrupted one; a disk too small is
+// refused before anything is written; removal deletes every form; synthetic quantized models never
+// write their linear layers in float (the checkpoint's matrices are holes) and clean up after themselves.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
+import { ReftError } from '../../native-runtime/errors.ts';
+import { Generator } from '../../native-runtime/generation/generator.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
+import { ensureStore, removeBaseStores, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const spec = loadModelSpec(modelDir('llama'));
+const int4 = parseQuantize('int4');
+
+describe('base store', () => {
+  it('a killed conversion resumes where it stopped and ends identical to a fresh one', async () => {
+    const fresh = await ensureStore(spec, int4, { root: tempDir('reft-store-') });
+    const root = tempDir('reft-store-');
+    const stop = new AbortController();
+    let seen = 0;
+    await assert.rejects(
+      ensureStore(spec, int4, {
+        root,
+        signal: stop.signal,
+        syncEveryBytes: 1,
+        onProgress: (p) => {
+          seen = p.done;
+          if (p.done === 10) stop.abort();
+        },
+      }),
+      (e: unknown) => e instanceof ReftError && e.code === 'cancelled',
+    );
+    assert.equal(seen, 10);
+    const dir = storeDir(root, spec.fingerprint, int4);
+    assert.ok(existsSync(join(dir, `${STORE_FILE}.partial`)), 'the partial file is kept for resuming');
+    assert.ok(!existsSync(join(dir, STORE_FILE)));
+    const produced: string[] = [];
+    await ensureStore(spec, int4, {
+      root,
+      produce: (slot) => {
+        produced.push(slot.name);
+        return false; // let the converter write it
+      },
+    });
+    assert.ok(
+      produced.length > 0 && !produced.includes('model.embed_tokens.weight'),
+      'finished tensors were redone',
+    );
+    assert.deepEqual(readFileSync(join(dir, STORE_FILE)), readFileSync(join(fresh, STORE_FILE)));
+    assert.deepEqual(readdirSync(dir).sort(), [STORE_FILE]);
+  });
+
+  it('refuses a conversion the disk cannot hold, before writing anything', async () => {
+    const root = tempDir('reft-store-');
+    await assert.rejects(
+      ensureStore(spec, int4, { root, reserveBytes: 2 ** 60 }),
+      (e: unknown) =>
+        e instanceof ReftError && e.code === 'disk-full' && /needs .* GB .* free/.test(e.message),
+    );
+    assert.ok(!existsSync(join(storeDir(root, spec.fingerprint, int4), `${STORE_FILE}.partial`)));
+  });
+
+  it('removeBaseStores deletes every form of the model', async () => {
+    const root = tempDir('reft-store-');
+    await ensureStore(spec, int4, { root });
+    await ensureStore(spec, parseQuantize('int8'), { root });
+    assert.equal(readdirSync(join(root, spec.fingerprint)).length, 2);
+    removeBaseStores(root, spec.fingerprint);
+    assert.ok(!existsSync(join(root, spec.fingerprint)));
+  });
+});
+
+describe('synthetic models', () => {
+  it('int4: linear layers only ever exist as codes; the model generates; dispose removes it', async () => {
+    const dataDir = tempDir('reft-synth-');
+    const m = await buildSynthetic('llama3-8b', {
+      dataDir,
+      scheme: int4,
+      overrides: { hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, vocab_size: 1000 },
+    });
+    assert.equal(m.spec.base?.form, 'int4-b32');
+    assert.equal(m.spec.numKvHeads, 8);
+    assert.equal(m.spec.rope?.scaling?.type, 'llama3');
+    const ckpt = join(m.dir, 'model.safetensors');
+    const st = statSync(ckpt);
+    // The checkpoint's matrices are holes: far fewer blocks allocated than its length.
+    const matrices = m.spec.numLayers * (4 * 128 * 128 + 3 * 128 * 256) + 1000 * 128;
+    if (st.blocks !== undefined && process.platform === 'linux')
+      assert.ok(
+        st.blocks * 512 < st.size - matrices * 4 * 0.5,
+        `${st.blocks * 512} bytes allocated of ${st.size}`,
+      );
+    const gen = await Generator.load(m.spec);
+    const r = await gen.generate([[1, 2, 3]], { greedy: true, maxNewTokens: 3, eosTokenIds: [] });
+    assert.equal(r.tokens[0].length, 3);
+    await gen.session.session.release();
+    m.dispose();
+    assert.ok(!existsSync(m.dir));
+  });
+});

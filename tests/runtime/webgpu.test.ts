@@ -1,0 +1,149 @@
+// The engine's graphs on ONNX Runtime's WebGPU provider (skipped where no WebGPU adapter starts; on a
+// machine without a GPU, Mesa ≥ 23's lavapipe provides a CPU Vulkan adapter Dawn accepts).
+//   - placement: ORT leaves only shape/index computations to the CPU — no node on the CPU reads a
+//     float tensor or makes one of a model width (a real fallback would, e.g. the loss or zeros of
+//     the logits' size). disable_cpu_ep_fallback cannot be the check: ORT also refuses the small
+//     int64 shape nodes it moves to the CPU on purpose, and onnxruntime-node cannot switch on the
+//     WebGPU provider's int64 support (ep.webgpuexecutionprovider.enableInt64 is not forwarded).
+//   - training: a LoReFT loss and gradients equal the CPU's;
+//   - generation: greedy tokens equal the CPU's, with the KV cache kept on the device
+//     (present_key.i come back as GPU buffers and are fed back).
+// The golden suites run on WebGPU unchanged with REFT_STUDIO_DEVICE=webgpu REFT_STUDIO_REQUIRE_DEVICE=1.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Generator } from '../../native-runtime/generation/generator.ts';
+import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
+import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
+import type { Graph, Node } from '../../native-runtime/ir/graph.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { buildDecoder } from '../../native-runtime/models/decoder.ts';
+import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
+import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
+import {
+  type InterventionState,
+  type ReftBatch,
+  ReftModel,
+} from '../../native-runtime/training/reft-model.ts';
+import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+
+const why = await webgpuReachable();
+const spec = loadModelSpec(modelDir('llama'));
+const ivSpec: InterventionSpec = {
+  key: interventionKey(1, 0),
+  layer: 1,
+  type: 'loreft',
+  rank: 2,
+  embedDim: spec.hiddenSize,
+  act: 'linear',
+  dropout: 0,
+};
+
+function nodesByName(g: Graph): Map<string, Node> {
+  const m = new Map<string, Node>();
+  const walk = (gr: Graph) => {
+    for (const n of gr.nodes) {
+      m.set(n.name, n);
+      for (const a of Object.values(n.attrs)) if (a.type === 'graph') walk(a.value);
+    }
+  };
+  walk(g);
+  return m;
+}
+
+/** Nodes ORT put on the CPU that do model math: read a float tensor, or make one with a model-width axis. */
+async function cpuMath(g: Graph, weightsDir: string): Promise<string[]> {
+  const p = await nodePlacement(g, 'webgpu', weightsDir);
+  assert.ok((p.byProvider.get('WebGpuExecutionProvider')?.length ?? 0) > 0, 'nothing ran on WebGPU');
+  const ir = nodesByName(g);
+  const bad: string[] = [];
+  for (const { op, name } of p.byProvider.get('CPUExecutionProvider') ?? []) {
+    const n = ir.get(name);
+    if (!n) {
+      bad.push(`${op} ${name} (made by ORT's optimizer)`);
+      continue;
+    }
+    const readsFloat = n.inputs.some((v) => v && /float/.test(v.dtype) && !v.data);
+    const wideFloat = n.outputs.some(
+      (v) =>
+        /float/.test(v.dtype) && v.shape.some((d) => typeof d === 'number' && d > 1) && !v.shape.includes(0),
+    );
+    if (readsFloat || wideFloat) bad.push(`${op} ${name} ${n.outputs.map(String).join(', ')}`);
+  }
+  return bad;
+}
+
+describe('the WebGPU provider', { skip: why ?? false }, () => {
+  it('runs the forward graph with only shape/index nodes left to the CPU', async () => {
+    const b = new GraphBuilder('llama-forward');
+    const g = buildDecoder(b, spec, {});
+    b.output(g.logits!, 'logits');
+    assert.deepEqual(await cpuMath(b.graph, g.weightsDir), []);
+  });
+
+  it('runs the ReFT graph (training If, loss, backward, cached generation) the same way', async () => {
+    const g = buildReftGraph(spec, [ivSpec]);
+    assert.deepEqual(await cpuMath(g.graph, g.weightsDir), []);
+  });
+
+  it('computes the same LoReFT loss and gradients as the CPU', async () => {
+    const n = spec.hiddenSize,
+      r = ivSpec.rank;
+    const state = (): InterventionState => {
+      const R = new Float64Array(n * r);
+      for (let i = 0; i < r; i++) R[i * r + i] = 1; // orthonormal columns
+      const rot = HouseholderParam.fromR(R, n, r);
+      return {
+        spec: ivSpec,
+        rot,
+        params: new Map([
+          ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
+          [
+            'weight',
+            { data: Float32Array.from({ length: r * n }, (_, i) => Math.sin(i) * 0.1), shape: [r, n] },
+          ],
+          ['bias', { data: Float32Array.of(0.1, -0.2), shape: [r] }],
+        ]),
+      };
+    };
+    const B = 2,
+      T = 6;
+    const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(5 + ((i * 37) % 500)));
+    const labels = ids.slice();
+    for (let b = 0; b < B; b++) for (let t = 0; t < 3; t++) labels[b * T + t] = -100n;
+    const batch: ReftBatch = {
+      inputIds: ids,
+      attentionMask: new BigInt64Array(B * T).fill(1n),
+      labels,
+      dims: [B, T],
+      locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
+    };
+    const cpu = await (await ReftModel.load(spec, [state()], { device: 'cpu' })).lossAndGrads(batch);
+    const gpuModel = await ReftModel.load(spec, [state()], { device: 'webgpu', requireDevice: true });
+    assert.equal(gpuModel.session.device, 'webgpu');
+    const gpu = await gpuModel.lossAndGrads(batch);
+    assert.ok(Math.abs(cpu.loss - gpu.loss) < 1e-4, `loss ${cpu.loss} vs ${gpu.loss}`);
+    for (const [name, g] of cpu.grads[0]) {
+      const h = gpu.grads[0].get(name)!;
+      const scale = Math.max(...g.map(Math.abs));
+      const err = Math.max(...g.map((v, i) => Math.abs(v - h[i])));
+      assert.ok(err <= 1e-4 * scale + 1e-7, `${name}: error ${err} (scale ${scale})`);
+    }
+  });
+
+  it('generates the same greedy tokens with the KV cache kept on the device', async () => {
+    const prompts = [
+      [1, 5, 9, 13, 200],
+      [7, 3],
+    ];
+    const opts = { greedy: true, maxNewTokens: 6, eosTokenIds: [] };
+    const cpu = await (await Generator.load(spec, { device: 'cpu' })).generate(prompts, opts);
+    const gen = await Generator.load(spec, { device: 'webgpu', requireDevice: true });
+    assert.equal(gen.session.device, 'webgpu');
+    assert.ok(gen.session.outputsOnDevice.has('present_key.0'));
+    const gpu = await gen.generate(prompts, opts);
+    assert.deepEqual(gpu.tokens, cpu.tokens);
+  });
+});
