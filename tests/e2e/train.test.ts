@@ -245,6 +245,28 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await screenshot(page, 'train-7-started');
   });
 
+  test('every step fits a 1000×700 window without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 1000, height: 700 });
+    try {
+      await page.getByTestId('nav-train').click();
+      for (const [i, name] of ['Model & data', 'Intervention', 'Training', 'Preview & start'].entries()) {
+        await step(name).click();
+        const overflow = await page.evaluate(() =>
+          Array.from(document.querySelectorAll('main, main *')).some(
+            (el) =>
+              el.scrollWidth > el.clientWidth + 1 &&
+              getComputedStyle(el).overflowX === 'visible' &&
+              el.clientWidth > 0,
+          ),
+        );
+        assert.equal(overflow, false, `step ${i + 1} overflows sideways`);
+      }
+      await screenshot(page, 'train-8-small-window', false);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });
