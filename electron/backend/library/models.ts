@@ -43,6 +43,17 @@ export interface ModelRecord extends ModelInfo {
   quantize: QuantizeOption;
 }
 
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    try {
+      const p = join(dir, e.name);
+      n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+    } catch {}
+  }
+  return n;
+}
+
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
@@ -74,7 +85,11 @@ export function inspectModelFolder(dir: string): ModelInfo {
     vocabSize: spec.vocabSize,
     params: spec.params,
     dtype: spec.dtype,
-    sizeBytes: spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    // Disk usage: every file of the folder (a cache snapshot's blobs through its symlinks).
+    sizeBytes: Math.max(
+      folderBytes(folder),
+      spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    ),
     fingerprint: spec.fingerprint,
     config,
   };
