@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
-import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
@@ -74,8 +74,7 @@ export function inspectModelFolder(dir: string): ModelInfo {
   }
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
   const folder = resolveModelDir(path);
-  const spec = loadModelSpec(folder);
-  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const { spec, config } = loadModelSpecWithConfig(folder);
   return {
     path: folder,
     arch: spec.arch,
