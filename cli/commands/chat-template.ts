@@ -24,7 +24,7 @@ function readMessages(path: string): unknown {
 
 export const chatTemplateCommand: Command = {
   name: 'chat-template',
-  summary: 'Render a messages file with the model\'s chat template: {"text": "..."}',
+  summary: 'render a messages file with the model\'s chat template: {"text": "..."}',
   usage: 'chat-template --model DIR --messages FILE.json [--generation-prompt] [--template NAME]',
   options: {
     model: { type: 'string', description: 'the model folder whose tokenizer and chat template to use' },
