@@ -61,6 +61,7 @@ export function runToTrainParams(run: RunDetail): RunParams | null {
     seed: num(c, 'seed'),
     evalSplit: num(c, 'evalSplit'),
     evalEvery: num(c, 'evalEvery'),
+    quantize: ['none', 'int8', 'int4'].includes(str(c, 'quantize') ?? '') ? str(c, 'quantize') : undefined,
   };
   for (const [k, v] of Object.entries(copy)) if (v !== undefined) (p as Record<string, unknown>)[k] = v;
   if (probe && Array.isArray(probe.prompts) && probe.prompts.length && typeof probe.every === 'number') {

@@ -73,6 +73,8 @@ export class TrainForm {
   schedule = $state<Schedule | ''>('');
   seed = $state<number | null>(null);
   checkpointEvery = $state<number | null>(null);
+  /** The base weights' form; '' = the model's library setting. */
+  quantize = $state<'' | 'none' | 'int8' | 'int4'>('');
 
   /** Problems with the current step's fields; empty when it may advance. */
   readonly problems = $derived.by(() => this.#problems(this.step));
@@ -128,6 +130,7 @@ export class TrainForm {
     this.warmupRatio = p.warmupRatio ?? null;
     this.schedule = p.schedule ?? '';
     this.seed = p.seed ?? null;
+    this.quantize = p.quantize ?? '';
     this.step = 0;
   }
 
@@ -154,6 +157,7 @@ export class TrainForm {
     };
     for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k as keyof typeof opt] = v;
     if (this.schedule) advanced.schedule = this.schedule;
+    if (this.quantize) advanced.quantize = this.quantize;
     return {
       ...advanced,
       modelId: this.modelId,
