@@ -16,7 +16,7 @@ import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
-import { matMulNBits, type QuantizedMatrix } from '../quantize/linear.ts';
+import { chunkedMatMulNBits, type QuantizedMatrix } from '../quantize/linear.ts';
 import { accuracyLevelFor, headScheme } from '../quantize/scheme.ts';
 import type { ModelSpec } from './config.ts';
 import { linear, linearT } from './layers.ts';
@@ -155,14 +155,16 @@ export class WeightRefs {
   linearT(x: Value, name: string, biasName?: string): Value {
     const bias = biasName ? this.opt(biasName) : null;
     const q = this.quantized(name);
-    return q ? matMulNBits(this.b, x, q, this.#accuracy, bias) : linearT(this.b, x, this.get(name), bias);
+    return q
+      ? chunkedMatMulNBits(this.b, x, q, this.#accuracy, bias)
+      : linearT(this.b, x, this.get(name), bias);
   }
 
   /** y = x·W + b for GPT-2's Conv1D weight W (in, out); stores hold it as (out, in) rows. */
   conv1d(x: Value, name: string, biasName: string): Value {
     const bias = this.get(biasName);
     const q = this.quantized(name);
-    if (q) return matMulNBits(this.b, x, q, this.#accuracy, bias);
+    if (q) return chunkedMatMulNBits(this.b, x, q, this.#accuracy, bias);
     const w = this.spec.base?.dir ? null : this.get(name);
     // A converted float store keeps Conv1D weights as (out, in) rows too.
     return w ? linear(this.b, x, w, bias) : linearT(this.b, x, this.get(name), bias);
@@ -184,7 +186,7 @@ export class WeightRefs {
         ? embedding
         : 'lm_head.weight';
     const q = this.quantized(name);
-    if (q) return (b, x) => matMulNBits(b, x, q, this.#accuracy);
+    if (q) return (b, x) => chunkedMatMulNBits(b, x, q, this.#accuracy);
     const w = this.get(name);
     return (b, x) => linearT(b, x, w);
   }

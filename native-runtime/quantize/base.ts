@@ -77,8 +77,8 @@ export function baseForm(spec: ModelSpec): string {
  * (a private copy per session; their weights stay mapped and shared). Quantized bases do for
  * inference: MatMulNBits' int8-compute kernels run only on their packed layout (≈1.2× the codes,
  * private to the session). A training session also maps the codes for the backward pass, so packing
- * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
- * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
+ * costs ≈2.2× the codes; where that would take more than a third of the machine's memory (room left
+ * for activations, the studio and the user's other programs) it reads the mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
  * (The same rule as the estimates in memory.ts.)
  */
 export function shouldPrepack(
@@ -88,11 +88,11 @@ export function shouldPrepack(
   if (!spec.base?.scheme) return false;
   if (o.override !== undefined) return o.override;
   if (!o.training) return true;
-  // The rule memory.ts's estimates state: packed codes + mapped codes within half the memory.
+  // The rule memory.ts's estimates state: packed codes + mapped codes within a third of the memory.
   let codes = 0;
   for (const h of spec.weights.headers)
     for (const t of h.tensors.values()) if (/\.(qweight|scales|qzeros)$/.test(t.name)) codes += t.byteLength;
-  return 2.2 * codes <= 0.5 * (o.totalMemory ?? totalmem());
+  return 2.2 * codes <= (o.totalMemory ?? totalmem()) / 3;
 }
 
 /**

@@ -10,7 +10,7 @@
 
 import { AutodiffError, UnsupportedError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
-import type { Node, Value } from '../ir/graph.ts';
+import type { ExternalData, Node, Value } from '../ir/graph.ts';
 import type { QuantScheme } from './scheme.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -47,6 +47,56 @@ export function matMulNBits(
   return bias ? b.add(y, bias) : y;
 }
 
+/** Rows [r0, r1) of a stored quantized matrix, as initializers over the same bytes (no copy). */
+export function rowSlice(b: GraphBuilder, m: QuantizedMatrix, r0: number, r1: number): QuantizedMatrix {
+  const sub = (v: Value): Value => {
+    const d = v.data as ExternalData;
+    const rowBytes = d.length / m.N;
+    return b.initializer(`${v.name}[${r0}:${r1}]`, v.dtype, [r1 - r0, ...(v.shape.slice(1) as number[])], {
+      kind: 'external',
+      location: d.location,
+      offset: d.offset + r0 * rowBytes,
+      length: (r1 - r0) * rowBytes,
+    });
+  };
+  return { ...m, q: sub(m.q), scales: sub(m.scales), zp: m.zp && sub(m.zp), N: r1 - r0 };
+}
+
+/**
+ * Largest matrix (elements) read by one MatMulNBits node. Where the kernels cannot use their packed
+ * layout (a training session that does not pre-pack, see base.ts) and in the backward pass, a weight
+ * is dequantized whole into float32 for its product: 2^26 elements keeps that buffer at 256 MB
+ * (Llama-3-8B's LM head alone would be 2.1 GB), so larger matrices are split by rows.
+ */
+export const MAX_DEQUANTIZED_ELEMENTS = 2 ** 26;
+
+/** matMulNBits over row chunks of at most MAX_DEQUANTIZED_ELEMENTS, outputs concatenated. */
+export function chunkedMatMulNBits(
+  b: GraphBuilder,
+  x: Value,
+  w: QuantizedMatrix,
+  accuracyLevel: number,
+  bias?: Value | null,
+  maxElements = MAX_DEQUANTIZED_ELEMENTS,
+): Value {
+  const rows = Math.max(1, Math.floor(maxElements / w.K));
+  if (w.N <= rows) return matMulNBits(b, x, w, accuracyLevel, bias);
+  // One set of slices per matrix: the head is applied in several If branches.
+  let slices = chunks.get(w.q);
+  if (!slices || slices[0].N !== Math.min(rows, w.N)) {
+    slices = [];
+    for (let r0 = 0; r0 < w.N; r0 += rows) slices.push(rowSlice(b, w, r0, Math.min(w.N, r0 + rows)));
+    chunks.set(w.q, slices);
+  }
+  const parts = slices.map((m) => matMulNBits(b, x, m, accuracyLevel));
+  const y = b.concat(parts, -1, [...x.shape.slice(0, -1), w.N]);
+  return bias ? b.add(y, bias) : y;
+}
+
+const chunks = new WeakMap<Value, QuantizedMatrix[]>();
+// The backward's view of each weight's codes, one per weight however many nodes read it.
+const codeViews = new WeakMap<Value, Value>();
+
 /** dX = dY·W for a MatMulNBits node, W dequantized from the node's own bytes. */
 export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder): (Value | null)[] {
   const gy = gs[0];
@@ -62,7 +112,11 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   if (!q.data || q.data.kind !== 'external' || !scales.data)
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // The same bytes, as DequantizeLinear reads them: (N, kb·block) codes.
-  const codes = b.initializer(`${q.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, Kp], q.data);
+  let codes = codeViews.get(q);
+  if (!codes) {
+    codes = b.initializer(`${q.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, Kp], q.data);
+    codeViews.set(q, codes);
+  }
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
   const wqs = b.op(
     'DequantizeLinear',
@@ -81,7 +135,11 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
         'unsupported-quantization',
         `MatMulNBits ${n.name}: training through asymmetric 4-bit blocks needs an even number of blocks per row (K=${K}, block ${bs})`,
       );
-    const zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+    let zcodes = codeViews.get(zp);
+    if (!zcodes) {
+      zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+      codeViews.set(zp, zcodes);
+    }
     const zf = b.op(
       'DequantizeLinear',
       [zcodes, b.scalar(1)],

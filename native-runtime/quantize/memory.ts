@@ -9,7 +9,7 @@
 //     chat      ONNX Runtime packs the codes for its int8 kernels: ≈1.14× (8-bit) / 1.2× (4-bit) of
 //               the codes, private to the session (measured: native-runtime/quantize/base.ts)
 //     training  packed as for chat, plus the mapped codes read by the backward pass; or, where that
-//               would take more than half the machine's memory, only the mapped codes (slower)
+//               would take more than a third of the machine's memory, only the mapped codes (slower)
 
 export interface WeightShape {
   params: number;
@@ -50,5 +50,5 @@ export function baseWeightBytes(
   const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32);
   const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
   if (use === 'chat') return packed;
-  return 2.2 * codes <= 0.5 * totalMemory ? packed + codes : codes;
+  return 2.2 * codes <= totalMemory / 3 ? packed + codes : codes;
 }
