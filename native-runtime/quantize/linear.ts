@@ -2,7 +2,8 @@
 // (com.microsoft) on the blockwise codes of a converted store (blockwise.ts, store.ts), and the
 // gradient rule the autodiff walker uses for it. Weights are frozen, so only dX = dY·W is needed.
 //
-// The gradient dequantizes W from the same mapped bytes (a second initializer over the codes, read
+// Training sessions that pre-pack read a second layout, Ŵᵀ in int8 (backward-store.ts), with MatMulNBits
+// again. Otherwise the gradient dequantizes W from the same mapped bytes (a second initializer over the codes, read
 // as uint4/uint8 (N, kb·block)) and multiplies: blocked DequantizeLinear gives q·s without the zero
 // point, and the zero point's share z·(dY·S) is subtracted per block (S the (N, kb) scales), so no
 // zero-point tensor is ever materialized. ORT does not constant-fold DequantizeLinear, so the
@@ -94,6 +95,13 @@ export function chunkedMatMulNBits(
 }
 
 const chunks = new WeakMap<Value, QuantizedMatrix[]>();
+// Ŵᵀ's int8 codes for a forward weight's codes, where the store has them (backward-store.ts).
+const transposedOf = new WeakMap<Value, QuantizedMatrix>();
+
+/** Lets the gradient of MatMulNBits nodes reading `q` use `t` (Ŵᵀ, K rows of N) instead of dequantizing. */
+export function setTransposed(q: Value, t: QuantizedMatrix): void {
+  transposedOf.set(q, t);
+}
 // The backward's view of each weight's codes, one per weight however many nodes read it.
 const codeViews = new WeakMap<Value, Value>();
 
@@ -103,6 +111,8 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   const nulls = n.inputs.map(() => null);
   if (!gy) return nulls;
   const [x, q, scales, zp] = n.inputs as [Value, Value, Value, Value | null | undefined];
+  const t = transposedOf.get(q);
+  if (t) return [matMulNBits(b, gy, t, n.attrInt('accuracy_level', 4)), ...nulls.slice(1)];
   const K = n.attrInt('K');
   const N = n.attrInt('N');
   const bits = n.attrInt('bits');

@@ -389,6 +389,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     device: cfg.device,
     signal: hooks.signal,
     log,
+    training: true,
   });
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
   try {
