@@ -26,6 +26,7 @@ import type { StudioManifest } from '../../../native-runtime/formats/studio-adap
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
+import { checkExportDestination, markExport } from './export-destination.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
 import { getRun } from './runs.ts';
@@ -400,12 +401,18 @@ export interface ExportAdapterInput {
   force?: boolean;
 }
 
-/** Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft). */
+/**
+ * Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft),
+ * after the destination checks of export-destination.ts, and marks it as an export.
+ */
 export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportResult {
   if (input.format !== undefined && input.format !== 'pyreft')
     throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
   const { path } = resolveAdapterRef(lib, input.adapter);
-  return exportPyreft(path, input.out, { force: input.force });
+  const out = checkExportDestination(input.out, { dataDir: lib.dataDir, force: input.force, label: '--out' });
+  const r = exportPyreft(path, out, { force: input.force });
+  markExport(r.out, 'pyreft');
+  return r;
 }
 
 export interface AdapterLineage {
