@@ -13,13 +13,10 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTransaction } from '../../electron/backend/db/database.ts';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
-import { createRecordedRun, planRun } from '../../electron/backend/jobs/training.ts';
-import { datasetVersionFromRef } from '../../electron/backend/library/datasets.ts';
+import { recordRunFromRefs } from '../../electron/backend/jobs/training.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
-import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
@@ -160,21 +157,13 @@ async function trainRecorded(
 ): Promise<number> {
   const f = flags;
   checkOutFolders(ctx, f);
-  // Everything is validated before anything is stored: a bad flag leaves no model, dataset or run behind.
-  const { plan, run } = writeTransaction(lib.db, () => {
-    const model = modelFromRef(lib, f.model as string);
-    const version = datasetVersionFromRef(lib, f.data as string, f.format);
-    const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
-    const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
-    const plan = planRun(lib, {
-      ...options,
-      modelId: model.id,
-      datasetId: version.datasetId,
-      datasetVersionId: version.id,
-      evalDatasetVersionId: evalVersion?.id,
-    });
-    return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
-  });
+  const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
+  const { plan, run } = await recordRunFromRefs(
+    lib,
+    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format },
+    options,
+    { checkpointDir: f.checkpointDir },
+  );
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );

@@ -1,8 +1,8 @@
 // 'models/*': base models registered in the library (see library/models.ts for the logic).
 
 import { z } from 'zod';
-import { checkSourcePath } from '../library/datasets.ts';
 import { addModel, getModel, listModels, type ModelRecord, removeModel } from '../library/models.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();

@@ -132,6 +132,28 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
   return getAdapter(lib, id);
 }
 
+/** The adapter a run registered from folder `path`, if any. */
+export function findRunAdapter(lib: Library, runId: number, path: string): number | null {
+  const row = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(path)) as { id: number } | undefined;
+  return row?.id ?? null;
+}
+
+/**
+ * registerAdapter once per run and folder, decided under the write lock (two windows keeping the
+ * same checkpoint, a completion racing a keep): returns the adapter's id.
+ */
+export function registerRunAdapterOnce(
+  lib: Library,
+  input: RegisterAdapterInput & { runId: number },
+): number {
+  return writeTransaction(
+    lib.db,
+    () => findRunAdapter(lib, input.runId, input.path) ?? registerAdapter(lib, input).id,
+  );
+}
+
 export interface AdapterFilter {
   tag?: string;
   baseModelFingerprint?: string;

@@ -14,7 +14,9 @@ import {
   renameAdapter,
   tagAdapter,
 } from './adapters.ts';
-import { datasetRows, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { importDataset } from './dataset-import.ts';
+import { datasetRows } from './dataset-rows.ts';
+import { getDataset, listDatasets } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { addModel, listModels, removeModel } from './models.ts';
