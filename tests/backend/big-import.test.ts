@@ -35,7 +35,7 @@ before(async () => {
     const line = i % 50_000 === 7 ? '{"prompt": "no completion"}' : row(i);
     if (!out.write(`${line}\n`)) await new Promise((r) => out.once('drain', r));
   }
-  await new Promise<void>((r) => out.end(r));
+  await new Promise<void>((r) => out.end(() => r()));
   b = createBackend(join(root, 'data'), { seedDemo: false });
 });
 after(() => b.close());
