@@ -194,7 +194,7 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
   checkOutFolders(ctx, config);
-  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out });
+  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out, dataDir: ctx.dataDir });
   if (typeof r === 'number') return r;
   markOutFolders(config);
   ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));

@@ -33,7 +33,7 @@ before(async () => {
   for (let i = 0; i < ROWS; i++) {
     // A few bad lines among the good ones, reported by line.
     const line = i % 50_000 === 7 ? '{"prompt": "no completion"}' : row(i);
-    if (!out.write(`${line}\n`)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(`${line}\n`)) await new Promise((r) => out.once('drain', () => r(null)));
   }
   await new Promise<void>((r) => out.end(() => r()));
   b = createBackend(join(root, 'data'), { seedDemo: false });

@@ -111,6 +111,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         repetitionPenalty: p.repetitionPenalty,
         seed: p.seed,
         chat: p.chat ?? 'auto',
+        quantize: model.quantize,
+        dataDir: ctx.lib.dataDir,
       },
       {
         signal: ac.signal,

@@ -127,6 +127,8 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
+    // The model's library setting, unless the run asks for another form.
+    quantize: options.quantize ?? model.quantize,
     model: model.path,
     data: version.filePath,
     format: version.format,
@@ -315,6 +317,7 @@ export async function executeRun(
           evalData: trainerConfig.evalData ?? undefined,
           exportPyreft: trainerConfig.exportPyreft ?? undefined,
           resumeFrom,
+          dataDir: lib.dataDir,
         },
         probe,
       },

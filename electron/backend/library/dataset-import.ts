@@ -238,3 +238,12 @@ export async function datasetRef(
   const prepared = await prepareImport(lib.dataDir, input);
   return () => recordImport(lib, prepared, input).version;
 }
+
+/** datasetRef, recorded at once: the version of a library id, or of a file imported strictly. */
+export async function datasetVersionFromRef(
+  lib: Library,
+  ref: string,
+  format?: DatasetFormat | 'auto',
+): Promise<DatasetVersion> {
+  return (await datasetRef(lib, ref, format))();
+}

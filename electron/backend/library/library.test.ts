@@ -48,6 +48,29 @@ test('first start seeds the demo model and dataset once; removing them is perman
   closeLibrary(lib);
 });
 
+test('models: adding a known folder says so (created false), a new one created true', () => {
+  const lib = open();
+  const first = addModel(lib, { path: LLAMA });
+  assert.equal(first.created, true);
+  const again = addModel(lib, { path: LLAMA });
+  assert.deepEqual([again.id, again.created], [first.id, false]);
+  closeLibrary(lib);
+});
+
+test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
+  const lib = open();
+  const file = join(LLAMA, 'config.json');
+  assert.throws(
+    () => addModel(lib, { path: file }),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.code === 'not-a-folder' &&
+      e.message ===
+        `${file} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
+  );
+  closeLibrary(lib);
+});
+
 test('models: add reads config + safetensors headers, is idempotent per folder, rm forgets it', () => {
   const lib = open();
   const m = addModel(lib, { path: LLAMA });
