@@ -54,6 +54,6 @@ test('a busy port falls back to a free one with the same token; another data fol
   // Another data folder is another library: another token.
   const other = await startServer({ dataDir: join(root, 'other'), rendererDir, seedDemo: false });
   assert.notEqual(other.token, token);
-  assert.equal(await status(other.port, token), 401);
+  assert.equal(await status(other.port, token as string), 401);
   await other.close();
 });

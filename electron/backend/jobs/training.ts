@@ -37,6 +37,7 @@ import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
 import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
+import { preferredDevice } from '../library/environment.ts';
 import type { Library } from '../library/library.ts';
 import { getModel, type ModelRecord } from '../library/models.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
@@ -53,6 +54,7 @@ import {
   setRunTotalSteps,
   truncateMetrics,
 } from '../library/runs.ts';
+import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
@@ -119,6 +121,8 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
+    // The device chosen in Settings, unless the run names one.
+    device: options.device ?? preferredDevice(lib),
     model: model.path,
     data: version.filePath,
     format: version.format,
@@ -233,8 +237,8 @@ export async function executeRun(
     resumeFrom = onDisk.at(-1);
     truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
   } catch (e) {
-    setRunStatus(lib, runId, 'failed', toWireError(e).message);
-    log('studio', `failed before training started: ${toWireError(e).message}`);
+    setRunStatus(lib, runId, 'failed', cleanMessage(toWireError(e).message, lib.dataDir));
+    log('studio', `failed before training started: ${cleanMessage(toWireError(e).message, lib.dataDir)}`);
     opts.onChange?.();
     return 'failed';
   }
@@ -341,7 +345,7 @@ export async function executeRun(
             : 'failed';
     const message =
       outcome === 'failed' || crashed
-        ? toWireError(e).message
+        ? cleanMessage(toWireError(e).message, lib.dataDir)
         : outcome === 'cancelled'
           ? 'cancelled by the user'
           : undefined;
@@ -529,7 +533,10 @@ export class TrainingService {
     try {
       return this.keepCheckpoint(id).id;
     } catch (e) {
-      this.#log(id, `could not keep the last checkpoint: ${toWireError(e).message}`);
+      this.#log(
+        id,
+        `could not keep the last checkpoint: ${cleanMessage(toWireError(e).message, this.lib.dataDir)}`,
+      );
       return null;
     }
   }
