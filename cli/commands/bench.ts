@@ -18,6 +18,7 @@ import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/confi
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
+import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
@@ -43,6 +44,19 @@ interface Setup {
   dispose(): void;
 }
 
+const DTYPES: Record<string, 'float32' | 'float16' | 'bfloat16'> = {
+  fp32: 'float32',
+  fp16: 'float16',
+  bf16: 'bfloat16',
+};
+
+function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
+  const v = str(ctx.values, 'dtype') ?? 'fp32';
+  const d = DTYPES[v];
+  if (!d) throw new UsageError(`bench: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${v}"`);
+  return d;
+}
+
 /** The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form. */
 async function setup(ctx: CommandContext): Promise<Setup> {
   const model = str(ctx.values, 'model');
@@ -54,6 +68,11 @@ async function setup(ctx: CommandContext): Promise<Setup> {
   const device = (str(ctx.values, 'device') ?? 'cpu') as DeviceChoice;
   if (!DEVICES.includes(device)) throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
   const scheme = quantizeFlag(ctx.values);
+  const dtype = dtypeFlag(ctx);
+  if (dtype !== 'float32' && scheme)
+    throw new UsageError('bench: --dtype fp16/bf16 and --quantize int8/int4 cannot be combined');
+  // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it).
+  const compute = dtype === 'float32' ? {} : { compute: dtype };
   const onProgress = conversionProgress(ctx.progress);
   if (synthetic) {
     if (!(SYNTHETIC_MODELS as readonly string[]).includes(synthetic))
@@ -64,12 +83,18 @@ async function setup(ctx: CommandContext): Promise<Setup> {
       dataDir: ctx.dataDir,
       scheme,
       device,
+      dtype,
       onProgress,
     });
     return {
-      spec: m.spec,
+      spec: { ...m.spec, ...compute },
       device,
-      extra: { synthetic, quantize: schemeName(scheme), base_form: m.spec.base?.form },
+      extra: {
+        synthetic,
+        dtype: str(ctx.values, 'dtype') ?? 'fp32',
+        quantize: schemeName(scheme),
+        base_form: m.spec.base?.form,
+      },
       dispose: m.dispose,
     };
   }
@@ -79,9 +104,13 @@ async function setup(ctx: CommandContext): Promise<Setup> {
     onProgress,
   });
   return {
-    spec,
+    spec: { ...spec, ...compute },
     device,
-    extra: { quantize: schemeName(scheme), base_form: spec.base?.form },
+    extra: {
+      dtype: str(ctx.values, 'dtype') ?? 'fp32',
+      quantize: schemeName(scheme),
+      base_form: spec.base?.form,
+    },
     dispose: () => {},
   };
 }
@@ -90,7 +119,7 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
   ctx.print(
     r,
     () =>
-      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}`,
+      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}`,
   );
   return 0;
 }
@@ -106,6 +135,9 @@ async function measure(
   fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
 ): Promise<number> {
   const s = await setup(ctx);
+  // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
+  const sampler = s.device === 'cpu' ? null : new GpuMemorySampler();
+  const sampling = !!sampler?.start() && (await sampler.ready());
   const steps: { task: CountTask | null } = { task: null };
   const onStep: BenchProgress = (done, total) => {
     steps.task ??= ctx.progress.count({ label: `bench ${what}`, unit, total });
@@ -114,8 +146,18 @@ async function measure(
   try {
     const r = await fn(s.spec, s.device, onStep);
     steps.task?.done();
-    return show(ctx, what, { ...r, ...s.extra });
+    const gpu = sampling ? await sampler?.stop() : null;
+    const gpuFields =
+      r.device === 'cuda' || r.device === 'webgpu'
+        ? {
+            peak_gpu_mb: gpu ? gpu.peakMb : null,
+            // cuBLAS runs fp32 products in TF32 unless NVIDIA_TF32_OVERRIDE=0 (the CUDA provider's default).
+            ...(r.device === 'cuda' ? { tf32: process.env.NVIDIA_TF32_OVERRIDE !== '0' } : {}),
+          }
+        : {};
+    return show(ctx, what, { ...r, ...gpuFields, ...s.extra });
   } finally {
+    if (sampling) await sampler?.stop();
     s.dispose();
   }
 }
@@ -127,11 +169,16 @@ const base = {
     value: SYNTHETIC_MODELS.join('|'),
     description: 'random weights of that published shape, built in memory (instead of --model)',
   },
+  dtype: {
+    type: 'string',
+    value: 'fp32|fp16|bf16',
+    description: 'compute precision (fp16/bf16: half-precision graphs; synthetic weights stored in it)',
+  },
   device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
   steps: { type: 'string', description: 'timed steps after one untimed warm-up (default 3)' },
   ...QUANTIZE_OPTION,
 } as const satisfies OptionSpec;
-const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--quantize none|int8|int4]`;
+const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--dtype fp32|fp16|bf16] [--quantize none|int8|int4]`;
 
 export const benchCommands: Command[] = [
   {
@@ -196,12 +243,16 @@ export const benchCommands: Command[] = [
   {
     name: 'bench decode',
     summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
-    usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--device cpu]`,
+    usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--chunk 8] [--device cpu]`,
     options: {
       ...base,
       steps: { type: 'string', description: 'accepted for symmetry; decode times every new token' },
       prompt: { type: 'string', description: 'prompt tokens (default 32)' },
       'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
+      chunk: {
+        type: 'string',
+        description: 'tokens decoded per run inside the graph (default 8; 1: one per run)',
+      },
     },
     examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
@@ -209,6 +260,7 @@ export const benchCommands: Command[] = [
         benchDecode(spec, {
           prompt: num(ctx, 'prompt'),
           newTokens: num(ctx, 'new-tokens'),
+          chunk: num(ctx, 'chunk'),
           device,
           onStep,
         }),

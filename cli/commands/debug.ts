@@ -4,8 +4,12 @@
 
 import { resolve } from 'node:path';
 import { type TensorToWrite, writeSafetensors } from '../../native-runtime/formats/safetensors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
+import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
 import { type OptionSpec, str, UsageError } from '../args.ts';
+import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 
 const common = {
@@ -42,14 +46,22 @@ export const debugCommands: Command[] = [
   {
     name: 'debug forward',
     summary: 'Logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
-    usage: 'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors',
-    options: common,
+    usage:
+      'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors [--quantize none|int8|int4]',
+    options: { ...common, ...QUANTIZE_OPTION },
     examples: [
       'debug forward --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out out.safetensors',
     ],
     async run(ctx) {
+      const scheme = quantizeFlag(ctx.values);
+      const dir = need(ctx, 'model', 'forward');
       const t = await debugForward(
-        need(ctx, 'model', 'forward'),
+        scheme
+          ? await prepareBase(loadModelSpec(resolveModelDir(dir)), scheme, {
+              dataDir: ctx.dataDir,
+              onProgress: conversionProgress(ctx.progress),
+            })
+          : dir,
         str(ctx.values, 'adapter'),
         need(ctx, 'batch', 'forward'),
       );

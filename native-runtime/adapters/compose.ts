@@ -16,6 +16,7 @@ import { canonicalKeys } from '../formats/pyreft.ts';
 import type { StudioAdapter } from '../formats/studio-adapter.ts';
 import type { GenerateOptions, GenerateResult } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import type { DeviceChoice, ort } from '../runtime/session.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type ReftBatch, ReftModel } from '../training/reft-model.ts';
@@ -106,7 +107,11 @@ export class ComposedAdapters {
       offset += count;
       return p;
     });
-    const model = await ReftModel.load(spec, states, { device: opts.device });
+    // Inference only: quantized weights are packed for the int8 kernels (quantize/base.ts).
+    const model = await ReftModel.load(spec, states, {
+      device: opts.device,
+      prepack: shouldPrepack(spec, { training: false }),
+    });
     const c = new ComposedAdapters(model, parts);
     c.#syncScales();
     return c;

@@ -14,12 +14,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } f
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
 import { writeFolderAtomic } from '../formats/atomic-write.ts';
-import {
-  type PyreftAdapter,
-  readPyreftFolder,
-  SIDECAR_FILE,
-  writePyreftFolder,
-} from '../formats/pyreft.ts';
+import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
   MANIFEST_FILE,
   pyreftToStudio,

@@ -1,6 +1,8 @@
 // Speed measurements behind `reft-studio bench` (cli.md): the same workloads as the PyTorch anchors
 // (../shared/docs/anchors.md), random token ids from a fixed seed, one untimed warm-up, then timed
 // steps. Peak RSS is the process's maximum resident set size, which includes the weights.
+// A GPU device is required, never a silent CPU fallback (requireDevice); the command samples the
+// GPU's memory around the measurement (cli/commands/bench.ts).
 
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
@@ -33,6 +35,9 @@ export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRS
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 
+/** A named GPU must run the bench: falling back to the CPU would measure the wrong thing. */
+const requireDevice = (d?: DeviceChoice): boolean => !!d && d !== 'cpu' && d !== 'auto';
+
 /** Creates and runs a one-node session, so ONNX Runtime's per-process start-up is behind us. */
 async function initOrt(device?: DeviceChoice): Promise<void> {
   const b = new GraphBuilder('ort-init');
@@ -54,7 +59,7 @@ export async function benchPrefill(
   const B = o.batch ?? 4,
     T = o.seq ?? 128,
     steps = o.steps ?? 3;
-  const m = await loadForwardModel(spec, { device: o.device });
+  const m = await loadForwardModel(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
   await runForward(m, ids, mask, [B, T]);
@@ -77,7 +82,7 @@ export async function benchPrefill(
 
 export async function benchDecode(
   spec: ModelSpec,
-  o: { prompt?: number; newTokens?: number; device?: DeviceChoice; onStep?: BenchProgress },
+  o: { prompt?: number; newTokens?: number; chunk?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
@@ -86,15 +91,22 @@ export async function benchDecode(
   // first session, whatever the model: open a one-node session first so the model's cost is its own.
   await initOrt(o.device);
   const rssBefore = process.memoryUsage().rss;
-  const gen = await Generator.load(spec, { device: o.device });
+  const gen = await Generator.load(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const prompt = randomIds(P, spec.vocabSize, 2);
-  await gen.generate([prompt], { greedy: true, maxNewTokens: 4, eosTokenIds: [] });
+  // Warm-up through the same path: a chunk's loop is compiled on its first run.
+  await gen.generate([prompt], {
+    greedy: true,
+    maxNewTokens: Math.min(N, 2 * (o.chunk ?? 8) + 1),
+    eosTokenIds: [],
+    chunk: o.chunk,
+  });
   let rssPeak = 0;
   let tokens = 0;
   const r = await gen.generate([prompt], {
     greedy: true,
     maxNewTokens: N,
     eosTokenIds: [],
+    chunk: o.chunk,
     onToken: () => {
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
       o.onStep?.(++tokens, N);
@@ -117,6 +129,7 @@ export async function benchDecode(
     device: gen.session.device,
     prompt: P,
     new_tokens: r.newTokens,
+    chunk: o.chunk ?? 8,
     prefill_ms: r.prefillMs,
     rss_start_mb: mb(rssStart),
     rss_ort_code_mb: mb(rssBefore - rssStart),
@@ -201,7 +214,10 @@ export async function benchTrain(
       });
     }
   });
-  const model = await ReftModel.load(spec, states, { device: o.device });
+  const model = await ReftModel.load(spec, states, {
+    device: o.device,
+    requireDevice: requireDevice(o.device),
+  });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const labels = ids.slice();
   for (let b = 0; b < B; b++) for (let t = 0; t < P; t++) labels[b * T + t] = -100n;

@@ -36,6 +36,9 @@ export interface EvaluateInput {
   batchSize?: number;
   maxLength?: number;
   device?: DeviceChoice;
+  /** The base weights' form (none|int8|int4) and the data folder holding converted forms. */
+  quantize?: string;
+  dataDir?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -92,7 +95,7 @@ async function generateAll(
 export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationReport> {
   const ds = readDataset(input.data);
   const examples = input.limit ? ds.examples.slice(0, input.limit) : ds.examples;
-  const opts = { device: input.device };
+  const opts = { device: input.device, quantize: input.quantize, dataDir: input.dataDir };
   const adapter = await ModelRunner.load(input.model, input.adapter, opts);
   let base: ModelRunner | null = null;
   const needsBase = input.kind === 'loss' || input.kind === 'compare';

@@ -23,6 +23,7 @@ import {
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { prepareBaseLogged, shouldPrepack } from '../quantize/base.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
@@ -38,6 +39,9 @@ export interface RunnerOptions {
   positions?: string;
   /** Apply an adapter made for another model of the same shape. */
   forceBase?: boolean;
+  /** The base weights' form (none|int8|int4; quantize/base.ts) and the data folder holding converted forms. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface GenerateTextOptions
@@ -146,8 +150,17 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const model = await ReftModel.load(spec, states, opts);
-    return new ModelRunner(spec, tokenizer, model, manifest);
+    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+      dataDir: opts.dataDir,
+      device: opts.device,
+      log: opts.onNotice,
+    });
+    // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+    const model = await ReftModel.load(base, states, {
+      ...opts,
+      prepack: shouldPrepack(base, { training: false }),
+    });
+    return new ModelRunner(base, tokenizer, model, manifest);
   }
 
   /**
@@ -167,14 +180,19 @@ export class ModelRunner {
       scale: a.scale,
       enabled: a.enabled,
     }));
-    const composed = await ComposedAdapters.load(spec, inputs, {
+    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+      dataDir: opts.dataDir,
+      device: opts.device,
+      log: opts.onNotice,
+    });
+    const composed = await ComposedAdapters.load(base, inputs, {
       device: opts.device,
       forceBase: opts.forceBase,
       modelName: modelDir,
     });
     const manifests = inputs.map((i) => i.adapter.manifest);
     const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
-    return new ModelRunner(spec, tokenizer, composed.model, manifest, composed);
+    return new ModelRunner(base, tokenizer, composed.model, manifest, composed);
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */

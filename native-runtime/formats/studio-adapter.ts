@@ -55,7 +55,8 @@ export interface StudioManifest {
   activation: string | null;
   promptTemplate: string | null;
   dtype: string;
-  baseModel: { arch: string; fingerprint: string };
+  /** `form`: the base weights the adapter was trained on ('fp32', 'bf16', 'int8-b32', …; quantize/). */
+  baseModel: { arch: string; fingerprint: string; form?: string };
   datasetVersion: string | null;
   runId: string | null;
   metrics: Record<string, number>;
@@ -151,6 +152,7 @@ export function validateManifest(json: unknown, where: string): StudioManifest {
   const bm = m.baseModel as Record<string, unknown> | null;
   if (!bm || typeof bm !== 'object' || typeof bm.arch !== 'string' || typeof bm.fingerprint !== 'string')
     throw bad('baseModel must be {arch, fingerprint}');
+  if (bm.form !== undefined && typeof bm.form !== 'string') throw bad('baseModel.form must be a string');
   if (m.datasetVersion !== null && typeof m.datasetVersion !== 'string')
     throw bad('datasetVersion must be a string or null');
   if (m.runId !== null && typeof m.runId !== 'string') throw bad('runId must be a string or null');

@@ -44,9 +44,17 @@ export function broadcastShapes(op: string, shapes: Shape[]): Shape {
 }
 
 const same: Rule = (ins) => [{ dtype: ins[0]!.dtype, shape: [...ins[0]!.shape] }];
-const binary: Rule = (ins) => [
-  { dtype: ins[0]!.dtype, shape: broadcastShapes('binary', [ins[0]!.shape, ins[1]!.shape]) },
-];
+/** ONNX ops whose inputs share one type T: a mixed pair (f32 with bf16) is refused by ORT at load. */
+function sameType(op: string, ins: (Value | null)[]): void {
+  const ts = ins.filter((v): v is Value => !!v).map((v) => v.dtype);
+  if (ts.some((t) => t !== ts[0]))
+    throw new GraphError('dtype-mismatch', `${op} mixes input types ${ts.join(', ')}`);
+}
+
+const binary: Rule = (ins) => {
+  sameType('binary op', ins);
+  return [{ dtype: ins[0]!.dtype, shape: broadcastShapes('binary', [ins[0]!.shape, ins[1]!.shape]) }];
+};
 const compare: Rule = (ins) => [
   { dtype: 'bool', shape: broadcastShapes('compare', [ins[0]!.shape, ins[1]!.shape]) },
 ];
@@ -127,6 +135,7 @@ const rules: Record<string, Rule> = {
   ],
   Cast: (ins, a) => [{ dtype: dtypeFromOnnx(attrI(a, 'to', 1)), shape: [...ins[0]!.shape] }],
   MatMul: (ins) => {
+    sameType('MatMul', ins);
     const [a, b] = [ins[0]!, ins[1]!];
     if (a.rank < 2 || b.rank < 2)
       throw new GraphError('shape-mismatch', `MatMul needs rank ≥ 2 (got ${a.rank}, ${b.rank})`);
@@ -190,6 +199,7 @@ const rules: Record<string, Rule> = {
     return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !set.has(i)) }];
   },
   Concat: (ins, a) => {
+    sameType('Concat', ins);
     const vs = ins.filter((v): v is Value => v !== null);
     const ax = norm(attrI(a, 'axis', 0), vs[0].rank);
     const shape = [...vs[0].shape];

@@ -80,6 +80,12 @@ export interface ModelSpec extends ModelDims {
   params: number;
   /** Set when `weights` is a converted base store (quantize/base.ts): the form the graphs read. */
   base?: BaseWeights;
+  /**
+   * The dtype the graphs compute in (default float32). float16/bfloat16: weights stored in it stay
+   * in it on the device, activations too, with norm statistics, softmax, the loss and interventions in
+   * float32 (models/decoder.ts). Graph inputs and outputs stay float32 either way.
+   */
+  compute?: 'float32' | 'float16' | 'bfloat16';
 }
 
 // ---------------------------------------------------------------------------------------------

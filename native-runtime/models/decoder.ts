@@ -12,6 +12,12 @@
 // The whole grown cache is returned too, as present_key.i / present_value.i (B, K, P+T, E): a WebGPU
 // session keeps those on the device and feeds them back (generator.ts), so the cache never crosses
 // to the host. Both exist in every cached graph; an output nobody fetches costs nothing.
+//
+// Precision: spec.compute (default float32). In float16/bfloat16 the weights are used as stored
+// (WeightRefs), the residual stream, the linear layers, rotary and attention products run in that
+// dtype; norm statistics (with the norm's weight), attention scores + mask + softmax, the logits, the
+// cache as graph I/O and the afterBlock hook (interventions) are float32. No ReduceMean or Softmax
+// ever sees a half tensor (CUDA has no bf16 ReduceMean), and graph inputs/outputs stay float32.
 
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
@@ -24,6 +30,7 @@ import {
   layerNorm,
   rmsNorm,
   rotaryTables,
+  scalarLike,
 } from './layers.ts';
 import { gpt2Prefix, type HeadFn, WeightRefs } from './weight-refs.ts';
 
@@ -43,6 +50,13 @@ export interface DecoderOptions {
   headless?: boolean;
   /** Rewrites the residual stream leaving block `layer`; h: (B, T, D). */
   afterBlock?: (layer: number, h: Value, ctx: BlockHookContext) => Value;
+  /**
+   * Weights declared by another decoder of the same model (built in the root graph): an If/Loop body
+   * reads them from the outer scope instead of declaring a second copy (generation/decode-loop.ts).
+   */
+  weightsFrom?: WeightRefs;
+  /** Declare the cache outputs (default true); false leaves them to the caller (DecoderGraph.cache). */
+  cacheOutputs?: boolean;
 }
 
 export interface DecoderGraph {
@@ -59,6 +73,10 @@ export interface DecoderGraph {
   batchSeq: Value;
   /** Folder the external weight locations are relative to. */
   weightsDir: string;
+  /** The weights as this decoder reads them (pass as `weightsFrom` to share them). */
+  weights: WeightRefs;
+  /** Per layer with a cache: the past inputs, this pass's keys/values and the grown cache, float32. */
+  cache: { pastK: Value; pastV: Value; kNew: Value; vNew: Value; k: Value; v: Value }[];
 }
 
 /** Rotary inverse frequencies, including Llama 3 and linear scaling. */
@@ -101,8 +119,16 @@ interface CacheIO {
   present: (layer: number, k: Value, v: Value, kAll: Value, vAll: Value) => void;
 }
 
-function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
+function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean, declare: boolean): CacheIO {
   if (!enabled) return { past: () => null, present: () => {} };
+  if (!declare)
+    return {
+      past: (i) => ({
+        k: b.input(`past_key.${i}`, 'float32', ['B', spec.numKvHeads, 'P', spec.headDim]),
+        v: b.input(`past_value.${i}`, 'float32', ['B', spec.numKvHeads, 'P', spec.headDim]),
+      }),
+      present: () => {},
+    };
   const K = spec.numKvHeads,
     E = spec.headDim;
   return {
@@ -131,15 +157,20 @@ function fromHeads(b: GraphBuilder, x: Value, heads: number, headDim: number): V
 }
 
 export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOptions = {}): DecoderGraph {
-  const w = new WeightRefs(b, spec);
+  const w = new WeightRefs(b, spec, opts.weightsFrom);
+  const cacheValues: DecoderGraph['cache'] = [];
   const inputIds = b.input('input_ids', 'int64', ['B', 'T']);
   const attentionMask = b.input('attention_mask', 'int64', ['B', 'S']);
   const positionIds = b.input('position_ids', 'int64', ['B', 'T']);
-  const cache = cacheIO(b, spec, !!opts.withCache);
+  const cache = cacheIO(b, spec, !!opts.withCache, opts.cacheOutputs ?? true);
   const D = spec.hiddenSize,
     H = spec.numHeads,
     K = spec.numKvHeads,
     E = spec.headDim;
+  const dt = w.compute;
+  const half = dt !== 'float32';
+  const toDt = (v: Value) => b.cast(v, dt);
+  const to32 = (v: Value) => b.cast(v, 'float32');
   const batchSeq = b.shapeOf(inputIds); // [B, T]
   const bsd = b.concat([batchSeq, b.ints([D])], 0);
   const ctx: BlockHookContext = { b, batchSeq };
@@ -153,16 +184,24 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   // Embeddings, as (N, D).
   let h = w.embed(isGpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`, flatIds);
   if (isGpt2) h = b.add(h, w.embed(`${p}wpe.weight`, b.reshape(positionIds, [-1], ['N'])));
-  if (spec.embedScale !== 1) h = b.mul(h, b.scalar(spec.embedScale));
+  if (spec.embedScale !== 1) h = b.mul(h, scalarLike(b, spec.embedScale, h));
   const hidden: Value[] = [];
   const to3d = (x: Value) => b.reshape(x, bsd, ['B', 'T', D]);
-  if (opts.hiddenStates) hidden.push(to3d(h));
+  if (opts.hiddenStates) hidden.push(to32(to3d(h)));
 
-  const rot = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const rot32 = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const rot = rot32 && { cos: toDt(rot32.cos), sin: toDt(rot32.sin) };
+  // Norms in float32 (statistics and weight), the result back in the compute dtype.
+  const rms = (x: Value, weight: string, offset: 0 | 1) =>
+    half
+      ? toDt(rmsNorm(b, to32(x), w.get32(weight), spec.norm.eps, offset))
+      : rmsNorm(b, x, w.get(weight), spec.norm.eps, offset);
   const norm = (x: Value, wname: string, bname?: string) =>
     spec.norm.kind === 'rms'
-      ? rmsNorm(b, x, w.get(wname), spec.norm.eps, spec.norm.weightOffset)
-      : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
+      ? rms(x, wname, spec.norm.weightOffset)
+      : half
+        ? toDt(layerNorm(b, to32(x), w.get32(wname), w.get32(bname!), spec.norm.eps))
+        : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
 
   for (let i = 0; i < spec.numLayers; i++) {
     const L = isGpt2 ? `${p}h.${i}.` : `${p}layers.${i}.`;
@@ -182,8 +221,8 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     let kh = toHeads(b, k, batchSeq, K, E);
     let vh = toHeads(b, v, batchSeq, K, E);
     if (spec.qkNorm) {
-      qh = rmsNorm(b, qh, w.get(`${L}self_attn.q_norm.weight`), spec.norm.eps, 0);
-      kh = rmsNorm(b, kh, w.get(`${L}self_attn.k_norm.weight`), spec.norm.eps, 0);
+      qh = rms(qh, `${L}self_attn.q_norm.weight`, 0);
+      kh = rms(kh, `${L}self_attn.k_norm.weight`, 0);
     }
     if (rot) {
       qh = applyRotary(b, qh, rot.cos, rot.sin, E);
@@ -191,11 +230,16 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     }
     const past = cache.past(i);
     if (past) {
-      const kNew = kh,
-        vNew = vh;
-      kh = b.concat([past.k, kh], 2, ['B', K, 'S', E]);
-      vh = b.concat([past.v, vh], 2, ['B', K, 'S', E]);
-      cache.present(i, kNew, vNew, kh, vh);
+      // The cache is float32 as graph I/O: this pass's keys join it in float32, attention reads it
+      // in the compute dtype.
+      const kNew = to32(kh),
+        vNew = to32(vh);
+      const kAll = b.concat([past.k, kNew], 2, ['B', K, 'S', E]);
+      const vAll = b.concat([past.v, vNew], 2, ['B', K, 'S', E]);
+      cache.present(i, kNew, vNew, kAll, vAll);
+      cacheValues.push({ pastK: past.k, pastV: past.v, kNew, vNew, k: kAll, v: vAll });
+      kh = toDt(kAll);
+      vh = toDt(vAll);
     }
     const att = fromHeads(
       b,
@@ -221,15 +265,19 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     }
     // --- interventions on the block output (pyreft's block_output) -----------------------------
     if (opts.afterBlock) {
-      const h3 = opts.afterBlock(i, to3d(h), ctx);
-      h = b.reshape(h3, [-1, D], ['N', D]);
+      // Interventions see and return float32 (their parameters and optimizer state are float32).
+      const h3 = opts.afterBlock(i, to32(to3d(h)), ctx);
+      h = toDt(b.reshape(h3, [-1, D], ['N', D]));
     }
-    if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to3d(h));
+    if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to32(to3d(h)));
   }
 
   h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
-  if (opts.hiddenStates) hidden.push(to3d(h));
-  const head = w.head();
+  if (opts.hiddenStates) hidden.push(to32(to3d(h)));
+  const headDt = w.head();
+  // The head takes rows in any float dtype and gives float32 logits wherever it is applied (the loss
+  // reads them).
+  const head: HeadFn = half ? (bb, x) => bb.cast(headDt(bb, bb.cast(x, dt)), 'float32') : headDt;
   const logits = opts.headless ? null : lmHead(b, h, head, batchSeq, spec.vocabSize, !!opts.lastLogitsOnly);
   return {
     inputIds,
@@ -241,6 +289,8 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     head,
     batchSeq,
     weightsDir: w.dir,
+    weights: w,
+    cache: cacheValues,
   };
 }
 

@@ -3,10 +3,17 @@
 // (N, D) with N = B·T so every linear layer is a plain 2-D product; attention reshapes to heads.
 // Dimension letters: B batch, T new tokens, P past tokens, S = P + T keys, D hidden, H heads,
 // K kv heads, E head dim, V vocabulary, F MLP width.
-// Everything computes in float32 (weights stored in f16/bf16 are cast once at load).
+// Fragments compute in the dtype of their input (float32, or float16/bfloat16 with the spec's
+// `compute`); decoder.ts keeps norm statistics and softmax in float32 around them.
 
 import type { GraphBuilder } from '../ir/builder.ts';
+import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
+
+/** A scalar constant in x's float dtype (half precision through a Cast ORT folds at load). */
+export function scalarLike(b: GraphBuilder, v: number, x: Value): Value {
+  return x.dtype === 'float32' ? b.scalar(v) : b.cast(b.scalar(v), x.dtype as DType);
+}
 
 /** y = x·Wᵀ (+ b) for a Hugging Face Linear weight W (out, in); x: (N, in). */
 export function linearT(b: GraphBuilder, x: Value, w: Value, bias?: Value | null): Value {
@@ -49,14 +56,16 @@ export function silu(b: GraphBuilder, x: Value): Value {
 /** GELU, tanh approximation (gelu_pytorch_tanh / gelu_new). */
 export function geluTanh(b: GraphBuilder, x: Value): Value {
   const c = Math.sqrt(2 / Math.PI);
-  const inner = b.mul(b.add(x, b.mul(b.scalar(0.044715), b.mul(x, b.mul(x, x)))), b.scalar(c));
-  return b.mul(b.mul(b.scalar(0.5), x), b.add(b.scalar(1), b.tanh(inner)));
+  const k = (v: number) => scalarLike(b, v, x);
+  const inner = b.mul(b.add(x, b.mul(k(0.044715), b.mul(x, b.mul(x, x)))), k(c));
+  return b.mul(b.mul(k(0.5), x), b.add(k(1), b.tanh(inner)));
 }
 
 /** Exact GELU via erf. */
 export function geluErf(b: GraphBuilder, x: Value): Value {
-  const e = b.op('Erf', [b.mul(x, b.scalar(Math.SQRT1_2))]);
-  return b.mul(b.mul(b.scalar(0.5), x), b.add(b.scalar(1), e));
+  const k = (v: number) => scalarLike(b, v, x);
+  const e = b.op('Erf', [b.mul(x, k(Math.SQRT1_2))]);
+  return b.mul(b.mul(k(0.5), x), b.add(k(1), e));
 }
 
 export function activation(b: GraphBuilder, kind: 'silu' | 'gelu_tanh' | 'gelu', x: Value): Value {
@@ -67,7 +76,9 @@ export function activation(b: GraphBuilder, kind: 'silu' | 'gelu_tanh' | 'gelu',
 
 /**
  * Rotary tables for the given positions: cos/sin of position·inv_freq, duplicated to the head dim
- * as transformers does (cat(freqs, freqs)). positions: (B, T) int64 → cos, sin: (B, 1, T, E).
+ * as transformers does (cat(freqs, freqs)). positions: (B, T) int64 → cos, sin: (B, 1, T, E), in
+ * float32 (cast them once per pass for half precision). `sin` carries rotate_half's sign: its first
+ * half is negated, so applyRotary needs no Neg (exact: negation only flips a sign bit).
  */
 export function rotaryTables(
   b: GraphBuilder,
@@ -78,15 +89,21 @@ export function rotaryTables(
   const freqs = b.mul(pos, b.const('float32', invFreq, [invFreq.length])); // (B, T, E/2)
   const emb = b.concat([freqs, freqs], -1); // (B, T, E)
   const e4 = b.unsqueeze(emb, [1]); // (B, 1, T, E)
-  return { cos: b.op('Cos', [e4]), sin: b.op('Sin', [e4]) };
+  const half = invFreq.length;
+  const sign = b.const(
+    'float32',
+    Float32Array.from({ length: 2 * half }, (_, i) => (i < half ? -1 : 1)),
+    [2 * half],
+  );
+  return { cos: b.op('Cos', [e4]), sin: b.mul(b.op('Sin', [e4]), sign) };
 }
 
-/** x·cos + rotate_half(x)·sin, x: (B, H, T, E). */
+/** x·cos + rotate_half(x)·sin, x: (B, H, T, E), with the sign of rotate_half folded into `sin`. */
 export function applyRotary(b: GraphBuilder, x: Value, cos: Value, sin: Value, headDim: number): Value {
   const half = headDim / 2;
   const [x1, x2] = b.opN('Split', [x, b.ints([half, half])], { axis: -1 }, { outputs: 2 });
-  const rotated = b.concat([b.neg(x2), x1], -1);
-  return b.add(b.mul(x, cos), b.mul(rotated, sin));
+  const swapped = b.concat([x2, x1], -1);
+  return b.add(b.mul(x, cos), b.mul(swapped, sin));
 }
 
 /**
@@ -144,7 +161,7 @@ export function attention(
 ): Value {
   const { numHeads: H, numKvHeads: K, headDim: E } = s;
   const rep = H / K;
-  const qs = b.mul(q, b.scalar(1 / Math.sqrt(E)));
+  const qs = b.mul(q, scalarLike(b, 1 / Math.sqrt(E), q));
   let scores: Value;
   if (rep === 1)
     scores = b.matmul(qs, b.transpose(k, [0, 1, 3, 2])); // (B, H, T, S)
@@ -153,7 +170,10 @@ export function attention(
     const sg = b.matmul(qg, b.transpose(k, [0, 1, 3, 2])); // (B, K, rep·T, S)
     scores = b.reshape(sg, [0, H, -1, 0], ['B', H, 'T', sg.shape[3]]);
   }
-  const probs = b.softmax(b.add(scores, bias), -1);
+  // Half precision: the scores, their mask and the softmax in float32, the probabilities back in v's dtype.
+  const half = scores.dtype !== 'float32';
+  const p32 = b.softmax(b.add(half ? b.cast(scores, 'float32') : scores, bias), -1);
+  const probs = half ? b.cast(p32, v.dtype) : p32;
   if (rep === 1) return b.matmul(probs, v);
   const pg = b.reshape(probs, [0, K, -1, 0], ['B', K, '?', probs.shape[3]]);
   return b.reshape(b.matmul(pg, v), [0, H, -1, E], ['B', H, 'T', E]);

@@ -6,6 +6,8 @@
 // - the LM head: a function applied wherever the logits are needed (If branches included)
 // Weights stored in f16/bf16 and read as matrices are cast inside the graph: ORT folds that Cast into
 // a private fp32 copy per session, which is why CPU runs use a converted fp32 store instead.
+// With a half-precision `spec.compute`, get() and embed() give the compute dtype instead: weights
+// stored in it are used as they are (no copy, no widening); get32() serves the norms' float32 math.
 
 import { realpathSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -31,20 +33,43 @@ const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = {
 
 export class WeightRefs {
   readonly dir: string;
+  /** Where weights (and their casts) are declared: the root builder, shared with `from`. */
+  readonly #decl: GraphBuilder;
   #raw = new Map<string, Value>();
   #f32 = new Map<string, Value>();
+  #dt = new Map<string, Value>();
   #quant = new Map<string, QuantizedMatrix>();
   readonly #accuracy: number;
+  /** The dtype activations and matrices compute in. */
+  readonly compute: DType;
 
+  /**
+   * `b` emits the ops (products, gathers). With `from`, the weights are those `from` declared (an
+   * If/Loop body reads them from the outer graph: no second initializer, no second cast).
+   */
   constructor(
     private b: GraphBuilder,
     private spec: ModelSpec,
+    from?: WeightRefs,
   ) {
+    this.#decl = from ? from.#decl : b;
+    if (from) {
+      this.#raw = from.#raw;
+      this.#f32 = from.#f32;
+      this.#dt = from.#dt;
+      this.#quant = from.#quant;
+    }
     // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
     // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
     const first = spec.weights.get(spec.weights.names()[0]);
     this.dir = dirname(realpathSync(first.file));
     this.#accuracy = spec.base?.accuracyLevel ?? accuracyLevelFor('cpu');
+    this.compute = spec.compute ?? 'float32';
+    if (this.compute !== 'float32' && spec.base?.scheme)
+      throw new UnsupportedError(
+        'half-quantized',
+        `${spec.compute} compute with a quantized base is not supported; use float32 with --quantize, or no --quantize`,
+      );
   }
 
   has(name: string): boolean {
@@ -69,7 +94,7 @@ export class WeightRefs {
         'unsupported-dtype',
         `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
       );
-    const v = this.b.initializer(name, dtype, info.shape, {
+    const v = this.#decl.initializer(name, dtype, info.shape, {
       kind: 'external',
       location: basename(real),
       offset: info.offset,
@@ -80,11 +105,23 @@ export class WeightRefs {
   }
 
   /** The weight as float32 (cast inside the graph when stored in f16/bf16). */
-  get(name: string): Value {
+  get32(name: string): Value {
     const hit = this.#f32.get(name);
     if (hit) return hit;
-    const out = this.b.cast(this.raw(name), 'float32');
+    const raw = this.raw(name);
+    const out = raw.dtype === 'float32' ? raw : this.#decl.cast(raw, 'float32');
     this.#f32.set(name, out);
+    return out;
+  }
+
+  /** The weight in the compute dtype: as stored when it matches, else cast (folded by ORT at load). */
+  get(name: string): Value {
+    if (this.compute === 'float32') return this.get32(name);
+    const hit = this.#dt.get(name);
+    if (hit) return hit;
+    const raw = this.raw(name);
+    const out = raw.dtype === this.compute ? raw : this.#decl.cast(raw, this.compute);
+    this.#dt.set(name, out);
     return out;
   }
 
@@ -145,9 +182,10 @@ export class WeightRefs {
     return w ? linear(this.b, x, w, bias) : linearT(this.b, x, this.get(name), bias);
   }
 
-  /** Rows `ids` (N,) of an embedding table as float32 (N, D). */
+  /** Rows `ids` (N,) of an embedding table in the compute dtype (N, D). */
   embed(name: string, ids: Value): Value {
-    return this.b.cast(this.b.gather(this.raw(name), ids), 'float32');
+    const rows = this.b.gather(this.raw(name), ids);
+    return rows.dtype === this.compute ? rows : this.b.cast(rows, this.compute);
   }
 
   /** The LM head (tied to the embeddings where the model says so; a store always has its own). */

@@ -12,9 +12,10 @@
 
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
 import type { WriteProgress } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { type BaseWeights, type QuantScheme, schemeName } from './scheme.ts';
+import { type BaseWeights, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
 import { type ConvertOptions, ensureStore, openStore } from './store.ts';
 
 export interface PrepareBaseOptions {
@@ -45,10 +46,7 @@ export async function prepareBase(
 ): Promise<ModelSpec> {
   if (spec.base) return spec;
   const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
-  if (!scheme && (allF32(spec) || !onCpu)) {
-    const form = allF32(spec) ? 'fp32' : SHORT[spec.dtype];
-    return { ...spec, base: { form, scheme: null, dir: null } };
-  }
+  if (!scheme && (allF32(spec) || !onCpu)) return inPlace(spec);
   const dir = await ensureStore(spec, scheme, {
     root: basesRoot(o.dataDir),
     onProgress: o.onProgress,
@@ -56,6 +54,11 @@ export async function prepareBase(
     produce: o.produce,
   });
   return withStore(spec, scheme, dir);
+}
+
+/** `spec` reading the checkpoint's own files (half precision cast in the graph, per session). */
+function inPlace(spec: ModelSpec): ModelSpec {
+  return { ...spec, base: { form: allF32(spec) ? 'fp32' : SHORT[spec.dtype], scheme: null, dir: null } };
 }
 
 /** `spec` reading the complete store in `dir`. */
@@ -76,6 +79,7 @@ export function baseForm(spec: ModelSpec): string {
  * private to the session). A training session also maps the codes for the backward pass, so packing
  * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
  * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
+ * (The same rule as the estimates in memory.ts.)
  */
 export function shouldPrepack(
   spec: ModelSpec,
@@ -84,6 +88,42 @@ export function shouldPrepack(
   if (!spec.base?.scheme) return false;
   if (o.override !== undefined) return o.override;
   if (!o.training) return true;
-  const store = spec.weights.headers.reduce((a, h) => a + h.fileSize, 0);
-  return 2.2 * store <= 0.5 * (o.totalMemory ?? totalmem());
+  // The rule memory.ts's estimates state: packed codes + mapped codes within half the memory.
+  let codes = 0;
+  for (const h of spec.weights.headers)
+    for (const t of h.tensors.values()) if (/\.(qweight|scales|qzeros)$/.test(t.name)) codes += t.byteLength;
+  return 2.2 * codes <= 0.5 * (o.totalMemory ?? totalmem());
+}
+
+/**
+ * prepareBase for a job that logs in lines (training, the engine's workers): `quantize` as the
+ * options spell it, conversion progress every 10%, and a clear refusal when a conversion is needed
+ * but no data folder was given (the engine API used without a library).
+ */
+export async function prepareBaseLogged(
+  spec: ModelSpec,
+  quantize: string,
+  o: { dataDir?: string; device?: string; signal?: AbortSignal; log?: (m: string) => void },
+): Promise<ModelSpec> {
+  const scheme = parseQuantize(quantize);
+  const needsStore = !!scheme || (!allF32(spec) && (!o.device || o.device === 'cpu' || o.device === 'auto'));
+  // Without a data folder a half-precision checkpoint is cast in the graph (a copy per session).
+  if (!needsStore || (!scheme && !o.dataDir)) return spec.base ? spec : inPlace(spec);
+  if (!o.dataDir)
+    throw new ConfigError(
+      'no-data-folder',
+      `the ${scheme ? schemeName(scheme) : 'fp32'} form of this model must be converted into a data folder, and none was given`,
+    );
+  let shown = -1;
+  return prepareBase(spec, scheme, {
+    dataDir: o.dataDir,
+    device: o.device,
+    signal: o.signal,
+    onProgress: (p) => {
+      const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
+      if (pct === shown) return;
+      shown = pct;
+      o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${(p.totalBytes / 1e9).toFixed(2)} GB`);
+    },
+  });
 }

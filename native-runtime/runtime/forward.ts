@@ -16,7 +16,12 @@ export interface ForwardModel {
 
 export async function loadForwardModel(
   spec: ModelSpec,
-  opts: { device?: DeviceChoice; hiddenStates?: boolean; decoder?: DecoderOptions } = {},
+  opts: {
+    device?: DeviceChoice;
+    requireDevice?: boolean;
+    hiddenStates?: boolean;
+    decoder?: DecoderOptions;
+  } = {},
 ): Promise<ForwardModel> {
   const b = new GraphBuilder(`${spec.arch}-forward`);
   const g = buildDecoder(b, spec, { ...opts.decoder, hiddenStates: opts.hiddenStates });
@@ -26,6 +31,7 @@ export async function loadForwardModel(
   });
   const session = await createSession(b.graph, {
     device: opts.device,
+    requireDevice: opts.requireDevice,
     weightsDir: g.weightsDir,
     prepack: shouldPrepack(spec, { training: false }),
   });

@@ -166,6 +166,7 @@ export function detectVulkan(env: NodeJS.ProcessEnv = process.env): VulkanInfo {
  */
 export class GpuMemorySampler {
   #child: ChildProcess | null = null;
+  #failed = false;
   #readings: number[] = [];
   #buf = '';
 
@@ -188,7 +189,9 @@ export class GpuMemorySampler {
         ],
         { stdio: ['ignore', 'pipe', 'ignore'] },
       );
-      c.on('error', () => {});
+      c.on('error', () => {
+        this.#failed = true; // no nvidia-smi: no readings
+      });
       c.stdout?.setEncoding('utf8').on('data', (s: string) => {
         this.#buf += s;
         const lines = this.#buf.split('\n');
@@ -208,7 +211,8 @@ export class GpuMemorySampler {
   /** Waits for the first reading (the baseline) so later growth is measured against it. */
   async ready(timeoutMs = 5000): Promise<boolean> {
     const t0 = Date.now();
-    while (!this.#readings.length && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 20));
+    while (!this.#readings.length && !this.#failed && Date.now() - t0 < timeoutMs)
+      await new Promise((r) => setTimeout(r, 20));
     return this.#readings.length > 0;
   }
 

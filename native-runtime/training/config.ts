@@ -39,6 +39,11 @@ export interface TrainPaths {
   resumeFrom?: string;
   runId?: string | null;
   datasetVersion?: string | null;
+  /**
+   * The data folder, where converted base weights live (`<dataDir>/bases`, quantize/store.ts): needed
+   * for a quantized base and for a half-precision checkpoint on the CPU. Not stored with the run.
+   */
+  dataDir?: string;
 }
 
 export type TrainConfig = TrainOptions & TrainPaths;

@@ -35,6 +35,7 @@ import { mulberry32, type Rng } from '../generation/sampling.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
@@ -49,9 +50,10 @@ import {
   DETERMINISTIC_KEYS,
   type ResolvedTrainConfig,
   resolveTrainConfig,
+  TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
-import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
+import { type Dataset, readDataset, specialIds, type TokenizedExample, tokenizeDataset } from './data.ts';
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
@@ -160,8 +162,7 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     act: cfg.act,
     dropout: cfg.dropout,
   }));
-  const eosId = tokenizer.eosTokenId ?? spec.eosTokenIds[0] ?? null;
-  const padId = tokenizer.padTokenId ?? spec.padTokenId ?? eosId ?? 0;
+  const { eosId, padId } = specialIds(tokenizer, spec);
   const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
   const dataset = readDataset(cfg.data, cfg.format);
   let train = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);
@@ -299,7 +300,7 @@ export function adapterFromStates(
       activation: cfg.act === 'linear' ? null : cfg.act,
       promptTemplate: run.promptTemplate,
       dtype: 'float32',
-      baseModel: { arch: spec.arch, fingerprint: spec.fingerprint },
+      baseModel: { arch: spec.arch, fingerprint: spec.fingerprint, form: baseForm(spec) },
       datasetVersion: cfg.datasetVersion ?? run.dataset.hash.slice(0, 16),
       runId: cfg.runId,
       metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v))),
@@ -322,10 +323,15 @@ export function resumeConfig(dir: string): TrainConfig {
 
 function checkResumable(dir: string, st: TrainerState, run: PreparedRun): void {
   for (const k of DETERMINISTIC_KEYS) {
-    if (JSON.stringify(st.config[k]) !== JSON.stringify(run.config[k])) {
+    // An option added after the checkpoint was written had its default then (quantize: none).
+    const was =
+      st.config[k] === undefined && k in TRAIN_DEFAULTS
+        ? TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]
+        : st.config[k];
+    if (JSON.stringify(was) !== JSON.stringify(run.config[k])) {
       throw new ConfigError(
         'checkpoint-mismatch',
-        `cannot resume from ${dir}: ${k} was ${JSON.stringify(st.config[k])}, now ${JSON.stringify(run.config[k])}`,
+        `cannot resume from ${dir}: ${k} was ${JSON.stringify(was)}, now ${JSON.stringify(run.config[k])}`,
       );
     }
   }
@@ -377,6 +383,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreStates(config.resumeFrom, states);
     log(`resuming from ${config.resumeFrom} at step ${resumed.step} of ${plan.totalSteps}`);
   }
+  run.spec = await prepareBaseLogged(run.spec, cfg.quantize, {
+    dataDir: config.dataDir,
+    device: cfg.device,
+    signal: hooks.signal,
+    log,
+  });
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
   try {
     return await trainLoop(config, hooks, run, plan, states, model, resumed, truncated);

@@ -30,26 +30,28 @@ async function layoutProblems(page: Page): Promise<string[]> {
     const main = document.querySelector('main') as HTMLElement;
     if (main.scrollWidth > main.clientWidth + 1)
       out.push(`main scrolls sideways (${main.scrollWidth} > ${main.clientWidth})`);
-    for (const t of document.querySelectorAll<HTMLElement>('main .flush')) {
+    for (const t of Array.from(document.querySelectorAll<HTMLElement>('main .flush'))) {
       if (t.scrollWidth > t.clientWidth + 1)
         out.push(`table ${t.querySelector('table')?.dataset.testid ?? ''} scrolls sideways`);
     }
-    for (const c of document.querySelectorAll<HTMLElement>('main .card')) {
+    for (const c of Array.from(document.querySelectorAll<HTMLElement>('main .card'))) {
       // A table may scroll inside its card (overflow-x: auto); the card itself must not stick out.
       const r = c.getBoundingClientRect();
       if (r.right > main.getBoundingClientRect().right + 1)
         out.push(`card ${c.dataset.testid ?? c.className} sticks out`);
     }
-    for (const b of document.querySelectorAll<HTMLElement>(
-      'main button, main a.button, main input, main select',
+    for (const b of Array.from(
+      document.querySelectorAll<HTMLElement>('main button, main a.button, main input, main select'),
     )) {
       const r = b.getBoundingClientRect();
       if (r.width === 0) continue;
-      const scroller = b.closest<HTMLElement>('.scroll, .strip, .tabs');
+      const scroller = b.closest('.scroll, .strip, .tabs');
       if (!scroller && r.right > window.innerWidth + 1)
         out.push(`"${b.textContent?.trim() || b.getAttribute('aria-label') || b.id}" is cut off`);
     }
-    for (const el of document.querySelectorAll<HTMLElement>('main input, main select, main textarea')) {
+    for (const el of Array.from(
+      document.querySelectorAll<HTMLElement>('main input, main select, main textarea'),
+    )) {
       if ((el as HTMLInputElement).type === 'hidden' || el.closest('[hidden]')) continue;
       const named =
         el.getAttribute('aria-label') ||

@@ -113,7 +113,7 @@ describe('trained direction', () => {
     assert.deepEqual(m.layers, [0, 1, 2, 3]);
     assert.equal(m.interventions.length, 8);
     assert.equal(m.rank, 4);
-    assert.deepEqual(m.baseModel, { arch: 'llama', fingerprint: spec.fingerprint });
+    assert.deepEqual(m.baseModel, { arch: 'llama', fingerprint: spec.fingerprint, form: 'fp32' });
     assert.equal(m.promptTemplate, 'chat');
     assert.equal(m.metrics.finalLoss, r.finalLoss);
     assert.ok(!Number.isNaN(Date.parse(m.createdAt)));

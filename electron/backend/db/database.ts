@@ -11,6 +11,17 @@ import { migrate } from './migrate.ts';
 
 export type Db = Database.Database;
 
+/**
+ * Runs fn in one write transaction started IMMEDIATE (or a savepoint inside an outer one). A
+ * deferred transaction that reads before it writes fails at once with SQLITE_BUSY_SNAPSHOT when
+ * another process committed in between — busy_timeout never applies to it — while BEGIN IMMEDIATE
+ * takes the write lock first and waits for it. Every multi-statement write in the library goes
+ * through here (tests/backend/sql-boundary.test.ts checks that nothing calls db.transaction directly).
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
+
 export interface OpenOptions {
   migrationsDir?: string;
   /** Skip PRAGMA integrity_check (it reads the whole file; tests of huge files may want this). */
@@ -85,9 +96,9 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean }): Consiste
     const mark = db.prepare(
       "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
     );
-    db.transaction(() => {
+    writeTransaction(db, () => {
       for (const id of dead) mark.run(Date.now(), id);
-    })();
+    });
   }
   return { interruptedRuns: dead };
 }

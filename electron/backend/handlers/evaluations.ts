@@ -66,6 +66,8 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
           limit: p.limit,
           maxNewTokens: p.maxNewTokens,
           batchSize: p.batchSize,
+          quantize: model.quantize,
+          dataDir: ctx.lib.dataDir,
         },
         {
           signal,

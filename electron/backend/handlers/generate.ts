@@ -113,6 +113,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         seed: p.seed,
         chat: p.chat ?? 'auto',
         device: preferredDevice(ctx.lib),
+        quantize: model.quantize,
+        dataDir: ctx.lib.dataDir,
       },
       {
         signal: ac.signal,

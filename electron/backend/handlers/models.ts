@@ -1,8 +1,16 @@
 // 'models/*': base models registered in the library (see library/models.ts for the logic).
 
 import { z } from 'zod';
-import { checkSourcePath } from '../library/datasets.ts';
-import { addModel, getModel, listModels, type ModelRecord, removeModel } from '../library/models.ts';
+import { QUANTIZE_OPTION_CHOICES } from '../../../native-runtime/training/options.ts';
+import {
+  addModel,
+  getModel,
+  listModels,
+  type ModelRecord,
+  removeModel,
+  setModelQuantize,
+} from '../library/models.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
@@ -25,6 +33,20 @@ export const modelsHandlers = defineHandlers({
       const r = removeModel(ctx.lib, p.id, { deleteFiles: p.deleteFiles });
       ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'removed' });
       return r;
+    },
+  ),
+  /** The form the model's weights are used in by default: none, int8 or int4 (quantize/). */
+  'models/setQuantize': handler(
+    z
+      .object({
+        id: z.number().int().positive(),
+        quantize: z.enum(QUANTIZE_OPTION_CHOICES.map((c) => c.value) as ['none', 'int8', 'int4']),
+      })
+      .strict(),
+    (p, ctx): ModelRecord => {
+      const m = setModelQuantize(ctx.lib, p.id, p.quantize);
+      ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'updated' });
+      return m;
     },
   ),
 });

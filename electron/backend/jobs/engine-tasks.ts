@@ -56,6 +56,9 @@ export interface GenerateArgs {
   seed?: number;
   chat?: boolean | 'auto';
   device?: DeviceChoice;
+  /** The base weights' form (the model's library setting) and the data folder holding it. */
+  quantize?: string;
+  dataDir?: string;
 }
 
 export interface CalibrateArgs {
@@ -112,24 +115,19 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 const RUNNERS_KEPT = 2;
 const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(
-  model: string,
-  adapter: string | null,
-  device?: DeviceChoice,
-  composed?: ComposedAdapterInput[],
-): Promise<ModelRunner> {
+async function runnerFor(args: GenerateArgs, composed?: ComposedAdapterInput[]): Promise<ModelRunner> {
+  const { model, adapter, device } = args;
   // A composition is one session whatever its scales and switches (they are set per request).
   const parts = composed?.map((a) => [a.dir, a.name]) ?? null;
-  const key = JSON.stringify([model, parts ?? adapter, device ?? 'cpu']);
+  const key = JSON.stringify([model, parts ?? adapter, device ?? 'cpu', args.quantize ?? 'none']);
   let r = runners.get(key);
   if (r) {
     runners.delete(key); // re-insert: most recently used last
     runners.set(key, r);
     return r;
   }
-  r = composed
-    ? ModelRunner.loadComposed(model, composed, { device })
-    : ModelRunner.load(model, adapter, { device });
+  const opts = { device, quantize: args.quantize, dataDir: args.dataDir };
+  r = composed ? ModelRunner.loadComposed(model, composed, opts) : ModelRunner.load(model, adapter, opts);
   runners.set(key, r);
   r.catch(() => runners.delete(key));
   while (runners.size > RUNNERS_KEPT) {
@@ -153,7 +151,7 @@ export async function generateTask(
   signal: AbortSignal,
 ): Promise<GeneratedText[]> {
   const composed = args.adapters?.length ? args.adapters : undefined;
-  const runner = await runnerFor(args.model, args.adapter, args.device, composed);
+  const runner = await runnerFor(args, composed);
   for (const a of composed ?? []) {
     runner.composed?.setScale(a.name, a.scale ?? 1);
     runner.composed?.setEnabled(a.name, a.enabled ?? true);
@@ -184,6 +182,11 @@ export async function trainTask(
   let prober: Promise<ModelRunner> | null = null;
   let probes: Promise<void> = Promise.resolve();
   let totalSteps = Number.POSITIVE_INFINITY;
+  const baseOpts = {
+    device: args.config.device,
+    quantize: args.config.quantize,
+    dataDir: args.config.dataDir,
+  };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
   const sampleAt = (step: number, dir: string) => {
@@ -191,7 +194,7 @@ export async function trainTask(
     if (step % probe.every !== 0 && step !== totalSteps) return;
     probes = probes.then(async () => {
       try {
-        prober ??= ModelRunner.load(args.config.model, dir, { device: args.config.device });
+        prober ??= ModelRunner.load(args.config.model, dir, baseOpts);
         const runner = await prober;
         runner.setParamsFrom(dir);
         for (const prompt of probe.prompts) {
@@ -212,7 +215,7 @@ export async function trainTask(
     // a resumed run has them already).
     if (probe && !args.config.resumeFrom && !signal.aborted) {
       try {
-        const base = await ModelRunner.load(args.config.model, null, { device: args.config.device });
+        const base = await ModelRunner.load(args.config.model, null, baseOpts);
         try {
           for (const prompt of probe.prompts) {
             if (signal.aborted) break;

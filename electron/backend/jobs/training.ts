@@ -33,17 +33,25 @@ import type {
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import { optionError } from '../../../native-runtime/training/options.ts';
+import { writeTransaction } from '../db/database.ts';
 import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
-import { type AdapterRecord, getAdapter, registerAdapter } from '../library/adapters.ts';
+import {
+  type AdapterRecord,
+  findRunAdapter,
+  getAdapter,
+  registerRunAdapterOnce,
+} from '../library/adapters.ts';
+import type { DatasetFormat } from '../library/dataset-formats.ts';
+import { datasetRef } from '../library/dataset-import.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
 import type { Library } from '../library/library.ts';
-import { getModel, type ModelRecord } from '../library/models.ts';
+import { getModel, type ModelRecord, modelFromRef } from '../library/models.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import {
   appendMetrics,
-  createRun,
+  createRunWithConfig,
   forgetCheckpoints,
   getRun,
   type RunRecord,
@@ -123,6 +131,8 @@ export function planRun(
     ...options,
     // The device chosen in Settings, unless the run names one.
     device: options.device ?? preferredDevice(lib),
+    // The model's library setting, unless the run asks for another form.
+    quantize: options.quantize ?? model.quantize,
     model: model.path,
     data: version.filePath,
     format: version.format,
@@ -160,31 +170,65 @@ export function createRecordedRun(
   name?: string,
   opts: { checkpointDir?: string } = {},
 ): RunRecord {
-  return lib.db.transaction(() => {
-    const run = createRun(lib, {
+  return createRunWithConfig(
+    lib,
+    {
       name,
       modelId: plan.model.id,
       datasetVersionId: plan.version.id,
-      config: {},
       modelFingerprint: plan.model.fingerprint,
       totalSteps: plan.totalSteps,
       systemInfo: { ...systemInfo(lib.dataDir) },
-    });
-    const out = join(lib.dataDir, 'adapters', `run-${run.id}`);
-    const stored: StoredRunConfig = {
+    },
+    (runId): StoredRunConfig => ({
       ...plan.config,
-      out,
+      out: join(lib.dataDir, 'adapters', `run-${runId}`),
       checkpointDir: opts.checkpointDir
         ? resolve(opts.checkpointDir)
-        : join(lib.dataDir, 'runs', String(run.id), 'checkpoints'),
-      runId: String(run.id),
+        : join(lib.dataDir, 'runs', String(runId), 'checkpoints'),
+      runId: String(runId),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
       evalDatasetVersionId: plan.evalVersion?.id ?? null,
-    };
-    lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
-    return getRun(lib, run.id);
-  })();
+    }),
+  );
+}
+
+/** Library references as the CLI takes them: ids or paths (a path is added or imported). */
+export interface RunRefs {
+  model: string;
+  data: string;
+  evalData?: string;
+  format?: DatasetFormat | 'auto';
+}
+
+/**
+ * `reft-studio train`'s run: the model and data given as ids or paths, planned and recorded. Data
+ * files are read and frozen first (slow, no lock held); then one short write transaction adds the
+ * model and datasets, plans the run and records it, so a bad option leaves no model, dataset or
+ * run behind.
+ */
+export async function recordRunFromRefs(
+  lib: Library,
+  refs: RunRefs,
+  options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
+  opts: { checkpointDir?: string; name?: string } = {},
+): Promise<{ plan: PlannedRun; run: RunRecord }> {
+  const data = await datasetRef(lib, refs.data, refs.format);
+  const evalData = refs.evalData ? await datasetRef(lib, refs.evalData, refs.format) : undefined;
+  return writeTransaction(lib.db, () => {
+    const model = modelFromRef(lib, refs.model);
+    const version = data();
+    const evalVersion = evalData?.();
+    const plan = planRun(lib, {
+      ...options,
+      modelId: model.id,
+      datasetId: version.datasetId,
+      datasetVersionId: version.id,
+      evalDatasetVersionId: evalVersion?.id,
+    } as RunParams);
+    return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
+  });
 }
 
 function folderSize(dir: string): number | null {
@@ -277,6 +321,7 @@ export async function executeRun(
           evalData: trainerConfig.evalData ?? undefined,
           exportPyreft: trainerConfig.exportPyreft ?? undefined,
           resumeFrom,
+          dataDir: lib.dataDir,
         },
         probe,
       },
@@ -369,17 +414,13 @@ export async function executeRun(
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
 export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
-  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
-  const existing = lib.db
-    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
-    .get(runId, resolve(dir)) as { id: number } | undefined;
-  if (existing) return existing.id;
   const run = getRun(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
     baseModel?: { fingerprint?: string };
   };
-  const a = registerAdapter(lib, {
+  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
+  return registerRunAdapterOnce(lib, {
     name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
     path: dir,
     type: cfg.intervention,
@@ -389,7 +430,6 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dir),
   });
-  return a.id;
 }
 
 /**
@@ -409,15 +449,15 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
   const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
   const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
-  const existing = lib.db
-    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
-    .get(runId, resolve(dest)) as { id: number } | undefined;
-  if (existing) return getAdapter(lib, existing.id);
+  const existing = findRunAdapter(lib, runId, dest);
+  if (existing !== null) return getAdapter(lib, existing);
   const adapter = readStudioAdapter(ckpt.path);
+  // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
+  // registering it twice is not, so that is decided under the write lock.
   writeStudioAdapter(dest, adapter);
   const cfg = run.config as unknown as StoredRunConfig;
   const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
-  return registerAdapter(lib, {
+  const id = registerRunAdapterOnce(lib, {
     name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
     path: dest,
     type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
@@ -428,6 +468,7 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     sizeBytes: folderSize(dest),
     tags: ['checkpoint'],
   });
+  return getAdapter(lib, id);
 }
 
 // ---- the studio's run controls ---------------------------------------------------------------------

@@ -4,8 +4,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTransaction } from '../db/database.ts';
 import { resourcesDir } from '../paths.ts';
-import { importDataset } from './datasets.ts';
+import { importDataset } from './dataset-import.ts';
 import type { Library } from './library.ts';
 import { addModel } from './models.ts';
 import { getSetting, setSetting } from './settings.ts';
@@ -15,7 +16,7 @@ export const DEMO_DATASET_NAME = 'Demo: pirate persona';
 
 export function seedDemo(lib: Library, dir = join(resourcesDir(), 'demo')): boolean {
   // One IMMEDIATE transaction: two processes starting on a fresh library must not both seed.
-  return lib.db.transaction(() => seedLocked(lib, dir)).immediate();
+  return writeTransaction(lib.db, () => seedLocked(lib, dir));
 }
 
 function seedLocked(lib: Library, dir: string): boolean {

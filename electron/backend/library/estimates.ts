@@ -3,7 +3,8 @@
 //
 // Memory (bytes, float32 everywhere since the engine computes in f32):
 //   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
-//                                              are cast to an f32 copy at load)
+//                                              become one shared f32 copy on the CPU); for an int8/int4
+//                                              base, native-runtime/quantize/memory.ts (codes, packed)
 //   activations  4 · B · T · (L · (10·d + 3·f + 2·H·T) + 3·V)
 //                B batch, T = max length (an upper bound: real batches are as long as their longest
 //                example), L layers, d hidden, f MLP size, H heads, V vocabulary. Per layer and token:
@@ -17,9 +18,11 @@
 // a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
@@ -78,8 +81,14 @@ export function memoryEstimate(
   batch: number,
   T: number,
   trainable: number,
+  base: { quantize?: string; tied?: boolean } = {},
 ): RunEstimate['memory'] {
-  const weightsBytes = 4 * m.params;
+  const weightsBytes = baseWeightBytes(
+    { ...m, tied: base.tied },
+    base.quantize ?? 'none',
+    'train',
+    totalmem(),
+  );
   const perToken =
     m.numLayers * (10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T) + 3 * m.vocabSize;
   const activationBytes = 4 * batch * T * perToken;
@@ -143,6 +152,7 @@ async function calibrate(
               out: join(dir, 'out'),
               evalData: undefined,
               exportPyreft: undefined,
+              dataDir: lib.dataDir,
               epochs: 1,
               maxSteps: 0,
             },
@@ -166,7 +176,10 @@ export async function estimateRun(
   const plan = planRun(lib, p);
   const spec = loadModelSpec(plan.model.path);
   const fp = adapterFootprint(plan, spec.hiddenSize);
-  const memory = memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params);
+  const memory = memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
+    quantize: plan.config.quantize,
+    tied: spec.tieEmbeddings,
+  });
   let calibration: RunEstimate['calibration'] = null;
   let skipped: RunEstimate['calibrationSkipped'] = null;
   const key = cacheKey(lib, plan);

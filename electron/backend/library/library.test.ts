@@ -14,7 +14,9 @@ import {
   renameAdapter,
   tagAdapter,
 } from './adapters.ts';
-import { datasetRows, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { importDataset } from './dataset-import.ts';
+import { datasetRows } from './dataset-rows.ts';
+import { getDataset, listDatasets } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { addModel, listModels, removeModel } from './models.ts';
@@ -43,6 +45,29 @@ test('first start seeds the demo model and dataset once; removing them is perman
   closeLibrary(lib);
   lib = openLibrary(dir);
   assert.equal(listModels(lib).length, 0, 'not seeded again');
+  closeLibrary(lib);
+});
+
+test('models: adding a known folder says so (created false), a new one created true', () => {
+  const lib = open();
+  const first = addModel(lib, { path: LLAMA });
+  assert.equal(first.created, true);
+  const again = addModel(lib, { path: LLAMA });
+  assert.deepEqual([again.id, again.created], [first.id, false]);
+  closeLibrary(lib);
+});
+
+test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
+  const lib = open();
+  const file = join(LLAMA, 'config.json');
+  assert.throws(
+    () => addModel(lib, { path: file }),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.code === 'not-a-folder' &&
+      e.message ===
+        `${file} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
+  );
   closeLibrary(lib);
 });
 

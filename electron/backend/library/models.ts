@@ -8,6 +8,9 @@ import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
+import { basesRoot } from '../../../native-runtime/quantize/base.ts';
+import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
+import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
@@ -36,6 +39,19 @@ export interface ModelRecord extends ModelInfo {
   hubCommit: string | null;
   /** The studio downloaded the files, so removing the model may delete them. */
   downloaded: boolean;
+  /** The form runs and the playground use its weights in, unless a run says otherwise. */
+  quantize: QuantizeOption;
+}
+
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    try {
+      const p = join(dir, e.name);
+      n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+    } catch {}
+  }
+  return n;
 }
 
 function num(v: unknown): number | null {
@@ -69,7 +85,11 @@ export function inspectModelFolder(dir: string): ModelInfo {
     vocabSize: spec.vocabSize,
     params: spec.params,
     dtype: spec.dtype,
-    sizeBytes: spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    // Disk usage: every file of the folder (a cache snapshot's blobs through its symlinks).
+    sizeBytes: Math.max(
+      folderBytes(folder),
+      spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    ),
     fingerprint: spec.fingerprint,
     config,
   };
@@ -91,6 +111,7 @@ interface ModelRow {
   hub_repo: string | null;
   hub_commit: string | null;
   downloaded: number;
+  quantize: string | null;
 }
 
 function toRecord(r: ModelRow): ModelRecord {
@@ -119,6 +140,9 @@ function toRecord(r: ModelRow): ModelRecord {
     hubRepo: r.hub_repo,
     hubCommit: r.hub_commit,
     downloaded: r.downloaded === 1,
+    quantize: (QUANTIZE_VALUES as readonly string[]).includes(r.quantize ?? '')
+      ? (r.quantize as QuantizeOption)
+      : 'none',
   };
 }
 
@@ -233,8 +257,22 @@ export function removeModel(
     );
   const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
   if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+  // Its converted weights go with it, unless another entry has the same files (same fingerprint).
+  const twin = lib.db.prepare('SELECT 1 FROM models WHERE fingerprint = ?').get(m.fingerprint);
+  if (!twin) removeBaseStores(basesRoot(lib.dataDir), m.fingerprint);
   let deletedBytes = 0;
   const snap = opts.deleteFiles ? snapshotOfPath(m.path) : null;
   if (snap) deletedBytes = deleteSnapshot(snap.cacheDir, snap.repo, snap.commit);
   return { id, deletedBytes };
+}
+
+const QUANTIZE_VALUES = QUANTIZE_OPTION_CHOICES.map((c) => c.value);
+
+/** Sets the form a model's weights are used in by default (runs may still choose another). */
+export function setModelQuantize(lib: Library, id: number, quantize: QuantizeOption): ModelRecord {
+  if (!QUANTIZE_VALUES.includes(quantize))
+    throw new ValidationError('bad-quantize', `quantize must be one of ${QUANTIZE_VALUES.join(', ')}`);
+  const res = lib.db.prepare('UPDATE models SET quantize = ? WHERE id = ?').run(quantize, id);
+  if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+  return getModel(lib, id);
 }

@@ -5,6 +5,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { writeTransaction } from '../db/database.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export const RUN_STATUSES = [
@@ -183,6 +184,24 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
 }
 
 /**
+ * createRun, then the config computed from the new run's id (its folders are named after it), in
+ * one write transaction: no run is ever seen without its config.
+ */
+export function createRunWithConfig(
+  lib: Library,
+  input: CreateRunInput,
+  configFor: (runId: number) => Record<string, unknown>,
+): RunRecord {
+  return writeTransaction(lib.db, () => {
+    const run = createRun(lib, input);
+    lib.db
+      .prepare('UPDATE runs SET config_json = ? WHERE id = ?')
+      .run(JSON.stringify(configFor(run.id)), run.id);
+    return getRun(lib, run.id);
+  });
+}
+
+/**
  * Moves a run to `status`. Returns false (and changes nothing) when the run is already finished,
  * so cancel-then-complete races keep the first final state.
  */
@@ -212,11 +231,11 @@ export function appendMetrics(lib: Library, runId: number, metrics: RunMetric[])
        eval_loss = COALESCE(excluded.eval_loss, eval_loss)`,
   );
   const now = Date.now();
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     for (const m of metrics) {
       ins.run(runId, m.step, m.epoch, m.loss, m.lr, m.gradNorm, m.tokensPerS, m.evalLoss, now);
     }
-  })();
+  });
 }
 
 /** Marks a queued/running/paused run cancelled; the host also stops its job. Refuses finished runs. */
@@ -297,7 +316,7 @@ export function recordCheckpoint(
   path: string,
   sizeBytes: number | null,
 ): void {
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     const existing = lib.db
       .prepare('SELECT id FROM checkpoints WHERE run_id = ? AND step = ?')
       .get(runId, step) as { id: number } | undefined;
@@ -312,7 +331,7 @@ export function recordCheckpoint(
         )
         .run(runId, step, path, sizeBytes, Date.now());
     }
-  })();
+  });
 }
 
 /** Drops checkpoint rows whose folder is gone (removed by hand, or never completed). */
@@ -367,8 +386,8 @@ export function checkRunFiles(lib: Library): { forgottenCheckpoints: number } {
   const rows = lib.db.prepare('SELECT id, path FROM checkpoints').all() as { id: number; path: string }[];
   const del = lib.db.prepare('DELETE FROM checkpoints WHERE id = ?');
   let n = 0;
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     for (const r of rows) if (!existsSync(join(r.path, 'trainer-state.json'))) n += del.run(r.id).changes;
-  })();
+  });
   return { forgottenCheckpoints: n };
 }

@@ -1,0 +1,54 @@
+// How much memory a base model's weights take while the engine runs, per form, for the library's
+// "what fits" table and the run estimate. No Node imports (the renderer may use it).
+//
+//   none        4 bytes per weight (an fp32 checkpoint read in place, or the fp32 store a fp16/bf16
+//               checkpoint becomes on the CPU); shared by every session of a process
+//   int8/int4   the store: linear layers at bits/8 + 4/block bytes per weight (codes and an fp32
+//               scale per block), the LM head at 8 bits, the embeddings in the checkpoint's dtype
+//               but read row by row (only the tokens seen become resident: not counted)
+//     chat      ONNX Runtime packs the codes for its int8 kernels: ≈1.14× (8-bit) / 1.2× (4-bit) of
+//               the codes, private to the session (measured: native-runtime/quantize/base.ts)
+//     training  packed as for chat, plus the mapped codes read by the backward pass; or, where that
+//               would take more than half the machine's memory, only the mapped codes (slower)
+
+export interface WeightShape {
+  params: number;
+  hiddenSize: number;
+  vocabSize: number;
+  /** The LM head is the embedding matrix (counted once in params). */
+  tied?: boolean;
+}
+
+const PACKED = { 4: 1.2, 8: 1.14 } as const;
+
+function parts(s: WeightShape): { embed: number; head: number; linear: number } {
+  const embed = s.vocabSize * s.hiddenSize;
+  const head = embed;
+  const linear = Math.max(0, s.params - embed - (s.tied === false ? head : 0));
+  return { embed, head, linear };
+}
+
+/** Bytes of a form's store on disk (and mapped when every tensor is read); embeddings at `embedBytes`. */
+export function storeBytesOf(s: WeightShape, bits: 4 | 8, blockSize = 32, embedBytes = 2): number {
+  const { embed, head, linear } = parts(s);
+  return linear * (bits / 8 + 4 / blockSize) + head * (1 + 4 / blockSize) + embed * embedBytes;
+}
+
+/**
+ * Resident bytes of the base weights in `form` ('none' | 'int8' | 'int4'), for chatting (inference
+ * sessions) or training; `totalMemory` decides whether training packs (see the header).
+ */
+export function baseWeightBytes(
+  s: WeightShape,
+  form: string,
+  use: 'chat' | 'train',
+  totalMemory = Number.POSITIVE_INFINITY,
+): number {
+  if (form !== 'int8' && form !== 'int4') return 4 * s.params;
+  const bits = form === 'int8' ? 8 : 4;
+  const { head, linear } = parts(s);
+  const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32);
+  const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
+  if (use === 'chat') return packed;
+  return 2.2 * codes <= 0.5 * totalMemory ? packed + codes : codes;
+}

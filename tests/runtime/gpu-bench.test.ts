@@ -1,0 +1,84 @@
+// The GPU benchmarks at small shapes: the synthetic builder's model (quantize's, shrunk through its
+// config overrides), each workload on the CPU and, where an adapter starts, on WebGPU in float16 —
+// the same code paths the GPU check runs at TinyLlama and Llama-3-8B sizes on CUDA. Also the GPU
+// memory sampler against a fake nvidia-smi, and the bench command's --dtype checks.
+// (No timing is asserted: only that each workload ran where it was asked to, and reported.)
+
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { main } from '../../cli/main.ts';
+import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
+import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
+import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
+import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const tmp = tempDir('reft-gpu-bench-');
+const SMALL = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 256,
+};
+const why = await webgpuReachable();
+
+for (const [device, dtype] of [
+  ['cpu', 'float32'],
+  ['webgpu', 'float16'],
+] as const) {
+  describe(`bench on ${device} (${dtype})`, { skip: device === 'webgpu' && (why ?? false) }, () => {
+    it('train, prefill and decode run there and report tokens/s', async () => {
+      // Not 'cpu' for the half model: the builder would convert it to a float32 store for the CPU.
+      const m = await buildSynthetic('tinyllama-1.1b', { dataDir: tmp, dtype, device, overrides: SMALL });
+      try {
+        const spec = dtype === 'float32' ? m.spec : { ...m.spec, compute: dtype };
+        const t = await benchTrain(spec, { batch: 2, seq: 16, prompt: 8, steps: 1, rank: 2, device });
+        const p = await benchPrefill(spec, { batch: 2, seq: 16, steps: 1, device });
+        const d = await benchDecode(spec, { prompt: 4, newTokens: 4, device });
+        for (const r of [t, p, d]) {
+          assert.equal(r.device, device);
+          assert.ok(Number.isFinite(r.tokens_per_s) && r.tokens_per_s > 0);
+          assert.ok(r.peak_rss_mb > 0);
+        }
+        assert.ok(Number.isFinite(t.loss as number));
+        assert.equal(d.new_tokens, 4);
+      } finally {
+        m.dispose();
+      }
+    });
+  });
+}
+
+it('the GPU memory sampler reports the peak over its baseline, and nothing without nvidia-smi', async () => {
+  const smi = join(tmp, 'fake-smi');
+  // Prints 1000, then 1800, 1500 (MB), one line per interval, like `nvidia-smi … -lms N`.
+  writeFileSync(smi, '#!/bin/sh\nfor v in 1000 1800 1500; do echo $v; sleep 0.05; done; sleep 5\n');
+  chmodSync(smi, 0o755);
+  const s = new GpuMemorySampler(0, smi);
+  assert.ok(s.start());
+  assert.ok(await s.ready());
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await s.stop(), { peakMb: 800, baselineMb: 1000, peakUsedMb: 1800 });
+  const none = new GpuMemorySampler(0, join(tmp, 'no-such-smi'));
+  none.start();
+  assert.equal(await none.ready(), false);
+  assert.equal(await none.stop(), null);
+});
+
+it('bench refuses a bad --dtype and half precision with --quantize', async () => {
+  let err = '';
+  const run = (...a: string[]) =>
+    main([...a, '--data-dir', tmp], { stdout: () => {}, stderr: (s) => (err += s) });
+  assert.equal(await run('bench', 'prefill', '--synthetic', 'tinyllama-1.1b', '--dtype', 'fp8'), 2);
+  assert.match(err, /--dtype must be one of fp32, fp16, bf16/);
+  err = '';
+  assert.equal(
+    await run('bench', 'prefill', '--synthetic', 'tinyllama-1.1b', '--dtype', 'bf16', '--quantize', 'int4'),
+    2,
+  );
+  assert.match(err, /cannot be combined/);
+});

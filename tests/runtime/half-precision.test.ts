@@ -1,0 +1,180 @@
+// Half-precision graphs (ModelSpec.compute): weights in float16/bfloat16 stay in it, activations too,
+// with norm statistics, softmax, logits, loss and interventions in float32 (models/decoder.ts).
+//
+// Numerics are checked against the float32 graph on the device under test: the CPU (float16; it has
+// no bfloat16 Gemm) unless REFT_STUDIO_DEVICE names another (the GPU check runs this file on CUDA,
+// where bfloat16 is measured too; WebGPU has float16 only). Tolerances, from the formats' unit roundoff
+// u (float16 2⁻¹¹ ≈ 4.9e-4, bfloat16 2⁻⁸ ≈ 3.9e-3) times the ~30 roundings a logit or gradient goes
+// through in the 4-layer fixture, as fractions of the largest |value|:
+//   float16: logits 1e-2, loss 1e-3 (relative), LoReFT gradients 3e-2   (measured: 3e-3, 4e-5, 9e-3)
+//   bfloat16: logits 8e-2, loss 1e-2 (relative), gradients 0.2 (8× float16: u is 8× larger)
+// Greedy tokens are not compared: a random model's near-ties flip under any rounding change.
+// The structure is checked for both dtypes everywhere: no weight matrix is widened to float32, no
+// ReduceMean/Softmax/ReduceLogSumExp/Pow reads a half tensor (CUDA has no bfloat16 ReduceMean), no Einsum.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
+import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
+import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
+import type { Graph, Node, Value } from '../../native-runtime/ir/graph.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { buildDecoder } from '../../native-runtime/models/decoder.ts';
+import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
+import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
+import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
+import {
+  type InterventionState,
+  type ReftBatch,
+  ReftModel,
+} from '../../native-runtime/training/reft-model.ts';
+import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+type Half = 'float16' | 'bfloat16';
+const TOL: Record<Half, { logits: number; loss: number; grads: number }> = {
+  float16: { logits: 1e-2, loss: 1e-3, grads: 3e-2 },
+  bfloat16: { logits: 8e-2, loss: 1e-2, grads: 0.2 },
+};
+const device = (process.env.REFT_STUDIO_DEVICE ?? 'cpu') as DeviceChoice;
+/** Which half dtypes the device under test has kernels for. */
+const RUNS: Record<string, Half[]> = { cpu: ['float16'], webgpu: ['float16'], cuda: ['float16', 'bfloat16'] };
+
+const base = loadModelSpec(modelDir('llama'));
+const tmp = tempDir('reft-half-');
+const SMALL = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 256,
+};
+const n = base.hiddenSize,
+  r = 2;
+const iv: InterventionSpec = {
+  key: interventionKey(1, 0),
+  layer: 1,
+  type: 'loreft',
+  rank: r,
+  embedDim: n,
+  act: 'linear',
+  dropout: 0,
+};
+
+function allNodes(g: Graph): Node[] {
+  return g.nodes.flatMap((nd) => [
+    nd,
+    ...Object.values(nd.attrs).flatMap((a) => (a.type === 'graph' ? allNodes(a.value) : [])),
+  ]);
+}
+
+function checkStructure(g: Graph, dt: Half): void {
+  const nodes = allNodes(g);
+  assert.ok(!nodes.some((nd) => nd.op === 'Einsum'), 'no Einsum');
+  for (const nd of nodes)
+    if (['ReduceMean', 'Softmax', 'ReduceLogSumExp', 'Pow', 'Sqrt'].includes(nd.op))
+      assert.equal(nd.inputs[0]?.dtype, 'float32', `${nd.name} reads ${nd.inputs[0]?.dtype}`);
+  const isWeight = (v: Value | null) => !!v?.data && v.data.kind === 'external' && v.rank === 2;
+  const matrices = nodes.filter((nd) => nd.op === 'Gemm' || nd.op === 'MatMul').map((nd) => nd.inputs[1]);
+  assert.ok(matrices.some(isWeight), 'weights are read in place');
+  for (const w of matrices.filter(isWeight)) assert.equal(w?.dtype, dt, `${w?.name} is ${w?.dtype}`);
+  // No weight matrix is cast (ORT would fold that into a float32 copy).
+  for (const nd of nodes.filter((x) => x.op === 'Cast'))
+    assert.ok(
+      !isWeight(nd.inputs[0]) || nd.outputs[0].dtype === dt,
+      `${nd.name} widens ${nd.inputs[0]?.name}`,
+    );
+}
+
+function state(): InterventionState {
+  const R = new Float64Array(n * r);
+  for (let i = 0; i < r; i++) R[i * r + i] = 1;
+  const rot = HouseholderParam.fromR(R, n, r);
+  return {
+    spec: iv,
+    rot,
+    params: new Map([
+      ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
+      ['weight', { data: Float32Array.from({ length: r * n }, (_, i) => Math.sin(i) * 0.1), shape: [r, n] }],
+      ['bias', { data: Float32Array.of(0.1, -0.2), shape: [r] }],
+    ]),
+  };
+}
+
+const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+
+for (const dt of ['float16', 'bfloat16'] as Half[]) {
+  // Stored in float32 here: the weights are cast once (folded); the bench's synthetic models store dt.
+  const spec: ModelSpec = { ...base, compute: dt };
+
+  describe(`${dt} graphs`, () => {
+    it('keep weights, products and activations in half precision, statistics in float32', async () => {
+      // A small Llama stored in dt (the synthetic builder; 'cuda' keeps the file as it is, no store).
+      const m = await buildSynthetic('tinyllama-1.1b', {
+        dataDir: tmp,
+        dtype: dt,
+        device: 'cuda',
+        overrides: SMALL,
+      });
+      try {
+        const stored: ModelSpec = { ...m.spec, compute: dt };
+        const b = new GraphBuilder('forward');
+        const g = buildDecoder(b, stored, {});
+        b.output(g.logits!, 'logits');
+        assert.equal(g.logits?.dtype, 'float32');
+        checkStructure(b.graph, dt);
+        const rg = buildReftGraph(stored, [{ ...iv, embedDim: 64 }]);
+        checkStructure(rg.graph, dt);
+        for (const v of rg.graph.outputs)
+          assert.ok(['float32', 'int64'].includes(v.dtype), `${v.name} ${v.dtype}`);
+      } finally {
+        m.dispose();
+      }
+    });
+
+    const runs = RUNS[device]?.includes(dt);
+    it(`forward logits within ${TOL[dt].logits} of float32 on ${device}`, {
+      skip: !runs && `${device} has no ${dt} kernels`,
+    }, async () => {
+      const B = 2,
+        T = 7;
+      const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(3 + i * 11));
+      const mask = new BigInt64Array(B * T).fill(1n);
+      const ref = await loadForwardModel(base, { device });
+      const m = await loadForwardModel(spec, { device });
+      const a = (await runForward(ref, ids, mask, [B, T])).logits.data as Float32Array;
+      const h = (await runForward(m, ids, mask, [B, T])).logits.data as Float32Array;
+      const err = maxDiff(a, h) / maxAbs(a);
+      assert.ok(err <= TOL[dt].logits, `relative logit error ${err}`);
+      assert.ok(err > 0, 'the half graph computed something different from float32');
+    });
+
+    it(`LoReFT loss and gradients within tolerance of float32 on ${device}`, {
+      skip: !runs && `${device} has no ${dt} kernels`,
+    }, async () => {
+      const B = 2,
+        T = 9;
+      const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(5 + ((i * 37) % 500)));
+      const labels = ids.slice();
+      for (let b = 0; b < B; b++) for (let t = 0; t < 4; t++) labels[b * T + t] = -100n;
+      const batch: ReftBatch = {
+        inputIds: ids,
+        attentionMask: new BigInt64Array(B * T).fill(1n),
+        labels,
+        dims: [B, T],
+        locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
+      };
+      const a = await (await ReftModel.load(base, [state()], { device })).lossAndGrads(batch);
+      const h = await (await ReftModel.load(spec, [state()], { device })).lossAndGrads(batch);
+      assert.ok(Math.abs(a.loss - h.loss) / a.loss <= TOL[dt].loss, `loss ${a.loss} vs ${h.loss}`);
+      for (const [name, g] of a.grads[0]) {
+        const err = maxDiff(g, h.grads[0].get(name)!) / maxAbs(g);
+        assert.ok(err <= TOL[dt].grads, `${name}: relative error ${err}`);
+      }
+    });
+  });
+}
