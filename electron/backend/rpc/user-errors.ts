@@ -71,6 +71,9 @@ export function toUserError(err: unknown, dataDir: string): WireError {
       const where = typeof e.path === 'string' ? `${showPath(e.path, dataDir)}: ` : '';
       return { type: 'FileError', code: known.code, message: `${where}${known.phrase}` };
     }
+    // Another file-system error (reading a device file, …) is the file's, not a bug.
+    if (typeof e.syscall === 'string' && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code))
+      return { type: 'FileError', code: 'io-error', message: cleanMessage(e.message, dataDir) };
   }
   const w = toWireError(err);
   return { ...w, message: cleanMessage(w.message, dataDir) };
