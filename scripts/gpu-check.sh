@@ -58,7 +58,14 @@ case "${1:-}" in
     node scripts/build-gpu-check.js || exit 1
     SHARED=../shared
     [ -d "$SHARED/tools" ] || SHARED=../../shared
-    bash "$SHARED/tools/gpu-bundle.sh" onnxruntime-node onnxruntime-common better-sqlite3 bindings file-uri-to-path
+    # gpu-bundle.sh writes .git/info/exclude, which is not a folder in a git worktree: point it at
+    # the repository's real exclude file.
+    EXCLUDE=$(git rev-parse --git-path info/exclude)
+    mkdir -p "$(dirname "$EXCLUDE")"
+    sed "s#\.git/info/exclude#$EXCLUDE#g" "$SHARED/tools/gpu-bundle.sh" > .tmp-gpu-bundle.sh
+    bash .tmp-gpu-bundle.sh onnxruntime-node onnxruntime-common better-sqlite3 bindings file-uri-to-path || exit 1
+    rm -f .tmp-gpu-bundle.sh
+    du -sh .gpu/* dist/gpu
     echo "next: the device calls listed at the top of scripts/gpu-check.sh"
     ;;
   setup)
