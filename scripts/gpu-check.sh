@@ -4,7 +4,7 @@
 # Here, once:        bash scripts/gpu-check.sh prepare
 #   bundles dist/gpu (the CLI, the tests, two helpers) and runs gpu-bundle.sh (.gpu/base, .gpu/cuda1…4).
 # On the GPU machine, one `run` call per line, back to back (the machine keeps /opt/g while warm):
-#   1  carry [".gpu/base", "dist"]   bash scripts/gpu-check.sh setup
+#   1  carry [".gpu/base", "dist/gpu"] bash scripts/gpu-check.sh setup
 #   2  carry [".gpu/cuda1"]          bash scripts/gpu-check.sh part 1      (then parts 2, 3, 4)
 #   3  bash scripts/gpu-check.sh cuda      pack install with our CLI, devices, goldens on CUDA in fp32
 #                                          (TF32 off), half-precision numerics, node placement  ~3 min

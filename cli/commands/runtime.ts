@@ -19,7 +19,8 @@ function describe(p: PackStatus): string {
     `${p.name}: ${state} — ONNX Runtime ${p.manifest.ortVersion}, CUDA ${p.manifest.cudaMajor ?? '?'}, ${p.dir}`,
   ];
   for (const q of p.problems) lines.push(`  problem: ${q}`);
-  for (const m of p.missing) lines.push(`  missing ${m.name}: install ${m.hint}`);
+  for (const m of p.missing)
+    lines.push(`  missing ${m.name}${m.required ? '' : ' (recommended)'}: install ${m.hint}`);
   return lines.join('\n');
 }
 
