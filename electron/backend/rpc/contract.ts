@@ -159,15 +159,11 @@ export type { DownloadProgress } from '../hub/download.ts';
 export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterLineage, AdapterRecord } from '../library/adapters.ts';
+export type { SplitResult } from '../library/dataset-edits.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
-export type {
-  DatasetRecord,
-  DatasetVersion,
-  ImportResult,
-  RowMeta,
-  RowsPage,
-  SplitResult,
-} from '../library/datasets.ts';
+export type { ImportResult } from '../library/dataset-import.ts';
+export type { RowMeta, RowsPage } from '../library/dataset-rows.ts';
+export type { DatasetRecord, DatasetVersion } from '../library/datasets.ts';
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
