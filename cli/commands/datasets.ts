@@ -5,12 +5,9 @@
 
 import { statSync } from 'node:fs';
 import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
-import {
-  datasetRows,
-  getDataset,
-  importDatasetFile,
-  listDatasets,
-} from '../../electron/backend/library/datasets.ts';
+import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
+import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
+import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { int, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 
@@ -27,7 +24,10 @@ function rowProgress(ctx: CommandContext, file: string) {
   }
   if (size < BIG_FILE_BYTES) return { onProgress: undefined, done() {} };
   const task = ctx.progress.count({ label: 'import', unit: 'rows' });
-  return { onProgress: (done: number, total: number) => task.update(done, total), done: () => task.done() };
+  return {
+    onProgress: (done: number, total: number | null) => task.update(done, total),
+    done: () => task.done(),
+  };
 }
 
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {

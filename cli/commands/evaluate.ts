@@ -7,7 +7,7 @@
 
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
-import { datasetVersionFromRef } from '../../electron/backend/library/datasets.ts';
+import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
@@ -96,7 +96,7 @@ export const evaluateCommand: Command = {
       const model = modelRef
         ? resolveModelRef(lib, modelRef)
         : { path: known?.path as string, modelId: known?.id ?? null };
-      const version = datasetVersionFromRef(lib, dataRef);
+      const version = await datasetVersionFromRef(lib, dataRef);
       const ev = adapter.record
         ? createEvaluation(lib, {
             adapterId: adapter.record.id,

@@ -7,7 +7,9 @@
 // Prints one JSON line {done, errors} at the end: errors are counted, not thrown, so the test sees
 // every "database is locked" rather than the first.
 
-import { annotateRows, getDataset, importDataset } from '../../electron/backend/library/datasets.ts';
+import { importDataset } from '../../electron/backend/library/dataset-import.ts';
+import { annotateRows } from '../../electron/backend/library/dataset-rows.ts';
+import { getDataset } from '../../electron/backend/library/datasets.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { setSetting } from '../../electron/backend/library/settings.ts';
 

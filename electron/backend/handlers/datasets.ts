@@ -3,27 +3,26 @@
 // make seeded train/validation/test splits (logic in library/datasets.ts and library/dedupe.ts).
 
 import { z } from 'zod';
+import { editDataset, type SplitResult, splitDataset } from '../library/dataset-edits.ts';
 import { DATASET_FORMATS } from '../library/dataset-formats.ts';
+import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
 import {
   annotateRows,
-  checkSourcePath,
-  type DatasetRecord,
-  type DatasetVersion,
   datasetRows,
-  editDataset,
-  getDataset,
-  type ImportResult,
-  importDatasetFile,
-  listDatasets,
   type RowMeta,
   type RowsPage,
   readVersionRows,
-  removeDataset,
   rowText,
-  type SplitResult,
-  splitDataset,
+} from '../library/dataset-rows.ts';
+import {
+  type DatasetRecord,
+  type DatasetVersion,
+  getDataset,
+  listDatasets,
+  removeDataset,
 } from '../library/datasets.ts';
 import { type DuplicateReport, findDuplicates } from '../library/dedupe.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();

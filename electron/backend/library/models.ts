@@ -58,6 +58,55 @@ function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/** The most of a model's config.json the library keeps (a label map can be megabytes). */
+export const STORED_CONFIG_BYTES = 32 * 1024;
+/** A config entry larger than this (serialized) is left out of what is stored. */
+const STORED_ENTRY_BYTES = 2 * 1024;
+/** Kept first, so no number of other entries can crowd out what the model list shows. */
+const FIRST_KEYS = [
+  'model_type',
+  'architectures',
+  'hidden_size',
+  'n_embd',
+  'num_hidden_layers',
+  'n_layer',
+  'vocab_size',
+  'torch_dtype',
+  'dtype',
+  'text_config',
+];
+
+/**
+ * What the library stores of a config.json: the entries that describe the model (architecture,
+ * sizes, dtype, nested *_config objects), each at most STORED_ENTRY_BYTES and all together at most
+ * STORED_CONFIG_BYTES; big tables (id2label, vocabularies someone pasted in) are left out. The
+ * engine reads the file itself whenever it needs more.
+ */
+export function storedConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let total = 2;
+  const keep = (key: string, value: unknown): boolean => {
+    const size = JSON.stringify(value)?.length ?? 0;
+    if (size > STORED_ENTRY_BYTES || total + key.length + size + 4 > STORED_CONFIG_BYTES) return false;
+    out[key] = value;
+    total += key.length + size + 4;
+    return true;
+  };
+  const keys = [...FIRST_KEYS.filter((k) => Object.hasOwn(config, k)), ...Object.keys(config)];
+  for (const key of new Set(keys)) {
+    const value = config[key];
+    if (keep(key, value) || typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    // A nested config too big as a whole (a multimodal text_config with a label map): its small entries.
+    const inner: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const size = JSON.stringify(v)?.length ?? 0;
+      if (size <= STORED_ENTRY_BYTES) inner[k] = v;
+    }
+    keep(key, storedConfig(inner));
+  }
+  return out;
+}
+
 /**
  * Reads a Hugging Face model folder without loading weights. The engine's loadModelSpec does the
  * parsing and validation (unsupported architectures and broken headers are refused here, at add
@@ -74,7 +123,9 @@ export function inspectModelFolder(dir: string): ModelInfo {
   }
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
   const folder = resolveModelDir(path);
-  const { spec, config } = loadModelSpecWithConfig(folder);
+  // One capped read of config.json: what is stored is what was checked and fingerprinted.
+  const { spec, config: raw } = loadModelSpecWithConfig(folder);
+  const config = storedConfig(raw);
   return {
     path: folder,
     arch: spec.arch,

@@ -11,6 +11,7 @@ import type { BackendContext } from '../context.ts';
 import type { HandlerSet } from './define-handlers.ts';
 import { type ErrorMessage, errorMessage, type ReplyMessage } from './envelope.ts';
 import { checkShape, describeShapeProblem, MAX_MESSAGE_BYTES, MAX_MESSAGE_DEPTH } from './json-shape.ts';
+import { toUserError } from './user-errors.ts';
 
 export interface DispatchOptions {
   /** Called with handler failures that are not ReftErrors (bugs), e.g. to log their stack. */
@@ -106,7 +107,8 @@ async function dispatchDecoded(
     const result = await def.run(parsed.data, ctx);
     return { type: 'reply', id, result: result ?? null };
   } catch (err) {
-    const wire = toWireError(err);
+    // Errors as people read them (Node's file errors in words, no temporary paths): user-errors.ts.
+    const wire = toUserError(err, ctx.lib.dataDir);
     if (wire.code === 'internal') opts.onInternalError?.(method, err);
     return { type: 'error', id, error: wire };
   }
