@@ -105,7 +105,7 @@ export const runtimeCommands: Command[] = [
     summary:
       'print the environment an engine process gets from the installed CUDA pack (sh export lines: eval "$(reft-studio runtime env)")',
     usage: 'runtime env',
-    examples: ['runtime env', 'runtime env --json'],
+    examples: ['runtime env', 'runtime env --data-dir ./studio-data'],
     async run(ctx) {
       const { [LAUNCH_MARKER]: _started, ...current } = process.env;
       const env = engineEnv(ctx.dataDir, current);
