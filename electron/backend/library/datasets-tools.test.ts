@@ -141,7 +141,8 @@ test('ratings, tags and notes; filters by tag, rating, search; metadata follows 
   assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [10], rating: 3 }), ValidationError);
   assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [0], rating: 6 }), ValidationError);
 
-  // Edit: a new frozen version; the old one is unchanged; metadata follows the unchanged rows.
+  // Edit: a new frozen version; the old one is unchanged; metadata follows the rows (an edited row
+  // is still that row: fixing a typo keeps its tags).
   const e = editDataset(lib, {
     datasetId: ds,
     remove: [0],
@@ -155,8 +156,8 @@ test('ratings, tags and notes; filters by tag, rating, search; metadata follows 
   assert.deepEqual(readVersionRows(lib, e.version.id)[1], { prompt: 'p2 pears', completion: 'c2' });
   assert.deepEqual(
     datasetRows(lib, { datasetId: ds, tag: 'math' }).meta.map((m) => m.index),
-    [0, 2, 6],
-    'edited row 2 lost its tags',
+    [0, 1, 2, 6],
+    'the rows keep their tags in the new version, the edited one too',
   );
   assert.equal(getDataset(lib, ds).latest.id, e.version.id);
   assert.throws(

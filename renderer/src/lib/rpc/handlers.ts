@@ -11,6 +11,7 @@ export type {
   DatasetRow,
   DatasetVersion,
   DownloadInfo,
+  DropDuplicatesResult,
   DuplicateReport,
   EvaluationRecord,
   ExecutionProvider,
@@ -26,6 +27,8 @@ export type {
   ParamsOf,
   PushTopic,
   PushTopics,
+  RejectedLine,
+  RejectsPage,
   RowMeta,
   RowsPage,
   RunDetail,
@@ -35,8 +38,11 @@ export type {
   RunRecord,
   RunSample,
   RunStatus,
+  SplitPart,
   SplitResult,
   SystemInfo,
+  TokenBin,
+  TokenLengthReport,
   UploadKind,
 } from '../../../../electron/backend/rpc/contract.ts';
 

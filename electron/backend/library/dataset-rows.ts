@@ -1,0 +1,112 @@
+// Reading a dataset version for people: pages of rows with their annotations, filtered by tag,
+// rating or text (datasets/rows), and the lines its import left out (datasets/rejects).
+
+import { type Annotation, datasetAnnotations, type RowMeta, versionRowIds } from './dataset-annotations.ts';
+import type { DatasetFormat, DatasetRow } from './dataset-formats.ts';
+import { readVersionRows, versionOf } from './dataset-store.ts';
+import type { Library } from './library.ts';
+
+export interface RowsPage {
+  datasetId: number;
+  versionId: number;
+  format: DatasetFormat;
+  /** Rows matching the filter (all rows without one). */
+  total: number;
+  offset: number;
+  rows: DatasetRow[];
+  /** Per returned row: its index, id, rating, tags and note. */
+  meta: RowMeta[];
+}
+
+export interface RowFilter {
+  tag?: string;
+  minRating?: number;
+  maxRating?: number;
+  /** Only rows without a rating. */
+  unrated?: boolean;
+  /** Case-insensitive substring of any text in the row. */
+  search?: string;
+}
+
+/** The text of a row, for search and duplicate detection. */
+export function rowText(row: DatasetRow): string {
+  if ('messages' in row) return row.messages.map((m) => m.content).join('\n');
+  if ('instruction' in row) return `${row.instruction}\n${row.input}\n${row.output}`;
+  return `${row.prompt}\n${row.completion}`;
+}
+
+const NONE: Annotation = { rating: null, tags: [], note: null };
+
+/** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
+export function datasetRows(
+  lib: Library,
+  input: { datasetId: number; versionId?: number; offset?: number; limit?: number } & RowFilter,
+): RowsPage {
+  const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
+  const all = readVersionRows(lib, v.id);
+  const ids = versionRowIds(lib, v);
+  const notes = datasetAnnotations(lib, ds.id);
+  const needle = input.search?.toLowerCase();
+  const keep = (i: number): boolean => {
+    const m = notes.get(ids[i]) ?? NONE;
+    if (input.tag !== undefined && !m.tags.includes(input.tag)) return false;
+    if (input.unrated && m.rating !== null) return false;
+    if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return false;
+    if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return false;
+    return !needle || rowText(all[i]).toLowerCase().includes(needle);
+  };
+  const offset = input.offset ?? 0;
+  const limit = input.limit ?? 50;
+  const picked: RowMeta[] = [];
+  let total = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (!keep(i)) continue;
+    if (total >= offset && picked.length < limit)
+      picked.push({ index: i, rowId: ids[i], ...(notes.get(ids[i]) ?? NONE) });
+    total++;
+  }
+  return {
+    datasetId: ds.id,
+    versionId: v.id,
+    format: v.format,
+    total,
+    offset,
+    rows: picked.map((p) => all[p.index]),
+    meta: picked,
+  };
+}
+
+export interface RejectedLine {
+  /** 1-based line of the source file (Parquet: the row number). */
+  line: number;
+  message: string;
+  /** The start of the line as it was in the file (null where it was not kept). */
+  text: string | null;
+}
+
+export interface RejectsPage {
+  versionId: number;
+  /** Every line left out by the import (only the first REJECTS_KEPT are kept to show). */
+  total: number;
+  kept: number;
+  lines: RejectedLine[];
+}
+
+/** The lines the import of a version left out, in file order. */
+export function datasetRejects(
+  lib: Library,
+  input: { datasetId: number; versionId?: number; offset?: number; limit?: number },
+): RejectsPage {
+  const { v } = versionOf(lib, input.datasetId, input.versionId);
+  const { n } = lib.db
+    .prepare('SELECT COUNT(*) AS n FROM dataset_rejects WHERE version_id = ?')
+    .get(v.id) as {
+    n: number;
+  };
+  const lines = lib.db
+    .prepare(
+      'SELECT line, message, text FROM dataset_rejects WHERE version_id = ? ORDER BY line LIMIT ? OFFSET ?',
+    )
+    .all(v.id, input.limit ?? 200, input.offset ?? 0) as RejectedLine[];
+  return { versionId: v.id, total: v.rejectedCount, kept: n, lines };
+}
