@@ -25,6 +25,7 @@ import { chatTemplateCommand } from './commands/chat-template.ts';
 import { datasetsCommands } from './commands/datasets.ts';
 import { debugCommands } from './commands/debug.ts';
 import { devicesCommand } from './commands/devices.ts';
+import { evaluateCommand } from './commands/evaluate.ts';
 import { exportCommand } from './commands/export.ts';
 import { generateCommand } from './commands/generate.ts';
 import { importCommand } from './commands/import.ts';
@@ -51,6 +52,7 @@ export const COMMANDS: Command[] = [
   tokenizeCommand,
   chatTemplateCommand,
   generateCommand,
+  evaluateCommand,
   ...debugCommands,
   ...benchCommands,
   devicesCommand,

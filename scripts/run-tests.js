@@ -29,7 +29,17 @@ if (files.length === 0) {
 }
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],
+  // A test that hangs (a server that never answers, a child that never exits) must fail on its own
+  // instead of running into CI's 90-minute limit; no single test here needs 15 minutes.
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=1',
+    '--test-timeout=900000',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(res.status ?? 1);

@@ -243,12 +243,16 @@ export const benchCommands: Command[] = [
   {
     name: 'bench decode',
     summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
-    usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--device cpu]`,
+    usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--chunk 8] [--device cpu]`,
     options: {
       ...base,
       steps: { type: 'string', description: 'accepted for symmetry; decode times every new token' },
       prompt: { type: 'string', description: 'prompt tokens (default 32)' },
       'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
+      chunk: {
+        type: 'string',
+        description: 'tokens decoded per run inside the graph (default 8; 1: one per run)',
+      },
     },
     examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
@@ -256,6 +260,7 @@ export const benchCommands: Command[] = [
         benchDecode(spec, {
           prompt: num(ctx, 'prompt'),
           newTokens: num(ctx, 'new-tokens'),
+          chunk: num(ctx, 'chunk'),
           device,
           onStep,
         }),

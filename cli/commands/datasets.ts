@@ -5,12 +5,9 @@
 
 import { statSync } from 'node:fs';
 import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
-import {
-  datasetRows,
-  getDataset,
-  importDatasetFile,
-  listDatasets,
-} from '../../electron/backend/library/datasets.ts';
+import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
+import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
+import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { int, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 
@@ -27,7 +24,10 @@ function rowProgress(ctx: CommandContext, file: string) {
   }
   if (size < BIG_FILE_BYTES) return { onProgress: undefined, done() {} };
   const task = ctx.progress.count({ label: 'import', unit: 'rows' });
-  return { onProgress: (done: number, total: number) => task.update(done, total), done: () => task.done() };
+  return {
+    onProgress: (done: number, total: number | null) => task.update(done, total),
+    done: () => task.done(),
+  };
 }
 
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
@@ -45,7 +45,11 @@ export const datasetsCommands: Command[] = [
     options: {
       name: { type: 'string', description: 'the dataset name (default: the file name)' },
       format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
-      into: { type: 'string', value: 'ID', description: 'add a new version to this dataset instead' },
+      into: {
+        type: 'string',
+        value: 'ID',
+        description: 'add a new version to this dataset (default: the dataset of that name, else a new one)',
+      },
       'skip-bad-rows': {
         type: 'boolean',
         description: 'import the good rows and list each bad one (default: refuse the file)',
@@ -73,10 +77,15 @@ export const datasetsCommands: Command[] = [
       rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
+      const what = {
+        created: 'new dataset',
+        'new-version': 'new version of the dataset of that name',
+        unchanged: 'unchanged: the latest version has exactly these rows',
+      }[r.action];
       ctx.print(
-        { dataset: r.dataset, version: r.version, rejected: r.rejected },
+        { dataset: r.dataset, version: r.version, action: r.action, rejected: r.rejected },
         () =>
-          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows` +
+          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows (${what})` +
           (r.rejected.length ? `, ${r.rejected.length} bad rows skipped` : ''),
       );
       return 0;

@@ -1,9 +1,11 @@
 // `reft-studio export`: an adapter as a pyreft folder (what `pyreft.ReftModel.load(dir, model)`
 // reads), or a run as a scale-out bundle (a ready-to-run pyreft training folder, adapters/bundle.ts).
-// Both refuse a non-empty --out unless --force and write atomically.
+// Both write atomically and check --out first (library/export-destination.ts): never in or around
+// the data folder; an existing folder only when it is a previous export, and then only with --force.
 
 import { readFileSync } from 'node:fs';
 import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
+import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { parseId, str, UsageError } from '../args.ts';
@@ -36,7 +38,7 @@ export const exportCommand: Command = {
     adapter: { type: 'string', description: 'the adapter: a library id or a folder (--format pyreft)' },
     format: { type: 'string', value: 'pyreft|bundle', description: 'pyreft (default) or bundle' },
     out: { type: 'string', description: 'the folder to write' },
-    force: { type: 'boolean', description: 'replace --out if it exists' },
+    force: { type: 'boolean', description: 'replace --out if it holds a previous export' },
     run: { type: 'string', value: 'ID', description: 'the library run to bundle (--format bundle)' },
     config: {
       type: 'string',
@@ -72,7 +74,9 @@ export const exportCommand: Command = {
         ? await ctx.withLibrary((lib) => runTrainingSource(lib, parseId(runRef, '--run')))
         : { config: readConfigFile(cfgFile as string), data: null };
       const data = str(ctx.values, 'data') ?? src.data ?? undefined;
-      const r = makeBundle({ config: src.config, data, out, force });
+      const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
+      const r = makeBundle({ config: src.config, data, out: dest, force });
+      markExport(r.out, 'bundle');
       ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
         [
           `wrote a pyreft training bundle to ${r.out} (${r.config.data.rows} examples)`,

@@ -11,14 +11,12 @@
 // (flags given on the command line override it; options that change the numbers must agree or the
 // resume is refused) and writes only --out.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeTransaction } from '../../electron/backend/db/database.ts';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
-import { createRecordedRun, planRun } from '../../electron/backend/jobs/training.ts';
-import { datasetVersionFromRef } from '../../electron/backend/library/datasets.ts';
+import { recordRunFromRefs } from '../../electron/backend/jobs/training.ts';
+import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
-import { modelFromRef } from '../../electron/backend/library/models.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
@@ -131,6 +129,26 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
   ].join('\n');
 }
 
+/**
+ * --out and --export-pyreft name folders that are replaced whole when training ends: refused before
+ * it starts unless new, empty or a previous export, and never in or around the data folder.
+ */
+function checkOutFolders(ctx: CommandContext, f: Partial<TrainConfig>): void {
+  if (f.out) checkExportDestination(f.out, { dataDir: ctx.dataDir, replaceExports: true, label: '--out' });
+  if (f.exportPyreft)
+    checkExportDestination(f.exportPyreft, {
+      dataDir: ctx.dataDir,
+      replaceExports: true,
+      label: '--export-pyreft',
+    });
+}
+
+/** Marks what training wrote to --out and --export-pyreft as exports (a re-run may replace them). */
+function markOutFolders(f: Partial<TrainConfig>): void {
+  if (f.out && existsSync(f.out)) markExport(f.out, 'studio');
+  if (f.exportPyreft && existsSync(f.exportPyreft)) markExport(f.exportPyreft, 'pyreft');
+}
+
 /** A run in the library: model and data resolved (or added), the run recorded, trained in-process. */
 async function trainRecorded(
   ctx: CommandContext,
@@ -138,21 +156,14 @@ async function trainRecorded(
   flags: Partial<TrainConfig>,
 ): Promise<number> {
   const f = flags;
-  // Everything is validated before anything is stored: a bad flag leaves no model, dataset or run behind.
-  const { plan, run } = writeTransaction(lib.db, () => {
-    const model = modelFromRef(lib, f.model as string);
-    const version = datasetVersionFromRef(lib, f.data as string, f.format);
-    const evalVersion = f.evalData ? datasetVersionFromRef(lib, f.evalData, f.format) : undefined;
-    const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
-    const plan = planRun(lib, {
-      ...options,
-      modelId: model.id,
-      datasetId: version.datasetId,
-      datasetVersionId: version.id,
-      evalDatasetVersionId: evalVersion?.id,
-    });
-    return { plan, run: createRecordedRun(lib, plan, undefined, { checkpointDir: f.checkpointDir }) };
-  });
+  checkOutFolders(ctx, f);
+  const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
+  const { plan, run } = await recordRunFromRefs(
+    lib,
+    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format },
+    options,
+    { checkpointDir: f.checkpointDir },
+  );
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );
@@ -167,6 +178,7 @@ async function trainRecorded(
     );
     adapter = f.out;
   }
+  markOutFolders(f);
   const s: TrainSummary = summary;
   ctx.print(
     { status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) },
@@ -181,8 +193,10 @@ async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promi
   if (!config.data) throw new UsageError('train: --data FILE is required');
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
+  checkOutFolders(ctx, config);
   const r = await trainFromCheckpoint(ctx, { ...config, out: config.out, dataDir: ctx.dataDir });
   if (typeof r === 'number') return r;
+  markOutFolders(config);
   ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
   return 0;
 }

@@ -102,6 +102,17 @@ test('events: every training step, transfers throttled to 250 ms plus the last, 
   assert.ok(last.bytesPerS > 0 && last.etaS === 0);
 });
 
+test('a task stopped before its first number shows nothing (no "step 0/0 loss NaN")', () => {
+  const out: string[] = [];
+  const events: string[] = [];
+  for (const mode of ['lines', 'events'] as const) {
+    const r = createReporter({ mode, write: (s) => out.push(s), writeEvent: (s) => events.push(s) });
+    r.train({ totalSteps: 0 }).done();
+    r.transfer({ label: 'x.bin', totalBytes: 10 }).done();
+  }
+  assert.deepEqual([out, events], [[], []]);
+});
+
 test('events --quiet: no progress or notes, checkpoints still', () => {
   const lines: string[] = [];
   const r = createReporter({
@@ -139,6 +150,7 @@ function view(event: TaskView['event'], over: Partial<TaskView> = {}): TaskView 
     smoothedLoss: 2.5,
     checkpointStep: null,
     finished: true,
+    updated: true,
     ...over,
   };
 }

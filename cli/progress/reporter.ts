@@ -87,6 +87,8 @@ export interface TaskView {
   /** The last checkpoint's step, for the bar. */
   checkpointStep: number | null;
   finished: boolean;
+  /** Set by the first update. */
+  updated: boolean;
 }
 
 /** Where the reporter's output goes; one implementation per mode. */
@@ -240,12 +242,14 @@ export function createReporter(o: ReporterOptions): Reporter {
     smoothedLoss: Number.NaN,
     checkpointStep: null,
     finished: false,
+    updated: false,
   });
   const elapsed = (v: TaskView) => (now() - v.startedAt) / 1000;
   const finish = (v: TaskView) => {
     if (v.finished) return;
     v.finished = true;
-    sink.finish(v);
+    // A task that never got a number (stopped before its first step) has nothing to show.
+    if (v.updated) sink.finish(v);
   };
   let lastTrain: TaskView | null = null;
 
@@ -292,6 +296,7 @@ export function createReporter(o: ReporterOptions): Reporter {
             elapsedS: elapsed(v),
           };
           v.at = now();
+          v.updated = true;
           sink.progress(v);
         },
         done: () => finish(v),
@@ -325,6 +330,7 @@ export function createReporter(o: ReporterOptions): Reporter {
             elapsedS: elapsed(v),
           };
           v.at = now();
+          v.updated = true;
           sink.progress(v);
         },
         done: () => finish(v),
@@ -360,6 +366,7 @@ export function createReporter(o: ReporterOptions): Reporter {
             elapsedS: elapsed(v),
           };
           v.at = now();
+          v.updated = true;
           sink.progress(v);
         },
         done: () => finish(v),

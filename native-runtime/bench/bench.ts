@@ -82,7 +82,7 @@ export async function benchPrefill(
 
 export async function benchDecode(
   spec: ModelSpec,
-  o: { prompt?: number; newTokens?: number; device?: DeviceChoice; onStep?: BenchProgress },
+  o: { prompt?: number; newTokens?: number; chunk?: number; device?: DeviceChoice; onStep?: BenchProgress },
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
@@ -93,13 +93,20 @@ export async function benchDecode(
   const rssBefore = process.memoryUsage().rss;
   const gen = await Generator.load(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const prompt = randomIds(P, spec.vocabSize, 2);
-  await gen.generate([prompt], { greedy: true, maxNewTokens: 4, eosTokenIds: [] });
+  // Warm-up through the same path: a chunk's loop is compiled on its first run.
+  await gen.generate([prompt], {
+    greedy: true,
+    maxNewTokens: Math.min(N, 2 * (o.chunk ?? 8) + 1),
+    eosTokenIds: [],
+    chunk: o.chunk,
+  });
   let rssPeak = 0;
   let tokens = 0;
   const r = await gen.generate([prompt], {
     greedy: true,
     maxNewTokens: N,
     eosTokenIds: [],
+    chunk: o.chunk,
     onToken: () => {
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
       o.onStep?.(++tokens, N);
@@ -122,6 +129,7 @@ export async function benchDecode(
     device: gen.session.device,
     prompt: P,
     new_tokens: r.newTokens,
+    chunk: o.chunk ?? 8,
     prefill_ms: r.prefillMs,
     rss_start_mb: mb(rssStart),
     rss_ort_code_mb: mb(rssBefore - rssStart),

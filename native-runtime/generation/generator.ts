@@ -31,6 +31,12 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (row: number, id: number) => void;
   signal?: AbortSignal;
   interventions?: InterventionFeed;
+  /**
+   * Tokens decoded per run after the prompt (default 8): the graph's loop samples them without
+   * returning to JavaScript, so onToken and shouldStop see them a chunk at a time (a stop string
+   * may cost up to chunk − 1 tokens of wasted work). 1: one token per run.
+   */
+  chunk?: number;
 }
 
 export type FinishReason = 'eos' | 'length' | 'stop';
@@ -66,7 +72,8 @@ export class Generator {
     } = {},
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
-    const g = buildReftGraph(spec, ivs);
+    // Its own graph carries the in-graph decoding loop (decode-loop.ts): several tokens per run.
+    const g = buildReftGraph(spec, ivs, { decodeLoop: true });
     const session = await createSession(g.graph, {
       device: opts.device,
       requireDevice: opts.requireDevice,
@@ -133,39 +140,70 @@ export class Generator {
     const done: (FinishReason | null)[] = prompts.map(() => null);
     const seen = prompts.map((p) => [...p]);
     const lastPos = prompts.map((p) => p.length - 1);
+    const greedy = !!opts.greedy || opts.temperature === 0;
+    const chunk = this.#chunkSize(opts);
+    const loop = this.session.inputNames.includes('chunk_steps');
+    if (loop) Object.assign(feeds, chunkFeeds(B, 0, null, done, eos, opts, greedy));
+    // One uniform number per row per token, drawn in token-then-row order for every row (finished
+    // ones too), so in-graph sampling (chunk_uniforms) and this loop consume the same sequence.
+    const uniforms = (n: number): Float32Array | null =>
+      greedy ? null : Float32Array.from({ length: n * B }, () => rng());
+    const accept = (r: number, id: number): void => {
+      out[r].push(id);
+      seen[r].push(id);
+      newTokens++;
+      opts.onToken?.(r, id);
+      if (eos.has(id)) done[r] = 'eos';
+      else if (opts.shouldStop?.(r, out[r])) done[r] = 'stop';
+    };
     let t0 = performance.now();
     let prefillMs = 0;
     let newTokens = 0;
     try {
-      for (let step = 0; step < maxNew; step++) {
+      for (let step = 0; step < maxNew; ) {
         if (opts.signal?.aborted) throw new CancelledError('generation cancelled');
-        const res = await runSession(this.session, feeds, cache.fetches);
-        cache.append(res, step === 0 ? T : 1);
+        // After the prompt: `n` tokens per run, the in-graph loop sampling them.
+        const n = step > 0 && chunk > 1 ? Math.min(chunk, maxNew - step) : 1;
+        const u = uniforms(n);
+        if (step > 0 && loop)
+          Object.assign(feeds, chunkFeeds(B, chunk > 1 ? n : 0, u, done, eos, opts, greedy));
+        const res = await runSession(this.session, feeds, [
+          ...cache.fetches,
+          ...(loop ? ['chunk_tokens'] : []),
+        ]);
+        // The loop stops early once every row has ended: count what it made.
+        const got = n > 1 ? res.chunk_tokens.dims[0] : 1;
+        cache.append(res, step === 0 ? T : got);
         if (step === 0) {
           prefillMs = performance.now() - t0;
           t0 = performance.now();
         }
-        const logits = res.logits.data as Float32Array;
-        const V = logits.length / B;
-        const next = new BigInt64Array(B);
-        for (let r = 0; r < B; r++) {
-          if (done[r]) continue; // finished rows keep feeding their last token; their output is ignored
-          const id = sample(logits.subarray(r * V, (r + 1) * V), opts, seen[r], rng);
-          out[r].push(id);
-          seen[r].push(id);
-          newTokens++;
-          opts.onToken?.(r, id);
-          if (eos.has(id)) done[r] = 'eos';
-          else if (opts.shouldStop?.(r, out[r])) done[r] = 'stop';
-          next[r] = BigInt(id);
+        const tokens: number[][] = []; // per token of this run, per row
+        if (n > 1) {
+          const ct = res.chunk_tokens.data as BigInt64Array;
+          for (let s = 0; s < got; s++) tokens.push(Array.from(ct.subarray(s * B, (s + 1) * B), Number));
+        } else {
+          const logits = res.logits.data as Float32Array;
+          const V = logits.length / B;
+          tokens.push(
+            prompts.map((_, r) =>
+              done[r] ? -1 : sample(logits.subarray(r * V, (r + 1) * V), opts, seen[r], () => u?.[r] ?? 0),
+            ),
+          );
         }
-        if (done.every((d) => d) || step === maxNew - 1) break;
-        // Decode step: feed the new token, the grown mask, the next position and the cache.
-        for (const m of mask) m.push(1); // the token just sampled joins the cache on the next pass
-        for (let r = 0; r < B; r++) {
-          if (done[r]) next[r] = BigInt(out[r][out[r].length - 1] ?? 0);
-          lastPos[r]++;
+        for (const row of tokens) {
+          for (let r = 0; r < B; r++) if (!done[r]) accept(r, row[r]);
+          step++;
+          if (done.every((d) => d)) break;
         }
+        if (done.every((d) => d) || step >= maxNew) break;
+        // The next run: the last token, the grown mask, the next position and the cache. A chunk's
+        // loop already put all but its last token into the cache.
+        for (let k = 0; k < tokens.length; k++) {
+          for (const m of mask) m.push(1);
+          for (let r = 0; r < B; r++) lastPos[r]++;
+        }
+        const next = BigInt64Array.from(prompts, (_, r) => BigInt(out[r][out[r].length - 1] ?? 0));
         feeds.input_ids = new ort.Tensor('int64', next, [B, 1]);
         feeds.attention_mask = maskTensor(
           mask,
@@ -188,6 +226,20 @@ export class Generator {
       prefillMs,
       decodeMs: performance.now() - t0,
     };
+  }
+
+  /**
+   * Tokens per run after the prompt: GenerateOptions.chunk (default 8, WebGPU 1) when this session has the
+   * decoding loop and the loop can do what was asked; 1 otherwise (the repetition penalty is applied
+   * here, and sliding windows are masked here).
+   */
+  #chunkSize(opts: GenerateOptions): number {
+    if (!this.session.inputNames.includes('chunk_steps')) return 1;
+    if (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) return 1;
+    if (this.spec.slidingWindow) return 1;
+    // WebGPU has no Loop kernel: ORT would run the loop on the CPU and copy the cache each token.
+    // Its cache stays on the device between runs instead (DeviceKvCache).
+    return Math.max(1, Math.floor(opts.chunk ?? (this.session.device === 'webgpu' ? 1 : 8)));
   }
 
   /**
@@ -378,4 +430,39 @@ class DeviceKvCache implements Cache {
     for (const t of this.#past) t.dispose();
     this.#past = [];
   }
+}
+
+/** The decoding loop's inputs (decode-loop.ts): n tokens (0: none), their uniforms, the stop state. */
+function chunkFeeds(
+  B: number,
+  n: number,
+  u: Float32Array | null,
+  done: (FinishReason | null)[],
+  eos: Set<number>,
+  opts: GenerateOptions,
+  greedy: boolean,
+): Record<string, ort.Tensor> {
+  const rows = Math.max(1, n);
+  const ids = eos.size ? [...eos] : [-1];
+  return {
+    chunk_steps: new ort.Tensor('int64', BigInt64Array.of(BigInt(n)), []),
+    chunk_uniforms: new ort.Tensor('float32', u && u.length === rows * B ? u : new Float32Array(rows * B), [
+      rows,
+      B,
+    ]),
+    chunk_greedy: new ort.Tensor('bool', [greedy], []),
+    chunk_temperature: new ort.Tensor('float32', Float32Array.of(greedy ? 1 : (opts.temperature ?? 1)), []),
+    chunk_top_k: new ort.Tensor(
+      'int64',
+      BigInt64Array.of(BigInt(Math.max(0, Math.floor(opts.topK ?? 0)))),
+      [],
+    ),
+    chunk_top_p: new ort.Tensor('float32', Float32Array.of(opts.topP ?? 1), []),
+    chunk_eos: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length]),
+    chunk_done: new ort.Tensor(
+      'bool',
+      done.map((d) => !!d),
+      [B],
+    ),
+  };
 }

@@ -50,6 +50,13 @@ export interface DecoderOptions {
   headless?: boolean;
   /** Rewrites the residual stream leaving block `layer`; h: (B, T, D). */
   afterBlock?: (layer: number, h: Value, ctx: BlockHookContext) => Value;
+  /**
+   * Weights declared by another decoder of the same model (built in the root graph): an If/Loop body
+   * reads them from the outer scope instead of declaring a second copy (generation/decode-loop.ts).
+   */
+  weightsFrom?: WeightRefs;
+  /** Declare the cache outputs (default true); false leaves them to the caller (DecoderGraph.cache). */
+  cacheOutputs?: boolean;
 }
 
 export interface DecoderGraph {
@@ -66,6 +73,10 @@ export interface DecoderGraph {
   batchSeq: Value;
   /** Folder the external weight locations are relative to. */
   weightsDir: string;
+  /** The weights as this decoder reads them (pass as `weightsFrom` to share them). */
+  weights: WeightRefs;
+  /** Per layer with a cache: the past inputs, this pass's keys/values and the grown cache, float32. */
+  cache: { pastK: Value; pastV: Value; kNew: Value; vNew: Value; k: Value; v: Value }[];
 }
 
 /** Rotary inverse frequencies, including Llama 3 and linear scaling. */
@@ -108,8 +119,16 @@ interface CacheIO {
   present: (layer: number, k: Value, v: Value, kAll: Value, vAll: Value) => void;
 }
 
-function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean): CacheIO {
+function cacheIO(b: GraphBuilder, spec: ModelSpec, enabled: boolean, declare: boolean): CacheIO {
   if (!enabled) return { past: () => null, present: () => {} };
+  if (!declare)
+    return {
+      past: (i) => ({
+        k: b.input(`past_key.${i}`, 'float32', ['B', spec.numKvHeads, 'P', spec.headDim]),
+        v: b.input(`past_value.${i}`, 'float32', ['B', spec.numKvHeads, 'P', spec.headDim]),
+      }),
+      present: () => {},
+    };
   const K = spec.numKvHeads,
     E = spec.headDim;
   return {
@@ -138,11 +157,12 @@ function fromHeads(b: GraphBuilder, x: Value, heads: number, headDim: number): V
 }
 
 export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOptions = {}): DecoderGraph {
-  const w = new WeightRefs(b, spec);
+  const w = new WeightRefs(b, spec, opts.weightsFrom);
+  const cacheValues: DecoderGraph['cache'] = [];
   const inputIds = b.input('input_ids', 'int64', ['B', 'T']);
   const attentionMask = b.input('attention_mask', 'int64', ['B', 'S']);
   const positionIds = b.input('position_ids', 'int64', ['B', 'T']);
-  const cache = cacheIO(b, spec, !!opts.withCache);
+  const cache = cacheIO(b, spec, !!opts.withCache, opts.cacheOutputs ?? true);
   const D = spec.hiddenSize,
     H = spec.numHeads,
     K = spec.numKvHeads,
@@ -217,6 +237,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
       const kAll = b.concat([past.k, kNew], 2, ['B', K, 'S', E]);
       const vAll = b.concat([past.v, vNew], 2, ['B', K, 'S', E]);
       cache.present(i, kNew, vNew, kAll, vAll);
+      cacheValues.push({ pastK: past.k, pastV: past.v, kNew, vNew, k: kAll, v: vAll });
       kh = toDt(kAll);
       vh = toDt(vAll);
     }
@@ -268,6 +289,8 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     head,
     batchSeq,
     weightsDir: w.dir,
+    weights: w,
+    cache: cacheValues,
   };
 }
 

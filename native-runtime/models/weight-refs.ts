@@ -33,6 +33,8 @@ const ST_TO_DTYPE: Partial<Record<SafetensorsDtype, DType>> = {
 
 export class WeightRefs {
   readonly dir: string;
+  /** Where weights (and their casts) are declared: the root builder, shared with `from`. */
+  readonly #decl: GraphBuilder;
   #raw = new Map<string, Value>();
   #f32 = new Map<string, Value>();
   #dt = new Map<string, Value>();
@@ -41,10 +43,22 @@ export class WeightRefs {
   /** The dtype activations and matrices compute in. */
   readonly compute: DType;
 
+  /**
+   * `b` emits the ops (products, gathers). With `from`, the weights are those `from` declared (an
+   * If/Loop body reads them from the outer graph: no second initializer, no second cast).
+   */
   constructor(
     private b: GraphBuilder,
     private spec: ModelSpec,
+    from?: WeightRefs,
   ) {
+    this.#decl = from ? from.#decl : b;
+    if (from) {
+      this.#raw = from.#raw;
+      this.#f32 = from.#f32;
+      this.#dt = from.#dt;
+      this.#quant = from.#quant;
+    }
     // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
     // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
     const first = spec.weights.get(spec.weights.names()[0]);
@@ -80,7 +94,7 @@ export class WeightRefs {
         'unsupported-dtype',
         `${basename(file)}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 weights are supported`,
       );
-    const v = this.b.initializer(name, dtype, info.shape, {
+    const v = this.#decl.initializer(name, dtype, info.shape, {
       kind: 'external',
       location: basename(real),
       offset: info.offset,
@@ -95,7 +109,7 @@ export class WeightRefs {
     const hit = this.#f32.get(name);
     if (hit) return hit;
     const raw = this.raw(name);
-    const out = raw.dtype === 'float32' ? raw : this.b.cast(raw, 'float32');
+    const out = raw.dtype === 'float32' ? raw : this.#decl.cast(raw, 'float32');
     this.#f32.set(name, out);
     return out;
   }
@@ -106,7 +120,7 @@ export class WeightRefs {
     const hit = this.#dt.get(name);
     if (hit) return hit;
     const raw = this.raw(name);
-    const out = raw.dtype === this.compute ? raw : this.b.cast(raw, this.compute);
+    const out = raw.dtype === this.compute ? raw : this.#decl.cast(raw, this.compute);
     this.#dt.set(name, out);
     return out;
   }

@@ -151,6 +151,18 @@ export interface TokenizeOptions {
   eosId: number | null;
 }
 
+/**
+ * The end-of-sequence id appended to every completion (the tokenizer's, else the model's) and the
+ * id that pads batches (the tokenizer's pad, else eos, else 0).
+ */
+export function specialIds(
+  tok: Tokenizer,
+  model: { eosTokenIds: readonly number[]; padTokenId: number | null },
+): { eosId: number | null; padId: number } {
+  const eosId = tok.eosTokenId ?? model.eosTokenIds[0] ?? null;
+  return { eosId, padId: tok.padTokenId ?? model.padTokenId ?? eosId ?? 0 };
+}
+
 /** The prompt's token ids as training and generation see them. */
 export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'auto' | 'none'): number[] {
   if (ex.kind === 'chat') return tok.encodeChat(ex.messages, { addGenerationPrompt: true });

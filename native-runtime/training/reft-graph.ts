@@ -14,6 +14,7 @@
 
 import { buildBackward } from '../autodiff/backward.ts';
 import { zerosOfShape } from '../autodiff/rules.ts';
+import { addDecodeLoop, decodeLoopInputs } from '../generation/decode-loop.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
@@ -34,7 +35,11 @@ export interface ReftGraph {
 export function buildReftGraph(
   spec: ModelSpec,
   interventions: InterventionSpec[],
-  opts: { dropout?: boolean } = {},
+  opts: {
+    dropout?: boolean;
+    /** Add the in-graph decoding loop (generation/decode-loop.ts): a generator's own graph. */
+    decodeLoop?: boolean;
+  } = {},
 ): ReftGraph {
   const b = new GraphBuilder(`${spec.arch}-reft`);
   const ivs = interventionInputs(b, interventions, !!opts.dropout);
@@ -42,7 +47,9 @@ export function buildReftGraph(
     withCache: true,
     headless: true,
     afterBlock: interventions.length ? interventionHook(interventions, ivs) : undefined,
+    cacheOutputs: !opts.decodeLoop,
   });
+  const loopIO = opts.decodeLoop ? decodeLoopInputs(b) : null;
   const labels = b.input('labels', 'int64', ['B', 'T']);
   const train = b.input('train', 'bool', []);
   const lastOnly = b.input('last_only', 'bool', []);
@@ -125,6 +132,7 @@ export function buildReftGraph(
     { outputs: names.length, shapes, names },
   );
   for (const o of outs) b.output(o);
+  if (loopIO) addDecodeLoop(b, spec, dg, outs[0], loopIO);
   // The backward walker emits repeated subexpressions (shape arithmetic, transposes of the same
   // weight) and values no output needs. Dropping them leaves ~7% fewer nodes (1181 → 1098 for the
   // 4-layer Llama with LoReFT on every layer) and a first step 5–15% sooner (less to serialize and

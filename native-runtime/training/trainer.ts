@@ -53,7 +53,7 @@ import {
   TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
-import { type Dataset, readDataset, type TokenizedExample, tokenizeDataset } from './data.ts';
+import { type Dataset, readDataset, specialIds, type TokenizedExample, tokenizeDataset } from './data.ts';
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
@@ -162,8 +162,7 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     act: cfg.act,
     dropout: cfg.dropout,
   }));
-  const eosId = tokenizer.eosTokenId ?? spec.eosTokenIds[0] ?? null;
-  const padId = tokenizer.padTokenId ?? spec.padTokenId ?? eosId ?? 0;
+  const { eosId, padId } = specialIds(tokenizer, spec);
   const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
   const dataset = readDataset(cfg.data, cfg.format);
   let train = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);

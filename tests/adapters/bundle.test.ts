@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { importAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
-import { importDataset } from '../../electron/backend/library/datasets.ts';
+import { importDataset } from '../../electron/backend/library/dataset-import.ts';
 import { closeLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';

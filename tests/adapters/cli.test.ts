@@ -55,27 +55,40 @@ test('import → show (lineage) → search → export (refused, then forced) →
     [a.id],
   );
 
+  // A folder holding anything but a previous export is never replaced, --force or not.
+  const mine = join(root, 'mine');
+  mkdirSync(mine);
+  writeFileSync(join(mine, 'notes.txt'), 'keep');
+  for (const force of [[], ['--force']]) {
+    const refused = await cli(
+      'export',
+      '--adapter',
+      String(a.id),
+      '--format',
+      'pyreft',
+      '--out',
+      mine,
+      ...force,
+    );
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^error: --out .*mine holds files the studio did not export; choose an empty or new folder\n$/,
+    );
+  }
+  assert.ok(existsSync(join(mine, 'notes.txt')));
   const out = join(root, 'exported');
-  mkdirSync(out);
-  writeFileSync(join(out, 'notes.txt'), 'keep');
-  const refused = await cli('export', '--adapter', String(a.id), '--format', 'pyreft', '--out', out);
-  assert.equal(refused.code, 1);
+  const exportTo = (...extra: string[]) =>
+    cli('export', '--adapter', String(a.id), '--format', 'pyreft', '--out', out, '--json', ...extra);
+  assert.equal((await exportTo()).code, 0);
+  // A previous export is replaced only with --force.
+  const again = await exportTo();
+  assert.equal(again.code, 1);
   assert.match(
-    refused.stderr,
-    /^error: --out .*exported exists and is not empty; pass --force to replace it\n$/,
+    again.stderr,
+    /^error: --out .*exported holds a previous export; pass --force to replace it\n$/,
   );
-  assert.ok(existsSync(join(out, 'notes.txt')));
-  const forced = await cli(
-    'export',
-    '--adapter',
-    String(a.id),
-    '--format',
-    'pyreft',
-    '--out',
-    out,
-    '--force',
-    '--json',
-  );
+  const forced = await exportTo('--force');
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal(json(forced.stdout).exact, true);
   assert.deepEqual(readFileSync(join(out, F2L2_BIN)), readFileSync(join(F2L2, F2L2_BIN)));
@@ -143,7 +156,13 @@ test('export --format bundle --config FILE --data FILE writes the training folde
   assert.equal(r.code, 0, r.stderr);
   const o = json(r.stdout);
   assert.deepEqual(o.files.sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
-  assert.deepEqual(readdirSync(out).sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    '.reft-studio-export.json',
+    'README.md',
+    'config.json',
+    'data.jsonl',
+    'train.py',
+  ]);
   assert.deepEqual(o.config.layers, [1, 3]);
   assert.equal(o.config.rank, 2);
   assert.equal(o.config.data.format, 'alpaca');
@@ -157,5 +176,5 @@ test('export --format bundle --config FILE --data FILE writes the training folde
   ]);
   const again = await cli('export', '--format', 'bundle', '--config', cfg, '--data', data, '--out', out);
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /^error: --out .*bundle exists and is not empty; pass --force to replace it\n$/);
+  assert.match(again.stderr, /^error: --out .*bundle holds a previous export; pass --force to replace it\n$/);
 });

@@ -1,8 +1,8 @@
 // What the Adapters page needs from the backend, through its RPC (in-process host, real engine, real
 // SQLite file): uploads of a pyreft folder or a zip (validated: paths, sizes, order), import from an
-// upload, exports to a folder (a relative path lands in the data folder, not the server's working
-// folder) and as a zip download in all three formats, each with a truthful one-line note, and the
-// base model named the same way as on the Runs page when two library models share the weights.
+// upload, exports to a folder (absolute paths only: a relative one is refused) and as a zip download
+// in all three formats, each with a truthful one-line note, and the base model named the same way as
+// on the Runs page when two library models share the weights.
 
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -107,19 +107,27 @@ test('an adapter names the base model its run trained on, as the Runs page does'
   assert.equal(lineage.baseModel.modelId, copyId);
 });
 
-test('a relative export folder goes under <data>/exports, not the server working folder', async () => {
+test('an export folder is an absolute path; a relative one is refused, not put anywhere', async () => {
   const [a] = await call('adapters/list');
-  const r = await call('adapters/export', { id: a.id, out: 'my-export' });
-  assert.equal(r.out, join(dataDir, 'exports', 'my-export'));
-  assert.ok(existsSync(join(dataDir, 'exports', 'my-export', 'config.json')));
+  assert.equal((await callError('adapters/export', { id: a.id, out: 'my-export' })).code, 'relative-path');
   assert.ok(!existsSync(join(process.cwd(), 'my-export')), 'nothing written in the working folder');
+  const r = await call('adapters/export', { id: a.id, out: join(root, 'my-export') });
+  assert.equal(r.out, join(root, 'my-export'));
+  assert.ok(existsSync(join(root, 'my-export', 'config.json')));
   // A trained adapter's export is pyreft's layout with its parameters; never called approximate.
   assert.equal(r.exact, false);
   assert.match(r.note, /^pyreft's layout/);
   assert.doesNotMatch(r.note, /approximate/i);
-  assert.equal((await callError('adapters/export', { id: a.id, out: 'my-export' })).code, 'out-not-empty');
+  assert.equal(
+    (await callError('adapters/export', { id: a.id, out: join(root, 'my-export') })).code,
+    'out-not-empty',
+  );
   const s = await call('adapters/export', { id: a.id, out: join(root, 'studio-out'), format: 'studio' });
-  assert.deepEqual(readdirSync(s.out).sort(), ['adapter.safetensors', 'manifest.json']);
+  assert.deepEqual(readdirSync(s.out).sort(), [
+    '.reft-studio-export.json',
+    'adapter.safetensors',
+    'manifest.json',
+  ]);
 });
 
 test('upload a pyreft folder in chunks, import it; re-export is byte for byte', async () => {

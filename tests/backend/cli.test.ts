@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
-import { runCli, tempDir } from './helpers.ts';
+import { LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
+import { writeParquet } from './parquet-writer.ts';
 
 const root = tempDir('cli');
 const dataDir = join(root, 'data');
@@ -31,6 +32,39 @@ test('--json list commands print one object; the demo is seeded on first use', a
   const d = await runCli(['--json', '--data-dir', dataDir, 'datasets', 'list']);
   assert.equal(d.code, 0, d.stderr);
   assert.equal((oneJsonObject(d.stdout) as { datasets: unknown[] }).datasets.length, 1);
+});
+
+test('Parquet: datasets import FILE.parquet and train --data FILE.parquet', {
+  timeout: 120_000,
+}, async () => {
+  const pq = join(root, 'rows.parquet');
+  writeFileSync(
+    pq,
+    writeParquet({
+      prompt: ['What is 1 plus 1?', 'What is 2 plus 2?', 'What is 3 plus 3?'],
+      completion: [' 2', ' 4', ' 6'],
+    }),
+  );
+  const imp = await runCli(['datasets', 'import', pq, '--json', '--data-dir', dataDir]);
+  assert.equal(imp.code, 0, imp.stderr);
+  const out = oneJsonObject(imp.stdout) as { version: { rowCount: number; format: string } };
+  assert.deepEqual([out.version.rowCount, out.version.format], [3, 'prompt-completion']);
+  const train = await runCli([
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    pq,
+    '--max-steps',
+    '2',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(train.code, 0, train.stderr);
+  // --json on train streams events, one per line, ending with the result.
+  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  assert.equal(result.steps, 2, train.stdout);
 });
 
 test('datasets import: strict by default (file:line on stderr), --skip-bad-rows reports each bad line', async () => {

@@ -9,7 +9,9 @@
 // every "database is locked" rather than the first.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { annotateRows, getDataset, importDataset } from '../../electron/backend/library/datasets.ts';
+import { annotateRows } from '../../electron/backend/library/dataset-annotations.ts';
+import { importDataset } from '../../electron/backend/library/dataset-import.ts';
+import { getDataset } from '../../electron/backend/library/datasets.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { setSetting } from '../../electron/backend/library/settings.ts';
 

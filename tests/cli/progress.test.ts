@@ -10,6 +10,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
+import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -114,7 +116,7 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.match(r.stdout, /^run 1 completed; adapter 1 in the library$/m);
   });
 
-  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result', () => {
+  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result; evaluate', () => {
     const dir = home();
     const r = run([...TRAIN, '--max-steps', '12', '--json'], { REFT_STUDIO_HOME: dir });
     assert.equal(r.code, 0, r.stderr);
@@ -141,6 +143,23 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stderr, '');
     assert.match(plain.stdout, /^run 3 completed/);
+
+    // evaluate: examples counted on stderr, one object on stdout, kept with the library adapter.
+    const evaluated = run(['evaluate', '--adapter', '3', '--data', '1', '--json'], { REFT_STUDIO_HOME: dir });
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const report = JSON.parse(evaluated.stdout);
+    assert.equal(report.kind, 'loss');
+    assert.equal(report.examples, 12);
+    assert.equal(typeof report.metrics.perplexity, 'number');
+    assert.match(evaluated.stderr, /^evaluate loss: {2}(\d+)\/\1 examples/m);
+    const lib = openLibrary(dir);
+    try {
+      const [stored] = listEvaluations(lib, { adapterId: 3 });
+      assert.equal(stored.status, 'completed');
+      assert.equal(stored.metrics.perplexity, report.metrics.perplexity);
+    } finally {
+      closeLibrary(lib);
+    }
   });
 
   it('datasets import: a big file shows its rows being checked; --json stays one object; Parquet too', () => {
@@ -179,10 +198,13 @@ describe('progress on a terminal, a pipe and --json', () => {
   });
 });
 
-/** Follows a child's --json events as they come. */
+/** Follows a child's --json events as they come (through a terminal: CR LF, and ^C echoed). */
 function follow(child: ChildProcess, on: (e: Json) => void): Promise<number | null> {
   const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => on(JSON.parse(l)));
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+    const line = l.replace(/^(\^C)+/, '').trim();
+    if (line) on(JSON.parse(line));
+  });
   return done;
 }
 
@@ -209,20 +231,31 @@ describe('Ctrl-C', () => {
     '--json',
   ];
 
-  async function interrupted(times: 1 | 2, dataDir: string) {
-    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dataDir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /**
+   * Trains with --json and presses Ctrl-C at the end of step 1 (step 2 is then in flight), and with
+   * `times` 2 again once the first was heard. 'terminal': the keys go through a pseudo-terminal,
+   * whose line discipline turns ^C into SIGINT for the foreground process, as a shell's terminal
+   * does (the events come back through it, echoed ^C and all); 'signal': kill -INT to the process.
+   */
+  async function interrupted(times: 1 | 2, dataDir: string, via: 'terminal' | 'signal') {
+    const argv = [BIN, ...long, '--data-dir', dataDir];
+    const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+    const child =
+      via === 'terminal'
+        ? spawn('script', ['-qec', [process.execPath, ...argv].map(quote).join(' '), '/dev/null'], {
+            cwd: ROOT,
+            stdio: ['pipe', 'pipe', 'pipe'],
+          })
+        : spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ctrlC = () => (via === 'terminal' ? child.stdin?.write('\x03') : child.kill('SIGINT'));
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += d));
     const seen: Json[] = [];
     const code = await follow(child, (e) => {
       seen.push(e);
-      // At the end of step 1: step 2 is in flight when the first Ctrl-C comes.
-      if (e.event === 'progress' && e.step === 1) child.kill('SIGINT');
+      if (e.event === 'progress' && e.step === 1) ctrlC();
       // The second once the first was heard, still during step 2.
-      if (times === 2 && e.event === 'log' && /^pausing/.test(e.message)) child.kill('SIGINT');
+      if (times === 2 && e.event === 'log' && /^pausing/.test(e.message)) ctrlC();
     });
     return { code, seen, stderr };
   }
@@ -239,9 +272,11 @@ describe('Ctrl-C', () => {
     );
   }
 
-  it('once: the step in flight finishes, a checkpoint is saved, paused; runs resume completes it', async () => {
+  it('once on a terminal: the step in flight finishes, a checkpoint is saved, paused; runs resume completes it', {
+    skip: hasScript ? false : 'needs util-linux `script`',
+  }, async () => {
     const dir = home();
-    const r = await interrupted(1, dir);
+    const r = await interrupted(1, dir, 'terminal');
     assert.equal(r.code, 130, r.stderr);
     const result = r.seen.at(-1) as Json;
     assert.equal(result.event, 'result');
@@ -256,9 +291,9 @@ describe('Ctrl-C', () => {
     resume(dir, 1);
   });
 
-  it('twice within 2 s: stops at once with the last checkpoint, interrupted; runs resume completes it', async () => {
+  it('twice within 2 s (kill -INT): stops at once with the last checkpoint, interrupted; runs resume completes it', async () => {
     const dir = home();
-    const r = await interrupted(2, dir);
+    const r = await interrupted(2, dir, 'signal');
     assert.equal(r.code, 130, r.stderr);
     assert.ok(r.seen.some((e) => e.event === 'log' && /^stopping now/.test(e.message)));
     const result = r.seen.at(-1) as Json;

@@ -1,7 +1,7 @@
 // End-to-end: the Adapters page against the real `reft-studio serve` in Chromium. Import a pyreft
 // folder and a zip by upload, rename, the base model named as on the Runs page when two library
 // models share the weights, lineage metrics for people, export as a downloaded zip (pyreft and the
-// scale-out bundle) and into a folder (a relative path lands in the data folder), with a truthful
+// scale-out bundle) and into a folder (an absolute path; a relative one is refused), with a truthful
 // note and the pyreft snippet; Escape closes the detail. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
@@ -143,7 +143,7 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await screenshot(page, 'adapters-2-imported');
   });
 
-  test('a trained adapter: metrics for people, zip download, relative folder, snippet, never "approximate"', async () => {
+  test('a trained adapter: metrics for people, zip download, folder export, snippet, never "approximate"', async () => {
     const row = page.locator('tr', { has: page.getByTestId(`adapter-base-${trainedId}`) });
     await row.getByRole('button', { name: 'Details' }).click();
     const detail = page.getByTestId('adapter-detail');
@@ -170,21 +170,20 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     assert.doesNotMatch(note, /approximate/i);
     assert.match(note, /pyreft's layout/);
 
-    // Bug: a relative folder was resolved against the server's working folder.
+    // A relative folder means nothing to a window (bug: it was resolved against the server's
+    // working folder): refused with a clear error. An absolute one outside the data folder works.
     await exp.getByLabel('Or write into a folder').fill('e2e-relative');
     await exp.getByRole('button', { name: 'Export to folder' }).click();
-    await exp
-      .getByTestId('export-result')
-      .getByText(`Written to ${join(dataDir, 'exports', 'e2e-relative')}.`)
-      .waitFor();
-    assert.ok(readdirSync(join(dataDir, 'exports', 'e2e-relative')).includes('config.json'));
+    await exp.getByText(/is relative; give an absolute path/).waitFor();
+    const folder = join(scratch, 'e2e-export');
+    await exp.getByLabel('Or write into a folder').fill(folder);
+    await exp.getByRole('button', { name: 'Export to folder' }).click();
+    await exp.getByTestId('export-result').getByText(`Written to ${folder}.`).waitFor();
+    assert.ok(readdirSync(folder).includes('config.json'));
 
     await exp.getByText('Load it with pyreft (Python)').click();
     const snippet = (await exp.getByTestId('pyreft-snippet').textContent()) ?? '';
-    assert.match(
-      snippet,
-      new RegExp(`ReftModel\\.load\\("${join(dataDir, 'exports', 'e2e-relative')}", model\\)`),
-    );
+    assert.match(snippet, new RegExp(`ReftModel\\.load\\("${folder}", model\\)`));
     await screenshot(page, 'adapters-3-export');
 
     // The scale-out bundle of the run that made it.

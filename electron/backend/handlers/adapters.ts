@@ -75,7 +75,10 @@ export const adaptersHandlers = defineHandlers({
       return r;
     },
   ),
-  /** Writes the adapter to a folder; a relative `out` is under <data folder>/exports/. */
+  /**
+   * Writes the adapter to a folder on the backend's machine: an absolute path outside the data
+   * folder, new, empty, or a previous export (replaced with `force`).
+   */
   'adapters/export': handler(
     z
       .object({
@@ -85,7 +88,7 @@ export const adaptersHandlers = defineHandlers({
         force: z.boolean().optional(),
       })
       .strict(),
-    (p, ctx): AdapterExport => exportLibraryAdapter(ctx.lib, p),
+    (p, ctx): AdapterExport => exportLibraryAdapter(ctx.lib, p, { absoluteOnly: true }),
   ),
   /** The same export as a zip to download with files/download. */
   'adapters/export-zip': handler(

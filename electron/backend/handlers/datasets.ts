@@ -9,34 +9,36 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
 import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
 import type { BackendContext } from '../context.ts';
-import { DATASET_FORMATS } from '../library/dataset-formats.ts';
-import { type TokenLengthReport, tokenLengthReport } from '../library/dataset-token-stats.ts';
+import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
 import {
-  annotateRows,
-  checkSourcePath,
-  type DatasetRecord,
-  type DatasetVersion,
   type DropDuplicatesResult,
-  datasetRejects,
-  datasetRows,
   dropDuplicates,
   editDataset,
-  getDataset,
-  type ImportResult,
-  importDatasetFile,
-  listDatasets,
-  type RejectsPage,
-  type RowMeta,
-  type RowsPage,
-  readVersionRows,
-  removeDataset,
-  renameDataset,
-  rowText,
   type SplitResult,
   splitDataset,
+} from '../library/dataset-edits.ts';
+import { DATASET_FORMATS } from '../library/dataset-formats.ts';
+import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
+import {
+  datasetRejects,
+  datasetRows,
+  type RejectsPage,
+  type RowsPage,
+  readVersionRows,
+  rowText,
+} from '../library/dataset-rows.ts';
+import { type TokenLengthReport, tokenLengthReport } from '../library/dataset-token-stats.ts';
+import {
+  type DatasetRecord,
+  type DatasetVersion,
+  getDataset,
+  listDatasets,
+  removeDataset,
+  renameDataset,
 } from '../library/datasets.ts';
 import { type DuplicateReport, findDuplicates } from '../library/dedupe.ts';
 import { getModel } from '../library/models.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadFile, uploadedFile } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 

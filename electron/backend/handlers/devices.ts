@@ -9,7 +9,7 @@ import { listPacks, type PackStatus } from '../../../native-runtime/runtime/cuda
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import type { RuntimeProgress } from '../events.ts';
-import { checkSourcePath } from '../library/datasets.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 let report: Promise<DevicesReport> | null = null;

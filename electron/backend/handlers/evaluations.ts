@@ -6,7 +6,7 @@ import { CancelledError, toWireError, ValidationError } from '../../../native-ru
 import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
-import { resolveDatasetVersion } from '../library/datasets.ts';
+import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import {
   createEvaluation,
   type EvaluationRecord,

@@ -13,9 +13,9 @@ import { checkSupportedType, fetchModel } from '../hub/fetch-model.ts';
 import { selectModelFiles } from '../hub/files.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
-import { checkSourcePath } from '../library/datasets.ts';
 import { type ModelFit, modelFit, shapeFromConfig } from '../library/model-fit.ts';
 import { addModel, listModels } from '../library/models.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 export interface HubPreview {

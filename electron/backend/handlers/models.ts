@@ -2,7 +2,6 @@
 
 import { z } from 'zod';
 import { QUANTIZE_OPTION_CHOICES } from '../../../native-runtime/training/options.ts';
-import { checkSourcePath } from '../library/datasets.ts';
 import {
   addModel,
   getModel,
@@ -11,6 +10,7 @@ import {
   removeModel,
   setModelQuantize,
 } from '../library/models.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();

@@ -2,11 +2,13 @@
 // (jobs/training.ts), which runs the trainer in the engine worker, one training job per device.
 
 import { z } from 'zod';
+import type { TrainOptions } from '../../../native-runtime/training/options.ts';
 import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-runtime/training/options.ts';
 import { RunParamsSchema } from '../jobs/run-params.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
 import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
+import { checkRun, previewRun, type RunCheck, type RunPreview } from '../library/run-preview.ts';
 import {
   deleteRun,
   getRun,
@@ -50,6 +52,22 @@ export const runsHandlers = defineHandlers({
     RunParamsSchema.extend({ calibrate: z.boolean().optional() }),
     ({ calibrate, ...p }, ctx): Promise<RunEstimate> =>
       estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, { calibrate }),
+    { refuse: refuseOptions },
+  ),
+  /** The model's shape and every problem of the options with it (what the Train form checks inline). */
+  'runs/check': handler(
+    z
+      .object({
+        modelId: PosInt,
+        options: z.custom<TrainOptions>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+      })
+      .strict(),
+    (p, ctx): RunCheck => checkRun(ctx.lib, p.modelId, p.options),
+  ),
+  /** Example `example` (0-based) of the run's data, tokenized and intervened exactly as training will. */
+  'runs/preview': handler(
+    RunParamsSchema.extend({ example: z.number().int().min(0).max(1e9).optional() }),
+    ({ example, ...p }, ctx): RunPreview => previewRun(ctx.lib, p, example ?? 0),
     { refuse: refuseOptions },
   ),
   'runs/pause': handler(Id, (p, ctx): RunRecord => ctx.training.pause(p.id)),

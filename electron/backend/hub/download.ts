@@ -170,11 +170,11 @@ class Meter {
   get fetched(): number {
     return this.#fetched;
   }
-  /** Bytes per second over the last ~5 s. */
+  /** Bytes per second over the last ~5 s, up to now (so a stalled transfer's speed falls). */
   rate(): number {
     const s = this.#samples;
     if (s.length < 2) return 0;
-    const dt = (s[s.length - 1].t - s[0].t) / 1000;
+    const dt = (Math.max(Date.now(), s[s.length - 1].t) - s[0].t) / 1000;
     return dt > 0 ? (s[s.length - 1].bytes - s[0].bytes) / dt : 0;
   }
 }
@@ -345,9 +345,14 @@ export async function downloadFiles(
   };
   emit(true);
   const reused: string[] = [];
+  // A report every second even without bytes, so a stalled transfer shows its speed falling.
+  const heartbeat = setInterval(() => {
+    if (current) emit(true);
+  }, 1000);
   try {
     await fetchAll();
   } finally {
+    clearInterval(heartbeat);
     if (pending) clearTimeout(pending);
   }
   async function fetchAll(): Promise<void> {
@@ -376,12 +381,15 @@ export async function downloadFiles(
           },
         });
       }
-      linkSnapshotFile(snapshotFile(cacheDir, repo, commit, f.path), blob);
       filesDone++;
       current = null;
       emit(true);
     }
   }
+  // The snapshot appears whole, once every blob is in place: a tool watching the cache never sees
+  // a config.json whose weights are still on the way.
+  for (const f of files)
+    linkSnapshotFile(snapshotFile(cacheDir, repo, commit, f.path), blobPath(cacheDir, repo, f.etag));
   writeRef(cacheDir, repo, info.revision, commit);
   return {
     repo,

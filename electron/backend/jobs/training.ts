@@ -38,22 +38,20 @@ import type { BackendEvents } from '../events.ts';
 import { systemInfo } from '../handlers/system.ts';
 import {
   type AdapterRecord,
+  findRunAdapter,
   getAdapter,
-  type RegisterAdapterInput,
-  registerAdapter,
+  registerRunAdapterOnce,
 } from '../library/adapters.ts';
-import {
-  type DatasetVersion,
-  getDataset,
-  getDatasetVersion,
-  resolveDatasetVersion,
-} from '../library/datasets.ts';
+import { resolveDatasetVersion } from '../library/dataset-edits.ts';
+import type { DatasetFormat } from '../library/dataset-formats.ts';
+import { datasetRef } from '../library/dataset-import.ts';
+import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
-import { getModel, type ModelRecord } from '../library/models.ts';
+import { getModel, type ModelRecord, modelFromRef } from '../library/models.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import {
   appendMetrics,
-  createRun,
+  createRunWithConfig,
   forgetCheckpoints,
   getRun,
   type RunRecord,
@@ -206,30 +204,64 @@ export function createRecordedRun(
   name?: string,
   opts: { checkpointDir?: string } = {},
 ): RunRecord {
-  return writeTransaction(lib.db, () => {
-    const run = createRun(lib, {
+  return createRunWithConfig(
+    lib,
+    {
       name,
       modelId: plan.model.id,
       datasetVersionId: plan.version.id,
-      config: {},
       modelFingerprint: plan.model.fingerprint,
       totalSteps: plan.totalSteps,
       systemInfo: { ...systemInfo(lib.dataDir) },
-    });
-    const out = join(lib.dataDir, 'adapters', `run-${run.id}`);
-    const stored: StoredRunConfig = {
+    },
+    (runId): StoredRunConfig => ({
       ...plan.config,
-      out,
+      out: join(lib.dataDir, 'adapters', `run-${runId}`),
       checkpointDir: opts.checkpointDir
         ? resolve(opts.checkpointDir)
-        : join(lib.dataDir, 'runs', String(run.id), 'checkpoints'),
-      runId: String(run.id),
+        : join(lib.dataDir, 'runs', String(runId), 'checkpoints'),
+      runId: String(runId),
       probe: plan.probe,
       datasetId: plan.version.datasetId,
       evalDatasetVersionId: plan.evalVersion?.id ?? null,
-    };
-    lib.db.prepare('UPDATE runs SET config_json = ? WHERE id = ?').run(JSON.stringify(stored), run.id);
-    return getRun(lib, run.id);
+    }),
+  );
+}
+
+/** Library references as the CLI takes them: ids or paths (a path is added or imported). */
+export interface RunRefs {
+  model: string;
+  data: string;
+  evalData?: string;
+  format?: DatasetFormat | 'auto';
+}
+
+/**
+ * `reft-studio train`'s run: the model and data given as ids or paths, planned and recorded. Data
+ * files are read and frozen first (slow, no lock held); then one short write transaction adds the
+ * model and datasets, plans the run and records it, so a bad option leaves no model, dataset or
+ * run behind.
+ */
+export async function recordRunFromRefs(
+  lib: Library,
+  refs: RunRefs,
+  options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
+  opts: { checkpointDir?: string; name?: string } = {},
+): Promise<{ plan: PlannedRun; run: RunRecord }> {
+  const data = await datasetRef(lib, refs.data, refs.format);
+  const evalData = refs.evalData ? await datasetRef(lib, refs.evalData, refs.format) : undefined;
+  return writeTransaction(lib.db, () => {
+    const model = modelFromRef(lib, refs.model);
+    const version = data();
+    const evalVersion = evalData?.();
+    const plan = planRun(lib, {
+      ...options,
+      modelId: model.id,
+      datasetId: version.datasetId,
+      datasetVersionId: version.id,
+      evalDatasetVersionId: evalVersion?.id,
+    } as RunParams);
+    return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
   });
 }
 
@@ -421,23 +453,16 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
     baseModel?: { fingerprint?: string };
   };
-  // Once per folder (checked under the write lock): a checkpoint kept earlier (keepLastCheckpoint)
-  // is another adapter of the same run.
-  return writeTransaction(lib.db, () => {
-    const existing = lib.db
-      .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
-      .get(runId, resolve(dir)) as { id: number } | undefined;
-    if (existing) return existing.id;
-    return registerAdapter(lib, {
-      name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
-      path: dir,
-      type: cfg.intervention,
-      baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
-      manifest,
-      runId,
-      datasetVersionId: run.datasetVersionId,
-      sizeBytes: folderSize(dir),
-    }).id;
+  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
+  return registerRunAdapterOnce(lib, {
+    name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
+    path: dir,
+    type: cfg.intervention,
+    baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
+    manifest,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dir),
   });
 }
 
@@ -458,19 +483,15 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
   const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
   const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
-  const keptBefore = () =>
-    lib.db.prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?').get(runId, resolve(dest)) as
-      | { id: number }
-      | undefined;
-  const existing = keptBefore();
-  if (existing) return getAdapter(lib, existing.id);
+  const existing = findRunAdapter(lib, runId, dest);
+  if (existing !== null) return getAdapter(lib, existing);
   const adapter = readStudioAdapter(ckpt.path);
   // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
   // registering it twice is not, so that is decided under the write lock.
   writeStudioAdapter(dest, adapter);
   const cfg = run.config as unknown as StoredRunConfig;
   const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
-  const input: RegisterAdapterInput = {
+  const id = registerRunAdapterOnce(lib, {
     name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
     path: dest,
     type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
@@ -480,8 +501,7 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dest),
     tags: ['checkpoint'],
-  };
-  const id = writeTransaction(lib.db, () => keptBefore()?.id ?? registerAdapter(lib, input).id);
+  });
   return getAdapter(lib, id);
 }
 

@@ -7,17 +7,19 @@
 // Each answer says in one line what the files are. "Byte for byte" is said only where it is true (the
 // original files of an import); nothing is called approximate, because no export is: every format
 // carries the adapter's own parameters.
-// A relative output folder from the window means <data folder>/exports/<it>, never the server's
-// working folder (which a person using the window cannot see or choose).
+// The destination rules (absolute paths only over RPC, never in or around the data folder, only an
+// empty folder or a previous export replaced) are export-destination.ts's; the zip download writes
+// into its own work folder and skips them.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { makeBundle } from '../../../native-runtime/adapters/bundle.ts';
 import { checkOutFolder, exportPyreft, readAnyAdapter } from '../../../native-runtime/adapters/folders.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { getAdapter, runTrainingSource } from './adapters.ts';
+import { checkExportDestination, markExport } from './export-destination.ts';
 import type { Library } from './library.ts';
 import { type DownloadInfo, folderEntries, makeDownloadZip } from './transfers.ts';
 
@@ -35,20 +37,32 @@ export interface AdapterExport {
   note: string;
 }
 
-/** Where a folder typed in the window goes: absolute as given, relative under <data>/exports/. */
-export function resolveExportFolder(lib: Library, out: string): string {
-  const o = out.trim();
-  if (!o) throw new ValidationError('missing-out', 'give a folder to export to');
-  return isAbsolute(o) ? resolve(o) : resolve(lib.dataDir, 'exports', o);
+/**
+ * Writes adapter `id` in `format` to folder `out`, after checking the destination (see
+ * export-destination.ts; `absoluteOnly` for paths that come over RPC), and marks it as an export.
+ */
+export function exportLibraryAdapter(
+  lib: Library,
+  input: { id: number; out: string; format?: ExportFormat; force?: boolean },
+  opts: { absoluteOnly?: boolean } = {},
+): AdapterExport {
+  const out = checkExportDestination(input.out, {
+    dataDir: lib.dataDir,
+    force: input.force,
+    absoluteOnly: opts.absoluteOnly,
+  });
+  const r = writeAdapterExport(lib, { ...input, out });
+  markExport(r.out, r.format);
+  return r;
 }
 
-/** Writes adapter `id` in `format` to folder `out` (relative: under <data>/exports/). */
-export function exportLibraryAdapter(
+/** The export itself, to a folder already checked (or the zip's private work folder). */
+function writeAdapterExport(
   lib: Library,
   input: { id: number; out: string; format?: ExportFormat; force?: boolean },
 ): AdapterExport {
   const a = getAdapter(lib, input.id);
-  const out = resolveExportFolder(lib, input.out);
+  const out = resolve(input.out);
   const format = input.format ?? 'pyreft';
   if (format === 'pyreft') {
     const r = exportPyreft(a.path, out, { force: input.force });
@@ -111,7 +125,7 @@ export function exportLibraryAdapterZip(
   const work = join(lib.dataDir, 'downloads', `.work-${randomBytes(6).toString('hex')}`);
   mkdirSync(join(lib.dataDir, 'downloads'), { recursive: true });
   try {
-    const r = exportLibraryAdapter(lib, { id: a.id, out: join(work, stem), format });
+    const r = writeAdapterExport(lib, { id: a.id, out: join(work, stem), format });
     const zip = makeDownloadZip(lib, `${stem}.zip`, folderEntries(r.out, stem));
     const { out: _o, ...rest } = r;
     return { ...zip, ...rest };

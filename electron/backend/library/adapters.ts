@@ -26,6 +26,7 @@ import type { StudioManifest } from '../../../native-runtime/formats/studio-adap
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
+import { checkExportDestination, markExport } from './export-destination.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
 import { getRun } from './runs.ts';
@@ -129,6 +130,28 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
     return row.id;
   });
   return getAdapter(lib, id);
+}
+
+/** The adapter a run registered from folder `path`, if any. */
+export function findRunAdapter(lib: Library, runId: number, path: string): number | null {
+  const row = lib.db
+    .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+    .get(runId, resolve(path)) as { id: number } | undefined;
+  return row?.id ?? null;
+}
+
+/**
+ * registerAdapter once per run and folder, decided under the write lock (two windows keeping the
+ * same checkpoint, a completion racing a keep): returns the adapter's id.
+ */
+export function registerRunAdapterOnce(
+  lib: Library,
+  input: RegisterAdapterInput & { runId: number },
+): number {
+  return writeTransaction(
+    lib.db,
+    () => findRunAdapter(lib, input.runId, input.path) ?? registerAdapter(lib, input).id,
+  );
 }
 
 export interface AdapterFilter {
@@ -400,12 +423,18 @@ export interface ExportAdapterInput {
   force?: boolean;
 }
 
-/** Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft). */
+/**
+ * Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft),
+ * after the destination checks of export-destination.ts, and marks it as an export.
+ */
 export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportResult {
   if (input.format !== undefined && input.format !== 'pyreft')
     throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
   const { path } = resolveAdapterRef(lib, input.adapter);
-  return exportPyreft(path, input.out, { force: input.force });
+  const out = checkExportDestination(input.out, { dataDir: lib.dataDir, force: input.force, label: '--out' });
+  const r = exportPyreft(path, out, { force: input.force });
+  markExport(r.out, 'pyreft');
+  return r;
 }
 
 export interface AdapterLineage {

@@ -1,5 +1,5 @@
 // Tags, ratings and notes of dataset rows. They belong to a row, not to its text: each row of a
-// version has an id (dataset-store.ts), two identical rows have two ids, and a row keeps its id into
+// version has an id (datasets.ts), two identical rows have two ids, and a row keeps its id into
 // the versions made from it (edits, splits, dropped duplicates, a re-import of the same content), so
 // its annotations follow it there.
 // Versions stored before rows had ids get them the first time their dataset is read here: a split
@@ -17,10 +17,10 @@ import {
   type DatasetVersion,
   encodeRowIds,
   getDataset,
-  readVersionRows,
   storedRowIds,
   versionOf,
-} from './dataset-store.ts';
+} from './datasets.ts';
+import { readFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
 export interface Annotation {
@@ -83,7 +83,7 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
     const put = lib.db.prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)');
     let previousFull: DatasetVersion | null = null;
     for (const v of oldest) {
-      const rows = readVersionRows(lib, v.id);
+      const rows = readFrozenRows(v.filePath);
       if (storedRowIds(lib, v.id) === null) {
         const parent =
           (v.parentVersionId !== null ? oldest.find((p) => p.id === v.parentVersionId) : null) ??
@@ -91,7 +91,7 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
         const fromIds = parent ? storedRowIds(lib, parent.id) : null;
         const inherited =
           parent && fromIds
-            ? inheritRowIds(rows, { rows: readVersionRows(lib, parent.id), ids: fromIds })
+            ? inheritRowIds(rows, { rows: readFrozenRows(parent.filePath), ids: fromIds })
             : rows.map(() => null);
         put.run(v.id, encodeRowIds(allocateRowIds(lib, datasetId, inherited)));
       }
@@ -115,7 +115,7 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
     for (const v of oldest) {
-      const rows = readVersionRows(lib, v.id);
+      const rows = readFrozenRows(v.filePath);
       const ids = storedRowIds(lib, v.id) as number[];
       rows.forEach((r, i) => {
         const m = byHash.get(rowHash(r));

@@ -8,15 +8,14 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { versionRowIds } from './dataset-annotations.ts';
 import { type DatasetRow, normalizeRow } from './dataset-formats.ts';
-import { rowText } from './dataset-rows.ts';
+import { readVersionRows, rowText } from './dataset-rows.ts';
 import {
   type DatasetRecord,
   type DatasetVersion,
   freezeVersion,
-  readVersionRows,
   type SplitPart,
   versionOf,
-} from './dataset-store.ts';
+} from './datasets.ts';
 import { findDuplicates } from './dedupe.ts';
 import type { Library } from './library.ts';
 

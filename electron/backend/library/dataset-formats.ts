@@ -7,7 +7,9 @@
 //   prompt-completion  {prompt, completion}
 //   alpaca             {instruction, input?, output}
 //   chat               {messages: [{role, content}, ...]} with at least one assistant turn
-// Leaves out: streaming of huge files (the whole file is read), TSV, Parquet nested columns.
+// Rows go through a RowNormalizer one at a time, so an import can stream a JSONL file of any size
+// (library/dataset-import.ts) while parseDataset reads a text whole (small files, tests).
+// Leaves out: TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
@@ -56,7 +58,7 @@ export interface BadRow {
 const BAD_TEXT_CHARS = 500;
 
 function rowTextOf(r: RawRow): string | undefined {
-  if (r.text !== undefined) return r.text;
+  if (r.text !== undefined) return r.text.slice(0, BAD_TEXT_CHARS);
   if (r.value === undefined) return undefined;
   const t = JSON.stringify(r.value) ?? String(r.value);
   return t.slice(0, BAD_TEXT_CHARS);
@@ -173,26 +175,23 @@ export function fileKindOf(name: string, text: string): FileKind {
 }
 
 /** Renames columns per `mapping` (unmapped columns are kept; a mapped source column moves). */
-export function applyMapping(raw: RawRow[], mapping: ColumnMapping | undefined): RawRow[] {
+export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
   const pairs = Object.entries(mapping ?? {}).filter(([, src]) => typeof src === 'string' && src !== '');
-  if (!pairs.length) return raw;
-  return raw.map((r) => {
-    if (r.error || !isObj(r.value)) return r;
-    const v: Record<string, unknown> = { ...r.value };
-    for (const [, src] of pairs) delete v[src as string];
-    for (const [dst, src] of pairs) {
-      if (!Object.hasOwn(r.value, src as string)) continue;
-      let x = r.value[src as string];
-      // A chat column from CSV/Parquet holds JSON text.
-      if (dst === 'messages' && typeof x === 'string') {
-        try {
-          x = JSON.parse(x);
-        } catch {}
-      }
-      v[dst] = x;
+  if (!pairs.length || r.error || !isObj(r.value)) return r;
+  const v: Record<string, unknown> = { ...r.value };
+  for (const [, src] of pairs) delete v[src as string];
+  for (const [dst, src] of pairs) {
+    if (!Object.hasOwn(r.value, src as string)) continue;
+    let x = r.value[src as string];
+    // A chat column from CSV/Parquet holds JSON text.
+    if (dst === 'messages' && typeof x === 'string') {
+      try {
+        x = JSON.parse(x);
+      } catch {}
     }
-    return { line: r.line, value: v };
-  });
+    v[dst] = x;
+  }
+  return { line: r.line, value: v };
 }
 
 /** Reads rows of a text file (JSONL, JSON array or CSV). */
@@ -228,71 +227,113 @@ export async function readParquetRows(bytes: Uint8Array): Promise<RawRow[]> {
   });
 }
 
-/** Rows checked so far out of all rows (big imports show it). */
-export type RowProgress = (done: number, total: number) => void;
-const PROGRESS_EVERY_ROWS = 2000;
+/** Rows checked so far, and all rows once known (a streamed file knows its count only at the end). */
+export type RowProgress = (done: number, total: number | null) => void;
+
+/** Bad rows kept with their line and message; more are only counted (a broken file may have millions). */
+export const BAD_ROWS_KEPT = 1000;
+/** Rows read before any has a recognised shape: past this, the file is refused. */
+const UNRECOGNISED_ROWS_MAX = 10_000;
+
+export interface NormalizedSummary {
+  format: DatasetFormat;
+  /** The first BAD_ROWS_KEPT bad rows. */
+  bad: BadRow[];
+  /** Every bad row. */
+  badCount: number;
+  rowCount: number;
+}
 
 /**
- * Normalises raw rows. `format` 'auto' (or undefined) picks the format of the first row whose keys
- * are recognised; rows of another shape are then reported as bad.
+ * Normalises raw rows one at a time and hands each good one to `onRow`. `format` 'auto' (or
+ * undefined) picks the format of the first row whose keys are recognised; rows read before it are
+ * held (up to UNRECOGNISED_ROWS_MAX) and checked once it is known; rows of another shape are then
+ * bad. Bad rows are reported, never thrown.
  */
-export function normalizeRows(
-  name: string,
-  kind: FileKind,
-  rawIn: RawRow[],
-  format?: DatasetFormat | 'auto',
-  mapping?: ColumnMapping,
-  onProgress?: RowProgress,
-): ParsedDataset {
-  const raw = applyMapping(rawIn, mapping);
-  let fmt: DatasetFormat | null = format && format !== 'auto' ? format : null;
-  if (!fmt) {
-    for (const r of raw) {
-      fmt = r.error ? null : guessRowFormat(r.value);
-      if (fmt) break;
-    }
+export class RowNormalizer {
+  #format: DatasetFormat | null;
+  #pending: RawRow[] = [];
+  #bad: BadRow[] = [];
+  #badCount = 0;
+  #rowCount = 0;
+
+  constructor(
+    readonly name: string,
+    format: DatasetFormat | 'auto' | undefined,
+    readonly mapping: ColumnMapping | undefined,
+    readonly onRow: (row: DatasetRow) => void,
+  ) {
+    this.#format = format && format !== 'auto' ? format : null;
   }
-  if (!fmt) {
-    const first = raw.find((r) => !r.error && isObj(r.value));
+
+  push(rawIn: RawRow): void {
+    const r = mapRow(rawIn, this.mapping);
+    if (!this.#format) {
+      const guess = r.error ? null : guessRowFormat(r.value);
+      if (!guess) {
+        this.#pending.push(r);
+        if (this.#pending.length > UNRECOGNISED_ROWS_MAX) this.#unknownFormat();
+        return;
+      }
+      this.#format = guess;
+      const held = this.#pending;
+      this.#pending = [];
+      for (const p of held) this.#check(guess, p);
+    }
+    this.#check(this.#format, r);
+  }
+
+  finish(): NormalizedSummary {
+    if (!this.#format) this.#unknownFormat();
+    return {
+      format: this.#format as DatasetFormat,
+      bad: this.#bad,
+      badCount: this.#badCount,
+      rowCount: this.#rowCount,
+    };
+  }
+
+  #check(format: DatasetFormat, r: RawRow): void {
+    const n = r.error ? r.error : normalizeRow(format, r.value);
+    if (typeof n === 'string') {
+      this.#badCount++;
+      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
+      return;
+    }
+    this.#rowCount++;
+    this.onRow(n);
+  }
+
+  #unknownFormat(): never {
+    const first = this.#pending.find((r) => !r.error && isObj(r.value));
     const cols = first ? Object.keys(first.value as object) : [];
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); give a mapping, e.g. {"prompt": "${cols[0]}", "completion": "${cols[1] ?? cols[0]}"}`,
+        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); give a mapping, e.g. {"prompt": "${cols[0]}", "completion": "${cols[1] ?? cols[0]}"}`,
       );
     }
     throw new FormatError(
       'unknown-dataset-format',
-      `${name}: cannot tell the format: no row has prompt/completion, instruction/output or messages`,
+      `${this.name}: cannot tell the format: no row has prompt/completion, instruction/output or messages`,
     );
   }
-  const rows: DatasetRow[] = [];
-  const bad: BadRow[] = [];
-  for (const [i, r] of raw.entries()) {
-    if (onProgress && i % PROGRESS_EVERY_ROWS === 0) onProgress(i, raw.length);
-    if (r.error) {
-      bad.push({ line: r.line, message: r.error, text: rowTextOf(r) });
-      continue;
-    }
-    const n = normalizeRow(fmt, r.value);
-    if (typeof n === 'string') bad.push({ line: r.line, message: n, text: rowTextOf(r) });
-    else rows.push(n);
-  }
-  onProgress?.(raw.length, raw.length);
-  return { kind, format: fmt, rows, bad };
 }
 
 /**
- * Parses a dataset file's text. `format` 'auto' (or undefined) picks the format of the first row
- * whose keys are recognised; rows of another shape are then reported as bad.
+ * Parses a dataset file's whole text into normalised rows (see RowNormalizer). For small files and
+ * tests; imports stream (library/dataset-import.ts).
  */
 export function parseDataset(
   name: string,
   text: string,
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
-  onProgress?: RowProgress,
 ): ParsedDataset {
   const { kind, raw } = readRawRows(name, text);
-  return normalizeRows(name, kind, raw, format, mapping, onProgress);
+  const rows: DatasetRow[] = [];
+  const n = new RowNormalizer(name, format, mapping, (row) => rows.push(row));
+  for (const r of raw) n.push(r);
+  const { format: fmt, bad } = n.finish();
+  return { kind, format: fmt, rows, bad };
 }

@@ -1,10 +1,17 @@
-// Reading a dataset version for people: pages of rows with their annotations, filtered by tag,
-// rating or text (datasets/rows), and the lines its import left out (datasets/rejects).
+// Reading a dataset version: all its rows, and for people pages of rows with their annotations,
+// filtered by tag, rating or text (datasets/rows), and the lines its import left out
+// (datasets/rejects).
 
 import { type Annotation, datasetAnnotations, type RowMeta, versionRowIds } from './dataset-annotations.ts';
 import type { DatasetFormat, DatasetRow } from './dataset-formats.ts';
-import { readVersionRows, versionOf } from './dataset-store.ts';
+import { getDatasetVersion, versionOf } from './datasets.ts';
+import { readFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
+
+/** All normalised rows of a version, read back from its frozen file. Do not modify the array. */
+export function readVersionRows(lib: Library, versionId: number): readonly DatasetRow[] {
+  return readFrozenRows(getDatasetVersion(lib, versionId).filePath);
+}
 
 export interface RowsPage {
   datasetId: number;
@@ -86,7 +93,7 @@ export interface RejectedLine {
 
 export interface RejectsPage {
   versionId: number;
-  /** Every line left out by the import (only the first REJECTS_KEPT are kept to show). */
+  /** Every line left out by the import (the first BAD_ROWS_KEPT are kept to show). */
   total: number;
   kept: number;
   lines: RejectedLine[];

@@ -10,22 +10,11 @@ import { after, test } from 'node:test';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { planRunData } from '../jobs/training.ts';
-import {
-  annotateRows,
-  datasetRejects,
-  datasetRows,
-  dropDuplicates,
-  editDataset,
-  getDataset,
-  importDataset,
-  listDatasets,
-  readVersionRows,
-  renameDataset,
-  resolveDatasetVersion,
-  rowHash,
-  splitDataset,
-  versionRowIds,
-} from './datasets.ts';
+import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
+import { dropDuplicates, editDataset, resolveDatasetVersion, splitDataset } from './dataset-edits.ts';
+import { importDataset } from './dataset-import.ts';
+import { datasetRejects, datasetRows, readVersionRows } from './dataset-rows.ts';
+import { getDataset, listDatasets, renameDataset } from './datasets.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 
 const root = tempDir('reft-dsversions-');

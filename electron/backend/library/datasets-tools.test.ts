@@ -8,19 +8,14 @@ import { after, test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
-import {
-  annotateRows,
-  checkSourcePath,
-  datasetRows,
-  editDataset,
-  getDataset,
-  importDataset,
-  importDatasetFile,
-  readVersionRows,
-  splitDataset,
-} from './datasets.ts';
+import { annotateRows } from './dataset-annotations.ts';
+import { editDataset, splitDataset } from './dataset-edits.ts';
+import { importDataset, importDatasetFile } from './dataset-import.ts';
+import { datasetRows, readVersionRows } from './dataset-rows.ts';
+import { getDataset } from './datasets.ts';
 import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
+import { checkSourcePath } from './source-path.ts';
 
 const root = tempDir('reft-dstools-');
 let n = 0;

@@ -1,241 +1,332 @@
-// Datasets in the library: importing a file (a path, or an upload from the window) as a frozen
-// version, and the names other modules import from here. Rows are normalised by dataset-formats.ts
-// and stored by dataset-store.ts; edits, splits and dropped duplicates are dataset-edits.ts;
-// annotations dataset-annotations.ts; pages of rows and the rejected lines dataset-rows.ts.
-// Importing again under a name the library already has (by default the file's name) adds a VERSION
-// to that dataset rather than a second dataset of the same name: one name is one dataset, its
-// versions say what changed, runs keep pointing at the exact version they used, and the rows that
-// did not change keep their ids, so their tags and ratings carry over. A file whose rows are exactly
-// the latest version's adds nothing ('unchanged'). To keep both apart, import under another name.
+// Datasets in the library: the dataset and version records, names, and freezing rows as a new version.
+// A version's rows live in a content-addressed file (frozen-files.ts) written BEFORE its row is
+// inserted, so a crash leaves at worst an unreferenced file, never a version pointing at a partial
+// one. A version never changes; importing into an existing dataset adds a version (dataset-import.ts),
+// and so do editing rows, splitting and dropping duplicates (dataset-edits.ts). With its record the
+// same transaction stores the id of each of its rows (dataset_version_rows: a row keeps its id into
+// later versions, so its tags and ratings — dataset-annotations.ts — follow it) and the lines its
+// import left out (dataset_rejects, read back by dataset-rows.ts).
 
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, isAbsolute, resolve } from 'node:path';
-import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
-import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
-import {
-  type BadRow,
-  type ColumnMapping,
-  type DatasetFormat,
-  normalizeRows,
-  type ParsedDataset,
-  parseDataset,
-  type RowProgress,
-  readParquetRows,
-} from './dataset-formats.ts';
-import {
-  checkDatasetName,
-  type DatasetRecord,
-  type DatasetVersion,
-  findDatasetByName,
-  freezeVersion,
-  getDataset,
-  jsonlBody,
-  readVersionRows,
-} from './dataset-store.ts';
+import { join } from 'node:path';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { writeTransaction } from '../db/database.ts';
+import type { BadRow, DatasetFormat, DatasetRow } from './dataset-formats.ts';
+import { type FrozenFile, writeFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
-export {
-  type AnnotateInput,
-  type Annotation,
-  annotateRows,
-  type RowMeta,
-  rowHash,
-  versionRowIds,
-} from './dataset-annotations.ts';
-export {
-  type DropDuplicatesInput,
-  type DropDuplicatesResult,
-  dropDuplicates,
-  type EditInput,
-  editDataset,
-  resolveDatasetVersion,
-  type SplitInput,
-  type SplitResult,
-  splitDataset,
-  type VersionSelector,
-} from './dataset-edits.ts';
-export {
-  datasetRejects,
-  datasetRows,
-  type RejectedLine,
-  type RejectsPage,
-  type RowFilter,
-  type RowsPage,
-  rowText,
-} from './dataset-rows.ts';
-export {
-  type DatasetRecord,
-  type DatasetVersion,
-  type FreezeInput,
-  freezeVersion,
-  getDataset,
-  getDatasetVersion,
-  listDatasets,
-  readVersionRows,
-  removeDataset,
-  renameDataset,
-  SPLIT_PARTS,
-  type SplitPart,
-} from './dataset-store.ts';
+export type SplitPart = 'train' | 'validation' | 'test';
+export const SPLIT_PARTS = ['train', 'validation', 'test'] as const satisfies readonly SplitPart[];
 
-/** Older full versions a re-import looks in for rows the latest version had dropped. */
-const INHERIT_FROM_OLDER = 4;
-
-export interface ImportInput {
-  path: string;
-  /** The name the file had for the user (an upload's file name); default: the path's. */
-  sourceName?: string;
-  name?: string;
-  format?: DatasetFormat | 'auto';
-  /** Add a version to this dataset instead of the one named `name` (or a new one). */
-  datasetId?: number;
-  /** 'skip' (default): keep good rows, report the bad ones. 'refuse': any bad row fails the import. */
-  onBadRows?: 'skip' | 'refuse';
-  isDemo?: boolean;
-  /** Source columns for the target fields when the file uses other names. */
-  mapping?: ColumnMapping;
-  /** Rows checked out of all rows, every few thousand (the CLI shows it for big files). */
-  onProgress?: RowProgress;
+export interface DatasetVersion {
+  id: number;
+  datasetId: number;
+  version: number;
+  frozen: boolean;
+  format: DatasetFormat;
+  contentHash: string;
+  rowCount: number;
+  rejectedCount: number;
+  /** Absolute path of the normalised JSONL rows. */
+  filePath: string;
+  sizeBytes: number;
+  /** The file it was imported from (a path, or the name of an uploaded file). */
+  sourcePath: string | null;
+  /** Split children: the version they were cut from, which part, and the seed. */
+  parentVersionId: number | null;
+  split: SplitPart | null;
+  splitSeed: number | null;
+  note: string | null;
+  createdAt: number;
 }
 
-export interface ImportResult {
-  dataset: DatasetRecord;
-  version: DatasetVersion;
-  /**
-   * 'created': a new dataset; 'new-version': a version added to the dataset of that name (or
-   * datasetId); 'unchanged': the rows are exactly its latest version's, so nothing was added.
-   */
-  action: 'created' | 'new-version' | 'unchanged';
-  /** Every row left out, with the line it starts on. */
-  rejected: BadRow[];
+export interface DatasetRecord {
+  id: number;
+  name: string;
+  isDemo: boolean;
+  createdAt: number;
+  /** The newest full version (not a split part); every dataset has at least one. */
+  latest: DatasetVersion;
+  versions: DatasetVersion[];
 }
 
-/** Refuses a source path that is relative or climbs with '..' (an RPC client names files exactly). */
-export function checkSourcePath(path: string): string {
-  if (path.includes('\0')) throw new ValidationError('bad-path', 'the path contains a NUL character');
-  const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
-  if (path.split(/[\\/]+/).includes('..')) {
-    throw new ValidationError(
-      'bad-path',
-      `${shown}: paths with ".." are not accepted; give the absolute path`,
-    );
-  }
-  if (!isAbsolute(path)) throw new ValidationError('bad-path', `${shown}: not an absolute path`);
-  return resolve(path);
+interface VersionRow {
+  id: number;
+  dataset_id: number;
+  version: number;
+  frozen: number;
+  format: DatasetFormat;
+  content_hash: string;
+  row_count: number;
+  rejected_count: number;
+  file_path: string;
+  size_bytes: number;
+  source_path: string | null;
+  parent_version_id: number | null;
+  split: SplitPart | null;
+  split_seed: number | null;
+  note: string | null;
+  created_at: number;
 }
 
-function sourceFile(path: string): string {
-  const src = resolve(path);
-  if (!existsSync(src) || !statSync(src).isFile())
-    throw new FormatError('missing-file', `${src}: no such file`);
-  return src;
+interface DatasetRow_ {
+  id: number;
+  name: string;
+  is_demo: number;
+  created_at: number;
 }
 
-function finishImport(lib: Library, src: string, parsed: ParsedDataset, input: ImportInput): ImportResult {
-  const name = input.sourceName ?? basename(src);
-  const where = (b: BadRow) => `${name}:${b.line}: ${b.message}`;
-  if (parsed.bad.length && input.onBadRows === 'refuse') {
-    const more = parsed.bad.length > 1 ? ` (and ${parsed.bad.length - 1} more bad rows)` : '';
-    throw new FormatError('bad-rows', `${where(parsed.bad[0])}${more}`);
-  }
-  if (!parsed.rows.length) {
-    const first = parsed.bad[0] ? `; first problem: ${where(parsed.bad[0])}` : '';
-    throw new FormatError('empty-dataset', `${name}: no usable ${parsed.format} rows${first}`);
-  }
-  let target: DatasetRecord | null = input.datasetId != null ? getDataset(lib, input.datasetId) : null;
-  const dsName = target?.name ?? checkDatasetName(input.name?.trim() || basename(name, extname(name)));
-  if (!target) {
-    target = findDatasetByName(lib, dsName);
-    if (target?.isDemo && !input.isDemo)
-      throw new ValidationError(
-        'name-taken',
-        `"${dsName}" is the demo dataset's name; import under another name`,
-      );
-  }
-  if (target) {
-    const latest = target.latest;
-    const hash = createHash('sha256').update(jsonlBody(parsed.rows)).digest('hex');
-    if (hash === latest.contentHash)
-      return { dataset: target, version: latest, action: 'unchanged', rejected: parsed.bad };
-    // Rows the dataset already had keep their ids (and so their annotations): the latest version's
-    // first, then a few older full versions' for rows it had dropped (not all: a dataset may have
-    // thousands of versions, each a file to read).
-    const older = target.versions.filter((v) => v.split === null && v.id !== latest.id);
-    const rowIds = inheritRowIds(
-      parsed.rows,
-      ...[latest, ...older.slice(0, INHERIT_FROM_OLDER)].map((v) => ({
-        rows: readVersionRows(lib, v.id),
-        ids: versionRowIds(lib, v),
-      })),
-    );
-    const r = freezeVersion(lib, {
-      datasetId: target.id,
-      format: parsed.format,
-      rows: parsed.rows,
-      rowIds,
-      rejects: parsed.bad,
-      sourcePath: input.sourceName ?? src,
-    });
-    return { ...r, action: 'new-version', rejected: parsed.bad };
-  }
-  const r = freezeVersion(lib, {
-    name: dsName,
-    isDemo: input.isDemo,
-    format: parsed.format,
-    rows: parsed.rows,
-    rejects: parsed.bad,
-    sourcePath: input.sourceName ?? src,
+function toVersion(lib: Library, r: VersionRow): DatasetVersion {
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    version: r.version,
+    frozen: r.frozen === 1,
+    format: r.format,
+    contentHash: r.content_hash,
+    rowCount: r.row_count,
+    rejectedCount: r.rejected_count,
+    filePath: join(lib.dataDir, r.file_path),
+    sizeBytes: r.size_bytes,
+    sourcePath: r.source_path,
+    parentVersionId: r.parent_version_id ?? null,
+    split: r.split ?? null,
+    splitSeed: r.split_seed ?? null,
+    note: r.note ?? null,
+    createdAt: r.created_at,
+  };
+}
+
+function toDataset(lib: Library, d: DatasetRow_): DatasetRecord {
+  const versions = (
+    lib.db
+      .prepare('SELECT * FROM dataset_versions WHERE dataset_id = ? ORDER BY version DESC')
+      .all(d.id) as VersionRow[]
+  ).map((v) => toVersion(lib, v));
+  return {
+    id: d.id,
+    name: d.name,
+    isDemo: d.is_demo === 1,
+    createdAt: d.created_at,
+    latest: versions.find((v) => v.split === null) ?? versions[0],
+    versions,
+  };
+}
+
+// ---- row ids --------------------------------------------------------------------------------------
+
+export function encodeRowIds(ids: readonly number[]): Buffer {
+  const b = Buffer.alloc(ids.length * 4);
+  ids.forEach((id, i) => {
+    b.writeUInt32LE(id, i * 4);
   });
-  return { ...r, action: 'created', rejected: parsed.bad };
+  return b;
 }
 
-/** Imports a JSONL/JSON/CSV file as a new frozen dataset version. Refuses a file with no usable row. */
-export function importDataset(lib: Library, input: ImportInput): ImportResult {
-  const src = sourceFile(input.path);
-  if (extname(src).toLowerCase() === '.parquet') {
-    throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
-  }
-  const parsed = parseDataset(
-    input.sourceName ?? basename(src),
-    readFileSync(src, 'utf8'),
-    input.format,
-    input.mapping,
-    input.onProgress,
-  );
-  return finishImport(lib, src, parsed, input);
+export function decodeRowIds(b: Buffer): number[] {
+  const out = new Array<number>(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readUInt32LE(i * 4);
+  return out;
 }
 
-/** importDataset for every supported file, Parquet included (read asynchronously). */
-export async function importDatasetFile(lib: Library, input: ImportInput): Promise<ImportResult> {
-  const src = sourceFile(input.path);
-  if (extname(src).toLowerCase() !== '.parquet') return importDataset(lib, input);
-  const raw = await readParquetRows(await readFile(src));
-  return finishImport(
-    lib,
-    src,
-    normalizeRows(
-      input.sourceName ?? basename(src),
-      'parquet',
-      raw,
-      input.format,
-      input.mapping,
-      input.onProgress,
-    ),
-    input,
-  );
+/** The stored row ids of a version, or null for a version stored before rows had ids. */
+export function storedRowIds(lib: Library, versionId: number): number[] | null {
+  const r = lib.db.prepare('SELECT row_ids FROM dataset_version_rows WHERE version_id = ?').get(versionId) as
+    | { row_ids: Buffer }
+    | undefined;
+  return r ? decodeRowIds(r.row_ids) : null;
+}
+
+/** Gives every null entry a fresh id of the dataset (inside the caller's write transaction). */
+export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (number | null)[]): number[] {
+  const { next_row_id: start } = lib.db
+    .prepare('SELECT next_row_id FROM datasets WHERE id = ?')
+    .get(datasetId) as { next_row_id: number };
+  let next = start;
+  const out = ids.map((id) => id ?? next++);
+  if (next !== start) lib.db.prepare('UPDATE datasets SET next_row_id = ? WHERE id = ?').run(next, datasetId);
+  return out;
+}
+
+// ---- recording a version ------------------------------------------------------------------------------
+
+/** Characters of a rejected line kept to show it (the import keeps the first BAD_ROWS_KEPT lines). */
+export const REJECT_TEXT_CHARS = 500;
+
+/** What a new version records besides its file. */
+export interface VersionMeta {
+  /** Add to this dataset; otherwise a new dataset named `name` is created. */
+  datasetId?: number;
+  name?: string;
+  isDemo?: boolean;
+  format: DatasetFormat;
+  /** The id of each row (null: a new row); all new when omitted. */
+  rowIds?: readonly (number | null)[];
+  /** The lines the import left out, kept to review (rejectedCount counts all of them). */
+  rejects?: readonly BadRow[];
+  rejectedCount?: number;
+  sourcePath?: string | null;
+  parentVersionId?: number | null;
+  split?: SplitPart | null;
+  splitSeed?: number | null;
+  note?: string | null;
+}
+
+export interface FreezeInput extends VersionMeta {
+  rows: DatasetRow[];
+}
+
+function checkDatasetExists(lib: Library, id: number | undefined): void {
+  if (id != null && !lib.db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(id))
+    throw new ValidationError('not-found', `no dataset with id ${id}`);
 }
 
 /**
- * A dataset given as a library id ("4": its latest full version) or a file, imported strictly (the
- * first malformed row fails naming file:line) as a new dataset.
+ * Records a frozen file as the next version of a dataset (a new dataset without `datasetId`), in one
+ * short write transaction: the slow part, writing the file, is already done.
  */
-export function datasetVersionFromRef(
+export function recordVersion(
   lib: Library,
-  ref: string,
-  format?: DatasetFormat | 'auto',
-): DatasetVersion {
-  if (/^\d+$/.test(ref) && !existsSync(ref)) return getDataset(lib, Number(ref)).latest;
-  return importDataset(lib, { path: ref, format, onBadRows: 'refuse' }).version;
+  file: FrozenFile,
+  m: VersionMeta,
+): { dataset: DatasetRecord; version: DatasetVersion } {
+  if (m.rowIds && m.rowIds.length !== file.rowCount)
+    throw new Error(`recordVersion: ${m.rowIds.length} row ids for ${file.rowCount} rows`);
+  const now = Date.now();
+  const { datasetId, v } = writeTransaction(lib.db, () => {
+    checkDatasetExists(lib, m.datasetId);
+    const datasetId =
+      m.datasetId ??
+      (
+        lib.db
+          .prepare('INSERT INTO datasets (name, is_demo, created_at) VALUES (?, ?, ?) RETURNING id')
+          .get(m.name || 'dataset', m.isDemo ? 1 : 0, now) as { id: number }
+      ).id;
+    const { next } = lib.db
+      .prepare('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM dataset_versions WHERE dataset_id = ?')
+      .get(datasetId) as { next: number };
+    const v = lib.db
+      .prepare(
+        `INSERT INTO dataset_versions (dataset_id, version, frozen, format, content_hash, row_count, rejected_count,
+           file_path, size_bytes, source_path, created_at, parent_version_id, split, split_seed, note)
+         VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      )
+      .get(
+        datasetId,
+        next,
+        m.format,
+        file.contentHash,
+        file.rowCount,
+        m.rejectedCount ?? 0,
+        file.rel,
+        file.sizeBytes,
+        m.sourcePath ?? null,
+        now,
+        m.parentVersionId ?? null,
+        m.split ?? null,
+        m.splitSeed ?? null,
+        m.note ?? null,
+      ) as VersionRow;
+    const ids = allocateRowIds(lib, datasetId, m.rowIds ?? new Array<null>(file.rowCount).fill(null));
+    lib.db
+      .prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)')
+      .run(v.id, encodeRowIds(ids));
+    const reject = lib.db.prepare(
+      'INSERT OR IGNORE INTO dataset_rejects (version_id, line, message, text) VALUES (?, ?, ?, ?)',
+    );
+    for (const b of m.rejects ?? [])
+      reject.run(v.id, b.line, b.message, b.text?.slice(0, REJECT_TEXT_CHARS) ?? null);
+    return { datasetId, v };
+  });
+  return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
+}
+
+/** Stores rows already in memory as a new frozen version (an edit, a split): file first, then the row. */
+export function freezeVersion(
+  lib: Library,
+  f: FreezeInput,
+): { dataset: DatasetRecord; version: DatasetVersion } {
+  checkDatasetExists(lib, f.datasetId);
+  const { rows, ...meta } = f;
+  return recordVersion(lib, writeFrozenRows(lib.dataDir, rows), meta);
+}
+
+export function listDatasets(lib: Library): DatasetRecord[] {
+  return (
+    lib.db.prepare('SELECT * FROM datasets ORDER BY is_demo DESC, created_at, id').all() as DatasetRow_[]
+  ).map((d) => toDataset(lib, d));
+}
+
+export function getDataset(lib: Library, id: number): DatasetRecord {
+  const d = lib.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as DatasetRow_ | undefined;
+  if (!d) throw new ValidationError('not-found', `no dataset with id ${id}`);
+  return toDataset(lib, d);
+}
+
+/** The newest dataset called `name` (names are unique from now on; older libraries may repeat one). */
+export function findDatasetByName(lib: Library, name: string): DatasetRecord | null {
+  const d = lib.db
+    .prepare('SELECT * FROM datasets WHERE name = ? ORDER BY id DESC LIMIT 1')
+    .get(name.trim()) as DatasetRow_ | undefined;
+  return d ? toDataset(lib, d) : null;
+}
+
+export function getDatasetVersion(lib: Library, versionId: number): DatasetVersion {
+  const v = lib.db.prepare('SELECT * FROM dataset_versions WHERE id = ?').get(versionId) as
+    | VersionRow
+    | undefined;
+  if (!v) throw new ValidationError('not-found', `no dataset version with id ${versionId}`);
+  return toVersion(lib, v);
+}
+
+/** A dataset and one of its versions (its latest full version without `versionId`). */
+export function versionOf(
+  lib: Library,
+  datasetId: number,
+  versionId?: number,
+): { ds: DatasetRecord; v: DatasetVersion } {
+  const ds = getDataset(lib, datasetId);
+  const v = versionId != null ? ds.versions.find((x) => x.id === versionId) : ds.latest;
+  if (!v) throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${versionId}`);
+  return { ds, v };
+}
+
+// ---- names and removal -------------------------------------------------------------------------
+
+const MAX_NAME = 200;
+
+/** A dataset name: trimmed, 1–200 characters, no control characters. */
+export function checkDatasetName(name: string): string {
+  const n = name.trim();
+  if (!n) throw new ValidationError('bad-name', 'a dataset needs a name');
+  if (n.length > MAX_NAME)
+    throw new ValidationError('bad-name', `a dataset name is at most ${MAX_NAME} characters`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(n))
+    throw new ValidationError('bad-name', 'a dataset name cannot hold control characters');
+  return n;
+}
+
+/** Renames a dataset; the name must not belong to another one. */
+export function renameDataset(lib: Library, id: number, name: string): DatasetRecord {
+  const n = checkDatasetName(name);
+  writeTransaction(lib.db, () => {
+    getDataset(lib, id);
+    const other = lib.db.prepare('SELECT id FROM datasets WHERE name = ? AND id != ?').get(n, id) as
+      | { id: number }
+      | undefined;
+    if (other)
+      throw new ValidationError('name-taken', `another dataset (id ${other.id}) is already called "${n}"`);
+    lib.db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(n, id);
+  });
+  return getDataset(lib, id);
+}
+
+/**
+ * Removes a dataset and its versions from the index. Frozen files stay (another version may share
+ * one); runs and adapters keep their history (their version reference becomes null).
+ */
+export function removeDataset(lib: Library, id: number): { id: number } {
+  const res = writeTransaction(lib.db, () => lib.db.prepare('DELETE FROM datasets WHERE id = ?').run(id));
+  if (res.changes === 0) throw new ValidationError('not-found', `no dataset with id ${id}`);
+  return { id };
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTransaction } from '../db/database.ts';
 import { resourcesDir } from '../paths.ts';
-import { importDataset } from './datasets.ts';
+import { importDataset } from './dataset-import.ts';
 import type { Library } from './library.ts';
 import { addModel } from './models.ts';
 import { getSetting, setSetting } from './settings.ts';

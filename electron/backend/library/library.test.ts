@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -14,10 +14,12 @@ import {
   renameAdapter,
   tagAdapter,
 } from './adapters.ts';
-import { datasetRows, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { importDataset } from './dataset-import.ts';
+import { datasetRows } from './dataset-rows.ts';
+import { getDataset, listDatasets } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
-import { addModel, listModels, removeModel } from './models.ts';
+import { addModel, listModels, removeModel, STORED_CONFIG_BYTES } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
 import { getSetting, setSetting } from './settings.ts';
 
@@ -43,6 +45,29 @@ test('first start seeds the demo model and dataset once; removing them is perman
   closeLibrary(lib);
   lib = openLibrary(dir);
   assert.equal(listModels(lib).length, 0, 'not seeded again');
+  closeLibrary(lib);
+});
+
+test('models: adding a known folder says so (created false), a new one created true', () => {
+  const lib = open();
+  const first = addModel(lib, { path: LLAMA });
+  assert.equal(first.created, true);
+  const again = addModel(lib, { path: LLAMA });
+  assert.deepEqual([again.id, again.created], [first.id, false]);
+  closeLibrary(lib);
+});
+
+test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
+  const lib = open();
+  const file = join(LLAMA, 'config.json');
+  assert.throws(
+    () => addModel(lib, { path: file }),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.code === 'not-a-folder' &&
+      e.message ===
+        `${file} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
+  );
   closeLibrary(lib);
 });
 
@@ -173,5 +198,36 @@ test('settings: JSON values, null removes', () => {
   assert.deepEqual(getSetting(lib, 'ui.theme'), { dark: true });
   setSetting(lib, 'ui.theme', null);
   assert.equal(getSetting(lib, 'ui.theme'), undefined);
+  closeLibrary(lib);
+});
+
+test('models: a config.json with big tables is stored in part (what describes the model), capped', () => {
+  const lib = open();
+  const dir = join(root, 'big-config');
+  cpSync(LLAMA, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(LLAMA, 'config.json'), 'utf8'));
+  // ~900 KB of label map, under the engine's 1 MiB cap for the file.
+  config.id2label = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [String(i), `LABEL_${i}`]));
+  for (let i = 0; i < 2000; i++) config[`extra_${i}`] = i;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const m = addModel(lib, { path: dir });
+  const stored = (
+    lib.db.prepare('SELECT config_json FROM models WHERE id = ?').get(m.id) as { config_json: string }
+  ).config_json;
+  assert.ok(stored.length <= STORED_CONFIG_BYTES, `${stored.length} bytes stored`);
+  assert.ok(!('id2label' in JSON.parse(stored)));
+  assert.deepEqual(
+    [m.modelType, m.hiddenSize, m.numLayers, m.vocabSize],
+    [config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size],
+  );
+  // A 50 MB config.json is refused before it is read, and nothing is stored.
+  const huge = join(root, 'huge-config');
+  cpSync(LLAMA, huge, { recursive: true });
+  writeFileSync(join(huge, 'config.json'), `{"model_type": "llama", "pad": "${'x'.repeat(50 * 2 ** 20)}"}`);
+  assert.throws(
+    () => addModel(lib, { path: huge }),
+    (e: unknown) => e instanceof FormatError && e.code === 'file-too-large',
+  );
+  assert.equal(listModels(lib).length, 1);
   closeLibrary(lib);
 });

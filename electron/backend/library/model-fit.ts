@@ -1,15 +1,17 @@
-// "What fits": memory a model needs to chat and to train, per weight precision, from the same
-// formulas as the run estimate (estimates.ts memoryEstimate), against the memory of each device.
-// Shown before a download (from the Hub's config) and in the library (from the folder).
+// "What fits": memory a model needs to chat and to train, per form of its weights, from the same
+// formulas as the run estimate (estimates.ts memoryEstimate, native-runtime/quantize/memory.ts),
+// against the memory of each device. Shown before a download (from the Hub's config) and in the
+// library (from the folder).
 //
 // Assumptions, stated so the numbers can be checked:
-//   weights   P · bytes per weight: fp32 4, fp16/bf16 2; int8/int4 as the engine holds them
-//             (blockwise codes + an fp32 scale per 32 weights, packed; native-runtime/quantize/memory.ts)
-//   chat      weights + the KV cache of a 4096-token conversation (f32) + the logits
-//   train     weights + activations and optimizer as in estimates.ts (f32 compute) for the default
-//             run: LoReFT rank 4 at f1+l1 on every layer, batch 4, 512 tokens
-// The engine computes in f32; with f16/bf16 files it holds an f32 copy of the weights today, so the
-// fp16/bf16 rows are what those files cost on disk and once the GPU path keeps them as they are.
+//   fp32        weights 4·P, activations and KV cache in f32 (the CPU path, whatever the file's dtype)
+//   fp16/bf16   weights 2·P, activations and KV cache in half (the GPU path, ModelSpec.compute)
+//   int8/int4   as the engine holds them (blockwise codes + an fp32 scale per 32 weights, packed by
+//               ONNX Runtime for chat; training adds the mapped codes where they fit;
+//               native-runtime/quantize/memory.ts); activations in f32
+//   chat        weights + the KV cache of a 4096-token conversation + the logits
+//   train       weights + activations and optimizer as in estimates.ts for the default run: LoReFT
+//               rank 4 at f1+l1 on every layer, batch 4, 512 tokens
 
 import { totalmem } from 'node:os';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
@@ -49,19 +51,16 @@ export interface ModelFit {
 
 const CHAT_CONTEXT = 4096;
 
-export function weightBytes(params: number, precision: Precision, shape: ModelShape): number {
-  switch (precision) {
-    case 'fp32':
-      return 4 * params;
-    case 'fp16':
-    case 'bf16':
-      return 2 * params;
-    case 'int8':
-    case 'int4':
-      // The engine's quantized bases as they sit in memory for chatting (codes packed for the int8
-      // kernels, 8-bit LM head, embeddings read row by row): native-runtime/quantize/memory.ts.
-      return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, precision, 'chat'));
-  }
+/** Resident bytes of the weights in a form, for chatting or training (`memory`: the machine's). */
+export function weightBytes(
+  shape: ModelShape,
+  precision: Precision,
+  use: 'chat' | 'train' = 'chat',
+  memory = totalmem(),
+): number {
+  if (precision === 'fp16' || precision === 'bf16') return 2 * shape.params;
+  const form = precision === 'fp32' ? 'none' : precision;
+  return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, form, use, memory));
 }
 
 /** Memory per precision for chatting and for the default training run, and which devices hold it. */
@@ -75,12 +74,16 @@ export function modelFit(
   // LoReFT per intervention: R (d×r), W (r×d), b (r); f1+l1 untied = two per layer.
   const trainable = 2 * shape.numLayers * (2 * shape.hiddenSize * rank + rank);
   const train = memoryEstimate(shape, B, T, trainable);
-  const kv = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
+  const kv32 = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
   const logits = 4 * shape.vocabSize * 2;
+  const memory = Math.max(...devices.map((d) => d.memoryBytes));
   const rows = PRECISIONS.map((precision): FitRow => {
-    const w = weightBytes(shape.params, precision, shape);
-    const chatBytes = w + kv + logits;
-    const trainBytes = w + train.activationBytes + train.optimizerBytes;
+    // Half-precision compute keeps activations and the KV cache in 2 bytes too.
+    const half = precision === 'fp16' || precision === 'bf16' ? 0.5 : 1;
+    const w = weightBytes(shape, precision, 'chat', memory);
+    const chatBytes = w + kv32 * half + logits;
+    const trainBytes =
+      weightBytes(shape, precision, 'train', memory) + train.activationBytes * half + train.optimizerBytes;
     return {
       precision,
       weightsBytes: w,

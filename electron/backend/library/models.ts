@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { FILE_LIMITS, readJsonObject } from '../../../native-runtime/formats/json-file.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
@@ -43,8 +44,68 @@ export interface ModelRecord extends ModelInfo {
   quantize: QuantizeOption;
 }
 
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    try {
+      const p = join(dir, e.name);
+      n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+    } catch {}
+  }
+  return n;
+}
+
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The most of a model's config.json the library keeps (a label map can be megabytes). */
+export const STORED_CONFIG_BYTES = 32 * 1024;
+/** A config entry larger than this (serialized) is left out of what is stored. */
+const STORED_ENTRY_BYTES = 2 * 1024;
+/** Kept first, so no number of other entries can crowd out what the model list shows. */
+const FIRST_KEYS = [
+  'model_type',
+  'architectures',
+  'hidden_size',
+  'n_embd',
+  'num_hidden_layers',
+  'n_layer',
+  'vocab_size',
+  'torch_dtype',
+  'dtype',
+  'text_config',
+];
+
+/**
+ * What the library stores of a config.json: the entries that describe the model (architecture,
+ * sizes, dtype, nested *_config objects), each at most STORED_ENTRY_BYTES and all together at most
+ * STORED_CONFIG_BYTES; big tables (id2label, vocabularies someone pasted in) are left out. The
+ * engine reads the file itself whenever it needs more.
+ */
+export function storedConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let total = 2;
+  const keep = (key: string, value: unknown): boolean => {
+    const size = JSON.stringify(value)?.length ?? 0;
+    if (size > STORED_ENTRY_BYTES || total + key.length + size + 4 > STORED_CONFIG_BYTES) return false;
+    out[key] = value;
+    total += key.length + size + 4;
+    return true;
+  };
+  const keys = [...FIRST_KEYS.filter((k) => Object.hasOwn(config, k)), ...Object.keys(config)];
+  for (const key of new Set(keys)) {
+    const value = config[key];
+    if (keep(key, value) || typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    // A nested config too big as a whole (a multimodal text_config with a label map): its small entries.
+    const inner: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const size = JSON.stringify(v)?.length ?? 0;
+      if (size <= STORED_ENTRY_BYTES) inner[k] = v;
+    }
+    keep(key, storedConfig(inner));
+  }
+  return out;
 }
 
 /**
@@ -64,7 +125,9 @@ export function inspectModelFolder(dir: string): ModelInfo {
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
   const folder = resolveModelDir(path);
   const spec = loadModelSpec(folder);
-  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const config = storedConfig(
+    readJsonObject(join(folder, 'config.json'), 'config.json', FILE_LIMITS.config, 'bad-config'),
+  );
   return {
     path: folder,
     arch: spec.arch,
@@ -74,7 +137,11 @@ export function inspectModelFolder(dir: string): ModelInfo {
     vocabSize: spec.vocabSize,
     params: spec.params,
     dtype: spec.dtype,
-    sizeBytes: spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    // Disk usage: every file of the folder (a cache snapshot's blobs through its symlinks).
+    sizeBytes: Math.max(
+      folderBytes(folder),
+      spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
+    ),
     fingerprint: spec.fingerprint,
     config,
   };

@@ -184,6 +184,24 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
 }
 
 /**
+ * createRun, then the config computed from the new run's id (its folders are named after it), in
+ * one write transaction: no run is ever seen without its config.
+ */
+export function createRunWithConfig(
+  lib: Library,
+  input: CreateRunInput,
+  configFor: (runId: number) => Record<string, unknown>,
+): RunRecord {
+  return writeTransaction(lib.db, () => {
+    const run = createRun(lib, input);
+    lib.db
+      .prepare('UPDATE runs SET config_json = ? WHERE id = ?')
+      .run(JSON.stringify(configFor(run.id)), run.id);
+    return getRun(lib, run.id);
+  });
+}
+
+/**
  * Moves a run to `status`. Returns false (and changes nothing) when the run is already finished,
  * so cancel-then-complete races keep the first final state.
  */

@@ -58,6 +58,9 @@
 //                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
 //   runs/estimate     runs/start params + {calibrate?}              → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
 //                                                                     totalSteps, calibration, epochSeconds, ...}
+//   runs/check        {modelId, options}                            → {model: {numLayers, hiddenSize, maxPositions}, issues: OptionIssue[]}
+//   runs/preview      runs/start params + {example?=0}              → RunPreview: the example's tokens after the chat template, the
+//                                                                     loss tokens, each intervention's positions (clipped, padded)
 //   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
 //   runs/resume       {id}                                          → RunRecord (paused/interrupted → queued; continues from its last checkpoint)
 //   runs/cancel       {id, keepCheckpoint?}                         → RunRecord & {keptAdapterId} (checkpoint, then stop; error
@@ -134,6 +137,14 @@ export type { WireError } from '../../../native-runtime/errors.ts';
 export type { PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
 export type { DevicesReport, ProviderState } from '../../../native-runtime/runtime/devices.ts';
 export type {
+  Choice,
+  ModelShapeForTraining,
+  OptionIssue,
+  TrainOptionKey,
+  TrainOptions,
+} from '../../../native-runtime/training/options.ts';
+export type { PreviewIntervention, PreviewToken } from '../../../native-runtime/training/preview.ts';
+export type {
   CacheChange,
   DownloadProgressEvent,
   EvaluateProgressEvent,
@@ -158,26 +169,20 @@ export type { DownloadProgress } from '../hub/download.ts';
 export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterLineage, AdapterRecord } from '../library/adapters.ts';
+export type { RowMeta } from '../library/dataset-annotations.ts';
+export type { DropDuplicatesResult, SplitResult } from '../library/dataset-edits.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
+export type { ImportResult } from '../library/dataset-import.ts';
+export type { RejectedLine, RejectsPage, RowsPage } from '../library/dataset-rows.ts';
 export type { TokenBin, TokenLengthReport } from '../library/dataset-token-stats.ts';
-export type {
-  DatasetRecord,
-  DatasetVersion,
-  DropDuplicatesResult,
-  ImportResult,
-  RejectedLine,
-  RejectsPage,
-  RowMeta,
-  RowsPage,
-  SplitPart,
-  SplitResult,
-} from '../library/datasets.ts';
+export type { DatasetRecord, DatasetVersion, SplitPart } from '../library/datasets.ts';
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
 export type { RunLogLine } from '../library/run-logs.ts';
+export type { RunCheck, RunPreview } from '../library/run-preview.ts';
 export type {
   RunCheckpoint,
   RunDetail,

@@ -1,6 +1,12 @@
 // How a run's stored configuration reads for people: the fields grouped as the wizard asks for them,
 // with labels and units. Keys the table does not know are listed at the end as they are, so a new
-// trainer option is never hidden. Used by a run's Configuration tab and by the compare view.
+// trainer option is never hidden. Used by a run's Configuration tab and by the compare view. Training
+// options are labelled as the wizard labels them (native-runtime/training/options.ts).
+
+import { TRAIN_OPTIONS, type TrainOptionKey } from '../../../native-runtime/training/options.ts';
+
+/** An option's label as the wizard shows it (options.ts). */
+const optionLabel = (k: TrainOptionKey) => TRAIN_OPTIONS[k].label;
 
 export interface ConfigField {
   key: string;
@@ -30,50 +36,58 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       { key: 'datasetVersion', label: 'Dataset version' },
       { key: 'format', label: 'Format' },
       { key: 'evalData', label: 'Held-out data', format: (v) => (v ? file(v) : 'none') },
-      { key: 'evalSplit', label: 'Held-out fraction', format: (v) => (v ? `${Number(v) * 100}%` : 'none') },
-      { key: 'evalEvery', label: 'Evaluate every', format: (v) => (v ? `${v} steps` : 'at the end') },
+      {
+        key: 'evalSplit',
+        label: optionLabel('evalSplit'),
+        format: (v) => (v ? `${Number(v) * 100}%` : 'none'),
+      },
+      { key: 'evalEvery', label: optionLabel('evalEvery'), format: (v) => (v ? `${v} steps` : 'at the end') },
       {
         key: 'chatTemplate',
-        label: 'Chat template',
+        label: optionLabel('chatTemplate'),
         format: (v) => (v === 'none' ? 'off' : 'when the model has one'),
       },
-      { key: 'maxLength', label: 'Max length (tokens)' },
+      { key: 'maxLength', label: optionLabel('maxLength') },
     ],
   },
   {
     title: 'Intervention',
     fields: [
-      { key: 'intervention', label: 'Type' },
-      { key: 'layers', label: 'Layers', format: list },
-      { key: 'positions', label: 'Positions' },
-      { key: 'shareWeights', label: 'Share weights (tied)', format: bool },
-      { key: 'rank', label: 'Rank' },
-      { key: 'act', label: 'Activation' },
-      { key: 'dropout', label: 'Dropout' },
+      { key: 'intervention', label: optionLabel('intervention') },
+      { key: 'layers', label: optionLabel('layers'), format: list },
+      { key: 'positions', label: optionLabel('positions') },
+      { key: 'shareWeights', label: optionLabel('shareWeights'), format: bool },
+      { key: 'rank', label: optionLabel('rank') },
+      { key: 'act', label: optionLabel('act') },
+      { key: 'dropout', label: optionLabel('dropout') },
     ],
   },
   {
     title: 'Optimisation',
     fields: [
-      { key: 'lr', label: 'Learning rate' },
-      { key: 'epochs', label: 'Epochs' },
-      { key: 'maxSteps', label: 'Max steps', format: (v) => (v === 0 ? 'no limit' : String(v)) },
-      { key: 'batchSize', label: 'Batch size' },
-      { key: 'gradAccum', label: 'Gradient accumulation' },
-      { key: 'weightDecay', label: 'Weight decay' },
-      { key: 'warmupRatio', label: 'Warm-up fraction' },
-      { key: 'schedule', label: 'Schedule' },
-      { key: 'maxGradNorm', label: 'Gradient clipping', format: (v) => (v === 0 ? 'off' : `norm ${v}`) },
-      { key: 'seed', label: 'Seed' },
+      { key: 'lr', label: optionLabel('lr') },
+      { key: 'epochs', label: optionLabel('epochs') },
+      { key: 'maxSteps', label: optionLabel('maxSteps'), format: (v) => (v === 0 ? 'no limit' : String(v)) },
+      { key: 'batchSize', label: optionLabel('batchSize') },
+      { key: 'gradAccum', label: optionLabel('gradAccum') },
+      { key: 'weightDecay', label: optionLabel('weightDecay') },
+      { key: 'warmupRatio', label: optionLabel('warmupRatio') },
+      { key: 'schedule', label: optionLabel('schedule') },
+      {
+        key: 'maxGradNorm',
+        label: optionLabel('maxGradNorm'),
+        format: (v) => (v === 0 ? 'off' : `norm ${v}`),
+      },
+      { key: 'seed', label: optionLabel('seed') },
     ],
   },
   {
     title: 'Run',
     fields: [
-      { key: 'device', label: 'Device' },
+      { key: 'device', label: optionLabel('device') },
       {
         key: 'checkpointEvery',
-        label: 'Checkpoint every',
+        label: optionLabel('checkpointEvery'),
         format: (v) => (v === 0 ? 'at the end' : `${steps0(v)} steps`),
       },
       { key: 'probe', label: 'Probe prompts', format: probe },

@@ -17,11 +17,14 @@ type ParamsArgs<K extends Method> =
 export class RpcError extends Error implements WireError {
   readonly type: string;
   readonly code: string;
+  /** The option or field the error is about, when the backend names one. */
+  readonly field?: string;
   constructor(err: WireError) {
     super(err.message);
     this.name = 'RpcError';
     this.type = err.type;
     this.code = err.code;
+    if (err.field) this.field = err.field;
   }
 }
 

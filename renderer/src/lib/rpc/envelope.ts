@@ -24,6 +24,7 @@ function toWireError(v: unknown): WireError {
     type: typeof v.type === 'string' ? v.type : 'Error',
     code: typeof v.code === 'string' ? v.code : 'internal',
     message: typeof v.message === 'string' ? v.message : 'Unknown error',
+    ...(typeof v.field === 'string' ? { field: v.field } : {}),
   };
 }
 

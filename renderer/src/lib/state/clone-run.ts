@@ -2,7 +2,8 @@
 // id from its route, loads the run and fills its form with runToTrainParams. One typed function on
 // each side, so the two pages agree on the route and the fields without knowing each other.
 
-import type { RunDetail, RunParams } from '../rpc/handlers.ts';
+import { optionIssues, TRAIN_OPTION_KEYS } from '../../../../native-runtime/training/options.ts';
+import type { RunDetail, RunParams, TrainOptions } from '../rpc/handlers.ts';
 
 /** The wizard's route for cloning run `runId` (a hash href, like router.href). */
 export function cloneRunHref(runId: number): string {
@@ -18,57 +19,38 @@ type Config = Record<string, unknown>;
 
 const num = (c: Config, k: string): number | undefined =>
   typeof c[k] === 'number' && Number.isFinite(c[k]) ? (c[k] as number) : undefined;
-const str = (c: Config, k: string): string | undefined =>
-  typeof c[k] === 'string' ? (c[k] as string) : undefined;
 
 /**
  * The 'runs/start' params that repeat `run` (its stored, resolved config): the same model, dataset
- * version, intervention and hyperparameters. The name says it is a copy; nothing else is changed.
+ * version, held-out data, probe prompts and every training option (those of options.ts that the
+ * stored value still satisfies). The name says it is a copy; nothing else is changed.
  */
 export function runToTrainParams(run: RunDetail): RunParams | null {
   const c = run.config as Config;
   const datasetId = num(c, 'datasetId');
   if (run.modelId === null || datasetId === undefined) return null;
-  const layers = Array.isArray(c.layers) ? (c.layers as unknown[]).filter((x) => typeof x === 'number') : [];
-  const schedule = str(c, 'schedule');
+  const options: Record<string, unknown> = {};
+  for (const k of TRAIN_OPTION_KEYS) {
+    const v = k === 'layers' && Array.isArray(c.layers) ? c.layers.join(';') : c[k];
+    if (v !== undefined && v !== null && optionIssues({ [k]: v }).length === 0) options[k] = v;
+  }
   const probe = c.probe as { prompts?: unknown; every?: unknown; maxNewTokens?: unknown } | null | undefined;
-  const p: RunParams = {
+  const evalVersion = num(c, 'evalDatasetVersionId');
+  return {
+    ...(options as TrainOptions),
     modelId: run.modelId,
     datasetId,
     ...(run.datasetVersionId !== null ? { datasetVersionId: run.datasetVersionId } : {}),
-    ...(num(c, 'evalDatasetVersionId') !== undefined
-      ? { evalDatasetVersionId: num(c, 'evalDatasetVersionId') }
-      : {}),
+    ...(evalVersion !== undefined ? { evalDatasetVersionId: evalVersion } : {}),
     name: `${run.name ?? `Run ${run.id}`} (copy)`,
-    ...(layers.length ? { layers: layers.join(';') } : {}),
-    shareWeights: c.shareWeights === true,
-    ...(schedule === 'linear' || schedule === 'cosine' || schedule === 'constant' ? { schedule } : {}),
+    ...(probe && Array.isArray(probe.prompts) && probe.prompts.length && typeof probe.every === 'number'
+      ? {
+          probe: {
+            prompts: probe.prompts.filter((x): x is string => typeof x === 'string'),
+            every: probe.every,
+            ...(typeof probe.maxNewTokens === 'number' ? { maxNewTokens: probe.maxNewTokens } : {}),
+          },
+        }
+      : {}),
   };
-  const copy: Record<string, number | string | undefined> = {
-    intervention: str(c, 'intervention'),
-    positions: str(c, 'positions'),
-    rank: num(c, 'rank'),
-    lr: num(c, 'lr'),
-    epochs: num(c, 'epochs'),
-    maxSteps: num(c, 'maxSteps'),
-    batchSize: num(c, 'batchSize'),
-    gradAccum: num(c, 'gradAccum'),
-    maxLength: num(c, 'maxLength'),
-    dropout: num(c, 'dropout'),
-    weightDecay: num(c, 'weightDecay'),
-    warmupRatio: num(c, 'warmupRatio'),
-    maxGradNorm: num(c, 'maxGradNorm'),
-    seed: num(c, 'seed'),
-    evalSplit: num(c, 'evalSplit'),
-    evalEvery: num(c, 'evalEvery'),
-  };
-  for (const [k, v] of Object.entries(copy)) if (v !== undefined) (p as Record<string, unknown>)[k] = v;
-  if (probe && Array.isArray(probe.prompts) && probe.prompts.length && typeof probe.every === 'number') {
-    p.probe = {
-      prompts: probe.prompts.filter((x): x is string => typeof x === 'string'),
-      every: probe.every,
-      ...(typeof probe.maxNewTokens === 'number' ? { maxNewTokens: probe.maxNewTokens } : {}),
-    };
-  }
-  return p;
 }

@@ -1,6 +1,7 @@
 // The Train page's cost estimate ('runs/estimate'): re-asked without calibration (cheap, no engine
 // run) a moment after each form change, and with calibration (two real training steps) on request.
-// Answers that arrive after a newer request are dropped, so the panel always matches the form.
+// Answers that arrive after a newer request are dropped, and a failure clears the last answer, so
+// the panel always matches the form.
 
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
 import type { RunEstimate, RunParams } from '../rpc/handlers.ts';
@@ -63,6 +64,8 @@ export class Estimate {
       this.error = null;
     } catch (err) {
       if (seq !== this.#seq) return;
+      // The old numbers were for another configuration: never leave them beside the error.
+      this.current = null;
       this.error = errorMessage(err);
     } finally {
       if (seq === this.#seq) {

@@ -1,171 +1,247 @@
-// The Train wizard's form: field values, per-step validation and the 'runs/start' payload.
-// Field names follow the CLI's `reft-studio train` flags (cli.md), camelCased.
+// The Train wizard's state: which model and data, how much is held out, the run's name, probe
+// prompts and every training option, with the problems of each step. The options, their limits and
+// the checks are the backend's own (native-runtime/training/options.ts): the same trainOptionIssues
+// refuses a run in the CLI, over RPC and here, the model-dependent limits with the shape runs/check
+// reports. One instance lives for the whole session (`trainForm`), so leaving the page keeps the
+// draft.
 
-import type { RunParams } from '../rpc/handlers.ts';
+import {
+  type OptionIssue,
+  TRAIN_DEFAULTS,
+  TRAIN_OPTIONS,
+  type TrainOptionKey,
+  trainOptionIssues,
+} from '../../../../native-runtime/training/options.ts';
+import type { ModelShapeForTraining, RunParams, TrainOptions } from '../rpc/handlers.ts';
+import { positionCounts } from '../train/positions.ts';
+import type { Recipe } from '../train/presets.ts';
 
-export const interventionTypes = [
-  {
-    id: 'loreft',
-    label: 'LoReFT',
-    help: 'The default. Edits hidden states inside a small learned subspace (orthogonal projection). Strong results with very few parameters.',
-  },
-  {
-    id: 'noreft',
-    label: 'NoReFT',
-    help: 'Like LoReFT, but the subspace is not kept orthogonal. A little more freedom, a little less stability.',
-  },
-  {
-    id: 'direft',
-    label: 'DiReFT',
-    help: 'Adds a learned edit along an orthogonal subspace without first removing the old value. Cheaper than LoReFT.',
-  },
-  {
-    id: 'nodireft',
-    label: 'NodiReFT',
-    help: 'DiReFT without the orthogonality constraint (the paper calls this one DiReFT). The cheapest learned edit.',
-  },
-  {
-    id: 'consreft',
-    label: 'ConsReFT',
-    help: 'Pulls the subspace toward one learned constant, whatever the input. Useful for a fixed style or persona.',
-  },
-  {
-    id: 'lobireft',
-    label: 'LobiReFT',
-    help: 'Adds one learned constant offset in the subspace. The smallest intervention of all.',
-  },
-] as const;
+export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Preview & start'] as const;
 
-export type InterventionType = (typeof interventionTypes)[number]['id'];
+/** The wizard step that shows each option. */
+export const OPTION_STEP: Record<TrainOptionKey, number> = {
+  intervention: 1,
+  layers: 1,
+  positions: 1,
+  shareWeights: 1,
+  rank: 1,
+  act: 1,
+  dropout: 1,
+  lr: 2,
+  epochs: 2,
+  maxSteps: 2,
+  batchSize: 2,
+  gradAccum: 2,
+  maxLength: 2,
+  weightDecay: 2,
+  warmupRatio: 2,
+  schedule: 2,
+  maxGradNorm: 2,
+  seed: 2,
+  chatTemplate: 2,
+  evalSplit: 0,
+  evalEvery: 0,
+  checkpointEvery: 2,
+  device: 2,
+  quantize: 2,
+};
 
-export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Review'] as const;
+/** Where held-out examples come from. */
+export type Validation = 'none' | 'fraction' | 'version';
 
-export const schedules = ['linear', 'cosine', 'constant'] as const;
-export type Schedule = (typeof schedules)[number];
-
-/** An optional number input: blank (null/undefined/NaN) means "use the default". */
-function blank(v: number | null | undefined): v is null | undefined {
-  return v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+/** A problem the wizard shows: an option's (with its field) or one of its own. */
+export interface Problem {
+  field: TrainOptionKey | 'model' | 'dataset' | 'validation' | 'probe' | 'name';
+  message: string;
 }
 
-function intAtLeast(v: number | null, min: number): boolean {
-  return blank(v) || (Number.isInteger(v) && v >= min);
+type Values = { -readonly [K in TrainOptionKey]?: TrainOptions[K] | null };
+
+/** Number inputs give null (or NaN) when blank: blank means "the default". */
+const given = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'number' && Number.isNaN(v));
+
+function initialValues(): Values {
+  // Everything at its default except what "default" means per model (max length) or per run
+  // (checkpoints: about ten per run).
+  const { maxLength: _m, checkpointEvery: _c, evalSplit: _e, ...rest } = TRAIN_DEFAULTS;
+  return { ...rest };
 }
 
 export class TrainForm {
   step = $state(0);
   modelId = $state<number | null>(null);
   datasetId = $state<number | null>(null);
-  intervention = $state<InterventionType>('loreft');
-  layers = $state('all');
-  positions = $state('f1+l1');
-  shareWeights = $state(false);
-  rank = $state(4);
-  lr = $state(0.001);
-  epochs = $state(3);
-  batchSize = $state(4);
-  // Advanced: null leaves the backend's default in place.
-  maxSteps = $state<number | null>(null);
-  gradAccum = $state<number | null>(null);
-  maxLength = $state<number | null>(null);
-  dropout = $state<number | null>(null);
-  warmupRatio = $state<number | null>(null);
-  schedule = $state<Schedule | ''>('');
-  seed = $state<number | null>(null);
-  checkpointEvery = $state<number | null>(null);
+  /** The training version; null: the dataset's latest full version. */
+  versionId = $state<number | null>(null);
+  validation = $state<Validation>('none');
+  /** The held-out fraction when validation is 'fraction'. */
+  holdOut = $state(0.1);
+  evalVersionId = $state<number | null>(null);
+  name = $state('');
+  /** One prompt per line; answered at checkpoints while training. */
+  probePrompts = $state('');
+  probeEvery = $state(10);
+  values = $state<Values>(initialValues());
+  /** The recipe last applied (its notes are shown beside the fields it set). */
+  recipe = $state<Recipe | null>(null);
+  /** The chosen model's shape (runs/check); null until known. */
+  shape = $state.raw<ModelShapeForTraining | null>(null);
+  /** A refusal from the backend that names a field (shown beside it until the field changes). */
+  serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
 
-  /** Problems with the current step's fields; empty when it may advance. */
-  readonly problems = $derived.by(() => this.#problems(this.step));
-  readonly allProblems = $derived.by(() => [0, 1, 2].flatMap((s) => this.#problems(s)));
+  /** The options as given (blank fields left out). */
+  readonly options: TrainOptions = $derived.by(() => {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.values)) if (given(v)) o[k] = v;
+    if (this.validation === 'fraction') o.evalSplit = this.holdOut;
+    return o as TrainOptions;
+  });
 
-  #problems(step: number): string[] {
-    const out: string[] = [];
-    if (step === 0) {
-      if (this.modelId === null) out.push('Choose a base model.');
-      if (this.datasetId === null) out.push('Choose a dataset.');
-    } else if (step === 1) {
-      if (!/^(all|\d+(\s*;\s*\d+)*)$/.test(this.layers.trim()))
-        out.push('Layers: write "all" or layer numbers separated by ";" (e.g. 2;10;18).');
-      if (!/^(f\d+(\+l\d+)?|l\d+)$/.test(this.positions.trim()))
-        out.push('Positions: write f<N>, l<N> or f<N>+l<M> (e.g. f1+l1).');
-      if (!Number.isInteger(this.rank) || this.rank < 1 || this.rank > 512)
-        out.push('Rank: a whole number from 1 to 512.');
-    } else if (step === 2) {
-      if (!(this.lr > 0 && this.lr < 1)) out.push('Learning rate: a number between 0 and 1, e.g. 0.001.');
-      if (!Number.isInteger(this.epochs) || this.epochs < 1) out.push('Epochs: a whole number, at least 1.');
-      if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
-        out.push('Batch size: a whole number, at least 1.');
-      if (!intAtLeast(this.maxSteps, 0)) out.push('Max steps: a whole number, 0 or more (blank = no limit).');
-      if (!intAtLeast(this.gradAccum, 1)) out.push('Gradient accumulation: a whole number, at least 1.');
-      if (!intAtLeast(this.maxLength, 2)) out.push('Max length: a whole number of tokens, at least 2.');
-      if (!blank(this.dropout) && !(this.dropout >= 0 && this.dropout < 1))
-        out.push('Dropout: a number from 0 up to (not including) 1.');
-      if (!blank(this.warmupRatio) && !(this.warmupRatio >= 0 && this.warmupRatio <= 1))
-        out.push('Warm-up: a fraction from 0 to 1.');
-      if (!intAtLeast(this.seed, 0)) out.push('Seed: a whole number, 0 or more.');
-      if (!intAtLeast(this.checkpointEvery, 0))
-        out.push('Checkpoint every: a whole number of steps, 0 or more.');
+  readonly optionIssues: OptionIssue[] = $derived.by(() => {
+    try {
+      return trainOptionIssues(this.options, this.shape);
+    } catch (e) {
+      return [{ field: 'layers', code: 'unknown', message: (e as Error).message, cli: '' }];
     }
+  });
+
+  /** Every problem, each with the step that shows it. */
+  readonly problems: Array<Problem & { step: number }> = $derived.by(() => {
+    const out: Array<Problem & { step: number }> = [];
+    if (this.modelId === null) out.push({ field: 'model', step: 0, message: 'Choose a base model.' });
+    if (this.datasetId === null) out.push({ field: 'dataset', step: 0, message: 'Choose a dataset.' });
+    if (this.validation === 'version' && this.evalVersionId === null)
+      out.push({ field: 'validation', step: 0, message: 'Choose the version to validate on.' });
+    if (this.validation === 'version' && this.evalVersionId !== null && this.evalVersionId === this.versionId)
+      out.push({ field: 'validation', step: 0, message: 'Validate on other rows than the ones trained on.' });
+    if (this.name.length > 200)
+      out.push({ field: 'name', step: 0, message: 'Name: at most 200 characters.' });
+    const c = positionCounts(this.values.positions ?? undefined);
+    if (c && c.first === 0 && c.last === 0)
+      out.push({
+        field: 'positions',
+        step: 1,
+        message: 'Positions: choose at least one first or last token.',
+      });
+    if (this.probeList.length > 8)
+      out.push({ field: 'probe', step: 2, message: 'Probe prompts: at most 8.' });
+    if (this.probeList.length && !(Number.isInteger(this.probeEvery) && this.probeEvery >= 1))
+      out.push({ field: 'probe', step: 2, message: 'Probe every: a whole number of steps, at least 1.' });
+    for (const i of this.optionIssues)
+      out.push({ field: i.field, step: OPTION_STEP[i.field], message: i.message });
+    const s = this.serverIssue;
+    if (s && !out.some((p) => p.field === s.field) && this.#current(s.field) === s.value)
+      out.push({
+        field: s.field as Problem['field'],
+        step: s.field in OPTION_STEP ? OPTION_STEP[s.field as TrainOptionKey] : 0,
+        message: s.message,
+      });
     return out;
+  });
+
+  readonly probeList: string[] = $derived(
+    this.probePrompts
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+  /** The payload for 'runs/start', 'runs/estimate' and 'runs/preview'; null while anything is wrong. */
+  readonly params: RunParams | null = $derived.by(() => {
+    if (this.problems.length > 0 || this.modelId === null || this.datasetId === null) return null;
+    const probe = this.probeList.length ? { prompts: this.probeList, every: this.probeEvery } : undefined;
+    return {
+      ...this.options,
+      modelId: this.modelId,
+      datasetId: this.datasetId,
+      ...(this.versionId !== null ? { datasetVersionId: this.versionId } : {}),
+      ...(this.validation === 'version' && this.evalVersionId !== null
+        ? { evalDatasetVersionId: this.evalVersionId }
+        : {}),
+      ...(this.name.trim() ? { name: this.name.trim() } : {}),
+      ...(probe ? { probe } : {}),
+    };
+  });
+
+  problemsOf(step: number): Problem[] {
+    return this.problems.filter((p) => p.step === step);
   }
 
-  /** Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts). */
-  applyParams(p: RunParams): void {
-    this.modelId = p.modelId;
-    this.datasetId = p.datasetId;
-    if (p.intervention) this.intervention = p.intervention as InterventionType;
-    if (p.layers !== undefined) this.layers = Array.isArray(p.layers) ? p.layers.join(';') : p.layers;
-    if (p.positions) this.positions = p.positions;
-    if (p.shareWeights !== undefined) this.shareWeights = p.shareWeights;
-    if (p.rank !== undefined) this.rank = p.rank;
-    if (p.lr !== undefined) this.lr = p.lr;
-    if (p.epochs !== undefined) this.epochs = p.epochs;
-    if (p.batchSize !== undefined) this.batchSize = p.batchSize;
-    this.maxSteps = p.maxSteps || null;
-    this.gradAccum = p.gradAccum ?? null;
-    this.maxLength = p.maxLength ?? null;
-    this.dropout = p.dropout ?? null;
-    this.warmupRatio = p.warmupRatio ?? null;
-    this.schedule = p.schedule ?? '';
-    this.seed = p.seed ?? null;
-    this.step = 0;
+  /** The message for one field, if it has a problem. */
+  issueOf(field: Problem['field']): string | null {
+    return this.problems.find((p) => p.field === field)?.message ?? null;
+  }
+
+  set<K extends TrainOptionKey>(key: K, value: TrainOptions[K] | null): void {
+    this.values[key] = value;
   }
 
   next(): void {
-    if (this.problems.length === 0 && this.step < wizardSteps.length - 1) this.step++;
+    if (this.problemsOf(this.step).length === 0 && this.step < wizardSteps.length - 1) this.step++;
   }
 
   back(): void {
     if (this.step > 0) this.step--;
   }
 
-  /** The payload for 'runs/start' (and 'runs/estimate'); blank advanced fields are left out. Null while the form has problems. */
-  toParams(): RunParams | null {
-    if (this.allProblems.length > 0 || this.modelId === null || this.datasetId === null) return null;
-    const advanced: Partial<RunParams> = {};
-    const opt = {
-      maxSteps: this.maxSteps,
-      gradAccum: this.gradAccum,
-      maxLength: this.maxLength,
-      dropout: this.dropout,
-      warmupRatio: this.warmupRatio,
-      seed: this.seed,
-      checkpointEvery: this.checkpointEvery,
-    };
-    for (const [k, v] of Object.entries(opt)) if (!blank(v)) advanced[k as keyof typeof opt] = v;
-    if (this.schedule) advanced.schedule = this.schedule;
-    return {
-      ...advanced,
-      modelId: this.modelId,
-      datasetId: this.datasetId,
-      intervention: this.intervention,
-      layers: this.layers.trim(),
-      positions: this.positions.trim(),
-      shareWeights: this.shareWeights,
-      rank: this.rank,
-      lr: this.lr,
-      epochs: this.epochs,
-      batchSize: this.batchSize,
-    };
+  /** Goes to the first step with a problem (after a refusal), or stays. */
+  showFirstProblem(): void {
+    const first = this.problems[0];
+    if (first) this.step = first.step;
+  }
+
+  /** Applies a recipe for the chosen model: every option it covers, with its reasons. */
+  applyRecipe(recipe: Recipe, model: Pick<ModelShapeForTraining, 'numLayers' | 'maxPositions'>): void {
+    this.values = { ...this.values, ...recipe.options(model) };
+    this.recipe = recipe;
+  }
+
+  /** A backend refusal naming a field: shown beside the field until its value changes. */
+  refusedBy(err: { field?: string; message: string }): boolean {
+    if (!err.field) return false;
+    this.serverIssue = { field: err.field, message: err.message, value: this.#current(err.field) };
+    this.showFirstProblem();
+    return true;
+  }
+
+  #current(field: string): unknown {
+    return field in TRAIN_OPTIONS ? this.values[field as TrainOptionKey] : undefined;
+  }
+
+  /** Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts). */
+  applyParams(p: RunParams): void {
+    this.modelId = p.modelId;
+    this.datasetId = p.datasetId;
+    this.versionId = p.datasetVersionId ?? null;
+    this.name = p.name ?? '';
+    const values = initialValues();
+    for (const k of Object.keys(TRAIN_OPTIONS) as TrainOptionKey[]) {
+      const v = p[k];
+      if (v !== undefined && k !== 'evalSplit') (values as Record<string, unknown>)[k] = v;
+    }
+    this.values = values;
+    if (p.evalDatasetVersionId !== undefined) {
+      this.validation = 'version';
+      this.evalVersionId = p.evalDatasetVersionId;
+    } else if (p.evalSplit) {
+      this.validation = 'fraction';
+      this.holdOut = p.evalSplit;
+    } else this.validation = 'none';
+    this.probePrompts = p.probe?.prompts.join('\n') ?? '';
+    if (p.probe) this.probeEvery = p.probe.every;
+    this.recipe = null;
+    this.step = 0;
+  }
+
+  /** Back to an empty draft. */
+  reset(): void {
+    this.applyParams({ modelId: 0, datasetId: 0 });
+    this.modelId = null;
+    this.datasetId = null;
+    this.probeEvery = 10;
+    this.serverIssue = null;
   }
 }
+
+/** The wizard's draft for this session: kept while the user visits other pages. */
+export const trainForm = new TrainForm();

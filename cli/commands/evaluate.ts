@@ -1,0 +1,168 @@
+// `reft-studio evaluate`: an adapter on a dataset — held-out loss and perplexity (adapter and base
+// side by side), exact match, multiple choice, or base and adapter outputs compared — through the
+// engine's own 'evaluate' task (native-runtime/evaluation/evaluate.ts, as the studio's
+// 'evaluations/run'). A library adapter keeps the result with it (library/evaluations.ts), as in the
+// studio. Progress: examples done, on the reporter; Ctrl-C stops it (exit 130, stored as cancelled).
+// --json prints one object (the evaluation), like bench.
+
+import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
+import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
+import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
+import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
+import { listModels } from '../../electron/backend/library/models.ts';
+import { CancelledError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
+import {
+  EVAL_KINDS,
+  type EvalKind,
+  type EvaluationReport,
+} from '../../native-runtime/evaluation/evaluate.ts';
+import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
+import { int, str, UsageError } from '../args.ts';
+import { type Command, table } from '../command.ts';
+import { catchInterrupts } from '../interrupt.ts';
+import type { CountTask } from '../progress/reporter.ts';
+
+function kindOf(v: string | undefined): EvalKind {
+  const k = v ?? 'loss';
+  if (!(EVAL_KINDS as readonly string[]).includes(k))
+    throw new UsageError(`--kind must be one of ${EVAL_KINDS.join(', ')}, got "${k}"`);
+  return k as EvalKind;
+}
+
+function reportText(r: EvaluationReport, id: number | null): string {
+  const metrics = Object.entries(r.metrics).map(([k, v]) => [k, Number.isInteger(v) ? v : v.toPrecision(5)]);
+  const samples = r.samples
+    .slice(0, 3)
+    .flatMap((s) => [
+      `  prompt:    ${JSON.stringify(s.prompt)}`,
+      ...(s.output !== undefined ? [`  adapter:   ${JSON.stringify(s.output)}`] : []),
+      ...(s.baseOutput !== undefined ? [`  base:      ${JSON.stringify(s.baseOutput)}`] : []),
+      `  reference: ${JSON.stringify(s.reference)}${s.correct !== undefined ? (s.correct ? '  (right)' : '  (wrong)') : ''}`,
+    ]);
+  return [
+    `${r.kind} on ${r.examples} examples${id !== null ? ` (evaluation ${id}, kept with the adapter)` : ''}`,
+    table(['METRIC', 'VALUE'], metrics),
+    ...(samples.length ? ['first examples:', ...samples] : []),
+  ].join('\n');
+}
+
+export const evaluateCommand: Command = {
+  name: 'evaluate',
+  summary: 'Evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
+  usage:
+    'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
+    '[--limit N] [--max-new-tokens N] [--batch-size N] [--device cpu]',
+  options: {
+    adapter: { type: 'string', description: 'the adapter: a library id or a folder (studio or pyreft)' },
+    data: { type: 'string', description: 'the examples: a library dataset id or a file (imported)' },
+    kind: {
+      type: 'string',
+      value: EVAL_KINDS.join('|'),
+      description: 'what to measure (default loss: the adapter against the base model)',
+    },
+    model: {
+      type: 'string',
+      description: "the base model (default: the adapter's, found in the library by fingerprint)",
+    },
+    limit: { type: 'string', description: 'only the first N examples' },
+    'max-new-tokens': { type: 'string', description: 'longest generated answer (generating kinds)' },
+    'batch-size': { type: 'string', description: 'examples per forward pass (default 8)' },
+    device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+  },
+  examples: [
+    'evaluate --adapter 3 --data 2 --kind loss',
+    'evaluate --adapter ./pirate --model ./SmolLM2-135M --data test.jsonl --kind compare --limit 20 --json',
+  ],
+  async run(ctx) {
+    const adapterRef = str(ctx.values, 'adapter');
+    const dataRef = str(ctx.values, 'data');
+    if (!adapterRef) throw new UsageError('evaluate: --adapter ID|DIR is required');
+    if (!dataRef) throw new UsageError('evaluate: --data ID|FILE is required');
+    const kind = kindOf(str(ctx.values, 'kind'));
+    const limit = int(ctx.values, 'limit');
+    const maxNewTokens = int(ctx.values, 'max-new-tokens');
+    const batchSize = int(ctx.values, 'batch-size');
+    return ctx.withLibrary(async (lib) => {
+      const adapter = resolveAdapterRef(lib, adapterRef);
+      const modelRef = str(ctx.values, 'model');
+      const known = adapter.record
+        ? listModels(lib).find((m) => m.fingerprint === adapter.record?.baseModelFingerprint)
+        : undefined;
+      if (!modelRef && !known)
+        throw new ValidationError(
+          'missing-model',
+          `the base model of ${adapterRef} is not in the library: give it with --model ID|DIR`,
+        );
+      const model = modelRef
+        ? resolveModelRef(lib, modelRef)
+        : { path: known?.path as string, modelId: known?.id ?? null };
+      const version = await datasetVersionFromRef(lib, dataRef);
+      const ev = adapter.record
+        ? createEvaluation(lib, {
+            adapterId: adapter.record.id,
+            modelId: model.modelId,
+            datasetVersionId: version.id,
+            kind,
+          })
+        : null;
+      const ctrlC = catchInterrupts((m) => ctx.progress.log(m), {
+        first: 'stopping the evaluation',
+        stop: 'stopping now',
+      });
+      // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
+      ctrlC.onStopNow(() => {
+        if (ev) finishEvaluation(lib, ev.id, { status: 'cancelled', error: 'stopped with Ctrl-C' });
+        ctx.progress.close();
+        process.exit(130);
+      });
+      const progress: { task: CountTask | null } = { task: null };
+      try {
+        const report = await new InProcessEngine().call(
+          'evaluate',
+          {
+            model: model.path,
+            adapter: adapter.path,
+            data: version.filePath,
+            kind,
+            limit,
+            maxNewTokens,
+            batchSize,
+            device: str(ctx.values, 'device') as DeviceChoice | undefined,
+          },
+          {
+            signal: ctrlC.signal,
+            onEvent: (_e, d) => {
+              progress.task ??= ctx.progress.count({
+                label: `evaluate ${kind}`,
+                unit: 'examples',
+                total: d.total,
+              });
+              progress.task.update(d.done, d.total);
+            },
+          },
+        );
+        progress.task?.done();
+        if (ev)
+          finishEvaluation(lib, ev.id, {
+            status: 'completed',
+            metrics: report.metrics,
+            samples: report.samples,
+            examples: report.examples,
+          });
+        ctx.print({ evaluationId: ev?.id ?? null, adapter: adapter.path, ...report }, () =>
+          reportText(report, ev?.id ?? null),
+        );
+        return 0;
+      } catch (e) {
+        if (ev)
+          finishEvaluation(lib, ev.id, {
+            status: e instanceof CancelledError ? 'cancelled' : 'failed',
+            error: toWireError(e).message,
+          });
+        throw e;
+      } finally {
+        ctrlC.release();
+      }
+    });
+  },
+};

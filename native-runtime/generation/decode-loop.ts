@@ -1,0 +1,229 @@
+// Decoding a chunk of tokens per run, inside the graph: after the graph's own pass (the prompt, or the
+// token sampled last), an ONNX Loop samples the next token and runs the decoder on it, carrying the
+// KV cache, the attention mask and the positions, `chunk_steps` tokens in all. The cache never
+// leaves the graph between those tokens — on CUDA, where every run() copies its inputs and outputs
+// between host and device, one run per chunk instead of per token moves the cache once per chunk.
+// The Loop's body is the same decoder at one token, reading the weights of the outer graph (no second
+// copy) and no interventions (pyreft does not intervene on generated tokens); sampling-graph.ts picks
+// the tokens. Stops early when every row has produced an end-of-sequence id.
+//
+// Inputs: chunk_steps int64 [] (N; 0: only the graph's own pass, as without the loop),
+//   chunk_uniforms float32 (≥max(N,1), B) (row i for token i), chunk_greedy bool [],
+//   chunk_temperature float32 [], chunk_top_k int64 [], chunk_top_p float32 [],
+//   chunk_eos int64 (≥1) (ids that end a row; −1 for none), chunk_done bool (B) (rows already ended).
+// Outputs replace the decoder's: new_key.i / new_value.i = every token this run added to the cache
+// (the graph's own T, then N − 1), present_key.i / present_value.i = the whole cache after the run,
+// chunk_tokens int64 (N, B) (one row when N = 0; ignore it then). Finished rows repeat their token.
+
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { Value } from '../ir/graph.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { buildDecoder, type DecoderGraph } from '../models/decoder.ts';
+import { type SamplingInputs, sampleTokens } from './sampling-graph.ts';
+
+export interface DecodeLoopIO {
+  steps: Value;
+  uniforms: Value;
+  eos: Value;
+  done: Value;
+  sampling: SamplingInputs;
+}
+
+export function decodeLoopInputs(b: GraphBuilder): DecodeLoopIO {
+  return {
+    steps: b.input('chunk_steps', 'int64', []),
+    uniforms: b.input('chunk_uniforms', 'float32', ['U', 'B']),
+    eos: b.input('chunk_eos', 'int64', ['Z']),
+    done: b.input('chunk_done', 'bool', ['B']),
+    sampling: {
+      greedy: b.input('chunk_greedy', 'bool', []),
+      temperature: b.input('chunk_temperature', 'float32', []),
+      topK: b.input('chunk_top_k', 'int64', []),
+      topP: b.input('chunk_top_p', 'float32', []),
+    },
+  };
+}
+
+/** Row `i` of the uniforms, (B). */
+function uniformRow(b: GraphBuilder, io: DecodeLoopIO, i: Value): Value {
+  return b.op('Gather', [io.uniforms, b.reshape(i, [], [])], { axis: 0 }, { shapes: [['B']] });
+}
+
+/** (B) bool: the token is one of the end ids. */
+function isEos(b: GraphBuilder, tok: Value, eos: Value): Value {
+  const hit = b.cast(b.op('Equal', [b.unsqueeze(tok, [1]), b.unsqueeze(eos, [0])]), 'float32'); // (B, Z)
+  return b.op('Greater', [b.reduceMax(hit, [1], false), b.scalar(0)]);
+}
+
+/** bool []: some row has not ended. */
+function notAllDone(b: GraphBuilder, done: Value): Value {
+  const min = b.op('ReduceMin', [b.cast(done, 'float32')], { keepdims: 0 }, { shapes: [[]] });
+  return b.op('Not', [b.op('Equal', [min, b.scalar(1)])]);
+}
+
+/**
+ * Adds the loop after the graph's own pass and declares the cache outputs and chunk_tokens.
+ * `dg` must be built with cacheOutputs: false; `logits` are the pass's logits (B, T, V) float32.
+ */
+export function addDecodeLoop(
+  b: GraphBuilder,
+  spec: ModelSpec,
+  dg: DecoderGraph,
+  logits: Value,
+  io: DecodeLoopIO,
+): void {
+  const L = spec.numLayers,
+    K = spec.numKvHeads,
+    E = spec.headDim,
+    V = spec.vocabSize;
+  const cacheShape = ['B', K, '?', E];
+
+  // N = 0: the pass's own cache entries, as a graph without the loop returns them.
+  const off = b.subgraph('chunk_off');
+  for (const c of dg.cache) off.output(off.op('Identity', [c.kNew]));
+  for (const c of dg.cache) off.output(off.op('Identity', [c.vNew]));
+  for (const c of dg.cache) off.output(off.op('Identity', [c.k]));
+  for (const c of dg.cache) off.output(off.op('Identity', [c.v]));
+  // chunk_tokens: (1, B), the last input token (never read: N = 0 samples nothing).
+  off.output(
+    off.transpose(
+      off.op(
+        'Slice',
+        [dg.inputIds, off.ints([-1]), off.ints([Number.MAX_SAFE_INTEGER]), off.ints([1])],
+        {},
+        { shapes: [['B', 1]] },
+      ),
+      [1, 0],
+    ),
+  );
+
+  const on = b.subgraph('chunk_on');
+  {
+    const last = on.reshape(
+      on.op(
+        'Slice',
+        [logits, on.ints([-1]), on.ints([Number.MAX_SAFE_INTEGER]), on.ints([1])],
+        {},
+        { shapes: [['B', 1, V]] },
+      ),
+      [-1, V],
+      ['B', V],
+    );
+    const first = sampleTokens(on, last, uniformRow(on, io, on.const('int64', [0], [])), io.sampling, V); // (B)
+    const done0 = on.op('Or', [io.done, isEos(on, first, io.eos)]);
+    const onesLike = (bb: GraphBuilder, x: Value) =>
+      bb.add(bb.mul(x, bb.const('int64', [0], [])), bb.const('int64', [1], [])); // int64 ones of x's shape
+    const mask0 = on.concat([dg.attentionMask, onesLike(on, on.reshape(first, [-1, 1], ['B', 1]))], 1, [
+      'B',
+      '?',
+    ]);
+    const pos0 = on.add(
+      on.op(
+        'Slice',
+        [dg.positionIds, on.ints([-1]), on.ints([Number.MAX_SAFE_INTEGER]), on.ints([1])],
+        {},
+        { shapes: [['B', 1]] },
+      ),
+      on.const('int64', [1], []),
+    );
+
+    // The body: (i, cond, token, mask, pos, past…, done) → (cond, token', mask', pos', cache…, done', token').
+    const body = on.subgraph('decode_step');
+    const iter = body.input('loop_i', 'int64', []);
+    body.input('loop_cond', 'bool', []);
+    const step = buildDecoder(body, spec, {
+      withCache: true,
+      lastLogitsOnly: true,
+      weightsFrom: dg.weights,
+      cacheOutputs: false,
+    });
+    const doneIn = body.input('loop_done', 'bool', ['B']);
+    // Loop-body names must not shadow the outer graph's.
+    for (const v of body.graph.inputs) if (!v.name.startsWith('loop_')) v.name = `loop_${v.name}`;
+    const stepLogits = body.reshape(step.logits!, [-1, V], ['B', V]);
+    const u = uniformRow(body, io, body.add(iter, body.const('int64', [1], [])));
+    const sampled = sampleTokens(body, stepLogits, u, io.sampling, V);
+    const tokIn = body.reshape(step.inputIds, [-1], ['B']);
+    const next = body.where(doneIn, tokIn, sampled); // ended rows repeat their token
+    const doneOut = body.op('Or', [doneIn, isEos(body, next, io.eos)]);
+    body.output(notAllDone(body, doneOut), 'loop_cond_out');
+    body.output(body.reshape(next, [-1, 1], ['B', 1]), 'loop_token_out');
+    body.output(
+      body.concat([step.attentionMask, onesLike(body, body.reshape(next, [-1, 1], ['B', 1]))], 1, ['B', '?']),
+      'loop_mask_out',
+    );
+    body.output(body.add(step.positionIds, body.const('int64', [1], [])), 'loop_pos_out');
+    step.cache.forEach((c, i) => {
+      body.output(c.k, `loop_key_out.${i}`);
+      body.output(c.v, `loop_value_out.${i}`);
+    });
+    body.output(doneOut, 'loop_done_out');
+    body.output(body.op('Identity', [next]), 'loop_scan_token');
+
+    // Trip count N − 1 (the first token came from the graph's own pass).
+    const trips = on.op('Max', [on.sub(io.steps, on.const('int64', [1], [])), on.const('int64', [0], [])]);
+    const carried = [
+      on.reshape(first, [-1, 1], ['B', 1]),
+      mask0,
+      pos0,
+      ...dg.cache.flatMap((c) => [c.k, c.v]),
+      done0,
+    ];
+    const outs = on.opN(
+      'Loop',
+      [trips, notAllDone(on, done0), ...carried],
+      { body: body.graph },
+      {
+        outputs: carried.length + 1,
+        shapes: [
+          ['B', 1],
+          ['B', '?'],
+          ['B', 1],
+          ...dg.cache.flatMap(() => [cacheShape, cacheShape]),
+          ['B'],
+          ['?', 'B'],
+        ],
+        dtypes: [
+          'int64',
+          'int64',
+          'int64',
+          ...dg.cache.flatMap(() => ['float32', 'float32'] as const),
+          'bool',
+          'int64',
+        ],
+      },
+    );
+    const finals = outs.slice(3, 3 + 2 * L);
+    const scan = outs[outs.length - 1];
+    const pastLen = on.shapeOf(dg.cache[0].pastK, 2, 3);
+    const fromPast = (v: Value) =>
+      on.op(
+        'Slice',
+        [v, pastLen, on.ints([Number.MAX_SAFE_INTEGER]), on.ints([2])],
+        {},
+        { shapes: [cacheShape] },
+      );
+    for (let i = 0; i < L; i++) on.output(fromPast(finals[2 * i]));
+    for (let i = 0; i < L; i++) on.output(fromPast(finals[2 * i + 1]));
+    for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i]]));
+    for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i + 1]]));
+    on.output(on.concat([on.unsqueeze(first, [0]), scan], 0, ['?', 'B']));
+  }
+
+  const use = b.op('Greater', [io.steps, b.const('int64', [0], [])]);
+  const res = b.opN(
+    'If',
+    [use],
+    { then_branch: on.graph, else_branch: off.graph },
+    {
+      outputs: 4 * L + 1,
+      shapes: [...Array.from({ length: 4 * L }, () => cacheShape), ['?', 'B']],
+      dtypes: [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64'],
+    },
+  );
+  for (let i = 0; i < L; i++) b.output(res[i], `new_key.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[L + i], `new_value.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[2 * L + i], `present_key.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[3 * L + i], `present_value.${i}`);
+  b.output(res[4 * L], 'chunk_tokens');
+}

@@ -1,0 +1,30 @@
+// The Positions option as the wizard edits it: "first N" and "last M" prompt tokens (either may be
+// 0, not both) instead of the "fN+lM" text the backend and the CLI take. Parsing goes through the
+// engine's parsePositions.
+
+import { parsePositions } from '../../../../native-runtime/training/positions.ts';
+
+export interface PositionCounts {
+  first: number;
+  last: number;
+}
+
+/** The counts of a positions text; null when it does not parse. */
+export function positionCounts(text: string | undefined): PositionCounts | null {
+  try {
+    const p = parsePositions(text ?? 'f1+l1', Number.MAX_SAFE_INTEGER);
+    return { first: p.first, last: p.last };
+  } catch {
+    return null;
+  }
+}
+
+/** The option's text for counts ("f3+l3", "l1"); null when both are 0 (no token selected). */
+export function positionsText(c: PositionCounts): string | null {
+  const f = Math.max(0, Math.floor(c.first));
+  const l = Math.max(0, Math.floor(c.last));
+  if (f && l) return `f${f}+l${l}`;
+  if (f) return `f${f}`;
+  if (l) return `l${l}`;
+  return null;
+}

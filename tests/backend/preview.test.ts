@@ -1,0 +1,158 @@
+// The Train wizard's questions answered by the training code: 'runs/check' (the model's shape and the
+// options' problems with it) and 'runs/preview' (one example as training sees it). The preview is
+// compared with the batch the trainer builds for the same example, so the two cannot disagree.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import type { RunCheck, RunPreview } from '../../electron/backend/library/run-preview.ts';
+import { openModelFolder } from '../../native-runtime/models/model-folder.ts';
+import { readDataset, specialIds, tokenizeExample } from '../../native-runtime/training/data.ts';
+import { isUntied, parsePositions, planInterventions } from '../../native-runtime/training/positions.ts';
+import { buildBatch } from '../../native-runtime/training/trainer.ts';
+import { LLAMA_FIXTURE, tempDir } from './helpers.ts';
+
+const root = tempDir('preview');
+let b: Backend;
+let modelId: number;
+let datasetId: number;
+let nextId = 1;
+const file = join(root, 'rows.jsonl');
+const rows = [
+  { prompt: 'What is two plus two, my friend?', completion: 'Four, matey.' },
+  { prompt: 'Hi', completion: 'Ahoy!' },
+];
+
+async function reply(method: string, params: unknown) {
+  return b.handle({ type: 'request', id: nextId++, method, params });
+}
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await reply(method, params);
+  if (r.type !== 'reply') throw Object.assign(new Error(`${method}: ${r.error.message}`), r.error);
+  return r.result as T;
+}
+
+before(async () => {
+  b = createBackend(join(root, 'data'), { seedDemo: false });
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
+  datasetId = (await call('datasets/import', { path: file })).dataset.id;
+});
+after(() => b.close());
+
+test('runs/check: the model shape and the same problems the trainer refuses with', async () => {
+  const ok = await call<RunCheck>('runs/check', { modelId, options: { rank: 8, layers: '1;3' } });
+  assert.deepEqual(ok, { model: { numLayers: 4, hiddenSize: 64, maxPositions: 256 }, issues: [] });
+  const bad = await call<RunCheck>('runs/check', {
+    modelId,
+    options: { rank: 65, layers: '4', maxLength: 300, dropout: 2 },
+  });
+  assert.deepEqual(
+    bad.issues.map((i) => [i.field, i.code]),
+    [
+      ['dropout', 'bad-dropout'],
+      ['rank', 'bad-rank'],
+      ['maxLength', 'bad-max-length'],
+      ['layers', 'layer-out-of-range'],
+    ],
+  );
+  assert.equal(bad.issues[1]?.message, "Rank must be at most the model's hidden size, 64 (got 65)");
+});
+
+test('runs/preview: the tokens after the chat template, the loss tokens, and each intervention’s positions', async () => {
+  const params = { modelId, datasetId, layers: '1;2', positions: 'f2+l3', shareWeights: false };
+  const p = await call<RunPreview>('runs/preview', { ...params, example: 0 });
+  assert.equal(p.exampleCount, 2);
+  assert.equal(p.index, 0);
+  assert.equal(p.numLayers, 4);
+  assert.equal(p.chatTemplate, true, 'the fixture has a chat template');
+
+  // Exactly the trainer's tokenization: the same ids, prompt length and loss labels.
+  const folder = openModelFolder(LLAMA_FIXTURE);
+  const tok = folder.tokenizer;
+  assert.ok(tok);
+  const { eosId, padId } = specialIds(tok, folder.spec);
+  const ds = readDataset(file);
+  const t = tokenizeExample(tok, ds.examples[0], { maxLength: 256, chatTemplate: 'auto', eosId });
+  assert.deepEqual(
+    p.tokens.map((x) => x.id),
+    t.ids,
+  );
+  assert.equal(p.promptLen, t.promptLen);
+  const text = p.tokens.map((x) => x.text).join('');
+  assert.ok(text.includes(rows[0].prompt), text);
+  // The loss is on the completion (and the end-of-sequence token), nowhere else.
+  const loss = p.tokens.filter((x) => x.loss);
+  assert.equal(
+    p.tokens.findIndex((x) => x.loss),
+    p.promptLen,
+  );
+  assert.equal(
+    tok.decode(
+      loss.map((x) => x.id),
+      { skipSpecialTokens: true },
+    ),
+    rows[0].completion,
+  );
+  assert.equal(loss.at(-1)?.id, eosId);
+
+  // Untied f2+l3 on two layers: the prefix interventions first, then the suffix ones.
+  assert.equal(p.untied, true);
+  assert.deepEqual(
+    p.interventions.map((iv) => [iv.layer, iv.role]),
+    [
+      [1, 'prefix'],
+      [2, 'prefix'],
+      [1, 'suffix'],
+      [2, 'suffix'],
+    ],
+  );
+  const L = p.promptLen;
+  assert.deepEqual(p.interventions[0]?.positions, [0, 1]);
+  assert.deepEqual(p.interventions[2]?.positions, [L - 3, L - 2, L - 1]);
+  // pyreft pads the shorter list to the longer one's length.
+  assert.equal(p.interventions[0]?.padding, 1);
+  assert.equal(p.interventions[2]?.padding, 0);
+
+  // The batch the trainer builds for this example reads and writes the very same positions.
+  const pos = parsePositions('f2+l3', 256);
+  const planned = planInterventions([1, 2], pos, false);
+  const { batch } = buildBatch([t], pos, isUntied(pos, false), planned.length, padId);
+  batch.locations.forEach((l, j) => {
+    const fromBatch = [...l.data].map(Number).filter((x) => x >= 0);
+    assert.deepEqual(fromBatch, p.interventions[j]?.positions, `intervention ${j}`);
+  });
+});
+
+test('runs/preview: clipping at half the prompt, tied weights, padding', async () => {
+  // Example 1 ("Hi") through no chat template: a prompt of very few tokens.
+  const base = { modelId, datasetId, layers: '0', chatTemplate: 'none' as const, example: 1 };
+  const tied = await call<RunPreview>('runs/preview', { ...base, positions: 'f5+l5', shareWeights: true });
+  const half = Math.floor(tied.promptLen / 2);
+  assert.deepEqual(tied.used, { first: Math.min(half, 5), last: Math.min(half, 5) });
+  assert.equal(tied.untied, false);
+  assert.equal(tied.interventions.length, 1);
+  assert.equal(tied.interventions[0]?.role, 'all');
+  assert.equal(tied.interventions[0]?.padding, 10 - tied.used.first - tied.used.last);
+
+  const one = await call<RunPreview>('runs/preview', { ...base, positions: 'l2' });
+  assert.equal(one.chatTemplate, false);
+  const L = one.promptLen;
+  const lastN = Math.min(Math.floor(L / 2), 2);
+  assert.deepEqual(
+    one.interventions[0]?.positions,
+    Array.from({ length: lastN }, (_, i) => L - lastN + i),
+  );
+  assert.equal(one.interventions[0]?.padding, 2 - lastN);
+});
+
+test('runs/preview refuses a bad option as runs/start does, and a missing example by its number', async () => {
+  const r = await reply('runs/preview', { modelId, datasetId, rank: 65 });
+  assert.equal(r.type, 'error');
+  assert.equal(r.type === 'error' && r.error.code, 'bad-rank');
+  const e = await reply('runs/preview', { modelId, datasetId, example: 9 });
+  assert.equal(e.type === 'error' && e.error.message, 'example 10 does not exist: the dataset version has 2');
+});

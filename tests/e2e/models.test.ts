@@ -1,0 +1,272 @@
+// End-to-end, the Models page against a local Hub (tests/helpers/local-hub.ts; nothing reaches the
+// internet): search → preview with what fits → download with a live progress bar (the server stalls
+// mid-file, then drops the connection, and the download resumes) → the model is in the library and
+// trains; a model written into the Hugging Face cache by another tool is noticed and added; a studio
+// download is removed with its files. Also the issue-10 bugs of this page: re-adding a folder said
+// "Added", a file path said "no such folder", and the table clipped its buttons at 1000 px.
+// Screenshots: tests/e2e/screenshots/models-*.png.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { modelDir } from '../helpers/fixtures.ts';
+import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { fixtureRepoFiles, writeCacheSnapshot } from '../hub/helpers.ts';
+import {
+  connected,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  rpc,
+  rpcFor,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () => {
+  let hub: LocalHub;
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let home = '';
+  const saved = { ...process.env };
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ensureRendererBuilt();
+    home = tempDir('reft-e2e-models-');
+    hub = await startLocalHub({
+      'tiny/llama-chat': { files: fixtureRepoFiles('llama'), downloads: 1200, license: 'llama3.2' },
+      'tiny/gpt2-gated': { files: fixtureRepoFiles('gpt2'), downloads: 300, gated: true },
+      'tiny/bert-base': {
+        files: { 'config.json': '{"model_type":"bert","architectures":["BertModel"]}' },
+        downloads: 90,
+      },
+    });
+    process.env.HF_ENDPOINT = hub.url;
+    process.env.HF_HUB_CACHE = join(home, 'hub');
+    process.env.REFT_STUDIO_CACHE_POLL_MS = '300';
+    delete process.env.HF_TOKEN;
+    server = await startServer(join(home, 'studio'));
+    process.env = { ...saved };
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(server.url);
+    await connected(page);
+    await page.getByTestId('nav-models').click();
+    await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopServer(server?.proc);
+    await hub?.stop();
+  });
+
+  test('at 1000 px the library table shows its buttons without clipping', async () => {
+    const table = page.getByTestId('models-table');
+    const button = table.getByRole('button', { name: 'Remove' }).first();
+    const box = await button.boundingBox();
+    const card = await table.evaluate((t) => {
+      const scroller = t.parentElement as HTMLElement;
+      const r = scroller.getBoundingClientRect();
+      return { right: r.right, scrolls: scroller.scrollWidth > scroller.clientWidth + 1 };
+    });
+    assert.ok(box, 'the Remove button is rendered');
+    assert.equal(card.scrolls, false, 'the table fits its card (no horizontal scroll hiding the buttons)');
+    assert.ok(
+      box.x + box.width <= card.right + 0.5,
+      `button ends at ${box.x + box.width}, card at ${card.right}`,
+    );
+    assert.ok(box.x + box.width <= 1000, 'inside the window');
+    await screenshot(page, 'models-1-library-1000px');
+  });
+
+  test('adding a folder twice says it is already in the library', async () => {
+    await page.getByLabel('Add model folder').fill(modelDir('qwen2'));
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/^Added qwen2/)
+      .waitFor();
+    await page.getByLabel('Add model folder').fill(modelDir('qwen2'));
+    await page.getByRole('button', { name: 'Add model' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/qwen2 is already in the library/)
+      .waitFor();
+    assert.equal(
+      await page
+        .getByRole('status')
+        .getByText(/^Added/)
+        .count(),
+      0,
+    );
+  });
+
+  test('a file path instead of a folder is named as a file', async () => {
+    const file = join(modelDir('qwen2'), 'config.json');
+    await page.getByLabel('Add model folder').fill(file);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'config.json' });
+    await alert.waitFor();
+    const msg = (await alert.textContent()) ?? '';
+    assert.match(msg, /is a file; give the model's folder/);
+    assert.doesNotMatch(msg, /no such folder/);
+    await alert.getByRole('button', { name: 'Dismiss error' }).click();
+  });
+
+  test('search shows name, size, architecture, downloads, licence and gated state', async () => {
+    await page.getByLabel('Search models').fill('tiny');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const results = page.getByTestId('hub-results');
+    await results.waitFor();
+    const row = results.getByTestId('hub-row-tiny/llama-chat');
+    await row.getByText('llama', { exact: true }).waitFor();
+    await row.getByText('1,200').waitFor();
+    await row.getByText('llama3.2').waitFor();
+    await row.getByText('open').waitFor();
+    assert.match((await row.textContent()) ?? '', /1\.1 MB289K params/);
+    await results.getByTestId('hub-row-tiny/gpt2-gated').getByText('gated', { exact: true }).waitFor();
+    await results.getByTestId('hub-row-tiny/bert-base').getByText('not supported').waitFor();
+    await screenshot(page, 'models-2-search');
+  });
+
+  test('download shows a live progress bar, survives a dropped connection and adds the model', async () => {
+    const results = page.getByTestId('hub-results');
+    await results.getByTestId('hub-row-tiny/llama-chat').getByRole('button', { name: 'Details' }).click();
+    const preview = page.getByTestId('hub-preview');
+    await preview.getByTestId('fit-table').waitFor();
+    await preview.getByText(/^6 files, \d+ KB$/).waitFor();
+    await screenshot(page, 'models-3-preview');
+    // At 1000 px the results with an open preview fit their card: no button scrolled out of view.
+    const widths = await results.evaluate((t) => {
+      const el = t.parentElement as HTMLElement;
+      return [el.scrollWidth, el.clientWidth];
+    });
+    assert.ok(widths[0] <= widths[1] + 1, `the results table fits at 1000 px (${widths})`);
+
+    // The server sends 600 KB of the weights, then stalls: the bar must show the partial transfer.
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 600_000 });
+    const stalled = new Promise<void>((r) => {
+      hub.onStall = () => r();
+    });
+    await preview.getByRole('button', { name: /^Download/ }).click();
+    await stalled;
+    const bar = page.getByRole('progressbar', { name: 'Download of tiny/llama-chat' });
+    await page.waitForFunction(
+      () => {
+        const el = document.querySelector('[aria-label="Download of tiny/llama-chat"]');
+        const v = Number(el?.getAttribute('aria-valuenow'));
+        return v >= 40 && v < 100;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    const during = Number(await bar.getAttribute('aria-valuenow'));
+    assert.ok(during > 0 && during < 100, `partial progress ${during}%`);
+    await page
+      .getByTestId('download-numbers')
+      .getByText(/KB of \d+ KB/)
+      .waitFor();
+    await page.getByTestId('downloads').scrollIntoViewIfNeeded();
+    await screenshot(page, 'models-4-downloading', false);
+
+    // Drop the connection: the download resumes with a Range request and completes.
+    hub.releaseStalled();
+    hub.onStall = null;
+    await page.getByTestId('download-tiny/llama-chat').and(page.locator('[data-state="completed"]')).waitFor({
+      timeout: 60_000,
+    });
+    assert.ok(
+      hub.requests.some(
+        (q) => q.path.startsWith('/cdn/tiny/llama-chat/') && /^bytes=[1-9]\d*-$/.test(q.range ?? ''),
+      ),
+    );
+    const table = page.getByTestId('models-table');
+    await table.getByText('tiny/llama-chat').waitFor();
+    await table.locator('tr', { hasText: 'tiny/llama-chat' }).getByText('downloaded').waitFor();
+    await preview.getByRole('button', { name: 'Add to the library (already downloaded)' }).waitFor();
+    await page.getByTestId('downloads').scrollIntoViewIfNeeded();
+    await screenshot(page, 'models-5-downloaded', false);
+    await table.scrollIntoViewIfNeeded();
+    await screenshot(page, 'models-5-in-library', false);
+  });
+
+  test('the downloaded model trains', { timeout: 240_000 }, async () => {
+    assert.ok(server);
+    const client = await rpcFor(server.url);
+    try {
+      const models = (await rpc(client, 'models/list', {})) as { id: number; name: string }[];
+      const datasets = (await rpc(client, 'datasets/list', {})) as { id: number; name: string }[];
+      const model = models.find((m) => m.name === 'tiny/llama-chat');
+      const data = datasets.find((d) => d.name === DEMO_DATASET);
+      assert.ok(model, 'the downloaded model is in the library');
+      assert.ok(data, 'the demo dataset is in the library');
+      const run = (await rpc(client, 'runs/start', {
+        modelId: model.id,
+        datasetId: data.id,
+        maxSteps: 3,
+        epochs: 1,
+        name: 'e2e downloaded model',
+      })) as { runId: number };
+      await page.goto(`${server.url.split('#')[0]}#/runs/${run.runId}`);
+      await connected(page);
+      await page.getByTestId('run-detail').locator('[data-status="completed"]').waitFor({ timeout: 200_000 });
+      await screenshot(page, 'models-6-trained');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a model that another tool puts into the cache is noticed and added in place', async () => {
+    await page.getByTestId('nav-models').click();
+    const files: Record<string, Buffer> = {};
+    for (const f of readdirSync(modelDir('gemma'))) files[f] = readFileSync(join(modelDir('gemma'), f));
+    writeCacheSnapshot(join(home, 'hub'), 'other/gemma-tiny', files);
+    await page
+      .getByTestId('scan-notice')
+      .getByText(/New in your Hugging Face cache: other\/gemma-tiny/)
+      .waitFor();
+    const row = page.getByTestId('scan-row-other/gemma-tiny');
+    await row.getByRole('button', { name: 'Add' }).click();
+    await page.getByTestId('models-table').getByText('other/gemma-tiny').waitFor();
+    await row.getByText('in library').waitFor();
+    await page.getByTestId('scan-results').scrollIntoViewIfNeeded();
+    await screenshot(page, 'models-7-cache-scan');
+  });
+
+  test('removing a studio download can delete its files, after confirmation', async () => {
+    const row = page.getByTestId('models-table').locator('tr', { hasText: 'tiny/llama-chat' });
+    await row.getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.getByTestId('remove-model-dialog');
+    await dialog.getByLabel(/Also delete the downloaded files/).check();
+    await screenshot(page, 'models-8-remove-dialog', false);
+    await dialog.getByRole('button', { name: 'Remove and delete files' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/Removed tiny\/llama-chat and deleted \d+ KB/)
+      .waitFor();
+    assert.ok(!existsSync(join(home, 'hub', 'models--tiny--llama-chat')));
+    // A model found in the cache offers no file deletion.
+    const gemma = page.getByTestId('models-table').locator('tr', { hasText: 'other/gemma-tiny' });
+    await gemma.getByRole('button', { name: 'Remove' }).click();
+    await dialog.getByText('The files on disk are not touched.').waitFor();
+    assert.equal(await dialog.getByLabel(/Also delete/).count(), 0);
+    await dialog.getByRole('button', { name: 'Keep' }).click();
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,273 @@
+// End-to-end: the Train wizard against the real `reft-studio serve` in Chromium. A recipe fills every
+// field and says why; layers are chosen on the model's diagram and positions with a control; an
+// option beyond the model is refused inline in the studio's words (not as a CLI flag); the draft
+// survives a visit to another page; the intervention preview shows the tokens training sees; a failed
+// estimate does not leave the old numbers; a run starts with a validation split and probe prompts.
+// Each step saves a screenshot under tests/e2e/screenshots/train-*.png.
+
+import assert from 'node:assert/strict';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  root,
+  rpc,
+  rpcFor,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+const BROKEN_MODEL = 'Moved away';
+
+describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  let datasetId: number;
+  const pageErrors: string[] = [];
+
+  const next = () => page.getByRole('button', { name: 'Next', exact: true }).click();
+  const step = (name: string) => page.getByRole('button', { name: new RegExp(`^Step \\d: ${name}$`) });
+  const field = (key: string) => page.getByTestId(`field-${key}`);
+  const reviewValue = (label: string) =>
+    page
+      .getByTestId('train-review')
+      .evaluate(
+        (dl, l) =>
+          Array.from(dl.querySelectorAll('dt')).find((dt) => dt.textContent === l)?.nextElementSibling
+            ?.textContent ?? null,
+        label,
+      );
+
+  /** A fresh draft on the demo model and dataset, at step 1. */
+  async function freshDraft(): Promise<void> {
+    await page.getByTestId('nav-train').click();
+    await page.getByRole('button', { name: 'Start over' }).click();
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await page.locator('#train-dataset').selectOption({ label: `${DEMO_DATASET} (12 rows)` });
+  }
+
+  before(async () => {
+    ensureRendererBuilt();
+    const dataDir = tempDir('reft-e2e-train-');
+    server = await startServer(dataDir);
+    client = await rpcFor(server.url);
+    datasetId = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === DEMO_DATASET,
+    ).id;
+    // A model whose folder disappeared after it was added: the backend cannot plan runs on it.
+    const gone = join(dataDir, 'gone-model');
+    cpSync(join(root, 'resources/demo/model'), gone, { recursive: true });
+    await rpc(client, 'models/add', { path: gone, name: BROKEN_MODEL });
+    rmSync(gone, { recursive: true });
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(server.url);
+    await connected(page);
+  });
+
+  after(async () => {
+    client?.close();
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  test('a recipe fills every field for the chosen model and says why', async () => {
+    await freshDraft();
+    await page.getByTestId('recipe-behaviour').click();
+    await page
+      .getByTestId('recipe-why')
+      .getByText(/pyreft’s README/)
+      .waitFor();
+    await screenshot(page, 'train-1-recipe');
+    await next();
+    // Layer 8 of 32 in pyreft's demo is layer 1 of the demo model's 4; the last prompt token only.
+    assert.equal(await page.getByTestId('layer-count').textContent(), '1 of 4 layers');
+    assert.equal(await page.getByTestId('layer-1').getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.getByTestId('positions-first').inputValue(), '0');
+    assert.equal(await page.getByTestId('positions-last').inputValue(), '1');
+    assert.equal(await page.getByLabel('Rank').inputValue(), '4');
+    await screenshot(page, 'train-2-intervention');
+    await next();
+    assert.equal(await page.getByLabel('Epochs').inputValue(), '100');
+    assert.equal(await page.getByLabel('Batch size').inputValue(), '10');
+    assert.equal(await page.getByLabel('Learning rate').inputValue(), '0.004');
+    // Each field explains itself in one line and shows the recipe's reason.
+    await field('epochs').getByText('Passes over the whole dataset').waitFor();
+    await field('epochs').getByText('Recipe: many passes over a tiny set.').waitFor();
+    // The device: the CPU always works.
+    const cpu = page.getByLabel('Device').locator('option[value="cpu"]');
+    assert.equal(await cpu.isDisabled(), false);
+    await screenshot(page, 'train-3-training');
+  });
+
+  test('layers on the model’s diagram, positions with first/last counts, tied or untied', async () => {
+    await step('Intervention').click();
+    await page.getByRole('button', { name: 'All', exact: true }).click();
+    assert.equal(await page.getByTestId('layer-count').textContent(), '4 of 4 layers');
+    await page.getByTestId('layer-0').click();
+    assert.equal(await page.getByTestId('layer-count').textContent(), '3 of 4 layers');
+    await page.getByTestId('positions-first').fill('2');
+    await page.getByTestId('positions-last').fill('2');
+    await page.getByRole('radio', { name: /^Tied/ }).check();
+    await page.getByText('1 intervention per layer').waitFor();
+    await page.getByRole('radio', { name: /^Untied/ }).check();
+    await page.getByText('2 interventions per layer').waitFor();
+    await step('Preview & start').click();
+    assert.equal(await reviewValue('Layers'), '1;2;3');
+    assert.equal(await reviewValue('Positions'), 'f2+l2');
+    assert.equal(await reviewValue('Share weights (tied)'), 'no');
+  });
+
+  test('an option beyond the model is refused inline, in the studio’s words', async () => {
+    await step('Intervention').click();
+    await page.getByLabel('Rank').fill('65');
+    const issue = page.getByTestId('issue-rank');
+    // The demo model's hidden size is 64: the limit is the model's, checked by the trainer's rule.
+    assert.equal(await issue.textContent(), "Rank must be at most the model's hidden size, 64 (got 65)");
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    const problems = (await page.getByTestId('step-problems').textContent()) ?? '';
+    assert.doesNotMatch(problems, /--/, 'no CLI flags in the studio');
+    await screenshot(page, 'train-2b-refused-rank', false);
+    await page.getByLabel('Rank').fill('8');
+    assert.equal(await issue.count(), 0);
+  });
+
+  test('the draft survives a visit to another page', async () => {
+    await step('Model & data').click();
+    await page.getByLabel('Run name (optional)').fill('kept draft');
+    await step('Training').click();
+    await page.getByLabel('Epochs').fill('7');
+    await page.getByTestId('nav-runs').click();
+    await page.getByRole('heading', { level: 1, name: 'Runs', exact: true }).waitFor();
+    await page.getByTestId('nav-train').click();
+    // Back on the same step, with the same values.
+    assert.equal(await page.getByLabel('Epochs').inputValue(), '7');
+    await step('Model & data').click();
+    assert.equal(await page.getByLabel('Run name (optional)').inputValue(), 'kept draft');
+    assert.equal(await page.getByLabel('Rank', { exact: true }).count(), 0);
+    await step('Intervention').click();
+    assert.equal(await page.getByLabel('Rank').inputValue(), '8');
+  });
+
+  test('the intervention preview: tokens after the template, the loss, what each intervention edits', async () => {
+    await step('Preview & start').click();
+    const preview = page.getByTestId('intervention-preview');
+    await preview.getByTestId('preview-tokens').waitFor();
+    const summary = (await preview.getByTestId('preview-summary').textContent()) ?? '';
+    assert.match(summary, /untied/);
+    // Layers 1;2;3 untied at f2+l2: six interventions, the prefix ones on tokens 0 and 1.
+    assert.equal(await preview.locator('tbody tr').count(), 6);
+    assert.equal(await preview.getByTestId('preview-iv-0').locator('td').nth(2).textContent(), '0, 1');
+    const strip = preview.getByTestId('preview-tokens');
+    const n = await strip.locator('.tok').count();
+    assert.ok(n > 4, `${n} tokens`);
+    assert.equal(await strip.locator('.tok.prefix').count(), 2);
+    assert.equal(await strip.locator('.tok.suffix').count(), 2);
+    assert.ok((await strip.locator('.tok.loss').count()) > 0, 'the completion carries the loss');
+    // Choosing one intervention highlights only its tokens.
+    await preview.getByTestId('preview-iv-3').getByRole('button').click();
+    assert.equal(await strip.locator('.tok.prefix').count(), 0);
+    assert.equal(await strip.locator('.tok.suffix').count(), 2);
+    await screenshot(page, 'train-4-preview');
+    // Another example.
+    await preview.getByRole('button', { name: 'Next ›' }).click();
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('[aria-label="Example number"]') as HTMLInputElement | null)?.value === '2',
+    );
+  });
+
+  test('a failed estimate clears the old numbers', async () => {
+    await step('Model & data').click();
+    const est = page.getByTestId('train-estimate');
+    await est.getByTestId('est-params').waitFor();
+    await page.getByLabel('Base model').selectOption({ label: BROKEN_MODEL });
+    await est.getByRole('alert').waitFor();
+    assert.match((await est.getByRole('alert').textContent()) ?? '', /gone/);
+    assert.equal(await est.getByTestId('est-params').count(), 0, 'no numbers of another model');
+    await est.scrollIntoViewIfNeeded();
+    await screenshot(page, 'train-5-failed-estimate', false);
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await est.getByTestId('est-params').waitFor();
+    assert.equal(await est.getByRole('alert').count(), 0);
+  });
+
+  test('starts a run on a split’s train part, validated on its validation part, with probe prompts', async () => {
+    const split = await rpc(client, 'datasets/split', { datasetId, seed: 3 });
+    // The dataset list is read when the page opens.
+    await page.getByTestId('nav-runs').click();
+    await page.getByTestId('nav-train').click();
+    await step('Model & data').click();
+    await page.getByLabel('Version', { exact: true }).selectOption({ value: String(split.train.id) });
+    // The split's validation part is chosen to validate on.
+    assert.equal(await page.getByRole('radio', { name: /^Another version/ }).isChecked(), true);
+    assert.equal(await page.getByLabel('Validation version').inputValue(), String(split.validation.id));
+    await page.getByLabel('Run name (optional)').fill('wizard e2e');
+    await step('Training').click();
+    await page.getByLabel('Epochs').fill('1');
+    await page.getByLabel('Max steps').fill('2');
+    await page.getByLabel('Probe prompts').fill('Who are you?\nWhere is the treasure?');
+    await page.getByLabel('Probe every N steps').fill('1');
+    await next();
+    assert.equal(await reviewValue('Probe prompts'), '2, every 1 steps');
+    await screenshot(page, 'train-6-review');
+    await page.getByTestId('train-start').click();
+    await page.waitForFunction(
+      () => /^#\/runs\/\d+$/.test(location.hash) || document.querySelector('[role="alert"]') !== null,
+    );
+    const alerts = await page.getByRole('alert').allTextContents();
+    assert.deepEqual(alerts, []);
+    const runId = Number(/#\/runs\/(\d+)$/.exec(page.url())?.[1]);
+    const run = await rpc(client, 'runs/get', { id: runId });
+    assert.equal(run.name, 'wizard e2e');
+    assert.equal(run.datasetVersionId, split.train.id);
+    assert.equal(run.config.evalData, split.validation.filePath);
+    assert.deepEqual(run.config.probe.prompts, ['Who are you?', 'Where is the treasure?']);
+    assert.deepEqual(run.config.layers, [1, 2, 3]);
+    assert.equal(run.config.rank, 8);
+    await page.getByTestId('run-detail').waitFor();
+    await screenshot(page, 'train-7-started');
+  });
+
+  test('every step fits a 1000×700 window without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 1000, height: 700 });
+    try {
+      await page.getByTestId('nav-train').click();
+      for (const [i, name] of ['Model & data', 'Intervention', 'Training', 'Preview & start'].entries()) {
+        await step(name).click();
+        const overflow = await page.evaluate(() =>
+          Array.from(document.querySelectorAll('main, main *')).some(
+            (el) =>
+              el.scrollWidth > el.clientWidth + 1 &&
+              getComputedStyle(el).overflowX === 'visible' &&
+              el.clientWidth > 0,
+          ),
+        );
+        assert.equal(overflow, false, `step ${i + 1} overflows sideways`);
+      }
+      await screenshot(page, 'train-8-small-window', false);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

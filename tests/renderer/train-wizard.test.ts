@@ -1,0 +1,68 @@
+// The Train wizard's pure parts: recipes (every option they set passes the schema for models of any
+// depth, and they match the paper's numbers), the layer diagram's and the positions control's
+// conversions to and from the options' text.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { trainOptionIssues } from '../../native-runtime/training/options.ts';
+import { layerSet, layersAt, layersText } from '../../renderer/src/lib/train/layers.ts';
+import { positionCounts, positionsText } from '../../renderer/src/lib/train/positions.ts';
+import { RECIPES } from '../../renderer/src/lib/train/presets.ts';
+
+const shapes = [
+  { numLayers: 4, hiddenSize: 64, maxPositions: 256 },
+  { numLayers: 30, hiddenSize: 576, maxPositions: 8192 },
+  { numLayers: 32, hiddenSize: 4096, maxPositions: 4096 },
+];
+
+describe('recipes', () => {
+  it('every recipe gives valid options for models of any depth, with its reasons', () => {
+    for (const r of RECIPES) {
+      assert.ok(r.why.length > 80 && r.source.length > 0, r.id);
+      for (const m of shapes) {
+        const o = r.options(m);
+        assert.deepEqual(trainOptionIssues(o, m), [], `${r.id} on ${m.numLayers} layers`);
+        for (const k of Object.keys(r.notes))
+          assert.ok(k in o, `${r.id}: a note on ${k}, which it does not set`);
+      }
+    }
+  });
+
+  it('keeps the paper’s numbers and places layers by depth', () => {
+    const byId = Object.fromEntries(RECIPES.map((r) => [r.id, r]));
+    const llama = shapes[2];
+    const c = byId.commonsense?.options(llama);
+    assert.deepEqual(
+      [c?.layers, c?.positions, c?.shareWeights, c?.rank, c?.lr, c?.epochs, c?.batchSize, c?.gradAccum],
+      ['all', 'f7+l7', true, 8, 9e-4, 6, 16, 2],
+    );
+    assert.equal(byId.arithmetic?.options(llama).epochs, 12);
+    // On a 32-layer model the instruction recipe is the paper's 3;9;18;24, the demo's layer 8.
+    assert.equal(byId.instruction?.options(llama).layers, '3;9;18;24');
+    assert.equal(byId.behaviour?.options(llama).layers, '8');
+    assert.equal(byId.instruction?.options(llama).maxLength, 768);
+    assert.equal(byId.instruction?.options(shapes[0]).maxLength, 256, 'within the model’s positions');
+  });
+});
+
+describe('layer diagram and positions control', () => {
+  it('reads and writes the Layers option', () => {
+    assert.deepEqual([...(layerSet('all', 4) ?? [])], [0, 1, 2, 3]);
+    assert.deepEqual([...(layerSet('3;1', 4) ?? [])], [1, 3]);
+    assert.equal(layerSet('9', 4), null);
+    assert.equal(layersText(new Set([0, 1, 2, 3]), 4), 'all');
+    assert.equal(layersText(new Set([3, 1]), 4), '1;3');
+    assert.deepEqual(layersAt([0, 0.5, 1], 5), [0, 2, 4]);
+    assert.deepEqual(layersAt([0.1, 0.12], 4), [0], 'distinct');
+  });
+
+  it('reads and writes the Positions option', () => {
+    assert.deepEqual(positionCounts('f3+l2'), { first: 3, last: 2 });
+    assert.deepEqual(positionCounts('l1'), { first: 0, last: 1 });
+    assert.equal(positionCounts('x'), null);
+    assert.equal(positionsText({ first: 3, last: 2 }), 'f3+l2');
+    assert.equal(positionsText({ first: 0, last: 4 }), 'l4');
+    assert.equal(positionsText({ first: 5, last: 0 }), 'f5');
+    assert.equal(positionsText({ first: 0, last: 0 }), null);
+  });
+});

@@ -1,0 +1,104 @@
+// Decoding a chunk of tokens per run with the graph's own loop (generation/decode-loop.ts) gives
+// exactly what one token per run gives: greedy and sampled (temperature, top-k, top-p, same seed),
+// a left-padded batch, rows ending early on an end id (the loop stops when all have), stop strings,
+// an adapter intervening on the prompt, and the same onToken order. The golden greedy tests run the
+// default (chunked) path; this file pins chunk 1 ≡ chunk N on the CPU.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type GenerateOptions, Generator } from '../../native-runtime/generation/generator.ts';
+import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+
+const spec = loadModelSpec(modelDir('llama'));
+const prompts = [
+  [1, 5, 9, 13, 200, 31],
+  [7, 3],
+];
+
+async function both(gen: Generator, o: GenerateOptions, chunk: number) {
+  const order: [number, number][][] = [[], []];
+  const run = (c: number, k: number) =>
+    gen.generate(prompts, { ...o, chunk: c, onToken: (r, id) => order[k].push([r, id]) });
+  const one = await run(1, 0);
+  const many = await run(chunk, 1);
+  return { one, many, order };
+}
+
+describe('chunked decoding', () => {
+  it('equals one token per run: greedy and sampled, several chunk sizes', async () => {
+    const gen = await Generator.load(spec);
+    const cases: GenerateOptions[] = [
+      { greedy: true },
+      { temperature: 0.8, topK: 40, topP: 0.9, seed: 3 },
+      { temperature: 1.3, seed: 5 },
+      { temperature: 0.7, topP: 0.5, seed: 9 },
+      { temperature: 1, topK: 3, seed: 11 },
+    ];
+    for (const o of cases)
+      for (const chunk of [2, 5, 16]) {
+        const { one, many, order } = await both(gen, { ...o, maxNewTokens: 13, eosTokenIds: [] }, chunk);
+        assert.deepEqual(many.tokens, one.tokens, `${JSON.stringify(o)} chunk ${chunk}`);
+        assert.deepEqual(order[1], order[0], 'onToken order');
+        assert.equal(many.newTokens, one.newTokens);
+      }
+  });
+
+  it('stops rows on end ids and stop strings as one token per run does', async () => {
+    const gen = await Generator.load(spec);
+    const free = await gen.generate(prompts, { greedy: true, maxNewTokens: 12, eosTokenIds: [], chunk: 1 });
+    // Row 1 ends at its 5th token, row 0 at its 9th: the loop runs on with one row ended, then stops.
+    const eosIds = [free.tokens[1][4], free.tokens[0][8]].filter((id, i, a) => a.indexOf(id) === i);
+    for (const chunk of [3, 8]) {
+      const { one, many } = await both(gen, { greedy: true, maxNewTokens: 12, eosTokenIds: eosIds }, chunk);
+      assert.deepEqual(many.tokens, one.tokens);
+      assert.deepEqual(many.finishReasons, one.finishReasons);
+      assert.ok(one.finishReasons.includes('eos'));
+    }
+    const stopAfter = free.tokens[0][3];
+    const shouldStop = (r: number, ids: number[]) => r === 0 && ids.at(-1) === stopAfter;
+    const { one, many } = await both(gen, { greedy: true, maxNewTokens: 12, eosTokenIds: [], shouldStop }, 5);
+    assert.deepEqual(many.tokens, one.tokens);
+    assert.deepEqual(many.finishReasons, ['stop', 'length']);
+  });
+
+  it('with an adapter: the prompt pass is intervened, the chunks read its cache', async () => {
+    const n = spec.hiddenSize,
+      r = 2;
+    const iv: InterventionSpec = {
+      key: interventionKey(2, 0),
+      layer: 2,
+      type: 'loreft',
+      rank: r,
+      embedDim: n,
+      act: 'linear',
+      dropout: 0,
+    };
+    const R = new Float32Array(n * r);
+    for (let i = 0; i < r; i++) R[i * r + i] = 1;
+    const feed = {
+      params: [
+        {
+          rotate_layer: { data: R, shape: [n, r] },
+          weight: { data: Float32Array.from({ length: r * n }, (_, i) => Math.cos(i) * 0.5), shape: [r, n] },
+          bias: { data: Float32Array.of(2, -3), shape: [r] },
+        },
+      ],
+      locations: [[[0, 3]], [[1]]],
+    };
+    const gen = await Generator.load(spec, { interventions: [iv] });
+    const base = await (await Generator.load(spec)).generate(prompts, {
+      greedy: true,
+      maxNewTokens: 10,
+      eosTokenIds: [],
+    });
+    const { one, many } = await both(
+      gen,
+      { greedy: true, maxNewTokens: 10, eosTokenIds: [], interventions: feed },
+      4,
+    );
+    assert.deepEqual(many.tokens, one.tokens);
+    assert.notDeepEqual(one.tokens, base.tokens, 'the adapter changes the continuation');
+  });
+});
