@@ -174,6 +174,33 @@ test('token lengths: as training tokenizes each example (chat template, eos), th
     rows.length,
   );
   assert.ok(report.bins.at(-1).to > 128, 'the bins reach past maxLength');
+  // A sample: evenly spaced rows, counts scaled to the whole version and marked as an estimate.
+  const many = await call('datasets/import', {
+    uploadId: await upload({
+      'many.jsonl': jsonl(Array.from({ length: 40 }, (_, i) => qa(i, i % 4 === 0 ? 60 : 1))),
+    }),
+  });
+  const est = await call('datasets/token-lengths', {
+    datasetId: many.dataset.id,
+    modelId,
+    maxLength: 128,
+    sample: 20,
+  });
+  assert.deepEqual(est.sampled, { counted: 20, of: 40 });
+  assert.equal(est.count, 40);
+  assert.equal(est.lengths, null);
+  assert.equal(
+    est.bins.reduce((s: number, x: { count: number }) => s + x.count, 0),
+    40,
+    'scaled to the version',
+  );
+  assert.ok(
+    est.overIndices.every((i: number) => i % 2 === 0 && i % 4 === 0),
+    'row indices of the sampled long rows',
+  );
+  const full = await call('datasets/token-lengths', { datasetId: many.dataset.id, modelId, maxLength: 128 });
+  assert.equal(full.sampled, null);
+  assert.equal(full.over, 10);
   // Counted once per version and model: another maxLength comes from the cache.
   const again = await call('datasets/token-lengths', { datasetId: r.dataset.id, modelId, maxLength: 4096 });
   assert.equal(again.countMs, 0);

@@ -55,18 +55,22 @@ function countTokens(
   v: DatasetVersion,
   model: { path: string; fingerprint: string },
   chatTemplate: 'auto' | 'none',
+  sample: number | undefined,
 ): { counts: Promise<TokenLengths>; cached: boolean } {
   const key = `${v.contentHash}:${model.fingerprint}:${chatTemplate}`;
-  const hit = countsKept.get(key);
+  // Every row counted answers a request for a sample too.
+  const hit = countsKept.get(key) ?? (sample !== undefined ? countsKept.get(`${key}:${sample}`) : undefined);
   if (hit) return { counts: hit, cached: true };
   const counts = ctx.engine.call('tokenLengths', {
     model: model.path,
     data: v.filePath,
     format: v.format,
     chatTemplate,
+    sample,
   });
-  countsKept.set(key, counts);
-  counts.catch(() => countsKept.delete(key));
+  const at = sample !== undefined ? `${key}:${sample}` : key;
+  countsKept.set(at, counts);
+  counts.catch(() => countsKept.delete(at));
   while (countsKept.size > COUNTS_KEPT) countsKept.delete(countsKept.keys().next().value as string);
   return { counts, cached: false };
 }
@@ -300,6 +304,8 @@ export const datasetsHandlers = defineHandlers({
           .max(1 << 20)
           .optional(),
         chatTemplate: z.enum(['auto', 'none']).optional(),
+        /** Count only this many evenly spaced rows (a quick first picture of a big version). */
+        sample: z.number().int().min(10).max(100_000).optional(),
       })
       .strict(),
     async (p, ctx): Promise<TokenLengthReport> => {
@@ -309,15 +315,21 @@ export const datasetsHandlers = defineHandlers({
         throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
       const model = getModel(ctx.lib, p.modelId);
       const started = performance.now();
-      const { counts, cached } = countTokens(ctx, v, model, p.chatTemplate ?? 'auto');
+      const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
+      const { counts, cached } = countTokens(ctx, v, model, p.chatTemplate ?? 'auto', sample);
       const c = await counts;
       const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
-      return tokenLengthReport(c.lengths, maxLength, {
-        versionId: v.id,
-        modelId: model.id,
-        chatTemplate: c.chatTemplate,
-        countMs: cached ? 0 : Math.round(performance.now() - started),
-      });
+      return tokenLengthReport(
+        c.lengths,
+        maxLength,
+        {
+          versionId: v.id,
+          modelId: model.id,
+          chatTemplate: c.chatTemplate,
+          countMs: cached ? 0 : Math.round(performance.now() - started),
+        },
+        c.indices ? { indices: c.indices, total: c.total } : null,
+      );
     },
   ),
   'datasets/remove': handler(Id, (p, ctx): { id: number } => {

@@ -1,7 +1,9 @@
 // The token-length report of a dataset version for a model: a histogram of the examples' lengths
 // (after the chat template, as training tokenizes them; counted by native-runtime/training/
 // token-lengths.ts in the engine worker), summary numbers, and which examples exceed maxLength
-// (training would cut those: the completion's end, then the prompt's start).
+// (training would cut those: the completion's end, then the prompt's start). A report from a sample
+// of the rows (evenly spaced; a first picture of a big dataset) scales its counts to the whole and
+// says so.
 
 export interface TokenBin {
   /** Lengths from `from` (inclusive) to `to` (exclusive). */
@@ -16,17 +18,20 @@ export interface TokenLengthReport {
   maxLength: number;
   /** Whether prompts went through the model's chat template. */
   chatTemplate: boolean;
+  /** Examples in the version. */
   count: number;
+  /** Set when only some examples were counted: the counts are estimates scaled to `of`. */
+  sampled: { counted: number; of: number } | null;
   min: number;
   max: number;
   mean: number;
   p50: number;
   p95: number;
-  /** Examples longer than maxLength, and the first of their row indices. */
+  /** Examples longer than maxLength, and the first of their row indices (of those counted). */
   over: number;
   overIndices: number[];
   bins: TokenBin[];
-  /** Every example's length by row index (left out for very large versions). */
+  /** Every example's length by row index (left out for a sample and for very large versions). */
   lengths: number[] | null;
   /** How long counting took (0 when the counts were cached). */
   countMs: number;
@@ -51,11 +56,15 @@ function quantile(sorted: Uint32Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))];
 }
 
-/** Bins, summary and over-length rows of `lengths` against `maxLength`. */
+/**
+ * Bins, summary and over-length rows of `lengths` against `maxLength`. With `sample`, the lengths
+ * are those of the rows `sample.indices` out of `sample.total`.
+ */
 export function tokenLengthReport(
   lengths: readonly number[],
   maxLength: number,
   ids: { versionId: number; modelId: number; chatTemplate: boolean; countMs: number },
+  sample: { indices: readonly number[]; total: number } | null = null,
 ): TokenLengthReport {
   const sorted = Uint32Array.from(lengths).sort();
   const max = sorted.length ? sorted[sorted.length - 1] : 0;
@@ -71,21 +80,27 @@ export function tokenLengthReport(
     sum += n;
     if (n > maxLength) {
       over++;
-      if (overIndices.length < OVER_LISTED) overIndices.push(i);
+      if (overIndices.length < OVER_LISTED) overIndices.push(sample ? sample.indices[i] : i);
     }
   });
+  const scale = sample && lengths.length ? sample.total / lengths.length : 1;
   return {
     ...ids,
     maxLength,
-    count: lengths.length,
+    count: sample ? sample.total : lengths.length,
+    sampled: sample ? { counted: lengths.length, of: sample.total } : null,
     min: sorted.length ? sorted[0] : 0,
     max,
     mean: lengths.length ? sum / lengths.length : 0,
     p50: quantile(sorted, 0.5),
     p95: quantile(sorted, 0.95),
-    over,
+    over: Math.round(over * scale),
     overIndices,
-    bins: counts.map((count, i) => ({ from: i * width, to: (i + 1) * width, count })),
-    lengths: lengths.length <= LENGTHS_SENT ? [...lengths] : null,
+    bins: counts.map((count, i) => ({
+      from: i * width,
+      to: (i + 1) * width,
+      count: Math.round(count * scale),
+    })),
+    lengths: !sample && lengths.length <= LENGTHS_SENT ? [...lengths] : null,
   };
 }
