@@ -9,6 +9,7 @@ import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
+import { applyEnvironment } from './library/environment.ts';
 import { markStaleEvaluations } from './library/evaluations.ts';
 import { closeLibrary, type OpenLibraryOptions, openLibrary } from './library/library.ts';
 import { checkRunFiles } from './library/runs.ts';
@@ -42,6 +43,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
     );
   }
   markStaleEvaluations(lib);
+  // The Settings page's engine and Hugging Face preferences (threads, HF_TOKEN, HF_HUB_CACHE).
+  applyEnvironment(lib);
   const events = new BackendEvents();
   const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
   const engine = opts.engine ?? new WorkerEngine();

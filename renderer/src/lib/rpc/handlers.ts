@@ -17,6 +17,7 @@ export type {
   DownloadProgress,
   DropDuplicatesResult,
   DuplicateReport,
+  EnvironmentReport,
   EvaluationRecord,
   ExecutionProvider,
   ExportFormat,
