@@ -237,7 +237,7 @@ export const benchCommands: Command[] = [
   },
   {
     name: 'bench prefill',
-    summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
+    summary: 'forward pass tokens/s over batch × seq tokens, logits computed',
     usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
     options: {
       ...base,
@@ -259,7 +259,7 @@ export const benchCommands: Command[] = [
   },
   {
     name: 'bench decode',
-    summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
+    summary: 'greedy decoding tokens/s at batch 1 with the KV cache',
     usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--chunk 8] [--device cpu]`,
     options: {
       ...base,

@@ -102,7 +102,8 @@ export const runtimeCommands: Command[] = [
   },
   {
     name: 'runtime env',
-    summary: 'print the environment an engine process gets from the installed CUDA pack (sh export lines)',
+    summary:
+      'print the environment an engine process gets from the installed CUDA pack (sh export lines: eval "$(reft-studio runtime env)")',
     usage: 'runtime env',
     examples: ['runtime env', 'runtime env --data-dir ./studio-data'],
     async run(ctx) {
