@@ -2,13 +2,15 @@
 // tokenize it (data.ts: the same file reader, the chat template rule, the completion plus eos), before
 // truncation: the Datasets page draws their histogram and flags the examples longer than maxLength,
 // which training would cut. Runs in the engine worker (tokenizing thousands of rows takes seconds:
-// the tokenizer is JavaScript). `sample` counts only evenly spaced examples, for a first picture of a
-// big dataset while the rest is counted.
+// the tokenizer is JavaScript). `sample` counts only a random (seeded) sample of the examples, for a
+// first picture of a big dataset while the rest is counted — random, not every k-th row, because a
+// generated dataset is often periodic and every k-th row would see one phase of it.
 // Leaves out: the histogram itself (the backend bins the lengths) and truncation (only flagged).
 
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { mulberry32 } from '../generation/sampling.ts';
 import { type ModelFolder, openModelFolder } from '../models/model-folder.ts';
 import { type DataFormat, encodePrompt, readDataset } from './data.ts';
 
@@ -19,7 +21,7 @@ export interface TokenLengthsInput {
   data: string;
   format?: DataFormat | 'auto';
   chatTemplate?: 'auto' | 'none';
-  /** Count at most this many examples, evenly spaced (all when absent or when there are fewer). */
+  /** Count at most this many examples, a seeded random sample (all when absent or there are fewer). */
   sample?: number;
 }
 
@@ -52,6 +54,19 @@ function folderOf(dir: string): ModelFolder {
   return kept.folder;
 }
 
+/** `k` of the indices 0..n-1, chosen at random with a fixed seed (a partial Fisher–Yates), sorted. */
+export function sampleIndices(n: number, k: number): number[] {
+  const rng = mulberry32(0x5eed);
+  const pool = new Map<number, number>(); // the swapped part of a virtual 0..n-1 array
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng() * (n - i));
+    out.push(pool.get(j) ?? j);
+    pool.set(j, pool.get(i) ?? i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
 export function tokenLengths(input: TokenLengthsInput): TokenLengths {
   const folder = folderOf(input.model);
   const tok = folder.tokenizer;
@@ -62,10 +77,7 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
   const eos = (tok.eosTokenId ?? folder.spec.eosTokenIds[0] ?? null) !== null ? 1 : 0;
   const ds = readDataset(input.data, input.format ?? 'auto');
   const n = ds.examples.length;
-  const indices =
-    input.sample !== undefined && input.sample < n
-      ? Array.from({ length: input.sample }, (_, k) => Math.floor((k * n) / (input.sample as number)))
-      : null;
+  const indices = input.sample !== undefined && input.sample < n ? sampleIndices(n, input.sample) : null;
   const picked = indices ? indices.map((i) => ds.examples[i]) : ds.examples;
   // Repeated completions (short labels, shared answers) are tokenized once.
   const completions = new Map<string, number>();

@@ -174,7 +174,7 @@ test('token lengths: as training tokenizes each example (chat template, eos), th
     rows.length,
   );
   assert.ok(report.bins.at(-1).to > 128, 'the bins reach past maxLength');
-  // A sample: evenly spaced rows, counts scaled to the whole version and marked as an estimate.
+  // A sample: rows picked at random (seeded), counts scaled to the whole version, marked as an estimate.
   const many = await call('datasets/import', {
     uploadId: await upload({
       'many.jsonl': jsonl(Array.from({ length: 40 }, (_, i) => qa(i, i % 4 === 0 ? 60 : 1))),

@@ -273,7 +273,7 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     await view().getByRole('button', { name: 'Count tokens' }).click();
     const during = await rpc(client, 'datasets/list');
     const answeredMs = Date.now() - t0;
-    // First an estimate from 1,000 evenly spaced rows, then every row.
+    // First an estimate from 1,000 rows picked at random, then every row.
     await view().getByTestId('token-estimate').waitFor({ timeout: 120_000 });
     const firstMs = Date.now() - t0;
     await shot('datasets-9-ten-thousand-estimate');

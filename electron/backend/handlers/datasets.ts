@@ -304,7 +304,7 @@ export const datasetsHandlers = defineHandlers({
           .max(1 << 20)
           .optional(),
         chatTemplate: z.enum(['auto', 'none']).optional(),
-        /** Count only this many evenly spaced rows (a quick first picture of a big version). */
+        /** Count only this many rows, picked at random (a quick first picture of a big version). */
         sample: z.number().int().min(10).max(100_000).optional(),
       })
       .strict(),

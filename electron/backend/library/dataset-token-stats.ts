@@ -2,8 +2,7 @@
 // (after the chat template, as training tokenizes them; counted by native-runtime/training/
 // token-lengths.ts in the engine worker), summary numbers, and which examples exceed maxLength
 // (training would cut those: the completion's end, then the prompt's start). A report from a sample
-// of the rows (evenly spaced; a first picture of a big dataset) scales its counts to the whole and
-// says so.
+// of the rows (random; a first picture of a big dataset) scales its counts to the whole and says so.
 
 export interface TokenBin {
   /** Lengths from `from` (inclusive) to `to` (exclusive). */
