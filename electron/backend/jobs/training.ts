@@ -52,6 +52,7 @@ import { getModel, type ModelRecord, modelFromRef } from '../library/models.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import {
   appendMetrics,
+  checkpointAdapterPath,
   createRunWithConfig,
   forgetCheckpoints,
   getRun,
@@ -486,7 +487,7 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     );
   const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
-  const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
+  const dest = checkpointAdapterPath(lib, runId, ckpt.step);
   const existing = findRunAdapter(lib, runId, dest);
   if (existing !== null) return getAdapter(lib, existing);
   const adapter = readStudioAdapter(ckpt.path);
