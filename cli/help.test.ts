@@ -104,3 +104,12 @@ test('train --help says what leaving an option out does, where that is not its d
   // Unset, the length is 512 or the model's context when that is shorter.
   assert.match(r.stdout, /^ {2}--max-length T .*default: 512, or the model's context if shorter$/m);
 });
+
+test('a value starting with a dash: one line saying how to write it', async () => {
+  const r = await run(['runs', 'list', '--status', '-x']);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    "error: Option '--status' needs a value; write one starting with '-' as --status=-VALUE\n",
+  );
+});
