@@ -141,6 +141,15 @@ export function str(values: ArgValues, key: string): string | undefined {
 export function int(values: ArgValues, key: string): number | undefined {
   const v = str(values, key);
   if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw new UsageError(`--${key} must be an integer, got "${v}"`);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new UsageError(`--${key} must be an integer, got "${v}"`);
   return Number(v);
+}
+
+/** An integer option that must be at least `min` (a count, a limit); undefined when not given. */
+export function intAtLeast(values: ArgValues, key: string, min: number): number | undefined {
+  const v = str(values, key);
+  const n = int(values, key);
+  if (n !== undefined && n < min) throw new UsageError(`--${key} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
 }
