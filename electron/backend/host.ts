@@ -9,7 +9,6 @@ import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
-import { markStaleEvaluations } from './library/evaluations.ts';
 import { closeLibrary, type OpenLibraryOptions, openLibrary } from './library/library.ts';
 import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
@@ -41,7 +40,6 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       `library: forgot ${fileReport.forgottenCheckpoints} checkpoint(s) whose folders are missing`,
     );
   }
-  markStaleEvaluations(lib);
   const events = new BackendEvents();
   const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
   const engine = opts.engine ?? new WorkerEngine();

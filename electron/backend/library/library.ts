@@ -5,11 +5,14 @@
 import { join } from 'node:path';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
+import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { seedDemo } from './demo.ts';
 
 export interface Library {
   db: Db;
   dataDir: string;
+  /** This process's owner lock: the runs and evaluations it starts record its token. */
+  owner: OwnerLock;
 }
 
 export interface OpenLibraryOptions extends OpenOptions {
@@ -18,8 +21,10 @@ export interface OpenLibraryOptions extends OpenOptions {
 }
 
 export function openLibrary(dataDir: string, opts: OpenLibraryOptions = {}): Library {
+  // Taken before the start-up check, which then knows this process's own runs.
+  const owner = ownerLock(dataDir);
   const db = openDatabase(dataDir, opts);
-  const lib: Library = { db, dataDir };
+  const lib: Library = { db, dataDir, owner };
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
