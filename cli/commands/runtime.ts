@@ -2,7 +2,12 @@
 // CUDA provider). Work in native-runtime/runtime/runtime-install.ts and cuda-pack.ts.
 
 import { ReftError } from '../../native-runtime/errors.ts';
-import { listPacks, type PackStatus } from '../../native-runtime/runtime/cuda-pack.ts';
+import {
+  engineEnv,
+  LAUNCH_MARKER,
+  listPacks,
+  type PackStatus,
+} from '../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
 import { str, UsageError } from '../args.ts';
 import { type Command, formatBytes, table } from '../command.ts';
@@ -14,7 +19,8 @@ function describe(p: PackStatus): string {
     `${p.name}: ${state} — ONNX Runtime ${p.manifest.ortVersion}, CUDA ${p.manifest.cudaMajor ?? '?'}, ${p.dir}`,
   ];
   for (const q of p.problems) lines.push(`  problem: ${q}`);
-  for (const m of p.missing) lines.push(`  missing ${m.name}: install ${m.hint}`);
+  for (const m of p.missing)
+    lines.push(`  missing ${m.name}${m.required ? '' : ' (recommended)'}: install ${m.hint}`);
   return lines.join('\n');
 }
 
@@ -90,6 +96,27 @@ export const runtimeCommands: Command[] = [
               ...packs.filter((p) => !p.ready).map(describe),
             ].join('\n')
           : 'no runtime packs: `reft-studio runtime install cuda` adds the CUDA provider',
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'runtime env',
+    summary: 'print the environment an engine process gets from the installed CUDA pack (sh export lines)',
+    usage: 'runtime env',
+    examples: ['runtime env', 'eval "$(reft-studio runtime env)" && node my-script.js'],
+    async run(ctx) {
+      const { [LAUNCH_MARKER]: _started, ...current } = process.env;
+      const env = engineEnv(ctx.dataDir, current);
+      const vars = env
+        ? { LD_LIBRARY_PATH: env.LD_LIBRARY_PATH ?? '', [LAUNCH_MARKER]: env[LAUNCH_MARKER] ?? '' }
+        : {};
+      ctx.print(
+        { env: vars },
+        () =>
+          Object.entries(vars)
+            .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
+            .join('\n') || '# no usable CUDA runtime pack: nothing to set',
       );
       return 0;
     },

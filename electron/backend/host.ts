@@ -9,6 +9,7 @@ import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
+import { applyEnvironment } from './library/environment.ts';
 import { closeLibrary, type OpenLibraryOptions, openLibrary } from './library/library.ts';
 import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
@@ -40,6 +41,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       `library: forgot ${fileReport.forgottenCheckpoints} checkpoint(s) whose folders are missing`,
     );
   }
+  // The Settings page's engine and Hugging Face preferences (threads, HF_TOKEN, HF_HUB_CACHE).
+  applyEnvironment(lib);
   const events = new BackendEvents();
   const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
   const engine = opts.engine ?? new WorkerEngine();

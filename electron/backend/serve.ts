@@ -6,7 +6,7 @@
 // sends an Origin, it must be this server's own (403 otherwise) — so another web page, or a
 // DNS-rebinding attack, can reach neither the library nor the engine. Host headers are checked too.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { type Backend, createBackend } from './host.ts';
 import { appRoot } from './paths.ts';
 import { MAX_MESSAGE_BYTES } from './rpc/json-shape.ts';
 import { attachWebSocketRpc } from './rpc/websocket.ts';
+import { loadServeState, saveServeState } from './serve-state.ts';
 
 export interface ServeOptions {
   dataDir: string;
@@ -108,7 +109,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const rendererDir = resolve(opts.rendererDir ?? join(appRoot(), 'renderer', 'dist'));
   const rendererMissing = !existsSync(join(rendererDir, 'index.html'));
   const rendererReal = rendererMissing ? rendererDir : realpathSync(rendererDir);
-  const token = opts.noToken ? null : randomBytes(24).toString('base64url');
+  const saved = loadServeState(opts.dataDir);
+  const token = opts.noToken ? null : saved.token;
 
   const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo });
   let port = 0;
@@ -140,6 +142,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       return sendText(res, 400, 'bad path');
     }
     if (pathname === '/rpc') return sendText(res, 426, 'the RPC endpoint needs a WebSocket upgrade');
+    if (pathname === '/auth-check') {
+      const given = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+      res.writeHead(token === null || sameToken(given, token) ? 204 : 401, { 'Cache-Control': 'no-store' });
+      return res.end();
+    }
     if (pathname.includes('\0') || pathname.includes('\\')) return sendText(res, 400, 'bad path');
     if (rendererMissing) {
       res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -219,14 +226,30 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  try {
-    await new Promise<void>((res, rej) => {
+  const listen = (p: number) =>
+    new Promise<void>((res, rej) => {
       server.once('error', rej);
-      server.listen(opts.port ?? 0, host, () => {
+      server.listen(p, host, () => {
         server.off('error', rej);
         res();
       });
     });
+  try {
+    // Without --port, the port of the last launch first (open tabs point there), else a free one.
+    if (opts.port === undefined && saved.port !== null) {
+      try {
+        await listen(saved.port);
+      } catch (e) {
+        if (
+          (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' &&
+          (e as NodeJS.ErrnoException).code !== 'EACCES'
+        )
+          throw e;
+        await listen(0);
+      }
+    } else {
+      await listen(opts.port ?? 0);
+    }
   } catch (e) {
     await backend.close();
     const code = (e as NodeJS.ErrnoException).code;
@@ -236,6 +259,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
   }
   port = (server.address() as AddressInfo).port;
+  if (token !== null) saveServeState(opts.dataDir, { token, port });
   for (const h of ['127.0.0.1', 'localhost', '[::1]', hostForUrl(host)])
     allowedHosts.add(`${h}:${port}`.toLowerCase());
 

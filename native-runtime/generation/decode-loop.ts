@@ -11,9 +11,10 @@
 //   chunk_uniforms float32 (≥max(N,1), B) (row i for token i), chunk_greedy bool [],
 //   chunk_temperature float32 [], chunk_top_k int64 [], chunk_top_p float32 [],
 //   chunk_eos int64 (≥1) (ids that end a row; −1 for none), chunk_done bool (B) (rows already ended).
-// Outputs replace the decoder's: new_key.i / new_value.i = every token this run added to the cache
-// (the graph's own T, then N − 1), present_key.i / present_value.i = the whole cache after the run,
-// chunk_tokens int64 (N, B) (one row when N = 0; ignore it then). Finished rows repeat their token.
+// Outputs besides the decoder's own (new_key.i … for the graph's pass): chunk_new_key.i /
+// chunk_new_value.i = the N − 1 tokens the loop added to the cache, chunk_present_key.i / … = the
+// whole cache after the run (both empty when N ≤ 1), chunk_tokens int64 (N, B) (one row when N = 0;
+// ignore it then). Finished rows repeat their token.
 
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
@@ -62,8 +63,8 @@ function notAllDone(b: GraphBuilder, done: Value): Value {
 }
 
 /**
- * Adds the loop after the graph's own pass and declares the cache outputs and chunk_tokens.
- * `dg` must be built with cacheOutputs: false; `logits` are the pass's logits (B, T, V) float32.
+ * Adds the loop after the graph's own pass (whose cache outputs stay as they are) and declares
+ * chunk_new_* / chunk_present_* and chunk_tokens. `logits` are the pass's logits (B, T, V) float32.
  */
 export function addDecodeLoop(
   b: GraphBuilder,
@@ -78,12 +79,12 @@ export function addDecodeLoop(
     V = spec.vocabSize;
   const cacheShape = ['B', K, '?', E];
 
-  // N = 0: the pass's own cache entries, as a graph without the loop returns them.
+  // N = 0: nothing more (empty cache tensors; copying the whole cache through the If every token
+  // cost more than the loop saves on a small model).
   const off = b.subgraph('chunk_off');
-  for (const c of dg.cache) off.output(off.op('Identity', [c.kNew]));
-  for (const c of dg.cache) off.output(off.op('Identity', [c.vNew]));
-  for (const c of dg.cache) off.output(off.op('Identity', [c.k]));
-  for (const c of dg.cache) off.output(off.op('Identity', [c.v]));
+  const none = (v: Value) =>
+    off.op('Slice', [v, off.ints([0]), off.ints([0]), off.ints([2])], {}, { shapes: [['B', K, 0, E]] });
+  for (let n = 0; n < 4; n++) for (const c of dg.cache) off.output(none(n % 2 ? c.vNew : c.kNew));
   // chunk_tokens: (1, B), the last input token (never read: N = 0 samples nothing).
   off.output(
     off.transpose(
@@ -195,16 +196,17 @@ export function addDecodeLoop(
     );
     const finals = outs.slice(3, 3 + 2 * L);
     const scan = outs[outs.length - 1];
-    const pastLen = on.shapeOf(dg.cache[0].pastK, 2, 3);
-    const fromPast = (v: Value) =>
+    // The loop's own entries: everything after the graph's pass's cache.
+    const ownLen = on.shapeOf(dg.cache[0].k, 2, 3);
+    const added = (v: Value) =>
       on.op(
         'Slice',
-        [v, pastLen, on.ints([Number.MAX_SAFE_INTEGER]), on.ints([2])],
+        [v, ownLen, on.ints([Number.MAX_SAFE_INTEGER]), on.ints([2])],
         {},
         { shapes: [cacheShape] },
       );
-    for (let i = 0; i < L; i++) on.output(fromPast(finals[2 * i]));
-    for (let i = 0; i < L; i++) on.output(fromPast(finals[2 * i + 1]));
+    for (let i = 0; i < L; i++) on.output(added(finals[2 * i]));
+    for (let i = 0; i < L; i++) on.output(added(finals[2 * i + 1]));
     for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i]]));
     for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i + 1]]));
     on.output(on.concat([on.unsqueeze(first, [0]), scan], 0, ['?', 'B']));
@@ -221,9 +223,9 @@ export function addDecodeLoop(
       dtypes: [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64'],
     },
   );
-  for (let i = 0; i < L; i++) b.output(res[i], `new_key.${i}`);
-  for (let i = 0; i < L; i++) b.output(res[L + i], `new_value.${i}`);
-  for (let i = 0; i < L; i++) b.output(res[2 * L + i], `present_key.${i}`);
-  for (let i = 0; i < L; i++) b.output(res[3 * L + i], `present_value.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[i], `chunk_new_key.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[L + i], `chunk_new_value.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[2 * L + i], `chunk_present_key.${i}`);
+  for (let i = 0; i < L; i++) b.output(res[3 * L + i], `chunk_present_value.${i}`);
   b.output(res[4 * L], 'chunk_tokens');
 }

@@ -165,15 +165,15 @@ export class Generator {
         // After the prompt: `n` tokens per run, the in-graph loop sampling them.
         const n = step > 0 && chunk > 1 ? Math.min(chunk, maxNew - step) : 1;
         const u = uniforms(n);
-        if (step > 0 && loop)
-          Object.assign(feeds, chunkFeeds(B, chunk > 1 ? n : 0, u, done, eos, opts, greedy));
+        if (step > 0 && loop) Object.assign(feeds, chunkFeeds(B, n > 1 ? n : 0, u, done, eos, opts, greedy));
         const res = await runSession(this.session, feeds, [
-          ...cache.fetches,
-          ...(loop ? ['chunk_tokens'] : []),
+          ...cache.fetches('new'),
+          ...(n > 1 ? [...cache.fetches('chunk'), 'chunk_tokens'] : []),
         ]);
         // The loop stops early once every row has ended: count what it made.
         const got = n > 1 ? res.chunk_tokens.dims[0] : 1;
-        cache.append(res, step === 0 ? T : got);
+        cache.append(res, step === 0 ? T : 1, 'new');
+        if (got > 1) cache.append(res, got - 1, 'chunk');
         if (step === 0) {
           prefillMs = performance.now() - t0;
           t0 = performance.now();
@@ -311,9 +311,11 @@ function maskTensor(mask: number[][], capacity?: number, window?: number): ort.T
 interface Cache {
   /** Slots the past is fed at (unused ones masked out), or null when the past is fed at its length. */
   readonly capacity: number | null;
-  readonly fetches: string[];
+  /** What to fetch for the graph's own pass ('new') or for a decoding loop's tokens ('chunk'). */
+  fetches(part: 'new' | 'chunk'): string[];
   feed(feeds: Record<string, ort.Tensor>): void;
-  append(res: Record<string, ort.Tensor>, n: number): void;
+  /** Takes n tokens' keys/values: the pass's (new_key.i …) or the loop's (chunk_new_key.i …). */
+  append(res: Record<string, ort.Tensor>, n: number, part: 'new' | 'chunk'): void;
   release(): void;
 }
 
@@ -321,16 +323,18 @@ class KvCache implements Cache {
   capacity = 0;
   #len = 0;
   #slots: Float32Array[] = []; // key.0, value.0, key.1, … each (B, K, capacity, E)
-  readonly fetches: string[];
 
   constructor(
     private readonly layers: number,
     private readonly B: number,
     private readonly K: number,
     private readonly E: number,
-  ) {
-    this.fetches = ['logits'];
-    for (let i = 0; i < layers; i++) this.fetches.push(`new_key.${i}`, `new_value.${i}`);
+  ) {}
+
+  fetches(part: 'new' | 'chunk'): string[] {
+    const p = part === 'new' ? 'new_' : 'chunk_new_';
+    const names = Array.from({ length: this.layers }, (_, i) => [`${p}key.${i}`, `${p}value.${i}`]).flat();
+    return part === 'new' ? ['logits', ...names] : names;
   }
 
   feed(feeds: Record<string, ort.Tensor>): void {
@@ -350,8 +354,9 @@ class KvCache implements Cache {
   }
 
   /** Appends a pass's n new tokens per row, growing by half again (in 64-token blocks) when full. */
-  append(res: Record<string, ort.Tensor>, n: number): void {
+  append(res: Record<string, ort.Tensor>, n: number, part: 'new' | 'chunk'): void {
     const { B, K, E } = this;
+    const p = part === 'new' ? 'new_' : 'chunk_new_';
     const need = this.#len + n;
     if (need > this.capacity) {
       const cap = Math.ceil(Math.max(need, this.capacity * 1.5) / 64) * 64;
@@ -370,8 +375,8 @@ class KvCache implements Cache {
     }
     for (let i = 0; i < this.layers; i++) {
       for (const [j, name] of [
-        [2 * i, `new_key.${i}`],
-        [2 * i + 1, `new_value.${i}`],
+        [2 * i, `${p}key.${i}`],
+        [2 * i + 1, `${p}value.${i}`],
       ] as const) {
         const src = res[name].data as Float32Array;
         const dst = this.#slots[j];
@@ -390,7 +395,6 @@ class KvCache implements Cache {
  */
 class DeviceKvCache implements Cache {
   readonly capacity = null;
-  readonly fetches: string[];
   #past: ort.Tensor[] = [];
   #empty: ort.Tensor;
 
@@ -400,8 +404,6 @@ class DeviceKvCache implements Cache {
     K: number,
     E: number,
   ) {
-    this.fetches = ['logits'];
-    for (let i = 0; i < layers; i++) this.fetches.push(`present_key.${i}`, `present_value.${i}`);
     this.#empty = new ort.Tensor('float32', new Float32Array(0), [B, K, 0, E]);
   }
 
@@ -412,10 +414,18 @@ class DeviceKvCache implements Cache {
     }
   }
 
-  append(res: Record<string, ort.Tensor>): void {
+  fetches(part: 'new' | 'chunk'): string[] {
+    const p = part === 'new' ? 'present_' : 'chunk_present_';
+    const names = Array.from({ length: this.layers }, (_, i) => [`${p}key.${i}`, `${p}value.${i}`]).flat();
+    return part === 'new' ? ['logits', ...names] : names;
+  }
+
+  /** The whole cache after the pass (present_*), replaced by the loop's (chunk_present_*) if it ran. */
+  append(res: Record<string, ort.Tensor>, _n: number, part: 'new' | 'chunk'): void {
+    const p = part === 'new' ? 'present_' : 'chunk_present_';
     const next = Array.from({ length: this.layers }, (_, i) => [
-      res[`present_key.${i}`],
-      res[`present_value.${i}`],
+      res[`${p}key.${i}`],
+      res[`${p}value.${i}`],
     ]).flat();
     if (next.some((t) => t.location !== 'gpu-buffer'))
       throw new OrtError(

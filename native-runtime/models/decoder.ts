@@ -103,14 +103,11 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
   return inv;
 }
 
-/** The cache outputs of a cached graph (new_* and present_*): what a WebGPU session keeps on the device. */
+/** The cache outputs of a cached graph (and of its decoding loop): what a WebGPU session keeps on the device. */
 export function cacheOutputs(spec: ModelSpec): string[] {
-  return Array.from({ length: spec.numLayers }, (_, i) => [
-    `new_key.${i}`,
-    `new_value.${i}`,
-    `present_key.${i}`,
-    `present_value.${i}`,
-  ]).flat();
+  return Array.from({ length: spec.numLayers }, (_, i) =>
+    ['new_', 'present_', 'chunk_new_', 'chunk_present_'].flatMap((p) => [`${p}key.${i}`, `${p}value.${i}`]),
+  ).flat();
 }
 
 interface CacheIO {

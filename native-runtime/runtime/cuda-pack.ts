@@ -47,6 +47,8 @@ export interface PackManifest {
 export interface MissingLib {
   name: string;
   hint: string;
+  /** false: the provider loads without it (cuDNN, which it opens at run time for some ops only). */
+  required: boolean;
 }
 
 export interface PackStatus {
@@ -109,6 +111,8 @@ export function providerNeeds(providerPath: string): { needs: string[]; cudaMajo
 /** Where to get each missing library, by family. */
 export function hintFor(lib: string, cudaMajor: number | null): string {
   const cu = cudaMajor ? `CUDA ${cudaMajor}` : 'CUDA';
+  if (/^libcuda\.so/.test(lib))
+    return `the NVIDIA driver (libcuda.so.1 comes with it${cudaMajor ? `; ${cu} needs driver ${cudaMajor >= 13 ? '580' : '525'} or newer` : ''}): https://www.nvidia.com/drivers`;
   const wheel = (pkg: string) =>
     cudaMajor && cudaMajor >= 13
       ? `pip install nvidia-${pkg}`
@@ -151,10 +155,17 @@ export function packStatus(
   for (const f of [ORT_LIB, ...PROVIDER_LIBS])
     if (!existsSync(join(dir, 'ort', f)))
       problems.push(`${join(dir, 'ort', f)} is missing: reinstall the pack`);
-  const libraries = findLibraries(manifest.needs, cudaLibraryDirs(env, packLibDirs(dir)));
+  // cuDNN 9 is not in the provider's DT_NEEDED (it is opened at run time) but convolution-free graphs
+  // like ours may still touch it: look for it, and say so when it is missing, without blocking.
+  const optional = manifest.needs.some((n) => n.startsWith('libcudnn')) ? [] : ['libcudnn.so.9'];
+  const libraries = findLibraries([...manifest.needs, ...optional], cudaLibraryDirs(env, packLibDirs(dir)));
   const missing = libraries
     .filter((l) => !l.path)
-    .map((l) => ({ name: l.name, hint: hintFor(l.name, manifest.cudaMajor) }));
+    .map((l) => ({
+      name: l.name,
+      hint: hintFor(l.name, manifest.cudaMajor),
+      required: !optional.includes(l.name),
+    }));
   const loaded = loadedOrtLibrary();
   return {
     name,
@@ -163,7 +174,7 @@ export function packStatus(
     versionOk,
     libraries,
     missing,
-    ready: versionOk && problems.length === 0 && missing.length === 0,
+    ready: versionOk && problems.length === 0 && !missing.some((m) => m.required),
     active: loaded === join(dir, 'ort', ORT_LIB),
     problems,
   };

@@ -117,10 +117,11 @@ async function cudaState(
       'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda` (or Settings → Devices)',
     );
   if (pack.problems.length) return s('unavailable', pack.problems[0]);
-  if (pack.missing.length)
+  const required = pack.missing.filter((m) => m.required);
+  if (required.length)
     return s(
       'unavailable',
-      `missing ${pack.missing.map((m) => m.name).join(', ')} — install ${[...new Set(pack.missing.map((m) => m.hint))].join('; ')}`,
+      `missing ${required.map((m) => m.name).join(', ')} — install ${[...new Set(required.map((m) => m.hint))].join('; ')}`,
     );
   const drv = Number(nvidia.driverCudaVersion?.split('.')[0]);
   if (pack.manifest.cudaMajor && drv && drv < pack.manifest.cudaMajor)

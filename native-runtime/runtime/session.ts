@@ -28,6 +28,12 @@ ort.env.logLevel = (process.env.REFT_STUDIO_ORT_LOG as typeof ort.env.logLevel) 
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
+/** REFT_STUDIO_THREADS (the Settings page's "threads"), read per session; 0 lets ORT decide. */
+function defaultThreads(): number {
+  const n = Number(process.env.REFT_STUDIO_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 export interface SessionConfig {
   device?: DeviceChoice;
   /** Folder that external-data locations are relative to (the model folder). */
@@ -126,7 +132,7 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: cfg.intraOpThreads ?? 0,
+      intraOpNumThreads: cfg.intraOpThreads ?? defaultThreads(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
       ...(onDevice.length

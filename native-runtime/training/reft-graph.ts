@@ -47,7 +47,6 @@ export function buildReftGraph(
     withCache: true,
     headless: true,
     afterBlock: interventions.length ? interventionHook(interventions, ivs) : undefined,
-    cacheOutputs: !opts.decodeLoop,
   });
   const loopIO = opts.decodeLoop ? decodeLoopInputs(b) : null;
   const labels = b.input('labels', 'int64', ['B', 'T']);

@@ -390,6 +390,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     log,
   });
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
+  // The provider that really runs (auto's choice, or the CPU after a fallback) goes into the run's log.
+  if (cfg.device !== model.session.device) log(`device '${cfg.device}': running on ${model.session.device}`);
   try {
     return await trainLoop(config, hooks, run, plan, states, model, resumed, truncated);
   } finally {

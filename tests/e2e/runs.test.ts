@@ -136,7 +136,8 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
       rank: 2,
       maxSteps: 100000,
       batchSize: 1,
-      checkpointEvery: 100000,
+      checkpointEvery: 5,
+      probe: { prompts: ['Ahoy?'], every: 5, maxNewTokens: 3 },
     });
     longRun = run.runId;
     await page.goto(`${server.url}#/runs/${longRun}`);

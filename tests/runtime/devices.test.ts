@@ -8,11 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
 import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
 import { detectNvidia } from '../../native-runtime/runtime/gpus.ts';
 import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
+import { createSession, cudaReachable } from '../../native-runtime/runtime/session.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -165,4 +167,28 @@ test('reft-studio devices --json: one object, every provider with a state and a 
   assert.equal(h.status, 0, h.stderr);
   assert.match(h.stdout, /PROVIDER\s+STATE\s+WHY/);
   assert.match(h.stdout, /--device auto runs on: /);
+});
+
+test('a provider that cannot start: one line, a visible fallback, or an error when required', async () => {
+  const b = new GraphBuilder('tiny');
+  b.output(b.op('Neg', [b.input('x', 'float32', [1])]), 'y');
+  // No CUDA pack in this process's ORT folder: CUDA cannot start here (and on machines with one,
+  // the process was started with its environment, so this asks for a provider it lacks).
+  if (!cudaReachable()) {
+    const notes: string[] = [];
+    const s = await createSession(b.graph, { device: 'cuda', onNotice: (m) => notes.push(m) });
+    assert.equal(s.device, 'cpu');
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /^device 'cuda' unavailable — cuda: .*; running on cpu$/);
+    assert.ok(!notes[0].includes('\n'));
+    assert.equal(
+      s.fallback,
+      notes[0].replace(/^device 'cuda' unavailable — /, '').replace(/; running on cpu$/, ''),
+    );
+    await assert.rejects(createSession(b.graph, { device: 'cuda', requireDevice: true }), {
+      code: 'provider-unavailable',
+    });
+  }
+  const cpu = await createSession(b.graph, { device: 'cpu' });
+  assert.equal(cpu.fallback, null);
 });

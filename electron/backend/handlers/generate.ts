@@ -9,6 +9,7 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { FinishReason } from '../../../native-runtime/generation/generator.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
+import { preferredDevice } from '../library/environment.ts';
 import { getModel } from '../library/models.ts';
 import { recordGeneration } from '../library/runs.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
@@ -111,6 +112,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         repetitionPenalty: p.repetitionPenalty,
         seed: p.seed,
         chat: p.chat ?? 'auto',
+        device: preferredDevice(ctx.lib),
         quantize: model.quantize,
         dataDir: ctx.lib.dataDir,
       },

@@ -1,9 +1,18 @@
-// 'settings/*': key/value preferences stored as JSON.
+// 'settings/*': key/value preferences stored as JSON, and the engine and Hugging Face preferences of
+// the Settings page (library/environment.ts: validated, applied at once, the token never sent back).
 
 import { z } from 'zod';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import {
+  DEVICE_CHOICES,
+  type EnvironmentReport,
+  environmentReport,
+  setEnvironment,
+} from '../library/environment.ts';
 import {
   getSetting,
   getSettings,
+  isSecretSetting,
   type JsonValue,
   setSetting,
   settingValueProblem,
@@ -35,14 +44,41 @@ export const settingsHandlers = defineHandlers({
   'settings/get': handler(
     z.object({ key: Key.optional() }).strict(),
     (p, ctx): Record<string, JsonValue> | JsonValue =>
-      p.key === undefined ? getSettings(ctx.lib) : (getSetting(ctx.lib, p.key) ?? null),
+      p.key === undefined
+        ? getSettings(ctx.lib)
+        : isSecretSetting(p.key)
+          ? getSetting(ctx.lib, p.key) !== undefined
+          : (getSetting(ctx.lib, p.key) ?? null),
   ),
   /** Sets a key; a null value removes it. */
   'settings/set': handler(z.object({ key: Key, value: Json }).strict(), (p, ctx): { key: string } => {
+    if (isSecretSetting(p.key) || p.key.startsWith('engine.') || p.key.startsWith('hub.'))
+      throw new ValidationError('use-environment', `${p.key} is set with settings/environment-set`);
     setSetting(ctx.lib, p.key, p.value);
     ctx.events.emit('library/changed', { kind: 'settings', action: 'updated' });
     return { key: p.key };
   }),
+  /** Device, threads, data folder and Hugging Face token (presence only) and cache folder. */
+  'settings/environment': handler(
+    z.object({}).strict(),
+    (_p, ctx): EnvironmentReport => environmentReport(ctx.lib),
+  ),
+  /** Changes some of them; null clears the token or the cache folder. Applied at once. */
+  'settings/environment-set': handler(
+    z
+      .object({
+        device: z.enum(DEVICE_CHOICES).optional(),
+        threads: z.number().int().min(0).max(1024).optional(),
+        hubToken: z.string().max(500).nullable().optional(),
+        hubCachePath: z.string().max(4096).nullable().optional(),
+      })
+      .strict(),
+    (p, ctx): EnvironmentReport => {
+      const r = setEnvironment(ctx.lib, p);
+      ctx.events.emit('library/changed', { kind: 'settings', action: 'updated' });
+      return r;
+    },
+  ),
 });
 
 export type SettingsHandlers = ClientApi<typeof settingsHandlers>;

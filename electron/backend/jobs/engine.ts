@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { CancelledError, ReftError, type WireError } from '../../../native-runtime/errors.ts';
 import type { EngineOps, OpName } from './engine-tasks.ts';
 import type { HostToWorker, WorkerToHost } from './engine-worker.ts';
@@ -96,7 +96,8 @@ class Lane {
 
   #spawn(): Worker {
     const spec = workerSpec();
-    const w = new Worker(spec.code, { eval: spec.eval, name: `reft-engine-${this.name}` });
+    // SHARE_ENV: a preference changed in Settings (threads, HF_TOKEN) reaches sessions made afterwards.
+    const w = new Worker(spec.code, { eval: spec.eval, name: `reft-engine-${this.name}`, env: SHARE_ENV });
     w.on('message', (m: WorkerToHost) => {
       if (m.type === 'ready') return;
       const p = this.#pending.get(m.id);

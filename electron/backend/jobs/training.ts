@@ -45,6 +45,7 @@ import {
 import type { DatasetFormat } from '../library/dataset-formats.ts';
 import { datasetRef } from '../library/dataset-import.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
+import { preferredDevice } from '../library/environment.ts';
 import type { Library } from '../library/library.ts';
 import { getModel, type ModelRecord, modelFromRef } from '../library/models.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
@@ -61,6 +62,7 @@ import {
   setRunTotalSteps,
   truncateMetrics,
 } from '../library/runs.ts';
+import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';
@@ -127,6 +129,8 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
+    // The device chosen in Settings, unless the run names one.
+    device: options.device ?? preferredDevice(lib),
     // The model's library setting, unless the run asks for another form.
     quantize: options.quantize ?? model.quantize,
     model: model.path,
@@ -277,8 +281,8 @@ export async function executeRun(
     resumeFrom = onDisk.at(-1);
     truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
   } catch (e) {
-    setRunStatus(lib, runId, 'failed', toWireError(e).message);
-    log('studio', `failed before training started: ${toWireError(e).message}`);
+    setRunStatus(lib, runId, 'failed', cleanMessage(toWireError(e).message, lib.dataDir));
+    log('studio', `failed before training started: ${cleanMessage(toWireError(e).message, lib.dataDir)}`);
     opts.onChange?.();
     return 'failed';
   }
@@ -386,7 +390,7 @@ export async function executeRun(
             : 'failed';
     const message =
       outcome === 'failed' || crashed
-        ? toWireError(e).message
+        ? cleanMessage(toWireError(e).message, lib.dataDir)
         : outcome === 'cancelled'
           ? 'cancelled by the user'
           : undefined;
@@ -570,7 +574,10 @@ export class TrainingService {
     try {
       return this.keepCheckpoint(id).id;
     } catch (e) {
-      this.#log(id, `could not keep the last checkpoint: ${toWireError(e).message}`);
+      this.#log(
+        id,
+        `could not keep the last checkpoint: ${cleanMessage(toWireError(e).message, this.lib.dataDir)}`,
+      );
       return null;
     }
   }

@@ -16,12 +16,22 @@ export function settingValueProblem(value: unknown): string | null {
   return shape ? describeShapeProblem('a setting value', shape) : null;
 }
 
+/** Keys whose values never leave the backend (library/environment.ts): listed as set, never shown. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['hub.token']);
+
+/** Every setting for clients: a secret's value is replaced by true (it is set). */
 export function getSettings(lib: Library): Record<string, JsonValue> {
   const rows = lib.db.prepare('SELECT key, value_json FROM settings ORDER BY key').all() as {
     key: string;
     value_json: string;
   }[];
-  return Object.fromEntries(rows.map((r) => [r.key, parseJsonColumn<JsonValue>(r.value_json, null)]));
+  return Object.fromEntries(
+    rows.map((r) => [r.key, SECRET_KEYS.has(r.key) ? true : parseJsonColumn<JsonValue>(r.value_json, null)]),
+  );
+}
+
+export function isSecretSetting(key: string): boolean {
+  return SECRET_KEYS.has(key);
 }
 
 export function getSetting(lib: Library, key: string): JsonValue | undefined {

@@ -83,7 +83,10 @@
 //   adapters/tag      {id, add?: string[], remove?: string[]}       → AdapterRecord
 //   adapters/rename   {id, name}                                    → AdapterRecord
 //   settings/get      {key?}                                        → all settings object, or the key's value (null if unset)
-//   settings/set      {key, value: JSON (null removes)}             → {key}
+//   settings/set      {key, value: JSON (null removes)}             → {key} (not for engine.*, hub.*)
+//   settings/environment {}                                         → EnvironmentReport {dataDir, device, threads, cpuCount,
+//                                                                     hub: {token: 'settings'|'environment'|null, tokenHint, cachePath, …}}
+//   settings/environment-set {device?, threads?, hubToken?: string|null, hubCachePath?: string|null} → EnvironmentReport
 // Pushes: 'library/changed' {kind: 'models'|'datasets'|'runs'|'adapters'|'settings', id?, action}
 //         'jobs/progress'   JobProgress {id, kind, device, label, runId, state, progress, message, error, ..., detail}
 //                           detail: null on a state change, else one event of the job (events.ts), tagged by `event`:
@@ -165,6 +168,7 @@ export type { ImportResult } from '../library/dataset-import.ts';
 export type { RowMeta, RowsPage } from '../library/dataset-rows.ts';
 export type { DatasetRecord, DatasetVersion } from '../library/datasets.ts';
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
+export type { EnvironmentReport } from '../library/environment.ts';
 export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { FitRow, ModelFit } from '../library/model-fit.ts';

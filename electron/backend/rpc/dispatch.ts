@@ -6,11 +6,12 @@
 // error replies, so a bad client cannot bring the backend down.
 
 import type { z } from 'zod';
-import { toWireError, type WireError } from '../../../native-runtime/errors.ts';
+import { toWireError } from '../../../native-runtime/errors.ts';
 import type { BackendContext } from '../context.ts';
 import type { HandlerSet } from './define-handlers.ts';
 import { type ErrorMessage, errorMessage, type ReplyMessage } from './envelope.ts';
 import { checkShape, describeShapeProblem, MAX_MESSAGE_BYTES, MAX_MESSAGE_DEPTH } from './json-shape.ts';
+import { toUserError } from './user-errors.ts';
 
 export interface DispatchOptions {
   /** Called with handler failures that are not ReftErrors (bugs), e.g. to log their stack. */
@@ -41,23 +42,6 @@ function decode(raw: unknown): { ok: true; value: unknown } | { ok: false; error
     }
   }
   return { ok: true, value: raw };
-}
-
-/**
- * A handler's failure as wire data. A file-system error that no handler turned into its own
- * (reading a device file, a disk error) is the file's, not a bug: 'io-error' with Node's message
- * (its code, the call and the path). Anything else not a ReftError is 'internal'.
- */
-function wireErrorOf(err: unknown): WireError {
-  const e = err as NodeJS.ErrnoException;
-  if (
-    e instanceof Error &&
-    typeof e.syscall === 'string' &&
-    typeof e.code === 'string' &&
-    /^E[A-Z0-9]+$/.test(e.code)
-  )
-    return { type: 'Error', code: 'io-error', message: e.message };
-  return toWireError(err);
 }
 
 /** The request id of a decoded message, or null when it has none (the error then carries null). */
@@ -123,7 +107,8 @@ async function dispatchDecoded(
     const result = await def.run(parsed.data, ctx);
     return { type: 'reply', id, result: result ?? null };
   } catch (err) {
-    const wire = wireErrorOf(err);
+    // Errors as people read them (Node's file errors in words, no temporary paths): user-errors.ts.
+    const wire = toUserError(err, ctx.lib.dataDir);
     if (wire.code === 'internal') opts.onInternalError?.(method, err);
     return { type: 'error', id, error: wire };
   }

@@ -49,7 +49,18 @@ export function createTransport(win: Window = window): Transport {
   const bridge = win.reftStudio;
   if (bridge) return new MessagePortTransport(electronPorts(win, bridge));
   const { url, token } = rpcSocketUrl(win.location);
-  return new WebSocketTransport({ url, hasToken: Boolean(token) });
+  // `reft-studio serve` answers GET /auth-check?token= with 204 or 401; no answer means it is down.
+  const probe = async () => {
+    try {
+      const r = await win.fetch(`/auth-check?token=${encodeURIComponent(token ?? '')}`, {
+        cache: 'no-store',
+      });
+      return r.status === 401 ? ('refused' as const) : ('ok' as const);
+    } catch {
+      return 'down' as const;
+    }
+  };
+  return new WebSocketTransport({ url, hasToken: Boolean(token), probe });
 }
 
 export function createClient(win: Window = window): RpcClient {

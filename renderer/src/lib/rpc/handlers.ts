@@ -16,6 +16,7 @@ export type {
   DownloadJob,
   DownloadProgress,
   DuplicateReport,
+  EnvironmentReport,
   EvaluationRecord,
   ExecutionProvider,
   ExportFormat,

@@ -51,11 +51,19 @@ class Listeners<T> {
 // ---------------------------------------------------------------------------------------------
 // WebSocket
 
+/** What the server says about this page's token: accepted, refused, or no answer (server down). */
+export type AuthProbe = () => Promise<'ok' | 'refused' | 'down'>;
+
 export interface WebSocketTransportOptions {
   /** Full ws:// or wss:// URL including the token query. */
   url: string;
   /** False when the page has no token: the server will refuse us, so do not hammer it. */
   hasToken: boolean;
+  /**
+   * Asked after a failed connection: a browser cannot read why a WebSocket upgrade was refused, so
+   * this tells a stopped server from a restarted one that has another token (serve's /auth-check).
+   */
+  probe?: AuthProbe;
   minDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -73,7 +81,7 @@ export function rpcSocketUrl(loc: { protocol: string; host: string; search: stri
 
 export class WebSocketTransport implements Transport {
   readonly kind = 'websocket';
-  #opts: Required<WebSocketTransportOptions>;
+  #opts: Required<Omit<WebSocketTransportOptions, 'probe'>> & { probe?: AuthProbe };
   #ws: WebSocket | null = null;
   #everOpened = false;
   #failures = 0;
@@ -130,20 +138,37 @@ export class WebSocketTransport implements Transport {
         );
         return;
       }
-      if (!this.#everOpened && ev.code === 1006) {
-        this.#setStatus(
-          'unauthorized',
-          'The backend refused this link’s token (each `reft-studio serve` makes a new one), or the server has stopped. Open the link it printed last. Retrying…',
-        );
-      } else {
-        this.#setStatus('reconnecting', 'Connection lost. Reconnecting…');
-      }
+      // Say "lost" at once; #explain refines it when the server has answered (or not).
+      if (this.#status.state === 'open') this.#setStatus('reconnecting', 'Connection lost. Reconnecting…');
+      void this.#explain(ev.code);
       const delay = Math.min(this.#opts.maxDelayMs, this.#opts.minDelayMs * 2 ** (this.#failures - 1));
       this.#timer = setTimeout(() => {
         this.#timer = null;
         this.#connect();
       }, delay);
     };
+  }
+
+  /** Says why the link is down, and what to do about it, as precisely as the server lets us know. */
+  async #explain(code: number): Promise<void> {
+    const probe = this.#opts.probe;
+    const why = probe ? await probe().catch(() => 'down' as const) : null;
+    if (this.#closed || this.#ws?.readyState === WebSocket.OPEN) return;
+    if (why === 'refused' || (why === null && !this.#everOpened && code === 1006)) {
+      this.#setStatus(
+        'unauthorized',
+        this.#everOpened
+          ? 'The studio server was restarted with another access token (another data folder, or its serve.json was removed), so this tab can no longer reach it. Open the link `reft-studio serve` printed last (it ends in ?token=…).'
+          : 'The backend refused this link’s token. Open the link `reft-studio serve` printed last (it ends in ?token=…).',
+      );
+    } else if (why === 'down') {
+      this.#setStatus(
+        'reconnecting',
+        'The studio server is not running. Start `reft-studio serve` again with the same data folder: this tab reconnects by itself (same port, same token).',
+      );
+    } else {
+      this.#setStatus('reconnecting', 'Connection lost. Reconnecting…');
+    }
   }
 
   send(msg: RequestMessage): boolean {

@@ -1,0 +1,126 @@
+// The studio-wide engine and Hub preferences the Settings page edits, and how they take effect:
+//   engine.device    the device a run or a generation uses when it does not name one ('auto', 'cuda', …;
+//                    unset = the CPU, the engine's own default)
+//   engine.threads   ONNX Runtime's intra-op threads for sessions created from now on (0 = automatic);
+//                    passed as REFT_STUDIO_THREADS, which runtime/session.ts reads per session
+//   hub.token        the Hugging Face access token (a secret: settings/get never returns it)
+//   hub.cachePath    the Hugging Face cache folder (HF_HUB_CACHE)
+// The Hub code reads HF_TOKEN / HF_HUB_CACHE from the environment as huggingface_hub does, so a value
+// set here is applied to this process's environment at start-up and whenever it changes; a value the
+// person exported themselves is kept when the setting is empty.
+
+import { cpus } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import { writeTransaction } from '../db/database.ts';
+import type { Library } from './library.ts';
+import { getSetting, setSetting } from './settings.ts';
+
+export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
+
+/** What the person's own environment said at start-up (so clearing a setting restores it). */
+const launchEnv = {
+  HF_TOKEN: process.env.HF_TOKEN,
+  HF_HUB_CACHE: process.env.HF_HUB_CACHE,
+  REFT_STUDIO_THREADS: process.env.REFT_STUDIO_THREADS,
+};
+
+export interface EnvironmentReport {
+  dataDir: string;
+  /** How the data folder was chosen: REFT_STUDIO_HOME, or the OS default / --data-dir. */
+  dataDirFromEnv: boolean;
+  device: DeviceChoice;
+  /** 0 = ONNX Runtime decides (one per core). */
+  threads: number;
+  cpuCount: number;
+  hub: {
+    /** Where the token comes from, if any: this studio's setting, the environment, or neither. */
+    token: 'settings' | 'environment' | null;
+    /** The last four characters, so a person can tell which token it is. */
+    tokenHint: string | null;
+    cachePath: string | null;
+    cachePathFrom: 'settings' | 'environment' | null;
+  };
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v.trim() ? v.trim() : null;
+}
+
+/** The device chosen in Settings, or undefined (the engine's default, the CPU). */
+export function preferredDevice(lib: Library): DeviceChoice | undefined {
+  const v = getSetting(lib, 'engine.device');
+  return (DEVICE_CHOICES as readonly string[]).includes(v as string) ? (v as DeviceChoice) : undefined;
+}
+
+function threadsSetting(lib: Library): number {
+  const v = getSetting(lib, 'engine.threads');
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0;
+}
+
+function setEnv(name: keyof typeof launchEnv, value: string | null): void {
+  const v = value ?? launchEnv[name];
+  if (v === undefined || v === null) delete process.env[name];
+  else process.env[name] = v;
+}
+
+/** Applies the stored preferences to this process's environment (start-up and after each change). */
+export function applyEnvironment(lib: Library): void {
+  setEnv('HF_TOKEN', str(getSetting(lib, 'hub.token')));
+  setEnv('HF_HUB_CACHE', str(getSetting(lib, 'hub.cachePath')));
+  const t = threadsSetting(lib);
+  setEnv('REFT_STUDIO_THREADS', t > 0 ? String(t) : null);
+}
+
+export function environmentReport(lib: Library): EnvironmentReport {
+  const token = str(getSetting(lib, 'hub.token'));
+  const envToken = str(launchEnv.HF_TOKEN);
+  const cache = str(getSetting(lib, 'hub.cachePath'));
+  const envCache = str(launchEnv.HF_HUB_CACHE);
+  const shown = token ?? envToken;
+  return {
+    dataDir: lib.dataDir,
+    dataDirFromEnv:
+      !!process.env.REFT_STUDIO_HOME && resolve(process.env.REFT_STUDIO_HOME) === resolve(lib.dataDir),
+    device: preferredDevice(lib) ?? 'cpu',
+    threads: threadsSetting(lib),
+    cpuCount: cpus().length,
+    hub: {
+      token: token ? 'settings' : envToken ? 'environment' : null,
+      tokenHint: shown ? `…${shown.slice(-4)}` : null,
+      cachePath: cache ?? envCache,
+      cachePathFrom: cache ? 'settings' : envCache ? 'environment' : null,
+    },
+  };
+}
+
+export interface EnvironmentChange {
+  device?: DeviceChoice;
+  threads?: number;
+  /** null removes the stored token. */
+  hubToken?: string | null;
+  /** null goes back to the default cache. */
+  hubCachePath?: string | null;
+}
+
+/** Validates and stores a change, then applies it. */
+export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentReport {
+  if (c.threads !== undefined && (!Number.isInteger(c.threads) || c.threads < 0 || c.threads > 1024))
+    throw new ValidationError('bad-threads', 'threads: a whole number, 0 (automatic) or more');
+  if (c.hubToken && !/^hf_[A-Za-z0-9]{10,}$/.test(c.hubToken.trim()))
+    throw new ValidationError(
+      'bad-token',
+      'that does not look like a Hugging Face access token (they start with "hf_"; copy it from huggingface.co/settings/tokens)',
+    );
+  if (c.hubCachePath && !isAbsolute(c.hubCachePath.trim()))
+    throw new ValidationError('bad-path', 'the cache folder must be a full path (e.g. /home/me/hf-cache)');
+  writeTransaction(lib.db, () => {
+    if (c.device !== undefined) setSetting(lib, 'engine.device', c.device === 'cpu' ? null : c.device);
+    if (c.threads !== undefined) setSetting(lib, 'engine.threads', c.threads === 0 ? null : c.threads);
+    if (c.hubToken !== undefined) setSetting(lib, 'hub.token', c.hubToken?.trim() || null);
+    if (c.hubCachePath !== undefined) setSetting(lib, 'hub.cachePath', c.hubCachePath?.trim() || null);
+  });
+  applyEnvironment(lib);
+  return environmentReport(lib);
+}

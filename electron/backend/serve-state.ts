@@ -1,0 +1,49 @@
+// What `reft-studio serve` keeps between launches, in <data folder>/serve.json (owner-only): the
+// access token and the port. A restarted server on the same data folder listens on the same port with
+// the same token, so a tab that was open reconnects by itself instead of being stranded with a link
+// that no longer works. The token guards the same library the file sits in, so keeping it next to
+// the database adds no exposure (anyone who can read the file can read the library itself).
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../native-runtime/formats/atomic-write.ts';
+
+export interface ServeState {
+  token: string;
+  port: number | null;
+}
+
+const FILE = 'serve.json';
+const TOKEN_RE = /^[A-Za-z0-9_-]{32}$/;
+
+/** The stored token and port, or a fresh token (and no port) when there are none or they are bad. */
+export function loadServeState(dataDir: string): ServeState {
+  const file = join(dataDir, FILE);
+  if (existsSync(file)) {
+    try {
+      const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServeState>;
+      if (typeof v.token === 'string' && TOKEN_RE.test(v.token)) {
+        const port =
+          Number.isInteger(v.port) && (v.port as number) > 0 && (v.port as number) < 65536
+            ? (v.port as number)
+            : null;
+        return { token: v.token, port };
+      }
+    } catch {
+      // unreadable: start over with a new token
+    }
+  }
+  return { token: randomBytes(24).toString('base64url'), port: null };
+}
+
+/** Records the token and the port actually used (atomic, owner-only). Never throws. */
+export function saveServeState(dataDir: string, state: ServeState): void {
+  const file = join(dataDir, FILE);
+  try {
+    writeFileAtomic(file, `${JSON.stringify(state)}\n`);
+    if (process.platform !== 'win32') chmodSync(file, 0o600);
+  } catch {
+    // a read-only data folder: the next launch makes a new token, as before
+  }
+}

@@ -1,0 +1,59 @@
+// `reft-studio serve` restarted on the same data folder comes back on the same port with the same
+// token (kept in <data>/serve.json, owner-only), so open tabs reconnect by themselves; a busy port
+// falls back to a free one; /auth-check tells a tab whether its token is this server's.
+
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startServer } from '../../electron/backend/serve.ts';
+import { connect, fakeRenderer, tempDir } from './helpers.ts';
+
+const root = tempDir('serve-restart');
+const dataDir = join(root, 'data');
+const rendererDir = fakeRenderer(root);
+
+const status = async (port: number, token: string) =>
+  (await fetch(`http://127.0.0.1:${port}/auth-check?token=${encodeURIComponent(token)}`)).status;
+
+test('a restart keeps the port and the token; /auth-check answers 204 or 401', async () => {
+  const first = await startServer({ dataDir, rendererDir, seedDemo: false });
+  const { port, token } = first;
+  assert.ok(token);
+  assert.equal(await status(port, token), 204);
+  assert.equal(await status(port, 'wrong'), 401);
+  await first.close();
+  if (process.platform !== 'win32') assert.equal(statSync(join(dataDir, 'serve.json')).mode & 0o777, 0o600);
+
+  const second = await startServer({ dataDir, rendererDir, seedDemo: false });
+  try {
+    assert.equal(second.port, port, 'same port');
+    assert.equal(second.token, token, 'same token');
+    const c = await connect(`ws://127.0.0.1:${port}/rpc?token=${token}`);
+    c.close();
+  } finally {
+    await second.close();
+  }
+});
+
+test('a busy port falls back to a free one with the same token; another data folder, another token', async () => {
+  const third = await startServer({ dataDir, rendererDir, seedDemo: false });
+  const { port, token } = third;
+  await third.close();
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+  try {
+    const moved = await startServer({ dataDir, rendererDir, seedDemo: false });
+    assert.notEqual(moved.port, port);
+    assert.equal(moved.token, token);
+    await moved.close();
+  } finally {
+    await new Promise<void>((r) => blocker.close(() => r()));
+  }
+  // Another data folder is another library: another token.
+  const other = await startServer({ dataDir: join(root, 'other'), rendererDir, seedDemo: false });
+  assert.notEqual(other.token, token);
+  assert.equal(await status(other.port, token as string), 401);
+  await other.close();
+});

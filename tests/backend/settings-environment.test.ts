@@ -1,0 +1,103 @@
+// The Settings page's engine and Hugging Face preferences through the RPC: validated, applied to the
+// environment at once (HF_TOKEN, HF_HUB_CACHE, REFT_STUDIO_THREADS), the device used by runs that do
+// not name one, and the token never sent back to a window.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { planRun } from '../../electron/backend/jobs/training.ts';
+import { LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
+
+const root = tempDir('settings-env');
+let b: Backend;
+let nextId = 1;
+const saved = {
+  token: process.env.HF_TOKEN,
+  cache: process.env.HF_HUB_CACHE,
+  threads: process.env.REFT_STUDIO_THREADS,
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply') throw Object.assign(new Error(r.error.message), { code: r.error.code });
+  return r.result as T;
+}
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code: string }) => e.code,
+  );
+
+before(() => {
+  delete process.env.HF_TOKEN;
+  delete process.env.HF_HUB_CACHE;
+  delete process.env.REFT_STUDIO_THREADS;
+  b = createBackend(join(root, 'data'), { seedDemo: false });
+});
+after(async () => {
+  await b.close();
+  for (const [k, v] of [
+    ['HF_TOKEN', saved.token],
+    ['HF_HUB_CACHE', saved.cache],
+    ['REFT_STUDIO_THREADS', saved.threads],
+  ] as const) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+test('defaults, then a token and a cache folder applied at once; the token is never sent back', async () => {
+  const r0 = await call('settings/environment');
+  assert.equal(r0.device, 'cpu');
+  assert.equal(r0.threads, 0);
+  assert.equal(r0.hub.token, null);
+  assert.equal(r0.dataDir, join(root, 'data'));
+  const token = 'hf_abcdefghijklmnopWXYZ';
+  const r1 = await call('settings/environment-set', { hubToken: token, hubCachePath: join(root, 'hf') });
+  assert.deepEqual(r1.hub, {
+    token: 'settings',
+    tokenHint: '…WXYZ',
+    cachePath: join(root, 'hf'),
+    cachePathFrom: 'settings',
+  });
+  assert.equal(process.env.HF_TOKEN, token);
+  assert.equal(process.env.HF_HUB_CACHE, join(root, 'hf'));
+  const all = await call('settings/get');
+  assert.equal(all['hub.token'], true);
+  assert.equal(await call('settings/get', { key: 'hub.token' }), true);
+  assert.doesNotMatch(JSON.stringify(all), /abcdefghij/);
+  assert.equal(await code(call('settings/set', { key: 'hub.token', value: 'x' })), 'use-environment');
+  assert.equal(await code(call('settings/environment-set', { hubToken: 'not-a-token' })), 'bad-token');
+  assert.equal(await code(call('settings/environment-set', { hubCachePath: 'relative/x' })), 'bad-path');
+  // Cleared: the environment is as it was at launch.
+  const r2 = await call('settings/environment-set', { hubToken: null, hubCachePath: null });
+  assert.equal(r2.hub.token, null);
+  assert.equal(process.env.HF_TOKEN, undefined);
+  assert.equal(process.env.HF_HUB_CACHE, undefined);
+});
+
+test('threads reach new sessions through REFT_STUDIO_THREADS; the device is the runs’ default', async () => {
+  await call('settings/environment-set', { threads: 3 });
+  assert.equal(process.env.REFT_STUDIO_THREADS, '3');
+  await call('settings/environment-set', { threads: 0 });
+  assert.equal(process.env.REFT_STUDIO_THREADS, undefined);
+  assert.equal(await code(call('settings/environment-set', { threads: -1 })), 'invalid-params');
+
+  const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'd.jsonl');
+  writeJsonl(file, 4);
+  const datasetId = (await call('datasets/import', { path: file })).dataset.id;
+  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+  await call('settings/environment-set', { device: 'auto' });
+  assert.equal((await call('settings/environment')).device, 'auto');
+  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'auto');
+  assert.equal(
+    planRun(b.lib, { modelId, datasetId, device: 'cpu' }).config.device,
+    'cpu',
+    'a run may name its own',
+  );
+  await call('settings/environment-set', { device: 'cpu' });
+  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+});

@@ -1,0 +1,68 @@
+// End-to-end: an open tab survives a restart of `reft-studio serve`. Stopped, the tab says the server
+// is not running and what to do; restarted on the same data folder (same port and token, kept in
+// serve.json), it reconnects by itself; a server for another data folder on that port is told apart
+// ("restarted with another access token") instead of "Reconnecting…" forever.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  ensureRendererBuilt,
+  launchBrowser,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+describe('a restarted server does not strand open tabs', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const dataDir = tempDir('reft-e2e-connection-');
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(dataDir);
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
+    page.setDefaultTimeout(40_000);
+    await page.goto(`${server.url}#/runs`);
+    await connected(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  test('stopped: the tab says so and what to do; restarted: it reconnects by itself', async () => {
+    const url = server?.url;
+    await stopServer(server?.proc);
+    await page
+      .getByRole('status')
+      .getByText(/The studio server is not running\. Start `reft-studio serve` again/)
+      .waitFor();
+    await screenshot(page, 'connection-1-server-stopped');
+    server = await startServer(dataDir);
+    assert.equal(server.url, url, 'same port and token');
+    await connected(page);
+    // The page works again without a reload.
+    await page.getByTestId('nav-models').click();
+    await page.getByTestId('models-table').waitFor();
+  });
+
+  test('another library on the same port: the tab is told to open the new link', async () => {
+    const port = new URL(server?.url ?? '').port;
+    await stopServer(server?.proc);
+    server = await startServer(tempDir('reft-e2e-connection-other-'), ['--port', port]);
+    await page
+      .getByTestId('auth-error')
+      .getByText(/restarted with another access token/)
+      .waitFor();
+    await screenshot(page, 'connection-2-other-token');
+  });
+});

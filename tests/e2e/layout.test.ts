@@ -1,0 +1,176 @@
+// End-to-end at 1000×700 (a small laptop window) in both themes: the Runs, Adapters, Playground and
+// Settings pages (with a run's detail and an adapter's detail open) fit — no card wider than the page,
+// no button cut off at the right edge —, every form control has a name, the skip button comes first
+// in the tab order, and Escape closes the open panel. Screenshots under tests/e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  rpc,
+  rpcFor,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+/** What does not fit: cards wider than their box, controls past the right edge, unnamed controls. */
+async function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const main = document.querySelector('main') as HTMLElement;
+    if (main.scrollWidth > main.clientWidth + 1)
+      out.push(`main scrolls sideways (${main.scrollWidth} > ${main.clientWidth})`);
+    for (const t of Array.from(document.querySelectorAll<HTMLElement>('main .flush'))) {
+      if (t.scrollWidth > t.clientWidth + 1)
+        out.push(`table ${t.querySelector('table')?.dataset.testid ?? ''} scrolls sideways`);
+    }
+    for (const c of Array.from(document.querySelectorAll<HTMLElement>('main .card'))) {
+      // A table may scroll inside its card (overflow-x: auto); the card itself must not stick out.
+      const r = c.getBoundingClientRect();
+      if (r.right > main.getBoundingClientRect().right + 1)
+        out.push(`card ${c.dataset.testid ?? c.className} sticks out`);
+    }
+    for (const b of Array.from(
+      document.querySelectorAll<HTMLElement>('main button, main a.button, main input, main select'),
+    )) {
+      const r = b.getBoundingClientRect();
+      if (r.width === 0) continue;
+      const scroller = b.closest('.scroll, .strip, .tabs');
+      if (!scroller && r.right > window.innerWidth + 1)
+        out.push(`"${b.textContent?.trim() || b.getAttribute('aria-label') || b.id}" is cut off`);
+    }
+    for (const el of Array.from(
+      document.querySelectorAll<HTMLElement>('main input, main select, main textarea'),
+    )) {
+      if ((el as HTMLInputElement).type === 'hidden' || el.closest('[hidden]')) continue;
+      const named =
+        el.getAttribute('aria-label') ||
+        el.getAttribute('aria-labelledby') ||
+        (el.id && document.querySelector(`label[for="${el.id}"]`)) ||
+        el.closest('label');
+      if (!named) out.push(`unnamed ${el.tagName.toLowerCase()}#${el.id}`);
+    }
+    return out;
+  });
+}
+
+describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  let runId: number;
+  let adapterId: number;
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(tempDir('reft-e2e-layout-'));
+    client = await rpcFor(server.url);
+    const modelId = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    ).id;
+    const datasetId = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === DEMO_DATASET,
+    ).id;
+    const run = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId,
+      name: 'a run with a rather long name to see how it wraps',
+      layers: '0;1',
+      rank: 2,
+      maxSteps: 8,
+      probe: { prompts: ['Who are you?'], every: 4, maxNewTokens: 4 },
+    });
+    runId = run.runId;
+    for (;;) {
+      const r = await rpc(client, 'runs/get', { id: runId });
+      if (r.status === 'completed') {
+        adapterId = r.adapterId;
+        break;
+      }
+      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    await rpc(client, 'adapters/tag', { id: adapterId, add: ['pirate', 'demo'] });
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
+    page.setDefaultTimeout(30_000);
+    await page.goto(server.url);
+    await connected(page);
+  });
+
+  after(async () => {
+    client?.close();
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  for (const themeName of ['light', 'dark'] as const) {
+    test(`${themeName}: each page fits and names its controls`, async () => {
+      await page.evaluate((t) => {
+        document.documentElement.dataset.theme = t;
+      }, themeName);
+      const pages: Array<[string, string]> = [
+        ['#/runs', 'run-progress-1'],
+        [`#/runs/${runId}`, 'run-detail'],
+        ['#/adapters', 'adapters-table'],
+        [`#/adapters/${adapterId}`, 'adapter-detail'],
+        ['#/playground', 'chat-base'],
+        ['#/settings', 'settings-data-dir'],
+      ];
+      for (const [hash, testid] of pages) {
+        await page.evaluate((h) => {
+          location.hash = h;
+        }, hash);
+        await page.getByTestId(testid).first().waitFor();
+        await page.waitForTimeout(300);
+        await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
+        assert.deepEqual(await layoutProblems(page), [], hash);
+        await screenshot(page, `layout-${themeName}-${hash.split('/')[1]}`);
+      }
+    });
+  }
+
+  test('the skip button is first; Escape closes a run, an adapter and a dialog', async () => {
+    await page.evaluate(() => {
+      location.hash = '#/runs';
+    });
+    await page.getByRole('heading', { level: 1, name: 'Runs' }).waitFor();
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the page');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'MAIN');
+
+    await page.evaluate((id) => {
+      location.hash = `#/runs/${id}`;
+    }, runId);
+    await page.getByTestId('run-detail').waitFor();
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByTestId('delete-dialog').getByRole('button', { name: 'Keep it' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('delete-dialog').waitFor({ state: 'hidden' });
+    await page.getByTestId('run-detail').waitFor();
+    // Focus is back on the button that opened the dialog.
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Delete…');
+    await page.keyboard.press('Escape');
+    await page.getByTestId('run-detail').waitFor({ state: 'detached' });
+
+    await page.evaluate((id) => {
+      location.hash = `#/adapters/${id}`;
+    }, adapterId);
+    await page.getByTestId('adapter-detail').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('adapter-detail').waitFor({ state: 'detached' });
+  });
+});

@@ -1,0 +1,72 @@
+// End-to-end: the Settings page's engine, data-folder and Hugging Face sections against the real
+// `reft-studio serve` in Chromium: the device list (CPU, automatic, and each provider with why it is
+// unavailable), threads kept across a reload, a token saved write-only and removed, a bad cache folder
+// refused in words. Screenshot under tests/e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  connected,
+  ensureRendererBuilt,
+  launchBrowser,
+  type Served,
+  screenshot,
+  skip,
+  startServer,
+  stopServer,
+} from './helpers.ts';
+
+describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const dataDir = tempDir('reft-e2e-settings-');
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(dataDir);
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
+    page.setDefaultTimeout(30_000);
+    await page.goto(`${server.url}#/settings`);
+    await connected(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopServer(server?.proc);
+  });
+
+  test('device and threads, saved and kept across a reload', async () => {
+    const device = page.getByLabel('Device', { exact: true });
+    await device.locator('option', { hasText: /^Automatic \(now: / }).waitFor({ state: 'attached' });
+    assert.equal(await device.inputValue(), 'cpu');
+    await page.getByLabel('CPU threads').fill('2');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await page.reload();
+    await connected(page);
+    await page.getByTestId('settings-data-dir').getByText(dataDir).waitFor();
+    await page.waitForFunction(
+      () => (document.getElementById('set-threads') as HTMLInputElement | null)?.value === '2',
+    );
+  });
+
+  test('a token is saved write-only and can be removed; a relative cache folder is refused', async () => {
+    await page.getByLabel('Access token').fill('hf_abcdefghijklmnopqr1234');
+    await page.getByRole('button', { name: 'Save token' }).click();
+    await page.getByTestId('token-status').getByText('A token ending in …1234 is set here.').waitFor();
+    assert.equal(await page.getByLabel('Access token').inputValue(), '');
+    await screenshot(page, 'settings-1-engine-hub');
+    await page.getByRole('button', { name: 'Remove' }).click();
+    await page.getByTestId('token-status').getByText('No token: public models only.').waitFor();
+    await page.getByLabel('Cache folder').fill('relative/cache');
+    await page.getByRole('button', { name: 'Save folder' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/must be a full path/)
+      .waitFor();
+  });
+});
