@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../electron/backend/paths.ts';
 import { GLOBAL_OPTIONS } from './args.ts';
+import { commandHelp } from './help.ts';
 import { COMMANDS, main } from './main.ts';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -66,4 +67,32 @@ test('bad usage exits 2 with one error line; an unknown flag is named', async ()
   const r = await run(['models', 'list', '--frobnicate']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, "error: Unknown option '--frobnicate'\n");
+});
+
+test('a placeholder is the value only: no stray ")" or a neighbouring "|--flag" from the usage line', () => {
+  for (const c of COMMANDS) {
+    for (const line of commandHelp(c)
+      .split('\n')
+      .filter((l) => /^ {2}(-\w, )?--/.test(l))) {
+      const flag = /^ {2}(?:-\w, )?--[\w-]+(?: (\S+))?/.exec(line);
+      const value = flag?.[1] ?? '';
+      assert.doesNotMatch(value, /[()]|\|-/, `${c.name}: ${line}`);
+    }
+  }
+});
+
+test('no command word: an unknown flag or a missing command is bad usage, one line, JSON with --json', async () => {
+  const bogus = await run(['--bogus']);
+  assert.equal(bogus.code, 2);
+  assert.equal(bogus.stdout, '');
+  assert.equal(bogus.stderr, "error: Unknown option '--bogus'\n");
+  const bare = await run(['--json', '--data-dir', '/tmp']);
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stderr, 'error: missing command (see reft-studio --help)\n');
+  assert.equal(JSON.parse(bare.stdout).error.code, 'usage');
+});
+
+test('summaries read alike: lower case first, unless a name or an acronym (LoReFT, GPUs, N) starts them', () => {
+  for (const c of COMMANDS)
+    assert.match(c.summary, /^([a-z]|[A-Z][A-Za-z]*[A-Z]|N )/, `${c.name}: ${c.summary}`);
 });

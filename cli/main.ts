@@ -107,12 +107,19 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     const help = argv.includes('--help') || argv.includes('-h');
     if (!found.name) {
       if (found.words.length === 0) {
-        if (argv.includes('--version') && !help) {
+        if (help || argv.length === 0) {
+          stdout(`${commandList(commands)}\n`);
+          return 0;
+        }
+        // Only flags: --version, or bad usage (an unknown flag is named by the parser).
+        const { values } = parseCommandArgs(found.rest, {
+          version: { type: 'boolean', description: 'print the version and exit' },
+        });
+        if (values.version === true) {
           stdout(`${versionText(wantsJson)}\n`);
           return 0;
         }
-        stdout(`${commandList(commands)}\n`);
-        return help || argv.length === 0 ? 0 : 2;
+        throw new UsageError('missing command (see reft-studio --help)');
       }
       const group = found.words[0];
       if (commands.some((c) => c.name.startsWith(`${group} `))) {

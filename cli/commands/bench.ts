@@ -8,6 +8,7 @@ import {
   benchDecode,
   benchPrefill,
   benchTrain,
+  type TrainBackward,
 } from '../../native-runtime/bench/bench.ts';
 import {
   buildSynthetic,
@@ -26,6 +27,15 @@ import type { Command, CommandContext } from '../command.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
+
+const BACKWARDS: readonly TrainBackward[] = ['transposed', 'packed-dequantize', 'unpacked'];
+
+function backwardFlag(ctx: CommandContext): TrainBackward | undefined {
+  const v = str(ctx.values, 'backward');
+  if (v !== undefined && !(BACKWARDS as readonly string[]).includes(v))
+    throw new UsageError(`bench train: --backward must be one of ${BACKWARDS.join(', ')}, got "${v}"`);
+  return v as TrainBackward | undefined;
+}
 
 function num(ctx: CommandContext, key: string): number | undefined {
   const v = str(ctx.values, key);
@@ -184,7 +194,7 @@ export const benchCommands: Command[] = [
   {
     name: 'bench train',
     summary: 'LoReFT training tokens/s (random data, AdamW, one warm-up step)',
-    usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu]`,
+    usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu] [--backward transposed|packed-dequantize|unpacked]`,
     options: {
       ...base,
       layers: { type: 'string', description: 'intervened layers: all (default) or a list like 2;10;18' },
@@ -193,6 +203,12 @@ export const benchCommands: Command[] = [
       batch: { type: 'string', description: 'sequences per step (default 4)' },
       seq: { type: 'string', description: 'tokens per sequence (default 128)' },
       prompt: { type: 'string', description: 'prompt tokens; labels on the rest (default 64)' },
+      backward: {
+        type: 'string',
+        value: BACKWARDS.join('|'),
+        description:
+          "quantized bases: how the gradient passes the frozen layers (default: the trainer's choice)",
+      },
     },
     examples: [
       'bench train --model ./SmolLM2-135M --json',
@@ -214,13 +230,14 @@ export const benchCommands: Command[] = [
           prompt,
           steps: num(ctx, 'steps'),
           device,
+          backward: backwardFlag(ctx),
         }),
       );
     },
   },
   {
     name: 'bench prefill',
-    summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
+    summary: 'forward pass tokens/s over batch × seq tokens, logits computed',
     usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
     options: {
       ...base,
@@ -242,7 +259,7 @@ export const benchCommands: Command[] = [
   },
   {
     name: 'bench decode',
-    summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
+    summary: 'greedy decoding tokens/s at batch 1 with the KV cache',
     usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--chunk 8] [--device cpu]`,
     options: {
       ...base,

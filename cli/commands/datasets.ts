@@ -45,7 +45,11 @@ export const datasetsCommands: Command[] = [
     options: {
       name: { type: 'string', description: 'the dataset name (default: the file name)' },
       format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
-      into: { type: 'string', value: 'ID', description: 'add a new version to this dataset instead' },
+      into: {
+        type: 'string',
+        value: 'ID',
+        description: 'add a new version to this dataset (default: the dataset of that name, else a new one)',
+      },
       'skip-bad-rows': {
         type: 'boolean',
         description: 'import the good rows and list each bad one (default: refuse the file)',
@@ -73,10 +77,15 @@ export const datasetsCommands: Command[] = [
       rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
+      const what = {
+        created: 'new dataset',
+        'new-version': 'new version of the dataset of that name',
+        unchanged: 'unchanged: the latest version has exactly these rows',
+      }[r.action];
       ctx.print(
-        { dataset: r.dataset, version: r.version, rejected: r.rejected },
+        { dataset: r.dataset, version: r.version, action: r.action, rejected: r.rejected },
         () =>
-          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows` +
+          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows (${what})` +
           (r.rejected.length ? `, ${r.rejected.length} bad rows skipped` : ''),
       );
       return 0;

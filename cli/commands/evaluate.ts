@@ -48,7 +48,7 @@ function reportText(r: EvaluationReport, id: number | null): string {
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
-  summary: 'Evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
+  summary: 'evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
   usage:
     'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
     '[--limit N] [--max-new-tokens N] [--batch-size N] [--device cpu]',

@@ -102,9 +102,10 @@ export const runtimeCommands: Command[] = [
   },
   {
     name: 'runtime env',
-    summary: 'print the environment an engine process gets from the installed CUDA pack (sh export lines)',
+    summary:
+      'print the environment an engine process gets from the installed CUDA pack (sh export lines: eval "$(reft-studio runtime env)")',
     usage: 'runtime env',
-    examples: ['runtime env', 'eval "$(reft-studio runtime env)" && node my-script.js'],
+    examples: ['runtime env', 'runtime env --data-dir ./studio-data'],
     async run(ctx) {
       const { [LAUNCH_MARKER]: _started, ...current } = process.env;
       const env = engineEnv(ctx.dataDir, current);

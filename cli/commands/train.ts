@@ -57,7 +57,7 @@ function flagsToConfig(v: ArgValues): Partial<TrainConfig> {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
+  summary: 'train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
     'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] ' +
     '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +

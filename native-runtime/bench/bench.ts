@@ -9,6 +9,7 @@ import { mulberry32 } from '../generation/sampling.ts';
 import { interventionKey } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
 import {
@@ -161,6 +162,7 @@ export async function benchTrain(
     steps?: number;
     device?: DeviceChoice;
     onStep?: BenchProgress;
+    backward?: TrainBackward;
   },
 ): Promise<BenchResult> {
   const B = o.batch ?? 4,
@@ -214,9 +216,15 @@ export async function benchTrain(
       });
     }
   });
-  const model = await ReftModel.load(spec, states, {
+  // As the trainer does: a quantized base packs (with its transposed backward layout) where it fits;
+  // `backward` pins one of the layouts measured in ARCHITECTURE.md ('packed-dequantize': packed forward,
+  // gradient through DequantizeLinear).
+  const trained =
+    o.backward === 'packed-dequantize' ? spec : await prepareTraining(spec, { pack: packFor(o.backward) });
+  const model = await ReftModel.load(trained, states, {
     device: o.device,
     requireDevice: requireDevice(o.device),
+    prepack: o.backward === 'packed-dequantize' ? true : undefined,
   });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const labels = ids.slice();
@@ -260,8 +268,15 @@ export async function benchTrain(
     device: model.session.device,
     interventions: states.length,
     loss,
+    backward: !trained.base?.scheme ? 'float' : (o.backward ?? trained.base.backward ?? 'dequantize'),
   };
 }
+
+const packFor = (b: TrainBackward | undefined): boolean | undefined =>
+  b === 'transposed' ? true : b === 'unpacked' ? false : undefined;
+
+/** How a quantized base's gradient is computed in bench train (default: the trainer's choice). */
+export type TrainBackward = 'transposed' | 'packed-dequantize' | 'unpacked';
 
 /** Gram–Schmidt on the columns of an n×r matrix (the benchmark's random R). */
 function orthonormalize(a: Float64Array, n: number, r: number): Float64Array {

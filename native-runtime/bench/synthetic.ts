@@ -145,6 +145,49 @@ function sweepStale(tmp: string): void {
   }
 }
 
+/**
+ * Writes the synthetic checkpoint `name` (config.json + model.safetensors) into `dir`. With `holes`
+ * the linear layers and the LM head are left as holes (their store is written as codes instead).
+ * Also used on its own to make a persistent folder for side-by-side runs against PyTorch.
+ */
+export async function writeSyntheticCheckpoint(
+  name: SyntheticName,
+  dir: string,
+  o: Pick<SyntheticOptions, 'dtype' | 'seed' | 'overrides'> & { holes?: boolean } = {},
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const dtype = o.dtype ?? 'float32';
+  const config = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    torch_dtype: dtype,
+    ...CONFIGS[name],
+    ...o.overrides,
+  };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  // The header needs only the config: plan the checkpoint from the expected tensor list.
+  const shapes = expectedWeights(specForShapes(config)).filter(
+    (e) => !e.optional || e.name === 'lm_head.weight',
+  );
+  const plan = planSafetensors(
+    shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
+    { format: 'pt', synthetic: name },
+  );
+  const rng = mulberry32(o.seed ?? 1);
+  const isMatrix = (n: string) => /(proj|lm_head)\.weight$/.test(n);
+  await writeSafetensorsStream(join(dir, 'model.safetensors'), plan, {
+    skip: (slot) => !!o.holes && isMatrix(slot.name),
+    produce: (slot, sink) =>
+      streamFill(slot, sink, (p) => {
+        if (/norm/.test(slot.name)) new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4).fill(1);
+        else fillRandom(p, slot.dtype, STD, rng);
+      }),
+  });
+}
+
 /** Builds the synthetic model `name` in the data folder and prepares it in the requested form. */
 export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): Promise<SyntheticModel> {
   const tmp = join(o.dataDir, 'tmp');
@@ -155,38 +198,8 @@ export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): 
   const onExit = () => dispose();
   process.once('exit', onExit);
   try {
-    const dtype = o.dtype ?? 'float32';
-    const config = {
-      architectures: ['LlamaForCausalLM'],
-      model_type: 'llama',
-      hidden_act: 'silu',
-      rms_norm_eps: 1e-5,
-      tie_word_embeddings: false,
-      torch_dtype: dtype,
-      ...CONFIGS[name],
-      ...o.overrides,
-    };
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
-    // The header needs only the config: plan the checkpoint from the expected tensor list.
-    const shapes = expectedWeights(specForShapes(config)).filter(
-      (e) => !e.optional || e.name === 'lm_head.weight',
-    );
-    const plan = planSafetensors(
-      shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
-      { format: 'pt', synthetic: name },
-    );
-    const rng = mulberry32(o.seed ?? 1);
     const quantized = !!o.scheme;
-    // Quantized: only what the store copies (embeddings, norms) is written; linear layers stay holes.
-    const isMatrix = (n: string) => /(proj|lm_head)\.weight$/.test(n);
-    await writeSafetensorsStream(join(dir, 'model.safetensors'), plan, {
-      skip: (slot) => quantized && isMatrix(slot.name),
-      produce: (slot, sink) =>
-        streamFill(slot, sink, (p) => {
-          if (/norm/.test(slot.name)) new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4).fill(1);
-          else fillRandom(p, slot.dtype, STD, rng);
-        }),
-    });
+    await writeSyntheticCheckpoint(name, dir, { ...o, holes: quantized });
     const spec = await prepareBase(loadModelSpec(dir), o.scheme ?? null, {
       dataDir: dir,
       device: o.device,

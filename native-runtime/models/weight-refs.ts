@@ -16,8 +16,10 @@ import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
-import { matMulNBits, type QuantizedMatrix } from '../quantize/linear.ts';
+import { BACKWARD_SCHEME } from '../quantize/backward-store.ts';
+import { chunkedMatMulNBits, type QuantizedMatrix, setTransposed } from '../quantize/linear.ts';
 import { accuracyLevelFor, headScheme } from '../quantize/scheme.ts';
+import { storeMatrices } from '../quantize/store.ts';
 import type { ModelSpec } from './config.ts';
 import { linear, linearT } from './layers.ts';
 
@@ -39,6 +41,7 @@ export class WeightRefs {
   #f32 = new Map<string, Value>();
   #dt = new Map<string, Value>();
   #quant = new Map<string, QuantizedMatrix>();
+  #dims: Record<string, [number, number]> | null = null;
   readonly #accuracy: number;
   /** The dtype activations and matrices compute in. */
   readonly compute: DType;
@@ -144,39 +147,45 @@ export class WeightRefs {
         `${name}: stored blocks do not match ${s.bits}-bit blocks of ${s.blockSize}`,
       );
     const scales = this.raw(`${name}.scales`);
-    const K = this.spec.weights.get(`${name}.qweight`).info.shape[1] * s.blockSize;
+    // The true input width from the store's metadata: the block grid may be padded past it.
+    this.#dims ??= storeMatrices(this.spec.weights);
+    const K = this.#dims[name]?.[1] ?? this.spec.weights.get(`${name}.qweight`).info.shape[1] * s.blockSize;
     const m: QuantizedMatrix = {
       q,
       scales,
       zp: s.zeroPoints ? this.raw(`${name}.qzeros`) : null,
       N,
-      // The true input width: the block grid may be padded past it.
-      K: this.#inputWidth(name) ?? K,
+      K,
       scheme: s,
     };
+    if (this.spec.base?.backward === 'transposed' && this.spec.weights.has(`${name}.qweight_t`)) {
+      setTransposed(q, {
+        q: this.raw(`${name}.qweight_t`),
+        scales: this.raw(`${name}.scales_t`),
+        zp: null,
+        N: K,
+        K: N,
+        scheme: BACKWARD_SCHEME,
+      });
+    }
     this.#quant.set(name, m);
     return m;
-  }
-
-  #inputWidth(name: string): number | undefined {
-    const { hiddenSize: D, intermediateSize: F, numHeads: H, headDim: E } = this.spec;
-    if (/down_proj|mlp\.c_proj/.test(name)) return F;
-    if (/o_proj/.test(name)) return H * E;
-    return D;
   }
 
   /** y = x·Wᵀ (+ b) for a Hugging Face Linear weight W (out, in). */
   linearT(x: Value, name: string, biasName?: string): Value {
     const bias = biasName ? this.opt(biasName) : null;
     const q = this.quantized(name);
-    return q ? matMulNBits(this.b, x, q, this.#accuracy, bias) : linearT(this.b, x, this.get(name), bias);
+    return q
+      ? chunkedMatMulNBits(this.b, x, q, this.#accuracy, bias)
+      : linearT(this.b, x, this.get(name), bias);
   }
 
   /** y = x·W + b for GPT-2's Conv1D weight W (in, out); stores hold it as (out, in) rows. */
   conv1d(x: Value, name: string, biasName: string): Value {
     const bias = this.get(biasName);
     const q = this.quantized(name);
-    if (q) return matMulNBits(this.b, x, q, this.#accuracy, bias);
+    if (q) return chunkedMatMulNBits(this.b, x, q, this.#accuracy, bias);
     const w = this.spec.base?.dir ? null : this.get(name);
     // A converted float store keeps Conv1D weights as (out, in) rows too.
     return w ? linear(this.b, x, w, bias) : linearT(this.b, x, this.get(name), bias);
@@ -198,7 +207,7 @@ export class WeightRefs {
         ? embedding
         : 'lm_head.weight';
     const q = this.quantized(name);
-    if (q) return (b, x) => matMulNBits(b, x, q, this.#accuracy);
+    if (q) return (b, x) => chunkedMatMulNBits(b, x, q, this.#accuracy);
     const w = this.get(name);
     return (b, x) => linearT(b, x, w);
   }

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { WriteProgress } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { ensureBackwardStore } from './backward-store.ts';
 import { type BaseWeights, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
-import { type ConvertOptions, ensureStore, openStore } from './store.ts';
+import { type ConvertOptions, ensureStore, openStore, storeMatrices } from './store.ts';
 
 export interface PrepareBaseOptions {
   /** The data folder; stores live in `<dataDir>/bases`. */
@@ -76,23 +77,34 @@ export function baseForm(spec: ModelSpec): string {
  * Whether a session on `spec` should let ONNX Runtime pre-pack its weights. Float bases never do
  * (a private copy per session; their weights stay mapped and shared). Quantized bases do for
  * inference: MatMulNBits' int8-compute kernels run only on their packed layout (≈1.2× the codes,
- * private to the session). A training session also maps the codes for the backward pass, so packing
- * costs ≈2.2× the store; where that would take more than half of the machine's memory it reads the
- * mapped codes only (one shared copy), and MatMulNBits dequantizes each weight per call: slower.
- * (The same rule as the estimates in memory.ts.)
+ * private to the session). Training sessions do when the base was prepared for it (prepareBaseLogged
+ * with `training`: the transposed backward layout, packed too); otherwise they read the mapped codes
+ * only (one copy shared by every session) and MatMulNBits dequantizes each weight per call: slower.
  */
-export function shouldPrepack(
-  spec: ModelSpec,
-  o: { training: boolean; totalMemory?: number; override?: boolean },
-): boolean {
+export function shouldPrepack(spec: ModelSpec, o: { training: boolean; override?: boolean }): boolean {
   if (!spec.base?.scheme) return false;
   if (o.override !== undefined) return o.override;
-  if (!o.training) return true;
-  // The rule memory.ts's estimates state: packed codes + mapped codes within half the memory.
-  let codes = 0;
+  return !o.training || spec.base.backward === 'transposed';
+}
+
+/**
+ * Resident bytes of a packed training session on `spec`'s store: the forward codes packed (≈1.2×),
+ * Ŵᵀ's int8 codes packed (≈1.14×), the LM head's codes mapped (its gradient dequantizes them).
+ * The same accounting as memory.ts's estimates.
+ */
+export function packedTrainingBytes(spec: ModelSpec): number {
+  let forward = 0;
+  let head = 0;
   for (const h of spec.weights.headers)
-    for (const t of h.tensors.values()) if (/\.(qweight|scales|qzeros)$/.test(t.name)) codes += t.byteLength;
-  return 2.2 * codes <= 0.5 * (o.totalMemory ?? totalmem());
+    for (const t of h.tensors.values()) {
+      if (!/\.(qweight|scales|qzeros)$/.test(t.name)) continue;
+      if (t.name.startsWith('lm_head.')) head += t.byteLength;
+      else forward += t.byteLength;
+    }
+  let transposed = 0;
+  for (const [name, [N, K]] of Object.entries(storeMatrices(spec.weights)))
+    if (name !== 'lm_head.weight') transposed += N * K * (1 + 4 / 32);
+  return 1.2 * forward + 1.14 * transposed + head;
 }
 
 /**
@@ -103,7 +115,20 @@ export function shouldPrepack(
 export async function prepareBaseLogged(
   spec: ModelSpec,
   quantize: string,
-  o: { dataDir?: string; device?: string; signal?: AbortSignal; log?: (m: string) => void },
+  o: {
+    dataDir?: string;
+    device?: string;
+    signal?: AbortSignal;
+    log?: (m: string) => void;
+    /**
+     * For a training session: pack (with the transposed backward layout, written once) when that
+     * fits in a third of the machine's memory — room left for activations, the studio and the user's
+     * other programs — else read the mapped codes only. `pack` forces the choice.
+     */
+    training?: boolean;
+    pack?: boolean;
+    totalMemory?: number;
+  },
 ): Promise<ModelSpec> {
   const scheme = parseQuantize(quantize);
   const needsStore = !!scheme || (!allF32(spec) && (!o.device || o.device === 'cpu' || o.device === 'auto'));
@@ -115,15 +140,48 @@ export async function prepareBaseLogged(
       `the ${scheme ? schemeName(scheme) : 'fp32'} form of this model must be converted into a data folder, and none was given`,
     );
   let shown = -1;
-  return prepareBase(spec, scheme, {
+  const onProgress = (p: WriteProgress & { form: string }) => {
+    const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
+    if (pct === shown) return;
+    shown = pct;
+    o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${(p.totalBytes / 1e9).toFixed(2)} GB`);
+  };
+  const base = await prepareBase(spec, scheme, {
     dataDir: o.dataDir,
     device: o.device,
     signal: o.signal,
-    onProgress: (p) => {
-      const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
-      if (pct === shown) return;
-      shown = pct;
-      o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${(p.totalBytes / 1e9).toFixed(2)} GB`);
-    },
+    onProgress,
   });
+  if (!o.training) return base;
+  shown = -1;
+  return prepareTraining(base, { ...o, onProgress });
+}
+
+/**
+ * A prepared quantized spec made ready for training sessions: packed, with the transposed backward
+ * layout written once (backward-store.ts), when that fits in a third of the machine's memory (room
+ * left for activations, the studio and the user's other programs) or `pack` says so; else reading
+ * the mapped codes only (the gradient dequantizes them). Float specs are returned as they are.
+ */
+export async function prepareTraining(
+  base: ModelSpec,
+  o: {
+    pack?: boolean;
+    totalMemory?: number;
+    signal?: AbortSignal;
+    log?: (m: string) => void;
+    onProgress?: (p: WriteProgress & { form: string }) => void;
+  } = {},
+): Promise<ModelSpec> {
+  const b = base.base;
+  if (!b?.scheme || !b.dir || b.backward) return base;
+  const pack = o.pack ?? packedTrainingBytes(base) <= (o.totalMemory ?? totalmem()) / 3;
+  if (!pack) {
+    o.log?.(
+      `training reads the ${b.form} weights without packing them (packed they would take ${(packedTrainingBytes(base) / 1e9).toFixed(1)} GB): slower, one shared copy`,
+    );
+    return { ...base, base: { ...b, backward: 'dequantize' } };
+  }
+  await ensureBackwardStore(base, { signal: o.signal, onProgress: o.onProgress });
+  return { ...base, weights: openStore(b.dir), base: { ...b, backward: 'transposed' } };
 }

@@ -2,7 +2,8 @@
 // (com.microsoft) on the blockwise codes of a converted store (blockwise.ts, store.ts), and the
 // gradient rule the autodiff walker uses for it. Weights are frozen, so only dX = dY·W is needed.
 //
-// The gradient dequantizes W from the same mapped bytes (a second initializer over the codes, read
+// Training sessions that pre-pack read a second layout, Ŵᵀ in int8 (backward-store.ts), with MatMulNBits
+// again. Otherwise the gradient dequantizes W from the same mapped bytes (a second initializer over the codes, read
 // as uint4/uint8 (N, kb·block)) and multiplies: blocked DequantizeLinear gives q·s without the zero
 // point, and the zero point's share z·(dY·S) is subtracted per block (S the (N, kb) scales), so no
 // zero-point tensor is ever materialized. ORT does not constant-fold DequantizeLinear, so the
@@ -10,7 +11,7 @@
 
 import { AutodiffError, UnsupportedError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
-import type { Node, Value } from '../ir/graph.ts';
+import type { ExternalData, Node, Value } from '../ir/graph.ts';
 import type { QuantScheme } from './scheme.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -47,12 +48,71 @@ export function matMulNBits(
   return bias ? b.add(y, bias) : y;
 }
 
+/** Rows [r0, r1) of a stored quantized matrix, as initializers over the same bytes (no copy). */
+export function rowSlice(b: GraphBuilder, m: QuantizedMatrix, r0: number, r1: number): QuantizedMatrix {
+  const sub = (v: Value): Value => {
+    const d = v.data as ExternalData;
+    const rowBytes = d.length / m.N;
+    return b.initializer(`${v.name}[${r0}:${r1}]`, v.dtype, [r1 - r0, ...(v.shape.slice(1) as number[])], {
+      kind: 'external',
+      location: d.location,
+      offset: d.offset + r0 * rowBytes,
+      length: (r1 - r0) * rowBytes,
+    });
+  };
+  return { ...m, q: sub(m.q), scales: sub(m.scales), zp: m.zp && sub(m.zp), N: r1 - r0 };
+}
+
+/**
+ * Largest matrix (elements) read by one MatMulNBits node. Where the kernels cannot use their packed
+ * layout (a training session that does not pre-pack, see base.ts) and in the backward pass, a weight
+ * is dequantized whole into float32 for its product: 2^26 elements keeps that buffer at 256 MB
+ * (Llama-3-8B's LM head alone would be 2.1 GB), so larger matrices are split by rows.
+ */
+export const MAX_DEQUANTIZED_ELEMENTS = 2 ** 26;
+
+/** matMulNBits over row chunks of at most MAX_DEQUANTIZED_ELEMENTS, outputs concatenated. */
+export function chunkedMatMulNBits(
+  b: GraphBuilder,
+  x: Value,
+  w: QuantizedMatrix,
+  accuracyLevel: number,
+  bias?: Value | null,
+  maxElements = MAX_DEQUANTIZED_ELEMENTS,
+): Value {
+  const rows = Math.max(1, Math.floor(maxElements / w.K));
+  if (w.N <= rows) return matMulNBits(b, x, w, accuracyLevel, bias);
+  // One set of slices per matrix: the head is applied in several If branches.
+  let slices = chunks.get(w.q);
+  if (!slices || slices[0].N !== Math.min(rows, w.N)) {
+    slices = [];
+    for (let r0 = 0; r0 < w.N; r0 += rows) slices.push(rowSlice(b, w, r0, Math.min(w.N, r0 + rows)));
+    chunks.set(w.q, slices);
+  }
+  const parts = slices.map((m) => matMulNBits(b, x, m, accuracyLevel));
+  const y = b.concat(parts, -1, [...x.shape.slice(0, -1), w.N]);
+  return bias ? b.add(y, bias) : y;
+}
+
+const chunks = new WeakMap<Value, QuantizedMatrix[]>();
+// Ŵᵀ's int8 codes for a forward weight's codes, where the store has them (backward-store.ts).
+const transposedOf = new WeakMap<Value, QuantizedMatrix>();
+
+/** Lets the gradient of MatMulNBits nodes reading `q` use `t` (Ŵᵀ, K rows of N) instead of dequantizing. */
+export function setTransposed(q: Value, t: QuantizedMatrix): void {
+  transposedOf.set(q, t);
+}
+// The backward's view of each weight's codes, one per weight however many nodes read it.
+const codeViews = new WeakMap<Value, Value>();
+
 /** dX = dY·W for a MatMulNBits node, W dequantized from the node's own bytes. */
 export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder): (Value | null)[] {
   const gy = gs[0];
   const nulls = n.inputs.map(() => null);
   if (!gy) return nulls;
   const [x, q, scales, zp] = n.inputs as [Value, Value, Value, Value | null | undefined];
+  const t = transposedOf.get(q);
+  if (t) return [matMulNBits(b, gy, t, n.attrInt('accuracy_level', 4)), ...nulls.slice(1)];
   const K = n.attrInt('K');
   const N = n.attrInt('N');
   const bits = n.attrInt('bits');
@@ -62,7 +122,11 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   if (!q.data || q.data.kind !== 'external' || !scales.data)
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // The same bytes, as DequantizeLinear reads them: (N, kb·block) codes.
-  const codes = b.initializer(`${q.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, Kp], q.data);
+  let codes = codeViews.get(q);
+  if (!codes) {
+    codes = b.initializer(`${q.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, Kp], q.data);
+    codeViews.set(q, codes);
+  }
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
   const wqs = b.op(
     'DequantizeLinear',
@@ -81,7 +145,11 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
         'unsupported-quantization',
         `MatMulNBits ${n.name}: training through asymmetric 4-bit blocks needs an even number of blocks per row (K=${K}, block ${bs})`,
       );
-    const zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+    let zcodes = codeViews.get(zp);
+    if (!zcodes) {
+      zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+      codeViews.set(zp, zcodes);
+    }
     const zf = b.op(
       'DequantizeLinear',
       [zcodes, b.scalar(1)],

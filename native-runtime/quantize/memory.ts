@@ -8,8 +8,9 @@
 //               but read row by row (only the tokens seen become resident: not counted)
 //     chat      ONNX Runtime packs the codes for its int8 kernels: ≈1.14× (8-bit) / 1.2× (4-bit) of
 //               the codes, private to the session (measured: native-runtime/quantize/base.ts)
-//     training  packed as for chat, plus the mapped codes read by the backward pass; or, where that
-//               would take more than half the machine's memory, only the mapped codes (slower)
+//     training  the forward codes packed as for chat plus Ŵᵀ's int8 codes packed (the backward pass,
+//               backward-store.ts); or, where that would take more than a third of the machine's
+//               memory, only the mapped codes (slower)
 
 export interface WeightShape {
   params: number;
@@ -50,5 +51,8 @@ export function baseWeightBytes(
   const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32);
   const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
   if (use === 'chat') return packed;
-  return 2.2 * codes <= 0.5 * totalMemory ? packed + codes : codes;
+  // Training packs the forward codes and Ŵᵀ's int8 codes, the head's codes stay mapped (base.ts).
+  const packedTraining =
+    linear * (bits / 8 + 4 / 32) * PACKED[bits] + linear * (1 + 4 / 32) * PACKED[8] + head * (1 + 4 / 32);
+  return packedTraining <= totalMemory / 3 ? packedTraining : codes;
 }

@@ -27,6 +27,11 @@ export interface BaseWeights {
   dir: string | null;
   /** MatMulNBits accuracy_level instead of the provider's (tests pin the exact fp32 kernels with 0). */
   accuracyLevel?: number;
+  /**
+   * How training computes dX through quantized layers: 'transposed' (the store's int8 Ŵᵀ, sessions
+   * pre-pack; backward-store.ts) or, by default, dequantizing W per step from the mapped codes.
+   */
+  backward?: 'transposed' | 'dequantize';
 }
 
 export const QUANTIZE_CHOICES = ['none', 'int8', 'int4'] as const;

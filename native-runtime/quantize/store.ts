@@ -30,7 +30,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { decodeTensor, readSafetensorsHeader, type SafetensorsDtype } from '../formats/safetensors.ts';
 import {
@@ -131,13 +131,25 @@ export function storeDir(root: string, fingerprint: string, scheme: QuantScheme 
 }
 
 function metadataFor(spec: ModelSpec, scheme: QuantScheme | null): Record<string, string> {
+  // Each quantized matrix's true (N, K): its block grid may pad K.
+  const matrices: Record<string, [number, number]> = {};
+  if (scheme)
+    for (const e of entriesOf(spec))
+      if (e.role !== 'embedding' && e.role !== 'other') matrices[e.name] = matrixDims(spec, e);
   return {
     format: FORMAT,
     version: VERSION,
     fingerprint: spec.fingerprint,
     form: scheme ? schemeName(scheme) : 'fp32',
     source_dtype: spec.dtype,
+    matrices: JSON.stringify(matrices),
   };
+}
+
+/** The (N, K) of every quantized matrix of an opened store (from its metadata). */
+export function storeMatrices(weights: WeightIndex): Record<string, [number, number]> {
+  const meta = weights.headers.find((h) => basename(h.path) === STORE_FILE)?.metadata.matrices;
+  return meta ? (JSON.parse(meta) as Record<string, [number, number]>) : {};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +280,7 @@ function storeComplete(file: string, spec: ModelSpec, scheme: QuantScheme | null
 }
 
 /** Holds `<dir>/convert.lock` while converting; a lock of a dead process is taken over. */
-function acquireLock(dir: string): () => void {
+export function acquireLock(dir: string): () => void {
   const lock = join(dir, 'convert.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -349,11 +361,16 @@ export async function ensureStore(
   return dir;
 }
 
-/** Opens a complete store as the weight index the graph builders read. */
+/** Opens a complete store (and its backward layout, when written) as the weight index graphs read. */
 export function openStore(dir: string): WeightIndex {
-  const header = readSafetensorsHeader(join(dir, STORE_FILE));
-  return new WeightIndex(dir, STORE_FILE, [header]);
+  const headers = [readSafetensorsHeader(join(dir, STORE_FILE))];
+  const backward = join(dir, BACKWARD_FILE);
+  if (existsSync(backward)) headers.push(readSafetensorsHeader(backward));
+  return new WeightIndex(dir, STORE_FILE, headers);
 }
+
+/** The transposed int8 layout training reads (backward-store.ts), beside the store. */
+export const BACKWARD_FILE = 'backward.safetensors';
 
 /** Deletes every converted form of a model (when it leaves the library). */
 export function removeBaseStores(root: string, fingerprint: string): void {

@@ -16,6 +16,8 @@
 // Errors are returned as messages (never thrown): each caller wraps them in its own error and code.
 // Leaves out: CSV, Parquet and column mapping (library only), tokenization (data.ts).
 
+import { jsonSyntaxError } from '../formats/json-file.ts';
+
 export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
 export const DATA_FORMATS = ['prompt-completion', 'alpaca', 'chat'] as const satisfies readonly DataFormat[];
 
@@ -25,6 +27,8 @@ export interface RawRow {
   line: number;
   value?: unknown;
   error?: string;
+  /** The start of the row's text where it could not be read (kept to show it, never in messages). */
+  text?: string;
 }
 
 export function isObj(v: unknown): v is Record<string, unknown> {
@@ -33,21 +37,15 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 
 // ---- reading text -----------------------------------------------------------------------------
 
-/** A JSON.parse error without the echoed input (V8 quotes the start of the text). */
-export function jsonErrorText(e: unknown): string {
-  const m = (e as Error).message;
-  const at = /at position \d+/.exec(m)?.[0];
-  return at ? `unexpected input ${at}` : m.length > 80 ? `${m.slice(0, 80)}…` : m;
-}
+/** Characters of an unreadable row's text kept in RawRow.text. */
+const ROW_TEXT_CHARS = 500;
 
 /**
  * One row per non-blank line. A line that is not JSON becomes a row with `error`
- * (`not valid JSON (<errorText(e)>)`), so callers can report every bad line, not just the first.
+ * (`not valid JSON (<errorText(e)>)`, by default the position only: V8's own message quotes the
+ * text) and `text`, so callers can report every bad line, not just the first.
  */
-export function readJsonlRows(
-  text: string,
-  errorText: (e: unknown) => string = (e) => (e as Error).message,
-): RawRow[] {
+export function readJsonlRows(text: string, errorText: (e: unknown) => string = jsonSyntaxError): RawRow[] {
   const out: RawRow[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -56,7 +54,11 @@ export function readJsonlRows(
     try {
       out.push({ line: i + 1, value: JSON.parse(s) });
     } catch (e) {
-      out.push({ line: i + 1, error: `not valid JSON (${errorText(e)})` });
+      out.push({
+        line: i + 1,
+        error: `not valid JSON (${errorText(e)})`,
+        text: s.slice(0, ROW_TEXT_CHARS),
+      });
     }
   }
   return out;

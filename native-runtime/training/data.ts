@@ -26,6 +26,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import { jsonSyntaxError } from '../formats/json-file.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   arrayElementLines,
@@ -72,7 +73,7 @@ function readRows(path: string, text: string): Array<{ line: number; value?: unk
     try {
       arr = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError('bad-data', `${path}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError('bad-data', `${path}: not valid JSON (${jsonSyntaxError(e)})`);
     }
     const lines = arrayElementLines(text);
     return (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));

@@ -388,6 +388,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     device: cfg.device,
     signal: hooks.signal,
     log,
+    training: true,
   });
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
   // The provider that really runs (auto's choice, or the CPU after a fallback) goes into the run's log.

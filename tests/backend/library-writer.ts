@@ -2,17 +2,19 @@
 // commands call), for the concurrent-writer tests:
 //   node --import tsx library-writer.ts DATA_DIR MODE MS ARG...
 //     annotate DATASET_ID PREFIX   adds tag PREFIX<i> to row i % rows (a read-modify-write per call)
-//     import FILE DATASET_ID       imports FILE as a new version of the dataset
+//     import FILE DATASET_ID       imports FILE plus one row of its own as a new version of the dataset
+//                                  (the same rows again would add no version)
 //     settings PREFIX              sets PREFIX.<i> = i
 //     hold FILE                    starts a run and an evaluation (of FILE), prints {runId, evaluationId},
 //                                  then keeps the library open until killed (MS is ignored)
 // Prints one JSON line {done, errors} at the end: errors are counted, not thrown, so the test sees
 // every "database is locked" rather than the first.
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerAdapter } from '../../electron/backend/library/adapters.ts';
+import { annotateRows } from '../../electron/backend/library/dataset-annotations.ts';
 import { importDataset } from '../../electron/backend/library/dataset-import.ts';
-import { annotateRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset } from '../../electron/backend/library/datasets.ts';
 import { createEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -44,13 +46,16 @@ if (mode === 'hold') {
   let done = 0;
   const errors: string[] = [];
   const rows = mode === 'annotate' ? getDataset(lib, Number(a)).latest.rowCount : 0;
+  const base = mode === 'import' ? readFileSync(a, 'utf8').replace(/\n?$/, '\n') : '';
 
   while (Date.now() < end) {
     try {
       if (mode === 'annotate') {
         annotateRows(lib, { datasetId: Number(a), indices: [done % rows], addTags: [`${b}${done}`] });
       } else if (mode === 'import') {
-        importDataset(lib, { path: a, datasetId: Number(b) });
+        const path = `${a}.${process.pid}.jsonl`;
+        writeFileSync(path, `${base}${JSON.stringify({ prompt: `import ${done}`, completion: 'x' })}\n`);
+        importDataset(lib, { path, datasetId: Number(b) });
       } else if (mode === 'settings') {
         setSetting(lib, `${a}.${done}`, done);
       } else throw new Error(`unknown mode ${mode}`);

@@ -88,3 +88,31 @@ export function writeCacheSnapshot(
 export function fileSize(p: string): number {
   return statSync(p).size;
 }
+
+/** Waits (bounded) until a file in `dir` whose name ends with `suffix` holds `bytes` bytes. */
+export async function waitForFile(
+  dir: string,
+  suffix: string,
+  bytes: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (readdirSync(dir).some((f) => f.endsWith(suffix) && statSync(join(dir, f)).size >= bytes)) return;
+    } catch {}
+    if (Date.now() > end) throw new Error(`no ${suffix} file of ${bytes} bytes in ${dir}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Polls `check` (bounded) until it returns a value other than undefined. */
+export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

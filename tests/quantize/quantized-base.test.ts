@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSafetensors } from '../../native-runtime/formats/safetensors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { prepareTraining } from '../../native-runtime/quantize/base.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import { debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
 import { MODEL_ARCHS, modelDir, REFT, REFT_CASES, reftMeta, relErr } from '../helpers/fixtures.ts';
@@ -89,10 +90,31 @@ describe('training through quantized layers', () => {
     assert.ok(compared >= 4, `compared ${compared} gradients`);
   });
 
+  it('the packed layout (int8 Ŵᵀ) gives the dequantized gradients within 8-bit rounding', async (t) => {
+    const c = 'llama-loreft-f2l2';
+    const meta = reftMeta(c);
+    for (const form of ['int8', 'int4']) {
+      const q = await quantizedSpec(modelDir(meta.arch), form);
+      const packed = await prepareTraining(q, { pack: true });
+      assert.equal(packed.base?.backward, 'transposed');
+      const batch = join(REFT, c, 'golden_reft.safetensors');
+      const a = await debugGrad(packed, join(REFT, c, 'pyreft_init'), batch);
+      const b = await debugGrad(q, join(REFT, c, 'pyreft_init'), batch);
+      let worst = 0;
+      for (const [k, v] of Object.entries(a)) {
+        if (!k.startsWith('grad/')) continue;
+        worst = Math.max(worst, relErr(v.data as Float32Array, b[k].data as Float32Array));
+      }
+      t.diagnostic(`${form}: gradients through int8 Ŵᵀ vs dequantized W: max relative difference ${worst.toExponential(2)}`);
+      assert.ok(worst <= 0.05, `${form}: relative difference ${worst}`);
+    }
+  });
+
   for (const c of REFT_CASES) {
     it(`${c}: 20 steps on an int8 base end within 1.05× of the fp32 loss`, async (t) => {
       const meta = reftMeta(c);
-      const q = await quantizedSpec(modelDir(meta.arch), 'int8');
+      // As the trainer prepares it: packed, gradients through the transposed int8 layout.
+      const q = await prepareTraining(await quantizedSpec(modelDir(meta.arch), 'int8'), { pack: true });
       const out = await debugTrain(
         q,
         join(REFT, c, 'pyreft_init'),

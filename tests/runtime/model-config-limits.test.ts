@@ -4,7 +4,8 @@
 // file's contents. Runs through loadModelSpec, `models inspect` and the library's models/add path.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import fs, { readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { main } from '../../cli/main.ts';
@@ -194,4 +195,30 @@ describe('JSON files are read bounded and never quoted', () => {
     assert.match(msg, /tokenizer\.json/);
     assert.ok(!/root|s3cr3t/.test(msg), msg);
   });
+});
+
+test('models/add reads config.json once: the stored config is the capped, fingerprinted read', () => {
+  const dir = copyModel('llama');
+  const opened: string[] = [];
+  const real = { openSync: fs.openSync, readFileSync: fs.readFileSync };
+  const note = (p: unknown) => {
+    if (String(p).endsWith('/config.json')) opened.push(String(p));
+  };
+  fs.openSync = ((...a: Parameters<typeof fs.openSync>) => {
+    note(a[0]);
+    return real.openSync(...a);
+  }) as typeof fs.openSync;
+  fs.readFileSync = ((...a: [fs.PathOrFileDescriptor]) => {
+    note(a[0]);
+    return real.readFileSync(...a);
+  }) as typeof fs.readFileSync;
+  syncBuiltinESMExports();
+  try {
+    const info = inspectModelFolder(dir);
+    assert.deepEqual(info.config, JSON.parse(real.readFileSync(join(dir, 'config.json'), 'utf8')));
+  } finally {
+    Object.assign(fs, real);
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(opened, [join(dir, 'config.json')]);
 });

@@ -30,6 +30,11 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import {
+  type TokenLengths,
+  type TokenLengthsInput,
+  tokenLengths,
+} from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
 import type { ProbeConfig } from './run-params.ts';
 
@@ -97,6 +102,8 @@ export interface EngineOps {
    * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
    */
   prepareImport: { args: PrepareImportArgs; events: Record<string, never>; result: PreparedImport };
+  /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
+  tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
 }
 
 export interface PrepareImportArgs {
@@ -310,4 +317,5 @@ export const TASKS: {
   evaluate: evaluateTask,
   calibrate: calibrateTask,
   prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
+  tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
 };

@@ -42,6 +42,7 @@ import {
   getAdapter,
   registerRunAdapterOnce,
 } from '../library/adapters.ts';
+import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import type { DatasetFormat } from '../library/dataset-formats.ts';
 import { datasetRef } from '../library/dataset-import.ts';
 import { type DatasetVersion, getDataset, getDatasetVersion } from '../library/datasets.ts';
@@ -90,6 +91,47 @@ export interface PlannedRun {
 }
 
 /**
+ * The versions a run trains and evaluates on: a version id and/or a split part for each. Held-out
+ * data must differ from the training data and share its format (the trainer reads both alike).
+ */
+export function planRunData(
+  lib: Library,
+  p: Pick<
+    RunParams,
+    'datasetId' | 'datasetVersionId' | 'datasetSplit' | 'evalDatasetVersionId' | 'evalDatasetSplit'
+  >,
+): { version: DatasetVersion; evalVersion: DatasetVersion | null } {
+  if (p.evalDatasetVersionId !== undefined && p.evalDatasetSplit !== undefined)
+    throw new ValidationError('invalid-params', 'give evalDatasetVersionId or evalDatasetSplit, not both');
+  const version = resolveDatasetVersion(lib, {
+    datasetId: p.datasetId,
+    versionId: p.datasetVersionId,
+    split: p.datasetSplit,
+  });
+  const evalVersion =
+    p.evalDatasetVersionId !== undefined
+      ? getDatasetVersion(lib, p.evalDatasetVersionId)
+      : p.evalDatasetSplit !== undefined
+        ? resolveDatasetVersion(lib, {
+            datasetId: p.datasetId,
+            versionId: version.id,
+            split: p.evalDatasetSplit,
+          })
+        : null;
+  if (evalVersion && (evalVersion.id === version.id || evalVersion.contentHash === version.contentHash))
+    throw new ValidationError(
+      'eval-is-train',
+      'the held-out data is the training data itself; choose a validation or test part',
+    );
+  if (evalVersion && evalVersion.format !== version.format)
+    throw new ValidationError(
+      'eval-format',
+      `the held-out data is ${evalVersion.format} but the training data is ${version.format}`,
+    );
+  return { version, evalVersion };
+}
+
+/**
  * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
  * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
  * placeholders until the run has an id.
@@ -100,13 +142,7 @@ export function planRun(
   paths = { out: join(lib.dataDir, 'adapters', 'planned') },
 ): PlannedRun {
   const model = getModel(lib, p.modelId);
-  const ds = getDataset(lib, p.datasetId);
-  const version =
-    p.datasetVersionId !== undefined ? ds.versions.find((v) => v.id === p.datasetVersionId) : ds.latest;
-  if (!version)
-    throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.datasetVersionId}`);
-  const evalVersion =
-    p.evalDatasetVersionId !== undefined ? getDatasetVersion(lib, p.evalDatasetVersionId) : null;
+  const { version, evalVersion } = planRunData(lib, p);
   if (!existsSync(model.path))
     throw new ValidationError('missing-model', `the model folder ${model.path} is gone`);
   const spec = loadModelSpec(model.path);
@@ -121,7 +157,9 @@ export function planRun(
     modelId: _m,
     datasetId: _d,
     datasetVersionId: _v,
+    datasetSplit: _ds,
     evalDatasetVersionId: _e,
+    evalDatasetSplit: _es,
     name: _n,
     probe: _p,
     exportPyreft,

@@ -79,7 +79,7 @@ test('CSV: header, quoted commas/newlines, and a short row reported by line', ()
     { prompt: 'Hello, you', completion: 'Line one\nline two' },
     { prompt: 'q', completion: 'say "hi"' },
   ]);
-  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2' }]);
+  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2', text: 'only-one-field' }]);
 });
 
 test('an explicit format overrides detection; an unrecognisable file is a FormatError', () => {
@@ -90,4 +90,16 @@ test('an explicit format overrides detection; an unrecognisable file is a Format
     () => parseDataset('x.jsonl', '{"text":"a"}\n'),
     (e: unknown) => e instanceof FormatError && e.code === 'unknown-dataset-format',
   );
+});
+
+test('error messages never quote the file; a bad row keeps its text only to show it (issue 13)', () => {
+  assert.throws(
+    () => parseDataset('x.json', '[{"prompt": "a", "completion": "b"}, hunter2-secret]'),
+    (e: unknown) =>
+      e instanceof FormatError && /not valid JSON/.test(e.message) && !/hunter2/.test(e.message),
+  );
+  const r = parseDataset('x.jsonl', '{"prompt": "a", "completion": "b"}\nhunter2-secret\n');
+  assert.equal(r.bad.length, 1);
+  assert.doesNotMatch(r.bad[0].message, /hunter2/);
+  assert.equal(r.bad[0].text, 'hunter2-secret');
 });

@@ -12,6 +12,7 @@
 // Leaves out: TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
+import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
 import {
   arrayElementLines,
   DATA_FORMATS,
@@ -19,7 +20,6 @@ import {
   type DatasetRow,
   guessRowFormat,
   isObj,
-  jsonErrorText,
   normalizeRow,
   type RawRow,
   readJsonlRows,
@@ -50,6 +50,18 @@ export interface BadRow {
   /** 1-based line in the source file where the row starts. */
   line: number;
   message: string;
+  /** The start of the row as it was in the file, to show it (messages never quote a file). */
+  text?: string;
+}
+
+/** Characters of a bad row kept in BadRow.text. */
+const BAD_TEXT_CHARS = 500;
+
+function rowTextOf(r: RawRow): string | undefined {
+  if (r.text !== undefined) return r.text.slice(0, BAD_TEXT_CHARS);
+  if (r.value === undefined) return undefined;
+  const t = JSON.stringify(r.value) ?? String(r.value);
+  return t.slice(0, BAD_TEXT_CHARS);
 }
 
 export interface ParsedDataset {
@@ -62,7 +74,7 @@ export interface ParsedDataset {
 // ---- file readers -----------------------------------------------------------------------------
 
 function readJsonl(text: string): RawRow[] {
-  return readJsonlRows(text, jsonErrorText);
+  return readJsonlRows(text, jsonSyntaxError);
 }
 
 function readJsonArray(text: string): RawRow[] {
@@ -70,7 +82,7 @@ function readJsonArray(text: string): RawRow[] {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new FormatError('bad-json', `not valid JSON (${(e as Error).message})`);
+    throw new FormatError('bad-json', `not valid JSON (${jsonSyntaxError(e)})`);
   }
   if (!Array.isArray(data)) throw new FormatError('bad-json', 'a .json dataset must be an array of objects');
   const lines = arrayElementLines(text);
@@ -128,7 +140,11 @@ function readCsv(text: string): RawRow[] {
   const header = records[0].fields.map((h) => h.trim());
   return records.slice(1).map((r) => {
     if (r.fields.length !== header.length) {
-      return { line: r.line, error: `has ${r.fields.length} fields, the header has ${header.length}` };
+      return {
+        line: r.line,
+        error: `has ${r.fields.length} fields, the header has ${header.length}`,
+        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+      };
     }
     const obj: Record<string, unknown> = {};
     header.forEach((h, i) => {
@@ -281,7 +297,7 @@ export class RowNormalizer {
     const n = r.error ? r.error : normalizeRow(format, r.value);
     if (typeof n === 'string') {
       this.#badCount++;
-      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n });
+      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
       return;
     }
     this.#rowCount++;

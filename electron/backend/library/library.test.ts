@@ -112,12 +112,23 @@ test('datasets: import freezes normalised rows with a content hash; bad rows are
   assert.equal(r.version.rowCount, 2);
   const body = readFileSync(r.version.filePath);
   assert.equal(createHash('sha256').update(body).digest('hex'), r.version.contentHash);
+  const same = importDataset(lib, { path: src, datasetId: r.dataset.id });
+  assert.equal(same.action, 'unchanged', 'the same rows again add no version');
+  assert.equal(same.version.id, r.version.id);
+  writeFileSync(
+    src,
+    '{"prompt":"a","completion":"b"}\n{"prompt":"c","completion":"d"}\n{"prompt":"e","completion":"f"}\n',
+  );
   const v2 = importDataset(lib, { path: src, datasetId: r.dataset.id });
+  assert.equal(v2.action, 'new-version');
   assert.equal(v2.version.version, 2);
   assert.equal(getDataset(lib, r.dataset.id).versions.length, 2);
   const page = datasetRows(lib, { datasetId: r.dataset.id, offset: 1, limit: 5 });
-  assert.equal(page.total, 2);
-  assert.deepEqual(page.rows, [{ prompt: 'c', completion: 'd' }]);
+  assert.equal(page.total, 3);
+  assert.deepEqual(page.rows, [
+    { prompt: 'c', completion: 'd' },
+    { prompt: 'e', completion: 'f' },
+  ]);
   closeLibrary(lib);
 });
 

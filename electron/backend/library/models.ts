@@ -6,8 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
-import { FILE_LIMITS, readJsonObject } from '../../../native-runtime/formats/json-file.ts';
-import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
@@ -124,10 +123,9 @@ export function inspectModelFolder(dir: string): ModelInfo {
   }
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
   const folder = resolveModelDir(path);
-  const spec = loadModelSpec(folder);
-  const config = storedConfig(
-    readJsonObject(join(folder, 'config.json'), 'config.json', FILE_LIMITS.config, 'bad-config'),
-  );
+  // One capped read of config.json: what is stored is what was checked and fingerprinted.
+  const { spec, config: raw } = loadModelSpecWithConfig(folder);
+  const config = storedConfig(raw);
   return {
     path: folder,
     arch: spec.arch,

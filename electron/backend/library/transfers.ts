@@ -9,8 +9,9 @@
 // before anything is inflated). Nothing uploaded is ever executed: the importers read data only.
 // Staging folders are removed when their import succeeds, and swept after a day.
 //
-// Downloads are zips in <data>/downloads/<id>.zip, removed once read to the end and swept after an
-// hour (a window that went away mid-download).
+// Downloads (a zip the backend made, or one file such as a dataset's JSONL) are kept as
+// <data>/downloads/<id>.download, removed once read to the end and swept after an hour (a window
+// that went away mid-download).
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -259,6 +260,21 @@ export function uploadedFolder(
   return { dir: root, name: null };
 }
 
+/**
+ * The one file of a finished upload (a dataset file; a lone .zip was unpacked and must have held one
+ * file), with the name the window gave it. Anything else is refused naming what was found.
+ */
+export function uploadedFile(lib: Library, id: string, kind: UploadKind): { path: string; name: string } {
+  const { dir } = uploadedFolder(lib, id, kind);
+  const files = listFiles(dir);
+  if (files.length !== 1)
+    throw new ValidationError(
+      'bad-upload',
+      `upload ${id} holds ${files.length} files; upload one ${kind} file at a time`,
+    );
+  return { path: join(dir, ...files[0].split('/')), name: files[0].split('/').at(-1) as string };
+}
+
 /** Removes an upload's staging folder (after a successful import, or when the window gives up). */
 export function discardUpload(lib: Library, id: string): void {
   rmSync(uploadDir(lib, id), { recursive: true, force: true });
@@ -272,15 +288,27 @@ export interface DownloadInfo {
   sizeBytes: number;
 }
 
-/** Zips `files` (zip path → bytes) as a download named `fileName`. */
-export function makeDownloadZip(lib: Library, fileName: string, files: Zippable): DownloadInfo {
+function downloadPath(lib: Library, id: string): string {
+  return join(lib.dataDir, 'downloads', `${id}.download`);
+}
+
+/** Offers `data` as a download named `fileName` (the window saves it under that name). */
+export function makeDownloadFile(lib: Library, fileName: string, data: Uint8Array | string): DownloadInfo {
   const root = join(lib.dataDir, 'downloads');
   mkdirSync(root, { recursive: true });
   sweep(root, DOWNLOAD_MAX_AGE_MS);
   const id = randomBytes(12).toString('hex');
-  const data = zipSync(files, { level: 6, mtime: new Date() });
-  writeFileAtomic(join(root, `${id}.zip`), data);
-  return { downloadId: id, fileName, sizeBytes: data.length };
+  writeFileAtomic(downloadPath(lib, id), data);
+  return {
+    downloadId: id,
+    fileName,
+    sizeBytes: typeof data === 'string' ? Buffer.byteLength(data) : data.length,
+  };
+}
+
+/** Zips `files` (zip path → bytes) as a download named `fileName`. */
+export function makeDownloadZip(lib: Library, fileName: string, files: Zippable): DownloadInfo {
+  return makeDownloadFile(lib, fileName, zipSync(files, { level: 6, mtime: new Date() }));
 }
 
 /** Reads up to `length` bytes of a download from `offset`; the file is removed once read to its end. */
@@ -291,7 +319,7 @@ export function readDownload(
   length: number,
 ): { data: Uint8Array; eof: boolean } {
   if (!ID_RE.test(id)) throw new ValidationError('not-found', `no download ${JSON.stringify(id)}`);
-  const file = join(lib.dataDir, 'downloads', `${id}.zip`);
+  const file = downloadPath(lib, id);
   if (!existsSync(file)) throw new ValidationError('not-found', `no download ${id} (it expired or was read)`);
   const fd = openSync(file, 'r');
   let size: number;

@@ -1,0 +1,128 @@
+// The backward layout of a quantized store: for every quantized linear layer W (N, K) except the LM
+// head, the int8 blockwise codes of Ŵᵀ (K rows of N), Ŵ being the dequantized forward weight, in
+// `backward.safetensors` beside the store. Training sessions that pre-pack compute dX = dY·Ŵ with
+// MatMulNBits on these (int8 compute, like the forward) instead of dequantizing W to fp32 every step.
+//
+// Requantizing Ŵ (not the checkpoint's W) keeps the gradient that of the forward's own weights, up to
+// 8-bit rounding of Ŵ's columns. Written once per store, on the first training that packs, tensor by
+// tensor (one matrix dequantized at a time), resumable like the store itself; removed with it.
+// Measured against dequantize-and-multiply in ARCHITECTURE.md ("Weights in memory").
+
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeTensor, readSafetensorsHeader, readTensorBytes } from '../formats/safetensors.ts';
+import {
+  type PlannedTensor,
+  planSafetensors,
+  type TensorSink,
+  type TensorSlot,
+  type WriteProgress,
+  writeSafetensorsStream,
+} from '../formats/safetensors-stream.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { allocQuantized, blocksPerRow, dequantizeRows, quantizeRows } from './blockwise.ts';
+import type { QuantScheme } from './scheme.ts';
+import { acquireLock, BACKWARD_FILE, STORE_FILE, storeMatrices } from './store.ts';
+
+/** The backward layout's codes: int8, symmetric, block 32, whatever the forward's scheme. */
+export const BACKWARD_SCHEME: QuantScheme = { bits: 8, blockSize: 32, zeroPoints: false };
+
+/** Matrices that get a transposed layout: every quantized one but the LM head (it stays on DequantizeLinear). */
+function transposedMatrices(spec: ModelSpec): Array<[string, number, number]> {
+  return Object.entries(storeMatrices(spec.weights))
+    .filter(([name]) => name !== 'lm_head.weight')
+    .map(([name, [N, K]]) => [name, N, K]);
+}
+
+function plan(spec: ModelSpec) {
+  const tensors: PlannedTensor[] = [];
+  for (const [name, N, K] of transposedMatrices(spec)) {
+    const kb = blocksPerRow(N, BACKWARD_SCHEME);
+    tensors.push({ name: `${name}.qweight_t`, dtype: 'U8', shape: [K, kb, BACKWARD_SCHEME.blockSize] });
+    tensors.push({ name: `${name}.scales_t`, dtype: 'F32', shape: [K, kb] });
+  }
+  const forward = readSafetensorsHeader(join(spec.base!.dir!, STORE_FILE)).metadata;
+  return planSafetensors(tensors, {
+    format: 'reft-studio-base-backward',
+    version: '1',
+    fingerprint: spec.fingerprint,
+    form: spec.base!.form,
+    // Tied to the forward file it was made from: a reconverted store invalidates it.
+    forward: `${forward.form}/${forward.version}/${statSync(join(spec.base!.dir!, STORE_FILE)).size}`,
+  });
+}
+
+/** Ŵᵀ's codes and scales for one matrix, from the store's own codes. */
+function transposeMatrix(spec: ModelSpec, name: string, N: number, K: number) {
+  const scheme = spec.base!.scheme!;
+  const read = (t: string) => {
+    const { file, info } = spec.weights.get(`${name}.${t}`);
+    return readTensorBytes(file, info);
+  };
+  const w = dequantizeRows(
+    {
+      q: new Uint8Array(read('qweight')),
+      scales: decodeTensor(read('scales'), 'F32') as Float32Array,
+      zp: scheme.zeroPoints ? new Uint8Array(read('qzeros')) : new Uint8Array(0),
+    },
+    N,
+    K,
+    scheme,
+  );
+  const t = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) t[k * N + n] = w[n * K + k];
+  const out = allocQuantized(K, N, BACKWARD_SCHEME);
+  quantizeRows(t, K, N, BACKWARD_SCHEME, out);
+  return out;
+}
+
+export interface BackwardOptions {
+  onProgress?: (p: WriteProgress & { form: string }) => void;
+  signal?: AbortSignal;
+}
+
+/** Writes the backward layout of `spec`'s store (a quantized spec from prepareBase) when missing. */
+export async function ensureBackwardStore(spec: ModelSpec, o: BackwardOptions = {}): Promise<void> {
+  const dir = spec.base?.dir;
+  if (!dir || !spec.base?.scheme) throw new Error('ensureBackwardStore needs a quantized store');
+  const file = join(dir, BACKWARD_FILE);
+  const p = plan(spec);
+  const complete = () => {
+    if (!existsSync(file)) return false;
+    try {
+      const want = readSafetensorsHeader(file).metadata;
+      return want.forward !== undefined && p.header.includes(Buffer.from(want.forward));
+    } catch {
+      return false;
+    }
+  };
+  if (complete()) return;
+  mkdirSync(dir, { recursive: true });
+  const release = acquireLock(dir);
+  try {
+    if (complete()) return;
+    let pending: { name: string; scales: Float32Array } | null = null;
+    const dims = new Map(transposedMatrices(spec).map(([n, N, K]) => [n, [N, K] as const]));
+    await writeSafetensorsStream(file, p, {
+      produce: (slot: TensorSlot, sink: TensorSink) => {
+        const m = /^(.*)\.(qweight_t|scales_t)$/.exec(slot.name);
+        if (!m) throw new Error(`unexpected slot ${slot.name}`);
+        const [N, K] = dims.get(m[1])!;
+        if (m[2] === 'qweight_t' || pending?.name !== m[1]) {
+          const q = transposeMatrix(spec, m[1], N, K);
+          pending = { name: m[1], scales: q.scales };
+          if (m[2] === 'qweight_t') {
+            sink(q.q, 0);
+            return;
+          }
+        }
+        sink(new Uint8Array(pending.scales.buffer), 0);
+        pending = null;
+      },
+      onProgress: o.onProgress && ((q) => o.onProgress!({ ...q, form: `${spec.base!.form} backward` })),
+      signal: o.signal,
+    });
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,46 @@
+// The forms a library model's frozen weights can be used in (none / int8 / int4), each with the
+// memory its weights take while chatting and training, from the engine's own estimate
+// (native-runtime/quantize/memory.ts). Shown on the Models page and in the Train wizard.
+
+import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
+import { formatBytes } from './format.ts';
+
+export interface BaseFormModel {
+  params: number;
+  hiddenSize: number | null;
+  vocabSize: number | null;
+  config: Record<string, unknown>;
+}
+
+export interface BaseFormChoice {
+  value: QuantizeOption;
+  label: string;
+  help: string;
+  chatBytes: number;
+  trainBytes: number;
+  /** "8-bit — 1.3 GB to chat, 2.5 GB to train" */
+  text: string;
+}
+
+export function baseFormChoices(m: BaseFormModel): BaseFormChoice[] {
+  const shape = {
+    params: m.params,
+    hiddenSize: m.hiddenSize ?? 0,
+    vocabSize: m.vocabSize ?? 0,
+    tied: m.config.tie_word_embeddings !== false,
+  };
+  return QUANTIZE_OPTION_CHOICES.map((c) => {
+    const chatBytes = baseWeightBytes(shape, c.value, 'chat');
+    const trainBytes = baseWeightBytes(shape, c.value, 'train');
+    const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
+    return {
+      value: c.value,
+      label: c.label,
+      help: c.help,
+      chatBytes,
+      trainBytes,
+      text: `${c.label} — weights ${formatBytes(chatBytes)}${train}`,
+    };
+  });
+}
