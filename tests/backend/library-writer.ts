@@ -22,7 +22,7 @@ import { createRun, setRunStatus } from '../../electron/backend/library/runs.ts'
 import { setSetting } from '../../electron/backend/library/settings.ts';
 
 const [dataDir, mode, msText, a, b] = process.argv.slice(2);
-const lib = openLibrary(dataDir, { seedDemo: false, skipIntegrityCheck: true });
+const lib = openLibrary(dataDir, { skipIntegrityCheck: true });
 if (mode === 'hold') {
   const run = createRun(lib, { name: 'held' });
   setRunStatus(lib, run.id, 'running');

@@ -35,7 +35,7 @@ async function holder(dataDir: string) {
 
 /** Opens the library (running its start-up check) and reads a run's and an evaluation's status. */
 function statusAfterOpen(dataDir: string, runId: number, evaluationId: number): [string, string] {
-  const lib = openLibrary(dataDir, { seedDemo: false });
+  const lib = openLibrary(dataDir);
   try {
     return [getRun(lib, runId).status, getEvaluation(lib, evaluationId).status];
   } finally {
