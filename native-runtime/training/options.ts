@@ -51,6 +51,8 @@ interface NumberSpec extends OptionInfo {
   step: number | 'any';
   /** What 0 means, where it means "off" or "automatic" ("0 = only at the end"). */
   zero?: string;
+  /** What leaving the option out does, where that is not simply `default` (help texts say this). */
+  unset?: string;
   /** `max` is only a sanity cap (the real limit is the model's, or none): rules and forms omit it. */
   capOnly?: boolean;
 }
@@ -305,6 +307,7 @@ export const TRAIN_OPTIONS = {
     max: 1 << 20,
     capOnly: true,
     default: 512,
+    unset: "512, or the model's context if shorter",
   }),
   weightDecay: num({
     label: 'Weight decay',
@@ -405,6 +408,7 @@ export const TRAIN_OPTIONS = {
     capOnly: true,
     default: 0,
     zero: 'only at the end',
+    unset: 'about ten per run',
   }),
   device: choice({
     label: 'Device',

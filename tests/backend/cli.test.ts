@@ -139,3 +139,14 @@ test('--help lists every command', async () => {
   for (const c of ['serve', 'models add', 'datasets import', 'runs cancel', 'adapters tag'])
     assert.match(r.stdout, new RegExp(`\\n  ${c} `));
 });
+
+test('datasets import of a folder or a device says what it is, not "no such file"', async () => {
+  const dev = await runCli(['datasets', 'import', '/dev/zero', '--json', '--data-dir', dataDir]);
+  assert.equal(dev.code, 1);
+  assert.equal(dev.stderr, 'error: /dev/zero is not a regular file\n');
+  assert.equal((oneJsonObject(dev.stdout) as { error: { code: string } }).error.code, 'not-a-file');
+  const dir = await runCli(['datasets', 'import', root, '--data-dir', dataDir]);
+  assert.equal(dir.stderr, `error: ${root} is a folder; give a JSONL, JSON, CSV or Parquet file\n`);
+  const gone = await runCli(['datasets', 'import', join(root, 'nope.jsonl'), '--data-dir', dataDir]);
+  assert.equal(gone.stderr, `error: ${join(root, 'nope.jsonl')}: no such file\n`);
+});

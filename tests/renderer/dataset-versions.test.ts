@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  evaluationDefault,
   heldOutChoices,
   heldOutFor,
   runDataParams,
@@ -70,6 +71,13 @@ test('training offers full versions and train parts; held-out data goes with its
   assert.equal(siblingPart(ds, parts[3], 'test'), null, 'the seed-8 split has no test part');
   assert.equal(siblingPart(ds, full, 'train')?.id, 5, "a full version's newest split");
   assert.ok(!heldOutChoices(ds, 2).some((c) => c.versionId === 2), 'never the training data itself');
+});
+
+test('evaluation defaults to the test part cut with the training part, else its validation part', () => {
+  assert.equal(evaluationDefault(ds, 2)?.id, 4);
+  assert.equal(evaluationDefault(ds, 5)?.id, 6, 'the seed-8 split has no test part');
+  assert.equal(evaluationDefault(ds, 1), null);
+  assert.equal(evaluationDefault(ds, null), null);
 });
 
 test('runs/start fields: only what was chosen', () => {

@@ -103,3 +103,26 @@ test('error messages never quote the file; a bad row keeps its text only to show
   assert.doesNotMatch(r.bad[0].message, /hunter2/);
   assert.equal(r.bad[0].text, 'hunter2-secret');
 });
+
+test('auto format: a file whose rows are all broken JSON names the first bad line; an empty file says so', () => {
+  const broken = (text: string) =>
+    assert.throws(
+      () => parseDataset('data.jsonl', text),
+      (e: FormatError) => {
+        assert.equal(e.code, 'bad-json');
+        assert.match(e.message, /^data\.jsonl:2: not valid JSON \(.+\)( \(and 1 more bad row\))?$/);
+        return true;
+      },
+    );
+  broken('\n{"prompt": "a", "completion": \n{"prompt": ');
+  assert.throws(
+    () => parseDataset('data.json', '{"prompt":'),
+    (e: FormatError) => e.code === 'bad-json' && /^data\.json:1: not valid JSON/.test(e.message),
+  );
+  for (const empty of ['', '\n \n'])
+    assert.throws(
+      () => parseDataset('data.jsonl', empty),
+      (e: FormatError) =>
+        e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows (the file is empty)',
+    );
+});

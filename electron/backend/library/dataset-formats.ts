@@ -305,6 +305,16 @@ export class RowNormalizer {
   }
 
   #unknownFormat(): never {
+    if (this.#pending.length === 0)
+      throw new FormatError('empty-dataset', `${this.name}: no rows (the file is empty)`);
+    // No row could be read at all: that, not the columns, is what is wrong with the file.
+    if (this.#pending.every((r) => r.error)) {
+      const [bad, more] = [this.#pending[0], this.#pending.length - 1];
+      throw new FormatError(
+        'bad-json',
+        `${this.name}:${bad.line}: ${bad.error}${more ? ` (and ${more} more bad row${more > 1 ? 's' : ''})` : ''}`,
+      );
+    }
     const first = this.#pending.find((r) => !r.error && isObj(r.value));
     const cols = first ? Object.keys(first.value as object) : [];
     if (cols.length) {

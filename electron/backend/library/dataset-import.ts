@@ -90,8 +90,11 @@ const ROWS_PER_TURN = 2000;
 
 function sourceFile(path: string): string {
   const src = resolve(path);
-  if (!existsSync(src) || !statSync(src).isFile())
-    throw new FormatError('missing-file', `${src}: no such file`);
+  if (!existsSync(src)) throw new FormatError('missing-file', `${src}: no such file`);
+  const st = statSync(src);
+  if (st.isDirectory())
+    throw new FormatError('not-a-file', `${src} is a folder; give a JSONL, JSON, CSV or Parquet file`);
+  if (!st.isFile()) throw new FormatError('not-a-file', `${src} is not a regular file`);
   return src;
 }
 

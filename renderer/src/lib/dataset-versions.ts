@@ -67,6 +67,16 @@ export function heldOutFor(ds: DatasetRecord, trainVersionId: number): DatasetVe
   return siblingPart(ds, v, 'validation') ?? siblingPart(ds, v, 'test');
 }
 
+/**
+ * What to evaluate an adapter trained on `trainVersionId` on: the test (else validation) part cut
+ * with it, or null (then the dataset's latest version is the natural default).
+ */
+export function evaluationDefault(ds: DatasetRecord, trainVersionId: number | null): DatasetVersion | null {
+  const v = ds.versions.find((x) => x.id === trainVersionId);
+  if (!v || v.split === null) return null;
+  return siblingPart(ds, v, 'test') ?? siblingPart(ds, v, 'validation');
+}
+
 /** Choices for held-out data of the same format as the training version (never that version). */
 export function heldOutChoices(ds: DatasetRecord, trainVersionId: number): VersionChoice[] {
   const train = ds.versions.find((x) => x.id === trainVersionId);
