@@ -35,7 +35,6 @@ import type {
 import { optionError } from '../../../native-runtime/training/options.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { BackendEvents } from '../events.ts';
-import { systemInfo } from '../handlers/system.ts';
 import {
   type AdapterRecord,
   findRunAdapter,
@@ -64,6 +63,7 @@ import {
   truncateMetrics,
 } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
+import { systemInfo } from '../system-info.ts';
 import type { Engine } from './engine.ts';
 import type { TrainSummary } from './engine-tasks.ts';
 import type { JobQueue } from './queue.ts';

@@ -22,7 +22,7 @@ let n = 0;
 const libs: Library[] = [];
 after(() => libs.forEach(closeLibrary));
 function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`), { seedDemo: false });
+  const lib = openLibrary(join(root, `lib-${n++}`));
   libs.push(lib);
   return lib;
 }
