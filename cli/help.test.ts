@@ -144,3 +144,9 @@ test("README's command-line block names every command", () => {
   const missing = COMMANDS.map((c) => c.name).filter((n) => !named.has(n));
   assert.deepEqual(missing, [], `README.md's command block lacks: ${missing.join(', ')}`);
 });
+
+test('runtime install without a NAME says it is missing', async () => {
+  const r = await run(['runtime', 'install', '--data-dir', '/nonexistent-qa']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'error: runtime install: missing NAME (known: cuda)\n');
+});
