@@ -104,3 +104,31 @@ test('train --help says what leaving an option out does, where that is not its d
   // Unset, the length is 512 or the model's context when that is shorter.
   assert.match(r.stdout, /^ {2}--max-length T .*default: 512, or the model's context if shorter$/m);
 });
+
+test('a value starting with a dash: one line saying how to write it', async () => {
+  const r = await run(['runs', 'list', '--status', '-x']);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    "error: Option '--status' needs a value; write one starting with '-' as --status=-VALUE\n",
+  );
+});
+
+test('counts are checked: evaluate --limit=-5 is refused, not read as "all but the last five"', async () => {
+  for (const [args, msg] of [
+    [['evaluate', '--adapter', '1', '--data', '1', '--limit=-5'], '--limit must be an integer ≥ 1, got "-5"'],
+    [
+      ['evaluate', '--adapter', '1', '--data', '1', '--limit', '0'],
+      '--limit must be an integer ≥ 1, got "0"',
+    ],
+    [
+      ['evaluate', '--adapter', '1', '--data', '1', '--batch-size', '0'],
+      '--batch-size must be an integer ≥ 1, got "0"',
+    ],
+    [['datasets', 'show', '1', '--rows=-3'], '--rows must be an integer ≥ 0, got "-3"'],
+  ] as const) {
+    const r = await run([...args, '--data-dir', '/nonexistent-qa']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});

@@ -8,7 +8,7 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/libr
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
-import { int, parseId, str, UsageError } from '../args.ts';
+import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 
 /** Files from this size on show progress while their rows are checked. */
@@ -125,7 +125,7 @@ export const datasetsCommands: Command[] = [
     examples: ['datasets show 2 --rows 10'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const limit = int(ctx.values, 'rows') ?? 5;
+      const limit = intAtLeast(ctx.values, 'rows', 0) ?? 5;
       const { dataset, page } = await ctx.withLibrary((lib) => ({
         dataset: getDataset(lib, id),
         page: limit > 0 ? datasetRows(lib, { datasetId: id, limit }) : null,

@@ -235,6 +235,12 @@ test('200 malformed inputs each get a clear error; the server keeps serving; int
   const dataDir = join(root, 'data');
   const s = await spawnServe(['--data-dir', dataDir, '--renderer-dir', fakeRenderer(root)]);
   const ws = new WebSocket(`ws://127.0.0.1:${s.url.port}/rpc?token=${s.url.searchParams.get('token')}`);
+  // A failed assertion must not leave the server and the socket holding the test file open (it hung
+  // until the runner's 15-minute limit).
+  t.after(() => {
+    ws.terminate();
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  });
   await new Promise((r, j) => {
     ws.once('open', r);
     ws.once('error', j);

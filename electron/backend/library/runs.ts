@@ -273,16 +273,16 @@ function insideDataDir(lib: Library, path: string): boolean {
 /**
  * Deletes a run with its metrics, checkpoints, probe samples and log. Refuses a queued or running run
  * ('not-deletable': cancel or pause it first). Its adapter stays in the library (lineage loses the
- * run). Folders are removed only inside the data folder.
+ * run). Folders are removed only inside the data folder, and only those the run wrote.
  */
 export function deleteRun(lib: Library, id: number): { id: number; deletedFolders: number } {
   const run = getRun(lib, id);
   if (run.status === 'queued' || run.status === 'running') {
     throw new ValidationError('not-deletable', `run ${id} is ${run.status}; cancel or pause it first`);
   }
+  // The run's own folder and each checkpoint it wrote; never the folder a `--checkpoint-dir` named
+  // (it may hold other runs' folders, or the library's datasets: deleting one run wiped them all).
   const folders = new Set<string>([join(lib.dataDir, 'runs', String(id))]);
-  const ckptDir = (run.config as { checkpointDir?: unknown }).checkpointDir;
-  if (typeof ckptDir === 'string') folders.add(ckptDir);
   for (const c of run.checkpoints) folders.add(c.path);
   lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
   let deleted = 0;
