@@ -99,7 +99,7 @@ test('summaries read alike: lower case first, unless a name or an acronym (LoReF
 
 test('train --help says what leaving an option out does, where that is not its declared value', async () => {
   const r = await run(['train', '--help']);
-  // Unset, a run checkpoints about ten times (jobs/training.ts); 0 means only at the end.
+  // Unset, a run checkpoints about ten times (library/run-plan.ts); 0 means only at the end.
   assert.match(r.stdout, /^ {2}--checkpoint-every N .*default: about ten per run \(0 = only at the end\)$/m);
   // Unset, the length is 512 or the model's context when that is shorter.
   assert.match(r.stdout, /^ {2}--max-length T .*default: 512, or the model's context if shorter$/m);

@@ -1,5 +1,5 @@
 // What the backend runs on: versions, the data folder, ONNX Runtime's execution providers, the
-// machine. Shown by 'system/info' and recorded with every run (jobs/training.ts), so it lives here
+// machine. Shown by 'system/info' and recorded with every run (library/run-plan.ts), so it lives here
 // rather than in a handler that a job would have to import.
 
 import { createRequire } from 'node:module';
