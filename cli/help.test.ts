@@ -132,3 +132,21 @@ test('counts are checked: evaluate --limit=-5 is refused, not read as "all but t
     assert.equal(r.stderr, `error: ${msg}\n`);
   }
 });
+
+test("README's command-line block names every command", () => {
+  const readme = readFileSync(join(appRoot(), 'README.md'), 'utf8');
+  const block = /## The command line[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  // `bench train|prefill|decode` names three commands.
+  const named = new Set<string>();
+  for (const m of block.matchAll(/(?<![\w-])(?=([a-z-]+) ([a-z-]+(?:\|[a-z-]+)*))/g))
+    for (const sub of m[2].split('|')) named.add(`${m[1]} ${sub}`);
+  for (const m of block.matchAll(/reft-studio ([a-z-]+)/g)) named.add(m[1]);
+  const missing = COMMANDS.map((c) => c.name).filter((n) => !named.has(n));
+  assert.deepEqual(missing, [], `README.md's command block lacks: ${missing.join(', ')}`);
+});
+
+test('runtime install without a NAME says it is missing', async () => {
+  const r = await run(['runtime', 'install', '--data-dir', '/nonexistent-qa']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'error: runtime install: missing NAME (known: cuda)\n');
+});
