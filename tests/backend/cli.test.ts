@@ -95,7 +95,7 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     out.rejected.map((b) => b.line),
     [2, 3],
   );
-  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: missing "completion"/);
+  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: no completion/);
 });
 
 test('runs show --json has status and metrics with step and loss', async () => {

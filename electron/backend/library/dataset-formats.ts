@@ -18,7 +18,7 @@ import {
   DATA_FORMATS,
   type DataFormat,
   type DatasetRow,
-  guessRowFormat,
+  detectRowFormat,
   isObj,
   normalizeRow,
   type RawRow,
@@ -31,7 +31,7 @@ export {
   type ChatMessage,
   type ChatRow,
   type DatasetRow,
-  guessRowFormat,
+  detectRowFormat,
   normalizeRow,
   type PromptCompletionRow,
   type RawRow,
@@ -284,7 +284,7 @@ export class RowNormalizer {
   push(rawIn: RawRow): void {
     const r = mapRow(rawIn, this.mapping);
     if (!this.#format) {
-      const guess = r.error ? null : guessRowFormat(r.value);
+      const guess = r.error ? null : detectRowFormat(r.value);
       if (!guess) {
         this.#pending.push(r);
         if (this.#pending.length > UNRECOGNISED_ROWS_MAX) this.#unknownFormat();

@@ -66,8 +66,8 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   assert.deepEqual(
     r.rejected.map((b) => [b.line, b.message]),
     [
-      [2, 'missing "completion"'],
-      [4, '"completion" is empty'],
+      [2, 'no completion (expected a "completion" or "output" field)'],
+      [4, 'the completion is empty'],
     ],
   );
   assert.deepEqual(readVersionRows(lib, r.version.id), [
