@@ -1,5 +1,5 @@
 // Training from the command line, shared by `train` and `runs resume`: a recorded run executed with
-// the studio's own code (jobs/training.ts executeRun) on an in-process engine. Progress, notes and
+// the studio's own code (jobs/run-execution.ts executeRun) on an in-process engine. Progress, notes and
 // checkpoints go to the reporter (ctx.progress).
 //
 // Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
@@ -14,7 +14,7 @@
 
 import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
-import { executeRun, type RunOutcome } from '../electron/backend/jobs/training.ts';
+import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
 import { getRun, type RunDetail, setRunStatus } from '../electron/backend/library/runs.ts';

@@ -1,6 +1,6 @@
 // `reft-studio runs list|show|resume|cancel`: training runs recorded in the library. `runs resume`
 // continues a paused or interrupted run from its last checkpoint in this process (the same
-// jobs/training.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
+// jobs/run-execution.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
 // with --json it streams NDJSON events ending with the result (the run's fields and `outcome`).
 
 import {

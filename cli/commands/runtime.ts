@@ -44,8 +44,8 @@ export const runtimeCommands: Command[] = [
     stream: true,
     async run(ctx) {
       const name = ctx.args[0];
-      if (name !== 'cuda')
-        throw new UsageError(`runtime install: unknown runtime "${name ?? ''}" (known: cuda)`);
+      if (name === undefined) throw new UsageError('runtime install: missing NAME (known: cuda)');
+      if (name !== 'cuda') throw new UsageError(`runtime install: unknown runtime "${name}" (known: cuda)`);
       // One transfer task per phase (download, extract or copy, verify), each in bytes.
       let phase: { name: string; task: TransferTask } | null = null;
       const m = await installCudaPack(ctx.dataDir, {

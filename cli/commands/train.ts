@@ -1,5 +1,5 @@
 // `reft-studio train`: trains a ReFT adapter and records the run in the library, through the same
-// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun, in-process:
+// code the studio uses (library/run-plan.ts records it, jobs/run-execution.ts executes it in-process:
 // cli/run-training.ts). --model is a library id or a folder (added if new), --data a library id (its
 // latest version) or a file (imported as a dataset); metrics are stored per step and the adapter is
 // registered on completion; --out also writes the adapter folder there. Progress goes through the
@@ -14,9 +14,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
-import { recordRunFromRefs } from '../../electron/backend/jobs/training.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
+import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';

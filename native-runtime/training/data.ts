@@ -32,7 +32,8 @@ import {
   arrayElementLines,
   type DataFormat,
   detectRowFormat,
-  parseRow,
+  exampleOf,
+  normalizeRow,
   readJsonlRows,
   type TextExample,
 } from './data-formats.ts';
@@ -43,7 +44,8 @@ export {
   DATA_FORMATS,
   type DataFormat,
   detectRowFormat,
-  parseRow,
+  exampleOf,
+  normalizeRow,
   type TextExample,
 } from './data-formats.ts';
 
@@ -130,9 +132,9 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
         `${path}: line ${r.line} is ${rowFmt} but line ${fmtLine} is ${fmt}; a dataset file must use one format`,
       );
     }
-    const ex = parseRow(rowFmt, r.value, r.line);
-    if (typeof ex === 'string') report(r.line, ex);
-    else examples.push(ex);
+    const row = normalizeRow(rowFmt, r.value);
+    if (typeof row === 'string') report(r.line, row);
+    else examples.push(exampleOf(row, r.line));
   }
   if (badCount) {
     const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';

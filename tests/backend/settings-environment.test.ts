@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { planRun } from '../../electron/backend/jobs/training.ts';
+import { planRun } from '../../electron/backend/library/run-plan.ts';
 import { LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('settings-env');

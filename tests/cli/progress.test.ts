@@ -291,6 +291,26 @@ describe('Ctrl-C', () => {
     resume(dir, 1);
   });
 
+  it('a reader that goes away (| head -1): no crash; the run pauses as for one Ctrl-C and resumes', async () => {
+    const dir = home();
+    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    // Like `head -1`: read the first event, then close the pipe.
+    await new Promise<void>((res) => child.stdout?.once('data', () => res()));
+    child.stdout?.destroy();
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.doesNotMatch(stderr, /Unhandled 'error' event|EPIPE\n\s+at /, stderr);
+    assert.match(stderr, /output was closed/);
+    assert.equal(code, 130, stderr);
+    const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
+    assert.equal(shown.status, 'paused');
+    resume(dir, 1);
+  });
+
   it('twice within 2 s (kill -INT): stops at once with the last checkpoint, interrupted; runs resume completes it', async () => {
     const dir = home();
     const r = await interrupted(2, dir, 'signal');

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError } from '../../../native-runtime/errors.ts';
+import { type DataFormat, readDataset } from '../../../native-runtime/training/data.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { parseDataset } from './dataset-formats.ts';
 
 test('JSONL: detects prompt/completion and reports every bad line by number', () => {
@@ -25,7 +29,7 @@ test('JSONL: detects prompt/completion and reports every bad line by number', ()
   );
   assert.match(r.bad[0].message, /not valid JSON/);
   assert.match(r.bad[1].message, /"completion" must be a string/);
-  assert.match(r.bad[3].message, /missing "prompt"/);
+  assert.match(r.bad[3].message, /no prompt/);
 });
 
 test('alpaca and chat are detected; chat needs an assistant turn', () => {
@@ -122,7 +126,56 @@ test('auto format: a file whose rows are all broken JSON names the first bad lin
   for (const empty of ['', '\n \n'])
     assert.throws(
       () => parseDataset('data.jsonl', empty),
-      (e: FormatError) =>
-        e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows (the file is empty)',
+      (e: FormatError) => e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows in the file',
     );
+});
+
+test('CSV: a quote never closed is reported where it opened, saying the rest of the file is inside it', () => {
+  const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\nc,d\ne,f\n');
+  assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);
+  assert.equal(r.bad.length, 1);
+  assert.equal(r.bad[0].line, 3);
+  assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
+});
+
+test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
+  assert.throws(
+    () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),
+    (e: FormatError) => e.code === 'bad-csv' && e.message === 'd.csv: the header names "prompt" twice',
+  );
+});
+
+test('one set of row rules: every row the library keeps, the trainer trains on', () => {
+  const user = (content: string) => ({ role: 'user', content });
+  const assistant = (content: string) => ({ role: 'assistant', content });
+  const cases = {
+    chat: [
+      { messages: [user('hi'), assistant('yo')] },
+      { messages: [user('hi'), assistant('yo'), user('and?')] }, // ends without a reply
+      { messages: [assistant('yo')] }, // a reply to nothing
+      { messages: [user('hi'), assistant('')] },
+    ],
+    'prompt-completion': [
+      { prompt: 'q', completion: 'a' },
+      { prompt: '', completion: 'a' }, // nothing to condition on
+      { input: 'q', output: 'a' }, // the same row under other names
+    ],
+    alpaca: [
+      { instruction: 'do', output: 'done' },
+      { instruction: '', output: 'done' },
+    ],
+  } as const;
+  const dir = tempDir('reft-formats-');
+  for (const [format, rows] of Object.entries(cases)) {
+    const kept = parseDataset('d.jsonl', rows.map((r) => JSON.stringify(r)).join('\n'));
+    assert.equal(kept.format, format);
+    const file = join(dir, `${format}.jsonl`);
+    writeFileSync(file, kept.rows.map((r) => JSON.stringify(r)).join('\n'));
+    const read = readDataset(file, format as DataFormat);
+    assert.equal(read.examples.length, kept.rows.length, format);
+    assert.equal(kept.rows.length + kept.bad.length, rows.length);
+  }
+  assert.deepEqual(parseDataset('d.jsonl', '{"input":"q","output":"a"}').rows, [
+    { prompt: 'q', completion: 'a' },
+  ]);
 });

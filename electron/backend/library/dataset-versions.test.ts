@@ -9,20 +9,20 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
-import { planRunData } from '../jobs/training.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import { dropDuplicates, editDataset, resolveDatasetVersion, splitDataset } from './dataset-edits.ts';
 import { importDataset } from './dataset-import.ts';
 import { datasetRejects, datasetRows, readVersionRows } from './dataset-rows.ts';
 import { getDataset, listDatasets, renameDataset } from './datasets.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
+import { planRunData } from './run-plan.ts';
 
 const root = tempDir('reft-dsversions-');
 let n = 0;
 const libs: Library[] = [];
 after(() => libs.forEach(closeLibrary));
 function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`), { seedDemo: false });
+  const lib = openLibrary(join(root, `lib-${n++}`));
   libs.push(lib);
   return lib;
 }

@@ -22,7 +22,7 @@ let n = 0;
 const libs: Library[] = [];
 after(() => libs.forEach(closeLibrary));
 function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`), { seedDemo: false });
+  const lib = openLibrary(join(root, `lib-${n++}`));
   libs.push(lib);
   return lib;
 }
@@ -41,7 +41,9 @@ test('CSV with other column names: refused with the columns named, imported with
   assert.throws(
     () => importDataset(lib, { path: p }),
     (e: unknown) =>
-      e instanceof FormatError && /columns: question, answer/.test(e.message) && /mapping/.test(e.message),
+      e instanceof FormatError &&
+      /columns: question, answer/.test(e.message) &&
+      /--map prompt=question --map completion=answer/.test(e.message),
   );
   const r = importDataset(lib, { path: p, mapping: { prompt: 'question', completion: 'answer' } });
   assert.equal(r.version.rowCount, 2);
@@ -64,8 +66,8 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   assert.deepEqual(
     r.rejected.map((b) => [b.line, b.message]),
     [
-      [2, 'missing "completion"'],
-      [4, '"completion" is empty'],
+      [2, 'no completion (expected a "completion" or "output" field)'],
+      [4, 'the completion is empty'],
     ],
   );
   assert.deepEqual(readVersionRows(lib, r.version.id), [

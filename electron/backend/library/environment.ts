@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import { writeTransaction } from '../db/database.ts';
 import type { Library } from './library.ts';
 import { getSetting, setSetting } from './settings.ts';
 
@@ -128,12 +129,12 @@ export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentR
     );
   if (c.hubCachePath && !isAbsolute(c.hubCachePath.trim()))
     throw new ValidationError('bad-path', 'the cache folder must be a full path (e.g. /home/me/hf-cache)');
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     if (c.device !== undefined) setSetting(lib, 'engine.device', c.device === 'cpu' ? null : c.device);
     if (c.threads !== undefined) setSetting(lib, 'engine.threads', c.threads === 0 ? null : c.threads);
     if (c.hubToken !== undefined) setSetting(lib, 'hub.token', c.hubToken?.trim() || null);
     if (c.hubCachePath !== undefined) setSetting(lib, 'hub.cachePath', c.hubCachePath?.trim() || null);
-  })();
+  });
   applyEnvironment(lib);
   return environmentReport(lib);
 }

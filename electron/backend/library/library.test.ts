@@ -17,7 +17,7 @@ import {
 import { importDataset } from './dataset-import.ts';
 import { datasetRows } from './dataset-rows.ts';
 import { getDataset, listDatasets } from './datasets.ts';
-import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
+import { DEMO_DATASET_NAME, DEMO_MODEL_NAME, seedDemo } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { addModel, listModels, removeModel, STORED_CONFIG_BYTES } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
@@ -25,12 +25,14 @@ import { getSetting, setSetting } from './settings.ts';
 
 const root = tempDir('reft-lib-');
 let n = 0;
-const open = (opts = { seedDemo: false }): Library => openLibrary(join(root, `lib-${n++}`), opts);
+const open = (): Library => openLibrary(join(root, `lib-${n++}`));
 const LLAMA = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
 
-test('first start seeds the demo model and dataset once; removing them is permanent', () => {
+test('a host seeds the demo model and dataset once; removing them is permanent', () => {
   const dir = join(root, 'demo');
   let lib = openLibrary(dir);
+  assert.equal(listModels(lib).length, 0, 'opening the library seeds nothing by itself');
+  assert.equal(seedDemo(lib), true);
   const models = listModels(lib);
   const datasets = listDatasets(lib);
   assert.deepEqual(
@@ -44,6 +46,7 @@ test('first start seeds the demo model and dataset once; removing them is perman
   removeModel(lib, models[0].id);
   closeLibrary(lib);
   lib = openLibrary(dir);
+  assert.equal(seedDemo(lib), false);
   assert.equal(listModels(lib).length, 0, 'not seeded again');
   closeLibrary(lib);
 });

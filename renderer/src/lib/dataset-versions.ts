@@ -2,7 +2,7 @@
 // versions as choices with labels people read ("v2 · train part of v1, 80 rows"), the held-out part
 // that belongs with a training part, and the runs/start fields for a choice. The backend resolves and
 // checks the same selectors (electron/backend/library/dataset-edits.ts: resolveDatasetVersion;
-// jobs/training.ts: planRunData refuses held-out data equal to the training data or of another format).
+// library/run-plan.ts: planRunData refuses held-out data equal to the training data or of another format).
 
 import type { DatasetRecord, DatasetVersion, RunParams, SplitPart } from './rpc/handlers.ts';
 
