@@ -532,6 +532,9 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
   switch (o.kind) {
     case 'int':
     case 'number':
+      // A sanity cap is left out of the rule people read; a value above it is told the cap.
+      if (o.capOnly && typeof value === 'number' && (o.maxExclusive ? value >= o.max : value > o.max))
+        return ruleIssue(key, code, `must be ${o.maxExclusive ? 'less than' : 'at most'} ${o.max}${got}`);
       return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
     case 'choice':
       return ruleIssue(key, code, `must be one of ${o.choices.map((x) => x.value).join(', ')}${got}`);
