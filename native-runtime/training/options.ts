@@ -14,7 +14,7 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { type ActivationName, INTERVENTION_TYPES, type InterventionType } from '../interventions/kinds.ts';
+import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
 import { parseLayers, parsePositions } from './positions.ts';
