@@ -75,6 +75,8 @@ export interface RunDetail extends RunRecord {
   samples: RunSample[];
   /** The adapter the run produced, once completed. */
   adapterId: number | null;
+  /** The adapter its last checkpoint was kept as, if it was (so the page offers no second keep). */
+  lastCheckpointAdapterId: number | null;
 }
 
 interface RunRow {
@@ -148,7 +150,25 @@ export function getRun(lib: Library, id: number): RunDetail {
   const adapter = lib.db
     .prepare('SELECT id FROM adapters WHERE run_id = ? ORDER BY id DESC LIMIT 1')
     .get(id) as { id: number } | undefined;
-  return { ...toRecord(row), metrics, checkpoints, samples, adapterId: adapter?.id ?? null };
+  const last = checkpoints.at(-1);
+  const kept = last
+    ? (lib.db
+        .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+        .get(id, checkpointAdapterPath(lib, id, last.step)) as { id: number } | undefined)
+    : undefined;
+  return {
+    ...toRecord(row),
+    metrics,
+    checkpoints,
+    samples,
+    adapterId: adapter?.id ?? null,
+    lastCheckpointAdapterId: kept?.id ?? null,
+  };
+}
+
+/** The folder a run's checkpoint is copied to when it is kept as an adapter: one per run and step. */
+export function checkpointAdapterPath(lib: Library, runId: number, step: number): string {
+  return resolve(lib.dataDir, 'adapters', `run-${runId}-step-${step}`);
 }
 
 export interface CreateRunInput {
