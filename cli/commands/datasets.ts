@@ -4,11 +4,16 @@
 // (BIG_FILE_BYTES and more) shows its rows being checked on the progress reporter.
 
 import { statSync } from 'node:fs';
-import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
+import {
+  type ColumnMapping,
+  DATASET_FORMATS,
+  type DatasetFormat,
+  MAPPED_FIELDS,
+} from '../../electron/backend/library/dataset-formats.ts';
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
-import { intAtLeast, parseId, str, UsageError } from '../args.ts';
+import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 
 /** Files from this size on show progress while their rows are checked. */
@@ -36,12 +41,28 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
   throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
 }
 
+/** `--map prompt=question --map completion=answer` → the import's column mapping. */
+function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
+  const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
+  if (!list.length) return undefined;
+  const mapping: ColumnMapping = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(.+)$/.exec(item);
+    if (!m) throw new UsageError(`--map ${item}: write FIELD=COLUMN, e.g. prompt=question`);
+    const field = m[1].trim();
+    if (!(MAPPED_FIELDS as readonly string[]).includes(field))
+      throw new UsageError(`--map ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
+    mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
+  }
+  return mapping;
+}
+
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
     summary: 'import a JSONL/JSON/CSV/Parquet file as a frozen dataset version',
     usage:
-      'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
+      'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows] [--map FIELD=COLUMN]...',
     options: {
       name: { type: 'string', description: 'the dataset name (default: the file name)' },
       format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
@@ -54,10 +75,18 @@ export const datasetsCommands: Command[] = [
         type: 'boolean',
         description: 'import the good rows and list each bad one (default: refuse the file)',
       },
+      map: {
+        type: 'string',
+        multiple: true,
+        value: 'FIELD=COLUMN',
+        description:
+          'read FIELD (prompt, completion, instruction, input, output, messages) from COLUMN; repeat',
+      },
     },
     examples: [
       'datasets import persona.jsonl --name persona',
       'datasets import more.csv --into 2 --skip-bad-rows',
+      'datasets import qa.csv --map prompt=question --map completion=answer',
     ],
     async run(ctx) {
       const file = ctx.args[0];
@@ -72,6 +101,7 @@ export const datasetsCommands: Command[] = [
           format: parseFormat(str(ctx.values, 'format')),
           datasetId: into === undefined ? undefined : parseId(into, '--into'),
           onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
+          mapping: parseMapping(ctx.values.map),
         }),
       );
       rows.done();

@@ -150,3 +150,32 @@ test('datasets import of a folder or a device says what it is, not "no such file
   const gone = await runCli(['datasets', 'import', join(root, 'nope.jsonl'), '--data-dir', dataDir]);
   assert.equal(gone.stderr, `error: ${join(root, 'nope.jsonl')}: no such file\n`);
 });
+
+test('datasets import --map: other column names, as the refusal suggests', async () => {
+  const csv = join(root, 'qa.csv');
+  writeFileSync(csv, 'q,a\nWhat is 1 plus 1?,2\nWhat is 2 plus 2?,4\n');
+  const refused = await runCli(['datasets', 'import', csv, '--data-dir', dataDir]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /columns: q, a\); map them, e\.g\. --map prompt=q --map completion=a\n$/);
+  const r = await runCli([
+    'datasets',
+    'import',
+    csv,
+    '--map',
+    'prompt=q',
+    '--map',
+    'completion=a',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = oneJsonObject(r.stdout) as { version: { rowCount: number; format: string } };
+  assert.deepEqual([out.version.rowCount, out.version.format], [2, 'prompt-completion']);
+  const bad = await runCli(['datasets', 'import', csv, '--map', 'answer=a', '--data-dir', dataDir]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /^error: --map answer=a: FIELD must be one of prompt, completion, instruction, input, output, messages\n$/,
+  );
+});

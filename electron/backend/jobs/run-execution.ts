@@ -34,6 +34,7 @@ import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import type { StoredRunConfig } from '../library/run-plan.ts';
 import {
   appendMetrics,
+  checkpointAdapterPath,
   forgetCheckpoints,
   getRun,
   recordCheckpoint,
@@ -263,7 +264,7 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     );
   const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
-  const dest = join(lib.dataDir, 'adapters', `run-${runId}-step-${ckpt.step}`);
+  const dest = checkpointAdapterPath(lib, runId, ckpt.step);
   const existing = findRunAdapter(lib, runId, dest);
   if (existing !== null) return getAdapter(lib, existing);
   const adapter = readStudioAdapter(ckpt.path);

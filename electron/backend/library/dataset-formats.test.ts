@@ -126,9 +126,23 @@ test('auto format: a file whose rows are all broken JSON names the first bad lin
   for (const empty of ['', '\n \n'])
     assert.throws(
       () => parseDataset('data.jsonl', empty),
-      (e: FormatError) =>
-        e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows (the file is empty)',
+      (e: FormatError) => e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows in the file',
     );
+});
+
+test('CSV: a quote never closed is reported where it opened, saying the rest of the file is inside it', () => {
+  const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\nc,d\ne,f\n');
+  assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);
+  assert.equal(r.bad.length, 1);
+  assert.equal(r.bad[0].line, 3);
+  assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
+});
+
+test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
+  assert.throws(
+    () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),
+    (e: FormatError) => e.code === 'bad-csv' && e.message === 'd.csv: the header names "prompt" twice',
+  );
 });
 
 test('one set of row rules: every row the library keeps, the trainer trains on', () => {

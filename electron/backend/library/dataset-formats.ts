@@ -42,9 +42,9 @@ export type DatasetFormat = DataFormat;
 export type FileKind = 'jsonl' | 'json' | 'csv' | 'parquet';
 
 /** Target field → source column: {prompt: 'question', completion: 'answer'}. */
-export type ColumnMapping = Partial<
-  Record<'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'messages', string>
->;
+/** The fields a column can be mapped to. */
+export const MAPPED_FIELDS = ['prompt', 'completion', 'instruction', 'input', 'output', 'messages'] as const;
+export type ColumnMapping = Partial<Record<(typeof MAPPED_FIELDS)[number], string>>;
 
 export interface BadRow {
   /** 1-based line in the source file where the row starts. */
@@ -90,8 +90,8 @@ function readJsonArray(text: string): RawRow[] {
 }
 
 /** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
-function parseCsv(text: string): { line: number; fields: string[] }[] {
-  const records: { line: number; fields: string[] }[] = [];
+function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: number }[] {
+  const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
   let fields: string[] = [];
   let field = '';
   let inQuotes = false;
@@ -130,15 +130,29 @@ function parseCsv(text: string): { line: number; fields: string[] }[] {
       start = line;
     } else if (c !== '\r') field += c;
   }
-  if (field !== '' || fields.length) endRecord();
+  if (inQuotes) {
+    // The quote swallowed everything after it: one bad record that says so, not a field count.
+    fields.push(field);
+    records.push({ line: start, fields, unclosedTo: text.endsWith('\n') ? line - 1 : line });
+  } else if (field !== '' || fields.length) endRecord();
   return records;
 }
 
-function readCsv(text: string): RawRow[] {
+function readCsv(name: string, text: string): RawRow[] {
   const records = parseCsv(text);
   if (!records.length) return [];
   const header = records[0].fields.map((h) => h.trim());
+  const twice = header.find((h, i) => header.indexOf(h) !== i);
+  if (twice !== undefined)
+    throw new FormatError('bad-csv', `${name}: the header names "${twice.slice(0, 80)}" twice`);
   return records.slice(1).map((r) => {
+    if (r.unclosedTo !== undefined) {
+      return {
+        line: r.line,
+        error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
+        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+      };
+    }
     if (r.fields.length !== header.length) {
       return {
         line: r.line,
@@ -198,7 +212,8 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
 export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
-  const raw = kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(text);
+  const raw =
+    kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(name, text);
   return { kind, raw };
 }
 
@@ -306,7 +321,7 @@ export class RowNormalizer {
 
   #unknownFormat(): never {
     if (this.#pending.length === 0)
-      throw new FormatError('empty-dataset', `${this.name}: no rows (the file is empty)`);
+      throw new FormatError('empty-dataset', `${this.name}: no rows in the file`);
     // No row could be read at all: that, not the columns, is what is wrong with the file.
     if (this.#pending.every((r) => r.error)) {
       const [bad, more] = [this.#pending[0], this.#pending.length - 1];
@@ -320,7 +335,7 @@ export class RowNormalizer {
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); give a mapping, e.g. {"prompt": "${cols[0]}", "completion": "${cols[1] ?? cols[0]}"}`,
+        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); map them, e.g. --map prompt=${cols[0]} --map completion=${cols[1] ?? cols[0]}`,
       );
     }
     throw new FormatError(

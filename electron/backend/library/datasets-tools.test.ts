@@ -41,7 +41,9 @@ test('CSV with other column names: refused with the columns named, imported with
   assert.throws(
     () => importDataset(lib, { path: p }),
     (e: unknown) =>
-      e instanceof FormatError && /columns: question, answer/.test(e.message) && /mapping/.test(e.message),
+      e instanceof FormatError &&
+      /columns: question, answer/.test(e.message) &&
+      /--map prompt=question --map completion=answer/.test(e.message),
   );
   const r = importDataset(lib, { path: p, mapping: { prompt: 'question', completion: 'answer' } });
   assert.equal(r.version.rowCount, 2);

@@ -75,6 +75,8 @@ export interface RunDetail extends RunRecord {
   samples: RunSample[];
   /** The adapter the run produced, once completed. */
   adapterId: number | null;
+  /** The adapter its last checkpoint was kept as, if it was (so the page offers no second keep). */
+  lastCheckpointAdapterId: number | null;
 }
 
 interface RunRow {
@@ -148,7 +150,25 @@ export function getRun(lib: Library, id: number): RunDetail {
   const adapter = lib.db
     .prepare('SELECT id FROM adapters WHERE run_id = ? ORDER BY id DESC LIMIT 1')
     .get(id) as { id: number } | undefined;
-  return { ...toRecord(row), metrics, checkpoints, samples, adapterId: adapter?.id ?? null };
+  const last = checkpoints.at(-1);
+  const kept = last
+    ? (lib.db
+        .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+        .get(id, checkpointAdapterPath(lib, id, last.step)) as { id: number } | undefined)
+    : undefined;
+  return {
+    ...toRecord(row),
+    metrics,
+    checkpoints,
+    samples,
+    adapterId: adapter?.id ?? null,
+    lastCheckpointAdapterId: kept?.id ?? null,
+  };
+}
+
+/** The folder a run's checkpoint is copied to when it is kept as an adapter: one per run and step. */
+export function checkpointAdapterPath(lib: Library, runId: number, step: number): string {
+  return resolve(lib.dataDir, 'adapters', `run-${runId}-step-${step}`);
 }
 
 export interface CreateRunInput {
@@ -295,14 +315,30 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
 }
 
 /**
- * Puts an unfinished run (paused, interrupted, or queued without a job) back in the queue, owned by
- * this process. Returns false when the run is running or finished.
+ * Statuses a run can be resumed from: stopped on purpose (paused), by a crash or shutdown
+ * (interrupted), or by an error (failed: a moved model folder or a full disk can be put right, and
+ * the run then continues from its last checkpoint instead of being lost).
+ */
+export const RESUMABLE_STATUSES: readonly RunStatus[] = ['paused', 'interrupted', 'failed'];
+
+/** Refuses to resume a run that is not stopped in a resumable state ('not-resumable'). */
+export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
+  if (!RESUMABLE_STATUSES.includes(run.status))
+    throw new ValidationError(
+      'not-resumable',
+      `run ${run.id} is ${run.status}; only paused, interrupted or failed runs can be resumed`,
+    );
+}
+
+/**
+ * Puts an unfinished run (paused, interrupted, failed, or queued without a job) back in the queue,
+ * owned by this process. Returns false when the run is running or finished.
  */
 export function requeueRun(lib: Library, id: number): boolean {
   const res = lib.db
     .prepare(
       `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, finished_at = NULL
-       WHERE id = ? AND status IN ('paused', 'interrupted', 'queued')`,
+       WHERE id = ? AND status IN ('paused', 'interrupted', 'failed', 'queued')`,
     )
     .run(process.pid, lib.owner.token, id);
   return res.changes > 0;
