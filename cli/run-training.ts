@@ -17,7 +17,8 @@ import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
 import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
-import { getRun, type RunDetail, setRunStatus } from '../electron/backend/library/runs.ts';
+import { getRun, type RunDetail, type RunRecord, setRunStatus } from '../electron/backend/library/runs.ts';
+import { ConfigError } from '../native-runtime/errors.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
@@ -96,6 +97,14 @@ export async function executeRunHere(
 }
 
 /** The command that continues a run, with the same --data-dir. */
+/** The error of a failed run, with how to continue it once the cause is put right. */
+export function runFailed(ctx: CommandContext, run: Pick<RunRecord, 'id' | 'error'>): ConfigError {
+  return new ConfigError(
+    'run-failed',
+    `${run.error ?? `run ${run.id} failed`} (once that is put right: ${resumeCommand(ctx, run.id)})`,
+  );
+}
+
 export function resumeCommand(ctx: CommandContext, runId: number): string {
   const dir = str(ctx.values, 'data-dir');
   return `reft-studio runs resume ${runId}${dir ? ` --data-dir ${JSON.stringify(dir)}` : ''}`;

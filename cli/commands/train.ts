@@ -25,7 +25,7 @@ import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { executeRunHere, printStopped, trainFromCheckpoint } from '../run-training.ts';
+import { executeRunHere, printStopped, runFailed, trainFromCheckpoint } from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
 const S = (description: string, value: string): OptionDef => ({ type: 'string', description, value });
@@ -168,7 +168,7 @@ async function trainRecorded(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );
   const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id);
-  if (outcome === 'failed') throw new ConfigError('run-failed', done.error ?? `run ${run.id} failed`);
+  if (outcome === 'failed') throw runFailed(ctx, done);
   if (outcome !== 'completed' || !summary) return printStopped(ctx, done, outcome);
   let adapter = summary.adapter;
   if (f.out) {

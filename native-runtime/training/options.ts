@@ -14,7 +14,7 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { type ActivationName, INTERVENTION_TYPES, type InterventionType } from '../interventions/kinds.ts';
+import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
 import { parseLayers, parsePositions } from './positions.ts';
@@ -532,6 +532,9 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
   switch (o.kind) {
     case 'int':
     case 'number':
+      // A sanity cap is left out of the rule people read; a value above it is told the cap.
+      if (o.capOnly && typeof value === 'number' && (o.maxExclusive ? value >= o.max : value > o.max))
+        return ruleIssue(key, code, `must be ${o.maxExclusive ? 'less than' : 'at most'} ${o.max}${got}`);
       return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
     case 'choice':
       return ruleIssue(key, code, `must be one of ${o.choices.map((x) => x.value).join(', ')}${got}`);

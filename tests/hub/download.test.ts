@@ -21,10 +21,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
+import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { collect, fixtureRepoFiles, runCli, startCli, until, waitForFile } from './helpers.ts';
+import { collect, fixtureRepoFiles, runCli, startCli, waitForFile } from './helpers.ts';
 
 /** `models download --json` streams events, one per line; the last one is the result. */
 function resultOf(stdout: string) {
@@ -346,8 +347,9 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
         },
       });
       // Either it waits for the first (right) or it sends its own request for the weights (wrong).
-      await until('the second download to wait or to fetch', () =>
-        waited || gets('/cdn/tiny/llama-twice/').length > cdnBefore ? true : undefined,
+      await waitFor(
+        'the second download to wait or to fetch',
+        async () => waited || gets('/cdn/tiny/llama-twice/').length > cdnBefore,
       );
       assert.ok(waited, 'the second download waits for the blob being downloaded');
       hub.releaseStalled();
@@ -385,8 +387,9 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       holder.stdin?.end();
     };
     try {
-      await until('the other program to hold the lock', () =>
-        spawnSync('flock', ['--exclusive', '--nonblock', lock, 'true']).status === 1 ? true : undefined,
+      await waitFor(
+        'the other program to hold the lock',
+        async () => spawnSync('flock', ['--exclusive', '--nonblock', lock, 'true']).status === 1,
       );
       let waited = false;
       const done = fetchModel('tiny/llama-hf-lock', {
@@ -396,7 +399,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
           waited = true;
         },
       });
-      await until('the download to wait for the lock', () => (waited ? true : undefined));
+      await waitFor('the download to wait for the lock', async () => waited);
       assert.equal(gets('/cdn/tiny/llama-hf-lock/').length, 0, 'no byte of the locked blob fetched');
       release();
       const res = await done;

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 
 export const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
@@ -90,29 +91,12 @@ export function fileSize(p: string): number {
 }
 
 /** Waits (bounded) until a file in `dir` whose name ends with `suffix` holds `bytes` bytes. */
-export async function waitForFile(
-  dir: string,
-  suffix: string,
-  bytes: number,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
+export function waitForFile(dir: string, suffix: string, bytes: number): Promise<boolean> {
+  return waitFor(`a ${suffix} file of ${bytes} bytes in ${dir}`, async () => {
     try {
-      if (readdirSync(dir).some((f) => f.endsWith(suffix) && statSync(join(dir, f)).size >= bytes)) return;
-    } catch {}
-    if (Date.now() > end) throw new Error(`no ${suffix} file of ${bytes} bytes in ${dir}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Polls `check` (bounded) until it returns a value other than undefined. */
-export async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+      return readdirSync(dir).some((f) => f.endsWith(suffix) && statSync(join(dir, f)).size >= bytes);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -84,7 +84,9 @@ export async function withBlobLock<T>(
     }
     if (opts.signal?.aborted)
       throw new CancelledError('download cancelled (partial files kept; run it again to resume)');
-    if (code !== 0) throw new Error(`flock ${lockPath} failed (exit ${code})`);
+    // A blocking flock that fails (a file system without flock: NFS without lockd, some FUSE mounts)
+    // degrades to waiting within this process, as huggingface_hub falls back to a soft lock there.
+    if (code !== 0) return await withLocalLock(lockPath, fn);
     return await fn();
   } finally {
     // Closing our descriptor releases the flock (the child's copy closed when it exited).

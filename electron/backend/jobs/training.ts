@@ -9,7 +9,7 @@ import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { appendRunLog } from '../library/run-logs.ts';
 import { createRecordedRun, planRun, type RunParams, type StoredRunConfig } from '../library/run-plan.ts';
-import { getRun, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
+import { checkResumable, getRun, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
@@ -42,17 +42,14 @@ export class TrainingService {
     return getRun(this.lib, run.id);
   }
 
-  /** Continues a paused or interrupted run from its last checkpoint (from the start if it has none). */
+  /** Continues a paused, interrupted or failed run from its last checkpoint (or from the start). */
   resume(id: number): RunRecord {
     const run = getRun(this.lib, id);
     if (this.jobs.findByRun(id))
       throw new ValidationError('already-running', `run ${id} is already ${run.status}`);
-    if (!requeueRun(this.lib, id)) {
-      throw new ValidationError(
-        'not-resumable',
-        `run ${id} is ${run.status}; only paused or interrupted runs can be resumed`,
-      );
-    }
+    checkResumable(run);
+    if (!requeueRun(this.lib, id))
+      throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
     this.#enqueue(id);
     this.#changed(id);
     return getRun(this.lib, id);

@@ -13,6 +13,7 @@ import { writeTransaction } from '../db/database.ts';
 import type { BadRow, DatasetFormat, DatasetRow } from './dataset-formats.ts';
 import { type FrozenFile, writeFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { checkName } from './names.ts';
 
 export type SplitPart = 'train' | 'validation' | 'test';
 export const SPLIT_PARTS = ['train', 'validation', 'test'] as const satisfies readonly SplitPart[];
@@ -292,18 +293,9 @@ export function versionOf(
 
 // ---- names and removal -------------------------------------------------------------------------
 
-const MAX_NAME = 200;
-
-/** A dataset name: trimmed, 1–200 characters, no control characters. */
+/** A dataset name: trimmed, 1–200 characters, no control characters (names.ts). */
 export function checkDatasetName(name: string): string {
-  const n = name.trim();
-  if (!n) throw new ValidationError('bad-name', 'a dataset needs a name');
-  if (n.length > MAX_NAME)
-    throw new ValidationError('bad-name', `a dataset name is at most ${MAX_NAME} characters`);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(n))
-    throw new ValidationError('bad-name', 'a dataset name cannot hold control characters');
-  return n;
+  return checkName(name, 'dataset');
 }
 
 /** Renames a dataset; the name must not belong to another one. */

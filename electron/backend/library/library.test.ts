@@ -195,6 +195,38 @@ test('adapters: register, tag, rename, remove (files deleted only inside the dat
   closeLibrary(lib);
 });
 
+test("names of adapters and models follow the datasets' rule: no control characters, at most 200", () => {
+  const lib = open();
+  const a = registerAdapter(lib, {
+    name: 'ok',
+    path: join(root, 'n-a'),
+    type: 'loreft',
+    baseModelFingerprint: 'f',
+  });
+  const refused = (fn: () => unknown, what: RegExp) =>
+    assert.throws(fn, (e: ValidationError) => e.code === 'bad-name' && what.test(e.message));
+  // A newline in a name broke every table the CLI prints (and a log line in the studio).
+  refused(() => renameAdapter(lib, a.id, 'two\nlines'), /^an adapter name cannot hold control characters$/);
+  refused(() => renameAdapter(lib, a.id, 'x'.repeat(201)), /^an adapter name is at most 200 characters$/);
+  refused(() => renameAdapter(lib, a.id, '  '), /^an adapter needs a name$/);
+  refused(
+    () =>
+      registerAdapter(lib, {
+        name: 'a\tb',
+        path: join(root, 'n-b'),
+        type: 'loreft',
+        baseModelFingerprint: 'f',
+      }),
+    /control characters/,
+  );
+  refused(
+    () => addModel(lib, { path: LLAMA, name: 'bell\u0007' }),
+    /^a model name cannot hold control characters$/,
+  );
+  assert.equal(renameAdapter(lib, a.id, '  Pirate 2 ').name, 'Pirate 2');
+  closeLibrary(lib);
+});
+
 test('settings: JSON values, null removes', () => {
   const lib = open();
   setSetting(lib, 'ui.theme', { dark: true });

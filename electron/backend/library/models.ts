@@ -13,6 +13,7 @@ import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { checkName } from './names.ts';
 
 export interface ModelInfo {
   path: string;
@@ -241,7 +242,7 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord & { cr
     };
   }
   const snap = snapshotOfPath(info.path);
-  const name = input.name?.trim() || defaultName(info.path);
+  const name = checkName(input.name?.trim() || defaultName(info.path), 'model');
   const row = lib.db
     .prepare(
       `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo,

@@ -315,14 +315,30 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
 }
 
 /**
- * Puts an unfinished run (paused, interrupted, or queued without a job) back in the queue, owned by
- * this process. Returns false when the run is running or finished.
+ * Statuses a run can be resumed from: stopped on purpose (paused), by a crash or shutdown
+ * (interrupted), or by an error (failed: a moved model folder or a full disk can be put right, and
+ * the run then continues from its last checkpoint instead of being lost).
+ */
+export const RESUMABLE_STATUSES: readonly RunStatus[] = ['paused', 'interrupted', 'failed'];
+
+/** Refuses to resume a run that is not stopped in a resumable state ('not-resumable'). */
+export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
+  if (!RESUMABLE_STATUSES.includes(run.status))
+    throw new ValidationError(
+      'not-resumable',
+      `run ${run.id} is ${run.status}; only paused, interrupted or failed runs can be resumed`,
+    );
+}
+
+/**
+ * Puts an unfinished run (paused, interrupted, failed, or queued without a job) back in the queue,
+ * owned by this process. Returns false when the run is running or finished.
  */
 export function requeueRun(lib: Library, id: number): boolean {
   const res = lib.db
     .prepare(
       `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, finished_at = NULL
-       WHERE id = ? AND status IN ('paused', 'interrupted', 'queued')`,
+       WHERE id = ? AND status IN ('paused', 'interrupted', 'failed', 'queued')`,
     )
     .run(process.pid, lib.owner.token, id);
   return res.changes > 0;
