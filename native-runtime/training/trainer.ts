@@ -498,7 +498,7 @@ async function trainLoop(
       if (!Number.isFinite(r.loss))
         throw new ConfigError(
           'diverged',
-          `training diverged at step ${step + 1}: the loss is ${r.loss}; try a lower --lr`,
+          `training diverged at step ${step + 1}: the loss is ${r.loss}; try a lower learning rate`,
         );
       opt.accumulate(r.grads, 1 / (last - first));
       lossSum += r.loss;

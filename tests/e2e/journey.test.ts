@@ -119,6 +119,35 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     await shot('rejected-lines');
   });
 
+  test('1b. a CSV with its own column names: the page asks which is which', async () => {
+    const file = join(files, 'more-voyages.csv');
+    writeFileSync(file, 'question,answer\nWhere to?,"Tortuga, matey!"\nWho are you?,A pirate.\n');
+    await page.getByTestId('dataset-file').setInputFiles(file);
+    const form = page.getByTestId('dataset-import');
+    await form.getByRole('button', { name: 'Import' }).click();
+    // Bug: it said "map them, e.g. --map prompt=question" and the page had no way to.
+    const alert = form.getByRole('alert');
+    await alert.getByText(/choose which column is the prompt and which the completion/).waitFor();
+    assert.doesNotMatch((await alert.textContent()) ?? '', /--/);
+    const cols = form.getByTestId('dataset-columns');
+    assert.equal(await cols.getByLabel('Prompt').inputValue(), 'question');
+    assert.equal(await cols.getByLabel('Completion').inputValue(), 'answer');
+    await cols.scrollIntoViewIfNeeded();
+    await shot('csv-columns');
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page
+      .getByTestId('import-result')
+      .getByText(/Imported “more-voyages” \(2 rows/)
+      .waitFor();
+    // Back to the dataset with the bad rows for the rest of the journey.
+    await page
+      .getByTestId('datasets-table')
+      .locator('tr', { hasText: 'pirate-voyages' })
+      .getByRole('button', { name: 'Open' })
+      .click();
+    await view().getByTestId('dataset-name').getByText('pirate-voyages').waitFor();
+  });
+
   test('2. split it into train, validation and test parts', async () => {
     await view()
       .getByRole('tab', { name: /Duplicates & split/ })

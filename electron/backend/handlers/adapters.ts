@@ -23,6 +23,7 @@ import {
 } from '../library/adapters.ts';
 import { type DownloadInfo, discardUpload, uploadedFolder } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+import { windowWords } from '../rpc/user-errors.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
 const Tag = z.string().min(1).max(64);
@@ -59,6 +60,9 @@ export const adaptersHandlers = defineHandlers({
       if ((uploadId === undefined) === (path === undefined))
         throw new ValidationError('invalid-params', 'give either path or uploadId');
       const up = uploadId !== undefined ? uploadedFolder(ctx.lib, uploadId, 'adapter') : null;
+      // An upload is named as the person chose it, not by its staging folder in the data folder.
+      const named = (text: string) =>
+        windowWords(up ? text.split(up.dir).join(`“${up.name ?? 'the upload'}”`) : text);
       // The folder is read and checked in the engine's 'files' worker, off the RPC loop.
       const r = await importAdapterWith(
         ctx.lib,
@@ -69,10 +73,13 @@ export const adaptersHandlers = defineHandlers({
           model: p.modelId ?? p.modelPath,
         },
         (src, opts) => ctx.engine.call('prepareImport', { src, opts }),
-      );
+      ).catch((err: unknown) => {
+        if (err instanceof Error) err.message = named(err.message);
+        throw err;
+      });
       if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
       ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
-      return r;
+      return { ...r, notes: r.notes.map(named) };
     },
   ),
   /**

@@ -2,7 +2,8 @@
 // directory, open '/tmp/reft-calibrate-x1/…'") say neither what was missing in words nor where in
 // terms the person knows: here they become a phrase and a place — a file in the data folder is named
 // relative to it, a temporary file by its name only — with a stable code per kind of failure.
-// The studio's own errors (ReftError) keep their code; only errno fragments inside them are rewritten.
+// The studio's own errors (ReftError) keep their code; only errno fragments inside them are rewritten,
+// and the CLI's flags in their hints become the window's words.
 
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
@@ -62,6 +63,24 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * The engine's hints name the CLI's flags ("give --model ID|DIR"); the window has a control for each
+ * instead, so its messages name what to choose there.
+ */
+const WINDOW_WORDS: Array<[RegExp, string]> = [
+  [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
+  [/ \(give --positions to change\)/g, ' (give its positions to change that)'],
+  [
+    /; map them, e\.g\. --map prompt=.* --map completion=\S*/g,
+    '; choose which column is the prompt and which the completion',
+  ],
+];
+
+/** A message with the CLI's hints said as the window says them. */
+export function windowWords(message: string): string {
+  return WINDOW_WORDS.reduce((m, [re, words]) => m.replace(re, words), message);
+}
+
 /** toWireError for the window: Node file errors translated, errno fragments rewritten. */
 export function toUserError(err: unknown, dataDir: string): WireError {
   if (!(err instanceof ReftError) && err instanceof Error) {
@@ -76,5 +95,5 @@ export function toUserError(err: unknown, dataDir: string): WireError {
       return { type: 'FileError', code: 'io-error', message: cleanMessage(e.message, dataDir) };
   }
   const w = toWireError(err);
-  return { ...w, message: cleanMessage(w.message, dataDir) };
+  return { ...w, message: windowWords(cleanMessage(w.message, dataDir)) };
 }

@@ -1,0 +1,87 @@
+// The window's messages name its controls, not the CLI's flags, and an upload by the name the person
+// gave it. Found walking the whole path in the window (issue 10, "errors speak CLI in the GUI"): a
+// pyreft folder uploaded without reft_studio.json was refused with "uploads/<id>/files/my-pyreft in
+// the data folder: … give --model ID|DIR", its assumed positions said "give --positions to change",
+// and a CSV whose columns are not prompt/completion said "map them, e.g. --map prompt=q" while the
+// Datasets page had no way to map them. Through the RPC (in-process host, real engine worker, real
+// SQLite file); the mapping itself is the import's `mapping`, which the page now offers.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { REFT } from '../helpers/fixtures.ts';
+import { LLAMA_FIXTURE, tempDir } from './helpers.ts';
+
+const root = tempDir('window-words');
+let b: Backend;
+let modelId: number;
+let nextId = 1;
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply') throw Object.assign(new Error(r.error.message), { code: r.error.code });
+  return r.result as T;
+}
+
+async function refusal(method: string, params: unknown): Promise<{ code: string; message: string }> {
+  const r = await b.handle({ type: 'request', id: nextId++, method, params });
+  assert.equal(r.type, 'error', `${method} should be refused`);
+  return (r as { error: { code: string; message: string } }).error;
+}
+
+/** Uploads a folder's files as the Adapters page does (one chunk per file: they are small). */
+async function uploadFolder(dir: string, name: string): Promise<string> {
+  const files = readdirSync(dir).map((f) => ({ path: `${name}/${f}`, data: readFileSync(join(dir, f)) }));
+  const { uploadId } = await call('files/upload-begin', {
+    kind: 'adapter',
+    files: files.map((f) => ({ path: f.path, size: f.data.length })),
+  });
+  for (const f of files)
+    await call('files/upload-chunk', { uploadId, path: f.path, offset: 0, data: f.data.toString('base64') });
+  await call('files/upload-finish', { uploadId });
+  return uploadId;
+}
+
+const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
+
+before(async () => {
+  b = createBackend(join(root, 'data'), { seedDemo: false });
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+});
+after(() => b.close());
+
+test('an uploaded pyreft folder without its base model: named as uploaded, the window’s words', async () => {
+  const uploadId = await uploadFolder(F2L2, 'my-pyreft');
+  const e = await refusal('adapters/import', { uploadId });
+  assert.equal(e.code, 'missing-base-model');
+  assert.equal(
+    e.message,
+    '“my-pyreft”: the folder does not say which base model it was trained for (no reft_studio.json); choose its base model and import it again',
+  );
+});
+
+test('positions a pyreft folder does not record: the note says so without a flag', async () => {
+  const uploadId = await uploadFolder(F2L2, 'my-pyreft');
+  const r = await call('adapters/import', { uploadId, modelId });
+  assert.deepEqual(r.notes, [
+    '“my-pyreft” does not record its positions; assuming "f1+l1" (give its positions to change that)',
+  ]);
+});
+
+test('a CSV whose columns are not prompt/completion: asked in words, then imported with a mapping', async () => {
+  const csv = join(root, 'qa.csv');
+  writeFileSync(csv, 'q,a\nWhere is the treasure?,Under the palm tree.\nWho are you?,A pirate.\n');
+  const e = await refusal('datasets/import', { path: csv });
+  assert.equal(e.code, 'unknown-dataset-format');
+  assert.equal(
+    e.message,
+    'qa.csv: cannot tell which columns hold the prompt and the completion (columns: q, a); choose which column is the prompt and which the completion',
+  );
+  const r = await call('datasets/import', { path: csv, mapping: { prompt: 'q', completion: 'a' } });
+  assert.equal(r.version.rowCount, 2);
+  const rows = await call('datasets/rows', { datasetId: r.dataset.id });
+  assert.deepEqual(rows.rows[0], { prompt: 'Where is the treasure?', completion: 'Under the palm tree.' });
+});
