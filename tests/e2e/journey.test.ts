@@ -353,9 +353,11 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     await row.getByRole('button', { name: 'Details' }).click();
     const detail = page.getByTestId('adapter-detail');
     // The held-out test part is offered first: the rows the adapter never saw.
-    assert.match(
-      (await detail.getByLabel('Version').locator('option:checked').textContent()) ?? '',
-      /test part of v1 \(4 rows\)/,
+    await page.waitForFunction(() =>
+      /test part of v1 \(4 rows\)/.test(
+        (document.querySelector('#eval-version') as HTMLSelectElement | null)?.selectedOptions[0]
+          ?.textContent ?? '',
+      ),
     );
     await detail.getByRole('button', { name: 'Run evaluation' }).click();
     const table = detail.getByTestId('evaluations');

@@ -36,7 +36,7 @@ import {
   removeDataset,
   renameDataset,
 } from '../library/datasets.ts';
-import { type DuplicateReport, findDuplicates } from '../library/dedupe.ts';
+import type { DuplicateReport } from '../library/dedupe.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadFile, uploadedFile } from '../library/transfers.ts';
@@ -225,12 +225,13 @@ export const datasetsHandlers = defineHandlers({
         maxPairs: z.number().int().min(1).max(100_000).optional(),
       })
       .strict(),
-    (p, ctx): DuplicateReport & { versionId: number } => {
+    async (p, ctx): Promise<DuplicateReport & { versionId: number }> => {
       const ds = getDataset(ctx.lib, p.datasetId);
       const versionId = p.versionId ?? ds.latest.id;
       const rows = datasetRows(ctx.lib, { datasetId: ds.id, versionId, limit: 1 }); // checks the version
       const texts = readVersionRows(ctx.lib, rows.versionId).map(rowText);
-      return { versionId, ...findDuplicates(texts, p) };
+      const { datasetId: _d, versionId: _v, ...opts } = p;
+      return { versionId, ...(await ctx.engine.call('findDuplicates', { texts, opts })) };
     },
   ),
   /** Seeded train/validation/test child versions of a version. */
@@ -266,8 +267,10 @@ export const datasetsHandlers = defineHandlers({
         threshold: z.number().gt(0).max(1).optional(),
       })
       .strict(),
-    (p, ctx): DropDuplicatesResult => {
-      const r = dropDuplicates(ctx.lib, p);
+    async (p, ctx): Promise<DropDuplicatesResult> => {
+      const r = await dropDuplicates(ctx.lib, p, (texts, opts) =>
+        ctx.engine.call('findDuplicates', { texts, opts }),
+      );
       if (r.version)
         ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
       return r;

@@ -4,7 +4,8 @@
 //                    worker threads, so ONNX Runtime's blocking calls never stall the RPC loop. Three
 //                    lanes, each one thread started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
-//                    'files' (reading adapter folders for import, counting a dataset's tokens).
+//                    'files' (reading adapter folders for import, counting a dataset's tokens,
+//                    finding duplicate rows, writing exports and their zips).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Aborting `signal` cancels the operation (training checkpoints first). A worker that dies fails its
 // calls with 'engine-crashed' and is started again on the next call.
@@ -59,6 +60,9 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   prepareImport: 'files',
   // Counting a dataset's tokens: beside the imports, never behind a training run.
   tokenLengths: 'files',
+  findDuplicates: 'files',
+  exportAdapter: 'files',
+  exportAdapterZip: 'files',
 };
 
 /** How to start a worker: the bundled .cjs, or the TypeScript source through tsx's ESM hooks. */

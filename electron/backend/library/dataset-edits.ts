@@ -16,7 +16,7 @@ import {
   type SplitPart,
   versionOf,
 } from './datasets.ts';
-import { findDuplicates } from './dedupe.ts';
+import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from './dedupe.ts';
 import type { Library } from './library.ts';
 
 export interface EditInput {
@@ -172,13 +172,24 @@ export interface DropDuplicatesResult {
   removed: number[];
 }
 
+/** Finds duplicates among texts: dedupe.ts's findDuplicates, in the studio run by the 'files' worker. */
+export type DuplicateFinder = (
+  texts: string[],
+  opts: FindDuplicatesOptions,
+) => DuplicateReport | Promise<DuplicateReport>;
+
 /** A new version without the duplicates of a version: the first row of each group is kept. */
-export function dropDuplicates(lib: Library, d: DropDuplicatesInput): DropDuplicatesResult {
+export async function dropDuplicates(
+  lib: Library,
+  d: DropDuplicatesInput,
+  find: DuplicateFinder = findDuplicates,
+): Promise<DropDuplicatesResult> {
   const { v } = versionOf(lib, d.datasetId, d.versionId);
   const rows = readVersionRows(lib, v.id);
-  const report = findDuplicates(rows.map(rowText), {
+  const report = await find(rows.map(rowText), {
     threshold: d.threshold,
     maxPairs: Number.MAX_SAFE_INTEGER,
+    near: d.mode === 'near',
   });
   const pairs = d.mode === 'near' ? [...report.exact, ...report.near] : report.exact;
   pairs.sort((p, q) => p.a - q.a || p.b - q.b);

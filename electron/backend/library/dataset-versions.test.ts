@@ -54,7 +54,7 @@ test('two identical rows are annotated separately (annotations belong to the row
   );
 });
 
-test('annotations follow each row into edits, splits, dropped duplicates and a re-import', () => {
+test('annotations follow each row into edits, splits, dropped duplicates and a re-import', async () => {
   const lib = open();
   const rows = Array.from({ length: 10 }, (_, i) => row(`question ${i}`, `answer ${i}`));
   const path = file('ten.jsonl', [...rows, rows[3]]); // row 10 repeats row 3
@@ -70,7 +70,7 @@ test('annotations follow each row into edits, splits, dropped duplicates and a r
         : [],
     );
   // Drop duplicates keeps the first copy (and its tag); the second copy's row is gone.
-  const d = dropDuplicates(lib, { datasetId });
+  const d = await dropDuplicates(lib, { datasetId });
   assert.deepEqual(d.removed, [10]);
   assert.ok(d.version);
   assert.equal(d.version.rowCount, 10);

@@ -292,23 +292,34 @@ function downloadPath(lib: Library, id: string): string {
   return join(lib.dataDir, 'downloads', `${id}.download`);
 }
 
-/** Offers `data` as a download named `fileName` (the window saves it under that name). */
-export function makeDownloadFile(lib: Library, fileName: string, data: Uint8Array | string): DownloadInfo {
+/**
+ * A new download's id and the file to write it to (atomically; `readDownload` serves it once it
+ * exists). Old downloads a window never fetched are swept here.
+ */
+export function reserveDownload(lib: Library): { downloadId: string; file: string } {
   const root = join(lib.dataDir, 'downloads');
   mkdirSync(root, { recursive: true });
   sweep(root, DOWNLOAD_MAX_AGE_MS);
-  const id = randomBytes(12).toString('hex');
-  writeFileAtomic(downloadPath(lib, id), data);
+  const downloadId = randomBytes(12).toString('hex');
+  return { downloadId, file: downloadPath(lib, downloadId) };
+}
+
+/** Offers `data` as a download named `fileName` (the window saves it under that name). */
+export function makeDownloadFile(lib: Library, fileName: string, data: Uint8Array | string): DownloadInfo {
+  const { downloadId, file } = reserveDownload(lib);
+  writeFileAtomic(file, data);
   return {
-    downloadId: id,
+    downloadId,
     fileName,
     sizeBytes: typeof data === 'string' ? Buffer.byteLength(data) : data.length,
   };
 }
 
-/** Zips `files` (zip path → bytes) as a download named `fileName`. */
-export function makeDownloadZip(lib: Library, fileName: string, files: Zippable): DownloadInfo {
-  return makeDownloadFile(lib, fileName, zipSync(files, { level: 6, mtime: new Date() }));
+/** Zips every file under `dir` as entries under `prefix/` into `file` (atomically); returns its size. */
+export function zipFolderTo(dir: string, prefix: string, file: string): number {
+  const zip = zipSync(folderEntries(dir, prefix), { level: 6, mtime: new Date() });
+  writeFileAtomic(file, zip);
+  return zip.length;
 }
 
 /** Reads up to `length` bytes of a download from `offset`; the file is removed once read to its end. */
