@@ -112,8 +112,15 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
     });
     return { values: values as ArgValues, positionals };
   } catch (e) {
-    // parseArgs errors are already one clear sentence ("Unknown option '--x'").
-    throw new UsageError((e as Error).message.split('. To specify')[0]);
+    // parseArgs errors are one clear sentence ("Unknown option '--x'"), but for a value that starts
+    // with a dash it writes three lines: say it in one.
+    const message = (e as Error).message;
+    const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(message);
+    if (ambiguous)
+      throw new UsageError(
+        `Option '${ambiguous[1]}' needs a value; write one starting with '-' as ${ambiguous[1]}=-VALUE`,
+      );
+    throw new UsageError(message.split('\n')[0].split('. To specify')[0]);
   }
 }
 
@@ -134,6 +141,15 @@ export function str(values: ArgValues, key: string): string | undefined {
 export function int(values: ArgValues, key: string): number | undefined {
   const v = str(values, key);
   if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw new UsageError(`--${key} must be an integer, got "${v}"`);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new UsageError(`--${key} must be an integer, got "${v}"`);
   return Number(v);
+}
+
+/** An integer option that must be at least `min` (a count, a limit); undefined when not given. */
+export function intAtLeast(values: ArgValues, key: string, min: number): number | undefined {
+  const v = str(values, key);
+  const n = int(values, key);
+  if (n !== undefined && n < min) throw new UsageError(`--${key} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
 }

@@ -5,9 +5,13 @@
 // true`: train, runs resume, downloads) prints NDJSON events on stdout instead, the last one
 // {"event":"result", ...the same fields at the top level} (or {"event":"error", ...}).
 
+import { seedDemo } from '../electron/backend/library/demo.ts';
 import { closeLibrary, type Library, openLibrary } from '../electron/backend/library/library.ts';
 import { resolveDataDir } from '../electron/backend/paths.ts';
 import type { ArgValues, OptionSpec } from './args.ts';
+
+export { formatBytes } from './units.ts';
+
 import { createReporter, type Reporter, type ReporterMode } from './progress/reporter.ts';
 
 export interface CommandContext {
@@ -98,6 +102,8 @@ export function makeContext(
     async withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T> {
       const lib = openLibrary(dataDir);
       try {
+        // The CLI is a host like the studio: a new library starts with the demo.
+        seedDemo(lib);
         return await fn(lib);
       } finally {
         closeLibrary(lib);
@@ -114,18 +120,6 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return cells
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
     .join('\n');
-}
-
-export function formatBytes(n: number | null | undefined): string {
-  if (n == null) return '-';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 && i ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 export function formatCount(n: number | null | undefined): string {

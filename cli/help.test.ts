@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../electron/backend/paths.ts';
 import { GLOBAL_OPTIONS } from './args.ts';
+import { commandHelp } from './help.ts';
 import { COMMANDS, main } from './main.ts';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -66,4 +67,86 @@ test('bad usage exits 2 with one error line; an unknown flag is named', async ()
   const r = await run(['models', 'list', '--frobnicate']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, "error: Unknown option '--frobnicate'\n");
+});
+
+test('a placeholder is the value only: no stray ")" or a neighbouring "|--flag" from the usage line', () => {
+  for (const c of COMMANDS) {
+    for (const line of commandHelp(c)
+      .split('\n')
+      .filter((l) => /^ {2}(-\w, )?--/.test(l))) {
+      const flag = /^ {2}(?:-\w, )?--[\w-]+(?: (\S+))?/.exec(line);
+      const value = flag?.[1] ?? '';
+      assert.doesNotMatch(value, /[()]|\|-/, `${c.name}: ${line}`);
+    }
+  }
+});
+
+test('no command word: an unknown flag or a missing command is bad usage, one line, JSON with --json', async () => {
+  const bogus = await run(['--bogus']);
+  assert.equal(bogus.code, 2);
+  assert.equal(bogus.stdout, '');
+  assert.equal(bogus.stderr, "error: Unknown option '--bogus'\n");
+  const bare = await run(['--json', '--data-dir', '/tmp']);
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stderr, 'error: missing command (see reft-studio --help)\n');
+  assert.equal(JSON.parse(bare.stdout).error.code, 'usage');
+});
+
+test('summaries read alike: lower case first, unless a name or an acronym (LoReFT, GPUs, N) starts them', () => {
+  for (const c of COMMANDS)
+    assert.match(c.summary, /^([a-z]|[A-Z][A-Za-z]*[A-Z]|N )/, `${c.name}: ${c.summary}`);
+});
+
+test('train --help says what leaving an option out does, where that is not its declared value', async () => {
+  const r = await run(['train', '--help']);
+  // Unset, a run checkpoints about ten times (library/run-plan.ts); 0 means only at the end.
+  assert.match(r.stdout, /^ {2}--checkpoint-every N .*default: about ten per run \(0 = only at the end\)$/m);
+  // Unset, the length is 512 or the model's context when that is shorter.
+  assert.match(r.stdout, /^ {2}--max-length T .*default: 512, or the model's context if shorter$/m);
+});
+
+test('a value starting with a dash: one line saying how to write it', async () => {
+  const r = await run(['runs', 'list', '--status', '-x']);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    "error: Option '--status' needs a value; write one starting with '-' as --status=-VALUE\n",
+  );
+});
+
+test('counts are checked: evaluate --limit=-5 is refused, not read as "all but the last five"', async () => {
+  for (const [args, msg] of [
+    [['evaluate', '--adapter', '1', '--data', '1', '--limit=-5'], '--limit must be an integer ≥ 1, got "-5"'],
+    [
+      ['evaluate', '--adapter', '1', '--data', '1', '--limit', '0'],
+      '--limit must be an integer ≥ 1, got "0"',
+    ],
+    [
+      ['evaluate', '--adapter', '1', '--data', '1', '--batch-size', '0'],
+      '--batch-size must be an integer ≥ 1, got "0"',
+    ],
+    [['datasets', 'show', '1', '--rows=-3'], '--rows must be an integer ≥ 0, got "-3"'],
+  ] as const) {
+    const r = await run([...args, '--data-dir', '/nonexistent-qa']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});
+
+test("README's command-line block names every command", () => {
+  const readme = readFileSync(join(appRoot(), 'README.md'), 'utf8');
+  const block = /## The command line[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  // `bench train|prefill|decode` names three commands.
+  const named = new Set<string>();
+  for (const m of block.matchAll(/(?<![\w-])(?=([a-z-]+) ([a-z-]+(?:\|[a-z-]+)*))/g))
+    for (const sub of m[2].split('|')) named.add(`${m[1]} ${sub}`);
+  for (const m of block.matchAll(/reft-studio ([a-z-]+)/g)) named.add(m[1]);
+  const missing = COMMANDS.map((c) => c.name).filter((n) => !named.has(n));
+  assert.deepEqual(missing, [], `README.md's command block lacks: ${missing.join(', ')}`);
+});
+
+test('runtime install without a NAME says it is missing', async () => {
+  const r = await run(['runtime', 'install', '--data-dir', '/nonexistent-qa']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'error: runtime install: missing NAME (known: cuda)\n');
 });

@@ -8,8 +8,10 @@ export const EXIT_CODES = '0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C
 
 /** The placeholder the usage line gives an option (`--rank R` → R), if any. */
 function placeholderFromUsage(usage: string, name: string): string | undefined {
-  const m = new RegExp(`--${name}[ =]([^\\s\\]|][^\\s\\]]*)`).exec(usage);
-  return m && !m[1].startsWith('-') ? m[1] : undefined;
+  const m = new RegExp(`--${name}[ =]([^\\s\\]|()][^\\s\\])]*)`).exec(usage);
+  // `--model DIR|--synthetic NAME`: the value ends where the next alternative flag starts.
+  const value = m?.[1].split('|-')[0];
+  return value && !value.startsWith('-') ? value : undefined;
 }
 
 function flagText(name: string, o: OptionDef, usage: string): string {

@@ -81,9 +81,39 @@ function versionText(json: boolean): string {
     : `reft-studio ${v.version} (onnxruntime-node ${v.onnxruntime}, node ${v.node})`;
 }
 
+/**
+ * A reader that goes away (`reft-studio train --json | head -1`) makes the next write to stdout fail
+ * with EPIPE, which Node raises as an unhandled 'error' event: a stack trace, and a run cut off
+ * wherever it was. Instead: further output is dropped, and the work is asked to stop as for one
+ * Ctrl-C (training pauses at the end of the step with a checkpoint, so `runs resume` continues it).
+ */
+function processStdout(stderr: (s: string) => void): (s: string) => void {
+  let closed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (closed) return;
+    closed = true;
+    stderr(`note: the output was closed (${e.code ?? e.message}); stopping as for Ctrl-C\n`);
+    process.emit('SIGINT', 'SIGINT');
+  });
+  return (s) => {
+    if (!closed) process.stdout.write(s);
+  };
+}
+
+/** stderr as the process has it; a closed one (`2>&1 | head`) drops what is left instead of crashing. */
+function processStderr(): (s: string) => void {
+  let closed = false;
+  process.stderr.on('error', () => {
+    closed = true;
+  });
+  return (s) => {
+    if (!closed) process.stderr.write(s);
+  };
+}
+
 export async function main(argv: string[], io: MainIO = {}, commands: Command[] = COMMANDS): Promise<number> {
-  const stdout = io.stdout ?? ((s: string) => process.stdout.write(s));
-  const stderr = io.stderr ?? ((s: string) => process.stderr.write(s));
+  const stderr = io.stderr ?? processStderr();
+  const stdout = io.stdout ?? processStdout(stderr);
   // The live bar needs the real terminal; output captured by a caller is never one.
   const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
   const wantsJson = argv.includes('--json');
@@ -107,12 +137,19 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     const help = argv.includes('--help') || argv.includes('-h');
     if (!found.name) {
       if (found.words.length === 0) {
-        if (argv.includes('--version') && !help) {
+        if (help || argv.length === 0) {
+          stdout(`${commandList(commands)}\n`);
+          return 0;
+        }
+        // Only flags: --version, or bad usage (an unknown flag is named by the parser).
+        const { values } = parseCommandArgs(found.rest, {
+          version: { type: 'boolean', description: 'print the version and exit' },
+        });
+        if (values.version === true) {
           stdout(`${versionText(wantsJson)}\n`);
           return 0;
         }
-        stdout(`${commandList(commands)}\n`);
-        return help || argv.length === 0 ? 0 : 2;
+        throw new UsageError('missing command (see reft-studio --help)');
       }
       const group = found.words[0];
       if (commands.some((c) => c.name.startsWith(`${group} `))) {

@@ -1,5 +1,5 @@
 // Training from the command line, shared by `train` and `runs resume`: a recorded run executed with
-// the studio's own code (jobs/training.ts executeRun) on an in-process engine. Progress, notes and
+// the studio's own code (jobs/run-execution.ts executeRun) on an in-process engine. Progress, notes and
 // checkpoints go to the reporter (ctx.progress).
 //
 // Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
@@ -14,10 +14,11 @@
 
 import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
-import { executeRun, type RunOutcome } from '../electron/backend/jobs/training.ts';
+import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
-import { getRun, type RunDetail, setRunStatus } from '../electron/backend/library/runs.ts';
+import { getRun, type RunDetail, type RunRecord, setRunStatus } from '../electron/backend/library/runs.ts';
+import { ConfigError } from '../native-runtime/errors.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
@@ -96,6 +97,14 @@ export async function executeRunHere(
 }
 
 /** The command that continues a run, with the same --data-dir. */
+/** The error of a failed run, with how to continue it once the cause is put right. */
+export function runFailed(ctx: CommandContext, run: Pick<RunRecord, 'id' | 'error'>): ConfigError {
+  return new ConfigError(
+    'run-failed',
+    `${run.error ?? `run ${run.id} failed`} (once that is put right: ${resumeCommand(ctx, run.id)})`,
+  );
+}
+
 export function resumeCommand(ctx: CommandContext, runId: number): string {
   const dir = str(ctx.values, 'data-dir');
   return `reft-studio runs resume ${runId}${dir ? ` --data-dir ${JSON.stringify(dir)}` : ''}`;

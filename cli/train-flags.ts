@@ -33,7 +33,8 @@ function valueName(o: TrainOptionSpec): string | undefined {
 function description(o: TrainOptionSpec): string {
   const parts = [o.help.replace(/\.$/, '')];
   if (o.kind === 'int' || o.kind === 'number') {
-    parts.push(`${numberRule(o)}, default ${o.default}${o.zero ? ` (0 = ${o.zero})` : ''}`);
+    const def = o.unset ? `default: ${o.unset}` : `default ${o.default}`;
+    parts.push(`${numberRule(o)}, ${def}${o.zero ? ` (0 = ${o.zero})` : ''}`);
   } else if (o.kind !== 'boolean') {
     parts.push(`default ${o.default}`);
   }

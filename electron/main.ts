@@ -142,6 +142,26 @@ ipcMain.handle('reft:pick-folder', async (event, opts: { title?: string; create?
   return r.canceled ? null : (r.filePaths[0] ?? null);
 });
 
+/** Dataset files the native file picker offers (the formats library/dataset-formats.ts reads). */
+const DATASET_FILTERS = [
+  { name: 'Datasets', extensions: ['jsonl', 'ndjson', 'json', 'csv', 'parquet'] },
+  { name: 'All files', extensions: ['*'] },
+];
+
+/** The native file picker (a dataset to import by path): only for the studio's own page. */
+ipcMain.handle('reft:pick-file', async (event, opts: { title?: string } | undefined) => {
+  const origin = event.senderFrame?.origin ?? '';
+  const allowed = origin === APP_ORIGIN || (process.env.VITE_DEV_SERVER_URL ?? '').startsWith(origin || '\0');
+  const win = BrowserWindow.fromWebContents(event.sender);
+  if (!allowed || !win) return null;
+  const r = await dialog.showOpenDialog(win, {
+    title: typeof opts?.title === 'string' ? opts.title.slice(0, 200) : 'Choose a file',
+    properties: ['openFile'],
+    filters: DATASET_FILTERS,
+  });
+  return r.canceled ? null : (r.filePaths[0] ?? null);
+});
+
 function buildMenu(): void {
   const isMac = process.platform === 'darwin';
   const template: MenuItemConstructorOptions[] = [

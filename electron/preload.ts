@@ -17,6 +17,8 @@ export interface RendererBridge {
   connect(): void;
   /** The native folder picker; resolves with the chosen folder, or null when cancelled. */
   pickFolder(opts?: { title?: string; create?: boolean }): Promise<string | null>;
+  /** The native file picker (dataset files); resolves with the chosen file, or null when cancelled. */
+  pickFile(opts?: { title?: string; kind?: 'dataset' }): Promise<string | null>;
 }
 
 ipcRenderer.on('reft:port', (event) => {
@@ -39,6 +41,8 @@ const bridge = {
   connect: () => ipcRenderer.send('reft:connect'),
   pickFolder: (opts?: { title?: string; create?: boolean }) =>
     ipcRenderer.invoke('reft:pick-folder', opts) as Promise<string | null>,
+  pickFile: (opts?: { title?: string; kind?: 'dataset' }) =>
+    ipcRenderer.invoke('reft:pick-file', opts) as Promise<string | null>,
 } satisfies RendererBridge;
 
 contextBridge.exposeInMainWorld('reftStudio', bridge);

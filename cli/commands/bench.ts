@@ -21,7 +21,7 @@ import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
-import { type OptionSpec, str, UsageError } from '../args.ts';
+import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { CountTask } from '../progress/reporter.ts';
@@ -35,15 +35,6 @@ function backwardFlag(ctx: CommandContext): TrainBackward | undefined {
   if (v !== undefined && !(BACKWARDS as readonly string[]).includes(v))
     throw new UsageError(`bench train: --backward must be one of ${BACKWARDS.join(', ')}, got "${v}"`);
   return v as TrainBackward | undefined;
-}
-
-function num(ctx: CommandContext, key: string): number | undefined {
-  const v = str(ctx.values, key);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`bench: --${key} must be a positive integer, got "${v}"`);
-  return n;
 }
 
 interface Setup {
@@ -215,8 +206,8 @@ export const benchCommands: Command[] = [
       'bench train --synthetic tinyllama-1.1b --quantize int8 --layers "2;10" --rank 8 --steps 5',
     ],
     async run(ctx) {
-      const seq = num(ctx, 'seq') ?? 128,
-        prompt = num(ctx, 'prompt') ?? 64;
+      const seq = intAtLeast(ctx.values, 'seq', 1) ?? 128,
+        prompt = intAtLeast(ctx.values, 'prompt', 1) ?? 64;
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
       return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
@@ -224,11 +215,11 @@ export const benchCommands: Command[] = [
           onStep,
           layers: str(ctx.values, 'layers'),
           positions: str(ctx.values, 'positions'),
-          rank: num(ctx, 'rank'),
-          batch: num(ctx, 'batch'),
+          rank: intAtLeast(ctx.values, 'rank', 1),
+          batch: intAtLeast(ctx.values, 'batch', 1),
           seq,
           prompt,
-          steps: num(ctx, 'steps'),
+          steps: intAtLeast(ctx.values, 'steps', 1),
           device,
           backward: backwardFlag(ctx),
         }),
@@ -237,7 +228,7 @@ export const benchCommands: Command[] = [
   },
   {
     name: 'bench prefill',
-    summary: 'Forward pass tokens/s over batch × seq tokens, logits computed',
+    summary: 'forward pass tokens/s over batch × seq tokens, logits computed',
     usage: `bench prefill ${SOURCE} [--batch 4] [--seq 128] [--steps 3] [--device cpu]`,
     options: {
       ...base,
@@ -249,9 +240,9 @@ export const benchCommands: Command[] = [
       return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
         benchPrefill(spec, {
           onStep,
-          batch: num(ctx, 'batch'),
-          seq: num(ctx, 'seq'),
-          steps: num(ctx, 'steps'),
+          batch: intAtLeast(ctx.values, 'batch', 1),
+          seq: intAtLeast(ctx.values, 'seq', 1),
+          steps: intAtLeast(ctx.values, 'steps', 1),
           device,
         }),
       );
@@ -259,7 +250,7 @@ export const benchCommands: Command[] = [
   },
   {
     name: 'bench decode',
-    summary: 'Greedy decoding tokens/s at batch 1 with the KV cache',
+    summary: 'greedy decoding tokens/s at batch 1 with the KV cache',
     usage: `bench decode ${SOURCE} [--prompt 32] [--new-tokens 64] [--chunk 8] [--device cpu]`,
     options: {
       ...base,
@@ -275,9 +266,9 @@ export const benchCommands: Command[] = [
     async run(ctx) {
       return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
         benchDecode(spec, {
-          prompt: num(ctx, 'prompt'),
-          newTokens: num(ctx, 'new-tokens'),
-          chunk: num(ctx, 'chunk'),
+          prompt: intAtLeast(ctx.values, 'prompt', 1),
+          newTokens: intAtLeast(ctx.values, 'new-tokens', 1),
+          chunk: intAtLeast(ctx.values, 'chunk', 1),
           device,
           onStep,
         }),

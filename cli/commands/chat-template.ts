@@ -2,28 +2,20 @@
 // the prompt text exactly as the model's chat template renders it (what generate --chat feeds in).
 // The messages file holds a list of {role, content} or one chat dataset row {"messages": [...]}.
 
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { FormatError } from '../../native-runtime/errors.ts';
+import { readJsonFile } from '../../native-runtime/formats/json-file.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { validateMessages } from '../../native-runtime/tokenizer/chat-template.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 
+/** Messages files: a long conversation, never a model's worth of bytes. */
+const MESSAGES_MAX_BYTES = 16 * 1024 * 1024;
+
 function readMessages(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new FormatError('missing-file', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError('bad-json', `${path}: not valid JSON (${(e as Error).message})`);
-  }
+  // Capped, regular files only, and errors that never quote the file (json-file.ts).
+  const json = readJsonFile(path, path, MESSAGES_MAX_BYTES);
   if (json && typeof json === 'object' && !Array.isArray(json) && 'messages' in json) {
     return (json as { messages: unknown }).messages;
   }
@@ -32,7 +24,7 @@ function readMessages(path: string): unknown {
 
 export const chatTemplateCommand: Command = {
   name: 'chat-template',
-  summary: 'Render a messages file with the model\'s chat template: {"text": "..."}',
+  summary: 'render a messages file with the model\'s chat template: {"text": "..."}',
   usage: 'chat-template --model DIR --messages FILE.json [--generation-prompt] [--template NAME]',
   options: {
     model: { type: 'string', description: 'the model folder whose tokenizer and chat template to use' },

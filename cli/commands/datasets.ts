@@ -4,11 +4,16 @@
 // (BIG_FILE_BYTES and more) shows its rows being checked on the progress reporter.
 
 import { statSync } from 'node:fs';
-import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
+import {
+  type ColumnMapping,
+  DATASET_FORMATS,
+  type DatasetFormat,
+  MAPPED_FIELDS,
+} from '../../electron/backend/library/dataset-formats.ts';
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
-import { int, parseId, str, UsageError } from '../args.ts';
+import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 
 /** Files from this size on show progress while their rows are checked. */
@@ -36,24 +41,52 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
   throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
 }
 
+/** `--map prompt=question --map completion=answer` → the import's column mapping. */
+function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
+  const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
+  if (!list.length) return undefined;
+  const mapping: ColumnMapping = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(.+)$/.exec(item);
+    if (!m) throw new UsageError(`--map ${item}: write FIELD=COLUMN, e.g. prompt=question`);
+    const field = m[1].trim();
+    if (!(MAPPED_FIELDS as readonly string[]).includes(field))
+      throw new UsageError(`--map ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
+    mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
+  }
+  return mapping;
+}
+
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
     summary: 'import a JSONL/JSON/CSV/Parquet file as a frozen dataset version',
     usage:
-      'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows]',
+      'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows] [--map FIELD=COLUMN]...',
     options: {
       name: { type: 'string', description: 'the dataset name (default: the file name)' },
       format: { type: 'string', description: 'the row format (default auto: detected from the rows)' },
-      into: { type: 'string', value: 'ID', description: 'add a new version to this dataset instead' },
+      into: {
+        type: 'string',
+        value: 'ID',
+        description: 'add a new version to this dataset (default: the dataset of that name, else a new one)',
+      },
       'skip-bad-rows': {
         type: 'boolean',
         description: 'import the good rows and list each bad one (default: refuse the file)',
+      },
+      map: {
+        type: 'string',
+        multiple: true,
+        value: 'FIELD=COLUMN',
+        description:
+          'read FIELD (prompt, completion, instruction, input, output, messages) from COLUMN; repeat',
       },
     },
     examples: [
       'datasets import persona.jsonl --name persona',
       'datasets import more.csv --into 2 --skip-bad-rows',
+      'datasets import qa.csv --map prompt=question --map completion=answer',
     ],
     async run(ctx) {
       const file = ctx.args[0];
@@ -68,15 +101,21 @@ export const datasetsCommands: Command[] = [
           format: parseFormat(str(ctx.values, 'format')),
           datasetId: into === undefined ? undefined : parseId(into, '--into'),
           onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
+          mapping: parseMapping(ctx.values.map),
         }),
       );
       rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
+      const what = {
+        created: 'new dataset',
+        'new-version': 'new version of the dataset of that name',
+        unchanged: 'unchanged: the latest version has exactly these rows',
+      }[r.action];
       ctx.print(
-        { dataset: r.dataset, version: r.version, rejected: r.rejected },
+        { dataset: r.dataset, version: r.version, action: r.action, rejected: r.rejected },
         () =>
-          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows` +
+          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows (${what})` +
           (r.rejected.length ? `, ${r.rejected.length} bad rows skipped` : ''),
       );
       return 0;
@@ -116,7 +155,7 @@ export const datasetsCommands: Command[] = [
     examples: ['datasets show 2 --rows 10'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const limit = int(ctx.values, 'rows') ?? 5;
+      const limit = intAtLeast(ctx.values, 'rows', 0) ?? 5;
       const { dataset, page } = await ctx.withLibrary((lib) => ({
         dataset: getDataset(lib, id),
         page: limit > 0 ? datasetRows(lib, { datasetId: id, limit }) : null,

@@ -45,7 +45,7 @@ function finish(ctx: CommandContext, out: string, tensors: Record<string, Tensor
 export const debugCommands: Command[] = [
   {
     name: 'debug forward',
-    summary: 'Logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
+    summary: 'logits (and loss) of the model, optionally with a pyreft adapter, on a pyreft-layout batch',
     usage:
       'debug forward --model DIR [--adapter PYREFT_DIR] --batch IN.safetensors --out OUT.safetensors [--quantize none|int8|int4]',
     options: { ...common, ...QUANTIZE_OPTION },
@@ -70,7 +70,7 @@ export const debugCommands: Command[] = [
   },
   {
     name: 'debug grad',
-    summary: 'Loss and the gradient of every intervention parameter (R itself for rotate_layer)',
+    summary: 'loss and the gradient of every intervention parameter (R itself for rotate_layer)',
     usage: 'debug grad --model DIR --adapter PYREFT_DIR --batch IN.safetensors --out OUT.safetensors',
     options: common,
     examples: [

@@ -17,7 +17,7 @@ import {
   type EvaluationReport,
 } from '../../native-runtime/evaluation/evaluate.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
-import { int, str, UsageError } from '../args.ts';
+import { intAtLeast, str, UsageError } from '../args.ts';
 import { type Command, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
@@ -48,7 +48,7 @@ function reportText(r: EvaluationReport, id: number | null): string {
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
-  summary: 'Evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
+  summary: 'evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
   usage:
     'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
     '[--limit N] [--max-new-tokens N] [--batch-size N] [--device cpu]',
@@ -79,9 +79,9 @@ export const evaluateCommand: Command = {
     if (!adapterRef) throw new UsageError('evaluate: --adapter ID|DIR is required');
     if (!dataRef) throw new UsageError('evaluate: --data ID|FILE is required');
     const kind = kindOf(str(ctx.values, 'kind'));
-    const limit = int(ctx.values, 'limit');
-    const maxNewTokens = int(ctx.values, 'max-new-tokens');
-    const batchSize = int(ctx.values, 'batch-size');
+    const limit = intAtLeast(ctx.values, 'limit', 1);
+    const maxNewTokens = intAtLeast(ctx.values, 'max-new-tokens', 1);
+    const batchSize = intAtLeast(ctx.values, 'batch-size', 1);
     return ctx.withLibrary(async (lib) => {
       const adapter = resolveAdapterRef(lib, adapterRef);
       const modelRef = str(ctx.values, 'model');

@@ -3,27 +3,17 @@
 // Both write atomically and check --out first (library/export-destination.ts): never in or around
 // the data folder; an existing folder only when it is a previous export, and then only with --force.
 
-import { readFileSync } from 'node:fs';
 import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
+import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 
 function readConfigFile(path: string): Record<string, unknown> & { model: string } {
-  let j: unknown;
-  try {
-    j = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(
-      'bad-config',
-      `${path}: cannot read a JSON run configuration (${(e as Error).message})`,
-    );
-  }
-  if (!j || typeof j !== 'object' || Array.isArray(j))
-    throw new ConfigError('bad-config', `${path}: not a JSON object`);
-  const c = j as Record<string, unknown>;
+  // Capped, regular files only, and errors that never quote the file (json-file.ts).
+  const c = readJsonObject(path, path, FILE_LIMITS.config, 'bad-config');
   if (typeof c.model !== 'string')
     throw new ConfigError('bad-config', `${path}: "model" (the model folder) is missing`);
   return c as Record<string, unknown> & { model: string };

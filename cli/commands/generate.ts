@@ -18,7 +18,7 @@ function num(v: string | undefined, name: string, check: (n: number) => boolean)
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'Generate text with a model, optionally through a ReFT adapter',
+  summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
     'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4]',
   options: {

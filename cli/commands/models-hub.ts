@@ -89,6 +89,8 @@ const downloadCommand: Command = {
           progress.log(
             `${info.repo}@${info.commit.slice(0, 10)}: ${files.length} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0))}`,
           ),
+        onWait: (file) =>
+          progress.log(`${file}: another process is downloading it; waiting for it to finish`),
         onProgress: (p) => progress.update(p),
       });
       progress.done();

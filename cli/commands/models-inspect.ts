@@ -42,7 +42,7 @@ export function formatSummary(s: ModelSummary): string {
 
 export const modelsInspectCommand: Command = {
   name: 'models inspect',
-  summary: 'Architecture, layers, hidden size, heads, vocab, dtype, params and fingerprint of a model folder',
+  summary: 'architecture, layers, hidden size, heads, vocab, dtype, params and fingerprint of a model folder',
   usage: 'models inspect DIR',
   examples: ['models inspect ./SmolLM2-135M', 'models inspect ./SmolLM2-135M --json'],
   run(ctx) {

@@ -1,20 +1,21 @@
 // `reft-studio runs list|show|resume|cancel`: training runs recorded in the library. `runs resume`
 // continues a paused or interrupted run from its last checkpoint in this process (the same
-// jobs/training.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
+// jobs/run-execution.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
 // with --json it streams NDJSON events ending with the result (the run's fields and `outcome`).
 
 import {
   cancelRun,
+  checkResumable,
   getRun,
   listRuns,
   RUN_STATUSES,
   type RunStatus,
   requeueRun,
 } from '../../electron/backend/library/runs.ts';
-import { ConfigError, ValidationError } from '../../native-runtime/errors.ts';
+import { ValidationError } from '../../native-runtime/errors.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
-import { executeRunHere, printStopped } from '../run-training.ts';
+import { executeRunHere, printStopped, runFailed } from '../run-training.ts';
 
 export const runsCommands: Command[] = [
   {
@@ -79,7 +80,7 @@ export const runsCommands: Command[] = [
   },
   {
     name: 'runs resume',
-    summary: 'continue a paused or interrupted run from its last checkpoint (in this process)',
+    summary: 'continue a paused, interrupted or failed run from its last checkpoint (in this process)',
     usage: 'runs resume ID',
     examples: ['runs resume 7', 'runs resume 7 --json'],
     stream: true,
@@ -87,12 +88,7 @@ export const runsCommands: Command[] = [
       const id = parseId(ctx.args[0]);
       return ctx.withLibrary(async (lib) => {
         const before = getRun(lib, id);
-        if (before.status !== 'paused' && before.status !== 'interrupted') {
-          throw new ValidationError(
-            'not-resumable',
-            `run ${id} is ${before.status}; only paused or interrupted runs can be resumed`,
-          );
-        }
+        checkResumable(before);
         if (!requeueRun(lib, id))
           throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
         const ck = before.checkpoints.at(-1);
@@ -100,7 +96,7 @@ export const runsCommands: Command[] = [
           `run ${id}: resuming ${ck ? `from step ${ck.step}` : 'from the start'} of ${before.totalSteps ?? '?'}`,
         );
         const { outcome, run } = await executeRunHere(ctx, lib, id);
-        if (outcome === 'failed') throw new ConfigError('run-failed', run.error ?? `run ${id} failed`);
+        if (outcome === 'failed') throw runFailed(ctx, run);
         if (outcome !== 'completed') return printStopped(ctx, run, outcome);
         const { metrics: _m, ...rest } = run;
         ctx.print(

@@ -44,8 +44,8 @@ export const runtimeCommands: Command[] = [
     stream: true,
     async run(ctx) {
       const name = ctx.args[0];
-      if (name !== 'cuda')
-        throw new UsageError(`runtime install: unknown runtime "${name ?? ''}" (known: cuda)`);
+      if (name === undefined) throw new UsageError('runtime install: missing NAME (known: cuda)');
+      if (name !== 'cuda') throw new UsageError(`runtime install: unknown runtime "${name}" (known: cuda)`);
       // One transfer task per phase (download, extract or copy, verify), each in bytes.
       let phase: { name: string; task: TransferTask } | null = null;
       const m = await installCudaPack(ctx.dataDir, {
@@ -102,9 +102,10 @@ export const runtimeCommands: Command[] = [
   },
   {
     name: 'runtime env',
-    summary: 'print the environment an engine process gets from the installed CUDA pack (sh export lines)',
+    summary:
+      'print the environment an engine process gets from the installed CUDA pack (sh export lines: eval "$(reft-studio runtime env)")',
     usage: 'runtime env',
-    examples: ['runtime env', 'eval "$(reft-studio runtime env)" && node my-script.js'],
+    examples: ['runtime env', 'runtime env --data-dir ./studio-data'],
     async run(ctx) {
       const { [LAUNCH_MARKER]: _started, ...current } = process.env;
       const env = engineEnv(ctx.dataDir, current);

@@ -9,7 +9,7 @@ import type { Command } from '../command.ts';
 
 export const tokenizeCommand: Command = {
   name: 'tokenize',
-  summary: 'Tokenize text with a model\'s tokenizer: {"ids": [...], "tokens": [...]}',
+  summary: 'tokenize text with a model\'s tokenizer: {"ids": [...], "tokens": [...]}',
   usage: 'tokenize --model DIR --text STR [--no-special]',
   options: {
     model: { type: 'string', description: 'the model folder whose tokenizer to use' },

@@ -1,5 +1,5 @@
 // `reft-studio train`: trains a ReFT adapter and records the run in the library, through the same
-// jobs/training.ts code the studio uses (planRun → createRecordedRun → executeRun, in-process:
+// code the studio uses (library/run-plan.ts records it, jobs/run-execution.ts executes it in-process:
 // cli/run-training.ts). --model is a library id or a folder (added if new), --data a library id (its
 // latest version) or a file (imported as a dataset); metrics are stored per step and the adapter is
 // registered on completion; --out also writes the adapter folder there. Progress goes through the
@@ -14,9 +14,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
-import { recordRunFromRefs } from '../../electron/backend/jobs/training.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
+import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
@@ -25,7 +25,7 @@ import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { executeRunHere, printStopped, trainFromCheckpoint } from '../run-training.ts';
+import { executeRunHere, printStopped, runFailed, trainFromCheckpoint } from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
 const S = (description: string, value: string): OptionDef => ({ type: 'string', description, value });
@@ -57,7 +57,7 @@ function flagsToConfig(v: ArgValues): Partial<TrainConfig> {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
+  summary: 'train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
     'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] ' +
     '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
@@ -168,7 +168,7 @@ async function trainRecorded(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );
   const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id);
-  if (outcome === 'failed') throw new ConfigError('run-failed', done.error ?? `run ${run.id} failed`);
+  if (outcome === 'failed') throw runFailed(ctx, done);
   if (outcome !== 'completed' || !summary) return printStopped(ctx, done, outcome);
   let adapter = summary.adapter;
   if (f.out) {

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
 import { barFields, fitFields, fractionOf } from './format.ts';
-import type { Sink, TaskView } from './reporter.ts';
+import type { Sink, TaskView } from './sink.ts';
 
 const FULL = '\u2588';
 const EMPTY = '\u2591';

@@ -8,7 +8,7 @@ import type {
   TrainStepEvent,
   TransferProgressEvent,
 } from '../../electron/backend/jobs/progress-events.ts';
-import { formatBytes } from '../command.ts';
+import { formatBytes } from '../units.ts';
 
 /** 7s, 1m05s, 2h03m; '?' when unknown. */
 export function formatDuration(s: number | null | undefined): string {

@@ -23,6 +23,10 @@ import type {
   TrainProgress,
 } from '../../electron/backend/jobs/progress-events.ts';
 import { BarSink } from './bar.ts';
+import type { Sink, TaskView } from './sink.ts';
+
+export type { Sink, TaskView } from './sink.ts';
+
 import { fieldsOf, plainLine } from './format.ts';
 
 export type ReporterMode = 'bar' | 'lines' | 'events' | 'quiet';
@@ -71,32 +75,6 @@ export interface Reporter {
   /** A checkpoint written (a line, a field of the bar, or a checkpoint event). */
   checkpoint(c: Omit<RunCheckpointEvent, 'event'>): void;
   /** Ends the display (the bar's last frame stays on screen). Idempotent. */
-  close(): void;
-}
-
-/** A task's current state as the sinks see it. */
-export interface TaskView {
-  id: number;
-  startedAt: number;
-  /** The latest snapshot. */
-  event: ProgressEvent;
-  /** When `event` was taken (ms). */
-  at: number;
-  /** Exponential moving average of the training loss (bias-corrected); NaN otherwise. */
-  smoothedLoss: number;
-  /** The last checkpoint's step, for the bar. */
-  checkpointStep: number | null;
-  finished: boolean;
-  /** Set by the first update. */
-  updated: boolean;
-}
-
-/** Where the reporter's output goes; one implementation per mode. */
-export interface Sink {
-  progress(t: TaskView): void;
-  finish(t: TaskView): void;
-  log(message: string, level: 'info' | 'warn'): void;
-  checkpoint(c: RunCheckpointEvent): void;
   close(): void;
 }
 

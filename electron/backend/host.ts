@@ -3,15 +3,16 @@
 // tests each create one with createBackend and attach a transport to it.
 
 import type { BackendContext } from './context.ts';
+import type { OpenOptions } from './db/database.ts';
 import { BackendEvents } from './events.ts';
 import { allHandlers } from './handlers/index.ts';
 import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
+import { seedDemo } from './library/demo.ts';
 import { applyEnvironment } from './library/environment.ts';
-import { markStaleEvaluations } from './library/evaluations.ts';
-import { closeLibrary, type OpenLibraryOptions, openLibrary } from './library/library.ts';
+import { closeLibrary, openLibrary } from './library/library.ts';
 import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
 import { dispatch } from './rpc/dispatch.ts';
@@ -26,7 +27,9 @@ export interface Backend extends BackendContext {
   close(): Promise<void>;
 }
 
-export interface BackendOptions extends OpenLibraryOptions {
+export interface BackendOptions extends OpenOptions {
+  /** Register the demo model and dataset in an empty library (default true). */
+  seedDemo?: boolean;
   /** The engine to run training and generation on (default: worker threads, started on first use). */
   engine?: Engine;
   /** Poll the Hugging Face cache for new snapshots (default true). */
@@ -35,6 +38,7 @@ export interface BackendOptions extends OpenLibraryOptions {
 
 export function createBackend(dataDir: string, opts: BackendOptions = {}): Backend {
   const lib = openLibrary(dataDir, opts);
+  if (opts.seedDemo !== false) seedDemo(lib);
   // Start-up consistency beyond the database: checkpoint rows whose folders are gone.
   const fileReport = checkRunFiles(lib);
   if (fileReport.forgottenCheckpoints) {
@@ -42,7 +46,6 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       `library: forgot ${fileReport.forgottenCheckpoints} checkpoint(s) whose folders are missing`,
     );
   }
-  markStaleEvaluations(lib);
   // The Settings page's engine and Hugging Face preferences (threads, HF_TOKEN, HF_HUB_CACHE).
   applyEnvironment(lib);
   const events = new BackendEvents();

@@ -1,7 +1,8 @@
 // `reft-studio serve`: the studio in a normal browser, no Electron needed. One HTTP server serves the
 // built renderer (renderer/dist) and the RPC over a WebSocket at /rpc.
 // Security model: binds 127.0.0.1 on a random free port by default and refuses a non-loopback host
-// without allowRemote. A random token is made per launch; the page itself carries no secrets and is
+// without allowRemote. A random token guards it (kept with the port in <data>/serve.json so a restart
+// keeps open tabs working, serve-state.ts); the page itself carries no secrets and is
 // served without it, but the WebSocket upgrade needs `?token=` (401 otherwise) and, when the browser
 // sends an Origin, it must be this server's own (403 otherwise) — so another web page, or a
 // DNS-rebinding attack, can reach neither the library nor the engine. Host headers are checked too.

@@ -4,6 +4,7 @@
 // A GPU device is required, never a silent CPU fallback (requireDevice); the command samples the
 // GPU's memory around the measurement (cli/commands/bench.ts).
 
+import { ConfigError } from '../errors.ts';
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { interventionKey } from '../interventions/kinds.ts';
@@ -57,6 +58,27 @@ async function initOrt(device?: DeviceChoice): Promise<void> {
   await s.session.release();
 }
 
+/** Sequences longer than the model's positions are refused before anything is built or allocated. */
+function checkLength(spec: ModelSpec, tokens: number, what: string): void {
+  if (tokens > spec.maxPositions)
+    throw new ConfigError(
+      'bad-option',
+      `bench: ${tokens} ${what} is more than the model's ${spec.maxPositions} positions`,
+    );
+}
+
+/** `all` or layer numbers such as 2;10;18, each a layer of the model. */
+function parseLayers(spec: ModelSpec, text: string | undefined): number[] {
+  if (!text || text === 'all') return Array.from({ length: spec.numLayers }, (_, i) => i);
+  const layers = text.split(/[;,]/).map((x) => (/^\s*\d+\s*$/.test(x) ? Number(x) : Number.NaN));
+  if (layers.some((l) => !(l < spec.numLayers)))
+    throw new ConfigError(
+      'bad-option',
+      `bench: --layers "${text}": give all or layer numbers 0..${spec.numLayers - 1} such as 1;${spec.numLayers - 1}`,
+    );
+  return layers;
+}
+
 export function randomIds(n: number, vocab: number, seed: number): number[] {
   const rng = mulberry32(seed);
   return Array.from({ length: n }, () => 10 + Math.floor(rng() * (vocab - 10)));
@@ -69,6 +91,7 @@ export async function benchPrefill(
   const B = o.batch ?? 4,
     T = o.seq ?? 128,
     steps = o.steps ?? 3;
+  checkLength(spec, T, 'tokens per sequence');
   const m = await loadForwardModel(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
@@ -98,6 +121,7 @@ export async function benchDecode(
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
+  checkLength(spec, P + N, 'tokens (prompt + new tokens)');
   const rssStart = process.memoryUsage().rss;
   // ONNX Runtime pages in ~19 MB of its own code (kernel registry, graph optimizer) on the process's
   // first session, whatever the model: open a one-node session first so the model's cost is its own.
@@ -184,11 +208,14 @@ export async function benchTrain(
     P = o.prompt ?? 64,
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
-  const layers =
-    !o.layers || o.layers === 'all'
-      ? Array.from({ length: spec.numLayers }, (_, i) => i)
-      : o.layers.split(/[;,]/).map(Number);
+  checkLength(spec, T, 'tokens per sequence');
+  const layers = parseLayers(spec, o.layers);
   const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(o.positions ?? 'f5+l5');
+  if (!m || (!m[1] && !m[2]))
+    throw new ConfigError(
+      'bad-option',
+      `bench: --positions "${o.positions}": give fN, lM or fN+lM (e.g. f5+l5)`,
+    );
   const first = Number(m?.[1] ?? 0),
     last = Number(m?.[2] ?? 0);
   const groups: number[][] = [];

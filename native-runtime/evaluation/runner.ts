@@ -78,6 +78,8 @@ export interface GeneratedText {
   tokens: number;
   finishReason: FinishReason;
   promptTokens: number;
+  /** Milliseconds from this row's first generated token to its last (decoding speed), null below 2. */
+  decodeMs: number | null;
 }
 
 /**
@@ -258,12 +260,17 @@ export class ModelRunner {
     }
     const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
+    const firstAt: Array<number | undefined> = ids.map(() => undefined);
+    const lastAt: number[] = ids.map(() => 0);
     const gen = this.model.generator();
     const n = this.model.states.length;
     const res = await gen.generate(ids, {
       ...opts,
       maxNewTokens: maxNew,
       onToken: (row, id) => {
+        const now = performance.now();
+        firstAt[row] ??= now;
+        lastAt[row] = now;
         const piece = decoders[row].push(id);
         if (piece) opts.onText?.(row, piece);
       },
@@ -298,6 +305,7 @@ export class ModelRunner {
       tokens: toks.length,
       finishReason: res.finishReasons[r],
       promptTokens: ids[r].length,
+      decodeMs: toks.length > 1 && firstAt[r] !== undefined ? lastAt[r] - (firstAt[r] as number) : null,
     }));
   }
 

@@ -74,3 +74,13 @@ test('writeFileAtomic leaves no temp file and replaces the target', () => {
   assert.equal(readFileSync(p, 'utf8'), 'two');
   assert.deepEqual(readdirSync(dir), ['f.json']);
 });
+
+test('writeFileAtomic into a missing folder names the file asked for, not its temp sibling', () => {
+  const path = join(tempDir('atomic-'), 'no', 'such', 'out.safetensors');
+  assert.throws(
+    () => writeFileAtomic(path, 'x'),
+    (e: Error & { code?: string }) =>
+      e.code === 'missing-folder' &&
+      e.message === `cannot write ${path}: the folder ${join(path, '..')} does not exist`,
+  );
+});

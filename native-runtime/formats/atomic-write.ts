@@ -24,7 +24,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { FormatError } from '../errors.ts';
+import { FormatError, ReftError, ValidationError } from '../errors.ts';
 
 const TMP_SUFFIX = '.tmp';
 
@@ -50,7 +50,18 @@ export function writeFileAtomic(
   if (opts.createDir) mkdirSync(dir, { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`;
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    // Name the file asked for: the temp sibling's name means nothing to the person.
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && !existsSync(dir))
+      throw new ValidationError('missing-folder', `cannot write ${path}: the folder ${dir} does not exist`);
+    throw new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, {
+      cause: e,
+    });
+  }
   try {
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { openRegularFile } from './json-file.ts';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -27,7 +28,8 @@ export interface SafetensorsHeader {
   fileSize: number;
 }
 
-const BYTES: Record<SafetensorsDtype, number> = {
+/** Bytes per element of each safetensors dtype (also how the Hub sizes a repository's weights). */
+export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
   F64: 8,
   F32: 4,
   F16: 2,
@@ -41,7 +43,7 @@ const BYTES: Record<SafetensorsDtype, number> = {
 };
 
 export function dtypeBytes(dtype: SafetensorsDtype): number {
-  return BYTES[dtype];
+  return SAFETENSORS_DTYPE_BYTES[dtype];
 }
 
 function readExact(fd: number, buf: Buffer, position: number, path: string): void {
@@ -59,12 +61,7 @@ function readExact(fd: number, buf: Buffer, position: number, path: string): voi
 
 /** Reads and validates the header of a safetensors file (every tensor must lie inside the file). */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new FormatError('missing-file', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const fd = openRegularFile(path, path);
   try {
     const fileSize = fstatSync(fd).size;
     if (fileSize < 8)
@@ -135,7 +132,7 @@ function parseHeaderEntries(
     if (name === '__metadata__') continue;
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`tensor ${name} is not an object`);
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof t.dtype !== 'string' || !Object.hasOwn(BYTES, t.dtype))
+    if (typeof t.dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPE_BYTES, t.dtype))
       throw new FormatError(
         'bad-dtype',
         `${path}: tensor ${name} has unsupported dtype ${String(t.dtype).slice(0, 20)}`,
@@ -149,7 +146,11 @@ function parseHeaderEntries(
       throw bad(`tensor ${name} has data_offsets that are not two non-negative integers`);
     const [a, b] = offs as [number, number];
     const numel = shape.reduce((x, y) => x * y, 1);
-    if (a > b || !Number.isSafeInteger(numel * BYTES[dtype]) || b - a !== numel * BYTES[dtype]) {
+    if (
+      a > b ||
+      !Number.isSafeInteger(numel * SAFETENSORS_DTYPE_BYTES[dtype]) ||
+      b - a !== numel * SAFETENSORS_DTYPE_BYTES[dtype]
+    ) {
       throw bad(`tensor ${name} byte range ${a}..${b} does not match shape [${shape}] ${dtype}`);
     }
     if (b > dataSize) {
@@ -275,7 +276,7 @@ export function encodeSafetensors(
   for (const n of names) {
     const t = tensors[n];
     const numel = t.shape.reduce((x, y) => x * y, 1);
-    if (t.data.byteLength !== numel * BYTES[t.dtype]) {
+    if (t.data.byteLength !== numel * SAFETENSORS_DTYPE_BYTES[t.dtype]) {
       throw new FormatError(
         'bad-shape',
         `tensor ${n}: ${t.data.byteLength} bytes do not match shape [${t.shape}] ${t.dtype}`,

@@ -322,6 +322,14 @@ function readDims(
 
 /** Reads a Hugging Face model folder into a normalized ModelSpec and validates weights against it. */
 export function loadModelSpec(dir: string): ModelSpec {
+  return loadModelSpecWithConfig(dir).spec;
+}
+
+/**
+ * loadModelSpec plus config.json as it parsed it (the library stores it): one capped read serves
+ * both, so what is stored is what was checked and fingerprinted.
+ */
+export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config: Record<string, unknown> } {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
     throw new FormatError('missing-file', `${dir}: model folder does not exist or is not a folder`);
@@ -334,7 +342,8 @@ export function loadModelSpec(dir: string): ModelSpec {
     );
   // One capped read serves both the parse and the fingerprint.
   const configBytes = readFileCapped(configPath, FILE_LIMITS.config, 'config.json');
-  const cfg = new Fields(parseConfigObject(configBytes, 'config.json'), 'config.json');
+  const config = parseConfigObject(configBytes, 'config.json');
+  const cfg = new Fields(config, 'config.json');
   const genPath = join(root, 'generation_config.json');
   const gen = existsSync(genPath)
     ? new Fields(
@@ -390,7 +399,7 @@ export function loadModelSpec(dir: string): ModelSpec {
     .filter((w) => !w.optional)
     .reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1), 0);
   spec.fingerprint = fingerprintOf(configBytes, weights);
-  return spec;
+  return { spec, config };
 }
 
 function parseConfigObject(bytes: Buffer, label: string): Record<string, unknown> {

@@ -14,8 +14,15 @@ import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
+/** Progress of a runtime pack install (the download here; extract, copy, verify in runtime-install.ts). */
+export interface InstallProgress {
+  phase: 'download' | 'extract' | 'copy' | 'verify';
+  bytes: number;
+  total: number | null;
+}
+
 import { CancelledError, ReftError } from '../errors.ts';
-import type { InstallProgress } from './runtime-install.ts';
 
 export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
 export const NUGET_SOURCE = 'https://api.nuget.org/v3/registration5-semver1/';

@@ -27,13 +27,9 @@ import {
   providerNeeds,
   runtimesDir,
 } from './cuda-pack.ts';
-import { checkSpace, downloadNugetPackage, NUGET_PACKAGE } from './nuget-download.ts';
+import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
 
-export interface InstallProgress {
-  phase: 'download' | 'extract' | 'copy' | 'verify';
-  bytes: number;
-  total: number | null;
-}
+export type { InstallProgress } from './nuget-download.ts';
 
 export interface InstallOptions {
   /** A .nupkg/.zip, .tgz/.tar.gz or folder; omitted: download from NuGet. */

@@ -1,20 +1,17 @@
 // Dataset rows, shared by the engine (training/data.ts: readDataset for `reft-studio train --resume`
 // and the trainer) and the studio library (electron/backend/library/dataset-formats.ts: import of
 // JSONL/JSON/CSV/Parquet). This module owns the format names, reading JSONL and JSON-array text into
-// rows with the line each starts on, detecting a row's format from its keys, and validating and
-// normalising one row of each format:
-//   prompt-completion  {prompt, completion}
+// rows with the line each starts on, and the one set of row rules both use: detecting a row's format
+// from its keys, validating a row and giving it its canonical shape (what the library freezes), and
+// the example a canonical row trains on:
+//   prompt-completion  {prompt, completion}        ("input"/"output" read as prompt/completion)
 //   alpaca             {instruction, input?, output}
-//   chat               {messages: [{role, content}, ...]}
-// Two sets of rules live side by side on purpose, because their callers promise different things:
-//   - the trainer's (detectRowFormat, parseRow) reads any file given to it, so one recognised key is
-//     enough to pick a format (then the missing field is named), accepts {input, output} as
-//     prompt-completion, needs a non-empty prompt, and a chat row must end with the assistant's reply;
-//   - the library's (guessRowFormat, normalizeRow) stores rows in the canonical shapes below, so a
-//     format needs both of its keys, any role but system/user/assistant/tool is refused and a chat
-//     row needs one assistant turn anywhere.
+//   chat               {messages: [{role, content}, ...]}, ending with the assistant's reply
+// A row the library accepts is a row the trainer can train on: the rules are the same function.
 // Errors are returned as messages (never thrown): each caller wraps them in its own error and code.
 // Leaves out: CSV, Parquet and column mapping (library only), tokenization (data.ts).
+
+import { jsonSyntaxError } from '../formats/json-file.ts';
 
 export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
 export const DATA_FORMATS = ['prompt-completion', 'alpaca', 'chat'] as const satisfies readonly DataFormat[];
@@ -25,6 +22,8 @@ export interface RawRow {
   line: number;
   value?: unknown;
   error?: string;
+  /** The start of the row's text where it could not be read (kept to show it, never in messages). */
+  text?: string;
 }
 
 export function isObj(v: unknown): v is Record<string, unknown> {
@@ -33,21 +32,15 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 
 // ---- reading text -----------------------------------------------------------------------------
 
-/** A JSON.parse error without the echoed input (V8 quotes the start of the text). */
-export function jsonErrorText(e: unknown): string {
-  const m = (e as Error).message;
-  const at = /at position \d+/.exec(m)?.[0];
-  return at ? `unexpected input ${at}` : m.length > 80 ? `${m.slice(0, 80)}…` : m;
-}
+/** Characters of an unreadable row's text kept in RawRow.text. */
+const ROW_TEXT_CHARS = 500;
 
 /**
  * One row per non-blank line. A line that is not JSON becomes a row with `error`
- * (`not valid JSON (<errorText(e)>)`), so callers can report every bad line, not just the first.
+ * (`not valid JSON (<errorText(e)>)`, by default the position only: V8's own message quotes the
+ * text) and `text`, so callers can report every bad line, not just the first.
  */
-export function readJsonlRows(
-  text: string,
-  errorText: (e: unknown) => string = (e) => (e as Error).message,
-): RawRow[] {
+export function readJsonlRows(text: string, errorText: (e: unknown) => string = jsonSyntaxError): RawRow[] {
   const out: RawRow[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -56,7 +49,11 @@ export function readJsonlRows(
     try {
       out.push({ line: i + 1, value: JSON.parse(s) });
     } catch (e) {
-      out.push({ line: i + 1, error: `not valid JSON (${errorText(e)})` });
+      out.push({
+        line: i + 1,
+        error: `not valid JSON (${errorText(e)})`,
+        text: s.slice(0, ROW_TEXT_CHARS),
+      });
     }
   }
   return out;
@@ -93,7 +90,14 @@ export function arrayElementLines(text: string): number[] {
   return lines;
 }
 
-// ---- the trainer's rows ------------------------------------------------------------------------
+// ---- rows ---------------------------------------------------------------------------------------
+
+export type PromptCompletionRow = { prompt: string; completion: string };
+export type AlpacaRow = { instruction: string; input: string; output: string };
+export type ChatMessage = { role: 'system' | 'user' | 'assistant' | 'tool'; content: string };
+export type ChatRow = { messages: ChatMessage[] };
+/** A row in its canonical shape: what the library freezes and what the trainer reads. */
+export type DatasetRow = PromptCompletionRow | AlpacaRow | ChatRow;
 
 /** One chat message of a dataset row (plain text content). */
 export interface ChatTurn {
@@ -106,17 +110,29 @@ export type TextExample =
   | { line: number; kind: 'text'; prompt: string; completion: string }
   | { line: number; kind: 'chat'; messages: ChatTurn[]; completion: string };
 
-/** The format a row looks like from its keys, or null. */
+/**
+ * The format a row looks like from its keys, or null: chat has "messages", alpaca "instruction" and
+ * "output", prompt-completion a prompt ("prompt" or "input") and a completion ("completion" or
+ * "output"). A row that has only part of a format is not guessed at: the library then asks for a
+ * column mapping, the trainer says what a row needs.
+ */
 export function detectRowFormat(v: unknown): DataFormat | null {
   if (!isObj(v)) return null;
   if ('messages' in v) return 'chat';
-  if ('instruction' in v) return 'alpaca';
-  if ('prompt' in v || 'completion' in v || 'input' in v || 'output' in v) return 'prompt-completion';
+  if ('instruction' in v) return 'output' in v ? 'alpaca' : null;
+  if (('prompt' in v || 'input' in v) && ('completion' in v || 'output' in v)) return 'prompt-completion';
   return null;
 }
 
-/** Validates one row of a known format; returns the example or an error message. */
-export function parseRow(format: DataFormat, v: unknown, line: number): TextExample | string {
+const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
+
+/**
+ * Validates one row of `format` and returns it in its canonical shape, or why it cannot be trained
+ * on: every field a string, a prompt and a completion that are not empty, a chat that ends with the
+ * assistant's reply after at least one other message. The one set of rules for importing into the
+ * library and for training from a file.
+ */
+export function normalizeRow(format: DataFormat, v: unknown): DatasetRow | string {
   if (!isObj(v)) return 'is not a JSON object';
   const text = (k: string): string | undefined | { err: string } => {
     const x = v[k];
@@ -140,7 +156,7 @@ export function parseRow(format: DataFormat, v: unknown, line: number): TextExam
       if (completion === undefined) return 'no completion (expected a "completion" or "output" field)';
       if (!prompt) return 'the prompt is empty';
       if (!completion) return 'the completion is empty';
-      return { line, kind: 'text', prompt, completion };
+      return { prompt, completion };
     }
     case 'alpaca': {
       const instruction = text('instruction');
@@ -150,91 +166,43 @@ export function parseRow(format: DataFormat, v: unknown, line: number): TextExam
       if (typeof instruction !== 'string' || !instruction) return 'no instruction';
       if (output === undefined) return 'no completion (expected an "output" field)';
       if (!output) return 'the output is empty';
-      const prompt = typeof input === 'string' && input ? `${instruction}\n\n${input}` : instruction;
-      return { line, kind: 'text', prompt, completion: output as string };
-    }
-    case 'chat': {
-      const msgs = v.messages;
-      if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
-      const out: ChatTurn[] = [];
-      for (const [i, m] of msgs.entries()) {
-        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
-          return `messages[${i}] must be {"role": string, "content": string}`;
-        }
-        out.push({ role: m.role, content: m.content });
-      }
-      const lastMsg = out[out.length - 1];
-      if (lastMsg.role !== 'assistant')
-        return "no completion: the last message must be the assistant's reply";
-      if (!lastMsg.content) return 'the last assistant message is empty';
-      if (out.length < 2) return 'no prompt: the assistant reply needs at least one message before it';
-      return { line, kind: 'chat', messages: out.slice(0, -1), completion: lastMsg.content };
-    }
-  }
-}
-
-// ---- the library's rows ------------------------------------------------------------------------
-
-export type PromptCompletionRow = { prompt: string; completion: string };
-export type AlpacaRow = { instruction: string; input: string; output: string };
-export type ChatMessage = { role: 'system' | 'user' | 'assistant' | 'tool'; content: string };
-export type ChatRow = { messages: ChatMessage[] };
-export type DatasetRow = PromptCompletionRow | AlpacaRow | ChatRow;
-
-/** The format a row looks like, from its keys alone. */
-export function guessRowFormat(v: unknown): DataFormat | null {
-  if (!isObj(v)) return null;
-  if ('messages' in v) return 'chat';
-  if ('instruction' in v && 'output' in v) return 'alpaca';
-  if ('prompt' in v && 'completion' in v) return 'prompt-completion';
-  return null;
-}
-
-const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
-
-/** Validates and normalises one row; returns an error message instead of throwing. */
-export function normalizeRow(format: DataFormat, v: unknown): DatasetRow | string {
-  if (!isObj(v)) return 'is not a JSON object';
-  const str = (k: string, optional = false): string | { err: string } => {
-    const x = v[k];
-    if (x === undefined || x === null) return optional ? '' : { err: `missing "${k}"` };
-    if (typeof x !== 'string') return { err: `"${k}" must be a string` };
-    return x;
-  };
-  switch (format) {
-    case 'prompt-completion': {
-      const prompt = str('prompt');
-      const completion = str('completion');
-      if (typeof prompt !== 'string') return prompt.err;
-      if (typeof completion !== 'string') return completion.err;
-      if (!completion) return '"completion" is empty';
-      return { prompt, completion };
-    }
-    case 'alpaca': {
-      const instruction = str('instruction');
-      const input = str('input', true);
-      const output = str('output');
-      if (typeof instruction !== 'string') return instruction.err;
-      if (typeof input !== 'string') return input.err;
-      if (typeof output !== 'string') return output.err;
-      if (!output) return '"output" is empty';
-      return { instruction, input, output };
+      return { instruction, input: (input as string | undefined) ?? '', output: output as string };
     }
     case 'chat': {
       const msgs = v.messages;
       if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
       const out: ChatMessage[] = [];
-      for (let i = 0; i < msgs.length; i++) {
-        const m = msgs[i];
-        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
-          return `messages[${i}] must be {role, content} with string values`;
-        }
+      for (const [i, m] of msgs.entries()) {
+        if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string')
+          return `messages[${i}] must be {"role": string, "content": string}`;
         if (!ROLES.has(m.role))
           return `messages[${i}].role "${m.role}" is not system, user, assistant or tool`;
         out.push({ role: m.role as ChatMessage['role'], content: m.content });
       }
-      if (!out.some((m) => m.role === 'assistant')) return 'no assistant message to learn from';
+      const last = out[out.length - 1];
+      if (last.role !== 'assistant') return "no completion: the last message must be the assistant's reply";
+      if (!last.content) return 'the last assistant message is empty';
+      if (out.length < 2) return 'no prompt: the assistant reply needs at least one message before it';
       return { messages: out };
     }
   }
+}
+
+/** The example a canonical row trains on: the prompt (or the chat before the reply) and the reply. */
+export function exampleOf(row: DatasetRow, line: number): TextExample {
+  if ('messages' in row)
+    return {
+      line,
+      kind: 'chat',
+      messages: row.messages.slice(0, -1),
+      completion: row.messages[row.messages.length - 1].content,
+    };
+  if ('instruction' in row)
+    return {
+      line,
+      kind: 'text',
+      prompt: row.input ? `${row.instruction}\n\n${row.input}` : row.instruction,
+      completion: row.output,
+    };
+  return { line, kind: 'text', prompt: row.prompt, completion: row.completion };
 }

@@ -26,12 +26,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
+import { jsonSyntaxError } from '../formats/json-file.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   arrayElementLines,
   type DataFormat,
   detectRowFormat,
-  parseRow,
+  exampleOf,
+  normalizeRow,
   readJsonlRows,
   type TextExample,
 } from './data-formats.ts';
@@ -42,7 +44,8 @@ export {
   DATA_FORMATS,
   type DataFormat,
   detectRowFormat,
-  parseRow,
+  exampleOf,
+  normalizeRow,
   type TextExample,
 } from './data-formats.ts';
 
@@ -72,7 +75,7 @@ function readRows(path: string, text: string): Array<{ line: number; value?: unk
     try {
       arr = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError('bad-data', `${path}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError('bad-data', `${path}: not valid JSON (${jsonSyntaxError(e)})`);
     }
     const lines = arrayElementLines(text);
     return (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
@@ -129,9 +132,9 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
         `${path}: line ${r.line} is ${rowFmt} but line ${fmtLine} is ${fmt}; a dataset file must use one format`,
       );
     }
-    const ex = parseRow(rowFmt, r.value, r.line);
-    if (typeof ex === 'string') report(r.line, ex);
-    else examples.push(ex);
+    const row = normalizeRow(rowFmt, r.value);
+    if (typeof row === 'string') report(r.line, row);
+    else examples.push(exampleOf(row, r.line));
   }
   if (badCount) {
     const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';

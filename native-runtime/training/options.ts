@@ -14,7 +14,7 @@
 
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-import { type ActivationName, INTERVENTION_TYPES, type InterventionType } from '../interventions/kinds.ts';
+import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
 import { parseLayers, parsePositions } from './positions.ts';
@@ -51,6 +51,8 @@ interface NumberSpec extends OptionInfo {
   step: number | 'any';
   /** What 0 means, where it means "off" or "automatic" ("0 = only at the end"). */
   zero?: string;
+  /** What leaving the option out does, where that is not simply `default` (help texts say this). */
+  unset?: string;
   /** `max` is only a sanity cap (the real limit is the model's, or none): rules and forms omit it. */
   capOnly?: boolean;
 }
@@ -305,6 +307,7 @@ export const TRAIN_OPTIONS = {
     max: 1 << 20,
     capOnly: true,
     default: 512,
+    unset: "512, or the model's context if shorter",
   }),
   weightDecay: num({
     label: 'Weight decay',
@@ -405,6 +408,7 @@ export const TRAIN_OPTIONS = {
     capOnly: true,
     default: 0,
     zero: 'only at the end',
+    unset: 'about ten per run',
   }),
   device: choice({
     label: 'Device',
@@ -528,6 +532,9 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
   switch (o.kind) {
     case 'int':
     case 'number':
+      // A sanity cap is left out of the rule people read; a value above it is told the cap.
+      if (o.capOnly && typeof value === 'number' && (o.maxExclusive ? value >= o.max : value > o.max))
+        return ruleIssue(key, code, `must be ${o.maxExclusive ? 'less than' : 'at most'} ${o.max}${got}`);
       return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
     case 'choice':
       return ruleIssue(key, code, `must be one of ${o.choices.map((x) => x.value).join(', ')}${got}`);

@@ -178,3 +178,13 @@ test('export --format bundle --config FILE --data FILE writes the training folde
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^error: --out .*bundle holds a previous export; pass --force to replace it\n$/);
 });
+
+test('export --format bundle --config: a malformed file is named, its contents never quoted', async () => {
+  const cfg = join(root, 'secret-run.json');
+  writeFileSync(cfg, '{"model":hunter2}');
+  const r = await cli('export', '--format', 'bundle', '--config', cfg, '--out', join(root, 'never'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: .*secret-run\.json: not valid JSON \([^")]+\)\n$/);
+  assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+  assert.ok(!existsSync(join(root, 'never')));
+});

@@ -18,7 +18,7 @@ export function tmp(prefix: string): string {
 }
 
 export function openTempLibrary(): Library {
-  return openLibrary(join(tmp('lib'), 'data'), { seedDemo: false });
+  return openLibrary(join(tmp('lib'), 'data'));
 }
 
 export function copyFolder(src: string): string {

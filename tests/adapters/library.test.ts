@@ -94,21 +94,27 @@ test('import a pyreft folder with --model: studio format + original files, regis
   });
 });
 
-test('export refuses a non-empty --out unless forced, never the adapter folder itself, and is atomic', () => {
+test('export never replaces a folder it did not write, nor the library; a previous export only forced', () => {
   withLib((lib) => {
     const a = importAdapter(lib, { path: F2L2, model: LLAMA }).adapter;
-    const out = join(tmp('out'), 'x');
-    mkdirSync(out);
-    writeFileSync(join(out, 'keep.txt'), 'mine');
-    assert.throws(() => exportAdapter(lib, { adapter: a.id, out }), { code: 'out-not-empty' });
-    assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
-    exportAdapter(lib, { adapter: a.id, out, force: true });
-    assert.equal(existsSync(join(out, 'keep.txt')), false);
+    const mine = join(tmp('out'), 'x');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'keep.txt'), 'mine');
+    for (const force of [false, true])
+      assert.throws(() => exportAdapter(lib, { adapter: a.id, out: mine, force }), {
+        code: 'out-not-export',
+      });
+    assert.equal(readFileSync(join(mine, 'keep.txt'), 'utf8'), 'mine');
+    const out = join(tmp('out'), 'y');
+    exportAdapter(lib, { adapter: a.id, out });
     assert.ok(existsSync(join(out, 'config.json')));
-    assert.throws(() => exportAdapter(lib, { adapter: a.id, out: a.path, force: true }), { code: 'bad-out' });
-    assert.throws(() => exportAdapter(lib, { adapter: a.id, out: join(a.path, '..'), force: true }), {
-      code: 'bad-out',
-    });
+    assert.throws(() => exportAdapter(lib, { adapter: a.id, out }), { code: 'out-not-empty' });
+    exportAdapter(lib, { adapter: a.id, out, force: true });
+    // The library's own adapter folder (and the folder holding it) are in the data folder.
+    for (const dest of [a.path, join(a.path, '..')])
+      assert.throws(() => exportAdapter(lib, { adapter: a.id, out: dest, force: true }), {
+        code: 'inside-data-folder',
+      });
     assert.ok(existsSync(join(a.path, 'manifest.json')));
     assert.throws(() => exportAdapter(lib, { adapter: 999, out: join(tmp('o'), 'y') }), {
       code: 'not-found',

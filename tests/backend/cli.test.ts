@@ -95,7 +95,7 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     out.rejected.map((b) => b.line),
     [2, 3],
   );
-  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: missing "completion"/);
+  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: no completion/);
 });
 
 test('runs show --json has status and metrics with step and loss', async () => {
@@ -138,4 +138,44 @@ test('--help lists every command', async () => {
   assert.equal(r.code, 0);
   for (const c of ['serve', 'models add', 'datasets import', 'runs cancel', 'adapters tag'])
     assert.match(r.stdout, new RegExp(`\\n  ${c} `));
+});
+
+test('datasets import of a folder or a device says what it is, not "no such file"', async () => {
+  const dev = await runCli(['datasets', 'import', '/dev/zero', '--json', '--data-dir', dataDir]);
+  assert.equal(dev.code, 1);
+  assert.equal(dev.stderr, 'error: /dev/zero is not a regular file\n');
+  assert.equal((oneJsonObject(dev.stdout) as { error: { code: string } }).error.code, 'not-a-file');
+  const dir = await runCli(['datasets', 'import', root, '--data-dir', dataDir]);
+  assert.equal(dir.stderr, `error: ${root} is a folder; give a JSONL, JSON, CSV or Parquet file\n`);
+  const gone = await runCli(['datasets', 'import', join(root, 'nope.jsonl'), '--data-dir', dataDir]);
+  assert.equal(gone.stderr, `error: ${join(root, 'nope.jsonl')}: no such file\n`);
+});
+
+test('datasets import --map: other column names, as the refusal suggests', async () => {
+  const csv = join(root, 'qa.csv');
+  writeFileSync(csv, 'q,a\nWhat is 1 plus 1?,2\nWhat is 2 plus 2?,4\n');
+  const refused = await runCli(['datasets', 'import', csv, '--data-dir', dataDir]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /columns: q, a\); map them, e\.g\. --map prompt=q --map completion=a\n$/);
+  const r = await runCli([
+    'datasets',
+    'import',
+    csv,
+    '--map',
+    'prompt=q',
+    '--map',
+    'completion=a',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = oneJsonObject(r.stdout) as { version: { rowCount: number; format: string } };
+  assert.deepEqual([out.version.rowCount, out.version.format], [2, 'prompt-completion']);
+  const bad = await runCli(['datasets', 'import', csv, '--map', 'answer=a', '--data-dir', dataDir]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /^error: --map answer=a: FIELD must be one of prompt, completion, instruction, input, output, messages\n$/,
+  );
 });

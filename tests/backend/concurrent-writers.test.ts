@@ -123,7 +123,9 @@ async function hammer(
 function readLibrary(dataDir: string) {
   const db = new Database(join(dataDir, 'library.db'), { readonly: true });
   try {
-    const tagRows = db.prepare('SELECT tags_json FROM dataset_row_meta').all() as { tags_json: string }[];
+    const tagRows = db.prepare('SELECT tags_json FROM dataset_row_annotations').all() as {
+      tags_json: string;
+    }[];
     const tags = new Set(tagRows.flatMap((r) => JSON.parse(r.tags_json) as string[]));
     const settings = new Set(
       (db.prepare('SELECT key FROM settings').all() as { key: string }[]).map((r) => r.key),

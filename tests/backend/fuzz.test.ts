@@ -110,15 +110,19 @@ function makeInputs(): { frame: string | Buffer; why: string; expectId: number |
   const badParams: unknown[] = [42, 'str', [1, 2], true, -1];
   for (const m of methods) req(m, pick(badParams), `${m} with non-object params`, 'invalid-params');
   // 5. Wrong field types on methods with fields.
+  // Training options are checked by the one options schema, whose refusals name the option.
+  for (const [p, code] of [
+    [{ modelId: 1, datasetId: 1, rank: 'four' }, 'bad-rank'],
+    [{ modelId: 1, datasetId: 1, layers: { a: 1 } }, 'bad-layers'],
+    [{ modelId: 1, datasetId: 1, lr: -1 }, 'bad-lr'],
+  ] as const)
+    req('runs/start', p, `runs/start ${JSON.stringify(p)}`, code);
   const fieldCases: [string, unknown][] = [
     ['models/get', { id: 'one' }],
     ['models/get', { id: -3 }],
     ['models/get', { id: 1.5 }],
     ['datasets/rows', { datasetId: 1, limit: 100000 }],
     ['datasets/rows', { datasetId: {}, offset: -1 }],
-    ['runs/start', { modelId: 1, datasetId: 1, rank: 'four' }],
-    ['runs/start', { modelId: 1, datasetId: 1, layers: { a: 1 } }],
-    ['runs/start', { modelId: 1, datasetId: 1, lr: -1 }],
     ['runs/start', { modelId: 1 }],
     ['runs/get', { id: null }],
     ['generate/run', { modelId: 1, prompt: '' }],
@@ -231,6 +235,12 @@ test('200 malformed inputs each get a clear error; the server keeps serving; int
   const dataDir = join(root, 'data');
   const s = await spawnServe(['--data-dir', dataDir, '--renderer-dir', fakeRenderer(root)]);
   const ws = new WebSocket(`ws://127.0.0.1:${s.url.port}/rpc?token=${s.url.searchParams.get('token')}`);
+  // A failed assertion must not leave the server and the socket holding the test file open (it hung
+  // until the runner's 15-minute limit).
+  t.after(() => {
+    ws.terminate();
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  });
   await new Promise((r, j) => {
     ws.once('open', r);
     ws.once('error', j);

@@ -82,6 +82,8 @@ test('cancel with keepCheckpoint: the last checkpoint becomes an adapter of the 
   assert.equal(a.manifest.metrics.step, step);
   assert.ok(existsSync(join(a.path, 'adapter.safetensors')));
   assert.ok(!a.path.startsWith(join(dataDir, 'runs')), 'the adapter lives apart from the run');
+  // The run says its last checkpoint is that adapter (the page offers no second keep).
+  assert.equal((await runOf(run.runId)).lastCheckpointAdapterId, adapterId);
   // Keeping again returns the same adapter.
   assert.equal((await call('runs/keep-checkpoint', { id: run.runId })).id, adapterId);
   // The adapter is usable: the playground generates with it.
@@ -109,8 +111,10 @@ test('keep-checkpoint on a paused run; a run without checkpoints says so', async
   await someSteps(run.runId, 2);
   await call('runs/pause', { id: run.runId });
   const p = await settled(run.runId, ['paused']);
+  assert.equal(p.lastCheckpointAdapterId, null, 'not kept yet');
   const a = await call('runs/keep-checkpoint', { id: run.runId });
   assert.equal(a.manifest.metrics.step, p.checkpoints.at(-1).step);
+  assert.equal((await runOf(run.runId)).lastCheckpointAdapterId, a.id);
   // Cancelling the paused run with keep returns the same adapter at once.
   const c = await call('runs/cancel', { id: run.runId, keepCheckpoint: true });
   assert.equal(c.keptAdapterId, a.id);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { planRun } from '../../electron/backend/jobs/training.ts';
+import { planRun } from '../../electron/backend/library/run-plan.ts';
 import { LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('settings-env');
@@ -100,4 +100,37 @@ test('threads reach new sessions through REFT_STUDIO_THREADS; the device is the 
   );
   await call('settings/environment-set', { device: 'cpu' });
   assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+});
+
+test('with no setting, the environment a backend starts in is kept (not the one the module loaded in)', async () => {
+  // A host started after its environment changed (a test, an embedding app) used to lose HF_HUB_CACHE
+  // and HF_TOKEN: an empty setting restored what the variables were when this module was imported.
+  process.env.HF_HUB_CACHE = join(root, 'exported-cache');
+  process.env.HF_TOKEN = 'hf_exportedTokenABCD';
+  const other = createBackend(join(root, 'data2'), { seedDemo: false });
+  try {
+    assert.equal(process.env.HF_HUB_CACHE, join(root, 'exported-cache'));
+    assert.equal(process.env.HF_TOKEN, 'hf_exportedTokenABCD');
+    const r = (await other.handle({
+      type: 'request',
+      id: 1,
+      method: 'settings/environment',
+      params: {},
+    })) as {
+      result: { hub: Record<string, unknown> };
+    };
+    assert.deepEqual(r.result.hub, {
+      token: 'environment',
+      tokenHint: '…ABCD',
+      cachePath: join(root, 'exported-cache'),
+      cachePathFrom: 'environment',
+    });
+    // A setting still wins, and clearing it gives the exported value back.
+    await call('settings/environment-set', { hubCachePath: join(root, 'hf2') });
+    assert.equal(process.env.HF_HUB_CACHE, join(root, 'hf2'));
+    await call('settings/environment-set', { hubCachePath: null });
+    assert.equal(process.env.HF_HUB_CACHE, join(root, 'exported-cache'));
+  } finally {
+    await other.close();
+  }
 });

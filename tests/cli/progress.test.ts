@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -288,6 +288,45 @@ describe('Ctrl-C', () => {
       'step-000001',
       'step-000002',
     ]);
+    resume(dir, 1);
+  });
+
+  it('a resume that fails (its model folder moved away) can be resumed again once the folder is back', async () => {
+    const dir = home();
+    const model = join(tempDir('reft-cli-moved-'), 'model');
+    cpSync(MODEL, model, { recursive: true });
+    const argv = [BIN, ...long.map((a) => (a === MODEL ? model : a)), '--data-dir', dir];
+    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const code = await follow(child, (e) => {
+      if (e.event === 'progress' && e.step === 1) child.kill('SIGINT');
+    });
+    assert.equal(code, 130);
+    renameSync(model, `${model}-away`);
+    const failed = run(['runs', 'resume', '1', '--data-dir', dir], {});
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /model folder .* is gone|does not exist/);
+    assert.match(failed.stderr, /reft-studio runs resume 1/, 'the error says how to try again');
+    renameSync(`${model}-away`, model);
+    resume(dir, 1);
+  });
+
+  it('a reader that goes away (| head -1): no crash; the run pauses as for one Ctrl-C and resumes', async () => {
+    const dir = home();
+    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    // Like `head -1`: read the first event, then close the pipe.
+    await new Promise<void>((res) => child.stdout?.once('data', () => res()));
+    child.stdout?.destroy();
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.doesNotMatch(stderr, /Unhandled 'error' event|EPIPE\n\s+at /, stderr);
+    assert.match(stderr, /output was closed/);
+    assert.equal(code, 130, stderr);
+    const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
+    assert.equal(shown.status, 'paused');
     resume(dir, 1);
   });
 

@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests: `reft-studio serve` on a fresh data folder, Debian's Chromium through
 // playwright-core, an RPC connection beside the page (to set up runs without depending on the wizard's
-// layout), and screenshots under tests/e2e/screenshots/ (committed, so a reviewer sees the pages).
+// layout), and screenshots under tests/e2e/screenshots/ (test output, git-ignored: look at them after a run).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';

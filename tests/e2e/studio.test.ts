@@ -1,12 +1,13 @@
 // End-to-end: the real `reft-studio serve` (fresh data folder) driven by Debian's Chromium through
 // playwright-core. Checks that every section is reachable and renders, that the backend's demo model
-// and data folder reach the page, that an import reports its rejected lines, and that a page opened
-// without the access token says so instead of failing silently. Saves test-results/studio.png.
+// and data folder reach the page, and that a page opened without the access token says so instead of
+// failing silently (the Datasets page has its own tests: datasets.test.ts). Saves
+// test-results/studio.png.
 // Skips only when Chromium is missing outside CI (CI installs it in .ci/run, so there it must run).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -160,28 +161,6 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
   });
 
-  test('Datasets import reports rejected lines', async () => {
-    const file = join(dataDir, 'mixed.jsonl');
-    writeFileSync(
-      file,
-      [
-        JSON.stringify({ prompt: 'Hello', completion: 'Ahoy!' }),
-        '{not json',
-        JSON.stringify({ prompt: 'Bye', completion: 'Fair winds.' }),
-      ].join('\n'),
-    );
-    await page.getByTestId('nav-datasets').click();
-    await page.getByLabel('File').fill(file);
-    await page.getByLabel(/^Name/).fill('e2e mixed');
-    await page.getByRole('button', { name: 'Import' }).click();
-    const rejected = page.getByTestId('rejected-lines');
-    await rejected.waitFor();
-    // Line 2 is the bad one; the good rows were kept.
-    await rejected.getByRole('cell', { name: '2', exact: true }).waitFor();
-    assert.equal(await rejected.locator('tbody tr').count(), 1);
-    await page.getByRole('cell', { name: /e2e mixed/ }).waitFor();
-  });
-
   test('Runs and Adapters show friendly empty states on a fresh library', async () => {
     await page.getByTestId('nav-runs').click();
     await page.getByText('No runs yet — start one from Train').waitFor();
@@ -332,66 +311,6 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
       () => (document.querySelector('[data-testid="playground-output"]')?.textContent ?? '').length > 0,
     );
     assert.equal(await page.getByRole('alert').count(), 0);
-  });
-
-  test('Datasets: rate a row (kept after reload), find duplicates and split', {
-    timeout: 120_000,
-  }, async () => {
-    const openDemo = async () => {
-      await page.getByTestId('nav-datasets').click();
-      const row = page.locator('tr', { hasText: DEMO_DATASET });
-      await row.getByRole('button', { name: 'Browse rows' }).click();
-      await page.getByTestId('dataset-rows').waitFor();
-    };
-    await openDemo();
-    const browser = page.getByTestId('dataset-browser');
-    const first = browser.getByTestId('row-0');
-    await first.getByRole('button', { name: '4 stars' }).click();
-    await page.waitForFunction(
-      () =>
-        document
-          .querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')
-          ?.getAttribute('aria-pressed') === 'true',
-    );
-    await first.getByLabel('Add tag to row 0').fill('e2e-good');
-    await first.getByLabel('Add tag to row 0').press('Enter');
-    await first.getByText('e2e-good').waitFor();
-
-    await page.reload();
-    await page.getByTestId('connection-status').getByText('Connected').waitFor();
-    await openDemo();
-    await page.waitForFunction(
-      () =>
-        document
-          .querySelector('[data-testid="row-0"] button[aria-label="4 stars"]')
-          ?.getAttribute('aria-pressed') === 'true',
-    );
-    // The rating filter keeps the rated row.
-    await browser.getByLabel('Minimum rating').selectOption('4');
-    await browser
-      .getByTestId('rows-summary')
-      .getByText(/^\s*1 matching row\b/)
-      .waitFor();
-    await browser.getByTestId('row-0').waitFor();
-    await browser.getByLabel('Minimum rating').selectOption('0');
-
-    await browser.getByRole('button', { name: 'Find duplicates' }).click();
-    await browser
-      .getByTestId('duplicates-result')
-      .getByText(/exact pair/)
-      .waitFor();
-
-    await browser.getByLabel('Split seed').fill('7');
-    await browser.getByRole('button', { name: 'Split', exact: true }).click();
-    const parts = browser.getByTestId('split-result');
-    await parts.getByText(/train/).waitFor();
-    await parts.getByText(/validation/).waitFor();
-    assert.equal(await browser.getByRole('alert').count(), 0);
-    mkdirSync(join(root, 'test-results'), { recursive: true });
-    await page.screenshot({ path: join(root, 'test-results/datasets.png'), fullPage: true });
-    // The top of the browser too: the rated and tagged first row.
-    await browser.getByTestId('browser-version').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(root, 'test-results/datasets-rows.png') });
   });
 
   test('screenshot of the Models page', async () => {

@@ -6,16 +6,26 @@
 // downloaded snapshot generates and trains exactly like the folder it came from.
 
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
+import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { collect, fixtureRepoFiles, runCli, startCli } from './helpers.ts';
+import { collect, fixtureRepoFiles, runCli, startCli, waitForFile } from './helpers.ts';
 
 /** `models download --json` streams events, one per line; the last one is the result. */
 function resultOf(stdout: string) {
@@ -51,6 +61,8 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       'tiny/llama-drop': { files: fixtureRepoFiles('llama') },
       'tiny/llama-kill': { files: fixtureRepoFiles('llama') },
       'tiny/llama-corrupt': { files: fixtureRepoFiles('llama') },
+      'tiny/llama-twice': { files: fixtureRepoFiles('llama') },
+      'tiny/llama-hf-lock': { files: fixtureRepoFiles('llama') },
       'tiny/gpt2': { files: fixtureRepoFiles('gpt2') },
       'tiny/gated': { files: fixtureRepoFiles('gpt2'), gated: true, grantedTokens: ['hf_granted'] },
       'tiny/bert': {
@@ -126,16 +138,22 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   });
 
   it('resumes with a Range request after the server drops the connection mid-file', async () => {
-    hub.faults.push({ path: 'model.safetensors', kind: 'drop', afterBytes: 300_000 });
-    const r = await runCli(['models', 'download', 'tiny/llama-drop', '--json'], env());
+    // The server sends 300,000 bytes and drops the connection only once the client has written
+    // them: a drop sent right behind the bytes raced them, and a reset that arrived first lost
+    // them all (the client then rightly started over from 0, without a Range).
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 300_000 });
+    const partial = join(home, 'hub', 'models--tiny--llama-drop', 'blobs');
+    hub.onStall = () => {
+      void waitForFile(partial, '.incomplete', 300_000).then(() => hub.releaseStalled());
+    };
+    const r = await runCli(['models', 'download', 'tiny/llama-drop', '--json'], env()).finally(() => {
+      hub.onStall = null;
+    });
     assert.equal(r.code, 0, r.stderr);
     const cdn = gets('/cdn/tiny/llama-drop/');
     assert.equal(cdn.length, 2, 'one dropped transfer and one resumed');
     assert.equal(cdn[0].range, null);
-    // The resume starts where the received bytes end: at most the 300,000 sent (a reset connection
-    // may lose some in flight), never from 0.
-    const from = Number(/^bytes=(\d+)-$/.exec(cdn[1].range ?? '')?.[1]);
-    assert.ok(from > 0 && from <= 300_000, `resumed from ${cdn[1].range}`);
+    assert.equal(cdn[1].range, 'bytes=300000-', 'resumed where the received bytes end');
     assert.equal(cdn[1].status, 206);
     for (const f of NEEDED.filter((x) => !x.endsWith('.safetensors')))
       assert.equal(
@@ -158,8 +176,8 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     const child = startCli(['models', 'download', 'tiny/llama-kill', '--json'], env());
     const done = collect(child);
     await stalled;
-    // Let the client write what it received before the kill.
-    await new Promise((r) => setTimeout(r, 500));
+    // The kill comes once the client has written what it received.
+    await waitForFile(join(home, 'hub', 'models--tiny--llama-kill', 'blobs'), '.incomplete', 400_000);
     child.kill('SIGKILL');
     await done;
     hub.releaseStalled();
@@ -168,7 +186,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     const partial = readdirSync(blobs).filter((f) => f.endsWith('.incomplete'));
     assert.equal(partial.length, 1, 'the partial weights file is kept');
     const have = lstatSync(join(blobs, partial[0])).size;
-    assert.ok(have > 0 && have <= 400_000, `partial file holds ${have} bytes`);
+    assert.equal(have, 400_000, 'the partial file holds what was received');
 
     const mark = hub.requests.length;
     const r = await runCli(['models', 'download', 'tiny/llama-kill', '--json'], env());
@@ -307,6 +325,96 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     assert.equal(blobs.filter((b) => b.endsWith('.incomplete')).length, 1);
     const res = await fetchModel('tiny/gpt2', { cacheDir, access: { endpoint: hub.url, token: null } });
     assert.equal(res.bytesFetched, 800688 - 200_000);
+  });
+
+  it('two downloads of one model at once: the second waits for the first, nothing is fetched twice', async () => {
+    const cacheDir = join(home, 'twice');
+    const access = { endpoint: hub.url, token: null };
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 300_000 });
+    const stalled = new Promise<void>((r) => {
+      hub.onStall = () => r();
+    });
+    let waited = false;
+    try {
+      const first = fetchModel('tiny/llama-twice', { cacheDir, access });
+      await stalled;
+      const cdnBefore = gets('/cdn/tiny/llama-twice/').length;
+      const second = fetchModel('tiny/llama-twice', {
+        cacheDir,
+        access,
+        onWait: () => {
+          waited = true;
+        },
+      });
+      // Either it waits for the first (right) or it sends its own request for the weights (wrong).
+      await waitFor(
+        'the second download to wait or to fetch',
+        async () => waited || gets('/cdn/tiny/llama-twice/').length > cdnBefore,
+      );
+      assert.ok(waited, 'the second download waits for the blob being downloaded');
+      hub.releaseStalled();
+      const [a, b] = await Promise.all([first, second]);
+      assert.equal(a.path, b.path);
+      assert.equal(b.bytesFetched, 0, 'the second fetched nothing');
+      assert.ok(b.reused.includes('model.safetensors'));
+      assert.equal(gets('/cdn/tiny/llama-twice/').length, 2, 'the first transfer and its resume only');
+      assert.deepEqual(
+        readFileSync(join(a.path, 'model.safetensors')),
+        readFileSync(join(modelDir('llama'), 'model.safetensors')),
+      );
+    } finally {
+      hub.onStall = null;
+      hub.releaseStalled();
+    }
+  });
+
+  const hasFlock = !spawnSync('flock', ['--version']).error;
+  it('waits while another program (huggingface_hub) holds the blob’s lock in .locks/', {
+    skip: !hasFlock,
+  }, async () => {
+    const cacheDir = join(home, 'hf-lock');
+    const sha = hub.repos
+      .get('tiny/llama-hf-lock')
+      ?.files.find((f) => f.path === 'model.safetensors')?.sha256;
+    // huggingface_hub's lock for this blob: an exclusive flock(2) on .locks/models--ORG--NAME/<etag>.lock.
+    const lock = join(cacheDir, '.locks', 'models--tiny--llama-hf-lock', `${sha}.lock`);
+    mkdirSync(join(lock, '..'), { recursive: true });
+    // The holder keeps the lock until its `cat` reads the end of its input.
+    const holder = spawn('flock', ['--exclusive', '--close', lock, 'cat'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const release = () => {
+      holder.stdin?.end();
+    };
+    try {
+      await waitFor(
+        'the other program to hold the lock',
+        async () => spawnSync('flock', ['--exclusive', '--nonblock', lock, 'true']).status === 1,
+      );
+      let waited = false;
+      const done = fetchModel('tiny/llama-hf-lock', {
+        cacheDir,
+        access: { endpoint: hub.url, token: null },
+        onWait: () => {
+          waited = true;
+        },
+      });
+      await waitFor('the download to wait for the lock', async () => waited);
+      assert.equal(gets('/cdn/tiny/llama-hf-lock/').length, 0, 'no byte of the locked blob fetched');
+      release();
+      const res = await done;
+      assert.deepEqual(
+        readFileSync(join(res.path, 'model.safetensors')),
+        readFileSync(join(modelDir('llama'), 'model.safetensors')),
+      );
+      assert.equal(
+        spawnSync('flock', ['--exclusive', '--nonblock', lock, 'true']).status,
+        0,
+        'the lock is released when the download ends',
+      );
+    } finally {
+      release();
+    }
   });
 
   it('the downloaded snapshot generates like its source folder and trains', async () => {

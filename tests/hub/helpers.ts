@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 
 export const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
@@ -87,4 +88,15 @@ export function writeCacheSnapshot(
 
 export function fileSize(p: string): number {
   return statSync(p).size;
+}
+
+/** Waits (bounded) until a file in `dir` whose name ends with `suffix` holds `bytes` bytes. */
+export function waitForFile(dir: string, suffix: string, bytes: number): Promise<boolean> {
+  return waitFor(`a ${suffix} file of ${bytes} bytes in ${dir}`, async () => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith(suffix) && statSync(join(dir, f)).size >= bytes);
+    } catch {
+      return false;
+    }
+  });
 }

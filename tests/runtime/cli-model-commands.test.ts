@@ -121,3 +121,15 @@ test('chat-template with a malformed messages file names the file', async () => 
   assert.equal(r2.code, 1);
   assert.match(r2.err, /norole\.json\[0\]\.role/);
 });
+
+test('chat-template: a bad messages file is named, its contents never quoted; /dev/zero is refused', async () => {
+  const secret = join(tmp, 'secret.json');
+  writeFileSync(secret, '{"a":hunter2}');
+  const r = await cli('chat-template', '--model', join(MODELS, 'llama'), '--messages', secret, '--json');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^error: .*secret\.json: not valid JSON \([^")]+\)\n$/);
+  assert.doesNotMatch(r.err + r.out, /hunter2/);
+  const zero = await cli('chat-template', '--model', join(MODELS, 'llama'), '--messages', '/dev/zero');
+  assert.equal(zero.code, 1);
+  assert.match(zero.err, /^error: \/dev\/zero: not a regular file\n$/);
+});

@@ -82,3 +82,27 @@ it('bench refuses a bad --dtype and half precision with --quantize', async () =>
   );
   assert.match(err, /cannot be combined/);
 });
+
+it('bench refuses shapes the model cannot hold before building anything (no raw ONNX Runtime error)', async () => {
+  const llama = new URL('../fixtures/golden/models/llama', import.meta.url).pathname; // 256 positions, 4 layers
+  let err = '';
+  const run = async (...a: string[]) => {
+    err = '';
+    return main([...a, '--model', llama, '--data-dir', tmp], { stdout: () => {}, stderr: (s) => (err += s) });
+  };
+  assert.equal(await run('bench', 'prefill', '--seq', '100000'), 1);
+  assert.equal(err, "error: bench: 100000 tokens per sequence is more than the model's 256 positions\n");
+  assert.equal(await run('bench', 'train', '--seq', '300', '--prompt', '8'), 1);
+  assert.match(err, /^error: bench: 300 tokens per sequence is more than the model's 256 positions\n$/);
+  assert.equal(await run('bench', 'decode', '--prompt', '200', '--new-tokens', '100'), 1);
+  assert.match(
+    err,
+    /^error: bench: 300 tokens \(prompt \+ new tokens\) is more than the model's 256 positions\n$/,
+  );
+  assert.equal(await run('bench', 'train', '--layers', '1;x', '--seq', '16', '--prompt', '8'), 1);
+  assert.match(err, /^error: bench: --layers "1;x": give all or layer numbers 0\.\.3 such as 1;3\n$/);
+  assert.equal(await run('bench', 'train', '--layers', '9', '--seq', '16', '--prompt', '8'), 1);
+  assert.match(err, /^error: bench: --layers "9": give all or layer numbers 0\.\.3 such as 1;3\n$/);
+  assert.equal(await run('bench', 'train', '--positions', 'middle', '--seq', '16', '--prompt', '8'), 1);
+  assert.match(err, /^error: bench: --positions "middle": give fN, lM or fN\+lM \(e\.g\. f5\+l5\)\n$/);
+});

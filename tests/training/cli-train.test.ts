@@ -223,3 +223,47 @@ describe('reft-studio train', () => {
     );
   });
 });
+
+describe('a run with --checkpoint-dir inside the data folder', () => {
+  it('deleting the run removes its checkpoints, never the folder they were put in', async () => {
+    const home = join(dir, 'home-ckpt');
+    const runsDir = join(home, 'runs'); // where every run's own folder lives
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'train', '--model', modelDir('llama'), '--data', data, '--max-steps', '2', '--json'],
+      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: home } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const first = stream(r.stdout).result.runId as number;
+    // The same command with the checkpoints put in the folder that holds every run's folder.
+    const withDir = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'train',
+        '--model',
+        modelDir('llama'),
+        '--data',
+        data,
+        '--max-steps',
+        '2',
+        '--checkpoint-dir',
+        runsDir,
+        '--json',
+      ],
+      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: home } },
+    );
+    assert.equal(withDir.status, 0, withDir.stderr);
+    const id = stream(withDir.stdout).result.runId as number;
+    const { openLibrary, closeLibrary } = await import('../../electron/backend/library/library.ts');
+    const { deleteRun } = await import('../../electron/backend/library/runs.ts');
+    const lib = openLibrary(home);
+    try {
+      deleteRun(lib, id);
+    } finally {
+      closeLibrary(lib);
+    }
+    assert.ok(existsSync(join(runsDir, String(first))), 'the other runs’ folders are kept');
+    assert.ok(!existsSync(join(runsDir, 'step-000002')), 'the deleted run’s own checkpoints are gone');
+  });
+});

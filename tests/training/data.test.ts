@@ -202,3 +202,20 @@ describe('tokenizeExample', () => {
     assert.equal(short.promptLen, 20 - 3);
   });
 });
+
+describe('readDataset: error messages never quote the file (issue 13)', () => {
+  // V8's JSON.parse messages quote the start of the text ("hunter2-secret" is not valid JSON); a
+  // dataset path can reach any file, so only the position may be reported.
+  it('a JSON array and a JSONL line that are not JSON', () => {
+    const arr = file('secret.json', '[{"prompt": "a", "completion": "b"}, hunter2-secret]');
+    assert.throws(
+      () => readDataset(arr),
+      (e: unknown) => /not valid JSON/.test((e as Error).message) && !/hunter2/.test((e as Error).message),
+    );
+    const lines = file('secret.jsonl', '{"prompt": "a", "completion": "b"}\nhunter2-secret\n');
+    assert.throws(
+      () => readDataset(lines),
+      (e: unknown) => /line 2/.test((e as Error).message) && !/hunter2/.test((e as Error).message),
+    );
+  });
+});

@@ -85,6 +85,13 @@ describe('the training options schema', () => {
     assert.throws(() => optionIssues({ rnak: 4 }), { code: 'unknown-option', message: /rnak/ });
   });
 
+  it('a value above a sanity cap is told the cap, not a lower bound it already meets', () => {
+    const [rank] = optionIssues({ rank: 100_000 });
+    assert.equal(rank.cli, '--rank must be at most 65536 (got 100000)');
+    const [epochs] = optionIssues({ epochs: 1e9 });
+    assert.match(epochs.message, /^Epochs must be at most \d+ \(got 1000000000\)$/);
+  });
+
   it('limits that depend on the model are checked against the model, in one place', () => {
     assert.deepEqual(modelIssues({ rank: 64, layers: '0;3', maxLength: 256, positions: 'f5+l5' }, model), []);
     const bad = modelIssues({ rank: 65, layers: '2;4', maxLength: 300, positions: 'l400' }, model);

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
 import { appRoot } from '../paths.ts';
 import { migrate } from './migrate.ts';
+import { ownerAlive, sweepOwnerLocks } from './owner-lock.ts';
 
 export type Db = Database.Database;
 
@@ -48,12 +49,21 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
-    consistencyCheck(db, { integrity: !opts.skipIntegrityCheck });
+    consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
   } catch (e) {
     db.close();
     throw e;
   }
   return db;
+}
+
+/** A run's owner: its lock when it has a token (see owner-lock.ts), else — rows from before — its PID. */
+function ownerLives(
+  dataDir: string,
+  owner: { owner_pid: number | null; owner_token: string | null },
+): boolean {
+  if (owner.owner_token !== null) return ownerAlive(dataDir, owner.owner_token);
+  return owner.owner_pid !== null && pidAlive(owner.owner_pid);
 }
 
 function pidAlive(pid: number): boolean {
@@ -73,10 +83,11 @@ export interface ConsistencyReport {
 
 /**
  * Start-up check: the file is sound, and runs left 'running'/'queued' by a process that no longer
- * exists become 'interrupted'. owner_pid is checked, so a CLI opened beside a live `serve` leaves that
- * server's runs alone; a 'paused' run needs no process and stays paused.
+ * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running'. A CLI
+ * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
+ * run needs no process and stays paused.
  */
-export function consistencyCheck(db: Db, opts: { integrity: boolean }): ConsistencyReport {
+export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: string }): ConsistencyReport {
   if (opts.integrity) {
     const rows = db.pragma('integrity_check') as { integrity_check: string }[];
     if (rows.length !== 1 || rows[0].integrity_check !== 'ok') {
@@ -87,18 +98,40 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean }): Consiste
       throw new DbError('corrupt-database', `library database failed its integrity check: ${detail}`);
     }
   }
-  const live = db.prepare("SELECT id, owner_pid FROM runs WHERE status IN ('running', 'queued')").all() as {
-    id: number;
-    owner_pid: number | null;
-  }[];
-  const dead = live.filter((r) => r.owner_pid == null || !pidAlive(r.owner_pid)).map((r) => r.id);
-  if (dead.length) {
+  type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
+  const deadOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(opts.dataDir, r)).map((r) => r.id);
+  // A database opened with only some migrations (the upgrade tests) may not have every column yet.
+  const col = (table: string, name: string) =>
+    (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name) ? name : 'NULL';
+  const dead = deadOf(
+    db
+      .prepare(
+        `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
+      )
+      .all() as Owned[],
+  );
+  const deadEvals =
+    col('evaluations', 'status') === 'NULL'
+      ? []
+      : deadOf(
+          db
+            .prepare(
+              `SELECT id, NULL AS owner_pid, ${col('evaluations', 'owner_token')} AS owner_token FROM evaluations WHERE status = 'running'`,
+            )
+            .all() as Owned[],
+        );
+  if (dead.length || deadEvals.length) {
     const mark = db.prepare(
       "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
     );
+    const markEval = db.prepare(
+      "UPDATE evaluations SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+    );
     writeTransaction(db, () => {
       for (const id of dead) mark.run(Date.now(), id);
+      for (const id of deadEvals) markEval.run(id);
     });
   }
+  sweepOwnerLocks(opts.dataDir);
   return { interruptedRuns: dead };
 }

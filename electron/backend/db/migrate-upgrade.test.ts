@@ -67,7 +67,7 @@ for (let k = 1; k < all.length; k++) {
     );
     db.close();
 
-    const lib = openLibrary(dataDir, { seedDemo: false });
+    const lib = openLibrary(dataDir);
     try {
       const applied = lib.db.prepare('SELECT COUNT(*) AS n FROM __migrations__').get() as { n: number };
       assert.equal(applied.n, all.length);

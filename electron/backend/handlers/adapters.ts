@@ -88,12 +88,13 @@ export const adaptersHandlers = defineHandlers({
         force: z.boolean().optional(),
       })
       .strict(),
-    (p, ctx): AdapterExport => exportLibraryAdapter(ctx.lib, p, { absoluteOnly: true }),
+    (p, ctx): Promise<AdapterExport> => exportLibraryAdapter(ctx.lib, ctx.engine, p, { absoluteOnly: true }),
   ),
   /** The same export as a zip to download with files/download. */
   'adapters/export-zip': handler(
     z.object({ id: z.number().int().positive(), format: z.enum(EXPORT_FORMATS).optional() }).strict(),
-    (p, ctx): DownloadInfo & Omit<AdapterExport, 'out'> => exportLibraryAdapterZip(ctx.lib, p),
+    (p, ctx): Promise<DownloadInfo & Omit<AdapterExport, 'out'>> =>
+      exportLibraryAdapterZip(ctx.lib, ctx.engine, p),
   ),
   'adapters/check': handler(
     z

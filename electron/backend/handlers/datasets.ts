@@ -1,29 +1,86 @@
-// 'datasets/*': import (JSONL, JSON, CSV, Parquet; column mapping), list and page through frozen
-// dataset versions with filters, tag/rate rows, edit rows into a new version, find duplicates and
-// make seeded train/validation/test splits (logic in library/datasets.ts and library/dedupe.ts).
+// 'datasets/*': import (JSONL, JSON, CSV, Parquet; column mapping) from a path or an upload, list,
+// rename and remove datasets, page through frozen versions with filters, tag/rate rows, review the
+// lines an import left out, edit rows into a new version, find or drop duplicates, make seeded
+// train/validation/test splits, count tokens per example for a model, and export a version as a
+// JSONL download (logic in library/datasets*.ts, library/dedupe.ts and the engine worker).
 
 import { z } from 'zod';
-import { editDataset, type SplitResult, splitDataset } from '../library/dataset-edits.ts';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
+import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
+import type { BackendContext } from '../context.ts';
+import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
+import {
+  type DropDuplicatesResult,
+  dropDuplicates,
+  editDataset,
+  type SplitResult,
+  splitDataset,
+} from '../library/dataset-edits.ts';
 import { DATASET_FORMATS } from '../library/dataset-formats.ts';
 import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
 import {
-  annotateRows,
+  datasetRejects,
   datasetRows,
-  type RowMeta,
+  type RejectsPage,
   type RowsPage,
   readVersionRows,
   rowText,
 } from '../library/dataset-rows.ts';
+import { type TokenLengthReport, tokenLengthReport } from '../library/dataset-token-stats.ts';
 import {
   type DatasetRecord,
   type DatasetVersion,
   getDataset,
   listDatasets,
   removeDataset,
+  renameDataset,
 } from '../library/datasets.ts';
-import { type DuplicateReport, findDuplicates } from '../library/dedupe.ts';
+import type { DuplicateReport } from '../library/dedupe.ts';
+import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
+import { type DownloadInfo, discardUpload, makeDownloadFile, uploadedFile } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+
+/** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
+const REJECTS_IN_REPLY = 200;
+
+// Token counts of a frozen version for a model never change: a few are kept so the histogram
+// comes back at once when the page or maxLength changes.
+const countsKept = new Map<string, Promise<TokenLengths>>();
+const COUNTS_KEPT = 6;
+
+function countTokens(
+  ctx: BackendContext,
+  v: DatasetVersion,
+  model: { path: string; fingerprint: string },
+  chatTemplate: 'auto' | 'none',
+  sample: number | undefined,
+): { counts: Promise<TokenLengths>; cached: boolean } {
+  const key = `${v.contentHash}:${model.fingerprint}:${chatTemplate}`;
+  // Every row counted answers a request for a sample too.
+  const hit = countsKept.get(key) ?? (sample !== undefined ? countsKept.get(`${key}:${sample}`) : undefined);
+  if (hit) return { counts: hit, cached: true };
+  const counts = ctx.engine.call('tokenLengths', {
+    model: model.path,
+    data: v.filePath,
+    format: v.format,
+    chatTemplate,
+    sample,
+  });
+  const at = sample !== undefined ? `${key}:${sample}` : key;
+  countsKept.set(at, counts);
+  counts.catch(() => countsKept.delete(at));
+  while (countsKept.size > COUNTS_KEPT) countsKept.delete(countsKept.keys().next().value as string);
+  return { counts, cached: false };
+}
+
+/** A file name for a download: the dataset's name without characters file systems refuse. */
+function downloadName(ds: DatasetRecord, v: DatasetVersion): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  const base = ds.name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').slice(0, 120) || 'dataset';
+  return `${base}-v${v.version}${v.split ? `-${v.split}` : ''}.jsonl`;
+}
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
 const PosInt = z.number().int().positive();
@@ -34,10 +91,12 @@ const RowIndex = z.number().int().min(0);
 export const datasetsHandlers = defineHandlers({
   'datasets/list': handler(z.object({}).strict(), (_p, ctx): DatasetRecord[] => listDatasets(ctx.lib)),
   'datasets/get': handler(Id, (p, ctx): DatasetRecord => getDataset(ctx.lib, p.id)),
+  /** From a file on the backend's machine (`path`) or a finished upload of one file (`uploadId`). */
   'datasets/import': handler(
     z
       .object({
-        path: z.string().min(1).max(4096),
+        path: z.string().min(1).max(4096).optional(),
+        uploadId: z.string().min(1).max(64).optional(),
         name: z.string().max(200).optional(),
         format: z.enum([...DATASET_FORMATS, 'auto']).optional(),
         datasetId: PosInt.optional(),
@@ -54,17 +113,50 @@ export const datasetsHandlers = defineHandlers({
           .optional(),
       })
       .strict(),
-    async (p, ctx): Promise<ImportResult> => {
-      const path = checkSourcePath(p.path);
+    async (p, ctx): Promise<ImportResult & { rejectedCount: number }> => {
+      const { uploadId, path: given, ...rest } = p;
+      if ((uploadId === undefined) === (given === undefined))
+        throw new ValidationError('invalid-params', 'give either path or uploadId');
+      // An upload's file name is the window's; only its extension and stem are used (never a path).
+      const up = uploadId !== undefined ? uploadedFile(ctx.lib, uploadId, 'dataset') : null;
+      const path = up ? up.path : checkSourcePath(given as string);
       // The UI shows the rejected rows, so bad rows are skipped rather than failing the import.
-      const r = await importDatasetFile(ctx.lib, { ...p, path, onBadRows: 'skip' });
-      ctx.events.emit('library/changed', {
-        kind: 'datasets',
-        id: r.dataset.id,
-        action: p.datasetId ? 'updated' : 'added',
+      const r = await importDatasetFile(ctx.lib, {
+        ...rest,
+        path,
+        sourceName: up?.name,
+        onBadRows: 'skip',
       });
+      if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
+      if (r.action !== 'unchanged') {
+        ctx.events.emit('library/changed', {
+          kind: 'datasets',
+          id: r.dataset.id,
+          action: r.action === 'created' ? 'added' : 'updated',
+        });
+      }
+      return { ...r, rejected: r.rejected.slice(0, REJECTS_IN_REPLY), rejectedCount: r.rejected.length };
+    },
+  ),
+  'datasets/rename': handler(
+    z.object({ id: PosInt, name: z.string().min(1).max(200) }).strict(),
+    (p, ctx): DatasetRecord => {
+      const r = renameDataset(ctx.lib, p.id, p.name);
+      ctx.events.emit('library/changed', { kind: 'datasets', id: p.id, action: 'updated' });
       return r;
     },
+  ),
+  /** The lines the import of a version left out (line, why, the start of the line). */
+  'datasets/rejects': handler(
+    z
+      .object({
+        datasetId: PosInt,
+        versionId: PosInt.optional(),
+        offset: z.number().int().min(0).optional(),
+        limit: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict(),
+    (p, ctx): RejectsPage => datasetRejects(ctx.lib, p),
   ),
   /** A page of rows with their metadata; filters: tag, minRating, maxRating, unrated, search. */
   'datasets/rows': handler(
@@ -133,12 +225,13 @@ export const datasetsHandlers = defineHandlers({
         maxPairs: z.number().int().min(1).max(100_000).optional(),
       })
       .strict(),
-    (p, ctx): DuplicateReport & { versionId: number } => {
+    async (p, ctx): Promise<DuplicateReport & { versionId: number }> => {
       const ds = getDataset(ctx.lib, p.datasetId);
       const versionId = p.versionId ?? ds.latest.id;
       const rows = datasetRows(ctx.lib, { datasetId: ds.id, versionId, limit: 1 }); // checks the version
       const texts = readVersionRows(ctx.lib, rows.versionId).map(rowText);
-      return { versionId, ...findDuplicates(texts, p) };
+      const { datasetId: _d, versionId: _v, ...opts } = p;
+      return { versionId, ...(await ctx.engine.call('findDuplicates', { texts, opts })) };
     },
   ),
   /** Seeded train/validation/test child versions of a version. */
@@ -162,6 +255,84 @@ export const datasetsHandlers = defineHandlers({
       const r = splitDataset(ctx.lib, p);
       ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
       return r;
+    },
+  ),
+  /** A new version without the duplicates ('exact', or 'near' ones too); null when there were none. */
+  'datasets/drop-duplicates': handler(
+    z
+      .object({
+        datasetId: PosInt,
+        versionId: PosInt.optional(),
+        mode: z.enum(['exact', 'near']).optional(),
+        threshold: z.number().gt(0).max(1).optional(),
+      })
+      .strict(),
+    async (p, ctx): Promise<DropDuplicatesResult> => {
+      const r = await dropDuplicates(ctx.lib, p, (texts, opts) =>
+        ctx.engine.call('findDuplicates', { texts, opts }),
+      );
+      if (r.version)
+        ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
+      return r;
+    },
+  ),
+  /** A version's rows as a JSONL download (files/download), one canonical JSON object per line. */
+  'datasets/export': handler(
+    z.object({ datasetId: PosInt, versionId: PosInt.optional() }).strict(),
+    (p, ctx): DownloadInfo => {
+      const ds = getDataset(ctx.lib, p.datasetId);
+      const v = p.versionId !== undefined ? ds.versions.find((x) => x.id === p.versionId) : ds.latest;
+      if (!v)
+        throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
+      const body = `${readVersionRows(ctx.lib, v.id)
+        .map((r) => JSON.stringify(r))
+        .join('\n')}\n`;
+      return makeDownloadFile(ctx.lib, downloadName(ds, v), body);
+    },
+  ),
+  /**
+   * Tokens per example for a model, counted as training tokenizes them (after the chat template),
+   * binned, with the rows over maxLength (default: training's) flagged. Counted in the engine worker.
+   */
+  'datasets/token-lengths': handler(
+    z
+      .object({
+        datasetId: PosInt,
+        versionId: PosInt.optional(),
+        modelId: PosInt,
+        maxLength: z
+          .number()
+          .int()
+          .min(2)
+          .max(1 << 20)
+          .optional(),
+        chatTemplate: z.enum(['auto', 'none']).optional(),
+        /** Count only this many rows, picked at random (a quick first picture of a big version). */
+        sample: z.number().int().min(10).max(100_000).optional(),
+      })
+      .strict(),
+    async (p, ctx): Promise<TokenLengthReport> => {
+      const ds = getDataset(ctx.lib, p.datasetId);
+      const v = p.versionId !== undefined ? ds.versions.find((x) => x.id === p.versionId) : ds.latest;
+      if (!v)
+        throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
+      const model = getModel(ctx.lib, p.modelId);
+      const started = performance.now();
+      const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
+      const { counts, cached } = countTokens(ctx, v, model, p.chatTemplate ?? 'auto', sample);
+      const c = await counts;
+      const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
+      return tokenLengthReport(
+        c.lengths,
+        maxLength,
+        {
+          versionId: v.id,
+          modelId: model.id,
+          chatTemplate: c.chatTemplate,
+          countMs: cached ? 0 : Math.round(performance.now() - started),
+        },
+        c.indices ? { indices: c.indices, total: c.total } : null,
+      );
     },
   ),
   'datasets/remove': handler(Id, (p, ctx): { id: number } => {

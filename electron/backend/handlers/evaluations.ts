@@ -6,7 +6,7 @@ import { CancelledError, toWireError, ValidationError } from '../../../native-ru
 import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
-import { getDataset } from '../library/datasets.ts';
+import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import {
   createEvaluation,
   type EvaluationRecord,
@@ -22,6 +22,8 @@ const RunParams = z
     adapterId: z.number().int().positive(),
     datasetId: z.number().int().positive(),
     datasetVersionId: z.number().int().positive().optional(),
+    /** A part of a split: of that version's newest split, or the part cut with it. */
+    split: z.enum(['train', 'validation', 'test']).optional(),
     kind: z.enum(EVAL_KINDS),
     limit: z.number().int().min(1).max(100_000).optional(),
     maxNewTokens: z.number().int().min(1).max(1024).optional(),
@@ -31,11 +33,11 @@ const RunParams = z
 
 async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext): Promise<EvaluationRecord> {
   const adapter = getAdapter(ctx.lib, p.adapterId);
-  const ds = getDataset(ctx.lib, p.datasetId);
-  const version =
-    p.datasetVersionId !== undefined ? ds.versions.find((v) => v.id === p.datasetVersionId) : ds.latest;
-  if (!version)
-    throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.datasetVersionId}`);
+  const version = resolveDatasetVersion(ctx.lib, {
+    datasetId: p.datasetId,
+    versionId: p.datasetVersionId,
+    split: p.split,
+  });
   const model = listModels(ctx.lib).find((m) => m.fingerprint === adapter.baseModelFingerprint);
   if (!model) {
     throw new ValidationError(

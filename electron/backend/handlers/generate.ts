@@ -23,7 +23,7 @@ export interface GenerateReply {
   promptTokens: number;
   ms: number;
   /**
-   * Milliseconds from the first piece of text to the last: the decoding speed without loading the
+   * Milliseconds from the first generated token to the last: the decoding speed without loading the
    * model and reading the prompt (tokens/s = (tokens − 1) / decodeMs · 1000). Null below 2 tokens.
    */
   decodeMs: number | null;
@@ -95,8 +95,6 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
   const ac = new AbortController();
   inFlight.set(requestId, ac);
   const t0 = performance.now();
-  let firstAt: number | null = null;
-  let lastAt = 0;
   try {
     const [out] = await ctx.engine.call(
       'generate',
@@ -118,12 +116,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       },
       {
         signal: ac.signal,
-        onEvent: (_e, d) => {
-          const now = performance.now();
-          firstAt ??= now;
-          lastAt = now;
-          ctx.events.emit('generate/token', { requestId, text: d.text });
-        },
+        onEvent: (_e, d) => ctx.events.emit('generate/token', { requestId, text: d.text }),
       },
     );
     recordGeneration(ctx.lib, {
@@ -149,7 +142,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       finishReason: out.finishReason,
       promptTokens: out.promptTokens,
       ms: performance.now() - t0,
-      decodeMs: firstAt !== null && out.tokens > 1 && lastAt > firstAt ? lastAt - firstAt : null,
+      decodeMs: out.decodeMs,
     };
   } finally {
     inFlight.delete(requestId);

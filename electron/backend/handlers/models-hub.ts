@@ -154,6 +154,7 @@ export const modelsHubHandlers = defineHandlers({
             revision: p.revision,
             cacheDir: hubCacheDir(),
             signal,
+            onWait: (file) => report({ message: `waiting for another download of ${file} to finish` }),
             onProgress: (d) => {
               s.download = d;
               report({

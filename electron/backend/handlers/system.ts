@@ -1,66 +1,10 @@
 // 'system/*': what the backend runs on (versions, data folder, ONNX Runtime execution providers).
 
-import { createRequire } from 'node:module';
-import { arch, cpus, platform, totalmem } from 'node:os';
 import { z } from 'zod';
-import { appVersion } from '../paths.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+import { type SystemInfo, systemInfo } from '../system-info.ts';
 
-const require = createRequire(import.meta.url);
-
-export interface ExecutionProvider {
-  name: string;
-  /** false: supported by this ORT build but its runtime pack is not installed (CUDA, TensorRT). */
-  bundled: boolean;
-}
-
-export interface SystemInfo {
-  version: string;
-  dataDir: string;
-  nodeVersion: string;
-  electronVersion: string | null;
-  ortVersion: string | null;
-  executionProviders: ExecutionProvider[];
-  platform: string;
-  arch: string;
-  cpuCount: number;
-  totalMemBytes: number;
-  /** Set when onnxruntime-node could not be loaded; the library still works without it. */
-  ortError: string | null;
-}
-
-function ortInfo(): {
-  ortVersion: string | null;
-  executionProviders: ExecutionProvider[];
-  ortError: string | null;
-} {
-  try {
-    // Loaded lazily: the native binding is large and only this handler and the engine need it.
-    const ort = require('onnxruntime-node') as {
-      listSupportedBackends(): ExecutionProvider[];
-      env: { versions?: { node?: string; common?: string } };
-    };
-    const ortVersion = ort.env.versions?.node ?? ort.env.versions?.common ?? null;
-    const executionProviders = ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
-    return { ortVersion, executionProviders, ortError: null };
-  } catch (e) {
-    return { ortVersion: null, executionProviders: [], ortError: (e as Error).message };
-  }
-}
-
-export function systemInfo(dataDir: string): SystemInfo {
-  return {
-    version: appVersion(),
-    dataDir,
-    nodeVersion: process.versions.node,
-    electronVersion: process.versions.electron ?? null,
-    ...ortInfo(),
-    platform: platform(),
-    arch: arch(),
-    cpuCount: cpus().length,
-    totalMemBytes: totalmem(),
-  };
-}
+export type { ExecutionProvider, SystemInfo } from '../system-info.ts';
 
 export const systemHandlers = defineHandlers({
   'system/info': handler(z.object({}).strict(), (_p, ctx): SystemInfo => systemInfo(ctx.lib.dataDir)),

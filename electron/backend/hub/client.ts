@@ -9,6 +9,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { HubApiError, listFiles, listModels, modelInfo } from '@huggingface/hub';
 import { ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import {
+  SAFETENSORS_DTYPE_BYTES,
+  type SafetensorsDtype,
+} from '../../../native-runtime/formats/safetensors.ts';
 import { checkRepoId } from './cache.ts';
 
 /** A failure talking to the Hub; `code` says which kind (see explainHubError). */
@@ -144,18 +148,6 @@ export interface HubSearchResult {
   updatedAt: string | null;
 }
 
-const DTYPE_BYTES: Record<string, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-};
-
 interface HubModelFields {
   config?: { model_type?: string; architectures?: string[] };
   cardData?: { license?: string | string[] };
@@ -175,7 +167,10 @@ function licenseOf(m: HubModelFields): string | null {
 function weightBytes(m: HubModelFields): number | null {
   const p = m.safetensors?.parameters;
   if (!p) return null;
-  return Object.entries(p).reduce((s, [dt, n]) => s + n * (DTYPE_BYTES[dt] ?? 2), 0);
+  // A dtype the engine does not know (F8_E4M3, …) counts 2 bytes, the common case.
+  const bytes = (dt: string) =>
+    Object.hasOwn(SAFETENSORS_DTYPE_BYTES, dt) ? SAFETENSORS_DTYPE_BYTES[dt as SafetensorsDtype] : 2;
+  return Object.entries(p).reduce((s, [dt, n]) => s + n * bytes(dt), 0);
 }
 
 export function describeHubModel(

@@ -6,6 +6,8 @@
 // - the contents are checked against the Hub's hash (sha256 of LFS files, the git blob sha1 of the
 //   others) before the blob is renamed into place; a mismatch deletes the partial file and fails;
 // - free disk space is checked before the first byte;
+// - one writer per blob: huggingface_hub's lock file in <cache>/.locks (blob-lock.ts), so a second
+//   download of the same file (another process, or huggingface_hub) waits and then reuses it;
 // - progress (bytes, speed, ETA) goes to a callback; an AbortSignal cancels, keeping partial files.
 // @huggingface/hub has no resumable, verified download into this layout, so this is the thin layer
 // on top of plain fetch.
@@ -16,6 +18,7 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CancelledError, FormatError, ReftError, ValidationError } from '../../../native-runtime/errors.ts';
 import { appVersion } from '../paths.ts';
+import { blobLockPath, withBlobLock } from './blob-lock.ts';
 import { blobPath, linkSnapshotFile, repoDir, snapshotFile, writeRef } from './cache.ts';
 import {
   explainHubFailure,
@@ -51,6 +54,8 @@ export interface DownloadOptions {
   retries?: number;
   /** Free bytes at a path (tests stand in a small disk). */
   freeBytes?: (path: string) => number;
+  /** Called when another process is downloading `file` and this download waits for it. */
+  onWait?: (file: string) => void;
 }
 
 export interface DownloadResult {
@@ -67,16 +72,12 @@ export interface DownloadResult {
   reused: string[];
 }
 
-/** Bytes that must still be written for `files` (finished blobs count 0, partial ones their rest). */
-function remainingBytes(cacheDir: string, repo: string, files: HubFile[]): number {
-  let need = 0;
-  for (const f of files) {
-    const blob = blobPath(cacheDir, repo, f.etag);
-    if (existsSync(blob)) continue;
-    const part = `${blob}.incomplete`;
-    need += f.size - (existsSync(part) ? Math.min(statSync(part).size, f.size) : 0);
-  }
-  return need;
+/** Bytes that must still be written for one file (a finished blob 0, a partial one its rest). */
+function remainingBytes(cacheDir: string, repo: string, f: HubFile): number {
+  const blob = blobPath(cacheDir, repo, f.etag);
+  if (existsSync(blob)) return 0;
+  const part = `${blob}.incomplete`;
+  return f.size - (existsSync(part) ? Math.min(statSync(part).size, f.size) : 0);
 }
 
 function nearestExisting(path: string): string {
@@ -296,7 +297,8 @@ export async function downloadFiles(
     snapshotFile(cacheDir, repo, commit, f.path);
     blobPath(cacheDir, repo, f.etag);
   }
-  const need = remainingBytes(cacheDir, repo, files);
+  const left = new Map(files.map((f) => [f.path, remainingBytes(cacheDir, repo, f)]));
+  const need = [...left.values()].reduce((a, b) => a + b, 0);
   const free = (opts.freeBytes ?? freeBytesAt)(cacheDir);
   // Keep a margin: a full disk breaks more than this download.
   const margin = Math.min(1e9, Math.max(need * 0.02, 50e6));
@@ -366,19 +368,30 @@ export async function downloadFiles(
       else {
         current = f.path;
         emit(true);
-        await transferFile({
-          access,
-          repo,
-          commit,
-          file: f,
-          blob,
-          signal: opts.signal,
-          retries: opts.retries ?? 5,
-          onBytes: (n) => {
-            meter.add(n);
-            bytesDone += n;
-            emit();
-          },
+        const lock = blobLockPath(cacheDir, repo, f.etag);
+        await withBlobLock(lock, { signal: opts.signal, onWait: () => opts.onWait?.(f.path) }, async () => {
+          if (existsSync(blob)) {
+            // Another process finished it while this one waited.
+            reused.push(f.path);
+            bytesDone += left.get(f.path) ?? 0;
+            return;
+          }
+          // What the other process left (a partial file it was cancelled on) is resumed, not counted twice.
+          bytesDone += (left.get(f.path) ?? 0) - remainingBytes(cacheDir, repo, f);
+          await transferFile({
+            access,
+            repo,
+            commit,
+            file: f,
+            blob,
+            signal: opts.signal,
+            retries: opts.retries ?? 5,
+            onBytes: (n) => {
+              meter.add(n);
+              bytesDone += n;
+              emit();
+            },
+          });
         });
       }
       filesDone++;

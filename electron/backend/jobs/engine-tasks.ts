@@ -30,7 +30,14 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import {
+  type TokenLengths,
+  type TokenLengthsInput,
+  tokenLengths,
+} from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from '../library/dedupe.ts';
+import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
 import type { ProbeConfig } from './run-params.ts';
 
 export interface TrainArgs {
@@ -97,6 +104,22 @@ export interface EngineOps {
    * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
    */
   prepareImport: { args: PrepareImportArgs; events: Record<string, never>; result: PreparedImport };
+  /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
+  tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
+  /** An adapter export's files (export-writer.ts): a bundle copies the run's dataset, seconds on a big one. */
+  exportAdapter: { args: { job: ExportJob }; events: Record<string, never>; result: AdapterExport };
+  /** The same, zipped into a download's file (and its folder removed). */
+  exportAdapterZip: {
+    args: { job: ExportJob; zip: { workDir: string; stem: string; file: string } };
+    events: Record<string, never>;
+    result: Omit<AdapterExport, 'out'> & { sizeBytes: number };
+  };
+  /** Exact and near-duplicate rows among texts (dedupe.ts): seconds on a big dataset, off the RPC loop. */
+  findDuplicates: {
+    args: { texts: string[]; opts: FindDuplicatesOptions };
+    events: Record<string, never>;
+    result: DuplicateReport;
+  };
 }
 
 export interface PrepareImportArgs {
@@ -310,4 +333,8 @@ export const TASKS: {
   evaluate: evaluateTask,
   calibrate: calibrateTask,
   prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
+  tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
+  findDuplicates: async (args) => findDuplicates(args.texts, args.opts),
+  exportAdapter: async ({ job }) => writeExport(job),
+  exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
 };

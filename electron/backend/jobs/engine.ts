@@ -4,7 +4,8 @@
 //                    worker threads, so ONNX Runtime's blocking calls never stall the RPC loop. Three
 //                    lanes, each one thread started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
-//                    'files' (reading adapter folders for import).
+//                    'files' (reading adapter folders for import, counting a dataset's tokens,
+//                    finding duplicate rows, writing exports and their zips).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Aborting `signal` cancels the operation (training checkpoints first). A worker that dies fails its
 // calls with 'engine-crashed' and is started again on the next call.
@@ -57,6 +58,11 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   evaluate: 'infer',
   // Reading adapter folders: its own lane, so an import neither waits for nor stalls the others.
   prepareImport: 'files',
+  // Counting a dataset's tokens: beside the imports, never behind a training run.
+  tokenLengths: 'files',
+  findDuplicates: 'files',
+  exportAdapter: 'files',
+  exportAdapterZip: 'files',
 };
 
 /** How to start a worker: the bundled .cjs, or the TypeScript source through tsx's ESM hooks. */

@@ -18,13 +18,19 @@ export const ProbeSchema = z
   })
   .strict();
 
+const SplitPart = z.enum(['train', 'validation', 'test']);
+
 export const RunParamsSchema = TrainOptionsSchema.extend({
   modelId: Id,
   datasetId: Id,
   /** A specific frozen version (default: the dataset's latest full version). */
   datasetVersionId: Id.optional(),
+  /** Train on this part of a split: of that version's newest split (or the part cut with it). */
+  datasetSplit: SplitPart.optional(),
   /** Held-out data: another version (e.g. a validation split); or evalSplit of the training data. */
   evalDatasetVersionId: Id.optional(),
+  /** Held-out data: this part of the split the training data comes from ('validation', 'test'). */
+  evalDatasetSplit: SplitPart.optional(),
   name: z.string().max(200).optional(),
   probe: ProbeSchema.optional(),
 }).strict();

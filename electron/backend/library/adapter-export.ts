@@ -9,98 +9,56 @@
 // carries the adapter's own parameters.
 // The destination rules (absolute paths only over RPC, never in or around the data folder, only an
 // empty folder or a previous export replaced) are export-destination.ts's; the zip download writes
-// into its own work folder and skips them.
+// into its own work folder and skips them. This module decides what to write from the library; the
+// writing and zipping (export-writer.ts) run in the engine's 'files' worker, off the RPC loop.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { makeBundle } from '../../../native-runtime/adapters/bundle.ts';
-import { checkOutFolder, exportPyreft, readAnyAdapter } from '../../../native-runtime/adapters/folders.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import type { Engine } from '../jobs/engine.ts';
 import { getAdapter, runTrainingSource } from './adapters.ts';
 import { checkExportDestination, markExport } from './export-destination.ts';
+import type { AdapterExport, ExportFormat, ExportJob } from './export-writer.ts';
 import type { Library } from './library.ts';
-import { type DownloadInfo, folderEntries, makeDownloadZip } from './transfers.ts';
+import { type DownloadInfo, reserveDownload } from './transfers.ts';
 
-export const EXPORT_FORMATS = ['pyreft', 'studio', 'bundle'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export interface AdapterExport {
-  /** The folder written (absolute). */
-  out: string;
-  format: ExportFormat;
-  files: string[];
-  /** pyreft only: true when the files are the imported originals, byte for byte. */
-  exact: boolean;
-  /** One line for people: what was written. */
-  note: string;
-}
+export { type AdapterExport, EXPORT_FORMATS, type ExportFormat } from './export-writer.ts';
 
 /**
  * Writes adapter `id` in `format` to folder `out`, after checking the destination (see
  * export-destination.ts; `absoluteOnly` for paths that come over RPC), and marks it as an export.
  */
-export function exportLibraryAdapter(
+export async function exportLibraryAdapter(
   lib: Library,
+  engine: Engine,
   input: { id: number; out: string; format?: ExportFormat; force?: boolean },
   opts: { absoluteOnly?: boolean } = {},
-): AdapterExport {
+): Promise<AdapterExport> {
   const out = checkExportDestination(input.out, {
     dataDir: lib.dataDir,
     force: input.force,
     absoluteOnly: opts.absoluteOnly,
   });
-  const r = writeAdapterExport(lib, { ...input, out });
+  const r = await engine.call('exportAdapter', { job: planExport(lib, { ...input, out }) });
   markExport(r.out, r.format);
   return r;
 }
 
-/** The export itself, to a folder already checked (or the zip's private work folder). */
-function writeAdapterExport(
+/** What exporting adapter `id` in `format` to `out` writes, from the library (no file is touched). */
+function planExport(
   lib: Library,
   input: { id: number; out: string; format?: ExportFormat; force?: boolean },
-): AdapterExport {
+): ExportJob {
   const a = getAdapter(lib, input.id);
-  const out = resolve(input.out);
+  const base = { out: resolve(input.out), force: input.force };
   const format = input.format ?? 'pyreft';
-  if (format === 'pyreft') {
-    const r = exportPyreft(a.path, out, { force: input.force });
-    return {
-      out: r.out,
-      format,
-      files: r.files,
-      exact: r.exact,
-      note: r.exact
-        ? 'The pyreft files this adapter was imported from, byte for byte, plus reft_studio.json (its positions and base model).'
-        : "pyreft's layout (config.json and one intkey_*.bin per intervention) holding this adapter's parameters, plus reft_studio.json (its positions and base model).",
-    };
-  }
-  if (format === 'studio') {
-    checkOutFolder(out, a.path, input.force);
-    writeStudioAdapter(out, readAnyAdapter(a.path));
-    return {
-      out,
-      format,
-      files: ['adapter.safetensors', 'manifest.json'],
-      exact: false,
-      note: "The studio's adapter format (manifest.json and adapter.safetensors); import it into another ReFT Studio.",
-    };
-  }
+  if (format !== 'bundle') return { ...base, format, adapterPath: a.path };
   if (a.runId === null)
     throw new ValidationError(
       'no-run',
       `"${a.name}" was not trained in this library (or its run was deleted), so there is no run to bundle`,
     );
-  const src = runTrainingSource(lib, a.runId);
-  const r = makeBundle({ config: src.config, data: src.data ?? undefined, out, force: input.force });
-  return {
-    out: r.out,
-    format,
-    files: r.files,
-    exact: false,
-    note: `A pyreft training folder for run ${a.runId} (${r.config.data.rows} examples): pip install pyreft, then torchrun --nproc_per_node N train.py; README.md has the steps.`,
-  };
+  return { ...base, format, runId: a.runId, ...runTrainingSource(lib, a.runId) };
 }
 
 /** A file-name-safe version of an adapter's name. */
@@ -115,21 +73,17 @@ function fileStem(name: string): string {
 }
 
 /** The export as a zip download: one folder inside, named after the adapter and the format. */
-export function exportLibraryAdapterZip(
+export async function exportLibraryAdapterZip(
   lib: Library,
+  engine: Engine,
   input: { id: number; format?: ExportFormat },
-): DownloadInfo & Omit<AdapterExport, 'out'> {
+): Promise<DownloadInfo & Omit<AdapterExport, 'out'>> {
   const a = getAdapter(lib, input.id);
   const format = input.format ?? 'pyreft';
   const stem = `${fileStem(a.name)}-${format}`;
-  const work = join(lib.dataDir, 'downloads', `.work-${randomBytes(6).toString('hex')}`);
-  mkdirSync(join(lib.dataDir, 'downloads'), { recursive: true });
-  try {
-    const r = writeAdapterExport(lib, { id: a.id, out: join(work, stem), format });
-    const zip = makeDownloadZip(lib, `${stem}.zip`, folderEntries(r.out, stem));
-    const { out: _o, ...rest } = r;
-    return { ...zip, ...rest };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  const { downloadId, file } = reserveDownload(lib);
+  const workDir = join(lib.dataDir, 'downloads', `.work-${randomBytes(6).toString('hex')}`);
+  const job = planExport(lib, { id: a.id, out: join(workDir, stem), format });
+  const { sizeBytes, ...rest } = await engine.call('exportAdapterZip', { job, zip: { workDir, stem, file } });
+  return { downloadId, fileName: `${stem}.zip`, sizeBytes, ...rest };
 }

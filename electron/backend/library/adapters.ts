@@ -29,6 +29,7 @@ import { getDatasetVersion } from './datasets.ts';
 import { checkExportDestination, markExport } from './export-destination.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
+import { checkName } from './names.ts';
 import { getRun } from './runs.ts';
 
 export interface AdapterRecord {
@@ -108,6 +109,7 @@ export interface RegisterAdapterInput {
 
 /** Records an adapter folder written by training or import. */
 export function registerAdapter(lib: Library, input: RegisterAdapterInput): AdapterRecord {
+  const name = checkName(input.name, 'adapter');
   const id = writeTransaction(lib.db, () => {
     const row = lib.db
       .prepare(
@@ -115,7 +117,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       )
       .get(
-        input.name,
+        name,
         resolve(input.path),
         input.type,
         input.baseModelFingerprint,
@@ -236,8 +238,7 @@ export function tagAdapter(
 }
 
 export function renameAdapter(lib: Library, id: number, name: string): AdapterRecord {
-  const n = name.trim();
-  if (!n) throw new ValidationError('bad-name', 'the name cannot be empty');
+  const n = checkName(name, 'adapter');
   if (lib.db.prepare('UPDATE adapters SET name = ? WHERE id = ?').run(n, id).changes === 0) {
     throw new ValidationError('not-found', `no adapter with id ${id}`);
   }
@@ -378,7 +379,7 @@ function registerImport(
   prepared: PreparedImport,
 ): ImportAdapterResult {
   const m = prepared.adapter.manifest;
-  const name = input.name?.trim() || basename(src);
+  const name = checkName(input.name?.trim() || basename(src), 'adapter');
   const root = join(lib.dataDir, 'adapters');
   sweepImportTemps(root);
   const dest = join(root, `${slug(name)}-${randomBytes(4).toString('hex')}`);

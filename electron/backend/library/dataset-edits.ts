@@ -1,19 +1,29 @@
-// Changing a dataset's rows: every change freezes a NEW version (runs keep the exact version they
-// used). editDataset sets, removes and appends rows; splitDataset cuts seeded train/validation/test
-// children of a version.
+// New versions made from a version: edited rows (editDataset), seeded train/validation/test splits
+// (splitDataset), duplicates dropped (dropDuplicates). Each is frozen as a new version whose rows
+// keep their ids (annotations follow them); the version it came from is never changed, so runs keep
+// referring to exactly the data they used. resolveDatasetVersion picks a version by split part, the
+// way runs/start and evaluations/run name "the validation part of the split I trained on".
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
+import { versionRowIds } from './dataset-annotations.ts';
 import { type DatasetRow, normalizeRow } from './dataset-formats.ts';
-import { readVersionRows } from './dataset-rows.ts';
-import { type DatasetRecord, type DatasetVersion, freezeVersion, versionOf } from './datasets.ts';
+import { readVersionRows, rowText } from './dataset-rows.ts';
+import {
+  type DatasetRecord,
+  type DatasetVersion,
+  freezeVersion,
+  type SplitPart,
+  versionOf,
+} from './datasets.ts';
+import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from './dedupe.ts';
 import type { Library } from './library.ts';
 
 export interface EditInput {
   datasetId: number;
   /** The version edited (default: the latest). */
   versionId?: number;
-  /** Replace rows by index (the new row is validated in the version's format). */
+  /** Replace rows by index (the new row is validated in the version's format; it keeps its id). */
   set?: { index: number; row: unknown }[];
   /** Remove rows by index. */
   remove?: number[];
@@ -26,6 +36,7 @@ export interface EditInput {
 export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecord; version: DatasetVersion } {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
   const rows: (DatasetRow | null)[] = [...readVersionRows(lib, v.id)];
+  const ids = versionRowIds(lib, v);
   const check = (i: number) => {
     if (!Number.isInteger(i) || i < 0 || i >= rows.length) {
       throw new ValidationError(
@@ -49,13 +60,15 @@ export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecor
     rows[i] = null;
   }
   const appended = (e.append ?? []).map((x, k) => valid(x, `appended row ${k}:`));
-  const next = [...rows.filter((r): r is DatasetRow => r !== null), ...appended];
+  const kept = rows.flatMap((r, i) => (r ? [{ r, id: ids[i] as number | null }] : []));
+  const next = [...kept, ...appended.map((r) => ({ r, id: null }))];
   if (!next.length)
     throw new ValidationError('empty-dataset', 'the edit would leave the dataset without rows');
   return freezeVersion(lib, {
     datasetId: ds.id,
     format: v.format,
-    rows: next,
+    rows: next.map((x) => x.r),
+    rowIds: next.map((x) => x.id),
     sourcePath: v.sourcePath,
     parentVersionId: v.id,
     note: e.note ?? `edited from version ${v.version}`,
@@ -66,7 +79,7 @@ export interface SplitInput {
   datasetId: number;
   versionId?: number;
   seed?: number;
-  /** Fractions, normalised to sum 1 (default 0.8 / 0.1 / 0.1). A zero part is not created. */
+  /** Fractions that add up to 1 (default 0.8 / 0.1 / 0.1). A zero part is not created. */
   ratios?: { train: number; validation: number; test: number };
 }
 
@@ -77,9 +90,13 @@ export interface SplitResult {
   test: DatasetVersion | null;
 }
 
+/** Ratios may be off by float rounding (0.7 + 0.2 + 0.1), not by more. */
+const RATIO_SUM_TOLERANCE = 1e-6;
+
 /**
  * Splits a version into train/validation/test child versions: a seeded shuffle (mulberry32 + Fisher–
- * Yates), so the same seed gives the same parts. Each part keeps the original row order.
+ * Yates), so the same seed gives the same parts. Each part keeps the original row order. Ratios
+ * that do not add up to 1 are refused (scaling them silently would split other than asked).
  */
 export function splitDataset(lib: Library, s: SplitInput): SplitResult {
   const { ds, v } = versionOf(lib, s.datasetId, s.versionId);
@@ -89,21 +106,25 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
       `version ${v.id} is already a ${v.split} split; split the full version`,
     );
   const r = s.ratios ?? { train: 0.8, validation: 0.1, test: 0.1 };
-  const sum = r.train + r.validation + r.test;
-  if (
-    ![r.train, r.validation, r.test].every((x) => Number.isFinite(x) && x >= 0) ||
-    !(sum > 0) ||
-    !(r.train > 0)
-  ) {
+  if (![r.train, r.validation, r.test].every((x) => Number.isFinite(x) && x >= 0) || !(r.train > 0)) {
     throw new ValidationError(
       'bad-split',
       'split ratios must be non-negative numbers with a positive train part',
     );
   }
+  const sum = r.train + r.validation + r.test;
+  if (Math.abs(sum - 1) > RATIO_SUM_TOLERANCE) {
+    const show = (x: number) => String(Math.round(x * 1e6) / 1e6);
+    throw new ValidationError(
+      'bad-split-ratios',
+      `split ratios must add up to 1; train ${show(r.train)} + validation ${show(r.validation)} + test ${show(r.test)} = ${show(sum)}`,
+    );
+  }
   const rows = readVersionRows(lib, v.id);
+  const ids = versionRowIds(lib, v);
   const n = rows.length;
-  const nVal = Math.round((n * r.validation) / sum);
-  const nTest = Math.round((n * r.test) / sum);
+  const nVal = Math.round(n * r.validation);
+  const nTest = Math.round(n * r.test);
   const nTrain = n - nVal - nTest;
   if (nTrain < 1)
     throw new ValidationError('bad-split', `${n} rows leave nothing to train on with these ratios`);
@@ -114,28 +135,112 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  const part = (from: number, to: number) =>
-    order
-      .slice(from, to)
-      .sort((a, b) => a - b)
-      .map((i) => rows[i]);
-  const freeze = (split: 'train' | 'validation' | 'test', list: DatasetRow[]) =>
-    list.length
-      ? freezeVersion(lib, {
-          datasetId: ds.id,
-          format: v.format,
-          rows: list,
-          sourcePath: v.sourcePath,
-          parentVersionId: v.id,
-          split,
-          splitSeed: seed,
-          note: `${split} split of version ${v.version} (seed ${seed})`,
-        }).version
-      : null;
-  const train = freeze('train', part(0, nTrain)) as DatasetVersion;
-  const validation = freeze('validation', part(nTrain, nTrain + nVal));
-  const test = freeze('test', part(nTrain + nVal, n));
+  const freeze = (split: SplitPart, from: number, to: number): DatasetVersion | null => {
+    const picked = order.slice(from, to).sort((a, b) => a - b);
+    if (!picked.length) return null;
+    return freezeVersion(lib, {
+      datasetId: ds.id,
+      format: v.format,
+      rows: picked.map((i) => rows[i]),
+      rowIds: picked.map((i) => ids[i]),
+      sourcePath: v.sourcePath,
+      parentVersionId: v.id,
+      split,
+      splitSeed: seed,
+      note: `${split} split of version ${v.version} (seed ${seed})`,
+    }).version;
+  };
+  const train = freeze('train', 0, nTrain) as DatasetVersion;
+  const validation = freeze('validation', nTrain, nTrain + nVal);
+  const test = freeze('test', nTrain + nVal, n);
   return { source: v, train, validation, test };
 }
 
-/** Removes a dataset and its versions from the index. Frozen files stay (another version may share one). */
+export interface DropDuplicatesInput {
+  datasetId: number;
+  versionId?: number;
+  /** 'exact' (default): the same text after normalisation; 'near': also Jaccard ≥ threshold. */
+  mode?: 'exact' | 'near';
+  threshold?: number;
+}
+
+export interface DropDuplicatesResult {
+  source: DatasetVersion;
+  /** The new version, or null when the version had no duplicates (nothing was stored). */
+  version: DatasetVersion | null;
+  /** Indices (in the source version) of the rows left out. */
+  removed: number[];
+}
+
+/** Finds duplicates among texts: dedupe.ts's findDuplicates, in the studio run by the 'files' worker. */
+export type DuplicateFinder = (
+  texts: string[],
+  opts: FindDuplicatesOptions,
+) => DuplicateReport | Promise<DuplicateReport>;
+
+/** A new version without the duplicates of a version: the first row of each group is kept. */
+export async function dropDuplicates(
+  lib: Library,
+  d: DropDuplicatesInput,
+  find: DuplicateFinder = findDuplicates,
+): Promise<DropDuplicatesResult> {
+  const { v } = versionOf(lib, d.datasetId, d.versionId);
+  const rows = readVersionRows(lib, v.id);
+  const report = await find(rows.map(rowText), {
+    threshold: d.threshold,
+    maxPairs: Number.MAX_SAFE_INTEGER,
+    near: d.mode === 'near',
+  });
+  const pairs = d.mode === 'near' ? [...report.exact, ...report.near] : report.exact;
+  pairs.sort((p, q) => p.a - q.a || p.b - q.b);
+  const removed = new Set<number>();
+  for (const p of pairs) if (!removed.has(p.a)) removed.add(p.b);
+  if (!removed.size) return { source: v, version: null, removed: [] };
+  const list = [...removed].sort((a, b) => a - b);
+  const how = d.mode === 'near' ? `near-duplicates (similarity ≥ ${d.threshold ?? 0.9})` : 'exact duplicates';
+  const { version } = editDataset(lib, {
+    datasetId: v.datasetId,
+    versionId: v.id,
+    remove: list,
+    note: `${list.length} ${how} dropped from version ${v.version}`,
+  });
+  return { source: v, version, removed: list };
+}
+
+export interface VersionSelector {
+  datasetId: number;
+  /** A version of the dataset (default: its latest full version). */
+  versionId?: number;
+  /** A part of a split: of that version's newest split, or the sibling of a part given as versionId. */
+  split?: SplitPart;
+}
+
+/**
+ * The version a selector names. With `split`: a full version's newest split's part, or, for a
+ * version that is itself a part, the part cut with it (same parent and seed). Refused with
+ * 'no-split' naming what to do when there is none.
+ */
+export function resolveDatasetVersion(lib: Library, sel: VersionSelector): DatasetVersion {
+  const { ds, v } = versionOf(lib, sel.datasetId, sel.versionId);
+  if (!sel.split || v.split === sel.split) return v;
+  const parentId = v.split === null ? v.id : v.parentVersionId;
+  const parts = ds.versions.filter(
+    (x) =>
+      x.parentVersionId === parentId &&
+      x.split === sel.split &&
+      (v.split === null || x.splitSeed === v.splitSeed),
+  );
+  // Parts cut together are consecutive versions: the nearest to a given part is its sibling.
+  const best =
+    v.split === null
+      ? parts.sort((a, b) => b.version - a.version)[0]
+      : parts.sort((a, b) => Math.abs(a.version - v.version) - Math.abs(b.version - v.version))[0];
+  if (!best) {
+    const parent = ds.versions.find((x) => x.id === parentId);
+    throw new ValidationError(
+      'no-split',
+      `version ${parent?.version ?? '?'} of "${ds.name}" has no ${sel.split} part; split it on the Datasets page first`,
+    );
+  }
+  return best;
+}

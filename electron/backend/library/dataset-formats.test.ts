@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError } from '../../../native-runtime/errors.ts';
+import { type DataFormat, readDataset } from '../../../native-runtime/training/data.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
 import { parseDataset } from './dataset-formats.ts';
 
 test('JSONL: detects prompt/completion and reports every bad line by number', () => {
@@ -25,7 +29,7 @@ test('JSONL: detects prompt/completion and reports every bad line by number', ()
   );
   assert.match(r.bad[0].message, /not valid JSON/);
   assert.match(r.bad[1].message, /"completion" must be a string/);
-  assert.match(r.bad[3].message, /missing "prompt"/);
+  assert.match(r.bad[3].message, /no prompt/);
 });
 
 test('alpaca and chat are detected; chat needs an assistant turn', () => {
@@ -79,7 +83,7 @@ test('CSV: header, quoted commas/newlines, and a short row reported by line', ()
     { prompt: 'Hello, you', completion: 'Line one\nline two' },
     { prompt: 'q', completion: 'say "hi"' },
   ]);
-  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2' }]);
+  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2', text: 'only-one-field' }]);
 });
 
 test('an explicit format overrides detection; an unrecognisable file is a FormatError', () => {
@@ -90,4 +94,88 @@ test('an explicit format overrides detection; an unrecognisable file is a Format
     () => parseDataset('x.jsonl', '{"text":"a"}\n'),
     (e: unknown) => e instanceof FormatError && e.code === 'unknown-dataset-format',
   );
+});
+
+test('error messages never quote the file; a bad row keeps its text only to show it (issue 13)', () => {
+  assert.throws(
+    () => parseDataset('x.json', '[{"prompt": "a", "completion": "b"}, hunter2-secret]'),
+    (e: unknown) =>
+      e instanceof FormatError && /not valid JSON/.test(e.message) && !/hunter2/.test(e.message),
+  );
+  const r = parseDataset('x.jsonl', '{"prompt": "a", "completion": "b"}\nhunter2-secret\n');
+  assert.equal(r.bad.length, 1);
+  assert.doesNotMatch(r.bad[0].message, /hunter2/);
+  assert.equal(r.bad[0].text, 'hunter2-secret');
+});
+
+test('auto format: a file whose rows are all broken JSON names the first bad line; an empty file says so', () => {
+  const broken = (text: string) =>
+    assert.throws(
+      () => parseDataset('data.jsonl', text),
+      (e: FormatError) => {
+        assert.equal(e.code, 'bad-json');
+        assert.match(e.message, /^data\.jsonl:2: not valid JSON \(.+\)( \(and 1 more bad row\))?$/);
+        return true;
+      },
+    );
+  broken('\n{"prompt": "a", "completion": \n{"prompt": ');
+  assert.throws(
+    () => parseDataset('data.json', '{"prompt":'),
+    (e: FormatError) => e.code === 'bad-json' && /^data\.json:1: not valid JSON/.test(e.message),
+  );
+  for (const empty of ['', '\n \n'])
+    assert.throws(
+      () => parseDataset('data.jsonl', empty),
+      (e: FormatError) => e.code === 'empty-dataset' && e.message === 'data.jsonl: no rows in the file',
+    );
+});
+
+test('CSV: a quote never closed is reported where it opened, saying the rest of the file is inside it', () => {
+  const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\nc,d\ne,f\n');
+  assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);
+  assert.equal(r.bad.length, 1);
+  assert.equal(r.bad[0].line, 3);
+  assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
+});
+
+test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
+  assert.throws(
+    () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),
+    (e: FormatError) => e.code === 'bad-csv' && e.message === 'd.csv: the header names "prompt" twice',
+  );
+});
+
+test('one set of row rules: every row the library keeps, the trainer trains on', () => {
+  const user = (content: string) => ({ role: 'user', content });
+  const assistant = (content: string) => ({ role: 'assistant', content });
+  const cases = {
+    chat: [
+      { messages: [user('hi'), assistant('yo')] },
+      { messages: [user('hi'), assistant('yo'), user('and?')] }, // ends without a reply
+      { messages: [assistant('yo')] }, // a reply to nothing
+      { messages: [user('hi'), assistant('')] },
+    ],
+    'prompt-completion': [
+      { prompt: 'q', completion: 'a' },
+      { prompt: '', completion: 'a' }, // nothing to condition on
+      { input: 'q', output: 'a' }, // the same row under other names
+    ],
+    alpaca: [
+      { instruction: 'do', output: 'done' },
+      { instruction: '', output: 'done' },
+    ],
+  } as const;
+  const dir = tempDir('reft-formats-');
+  for (const [format, rows] of Object.entries(cases)) {
+    const kept = parseDataset('d.jsonl', rows.map((r) => JSON.stringify(r)).join('\n'));
+    assert.equal(kept.format, format);
+    const file = join(dir, `${format}.jsonl`);
+    writeFileSync(file, kept.rows.map((r) => JSON.stringify(r)).join('\n'));
+    const read = readDataset(file, format as DataFormat);
+    assert.equal(read.examples.length, kept.rows.length, format);
+    assert.equal(kept.rows.length + kept.bad.length, rows.length);
+  }
+  assert.deepEqual(parseDataset('d.jsonl', '{"input":"q","output":"a"}').rows, [
+    { prompt: 'q', completion: 'a' },
+  ]);
 });

@@ -12,14 +12,14 @@
 // Leaves out: TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
+import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
 import {
   arrayElementLines,
   DATA_FORMATS,
   type DataFormat,
   type DatasetRow,
-  guessRowFormat,
+  detectRowFormat,
   isObj,
-  jsonErrorText,
   normalizeRow,
   type RawRow,
   readJsonlRows,
@@ -31,7 +31,7 @@ export {
   type ChatMessage,
   type ChatRow,
   type DatasetRow,
-  guessRowFormat,
+  detectRowFormat,
   normalizeRow,
   type PromptCompletionRow,
   type RawRow,
@@ -42,14 +42,26 @@ export type DatasetFormat = DataFormat;
 export type FileKind = 'jsonl' | 'json' | 'csv' | 'parquet';
 
 /** Target field → source column: {prompt: 'question', completion: 'answer'}. */
-export type ColumnMapping = Partial<
-  Record<'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'messages', string>
->;
+/** The fields a column can be mapped to. */
+export const MAPPED_FIELDS = ['prompt', 'completion', 'instruction', 'input', 'output', 'messages'] as const;
+export type ColumnMapping = Partial<Record<(typeof MAPPED_FIELDS)[number], string>>;
 
 export interface BadRow {
   /** 1-based line in the source file where the row starts. */
   line: number;
   message: string;
+  /** The start of the row as it was in the file, to show it (messages never quote a file). */
+  text?: string;
+}
+
+/** Characters of a bad row kept in BadRow.text. */
+const BAD_TEXT_CHARS = 500;
+
+function rowTextOf(r: RawRow): string | undefined {
+  if (r.text !== undefined) return r.text.slice(0, BAD_TEXT_CHARS);
+  if (r.value === undefined) return undefined;
+  const t = JSON.stringify(r.value) ?? String(r.value);
+  return t.slice(0, BAD_TEXT_CHARS);
 }
 
 export interface ParsedDataset {
@@ -62,7 +74,7 @@ export interface ParsedDataset {
 // ---- file readers -----------------------------------------------------------------------------
 
 function readJsonl(text: string): RawRow[] {
-  return readJsonlRows(text, jsonErrorText);
+  return readJsonlRows(text, jsonSyntaxError);
 }
 
 function readJsonArray(text: string): RawRow[] {
@@ -70,7 +82,7 @@ function readJsonArray(text: string): RawRow[] {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new FormatError('bad-json', `not valid JSON (${(e as Error).message})`);
+    throw new FormatError('bad-json', `not valid JSON (${jsonSyntaxError(e)})`);
   }
   if (!Array.isArray(data)) throw new FormatError('bad-json', 'a .json dataset must be an array of objects');
   const lines = arrayElementLines(text);
@@ -78,8 +90,8 @@ function readJsonArray(text: string): RawRow[] {
 }
 
 /** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
-function parseCsv(text: string): { line: number; fields: string[] }[] {
-  const records: { line: number; fields: string[] }[] = [];
+function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: number }[] {
+  const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
   let fields: string[] = [];
   let field = '';
   let inQuotes = false;
@@ -118,17 +130,35 @@ function parseCsv(text: string): { line: number; fields: string[] }[] {
       start = line;
     } else if (c !== '\r') field += c;
   }
-  if (field !== '' || fields.length) endRecord();
+  if (inQuotes) {
+    // The quote swallowed everything after it: one bad record that says so, not a field count.
+    fields.push(field);
+    records.push({ line: start, fields, unclosedTo: text.endsWith('\n') ? line - 1 : line });
+  } else if (field !== '' || fields.length) endRecord();
   return records;
 }
 
-function readCsv(text: string): RawRow[] {
+function readCsv(name: string, text: string): RawRow[] {
   const records = parseCsv(text);
   if (!records.length) return [];
   const header = records[0].fields.map((h) => h.trim());
+  const twice = header.find((h, i) => header.indexOf(h) !== i);
+  if (twice !== undefined)
+    throw new FormatError('bad-csv', `${name}: the header names "${twice.slice(0, 80)}" twice`);
   return records.slice(1).map((r) => {
+    if (r.unclosedTo !== undefined) {
+      return {
+        line: r.line,
+        error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
+        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+      };
+    }
     if (r.fields.length !== header.length) {
-      return { line: r.line, error: `has ${r.fields.length} fields, the header has ${header.length}` };
+      return {
+        line: r.line,
+        error: `has ${r.fields.length} fields, the header has ${header.length}`,
+        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+      };
     }
     const obj: Record<string, unknown> = {};
     header.forEach((h, i) => {
@@ -182,7 +212,8 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
 export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
-  const raw = kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(text);
+  const raw =
+    kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(name, text);
   return { kind, raw };
 }
 
@@ -253,7 +284,7 @@ export class RowNormalizer {
   push(rawIn: RawRow): void {
     const r = mapRow(rawIn, this.mapping);
     if (!this.#format) {
-      const guess = r.error ? null : guessRowFormat(r.value);
+      const guess = r.error ? null : detectRowFormat(r.value);
       if (!guess) {
         this.#pending.push(r);
         if (this.#pending.length > UNRECOGNISED_ROWS_MAX) this.#unknownFormat();
@@ -281,7 +312,7 @@ export class RowNormalizer {
     const n = r.error ? r.error : normalizeRow(format, r.value);
     if (typeof n === 'string') {
       this.#badCount++;
-      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n });
+      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
       return;
     }
     this.#rowCount++;
@@ -289,12 +320,22 @@ export class RowNormalizer {
   }
 
   #unknownFormat(): never {
+    if (this.#pending.length === 0)
+      throw new FormatError('empty-dataset', `${this.name}: no rows in the file`);
+    // No row could be read at all: that, not the columns, is what is wrong with the file.
+    if (this.#pending.every((r) => r.error)) {
+      const [bad, more] = [this.#pending[0], this.#pending.length - 1];
+      throw new FormatError(
+        'bad-json',
+        `${this.name}:${bad.line}: ${bad.error}${more ? ` (and ${more} more bad row${more > 1 ? 's' : ''})` : ''}`,
+      );
+    }
     const first = this.#pending.find((r) => !r.error && isObj(r.value));
     const cols = first ? Object.keys(first.value as object) : [];
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); give a mapping, e.g. {"prompt": "${cols[0]}", "completion": "${cols[1] ?? cols[0]}"}`,
+        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); map them, e.g. --map prompt=${cols[0]} --map completion=${cols[1] ?? cols[0]}`,
       );
     }
     throw new FormatError(

@@ -5,16 +5,23 @@
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
 // and the event loop (serve's, with every window on it) is free between chunks. JSON arrays, CSV and
 // Parquet are read whole and then checked in chunks that yield to the loop.
-// Bad rows are reported with their line (the first BAD_ROWS_KEPT of them; all are counted); with
-// onBadRows 'refuse' any bad row fails the import and nothing is stored.
+// Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
+// review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
+// is stored.
+// Importing under a name the library already has (by default the file's name) adds a VERSION to
+// that dataset rather than a second dataset of the same name: one name is one dataset, its versions
+// say what changed, runs keep pointing at the exact version they used, and rows the dataset already
+// had keep their ids, so their tags and ratings carry over. A file whose rows are exactly the latest
+// version's adds nothing ('unchanged'). To keep both apart, import under another name.
 
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import { basename, extname, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { FormatError } from '../../../native-runtime/errors.ts';
-import { jsonErrorText } from '../../../native-runtime/training/data-formats.ts';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
+import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -25,15 +32,25 @@ import {
   readParquetRows,
   readRawRows,
 } from './dataset-formats.ts';
-import { type DatasetRecord, type DatasetVersion, getDataset, recordVersion } from './datasets.ts';
-import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
+import {
+  checkDatasetName,
+  type DatasetRecord,
+  type DatasetVersion,
+  findDatasetByName,
+  getDataset,
+  recordVersion,
+  type VersionMeta,
+} from './datasets.ts';
+import { type FrozenFile, FrozenFileWriter, readFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
 export interface ImportInput {
   path: string;
+  /** The name the file had for the user (an upload's file name); default: the path's. */
+  sourceName?: string;
   name?: string;
   format?: DatasetFormat | 'auto';
-  /** Add a version to this dataset instead of creating a new one. */
+  /** Add a version to this dataset instead of the one named `name` (or a new one). */
   datasetId?: number;
   /** 'skip' (default): keep good rows, report the bad ones. 'refuse': any bad row fails the import. */
   onBadRows?: 'skip' | 'refuse';
@@ -47,6 +64,11 @@ export interface ImportInput {
 export interface ImportResult {
   dataset: DatasetRecord;
   version: DatasetVersion;
+  /**
+   * 'created': a new dataset; 'new-version': a version added to the dataset of that name (or
+   * datasetId); 'unchanged': the rows are exactly its latest version's, so nothing was added.
+   */
+  action: 'created' | 'new-version' | 'unchanged';
   /** Rows left out, with the line each starts on (the first BAD_ROWS_KEPT; the version counts all). */
   rejected: BadRow[];
 }
@@ -54,6 +76,8 @@ export interface ImportResult {
 /** A file's rows normalised and frozen, not yet recorded in the library. */
 export interface PreparedImport {
   src: string;
+  /** The file's name as the user knows it (messages, the dataset's default name). */
+  shownName: string;
   format: DatasetFormat;
   file: FrozenFile;
   bad: BadRow[];
@@ -66,8 +90,11 @@ const ROWS_PER_TURN = 2000;
 
 function sourceFile(path: string): string {
   const src = resolve(path);
-  if (!existsSync(src) || !statSync(src).isFile())
-    throw new FormatError('missing-file', `${src}: no such file`);
+  if (!existsSync(src)) throw new FormatError('missing-file', `${src}: no such file`);
+  const st = statSync(src);
+  if (st.isDirectory())
+    throw new FormatError('not-a-file', `${src} is a folder; give a JSONL, JSON, CSV or Parquet file`);
+  if (!st.isFile()) throw new FormatError('not-a-file', `${src} is not a regular file`);
   return src;
 }
 
@@ -75,6 +102,7 @@ function sourceFile(path: string): string {
 class Preparation {
   readonly writer: FrozenFileWriter;
   readonly normalizer: RowNormalizer;
+  readonly shownName: string;
   #seen = 0;
 
   constructor(
@@ -82,8 +110,9 @@ class Preparation {
     readonly src: string,
     readonly input: ImportInput,
   ) {
+    this.shownName = input.sourceName ?? basename(src);
     this.writer = new FrozenFileWriter(dataDir);
-    this.normalizer = new RowNormalizer(basename(src), input.format, input.mapping, (row) =>
+    this.normalizer = new RowNormalizer(this.shownName, input.format, input.mapping, (row) =>
       this.writer.write(row),
     );
   }
@@ -96,7 +125,7 @@ class Preparation {
   }
 
   finish(): PreparedImport {
-    const name = basename(this.src);
+    const name = this.shownName;
     const where = (b: BadRow) => `${name}:${b.line}: ${b.message}`;
     const { format, bad, badCount, rowCount } = this.normalizer.finish();
     if (badCount && this.input.onBadRows === 'refuse') {
@@ -108,7 +137,7 @@ class Preparation {
       throw new FormatError('empty-dataset', `${name}: no usable ${format} rows${first}`);
     }
     this.input.onProgress?.(this.#seen, this.#seen);
-    return { src: this.src, format, file: this.writer.finish(), bad, badCount };
+    return { src: this.src, shownName: name, format, file: this.writer.finish(), bad, badCount };
   }
 }
 
@@ -148,7 +177,7 @@ async function streamJsonl(src: string, p: Preparation): Promise<void> {
     try {
       p.push({ line: n, value: JSON.parse(s) }, null);
     } catch (e) {
-      p.push({ line: n, error: `not valid JSON (${jsonErrorText(e)})` }, null);
+      p.push({ line: n, error: `not valid JSON (${jsonSyntaxError(e)})`, text: s.slice(0, 500) }, null);
     }
   }
 }
@@ -164,7 +193,7 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
       const raw =
         kind === 'parquet'
           ? await readParquetRows(await readFile(src))
-          : readRawRows(basename(src), await readFile(src, 'utf8')).raw;
+          : readRawRows(p.shownName, await readFile(src, 'utf8')).raw;
       for (let i = 0; i < raw.length; i++) {
         if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();
         p.push(raw[i], raw.length);
@@ -177,17 +206,68 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
   }
 }
 
-/** Records a prepared file as a new version (of `input.datasetId`, or of a new dataset). */
-export function recordImport(lib: Library, prepared: PreparedImport, input: ImportInput): ImportResult {
-  const { dataset, version } = recordVersion(lib, prepared.file, {
-    datasetId: input.datasetId,
-    name: input.name?.trim() || basename(prepared.src, extname(prepared.src)),
+/** Older full versions a re-import looks in for rows the latest version had dropped. */
+const INHERIT_FROM_OLDER = 4;
+
+/** Where a prepared file goes and with which row ids: decided before the write transaction. */
+interface ImportPlan {
+  prepared: PreparedImport;
+  /** The dataset it becomes a version of (null: a new dataset named `meta.name`). */
+  target: DatasetRecord | null;
+  meta: VersionMeta;
+}
+
+/**
+ * Decides where a prepared file goes (see the header): the dataset `datasetId`, else the dataset of
+ * its name, else a new one; and which rows keep their ids. Reads files, writes nothing.
+ */
+function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput): ImportPlan {
+  let target = input.datasetId != null ? getDataset(lib, input.datasetId) : null;
+  const shown = prepared.shownName;
+  const name = target?.name ?? checkDatasetName(input.name?.trim() || basename(shown, extname(shown)));
+  if (!target) {
+    target = findDatasetByName(lib, name);
+    if (target?.isDemo && !input.isDemo)
+      throw new ValidationError(
+        'name-taken',
+        `"${name}" is the demo dataset's name; import under another name`,
+      );
+  }
+  const meta: VersionMeta = {
+    name,
     isDemo: input.isDemo,
     format: prepared.format,
+    rejects: prepared.bad,
     rejectedCount: prepared.badCount,
-    sourcePath: prepared.src,
-  });
-  return { dataset, version, rejected: prepared.bad };
+    sourcePath: input.sourceName ?? prepared.src,
+  };
+  if (!target || prepared.file.contentHash === target.latest.contentHash) return { prepared, target, meta };
+  // Rows the dataset already had keep their ids (and so their annotations): the latest version's
+  // first, then a few older full versions' for rows it had dropped (not all: a dataset may have
+  // thousands of versions, each a file to read).
+  const older = target.versions.filter((v) => v.split === null && v.id !== target.latest.id);
+  const rowIds = inheritRowIds(
+    readFrozenRows(join(lib.dataDir, prepared.file.rel)),
+    ...[target.latest, ...older.slice(0, INHERIT_FROM_OLDER)].map((v) => ({
+      rows: readFrozenRows(v.filePath),
+      ids: versionRowIds(lib, v),
+    })),
+  );
+  return { prepared, target, meta: { ...meta, datasetId: target.id, rowIds } };
+}
+
+/** Records a planned import (one short write transaction), or nothing when it is unchanged. */
+function commitRecord(lib: Library, plan: ImportPlan): ImportResult {
+  const { prepared, target } = plan;
+  if (target && prepared.file.contentHash === target.latest.contentHash)
+    return { dataset: target, version: target.latest, action: 'unchanged', rejected: prepared.bad };
+  const r = recordVersion(lib, prepared.file, plan.meta);
+  return { ...r, action: target ? 'new-version' : 'created', rejected: prepared.bad };
+}
+
+/** Records a prepared file: a version of `input.datasetId`, of the dataset of its name, or a new one. */
+export function recordImport(lib: Library, prepared: PreparedImport, input: ImportInput): ImportResult {
+  return commitRecord(lib, planRecord(lib, prepared, input));
 }
 
 /** Imports any supported file (streamed where it can be; see the header). */
@@ -205,8 +285,8 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
   if (extname(src).toLowerCase() === '.parquet')
     throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId);
-  const { raw } = readRawRows(basename(src), readFileSync(src, 'utf8'));
   const p = new Preparation(lib.dataDir, src, input);
+  const { raw } = readRawRows(p.shownName, readFileSync(src, 'utf8'));
   let prepared: PreparedImport;
   try {
     for (const r of raw) p.push(r, raw.length);
@@ -220,9 +300,9 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
 
 /**
  * A dataset given as a library id ("4": its latest full version) or a file. A file is read and
- * frozen now, strictly (the first bad row fails naming file:line), and recorded as a new dataset
- * when the returned function is called — inside the caller's write transaction, which then stays
- * short however big the file is.
+ * frozen now, strictly (the first bad row fails naming file:line), and recorded (as recordImport
+ * does: a version of the dataset of its name, or a new dataset) when the returned function is
+ * called — inside the caller's write transaction, which then stays short however big the file is.
  */
 export async function datasetRef(
   lib: Library,
@@ -235,8 +315,8 @@ export async function datasetRef(
     return () => getDataset(lib, id).latest;
   }
   const input: ImportInput = { path: ref, format, onBadRows: 'refuse' };
-  const prepared = await prepareImport(lib.dataDir, input);
-  return () => recordImport(lib, prepared, input).version;
+  const plan = planRecord(lib, await prepareImport(lib.dataDir, input), input);
+  return () => commitRecord(lib, plan).version;
 }
 
 /** datasetRef, recorded at once: the version of a library id, or of a file imported strictly. */

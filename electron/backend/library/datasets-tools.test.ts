@@ -8,9 +8,10 @@ import { after, test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
+import { annotateRows } from './dataset-annotations.ts';
 import { editDataset, splitDataset } from './dataset-edits.ts';
 import { importDataset, importDatasetFile } from './dataset-import.ts';
-import { annotateRows, datasetRows, readVersionRows } from './dataset-rows.ts';
+import { datasetRows, readVersionRows } from './dataset-rows.ts';
 import { getDataset } from './datasets.ts';
 import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
@@ -21,7 +22,7 @@ let n = 0;
 const libs: Library[] = [];
 after(() => libs.forEach(closeLibrary));
 function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`), { seedDemo: false });
+  const lib = openLibrary(join(root, `lib-${n++}`));
   libs.push(lib);
   return lib;
 }
@@ -40,7 +41,9 @@ test('CSV with other column names: refused with the columns named, imported with
   assert.throws(
     () => importDataset(lib, { path: p }),
     (e: unknown) =>
-      e instanceof FormatError && /columns: question, answer/.test(e.message) && /mapping/.test(e.message),
+      e instanceof FormatError &&
+      /columns: question, answer/.test(e.message) &&
+      /--map prompt=question --map completion=answer/.test(e.message),
   );
   const r = importDataset(lib, { path: p, mapping: { prompt: 'question', completion: 'answer' } });
   assert.equal(r.version.rowCount, 2);
@@ -63,8 +66,8 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   assert.deepEqual(
     r.rejected.map((b) => [b.line, b.message]),
     [
-      [2, 'missing "completion"'],
-      [4, '"completion" is empty'],
+      [2, 'no completion (expected a "completion" or "output" field)'],
+      [4, 'the completion is empty'],
     ],
   );
   assert.deepEqual(readVersionRows(lib, r.version.id), [
@@ -135,7 +138,8 @@ test('ratings, tags and notes; filters by tag, rating, search; metadata follows 
   assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [10], rating: 3 }), ValidationError);
   assert.throws(() => annotateRows(lib, { datasetId: ds, indices: [0], rating: 6 }), ValidationError);
 
-  // Edit: a new frozen version; the old one is unchanged; metadata follows the unchanged rows.
+  // Edit: a new frozen version; the old one is unchanged; metadata follows the rows (an edited row
+  // is still that row: fixing a typo keeps its tags).
   const e = editDataset(lib, {
     datasetId: ds,
     remove: [0],
@@ -149,8 +153,8 @@ test('ratings, tags and notes; filters by tag, rating, search; metadata follows 
   assert.deepEqual(readVersionRows(lib, e.version.id)[1], { prompt: 'p2 pears', completion: 'c2' });
   assert.deepEqual(
     datasetRows(lib, { datasetId: ds, tag: 'math' }).meta.map((m) => m.index),
-    [0, 2, 6],
-    'edited row 2 lost its tags',
+    [0, 1, 2, 6],
+    'the rows keep their tags in the new version, the edited one too',
   );
   assert.equal(getDataset(lib, ds).latest.id, e.version.id);
   assert.throws(

@@ -1,16 +1,22 @@
-// Datasets in the library: the dataset and version records, and freezing rows as a new version.
+// Datasets in the library: the dataset and version records, names, and freezing rows as a new version.
 // A version's rows live in a content-addressed file (frozen-files.ts) written BEFORE its row is
 // inserted, so a crash leaves at worst an unreferenced file, never a version pointing at a partial
 // one. A version never changes; importing into an existing dataset adds a version (dataset-import.ts),
-// and so do editing rows and splitting (dataset-edits.ts). Per-row tags, ratings and notes sit beside
-// the frozen rows (dataset-rows.ts).
+// and so do editing rows, splitting and dropping duplicates (dataset-edits.ts). With its record the
+// same transaction stores the id of each of its rows (dataset_version_rows: a row keeps its id into
+// later versions, so its tags and ratings — dataset-annotations.ts — follow it) and the lines its
+// import left out (dataset_rejects, read back by dataset-rows.ts).
 
 import { join } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
-import type { DatasetFormat, DatasetRow } from './dataset-formats.ts';
+import type { BadRow, DatasetFormat, DatasetRow } from './dataset-formats.ts';
 import { type FrozenFile, writeFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { checkName } from './names.ts';
+
+export type SplitPart = 'train' | 'validation' | 'test';
+export const SPLIT_PARTS = ['train', 'validation', 'test'] as const satisfies readonly SplitPart[];
 
 export interface DatasetVersion {
   id: number;
@@ -24,10 +30,11 @@ export interface DatasetVersion {
   /** Absolute path of the normalised JSONL rows. */
   filePath: string;
   sizeBytes: number;
+  /** The file it was imported from (a path, or the name of an uploaded file). */
   sourcePath: string | null;
   /** Split children: the version they were cut from, which part, and the seed. */
   parentVersionId: number | null;
-  split: 'train' | 'validation' | 'test' | null;
+  split: SplitPart | null;
   splitSeed: number | null;
   note: string | null;
   createdAt: number;
@@ -56,7 +63,7 @@ interface VersionRow {
   size_bytes: number;
   source_path: string | null;
   parent_version_id: number | null;
-  split: 'train' | 'validation' | 'test' | null;
+  split: SplitPart | null;
   split_seed: number | null;
   note: string | null;
   created_at: number;
@@ -106,7 +113,45 @@ function toDataset(lib: Library, d: DatasetRow_): DatasetRecord {
   };
 }
 
-/** Refuses a source path that is relative or climbs with '..' (an RPC client names files exactly). */
+// ---- row ids --------------------------------------------------------------------------------------
+
+export function encodeRowIds(ids: readonly number[]): Buffer {
+  const b = Buffer.alloc(ids.length * 4);
+  ids.forEach((id, i) => {
+    b.writeUInt32LE(id, i * 4);
+  });
+  return b;
+}
+
+export function decodeRowIds(b: Buffer): number[] {
+  const out = new Array<number>(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readUInt32LE(i * 4);
+  return out;
+}
+
+/** The stored row ids of a version, or null for a version stored before rows had ids. */
+export function storedRowIds(lib: Library, versionId: number): number[] | null {
+  const r = lib.db.prepare('SELECT row_ids FROM dataset_version_rows WHERE version_id = ?').get(versionId) as
+    | { row_ids: Buffer }
+    | undefined;
+  return r ? decodeRowIds(r.row_ids) : null;
+}
+
+/** Gives every null entry a fresh id of the dataset (inside the caller's write transaction). */
+export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (number | null)[]): number[] {
+  const { next_row_id: start } = lib.db
+    .prepare('SELECT next_row_id FROM datasets WHERE id = ?')
+    .get(datasetId) as { next_row_id: number };
+  let next = start;
+  const out = ids.map((id) => id ?? next++);
+  if (next !== start) lib.db.prepare('UPDATE datasets SET next_row_id = ? WHERE id = ?').run(next, datasetId);
+  return out;
+}
+
+// ---- recording a version ------------------------------------------------------------------------------
+
+/** Characters of a rejected line kept to show it (the import keeps the first BAD_ROWS_KEPT lines). */
+export const REJECT_TEXT_CHARS = 500;
 
 /** What a new version records besides its file. */
 export interface VersionMeta {
@@ -115,10 +160,14 @@ export interface VersionMeta {
   name?: string;
   isDemo?: boolean;
   format: DatasetFormat;
+  /** The id of each row (null: a new row); all new when omitted. */
+  rowIds?: readonly (number | null)[];
+  /** The lines the import left out, kept to review (rejectedCount counts all of them). */
+  rejects?: readonly BadRow[];
   rejectedCount?: number;
   sourcePath?: string | null;
   parentVersionId?: number | null;
-  split?: 'train' | 'validation' | 'test' | null;
+  split?: SplitPart | null;
   splitSeed?: number | null;
   note?: string | null;
 }
@@ -141,6 +190,8 @@ export function recordVersion(
   file: FrozenFile,
   m: VersionMeta,
 ): { dataset: DatasetRecord; version: DatasetVersion } {
+  if (m.rowIds && m.rowIds.length !== file.rowCount)
+    throw new Error(`recordVersion: ${m.rowIds.length} row ids for ${file.rowCount} rows`);
   const now = Date.now();
   const { datasetId, v } = writeTransaction(lib.db, () => {
     checkDatasetExists(lib, m.datasetId);
@@ -176,6 +227,15 @@ export function recordVersion(
         m.splitSeed ?? null,
         m.note ?? null,
       ) as VersionRow;
+    const ids = allocateRowIds(lib, datasetId, m.rowIds ?? new Array<null>(file.rowCount).fill(null));
+    lib.db
+      .prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)')
+      .run(v.id, encodeRowIds(ids));
+    const reject = lib.db.prepare(
+      'INSERT OR IGNORE INTO dataset_rejects (version_id, line, message, text) VALUES (?, ?, ?, ?)',
+    );
+    for (const b of m.rejects ?? [])
+      reject.run(v.id, b.line, b.message, b.text?.slice(0, REJECT_TEXT_CHARS) ?? null);
     return { datasetId, v };
   });
   return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
@@ -203,6 +263,14 @@ export function getDataset(lib: Library, id: number): DatasetRecord {
   return toDataset(lib, d);
 }
 
+/** The newest dataset called `name` (names are unique from now on; older libraries may repeat one). */
+export function findDatasetByName(lib: Library, name: string): DatasetRecord | null {
+  const d = lib.db
+    .prepare('SELECT * FROM datasets WHERE name = ? ORDER BY id DESC LIMIT 1')
+    .get(name.trim()) as DatasetRow_ | undefined;
+  return d ? toDataset(lib, d) : null;
+}
+
 export function getDatasetVersion(lib: Library, versionId: number): DatasetVersion {
   const v = lib.db.prepare('SELECT * FROM dataset_versions WHERE id = ?').get(versionId) as
     | VersionRow
@@ -223,8 +291,34 @@ export function versionOf(
   return { ds, v };
 }
 
+// ---- names and removal -------------------------------------------------------------------------
+
+/** A dataset name: trimmed, 1–200 characters, no control characters (names.ts). */
+export function checkDatasetName(name: string): string {
+  return checkName(name, 'dataset');
+}
+
+/** Renames a dataset; the name must not belong to another one. */
+export function renameDataset(lib: Library, id: number, name: string): DatasetRecord {
+  const n = checkDatasetName(name);
+  writeTransaction(lib.db, () => {
+    getDataset(lib, id);
+    const other = lib.db.prepare('SELECT id FROM datasets WHERE name = ? AND id != ?').get(n, id) as
+      | { id: number }
+      | undefined;
+    if (other)
+      throw new ValidationError('name-taken', `another dataset (id ${other.id}) is already called "${n}"`);
+    lib.db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(n, id);
+  });
+  return getDataset(lib, id);
+}
+
+/**
+ * Removes a dataset and its versions from the index. Frozen files stay (another version may share
+ * one); runs and adapters keep their history (their version reference becomes null).
+ */
 export function removeDataset(lib: Library, id: number): { id: number } {
-  const res = lib.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+  const res = writeTransaction(lib.db, () => lib.db.prepare('DELETE FROM datasets WHERE id = ?').run(id));
   if (res.changes === 0) throw new ValidationError('not-found', `no dataset with id ${id}`);
   return { id };
 }

@@ -13,17 +13,31 @@ import { cpus } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import { writeTransaction } from '../db/database.ts';
 import type { Library } from './library.ts';
 import { getSetting, setSetting } from './settings.ts';
 
 export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 
-/** What the person's own environment said at start-up (so clearing a setting restores it). */
-const launchEnv = {
-  HF_TOKEN: process.env.HF_TOKEN,
-  HF_HUB_CACHE: process.env.HF_HUB_CACHE,
-  REFT_STUDIO_THREADS: process.env.REFT_STUDIO_THREADS,
-};
+type EnvName = 'HF_TOKEN' | 'HF_HUB_CACHE' | 'REFT_STUDIO_THREADS';
+
+/**
+ * The person's own value of each variable (so clearing a setting restores it), and the value this
+ * module last wrote. A variable that differs from what we wrote was set by someone else (the shell
+ * this process started in, a host that set it before creating a backend): that is the own value now.
+ * Snapshotting at import instead lost every value set between the import and the first backend.
+ */
+const own: Partial<Record<EnvName, string>> = {};
+const wrote = new Map<EnvName, string | undefined>();
+
+function ownValue(name: EnvName): string | undefined {
+  const current = process.env[name];
+  if (!wrote.has(name) || wrote.get(name) !== current) {
+    if (current === undefined) delete own[name];
+    else own[name] = current;
+  }
+  return own[name];
+}
 
 export interface EnvironmentReport {
   dataDir: string;
@@ -58,10 +72,11 @@ function threadsSetting(lib: Library): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
-function setEnv(name: keyof typeof launchEnv, value: string | null): void {
-  const v = value ?? launchEnv[name];
-  if (v === undefined || v === null) delete process.env[name];
+function setEnv(name: EnvName, value: string | null): void {
+  const v = value ?? ownValue(name);
+  if (v === undefined) delete process.env[name];
   else process.env[name] = v;
+  wrote.set(name, v);
 }
 
 /** Applies the stored preferences to this process's environment (start-up and after each change). */
@@ -74,9 +89,9 @@ export function applyEnvironment(lib: Library): void {
 
 export function environmentReport(lib: Library): EnvironmentReport {
   const token = str(getSetting(lib, 'hub.token'));
-  const envToken = str(launchEnv.HF_TOKEN);
+  const envToken = str(ownValue('HF_TOKEN'));
   const cache = str(getSetting(lib, 'hub.cachePath'));
-  const envCache = str(launchEnv.HF_HUB_CACHE);
+  const envCache = str(ownValue('HF_HUB_CACHE'));
   const shown = token ?? envToken;
   return {
     dataDir: lib.dataDir,
@@ -114,12 +129,12 @@ export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentR
     );
   if (c.hubCachePath && !isAbsolute(c.hubCachePath.trim()))
     throw new ValidationError('bad-path', 'the cache folder must be a full path (e.g. /home/me/hf-cache)');
-  lib.db.transaction(() => {
+  writeTransaction(lib.db, () => {
     if (c.device !== undefined) setSetting(lib, 'engine.device', c.device === 'cpu' ? null : c.device);
     if (c.threads !== undefined) setSetting(lib, 'engine.threads', c.threads === 0 ? null : c.threads);
     if (c.hubToken !== undefined) setSetting(lib, 'hub.token', c.hubToken?.trim() || null);
     if (c.hubCachePath !== undefined) setSetting(lib, 'hub.cachePath', c.hubCachePath?.trim() || null);
-  })();
+  });
   applyEnvironment(lib);
   return environmentReport(lib);
 }

@@ -27,8 +27,8 @@ import { parsePositions, planInterventions } from '../../../native-runtime/train
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
-import { type PlannedRun, planRun, type RunParams } from '../jobs/training.ts';
 import type { Library } from './library.ts';
+import { type PlannedRun, planRun, type RunParams } from './run-plan.ts';
 
 export interface RunEstimate {
   interventions: number;

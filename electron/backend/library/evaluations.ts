@@ -1,7 +1,7 @@
 // Evaluations of adapters, stored with the adapter: which dataset version, which kind (loss,
 // exact-match, multiple-choice, compare), the metrics and sample outputs. A row is inserted as
-// 'running' before the engine starts, so a crash leaves a visible 'interrupted' row (fixed at the next
-// start by markStaleEvaluations), never a silent gap.
+// 'running' before the engine starts, so a crash leaves a visible 'interrupted' row (set by the first
+// start-up check whose owner lock is gone, db/database.ts), never a silent gap.
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { EvalKind, EvalSample } from '../../../native-runtime/evaluation/evaluate.ts';
@@ -64,10 +64,10 @@ export function createEvaluation(
 ): EvaluationRecord {
   const row = lib.db
     .prepare(
-      `INSERT INTO evaluations (adapter_id, model_id, dataset_version_id, kind, status, metrics_json, created_at)
-       VALUES (?, ?, ?, ?, 'running', '{}', ?) RETURNING *`,
+      `INSERT INTO evaluations (adapter_id, model_id, dataset_version_id, kind, status, metrics_json, owner_token, created_at)
+       VALUES (?, ?, ?, ?, 'running', '{}', ?, ?) RETURNING *`,
     )
-    .get(e.adapterId, e.modelId, e.datasetVersionId, e.kind, Date.now()) as Row;
+    .get(e.adapterId, e.modelId, e.datasetVersionId, e.kind, lib.owner.token, Date.now()) as Row;
   return toRecord(row);
 }
 
@@ -113,10 +113,4 @@ export function listEvaluations(lib: Library, filter: { adapterId?: number } = {
           .all(filter.adapterId)
       : lib.db.prepare('SELECT * FROM evaluations ORDER BY id DESC').all();
   return (rows as Row[]).map(toRecord);
-}
-
-/** Start-up: evaluations left 'running' by a process that stopped. */
-export function markStaleEvaluations(lib: Library): number {
-  return lib.db.prepare("UPDATE evaluations SET status = 'interrupted' WHERE status = 'running'").run()
-    .changes;
 }

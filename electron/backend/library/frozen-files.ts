@@ -3,6 +3,7 @@
 // same folder (hashing as it goes, so memory stays bounded whatever the size), fsyncs it and renames
 // it to its hash; a file already there with that name is complete (it was renamed into place), so
 // the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up.
+// readFrozenRows reads one back (parsed rows of the last few files are kept).
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import {
@@ -11,11 +12,13 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readFileSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir } from '../../../native-runtime/formats/atomic-write.ts';
 import type { DatasetRow } from './dataset-formats.ts';
 
@@ -114,4 +117,23 @@ export function writeFrozenRows(dataDir: string, rows: Iterable<DatasetRow>): Fr
     w.abort();
     throw e;
   }
+}
+
+// Frozen files never change, so parsed rows can be kept (a few files).
+const rowsCache = new Map<string, DatasetRow[]>();
+const ROWS_CACHED = 4;
+
+/** All rows of a frozen file (absolute path), parsed. Do not modify the array. */
+export function readFrozenRows(path: string): readonly DatasetRow[] {
+  const hit = rowsCache.get(path);
+  if (hit) return hit;
+  if (!existsSync(path))
+    throw new FormatError('missing-file', `dataset file ${path} is missing from the data folder`);
+  const rows = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => JSON.parse(l) as DatasetRow);
+  rowsCache.set(path, rows);
+  while (rowsCache.size > ROWS_CACHED) rowsCache.delete(rowsCache.keys().next().value as string);
+  return rows;
 }

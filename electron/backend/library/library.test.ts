@@ -17,7 +17,7 @@ import {
 import { importDataset } from './dataset-import.ts';
 import { datasetRows } from './dataset-rows.ts';
 import { getDataset, listDatasets } from './datasets.ts';
-import { DEMO_DATASET_NAME, DEMO_MODEL_NAME } from './demo.ts';
+import { DEMO_DATASET_NAME, DEMO_MODEL_NAME, seedDemo } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { addModel, listModels, removeModel, STORED_CONFIG_BYTES } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
@@ -25,12 +25,14 @@ import { getSetting, setSetting } from './settings.ts';
 
 const root = tempDir('reft-lib-');
 let n = 0;
-const open = (opts = { seedDemo: false }): Library => openLibrary(join(root, `lib-${n++}`), opts);
+const open = (): Library => openLibrary(join(root, `lib-${n++}`));
 const LLAMA = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
 
-test('first start seeds the demo model and dataset once; removing them is permanent', () => {
+test('a host seeds the demo model and dataset once; removing them is permanent', () => {
   const dir = join(root, 'demo');
   let lib = openLibrary(dir);
+  assert.equal(listModels(lib).length, 0, 'opening the library seeds nothing by itself');
+  assert.equal(seedDemo(lib), true);
   const models = listModels(lib);
   const datasets = listDatasets(lib);
   assert.deepEqual(
@@ -44,6 +46,7 @@ test('first start seeds the demo model and dataset once; removing them is perman
   removeModel(lib, models[0].id);
   closeLibrary(lib);
   lib = openLibrary(dir);
+  assert.equal(seedDemo(lib), false);
   assert.equal(listModels(lib).length, 0, 'not seeded again');
   closeLibrary(lib);
 });
@@ -112,12 +115,23 @@ test('datasets: import freezes normalised rows with a content hash; bad rows are
   assert.equal(r.version.rowCount, 2);
   const body = readFileSync(r.version.filePath);
   assert.equal(createHash('sha256').update(body).digest('hex'), r.version.contentHash);
+  const same = importDataset(lib, { path: src, datasetId: r.dataset.id });
+  assert.equal(same.action, 'unchanged', 'the same rows again add no version');
+  assert.equal(same.version.id, r.version.id);
+  writeFileSync(
+    src,
+    '{"prompt":"a","completion":"b"}\n{"prompt":"c","completion":"d"}\n{"prompt":"e","completion":"f"}\n',
+  );
   const v2 = importDataset(lib, { path: src, datasetId: r.dataset.id });
+  assert.equal(v2.action, 'new-version');
   assert.equal(v2.version.version, 2);
   assert.equal(getDataset(lib, r.dataset.id).versions.length, 2);
   const page = datasetRows(lib, { datasetId: r.dataset.id, offset: 1, limit: 5 });
-  assert.equal(page.total, 2);
-  assert.deepEqual(page.rows, [{ prompt: 'c', completion: 'd' }]);
+  assert.equal(page.total, 3);
+  assert.deepEqual(page.rows, [
+    { prompt: 'c', completion: 'd' },
+    { prompt: 'e', completion: 'f' },
+  ]);
   closeLibrary(lib);
 });
 
@@ -178,6 +192,38 @@ test('adapters: register, tag, rename, remove (files deleted only inside the dat
   assert.deepEqual(removeAdapter(lib, b.id), { id: b.id, deletedFiles: false });
   assert.equal(existsSync(outside), true);
   assert.throws(() => getAdapter(lib, a.id), ValidationError);
+  closeLibrary(lib);
+});
+
+test("names of adapters and models follow the datasets' rule: no control characters, at most 200", () => {
+  const lib = open();
+  const a = registerAdapter(lib, {
+    name: 'ok',
+    path: join(root, 'n-a'),
+    type: 'loreft',
+    baseModelFingerprint: 'f',
+  });
+  const refused = (fn: () => unknown, what: RegExp) =>
+    assert.throws(fn, (e: ValidationError) => e.code === 'bad-name' && what.test(e.message));
+  // A newline in a name broke every table the CLI prints (and a log line in the studio).
+  refused(() => renameAdapter(lib, a.id, 'two\nlines'), /^an adapter name cannot hold control characters$/);
+  refused(() => renameAdapter(lib, a.id, 'x'.repeat(201)), /^an adapter name is at most 200 characters$/);
+  refused(() => renameAdapter(lib, a.id, '  '), /^an adapter needs a name$/);
+  refused(
+    () =>
+      registerAdapter(lib, {
+        name: 'a\tb',
+        path: join(root, 'n-b'),
+        type: 'loreft',
+        baseModelFingerprint: 'f',
+      }),
+    /control characters/,
+  );
+  refused(
+    () => addModel(lib, { path: LLAMA, name: 'bell\u0007' }),
+    /^a model name cannot hold control characters$/,
+  );
+  assert.equal(renameAdapter(lib, a.id, '  Pirate 2 ').name, 'Pirate 2');
   closeLibrary(lib);
 });
 

@@ -1,29 +1,29 @@
 // The library: the database plus the data folder it indexes. Every host (the Electron utility
 // process, `reft-studio serve`, each CLI command and the tests) opens it through openLibrary, so the
-// start-up work (migrations, consistency check, temp-file sweep, demo seeding) happens in one place.
+// start-up work (owner lock, migrations, consistency check, temp-file sweep) happens in one place.
+// Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
+// of models, datasets or settings, which all build on it.
 
 import { join } from 'node:path';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
-import { seedDemo } from './demo.ts';
+import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 
 export interface Library {
   db: Db;
   dataDir: string;
+  /** This process's owner lock: the runs and evaluations it starts record its token. */
+  owner: OwnerLock;
 }
 
-export interface OpenLibraryOptions extends OpenOptions {
-  /** Register the demo model and dataset in an empty library (default true). */
-  seedDemo?: boolean;
-}
-
-export function openLibrary(dataDir: string, opts: OpenLibraryOptions = {}): Library {
+export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
+  // Taken before the start-up check, which then knows this process's own runs.
+  const owner = ownerLock(dataDir);
   const db = openDatabase(dataDir, opts);
-  const lib: Library = { db, dataDir };
+  const lib: Library = { db, dataDir, owner };
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
-    if (opts.seedDemo !== false) seedDemo(lib);
   } catch (e) {
     db.close();
     throw e;

@@ -6,14 +6,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
-import { FILE_LIMITS, readJsonObject } from '../../../native-runtime/formats/json-file.ts';
-import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { checkName } from './names.ts';
 
 export interface ModelInfo {
   path: string;
@@ -124,10 +124,9 @@ export function inspectModelFolder(dir: string): ModelInfo {
   }
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
   const folder = resolveModelDir(path);
-  const spec = loadModelSpec(folder);
-  const config = storedConfig(
-    readJsonObject(join(folder, 'config.json'), 'config.json', FILE_LIMITS.config, 'bad-config'),
-  );
+  // One capped read of config.json: what is stored is what was checked and fingerprinted.
+  const { spec, config: raw } = loadModelSpecWithConfig(folder);
+  const config = storedConfig(raw);
   return {
     path: folder,
     arch: spec.arch,
@@ -243,7 +242,7 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord & { cr
     };
   }
   const snap = snapshotOfPath(info.path);
-  const name = input.name?.trim() || defaultName(info.path);
+  const name = checkName(input.name?.trim() || defaultName(info.path), 'model');
   const row = lib.db
     .prepare(
       `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo,

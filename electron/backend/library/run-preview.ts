@@ -19,9 +19,9 @@ import {
 } from '../../../native-runtime/training/options.ts';
 import { type ExamplePreview, previewExample } from '../../../native-runtime/training/preview.ts';
 import type { RunParams } from '../jobs/run-params.ts';
-import { planRun } from '../jobs/training.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
+import { planRun } from './run-plan.ts';
 
 const KEEP = 2;
 

@@ -75,6 +75,8 @@ export interface RunDetail extends RunRecord {
   samples: RunSample[];
   /** The adapter the run produced, once completed. */
   adapterId: number | null;
+  /** The adapter its last checkpoint was kept as, if it was (so the page offers no second keep). */
+  lastCheckpointAdapterId: number | null;
 }
 
 interface RunRow {
@@ -148,7 +150,25 @@ export function getRun(lib: Library, id: number): RunDetail {
   const adapter = lib.db
     .prepare('SELECT id FROM adapters WHERE run_id = ? ORDER BY id DESC LIMIT 1')
     .get(id) as { id: number } | undefined;
-  return { ...toRecord(row), metrics, checkpoints, samples, adapterId: adapter?.id ?? null };
+  const last = checkpoints.at(-1);
+  const kept = last
+    ? (lib.db
+        .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
+        .get(id, checkpointAdapterPath(lib, id, last.step)) as { id: number } | undefined)
+    : undefined;
+  return {
+    ...toRecord(row),
+    metrics,
+    checkpoints,
+    samples,
+    adapterId: adapter?.id ?? null,
+    lastCheckpointAdapterId: kept?.id ?? null,
+  };
+}
+
+/** The folder a run's checkpoint is copied to when it is kept as an adapter: one per run and step. */
+export function checkpointAdapterPath(lib: Library, runId: number, step: number): string {
+  return resolve(lib.dataDir, 'adapters', `run-${runId}-step-${step}`);
 }
 
 export interface CreateRunInput {
@@ -161,13 +181,13 @@ export interface CreateRunInput {
   totalSteps?: number | null;
 }
 
-/** A new run in 'queued', owned by this process (see the start-up consistency check). */
+/** A new run in 'queued', owned by this process (its owner lock; see db/owner-lock.ts). */
 export function createRun(lib: Library, input: CreateRunInput): RunRecord {
   const row = lib.db
     .prepare(
-      `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, created_at, system_info_json,
-         model_fingerprint, total_steps)
-       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, owner_token, created_at,
+         system_info_json, model_fingerprint, total_steps)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING id`,
     )
     .get(
       input.name ?? null,
@@ -175,6 +195,7 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
       input.datasetVersionId ?? null,
       JSON.stringify(input.config ?? {}),
       process.pid,
+      lib.owner.token,
       Date.now(),
       input.systemInfo ? JSON.stringify(input.systemInfo) : null,
       input.modelFingerprint ?? null,
@@ -212,12 +233,27 @@ export function setRunStatus(lib: Library, id: number, status: RunStatus, error?
     .prepare(
       `UPDATE runs SET status = ?, error = COALESCE(?, error),
          owner_pid = CASE WHEN ? = 'running' THEN ? ELSE owner_pid END,
+         owner_token = CASE WHEN ? = 'running' THEN ? ELSE owner_token END,
          started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END,
          finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
          wall_time_ms = CASE WHEN ? AND started_at IS NOT NULL THEN ? - started_at ELSE wall_time_ms END
        WHERE id = ? AND status NOT IN ('completed', 'failed', 'cancelled')`,
     )
-    .run(status, error ?? null, status, process.pid, status, now, fin ? 1 : 0, now, fin ? 1 : 0, now, id);
+    .run(
+      status,
+      error ?? null,
+      status,
+      process.pid,
+      status,
+      lib.owner.token,
+      status,
+      now,
+      fin ? 1 : 0,
+      now,
+      fin ? 1 : 0,
+      now,
+      id,
+    );
   return res.changes > 0;
 }
 
@@ -257,16 +293,16 @@ function insideDataDir(lib: Library, path: string): boolean {
 /**
  * Deletes a run with its metrics, checkpoints, probe samples and log. Refuses a queued or running run
  * ('not-deletable': cancel or pause it first). Its adapter stays in the library (lineage loses the
- * run). Folders are removed only inside the data folder.
+ * run). Folders are removed only inside the data folder, and only those the run wrote.
  */
 export function deleteRun(lib: Library, id: number): { id: number; deletedFolders: number } {
   const run = getRun(lib, id);
   if (run.status === 'queued' || run.status === 'running') {
     throw new ValidationError('not-deletable', `run ${id} is ${run.status}; cancel or pause it first`);
   }
+  // The run's own folder and each checkpoint it wrote; never the folder a `--checkpoint-dir` named
+  // (it may hold other runs' folders, or the library's datasets: deleting one run wiped them all).
   const folders = new Set<string>([join(lib.dataDir, 'runs', String(id))]);
-  const ckptDir = (run.config as { checkpointDir?: unknown }).checkpointDir;
-  if (typeof ckptDir === 'string') folders.add(ckptDir);
   for (const c of run.checkpoints) folders.add(c.path);
   lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
   let deleted = 0;
@@ -279,16 +315,32 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
 }
 
 /**
- * Puts an unfinished run (paused, interrupted, or queued without a job) back in the queue, owned by
- * this process. Returns false when the run is running or finished.
+ * Statuses a run can be resumed from: stopped on purpose (paused), by a crash or shutdown
+ * (interrupted), or by an error (failed: a moved model folder or a full disk can be put right, and
+ * the run then continues from its last checkpoint instead of being lost).
+ */
+export const RESUMABLE_STATUSES: readonly RunStatus[] = ['paused', 'interrupted', 'failed'];
+
+/** Refuses to resume a run that is not stopped in a resumable state ('not-resumable'). */
+export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
+  if (!RESUMABLE_STATUSES.includes(run.status))
+    throw new ValidationError(
+      'not-resumable',
+      `run ${run.id} is ${run.status}; only paused, interrupted or failed runs can be resumed`,
+    );
+}
+
+/**
+ * Puts an unfinished run (paused, interrupted, failed, or queued without a job) back in the queue,
+ * owned by this process. Returns false when the run is running or finished.
  */
 export function requeueRun(lib: Library, id: number): boolean {
   const res = lib.db
     .prepare(
-      `UPDATE runs SET status = 'queued', owner_pid = ?, error = NULL, finished_at = NULL
-       WHERE id = ? AND status IN ('paused', 'interrupted', 'queued')`,
+      `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, finished_at = NULL
+       WHERE id = ? AND status IN ('paused', 'interrupted', 'failed', 'queued')`,
     )
-    .run(process.pid, id);
+    .run(process.pid, lib.owner.token, id);
   return res.changes > 0;
 }
 

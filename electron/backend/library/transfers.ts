@@ -9,8 +9,9 @@
 // before anything is inflated). Nothing uploaded is ever executed: the importers read data only.
 // Staging folders are removed when their import succeeds, and swept after a day.
 //
-// Downloads are zips in <data>/downloads/<id>.zip, removed once read to the end and swept after an
-// hour (a window that went away mid-download).
+// Downloads (a zip the backend made, or one file such as a dataset's JSONL) are kept as
+// <data>/downloads/<id>.download, removed once read to the end and swept after an hour (a window
+// that went away mid-download).
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -259,6 +260,21 @@ export function uploadedFolder(
   return { dir: root, name: null };
 }
 
+/**
+ * The one file of a finished upload (a dataset file; a lone .zip was unpacked and must have held one
+ * file), with the name the window gave it. Anything else is refused naming what was found.
+ */
+export function uploadedFile(lib: Library, id: string, kind: UploadKind): { path: string; name: string } {
+  const { dir } = uploadedFolder(lib, id, kind);
+  const files = listFiles(dir);
+  if (files.length !== 1)
+    throw new ValidationError(
+      'bad-upload',
+      `upload ${id} holds ${files.length} files; upload one ${kind} file at a time`,
+    );
+  return { path: join(dir, ...files[0].split('/')), name: files[0].split('/').at(-1) as string };
+}
+
 /** Removes an upload's staging folder (after a successful import, or when the window gives up). */
 export function discardUpload(lib: Library, id: string): void {
   rmSync(uploadDir(lib, id), { recursive: true, force: true });
@@ -272,15 +288,38 @@ export interface DownloadInfo {
   sizeBytes: number;
 }
 
-/** Zips `files` (zip path → bytes) as a download named `fileName`. */
-export function makeDownloadZip(lib: Library, fileName: string, files: Zippable): DownloadInfo {
+function downloadPath(lib: Library, id: string): string {
+  return join(lib.dataDir, 'downloads', `${id}.download`);
+}
+
+/**
+ * A new download's id and the file to write it to (atomically; `readDownload` serves it once it
+ * exists). Old downloads a window never fetched are swept here.
+ */
+export function reserveDownload(lib: Library): { downloadId: string; file: string } {
   const root = join(lib.dataDir, 'downloads');
   mkdirSync(root, { recursive: true });
   sweep(root, DOWNLOAD_MAX_AGE_MS);
-  const id = randomBytes(12).toString('hex');
-  const data = zipSync(files, { level: 6, mtime: new Date() });
-  writeFileAtomic(join(root, `${id}.zip`), data);
-  return { downloadId: id, fileName, sizeBytes: data.length };
+  const downloadId = randomBytes(12).toString('hex');
+  return { downloadId, file: downloadPath(lib, downloadId) };
+}
+
+/** Offers `data` as a download named `fileName` (the window saves it under that name). */
+export function makeDownloadFile(lib: Library, fileName: string, data: Uint8Array | string): DownloadInfo {
+  const { downloadId, file } = reserveDownload(lib);
+  writeFileAtomic(file, data);
+  return {
+    downloadId,
+    fileName,
+    sizeBytes: typeof data === 'string' ? Buffer.byteLength(data) : data.length,
+  };
+}
+
+/** Zips every file under `dir` as entries under `prefix/` into `file` (atomically); returns its size. */
+export function zipFolderTo(dir: string, prefix: string, file: string): number {
+  const zip = zipSync(folderEntries(dir, prefix), { level: 6, mtime: new Date() });
+  writeFileAtomic(file, zip);
+  return zip.length;
 }
 
 /** Reads up to `length` bytes of a download from `offset`; the file is removed once read to its end. */
@@ -291,7 +330,7 @@ export function readDownload(
   length: number,
 ): { data: Uint8Array; eof: boolean } {
   if (!ID_RE.test(id)) throw new ValidationError('not-found', `no download ${JSON.stringify(id)}`);
-  const file = join(lib.dataDir, 'downloads', `${id}.zip`);
+  const file = downloadPath(lib, id);
   if (!existsSync(file)) throw new ValidationError('not-found', `no download ${id} (it expired or was read)`);
   const fd = openSync(file, 'r');
   let size: number;

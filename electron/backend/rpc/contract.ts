@@ -27,21 +27,31 @@
 //   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
-//   datasets/import   {path (absolute, no '..'), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat', datasetId?,
-//                      mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, Parquet)
-//                                                                   → {dataset, version, rejected: {line, message}[]}
+//   datasets/import   {path (absolute, no '..') | uploadId (files/*, one file), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat',
+//                      datasetId?, mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, Parquet)
+//                                                                   → {dataset, version, action: 'created'|'new-version'|'unchanged',
+//                                                                     rejected: {line, message, text?}[] (first 200), rejectedCount}
+//                     a name the library has (default: the file's) adds a version to that dataset
+//   datasets/rename   {id, name}                                    → DatasetRecord (error 'name-taken')
 //   datasets/rows     {datasetId, versionId?, offset?=0, limit?=50 (≤1000), tag?, minRating?, maxRating?, unrated?, search?}
 //                                                                   → {datasetId, versionId, format, total, offset, rows, meta: RowMeta[]}
+//   datasets/rejects  {datasetId, versionId?, offset?, limit?}      → {versionId, total, kept, lines: {line, message, text}[]}
 //   datasets/annotate {datasetId, versionId?, indices[], rating?: 1..5|null, addTags?, removeTags?, note?} → RowMeta[]
+//                     (per row: two identical rows are two rows; annotations follow a row into later versions)
 //   datasets/edit     {datasetId, versionId?, set?: {index, row}[], remove?: number[], append?: row[], note?}
 //                                                                   → {dataset, version} (a new frozen version)
 //   datasets/duplicates {datasetId, versionId?, threshold?=0.9, maxPairs?} → {versionId, exact, near: {a, b, similarity}[], ...}
-//   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test}}
+//   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?}
+//                                                                   → {source, version (null: none found), removed: index[]}
+//   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test} (adding up to 1)}
 //                                                                   → {source, train, validation, test} (child versions)
+//   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?}
+//                                                                   → TokenLengthReport (bins, p50/p95, over maxLength, lengths)
+//   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?}                                     → RunRecord[] (newest first, with lastStep/lastLoss)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
-//   runs/start        {modelId, datasetId, datasetVersionId?, evalDatasetVersionId?, name?,
+//   runs/start        {modelId, datasetId, datasetVersionId?, datasetSplit?, evalDatasetVersionId?, evalDatasetSplit?, name?,
 //                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
 //                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
@@ -62,7 +72,7 @@
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?,
 //                      chat?, requestId?}                            → {requestId, text, tokens, finishReason, promptTokens, ms}
 //   generate/cancel   {requestId}                                   → {cancelled}
-//   evaluations/run   {adapterId, datasetId, datasetVersionId?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
+//   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
 //                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter)
 //   evaluations/list  {adapterId?}                                  → EvaluationRecord[]
 //   evaluations/get   {id}                                          → EvaluationRecord
@@ -162,11 +172,13 @@ export type { DownloadProgress } from '../hub/download.ts';
 export type { ScannedModel } from '../hub/scan.ts';
 export type { AdapterExport, ExportFormat } from '../library/adapter-export.ts';
 export type { AdapterLineage, AdapterRecord } from '../library/adapters.ts';
-export type { SplitResult } from '../library/dataset-edits.ts';
+export type { RowMeta } from '../library/dataset-annotations.ts';
+export type { DropDuplicatesResult, SplitResult } from '../library/dataset-edits.ts';
 export type { BadRow, DatasetFormat, DatasetRow } from '../library/dataset-formats.ts';
 export type { ImportResult } from '../library/dataset-import.ts';
-export type { RowMeta, RowsPage } from '../library/dataset-rows.ts';
-export type { DatasetRecord, DatasetVersion } from '../library/datasets.ts';
+export type { RejectedLine, RejectsPage, RowsPage } from '../library/dataset-rows.ts';
+export type { TokenBin, TokenLengthReport } from '../library/dataset-token-stats.ts';
+export type { DatasetRecord, DatasetVersion, SplitPart } from '../library/datasets.ts';
 export type { DuplicatePair, DuplicateReport } from '../library/dedupe.ts';
 export type { EnvironmentReport } from '../library/environment.ts';
 export type { RunEstimate } from '../library/estimates.ts';

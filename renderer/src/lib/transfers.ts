@@ -96,7 +96,12 @@ export async function saveDownload(
     onProgress?.(info.sizeBytes ? offset / info.sizeBytes : 1);
     if (r.eof) break;
   }
-  const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type: 'application/zip' }));
+  const type = /\.zip$/i.test(info.fileName)
+    ? 'application/zip'
+    : /\.jsonl$/i.test(info.fileName)
+      ? 'application/jsonl'
+      : 'application/octet-stream';
+  const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = info.fileName;

@@ -23,6 +23,8 @@ export interface RendererBridge {
   connect(): void;
   /** The native folder picker (absent in older bridges and in a browser). */
   pickFolder?(opts?: { title?: string; create?: boolean }): Promise<string | null>;
+  /** The native file picker, for dataset files (absent in older bridges and in a browser). */
+  pickFile?(opts?: { title?: string; kind?: 'dataset' }): Promise<string | null>;
 }
 
 declare global {

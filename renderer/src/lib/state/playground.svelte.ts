@@ -17,7 +17,7 @@ export interface Reply {
   finishReason: string | null;
   tokens: number | null;
   ms: number | null;
-  /** Time from the first piece of text to the last (decoding only). */
+  /** Time from the first generated token to the last (decoding only). */
   decodeMs: number | null;
   error: string | null;
 }

@@ -1,0 +1,30 @@
+// What the reporter hands its sinks (bar.ts, the plain-line and event sinks in reporter.ts): kept
+// apart so a sink can be written against these without importing the reporter that uses it.
+
+import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
+
+/** A task's current state as the sinks see it. */
+export interface TaskView {
+  id: number;
+  startedAt: number;
+  /** The latest snapshot. */
+  event: ProgressEvent;
+  /** When `event` was taken (ms). */
+  at: number;
+  /** Exponential moving average of the training loss (bias-corrected); NaN otherwise. */
+  smoothedLoss: number;
+  /** The last checkpoint's step, for the bar. */
+  checkpointStep: number | null;
+  finished: boolean;
+  /** Set by the first update. */
+  updated: boolean;
+}
+
+/** Where the reporter's output goes; one implementation per mode. */
+export interface Sink {
+  progress(t: TaskView): void;
+  finish(t: TaskView): void;
+  log(message: string, level: 'info' | 'warn'): void;
+  checkpoint(c: RunCheckpointEvent): void;
+  close(): void;
+}

@@ -1,0 +1,288 @@
+// Executing a recorded training run on an engine while recording everything: metrics per step,
+// checkpoints, probe samples, the final adapter with its lineage; and keeping a stopped run's last
+// checkpoint as an adapter.
+//
+// Durability: the checkpoint folders on disk are the truth. Every execution (a first start or a
+// resume) lists them, re-records any the database missed (a kill between the folder's rename and its
+// row), drops metrics after the checkpoint it continues from and lets the trainer repeat those steps
+// (deterministically the same numbers), so the stored curve has no gap and no duplicate step.
+// After a crash the start-up check marks the run 'interrupted'; `runs/resume` continues it.
+// The CLI runs it with an InProcessEngine; the studio on its worker engine (jobs/training.ts).
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import {
+  listCheckpoints,
+  readTrainerState,
+  STATE_FILE,
+} from '../../../native-runtime/training/checkpoint.ts';
+import type {
+  CheckpointWritten,
+  ProbeSample,
+  TrainProgress,
+} from '../../../native-runtime/training/events.ts';
+import {
+  type AdapterRecord,
+  findRunAdapter,
+  getAdapter,
+  registerRunAdapterOnce,
+} from '../library/adapters.ts';
+import type { Library } from '../library/library.ts';
+import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
+import type { StoredRunConfig } from '../library/run-plan.ts';
+import {
+  appendMetrics,
+  checkpointAdapterPath,
+  forgetCheckpoints,
+  getRun,
+  recordCheckpoint,
+  recordGeneration,
+  setRunStatus,
+  setRunTotalSteps,
+  truncateMetrics,
+} from '../library/runs.ts';
+import { cleanMessage } from '../rpc/user-errors.ts';
+import type { Engine } from './engine.ts';
+import type { TrainSummary } from './engine-tasks.ts';
+
+function folderSize(dir: string): number | null {
+  try {
+    return readdirSync(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+  } catch {
+    return null;
+  }
+}
+
+export type RunOutcome = 'completed' | 'paused' | 'cancelled' | 'interrupted' | 'failed';
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  /** Why the signal was aborted (default: a cancel). */
+  abortReason?: () => 'pause' | 'cancel' | 'shutdown';
+  onProgress?: (p: TrainProgress) => void;
+  onLog?: (m: string) => void;
+  /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
+  onLogLine?: (line: RunLogLine) => void;
+  onCheckpoint?: (c: CheckpointWritten) => void;
+  /** A probe prompt's answer at a checkpoint (already recorded in the library). */
+  onSample?: (s: ProbeSample) => void;
+  onChange?: () => void;
+  /** The trainer's summary of a completed run (before the adapter is registered). */
+  onResult?: (s: TrainSummary) => void;
+}
+
+/**
+ * Trains a recorded run to its end (or pause/cancel), from its last checkpoint when it has one.
+ * Never throws for a training failure: the run is marked failed and 'failed' returned.
+ */
+export async function executeRun(
+  lib: Library,
+  engine: Engine,
+  runId: number,
+  opts: ExecuteOptions = {},
+): Promise<RunOutcome> {
+  const run = getRun(lib, runId);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const log = (source: RunLogLine['source'], text: string) =>
+    opts.onLogLine?.(appendRunLog(lib, runId, source, text));
+  let resumeFrom: string | undefined;
+  try {
+    if (!cfg.checkpointDir || !cfg.out)
+      throw new ConfigError('bad-run', `run ${runId} has no stored training config`);
+    forgetCheckpoints(lib, runId, (p) => existsSync(join(p, STATE_FILE)));
+    const onDisk = listCheckpoints(cfg.checkpointDir);
+    for (const dir of onDisk) recordCheckpoint(lib, runId, readTrainerState(dir).step, dir, folderSize(dir));
+    resumeFrom = onDisk.at(-1);
+    truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
+  } catch (e) {
+    setRunStatus(lib, runId, 'failed', cleanMessage(toWireError(e).message, lib.dataDir));
+    log('studio', `failed before training started: ${cleanMessage(toWireError(e).message, lib.dataDir)}`);
+    opts.onChange?.();
+    return 'failed';
+  }
+  if (!setRunStatus(lib, runId, 'running')) return getRun(lib, runId).status as RunOutcome;
+  log(
+    'studio',
+    resumeFrom
+      ? `resuming from the checkpoint at step ${readTrainerState(resumeFrom).step}`
+      : `started: ${cfg.intervention} rank ${cfg.rank} on layers ${cfg.layers.join(';')}, positions ${cfg.positions}`,
+  );
+  opts.onChange?.();
+  let knownTotal = run.totalSteps;
+  const { probe, datasetId: _d, evalDatasetVersionId: _e, ...trainerConfig } = cfg;
+  // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
+  // beside a running server), seen in the database at most every two seconds.
+  const ac = new AbortController();
+  let cancelledElsewhere = false;
+  const onOuterAbort = () => ac.abort();
+  if (opts.signal?.aborted) ac.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let lastStatusCheck = Date.now();
+  const checkCancelled = () => {
+    if (Date.now() - lastStatusCheck < 2000) return;
+    lastStatusCheck = Date.now();
+    if (getRun(lib, runId).status === 'cancelled') {
+      cancelledElsewhere = true;
+      ac.abort();
+    }
+  };
+  try {
+    const summary = await engine.call(
+      'train',
+      {
+        config: {
+          ...trainerConfig,
+          evalData: trainerConfig.evalData ?? undefined,
+          exportPyreft: trainerConfig.exportPyreft ?? undefined,
+          resumeFrom,
+          dataDir: lib.dataDir,
+        },
+        probe,
+      },
+      {
+        signal: ac.signal,
+        onEvent: (event, data) => {
+          if (event === 'progress') {
+            checkCancelled();
+            const p = data as TrainProgress;
+            appendMetrics(lib, runId, [
+              {
+                step: p.step,
+                epoch: p.epoch,
+                loss: p.loss,
+                lr: p.lr,
+                gradNorm: p.gradNorm,
+                tokensPerS: p.tokensPerS,
+                evalLoss: p.evalLoss ?? null,
+              },
+            ]);
+            if (knownTotal !== p.totalSteps) {
+              knownTotal = p.totalSteps;
+              setRunTotalSteps(lib, runId, p.totalSteps);
+            }
+            opts.onProgress?.(p);
+          } else if (event === 'checkpoint') {
+            const c = data as { step: number; dir: string };
+            recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
+            opts.onCheckpoint?.(c);
+          } else if (event === 'sample') {
+            const s = data as ProbeSample;
+            opts.onSample?.(s);
+            recordGeneration(lib, {
+              runId,
+              modelId: run.modelId,
+              step: s.step,
+              kind: 'probe',
+              prompt: s.prompt,
+              output: s.output,
+            });
+          } else if (event === 'log') {
+            log('trainer', data as string);
+            opts.onLog?.(data as string);
+          }
+        },
+      },
+    );
+    opts.onResult?.(summary);
+    const adapterId = registerRunAdapter(lib, runId, summary.adapter);
+    setRunStatus(lib, runId, 'completed');
+    log('studio', `completed; its adapter is #${adapterId} in the library`);
+    opts.onChange?.();
+    return 'completed';
+  } catch (e) {
+    const aborted = e instanceof CancelledError || ac.signal.aborted;
+    const reason = aborted ? (cancelledElsewhere ? 'cancel' : (opts.abortReason?.() ?? 'cancel')) : null;
+    // A dead engine worker is like a crashed process: the run can resume from its last checkpoint.
+    const crashed = !aborted && toWireError(e).code === 'engine-crashed';
+    const outcome: RunOutcome =
+      reason === 'pause'
+        ? 'paused'
+        : reason === 'shutdown' || crashed
+          ? 'interrupted'
+          : reason === 'cancel'
+            ? 'cancelled'
+            : 'failed';
+    const message =
+      outcome === 'failed' || crashed
+        ? cleanMessage(toWireError(e).message, lib.dataDir)
+        : outcome === 'cancelled'
+          ? 'cancelled by the user'
+          : undefined;
+    setRunStatus(lib, runId, outcome, message);
+    const at = getRun(lib, runId).checkpoints.at(-1)?.step;
+    const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
+    log(
+      'studio',
+      outcome === 'failed'
+        ? `failed: ${message}`
+        : outcome === 'interrupted'
+          ? `interrupted${crashed ? `: ${message}` : ' (the studio was closing)'}${where}; it can be resumed`
+          : `${outcome}${where}`,
+    );
+    opts.onChange?.();
+    return outcome;
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** Registers a completed run's adapter folder in the library (once), with its lineage. */
+export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
+  const run = getRun(lib, runId);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
+    baseModel?: { fingerprint?: string };
+  };
+  // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
+  return registerRunAdapterOnce(lib, {
+    name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
+    path: dir,
+    type: cfg.intervention,
+    baseModelFingerprint: run.modelFingerprint ?? manifest.baseModel?.fingerprint ?? '',
+    manifest,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dir),
+  });
+}
+
+/**
+ * Keeps a stopped run's last checkpoint as an adapter: its parameters (a checkpoint folder is a
+ * studio adapter folder) are copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
+ * later keeps the adapter — and registered with the run's lineage and the tag 'checkpoint'.
+ * Refuses a run that is queued or running ('run-active') or has no checkpoint ('no-checkpoint').
+ * Keeping the same checkpoint twice returns the adapter kept the first time.
+ */
+export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
+  const run = getRun(lib, runId);
+  if (run.status === 'queued' || run.status === 'running')
+    throw new ValidationError(
+      'run-active',
+      `run ${runId} is ${run.status}; cancel it with "keep the last checkpoint" instead`,
+    );
+  const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
+  if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
+  const dest = checkpointAdapterPath(lib, runId, ckpt.step);
+  const existing = findRunAdapter(lib, runId, dest);
+  if (existing !== null) return getAdapter(lib, existing);
+  const adapter = readStudioAdapter(ckpt.path);
+  // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
+  // registering it twice is not, so that is decided under the write lock.
+  writeStudioAdapter(dest, adapter);
+  const cfg = run.config as unknown as StoredRunConfig;
+  const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
+  const id = registerRunAdapterOnce(lib, {
+    name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
+    path: dest,
+    type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
+    baseModelFingerprint: run.modelFingerprint ?? adapter.manifest.baseModel.fingerprint,
+    manifest: adapter.manifest as unknown as Record<string, unknown>,
+    runId,
+    datasetVersionId: run.datasetVersionId,
+    sizeBytes: folderSize(dest),
+    tags: ['checkpoint'],
+  });
+  return getAdapter(lib, id);
+}

@@ -1,0 +1,265 @@
+// Dataset bugs of issue 10, each reproduced: annotations per row (not per content), a re-import is a
+// version of the same dataset, split ratios that do not add up to 1 are refused, rejected lines are
+// kept with the import; plus drop duplicates, rename, split selectors and the row-id upgrade of a
+// library written before rows had ids.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ValidationError } from '../../../native-runtime/errors.ts';
+import { tempDir } from '../../../tests/helpers/temp.ts';
+import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
+import { dropDuplicates, editDataset, resolveDatasetVersion, splitDataset } from './dataset-edits.ts';
+import { importDataset } from './dataset-import.ts';
+import { datasetRejects, datasetRows, readVersionRows } from './dataset-rows.ts';
+import { getDataset, listDatasets, renameDataset } from './datasets.ts';
+import { closeLibrary, type Library, openLibrary } from './library.ts';
+import { planRunData } from './run-plan.ts';
+
+const root = tempDir('reft-dsversions-');
+let n = 0;
+const libs: Library[] = [];
+after(() => libs.forEach(closeLibrary));
+function open(): Library {
+  const lib = openLibrary(join(root, `lib-${n++}`));
+  libs.push(lib);
+  return lib;
+}
+function file(name: string, lines: unknown[]): string {
+  const p = join(root, name);
+  writeFileSync(p, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
+  return p;
+}
+const row = (p: string, c = 'ok') => ({ prompt: p, completion: c });
+
+test('two identical rows are annotated separately (annotations belong to the row, not its text)', () => {
+  const lib = open();
+  const r = importDataset(lib, { path: file('dup.jsonl', [row('same'), row('other'), row('same')]) });
+  const datasetId = r.dataset.id;
+  annotateRows(lib, { datasetId, indices: [2], rating: 1, addTags: ['wrong'] });
+  const page = datasetRows(lib, { datasetId });
+  assert.deepEqual(
+    page.meta.map((m) => [m.index, m.rating, m.tags]),
+    [
+      [0, null, []],
+      [1, null, []],
+      [2, 1, ['wrong']],
+    ],
+    'only the annotated copy carries the rating and the tag',
+  );
+  assert.deepEqual(
+    datasetRows(lib, { datasetId, tag: 'wrong' }).meta.map((m) => m.index),
+    [2],
+  );
+});
+
+test('annotations follow each row into edits, splits, dropped duplicates and a re-import', async () => {
+  const lib = open();
+  const rows = Array.from({ length: 10 }, (_, i) => row(`question ${i}`, `answer ${i}`));
+  const path = file('ten.jsonl', [...rows, rows[3]]); // row 10 repeats row 3
+  const r = importDataset(lib, { path, name: 'ten' });
+  const datasetId = r.dataset.id;
+  annotateRows(lib, { datasetId, indices: [3], addTags: ['first-copy'] });
+  annotateRows(lib, { datasetId, indices: [10], addTags: ['second-copy'] });
+  annotateRows(lib, { datasetId, indices: [7], rating: 5 });
+  const tagsOf = (versionId: number) =>
+    datasetRows(lib, { datasetId, versionId, limit: 100 }).meta.flatMap((m) =>
+      m.tags.length || m.rating
+        ? [[(readVersionRows(lib, versionId)[m.index] as { prompt: string }).prompt, m.tags, m.rating]]
+        : [],
+    );
+  // Drop duplicates keeps the first copy (and its tag); the second copy's row is gone.
+  const d = await dropDuplicates(lib, { datasetId });
+  assert.deepEqual(d.removed, [10]);
+  assert.ok(d.version);
+  assert.equal(d.version.rowCount, 10);
+  assert.deepEqual(tagsOf(d.version.id), [
+    ['question 3', ['first-copy'], null],
+    ['question 7', [], 5],
+  ]);
+  // Split parts keep the rows' ids.
+  const s = splitDataset(lib, { datasetId, versionId: d.version.id, seed: 3 });
+  const parts = [s.train, s.validation, s.test].filter((v) => v !== null);
+  const found = parts.flatMap((v) => tagsOf(v.id));
+  assert.deepEqual(found.sort(), [
+    ['question 3', ['first-copy'], null],
+    ['question 7', [], 5],
+  ]);
+  // Re-importing the file (one row changed) keeps the ids of the unchanged rows, copies included.
+  const changed = file('ten.jsonl', [...rows.slice(0, 9), row('question 9', 'better answer'), rows[3]]);
+  const again = importDataset(lib, { path: changed });
+  assert.equal(again.dataset.id, datasetId);
+  assert.deepEqual(tagsOf(again.version.id), [
+    ['question 3', ['first-copy'], null],
+    ['question 7', [], 5],
+    ['question 3', ['second-copy'], null],
+  ]);
+  assert.notDeepEqual(versionRowIds(lib, again.version)[9], versionRowIds(lib, r.version)[9]);
+  // An edit keeps the ids of the rows it keeps.
+  const e = editDataset(lib, { datasetId, remove: [0] });
+  assert.deepEqual(tagsOf(e.version.id), [
+    ['question 3', ['first-copy'], null],
+    ['question 7', [], 5],
+    ['question 3', ['second-copy'], null],
+  ]);
+});
+
+test('importing a file again adds a version to the dataset of that name; the same rows add nothing', () => {
+  const lib = open();
+  const path = file('persona.jsonl', [row('a'), row('b')]);
+  const first = importDataset(lib, { path });
+  assert.equal(first.action, 'created');
+  assert.equal(first.dataset.name, 'persona');
+  const same = importDataset(lib, { path });
+  assert.equal(same.action, 'unchanged');
+  assert.equal(same.version.id, first.version.id);
+  file('persona.jsonl', [row('a'), row('b'), row('c')]);
+  const second = importDataset(lib, { path });
+  assert.equal(second.action, 'new-version');
+  assert.equal(second.dataset.id, first.dataset.id);
+  assert.equal(second.version.version, 2);
+  assert.equal(listDatasets(lib).length, 1, 'one dataset called "persona", with two versions');
+  assert.deepEqual(
+    getDataset(lib, first.dataset.id).versions.map((v) => v.rowCount),
+    [3, 2],
+  );
+  // Another name keeps them apart.
+  const apart = importDataset(lib, { path, name: 'persona (copy)' });
+  assert.equal(apart.action, 'created');
+  assert.equal(listDatasets(lib).length, 2);
+});
+
+test('split ratios that do not add up to 1 are refused, naming the sum', () => {
+  const lib = open();
+  const r = importDataset(lib, {
+    path: file(
+      'r.jsonl',
+      Array.from({ length: 10 }, (_, i) => row(`p${i}`)),
+    ),
+  });
+  assert.throws(
+    () =>
+      splitDataset(lib, {
+        datasetId: r.dataset.id,
+        ratios: { train: 0.8, validation: 0.1, test: 0 },
+      }),
+    (e: unknown) =>
+      e instanceof ValidationError &&
+      e.code === 'bad-split-ratios' &&
+      /add up to 1.*= 0\.9\b/.test(e.message),
+  );
+  assert.throws(
+    () => splitDataset(lib, { datasetId: r.dataset.id, ratios: { train: 2, validation: 1, test: 1 } }),
+    (e: unknown) => e instanceof ValidationError && e.code === 'bad-split-ratios',
+  );
+  assert.equal(getDataset(lib, r.dataset.id).versions.length, 1, 'a refused split stores nothing');
+  // Float rounding is not a mistake.
+  const ok = splitDataset(lib, {
+    datasetId: r.dataset.id,
+    ratios: { train: 0.7, validation: 0.2, test: 0.1 },
+  });
+  assert.deepEqual([ok.train.rowCount, ok.validation?.rowCount, ok.test?.rowCount], [7, 2, 1]);
+});
+
+test('rejected lines are kept with the version: line, why and the line itself', () => {
+  const lib = open();
+  const path = file('bad.jsonl', [
+    row('fine'),
+    '{"prompt": "broken',
+    { prompt: 'no completion' },
+    row('also fine'),
+  ]);
+  const r = importDataset(lib, { path });
+  assert.equal(r.version.rejectedCount, 2);
+  const page = datasetRejects(lib, { datasetId: r.dataset.id });
+  assert.equal(page.total, 2);
+  assert.deepEqual(
+    page.lines.map((l) => [l.line, l.text]),
+    [
+      [2, '{"prompt": "broken'],
+      [3, '{"prompt":"no completion"}'],
+    ],
+  );
+  assert.match(page.lines[0].message, /not valid JSON/);
+  assert.doesNotMatch(page.lines[0].message, /broken/, 'the message never quotes the line');
+  assert.match(page.lines[1].message, /completion/);
+});
+
+test('rename refuses a name another dataset has; split selectors name parts; held-out data is checked', () => {
+  const lib = open();
+  const a = importDataset(lib, {
+    path: file(
+      'a.jsonl',
+      Array.from({ length: 20 }, (_, i) => row(`a${i}`)),
+    ),
+  });
+  const b = importDataset(lib, { path: file('b.jsonl', [row('b')]) });
+  assert.throws(
+    () => renameDataset(lib, b.dataset.id, ' a '),
+    (e: unknown) => e instanceof ValidationError && e.code === 'name-taken',
+  );
+  assert.equal(renameDataset(lib, b.dataset.id, 'bee').name, 'bee');
+  const datasetId = a.dataset.id;
+  assert.throws(
+    () => resolveDatasetVersion(lib, { datasetId, split: 'train' }),
+    (e: unknown) => e instanceof ValidationError && e.code === 'no-split' && /split it/.test(e.message),
+  );
+  const s1 = splitDataset(lib, { datasetId, seed: 1 });
+  const s2 = splitDataset(lib, { datasetId, seed: 2 });
+  assert.equal(resolveDatasetVersion(lib, { datasetId, split: 'train' }).id, s2.train.id, 'the newest split');
+  assert.equal(
+    resolveDatasetVersion(lib, { datasetId, versionId: s1.train.id, split: 'validation' }).id,
+    s1.validation?.id,
+    'the part cut with the given one',
+  );
+  const plan = planRunData(lib, { datasetId, datasetVersionId: s1.train.id, evalDatasetSplit: 'validation' });
+  assert.deepEqual([plan.version.id, plan.evalVersion?.id], [s1.train.id, s1.validation?.id]);
+  assert.equal(
+    planRunData(lib, { datasetId, datasetSplit: 'train', evalDatasetSplit: 'test' }).evalVersion?.id,
+    s2.test?.id,
+  );
+  assert.throws(
+    () => planRunData(lib, { datasetId, datasetSplit: 'train', evalDatasetVersionId: s2.train.id }),
+    (e: unknown) => e instanceof ValidationError && e.code === 'eval-is-train',
+  );
+});
+
+test('a library from before row ids: versions get ids on first read, content annotations move to rows', () => {
+  const lib = open();
+  const r = importDataset(lib, { path: file('old.jsonl', [row('x'), row('y'), row('x')]) });
+  const e = editDataset(lib, { datasetId: r.dataset.id, append: [row('z')] });
+  // As an older library had it: no row ids, annotations keyed by content hash.
+  lib.db.prepare('DELETE FROM dataset_version_rows').run();
+  lib.db.prepare('DELETE FROM dataset_row_annotations').run();
+  lib.db.prepare('UPDATE datasets SET next_row_id = 0').run();
+  lib.db
+    .prepare(
+      'INSERT INTO dataset_row_meta (dataset_id, row_hash, rating, tags_json, note, updated_at) VALUES (?, ?, 4, \'["old"]\', NULL, 1)',
+    )
+    .run(r.dataset.id, rowHash(row('x')));
+  const page = datasetRows(lib, { datasetId: r.dataset.id, versionId: e.version.id });
+  assert.deepEqual(
+    page.meta.map((m) => [m.index, m.rating, m.tags]),
+    [
+      [0, 4, ['old']],
+      [1, null, []],
+      [2, 4, ['old']],
+      [3, null, []],
+    ],
+  );
+  assert.deepEqual(
+    versionRowIds(lib, e.version).slice(0, 3),
+    versionRowIds(lib, r.version),
+    'the edit inherited',
+  );
+  assert.equal((lib.db.prepare('SELECT COUNT(*) AS n FROM dataset_row_meta').get() as { n: number }).n, 0);
+  // From now on each copy is its own row.
+  annotateRows(lib, { datasetId: r.dataset.id, versionId: e.version.id, indices: [2], removeTags: ['old'] });
+  assert.deepEqual(
+    datasetRows(lib, { datasetId: r.dataset.id, versionId: e.version.id, tag: 'old' }).meta.map(
+      (m) => m.index,
+    ),
+    [0],
+  );
+});

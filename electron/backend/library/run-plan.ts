@@ -1,0 +1,227 @@
+// Planning a training run from library ids and recording it: the ids and options resolved into a
+// trainer config and refused (naming the field) before anything is stored; then the run row with its
+// full config, dataset version, model fingerprint and system info. The CLI's `train` names its model
+// and data by id or path (recordRunFromRefs); the studio by id (jobs/training.ts). Executing a run
+// is jobs/run-execution.ts's.
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import {
+  type ResolvedTrainConfig,
+  resolveTrainConfig,
+  type TrainConfig,
+} from '../../../native-runtime/training/config.ts';
+import { optionError } from '../../../native-runtime/training/options.ts';
+import { writeTransaction } from '../db/database.ts';
+import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
+import { systemInfo } from '../system-info.ts';
+import { resolveDatasetVersion } from './dataset-edits.ts';
+import type { DatasetFormat } from './dataset-formats.ts';
+import { datasetRef } from './dataset-import.ts';
+import { type DatasetVersion, getDatasetVersion } from './datasets.ts';
+import { preferredDevice } from './environment.ts';
+import type { Library } from './library.ts';
+import { getModel, type ModelRecord, modelFromRef } from './models.ts';
+import { createRunWithConfig, type RunRecord } from './runs.ts';
+
+export type { RunParams } from '../jobs/run-params.ts';
+
+/** What a run stores in its config column: the resolved trainer config plus the studio's extras. */
+export type StoredRunConfig = ResolvedTrainConfig & {
+  probe: ProbeConfig | null;
+  datasetId: number;
+  /** The held-out version given as evalDatasetVersionId (clone and compare show it). */
+  evalDatasetVersionId?: number | null;
+};
+
+export interface PlannedRun {
+  model: ModelRecord;
+  version: DatasetVersion;
+  evalVersion: DatasetVersion | null;
+  config: ResolvedTrainConfig;
+  probe: ProbeConfig | null;
+  trainExamples: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+/**
+ * The versions a run trains and evaluates on: a version id and/or a split part for each. Held-out
+ * data must differ from the training data and share its format (the trainer reads both alike).
+ */
+export function planRunData(
+  lib: Library,
+  p: Pick<
+    RunParams,
+    'datasetId' | 'datasetVersionId' | 'datasetSplit' | 'evalDatasetVersionId' | 'evalDatasetSplit'
+  >,
+): { version: DatasetVersion; evalVersion: DatasetVersion | null } {
+  if (p.evalDatasetVersionId !== undefined && p.evalDatasetSplit !== undefined)
+    throw new ValidationError('invalid-params', 'give evalDatasetVersionId or evalDatasetSplit, not both');
+  const version = resolveDatasetVersion(lib, {
+    datasetId: p.datasetId,
+    versionId: p.datasetVersionId,
+    split: p.datasetSplit,
+  });
+  const evalVersion =
+    p.evalDatasetVersionId !== undefined
+      ? getDatasetVersion(lib, p.evalDatasetVersionId)
+      : p.evalDatasetSplit !== undefined
+        ? resolveDatasetVersion(lib, {
+            datasetId: p.datasetId,
+            versionId: version.id,
+            split: p.evalDatasetSplit,
+          })
+        : null;
+  if (evalVersion && (evalVersion.id === version.id || evalVersion.contentHash === version.contentHash))
+    throw new ValidationError(
+      'eval-is-train',
+      'the held-out data is the training data itself; choose a validation or test part',
+    );
+  if (evalVersion && evalVersion.format !== version.format)
+    throw new ValidationError(
+      'eval-format',
+      `the held-out data is ${evalVersion.format} but the training data is ${version.format}`,
+    );
+  return { version, evalVersion };
+}
+
+/**
+ * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
+ * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
+ * placeholders until the run has an id.
+ */
+export function planRun(
+  lib: Library,
+  p: RunParams,
+  paths = { out: join(lib.dataDir, 'adapters', 'planned') },
+): PlannedRun {
+  const model = getModel(lib, p.modelId);
+  const { version, evalVersion } = planRunData(lib, p);
+  if (!existsSync(model.path))
+    throw new ValidationError('missing-model', `the model folder ${model.path} is gone`);
+  const spec = loadModelSpec(model.path);
+  if (spec.fingerprint !== model.fingerprint) {
+    throw new ValidationError(
+      'model-changed',
+      `the files in ${model.path} changed since the model was added; add it again`,
+    );
+  }
+  const probe = p.probe?.prompts.length ? { ...p.probe, maxNewTokens: p.probe.maxNewTokens ?? 48 } : null;
+  const {
+    modelId: _m,
+    datasetId: _d,
+    datasetVersionId: _v,
+    datasetSplit: _ds,
+    evalDatasetVersionId: _e,
+    evalDatasetSplit: _es,
+    name: _n,
+    probe: _p,
+    exportPyreft,
+    ...options
+  } = p;
+  const base: TrainConfig = {
+    ...options,
+    // The device chosen in Settings, unless the run names one.
+    device: options.device ?? preferredDevice(lib),
+    // The model's library setting, unless the run asks for another form.
+    quantize: options.quantize ?? model.quantize,
+    model: model.path,
+    data: version.filePath,
+    format: version.format,
+    evalData: evalVersion?.filePath,
+    exportPyreft,
+    out: paths.out,
+    datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
+  };
+  let config = resolveTrainConfig(base, spec);
+  const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
+  const trainExamples = version.rowCount - held;
+  if (trainExamples < 1)
+    throw optionError(
+      'evalSplit',
+      'bad-eval-split',
+      `${config.evalSplit} leaves no training examples out of ${version.rowCount}`,
+    );
+  const micro = Math.ceil(trainExamples / config.batchSize);
+  const stepsPerEpoch = Math.ceil(micro / config.gradAccum);
+  const totalSteps = config.maxSteps > 0 ? config.maxSteps : config.epochs * stepsPerEpoch;
+  if (p.checkpointEvery === undefined) {
+    // Checkpoints are what a resume continues from: about ten per run unless asked otherwise.
+    config = { ...config, checkpointEvery: probe?.every ?? Math.max(1, Math.ceil(totalSteps / 10)) };
+  }
+  return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
+}
+
+/**
+ * Creates the run row ('queued') with its full config, dataset version, model fingerprint and system
+ * info. Checkpoints go to the run's folder in the data folder unless `checkpointDir` is given.
+ */
+export function createRecordedRun(
+  lib: Library,
+  plan: PlannedRun,
+  name?: string,
+  opts: { checkpointDir?: string } = {},
+): RunRecord {
+  return createRunWithConfig(
+    lib,
+    {
+      name,
+      modelId: plan.model.id,
+      datasetVersionId: plan.version.id,
+      modelFingerprint: plan.model.fingerprint,
+      totalSteps: plan.totalSteps,
+      systemInfo: { ...systemInfo(lib.dataDir) },
+    },
+    (runId): StoredRunConfig => ({
+      ...plan.config,
+      out: join(lib.dataDir, 'adapters', `run-${runId}`),
+      checkpointDir: opts.checkpointDir
+        ? resolve(opts.checkpointDir)
+        : join(lib.dataDir, 'runs', String(runId), 'checkpoints'),
+      runId: String(runId),
+      probe: plan.probe,
+      datasetId: plan.version.datasetId,
+      evalDatasetVersionId: plan.evalVersion?.id ?? null,
+    }),
+  );
+}
+
+/** Library references as the CLI takes them: ids or paths (a path is added or imported). */
+export interface RunRefs {
+  model: string;
+  data: string;
+  evalData?: string;
+  format?: DatasetFormat | 'auto';
+}
+
+/**
+ * `reft-studio train`'s run: the model and data given as ids or paths, planned and recorded. Data
+ * files are read and frozen first (slow, no lock held); then one short write transaction adds the
+ * model and datasets, plans the run and records it, so a bad option leaves no model, dataset or
+ * run behind.
+ */
+export async function recordRunFromRefs(
+  lib: Library,
+  refs: RunRefs,
+  options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
+  opts: { checkpointDir?: string; name?: string } = {},
+): Promise<{ plan: PlannedRun; run: RunRecord }> {
+  const data = await datasetRef(lib, refs.data, refs.format);
+  const evalData = refs.evalData ? await datasetRef(lib, refs.evalData, refs.format) : undefined;
+  return writeTransaction(lib.db, () => {
+    const model = modelFromRef(lib, refs.model);
+    const version = data();
+    const evalVersion = evalData?.();
+    const plan = planRun(lib, {
+      ...options,
+      modelId: model.id,
+      datasetId: version.datasetId,
+      datasetVersionId: version.id,
+      evalDatasetVersionId: evalVersion?.id,
+    } as RunParams);
+    return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
+  });
+}

@@ -1,0 +1,105 @@
+// How many tokens each example of a dataset file is for a model, counted exactly as training will
+// tokenize it (data.ts: the same file reader, the chat template rule, the completion plus eos), before
+// truncation: the Datasets page draws their histogram and flags the examples longer than maxLength,
+// which training would cut. Runs in the engine worker (tokenizing thousands of rows takes seconds:
+// the tokenizer is JavaScript). `sample` counts only a random (seeded) sample of the examples, for a
+// first picture of a big dataset while the rest is counted — random, not every k-th row, because a
+// generated dataset is often periodic and every k-th row would see one phase of it.
+// Leaves out: the histogram itself (the backend bins the lengths) and truncation (only flagged).
+
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { mulberry32 } from '../generation/sampling.ts';
+import { type ModelFolder, openModelFolder } from '../models/model-folder.ts';
+import { type DataFormat, encodePrompt, readDataset } from './data.ts';
+
+export interface TokenLengthsInput {
+  /** A model folder with a tokenizer. */
+  model: string;
+  /** A dataset file (a library version's frozen JSONL). */
+  data: string;
+  format?: DataFormat | 'auto';
+  chatTemplate?: 'auto' | 'none';
+  /** Count at most this many examples, a seeded random sample (all when absent or there are fewer). */
+  sample?: number;
+}
+
+export interface TokenLengths {
+  /** Prompt + completion (+ eos) tokens of each counted example, in file order. */
+  lengths: number[];
+  /** The prompt's part of each. */
+  promptLengths: number[];
+  /** The example index of each count (null: every example was counted, in order). */
+  indices: number[] | null;
+  /** How many examples the file has. */
+  total: number;
+  /** Whether the prompt was put through the model's chat template. */
+  chatTemplate: boolean;
+  /** The model's context length (training's maxLength is at most this). */
+  maxPositions: number;
+}
+
+// The worker counts one dataset after another for the same model: keep its folder (the tokenizer
+// takes a moment to build from tokenizer.json).
+let kept: { key: string; folder: ModelFolder } | null = null;
+
+function folderOf(dir: string): ModelFolder {
+  let stamp = 0;
+  try {
+    stamp = statSync(join(dir, 'tokenizer.json')).mtimeMs;
+  } catch {}
+  const key = `${dir}\0${stamp}`;
+  if (kept?.key !== key) kept = { key, folder: openModelFolder(dir) };
+  return kept.folder;
+}
+
+/** `k` of the indices 0..n-1, chosen at random with a fixed seed (a partial Fisher–Yates), sorted. */
+export function sampleIndices(n: number, k: number): number[] {
+  const rng = mulberry32(0x5eed);
+  const pool = new Map<number, number>(); // the swapped part of a virtual 0..n-1 array
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rng() * (n - i));
+    out.push(pool.get(j) ?? j);
+    pool.set(j, pool.get(i) ?? i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export function tokenLengths(input: TokenLengthsInput): TokenLengths {
+  const folder = folderOf(input.model);
+  const tok = folder.tokenizer;
+  if (!tok)
+    throw new ConfigError('missing-tokenizer', `${folder.dir}: no tokenizer.json to count tokens with`);
+  const mode = input.chatTemplate ?? 'auto';
+  // As prepareRun: the tokenizer's eos, else the model config's.
+  const eos = (tok.eosTokenId ?? folder.spec.eosTokenIds[0] ?? null) !== null ? 1 : 0;
+  const ds = readDataset(input.data, input.format ?? 'auto');
+  const n = ds.examples.length;
+  const indices = input.sample !== undefined && input.sample < n ? sampleIndices(n, input.sample) : null;
+  const picked = indices ? indices.map((i) => ds.examples[i]) : ds.examples;
+  // Repeated completions (short labels, shared answers) are tokenized once.
+  const completions = new Map<string, number>();
+  const lengths = new Array<number>(picked.length);
+  const promptLengths = new Array<number>(picked.length);
+  picked.forEach((ex, i) => {
+    const p = encodePrompt(tok, ex, mode).length;
+    let c = completions.get(ex.completion);
+    if (c === undefined) {
+      c = tok.encode(ex.completion, { addSpecialTokens: false }).length;
+      completions.set(ex.completion, c);
+    }
+    promptLengths[i] = p;
+    lengths[i] = p + c + eos;
+  });
+  const templated = ds.format === 'chat' || (mode === 'auto' && tok.chatTemplate !== null);
+  return {
+    lengths,
+    promptLengths,
+    indices,
+    total: n,
+    chatTemplate: templated,
+    maxPositions: folder.spec.maxPositions,
+  };
+}

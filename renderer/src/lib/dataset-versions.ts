@@ -1,0 +1,104 @@
+// Which data a run trains and evaluates on, for the Train wizard and evaluations: a dataset's
+// versions as choices with labels people read ("v2 · train part of v1, 80 rows"), the held-out part
+// that belongs with a training part, and the runs/start fields for a choice. The backend resolves and
+// checks the same selectors (electron/backend/library/dataset-edits.ts: resolveDatasetVersion;
+// library/run-plan.ts: planRunData refuses held-out data equal to the training data or of another format).
+
+import type { DatasetRecord, DatasetVersion, RunParams, SplitPart } from './rpc/handlers.ts';
+
+export interface VersionChoice {
+  versionId: number;
+  /** "v3 (120 rows)", "v4 · train part of v3 (96 rows)". */
+  label: string;
+  split: SplitPart | null;
+  rowCount: number;
+  /** The dataset's latest full version (what a run uses when none is chosen). */
+  isLatest: boolean;
+}
+
+function partOf(ds: DatasetRecord, v: DatasetVersion): string {
+  const parent = ds.versions.find((p) => p.id === v.parentVersionId);
+  return ` · ${v.split} part of v${parent?.version ?? '?'}`;
+}
+
+/** One line naming a version: number, split part and rows. */
+export function versionLabel(ds: DatasetRecord, v: DatasetVersion): string {
+  return `v${v.version}${v.split ? partOf(ds, v) : ''} (${v.rowCount} row${v.rowCount === 1 ? '' : 's'})`;
+}
+
+/** Every version of a dataset, newest first, full versions and split parts alike. */
+export function versionChoices(ds: DatasetRecord): VersionChoice[] {
+  return ds.versions.map((v) => ({
+    versionId: v.id,
+    label: versionLabel(ds, v),
+    split: v.split,
+    rowCount: v.rowCount,
+    isLatest: v.id === ds.latest.id,
+  }));
+}
+
+/** The versions a run can train on: full versions and train parts (held-out ones: heldOutChoices). */
+export function trainChoices(ds: DatasetRecord): VersionChoice[] {
+  return versionChoices(ds).filter((c) => c.split !== 'validation' && c.split !== 'test');
+}
+
+/**
+ * The part cut together with `v` (same parent and seed), e.g. the validation part of a train part;
+ * null when there is none. Mirrors the backend's resolveDatasetVersion for a part.
+ */
+export function siblingPart(ds: DatasetRecord, v: DatasetVersion, part: SplitPart): DatasetVersion | null {
+  if (v.split === null) {
+    const parts = ds.versions.filter((x) => x.parentVersionId === v.id && x.split === part);
+    return parts.sort((a, b) => b.version - a.version)[0] ?? null;
+  }
+  const parts = ds.versions.filter(
+    (x) => x.parentVersionId === v.parentVersionId && x.split === part && x.splitSeed === v.splitSeed,
+  );
+  return parts.sort((a, b) => Math.abs(a.version - v.version) - Math.abs(b.version - v.version))[0] ?? null;
+}
+
+/**
+ * What to hold out when training on `trainVersionId`: the validation (else test) part cut with it,
+ * or null (then the trainer's evalSplit fraction, if any, is the held-out data).
+ */
+export function heldOutFor(ds: DatasetRecord, trainVersionId: number): DatasetVersion | null {
+  const v = ds.versions.find((x) => x.id === trainVersionId);
+  if (!v || v.split === null) return null;
+  return siblingPart(ds, v, 'validation') ?? siblingPart(ds, v, 'test');
+}
+
+/**
+ * What to evaluate an adapter trained on `trainVersionId` on: the test (else validation) part cut
+ * with it, or null (then the dataset's latest version is the natural default).
+ */
+export function evaluationDefault(ds: DatasetRecord, trainVersionId: number | null): DatasetVersion | null {
+  const v = ds.versions.find((x) => x.id === trainVersionId);
+  if (!v || v.split === null) return null;
+  return siblingPart(ds, v, 'test') ?? siblingPart(ds, v, 'validation');
+}
+
+/** Choices for held-out data of the same format as the training version (never that version). */
+export function heldOutChoices(ds: DatasetRecord, trainVersionId: number): VersionChoice[] {
+  const train = ds.versions.find((x) => x.id === trainVersionId);
+  return versionChoices(ds).filter(
+    (c) =>
+      c.versionId !== trainVersionId &&
+      (!train ||
+        ds.versions.some(
+          (v) => v.id === c.versionId && v.format === train.format && v.contentHash !== train.contentHash,
+        )),
+  );
+}
+
+/** The runs/start (and runs/estimate) fields for a choice of data. */
+export function runDataParams(choice: {
+  datasetId: number;
+  versionId?: number | null;
+  evalVersionId?: number | null;
+}): Pick<RunParams, 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'> {
+  return {
+    datasetId: choice.datasetId,
+    ...(choice.versionId != null ? { datasetVersionId: choice.versionId } : {}),
+    ...(choice.evalVersionId != null ? { evalDatasetVersionId: choice.evalVersionId } : {}),
+  };
+}

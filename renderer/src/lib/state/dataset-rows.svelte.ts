@@ -1,0 +1,120 @@
+// The rows of one dataset version as a virtualised list sees them: the total matching the filter,
+// and blocks of rows fetched (datasets/rows) only when the list scrolls near them, so a version of
+// any size opens at once and scrolls without loading everything. Blocks are replaced whole
+// ($state.raw); an annotation replaces the meta of its row in place.
+
+import type { RpcClient } from '../rpc/client.ts';
+import { errorMessage } from '../rpc/client.ts';
+import type { DatasetRow, RowMeta } from '../rpc/handlers.ts';
+
+export const ROWS_BLOCK = 200;
+
+export interface RowFilter {
+  search?: string;
+  tag?: string;
+  minRating?: number;
+}
+
+export interface LoadedRow {
+  row: DatasetRow;
+  meta: RowMeta;
+}
+
+export class DatasetRows {
+  /** Rows matching the filter; null until the first block arrived. */
+  total = $state<number | null>(null);
+  error = $state<string | null>(null);
+  #blocks = $state.raw<ReadonlyMap<number, LoadedRow[]>>(new Map());
+  #pending = new Set<number>();
+  /** Bumped by every reset, so replies to an older query are dropped. */
+  #generation = 0;
+  readonly #rpc: RpcClient;
+  readonly #datasetId: number;
+  #versionId: number;
+  #filter: RowFilter = {};
+
+  constructor(rpc: RpcClient, datasetId: number, versionId: number) {
+    this.#rpc = rpc;
+    this.#datasetId = datasetId;
+    this.#versionId = versionId;
+    void this.ensure(0, 0);
+  }
+
+  get versionId(): number {
+    return this.#versionId;
+  }
+
+  /** Starts over with another version or filter (the list scrolls back to the top). */
+  reset(versionId: number, filter: RowFilter = this.#filter): void {
+    this.#versionId = versionId;
+    this.#filter = filter;
+    this.#generation++;
+    this.#pending.clear();
+    this.#blocks = new Map();
+    this.total = null;
+    this.error = null;
+    void this.ensure(0, 0);
+  }
+
+  /** The row at a position of the filtered list, or null while its block is loading. */
+  at(position: number): LoadedRow | null {
+    return this.#blocks.get(Math.floor(position / ROWS_BLOCK))?.[position % ROWS_BLOCK] ?? null;
+  }
+
+  /** Loads the blocks covering positions first..last that are not loaded yet. */
+  async ensure(first: number, last: number): Promise<void> {
+    const from = Math.floor(Math.max(0, first) / ROWS_BLOCK);
+    const to = Math.floor(Math.max(first, last) / ROWS_BLOCK);
+    const loads: Promise<void>[] = [];
+    for (let b = from; b <= to; b++) {
+      if (this.#blocks.has(b) || this.#pending.has(b)) continue;
+      if (this.total !== null && b * ROWS_BLOCK >= this.total) break;
+      loads.push(this.#load(b));
+    }
+    await Promise.all(loads);
+  }
+
+  async #load(block: number): Promise<void> {
+    const generation = this.#generation;
+    this.#pending.add(block);
+    const f = this.#filter;
+    try {
+      const page = await this.#rpc.call('datasets/rows', {
+        datasetId: this.#datasetId,
+        versionId: this.#versionId,
+        offset: block * ROWS_BLOCK,
+        limit: ROWS_BLOCK,
+        ...(f.search?.trim() ? { search: f.search.trim() } : {}),
+        ...(f.tag?.trim() ? { tag: f.tag.trim() } : {}),
+        ...(f.minRating ? { minRating: f.minRating } : {}),
+      });
+      if (generation !== this.#generation) return;
+      const next = new Map(this.#blocks);
+      next.set(
+        block,
+        page.rows.map((row, i) => ({ row, meta: page.meta[i] })),
+      );
+      this.#blocks = next;
+      this.total = page.total;
+    } catch (err) {
+      if (generation === this.#generation) this.error = errorMessage(err);
+    } finally {
+      if (generation === this.#generation) this.#pending.delete(block);
+    }
+  }
+
+  /** Puts updated annotations (datasets/annotate's reply) into the loaded rows. */
+  updateMeta(updated: readonly RowMeta[]): void {
+    const byIndex = new Map(updated.map((m) => [m.index, m]));
+    const next = new Map<number, LoadedRow[]>();
+    for (const [b, rows] of this.#blocks)
+      next.set(
+        b,
+        rows.map((r) => {
+          const m = byIndex.get(r.meta.index);
+          return m ? { row: r.row, meta: m } : r;
+        }),
+      );
+    this.#blocks = next;
+  }
+}
