@@ -72,7 +72,10 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       training.shutdown();
       for (const j of jobs.list()) jobs.cancel(j.id);
       // Give cancelled jobs a moment to checkpoint and stop writing before the database goes away.
-      await Promise.race([jobs.idle(), new Promise((r) => setTimeout(r, 10_000))]);
+      // (The timer is cleared after the race: left running, it kept the process alive 10 s.)
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([jobs.idle(), new Promise((r) => (grace = setTimeout(r, 10_000)))]);
+      clearTimeout(grace);
       await engine.close();
       closeLibrary(lib);
     },

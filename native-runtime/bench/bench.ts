@@ -33,6 +33,15 @@ export interface BenchResult {
 /** Progress of a bench: steps done (the warm-up included) out of total; tokens for decode. */
 export type BenchProgress = (done: number, total: number) => void;
 
+/**
+ * CPU time this process spent since `c0` (ms, all threads). On a shared machine wall time swings with
+ * the other processes' load; CPU time per step barely does, so it compares candidates run minutes apart.
+ */
+const cpuMs = (c0: NodeJS.CpuUsage): number => {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+};
+
 export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
@@ -89,6 +98,7 @@ export async function benchPrefill(
   await runForward(m, ids, mask, [B, T]);
   o.onStep?.(1, steps + 1);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) {
     await runForward(m, ids, mask, [B, T]);
     o.onStep?.(i + 2, steps + 1);
@@ -97,6 +107,7 @@ export async function benchPrefill(
   return {
     tokens_per_s: (B * T) / (ms / 1000),
     step_ms: ms,
+    cpu_ms_per_step: cpuMs(c0) / steps,
     peak_rss_mb: peakRssMb(),
     device: m.session.device,
     batch: B,
@@ -127,6 +138,7 @@ export async function benchDecode(
   });
   let rssPeak = 0;
   let tokens = 0;
+  const c0 = process.cpuUsage();
   const r = await gen.generate([prompt], {
     greedy: true,
     maxNewTokens: N,
@@ -150,6 +162,8 @@ export async function benchDecode(
   return {
     tokens_per_s: 1000 / ms,
     step_ms: ms,
+    // CPU time per new token, the prompt pass included (see cpuMs).
+    cpu_ms_per_token: cpuMs(c0) / Math.max(1, r.newTokens),
     peak_rss_mb: peakRssMb(),
     device: gen.session.device,
     prompt: P,
@@ -282,6 +296,7 @@ export async function benchTrain(
   await step();
   o.onStep?.(1, steps + 1);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let loss = 0;
   for (let i = 0; i < steps; i++) {
     loss = await step();
@@ -291,6 +306,7 @@ export async function benchTrain(
   return {
     tokens_per_s: (B * T) / (ms / 1000),
     step_ms: ms,
+    cpu_ms_per_step: cpuMs(c0) / steps,
     peak_rss_mb: peakRssMb(),
     device: model.session.device,
     interventions: states.length,

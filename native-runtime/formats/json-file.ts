@@ -7,7 +7,7 @@
 //     logs and RPC replies; we report the position only.
 // Leaves out: what the JSON must contain (each reader checks its own fields).
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { FormatError } from '../errors.ts';
 
 const MiB = 1024 * 1024;
@@ -23,22 +23,36 @@ export const FILE_LIMITS = {
 } as const;
 
 /**
- * Reads a regular file of at most `maxBytes`. `label` names it in errors ('missing-file',
- * 'not-a-file', 'file-too-large'); the file's contents never appear in a message.
+ * Opens a file for reading, refusing anything but a regular file ('not-a-file'). O_NONBLOCK makes
+ * opening a FIFO return at once instead of waiting for a writer that never comes (a named pipe in
+ * a model folder stalled `models add` and the whole server with it); on a regular file it changes
+ * nothing. `label` names the file in errors ('missing-file' when it cannot be opened).
  */
-export function readFileCapped(path: string, maxBytes: number, label: string): Buffer {
+export function openRegularFile(path: string, label: string): number {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     throw new FormatError(
       'missing-file',
       `${label}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`,
     );
   }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new FormatError('not-a-file', `${label}: not a regular file`);
+  }
+  return fd;
+}
+
+/**
+ * Reads a regular file of at most `maxBytes`. `label` names it in errors ('missing-file',
+ * 'not-a-file', 'file-too-large'); the file's contents never appear in a message.
+ */
+export function readFileCapped(path: string, maxBytes: number, label: string): Buffer {
+  const fd = openRegularFile(path, label);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new FormatError('not-a-file', `${label}: not a regular file`);
     if (st.size > maxBytes)
       throw new FormatError(
         'file-too-large',

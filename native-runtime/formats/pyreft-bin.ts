@@ -7,10 +7,11 @@
 // checked against the config before its data is read (torch-save.ts indexTorchFile). Reading never
 // executes code (pickle.ts allow-list).
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { householderFromR, householderR } from './householder.ts';
+import { openRegularFile } from './json-file.ts';
 import type { ParsedConfig } from './pyreft-config.ts';
 import {
   checkParams,
@@ -109,15 +110,9 @@ export function maxBinBytes(type: InterventionType, n: number, r: number): numbe
 }
 
 function readBounded(path: string, maxBytes: number, file: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new FormatError('missing-file', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const fd = openRegularFile(path, file);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new FormatError('not-a-file', `${file}: not a regular file`);
     if (st.size > maxBytes) {
       throw new FormatError(
         'file-too-large',

@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { openRegularFile } from './json-file.ts';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -60,12 +61,7 @@ function readExact(fd: number, buf: Buffer, position: number, path: string): voi
 
 /** Reads and validates the header of a safetensors file (every tensor must lie inside the file). */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new FormatError('missing-file', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const fd = openRegularFile(path, path);
   try {
     const fileSize = fstatSync(fd).size;
     if (fileSize < 8)

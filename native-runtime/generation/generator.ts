@@ -73,7 +73,10 @@ export class Generator {
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
     // Its own graph carries the in-graph decoding loop (decode-loop.ts): several tokens per run.
-    const g = buildReftGraph(spec, ivs, { decodeLoop: true });
+    // Not for a quantized base: ORT does not pre-pack the Loop body's MatMulNBits, which then
+    // dequantize every weight per token (measured, 4-layer TinyLlama shape at int4: 2083 ms/token in
+    // the loop, 57 ms one token per run).
+    const g = buildReftGraph(spec, ivs, { decodeLoop: !spec.base?.scheme });
     const session = await createSession(g.graph, {
       device: opts.device,
       requireDevice: opts.requireDevice,

@@ -105,7 +105,9 @@ describe('training through quantized layers', () => {
         if (!k.startsWith('grad/')) continue;
         worst = Math.max(worst, relErr(v.data as Float32Array, b[k].data as Float32Array));
       }
-      t.diagnostic(`${form}: gradients through int8 Ŵᵀ vs dequantized W: max relative difference ${worst.toExponential(2)}`);
+      t.diagnostic(
+        `${form}: gradients through int8 Ŵᵀ vs dequantized W: max relative difference ${worst.toExponential(2)}`,
+      );
       assert.ok(worst <= 0.05, `${form}: relative difference ${worst}`);
     }
   });

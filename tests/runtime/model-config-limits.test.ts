@@ -4,6 +4,7 @@
 // file's contents. Runs through loadModelSpec, `models inspect` and the library's models/add path.
 
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs, { readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { CONFIG_LIMITS } from '../../native-runtime/models/config-fields.ts';
 import { openModelFolder } from '../../native-runtime/models/model-folder.ts';
 import { MODELS } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
+
+const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 
 function copyModel(arch: string): string {
   const dir = tempDir(`reft-limits-${arch}-`);
@@ -221,4 +224,21 @@ test('models/add reads config.json once: the stored config is the capped, finger
     syncBuiltinESMExports();
   }
   assert.deepEqual(opened, [join(dir, 'config.json')]);
+});
+
+test('a FIFO for config.json or the weights is refused at once (opening it used to wait forever)', () => {
+  for (const file of ['config.json', 'model.safetensors']) {
+    const dir = copyModel('llama');
+    rmSync(join(dir, file));
+    execFileSync('mkfifo', [join(dir, file)]);
+    // In a child with a time limit: a hang must fail the test, not stall the runner.
+    const r = spawnSync(process.execPath, [BIN, 'models', 'inspect', dir, '--json'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.signal, null, `${file}: models inspect hung on a FIFO`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).error.code, 'not-a-file', r.stdout);
+    assert.match(r.stderr, new RegExp(`${file.replace('.', '\\.')}: not a regular file`));
+  }
 });
