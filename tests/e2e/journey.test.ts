@@ -306,6 +306,8 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
 
     // Cancel it, keeping the last checkpoint as an adapter.
     await page.keyboard.press('Escape');
+    // Escape goes through the hash router: wait for the comparison to close before clicking.
+    await cmp.waitFor({ state: 'detached' });
     await page.getByRole('link', { name: 'pirate voice, faster', exact: true }).click();
     await detail.getByRole('button', { name: 'Cancel run…' }).click();
     const dialog = page.getByTestId('cancel-dialog');
