@@ -502,8 +502,25 @@ export class OptionError extends ConfigError {
   }
 }
 
-const show = (v: unknown) =>
-  typeof v === 'string' ? `"${v}"` : Array.isArray(v) ? `[${v.join(', ')}]` : String(v);
+/** Longest value quoted back in a refusal; a pasted document is cut, not echoed whole. */
+const SHOW_MAX = 60;
+
+/**
+ * A refused value as the request held it: JSON (so an object reads {"a":1}, not [object Object]),
+ * numbers and other non-JSON values as JavaScript writes them, cut to SHOW_MAX characters.
+ */
+function showValue(v: unknown): string {
+  let text: string;
+  if (typeof v === 'number' || typeof v === 'bigint' || v === undefined) text = String(v);
+  else {
+    try {
+      text = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(typeof v);
+    } catch {
+      text = Object.prototype.toString.call(v); // a cycle
+    }
+  }
+  return text.length > SHOW_MAX ? `${text.slice(0, SHOW_MAX - 1)}…` : text;
+}
 
 /** A refusal of one option whose text completes "<the option> …" ("must be …"). */
 export function optionError(field: TrainOptionKey, code: string, rule: string): OptionError {
@@ -528,7 +545,7 @@ function textIssue(field: TrainOptionKey, code: string, text: string): OptionIss
 function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssue): OptionIssue {
   const o: TrainOptionSpec = TRAIN_OPTIONS[key];
   const code = key === 'intervention' ? 'unknown-intervention' : `bad-${optionFlag(key)}`;
-  const got = ` (got ${show(value)})`;
+  const got = ` (got ${showValue(value)})`;
   switch (o.kind) {
     case 'int':
     case 'number':

@@ -80,6 +80,10 @@ test('runs/start and runs/estimate word an option refusal for the studio (label,
     assert.equal(drop.code, 'bad-dropout');
     assert.equal(drop.message, 'Dropout must be a number ≥ 0 and < 1 (got 1)');
     assert.equal((drop as { field?: string }).field, 'dropout');
+    // A value of the wrong type is quoted as JSON, not "[object Object]".
+    const layers = await callError(method, { modelId, datasetId, ...base, layers: { a: 1 } });
+    assert.equal(layers.code, 'bad-layers');
+    assert.equal(layers.message, 'Layers must be written like 2;10;18 (got {"a":1})');
   }
   assert.deepEqual(await call('runs/list'), []);
 });

@@ -85,6 +85,20 @@ describe('the training options schema', () => {
     assert.throws(() => optionIssues({ rnak: 4 }), { code: 'unknown-option', message: /rnak/ });
   });
 
+  it('a refused value is quoted as JSON, cut when long (not "[object Object]")', () => {
+    const msg = (input: Record<string, unknown>) => optionIssues(input)[0]?.message;
+    assert.equal(msg({ layers: { a: 1 } }), 'Layers must be written like 2;10;18 (got {"a":1})');
+    assert.equal(msg({ positions: [{ f: 5 }] }), 'Positions must be written like f3+l3 (got [{"f":5}])');
+    assert.equal(msg({ rank: [1, 2] }), 'Rank must be an integer ≥ 1 (got [1,2])');
+    assert.equal(msg({ rank: 'say "two"' }), 'Rank must be an integer ≥ 1 (got "say \\"two\\"")');
+    assert.equal(msg({ dropout: null }), 'Dropout must be a number ≥ 0 and < 1 (got null)');
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    assert.equal(msg({ layers: cycle }), 'Layers must be written like 2;10;18 (got [object Object])');
+    const long = msg({ rank: 'x'.repeat(500) }) ?? '';
+    assert.match(long, /^Rank must be an integer ≥ 1 \(got "x{58}…\)$/);
+  });
+
   it('a value above a sanity cap is told the cap, not a lower bound it already meets', () => {
     const [rank] = optionIssues({ rank: 100_000 });
     assert.equal(rank.cli, '--rank must be at most 65536 (got 100000)');
