@@ -4,8 +4,7 @@
 // app menu and the lifecycle. The renderer is served from renderer/dist over an `app://studio` scheme
 // (absolute asset paths work, and the page gets a real origin); VITE_DEV_SERVER_URL loads a dev server.
 
-import { existsSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   app,
@@ -17,14 +16,24 @@ import {
   MessageChannelMain,
   net,
   protocol,
+  session,
   shell,
   type UtilityProcess,
   utilityProcess,
 } from 'electron';
 import { engineEnv } from '../native-runtime/runtime/cuda-pack.ts';
 import { resolveDataDir } from './backend/paths.ts';
+import {
+  APP_ORIGIN,
+  filePickerOptions,
+  folderPickerOptions,
+  isStudioOrigin,
+  isStudioUrl,
+  permissionAllowed,
+  rendererFile,
+} from './ipc-rules.ts';
 
-const APP_ORIGIN = 'app://studio';
+const DEV_URL = process.env.VITE_DEV_SERVER_URL;
 const appRoot = app.getAppPath();
 const rendererDir = join(appRoot, 'renderer', 'dist');
 
@@ -75,14 +84,19 @@ function startBackend(): UtilityProcess {
 
 function serveRenderer(): void {
   protocol.handle('app', (request) => {
-    const url = new URL(request.url);
-    const file = resolve(rendererDir, `.${decodeURIComponent(url.pathname)}`);
-    const rel = relative(rendererDir, file);
-    if (rel.startsWith('..') || isAbsolute(rel)) return new Response('forbidden', { status: 403 });
-    // Client-side routes fall back to the app shell.
-    const target = existsSync(file) && rel !== '' ? file : join(rendererDir, 'index.html');
-    return net.fetch(pathToFileURL(target).toString());
+    // renderer/dist only, on app://studio; client-side routes get the app shell (ipc-rules.ts).
+    const file = rendererFile(rendererDir, request.url);
+    if (file === null) return new Response('forbidden', { status: 403 });
+    return net.fetch(pathToFileURL(file).toString());
   });
+}
+
+/** The page asks for no permission but the clipboard; Electron would grant any it is not told about. */
+function limitPermissions(): void {
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, grant) =>
+    grant(permissionAllowed(permission)),
+  );
+  session.defaultSession.setPermissionCheckHandler((_wc, permission) => permissionAllowed(permission));
 }
 
 function createWindow(): BrowserWindow {
@@ -107,20 +121,15 @@ function createWindow(): BrowserWindow {
     return { action: 'deny' };
   });
   win.webContents.on('will-navigate', (e, url) => {
-    if (!url.startsWith(APP_ORIGIN) && !url.startsWith(process.env.VITE_DEV_SERVER_URL ?? '\0'))
-      e.preventDefault();
+    if (!isStudioUrl(url, DEV_URL)) e.preventDefault();
   });
-  const dev = process.env.VITE_DEV_SERVER_URL;
-  void (dev ? win.loadURL(dev) : win.loadURL(`${APP_ORIGIN}/index.html`));
+  void (DEV_URL ? win.loadURL(DEV_URL) : win.loadURL(`${APP_ORIGIN}/index.html`));
   return win;
 }
 
 /** The page asked for a backend connection: one channel, one end each. */
 ipcMain.on('reft:connect', (event) => {
-  if (!backend) return;
-  const origin = event.senderFrame?.origin ?? '';
-  const allowed = origin === APP_ORIGIN || (process.env.VITE_DEV_SERVER_URL ?? '').startsWith(origin || '\0');
-  if (!allowed) return;
+  if (!backend || !isStudioOrigin(event.senderFrame?.origin, DEV_URL)) return;
   const { port1, port2 } = new MessageChannelMain();
   backend.postMessage({ type: 'connect' }, [port1]);
   event.sender.postMessage('reft:port', null, [port2]);
@@ -130,14 +139,13 @@ ipcMain.on('reft:connect', (event) => {
  * The native folder picker (exports to a folder, import of a folder by path): only for the studio's
  * own page; returns the chosen folder or null when cancelled.
  */
-ipcMain.handle('reft:pick-folder', async (event, opts: { title?: string; create?: boolean } | undefined) => {
-  const origin = event.senderFrame?.origin ?? '';
-  const allowed = origin === APP_ORIGIN || (process.env.VITE_DEV_SERVER_URL ?? '').startsWith(origin || '\0');
+ipcMain.handle('reft:pick-folder', async (event, raw: unknown) => {
   const win = BrowserWindow.fromWebContents(event.sender);
-  if (!allowed || !win) return null;
+  if (!isStudioOrigin(event.senderFrame?.origin, DEV_URL) || !win) return null;
+  const opts = folderPickerOptions(raw);
   const r = await dialog.showOpenDialog(win, {
-    title: typeof opts?.title === 'string' ? opts.title.slice(0, 200) : 'Choose a folder',
-    properties: opts?.create ? ['openDirectory', 'createDirectory'] : ['openDirectory'],
+    title: opts.title,
+    properties: opts.create ? ['openDirectory', 'createDirectory'] : ['openDirectory'],
   });
   return r.canceled ? null : (r.filePaths[0] ?? null);
 });
@@ -149,13 +157,11 @@ const DATASET_FILTERS = [
 ];
 
 /** The native file picker (a dataset to import by path): only for the studio's own page. */
-ipcMain.handle('reft:pick-file', async (event, opts: { title?: string } | undefined) => {
-  const origin = event.senderFrame?.origin ?? '';
-  const allowed = origin === APP_ORIGIN || (process.env.VITE_DEV_SERVER_URL ?? '').startsWith(origin || '\0');
+ipcMain.handle('reft:pick-file', async (event, raw: unknown) => {
   const win = BrowserWindow.fromWebContents(event.sender);
-  if (!allowed || !win) return null;
+  if (!isStudioOrigin(event.senderFrame?.origin, DEV_URL) || !win) return null;
   const r = await dialog.showOpenDialog(win, {
-    title: typeof opts?.title === 'string' ? opts.title.slice(0, 200) : 'Choose a file',
+    title: filePickerOptions(raw).title,
     properties: ['openFile'],
     filters: DATASET_FILTERS,
   });
@@ -192,6 +198,7 @@ if (!app.requestSingleInstanceLock()) {
   });
   void app.whenReady().then(() => {
     serveRenderer();
+    limitPermissions();
     buildMenu();
     backend = startBackend();
     mainWindow = createWindow();
