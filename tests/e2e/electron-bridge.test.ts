@@ -16,8 +16,8 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   connected,
-  DEMO_DATASET,
   DEMO_MODEL,
+  demoIds,
   ensureRendererBuilt,
   launchBrowser,
   root,
@@ -164,12 +164,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
   });
 
   test('Adapters: exported into a folder chosen with the system dialog', async () => {
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
-    const datasetId = (await rpc(client, 'datasets/list')).find(
-      (d: { name: string }) => d.name === DEMO_DATASET,
-    ).id;
+    const { modelId, datasetId } = await demoIds(client);
     const run = await rpc(client, 'runs/start', {
       modelId,
       datasetId,

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // Shared by the end-to-end tests: `reft-studio serve` on a fresh data folder, Debian's Chromium through
 // playwright-core, an RPC connection beside the page (to set up runs without depending on the wizard's
 // layout), and screenshots under tests/e2e/screenshots/ (test output, git-ignored: look at them after a run).
@@ -99,6 +100,14 @@ export function rpcFor(url: string): Promise<RpcClient> {
 }
 
 export { rpc };
+
+/** The ids of the demo model and the demo dataset a fresh data folder starts with. */
+export async function demoIds(client: RpcClient): Promise<{ modelId: number; datasetId: number }> {
+  const model = (await rpc(client, 'models/list')).find((m: { name: string }) => m.name === DEMO_MODEL);
+  const dataset = (await rpc(client, 'datasets/list')).find((d: { name: string }) => d.name === DEMO_DATASET);
+  assert.ok(model && dataset, 'the demo model and dataset are in a fresh library');
+  return { modelId: model.id, datasetId: dataset.id };
+}
 
 const shots = join(root, 'tests/e2e/screenshots');
 

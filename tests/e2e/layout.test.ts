@@ -10,8 +10,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   connected,
-  DEMO_DATASET,
-  DEMO_MODEL,
+  demoIds,
   ensureRendererBuilt,
   launchBrowser,
   rpc,
@@ -76,12 +75,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     ensureRendererBuilt();
     server = await startServer(tempDir('reft-e2e-layout-'));
     client = await rpcFor(server.url);
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
-    const datasetId = (await rpc(client, 'datasets/list')).find(
-      (d: { name: string }) => d.name === DEMO_DATASET,
-    ).id;
+    const { modelId, datasetId } = await demoIds(client);
     const run = await rpc(client, 'runs/start', {
       modelId,
       datasetId,

@@ -11,8 +11,8 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   connected,
-  DEMO_DATASET,
   DEMO_MODEL,
+  demoIds,
   ensureRendererBuilt,
   launchBrowser,
   rpc,
@@ -36,12 +36,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     ensureRendererBuilt();
     server = await startServer(tempDir('reft-e2e-playground-'));
     client = await rpcFor(server.url);
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
-    const datasetId = (await rpc(client, 'datasets/list')).find(
-      (d: { name: string }) => d.name === DEMO_DATASET,
-    ).id;
+    const { modelId, datasetId } = await demoIds(client);
     for (const [i, name] of adapterNames.entries()) {
       const run = await rpc(client, 'runs/start', {
         modelId,

@@ -12,8 +12,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   connected,
-  DEMO_DATASET,
-  DEMO_MODEL,
+  demoIds,
   ensureRendererBuilt,
   launchBrowser,
   rpc,
@@ -49,10 +48,7 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     ensureRendererBuilt();
     server = await startServer(tempDir('reft-e2e-runs-'));
     client = await rpcFor(server.url);
-    modelId = (await rpc(client, 'models/list')).find((m: { name: string }) => m.name === DEMO_MODEL).id;
-    datasetId = (await rpc(client, 'datasets/list')).find(
-      (d: { name: string }) => d.name === DEMO_DATASET,
-    ).id;
+    ({ modelId, datasetId } = await demoIds(client));
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
