@@ -54,6 +54,11 @@ export interface SessionConfig {
    */
   prepack?: boolean;
   /**
+   * ORT's memory pattern (default on). Training sessions turn it off: with it, a LoReFT step on the
+   * TinyLlama shape at int4 peaked at 5.3 GB RSS, without it 3.8 GB, at the same step time.
+   */
+  memPattern?: boolean;
+  /**
    * Outputs left on the device (WebGPU only): fed back as inputs, never read on the host. Such a
    * session always runs every output (onnxruntime-node 1.29 refuses a subset when output locations
    * are set: "Output count mismatch"); runSession disposes the device outputs nobody asked for.
@@ -135,6 +140,8 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       intraOpNumThreads: cfg.intraOpThreads ?? defaultThreads(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      // See SessionConfig.memPattern.
+      ...(cfg.memPattern === false ? { enableMemPattern: false } : {}),
       ...(onDevice.length
         ? { preferredOutputLocation: Object.fromEntries(onDevice.map((n) => [n, 'gpu-buffer' as const])) }
         : {}),

@@ -150,6 +150,7 @@ export class ReftModel {
       // Generation over this session (Generator.over) keeps the KV cache on a WebGPU device.
       outputsOnDevice: cacheOutputs(spec),
       prepack: shouldPrepack(spec, { training: states.length > 0, override: opts.prepack }),
+      memPattern: states.length === 0,
     });
     return new ReftModel(spec, states, session, withDropout);
   }
