@@ -16,17 +16,90 @@
 // The builder may be a subgraph builder (an If branch): the walker follows Value.producer links into
 // the parent graph and only emits into `b`. Forward nodes are never changed, except that a Dropout
 // node gains its optional mask output when its gradient is needed.
+//
+// Recomputation (opts.recompute, checkpoints such as the residual stream between layers): every
+// value a gradient rule reads stays alive from the forward to the backward, which for a deep model is
+// most of a training step's memory. With checkpoints, the nodes between two of them are replayed in
+// the backward when the walk reaches them, and the rules read the replayed values, so the forward
+// keeps only the checkpoints. The replay starts from `checkpoint + 0`, the zero a sum over an empty
+// slice of the gradient arriving from above: the replay cannot run before that gradient exists, and
+// no common-subexpression pass (ours or ORT's) can merge it back into the forward.
 
 import { AutodiffError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import { isFloat } from '../ir/dtype.ts';
-import type { Dim, Node, Value } from '../ir/graph.ts';
+import { type Dim, Node, Value } from '../ir/graph.ts';
 import { allInputs, detach } from '../passes/graph-utils.ts';
 import { BROADCAST_GRAD_OK, domainGradRules, gradRules, scalarOf, shapeVec, zerosLike } from './rules.ts';
 
 export interface BackwardOptions {
   /** d(loss) to start from, broadcastable to the loss (default: ones). */
   seed?: Value;
+  /** Checkpoints, bottom to top: replay the nodes between consecutive ones in the backward. */
+  recompute?: Value[];
+}
+
+/** Ops never replayed (a second draw would differ, or they carry subgraphs): their outputs are kept. */
+const NOT_REPLAYED = new Set([
+  'Dropout',
+  'RandomUniform',
+  'RandomUniformLike',
+  'RandomNormal',
+  'RandomNormalLike',
+  'Multinomial',
+  'Bernoulli',
+  'If',
+  'Loop',
+  'Scan',
+]);
+
+/** One stretch between two checkpoints: the nodes replayed, and their replays once emitted. */
+interface Segment {
+  from: Value;
+  nodes: Node[];
+  replay: Map<Node, Node> | null;
+}
+
+/**
+ * The nodes of `order` (topological) that depend on `from` and lead to `to`: what a replay of the
+ * stretch recomputes.
+ */
+function between(order: Node[], from: Value, to: Value): Node[] {
+  const dep = new Set<Node>();
+  for (const n of order)
+    if (allInputs(n).some((v) => v === from || (v.producer !== null && dep.has(v.producer)))) dep.add(n);
+  const keep = new Set<Node>();
+  const stack: (Node | null)[] = [to.producer];
+  while (stack.length) {
+    const n = stack.pop();
+    if (!n || keep.has(n) || !dep.has(n)) continue;
+    keep.add(n);
+    for (const v of allInputs(n)) stack.push(v.producer);
+  }
+  return order.filter((n) => keep.has(n));
+}
+
+/** Emits the replay of a segment, started from `from + 0` where the 0 waits for `after`. */
+function replaySegment(b: GraphBuilder, seg: Segment, after: Value): Map<Node, Node> {
+  const flat = b.reshape(after, [-1], ['?']);
+  const zero = b.reduceSum(b.slice(flat, [0], [0], [0]), [0], false);
+  const replaced = new Map<Value, Value>([[seg.from, b.add(seg.from, b.cast(zero, seg.from.dtype))]]);
+  const replay = new Map<Node, Node>();
+  for (const n of seg.nodes) {
+    if (NOT_REPLAYED.has(n.op) || Object.values(n.attrs).some((a) => a.type === 'graph')) continue;
+    if (!n.inputs.some((v) => v !== null && replaced.has(v))) continue;
+    const ins = n.inputs.map((v) => (v === null ? null : (replaced.get(v) ?? v)));
+    const outs = n.outputs.map((o) => {
+      const c = new Value(o.dtype, [...o.shape]);
+      c.constValue = o.constValue;
+      return c;
+    });
+    const copy = new Node(n.op, ins, outs, n.attrs, n.domain);
+    b.graph.nodes.push(copy);
+    for (const [i, o] of n.outputs.entries()) replaced.set(o, outs[i]);
+    replay.set(n, copy);
+  }
+  return replay;
 }
 
 /** Nodes the value depends on, in topological order (inputs before consumers). */
@@ -169,6 +242,17 @@ export function buildBackward(
     if (any) path.push(n);
   }
 
+  // Which segment each node belongs to (nodes outside every segment are not replayed).
+  const segmentOf = new Map<Node, Segment>();
+  const cps = opts.recompute ?? [];
+  if (cps.length > 1) {
+    const order = ancestors(loss);
+    for (let k = 0; k + 1 < cps.length; k++) {
+      const seg: Segment = { from: cps[k], nodes: between(order, cps[k], cps[k + 1]), replay: null };
+      for (const n of seg.nodes) segmentOf.set(n, seg);
+    }
+  }
+
   const grads = new Map<Value, Value>();
   const accumulate = (v: Value, g: Value) => {
     const prev = grads.get(v);
@@ -182,11 +266,17 @@ export function buildBackward(
     if (gs.every((g) => g === null)) continue;
     const rule = n.domain ? domainGradRules[`${n.domain}.${n.op}`] : gradRules[n.op];
     if (!rule) throw new AutodiffError('no-grad-rule', `no gradient rule for op ${describe(n)}`);
-    if (!BROADCAST_GRAD_OK.has(n.op)) gs = gs.map((g, j) => g && expandTo(b, g, n.outputs[j]));
+    // The node whose values the rule reads: its replay where its segment is recomputed. The walk
+    // reaches a segment first at its top (the last node in topological order), when the gradient
+    // arriving from above is complete.
+    const seg = segmentOf.get(n);
+    if (seg && !seg.replay) seg.replay = replaySegment(b, seg, gs.find((g) => g !== null)!);
+    const fn = seg?.replay?.get(n) ?? n;
+    if (!BROADCAST_GRAD_OK.has(n.op)) gs = gs.map((g, j) => g && expandTo(b, g, fn.outputs[j]));
     const mark = b.graph.nodes.length;
     let res: (Value | null)[];
     try {
-      res = rule(gs, n, b);
+      res = rule(gs, fn, b);
     } catch (e) {
       if (e instanceof AutodiffError) throw e;
       throw new AutodiffError(
@@ -216,12 +306,14 @@ export function buildBackward(
         );
       // A broadcastable gradient meeting an input that was itself broadcast along the same axis
       // must count every copy: expand it to the output first (rare: a bias under a plain sum).
-      const y = n.outputs[0];
+      // Shapes are read from the replayed values, so the forward's need not be kept for them.
+      const y = fn.outputs[0];
+      const xr = fn.inputs[j]!;
       const gg =
-        BROADCAST_GRAD_OK.has(n.op) && !n.op.startsWith('Reduce') && stillBroadcast(g, x, y)
+        BROADCAST_GRAD_OK.has(n.op) && !n.op.startsWith('Reduce') && stillBroadcast(g, xr, y)
           ? expandTo(b, g, y)
           : g;
-      accumulate(x, unbroadcast(b, gg, x));
+      accumulate(x, unbroadcast(b, gg, xr));
     });
   }
 

@@ -66,6 +66,11 @@ export interface DecoderGraph {
   /** (B, T, V), or (B, 1, V) with lastLogitsOnly; null when headless. */
   logits: Value | null;
   hidden: Value[];
+  /**
+   * The residual stream entering each layer, then leaving the last one (before the final norm), (N, D):
+   * numLayers + 1 values. Training can keep only these and recompute each layer in the backward.
+   */
+  blockInputs: Value[];
   /** The residual stream after the final norm, (N, D). */
   finalHidden: Value;
   /** The LM head, (N, D) → (N, V) (tied to the embeddings where the model says so). */
@@ -200,7 +205,9 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
         ? toDt(layerNorm(b, to32(x), w.get32(wname), w.get32(bname!), spec.norm.eps))
         : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
 
+  const blockInputs: Value[] = [];
   for (let i = 0; i < spec.numLayers; i++) {
+    blockInputs.push(h);
     const L = isGpt2 ? `${p}h.${i}.` : `${p}layers.${i}.`;
     const bias = sw?.layers[i] ? windowBias : fullBias;
     // --- attention -------------------------------------------------------------------------------
@@ -269,6 +276,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     if (opts.hiddenStates && i < spec.numLayers - 1) hidden.push(to32(to3d(h)));
   }
 
+  blockInputs.push(h);
   h = isGpt2 ? norm(h, `${p}ln_f.weight`, `${p}ln_f.bias`) : norm(h, `${p}norm.weight`);
   if (opts.hiddenStates) hidden.push(to32(to3d(h)));
   const headDt = w.head();
@@ -282,6 +290,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     positionIds,
     logits,
     hidden,
+    blockInputs,
     finalHidden: h,
     head,
     batchSeq,

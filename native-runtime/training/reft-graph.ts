@@ -39,6 +39,12 @@ export function buildReftGraph(
     dropout?: boolean;
     /** Add the in-graph decoding loop (generation/decode-loop.ts): a generator's own graph. */
     decodeLoop?: boolean;
+    /**
+     * Keep only the residual stream between layers for the backward and recompute each layer there
+     * (autodiff/backward.ts): a second forward pass of the intervened layers, for a fraction of the
+     * memory (see recompute.ts for when it is chosen).
+     */
+    recompute?: boolean;
   } = {},
 ): ReftGraph {
   const b = new GraphBuilder(`${spec.arch}-reft`);
@@ -76,7 +82,7 @@ export function buildReftGraph(
   // main graph's logits are not used here); empty (B, 0, V) logits keep the outputs aligned.
   const bt = b.subgraph('train_branch');
   const lossT = supervisedLmLoss(bt, h3, dg.head, labels);
-  const grads = buildBackward(bt, lossT, params);
+  const grads = buildBackward(bt, lossT, params, opts.recompute ? { recompute: dg.blockInputs } : {});
   bt.output(
     zerosOfShape(
       bt,

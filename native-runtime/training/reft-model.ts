@@ -11,6 +11,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
+import { shouldRecompute } from './recompute.ts';
 import { buildReftGraph } from './reft-graph.ts';
 import { DenseBase, HouseholderParam } from './stiefel.ts';
 
@@ -140,7 +141,7 @@ export class ReftModel {
     const g = buildReftGraph(
       spec,
       states.map((s) => s.spec),
-      { dropout: withDropout },
+      { dropout: withDropout, recompute: states.length > 0 && shouldRecompute(spec) },
     );
     const session = await createSession(g.graph, {
       device: opts.device,

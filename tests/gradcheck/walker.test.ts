@@ -125,6 +125,54 @@ describe('walker', () => {
     }
   });
 
+  test('recompute: the backward reads only the checkpoints of the forward, and the gradients are the same', async () => {
+    // Four blocks h ← Gemm(tanh(Gemm(h, W) + p_i), W2), p_i a trainable value per block (like an intervention),
+    // checkpoints at every block boundary. In float64 the replay must give the same numbers exactly.
+    const D = 3;
+    const build = (recompute: boolean) => {
+      const b = new GraphBuilder(recompute ? 'recomputed' : 'kept');
+      const x = b.input('x', 'float64', ['N', D]);
+      const ps: Value[] = [];
+      const cps: Value[] = [x];
+      let h = x;
+      for (let i = 0; i < 4; i++) {
+        const W = b.const('float64', rand(D * D, 20 + i), [D, D]);
+        const p = b.input(`p${i}`, 'float64', [D]);
+        ps.push(p);
+        const W2 = b.const('float64', rand(D * D, 60 + i), [D, D]);
+        const t = b.tanh(b.add(b.op('Gemm', [h, W], { transB: 1 }, { shapes: [['N', D]] }), p));
+        h = b.op('Gemm', [t, W2], { transB: 1 }, { shapes: [['N', D]] });
+        cps.push(h);
+      }
+      const loss = b.op('ReduceSum', [b.mul(h, h)], { keepdims: 0 });
+      const forward = new Set(b.graph.nodes);
+      const mark = b.graph.nodes.length;
+      const g = buildBackward(b, loss, ps, recompute ? { recompute: cps } : {});
+      const readFromForward = new Set<Value>();
+      for (const n of b.graph.nodes.slice(mark))
+        for (const v of n.inputs) if (v?.producer && forward.has(v.producer)) readFromForward.add(v);
+      ps.forEach((p, i) => {
+        b.output(g.get(p)!, `g${i}`);
+      });
+      return { graph: b.graph, readFromForward, checkpoints: new Set(cps) };
+    };
+    const kept = build(false);
+    const recomputed = build(true);
+    assert.ok(
+      [...kept.readFromForward].some((v) => !kept.checkpoints.has(v)),
+      'without recompute the backward reads activations inside the blocks',
+    );
+    for (const v of recomputed.readFromForward)
+      assert.ok(recomputed.checkpoints.has(v), `the recomputing backward reads ${v}, not a checkpoint`);
+    const feeds: Record<string, ReturnType<typeof tensor>> = {
+      x: tensor('float64', rand(2 * D, 30), [2, D]),
+    };
+    for (let i = 0; i < 4; i++) feeds[`p${i}`] = tensor('float64', rand(D, 40 + i), [D]);
+    const a = await runGraph(kept.graph, feeds);
+    const r = await runGraph(recomputed.graph, feeds);
+    for (let i = 0; i < 4; i++) assert.deepEqual(r[`g${i}`].data, a[`g${i}`].data, `g${i}`);
+  });
+
   test('backward in an If branch: gradients when compute_grad, zeros otherwise', async () => {
     const b = new GraphBuilder('if_grad');
     const x = b.input('x', 'float32', ['N', 3]);
