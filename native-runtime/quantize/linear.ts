@@ -3,11 +3,11 @@
 // gradient rule the autodiff walker uses for it. Weights are frozen, so only dX = dY·W is needed.
 //
 // Training sessions that pre-pack read a second layout, Ŵᵀ in int8 (backward-store.ts), with MatMulNBits
-// again. Otherwise the gradient dequantizes W from the same mapped bytes (a second initializer over the codes, read
-// as uint4/uint8 (N, kb·block)) and multiplies: blocked DequantizeLinear gives q·s without the zero
-// point, and the zero point's share z·(dY·S) is subtracted per block (S the (N, kb) scales), so no
-// zero-point tensor is ever materialized. ORT does not constant-fold DequantizeLinear, so the
-// dequantized weight exists only while its product runs. Measured alternatives are in ARCHITECTURE.md.
+// again. Otherwise the gradient dequantizes W from the forward's own uint8 codes (nibbles split in the
+// graph for int4) and multiplies: q·s without the zero point, and the zero point's share z·(dY·S) is
+// subtracted per block (S the (N, kb) scales), so no zero-point tensor is ever materialized. The first
+// op on the codes takes a run-time operand, so ORT cannot constant-fold a float copy of the weights, and
+// the dequantized weight exists only while its product runs. Measured alternatives are in ARCHITECTURE.md.
 
 import { AutodiffError, UnsupportedError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
@@ -121,19 +121,31 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   const Kp = kb * bs;
   if (!q.data || q.data.kind !== 'external' || !scales.data)
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
-  // The same bytes, as DequantizeLinear reads them: (N, kb·block) codes.
-  let codes = codeViews.get(q);
-  if (!codes) {
-    codes = b.initializer(`${q.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, Kp], q.data);
-    codeViews.set(q, codes);
-  }
+  // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
+  // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
+  // first op on the codes takes a run-time operand (4, 15 or 255 plus a zero from the gradient), so ORT
+  // cannot constant-fold a float copy of every weight, and it runs only when the gradient exists.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
-  const wqs = b.op(
-    'DequantizeLinear',
-    [codes, s2],
-    { axis: 1, block_size: bs },
-    { shapes: [[N, Kp]], dtypes: ['float32'] },
-  );
+  const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
+  const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
+  const bytes = q.shape as number[];
+  let codes: Value;
+  if (bits === 8) {
+    codes = b.op('BitwiseAnd', [q, runtimeByte(255)], {}, { shapes: [bytes], dtypes: ['uint8'] });
+  } else {
+    // Two codes per byte, the low nibble first.
+    const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
+    const hi = b.op(
+      'BitShift',
+      [q, runtimeByte(4)],
+      { direction: 'RIGHT' },
+      { shapes: [bytes], dtypes: ['uint8'] },
+    );
+    const pairs = b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]);
+    codes = b.reshape(pairs, [N, kb, bs], [N, kb, bs]);
+  }
+  const wq = b.mul(b.cast(codes, 'float32'), b.unsqueeze(s2, [-1]));
+  const wqs = b.reshape(wq, [N, Kp], [N, Kp]);
   const lead = gy.shape.slice(0, -1);
   const dxq = b.matmul(gy, wqs); // (..., Kp): dY·(q·s)
   // Subtract dY·(z·s) per block: z a constant for symmetric blocks, else the stored zero points.

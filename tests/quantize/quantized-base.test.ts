@@ -72,23 +72,24 @@ describe('accuracy with the CPU int8 kernels', () => {
 });
 
 describe('training through quantized layers', () => {
-  it('gradients equal the dequantized model’s (llama-loreft-f2l2, int4)', async () => {
-    const c = 'llama-loreft-f2l2';
-    const meta = reftMeta(c);
-    const q = await quantizedSpec(modelDir(meta.arch), 'int4', { accuracyLevel: 0 });
-    const ref = dequantizedFolder(modelDir(meta.arch), q);
-    const batch = join(REFT, c, 'golden_reft.safetensors');
-    const a = await debugGrad(q, join(REFT, c, 'pyreft_init'), batch);
-    const b = await debugGrad(ref, join(REFT, c, 'pyreft_init'), batch);
-    let compared = 0;
-    for (const [k, v] of Object.entries(a)) {
-      if (!k.startsWith('grad/')) continue;
-      const e = relErr(v.data as Float32Array, b[k].data as Float32Array);
-      assert.ok(e <= 1e-4, `${k}: relative error ${e}`);
-      compared++;
-    }
-    assert.ok(compared >= 4, `compared ${compared} gradients`);
-  });
+  for (const form of ['int4', 'int8'] as const)
+    it(`gradients equal the dequantized model’s (llama-loreft-f2l2, ${form})`, async () => {
+      const c = 'llama-loreft-f2l2';
+      const meta = reftMeta(c);
+      const q = await quantizedSpec(modelDir(meta.arch), form, { accuracyLevel: 0 });
+      const ref = dequantizedFolder(modelDir(meta.arch), q);
+      const batch = join(REFT, c, 'golden_reft.safetensors');
+      const a = await debugGrad(q, join(REFT, c, 'pyreft_init'), batch);
+      const b = await debugGrad(ref, join(REFT, c, 'pyreft_init'), batch);
+      let compared = 0;
+      for (const [k, v] of Object.entries(a)) {
+        if (!k.startsWith('grad/')) continue;
+        const e = relErr(v.data as Float32Array, b[k].data as Float32Array);
+        assert.ok(e <= 1e-4, `${k}: relative error ${e}`);
+        compared++;
+      }
+      assert.ok(compared >= 4, `compared ${compared} gradients`);
+    });
 
   it('the packed layout (int8 Ŵᵀ) gives the dequantized gradients within 8-bit rounding', async (t) => {
     const c = 'llama-loreft-f2l2';
