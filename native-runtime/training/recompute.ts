@@ -8,6 +8,9 @@
 import { totalmem } from 'node:os';
 import type { ModelSpec } from '../models/config.ts';
 
+/** What the decision reads of a model (estimates pass a shape from config.json, not a loaded spec). */
+export type ModelShape = Pick<ModelSpec, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numLayers'>;
+
 /** Context the estimate assumes: one sequence of this many tokens. */
 const ESTIMATE_TOKENS = 512;
 
@@ -17,7 +20,7 @@ const ESTIMATE_TOKENS = 512;
  * MLP-sized ones (gate, up, their product, the activation) and the attention scores and probabilities
  * against every position.
  */
-export function keptActivationBytes(spec: ModelSpec, tokens = ESTIMATE_TOKENS): number {
+export function keptActivationBytes(spec: ModelShape, tokens = ESTIMATE_TOKENS): number {
   const perToken = 6 * spec.hiddenSize + 4 * spec.intermediateSize + 2 * spec.numHeads * tokens;
   return 4 * perToken * tokens * spec.numLayers;
 }
@@ -26,7 +29,7 @@ export function keptActivationBytes(spec: ModelSpec, tokens = ESTIMATE_TOKENS): 
  * Recompute when the kept activations would exceed a quarter of the machine's memory (the 8B shape on
  * a 24 GB machine: yes; TinyLlama: no). REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
  */
-export function shouldRecompute(spec: ModelSpec, memoryBytes = totalmem()): boolean {
+export function shouldRecompute(spec: ModelShape, memoryBytes = totalmem()): boolean {
   const env = process.env.REFT_STUDIO_RECOMPUTE;
   if (env === '1' || env === '0') return env === '1';
   return keptActivationBytes(spec) > memoryBytes / 4;

@@ -24,6 +24,7 @@ import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runti
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
+import { shouldRecompute } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -89,8 +90,11 @@ export function memoryEstimate(
     'train',
     totalmem(),
   );
-  const perToken =
-    m.numLayers * (10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T) + 3 * m.vocabSize;
+  // Kept for the backward: every layer's activations, or one layer's and the residual stream between
+  // layers where the trainer replays layers in the backward (training/recompute.ts).
+  const perLayer = 10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T;
+  const layers = shouldRecompute(m) ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
+  const perToken = layers + 3 * m.vocabSize;
   const activationBytes = 4 * batch * T * perToken;
   const optimizerBytes = 16 * trainable;
   return {
