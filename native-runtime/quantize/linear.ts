@@ -129,7 +129,7 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
   const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
   const bytes = q.shape as number[];
-  let codes: Value;
+  let codes: Value; // uint8 (N, kb·block), one code per byte
   if (bits === 8) {
     codes = b.op('BitwiseAnd', [q, runtimeByte(255)], {}, { shapes: [bytes], dtypes: ['uint8'] });
   } else {
@@ -141,11 +141,15 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
       { direction: 'RIGHT' },
       { shapes: [bytes], dtypes: ['uint8'] },
     );
-    const pairs = b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]);
-    codes = b.reshape(pairs, [N, kb, bs], [N, kb, bs]);
+    codes = b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]);
   }
-  const wq = b.mul(b.cast(codes, 'float32'), b.unsqueeze(s2, [-1]));
-  const wqs = b.reshape(wq, [N, Kp], [N, Kp]);
+  // Blocked DequantizeLinear without a zero point: q·s, one float32 matrix.
+  const wqs = b.op(
+    'DequantizeLinear',
+    [b.reshape(codes, [N, Kp], [N, Kp]), s2],
+    { axis: 1, block_size: bs },
+    { shapes: [[N, Kp]], dtypes: ['float32'] },
+  );
   const lead = gy.shape.slice(0, -1);
   const dxq = b.matmul(gy, wqs); // (..., Kp): dY·(q·s)
   // Subtract dY·(z·s) per block: z a constant for symmetric blocks, else the stored zero points.
