@@ -14,11 +14,13 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   root,
   rpc,
   rpcFor,
@@ -26,7 +28,6 @@ import {
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
@@ -72,22 +73,20 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       await new Promise((res) => setTimeout(res, 200));
     }
     browser = await launchBrowser();
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(
+      browser,
+      pageErrors,
+      {
+        viewport: { width: 1280, height: 900 },
+        acceptDownloads: true,
+      },
+      20_000,
+    );
     await page.goto(`${server.url}#/adapters`);
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   test('the base model is the one the run trained on (same name as on Runs)', async () => {
     // Bug: with two library models of the same weights, Adapters named the first one.
@@ -147,7 +146,10 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     const row = page.locator('tr', { has: page.getByTestId(`adapter-base-${trainedId}`) });
     await row.getByRole('button', { name: 'Details' }).click();
     const detail = page.getByTestId('adapter-detail');
-    const metrics = (await detail.getByTestId('lineage-metrics').textContent()) ?? '';
+    // The detail loads its lineage after it opens: wait for the metrics line before reading it.
+    const lineage = detail.getByTestId('lineage-metrics').filter({ hasText: /^Final loss/ });
+    await lineage.waitFor();
+    const metrics = (await lineage.textContent()) ?? '';
     // Bug: "tokensPerS 11825.7006" was shown raw.
     assert.doesNotMatch(metrics, /tokensPerS|\d\.\d{5,}/);
     assert.match(

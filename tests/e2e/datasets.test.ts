@@ -15,17 +15,18 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   rpc,
   rpcFor,
   type Served,
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 const jsonl = (rows: unknown[]) =>
@@ -57,23 +58,21 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     server = await startServer(tempDir('reft-e2e-datasets-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page = await newPage(
+      browser,
+      pageErrors,
+      {
+        viewport: { width: 1280, height: 900 },
+        acceptDownloads: true,
+      },
+      30_000,
+    );
     await page.goto(server.url);
     await connected(page);
     await page.getByTestId('nav-datasets').click();
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   const view = () => page.getByTestId('dataset-view');
   /** A screenshot of the open dataset (scrolled to the top of the page's view of it). */

@@ -15,11 +15,13 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_MODEL,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   root,
   rpc,
   rpcFor,
@@ -27,7 +29,6 @@ import {
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 /** The stand-in preload: the bridge's shape, a MessagePort relayed to /rpc, pickers answered by the test. */
@@ -94,9 +95,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
     server = await startServer(tempDir('reft-e2e-electron-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page = await newPage(browser, pageErrors, { viewport: { width: 1000, height: 700 } }, 30_000);
     // tsx compiles with esbuild's keepNames, so a function sent to the page calls its `__name` helper,
     // which the page lacks: define it as the identity first.
     await page.addInitScript({ content: 'globalThis.__name = (f) => f;' });
@@ -105,11 +104,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   test('the page talks to the backend over the MessagePort', async () => {
     await page.getByTestId('nav-models').click();

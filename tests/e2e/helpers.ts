@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { connect, type RpcClient, rpc } from '../backend/helpers.ts';
 
 export const root = new URL('../..', import.meta.url).pathname;
@@ -115,6 +115,33 @@ const shots = join(root, 'tests/e2e/screenshots');
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+}
+
+/**
+ * A page on a new context of `browser` (Playwright's context options: viewport, downloads), with a
+ * default timeout, its uncaught errors pushed onto `errors` (each test file asserts there were none).
+ */
+export async function newPage(
+  browser: Browser,
+  errors: string[],
+  context: BrowserContextOptions,
+  timeout = 30_000,
+): Promise<Page> {
+  const page = await (await browser.newContext(context)).newPage();
+  page.setDefaultTimeout(timeout);
+  page.on('pageerror', (e) => errors.push(e.message));
+  return page;
+}
+
+/** Closes what a test file opened, whichever parts it got to. */
+export async function closeStudio(o: {
+  client?: RpcClient;
+  browser?: Browser;
+  server?: Served;
+}): Promise<void> {
+  o.client?.close();
+  await o.browser?.close();
+  await stopServer(o.server?.proc);
 }
 
 /** Waits until the page says it is connected. */

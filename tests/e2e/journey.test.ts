@@ -17,10 +17,12 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   root,
   rpc,
   rpcFor,
@@ -28,7 +30,6 @@ import {
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 /** 40 good rows (a pirate persona) with 3 bad lines among them, as a person's file would have. */
@@ -84,22 +85,20 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     server = await startServer(tempDir('reft-e2e-journey-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    const context = await browser.newContext({
-      viewport: { width: 1000, height: 700 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page = await newPage(
+      browser,
+      pageErrors,
+      {
+        viewport: { width: 1000, height: 700 },
+        acceptDownloads: true,
+      },
+      30_000,
+    );
     await page.goto(server.url);
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   test('1. upload a dataset with bad rows and review what was left out', async () => {
     await page.getByTestId('nav-datasets').click();

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   demoIds,
   ensureRendererBuilt,
@@ -19,7 +20,6 @@ import {
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 /** What does not fit: cards wider than their box, controls past the right edge, unnamed controls. */
@@ -103,11 +103,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   for (const themeName of ['light', 'dark'] as const) {
     test(`${themeName}: each page fits and names its controls`, async () => {

@@ -21,6 +21,7 @@ import {
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   rpc,
   rpcFor,
   type Served,
@@ -57,10 +58,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     server = await startServer(join(home, 'studio'));
     process.env = { ...saved };
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors, { viewport: { width: 1000, height: 700 } }, 20_000);
     await page.goto(server.url);
     await connected(page);
     await page.getByTestId('nav-models').click();

@@ -10,18 +10,19 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_MODEL,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   rpc,
   rpcFor,
   type Served,
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -56,18 +57,12 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       }
     }
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 30_000);
     await page.goto(`${server.url}#/playground`);
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   const done = (side: 'base' | 'adapted', n: number) =>
     page.waitForFunction(

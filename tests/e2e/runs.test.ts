@@ -11,17 +11,18 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   rpc,
   rpcFor,
   type Served,
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -50,17 +51,10 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     client = await rpcFor(server.url);
     ({ modelId, datasetId } = await demoIds(client));
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 20_000);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   test('a finished run: chart with tooltip and smoothing, probe answers from step 0, config, log', async () => {
     assert.ok(server);

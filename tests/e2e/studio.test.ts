@@ -6,19 +6,23 @@
 // Skips only when Chromium is missing outside CI (CI installs it in .ci/run, so there it must run).
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { tempDir } from '../helpers/temp.ts';
-
-const root = new URL('../..', import.meta.url).pathname;
-const chromiumPath = '/usr/bin/chromium';
-const skip =
-  !existsSync(chromiumPath) && !process.env.CI
-    ? `${chromiumPath} not found (install Debian's chromium to run the end-to-end tests)`
-    : false;
+import {
+  closeStudio,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  ensureRendererBuilt,
+  launchBrowser,
+  newPage,
+  root,
+  type Served,
+  skip,
+  startServer,
+} from './helpers.ts';
 
 const sections = [
   ['models', 'Models'],
@@ -30,9 +34,6 @@ const sections = [
   ['settings', 'Settings'],
 ] as const;
 
-const DEMO_MODEL = 'Demo: tiny Llama (random weights)';
-const DEMO_DATASET = 'Demo: pirate persona';
-
 /** Picks the demo dataset in the Train wizard (its label ends with the row count). */
 async function selectDemoDataset(page: Page): Promise<void> {
   const index = await page
@@ -42,93 +43,22 @@ async function selectDemoDataset(page: Page): Promise<void> {
   await page.getByLabel('Dataset').selectOption({ index });
 }
 
-/** Starts `reft-studio serve` and resolves with the URL it prints. */
-function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [join(root, 'bin/reft-studio.js'), 'serve', '--data-dir', dataDir], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, REFT_STUDIO_HOME: dataDir },
-  });
-  let stdout = '';
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`reft-studio serve printed no URL within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 60_000);
-    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const m = /ReFT Studio is serving at (\S+)/.exec(stdout);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1] });
-      }
-    });
-    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(
-        new Error(`reft-studio serve exited early (${code ?? signal})\nstdout: ${stdout}\nstderr: ${stderr}`),
-      );
-    });
-  });
-}
-
-async function stopServer(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, () => {
   let dataDir = '';
-  let server: { proc: ChildProcess; url: string } | undefined;
+  let server: Served | undefined;
   let browser: Browser | undefined;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    if (!existsSync(join(root, 'renderer/dist/index.html'))) {
-      // `npm test` builds it in pretest; a direct `node --test` run may not have.
-      execFileSync(
-        process.execPath,
-        [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts'],
-        {
-          cwd: root,
-          stdio: 'inherit',
-        },
-      );
-    }
+    ensureRendererBuilt();
     dataDir = tempDir('reft-e2e-');
     server = await startServer(dataDir);
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    browser = await launchBrowser();
+    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 800 } }, 20_000);
   });
 
-  after(async () => {
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ browser, server }));
 
   test('connects with the token from the URL', async () => {
     assert.ok(server);

@@ -13,11 +13,13 @@ import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  newPage,
   root,
   rpc,
   rpcFor,
@@ -25,7 +27,6 @@ import {
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 const BROKEN_MODEL = 'Moved away';
@@ -73,19 +74,12 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await rpc(client, 'models/add', { path: gone, name: BROKEN_MODEL });
     rmSync(gone, { recursive: true });
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 20_000);
     await page.goto(server.url);
     await connected(page);
   });
 
-  after(async () => {
-    client?.close();
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ client, browser, server }));
 
   test('a recipe fills every field for the chosen model and says why', async () => {
     await freshDraft();
