@@ -9,7 +9,7 @@
 #   3  bash scripts/gpu-check.sh cuda      pack install with our CLI, devices, goldens on CUDA in fp32
 #                                          (TF32 off), half-precision numerics, node placement  ~3 min
 #   4  bash scripts/gpu-check.sh bench-1b  TinyLlama-1.1B shape, bf16: train / prefill / decode   ~4 min
-#   5  bash scripts/gpu-check.sh bench-8b  Llama-3-8B shape, bf16: train / prefill / decode      ~7 min
+#   5  bash scripts/gpu-check.sh bench-8b  Llama-3-8B shape, bf16: train (kept, replayed) / prefill / decode  ~9 min
 #   6  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16   ~5 min
 #   (bench-1b-fp32: the 1.1B shape in fp32 with TF32 on and off, for the record)
 # Each stage writes its results into $OUT (JSON from the CLI, test reports, steps.tsv with every
@@ -125,6 +125,9 @@ case "${1:-}" in
     S=(--model $M --dtype bf16 --device cuda)
     # anchors.md row 3: all 32 layers, f7+l7 untied, rank 8, batch 4 × 512; peak GPU memory ≤ 32.5 GiB
     bench train-8b-bf16-cuda train "${S[@]}" --layers all --positions f7+l7 --rank 8 --batch 4 --seq 512 --prompt 256 --steps 3
+    # The same with every layer replayed in the backward (training/recompute.ts decides by host memory,
+    # 128 GB here: off): the memory side of the trade, ~+50% time on CPU.
+    REFT_STUDIO_RECOMPUTE=1 bench train-8b-bf16-cuda-replay train "${S[@]}" --layers all --positions f7+l7 --rank 8 --batch 4 --seq 512 --prompt 256 --steps 3
     bench prefill-8b-bf16-cuda prefill "${S[@]}" --batch 4 --seq 512 --steps 3
     bench decode-8b-bf16-cuda-c8 decode "${S[@]}" --prompt 32 --new-tokens 128 --chunk 8
     ;;
