@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Locator, type Page } from 'playwright-core';
 import { connect, type RpcClient, rpc } from '../backend/helpers.ts';
 
 export const root = new URL('../..', import.meta.url).pathname;
@@ -142,6 +142,19 @@ export async function closeStudio(o: {
   o.client?.close();
   await o.browser?.close();
   await stopServer(o.server?.proc);
+}
+
+/**
+ * The element's text once it equals (or matches) `want`, else its text when `timeout` runs out, for the
+ * assertion to show: a read right after a click waits for the page to re-render instead of racing it.
+ */
+export async function textWhen(l: Locator, want: string | RegExp, timeout = 10_000): Promise<string> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const t = (await l.textContent()) ?? '';
+    if ((typeof want === 'string' ? t === want : want.test(t)) || Date.now() > end) return t;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Waits until the page says it is connected. */

@@ -27,6 +27,7 @@ import {
   screenshot,
   skip,
   startServer,
+  textWhen,
 } from './helpers.ts';
 
 const BROKEN_MODEL = 'Moved away';
@@ -91,7 +92,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await screenshot(page, 'train-1-recipe');
     await next();
     // Layer 8 of 32 in pyreft's demo is layer 1 of the demo model's 4; the last prompt token only.
-    assert.equal(await page.getByTestId('layer-count').textContent(), '1 of 4 layers');
+    assert.equal(await textWhen(page.getByTestId('layer-count'), '1 of 4 layers'), '1 of 4 layers');
     assert.equal(await page.getByTestId('layer-1').getAttribute('aria-pressed'), 'true');
     assert.equal(await page.getByTestId('positions-first').inputValue(), '0');
     assert.equal(await page.getByTestId('positions-last').inputValue(), '1');
@@ -113,9 +114,9 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
   test('layers on the model’s diagram, positions with first/last counts, tied or untied', async () => {
     await step('Intervention').click();
     await page.getByRole('button', { name: 'All', exact: true }).click();
-    assert.equal(await page.getByTestId('layer-count').textContent(), '4 of 4 layers');
+    assert.equal(await textWhen(page.getByTestId('layer-count'), '4 of 4 layers'), '4 of 4 layers');
     await page.getByTestId('layer-0').click();
-    assert.equal(await page.getByTestId('layer-count').textContent(), '3 of 4 layers');
+    assert.equal(await textWhen(page.getByTestId('layer-count'), '3 of 4 layers'), '3 of 4 layers');
     await page.getByTestId('positions-first').fill('2');
     await page.getByTestId('positions-last').fill('2');
     await page.getByRole('radio', { name: /^Tied/ }).check();
@@ -133,7 +134,8 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByLabel('Rank').fill('65');
     const issue = page.getByTestId('issue-rank');
     // The demo model's hidden size is 64: the limit is the model's, checked by the trainer's rule.
-    assert.equal(await issue.textContent(), "Rank must be at most the model's hidden size, 64 (got 65)");
+    const rankIssue = "Rank must be at most the model's hidden size, 64 (got 65)";
+    assert.equal(await textWhen(issue, rankIssue), rankIssue);
     assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
     const problems = (await page.getByTestId('step-problems').textContent()) ?? '';
     assert.doesNotMatch(problems, /--/, 'no CLI flags in the studio');
