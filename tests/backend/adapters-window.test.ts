@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('adapters-window');
 const dataDir = join(root, 'data');
@@ -20,35 +20,10 @@ let b: Backend;
 let modelId: number;
 let copyId: number;
 let datasetId: number;
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply')
-    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
-  return r.result as T;
-}
-
-async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  assert.equal(r.type, 'error', `${method} should fail`);
-  return (r as { error: { code: string; message: string } }).error;
-}
-
-/** Uploads files {path → bytes} the way the window does: begin, chunks in order, finish. */
-async function upload(files: Record<string, Uint8Array>, chunk = 700): Promise<string> {
-  const list = Object.entries(files).map(([path, data]) => ({ path, size: data.length }));
-  const { uploadId } = await call('files/upload-begin', { kind: 'adapter', files: list });
-  for (const [path, data] of Object.entries(files)) {
-    for (let off = 0; off < data.length; off += chunk) {
-      const piece = Buffer.from(data.subarray(off, off + chunk)).toString('base64');
-      await call('files/upload-chunk', { uploadId, path, offset: off, data: piece });
-    }
-  }
-  await call('files/upload-finish', { uploadId });
-  return uploadId;
-}
+const { call, callError, upload: send } = inProcess(() => b);
+/** Uploads files {path → bytes} as the window does. */
+const upload = (files: Record<string, Uint8Array>, chunk = 700) => send('adapter', files, chunk);
 
 function folderFiles(dir: string, prefix: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};

@@ -11,43 +11,17 @@ import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { readDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
-import { LLAMA_FIXTURE, tempDir, waitFor } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor } from './helpers.ts';
 import { writeParquet } from './parquet-writer.ts';
 
 const root = tempDir('datasets-window');
 const dataDir = join(root, 'data');
 let b: Backend;
 let modelId: number;
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply')
-    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
-  return r.result as T;
-}
-
-async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  assert.equal(r.type, 'error', `${method} should fail`);
-  return (r as { error: { code: string; message: string } }).error;
-}
-
-/** Uploads files {name → bytes} as the window does (begin, chunks in order, finish). */
-async function upload(files: Record<string, Uint8Array | string>, chunk = 500): Promise<string> {
-  const list = Object.entries(files).map(([path, d]) => ({ path, size: Buffer.byteLength(d) }));
-  const { uploadId } = await call('files/upload-begin', { kind: 'dataset', files: list });
-  for (const [path, d] of Object.entries(files)) {
-    const data = Buffer.from(d);
-    for (let off = 0; off < data.length; off += chunk) {
-      const piece = data.subarray(off, off + chunk).toString('base64');
-      await call('files/upload-chunk', { uploadId, path, offset: off, data: piece });
-    }
-  }
-  await call('files/upload-finish', { uploadId });
-  return uploadId;
-}
+const { call, callError, upload: send } = inProcess(() => b);
+/** Uploads files {name → bytes} as the window does. */
+const upload = (files: Record<string, Uint8Array | string>, chunk = 500) => send('dataset', files, chunk);
 
 async function download(downloadId: string): Promise<Buffer> {
   const parts: Buffer[] = [];

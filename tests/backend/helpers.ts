@@ -1,10 +1,12 @@
 // Shared helpers for backend integration tests: temp folders, a fake built renderer, spawning the
-// real CLI, and a tiny RPC client over the WebSocket.
+// real CLI, a tiny RPC client over the WebSocket, and requests to an in-process backend.
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import type { Backend } from '../../electron/backend/host.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import type { ServerMessage } from '../../electron/backend/rpc/envelope.ts';
 import { tempDir as sharedTempDir } from '../helpers/temp.ts';
@@ -158,4 +160,44 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
   }
   for (const at of broken) lines.splice(at, 0, at % 2 ? '{"prompt": "no completion"}' : '{broken json');
   writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+/**
+ * Requests to an in-process backend (`createBackend`), as the window sends them: `call` resolves with
+ * the result or throws an Error carrying the error's code; `callError` expects a refusal and returns
+ * it; `upload` sends files {path → bytes} in chunks (begin, chunks in order, finish). `backend` is read
+ * on every request, so a test file may create its backend in `before`.
+ */
+export function inProcess(backend: () => Backend) {
+  let nextId = 1;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+  async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
+    const r = await backend().handle({ type: 'request', id: nextId++, method, params });
+    if (r.type !== 'reply')
+      throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
+    return r.result as T;
+  }
+  async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
+    const r = await backend().handle({ type: 'request', id: nextId++, method, params });
+    assert.equal(r.type, 'error', `${method} should fail`);
+    return (r as { error: { code: string; message: string } }).error;
+  }
+  async function upload(
+    kind: 'dataset' | 'adapter',
+    files: Record<string, Uint8Array | string>,
+    chunk: number,
+  ): Promise<string> {
+    const list = Object.entries(files).map(([path, d]) => ({ path, size: Buffer.byteLength(d) }));
+    const { uploadId } = await call('files/upload-begin', { kind, files: list });
+    for (const [path, d] of Object.entries(files)) {
+      const data = Buffer.from(d);
+      for (let off = 0; off < data.length; off += chunk) {
+        const piece = data.subarray(off, off + chunk).toString('base64');
+        await call('files/upload-chunk', { uploadId, path, offset: off, data: piece });
+      }
+    }
+    await call('files/upload-finish', { uploadId });
+    return uploadId;
+  }
+  return { call, callError, upload };
 }

@@ -7,28 +7,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('playground');
 let b: Backend;
 let modelId: number;
 let adapterA: number;
 let adapterB: number;
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply')
-    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
-  return r.result as T;
-}
-
-async function errorCode(method: string, params: unknown): Promise<string> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  assert.equal(r.type, 'error', `${method} should fail`);
-  return (r as { error: { code: string } }).error.code;
-}
+const { call, callError } = inProcess(() => b);
+const errorCode = async (method: string, params: unknown) => (await callError(method, params)).code;
 
 async function train(seed: number, lr: number): Promise<number> {
   const datasetId = (await call('datasets/list'))[0].id;

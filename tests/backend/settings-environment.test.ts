@@ -7,23 +7,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { planRun } from '../../electron/backend/library/run-plan.ts';
-import { LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('settings-env');
 let b: Backend;
-let nextId = 1;
 const saved = {
   token: process.env.HF_TOKEN,
   cache: process.env.HF_HUB_CACHE,
   threads: process.env.REFT_STUDIO_THREADS,
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply') throw Object.assign(new Error(r.error.message), { code: r.error.code });
-  return r.result as T;
-}
+const { call } = inProcess(() => b);
 const code = (p: Promise<unknown>) =>
   p.then(
     () => 'ok',

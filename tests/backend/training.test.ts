@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { JobProgress } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
-import { LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('training');
 const dataDir = join(root, 'data');
@@ -16,21 +16,8 @@ let b: Backend;
 let modelId: number;
 let datasetId: number;
 const pushes: PushMessage[] = [];
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply')
-    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
-  return r.result as T;
-}
-
-async function callError(method: string, params: unknown): Promise<{ code: string; message: string }> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  assert.equal(r.type, 'error', `${method} should fail`);
-  return (r as { error: { code: string; message: string } }).error;
-}
+const { call, callError } = inProcess(() => b);
 
 const base = { layers: '1;2', rank: 2, positions: 'f1+l1', intervention: 'loreft', lr: 0.004 };
 

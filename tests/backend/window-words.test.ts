@@ -12,25 +12,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { LLAMA_FIXTURE, tempDir } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir } from './helpers.ts';
 
 const root = tempDir('window-words');
 let b: Backend;
 let modelId: number;
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply') throw Object.assign(new Error(r.error.message), { code: r.error.code });
-  return r.result as T;
-}
-
-async function refusal(method: string, params: unknown): Promise<{ code: string; message: string }> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  assert.equal(r.type, 'error', `${method} should be refused`);
-  return (r as { error: { code: string; message: string } }).error;
-}
+const { call, callError } = inProcess(() => b);
+const refusal = callError;
 
 /** Uploads a folder's files as the Adapters page does (one chunk per file: they are small). */
 async function uploadFolder(dir: string, name: string): Promise<string> {

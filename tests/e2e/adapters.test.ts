@@ -15,12 +15,11 @@ import { REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  connected,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   root,
   rpc,
   rpcFor,
@@ -73,17 +72,13 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       await new Promise((res) => setTimeout(res, 200));
     }
     browser = await launchBrowser();
-    page = await newPage(
-      browser,
-      pageErrors,
-      {
-        viewport: { width: 1280, height: 900 },
-        acceptDownloads: true,
-      },
-      20_000,
-    );
-    await page.goto(`${server.url}#/adapters`);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+      timeout: 20_000,
+      errors: pageErrors,
+      url: `${server.url}#/adapters`,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

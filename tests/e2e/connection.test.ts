@@ -8,9 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   ensureRendererBuilt,
   launchBrowser,
+  openPage,
   type Served,
   screenshot,
   skip,
@@ -28,16 +30,14 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     ensureRendererBuilt();
     server = await startServer(dataDir);
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    page.setDefaultTimeout(40_000);
-    await page.goto(`${server.url}#/runs`);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      timeout: 40_000,
+      url: `${server.url}#/runs`,
+    });
   });
 
-  after(async () => {
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ browser, server }));
 
   test('stopped: the tab says so and what to do; restarted: it reconnects by itself', async () => {
     const url = server?.url;

@@ -20,7 +20,7 @@ import {
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   rpc,
   rpcFor,
   type Served,
@@ -58,17 +58,13 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     server = await startServer(tempDir('reft-e2e-datasets-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    page = await newPage(
-      browser,
-      pageErrors,
-      {
-        viewport: { width: 1280, height: 900 },
-        acceptDownloads: true,
-      },
-      30_000,
-    );
-    await page.goto(server.url);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+      timeout: 30_000,
+      errors: pageErrors,
+      url: server.url,
+    });
     await page.getByTestId('nav-datasets').click();
   });
 

@@ -21,7 +21,7 @@ import {
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   root,
   rpc,
   rpcFor,
@@ -95,7 +95,11 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
     server = await startServer(tempDir('reft-e2e-electron-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1000, height: 700 } }, 30_000);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      timeout: 30_000,
+      errors: pageErrors,
+    });
     // tsx compiles with esbuild's keepNames, so a function sent to the page calls its `__name` helper,
     // which the page lacks: define it as the identity first.
     await page.addInitScript({ content: 'globalThis.__name = (f) => f;' });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContextOptions, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page, type ViewportSize } from 'playwright-core';
 import { connect, type RpcClient, rpc } from '../backend/helpers.ts';
 
 export const root = new URL('../..', import.meta.url).pathname;
@@ -118,18 +118,24 @@ export async function screenshot(page: Page, name: string, fullPage = false): Pr
 }
 
 /**
- * A page on a new context of `browser` (Playwright's context options: viewport, downloads), with a
- * default timeout, its uncaught errors pushed onto `errors` (each test file asserts there were none).
+ * A page on a new context of `browser` at `viewport`, with a default timeout; its uncaught errors are
+ * pushed onto `errors` when given (the test file asserts there were none). With `url` it opens the
+ * studio there and waits until the page says it is connected.
  */
-export async function newPage(
+export async function openPage(
   browser: Browser,
-  errors: string[],
-  context: BrowserContextOptions,
-  timeout = 30_000,
+  o: { viewport: ViewportSize; acceptDownloads?: boolean; timeout?: number; errors?: string[]; url?: string },
 ): Promise<Page> {
-  const page = await (await browser.newContext(context)).newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (e) => errors.push(e.message));
+  const page = await (
+    await browser.newContext({ viewport: o.viewport, acceptDownloads: o.acceptDownloads })
+  ).newPage();
+  page.setDefaultTimeout(o.timeout ?? 30_000);
+  const errors = o.errors;
+  if (errors) page.on('pageerror', (e) => errors.push(e.message));
+  if (o.url !== undefined) {
+    await page.goto(o.url);
+    await connected(page);
+  }
   return page;
 }
 

@@ -18,11 +18,10 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  connected,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   root,
   rpc,
   rpcFor,
@@ -85,17 +84,13 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     server = await startServer(tempDir('reft-e2e-journey-'));
     client = await rpcFor(server.url);
     browser = await launchBrowser();
-    page = await newPage(
-      browser,
-      pageErrors,
-      {
-        viewport: { width: 1000, height: 700 },
-        acceptDownloads: true,
-      },
-      30_000,
-    );
-    await page.goto(server.url);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      acceptDownloads: true,
+      timeout: 30_000,
+      errors: pageErrors,
+      url: server.url,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

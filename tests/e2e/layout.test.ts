@@ -10,10 +10,10 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  connected,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
+  openPage,
   rpc,
   rpcFor,
   type Served,
@@ -97,10 +97,11 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     }
     await rpc(client, 'adapters/tag', { id: adapterId, add: ['pirate', 'demo'] });
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    page.setDefaultTimeout(30_000);
-    await page.goto(server.url);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      timeout: 30_000,
+      url: server.url,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

@@ -16,19 +16,19 @@ import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { fixtureRepoFiles, writeCacheSnapshot } from '../hub/helpers.ts';
 import {
+  closeStudio,
   connected,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   rpc,
   rpcFor,
   type Served,
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () => {
@@ -58,16 +58,18 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     server = await startServer(join(home, 'studio'));
     process.env = { ...saved };
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1000, height: 700 } }, 20_000);
-    await page.goto(server.url);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      timeout: 20_000,
+      errors: pageErrors,
+      url: server.url,
+    });
     await page.getByTestId('nav-models').click();
     await page.getByTestId('models-table').getByText(DEMO_MODEL).waitFor();
   });
 
   after(async () => {
-    await browser?.close();
-    await stopServer(server?.proc);
+    await closeStudio({ browser, server });
     await hub?.stop();
   });
 

@@ -11,12 +11,11 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  connected,
   DEMO_MODEL,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   rpc,
   rpcFor,
   type Served,
@@ -57,9 +56,12 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       }
     }
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 30_000);
-    await page.goto(`${server.url}#/playground`);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      timeout: 30_000,
+      errors: pageErrors,
+      url: `${server.url}#/playground`,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

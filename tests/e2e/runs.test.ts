@@ -16,7 +16,7 @@ import {
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   rpc,
   rpcFor,
   type Served,
@@ -51,7 +51,11 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     client = await rpcFor(server.url);
     ({ modelId, datasetId } = await demoIds(client));
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 20_000);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      timeout: 20_000,
+      errors: pageErrors,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

@@ -8,14 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { tempDir } from '../helpers/temp.ts';
 import {
+  closeStudio,
   connected,
   ensureRendererBuilt,
   launchBrowser,
+  openPage,
   type Served,
   screenshot,
   skip,
   startServer,
-  stopServer,
 } from './helpers.ts';
 
 describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
@@ -28,16 +29,14 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     ensureRendererBuilt();
     server = await startServer(dataDir);
     browser = await launchBrowser();
-    page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
-    page.setDefaultTimeout(30_000);
-    await page.goto(`${server.url}#/settings`);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1000, height: 700 },
+      timeout: 30_000,
+      url: `${server.url}#/settings`,
+    });
   });
 
-  after(async () => {
-    await browser?.close();
-    await stopServer(server?.proc);
-  });
+  after(() => closeStudio({ browser, server }));
 
   test('device and threads, saved and kept across a reload', async () => {
     const device = page.getByLabel('Device', { exact: true });

@@ -17,7 +17,7 @@ import {
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   root,
   type Served,
   skip,
@@ -55,7 +55,11 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     dataDir = tempDir('reft-e2e-');
     server = await startServer(dataDir);
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 800 } }, 20_000);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 800 },
+      timeout: 20_000,
+      errors: pageErrors,
+    });
   });
 
   after(() => closeStudio({ browser, server }));

@@ -14,12 +14,11 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  connected,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
-  newPage,
+  openPage,
   root,
   rpc,
   rpcFor,
@@ -75,9 +74,12 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await rpc(client, 'models/add', { path: gone, name: BROKEN_MODEL });
     rmSync(gone, { recursive: true });
     browser = await launchBrowser();
-    page = await newPage(browser, pageErrors, { viewport: { width: 1280, height: 900 } }, 20_000);
-    await page.goto(server.url);
-    await connected(page);
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      timeout: 20_000,
+      errors: pageErrors,
+      url: server.url,
+    });
   });
 
   after(() => closeStudio({ client, browser, server }));

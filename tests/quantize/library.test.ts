@@ -8,22 +8,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from '../backend/helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from '../backend/helpers.ts';
 
 const root = tempDir('quantize-lib');
 const dataDir = join(root, 'data');
 let b: Backend;
 let modelId: number;
 let datasetId: number;
-let nextId = 1;
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
-async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
-  const r = await b.handle({ type: 'request', id: nextId++, method, params });
-  if (r.type !== 'reply')
-    throw Object.assign(new Error(`${method}: ${r.error.message}`), { code: r.error.code });
-  return r.result as T;
-}
+const { call } = inProcess(() => b);
 
 before(async () => {
   b = createBackend(dataDir, { seedDemo: false });
