@@ -22,6 +22,27 @@ export interface SamplingInputs {
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
+/** `build`'s value where `cond` holds, else x unchanged: an If whose else branch passes x through. */
+function onlyIf(
+  b: GraphBuilder,
+  cond: Value,
+  name: string,
+  x: Value,
+  shapes: (string | number)[][],
+  build: (on: GraphBuilder) => Value,
+): Value {
+  const on = b.subgraph(`${name}_on`);
+  on.output(build(on));
+  const off = b.subgraph(`${name}_off`);
+  off.output(off.op('Identity', [x]));
+  return b.op(
+    'If',
+    [cond],
+    { then_branch: on.graph, else_branch: off.graph },
+    { shapes, dtypes: ['float32'] },
+  );
+}
+
 /** logits (B, V) float32, u (B) float32 in [0, 1) → token ids (B) int64. */
 export function sampleTokens(
   b: GraphBuilder,
@@ -42,8 +63,7 @@ export function sampleTokens(
       d.op('Greater', [s.topK, d.const('int64', [0], [])]),
       d.op('Less', [s.topK, d.const('int64', [vocab], [])]),
     ]);
-    const kOn = d.subgraph('top_k_on');
-    {
+    x = onlyIf(d, useK, 'top_k', x, [['B', vocab]], (kOn) => {
       const k1 = kOn.reshape(s.topK, [1], [1]);
       const [vals] = kOn.opN(
         'TopK',
@@ -64,21 +84,12 @@ export function sampleTokens(
         {},
         { shapes: [['B', 1]] },
       );
-      kOn.output(kOn.where(kOn.op('Less', [x, kth]), kOn.scalar(NEG_INF), x));
-    }
-    const kOff = d.subgraph('top_k_off');
-    kOff.output(kOff.op('Identity', [x]));
-    x = d.op(
-      'If',
-      [useK],
-      { then_branch: kOn.graph, else_branch: kOff.graph },
-      { shapes: [['B', vocab]], dtypes: ['float32'] },
-    );
+      return kOn.where(kOn.op('Less', [x, kth]), kOn.scalar(NEG_INF), x);
+    });
 
     // top-p: sort by probability (ties: lower id first), keep while the mass before a token is < p.
     const useP = d.op('Less', [s.topP, d.scalar(1)]);
-    const pOn = d.subgraph('top_p_on');
-    {
+    x = onlyIf(d, useP, 'top_p', x, [['B', vocab]], (pOn) => {
       const probs = pOn.softmax(x, -1);
       const [sorted, order] = pOn.opN(
         'TopK',
@@ -98,16 +109,8 @@ export function sampleTokens(
       const keep = pOn.op('ScatterElements', [pOn.op('Mul', [probs, pOn.scalar(0)]), order, keepSorted], {
         axis: 1,
       });
-      pOn.output(pOn.where(pOn.op('Greater', [keep, pOn.scalar(0.5)]), x, pOn.scalar(NEG_INF)));
-    }
-    const pOff = d.subgraph('top_p_off');
-    pOff.output(pOff.op('Identity', [x]));
-    x = d.op(
-      'If',
-      [useP],
-      { then_branch: pOn.graph, else_branch: pOff.graph },
-      { shapes: [['B', vocab]], dtypes: ['float32'] },
-    );
+      return pOn.where(pOn.op('Greater', [keep, pOn.scalar(0.5)]), x, pOn.scalar(NEG_INF));
+    });
 
     // The draw: the first token whose cumulative probability exceeds u (sampling.ts drawFrom).
     const cum = d.op('CumSum', [d.softmax(x, -1), d.const('int64', [1], [])]);
