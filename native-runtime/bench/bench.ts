@@ -13,7 +13,6 @@ import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
-import { shouldRecompute } from '../training/recompute.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -315,7 +314,7 @@ export async function benchTrain(
     backward: !trained.base?.scheme ? 'float' : (o.backward ?? trained.base.backward ?? 'dequantize'),
     // Layers replayed in the backward (training/recompute.ts: chosen by the model's size and this
     // machine's memory, or REFT_STUDIO_RECOMPUTE).
-    recompute: shouldRecompute(trained),
+    recompute: model.recompute,
   };
 }
 

@@ -100,17 +100,21 @@ export class ReftModel {
   readonly states: InterventionState[];
   readonly session: EngineSession;
   readonly withDropout: boolean;
+  /** Whether the training graph replays each layer in its backward (training/recompute.ts). */
+  readonly recompute: boolean;
 
   private constructor(
     spec: ModelSpec,
     states: InterventionState[],
     session: EngineSession,
     withDropout: boolean,
+    recompute: boolean,
   ) {
     this.spec = spec;
     this.states = states;
     this.session = session;
     this.withDropout = withDropout;
+    this.recompute = recompute;
   }
 
   static async load(
@@ -138,10 +142,11 @@ export class ReftModel {
       }
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
+    const recompute = states.length > 0 && shouldRecompute(spec);
     const g = buildReftGraph(
       spec,
       states.map((s) => s.spec),
-      { dropout: withDropout, recompute: states.length > 0 && shouldRecompute(spec) },
+      { dropout: withDropout, recompute },
     );
     const session = await createSession(g.graph, {
       device: opts.device,
@@ -153,7 +158,7 @@ export class ReftModel {
       prepack: shouldPrepack(spec, { training: states.length > 0, override: opts.prepack }),
       memPattern: states.length === 0,
     });
-    return new ReftModel(spec, states, session, withDropout);
+    return new ReftModel(spec, states, session, withDropout, recompute);
   }
 
   /** Recomputes R from X for every R-based intervention (after an optimizer step). */
