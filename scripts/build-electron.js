@@ -1,6 +1,6 @@
 // Bundles the Electron entry points with esbuild into dist/electron/*.cjs: main (main process),
 // preload (sandboxed preload), utility-entry (the backend's utilityProcess) and engine-worker (the
-// engine's worker thread, found next to the bundle by electron/backend/jobs/engine.ts). Native modules and
+// engine's processes, forked from the file next to the bundle by electron/backend/jobs/engine.ts). Native modules and
 // electron stay external (loaded from node_modules / the unpacked asar at run time).
 
 import { rmSync } from 'node:fs';

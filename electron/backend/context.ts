@@ -1,5 +1,5 @@
 // What every RPC handler receives besides its params: the library, the push broadcaster, the job
-// queue, the engine (worker threads) and the training-run controls. Built by host.ts; kept in its own
+// queue, the engine (its processes) and the training-run controls. Built by host.ts; kept in its own
 // module so handlers and the host don't import each other.
 
 import type { BackendEvents } from './events.ts';

@@ -30,7 +30,7 @@ export interface Backend extends BackendContext {
 export interface BackendOptions extends OpenOptions {
   /** Register the demo model and dataset in an empty library (default true). */
   seedDemo?: boolean;
-  /** The engine to run training and generation on (default: worker threads, started on first use). */
+  /** The engine to run training and generation on (default: engine processes, started on first use). */
   engine?: Engine;
   /** Poll the Hugging Face cache for new snapshots (default true). */
   watchHubCache?: boolean;
@@ -50,7 +50,7 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   applyEnvironment(lib);
   const events = new BackendEvents();
   const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
-  const engine = opts.engine ?? new WorkerEngine();
+  const engine = opts.engine ?? new WorkerEngine({ dataDir: lib.dataDir });
   const training = new TrainingService(lib, engine, jobs, events);
   const ctx: BackendContext = { lib, events, jobs, engine, training };
   // Tells clients when models appear in the Hugging Face cache (downloads by other tools).

@@ -33,7 +33,7 @@ export interface ProviderState {
   reason: string | null;
   /** WebGPU on a CPU adapter (works, but slower than the CPU provider). */
   software?: boolean;
-  /** CUDA: available after a restart (the pack was installed after this process started). */
+  /** CUDA: available after a restart (the pack was installed after this CLI process started). */
   needsRestart?: boolean;
 }
 
@@ -41,7 +41,7 @@ export interface DevicesReport {
   platform: string;
   arch: string;
   ortVersion: string;
-  /** The libonnxruntime.so.1 this process loaded (null before the first session or off Linux). */
+  /** The libonnxruntime.so.1 the engine loaded: this process, or in the studio its engine processes (null off Linux). */
   ortLibrary: string | null;
   nvidia: NvidiaInfo;
   vulkan: VulkanInfo;
@@ -92,6 +92,11 @@ export interface DetectOptions {
   nvidiaSmi?: string;
   /** Probe WebGPU again instead of reusing this process's earlier answer. */
   fresh?: boolean;
+  /**
+   * The engine runs in processes started with the pack's environment (the studio's backend,
+   * electron/backend/jobs/engine.ts): a pack installed after this process started needs no restart.
+   */
+  engineProcesses?: boolean;
 }
 
 async function cudaState(
@@ -135,7 +140,9 @@ async function cudaState(
   const env = engineEnv(o.dataDir, current) ?? current;
   const r = await probeProvider('cuda', { env });
   if (!r.ok) return s('unavailable', r.reason);
-  return pack.active ? s('available', null) : s('available', null, { needsRestart: true });
+  return pack.active || o.engineProcesses
+    ? s('available', null)
+    : s('available', null, { needsRestart: true });
 }
 
 let cachedWebgpu: Promise<ProviderState> | null = null;

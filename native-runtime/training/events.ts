@@ -1,5 +1,5 @@
 // What a training run reports while it works, declared once for every reader: the trainer's hooks,
-// the engine worker's messages, the studio's 'jobs/progress' pushes (as the push's `detail`) and the
+// the engine process's messages, the studio's 'jobs/progress' pushes (as the push's `detail`) and the
 // CLI's `--json` event stream (one object per line). Types only, no imports: the renderer imports
 // this module too.
 //

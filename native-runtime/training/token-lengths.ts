@@ -1,7 +1,7 @@
 // How many tokens each example of a dataset file is for a model, counted exactly as training will
 // tokenize it (data.ts: the same file reader, the chat template rule, the completion plus eos), before
 // truncation: the Datasets page draws their histogram and flags the examples longer than maxLength,
-// which training would cut. Runs in the engine worker (tokenizing thousands of rows takes seconds:
+// which training would cut. Runs in an engine process (tokenizing thousands of rows takes seconds:
 // the tokenizer is JavaScript). `sample` counts only a random (seeded) sample of the examples, for a
 // first picture of a big dataset while the rest is counted — random, not every k-th row, because a
 // generated dataset is often periodic and every k-th row would see one phase of it.

@@ -4,7 +4,7 @@
 // on the RPC loop the long call finished before the cheap one was even looked at (finding duplicates
 // among 100,000 rows held every window for 16 s; a scale-out bundle of them 2.6 s). The longest
 // stall of the loop during each call is printed for the record.
-// In-process host, real worker threads, real SQLite file.
+// In-process host, real engine processes, real SQLite file.
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

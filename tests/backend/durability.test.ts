@@ -1,10 +1,11 @@
 // The end-to-end durability test: a real `reft-studio serve` child process trains a run through the
-// RPC; it is SIGKILLed mid-run once a checkpoint exists; after a restart the run is 'interrupted',
+// RPC; it is SIGKILLed mid-run once a checkpoint exists (its engine process ends by itself, not
+// training on for nobody); after a restart the run is 'interrupted',
 // `runs/resume` continues it from its last checkpoint, it completes, its metrics have every step
 // exactly once, and the adapter is in the library with its lineage.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -21,6 +22,31 @@ import {
 } from './helpers.ts';
 
 const root = tempDir('durable');
+
+/** Engine processes (electron/backend/jobs/engine-worker) whose parent is `pid`, from /proc. */
+function enginePids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === pid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('engine-worker');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
 
 test('SIGKILL mid-run, restart: the run is interrupted, resumes from its checkpoint and completes intact', {
   timeout: 240_000,
@@ -75,9 +101,13 @@ test('SIGKILL mid-run, restart: the run is interrupted, resumes from its checkpo
     120_000,
     20,
   );
+  const engines = enginePids(s1.child.pid as number);
+  assert.ok(engines.length >= 1, 'training runs in an engine process');
   s1.child.kill('SIGKILL');
   assert.equal((await exitOf(s1.child)).signal, 'SIGKILL');
   c1.close();
+  // Its engine process must not go on training (and writing checkpoints) for nobody.
+  await waitFor('the engine processes to end', async () => (engines.some(alive) ? null : true), 10_000, 20);
   t.diagnostic(
     `killed at step ${before.lastStep} (last checkpoint recorded: step ${before.checkpoints.at(-1).step})`,
   );

@@ -26,6 +26,7 @@ function recording(inner: Engine): Engine {
       ops.push(op);
       return inner.call(op, args, opts);
     },
+    refresh: () => inner.refresh(),
     close: () => inner.close(),
   };
 }
@@ -50,7 +51,7 @@ after(async () => {
   await b.close();
 });
 
-test('adapters/import reads the folder in the engine worker and registers it', async () => {
+test('adapters/import reads the folder in an engine process and registers it', async () => {
   ops.length = 0;
   const r = await request('adapters/import', { path: F2L2, modelId, name: 'f2l2' });
   assert.equal(r.type, 'reply', JSON.stringify(r));

@@ -1,5 +1,5 @@
 // Training runs, generation, evaluation and estimates through the backend's RPC (in-process host,
-// real engine in its worker thread, real SQLite file), plus `reft-studio runs resume` from the CLI.
+// real engine in its processes, real SQLite file), plus `reft-studio runs resume` from the CLI.
 
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';

@@ -3,7 +3,7 @@
 // pyreft folder uploaded without reft_studio.json was refused with "uploads/<id>/files/my-pyreft in
 // the data folder: … give --model ID|DIR", its assumed positions said "give --positions to change",
 // and a CSV whose columns are not prompt/completion said "map them, e.g. --map prompt=q" while the
-// Datasets page had no way to map them. Through the RPC (in-process host, real engine worker, real
+// Datasets page had no way to map them. Through the RPC (in-process host, real engine processes, real
 // SQLite file); the mapping itself is the import's `mapping`, which the page now offers.
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Quantized bases in the library, through the backend's RPC (in-process host, real engine worker,
+// Quantized bases in the library, through the backend's RPC (in-process host, real engine processes,
 // real SQLite): a model's base-form setting, runs defaulting to it and recording it, the adapter
 // manifest naming the form it was trained on, the estimate's weights shrinking with it, the
 // playground answering in it, and the converted weights leaving with the model.

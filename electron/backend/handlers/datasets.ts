@@ -2,7 +2,7 @@
 // rename and remove datasets, page through frozen versions with filters, tag/rate rows, review the
 // lines an import left out, edit rows into a new version, find or drop duplicates, make seeded
 // train/validation/test splits, count tokens per example for a model, and export a version as a
-// JSONL download (logic in library/datasets*.ts, library/dedupe.ts and the engine worker).
+// JSONL download (logic in library/datasets*.ts, library/dedupe.ts and the engine's 'files' process).
 
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
@@ -292,7 +292,7 @@ export const datasetsHandlers = defineHandlers({
   ),
   /**
    * Tokens per example for a model, counted as training tokenizes them (after the chat template),
-   * binned, with the rows over maxLength (default: training's) flagged. Counted in the engine worker.
+   * binned, with the rows over maxLength (default: training's) flagged. Counted in an engine process.
    */
   'datasets/token-lengths': handler(
     z

@@ -1,7 +1,8 @@
 // 'system/devices' and 'system/runtime-*': what the Settings page shows about GPUs and execution
 // providers, and the CUDA runtime pack's install button (progress on the 'runtime/progress' push).
-// The work is in native-runtime/runtime/ (devices.ts, runtime-install.ts, cuda-pack.ts); a pack
-// installed here is used by the backend from its next start (devices report `needsRestart`).
+// The work is in native-runtime/runtime/ (devices.ts, runtime-install.ts, cuda-pack.ts). A pack
+// installed or removed here takes effect at once: the engine's processes start again under the new
+// library path (Engine.refresh; busy ones when their work ends), no restart of the studio.
 
 import { z } from 'zod';
 import { ReftError, toWireError } from '../../../native-runtime/errors.ts';
@@ -19,7 +20,9 @@ export const devicesHandlers = defineHandlers({
   /** Providers with state and reason, GPUs, drivers, the CUDA pack; probes run once unless refresh. */
   'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), (p, ctx) => {
     if (p.refresh || !report) {
-      report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh });
+      report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh, engineProcesses: true }).then(
+        async (r) => ({ ...r, ortLibrary: (await ctx.engine.call('processInfo', {})).ortLibrary }),
+      );
       report.catch(() => {
         report = null;
       });
@@ -55,6 +58,7 @@ export const devicesHandlers = defineHandlers({
         .finally(() => {
           installing = null;
           report = null;
+          ctx.engine.refresh();
         });
       return { started: true };
     },
@@ -69,6 +73,7 @@ export const devicesHandlers = defineHandlers({
       const removed = await removePack(ctx.lib.dataDir, p.name);
       if (!removed) throw new ReftError('not-found', `no runtime pack "${p.name}" is installed`);
       report = null;
+      ctx.engine.refresh();
       return { name: p.name, removed };
     },
   ),

@@ -1,4 +1,4 @@
-// 'evaluations/*': evaluating an adapter on a dataset version in the engine worker; results are
+// 'evaluations/*': evaluating an adapter on a dataset version in the engine's 'infer' process; results are
 // stored with the adapter (library/evaluations.ts). Progress goes out as 'jobs/progress'.
 
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// 'generate/*': text generation in the engine worker (the playground). The answer streams as
+// 'generate/*': text generation in the engine's 'infer' process (the playground). The answer streams as
 // 'generate/token' pushes {requestId, text} while the reply waits for the whole text.
 // A request is one prompt or a conversation (messages, through the model's chat template), on the
 // base model, one adapter, or several adapters composed with a strength (0–2×) and a switch each.

@@ -1,5 +1,5 @@
 // 'runs/*': training runs. Starting, pausing, resuming and cancelling go through the TrainingService
-// (jobs/training.ts), which runs the trainer in the engine worker, one training job per device.
+// (jobs/training.ts), which runs the trainer in the engine's 'train' process, one training job per device.
 
 import { z } from 'zod';
 import type { TrainOptions } from '../../../native-runtime/training/options.ts';

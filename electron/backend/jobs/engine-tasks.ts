@@ -1,6 +1,6 @@
 // The engine work the backend hands off: training (with probe samples), text generation,
 // evaluation and a speed calibration. These functions run wherever the engine runs — inside the
-// engine worker thread for the studio (engine-worker.ts), in-process for the CLI — and report through
+// engine processes for the studio (engine-worker.ts), in-process for the CLI — and report through
 // an `emit(event, data)` callback, so the same code serves both. All data crossing is structured-
 // cloneable (no class instances, no functions).
 
@@ -23,6 +23,7 @@ import {
   ModelRunner,
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
+import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
@@ -114,12 +115,22 @@ export interface EngineOps {
     events: Record<string, never>;
     result: Omit<AdapterExport, 'out'> & { sizeBytes: number };
   };
+  /** Which ONNX Runtime library the engine process runs (the app's, or the CUDA pack's copy). */
+  processInfo: { args: Record<string, never>; events: Record<string, never>; result: ProcessInfo };
   /** Exact and near-duplicate rows among texts (dedupe.ts): seconds on a big dataset, off the RPC loop. */
   findDuplicates: {
     args: { texts: string[]; opts: FindDuplicatesOptions };
     events: Record<string, never>;
     result: DuplicateReport;
   };
+}
+
+export interface ProcessInfo {
+  pid: number;
+  /** The libonnxruntime.so.1 loaded (Linux; null elsewhere). */
+  ortLibrary: string | null;
+  /** The CUDA pack folder this process was started for, or null. */
+  cudaPack: string | null;
 }
 
 export interface PrepareImportArgs {
@@ -337,4 +348,8 @@ export const TASKS: {
   findDuplicates: async (args) => findDuplicates(args.texts, args.opts),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
+  processInfo: async () => {
+    await import('onnxruntime-node');
+    return { pid: process.pid, ortLibrary: loadedOrtLibrary(), cudaPack: process.env[LAUNCH_MARKER] ?? null };
+  },
 };

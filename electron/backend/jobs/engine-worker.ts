@@ -1,16 +1,19 @@
-// Entry of the engine worker thread (see engine.ts). ONNX Runtime's calls are synchronous and block
-// the thread that makes them, so the engine never runs on the backend's event loop: the host posts
-//   {type: 'call', id, op, args}   → runs TASKS[op]; answers {type: 'result', id, value}
-//                                    or {type: 'error', id, error: WireError}, with
-//                                    {type: 'event', id, event, data} on the way
-//   {type: 'cancel', id}           → aborts that call (training saves a checkpoint first)
+// Entry of an engine process (see engine.ts). ONNX Runtime's calls are synchronous and block the
+// process that makes them, so the engine never runs on the backend's event loop. Over the IPC channel
+// (serialization 'advanced': structured clone) the host sends
+//   {type: 'call', id, op, args, env}  → runs TASKS[op] under the host's environment `env`; answers
+//                                        {type: 'result', id, value} or
+//                                        {type: 'error', id, error: WireError}, with
+//                                        {type: 'event', id, event, data} on the way
+//   {type: 'cancel', id}               → aborts that call (training saves a checkpoint first)
+// When the host goes away (its channel closes) this process exits: it must never go on writing to
+// a run folder that a restarted studio is about to resume.
 
-import { parentPort } from 'node:worker_threads';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
 
 export type HostToWorker =
-  | { type: 'call'; id: number; op: OpName; args: unknown }
+  | { type: 'call'; id: number; op: OpName; args: unknown; env: Record<string, string | undefined> }
   | { type: 'cancel'; id: number };
 
 export type WorkerToHost =
@@ -19,16 +22,43 @@ export type WorkerToHost =
   | { type: 'error'; id: number; error: { type: string; code: string; message: string } }
   | { type: 'ready' };
 
-if (!parentPort) throw new Error('engine-worker.ts must run in a worker thread');
-const port = parentPort;
+/**
+ * Variables this process keeps from its own start: the loader read them already (the CUDA pack's
+ * library path), or they tell Electron's binary to act as Node.
+ */
+const OWN_ENV = new Set(['LD_LIBRARY_PATH', 'REFT_STUDIO_ENGINE_ENV', 'ELECTRON_RUN_AS_NODE']);
+
+/** The host's environment for this call (Settings may have changed HF_TOKEN or the thread count). */
+function adoptEnv(env: Record<string, string | undefined>): void {
+  for (const k of Object.keys(process.env))
+    if (!OWN_ENV.has(k) && env[k] === undefined) delete process.env[k];
+  for (const [k, v] of Object.entries(env)) if (!OWN_ENV.has(k) && v !== undefined) process.env[k] = v;
+}
+
+if (!process.send) throw new Error('engine-worker.ts must run in a process started with an IPC channel');
+const hostPid = process.ppid;
+/**
+ * Ends this process at once when the host is gone. 'disconnect' comes only when the event loop
+ * turns, which a training loop between ONNX Runtime calls may not let happen for many steps; the
+ * parent's pid, read on every report, changes the moment the host dies (the process is re-parented).
+ */
+function exitIfOrphaned(): void {
+  if (process.ppid !== hostPid || !process.connected) process.exit(0);
+}
+const send = (m: WorkerToHost) => {
+  exitIfOrphaned();
+  process.send?.(m);
+};
 const calls = new Map<number, AbortController>();
 
-port.on('message', (msg: HostToWorker) => {
+process.on('disconnect', () => process.exit(0));
+process.on('message', (msg: HostToWorker) => {
   if (msg.type === 'cancel') {
     calls.get(msg.id)?.abort();
     return;
   }
   if (msg.type !== 'call') return;
+  adoptEnv(msg.env);
   const ac = new AbortController();
   calls.set(msg.id, ac);
   const task = TASKS[msg.op] as (
@@ -36,17 +66,16 @@ port.on('message', (msg: HostToWorker) => {
     e: (ev: string, d: unknown) => void,
     s: AbortSignal,
   ) => Promise<unknown>;
-  const post = (m: WorkerToHost) => port.postMessage(m);
   Promise.resolve()
     .then(() => {
       if (!task) throw new Error(`unknown engine operation "${msg.op}"`);
-      return task(msg.args, (event, data) => post({ type: 'event', id: msg.id, event, data }), ac.signal);
+      return task(msg.args, (event, data) => send({ type: 'event', id: msg.id, event, data }), ac.signal);
     })
     .then(
-      (value) => post({ type: 'result', id: msg.id, value }),
-      (err) => post({ type: 'error', id: msg.id, error: toWireError(err) }),
+      (value) => send({ type: 'result', id: msg.id, value }),
+      (err) => send({ type: 'error', id: msg.id, error: toWireError(err) }),
     )
     .finally(() => calls.delete(msg.id));
 });
 
-port.postMessage({ type: 'ready' } satisfies WorkerToHost);
+send({ type: 'ready' });

@@ -1,23 +1,29 @@
 // The engine as the backend sees it: `engine.call(op, args, {onEvent, signal})` runs one engine
 // operation (engine-tasks.ts) and resolves with its result. Two implementations:
 //   WorkerEngine     the studio (Electron utility process and `reft-studio serve`): the work runs in
-//                    worker threads, so ONNX Runtime's blocking calls never stall the RPC loop. Three
-//                    lanes, each one thread started on first use: 'train' (training, calibration),
+//                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Three
+//                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
 //                    'files' (reading adapter folders for import, counting a dataset's tokens,
 //                    finding duplicate rows, writing exports and their zips).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
-// Aborting `signal` cancels the operation (training checkpoints first). A worker that dies fails its
-// calls with 'engine-crashed' and is started again on the next call.
-// Workers run the TypeScript sources through tsx (registered in the worker), so a fresh clone works
-// without a build; a bundled app ships `engine-worker.cjs` next to the bundle instead.
+// Processes rather than worker threads, for two reasons: a process starts with the library path of a
+// CUDA runtime pack installed after the studio started (cuda-pack.ts engineEnv; the dynamic loader
+// reads it only at process start), and a crash inside ONNX Runtime or a GPU driver ends that process
+// only, not the backend with its open tabs.
+// Aborting `signal` cancels the operation (training checkpoints first). A process that dies fails its
+// calls with 'engine-crashed' (a run becomes resumable) and is started again on the next call.
+// Engine processes run the TypeScript sources through tsx (`--import`), so a fresh clone works
+// without a build; a bundled app ships `engine-worker.cjs` next to the bundle instead (Electron's
+// binary runs it as Node through ELECTRON_RUN_AS_NODE: packaging must leave the RunAsNode fuse on).
 
+import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { CancelledError, ReftError, type WireError } from '../../../native-runtime/errors.ts';
+import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
 import type { EngineOps, OpName } from './engine-tasks.ts';
 import type { HostToWorker, WorkerToHost } from './engine-worker.ts';
 
@@ -35,7 +41,12 @@ export interface Engine {
     args: EngineOps[O]['args'],
     opts?: CallOptions<O>,
   ): Promise<EngineOps[O]['result']>;
-  /** Stops every worker (running calls fail with 'engine-closed'). */
+  /**
+   * Engine processes start again under the current environment: idle ones now, busy ones once their
+   * calls end (after a CUDA runtime pack was installed or removed). No-op in-process.
+   */
+  refresh(): void;
+  /** Stops every engine process (running calls fail with 'engine-closed'). */
   close(): Promise<void>;
 }
 
@@ -63,24 +74,32 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   findDuplicates: 'files',
   exportAdapter: 'files',
   exportAdapterZip: 'files',
+  processInfo: 'infer',
 };
 
-/** How to start a worker: the bundled .cjs, or the TypeScript source through tsx's ESM hooks. */
-function workerSpec(): { code: string; eval: boolean } {
+/** How to start an engine process: the bundled .cjs, or the TypeScript source under tsx's loader. */
+function workerSpec(): { file: string; execArgv: string[] } {
   const here = dirname(fileURLToPath(import.meta.url));
   const ts = join(here, 'engine-worker.ts');
   if (existsSync(ts)) {
-    // Node 20 checks a worker's file extension before any --import hook runs, so a tiny eval'd
-    // bootstrap registers tsx in the worker and then imports the TypeScript entry.
-    const require = createRequire(import.meta.url);
-    const api = pathToFileURL(
-      join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs'),
-    );
-    const entry = pathToFileURL(ts);
-    const code = `import(${JSON.stringify(api.href)}).then((t) => { t.register(); return import(${JSON.stringify(entry.href)}); });`;
-    return { code, eval: true };
+    const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx'));
+    return { file: ts, execArgv: ['--import', loader.href] };
   }
-  return { code: join(here, 'engine-worker.cjs'), eval: false };
+  return { file: join(here, 'engine-worker.cjs'), execArgv: [] };
+}
+
+/**
+ * The environment an engine process starts with: the backend's, with the CUDA pack's library path
+ * when a pack is installed (whether or not this process started with it).
+ */
+function processEnv(dataDir: string | undefined): NodeJS.ProcessEnv {
+  let env: NodeJS.ProcessEnv | null = null;
+  try {
+    env = dataDir ? engineEnv(dataDir) : null;
+  } catch {
+    env = null; // a broken pack must not stop the engine; Settings → Devices explains it
+  }
+  return { ...(env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
 }
 
 interface Pending {
@@ -89,72 +108,130 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-class Lane {
-  #worker: Worker | null = null;
-  #pending = new Map<number, Pending>();
-  #closed = false;
+/** One engine process and the calls it has not answered yet. */
+interface Proc {
+  child: ChildProcess;
+  pending: Map<number, Pending>;
+}
 
-  constructor(readonly name: string) {}
+class Lane {
+  #proc: Proc | null = null;
+  #closed = false;
+  /** Start a new process for the next call (the current one ends once idle). */
+  #stale = false;
+
+  constructor(
+    readonly name: string,
+    readonly dataDir: string | undefined,
+  ) {}
 
   get busy(): boolean {
-    return this.#pending.size > 0;
+    return !!this.#proc?.pending.size;
   }
 
-  #spawn(): Worker {
+  get pid(): number | null {
+    return this.#proc?.child.pid ?? null;
+  }
+
+  #spawn(): Proc {
     const spec = workerSpec();
-    // SHARE_ENV: a preference changed in Settings (threads, HF_TOKEN) reaches sessions made afterwards.
-    const w = new Worker(spec.code, { eval: spec.eval, name: `reft-engine-${this.name}`, env: SHARE_ENV });
-    w.on('message', (m: WorkerToHost) => {
+    const child = fork(spec.file, [`--lane=${this.name}`], {
+      execArgv: spec.execArgv,
+      env: processEnv(this.dataDir),
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const proc: Proc = { child, pending: new Map() };
+    child.on('message', (m: WorkerToHost) => {
       if (m.type === 'ready') return;
-      const p = this.#pending.get(m.id);
-      if (!p) return;
-      if (m.type === 'event') p.onEvent?.(m.event, m.data);
+      const c = proc.pending.get(m.id);
+      if (!c) return;
+      if (m.type === 'event') c.onEvent?.(m.event, m.data);
       else {
-        this.#pending.delete(m.id);
-        if (m.type === 'result') p.resolve(m.value);
-        else p.reject(fromWire(m.error));
+        proc.pending.delete(m.id);
+        if (m.type === 'result') c.resolve(m.value);
+        else c.reject(fromWire(m.error));
       }
     });
+    // Only this process's calls fail: a process replaced by refresh() may exit after its successor
+    // has taken calls.
     const fail = (why: string) => {
-      if (this.#worker === w) this.#worker = null;
+      if (this.#proc === proc) this.#proc = null;
       const err = new ReftError(this.#closed ? 'engine-closed' : 'engine-crashed', why);
-      for (const p of this.#pending.values()) p.reject(err);
-      this.#pending.clear();
+      for (const c of proc.pending.values()) c.reject(err);
+      proc.pending.clear();
     };
-    w.on('error', (e) => fail(`the engine worker failed: ${e.message}`));
-    w.on('exit', (code) => fail(`the engine worker stopped (exit code ${code})`));
-    // An idle worker must not keep the process alive.
-    w.unref();
-    return w;
+    child.on('error', (e) => fail(`the engine process failed: ${e.message}`));
+    child.on('exit', (code, signal) =>
+      fail(`the engine process stopped (${signal ? `signal ${signal}` : `exit code ${code}`})`),
+    );
+    idle(child);
+    return proc;
   }
 
   call(id: number, op: OpName, args: unknown, opts: CallOptions<OpName>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ReftError('engine-closed', 'the engine is shut down'));
-    this.#worker ??= this.#spawn();
-    const w = this.#worker;
+    if (this.#stale && !this.busy) this.#stop();
+    this.#proc ??= this.#spawn();
+    const proc = this.#proc;
+    const { child } = proc;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { onEvent: opts.onEvent as Pending['onEvent'], resolve, reject });
-      const onAbort = () => w.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+      proc.pending.set(id, { onEvent: opts.onEvent as Pending['onEvent'], resolve, reject });
+      const onAbort = () => {
+        if (child.connected) child.send({ type: 'cancel', id } satisfies HostToWorker);
+      };
       if (opts.signal?.aborted) queueMicrotask(onAbort);
       else opts.signal?.addEventListener('abort', onAbort, { once: true });
-      w.ref();
-      w.postMessage({ type: 'call', id, op, args } satisfies HostToWorker);
+      child.ref();
+      (child.channel as { ref?: () => void } | undefined)?.ref?.();
+      child.send({ type: 'call', id, op, args, env: { ...process.env } } satisfies HostToWorker, (err) => {
+        if (err && proc.pending.delete(id))
+          reject(new ReftError('engine-crashed', `the engine process did not take the call: ${err.message}`));
+      });
     }).finally(() => {
-      if (!this.#pending.size) this.#worker?.unref();
+      if (proc.pending.size || this.#proc !== proc) return;
+      if (this.#stale) this.#stop();
+      else idle(child);
     });
+  }
+
+  /** See Engine.refresh. */
+  refresh(): void {
+    if (this.busy) this.#stale = true;
+    else this.#stop();
+  }
+
+  #stop(): void {
+    this.#stale = false;
+    const child = this.#proc?.child;
+    this.#proc = null;
+    if (child?.connected) child.disconnect(); // the process exits on disconnect (engine-worker.ts)
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const w = this.#worker;
-    this.#worker = null;
-    if (w) await w.terminate();
+    const child = this.#proc?.child;
+    this.#proc = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.ref(); // an idle process is unref'd: without this the loop could end before 'exit' comes
+    child.kill('SIGKILL');
+    await exited;
   }
+}
+
+/** An idle engine process must not keep the backend alive. */
+function idle(child: ChildProcess): void {
+  child.unref();
+  (child.channel as { unref?: () => void } | undefined)?.unref?.();
 }
 
 export class WorkerEngine implements Engine {
   #nextId = 1;
   #lanes = new Map<string, Lane>();
+
+  /** `dataDir`: where a CUDA runtime pack may be installed (engine processes start with its path). */
+  constructor(readonly opts: { dataDir?: string } = {}) {}
 
   call<O extends OpName>(
     op: O,
@@ -165,12 +242,21 @@ export class WorkerEngine implements Engine {
     if (!name) return Promise.reject(new ReftError('unknown-operation', `unknown engine operation "${op}"`));
     let lane = this.#lanes.get(name);
     if (!lane) {
-      lane = new Lane(name);
+      lane = new Lane(name, this.opts.dataDir);
       this.#lanes.set(name, lane);
     }
     return lane.call(this.#nextId++, op, args, opts as CallOptions<OpName>) as Promise<
       EngineOps[O]['result']
     >;
+  }
+
+  refresh(): void {
+    for (const l of this.#lanes.values()) l.refresh();
+  }
+
+  /** The live engine processes (tests and diagnostics). */
+  processes(): { lane: string; pid: number }[] {
+    return [...this.#lanes.values()].flatMap((l) => (l.pid ? [{ lane: l.name, pid: l.pid }] : []));
   }
 
   async close(): Promise<void> {
@@ -198,6 +284,8 @@ export class InProcessEngine implements Engine {
       signal,
     );
   }
+
+  refresh(): void {}
 
   async close(): Promise<void> {}
 }

@@ -4,7 +4,8 @@
 //
 // Durability: the checkpoint folders on disk are the truth. Every execution (a first start or a
 // resume) lists them, re-records any the database missed (a kill between the folder's rename and its
-// row), drops metrics after the checkpoint it continues from and lets the trainer repeat those steps
+// row), records the metrics the checkpoint holds (a crash can lose the last reports in flight), drops
+// metrics after the checkpoint it continues from and lets the trainer repeat those steps
 // (deterministically the same numbers), so the stored curve has no gap and no duplicate step.
 // After a crash the start-up check marks the run 'interrupted'; `runs/resume` continues it.
 // The CLI runs it with an InProcessEngine; the studio on its worker engine (jobs/training.ts).
@@ -95,7 +96,11 @@ export async function executeRun(
     const onDisk = listCheckpoints(cfg.checkpointDir);
     for (const dir of onDisk) recordCheckpoint(lib, runId, readTrainerState(dir).step, dir, folderSize(dir));
     resumeFrom = onDisk.at(-1);
-    truncateMetrics(lib, runId, resumeFrom ? readTrainerState(resumeFrom).step : 0);
+    const state = resumeFrom ? readTrainerState(resumeFrom) : null;
+    // The checkpoint carries every step's metrics up to it: steps whose reports were lost in a crash
+    // (sent by the engine, never read by a process that died) are recorded from it.
+    if (state) appendMetrics(lib, runId, state.metrics);
+    truncateMetrics(lib, runId, state?.step ?? 0);
   } catch (e) {
     setRunStatus(lib, runId, 'failed', cleanMessage(toWireError(e).message, lib.dataDir));
     log('studio', `failed before training started: ${cleanMessage(toWireError(e).message, lib.dataDir)}`);
@@ -194,7 +199,7 @@ export async function executeRun(
   } catch (e) {
     const aborted = e instanceof CancelledError || ac.signal.aborted;
     const reason = aborted ? (cancelledElsewhere ? 'cancel' : (opts.abortReason?.() ?? 'cancel')) : null;
-    // A dead engine worker is like a crashed process: the run can resume from its last checkpoint.
+    // A dead engine process is like a crashed studio: the run can resume from its last checkpoint.
     const crashed = !aborted && toWireError(e).code === 'engine-crashed';
     const outcome: RunOutcome =
       reason === 'pause'

@@ -1,6 +1,6 @@
 // The token-length report of a dataset version for a model: a histogram of the examples' lengths
 // (after the chat template, as training tokenizes them; counted by native-runtime/training/
-// token-lengths.ts in the engine worker), summary numbers, and which examples exceed maxLength
+// token-lengths.ts in an engine process), summary numbers, and which examples exceed maxLength
 // (training would cut those: the completion's end, then the prompt's start). A report from a sample
 // of the rows (random; a first picture of a big dataset) scales its counts to the whole and says so.
 
