@@ -37,6 +37,17 @@ export interface NvidiaProbeOptions {
   procDir?: string;
 }
 
+let firstGpuMemory: Promise<number | null> | null = null;
+
+/** Total memory of CUDA device 0 (the one sessions use) in bytes, or null; asked once per process. */
+export function cudaDeviceMemoryBytes(): Promise<number | null> {
+  firstGpuMemory ??= detectNvidia().then((n) => {
+    const mb = n.gpus.find((g) => g.index === 0)?.memoryMb;
+    return mb ? mb * 2 ** 20 : null;
+  });
+  return firstGpuMemory;
+}
+
 export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {
   const smi = o.smi ?? 'nvidia-smi';
   const procDir = o.procDir ?? '/proc/driver/nvidia';

@@ -85,7 +85,17 @@ export function cudaReachable(): string | null {
   if (existsSync(join(dirname(lib), 'libonnxruntime_providers_cuda.so'))) return null;
   return process.env[LAUNCH_MARKER]
     ? `the CUDA runtime pack at ${process.env[LAUNCH_MARKER]} is incomplete: run \`reft-studio runtime install cuda\` again`
-    : 'the CUDA runtime pack is not installed or the studio was started before it was (run `reft-studio runtime install cuda`, then restart)';
+    : 'the CUDA runtime pack is not installed (run `reft-studio runtime install cuda`; a command that was already running when it was installed does not see it)';
+}
+
+/**
+ * Whether sessions for `device` (as createSession reads it: the argument, else REFT_STUDIO_DEVICE,
+ * else the CPU) will be tried on CUDA first: memory decisions made before the session exists (layer
+ * replay) then count the GPU's memory, not the host's.
+ */
+export function runsOnCuda(device: DeviceChoice | undefined): boolean {
+  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  return (d === 'cuda' || d === 'auto') && cudaReachable() === null;
 }
 
 /** A GPU the kernel knows (NVIDIA's driver or any render node): WebGPU there is not a CPU emulation. */

@@ -26,8 +26,9 @@ export function keptActivationBytes(spec: ModelShape, tokens = ESTIMATE_TOKENS):
 }
 
 /**
- * Recompute when the kept activations would exceed a quarter of the machine's memory (the 8B shape on
- * a 24 GB machine: yes; TinyLlama: no). REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
+ * Recompute when the kept activations would exceed a quarter of the memory they live in: the
+ * machine's, or the GPU's on CUDA (reft-model.ts passes it). The 8B shape on a 24 GB machine or GPU:
+ * yes; on an 80 GB+ GPU: no; TinyLlama: no. REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
  */
 export function shouldRecompute(spec: ModelShape, memoryBytes = totalmem()): boolean {
   const env = process.env.REFT_STUDIO_RECOMPUTE;

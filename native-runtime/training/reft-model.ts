@@ -3,6 +3,7 @@
 // R-based interventions keep R on the Stiefel manifold through the Householder trivialization
 // (stiefel.ts): the graph sees R itself; the trainer updates X.
 
+import { totalmem } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
 import { Generator } from '../generation/generator.ts';
@@ -10,7 +11,15 @@ import { type ActivationName, type InterventionSpec, PARAMS } from '../intervent
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
+import { cudaDeviceMemoryBytes } from '../runtime/gpus.ts';
+import {
+  createSession,
+  type DeviceChoice,
+  type EngineSession,
+  ort,
+  runSession,
+  runsOnCuda,
+} from '../runtime/session.ts';
 import { shouldRecompute } from './recompute.ts';
 import { buildReftGraph } from './reft-graph.ts';
 import { DenseBase, HouseholderParam } from './stiefel.ts';
@@ -142,7 +151,9 @@ export class ReftModel {
       }
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
-    const recompute = states.length > 0 && shouldRecompute(spec);
+    // On CUDA the activations live in the GPU's memory, so the rule weighs the GPU's size.
+    const memory = runsOnCuda(opts.device) ? ((await cudaDeviceMemoryBytes()) ?? totalmem()) : totalmem();
+    const recompute = states.length > 0 && shouldRecompute(spec, memory);
     const g = buildReftGraph(
       spec,
       states.map((s) => s.spec),
