@@ -17,6 +17,7 @@ import { OrtError } from '../errors.ts';
 import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
+import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, probeProvider } from './provider-probe.ts';
 
 // ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
@@ -76,6 +77,8 @@ export interface EngineSession {
   outputNames: readonly string[];
   /** Outputs this session keeps on the device (see SessionConfig.outputsOnDevice). */
   outputsOnDevice: ReadonlySet<string>;
+  /** The graph's name (for errors). */
+  graph: string;
 }
 
 /** Could this process use the CUDA provider at all: is it beside the libonnxruntime we load? */
@@ -177,9 +180,13 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
         inputNames: session.inputNames,
         outputNames: session.outputNames,
         outputsOnDevice: new Set(onDevice),
+        graph: graph.name,
       };
     } catch (e) {
       lastErr = e;
+      // Weights that do not fit are not a reason to try another provider: say so.
+      const oom = describeOutOfMemory((e as Error).message ?? '', ep, graph.name);
+      if (oom) throw new OrtError('out-of-memory', oom);
       if (ep === 'cpu') break;
       // The exception says little ("Failed to load shared library"); a probe's log says what is missing.
       why =
@@ -219,7 +226,11 @@ export async function runSession(
       ort.Tensor
     >;
   } catch (e) {
-    throw new OrtError('run-failed', `ONNX Runtime failed: ${(e as Error).message}`);
+    const message = (e as Error).message ?? String(e);
+    const oom = describeOutOfMemory(message, s.device, s.graph);
+    throw oom
+      ? new OrtError('out-of-memory', oom)
+      : new OrtError('run-failed', `ONNX Runtime failed: ${message}`);
   }
 }
 

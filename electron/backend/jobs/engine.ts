@@ -163,7 +163,11 @@ class Lane {
     };
     child.on('error', (e) => fail(`the engine process failed: ${e.message}`));
     child.on('exit', (code, signal) =>
-      fail(`the engine process stopped (${signal ? `signal ${signal}` : `exit code ${code}`})`),
+      fail(
+        `the engine process stopped (${signal ? `signal ${signal}` : `exit code ${code}`})` +
+          // The kernel's out-of-memory killer is the usual sender of SIGKILL to a training process.
+          (signal === 'SIGKILL' ? ' — the system ends a process this way when memory runs out' : ''),
+      ),
     );
     idle(child);
     return proc;
