@@ -4,7 +4,8 @@
 
 import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
 import { parseQuantize, type QuantScheme } from '../native-runtime/quantize/scheme.ts';
-import { type ArgValues, type OptionSpec, str } from './args.ts';
+import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
+import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
 
 export const QUANTIZE_OPTION = {
@@ -14,6 +15,23 @@ export const QUANTIZE_OPTION = {
     description: 'weight form of the base model (converted once, kept in the data folder); default none',
   },
 } as const satisfies OptionSpec;
+
+export const DTYPE_OPTION = {
+  dtype: {
+    type: 'string',
+    value: 'auto|fp32|fp16|bf16',
+    description:
+      'compute precision of the base model: auto keeps a half-precision checkpoint half on CUDA, float32 elsewhere',
+  },
+} as const satisfies OptionSpec;
+
+/** The --dtype value (auto when absent); anything else is a usage error. */
+export function dtypeFlag(values: ArgValues, command: string): DtypeOption {
+  const v = str(values, 'dtype') ?? 'auto';
+  if (!DTYPE_OPTION_CHOICES.some((c) => c.value === v))
+    throw new UsageError(`${command}: --dtype must be auto, fp32, fp16 or bf16 (got ${JSON.stringify(v)})`);
+  return v as DtypeOption;
+}
 
 /** The scheme named by --quantize (null for none or absent). */
 export function quantizeFlag(values: ArgValues): QuantScheme | null {

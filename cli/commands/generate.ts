@@ -6,7 +6,7 @@ import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
-import { QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
+import { DTYPE_OPTION, dtypeFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
@@ -20,7 +20,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4]',
+    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
   options: {
     model: { type: 'string', description: 'the model folder' },
     adapter: { type: 'string', description: 'a ReFT adapter folder (studio or pyreft) to apply' },
@@ -44,6 +44,7 @@ export const generateCommand: Command = {
     },
     device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
     ...QUANTIZE_OPTION,
+    ...DTYPE_OPTION,
   },
   examples: [
     'generate --model ./SmolLM2-135M --prompt "Once upon a time" --greedy',
@@ -61,6 +62,7 @@ export const generateCommand: Command = {
       device: (str(v, 'device') ?? 'cpu') as DeviceChoice,
       forceBase: v['force-base'] === true,
       quantize: schemeName(quantizeFlag(v)),
+      dtype: dtypeFlag(v, 'generate'),
       dataDir: ctx.dataDir,
       onNotice: (m) => ctx.progress.log(m),
     });

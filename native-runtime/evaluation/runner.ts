@@ -23,10 +23,12 @@ import {
 import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
-import { prepareBaseLogged, shouldPrepack } from '../quantize/base.ts';
+import { shouldPrepack } from '../quantize/base.ts';
+import { prepareModel } from '../runtime/precision.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
+import type { DtypeOption } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
 import { buildBatch } from '../training/trainer.ts';
@@ -42,6 +44,8 @@ export interface RunnerOptions {
   /** The base weights' form (none|int8|int4; quantize/base.ts) and the data folder holding converted forms. */
   quantize?: string;
   dataDir?: string;
+  /** The compute dtype (runtime/precision.ts): auto keeps a half checkpoint half on CUDA. */
+  dtype?: DtypeOption;
 }
 
 export interface GenerateTextOptions
@@ -152,7 +156,9 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+    const base = await prepareModel(spec, {
+      quantize: opts.quantize ?? 'none',
+      dtype: opts.dtype,
       dataDir: opts.dataDir,
       device: opts.device,
       log: opts.onNotice,
@@ -182,7 +188,9 @@ export class ModelRunner {
       scale: a.scale,
       enabled: a.enabled,
     }));
-    const base = await prepareBaseLogged(spec, opts.quantize ?? 'none', {
+    const base = await prepareModel(spec, {
+      quantize: opts.quantize ?? 'none',
+      dtype: opts.dtype,
       dataDir: opts.dataDir,
       device: opts.device,
       log: opts.onNotice,

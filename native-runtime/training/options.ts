@@ -172,6 +172,19 @@ export const QUANTIZE_OPTION_CHOICES: readonly Choice<QuantizeOption>[] = [
   { value: 'int4', label: '4-bit', help: 'about 17% of fp32 memory; for models that do not fit otherwise' },
 ];
 
+export type DtypeOption = 'auto' | 'fp32' | 'fp16' | 'bf16';
+
+export const DTYPE_OPTION_CHOICES: readonly Choice<DtypeOption>[] = [
+  {
+    value: 'auto',
+    label: 'Automatic',
+    help: 'on CUDA a half-precision checkpoint stays in its precision; float32 elsewhere',
+  },
+  { value: 'fp32', label: 'float32', help: 'full precision everywhere (twice the GPU memory of half)' },
+  { value: 'fp16', label: 'float16', help: 'half precision (GPUs; the CPU runs it slowly)' },
+  { value: 'bf16', label: 'bfloat16', help: 'half precision with float32’s range (CUDA only)' },
+];
+
 /** Every training option, in the order the help and the form list them. */
 export const TRAIN_OPTIONS = {
   intervention: choice({
@@ -425,6 +438,14 @@ export const TRAIN_OPTIONS = {
     deterministic: true,
     choices: QUANTIZE_OPTION_CHOICES,
     default: 'none',
+  }),
+  dtype: choice({
+    label: 'Precision',
+    help: 'The frozen model’s arithmetic: half precision halves its GPU memory; norms, loss and interventions stay float32.',
+    group: 'system',
+    deterministic: true,
+    choices: DTYPE_OPTION_CHOICES,
+    default: 'auto',
   }),
 };
 

@@ -35,7 +35,8 @@ import { mulberry32, type Rng } from '../generation/sampling.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
-import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
+import { baseForm } from '../quantize/base.ts';
+import { prepareModel } from '../runtime/precision.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
@@ -383,7 +384,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreStates(config.resumeFrom, states);
     log(`resuming from ${config.resumeFrom} at step ${resumed.step} of ${plan.totalSteps}`);
   }
-  run.spec = await prepareBaseLogged(run.spec, cfg.quantize, {
+  run.spec = await prepareModel(run.spec, {
+    quantize: cfg.quantize,
+    dtype: cfg.dtype,
     dataDir: config.dataDir,
     device: cfg.device,
     signal: hooks.signal,

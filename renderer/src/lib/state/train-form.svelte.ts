@@ -44,6 +44,7 @@ export const OPTION_STEP: Record<TrainOptionKey, number> = {
   checkpointEvery: 2,
   device: 2,
   quantize: 2,
+  dtype: 2,
 };
 
 /** Where held-out examples come from. */

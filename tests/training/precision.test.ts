@@ -1,0 +1,81 @@
+// --dtype (runtime/precision.ts): which dtype the graphs compute in, and training in half precision.
+// auto keeps a half checkpoint half only on CUDA (not here: no GPU), so this machine checks the
+// decision itself, the refusal of bfloat16 without CUDA, and a real float16 run on the CPU against the
+// same run in float32 (the CPU has float16 kernels, slow ones) — the graphs CUDA would run.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { computeDtype } from '../../native-runtime/runtime/precision.ts';
+import type { TrainConfig } from '../../native-runtime/training/config.ts';
+import { train } from '../../native-runtime/training/trainer.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { constantRows, tempDir, writeJsonl } from './helpers.ts';
+
+const dir = tempDir();
+const bf16 = loadModelSpec(modelDir('llama-bf16'));
+const fp32 = loadModelSpec(modelDir('llama'));
+const inPlace = { ...bf16, base: { form: 'bf16', scheme: null, dir: null } } as typeof bf16;
+const stored = { ...bf16, base: { form: 'fp32', scheme: null, dir: '/x' } } as typeof bf16;
+const int4 = { ...bf16, base: { form: 'int4', scheme: null, dir: '/x' } } as typeof bf16;
+
+describe('the compute dtype', () => {
+  it('auto: a half checkpoint read in place on CUDA stays half; float32 everywhere else', () => {
+    assert.equal(computeDtype(inPlace, 'auto', true), 'bfloat16');
+    assert.equal(computeDtype(stored, 'auto', false), 'float32', 'the CPU reads its float32 store');
+    assert.equal(computeDtype(int4, 'auto', true), 'float32', 'quantized bases compute in float32');
+    assert.equal(computeDtype(fp32, 'auto', true), 'float32', 'a float32 checkpoint stays float32');
+  });
+
+  it('asked for: that dtype; bfloat16 without CUDA is refused with the way out', () => {
+    assert.equal(computeDtype(stored, 'fp16', false), 'float16');
+    assert.equal(computeDtype(inPlace, 'fp32', true), 'float32');
+    assert.equal(computeDtype(inPlace, 'bf16', true), 'bfloat16');
+    assert.throws(
+      () => computeDtype(fp32, 'bf16', false),
+      (e: Error) => e instanceof ConfigError && /bfloat16 needs CUDA.*--dtype fp32 or fp16/.test(e.message),
+    );
+  });
+});
+
+describe('training in float16', () => {
+  const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 8));
+  const base: Omit<TrainConfig, 'out'> = {
+    model: modelDir('llama'),
+    data,
+    layers: '1;3',
+    positions: 'f1+l1',
+    rank: 4,
+    lr: 1e-2,
+    epochs: 2,
+    batchSize: 4,
+    seed: 3,
+    device: 'cpu',
+  };
+
+  it('follows the float32 run step by step within half precision’s error, and says so in its log', async () => {
+    const logs: string[] = [];
+    const full = await train({ ...base, out: join(dir, 'fp32') });
+    const half = await train(
+      { ...base, out: join(dir, 'fp16'), dtype: 'fp16' },
+      { onLog: (m) => logs.push(m) },
+    );
+    assert.ok(
+      logs.some((l) => /computing in float16/.test(l)),
+      logs.join('\n'),
+    );
+    assert.equal(half.metrics.length, full.metrics.length);
+    for (const [i, m] of half.metrics.entries()) {
+      const ref = full.metrics[i].loss;
+      // float16 activations (10-bit mantissa) through 4 layers: the loss within 1% relative.
+      assert.ok(Math.abs(m.loss - ref) <= 1e-2 * Math.abs(ref), `step ${m.step}: ${m.loss} vs ${ref}`);
+    }
+    assert.ok(half.metrics.at(-1)!.loss < half.metrics[0].loss, 'the loss falls in float16 too');
+  });
+
+  it('--dtype bf16 on the CPU is refused before training', async () => {
+    await assert.rejects(train({ ...base, out: join(dir, 'bf16'), dtype: 'bf16' }), /bfloat16 needs CUDA/);
+  });
+});
