@@ -7,7 +7,8 @@
 #   1  carry [".gpu/base", "dist/gpu"] bash scripts/gpu-check.sh setup
 #   2  carry [".gpu/cuda1"]          bash scripts/gpu-check.sh part 1      (then parts 2, 3, 4)
 #   3  bash scripts/gpu-check.sh cuda      pack install with our CLI, devices, goldens on CUDA in fp32
-#                                          (TF32 off), half-precision numerics, node placement  ~3 min
+#                                          (TF32 off), half-precision numerics, node placement, train
+#                                          and generate a bf16 checkpoint with --dtype auto  ~3 min
 #   4  bash scripts/gpu-check.sh bench-1b  TinyLlama-1.1B shape, bf16: train / prefill / decode   ~4 min
 #   5  bash scripts/gpu-check.sh bench-8b  Llama-3-8B shape, bf16: train (kept, replayed) / prefill / decode  ~9 min
 #   6  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16   ~5 min
@@ -94,6 +95,14 @@ case "${1:-}" in
     for dt in fp32 bf16; do
       step "placement-cuda-$dt" "placement-cuda-$dt.json" node dist/gpu/placement.mjs tests/fixtures/golden/models/llama cuda $dt
     done
+    # The user's path with a bf16 checkpoint: --dtype auto must compute in bfloat16 on CUDA (the JSON
+    # stream logs "computing in bfloat16"), train, and generate.
+    printf '{"prompt":"Q: %s","completion":" yes"}\n' a b c d e f g h > $G/tiny.jsonl
+    B16=tests/fixtures/golden/models/llama-bf16
+    step train-bf16-auto-cuda train-bf16-auto-cuda.json "${CLI[@]}" train --model $B16 --data $G/tiny.jsonl \
+      --layers 1 --positions l1 --rank 2 --max-steps 6 --batch-size 4 --device cuda --data-dir "$DATA" --json
+    step generate-bf16-auto-cuda generate-bf16-auto-cuda.json "${CLI[@]}" generate --model $B16 --prompt hi \
+      --greedy --max-new-tokens 8 --device cuda --data-dir "$DATA" --json
     ;;
   bench-1b)
     device_env
