@@ -161,6 +161,12 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     assert.match(params, /^\d/);
     await est.getByText('Adapter size').waitFor();
     await est.getByText(/\/epoch/).waitFor();
+    // Memory against the device the run uses: the CPU here (no GPU), and the tiny model fits.
+    assert.match(
+      (await page.getByTestId('est-memory').textContent()) ?? '',
+      /of this computer’s [\d.]+ [KMG]?B/,
+    );
+    assert.equal(await page.getByTestId('est-too-big').count(), 0);
     // Measuring speed runs real steps; the time per epoch then shows a duration.
     await est.getByRole('button', { name: 'Measure speed' }).click();
     await page.waitForFunction(

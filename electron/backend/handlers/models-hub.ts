@@ -13,6 +13,7 @@ import { checkSupportedType, fetchModel } from '../hub/fetch-model.ts';
 import { selectModelFiles } from '../hub/files.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
+import { deviceMemories } from '../library/device-memory.ts';
 import { type ModelFit, modelFit, shapeFromConfig } from '../library/model-fit.ts';
 import { addModel, listModels } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
@@ -76,11 +77,16 @@ export const modelsHubHandlers = defineHandlers({
   /** Snapshots of the Hugging Face cache (default) or models below a folder, with library ids. */
   'models/scan': handler(
     z.object({ dir: z.string().min(1).max(4096).optional() }).strict(),
-    (
+    async (
       p,
       ctx,
-    ): { dir: string; cacheLayout: boolean; models: (ScannedModel & { modelId: number | null })[] } => {
-      const res = scanForModels(p.dir === undefined ? undefined : checkSourcePath(p.dir));
+    ): Promise<{
+      dir: string;
+      cacheLayout: boolean;
+      models: (ScannedModel & { modelId: number | null })[];
+    }> => {
+      const dir = p.dir === undefined ? undefined : checkSourcePath(p.dir);
+      const res = scanForModels(dir, { devices: await deviceMemories() });
       const known = new Map(listModels(ctx.lib).map((m) => [m.path, m.id]));
       return { ...res, models: res.models.map((m) => ({ ...m, modelId: known.get(m.path) ?? null })) };
     },
@@ -125,7 +131,7 @@ export const modelsHubHandlers = defineHandlers({
         missingBytes: withCache.filter((f) => !f.cached).reduce((s, f) => s + f.size, 0),
         cacheDir,
         freeBytes: freeBytesAt(cacheDir),
-        fit: shape ? modelFit(shape) : null,
+        fit: shape ? modelFit(shape, await deviceMemories()) : null,
       };
     },
   ),

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
 import { inspectModelFolder } from '../library/models.ts';
 import { hubCacheDir, listCachedSnapshots, repoIdOfFolder } from './cache.ts';
@@ -60,6 +61,7 @@ function inspect(
   base: Omit<ScannedModel, 'supported' | 'reason' | 'arch' | 'params' | 'dtype' | 'sizeBytes' | 'fit'>,
   sizeBytes: number,
   missing: string[],
+  devices?: DeviceMemory[],
 ): ScannedModel {
   const fail = (code: string, message: string): ScannedModel => ({
     ...base,
@@ -89,7 +91,7 @@ function inspect(
       params: info.params,
       dtype: info.dtype,
       sizeBytes: Math.max(sizeBytes, info.sizeBytes),
-      fit: modelFit(spec),
+      fit: modelFit(spec, devices),
     };
   } catch (e) {
     const w = toWireError(e);
@@ -111,7 +113,13 @@ function folderSize(dir: string): number {
  * Scans `dir` (default: the Hugging Face cache) for models. Snapshots come from the cache layout at
  * `dir` itself and from any cache below it; plain folders are searched up to `depth` levels down.
  */
-export function scanForModels(dir?: string, opts: { depth?: number } = {}): ScanResult {
+export function scanForModels(
+  dir?: string,
+  opts: {
+    depth?: number /** Devices to judge "what fits" against (default: the computer's memory). */;
+    devices?: DeviceMemory[];
+  } = {},
+): ScanResult {
   const root = resolve(dir ?? hubCacheDir());
   if (dir !== undefined && (!existsSync(root) || !statSync(root).isDirectory()))
     throw new FormatError('missing-file', `${root}: no such folder`);
@@ -134,6 +142,7 @@ export function scanForModels(dir?: string, opts: { depth?: number } = {}): Scan
           },
           s.sizeBytes,
           s.missing,
+          opts.devices,
         ),
       );
     }
@@ -146,6 +155,7 @@ export function scanForModels(dir?: string, opts: { depth?: number } = {}): Scan
         { path: f, kind: 'folder', name: basename(f), repo: null, commit: null, refs: [] },
         folderSize(f),
         [],
+        opts.devices,
       ),
     );
   }

@@ -28,6 +28,7 @@ import { shouldRecompute } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
+import { type DeviceMemory, deviceMemories, trainsOnGpu } from './device-memory.ts';
 import type { Library } from './library.ts';
 import { type PlannedRun, planRun, type RunParams } from './run-plan.ts';
 
@@ -35,7 +36,14 @@ export interface RunEstimate {
   interventions: number;
   trainableParams: number;
   adapterBytes: number;
-  memory: { weightsBytes: number; activationBytes: number; optimizerBytes: number; totalBytes: number };
+  memory: {
+    weightsBytes: number;
+    activationBytes: number;
+    optimizerBytes: number;
+    totalBytes: number;
+    /** Where the run lives and how much memory that device has ("will it fit"). */
+    device: DeviceMemory;
+  };
   trainExamples: number;
   stepsPerEpoch: number;
   totalSteps: number;
@@ -82,20 +90,28 @@ export function memoryEstimate(
   batch: number,
   T: number,
   trainable: number,
-  base: { quantize?: string; tied?: boolean } = {},
-): RunEstimate['memory'] {
-  const weightsBytes = baseWeightBytes(
-    { ...m, tied: base.tied },
-    base.quantize ?? 'none',
-    'train',
-    totalmem(),
-  );
+  base: {
+    quantize?: string;
+    tied?: boolean;
+    /** Half-precision compute on a GPU (runtime/precision.ts): weights and activations in 2 bytes. */
+    half?: boolean;
+    /** The memory the run lives in (the GPU's on CUDA); default the computer's. */
+    memoryBytes?: number;
+  } = {},
+): Omit<RunEstimate['memory'], 'device'> {
+  const memory = base.memoryBytes ?? totalmem();
+  const form = base.quantize ?? 'none';
+  const half = !!base.half && form === 'none';
+  const weightsBytes = half
+    ? 2 * m.params
+    : baseWeightBytes({ ...m, tied: base.tied }, form, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   const perLayer = 10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T;
-  const layers = shouldRecompute(m) ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
+  const layers = shouldRecompute(m, memory) ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
   const perToken = layers + 3 * m.vocabSize;
-  const activationBytes = 4 * batch * T * perToken;
+  // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
+  const activationBytes = (half ? 2 : 4) * batch * T * perToken;
   const optimizerBytes = 16 * trainable;
   return {
     weightsBytes,
@@ -180,10 +196,22 @@ export async function estimateRun(
   const plan = planRun(lib, p);
   const spec = loadModelSpec(plan.model.path);
   const fp = adapterFootprint(plan, spec.hiddenSize);
-  const memory = memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
-    quantize: plan.config.quantize,
-    tied: spec.tieEmbeddings,
-  });
+  // On the GPU, a half checkpoint computes in half unless float32 is asked for (runtime/precision.ts).
+  const gpus = await deviceMemories();
+  const onGpu = trainsOnGpu(plan.config.device, lib.dataDir, gpus);
+  const device = (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
+  const dtype = plan.config.dtype;
+  const half =
+    onGpu && (dtype === 'fp16' || dtype === 'bf16' || (dtype === 'auto' && spec.dtype !== 'float32'));
+  const memory = {
+    ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
+      quantize: plan.config.quantize,
+      tied: spec.tieEmbeddings,
+      half,
+      memoryBytes: device.memoryBytes,
+    }),
+    device,
+  };
   let calibration: RunEstimate['calibration'] = null;
   let skipped: RunEstimate['calibrationSkipped'] = null;
   const key = cacheKey(lib, plan);

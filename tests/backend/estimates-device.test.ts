@@ -1,0 +1,97 @@
+// "Will it fit" on the device the run uses: the computer's memory, or the GPU's (nvidia-smi) when the
+// run trains on CUDA, where a half-precision checkpoint keeps its weights and activations in 2 bytes
+// (runtime/precision.ts). The memory figures come from library/estimates.ts and model-fit.ts.
+
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { deviceMemories, trainsOnGpu } from '../../electron/backend/library/device-memory.ts';
+import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
+import { modelFit } from '../../electron/backend/library/model-fit.ts';
+import { tempDir } from './helpers.ts';
+
+const tmp = tempDir('estimates-device');
+const GB = 2 ** 30;
+const llama3_8b = {
+  params: 8.03e9,
+  numLayers: 32,
+  hiddenSize: 4096,
+  intermediateSize: 14336,
+  numHeads: 32,
+  numKvHeads: 8,
+  headDim: 128,
+  vocabSize: 128256,
+};
+
+function fakeSmi(body: string): string {
+  const p = join(tmp, `smi-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+test('the devices: the computer, and the first NVIDIA GPU nvidia-smi reports', async () => {
+  const smi = fakeSmi(`case "$1" in
+  --query-gpu*) echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05";;
+  *) echo "CUDA Version: 13.0";;
+esac`);
+  const none = join(tmp, 'none');
+  assert.deepEqual(await deviceMemories({ smi, procDir: none }), [
+    { device: 'cpu', memoryBytes: totalmem() },
+    { device: 'cuda', memoryBytes: 24564 * 2 ** 20 },
+  ]);
+  assert.deepEqual(await deviceMemories({ smi: join(tmp, 'no-smi'), procDir: none }), [
+    { device: 'cpu', memoryBytes: totalmem() },
+  ]);
+});
+
+test('a run trains on the GPU when it asks for CUDA (or auto with the CUDA pack) and there is one', () => {
+  const gpus = [
+    { device: 'cpu' as const, memoryBytes: 64 * GB },
+    { device: 'cuda' as const, memoryBytes: 24 * GB },
+  ];
+  const data = join(tmp, 'data'); // no CUDA pack installed there
+  assert.equal(trainsOnGpu('cuda', data, gpus), true);
+  assert.equal(trainsOnGpu('auto', data, gpus), false, 'auto without the pack runs on the CPU');
+  assert.equal(trainsOnGpu('cpu', data, gpus), false);
+  assert.equal(trainsOnGpu('cuda', data, gpus.slice(0, 1)), false, 'no GPU, no GPU run');
+});
+
+test('the 8B model in bf16 on a 24 GB GPU: 2-byte weights and activations, judged against the GPU', (t) => {
+  const saved = process.env.REFT_STUDIO_RECOMPUTE;
+  delete process.env.REFT_STUDIO_RECOMPUTE;
+  t.after(() => {
+    if (saved === undefined) delete process.env.REFT_STUDIO_RECOMPUTE;
+    else process.env.REFT_STUDIO_RECOMPUTE = saved;
+  });
+  const gpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { half: true, memoryBytes: 24 * GB });
+  const cpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { memoryBytes: 24 * GB });
+  assert.equal(gpu.weightsBytes, 2 * llama3_8b.params);
+  assert.equal(cpu.weightsBytes, 4 * llama3_8b.params);
+  assert.equal(gpu.activationBytes * 2, cpu.activationBytes, 'the same layers kept, in half the bytes');
+  // Replay follows the memory the run lives in: on an 141 GB GPU every layer's activations are kept.
+  const h200 = memoryEstimate(llama3_8b, 1, 512, 1e6, { half: true, memoryBytes: 141 * GB });
+  assert.ok(
+    h200.activationBytes > 4 * gpu.activationBytes,
+    `${h200.activationBytes} vs ${gpu.activationBytes}`,
+  );
+  assert.ok(gpu.totalBytes < 24 * GB, `${gpu.totalBytes / GB} GB fits the 24 GB GPU`);
+  assert.ok(cpu.totalBytes > 24 * GB, 'in float32 it would not');
+});
+
+test('"what fits" judges every form against each device: training the 8B in bf16 needs the GPU', () => {
+  const fit = modelFit(llama3_8b, [
+    { device: 'cpu', memoryBytes: 16 * GB },
+    { device: 'cuda', memoryBytes: 24 * GB },
+  ]);
+  const bf16 = fit.rows.find((r) => r.precision === 'bf16');
+  assert.deepEqual(
+    bf16?.fits.map((f) => [f.device, f.train]),
+    [
+      ['cpu', false],
+      ['cuda', true],
+    ],
+  );
+});
