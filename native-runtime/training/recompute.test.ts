@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setEnvFor } from '../../tests/helpers/env.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { keptActivationBytes, shouldRecompute } from './recompute.ts';
 
@@ -12,12 +13,7 @@ const tinyllama = shape(2048, 5632, 32, 22);
 const GB = 2 ** 30;
 
 test('the 8B shape recomputes on a 24 GB machine, not on a 64 GB one; TinyLlama keeps its activations', (t) => {
-  const saved = process.env.REFT_STUDIO_RECOMPUTE;
-  delete process.env.REFT_STUDIO_RECOMPUTE;
-  t.after(() => {
-    if (saved === undefined) delete process.env.REFT_STUDIO_RECOMPUTE;
-    else process.env.REFT_STUDIO_RECOMPUTE = saved;
-  });
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
   assert.ok(
     Math.abs(keptActivationBytes(llama3_8b) / GB - 7) < 0.5,
     `${keptActivationBytes(llama3_8b) / GB} GB`,

@@ -32,6 +32,20 @@ after(async () => {
 
 const engine = () => b.engine as WorkerEngine;
 
+/** The run once `ready` holds for it (polled through runs/get). */
+// biome-ignore lint/suspicious/noExplicitAny: tests read the run field by field
+function runWhen(id: number, what: string, ready: (r: any) => boolean) {
+  return waitFor(
+    what,
+    async () => {
+      const r = await call('runs/get', { id });
+      return ready(r) ? r : null;
+    },
+    180_000,
+    20,
+  );
+}
+
 test('a killed training process interrupts its run only; the run resumes in a new process', {
   timeout: 240_000,
 }, async () => {
@@ -69,14 +83,10 @@ test('a killed training process interrupts its run only; the run resumes in a ne
   assert.notEqual(train.pid, process.pid);
   process.kill(train.pid, 'SIGKILL');
 
-  const stopped = await waitFor(
+  const stopped = await runWhen(
+    runId,
     'the run to stop',
-    async () => {
-      const r = await call('runs/get', { id: runId });
-      return r.status === 'running' || r.status === 'queued' ? null : r;
-    },
-    60_000,
-    20,
+    (r) => r.status !== 'running' && r.status !== 'queued',
   );
   assert.equal(stopped.status, 'interrupted', 'resumable, not failed');
   assert.match(stopped.error ?? '', /the engine process stopped \(signal SIGKILL\)/);
@@ -87,14 +97,10 @@ test('a killed training process interrupts its run only; the run resumes in a ne
   // resume takes them from the checkpoint, which carries every step's metrics.
   truncateMetrics(b.lib, runId, 2);
   await call('runs/resume', { id: runId });
-  const done = await waitFor(
+  const done = await runWhen(
+    runId,
     'the resumed run to finish',
-    async () => {
-      const r = await call('runs/get', { id: runId });
-      return r.status === 'completed' || r.status === 'failed' ? r : null;
-    },
-    180_000,
-    50,
+    (r) => r.status === 'completed' || r.status === 'failed',
   );
   assert.equal(done.status, 'completed', done.error ?? '');
   assert.deepEqual(

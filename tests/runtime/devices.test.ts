@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
@@ -15,6 +15,7 @@ import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
 import { detectNvidia } from '../../native-runtime/runtime/gpus.ts';
 import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
 import { createSession, cudaReachable } from '../../native-runtime/runtime/session.ts';
+import { fakeSmi as fakeSmiIn } from '../helpers/fake-smi.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -41,12 +42,7 @@ test('readElfDynamic reads soname, runpath and needed libraries', () => {
   assert.throws(() => readElfDynamic(notElf), { code: 'not-elf' });
 });
 
-function fakeSmi(body: string): string {
-  const p = join(tmp, `smi-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(p, `#!/bin/sh\n${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
+const fakeSmi = (body: string) => fakeSmiIn(tmp, body);
 
 test('detectNvidia parses nvidia-smi: GPUs, memory, driver and the CUDA version it supports', async () => {
   const smi = fakeSmi(`case "$1" in

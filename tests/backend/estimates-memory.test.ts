@@ -1,15 +1,18 @@
-// "Will it fit" on the device the run uses: the computer's memory, or the GPU's (nvidia-smi) when the
-// run trains on CUDA, where a half-precision checkpoint keeps its weights and activations in 2 bytes
-// (runtime/precision.ts). The memory figures come from library/estimates.ts and model-fit.ts.
+// A run's memory estimate (library/estimates.ts, model-fit.ts), "will it fit": on the device the run
+// uses — the computer's memory, or the GPU's (nvidia-smi) when it trains on CUDA, where a
+// half-precision checkpoint keeps its weights and activations in 2 bytes (runtime/precision.ts) —
+// and following the trainer: where layers are replayed in the backward (training/recompute.ts), one
+// layer's activations are kept, not every layer's.
 
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deviceMemories, trainsOnGpu } from '../../electron/backend/library/device-memory.ts';
 import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
 import { modelFit } from '../../electron/backend/library/model-fit.ts';
+import { setEnvFor } from '../helpers/env.ts';
+import { fakeSmi } from '../helpers/fake-smi.ts';
 import { tempDir } from './helpers.ts';
 
 const tmp = tempDir('estimates-device');
@@ -25,18 +28,14 @@ const llama3_8b = {
   vocabSize: 128256,
 };
 
-function fakeSmi(body: string): string {
-  const p = join(tmp, `smi-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(p, `#!/bin/sh\n${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
-
 test('the devices: the computer, and the first NVIDIA GPU nvidia-smi reports', async () => {
-  const smi = fakeSmi(`case "$1" in
+  const smi = fakeSmi(
+    tmp,
+    `case "$1" in
   --query-gpu*) echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05";;
   *) echo "CUDA Version: 13.0";;
-esac`);
+esac`,
+  );
   const none = join(tmp, 'none');
   assert.deepEqual(await deviceMemories({ smi, procDir: none }), [
     { device: 'cpu', memoryBytes: totalmem() },
@@ -59,13 +58,18 @@ test('a run trains on the GPU when it asks for CUDA (or auto with the CUDA pack)
   assert.equal(trainsOnGpu('cuda', data, gpus.slice(0, 1)), false, 'no GPU, no GPU run');
 });
 
+test('activations in the estimate: all 32 layers kept, or one replayed at a time', (t) => {
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', '0');
+  const kept = memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize: 'int4' });
+  process.env.REFT_STUDIO_RECOMPUTE = '1';
+  const replayed = memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize: 'int4' });
+  assert.equal(replayed.weightsBytes, kept.weightsBytes);
+  assert.ok(kept.activationBytes > 3e9, `kept ${kept.activationBytes}`);
+  assert.ok(replayed.activationBytes < kept.activationBytes / 4, `replayed ${replayed.activationBytes}`);
+});
+
 test('the 8B model in bf16 on a 24 GB GPU: 2-byte weights and activations, judged against the GPU', (t) => {
-  const saved = process.env.REFT_STUDIO_RECOMPUTE;
-  delete process.env.REFT_STUDIO_RECOMPUTE;
-  t.after(() => {
-    if (saved === undefined) delete process.env.REFT_STUDIO_RECOMPUTE;
-    else process.env.REFT_STUDIO_RECOMPUTE = saved;
-  });
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
   const gpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { half: true, memoryBytes: 24 * GB });
   const cpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { memoryBytes: 24 * GB });
   assert.equal(gpu.weightsBytes, 2 * llama3_8b.params);
