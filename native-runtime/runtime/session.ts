@@ -187,6 +187,9 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       // Weights that do not fit are not a reason to try another provider: say so.
       const oom = describeOutOfMemory((e as Error).message ?? '', ep, graph.name);
       if (oom) throw new OrtError('out-of-memory', oom);
+      // No provider has the kernel (the CPU was the fallback already): another provider will not help.
+      const kernel = describeMissingKernel((e as Error).message ?? '', ep, graph.name);
+      if (kernel) throw new OrtError('missing-kernel', kernel);
       if (ep === 'cpu') break;
       // The exception says little ("Failed to load shared library"); a probe's log says what is missing.
       why =
@@ -200,6 +203,21 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
   throw new OrtError(
     'session-create-failed',
     `ONNX Runtime could not load graph '${graph.name}': ${(lastErr as Error)?.message ?? lastErr}`,
+  );
+}
+
+/**
+ * ORT's "Could not find an implementation for ReduceMean(18) node with name 'n2'" — no provider,
+ * the CPU included, runs that op at the types the graph gives it (bfloat16 most often) — as one line
+ * with the way out, or null for another failure.
+ */
+export function describeMissingKernel(message: string, ep: string, graph: string): string | null {
+  const m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(message);
+  if (!m) return null;
+  const where = ep === 'cpu' ? 'the CPU' : `${ep} or the CPU`;
+  return (
+    `ONNX Runtime has no kernel for ${m[1]} (opset ${m[2]}, node ${m[3]}) at the tensor types graph ` +
+    `'${graph}' uses, on ${where}: in half precision, --dtype fp32 computes in float32`
   );
 }
 
