@@ -21,7 +21,14 @@ export const devicesHandlers = defineHandlers({
   'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), (p, ctx) => {
     if (p.refresh || !report) {
       report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh, engineProcesses: true }).then(
-        async (r) => ({ ...r, ortLibrary: (await ctx.engine.call('processInfo', {})).ortLibrary }),
+        // The engine processes' library (the pack's copy once installed); this process's if they fail.
+        async (r) => ({
+          ...r,
+          ortLibrary: await ctx.engine.call('processInfo', {}).then(
+            (i) => i.ortLibrary,
+            () => r.ortLibrary,
+          ),
+        }),
       );
       report.catch(() => {
         report = null;
