@@ -189,7 +189,14 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       if (oom) throw new OrtError('out-of-memory', oom);
       // No provider has the kernel (the CPU was the fallback already): another provider will not help.
       const kernel = describeMissingKernel((e as Error).message ?? '', ep, graph.name);
-      if (kernel) throw new OrtError('missing-kernel', kernel);
+      // After a fallback, what stopped the requested provider matters first.
+      if (kernel)
+        throw new OrtError(
+          'missing-kernel',
+          why && ep !== device
+            ? `device '${device}' unavailable — ${why}; on ${ep} instead: ${kernel}`
+            : kernel,
+        );
       if (ep === 'cpu') break;
       // The exception says little ("Failed to load shared library"); a probe's log says what is missing.
       why =

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
-import { createSession, ort, runSession } from '../../native-runtime/runtime/session.ts';
+import { createSession, cudaReachable, ort, runSession } from '../../native-runtime/runtime/session.ts';
 
 test('running out of memory in a session is one clear line with code out-of-memory', async () => {
   const b = new GraphBuilder('too-big');
@@ -39,4 +39,14 @@ test('an op no provider has at the graph’s types is one line with the way out,
     );
     return true;
   });
+  // Asked for CUDA where it cannot start (no pack here): that reason comes first.
+  if (cudaReachable() !== null)
+    await assert.rejects(createSession(b.graph, { device: 'cuda' }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'missing-kernel');
+      assert.match(
+        e.message,
+        /^device 'cuda' unavailable — cuda: .*; on cpu instead: ONNX Runtime has no kernel for ReduceMean/,
+      );
+      return true;
+    });
 });
