@@ -168,7 +168,7 @@ export class ModelRunner {
       ...opts,
       prepack: shouldPrepack(base, { training: false }),
     });
-    return new ModelRunner(base, tokenizer, model, manifest);
+    return new ModelRunner(model.spec, tokenizer, model, manifest);
   }
 
   /**
@@ -202,7 +202,7 @@ export class ModelRunner {
     });
     const manifests = inputs.map((i) => i.adapter.manifest);
     const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
-    return new ModelRunner(base, tokenizer, composed.model, manifest, composed);
+    return new ModelRunner(composed.model.spec, tokenizer, composed.model, manifest, composed);
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */

@@ -86,6 +86,11 @@ export interface ModelSpec extends ModelDims {
    * float32 (models/decoder.ts). Graph inputs and outputs stay float32 either way.
    */
   compute?: 'float32' | 'float16' | 'bfloat16';
+  /**
+   * `compute` was chosen by `--dtype auto` for a GPU (runtime/precision.ts): a session whose provider
+   * falls back to the CPU, which lacks half kernels, is built again in float32 instead of failing.
+   */
+  computeAuto?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,8 +56,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     log: o.log,
     training: o.training,
   });
-  const compute = computeDtype(base, o.dtype ?? 'auto', onCuda);
+  const dtype = o.dtype ?? 'auto';
+  const compute = computeDtype(base, dtype, onCuda);
   if (compute === 'float32') return base;
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);
-  return { ...base, compute };
+  return { ...base, compute, computeAuto: dtype === 'auto' };
 }

@@ -4,7 +4,7 @@
 // (stiefel.ts): the graph sees R itself; the trainer updates X.
 
 import { totalmem } from 'node:os';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, OrtError } from '../errors.ts';
 import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
 import { Generator } from '../generation/generator.ts';
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
@@ -154,22 +154,32 @@ export class ReftModel {
     // On CUDA the activations live in the GPU's memory, so the rule weighs the GPU's size.
     const memory = runsOnCuda(opts.device) ? ((await cudaDeviceMemoryBytes()) ?? totalmem()) : totalmem();
     const recompute = states.length > 0 && shouldRecompute(spec, memory);
-    const g = buildReftGraph(
-      spec,
-      states.map((s) => s.spec),
-      { dropout: withDropout, recompute },
-    );
-    const session = await createSession(g.graph, {
-      device: opts.device,
-      requireDevice: opts.requireDevice,
-      weightsDir: g.weightsDir,
-      onNotice: opts.onNotice,
-      // Generation over this session (Generator.over) keeps the KV cache on a WebGPU device.
-      outputsOnDevice: cacheOutputs(spec),
-      prepack: shouldPrepack(spec, { training: states.length > 0, override: opts.prepack }),
-      memPattern: states.length === 0,
-    });
-    return new ReftModel(spec, states, session, withDropout, recompute);
+    const open = async (sp: ModelSpec) => {
+      const g = buildReftGraph(
+        sp,
+        states.map((s) => s.spec),
+        { dropout: withDropout, recompute },
+      );
+      return createSession(g.graph, {
+        device: opts.device,
+        requireDevice: opts.requireDevice,
+        weightsDir: g.weightsDir,
+        onNotice: opts.onNotice,
+        // Generation over this session (Generator.over) keeps the KV cache on a WebGPU device.
+        outputsOnDevice: cacheOutputs(sp),
+        prepack: shouldPrepack(sp, { training: states.length > 0, override: opts.prepack }),
+        memPattern: states.length === 0,
+      });
+    };
+    try {
+      return new ReftModel(spec, states, await open(spec), withDropout, recompute);
+    } catch (e) {
+      // Half precision chosen for a GPU that did not start: the CPU fallback runs float32 instead.
+      if (!(spec.computeAuto && e instanceof OrtError && e.code === 'missing-kernel')) throw e;
+      const f32: ModelSpec = { ...spec, compute: undefined, computeAuto: undefined };
+      opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`);
+      return new ReftModel(f32, states, await open(f32), withDropout, recompute);
+    }
   }
 
   /** Recomputes R from X for every R-based intervention (after an optimizer step). */

@@ -1,7 +1,8 @@
 // --dtype (runtime/precision.ts): which dtype the graphs compute in, and training in half precision.
 // auto keeps a half checkpoint half only on CUDA (not here: no GPU), so this machine checks the
-// decision itself, the refusal of bfloat16 without CUDA, and a real float16 run on the CPU against the
-// same run in float32 (the CPU has float16 kernels, slow ones) — the graphs CUDA would run.
+// decision itself, the refusal of bfloat16 without CUDA, the float32 fallback when CUDA does not start,
+// and a real float16 run on the CPU against the same run in float32 (the CPU has float16 kernels,
+// slow ones) — the graphs CUDA would run.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -9,7 +10,9 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { computeDtype } from '../../native-runtime/runtime/precision.ts';
+import { cudaReachable } from '../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
+import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { train } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
@@ -37,6 +40,28 @@ describe('the compute dtype', () => {
       () => computeDtype(fp32, 'bf16', false),
       (e: Error) => e instanceof ConfigError && /bfloat16 needs CUDA.*--dtype fp32 or fp16/.test(e.message),
     );
+  });
+});
+
+describe('a GPU that does not start', () => {
+  it('auto half precision falls back with the CPU to float32; an explicit bf16 fails with the reason', {
+    skip: cudaReachable() === null ? 'CUDA runs here' : false,
+  }, async () => {
+    const notices: string[] = [];
+    const auto = { ...fp32, compute: 'bfloat16' as const, computeAuto: true };
+    const m = await ReftModel.load(auto, [], { device: 'cuda', onNotice: (n) => notices.push(n) });
+    assert.equal(m.session.device, 'cpu');
+    assert.equal(m.spec.compute, undefined, 'float32 on the CPU');
+    assert.ok(
+      notices.some((n) => /bfloat16 has no kernels where the session runs: computing in float32/.test(n)),
+    );
+    assert.ok(
+      notices.some((n) => /device 'cuda' unavailable/.test(n)),
+      notices.join('\n'),
+    );
+    await assert.rejects(ReftModel.load({ ...fp32, compute: 'bfloat16' }, [], { device: 'cuda' }), {
+      code: 'missing-kernel',
+    });
   });
 });
 
