@@ -1,7 +1,8 @@
 // End-to-end: the Settings page's engine, data-folder and Hugging Face sections against the real
 // `reft-studio serve` in Chromium: the device list (CPU, automatic, and each provider with why it is
 // unavailable), threads kept across a reload, a token saved write-only and removed, a bad cache folder
-// refused in words. Screenshot under tests/e2e/screenshots/.
+// refused in words; the CUDA runtime installed from a downloaded package (the fake providers of
+// tests/fixtures/cuda-pack) and removed. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +19,8 @@ import {
   skip,
   startServer,
 } from './helpers.ts';
+
+const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
 
 describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
@@ -67,5 +70,24 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
       .getByRole('alert')
       .getByText(/must be a full path/)
       .waitFor();
+  });
+
+  test('the CUDA runtime installs from a downloaded package with progress, says what it still needs, and is removed', {
+    skip: process.platform !== 'linux' || process.arch !== 'x64' ? 'the CUDA pack is Linux x64 only' : false,
+  }, async () => {
+    const card = page.getByTestId('cuda-runtime');
+    await card.getByLabel('Or from a downloaded package').fill(FAKE_PACK);
+    await card.getByRole('button', { name: 'Install from it' }).click();
+    await card.getByText('Installed. New training and generation use it').waitFor({ timeout: 60_000 });
+    await card
+      .getByTestId('cuda-pack')
+      .getByText(/ONNX Runtime [\d.]+, for CUDA 12/)
+      .waitFor();
+    // The fake provider needs CUDA 12 and cuDNN 9, which this machine lacks: each with where to get it.
+    await card.getByTestId('cuda-missing').getByText('libcudart.so.12').waitFor();
+    assert.equal(await card.getByRole('alert').count(), 0);
+    await screenshot(page, 'settings-2-cuda-runtime');
+    await card.getByRole('button', { name: 'Remove' }).click();
+    await card.getByRole('button', { name: 'Download and install' }).waitFor();
   });
 });
