@@ -39,12 +39,21 @@ export interface NvidiaProbeOptions {
 
 let firstGpuMemory: Promise<number | null> | null = null;
 
-/** Total memory of CUDA device 0 (the one sessions use) in bytes, or null; asked once per process. */
-export function cudaDeviceMemoryBytes(): Promise<number | null> {
-  firstGpuMemory ??= detectNvidia().then((n) => {
-    const mb = n.gpus.find((g) => g.index === 0)?.memoryMb;
-    return mb ? mb * 2 ** 20 : null;
-  });
+/**
+ * Total memory of CUDA device 0 (the one sessions use) in bytes, or null; asked once per process
+ * (`probe`, for tests, asks again with a stand-in nvidia-smi).
+ */
+export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions): Promise<number | null> {
+  const ask = () =>
+    detectNvidia(probe).then(
+      (n) => {
+        const mb = n.gpus.find((g) => g.index === 0)?.memoryMb;
+        return mb ? mb * 2 ** 20 : null;
+      },
+      () => null,
+    );
+  if (probe) return ask();
+  firstGpuMemory ??= ask();
   return firstGpuMemory;
 }
 

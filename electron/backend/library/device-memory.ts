@@ -1,10 +1,9 @@
-// The memory of the devices a run can use, for "will it fit": the computer's RAM, and the first
-// NVIDIA GPU's memory when nvidia-smi (or the driver) reports one. A GPU's size does not change while
-// the studio runs, so it is asked once per process.
+// The memory of the devices a run can use, for "will it fit": the computer's RAM, and the memory of
+// the NVIDIA GPU sessions use (runtime/gpus.ts, asked once per process) when there is one.
 
 import { totalmem } from 'node:os';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
-import { detectNvidia, type NvidiaProbeOptions } from '../../../native-runtime/runtime/gpus.ts';
+import { cudaDeviceMemoryBytes, type NvidiaProbeOptions } from '../../../native-runtime/runtime/gpus.ts';
 
 export interface DeviceMemory {
   /** 'cpu', or 'cuda' for an NVIDIA GPU. */
@@ -12,25 +11,13 @@ export interface DeviceMemory {
   memoryBytes: number;
 }
 
-let gpu: Promise<DeviceMemory | null> | null = null;
-
-/** The computer's memory and, when there is one, the first NVIDIA GPU's. */
+/** The computer's memory and, when there is one, the GPU sessions use (CUDA device 0). */
 export async function deviceMemories(probe?: NvidiaProbeOptions): Promise<DeviceMemory[]> {
-  const ask = () =>
-    detectNvidia(probe).then(
-      (n) => {
-        const mb = n.gpus.find((g) => g.memoryMb)?.memoryMb;
-        return mb ? { device: 'cuda' as const, memoryBytes: mb * 2 ** 20 } : null;
-      },
-      () => null,
-    );
-  if (probe) return withCpu(await ask());
-  gpu ??= ask();
-  return withCpu(await gpu);
-}
-
-function withCpu(found: DeviceMemory | null): DeviceMemory[] {
-  return [{ device: 'cpu', memoryBytes: totalmem() }, ...(found ? [found] : [])];
+  const gpu = await cudaDeviceMemoryBytes(probe);
+  return [
+    { device: 'cpu', memoryBytes: totalmem() },
+    ...(gpu ? [{ device: 'cuda' as const, memoryBytes: gpu }] : []),
+  ];
 }
 
 /**
