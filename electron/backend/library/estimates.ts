@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import { shouldRecompute } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -196,13 +197,11 @@ export async function estimateRun(
   const plan = planRun(lib, p);
   const spec = loadModelSpec(plan.model.path);
   const fp = adapterFootprint(plan, spec.hiddenSize);
-  // On the GPU, a half checkpoint computes in half unless float32 is asked for (runtime/precision.ts).
+  // The trainer's own precision decision (runtime/precision.ts) for a run on the GPU.
   const gpus = await deviceMemories();
   const onGpu = trainsOnGpu(plan.config.device, lib.dataDir, gpus);
   const device = (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
-  const dtype = plan.config.dtype;
-  const half =
-    onGpu && (dtype === 'fp16' || dtype === 'bf16' || (dtype === 'auto' && spec.dtype !== 'float32'));
+  const half = onGpu && computeDtype(spec, plan.config.dtype, true) !== 'float32';
   const memory = {
     ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
       quantize: plan.config.quantize,
