@@ -156,7 +156,10 @@ class Lane {
     // Only this process's calls fail: a process replaced by refresh() may exit after its successor
     // has taken calls.
     const fail = (why: string) => {
-      if (this.#proc === proc) this.#proc = null;
+      if (this.#proc === proc) {
+        this.#proc = null;
+        this.#stale = false; // the next call starts a process under the current environment anyway
+      }
       const err = new ReftError(this.#closed ? 'engine-closed' : 'engine-crashed', why);
       for (const c of proc.pending.values()) c.reject(err);
       proc.pending.clear();
@@ -175,7 +178,6 @@ class Lane {
 
   call(id: number, op: OpName, args: unknown, opts: CallOptions<OpName>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new ReftError('engine-closed', 'the engine is shut down'));
-    if (this.#stale && !this.busy) this.#stop();
     this.#proc ??= this.#spawn();
     const proc = this.#proc;
     const { child } = proc;
