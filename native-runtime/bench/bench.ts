@@ -266,6 +266,7 @@ export async function benchTrain(
     device: o.device,
     requireDevice: requireDevice(o.device),
     prepack: o.backward === 'packed-dequantize' ? true : undefined,
+    workload: { batch: B, tokens: T },
   });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const labels = ids.slice();

@@ -1,4 +1,5 @@
-// When training replays layers in the backward: by the activations one sequence would keep.
+// When training replays layers in the backward: by the activations the run's micro-batch would keep,
+// against the memory its weights leave.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,17 +13,35 @@ const llama3_8b = shape(4096, 14336, 32, 32);
 const tinyllama = shape(2048, 5632, 32, 22);
 const GB = 2 ** 30;
 
-test('the 8B shape recomputes on a 24 GB machine, not on a 64 GB one; TinyLlama keeps its activations', (t) => {
+test('kept activations grow with the batch and the length, and halve in half precision', () => {
+  const one = keptActivationBytes(llama3_8b, { batch: 1, tokens: 512 });
+  assert.ok(Math.abs(one / GB - 7.1) < 0.2, `${one / GB} GiB`);
+  assert.equal(keptActivationBytes(llama3_8b, { batch: 4, tokens: 512 }), 4 * one);
+  assert.equal(keptActivationBytes(llama3_8b, { batch: 4, tokens: 512, bytesPerValue: 2 }), 2 * one);
+  // The attention scores grow with the square of the length.
+  assert.ok(keptActivationBytes(llama3_8b, { batch: 1, tokens: 1024 }) > 2 * one);
+  assert.equal(keptActivationBytes(llama3_8b), one, 'one float32 sequence of 512 tokens by default');
+});
+
+test('the run replays layers where its activations would not fit beside the weights', (t) => {
   setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
-  assert.ok(
-    Math.abs(keptActivationBytes(llama3_8b) / GB - 7) < 0.5,
-    `${keptActivationBytes(llama3_8b) / GB} GB`,
-  );
-  assert.equal(shouldRecompute(llama3_8b, 24 * GB), true);
-  assert.equal(shouldRecompute(llama3_8b, 64 * GB), false);
-  assert.equal(shouldRecompute(tinyllama, 24 * GB), false);
-  process.env.REFT_STUDIO_RECOMPUTE = '1';
-  assert.equal(shouldRecompute(tinyllama, 24 * GB), true);
+  const bf16 = { bytesPerValue: 2, weightsBytes: 16.06e9 };
+  assert.equal(shouldRecompute(llama3_8b, 24 * GB, { batch: 1, tokens: 512, ...bf16 }), true);
+  assert.equal(shouldRecompute(llama3_8b, 48 * GB, { batch: 1, tokens: 512, ...bf16 }), false);
+  assert.equal(shouldRecompute(llama3_8b, 80 * GB, { batch: 4, tokens: 512, ...bf16 }), false);
+  assert.equal(shouldRecompute(llama3_8b, 80 * GB, { batch: 16, tokens: 1024, ...bf16 }), true);
+  // TinyLlama in float32 on a 24 GB computer: one sequence kept, a batch of 8 replayed.
+  const f32 = { weightsBytes: 4.4e9 };
+  assert.equal(shouldRecompute(tinyllama, 24 * GB, { batch: 1, tokens: 512, ...f32 }), false);
+  assert.equal(shouldRecompute(tinyllama, 24 * GB, { batch: 8, tokens: 512, ...f32 }), true);
+  // The same batch fits once the weights take less of the memory.
+  assert.equal(shouldRecompute(tinyllama, 24 * GB, { batch: 2, tokens: 512, weightsBytes: 20e9 }), true);
+  assert.equal(shouldRecompute(tinyllama, 24 * GB, { batch: 2, tokens: 512, weightsBytes: 1e9 }), false);
+});
+
+test('REFT_STUDIO_RECOMPUTE forces the choice either way', (t) => {
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', '1');
+  assert.equal(shouldRecompute(tinyllama, 1024 * GB, { batch: 1, tokens: 16 }), true);
   process.env.REFT_STUDIO_RECOMPUTE = '0';
-  assert.equal(shouldRecompute(llama3_8b, 24 * GB), false);
+  assert.equal(shouldRecompute(llama3_8b, 1 * GB, { batch: 8, tokens: 2048 }), false);
 });

@@ -11,6 +11,7 @@ import { type ActivationName, type InterventionSpec, PARAMS } from '../intervent
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
+import { baseWeightBytes } from '../quantize/memory.ts';
 import { cudaDeviceMemoryBytes } from '../runtime/gpus.ts';
 import {
   createSession,
@@ -104,6 +105,9 @@ export function statesFromPyreft(
   });
 }
 
+/** 'int8' | 'int4' for a quantized base, else 'none' (quantize/memory.ts's forms). */
+const quantForm = (spec: ModelSpec): string => (spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none');
+
 export class ReftModel {
   readonly spec: ModelSpec;
   readonly states: InterventionState[];
@@ -134,6 +138,8 @@ export class ReftModel {
       requireDevice?: boolean;
       onNotice?: (m: string) => void;
       prepack?: boolean;
+      /** The run's micro-batch (batch size × max length), which decides layer replay. */
+      workload?: { batch: number; tokens: number };
     } = {},
   ): Promise<ReftModel> {
     for (const s of states) {
@@ -153,7 +159,17 @@ export class ReftModel {
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On CUDA the activations live in the GPU's memory, so the rule weighs the GPU's size.
     const memory = runsOnCuda(opts.device) ? ((await cudaDeviceMemoryBytes()) ?? totalmem()) : totalmem();
-    const recompute = states.length > 0 && shouldRecompute(spec, memory);
+    const half = !!spec.compute && spec.compute !== 'float32';
+    const recompute =
+      states.length > 0 &&
+      !!opts.workload &&
+      shouldRecompute(spec, memory, {
+        ...opts.workload,
+        bytesPerValue: half ? 2 : 4,
+        weightsBytes: half
+          ? 2 * spec.params
+          : baseWeightBytes({ ...spec, tied: spec.tieEmbeddings }, quantForm(spec), 'train', memory),
+      });
     const open = async (sp: ModelSpec) => {
       const g = buildReftGraph(
         sp,

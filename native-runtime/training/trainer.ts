@@ -393,9 +393,17 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     log,
     training: true,
   });
-  const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log });
+  // The largest micro-batch the run will feed (batches are padded to their longest example).
+  const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
+  const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log, workload });
   // The provider that really runs (auto's choice, or the CPU after a fallback) goes into the run's log.
   if (cfg.device !== model.session.device) log(`device '${cfg.device}': running on ${model.session.device}`);
+  if (model.recompute)
+    log(
+      process.env.REFT_STUDIO_RECOMPUTE === '1'
+        ? 'replaying each layer in the backward (REFT_STUDIO_RECOMPUTE=1)'
+        : `replaying each layer in the backward: the activations of ${workload.batch} × ${workload.tokens} tokens would not fit beside the weights (slower steps; REFT_STUDIO_RECOMPUTE=0 keeps them)`,
+    );
   try {
     return await trainLoop(config, hooks, run, plan, states, model, resumed, truncated);
   } finally {

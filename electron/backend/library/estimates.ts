@@ -1,16 +1,17 @@
 // What a run will cost, before it starts ('runs/estimate'): trainable parameters, the adapter's size
 // on disk, a memory estimate and the time per epoch from a short calibration on the chosen device.
 //
-// Memory (bytes, float32 everywhere since the engine computes in f32):
+// Memory (bytes, float32; weights and activations in 2 bytes where the run computes in half
+// precision on a GPU, runtime/precision.ts):
 //   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
 //                                              become one shared f32 copy on the CPU); for an int8/int4
 //                                              base, native-runtime/quantize/memory.ts (codes, packed)
 //   activations  4 · B · T · (L · (10·d + 3·f + 2·H·T) + 3·V)
 //                B batch, T = max length (an upper bound: real batches are as long as their longest
-//                example), L layers, d hidden, f MLP size, H heads, V vocabulary. Per layer and token:
-//                ~10·d for the residual stream, norms, q/k/v/o and their gradients, 3·f for the MLP's
-//                gate/up/activation, 2·H·T for attention scores and softmax; 3·V for the logits, their
-//                log-softmax and its gradient.
+//                example), L layers, d hidden, f MLP size, H heads, V vocabulary. The per-layer term
+//                is training/recompute.ts's layerActivationValues (the trainer's own rule for layer
+//                replay, measured there); where the trainer will replay layers, one layer's worth plus
+//                the residual stream L·d; 3·V for the logits, their log-softmax and its gradient.
 //   optimizer    16 · A                       A trainable parameters: value, gradient, AdamW m and v
 // The activation term is a rough guide (ORT reuses buffers; the backward pass keeps only some), good
 // for "will this fit", not for exact numbers.
@@ -25,7 +26,7 @@ import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
-import { shouldRecompute } from '../../../native-runtime/training/recompute.ts';
+import { layerActivationValues, shouldRecompute } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -108,11 +109,14 @@ export function memoryEstimate(
     : baseWeightBytes({ ...m, tied: base.tied }, form, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
-  const perLayer = 10 * m.hiddenSize + 3 * m.intermediateSize + 2 * m.numHeads * T;
-  const layers = shouldRecompute(m, memory) ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
-  const perToken = layers + 3 * m.vocabSize;
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
-  const activationBytes = (half ? 2 : 4) * batch * T * perToken;
+  const bytesPerValue = half ? 2 : 4;
+  const perLayer = layerActivationValues(m, T);
+  const layers = shouldRecompute(m, memory, { batch, tokens: T, bytesPerValue, weightsBytes })
+    ? perLayer + m.numLayers * m.hiddenSize
+    : m.numLayers * perLayer;
+  const perToken = layers + 3 * m.vocabSize;
+  const activationBytes = bytesPerValue * batch * T * perToken;
   const optimizerBytes = 16 * trainable;
   return {
     weightsBytes,
