@@ -66,6 +66,7 @@ test('activations in the estimate: all 32 layers kept, or one replayed at a time
   assert.equal(replayed.weightsBytes, kept.weightsBytes);
   assert.ok(kept.activationBytes > 3e9, `kept ${kept.activationBytes}`);
   assert.ok(replayed.activationBytes < kept.activationBytes / 4, `replayed ${replayed.activationBytes}`);
+  assert.deepEqual([kept.replaysLayers, replayed.replaysLayers], [false, true], 'and the estimate says which');
 });
 
 test('the 8B model in bf16 on a 24 GB GPU: 2-byte weights and activations, judged against the GPU', (t) => {
@@ -95,6 +96,35 @@ test('"what fits" judges every form against each device: training the 8B in bf16
     bf16?.fits.map((f) => [f.device, f.train]),
     [
       ['cpu', false],
+      ['cuda', true],
+    ],
+  );
+});
+
+test('"what fits" judges each device by its own replay decision, as the trainer would make it', (t) => {
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
+  const tinyllama = {
+    params: 1.1e9,
+    numLayers: 22,
+    hiddenSize: 2048,
+    intermediateSize: 5632,
+    numHeads: 32,
+    numKvHeads: 4,
+    headDim: 64,
+    vocabSize: 32000,
+  };
+  const fit = modelFit(tinyllama, [
+    { device: 'cpu', memoryBytes: 16 * GB },
+    { device: 'cuda', memoryBytes: 64 * GB },
+  ]);
+  const fp32 = fit.rows.find((r) => r.precision === 'fp32')!;
+  // On 64 GB every layer's activations of 4 × 512 tokens are kept (~13 GB beside 4.4 GB of weights);
+  // on 16 GB the trainer replays layers instead, and the run fits there.
+  assert.ok(fp32.trainBytes > 16 * GB, `${fp32.trainBytes / GB} GiB on the larger device`);
+  assert.deepEqual(
+    fp32.fits.map((f) => [f.device, f.train]),
+    [
+      ['cpu', true],
       ['cuda', true],
     ],
   );

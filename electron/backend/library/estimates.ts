@@ -42,6 +42,8 @@ export interface RunEstimate {
     weightsBytes: number;
     activationBytes: number;
     optimizerBytes: number;
+    /** The trainer will replay each layer in its backward (training/recompute.ts): slower steps. */
+    replaysLayers: boolean;
     totalBytes: number;
     /** Where the run lives and how much memory that device has ("will it fit"). */
     device: DeviceMemory;
@@ -112,9 +114,8 @@ export function memoryEstimate(
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
   const bytesPerValue = half ? 2 : 4;
   const perLayer = layerActivationValues(m, T);
-  const layers = shouldRecompute(m, memory, { batch, tokens: T, bytesPerValue, weightsBytes })
-    ? perLayer + m.numLayers * m.hiddenSize
-    : m.numLayers * perLayer;
+  const replaysLayers = shouldRecompute(m, memory, { batch, tokens: T, bytesPerValue, weightsBytes });
+  const layers = replaysLayers ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
   const perToken = layers + 3 * m.vocabSize;
   const activationBytes = bytesPerValue * batch * T * perToken;
   const optimizerBytes = 16 * trainable;
@@ -122,6 +123,7 @@ export function memoryEstimate(
     weightsBytes,
     activationBytes,
     optimizerBytes,
+    replaysLayers,
     totalBytes: weightsBytes + activationBytes + optimizerBytes,
   };
 }

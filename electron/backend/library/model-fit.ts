@@ -11,7 +11,9 @@
 //               native-runtime/quantize/memory.ts); activations in f32
 //   chat        weights + the KV cache of a 4096-token conversation + the logits
 //   train       weights + activations and optimizer as in estimates.ts for the default run: LoReFT
-//               rank 4 at f1+l1 on every layer, batch 4, 512 tokens
+//               rank 4 at f1+l1 on every layer, batch 4, 512 tokens; layers replayed in the backward
+//               where the device's memory calls for it (the trainer's rule), so each device is judged
+//               by its own figure and the row shows the largest device's
 
 import { totalmem } from 'node:os';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
@@ -73,26 +75,31 @@ export function modelFit(
   const rank = TRAIN_DEFAULTS.rank;
   // LoReFT per intervention: R (d×r), W (r×d), b (r); f1+l1 untied = two per layer.
   const trainable = 2 * shape.numLayers * (2 * shape.hiddenSize * rank + rank);
-  const train = memoryEstimate(shape, B, T, trainable);
   const kv32 = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
   const logits = 4 * shape.vocabSize * 2;
   const memory = Math.max(...devices.map((d) => d.memoryBytes));
   const rows = PRECISIONS.map((precision): FitRow => {
     // Half-precision compute keeps activations and the KV cache in 2 bytes too.
-    const half = precision === 'fp16' || precision === 'bf16' ? 0.5 : 1;
+    const half = precision === 'fp16' || precision === 'bf16';
     const w = weightBytes(shape, precision, 'chat', memory);
-    const chatBytes = w + kv32 * half + logits;
-    const trainBytes =
-      weightBytes(shape, precision, 'train', memory) + train.activationBytes * half + train.optimizerBytes;
+    const chatBytes = w + kv32 * (half ? 0.5 : 1) + logits;
+    // Training on a device: its own layer-replay decision (training/recompute.ts) for these weights.
+    const trainOn = (memoryBytes: number) =>
+      memoryEstimate(shape, B, T, trainable, {
+        quantize: precision === 'int8' || precision === 'int4' ? precision : undefined,
+        tied: shape.tieEmbeddings,
+        half,
+        memoryBytes,
+      }).totalBytes;
     return {
       precision,
       weightsBytes: w,
       chatBytes,
-      trainBytes,
+      trainBytes: trainOn(memory),
       fits: devices.map((d) => ({
         device: d.device,
         chat: chatBytes <= d.memoryBytes,
-        train: trainBytes <= d.memoryBytes,
+        train: trainOn(d.memoryBytes) <= d.memoryBytes,
       })),
     };
   });
