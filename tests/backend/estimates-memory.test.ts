@@ -66,7 +66,11 @@ test('activations in the estimate: all 32 layers kept, or one replayed at a time
   assert.equal(replayed.weightsBytes, kept.weightsBytes);
   assert.ok(kept.activationBytes > 3e9, `kept ${kept.activationBytes}`);
   assert.ok(replayed.activationBytes < kept.activationBytes / 4, `replayed ${replayed.activationBytes}`);
-  assert.deepEqual([kept.replaysLayers, replayed.replaysLayers], [false, true], 'and the estimate says which');
+  assert.deepEqual(
+    [kept.replaysLayers, replayed.replaysLayers],
+    [false, true],
+    'and the estimate says which',
+  );
 });
 
 test('the 8B model in bf16 on a 24 GB GPU: 2-byte weights and activations, judged against the GPU', (t) => {
