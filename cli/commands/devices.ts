@@ -34,7 +34,10 @@ export const devicesCommand: Command = {
           ['PROVIDER', 'STATE', 'WHY'],
           r.providers.map((p) => [
             p.name,
-            p.state + (p.software ? ' (software)' : '') + (p.needsRestart ? ' (after restart)' : ''),
+            p.state +
+              (p.software ? ' (software)' : '') +
+              (p.needsRestart ? ' (after restart)' : '') +
+              (p.name === 'webgpu' && p.state === 'available' ? (p.half ? ', fp16' : ', fp32 only') : ''),
             p.reason ?? '',
           ]),
         ),

@@ -33,6 +33,8 @@ export interface ProviderState {
   reason: string | null;
   /** WebGPU on a CPU adapter (works, but slower than the CPU provider). */
   software?: boolean;
+  /** WebGPU: the adapter runs float16 shaders (--dtype fp16; auto for fp16 checkpoints). */
+  half?: boolean;
   /** CUDA: available after a restart (the pack was installed after this CLI process started). */
   needsRestart?: boolean;
 }
@@ -172,6 +174,7 @@ async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaI
     state: 'available' as const,
     reason: software ? 'software adapter (no GPU found): slower than the CPU provider' : null,
     software,
+    half: r.half === true,
   };
 }
 

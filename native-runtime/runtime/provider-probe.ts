@@ -14,6 +14,11 @@ export interface ProbeResult {
   reason: string | null;
   /** Milliseconds the child took, ORT's start-up included. */
   ms: number;
+  /**
+   * WebGPU only: a float16 product ran too. Adapters without the shader-f16 feature cannot (their
+   * shaders do not compile), so --dtype auto keeps float32 there (runtime/precision.ts).
+   */
+  half?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -26,19 +31,31 @@ function probeModel(): Buffer {
   return Buffer.from(encodeModel(b.graph));
 }
 
+/** The same product in float16 between two casts (inputs and outputs float32, as the engine's graphs). */
+function halfProbeModel(): Buffer {
+  const b = new GraphBuilder('probe-half');
+  const x = b.cast(b.input('x', 'float32', [1, 2]), 'float16');
+  const w = b.cast(b.const('float32', [1, 2, 3, 4], [2, 2]), 'float16');
+  b.output(b.cast(b.op('MatMul', [x, w]), 'float32'), 'y');
+  return Buffer.from(encodeModel(b.graph));
+}
+
 const CHILD = `
 const ort = require(process.env.REFT_PROBE_ORT);
-const model = Buffer.from(process.env.REFT_PROBE_MODEL, 'base64');
 const ep = process.env.REFT_PROBE_EP;
 const say = (o) => process.stdout.write('\\n@@probe ' + JSON.stringify(o) + '\\n');
-ort.InferenceSession.create(model, {
-  executionProviders: [ep], logSeverityLevel: 2,
-  extra: { session: { disable_cpu_ep_fallback: '1' } },
-}).then((s) => s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1), [1, 2]) }))
-  .then((r) => {
-    const y = Array.from(r.y.data);
-    say(y[0] === 4 && y[1] === 6 ? { ok: true } : { ok: false, message: 'wrong result ' + y });
-  }, (e) => say({ ok: false, message: String(e && e.message || e) }));
+const product = (env) =>
+  ort.InferenceSession.create(Buffer.from(process.env[env], 'base64'), {
+    executionProviders: [ep], logSeverityLevel: 2,
+    extra: { session: { disable_cpu_ep_fallback: '1' } },
+  }).then((s) => s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1), [1, 2]) }))
+    .then((r) => { const y = Array.from(r.y.data); return y[0] === 4 && y[1] === 6 ? null : 'wrong result ' + y; });
+product('REFT_PROBE_MODEL').then(
+  (wrong) => {
+    if (wrong || !process.env.REFT_PROBE_HALF) return say(wrong ? { ok: false, message: wrong } : { ok: true });
+    return product('REFT_PROBE_HALF').then((w) => say({ ok: true, half: !w }), () => say({ ok: true, half: false }));
+  },
+  (e) => say({ ok: false, message: String(e && e.message || e) }));
 `;
 
 export async function probeProvider(
@@ -51,6 +68,7 @@ export async function probeProvider(
     REFT_PROBE_ORT: require.resolve('onnxruntime-node'),
     REFT_PROBE_MODEL: probeModel().toString('base64'),
     REFT_PROBE_EP: ep,
+    ...(ep === 'webgpu' ? { REFT_PROBE_HALF: halfProbeModel().toString('base64') } : {}),
     ELECTRON_RUN_AS_NODE: '1',
     ORT_DISABLE_TELEMETRY: '1',
   };
@@ -69,8 +87,8 @@ export async function probeProvider(
   const ms = Math.round(performance.now() - t0);
   const line = /@@probe (.*)/.exec(stdout)?.[1];
   if (line) {
-    const r = JSON.parse(line) as { ok: boolean; message?: string };
-    if (r.ok) return { ok: true, reason: null, ms };
+    const r = JSON.parse(line) as { ok: boolean; message?: string; half?: boolean };
+    if (r.ok) return { ok: true, reason: null, ms, ...(r.half !== undefined ? { half: r.half } : {}) };
     return { ok: false, reason: explainFailure(ep, r.message ?? '', stderr), ms };
   }
   const why = (error as NodeJS.ErrnoException & { killed?: boolean; signal?: string })?.killed

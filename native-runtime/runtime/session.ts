@@ -18,7 +18,7 @@ import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
-import { explainFailure, probeProvider } from './provider-probe.ts';
+import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
 
 // ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
 // that creates a session. ORT reads the variable when the first session is created, so this is in time.
@@ -109,12 +109,27 @@ function hardwareGpu(): boolean {
   return false;
 }
 
-const webgpuProbe: { p: Promise<string | null> | null } = { p: null };
+const webgpuProbe: { p: Promise<ProbeResult> | null } = { p: null };
+const probeWebgpu = (): Promise<ProbeResult> => {
+  webgpuProbe.p ??= probeProvider('webgpu');
+  return webgpuProbe.p;
+};
 
 /** null when WebGPU starts here (probed once per process in a child), else the reason. */
-export function webgpuReachable(): Promise<string | null> {
-  webgpuProbe.p ??= probeProvider('webgpu').then((r) => (r.ok ? null : r.reason));
-  return webgpuProbe.p;
+export async function webgpuReachable(): Promise<string | null> {
+  const r = await probeWebgpu();
+  return r.ok ? null : r.reason;
+}
+
+/**
+ * Sessions for `device` will run on WebGPU: whether its adapter runs float16 shaders (the
+ * shader-f16 feature, probed), else null (another provider). runtime/precision.ts decides by it.
+ */
+export async function webgpuHalfSupport(device: DeviceChoice | undefined): Promise<boolean | null> {
+  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  if (d !== 'webgpu' && d !== 'auto') return null;
+  if ((await plan(d)).eps[0] !== 'webgpu') return null;
+  return (await probeWebgpu()).half === true;
 }
 
 /** The providers to try, in order, each with the reason it was skipped (for the notice). */

@@ -153,6 +153,9 @@ test('reft-studio devices --json: one object, every provider with a state and a 
     assert.doesNotMatch(p.reason ?? '', /\[[EWIV]:onnxruntime|\d{4}-\d\d-\d\d \d\d:/);
   }
   assert.equal(d.providers[0].state, 'available');
+  // An adapter that starts says whether it runs float16 shaders (lavapipe and desktop GPUs do).
+  const webgpu = d.providers.find((p: ProviderState) => p.name === 'webgpu');
+  if (webgpu.state === 'available') assert.equal(typeof webgpu.half, 'boolean');
   assert.equal(d.cudaPack, null);
   assert.ok(['cpu', 'cuda', 'webgpu'].includes(d.auto));
   // Human form: a table with one row per provider.
@@ -163,6 +166,7 @@ test('reft-studio devices --json: one object, every provider with a state and a 
   assert.equal(h.status, 0, h.stderr);
   assert.match(h.stdout, /PROVIDER\s+STATE\s+WHY/);
   assert.match(h.stdout, /--device auto runs on: /);
+  if (webgpu.state === 'available') assert.match(h.stdout, /webgpu\s+available.*, (fp16|fp32 only)/);
 });
 
 test('a provider that cannot start: one line, a visible fallback, or an error when required', async () => {

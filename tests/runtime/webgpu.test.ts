@@ -11,6 +11,7 @@
 // The golden suites run on WebGPU unchanged with REFT_STUDIO_DEVICE=webgpu REFT_STUDIO_REQUIRE_DEVICE=1.
 
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
@@ -19,7 +20,9 @@ import type { Graph, Node } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { buildDecoder } from '../../native-runtime/models/decoder.ts';
 import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
-import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
+import { prepareModel } from '../../native-runtime/runtime/precision.ts';
+import { webgpuHalfSupport, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 import {
   type InterventionState,
@@ -28,8 +31,19 @@ import {
 } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const why = await webgpuReachable();
+const tmp = tempDir('reft-webgpu-');
+/** A small Llama for the dtype decision (the synthetic builder writes it in any dtype). */
+const SMALL = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 256,
+};
 const spec = loadModelSpec(modelDir('llama'));
 const ivSpec: InterventionSpec = {
   key: interventionKey(1, 0),
@@ -145,5 +159,32 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     assert.ok(gen.session.outputsOnDevice.has('present_key.0'));
     const gpu = await gen.generate(prompts, opts);
     assert.deepEqual(gpu.tokens, cpu.tokens);
+  });
+
+  it('--dtype auto computes an fp16 checkpoint in float16 where the adapter has float16 shaders', async () => {
+    // The probe's answer decides; lavapipe and desktop GPUs have shader-f16. A bf16 checkpoint stays
+    // float32 (its range does not fit float16).
+    assert.equal(await webgpuHalfSupport('webgpu'), true, 'this adapter runs float16 shaders');
+    const dir = join(tmp, 'fp16');
+    await writeSyntheticCheckpoint('tinyllama-1.1b', dir, { dtype: 'float16', overrides: SMALL });
+    const logs: string[] = [];
+    const half = await prepareModel(loadModelSpec(dir), {
+      quantize: 'none',
+      device: 'webgpu',
+      dataDir: tmp,
+      log: (m) => logs.push(m),
+    });
+    assert.equal(half.compute, 'float16');
+    assert.equal(half.base?.dir, null, 'the fp16 file is read in place, no float32 store');
+    assert.ok(
+      logs.some((l) => /computing in float16/.test(l)),
+      logs.join('\n'),
+    );
+    const gen = await Generator.load(half, { device: 'webgpu', requireDevice: true });
+    assert.equal(gen.session.device, 'webgpu');
+    const bfDir = join(tmp, 'bf16');
+    await writeSyntheticCheckpoint('tinyllama-1.1b', bfDir, { dtype: 'bfloat16', overrides: SMALL });
+    const bf = await prepareModel(loadModelSpec(bfDir), { quantize: 'none', device: 'webgpu', dataDir: tmp });
+    assert.equal(bf.compute, undefined, 'bf16 computes in float32 on WebGPU');
   });
 });

@@ -1,6 +1,6 @@
 // --dtype (runtime/precision.ts): which dtype the graphs compute in, and training in half precision.
-// auto keeps a half checkpoint half only on CUDA (not here: no GPU), so this machine checks the
-// decision itself, the refusal of bfloat16 without CUDA, the float32 fallback when CUDA does not start,
+// auto keeps a half checkpoint half only on CUDA (not here: no GPU) and an fp16 one on WebGPU with
+// float16 shaders (tests/runtime/webgpu.test.ts), so this machine checks the decision itself, the refusal of bfloat16 without CUDA, the float32 fallback when CUDA does not start,
 // and a real float16 run on the CPU against the same run in float32 (the CPU has float16 kernels,
 // slow ones) — the graphs CUDA would run.
 
@@ -26,18 +26,34 @@ const int4 = { ...bf16, base: { form: 'int4', scheme: null, dir: '/x' } } as typ
 
 describe('the compute dtype', () => {
   it('auto: a half checkpoint read in place on CUDA stays half; float32 everywhere else', () => {
-    assert.equal(computeDtype(inPlace, 'auto', true), 'bfloat16');
-    assert.equal(computeDtype(stored, 'auto', false), 'float32', 'the CPU reads its float32 store');
-    assert.equal(computeDtype(int4, 'auto', true), 'float32', 'quantized bases compute in float32');
-    assert.equal(computeDtype(fp32, 'auto', true), 'float32', 'a float32 checkpoint stays float32');
+    assert.equal(computeDtype(inPlace, 'auto', { cuda: true }), 'bfloat16');
+    assert.equal(computeDtype(stored, 'auto', { cuda: false }), 'float32', 'the CPU reads its float32 store');
+    assert.equal(computeDtype(int4, 'auto', { cuda: true }), 'float32', 'quantized bases compute in float32');
+    assert.equal(computeDtype(fp32, 'auto', { cuda: true }), 'float32', 'a float32 checkpoint stays float32');
+  });
+
+  it('auto on WebGPU: an fp16 checkpoint in float16 where the adapter runs float16 shaders', () => {
+    const fp16 = { ...bf16, base: { form: 'fp16', scheme: null, dir: null } } as typeof bf16;
+    assert.equal(computeDtype(fp16, 'auto', { cuda: false, webgpuHalf: true }), 'float16');
+    assert.equal(computeDtype(fp16, 'auto', { cuda: false, webgpuHalf: false }), 'float32');
+    assert.equal(
+      computeDtype(inPlace, 'auto', { cuda: false, webgpuHalf: true }),
+      'float32',
+      'bf16 → float32',
+    );
+    assert.throws(
+      () => computeDtype(fp16, 'fp16', { cuda: false, webgpuHalf: false }),
+      (e: Error) => e instanceof ConfigError && /no float16 shaders.*--dtype fp32/.test(e.message),
+    );
+    assert.equal(computeDtype(fp16, 'fp16', { cuda: false }), 'float16', 'the CPU has float16 kernels');
   });
 
   it('asked for: that dtype; bfloat16 without CUDA is refused with the way out', () => {
-    assert.equal(computeDtype(stored, 'fp16', false), 'float16');
-    assert.equal(computeDtype(inPlace, 'fp32', true), 'float32');
-    assert.equal(computeDtype(inPlace, 'bf16', true), 'bfloat16');
+    assert.equal(computeDtype(stored, 'fp16', { cuda: false }), 'float16');
+    assert.equal(computeDtype(inPlace, 'fp32', { cuda: true }), 'float32');
+    assert.equal(computeDtype(inPlace, 'bf16', { cuda: true }), 'bfloat16');
     assert.throws(
-      () => computeDtype(fp32, 'bf16', false),
+      () => computeDtype(fp32, 'bf16', { cuda: false }),
       (e: Error) => e instanceof ConfigError && /bfloat16 needs CUDA.*--dtype fp32 or fp16/.test(e.message),
     );
   });
