@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
@@ -20,7 +21,6 @@ import type { Graph, Node } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { buildDecoder } from '../../native-runtime/models/decoder.ts';
 import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
-import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { webgpuHalfSupport, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
