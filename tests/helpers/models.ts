@@ -51,3 +51,13 @@ export function modelWithHidden(hidden: number, opts: { random?: boolean } = {})
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(w, { format: 'pt' }));
   return dir;
 }
+
+/** config.json fields for a small Llama built by the synthetic builder (bench/synthetic.ts overrides). */
+export const SMALL_SYNTHETIC = {
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 128,
+  vocab_size: 256,
+};

@@ -13,17 +13,10 @@ import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/benc
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const tmp = tempDir('reft-gpu-bench-');
-const SMALL = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 128,
-  vocab_size: 256,
-};
 const why = await webgpuReachable();
 
 for (const [device, dtype] of [
@@ -33,7 +26,12 @@ for (const [device, dtype] of [
   describe(`bench on ${device} (${dtype})`, { skip: device === 'webgpu' && (why ?? false) }, () => {
     it('train, prefill and decode run there and report tokens/s', async () => {
       // Not 'cpu' for the half model: the builder would convert it to a float32 store for the CPU.
-      const m = await buildSynthetic('tinyllama-1.1b', { dataDir: tmp, dtype, device, overrides: SMALL });
+      const m = await buildSynthetic('tinyllama-1.1b', {
+        dataDir: tmp,
+        dtype,
+        device,
+        overrides: SMALL_SYNTHETIC,
+      });
       try {
         const spec = dtype === 'float32' ? m.spec : { ...m.spec, compute: dtype };
         const t = await benchTrain(spec, { batch: 2, seq: 16, prompt: 8, steps: 1, rank: 2, device });

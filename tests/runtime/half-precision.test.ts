@@ -30,6 +30,7 @@ import {
 } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 type Half = 'float16' | 'bfloat16';
@@ -43,14 +44,6 @@ const RUNS: Record<string, Half[]> = { cpu: ['float16'], webgpu: ['float16'], cu
 
 const base = loadModelSpec(modelDir('llama'));
 const tmp = tempDir('reft-half-');
-const SMALL = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 128,
-  vocab_size: 256,
-};
 const n = base.hiddenSize,
   r = 2;
 const iv: InterventionSpec = {
@@ -118,7 +111,7 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
         dataDir: tmp,
         dtype: dt,
         device: 'cuda',
-        overrides: SMALL,
+        overrides: SMALL_SYNTHETIC,
       });
       try {
         const stored: ModelSpec = { ...m.spec, compute: dt };

@@ -31,19 +31,11 @@ import {
 } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const why = await webgpuReachable();
 const tmp = tempDir('reft-webgpu-');
-/** A small Llama for the dtype decision (the synthetic builder writes it in any dtype). */
-const SMALL = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  intermediate_size: 128,
-  vocab_size: 256,
-};
 const spec = loadModelSpec(modelDir('llama'));
 const ivSpec: InterventionSpec = {
   key: interventionKey(1, 0),
@@ -166,7 +158,7 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     // float32 (its range does not fit float16).
     assert.equal(await webgpuHalfSupport('webgpu'), true, 'this adapter runs float16 shaders');
     const dir = join(tmp, 'fp16');
-    await writeSyntheticCheckpoint('tinyllama-1.1b', dir, { dtype: 'float16', overrides: SMALL });
+    await writeSyntheticCheckpoint('tinyllama-1.1b', dir, { dtype: 'float16', overrides: SMALL_SYNTHETIC });
     const logs: string[] = [];
     const half = await prepareModel(loadModelSpec(dir), {
       quantize: 'none',
@@ -183,7 +175,10 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     const gen = await Generator.load(half, { device: 'webgpu', requireDevice: true });
     assert.equal(gen.session.device, 'webgpu');
     const bfDir = join(tmp, 'bf16');
-    await writeSyntheticCheckpoint('tinyllama-1.1b', bfDir, { dtype: 'bfloat16', overrides: SMALL });
+    await writeSyntheticCheckpoint('tinyllama-1.1b', bfDir, {
+      dtype: 'bfloat16',
+      overrides: SMALL_SYNTHETIC,
+    });
     const bf = await prepareModel(loadModelSpec(bfDir), { quantize: 'none', device: 'webgpu', dataDir: tmp });
     assert.equal(bf.compute, undefined, 'bf16 computes in float32 on WebGPU');
   });

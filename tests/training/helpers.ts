@@ -1,6 +1,8 @@
 // Temp folders and small datasets for the training tests.
 
 import { writeFileSync } from 'node:fs';
+import type { TrainConfig } from '../../native-runtime/training/config.ts';
+import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir as sharedTempDir } from '../helpers/temp.ts';
 
 /** A temp folder removed when the test file's process exits. */
@@ -37,4 +39,21 @@ export const WORDS = [
 /** 20 prompt-completion rows that all teach the same completion. */
 export function constantRows(completion: string): Array<{ prompt: string; completion: string }> {
   return WORDS.map((w) => ({ prompt: `Tell me about the ${w}.`, completion }));
+}
+
+/** A small LoReFT run on the llama fixture (layers 1 and 3, f1+l1, rank 4, batch 4) over `data`. */
+export function llamaRun(data: string, o: Partial<TrainConfig> = {}): Omit<TrainConfig, 'out'> {
+  return {
+    model: modelDir('llama'),
+    data,
+    layers: '1;3',
+    positions: 'f1+l1',
+    rank: 4,
+    lr: 1e-2,
+    epochs: 2,
+    batchSize: 4,
+    seed: 3,
+    device: 'cpu',
+    ...o,
+  };
 }

@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
-import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { train } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { constantRows, tempDir, writeJsonl } from './helpers.ts';
+import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
 
 const dir = tempDir();
 const spec = loadModelSpec(modelDir('llama'));
@@ -59,18 +58,7 @@ describe('layer replay', () => {
 
   it('a replayed run logs it and trains step for step as the kept one', async (t) => {
     const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 8));
-    const base: Omit<TrainConfig, 'out'> = {
-      model: modelDir('llama'),
-      data,
-      layers: '1;3',
-      positions: 'f1+l1',
-      rank: 4,
-      lr: 1e-2,
-      epochs: 1,
-      batchSize: 4,
-      seed: 3,
-      device: 'cpu',
-    };
+    const base = llamaRun(data, { epochs: 1 });
     setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', '0');
     const keptLog: string[] = [];
     const kept = await train({ ...base, out: join(dir, 'kept') }, { onLog: (m) => keptLog.push(m) });

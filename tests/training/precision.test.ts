@@ -11,11 +11,10 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { computeDtype } from '../../native-runtime/runtime/precision.ts';
 import { cudaReachable } from '../../native-runtime/runtime/session.ts';
-import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { train } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { constantRows, tempDir, writeJsonl } from './helpers.ts';
+import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
 
 const dir = tempDir();
 const bf16 = loadModelSpec(modelDir('llama-bf16'));
@@ -83,18 +82,7 @@ describe('a GPU that does not start', () => {
 
 describe('training in float16', () => {
   const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 8));
-  const base: Omit<TrainConfig, 'out'> = {
-    model: modelDir('llama'),
-    data,
-    layers: '1;3',
-    positions: 'f1+l1',
-    rank: 4,
-    lr: 1e-2,
-    epochs: 2,
-    batchSize: 4,
-    seed: 3,
-    device: 'cpu',
-  };
+  const base = llamaRun(data);
 
   it('follows the float32 run step by step within half precision’s error, and says so in its log', async () => {
     const logs: string[] = [];
