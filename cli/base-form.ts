@@ -21,7 +21,7 @@ export const DTYPE_OPTION = {
     type: 'string',
     value: 'auto|fp32|fp16|bf16',
     description:
-      'compute precision of the base model: auto keeps a half-precision checkpoint half on CUDA, float32 elsewhere',
+      'compute precision of the base model: auto keeps a half-precision checkpoint half on CUDA (fp16 ones on WebGPU too), float32 elsewhere',
   },
 } as const satisfies OptionSpec;
 
