@@ -20,7 +20,8 @@ export function outOfMemoryCause(message: string): string | null {
 /** Which memory a provider allocates from, in a person's words. */
 function memoryOf(device: string): string {
   if (device === 'cuda') return "the GPU's memory";
-  if (device === 'webgpu' || device === 'dml') return "the GPU's memory (WebGPU)";
+  if (device === 'webgpu') return "the GPU's memory (WebGPU)";
+  if (device === 'dml') return "the GPU's memory (DirectML)";
   return "the computer's memory";
 }
 
