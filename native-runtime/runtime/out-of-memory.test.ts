@@ -36,8 +36,14 @@ test('the line names the memory, the graph and what to change; other failures ar
   assert.match(gpu ?? '', /smaller batch/);
   assert.match(gpu ?? '', /--quantize int8 or int4/);
   assert.match(describeOutOfMemory('bad allocation', 'cpu', 'g') ?? '', /^the computer's memory ran out/);
-  assert.match(describeOutOfMemory('OutOfMemory', 'webgpu', 'g') ?? '', /^the GPU's memory \(WebGPU\) ran out/);
-  assert.match(describeOutOfMemory('bad allocation', 'dml', 'g') ?? '', /^the GPU's memory \(DirectML\) ran out/);
+  assert.match(
+    describeOutOfMemory('OutOfMemory', 'webgpu', 'g') ?? '',
+    /^the GPU's memory \(WebGPU\) ran out/,
+  );
+  assert.match(
+    describeOutOfMemory('bad allocation', 'dml', 'g') ?? '',
+    /^the GPU's memory \(DirectML\) ran out/,
+  );
   assert.equal(describeOutOfMemory('Invalid rank for input: x Got: 2 Expected: 3', 'cpu', 'g'), null);
   assert.equal(
     describeOutOfMemory('Failed to load library libonnxruntime_providers_cuda.so', 'cuda', 'g'),
