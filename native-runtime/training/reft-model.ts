@@ -159,18 +159,19 @@ export class ReftModel {
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On CUDA the activations live in the GPU's memory, so the rule weighs the GPU's size.
     const memory = runsOnCuda(opts.device) ? ((await cudaDeviceMemoryBytes()) ?? totalmem()) : totalmem();
-    const half = !!spec.compute && spec.compute !== 'float32';
-    const recompute =
-      states.length > 0 &&
-      !!opts.workload &&
-      shouldRecompute(spec, memory, {
+    /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
+    const replays = (sp: ModelSpec, mem: number): boolean => {
+      if (states.length === 0 || !opts.workload) return false;
+      const half = !!sp.compute && sp.compute !== 'float32';
+      return shouldRecompute(sp, mem, {
         ...opts.workload,
         bytesPerValue: half ? 2 : 4,
         weightsBytes: half
-          ? 2 * spec.params
-          : baseWeightBytes({ ...spec, tied: spec.tieEmbeddings }, quantForm(spec), 'train', memory),
+          ? 2 * sp.params
+          : baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, quantForm(sp), 'train', mem),
       });
-    const open = async (sp: ModelSpec) => {
+    };
+    const open = async (sp: ModelSpec, recompute: boolean) => {
       const g = buildReftGraph(
         sp,
         states.map((s) => s.spec),
@@ -188,13 +189,16 @@ export class ReftModel {
       });
     };
     try {
-      return new ReftModel(spec, states, await open(spec), withDropout, recompute);
+      const recompute = replays(spec, memory);
+      return new ReftModel(spec, states, await open(spec, recompute), withDropout, recompute);
     } catch (e) {
-      // Half precision chosen for a GPU that did not start: the CPU fallback runs float32 instead.
+      // Half precision chosen for a GPU that did not start: the CPU fallback runs float32 instead,
+      // in the computer's memory (replay decided again for it).
       if (!(spec.computeAuto && e instanceof OrtError && e.code === 'missing-kernel')) throw e;
       const f32: ModelSpec = { ...spec, compute: undefined, computeAuto: undefined };
       opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`);
-      return new ReftModel(f32, states, await open(f32), withDropout, recompute);
+      const recompute = replays(f32, totalmem());
+      return new ReftModel(f32, states, await open(f32, recompute), withDropout, recompute);
     }
   }
 
