@@ -154,18 +154,28 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
   });
 
   it('--dtype auto computes an fp16 checkpoint in float16 where the adapter has float16 shaders', async () => {
-    // The probe's answer decides; lavapipe and desktop GPUs have shader-f16. A bf16 checkpoint stays
-    // float32 (its range does not fit float16).
-    assert.equal(await webgpuHalfSupport('webgpu'), true, 'this adapter runs float16 shaders');
+    // The probe's answer decides (lavapipe and desktop GPUs have shader-f16; without it, float32 and
+    // an explicit fp16 refused). A bf16 checkpoint stays float32 (its range does not fit float16).
+    const f16 = await webgpuHalfSupport('webgpu');
+    assert.equal(typeof f16, 'boolean', 'sessions for webgpu run on WebGPU here');
     const dir = join(tmp, 'fp16');
     await writeSyntheticCheckpoint('tinyllama-1.1b', dir, { dtype: 'float16', overrides: SMALL_SYNTHETIC });
     const logs: string[] = [];
-    const half = await prepareModel(loadModelSpec(dir), {
+    const opts = {
       quantize: 'none',
-      device: 'webgpu',
+      device: 'webgpu' as const,
       dataDir: tmp,
-      log: (m) => logs.push(m),
-    });
+      log: (m: string) => logs.push(m),
+    };
+    const half = await prepareModel(loadModelSpec(dir), opts);
+    if (!f16) {
+      assert.equal(half.compute, undefined, 'no float16 shaders: float32');
+      await assert.rejects(
+        prepareModel(loadModelSpec(dir), { ...opts, dtype: 'fp16' }),
+        /no float16 shaders/,
+      );
+      return;
+    }
     assert.equal(half.compute, 'float16');
     assert.equal(half.base?.dir, null, 'the fp16 file is read in place, no float32 store');
     assert.ok(
