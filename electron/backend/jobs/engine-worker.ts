@@ -41,9 +41,21 @@ const hostPid = process.ppid;
  * Ends this process at once when the host is gone. 'disconnect' comes only when the event loop
  * turns, which a training loop between ONNX Runtime calls may not let happen for many steps; the
  * parent's pid, read on every report, changes the moment the host dies (the process is re-parented).
+ * Windows never re-parents, so there the host's pid is also asked whether it still runs.
  */
 function exitIfOrphaned(): void {
-  if (process.ppid !== hostPid || !process.connected) process.exit(0);
+  if (process.ppid !== hostPid || !process.connected || !running(hostPid)) process.exit(0);
+}
+
+/** Signal 0 delivers nothing: it only says whether the process exists (libuv: on Windows too). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to another user (not our host; still, not proof it is gone).
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 const send = (m: WorkerToHost) => {
   exitIfOrphaned();
