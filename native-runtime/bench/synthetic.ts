@@ -24,6 +24,7 @@ import {
 import { mulberry32 } from '../generation/sampling.ts';
 import { expectedWeights, type ModelDims } from '../models/arch.ts';
 import { loadModelSpec, type ModelSpec } from '../models/config.ts';
+import { processAlive } from '../process-alive.ts';
 import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
 
@@ -135,13 +136,7 @@ function sweepStale(tmp: string): void {
   for (const name of readdirSync(tmp)) {
     const m = /^synthetic-.*-(\d+)-[0-9a-z]+$/.exec(name);
     if (!m) continue;
-    let alive = true;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) rmSync(join(tmp, name), { recursive: true, force: true });
+    if (!processAlive(Number(m[1]))) rmSync(join(tmp, name), { recursive: true, force: true });
   }
 }
 

@@ -44,6 +44,7 @@ import {
 import { expectedWeights } from '../models/arch.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { WeightIndex } from '../models/weights.ts';
+import { processAlive } from '../process-alive.ts';
 import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
 import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
 
@@ -300,15 +301,6 @@ export function acquireLock(dir: string): () => void {
     }
   }
   throw new ConfigError('conversion-in-progress', `${dir}: cannot take the conversion lock`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface ConvertOptions {

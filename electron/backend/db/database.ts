@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
+import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { appRoot } from '../paths.ts';
 import { migrate } from './migrate.ts';
 import { ownerAlive, sweepOwnerLocks } from './owner-lock.ts';
@@ -63,18 +64,7 @@ function ownerLives(
   owner: { owner_pid: number | null; owner_token: string | null },
 ): boolean {
   if (owner.owner_token !== null) return ownerAlive(dataDir, owner.owner_token);
-  return owner.owner_pid !== null && pidAlive(owner.owner_pid);
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return owner.owner_pid !== null && processAlive(owner.owner_pid);
 }
 
 export interface ConsistencyReport {

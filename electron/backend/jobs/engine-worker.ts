@@ -10,6 +10,7 @@
 // a run folder that a restarted studio is about to resume.
 
 import { toWireError } from '../../../native-runtime/errors.ts';
+import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
 
 export type HostToWorker =
@@ -44,18 +45,7 @@ const hostPid = process.ppid;
  * Windows never re-parents, so there the host's pid is also asked whether it still runs.
  */
 function exitIfOrphaned(): void {
-  if (process.ppid !== hostPid || !process.connected || !running(hostPid)) process.exit(0);
-}
-
-/** Signal 0 delivers nothing: it only says whether the process exists (libuv: on Windows too). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to another user (not our host; still, not proof it is gone).
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  if (process.ppid !== hostPid || !process.connected || !processAlive(hostPid)) process.exit(0);
 }
 const send = (m: WorkerToHost) => {
   exitIfOrphaned();
