@@ -57,6 +57,41 @@ export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions): Promise<numbe
   return firstGpuMemory;
 }
 
+/**
+ * The largest dedicated memory of an AMD (or other amdgpu-driven) GPU in bytes, from the kernel's
+ * `mem_info_vram_total` (Linux), or null. `drmDir` is for tests.
+ */
+export function amdVramBytes(drmDir = '/sys/class/drm'): number | null {
+  let best: number | null = null;
+  try {
+    for (const card of readdirSync(drmDir)) {
+      if (!/^card\d+$/.test(card)) continue;
+      try {
+        const v = Number(readFileSync(join(drmDir, card, 'device', 'mem_info_vram_total'), 'utf8').trim());
+        if (Number.isFinite(v) && v > 0) best = Math.max(best ?? 0, v);
+      } catch {
+        // Not an amdgpu card (Intel, NVIDIA and virtual cards have no such file).
+      }
+    }
+  } catch {
+    return null;
+  }
+  return best;
+}
+
+/**
+ * The memory of the GPU a WebGPU session runs on, as far as the machine tells without a GPU API:
+ * an NVIDIA GPU's (nvidia-smi, on Windows too) or an AMD GPU's (Linux sysfs), else null — where the
+ * caller counts the computer's memory (right for Apple's unified memory and for a CPU adapter).
+ */
+export async function webgpuDeviceMemoryBytes(
+  o: { nvidia?: NvidiaProbeOptions; drmDir?: string } = {},
+): Promise<number | null> {
+  return (
+    (await cudaDeviceMemoryBytes(o.nvidia)) ?? (process.platform === 'linux' ? amdVramBytes(o.drmDir) : null)
+  );
+}
+
 export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {
   const smi = o.smi ?? 'nvidia-smi';
   const procDir = o.procDir ?? '/proc/driver/nvidia';

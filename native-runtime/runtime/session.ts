@@ -121,14 +121,19 @@ export async function webgpuReachable(): Promise<string | null> {
   return r.ok ? null : r.reason;
 }
 
+/** Whether sessions for `device` will be tried on WebGPU first (as createSession plans them). */
+export async function runsOnWebgpu(device: DeviceChoice | undefined): Promise<boolean> {
+  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  if (d !== 'webgpu' && d !== 'auto') return false;
+  return (await plan(d)).eps[0] === 'webgpu';
+}
+
 /**
  * Sessions for `device` will run on WebGPU: whether its adapter runs float16 shaders (the
  * shader-f16 feature, probed), else null (another provider). runtime/precision.ts decides by it.
  */
 export async function webgpuHalfSupport(device: DeviceChoice | undefined): Promise<boolean | null> {
-  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
-  if (d !== 'webgpu' && d !== 'auto') return null;
-  if ((await plan(d)).eps[0] !== 'webgpu') return null;
+  if (!(await runsOnWebgpu(device))) return null;
   return (await probeWebgpu()).half === true;
 }
 

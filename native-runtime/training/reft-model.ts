@@ -12,7 +12,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { baseWeightBytes } from '../quantize/memory.ts';
-import { cudaDeviceMemoryBytes } from '../runtime/gpus.ts';
+import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from '../runtime/gpus.ts';
 import {
   createSession,
   type DeviceChoice,
@@ -20,6 +20,7 @@ import {
   ort,
   runSession,
   runsOnCuda,
+  runsOnWebgpu,
 } from '../runtime/session.ts';
 import { shouldRecompute } from './recompute.ts';
 import { buildReftGraph } from './reft-graph.ts';
@@ -157,8 +158,12 @@ export class ReftModel {
       }
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
-    // On CUDA the activations live in the GPU's memory, so the rule weighs the GPU's size.
-    const memory = runsOnCuda(opts.device) ? ((await cudaDeviceMemoryBytes()) ?? totalmem()) : totalmem();
+    // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
+    const memory = runsOnCuda(opts.device)
+      ? ((await cudaDeviceMemoryBytes()) ?? totalmem())
+      : (await runsOnWebgpu(opts.device))
+        ? ((await webgpuDeviceMemoryBytes()) ?? totalmem())
+        : totalmem();
     /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
     const replays = (sp: ModelSpec, mem: number): boolean => {
       if (states.length === 0 || !opts.workload) return false;

@@ -46,16 +46,17 @@ esac`,
   ]);
 });
 
-test('a run trains on the GPU when it asks for CUDA (or auto with the CUDA pack) and there is one', () => {
+test('a run trains on the GPU when it asks for CUDA (or auto with the CUDA pack) or WebGPU and there is one', () => {
   const gpus = [
     { device: 'cpu' as const, memoryBytes: 64 * GB },
     { device: 'cuda' as const, memoryBytes: 24 * GB },
   ];
   const data = join(tmp, 'data'); // no CUDA pack installed there
-  assert.equal(trainsOnGpu('cuda', data, gpus), true);
-  assert.equal(trainsOnGpu('auto', data, gpus), false, 'auto without the pack runs on the CPU');
-  assert.equal(trainsOnGpu('cpu', data, gpus), false);
-  assert.equal(trainsOnGpu('cuda', data, gpus.slice(0, 1)), false, 'no GPU, no GPU run');
+  assert.equal(trainsOnGpu('cuda', data, gpus), 'cuda');
+  assert.equal(trainsOnGpu('auto', data, gpus), null, 'auto without the pack counts the CPU');
+  assert.equal(trainsOnGpu('cpu', data, gpus), null);
+  assert.equal(trainsOnGpu('webgpu', data, gpus), 'webgpu', 'WebGPU runs on the NVIDIA GPU too');
+  assert.equal(trainsOnGpu('cuda', data, gpus.slice(0, 1)), null, 'no GPU, no GPU run');
 });
 
 test('activations in the estimate: all 32 layers kept, or one replayed at a time', (t) => {

@@ -12,7 +12,7 @@ import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
 import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
-import { detectNvidia } from '../../native-runtime/runtime/gpus.ts';
+import { amdVramBytes, detectNvidia, webgpuDeviceMemoryBytes } from '../../native-runtime/runtime/gpus.ts';
 import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
 import { createSession, cudaReachable } from '../../native-runtime/runtime/session.ts';
 import { fakeSmi as fakeSmiIn } from '../helpers/fake-smi.ts';
@@ -82,6 +82,31 @@ test('detectNvidia falls back to the driver files, and says why when there is no
   const none = await detectNvidia({ smi: join(tmp, 'no-such-smi'), procDir: join(tmp, 'none') });
   assert.equal(none.driverLoaded, false);
   assert.match(none.note ?? '', /no NVIDIA driver loaded \(nvidia-smi not found/);
+});
+
+test('the memory of the GPU WebGPU runs on: NVIDIA through nvidia-smi, AMD through sysfs, else unknown', async () => {
+  const drm = join(tmp, 'drm');
+  for (const [card, vram] of [
+    ['card0', null], // an Intel or virtual card: no VRAM file
+    ['card1', '17163091968'], // a 16 GiB Radeon
+    ['renderD128', '1'], // not a card: ignored
+  ] as const) {
+    mkdirSync(join(drm, card, 'device'), { recursive: true });
+    if (vram) writeFileSync(join(drm, card, 'device', 'mem_info_vram_total'), `${vram}\n`);
+  }
+  assert.equal(amdVramBytes(drm), 17163091968);
+  assert.equal(amdVramBytes(join(tmp, 'no-drm')), null);
+  const noSmi = { smi: join(tmp, 'no-such-smi'), procDir: join(tmp, 'none') };
+  const smi = fakeSmi(`case "$1" in
+  --query-gpu*) echo "0, NVIDIA GeForce RTX 4070, 12282, 580.95.05";;
+esac`);
+  assert.equal(
+    await webgpuDeviceMemoryBytes({ nvidia: { smi, procDir: join(tmp, 'none') }, drmDir: drm }),
+    12282 * 2 ** 20,
+  );
+  const amd = await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: drm });
+  assert.equal(amd, process.platform === 'linux' ? 17163091968 : null);
+  assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: join(tmp, 'no-drm') }), null);
 });
 
 test('explainFailure turns ORT and Dawn output into one line naming what is missing', () => {

@@ -21,17 +21,21 @@ export async function deviceMemories(probe?: NvidiaProbeOptions): Promise<Device
 }
 
 /**
- * Whether a run asking for `device` trains on the NVIDIA GPU: 'cuda', or 'auto' with the CUDA
- * runtime pack installed (its engine processes start with it; devices.ts says why when it cannot).
+ * Which API a run asking for `device` trains on the NVIDIA GPU through, or null for the computer:
+ * 'cuda', or 'auto' with the CUDA runtime pack installed (its engine processes start with it;
+ * devices.ts says why when it cannot); 'webgpu', asked for by name, runs on that GPU too (the trainer
+ * weighs its memory, training/reft-model.ts). 'auto' without the pack counts the computer: whether
+ * WebGPU would start is the engine's probe, not known here.
  */
-export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[]): boolean {
-  if (!gpus.some((d) => d.device === 'cuda')) return false;
-  if (device === 'cuda') return true;
-  if (device !== 'auto') return false;
+export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[]): 'cuda' | 'webgpu' | null {
+  if (!gpus.some((d) => d.device === 'cuda')) return null;
+  if (device === 'cuda') return 'cuda';
+  if (device === 'webgpu') return 'webgpu';
+  if (device !== 'auto') return null;
   try {
     // An empty environment: a pack this process was itself started with still counts.
-    return engineEnv(dataDir, {}) !== null;
+    return engineEnv(dataDir, {}) !== null ? 'cuda' : null;
   } catch {
-    return false;
+    return null;
   }
 }

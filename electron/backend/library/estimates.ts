@@ -207,7 +207,13 @@ export async function estimateRun(
   const gpus = await deviceMemories();
   const onGpu = trainsOnGpu(plan.config.device, lib.dataDir, gpus);
   const device = (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
-  const half = onGpu && computeDtype(spec, plan.config.dtype, { cuda: true }) !== 'float32';
+  // On WebGPU an fp16 checkpoint computes in float16 (NVIDIA's Vulkan drivers have shader-f16).
+  const half =
+    !!onGpu &&
+    computeDtype(spec, plan.config.dtype, {
+      cuda: onGpu === 'cuda',
+      webgpuHalf: onGpu === 'webgpu' || null,
+    }) !== 'float32';
   const memory = {
     ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
       quantize: plan.config.quantize,
