@@ -1,6 +1,6 @@
 // Whether a training graph recomputes each layer in its backward (autodiff/backward.ts, checkpoints at
 // the residual stream between layers) instead of keeping the layer's activations from the forward.
-// Recomputing costs one more forward pass of the intervened layers per step (~+35% step time measured
+// Recomputing costs one more forward pass of the intervened layers per step (+35–50% step time measured
 // on the TinyLlama shape) and keeps one layer's activations at a time instead of all of them: the
 // Llama-3-8B shape at int4 (all layers, 1×256) kept 5.9 GB of activations. So it is chosen only where
 // keeping them would take a large share of the machine's memory.
@@ -47,7 +47,7 @@ export function keptActivationBytes(spec: ModelShape, w: Workload = DEFAULT_WORK
 
 /**
  * Recompute when the kept activations would exceed a third of the memory the weights leave: the
- * machine's, or the GPU's on CUDA (reft-model.ts passes it), for the run's own batch and length.
+ * machine's, or the GPU's on CUDA or WebGPU (reft-model.ts passes it), for the run's own batch and length.
  * Llama-3-8B in bf16 (16 GB of weights), batch 1 × 512 (3.8 GB kept): replayed on a 24 GB GPU, kept on
  * 48 GB; batch 4 × 512 (15 GB): kept on an 80 GB GPU. TinyLlama in float32 on a 24 GB computer: 1 × 512
  * (3.2 GB) kept, 8 × 512 (25 GB) replayed. REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
