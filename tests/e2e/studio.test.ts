@@ -167,6 +167,7 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
       /of this computer’s [\d.]+ [KMG]?B/,
     );
     assert.equal(await page.getByTestId('est-too-big').count(), 0);
+    assert.equal(await page.getByTestId('est-replay').count(), 0, 'a tiny model keeps its activations');
     // Measuring speed runs real steps; the time per epoch then shows a duration.
     await est.getByRole('button', { name: 'Measure speed' }).click();
     await page.waitForFunction(
