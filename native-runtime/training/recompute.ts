@@ -32,8 +32,9 @@ const DEFAULT_WORKLOAD: Workload = { batch: 1, tokens: 512 };
  * batch 2 minus batch 1, so weights and code cancel; hidden 1024 × 8 layers and 2048 × 4, 128–512
  * tokens, `bench train` LoReFT f5+l5 on every layer): 0.9–1.4× this plus the logits' 3·V, 1.0–1.15× at
  * 512 tokens; replaying layers, 0.8–1.3× one layer's plus the residual stream. The Llama-3-8B shape at
- * int4, 1 × 256 (peak RSS kept 12.3 GB, replayed 7.4 GB): 4.9 GB against 3.2 GB here — a quantized
- * base keeps more (its dequantizing backward), which the rule's margin (a third) absorbs.
+ * int4, 1 × 256 (peak RSS kept 12.3 GB, replayed 7.4 GB): 4.9 GB against 3.2 GB here, which the
+ * rule's margin (a third) absorbs; not the quantized base's doing (at hidden 1024 an extra 256-token
+ * sequence costs the same in int4 and fp32: 374 and 370 MB).
  */
 export function layerActivationValues(spec: ModelShape, tokens: number): number {
   return 10 * spec.hiddenSize + 3 * spec.intermediateSize + 2 * spec.numHeads * tokens;
