@@ -3,6 +3,8 @@
 //
 //   none        4 bytes per weight (an fp32 checkpoint read in place, or the fp32 store a fp16/bf16
 //               checkpoint becomes on the CPU); shared by every session of a process
+//   fp16/bf16   2 bytes per weight: a half checkpoint computed in half precision on a GPU
+//               (runtime/precision.ts)
 //   int8/int4   the store: linear layers at bits/8 + 4/block bytes per weight (codes and an fp32
 //               scale per block), the LM head at 8 bits, the embeddings in the checkpoint's dtype
 //               but read row by row (only the tokens seen become resident: not counted)
@@ -36,8 +38,9 @@ export function storeBytesOf(s: WeightShape, bits: 4 | 8, blockSize = 32, embedB
 }
 
 /**
- * Resident bytes of the base weights in `form` ('none' | 'int8' | 'int4'), for chatting (inference
- * sessions) or training; `totalMemory` decides whether training packs (see the header).
+ * Resident bytes of the base weights in `form` ('none' | 'fp16' | 'bf16' | 'int8' | 'int4'), for
+ * chatting (inference sessions) or training; `totalMemory` decides whether training packs (see the
+ * header).
  */
 export function baseWeightBytes(
   s: WeightShape,
@@ -45,6 +48,7 @@ export function baseWeightBytes(
   use: 'chat' | 'train',
   totalMemory = Number.POSITIVE_INFINITY,
 ): number {
+  if (form === 'fp16' || form === 'bf16') return 2 * s.params;
   if (form !== 'int8' && form !== 'int4') return 4 * s.params;
   const bits = form === 'int8' ? 8 : 4;
   const { head, linear } = parts(s);

@@ -106,8 +106,13 @@ export function statesFromPyreft(
   });
 }
 
-/** 'int8' | 'int4' for a quantized base, else 'none' (quantize/memory.ts's forms). */
-const quantForm = (spec: ModelSpec): string => (spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none');
+/** The weights' form on the device, as quantize/memory.ts counts it: fp16 (half compute), int8/int4, none. */
+const weightForm = (spec: ModelSpec): string =>
+  spec.compute && spec.compute !== 'float32'
+    ? 'fp16'
+    : spec.base?.scheme
+      ? `int${spec.base.scheme.bits}`
+      : 'none';
 
 export class ReftModel {
   readonly spec: ModelSpec;
@@ -167,13 +172,11 @@ export class ReftModel {
     /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
     const replays = (sp: ModelSpec, mem: number): boolean => {
       if (states.length === 0 || !opts.workload) return false;
-      const half = !!sp.compute && sp.compute !== 'float32';
+      const form = weightForm(sp);
       return shouldRecompute(sp, mem, {
         ...opts.workload,
-        bytesPerValue: half ? 2 : 4,
-        weightsBytes: half
-          ? 2 * sp.params
-          : baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, quantForm(sp), 'train', mem),
+        bytesPerValue: form === 'fp16' ? 2 : 4,
+        weightsBytes: baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, form, 'train', mem),
       });
     };
     const open = async (sp: ModelSpec, recompute: boolean) => {

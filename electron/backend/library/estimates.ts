@@ -106,9 +106,7 @@ export function memoryEstimate(
   const memory = base.memoryBytes ?? totalmem();
   const form = base.quantize ?? 'none';
   const half = !!base.half && form === 'none';
-  const weightsBytes = half
-    ? 2 * m.params
-    : baseWeightBytes({ ...m, tied: base.tied }, form, 'train', memory);
+  const weightsBytes = baseWeightBytes({ ...m, tied: base.tied }, half ? 'fp16' : form, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).

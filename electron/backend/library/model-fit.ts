@@ -60,7 +60,6 @@ export function weightBytes(
   use: 'chat' | 'train' = 'chat',
   memory = totalmem(),
 ): number {
-  if (precision === 'fp16' || precision === 'bf16') return 2 * shape.params;
   const form = precision === 'fp32' ? 'none' : precision;
   return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, form, use, memory));
 }
