@@ -91,13 +91,17 @@ export function cudaReachable(): string | null {
     : 'the CUDA runtime pack is not installed (run `reft-studio runtime install cuda`; a command that was already running when it was installed does not see it)';
 }
 
+/** The device a session asks for: the argument, else REFT_STUDIO_DEVICE, else the CPU. */
+const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice =>
+  device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+
 /**
- * Whether sessions for `device` (as createSession reads it: the argument, else REFT_STUDIO_DEVICE,
- * else the CPU) will be tried on CUDA first: memory decisions made before the session exists (layer
- * replay) then count the GPU's memory, not the host's.
+ * Whether sessions for `device` (as createSession reads it, requestedDevice) will be tried on CUDA
+ * first: memory decisions made before the session exists (layer replay) then count the GPU's memory,
+ * not the host's.
  */
 export function runsOnCuda(device: DeviceChoice | undefined): boolean {
-  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  const d = requestedDevice(device);
   return (d === 'cuda' || d === 'auto') && cudaReachable() === null;
 }
 
@@ -123,7 +127,7 @@ export async function webgpuReachable(): Promise<string | null> {
 
 /** Whether sessions for `device` will be tried on WebGPU first (as createSession plans them). */
 export async function runsOnWebgpu(device: DeviceChoice | undefined): Promise<boolean> {
-  const d = device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  const d = requestedDevice(device);
   if (d !== 'webgpu' && d !== 'auto') return false;
   return (await plan(d)).eps[0] === 'webgpu';
 }
@@ -158,7 +162,7 @@ async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: str
 
 export async function createSession(graph: Graph, cfg: SessionConfig = {}): Promise<EngineSession> {
   const bytes = encodeModel(graph);
-  const device = cfg.device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
+  const device = requestedDevice(cfg.device);
   const requireDevice = cfg.requireDevice ?? process.env.REFT_STUDIO_REQUIRE_DEVICE === '1';
   const { eps, skipped } = await plan(device);
   let why = skipped;

@@ -46,6 +46,12 @@ export function keptActivationBytes(spec: ModelShape, w: Workload = DEFAULT_WORK
   return (w.bytesPerValue ?? 4) * w.batch * w.tokens * perToken;
 }
 
+/** REFT_STUDIO_RECOMPUTE=1/0: replay forced on or off, else null (the rule decides). */
+export function recomputeForced(): boolean | null {
+  const env = process.env.REFT_STUDIO_RECOMPUTE;
+  return env === '1' || env === '0' ? env === '1' : null;
+}
+
 /**
  * Recompute when the kept activations would exceed a third of the memory the weights leave: the
  * machine's, or the GPU's on CUDA or WebGPU (reft-model.ts passes it), for the run's own batch and length.
@@ -58,7 +64,5 @@ export function shouldRecompute(
   memoryBytes = totalmem(),
   w: Workload = DEFAULT_WORKLOAD,
 ): boolean {
-  const env = process.env.REFT_STUDIO_RECOMPUTE;
-  if (env === '1' || env === '0') return env === '1';
-  return keptActivationBytes(spec, w) > (memoryBytes - (w.weightsBytes ?? 0)) / 3;
+  return recomputeForced() ?? keptActivationBytes(spec, w) > (memoryBytes - (w.weightsBytes ?? 0)) / 3;
 }

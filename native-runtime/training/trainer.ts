@@ -66,6 +66,7 @@ import {
   parsePositions,
   planInterventions,
 } from './positions.ts';
+import { recomputeForced } from './recompute.ts';
 import { type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
@@ -400,7 +401,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (cfg.device !== model.session.device) log(`device '${cfg.device}': running on ${model.session.device}`);
   if (model.recompute)
     log(
-      process.env.REFT_STUDIO_RECOMPUTE === '1'
+      recomputeForced()
         ? 'replaying each layer in the backward (REFT_STUDIO_RECOMPUTE=1)'
         : `replaying each layer in the backward: the activations of ${workload.batch} × ${workload.tokens} tokens would not fit beside the weights (slower steps; REFT_STUDIO_RECOMPUTE=0 keeps them)`,
     );
