@@ -1,0 +1,155 @@
+// Recomputes cheap elementwise values inside a branch instead of reading them from the enclosing
+// graph, when everything they are computed from is read there anyway.
+//
+// Why: every value an If branch reads from outside stays in memory until the If runs, so for the
+// training branch (the backward, autodiff/backward.ts) each one is an activation kept through the
+// whole forward. Some are one elementwise op away from values the backward keeps regardless: the
+// MLP's sigmoid(gate) and silu(gate) = gate·sigmoid(gate) next to the kept gate, a norm's x / rms next
+// to the kept x and rms. Recomputing them in the branch costs one elementwise pass each and frees
+// 2 of the MLP's 4 intermediate-sized values and one hidden-sized value per norm, for every layer.
+// Same ops on the same inputs: the branch sees bit-identical values on every provider.
+
+import { type Graph, Node, Value } from '../ir/graph.ts';
+import { allInputs, outerScopeValues, type PassResult, subgraphsOf } from './graph-utils.ts';
+
+/**
+ * Ops recomputed in a branch: deterministic (no Dropout or random ops: a second draw differs) and
+ * cheap next to the layer around them. MatMul only between two activations (attention's scores,
+ * 2·T·d flops a token against the layer's ~2·(4d² + 3·d·f)); never against a weight, which is the
+ * whole layer's replay (training/recompute.ts decides that one).
+ */
+const CHEAP = new Set([
+  'Sigmoid',
+  'Mul',
+  'Div',
+  'Add',
+  'Sub',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Tanh',
+  'Relu',
+  'Cast',
+  'Where',
+  'Transpose',
+  'Reshape',
+  'Concat',
+  'Softmax',
+  'MatMul',
+]);
+
+/**
+ * Sizes compared at batch 4 and 512 for every other symbolic dim ('N', the builders' name for the
+ * batch's rows, is B·T). Only the order matters: which of two values is larger.
+ */
+const DIM: Record<string, number> = { B: 4, N: 4 * 512 };
+function sizeOf(v: Value): number {
+  return v.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (DIM[d] ?? 512)), 1);
+}
+
+function recomputable(p: Node): boolean {
+  if (p.domain !== '' || !CHEAP.has(p.op) || p.outputs.length !== 1 || subgraphsOf(p).length) return false;
+  // A weight has no symbolic dim: a MatMul against one is a projection, not attention.
+  return p.op !== 'MatMul' || p.inputs.every((x) => !!x && x.shape.some((d) => typeof d !== 'number'));
+}
+
+export function rematerializeInBranches(graph: Graph): PassResult {
+  let modified = false;
+  for (const n of graph.nodes) {
+    for (const sg of subgraphsOf(n)) {
+      if (rematerialize(sg)) modified = true;
+      if (rematerializeInBranches(sg).modified) modified = true;
+    }
+  }
+  return { graph, modified };
+}
+
+/** Rematerializes into `sg` what saves memory; true when it changed anything. */
+function rematerialize(sg: Graph): boolean {
+  const local = new Set<Value>(sg.inputs);
+  for (const n of sg.nodes) for (const o of n.outputs) local.add(o);
+  let changed = false;
+  for (;;) {
+    // What the branch's own nodes read from outside (kept for it), initializers aside; and what
+    // nested branches read (kept whatever this pass does).
+    const reads = new Set<Value>();
+    const nested = new Set<Value>();
+    for (const n of sg.nodes) {
+      for (const v of allInputs(n)) if (!local.has(v) && !v.data) reads.add(v);
+      for (const b of subgraphsOf(n)) for (const v of outerScopeValues(b)) nested.add(v);
+    }
+    const free = (v: Value) => v.data !== null || reads.has(v) || local.has(v);
+    // Cheapest way to have v in the branch: read it (its size) or recompute it from what its
+    // inputs cost, a few ops deep. `plan` collects the values recomputed.
+    const cost = (v: Value, depth: number, plan: Value[]): number => {
+      if (free(v)) return 0;
+      const p = v.producer;
+      if (depth === 0 || !p || !recomputable(p)) return sizeOf(v);
+      const sub: Value[] = [];
+      let c = 0;
+      for (const x of p.inputs) if (x) c += cost(x, depth - 1, sub);
+      if (c >= sizeOf(v)) return sizeOf(v);
+      plan.push(...sub, v);
+      return c;
+    };
+    let best: Value[] | null = null;
+    for (const v of reads) {
+      if (nested.has(v) || !v.producer || !recomputable(v.producer)) continue;
+      const plan: Value[] = [];
+      let c = 0;
+      for (const x of v.producer.inputs) if (x && x !== v) c += cost(x, 6, plan);
+      if (c < sizeOf(v)) {
+        best = [...plan, v];
+        break;
+      }
+    }
+    if (!best) break;
+    for (const v of new Set(best)) copyInto(sg, v, local);
+    changed = true;
+  }
+  if (changed) sortTopologically(sg);
+  return changed;
+}
+
+/** Adds a copy of v's producer to sg and points sg's own readers of v at the copy. */
+function copyInto(sg: Graph, v: Value, local: Set<Value>): void {
+  const p = v.producer!;
+  const copy = new Value(v.dtype, [...v.shape]);
+  copy.constValue = v.constValue;
+  sg.nodes.unshift(new Node(p.op, [...p.inputs], [copy], { ...p.attrs }));
+  local.add(copy);
+  for (const u of sg.nodes) {
+    if (!u.inputs.includes(v)) continue;
+    u.inputs = u.inputs.map((x) => (x === v ? copy : x));
+    const i = v.uses.indexOf(u);
+    if (i >= 0) v.uses.splice(i, 1);
+    copy.uses.push(u);
+  }
+}
+
+/** Stable topological order of a graph's nodes (the copies were put first; some read each other). */
+function sortTopologically(g: Graph): void {
+  const producedHere = new Map<Value, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producedHere.set(o, n);
+  const done = new Set<Node>();
+  const out: Node[] = [];
+  // Iterative depth-first walk (a branch can be thousands of nodes deep).
+  for (const root of g.nodes) {
+    const stack: Array<[Node, boolean]> = [[root, false]];
+    while (stack.length) {
+      const [n, leave] = stack.pop()!;
+      if (leave) {
+        out.push(n);
+        continue;
+      }
+      if (done.has(n)) continue;
+      done.add(n);
+      stack.push([n, true]);
+      const deps = allInputs(n)
+        .map((v) => producedHere.get(v))
+        .filter((d): d is Node => !!d && !done.has(d));
+      for (let i = deps.length - 1; i >= 0; i--) stack.push([deps[i], false]);
+    }
+  }
+  g.nodes = out;
+}
