@@ -65,8 +65,8 @@ test('activations in the estimate: all 32 layers kept, or one replayed at a time
   process.env.REFT_STUDIO_RECOMPUTE = '1';
   const replayed = memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize: 'int4' });
   assert.equal(replayed.weightsBytes, kept.weightsBytes);
-  assert.ok(kept.activationBytes > 3e9, `kept ${kept.activationBytes}`);
-  assert.ok(replayed.activationBytes < kept.activationBytes / 4, `replayed ${replayed.activationBytes}`);
+  assert.ok(kept.activationBytes > 1.5e9, `kept ${kept.activationBytes}`);
+  assert.ok(replayed.activationBytes < kept.activationBytes / 2, `replayed ${replayed.activationBytes}`);
   assert.deepEqual(
     [kept.replaysLayers, replayed.replaysLayers],
     [false, true],
@@ -76,15 +76,15 @@ test('activations in the estimate: all 32 layers kept, or one replayed at a time
 
 test('the 8B model in bf16 on a 24 GB GPU: 2-byte weights and activations, judged against the GPU', (t) => {
   setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
-  const gpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { half: true, memoryBytes: 24 * GB });
-  const cpu = memoryEstimate(llama3_8b, 1, 512, 1e6, { memoryBytes: 24 * GB });
+  const gpu = memoryEstimate(llama3_8b, 4, 512, 1e6, { half: true, memoryBytes: 24 * GB });
+  const cpu = memoryEstimate(llama3_8b, 4, 512, 1e6, { memoryBytes: 24 * GB });
   assert.equal(gpu.weightsBytes, 2 * llama3_8b.params);
   assert.equal(cpu.weightsBytes, 4 * llama3_8b.params);
   assert.equal(gpu.activationBytes * 2, cpu.activationBytes, 'the same layers kept, in half the bytes');
   // Replay follows the memory the run lives in: on an 141 GB GPU every layer's activations are kept.
-  const h200 = memoryEstimate(llama3_8b, 1, 512, 1e6, { half: true, memoryBytes: 141 * GB });
+  const h200 = memoryEstimate(llama3_8b, 4, 512, 1e6, { half: true, memoryBytes: 141 * GB });
   assert.ok(
-    h200.activationBytes > 4 * gpu.activationBytes,
+    h200.activationBytes > 2 * gpu.activationBytes,
     `${h200.activationBytes} vs ${gpu.activationBytes}`,
   );
   assert.ok(gpu.totalBytes < 24 * GB, `${gpu.totalBytes / GB} GB fits the 24 GB GPU`);
@@ -119,14 +119,14 @@ test('"what fits" judges each device by its own replay decision, as the trainer 
     vocabSize: 32000,
   };
   const fit = modelFit(tinyllama, [
-    { device: 'cpu', memoryBytes: 16 * GB },
+    { device: 'cpu', memoryBytes: 8 * GB },
     { device: 'cuda', memoryBytes: 64 * GB },
   ]);
   const fp32 = fit.rows.find((r) => r.precision === 'fp32');
   assert.ok(fp32);
-  // On 64 GB every layer's activations of 4 × 512 tokens are kept (~13 GB beside 4.4 GB of weights);
-  // on 16 GB the trainer replays layers instead, and the run fits there.
-  assert.ok(fp32.trainBytes > 16 * GB, `${fp32.trainBytes / GB} GiB on the larger device`);
+  // On 64 GB every layer's activations of 4 × 512 tokens are kept (~10 GB beside 4.4 GB of weights);
+  // on 8 GB the trainer replays layers instead, and the run fits there.
+  assert.ok(fp32.trainBytes > 8 * GB, `${fp32.trainBytes / GB} GiB on the larger device`);
   assert.deepEqual(
     fp32.fits.map((f) => [f.device, f.train]),
     [

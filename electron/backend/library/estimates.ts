@@ -6,12 +6,13 @@
 //   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
 //                                              become one shared f32 copy on the CPU); for an int8/int4
 //                                              base, native-runtime/quantize/memory.ts (codes, packed)
-//   activations  4 · B · T · (L · (10·d + 3·f + 2·H·T) + 3·V)
+//   activations  4 · B · T · (L · (3·d + 2·f + 2·k + 2·H·T) + 4·d + 6·f + 2·H·T + 3·V)
 //                B batch, T = max length (an upper bound: real batches are as long as their longest
-//                example), L layers, d hidden, f MLP size, H heads, V vocabulary. The per-layer term
-//                is training/recompute.ts's layerActivationValues (the trainer's own rule for layer
-//                replay, measured there); where the trainer will replay layers, one layer's worth plus
-//                the residual stream L·d; 3·V for the logits, their log-softmax and its gradient.
+//                example), L layers, d hidden, f MLP size, k the K/V width, H heads, V vocabulary:
+//                what each layer keeps for the backward and what the layer being differentiated holds
+//                (training/recompute.ts's keptActivationBytes, the trainer's own rule for layer
+//                replay, measured there); where the trainer will replay layers, the residual stream
+//                L·d instead of L layers' worth; 3·V for the logits, their log-softmax and its gradient.
 //   optimizer    16 · A                       A trainable parameters: value, gradient, AdamW m and v
 // The activation term is a rough guide (ORT reuses buffers; the backward pass keeps only some), good
 // for "will this fit", not for exact numbers.
@@ -26,7 +27,11 @@ import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
-import { layerActivationValues, shouldRecompute } from '../../../native-runtime/training/recompute.ts';
+import {
+  keptActivationBytes,
+  replayedActivationBytes,
+  shouldRecompute,
+} from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -89,6 +94,8 @@ export function memoryEstimate(
     hiddenSize: number;
     intermediateSize: number;
     numHeads: number;
+    numKvHeads: number;
+    headDim: number;
     vocabSize: number;
   },
   batch: number,
@@ -111,11 +118,11 @@ export function memoryEstimate(
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
   const bytesPerValue = half ? 2 : 4;
-  const perLayer = layerActivationValues(m, T);
-  const replaysLayers = shouldRecompute(m, memory, { batch, tokens: T, bytesPerValue, weightsBytes });
-  const layers = replaysLayers ? perLayer + m.numLayers * m.hiddenSize : m.numLayers * perLayer;
-  const perToken = layers + 3 * m.vocabSize;
-  const activationBytes = bytesPerValue * batch * T * perToken;
+  const w = { batch, tokens: T, bytesPerValue, weightsBytes };
+  const replaysLayers = shouldRecompute(m, memory, w);
+  const activationBytes =
+    (replaysLayers ? replayedActivationBytes(m, w) : keptActivationBytes(m, w)) +
+    bytesPerValue * batch * T * 3 * m.vocabSize;
   const optimizerBytes = 16 * trainable;
   return {
     weightsBytes,
