@@ -13,17 +13,12 @@
 // are walked first, each as soon as its layer is done). Depth order is topological.
 
 import type { Graph, Node, Value } from '../ir/graph.ts';
-import { allInputs, type PassResult, subgraphsOf } from './graph-utils.ts';
+import { allGraphs, allInputs, type PassResult } from './graph-utils.ts';
 
 export function orderBranchesForOrt(graph: Graph): PassResult {
-  let modified = false;
-  for (const n of graph.nodes) {
-    for (const sg of subgraphsOf(n)) {
-      if (orderBranch(sg)) modified = true;
-      if (orderBranchesForOrt(sg).modified) modified = true;
-    }
-  }
-  return { graph, modified };
+  // Every branch, nested ones too (allGraphs lists the graph itself first).
+  const changed = allGraphs(graph).slice(1).map(orderBranch);
+  return { graph, modified: changed.some(Boolean) };
 }
 
 function orderBranch(g: Graph): boolean {

@@ -10,7 +10,7 @@
 // Same ops on the same inputs: the branch sees bit-identical values on every provider.
 
 import { type Graph, Node, Value } from '../ir/graph.ts';
-import { allInputs, outerScopeValues, type PassResult, subgraphsOf } from './graph-utils.ts';
+import { allGraphs, allInputs, outerScopeValues, type PassResult, subgraphsOf } from './graph-utils.ts';
 
 /**
  * Ops recomputed in a branch: deterministic (no Dropout or random ops: a second draw differs) and
@@ -54,14 +54,9 @@ function recomputable(p: Node): boolean {
 }
 
 export function rematerializeInBranches(graph: Graph): PassResult {
-  let modified = false;
-  for (const n of graph.nodes) {
-    for (const sg of subgraphsOf(n)) {
-      if (rematerialize(sg)) modified = true;
-      if (rematerializeInBranches(sg).modified) modified = true;
-    }
-  }
-  return { graph, modified };
+  // Every branch, nested ones too (allGraphs lists the graph itself first).
+  const changed = allGraphs(graph).slice(1).map(rematerialize);
+  return { graph, modified: changed.some(Boolean) };
 }
 
 /** Rematerializes into `sg` what saves memory; true when it changed anything. */
