@@ -121,3 +121,27 @@ describe('orderBranchesForOrt', () => {
     assert.equal(br.graph.nodes.at(-1)?.op, 'Mul', 'the returned value last');
   });
 });
+
+describe('rematerializeInBranches and loops', () => {
+  test('leaves a Loop body alone: a value recomputed there would cost every iteration', () => {
+    const b = new GraphBuilder('t');
+    const x = b.input('x', 'float32', [3]);
+    const g = b.tanh(x);
+    const s = b.sigmoid(g);
+    const body = b.subgraph('body');
+    body.input('i', 'int64', []);
+    const cond = body.input('cond_in', 'bool', []);
+    body.output(body.op('Identity', [cond]), 'cond_out');
+    body.output(body.mul(g, s), 'scan_out');
+    b.op(
+      'Loop',
+      [b.const('int64', [2], []), b.const('bool', [1], [])],
+      { body: body.graph },
+      {
+        shapes: [[2, 3]],
+        dtypes: ['float32'],
+      },
+    );
+    assert.equal(rematerializeInBranches(b.graph).modified, false);
+  });
+});

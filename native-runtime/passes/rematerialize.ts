@@ -54,9 +54,10 @@ function recomputable(p: Node): boolean {
 }
 
 export function rematerializeInBranches(graph: Graph): PassResult {
-  // Every branch, nested ones too (allGraphs lists the graph itself first).
-  const changed = allGraphs(graph).slice(1).map(rematerialize);
-  return { graph, modified: changed.some(Boolean) };
+  // If branches only, nested ones too: a Loop body (the decoding loop) runs once per iteration, so a
+  // value recomputed there would cost every token, while its outer values live through the loop anyway.
+  const branches = allGraphs(graph).flatMap((g) => g.nodes.filter((n) => n.op === 'If').flatMap(subgraphsOf));
+  return { graph, modified: branches.map(rematerialize).some(Boolean) };
 }
 
 /** Rematerializes into `sg` what saves memory; true when it changed anything. */
