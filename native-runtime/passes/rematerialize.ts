@@ -1,12 +1,13 @@
-// Recomputes cheap elementwise values inside a branch instead of reading them from the enclosing
-// graph, when everything they are computed from is read there anyway.
+// Recomputes cheap values inside an If branch instead of reading them from the enclosing graph, when
+// what they are computed from is read there anyway (or costs less memory than they do).
 //
 // Why: every value an If branch reads from outside stays in memory until the If runs, so for the
 // training branch (the backward, autodiff/backward.ts) each one is an activation kept through the
-// whole forward. Some are one elementwise op away from values the backward keeps regardless: the
-// MLP's sigmoid(gate) and silu(gate) = gate·sigmoid(gate) next to the kept gate, a norm's x / rms next
-// to the kept x and rms. Recomputing them in the branch costs one elementwise pass each and frees
-// 2 of the MLP's 4 intermediate-sized values and one hidden-sized value per norm, for every layer.
+// whole forward. Some are a few cheap ops away from values the backward keeps regardless: the MLP's
+// sigmoid(gate) and silu(gate) = gate·sigmoid(gate) next to the kept gate, a norm's x / rms next to
+// the kept x and rms, the attention probabilities next to the kept q and K (one MatMul, the mask,
+// a softmax). Recomputing them in the branch frees 2 of the MLP's 4 intermediate-sized values, one
+// hidden-sized value per norm and the T×T scores and probabilities, for every layer.
 // Same ops on the same inputs: the branch sees bit-identical values on every provider.
 
 import { type Graph, Node, Value } from '../ir/graph.ts';
