@@ -65,6 +65,8 @@ export function rematerializeInBranches(graph: Graph): PassResult {
 function rematerialize(sg: Graph): boolean {
   const local = new Set<Value>(sg.inputs);
   for (const n of sg.nodes) for (const o of n.outputs) local.add(o);
+  /** Outer values already recomputed in the branch, and their copies. */
+  const copies = new Map<Value, Value>();
   let changed = false;
   for (;;) {
     // What the branch's own nodes read from outside (kept for it), initializers aside; and what
@@ -75,7 +77,7 @@ function rematerialize(sg: Graph): boolean {
       for (const v of allInputs(n)) if (!local.has(v) && !v.data) reads.add(v);
       for (const b of subgraphsOf(n)) for (const v of outerScopeValues(b)) nested.add(v);
     }
-    const free = (v: Value) => v.data !== null || reads.has(v) || local.has(v);
+    const free = (v: Value) => v.data !== null || reads.has(v) || local.has(v) || copies.has(v);
     // Cheapest way to have v in the branch: read it (its size) or recompute it from what its
     // inputs cost, a few ops deep. `plan` collects the values recomputed.
     const cost = (v: Value, depth: number, plan: Value[]): number => {
@@ -101,20 +103,28 @@ function rematerialize(sg: Graph): boolean {
       }
     }
     if (!best) break;
-    for (const v of new Set(best)) copyInto(sg, v, local);
+    for (const v of new Set(best)) {
+      if (copies.has(v)) continue;
+      const copy = copyInto(sg, v, copies);
+      copies.set(v, copy);
+      local.add(copy);
+    }
     changed = true;
   }
   if (changed) sortTopologically(sg);
   return changed;
 }
 
-/** Adds a copy of v's producer to sg and points sg's own readers of v at the copy. */
-function copyInto(sg: Graph, v: Value, local: Set<Value>): void {
+/**
+ * Adds a copy of v's producer to sg (reading the copies of its inputs where there are) and points
+ * sg's own readers of v at it.
+ */
+function copyInto(sg: Graph, v: Value, copies: Map<Value, Value>): Value {
   const p = v.producer!;
   const copy = new Value(v.dtype, [...v.shape]);
   copy.constValue = v.constValue;
-  sg.nodes.unshift(new Node(p.op, [...p.inputs], [copy], { ...p.attrs }));
-  local.add(copy);
+  const inputs = p.inputs.map((x) => (x ? (copies.get(x) ?? x) : x));
+  sg.nodes.unshift(new Node(p.op, inputs, [copy], { ...p.attrs }));
   for (const u of sg.nodes) {
     if (!u.inputs.includes(v)) continue;
     u.inputs = u.inputs.map((x) => (x === v ? copy : x));
@@ -122,6 +132,7 @@ function copyInto(sg: Graph, v: Value, local: Set<Value>): void {
     if (i >= 0) v.uses.splice(i, 1);
     copy.uses.push(u);
   }
+  return copy;
 }
 
 /** Stable topological order of a graph's nodes (the copies were put first; some read each other). */
