@@ -13,12 +13,11 @@
 // are walked first, each as soon as its layer is done). Depth order is topological.
 
 import type { Graph, Node, Value } from '../ir/graph.ts';
-import { allGraphs, allInputs, type PassResult } from './graph-utils.ts';
+import { allInputs, ifBranches, type PassResult } from './graph-utils.ts';
 
 export function orderBranchesForOrt(graph: Graph): PassResult {
-  // Every branch, nested ones too (allGraphs lists the graph itself first).
-  const changed = allGraphs(graph).slice(1).map(orderBranch);
-  return { graph, modified: changed.some(Boolean) };
+  // If branches only (the backward lives in one); a Loop body keeps the order it was built in.
+  return { graph, modified: ifBranches(graph).map(orderBranch).some(Boolean) };
 }
 
 function orderBranch(g: Graph): boolean {

@@ -51,14 +51,27 @@ export function detach(n: Node): void {
 
 /** Points every use of `from` at `to`, in whatever graph the consumer lives. */
 export function replaceAllUses(from: Value, to: Value): void {
-  for (const u of [...from.uses]) {
+  replaceUses(from, to, () => true);
+}
+
+/** Points the uses of `from` by the consumers `where` accepts at `to`. */
+export function replaceUses(from: Value, to: Value, where: (consumer: Node) => boolean): void {
+  for (const u of new Set(from.uses)) {
+    if (!where(u)) continue;
     u.inputs = u.inputs.map((v) => {
       if (v !== from) return v;
       to.uses.push(u);
       return to;
     });
   }
+  const kept = from.uses.filter((u) => !where(u));
   from.uses.length = 0;
+  from.uses.push(...kept);
+}
+
+/** The branches of every If reachable from g, nested ones included (not Loop or Scan bodies). */
+export function ifBranches(g: Graph): Graph[] {
+  return allGraphs(g).flatMap((sg) => sg.nodes.filter((n) => n.op === 'If').flatMap(subgraphsOf));
 }
 
 /** Every graph reachable from g (g first), through node attributes. */

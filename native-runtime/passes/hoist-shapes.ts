@@ -27,7 +27,8 @@ export function hoistShapes(graph: Graph): PassResult {
   const added = new Map<Graph, Node[]>();
   let modified = false;
   for (const g of allGraphs(graph)) {
-    for (const n of [...g.nodes]) {
+    const moved = new Set<Node>();
+    for (const n of g.nodes) {
       const x = n.inputs[0];
       if (n.op !== 'Shape' || n.domain !== '' || !x) continue;
       const to = home.get(x);
@@ -43,7 +44,10 @@ export function hoistShapes(graph: Graph): PassResult {
       }
       replaceAllUses(n.outputs[0], s);
       detach(n);
-      g.nodes.splice(g.nodes.indexOf(n), 1);
+      moved.add(n);
+    }
+    if (moved.size) {
+      g.nodes = g.nodes.filter((n) => !moved.has(n));
       modified = true;
     }
   }
@@ -51,10 +55,8 @@ export function hoistShapes(graph: Graph): PassResult {
     const pos = new Map(to.nodes.map((n, i) => [n, i]));
     const at = (s: Node) => (s.inputs[0]?.producer ? (pos.get(s.inputs[0].producer) ?? -1) : -1);
     // Before the first node after the value that holds a subgraph (the reader's If, or an earlier one).
-    const before = (s: Node) => {
-      const i = to.nodes.findIndex((n, k) => k > at(s) && subgraphsOf(n).length > 0);
-      return i < 0 ? to.nodes.length : i;
-    };
+    const holders = to.nodes.flatMap((n, k) => (subgraphsOf(n).length > 0 ? [k] : []));
+    const before = (s: Node) => holders.find((k) => k > at(s)) ?? to.nodes.length;
     const groups = new Map<number, Node[]>();
     for (const s of shapes) groups.set(before(s), [...(groups.get(before(s)) ?? []), s]);
     for (const [i, group] of [...groups].sort((a, b) => b[0] - a[0]))

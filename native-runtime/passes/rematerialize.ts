@@ -11,7 +11,14 @@
 // Same ops on the same inputs: the branch sees bit-identical values on every provider.
 
 import { type Graph, Node, Value } from '../ir/graph.ts';
-import { allGraphs, allInputs, outerScopeValues, type PassResult, subgraphsOf } from './graph-utils.ts';
+import {
+  allInputs,
+  ifBranches,
+  outerScopeValues,
+  type PassResult,
+  replaceUses,
+  subgraphsOf,
+} from './graph-utils.ts';
 
 /**
  * Ops recomputed in a branch: deterministic (no Dropout or random ops: a second draw differs) and
@@ -57,8 +64,7 @@ function recomputable(p: Node): boolean {
 export function rematerializeInBranches(graph: Graph): PassResult {
   // If branches only, nested ones too: a Loop body (the decoding loop) runs once per iteration, so a
   // value recomputed there would cost every token, while its outer values live through the loop anyway.
-  const branches = allGraphs(graph).flatMap((g) => g.nodes.filter((n) => n.op === 'If').flatMap(subgraphsOf));
-  return { graph, modified: branches.map(rematerialize).some(Boolean) };
+  return { graph, modified: ifBranches(graph).map(rematerialize).some(Boolean) };
 }
 
 /** Rematerializes into `sg` what saves memory; true when it changed anything. */
@@ -67,47 +73,52 @@ function rematerialize(sg: Graph): boolean {
   for (const n of sg.nodes) for (const o of n.outputs) local.add(o);
   /** Outer values already recomputed in the branch, and their copies. */
   const copies = new Map<Value, Value>();
-  let changed = false;
-  for (;;) {
-    // What the branch's own nodes read from outside (kept for it), initializers aside; and what
-    // nested branches read (kept whatever this pass does).
-    const reads = new Set<Value>();
-    const nested = new Set<Value>();
-    for (const n of sg.nodes) {
-      for (const v of allInputs(n)) if (!local.has(v) && !v.data) reads.add(v);
-      for (const b of subgraphsOf(n)) for (const v of outerScopeValues(b)) nested.add(v);
-    }
-    const free = (v: Value) => v.data !== null || reads.has(v) || local.has(v) || copies.has(v);
-    // Cheapest way to have v in the branch: read it (its size) or recompute it from what its
-    // inputs cost, a few ops deep. `plan` collects the values recomputed.
-    const cost = (v: Value, depth: number, plan: Value[]): number => {
-      if (free(v)) return 0;
-      const p = v.producer;
-      if (depth === 0 || !p || !recomputable(p)) return sizeOf(v);
-      const sub: Value[] = [];
-      let c = 0;
-      for (const x of p.inputs) if (x) c += cost(x, depth - 1, sub);
-      if (c >= sizeOf(v)) return sizeOf(v);
-      plan.push(...sub, v);
-      return c;
-    };
-    let best: Value[] | null = null;
+  const members = new Set(sg.nodes);
+  // What the branch's own nodes read from outside (kept for it), initializers aside, kept up to date
+  // as copies replace reads; and what nested branches read (kept whatever this pass does).
+  const reads = new Set<Value>();
+  const nested = new Set<Value>();
+  for (const n of sg.nodes) {
+    for (const v of allInputs(n)) if (!local.has(v) && !v.data) reads.add(v);
+    for (const b of subgraphsOf(n)) for (const v of outerScopeValues(b)) nested.add(v);
+  }
+  const free = (v: Value) => v.data !== null || reads.has(v) || local.has(v) || copies.has(v);
+  // Cheapest way to have v in the branch: read it (its size) or recompute it from what its
+  // inputs cost, a few ops deep. `plan` collects the values recomputed.
+  const inputsCost = (p: Node, depth: number, plan: Value[]): number => {
+    let c = 0;
+    for (const x of p.inputs) if (x) c += cost(x, depth - 1, plan);
+    return c;
+  };
+  const cost = (v: Value, depth: number, plan: Value[]): number => {
+    if (free(v)) return 0;
+    const p = v.producer;
+    if (depth === 0 || !p || !recomputable(p)) return sizeOf(v);
+    const sub: Value[] = [];
+    const c = inputsCost(p, depth, sub);
+    if (c >= sizeOf(v)) return sizeOf(v);
+    plan.push(...sub, v);
+    return c;
+  };
+  /** The first read worth recomputing, with what it takes: the values to copy, inputs first. */
+  const nextPlan = (): Value[] | null => {
     for (const v of reads) {
       if (nested.has(v) || !v.producer || !recomputable(v.producer)) continue;
       const plan: Value[] = [];
-      let c = 0;
-      for (const x of v.producer.inputs) if (x && x !== v) c += cost(x, 6, plan);
-      if (c < sizeOf(v)) {
-        best = [...plan, v];
-        break;
-      }
+      if (inputsCost(v.producer, 7, plan) < sizeOf(v)) return [...plan, v];
     }
-    if (!best) break;
-    for (const v of new Set(best)) {
+    return null;
+  };
+  let changed = false;
+  for (let plan = nextPlan(); plan; plan = nextPlan()) {
+    for (const v of new Set(plan)) {
       if (copies.has(v)) continue;
-      const copy = copyInto(sg, v, copies);
+      const copy = copyInto(sg, members, v, copies);
       copies.set(v, copy);
       local.add(copy);
+      // The branch's own readers of v read the copy now; the copy reads v's inputs (or their copies).
+      if (!nested.has(v)) reads.delete(v);
+      for (const x of copy.producer?.inputs ?? []) if (x && !local.has(x) && !x.data) reads.add(x);
     }
     changed = true;
   }
@@ -117,21 +128,17 @@ function rematerialize(sg: Graph): boolean {
 
 /**
  * Adds a copy of v's producer to sg (reading the copies of its inputs where there are) and points
- * sg's own readers of v at it.
+ * sg's own readers of v (`members`: sg's nodes, the copies included) at it.
  */
-function copyInto(sg: Graph, v: Value, copies: Map<Value, Value>): Value {
+function copyInto(sg: Graph, members: Set<Node>, v: Value, copies: Map<Value, Value>): Value {
   const p = v.producer!;
   const copy = new Value(v.dtype, [...v.shape]);
   copy.constValue = v.constValue;
   const inputs = p.inputs.map((x) => (x ? (copies.get(x) ?? x) : x));
-  sg.nodes.unshift(new Node(p.op, inputs, [copy], { ...p.attrs }));
-  for (const u of sg.nodes) {
-    if (!u.inputs.includes(v)) continue;
-    u.inputs = u.inputs.map((x) => (x === v ? copy : x));
-    const i = v.uses.indexOf(u);
-    if (i >= 0) v.uses.splice(i, 1);
-    copy.uses.push(u);
-  }
+  const node = new Node(p.op, inputs, [copy], { ...p.attrs });
+  sg.nodes.unshift(node);
+  replaceUses(v, copy, (u) => members.has(u));
+  members.add(node);
   return copy;
 }
 
