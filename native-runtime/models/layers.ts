@@ -166,7 +166,7 @@ export function attention(
   if (rep === 1)
     scores = b.matmul(qs, b.transpose(k, [0, 1, 3, 2])); // (B, H, T, S)
   else {
-    const qg = b.reshape(qs, [0, K, -1, E], ['B', K, '?', E]); // (B, K, rep·T, E)
+    const qg = b.reshape(qs, [0, K, -1, E], ['B', K, `${rep}*T`, E]); // (B, K, rep·T, E)
     const sg = b.matmul(qg, b.transpose(k, [0, 1, 3, 2])); // (B, K, rep·T, S)
     scores = b.reshape(sg, [0, H, -1, 0], ['B', H, 'T', sg.shape[3]]);
   }
@@ -175,6 +175,6 @@ export function attention(
   const p32 = b.softmax(b.add(half ? b.cast(scores, 'float32') : scores, bias), -1);
   const probs = half ? b.cast(p32, v.dtype) : p32;
   if (rep === 1) return b.matmul(probs, v);
-  const pg = b.reshape(probs, [0, K, -1, 0], ['B', K, '?', probs.shape[3]]);
+  const pg = b.reshape(probs, [0, K, -1, 0], ['B', K, `${rep}*T`, probs.shape[3]]);
   return b.reshape(b.matmul(pg, v), [0, H, -1, E], ['B', H, 'T', E]);
 }

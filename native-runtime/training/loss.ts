@@ -31,8 +31,8 @@ export function supervisedLmLoss(
   labels: Value,
 ): Value {
   const D = h.shape[2] as number;
-  const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['N', D]); // rows that predict t+1
-  const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['N']);
+  const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['M', D]); // B·(T−1) rows that predict t+1
+  const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['M']);
   const valid = b.op('Not', [b.op('Equal', [y, b.const('int64', [-100], [])])]);
   const idx = b.reshape(b.op('NonZero', [valid], {}, { shapes: [[1, 'K']] }), [-1], ['K']);
   const z = head(b, b.gather(hPrev, idx)); // (K, V)

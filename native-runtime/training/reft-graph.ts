@@ -78,7 +78,7 @@ export function buildReftGraph(
     'Slice',
     [h3, start, b.ints([Number.MAX_SAFE_INTEGER]), b.ints([1])],
     {},
-    { shapes: [['B', 'T', D]] },
+    { shapes: [['B', '?', D]] }, // T positions, or 1 when last_only
   );
 
   // Training branch: loss and gradients, the LM head applied only where a label is predicted (the
@@ -106,9 +106,9 @@ export function buildReftGraph(
   // is taken); the weight is read in place, so two consumers cost no memory.
   const bi = b.subgraph('infer_branch');
   const logits = bi.reshape(
-    dg.head(bi, bi.reshape(hSel, [-1, D], ['N', D])),
+    dg.head(bi, bi.reshape(hSel, [-1, D], ['?', D])),
     bi.concat([bi.slice(dg.batchSeq, [0], [1], [0]), bi.ints([-1, V])], 0),
-    ['B', 'T', V],
+    ['B', '?', V],
   );
   bi.output(logits, 'infer_logits');
   const bl = bi.subgraph('eval_loss');

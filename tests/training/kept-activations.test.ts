@@ -26,7 +26,7 @@ function keptValues(name: string, recompute = false) {
   const { graph } = buildReftGraph(spec, ivs, { recompute });
   const ifNode = graph.nodes.filter((n) => n.op === 'If').at(-1)!;
   const train = subgraphsOf(ifNode)[0];
-  return { spec, kept: [...outerScopeValues(train)].filter((v) => !v.data) };
+  return { spec, graph, kept: [...outerScopeValues(train)].filter((v) => !v.data) };
 }
 
 describe('kept activations', () => {
@@ -37,12 +37,12 @@ describe('kept activations', () => {
     const blocks = spec.numLayers - 1;
     const mlp = kept.filter((v) => v.shape.at(-1) === f);
     assert.equal(mlp.length, 2 * blocks, `MLP-sized values kept: ${mlp.map((v) => v.producer?.op)}`);
-    // (B, heads, T, S) or grouped (B, kv, groups·T, S); the mask (B, 1, T, S) is one value for all layers.
+    // (B, heads, T, S) or grouped (B, kv, groups·T, S) ('g*T'); the mask (B, 1, T, S) is one value for all layers.
     const perHead = kept.filter(
       (v) =>
         v.shape.length === 4 &&
         v.shape[3] === 'S' &&
-        (v.shape[2] === 'T' || v.shape[2] === '?') &&
+        (v.shape[2] === 'T' || /^\d+\*T$/.test(String(v.shape[2]))) &&
         v.shape[1] !== 1,
     );
     assert.deepEqual(
@@ -57,14 +57,17 @@ describe('kept activations', () => {
     const { spec, kept } = keptValues('llama');
     const T = 64;
     const tokenDims: Record<string, number> = { B: 1, T, S: T, N: T };
-    const groups = spec.numHeads / spec.numKvHeads;
     const values = (v: (typeof kept)[number]) =>
       v.shape.reduce<number>(
-        (a, d) => a * (typeof d === 'number' ? d : d === '?' ? groups * T : (tokenDims[d] ?? 1)),
+        (a, d) =>
+          a *
+          (typeof d === 'number' ? d : /^\d+\*T$/.test(d) ? Number.parseInt(d, 10) * T : (tokenDims[d] ?? 1)),
         1,
       );
     // Values whose size grows with the tokens (the per-token activations), per token and block.
-    const perToken = kept.filter((v) => v.shape.some((d) => d === 'N' || d === 'T' || d === 'S'));
+    const perToken = kept.filter((v) =>
+      v.shape.some((d) => d === 'N' || d === 'T' || d === 'S' || /\*T$/.test(String(d))),
+    );
     const total = perToken.reduce((a, v) => a + values(v), 0) / T / (spec.numLayers - 1);
     const formula = 3 * spec.hiddenSize + 2 * spec.intermediateSize + 2 * spec.numKvHeads * spec.headDim;
     // The final norm's input and the interventions' selected rows come on top, spread over the blocks.
