@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../ir/builder.ts';
-import type { Graph, Value } from '../ir/graph.ts';
+import type { Dim, Graph, Node, Value } from '../ir/graph.ts';
 import { createSession, runSession } from '../runtime/session.ts';
 import { orderBranchesForOrt } from './branch-order.ts';
-import { outerScopeValues } from './graph-utils.ts';
+import { allGraphs, outerScopeValues } from './graph-utils.ts';
 import { hoistShapes } from './hoist-shapes.ts';
 import { rematerializeInBranches } from './rematerialize.ts';
 
 /** x (N, 4) → g = x·W, s = sigmoid(g), h = g·s (SiLU); an If whose then-branch reads them. */
-function siluGraph() {
+function siluGraph(hShape?: Dim[]) {
   const b = new GraphBuilder('t');
   const x = b.input('x', 'float32', ['N', 4]);
   const flag = b.input('flag', 'bool', []);
@@ -25,6 +25,7 @@ function siluGraph() {
   const g = b.matmul(x, w);
   const s = b.sigmoid(g);
   const h = b.mul(g, s);
+  if (hShape) h.shape = hShape; // as if shape inference had not known it
   const then = b.subgraph('then');
   // The SiLU's backward (d/dg of g·σ(g)) and h's shape, as the autodiff walker emits them.
   const dg = then.mul(s, then.add(then.scalar(1), then.mul(g, then.sub(then.scalar(1), s))));
@@ -37,6 +38,9 @@ function siluGraph() {
   );
   return { b, branch: then.graph, g, s, h, x };
 }
+
+const allShapeNodes = (g: Graph): Node[] =>
+  allGraphs(g).flatMap((sg) => sg.nodes.filter((n) => n.op === 'Shape'));
 
 const names = (vs: Set<Value>) => new Set([...vs].filter((v) => !v.data).map((v) => v.name));
 
@@ -51,14 +55,31 @@ async function run(graph: Graph): Promise<Float32Array> {
 }
 
 describe('branch reads', () => {
-  test('hoistShapes: the branch reads the shape, not the tensor', async () => {
-    const { b, branch: then, g, s, h } = siluGraph();
+  test('hoistShapes: a shape known by its dims is rebuilt from the graph inputs', async () => {
+    const { b, branch: then, g, s, h, x } = siluGraph();
     const before = await run(b.graph);
     assert.deepEqual(names(outerScopeValues(then)), new Set([g.name, s.name, h.name]));
+    assert.ok(hoistShapes(b.graph).modified);
+    // h is (N, 6): N is x's first axis, 6 a constant. The branch reads x (alive for the whole run).
+    assert.deepEqual(names(outerScopeValues(then)), new Set([g.name, s.name, h.name, x.name]));
+    const shapes = allShapeNodes(b.graph);
+    assert.deepEqual(
+      shapes.map((n) => n.inputs[0]),
+      [x],
+      'one Shape, of the input, none of h',
+    );
+    assert.deepEqual(await run(b.graph), before);
+    assert.equal(hoistShapes(b.graph).modified, false, 'a second run changes nothing');
+  });
+
+  test('hoistShapes: a shape with an unknown dim is taken in the main graph, before the If', async () => {
+    const { b, branch: then, g, s, h } = siluGraph(['?', 6]);
+    const before = await run(b.graph);
     assert.ok(hoistShapes(b.graph).modified);
     assert.equal(then.nodes.filter((n) => n.op === 'Shape').length, 0, 'no Shape left in the branch');
     const shape = b.graph.nodes.find((n) => n.op === 'Shape');
     assert.ok(shape && shape.inputs[0] === h, 'Shape(h) in the main graph');
+    assert.deepEqual(names(outerScopeValues(then)), new Set([g.name, s.name, h.name, shape.outputs[0].name]));
     assert.ok(
       b.graph.nodes.indexOf(shape) < b.graph.nodes.findIndex((n) => n.op === 'If'),
       'before the If that reads it',

@@ -53,6 +53,19 @@ describe('kept activations', () => {
     assert.ok(!kept.some((v) => v.producer?.op === 'Sigmoid'), 'σ(gate) is recomputed');
   });
 
+  it("reads no forward value's shape: the shapes are rebuilt from the graph inputs", () => {
+    const { graph, kept } = keptValues('llama');
+    // A Shape in the main graph would hold its tensor until ORT gets to it, which may be after the
+    // whole forward (passes/hoist-shapes.ts).
+    const shapes = kept.filter(
+      (v) => v.producer?.op === 'Shape' && !graph.inputs.includes(v.producer.inputs[0]!),
+    );
+    assert.deepEqual(
+      shapes.map((v) => `Shape(${v.producer!.inputs[0]})`),
+      [],
+    );
+  });
+
   it('per token and block: 3·d + 2·f + 2·k', () => {
     const { spec, kept } = keptValues('llama');
     const T = 64;
