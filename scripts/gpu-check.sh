@@ -135,7 +135,7 @@ case "${1:-}" in
     # anchors.md row 3: all 32 layers, f7+l7 untied, rank 8, batch 4 × 512; peak GPU memory ≤ 32.5 GiB
     bench train-8b-bf16-cuda train "${S[@]}" --layers all --positions f7+l7 --rank 8 --batch 4 --seq 512 --prompt 256 --steps 3
     # The same with every layer replayed in the backward (training/recompute.ts decides by the GPU's
-    # memory and the run's batch: ~10.5 GB of bf16 activations beside 16 GB of weights fit 80/141 GB, so
+    # memory and the run's batch: ~6.2 GB of bf16 activations beside 16 GB of weights fit 80/141 GB, so
     # off above): the memory side of the trade, ~+50% time on CPU.
     REFT_STUDIO_RECOMPUTE=1 bench train-8b-bf16-cuda-replay train "${S[@]}" --layers all --positions f7+l7 --rank 8 --batch 4 --seq 512 --prompt 256 --steps 3
     bench prefill-8b-bf16-cuda prefill "${S[@]}" --batch 4 --seq 512 --steps 3

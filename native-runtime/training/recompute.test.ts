@@ -28,13 +28,13 @@ const GB = 2 ** 30;
 
 test('kept activations grow with the batch and the length, and halve in half precision', () => {
   const one = keptActivationBytes(llama3_8b, { batch: 1, tokens: 512 });
-  assert.ok(Math.abs(one / GB - 4.9) < 0.1, `${one / GB} GiB`);
+  assert.ok(Math.abs(one / GB - 2.88) < 0.05, `${one / GB} GiB`);
   assert.equal(keptActivationBytes(llama3_8b, { batch: 4, tokens: 512 }), 4 * one);
   assert.equal(keptActivationBytes(llama3_8b, { batch: 4, tokens: 512, bytesPerValue: 2 }), 2 * one);
-  // The attention scores grow with the square of the length.
+  // The scores of the layer being differentiated grow with the square of the length.
   assert.ok(keptActivationBytes(llama3_8b, { batch: 1, tokens: 1024 }) > 2 * one);
   assert.equal(keptActivationBytes(llama3_8b), one, 'one float32 sequence of 512 tokens by default');
-  // Replaying keeps the residual stream and one layer: about an eighth for the 32-layer model.
+  // Replaying keeps the residual stream and one layer: about a fifth for the 32-layer model.
   const replayed = replayedActivationBytes(llama3_8b, { batch: 1, tokens: 512 });
   assert.ok(replayed < one / 4 && replayed > one / 10, `${replayed / one}`);
 });

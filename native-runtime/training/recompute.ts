@@ -2,8 +2,8 @@
 // the residual stream between layers) instead of keeping the layer's activations from the forward.
 // Recomputing costs one more forward pass of the intervened layers per step (+25–50% step time measured
 // on the TinyLlama shape) and keeps one layer's activations at a time instead of all of them: the
-// TinyLlama shape in float32 at 4 × 512 peaks at 15.7 GB RSS keeping them, 5.9 GB replaying (30.6 vs
-// 24.8 tok/s). So it is chosen only where keeping them would take a large share of the memory.
+// TinyLlama shape in float32 at 4 × 512 peaks at 8.7 GB RSS keeping them, 5.9 GB replaying (36.4 vs
+// 25.9 tok/s). So it is chosen only where keeping them would take a large share of the memory.
 
 import { totalmem } from 'node:os';
 import type { ModelSpec } from '../models/config.ts';
@@ -28,19 +28,13 @@ export interface Workload {
 const DEFAULT_WORKLOAD: Workload = { batch: 1, tokens: 512 };
 
 /**
- * Values per token one layer keeps for its backward. What the training branch reads of a layer is
- * 3·d + 2·f + 2·k (the two norms' inputs, q, K and V, the MLP's gate and up; σ(gate), SiLU, x / rms
- * and the attention probabilities are recomputed in the backward, passes/ and
- * tests/training/kept-activations.test.ts); measured, a layer costs about two of its T×T attention
- * tensors more (ORT's buffers, not a value the graph keeps), hence 2·H·T.
+ * Values per token one layer keeps for its backward: 3·d + 2·f + 2·k (the two norms' inputs, q, K and
+ * V, the MLP's gate and up). σ(gate), SiLU, x / rms and the attention probabilities are recomputed in
+ * the backward and the shapes it needs are rebuilt from the graph inputs (passes/,
+ * tests/training/kept-activations.test.ts), so nothing T×T stays per layer.
  */
-export function keptLayerValues(spec: ModelShape, tokens: number): number {
-  return (
-    3 * spec.hiddenSize +
-    2 * spec.intermediateSize +
-    2 * spec.numKvHeads * spec.headDim +
-    2 * spec.numHeads * tokens
-  );
+export function keptLayerValues(spec: ModelShape): number {
+  return 3 * spec.hiddenSize + 2 * spec.intermediateSize + 2 * spec.numKvHeads * spec.headDim;
 }
 
 /**
@@ -54,19 +48,19 @@ export function layerWorkspaceValues(spec: ModelShape, tokens: number): number {
 
 /**
  * Bytes of activations a backward holds keeping every layer's (logits aside). Measured on the CPU
- * (float32, LoReFT on every layer, peak RSS keeping minus replaying, or batch 3 minus batch 1):
- * TinyLlama 4 × 512 1.1× this, cut to 8 layers at 2 × 512 0.8×; the Llama-3-8B shape cut to 8 layers
- * at 256 tokens 0.9×.
+ * (float32, LoReFT on every layer; peak RSS keeping minus replaying against the same difference here,
+ * or batch 3 minus batch 1): TinyLlama 4 × 512 1.0× this, the Llama-3-8B shape at int4 1 × 256 1.3×,
+ * cut to 8 layers at 256 tokens 1.0×.
  */
 export function keptActivationBytes(spec: ModelShape, w: Workload = DEFAULT_WORKLOAD): number {
-  const perToken = spec.numLayers * keptLayerValues(spec, w.tokens) + layerWorkspaceValues(spec, w.tokens);
+  const perToken = spec.numLayers * keptLayerValues(spec) + layerWorkspaceValues(spec, w.tokens);
   return (w.bytesPerValue ?? 4) * w.batch * w.tokens * perToken;
 }
 
 /** The same replaying layers: the residual stream between layers, and one layer at a time. */
 export function replayedActivationBytes(spec: ModelShape, w: Workload = DEFAULT_WORKLOAD): number {
   const perToken =
-    spec.numLayers * spec.hiddenSize + keptLayerValues(spec, w.tokens) + layerWorkspaceValues(spec, w.tokens);
+    spec.numLayers * spec.hiddenSize + keptLayerValues(spec) + layerWorkspaceValues(spec, w.tokens);
   return (w.bytesPerValue ?? 4) * w.batch * w.tokens * perToken;
 }
 
@@ -79,9 +73,9 @@ export function recomputeForced(): boolean | null {
 /**
  * Recompute when the kept activations would exceed a third of the memory the weights leave: the
  * machine's, or the GPU's on CUDA or WebGPU (reft-model.ts passes it), for the run's own batch and length.
- * Llama-3-8B in bf16 (16 GB of weights): batch 1 × 512 (2.6 GB kept) kept on a 24 GB GPU; batch 4 × 512
- * (10.5 GB) replayed there, kept on 48 GB. TinyLlama in float32 on a 24 GB computer: 1 × 512 (2.4 GB)
- * kept, 8 × 512 (19.5 GB) replayed. REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
+ * Llama-3-8B in bf16 (16 GB of weights): batch 1 × 512 (1.6 GB kept) kept on a 24 GB GPU; batch 4 × 512
+ * (6.2 GB) replayed there, kept on 48 GB. TinyLlama in float32 on a 24 GB computer: 4 × 512 (3.8 GB)
+ * kept, 8 × 512 (7.7 GB) replayed. REFT_STUDIO_RECOMPUTE=1/0 forces it either way.
  */
 export function shouldRecompute(
   spec: ModelShape,

@@ -124,7 +124,7 @@ test('"what fits" judges each device by its own replay decision, as the trainer 
   ]);
   const fp32 = fit.rows.find((r) => r.precision === 'fp32');
   assert.ok(fp32);
-  // On 64 GB every layer's activations of 4 × 512 tokens are kept (~10 GB beside 4.4 GB of weights);
+  // On 64 GB every layer's activations of 4 × 512 tokens are kept (~4 GB beside 4.4 GB of weights);
   // on 8 GB the trainer replays layers instead, and the run fits there.
   assert.ok(fp32.trainBytes > 8 * GB, `${fp32.trainBytes / GB} GiB on the larger device`);
   assert.deepEqual(

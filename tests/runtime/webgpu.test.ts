@@ -68,8 +68,8 @@ async function cpuMath(g: Graph, weightsDir: string): Promise<string[]> {
   for (const { op, name } of p.byProvider.get('CPUExecutionProvider') ?? []) {
     const n = ir.get(name);
     // ORT's transpose optimizer turns Shape(Transpose(y)) into Gather(Shape(y), perm), named
-    // Gather[_token_N]: int64 shape math (the training graph takes Shapes of transposed values,
-    // passes/hoist-shapes.ts). It never writes a Gather for float data (it moves Transposes).
+    // Gather[_token_N]: int64 shape math, wherever a graph takes the Shape of a transposed value.
+    // It never writes a Gather for float data (it moves Transposes).
     if (!n && op === 'Gather' && /^Gather(_token_\d+)?$/.test(name)) continue;
     if (!n) {
       bad.push(`${op} ${name} (made by ORT's optimizer)`);

@@ -6,7 +6,7 @@
 //   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
 //                                              become one shared f32 copy on the CPU); for an int8/int4
 //                                              base, native-runtime/quantize/memory.ts (codes, packed)
-//   activations  4 · B · T · (L · (3·d + 2·f + 2·k + 2·H·T) + 4·d + 6·f + 2·H·T + 3·V)
+//   activations  4 · B · T · (L · (3·d + 2·f + 2·k) + 4·d + 6·f + 2·H·T + 3·V)
 //                B batch, T = max length (an upper bound: real batches are as long as their longest
 //                example), L layers, d hidden, f MLP size, k the K/V width, H heads, V vocabulary:
 //                what each layer keeps for the backward and what the layer being differentiated holds
