@@ -4,6 +4,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
+import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
+import type { ModelSpec } from '../../native-runtime/models/config.ts';
 import { MODELS } from './fixtures.ts';
 import { tempDir } from './temp.ts';
 
@@ -61,3 +63,16 @@ export const SMALL_SYNTHETIC = {
   intermediate_size: 128,
   vocab_size: 256,
 };
+
+/** LoReFT of rank r at one position of every layer: the graph-structure tests' intervention set. */
+export function loreftOnEveryLayer(spec: ModelSpec, rank = 2): InterventionSpec[] {
+  return Array.from({ length: spec.numLayers }, (_, layer) => ({
+    key: interventionKey(layer, 0),
+    layer,
+    type: 'loreft' as const,
+    rank,
+    embedDim: spec.hiddenSize,
+    act: 'linear' as const,
+    dropout: 0,
+  }));
+}

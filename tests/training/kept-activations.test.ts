@@ -6,23 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { outerScopeValues, subgraphsOf } from '../../native-runtime/passes/graph-utils.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { loreftOnEveryLayer } from '../helpers/models.ts';
 
 function keptValues(name: string, recompute = false) {
   const spec = loadModelSpec(modelDir(name));
-  const ivs = Array.from({ length: spec.numLayers }, (_, layer) => ({
-    key: interventionKey(layer, 0),
-    layer,
-    type: 'loreft' as const,
-    rank: 2,
-    embedDim: spec.hiddenSize,
-    act: 'linear' as const,
-    dropout: 0,
-  }));
+  const ivs = loreftOnEveryLayer(spec);
   const { graph } = buildReftGraph(spec, ivs, { recompute });
   const ifNode = graph.nodes.filter((n) => n.op === 'If').at(-1)!;
   const train = subgraphsOf(ifNode)[0];

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import type { Dim, Value } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { createSession, runSession } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { loreftOnEveryLayer } from '../helpers/models.ts';
 
 const B = 2;
 const T = 5;
@@ -79,15 +79,7 @@ describe('symbolic dims of the training graph', () => {
   for (const arch of ['llama', 'qwen2', 'qwen3', 'gemma', 'gpt2']) {
     it(`${arch}: every named dim of a main-graph value is the run's`, async () => {
       const spec = loadModelSpec(modelDir(arch));
-      const ivs = Array.from({ length: spec.numLayers }, (_, layer) => ({
-        key: interventionKey(layer, 0),
-        layer,
-        type: 'loreft' as const,
-        rank: 2,
-        embedDim: spec.hiddenSize,
-        act: 'linear' as const,
-        dropout: 0,
-      }));
+      const ivs = loreftOnEveryLayer(spec);
       const { graph, weightsDir } = buildReftGraph(spec, ivs);
       // Every value the main graph computes becomes an output, so the run reports its shape.
       const known = new Set(graph.outputs);
