@@ -6,10 +6,12 @@
 // whole forward. Some are a few cheap ops away from values the backward keeps regardless: the MLP's
 // sigmoid(gate) and silu(gate) = gate·sigmoid(gate) next to the kept gate, a norm's x / rms next to
 // the kept x and rms, the attention probabilities next to the kept q and K (one MatMul, the mask,
-// a softmax). Recomputing them in the branch frees 2 of the MLP's 4 intermediate-sized values, one
+// a softmax), and under half precision a norm's float32 input next to the half residual it is a Cast
+// of. Recomputing them in the branch frees 2 of the MLP's 4 intermediate-sized values, one
 // hidden-sized value per norm and the T×T scores and probabilities, for every layer.
 // Same ops on the same inputs: the branch sees bit-identical values on every provider.
 
+import { DTYPE_BYTES } from '../ir/dtype.ts';
 import { type Graph, Node, Value } from '../ir/graph.ts';
 import {
   allInputs,
@@ -47,12 +49,21 @@ const CHEAP = new Set([
 ]);
 
 /**
- * Sizes compared at batch 4 and 512 for every other symbolic dim ('N', the builders' name for the
- * batch's rows, is B·T). Only the order matters: which of two values is larger.
+ * Bytes at batch 4 and 512 tokens: 'N' (the builders' name for the batch's rows) is B·T, 'g*T' g·T,
+ * an intervention's positions ('Pj', 'Pj+1') a handful, any other symbol 512. Only the order matters:
+ * which of two values is larger. In bytes, not elements: under half precision a norm's float32 input
+ * is a Cast of the half residual, half its size.
  */
-const DIM: Record<string, number> = { B: 4, N: 4 * 512 };
+function dimSize(d: number | string): number {
+  if (typeof d === 'number') return d;
+  if (d === 'B') return 4;
+  if (d === 'N') return 4 * 512;
+  if (/^P\d+(\+\d+)?$/.test(d)) return 8;
+  const times = /^(\d+)\*T$/.exec(d);
+  return times ? Number(times[1]) * 512 : 512;
+}
 function sizeOf(v: Value): number {
-  return v.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : (DIM[d] ?? 512)), 1);
+  return v.shape.reduce<number>((a, d) => a * dimSize(d), 1) * DTYPE_BYTES[v.dtype];
 }
 
 function recomputable(p: Node): boolean {

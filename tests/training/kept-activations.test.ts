@@ -6,14 +6,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { outerScopeValues, subgraphsOf } from '../../native-runtime/passes/graph-utils.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { loreftOnEveryLayer } from '../helpers/models.ts';
 
-function keptValues(name: string, recompute = false) {
-  const spec = loadModelSpec(modelDir(name));
+function keptValues(name: string, recompute = false, compute?: ModelSpec['compute']) {
+  const file = loadModelSpec(modelDir(name));
+  // A half compute dtype as runtime/precision.ts sets it for CUDA (the graph builds on any machine).
+  const spec: ModelSpec = compute ? { ...file, compute } : file;
   const ivs = loreftOnEveryLayer(spec);
   const { graph } = buildReftGraph(spec, ivs, { recompute });
   const ifNode = graph.nodes.filter((n) => n.op === 'If').at(-1)!;
@@ -55,6 +57,26 @@ describe('kept activations', () => {
     assert.deepEqual(
       shapes.map((v) => `Shape(${v.producer!.inputs[0]})`),
       [],
+    );
+  });
+
+  it("in bfloat16 a block keeps its values in bfloat16: the norms' float32 inputs are recomputed", () => {
+    const { spec, kept } = keptValues('llama-bf16', false, 'bfloat16');
+    const d = spec.hiddenSize;
+    const perToken = kept.filter((v) => v.shape.includes('N') || v.shape.includes('T'));
+    const wide = perToken.filter((v) => v.shape.at(-1) === d || v.shape.at(-1) === spec.intermediateSize);
+    assert.deepEqual(
+      wide.filter((v) => v.dtype !== 'bfloat16').map(String),
+      [],
+      'nothing hidden- or MLP-sized in float32',
+    );
+    // The two norms' inputs per block and the final norm's; not the block outputs the interventions
+    // read a few rows of (a byte-blind cost once recomputed those rows from the whole block output).
+    const hidden = wide.filter((v) => v.shape.at(-1) === d);
+    assert.equal(
+      hidden.length,
+      2 * (spec.numLayers - 1) + 1,
+      hidden.map((v) => `${v.producer?.op} ${v}`).join('; '),
     );
   });
 
