@@ -11,7 +11,6 @@
 // Float forms write every weight (fp32 TinyLlama: 4.4 GB; fp32 Llama-3-8B: 32 GB, refused when the
 // disk is short). Values: uniform with standard deviation 0.02 (linear weights, embeddings), norms 1.
 
-import { randomFillSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SafetensorsDtype } from '../formats/safetensors.ts';
@@ -216,13 +215,41 @@ export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): 
   }
 }
 
+/**
+ * Uniform random bytes from a seed (xorshift128, ~0.5 s a GB here; the 8B shape's int4 codes are
+ * ~4 GB): the same seed gives the same codes, so two runs' losses compare.
+ */
+function seededBytes(seed: number): (out: Uint8Array) => void {
+  const init = mulberry32(seed);
+  const state = Uint32Array.from({ length: 4 }, () => init() * 2 ** 32);
+  state[0] ||= 1;
+  return (out) => {
+    // The state in locals for the loop (a closure's variables would be several times slower).
+    let [x, y, z, w] = state;
+    const words = out.byteOffset % 4 === 0 ? Math.floor(out.length / 4) : 0;
+    const u = new Uint32Array(out.buffer, out.byteOffset, words);
+    const draws = words + (out.length - 4 * words); // one per whole word, then one per tail byte
+    for (let i = 0; i < draws; i++) {
+      const t = x ^ (x << 11);
+      x = y;
+      y = z;
+      z = w;
+      w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
+      if (i < words) u[i] = w;
+      else out[4 * words + (i - words)] = w & 0xff;
+    }
+    state.set([x, y, z, w]);
+  };
+}
+
 /** Random codes and scales for a store's quantized slots (weights of standard deviation 0.02). */
 function randomCodes(scheme: QuantScheme, seed: number): (slot: TensorSlot, sink: TensorSink) => boolean {
   const rng = mulberry32(seed + 7);
+  const codes = seededBytes(seed + 11);
   return (slot, sink) => {
     const part = /\.(qweight|scales|qzeros)$/.exec(slot.name)?.[1];
     if (!part) return false;
-    if (part === 'qweight') streamFill(slot, sink, (p) => randomFillSync(p));
+    if (part === 'qweight') streamFill(slot, sink, codes);
     else if (part === 'qzeros') streamFill(slot, sink, (p) => p.fill(scheme.bits === 4 ? 0x88 : 0x80));
     else {
       // Uniform codes have standard deviation (2^bits)/√12 around the zero point; a ±10% jitter keeps
