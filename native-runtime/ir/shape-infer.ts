@@ -1,7 +1,9 @@
 // Static shape and dtype inference for the ops the engine emits. Dims stay symbolic where they are
 // ('B', 'T'); a result that cannot be known statically becomes '?'. The autodiff walker relies on
-// ranks and on literal 1s (broadcast dims), so those must be right; '?' elsewhere is harmless.
-// A builder call can override the inferred shape when it knows better (dynamic Reshape/Expand).
+// ranks and on literal 1s (broadcast dims), so those must be right; '?' elsewhere is harmless, but a
+// named dim must be the real one: passes/hoist-shapes.ts computes shapes from the names
+// (tests/training/symbolic-dims.test.ts checks them against runs). A builder call can override the
+// inferred shape when it knows better (dynamic Reshape/Expand); '?' where it does not.
 
 import { GraphError } from '../errors.ts';
 import type { DType } from './dtype.ts';
