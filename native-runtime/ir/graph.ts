@@ -1,7 +1,8 @@
 // The graph IR: Values (tensors flowing between nodes), Nodes (one ONNX op each) and Graphs.
 // Deliberately protobuf-free (serialization lives in formats/onnx.ts), like onnx-ir's _core.
 // A Value has at most one producer and knows its uses, which the autodiff walker and the passes need.
-// Shapes use numbers for static dims and strings for symbolic ones ('B', 'T'); '?' means unknown.
+// Shapes use numbers for static dims and strings for symbolic ones ('B', 'T'; forms in dims.ts);
+// '?' means unknown.
 
 import type { DType } from './dtype.ts';
 

@@ -11,7 +11,7 @@
 //
 // Rebuilt (the usual case): x's dims are numbers and symbols the graph inputs carry — B and T
 // (input_ids), S (attention_mask), P (past_key.i), Pj (iv{j}.loc) — or N = B·T, k*X and X+k
-// (ir/graph.ts; tests/ir/symbolic-dims.test.ts checks the names against real runs). The branch computes
+// (ir/dims.ts; tests/training/symbolic-dims.test.ts checks the names against real runs). The branch computes
 // the shape from Shape slices of the inputs, which live for the whole run anyway, so x is freed when the
 // forward is done with it whatever order ORT picks.
 // Moved (a dim is '?' or unknown): a Shape(x) in the defining graph, just before the node holding the
@@ -22,6 +22,7 @@
 // scores and probabilities kept ~2 of those T×T tensors per layer through the forward, which is why
 // rebuilding is tried first.
 
+import { parseDim } from '../ir/dims.ts';
 import { type Graph, Node, Value } from '../ir/graph.ts';
 import {
   allGraphs,
@@ -53,8 +54,7 @@ export function hoistShapes(graph: Graph): PassResult {
       // The root's inputs live for the whole run: their Shapes cost nothing where they are.
       if (!to || to === g || (to === graph && graph.inputs.includes(x))) continue;
       const range = shapeRange(n, x.rank);
-      const rebuilt = to === graph ? dims?.shape(x.shape.slice(...range)) : null;
-      let s = rebuilt ?? null;
+      let s = (to === graph && dims?.shape(x.shape.slice(...range))) || null;
       if (!s) {
         const key = `${x.id}:${range}`;
         s = hoisted.get(key) ?? null;
@@ -141,27 +141,25 @@ class DimsFromInputs {
     return this.#emit('Concat', pieces, { axis: { type: 'int', value: 0 } }, dims.length);
   }
 
-  /** One symbolic dim as an int64 [1]: an input's axis, B·T for N, or k*X / X+k of another. */
+  /** One symbolic dim as an int64 [1]: an input's axis, or made from others (ir/dims.ts). */
   #dim(d: string): Value | null {
     const made = this.#made.get(d);
     if (made) return made;
     const src = this.#sources.get(d);
-    const times = /^(\d+)\*(\w+)$/.exec(d);
-    const plus = /^(\w+)\+(\d+)$/.exec(d);
+    const form = parseDim(d);
     let v: Value | null = null;
     if (src) {
       const [x, a] = src;
       v = this.#emit('Shape', [x], { start: { type: 'int', value: a }, end: { type: 'int', value: a + 1 } });
-    } else if (d === 'N') {
-      const b = this.#dim('B');
-      const t = this.#dim('T');
-      v = b && t ? this.#emit('Mul', [b, t]) : null;
-    } else if (times) {
-      const x = this.#dim(times[2]);
-      v = x ? this.#emit('Mul', [this.#ints([Number(times[1])]), x]) : null;
-    } else if (plus) {
-      const x = this.#dim(plus[1]);
-      v = x ? this.#emit('Add', [x, this.#ints([Number(plus[2])])]) : null;
+    } else if (form?.kind === 'product') {
+      const [a, b] = form.of.map((name) => this.#dim(name));
+      v = a && b ? this.#emit('Mul', [a, b]) : null;
+    } else if (form?.kind === 'times') {
+      const x = this.#dim(form.of);
+      v = x ? this.#emit('Mul', [this.#ints([form.k]), x]) : null;
+    } else if (form?.kind === 'plus') {
+      const x = this.#dim(form.of);
+      v = x ? this.#emit('Add', [x, this.#ints([form.k])]) : null;
     }
     if (v) this.#made.set(d, v);
     return v;

@@ -11,6 +11,7 @@
 // hidden-sized value per norm and the T×T scores and probabilities, for every layer.
 // Same ops on the same inputs: the branch sees bit-identical values on every provider.
 
+import { dimValue } from '../ir/dims.ts';
 import { DTYPE_BYTES } from '../ir/dtype.ts';
 import { type Graph, Node, Value } from '../ir/graph.ts';
 import {
@@ -50,20 +51,14 @@ const CHEAP = new Set([
 
 /**
  * Bytes at batch 4 and 512 tokens: 'N' (the builders' name for the batch's rows) is B·T, 'g*T' g·T,
- * an intervention's positions ('Pj', 'Pj+1') a handful, any other symbol 512. Only the order matters:
- * which of two values is larger. In bytes, not elements: under half precision a norm's float32 input
- * is a Cast of the half residual, half its size.
+ * an intervention's positions ('Pj', 'Pj+1') a handful, any other symbol 512 (ir/dims.ts). Only the
+ * order matters: which of two values is larger. In bytes, not elements: under half precision a norm's
+ * float32 input is a Cast of the half residual, half its size.
  */
-function dimSize(d: number | string): number {
-  if (typeof d === 'number') return d;
-  if (d === 'B') return 4;
-  if (d === 'N') return 4 * 512;
-  if (/^P\d+(\+\d+)?$/.test(d)) return 8;
-  const times = /^(\d+)\*T$/.exec(d);
-  return times ? Number(times[1]) * 512 : 512;
-}
+const sizeAt = (name: string): number | undefined =>
+  name === 'B' ? 4 : name === 'T' ? 512 : /^P\d+$/.test(name) ? 8 : undefined;
 function sizeOf(v: Value): number {
-  return v.shape.reduce<number>((a, d) => a * dimSize(d), 1) * DTYPE_BYTES[v.dtype];
+  return v.shape.reduce<number>((a, d) => a * (dimValue(d, sizeAt) ?? 512), 1) * DTYPE_BYTES[v.dtype];
 }
 
 function recomputable(p: Node): boolean {

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { dimValue } from '../../native-runtime/ir/dims.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { outerScopeValues, subgraphsOf } from '../../native-runtime/passes/graph-utils.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
@@ -85,12 +86,7 @@ describe('kept activations', () => {
     const T = 64;
     const tokenDims: Record<string, number> = { B: 1, T, S: T, N: T };
     const values = (v: (typeof kept)[number]) =>
-      v.shape.reduce<number>(
-        (a, d) =>
-          a *
-          (typeof d === 'number' ? d : /^\d+\*T$/.test(d) ? Number.parseInt(d, 10) * T : (tokenDims[d] ?? 1)),
-        1,
-      );
+      v.shape.reduce<number>((a, d) => a * (dimValue(d, (name) => tokenDims[name]) ?? 1), 1);
     // Values whose size grows with the tokens (the per-token activations), per token and block.
     const perToken = kept.filter((v) =>
       v.shape.some((d) => d === 'N' || d === 'T' || d === 'S' || /\*T$/.test(String(d))),

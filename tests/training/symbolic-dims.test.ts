@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { dimValue } from '../../native-runtime/ir/dims.ts';
 import type { Dim, Value } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { createSession, runSession } from '../../native-runtime/runtime/session.ts';
@@ -18,23 +19,6 @@ import { loreftOnEveryLayer } from '../helpers/models.ts';
 const B = 2;
 const T = 5;
 
-/** The dims a name stands for in a run; null for names the run does not fix (data-dependent counts). */
-function dimValue(d: string, env: Record<string, number>): number | null {
-  if (d in env) return env[d];
-  if (d === 'N') return env.B * env.T;
-  const times = /^(\d+)\*(\w+)$/.exec(d);
-  if (times) {
-    const x = dimValue(times[2], env);
-    return x === null ? null : Number(times[1]) * x;
-  }
-  const plus = /^(\w+)\+(\d+)$/.exec(d);
-  if (plus) {
-    const x = dimValue(plus[1], env);
-    return x === null ? null : x + Number(plus[2]);
-  }
-  return null;
-}
-
 /** A feed for every graph input, its dims from env; ids, masks and positions that make sense. */
 function feeds(
   inputs: Value[],
@@ -44,7 +28,7 @@ function feeds(
 ): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const v of inputs) {
-    const dims = v.shape.map((d: Dim) => (typeof d === 'number' ? d : dimValue(d, env)!));
+    const dims = v.shape.map((d: Dim) => dimValue(d, (name) => env[name])!);
     const n = dims.reduce((a, x) => a * x, 1);
     const at = (i: number) => i % (dims.at(-1) ?? 1);
     if (v.dtype === 'bool')
@@ -106,7 +90,7 @@ describe('symbolic dims of the training graph', () => {
         for (const v of checked) {
           const real = out[v.name].dims;
           v.shape.forEach((d, i) => {
-            const want = typeof d === 'number' ? d : dimValue(d, env);
+            const want = dimValue(d, (name) => env[name]);
             if (want === null) return;
             if (typeof d === 'string') named.add(d);
             if (real[i] !== want) wrong.push(`${v} (${v.producer?.op}): axis ${i} is ${real[i]}`);
