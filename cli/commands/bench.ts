@@ -3,6 +3,7 @@
 // bench runs in a fresh process so peak RSS is its own. --json stays exactly one object on stdout
 // (external tools parse it); progress goes to stderr as a bar or lines, like every long command.
 
+import { cpus } from 'node:os';
 import {
   type BenchProgress,
   benchDecode,
@@ -19,6 +20,7 @@ import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/confi
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
+import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
@@ -120,7 +122,7 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
   ctx.print(
     r,
     () =>
-      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}`,
+      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}, ${r.threads || 'ORT default'} CPU threads`,
   );
   return 0;
 }
@@ -156,7 +158,10 @@ async function measure(
             ...(r.device === 'cuda' ? { tf32: process.env.NVIDIA_TF32_OVERRIDE !== '0' } : {}),
           }
         : {};
-    return show(ctx, what, { ...r, ...gpuFields, ...s.extra });
+    // The CPU and its thread count belong to every figure (ORT's CPU kernels run on those threads,
+    // and a GPU run's CPU ops too); 0 threads means ORT counted the cores itself.
+    const host = { cpu: cpus()[0]?.model ?? 'unknown', threads: intraOpThreads() };
+    return show(ctx, what, { ...r, ...gpuFields, ...s.extra, ...host });
   } finally {
     if (sampling) await sampler?.stop();
     s.dispose();

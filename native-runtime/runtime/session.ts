@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { OrtError } from '../errors.ts';
 import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
+import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
@@ -28,12 +29,6 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
 ort.env.logLevel = (process.env.REFT_STUDIO_ORT_LOG as typeof ort.env.logLevel) || 'fatal';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
-
-/** REFT_STUDIO_THREADS (the Settings page's "threads"), read per session; 0 lets ORT decide. */
-function defaultThreads(): number {
-  const n = Number(process.env.REFT_STUDIO_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : 0;
-}
 
 export interface SessionConfig {
   device?: DeviceChoice;
@@ -174,7 +169,7 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: cfg.intraOpThreads ?? defaultThreads(),
+      intraOpNumThreads: cfg.intraOpThreads ?? intraOpThreads(),
       interOpNumThreads: 1,
       executionMode: 'sequential',
       // See SessionConfig.memPattern.

@@ -2,7 +2,7 @@
 //   engine.device    the device a run or a generation uses when it does not name one ('auto', 'cuda', …;
 //                    unset = the CPU, the engine's own default)
 //   engine.threads   ONNX Runtime's intra-op threads for sessions created from now on (0 = automatic);
-//                    passed as REFT_STUDIO_THREADS, which runtime/session.ts reads per session
+//                    passed as REFT_STUDIO_THREADS, which runtime/cpu-threads.ts reads per session
 //   hub.token        the Hugging Face access token (a secret: settings/get never returns it)
 //   hub.cachePath    the Hugging Face cache folder (HF_HUB_CACHE)
 // The Hub code reads HF_TOKEN / HF_HUB_CACHE from the environment as huggingface_hub does, so a value
@@ -12,6 +12,7 @@
 import { cpus } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { automaticThreads } from '../../../native-runtime/runtime/cpu-threads.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { Library } from './library.ts';
@@ -44,9 +45,11 @@ export interface EnvironmentReport {
   /** How the data folder was chosen: REFT_STUDIO_HOME, or the OS default / --data-dir. */
   dataDirFromEnv: boolean;
   device: DeviceChoice;
-  /** 0 = ONNX Runtime decides (one per core). */
+  /** The setting; 0 = automatic. */
   threads: number;
   cpuCount: number;
+  /** What automatic gives on this computer (runtime/cpu-threads.ts), or null where ORT counts the cores. */
+  automaticThreads: number | null;
   hub: {
     /** Where the token comes from, if any: this studio's setting, the environment, or neither. */
     token: 'settings' | 'environment' | null;
@@ -100,6 +103,7 @@ export function environmentReport(lib: Library): EnvironmentReport {
     device: preferredDevice(lib) ?? 'cpu',
     threads: threadsSetting(lib),
     cpuCount: cpus().length,
+    automaticThreads: automaticThreads(),
     hub: {
       token: token ? 'settings' : envToken ? 'environment' : null,
       tokenHint: shown ? `…${shown.slice(-4)}` : null,

@@ -94,7 +94,7 @@
 //   adapters/rename   {id, name}                                    → AdapterRecord
 //   settings/get      {key?}                                        → all settings object, or the key's value (null if unset)
 //   settings/set      {key, value: JSON (null removes)}             → {key} (not for engine.*, hub.*)
-//   settings/environment {}                                         → EnvironmentReport {dataDir, device, threads, cpuCount,
+//   settings/environment {}                                         → EnvironmentReport {dataDir, device, threads, cpuCount, automaticThreads,
 //                                                                     hub: {token: 'settings'|'environment'|null, tokenHint, cachePath, …}}
 //   settings/environment-set {device?, threads?, hubToken?: string|null, hubCachePath?: string|null} → EnvironmentReport
 // Pushes: 'library/changed' {kind: 'models'|'datasets'|'runs'|'adapters'|'settings', id?, action}

@@ -1,0 +1,125 @@
+// The intra-op thread count: the cores read from a sysfs-shaped folder, and a real session's thread
+// pool sized to it (the thread count of this process, on Linux).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { GraphBuilder } from '../ir/builder.ts';
+import { automaticThreads, intraOpThreads, linuxCores, parseCpuList } from './cpu-threads.ts';
+import { createSession } from './session.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'cpu-threads-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A sysfs-shaped folder: cpu{n}/topology/{physical_package_id,core_id} for each [package, core]. */
+function machine(name: string, cpus: Array<[number, number] | null>, allowed: string, cpuMax?: string) {
+  const dir = join(root, name);
+  cpus.forEach((ids, n) => {
+    if (!ids) return; // offline: no topology folder
+    const topo = join(dir, 'sys', `cpu${n}`, 'topology');
+    mkdirSync(topo, { recursive: true });
+    writeFileSync(join(topo, 'physical_package_id'), `${ids[0]}\n`);
+    writeFileSync(join(topo, 'core_id'), `${ids[1]}\n`);
+  });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'status'), `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${allowed}\n`);
+  if (cpuMax !== undefined) writeFileSync(join(dir, 'cpu.max'), `${cpuMax}\n`);
+  return {
+    sysCpu: join(dir, 'sys'),
+    procStatus: join(dir, 'status'),
+    cgroupCpuMax: join(dir, 'cpu.max'),
+  };
+}
+
+describe('cpu threads', () => {
+  it('reads kernel CPU lists, and refuses malformed ones', () => {
+    assert.deepEqual(parseCpuList('0-3,8,10-11\n'), [0, 1, 2, 3, 8, 10, 11]);
+    assert.deepEqual(parseCpuList('5'), [5]);
+    assert.equal(parseCpuList('3-1'), null);
+    assert.equal(parseCpuList('0-x'), null);
+    assert.equal(parseCpuList(''), null);
+  });
+
+  it('counts cores, not hardware threads, among the CPUs the process may use', () => {
+    // Two cores with two hardware threads each (cpu0/cpu1 share core 0).
+    const smt: Array<[number, number]> = [
+      [0, 0],
+      [0, 0],
+      [0, 1],
+      [0, 1],
+    ];
+    assert.equal(linuxCores(machine('smt', smt, '0-3')), 2);
+    assert.equal(linuxCores(machine('pinned', smt, '0-1')), 1);
+    // The same core ids on two packages are different cores.
+    assert.equal(
+      linuxCores(
+        machine(
+          'two-sockets',
+          [
+            [0, 0],
+            [1, 0],
+          ],
+          '0-1',
+        ),
+      ),
+      2,
+    );
+    // An allowed CPU that is offline (no topology) does not count.
+    assert.equal(linuxCores(machine('offline', [[0, 0], null, [0, 2]], '0-2')), 2);
+  });
+
+  it("caps the count at a container's CPU quota, rounded up", () => {
+    const eight = Array.from({ length: 8 }, (_, i): [number, number] => [0, i]);
+    assert.equal(linuxCores(machine('quota-1.5', eight, '0-7', '150000 100000')), 2);
+    assert.equal(linuxCores(machine('quota-0.5', eight, '0-7', '50000 100000')), 1);
+    assert.equal(linuxCores(machine('no-quota', eight, '0-7', 'max 100000')), 8);
+    assert.equal(linuxCores(machine('no-cgroup-file', eight, '0-7')), 8);
+  });
+
+  it('says nothing (ORT counts) when the files are missing or malformed', () => {
+    assert.equal(linuxCores({ sysCpu: join(root, 'none'), procStatus: join(root, 'none', 'status') }), null);
+    assert.equal(linuxCores(machine('bad-list', [[0, 0]], 'zero')), null);
+    assert.equal(linuxCores(machine('no-topology', [null, null], '0-1')), null);
+  });
+
+  it('REFT_STUDIO_THREADS overrides the count; 0 or junk does not', () => {
+    const saved = process.env.REFT_STUDIO_THREADS;
+    try {
+      process.env.REFT_STUDIO_THREADS = '3';
+      assert.equal(intraOpThreads(), 3);
+      for (const v of ['0', 'two', '1.5']) {
+        process.env.REFT_STUDIO_THREADS = v;
+        assert.equal(intraOpThreads(), automaticThreads() ?? 0, v);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.REFT_STUDIO_THREADS;
+      else process.env.REFT_STUDIO_THREADS = saved;
+    }
+  });
+
+  it("a session's CPU kernels get one thread per core of this machine", {
+    skip: process.platform !== 'linux' && 'counts threads through /proc',
+  }, async () => {
+    const saved = process.env.REFT_STUDIO_THREADS;
+    delete process.env.REFT_STUDIO_THREADS;
+    try {
+      const expected = automaticThreads();
+      assert.ok(expected !== null && expected >= 1 && expected <= availableParallelism());
+      const threads = () => readdirSync('/proc/self/task').length;
+      const b = new GraphBuilder('threads');
+      b.output(b.op('Identity', [b.input('x', 'float32', [1])]), 'y');
+      // ORT's process-wide start-up (its own threads, if any) before counting.
+      const first = await createSession(b.graph, { intraOpThreads: 1 });
+      const before = threads();
+      const s = await createSession(b.graph);
+      // The calling thread is one of the pool's: a pool of n starts n − 1 threads.
+      assert.equal(threads() - before, expected - 1);
+      await s.session.release();
+      await first.session.release();
+    } finally {
+      if (saved !== undefined) process.env.REFT_STUDIO_THREADS = saved;
+    }
+  });
+});
