@@ -2,8 +2,8 @@
 // the residual stream between layers) instead of keeping the layer's activations from the forward.
 // Recomputing costs one more forward pass of the intervened layers per step (+25–50% step time measured
 // on the TinyLlama shape) and keeps one layer's activations at a time instead of all of them: the
-// TinyLlama shape in float32 at 4 × 512 peaks at 8.7 GB RSS keeping them, 5.9 GB replaying (36.4 vs
-// 25.9 tok/s). So it is chosen only where keeping them would take a large share of the memory.
+// TinyLlama shape in float32 at 4 × 512 peaks at 8.7 GB RSS keeping them, 5.9 GB replaying (61.3 vs
+// 48.2 tok/s on 2 cores). So it is chosen only where keeping them would take a large share of the memory.
 
 import { totalmem } from 'node:os';
 import type { ModelSpec } from '../models/config.ts';
