@@ -1,8 +1,16 @@
 // `reft-studio devices`: GPUs, drivers and every ONNX Runtime execution provider with its state and,
 // when it cannot run here, why (native-runtime/runtime/devices.ts does the work).
 
+import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import { type Command, table } from '../command.ts';
+
+const THREADS_FROM: Record<ThreadChoice['from'], (n: number) => string> = {
+  REFT_STUDIO_THREADS: (n) =>
+    `${n} thread${n === 1 ? '' : 's'} (REFT_STUDIO_THREADS, the Settings page's CPU threads)`,
+  cores: (n) => `${n} thread${n === 1 ? '' : 's'}, one per core`,
+  onnxruntime: () => 'one thread per core as ONNX Runtime counts them',
+};
 
 export const devicesCommand: Command = {
   name: 'devices',
@@ -13,7 +21,9 @@ export const devicesCommand: Command = {
     const r = await detectDevices({ dataDir: ctx.dataDir });
     ctx.print({ ...r }, () => {
       const lines: string[] = [];
+      const { cpu } = r;
       lines.push(
+        `CPU: ${cpu.model ?? 'unknown'}, ${cpu.logicalCpus} logical CPUs; ONNX Runtime's CPU kernels run on ${THREADS_FROM[cpu.from](cpu.threads)}`,
         r.nvidia.gpus.length
           ? r.nvidia.gpus
               .map(

@@ -80,10 +80,23 @@ export function automaticThreads(): number | null {
   return cores === null ? null : Math.min(cores, availableParallelism());
 }
 
+/** Where a session's thread count comes from: the setting, the cores counted here, or ORT (0). */
+export interface ThreadChoice {
+  threads: number;
+  from: 'REFT_STUDIO_THREADS' | 'cores' | 'onnxruntime';
+}
+
+export function threadChoice(): ThreadChoice {
+  const set = threadsFromEnv();
+  if (set !== null) return { threads: set, from: 'REFT_STUDIO_THREADS' };
+  const auto = automaticThreads();
+  return auto === null ? { threads: 0, from: 'onnxruntime' } : { threads: auto, from: 'cores' };
+}
+
 /**
  * The intra-op thread count a new session gets: REFT_STUDIO_THREADS, else automaticThreads(), else 0
  * (ORT counts). Read per session: Settings apply to models loaded from then on.
  */
 export function intraOpThreads(): number {
-  return threadsFromEnv() ?? automaticThreads() ?? 0;
+  return threadChoice().threads;
 }

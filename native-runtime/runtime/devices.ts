@@ -12,6 +12,8 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { type ThreadChoice, threadChoice } from './cpu-threads.ts';
 import {
   engineEnv,
   LAUNCH_MARKER,
@@ -45,6 +47,8 @@ export interface DevicesReport {
   ortVersion: string;
   /** The libonnxruntime.so.1 the engine loaded: this process, or in the studio its engine processes (null off Linux). */
   ortLibrary: string | null;
+  /** The processor, its logical CPUs, and the threads each session's CPU kernels get (0: ORT counts). */
+  cpu: { model: string | null; logicalCpus: number } & ThreadChoice;
   nvidia: NvidiaInfo;
   vulkan: VulkanInfo;
   /** GPUs the kernel exposes as render nodes (any vendor), e.g. ["renderD128 (0x10de)"]. */
@@ -205,6 +209,7 @@ export async function detectDevices(o: DetectOptions): Promise<DevicesReport> {
     arch: process.arch,
     ortVersion: ortPackage().version,
     ortLibrary: loadedOrtLibrary(),
+    cpu: { model: cpus()[0]?.model ?? null, logicalCpus: cpus().length, ...threadChoice() },
     nvidia,
     vulkan,
     renderNodes: nodes,

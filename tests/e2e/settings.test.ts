@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { automaticThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -45,6 +46,13 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     const device = page.getByLabel('Device', { exact: true });
     await device.locator('option', { hasText: /^Automatic \(now: / }).waitFor({ state: 'attached' });
     assert.equal(await device.inputValue(), 'cpu');
+    // What automatic means on this computer (runtime/cpu-threads.ts, the same machine as the server).
+    const auto = automaticThreads();
+    await page
+      .getByText(
+        auto ? `0 = automatic: ${auto} here, one per core` : '0 = automatic: one per core, as ONNX Runtime',
+      )
+      .waitFor();
     await page.getByLabel('CPU threads').fill('2');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Engine settings saved.', { exact: false }).waitFor();

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
+import { threadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
 import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
@@ -183,6 +184,9 @@ test('reft-studio devices --json: one object, every provider with a state and a 
   if (webgpu.state === 'available') assert.equal(typeof webgpu.half, 'boolean');
   assert.equal(d.cudaPack, null);
   assert.ok(['cpu', 'cuda', 'webgpu'].includes(d.auto));
+  // The CPU's thread count for sessions, as runtime/cpu-threads.ts chooses it (the same environment).
+  assert.deepEqual({ threads: d.cpu.threads, from: d.cpu.from }, threadChoice());
+  assert.ok(d.cpu.logicalCpus >= 1);
   // Human form: a table with one row per provider.
   const h = spawnSync(process.execPath, [join(ROOT, 'bin/reft-studio.js'), 'devices', '--data-dir', tmp], {
     encoding: 'utf8',
@@ -191,6 +195,7 @@ test('reft-studio devices --json: one object, every provider with a state and a 
   assert.equal(h.status, 0, h.stderr);
   assert.match(h.stdout, /PROVIDER\s+STATE\s+WHY/);
   assert.match(h.stdout, /--device auto runs on: /);
+  assert.match(h.stdout, /^CPU: .*, \d+ logical CPUs; ONNX Runtime's CPU kernels run on /m);
   if (webgpu.state === 'available') assert.match(h.stdout, /webgpu\s+available.*, (fp16|fp32 only)/);
 });
 
