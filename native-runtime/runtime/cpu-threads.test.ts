@@ -13,15 +13,18 @@ import { createSession } from './session.ts';
 const root = mkdtempSync(join(tmpdir(), 'cpu-threads-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** A sysfs-shaped folder: cpu{n}/topology/{physical_package_id,core_id} for each [package, core]. */
-function machine(name: string, cpus: Array<[number, number] | null>, allowed: string, cpuMax?: string) {
+/**
+ * A sysfs-shaped folder: cpu{n}/topology/{core_cpus_list or thread_siblings_list} for each CPU, the
+ * CPUs sharing its core (null: offline, no topology folder).
+ */
+function machine(name: string, cpus: Array<string | null>, allowed: string, cpuMax?: string) {
   const dir = join(root, name);
-  cpus.forEach((ids, n) => {
-    if (!ids) return; // offline: no topology folder
+  cpus.forEach((siblings, n) => {
+    if (siblings === null) return;
     const topo = join(dir, 'sys', `cpu${n}`, 'topology');
     mkdirSync(topo, { recursive: true });
-    writeFileSync(join(topo, 'physical_package_id'), `${ids[0]}\n`);
-    writeFileSync(join(topo, 'core_id'), `${ids[1]}\n`);
+    // Kernels before 5.7 have only the older name.
+    writeFileSync(join(topo, n % 2 ? 'thread_siblings_list' : 'core_cpus_list'), `${siblings}\n`);
   });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'status'), `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${allowed}\n`);
@@ -43,35 +46,19 @@ describe('cpu threads', () => {
   });
 
   it('counts cores, not hardware threads, among the CPUs the process may use', () => {
-    // Two cores with two hardware threads each (cpu0/cpu1 share core 0).
-    const smt: Array<[number, number]> = [
-      [0, 0],
-      [0, 0],
-      [0, 1],
-      [0, 1],
-    ];
+    // Two cores with two hardware threads each (cpu0/cpu1 share a core, cpu2/cpu3 the other).
+    const smt = ['0-1', '0-1', '2-3', '2-3'];
     assert.equal(linuxCores(machine('smt', smt, '0-3')), 2);
     assert.equal(linuxCores(machine('pinned', smt, '0-1')), 1);
-    // The same core ids on two packages are different cores.
-    assert.equal(
-      linuxCores(
-        machine(
-          'two-sockets',
-          [
-            [0, 0],
-            [1, 0],
-          ],
-          '0-1',
-        ),
-      ),
-      2,
-    );
+    // Interleaved numbering (cpu0 and cpu2 one core) and one thread per core.
+    assert.equal(linuxCores(machine('interleaved', ['0,2', '1,3', '0,2', '1,3'], '0-3')), 2);
+    assert.equal(linuxCores(machine('no-smt', ['0', '1', '2'], '0-2')), 3);
     // An allowed CPU that is offline (no topology) does not count.
-    assert.equal(linuxCores(machine('offline', [[0, 0], null, [0, 2]], '0-2')), 2);
+    assert.equal(linuxCores(machine('offline', ['0', null, '2'], '0-2')), 2);
   });
 
   it("caps the count at a container's CPU quota, rounded up", () => {
-    const eight = Array.from({ length: 8 }, (_, i): [number, number] => [0, i]);
+    const eight = Array.from({ length: 8 }, (_, i) => String(i));
     assert.equal(linuxCores(machine('quota-1.5', eight, '0-7', '150000 100000')), 2);
     assert.equal(linuxCores(machine('quota-0.5', eight, '0-7', '50000 100000')), 1);
     assert.equal(linuxCores(machine('no-quota', eight, '0-7', 'max 100000')), 8);
@@ -80,7 +67,7 @@ describe('cpu threads', () => {
 
   it('says nothing (ORT counts) when the files are missing or malformed', () => {
     assert.equal(linuxCores({ sysCpu: join(root, 'none'), procStatus: join(root, 'none', 'status') }), null);
-    assert.equal(linuxCores(machine('bad-list', [[0, 0]], 'zero')), null);
+    assert.equal(linuxCores(machine('bad-list', ['0'], 'zero')), null);
     assert.equal(linuxCores(machine('no-topology', [null, null], '0-1')), null);
   });
 

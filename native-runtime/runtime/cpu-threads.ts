@@ -42,8 +42,10 @@ function read(path: string): string | null {
 }
 
 /**
- * Physical cores among the CPUs this process may run on (distinct package and core ids in sysfs),
- * capped by a cgroup v2 CPU quota rounded up; null where the files are missing or unreadable.
+ * Physical cores among the CPUs this process may run on, capped by a cgroup v2 CPU quota rounded up;
+ * null where the files are missing or unreadable. A core is the set of CPUs that are its hardware
+ * threads (topology/core_cpus_list, thread_siblings_list on kernels before 5.7): package and core ids
+ * alone repeat across an ARM chip's clusters on some kernels.
  */
 export function linuxCores(files: CpuFiles = {}): number | null {
   const sysCpu = files.sysCpu ?? '/sys/devices/system/cpu';
@@ -53,11 +55,10 @@ export function linuxCores(files: CpuFiles = {}): number | null {
   if (!cpus?.length) return null;
   const cores = new Set<string>();
   for (const c of cpus) {
-    const core = read(`${sysCpu}/cpu${c}/topology/core_id`);
-    const pkg = read(`${sysCpu}/cpu${c}/topology/physical_package_id`);
+    const topology = `${sysCpu}/cpu${c}/topology`;
+    const siblings = read(`${topology}/core_cpus_list`) ?? read(`${topology}/thread_siblings_list`);
     // An allowed CPU that is offline has no topology folder: it runs nothing.
-    if (core === null || pkg === null) continue;
-    cores.add(`${pkg.trim()}/${core.trim()}`);
+    if (siblings !== null) cores.add(siblings.trim());
   }
   if (cores.size === 0) return null;
   const max = read(files.cgroupCpuMax ?? '/sys/fs/cgroup/cpu.max')
