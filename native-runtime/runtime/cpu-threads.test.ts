@@ -7,7 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { GraphBuilder } from '../ir/builder.ts';
-import { automaticThreads, intraOpThreads, linuxCores, parseCpuList } from './cpu-threads.ts';
+import { automaticThreads, cpuQuota, intraOpThreads, linuxCores, parseCpuList } from './cpu-threads.ts';
 import { createSession } from './session.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cpu-threads-'));
@@ -17,7 +17,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
  * A sysfs-shaped folder: cpu{n}/topology/{core_cpus_list or thread_siblings_list} for each CPU, the
  * CPUs sharing its core (null: offline, no topology folder).
  */
-function machine(name: string, cpus: Array<string | null>, allowed: string, cpuMax?: string) {
+function machine(name: string, cpus: Array<string | null>, allowed: string) {
   const dir = join(root, name);
   cpus.forEach((siblings, n) => {
     if (siblings === null) return;
@@ -28,12 +28,19 @@ function machine(name: string, cpus: Array<string | null>, allowed: string, cpuM
   });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'status'), `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${allowed}\n`);
-  if (cpuMax !== undefined) writeFileSync(join(dir, 'cpu.max'), `${cpuMax}\n`);
-  return {
-    sysCpu: join(dir, 'sys'),
-    procStatus: join(dir, 'status'),
-    cgroupCpuMax: join(dir, 'cpu.max'),
-  };
+  return { sysCpu: join(dir, 'sys'), procStatus: join(dir, 'status'), procCgroup: join(dir, 'none') };
+}
+
+/** A cgroup tree: /proc/self/cgroup's lines and files under the cgroup root (path → content). */
+function cgroups(name: string, self: string, tree: Record<string, string>) {
+  const dir = join(root, name);
+  for (const [path, text] of Object.entries(tree)) {
+    mkdirSync(join(dir, 'fs', path, '..'), { recursive: true });
+    writeFileSync(join(dir, 'fs', path), `${text}\n`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cgroup'), self);
+  return { procCgroup: join(dir, 'cgroup'), cgroupRoot: join(dir, 'fs') };
 }
 
 describe('cpu threads', () => {
@@ -57,12 +64,40 @@ describe('cpu threads', () => {
     assert.equal(linuxCores(machine('offline', ['0', null, '2'], '0-2')), 2);
   });
 
-  it("caps the count at a container's CPU quota, rounded up", () => {
-    const eight = Array.from({ length: 8 }, (_, i) => String(i));
-    assert.equal(linuxCores(machine('quota-1.5', eight, '0-7', '150000 100000')), 2);
-    assert.equal(linuxCores(machine('quota-0.5', eight, '0-7', '50000 100000')), 1);
-    assert.equal(linuxCores(machine('no-quota', eight, '0-7', 'max 100000')), 8);
-    assert.equal(linuxCores(machine('no-cgroup-file', eight, '0-7')), 8);
+  it("caps the count at a container's CPU quota, rounded up: cgroup v2 and v1, the tightest level", () => {
+    const eight = machine(
+      'eight',
+      Array.from({ length: 8 }, (_, i) => String(i)),
+      '0-7',
+    );
+    const v2 = (name: string, tree: Record<string, string>) =>
+      linuxCores({ ...eight, ...cgroups(name, '0::/docker/abc\n', tree) });
+    assert.equal(v2('v2-1.5', { 'docker/abc/cpu.max': '150000 100000' }), 2);
+    assert.equal(v2('v2-0.5', { 'docker/abc/cpu.max': '50000 100000' }), 1);
+    assert.equal(v2('v2-none', { 'docker/abc/cpu.max': 'max 100000' }), 8);
+    // A parent's limit applies to everything under it; the tighter one wins.
+    assert.equal(
+      v2('v2-parent', { 'docker/cpu.max': '300000 100000', 'docker/abc/cpu.max': 'max 100000' }),
+      3,
+    );
+    assert.equal(
+      v2('v2-both', { 'docker/cpu.max': '300000 100000', 'docker/abc/cpu.max': '200000 100000' }),
+      2,
+    );
+    // A container with its own cgroup namespace sees itself at the root.
+    assert.equal(linuxCores({ ...eight, ...cgroups('v2-ns', '0::/\n', { 'cpu.max': '400000 100000' }) }), 4);
+    const v1 = (name: string, tree: Record<string, string>) =>
+      linuxCores({ ...eight, ...cgroups(name, '4:memory:/x\n3:cpu,cpuacct:/x\n0::/\n', tree) });
+    assert.equal(
+      v1('v1-2', { 'cpu,cpuacct/x/cpu.cfs_quota_us': '200000', 'cpu,cpuacct/x/cpu.cfs_period_us': '100000' }),
+      2,
+    );
+    assert.equal(
+      v1('v1-none', { 'cpu,cpuacct/x/cpu.cfs_quota_us': '-1', 'cpu,cpuacct/x/cpu.cfs_period_us': '100000' }),
+      8,
+    );
+    assert.equal(v1('v1-no-files', {}), 8);
+    assert.equal(cpuQuota(cgroups('quota-value', '0::/a\n', { 'a/cpu.max': '250000 100000' })), 2.5);
   });
 
   it('says nothing (ORT counts) when the files are missing or malformed', () => {

@@ -3,7 +3,7 @@
 // on a 2-core AMD EPYC VM (the kernel: 2 cores, 1 thread each) it counts one core and runs every
 // graph on one thread, half the speed (TinyLlama-shaped training 37.8 → 76.1 tok/s with 2 threads,
 // measured one after the other). On Linux we count the cores the kernel reports for the CPUs this
-// process may run on, capped by the container's CPU quota; elsewhere ORT's own count stands.
+// process may run on, capped by the container's CPU quota (cgroup v2 or v1); elsewhere ORT's own count stands.
 // REFT_STUDIO_THREADS (the Settings page's "threads") overrides both.
 
 import { readFileSync } from 'node:fs';
@@ -15,8 +15,10 @@ export interface CpuFiles {
   sysCpu?: string;
   /** Default /proc/self/status. */
   procStatus?: string;
-  /** Default /sys/fs/cgroup/cpu.max (cgroup v2). */
-  cgroupCpuMax?: string;
+  /** Default /proc/self/cgroup. */
+  procCgroup?: string;
+  /** Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
 }
 
 /** "0-3,8,10-11" (a kernel CPU list) → [0, 1, 2, 3, 8, 10, 11]; null if malformed. */
@@ -42,7 +44,7 @@ function read(path: string): string | null {
 }
 
 /**
- * Physical cores among the CPUs this process may run on, capped by a cgroup v2 CPU quota rounded up;
+ * Physical cores among the CPUs this process may run on, capped by the cgroup's CPU quota rounded up;
  * null where the files are missing or unreadable. A core is the set of CPUs that are its hardware
  * threads (topology/core_cpus_list, thread_siblings_list on kernels before 5.7): package and core ids
  * alone repeat across an ARM chip's clusters on some kernels.
@@ -61,11 +63,46 @@ export function linuxCores(files: CpuFiles = {}): number | null {
     if (siblings !== null) cores.add(siblings.trim());
   }
   if (cores.size === 0) return null;
-  const max = read(files.cgroupCpuMax ?? '/sys/fs/cgroup/cpu.max')
-    ?.trim()
-    .split(/\s+/);
-  const quota = max && max[0] !== 'max' ? Number(max[0]) / Number(max[1]) : Number.NaN;
-  return Number.isFinite(quota) && quota > 0 ? Math.min(cores.size, Math.ceil(quota)) : cores.size;
+  const quota = cpuQuota(files);
+  return quota === null ? cores.size : Math.min(cores.size, Math.ceil(quota));
+}
+
+/** "a/b/c" → ["a/b/c", "a/b", "a", ""]: a cgroup and the ones above it, whose limits apply too. */
+function selfAndParents(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.map((_, i) => parts.slice(0, parts.length - i).join('/')).concat('');
+}
+
+/**
+ * The CPU time this process's cgroup and those above it allow, in CPUs (a container's `--cpus`), or
+ * null without a limit: cgroup v2's cpu.max ("max 100000" or "150000 100000"), v1's
+ * cpu.cfs_quota_us / cpu.cfs_period_us (quota -1: none).
+ */
+export function cpuQuota(files: CpuFiles = {}): number | null {
+  const root = files.cgroupRoot ?? '/sys/fs/cgroup';
+  const limits: number[] = [];
+  for (const line of (read(files.procCgroup ?? '/proc/self/cgroup') ?? '').split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const v2 = m[1] === '';
+    const v1 = m[1].split(',').find((c) => c === 'cpu');
+    if (!v2 && !v1) continue;
+    for (const dir of selfAndParents(m[2])) {
+      if (v2) {
+        const [q, period] = (read(`${root}/${dir}/cpu.max`) ?? 'max').trim().split(/\s+/);
+        if (q !== 'max') limits.push(Number(q) / Number(period));
+      } else {
+        // v1's cpu controller is mounted as cpu or cpu,cpuacct.
+        for (const mount of ['cpu', 'cpu,cpuacct']) {
+          const q = Number(read(`${root}/${mount}/${dir}/cpu.cfs_quota_us`));
+          const period = Number(read(`${root}/${mount}/${dir}/cpu.cfs_period_us`));
+          if (q > 0 && period > 0) limits.push(q / period);
+        }
+      }
+    }
+  }
+  const ok = limits.filter((x) => Number.isFinite(x) && x > 0);
+  return ok.length ? Math.min(...ok) : null;
 }
 
 /** REFT_STUDIO_THREADS when set to a whole number ≥ 1, else null. */
