@@ -80,6 +80,8 @@ export interface GenerateToken {
 export interface CacheChange {
   cacheDir: string;
   added: string[];
+  /** Snapshots seen before whose files changed (the weights linked after config.json). */
+  changed: string[];
   removed: string[];
 }
 

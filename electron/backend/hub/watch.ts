@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import type { BackendEvents } from '../events.ts';
 import { hubCacheDir, repoIdOfFolder } from './cache.ts';
 
-/** Complete-looking snapshot folders (config.json present) in a cache, as a sorted list. */
-function snapshotKeys(cacheDir: string): string[] {
-  const out: string[] = [];
+/**
+ * Complete-looking snapshot folders (config.json present) in a cache, each with the names of its
+ * files: a download links config.json first and the weights minutes later, and the page must hear
+ * of both (a scan between them says "no weights").
+ */
+function snapshots(cacheDir: string): Map<string, string> {
+  const out = new Map<string, string>();
   let repos: string[];
   try {
     repos = readdirSync(cacheDir);
@@ -22,11 +26,13 @@ function snapshotKeys(cacheDir: string): string[] {
     if (!repoIdOfFolder(name)) continue;
     const snaps = join(cacheDir, name, 'snapshots');
     try {
-      for (const c of readdirSync(snaps))
-        if (existsSync(join(snaps, c, 'config.json'))) out.push(join(snaps, c));
+      for (const c of readdirSync(snaps)) {
+        const snap = join(snaps, c);
+        if (existsSync(join(snap, 'config.json'))) out.set(snap, readdirSync(snap).sort().join('\n'));
+      }
     } catch {}
   }
-  return out.sort();
+  return out;
 }
 
 export interface CacheWatcher {
@@ -41,13 +47,15 @@ export function watchHubCache(
   opts: { cacheDir?: string; intervalMs?: number } = {},
 ): CacheWatcher {
   const cacheDir = opts.cacheDir ?? hubCacheDir();
-  let known = new Set(snapshotKeys(cacheDir));
+  let known = snapshots(cacheDir);
   const check = (): string[] => {
-    const now = snapshotKeys(cacheDir);
-    const added = now.filter((k) => !known.has(k));
-    const removed = [...known].filter((k) => !now.includes(k));
-    known = new Set(now);
-    if (added.length || removed.length) events.emit('models/cache-changed', { cacheDir, added, removed });
+    const now = snapshots(cacheDir);
+    const added = [...now.keys()].filter((k) => !known.has(k)).sort();
+    const changed = [...now].filter(([k, files]) => known.has(k) && known.get(k) !== files).map(([k]) => k);
+    const removed = [...known.keys()].filter((k) => !now.has(k)).sort();
+    known = now;
+    if (added.length || changed.length || removed.length)
+      events.emit('models/cache-changed', { cacheDir, added, changed: changed.sort(), removed });
     return added;
   };
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_CACHE_POLL_MS) || 5000);

@@ -106,7 +106,7 @@
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 //         'runtime/progress' RuntimeProgress {name, state: running|done|failed, phase, bytes, total, error?}
-//         'models/cache-changed' {cacheDir, added, removed}: snapshot folders that appeared in / left the HF cache
+//         'models/cache-changed' {cacheDir, added, changed, removed}: snapshot folders that appeared in, changed files in, or left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
 import type { DatasetsHandlers } from '../handlers/datasets.ts';

@@ -1,0 +1,51 @@
+// The Hugging Face cache watcher (electron/backend/hub/watch.ts): a download links config.json first
+// and the weights later, so the snapshot is pushed as added, then as changed once its weights are
+// there — a scan between the two says the snapshot cannot be used, the one after it that it can.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BackendEvents, type CacheChange } from '../../electron/backend/events.ts';
+import { scanForModels } from '../../electron/backend/hub/scan.ts';
+import { watchHubCache } from '../../electron/backend/hub/watch.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { writeCacheSnapshot } from './helpers.ts';
+
+test('a snapshot is pushed when it appears, again when its weights arrive, and when it goes', () => {
+  const cache = tempDir('reft-watch-');
+  const events = new BackendEvents();
+  const pushes: CacheChange[] = [];
+  events.onAny((topic, data) => {
+    if (topic === 'models/cache-changed') pushes.push(data as CacheChange);
+  });
+  const watcher = watchHubCache(events, { cacheDir: cache, intervalMs: 3_600_000 });
+  try {
+    const files: Record<string, Buffer> = {};
+    for (const f of readdirSync(modelDir('llama'))) files[f] = readFileSync(join(modelDir('llama'), f));
+    const configOnly = { 'config.json': files['config.json'] };
+    const snap = writeCacheSnapshot(cache, 'other/llama', configOnly);
+
+    assert.deepEqual(watcher.check(), [snap]);
+    assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [snap], changed: [], removed: [] });
+    const early = scanForModels(cache).models.find((m) => m.name === 'other/llama');
+    assert.equal(early?.supported, false, 'config.json alone is not a usable model');
+
+    const { 'config.json': _, ...rest } = files;
+    writeCacheSnapshot(cache, 'other/llama', rest, { commit: snap.split('/').at(-1) });
+    assert.deepEqual(watcher.check(), []);
+    assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [], changed: [snap], removed: [] });
+    assert.equal(scanForModels(cache).models.find((m) => m.name === 'other/llama')?.supported, true);
+
+    const count = pushes.length;
+    watcher.check();
+    assert.equal(pushes.length, count, 'nothing new, nothing pushed');
+
+    rmSync(join(cache, 'models--other--llama'), { recursive: true });
+    watcher.check();
+    assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [], changed: [], removed: [snap] });
+  } finally {
+    watcher.stop();
+  }
+});
