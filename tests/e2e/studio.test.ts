@@ -36,6 +36,11 @@ const sections = [
 
 /** Picks the demo dataset in the Train wizard (its label ends with the row count). */
 async function selectDemoDataset(page: Page): Promise<void> {
+  // The list fills in after the page opens: wait for the option (evaluateAll does not wait).
+  await page
+    .locator('#train-dataset option', { hasText: DEMO_DATASET })
+    .first()
+    .waitFor({ state: 'attached' });
   const index = await page
     .locator('#train-dataset option')
     .evaluateAll((opts, name) => opts.findIndex((o) => (o.textContent ?? '').startsWith(name)), DEMO_DATASET);
