@@ -85,7 +85,7 @@ export function cpuQuota(files: CpuFiles = {}): number | null {
     const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
     if (!m) continue;
     const v2 = m[1] === '';
-    const v1 = m[1].split(',').find((c) => c === 'cpu');
+    const v1 = m[1].split(',').includes('cpu');
     if (!v2 && !v1) continue;
     for (const dir of selfAndParents(m[2])) {
       if (v2) {
