@@ -5,10 +5,10 @@ import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import { type Command, table } from '../command.ts';
 
+const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
 const THREADS_FROM: Record<ThreadChoice['from'], (n: number) => string> = {
-  REFT_STUDIO_THREADS: (n) =>
-    `${n} thread${n === 1 ? '' : 's'} (REFT_STUDIO_THREADS, the Settings page's CPU threads)`,
-  cores: (n) => `${n} thread${n === 1 ? '' : 's'}, one per core`,
+  REFT_STUDIO_THREADS: (n) => `${threads(n)} (REFT_STUDIO_THREADS, the Settings page's CPU threads)`,
+  cores: (n) => `${threads(n)}, one per core`,
   onnxruntime: () => 'one thread per core as ONNX Runtime counts them',
 };
 

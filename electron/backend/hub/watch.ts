@@ -51,11 +51,14 @@ export function watchHubCache(
   const check = (): string[] => {
     const now = snapshots(cacheDir);
     const added = [...now.keys()].filter((k) => !known.has(k)).sort();
-    const changed = [...now].filter(([k, files]) => known.has(k) && known.get(k) !== files).map(([k]) => k);
+    const changed = [...now]
+      .filter(([k, files]) => known.has(k) && known.get(k) !== files)
+      .map(([k]) => k)
+      .sort();
     const removed = [...known.keys()].filter((k) => !now.has(k)).sort();
     known = now;
     if (added.length || changed.length || removed.length)
-      events.emit('models/cache-changed', { cacheDir, added, changed: changed.sort(), removed });
+      events.emit('models/cache-changed', { cacheDir, added, changed, removed });
     return added;
   };
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_CACHE_POLL_MS) || 5000);
