@@ -91,22 +91,59 @@ export interface SyntheticModel {
 
 const STD = 0.02;
 
-/** Fills `out` with uniform values of standard deviation `std` in `dtype`. */
-function fillRandom(out: Uint8Array, dtype: SafetensorsDtype, std: number, rng: () => number): void {
+/**
+ * A filler of uniform values of standard deviation `std` in `dtype`, from a seeded xorshift128
+ * stream: float32 scales each 32-bit draw; the half types take two values from each draw, looking
+ * each 16-bit half up in a table of 32,768 magnitudes and keeping its top bit as the sign: 1.1 s a
+ * GB of bf16 here against 5.5 with a float draw per value (the 8B shape's 16 GB are written on the
+ * GPU machine's clock).
+ */
+function uniformFiller(std: number, seed: number): (out: Uint8Array, dtype: SafetensorsDtype) => void {
   const a = std * Math.sqrt(3);
-  if (dtype === 'F32') {
-    const f = new Float32Array(out.buffer, out.byteOffset, out.byteLength / 4);
-    for (let i = 0; i < f.length; i++) f[i] = (2 * rng() - 1) * a;
-    return;
-  }
-  const u = new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
-  const one = new Float32Array(1);
-  const bits = new Uint32Array(one.buffer);
-  for (let i = 0; i < u.length; i++) {
-    one[0] = (2 * rng() - 1) * a;
-    if (dtype === 'BF16') u[i] = bits[0] >>> 16;
-    else u[i] = toHalf(one[0]);
-  }
+  const state = xorshiftState(seed);
+  const tables = new Map<SafetensorsDtype, Uint16Array>();
+  const table = (dtype: SafetensorsDtype): Uint16Array => {
+    let t = tables.get(dtype);
+    if (!t) {
+      t = new Uint16Array(0x8000);
+      const one = new Float32Array(1);
+      const bits = new Uint32Array(one.buffer);
+      for (let i = 0; i < t.length; i++) {
+        one[0] = ((i + 0.5) / t.length) * a;
+        t[i] = dtype === 'BF16' ? bits[0] >>> 16 : toHalf(one[0]);
+      }
+      tables.set(dtype, t);
+    }
+    return t;
+  };
+  return (out, dtype) => {
+    // The state in locals for the loops (a closure's variables would be several times slower).
+    let [x, y, z, w] = state;
+    if (dtype === 'F32') {
+      const f = new Float32Array(out.buffer, out.byteOffset, out.byteLength / 4);
+      for (let i = 0; i < f.length; i++) {
+        const t = x ^ (x << 11);
+        x = y;
+        y = z;
+        z = w;
+        w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
+        f[i] = ((w >>> 0) * 2 ** -31 - 1) * a;
+      }
+    } else {
+      const tab = table(dtype);
+      const u = new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
+      for (let i = 0; i < u.length; i += 2) {
+        const t = x ^ (x << 11);
+        x = y;
+        y = z;
+        z = w;
+        w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
+        u[i] = tab[w & 0x7fff] | (w & 0x8000);
+        if (i + 1 < u.length) u[i + 1] = tab[(w >>> 16) & 0x7fff] | ((w >>> 16) & 0x8000);
+      }
+    }
+    state.set([x, y, z, w]);
+  };
 }
 
 function toHalf(x: number): number {
@@ -170,14 +207,14 @@ export async function writeSyntheticCheckpoint(
     shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
     { format: 'pt', synthetic: name },
   );
-  const rng = mulberry32(o.seed ?? 1);
+  const fill = uniformFiller(STD, o.seed ?? 1);
   const isMatrix = (n: string) => /(proj|lm_head)\.weight$/.test(n);
   await writeSafetensorsStream(join(dir, 'model.safetensors'), plan, {
     skip: (slot) => !!o.holes && isMatrix(slot.name),
     produce: (slot, sink) =>
       streamFill(slot, sink, (p) => {
         if (/norm/.test(slot.name)) new Float32Array(p.buffer, p.byteOffset, p.byteLength / 4).fill(1);
-        else fillRandom(p, slot.dtype, STD, rng);
+        else fill(p, slot.dtype);
       }),
   });
 }
@@ -215,14 +252,20 @@ export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): 
   }
 }
 
+/** xorshift128's four words of state from a seed (never all zero). */
+function xorshiftState(seed: number): Uint32Array {
+  const init = mulberry32(seed);
+  const state = Uint32Array.from({ length: 4 }, () => init() * 2 ** 32);
+  state[0] ||= 1;
+  return state;
+}
+
 /**
  * Uniform random bytes from a seed (xorshift128, ~0.5 s a GB here; the 8B shape's int4 codes are
  * ~4 GB): the same seed gives the same codes, so two runs' losses compare.
  */
 function seededBytes(seed: number): (out: Uint8Array) => void {
-  const init = mulberry32(seed);
-  const state = Uint32Array.from({ length: 4 }, () => init() * 2 ** 32);
-  state[0] ||= 1;
+  const state = xorshiftState(seed);
   return (out) => {
     // The state in locals for the loop (a closure's variables would be several times slower).
     let [x, y, z, w] = state;
