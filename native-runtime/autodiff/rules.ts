@@ -20,7 +20,7 @@
 import { AutodiffError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
 import { type DType, isFloat } from '../ir/dtype.ts';
-import { type AttrValue, type Dim, type InlineData, type Node, type Shape, Value } from '../ir/graph.ts';
+import { type Dim, type Node, type Shape, Value } from '../ir/graph.ts';
 import { matMulNBitsGrad } from '../quantize/linear.ts';
 
 type G = Value | null;

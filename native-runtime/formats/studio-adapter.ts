@@ -8,7 +8,7 @@
 // before a single byte reaches the destination folder.
 // Left out: quantized or bf16 adapter tensors (training and export are float32).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
 import { writeFolderAtomic } from './atomic-write.ts';

@@ -76,7 +76,7 @@ export function quantizeRows(
       codes.fill(zero);
       for (let k = k0; k < k1; k++) {
         const c = Math.round(src[row + k] * inv) + zero;
-        codes[k - k0] = c < 0 ? 0 : c > levels ? levels : c;
+        codes[k - k0] = Math.min(Math.max(c, 0), levels);
       }
       const bi = r * kb + blk;
       out.scales[bi] = scale;

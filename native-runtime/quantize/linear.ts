@@ -119,7 +119,7 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   const bs = n.attrInt('block_size');
   const kb = Math.ceil(K / bs);
   const Kp = kb * bs;
-  if (!q.data || q.data.kind !== 'external' || !scales.data)
+  if (q.data?.kind !== 'external' || !scales.data)
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The

@@ -1,7 +1,7 @@
 // Shared set-up for the adapter-library tests: temp libraries, copies of fixture folders and a
 // snapshot of everything an import could leave behind.
 
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Library, openLibrary } from '../../electron/backend/library/library.ts';
 import { MODELS, REFT } from '../helpers/fixtures.ts';

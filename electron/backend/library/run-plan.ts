@@ -6,7 +6,7 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
+import { ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import {
   type ResolvedTrainConfig,
