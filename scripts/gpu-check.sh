@@ -11,7 +11,7 @@
 #                                          (TF32 off), the anchors' rows 1 and 3 (1.1B and 8B training in
 #                                          bf16) and 1.1B greedy decoding                  ~5 min?
 #   4  bash scripts/gpu-check.sh cuda      half-precision numerics, node placement, train and generate a
-#                                          bf16 checkpoint with --dtype auto               ~2 min?
+#                                          bf16 checkpoint with --dtype auto, GPU choice   ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/32
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -164,6 +164,11 @@ case "${1:-}" in
       --data $G/tiny.jsonl --layers 1 --positions l1 --rank 2 --max-steps 6 --batch-size 4 --device cuda --data-dir "$DATA" --json
     step generate-bf16-auto-cuda generate-bf16-auto-cuda.json env REFT_STUDIO_REQUIRE_DEVICE=1 "${CLI[@]}" generate \
       --model $B16 --prompt hi --greedy --max-new-tokens 8 --device cuda --data-dir "$DATA" --json
+    # Settings → GPU: GPU 0 chosen by number runs; one past the last is refused in one line (rc 1 expected).
+    for g in 0 $(nvidia-smi -L 2>/dev/null | wc -l); do
+      step "generate-gpu$g-cuda" "generate-gpu$g-cuda.json" env REFT_STUDIO_GPU=$g REFT_STUDIO_REQUIRE_DEVICE=1 \
+        "${CLI[@]}" generate --model $B16 --prompt hi --greedy --max-new-tokens 4 --device cuda --data-dir "$DATA" --json
+    done
     ;;
   bench-1b)
     device_env

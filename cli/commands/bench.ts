@@ -21,6 +21,7 @@ import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
+import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
@@ -139,7 +140,7 @@ async function measure(
 ): Promise<number> {
   const s = await setup(ctx);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
-  const sampler = s.device === 'cpu' ? null : new GpuMemorySampler();
+  const sampler = s.device === 'cpu' ? null : new GpuMemorySampler(chosenGpuIndex());
   const sampling = !!sampler?.start() && (await sampler.ready());
   const steps: { task: CountTask | null } = { task: null };
   const onStep: BenchProgress = (done, total) => {

@@ -33,6 +33,13 @@ export const devicesCommand: Command = {
               .join('\n')
           : `NVIDIA: ${r.nvidia.note ?? 'no GPU'}`,
       );
+      // Which one CUDA runs on, where there is a choice (gpu-choice.ts).
+      // (A chosen GPU that does not exist is the CUDA row's reason below.)
+      const listed = r.nvidia.gpus.some((g) => g.index === r.gpu?.index);
+      if (r.gpu && listed && (r.nvidia.gpus.length > 1 || r.gpu.from === 'REFT_STUDIO_GPU'))
+        lines.push(
+          `CUDA runs on GPU ${r.gpu.index ?? '?'} (${r.gpu.from === 'default' ? 'the first; REFT_STUDIO_GPU=N or Settings → GPU picks another' : "REFT_STUDIO_GPU, the Settings page's GPU"})`,
+        );
       if (r.platform === 'linux')
         lines.push(
           `Vulkan: ${r.vulkan.loader ? 'loader found' : 'no loader (libvulkan.so.1)'}; drivers: ${r.vulkan.drivers.map((d) => d.library.replace(/^.*\//, '')).join(', ') || 'none'}`,

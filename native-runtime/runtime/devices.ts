@@ -22,6 +22,7 @@ import {
   type PackStatus,
   packStatus,
 } from './cuda-pack.ts';
+import { type GpuChoice, gpuChoice, gpuChoiceProblemAmong } from './gpu-choice.ts';
 import { detectNvidia, detectVulkan, type NvidiaInfo, type VulkanInfo } from './gpus.ts';
 import { probeProvider } from './provider-probe.ts';
 
@@ -50,6 +51,8 @@ export interface DevicesReport {
   /** The processor, its logical CPUs, and the threads each session's CPU kernels get (0: ORT counts). */
   cpu: { model: string | null; logicalCpus: number } & ThreadChoice;
   nvidia: NvidiaInfo;
+  /** The GPU CUDA sessions use (gpu-choice.ts), or null when REFT_STUDIO_GPU is malformed or hidden. */
+  gpu: GpuChoice | null;
   vulkan: VulkanInfo;
   /** GPUs the kernel exposes as render nodes (any vendor), e.g. ["renderD128 (0x10de)"]. */
   renderNodes: string[];
@@ -122,10 +125,12 @@ async function cudaState(
       `the studio installs the CUDA provider on Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
   if (!nvidia.driverLoaded) return s('unavailable', `no NVIDIA GPU: ${nvidia.note}`);
+  const gpu = gpuChoiceProblemAmong(nvidia.gpus, o.env ?? process.env);
+  if (gpu) return s('unavailable', gpu);
   if (!pack)
     return s(
       'not-installed',
-      'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda` (or Settings → Devices)',
+      'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda` (or Settings → NVIDIA GPU runtime)',
     );
   if (pack.problems.length) return s('unavailable', pack.problems[0]);
   const required = pack.missing.filter((m) => m.required);
@@ -211,12 +216,21 @@ export async function detectDevices(o: DetectOptions): Promise<DevicesReport> {
     ortLibrary: loadedOrtLibrary(),
     cpu: { model: cpus()[0]?.model ?? null, logicalCpus: cpus().length, ...threadChoice() },
     nvidia,
+    gpu: safeGpuChoice(env),
     vulkan,
     renderNodes: nodes,
     cudaPack: pack,
     providers,
     auto: pickAuto(providers),
   };
+}
+
+function safeGpuChoice(env: NodeJS.ProcessEnv): GpuChoice | null {
+  try {
+    return gpuChoice(env);
+  } catch {
+    return null; // cudaState says why
+  }
 }
 
 /** auto: CUDA when it runs in this process, then WebGPU on a real GPU, else the CPU. */

@@ -37,24 +37,25 @@ export interface NvidiaProbeOptions {
   procDir?: string;
 }
 
-let firstGpuMemory: Promise<number | null> | null = null;
+const gpuMemory = new Map<number, Promise<number | null>>();
 
 /**
- * Total memory of CUDA device 0 (the one sessions use) in bytes, or null; asked once per process
- * (`probe`, for tests, asks again with a stand-in nvidia-smi).
+ * Total memory of the NVIDIA GPU numbered `index` (nvidia-smi's numbering; gpu-choice.ts says which
+ * one CUDA sessions use) in bytes, or null; asked once per process and GPU (`probe`, for tests, asks
+ * again with a stand-in nvidia-smi).
  */
-export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions): Promise<number | null> {
+export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions, index = 0): Promise<number | null> {
   const ask = () =>
     detectNvidia(probe).then(
       (n) => {
-        const mb = n.gpus.find((g) => g.index === 0)?.memoryMb;
+        const mb = n.gpus.find((g) => g.index === index)?.memoryMb;
         return mb ? mb * 2 ** 20 : null;
       },
       () => null,
     );
   if (probe) return ask();
-  firstGpuMemory ??= ask();
-  return firstGpuMemory;
+  if (!gpuMemory.has(index)) gpuMemory.set(index, ask());
+  return gpuMemory.get(index) as Promise<number | null>;
 }
 
 /**
@@ -81,7 +82,8 @@ export function amdVramBytes(drmDir = '/sys/class/drm'): number | null {
 
 /**
  * The memory of the GPU a WebGPU session runs on, as far as the machine tells without a GPU API:
- * an NVIDIA GPU's (nvidia-smi, on Windows too) or an AMD GPU's (Linux sysfs), else null — where the
+ * the first NVIDIA GPU's (nvidia-smi, on Windows too; WebGPU picks its adapter itself) or an AMD
+ * GPU's (Linux sysfs), else null — where the
  * caller counts the computer's memory (right for Apple's unified memory and for a CPU adapter).
  */
 export async function webgpuDeviceMemoryBytes(

@@ -18,6 +18,7 @@ import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
+import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
 
@@ -140,12 +141,15 @@ export async function webgpuHalfSupport(device: DeviceChoice | undefined): Promi
 async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: string | null }> {
   if (device === 'cpu') return { eps: ['cpu'], skipped: null };
   if (device === 'auto') {
-    if (!cudaReachable()) return { eps: ['cuda', 'cpu'], skipped: null };
-    if (hardwareGpu() && !(await webgpuReachable())) return { eps: ['webgpu', 'cpu'], skipped: null };
-    return { eps: ['cpu'], skipped: null };
+    // A GPU chosen in Settings that does not exist is said, not silently passed over.
+    const gpu = cudaReachable() ? null : await gpuChoiceProblem();
+    if (!cudaReachable() && !gpu) return { eps: ['cuda', 'cpu'], skipped: null };
+    const skipped = gpu ? `cuda: ${gpu}` : null;
+    if (hardwareGpu() && !(await webgpuReachable())) return { eps: ['webgpu', 'cpu'], skipped };
+    return { eps: ['cpu'], skipped };
   }
   if (device === 'cuda') {
-    const why = cudaReachable();
+    const why = cudaReachable() ?? (await gpuChoiceProblem());
     return why ? { eps: ['cpu'], skipped: `cuda: ${why}` } : { eps: ['cuda', 'cpu'], skipped: null };
   }
   if (device === 'webgpu') {
@@ -166,8 +170,10 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
   for (const ep of eps) {
     const outputs = new Set(graph.outputs.map((o) => o.name));
     const onDevice = ep === 'webgpu' ? (cfg.outputsOnDevice ?? []).filter((n) => outputs.has(n)) : [];
+    if (ep === 'cuda') alignCudaNumbering();
     const opts: ort.InferenceSession.SessionOptions = {
-      executionProviders: [ep],
+      // The chosen GPU (gpu-choice.ts); the other providers pick their device themselves.
+      executionProviders: [ep === 'cuda' ? { name: 'cuda', deviceId: gpuChoice().deviceId } : ep],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: cfg.intraOpThreads ?? intraOpThreads(),
       interOpNumThreads: 1,

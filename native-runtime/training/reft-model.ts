@@ -12,6 +12,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { baseWeightBytes } from '../quantize/memory.ts';
+import { chosenGpuIndex } from '../runtime/gpu-choice.ts';
 import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from '../runtime/gpus.ts';
 import {
   createSession,
@@ -165,7 +166,7 @@ export class ReftModel {
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
     const memory = runsOnCuda(opts.device)
-      ? ((await cudaDeviceMemoryBytes()) ?? totalmem())
+      ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
       : (await runsOnWebgpu(opts.device))
         ? ((await webgpuDeviceMemoryBytes()) ?? totalmem())
         : totalmem();

@@ -1,6 +1,6 @@
 // The Settings page's engine and Hugging Face preferences through the RPC: validated, applied to the
-// environment at once (HF_TOKEN, HF_HUB_CACHE, REFT_STUDIO_THREADS), the device used by runs that do
-// not name one, and the token never sent back to a window.
+// environment at once (HF_TOKEN, HF_HUB_CACHE, REFT_STUDIO_THREADS, REFT_STUDIO_GPU), the device used
+// by runs that do not name one, and the token never sent back to a window.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ const saved = {
   token: process.env.HF_TOKEN,
   cache: process.env.HF_HUB_CACHE,
   threads: process.env.REFT_STUDIO_THREADS,
+  gpu: process.env.REFT_STUDIO_GPU,
 };
 
 const { call } = inProcess(() => b);
@@ -28,6 +29,7 @@ before(() => {
   delete process.env.HF_TOKEN;
   delete process.env.HF_HUB_CACHE;
   delete process.env.REFT_STUDIO_THREADS;
+  delete process.env.REFT_STUDIO_GPU;
   b = createBackend(join(root, 'data'), { seedDemo: false });
 });
 after(async () => {
@@ -36,6 +38,7 @@ after(async () => {
     ['HF_TOKEN', saved.token],
     ['HF_HUB_CACHE', saved.cache],
     ['REFT_STUDIO_THREADS', saved.threads],
+    ['REFT_STUDIO_GPU', saved.gpu],
   ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
@@ -94,6 +97,23 @@ test('threads reach new sessions through REFT_STUDIO_THREADS; the device is the 
   );
   await call('settings/environment-set', { device: 'cpu' });
   assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+});
+
+test('the GPU for CUDA reaches the engine through REFT_STUDIO_GPU; cleared, the first again', async () => {
+  assert.equal((await call('settings/environment')).gpu, null);
+  const r = await call('settings/environment-set', { gpu: 1 });
+  assert.equal(r.gpu, 1);
+  assert.equal(process.env.REFT_STUDIO_GPU, '1');
+  assert.equal((await call('settings/environment-set', { threads: 2 })).gpu, 1, 'other changes keep it');
+  assert.equal((await call('settings/environment-set', { gpu: null, threads: 0 })).gpu, null);
+  assert.equal(process.env.REFT_STUDIO_GPU, undefined);
+  for (const gpu of [-1, 1.5, 300, '1'])
+    assert.equal(
+      await code(call('settings/environment-set', { gpu } as never)),
+      'invalid-params',
+      String(gpu),
+    );
+  assert.equal(await code(call('settings/set', { key: 'engine.gpu', value: 1 })), 'use-environment');
 });
 
 test('with no setting, the environment a backend starts in is kept (not the one the module loaded in)', async () => {

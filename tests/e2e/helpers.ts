@@ -35,11 +35,19 @@ export interface Served {
 }
 
 /** Starts `reft-studio serve` and resolves with the URL it prints. */
-export function startServer(dataDir: string, extra: string[] = []): Promise<Served> {
+export function startServer(
+  dataDir: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Served> {
   const proc = spawn(
     process.execPath,
     [join(root, 'bin/reft-studio.js'), 'serve', '--data-dir', dataDir, ...extra],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REFT_STUDIO_HOME: dataDir } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REFT_STUDIO_HOME: dataDir, ...env },
+    },
   );
   let stdout = '';
   let stderr = '';

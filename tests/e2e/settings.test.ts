@@ -2,9 +2,12 @@
 // `reft-studio serve` in Chromium: the device list (CPU, automatic, and each provider with why it is
 // unavailable), threads kept across a reload, a token saved write-only and removed, a bad cache folder
 // refused in words; the CUDA runtime installed from a downloaded package (the fake providers of
-// tests/fixtures/cuda-pack) and removed. Screenshots under tests/e2e/screenshots/.
+// tests/fixtures/cuda-pack) and removed; on a machine with two NVIDIA GPUs (a stand-in nvidia-smi on
+// the server's PATH) the GPU for CUDA chosen and kept. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { automaticThreads } from '../../native-runtime/runtime/cpu-threads.ts';
@@ -97,5 +100,60 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     await screenshot(page, 'settings-2-cuda-runtime');
     await card.getByRole('button', { name: 'Remove' }).click();
     await card.getByRole('button', { name: 'Download and install' }).waitFor();
+  });
+});
+
+describe('Settings with two NVIDIA GPUs (a stand-in nvidia-smi)', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const dataDir = tempDir('reft-e2e-settings-gpus-');
+
+  before(async () => {
+    ensureRendererBuilt();
+    const bin = join(dataDir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'nvidia-smi'),
+      `#!/bin/sh
+case "$1" in
+  --query-gpu=index*) echo "0, NVIDIA GeForce RTX 3060, 12288, 580.95.05"; echo "1, NVIDIA GeForce RTX 4090, 24564, 580.95.05";;
+  --query-gpu=memory.used*) echo 0;;
+  *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
+esac
+`,
+    );
+    chmodSync(join(bin, 'nvidia-smi'), 0o755);
+    server = await startServer(join(dataDir, 'data'), [], { PATH: `${bin}:${process.env.PATH}` });
+    browser = await launchBrowser();
+    page = await openPage(browser, {
+      viewport: { width: 1100, height: 700 },
+      timeout: 30_000,
+      url: `${server.url}#/settings`,
+    });
+  });
+
+  after(() => closeStudio({ browser, server }));
+
+  test('the GPU for CUDA: the first by default, another chosen and kept across a reload', async () => {
+    const gpu = page.getByLabel('GPU', { exact: true });
+    await gpu
+      .locator('option', { hasText: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' })
+      .waitFor({ state: 'attached' });
+    assert.deepEqual(await gpu.locator('option').allTextContents(), [
+      'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)',
+      'GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB',
+      'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB',
+    ]);
+    await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' });
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await screenshot(page, 'settings-3-gpu');
+    await page.reload();
+    await connected(page);
+    await page.waitForFunction(() => {
+      const s = document.getElementById('set-gpu') as HTMLSelectElement | null;
+      return s?.selectedOptions[0]?.textContent?.startsWith('GPU 1:');
+    });
   });
 });

@@ -58,17 +58,18 @@ export const settingsHandlers = defineHandlers({
     ctx.events.emit('library/changed', { kind: 'settings', action: 'updated' });
     return { key: p.key };
   }),
-  /** Device, threads, data folder and Hugging Face token (presence only) and cache folder. */
+  /** Device, threads, GPU, data folder and Hugging Face token (presence only) and cache folder. */
   'settings/environment': handler(
     z.object({}).strict(),
     (_p, ctx): EnvironmentReport => environmentReport(ctx.lib),
   ),
-  /** Changes some of them; null clears the token or the cache folder. Applied at once. */
+  /** Changes some of them; null clears the GPU choice, the token or the cache folder. Applied at once. */
   'settings/environment-set': handler(
     z
       .object({
         device: z.enum(DEVICE_CHOICES).optional(),
         threads: z.number().int().min(0).max(1024).optional(),
+        gpu: z.number().int().min(0).max(255).nullable().optional(),
         hubToken: z.string().max(500).nullable().optional(),
         hubCachePath: z.string().max(4096).nullable().optional(),
       })

@@ -97,7 +97,7 @@ function processEnv(dataDir: string | undefined): NodeJS.ProcessEnv {
   try {
     env = dataDir ? engineEnv(dataDir) : null;
   } catch {
-    env = null; // a broken pack must not stop the engine; Settings → Devices explains it
+    env = null; // a broken pack must not stop the engine; Settings' NVIDIA GPU runtime section explains it
   }
   return { ...(env ?? process.env), ELECTRON_RUN_AS_NODE: '1' };
 }

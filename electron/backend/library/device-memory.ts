@@ -1,8 +1,9 @@
 // The memory of the devices a run can use, for "will it fit": the computer's RAM, and the memory of
-// the NVIDIA GPU sessions use (runtime/gpus.ts, asked once per process) when there is one.
+// the NVIDIA GPU sessions use (runtime/gpu-choice.ts; runtime/gpus.ts asks once per process) when there is one.
 
 import { totalmem } from 'node:os';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { chosenGpuIndex } from '../../../native-runtime/runtime/gpu-choice.ts';
 import { cudaDeviceMemoryBytes, type NvidiaProbeOptions } from '../../../native-runtime/runtime/gpus.ts';
 
 export interface DeviceMemory {
@@ -11,9 +12,9 @@ export interface DeviceMemory {
   memoryBytes: number;
 }
 
-/** The computer's memory and, when there is one, the GPU sessions use (CUDA device 0). */
+/** The computer's memory and, when there is one, the GPU sessions use (Settings → GPU, else the first). */
 export async function deviceMemories(probe?: NvidiaProbeOptions): Promise<DeviceMemory[]> {
-  const gpu = await cudaDeviceMemoryBytes(probe);
+  const gpu = await cudaDeviceMemoryBytes(probe, chosenGpuIndex());
   return [
     { device: 'cpu', memoryBytes: totalmem() },
     ...(gpu ? [{ device: 'cuda' as const, memoryBytes: gpu }] : []),

@@ -3,6 +3,8 @@
 //                    unset = the CPU, the engine's own default)
 //   engine.threads   ONNX Runtime's intra-op threads for sessions created from now on (0 = automatic);
 //                    passed as REFT_STUDIO_THREADS, which runtime/cpu-threads.ts reads per session
+//   engine.gpu       the NVIDIA GPU CUDA sessions use on a machine with several (nvidia-smi's number;
+//                    unset = the first); passed as REFT_STUDIO_GPU (runtime/gpu-choice.ts)
 //   hub.token        the Hugging Face access token (a secret: settings/get never returns it)
 //   hub.cachePath    the Hugging Face cache folder (HF_HUB_CACHE)
 // The Hub code reads HF_TOKEN / HF_HUB_CACHE from the environment as huggingface_hub does, so a value
@@ -20,7 +22,7 @@ import { getSetting, setSetting } from './settings.ts';
 
 export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 
-type EnvName = 'HF_TOKEN' | 'HF_HUB_CACHE' | 'REFT_STUDIO_THREADS';
+type EnvName = 'HF_TOKEN' | 'HF_HUB_CACHE' | 'REFT_STUDIO_THREADS' | 'REFT_STUDIO_GPU';
 
 /**
  * The person's own value of each variable (so clearing a setting restores it), and the value this
@@ -50,6 +52,8 @@ export interface EnvironmentReport {
   cpuCount: number;
   /** What automatic gives on this computer (runtime/cpu-threads.ts), or null where ORT counts the cores. */
   automaticThreads: number | null;
+  /** The NVIDIA GPU chosen for CUDA (nvidia-smi's number), or null: the first. */
+  gpu: number | null;
   hub: {
     /** Where the token comes from, if any: this studio's setting, the environment, or neither. */
     token: 'settings' | 'environment' | null;
@@ -75,6 +79,11 @@ function threadsSetting(lib: Library): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0;
 }
 
+function gpuSetting(lib: Library): number | null {
+  const v = getSetting(lib, 'engine.gpu');
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
+}
+
 function setEnv(name: EnvName, value: string | null): void {
   const v = value ?? ownValue(name);
   if (v === undefined) delete process.env[name];
@@ -88,6 +97,8 @@ export function applyEnvironment(lib: Library): void {
   setEnv('HF_HUB_CACHE', str(getSetting(lib, 'hub.cachePath')));
   const t = threadsSetting(lib);
   setEnv('REFT_STUDIO_THREADS', t > 0 ? String(t) : null);
+  const g = gpuSetting(lib);
+  setEnv('REFT_STUDIO_GPU', g === null ? null : String(g));
 }
 
 export function environmentReport(lib: Library): EnvironmentReport {
@@ -104,6 +115,7 @@ export function environmentReport(lib: Library): EnvironmentReport {
     threads: threadsSetting(lib),
     cpuCount: cpus().length,
     automaticThreads: automaticThreads(),
+    gpu: gpuSetting(lib),
     hub: {
       token: token ? 'settings' : envToken ? 'environment' : null,
       tokenHint: shown ? `…${shown.slice(-4)}` : null,
@@ -116,6 +128,8 @@ export function environmentReport(lib: Library): EnvironmentReport {
 export interface EnvironmentChange {
   device?: DeviceChoice;
   threads?: number;
+  /** nvidia-smi's number of the GPU for CUDA; null: the first. */
+  gpu?: number | null;
   /** null removes the stored token. */
   hubToken?: string | null;
   /** null goes back to the default cache. */
@@ -126,6 +140,8 @@ export interface EnvironmentChange {
 export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentReport {
   if (c.threads !== undefined && (!Number.isInteger(c.threads) || c.threads < 0 || c.threads > 1024))
     throw new ValidationError('bad-threads', 'threads: a whole number, 0 (automatic) or more');
+  if (c.gpu !== undefined && c.gpu !== null && (!Number.isInteger(c.gpu) || c.gpu < 0 || c.gpu > 255))
+    throw new ValidationError('bad-gpu', 'gpu: a GPU number (0, 1, …) as `reft-studio devices` lists them');
   if (c.hubToken && !/^hf_[A-Za-z0-9]{10,}$/.test(c.hubToken.trim()))
     throw new ValidationError(
       'bad-token',
@@ -136,6 +152,7 @@ export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentR
   writeTransaction(lib.db, () => {
     if (c.device !== undefined) setSetting(lib, 'engine.device', c.device === 'cpu' ? null : c.device);
     if (c.threads !== undefined) setSetting(lib, 'engine.threads', c.threads === 0 ? null : c.threads);
+    if (c.gpu !== undefined) setSetting(lib, 'engine.gpu', c.gpu);
     if (c.hubToken !== undefined) setSetting(lib, 'hub.token', c.hubToken?.trim() || null);
     if (c.hubCachePath !== undefined) setSetting(lib, 'hub.cachePath', c.hubCachePath?.trim() || null);
   });
