@@ -26,6 +26,23 @@ import {
 
 const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
 
+/** `reft-studio serve` on `dataDir` (with `env` added) and Chromium on its Settings page. */
+async function openSettings(
+  dataDir: string,
+  width: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ server: Served; browser: Browser; page: Page }> {
+  ensureRendererBuilt();
+  const server = await startServer(dataDir, [], env);
+  const browser = await launchBrowser();
+  const page = await openPage(browser, {
+    viewport: { width, height: 700 },
+    timeout: 30_000,
+    url: `${server.url}#/settings`,
+  });
+  return { server, browser, page };
+}
+
 describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
   let browser: Browser | undefined;
@@ -33,14 +50,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
   const dataDir = tempDir('reft-e2e-settings-');
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(dataDir);
-    browser = await launchBrowser();
-    page = await openPage(browser, {
-      viewport: { width: 1000, height: 700 },
-      timeout: 30_000,
-      url: `${server.url}#/settings`,
-    });
+    ({ server, browser, page } = await openSettings(dataDir, 1000));
   });
 
   after(() => closeStudio({ browser, server }));
@@ -110,7 +120,6 @@ describe('Settings with two NVIDIA GPUs (a stand-in nvidia-smi)', { skip, timeou
   const dataDir = tempDir('reft-e2e-settings-gpus-');
 
   before(async () => {
-    ensureRendererBuilt();
     const bin = join(dataDir, 'bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(
@@ -124,13 +133,9 @@ esac
 `,
     );
     chmodSync(join(bin, 'nvidia-smi'), 0o755);
-    server = await startServer(join(dataDir, 'data'), [], { PATH: `${bin}:${process.env.PATH}` });
-    browser = await launchBrowser();
-    page = await openPage(browser, {
-      viewport: { width: 1100, height: 700 },
-      timeout: 30_000,
-      url: `${server.url}#/settings`,
-    });
+    ({ server, browser, page } = await openSettings(join(dataDir, 'data'), 1100, {
+      PATH: `${bin}:${process.env.PATH}`,
+    }));
   });
 
   after(() => closeStudio({ browser, server }));
