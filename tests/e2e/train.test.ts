@@ -107,9 +107,17 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     // Each field explains itself in one line and shows the recipe's reason.
     await field('epochs').getByText('Passes over the whole dataset').waitFor();
     await field('epochs').getByText('Recipe: many passes over a tiny set.').waitFor();
-    // The device: the CPU always works.
+    // The device: the CPU always works; a provider this system's ONNX Runtime lacks (DirectML off
+    // Windows, Core ML off macOS) is offered disabled, with why.
     const cpu = page.getByLabel('Device').locator('option[value="cpu"]');
     assert.equal(await cpu.isDisabled(), false);
+    const absent = process.platform === 'win32' ? 'coreml' : 'dml';
+    const other = page.getByLabel('Device').locator(`option[value="${absent}"]`);
+    await page.waitForFunction(
+      (v) => (document.querySelector(`option[value="${v}"]`) as HTMLOptionElement | null)?.disabled,
+      absent,
+    );
+    assert.match((await other.getAttribute('title')) ?? '', /^ONNX Runtime has no .* provider here/);
     await screenshot(page, 'train-3-training');
   });
 
