@@ -13,7 +13,8 @@
 #   4  bash scripts/gpu-check.sh cuda      half-precision numerics, node placement, train and generate a
 #                                          bf16 checkpoint with --dtype auto, GPU choice   ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/32
-#   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, prefill, decode
+#   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
+#                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
 #   (bench-1b-fp32: the 1.1B shape in fp32 with TF32 on and off, for the record)
 # A stage installs the pack if an earlier call on the same warm machine has not.
@@ -199,6 +200,9 @@ case "${1:-}" in
     # memory and the run's batch: ~6.2 GB of bf16 activations beside 16 GB of weights fit 80/141 GB, so
     # off above): the memory side of the trade, ~+50% time on CPU.
     REFT_STUDIO_RECOMPUTE=1 bench train-8b-bf16-cuda-replay train "${S[@]}" "${ROW3[@]}" --steps 3
+    # Row 3 with the weights in ORT's arena (its default; the engine allocates them outside): peak GPU
+    # memory of the two side by side.
+    REFT_STUDIO_INITIALIZERS_IN_ARENA=1 bench train-8b-bf16-cuda-arena train "${S[@]}" "${ROW3[@]}" --steps 3
     bench prefill-8b-bf16-cuda prefill "${S[@]}" --batch 4 --seq 512 --steps 3
     bench decode-8b-bf16-cuda-c8 decode "${S[@]}" --prompt 32 --new-tokens 128 --chunk 8
     ;;

@@ -191,6 +191,17 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
           // Quantized bases turn it on (see quantize/base.ts): their float Gemms are activations only.
           disable_prepacking: cfg.prepack ? '0' : '1',
           ...(cfg.noCpuNodes && ep !== 'cpu' ? { disable_cpu_ep_fallback: '1' } : {}),
+          // On CUDA the weights are allocated exactly, outside ORT's arena, which grows by doubling
+          // regions and can hold up to twice what 16 GB of 8B weights need (the 8B anchor's peak GPU
+          // memory is a target). REFT_STUDIO_INITIALIZERS_IN_ARENA=1 restores ORT's default, to
+          // measure (scripts/gpu-check.sh bench-8b). WebGPU keeps its own buffer pool (no change
+          // measured on lavapipe).
+          ...(ep === 'cuda'
+            ? {
+                use_device_allocator_for_initializers:
+                  process.env.REFT_STUDIO_INITIALIZERS_IN_ARENA === '1' ? '0' : '1',
+              }
+            : {}),
         },
       },
     };
