@@ -5,6 +5,7 @@
 // GPU's memory around the measurement (cli/commands/bench.ts).
 
 import { ConfigError } from '../errors.ts';
+import { decodeLoopNodes } from '../generation/decode-loop.ts';
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { interventionKey } from '../interventions/kinds.ts';
@@ -13,6 +14,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
+import { buildReftGraph } from '../training/reft-graph.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -159,6 +161,10 @@ export async function benchDecode(
   // The first new token comes from the prefill pass; decode speed counts the cached steps only.
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
+  // Nodes a token runs in the in-graph loop (the generator's graph has one unless the base is
+  // quantized; chunk 1 does not use it): time per node says whether kernel launches bound decoding.
+  const chunk = gen.chunkSize({ chunk: o.chunk, greedy: true });
+  const nodes = chunk > 1 ? decodeLoopNodes(buildReftGraph(spec, [], { decodeLoop: true }).graph) : null;
   return {
     tokens_per_s: 1000 / ms,
     step_ms: ms,
@@ -168,7 +174,9 @@ export async function benchDecode(
     device: gen.session.device,
     prompt: P,
     new_tokens: r.newTokens,
-    chunk: o.chunk ?? 8,
+    chunk,
+    decode_loop_nodes: nodes,
+    us_per_node: nodes ? Math.round((ms * 1000 * 100) / nodes) / 100 : null,
     prefill_ms: r.prefillMs,
     rss_start_mb: mb(rssStart),
     rss_ort_code_mb: mb(rssBefore - rssStart),

@@ -17,10 +17,26 @@
 // ignore it then). Finished rows repeat their token.
 
 import type { GraphBuilder } from '../ir/builder.ts';
-import type { Value } from '../ir/graph.ts';
+import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder, type DecoderGraph } from '../models/decoder.ts';
 import { type SamplingInputs, sampleTokens } from './sampling-graph.ts';
+
+/**
+ * How many nodes the loop's body has (each generated token runs them once), or null for a graph
+ * without the loop. On a GPU every node is at least one kernel launch: with a cached token's few
+ * FLOPs, launches bound the speed, so this count divides a token's time into time per node (bench).
+ */
+export function decodeLoopNodes(g: Graph): number | null {
+  for (const n of g.nodes) {
+    if (n.op === 'Loop' && n.attrs.body?.type === 'graph') return n.attrs.body.value.nodes.length;
+    for (const a of Object.values(n.attrs)) {
+      const inner = a.type === 'graph' ? decodeLoopNodes(a.value) : null;
+      if (inner !== null) return inner;
+    }
+  }
+  return null;
+}
 
 export interface DecodeLoopIO {
   steps: Value;

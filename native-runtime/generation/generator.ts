@@ -144,7 +144,7 @@ export class Generator {
     const seen = prompts.map((p) => [...p]);
     const lastPos = prompts.map((p) => p.length - 1);
     const greedy = !!opts.greedy || opts.temperature === 0;
-    const chunk = this.#chunkSize(opts);
+    const chunk = this.chunkSize(opts);
     const loop = this.session.inputNames.includes('chunk_steps');
     if (loop) Object.assign(feeds, chunkFeeds(B, 0, null, done, eos, opts, greedy));
     // One uniform number per row per token, drawn in token-then-row order for every row (finished
@@ -234,9 +234,9 @@ export class Generator {
   /**
    * Tokens per run after the prompt: GenerateOptions.chunk (default 8, WebGPU 1) when this session has the
    * decoding loop and the loop can do what was asked; 1 otherwise (the repetition penalty is applied
-   * here, and sliding windows are masked here).
+   * here, and sliding windows are masked here). Public for the decode bench, which reports it.
    */
-  #chunkSize(opts: GenerateOptions): number {
+  chunkSize(opts: GenerateOptions): number {
     if (!this.session.inputNames.includes('chunk_steps')) return 1;
     if (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) return 1;
     if (this.spec.slidingWindow) return 1;

@@ -38,6 +38,7 @@ function describeJson(j) {
     parts.push([j.device, j.dtype, j.base_form].filter(Boolean).join(' '));
     if (j.recompute != null) parts.push(j.recompute ? 'replayed' : 'kept');
     if (j.loss != null) parts.push(`loss ${Number(j.loss).toFixed(4)}`);
+    if (j.us_per_node != null) parts.push(`${j.us_per_node} µs a node (${j.decode_loop_nodes} a token)`);
     return parts.join(' · ');
   }
   // placement.mjs: nodes per provider in each graph, and the ops left to the CPU.
