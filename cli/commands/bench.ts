@@ -21,15 +21,13 @@ import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
+import { DEVICES, type DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { CountTask } from '../progress/reporter.ts';
-
-const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 const BACKWARDS: readonly TrainBackward[] = ['transposed', 'packed-dequantize', 'unpacked'];
 
@@ -70,7 +68,8 @@ async function setup(ctx: CommandContext): Promise<Setup> {
       `bench: give exactly one of --model DIR and --synthetic ${SYNTHETIC_MODELS.join('|')}`,
     );
   const device = (str(ctx.values, 'device') ?? 'cpu') as DeviceChoice;
-  if (!DEVICES.includes(device)) throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
+  if (!(DEVICES as readonly string[]).includes(device))
+    throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
   const scheme = quantizeFlag(ctx.values);
   const dtype = dtypeFlag(ctx);
   if (dtype !== 'float32' && scheme)

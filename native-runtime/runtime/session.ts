@@ -18,6 +18,7 @@ import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
+import type { DeviceChoice } from './device-choice.ts';
 import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
@@ -29,7 +30,7 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
 // line. REFT_STUDIO_ORT_LOG=verbose|info|warning brings the log back for debugging.
 ort.env.logLevel = (process.env.REFT_STUDIO_ORT_LOG as typeof ort.env.logLevel) || 'fatal';
 
-export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+export type { DeviceChoice } from './device-choice.ts';
 
 export interface SessionConfig {
   device?: DeviceChoice;

@@ -15,12 +15,12 @@ import { cpus } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { automaticThreads } from '../../../native-runtime/runtime/cpu-threads.ts';
-import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import { DEVICES, type DeviceChoice } from '../../../native-runtime/runtime/device-choice.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { Library } from './library.ts';
 import { getSetting, setSetting } from './settings.ts';
 
-export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
+export const DEVICE_CHOICES = DEVICES;
 
 type EnvName = 'HF_TOKEN' | 'HF_HUB_CACHE' | 'REFT_STUDIO_THREADS' | 'REFT_STUDIO_GPU';
 
