@@ -119,20 +119,26 @@ describe('Settings with two NVIDIA GPUs (a stand-in nvidia-smi)', { skip, timeou
   let page: Page;
   const dataDir = tempDir('reft-e2e-settings-gpus-');
 
-  before(async () => {
-    const bin = join(dataDir, 'bin');
-    mkdirSync(bin, { recursive: true });
+  const bin = join(dataDir, 'bin');
+  /** The stand-in nvidia-smi on the server's PATH, listing these GPUs. */
+  const gpusAre = (lines: string[]) => {
     writeFileSync(
       join(bin, 'nvidia-smi'),
       `#!/bin/sh
 case "$1" in
-  --query-gpu=index*) echo "0, NVIDIA GeForce RTX 3060, 12288, 580.95.05"; echo "1, NVIDIA GeForce RTX 4090, 24564, 580.95.05";;
+  --query-gpu=index*) ${lines.map((l) => `echo "${l}"`).join('; ')};;
   --query-gpu=memory.used*) echo 0;;
   *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
 esac
 `,
     );
     chmodSync(join(bin, 'nvidia-smi'), 0o755);
+  };
+  const RTX3060 = '0, NVIDIA GeForce RTX 3060, 12288, 580.95.05';
+
+  before(async () => {
+    mkdirSync(bin, { recursive: true });
+    gpusAre([RTX3060, '1, NVIDIA GeForce RTX 4090, 24564, 580.95.05']);
     ({ server, browser, page } = await openSettings(join(dataDir, 'data'), 1100, {
       PATH: `${bin}:${process.env.PATH}`,
     }));
@@ -160,5 +166,30 @@ esac
       const s = document.getElementById('set-gpu') as HTMLSelectElement | null;
       return s?.selectedOptions[0]?.textContent?.startsWith('GPU 1:');
     });
+  });
+
+  test('a chosen GPU that is gone stays visible, says why CUDA cannot run, and can be cleared', async () => {
+    // The 4090 taken out, the studio started again on the same library (devices are probed at start).
+    await closeStudio({ browser, server });
+    gpusAre([RTX3060]);
+    ({ server, browser, page } = await openSettings(join(dataDir, 'data'), 1100, {
+      PATH: `${bin}:${process.env.PATH}`,
+    }));
+    const gpu = page.getByLabel('GPU', { exact: true });
+    await page.waitForFunction(
+      () =>
+        (document.getElementById('set-gpu') as HTMLSelectElement | null)?.selectedOptions[0]?.textContent ===
+        'GPU 1 (not found)',
+    );
+    await page.getByText('GPU 1 (REFT_STUDIO_GPU) does not exist: this machine has GPU 0').first().waitFor();
+    await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)' });
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await page.reload();
+    await connected(page);
+    // One GPU and nothing chosen: no GPU field.
+    await page.getByLabel('CPU threads').waitFor();
+    await page.getByText('0 = automatic:', { exact: false }).waitFor();
+    assert.equal(await page.locator('#set-gpu').count(), 0);
   });
 });
