@@ -12,7 +12,8 @@
 #                                          bf16) and 1.1B greedy decoding                  ~5 min?
 #   4  bash scripts/gpu-check.sh cuda      half-precision numerics, node placement, train and generate a
 #                                          bf16 checkpoint with --dtype auto, GPU choice   ~2 min?
-#   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/32
+#   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/32,
+#                                          a fused decode step beside the generator (fp16)
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -182,6 +183,11 @@ case "${1:-}" in
       bench "decode-1b-bf16-cuda-c$c" decode "${S[@]}" --prompt 32 --new-tokens 256 --chunk $c
     done
     step placement-cuda-bf16-1b placement-cuda-bf16-1b.json node dist/gpu/placement.mjs $M cuda bf16
+    # Would a fused decode step (GQA, SkipSimplifiedLayerNorm: ~17 nodes a layer instead of ~54) reach
+    # the decode target? The same greedy tokens and its tok/s beside the generator's, in fp16 (CUDA's
+    # GQA has no float32 kernel).
+    model 1b fp16
+    step fused-decode-1b-fp16-cuda fused-decode-1b-fp16-cuda.json node dist/gpu/fused-decode.mjs $M cuda fp16 256
     ;;
   bench-1b-fp32)
     device_env

@@ -41,6 +41,12 @@ function describeJson(j) {
     if (j.us_per_node != null) parts.push(`${j.us_per_node} µs a node (${j.decode_loop_nodes} a token)`);
     return parts.join(' · ');
   }
+  // fused-decode.mjs: the fused step's speed and tokens beside the generator's.
+  if (j.fused_tokens_per_s != null) {
+    const e = (c) =>
+      `${Number(j.engine?.[c]?.tokens_per_s).toFixed(1)} (same ${j.engine?.[c]?.same_tokens_as_fused}/${j.new_tokens})`;
+    return `fused ${Number(j.fused_tokens_per_s).toFixed(1)} tok/s, ${j.fused_nodes} nodes · engine ${j.engine_loop_nodes} nodes, c1 ${e('c1')}, c8 ${e('c8')} · ${j.device} ${j.dtype}`;
+  }
   // placement.mjs: nodes per provider in each graph, and the ops left to the CPU.
   if (j.training?.counts) {
     const graph = (name) => {
