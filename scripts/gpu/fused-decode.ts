@@ -10,7 +10,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { encodeModel } from '../../native-runtime/formats/onnx.ts';
 import { decodeLoopNodes } from '../../native-runtime/generation/decode-loop.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
