@@ -22,7 +22,7 @@ import {
   type PackStatus,
   packStatus,
 } from './cuda-pack.ts';
-import { type GpuChoice, gpuChoice, gpuChoiceProblemAmong } from './gpu-choice.ts';
+import { type GpuChoice, gpuChoiceProblemAmong, tryGpuChoice } from './gpu-choice.ts';
 import { detectNvidia, detectVulkan, type NvidiaInfo, type VulkanInfo } from './gpus.ts';
 import { probeProvider } from './provider-probe.ts';
 
@@ -216,21 +216,13 @@ export async function detectDevices(o: DetectOptions): Promise<DevicesReport> {
     ortLibrary: loadedOrtLibrary(),
     cpu: { model: cpus()[0]?.model ?? null, logicalCpus: cpus().length, ...threadChoice() },
     nvidia,
-    gpu: safeGpuChoice(env),
+    gpu: tryGpuChoice(env), // null: cudaState says why
     vulkan,
     renderNodes: nodes,
     cudaPack: pack,
     providers,
     auto: pickAuto(providers),
   };
-}
-
-function safeGpuChoice(env: NodeJS.ProcessEnv): GpuChoice | null {
-  try {
-    return gpuChoice(env);
-  } catch {
-    return null; // cudaState says why
-  }
 }
 
 /** auto: CUDA when it runs in this process, then WebGPU on a real GPU, else the CPU. */

@@ -98,11 +98,16 @@ export async function gpuChoiceProblem(
   return gpuChoiceProblemAmong(gpus, env);
 }
 
+/** gpuChoice, or null where the setting is malformed or hidden (whoever starts a session reports why). */
+export function tryGpuChoice(env: NodeJS.ProcessEnv = process.env): GpuChoice | null {
+  try {
+    return gpuChoice(env);
+  } catch {
+    return null;
+  }
+}
+
 /** nvidia-smi's number of the GPU CUDA sessions use, for memory figures: 0 when the choice is unclear. */
 export function chosenGpuIndex(env: NodeJS.ProcessEnv = process.env): number {
-  try {
-    return gpuChoice(env).index ?? 0;
-  } catch {
-    return 0; // the session itself reports the bad setting
-  }
+  return tryGpuChoice(env)?.index ?? 0;
 }

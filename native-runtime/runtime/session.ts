@@ -143,8 +143,9 @@ async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: str
   if (device === 'cpu') return { eps: ['cpu'], skipped: null };
   if (device === 'auto') {
     // A GPU chosen in Settings that does not exist is said, not silently passed over.
-    const gpu = cudaReachable() ? null : await gpuChoiceProblem();
-    if (!cudaReachable() && !gpu) return { eps: ['cuda', 'cpu'], skipped: null };
+    const unreachable = cudaReachable();
+    const gpu = unreachable ? null : await gpuChoiceProblem();
+    if (!unreachable && !gpu) return { eps: ['cuda', 'cpu'], skipped: null };
     const skipped = gpu ? `cuda: ${gpu}` : null;
     if (hardwareGpu() && !(await webgpuReachable())) return { eps: ['webgpu', 'cpu'], skipped };
     return { eps: ['cpu'], skipped };

@@ -147,8 +147,12 @@ const empty = () =>
 
 /** Greedy tokens, the prompt fed one token a run; ms a new token after the first. */
 async function fused(prompt: number[]): Promise<{ tokens: number[]; ms: number }> {
-  let cache: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < L; i++) cache = { ...cache, [`past_key.${i}`]: empty(), [`past_value.${i}`]: empty() };
+  const cache: Record<string, ort.Tensor> = {};
+  const keep = (i: number, k: ort.Tensor, v: ort.Tensor) => {
+    cache[`past_key.${i}`] = k;
+    cache[`past_value.${i}`] = v;
+  };
+  for (let i = 0; i < L; i++) keep(i, empty(), empty());
   const tokens: number[] = [];
   let t0 = 0;
   for (let step = 0, id = prompt[0]; step < prompt.length + N - 1; step++) {
@@ -160,13 +164,7 @@ async function fused(prompt: number[]): Promise<{ tokens: number[]; ms: number }
       ...tables,
       ...cache,
     });
-    cache = {};
-    for (let i = 0; i < L; i++)
-      cache = {
-        ...cache,
-        [`past_key.${i}`]: r[`present_key.${i}`],
-        [`past_value.${i}`]: r[`present_value.${i}`],
-      };
+    for (let i = 0; i < L; i++) keep(i, r[`present_key.${i}`], r[`present_value.${i}`]);
     if (step + 1 < prompt.length) id = prompt[step + 1];
     else {
       const lg = r.logits.data as Float32Array;

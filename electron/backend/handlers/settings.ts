@@ -3,12 +3,8 @@
 
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import {
-  DEVICE_CHOICES,
-  type EnvironmentReport,
-  environmentReport,
-  setEnvironment,
-} from '../library/environment.ts';
+import { DEVICES } from '../../../native-runtime/runtime/device-choice.ts';
+import { type EnvironmentReport, environmentReport, setEnvironment } from '../library/environment.ts';
 import {
   getSetting,
   getSettings,
@@ -67,7 +63,7 @@ export const settingsHandlers = defineHandlers({
   'settings/environment-set': handler(
     z
       .object({
-        device: z.enum(DEVICE_CHOICES).optional(),
+        device: z.enum(DEVICES).optional(),
         threads: z.number().int().min(0).max(1024).optional(),
         gpu: z.number().int().min(0).max(255).nullable().optional(),
         hubToken: z.string().max(500).nullable().optional(),

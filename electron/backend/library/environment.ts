@@ -20,8 +20,6 @@ import { writeTransaction } from '../db/database.ts';
 import type { Library } from './library.ts';
 import { getSetting, setSetting } from './settings.ts';
 
-export const DEVICE_CHOICES = DEVICES;
-
 type EnvName = 'HF_TOKEN' | 'HF_HUB_CACHE' | 'REFT_STUDIO_THREADS' | 'REFT_STUDIO_GPU';
 
 /**
@@ -71,7 +69,7 @@ function str(v: unknown): string | null {
 /** The device chosen in Settings, or undefined (the engine's default, the CPU). */
 export function preferredDevice(lib: Library): DeviceChoice | undefined {
   const v = getSetting(lib, 'engine.device');
-  return (DEVICE_CHOICES as readonly string[]).includes(v as string) ? (v as DeviceChoice) : undefined;
+  return (DEVICES as readonly string[]).includes(v as string) ? (v as DeviceChoice) : undefined;
 }
 
 function threadsSetting(lib: Library): number {
