@@ -3,8 +3,7 @@
 //   dist/gpu/cli.mjs            the CLI (bench, devices, runtime, debug …)
 //   dist/gpu/build-model.mjs    a synthetic model written once (scripts/gpu/build-model.ts)
 //   dist/gpu/placement.mjs      which nodes ORT leaves to the CPU (scripts/gpu/placement.ts)
-//   dist/gpu/fused-decode.mjs   a fused decode step beside the generator (scripts/gpu/fused-decode.ts)
-//   dist/gpu/tests/*.test.mjs   the golden, half-precision, chunked-decoding and WebGPU tests
+//   dist/gpu/tests/*.test.mjs   the golden, half-precision, fused-decode, chunked-decoding and WebGPU tests
 // onnxruntime-node and better-sqlite3 stay external (native; carried in .gpu/base's node_modules).
 // Tests find their fixtures through import.meta.url: gpu-check.sh links dist/gpu/fixtures to them.
 
@@ -36,7 +35,6 @@ await build({
     cli: 'scripts/gpu/cli-entry.ts',
     'build-model': 'scripts/gpu/build-model.ts',
     placement: 'scripts/gpu/placement.ts',
-    'fused-decode': 'scripts/gpu/fused-decode.ts',
   },
   outdir,
 });
@@ -47,6 +45,7 @@ await build({
     'reft-parity': 'tests/golden/reft-parity.test.ts',
     'half-precision': 'tests/runtime/half-precision.test.ts',
     'chunked-decoding': 'tests/runtime/chunked-decoding.test.ts',
+    'fused-decode': 'tests/runtime/fused-decode.test.ts',
     webgpu: 'tests/runtime/webgpu.test.ts',
   },
   outdir: `${outdir}/tests`,

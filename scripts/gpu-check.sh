@@ -9,11 +9,12 @@
 #   2  carry [".gpu/cuda1"]          bash scripts/gpu-check.sh part 1      (then parts 2, 3, 4)
 #   3  bash scripts/gpu-check.sh core      pack install with our CLI, devices, goldens on CUDA in fp32
 #                                          (TF32 off), the anchors' rows 1 and 3 (1.1B and 8B training in
-#                                          bf16) and 1.1B greedy decoding                  ~5 min?
-#   4  bash scripts/gpu-check.sh cuda      half-precision numerics, node placement, train and generate a
-#                                          bf16 checkpoint with --dtype auto, GPU choice   ~2 min?
-#   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/32,
-#                                          a fused decode step beside the generator (fp16)
+#                                          bf16) and 1.1B greedy decoding (the fused step)  ~5 min?
+#   4  bash scripts/gpu-check.sh cuda      half-precision numerics (the fused step's too), node placement,
+#                                          train and generate a bf16 checkpoint with --dtype auto, GPU
+#                                          choice                                          ~2 min?
+#   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/8/32,
+#                                          decoding with the general loop body beside the fused step's
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -144,7 +145,7 @@ case "${1:-}" in
       dist/gpu/tests/chunked-decoding.test.mjs
     model 1b bf16
     bench train-1b-bf16-cuda train --model $M --dtype bf16 --device cuda "${ROW1[@]}" --steps 5
-    bench decode-1b-bf16-cuda-c8 decode --model $M --dtype bf16 --device cuda --prompt 32 --new-tokens 256 --chunk 8
+    bench decode-1b-bf16-cuda decode --model $M --dtype bf16 --device cuda --prompt 32 --new-tokens 256
     model 8b bf16
     bench train-8b-bf16-cuda train --model $M --dtype bf16 --device cuda "${ROW3[@]}" --steps 3
     ;;
@@ -154,7 +155,7 @@ case "${1:-}" in
     # Our own search for CUDA/cuDNN (pip's nvidia packages) without setup.sh's LD_LIBRARY_PATH:
     step devices-own-search devices-own-search.json env -u LD_LIBRARY_PATH "${CLI[@]}" devices --data-dir "$DATA" --json
     step half-cuda half-cuda.txt env NVIDIA_TF32_OVERRIDE=0 REFT_STUDIO_DEVICE=cuda REFT_STUDIO_REQUIRE_DEVICE=1 \
-      "${T[@]}" dist/gpu/tests/half-precision.test.mjs
+      "${T[@]}" dist/gpu/tests/half-precision.test.mjs dist/gpu/tests/fused-decode.test.mjs
     for dt in fp32 bf16; do
       step "placement-cuda-$dt" "placement-cuda-$dt.json" node dist/gpu/placement.mjs tests/fixtures/golden/models/llama cuda $dt
     done
@@ -179,15 +180,13 @@ case "${1:-}" in
     S=(--model $M --dtype bf16 --device cuda)
     bench train-1b-l15-bf16-cuda train "${S[@]}" "${ROW2[@]}" --steps 5
     bench prefill-1b-bf16-cuda prefill "${S[@]}" --batch 8 --seq 512 --steps 5
-    for c in 1 32; do
+    for c in 1 8 32; do
       bench "decode-1b-bf16-cuda-c$c" decode "${S[@]}" --prompt 32 --new-tokens 256 --chunk $c
     done
     step placement-cuda-bf16-1b placement-cuda-bf16-1b.json node dist/gpu/placement.mjs $M cuda bf16
-    # Would a fused decode step (GQA, SkipSimplifiedLayerNorm: ~17 nodes a layer instead of ~54) reach
-    # the decode target? The same greedy tokens and its tok/s beside the generator's, in fp16 (CUDA's
-    # GQA has no float32 kernel).
-    model 1b fp16
-    step fused-decode-1b-fp16-cuda fused-decode-1b-fp16-cuda.json node dist/gpu/fused-decode.mjs $M cuda fp16 256
+    # The decode target with the general decoder as the loop body (~54 nodes a layer) instead of the
+    # fused step (~15, generation/fused-step.ts): what the fused step buys, side by side.
+    REFT_STUDIO_FUSED_DECODE=0 bench decode-1b-bf16-cuda-general decode "${S[@]}" --prompt 32 --new-tokens 256
     ;;
   bench-1b-fp32)
     device_env
@@ -210,7 +209,7 @@ case "${1:-}" in
     # memory of the two side by side.
     REFT_STUDIO_INITIALIZERS_IN_ARENA=1 bench train-8b-bf16-cuda-arena train "${S[@]}" "${ROW3[@]}" --steps 3
     bench prefill-8b-bf16-cuda prefill "${S[@]}" --batch 4 --seq 512 --steps 3
-    bench decode-8b-bf16-cuda-c8 decode "${S[@]}" --prompt 32 --new-tokens 128 --chunk 8
+    bench decode-8b-bf16-cuda decode "${S[@]}" --prompt 32 --new-tokens 128
     ;;
   webgpu)
     device_env

@@ -264,7 +264,7 @@ export const benchCommands: Command[] = [
       'new-tokens': { type: 'string', description: 'tokens to generate (default 64)' },
       chunk: {
         type: 'string',
-        description: 'tokens decoded per run inside the graph (default 8; 1: one per run)',
+        description: 'tokens decoded per run inside the graph (default 8, CUDA 16; 1: one per run)',
       },
     },
     examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],

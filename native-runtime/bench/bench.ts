@@ -5,7 +5,6 @@
 // GPU's memory around the measurement (cli/commands/bench.ts).
 
 import { ConfigError } from '../errors.ts';
-import { decodeLoopNodes } from '../generation/decode-loop.ts';
 import { Generator } from '../generation/generator.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { interventionKey } from '../interventions/kinds.ts';
@@ -14,7 +13,6 @@ import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
-import { buildReftGraph } from '../training/reft-graph.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -164,7 +162,7 @@ export async function benchDecode(
   // Nodes a token runs in the in-graph loop (the generator's graph has one unless the base is
   // quantized; chunk 1 does not use it): time per node says whether kernel launches bound decoding.
   const chunk = gen.chunkSize({ chunk: o.chunk, greedy: true });
-  const nodes = chunk > 1 ? decodeLoopNodes(buildReftGraph(spec, [], { decodeLoop: true }).graph) : null;
+  const nodes = chunk > 1 ? gen.loopNodes : null;
   return {
     tokens_per_s: 1000 / ms,
     step_ms: ms,
@@ -175,6 +173,8 @@ export async function benchDecode(
     prompt: P,
     new_tokens: r.newTokens,
     chunk,
+    // Which loop body decoded: the fused step (generation/fused-step.ts) or the general decoder.
+    decode_step: nodes === null ? null : gen.fusedDecode ? 'fused' : 'general',
     decode_loop_nodes: nodes,
     us_per_node: nodes ? Math.round((ms * 1000 * 100) / nodes) / 100 : null,
     prefill_ms: r.prefillMs,

@@ -5,7 +5,9 @@
 // between host and device, one run per chunk instead of per token moves the cache once per chunk.
 // The Loop's body is the same decoder at one token, reading the weights of the outer graph (no second
 // copy) and no interventions (pyreft does not intervene on generated tokens); sampling-graph.ts picks
-// the tokens. Stops early when every row has produced an end-of-sequence id.
+// the tokens. Stops early when every row has produced an end-of-sequence id. A single prompt of a
+// Llama-shaped model can run a second body instead, the fused step (fused-step.ts: ~4× fewer nodes a
+// token, which is what bounds decoding on a GPU), chosen in the graph by the batch size.
 //
 // Inputs: chunk_steps int64 [] (N; 0: only the graph's own pass, as without the loop),
 //   chunk_uniforms float32 (≥max(N,1), B) (row i for token i), chunk_greedy bool [],
@@ -20,18 +22,24 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder, type DecoderGraph } from '../models/decoder.ts';
+import { WeightRefs } from '../models/weight-refs.ts';
+import { buildFusedStep, rotaryCache } from './fused-step.ts';
 import { type SamplingInputs, sampleTokens } from './sampling-graph.ts';
 
+/** The loop bodies: the general decoder at one token, and the fused step at batch 1 (fused-step.ts). */
+export type DecodeStep = 'decode_step' | 'fused_decode_step';
+
 /**
- * How many nodes the loop's body has (each generated token runs them once), or null for a graph
- * without the loop. On a GPU every node is at least one kernel launch: with a cached token's few
- * FLOPs, launches bound the speed, so this count divides a token's time into time per node (bench).
+ * How many nodes the loop body `step` has (each generated token runs them once), or null for a graph
+ * without it. On a GPU every node is at least one kernel launch: with a cached token's few FLOPs,
+ * launches bound the speed, so this count divides a token's time into time per node (bench).
  */
-export function decodeLoopNodes(g: Graph): number | null {
+export function decodeLoopNodes(g: Graph, step: DecodeStep = 'decode_step'): number | null {
   for (const n of g.nodes) {
-    if (n.op === 'Loop' && n.attrs.body?.type === 'graph') return n.attrs.body.value.nodes.length;
+    if (n.op === 'Loop' && n.attrs.body?.type === 'graph' && n.attrs.body.value.name === step)
+      return n.attrs.body.value.nodes.length;
     for (const a of Object.values(n.attrs)) {
-      const inner = a.type === 'graph' ? decodeLoopNodes(a.value) : null;
+      const inner = a.type === 'graph' ? decodeLoopNodes(a.value, step) : null;
       if (inner !== null) return inner;
     }
   }
@@ -78,9 +86,240 @@ function notAllDone(b: GraphBuilder, done: Value): Value {
   return b.op('Not', [b.op('Equal', [min, b.scalar(1)])]);
 }
 
+/** What every chunk's loop starts from: the token sampled from the graph's pass, the rows ended. */
+interface ChunkStart {
+  /** (B) int64 */
+  first: Value;
+  /** (B) bool */
+  done: Value;
+  /** int64 []: N − 1 trips (the first token came from the graph's own pass). */
+  trips: Value;
+}
+
+/** A body's next token (B) from its logits (B, V): sampled, or the row's last token once it ended. */
+function nextToken(
+  body: GraphBuilder,
+  io: DecodeLoopIO,
+  iter: Value,
+  logits: Value,
+  tokIn: Value,
+  doneIn: Value,
+  vocab: number,
+): { next: Value; done: Value } {
+  const u = uniformRow(body, io, body.add(iter, body.const('int64', [1], [])));
+  const next = body.where(doneIn, tokIn, sampleTokens(body, logits, u, io.sampling, vocab));
+  return { next, done: body.op('Or', [doneIn, isEos(body, next, io.eos)]) };
+}
+
+/**
+ * Declares a chunk's outputs in `bb` from the loop's final caches (float32, [k.0, v.0, k.1, …]): the
+ * entries after the first `ownLen` (int64 (1)), the whole caches, and the tokens (first, then scan).
+ */
+function chunkOutputs(
+  bb: GraphBuilder,
+  spec: ModelSpec,
+  finals: Value[],
+  ownLen: Value,
+  start: ChunkStart,
+  scan: Value,
+): void {
+  const L = spec.numLayers;
+  const cacheShape = ['B', spec.numKvHeads, '?', spec.headDim];
+  const added = (v: Value) =>
+    bb.op(
+      'Slice',
+      [v, ownLen, bb.ints([Number.MAX_SAFE_INTEGER]), bb.ints([2])],
+      {},
+      { shapes: [cacheShape] },
+    );
+  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i]));
+  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i + 1]));
+  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i]]));
+  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i + 1]]));
+  bb.output(bb.concat([bb.unsqueeze(start.first, [0]), scan], 0, ['?', 'B']));
+}
+
+/** int64 ones of x's shape. */
+function onesLike(bb: GraphBuilder, x: Value): Value {
+  return bb.add(bb.mul(x, bb.const('int64', [0], [])), bb.const('int64', [1], []));
+}
+
+/** The general loop: the decoder at one token over the float32 cache as the graph's pass left it. */
+function generalChunk(
+  bb: GraphBuilder,
+  spec: ModelSpec,
+  dg: DecoderGraph,
+  io: DecodeLoopIO,
+  start: ChunkStart,
+) {
+  const L = spec.numLayers,
+    V = spec.vocabSize;
+  const cacheShape = ['B', spec.numKvHeads, '?', spec.headDim];
+  const first2 = bb.reshape(start.first, [-1, 1], ['B', 1]);
+  const mask0 = bb.concat([dg.attentionMask, onesLike(bb, first2)], 1, ['B', '?']);
+  const pos0 = bb.add(
+    bb.op(
+      'Slice',
+      [dg.positionIds, bb.ints([-1]), bb.ints([Number.MAX_SAFE_INTEGER]), bb.ints([1])],
+      {},
+      { shapes: [['B', 1]] },
+    ),
+    bb.const('int64', [1], []),
+  );
+
+  // The body: (i, cond, token, mask, pos, past…, done) → (cond, token', mask', pos', cache…, done', token').
+  const body = bb.subgraph('decode_step');
+  const iter = body.input('loop_i', 'int64', []);
+  body.input('loop_cond', 'bool', []);
+  const step = buildDecoder(body, spec, {
+    withCache: true,
+    lastLogitsOnly: true,
+    weightsFrom: dg.weights,
+    cacheOutputs: false,
+  });
+  const doneIn = body.input('loop_done', 'bool', ['B']);
+  // Loop-body names must not shadow the outer graph's.
+  for (const v of body.graph.inputs) if (!v.name.startsWith('loop_')) v.name = `loop_${v.name}`;
+  const tokIn = body.reshape(step.inputIds, [-1], ['B']);
+  const { next, done } = nextToken(
+    body,
+    io,
+    iter,
+    body.reshape(step.logits!, [-1, V], ['B', V]),
+    tokIn,
+    doneIn,
+    V,
+  );
+  const next2 = body.reshape(next, [-1, 1], ['B', 1]);
+  body.output(notAllDone(body, done), 'loop_cond_out');
+  body.output(next2, 'loop_token_out');
+  body.output(body.concat([step.attentionMask, onesLike(body, next2)], 1, ['B', '?']), 'loop_mask_out');
+  body.output(body.add(step.positionIds, body.const('int64', [1], [])), 'loop_pos_out');
+  step.cache.forEach((c, i) => {
+    body.output(c.k, `loop_key_out.${i}`);
+    body.output(c.v, `loop_value_out.${i}`);
+  });
+  body.output(done, 'loop_done_out');
+  body.output(body.op('Identity', [next]), 'loop_scan_token');
+
+  const carried = [first2, mask0, pos0, ...dg.cache.flatMap((c) => [c.k, c.v]), start.done];
+  const outs = bb.opN(
+    'Loop',
+    [start.trips, notAllDone(bb, start.done), ...carried],
+    { body: body.graph },
+    {
+      outputs: carried.length + 1,
+      shapes: [
+        ['B', 1],
+        ['B', '?'],
+        ['B', 1],
+        ...dg.cache.flatMap(() => [cacheShape, cacheShape]),
+        ['B'],
+        ['?', 'B'],
+      ],
+      dtypes: [
+        'int64',
+        'int64',
+        'int64',
+        ...dg.cache.flatMap(() => ['float32', 'float32'] as const),
+        'bool',
+        'int64',
+      ],
+    },
+  );
+  // The loop's own entries: everything after the graph's pass's cache.
+  chunkOutputs(
+    bb,
+    spec,
+    outs.slice(3, 3 + 2 * L),
+    bb.shapeOf(dg.cache[0].k, 2, 3),
+    start,
+    outs[outs.length - 1],
+  );
+}
+
+/**
+ * The fused loop at batch 1 (fused-step.ts): the cache compacted to the mask's kept slots (the
+ * generator feeds it at a capacity with unused slots masked out) in the compute dtype, carried with
+ * its length; float32 again for the outputs.
+ */
+function fusedChunk(
+  bb: GraphBuilder,
+  spec: ModelSpec,
+  dg: DecoderGraph,
+  io: DecodeLoopIO,
+  start: ChunkStart,
+) {
+  const { numLayers: L, numKvHeads: K, headDim: E, vocabSize: V } = spec;
+  const dt = spec.compute ?? 'float32';
+  const kept = bb.reshape(
+    bb.op(
+      'NonZero',
+      [bb.reshape(dg.attentionMask, [-1], ['S'])],
+      {},
+      { shapes: [[1, 'n']], dtypes: ['int64'] },
+    ),
+    [-1],
+    ['n'],
+  );
+  const n = bb.shapeOf(kept); // (1)
+  const compact = (v: Value) => bb.cast(bb.gather(v, kept, 2), dt);
+  const { cos, sin } = rotaryCache(
+    bb,
+    spec,
+    bb.reshape(bb.add(bb.add(n, start.trips), bb.ints([1])), [], []),
+  );
+
+  // The body: (i, cond, token, length, past…, done) → (cond, token', length + 1, cache…, done', token').
+  const body = bb.subgraph('fused_decode_step');
+  const iter = body.input('fused_i', 'int64', []);
+  body.input('fused_cond', 'bool', []);
+  const token = body.input('fused_token', 'int64', [1, 1]);
+  const len = body.input('fused_len', 'int32', [1]);
+  const past = Array.from({ length: L }, (_, i) => ({
+    k: body.input(`fused_key.${i}`, dt, [1, K, 'P', E]),
+    v: body.input(`fused_value.${i}`, dt, [1, K, 'P', E]),
+  }));
+  const doneIn = body.input('fused_done', 'bool', [1]);
+  const w = new WeightRefs(body, spec, dg.weights); // the outer graph's weights, read from the body
+  const step = buildFusedStep(body, spec, w, { token, past, pastLen: len, cos, sin });
+  const { next, done } = nextToken(body, io, iter, step.logits, body.reshape(token, [-1], [1]), doneIn, V);
+  body.output(notAllDone(body, done), 'fused_cond_out');
+  body.output(body.reshape(next, [1, 1], [1, 1]), 'fused_token_out');
+  body.output(body.add(len, body.const('int32', [1], [])), 'fused_len_out');
+  step.present.forEach((c, i) => {
+    body.output(c.k, `fused_key_out.${i}`);
+    body.output(c.v, `fused_value_out.${i}`);
+  });
+  body.output(done, 'fused_done_out');
+  body.output(body.op('Identity', [next]), 'fused_scan_token');
+
+  const carried = [
+    bb.reshape(start.first, [1, 1], [1, 1]),
+    bb.cast(n, 'int32'),
+    ...dg.cache.flatMap((c) => [compact(c.k), compact(c.v)]),
+    start.done,
+  ];
+  const cacheShape = [1, K, '?', E];
+  const outs = bb.opN(
+    'Loop',
+    [start.trips, notAllDone(bb, start.done), ...carried],
+    { body: body.graph },
+    {
+      outputs: carried.length + 1,
+      shapes: [[1, 1], [1], ...dg.cache.flatMap(() => [cacheShape, cacheShape]), [1], ['?', 1]],
+      dtypes: ['int64', 'int32', ...dg.cache.flatMap(() => [dt, dt]), 'bool', 'int64'],
+    },
+  );
+  const finals = outs.slice(2, 2 + 2 * L).map((v) => bb.cast(v, 'float32'));
+  chunkOutputs(bb, spec, finals, n, start, outs[outs.length - 1]);
+}
+
 /**
  * Adds the loop after the graph's own pass (whose cache outputs stay as they are) and declares
  * chunk_new_* / chunk_present_* and chunk_tokens. `logits` are the pass's logits (B, T, V) float32.
+ * `fused`: a batch of one decodes with the fused step (fused-step.ts; the caller checked
+ * fusedStepProblem), a larger batch with the general decoder.
  */
 export function addDecodeLoop(
   b: GraphBuilder,
@@ -88,12 +327,15 @@ export function addDecodeLoop(
   dg: DecoderGraph,
   logits: Value,
   io: DecodeLoopIO,
+  opts: { fused?: boolean } = {},
 ): void {
   const L = spec.numLayers,
     K = spec.numKvHeads,
     E = spec.headDim,
     V = spec.vocabSize;
   const cacheShape = ['B', K, '?', E];
+  const outShapes = [...Array.from({ length: 4 * L }, () => cacheShape), ['?', 'B']];
+  const outDtypes = [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64' as const];
 
   // N = 0: nothing more (empty cache tensors; copying the whole cache through the If every token
   // cost more than the loop saves on a small model).
@@ -115,117 +357,36 @@ export function addDecodeLoop(
   );
 
   const on = b.subgraph('chunk_on');
-  {
-    const last = on.reshape(
-      on.op(
-        'Slice',
-        [logits, on.ints([-1]), on.ints([Number.MAX_SAFE_INTEGER]), on.ints([1])],
-        {},
-        { shapes: [['B', 1, V]] },
-      ),
-      [-1, V],
-      ['B', V],
+  const last = on.reshape(
+    on.op(
+      'Slice',
+      [logits, on.ints([-1]), on.ints([Number.MAX_SAFE_INTEGER]), on.ints([1])],
+      {},
+      { shapes: [['B', 1, V]] },
+    ),
+    [-1, V],
+    ['B', V],
+  );
+  const first = sampleTokens(on, last, uniformRow(on, io, on.const('int64', [0], [])), io.sampling, V); // (B)
+  const start: ChunkStart = {
+    first,
+    done: on.op('Or', [io.done, isEos(on, first, io.eos)]),
+    trips: on.op('Max', [on.sub(io.steps, on.const('int64', [1], [])), on.const('int64', [0], [])]),
+  };
+  if (!opts.fused) generalChunk(on, spec, dg, io, start);
+  else {
+    const single = on.reshape(on.op('Equal', [on.shapeOf(first), on.ints([1])]), [], []);
+    const one = on.subgraph('chunk_fused');
+    fusedChunk(one, spec, dg, io, start);
+    const many = on.subgraph('chunk_general');
+    generalChunk(many, spec, dg, io, start);
+    const res = on.opN(
+      'If',
+      [single],
+      { then_branch: one.graph, else_branch: many.graph },
+      { outputs: 4 * L + 1, shapes: outShapes, dtypes: outDtypes },
     );
-    const first = sampleTokens(on, last, uniformRow(on, io, on.const('int64', [0], [])), io.sampling, V); // (B)
-    const done0 = on.op('Or', [io.done, isEos(on, first, io.eos)]);
-    const onesLike = (bb: GraphBuilder, x: Value) =>
-      bb.add(bb.mul(x, bb.const('int64', [0], [])), bb.const('int64', [1], [])); // int64 ones of x's shape
-    const mask0 = on.concat([dg.attentionMask, onesLike(on, on.reshape(first, [-1, 1], ['B', 1]))], 1, [
-      'B',
-      '?',
-    ]);
-    const pos0 = on.add(
-      on.op(
-        'Slice',
-        [dg.positionIds, on.ints([-1]), on.ints([Number.MAX_SAFE_INTEGER]), on.ints([1])],
-        {},
-        { shapes: [['B', 1]] },
-      ),
-      on.const('int64', [1], []),
-    );
-
-    // The body: (i, cond, token, mask, pos, past…, done) → (cond, token', mask', pos', cache…, done', token').
-    const body = on.subgraph('decode_step');
-    const iter = body.input('loop_i', 'int64', []);
-    body.input('loop_cond', 'bool', []);
-    const step = buildDecoder(body, spec, {
-      withCache: true,
-      lastLogitsOnly: true,
-      weightsFrom: dg.weights,
-      cacheOutputs: false,
-    });
-    const doneIn = body.input('loop_done', 'bool', ['B']);
-    // Loop-body names must not shadow the outer graph's.
-    for (const v of body.graph.inputs) if (!v.name.startsWith('loop_')) v.name = `loop_${v.name}`;
-    const stepLogits = body.reshape(step.logits!, [-1, V], ['B', V]);
-    const u = uniformRow(body, io, body.add(iter, body.const('int64', [1], [])));
-    const sampled = sampleTokens(body, stepLogits, u, io.sampling, V);
-    const tokIn = body.reshape(step.inputIds, [-1], ['B']);
-    const next = body.where(doneIn, tokIn, sampled); // ended rows repeat their token
-    const doneOut = body.op('Or', [doneIn, isEos(body, next, io.eos)]);
-    body.output(notAllDone(body, doneOut), 'loop_cond_out');
-    body.output(body.reshape(next, [-1, 1], ['B', 1]), 'loop_token_out');
-    body.output(
-      body.concat([step.attentionMask, onesLike(body, body.reshape(next, [-1, 1], ['B', 1]))], 1, ['B', '?']),
-      'loop_mask_out',
-    );
-    body.output(body.add(step.positionIds, body.const('int64', [1], [])), 'loop_pos_out');
-    step.cache.forEach((c, i) => {
-      body.output(c.k, `loop_key_out.${i}`);
-      body.output(c.v, `loop_value_out.${i}`);
-    });
-    body.output(doneOut, 'loop_done_out');
-    body.output(body.op('Identity', [next]), 'loop_scan_token');
-
-    // Trip count N − 1 (the first token came from the graph's own pass).
-    const trips = on.op('Max', [on.sub(io.steps, on.const('int64', [1], [])), on.const('int64', [0], [])]);
-    const carried = [
-      on.reshape(first, [-1, 1], ['B', 1]),
-      mask0,
-      pos0,
-      ...dg.cache.flatMap((c) => [c.k, c.v]),
-      done0,
-    ];
-    const outs = on.opN(
-      'Loop',
-      [trips, notAllDone(on, done0), ...carried],
-      { body: body.graph },
-      {
-        outputs: carried.length + 1,
-        shapes: [
-          ['B', 1],
-          ['B', '?'],
-          ['B', 1],
-          ...dg.cache.flatMap(() => [cacheShape, cacheShape]),
-          ['B'],
-          ['?', 'B'],
-        ],
-        dtypes: [
-          'int64',
-          'int64',
-          'int64',
-          ...dg.cache.flatMap(() => ['float32', 'float32'] as const),
-          'bool',
-          'int64',
-        ],
-      },
-    );
-    const finals = outs.slice(3, 3 + 2 * L);
-    const scan = outs[outs.length - 1];
-    // The loop's own entries: everything after the graph's pass's cache.
-    const ownLen = on.shapeOf(dg.cache[0].k, 2, 3);
-    const added = (v: Value) =>
-      on.op(
-        'Slice',
-        [v, ownLen, on.ints([Number.MAX_SAFE_INTEGER]), on.ints([2])],
-        {},
-        { shapes: [cacheShape] },
-      );
-    for (let i = 0; i < L; i++) on.output(added(finals[2 * i]));
-    for (let i = 0; i < L; i++) on.output(added(finals[2 * i + 1]));
-    for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i]]));
-    for (let i = 0; i < L; i++) on.output(on.op('Identity', [finals[2 * i + 1]]));
-    on.output(on.concat([on.unsqueeze(first, [0]), scan], 0, ['?', 'B']));
+    for (const v of res) on.output(v);
   }
 
   const use = b.op('Greater', [io.steps, b.const('int64', [0], [])]);
@@ -233,11 +394,7 @@ export function addDecodeLoop(
     'If',
     [use],
     { then_branch: on.graph, else_branch: off.graph },
-    {
-      outputs: 4 * L + 1,
-      shapes: [...Array.from({ length: 4 * L }, () => cacheShape), ['?', 'B']],
-      dtypes: [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64'],
-    },
+    { outputs: 4 * L + 1, shapes: outShapes, dtypes: outDtypes },
   );
   for (let i = 0; i < L; i++) b.output(res[i], `chunk_new_key.${i}`);
   for (let i = 0; i < L; i++) b.output(res[L + i], `chunk_new_value.${i}`);

@@ -5,12 +5,22 @@
 // Position ids come from the attention mask (cumulative sum − 1), as transformers' generate does.
 
 import { CancelledError, ConfigError, OrtError } from '../errors.ts';
-import type { InterventionSpec } from '../interventions/kinds.ts';
+import { type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { createSession, type DeviceChoice, type EngineSession, ort, runSession } from '../runtime/session.ts';
+import {
+  createSession,
+  type DeviceChoice,
+  type EngineSession,
+  ort,
+  requestedDevice,
+  runSession,
+  runsOnCuda,
+} from '../runtime/session.ts';
 import { buildReftGraph } from '../training/reft-graph.ts';
+import { decodeLoopNodes } from './decode-loop.ts';
+import { fusedStepProblem } from './fused-step.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
 
 export interface InterventionFeed {
@@ -32,7 +42,7 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
   interventions?: InterventionFeed;
   /**
-   * Tokens decoded per run after the prompt (default 8): the graph's loop samples them without
+   * Tokens decoded per run after the prompt (default 8, CUDA 16): the graph's loop samples them without
    * returning to JavaScript, so onToken and shouldStop see them a chunk at a time (a stop string
    * may cost up to chunk − 1 tokens of wasted work). 1: one token per run.
    */
@@ -54,6 +64,13 @@ export class Generator {
   readonly spec: ModelSpec;
   readonly session: EngineSession;
   readonly interventions: InterventionSpec[];
+  /**
+   * Nodes of the decoding loop's body a single prompt runs per token (the fused step where it
+   * applies), or null without the loop. The decode bench divides a token's time by it.
+   */
+  loopNodes: number | null = null;
+  /** A single prompt decodes with the fused step; otherwise fusedDecodeProblem says why not. */
+  fusedDecode = false;
 
   private constructor(spec: ModelSpec, session: EngineSession, interventions: InterventionSpec[]) {
     this.spec = spec;
@@ -76,16 +93,84 @@ export class Generator {
     // Not for a quantized base: ORT does not pre-pack the Loop body's MatMulNBits, which then
     // dequantize every weight per token (measured, 4-layer TinyLlama shape at int4: 2083 ms/token in
     // the loop, 57 ms one token per run).
-    const g = buildReftGraph(spec, ivs, { decodeLoop: !spec.base?.scheme });
-    const session = await createSession(g.graph, {
-      device: opts.device,
-      requireDevice: opts.requireDevice,
-      weightsDir: g.weightsDir,
-      onNotice: opts.onNotice,
-      outputsOnDevice: cacheOutputs(spec),
-      prepack: shouldPrepack(spec, { training: false }),
-    });
-    return new Generator(spec, session, ivs);
+    const decodeLoop = !spec.base?.scheme;
+    const open = async (fused: boolean, requireDevice = opts.requireDevice): Promise<Generator> => {
+      const g = buildReftGraph(spec, ivs, { decodeLoop, fusedDecode: fused });
+      const session = await createSession(g.graph, {
+        device: opts.device,
+        requireDevice,
+        weightsDir: g.weightsDir,
+        onNotice: opts.onNotice,
+        outputsOnDevice: cacheOutputs(spec),
+        prepack: shouldPrepack(spec, { training: false }),
+      });
+      const gen = new Generator(spec, session, ivs);
+      gen.fusedDecode = fused;
+      gen.loopNodes = decodeLoop
+        ? decodeLoopNodes(g.graph, fused ? 'fused_decode_step' : 'decode_step')
+        : null;
+      return gen;
+    };
+    if (!decodeLoop || fusedDecodeProblem(spec, opts.device) !== null) return open(false);
+    // The fused step's contrib kernels are checked on the CPU by the tests; on a GPU a build without
+    // them (or without the attention kernels they call) must cost speed, not generation: a session
+    // that does not start, or a first chunk that fails, falls back to the general body.
+    const fallBack = (e: unknown) => {
+      opts.onNotice?.(
+        `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
+      );
+      return open(false);
+    };
+    let gen: Generator;
+    try {
+      // On CUDA the fused graph must start there: not a CPU session because of it.
+      gen = await open(true, opts.requireDevice || runsOnCuda(opts.device));
+    } catch (e) {
+      if (!(e instanceof OrtError) || e.code === 'out-of-memory') throw e;
+      // The provider itself did not start: the general graph's attempt says so (and falls back).
+      if (e.code === 'provider-failed' || e.code === 'provider-unavailable') return open(false);
+      return fallBack(e);
+    }
+    if (gen.session.device === 'cpu') return gen;
+    const failed = await gen.probeFused();
+    if (!failed) return gen;
+    await gen.session.session.release();
+    return fallBack(failed);
+  }
+
+  /** Decodes a 2-token chunk from a 1-token prompt: the error it raised, or null when it ran. */
+  async probeFused(): Promise<unknown> {
+    try {
+      await this.generate([[0]], {
+        greedy: true,
+        maxNewTokens: 3,
+        eosTokenIds: [],
+        chunk: 2,
+        interventions: this.#noIntervention(),
+      });
+      return null;
+    } catch (e) {
+      return e;
+    }
+  }
+
+  /** Zeros for every intervention parameter the graph reads (a probe's run: its prompt has no positions). */
+  #noIntervention(): InterventionFeed | undefined {
+    if (!this.interventions.length) return undefined;
+    const inputs = new Set(this.session.inputNames);
+    return {
+      params: this.interventions.map((s, j) =>
+        Object.fromEntries(
+          PARAMS[s.type]
+            .filter((p) => inputs.has(`iv${j}.${p.name}`))
+            .map((p) => {
+              const shape = p.shape(s.embedDim, s.rank);
+              return [p.name, { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape }];
+            }),
+        ),
+      ),
+      locations: [this.interventions.map(() => [])],
+    };
   }
 
   /** A generator sharing an existing ReFT session (training/evaluation/generation in one graph). */
@@ -232,7 +317,7 @@ export class Generator {
   }
 
   /**
-   * Tokens per run after the prompt: GenerateOptions.chunk (default 8, WebGPU 1) when this session has the
+   * Tokens per run after the prompt: GenerateOptions.chunk (default 8, CUDA 16, WebGPU 1) when this session has the
    * decoding loop and the loop can do what was asked; 1 otherwise (the repetition penalty is applied
    * here, and sliding windows are masked here). Public for the decode bench, which reports it.
    */
@@ -241,8 +326,11 @@ export class Generator {
     if (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) return 1;
     if (this.spec.slidingWindow) return 1;
     // WebGPU has no Loop kernel: ORT would run the loop on the CPU and copy the cache each token.
-    // Its cache stays on the device between runs instead (DeviceKvCache).
-    return Math.max(1, Math.floor(opts.chunk ?? (this.session.device === 'webgpu' ? 1 : 8)));
+    // Its cache stays on the device between runs instead (DeviceKvCache). On CUDA a run's first
+    // token comes from the graph's own pass, the general decoder (~3× the fused step's nodes): 16 a
+    // run spreads it thinner (at 500 tokens/s a chunk still streams every 32 ms).
+    const byDevice = this.session.device === 'webgpu' ? 1 : this.session.device === 'cuda' ? 16 : 8;
+    return Math.max(1, Math.floor(opts.chunk ?? byDevice));
   }
 
   /**
@@ -284,6 +372,18 @@ export class Generator {
       feeds[`iv${j}.loc`] = new ort.Tensor('int64', loc, [B, P]);
     });
   }
+}
+
+/**
+ * Why a single prompt will not decode with the fused step (fused-step.ts) on `device`, or null.
+ * REFT_STUDIO_FUSED_DECODE=0 turns it off (to compare both bodies: scripts/gpu-check.sh).
+ */
+export function fusedDecodeProblem(spec: ModelSpec, device: DeviceChoice | undefined): string | null {
+  if (process.env.REFT_STUDIO_FUSED_DECODE === '0') return 'REFT_STUDIO_FUSED_DECODE=0';
+  const d = requestedDevice(device);
+  // WebGPU decodes a token per run (no Loop kernel); DirectML and Core ML have no contrib kernels.
+  if (d !== 'cpu' && d !== 'cuda' && d !== 'auto') return `${d} decodes without the fused step`;
+  return fusedStepProblem(spec, runsOnCuda(device) ? 'cuda' : 'cpu');
 }
 
 /**

@@ -89,7 +89,7 @@ export function cudaReachable(): string | null {
 }
 
 /** The device a session asks for: the argument, else REFT_STUDIO_DEVICE, else the CPU. */
-const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice =>
+export const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice =>
   device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
 
 /**

@@ -42,6 +42,8 @@ export function buildReftGraph(
     dropout?: boolean;
     /** Add the in-graph decoding loop (generation/decode-loop.ts): a generator's own graph. */
     decodeLoop?: boolean;
+    /** The loop decodes a batch of one with the fused step (generation/fused-step.ts). */
+    fusedDecode?: boolean;
     /**
      * Keep only the residual stream between layers for the backward and recompute each layer there
      * (autodiff/backward.ts): a second forward pass of the intervened layers, for a fraction of the
@@ -140,7 +142,7 @@ export function buildReftGraph(
     { outputs: names.length, shapes, names },
   );
   for (const o of outs) b.output(o);
-  if (loopIO) addDecodeLoop(b, spec, dg, outs[0], loopIO);
+  if (loopIO) addDecodeLoop(b, spec, dg, outs[0], loopIO, { fused: !!opts.fusedDecode });
   // The backward walker emits repeated subexpressions (shape arithmetic, transposes of the same
   // weight) and values no output needs. Dropping them leaves ~7% fewer nodes (1181 → 1098 for the
   // 4-layer Llama with LoReFT on every layer) and a first step 5–15% sooner (less to serialize and

@@ -38,14 +38,9 @@ function describeJson(j) {
     parts.push([j.device, j.dtype, j.base_form].filter(Boolean).join(' '));
     if (j.recompute != null) parts.push(j.recompute ? 'replayed' : 'kept');
     if (j.loss != null) parts.push(`loss ${Number(j.loss).toFixed(4)}`);
-    if (j.us_per_node != null) parts.push(`${j.us_per_node} µs a node (${j.decode_loop_nodes} a token)`);
+    if (j.us_per_node != null)
+      parts.push(`${j.us_per_node} µs a node (${j.decode_loop_nodes} a token, ${j.decode_step} step)`);
     return parts.join(' · ');
-  }
-  // fused-decode.mjs: the fused step's speed and tokens beside the generator's.
-  if (j.fused_tokens_per_s != null) {
-    const e = (c) =>
-      `${Number(j.engine?.[c]?.tokens_per_s).toFixed(1)} (same ${j.engine?.[c]?.same_tokens_as_fused}/${j.new_tokens})`;
-    return `fused ${Number(j.fused_tokens_per_s).toFixed(1)} tok/s, ${j.fused_nodes} nodes · engine ${j.engine_loop_nodes} nodes, c1 ${e('c1')}, c8 ${e('c8')} · ${j.device} ${j.dtype}`;
   }
   // placement.mjs: nodes per provider in each graph, and the ops left to the CPU.
   if (j.training?.counts) {

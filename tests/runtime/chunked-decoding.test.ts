@@ -2,11 +2,17 @@
 // exactly what one token per run gives: greedy and sampled (temperature, top-k, top-p, same seed),
 // a left-padded batch, rows ending early on an end id (the loop stops when all have), stop strings,
 // an adapter intervening on the prompt, and the same onToken order. The golden greedy tests run the
-// default (chunked) path; this file pins chunk 1 ≡ chunk N on the CPU.
+// default (chunked) path; this file pins chunk 1 ≡ chunk N on the CPU. A single prompt of a
+// Llama-shaped model decodes its chunks with the fused step (fused-step.ts) instead of the general
+// decoder: the same checks for it, at batch 1.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type GenerateOptions, Generator } from '../../native-runtime/generation/generator.ts';
+import {
+  fusedDecodeProblem,
+  type GenerateOptions,
+  Generator,
+} from '../../native-runtime/generation/generator.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -99,6 +105,87 @@ describe('chunked decoding', () => {
       4,
     );
     assert.deepEqual(many.tokens, one.tokens);
+    assert.notDeepEqual(one.tokens, base.tokens, 'the adapter changes the continuation');
+  });
+});
+
+describe('chunked decoding of a single prompt', () => {
+  const single = [[1, 5, 9, 13, 200, 31, 77, 4]];
+  const cases: GenerateOptions[] = [
+    { greedy: true },
+    { temperature: 0.8, topK: 40, topP: 0.9, seed: 3 },
+    { temperature: 1.3, seed: 5 },
+  ];
+  for (const name of ['llama', 'qwen2']) {
+    const s1 = loadModelSpec(modelDir(name));
+    it(`${name}: the fused step where it applies, the same tokens as one token per run`, async () => {
+      const gen = await Generator.load(s1);
+      const fused = fusedDecodeProblem(s1, undefined) === null;
+      assert.equal(gen.fusedDecode, fused);
+      if (fused) {
+        process.env.REFT_STUDIO_FUSED_DECODE = '0';
+        const general = await Generator.load(s1).finally(() => delete process.env.REFT_STUDIO_FUSED_DECODE);
+        assert.equal(general.fusedDecode, false);
+        assert.ok(
+          gen.loopNodes! * 2 < general.loopNodes!,
+          `${gen.loopNodes} nodes a token, the general decoder ${general.loopNodes}`,
+        );
+      }
+      for (const o of cases)
+        for (const chunk of [4, 16]) {
+          const run = (c: number) =>
+            gen.generate(single, { ...o, chunk: c, maxNewTokens: 21, eosTokenIds: [] });
+          const one = await run(1);
+          const many = await run(chunk);
+          assert.deepEqual(many.tokens, one.tokens, `${JSON.stringify(o)} chunk ${chunk}`);
+          assert.equal(many.newTokens, 21);
+        }
+      // An end id stops the loop mid-chunk; a stop string at the chunk's end.
+      const free = await gen.generate(single, { greedy: true, maxNewTokens: 12, eosTokenIds: [], chunk: 1 });
+      const eos = free.tokens[0][6];
+      const first = free.tokens[0].indexOf(eos);
+      const ended = await gen.generate(single, {
+        greedy: true,
+        maxNewTokens: 12,
+        eosTokenIds: [eos],
+        chunk: 8,
+      });
+      assert.deepEqual(ended.tokens[0], free.tokens[0].slice(0, first + 1));
+      assert.deepEqual(ended.finishReasons, ['eos']);
+    });
+  }
+
+  it("with an adapter: the fused chunks read the intervened prompt pass's cache", async () => {
+    const iv: InterventionSpec = {
+      key: interventionKey(1, 0),
+      layer: 1,
+      type: 'loreft',
+      rank: 2,
+      embedDim: spec.hiddenSize,
+      act: 'linear',
+      dropout: 0,
+    };
+    const n = spec.hiddenSize;
+    const R = new Float32Array(n * 2);
+    R[0] = R[3] = 1;
+    const feed = {
+      params: [
+        {
+          rotate_layer: { data: R, shape: [n, 2] },
+          weight: { data: Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i) * 0.7), shape: [2, n] },
+          bias: { data: Float32Array.of(-2, 3), shape: [2] },
+        },
+      ],
+      locations: [[[0, 7]]],
+    };
+    const gen = await Generator.load(spec, { interventions: [iv] });
+    // The check a GPU session runs before keeping the fused step (zeros for the adapter's parameters).
+    assert.equal(await gen.probeFused(), null);
+    const o = { greedy: true, maxNewTokens: 10, eosTokenIds: [], interventions: feed };
+    const one = await gen.generate(single, { ...o, chunk: 1 });
+    const many = await gen.generate(single, { ...o, chunk: 5 });
+    assert.deepEqual(many.tokens, one.tokens);
+    const base = await (await Generator.load(spec)).generate(single, { ...o, interventions: undefined });
     assert.notDeepEqual(one.tokens, base.tokens, 'the adapter changes the continuation');
   });
 });

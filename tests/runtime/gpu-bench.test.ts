@@ -44,10 +44,12 @@ for (const [device, dtype] of [
         }
         assert.ok(Number.isFinite(t.loss as number));
         assert.equal(d.new_tokens, 4);
-        // The decoding loop's nodes a token (CPU: 8 tokens a run by default; WebGPU: one, no loop).
+        // The decoding loop's nodes a token (CPU: 8 tokens a run by default, a single prompt with the
+        // fused step; WebGPU: one, no loop).
         if (device === 'cpu') {
           assert.equal(d.chunk, 8);
-          assert.ok((d.decode_loop_nodes as number) > 2 * 40, 'a two-layer decoder and its sampling');
+          assert.equal(d.decode_step, 'fused');
+          assert.ok((d.decode_loop_nodes as number) > 2 * 12, 'two fused layers and the sampling');
           assert.ok((d.us_per_node as number) > 0);
         } else assert.equal(d.decode_loop_nodes, null);
       } finally {

@@ -1,0 +1,154 @@
+// One decoding step of a Llama-shaped model at batch 1 from ONNX Runtime's fused contrib operators
+// (com.microsoft): GroupQueryAttention with the rotary embedding and the cache append inside it, and
+// SkipSimplifiedLayerNormalization (the residual add and the next norm in one kernel). The decoding
+// loop (decode-loop.ts) runs it for every generated token of a single prompt.
+//
+// Why: a cached token has few FLOPs, so on a GPU its time is the count of kernels launched. The
+// general decoder's loop body (decoder.ts, written from primitives so autodiff can read it) is ~54
+// nodes a layer; this step is ~15. Same arithmetic: rotate_half rotary from the same cos/sin tables
+// (position·inv_freq in float32, Llama 3 / linear scaling included), 1/√E scale, causal attention
+// over the whole cache, RMSNorm with statistics in float32 inside the kernels.
+//
+// Batch 1 only: GroupQueryAttention reads the cache as right-padded rows (seqlens_k), while the
+// generator left-pads a batch. The caller gives the cache compacted (no masked slots) in the compute
+// dtype. Kernels: GroupQueryAttention has float32 and float16 on the CPU, float16 and bfloat16 on
+// CUDA (fusedStepProblem says which combination cannot run).
+
+import type { GraphBuilder } from '../ir/builder.ts';
+import type { Value } from '../ir/graph.ts';
+import type { ModelSpec } from '../models/config.ts';
+import { ropeInvFreq } from '../models/decoder.ts';
+import type { WeightRefs } from '../models/weight-refs.ts';
+
+const MS = { domain: 'com.microsoft' };
+
+/** Why the fused step cannot decode `spec` on `device` ('cuda' or the CPU), or null when it can. */
+export function fusedStepProblem(spec: ModelSpec, device: 'cpu' | 'cuda'): string | null {
+  if (spec.arch === 'gpt2' || spec.arch === 'gemma') return `${spec.arch} is not Llama-shaped`;
+  if (spec.norm.kind !== 'rms' || spec.norm.weightOffset !== 0) return 'its norms are not plain RMSNorm';
+  if (spec.act !== 'silu') return 'its MLP is not SiLU-gated';
+  if (spec.qkNorm) return 'it normalizes queries and keys';
+  if (spec.slidingWindow) return 'it has sliding-window attention';
+  if (!spec.rope || spec.rope.partialRotaryFactor !== undefined) return 'its rotary embedding is partial';
+  if (spec.embedScale !== 1) return 'it scales its embeddings';
+  if (spec.base?.scheme) return 'its base is quantized';
+  const dt = spec.compute ?? 'float32';
+  if (device === 'cuda' && dt === 'float32') return 'CUDA has no float32 GroupQueryAttention';
+  if (device === 'cpu' && dt === 'bfloat16') return 'the CPU has no bfloat16 GroupQueryAttention';
+  return null;
+}
+
+/**
+ * Rotary tables for positions 0 … rows − 1, (rows, E/2) in the compute dtype: GroupQueryAttention
+ * reads row p for the token at position p. `rows` int64 [].
+ */
+export function rotaryCache(b: GraphBuilder, spec: ModelSpec, rows: Value): { cos: Value; sin: Value } {
+  const inv = ropeInvFreq(spec);
+  const pos = b.unsqueeze(
+    b.cast(
+      b.op('Range', [b.const('int64', [0], []), rows, b.const('int64', [1], [])], {}, { shapes: [['M']] }),
+      'float32',
+    ),
+    [1],
+  ); // (M, 1)
+  const freqs = b.mul(pos, b.const('float32', inv, [1, inv.length])); // (M, E/2)
+  const dt = spec.compute ?? 'float32';
+  return { cos: b.cast(b.op('Cos', [freqs]), dt), sin: b.cast(b.op('Sin', [freqs]), dt) };
+}
+
+export interface FusedStepInputs {
+  /** (1, 1) int64: the token to run. */
+  token: Value;
+  /** Per layer, the cache so far, (1, K, P, E) in the compute dtype, no masked slots. */
+  past: { k: Value; v: Value }[];
+  /** (1) int32: P, the tokens already in the cache (the new token's position). */
+  pastLen: Value;
+  /** rotaryCache's tables, covering position P. */
+  cos: Value;
+  sin: Value;
+}
+
+/** The step: logits (1, V) float32 and each layer's cache with the token appended, (1, K, P + 1, E). */
+export function buildFusedStep(
+  b: GraphBuilder,
+  spec: ModelSpec,
+  w: WeightRefs,
+  io: FusedStepInputs,
+): { logits: Value; present: { k: Value; v: Value }[] } {
+  const { hiddenSize: D, numHeads: H, numKvHeads: K, headDim: E, numLayers: L } = spec;
+  const dt = spec.compute ?? 'float32';
+  const eps = spec.norm.eps;
+  const total = b.reshape(b.add(io.pastLen, b.const('int32', [1], [])), [], []); // int32 []
+  const skipNorm = (x: Value, residual: Value, weight: string) => {
+    // Outputs: normalized, mean, inverse std, x + residual.
+    const [y, , , sum] = b.opN(
+      'SkipSimplifiedLayerNormalization',
+      [x, residual, w.get(weight)],
+      { epsilon: eps },
+      { ...MS, outputs: 4, shapes: [[1, D], [1], [1], [1, D]], dtypes: [dt, 'float32', 'float32', dt] },
+    );
+    return { y, sum };
+  };
+
+  let h = w.embed('model.embed_tokens.weight', b.reshape(io.token, [-1], [1]));
+  let x = b.op(
+    'SimplifiedLayerNormalization',
+    [h, w.get('model.layers.0.input_layernorm.weight')],
+    { epsilon: eps, axis: -1 },
+    { shapes: [[1, D]] },
+  );
+  const present: { k: Value; v: Value }[] = [];
+  for (let i = 0; i < L; i++) {
+    const p = `model.layers.${i}.`;
+    const proj = (name: string, width: number) =>
+      b.reshape(w.linearT(x, `${p}self_attn.${name}.weight`, `${p}self_attn.${name}.bias`), [1, 1, width]);
+    const [att, k, v] = b.opN(
+      'GroupQueryAttention',
+      [
+        proj('q_proj', H * E),
+        proj('k_proj', K * E),
+        proj('v_proj', K * E),
+        io.past[i].k,
+        io.past[i].v,
+        io.pastLen,
+        total,
+        io.cos,
+        io.sin,
+      ],
+      { num_heads: H, kv_num_heads: K, do_rotary: 1, rotary_interleaved: 0 },
+      {
+        ...MS,
+        outputs: 3,
+        shapes: [
+          [1, 1, H * E],
+          [1, K, 'S', E],
+          [1, K, 'S', E],
+        ],
+        dtypes: [dt, dt, dt],
+      },
+    );
+    present.push({ k, v });
+    const o = w.linearT(
+      b.reshape(att, [1, H * E]),
+      `${p}self_attn.o_proj.weight`,
+      `${p}self_attn.o_proj.bias`,
+    );
+    const a = skipNorm(o, h, `${p}post_attention_layernorm.weight`);
+    const gate = w.linearT(a.y, `${p}mlp.gate_proj.weight`, `${p}mlp.gate_proj.bias`);
+    const up = w.linearT(a.y, `${p}mlp.up_proj.weight`, `${p}mlp.up_proj.bias`);
+    const down = w.linearT(
+      b.mul(b.mul(gate, b.sigmoid(gate)), up),
+      `${p}mlp.down_proj.weight`,
+      `${p}mlp.down_proj.bias`,
+    );
+    const m = skipNorm(
+      down,
+      a.sum,
+      i + 1 < L ? `model.layers.${i + 1}.input_layernorm.weight` : 'model.norm.weight',
+    );
+    x = m.y;
+    h = m.sum;
+  }
+  const logits = w.head()(b, x);
+  return { logits: logits.dtype === 'float32' ? logits : b.cast(logits, 'float32'), present };
+}
