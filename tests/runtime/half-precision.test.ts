@@ -122,6 +122,8 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
         checkStructure(b.graph, dt);
         const rg = buildReftGraph(stored, [{ ...iv, embedDim: 64 }]);
         checkStructure(rg.graph, dt);
+        // A generator's graph, with both decoding loop bodies (the general decoder, the fused step).
+        checkStructure(buildReftGraph(stored, [], { decodeLoop: true, fusedDecode: true }).graph, dt);
         for (const v of rg.graph.outputs)
           assert.ok(['float32', 'int64'].includes(v.dtype), `${v.name} ${v.dtype}`);
       } finally {
