@@ -6,8 +6,8 @@
 // The Loop's body is the same decoder at one token, reading the weights of the outer graph (no second
 // copy) and no interventions (pyreft does not intervene on generated tokens); sampling-graph.ts picks
 // the tokens. Stops early when every row has produced an end-of-sequence id. A single prompt of a
-// Llama-shaped model can run a second body instead, the fused step (fused-step.ts: ~4× fewer nodes a
-// token, which is what bounds decoding on a GPU), chosen in the graph by the batch size.
+// Llama-shaped model decodes elsewhere (fused-decoding.ts: the fused step, ~3× fewer nodes a token,
+// which is what bounds decoding on a GPU); this loop serves batches and the other models.
 //
 // Inputs: chunk_steps int64 [] (N; 0: only the graph's own pass, as without the loop),
 //   chunk_uniforms float32 (≥max(N,1), B) (row i for token i), chunk_greedy bool [],
@@ -22,11 +22,9 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { buildDecoder, type DecoderGraph } from '../models/decoder.ts';
-import { WeightRefs } from '../models/weight-refs.ts';
-import { buildFusedStep, rotaryCache } from './fused-step.ts';
 import { type SamplingInputs, sampleTokens } from './sampling-graph.ts';
 
-/** The loop bodies: the general decoder at one token, and the fused step at batch 1 (fused-step.ts). */
+/** The loop bodies: the general decoder at one token, the fused step at batch 1 (fused-decoding.ts). */
 export type DecodeStep = 'decode_step' | 'fused_decode_step';
 
 /**
@@ -70,7 +68,7 @@ export function decodeLoopInputs(b: GraphBuilder): DecodeLoopIO {
 }
 
 /** Row `i` of the uniforms, (B). */
-function uniformRow(b: GraphBuilder, io: DecodeLoopIO, i: Value): Value {
+export function uniformRow(b: GraphBuilder, io: DecodeLoopIO, i: Value): Value {
   return b.op('Gather', [io.uniforms, b.reshape(i, [], [])], { axis: 0 }, { shapes: [['B']] });
 }
 
@@ -81,7 +79,7 @@ function isEos(b: GraphBuilder, tok: Value, eos: Value): Value {
 }
 
 /** bool []: some row has not ended. */
-function notAllDone(b: GraphBuilder, done: Value): Value {
+export function notAllDone(b: GraphBuilder, done: Value): Value {
   const min = b.op('ReduceMin', [b.cast(done, 'float32')], { keepdims: 0 }, { shapes: [[]] });
   return b.op('Not', [b.op('Equal', [min, b.scalar(1)])]);
 }
@@ -96,8 +94,11 @@ interface ChunkStart {
   trips: Value;
 }
 
-/** A body's next token (B) from its logits (B, V): sampled, or the row's last token once it ended. */
-function nextToken(
+/**
+ * A body's next token (B) from its logits (B, V): sampled with uniforms row iter + firstRow, or the
+ * row's last token once it ended.
+ */
+export function nextToken(
   body: GraphBuilder,
   io: DecodeLoopIO,
   iter: Value,
@@ -105,8 +106,10 @@ function nextToken(
   tokIn: Value,
   doneIn: Value,
   vocab: number,
+  firstRow: 0 | 1,
 ): { next: Value; done: Value } {
-  const u = uniformRow(body, io, body.add(iter, body.const('int64', [1], [])));
+  const row = firstRow ? body.add(iter, body.const('int64', [1], [])) : iter;
+  const u = uniformRow(body, io, row);
   const next = body.where(doneIn, tokIn, sampleTokens(body, logits, u, io.sampling, vocab));
   return { next, done: body.op('Or', [doneIn, isEos(body, next, io.eos)]) };
 }
@@ -189,6 +192,7 @@ function generalChunk(
     tokIn,
     doneIn,
     V,
+    1,
   );
   const next2 = body.reshape(next, [-1, 1], ['B', 1]);
   body.output(notAllDone(body, done), 'loop_cond_out');
@@ -239,87 +243,8 @@ function generalChunk(
 }
 
 /**
- * The fused loop at batch 1 (fused-step.ts): the cache compacted to the mask's kept slots (the
- * generator feeds it at a capacity with unused slots masked out) in the compute dtype, carried with
- * its length; float32 again for the outputs.
- */
-function fusedChunk(
-  bb: GraphBuilder,
-  spec: ModelSpec,
-  dg: DecoderGraph,
-  io: DecodeLoopIO,
-  start: ChunkStart,
-) {
-  const { numLayers: L, numKvHeads: K, headDim: E, vocabSize: V } = spec;
-  const dt = spec.compute ?? 'float32';
-  const kept = bb.reshape(
-    bb.op(
-      'NonZero',
-      [bb.reshape(dg.attentionMask, [-1], ['S'])],
-      {},
-      { shapes: [[1, 'n']], dtypes: ['int64'] },
-    ),
-    [-1],
-    ['n'],
-  );
-  const n = bb.shapeOf(kept); // (1)
-  const compact = (v: Value) => bb.cast(bb.gather(v, kept, 2), dt);
-  const { cos, sin } = rotaryCache(
-    bb,
-    spec,
-    bb.reshape(bb.add(bb.add(n, start.trips), bb.ints([1])), [], []),
-  );
-
-  // The body: (i, cond, token, length, past…, done) → (cond, token', length + 1, cache…, done', token').
-  const body = bb.subgraph('fused_decode_step');
-  const iter = body.input('fused_i', 'int64', []);
-  body.input('fused_cond', 'bool', []);
-  const token = body.input('fused_token', 'int64', [1, 1]);
-  const len = body.input('fused_len', 'int32', [1]);
-  const past = Array.from({ length: L }, (_, i) => ({
-    k: body.input(`fused_key.${i}`, dt, [1, K, 'P', E]),
-    v: body.input(`fused_value.${i}`, dt, [1, K, 'P', E]),
-  }));
-  const doneIn = body.input('fused_done', 'bool', [1]);
-  const w = new WeightRefs(body, spec, dg.weights); // the outer graph's weights, read from the body
-  const step = buildFusedStep(body, spec, w, { token, past, pastLen: len, cos, sin });
-  const { next, done } = nextToken(body, io, iter, step.logits, body.reshape(token, [-1], [1]), doneIn, V);
-  body.output(notAllDone(body, done), 'fused_cond_out');
-  body.output(body.reshape(next, [1, 1], [1, 1]), 'fused_token_out');
-  body.output(body.add(len, body.const('int32', [1], [])), 'fused_len_out');
-  step.present.forEach((c, i) => {
-    body.output(c.k, `fused_key_out.${i}`);
-    body.output(c.v, `fused_value_out.${i}`);
-  });
-  body.output(done, 'fused_done_out');
-  body.output(body.op('Identity', [next]), 'fused_scan_token');
-
-  const carried = [
-    bb.reshape(start.first, [1, 1], [1, 1]),
-    bb.cast(n, 'int32'),
-    ...dg.cache.flatMap((c) => [compact(c.k), compact(c.v)]),
-    start.done,
-  ];
-  const cacheShape = [1, K, '?', E];
-  const outs = bb.opN(
-    'Loop',
-    [start.trips, notAllDone(bb, start.done), ...carried],
-    { body: body.graph },
-    {
-      outputs: carried.length + 1,
-      shapes: [[1, 1], [1], ...dg.cache.flatMap(() => [cacheShape, cacheShape]), [1], ['?', 1]],
-      dtypes: ['int64', 'int32', ...dg.cache.flatMap(() => [dt, dt]), 'bool', 'int64'],
-    },
-  );
-  const finals = outs.slice(2, 2 + 2 * L).map((v) => bb.cast(v, 'float32'));
-  chunkOutputs(bb, spec, finals, n, start, outs[outs.length - 1]);
-}
-
-/**
  * Adds the loop after the graph's own pass (whose cache outputs stay as they are) and declares
  * chunk_new_* / chunk_present_* and chunk_tokens. `logits` are the pass's logits (B, T, V) float32.
- * `fused`: a batch of one decodes with the fused step (fused-step.ts; the caller checked
- * fusedStepProblem), a larger batch with the general decoder.
  */
 export function addDecodeLoop(
   b: GraphBuilder,
@@ -327,7 +252,6 @@ export function addDecodeLoop(
   dg: DecoderGraph,
   logits: Value,
   io: DecodeLoopIO,
-  opts: { fused?: boolean } = {},
 ): void {
   const L = spec.numLayers,
     K = spec.numKvHeads,
@@ -373,21 +297,7 @@ export function addDecodeLoop(
     done: on.op('Or', [io.done, isEos(on, first, io.eos)]),
     trips: on.op('Max', [on.sub(io.steps, on.const('int64', [1], [])), on.const('int64', [0], [])]),
   };
-  if (!opts.fused) generalChunk(on, spec, dg, io, start);
-  else {
-    const single = on.reshape(on.op('Equal', [on.shapeOf(first), on.ints([1])]), [], []);
-    const one = on.subgraph('chunk_fused');
-    fusedChunk(one, spec, dg, io, start);
-    const many = on.subgraph('chunk_general');
-    generalChunk(many, spec, dg, io, start);
-    const res = on.opN(
-      'If',
-      [single],
-      { then_branch: one.graph, else_branch: many.graph },
-      { outputs: 4 * L + 1, shapes: outShapes, dtypes: outDtypes },
-    );
-    for (const v of res) on.output(v);
-  }
+  generalChunk(on, spec, dg, io, start);
 
   const use = b.op('Greater', [io.steps, b.const('int64', [0], [])]);
   const res = b.opN(

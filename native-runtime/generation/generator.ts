@@ -326,9 +326,9 @@ export class Generator {
     if (opts.repetitionPenalty !== undefined && opts.repetitionPenalty !== 1) return 1;
     if (this.spec.slidingWindow) return 1;
     // WebGPU has no Loop kernel: ORT would run the loop on the CPU and copy the cache each token.
-    // Its cache stays on the device between runs instead (DeviceKvCache). On CUDA a run's first
-    // token comes from the graph's own pass, the general decoder (~3× the fused step's nodes): 16 a
-    // run spreads it thinner (at 500 tokens/s a chunk still streams every 32 ms).
+    // Its cache stays on the device between runs instead (DeviceKvCache). On CUDA every run copies
+    // the whole cache to the GPU (run() copies its inputs): 16 tokens a run halve that (at 500
+    // tokens/s a chunk still streams every 32 ms).
     const byDevice = this.session.device === 'webgpu' ? 1 : this.session.device === 'cuda' ? 16 : 8;
     return Math.max(1, Math.floor(opts.chunk ?? byDevice));
   }

@@ -15,6 +15,7 @@
 import { buildBackward } from '../autodiff/backward.ts';
 import { zerosOfShape } from '../autodiff/rules.ts';
 import { addDecodeLoop, decodeLoopInputs } from '../generation/decode-loop.ts';
+import { addFusedDecoding } from '../generation/fused-decoding.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
@@ -42,7 +43,10 @@ export function buildReftGraph(
     dropout?: boolean;
     /** Add the in-graph decoding loop (generation/decode-loop.ts): a generator's own graph. */
     decodeLoop?: boolean;
-    /** The loop decodes a batch of one with the fused step (generation/fused-step.ts). */
+    /**
+     * A decoding run at batch 1 skips the general graph for the fused step's loop
+     * (generation/fused-decoding.ts); the caller checked fusedStepProblem.
+     */
     fusedDecode?: boolean;
     /**
      * Keep only the residual stream between layers for the backward and recompute each layer there
@@ -142,7 +146,7 @@ export function buildReftGraph(
     { outputs: names.length, shapes, names },
   );
   for (const o of outs) b.output(o);
-  if (loopIO) addDecodeLoop(b, spec, dg, outs[0], loopIO, { fused: !!opts.fusedDecode });
+  if (loopIO) addDecodeLoop(b, spec, dg, outs[0], loopIO);
   // The backward walker emits repeated subexpressions (shape arithmetic, transposes of the same
   // weight) and values no output needs. Dropping them leaves ~7% fewer nodes (1181 → 1098 for the
   // 4-layer Llama with LoReFT on every layer) and a first step 5–15% sooner (less to serialize and
@@ -154,5 +158,7 @@ export function buildReftGraph(
   rematerializeInBranches(b.graph);
   orderBranchesForOrt(b.graph);
   eliminateDeadCode(b.graph);
+  // Last: the fast path wraps the finished graph (generation/fused-decoding.ts).
+  if (loopIO && opts.fusedDecode) addFusedDecoding(b, spec, dg, loopIO);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }
