@@ -64,15 +64,20 @@ export const SMALL_SYNTHETIC = {
   vocab_size: 256,
 };
 
-/** LoReFT of rank r at one position of every layer: the graph-structure tests' intervention set. */
-export function loreftOnEveryLayer(spec: ModelSpec, rank = 2): InterventionSpec[] {
-  return Array.from({ length: spec.numLayers }, (_, layer) => ({
+/** LoReFT of rank r on the residual stream after `layer` (linear, no dropout). */
+export function loreftAt(spec: ModelSpec, layer: number, rank = 2): InterventionSpec {
+  return {
     key: interventionKey(layer, 0),
     layer,
-    type: 'loreft' as const,
+    type: 'loreft',
     rank,
     embedDim: spec.hiddenSize,
-    act: 'linear' as const,
+    act: 'linear',
     dropout: 0,
-  }));
+  };
+}
+
+/** LoReFT of rank r at one position of every layer: the graph-structure tests' intervention set. */
+export function loreftOnEveryLayer(spec: ModelSpec, rank = 2): InterventionSpec[] {
+  return Array.from({ length: spec.numLayers }, (_, layer) => loreftAt(spec, layer, rank));
 }

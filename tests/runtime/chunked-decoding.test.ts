@@ -13,9 +13,9 @@ import {
   type GenerateOptions,
   Generator,
 } from '../../native-runtime/generation/generator.ts';
-import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { loreftAt } from '../helpers/models.ts';
 
 const spec = loadModelSpec(modelDir('llama'));
 const prompts = [
@@ -72,15 +72,7 @@ describe('chunked decoding', () => {
   it('with an adapter: the prompt pass is intervened, the chunks read its cache', async () => {
     const n = spec.hiddenSize,
       r = 2;
-    const iv: InterventionSpec = {
-      key: interventionKey(2, 0),
-      layer: 2,
-      type: 'loreft',
-      rank: r,
-      embedDim: n,
-      act: 'linear',
-      dropout: 0,
-    };
+    const iv = loreftAt(spec, 2, r);
     const R = new Float32Array(n * r);
     for (let i = 0; i < r; i++) R[i * r + i] = 1;
     const feed = {
@@ -156,15 +148,7 @@ describe('chunked decoding of a single prompt', () => {
   }
 
   it("with an adapter: the fused chunks read the intervened prompt pass's cache", async () => {
-    const iv: InterventionSpec = {
-      key: interventionKey(1, 0),
-      layer: 1,
-      type: 'loreft',
-      rank: 2,
-      embedDim: spec.hiddenSize,
-      act: 'linear',
-      dropout: 0,
-    };
+    const iv = loreftAt(spec, 1);
     const n = spec.hiddenSize;
     const R = new Float32Array(n * 2);
     R[0] = R[3] = 1;

@@ -15,7 +15,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
-import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import type { Graph, Node, Value } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
@@ -30,7 +29,7 @@ import {
 } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { loreftAt, SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 type Half = 'float16' | 'bfloat16';
@@ -46,15 +45,7 @@ const base = loadModelSpec(modelDir('llama'));
 const tmp = tempDir('reft-half-');
 const n = base.hiddenSize,
   r = 2;
-const iv: InterventionSpec = {
-  key: interventionKey(1, 0),
-  layer: 1,
-  type: 'loreft',
-  rank: r,
-  embedDim: n,
-  act: 'linear',
-  dropout: 0,
-};
+const iv = loreftAt(base, 1, r);
 
 function allNodes(g: Graph): Node[] {
   return g.nodes.flatMap((nd) => [

@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
-import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import type { Graph, Node } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
@@ -31,21 +30,13 @@ import {
 } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { loreftAt, SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const why = await webgpuReachable();
 const tmp = tempDir('reft-webgpu-');
 const spec = loadModelSpec(modelDir('llama'));
-const ivSpec: InterventionSpec = {
-  key: interventionKey(1, 0),
-  layer: 1,
-  type: 'loreft',
-  rank: 2,
-  embedDim: spec.hiddenSize,
-  act: 'linear',
-  dropout: 0,
-};
+const ivSpec = loreftAt(spec, 1);
 
 function nodesByName(g: Graph): Map<string, Node> {
   const m = new Map<string, Node>();
