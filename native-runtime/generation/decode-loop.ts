@@ -6,8 +6,8 @@
 // The Loop's body is the same decoder at one token, reading the weights of the outer graph (no second
 // copy) and no interventions (pyreft does not intervene on generated tokens); sampling-graph.ts picks
 // the tokens. Stops early when every row has produced an end-of-sequence id. A single prompt of a
-// Llama-shaped model decodes elsewhere (fused-decoding.ts: the fused step, ~3× fewer nodes a token,
-// which is what bounds decoding on a GPU); this loop serves batches and the other models.
+// model the fused step covers decodes elsewhere (fused-decoding.ts: ~3× fewer nodes a token, which
+// is what bounds decoding on a GPU); this loop serves batches and the other models.
 //
 // Inputs: chunk_steps int64 [] (N; 0: only the graph's own pass, as without the loop),
 //   chunk_uniforms float32 (≥max(N,1), B) (row i for token i), chunk_greedy bool [],

@@ -1,13 +1,15 @@
-// One decoding step of a Llama-shaped model at batch 1 from ONNX Runtime's fused contrib operators
-// (com.microsoft): GroupQueryAttention with the rotary embedding and the cache append inside it, and
-// SkipSimplifiedLayerNormalization (the residual add and the next norm in one kernel). The decoding
-// loop (decode-loop.ts) runs it for every generated token of a single prompt.
+// One decoding step at batch 1 of a model with RMSNorm and rotary attention (Llama, Mistral, Qwen2,
+// Qwen3, Gemma) from ONNX Runtime's fused contrib operators (com.microsoft): GroupQueryAttention with
+// the rotary embedding and the cache append inside it, and SkipSimplifiedLayerNormalization (the
+// residual add and the next norm in one kernel). fused-decoding.ts runs it in a Loop for every
+// generated token of a single prompt.
 //
 // Why: a cached token has few FLOPs, so on a GPU its time is the count of kernels launched. The
 // general decoder's loop body (decoder.ts, written from primitives so autodiff can read it) is ~54
 // nodes a layer; this step is ~15. Same arithmetic: rotate_half rotary from the same cos/sin tables
 // (position·inv_freq in float32, Llama 3 / linear scaling included), 1/√E scale, causal attention
-// over the whole cache, RMSNorm with statistics in float32 inside the kernels.
+// over the whole cache, RMSNorm with statistics in float32 inside the kernels (Qwen3's per-head
+// query/key norms too).
 //
 // Batch 1 only: GroupQueryAttention reads the cache as right-padded rows (seqlens_k), while the
 // generator left-pads a batch. The caller gives the cache compacted (no masked slots) in the compute
@@ -18,19 +20,17 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { ropeInvFreq } from '../models/decoder.ts';
+import { activation, scalarLike } from '../models/layers.ts';
 import type { WeightRefs } from '../models/weight-refs.ts';
 
 const MS = { domain: 'com.microsoft' };
 
 /** Why the fused step cannot decode `spec` on `device` ('cuda' or the CPU), or null when it can. */
 export function fusedStepProblem(spec: ModelSpec, device: 'cpu' | 'cuda'): string | null {
-  if (spec.arch === 'gpt2' || spec.arch === 'gemma') return `${spec.arch} is not Llama-shaped`;
-  if (spec.norm.kind !== 'rms' || spec.norm.weightOffset !== 0) return 'its norms are not plain RMSNorm';
-  if (spec.act !== 'silu') return 'its MLP is not SiLU-gated';
-  if (spec.qkNorm) return 'it normalizes queries and keys';
+  if (spec.arch === 'gpt2' || spec.norm.kind !== 'rms')
+    return `${spec.arch} has no RMSNorm and rotary attention`;
   if (spec.slidingWindow) return 'it has sliding-window attention';
   if (!spec.rope || spec.rope.partialRotaryFactor !== undefined) return 'its rotary embedding is partial';
-  if (spec.embedScale !== 1) return 'it scales its embeddings';
   if (spec.base?.scheme) return 'its base is quantized';
   const dt = spec.compute ?? 'float32';
   if (device === 'cuda' && dt === 'float32') return 'CUDA has no float32 GroupQueryAttention';
@@ -79,35 +79,48 @@ export function buildFusedStep(
   const dt = spec.compute ?? 'float32';
   const eps = spec.norm.eps;
   const total = b.reshape(b.add(io.pastLen, b.const('int32', [1], [])), [], []); // int32 []
+  // A norm's weight; Gemma's norms scale by 1 + weight (added once, in float32: ORT folds it).
+  const gamma = (name: string) =>
+    spec.norm.weightOffset ? b.cast(b.add(w.get32(name), b.scalar(1)), dt) : w.get(name);
   const skipNorm = (x: Value, residual: Value, weight: string) => {
     // Outputs: normalized, mean, inverse std, x + residual.
     const [y, , , sum] = b.opN(
       'SkipSimplifiedLayerNormalization',
-      [x, residual, w.get(weight)],
+      [x, residual, gamma(weight)],
       { epsilon: eps },
       { ...MS, outputs: 4, shapes: [[1, D], [1], [1], [1, D]], dtypes: [dt, 'float32', 'float32', dt] },
     );
     return { y, sum };
   };
 
+  // RMSNorm over the last axis (statistics in float32 inside the kernel).
+  const norm = (x: Value, weight: string) =>
+    b.op(
+      'SimplifiedLayerNormalization',
+      [x, gamma(weight)],
+      { epsilon: eps, axis: -1 },
+      { shapes: [x.shape] },
+    );
+
   let h = w.embed('model.embed_tokens.weight', b.reshape(io.token, [-1], [1]));
-  let x = b.op(
-    'SimplifiedLayerNormalization',
-    [h, w.get('model.layers.0.input_layernorm.weight')],
-    { epsilon: eps, axis: -1 },
-    { shapes: [[1, D]] },
-  );
+  if (spec.embedScale !== 1) h = b.mul(h, scalarLike(b, spec.embedScale, h)); // Gemma: √D
+  let x = norm(h, 'model.layers.0.input_layernorm.weight');
   const present: { k: Value; v: Value }[] = [];
   for (let i = 0; i < L; i++) {
     const p = `model.layers.${i}.`;
-    const proj = (name: string, width: number) =>
-      b.reshape(w.linearT(x, `${p}self_attn.${name}.weight`, `${p}self_attn.${name}.bias`), [1, 1, width]);
+    const proj = (name: string, heads: number) => {
+      let y = w.linearT(x, `${p}self_attn.${name}.weight`, `${p}self_attn.${name}.bias`);
+      // Qwen3 normalizes each head of the queries and keys before the rotary embedding.
+      const qk = name === 'q_proj' ? 'q_norm' : name === 'k_proj' ? 'k_norm' : null;
+      if (spec.qkNorm && qk) y = norm(b.reshape(y, [heads, E]), `${p}self_attn.${qk}.weight`);
+      return b.reshape(y, [1, 1, heads * E]);
+    };
     const [att, k, v] = b.opN(
       'GroupQueryAttention',
       [
-        proj('q_proj', H * E),
-        proj('k_proj', K * E),
-        proj('v_proj', K * E),
+        proj('q_proj', H),
+        proj('k_proj', K),
+        proj('v_proj', K),
         io.past[i].k,
         io.past[i].v,
         io.pastLen,
@@ -137,7 +150,7 @@ export function buildFusedStep(
     const gate = w.linearT(a.y, `${p}mlp.gate_proj.weight`, `${p}mlp.gate_proj.bias`);
     const up = w.linearT(a.y, `${p}mlp.up_proj.weight`, `${p}mlp.up_proj.bias`);
     const down = w.linearT(
-      b.mul(b.mul(gate, b.sigmoid(gate)), up),
+      b.mul(activation(b, spec.act, gate), up),
       `${p}mlp.down_proj.weight`,
       `${p}mlp.down_proj.bias`,
     );

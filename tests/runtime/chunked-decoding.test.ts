@@ -108,7 +108,7 @@ describe('chunked decoding of a single prompt', () => {
     { temperature: 0.8, topK: 40, topP: 0.9, seed: 3 },
     { temperature: 1.3, seed: 5 },
   ];
-  for (const name of ['llama', 'qwen2']) {
+  for (const name of ['llama', 'qwen2', 'qwen3', 'gemma']) {
     const s1 = loadModelSpec(modelDir(name));
     it(`${name}: the fused step where it applies, the same tokens as one token per run`, async () => {
       const gen = await Generator.load(s1);
