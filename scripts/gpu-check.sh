@@ -9,12 +9,13 @@
 #   2  carry [".gpu/cuda1"]          bash scripts/gpu-check.sh part 1      (then parts 2, 3, 4)
 #   3  bash scripts/gpu-check.sh core      pack install with our CLI, devices, goldens on CUDA in fp32
 #                                          (TF32 off), the anchors' rows 1 and 3 (1.1B and 8B training in
-#                                          bf16) and 1.1B greedy decoding (the fused step)  ~5 min?
+#                                          bf16) and 1.1B greedy decoding (fused step and
+#                                          general decoder)                                ~5 min?
 #   4  bash scripts/gpu-check.sh cuda      half-precision numerics (the fused step's too), node placement,
 #                                          train and generate a bf16 checkpoint with --dtype auto, GPU
 #                                          choice                                          ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/8/32,
-#                                          decoding with the general loop body beside the fused step's
+#                                          fp16 decoding
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -146,6 +147,9 @@ case "${1:-}" in
     model 1b bf16
     bench train-1b-bf16-cuda train --model $M --dtype bf16 --device cuda "${ROW1[@]}" --steps 5
     bench decode-1b-bf16-cuda decode --model $M --dtype bf16 --device cuda --prompt 32 --new-tokens 256
+    # The same with the general decoder instead of the fused step (seconds): what the fused step buys.
+    REFT_STUDIO_FUSED_DECODE=0 bench decode-1b-bf16-cuda-general decode --model $M --dtype bf16 --device cuda \
+      --prompt 32 --new-tokens 256
     model 8b bf16
     bench train-8b-bf16-cuda train --model $M --dtype bf16 --device cuda "${ROW3[@]}" --steps 3
     ;;
@@ -184,9 +188,9 @@ case "${1:-}" in
       bench "decode-1b-bf16-cuda-c$c" decode "${S[@]}" --prompt 32 --new-tokens 256 --chunk $c
     done
     step placement-cuda-bf16-1b placement-cuda-bf16-1b.json node dist/gpu/placement.mjs $M cuda bf16
-    # The decode target with the general decoder as the loop body (~54 nodes a layer) instead of the
-    # fused step (~15, generation/fused-step.ts): what the fused step buys, side by side.
-    REFT_STUDIO_FUSED_DECODE=0 bench decode-1b-bf16-cuda-general decode "${S[@]}" --prompt 32 --new-tokens 256
+    # fp16 (the other half dtype GroupQueryAttention has on CUDA), fused.
+    model 1b fp16
+    bench decode-1b-fp16-cuda decode --model $M --dtype fp16 --device cuda --prompt 32 --new-tokens 256
     ;;
   bench-1b-fp32)
     device_env

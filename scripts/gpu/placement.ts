@@ -1,11 +1,14 @@
 // Which nodes ONNX Runtime leaves to the CPU in the engine's graphs on a provider (the GPU check's
 // evidence that nothing but shape/index work falls back): the ReFT training graph and the generator's
-// graph (decoding loop) of a model, in a compute dtype. Prints one JSON object.
+// graph (decoding loop, and the fused step's where it applies: fused-decoding.ts) of a model, in a
+// compute dtype. Prints one JSON object.
 //   node dist/gpu/placement.mjs MODEL_DIR cuda|webgpu fp32|fp16|bf16
 
+import { fusedDecodeProblem } from '../../native-runtime/generation/generator.ts';
 import { interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
+import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 
 const [dir, ep, dt] = process.argv.slice(2);
@@ -23,7 +26,13 @@ const ivs = [0, Math.floor(spec.numLayers / 2)].map((layer, k) => ({
 const out: Record<string, unknown> = { model: dir, ep, dtype: dt };
 for (const [name, g] of [
   ['training', buildReftGraph(spec, ivs)],
-  ['generation', buildReftGraph(spec, [], { decodeLoop: true })],
+  [
+    'generation',
+    buildReftGraph(spec, [], {
+      decodeLoop: true,
+      fusedDecode: fusedDecodeProblem(spec, ep as DeviceChoice) === null,
+    }),
+  ],
 ] as const) {
   const p = await nodePlacement(g.graph, ep, g.weightsDir);
   const counts: Record<string, Record<string, number>> = {};
