@@ -14,7 +14,7 @@
 import { ConfigError } from '../errors.ts';
 import { canonicalKeys } from '../formats/pyreft.ts';
 import type { StudioAdapter } from '../formats/studio-adapter.ts';
-import type { GenerateOptions, GenerateResult } from '../generation/generator.ts';
+import { decodeLoopPays, type GenerateOptions, type GenerateResult } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import type { DeviceChoice, ort } from '../runtime/session.ts';
@@ -111,6 +111,7 @@ export class ComposedAdapters {
     const model = await ReftModel.load(spec, states, {
       device: opts.device,
       prepack: shouldPrepack(spec, { training: false }),
+      decodeLoop: decodeLoopPays(opts.device),
     });
     const c = new ComposedAdapters(model, parts);
     c.#syncScales();

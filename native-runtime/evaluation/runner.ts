@@ -20,7 +20,7 @@ import {
   type StudioAdapter,
   type StudioManifest,
 } from '../formats/studio-adapter.ts';
-import type { FinishReason, GenerateOptions } from '../generation/generator.ts';
+import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
@@ -167,6 +167,7 @@ export class ModelRunner {
     const model = await ReftModel.load(base, states, {
       ...opts,
       prepack: shouldPrepack(base, { training: false }),
+      decodeLoop: decodeLoopPays(opts.device),
     });
     return new ModelRunner(model.spec, tokenizer, model, manifest);
   }

@@ -6,6 +6,7 @@
 
 import { CancelledError, ConfigError, OrtError } from '../errors.ts';
 import { type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
+import type { Graph } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
@@ -68,14 +69,21 @@ export class Generator {
    * Nodes of the decoding loop's body a single prompt runs per token (the fused step where it
    * applies), or null without the loop. The decode bench divides a token's time by it.
    */
-  loopNodes: number | null = null;
+  readonly loopNodes: number | null;
   /** A single prompt decodes with the fused step; otherwise fusedDecodeProblem says why not. */
-  fusedDecode = false;
+  readonly fusedDecode: boolean;
 
-  private constructor(spec: ModelSpec, session: EngineSession, interventions: InterventionSpec[]) {
+  private constructor(
+    spec: ModelSpec,
+    session: EngineSession,
+    interventions: InterventionSpec[],
+    decoding: Decoding = NO_LOOP,
+  ) {
     this.spec = spec;
     this.session = session;
     this.interventions = interventions;
+    this.loopNodes = decoding.loopNodes;
+    this.fusedDecode = decoding.fused;
   }
 
   /** A generator over its own session (base model, or a fixed set of interventions). */
@@ -104,38 +112,10 @@ export class Generator {
         outputsOnDevice: cacheOutputs(spec),
         prepack: shouldPrepack(spec, { training: false }),
       });
-      const gen = new Generator(spec, session, ivs);
-      gen.fusedDecode = fused;
-      gen.loopNodes = decodeLoop
-        ? decodeLoopNodes(g.graph, fused ? 'fused_decode_step' : 'decode_step')
-        : null;
-      return gen;
+      return new Generator(spec, session, ivs, decodingOf(g.graph, decodeLoop, fused));
     };
-    if (!decodeLoop || fusedDecodeProblem(spec, opts.device) !== null) return open(false);
-    // The fused step's contrib kernels are checked on the CPU by the tests; on a GPU a build without
-    // them (or without the attention kernels they call) must cost speed, not generation: a session
-    // that does not start, or a first chunk that fails, falls back to the general body.
-    const fallBack = (e: unknown) => {
-      opts.onNotice?.(
-        `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
-      );
-      return open(false);
-    };
-    let gen: Generator;
-    try {
-      // On CUDA the fused graph must start there: not a CPU session because of it.
-      gen = await open(true, opts.requireDevice || runsOnCuda(opts.device));
-    } catch (e) {
-      if (!(e instanceof OrtError) || e.code === 'out-of-memory') throw e;
-      // The provider itself did not start: the general graph's attempt says so (and falls back).
-      if (e.code === 'provider-failed' || e.code === 'provider-unavailable') return open(false);
-      return fallBack(e);
-    }
-    if (gen.session.device === 'cpu') return gen;
-    const failed = await gen.probeFused();
-    if (!failed) return gen;
-    await gen.session.session.release();
-    return fallBack(failed);
+    if (!decodeLoop) return open(false);
+    return openWithFusedDecoding(spec, opts, open, (gen) => gen);
   }
 
   /** Decodes a 2-token chunk from a 1-token prompt: the error it raised, or null when it ran. */
@@ -173,9 +153,17 @@ export class Generator {
     };
   }
 
-  /** A generator sharing an existing ReFT session (training/evaluation/generation in one graph). */
-  static over(spec: ModelSpec, session: EngineSession, interventions: InterventionSpec[]): Generator {
-    return new Generator(spec, session, interventions);
+  /**
+   * A generator sharing an existing ReFT session (training/evaluation/generation in one graph);
+   * `decoding`: the decoding loop its graph has (decodingOf), none by default.
+   */
+  static over(
+    spec: ModelSpec,
+    session: EngineSession,
+    interventions: InterventionSpec[],
+    decoding: Decoding = NO_LOOP,
+  ): Generator {
+    return new Generator(spec, session, interventions, decoding);
   }
 
   async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
@@ -375,6 +363,70 @@ export class Generator {
 }
 
 /**
+ * Whether a session that generates on `device` should carry the decoding loop: where every run()
+ * copies its inputs and outputs between host and GPU (CUDA), several tokens a run move the cache
+ * once a chunk and the fused step cuts the kernel launches a token. On the CPU decoding is bound by
+ * reading the weights (both run at the same speed, README) and a token a run streams finer; WebGPU
+ * keeps the cache on the GPU instead; DirectML and Core ML have no Loop kernels.
+ */
+export function decodeLoopPays(device: DeviceChoice | undefined): boolean {
+  return runsOnCuda(device);
+}
+
+/** The decoding loop a generation graph carries: which body a single prompt runs, and its nodes. */
+export interface Decoding {
+  fused: boolean;
+  /** Nodes a token of a single prompt runs in the loop, or null without a loop. */
+  loopNodes: number | null;
+}
+
+const NO_LOOP: Decoding = { fused: false, loopNodes: null };
+
+/** The Decoding of a graph built by buildReftGraph with these decodeLoop / fusedDecode options. */
+export function decodingOf(g: Graph, decodeLoop: boolean, fused: boolean): Decoding {
+  if (!decodeLoop) return NO_LOOP;
+  return { fused, loopNodes: decodeLoopNodes(g, fused ? 'fused_decode_step' : 'decode_step') };
+}
+
+/**
+ * Opens a generation session whose graph has the decoding loop, with the fused step where it applies
+ * (fusedDecodeProblem). The fused step's contrib kernels are checked on the CPU by the tests; on a
+ * GPU a build without them (or without the attention kernels they call) must cost speed, not
+ * generation: a session that does not start with it, or whose first chunk fails, is opened again
+ * without it, with a notice. `generatorOf` gives the opened session's generator (for the check).
+ */
+export async function openWithFusedDecoding<T>(
+  spec: ModelSpec,
+  opts: { device?: DeviceChoice; requireDevice?: boolean; onNotice?: (m: string) => void },
+  open: (fused: boolean, requireDevice?: boolean) => Promise<T>,
+  generatorOf: (t: T) => Generator,
+): Promise<T> {
+  if (fusedDecodeProblem(spec, opts.device) !== null) return open(false);
+  const fallBack = (e: unknown) => {
+    opts.onNotice?.(
+      `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
+    );
+    return open(false);
+  };
+  let t: T;
+  try {
+    // On CUDA the fused graph must start there: not a CPU session because of it.
+    t = await open(true, opts.requireDevice || runsOnCuda(opts.device));
+  } catch (e) {
+    if (!(e instanceof OrtError) || e.code === 'out-of-memory') throw e;
+    // The provider itself did not start: the general graph's attempt says so (and falls back).
+    if (e.code === 'provider-failed' || e.code === 'provider-unavailable') return open(false);
+    return fallBack(e);
+  }
+  const gen = generatorOf(t);
+  if (gen.session.device === 'cpu') return t;
+  const failed = await gen.probeFused();
+  if (!failed) return t;
+  await gen.session.session.release();
+  return fallBack(failed);
+}
+
+/**
  * Why a single prompt will not decode with the fused step (fused-step.ts) on `device`, or null.
  * REFT_STUDIO_FUSED_DECODE=0 turns it off (to compare both bodies: scripts/gpu-check.sh).
  */
@@ -543,6 +595,11 @@ class DeviceKvCache implements Cache {
     for (const t of this.#past) t.dispose();
     this.#past = [];
   }
+}
+
+/** The decoding loop's inputs for a run that decodes no chunk (a training or evaluation pass). */
+export function idleChunkFeeds(B: number): Record<string, ort.Tensor> {
+  return chunkFeeds(B, 0, null, Array(B).fill(null), new Set(), {}, true);
 }
 
 /** The decoding loop's inputs (decode-loop.ts): n tokens (0: none), their uniforms, the stop state. */

@@ -6,7 +6,13 @@
 import { totalmem } from 'node:os';
 import { ConfigError, OrtError } from '../errors.ts';
 import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
-import { Generator } from '../generation/generator.ts';
+import {
+  type Decoding,
+  decodingOf,
+  Generator,
+  idleChunkFeeds,
+  openWithFusedDecoding,
+} from '../generation/generator.ts';
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
@@ -123,18 +129,23 @@ export class ReftModel {
   /** Whether the training graph replays each layer in its backward (training/recompute.ts). */
   readonly recompute: boolean;
 
+  /** The decoding loop the session's graph has, for its generators. */
+  readonly decoding: Decoding;
+
   private constructor(
     spec: ModelSpec,
     states: InterventionState[],
     session: EngineSession,
     withDropout: boolean,
     recompute: boolean,
+    decoding: Decoding,
   ) {
     this.spec = spec;
     this.states = states;
     this.session = session;
     this.withDropout = withDropout;
     this.recompute = recompute;
+    this.decoding = decoding;
   }
 
   static async load(
@@ -147,6 +158,11 @@ export class ReftModel {
       prepack?: boolean;
       /** The run's micro-batch (batch size × max length), which decides layer replay. */
       workload?: { batch: number; tokens: number };
+      /**
+       * Add the in-graph decoding loop for generation over this session (several tokens per run,
+       * the fused step for a single prompt: generation/decode-loop.ts, fused-decoding.ts).
+       */
+      decodeLoop?: boolean;
     } = {},
   ): Promise<ReftModel> {
     for (const s of states) {
@@ -180,15 +196,24 @@ export class ReftModel {
         weightsBytes: baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, form, 'train', mem),
       });
     };
-    const open = async (sp: ModelSpec, recompute: boolean) => {
+    // The decoding loop (generation/decode-loop.ts) where asked; never for a quantized base (see
+    // Generator.load).
+    const loopFor = (sp: ModelSpec) => !!opts.decodeLoop && !sp.base?.scheme;
+    const open = async (
+      sp: ModelSpec,
+      recompute: boolean,
+      fused = false,
+      requireDevice = opts.requireDevice,
+    ) => {
+      const decodeLoop = loopFor(sp);
       const g = buildReftGraph(
         sp,
         states.map((s) => s.spec),
-        { dropout: withDropout, recompute },
+        { dropout: withDropout, recompute, decodeLoop, fusedDecode: fused },
       );
-      return createSession(g.graph, {
+      const session = await createSession(g.graph, {
         device: opts.device,
-        requireDevice: opts.requireDevice,
+        requireDevice,
         weightsDir: g.weightsDir,
         onNotice: opts.onNotice,
         // Generation over this session (Generator.over) keeps the KV cache on a WebGPU device.
@@ -196,18 +221,33 @@ export class ReftModel {
         prepack: shouldPrepack(sp, { training: states.length > 0, override: opts.prepack }),
         memPattern: states.length === 0,
       });
+      return new ReftModel(
+        sp,
+        states,
+        session,
+        withDropout,
+        recompute,
+        decodingOf(g.graph, decodeLoop, fused),
+      );
     };
+    const openFor = (sp: ModelSpec, recompute: boolean) =>
+      loopFor(sp)
+        ? openWithFusedDecoding(
+            sp,
+            opts,
+            (fused, requireDevice) => open(sp, recompute, fused, requireDevice),
+            (m) => m.generator(),
+          )
+        : open(sp, recompute);
     try {
-      const recompute = replays(spec, memory);
-      return new ReftModel(spec, states, await open(spec, recompute), withDropout, recompute);
+      return await openFor(spec, replays(spec, memory));
     } catch (e) {
       // Half precision chosen for a GPU that did not start: the CPU fallback runs float32 instead,
       // in the computer's memory (replay decided again for it).
       if (!(spec.computeAuto && e instanceof OrtError && e.code === 'missing-kernel')) throw e;
       const f32: ModelSpec = { ...spec, compute: undefined, computeAuto: undefined };
       opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`);
-      const recompute = replays(f32, totalmem());
-      return new ReftModel(f32, states, await open(f32, recompute), withDropout, recompute);
+      return openFor(f32, replays(f32, totalmem()));
     }
   }
 
@@ -239,6 +279,8 @@ export class ReftModel {
       feeds[`past_key.${i}`] = new ort.Tensor('float32', empty, [B, K, 0, E]);
       feeds[`past_value.${i}`] = new ort.Tensor('float32', empty, [B, K, 0, E]);
     }
+    // A graph with the decoding loop: no chunk (the loop's inputs, idle).
+    if (this.decoding.loopNodes !== null) Object.assign(feeds, idleChunkFeeds(B));
     this.states.forEach((s, j) => {
       for (const [name, p] of s.params) feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
       const loc = batch.locations[j];
@@ -282,6 +324,7 @@ export class ReftModel {
       this.spec,
       this.session,
       this.states.map((s) => s.spec),
+      this.decoding,
     );
   }
 

@@ -107,5 +107,17 @@ for (const [name, rc, secs] of rows) {
     const lines = readFileSync(err, 'utf8').trim().split('\n');
     what = clip(lines.findLast((l) => /error/i.test(l)) ?? lines.pop() ?? '');
   }
+  // The engine's own fallbacks, said as notices (stdout or stderr): the fused decoding step that did
+  // not run on the GPU, a provider that did not start.
+  for (const f of [`${name}.json`, `${name}.txt`, `${name}.err`].map((x) => join(dir, x)))
+    if (existsSync(f)) {
+      const notice = readFileSync(f, 'utf8')
+        .split('\n')
+        .find((l) => /fused decoding step did not run|unavailable — /.test(l));
+      if (notice) {
+        what += ` · NOTICE ${clip(notice.trim(), 200)}`;
+        break;
+      }
+    }
   console.log(`   ${name.padEnd(28)} ${rc === '0' ? 'ok  ' : `rc ${rc}`} ${secs.padStart(5)}  ${what}`);
 }

@@ -14,6 +14,11 @@ import {
   Generator,
 } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import {
+  type InterventionState,
+  type ReftBatch,
+  ReftModel,
+} from '../../native-runtime/training/reft-model.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { loreftAt } from '../helpers/models.ts';
 
@@ -171,5 +176,67 @@ describe('chunked decoding of a single prompt', () => {
     assert.deepEqual(many.tokens, one.tokens);
     const base = await (await Generator.load(spec)).generate(single, { ...o, interventions: undefined });
     assert.notDeepEqual(one.tokens, base.tokens, 'the adapter changes the continuation');
+  });
+});
+
+describe('a ReFT session with the decoding loop (the studio generates over it on CUDA)', () => {
+  // A LoReFT at layer 1 with fixed parameters, as an adapter's state.
+  const iv = loreftAt(spec, 1);
+  const n = spec.hiddenSize;
+  const state = (): InterventionState => {
+    const R = new Float32Array(n * 2);
+    R[0] = R[3] = 1;
+    return {
+      spec: iv,
+      rot: null,
+      params: new Map([
+        ['rotate_layer', { data: R, shape: [n, 2] }],
+        [
+          'weight',
+          { data: Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i) * 0.7), shape: [2, n] },
+        ],
+        ['bias', { data: Float32Array.of(-2, 3), shape: [2] }],
+      ]),
+    };
+  };
+
+  it('passes, losses and gradients as without it; generation chunked, the same tokens', async () => {
+    const plain = await ReftModel.load(spec, [state()]);
+    const looped = await ReftModel.load(spec, [state()], { decodeLoop: true });
+    assert.equal(plain.decoding.loopNodes, null);
+    assert.equal(looped.decoding.fused, fusedDecodeProblem(spec, undefined) === null);
+    assert.ok((looped.decoding.loopNodes ?? 0) > 0);
+
+    const B = 2,
+      T = 6;
+    const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(3 + ((i * 29) % 500)));
+    const batch: ReftBatch = {
+      inputIds: ids,
+      attentionMask: new BigInt64Array(B * T).fill(1n),
+      labels: ids,
+      dims: [B, T],
+      locations: [{ data: BigInt64Array.of(0n, 5n, 1n, 4n), P: 2 }],
+    };
+    const a = await plain.forward(batch);
+    const b = await looped.forward(batch);
+    assert.deepEqual(b.logits.data, a.logits.data);
+    assert.equal(b.loss, a.loss);
+    const ga = await plain.lossAndGrads(batch);
+    const gb = await looped.lossAndGrads(batch);
+    assert.equal(gb.loss, ga.loss);
+    for (const [name, g] of ga.grads[0]) assert.deepEqual(gb.grads[0].get(name), g, name);
+
+    const feed = (rows: number[][]) => ({
+      params: [Object.fromEntries(state().params)],
+      locations: rows.map((p) => [[0, p.length - 1]]),
+    });
+    for (const rows of [[prompts[0]], prompts]) {
+      const o = { greedy: true, maxNewTokens: 12, eosTokenIds: [], interventions: feed(rows) };
+      const one = await plain.generator().generate(rows, o);
+      const gen = looped.generator();
+      assert.equal(gen.chunkSize({}), 8, 'chunks on this session');
+      const many = await gen.generate(rows, o);
+      assert.deepEqual(many.tokens, one.tokens, `${rows.length} prompt(s)`);
+    }
   });
 });
