@@ -152,6 +152,7 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     await page.reload();
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    // Clicked at once after "Connected": the stored theme, read then, must not undo the click.
     await page.getByLabel('Follow the system').check();
     await page.getByText('Saved.').waitFor();
   });

@@ -10,6 +10,8 @@ function isChoice(v: unknown): v is ThemeChoice {
 
 export class Theme {
   #current = $state<ThemeChoice>('system');
+  /** A choice made on this page since it loaded: the stored value arriving later does not undo it. */
+  #chosen = false;
 
   constructor() {
     try {
@@ -35,9 +37,18 @@ export class Theme {
     this.#apply();
   }
 
-  /** Adopts a value read from the backend's settings; ignores anything that is not a choice. */
+  /** The person's choice (Settings): applied at once, and kept over a late adopt(). */
+  choose(v: ThemeChoice): void {
+    this.#chosen = true;
+    this.current = v;
+  }
+
+  /**
+   * Adopts a value read from the backend's settings; ignores anything that is not a choice, and
+   * everything once the person chose on this page (the read may answer after the click).
+   */
   adopt(v: unknown): void {
-    if (isChoice(v) && v !== this.#current) this.current = v;
+    if (!this.#chosen && isChoice(v) && v !== this.#current) this.current = v;
   }
 
   #apply(): void {
