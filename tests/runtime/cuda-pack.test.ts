@@ -303,6 +303,31 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.equal(d.status, 0, d.stderr);
   // The launcher started the CLI again with the pack's library path: ORT was loaded from the pack.
   assert.equal(JSON.parse(d.stdout).ortLibrary, join(packDir(data), 'ort/libonnxruntime.so.1'));
+  // A pack whose CUDA does not start (the fake providers): generation asked for CUDA still runs, on
+  // the CPU, through the session built for CUDA (the in-graph decoding loop: decodeLoopPays), with
+  // the tokens a plain CPU session gives.
+  const model = join(ROOT, 'tests/fixtures/golden/models/llama');
+  const gen = (device: string) =>
+    cli(
+      'generate',
+      '--model',
+      model,
+      '--prompt',
+      'hello',
+      '--greedy',
+      '--max-new-tokens',
+      '12',
+      '--device',
+      device,
+    );
+  const onCuda = gen('cuda');
+  assert.equal(onCuda.status, 0, onCuda.stderr);
+  assert.match(onCuda.stdout + onCuda.stderr, /device 'cuda' unavailable/);
+  const onCpu = gen('cpu');
+  assert.equal(onCpu.status, 0, onCpu.stderr);
+  const tokens = (out: string) => JSON.parse(out.trim().split('\n').pop() ?? '{}').tokens;
+  assert.deepEqual(tokens(onCuda.stdout), tokens(onCpu.stdout));
+  assert.equal(tokens(onCpu.stdout).length, 12);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),
