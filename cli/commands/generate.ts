@@ -2,7 +2,7 @@
 // optionally with a ReFT adapter (studio or pyreft folder). Streams text to stdout as it comes;
 // with --json prints one object at the end instead.
 
-import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
+import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
@@ -67,7 +67,7 @@ export const generateCommand: Command = {
       onNotice: (m) => ctx.progress.log(m),
     });
     const stream = !ctx.json;
-    const [r] = await runner.generate([prompt], {
+    const opts: GenerateTextOptions = {
       // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
       chat: v.chat === true ? true : adapter ? 'auto' : false,
       maxNewTokens:
@@ -80,7 +80,8 @@ export const generateCommand: Command = {
       greedy: v.greedy === true,
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
-    });
+    };
+    const [r] = await runner.generate([prompt], opts);
     if (stream) process.stdout.write('\n');
     else
       ctx.print(
@@ -90,6 +91,9 @@ export const generateCommand: Command = {
           promptTokens: r.promptTokens,
           finishReason: r.finishReason,
           adapter: adapter ?? null,
+          // Where and how it decoded, and how fast (the first new token comes from the prompt pass).
+          ...runner.decoding(1, opts),
+          decodeTokensPerSecond: r.decodeMs ? ((r.tokens - 1) * 1000) / r.decodeMs : null,
         },
         () => r.text,
       );

@@ -254,6 +254,20 @@ export class ModelRunner {
     return this.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
   }
 
+  /**
+   * How `rows` prompts generate with `opts` on this session: the provider, tokens per run (1: no
+   * in-graph loop) and the loop body a token runs ('fused' at batch 1 where it applies; null
+   * without the loop).
+   */
+  decoding(
+    rows: number,
+    opts: GenerateTextOptions = {},
+  ): { device: string; tokensPerRun: number; step: 'fused' | 'general' | null } {
+    const perRun = this.model.generator().chunkSize(opts);
+    const step = perRun === 1 ? null : rows === 1 && this.model.decoding.fused ? 'fused' : 'general';
+    return { device: this.model.session.device, tokensPerRun: perRun, step };
+  }
+
   /** Generates a continuation for each prompt (one batch, left-padded). */
   async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
     const ids = prompts.map((p) =>

@@ -42,6 +42,9 @@ function describeJson(j) {
       parts.push(`${j.us_per_node} µs a node (${j.decode_loop_nodes} a token, ${j.decode_step} step)`);
     return parts.join(' · ');
   }
+  // `generate --json`: where and how it decoded.
+  if (j.text !== undefined && j.tokensPerRun !== undefined)
+    return `${j.tokens?.length ?? '?'} tokens · ${j.device} · ${j.tokensPerRun} a run · ${j.step ?? 'no loop'} step · ${Number(j.decodeTokensPerSecond).toFixed(1)} tok/s`;
   // placement.mjs: nodes per provider in each graph, and the ops left to the CPU.
   if (j.training?.counts) {
     const graph = (name) => {

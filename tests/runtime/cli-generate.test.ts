@@ -27,6 +27,11 @@ describe('reft-studio generate', () => {
     const r = await gen.generate([ids], { greedy: true, maxNewTokens: 6 });
     assert.deepEqual(out.tokens, r.tokens[0]);
     assert.equal(out.promptTokens, ids.length);
+    // Where and how it decoded: the CPU, a token a run (the in-graph loop pays on CUDA only).
+    assert.equal(out.device, 'cpu');
+    assert.equal(out.tokensPerRun, 1);
+    assert.equal(out.step, null);
+    assert.ok(out.decodeTokensPerSecond > 0);
   });
 
   it('an adapter with its positions changes the continuation', () => {

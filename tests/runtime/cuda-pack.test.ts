@@ -325,9 +325,12 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.match(onCuda.stdout + onCuda.stderr, /device 'cuda' unavailable/);
   const onCpu = gen('cpu');
   assert.equal(onCpu.status, 0, onCpu.stderr);
-  const tokens = (out: string) => JSON.parse(out.trim().split('\n').pop() ?? '{}').tokens;
-  assert.deepEqual(tokens(onCuda.stdout), tokens(onCpu.stdout));
-  assert.equal(tokens(onCpu.stdout).length, 12);
+  const result = (out: string) => JSON.parse(out.trim().split('\n').pop() ?? '{}');
+  assert.deepEqual(result(onCuda.stdout).tokens, result(onCpu.stdout).tokens);
+  assert.equal(result(onCpu.stdout).tokens.length, 12);
+  // The CUDA-built session decodes in the graph (8 tokens a run once it fell back to the CPU).
+  assert.deepEqual([result(onCuda.stdout).device, result(onCuda.stdout).tokensPerRun], ['cpu', 8]);
+  assert.equal(result(onCpu.stdout).tokensPerRun, 1);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),
