@@ -219,12 +219,23 @@ describe('a ReFT session with the decoding loop (the studio generates over it on
     };
     const a = await plain.forward(batch);
     const b = await looped.forward(batch);
-    assert.deepEqual(b.logits.data, a.logits.data);
-    assert.equal(b.loss, a.loss);
+    // The same graph in an If branch: bitwise on the CPU; 1e-6 of the largest value leaves room for a
+    // GPU's kernel choices (the GPU check runs this file on CUDA).
+    const close = (x: ArrayLike<number>, y: ArrayLike<number>, what: string) => {
+      let d = 0,
+        m = 0;
+      for (let i = 0; i < x.length; i++) {
+        d = Math.max(d, Math.abs(x[i] - y[i]));
+        m = Math.max(m, Math.abs(x[i]));
+      }
+      assert.ok(x.length === y.length && d <= 1e-6 * m, `${what}: ${d} of ${m}`);
+    };
+    close(b.logits.data as Float32Array, a.logits.data as Float32Array, 'logits');
+    close([b.loss], [a.loss], 'loss');
     const ga = await plain.lossAndGrads(batch);
     const gb = await looped.lossAndGrads(batch);
-    assert.equal(gb.loss, ga.loss);
-    for (const [name, g] of ga.grads[0]) assert.deepEqual(gb.grads[0].get(name), g, name);
+    close([gb.loss], [ga.loss], 'training loss');
+    for (const [name, g] of ga.grads[0]) close(gb.grads[0].get(name) ?? [], g, name);
 
     const feed = (rows: number[][]) => ({
       params: [Object.fromEntries(state().params)],
@@ -234,7 +245,7 @@ describe('a ReFT session with the decoding loop (the studio generates over it on
       const o = { greedy: true, maxNewTokens: 12, eosTokenIds: [], interventions: feed(rows) };
       const one = await plain.generator().generate(rows, o);
       const gen = looped.generator();
-      assert.equal(gen.chunkSize({}), 8, 'chunks on this session');
+      assert.ok(gen.chunkSize({}) > 1, 'chunks on this session');
       const many = await gen.generate(rows, o);
       assert.deepEqual(many.tokens, one.tokens, `${rows.length} prompt(s)`);
     }
