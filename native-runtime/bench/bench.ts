@@ -162,7 +162,7 @@ export async function benchDecode(
   // Nodes a token runs in the in-graph loop (the generator's graph has one unless the base is
   // quantized; chunk 1 does not use it): time per node says whether kernel launches bound decoding.
   const chunk = gen.chunkSize({ chunk: o.chunk, greedy: true });
-  const nodes = chunk > 1 ? gen.loopNodes : null;
+  const nodes = chunk > 1 ? gen.decoding.loopNodes : null;
   return {
     tokens_per_s: 1000 / ms,
     step_ms: ms,
@@ -174,7 +174,7 @@ export async function benchDecode(
     new_tokens: r.newTokens,
     chunk,
     // Which loop body decoded: the fused step (generation/fused-step.ts) or the general decoder.
-    decode_step: nodes === null ? null : gen.fusedDecode ? 'fused' : 'general',
+    decode_step: nodes === null ? null : gen.decoding.fused ? 'fused' : 'general',
     decode_loop_nodes: nodes,
     us_per_node: nodes ? Math.round((ms * 1000 * 100) / nodes) / 100 : null,
     prefill_ms: r.prefillMs,

@@ -68,7 +68,7 @@ export function decodeLoopInputs(b: GraphBuilder): DecodeLoopIO {
 }
 
 /** Row `i` of the uniforms, (B). */
-export function uniformRow(b: GraphBuilder, io: DecodeLoopIO, i: Value): Value {
+function uniformRow(b: GraphBuilder, io: DecodeLoopIO, i: Value): Value {
   return b.op('Gather', [io.uniforms, b.reshape(i, [], [])], { axis: 0 }, { shapes: [['B']] });
 }
 
@@ -114,40 +114,15 @@ export function nextToken(
   return { next, done: body.op('Or', [doneIn, isEos(body, next, io.eos)]) };
 }
 
-/**
- * Declares a chunk's outputs in `bb` from the loop's final caches (float32, [k.0, v.0, k.1, …]): the
- * entries after the first `ownLen` (int64 (1)), the whole caches, and the tokens (first, then scan).
- */
-function chunkOutputs(
-  bb: GraphBuilder,
-  spec: ModelSpec,
-  finals: Value[],
-  ownLen: Value,
-  start: ChunkStart,
-  scan: Value,
-): void {
-  const L = spec.numLayers;
-  const cacheShape = ['B', spec.numKvHeads, '?', spec.headDim];
-  const added = (v: Value) =>
-    bb.op(
-      'Slice',
-      [v, ownLen, bb.ints([Number.MAX_SAFE_INTEGER]), bb.ints([2])],
-      {},
-      { shapes: [cacheShape] },
-    );
-  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i]));
-  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i + 1]));
-  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i]]));
-  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i + 1]]));
-  bb.output(bb.concat([bb.unsqueeze(start.first, [0]), scan], 0, ['?', 'B']));
-}
-
 /** int64 ones of x's shape. */
 function onesLike(bb: GraphBuilder, x: Value): Value {
   return bb.add(bb.mul(x, bb.const('int64', [0], [])), bb.const('int64', [1], []));
 }
 
-/** The general loop: the decoder at one token over the float32 cache as the graph's pass left it. */
+/**
+ * The general loop in `bb` (the If branch of N > 0): the decoder at one token over the float32 cache
+ * as the graph's pass left it; declares the branch's outputs.
+ */
 function generalChunk(
   bb: GraphBuilder,
   spec: ModelSpec,
@@ -231,15 +206,22 @@ function generalChunk(
       ],
     },
   );
-  // The loop's own entries: everything after the graph's pass's cache.
-  chunkOutputs(
-    bb,
-    spec,
-    outs.slice(3, 3 + 2 * L),
-    bb.shapeOf(dg.cache[0].k, 2, 3),
-    start,
-    outs[outs.length - 1],
-  );
+  // The outputs: the loop's own entries (everything after the graph's pass's cache), the whole
+  // caches, and the tokens (first, then the loop's).
+  const finals = outs.slice(3, 3 + 2 * L);
+  const ownLen = bb.shapeOf(dg.cache[0].k, 2, 3);
+  const added = (v: Value) =>
+    bb.op(
+      'Slice',
+      [v, ownLen, bb.ints([Number.MAX_SAFE_INTEGER]), bb.ints([2])],
+      {},
+      { shapes: [cacheShape] },
+    );
+  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i]));
+  for (let i = 0; i < L; i++) bb.output(added(finals[2 * i + 1]));
+  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i]]));
+  for (let i = 0; i < L; i++) bb.output(bb.op('Identity', [finals[2 * i + 1]]));
+  bb.output(bb.concat([bb.unsqueeze(start.first, [0]), outs[outs.length - 1]], 0, ['?', 'B']));
 }
 
 /**
@@ -258,8 +240,6 @@ export function addDecodeLoop(
     E = spec.headDim,
     V = spec.vocabSize;
   const cacheShape = ['B', K, '?', E];
-  const outShapes = [...Array.from({ length: 4 * L }, () => cacheShape), ['?', 'B']];
-  const outDtypes = [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64' as const];
 
   // N = 0: nothing more (empty cache tensors; copying the whole cache through the If every token
   // cost more than the loop saves on a small model).
@@ -304,7 +284,11 @@ export function addDecodeLoop(
     'If',
     [use],
     { then_branch: on.graph, else_branch: off.graph },
-    { outputs: 4 * L + 1, shapes: outShapes, dtypes: outDtypes },
+    {
+      outputs: 4 * L + 1,
+      shapes: [...Array.from({ length: 4 * L }, () => cacheShape), ['?', 'B']],
+      dtypes: [...Array.from({ length: 4 * L }, () => 'float32' as const), 'int64'],
+    },
   );
   for (let i = 0; i < L; i++) b.output(res[i], `chunk_new_key.${i}`);
   for (let i = 0; i < L; i++) b.output(res[L + i], `chunk_new_value.${i}`);

@@ -65,13 +65,8 @@ export class Generator {
   readonly spec: ModelSpec;
   readonly session: EngineSession;
   readonly interventions: InterventionSpec[];
-  /**
-   * Nodes of the decoding loop's body a single prompt runs per token (the fused step where it
-   * applies), or null without the loop. The decode bench divides a token's time by it.
-   */
-  readonly loopNodes: number | null;
-  /** A single prompt decodes with the fused step; otherwise fusedDecodeProblem says why not. */
-  readonly fusedDecode: boolean;
+  /** The decoding loop the session's graph has (the decode bench divides a token's time by its nodes). */
+  readonly decoding: Decoding;
 
   private constructor(
     spec: ModelSpec,
@@ -82,8 +77,7 @@ export class Generator {
     this.spec = spec;
     this.session = session;
     this.interventions = interventions;
-    this.loopNodes = decoding.loopNodes;
-    this.fusedDecode = decoding.fused;
+    this.decoding = decoding;
   }
 
   /** A generator over its own session (base model, or a fixed set of interventions). */
@@ -98,10 +92,7 @@ export class Generator {
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
     // Its own graph carries the in-graph decoding loop (decode-loop.ts): several tokens per run.
-    // Not for a quantized base: ORT does not pre-pack the Loop body's MatMulNBits, which then
-    // dequantize every weight per token (measured, 4-layer TinyLlama shape at int4: 2083 ms/token in
-    // the loop, 57 ms one token per run).
-    const decodeLoop = !spec.base?.scheme;
+    const decodeLoop = decodeLoopFits(spec);
     const open = async (fused: boolean, requireDevice = opts.requireDevice): Promise<Generator> => {
       const g = buildReftGraph(spec, ivs, { decodeLoop, fusedDecode: fused });
       const session = await createSession(g.graph, {
@@ -373,8 +364,18 @@ export function decodeLoopPays(device: DeviceChoice | undefined): boolean {
   return runsOnCuda(device);
 }
 
+/**
+ * Whether a graph of `spec` may carry the decoding loop at all. Not for a quantized base: ORT does
+ * not pre-pack the Loop body's MatMulNBits, which then dequantize every weight per token (measured,
+ * 4-layer TinyLlama shape at int4: 2083 ms/token in the loop, 57 ms one token per run).
+ */
+export function decodeLoopFits(spec: ModelSpec): boolean {
+  return !spec.base?.scheme;
+}
+
 /** The decoding loop a generation graph carries: which body a single prompt runs, and its nodes. */
 export interface Decoding {
+  /** A single prompt decodes with the fused step; otherwise fusedDecodeProblem says why not. */
   fused: boolean;
   /** Nodes a token of a single prompt runs in the loop, or null without a loop. */
   loopNodes: number | null;

@@ -8,6 +8,7 @@ import { ConfigError, OrtError } from '../errors.ts';
 import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
 import {
   type Decoding,
+  decodeLoopFits,
   decodingOf,
   Generator,
   idleChunkFeeds,
@@ -196,9 +197,8 @@ export class ReftModel {
         weightsBytes: baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, form, 'train', mem),
       });
     };
-    // The decoding loop (generation/decode-loop.ts) where asked; never for a quantized base (see
-    // Generator.load).
-    const loopFor = (sp: ModelSpec) => !!opts.decodeLoop && !sp.base?.scheme;
+    // The decoding loop (generation/decode-loop.ts) where asked and the base allows it.
+    const loopFor = (sp: ModelSpec) => !!opts.decodeLoop && decodeLoopFits(sp);
     const open = async (
       sp: ModelSpec,
       recompute: boolean,

@@ -118,14 +118,14 @@ describe('chunked decoding of a single prompt', () => {
     it(`${name}: the fused step where it applies, the same tokens as one token per run`, async () => {
       const gen = await Generator.load(s1);
       const fused = fusedDecodeProblem(s1, undefined) === null;
-      assert.equal(gen.fusedDecode, fused);
+      assert.equal(gen.decoding.fused, fused);
       if (fused) {
         process.env.REFT_STUDIO_FUSED_DECODE = '0';
         const general = await Generator.load(s1).finally(() => delete process.env.REFT_STUDIO_FUSED_DECODE);
-        assert.equal(general.fusedDecode, false);
+        assert.equal(general.decoding.fused, false);
         assert.ok(
-          gen.loopNodes! * 2 < general.loopNodes!,
-          `${gen.loopNodes} nodes a token, the general decoder ${general.loopNodes}`,
+          gen.decoding.loopNodes! * 2 < general.decoding.loopNodes!,
+          `${gen.decoding.loopNodes} nodes a token, the general decoder ${general.decoding.loopNodes}`,
         );
       }
       for (const o of cases)

@@ -26,6 +26,11 @@ const TOL: Record<Dt, number> = { float32: 1e-4, float16: 1e-2, bfloat16: 8e-2 }
 const DTYPES: Dt[] = onCuda ? ['float16', 'bfloat16'] : ['float32', 'float16'];
 
 const f32 = (n: number[], shape: number[]) => new ort.Tensor('float32', Float32Array.from(n), shape);
+// A cache as [key.0, value.0, key.1, …]: fed as past_*, read back from present_*.
+const kvName = (prefix: string, j: number) => `${prefix}_${j % 2 ? 'value' : 'key'}.${j >> 1}`;
+const pastFeeds = (past: ort.Tensor[]) => Object.fromEntries(past.map((t, j) => [kvName('past', j), t]));
+const presentOf = (r: Record<string, ort.Tensor>, layers: number) =>
+  Array.from({ length: 2 * layers }, (_, j) => r[kvName('present', j)]);
 
 /** The general decoder over a float32 cache: logits of the last token and the grown cache. */
 async function generalStep(spec: ModelSpec) {
@@ -48,14 +53,9 @@ async function generalStep(spec: ModelSpec) {
         BigInt64Array.from(ids, (_, t) => BigInt(pos0 + t)),
         [1, T],
       ),
-      ...Object.fromEntries(
-        past.map((t, j) => [`past_${j % 2 ? 'value' : 'key'}.${j >> 1}`, t] as [string, ort.Tensor]),
-      ),
+      ...pastFeeds(past),
     });
-    const cache = Array.from(
-      { length: 2 * spec.numLayers },
-      (_, j) => r[`present_${j % 2 ? 'value' : 'key'}.${j >> 1}`],
-    );
+    const cache = presentOf(r, spec.numLayers);
     return { logits: r.logits.data as Float32Array, cache };
   };
 }
@@ -87,11 +87,9 @@ async function fusedStep(spec: ModelSpec) {
       token: new ort.Tensor('int64', BigInt64Array.of(BigInt(id)), [1, 1]),
       past_len: new ort.Tensor('int32', Int32Array.of(P), [1]),
       rows: new ort.Tensor('int64', BigInt64Array.of(BigInt(P + 1)), []),
-      ...Object.fromEntries(
-        past.map((t, j) => [`past_${j % 2 ? 'value' : 'key'}.${j >> 1}`, t] as [string, ort.Tensor]),
-      ),
+      ...pastFeeds(past),
     });
-    const cache = Array.from({ length: 2 * L }, (_, j) => r[`present_${j % 2 ? 'value' : 'key'}.${j >> 1}`]);
+    const cache = presentOf(r, L);
     return { logits: r.logits.data as Float32Array, cache };
   };
 }
