@@ -1,9 +1,11 @@
 // `--quantize none|int8|int4` for the commands that load a model (train, generate, bench, debug
-// forward): parse the flag, and show a conversion's progress through the progress reporter (a
-// conversion runs once per model and form; later runs find the store in the data folder).
+// forward), and their --dtype and --device: parse the flags, and show a conversion's progress through
+// the progress reporter (a conversion runs once per model and form; later runs find the store in the
+// data folder).
 
 import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
 import { parseQuantize, type QuantScheme } from '../native-runtime/quantize/scheme.ts';
+import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
@@ -31,6 +33,16 @@ export function dtypeFlag(values: ArgValues, command: string): DtypeOption {
   if (!DTYPE_OPTION_CHOICES.some((c) => c.value === v))
     throw new UsageError(`${command}: --dtype must be auto, fp32, fp16 or bf16 (got ${JSON.stringify(v)})`);
   return v as DtypeOption;
+}
+
+/** The --device value (the CPU when absent); anything else is a usage error. */
+export function deviceFlag(values: ArgValues, command: string): DeviceChoice {
+  const v = str(values, 'device') ?? 'cpu';
+  if (!(DEVICES as readonly string[]).includes(v))
+    throw new UsageError(
+      `${command}: --device must be one of ${DEVICES.join(', ')} (got ${JSON.stringify(v)})`,
+    );
+  return v as DeviceChoice;
 }
 
 /** The scheme named by --quantize (null for none or absent). */

@@ -21,11 +21,11 @@ import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
-import { DEVICES, type DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
+import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
-import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
+import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
@@ -67,9 +67,7 @@ async function setup(ctx: CommandContext): Promise<Setup> {
     throw new UsageError(
       `bench: give exactly one of --model DIR and --synthetic ${SYNTHETIC_MODELS.join('|')}`,
     );
-  const device = (str(ctx.values, 'device') ?? 'cpu') as DeviceChoice;
-  if (!(DEVICES as readonly string[]).includes(device))
-    throw new UsageError(`bench: --device must be one of ${DEVICES.join(', ')}`);
+  const device = deviceFlag(ctx.values, 'bench');
   const scheme = quantizeFlag(ctx.values);
   const dtype = dtypeFlag(ctx);
   if (dtype !== 'float32' && scheme)

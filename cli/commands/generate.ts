@@ -4,9 +4,8 @@
 
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { str, UsageError } from '../args.ts';
-import { DTYPE_OPTION, dtypeFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
+import { DTYPE_OPTION, deviceFlag, dtypeFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
@@ -59,7 +58,7 @@ export const generateCommand: Command = {
     const adapter = str(v, 'adapter');
     const runner = await ModelRunner.load(model, adapter ?? null, {
       positions: str(v, 'positions'),
-      device: (str(v, 'device') ?? 'cpu') as DeviceChoice,
+      device: deviceFlag(v, 'generate'),
       forceBase: v['force-base'] === true,
       quantize: schemeName(quantizeFlag(v)),
       dtype: dtypeFlag(v, 'generate'),

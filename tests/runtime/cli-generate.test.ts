@@ -69,4 +69,19 @@ describe('reft-studio generate', () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
   });
+
+  it('a device it does not know is a usage error before anything loads', () => {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'generate', '--model', model, '--prompt', 'hi', '--device', 'gpu'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /^error: generate: --device must be one of auto, cpu, cuda, webgpu, dml, coreml \(got "gpu"\)/m,
+    );
+  });
 });
