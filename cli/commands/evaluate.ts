@@ -16,8 +16,8 @@ import {
   type EvalKind,
   type EvaluationReport,
 } from '../../native-runtime/evaluation/evaluate.ts';
-import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
+import { deviceFlag } from '../base-form.ts';
 import { type Command, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
@@ -82,6 +82,8 @@ export const evaluateCommand: Command = {
     const limit = intAtLeast(ctx.values, 'limit', 1);
     const maxNewTokens = intAtLeast(ctx.values, 'max-new-tokens', 1);
     const batchSize = intAtLeast(ctx.values, 'batch-size', 1);
+    // Absent: the engine's own default (REFT_STUDIO_DEVICE, else the CPU).
+    const device = str(ctx.values, 'device') === undefined ? undefined : deviceFlag(ctx.values, 'evaluate');
     return ctx.withLibrary(async (lib) => {
       const adapter = resolveAdapterRef(lib, adapterRef);
       const modelRef = str(ctx.values, 'model');
@@ -127,7 +129,7 @@ export const evaluateCommand: Command = {
             limit,
             maxNewTokens,
             batchSize,
-            device: str(ctx.values, 'device') as DeviceChoice | undefined,
+            device,
           },
           {
             signal: ctrlC.signal,

@@ -70,7 +70,7 @@ describe('reft-studio generate', () => {
     assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
   });
 
-  it('a device it does not know is a usage error before anything loads', () => {
+  it('a device it does not know is a usage error before anything loads (generate, evaluate)', () => {
     const r = spawnSync(
       process.execPath,
       [BIN, 'generate', '--model', model, '--prompt', 'hi', '--device', 'gpu'],
@@ -83,5 +83,15 @@ describe('reft-studio generate', () => {
       r.stderr,
       /^error: generate: --device must be one of auto, cpu, cuda, webgpu, dml, coreml \(got "gpu"\)/m,
     );
+    // evaluate too, before it records an evaluation.
+    const e = spawnSync(
+      process.execPath,
+      [BIN, 'evaluate', '--adapter', 'x', '--data', 'y', '--device', 'gpu'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(e.status, 2);
+    assert.match(e.stderr, /^error: evaluate: --device must be one of .* \(got "gpu"\)/m);
   });
 });
