@@ -111,7 +111,7 @@ export class ComposedAdapters {
     const model = await ReftModel.load(spec, states, {
       device: opts.device,
       prepack: shouldPrepack(spec, { training: false }),
-      decodeLoop: decodeLoopPays(opts.device),
+      decodeLoop: await decodeLoopPays(opts.device),
     });
     const c = new ComposedAdapters(model, parts);
     c.#syncScales();

@@ -167,7 +167,7 @@ export class ModelRunner {
     const model = await ReftModel.load(base, states, {
       ...opts,
       prepack: shouldPrepack(base, { training: false }),
-      decodeLoop: decodeLoopPays(opts.device),
+      decodeLoop: await decodeLoopPays(opts.device),
     });
     return new ModelRunner(model.spec, tokenizer, model, manifest);
   }

@@ -360,7 +360,7 @@ export class Generator {
  * reading the weights (both run at the same speed, README) and a token a run streams finer; WebGPU
  * keeps the cache on the GPU instead; DirectML and Core ML have no Loop kernels.
  */
-export function decodeLoopPays(device: DeviceChoice | undefined): boolean {
+export function decodeLoopPays(device: DeviceChoice | undefined): Promise<boolean> {
   return runsOnCuda(device);
 }
 
@@ -402,7 +402,7 @@ export async function openWithFusedDecoding<T>(
   open: (fused: boolean, requireDevice?: boolean) => Promise<T>,
   generatorOf: (t: T) => Generator,
 ): Promise<T> {
-  if (fusedDecodeProblem(spec, opts.device) !== null) return open(false);
+  if ((await fusedDecodeProblem(spec, opts.device)) !== null) return open(false);
   const fallBack = (e: unknown) => {
     opts.onNotice?.(
       `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
@@ -412,7 +412,7 @@ export async function openWithFusedDecoding<T>(
   let t: T;
   try {
     // On CUDA the fused graph must start there: not a CPU session because of it.
-    t = await open(true, opts.requireDevice || runsOnCuda(opts.device));
+    t = await open(true, opts.requireDevice || (await runsOnCuda(opts.device)));
   } catch (e) {
     if (!(e instanceof OrtError) || e.code === 'out-of-memory') throw e;
     // The provider itself did not start: the general graph's attempt says so (and falls back).
@@ -431,12 +431,15 @@ export async function openWithFusedDecoding<T>(
  * Why a single prompt will not decode with the fused step (fused-step.ts) on `device`, or null.
  * REFT_STUDIO_FUSED_DECODE=0 turns it off (to compare both bodies: scripts/gpu-check.sh).
  */
-export function fusedDecodeProblem(spec: ModelSpec, device: DeviceChoice | undefined): string | null {
+export async function fusedDecodeProblem(
+  spec: ModelSpec,
+  device: DeviceChoice | undefined,
+): Promise<string | null> {
   if (process.env.REFT_STUDIO_FUSED_DECODE === '0') return 'REFT_STUDIO_FUSED_DECODE=0';
   const d = requestedDevice(device);
   // WebGPU decodes a token per run (no Loop kernel); DirectML and Core ML have no contrib kernels.
   if (d !== 'cpu' && d !== 'cuda' && d !== 'auto') return `${d} decodes without the fused step`;
-  return fusedStepProblem(spec, runsOnCuda(device) ? 'cuda' : 'cpu');
+  return fusedStepProblem(spec, (await runsOnCuda(device)) ? 'cuda' : 'cpu');
 }
 
 /**

@@ -66,7 +66,7 @@ export interface PrepareModelOptions {
 /** `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device. */
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
-  const cuda = runsOnCuda(o.device);
+  const cuda = await runsOnCuda(o.device);
   // Probed (a child process, once) only where a half dtype on WebGPU is possible.
   const webgpuHalf = !cuda && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const target: ComputeTarget = { cuda, webgpuHalf };

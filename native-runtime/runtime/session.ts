@@ -93,13 +93,14 @@ export const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice 
   device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
 
 /**
- * Whether sessions for `device` (as createSession reads it, requestedDevice) will be tried on CUDA
- * first: memory decisions made before the session exists (layer replay) then count the GPU's memory,
- * not the host's.
+ * Whether sessions for `device` (as createSession plans them, requestedDevice) will be tried on CUDA
+ * first: decisions made before the session exists (layer replay, compute dtype, the decoding loop)
+ * then count the GPU. A GPU chosen in Settings that does not exist rules CUDA out here as there.
  */
-export function runsOnCuda(device: DeviceChoice | undefined): boolean {
+export async function runsOnCuda(device: DeviceChoice | undefined): Promise<boolean> {
   const d = requestedDevice(device);
-  return (d === 'cuda' || d === 'auto') && cudaReachable() === null;
+  if ((d !== 'cuda' && d !== 'auto') || cudaReachable() !== null) return false;
+  return (await plan(d)).eps[0] === 'cuda';
 }
 
 /** A GPU the kernel knows (NVIDIA's driver or any render node): WebGPU there is not a CPU emulation. */

@@ -182,7 +182,7 @@ export class ReftModel {
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
-    const memory = runsOnCuda(opts.device)
+    const memory = (await runsOnCuda(opts.device))
       ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
       : (await runsOnWebgpu(opts.device))
         ? ((await webgpuDeviceMemoryBytes()) ?? totalmem())

@@ -30,7 +30,7 @@ for (const [name, g] of [
     'generation',
     buildReftGraph(spec, [], {
       decodeLoop: true,
-      fusedDecode: fusedDecodeProblem(spec, ep as DeviceChoice) === null,
+      fusedDecode: (await fusedDecodeProblem(spec, ep as DeviceChoice)) === null,
     }),
   ],
 ] as const) {

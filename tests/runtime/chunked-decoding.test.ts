@@ -117,7 +117,7 @@ describe('chunked decoding of a single prompt', () => {
     const s1 = loadModelSpec(modelDir(name));
     it(`${name}: the fused step where it applies, the same tokens as one token per run`, async () => {
       const gen = await Generator.load(s1);
-      const fused = fusedDecodeProblem(s1, undefined) === null;
+      const fused = (await fusedDecodeProblem(s1, undefined)) === null;
       assert.equal(gen.decoding.fused, fused);
       if (fused) {
         process.env.REFT_STUDIO_FUSED_DECODE = '0';
@@ -204,7 +204,7 @@ describe('a ReFT session with the decoding loop (the studio generates over it on
     const plain = await ReftModel.load(spec, [state()]);
     const looped = await ReftModel.load(spec, [state()], { decodeLoop: true });
     assert.equal(plain.decoding.loopNodes, null);
-    assert.equal(looped.decoding.fused, fusedDecodeProblem(spec, undefined) === null);
+    assert.equal(looped.decoding.fused, (await fusedDecodeProblem(spec, undefined)) === null);
     assert.ok((looped.decoding.loopNodes ?? 0) > 0);
 
     const B = 2,

@@ -284,11 +284,13 @@ test('a process started with engineEnv runs ONNX Runtime from the pack, and ORT 
 
 test('the CLI installs, lists and removes, and restarts itself under the pack environment', () => {
   const data = join(tmp, 'cli');
-  const cli = (...args: string[]) =>
+  const cliIn = (env: NodeJS.ProcessEnv, ...args: string[]) =>
     spawnSync(process.execPath, [join(ROOT, 'bin/reft-studio.js'), ...args, '--data-dir', data, '--json'], {
       encoding: 'utf8',
       timeout: 120_000,
+      env,
     });
+  const cli = (...args: string[]) => cliIn(process.env, ...args);
   const i = cli('runtime', 'install', 'cuda', '--from', FAKE);
   assert.equal(i.status, 0, i.stderr);
   // runtime install --json streams progress events; the last line is the result.
@@ -307,8 +309,9 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // the CPU, through the session built for CUDA (the in-graph decoding loop: decodeLoopPays), with
   // the tokens a plain CPU session gives.
   const model = join(ROOT, 'tests/fixtures/golden/models/llama');
-  const gen = (device: string) =>
-    cli(
+  const gen = (device: string, env = process.env) =>
+    cliIn(
+      env,
       'generate',
       '--model',
       model,
@@ -331,6 +334,13 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // The CUDA-built session decodes in the graph (8 tokens a run once it fell back to the CPU).
   assert.deepEqual([result(onCuda.stdout).device, result(onCuda.stdout).tokensPerRun], ['cpu', 8]);
   assert.equal(result(onCpu.stdout).tokensPerRun, 1);
+  // A GPU chosen in Settings that this machine cannot have: CUDA is not tried, and the session is
+  // the CPU's own (no decoding loop), with the reason on the console.
+  const badGpu = gen('cuda', { ...process.env, REFT_STUDIO_GPU: 'first' });
+  assert.equal(badGpu.status, 0, badGpu.stderr);
+  assert.match(badGpu.stdout + badGpu.stderr, /REFT_STUDIO_GPU/);
+  assert.deepEqual([result(badGpu.stdout).device, result(badGpu.stdout).tokensPerRun], ['cpu', 1]);
+  assert.deepEqual(result(badGpu.stdout).tokens, result(onCpu.stdout).tokens);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),

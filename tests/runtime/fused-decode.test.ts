@@ -155,7 +155,7 @@ describe('fused decoding step', () => {
     assert.ok(err <= TOL[dt], `relative logit error ${err}`);
   });
 
-  it('says which models and devices it cannot serve', () => {
+  it('says which models and devices it cannot serve', async () => {
     const llama = loadModelSpec(modelDir('llama'));
     assert.equal(fusedStepProblem(llama, 'cpu'), null);
     assert.equal(fusedStepProblem({ ...llama, compute: 'bfloat16' }, 'cuda'), null);
@@ -164,11 +164,11 @@ describe('fused decoding step', () => {
     assert.equal(fusedStepProblem(loadModelSpec(modelDir('gemma')), 'cpu'), null);
     assert.match(fusedStepProblem(loadModelSpec(modelDir('gpt2')), 'cpu') ?? '', /gpt2/);
     assert.equal(fusedStepProblem(loadModelSpec(modelDir('qwen3')), 'cpu'), null);
-    assert.match(fusedDecodeProblem(llama, 'webgpu') ?? '', /webgpu/);
+    assert.match((await fusedDecodeProblem(llama, 'webgpu')) ?? '', /webgpu/);
     const prev = process.env.REFT_STUDIO_FUSED_DECODE;
     process.env.REFT_STUDIO_FUSED_DECODE = '0';
     try {
-      assert.match(fusedDecodeProblem(llama, 'cpu') ?? '', /REFT_STUDIO_FUSED_DECODE=0/);
+      assert.match((await fusedDecodeProblem(llama, 'cpu')) ?? '', /REFT_STUDIO_FUSED_DECODE=0/);
     } finally {
       if (prev === undefined) delete process.env.REFT_STUDIO_FUSED_DECODE;
       else process.env.REFT_STUDIO_FUSED_DECODE = prev;
