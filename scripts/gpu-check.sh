@@ -15,7 +15,7 @@
 #                                          train and generate a bf16 checkpoint with --dtype auto, GPU
 #                                          choice                                          ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/8/32,
-#                                          fp16 decoding
+#                                          q/k/v unstacked, fp16 decoding
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -187,6 +187,8 @@ case "${1:-}" in
     for c in 1 8 32; do
       bench "decode-1b-bf16-cuda-c$c" decode "${S[@]}" --prompt 32 --new-tokens 256 --chunk $c
     done
+    # The fused step with three q/k/v products instead of one over stacked weights (their copy).
+    REFT_STUDIO_STACK_QKV=0 bench decode-1b-bf16-cuda-unstacked decode "${S[@]}" --prompt 32 --new-tokens 256
     step placement-cuda-bf16-1b placement-cuda-bf16-1b.json node dist/gpu/placement.mjs $M cuda bf16
     # fp16 (the other half dtype GroupQueryAttention has on CUDA), fused.
     model 1b fp16

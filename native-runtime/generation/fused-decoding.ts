@@ -20,13 +20,19 @@ import type { ModelSpec } from '../models/config.ts';
 import type { DecoderGraph } from '../models/decoder.ts';
 import { WeightRefs } from '../models/weight-refs.ts';
 import { type DecodeLoopIO, nextToken, notAllDone } from './decode-loop.ts';
-import { buildFusedStep, rotaryCache } from './fused-step.ts';
+import { buildFusedStep, type FusedStepOptions, rotaryCache } from './fused-step.ts';
 
 /**
  * Wraps the finished graph of `b` (root builder; passes already run) in If(chunk_steps > 0 and
  * batch 1): then the fused loop, else the graph as it was. The caller checked fusedStepProblem.
  */
-export function addFusedDecoding(b: GraphBuilder, spec: ModelSpec, dg: DecoderGraph, io: DecodeLoopIO): void {
+export function addFusedDecoding(
+  b: GraphBuilder,
+  spec: ModelSpec,
+  dg: DecoderGraph,
+  io: DecodeLoopIO,
+  opts: FusedStepOptions,
+): void {
   const g = b.graph;
   // The graph so far becomes the else branch; its outputs are renamed (an If's outputs and a
   // branch's values may not share names) and the If's outputs take their names.
@@ -41,7 +47,7 @@ export function addFusedDecoding(b: GraphBuilder, spec: ModelSpec, dg: DecoderGr
   g.outputs = [];
 
   const fast = b.subgraph('fused_decoding');
-  const outs = fusedChunk(fast, spec, dg, io);
+  const outs = fusedChunk(fast, spec, dg, io, opts);
   general.outputs.forEach((o, i) => {
     const v = outs.get(names[i]) ?? emptyLike(fast, o);
     fast.output(v, `${names[i]}.fused`);
@@ -79,6 +85,7 @@ function fusedChunk(
   spec: ModelSpec,
   dg: DecoderGraph,
   io: DecodeLoopIO,
+  opts: FusedStepOptions,
 ): Map<string, Value> {
   const { numLayers: L, numKvHeads: K, headDim: E, vocabSize: V } = spec;
   const dt = spec.compute ?? 'float32';
@@ -111,7 +118,7 @@ function fusedChunk(
   }));
   const doneIn = body.input('fused_done', 'bool', [1]);
   const w = new WeightRefs(body, spec, dg.weights); // the outer graph's weights, read from the body
-  const step = buildFusedStep(body, spec, w, { token, past, pastLen: len, cos, sin });
+  const step = buildFusedStep(body, spec, w, { token, past, pastLen: len, cos, sin }, opts);
   const tokIn = body.reshape(token, [-1], [1]);
   const { next, done } = nextToken(body, io, iter, step.logits, tokIn, doneIn, V, 0);
   body.output(notAllDone(body, done), 'fused_cond_out');

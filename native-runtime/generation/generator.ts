@@ -21,7 +21,7 @@ import {
 } from '../runtime/session.ts';
 import { buildReftGraph } from '../training/reft-graph.ts';
 import { decodeLoopNodes } from './decode-loop.ts';
-import { fusedStepProblem } from './fused-step.ts';
+import { type FusedStepOptions, fusedStepOptions, fusedStepProblem } from './fused-step.ts';
 import { mulberry32, type SamplingOptions, sample } from './sampling.ts';
 
 export interface InterventionFeed {
@@ -93,7 +93,10 @@ export class Generator {
     const ivs = opts.interventions ?? [];
     // Its own graph carries the in-graph decoding loop (decode-loop.ts): several tokens per run.
     const decodeLoop = decodeLoopFits(spec);
-    const open = async (fused: boolean, requireDevice = opts.requireDevice): Promise<Generator> => {
+    const open = async (
+      fused: FusedStepOptions | null,
+      requireDevice = opts.requireDevice,
+    ): Promise<Generator> => {
       const g = buildReftGraph(spec, ivs, { decodeLoop, fusedDecode: fused });
       const session = await createSession(g.graph, {
         device: opts.device,
@@ -103,9 +106,9 @@ export class Generator {
         outputsOnDevice: cacheOutputs(spec),
         prepack: shouldPrepack(spec, { training: false }),
       });
-      return new Generator(spec, session, ivs, decodingOf(g.graph, decodeLoop, fused));
+      return new Generator(spec, session, ivs, decodingOf(g.graph, decodeLoop, fused !== null));
     };
-    if (!decodeLoop) return open(false);
+    if (!decodeLoop) return open(null);
     return openWithFusedDecoding(spec, opts, open, (gen) => gen);
   }
 
@@ -399,24 +402,25 @@ export function decodingOf(g: Graph, decodeLoop: boolean, fused: boolean): Decod
 export async function openWithFusedDecoding<T>(
   spec: ModelSpec,
   opts: { device?: DeviceChoice; requireDevice?: boolean; onNotice?: (m: string) => void },
-  open: (fused: boolean, requireDevice?: boolean) => Promise<T>,
+  open: (fused: FusedStepOptions | null, requireDevice?: boolean) => Promise<T>,
   generatorOf: (t: T) => Generator,
 ): Promise<T> {
-  if ((await fusedDecodeProblem(spec, opts.device)) !== null) return open(false);
+  if ((await fusedDecodeProblem(spec, opts.device)) !== null) return open(null);
   const fallBack = (e: unknown) => {
     opts.onNotice?.(
       `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
     );
-    return open(false);
+    return open(null);
   };
   let t: T;
   try {
     // On CUDA the fused graph must start there: not a CPU session because of it.
-    t = await open(true, opts.requireDevice || (await runsOnCuda(opts.device)));
+    const cuda = await runsOnCuda(opts.device);
+    t = await open(fusedStepOptions(cuda ? 'cuda' : 'cpu'), opts.requireDevice || cuda);
   } catch (e) {
     if (!(e instanceof OrtError) || e.code === 'out-of-memory') throw e;
     // The provider itself did not start: the general graph's attempt says so (and falls back).
-    if (e.code === 'provider-failed' || e.code === 'provider-unavailable') return open(false);
+    if (e.code === 'provider-failed' || e.code === 'provider-unavailable') return open(null);
     return fallBack(e);
   }
   const gen = generatorOf(t);

@@ -41,6 +41,7 @@ export class WeightRefs {
   #f32 = new Map<string, Value>();
   #dt = new Map<string, Value>();
   #quant = new Map<string, QuantizedMatrix>();
+  #stacked = new Map<string, Value>();
   #dims: Record<string, [number, number]> | null = null;
   readonly #accuracy: number;
   /** The dtype activations and matrices compute in. */
@@ -61,6 +62,7 @@ export class WeightRefs {
       this.#f32 = from.#f32;
       this.#dt = from.#dt;
       this.#quant = from.#quant;
+      this.#stacked = from.#stacked;
     }
     // ORT rejects external-data paths that leave the model folder, and the Hugging Face cache uses
     // symlinks into blobs/: resolve real paths and point ORT at the folder that holds the files.
@@ -179,6 +181,31 @@ export class WeightRefs {
     return q
       ? chunkedMatMulNBits(this.b, x, q, this.#accuracy, bias)
       : linearT(this.b, x, this.get(name), bias);
+  }
+
+  /**
+   * y = x·[W₀; W₁; …]ᵀ (+ [b₀; b₁; …]): several Linear layers over the same x as one Gemm, their
+   * weights stacked by rows in the compute dtype. The stacking is a Concat of initializers declared
+   * in the root graph, which ORT folds once at session creation: a copy of those weights, paid for
+   * one kernel instead of several wherever x passes (the fused decoding step on a GPU). Float bases
+   * only; the biases must be all present or all absent (the caller checks).
+   */
+  stackedLinearT(x: Value, names: string[], biasNames: string[]): Value {
+    const stack = (ns: string[]) => {
+      const key = ns.join('\n');
+      let v = this.#stacked.get(key);
+      if (!v) {
+        const parts = ns.map((n) => this.get(n));
+        const rows = parts.reduce((r, p) => r + (p.shape[0] as number), 0);
+        v = this.#decl.concat(parts, 0, [rows, ...parts[0].shape.slice(1)]);
+        this.#stacked.set(key, v);
+      }
+      return v;
+    };
+    const biased = biasNames.filter((n) => this.has(n));
+    if (biased.length !== 0 && biased.length !== biasNames.length)
+      throw new Error(`stackedLinearT: only some of ${biasNames.join(', ')} exist`);
+    return linearT(this.b, x, stack(names), biased.length ? stack(biased) : null);
   }
 
   /** y = x·W + b for GPT-2's Conv1D weight W (in, out); stores hold it as (out, in) rows. */

@@ -16,6 +16,7 @@ import { buildBackward } from '../autodiff/backward.ts';
 import { zerosOfShape } from '../autodiff/rules.ts';
 import { addDecodeLoop, decodeLoopInputs } from '../generation/decode-loop.ts';
 import { addFusedDecoding } from '../generation/fused-decoding.ts';
+import type { FusedStepOptions } from '../generation/fused-step.ts';
 import { interventionHook, interventionInputs } from '../interventions/graph.ts';
 import type { InterventionSpec } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
@@ -45,9 +46,9 @@ export function buildReftGraph(
     decodeLoop?: boolean;
     /**
      * A decoding run at batch 1 skips the general graph for the fused step's loop
-     * (generation/fused-decoding.ts); the caller checked fusedStepProblem.
+     * (generation/fused-decoding.ts), built in this form; the caller checked fusedStepProblem.
      */
-    fusedDecode?: boolean;
+    fusedDecode?: FusedStepOptions | null;
     /**
      * Keep only the residual stream between layers for the backward and recompute each layer there
      * (autodiff/backward.ts): a second forward pass of the intervened layers, for a fraction of the
@@ -159,6 +160,6 @@ export function buildReftGraph(
   orderBranchesForOrt(b.graph);
   eliminateDeadCode(b.graph);
   // Last: the fast path wraps the finished graph (generation/fused-decoding.ts).
-  if (loopIO && opts.fusedDecode) addFusedDecoding(b, spec, dg, loopIO);
+  if (loopIO && opts.fusedDecode) addFusedDecoding(b, spec, dg, loopIO, opts.fusedDecode);
   return { graph: b.graph, weightsDir: dg.weightsDir, gradOutputs: gradNames };
 }

@@ -6,6 +6,7 @@
 import { totalmem } from 'node:os';
 import { ConfigError, OrtError } from '../errors.ts';
 import type { PyreftAdapter, PyreftIntervention } from '../formats/pyreft.ts';
+import type { FusedStepOptions } from '../generation/fused-step.ts';
 import {
   type Decoding,
   decodeLoopFits,
@@ -202,7 +203,7 @@ export class ReftModel {
     const open = async (
       sp: ModelSpec,
       recompute: boolean,
-      fused = false,
+      fused: FusedStepOptions | null = null,
       requireDevice = opts.requireDevice,
     ) => {
       const decodeLoop = loopFor(sp);
@@ -227,7 +228,7 @@ export class ReftModel {
         session,
         withDropout,
         recompute,
-        decodingOf(g.graph, decodeLoop, fused),
+        decodingOf(g.graph, decodeLoop, fused !== null),
       );
     };
     const openFor = (sp: ModelSpec, recompute: boolean) =>

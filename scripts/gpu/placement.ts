@@ -4,6 +4,7 @@
 // compute dtype. Prints one JSON object.
 //   node dist/gpu/placement.mjs MODEL_DIR cuda|webgpu fp32|fp16|bf16
 
+import { fusedStepOptions } from '../../native-runtime/generation/fused-step.ts';
 import { fusedDecodeProblem } from '../../native-runtime/generation/generator.ts';
 import { interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
@@ -30,7 +31,10 @@ for (const [name, g] of [
     'generation',
     buildReftGraph(spec, [], {
       decodeLoop: true,
-      fusedDecode: (await fusedDecodeProblem(spec, ep as DeviceChoice)) === null,
+      fusedDecode:
+        (await fusedDecodeProblem(spec, ep as DeviceChoice)) === null
+          ? fusedStepOptions(ep === 'cuda' ? 'cuda' : 'cpu')
+          : null,
     }),
   ],
 ] as const) {

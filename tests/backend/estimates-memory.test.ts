@@ -104,6 +104,15 @@ test('"what fits" judges every form against each device: training the 8B in bf16
       ['cuda', true],
     ],
   );
+  // Chatting in bf16 holds the q/k/v weights twice (the GPU's fused decoding step stacks a copy),
+  // beside a 4096-token bf16 cache and the logits.
+  const { numLayers: L, hiddenSize: D, numHeads: H, numKvHeads: K, headDim: E } = llama3_8b;
+  const cache = 2 * L * K * E * 4096 * 2;
+  assert.ok(bf16);
+  assert.equal(
+    bf16.chatBytes,
+    bf16.weightsBytes + 2 * L * D * (H + 2 * K) * E + cache + 8 * llama3_8b.vocabSize,
+  );
 });
 
 test('"what fits" judges each device by its own replay decision, as the trainer would make it', (t) => {

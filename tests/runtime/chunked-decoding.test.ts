@@ -107,6 +107,21 @@ describe('chunked decoding', () => {
 });
 
 describe('chunked decoding of a single prompt', () => {
+  it("the GPU's form of the fused step (q/k/v stacked) decodes the same tokens, in fewer nodes", async () => {
+    for (const name of ['llama', 'qwen2']) {
+      const spec = loadModelSpec(modelDir(name));
+      const plain = await Generator.load(spec);
+      process.env.REFT_STUDIO_STACK_QKV = '1';
+      const stacked = await Generator.load(spec).finally(() => delete process.env.REFT_STUDIO_STACK_QKV);
+      assert.equal(stacked.decoding.fused, true);
+      assert.equal(stacked.decoding.loopNodes, plain.decoding.loopNodes! - 4 * spec.numLayers, name);
+      const o: GenerateOptions = { greedy: true, maxNewTokens: 17, eosTokenIds: [] };
+      const want = await plain.generate([[1, 5, 9, 13, 200, 31, 77, 4]], { ...o, chunk: 1 });
+      const got = await stacked.generate([[1, 5, 9, 13, 200, 31, 77, 4]], { ...o, chunk: 8 });
+      assert.deepEqual(got.tokens, want.tokens, name);
+    }
+  });
+
   const single = [[1, 5, 9, 13, 200, 31, 77, 4]];
   const cases: GenerateOptions[] = [
     { greedy: true },

@@ -9,7 +9,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildFusedStep, fusedStepProblem, rotaryCache } from '../../native-runtime/generation/fused-step.ts';
+import {
+  buildFusedStep,
+  type FusedStepOptions,
+  fusedStepOptions,
+  fusedStepProblem,
+  rotaryCache,
+} from '../../native-runtime/generation/fused-step.ts';
 import { fusedDecodeProblem } from '../../native-runtime/generation/generator.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
@@ -60,8 +66,8 @@ async function generalStep(spec: ModelSpec) {
   };
 }
 
-/** The fused step in `spec.compute`: one token over a float32 cache given as graph inputs. */
-async function fusedStep(spec: ModelSpec) {
+/** The fused step of `spec` in `spec.compute` over a float32 cache given as graph inputs. */
+function fusedStepGraph(spec: ModelSpec, opts: FusedStepOptions) {
   const { numLayers: L, numKvHeads: K, headDim: E } = spec;
   const dt = spec.compute ?? 'float32';
   const b = new GraphBuilder('fused');
@@ -74,13 +80,20 @@ async function fusedStep(spec: ModelSpec) {
     v: b.cast(b.input(`past_value.${i}`, 'float32', [1, K, 'P', E]), dt),
   }));
   const { cos, sin } = rotaryCache(b, spec, rows);
-  const step = buildFusedStep(b, spec, w, { token, past, pastLen, cos, sin });
+  const step = buildFusedStep(b, spec, w, { token, past, pastLen, cos, sin }, opts);
   b.output(step.logits, 'logits');
   step.present.forEach((c, i) => {
     b.output(b.cast(c.k, 'float32'), `present_key.${i}`);
     b.output(b.cast(c.v, 'float32'), `present_value.${i}`);
   });
-  const s = await createSession(b.graph, { device, requireDevice: device !== 'cpu', weightsDir: w.dir });
+  return { graph: b.graph, weightsDir: w.dir };
+}
+
+/** The fused step as a function: one token over a float32 cache. */
+async function fusedStep(spec: ModelSpec, opts: FusedStepOptions) {
+  const { graph, weightsDir } = fusedStepGraph(spec, opts);
+  const L = spec.numLayers;
+  const s = await createSession(graph, { device, requireDevice: device !== 'cpu', weightsDir });
   return async (id: number, past: ort.Tensor[]) => {
     const P = past[0].dims[2];
     const r = await s.session.run({
@@ -109,9 +122,9 @@ const relErr = (a: Float32Array, b: Float32Array) => {
  * Runs a 19-token prompt through the general decoder, then 6 tokens through both (each fed the
  * general decoder's greedy token); the largest relative logit error.
  */
-async function compare(spec: ModelSpec, dt: Dt): Promise<number> {
+async function compare(spec: ModelSpec, dt: Dt, opts: FusedStepOptions): Promise<number> {
   const general = await generalStep(spec);
-  const fused = await fusedStep({ ...spec, compute: dt });
+  const fused = await fusedStep({ ...spec, compute: dt }, opts);
   const empty = Array.from({ length: 2 * spec.numLayers }, () =>
     f32([], [1, spec.numKvHeads, 0, spec.headDim]),
   );
@@ -134,11 +147,23 @@ describe('fused decoding step', () => {
   for (const name of ['llama', 'qwen2', 'qwen3', 'gemma']) {
     const spec = loadModelSpec(modelDir(name));
     for (const dt of DTYPES)
-      it(`${name} ${dt}: the general decoder's logits within ${TOL[dt]} on ${device}`, async () => {
-        const err = await compare(spec, dt);
-        assert.ok(err <= TOL[dt], `relative logit error ${err}`);
-      });
+      for (const stackQkv of [false, true])
+        it(`${name} ${dt}${stackQkv ? ', q/k/v stacked' : ''}: the general decoder's logits within ${TOL[dt]} on ${device}`, async () => {
+          const err = await compare(spec, dt, { stackQkv });
+          assert.ok(err <= TOL[dt], `relative logit error ${err}`);
+        });
   }
+
+  it('stacked q/k/v: one product a layer instead of three, where no per-head norm sits between', () => {
+    const gemms = (name: string, stackQkv: boolean) =>
+      fusedStepGraph(loadModelSpec(modelDir(name)), { stackQkv }).graph.nodes.filter((n) => n.op === 'Gemm')
+        .length;
+    const L = loadModelSpec(modelDir('qwen2')).numLayers;
+    assert.equal(gemms('qwen2', false) - gemms('qwen2', true), 2 * L);
+    assert.equal(gemms('qwen3', true), gemms('qwen3', false));
+    assert.deepEqual(fusedStepOptions('cpu'), { stackQkv: false });
+    assert.deepEqual(fusedStepOptions('cuda'), { stackQkv: true });
+  });
 
   it("Llama 3's rope scaling: the same inverse frequencies as the decoder", async () => {
     const spec = loadModelSpec(modelDir('llama'));
@@ -151,7 +176,7 @@ describe('fused decoding step', () => {
       },
     };
     const dt = DTYPES[0];
-    const err = await compare(scaled, dt);
+    const err = await compare(scaled, dt, fusedStepOptions(onCuda ? 'cuda' : 'cpu'));
     assert.ok(err <= TOL[dt], `relative logit error ${err}`);
   });
 

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
+import { fusedStepOptions } from '../../native-runtime/generation/fused-step.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import type { Graph, Node, Value } from '../../native-runtime/ir/graph.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
@@ -113,8 +114,10 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
         checkStructure(b.graph, dt);
         const rg = buildReftGraph(stored, [{ ...iv, embedDim: 64 }]);
         checkStructure(rg.graph, dt);
-        // A generator's graph, with both decoding loop bodies (the general decoder, the fused step).
-        checkStructure(buildReftGraph(stored, [], { decodeLoop: true, fusedDecode: true }).graph, dt);
+        // A generator's graph, with both decoding loop bodies (the general decoder, the fused step
+        // in its GPU form).
+        const fusedDecode = fusedStepOptions('cuda');
+        checkStructure(buildReftGraph(stored, [], { decodeLoop: true, fusedDecode }).graph, dt);
         for (const v of rg.graph.outputs)
           assert.ok(['float32', 'int64'].includes(v.dtype), `${v.name} ${v.dtype}`);
       } finally {

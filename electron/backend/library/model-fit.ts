@@ -9,7 +9,9 @@
 //   int8/int4   as the engine holds them (blockwise codes + an fp32 scale per 32 weights, packed by
 //               ONNX Runtime for chat; training adds the mapped codes where they fit;
 //               native-runtime/quantize/memory.ts); activations in f32
-//   chat        weights + the KV cache of a 4096-token conversation + the logits
+//   chat        weights + the KV cache of a 4096-token conversation + the logits; in half precision
+//               also the q/k/v weights stacked once more (the GPU's fused decoding step,
+//               native-runtime/generation/fused-step.ts; ~10% of an 8B Llama)
 //   train       weights + activations and optimizer as in estimates.ts for the default run: LoReFT
 //               rank 4 at f1+l1 on every layer, batch 4, 512 tokens; layers replayed in the backward
 //               where the device's memory calls for it (the trainer's rule), so each device is judged
@@ -76,12 +78,14 @@ export function modelFit(
   const trainable = 2 * shape.numLayers * (2 * shape.hiddenSize * rank + rank);
   const kv32 = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
   const logits = 4 * shape.vocabSize * 2;
+  const qkvParams =
+    shape.numLayers * shape.hiddenSize * (shape.numHeads + 2 * shape.numKvHeads) * shape.headDim;
   const memory = Math.max(...devices.map((d) => d.memoryBytes));
   const rows = PRECISIONS.map((precision): FitRow => {
     // Half-precision compute keeps activations and the KV cache in 2 bytes too.
     const half = precision === 'fp16' || precision === 'bf16';
     const w = weightBytes(shape, precision, 'chat', memory);
-    const chatBytes = w + kv32 * (half ? 0.5 : 1) + logits;
+    const chatBytes = w + (half ? 2 * qkvParams + kv32 * 0.5 : kv32) + logits;
     // Training on a device: its own layer-replay decision (training/recompute.ts) for these weights.
     const trainOn = (memoryBytes: number) =>
       memoryEstimate(shape, B, T, trainable, {
