@@ -10,11 +10,14 @@
 //                  with float16 shaders).
 // Norm statistics, softmax, the loss and the interventions stay float32 in every case.
 
+import { totalmem } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
+import { baseWeightBytes } from '../quantize/memory.ts';
+import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
-import { type DeviceChoice, runsOnCuda, webgpuHalfSupport } from './session.ts';
+import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
 
@@ -61,6 +64,40 @@ export interface PrepareModelOptions {
   log?: (m: string) => void;
   /** See prepareBaseLogged: a training session packs quantized codes when they fit. */
   training?: boolean;
+  /** The computer's memory in bytes (tests); os.totalmem() by default. */
+  totalMemory?: number;
+}
+
+/** Weights larger than this share of the computer's memory are refused on the CPU. */
+const HOST_SHARE = 0.9;
+
+/**
+ * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
+ * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
+ * the memory still opens — and then reads its whole file from disk for every token (minutes a
+ * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
+ * before any of that, with the forms that would fit.
+ */
+export function hostMemoryProblem(
+  spec: ModelSpec,
+  form: 'none' | 'fp16' | 'int8' | 'int4',
+  use: 'chat' | 'train',
+  memory: number,
+): string | null {
+  if (process.env.REFT_STUDIO_MEMORY_CHECK === '0') return null;
+  const bytes = (f: string) => baseWeightBytes({ ...spec, tied: spec.tieEmbeddings }, f, use, memory);
+  const need = bytes(form);
+  if (need <= HOST_SHARE * memory) return null;
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  const fits = (['int8', 'int4'] as const).filter((f) => bytes(f) < need && bytes(f) <= HOST_SHARE * memory);
+  const label = form === 'none' ? 'float32' : form;
+  return (
+    `this model's weights take ${gb(need)} in ${label} on the CPU, more than this computer's ${gb(memory)} of memory can hold: ` +
+    (fits.length
+      ? `choose ${fits.map((f) => `${f} (${gb(bytes(f))})`).join(' or ')} weights (the model's setting on the Models page, or --quantize), or a GPU`
+      : 'it is too large for this computer even at int4; use a GPU') +
+    ' (REFT_STUDIO_MEMORY_CHECK=0 skips this check)'
+  );
 }
 
 /** `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device. */
@@ -70,6 +107,13 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // Probed (a child process, once) only where a half dtype on WebGPU is possible.
   const webgpuHalf = !cuda && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const target: ComputeTarget = { cuda, webgpuHalf };
+  // On the CPU the weights live in the computer's memory: refused here when they cannot.
+  if (!cuda && !(await runsOnWebgpu(o.device))) {
+    const scheme = parseQuantize(o.quantize);
+    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : dtype === 'fp16' ? 'fp16' : 'none';
+    const problem = hostMemoryProblem(spec, form, o.training ? 'train' : 'chat', o.totalMemory ?? totalmem());
+    if (problem) throw new ConfigError('model-too-large', problem);
+  }
   // Decided on the checkpoint before its base is prepared: a half file that will compute in half on
   // the GPU is read in place; otherwise the CPU's float32 store (prepareBase).
   const half = computeDtype(spec, dtype, target) !== 'float32';
