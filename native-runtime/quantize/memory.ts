@@ -24,6 +24,12 @@ export interface WeightShape {
 
 const PACKED = { 4: 1.2, 8: 1.14 } as const;
 
+/**
+ * The share of the computer's memory base weights may take on the CPU (runtime/precision.ts refuses
+ * more; "what fits" says so): the rest is for the system, the studio and the activations.
+ */
+export const HOST_WEIGHTS_SHARE = 0.9;
+
 function parts(s: WeightShape): { embed: number; head: number; linear: number } {
   const embed = s.vocabSize * s.hiddenSize;
   const head = embed;

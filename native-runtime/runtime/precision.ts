@@ -14,7 +14,7 @@ import { totalmem } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
-import { baseWeightBytes } from '../quantize/memory.ts';
+import { baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
@@ -68,9 +68,6 @@ export interface PrepareModelOptions {
   totalMemory?: number;
 }
 
-/** Weights larger than this share of the computer's memory are refused on the CPU. */
-const HOST_SHARE = 0.9;
-
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
@@ -87,9 +84,11 @@ export function hostMemoryProblem(
   if (process.env.REFT_STUDIO_MEMORY_CHECK === '0') return null;
   const bytes = (f: string) => baseWeightBytes({ ...spec, tied: spec.tieEmbeddings }, f, use, memory);
   const need = bytes(form);
-  if (need <= HOST_SHARE * memory) return null;
+  if (need <= HOST_WEIGHTS_SHARE * memory) return null;
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
-  const fits = (['int8', 'int4'] as const).filter((f) => bytes(f) < need && bytes(f) <= HOST_SHARE * memory);
+  const fits = (['int8', 'int4'] as const).filter(
+    (f) => bytes(f) < need && bytes(f) <= HOST_WEIGHTS_SHARE * memory,
+  );
   const label = form === 'none' ? 'float32' : form;
   return (
     `this model's weights take ${gb(need)} in ${label} on the CPU, more than this computer's ${gb(memory)} of memory can hold: ` +

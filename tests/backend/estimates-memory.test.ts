@@ -109,6 +109,13 @@ test('"what fits" judges every form against each device: training the 8B in bf16
   const { numLayers: L, hiddenSize: D, numHeads: H, numKvHeads: K, headDim: E } = llama3_8b;
   const cache = 2 * L * K * E * 4096 * 2;
   assert.ok(bf16);
+  // The CPU holds weights in at most 90% of its memory (the engine refuses more, precision.ts): the
+  // 8B's 32 GB of float32 weights with 34 GB do not "fit", though the total would.
+  const fp32 = modelFit(llama3_8b, [{ device: 'cpu', memoryBytes: 34e9 }]).rows.find(
+    (r) => r.precision === 'fp32',
+  );
+  assert.ok(fp32 && fp32.chatBytes <= 34e9);
+  assert.equal(fp32.fits[0].chat, false);
   assert.equal(
     bf16.chatBytes,
     bf16.weightsBytes + 2 * L * D * (H + 2 * K) * E + cache + 8 * llama3_8b.vocabSize,

@@ -18,7 +18,7 @@
 //               by its own figure and the row shows the largest device's
 
 import { totalmem } from 'node:os';
-import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { baseWeightBytes, HOST_WEIGHTS_SHARE } from '../../../native-runtime/quantize/memory.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
 import { memoryEstimate } from './estimates.ts';
 
@@ -101,7 +101,8 @@ export function modelFit(
       trainBytes: trainOn(memory),
       fits: devices.map((d) => ({
         device: d.device,
-        chat: chatBytes <= d.memoryBytes,
+        // The CPU also refuses weights over its share of the memory (runtime/precision.ts).
+        chat: chatBytes <= d.memoryBytes && (d.device !== 'cpu' || w <= HOST_WEIGHTS_SHARE * d.memoryBytes),
         train: trainOn(d.memoryBytes) <= d.memoryBytes,
       })),
     };
