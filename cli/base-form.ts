@@ -4,7 +4,7 @@
 // data folder).
 
 import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
-import { parseQuantize, type QuantScheme } from '../native-runtime/quantize/scheme.ts';
+import { parseQuantize, type QuantScheme, schemeName } from '../native-runtime/quantize/scheme.ts';
 import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
@@ -43,6 +43,25 @@ export function deviceFlag(values: ArgValues, command: string): DeviceChoice {
       `${command}: --device must be one of ${DEVICES.join(', ')} (got ${JSON.stringify(v)})`,
     );
   return v as DeviceChoice;
+}
+
+/**
+ * `--quantize` for the commands that load a model through the engine's own choice (generate):
+ * auto (default) quantizes on the CPU only a model whose float32 weights would not fit in memory.
+ */
+export const BASE_FORM_OPTION = {
+  quantize: {
+    type: 'string',
+    value: 'auto|none|int8|int4',
+    description:
+      'weight form of the base model: auto (default) quantizes, on the CPU, only a model whose float32 weights would not fit in memory; int8/int4 are converted once and kept in the data folder',
+  },
+} as const satisfies OptionSpec;
+
+/** The --quantize value of BASE_FORM_OPTION: auto, or a scheme's name (none, int8-b32, …). */
+export function baseFormFlag(values: ArgValues): string {
+  const v = str(values, 'quantize') ?? 'auto';
+  return v === 'auto' ? v : schemeName(parseQuantize(v));
 }
 
 /** The scheme named by --quantize (null for none or absent). */

@@ -3,9 +3,8 @@
 // with --json prints one object at the end instead.
 
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
-import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { str, UsageError } from '../args.ts';
-import { DTYPE_OPTION, deviceFlag, dtypeFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
+import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
@@ -19,7 +18,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
+    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
   options: {
     model: { type: 'string', description: 'the model folder' },
     adapter: { type: 'string', description: 'a ReFT adapter folder (studio or pyreft) to apply' },
@@ -42,7 +41,7 @@ export const generateCommand: Command = {
       description: 'apply an adapter trained for another base model of the same shape',
     },
     device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
-    ...QUANTIZE_OPTION,
+    ...BASE_FORM_OPTION,
     ...DTYPE_OPTION,
   },
   examples: [
@@ -60,7 +59,7 @@ export const generateCommand: Command = {
       positions: str(v, 'positions'),
       device: deviceFlag(v, 'generate'),
       forceBase: v['force-base'] === true,
-      quantize: schemeName(quantizeFlag(v)),
+      quantize: baseFormFlag(v),
       dtype: dtypeFlag(v, 'generate'),
       dataDir: ctx.dataDir,
       onNotice: (m) => ctx.progress.log(m),

@@ -41,7 +41,10 @@ export interface RunnerOptions {
   positions?: string;
   /** Apply an adapter made for another model of the same shape. */
   forceBase?: boolean;
-  /** The base weights' form (none|int8|int4; quantize/base.ts) and the data folder holding converted forms. */
+  /**
+   * The base weights' form (auto|none|int8|int4; runtime/precision.ts, quantize/base.ts; default
+   * auto) and the data folder holding converted forms.
+   */
   quantize?: string;
   dataDir?: string;
   /** The compute dtype (runtime/precision.ts): auto keeps a half checkpoint half on CUDA. */
@@ -157,7 +160,7 @@ export class ModelRunner {
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
     const base = await prepareModel(spec, {
-      quantize: opts.quantize ?? 'none',
+      quantize: opts.quantize ?? 'auto',
       dtype: opts.dtype,
       dataDir: opts.dataDir,
       device: opts.device,
@@ -190,7 +193,7 @@ export class ModelRunner {
       enabled: a.enabled,
     }));
     const base = await prepareModel(spec, {
-      quantize: opts.quantize ?? 'none',
+      quantize: opts.quantize ?? 'auto',
       dtype: opts.dtype,
       dataDir: opts.dataDir,
       device: opts.device,

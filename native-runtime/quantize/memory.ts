@@ -30,6 +30,21 @@ const PACKED = { 4: 1.2, 8: 1.14 } as const;
  */
 export const HOST_WEIGHTS_SHARE = 0.9;
 
+/**
+ * What the `auto` form means on the CPU: the float weights (`full`: 'none' = float32, or 'fp16')
+ * where they fit in the CPU's share of `memory`, else the first quantized form that does (int8,
+ * then int4); int4 when none does (the engine then says the model cannot fit).
+ */
+export function hostAutoForm(
+  s: WeightShape,
+  use: 'chat' | 'train',
+  memory: number,
+  full: 'none' | 'fp16' = 'none',
+): 'none' | 'int8' | 'int4' {
+  if (baseWeightBytes(s, full, use, memory) <= HOST_WEIGHTS_SHARE * memory) return 'none';
+  return baseWeightBytes(s, 'int8', use, memory) <= HOST_WEIGHTS_SHARE * memory ? 'int8' : 'int4';
+}
+
 function parts(s: WeightShape): { embed: number; head: number; linear: number } {
   const embed = s.vocabSize * s.hiddenSize;
   const head = embed;

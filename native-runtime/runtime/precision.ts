@@ -14,7 +14,7 @@ import { totalmem } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
-import { baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
+import { baseWeightBytes, HOST_WEIGHTS_SHARE, hostAutoForm } from '../quantize/memory.ts';
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
@@ -56,6 +56,7 @@ export function computeDtype(spec: ModelSpec, option: DtypeOption, target: Compu
 }
 
 export interface PrepareModelOptions {
+  /** none | int8 | int4 (quantize/scheme.ts), or auto: see prepareModel. */
   quantize: string;
   dtype?: DtypeOption;
   device?: DeviceChoice;
@@ -67,6 +68,9 @@ export interface PrepareModelOptions {
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
   totalMemory?: number;
 }
+
+const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
 
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
@@ -82,10 +86,9 @@ export function hostMemoryProblem(
   memory: number,
 ): string | null {
   if (process.env.REFT_STUDIO_MEMORY_CHECK === '0') return null;
-  const bytes = (f: string) => baseWeightBytes({ ...spec, tied: spec.tieEmbeddings }, f, use, memory);
+  const bytes = (f: string) => baseWeightBytes(shapeOf(spec), f, use, memory);
   const need = bytes(form);
   if (need <= HOST_WEIGHTS_SHARE * memory) return null;
-  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
   const fits = (['int8', 'int4'] as const).filter(
     (f) => bytes(f) < need && bytes(f) <= HOST_WEIGHTS_SHARE * memory,
   );
@@ -99,30 +102,50 @@ export function hostMemoryProblem(
   );
 }
 
-/** `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device. */
+/**
+ * `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device.
+ * `auto`: the checkpoint's own weights on a GPU; on the CPU, float32 where they fit in the
+ * computer's memory, else 8-bit, else 4-bit (hostAutoForm), said in the log.
+ */
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
   const cuda = await runsOnCuda(o.device);
   // Probed (a child process, once) only where a half dtype on WebGPU is possible.
   const webgpuHalf = !cuda && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const target: ComputeTarget = { cuda, webgpuHalf };
-  // On the CPU the weights live in the computer's memory: refused here when they cannot.
-  if (!cuda && !(await runsOnWebgpu(o.device))) {
-    const scheme = parseQuantize(o.quantize);
-    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : dtype === 'fp16' ? 'fp16' : 'none';
-    const problem = hostMemoryProblem(spec, form, o.training ? 'train' : 'chat', o.totalMemory ?? totalmem());
+  // On the CPU the weights live in the computer's memory: the form `auto` picks for it, and a
+  // refusal when the form cannot fit.
+  const onHost = !cuda && !(await runsOnWebgpu(o.device));
+  const use = o.training ? 'train' : 'chat';
+  const memory = o.totalMemory ?? totalmem();
+  const full = dtype === 'fp16' ? 'fp16' : 'none';
+  let quantize = o.quantize;
+  if (quantize === 'auto') {
+    quantize = onHost ? hostAutoForm(shapeOf(spec), use, memory, full) : 'none';
+    if (quantize !== 'none') {
+      const need = baseWeightBytes(shapeOf(spec), full, use, memory);
+      o.log?.(
+        `base weights: ${quantize} (automatic): in ${full === 'none' ? 'float32' : full} they would take ${gb(need)} of this computer's ${gb(memory)}`,
+      );
+    }
+  }
+  if (onHost) {
+    const scheme = parseQuantize(quantize);
+    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : full;
+    const problem = hostMemoryProblem(spec, form, use, memory);
     if (problem) throw new ConfigError('model-too-large', problem);
   }
   // Decided on the checkpoint before its base is prepared: a half file that will compute in half on
   // the GPU is read in place; otherwise the CPU's float32 store (prepareBase).
   const half = computeDtype(spec, dtype, target) !== 'float32';
-  const base = await prepareBaseLogged(spec, o.quantize, {
+  const base = await prepareBaseLogged(spec, quantize, {
     dataDir: o.dataDir,
     // 'auto' that will run on CUDA keeps half-precision files in place, as 'cuda' does.
     device: cuda ? 'cuda' : half && webgpuHalf ? 'webgpu' : o.device,
     signal: o.signal,
     log: o.log,
     training: o.training,
+    totalMemory: o.totalMemory,
   });
   const compute = computeDtype(base, dtype, target);
   if (compute === 'float32') return base;

@@ -164,9 +164,14 @@ export const DEVICE_CHOICES: readonly Choice<DeviceChoice>[] = [
   { value: 'coreml', label: 'Core ML', help: 'Apple silicon' },
 ];
 
-export type QuantizeOption = 'none' | 'int8' | 'int4';
+export type QuantizeOption = 'auto' | 'none' | 'int8' | 'int4';
 
 export const QUANTIZE_OPTION_CHOICES: readonly Choice<QuantizeOption>[] = [
+  {
+    value: 'auto',
+    label: 'Automatic',
+    help: 'full precision where the weights fit the device; on the CPU 8-bit, else 4-bit, when float32 would not fit in memory',
+  },
   { value: 'none', label: 'Full precision', help: 'the checkpoint’s own weights (fp32 on the CPU)' },
   { value: 'int8', label: '8-bit', help: 'about 30% of fp32 memory, near-identical results' },
   { value: 'int4', label: '4-bit', help: 'about 17% of fp32 memory; for models that do not fit otherwise' },
@@ -433,11 +438,11 @@ export const TRAIN_OPTIONS = {
   }),
   quantize: choice({
     label: 'Base weights',
-    help: 'The frozen model’s weights in memory: full precision, or quantized to 8 or 4 bits (less memory).',
+    help: 'The frozen model’s weights: full precision, or 8 or 4 bits; automatic quantizes only a model that would not fit.',
     group: 'system',
     deterministic: true,
     choices: QUANTIZE_OPTION_CHOICES,
-    default: 'none',
+    default: 'auto',
   }),
   dtype: choice({
     label: 'Precision',

@@ -325,10 +325,13 @@ export function resumeConfig(dir: string): TrainConfig {
 
 function checkResumable(dir: string, st: TrainerState, run: PreparedRun): void {
   for (const k of DETERMINISTIC_KEYS) {
-    // An option added after the checkpoint was written had its default then (quantize: none).
+    // An option added after the checkpoint was written had its default then (quantize: none, before
+    // auto became the default).
     const was =
       st.config[k] === undefined && k in TRAIN_DEFAULTS
-        ? TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]
+        ? k === 'quantize'
+          ? 'none'
+          : TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]
         : st.config[k];
     if (JSON.stringify(was) !== JSON.stringify(run.config[k])) {
       throw new ConfigError(

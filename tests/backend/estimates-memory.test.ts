@@ -151,3 +151,13 @@ test('"what fits" judges each device by its own replay decision, as the trainer 
     ],
   );
 });
+
+test('the estimate of a run with automatic base weights counts the form the engine will pick', () => {
+  const est = (quantize: string, memoryBytes: number, onGpu = false) =>
+    memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize, memoryBytes, onGpu }).weightsBytes;
+  // A 23 GB computer: float32 (32 GB) would not fit, so int8.
+  assert.equal(est('auto', 23 * GB), est('int8', 23 * GB));
+  assert.equal(est('auto', 128 * GB), est('none', 128 * GB));
+  // On a GPU the checkpoint's own weights, whatever its memory.
+  assert.equal(est('auto', 23 * GB, true), est('none', 23 * GB));
+});

@@ -1,5 +1,6 @@
 // A model whose weights cannot be held in the computer's memory on the CPU is refused before any
-// conversion (runtime/precision.ts hostMemoryProblem), with the quantized forms that would fit.
+// conversion (runtime/precision.ts hostMemoryProblem), with the quantized forms that would fit; the
+// automatic form picks the first that fits (hostAutoForm).
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { baseWeightBytes, hostAutoForm } from '../../native-runtime/quantize/memory.ts';
 import { hostMemoryProblem, prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -54,4 +56,42 @@ test('prepareModel refuses before converting a bf16 checkpoint to its float32 st
   // With room, the same call converts it and goes on.
   const ok = await prepareModel(spec, { quantize: 'none', device: 'cpu', dataDir, totalMemory: 64 * GB });
   assert.equal(ok.base?.form, 'fp32');
+});
+
+test('auto: float32 where it fits, else int8, else int4 — decided on the weights the CPU would hold', (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const shape = { ...llama8b, tied: false };
+  assert.equal(hostAutoForm(shape, 'chat', 64 * GB), 'none');
+  assert.equal(hostAutoForm(shape, 'chat', 23 * GB), 'int8');
+  assert.equal(hostAutoForm(shape, 'chat', 8 * GB), 'int4');
+  assert.equal(hostAutoForm(shape, 'chat', 2 * GB), 'int4', 'nothing fits: the check then says so');
+  // --dtype fp16 on the CPU holds 2 bytes a weight: full precision fits in 23 GB.
+  assert.equal(hostAutoForm(shape, 'chat', 23 * GB, 'fp16'), 'none');
+  assert.ok(baseWeightBytes(shape, 'int8', 'chat') <= 0.9 * 23 * GB);
+});
+
+test('prepareModel with auto: the fixture in float32 with room, quantized to int8 (said in the log) without', async (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dataDir = tempDir('host-memory-auto-');
+  const spec = loadModelSpec(modelDir('llama'));
+  const log: string[] = [];
+  const roomy = await prepareModel(spec, {
+    quantize: 'auto',
+    device: 'cpu',
+    dataDir,
+    log: (m) => log.push(m),
+  });
+  assert.equal(roomy.base?.form, 'fp32');
+  assert.equal(log.length, 0);
+  // Memory between the int8 and the float32 weights of this model.
+  const f32 = 4 * spec.params;
+  const tight = await prepareModel(spec, {
+    quantize: 'auto',
+    device: 'cpu',
+    dataDir,
+    totalMemory: f32,
+    log: (m) => log.push(m),
+  });
+  assert.match(tight.base?.form ?? '', /^int8/);
+  assert.match(log.join('\n'), /base weights: int8 \(automatic\): in float32 they would take/);
 });

@@ -35,12 +35,12 @@ export const modelsHandlers = defineHandlers({
       return r;
     },
   ),
-  /** The form the model's weights are used in by default: none, int8 or int4 (quantize/). */
+  /** The form the model's weights are used in by default: auto, none, int8 or int4 (runtime/precision.ts). */
   'models/setQuantize': handler(
     z
       .object({
         id: z.number().int().positive(),
-        quantize: z.enum(QUANTIZE_OPTION_CHOICES.map((c) => c.value) as ['none', 'int8', 'int4']),
+        quantize: z.enum(QUANTIZE_OPTION_CHOICES.map((c) => c.value) as ['auto', 'none', 'int8', 'int4']),
       })
       .strict(),
     (p, ctx): ModelRecord => {

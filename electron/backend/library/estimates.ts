@@ -24,7 +24,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { baseWeightBytes, hostAutoForm } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import {
@@ -108,10 +108,19 @@ export function memoryEstimate(
     half?: boolean;
     /** The memory the run lives in (the GPU's on CUDA); default the computer's. */
     memoryBytes?: number;
+    /** The run is on a GPU (for `auto`: no quantization there). */
+    onGpu?: boolean;
   } = {},
 ): Omit<RunEstimate['memory'], 'device'> {
   const memory = base.memoryBytes ?? totalmem();
-  const form = base.quantize ?? 'none';
+  // auto: the form the engine will pick (runtime/precision.ts): the checkpoint's own on a GPU.
+  const asked = base.quantize ?? 'none';
+  const form =
+    asked !== 'auto'
+      ? asked
+      : base.half || base.onGpu
+        ? 'none'
+        : hostAutoForm({ ...m, tied: base.tied }, 'train', memory);
   const half = !!base.half && form === 'none';
   const weightsBytes = baseWeightBytes({ ...m, tied: base.tied }, half ? 'fp16' : form, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
@@ -225,6 +234,7 @@ export async function estimateRun(
       tied: spec.tieEmbeddings,
       half,
       memoryBytes: device.memoryBytes,
+      onGpu: !!onGpu,
     }),
     device,
   };

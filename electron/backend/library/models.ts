@@ -191,9 +191,10 @@ function toRecord(r: ModelRow): ModelRecord {
     hubRepo: r.hub_repo,
     hubCommit: r.hub_commit,
     downloaded: r.downloaded === 1,
+    // Never set: automatic (quantized on the CPU only where float32 would not fit in memory).
     quantize: (QUANTIZE_VALUES as readonly string[]).includes(r.quantize ?? '')
       ? (r.quantize as QuantizeOption)
-      : 'none',
+      : 'auto',
   };
 }
 
@@ -246,8 +247,8 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord & { cr
   const row = lib.db
     .prepare(
       `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo,
-                           created_at, hub_repo, hub_commit, downloaded)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           created_at, hub_repo, hub_commit, downloaded, quantize)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'auto')
        ON CONFLICT(path) DO UPDATE SET path = excluded.path
        RETURNING *`,
     )

@@ -31,8 +31,10 @@ export function baseFormChoices(m: BaseFormModel): BaseFormChoice[] {
     tied: m.config.tie_word_embeddings !== false,
   };
   return QUANTIZE_OPTION_CHOICES.map((c) => {
-    const chatBytes = baseWeightBytes(shape, c.value, 'chat');
-    const trainBytes = baseWeightBytes(shape, c.value, 'train');
+    // Automatic is decided where the model runs (runtime/precision.ts): its full-precision figures.
+    const form = c.value === 'auto' ? 'none' : c.value;
+    const chatBytes = baseWeightBytes(shape, form, 'chat');
+    const trainBytes = baseWeightBytes(shape, form, 'train');
     const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
     return {
       value: c.value,
@@ -40,7 +42,10 @@ export function baseFormChoices(m: BaseFormModel): BaseFormChoice[] {
       help: c.help,
       chatBytes,
       trainBytes,
-      text: `${c.label} — weights ${formatBytes(chatBytes)}${train}`,
+      text:
+        c.value === 'auto'
+          ? `${c.label} — full precision where it fits in memory, else 8 or 4 bits`
+          : `${c.label} — weights ${formatBytes(chatBytes)}${train}`,
     };
   });
 }
