@@ -183,11 +183,7 @@ export function buildFusedStep(
     const a = skipNorm(o, h, `${p}post_attention_layernorm.weight`);
     const gate = w.linearT(a.y, `${p}mlp.gate_proj.weight`, `${p}mlp.gate_proj.bias`);
     const up = w.linearT(a.y, `${p}mlp.up_proj.weight`, `${p}mlp.up_proj.bias`);
-    const down = w.linearT(
-      b.mul(act(gate), up),
-      `${p}mlp.down_proj.weight`,
-      `${p}mlp.down_proj.bias`,
-    );
+    const down = w.linearT(b.mul(act(gate), up), `${p}mlp.down_proj.weight`, `${p}mlp.down_proj.bias`);
     const m = skipNorm(
       down,
       a.sum,
