@@ -59,9 +59,16 @@ export const BASE_FORM_OPTION = {
 } as const satisfies OptionSpec;
 
 /** The --quantize value of BASE_FORM_OPTION: auto, or a scheme's name (none, int8-b32, …). */
-export function baseFormFlag(values: ArgValues): string {
+export function baseFormFlag(values: ArgValues, command: string): string {
   const v = str(values, 'quantize') ?? 'auto';
-  return v === 'auto' ? v : schemeName(parseQuantize(v));
+  if (v === 'auto') return v;
+  try {
+    return schemeName(parseQuantize(v));
+  } catch {
+    throw new UsageError(
+      `${command}: --quantize must be auto, none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got ${JSON.stringify(v)}`,
+    );
+  }
 }
 
 /** The scheme named by --quantize (null for none or absent). */

@@ -59,7 +59,7 @@ export const generateCommand: Command = {
       positions: str(v, 'positions'),
       device: deviceFlag(v, 'generate'),
       forceBase: v['force-base'] === true,
-      quantize: baseFormFlag(v),
+      quantize: baseFormFlag(v, 'generate'),
       dtype: dtypeFlag(v, 'generate'),
       dataDir: ctx.dataDir,
       onNotice: (m) => ctx.progress.log(m),

@@ -94,4 +94,16 @@ describe('reft-studio generate', () => {
     assert.equal(e.status, 2);
     assert.match(e.stderr, /^error: evaluate: --device must be one of .* \(got "gpu"\)/m);
   });
+
+  it('a base weights form it does not know is a usage error naming auto too', () => {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'generate', '--model', model, '--prompt', 'hi', '--quantize', 'int3'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^error: generate: --quantize must be auto, none, int8 or int4 .*got "int3"/m);
+  });
 });
