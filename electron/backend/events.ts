@@ -76,6 +76,12 @@ export interface GenerateToken {
   text: string;
 }
 
+/** What loading the model of a 'generate/run' request says before its text (a conversion's progress, …). */
+export interface GenerateNotice {
+  requestId: string;
+  text: string;
+}
+
 /** Snapshot folders that appeared in or left the Hugging Face cache (hub/watch.ts). */
 export interface CacheChange {
   cacheDir: string;
@@ -102,6 +108,7 @@ export interface PushTopics {
   'jobs/progress': JobProgress;
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
+  'generate/notice': GenerateNotice;
   'runs/log': RunLogPush;
   'runtime/progress': RuntimeProgress;
   'models/cache-changed': CacheChange;

@@ -1,5 +1,6 @@
 // A library model's base weights setting (Models page → Base weights): automatic until the user picks
-// a form, which generation then uses; bad values are refused at the boundary.
+// a form, which generation then uses (its first conversion heard by the request as notices); bad
+// values are refused at the boundary.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -26,7 +27,18 @@ test('a new model is automatic; a chosen form is kept and used; others are refus
   assert.equal((await call('generate/run', greedy)).text, auto);
   assert.equal((await call('models/setQuantize', { id: m.id, quantize: 'int8' })).quantize, 'int8');
   assert.equal((await call('models/list')).find((r: { id: number }) => r.id === m.id).quantize, 'int8');
-  await call('generate/run', greedy);
+  // The first use converts the weights: the request hears it (the playground shows it until text comes).
+  const notices: string[] = [];
+  const off = b.events.onAny((topic, d) => {
+    if (topic === 'generate/notice' && (d as { requestId: string }).requestId === 'bf-1')
+      notices.push((d as { text: string }).text);
+  });
+  await call('generate/run', { ...greedy, requestId: 'bf-1' });
+  off();
+  assert.ok(
+    notices.some((n) => /converting the base weights to int8/.test(n)),
+    `notices: ${JSON.stringify(notices)}`,
+  );
   assert.equal(
     (await callError('models/setQuantize', { id: m.id, quantize: 'int3' })).code,
     'invalid-params',

@@ -116,7 +116,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       },
       {
         signal: ac.signal,
-        onEvent: (_e, d) => ctx.events.emit('generate/token', { requestId, text: d.text }),
+        onEvent: (e, d) =>
+          ctx.events.emit(e === 'notice' ? 'generate/notice' : 'generate/token', { requestId, text: d.text }),
       },
     );
     recordGeneration(ctx.lib, {

@@ -93,7 +93,12 @@ export interface EngineOps {
     };
     result: TrainSummary;
   };
-  generate: { args: GenerateArgs; events: { text: { row: number; text: string } }; result: GeneratedText[] };
+  generate: {
+    args: GenerateArgs;
+    /** text: generated text; notice: what loading the model says (a conversion's progress, auto's form, a fallback). */
+    events: { text: { row: number; text: string }; notice: { text: string } };
+    result: GeneratedText[];
+  };
   evaluate: {
     args: Omit<EvaluateInput, 'signal' | 'onProgress'>;
     events: { progress: { done: number; total: number } };
@@ -149,7 +154,11 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 const RUNNERS_KEPT = 2;
 const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(args: GenerateArgs, composed?: ComposedAdapterInput[]): Promise<ModelRunner> {
+async function runnerFor(
+  args: GenerateArgs,
+  composed: ComposedAdapterInput[] | undefined,
+  onNotice: (m: string) => void,
+): Promise<ModelRunner> {
   const { model, adapter, device } = args;
   // A composition is one session whatever its scales and switches (they are set per request).
   const parts = composed?.map((a) => [a.dir, a.name]) ?? null;
@@ -160,7 +169,8 @@ async function runnerFor(args: GenerateArgs, composed?: ComposedAdapterInput[]):
     runners.set(key, r);
     return r;
   }
-  const opts = { device, quantize: args.quantize, dataDir: args.dataDir };
+  // Notices of a load go to the request that started it (others wait on the same promise).
+  const opts = { device, quantize: args.quantize, dataDir: args.dataDir, onNotice };
   r = composed ? ModelRunner.loadComposed(model, composed, opts) : ModelRunner.load(model, adapter, opts);
   runners.set(key, r);
   r.catch(() => runners.delete(key));
@@ -185,7 +195,7 @@ export async function generateTask(
   signal: AbortSignal,
 ): Promise<GeneratedText[]> {
   const composed = args.adapters?.length ? args.adapters : undefined;
-  const runner = await runnerFor(args, composed);
+  const runner = await runnerFor(args, composed, (text) => emit('notice', { text }));
   for (const a of composed ?? []) {
     runner.composed?.setScale(a.name, a.scale ?? 1);
     runner.composed?.setEnabled(a.name, a.enabled ?? true);

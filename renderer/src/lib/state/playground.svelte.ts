@@ -20,6 +20,8 @@ export interface Reply {
   /** Time from the first generated token to the last (decoding only). */
   decodeMs: number | null;
   error: string | null;
+  /** What loading the model said last, shown until text arrives (a conversion's progress, …). */
+  notice: string | null;
 }
 
 export interface Turn {
@@ -94,6 +96,11 @@ export class PlaygroundState {
       for (const turn of this.turns)
         for (const r of Object.values(turn.replies))
           if (r && r.requestId === t.requestId && !r.done) r.text += t.text;
+    });
+    rpc.subscribe('generate/notice', (n) => {
+      for (const turn of this.turns)
+        for (const r of Object.values(turn.replies))
+          if (r && r.requestId === n.requestId && !r.done) r.notice = n.text;
     });
   }
 
@@ -233,6 +240,7 @@ function blankReply(): Reply {
     tokens: null,
     ms: null,
     decodeMs: null,
+    notice: null,
     error: null,
   };
 }
