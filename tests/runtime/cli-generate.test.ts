@@ -60,49 +60,30 @@ describe('reft-studio generate', () => {
     assert.notDeepEqual(withAdapter.tokens, base.tokens);
   });
 
+  // The CLI as a user runs it, its output as text.
+  const cliRun = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
   it('a pyreft folder that does not record positions needs --positions', () => {
-    const r = spawnSync(
-      process.execPath,
-      [BIN, 'generate', '--model', model, '--adapter', adapter, '--prompt', 'hi'],
-      { encoding: 'utf8' },
-    );
+    const r = cliRun('generate', '--model', model, '--adapter', adapter, '--prompt', 'hi');
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
   });
 
   it('a device it does not know is a usage error before anything loads (generate, evaluate)', () => {
-    const r = spawnSync(
-      process.execPath,
-      [BIN, 'generate', '--model', model, '--prompt', 'hi', '--device', 'gpu'],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--device', 'gpu');
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
       /^error: generate: --device must be one of auto, cpu, cuda, webgpu, dml, coreml \(got "gpu"\)/m,
     );
     // evaluate too, before it records an evaluation.
-    const e = spawnSync(
-      process.execPath,
-      [BIN, 'evaluate', '--adapter', 'x', '--data', 'y', '--device', 'gpu'],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const e = cliRun('evaluate', '--adapter', 'x', '--data', 'y', '--device', 'gpu');
     assert.equal(e.status, 2);
     assert.match(e.stderr, /^error: evaluate: --device must be one of .* \(got "gpu"\)/m);
   });
 
   it('a base weights form it does not know is a usage error naming auto too', () => {
-    const r = spawnSync(
-      process.execPath,
-      [BIN, 'generate', '--model', model, '--prompt', 'hi', '--quantize', 'int3'],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--quantize', 'int3');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^error: generate: --quantize must be auto, none, int8 or int4 .*got "int3"/m);
   });
