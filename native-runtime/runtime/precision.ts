@@ -110,12 +110,13 @@ export function hostMemoryProblem(
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
   const cuda = await runsOnCuda(o.device);
-  // Probed (a child process, once) only where a half dtype on WebGPU is possible.
-  const webgpuHalf = !cuda && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
+  const webgpu = !cuda && (await runsOnWebgpu(o.device));
+  // The adapter's float16 shaders matter only where a half dtype on WebGPU is possible.
+  const webgpuHalf = webgpu && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const target: ComputeTarget = { cuda, webgpuHalf };
   // On the CPU the weights live in the computer's memory: the form `auto` picks for it, and a
   // refusal when the form cannot fit.
-  const onHost = !cuda && !(await runsOnWebgpu(o.device));
+  const onHost = !cuda && !webgpu;
   const use = o.training ? 'train' : 'chat';
   const memory = o.totalMemory ?? totalmem();
   const full = dtype === 'fp16' ? 'fp16' : 'none';

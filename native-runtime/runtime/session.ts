@@ -99,6 +99,7 @@ export const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice 
  */
 export async function runsOnCuda(device: DeviceChoice | undefined): Promise<boolean> {
   const d = requestedDevice(device);
+  // Answered here where CUDA is out anyway: plan('auto') would go on to probe WebGPU.
   if ((d !== 'cuda' && d !== 'auto') || cudaReachable() !== null) return false;
   return (await plan(d)).eps[0] === 'cuda';
 }

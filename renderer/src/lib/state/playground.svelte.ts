@@ -93,15 +93,20 @@ export class PlaygroundState {
     if (this.#rpc) return;
     this.#rpc = rpc;
     rpc.subscribe('generate/token', (t) => {
-      for (const turn of this.turns)
-        for (const r of Object.values(turn.replies))
-          if (r && r.requestId === t.requestId && !r.done) r.text += t.text;
+      const r = this.#waiting(t.requestId);
+      if (r) r.text += t.text;
     });
     rpc.subscribe('generate/notice', (n) => {
-      for (const turn of this.turns)
-        for (const r of Object.values(turn.replies))
-          if (r && r.requestId === n.requestId && !r.done) r.notice = n.text;
+      const r = this.#waiting(n.requestId);
+      if (r) r.notice = n.text;
     });
+  }
+
+  /** The reply still waiting on request `requestId`, if any (request ids are unique per reply). */
+  #waiting(requestId: string): Reply | undefined {
+    for (const turn of this.turns)
+      for (const r of Object.values(turn.replies)) if (r && r.requestId === requestId && !r.done) return r;
+    return undefined;
   }
 
   /** Saves the settings for a reload (call from an effect that reads them). */
