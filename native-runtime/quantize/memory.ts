@@ -31,6 +31,13 @@ const PACKED = { 4: 1.2, 8: 1.14 } as const;
 export const HOST_WEIGHTS_SHARE = 0.9;
 
 /**
+ * The share of a GPU's memory the checkpoint's weights may take for `auto` to keep them there
+ * (runtime/precision.ts): the rest holds the activations or KV cache, CUDA's own context (~0.5 GB)
+ * and ONNX Runtime's workspace. Lower than the CPU's share: a GPU cannot page.
+ */
+export const GPU_WEIGHTS_SHARE = 0.8;
+
+/**
  * What the `auto` form means on the CPU: the float weights (`full`: 'none' = float32, or 'fp16')
  * where they fit in the CPU's share of `memory`, else the first quantized form that does (int8,
  * then int4); int4 when none does (the engine then says the model cannot fit).
@@ -41,8 +48,70 @@ export function hostAutoForm(
   memory: number,
   full: 'none' | 'fp16' = 'none',
 ): 'none' | 'int8' | 'int4' {
-  if (baseWeightBytes(s, full, use, memory) <= HOST_WEIGHTS_SHARE * memory) return 'none';
-  return baseWeightBytes(s, 'int8', use, memory) <= HOST_WEIGHTS_SHARE * memory ? 'int8' : 'int4';
+  const bytes = (f: string) => baseWeightBytes(s, f, use, memory);
+  if (bytes(full) <= HOST_WEIGHTS_SHARE * memory) return 'none';
+  return bytes('int8') <= HOST_WEIGHTS_SHARE * memory ? 'int8' : 'int4';
+}
+
+/**
+ * What the `auto` form means on a GPU of `memory` bytes: the checkpoint's weights as the GPU will
+ * hold them (`full`: 'fp16' = half precision read in place, 'none' = float32) where they fit in
+ * GPU_WEIGHTS_SHARE of it, else int8, else int4 (blockwise codes through MatMulNBits, which has CUDA
+ * kernels) — an 8B bf16 model on a 12 GB card runs in 8 bits instead of failing to allocate.
+ */
+export function gpuAutoForm(
+  s: WeightShape,
+  use: 'chat' | 'train',
+  memory: number,
+  full: 'none' | 'fp16',
+): 'none' | 'int8' | 'int4' {
+  const bytes = (f: string) => gpuWeightBytes(s, f, use, memory, full === 'none' ? 4 : 2);
+  if (bytes(full) <= GPU_WEIGHTS_SHARE * memory) return 'none';
+  return bytes('int8') <= GPU_WEIGHTS_SHARE * memory ? 'int8' : 'int4';
+}
+
+/**
+ * Bytes of the base weights in the memory of a GPU of `memory` bytes: float at 2 or 4 bytes;
+ * quantized, the store's codes as they are (the CPU's packing for its int8 kernels does not happen
+ * there) and the embeddings at `embedBytes` (every initializer is uploaded); to train, Ŵᵀ's int8
+ * codes too where the trainer packs (the same rule as the CPU's, against the GPU's memory:
+ * runtime/precision.ts), else the backward dequantizes the forward's codes.
+ */
+export function gpuWeightBytes(
+  s: WeightShape,
+  form: string,
+  use: 'chat' | 'train',
+  memory: number,
+  embedBytes: number,
+): number {
+  if (form !== 'int8' && form !== 'int4') return (form === 'none' ? 4 : 2) * s.params;
+  const bits = form === 'int8' ? 8 : 4;
+  const { embed, head, linear } = parts(s);
+  const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32) + embed * embedBytes;
+  return use === 'train' && trainingPacks(s, bits, memory) ? codes + linear * (1 + 4 / 32) : codes;
+}
+
+/** Where a run's base weights will live, as `auto` weighs it. */
+export interface AutoPlace {
+  device: 'cpu' | 'cuda' | 'webgpu';
+  /** That device's memory in bytes; null where unknown (a GPU nvidia-smi did not report). */
+  memory: number | null;
+  /** The weights there unquantized: 'none' = float32, 'fp16' = two bytes (half compute or fp16 asked). */
+  full: 'none' | 'fp16';
+  /** --dtype fp16|bf16 asked for by name: quantized bases compute in float32, so a GPU keeps the weights. */
+  halfAsked?: boolean;
+}
+
+/**
+ * The form `auto` resolves to (runtime/precision.ts decides with it; the run estimate and the
+ * wizard count with it): the CPU's rule, the GPU's rule on CUDA where its memory is known, else the
+ * checkpoint's own weights (WebGPU: its memory is not known).
+ */
+export function autoBaseForm(s: WeightShape, use: 'chat' | 'train', at: AutoPlace): 'none' | 'int8' | 'int4' {
+  if (at.memory === null) return 'none';
+  if (at.device === 'cpu') return hostAutoForm(s, use, at.memory, at.full);
+  if (at.device === 'cuda' && !at.halfAsked) return gpuAutoForm(s, use, at.memory, at.full);
+  return 'none';
 }
 
 function parts(s: WeightShape): { embed: number; head: number; linear: number } {
@@ -76,8 +145,21 @@ export function baseWeightBytes(
   const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32);
   const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
   if (use === 'chat') return packed;
-  // Training packs the forward codes and Ŵᵀ's int8 codes, the head's codes stay mapped (base.ts).
-  const packedTraining =
-    linear * (bits / 8 + 4 / 32) * PACKED[bits] + linear * (1 + 4 / 32) * PACKED[8] + head * (1 + 4 / 32);
-  return packedTraining <= totalMemory / 3 ? packedTraining : codes;
+  return trainingPacks(s, bits, totalMemory) ? packedTrainingBytesOf(s, bits) : codes;
+}
+
+/** A training session's packed weights: the forward codes and Ŵᵀ's int8 codes packed, the head's mapped (base.ts). */
+function packedTrainingBytesOf(s: WeightShape, bits: 4 | 8): number {
+  const { head, linear } = parts(s);
+  return (
+    linear * (bits / 8 + 4 / 32) * PACKED[bits] + linear * (1 + 4 / 32) * PACKED[8] + head * (1 + 4 / 32)
+  );
+}
+
+/**
+ * Whether training on a quantized base packs it, with Ŵᵀ's codes for the backward (base.ts
+ * prepareTraining): where that takes at most a third of the memory the weights live in.
+ */
+function trainingPacks(s: WeightShape, bits: 4 | 8, memory: number): boolean {
+  return packedTrainingBytesOf(s, bits) <= memory / 3;
 }

@@ -14,9 +14,11 @@ import { totalmem } from 'node:os';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
-import { baseWeightBytes, HOST_WEIGHTS_SHARE, hostAutoForm } from '../quantize/memory.ts';
+import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
+import { chosenGpuIndex } from './gpu-choice.ts';
+import { cudaDeviceMemoryBytes } from './gpus.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
@@ -67,9 +69,13 @@ export interface PrepareModelOptions {
   training?: boolean;
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
   totalMemory?: number;
+  /** The CUDA GPU's memory in bytes, null if unknown (tests); nvidia-smi's answer by default. */
+  gpuMemory?: number | null;
 }
 
 const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+/** GB, or MB below a tenth of one (small models and test fixtures). */
+const size = (b: number) => (b >= 1e8 ? gb(b) : `${(b / 1e6).toFixed(1)} MB`);
 const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
 
 /**
@@ -104,8 +110,10 @@ export function hostMemoryProblem(
 
 /**
  * `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device.
- * `auto`: the checkpoint's own weights on a GPU; on the CPU, float32 where they fit in the
- * computer's memory, else 8-bit, else 4-bit (hostAutoForm), said in the log.
+ * `auto`: on the CPU, float32 where they fit in the computer's memory, else 8-bit, else 4-bit
+ * (hostAutoForm); on CUDA the checkpoint's own weights where they fit in the GPU's memory, else 8-bit,
+ * else 4-bit (gpuAutoForm), unless --dtype fp16|bf16 asks for half compute; on WebGPU (its memory is
+ * not known) the checkpoint's own. Said in the log when it quantizes.
  */
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
@@ -120,13 +128,36 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const use = o.training ? 'train' : 'chat';
   const memory = o.totalMemory ?? totalmem();
   const full = dtype === 'fp16' ? 'fp16' : 'none';
+  // On CUDA the weights live in the GPU's memory: `auto` fits them there, and a training session
+  // packs a quantized base for its backward only where the GPU holds that too (base.ts).
+  const gpuMemory = !cuda
+    ? null
+    : o.gpuMemory !== undefined
+      ? o.gpuMemory
+      : await cudaDeviceMemoryBytes(undefined, chosenGpuIndex());
   let quantize = o.quantize;
   if (quantize === 'auto') {
-    quantize = onHost ? hostAutoForm(shapeOf(spec), use, memory, full) : 'none';
-    if (quantize !== 'none') {
-      const need = baseWeightBytes(shapeOf(spec), full, use, memory);
+    // The memory the weights must fit in, and their form there unquantized.
+    let at: AutoPlace & { label: string; name: string };
+    if (cuda) {
+      const compute = computeDtype(spec, dtype, target);
+      at = {
+        device: 'cuda',
+        memory: gpuMemory,
+        full: compute === 'float32' ? 'none' : 'fp16',
+        halfAsked: dtype === 'fp16' || dtype === 'bf16',
+        label: compute,
+        name: "this GPU's",
+      };
+    } else {
+      const device = webgpu ? 'webgpu' : 'cpu';
+      at = { device, memory, full, label: full === 'none' ? 'float32' : full, name: "this computer's" };
+    }
+    quantize = autoBaseForm(shapeOf(spec), use, at);
+    if (quantize !== 'none' && at.memory) {
+      const need = baseWeightBytes(shapeOf(spec), at.full, use, at.memory);
       o.log?.(
-        `base weights: ${quantize} (automatic): in ${full === 'none' ? 'float32' : full} they would take ${gb(need)} of this computer's ${gb(memory)}`,
+        `base weights: ${quantize} (automatic): in ${at.label} they would take ${size(need)} of ${at.name} ${size(at.memory)}`,
       );
     }
   }
@@ -146,7 +177,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     signal: o.signal,
     log: o.log,
     training: o.training,
-    totalMemory: o.totalMemory,
+    totalMemory: (cuda && gpuMemory) || o.totalMemory,
   });
   const compute = computeDtype(base, dtype, target);
   if (compute === 'float32') return base;

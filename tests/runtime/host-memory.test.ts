@@ -1,6 +1,7 @@
 // A model whose weights cannot be held in the computer's memory on the CPU is refused before any
 // conversion (runtime/precision.ts hostMemoryProblem), with the quantized forms that would fit; the
-// automatic form picks the first that fits (hostAutoForm).
+// automatic form picks the first that fits (hostAutoForm); on a GPU the same against its memory
+// (gpuAutoForm).
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -8,7 +9,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
-import { baseWeightBytes, hostAutoForm } from '../../native-runtime/quantize/memory.ts';
+import {
+  type AutoPlace,
+  autoBaseForm,
+  baseWeightBytes,
+  gpuAutoForm,
+  hostAutoForm,
+} from '../../native-runtime/quantize/memory.ts';
 import { hostMemoryProblem, prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -68,6 +75,26 @@ test('auto: float32 where it fits, else int8, else int4 — decided on the weigh
   // --dtype fp16 on the CPU holds 2 bytes a weight: full precision fits in 23 GB.
   assert.equal(hostAutoForm(shape, 'chat', 23 * GB, 'fp16'), 'none');
   assert.ok(baseWeightBytes(shape, 'int8', 'chat') <= 0.9 * 23 * GB);
+});
+
+test("auto on a GPU: the checkpoint's half weights where they fit in 80% of it, else int8, else int4", () => {
+  const shape = { ...llama8b, tied: false };
+  // Llama-3-8B in bf16 (16.1 GB): an H100 and a 24 GB card keep it; 16 and 12 GB cards get 8 bits
+  // (≈9 GB), an 8 GB card 4 bits.
+  const MiB = 2 ** 20;
+  const cards = [81559, 24564, 16380, 12288, 8188].map((m) => gpuAutoForm(shape, 'chat', m * MiB, 'fp16'));
+  assert.deepEqual(cards, ['none', 'none', 'int8', 'int8', 'int4']);
+  // Counted in float32 where the GPU computes in float32 (an fp32 checkpoint): 32.1 GB needs 40.2 GB.
+  assert.equal(gpuAutoForm(shape, 'chat', 48 * GB, 'none'), 'none');
+  assert.equal(gpuAutoForm(shape, 'chat', 40 * GB, 'none'), 'int8');
+  // autoBaseForm: CUDA with its memory; unknown memory, WebGPU and a half dtype asked for keep the weights.
+  const at = (a: Partial<AutoPlace>) =>
+    autoBaseForm(shape, 'chat', { device: 'cuda', memory: 12 * GB, full: 'fp16', ...a });
+  assert.equal(at({}), 'int8');
+  assert.equal(at({ memory: null }), 'none');
+  assert.equal(at({ device: 'webgpu' }), 'none');
+  assert.equal(at({ halfAsked: true }), 'none');
+  assert.equal(at({ device: 'cpu', full: 'none', memory: 23 * GB }), hostAutoForm(shape, 'chat', 23 * GB));
 });
 
 test('prepareModel with auto: the fixture in float32 with room, quantized to int8 (said in the log) without', async (t) => {

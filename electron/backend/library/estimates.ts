@@ -24,7 +24,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { baseWeightBytes, hostAutoForm } from '../../../native-runtime/quantize/memory.ts';
+import { autoBaseForm, baseWeightBytes, gpuWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import {
@@ -108,21 +108,30 @@ export function memoryEstimate(
     half?: boolean;
     /** The memory the run lives in (the GPU's on CUDA); default the computer's. */
     memoryBytes?: number;
-    /** The run is on a GPU (for `auto`: no quantization there). */
-    onGpu?: boolean;
+    /** The GPU API the run trains through (`auto` weighs that GPU's memory on CUDA); absent: the CPU. */
+    gpu?: 'cuda' | 'webgpu' | null;
+    /** --dtype fp16|bf16 asked for by name (`auto` then keeps a GPU's weights unquantized). */
+    halfAsked?: boolean;
   } = {},
 ): Omit<RunEstimate['memory'], 'device'> {
   const memory = base.memoryBytes ?? totalmem();
-  // auto: the form the engine will pick (runtime/precision.ts): the checkpoint's own on a GPU.
+  const shape = { ...m, tied: base.tied };
+  // auto: the form the engine will pick (runtime/precision.ts, the same rule).
   const asked = base.quantize ?? 'none';
   const form =
     asked !== 'auto'
       ? asked
-      : base.half || base.onGpu
-        ? 'none'
-        : hostAutoForm({ ...m, tied: base.tied }, 'train', memory);
+      : autoBaseForm(shape, 'train', {
+          device: base.gpu ?? 'cpu',
+          memory,
+          full: base.half ? 'fp16' : 'none',
+          halfAsked: base.halfAsked,
+        });
   const half = !!base.half && form === 'none';
-  const weightsBytes = baseWeightBytes({ ...m, tied: base.tied }, half ? 'fp16' : form, 'train', memory);
+  const weightsBytes =
+    base.gpu === 'cuda'
+      ? gpuWeightBytes(shape, half ? 'fp16' : form, 'train', memory, base.half ? 2 : 4)
+      : baseWeightBytes(shape, half ? 'fp16' : form, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
@@ -234,7 +243,8 @@ export async function estimateRun(
       tied: spec.tieEmbeddings,
       half,
       memoryBytes: device.memoryBytes,
-      onGpu: !!onGpu,
+      gpu: onGpu,
+      halfAsked: plan.config.dtype === 'fp16' || plan.config.dtype === 'bf16',
     }),
     device,
   };
