@@ -32,3 +32,28 @@ test('Automatic says what it picks here: 8-bit on 23 GB, full precision on 64 GB
     ['auto', 'none', 'int8', 'int4'],
   );
 });
+
+test('with an NVIDIA GPU runs go to, Automatic names its form there too and shows the GPU figures', () => {
+  const MiB = 2 ** 20;
+  const bf16 = { ...llama8b, config: { ...llama8b.config, torch_dtype: 'bfloat16' } };
+  const auto = (gpu: number, use: 'chat' | 'train' = 'chat') =>
+    baseFormChoices(bf16, 23 * GB, use, gpu * MiB).find((c) => c.value === 'auto');
+  // A 24 GB card holds the bf16 weights (16.1 GB, shown in GiB); a 12 GB card gets 8 bits (as the engine decides).
+  assert.match(
+    auto(24564)?.text ?? '',
+    /^Automatic \(full precision on the GPU, 8-bit on this computer's CPU\) — weights 15\.0 GB on the GPU/,
+  );
+  assert.match(
+    auto(12288)?.text ?? '',
+    /^Automatic \(8-bit on the GPU, 8-bit on this computer's CPU\) — weights [\d.]+ GB on the GPU/,
+  );
+  const int8 = baseFormChoices(bf16, 23 * GB, 'chat', 12288 * MiB).find((c) => c.value === 'int8');
+  assert.equal(auto(12288)?.chatBytes, int8?.chatBytes);
+  // An 8 GB card: 4 bits.
+  assert.match(auto(8188)?.text ?? '', /^Automatic \(4-bit on the GPU/);
+  // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
+  assert.match(
+    baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,
+    /^Automatic \(8-bit on this computer's CPU\) — weights /,
+  );
+});

@@ -19,9 +19,11 @@ test('a valid request gets a reply with its id', async () => {
   const r = await backend.handle(JSON.stringify(req('system/info', {}, 7)));
   assert.equal(r.type, 'reply');
   assert.equal(r.id, 7);
-  const info = (r as { result: { dataDir: string; nodeVersion: string } }).result;
+  const info = (r as { result: { dataDir: string; nodeVersion: string; gpuMemBytes: number | null } }).result;
   assert.equal(info.dataDir, dir);
   assert.equal(info.nodeVersion, process.versions.node);
+  // No CUDA runtime pack in this data folder: runs stay on the computer, no GPU memory to weigh.
+  assert.equal(info.gpuMemBytes, null);
 });
 
 test("unknown method → 'unknown-method', including Object.prototype names", async () => {

@@ -2,7 +2,12 @@
 // memory its weights take while chatting and training, from the engine's own estimate
 // (native-runtime/quantize/memory.ts). Shown on the Models page and in the Train wizard.
 
-import { baseWeightBytes, hostAutoForm } from '../../../native-runtime/quantize/memory.ts';
+import {
+  baseWeightBytes,
+  gpuAutoForm,
+  gpuWeightBytes,
+  hostAutoForm,
+} from '../../../native-runtime/quantize/memory.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { formatBytes } from './format.ts';
 
@@ -25,12 +30,15 @@ export interface BaseFormChoice {
 
 /**
  * The choices for a model; with the computer's memory (system/info), Automatic names the form it
- * picks on this computer's CPU (runtime/precision.ts; on a GPU it keeps the checkpoint's weights).
+ * picks on this computer's CPU, and with the memory of the NVIDIA GPU runs go to (`gpuMemoryBytes`,
+ * when the CUDA runtime pack is installed) the form it picks there, whose figures it then shows
+ * (runtime/precision.ts decides with the same rule, quantize/memory.ts autoBaseForm).
  */
 export function baseFormChoices(
   m: BaseFormModel,
   memoryBytes?: number,
   use: 'chat' | 'train' = 'chat',
+  gpuMemoryBytes?: number | null,
 ): BaseFormChoice[] {
   const shape = {
     params: m.params,
@@ -40,12 +48,27 @@ export function baseFormChoices(
   };
   const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
+  // On the GPU a bf16/fp16 checkpoint computes in its own precision (--dtype auto).
+  const half = /^(bfloat16|float16|bf16|fp16)$/.test(String(m.config.torch_dtype ?? m.config.dtype ?? ''));
+  const gpu = gpuMemoryBytes
+    ? { form: gpuAutoForm(shape, use, gpuMemoryBytes, half ? 'fp16' : 'none'), memory: gpuMemoryBytes }
+    : null;
+  // A weight's bytes where the model runs: the GPU holds a half checkpoint in half precision.
+  const bytesOf = (form: string, u: 'chat' | 'train') =>
+    gpu
+      ? gpuWeightBytes(shape, form === 'none' && half ? 'fp16' : form, u, gpu.memory, half ? 2 : 4)
+      : baseWeightBytes(shape, form, u);
+  const where = [
+    gpu ? `${label(gpu.form).toLowerCase()} on the GPU` : null,
+    here ? `${label(here).toLowerCase()} on this computer's CPU` : null,
+  ].filter((w) => w !== null);
   return QUANTIZE_OPTION_CHOICES.map((c) => {
-    // Automatic is decided where the model runs: its figures are those of the form it picks here.
-    const form = c.value === 'auto' ? (here ?? 'none') : c.value;
-    const chatBytes = baseWeightBytes(shape, form, 'chat');
-    const trainBytes = baseWeightBytes(shape, form, 'train');
+    // Automatic is decided where the model runs: its figures are those of the form it picks there.
+    const form = c.value === 'auto' ? (gpu?.form ?? here ?? 'none') : c.value;
+    const chatBytes = bytesOf(form, 'chat');
+    const trainBytes = bytesOf(form, 'train');
     const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
+    const on = gpu ? ' on the GPU' : '';
     return {
       value: c.value,
       label: c.label,
@@ -54,9 +77,9 @@ export function baseFormChoices(
       trainBytes,
       text:
         c.value !== 'auto'
-          ? `${c.label} — weights ${formatBytes(chatBytes)}${train}`
-          : here
-            ? `${c.label} (${label(here).toLowerCase()} on this computer's CPU) — weights ${formatBytes(chatBytes)}${train}`
+          ? `${c.label} — weights ${formatBytes(chatBytes)}${on}${train}`
+          : where.length
+            ? `${c.label} (${where.join(', ')}) — weights ${formatBytes(chatBytes)}${on}${train}`
             : `${c.label} — full precision where it fits in memory, else 8 or 4 bits`,
     };
   });
