@@ -12,7 +12,8 @@
 #                                          bf16) and 1.1B greedy decoding (fused step and
 #                                          general decoder)                                ~5 min?
 #   4  bash scripts/gpu-check.sh cuda      half-precision numerics (the fused step's too), node placement,
-#                                          train and generate a bf16 checkpoint with --dtype auto, GPU
+#                                          train and generate a bf16 checkpoint with --dtype auto (and
+#                                          with automatic 8-bit weights on a "small" GPU), GPU
 #                                          choice                                          ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/8/32,
 #                                          q/k/v unstacked, fp16 decoding
@@ -171,6 +172,19 @@ case "${1:-}" in
       --data $G/tiny.jsonl --layers 1 --positions l1 --rank 2 --max-steps 6 --batch-size 4 --device cuda --data-dir "$DATA" --json
     step generate-bf16-auto-cuda generate-bf16-auto-cuda.json env REFT_STUDIO_REQUIRE_DEVICE=1 "${CLI[@]}" generate \
       --model $B16 --prompt hi --greedy --max-new-tokens 8 --device cuda --data-dir "$DATA" --json
+    # Automatic base weights on a GPU too small for the bf16 weights (a stand-in nvidia-smi on PATH
+    # reports half a MiB, the rest goes to the real one): 8-bit codes through MatMulNBits on CUDA in
+    # float32, to generate and to train (the backward dequantizes: no Ŵᵀ on so small a GPU). The .err
+    # files hold the "base weights: int8 (automatic)" line.
+    SMALL=$G/smi-small
+    mkdir -p $SMALL
+    printf '#!/bin/sh\ncase "$1" in\n  --query-gpu=index,name,memory.total*) echo "0, stand-in, 0.5, 0";;\n  *) exec %s "$@";;\nesac\n' \
+      "$(command -v nvidia-smi || echo false)" > $SMALL/nvidia-smi && chmod +x $SMALL/nvidia-smi
+    step generate-bf16-auto-int8-cuda generate-bf16-auto-int8-cuda.json env PATH="$SMALL:$PATH" REFT_STUDIO_REQUIRE_DEVICE=1 \
+      "${CLI[@]}" generate --model $B16 --prompt hi --greedy --max-new-tokens 8 --device cuda --data-dir "$DATA" --json
+    step train-bf16-auto-int8-cuda train-bf16-auto-int8-cuda.json env PATH="$SMALL:$PATH" REFT_STUDIO_REQUIRE_DEVICE=1 \
+      "${CLI[@]}" train --model $B16 --data $G/tiny.jsonl --layers 1 --positions l1 --rank 2 --max-steps 6 --batch-size 4 \
+      --device cuda --data-dir "$DATA" --json
     # Settings → GPU: GPU 0 chosen by number runs; one past the last is refused in one line (rc 1 expected).
     for g in 0 $(nvidia-smi -L 2>/dev/null | wc -l); do
       step "generate-gpu$g-cuda" "generate-gpu$g-cuda.json" env REFT_STUDIO_GPU=$g REFT_STUDIO_REQUIRE_DEVICE=1 \
