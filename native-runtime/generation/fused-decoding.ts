@@ -15,10 +15,11 @@
 // the fed token was ~1,252 of a chunk's ~7,200 nodes at the TinyLlama shape.
 
 import type { GraphBuilder } from '../ir/builder.ts';
-import { Graph, type Value } from '../ir/graph.ts';
+import { Graph, type Node, type Value } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import type { DecoderGraph } from '../models/decoder.ts';
 import { WeightRefs } from '../models/weight-refs.ts';
+import { allInputs, outerScopeValues } from '../passes/graph-utils.ts';
 import { type DecodeLoopIO, nextToken, notAllDone } from './decode-loop.ts';
 import { buildFusedStep, type FusedStepOptions, rotaryCache } from './fused-step.ts';
 
@@ -52,6 +53,7 @@ export function addFusedDecoding(
     const v = outs.get(names[i]) ?? emptyLike(fast, o);
     fast.output(v, `${names[i]}.fused`);
   });
+  hoistShared(general, fast.graph, g);
 
   const one = b.op('Equal', [b.shapeOf(dg.inputIds, 0, 1), b.ints([1])]);
   const use = b.op('And', [b.reshape(one, [], []), b.op('Greater', [io.steps, b.const('int64', [0], [])])]);
@@ -66,6 +68,33 @@ export function addFusedDecoding(
     },
   );
   for (const [i, v] of res.entries()) b.output(v, names[i]);
+}
+
+/**
+ * Moves the nodes of the general branch whose values the fast branch reads (and what they are
+ * computed from) back to the root, before the If. These are the weights in the compute dtype that
+ * the general pass declared once in the root graph (casts of initializers, models/weight-refs.ts),
+ * shared by the fast branch's steps: left in the else branch, the then branch would read values an
+ * enclosing graph does not define (ORT: "Nodes in a graph must be topologically sorted"), as with
+ * an fp32 checkpoint computed in fp16 or bf16.
+ */
+function hoistShared(general: Graph, fast: Graph, root: Graph): void {
+  const producer = new Map<Value, Node>();
+  for (const n of general.nodes) for (const o of n.outputs) producer.set(o, n);
+  const shared = new Set<Node>();
+  const visit = (v: Value) => {
+    const n = producer.get(v);
+    if (!n || shared.has(n)) return;
+    shared.add(n);
+    allInputs(n).forEach(visit);
+  };
+  outerScopeValues(fast).forEach(visit);
+  // What the fast branch declared in the root (stacked weights) may be built from them too.
+  for (const n of root.nodes) allInputs(n).forEach(visit);
+  if (shared.size === 0) return;
+  // In their order, ahead of what the fast branch declared in the root since (stacked weights).
+  root.nodes.unshift(...general.nodes.filter((n) => shared.has(n)));
+  general.nodes = general.nodes.filter((n) => !shared.has(n));
 }
 
 /** An empty tensor of o's dtype and rank: symbolic dims 0, numeric ones kept (a scalar: zero). */

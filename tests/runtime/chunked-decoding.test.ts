@@ -123,6 +123,25 @@ describe('chunked decoding of a single prompt', () => {
   });
 
   const single = [[1, 5, 9, 13, 200, 31, 77, 4]];
+  it('a checkpoint computed in another dtype (casts both branches read) still decodes with the fused step', async () => {
+    // fp32 weights computed in float16: the general pass declares the casts, the fused loop reads
+    // them too (fused-decoding.ts hoistShared); before, the graph was invalid and fell back.
+    const spec = { ...loadModelSpec(modelDir('llama')), compute: 'float16' as const };
+    for (const stack of ['0', '1']) {
+      const notices: string[] = [];
+      process.env.REFT_STUDIO_STACK_QKV = stack;
+      const gen = await Generator.load(spec, { onNotice: (m) => notices.push(m) }).finally(
+        () => delete process.env.REFT_STUDIO_STACK_QKV,
+      );
+      assert.deepEqual(notices, []);
+      assert.equal(gen.decoding.fused, true, `q/k/v stacked: ${stack}`);
+      const o: GenerateOptions = { greedy: true, maxNewTokens: 12, eosTokenIds: [] };
+      const one = await gen.generate(single, { ...o, chunk: 1 });
+      const many = await gen.generate(single, { ...o, chunk: 6 });
+      assert.deepEqual(many.tokens, one.tokens);
+    }
+  });
+
   const cases: GenerateOptions[] = [
     { greedy: true },
     { temperature: 0.8, topK: 40, topP: 0.9, seed: 3 },
