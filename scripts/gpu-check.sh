@@ -16,7 +16,7 @@
 #                                          with automatic 8-bit weights on a "small" GPU), GPU
 #                                          choice                                          ~2 min?
 #   5  bash scripts/gpu-check.sh bench-1b  the rest at the 1.1B shape: row 2, prefill, decode chunks 1/8/32,
-#                                          q/k/v unstacked, fp16 decoding
+#                                          q/k/v unstacked, an int8 base in bf16, fp16 decoding
 #   6  bash scripts/gpu-check.sh bench-8b  the rest at the 8B shape: replayed layers, weights in ORT's
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
@@ -204,6 +204,12 @@ case "${1:-}" in
     # The fused step with three q/k/v products instead of one over stacked weights (their copy).
     REFT_STUDIO_STACK_QKV=0 bench decode-1b-bf16-cuda-unstacked decode "${S[@]}" --prompt 32 --new-tokens 256
     step placement-cuda-bf16-1b placement-cuda-bf16-1b.json node dist/gpu/placement.mjs $M cuda bf16
+    # A quantized base (what `auto` picks on GPUs too small for the checkpoint): 8-bit codes through
+    # MatMulNBits computing in bf16, decoding in the loop with the fused step (and a token a run, to
+    # see what the loop buys), and row 1's training.
+    bench decode-1b-int8-cuda decode "${S[@]}" --quantize int8 --prompt 32 --new-tokens 256
+    bench decode-1b-int8-cuda-c1 decode "${S[@]}" --quantize int8 --prompt 32 --new-tokens 64 --chunk 1
+    bench train-1b-int8-cuda train "${S[@]}" --quantize int8 "${ROW1[@]}" --steps 3
     # fp16 (the other half dtype GroupQueryAttention has on CUDA), fused.
     model 1b fp16
     bench decode-1b-fp16-cuda decode --model $M --dtype fp16 --device cuda --prompt 32 --new-tokens 256

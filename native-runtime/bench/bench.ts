@@ -160,7 +160,8 @@ export async function benchDecode(
   const decodeSteps = r.newTokens - 1;
   const ms = r.decodeMs / Math.max(1, decodeSteps);
   // Nodes a token runs in the in-graph loop (the generator's graph has one unless the base is
-  // quantized; chunk 1 does not use it): time per node says whether kernel launches bound decoding.
+  // quantized on the CPU; chunk 1 does not use it): time per node says whether kernel launches bound
+  // decoding.
   const chunk = gen.chunkSize({ chunk: o.chunk, greedy: true });
   const nodes = chunk > 1 ? gen.decoding.loopNodes : null;
   return {

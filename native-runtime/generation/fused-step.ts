@@ -48,7 +48,6 @@ export function fusedStepProblem(spec: ModelSpec, device: 'cpu' | 'cuda'): strin
     return `${spec.arch} has no RMSNorm and rotary attention`;
   if (spec.slidingWindow) return 'it has sliding-window attention';
   if (!spec.rope || spec.rope.partialRotaryFactor !== undefined) return 'its rotary embedding is partial';
-  if (spec.base?.scheme) return 'its base is quantized';
   const dt = spec.compute ?? 'float32';
   if (device === 'cuda' && dt === 'float32') return 'CUDA has no float32 GroupQueryAttention';
   if (device === 'cpu' && dt === 'bfloat16') return 'the CPU has no bfloat16 GroupQueryAttention';
@@ -141,10 +140,12 @@ export function buildFusedStep(
       return b.reshape(y, [1, 1, heads * E]);
     };
     // Stacked: one Gemm, read packed by GroupQueryAttention (not where Qwen3's per-head norms sit
-    // between the projections and the attention, nor where only some projections have a bias).
+    // between the projections and the attention, nor where only some projections have a bias, nor
+    // over a quantized base's codes, each matrix its own MatMulNBits).
     const names = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}self_attn.${n}`);
     const biases = names.map((n) => `${n}.bias`);
-    const stack = opts.stackQkv && !spec.qkNorm && new Set(biases.map((n) => w.has(n))).size === 1;
+    const stack =
+      opts.stackQkv && !spec.qkNorm && !spec.base?.scheme && new Set(biases.map((n) => w.has(n))).size === 1;
     const qkv: (Value | null)[] = stack
       ? [
           b.reshape(

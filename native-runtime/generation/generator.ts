@@ -92,7 +92,7 @@ export class Generator {
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
     // Its own graph carries the in-graph decoding loop (decode-loop.ts): several tokens per run.
-    const decodeLoop = decodeLoopFits(spec);
+    const decodeLoop = decodeLoopFits(spec, await runsOnCuda(opts.device));
     const open = async (
       fused: FusedStepOptions | null,
       requireDevice = opts.requireDevice,
@@ -368,12 +368,16 @@ export function decodeLoopPays(device: DeviceChoice | undefined): Promise<boolea
 }
 
 /**
- * Whether a graph of `spec` may carry the decoding loop at all. Not for a quantized base: ORT does
- * not pre-pack the Loop body's MatMulNBits, which then dequantize every weight per token (measured,
- * 4-layer TinyLlama shape at int4: 2083 ms/token in the loop, 57 ms one token per run).
+ * Whether a graph of `spec` whose sessions run on CUDA (`cuda`) or the CPU may carry the decoding
+ * loop at all. Not for a quantized base on the CPU: ORT does not pre-pack the Loop body's
+ * MatMulNBits, whose int8 kernels then dequantize every weight per token (measured, 4-layer
+ * TinyLlama shape at int4: 2083 ms/token in the loop, 57 ms one token per run). CUDA's MatMulNBits
+ * reads the codes as stored (its fp16/bf16 GEMM's pre-packed layout aside), and a token per run
+ * there would copy the whole KV cache both ways: quantized bases keep the loop (not yet timed on a
+ * GPU: the GPU check's bench-1b times it beside --chunk 1).
  */
-export function decodeLoopFits(spec: ModelSpec): boolean {
-  return !spec.base?.scheme;
+export function decodeLoopFits(spec: ModelSpec, cuda: boolean): boolean {
+  return cuda || !spec.base?.scheme;
 }
 
 /** The decoding loop a generation graph carries: which body a single prompt runs, and its nodes. */

@@ -69,12 +69,8 @@ export class WeightRefs {
     const first = spec.weights.get(spec.weights.names()[0]);
     this.dir = dirname(realpathSync(first.file));
     this.#accuracy = spec.base?.accuracyLevel ?? accuracyLevelFor('cpu');
+    // A quantized base computes in half precision too: MatMulNBits reads its scales cast (linear.ts).
     this.compute = spec.compute ?? 'float32';
-    if (this.compute !== 'float32' && spec.base?.scheme)
-      throw new UnsupportedError(
-        'half-quantized',
-        `${spec.compute} compute with a quantized base is not supported; use float32 with --quantize, or no --quantize`,
-      );
   }
 
   has(name: string): boolean {

@@ -11,7 +11,9 @@
 
 import { AutodiffError, UnsupportedError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
+import type { DType } from '../ir/dtype.ts';
 import type { ExternalData, Node, Value } from '../ir/graph.ts';
+import { scalarLike } from '../models/layers.ts';
 import type { QuantScheme } from './scheme.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -37,15 +39,32 @@ export function matMulNBits(
   accuracyLevel: number,
   bias?: Value | null,
 ): Value {
-  const ins: (Value | null)[] = [x, w.q, w.scales];
+  const ins: (Value | null)[] = [x, w.q, scalesAs(b, w.scales, x.dtype)];
   if (w.zp) ins.push(w.zp);
   const y = b.op(
     'MatMulNBits',
     ins,
     { K: w.K, N: w.N, bits: w.scheme.bits, block_size: w.scheme.blockSize, accuracy_level: accuracyLevel },
-    { domain: MS_DOMAIN, shapes: [[...x.shape.slice(0, -1), w.N]], dtypes: ['float32'] },
+    { domain: MS_DOMAIN, shapes: [[...x.shape.slice(0, -1), w.N]], dtypes: [x.dtype] },
   );
   return bias ? b.add(y, bias) : y;
+}
+
+// Half-precision copies of stored scales, one per matrix and dtype however many nodes read it.
+const halfScales = new WeakMap<Value, Map<DType, Value>>();
+
+/**
+ * A matrix's float32 scales in `dtype`, the type MatMulNBits (and DequantizeLinear) compute in:
+ * half compute (fp16, or bf16 on CUDA) reads a cast declared once in the root graph, which ONNX
+ * Runtime folds into a half copy when the session starts.
+ */
+export function scalesAs(b: GraphBuilder, scales: Value, dtype: DType): Value {
+  if (dtype === scales.dtype) return scales;
+  let m = halfScales.get(scales);
+  if (!m) halfScales.set(scales, (m = new Map()));
+  let v = m.get(dtype);
+  if (!v) m.set(dtype, (v = b.root.cast(scales, dtype)));
+  return v;
 }
 
 /** Rows [r0, r1) of a stored quantized matrix, as initializers over the same bytes (no copy). */
@@ -112,14 +131,20 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   if (!gy) return nulls;
   const [x, q, scales, zp] = n.inputs as [Value, Value, Value, Value | null | undefined];
   const t = transposedOf.get(q);
-  if (t) return [matMulNBits(b, gy, t, n.attrInt('accuracy_level', 4)), ...nulls.slice(1)];
+  // Half-precision gradients are not quantized to int8 on their way through Ŵᵀ: measured on the CPU,
+  // float16 gradients through the int8-compute kernels (accuracy_level 4) were 30–50% off the exact
+  // ones, float32 3% (tests/runtime/half-precision.test.ts); CUDA ignores the level.
+  if (t) {
+    const level = gy.dtype === 'float32' ? n.attrInt('accuracy_level', 4) : 0;
+    return [matMulNBits(b, gy, t, level), ...nulls.slice(1)];
+  }
   const K = n.attrInt('K');
   const N = n.attrInt('N');
   const bits = n.attrInt('bits');
   const bs = n.attrInt('block_size');
   const kb = Math.ceil(K / bs);
   const Kp = kb * bs;
-  if (q.data?.kind !== 'external' || !scales.data)
+  if (q.data?.kind !== 'external')
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
@@ -143,18 +168,19 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     );
     codes = b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]);
   }
-  // Blocked DequantizeLinear without a zero point: q·s, one float32 matrix.
+  // Blocked DequantizeLinear without a zero point: q·s, one matrix in the scales' dtype (the
+  // compute dtype: the node reads them cast for half compute, scalesAs).
   const wqs = b.op(
     'DequantizeLinear',
     [b.reshape(codes, [N, Kp], [N, Kp]), s2],
     { axis: 1, block_size: bs },
-    { shapes: [[N, Kp]], dtypes: ['float32'] },
+    { shapes: [[N, Kp]], dtypes: [s2.dtype] },
   );
   const lead = gy.shape.slice(0, -1);
   const dxq = b.matmul(gy, wqs); // (..., Kp): dY·(q·s)
   // Subtract dY·(z·s) per block: z a constant for symmetric blocks, else the stored zero points.
   let zs: Value;
-  if (!zp) zs = b.mul(b.matmul(gy, s2), b.scalar(2 ** (bits - 1)));
+  if (!zp) zs = b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy));
   else {
     if (bits === 4 && kb % 2 === 1)
       throw new UnsupportedError(
@@ -168,9 +194,9 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     }
     const zf = b.op(
       'DequantizeLinear',
-      [zcodes, b.scalar(1)],
+      [zcodes, scalarLike(b, 1, s2)],
       {},
-      { shapes: [[N, kb]], dtypes: ['float32'] },
+      { shapes: [[N, kb]], dtypes: [s2.dtype] },
     );
     // dY·(Z⊙S): Z⊙S formed from a dynamic (dequantized) value, so ORT cannot fold it into a copy.
     zs = b.matmul(gy, b.mul(zf, s2));

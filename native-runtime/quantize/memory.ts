@@ -98,8 +98,6 @@ export interface AutoPlace {
   memory: number | null;
   /** The weights there unquantized: 'none' = float32, 'fp16' = two bytes (half compute or fp16 asked). */
   full: 'none' | 'fp16';
-  /** --dtype fp16|bf16 asked for by name: quantized bases compute in float32, so a GPU keeps the weights. */
-  halfAsked?: boolean;
 }
 
 /**
@@ -110,7 +108,7 @@ export interface AutoPlace {
 export function autoBaseForm(s: WeightShape, use: 'chat' | 'train', at: AutoPlace): 'none' | 'int8' | 'int4' {
   if (at.memory === null) return 'none';
   if (at.device === 'cpu') return hostAutoForm(s, use, at.memory, at.full);
-  if (at.device === 'cuda' && !at.halfAsked) return gpuAutoForm(s, use, at.memory, at.full);
+  if (at.device === 'cuda') return gpuAutoForm(s, use, at.memory, at.full);
   return 'none';
 }
 

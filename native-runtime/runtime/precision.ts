@@ -1,8 +1,9 @@
 // The model as the device will read it: the base weights' form (quantize/base.ts prepareBase) and the
 // dtype its graphs compute in (ModelSpec.compute, models/decoder.ts). One decision for training,
 // generation and evaluation, made before any session exists:
-//   --dtype auto   on CUDA, a half-precision checkpoint (bf16/fp16, not quantized) is read in place
-//                  and computed in its own precision — an 8B model takes 16 GB of the GPU, not 32;
+//   --dtype auto   on CUDA, a half-precision checkpoint (bf16/fp16) is read in place and computed
+//                  in its own precision — an 8B model takes 16 GB of the GPU, not 32 (quantized, its
+//                  codes compute in that precision too);
 //                  on WebGPU, an fp16 checkpoint where the adapter has float16 shaders (probed);
 //                  everywhere else float32 (the CPU has no bfloat16 kernels and slow float16 ones;
 //                  on the CPU a half checkpoint is read from its float32 store).
@@ -112,8 +113,8 @@ export function hostMemoryProblem(
  * `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device.
  * `auto`: on the CPU, float32 where they fit in the computer's memory, else 8-bit, else 4-bit
  * (hostAutoForm); on CUDA the checkpoint's own weights where they fit in the GPU's memory, else 8-bit,
- * else 4-bit (gpuAutoForm), unless --dtype fp16|bf16 asks for half compute; on WebGPU (its memory is
- * not known) the checkpoint's own. Said in the log when it quantizes.
+ * else 4-bit (gpuAutoForm), computing in the checkpoint's half precision all the same; on WebGPU
+ * (its memory is not known) the checkpoint's own. Said in the log when it quantizes.
  */
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
@@ -145,7 +146,6 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
         device: 'cuda',
         memory: gpuMemory,
         full: compute === 'float32' ? 'none' : 'fp16',
-        halfAsked: dtype === 'fp16' || dtype === 'bf16',
         label: compute,
         name: "this GPU's",
       };
@@ -179,7 +179,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     training: o.training,
     totalMemory: (cuda && gpuMemory) || o.totalMemory,
   });
-  const compute = computeDtype(base, dtype, target);
+  // A quantized base on CUDA computes as its checkpoint would (bf16 for a bf16 checkpoint):
+  // MatMulNBits has half kernels there, and the activations take half the memory.
+  const compute = computeDtype(cuda && base.base?.scheme ? spec : base, dtype, target);
   if (compute === 'float32') return base;
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);
   return { ...base, compute, computeAuto: dtype === 'auto' };

@@ -183,7 +183,8 @@ export class ReftModel {
     }
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
-    const memory = (await runsOnCuda(opts.device))
+    const cuda = await runsOnCuda(opts.device);
+    const memory = cuda
       ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
       : (await runsOnWebgpu(opts.device))
         ? ((await webgpuDeviceMemoryBytes()) ?? totalmem())
@@ -199,7 +200,7 @@ export class ReftModel {
       });
     };
     // The decoding loop (generation/decode-loop.ts) where asked and the base allows it.
-    const loopFor = (sp: ModelSpec) => !!opts.decodeLoop && decodeLoopFits(sp);
+    const loopFor = (sp: ModelSpec) => !!opts.decodeLoop && decodeLoopFits(sp, cuda);
     const open = async (
       sp: ModelSpec,
       recompute: boolean,

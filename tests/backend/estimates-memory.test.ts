@@ -154,8 +154,8 @@ test('"what fits" judges each device by its own replay decision, as the trainer 
 
 test('the estimate of a run with automatic base weights counts the form the engine will pick', () => {
   type Gpu = 'cuda' | 'webgpu' | null;
-  const est = (quantize: string, memoryBytes: number, gpu: Gpu = null, half = false, halfAsked = false) =>
-    memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize, memoryBytes, gpu, half, halfAsked }).weightsBytes;
+  const est = (quantize: string, memoryBytes: number, gpu: Gpu = null, half = false) =>
+    memoryEstimate(llama3_8b, 1, 256, 1e6, { quantize, memoryBytes, gpu, half }).weightsBytes;
   // A 23 GB computer: float32 (32 GB) would not fit, so int8.
   assert.equal(est('auto', 23 * GB), est('int8', 23 * GB));
   assert.equal(est('auto', 128 * GB), est('none', 128 * GB));
@@ -166,7 +166,6 @@ test('the estimate of a run with automatic base weights counts the form the engi
   // Training on 8 bits uploads Ŵᵀ's codes for the backward only where the GPU holds them (80 GB);
   // on 12 GB the backward dequantizes the forward's codes.
   assert.ok(est('int8', 80 * GB, 'cuda', true) > 1.8 * est('int8', 12 * GB, 'cuda', true));
-  // WebGPU's memory is not known to the engine, and a half dtype asked for by name is kept.
+  // WebGPU's memory is not known to the engine.
   assert.equal(est('auto', 12 * GB, 'webgpu', true), est('none', 12 * GB, 'webgpu', true));
-  assert.equal(est('auto', 12 * GB, 'cuda', true, true), est('none', 12 * GB, 'cuda', true));
 });

@@ -370,6 +370,9 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
     tiny.stderr,
     /base weights: int8 \(automatic\): in bfloat16 they would take 0\.5 MB of this GPU's 0\.5 MB/,
   );
+  // The codes compute in the checkpoint's bf16 on CUDA (MatMulNBits has bf16 kernels there); the CPU
+  // this run falls back to has none, so it computes in float32 there.
+  assert.match(tiny.stderr, /computing in bfloat16/);
   assert.equal(result(tiny.stdout).tokens.length, 4);
   const l = cli('runtime', 'list');
   assert.deepEqual(

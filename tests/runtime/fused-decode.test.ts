@@ -21,8 +21,10 @@ import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { buildDecoder } from '../../native-runtime/models/decoder.ts';
 import { WeightRefs } from '../../native-runtime/models/weight-refs.ts';
+import { prepareBaseLogged } from '../../native-runtime/quantize/base.ts';
 import { createSession, type DeviceChoice, ort } from '../../native-runtime/runtime/session.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 type Dt = NonNullable<ModelSpec['compute']>;
 const device = (process.env.REFT_STUDIO_DEVICE ?? 'cpu') as DeviceChoice;
@@ -153,6 +155,24 @@ describe('fused decoding step', () => {
           assert.ok(err <= TOL[dt], `relative logit error ${err}`);
         });
   }
+
+  for (const quantize of ['int8', 'int4'])
+    for (const dt of DTYPES)
+      it(`llama over ${quantize} codes (MatMulNBits) in ${dt}: the general decoder's logits within ${TOL[dt]} on ${device}`, async () => {
+        // The general decoder computes over the same codes in float32: the fused step's own error.
+        const spec = await prepareBaseLogged(loadModelSpec(modelDir('llama')), quantize, {
+          dataDir: tempDir('fused-quantized-'),
+          device,
+        });
+        const opts = fusedStepOptions(onCuda ? 'cuda' : 'cpu');
+        // Every linear layer and the head on the codes (q/k/v unstacked on CUDA too: codes, not floats).
+        const nbits = fusedStepGraph({ ...spec, compute: dt }, opts).graph.nodes.filter(
+          (n) => n.op === 'MatMulNBits',
+        );
+        assert.equal(nbits.length, 7 * spec.numLayers + 1);
+        const err = await compare(spec, dt, opts);
+        assert.ok(err <= TOL[dt], `relative logit error ${err}`);
+      });
 
   it('stacked q/k/v: one product a layer instead of three, where no per-head norm sits between', () => {
     const gemms = (name: string, stackQkv: boolean) =>

@@ -93,7 +93,6 @@ test("auto on a GPU: the checkpoint's half weights where they fit in 80% of it, 
   assert.equal(at({}), 'int8');
   assert.equal(at({ memory: null }), 'none');
   assert.equal(at({ device: 'webgpu' }), 'none');
-  assert.equal(at({ halfAsked: true }), 'none');
   assert.equal(at({ device: 'cpu', full: 'none', memory: 23 * GB }), hostAutoForm(shape, 'chat', 23 * GB));
 });
 

@@ -110,8 +110,6 @@ export function memoryEstimate(
     memoryBytes?: number;
     /** The GPU API the run trains through (`auto` weighs that GPU's memory on CUDA); absent: the CPU. */
     gpu?: 'cuda' | 'webgpu' | null;
-    /** --dtype fp16|bf16 asked for by name (`auto` then keeps a GPU's weights unquantized). */
-    halfAsked?: boolean;
   } = {},
 ): Omit<RunEstimate['memory'], 'device'> {
   const memory = base.memoryBytes ?? totalmem();
@@ -125,13 +123,14 @@ export function memoryEstimate(
           device: base.gpu ?? 'cpu',
           memory,
           full: base.half ? 'fp16' : 'none',
-          halfAsked: base.halfAsked,
         });
-  const half = !!base.half && form === 'none';
+  // Half compute stays with a quantized base on CUDA (runtime/precision.ts), not elsewhere.
+  const half = !!base.half && (form === 'none' || base.gpu === 'cuda');
+  const weightForm = half && form === 'none' ? 'fp16' : form;
   const weightsBytes =
     base.gpu === 'cuda'
-      ? gpuWeightBytes(shape, half ? 'fp16' : form, 'train', memory, base.half ? 2 : 4)
-      : baseWeightBytes(shape, half ? 'fp16' : form, 'train', memory);
+      ? gpuWeightBytes(shape, weightForm, 'train', memory, half ? 2 : 4)
+      : baseWeightBytes(shape, weightForm, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
@@ -244,7 +243,6 @@ export async function estimateRun(
       half,
       memoryBytes: device.memoryBytes,
       gpu: onGpu,
-      halfAsked: plan.config.dtype === 'fp16' || plan.config.dtype === 'bf16',
     }),
     device,
   };
