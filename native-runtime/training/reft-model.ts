@@ -19,7 +19,7 @@ import { type ActivationName, type InterventionSpec, PARAMS } from '../intervent
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { baseWeightBytes } from '../quantize/memory.ts';
+import { baseWeightBytes, gpuWeightBytes } from '../quantize/memory.ts';
 import { chosenGpuIndex } from '../runtime/gpu-choice.ts';
 import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from '../runtime/gpus.ts';
 import {
@@ -115,13 +115,10 @@ export function statesFromPyreft(
   });
 }
 
-/** The weights' form on the device, as quantize/memory.ts counts it: fp16 (half compute), int8/int4, none. */
+/** The weights' form on the device, as quantize/memory.ts counts it: int8/int4, fp16 (half compute), none. */
 const weightForm = (spec: ModelSpec): string =>
-  spec.compute && spec.compute !== 'float32'
-    ? 'fp16'
-    : spec.base?.scheme
-      ? `int${spec.base.scheme.bits}`
-      : 'none';
+  spec.base?.scheme ? `int${spec.base.scheme.bits}` : halfCompute(spec) ? 'fp16' : 'none';
+const halfCompute = (spec: ModelSpec): boolean => !!spec.compute && spec.compute !== 'float32';
 
 export class ReftModel {
   readonly spec: ModelSpec;
@@ -193,10 +190,14 @@ export class ReftModel {
     const replays = (sp: ModelSpec, mem: number): boolean => {
       if (states.length === 0 || !opts.workload) return false;
       const form = weightForm(sp);
+      const shape = { ...sp, tied: sp.tieEmbeddings };
+      const half = halfCompute(sp);
       return shouldRecompute(sp, mem, {
         ...opts.workload,
-        bytesPerValue: form === 'fp16' ? 2 : 4,
-        weightsBytes: baseWeightBytes({ ...sp, tied: sp.tieEmbeddings }, form, 'train', mem),
+        bytesPerValue: half ? 2 : 4,
+        weightsBytes: cuda
+          ? gpuWeightBytes(shape, form, 'train', mem, half ? 2 : 4)
+          : baseWeightBytes(shape, form, 'train', mem),
       });
     };
     // The decoding loop (generation/decode-loop.ts) where asked and the base allows it.
