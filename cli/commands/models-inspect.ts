@@ -1,16 +1,59 @@
 // `reft-studio models inspect DIR [--json]`: what a model folder is (architecture, sizes, dtype,
-// parameter count, fingerprint) without reading any weight bytes. Bad folders fail with the
+// parameter count, fingerprint, the base weights' automatic form on each device) without reading
+// any weight bytes. Bad folders fail with the
 // library's FormatError/UnsupportedError, whose message names the file and field.
 
+import { deviceMemories } from '../../electron/backend/library/device-memory.ts';
 import {
   type ModelSummary,
   openModelFolder,
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
+import { autoBaseForm, baseWeightBytes, gpuWeightBytes } from '../../native-runtime/quantize/memory.ts';
 import { UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount } from '../command.ts';
 
-export function formatSummary(s: ModelSummary): string {
+/** What the automatic base form (`--quantize auto`) picks for this model on one device, to chat. */
+export interface AutoWeights {
+  device: 'cpu' | 'cuda';
+  /** none | int8 | int4 */
+  form: string;
+  /** The weights' bytes there in that form, and the device's memory. */
+  bytes: number;
+  memoryBytes: number;
+}
+
+/**
+ * The automatic base form on this computer's CPU and, when nvidia-smi reports one, on the NVIDIA
+ * GPU runs would use (the engine's own rule, quantize/memory.ts autoBaseForm).
+ */
+export async function autoWeights(s: ModelSummary): Promise<AutoWeights[]> {
+  const shape = { params: s.params, hiddenSize: s.hiddenSize, vocabSize: s.vocabSize, tied: s.tieEmbeddings };
+  // On CUDA a bf16/fp16 checkpoint stays in its precision (--dtype auto); the CPU computes in float32.
+  const half = s.dtype === 'bfloat16' || s.dtype === 'float16';
+  return (await deviceMemories()).map(({ device, memoryBytes }) => {
+    const full = device === 'cuda' && half ? 'fp16' : 'none';
+    const form = autoBaseForm(shape, 'chat', { device, memory: memoryBytes, full });
+    const bytes =
+      device === 'cuda'
+        ? gpuWeightBytes(shape, form === 'none' ? full : form, 'chat', memoryBytes, half ? 2 : 4)
+        : baseWeightBytes(shape, form, 'chat', memoryBytes);
+    return { device, form, bytes, memoryBytes };
+  });
+}
+
+function formatAutoWeights(s: ModelSummary, auto: AutoWeights[]): string {
+  return auto
+    .map((a) => {
+      const form =
+        a.form !== 'none' ? a.form : a.device === 'cuda' && s.dtype !== 'float32' ? s.dtype : 'float32';
+      const where = a.device === 'cpu' ? "this computer's CPU" : 'the GPU';
+      return `${form} on ${where} (${formatBytes(a.bytes)} of ${formatBytes(a.memoryBytes)})`;
+    })
+    .join('; ');
+}
+
+export function formatSummary(s: ModelSummary, auto: AutoWeights[] = []): string {
   const rope = s.rope
     ? `theta ${s.rope.theta}${s.rope.scaling ? `, ${s.rope.scaling.type} ×${s.rope.scaling.factor}` : ''}`
     : 'none (learned positions)';
@@ -32,6 +75,9 @@ export function formatSummary(s: ModelSummary): string {
     ],
     ['tied embeddings', s.tieEmbeddings ? 'yes' : 'no'],
     ['chat template', s.tokenizer?.chatTemplate ? 'yes' : 'no'],
+    ...(auto.length
+      ? [['base weights', `automatic: ${formatAutoWeights(s, auto)}`] as [string, string]]
+      : []),
     ['fingerprint', s.fingerprint],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -45,10 +91,13 @@ export const modelsInspectCommand: Command = {
   summary: 'architecture, layers, hidden size, heads, vocab, dtype, params and fingerprint of a model folder',
   usage: 'models inspect DIR',
   examples: ['models inspect ./SmolLM2-135M', 'models inspect ./SmolLM2-135M --json'],
-  run(ctx) {
+  async run(ctx) {
     if (ctx.args.length !== 1) throw new UsageError('models inspect: expected one model folder');
     const summary = summarizeModel(openModelFolder(ctx.args[0]));
-    ctx.print(summary as unknown as Record<string, unknown>, () => formatSummary(summary));
+    const auto = await autoWeights(summary);
+    ctx.print({ ...summary, autoWeights: auto } as unknown as Record<string, unknown>, () =>
+      formatSummary(summary, auto),
+    );
     return 0;
   },
 };

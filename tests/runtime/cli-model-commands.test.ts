@@ -40,6 +40,20 @@ test('models inspect --json prints one object with the key fields', async () => 
   assert.equal(s.params, 207488);
   assert.match(s.fingerprint, /^[0-9a-f]{64}$/);
   assert.equal(s.tokenizer.chatTemplate, true);
+  // What automatic base weights pick here (no NVIDIA GPU on the test machine: the CPU only).
+  assert.equal(s.autoWeights[0].device, 'cpu');
+  assert.equal(s.autoWeights[0].form, 'none');
+  assert.equal(s.autoWeights[0].bytes, 4 * 207488);
+});
+
+test('models inspect: the automatic base form of a model too large for this computer is 8 or 4 bits', async () => {
+  const { autoWeights } = await import('../../cli/commands/models-inspect.ts');
+  const { summarizeModel, openModelFolder } = await import('../../native-runtime/models/model-folder.ts');
+  const s = summarizeModel(openModelFolder(join(MODELS, 'llama')));
+  // Llama-3-8B's sizes on the fixture's summary: float32 (32 GB) fits only a computer of 36 GB and more.
+  const big = { ...s, params: 8.03e9, hiddenSize: 4096, vocabSize: 128256, tieEmbeddings: false };
+  const [cpu] = await autoWeights(big);
+  assert.equal(cpu.form, cpu.memoryBytes > 36e9 ? 'none' : cpu.memoryBytes > 11e9 ? 'int8' : 'int4');
 });
 
 test('models inspect without --json prints a table', async () => {
@@ -48,6 +62,7 @@ test('models inspect without --json prints a table', async () => {
   assert.match(out, /architecture\s+gpt2 \(GPT2LMHeadModel\)/);
   assert.match(out, /rope\s+none \(learned positions\)/);
   assert.match(out, /params\s+199\.2K \(199232\)/);
+  assert.match(out, /base weights\s+automatic: float32 on this computer's CPU \(/);
 });
 
 test('models inspect on a folder without config.json fails with one line naming the file', async () => {
