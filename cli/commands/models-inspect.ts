@@ -88,7 +88,8 @@ export function formatSummary(s: ModelSummary, auto: AutoWeights[] = []): string
 
 export const modelsInspectCommand: Command = {
   name: 'models inspect',
-  summary: 'architecture, layers, hidden size, heads, vocab, dtype, params and fingerprint of a model folder',
+  summary:
+    'architecture, layers, hidden size, heads, vocab, dtype, params, fingerprint of a model folder, and the base weights automatic picks',
   usage: 'models inspect DIR',
   examples: ['models inspect ./SmolLM2-135M', 'models inspect ./SmolLM2-135M --json'],
   async run(ctx) {
