@@ -6,6 +6,7 @@ import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/form
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import type { ModelSpec } from '../../native-runtime/models/config.ts';
+import type { ReftBatch } from '../../native-runtime/training/reft-model.ts';
 import { MODELS } from './fixtures.ts';
 import { tempDir } from './temp.ts';
 
@@ -80,4 +81,21 @@ export function loreftAt(spec: ModelSpec, layer: number, rank = 2): Intervention
 /** LoReFT of rank r at one position of every layer: the graph-structure tests' intervention set. */
 export function loreftOnEveryLayer(spec: ModelSpec, rank = 2): InterventionSpec[] {
   return Array.from({ length: spec.numLayers }, (_, layer) => loreftAt(spec, layer, rank));
+}
+
+/**
+ * A fixed LoReFT batch of B rows × T tokens: ids from a fixed pattern, the first `prompt` tokens of
+ * each row unlabeled, one intervention at positions 0 and 2 of row 0 and 1 and 2 of row 1 (B = 2).
+ */
+export function smallReftBatch(B: number, T: number, prompt: number): ReftBatch {
+  const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(5 + ((i * 37) % 500)));
+  const labels = ids.slice();
+  for (let b = 0; b < B; b++) for (let t = 0; t < prompt; t++) labels[b * T + t] = -100n;
+  return {
+    inputIds: ids,
+    attentionMask: new BigInt64Array(B * T).fill(1n),
+    labels,
+    dims: [B, T],
+    locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
+  };
 }

@@ -24,14 +24,10 @@ import { prepareBaseLogged, prepareTraining } from '../../native-runtime/quantiz
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
-import {
-  type InterventionState,
-  type ReftBatch,
-  ReftModel,
-} from '../../native-runtime/training/reft-model.ts';
+import { type InterventionState, ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { loreftAt, SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { loreftAt, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 type Half = 'float16' | 'bfloat16';
@@ -186,18 +182,7 @@ async function compareGrads(
   half: ModelSpec,
   tol: { loss: number; grads: number },
 ): Promise<void> {
-  const B = 2,
-    T = 9;
-  const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(5 + ((i * 37) % 500)));
-  const labels = ids.slice();
-  for (let b = 0; b < B; b++) for (let t = 0; t < 4; t++) labels[b * T + t] = -100n;
-  const batch: ReftBatch = {
-    inputIds: ids,
-    attentionMask: new BigInt64Array(B * T).fill(1n),
-    labels,
-    dims: [B, T],
-    locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
-  };
+  const batch = smallReftBatch(2, 9, 4);
   const a = await (await ReftModel.load(ref, [state()], { device })).lossAndGrads(batch);
   const h = await (await ReftModel.load(half, [state()], { device })).lossAndGrads(batch);
   assert.ok(Math.abs(a.loss - h.loss) / a.loss <= tol.loss, `loss ${a.loss} vs ${h.loss}`);

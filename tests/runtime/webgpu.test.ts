@@ -23,14 +23,10 @@ import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { webgpuHalfSupport, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
-import {
-  type InterventionState,
-  type ReftBatch,
-  ReftModel,
-} from '../../native-runtime/training/reft-model.ts';
+import { type InterventionState, ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { loreftAt, SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { loreftAt, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const why = await webgpuReachable();
@@ -109,18 +105,7 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
         ]),
       };
     };
-    const B = 2,
-      T = 6;
-    const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(5 + ((i * 37) % 500)));
-    const labels = ids.slice();
-    for (let b = 0; b < B; b++) for (let t = 0; t < 3; t++) labels[b * T + t] = -100n;
-    const batch: ReftBatch = {
-      inputIds: ids,
-      attentionMask: new BigInt64Array(B * T).fill(1n),
-      labels,
-      dims: [B, T],
-      locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
-    };
+    const batch = smallReftBatch(2, 6, 3);
     const cpu = await (await ReftModel.load(spec, [state()], { device: 'cpu' })).lossAndGrads(batch);
     const gpuModel = await ReftModel.load(spec, [state()], { device: 'webgpu', requireDevice: true });
     assert.equal(gpuModel.session.device, 'webgpu');
