@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { baseFormChoices } from '../../renderer/src/lib/base-forms.ts';
+import { baseFormChoices, gpuMemoryFor } from '../../renderer/src/lib/base-forms.ts';
 
 const GB = 1e9;
 const llama8b = {
@@ -56,4 +56,12 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
     baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,
     /^Automatic \(8-bit on this computer's CPU\) — weights /,
   );
+});
+
+test('the GPU counts where the run goes there: cuda or auto with CUDA available, not the CPU or WebGPU', () => {
+  assert.equal(gpuMemoryFor('cuda', 12e9), 12e9);
+  assert.equal(gpuMemoryFor('auto', 12e9), 12e9);
+  assert.equal(gpuMemoryFor('cpu', 12e9), null);
+  assert.equal(gpuMemoryFor('webgpu', 12e9), null);
+  assert.equal(gpuMemoryFor('auto', null), null, 'no CUDA runtime pack: auto runs on the computer');
 });

@@ -1,7 +1,9 @@
 // 'system/*': what the backend runs on (versions, data folder, ONNX Runtime execution providers).
 
 import { z } from 'zod';
+import type { DeviceChoice } from '../../../native-runtime/runtime/device-choice.ts';
 import { deviceMemories, trainsOnGpu } from '../library/device-memory.ts';
+import { preferredDevice } from '../library/environment.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { type SystemInfo, systemInfo } from '../system-info.ts';
 
@@ -10,13 +12,18 @@ export type { ExecutionProvider, SystemInfo } from '../system-info.ts';
 export const systemHandlers = defineHandlers({
   'system/info': handler(
     z.object({}).strict(),
-    async (_p, ctx): Promise<SystemInfo & { gpuMemBytes: number | null }> => {
-      // The NVIDIA GPU's memory where runs on the automatic device go there (the CUDA runtime pack
-      // installed): the Base weights choice says what `auto` picks on it.
+    async (_p, ctx): Promise<SystemInfo & { cudaMemBytes: number | null; defaultDevice: DeviceChoice }> => {
+      // The memory of the NVIDIA GPU CUDA runs use, where they can (the CUDA runtime pack installed),
+      // and the device generation uses (Settings): the Base weights choice says what `auto` picks
+      // where the model runs.
       const devices = await deviceMemories();
-      const gpu = trainsOnGpu('auto', ctx.lib.dataDir, devices) === 'cuda';
-      const gpuMemBytes = gpu ? (devices.find((d) => d.device === 'cuda')?.memoryBytes ?? null) : null;
-      return { ...systemInfo(ctx.lib.dataDir), gpuMemBytes };
+      const cuda = trainsOnGpu('auto', ctx.lib.dataDir, devices) === 'cuda';
+      const cudaMemBytes = cuda ? (devices.find((d) => d.device === 'cuda')?.memoryBytes ?? null) : null;
+      return {
+        ...systemInfo(ctx.lib.dataDir),
+        cudaMemBytes,
+        defaultDevice: preferredDevice(ctx.lib) ?? 'cpu',
+      };
     },
   ),
 });

@@ -19,11 +19,13 @@ test('a valid request gets a reply with its id', async () => {
   const r = await backend.handle(JSON.stringify(req('system/info', {}, 7)));
   assert.equal(r.type, 'reply');
   assert.equal(r.id, 7);
-  const info = (r as { result: { dataDir: string; nodeVersion: string; gpuMemBytes: number | null } }).result;
+  type Info = { dataDir: string; nodeVersion: string; cudaMemBytes: number | null; defaultDevice: string };
+  const info = (r as { result: Info }).result;
   assert.equal(info.dataDir, dir);
   assert.equal(info.nodeVersion, process.versions.node);
   // No CUDA runtime pack in this data folder: runs stay on the computer, no GPU memory to weigh.
-  assert.equal(info.gpuMemBytes, null);
+  assert.equal(info.cudaMemBytes, null);
+  assert.equal(info.defaultDevice, 'cpu');
 });
 
 test("unknown method → 'unknown-method', including Object.prototype names", async () => {

@@ -29,9 +29,20 @@ export interface BaseFormChoice {
 }
 
 /**
+ * The memory of the NVIDIA GPU a run on `device` uses (system/info's cudaMemBytes: known where CUDA
+ * can run), or null where it runs on the computer (the CPU; WebGPU, whose memory `auto` does not weigh).
+ */
+export function gpuMemoryFor(
+  device: string | null | undefined,
+  cudaMemBytes: number | null | undefined,
+): number | null {
+  return (device === 'cuda' || device === 'auto') && cudaMemBytes ? cudaMemBytes : null;
+}
+
+/**
  * The choices for a model; with the computer's memory (system/info), Automatic names the form it
- * picks on this computer's CPU, and with the memory of the NVIDIA GPU runs go to (`gpuMemoryBytes`,
- * when the CUDA runtime pack is installed) the form it picks there, whose figures it then shows
+ * picks on this computer's CPU, and with the memory of the NVIDIA GPU the model runs on
+ * (`gpuMemoryBytes`, gpuMemoryFor) the form it picks there, whose figures it then shows
  * (runtime/precision.ts decides with the same rule, quantize/memory.ts autoBaseForm).
  */
 export function baseFormChoices(
@@ -53,11 +64,12 @@ export function baseFormChoices(
   const gpu = gpuMemoryBytes
     ? { form: gpuAutoForm(shape, use, gpuMemoryBytes, half ? 'fp16' : 'none'), memory: gpuMemoryBytes }
     : null;
-  // A weight's bytes where the model runs: the GPU holds a half checkpoint in half precision.
+  // A weight's bytes where the model runs: the GPU holds a half checkpoint in half precision; a
+  // quantized base packs for training only where the memory allows (quantize/memory.ts).
   const bytesOf = (form: string, u: 'chat' | 'train') =>
     gpu
       ? gpuWeightBytes(shape, form === 'none' && half ? 'fp16' : form, u, gpu.memory, half ? 2 : 4)
-      : baseWeightBytes(shape, form, u);
+      : baseWeightBytes(shape, form, u, memoryBytes);
   const where = [
     gpu ? `${label(gpu.form).toLowerCase()} on the GPU` : null,
     here ? `${label(here).toLowerCase()} on this computer's CPU` : null,
