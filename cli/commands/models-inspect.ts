@@ -1,7 +1,7 @@
 // `reft-studio models inspect DIR [--json]`: what a model folder is (architecture, sizes, dtype,
 // parameter count, fingerprint, the base weights' automatic form on each device) without reading
-// any weight bytes. Bad folders fail with the
-// library's FormatError/UnsupportedError, whose message names the file and field.
+// any weight bytes. Bad folders fail with the library's FormatError/UnsupportedError, whose message
+// names the file and field.
 
 import { deviceMemories } from '../../electron/backend/library/device-memory.ts';
 import {
@@ -42,6 +42,7 @@ export async function autoWeights(s: ModelSummary): Promise<AutoWeights[]> {
   });
 }
 
+/** "int8 on this computer's CPU (8.5 GB of 24 GB); bfloat16 on the GPU (15 GB of 24 GB)" */
 function formatAutoWeights(s: ModelSummary, auto: AutoWeights[]): string {
   return auto
     .map((a) => {
