@@ -111,16 +111,23 @@ for (const [name, rc, secs] of rows) {
     what = clip(lines.findLast((l) => /error/i.test(l)) ?? lines.pop() ?? '');
   }
   // The engine's own fallbacks, said as notices (stdout or stderr): the fused decoding step that did
-  // not run on the GPU, a provider that did not start.
-  for (const f of [`${name}.json`, `${name}.txt`, `${name}.err`].map((x) => join(dir, x)))
-    if (existsSync(f)) {
-      const notice = readFileSync(f, 'utf8')
-        .split('\n')
-        .find((l) => /fused decoding step did not run|unavailable — /.test(l));
-      if (notice) {
-        what += ` · NOTICE ${clip(notice.trim(), 200)}`;
-        break;
-      }
-    }
+  // not run on the GPU, a provider that did not start, a half dtype without kernels there. And its
+  // decisions: the base weights `auto` picked, the dtype it computes in.
+  const logged = [`${name}.json`, `${name}.txt`, `${name}.err`]
+    .map((x) => join(dir, x))
+    .filter((f) => existsSync(f))
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n'));
+  // (Plain lines on stderr, or `{"event":"log","message":…}` events of a --json stream.)
+  const message = (l) => (l.startsWith('{') ? (lastJson(l)?.message ?? '') : l.trim());
+  const notice = logged
+    .map(message)
+    .find((m) =>
+      /fused decoding step did not run|unavailable — |has no kernels where the session runs/.test(m),
+    );
+  if (notice) what += ` · NOTICE ${clip(notice.trim(), 200)}`;
+  const decided = logged
+    .map(message)
+    .filter((m) => /^base weights: \S+ \(automatic\)|^computing in \w+/.test(m));
+  if (decided.length) what += ` · ${[...new Set(decided.map((m) => clip(m, 90)))].join('; ')}`;
   console.log(`   ${name.padEnd(28)} ${rc === '0' ? 'ok  ' : `rc ${rc}`} ${secs.padStart(5)}  ${what}`);
 }
