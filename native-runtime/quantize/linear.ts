@@ -148,17 +148,24 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
-  // first op on the codes takes a run-time operand (4, 15 or 255 plus a zero from the gradient), so ORT
-  // cannot constant-fold a float copy of every weight, and it runs only when the gradient exists.
+  // first op on the codes takes a run-time operand (a shape from the gradient's, or 4 and 15 plus a
+  // zero from the gradient), so ORT cannot constant-fold a float copy of every weight, and it runs
+  // only when the gradient exists.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
-  const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
-  const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
   const bytes = q.shape as number[];
-  let codes: Value; // uint8 (N, kb·block), one code per byte
+  let codes: Value; // uint8 (N, Kp), one code per byte
   if (bits === 8) {
-    codes = b.op('BitwiseAnd', [q, runtimeByte(255)], {}, { shapes: [bytes], dtypes: ['uint8'] });
+    // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
+    // on the host) copies nothing on any provider and leaves ORT nothing to fold. (BitwiseAnd with
+    // 255 did the same on the CPU but has no WebGPU or CUDA kernel: ORT ran it on the CPU, copying
+    // every weight's codes to and from the GPU each step.)
+    const runZero = b.sub(b.shapeOf(gy, 0, 1), b.shapeOf(gy, 0, 1));
+    const shape = b.add(b.ints([N, Kp]), runZero);
+    codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
   } else {
-    // Two codes per byte, the low nibble first.
+    // Two codes per byte, the low nibble first (BitwiseAnd and BitShift: CPU kernels only).
+    const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
+    const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
     const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
     const hi = b.op(
       'BitShift',
@@ -166,13 +173,17 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
       { direction: 'RIGHT' },
       { shapes: [bytes], dtypes: ['uint8'] },
     );
-    codes = b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]);
+    codes = b.reshape(
+      b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]),
+      [N, Kp],
+      [N, Kp],
+    );
   }
   // Blocked DequantizeLinear without a zero point: q·s, one matrix in the scales' dtype (the
   // compute dtype: the node reads them cast for half compute, scalesAs).
   const wqs = b.op(
     'DequantizeLinear',
-    [b.reshape(codes, [N, Kp], [N, Kp]), s2],
+    [codes, s2],
     { axis: 1, block_size: bs },
     { shapes: [[N, Kp]], dtypes: [s2.dtype] },
   );
