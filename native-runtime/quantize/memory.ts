@@ -102,14 +102,14 @@ export interface AutoPlace {
 
 /**
  * The form `auto` resolves to (runtime/precision.ts decides with it; the run estimate and the
- * wizard count with it): the CPU's rule, the GPU's rule on CUDA where its memory is known, else the
- * checkpoint's own weights (WebGPU: its memory is not known).
+ * wizard count with it): the CPU's rule on the CPU, the GPU's on CUDA and WebGPU; the checkpoint's
+ * own weights where the memory is not known.
  */
 export function autoBaseForm(s: WeightShape, use: 'chat' | 'train', at: AutoPlace): 'none' | 'int8' | 'int4' {
   if (at.memory === null) return 'none';
-  if (at.device === 'cpu') return hostAutoForm(s, use, at.memory, at.full);
-  if (at.device === 'cuda') return gpuAutoForm(s, use, at.memory, at.full);
-  return 'none';
+  return at.device === 'cpu'
+    ? hostAutoForm(s, use, at.memory, at.full)
+    : gpuAutoForm(s, use, at.memory, at.full);
 }
 
 function parts(s: WeightShape): { embed: number; head: number; linear: number } {

@@ -19,7 +19,7 @@ import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } fro
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
-import { cudaDeviceMemoryBytes } from './gpus.ts';
+import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from './gpus.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
@@ -70,7 +70,8 @@ export interface PrepareModelOptions {
   training?: boolean;
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
   totalMemory?: number;
-  /** The CUDA GPU's memory in bytes, null if unknown (tests); nvidia-smi's answer by default. */
+  /** The GPU's memory in bytes, null if unknown (tests); by default nvidia-smi's answer on CUDA,
+   * webgpuDeviceMemoryBytes (else the computer's) on WebGPU. */
   gpuMemory?: number | null;
 }
 
@@ -113,8 +114,9 @@ export function hostMemoryProblem(
  * `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device.
  * `auto`: on the CPU, float32 where they fit in the computer's memory, else 8-bit, else 4-bit
  * (hostAutoForm); on CUDA the checkpoint's own weights where they fit in the GPU's memory, else 8-bit,
- * else 4-bit (gpuAutoForm), computing in the checkpoint's half precision all the same; on WebGPU
- * (its memory is not known) the checkpoint's own. Said in the log when it quantizes.
+ * else 4-bit (gpuAutoForm), computing in the checkpoint's half precision all the same; the same on
+ * WebGPU against the memory the machine reports for its GPU (else the computer's). Said in the log
+ * when it quantizes.
  */
 export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Promise<ModelSpec> {
   const dtype = o.dtype ?? 'auto';
@@ -129,29 +131,38 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const use = o.training ? 'train' : 'chat';
   const memory = o.totalMemory ?? totalmem();
   const full = dtype === 'fp16' ? 'fp16' : 'none';
-  // On CUDA the weights live in the GPU's memory: `auto` fits them there, and a training session
-  // packs a quantized base for its backward only where the GPU holds that too (base.ts).
-  const gpuMemory = !cuda
-    ? null
-    : o.gpuMemory !== undefined
+  // On a GPU the weights live in its memory: `auto` fits them there, and a training session packs a
+  // quantized base for its backward only where the GPU holds that too (base.ts). WebGPU's memory is
+  // what the machine tells (an NVIDIA or AMD card's), else the computer's (Apple's unified memory).
+  const gpuMemory =
+    o.gpuMemory !== undefined && !onHost
       ? o.gpuMemory
-      : await cudaDeviceMemoryBytes(undefined, chosenGpuIndex());
+      : cuda
+        ? await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())
+        : webgpu
+          ? ((await webgpuDeviceMemoryBytes()) ?? memory)
+          : null;
   let quantize = o.quantize;
   if (quantize === 'auto') {
     // The memory the weights must fit in, and their form there unquantized.
     let at: AutoPlace & { label: string; name: string };
-    if (cuda) {
+    if (onHost)
+      at = {
+        device: 'cpu',
+        memory,
+        full,
+        label: full === 'none' ? 'float32' : full,
+        name: "this computer's",
+      };
+    else {
       const compute = computeDtype(spec, dtype, target);
       at = {
-        device: 'cuda',
+        device: cuda ? 'cuda' : 'webgpu',
         memory: gpuMemory,
         full: compute === 'float32' ? 'none' : 'fp16',
         label: compute,
         name: "this GPU's",
       };
-    } else {
-      const device = webgpu ? 'webgpu' : 'cpu';
-      at = { device, memory, full, label: full === 'none' ? 'float32' : full, name: "this computer's" };
     }
     quantize = autoBaseForm(shapeOf(spec), use, at);
     if (quantize !== 'none' && at.memory) {
@@ -177,11 +188,12 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     signal: o.signal,
     log: o.log,
     training: o.training,
-    totalMemory: (cuda && gpuMemory) || o.totalMemory,
+    totalMemory: (!onHost && gpuMemory) || o.totalMemory,
   });
-  // A quantized base on CUDA computes as its checkpoint would (bf16 for a bf16 checkpoint):
-  // MatMulNBits has half kernels there, and the activations take half the memory.
-  const compute = computeDtype(cuda && base.base?.scheme ? spec : base, dtype, target);
+  // A quantized base on a GPU computes as its checkpoint would (bf16 for a bf16 checkpoint on CUDA,
+  // fp16 on WebGPU with float16 shaders): MatMulNBits has half kernels there, and the activations
+  // take half the memory.
+  const compute = computeDtype(!onHost && base.base?.scheme ? spec : base, dtype, target);
   if (compute === 'float32') return base;
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);
   return { ...base, compute, computeAuto: dtype === 'auto' };

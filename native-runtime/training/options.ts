@@ -170,7 +170,7 @@ export const QUANTIZE_OPTION_CHOICES: readonly Choice<QuantizeOption>[] = [
   {
     value: 'auto',
     label: 'Automatic',
-    help: 'full precision where the weights fit the device’s memory (90% of the computer’s on the CPU, 80% of an NVIDIA GPU’s), else 8-bit, else 4-bit',
+    help: 'full precision where the weights fit the device’s memory (90% of the computer’s on the CPU, 80% of a GPU’s), else 8-bit, else 4-bit',
   },
   { value: 'none', label: 'Full precision', help: 'the checkpoint’s own weights (fp32 on the CPU)' },
   { value: 'int8', label: '8-bit', help: 'about 30% of fp32 memory, near-identical results' },

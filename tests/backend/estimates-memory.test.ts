@@ -166,6 +166,6 @@ test('the estimate of a run with automatic base weights counts the form the engi
   // Training on 8 bits uploads Ŵᵀ's codes for the backward only where the GPU holds them (80 GB);
   // on 12 GB the backward dequantizes the forward's codes.
   assert.ok(est('int8', 80 * GB, 'cuda', true) > 1.8 * est('int8', 12 * GB, 'cuda', true));
-  // WebGPU's memory is not known to the engine.
-  assert.equal(est('auto', 12 * GB, 'webgpu', true), est('none', 12 * GB, 'webgpu', true));
+  // WebGPU the same, against the memory the machine reports for its GPU.
+  assert.equal(est('auto', 12 * GB, 'webgpu', true), est('int8', 12 * GB, 'webgpu', true));
 });

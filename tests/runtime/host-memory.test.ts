@@ -87,12 +87,12 @@ test("auto on a GPU: the checkpoint's half weights where they fit in 80% of it, 
   // Counted in float32 where the GPU computes in float32 (an fp32 checkpoint): 32.1 GB needs 40.2 GB.
   assert.equal(gpuAutoForm(shape, 'chat', 48 * GB, 'none'), 'none');
   assert.equal(gpuAutoForm(shape, 'chat', 40 * GB, 'none'), 'int8');
-  // autoBaseForm: CUDA with its memory; unknown memory, WebGPU and a half dtype asked for keep the weights.
+  // autoBaseForm: a GPU (CUDA, WebGPU) with its memory; an unknown memory keeps the weights.
   const at = (a: Partial<AutoPlace>) =>
     autoBaseForm(shape, 'chat', { device: 'cuda', memory: 12 * GB, full: 'fp16', ...a });
   assert.equal(at({}), 'int8');
   assert.equal(at({ memory: null }), 'none');
-  assert.equal(at({ device: 'webgpu' }), 'none');
+  assert.equal(at({ device: 'webgpu' }), 'int8');
   assert.equal(at({ device: 'cpu', full: 'none', memory: 23 * GB }), hostAutoForm(shape, 'chat', 23 * GB));
 });
 

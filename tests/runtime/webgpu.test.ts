@@ -167,6 +167,22 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
       );
       assert.deepEqual(gpu.tokens, cpu.tokens, form);
     }
+    // `auto` on WebGPU weighs the GPU's memory: a GPU that cannot hold the float32 weights gets 8 bits.
+    const logs: string[] = [];
+    const small = {
+      quantize: 'auto',
+      device: 'webgpu' as const,
+      dataDir: tmp,
+      log: (m: string) => logs.push(m),
+    };
+    const auto = await prepareModel(spec, { ...small, gpuMemory: 4 * spec.params * 0.9 });
+    assert.equal(auto.base?.scheme?.bits, 8);
+    assert.ok(
+      logs.some((l) => /^base weights: int8 \(automatic\): in float32 .* of this GPU's/.test(l)),
+      logs.join('\n'),
+    );
+    const roomy = await prepareModel(spec, { ...small, gpuMemory: 64e9 });
+    assert.equal(roomy.base?.scheme ?? null, null);
   });
 
   it('--dtype auto computes an fp16 checkpoint in float16 where the adapter has float16 shaders', async () => {

@@ -108,7 +108,7 @@ export function memoryEstimate(
     half?: boolean;
     /** The memory the run lives in (the GPU's on CUDA); default the computer's. */
     memoryBytes?: number;
-    /** The GPU API the run trains through (`auto` weighs that GPU's memory on CUDA); absent: the CPU. */
+    /** The GPU API the run trains through (`auto` weighs that GPU's memory); absent: the CPU. */
     gpu?: 'cuda' | 'webgpu' | null;
   } = {},
 ): Omit<RunEstimate['memory'], 'device'> {
@@ -124,13 +124,12 @@ export function memoryEstimate(
           memory,
           full: base.half ? 'fp16' : 'none',
         });
-  // Half compute stays with a quantized base on CUDA (runtime/precision.ts), not elsewhere.
-  const half = !!base.half && (form === 'none' || base.gpu === 'cuda');
+  // Half compute stays with a quantized base on a GPU (runtime/precision.ts), not on the CPU.
+  const half = !!base.half && (form === 'none' || !!base.gpu);
   const weightForm = half && form === 'none' ? 'fp16' : form;
-  const weightsBytes =
-    base.gpu === 'cuda'
-      ? gpuWeightBytes(shape, weightForm, 'train', memory, half ? 2 : 4)
-      : baseWeightBytes(shape, weightForm, 'train', memory);
+  const weightsBytes = base.gpu
+    ? gpuWeightBytes(shape, weightForm, 'train', memory, half ? 2 : 4)
+    : baseWeightBytes(shape, weightForm, 'train', memory);
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
