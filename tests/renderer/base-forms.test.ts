@@ -37,7 +37,9 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   const MiB = 2 ** 20;
   const bf16 = { ...llama8b, config: { ...llama8b.config, torch_dtype: 'bfloat16' } };
   const auto = (gpu: number, use: 'chat' | 'train' = 'chat') =>
-    baseFormChoices(bf16, 23 * GB, use, gpu * MiB).find((c) => c.value === 'auto');
+    baseFormChoices(bf16, 23 * GB, use, { api: 'cuda', memoryBytes: gpu * MiB }).find(
+      (c) => c.value === 'auto',
+    );
   // A 24 GB card holds the bf16 weights (16.1 GB, shown in GiB); a 12 GB card gets 8 bits (as the engine decides).
   assert.match(
     auto(24564)?.text ?? '',
@@ -47,10 +49,16 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
     auto(12288)?.text ?? '',
     /^Automatic \(8-bit on the GPU, 8-bit on this computer's CPU\) — weights [\d.]+ GB on the GPU/,
   );
-  const int8 = baseFormChoices(bf16, 23 * GB, 'chat', 12288 * MiB).find((c) => c.value === 'int8');
+  const int8 = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'cuda', memoryBytes: 12288 * MiB }).find(
+    (c) => c.value === 'int8',
+  );
   assert.equal(auto(12288)?.chatBytes, int8?.chatBytes);
   // An 8 GB card: 4 bits.
   assert.match(auto(8188)?.text ?? '', /^Automatic \(4-bit on the GPU/);
+  // WebGPU has no bfloat16: the bf16 checkpoint would take float32 there (30 GiB on a 24 GB card: 8 bits).
+  const webgpu = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'webgpu', memoryBytes: 24564 * MiB });
+  assert.match(webgpu[0].text, /^Automatic \(8-bit on the GPU/);
+  assert.match(webgpu[1].text, /^Full precision — weights 29\.9 GB on the GPU/);
   // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
   assert.match(
     baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,
@@ -58,10 +66,16 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   );
 });
 
-test('the GPU counts where the run goes there: cuda or auto with CUDA available, not the CPU or WebGPU', () => {
-  assert.equal(gpuMemoryFor('cuda', 12e9), 12e9);
-  assert.equal(gpuMemoryFor('auto', 12e9), 12e9);
-  assert.equal(gpuMemoryFor('cpu', 12e9), null);
-  assert.equal(gpuMemoryFor('webgpu', 12e9), null);
-  assert.equal(gpuMemoryFor('auto', null), null, 'no CUDA runtime pack: auto runs on the computer');
+test('the GPU counts where the run goes there: cuda or auto with CUDA available, WebGPU, not the CPU', () => {
+  const mem = { cudaMemBytes: 12e9, webgpuMemBytes: 11e9 };
+  assert.deepEqual(gpuMemoryFor('cuda', mem), { api: 'cuda', memoryBytes: 12e9 });
+  assert.deepEqual(gpuMemoryFor('auto', mem), { api: 'cuda', memoryBytes: 12e9 });
+  assert.deepEqual(gpuMemoryFor('webgpu', mem), { api: 'webgpu', memoryBytes: 11e9 });
+  assert.equal(gpuMemoryFor('cpu', mem), null);
+  assert.equal(
+    gpuMemoryFor('auto', { ...mem, cudaMemBytes: null }),
+    null,
+    'no CUDA runtime pack: auto runs on the computer',
+  );
+  assert.equal(gpuMemoryFor('cuda', undefined), null);
 });

@@ -29,27 +29,38 @@ export interface BaseFormChoice {
 }
 
 /**
- * The memory of the NVIDIA GPU a run on `device` uses (system/info's cudaMemBytes: known where CUDA
- * can run), or null where it runs on the computer (the CPU; WebGPU, whose memory `auto` does not weigh).
+ * The memory of the GPU a run on `device` uses, from system/info: the NVIDIA GPU's for cuda and auto
+ * where CUDA can run (`cudaMemBytes`), what `auto` weighs on WebGPU for webgpu (`webgpuMemBytes`);
+ * null where it runs on the CPU.
  */
 export function gpuMemoryFor(
   device: string | null | undefined,
-  cudaMemBytes: number | null | undefined,
-): number | null {
-  return (device === 'cuda' || device === 'auto') && cudaMemBytes ? cudaMemBytes : null;
+  mem: { cudaMemBytes?: number | null; webgpuMemBytes?: number | null } | undefined,
+): RunGpu | null {
+  if (device === 'webgpu')
+    return mem?.webgpuMemBytes ? { api: 'webgpu', memoryBytes: mem.webgpuMemBytes } : null;
+  return (device === 'cuda' || device === 'auto') && mem?.cudaMemBytes
+    ? { api: 'cuda', memoryBytes: mem.cudaMemBytes }
+    : null;
+}
+
+/** The GPU a model runs on, as the Base weights choice weighs it. */
+export interface RunGpu {
+  api: 'cuda' | 'webgpu';
+  memoryBytes: number;
 }
 
 /**
  * The choices for a model; with the computer's memory (system/info), Automatic names the form it
  * picks on this computer's CPU, and with the memory of the NVIDIA GPU the model runs on
- * (`gpuMemoryBytes`, gpuMemoryFor) the form it picks there, whose figures it then shows
+ * (`runGpu`, gpuMemoryFor) the form it picks there, whose figures it then shows
  * (runtime/precision.ts decides with the same rule, quantize/memory.ts autoBaseForm).
  */
 export function baseFormChoices(
   m: BaseFormModel,
   memoryBytes?: number,
   use: 'chat' | 'train' = 'chat',
-  gpuMemoryBytes?: number | null,
+  runGpu?: RunGpu | null,
 ): BaseFormChoice[] {
   const shape = {
     params: m.params,
@@ -60,9 +71,16 @@ export function baseFormChoices(
   const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
   // On the GPU a bf16/fp16 checkpoint computes in its own precision (--dtype auto).
-  const half = /^(bfloat16|float16|bf16|fp16)$/.test(String(m.config.torch_dtype ?? m.config.dtype ?? ''));
-  const gpu = gpuMemoryBytes
-    ? { form: gpuAutoForm(shape, use, gpuMemoryBytes, half ? 'fp16' : 'none'), memory: gpuMemoryBytes }
+  // On the GPU a half checkpoint computes in its own precision (--dtype auto): bf16 or fp16 on CUDA,
+  // fp16 on WebGPU (which has no bfloat16: a bf16 checkpoint computes in float32 there).
+  const dtype = String(m.config.torch_dtype ?? m.config.dtype ?? '');
+  const half =
+    runGpu?.api === 'webgpu' ? /^(float16|fp16)$/.test(dtype) : /^(bfloat16|float16|bf16|fp16)$/.test(dtype);
+  const gpu = runGpu
+    ? {
+        form: gpuAutoForm(shape, use, runGpu.memoryBytes, half ? 'fp16' : 'none'),
+        memory: runGpu.memoryBytes,
+      }
     : null;
   // A weight's bytes where the model runs: the GPU holds a half checkpoint in half precision; a
   // quantized base packs for training only where the memory allows (quantize/memory.ts).
