@@ -60,10 +60,10 @@ const halfScales = new WeakMap<Value, Map<DType, Value>>();
  */
 export function scalesAs(b: GraphBuilder, scales: Value, dtype: DType): Value {
   if (dtype === scales.dtype) return scales;
-  let m = halfScales.get(scales);
-  if (!m) halfScales.set(scales, (m = new Map()));
-  let v = m.get(dtype);
-  if (!v) m.set(dtype, (v = b.root.cast(scales, dtype)));
+  const m = halfScales.get(scales) ?? new Map<DType, Value>();
+  halfScales.set(scales, m);
+  const v = m.get(dtype) ?? b.root.cast(scales, dtype);
+  m.set(dtype, v);
   return v;
 }
 

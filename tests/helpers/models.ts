@@ -6,7 +6,8 @@ import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/form
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import type { ModelSpec } from '../../native-runtime/models/config.ts';
-import type { ReftBatch } from '../../native-runtime/training/reft-model.ts';
+import type { InterventionState, ReftBatch } from '../../native-runtime/training/reft-model.ts';
+import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { MODELS } from './fixtures.ts';
 import { tempDir } from './temp.ts';
 
@@ -97,5 +98,23 @@ export function smallReftBatch(B: number, T: number, prompt: number): ReftBatch 
     labels,
     dims: [B, T],
     locations: [{ data: BigInt64Array.of(0n, 2n, 1n, 2n), P: 2 }],
+  };
+}
+
+/** A LoReFT state for `iv`: R with orthonormal columns (the identity's first), fixed W and b. */
+export function loreftState(iv: InterventionSpec): InterventionState {
+  const n = iv.embedDim,
+    r = iv.rank;
+  const R = new Float64Array(n * r);
+  for (let i = 0; i < r; i++) R[i * r + i] = 1;
+  const rot = HouseholderParam.fromR(R, n, r);
+  return {
+    spec: iv,
+    rot,
+    params: new Map([
+      ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
+      ['weight', { data: Float32Array.from({ length: r * n }, (_, i) => Math.sin(i) * 0.1), shape: [r, n] }],
+      ['bias', { data: Float32Array.from({ length: r }, (_, i) => (i % 2 ? -0.2 : 0.1)), shape: [r] }],
+    ]),
   };
 }

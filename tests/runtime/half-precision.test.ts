@@ -24,10 +24,9 @@ import { prepareBaseLogged, prepareTraining } from '../../native-runtime/quantiz
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
-import { type InterventionState, ReftModel } from '../../native-runtime/training/reft-model.ts';
-import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
+import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { loreftAt, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
+import { loreftAt, loreftState, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 type Half = 'float16' | 'bfloat16';
@@ -41,9 +40,7 @@ const RUNS: Record<string, Half[]> = { cpu: ['float16'], webgpu: ['float16'], cu
 
 const base = loadModelSpec(modelDir('llama'));
 const tmp = tempDir('reft-half-');
-const n = base.hiddenSize,
-  r = 2;
-const iv = loreftAt(base, 1, r);
+const iv = loreftAt(base, 1, 2);
 
 function allNodes(g: Graph): Node[] {
   return g.nodes.flatMap((nd) => [
@@ -68,21 +65,6 @@ function checkStructure(g: Graph, dt: Half): void {
       !isWeight(nd.inputs[0]) || nd.outputs[0].dtype === dt,
       `${nd.name} widens ${nd.inputs[0]?.name}`,
     );
-}
-
-function state(): InterventionState {
-  const R = new Float64Array(n * r);
-  for (let i = 0; i < r; i++) R[i * r + i] = 1;
-  const rot = HouseholderParam.fromR(R, n, r);
-  return {
-    spec: iv,
-    rot,
-    params: new Map([
-      ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
-      ['weight', { data: Float32Array.from({ length: r * n }, (_, i) => Math.sin(i) * 0.1), shape: [r, n] }],
-      ['bias', { data: Float32Array.of(0.1, -0.2), shape: [r] }],
-    ]),
-  };
 }
 
 const maxAbs = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
@@ -183,8 +165,8 @@ async function compareGrads(
   tol: { loss: number; grads: number },
 ): Promise<void> {
   const batch = smallReftBatch(2, 9, 4);
-  const a = await (await ReftModel.load(ref, [state()], { device })).lossAndGrads(batch);
-  const h = await (await ReftModel.load(half, [state()], { device })).lossAndGrads(batch);
+  const a = await (await ReftModel.load(ref, [loreftState(iv)], { device })).lossAndGrads(batch);
+  const h = await (await ReftModel.load(half, [loreftState(iv)], { device })).lossAndGrads(batch);
   assert.ok(Math.abs(a.loss - h.loss) / a.loss <= tol.loss, `loss ${a.loss} vs ${h.loss}`);
   for (const [name, g] of a.grads[0]) {
     const err = maxDiff(g, h.grads[0].get(name)!) / maxAbs(g);

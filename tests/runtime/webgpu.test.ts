@@ -26,10 +26,9 @@ import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { webgpuHalfSupport, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
-import { type InterventionState, ReftModel } from '../../native-runtime/training/reft-model.ts';
-import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
+import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { loreftAt, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
+import { loreftAt, loreftState, SMALL_SYNTHETIC, smallReftBatch } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const why = await webgpuReachable();
@@ -78,29 +77,21 @@ async function cpuMath(g: Graph, weightsDir: string): Promise<string[]> {
   return bad;
 }
 
-/** A LoReFT state on ivSpec: orthonormal R, fixed W and b. */
-function loreftState(): InterventionState {
-  const n = spec.hiddenSize,
-    r = ivSpec.rank;
-  const R = new Float64Array(n * r);
-  for (let i = 0; i < r; i++) R[i * r + i] = 1; // orthonormal columns
-  const rot = HouseholderParam.fromR(R, n, r);
-  return {
-    spec: ivSpec,
-    rot,
-    params: new Map([
-      ['rotate_layer', { data: rot.forward(), shape: [n, r] }],
-      ['weight', { data: Float32Array.from({ length: r * n }, (_, i) => Math.sin(i) * 0.1), shape: [r, n] }],
-      ['bias', { data: Float32Array.of(0.1, -0.2), shape: [r] }],
-    ]),
-  };
+/** prepareModel's options for WebGPU, its log lines collected in `logs`. */
+function onWebgpu(quantize: string, logs: string[]) {
+  return { quantize, device: 'webgpu' as const, dataDir: tmp, log: (m: string) => logs.push(m) };
 }
 
 /** The LoReFT loss and gradients of `onGpu` on WebGPU equal those of `onCpu` on the CPU (1e-4). */
 async function sameGradients(onCpu: ModelSpec, onGpu: ModelSpec): Promise<void> {
   const batch = smallReftBatch(2, 6, 3);
-  const cpu = await (await ReftModel.load(onCpu, [loreftState()], { device: 'cpu' })).lossAndGrads(batch);
-  const gpuModel = await ReftModel.load(onGpu, [loreftState()], { device: 'webgpu', requireDevice: true });
+  const cpu = await (await ReftModel.load(onCpu, [loreftState(ivSpec)], { device: 'cpu' })).lossAndGrads(
+    batch,
+  );
+  const gpuModel = await ReftModel.load(onGpu, [loreftState(ivSpec)], {
+    device: 'webgpu',
+    requireDevice: true,
+  });
   assert.equal(gpuModel.session.device, 'webgpu');
   const gpu = await gpuModel.lossAndGrads(batch);
   assert.ok(Math.abs(cpu.loss - gpu.loss) < 1e-4, `loss ${cpu.loss} vs ${gpu.loss}`);
@@ -169,12 +160,7 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     }
     // `auto` on WebGPU weighs the GPU's memory: a GPU that cannot hold the float32 weights gets 8 bits.
     const logs: string[] = [];
-    const small = {
-      quantize: 'auto',
-      device: 'webgpu' as const,
-      dataDir: tmp,
-      log: (m: string) => logs.push(m),
-    };
+    const small = onWebgpu('auto', logs);
     const auto = await prepareModel(spec, { ...small, gpuMemory: 4 * spec.params * 0.9 });
     assert.equal(auto.base?.scheme?.bits, 8);
     assert.ok(
@@ -193,12 +179,7 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     const dir = join(tmp, 'fp16');
     await writeSyntheticCheckpoint('tinyllama-1.1b', dir, { dtype: 'float16', overrides: SMALL_SYNTHETIC });
     const logs: string[] = [];
-    const opts = {
-      quantize: 'none',
-      device: 'webgpu' as const,
-      dataDir: tmp,
-      log: (m: string) => logs.push(m),
-    };
+    const opts = onWebgpu('none', logs);
     const half = await prepareModel(loadModelSpec(dir), opts);
     if (!f16) {
       assert.equal(half.compute, undefined, 'no float16 shaders: float32');
