@@ -119,15 +119,16 @@ export function hintFor(lib: string, cudaMajor: number | null): string {
       : `pip install nvidia-${pkg}-cu${cudaMajor ?? 12}`;
   if (/^libcudnn/.test(lib))
     return `cuDNN 9 for ${cu}: https://developer.nvidia.com/cudnn-downloads (or \`${wheel('cudnn')}\`)`;
-  const family: [RegExp, string][] = [
-    [/^libcudart/, 'cuda-runtime'],
-    [/^libcublas/, 'cublas'],
-    [/^libcufft/, 'cufft'],
-    [/^libcurand/, 'curand'],
-    [/^libnvrtc/, 'cuda-nvrtc'],
+  // Each family by its own name (all are in the CUDA toolkit download) and its pip wheel.
+  const family: [RegExp, string, string][] = [
+    [/^libcudart/, `the ${cu} runtime`, 'cuda-runtime'],
+    [/^libcublas/, `cuBLAS for ${cu}`, 'cublas'],
+    [/^libcufft/, `cuFFT for ${cu}`, 'cufft'],
+    [/^libcurand/, `cuRAND for ${cu}`, 'curand'],
+    [/^libnvrtc/, `NVRTC for ${cu}`, 'cuda-nvrtc'],
   ];
-  const pkg = family.find(([re]) => re.test(lib))?.[1];
-  return `the ${cu} runtime libraries: https://developer.nvidia.com/cuda-downloads${pkg ? ` (or \`${wheel(pkg)}\`)` : ''}`;
+  const [, name, pkg] = family.find(([re]) => re.test(lib)) ?? [null, `the ${cu} runtime libraries`, null];
+  return `${name}: https://developer.nvidia.com/cuda-downloads${pkg ? ` (or \`${wheel(pkg)}\`)` : ''}`;
 }
 
 function packLibDirs(dir: string): LibDir[] {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { threadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
-import { ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
+import { hintFor, ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
 import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
 import { amdVramBytes, detectNvidia, webgpuDeviceMemoryBytes } from '../../native-runtime/runtime/gpus.ts';
@@ -108,6 +108,21 @@ esac`);
   const amd = await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: drm });
   assert.equal(amd, process.platform === 'linux' ? 17163091968 : null);
   assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: join(tmp, 'no-drm') }), null);
+});
+
+test('each missing CUDA library is named by its own family, with its pip wheel', () => {
+  assert.match(
+    hintFor('libcudart.so.12', 12),
+    /^the CUDA 12 runtime: .*pip install nvidia-cuda-runtime-cu12/,
+  );
+  assert.match(hintFor('libcublasLt.so.12', 12), /^cuBLAS for CUDA 12: .*pip install nvidia-cublas-cu12/);
+  assert.match(hintFor('libcublas.so.13', 13), /^cuBLAS for CUDA 13: .*pip install nvidia-cublas`/);
+  assert.match(hintFor('libcudnn.so.9', 12), /^cuDNN 9 for CUDA 12: .*nvidia-cudnn-cu12/);
+  assert.match(
+    hintFor('libcusparse.so.12', 12),
+    /^the CUDA 12 runtime libraries: https:\/\/developer\.nvidia\.com\/cuda-downloads$/,
+  );
+  assert.match(hintFor('libcuda.so.1', 13), /driver 580 or newer/);
 });
 
 test('explainFailure turns ORT and Dawn output into one line naming what is missing', () => {
