@@ -15,7 +15,7 @@ import { type Command, formatBytes, formatCount } from '../command.ts';
 
 /** What the automatic base form (`--quantize auto`) picks for this model on one device, to chat. */
 export interface AutoWeights {
-  device: 'cpu' | 'cuda';
+  device: 'cpu' | 'cuda' | 'webgpu';
   /** none | int8 | int4 */
   form: string;
   /** The weights' bytes there in that form, and the device's memory. */

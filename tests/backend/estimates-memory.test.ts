@@ -57,6 +57,8 @@ test('a run trains on the GPU when it asks for CUDA (or auto with the CUDA pack)
   assert.equal(trainsOnGpu('cpu', data, gpus), null);
   assert.equal(trainsOnGpu('webgpu', data, gpus), 'webgpu', 'WebGPU runs on the NVIDIA GPU too');
   assert.equal(trainsOnGpu('cuda', data, gpus.slice(0, 1)), null, 'no GPU, no GPU run');
+  // WebGPU finds its GPU itself (an AMD card, Apple's): its memory is weighed without an NVIDIA GPU too.
+  assert.equal(trainsOnGpu('webgpu', data, gpus.slice(0, 1)), 'webgpu');
 });
 
 test('activations in the estimate: all 32 layers kept, or one replayed at a time', (t) => {

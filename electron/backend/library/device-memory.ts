@@ -4,11 +4,15 @@
 import { totalmem } from 'node:os';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { chosenGpuIndex } from '../../../native-runtime/runtime/gpu-choice.ts';
-import { cudaDeviceMemoryBytes, type NvidiaProbeOptions } from '../../../native-runtime/runtime/gpus.ts';
+import {
+  cudaDeviceMemoryBytes,
+  type NvidiaProbeOptions,
+  webgpuDeviceMemoryBytes,
+} from '../../../native-runtime/runtime/gpus.ts';
 
 export interface DeviceMemory {
-  /** 'cpu', or 'cuda' for an NVIDIA GPU. */
-  device: 'cpu' | 'cuda';
+  /** 'cpu', 'cuda' for an NVIDIA GPU, or 'webgpu' for the GPU a WebGPU run uses (a run's estimate). */
+  device: 'cpu' | 'cuda' | 'webgpu';
   memoryBytes: number;
 }
 
@@ -22,16 +26,16 @@ export async function deviceMemories(probe?: NvidiaProbeOptions): Promise<Device
 }
 
 /**
- * Which API a run asking for `device` trains on the NVIDIA GPU through, or null for the computer:
- * 'cuda', or 'auto' with the CUDA runtime pack installed (its engine processes start with it;
- * devices.ts says why when it cannot); 'webgpu', asked for by name, runs on that GPU too (the trainer
- * weighs its memory, training/reft-model.ts). 'auto' without the pack counts the computer: whether
- * WebGPU would start is the engine's probe, not known here.
+ * Which API a run asking for `device` trains on a GPU through, or null for the computer: 'cuda' on
+ * an NVIDIA GPU, or 'auto' with the CUDA runtime pack installed (its engine processes start with it;
+ * devices.ts says why when it cannot); 'webgpu', asked for by name, on whatever GPU WebGPU finds (the
+ * trainer weighs its memory, training/reft-model.ts: webgpuMemory). 'auto' without the pack counts
+ * the computer: whether WebGPU would start is the engine's probe, not known here.
  */
 export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[]): 'cuda' | 'webgpu' | null {
+  if (device === 'webgpu') return 'webgpu';
   if (!gpus.some((d) => d.device === 'cuda')) return null;
   if (device === 'cuda') return 'cuda';
-  if (device === 'webgpu') return 'webgpu';
   if (device !== 'auto') return null;
   try {
     // An empty environment: a pack this process was itself started with still counts.
@@ -39,4 +43,12 @@ export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[
   } catch {
     return null;
   }
+}
+
+/**
+ * The memory a WebGPU run lives in, as the engine weighs it (runtime/precision.ts, training/reft-model.ts):
+ * the GPU's the machine reports (an NVIDIA or AMD card's), else the computer's (Apple's unified memory).
+ */
+export async function webgpuMemory(): Promise<DeviceMemory> {
+  return { device: 'webgpu', memoryBytes: (await webgpuDeviceMemoryBytes()) ?? totalmem() };
 }

@@ -35,7 +35,7 @@ import {
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
-import { type DeviceMemory, deviceMemories, trainsOnGpu } from './device-memory.ts';
+import { type DeviceMemory, deviceMemories, trainsOnGpu, webgpuMemory } from './device-memory.ts';
 import type { Library } from './library.ts';
 import { type PlannedRun, planRun, type RunParams } from './run-plan.ts';
 
@@ -227,7 +227,8 @@ export async function estimateRun(
   // The trainer's own precision decision (runtime/precision.ts) for a run on the GPU.
   const gpus = await deviceMemories();
   const onGpu = trainsOnGpu(plan.config.device, lib.dataDir, gpus);
-  const device = (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
+  const device =
+    onGpu === 'webgpu' ? await webgpuMemory() : (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
   // On WebGPU an fp16 checkpoint computes in float16 (NVIDIA's Vulkan drivers have shader-f16).
   const half =
     !!onGpu &&
