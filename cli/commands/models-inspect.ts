@@ -9,7 +9,7 @@ import {
   openModelFolder,
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
-import { autoBaseForm, baseWeightBytes, gpuWeightBytes } from '../../native-runtime/quantize/memory.ts';
+import { autoBaseForm, residentWeightBytes } from '../../native-runtime/quantize/memory.ts';
 import { UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount } from '../command.ts';
 
@@ -34,10 +34,8 @@ export async function autoWeights(s: ModelSummary): Promise<AutoWeights[]> {
   return (await deviceMemories()).map(({ device, memoryBytes }) => {
     const full = device === 'cuda' && half ? 'fp16' : 'none';
     const form = autoBaseForm(shape, 'chat', { device, memory: memoryBytes, full });
-    const bytes =
-      device === 'cuda'
-        ? gpuWeightBytes(shape, form === 'none' ? full : form, 'chat', memoryBytes, half ? 2 : 4)
-        : baseWeightBytes(shape, form, 'chat', memoryBytes);
+    const onGpu = device === 'cuda';
+    const bytes = residentWeightBytes(shape, form, 'chat', memoryBytes, { gpu: onGpu, half: onGpu && half });
     return { device, form, bytes, memoryBytes };
   });
 }

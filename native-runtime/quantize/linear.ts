@@ -152,7 +152,6 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   // zero from the gradient), so ORT cannot constant-fold a float copy of every weight, and it runs
   // only when the gradient exists.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
-  const bytes = q.shape as number[];
   let codes: Value; // uint8 (N, Kp), one code per byte
   if (bits === 8) {
     // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
@@ -164,6 +163,7 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
   } else {
     // Two codes per byte, the low nibble first (BitwiseAnd and BitShift: CPU kernels only).
+    const bytes = q.shape as number[];
     const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
     const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
     const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });

@@ -86,9 +86,25 @@ export function gpuWeightBytes(
 ): number {
   if (form !== 'int8' && form !== 'int4') return (form === 'none' ? 4 : 2) * s.params;
   const bits = form === 'int8' ? 8 : 4;
-  const { embed, head, linear } = parts(s);
-  const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32) + embed * embedBytes;
-  return use === 'train' && trainingPacks(s, bits, memory) ? codes + linear * (1 + 4 / 32) : codes;
+  const codes = storeBytesOf(s, bits, 32, embedBytes);
+  return use === 'train' && trainingPacks(s, bits, memory) ? codes + parts(s).linear * (1 + 4 / 32) : codes;
+}
+
+/**
+ * Bytes of the base weights where a run keeps them: on a GPU as uploaded (gpuWeightBytes), on the
+ * CPU as the engine holds them (baseWeightBytes); `half`: unquantized weights (and a quantized
+ * base's embeddings on a GPU) at two bytes. One reading for the run estimate, the Base weights
+ * choice, `models inspect` and layer replay.
+ */
+export function residentWeightBytes(
+  s: WeightShape,
+  form: string,
+  use: 'chat' | 'train',
+  memory: number,
+  at: { gpu: boolean; half: boolean },
+): number {
+  const f = form === 'none' && at.half ? 'fp16' : form;
+  return at.gpu ? gpuWeightBytes(s, f, use, memory, at.half ? 2 : 4) : baseWeightBytes(s, f, use, memory);
 }
 
 /** Where a run's base weights will live, as `auto` weighs it. */
@@ -140,7 +156,7 @@ export function baseWeightBytes(
   if (form !== 'int8' && form !== 'int4') return 4 * s.params;
   const bits = form === 'int8' ? 8 : 4;
   const { head, linear } = parts(s);
-  const codes = linear * (bits / 8 + 4 / 32) + head * (1 + 4 / 32);
+  const codes = storeBytesOf(s, bits, 32, 0); // the head's codes mapped, the embeddings read by row
   const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
   if (use === 'chat') return packed;
   return trainingPacks(s, bits, totalMemory) ? packedTrainingBytesOf(s, bits) : codes;

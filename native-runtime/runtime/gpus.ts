@@ -5,6 +5,7 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ldconfigLibraries } from './system-libs.ts';
@@ -92,6 +93,15 @@ export async function webgpuDeviceMemoryBytes(
   return (
     (await cudaDeviceMemoryBytes(o.nvidia)) ?? (process.platform === 'linux' ? amdVramBytes(o.drmDir) : null)
   );
+}
+
+/**
+ * The memory a WebGPU run lives in, as the engine's memory decisions weigh it (automatic base
+ * weights, layer replay, the run estimate): webgpuDeviceMemoryBytes, else `computer` (the
+ * computer's memory).
+ */
+export async function webgpuRunMemoryBytes(computer = totalmem()): Promise<number> {
+  return (await webgpuDeviceMemoryBytes()) ?? computer;
 }
 
 export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {

@@ -19,7 +19,7 @@ import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } fro
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
-import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from './gpus.ts';
+import { cudaDeviceMemoryBytes, webgpuRunMemoryBytes } from './gpus.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
@@ -140,7 +140,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
       : cuda
         ? await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())
         : webgpu
-          ? ((await webgpuDeviceMemoryBytes()) ?? memory)
+          ? await webgpuRunMemoryBytes(memory)
           : null;
   let quantize = o.quantize;
   if (quantize === 'auto') {

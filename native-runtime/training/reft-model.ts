@@ -19,9 +19,9 @@ import { type ActivationName, type InterventionSpec, PARAMS } from '../intervent
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { baseWeightBytes, gpuWeightBytes } from '../quantize/memory.ts';
+import { residentWeightBytes } from '../quantize/memory.ts';
 import { chosenGpuIndex } from '../runtime/gpu-choice.ts';
-import { cudaDeviceMemoryBytes, webgpuDeviceMemoryBytes } from '../runtime/gpus.ts';
+import { cudaDeviceMemoryBytes, webgpuRunMemoryBytes } from '../runtime/gpus.ts';
 import {
   createSession,
   type DeviceChoice,
@@ -115,9 +115,8 @@ export function statesFromPyreft(
   });
 }
 
-/** The weights' form on the device, as quantize/memory.ts counts it: int8/int4, fp16 (half compute), none. */
-const weightForm = (spec: ModelSpec): string =>
-  spec.base?.scheme ? `int${spec.base.scheme.bits}` : halfCompute(spec) ? 'fp16' : 'none';
+/** The base's form as quantize/memory.ts counts it: int8/int4, or none (half compute: `half`). */
+const baseFormOf = (spec: ModelSpec): string => (spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none');
 const halfCompute = (spec: ModelSpec): boolean => !!spec.compute && spec.compute !== 'float32';
 
 export class ReftModel {
@@ -184,20 +183,19 @@ export class ReftModel {
     const memory = cuda
       ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
       : (await runsOnWebgpu(opts.device))
-        ? ((await webgpuDeviceMemoryBytes()) ?? totalmem())
+        ? await webgpuRunMemoryBytes()
         : totalmem();
     /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
     const replays = (sp: ModelSpec, mem: number): boolean => {
       if (states.length === 0 || !opts.workload) return false;
-      const form = weightForm(sp);
-      const shape = { ...sp, tied: sp.tieEmbeddings };
       const half = halfCompute(sp);
       return shouldRecompute(sp, mem, {
         ...opts.workload,
         bytesPerValue: half ? 2 : 4,
-        weightsBytes: cuda
-          ? gpuWeightBytes(shape, form, 'train', mem, half ? 2 : 4)
-          : baseWeightBytes(shape, form, 'train', mem),
+        weightsBytes: residentWeightBytes({ ...sp, tied: sp.tieEmbeddings }, baseFormOf(sp), 'train', mem, {
+          gpu: cuda,
+          half,
+        }),
       });
     };
     // The decoding loop (generation/decode-loop.ts) where asked and the base allows it.

@@ -2,8 +2,7 @@
 
 import { z } from 'zod';
 import type { DeviceChoice } from '../../../native-runtime/runtime/device-choice.ts';
-import { webgpuDeviceMemoryBytes } from '../../../native-runtime/runtime/gpus.ts';
-import { deviceMemories, trainsOnGpu } from '../library/device-memory.ts';
+import { deviceMemories, trainsOnGpu, webgpuMemory } from '../library/device-memory.ts';
 import { preferredDevice } from '../library/environment.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { type SystemInfo, systemInfo } from '../system-info.ts';
@@ -29,7 +28,7 @@ export const systemHandlers = defineHandlers({
       return {
         ...info,
         cudaMemBytes,
-        webgpuMemBytes: (await webgpuDeviceMemoryBytes()) ?? info.totalMemBytes,
+        webgpuMemBytes: (await webgpuMemory()).memoryBytes,
         defaultDevice: preferredDevice(ctx.lib) ?? 'cpu',
       };
     },

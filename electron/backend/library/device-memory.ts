@@ -7,7 +7,7 @@ import { chosenGpuIndex } from '../../../native-runtime/runtime/gpu-choice.ts';
 import {
   cudaDeviceMemoryBytes,
   type NvidiaProbeOptions,
-  webgpuDeviceMemoryBytes,
+  webgpuRunMemoryBytes,
 } from '../../../native-runtime/runtime/gpus.ts';
 
 export interface DeviceMemory {
@@ -50,5 +50,5 @@ export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[
  * the GPU's the machine reports (an NVIDIA or AMD card's), else the computer's (Apple's unified memory).
  */
 export async function webgpuMemory(): Promise<DeviceMemory> {
-  return { device: 'webgpu', memoryBytes: (await webgpuDeviceMemoryBytes()) ?? totalmem() };
+  return { device: 'webgpu', memoryBytes: await webgpuRunMemoryBytes() };
 }

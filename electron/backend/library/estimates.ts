@@ -24,7 +24,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { autoBaseForm, baseWeightBytes, gpuWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { autoBaseForm, residentWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import {
@@ -126,10 +126,7 @@ export function memoryEstimate(
         });
   // Half compute stays with a quantized base on a GPU (runtime/precision.ts), not on the CPU.
   const half = !!base.half && (form === 'none' || !!base.gpu);
-  const weightForm = half && form === 'none' ? 'fp16' : form;
-  const weightsBytes = base.gpu
-    ? gpuWeightBytes(shape, weightForm, 'train', memory, half ? 2 : 4)
-    : baseWeightBytes(shape, weightForm, 'train', memory);
+  const weightsBytes = residentWeightBytes(shape, form, 'train', memory, { gpu: !!base.gpu, half });
   // Kept for the backward: every layer's activations, or one layer's and the residual stream between
   // layers where the trainer replays layers in the backward (training/recompute.ts).
   // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).

@@ -5,8 +5,8 @@
 import {
   baseWeightBytes,
   gpuAutoForm,
-  gpuWeightBytes,
   hostAutoForm,
+  residentWeightBytes,
 } from '../../../native-runtime/quantize/memory.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { formatBytes } from './format.ts';
@@ -70,7 +70,6 @@ export function baseFormChoices(
   };
   const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
-  // On the GPU a bf16/fp16 checkpoint computes in its own precision (--dtype auto).
   // On the GPU a half checkpoint computes in its own precision (--dtype auto): bf16 or fp16 on CUDA,
   // fp16 on WebGPU (which has no bfloat16: a bf16 checkpoint computes in float32 there).
   const dtype = String(m.config.torch_dtype ?? m.config.dtype ?? '');
@@ -86,7 +85,7 @@ export function baseFormChoices(
   // quantized base packs for training only where the memory allows (quantize/memory.ts).
   const bytesOf = (form: string, u: 'chat' | 'train') =>
     gpu
-      ? gpuWeightBytes(shape, form === 'none' && half ? 'fp16' : form, u, gpu.memory, half ? 2 : 4)
+      ? residentWeightBytes(shape, form, u, gpu.memory, { gpu: true, half })
       : baseWeightBytes(shape, form, u, memoryBytes);
   const where = [
     gpu ? `${label(gpu.form).toLowerCase()} on the GPU` : null,
