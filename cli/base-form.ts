@@ -1,5 +1,5 @@
-// `--quantize none|int8|int4` for the commands that load a model (train, generate, bench, debug
-// forward), and their --dtype and --device: parse the flags, and show a conversion's progress through
+// `--quantize` for the commands that load a model (none|int8|int4 for bench and debug forward,
+// auto as well for generate; train's comes from its options), and their --dtype and --device: parse the flags, and show a conversion's progress through
 // the progress reporter (a conversion runs once per model and form; later runs find the store in the
 // data folder).
 
@@ -46,15 +46,16 @@ export function deviceFlag(values: ArgValues, command: string): DeviceChoice {
 }
 
 /**
- * `--quantize` for the commands that load a model through the engine's own choice (generate):
- * auto (default) quantizes on the CPU only a model whose float32 weights would not fit in memory.
+ * `--quantize` for the commands that load a model through the engine's own choice (generate): auto
+ * (default) quantizes only a model whose weights would not fit the device's memory
+ * (runtime/precision.ts).
  */
 export const BASE_FORM_OPTION = {
   quantize: {
     type: 'string',
     value: 'auto|none|int8|int4',
     description:
-      'weight form of the base model: auto (default) quantizes, on the CPU, only a model whose float32 weights would not fit in memory; int8/int4 are converted once and kept in the data folder',
+      'weight form of the base model: auto (default) quantizes only a model whose weights would not fit the memory of the CPU or GPU it runs on; int8/int4 are converted once and kept in the data folder',
   },
 } as const satisfies OptionSpec;
 
