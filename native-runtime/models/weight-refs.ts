@@ -17,7 +17,7 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Value } from '../ir/graph.ts';
 import { BACKWARD_SCHEME } from '../quantize/backward-store.ts';
-import { chunkedMatMulNBits, type QuantizedMatrix, setTransposed } from '../quantize/linear.ts';
+import { chunkedMatMulNBits, type QuantizedMatrix, setGpuCodes, setTransposed } from '../quantize/linear.ts';
 import { accuracyLevelFor, headScheme } from '../quantize/scheme.ts';
 import { storeMatrices } from '../quantize/store.ts';
 import type { ModelSpec } from './config.ts';
@@ -156,6 +156,7 @@ export class WeightRefs {
       K,
       scheme: s,
     };
+    if (this.spec.base?.onGpu) setGpuCodes(q);
     if (this.spec.base?.backward === 'transposed' && this.spec.weights.has(`${name}.qweight_t`)) {
       setTransposed(q, {
         q: this.raw(`${name}.qweight_t`),

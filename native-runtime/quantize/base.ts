@@ -54,7 +54,7 @@ export async function prepareBase(
     signal: o.signal,
     produce: o.produce,
   });
-  return withStore(spec, scheme, dir);
+  return withStore(spec, scheme, dir, !onCpu);
 }
 
 /** `spec` reading the checkpoint's own files (half precision cast in the graph, per session). */
@@ -62,9 +62,15 @@ function inPlace(spec: ModelSpec): ModelSpec {
   return { ...spec, base: { form: allF32(spec) ? 'fp32' : SHORT[spec.dtype], scheme: null, dir: null } };
 }
 
-/** `spec` reading the complete store in `dir`. */
-export function withStore(spec: ModelSpec, scheme: QuantScheme | null, dir: string): ModelSpec {
+/** `spec` reading the complete store in `dir` (on a GPU provider: `onGpu`). */
+export function withStore(
+  spec: ModelSpec,
+  scheme: QuantScheme | null,
+  dir: string,
+  onGpu = false,
+): ModelSpec {
   const base: BaseWeights = { form: scheme ? schemeName(scheme) : 'fp32', scheme, dir };
+  if (onGpu && scheme) base.onGpu = true;
   return { ...spec, weights: openStore(dir), base };
 }
 

@@ -79,7 +79,9 @@ export function rowSlice(b: GraphBuilder, m: QuantizedMatrix, r0: number, r1: nu
       length: (r1 - r0) * rowBytes,
     });
   };
-  return { ...m, q: sub(m.q), scales: sub(m.scales), zp: m.zp && sub(m.zp), N: r1 - r0 };
+  const q = sub(m.q);
+  if (gpuCodes.has(m.q)) gpuCodes.add(q);
+  return { ...m, q, scales: sub(m.scales), zp: m.zp && sub(m.zp), N: r1 - r0 };
 }
 
 /**
@@ -121,8 +123,34 @@ const transposedOf = new WeakMap<Value, QuantizedMatrix>();
 export function setTransposed(q: Value, t: QuantizedMatrix): void {
   transposedOf.set(q, t);
 }
+// Codes whose sessions run on a GPU provider (BaseWeights.onGpu): their backward avoids CPU-only ops.
+const gpuCodes = new WeakSet<Value>();
+
+/** Marks `q` as read by sessions on a GPU provider (see BaseWeights.onGpu). */
+export function setGpuCodes(q: Value): void {
+  gpuCodes.add(q);
+}
 // The backward's view of each weight's codes, one per weight however many nodes read it.
 const codeViews = new WeakMap<Value, Value>();
+
+/**
+ * q·s for uint8 codes (N, Kp) by blocks of `bs` along Kp, without a zero point (blocked
+ * DequantizeLinear): one matrix in the scales' dtype, the compute dtype (scalesAs).
+ */
+function dequantizeBlocks(b: GraphBuilder, codes: Value, s2: Value, bs: number): Value {
+  const shape = codes.shape as number[];
+  return b.op(
+    'DequantizeLinear',
+    [codes, s2],
+    { axis: 1, block_size: bs },
+    { shapes: [shape], dtypes: [s2.dtype] },
+  );
+}
+
+/** A run-time zero in `dtype`: summing an empty slice of `x`, so ORT cannot fold what reads it. */
+function runtimeZero(b: GraphBuilder, x: Value, dtype: DType): Value {
+  return b.cast(b.reduceSum(b.slice(b.reshape(x, [-1], ['?']), [0], [0], [0]), [0], false), dtype);
+}
 
 /** dX = dY·W for a MatMulNBits node, W dequantized from the node's own bytes. */
 export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder): (Value | null)[] {
@@ -148,11 +176,12 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
   // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
-  // first op on the codes takes a run-time operand (a shape from the gradient's, or 4 and 15 plus a
-  // zero from the gradient), so ORT cannot constant-fold a float copy of every weight, and it runs
-  // only when the gradient exists.
+  // first op on the codes takes a run-time operand (a shape, or a scale, worked out from the
+  // gradient), so ORT cannot constant-fold a float copy of every weight, and it runs only when the
+  // gradient exists.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
-  let codes: Value; // uint8 (N, Kp), one code per byte
+  const lead = gy.shape.slice(0, -1);
+  let dxq: Value; // (..., Kp): dY·(q·s)
   if (bits === 8) {
     // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
     // on the host) copies nothing on any provider and leaves ORT nothing to fold. (BitwiseAnd with
@@ -160,11 +189,34 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
     // every weight's codes to and from the GPU each step.)
     const runZero = b.sub(b.shapeOf(gy, 0, 1), b.shapeOf(gy, 0, 1));
     const shape = b.add(b.ints([N, Kp]), runZero);
-    codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
+    const codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
+    dxq = b.matmul(gy, dequantizeBlocks(b, codes, s2, bs));
+  } else if (gpuCodes.has(q)) {
+    // On a GPU: two codes per byte, the low nibble first, split by float32 arithmetic that every
+    // provider has kernels for: hi = ⌊byte/16⌋, lo = byte − 16·hi, exact for 0…255. (The CPU's
+    // BitwiseAnd and BitShift have no GPU kernels: ORT ran them on the CPU, copying every weight's
+    // codes to and from the device each step.) The bytes become floats through DequantizeLinear with
+    // a run-time scale of 1, so ORT cannot fold the copy. Low and high codes multiply dY as two
+    // half-width matrices and their products interleave: no weight-sized concatenation.
+    const bytes = q.shape as number[]; // (N, kb, bs/2)
+    const one = b.add(runtimeZero(b, gy, 'float32'), b.scalar(1));
+    const qf = b.op('DequantizeLinear', [q, one], {}, { shapes: [bytes], dtypes: ['float32'] });
+    const hi = b.op('Floor', [b.mul(qf, b.scalar(1 / 16))]);
+    const lo = b.sub(qf, b.mul(hi, b.scalar(16)));
+    const s3 = b.unsqueeze(s2.dtype === 'float32' ? s2 : b.cast(s2, 'float32'), [-1]); // (N, kb, 1)
+    const half = (codes: Value) => {
+      const w = b.reshape(b.mul(codes, s3), [N, Kp / 2], [N, Kp / 2]);
+      const wt = w.dtype === gy.dtype ? w : b.cast(w, gy.dtype as DType);
+      return b.unsqueeze(b.matmul(gy, wt), [-1]); // (..., Kp/2, 1)
+    };
+    const pairs = b.concat([half(lo), half(hi)], -1, [...lead, Kp / 2, 2]);
+    dxq = b.reshape(pairs, [...lead.map(() => 0), Kp], [...lead, Kp]);
   } else {
-    // Two codes per byte, the low nibble first (BitwiseAnd and BitShift: CPU kernels only).
+    // On the CPU: two codes per byte, the low nibble first, by bit operations on the bytes (float32
+    // arithmetic would hold several float copies of the matrix: +120 MB peak RSS at TinyLlama's
+    // shape, same speed). The operands come from the gradient, so ORT cannot fold them.
     const bytes = q.shape as number[];
-    const zero = b.cast(b.reduceSum(b.slice(b.reshape(gy, [-1], ['?']), [0], [0], [0]), [0], false), 'int64');
+    const zero = runtimeZero(b, gy, 'int64');
     const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
     const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
     const hi = b.op(
@@ -173,22 +225,13 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
       { direction: 'RIGHT' },
       { shapes: [bytes], dtypes: ['uint8'] },
     );
-    codes = b.reshape(
+    const codes = b.reshape(
       b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]),
       [N, Kp],
       [N, Kp],
     );
+    dxq = b.matmul(gy, dequantizeBlocks(b, codes, s2, bs));
   }
-  // Blocked DequantizeLinear without a zero point: q·s, one matrix in the scales' dtype (the
-  // compute dtype: the node reads them cast for half compute, scalesAs).
-  const wqs = b.op(
-    'DequantizeLinear',
-    [codes, s2],
-    { axis: 1, block_size: bs },
-    { shapes: [[N, Kp]], dtypes: [s2.dtype] },
-  );
-  const lead = gy.shape.slice(0, -1);
-  const dxq = b.matmul(gy, wqs); // (..., Kp): dY·(q·s)
   // Subtract dY·(z·s) per block: z a constant for symmetric blocks, else the stored zero points.
   let zs: Value;
   if (!zp) zs = b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy));

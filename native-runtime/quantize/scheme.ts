@@ -32,6 +32,12 @@ export interface BaseWeights {
    * pre-pack; backward-store.ts) or, by default, dequantizing W per step from the mapped codes.
    */
   backward?: 'transposed' | 'dequantize';
+  /**
+   * Prepared for a GPU provider (CUDA, WebGPU): the backward uses only ops those have kernels for.
+   * On the CPU, int4 nibbles are split with bit operations (smaller transients than the float
+   * arithmetic GPUs need; linear.ts).
+   */
+  onGpu?: boolean;
 }
 
 export const QUANTIZE_CHOICES = ['none', 'int8', 'int4'] as const;

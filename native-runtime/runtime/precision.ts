@@ -183,8 +183,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const half = computeDtype(spec, dtype, target) !== 'float32';
   const base = await prepareBaseLogged(spec, quantize, {
     dataDir: o.dataDir,
-    // 'auto' that will run on CUDA keeps half-precision files in place, as 'cuda' does.
-    device: cuda ? 'cuda' : half && webgpuHalf ? 'webgpu' : o.device,
+    // 'auto' that will run on CUDA keeps half-precision files in place, as 'cuda' does; on WebGPU,
+    // so do half files computed in half, and quantized codes are marked for the GPU (onGpu).
+    device: cuda ? 'cuda' : webgpu && ((half && webgpuHalf) || parseQuantize(quantize)) ? 'webgpu' : o.device,
     signal: o.signal,
     log: o.log,
     training: o.training,

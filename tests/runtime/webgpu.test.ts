@@ -135,8 +135,9 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
   });
 
   it('a quantized base (MatMulNBits): weights and gradients on the GPU, the CPU’s loss, gradients and tokens', async () => {
-    // Exact kernels on both sides (the CPU's int8-compute level would differ by design). int4's
-    // unpacked backward splits nibbles with BitwiseAnd/BitShift, which only the CPU has: not here.
+    // Exact kernels on both sides (the CPU's int8-compute level would differ by design). Both
+    // backward layouts of both forms: int4's unpacked backward splits nibbles by float arithmetic
+    // (BitwiseAnd/BitShift, which only the CPU has, put every weight's codes on the CPU each step).
     const exact = (sp: ModelSpec): ModelSpec => ({
       ...sp,
       base: sp.base && { ...sp.base, accuracyLevel: 0 },
@@ -144,9 +145,13 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     for (const form of ['int8', 'int4']) {
       const q = exact(await prepareBaseLogged(spec, form, { dataDir: tmp, device: 'webgpu' }));
       const packed = await prepareTraining(q, { pack: true });
-      for (const layout of form === 'int8' ? [q, packed] : [packed]) {
+      for (const layout of [q, packed]) {
         const g = buildReftGraph(layout, [ivSpec]);
-        assert.deepEqual(await cpuMath(g.graph, g.weightsDir), [], `${form} ${layout.base?.backward}`);
+        assert.deepEqual(
+          await cpuMath(g.graph, g.weightsDir),
+          [],
+          `${form} ${layout.base?.backward ?? 'dequantize'}`,
+        );
         await sameGradients(layout, layout);
       }
       const prompts = [[1, 5, 9, 13, 200]];
@@ -163,6 +168,7 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
     const small = onWebgpu('auto', logs);
     const auto = await prepareModel(spec, { ...small, gpuMemory: 4 * spec.params * 0.9 });
     assert.equal(auto.base?.scheme?.bits, 8);
+    assert.equal(auto.base?.onGpu, true, 'codes marked for a GPU backward');
     assert.ok(
       logs.some((l) => /^base weights: int8 \(automatic\): in float32 .* of this GPU's/.test(l)),
       logs.join('\n'),
