@@ -164,10 +164,12 @@ case "${1:-}" in
     for dt in fp32 bf16; do
       step "placement-cuda-$dt" "placement-cuda-$dt.json" node dist/gpu/placement.mjs tests/fixtures/golden/models/llama cuda $dt
     done
-    # Over int8 codes in bf16 (what `auto` picks on a small GPU): MatMulNBits and the backward's
-    # DequantizeLinear should land on CUDA.
-    step placement-cuda-bf16-int8 placement-cuda-bf16-int8.json node dist/gpu/placement.mjs \
-      tests/fixtures/golden/models/llama cuda bf16 int8
+    # Over int8 and int4 codes in bf16 (what `auto` picks on small GPUs): MatMulNBits and the
+    # backward's DequantizeLinear (int4: its float nibble split) should land on CUDA.
+    for q in int8 int4; do
+      step "placement-cuda-bf16-$q" "placement-cuda-bf16-$q.json" node dist/gpu/placement.mjs \
+        tests/fixtures/golden/models/llama cuda bf16 $q
+    done
     # The user's path with a bf16 checkpoint: --dtype auto must compute in bfloat16 on CUDA (the JSON
     # stream logs "computing in bfloat16"), train, and generate.
     printf '{"prompt":"Q: %s","completion":" yes"}\n' a b c d e f g h > $G/tiny.jsonl
