@@ -40,10 +40,10 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
     baseFormChoices(bf16, 23 * GB, use, { api: 'cuda', memoryBytes: gpu * MiB }).find(
       (c) => c.value === 'auto',
     );
-  // A 24 GB card holds the bf16 weights (16.1 GB, shown in GiB); a 12 GB card gets 8 bits (as the engine decides).
+  // A 24 GB card holds the bf16 weights (16.1 GB); a 12 GB card gets 8 bits (as the engine decides).
   assert.match(
     auto(24564)?.text ?? '',
-    /^Automatic \(full precision on the GPU, 8-bit on this computer's CPU\) — weights 15\.0 GB on the GPU/,
+    /^Automatic \(full precision on the GPU, 8-bit on this computer's CPU\) — weights 16\.1 GB on the GPU/,
   );
   assert.match(
     auto(12288)?.text ?? '',
@@ -55,10 +55,10 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   assert.equal(auto(12288)?.chatBytes, int8?.chatBytes);
   // An 8 GB card: 4 bits.
   assert.match(auto(8188)?.text ?? '', /^Automatic \(4-bit on the GPU/);
-  // WebGPU has no bfloat16: the bf16 checkpoint would take float32 there (30 GiB on a 24 GB card: 8 bits).
+  // WebGPU has no bfloat16: the bf16 checkpoint would take float32 there (32 GB on a 24 GB card: 8 bits).
   const webgpu = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'webgpu', memoryBytes: 24564 * MiB });
   assert.match(webgpu[0].text, /^Automatic \(8-bit on the GPU/);
-  assert.match(webgpu[1].text, /^Full precision — weights 29\.9 GB on the GPU/);
+  assert.match(webgpu[1].text, /^Full precision — weights 32\.1 GB on the GPU/);
   // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
   assert.match(
     baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,

@@ -37,8 +37,8 @@ import type { Library } from './library.ts';
 
 /** What an upload is for, with its limits. Another importer adds its kind here. */
 export const UPLOAD_LIMITS = {
-  adapter: { maxBytes: 1 << 30, maxFiles: 2000 },
-  dataset: { maxBytes: 4 * 2 ** 30, maxFiles: 100 },
+  adapter: { maxBytes: 1e9, maxFiles: 2000 },
+  dataset: { maxBytes: 4e9, maxFiles: 100 },
 } as const;
 export type UploadKind = keyof typeof UPLOAD_LIMITS;
 
@@ -114,7 +114,7 @@ function limitError(kind: UploadKind, what: string): ValidationError {
   const l = UPLOAD_LIMITS[kind];
   return new ValidationError(
     'too-large',
-    `${what}: an ${kind} upload takes at most ${Math.round(l.maxBytes / 2 ** 20)} MB in ${l.maxFiles} files`,
+    `${what}: an ${kind} upload takes at most ${l.maxBytes / 1e9} GB in ${l.maxFiles} files`,
   );
 }
 
@@ -134,7 +134,7 @@ export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[])
     total += f.size;
     return { path, size: f.size, received: 0 };
   });
-  if (total > limits.maxBytes) throw limitError(kind, `${Math.round(total / 2 ** 20)} MB`);
+  if (total > limits.maxBytes) throw limitError(kind, `${Math.round(total / 1e6)} MB`);
   sweep(uploadRoot(lib), STAGING_MAX_AGE_MS);
   const id = randomBytes(12).toString('hex');
   mkdirSync(join(uploadDir(lib, id), 'files'), { recursive: true });
