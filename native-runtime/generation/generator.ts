@@ -96,8 +96,9 @@ export class Generator {
     const open = async (
       fused: FusedStepOptions | null,
       requireDevice = opts.requireDevice,
+      loop = decodeLoop,
     ): Promise<Generator> => {
-      const g = buildReftGraph(spec, ivs, { decodeLoop, fusedDecode: fused });
+      const g = buildReftGraph(spec, ivs, { decodeLoop: loop, fusedDecode: loop ? fused : null });
       const session = await createSession(g.graph, {
         device: opts.device,
         requireDevice,
@@ -106,7 +107,8 @@ export class Generator {
         outputsOnDevice: cacheOutputs(spec),
         prepack: shouldPrepack(spec, { training: false }),
       });
-      return new Generator(spec, session, ivs, decodingOf(g.graph, decodeLoop, fused !== null));
+      if (await loopFellBack(spec, loop, session)) return open(null, requireDevice, false);
+      return new Generator(spec, session, ivs, decodingOf(g.graph, loop, loop && fused !== null));
     };
     if (!decodeLoop) return open(null);
     return openWithFusedDecoding(spec, opts, open, (gen) => gen);
@@ -378,6 +380,17 @@ export function decodeLoopPays(device: DeviceChoice | undefined): Promise<boolea
  */
 export function decodeLoopFits(spec: ModelSpec, cuda: boolean): boolean {
   return cuda || !spec.base?.scheme;
+}
+
+/**
+ * A session built with the decoding loop for CUDA that fell back to the CPU (CUDA's libraries found
+ * but failing to start: a driver too old for them, say), over a quantized base the CPU should not
+ * loop over (decodeLoopFits): released, so the caller opens the graph again without the loop.
+ */
+export async function loopFellBack(spec: ModelSpec, loop: boolean, session: EngineSession): Promise<boolean> {
+  if (!loop || session.device !== 'cpu' || decodeLoopFits(spec, false)) return false;
+  await session.session.release();
+  return true;
 }
 
 /** The decoding loop a generation graph carries: which body a single prompt runs, and its nodes. */

@@ -13,6 +13,7 @@ import {
   decodingOf,
   Generator,
   idleChunkFeeds,
+  loopFellBack,
   openWithFusedDecoding,
 } from '../generation/generator.ts';
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
@@ -205,12 +206,12 @@ export class ReftModel {
       recompute: boolean,
       fused: FusedStepOptions | null = null,
       requireDevice = opts.requireDevice,
-    ) => {
-      const decodeLoop = loopFor(sp);
+      decodeLoop = loopFor(sp),
+    ): Promise<ReftModel> => {
       const g = buildReftGraph(
         sp,
         states.map((s) => s.spec),
-        { dropout: withDropout, recompute, decodeLoop, fusedDecode: fused },
+        { dropout: withDropout, recompute, decodeLoop, fusedDecode: decodeLoop ? fused : null },
       );
       const session = await createSession(g.graph, {
         device: opts.device,
@@ -222,13 +223,14 @@ export class ReftModel {
         prepack: shouldPrepack(sp, { training: states.length > 0, override: opts.prepack }),
         memPattern: states.length === 0,
       });
+      if (await loopFellBack(sp, decodeLoop, session)) return open(sp, recompute, null, requireDevice, false);
       return new ReftModel(
         sp,
         states,
         session,
         withDropout,
         recompute,
-        decodingOf(g.graph, decodeLoop, fused !== null),
+        decodingOf(g.graph, decodeLoop, decodeLoop && fused !== null),
       );
     };
     const openFor = (sp: ModelSpec, recompute: boolean) =>

@@ -374,6 +374,10 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // this run falls back to has none, so it computes in float32 there.
   assert.match(tiny.stderr, /computing in bfloat16/);
   assert.equal(result(tiny.stdout).tokens.length, 4);
+  // The graph was built with the decoding loop for CUDA; on the CPU a loop over quantized codes runs
+  // unpacked kernels (decodeLoopFits: ~36× slower per token), so the fallen-back session is rebuilt
+  // without it.
+  assert.deepEqual([result(tiny.stdout).device, result(tiny.stdout).tokensPerRun], ['cpu', 1]);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),
