@@ -181,20 +181,22 @@ export class ReftModel {
     const withDropout = states.some((s) => s.spec.dropout > 0 && s.spec.type !== 'consreft');
     // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
     const cuda = await runsOnCuda(opts.device);
+    const webgpu = !cuda && (await runsOnWebgpu(opts.device));
     const memory = cuda
       ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
-      : (await runsOnWebgpu(opts.device))
+      : webgpu
         ? await webgpuRunMemoryBytes()
         : totalmem();
     /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
-    const replays = (sp: ModelSpec, mem: number): boolean => {
+    const replays = (sp: ModelSpec, mem: number, onGpu: boolean): boolean => {
       if (states.length === 0 || !opts.workload) return false;
       const half = halfCompute(sp);
       return shouldRecompute(sp, mem, {
         ...opts.workload,
         bytesPerValue: half ? 2 : 4,
         weightsBytes: residentWeightBytes({ ...sp, tied: sp.tieEmbeddings }, baseFormOf(sp), 'train', mem, {
-          gpu: cuda,
+          // Uploaded as stored on either GPU (no CPU packing).
+          gpu: onGpu,
           half,
         }),
       });
@@ -243,14 +245,14 @@ export class ReftModel {
           )
         : open(sp, recompute);
     try {
-      return await openFor(spec, replays(spec, memory));
+      return await openFor(spec, replays(spec, memory, cuda || webgpu));
     } catch (e) {
       // Half precision chosen for a GPU that did not start: the CPU fallback runs float32 instead,
       // in the computer's memory (replay decided again for it).
       if (!(spec.computeAuto && e instanceof OrtError && e.code === 'missing-kernel')) throw e;
       const f32: ModelSpec = { ...spec, compute: undefined, computeAuto: undefined };
       opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`);
-      return openFor(f32, replays(f32, totalmem()));
+      return openFor(f32, replays(f32, totalmem(), false));
     }
   }
 
