@@ -81,17 +81,64 @@ export function amdVramBytes(drmDir = '/sys/class/drm'): number | null {
   return best;
 }
 
+// Windows keeps each display adapter's dedicated memory in its driver's registry key (the Display
+// class); a 64-bit value since Windows 10 (WMI's AdapterRAM stops at 4 GB).
+const DISPLAY_CLASS_KEY =
+  'HKLM\\SYSTEM\\CurrentControlSet\\Control\\Class\\{4d36e968-e325-11ce-bfc1-08002be10318}';
+/** Below this, an adapter's dedicated memory is an integrated GPU's reserve: it computes in the computer's. */
+const DISCRETE_MIN_BYTES = 2 * 2 ** 30;
+
+/**
+ * The largest dedicated memory among display adapters in `reg query … /v
+ * HardwareInformation.qwMemorySize` output, or null when none has a discrete GPU's (≥ 2 GiB).
+ */
+export function parseRegistryGpuMemory(out: string): number | null {
+  let best: number | null = null;
+  for (const m of out.matchAll(/HardwareInformation\.qwMemorySize\s+REG_QWORD\s+0x([0-9a-f]+)/gi)) {
+    const v = Number.parseInt(m[1], 16);
+    if (v >= DISCRETE_MIN_BYTES) best = Math.max(best ?? 0, v);
+  }
+  return best;
+}
+
+let windowsGpuMemory: Promise<number | null> | null = null;
+
+/**
+ * A discrete GPU's dedicated memory on Windows (AMD, Intel Arc, NVIDIA alike), or null; asked once
+ * per process (`reg`, for tests, asks again with a stand-in).
+ */
+export function windowsGpuMemoryBytes(reg?: string): Promise<number | null> {
+  const ask = () =>
+    run(reg ?? 'reg', ['query', DISPLAY_CLASS_KEY, '/s', '/v', 'HardwareInformation.qwMemorySize'], {
+      timeout: 5_000,
+      windowsHide: true,
+    }).then(
+      (q) => parseRegistryGpuMemory(q.stdout),
+      () => null,
+    );
+  if (reg) return ask();
+  windowsGpuMemory ??= ask();
+  return windowsGpuMemory;
+}
+
 /**
  * The memory of the GPU a WebGPU session runs on, as far as the machine tells without a GPU API:
- * the first NVIDIA GPU's (nvidia-smi, on Windows too; WebGPU picks its adapter itself) or an AMD
- * GPU's (Linux sysfs), else null — where the
- * caller counts the computer's memory (right for Apple's unified memory and for a CPU adapter).
+ * the first NVIDIA GPU's (nvidia-smi, on Windows too; WebGPU picks its adapter itself), an AMD
+ * GPU's (Linux sysfs) or a discrete GPU's on Windows (the registry), else null — where the
+ * caller counts the computer's memory (right for Apple's unified memory, integrated GPUs and a CPU
+ * adapter). `platform` and `reg` are for tests.
  */
 export async function webgpuDeviceMemoryBytes(
-  o: { nvidia?: NvidiaProbeOptions; drmDir?: string } = {},
+  o: { nvidia?: NvidiaProbeOptions; drmDir?: string; platform?: NodeJS.Platform; reg?: string } = {},
 ): Promise<number | null> {
+  const platform = o.platform ?? process.platform;
   return (
-    (await cudaDeviceMemoryBytes(o.nvidia)) ?? (process.platform === 'linux' ? amdVramBytes(o.drmDir) : null)
+    (await cudaDeviceMemoryBytes(o.nvidia)) ??
+    (platform === 'linux'
+      ? amdVramBytes(o.drmDir)
+      : platform === 'win32'
+        ? await windowsGpuMemoryBytes(o.reg)
+        : null)
   );
 }
 

@@ -13,7 +13,12 @@ import { threadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { hintFor, ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
 import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devices.ts';
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
-import { amdVramBytes, detectNvidia, webgpuDeviceMemoryBytes } from '../../native-runtime/runtime/gpus.ts';
+import {
+  amdVramBytes,
+  detectNvidia,
+  parseRegistryGpuMemory,
+  webgpuDeviceMemoryBytes,
+} from '../../native-runtime/runtime/gpus.ts';
 import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
 import { createSession, cudaReachable } from '../../native-runtime/runtime/session.ts';
 import { fakeSmi as fakeSmiIn } from '../helpers/fake-smi.ts';
@@ -108,6 +113,37 @@ esac`);
   const amd = await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: drm });
   assert.equal(amd, process.platform === 'linux' ? 17163091968 : null);
   assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, drmDir: join(tmp, 'no-drm') }), null);
+});
+
+test('on Windows, a discrete GPU’s dedicated memory from the registry; an integrated GPU’s reserve is not one', async () => {
+  // `reg query` as Windows 11 prints it for a laptop: Intel's iGPU (128 MiB reserved) and an 8 GB Radeon.
+  const key =
+    'HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Class\\{4d36e968-e325-11ce-bfc1-08002be10318}';
+  const out = [
+    '',
+    `${key}\\0000`,
+    '    HardwareInformation.qwMemorySize    REG_QWORD    0x8000000',
+    '',
+    `${key}\\0001`,
+    '    HardwareInformation.qwMemorySize    REG_QWORD    0x1fe000000',
+    '',
+    'End of search: 2 match(es) found.',
+  ].join('\r\n');
+  assert.equal(parseRegistryGpuMemory(out), 0x1fe000000);
+  assert.equal(parseRegistryGpuMemory(out.replace('0x1fe000000', '0x10000000')), null, 'integrated only');
+  assert.equal(
+    parseRegistryGpuMemory('ERROR: The system was unable to find the specified registry key or value.'),
+    null,
+  );
+  // The query as webgpuDeviceMemoryBytes makes it (a stand-in `reg` checks its arguments).
+  const reg = fakeSmi(`[ "$1 $3 $4 $5" = "query /s /v HardwareInformation.qwMemorySize" ] || exit 1
+printf '%s\\n' '    HardwareInformation.qwMemorySize    REG_QWORD    0x300000000'`);
+  const noSmi = { smi: join(tmp, 'no-such-smi'), procDir: join(tmp, 'none') };
+  assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, platform: 'win32', reg }), 12 * 2 ** 30);
+  const missing = join(tmp, 'no-such-reg');
+  assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, platform: 'win32', reg: missing }), null);
+  // macOS: unified memory, the computer's (null here).
+  assert.equal(await webgpuDeviceMemoryBytes({ nvidia: noSmi, platform: 'darwin', reg }), null);
 });
 
 test('each missing CUDA library is named by its own family, with its pip wheel', () => {
