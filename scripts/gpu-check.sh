@@ -165,7 +165,7 @@ case "${1:-}" in
       step "placement-cuda-$dt" "placement-cuda-$dt.json" node dist/gpu/placement.mjs tests/fixtures/golden/models/llama cuda $dt
     done
     # Over int8 and int4 codes in bf16 (what `auto` picks on small GPUs): MatMulNBits and the
-    # backward's DequantizeLinear (int4: its float nibble split) should land on CUDA.
+    # backward (its float32 reading of the codes: no blocked DequantizeLinear) should land on CUDA.
     for q in int8 int4; do
       step "placement-cuda-bf16-$q" "placement-cuda-bf16-$q.json" node dist/gpu/placement.mjs \
         tests/fixtures/golden/models/llama cuda bf16 $q

@@ -133,23 +133,142 @@ export function setGpuCodes(q: Value): void {
 // The backward's view of each weight's codes, one per weight however many nodes read it.
 const codeViews = new WeakMap<Value, Value>();
 
-/**
- * q·s for uint8 codes (N, Kp) by blocks of `bs` along Kp, without a zero point (blocked
- * DequantizeLinear): one matrix in the scales' dtype, the compute dtype (scalesAs).
- */
-function dequantizeBlocks(b: GraphBuilder, codes: Value, s2: Value, bs: number): Value {
-  const shape = codes.shape as number[];
-  return b.op(
-    'DequantizeLinear',
-    [codes, s2],
-    { axis: 1, block_size: bs },
-    { shapes: [shape], dtypes: [s2.dtype] },
-  );
-}
-
 /** A run-time zero in `dtype`: summing an empty slice of `x`, so ORT cannot fold what reads it. */
 function runtimeZero(b: GraphBuilder, x: Value, dtype: DType): Value {
   return b.cast(b.reduceSum(b.slice(b.reshape(x, [-1], ['?']), [0], [0], [0]), [0], false), dtype);
+}
+
+interface CodeLayout {
+  N: number;
+  /** Inputs padded to whole blocks. */
+  Kp: number;
+  /** Blocks per row. */
+  kb: number;
+  bits: number;
+  bs: number;
+}
+
+/**
+ * dY·(q·s) and dY·(z·s) per block on the CPU: the codes as uint8 (an int8 view; int4 nibbles split
+ * with BitwiseAnd/BitShift), one blocked DequantizeLinear in the scales' dtype, a MatMul.
+ */
+function cpuProducts(
+  b: GraphBuilder,
+  gy: Value,
+  q: Value,
+  s2: Value,
+  zp: Value | null,
+  { N, Kp, kb, bits, bs }: CodeLayout,
+): { dxq: Value; zs: Value } {
+  let codes: Value; // uint8 (N, Kp), one code per byte
+  if (bits === 8) {
+    // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
+    // on the host) copies nothing and leaves ORT nothing to fold.
+    const runZero = b.sub(b.shapeOf(gy, 0, 1), b.shapeOf(gy, 0, 1));
+    const shape = b.add(b.ints([N, Kp]), runZero);
+    codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
+  } else {
+    // Two codes per byte, the low nibble first. (Float arithmetic, as on GPUs, would hold several
+    // float copies of the matrix: +120 MB peak RSS at TinyLlama's shape, same speed.)
+    const bytes = q.shape as number[];
+    const zero = runtimeZero(b, gy, 'int64');
+    const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
+    const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
+    const hi = b.op(
+      'BitShift',
+      [q, runtimeByte(4)],
+      { direction: 'RIGHT' },
+      { shapes: [bytes], dtypes: ['uint8'] },
+    );
+    codes = b.reshape(
+      b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]),
+      [N, Kp],
+      [N, Kp],
+    );
+  }
+  // Blocked DequantizeLinear without a zero point: q·s, one matrix in the scales' dtype (the
+  // compute dtype: the node reads them cast for half compute, scalesAs).
+  const wqs = b.op(
+    'DequantizeLinear',
+    [codes, s2],
+    { axis: 1, block_size: bs },
+    { shapes: [[N, Kp]], dtypes: [s2.dtype] },
+  );
+  const dxq = b.matmul(gy, wqs);
+  if (!zp) return { dxq, zs: b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy)) };
+  let zcodes = codeViews.get(zp);
+  if (!zcodes) {
+    zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+    codeViews.set(zp, zcodes);
+  }
+  const zf = b.op(
+    'DequantizeLinear',
+    [zcodes, scalarLike(b, 1, s2)],
+    {},
+    { shapes: [[N, kb]], dtypes: [s2.dtype] },
+  );
+  // dY·(Z⊙S): Z⊙S formed from a dynamic (dequantized) value, so ORT cannot fold it into a copy.
+  return { dxq, zs: b.matmul(gy, b.mul(zf, s2)) };
+}
+
+/**
+ * The same on a GPU, with ops CUDA and WebGPU have kernels for: the CPU's BitwiseAnd/BitShift have
+ * none there (ORT ran them on the CPU, copying every weight's codes off the device each step), and
+ * CUDA's blocked DequantizeLinear takes only 4-bit types and no bfloat16. The bytes become float32
+ * through a per-tensor DequantizeLinear with a run-time scale of 1; 4-bit codes split by arithmetic
+ * (hi = ⌊byte/16⌋, lo = byte − 16·hi, exact for 0…255), low and high codes multiplying dY as two
+ * half-width matrices whose products interleave (no weight-sized concatenation); the scales multiply
+ * in float32 and the product is cast to the compute dtype.
+ */
+function gpuProducts(
+  b: GraphBuilder,
+  gy: Value,
+  q: Value,
+  s2: Value,
+  zp: Value | null,
+  { N, Kp, kb, bits }: CodeLayout,
+): { dxq: Value; zs: Value } {
+  const one = b.add(runtimeZero(b, gy, 'float32'), b.scalar(1));
+  const asFloat = (v: Value) =>
+    b.op('DequantizeLinear', [v, one], {}, { shapes: [v.shape], dtypes: ['float32'] });
+  const nibbles = (f: Value): [Value, Value] => {
+    const hi = b.op('Floor', [b.mul(f, b.scalar(1 / 16))]);
+    return [b.sub(f, b.mul(hi, b.scalar(16))), hi];
+  };
+  const inCompute = (v: Value) => (v.dtype === gy.dtype ? v : b.cast(v, gy.dtype as DType));
+  const s32 = s2.dtype === 'float32' ? s2 : b.cast(s2, 'float32'); // (N, kb)
+  const s3 = b.unsqueeze(s32, [-1]);
+  const lead = gy.shape.slice(0, -1);
+  // dY·(codes·s) for codes (N, kb, c) in float32: a (..., kb·c) product.
+  const times = (codes: Value) => {
+    const width = kb * (codes.shape[2] as number);
+    return b.matmul(gy, inCompute(b.reshape(b.mul(codes, s3), [N, width], [N, width])));
+  };
+  const qf = asFloat(q); // (N, kb, bs·bits/8)
+  let dxq: Value;
+  if (bits === 8) dxq = times(qf);
+  else {
+    const [lo, hi] = nibbles(qf);
+    const pairs = b.concat([b.unsqueeze(times(lo), [-1]), b.unsqueeze(times(hi), [-1])], -1, [
+      ...lead,
+      Kp / 2,
+      2,
+    ]);
+    dxq = b.reshape(pairs, [...lead.map(() => 0), Kp], [...lead, Kp]);
+  }
+  if (!zp) return { dxq, zs: b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy)) };
+  // Zero points (N, kb) from their bytes, split the same way (a small matrix: concatenated).
+  let z = asFloat(zp);
+  if (bits === 4) {
+    const [lo, hi] = nibbles(z);
+    const half = z.shape[1] as number;
+    z = b.reshape(
+      b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [N, half, 2]),
+      [N, kb],
+      [N, kb],
+    );
+  }
+  return { dxq, zs: b.matmul(gy, inCompute(b.mul(z, s32))) };
 }
 
 /** dX = dY·W for a MatMulNBits node, W dequantized from the node's own bytes. */
@@ -174,87 +293,22 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   const Kp = kb * bs;
   if (q.data?.kind !== 'external')
     throw new AutodiffError('grad-rule-failed', `MatMulNBits ${n.name}: weights must be stored initializers`);
+  if (bits === 4 && zp && kb % 2 === 1)
+    throw new UnsupportedError(
+      'unsupported-quantization',
+      `MatMulNBits ${n.name}: training through asymmetric 4-bit blocks needs an even number of blocks per row (K=${K}, block ${bs})`,
+    );
   // q·s from the forward's own uint8 codes (N, kb, block·bits/8): a second initializer over the same
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
   // first op on the codes takes a run-time operand (a shape, or a scale, worked out from the
   // gradient), so ORT cannot constant-fold a float copy of every weight, and it runs only when the
-  // gradient exists.
+  // gradient exists. dxq = dY·(q·s); zs = dY·(z·s) per block, the zero point's share.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
+  const m = { N, Kp, kb, bits, bs };
+  const { dxq, zs } = gpuCodes.has(q)
+    ? gpuProducts(b, gy, q, s2, zp ?? null, m)
+    : cpuProducts(b, gy, q, s2, zp ?? null, m);
   const lead = gy.shape.slice(0, -1);
-  let dxq: Value; // (..., Kp): dY·(q·s)
-  if (bits === 8) {
-    // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
-    // on the host) copies nothing on any provider and leaves ORT nothing to fold. (BitwiseAnd with
-    // 255 did the same on the CPU but has no WebGPU or CUDA kernel: ORT ran it on the CPU, copying
-    // every weight's codes to and from the GPU each step.)
-    const runZero = b.sub(b.shapeOf(gy, 0, 1), b.shapeOf(gy, 0, 1));
-    const shape = b.add(b.ints([N, Kp]), runZero);
-    const codes = b.op('Reshape', [q, shape], {}, { shapes: [[N, Kp]], dtypes: ['uint8'] });
-    dxq = b.matmul(gy, dequantizeBlocks(b, codes, s2, bs));
-  } else if (gpuCodes.has(q)) {
-    // On a GPU: two codes per byte, the low nibble first, split by float32 arithmetic that every
-    // provider has kernels for: hi = ⌊byte/16⌋, lo = byte − 16·hi, exact for 0…255. (The CPU's
-    // BitwiseAnd and BitShift have no GPU kernels: ORT ran them on the CPU, copying every weight's
-    // codes to and from the device each step.) The bytes become floats through DequantizeLinear with
-    // a run-time scale of 1, so ORT cannot fold the copy. Low and high codes multiply dY as two
-    // half-width matrices and their products interleave: no weight-sized concatenation.
-    const bytes = q.shape as number[]; // (N, kb, bs/2)
-    const one = b.add(runtimeZero(b, gy, 'float32'), b.scalar(1));
-    const qf = b.op('DequantizeLinear', [q, one], {}, { shapes: [bytes], dtypes: ['float32'] });
-    const hi = b.op('Floor', [b.mul(qf, b.scalar(1 / 16))]);
-    const lo = b.sub(qf, b.mul(hi, b.scalar(16)));
-    const s3 = b.unsqueeze(s2.dtype === 'float32' ? s2 : b.cast(s2, 'float32'), [-1]); // (N, kb, 1)
-    const half = (codes: Value) => {
-      const w = b.reshape(b.mul(codes, s3), [N, Kp / 2], [N, Kp / 2]);
-      const wt = w.dtype === gy.dtype ? w : b.cast(w, gy.dtype as DType);
-      return b.unsqueeze(b.matmul(gy, wt), [-1]); // (..., Kp/2, 1)
-    };
-    const pairs = b.concat([half(lo), half(hi)], -1, [...lead, Kp / 2, 2]);
-    dxq = b.reshape(pairs, [...lead.map(() => 0), Kp], [...lead, Kp]);
-  } else {
-    // On the CPU: two codes per byte, the low nibble first, by bit operations on the bytes (float32
-    // arithmetic would hold several float copies of the matrix: +120 MB peak RSS at TinyLlama's
-    // shape, same speed). The operands come from the gradient, so ORT cannot fold them.
-    const bytes = q.shape as number[];
-    const zero = runtimeZero(b, gy, 'int64');
-    const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
-    const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
-    const hi = b.op(
-      'BitShift',
-      [q, runtimeByte(4)],
-      { direction: 'RIGHT' },
-      { shapes: [bytes], dtypes: ['uint8'] },
-    );
-    const codes = b.reshape(
-      b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [...bytes, 2]),
-      [N, Kp],
-      [N, Kp],
-    );
-    dxq = b.matmul(gy, dequantizeBlocks(b, codes, s2, bs));
-  }
-  // Subtract dY·(z·s) per block: z a constant for symmetric blocks, else the stored zero points.
-  let zs: Value;
-  if (!zp) zs = b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy));
-  else {
-    if (bits === 4 && kb % 2 === 1)
-      throw new UnsupportedError(
-        'unsupported-quantization',
-        `MatMulNBits ${n.name}: training through asymmetric 4-bit blocks needs an even number of blocks per row (K=${K}, block ${bs})`,
-      );
-    let zcodes = codeViews.get(zp);
-    if (!zcodes) {
-      zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
-      codeViews.set(zp, zcodes);
-    }
-    const zf = b.op(
-      'DequantizeLinear',
-      [zcodes, scalarLike(b, 1, s2)],
-      {},
-      { shapes: [[N, kb]], dtypes: [s2.dtype] },
-    );
-    // dY·(Z⊙S): Z⊙S formed from a dynamic (dequantized) value, so ORT cannot fold it into a copy.
-    zs = b.matmul(gy, b.mul(zf, s2));
-  }
   const perBlock = b.reshape(dxq, [...lead.map(() => 0), kb, bs], [...lead, kb, bs]);
   const corrected = b.sub(perBlock, b.unsqueeze(zs, [-1]));
   let dx = b.reshape(corrected, [...lead.map(() => 0), Kp], [...lead, Kp]);

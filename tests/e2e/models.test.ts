@@ -136,7 +136,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await row.getByText('1,200').waitFor();
     await row.getByText('llama3.2').waitFor();
     await row.getByText('open').waitFor();
-    assert.match((await row.textContent()) ?? '', /1\.1 MB289K params/);
+    assert.match((await row.textContent()) ?? '', /1\.2 MB289K params/);
     await results.getByTestId('hub-row-tiny/gpt2-gated').getByText('gated', { exact: true }).waitFor();
     await results.getByTestId('hub-row-tiny/bert-base').getByText('not supported').waitFor();
     await screenshot(page, 'models-2-search');
@@ -147,7 +147,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await results.getByTestId('hub-row-tiny/llama-chat').getByRole('button', { name: 'Details' }).click();
     const preview = page.getByTestId('hub-preview');
     await preview.getByTestId('fit-table').waitFor();
-    await preview.getByText(/^6 files, \d+ KB$/).waitFor();
+    await preview.getByText(/^6 files, 1\.\d MB$/).waitFor();
     await screenshot(page, 'models-3-preview');
     // At 1000 px the results with an open preview fit their card: no button scrolled out of view.
     const widths = await results.evaluate((t) => {

@@ -132,8 +132,9 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
     // with the exact kernels (accuracy_level 0), through both backward layouts (the forward's codes
     // dequantized, and the packed int8 Ŵᵀ); and with the store's own level (the CPU's int8-compute
     // kernels) the packed layout's half gradients stay within 5% of the exact ones, as float32's do
-    // (quantize/linear.ts keeps half gradients off the int8 kernels: they were 30–50% off).
-    for (const form of ['int8', 'int4'])
+    // (quantize/linear.ts keeps half gradients off the int8 kernels: they were 30–50% off). Blocks
+    // with zero points too (int4 at block 16: the fixture's 160 inputs make an even number of blocks).
+    for (const form of ['int8', 'int4', 'int8-b32-zp', 'int4-b16-zp'])
       it(`over ${form} codes: LoReFT loss and gradients within tolerance of float32 on ${device}`, {
         skip: !runs && `${device} has no ${dt} kernels`,
       }, async () => {
@@ -143,12 +144,12 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
           base: sp.base && { ...sp.base, accuracyLevel },
         });
         const packed = await prepareTraining(q, { pack: true });
-        // int4's unpacked backward splits nibbles by bit operations on the CPU and by float
-        // arithmetic on GPUs (BaseWeights.onGpu): the other split runs here too, and matches.
-        const otherSplit = { ...q, base: q.base && { ...q.base, onGpu: !q.base.onGpu } };
-        if (form === 'int4')
-          await compareGrads(level(q, 0), level(otherSplit, 0), { loss: 1e-6, grads: 1e-5 });
-        for (const layout of form === 'int4' ? [q, otherSplit, packed] : [q, packed]) {
+        // The unpacked backward reads the codes one way on the CPU (uint8 views, bit operations,
+        // blocked DequantizeLinear) and another on GPUs (float arithmetic: BaseWeights.onGpu): the
+        // other way runs here too, and matches.
+        const otherWay = { ...q, base: q.base && { ...q.base, onGpu: !q.base.onGpu } };
+        await compareGrads(level(q, 0), level(otherWay, 0), { loss: 1e-6, grads: 1e-5 });
+        for (const layout of [q, otherWay, packed]) {
           const exact = level(layout, 0);
           await compareGrads(exact, { ...exact, compute: dt }, TOL[dt]);
           const g = buildReftGraph({ ...layout, compute: dt }, [iv]).graph;
