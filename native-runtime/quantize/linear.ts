@@ -149,17 +149,18 @@ interface CodeLayout {
 }
 
 /**
- * dY·(q·s) and dY·(z·s) per block on the CPU: the codes as uint8 (an int8 view; int4 nibbles split
- * with BitwiseAnd/BitShift), one blocked DequantizeLinear in the scales' dtype, a MatMul.
+ * dY·((q − z)·s), (..., Kp), on the CPU: the codes as uint8 (an int8 view; int4 nibbles split with
+ * BitwiseAnd/BitShift), one blocked DequantizeLinear in the scales' dtype and a MatMul for dY·(q·s),
+ * then the zero point's share dY·(z·s) subtracted per block, so no zero-point matrix is made.
  */
-function cpuProducts(
+function cpuProduct(
   b: GraphBuilder,
   gy: Value,
   q: Value,
   s2: Value,
   zp: Value | null,
   { N, Kp, kb, bits, bs }: CodeLayout,
-): { dxq: Value; zs: Value } {
+): Value {
   let codes: Value; // uint8 (N, Kp), one code per byte
   if (bits === 8) {
     // A view of the codes as (N, Kp): a Reshape whose shape depends on the run (gy's shape, worked out
@@ -195,20 +196,27 @@ function cpuProducts(
     { shapes: [[N, Kp]], dtypes: [s2.dtype] },
   );
   const dxq = b.matmul(gy, wqs);
-  if (!zp) return { dxq, zs: b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy)) };
-  let zcodes = codeViews.get(zp);
-  if (!zcodes) {
-    zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
-    codeViews.set(zp, zcodes);
+  let zs: Value; // dY·(z·s), (..., kb)
+  if (!zp) zs = b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy));
+  else {
+    let zcodes = codeViews.get(zp);
+    if (!zcodes) {
+      zcodes = b.initializer(`${zp.name}.codes`, bits === 4 ? 'uint4' : 'uint8', [N, kb], zp.data!);
+      codeViews.set(zp, zcodes);
+    }
+    const zf = b.op(
+      'DequantizeLinear',
+      [zcodes, scalarLike(b, 1, s2)],
+      {},
+      { shapes: [[N, kb]], dtypes: [s2.dtype] },
+    );
+    // dY·(Z⊙S): Z⊙S formed from a dynamic (dequantized) value, so ORT cannot fold it into a copy.
+    zs = b.matmul(gy, b.mul(zf, s2));
   }
-  const zf = b.op(
-    'DequantizeLinear',
-    [zcodes, scalarLike(b, 1, s2)],
-    {},
-    { shapes: [[N, kb]], dtypes: [s2.dtype] },
-  );
-  // dY·(Z⊙S): Z⊙S formed from a dynamic (dequantized) value, so ORT cannot fold it into a copy.
-  return { dxq, zs: b.matmul(gy, b.mul(zf, s2)) };
+  const lead = gy.shape.slice(0, -1);
+  const perBlock = b.reshape(dxq, [...lead.map(() => 0), kb, bs], [...lead, kb, bs]);
+  const corrected = b.sub(perBlock, b.unsqueeze(zs, [-1]));
+  return b.reshape(corrected, [...lead.map(() => 0), Kp], [...lead, Kp]);
 }
 
 /**
@@ -216,18 +224,19 @@ function cpuProducts(
  * none there (ORT ran them on the CPU, copying every weight's codes off the device each step), and
  * CUDA's blocked DequantizeLinear takes only 4-bit types and no bfloat16. The bytes become float32
  * through a per-tensor DequantizeLinear with a run-time scale of 1; 4-bit codes split by arithmetic
- * (hi = ⌊byte/16⌋, lo = byte − 16·hi, exact for 0…255), low and high codes multiplying dY as two
- * half-width matrices whose products interleave (no weight-sized concatenation); the scales multiply
- * in float32 and the product is cast to the compute dtype.
+ * (hi = ⌊byte/16⌋, lo = byte − 16·hi, exact for 0…255). (q − z)·s is formed in float32 before its
+ * cast to the compute dtype, so a half-precision product does not subtract two large, nearly equal
+ * products as the CPU's way does. Low and high 4-bit codes multiply dY as two half-width matrices
+ * whose products interleave: no weight-sized concatenation.
  */
-function gpuProducts(
+function gpuProduct(
   b: GraphBuilder,
   gy: Value,
   q: Value,
   s2: Value,
   zp: Value | null,
   { N, Kp, kb, bits }: CodeLayout,
-): { dxq: Value; zs: Value } {
+): Value {
   const one = b.add(runtimeZero(b, gy, 'float32'), b.scalar(1));
   const asFloat = (v: Value) =>
     b.op('DequantizeLinear', [v, one], {}, { shapes: [v.shape], dtypes: ['float32'] });
@@ -235,40 +244,38 @@ function gpuProducts(
     const hi = b.op('Floor', [b.mul(f, b.scalar(1 / 16))]);
     return [b.sub(f, b.mul(hi, b.scalar(16))), hi];
   };
-  const inCompute = (v: Value) => (v.dtype === gy.dtype ? v : b.cast(v, gy.dtype as DType));
-  const s32 = s2.dtype === 'float32' ? s2 : b.cast(s2, 'float32'); // (N, kb)
-  const s3 = b.unsqueeze(s32, [-1]);
+  // Zero points (N, kb, 1): the symmetric blocks' constant, or the stored ones split from their bytes.
+  let z = b.scalar(2 ** (bits - 1));
+  if (zp) {
+    let zf = asFloat(zp); // (N, kb·bits/8)
+    if (bits === 4) {
+      const [lo, hi] = nibbles(zf);
+      const half = zf.shape[1] as number;
+      zf = b.reshape(
+        b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [N, half, 2]),
+        [N, kb],
+        [N, kb],
+      );
+    }
+    z = b.unsqueeze(zf, [-1]);
+  }
+  const s3 = b.unsqueeze(s2.dtype === 'float32' ? s2 : b.cast(s2, 'float32'), [-1]); // (N, kb, 1)
   const lead = gy.shape.slice(0, -1);
-  // dY·(codes·s) for codes (N, kb, c) in float32: a (..., kb·c) product.
+  // dY·((codes − z)·s) for codes (N, kb, c) in float32: a (..., kb·c) product.
   const times = (codes: Value) => {
     const width = kb * (codes.shape[2] as number);
-    return b.matmul(gy, inCompute(b.reshape(b.mul(codes, s3), [N, width], [N, width])));
+    const w = b.reshape(b.mul(b.sub(codes, z), s3), [N, width], [N, width]);
+    return b.matmul(gy, w.dtype === gy.dtype ? w : b.cast(w, gy.dtype as DType));
   };
   const qf = asFloat(q); // (N, kb, bs·bits/8)
-  let dxq: Value;
-  if (bits === 8) dxq = times(qf);
-  else {
-    const [lo, hi] = nibbles(qf);
-    const pairs = b.concat([b.unsqueeze(times(lo), [-1]), b.unsqueeze(times(hi), [-1])], -1, [
-      ...lead,
-      Kp / 2,
-      2,
-    ]);
-    dxq = b.reshape(pairs, [...lead.map(() => 0), Kp], [...lead, Kp]);
-  }
-  if (!zp) return { dxq, zs: b.mul(b.matmul(gy, s2), scalarLike(b, 2 ** (bits - 1), gy)) };
-  // Zero points (N, kb) from their bytes, split the same way (a small matrix: concatenated).
-  let z = asFloat(zp);
-  if (bits === 4) {
-    const [lo, hi] = nibbles(z);
-    const half = z.shape[1] as number;
-    z = b.reshape(
-      b.concat([b.unsqueeze(lo, [-1]), b.unsqueeze(hi, [-1])], -1, [N, half, 2]),
-      [N, kb],
-      [N, kb],
-    );
-  }
-  return { dxq, zs: b.matmul(gy, inCompute(b.mul(z, s32))) };
+  if (bits === 8) return times(qf);
+  const [lo, hi] = nibbles(qf);
+  const pairs = b.concat([b.unsqueeze(times(lo), [-1]), b.unsqueeze(times(hi), [-1])], -1, [
+    ...lead,
+    Kp / 2,
+    2,
+  ]);
+  return b.reshape(pairs, [...lead.map(() => 0), Kp], [...lead, Kp]);
 }
 
 /** dX = dY·W for a MatMulNBits node, W dequantized from the node's own bytes. */
@@ -302,16 +309,10 @@ export function matMulNBitsGrad(gs: (Value | null)[], n: Node, b: GraphBuilder):
   // bytes (as uint4 for DequantizeLinear) would be mapped again by ORT and counted twice in RSS. The
   // first op on the codes takes a run-time operand (a shape, or a scale, worked out from the
   // gradient), so ORT cannot constant-fold a float copy of every weight, and it runs only when the
-  // gradient exists. dxq = dY·(q·s); zs = dY·(z·s) per block, the zero point's share.
+  // gradient exists.
   const s2 = scales.shape.length === 2 ? scales : b.reshape(scales, [N, kb]);
-  const m = { N, Kp, kb, bits, bs };
-  const { dxq, zs } = gpuCodes.has(q)
-    ? gpuProducts(b, gy, q, s2, zp ?? null, m)
-    : cpuProducts(b, gy, q, s2, zp ?? null, m);
-  const lead = gy.shape.slice(0, -1);
-  const perBlock = b.reshape(dxq, [...lead.map(() => 0), kb, bs], [...lead, kb, bs]);
-  const corrected = b.sub(perBlock, b.unsqueeze(zs, [-1]));
-  let dx = b.reshape(corrected, [...lead.map(() => 0), Kp], [...lead, Kp]);
+  const product = gpuCodes.has(q) ? gpuProduct : cpuProduct;
+  let dx = product(b, gy, q, s2, zp ?? null, { N, Kp, kb, bits, bs }); // (..., Kp)
   if (Kp !== K) dx = b.slice(dx, [0], [K], [-1]);
   if (x.shape[x.shape.length - 1] !== K)
     throw new AutodiffError(
