@@ -34,7 +34,7 @@ export function supervisedLmLoss(
   const hPrev = b.reshape(b.slice(h, [0], [-1], [1]), [-1, D], ['M', D]); // B·(T−1) rows that predict t+1
   const y = b.reshape(b.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1]), [-1], ['M']);
   const valid = b.op('Not', [b.op('Equal', [y, b.const('int64', [-100], [])])]);
-  const idx = b.reshape(b.op('NonZero', [valid], {}, { shapes: [[1, 'K']] }), [-1], ['K']);
+  const idx = b.reshape(b.op('NonZero', [valid], {}, { shapes: [[1, 'K']], dtypes: ['int64'] }), [-1], ['K']);
   const z = head(b, b.gather(hPrev, idx)); // (K, V)
   const yK = b.unsqueeze(b.gather(y, idx), [-1]); // (K, 1)
   const picked = b.squeeze(b.op('GatherElements', [z, yK], { axis: -1 }), [-1]);
