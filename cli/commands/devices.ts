@@ -3,6 +3,7 @@
 
 import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
+import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
 import { type Command, table } from '../command.ts';
 
 const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
@@ -28,7 +29,7 @@ export const devicesCommand: Command = {
           ? r.nvidia.gpus
               .map(
                 (g) =>
-                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${Math.round(g.memoryMb / 1024)} GiB` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
+                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${Math.round(g.memoryMb / 1024)} GiB` : ''}${g.computeCapability ? `, compute ${g.computeCapability}${hasBf16Kernels(g.computeCapability) ? '' : ' (no bfloat16)'}` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
               )
               .join('\n')
           : `NVIDIA: ${r.nvidia.note ?? 'no GPU'}`,

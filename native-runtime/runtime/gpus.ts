@@ -17,6 +17,8 @@ export interface GpuInfo {
   index: number;
   name: string;
   memoryMb: number | null;
+  /** CUDA compute capability, e.g. "8.9"; null where the driver does not tell (before ~510). */
+  computeCapability: string | null;
 }
 
 export interface NvidiaInfo {
@@ -57,6 +59,30 @@ export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions, index = 0): Pr
   if (probe) return ask();
   if (!gpuMemory.has(index)) gpuMemory.set(index, ask());
   return gpuMemory.get(index) as Promise<number | null>;
+}
+
+/**
+ * The compute capability of the NVIDIA GPU numbered `index` (as cudaDeviceMemoryBytes numbers it),
+ * e.g. "7.5", or null where unknown; asked once per process and GPU (`probe`: again, for tests).
+ */
+export function cudaComputeCapability(probe?: NvidiaProbeOptions, index = 0): Promise<string | null> {
+  const ask = () =>
+    detectNvidia(probe).then(
+      (n) => n.gpus.find((g) => g.index === index)?.computeCapability ?? null,
+      () => null,
+    );
+  if (probe) return ask();
+  if (!gpuCapability.has(index)) gpuCapability.set(index, ask());
+  return gpuCapability.get(index) as Promise<string | null>;
+}
+const gpuCapability = new Map<number, Promise<string | null>>();
+
+/**
+ * Whether a GPU of compute capability `cap` has bfloat16 kernels: cuBLAS's bfloat16 GEMMs, the
+ * attention kernels and MatMulNBits need Ampere (8.0) or newer. Unknown (null): assumed so.
+ */
+export function hasBf16Kernels(cap: string | null): boolean {
+  return cap === null || Number(cap.split('.')[0]) >= 8;
 }
 
 /**
@@ -155,17 +181,23 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
   const smi = o.smi ?? 'nvidia-smi';
   const procDir = o.procDir ?? '/proc/driver/nvidia';
   try {
-    const q = await run(
-      smi,
-      ['--query-gpu=index,name,memory.total,driver_version', '--format=csv,noheader,nounits'],
-      { timeout: 10_000 },
-    );
+    // compute_cap is a field of drivers from ~510 on; older ones refuse the whole query with it.
+    const fields = 'index,name,memory.total,driver_version';
+    const query = (f: string) =>
+      run(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], { timeout: 10_000 });
+    const q = await query(`${fields},compute_cap`).catch(() => query(fields));
     const gpus: GpuInfo[] = [];
     let driverVersion: string | null = null;
     for (const line of q.stdout.split('\n').filter((l) => l.trim())) {
-      const [idx, name, mem, drv] = line.split(',').map((s) => s.trim());
+      const [idx, name, mem, drv, cap] = line.split(',').map((s) => s.trim());
       const m = Number(mem);
-      gpus.push({ vendor: 'nvidia', index: Number(idx), name, memoryMb: Number.isFinite(m) ? m : null });
+      gpus.push({
+        vendor: 'nvidia',
+        index: Number(idx),
+        name,
+        memoryMb: Number.isFinite(m) ? m : null,
+        computeCapability: cap && /^\d+\.\d+$/.test(cap) ? cap : null,
+      });
       driverVersion ??= drv || null;
     }
     // The supported CUDA version appears only in the human-readable header.
@@ -198,7 +230,7 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
     (existsSync(gpuDir) ? readdirSync(gpuDir) : []).sort().forEach((bus, index) => {
       const info = readOr(join(gpuDir, bus, 'information')) ?? '';
       const name = /Model:\s*(.+)/.exec(info)?.[1]?.trim() ?? `NVIDIA GPU ${bus}`;
-      gpus.push({ vendor: 'nvidia', index, name, memoryMb: null });
+      gpus.push({ vendor: 'nvidia', index, name, memoryMb: null, computeCapability: null });
     });
     return {
       driverLoaded: true,

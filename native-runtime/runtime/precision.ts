@@ -19,7 +19,12 @@ import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } fro
 import { parseQuantize } from '../quantize/scheme.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
-import { cudaDeviceMemoryBytes, webgpuRunMemoryBytes } from './gpus.ts';
+import {
+  cudaComputeCapability,
+  cudaDeviceMemoryBytes,
+  hasBf16Kernels,
+  webgpuRunMemoryBytes,
+} from './gpus.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
@@ -35,6 +40,8 @@ export interface ComputeTarget {
   cuda: boolean;
   /** On WebGPU: whether the adapter runs float16 shaders; null or absent: not on WebGPU. */
   webgpuHalf?: boolean | null;
+  /** On CUDA: the GPU's compute capability where known ("7.5"): before 8.0 it has no bfloat16. */
+  cudaCapability?: string | null;
 }
 
 /** The dtype the graphs of `spec` (its base prepared) compute in, for `option` on the target. */
@@ -44,6 +51,12 @@ export function computeDtype(spec: ModelSpec, option: DtypeOption, target: Compu
       'dtype-unsupported',
       'bfloat16 needs CUDA (the CPU and WebGPU have no bfloat16 kernels): use --dtype fp32 or fp16',
     );
+  const bf16 = hasBf16Kernels(target.cudaCapability ?? null);
+  if (option === 'bf16' && !bf16)
+    throw new ConfigError(
+      'dtype-unsupported',
+      `this GPU (compute capability ${target.cudaCapability}) has no bfloat16 kernels — NVIDIA GPUs have them from Ampere (8.0) on: use --dtype fp16 or fp32`,
+    );
   if (option === 'fp16' && target.webgpuHalf === false)
     throw new ConfigError(
       'dtype-unsupported',
@@ -51,7 +64,8 @@ export function computeDtype(spec: ModelSpec, option: DtypeOption, target: Compu
     );
   if (option !== 'auto') return DTYPE[option];
   const form = baseForm(spec);
-  if (target.cuda && (form === 'bf16' || form === 'fp16')) return DTYPE[form];
+  // Before Ampere a bf16 checkpoint computes in float32 (not float16: bf16's range does not fit it).
+  if (target.cuda && (form === 'fp16' || (form === 'bf16' && bf16))) return DTYPE[form];
   // WebGPU has float16 only: an fp16 checkpoint stays fp16; bf16 becomes float32 (bf16's range does
   // not fit float16's, so converting is a choice the user makes with --dtype fp16).
   if (target.webgpuHalf && form === 'fp16') return 'float16';
@@ -124,7 +138,8 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const webgpu = !cuda && (await runsOnWebgpu(o.device));
   // The adapter's float16 shaders matter only where a half dtype on WebGPU is possible.
   const webgpuHalf = webgpu && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
-  const target: ComputeTarget = { cuda, webgpuHalf };
+  const cudaCapability = cuda ? await cudaComputeCapability(undefined, chosenGpuIndex()) : null;
+  const target: ComputeTarget = { cuda, webgpuHalf, cudaCapability };
   // On the CPU the weights live in the computer's memory: the form `auto` picks for it, and a
   // refusal when the form cannot fit.
   const onHost = !cuda && !webgpu;
@@ -195,7 +210,13 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // fp16 on WebGPU with float16 shaders): MatMulNBits has half kernels there, and the activations
   // take half the memory.
   const compute = computeDtype(!onHost && base.base?.scheme ? spec : base, dtype, target);
-  if (compute === 'float32') return base;
+  if (compute === 'float32') {
+    if (cuda && dtype === 'auto' && baseForm(spec) === 'bf16' && !hasBf16Kernels(cudaCapability))
+      o.log?.(
+        `computing in float32: this GPU (compute capability ${cudaCapability}) has no bfloat16 kernels; --dtype fp16 takes half the memory where the model's activations fit float16's range`,
+      );
+    return base;
+  }
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);
   return { ...base, compute, computeAuto: dtype === 'auto' };
 }

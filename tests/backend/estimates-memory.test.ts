@@ -32,14 +32,14 @@ test('the devices: the computer, and the first NVIDIA GPU nvidia-smi reports', a
   const smi = fakeSmi(
     tmp,
     `case "$1" in
-  --query-gpu*) echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05";;
+  --query-gpu*) echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05, 8.9";;
   *) echo "CUDA Version: 13.0";;
 esac`,
   );
   const none = join(tmp, 'none');
   assert.deepEqual(await deviceMemories({ smi, procDir: none }), [
     { device: 'cpu', memoryBytes: totalmem() },
-    { device: 'cuda', memoryBytes: 24564 * 2 ** 20 },
+    { device: 'cuda', memoryBytes: 24564 * 2 ** 20, computeCapability: '8.9' },
   ]);
   assert.deepEqual(await deviceMemories({ smi: join(tmp, 'no-smi'), procDir: none }), [
     { device: 'cpu', memoryBytes: totalmem() },

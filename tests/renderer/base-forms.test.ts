@@ -59,6 +59,12 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   const webgpu = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'webgpu', memoryBytes: 24564 * MiB });
   assert.match(webgpu[0].text, /^Automatic \(8-bit on the GPU/);
   assert.match(webgpu[1].text, /^Full precision — weights 32\.1 GB on the GPU/);
+  // Nor has a GPU before Ampere (an RTX 2080 Ti: system/info's cudaBf16 false): float32 on a 24 GB card too.
+  const turing = gpuMemoryFor('cuda', { cudaMemBytes: 24564 * MiB, cudaBf16: false });
+  assert.deepEqual(turing, { api: 'cuda', memoryBytes: 24564 * MiB, bf16: false });
+  const old = baseFormChoices(bf16, 23 * GB, 'chat', turing);
+  assert.match(old[0].text, /^Automatic \(8-bit on the GPU/);
+  assert.match(old[1].text, /^Full precision — weights 32\.1 GB on the GPU/);
   // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
   assert.match(
     baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,
@@ -68,8 +74,8 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
 
 test('the GPU counts where the run goes there: cuda or auto with CUDA available, WebGPU, not the CPU', () => {
   const mem = { cudaMemBytes: 12e9, webgpuMemBytes: 11e9 };
-  assert.deepEqual(gpuMemoryFor('cuda', mem), { api: 'cuda', memoryBytes: 12e9 });
-  assert.deepEqual(gpuMemoryFor('auto', mem), { api: 'cuda', memoryBytes: 12e9 });
+  assert.deepEqual(gpuMemoryFor('cuda', mem), { api: 'cuda', memoryBytes: 12e9, bf16: true });
+  assert.deepEqual(gpuMemoryFor('auto', mem), { api: 'cuda', memoryBytes: 12e9, bf16: true });
   assert.deepEqual(gpuMemoryFor('webgpu', mem), { api: 'webgpu', memoryBytes: 11e9 });
   assert.equal(gpuMemoryFor('cpu', mem), null);
   assert.equal(

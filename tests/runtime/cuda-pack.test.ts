@@ -378,6 +378,34 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // unpacked kernels (decodeLoopFits: ~36× slower per token), so the fallen-back session is rebuilt
   // without it.
   assert.deepEqual([result(tiny.stdout).device, result(tiny.stdout).tokensPerRun], ['cpu', 1]);
+  // A GPU before Ampere (a T4: compute capability 7.5) has no bfloat16 kernels: the bf16 checkpoint
+  // computes in float32 there, and the log says why.
+  const t4Dir = join(tmp, 'smi-t4');
+  mkdirSync(t4Dir);
+  writeFileSync(
+    join(t4Dir, 'nvidia-smi'),
+    '#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "0, Tesla T4, 15360, 580.95.05, 7.5";;\n  *) echo "CUDA Version: 13.0";;\nesac\n',
+    { mode: 0o755 },
+  );
+  const t4 = cliIn(
+    { ...process.env, PATH: `${t4Dir}:${process.env.PATH}` },
+    'generate',
+    '--model',
+    bf16,
+    '--prompt',
+    'hello',
+    '--greedy',
+    '--max-new-tokens',
+    '2',
+    '--device',
+    'cuda',
+  );
+  assert.equal(t4.status, 0, t4.stderr);
+  assert.match(
+    t4.stderr,
+    /computing in float32: this GPU \(compute capability 7\.5\) has no bfloat16 kernels/,
+  );
+  assert.doesNotMatch(t4.stderr, /computing in bfloat16/);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),

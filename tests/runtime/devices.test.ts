@@ -15,7 +15,9 @@ import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devic
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
 import {
   amdVramBytes,
+  cudaComputeCapability,
   detectNvidia,
+  hasBf16Kernels,
   parseRegistryGpuMemory,
   webgpuDeviceMemoryBytes,
 } from '../../native-runtime/runtime/gpus.ts';
@@ -50,9 +52,9 @@ test('readElfDynamic reads soname, runpath and needed libraries', () => {
 
 const fakeSmi = (body: string) => fakeSmiIn(tmp, body);
 
-test('detectNvidia parses nvidia-smi: GPUs, memory, driver and the CUDA version it supports', async () => {
+test('detectNvidia parses nvidia-smi: GPUs, memory, driver, compute capability and the CUDA version it supports', async () => {
   const smi = fakeSmi(`case "$1" in
-  --query-gpu*) echo "0, NVIDIA H200, 143771, 580.95.05"; echo "1, NVIDIA H200, 143771, 580.95.05";;
+  *compute_cap*) echo "0, NVIDIA H200, 143771, 580.95.05, 9.0"; echo "1, Tesla T4, 15360, 580.95.05, 7.5";;
   *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
 esac`);
   const r = await detectNvidia({ smi, procDir: join(tmp, 'none') });
@@ -60,9 +62,19 @@ esac`);
   assert.equal(r.driverVersion, '580.95.05');
   assert.equal(r.driverCudaVersion, '13.0');
   assert.deepEqual(r.gpus, [
-    { vendor: 'nvidia', index: 0, name: 'NVIDIA H200', memoryMb: 143771 },
-    { vendor: 'nvidia', index: 1, name: 'NVIDIA H200', memoryMb: 143771 },
+    { vendor: 'nvidia', index: 0, name: 'NVIDIA H200', memoryMb: 143771, computeCapability: '9.0' },
+    { vendor: 'nvidia', index: 1, name: 'Tesla T4', memoryMb: 15360, computeCapability: '7.5' },
   ]);
+  // A driver older than the compute_cap field refuses the query with it: asked again without.
+  const old = fakeSmi(`case "$1" in
+  *compute_cap*) echo 'Field "compute_cap" is not a valid field to query.'; exit 2;;
+  --query-gpu*) echo "0, NVIDIA GeForce GTX 1080, 8192, 470.256.02";;
+esac`);
+  assert.deepEqual((await detectNvidia({ smi: old, procDir: join(tmp, 'none') })).gpus, [
+    { vendor: 'nvidia', index: 0, name: 'NVIDIA GeForce GTX 1080', memoryMb: 8192, computeCapability: null },
+  ]);
+  assert.equal(await cudaComputeCapability({ smi, procDir: join(tmp, 'none') }, 1), '7.5');
+  assert.deepEqual(['9.0', '8.0', '7.5', '6.1', null].map(hasBf16Kernels), [true, true, false, false, true]);
 });
 
 test('detectNvidia falls back to the driver files, and says why when there is nothing', async () => {

@@ -30,8 +30,8 @@ esac`,
 );
 const probe = { smi: TWO, procDir: join(tmp, 'none') };
 const gpus: GpuInfo[] = [
-  { vendor: 'nvidia', index: 0, name: 'A', memoryMb: 1 },
-  { vendor: 'nvidia', index: 1, name: 'B', memoryMb: 2 },
+  { vendor: 'nvidia', index: 0, name: 'A', memoryMb: 1, computeCapability: '8.6' },
+  { vendor: 'nvidia', index: 1, name: 'B', memoryMb: 2, computeCapability: '7.5' },
 ];
 
 test('the GPU: the first by default, REFT_STUDIO_GPU picks one, CUDA_VISIBLE_DEVICES renumbers', () => {

@@ -26,6 +26,15 @@ const int4 = { ...bf16, base: { form: 'int4', scheme: null, dir: '/x' } } as typ
 describe('the compute dtype', () => {
   it('auto: a half checkpoint read in place on CUDA stays half; float32 everywhere else', () => {
     assert.equal(computeDtype(inPlace, 'auto', { cuda: true }), 'bfloat16');
+    // Before Ampere (a T4, an RTX 2080: compute capability 7.5) there are no bfloat16 kernels: a bf16
+    // checkpoint computes in float32, and asking for bf16 says why it cannot.
+    assert.equal(computeDtype(inPlace, 'auto', { cuda: true, cudaCapability: '8.6' }), 'bfloat16');
+    assert.equal(computeDtype(inPlace, 'auto', { cuda: true, cudaCapability: '7.5' }), 'float32');
+    assert.equal(computeDtype(inPlace, 'fp16', { cuda: true, cudaCapability: '7.5' }), 'float16');
+    assert.throws(
+      () => computeDtype(inPlace, 'bf16', { cuda: true, cudaCapability: '7.5' }),
+      /compute capability 7\.5\) has no bfloat16 kernels/,
+    );
     assert.equal(computeDtype(stored, 'auto', { cuda: false }), 'float32', 'the CPU reads its float32 store');
     assert.equal(computeDtype(int4, 'auto', { cuda: true }), 'float32', 'quantized bases compute in float32');
     assert.equal(computeDtype(fp32, 'auto', { cuda: true }), 'float32', 'a float32 checkpoint stays float32');

@@ -5,6 +5,7 @@ import { totalmem } from 'node:os';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { chosenGpuIndex } from '../../../native-runtime/runtime/gpu-choice.ts';
 import {
+  cudaComputeCapability,
   cudaDeviceMemoryBytes,
   type NvidiaProbeOptions,
   webgpuRunMemoryBytes,
@@ -14,14 +15,17 @@ export interface DeviceMemory {
   /** 'cpu', 'cuda' for an NVIDIA GPU, or 'webgpu' for the GPU a WebGPU run uses (a run's estimate). */
   device: 'cpu' | 'cuda' | 'webgpu';
   memoryBytes: number;
+  /** An NVIDIA GPU's compute capability where known ("7.5": no bfloat16 before 8.0). */
+  computeCapability?: string | null;
 }
 
 /** The computer's memory and, when there is one, the GPU sessions use (Settings → GPU, else the first). */
 export async function deviceMemories(probe?: NvidiaProbeOptions): Promise<DeviceMemory[]> {
   const gpu = await cudaDeviceMemoryBytes(probe, chosenGpuIndex());
+  const computeCapability = gpu ? await cudaComputeCapability(probe, chosenGpuIndex()) : null;
   return [
     { device: 'cpu', memoryBytes: totalmem() },
-    ...(gpu ? [{ device: 'cuda' as const, memoryBytes: gpu }] : []),
+    ...(gpu ? [{ device: 'cuda' as const, memoryBytes: gpu, computeCapability }] : []),
   ];
 }
 

@@ -232,6 +232,7 @@ export async function estimateRun(
     computeDtype(spec, plan.config.dtype, {
       cuda: onGpu === 'cuda',
       webgpuHalf: onGpu === 'webgpu' || null,
+      cudaCapability: device.computeCapability ?? null,
     }) !== 'float32';
   const memory = {
     ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {

@@ -35,12 +35,12 @@ export interface BaseFormChoice {
  */
 export function gpuMemoryFor(
   device: string | null | undefined,
-  mem: { cudaMemBytes?: number | null; webgpuMemBytes?: number | null } | undefined,
+  mem: { cudaMemBytes?: number | null; cudaBf16?: boolean; webgpuMemBytes?: number | null } | undefined,
 ): RunGpu | null {
   if (device === 'webgpu')
     return mem?.webgpuMemBytes ? { api: 'webgpu', memoryBytes: mem.webgpuMemBytes } : null;
   return (device === 'cuda' || device === 'auto') && mem?.cudaMemBytes
-    ? { api: 'cuda', memoryBytes: mem.cudaMemBytes }
+    ? { api: 'cuda', memoryBytes: mem.cudaMemBytes, bf16: mem.cudaBf16 !== false }
     : null;
 }
 
@@ -48,6 +48,8 @@ export function gpuMemoryFor(
 export interface RunGpu {
   api: 'cuda' | 'webgpu';
   memoryBytes: number;
+  /** CUDA: the GPU has bfloat16 kernels (Ampere on); without, a bf16 checkpoint computes in float32. */
+  bf16?: boolean;
 }
 
 /**
@@ -70,11 +72,14 @@ export function baseFormChoices(
   };
   const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
-  // On the GPU a half checkpoint computes in its own precision (--dtype auto): bf16 or fp16 on CUDA,
-  // fp16 on WebGPU (which has no bfloat16: a bf16 checkpoint computes in float32 there).
+  // On the GPU a half checkpoint computes in its own precision (--dtype auto): bf16 or fp16 on CUDA
+  // (bf16 from Ampere on), fp16 on WebGPU (which has no bfloat16: a bf16 checkpoint computes in
+  // float32 there).
   const dtype = String(m.config.torch_dtype ?? m.config.dtype ?? '');
   const half =
-    runGpu?.api === 'webgpu' ? /^(float16|fp16)$/.test(dtype) : /^(bfloat16|float16|bf16|fp16)$/.test(dtype);
+    runGpu?.api === 'webgpu' || runGpu?.bf16 === false
+      ? /^(float16|fp16)$/.test(dtype)
+      : /^(bfloat16|float16|bf16|fp16)$/.test(dtype);
   const gpu = runGpu
     ? {
         form: gpuAutoForm(shape, use, runGpu.memoryBytes, half ? 'fp16' : 'none'),
