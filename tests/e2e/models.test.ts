@@ -177,7 +177,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     assert.ok(during > 0 && during < 100, `partial progress ${during}%`);
     await page
       .getByTestId('download-numbers')
-      .getByText(/KB of \d+ KB/)
+      .getByText(/\d+ KB of [\d.]+ MB/)
       .waitFor();
     await page.getByTestId('downloads').scrollIntoViewIfNeeded();
     await screenshot(page, 'models-4-downloading', false);
@@ -255,7 +255,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await dialog.getByRole('button', { name: 'Remove and delete files' }).click();
     await page
       .getByRole('status')
-      .getByText(/Removed tiny\/llama-chat and deleted \d+ KB/)
+      .getByText(/Removed tiny\/llama-chat and deleted [\d.]+ MB/)
       .waitFor();
     assert.ok(!existsSync(join(home, 'hub', 'models--tiny--llama-chat')));
     // A model found in the cache offers no file deletion.
