@@ -48,6 +48,9 @@ export function fusedStepProblem(spec: ModelSpec, device: 'cpu' | 'cuda'): strin
     return `${spec.arch} has no RMSNorm and rotary attention`;
   if (spec.slidingWindow) return 'it has sliding-window attention';
   if (!spec.rope || spec.rope.partialRotaryFactor !== undefined) return 'its rotary embedding is partial';
+  // GroupQueryAttention's shape check with do_rotary (CPU and CUDA alike): the head size a multiple
+  // of 16 (its cos/sin tables, E/2 wide, a multiple of 8).
+  if (spec.headDim % 16 !== 0) return `its head size ${spec.headDim} is not a multiple of 16`;
   const dt = spec.compute ?? 'float32';
   if (device === 'cuda' && dt === 'float32') return 'CUDA has no float32 GroupQueryAttention';
   if (device === 'cpu' && dt === 'bfloat16') return 'the CPU has no bfloat16 GroupQueryAttention';

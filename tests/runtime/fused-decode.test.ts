@@ -205,6 +205,10 @@ describe('fused decoding step', () => {
     assert.equal(fusedStepProblem(llama, 'cpu'), null);
     assert.equal(fusedStepProblem({ ...llama, compute: 'bfloat16' }, 'cuda'), null);
     assert.match(fusedStepProblem(llama, 'cuda') ?? '', /float32/);
+    assert.match(
+      fusedStepProblem({ ...llama, headDim: 24 }, 'cpu') ?? '',
+      /head size 24 is not a multiple of 16/,
+    );
     assert.match(fusedStepProblem({ ...llama, compute: 'bfloat16' }, 'cpu') ?? '', /bfloat16/);
     assert.equal(fusedStepProblem(loadModelSpec(modelDir('gemma')), 'cpu'), null);
     assert.match(fusedStepProblem(loadModelSpec(modelDir('gpt2')), 'cpu') ?? '', /gpt2/);
