@@ -344,27 +344,32 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // Automatic base weights on a GPU too small for the checkpoint's bf16 weights: 8-bit codes (the
   // GPU's memory from nvidia-smi: here a stand-in on PATH reporting half a MiB, the fixture's bf16
   // weights are 0.5 MB). Said in the log; the run goes on (on the CPU, as CUDA does not start).
-  const smiDir = join(tmp, 'smi');
-  mkdirSync(smiDir);
-  writeFileSync(
-    join(smiDir, 'nvidia-smi'),
-    '#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "0, Tiny GPU, 0.5, 580.95.05";;\n  *) echo "CUDA Version: 13.0";;\nesac\n',
-    { mode: 0o755 },
-  );
   const bf16 = join(ROOT, 'tests/fixtures/golden/models/llama-bf16');
-  const tiny = cliIn(
-    { ...process.env, PATH: `${smiDir}:${process.env.PATH}` },
-    'generate',
-    '--model',
-    bf16,
-    '--prompt',
-    'hello',
-    '--greedy',
-    '--max-new-tokens',
-    '4',
-    '--device',
-    'cuda',
-  );
+  // `generate` of the bf16 fixture on CUDA with a stand-in nvidia-smi on PATH answering `gpuLine`.
+  const generateBf16With = (name: string, gpuLine: string, tokens: number) => {
+    const dir = join(tmp, `smi-${name}`);
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'nvidia-smi'),
+      `#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "${gpuLine}";;\n  *) echo "CUDA Version: 13.0";;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+    return cliIn(
+      env,
+      'generate',
+      '--model',
+      bf16,
+      '--prompt',
+      'hello',
+      '--greedy',
+      '--max-new-tokens',
+      String(tokens),
+      '--device',
+      'cuda',
+    );
+  };
+  const tiny = generateBf16With('tiny', '0, Tiny GPU, 0.5, 580.95.05', 4);
   assert.equal(tiny.status, 0, tiny.stderr);
   assert.match(
     tiny.stderr,
@@ -380,26 +385,7 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.deepEqual([result(tiny.stdout).device, result(tiny.stdout).tokensPerRun], ['cpu', 1]);
   // A GPU before Ampere (a T4: compute capability 7.5) has no bfloat16 kernels: the bf16 checkpoint
   // computes in float32 there, and the log says why.
-  const t4Dir = join(tmp, 'smi-t4');
-  mkdirSync(t4Dir);
-  writeFileSync(
-    join(t4Dir, 'nvidia-smi'),
-    '#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "0, Tesla T4, 15360, 580.95.05, 7.5";;\n  *) echo "CUDA Version: 13.0";;\nesac\n',
-    { mode: 0o755 },
-  );
-  const t4 = cliIn(
-    { ...process.env, PATH: `${t4Dir}:${process.env.PATH}` },
-    'generate',
-    '--model',
-    bf16,
-    '--prompt',
-    'hello',
-    '--greedy',
-    '--max-new-tokens',
-    '2',
-    '--device',
-    'cuda',
-  );
+  const t4 = generateBf16With('t4', '0, Tesla T4, 15360, 580.95.05, 7.5', 2);
   assert.equal(t4.status, 0, t4.stderr);
   assert.match(
     t4.stderr,
