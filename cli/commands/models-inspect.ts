@@ -10,6 +10,7 @@ import {
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
 import { autoBaseForm, residentWeightBytes } from '../../native-runtime/quantize/memory.ts';
+import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
 import { UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount } from '../command.ts';
 
@@ -21,6 +22,8 @@ export interface AutoWeights {
   /** The weights' bytes there in that form, and the device's memory. */
   bytes: number;
   memoryBytes: number;
+  /** What the unquantized weights compute in there: the checkpoint's half dtype on CUDA, else float32. */
+  dtype: string;
 }
 
 /**
@@ -29,23 +32,24 @@ export interface AutoWeights {
  */
 export async function autoWeights(s: ModelSummary): Promise<AutoWeights[]> {
   const shape = { params: s.params, hiddenSize: s.hiddenSize, vocabSize: s.vocabSize, tied: s.tieEmbeddings };
-  // On CUDA a bf16/fp16 checkpoint stays in its precision (--dtype auto); the CPU computes in float32.
-  const half = s.dtype === 'bfloat16' || s.dtype === 'float16';
-  return (await deviceMemories()).map(({ device, memoryBytes }) => {
-    const full = device === 'cuda' && half ? 'fp16' : 'none';
-    const form = autoBaseForm(shape, 'chat', { device, memory: memoryBytes, full });
+  // On CUDA a bf16/fp16 checkpoint stays in its precision (--dtype auto; bf16 from Ampere on:
+  // runtime/precision.ts); the CPU computes in float32.
+  return (await deviceMemories()).map(({ device, memoryBytes, computeCapability }) => {
     const onGpu = device === 'cuda';
-    const bytes = residentWeightBytes(shape, form, 'chat', memoryBytes, { gpu: onGpu, half: onGpu && half });
-    return { device, form, bytes, memoryBytes };
+    const half =
+      onGpu &&
+      (s.dtype === 'float16' || (s.dtype === 'bfloat16' && hasBf16Kernels(computeCapability ?? null)));
+    const form = autoBaseForm(shape, 'chat', { device, memory: memoryBytes, full: half ? 'fp16' : 'none' });
+    const bytes = residentWeightBytes(shape, form, 'chat', memoryBytes, { gpu: onGpu, half });
+    return { device, form, bytes, memoryBytes, dtype: half ? s.dtype : 'float32' };
   });
 }
 
 /** "int8 on this computer's CPU (8.5 GB of 24 GB); bfloat16 on the GPU (15 GB of 24 GB)" */
-function formatAutoWeights(s: ModelSummary, auto: AutoWeights[]): string {
+function formatAutoWeights(auto: AutoWeights[]): string {
   return auto
     .map((a) => {
-      const form =
-        a.form !== 'none' ? a.form : a.device === 'cuda' && s.dtype !== 'float32' ? s.dtype : 'float32';
+      const form = a.form !== 'none' ? a.form : a.dtype;
       const where = a.device === 'cpu' ? "this computer's CPU" : 'the GPU';
       return `${form} on ${where} (${formatBytes(a.bytes)} of ${formatBytes(a.memoryBytes)})`;
     })
@@ -74,9 +78,7 @@ export function formatSummary(s: ModelSummary, auto: AutoWeights[] = []): string
     ],
     ['tied embeddings', s.tieEmbeddings ? 'yes' : 'no'],
     ['chat template', s.tokenizer?.chatTemplate ? 'yes' : 'no'],
-    ...(auto.length
-      ? [['base weights', `automatic: ${formatAutoWeights(s, auto)}`] as [string, string]]
-      : []),
+    ...(auto.length ? [['base weights', `automatic: ${formatAutoWeights(auto)}`] as [string, string]] : []),
     ['fingerprint', s.fingerprint],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

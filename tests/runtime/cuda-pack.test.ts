@@ -346,7 +346,8 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // weights are 0.5 MB). Said in the log; the run goes on (on the CPU, as CUDA does not start).
   const bf16 = join(ROOT, 'tests/fixtures/golden/models/llama-bf16');
   // `generate` of the bf16 fixture on CUDA with a stand-in nvidia-smi on PATH answering `gpuLine`.
-  const generateBf16With = (name: string, gpuLine: string, tokens: number) => {
+  // The environment of a CLI run with a stand-in nvidia-smi on PATH answering `gpuLine`.
+  const withSmi = (name: string, gpuLine: string) => {
     const dir = join(tmp, `smi-${name}`);
     mkdirSync(dir);
     writeFileSync(
@@ -354,8 +355,11 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
       `#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "${gpuLine}";;\n  *) echo "CUDA Version: 13.0";;\nesac\n`,
       { mode: 0o755 },
     );
-    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
-    return cliIn(
+    return { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+  };
+  // `generate` of the bf16 fixture on CUDA in that environment.
+  const generateBf16With = (env: NodeJS.ProcessEnv, tokens: number) =>
+    cliIn(
       env,
       'generate',
       '--model',
@@ -368,8 +372,7 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
       '--device',
       'cuda',
     );
-  };
-  const tiny = generateBf16With('tiny', '0, Tiny GPU, 0.5, 580.95.05', 4);
+  const tiny = generateBf16With(withSmi('tiny', '0, Tiny GPU, 0.5, 580.95.05'), 4);
   assert.equal(tiny.status, 0, tiny.stderr);
   assert.match(
     tiny.stderr,
@@ -385,13 +388,19 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.deepEqual([result(tiny.stdout).device, result(tiny.stdout).tokensPerRun], ['cpu', 1]);
   // A GPU before Ampere (a T4: compute capability 7.5) has no bfloat16 kernels: the bf16 checkpoint
   // computes in float32 there, and the log says why.
-  const t4 = generateBf16With('t4', '0, Tesla T4, 15360, 580.95.05, 7.5', 2);
+  const t4Env = withSmi('t4', '0, Tesla T4, 15360, 580.95.05, 7.5');
+  const t4 = generateBf16With(t4Env, 2);
   assert.equal(t4.status, 0, t4.stderr);
   assert.match(
     t4.stderr,
     /computing in float32: this GPU \(compute capability 7\.5\) has no bfloat16 kernels/,
   );
   assert.doesNotMatch(t4.stderr, /computing in bfloat16/);
+  // models inspect says the same of that GPU.
+  const inspect = cliIn(t4Env, 'models', 'inspect', bf16);
+  assert.equal(inspect.status, 0, inspect.stderr);
+  const gpuRow = JSON.parse(inspect.stdout).autoWeights.find((a: { device: string }) => a.device === 'cuda');
+  assert.deepEqual([gpuRow.form, gpuRow.dtype], ['none', 'float32']);
   const l = cli('runtime', 'list');
   assert.deepEqual(
     JSON.parse(l.stdout).packs.map((p: { name: string }) => p.name),
