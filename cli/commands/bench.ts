@@ -70,9 +70,8 @@ async function setup(ctx: CommandContext): Promise<Setup> {
   const device = deviceFlag(ctx.values, 'bench');
   const scheme = quantizeFlag(ctx.values);
   const dtype = dtypeFlag(ctx);
-  if (dtype !== 'float32' && scheme)
-    throw new UsageError('bench: --dtype fp16/bf16 and --quantize int8/int4 cannot be combined');
-  // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it).
+  // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
+  // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
   const compute = dtype === 'float32' ? {} : { compute: dtype };
   const onProgress = conversionProgress(ctx.progress);
   if (synthetic) {
