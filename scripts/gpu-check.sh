@@ -180,8 +180,9 @@ case "${1:-}" in
       --model $B16 --prompt hi --greedy --max-new-tokens 8 --device cuda --data-dir "$DATA" --json
     # Automatic base weights on a GPU too small for the bf16 weights (a stand-in nvidia-smi on PATH
     # reports half a MiB, the rest goes to the real one): 8-bit codes through MatMulNBits on CUDA in
-    # float32, to generate and to train (the backward dequantizes: no Ŵᵀ on so small a GPU). The .err
-    # files hold the "base weights: int8 (automatic)" line.
+    # bfloat16, to generate and to train (the backward reads the codes as floats: no Ŵᵀ on so small a
+    # GPU, no blocked DequantizeLinear on CUDA). The .err files hold the "base weights: int8
+    # (automatic)" line.
     SMALL=$G/smi-small
     mkdir -p $SMALL
     printf '#!/bin/sh\ncase "$1" in\n  --query-gpu=index,name,memory.total*) echo "0, stand-in, 0.5, 0";;\n  *) exec %s "$@";;\nesac\n' \
