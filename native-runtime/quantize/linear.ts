@@ -133,9 +133,15 @@ export function setGpuCodes(q: Value): void {
 // The backward's view of each weight's codes, one per weight however many nodes read it.
 const codeViews = new WeakMap<Value, Value>();
 
-/** A run-time zero in `dtype`: summing an empty slice of `x`, so ORT cannot fold what reads it. */
+/**
+ * A run-time zero scalar in `dtype`: the difference of `x`'s leading dimension with itself, a
+ * shape known only when the graph runs, so ORT cannot fold what reads it. (Summing an empty slice of
+ * `x` did the same, but the CUDA family's ReduceSum may return without writing the output of an
+ * empty input: its ROCm port does.)
+ */
 function runtimeZero(b: GraphBuilder, x: Value, dtype: DType): Value {
-  return b.cast(b.reduceSum(b.slice(b.reshape(x, [-1], ['?']), [0], [0], [0]), [0], false), dtype);
+  const n = b.shapeOf(x, 0, 1); // int64 (1)
+  return b.cast(b.reshape(b.sub(n, n), [], []), dtype);
 }
 
 interface CodeLayout {
