@@ -27,7 +27,7 @@
 
 import { AutodiffError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
-import { isFloat } from '../ir/dtype.ts';
+import { type DType, isFloat } from '../ir/dtype.ts';
 import { type Dim, Node, Value } from '../ir/graph.ts';
 import { allInputs, detach } from '../passes/graph-utils.ts';
 import { BROADCAST_GRAD_OK, domainGradRules, gradRules, scalarOf, shapeVec, zerosLike } from './rules.ts';
@@ -81,9 +81,8 @@ function between(order: Node[], from: Value, to: Value): Node[] {
 
 /** Emits the replay of a segment, started from `from + 0` where the 0 waits for `after`. */
 function replaySegment(b: GraphBuilder, seg: Segment, after: Value): Map<Node, Node> {
-  const flat = b.reshape(after, [-1], ['?']);
-  const zero = b.reduceSum(b.slice(flat, [0], [0], [0]), [0], false);
-  const replaced = new Map<Value, Value>([[seg.from, b.add(seg.from, b.cast(zero, seg.from.dtype))]]);
+  const zero = b.zeroAfter(after, seg.from.dtype as DType);
+  const replaced = new Map<Value, Value>([[seg.from, b.add(seg.from, zero)]]);
   const replay = new Map<Node, Node>();
   for (const n of seg.nodes) {
     if (NOT_REPLAYED.has(n.op) || Object.values(n.attrs).some((a) => a.type === 'graph')) continue;

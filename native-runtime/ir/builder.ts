@@ -256,6 +256,16 @@ export class GraphBuilder {
     if (end !== undefined) attrs.end = end;
     return this.op('Shape', [x], attrs);
   }
+  /**
+   * A scalar zero in `dtype` made at run time from `x`'s leading dimension (n − n): ORT cannot fold
+   * what reads it into a constant, and it is computed only once `x` exists. (An empty slice of `x`
+   * summed did the same, but the CUDA family's ReduceSum may return without writing the output of
+   * an empty input: its ROCm port does.) `x` must have a symbolic leading dimension.
+   */
+  zeroAfter(x: Value, dtype: DType): Value {
+    const n = this.shapeOf(x, 0, 1);
+    return this.cast(this.reshape(this.sub(n, n), [], []), dtype);
+  }
   expand(x: Value, shape: Value, outShape?: Shape): Value {
     return this.op('Expand', [x, shape], {}, outShape ? { shapes: [outShape] } : {});
   }

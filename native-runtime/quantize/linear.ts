@@ -133,17 +133,6 @@ export function setGpuCodes(q: Value): void {
 // The backward's view of each weight's codes, one per weight however many nodes read it.
 const codeViews = new WeakMap<Value, Value>();
 
-/**
- * A run-time zero scalar in `dtype`: the difference of `x`'s leading dimension with itself, a
- * shape known only when the graph runs, so ORT cannot fold what reads it. (Summing an empty slice of
- * `x` did the same, but the CUDA family's ReduceSum may return without writing the output of an
- * empty input: its ROCm port does.)
- */
-function runtimeZero(b: GraphBuilder, x: Value, dtype: DType): Value {
-  const n = b.shapeOf(x, 0, 1); // int64 (1)
-  return b.cast(b.reshape(b.sub(n, n), [], []), dtype);
-}
-
 interface CodeLayout {
   N: number;
   /** Inputs padded to whole blocks. */
@@ -178,7 +167,7 @@ function cpuProduct(
     // Two codes per byte, the low nibble first. (Float arithmetic, as on GPUs, would hold several
     // float copies of the matrix: +120 MB peak RSS at TinyLlama's shape, same speed.)
     const bytes = q.shape as number[];
-    const zero = runtimeZero(b, gy, 'int64');
+    const zero = b.zeroAfter(gy, 'int64');
     const runtimeByte = (v: number) => b.cast(b.add(zero, b.const('int64', [v], [])), 'uint8');
     const lo = b.op('BitwiseAnd', [q, runtimeByte(15)], {}, { shapes: [bytes], dtypes: ['uint8'] });
     const hi = b.op(
@@ -243,7 +232,7 @@ function gpuProduct(
   zp: Value | null,
   { N, Kp, kb, bits }: CodeLayout,
 ): Value {
-  const one = b.add(runtimeZero(b, gy, 'float32'), b.scalar(1));
+  const one = b.add(b.zeroAfter(gy, 'float32'), b.scalar(1));
   const asFloat = (v: Value) =>
     b.op('DequantizeLinear', [v, one], {}, { shapes: [v.shape], dtypes: ['float32'] });
   const nibbles = (f: Value): [Value, Value] => {
