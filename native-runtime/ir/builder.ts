@@ -259,8 +259,9 @@ export class GraphBuilder {
   /**
    * A scalar zero in `dtype` made at run time from `x`'s leading dimension (n − n): ORT cannot fold
    * what reads it into a constant, and it is computed only once `x` exists. (An empty slice of `x`
-   * summed did the same, but the CUDA family's ReduceSum may return without writing the output of
-   * an empty input: its ROCm port does.) `x` must have a symbolic leading dimension.
+   * summed did the same, but ORT's CUDA ReduceSum returns without writing its output when the input
+   * is empty: reduction_ops.cc, "special case when there is a dim value of 0".) `x` must have a
+   * symbolic leading dimension.
    */
   zeroAfter(x: Value, dtype: DType): Value {
     const n = this.shapeOf(x, 0, 1);
