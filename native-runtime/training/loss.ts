@@ -4,6 +4,7 @@
 
 import type { GraphBuilder } from '../ir/builder.ts';
 import type { Value } from '../ir/graph.ts';
+import { scalarLike } from '../models/layers.ts';
 
 /** logits (B, T, V) float32, labels (B, T) int64 → scalar loss (shape []). */
 export function causalLmLoss(b: GraphBuilder, logits: Value, labels: Value): Value {
@@ -39,7 +40,11 @@ export function supervisedLmLoss(
   const yK = b.unsqueeze(b.gather(y, idx), [-1]); // (K, 1)
   const picked = b.squeeze(b.op('GatherElements', [z, yK], { axis: -1 }), [-1]);
   const lse = b.op('ReduceLogSumExp', [z, b.ints([-1])], { keepdims: 0 });
-  const total = b.reduceSum(b.sub(lse, picked), [0], false);
+  const nll = b.sub(lse, picked); // (K)
+  // One zero more, so the sum never reduces an empty tensor: ORT's CUDA ReduceSum leaves an empty
+  // input's output unwritten, and a batch without labels would report whatever the buffer held.
+  const terms = b.concat([nll, b.reshape(scalarLike(b, 0, nll), [1], [1])], 0, ['?']);
+  const total = b.reduceSum(terms, [0], false);
   const count = b.op('Max', [b.cast(b.shapeOf(idx), 'float32'), b.scalar(1)]);
   return b.div(total, b.reshape(count, [], []));
 }
