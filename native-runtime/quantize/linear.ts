@@ -4,10 +4,12 @@
 //
 // Training sessions that pre-pack read a second layout, Ŵᵀ in int8 (backward-store.ts), with MatMulNBits
 // again. Otherwise the gradient dequantizes W from the forward's own uint8 codes (nibbles split in the
-// graph for int4) and multiplies: q·s without the zero point, and the zero point's share z·(dY·S) is
-// subtracted per block (S the (N, kb) scales), so no zero-point tensor is ever materialized. The first
-// op on the codes takes a run-time operand, so ORT cannot constant-fold a float copy of the weights, and
-// the dequantized weight exists only while its product runs. Measured alternatives are in ARCHITECTURE.md.
+// graph for int4) and multiplies, one way on the CPU (cpuProduct: q·s without the zero point, whose
+// share z·(dY·S) is subtracted per block, so no zero-point matrix is made) and another on GPUs
+// (gpuProduct: (q − z)·s in float32 with ops CUDA and WebGPU have kernels for; BaseWeights.onGpu).
+// The first op on the codes takes a run-time operand, so ORT cannot constant-fold a float copy of the
+// weights, and the dequantized weight exists only while its product runs. Measured alternatives are
+// in ARCHITECTURE.md.
 
 import { AutodiffError, UnsupportedError } from '../errors.ts';
 import type { GraphBuilder } from '../ir/builder.ts';
