@@ -40,42 +40,28 @@ export interface NvidiaProbeOptions {
   procDir?: string;
 }
 
-const gpuMemory = new Map<number, Promise<number | null>>();
+// nvidia-smi's answer, asked once per process: memory and compute capability read the same one.
+let nvidia: Promise<NvidiaInfo | null> | null = null;
 
 /**
- * Total memory of the NVIDIA GPU numbered `index` (nvidia-smi's numbering; gpu-choice.ts says which
- * one CUDA sessions use) in bytes, or null; asked once per process and GPU (`probe`, for tests, asks
- * again with a stand-in nvidia-smi).
+ * The NVIDIA GPU numbered `index` (nvidia-smi's numbering; gpu-choice.ts says which one CUDA
+ * sessions use), or null; `probe`, for tests, asks again with a stand-in nvidia-smi.
  */
-export function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions, index = 0): Promise<number | null> {
-  const ask = () =>
-    detectNvidia(probe).then(
-      (n) => {
-        const mb = n.gpus.find((g) => g.index === index)?.memoryMb;
-        return mb ? mb * 2 ** 20 : null;
-      },
-      () => null,
-    );
-  if (probe) return ask();
-  if (!gpuMemory.has(index)) gpuMemory.set(index, ask());
-  return gpuMemory.get(index) as Promise<number | null>;
+function nvidiaGpu(probe: NvidiaProbeOptions | undefined, index: number): Promise<GpuInfo | null> {
+  const info = probe ? detectNvidia(probe).catch(() => null) : (nvidia ??= detectNvidia().catch(() => null));
+  return info.then((n) => n?.gpus.find((g) => g.index === index) ?? null);
 }
 
-/**
- * The compute capability of the NVIDIA GPU numbered `index` (as cudaDeviceMemoryBytes numbers it),
- * e.g. "7.5", or null where unknown; asked once per process and GPU (`probe`: again, for tests).
- */
-export function cudaComputeCapability(probe?: NvidiaProbeOptions, index = 0): Promise<string | null> {
-  const ask = () =>
-    detectNvidia(probe).then(
-      (n) => n.gpus.find((g) => g.index === index)?.computeCapability ?? null,
-      () => null,
-    );
-  if (probe) return ask();
-  if (!gpuCapability.has(index)) gpuCapability.set(index, ask());
-  return gpuCapability.get(index) as Promise<string | null>;
+/** Total memory of the NVIDIA GPU numbered `index` in bytes, or null (see nvidiaGpu). */
+export async function cudaDeviceMemoryBytes(probe?: NvidiaProbeOptions, index = 0): Promise<number | null> {
+  const mb = (await nvidiaGpu(probe, index))?.memoryMb;
+  return mb ? mb * 2 ** 20 : null;
 }
-const gpuCapability = new Map<number, Promise<string | null>>();
+
+/** The compute capability of the NVIDIA GPU numbered `index`, e.g. "7.5", or null where unknown. */
+export async function cudaComputeCapability(probe?: NvidiaProbeOptions, index = 0): Promise<string | null> {
+  return (await nvidiaGpu(probe, index))?.computeCapability ?? null;
+}
 
 /**
  * Whether a GPU of compute capability `cap` has bfloat16 kernels: cuBLAS's bfloat16 GEMMs, the
