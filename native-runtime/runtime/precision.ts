@@ -140,6 +140,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const webgpuHalf = webgpu && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const cudaCapability = cuda ? await cudaComputeCapability(undefined, chosenGpuIndex()) : null;
   const target: ComputeTarget = { cuda, webgpuHalf, cudaCapability };
+  // What the checkpoint computes in there (its base not yet prepared): sizes `auto`'s weights on a
+  // GPU and decides whether a half file is read in place.
+  const checkpointCompute = computeDtype(spec, dtype, target);
   // On the CPU the weights live in the computer's memory: the form `auto` picks for it, and a
   // refusal when the form cannot fit.
   const onHost = !cuda && !webgpu;
@@ -169,16 +172,14 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
         label: full === 'none' ? 'float32' : full,
         name: "this computer's",
       };
-    else {
-      const compute = computeDtype(spec, dtype, target);
+    else
       at = {
         device: cuda ? 'cuda' : 'webgpu',
         memory: gpuMemory,
-        full: compute === 'float32' ? 'none' : 'fp16',
-        label: compute,
+        full: checkpointCompute === 'float32' ? 'none' : 'fp16',
+        label: checkpointCompute,
         name: "this GPU's",
       };
-    }
     quantize = autoBaseForm(shapeOf(spec), use, at);
     if (quantize !== 'none' && at.memory) {
       const need = baseWeightBytes(shapeOf(spec), at.full, use, at.memory);
@@ -195,7 +196,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   }
   // Decided on the checkpoint before its base is prepared: a half file that will compute in half on
   // the GPU is read in place; otherwise the CPU's float32 store (prepareBase).
-  const half = computeDtype(spec, dtype, target) !== 'float32';
+  const half = checkpointCompute !== 'float32';
   const base = await prepareBaseLogged(spec, quantize, {
     dataDir: o.dataDir,
     // 'auto' that will run on CUDA keeps half-precision files in place, as 'cuda' does; on WebGPU,
@@ -209,7 +210,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // A quantized base on a GPU computes as its checkpoint would (bf16 for a bf16 checkpoint on CUDA,
   // fp16 on WebGPU with float16 shaders): MatMulNBits has half kernels there, and the activations
   // take half the memory.
-  const compute = computeDtype(!onHost && base.base?.scheme ? spec : base, dtype, target);
+  const compute = !onHost && base.base?.scheme ? checkpointCompute : computeDtype(base, dtype, target);
   if (compute === 'float32') {
     if (cuda && dtype === 'auto' && baseForm(spec) === 'bf16' && !hasBf16Kernels(cudaCapability))
       o.log?.(
