@@ -9,7 +9,7 @@ import {
   openModelFolder,
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
-import { autoBaseForm, residentWeightBytes } from '../../native-runtime/quantize/memory.ts';
+import { autoBaseForm, halfOnGpu, residentWeightBytes } from '../../native-runtime/quantize/memory.ts';
 import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
 import { UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount } from '../command.ts';
@@ -37,8 +37,7 @@ export async function autoWeights(s: ModelSummary): Promise<AutoWeights[]> {
   return (await deviceMemories()).map(({ device, memoryBytes, computeCapability }) => {
     const onGpu = device === 'cuda';
     const half =
-      onGpu &&
-      (s.dtype === 'float16' || (s.dtype === 'bfloat16' && hasBf16Kernels(computeCapability ?? null)));
+      onGpu && halfOnGpu(s.dtype, { api: 'cuda', bf16: hasBf16Kernels(computeCapability ?? null) });
     const form = autoBaseForm(shape, 'chat', { device, memory: memoryBytes, full: half ? 'fp16' : 'none' });
     const bytes = residentWeightBytes(shape, form, 'chat', memoryBytes, { gpu: onGpu, half });
     return { device, form, bytes, memoryBytes, dtype: half ? s.dtype : 'float32' };

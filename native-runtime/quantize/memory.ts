@@ -107,6 +107,17 @@ export function residentWeightBytes(
   return at.gpu ? gpuWeightBytes(s, f, use, memory, at.half ? 2 : 4) : baseWeightBytes(s, f, use, memory);
 }
 
+/**
+ * Whether a checkpoint stored in `dtype` (config.json's torch_dtype: bfloat16, float16, …) computes
+ * in half precision on a GPU under --dtype auto, as runtime/precision.ts computeDtype decides: fp16
+ * on CUDA and WebGPU, bf16 on CUDA where the GPU has bfloat16 kernels (`bf16`, Ampere on). For the
+ * readers without a loaded model: `models inspect`, the Base weights choice.
+ */
+export function halfOnGpu(dtype: string, gpu: { api: 'cuda' | 'webgpu'; bf16?: boolean }): boolean {
+  if (/^(float16|fp16)$/.test(dtype)) return true;
+  return gpu.api === 'cuda' && gpu.bf16 !== false && /^(bfloat16|bf16)$/.test(dtype);
+}
+
 /** Where a run's base weights will live, as `auto` weighs it. */
 export interface AutoPlace {
   device: 'cpu' | 'cuda' | 'webgpu';

@@ -5,6 +5,7 @@
 import {
   baseWeightBytes,
   gpuAutoForm,
+  halfOnGpu,
   hostAutoForm,
   residentWeightBytes,
 } from '../../../native-runtime/quantize/memory.ts';
@@ -72,14 +73,9 @@ export function baseFormChoices(
   };
   const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
-  // On the GPU a half checkpoint computes in its own precision (--dtype auto): bf16 or fp16 on CUDA
-  // (bf16 from Ampere on), fp16 on WebGPU (which has no bfloat16: a bf16 checkpoint computes in
-  // float32 there).
-  const dtype = String(m.config.torch_dtype ?? m.config.dtype ?? '');
-  const half =
-    runGpu?.api === 'webgpu' || runGpu?.bf16 === false
-      ? /^(float16|fp16)$/.test(dtype)
-      : /^(bfloat16|float16|bf16|fp16)$/.test(dtype);
+  // On the GPU a half checkpoint computes in its own precision (--dtype auto), where the GPU has
+  // that precision's kernels.
+  const half = !!runGpu && halfOnGpu(String(m.config.torch_dtype ?? m.config.dtype ?? ''), runGpu);
   const gpu = runGpu
     ? {
         form: gpuAutoForm(shape, use, runGpu.memoryBytes, half ? 'fp16' : 'none'),
