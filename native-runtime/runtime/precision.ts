@@ -125,6 +125,18 @@ export function hostMemoryProblem(
 }
 
 /**
+ * The memory of the GPU a run lives on: the chosen NVIDIA GPU's on CUDA (null where nvidia-smi does
+ * not tell), on WebGPU what the machine reports for its GPU, else `computer`; null off the GPUs.
+ */
+export async function runGpuMemoryBytes(
+  on: { cuda: boolean; webgpu: boolean },
+  computer = totalmem(),
+): Promise<number | null> {
+  if (on.cuda) return cudaDeviceMemoryBytes(undefined, chosenGpuIndex());
+  return on.webgpu ? webgpuRunMemoryBytes(computer) : null;
+}
+
+/**
  * `spec` with its base in the form `o.quantize` asks for and the compute dtype for the device.
  * `auto`: on the CPU, float32 where they fit in the computer's memory, else 8-bit, else 4-bit
  * (hostAutoForm); on CUDA the checkpoint's own weights where they fit in the GPU's memory, else 8-bit,
@@ -153,13 +165,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // quantized base for its backward only where the GPU holds that too (base.ts). WebGPU's memory is
   // what the machine tells (an NVIDIA or AMD card's), else the computer's (Apple's unified memory).
   const gpuMemory =
-    o.gpuMemory !== undefined && !onHost
-      ? o.gpuMemory
-      : cuda
-        ? await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())
-        : webgpu
-          ? await webgpuRunMemoryBytes(memory)
-          : null;
+    o.gpuMemory !== undefined && !onHost ? o.gpuMemory : await runGpuMemoryBytes({ cuda, webgpu }, memory);
   let quantize = o.quantize;
   if (quantize === 'auto') {
     // The memory the weights must fit in, and their form there unquantized.

@@ -21,8 +21,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { residentWeightBytes } from '../quantize/memory.ts';
-import { chosenGpuIndex } from '../runtime/gpu-choice.ts';
-import { cudaDeviceMemoryBytes, webgpuRunMemoryBytes } from '../runtime/gpus.ts';
+import { runGpuMemoryBytes } from '../runtime/precision.ts';
 import {
   createSession,
   type DeviceChoice,
@@ -182,11 +181,7 @@ export class ReftModel {
     // On a GPU the activations live in its memory, so the rule weighs the GPU's size.
     const cuda = await runsOnCuda(opts.device);
     const webgpu = !cuda && (await runsOnWebgpu(opts.device));
-    const memory = cuda
-      ? ((await cudaDeviceMemoryBytes(undefined, chosenGpuIndex())) ?? totalmem())
-      : webgpu
-        ? await webgpuRunMemoryBytes()
-        : totalmem();
+    const memory = (await runGpuMemoryBytes({ cuda, webgpu })) ?? totalmem();
     /** Layer replay (training/recompute.ts) for `sp`'s weights and compute dtype in `mem` bytes. */
     const replays = (sp: ModelSpec, mem: number, onGpu: boolean): boolean => {
       if (states.length === 0 || !opts.workload) return false;
