@@ -1,6 +1,6 @@
 // 'files/*': uploads from the window (a browser file or folder, sent in chunks) and downloads to it
 // (zips the backend made). Works the same over the WebSocket and the Electron MessagePort; bytes
-// travel as base64. The rules (limits, paths, order) live in library/transfers.ts.
+// travel as base64. The rules (paths, order) live in library/transfers.ts, the limits in library/upload-limits.ts.
 
 import { z } from 'zod';
 import {
@@ -9,10 +9,9 @@ import {
   finishUpload,
   MAX_CHUNK_BYTES,
   readDownload,
-  UPLOAD_LIMITS,
-  type UploadKind,
   uploadChunk,
 } from '../library/transfers.ts';
+import { UPLOAD_LIMITS, type UploadKind } from '../library/upload-limits.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const UploadId = z.string().min(1).max(64);

@@ -34,13 +34,7 @@ import { unzipSync, type Zippable, zipSync } from 'fflate';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
-
-/** What an upload is for, with its limits. Another importer adds its kind here. */
-export const UPLOAD_LIMITS = {
-  adapter: { maxBytes: 1e9, maxFiles: 2000 },
-  dataset: { maxBytes: 4e9, maxFiles: 100 },
-} as const;
-export type UploadKind = keyof typeof UPLOAD_LIMITS;
+import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
 
 /** Largest chunk accepted (raw bytes; base64 on the wire is 4/3 of it, under the socket's limit). */
 export const MAX_CHUNK_BYTES = 4 << 20;

@@ -196,7 +196,8 @@ export type {
   RunSample,
   RunStatus,
 } from '../library/runs.ts';
-export type { DownloadInfo, UploadKind } from '../library/transfers.ts';
+export type { DownloadInfo } from '../library/transfers.ts';
+export type { UploadKind } from '../library/upload-limits.ts';
 export type {
   ClientMessage,
   ErrorMessage,
