@@ -1,7 +1,8 @@
 // Dataset rows, shared by the engine (training/data.ts: readDataset for `reft-studio train --resume`
 // and the trainer) and the studio library (electron/backend/library/dataset-formats.ts: import of
-// JSONL/JSON/CSV/Parquet). This module owns the format names, reading JSONL and JSON-array text into
-// rows with the line each starts on, and the one set of row rules both use: detecting a row's format
+// JSONL/JSON/CSV/Parquet). This module owns the format names, decoding a file's bytes as UTF-8 (only
+// UTF-8: other bytes are refused naming their line), reading JSONL and JSON-array text into rows with
+// the line each starts on, and the one set of row rules both use: detecting a row's format
 // from its keys, validating a row and giving it its canonical shape (what the library freezes), and
 // the example a canonical row trains on:
 //   prompt-completion  {prompt, completion}        ("input"/"output" read as prompt/completion)
@@ -11,6 +12,7 @@
 // Errors are returned as messages (never thrown): each caller wraps them in its own error and code.
 // Leaves out: CSV, Parquet and column mapping (library only), tokenization (data.ts).
 
+import { isUtf8 } from 'node:buffer';
 import { jsonSyntaxError } from '../formats/json-file.ts';
 
 export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
@@ -31,6 +33,39 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 }
 
 // ---- reading text -----------------------------------------------------------------------------
+
+/**
+ * Why bytes are not UTF-8 text, or null when they are. Decoding them anyway would turn every byte
+ * of another encoding (a spreadsheet's Windows-1252 "café") into U+FFFD and train on that silently.
+ */
+export function notUtf8(bytes: Uint8Array): string | null {
+  if (isUtf8(bytes)) return null;
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
+    return 'is UTF-16 text; save it as UTF-8';
+  return 'is not UTF-8 text (another encoding, such as Latin-1 or Windows-1252?); save it as UTF-8';
+}
+
+/**
+ * A dataset file's text, decoded strictly; a leading BOM is dropped. Bytes that are not UTF-8 throw
+ * what `fail` makes of the 1-based line they are on and why (a newline byte never occurs inside a
+ * UTF-8 character, so each line can be checked on its own).
+ */
+export function decodeDatasetText(buf: Uint8Array, fail: (line: number, why: string) => Error): string {
+  if (!isUtf8(buf)) {
+    const whole = notUtf8(buf) as string;
+    if (whole.startsWith('is UTF-16')) throw fail(1, whole);
+    let line = 1;
+    for (let start = 0; start <= buf.length; line++) {
+      let end = buf.indexOf(0x0a, start);
+      if (end === -1) end = buf.length;
+      const why = notUtf8(buf.subarray(start, end));
+      if (why) throw fail(line, why);
+      start = end + 1;
+    }
+    throw fail(1, whole);
+  }
+  return new TextDecoder().decode(buf); // drops the BOM
+}
 
 /** Characters of an unreadable row's text kept in RawRow.text. */
 const ROW_TEXT_CHARS = 500;

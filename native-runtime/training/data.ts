@@ -31,6 +31,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   arrayElementLines,
   type DataFormat,
+  decodeDatasetText,
   detectRowFormat,
   exampleOf,
   normalizeRow,
@@ -97,8 +98,10 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
       `${path}: cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  let text = buf.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const text = decodeDatasetText(
+    buf,
+    (line, why) => new ConfigError('bad-data', `${path}: line ${line} ${why}`),
+  );
   const rows = readRows(path, text);
   if (rows.length === 0) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
   let fmt: DataFormat | null = format === 'auto' ? null : format;

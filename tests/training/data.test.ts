@@ -72,6 +72,29 @@ describe('readDataset: formats', () => {
       message: /line 1: "messages" must be a non-empty array/,
     });
   });
+  it('bytes that are not UTF-8 are refused naming the line, never read as U+FFFD', () => {
+    // A spreadsheet's Windows-1252 "café" (0xE9): decoding it leniently trained on "caf\uFFFD".
+    const p = join(dir, 'latin1.jsonl');
+    writeFileSync(
+      p,
+      Buffer.concat([
+        Buffer.from('{"prompt": "a", "completion": "b"}\n{"prompt": "caf'),
+        Buffer.of(0xe9),
+        Buffer.from('", "completion": "d"}\n'),
+      ]),
+    );
+    assert.throws(() => readDataset(p), { code: 'bad-data', message: /line 2 is not UTF-8 text/ });
+    const utf16 = join(dir, 'utf16.jsonl');
+    writeFileSync(utf16, Buffer.from('\uFEFF{"prompt": "a", "completion": "b"}\n', 'utf16le'));
+    assert.throws(() => readDataset(utf16), { code: 'bad-data', message: /line 1 is UTF-16 text/ });
+    const ok = file('bom.jsonl', '\uFEFF{"prompt": "café 日本 😀", "completion": "e\u0301"}\n');
+    assert.deepEqual(readDataset(ok).examples[0], {
+      line: 1,
+      kind: 'text',
+      prompt: 'café 日本 😀',
+      completion: 'e\u0301',
+    });
+  });
 });
 
 describe('readDataset: refusals name the file and line', () => {

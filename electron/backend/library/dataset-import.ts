@@ -17,10 +17,10 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
+import { decodeDatasetText, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
 import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
@@ -163,16 +163,38 @@ async function fileKind(src: string): Promise<'jsonl' | 'json' | 'csv' | 'parque
   }
 }
 
+/**
+ * A file's lines as bytes, split on \n, read a chunk at a time: each line is checked as UTF-8 before
+ * it is decoded (a decoding stream would turn another encoding's bytes into U+FFFD silently).
+ */
+async function* byteLines(src: string): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  for await (const chunk of createReadStream(src) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      pending.push(chunk.subarray(start, nl));
+      yield pending.length === 1 ? pending[0] : Buffer.concat(pending);
+      pending = [];
+      start = nl + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length) yield Buffer.concat(pending);
+}
+
 /** One JSONL row per non-blank line, read a chunk at a time. */
 async function streamJsonl(src: string, p: Preparation): Promise<void> {
-  const lines = createInterface({
-    input: createReadStream(src, 'utf8'),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
   let n = 0;
-  for await (const raw of lines) {
+  for await (const bytes of byteLines(src)) {
     n++;
-    const s = (n === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim();
+    const line =
+      n === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+    const why = notUtf8(line);
+    if (why) {
+      p.push({ line: n, error: `the line ${why}`, text: line.toString('utf8', 0, 2000).slice(0, 500) }, null);
+      continue;
+    }
+    const s = line.toString('utf8').trim();
     if (!s) continue;
     try {
       p.push({ line: n, value: JSON.parse(s) }, null);
@@ -180,6 +202,14 @@ async function streamJsonl(src: string, p: Preparation): Promise<void> {
       p.push({ line: n, error: `not valid JSON (${jsonSyntaxError(e)})`, text: s.slice(0, 500) }, null);
     }
   }
+}
+
+/** A whole file's text, refused naming the line when it is not UTF-8. */
+function fileText(name: string, bytes: Uint8Array): string {
+  return decodeDatasetText(
+    bytes,
+    (line, why) => new FormatError('not-utf8', `${name}:${line}: the file ${why}`),
+  );
 }
 
 /** Reads, checks and freezes a file's rows without touching the database. */
@@ -193,7 +223,7 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
       const raw =
         kind === 'parquet'
           ? await readParquetRows(await readFile(src))
-          : readRawRows(p.shownName, await readFile(src, 'utf8')).raw;
+          : readRawRows(p.shownName, fileText(p.shownName, await readFile(src))).raw;
       for (let i = 0; i < raw.length; i++) {
         if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();
         p.push(raw[i], raw.length);
@@ -286,7 +316,7 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
     throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId);
   const p = new Preparation(lib.dataDir, src, input);
-  const { raw } = readRawRows(p.shownName, readFileSync(src, 'utf8'));
+  const { raw } = readRawRows(p.shownName, fileText(p.shownName, readFileSync(src)));
   let prepared: PreparedImport;
   try {
     for (const r of raw) p.push(r, raw.length);

@@ -80,6 +80,54 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   );
 });
 
+test('a file that is not UTF-8 is refused naming its line; nothing becomes U+FFFD', async () => {
+  // Windows-1252 "café" from a spreadsheet: a lenient decoder stored "caf\uFFFD" and trained on it.
+  const lib = open();
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const jsonl = file(
+    'w1252.jsonl',
+    latin1('{"prompt":"a","completion":"b"}\n{"prompt":"café","completion":"d"}\n'),
+  );
+  await assert.rejects(
+    importDatasetFile(lib, { path: jsonl, onBadRows: 'refuse' }),
+    (e: unknown) => e instanceof FormatError && /^w1252\.jsonl:2: the line is not UTF-8 text/.test(e.message),
+  );
+  const r = await importDatasetFile(lib, { path: jsonl });
+  assert.deepEqual(
+    r.rejected.map((b) => [b.line, b.message.slice(0, 30)]),
+    [[2, 'the line is not UTF-8 text (an']],
+  );
+  assert.deepEqual(readVersionRows(lib, r.version.id), [{ prompt: 'a', completion: 'b' }]);
+  const csv = file('w1252.csv', latin1('prompt,completion\nx,y\ncafé,ok\n'));
+  for (const attempt of [
+    () => importDatasetFile(lib, { path: csv }),
+    async () => importDataset(lib, { path: csv }),
+  ])
+    await assert.rejects(
+      attempt(),
+      (e: unknown) => e instanceof FormatError && e.code === 'not-utf8' && /^w1252\.csv:3: /.test(e.message),
+    );
+  const utf16 = file('utf16.csv', Buffer.from('\uFEFFprompt,completion\r\nx,y\r\n', 'utf16le'));
+  await assert.rejects(
+    importDatasetFile(lib, { path: utf16 }),
+    (e: unknown) => e instanceof FormatError && /^utf16\.csv:1: the file is UTF-16 text/.test(e.message),
+  );
+});
+
+test('a streamed JSONL keeps characters split across read chunks, a BOM, CRLF and a last line without newline', async () => {
+  const lib = open();
+  const long = 'é日😀'.repeat(40_000); // ~360 KB a line: many 64 KB chunks, split inside characters
+  const p = file(
+    'multi.jsonl',
+    `\uFEFF{"prompt":"${long}","completion":"e\u0301"}\r\n\r\n{"prompt":"x","completion":"${long}"}`,
+  );
+  const r = await importDatasetFile(lib, { path: p });
+  assert.deepEqual(readVersionRows(lib, r.version.id), [
+    { prompt: long, completion: 'e\u0301' },
+    { prompt: 'x', completion: long },
+  ]);
+});
+
 test('source paths must be absolute and free of ".."', () => {
   assert.throws(
     () => checkSourcePath('../../etc/passwd'),
