@@ -135,6 +135,15 @@ export function checkParams(
         `${where}: ${names(s.name)} has ${t.data.length} values for shape [${t.shape}]`,
       );
     }
+    // A NaN or infinite weight (a run that diverged) makes every intervened hidden state NaN, and
+    // generation then emits token 0 without a word: refuse the file instead.
+    const bad = t.data ? Array.prototype.findIndex.call(t.data, (x: number) => !Number.isFinite(x)) : -1;
+    if (t.data && bad !== -1) {
+      throw new FormatError(
+        'non-finite-weight',
+        `${where}: ${names(s.name)} holds ${t.data[bad]} at index ${bad}; the adapter's weights must be finite numbers (did its training diverge?)`,
+      );
+    }
   }
   for (const name of Object.keys(params)) {
     if (!specs.some((s) => s.name === name)) {

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { prepareImport } from '../../native-runtime/adapters/folders.ts';
 import { maxBinBytes, readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
-import { importPyreftFolder } from '../../native-runtime/formats/studio-adapter.ts';
+import {
+  importPyreftFolder,
+  readStudioAdapter,
+  TENSORS_FILE,
+} from '../../native-runtime/formats/studio-adapter.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { viewsOfOneValue } from './hostile-torch.ts';
@@ -240,4 +244,30 @@ test('a config.json that is not JSON (a symlinked private file) is not quoted', 
       return true;
     },
   );
+});
+
+test('a NaN or infinite weight (a diverged run) is refused naming file and tensor, in both formats', () => {
+  // Such an adapter turned every intervened hidden state into NaN and generation into token 0.
+  const src = copyFolder(SRC);
+  const path = join(src, FILE);
+  const z = parseZip(readFileSync(path), FILE);
+  const records = z.records.map((r) => ({ name: r.name, data: Buffer.from(z.read(r.name)) }));
+  for (const r of records) if (/\/data\/\d+$/.test(r.name)) r.data.writeFloatLE(Number.NaN, 4);
+  writeFileSync(path, encodeZip(records));
+  expectFailure(
+    src,
+    'non-finite-weight',
+    /intkey_layer_2_comp_block_output_unit_pos_nunit_1#1\.bin: (weight|bias|rotate_layer) holds NaN at index 1; .*finite/,
+  );
+  // A studio adapter already in a library: refused when it is read, not used.
+  const { dest } = destination();
+  const file = join(dest, TENSORS_FILE);
+  const bytes = readFileSync(file);
+  const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
+  bytes.writeFloatLE(Number.POSITIVE_INFINITY, headerEnd);
+  writeFileSync(file, bytes);
+  assert.throws(() => readStudioAdapter(dest), {
+    code: 'non-finite-weight',
+    message: /holds Infinity at index 0/,
+  });
 });
