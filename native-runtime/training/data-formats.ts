@@ -12,7 +12,7 @@
 // Errors are returned as messages (never thrown): each caller wraps them in its own error and code.
 // Leaves out: CSV, Parquet and column mapping (library only), tokenization (data.ts).
 
-import { isUtf8 } from 'node:buffer';
+import { constants, isUtf8 } from 'node:buffer';
 import { jsonSyntaxError } from '../formats/json-file.ts';
 
 export type DataFormat = 'prompt-completion' | 'alpaca' | 'chat';
@@ -47,24 +47,36 @@ export function notUtf8(bytes: Uint8Array): string | null {
 
 /**
  * A dataset file's text, decoded strictly; a leading BOM is dropped. Bytes that are not UTF-8 throw
- * what `fail` makes of the 1-based line they are on and why (a newline byte never occurs inside a
- * UTF-8 character, so each line can be checked on its own).
+ * what `fail` makes of why and the 1-based line they are on (a newline byte never occurs inside a
+ * UTF-8 character, so each line can be checked on its own); a text longer than a JavaScript string
+ * can be throws `fail(why, null)` (V8's own error names neither the file nor the limit).
  */
-export function decodeDatasetText(buf: Uint8Array, fail: (line: number, why: string) => Error): string {
+export function decodeDatasetText(
+  buf: Uint8Array,
+  fail: (why: string, line: number | null) => Error,
+): string {
   if (!isUtf8(buf)) {
     const whole = notUtf8(buf) as string;
-    if (whole.startsWith('is UTF-16')) throw fail(1, whole);
+    if (whole.startsWith('is UTF-16')) throw fail(whole, 1);
     let line = 1;
     for (let start = 0; start <= buf.length; line++) {
       let end = buf.indexOf(0x0a, start);
       if (end === -1) end = buf.length;
       const why = notUtf8(buf.subarray(start, end));
-      if (why) throw fail(line, why);
+      if (why) throw fail(why, line);
       start = end + 1;
     }
-    throw fail(1, whole);
+    throw fail(whole, 1);
   }
-  return new TextDecoder().decode(buf); // drops the BOM
+  try {
+    return new TextDecoder().decode(buf); // drops the BOM
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_STRING_TOO_LONG') throw e;
+    throw fail(
+      `is too long to read whole (${buf.length} bytes; at most ${constants.MAX_STRING_LENGTH} characters)`,
+      null,
+    );
+  }
 }
 
 /** Characters of an unreadable row's text kept in RawRow.text. */

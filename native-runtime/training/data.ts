@@ -100,7 +100,7 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
   }
   const text = decodeDatasetText(
     buf,
-    (line, why) => new ConfigError('bad-data', `${path}: line ${line} ${why}`),
+    (why, line) => new ConfigError('bad-data', `${path}: ${line ? `line ${line}` : 'the file'} ${why}`),
   );
   const rows = readRows(path, text);
   if (rows.length === 0) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);

@@ -204,11 +204,15 @@ async function streamJsonl(src: string, p: Preparation): Promise<void> {
   }
 }
 
-/** A whole file's text, refused naming the line when it is not UTF-8. */
+/** A whole file's text, refused naming the line when it is not UTF-8, or when it is too long. */
 function fileText(name: string, bytes: Uint8Array): string {
-  return decodeDatasetText(
-    bytes,
-    (line, why) => new FormatError('not-utf8', `${name}:${line}: the file ${why}`),
+  return decodeDatasetText(bytes, (why, line) =>
+    line
+      ? new FormatError('not-utf8', `${name}:${line}: the file ${why}`)
+      : new FormatError(
+          'file-too-large',
+          `${name}: the file ${why}; split it, or save it as JSONL, which is read a line at a time`,
+        ),
   );
 }
 

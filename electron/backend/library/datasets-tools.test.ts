@@ -2,7 +2,8 @@
 // per-row ratings/tags/notes and filters, edits as new versions, seeded splits, duplicate detection.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -112,6 +113,21 @@ test('a file that is not UTF-8 is refused naming its line; nothing becomes U+FFF
     importDatasetFile(lib, { path: utf16 }),
     (e: unknown) => e instanceof FormatError && /^utf16\.csv:1: the file is UTF-16 text/.test(e.message),
   );
+});
+
+test('a CSV longer than a JavaScript string can hold is refused naming the file, not with V8 words', async () => {
+  // Read whole, it failed with "Cannot create a string longer than 0x1fffffe8 characters" alone.
+  const p = join(root, 'huge.csv');
+  writeFileSync(p, '');
+  truncateSync(p, constants.MAX_STRING_LENGTH + 1); // sparse: no disk, NUL bytes are UTF-8
+  await assert.rejects(
+    importDatasetFile(open(), { path: p }),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.code === 'file-too-large' &&
+      /^huge\.csv: the file is too long to read whole \(536870889 bytes; .*save it as JSONL/.test(e.message),
+  );
+  rmSync(p);
 });
 
 test('a streamed JSONL keeps characters split across read chunks, a BOM, CRLF and a last line without newline', async () => {
