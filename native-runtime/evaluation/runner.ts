@@ -283,6 +283,14 @@ export class ModelRunner {
           'prompt-too-long',
           `the prompt has ${p.length} tokens; the model takes at most ${limit - 1}`,
         );
+      // A tokenizer with more ids than the embedding has rows (added tokens, a mismatched
+      // tokenizer.json) would reach ORT's Gather as an out-of-bounds index.
+      const over = p.find((id) => id >= this.spec.vocabSize);
+      if (over !== undefined)
+        throw new ConfigError(
+          'bad-token',
+          `the prompt has token id ${over}, outside the model's vocabulary (config.json vocab_size=${this.spec.vocabSize}); tokenizer.json has ids the model's weights do not`,
+        );
     }
     const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));

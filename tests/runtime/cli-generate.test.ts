@@ -4,12 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const run = (...args: string[]) =>
@@ -86,5 +88,28 @@ describe('reft-studio generate', () => {
     const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--quantize', 'int3');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^error: generate: --quantize must be auto, none, int8 or int4 .*got "int3"/m);
+  });
+
+  it("a prompt token the model has no embedding for is one line, not ORT's Gather error", () => {
+    // tokenizer.json with an added token past config.json's vocab_size (640).
+    const dir = join(tempDir('bigid-'), 'model');
+    cpSync(model, dir, { recursive: true });
+    const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    tok.added_tokens.push({
+      id: 700,
+      content: '<big>',
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+    const r = cliRun('generate', '--model', dir, '--prompt', 'hi <big>', '--max-new-tokens', '2');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      "error: the prompt has token id 700, outside the model's vocabulary (config.json vocab_size=640); tokenizer.json has ids the model's weights do not",
+    );
   });
 });
