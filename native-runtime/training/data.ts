@@ -158,14 +158,18 @@ export interface TokenizeOptions {
 
 /**
  * The end-of-sequence id appended to every completion (the tokenizer's, else the model's) and the
- * id that pads batches (the tokenizer's pad, else eos, else 0).
+ * id that pads batches: the tokenizer's pad, else the model's, else eos, else 0 — the first of them
+ * inside the embedding. A pad token added to tokenizer.json without resizing the model (id ≥
+ * vocab_size) would reach the embedding's Gather out of bounds; padded positions are masked out of
+ * attention and loss, so which id fills them changes no result.
  */
 export function specialIds(
   tok: Tokenizer,
-  model: { eosTokenIds: readonly number[]; padTokenId: number | null },
+  model: { eosTokenIds: readonly number[]; padTokenId: number | null; vocabSize: number },
 ): { eosId: number | null; padId: number } {
   const eosId = tok.eosTokenId ?? model.eosTokenIds[0] ?? null;
-  return { eosId, padId: tok.padTokenId ?? model.padTokenId ?? eosId ?? 0 };
+  const padId = [tok.padTokenId, model.padTokenId, eosId].find((id) => id != null && id < model.vocabSize);
+  return { eosId, padId: padId ?? 0 };
 }
 
 /** The prompt's token ids as training and generation see them. */

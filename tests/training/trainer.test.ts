@@ -3,7 +3,7 @@
 // and the refusals that must come before any training.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
@@ -15,7 +15,7 @@ import { ort } from '../../native-runtime/runtime/session.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { listCheckpoints, readTrainerState } from '../../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
-import { encodePrompt } from '../../native-runtime/training/data.ts';
+import { encodePrompt, specialIds } from '../../native-runtime/training/data.ts';
 import { interventionLocations, parsePositions } from '../../native-runtime/training/positions.ts';
 import { ReftModel, statesFromPyreft } from '../../native-runtime/training/reft-model.ts';
 import { buildBatch, stepPlan, type TrainProgress, train } from '../../native-runtime/training/trainer.ts';
@@ -419,6 +419,41 @@ describe('batches and step plan', () => {
     const m = batch.dropoutMasks![0]!;
     assert.equal(m.length, 2 * 2 * 3);
     assert.ok(m.every((x) => x === 0 || x === 2) && m.some((x) => x === 0) && m.some((x) => x === 2));
+  });
+
+  it('a pad token past the embedding (added to tokenizer.json, model not resized) is passed over for one inside it', async () => {
+    // It reached the embedding's Gather as id 700 of 640 rows and stopped the run with ORT's words.
+    const model = join(dir, 'big-pad');
+    cpSync(MODEL, model, { recursive: true });
+    const tj = JSON.parse(readFileSync(join(model, 'tokenizer.json'), 'utf8'));
+    tj.added_tokens.push({
+      id: spec.vocabSize + 60,
+      content: '<pad>',
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
+    writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(tj));
+    const tc = JSON.parse(readFileSync(join(model, 'tokenizer_config.json'), 'utf8'));
+    writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify({ ...tc, pad_token: '<pad>' }));
+    const t = loadTokenizer(model);
+    assert.equal(t.padTokenId, spec.vocabSize + 60);
+    assert.deepEqual(specialIds(t, spec), { eosId: t.eosTokenId, padId: spec.padTokenId ?? t.eosTokenId });
+    const data = writeJsonl(join(dir, 'uneven.jsonl'), [
+      { prompt: 'a much longer prompt than the other', completion: 'yes' },
+      { prompt: 'short', completion: 'no' },
+    ]);
+    const r = await train({
+      model,
+      data,
+      out: join(dir, 'big-pad-out'),
+      batchSize: 2,
+      maxSteps: 1,
+      layers: '1',
+    });
+    assert.ok(Number.isFinite(r.finalLoss));
   });
 
   it('steps per epoch round up; maxSteps overrides epochs; warm-up rounds up', () => {
