@@ -84,3 +84,16 @@ test('writeFileAtomic into a missing folder names the file asked for, not its te
       e.message === `cannot write ${path}: the folder ${join(path, '..')} does not exist`,
   );
 });
+
+test('writeFileAtomic onto a folder says so and leaves no temp file beside it', () => {
+  const dir = tempDir('atomic-');
+  const path = join(dir, 'out');
+  mkdirSync(path);
+  assert.throws(
+    () => writeFileAtomic(path, 'x'),
+    (e: Error & { code?: string }) =>
+      e.code === 'not-a-file' && e.message === `cannot write ${path}: it is a folder; give a file name`,
+  );
+  assert.deepEqual(readdirSync(dir), ['out']);
+  assert.deepEqual(readdirSync(path), []);
+});

@@ -74,7 +74,20 @@ export function writeFileAtomic(
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    // The temp file may sit outside any data folder (`debug --out`), where no sweep would find it.
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR')
+      throw new ValidationError('not-a-file', `cannot write ${path}: it is a folder; give a file name`);
+    throw new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, {
+      cause: e,
+    });
+  }
   fsyncDir(dir);
 }
 
