@@ -124,6 +124,21 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
   }
 }
 
+/**
+ * How many positional arguments a command takes, read from its usage line: the words between its
+ * name and its first option (`ID`, `[DIR]`); a word ending in `...` takes any number. main refuses
+ * more, so `adapters rm 1 2` cannot remove adapter 1 and pass over 2 in silence.
+ */
+export function positionalLimit(usage: string, name: string): number {
+  let n = 0;
+  for (const word of usage.slice(name.length).trim().split(/\s+/)) {
+    if (!word || word.startsWith('-') || word.startsWith('[-') || word === '|') break;
+    if (word.endsWith('...')) return Number.POSITIVE_INFINITY;
+    n++;
+  }
+  return n;
+}
+
 /** A positive integer id from a positional argument. */
 export function parseId(value: string | undefined, what = 'ID'): number {
   if (value === undefined) throw new UsageError(`missing ${what}`);

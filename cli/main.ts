@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot, appVersion } from '../electron/backend/paths.ts';
 import { CancelledError, ReftError, toWireError } from '../native-runtime/errors.ts';
-import { findCommand, parseCommandArgs, UsageError } from './args.ts';
+import { findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
 import { benchCommands } from './commands/bench.ts';
@@ -173,6 +173,9 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     }
     streaming = cmd.stream === true && wantsJson;
     const { values, positionals } = parseCommandArgs(found.rest, cmd.options);
+    const most = positionalLimit(cmd.usage, cmd.name);
+    if (positionals.length > most)
+      throw new UsageError(`${cmd.name}: unexpected argument "${positionals[most]}"`);
     ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
     const code = (await cmd.run(ctx)) ?? 0;
     ctx.progress.close();

@@ -149,7 +149,7 @@ export const adaptersCommands: Command[] = [
   {
     name: 'adapters rename',
     summary: 'rename an adapter',
-    usage: 'adapters rename ID NAME',
+    usage: 'adapters rename ID NAME...',
     examples: ['adapters rename 3 "Pirate persona, rank 4"'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);

@@ -41,7 +41,6 @@ export const chatTemplateCommand: Command = {
     const file = str(ctx.values, 'messages');
     if (model === undefined) throw new UsageError('chat-template: --model DIR is required');
     if (file === undefined) throw new UsageError('chat-template: --messages FILE.json is required');
-    if (ctx.args.length) throw new UsageError(`chat-template: unexpected argument "${ctx.args[0]}"`);
     const messages = validateMessages(readMessages(file), basename(file));
     const tok = loadTokenizer(resolveModelDir(model));
     const text = tok.applyChatTemplate(messages, {

@@ -30,7 +30,6 @@ export const importCommand: Command = {
   async run(ctx) {
     const dir = ctx.args[0];
     if (!dir) throw new UsageError('missing DIR (a pyreft folder or a studio adapter folder)');
-    if (ctx.args.length > 1) throw new UsageError(`unexpected argument "${ctx.args[1]}"`);
     const tags = ctx.values.tag;
     const r = await ctx.withLibrary((lib) =>
       importAdapter(lib, {

@@ -22,7 +22,6 @@ export const tokenizeCommand: Command = {
     const text = str(ctx.values, 'text');
     if (model === undefined) throw new UsageError('tokenize: --model DIR is required');
     if (text === undefined) throw new UsageError('tokenize: --text STR is required');
-    if (ctx.args.length) throw new UsageError(`tokenize: unexpected argument "${ctx.args[0]}"`);
     const tok = loadTokenizer(resolveModelDir(model));
     const ids = tok.encode(text, { addSpecialTokens: ctx.values['no-special'] !== true });
     const out = { ids, tokens: tok.tokens(ids) };

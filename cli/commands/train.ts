@@ -80,7 +80,6 @@ export const trainCommand: Command = {
   stream: true,
   async run(ctx) {
     try {
-      if (ctx.args.length) throw new UsageError(`train: unexpected argument "${ctx.args[0]}"`);
       const flags = flagsToConfig(ctx.values);
       const resume = str(ctx.values, 'resume');
       if (resume)

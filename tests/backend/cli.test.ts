@@ -179,3 +179,22 @@ test('datasets import --map: other column names, as the refusal suggests', async
     /^error: --map answer=a: FIELD must be one of prompt, completion, instruction, input, output, messages\n$/,
   );
 });
+
+test('a command given more arguments than it takes refuses them all: models rm 1 2 removes nothing', async () => {
+  const ids = async () => {
+    const list = await runCli(['models', 'list', '--json', '--data-dir', dataDir]);
+    return (oneJsonObject(list.stdout) as { models: { id: number }[] }).models.map((m) => m.id);
+  };
+  const before = await ids();
+  assert.ok(before.includes(1));
+  const r = await runCli(['models', 'rm', '1', '2', '--json', '--data-dir', dataDir]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'error: models rm: unexpected argument "2"\n');
+  assert.equal((oneJsonObject(r.stdout) as { error: { code: string } }).error.code, 'usage');
+  assert.deepEqual(await ids(), before);
+  // `runs list` takes none; `adapters rename ID NAME...` still takes a name of several words.
+  const extra = await runCli(['runs', 'list', 'everything', '--data-dir', dataDir]);
+  assert.equal(extra.stderr, 'error: runs list: unexpected argument "everything"\n');
+  const rename = await runCli(['adapters', 'rename', '42', 'two', 'words', '--data-dir', dataDir]);
+  assert.equal(rename.stderr, 'error: no adapter with id 42\n');
+});
