@@ -130,6 +130,14 @@ test('auto format: a file whose rows are all broken JSON names the first bad lin
     );
 });
 
+test('a broken JSON array names its file, as a broken JSONL line does', () => {
+  assert.throws(
+    () => parseDataset('rows.json', '[{"prompt": "a", "completion": "b"},\n{"prompt": '),
+    (e: FormatError) =>
+      e.code === 'bad-json' && e.message === 'rows.json: not valid JSON (unexpected end of input)',
+  );
+});
+
 test('CSV: a quote never closed is reported where it opened, saying the rest of the file is inside it', () => {
   const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\nc,d\ne,f\n');
   assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);

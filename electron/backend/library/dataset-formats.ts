@@ -12,7 +12,7 @@
 // Leaves out: TSV, Parquet nested columns.
 
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
+import { jsonSyntaxError, parseJsonText } from '../../../native-runtime/formats/json-file.ts';
 import {
   arrayElementLines,
   DATA_FORMATS,
@@ -77,14 +77,10 @@ function readJsonl(text: string): RawRow[] {
   return readJsonlRows(text, jsonSyntaxError);
 }
 
-function readJsonArray(text: string): RawRow[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError('bad-json', `not valid JSON (${jsonSyntaxError(e)})`);
-  }
-  if (!Array.isArray(data)) throw new FormatError('bad-json', 'a .json dataset must be an array of objects');
+function readJsonArray(name: string, text: string): RawRow[] {
+  const data = parseJsonText(text, name);
+  if (!Array.isArray(data))
+    throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
   const lines = arrayElementLines(text);
   return data.map((value, i) => ({ line: lines[i] ?? i + 1, value }));
 }
@@ -213,19 +209,19 @@ export function readRawRows(name: string, text: string): { kind: FileKind; raw: 
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
   const raw =
-    kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(text) : readCsv(name, text);
+    kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(name, text) : readCsv(name, text);
   return { kind, raw };
 }
 
 /** Reads a Parquet file's rows (flat columns; BYTE_ARRAY strings), numbered from 1. */
-export async function readParquetRows(bytes: Uint8Array): Promise<RawRow[]> {
+export async function readParquetRows(name: string, bytes: Uint8Array): Promise<RawRow[]> {
   const { parquetReadObjects } = await import('hyparquet');
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let rows: Record<string, unknown>[];
   try {
     rows = (await parquetReadObjects({ file, rowFormat: 'object' })) as Record<string, unknown>[];
   } catch (e) {
-    throw new FormatError('bad-parquet', `not a readable Parquet file (${(e as Error).message})`);
+    throw new FormatError('bad-parquet', `${name}: not a readable Parquet file (${(e as Error).message})`);
   }
   return rows.map((value, i) => {
     const v: Record<string, unknown> = {};

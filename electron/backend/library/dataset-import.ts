@@ -226,7 +226,7 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
     else {
       const raw =
         kind === 'parquet'
-          ? await readParquetRows(await readFile(src))
+          ? await readParquetRows(p.shownName, await readFile(src))
           : readRawRows(p.shownName, fileText(p.shownName, await readFile(src))).raw;
       for (let i = 0; i < raw.length; i++) {
         if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();

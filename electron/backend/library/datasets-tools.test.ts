@@ -77,7 +77,10 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   ]);
   await assert.rejects(
     importDatasetFile(lib, { path: file('bad.parquet', 'PAR1 not really') }),
-    (e: unknown) => e instanceof FormatError && e.code === 'bad-parquet',
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.code === 'bad-parquet' &&
+      e.message.startsWith('bad.parquet: not a readable Parquet file'),
   );
 });
 
