@@ -590,10 +590,28 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
   }
 }
 
+/**
+ * Options each valid that cannot go together. Only CUDA has bfloat16 kernels (runtime/precision.ts
+ * computeDtype): bf16 on a device named otherwise is refused here, before a run is recorded, not
+ * as a failed run that no resume can put right.
+ */
+function pairIssues(o: TrainOptions): OptionIssue[] {
+  if (o.dtype !== 'bf16' || o.device === undefined || o.device === 'cuda' || o.device === 'auto') return [];
+  const device = DEVICE_CHOICES.find((c) => c.value === o.device)?.label ?? o.device;
+  return [
+    {
+      field: 'dtype',
+      code: 'dtype-unsupported',
+      message: `bfloat16 needs CUDA (${device} has no bfloat16 kernels): choose float32 or float16`,
+      cli: `bfloat16 needs CUDA (${device} has no bfloat16 kernels): use --dtype fp32 or fp16`,
+    },
+  ];
+}
+
 /** Problems with the options that hold for every model (types, limits, syntax); [] when none. */
 export function optionIssues(input: unknown): OptionIssue[] {
   const r = TrainOptionsSchema.safeParse(input);
-  if (r.success) return [];
+  if (r.success) return pairIssues(r.data);
   const out: OptionIssue[] = [];
   const seen = new Set<string>();
   for (const i of r.error.issues) {

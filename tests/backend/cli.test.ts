@@ -198,3 +198,32 @@ test('a command given more arguments than it takes refuses them all: models rm 1
   const rename = await runCli(['adapters', 'rename', '42', 'two', 'words', '--data-dir', dataDir]);
   assert.equal(rename.stderr, 'error: no adapter with id 42\n');
 });
+
+test('train --dtype bf16 on the CPU is refused before a run is recorded, not failed with a resume hint', async () => {
+  const runs = async () => {
+    const r = await runCli(['runs', 'list', '--json', '--data-dir', dataDir]);
+    return (oneJsonObject(r.stdout) as { runs: { id: number }[] }).runs.length;
+  };
+  const before = await runs();
+  const data = join(root, 'bf16.jsonl');
+  writeFileSync(data, '{"prompt": "a", "completion": "b"}\n');
+  const r = await runCli([
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    data,
+    '--dtype',
+    'bf16',
+    '--max-steps',
+    '1',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    'error: bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16\n',
+  );
+  assert.equal(await runs(), before);
+});

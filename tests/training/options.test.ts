@@ -106,6 +106,18 @@ describe('the training options schema', () => {
     assert.match(epochs.message, /^Epochs must be at most \d+ \(got 1000000000\)$/);
   });
 
+  it('bf16 on a device without bfloat16 kernels is refused as an option; CUDA, auto or unnamed are not', () => {
+    const [issue, ...more] = optionIssues({ dtype: 'bf16', device: 'cpu' });
+    assert.deepEqual(more, []);
+    assert.equal(issue.field, 'dtype');
+    assert.equal(issue.code, 'dtype-unsupported');
+    assert.equal(issue.cli, 'bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16');
+    assert.equal(optionIssues({ dtype: 'bf16', device: 'webgpu' }).length, 1);
+    for (const device of ['cuda', 'auto', undefined] as const)
+      assert.deepEqual(optionIssues({ dtype: 'bf16', device }), [], String(device));
+    assert.deepEqual(optionIssues({ dtype: 'fp16', device: 'cpu' }), []);
+  });
+
   it('limits that depend on the model are checked against the model, in one place', () => {
     assert.deepEqual(modelIssues({ rank: 64, layers: '0;3', maxLength: 256, positions: 'f5+l5' }, model), []);
     const bad = modelIssues({ rank: 65, layers: '2;4', maxLength: 300, positions: 'l400' }, model);

@@ -13,7 +13,7 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import { optionError } from '../../../native-runtime/training/options.ts';
+import { optionError, TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
 import { systemInfo } from '../system-info.ts';
@@ -124,8 +124,9 @@ export function planRun(
   } = p;
   const base: TrainConfig = {
     ...options,
-    // The device chosen in Settings, unless the run names one.
-    device: options.device ?? preferredDevice(lib),
+    // The device chosen in Settings, unless the run names one; named here either way, so options
+    // that depend on it (bf16) are judged before the run is stored.
+    device: options.device ?? preferredDevice(lib) ?? TRAIN_DEFAULTS.device,
     // The model's library setting, unless the run asks for another form.
     quantize: options.quantize ?? model.quantize,
     model: model.path,
