@@ -34,8 +34,13 @@ export type AdapterFolderKind = 'studio' | 'pyreft';
 
 /** 'studio' (manifest.json) or 'pyreft' (config.json); anything else is a FormatError. */
 export function detectAdapterFolder(dir: string): AdapterFolderKind {
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new FormatError('missing-file', `${dir}: no such folder`);
+  if (!existsSync(dir)) throw new FormatError('missing-file', `${dir}: no such folder`);
+  // A file given for the folder exists: "no such folder" would send the person looking for it.
+  if (!statSync(dir).isDirectory())
+    throw new FormatError(
+      'not-a-folder',
+      `${dir} is a file; give the adapter's folder (config.json + intkey_*.bin, or manifest.json)`,
+    );
   if (existsSync(join(dir, MANIFEST_FILE))) return 'studio';
   if (existsSync(join(dir, 'config.json'))) return 'pyreft';
   throw new FormatError(

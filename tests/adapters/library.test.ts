@@ -317,6 +317,12 @@ test('import failures are specific and leave no row and no folder', () => {
       'missing-file',
       /no such folder/,
     );
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: join(F2L2, 'config.json') }),
+      'not-a-folder',
+      /config\.json is a file; give the adapter's folder/,
+    );
     // a database failure after the folder was written removes the folder again
     expectRefused(
       lib,

@@ -157,4 +157,12 @@ describe('models scan', { timeout: 300_000 }, () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim(), `error: ${join(home, 'nope')}: no such folder`);
   });
+
+  it('a file given as DIR is named as a file, not "no such folder"', async () => {
+    const file = join(home, 'models.txt');
+    writeFileSync(file, 'x');
+    const r = await runCli(['models', 'scan', file], env());
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `error: ${file} is a file; give a folder to look for models in`);
+  });
 });

@@ -121,8 +121,10 @@ export function scanForModels(
   } = {},
 ): ScanResult {
   const root = resolve(dir ?? hubCacheDir());
-  if (dir !== undefined && (!existsSync(root) || !statSync(root).isDirectory()))
+  if (dir !== undefined && !existsSync(root))
     throw new FormatError('missing-file', `${root}: no such folder`);
+  if (dir !== undefined && !statSync(root).isDirectory())
+    throw new FormatError('not-a-folder', `${root} is a file; give a folder to look for models in`);
   const models: ScannedModel[] = [];
   let cacheLayout = false;
   const cacheRoots = [root, join(root, 'hub')].filter((d) => existsSync(d));
