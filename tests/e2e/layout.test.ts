@@ -1,7 +1,8 @@
 // End-to-end at 1000×700 (a small laptop window) in both themes: the Runs, Adapters, Playground and
 // Settings pages (with a run's detail and an adapter's detail open) fit — no card wider than the page,
 // no button cut off at the right edge —, every form control has a name, the skip button comes first
-// in the tab order, and Escape closes the open panel. Screenshots under tests/e2e/screenshots/.
+// in the tab order, and Escape closes the open panel. At 900 px wide the Models, Datasets, Train and
+// Settings pages fit too. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +132,35 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
       }
     });
   }
+
+  test('at 900 px wide the Models, Datasets, Train and Settings pages fit; card headings match', async () => {
+    await page.setViewportSize({ width: 900, height: 700 });
+    try {
+      const pages: Array<[string, string]> = [
+        ['#/models', 'models-table'],
+        ['#/datasets', 'dataset-drop'],
+        ['#/train', 'train-form'],
+        ['#/settings', 'cuda-runtime'],
+      ];
+      for (const [hash, testid] of pages) {
+        await page.evaluate((h) => {
+          location.hash = h;
+        }, hash);
+        await page.getByTestId(testid).first().waitFor();
+        await page.waitForTimeout(300);
+        assert.deepEqual(await layoutProblems(page), [], hash);
+        await screenshot(page, `layout-900-${hash.split('/')[1]}`);
+      }
+      // Every card's heading on Settings at one size (the CUDA card's was the browser's default h2).
+      const sizes = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('main .card > h2')).map((h) => getComputedStyle(h).fontSize),
+      );
+      assert.ok(sizes.length >= 4, `${sizes.length} card headings`);
+      assert.deepEqual(new Set(sizes).size, 1, sizes.join(', '));
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 700 });
+    }
+  });
 
   test('the skip button is first; Escape closes a run, an adapter and a dialog', async () => {
     await page.evaluate(() => {
