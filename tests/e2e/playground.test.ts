@@ -127,6 +127,54 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByText('Write a message below; Ctrl+Enter sends it.').waitFor();
   });
 
+  test('a bad sampling value is named and nothing is sent until it is fixed', async () => {
+    const turns = await page.getByTestId('chat-adapted').locator('li.user').count();
+    await page.getByLabel('Max new tokens').fill('');
+    await page.getByLabel('Top-p').fill('5');
+    await page.getByLabel('Message', { exact: true }).fill('Still there?');
+    const problems = page.getByTestId('sampling-problems');
+    await problems.getByText('Max new tokens must be a whole number from 1 to 4096.').waitFor();
+    await problems.getByText('Top-p must be a number above 0 and at most 1.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true);
+    // Ctrl+Enter sends nothing either: no turn, no backend refusal in its own words.
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await page.waitForTimeout(300);
+    assert.equal(await page.getByTestId('chat-adapted').locator('li.user').count(), turns);
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Top-p').fill('1');
+    await problems.waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), false);
+  });
+
+  test('a model removed from the library is not kept chosen', async () => {
+    const gpt2 = new URL('../fixtures/golden/models/gpt2', import.meta.url).pathname;
+    const model = page.getByLabel('Model', { exact: true });
+    const chosenIs = (name: string) =>
+      page.waitForFunction(
+        (n) =>
+          (document.getElementById('pg-model') as HTMLSelectElement | null)?.selectedOptions[0]?.text === n,
+        name,
+      );
+    // Removed while the page is closed (the Models page): the first model is chosen on return.
+    let added = await rpc(client, 'models/add', { path: gpt2 });
+    await page.getByTestId('nav-runs').click();
+    await page.getByTestId('nav-playground').click();
+    await model.selectOption({ label: added.name });
+    await page.getByTestId('nav-runs').click();
+    await page.getByRole('heading', { level: 1, name: 'Runs' }).waitFor();
+    await rpc(client, 'models/remove', { id: added.id });
+    await page.getByTestId('nav-playground').click();
+    await chosenIs(DEMO_MODEL);
+    // Added and removed while it is open: the list follows the library.
+    added = await rpc(client, 'models/add', { path: gpt2 });
+    await model.locator('option', { hasText: added.name }).waitFor({ state: 'attached' });
+    await model.selectOption({ label: added.name });
+    await rpc(client, 'models/remove', { id: added.id });
+    await chosenIs(DEMO_MODEL);
+    assert.equal(await model.locator('option', { hasText: added.name }).count(), 0);
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });

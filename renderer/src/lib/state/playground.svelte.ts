@@ -120,6 +120,41 @@ export class PlaygroundState {
     }
   }
 
+  /**
+   * What is wrong with the sampling controls, one line each, within the limits `generate/run` takes
+   * (a cleared number field binds null): sending is refused until the list is empty.
+   */
+  get problems(): string[] {
+    const out: string[] = [];
+    const check = (label: string, v: number | null, ok: (n: number) => boolean, want: string) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) out.push(`${label} must be ${want}.`);
+    };
+    check('Temperature', this.temperature, (n) => n >= 0 && n <= 10, 'a number from 0 to 10');
+    check('Top-p', this.topP, (n) => n > 0 && n <= 1, 'a number above 0 and at most 1');
+    if (this.topK !== null)
+      check('Top-k', this.topK, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0');
+    check(
+      'Repetition penalty',
+      this.repetitionPenalty,
+      (n) => n > 0 && n <= 10,
+      'a number above 0 and at most 10',
+    );
+    if (this.seed !== null)
+      check(
+        'Seed',
+        this.seed,
+        (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff,
+        'blank or a whole number ≥ 0',
+      );
+    check(
+      'Max new tokens',
+      this.maxNewTokens,
+      (n) => Number.isInteger(n) && n >= 1 && n <= 4096,
+      'a whole number from 1 to 4096',
+    );
+    return out;
+  }
+
   get generating(): boolean {
     return this.turns.some((t) => Object.values(t.replies).some((r) => r && !r.done));
   }
@@ -151,7 +186,7 @@ export class PlaygroundState {
   async send(fitting: readonly number[]): Promise<void> {
     const rpc = this.#rpc;
     const text = this.draft.trim();
-    if (!rpc || this.modelId === null || !text || this.generating) return;
+    if (!rpc || this.modelId === null || !text || this.generating || this.problems.length > 0) return;
     this.error = null;
     const adapters = this.activeAdapters(fitting);
     const sides: Side[] = adapters.length === 0 ? ['base'] : this.compare ? ['base', 'adapted'] : ['adapted'];
