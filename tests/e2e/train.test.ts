@@ -6,7 +6,7 @@
 // Each step saves a screenshot under tests/e2e/screenshots/train-*.png.
 
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -212,6 +212,41 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
     await est.getByTestId('est-params').waitFor();
     assert.equal(await est.getByRole('alert').count(), 0);
+  });
+
+  test('a model and a dataset removed since the draft chose them are chosen again', async () => {
+    const file = join(tempDir('reft-e2e-train-data-'), 'short-lived.jsonl');
+    writeFileSync(
+      file,
+      '{"prompt":"Who are you?","completion":"A pirate."}\n{"prompt":"Where?","completion":"At sea."}\n',
+    );
+    const ds = await rpc(client, 'datasets/import', { path: file });
+    const model = await rpc(client, 'models/add', {
+      path: join(root, 'tests/fixtures/golden/models/gpt2'),
+      name: 'Short-lived',
+    });
+    // The lists are read when the page opens.
+    await page.getByTestId('nav-runs').click();
+    await page.getByTestId('nav-train').click();
+    await step('Model & data').click();
+    await page.getByLabel('Base model').selectOption({ label: 'Short-lived' });
+    await page.locator('#train-dataset').selectOption({ label: 'short-lived (2 rows)' });
+    await page.getByTestId('nav-runs').click();
+    await page.getByRole('heading', { level: 1, name: 'Runs', exact: true }).waitFor();
+    await rpc(client, 'models/remove', { id: model.id });
+    await rpc(client, 'datasets/remove', { id: ds.dataset.id });
+    await page.getByTestId('nav-train').click();
+    // Not blank selects with "no model with id …": the model is asked for again (two are left), the
+    // dataset is the only one left.
+    await page.getByTestId('step-problems').getByText('Choose a base model.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    assert.equal(
+      await page.locator('#train-dataset').evaluate((s: HTMLSelectElement) => s.selectedOptions[0]?.text),
+      `${DEMO_DATASET} (12 rows)`,
+    );
+    assert.deepEqual(await page.getByRole('alert').allTextContents(), []);
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await page.getByTestId('train-estimate').getByTestId('est-params').waitFor();
   });
 
   test('starts a run on a split’s train part, validated on its validation part, with probe prompts', async () => {
