@@ -77,6 +77,14 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     );
   });
 
+  test('a cleared threads field saves as automatic, not as a refusal', async () => {
+    await page.getByLabel('CPU threads').fill('');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    assert.equal(await page.getByLabel('CPU threads').inputValue(), '0');
+  });
+
   test('a token is saved write-only and can be removed; a relative cache folder is refused', async () => {
     await page.getByLabel('Access token').fill('hf_abcdefghijklmnopqr1234');
     await page.getByRole('button', { name: 'Save token' }).click();
