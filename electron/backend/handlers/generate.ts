@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { FinishReason } from '../../../native-runtime/generation/generator.ts';
+import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { preferredDevice } from '../library/environment.ts';
@@ -55,12 +56,12 @@ const GenerateParams = z
     prompt: z.string().min(1).max(200_000).optional(),
     /** A conversation instead of `prompt`: it ends with the user's turn; the answer is the assistant's. */
     messages: z.array(Message).min(1).max(200).optional(),
-    maxNewTokens: z.number().int().min(1).max(4096).optional(),
-    temperature: z.number().min(0).max(10).optional(),
-    topP: z.number().gt(0).max(1).optional(),
-    topK: z.number().int().min(0).max(1_000_000).optional(),
-    repetitionPenalty: z.number().gt(0).max(10).optional(),
-    seed: z.number().int().min(0).max(0xffffffff).optional(),
+    maxNewTokens: SAMPLING_FIELDS.maxNewTokens.optional(),
+    temperature: SAMPLING_FIELDS.temperature.optional(),
+    topP: SAMPLING_FIELDS.topP.optional(),
+    topK: SAMPLING_FIELDS.topK.optional(),
+    repetitionPenalty: SAMPLING_FIELDS.repetitionPenalty.optional(),
+    seed: SAMPLING_FIELDS.seed.optional(),
     chat: z.boolean().optional(),
     requestId: z.string().min(1).max(100).optional(),
   })

@@ -6,6 +6,7 @@
 // the base model and the adapted model each answer the same message with the same seed, and each
 // side's history holds its own earlier answers, so the two conversations stay comparable.
 
+import { samplingProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
 
 export type Side = 'base' | 'adapted';
@@ -122,37 +123,15 @@ export class PlaygroundState {
 
   /**
    * What is wrong with the sampling controls, one line each, within the limits `generate/run` takes
-   * (a cleared number field binds null): sending is refused until the list is empty.
+   * (a cleared number field binds null; blank top-k and seed mean off and random): sending is refused
+   * until the list is empty.
    */
   get problems(): string[] {
-    const out: string[] = [];
-    const check = (label: string, v: number | null, ok: (n: number) => boolean, want: string) => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) out.push(`${label} must be ${want}.`);
-    };
-    check('Temperature', this.temperature, (n) => n >= 0 && n <= 10, 'a number from 0 to 10');
-    check('Top-p', this.topP, (n) => n > 0 && n <= 1, 'a number above 0 and at most 1');
-    if (this.topK !== null)
-      check('Top-k', this.topK, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0');
-    check(
-      'Repetition penalty',
-      this.repetitionPenalty,
-      (n) => n > 0 && n <= 10,
-      'a number above 0 and at most 10',
-    );
-    if (this.seed !== null)
-      check(
-        'Seed',
-        this.seed,
-        (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff,
-        'blank or a whole number ≥ 0',
-      );
-    check(
-      'Max new tokens',
-      this.maxNewTokens,
-      (n) => Number.isInteger(n) && n >= 1 && n <= 4096,
-      'a whole number from 1 to 4096',
-    );
-    return out;
+    const { temperature, topP, topK, repetitionPenalty, seed, maxNewTokens } = this;
+    return samplingProblems({ temperature, topP, topK, repetitionPenalty, seed, maxNewTokens }, [
+      'topK',
+      'seed',
+    ]);
   }
 
   get generating(): boolean {
