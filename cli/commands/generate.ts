@@ -55,16 +55,8 @@ export const generateCommand: Command = {
     if (!model) throw new UsageError('generate: --model DIR is required');
     if (prompt === undefined) throw new UsageError('generate: --prompt STR is required');
     const adapter = str(v, 'adapter');
-    const runner = await ModelRunner.load(model, adapter ?? null, {
-      positions: str(v, 'positions'),
-      device: deviceFlag(v, 'generate'),
-      forceBase: v['force-base'] === true,
-      quantize: baseFormFlag(v, 'generate'),
-      dtype: dtypeFlag(v, 'generate'),
-      dataDir: ctx.dataDir,
-      onNotice: (m) => ctx.progress.log(m),
-    });
     const stream = !ctx.json;
+    // The sampling flags are read first: a bad value fails before the model is loaded.
     const opts: GenerateTextOptions = {
       // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
       chat: v.chat === true ? true : adapter ? 'auto' : false,
@@ -79,6 +71,15 @@ export const generateCommand: Command = {
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
     };
+    const runner = await ModelRunner.load(model, adapter ?? null, {
+      positions: str(v, 'positions'),
+      device: deviceFlag(v, 'generate'),
+      forceBase: v['force-base'] === true,
+      quantize: baseFormFlag(v, 'generate'),
+      dtype: dtypeFlag(v, 'generate'),
+      dataDir: ctx.dataDir,
+      onNotice: (m) => ctx.progress.log(m),
+    });
     const [r] = await runner.generate([prompt], opts);
     if (stream) process.stdout.write('\n');
     else

@@ -84,6 +84,13 @@ describe('reft-studio generate', () => {
     assert.match(e.stderr, /^error: evaluate: --device must be one of .* \(got "gpu"\)/m);
   });
 
+  it('a sampling value out of range fails before the model loads', () => {
+    const r = cliRun('generate', '--model', '/nonexistent/model', '--prompt', 'hi', '--top-p', '5');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /top-p/);
+    assert.doesNotMatch(r.stderr, /nonexistent/);
+  });
+
   it('a base weights form it does not know is a usage error naming auto too', () => {
     const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--quantize', 'int3');
     assert.equal(r.status, 2);
