@@ -243,6 +243,11 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     const row = page.locator('tr', { has: page.getByRole('link', { name: `from run ${runId}` }) });
     await row.getByRole('button', { name: 'Details' }).click();
     await page.getByTestId('adapter-lineage').getByText(DEMO_DATASET, { exact: false }).waitFor();
+    // "completed · final loss 1.2345" (the space before the dot was lost inside an {#if}).
+    await page
+      .getByTestId('adapter-lineage')
+      .getByText(/completed · final loss \d/)
+      .waitFor();
   });
 
   test('the Playground generates text with the demo model', { timeout: 120_000 }, async () => {

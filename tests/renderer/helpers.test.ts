@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
-import { formatMetric, formatMetrics } from '../../renderer/src/lib/format.ts';
+import { formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
 import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
 import type { RunDetail } from '../../renderer/src/lib/rpc/handlers.ts';
 import { cloneRunHref, cloneRunIdFrom, runToTrainParams } from '../../renderer/src/lib/state/clone-run.ts';
@@ -28,6 +28,10 @@ test('metrics are shown with people names and sensible precision, never raw floa
   const line = formatMetrics({ tokensPerS: 11825.7006, step: 30, loss: 2.5 });
   assert.equal(line, 'Step 30 · Loss 2.5 · Tokens/s 11,826');
   assert.doesNotMatch(line, /tokensPerS|11825\.7/);
+});
+
+test('row counts: one row, not "1 rows"', () => {
+  assert.deepEqual([0, 1, 2, 1200].map(rowsText), ['0 rows', '1 row', '2 rows', '1200 rows']);
 });
 
 test('clone into the wizard: one route, and the params that repeat the run', () => {

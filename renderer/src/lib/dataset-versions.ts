@@ -4,6 +4,7 @@
 // checks the same selectors (electron/backend/library/dataset-edits.ts: resolveDatasetVersion;
 // library/run-plan.ts: planRunData refuses held-out data equal to the training data or of another format).
 
+import { rowsText } from './format.ts';
 import type { DatasetRecord, DatasetVersion, RunParams, SplitPart } from './rpc/handlers.ts';
 
 export interface VersionChoice {
@@ -23,7 +24,7 @@ function partOf(ds: DatasetRecord, v: DatasetVersion): string {
 
 /** One line naming a version: number, split part and rows. */
 export function versionLabel(ds: DatasetRecord, v: DatasetVersion): string {
-  return `v${v.version}${v.split ? partOf(ds, v) : ''} (${v.rowCount} row${v.rowCount === 1 ? '' : 's'})`;
+  return `v${v.version}${v.split ? partOf(ds, v) : ''} (${rowsText(v.rowCount)})`;
 }
 
 /** Every version of a dataset, newest first, full versions and split parts alike. */

@@ -106,3 +106,8 @@ export function formatMetrics(m: Record<string, number>): string {
       .join(' · ') || '—'
   );
 }
+
+/** "1 row", "12 rows". */
+export function rowsText(n: number): string {
+  return `${n} row${n === 1 ? '' : 's'}`;
+}
