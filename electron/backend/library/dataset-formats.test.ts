@@ -187,3 +187,19 @@ test('one set of row rules: every row the library keeps, the trainer trains on',
     { prompt: 'q', completion: 'a' },
   ]);
 });
+
+test('a mapping that names a column the file lacks says so, listing the file’s own columns', () => {
+  const text = 'question,answer\nhi,there\n';
+  // Before: "(columns: question, completion)" — the mapped name, not the file's, and no word on "nope".
+  assert.throws(
+    () => parseDataset('m.csv', text, 'auto', { prompt: 'nope', completion: 'answer' }),
+    (e: FormatError) =>
+      e.code === 'unknown-dataset-format' &&
+      e.message === 'm.csv: no column "nope" to read the prompt from (columns: question, answer)',
+  );
+  assert.throws(
+    () => parseDataset('m.csv', text, 'auto', { prompt: 'question' }),
+    (e: FormatError) =>
+      e.code === 'unknown-dataset-format' && e.message.includes('(columns: question, answer)'),
+  );
+});

@@ -267,6 +267,8 @@ export class RowNormalizer {
   #bad: BadRow[] = [];
   #badCount = 0;
   #rowCount = 0;
+  /** The first readable row's columns as the file names them (before `mapping`), for errors. */
+  #fileColumns: string[] | null = null;
 
   constructor(
     readonly name: string,
@@ -278,6 +280,8 @@ export class RowNormalizer {
   }
 
   push(rawIn: RawRow): void {
+    if (!this.#fileColumns && !rawIn.error && isObj(rawIn.value))
+      this.#fileColumns = Object.keys(rawIn.value);
     const r = mapRow(rawIn, this.mapping);
     if (!this.#format) {
       const guess = r.error ? null : detectRowFormat(r.value);
@@ -326,8 +330,17 @@ export class RowNormalizer {
         `${this.name}:${bad.line}: ${bad.error}${more ? ` (and ${more} more bad row${more > 1 ? 's' : ''})` : ''}`,
       );
     }
-    const first = this.#pending.find((r) => !r.error && isObj(r.value));
-    const cols = first ? Object.keys(first.value as object) : [];
+    const cols = this.#fileColumns ?? [];
+    // A mapping that names a column the file does not have (a typo) is the likelier mistake.
+    const missing = Object.entries(this.mapping ?? {}).find(
+      ([, src]) => typeof src === 'string' && src !== '' && !cols.includes(src),
+    );
+    if (missing && cols.length) {
+      throw new FormatError(
+        'unknown-dataset-format',
+        `${this.name}: no column "${missing[1]}" to read the ${missing[0]} from (columns: ${cols.slice(0, 20).join(', ')})`,
+      );
+    }
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
