@@ -7,10 +7,17 @@ import { str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
-function num(v: string | undefined, name: string, check: (n: number) => boolean): number | undefined {
+/** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
+function num(
+  v: string | undefined,
+  name: string,
+  check: (n: number) => boolean,
+  takes: string,
+): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`generate: invalid --${name} "${v}"`);
+  if (v.trim() === '' || !Number.isFinite(n) || !check(n))
+    throw new UsageError(`generate: --${name} takes ${takes} (got "${v}")`);
   return n;
 }
 
@@ -61,12 +68,22 @@ export const generateCommand: Command = {
       // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
       chat: v.chat === true ? true : adapter ? 'auto' : false,
       maxNewTokens:
-        num(str(v, 'max-new-tokens'), 'max-new-tokens', (n) => Number.isInteger(n) && n >= 1) ?? 128,
-      temperature: num(str(v, 'temperature'), 'temperature', (n) => n >= 0),
-      topP: num(str(v, 'top-p'), 'top-p', (n) => n > 0 && n <= 1),
-      topK: num(str(v, 'top-k'), 'top-k', (n) => Number.isInteger(n) && n >= 0),
-      repetitionPenalty: num(str(v, 'repetition-penalty'), 'repetition-penalty', (n) => n > 0),
-      seed: num(str(v, 'seed'), 'seed', Number.isInteger) ?? 0,
+        num(
+          str(v, 'max-new-tokens'),
+          'max-new-tokens',
+          (n) => Number.isInteger(n) && n >= 1,
+          'a whole number ≥ 1',
+        ) ?? 128,
+      temperature: num(str(v, 'temperature'), 'temperature', (n) => n >= 0, 'a number ≥ 0'),
+      topP: num(str(v, 'top-p'), 'top-p', (n) => n > 0 && n <= 1, 'a number above 0 and at most 1'),
+      topK: num(str(v, 'top-k'), 'top-k', (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0'),
+      repetitionPenalty: num(
+        str(v, 'repetition-penalty'),
+        'repetition-penalty',
+        (n) => n > 0,
+        'a number above 0',
+      ),
+      seed: num(str(v, 'seed'), 'seed', Number.isInteger, 'a whole number') ?? 0,
       greedy: v.greedy === true,
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
