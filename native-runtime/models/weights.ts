@@ -13,7 +13,12 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../formats/json-file.ts';
-import { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from '../formats/safetensors.ts';
+import {
+  readSafetensorsHeader,
+  type SafetensorsDtype,
+  type SafetensorsHeader,
+  type TensorInfo,
+} from '../formats/safetensors.ts';
 import {
   type Arch,
   configFieldName,
@@ -159,6 +164,9 @@ export function openWeightIndex(dir: string): WeightIndex {
 
 const fmtShape = (s: number[]) => `[${s.join(',')}]`;
 
+/** The storage types the model's weights may have (store.ts converts these, graphs read them). */
+const FLOAT_WEIGHTS = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
+
 /**
  * Checks that every expected tensor exists with the expected shape and that no tensors exist for
  * layers beyond num_hidden_layers. Throws FormatError 'config-weight-mismatch' naming the weights
@@ -175,6 +183,13 @@ export function validateWeights(spec: ModelDims & { weights: WeightIndex }): voi
         `${w.source}: tensor ${e.name} is missing but config.json ${e.because ?? (e.dims ?? []).join(', ')} requires it`,
       );
     }
+    // Integer tensors (a GPTQ/AWQ export's, or a broken conversion) would load and then fail at the
+    // first run: refuse them with the folder, as shapes are.
+    if (!FLOAT_WEIGHTS.has(got.info.dtype))
+      throw new FormatError(
+        'unsupported-dtype',
+        `${basename(got.file)}: ${e.name} is stored as ${got.info.dtype}; the studio reads float32, float16 and bfloat16 weights`,
+      );
     const actual = got.info.shape;
     const same = actual.length === e.shape.length && actual.every((d, i) => d === e.shape[i]);
     if (same) continue;

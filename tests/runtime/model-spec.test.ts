@@ -320,6 +320,22 @@ describe('broken folders', () => {
     assertError(() => loadModelSpec(dir), FormatError, 'missing-field', ['config.json', 'hidden_size']);
   });
 
+  test('integer weights (a quantized export, a broken conversion) are refused at inspection', () => {
+    const dir = copyModel('llama');
+    const p = join(dir, 'model.safetensors');
+    const bytes = readFileSync(p);
+    const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
+    const header = bytes.subarray(8, headerEnd).toString('utf8');
+    const entry = '"model.layers.0.self_attn.q_proj.weight":{"dtype":"F32"';
+    assert.ok(header.includes(entry), 'the fixture stores q_proj as F32 in this form');
+    // Same length, so the header keeps its size: only the type changes (I32 is 4 bytes too).
+    bytes.write(header.replace(entry, entry.replace('F32', 'I32')), 8, 'utf8');
+    writeFileSync(p, bytes);
+    assertError(() => loadModelSpec(dir), FormatError, 'unsupported-dtype', [
+      'model.safetensors: model.layers.0.self_attn.q_proj.weight is stored as I32',
+    ]);
+  });
+
   test('intermediate_size does not match the weights', () => {
     const dir = copyModel('llama');
     editConfig(dir, (c) => {
