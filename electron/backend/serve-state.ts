@@ -5,7 +5,7 @@
 // the database adds no exposure (anyone who can read the file can read the library itself).
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../native-runtime/formats/atomic-write.ts';
 
@@ -41,8 +41,9 @@ export function loadServeState(dataDir: string): ServeState {
 export function saveServeState(dataDir: string, state: ServeState): void {
   const file = join(dataDir, FILE);
   try {
-    writeFileAtomic(file, `${JSON.stringify(state)}\n`);
-    if (process.platform !== 'win32') chmodSync(file, 0o600);
+    // Owner-only from its creation: a chmod after the rename left the temp file world-readable, and
+    // another local user watching the folder could open it and read the token as it was written.
+    writeFileAtomic(file, `${JSON.stringify(state)}\n`, { mode: 0o600 });
   } catch {
     // a read-only data folder: the next launch makes a new token, as before
   }

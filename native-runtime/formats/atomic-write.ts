@@ -40,11 +40,15 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes `data` to `path` atomically; `createDir` also creates the parent folder when missing. */
+/**
+ * Writes `data` to `path` atomically; `createDir` also creates the parent folder when missing. `mode`
+ * is the file's permissions from its creation on (a secret must never sit readable in the temp file,
+ * where another user watching the folder could open it before a later chmod).
+ */
 export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  opts: { createDir?: boolean } = {},
+  opts: { createDir?: boolean; mode?: number } = {},
 ): void {
   const dir = dirname(path);
   if (opts.createDir) mkdirSync(dir, { recursive: true });
@@ -52,7 +56,7 @@ export function writeFileAtomic(
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number;
   try {
-    fd = openSync(tmp, 'w');
+    fd = openSync(tmp, 'w', opts.mode ?? 0o666);
   } catch (e) {
     // Name the file asked for: the temp sibling's name means nothing to the person.
     const code = (e as NodeJS.ErrnoException).code;

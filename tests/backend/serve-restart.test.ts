@@ -3,11 +3,13 @@
 // falls back to a free one; /auth-check tells a tab whether its token is this server's.
 
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import fs, { mkdirSync, statSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startServer } from '../../electron/backend/serve.ts';
+import { saveServeState } from '../../electron/backend/serve-state.ts';
 import { connect, fakeRenderer, tempDir } from './helpers.ts';
 
 const root = tempDir('serve-restart');
@@ -56,4 +58,32 @@ test('a busy port falls back to a free one with the same token; another data fol
   assert.notEqual(other.token, token);
   assert.equal(await status(other.port, token as string), 401);
   await other.close();
+});
+
+test('serve.json is owner-only from its creation: its temp file is never readable by others', {
+  skip: process.platform === 'win32',
+}, () => {
+  // Another local user watching the data folder could open the temp file while it was 0644 and read
+  // the token once written (a chmod after the rename came too late). Record each temp file's mode
+  // the moment it is opened.
+  const dir = join(root, 'modes');
+  mkdirSync(dir);
+  const modes: number[] = [];
+  const realOpen = fs.openSync;
+  const oldMask = process.umask(0o022);
+  fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+    const fd = realOpen(...args);
+    if (/serve\.json\.[0-9a-f]+\.tmp$/.test(String(args[0]))) modes.push(fs.fstatSync(fd).mode & 0o777);
+    return fd;
+  }) as typeof fs.openSync;
+  syncBuiltinESMExports();
+  try {
+    saveServeState(dir, { token: 'a'.repeat(32), port: 1 });
+  } finally {
+    fs.openSync = realOpen;
+    syncBuiltinESMExports();
+    process.umask(oldMask);
+  }
+  assert.deepEqual(modes, [0o600]);
+  assert.equal(statSync(join(dir, 'serve.json')).mode & 0o777, 0o600);
 });
