@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -265,4 +265,23 @@ test('models: a config.json with big tables is stored in part (what describes th
   );
   assert.equal(listModels(lib).length, 1);
   closeLibrary(lib);
+});
+
+test('a new data folder is its owner’s only (it holds the Hugging Face token); an existing one is kept', {
+  skip: process.platform === 'win32',
+}, () => {
+  const oldMask = process.umask(0o022);
+  try {
+    const fresh = join(tempDir('lib-mode'), 'nested', 'data');
+    const lib = openLibrary(fresh);
+    setSetting(lib, 'hub.token', 'hf_secret');
+    closeLibrary(lib);
+    assert.equal(statSync(fresh).mode & 0o777, 0o700);
+    const shared = tempDir('lib-mode-existing');
+    chmodSync(shared, 0o750);
+    closeLibrary(openLibrary(shared));
+    assert.equal(statSync(shared).mode & 0o777, 0o750, 'a folder the person made keeps its mode');
+  } finally {
+    process.umask(oldMask);
+  }
 });

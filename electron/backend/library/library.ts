@@ -4,7 +4,8 @@
 // Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
 // of models, datasets or settings, which all build on it.
 
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
@@ -16,7 +17,23 @@ export interface Library {
   owner: OwnerLock;
 }
 
+/**
+ * Creates a missing data folder readable by its owner only: the library holds the Hugging Face token
+ * (settings), every imported dataset and serve's access token, and the usual umask would let every
+ * local user read them. A folder that exists keeps the permissions its owner gave it.
+ */
+function createDataDir(dataDir: string): void {
+  const dir = resolve(dataDir);
+  mkdirSync(dirname(dir), { recursive: true });
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
+  createDataDir(dataDir);
   // Taken before the start-up check, which then knows this process's own runs.
   const owner = ownerLock(dataDir);
   const db = openDatabase(dataDir, opts);
