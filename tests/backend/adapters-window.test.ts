@@ -82,6 +82,18 @@ test('an adapter names the base model its run trained on, as the Runs page does'
   assert.equal(lineage.baseModel.modelId, copyId);
 });
 
+test('an import path is absolute: a relative one or one with ".." is refused, not read from the working folder', async () => {
+  // The working folder of the server means nothing to a window; the relative path names the fixture
+  // from here, so without the check it was found and imported.
+  const rel = relative(process.cwd(), F2L2);
+  for (const params of [
+    { path: rel, modelId },
+    { path: `${F2L2}/../pyreft_final`, modelId },
+    { path: F2L2, modelPath: relative(process.cwd(), LLAMA_FIXTURE) },
+  ])
+    assert.equal((await callError('adapters/import', params)).code, 'bad-path', JSON.stringify(params));
+});
+
 test('an export folder is an absolute path; a relative one is refused, not put anywhere', async () => {
   const [a] = await call('adapters/list');
   assert.equal((await callError('adapters/export', { id: a.id, out: 'my-export' })).code, 'relative-path');

@@ -21,6 +21,7 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../library/adapters.ts';
+import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, uploadedFolder } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { windowWords } from '../rpc/user-errors.ts';
@@ -45,11 +46,11 @@ export const adaptersHandlers = defineHandlers({
   'adapters/import': handler(
     z
       .object({
-        path: z.string().min(1).optional(),
+        path: z.string().min(1).max(4096).optional(),
         uploadId: z.string().min(1).max(64).optional(),
         name: z.string().min(1).max(200).optional(),
         modelId: z.number().int().positive().optional(),
-        modelPath: z.string().min(1).optional(),
+        modelPath: z.string().min(1).max(4096).optional(),
         positions: z.string().optional(),
         forceBase: z.boolean().optional(),
         tags: z.array(Tag).optional(),
@@ -68,9 +69,11 @@ export const adaptersHandlers = defineHandlers({
         ctx.lib,
         {
           ...rest,
-          path: up ? up.dir : (path as string),
+          // Paths on the backend's machine are exact, as for every other handler (source-path.ts): a
+          // relative one would be read from wherever the server was started.
+          path: up ? up.dir : checkSourcePath(path as string),
           name: rest.name ?? up?.name ?? undefined,
-          model: p.modelId ?? p.modelPath,
+          model: p.modelId ?? (p.modelPath === undefined ? undefined : checkSourcePath(p.modelPath)),
         },
         (src, opts) => ctx.engine.call('prepareImport', { src, opts }),
       ).catch((err: unknown) => {
