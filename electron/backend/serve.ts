@@ -190,10 +190,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         : {}),
     });
     if (req.method === 'HEAD') return res.end();
-    createReadStream(file).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   };
 
-  const server = createServer(onRequest);
+  const server = createServer((req, res) => {
+    // A file of renderer/dist can vanish between the checks above and its read (the renderer rebuilt
+    // while serving): that request fails, never the process with every open tab and job in it.
+    try {
+      onRequest(req, res);
+    } catch {
+      if (res.headersSent) res.destroy();
+      else sendText(res, 404, 'not found');
+    }
+  });
   // A little above dispatch's cap, so a message just over it gets a clear 'too-large' reply; past
   // this, ws closes the connection (1009) without buffering more.
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES + 1024 * 1024 });

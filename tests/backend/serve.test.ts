@@ -2,6 +2,7 @@
 // refusing a non-loopback host.
 
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -118,4 +119,27 @@ test('the CLI prints the URL line and shuts down cleanly on SIGTERM', async () =
   s.child.kill('SIGTERM');
   const { code } = await exitOf(s.child);
   assert.equal(code, 0);
+});
+
+test('renderer files removed while serving (a rebuild) fail that request, not the server', async () => {
+  const own = tempDir('serve-rebuild');
+  const dist = fakeRenderer(own);
+  const s = await startServer({ dataDir: join(own, 'data'), rendererDir: dist, seedDemo: false });
+  try {
+    rmSync(join(dist, 'index.html'));
+    const status = (path: string) =>
+      new Promise<number>((resolve, reject) =>
+        request({ host: '127.0.0.1', port: s.port, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(),
+      );
+    assert.equal(await status('/runs/12'), 404, 'a client-side route without the app shell');
+    assert.equal(await status('/'), 404);
+    assert.equal(await status('/assets/app.js'), 200, 'the server still answers');
+  } finally {
+    await s.close();
+  }
 });
