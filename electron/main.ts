@@ -181,7 +181,8 @@ function buildMenu(): void {
       submenu: [
         {
           label: 'Open Data Folder',
-          click: () => void shell.openPath(app.getPath('userData')),
+          // The library's folder (paths.ts), not Electron's own settings folder (userData).
+          click: () => void shell.openPath(resolveDataDir(dataDirArgs()[1])),
         },
       ],
     },
