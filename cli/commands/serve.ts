@@ -1,7 +1,7 @@
 // `reft-studio serve`: the studio in a browser (see electron/backend/serve.ts). Runs until SIGINT or
 // SIGTERM, then closes the server and the database.
 
-import { startServer } from '../../electron/backend/serve.ts';
+import { isLoopback, startServer } from '../../electron/backend/serve.ts';
 import { int, str } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -48,6 +48,11 @@ export const serveCommand: Command = {
         `warning: ${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI\n`,
       );
     }
+    // --allow-remote: plain HTTP, so the token and the library's contents cross the network readable.
+    if (!isLoopback(server.host))
+      process.stderr.write(
+        `warning: listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted; use a network you trust, or a TLS proxy\n`,
+      );
     if (ctx.values['no-token'] === true)
       process.stderr.write('warning: --no-token: any local program can use the studio\n');
     ctx.print(

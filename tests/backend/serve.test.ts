@@ -112,10 +112,29 @@ test('the CLI refuses --host 0.0.0.0 without --allow-remote', async () => {
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
 });
 
+test('--allow-remote warns that the token travels over plain HTTP; loopback does not', async () => {
+  const s = await spawnServe([
+    '--host',
+    '0.0.0.0',
+    '--allow-remote',
+    '--data-dir',
+    join(root, 'remote-data'),
+    '--renderer-dir',
+    join(root, 'dist'),
+  ]);
+  assert.match(
+    s.stderr(),
+    /^warning: listening on 0\.0\.0\.0, reachable from other machines over plain HTTP/m,
+  );
+  s.child.kill('SIGTERM');
+  await exitOf(s.child);
+});
+
 test('the CLI prints the URL line and shuts down cleanly on SIGTERM', async () => {
   const s = await spawnServe(['--data-dir', join(root, 'cli-data'), '--renderer-dir', join(root, 'dist')]);
   assert.equal(s.url.hostname, '127.0.0.1');
   assert.ok(s.url.searchParams.get('token'));
+  assert.doesNotMatch(s.stderr(), /plain HTTP/);
   s.child.kill('SIGTERM');
   const { code } = await exitOf(s.child);
   assert.equal(code, 0);
