@@ -122,6 +122,8 @@ test('--allow-remote warns that the token travels over plain HTTP; loopback does
     '--renderer-dir',
     join(root, 'dist'),
   ]);
+  // Written before the URL line, but stderr is another pipe: wait for it rather than race it.
+  for (let i = 0; i < 50 && !/plain HTTP/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
   assert.match(
     s.stderr(),
     /^warning: listening on 0\.0\.0\.0, reachable from other machines over plain HTTP/m,
