@@ -75,6 +75,7 @@ async function generateAll(
   runner: ModelRunner,
   prompts: string[],
   input: EvaluateInput,
+  chat: boolean,
   progress: (n: number) => void,
 ): Promise<string[]> {
   const out: string[] = [];
@@ -82,6 +83,7 @@ async function generateAll(
   for (let i = 0; i < prompts.length; i += bs) {
     if (input.signal?.aborted) throw new CancelledError('evaluation cancelled');
     const res = await runner.generate(prompts.slice(i, i + bs), {
+      chat,
       maxNewTokens: input.maxNewTokens ?? 64,
       greedy: true,
       signal: input.signal,
@@ -109,10 +111,13 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
     };
     const prompts = examples.map(promptOf);
     const refs = examples.map((e) => e.completion);
+    // The base model reads the prompts as the adapter was trained on them (chat template or plain
+    // text); with its own default it would be measured on other prompts than the adapter.
+    const chat = adapter.usesChatTemplate;
 
     if (input.kind === 'loss') {
       const sub = { ...ds, examples };
-      const lossOpts = { maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
+      const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
       const a = await adapter.datasetLoss(sub, { ...lossOpts, onBatch: (d) => input.onProgress?.(d, total) });
       const b = await base!.datasetLoss(sub, {
         ...lossOpts,
@@ -132,9 +137,9 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       };
     }
 
-    const outputs = await generateAll(adapter, prompts, input, progress);
+    const outputs = await generateAll(adapter, prompts, input, chat, progress);
     if (input.kind === 'compare') {
-      const baseOutputs = await generateAll(base!, prompts, input, progress);
+      const baseOutputs = await generateAll(base!, prompts, input, chat, progress);
       const same = outputs.filter((o, i) => o === baseOutputs[i]).length;
       return {
         kind: 'compare',

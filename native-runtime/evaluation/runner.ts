@@ -232,14 +232,17 @@ export class ModelRunner {
     return this.model.states.length > 0;
   }
 
-  /** Prompt token ids: through the chat template when `chat` says so ('auto': as the adapter was trained). */
+  /**
+   * Whether a text prompt goes through the chat template by default: as the adapter was trained, or
+   * when the model has one. A base model measured beside an adapter takes the adapter's choice.
+   */
+  get usesChatTemplate(): boolean {
+    return this.manifest ? this.manifest.promptTemplate === 'chat' : this.tokenizer.chatTemplate !== null;
+  }
+
+  /** Prompt token ids: through the chat template when `chat` says so ('auto': usesChatTemplate). */
   encodePrompt(prompt: string, chat: boolean | 'auto' = 'auto'): number[] {
-    const useTemplate =
-      chat === 'auto'
-        ? this.manifest
-          ? this.manifest.promptTemplate === 'chat'
-          : this.tokenizer.chatTemplate !== null
-        : chat;
+    const useTemplate = chat === 'auto' ? this.usesChatTemplate : chat;
     if (useTemplate && !this.tokenizer.chatTemplate) {
       throw new ConfigError('missing-chat-template', `${this.spec.dir}: the model has no chat template`);
     }
@@ -343,10 +346,14 @@ export class ModelRunner {
     }));
   }
 
-  /** Token-weighted mean loss over a dataset's completions (prompts formatted as in training). */
+  /**
+   * Token-weighted mean loss over a dataset's completions (prompts formatted as in training, or
+   * through the chat template as `chat` says).
+   */
   async datasetLoss(
     ds: Dataset,
     opts: {
+      chat?: boolean;
       maxLength?: number;
       batchSize?: number;
       limit?: number;
@@ -354,7 +361,7 @@ export class ModelRunner {
       onBatch?: (done: number, total: number) => void;
     } = {},
   ): Promise<{ loss: number; tokens: number; examples: number }> {
-    const chat = this.manifest ? (this.manifest.promptTemplate === 'chat' ? 'auto' : 'none') : 'auto';
+    const chat = (opts.chat ?? this.usesChatTemplate) ? 'auto' : 'none';
     const eosId = this.tokenizer.eosTokenId ?? this.spec.eosTokenIds[0] ?? null;
     const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);
     const limited: Dataset = opts.limit ? { ...ds, examples: ds.examples.slice(0, opts.limit) } : ds;

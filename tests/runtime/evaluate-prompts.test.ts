@@ -1,0 +1,68 @@
+// `evaluate` measures the base model on the prompts the adapter reads: an adapter trained on plain
+// text (no chat template) on a model that has one is compared with the base on plain text too, for
+// the loss and for generated outputs alike.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { evaluateAdapter } from '../../native-runtime/evaluation/evaluate.ts';
+import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
+import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
+import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { readDataset } from '../../native-runtime/training/data.ts';
+import { modelDir, REFT } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const model = modelDir('llama'); // has a chat template
+
+function plainAdapter(dir: string): string {
+  const spec = loadModelSpec(model);
+  const py = readPyreftFolder(join(REFT, 'llama-loreft-l1-shared', 'pyreft_final'));
+  const adapter = pyreftToStudio(py, {
+    positions: 'l1',
+    promptTemplate: null,
+    baseModel: { arch: spec.arch, fingerprint: spec.fingerprint },
+  });
+  writeStudioAdapter(dir, adapter);
+  return dir;
+}
+
+test('evaluate: the base model reads the prompts as the adapter was trained (plain text here)', async () => {
+  const root = tempDir('reft-eval-prompts-');
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'data.jsonl');
+  writeFileSync(
+    data,
+    [
+      { prompt: 'hello', completion: ' world' },
+      { prompt: 'the cat', completion: ' sat' },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
+  const base = await ModelRunner.load(model, null);
+  try {
+    const ds = readDataset(data);
+    const plain = await base.datasetLoss(ds, { chat: false });
+    const templated = await base.datasetLoss(ds, { chat: true });
+    assert.notEqual(plain.loss, templated.loss, 'the two prompt forms must differ for this check');
+
+    const loss = await evaluateAdapter({ model, adapter, data, kind: 'loss' });
+    assert.equal(loss.metrics.baseLoss, plain.loss);
+
+    const cmp = await evaluateAdapter({ model, adapter, data, kind: 'compare', maxNewTokens: 4 });
+    const plainOut = await base.generate(['hello', 'the cat'], {
+      chat: false,
+      greedy: true,
+      maxNewTokens: 4,
+    });
+    assert.deepEqual(
+      cmp.samples.map((s) => s.baseOutput),
+      plainOut.map((r) => r.text),
+    );
+  } finally {
+    await base.release();
+  }
+});
