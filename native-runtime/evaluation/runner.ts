@@ -21,6 +21,7 @@ import {
   type StudioManifest,
 } from '../formats/studio-adapter.ts';
 import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../generation/generator.ts';
+import { cutAtStop, StopStringStream } from '../generation/stop-strings.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
@@ -297,6 +298,9 @@ export class ModelRunner {
     }
     const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
+    const stops = opts.stop ?? [];
+    // What is streamed is the answer: never a stop string or what follows it.
+    const streams = ids.map((_, r) => new StopStringStream(stops, (t) => opts.onText?.(r, t)));
     const firstAt: Array<number | undefined> = ids.map(() => undefined);
     const lastAt: number[] = ids.map(() => 0);
     const gen = this.model.generator();
@@ -309,7 +313,7 @@ export class ModelRunner {
         firstAt[row] ??= now;
         lastAt[row] = now;
         const piece = decoders[row].push(id);
-        if (piece) opts.onText?.(row, piece);
+        if (piece) streams[row].push(piece);
       },
       shouldStop: opts.stop?.length
         ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s))
@@ -329,15 +333,12 @@ export class ModelRunner {
     });
     decoders.forEach((d, r) => {
       const rest = d.flush();
-      if (rest) opts.onText?.(r, rest);
+      if (rest) streams[r].push(rest);
+      streams[r].flush();
     });
     // The answer is the streamed text, so a client that follows the pieces ends with the same text.
-    const cut = (t: string) => {
-      const at = Math.min(...(opts.stop ?? []).map((s) => t.indexOf(s)).filter((i) => i >= 0));
-      return Number.isFinite(at) ? t.slice(0, at) : t;
-    };
     return res.tokens.map((toks, r) => ({
-      text: cut(decoders[r].text),
+      text: cutAtStop(decoders[r].text, stops),
       ids: toks,
       tokens: toks.length,
       finishReason: res.finishReasons[r],

@@ -36,6 +36,28 @@ describe('reft-studio generate', () => {
     assert.ok(out.decodeTokensPerSecond > 0);
   });
 
+  it('a stop string is never streamed: the pieces add up to the cut answer', async () => {
+    const runner = await ModelRunner.load(model, null);
+    try {
+      const opts = { chat: false, greedy: true, maxNewTokens: 16 } as const;
+      const [full] = await runner.generate(['Hello world'], opts);
+      // Two characters from the middle of the answer, so more text follows them.
+      const chars = [...full.text];
+      const stop = chars.slice(4, 6).join('');
+      const pieces: string[] = [];
+      const [r] = await runner.generate(['Hello world'], {
+        ...opts,
+        stop: [stop],
+        onText: (_row, t) => pieces.push(t),
+      });
+      assert.equal(r.finishReason, 'stop');
+      assert.equal(r.text, full.text.slice(0, full.text.indexOf(stop)));
+      assert.equal(pieces.join(''), r.text);
+    } finally {
+      await runner.release();
+    }
+  });
+
   it('an adapter with its positions changes the continuation', () => {
     const base = run(
       '--model',
