@@ -202,7 +202,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     spec.norm.kind === 'rms'
       ? rms(x, wname, spec.norm.weightOffset)
       : half
-        ? toDt(layerNorm(b, to32(x), w.get32(wname), w.get32(bname!), spec.norm.eps))
+        ? toDt(layerNorm(b, to32(x), w.get32(wname), w.get32(bname!), spec.norm.eps, false))
         : layerNorm(b, x, w.get(wname), w.get(bname!), spec.norm.eps);
 
   const blockInputs: Value[] = [];

@@ -40,12 +40,26 @@ export function rmsNorm(b: GraphBuilder, x: Value, w: Value, eps: number, weight
   return b.mul(b.div(x, b.sqrt(b.add(ms, b.scalar(eps)))), scale);
 }
 
-/** LayerNorm over the last axis with weight and bias (GPT-2), from primitives so autodiff sees them. */
-export function layerNorm(b: GraphBuilder, x: Value, w: Value, bias: Value, eps: number): Value {
+/**
+ * LayerNorm over the last axis with weight and bias (GPT-2), from primitives so autodiff sees them.
+ * `fusable: false` for an x that is a Cast from half precision: ORT's LayerNormFusion would take the
+ * Cast's half input as the fused kernel's X beside float32 weights, a graph ONNX Runtime then refuses
+ * to load ("Type parameter (T) of Optype (LayerNormalization) bound to different types").
+ */
+export function layerNorm(
+  b: GraphBuilder,
+  x: Value,
+  w: Value,
+  bias: Value,
+  eps: number,
+  fusable = true,
+): Value {
   const mean = b.reduceMean(x, [-1]);
   const xc = b.sub(x, mean);
-  // The form ORT fuses into one LayerNormalization kernel in inference graphs (as rmsNorm above).
-  const variance = b.reduceMean(b.op('Pow', [xc, b.scalar(2)]), [-1]);
+  // Pow is the form ORT fuses into one LayerNormalization kernel in inference graphs (as rmsNorm
+  // above); xc·xc is the same value without the fusion.
+  const sq = fusable ? b.op('Pow', [xc, b.scalar(2)]) : b.mul(xc, xc);
+  const variance = b.reduceMean(sq, [-1]);
   return b.add(b.mul(b.div(xc, b.sqrt(b.add(variance, b.scalar(eps)))), w), bias);
 }
 

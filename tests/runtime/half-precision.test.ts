@@ -121,6 +121,23 @@ for (const dt of ['float16', 'bfloat16'] as Half[]) {
       assert.ok(err > 0, 'the half graph computed something different from float32');
     });
 
+    // GPT-2's LayerNorm over a cast from half: ORT's fusion of that pattern made a graph it refused.
+    it(`GPT-2 (LayerNorm) loads and its logits are within ${TOL[dt].logits} of float32 on ${device}`, {
+      skip: !runs && `${device} has no ${dt} kernels`,
+    }, async () => {
+      const B = 2,
+        T = 7;
+      const gpt2 = loadModelSpec(modelDir('gpt2'));
+      const ids = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(3 + i * 11));
+      const mask = new BigInt64Array(B * T).fill(1n);
+      const ref = await loadForwardModel(gpt2, { device });
+      const m = await loadForwardModel({ ...gpt2, compute: dt }, { device });
+      const a = (await runForward(ref, ids, mask, [B, T])).logits.data as Float32Array;
+      const h = (await runForward(m, ids, mask, [B, T])).logits.data as Float32Array;
+      const err = maxDiff(a, h) / maxAbs(a);
+      assert.ok(err <= TOL[dt].logits, `relative logit error ${err}`);
+    });
+
     it(`LoReFT loss and gradients within tolerance of float32 on ${device}`, {
       skip: !runs && `${device} has no ${dt} kernels`,
     }, async () => {
