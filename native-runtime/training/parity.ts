@@ -11,7 +11,13 @@ import { loadModelSpec, type ModelSpec } from '../models/config.ts';
 import { type ReftBatch, ReftModel, statesFromPyreft } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
-export function readParityBatch(path: string, numInterventions: number): ReftBatch {
+/**
+ * A batch file in pyreft's layout (cli.md), checked before ORT sees it: shapes, dtypes, token ids
+ * within the model's `vocabSize` rows and intervention positions within the row, each refused with
+ * one line naming the tensor (not ORT's Gather error, a wrong-sized tensor, or — for a position
+ * past the row — an intervention silently left out, where pyreft fails).
+ */
+export function readParityBatch(path: string, numInterventions: number, vocabSize?: number): ReftBatch {
   const t = loadSafetensors(path);
   const need = (n: string) => {
     const x = t.get(n);
@@ -19,23 +25,46 @@ export function readParityBatch(path: string, numInterventions: number): ReftBat
     if (x.dtype !== 'I64') throw new ConfigError('bad-dtype', `${path}: '${n}' must be int64, is ${x.dtype}`);
     return x;
   };
+  const outside = (n: string, d: BigInt64Array, lo: number, hi: number, what: string) => {
+    const bad = d.find((x) => x < lo || x >= hi);
+    if (bad !== undefined)
+      throw new ConfigError('bad-value', `${path}: '${n}' holds ${bad}, outside ${what} [${lo}, ${hi - 1}]`);
+  };
   const ids = need('input_ids');
+  if (ids.shape.length !== 2 || ids.shape.includes(0))
+    throw new ConfigError('bad-shape', `${path}: input_ids [${ids.shape}] must be [batch, tokens]`);
   const [B, T] = ids.shape;
+  if (vocabSize !== undefined)
+    outside('input_ids', ids.data as BigInt64Array, 0, vocabSize, "the model's vocabulary");
   const mask = need('attention_mask');
   if (mask.shape.join() !== ids.shape.join())
     throw new ConfigError('bad-shape', `${path}: attention_mask [${mask.shape}] ≠ input_ids [${ids.shape}]`);
-  const labels = t.has('labels') ? (need('labels').data as BigInt64Array) : undefined;
+  let labels: BigInt64Array | undefined;
+  if (t.has('labels')) {
+    const l = need('labels');
+    if (l.shape.join() !== ids.shape.join())
+      throw new ConfigError('bad-shape', `${path}: labels [${l.shape}] ≠ input_ids [${ids.shape}]`);
+    labels = l.data as BigInt64Array;
+    if (vocabSize !== undefined)
+      for (const x of labels)
+        if (x !== -100n && (x < 0n || x >= BigInt(vocabSize)))
+          throw new ConfigError(
+            'bad-value',
+            `${path}: 'labels' holds ${x}, neither -100 nor in the model's vocabulary [0, ${vocabSize - 1}]`,
+          );
+  }
   const locations: ReftBatch['locations'] = [];
   if (numInterventions > 0) {
     const l = need('intervention_locations');
     const [lb, ni, P] = l.shape;
-    if (lb !== B || ni !== numInterventions) {
+    if (l.shape.length !== 3 || lb !== B || ni !== numInterventions) {
       throw new ConfigError(
         'bad-shape',
         `${path}: intervention_locations [${l.shape}] must be [${B}, ${numInterventions}, P] for this adapter`,
       );
     }
     const d = l.data as BigInt64Array;
+    outside('intervention_locations', d, 0, T, 'the positions of a row');
     for (let j = 0; j < ni; j++) {
       const out = new BigInt64Array(B * P);
       for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) out[b * P + p] = d[(b * ni + j) * P + p];
@@ -66,7 +95,7 @@ export async function debugForward(
   batchPath: string,
 ): Promise<Record<string, TensorToWrite>> {
   const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length);
+  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
   const r = await m.forward(batch);
   const out: Record<string, TensorToWrite> = {
     logits: { dtype: 'F32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
@@ -81,7 +110,7 @@ export async function debugGrad(
   batchPath: string,
 ): Promise<Record<string, TensorToWrite>> {
   const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length);
+  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
   if (!batch.labels)
     throw new ConfigError('missing-labels', `${batchPath}: debug grad needs a labels tensor`);
   const r = await m.lossAndGrads(batch);
@@ -113,7 +142,7 @@ export async function debugTrain(
 ): Promise<Record<string, TensorToWrite>> {
   if (!(steps >= 1)) throw new ConfigError('bad-steps', `--steps must be ≥ 1 (got ${steps})`);
   const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length);
+  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
   if (!batch.labels)
     throw new ConfigError('missing-labels', `${batchPath}: debug train needs a labels tensor`);
   const opt = new ReftOptimizer(m, { weightDecay: 0 });
