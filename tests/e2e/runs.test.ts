@@ -217,6 +217,23 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     assert.equal(a.runId, null);
   });
 
+  test('a run deleted in another window: its open detail says so, nothing of it left to act on', async () => {
+    const { runId } = await rpc(client, 'runs/start', { modelId, datasetId, name: 'elsewhere', maxSteps: 2 });
+    await until('the run to finish', async () => (await runState(runId)) === 'completed');
+    await page.goto(`${server?.url}#/runs/${runId}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    await detail.getByRole('button', { name: 'Delete…' }).waitFor();
+    await rpc(client, 'runs/delete', { id: runId }); // the other window
+    await detail.getByText(`no run with id ${runId}`).waitFor();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid="run-detail"] button').length === 0,
+    );
+    assert.equal(await detail.getByRole('link', { name: 'Clone into the wizard' }).count(), 0);
+    assert.equal(await detail.getByRole('tab').count(), 0);
+    await screenshot(page, 'runs-9-deleted-elsewhere', false);
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });

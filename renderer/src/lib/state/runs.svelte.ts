@@ -2,7 +2,7 @@
 // kept live from 'jobs/progress' and 'runs/log' pushes, and the run controls (pause, resume, cancel
 // keeping the last checkpoint, delete). Arrays are $state.raw and replaced whole on every update.
 
-import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import { errorMessage, type RpcClient, RpcError } from '../rpc/client.ts';
 import type {
   JobProgress,
   JobState,
@@ -211,7 +211,15 @@ export class RunsState {
       this.samples = mergeSamples(d.samples ?? [], this.samples);
       this.detailError = null;
     } catch (err) {
-      if (this.selectedId === id) this.detailError = errorMessage(err);
+      if (this.selectedId !== id) return;
+      this.detailError = errorMessage(err);
+      // Deleted (in another window too): nothing of it is left to show or act on.
+      if (err instanceof RpcError && err.code === 'not-found') {
+        this.detail = null;
+        this.metrics = [];
+        this.samples = [];
+        this.logs = [];
+      }
     }
   }
 
