@@ -226,6 +226,22 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     assert.equal(await exp.getByLabel('Scale-out bundle').count(), 0, 'no bundle without a run');
   });
 
+  test('an open detail follows a rename and an evaluation made in another window', async () => {
+    await page.goto(`${server?.url}#/adapters/${trainedId}`);
+    const detail = page.getByTestId('adapter-detail');
+    await detail.getByRole('heading', { name: 'trained on the copy' }).waitFor();
+    await detail.getByText('No evaluations yet.').waitFor();
+    // Bug: the list showed the new name while the open detail kept the old one.
+    await rpc(client, 'adapters/rename', { id: trainedId, name: 'renamed elsewhere' });
+    await detail.getByRole('heading', { name: 'renamed elsewhere' }).waitFor();
+    const datasetId = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === DEMO_DATASET,
+    ).id;
+    await rpc(client, 'evaluations/run', { adapterId: trainedId, datasetId, kind: 'loss', limit: 4 });
+    await detail.getByTestId('evaluations').getByRole('cell', { name: 'completed' }).waitFor();
+    await screenshot(page, 'adapters-4-changed-elsewhere');
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
     assert.ok(root);
