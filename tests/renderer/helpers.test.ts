@@ -82,6 +82,10 @@ test('clone into the wizard: one route, and the params that repeat the run', () 
     probe: { prompts: ['Hi?'], every: 10, maxNewTokens: 20 },
   });
   assert.equal(runToTrainParams({ ...run, modelId: null }), null);
+  // Bug: a run named with 194 or more characters cloned to a name the wizard refused (over 200).
+  const long = runToTrainParams({ ...run, name: 'x'.repeat(200) })?.name ?? '';
+  assert.equal(long.length, 200);
+  assert.equal(long, `${'x'.repeat(193)} (copy)`);
 });
 
 test('pyreft snippet: the adapter’s own positions, tied or untied', () => {

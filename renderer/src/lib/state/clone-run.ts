@@ -42,7 +42,8 @@ export function runToTrainParams(run: RunDetail): RunParams | null {
     datasetId,
     ...(run.datasetVersionId !== null ? { datasetVersionId: run.datasetVersionId } : {}),
     ...(evalVersion !== undefined ? { evalDatasetVersionId: evalVersion } : {}),
-    name: `${run.name ?? `Run ${run.id}`} (copy)`,
+    // A name is at most 200 characters (library/names.ts): a long one is cut to leave room.
+    name: `${(run.name ?? `Run ${run.id}`).slice(0, 200 - ' (copy)'.length).trimEnd()} (copy)`,
     ...(probe && Array.isArray(probe.prompts) && probe.prompts.length && typeof probe.every === 'number'
       ? {
           probe: {
