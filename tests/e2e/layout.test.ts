@@ -194,4 +194,53 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     await page.keyboard.press('Escape');
     await page.getByTestId('adapter-detail').waitFor({ state: 'detached' });
   });
+
+  test('names of 200 characters without a space wrap: lists, details and the comparison still fit', async () => {
+    // Bug: such a name widened the Runs and Adapters tables past the window (the other columns
+    // squeezed to a word a line), pushed a detail's close button out of its card, and ran the
+    // comparison's chart legends over each other.
+    const { modelId, datasetId } = await demoIds(client);
+    const long = await rpc(client, 'runs/start', { modelId, datasetId, name: 'R'.repeat(200), maxSteps: 2 });
+    let longAdapter: number;
+    for (;;) {
+      const r = await rpc(client, 'runs/get', { id: long.runId });
+      if (r.status === 'completed') {
+        longAdapter = r.adapterId;
+        break;
+      }
+      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    await rpc(client, 'adapters/rename', { id: longAdapter, name: 'A'.repeat(200) });
+    const pages: Array<[string, string]> = [
+      ['#/runs', `run-progress-${long.runId}`],
+      [`#/runs/${long.runId}`, 'run-detail'],
+      [`#/runs/compare/${runId},${long.runId}`, 'run-compare'],
+      ['#/adapters', 'adapters-table'],
+      [`#/adapters/${longAdapter}`, 'adapter-detail'],
+    ];
+    for (const [hash, testid] of pages) {
+      await page.evaluate((h) => {
+        location.hash = h;
+      }, hash);
+      await page.getByTestId(testid).first().waitFor();
+      await page.waitForTimeout(300);
+      await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
+      assert.deepEqual(await layoutProblems(page), [], hash);
+    }
+    await page.evaluate((id) => {
+      location.hash = `#/runs/${id}`;
+    }, long.runId);
+    const detail = page.getByTestId('run-detail');
+    await detail.waitFor();
+    const [card, close] = await Promise.all([
+      detail.boundingBox(),
+      detail.getByRole('link', { name: 'Close run details' }).boundingBox(),
+    ]);
+    assert.ok(
+      card && close && close.x + close.width <= card.x + card.width,
+      'the close button is in the card',
+    );
+    await screenshot(page, 'layout-long-names-run');
+  });
 });
