@@ -242,6 +242,21 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await screenshot(page, 'adapters-4-changed-elsewhere');
   });
 
+  test('the search box narrows the list through the backend, and says when nothing matches', async () => {
+    await page.goto(`${server?.url}#/adapters`);
+    const table = page.getByTestId('adapters-table');
+    await table.getByText('zip, renamed', { exact: true }).waitFor();
+    const search = page.getByLabel('Search adapters');
+    await search.fill('zip');
+    await table.getByText('my-pyreft', { exact: true }).waitFor({ state: 'detached' });
+    await table.getByText('zip, renamed', { exact: true }).waitFor();
+    await screenshot(page, 'adapters-5-search');
+    await search.fill('no such adapter anywhere');
+    await page.getByTestId('adapter-search-empty').getByText('No adapter matches').waitFor();
+    await search.fill('');
+    await table.getByText('my-pyreft', { exact: true }).waitFor();
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
     assert.ok(root);
