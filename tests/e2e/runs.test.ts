@@ -234,6 +234,25 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await screenshot(page, 'runs-9-deleted-elsewhere', false);
   });
 
+  test('a compared run deleted elsewhere: the others stay compared, the missing one is named', async () => {
+    const start = async (name: string) => {
+      const { runId } = await rpc(client, 'runs/start', { modelId, datasetId, name, maxSteps: 2 });
+      await until(`${name} to finish`, async () => (await runState(runId)) === 'completed');
+      return runId as number;
+    };
+    const [a, b, c] = [await start('cmp a'), await start('cmp b'), await start('cmp c')];
+    await page.goto(`${server?.url}#/runs/compare/${a},${b},${c}`);
+    await connected(page);
+    const cmp = page.getByTestId('run-compare');
+    await cmp.getByText('Comparing 3 runs').waitFor();
+    await rpc(client, 'runs/delete', { id: c }); // the other window
+    // Before: one failed runs/get failed the whole view ("no run with id N"), with no chart at all.
+    await page.getByText(`Run ${c} no longer exists (deleted); comparing the others.`).waitFor();
+    await cmp.getByText('Comparing 2 runs').waitFor();
+    await page.goto(`${server?.url}#/runs/compare/${a},${c}`);
+    await page.getByText(`Run ${c} no longer exists (deleted); comparing the others.`).waitFor();
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });

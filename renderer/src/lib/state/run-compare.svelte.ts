@@ -1,7 +1,7 @@
 // The Runs page's compare view: several runs' details loaded together, their curves kept live from
 // 'jobs/progress' pushes, for one chart and a side-by-side configuration table.
 
-import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import { errorMessage, type RpcClient, RpcError } from '../rpc/client.ts';
 import type { RunDetail } from '../rpc/handlers.ts';
 import { mergeMetrics, parseProgress } from './runs.svelte.ts';
 
@@ -42,14 +42,16 @@ export class RunCompare {
     const seq = ++this.#seq;
     this.loading = true;
     this.error = null;
-    try {
-      const runs = await Promise.all(ids.map((id) => this.#rpc.call('runs/get', { id })));
-      if (seq === this.#seq) this.runs = runs;
-    } catch (err) {
-      if (seq === this.#seq) this.error = errorMessage(err);
-    } finally {
-      if (seq === this.#seq) this.loading = false;
-    }
+    // Each run on its own: one deleted (here or in another window) leaves the others compared.
+    const got = await Promise.allSettled(ids.map((id) => this.#rpc.call('runs/get', { id })));
+    if (seq !== this.#seq) return;
+    this.runs = got.flatMap((g) => (g.status === 'fulfilled' ? [g.value] : []));
+    const failed = got.flatMap((g, i) => (g.status === 'rejected' ? [{ id: ids[i], err: g.reason }] : []));
+    const other = failed.find((f) => !(f.err instanceof RpcError && f.err.code === 'not-found'));
+    if (other) this.error = errorMessage(other.err);
+    else if (failed.length)
+      this.error = `${failed.length === 1 ? 'Run' : 'Runs'} ${failed.map((f) => f.id).join(', ')} no longer ${failed.length === 1 ? 'exists' : 'exist'} (deleted); ${this.runs.length ? 'comparing the others' : 'nothing to compare'}.`;
+    this.loading = false;
   }
 
   dispose(): void {
