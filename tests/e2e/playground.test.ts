@@ -175,6 +175,12 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     assert.equal(await model.locator('option', { hasText: added.name }).count(), 0);
   });
 
+  test('a link to an adapter deleted since says so', async () => {
+    await page.goto(`${server?.url}#/playground/adapter/9999`);
+    await page.getByText('No adapter with id 9999 in the library (deleted?).').waitFor();
+    await page.waitForFunction(() => location.hash === '#/playground');
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });
