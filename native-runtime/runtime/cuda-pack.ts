@@ -14,6 +14,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { sweepTempFiles } from '../formats/atomic-write.ts';
 import { readElfDynamic } from './elf.ts';
 import {
   cudaLibraryDirs,
@@ -79,6 +80,17 @@ export function ortPackage(): { version: string; binDir: string } {
 
 export const runtimesDir = (dataDir: string): string => join(dataDir, 'runtimes');
 export const packDir = (dataDir: string, name = 'cuda'): string => join(runtimesDir(dataDir), name);
+
+/**
+ * Cleans up after killed installs and removals (runtime-install.ts names its folders as
+ * atomic-write.ts does): a pack an install had moved aside when it died is put back, leftover
+ * temporary folders are deleted. Run before a pack is looked for, so none is missed.
+ */
+export function sweepRuntimes(dataDir: string): void {
+  try {
+    sweepTempFiles(runtimesDir(dataDir));
+  } catch {}
+}
 
 export function readManifest(dir: string): PackManifest | null {
   try {
@@ -182,6 +194,7 @@ export function packStatus(
 }
 
 export function listPacks(dataDir: string, env: NodeJS.ProcessEnv = process.env): PackStatus[] {
+  sweepRuntimes(dataDir);
   let names: string[] = [];
   try {
     names = readdirSync(runtimesDir(dataDir)).filter((n) => !n.startsWith('.') && n !== 'downloads');
@@ -196,6 +209,7 @@ export function listPacks(dataDir: string, env: NodeJS.ProcessEnv = process.env)
  */
 export function engineEnv(dataDir: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | null {
   if (process.platform !== 'linux' || env[LAUNCH_MARKER]) return null;
+  sweepRuntimes(dataDir);
   const dir = packDir(dataDir, 'cuda');
   const manifest = readManifest(dir);
   if (!manifest || manifest.ortVersion !== ortPackage().version || !existsSync(join(dir, 'ort', ORT_LIB)))

@@ -6,17 +6,19 @@
 //   --from   a .nupkg/.zip or .tgz/.tar.gz holding the providers, or a folder containing them
 //            anywhere below it (an unpacked NuGet or registry package); CUDA/cuDNN libraries found
 //            beside them go into the pack's lib/ (a fully offline bundle).
-// The pack is assembled in a temporary folder and renamed into place, so a failed or interrupted
-// install leaves the previous pack (or none) untouched.
+// The pack is assembled in a temporary folder and renamed into place, so a failed, cancelled or
+// interrupted install leaves the previous pack (or none) untouched. The temporary and moved-aside
+// folders are named as atomic-write.ts names its own (`.cuda.TAG.tmp`, `.cuda.TAG.old`), so what a
+// killed install leaves is swept by cuda-pack.ts (sweepRuntimes) and a pack moved aside is put back.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
 import { cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { ConfigError, FormatError } from '../errors.ts';
+import { CancelledError, ConfigError, FormatError } from '../errors.ts';
 import { writeFileAtomic } from '../formats/atomic-write.ts';
 import {
   ORT_LIB,
@@ -26,6 +28,7 @@ import {
   packDir,
   providerNeeds,
   runtimesDir,
+  sweepRuntimes,
 } from './cuda-pack.ts';
 import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
 
@@ -53,8 +56,15 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
   const ort = ortPackage();
   const root = runtimesDir(dataDir);
   await mkdir(root, { recursive: true });
-  const staging = join(root, `.cuda.${process.pid}.${Date.now()}.tmp`);
+  sweepRuntimes(dataDir);
+  const tag = randomBytes(6).toString('hex');
+  const staging = join(root, `.cuda.${tag}.tmp`);
   await mkdir(join(staging, 'ort'), { recursive: true });
+  // Cancel (Settings) stops the download at once and the other phases between steps; never a swap.
+  const checkCancel = () => {
+    if (o.signal?.aborted)
+      throw new CancelledError('runtime install cancelled; the installed pack (if any) is unchanged');
+  };
   try {
     let source: PackManifest['source'];
     if (o.from) {
@@ -79,6 +89,7 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       source = { kind: 'nuget', location: dl.url, sha512: dl.sha512 };
       await rm(dl.file, { force: true });
     }
+    checkCancel();
     for (const f of PROVIDER_LIBS)
       if (!existsSync(join(staging, 'ort', f)))
         throw new FormatError('pack-incomplete', `runtime install: ${o.from ?? 'the package'} has no ${f}`);
@@ -106,11 +117,18 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       cudaMajor,
     };
     writeFileAtomic(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    // Swap in: the old pack moves aside first, so there is always a complete pack or none.
+    checkCancel();
+    // Swap in: the old pack moves aside first, so there is always a complete pack or one to put back.
     const target = packDir(dataDir, 'cuda');
-    const old = `${staging}.old`;
-    if (existsSync(target)) await rename(target, old);
-    await rename(staging, target);
+    const old = join(root, `.cuda.${tag}.old`);
+    const hadPack = existsSync(target);
+    if (hadPack) await rename(target, old);
+    try {
+      await rename(staging, target);
+    } catch (e) {
+      if (hadPack) await rename(old, target);
+      throw e;
+    }
     await rm(old, { recursive: true, force: true });
     return manifest;
   } catch (e) {
@@ -125,7 +143,7 @@ export async function removePack(dataDir: string, name: string): Promise<boolean
   const dir = packDir(dataDir, name);
   if (!existsSync(join(dir, 'manifest.json'))) return false;
   // Rename first so a half-deleted pack is never mistaken for an installed one.
-  const gone = join(runtimesDir(dataDir), `.${name}.${process.pid}.removed.tmp`);
+  const gone = join(runtimesDir(dataDir), `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   await rename(dir, gone);
   await rm(gone, { recursive: true, force: true });
   return true;

@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,6 +30,7 @@ import {
   ortPackage,
   packDir,
   packStatus,
+  runtimesDir,
 } from '../../native-runtime/runtime/cuda-pack.ts';
 import { probeProvider } from '../../native-runtime/runtime/provider-probe.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
@@ -158,6 +168,42 @@ test('runtime list and remove', async () => {
   assert.equal(await removePack(data, 'cuda'), false);
   assert.deepEqual(listPacks(data, cleanEnv), []);
   await assert.rejects(removePack(data, '../x'), { code: 'bad-name' });
+});
+
+test('a cancelled or killed install loses nothing: a pack moved aside is put back, leftovers are swept', async () => {
+  const data = join(tmp, 'killed');
+  const first = await installCudaPack(data, { from: PROVIDER_DIR });
+  // Cancel while copying: the previous pack stays, and nothing is left beside it.
+  const ac = new AbortController();
+  let staging = '';
+  await assert.rejects(
+    installCudaPack(data, {
+      from: PROVIDER_DIR,
+      signal: ac.signal,
+      onProgress: () => {
+        staging ||= readdirSync(runtimesDir(data)).find((n) => n.startsWith('.')) ?? '';
+        ac.abort();
+      },
+    }),
+    { code: 'cancelled' },
+  );
+  assert.match(staging, /^\.cuda\.[0-9a-f]{12}\.tmp$/);
+  assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt, first.installedAt);
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
+  // Killed between the swap's two renames (the pack moved aside), and another killed mid-copy.
+  const hour = new Date(Date.now() - 3600_000);
+  const aside = join(runtimesDir(data), staging.replace(/\.tmp$/, '.old'));
+  renameSync(packDir(data), aside);
+  utimesSync(aside, hour, hour);
+  const leftover = join(runtimesDir(data), '.cuda.0123456789ab.tmp');
+  mkdirSync(join(leftover, 'ort'), { recursive: true });
+  utimesSync(leftover, hour, hour);
+  assert.ok(engineEnv(data, cleanEnv), 'the pack is found again');
+  assert.deepEqual(
+    listPacks(data, cleanEnv).map((p) => p.manifest.installedAt),
+    [first.installedAt],
+  );
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
 });
 
 // --- online, from a local NuGet server --------------------------------------------------------
