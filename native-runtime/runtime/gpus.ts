@@ -38,6 +38,8 @@ export interface NvidiaProbeOptions {
   smi?: string;
   /** /proc/driver/nvidia (tests point this at a fake folder). */
   procDir?: string;
+  /** How long nvidia-smi may take to answer (default 10 s). */
+  timeoutMs?: number;
 }
 
 // nvidia-smi's answer, asked once per process: memory and compute capability read the same one.
@@ -166,16 +168,23 @@ export async function webgpuRunMemoryBytes(computer = totalmem()): Promise<numbe
 export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {
   const smi = o.smi ?? 'nvidia-smi';
   const procDir = o.procDir ?? '/proc/driver/nvidia';
+  const timeout = o.timeoutMs ?? 10_000;
   try {
     // compute_cap is a field of drivers from ~510 on; older ones refuse the whole query with it.
     const fields = 'index,name,memory.total,driver_version';
-    const query = (f: string) =>
-      run(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], { timeout: 10_000 });
-    const q = await query(`${fields},compute_cap`).catch(() => query(fields));
+    const query = (f: string) => run(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], { timeout });
+    // A hung nvidia-smi is not asked twice.
+    const q = await query(`${fields},compute_cap`).catch((e) => {
+      if ((e as { killed?: boolean }).killed) throw e;
+      return query(fields);
+    });
     const gpus: GpuInfo[] = [];
     let driverVersion: string | null = null;
-    for (const line of q.stdout.split('\n').filter((l) => l.trim())) {
+    const lines = q.stdout.split('\n').filter((l) => l.trim());
+    for (const line of lines) {
       const [idx, name, mem, drv, cap] = line.split(',').map((s) => s.trim());
+      // Only rows of the asked form: a message printed with exit status 0 is not a GPU.
+      if (!/^\d+$/.test(idx ?? '') || !name) continue;
       const m = Number(mem);
       gpus.push({
         vendor: 'nvidia',
@@ -186,19 +195,22 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
       });
       driverVersion ??= drv || null;
     }
+    if (lines.length && !gpus.length) throw new Error(`unreadable answer: ${lines[0].trim()}`);
     // The supported CUDA version appears only in the human-readable header.
     let driverCudaVersion: string | null = null;
     try {
-      const h = await run(smi, [], { timeout: 10_000 });
+      const h = await run(smi, [], { timeout });
       driverCudaVersion = /CUDA Version:\s*([\d.]+)/.exec(h.stdout)?.[1] ?? null;
     } catch {}
     return { driverLoaded: true, driverVersion, driverCudaVersion, gpus, source: 'nvidia-smi', note: null };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
+    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string; killed?: boolean };
     const smiNote =
       err.code === 'ENOENT'
         ? 'nvidia-smi not found'
-        : `nvidia-smi failed: ${(err.stdout || err.stderr || err.message).trim().split('\n')[0]}`;
+        : err.killed
+          ? `nvidia-smi hung (no answer within ${timeout / 1000} s)`
+          : `nvidia-smi failed: ${(err.stdout || err.stderr || err.message).trim().split('\n')[0]}`;
     // Without the tool, the kernel driver's own files still tell whether a driver and GPUs exist.
     const version = readOr(join(procDir, 'version'));
     if (version === null)

@@ -102,6 +102,27 @@ test('detectNvidia falls back to the driver files, and says why when there is no
   assert.match(none.note ?? '', /no NVIDIA driver loaded \(nvidia-smi not found/);
 });
 
+test('detectNvidia: a message printed with exit status 0 is not a GPU, and a hung nvidia-smi is asked once', async () => {
+  const none = join(tmp, 'none');
+  const garbage = fakeSmi('echo "[Unknown Error]"; echo "Segmentation fault"');
+  const g = await detectNvidia({ smi: garbage, procDir: none });
+  assert.deepEqual(g.gpus, []);
+  assert.match(g.note ?? '', /nvidia-smi failed: unreadable answer: \[Unknown Error\]/);
+  // A good row among noise is kept.
+  const mixed = fakeSmi(
+    'echo "WARNING: infoROM is corrupted"; echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05, 8.9"',
+  );
+  assert.deepEqual(
+    (await detectNvidia({ smi: mixed, procDir: none })).gpus.map((x) => [x.index, x.name]),
+    [[0, 'NVIDIA GeForce RTX 4090']],
+  );
+  const hung = fakeSmi('sleep 30');
+  const t0 = Date.now();
+  const h = await detectNvidia({ smi: hung, procDir: none, timeoutMs: 1000 });
+  assert.ok(Date.now() - t0 < 1900, `asked once (${Date.now() - t0} ms)`);
+  assert.match(h.note ?? '', /nvidia-smi hung \(no answer within 1 s\)/);
+});
+
 test('the memory of the GPU WebGPU runs on: NVIDIA through nvidia-smi, AMD through sysfs, else unknown', async () => {
   const drm = join(tmp, 'drm');
   for (const [card, vram] of [
