@@ -16,6 +16,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  truncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -135,6 +136,19 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       .slice(before)
       .filter((q) => q.method === 'GET' && (q.path.includes('/resolve/') || q.path.startsWith('/cdn/')));
     assert.equal(transfers.length, 0);
+  });
+
+  it('a damaged blob in the cache (not the size the Hub lists) is fetched again, not reused', async () => {
+    const { snap } = snapshotOf('tiny/llama');
+    const blob = realpathSync(join(snap, 'model.safetensors'));
+    const good = readFileSync(blob);
+    truncateSync(blob, 1000);
+    const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const out = resultOf(r.stdout);
+    assert.equal(out.bytesFetched, good.length);
+    assert.ok(!out.reused.includes('model.safetensors'));
+    assert.deepEqual(readFileSync(join(snap, 'model.safetensors')), good);
   });
 
   it('resumes with a Range request after the server drops the connection mid-file', async () => {

@@ -1,6 +1,7 @@
 // Downloads a model from the Hub into the Hugging Face cache layout (see cache.ts), the way
 // huggingface_hub does, so either tool reuses what the other fetched:
-// - only the files a model needs (files.ts); a blob already in the cache is linked, not fetched again;
+// - only the files a model needs (files.ts); a blob already in the cache is linked, not fetched again
+//   (unless its size is not the Hub's: a damaged blob is fetched again and replaced);
 // - each file goes to blobs/<etag>.incomplete and is resumed with a Range request after a dropped
 //   connection (retried here) or a killed process (the next run picks the partial file up);
 // - the contents are checked against the Hub's hash (sha256 of LFS files, the git blob sha1 of the
@@ -72,10 +73,22 @@ export interface DownloadResult {
   reused: string[];
 }
 
+/**
+ * Whether the cache holds the file's blob. A blob of another size than the Hub lists is damaged (a
+ * truncated copy, a disk error): it is fetched again and replaced, never reused.
+ */
+function blobComplete(blob: string, f: HubFile): boolean {
+  try {
+    return statSync(blob).size === f.size;
+  } catch {
+    return false;
+  }
+}
+
 /** Bytes that must still be written for one file (a finished blob 0, a partial one its rest). */
 function remainingBytes(cacheDir: string, repo: string, f: HubFile): number {
   const blob = blobPath(cacheDir, repo, f.etag);
-  if (existsSync(blob)) return 0;
+  if (blobComplete(blob, f)) return 0;
   const part = `${blob}.incomplete`;
   return f.size - (existsSync(part) ? Math.min(statSync(part).size, f.size) : 0);
 }
@@ -364,13 +377,13 @@ export async function downloadFiles(
       if (opts.signal?.aborted)
         throw new CancelledError('download cancelled (partial files kept; run it again to resume)');
       const blob = blobPath(cacheDir, repo, f.etag);
-      if (existsSync(blob)) reused.push(f.path);
+      if (blobComplete(blob, f)) reused.push(f.path);
       else {
         current = f.path;
         emit(true);
         const lock = blobLockPath(cacheDir, repo, f.etag);
         await withBlobLock(lock, { signal: opts.signal, onWait: () => opts.onWait?.(f.path) }, async () => {
-          if (existsSync(blob)) {
+          if (blobComplete(blob, f)) {
             // Another process finished it while this one waited.
             reused.push(f.path);
             bytesDone += left.get(f.path) ?? 0;
