@@ -16,6 +16,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  symlinkSync,
   truncateSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -315,6 +316,26 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
         /^tiny\/gpt2 needs 8\d\d KB more in .* but only 100 KB is free$/.test(e.message),
     );
     assert.ok(!existsSync(cacheDir));
+  });
+
+  it('a disk that fills up during the download is said in one line, without retries', async () => {
+    // /dev/full answers every write with ENOSPC: the weights' partial file points there.
+    const cacheDir = join(home, 'full-disk');
+    const weights = readFileSync(join(modelDir('gpt2'), 'model.safetensors'));
+    const etag = createHash('sha256').update(weights).digest('hex');
+    const blobs = join(cacheDir, 'models--tiny--gpt2', 'blobs');
+    mkdirSync(blobs, { recursive: true });
+    symlinkSync('/dev/full', join(blobs, `${etag}.incomplete`));
+    const before = gets(etag).length;
+    await assert.rejects(
+      fetchModel('tiny/gpt2', { cacheDir, access: { endpoint: hub.url, token: null } }),
+      (e: Error & { code?: string }) =>
+        e.code === 'no-disk-space' &&
+        /^tiny\/gpt2\/model\.safetensors: cannot write .*\.incomplete \(the disk is full\); the partial file is kept: free some space, then run the download again to resume$/.test(
+          e.message,
+        ),
+    );
+    assert.equal(gets(etag).length - before, 1, 'asked once, not retried as a lost connection');
   });
 
   it('cancels on abort and keeps the partial file for a later resume', async () => {

@@ -238,7 +238,8 @@ async function fetchOnce(t: FileTransfer, hasher: { h: Hash }): Promise<void> {
           'checksum-mismatch',
           `${t.repo}/${t.file.path}: the server sent more than the ${t.file.size} bytes the Hub lists`,
         );
-      await fh.write(chunk);
+      // A write may store part of the chunk (a disk filling up): the rest is written, or it throws.
+      for (let w = 0; w < chunk.length; ) w += (await fh.write(chunk, w)).bytesWritten;
       hasher.h.update(chunk);
       offset += chunk.length;
       t.onBytes(chunk.length);
@@ -270,6 +271,16 @@ async function transferFile(t: FileTransfer): Promise<void> {
       if (e instanceof ReftError) {
         if (e.code === 'checksum-mismatch') rmSync(part, { force: true });
         throw e;
+      }
+      // Writing the partial file failed (a full disk, a read-only cache): no retry can help, and it
+      // is not the connection.
+      const io = e as NodeJS.ErrnoException;
+      if (io.syscall && io.code) {
+        const full = io.code === 'ENOSPC' || io.code === 'EDQUOT';
+        throw new HubError(
+          full ? 'no-disk-space' : 'write-failed',
+          `${t.repo}/${t.file.path}: cannot write ${part} (${full ? 'the disk is full' : io.code}); the partial file is kept: ${full ? 'free some space, then run' : 'run'} the download again to resume`,
+        );
       }
       if (attempt >= t.retries) {
         const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
