@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { listCachedSnapshots } from '../../electron/backend/hub/cache.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { runCli, writeCacheSnapshot } from './helpers.ts';
@@ -150,6 +151,22 @@ describe('models scan', { timeout: 300_000 }, () => {
     const r = await runCli(['models', 'scan', '--json'], { ...env(), HF_HUB_CACHE: join(home, 'empty') });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).models, []);
+  });
+
+  it('one unreadable repository folder does not stop the listing of the others', () => {
+    const cache = join(home, 'odd-cache');
+    writeCacheSnapshot(cache, 'tiny/llama', folderFiles('llama'));
+    mkdirSync(join(cache, 'models--x--snapfile'), { recursive: true });
+    writeFileSync(join(cache, 'models--x--snapfile', 'snapshots'), 'not a folder');
+    writeCacheSnapshot(cache, 'x/reffile', folderFiles('gpt2'), { ref: null });
+    writeFileSync(join(cache, 'models--x--reffile', 'refs'), 'not a folder');
+    assert.deepEqual(
+      listCachedSnapshots(cache).map((s) => [s.repo, s.refs]),
+      [
+        ['tiny/llama', ['main']],
+        ['x/reffile', []],
+      ],
+    );
   });
 
   it('a missing DIR is one clear line', async () => {

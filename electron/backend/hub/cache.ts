@@ -128,8 +128,13 @@ function listFiles(dir: string, prefix = ''): string[] {
 function readRefs(repoPath: string): Map<string, string[]> {
   const byCommit = new Map<string, string[]>();
   const refsDir = join(repoPath, 'refs');
-  if (!existsSync(refsDir)) return byCommit;
-  for (const name of listFiles(refsDir)) {
+  let names: string[];
+  try {
+    names = listFiles(refsDir);
+  } catch {
+    return byCommit; // none, or not a readable folder
+  }
+  for (const name of names) {
     try {
       const commit = readFileSync(join(refsDir, name), 'utf8').trim();
       byCommit.set(commit, [...(byCommit.get(commit) ?? []), name]);
@@ -147,16 +152,24 @@ export function listCachedSnapshots(cacheDir: string): CachedSnapshot[] {
     const snapshots = join(cacheDir, name, 'snapshots');
     if (!repo || !existsSync(snapshots)) continue;
     const refs = readRefs(join(cacheDir, name));
-    for (const commit of readdirSync(snapshots).sort()) {
+    let commits: string[];
+    try {
+      commits = readdirSync(snapshots).sort();
+    } catch {
+      continue; // snapshots/ is not a readable folder: nothing of this repository to list
+    }
+    for (const commit of commits) {
       const path = join(snapshots, commit);
+      let files: string[];
       try {
         if (!statSync(path).isDirectory()) continue;
+        files = listFiles(path);
       } catch {
         continue;
       }
       const missing: string[] = [];
       let sizeBytes = 0;
-      for (const f of listFiles(path)) {
+      for (const f of files) {
         try {
           sizeBytes += statSync(join(path, f)).size;
         } catch {
