@@ -50,7 +50,12 @@ let nvidia: Promise<NvidiaInfo | null> | null = null;
  * sessions use), or null; `probe`, for tests, asks again with a stand-in nvidia-smi.
  */
 function nvidiaGpu(probe: NvidiaProbeOptions | undefined, index: number): Promise<GpuInfo | null> {
-  const info = probe ? detectNvidia(probe).catch(() => null) : (nvidia ??= detectNvidia().catch(() => null));
+  let info: Promise<NvidiaInfo | null>;
+  if (probe) info = detectNvidia(probe).catch(() => null);
+  else {
+    nvidia ??= detectNvidia().catch(() => null);
+    info = nvidia;
+  }
   return info.then((n) => n?.gpus.find((g) => g.index === index) ?? null);
 }
 
