@@ -83,7 +83,7 @@ export const trainCommand: Command = {
       const flags = flagsToConfig(ctx.values);
       const resume = str(ctx.values, 'resume');
       if (resume)
-        return await resumeCheckpoint(ctx, { ...resumeConfig(resume), ...flags, resumeFrom: resume });
+        return await resumeCheckpoint(ctx, { ...storedOptions(resume), ...flags, resumeFrom: resume });
       if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
       if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
       return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
@@ -93,6 +93,17 @@ export const trainCommand: Command = {
     }
   },
 };
+
+/**
+ * A checkpoint's stored configuration without the folders its own run wrote to: for a run in a
+ * library those are inside that data folder (its adapter, its checkpoints, its pyreft export), which
+ * a continuation outside the library must not write; it writes --out, its checkpoints beside it
+ * (or in --checkpoint-dir) and --export-pyreft only when given.
+ */
+function storedOptions(checkpoint: string): Omit<TrainConfig, 'out'> {
+  const { out: _o, checkpointDir: _c, exportPyreft: _e, ...stored } = resumeConfig(checkpoint);
+  return stored;
+}
 
 type Summary = Omit<TrainResult, 'metrics'> | TrainSummary;
 
@@ -187,7 +198,10 @@ async function trainRecorded(
 }
 
 /** `--resume CKPT`: continues a checkpoint folder outside the library and writes only --out. */
-async function resumeCheckpoint(ctx: CommandContext, config: TrainConfig): Promise<number> {
+async function resumeCheckpoint(
+  ctx: CommandContext,
+  config: Omit<TrainConfig, 'out'> & { out?: string },
+): Promise<number> {
   if (!config.model) throw new UsageError('train: --model DIR is required');
   if (!config.data) throw new UsageError('train: --data FILE is required');
   if (!config.out)

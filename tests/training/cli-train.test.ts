@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
@@ -221,6 +221,45 @@ describe('reft-studio train', () => {
       JSON.parse(run('runs', 'show', String(k.runId), '--json').stdout).datasetVersionId,
       s.datasetVersionId,
     );
+  });
+});
+
+describe('train --resume of a checkpoint from the library', () => {
+  it('needs --out and writes nothing into the library: the run’s folders are its own', () => {
+    const home = join(dir, 'home-resume');
+    const lib = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...env, REFT_STUDIO_HOME: home },
+      });
+    const args = ['--model', modelDir('llama'), '--data', data, '--layers', '1', '--rank', '2'];
+    const r = lib('train', ...args, '--max-steps', '2', '--checkpoint-every', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = stream(r.stdout).result;
+    const ckpts = join(home, 'runs', String(j.runId), 'checkpoints');
+    const adapterBefore = readFileSync(join(j.adapter, 'adapter.safetensors'));
+
+    // The stored configuration names the run's own adapter folder: it is not an --out.
+    const noOut = lib('train', '--resume', join(ckpts, 'step-000001'), '--max-steps', '2');
+    assert.equal(noOut.status, 2, noOut.stderr);
+    assert.match(noOut.stderr, /--out DIR is required with --resume/);
+
+    // From another data folder too (where that adapter folder is not "inside the data folder").
+    const out = join(dir, 'resumed-out');
+    const again = spawnSync(
+      process.execPath,
+      [BIN, 'train', '--resume', join(ckpts, 'step-000001'), '--out', out, '--json'],
+      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: join(dir, 'home-other') } },
+    );
+    assert.equal(again.status, 0, again.stderr);
+    const k = stream(again.stdout).result;
+    assert.equal(k.adapter, out);
+    assert.equal(k.finalLoss, j.finalLoss, 'the same numbers as the run it continues');
+    assert.deepEqual(k.checkpoints, [join(`${out}.checkpoints`, 'step-000002')]);
+    assert.deepEqual(readdirSync(ckpts), ['step-000001', 'step-000002']);
+    assert.deepEqual(readFileSync(join(j.adapter, 'adapter.safetensors')), adapterBefore);
+    assert.ok(!existsSync(join(j.adapter, '.reft-studio-export.json')), 'the library’s adapter is no export');
   });
 });
 
