@@ -10,7 +10,8 @@ import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/libra
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { listModels } from '../../electron/backend/library/models.ts';
-import { CancelledError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
+import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
+import { CancelledError, ReftError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
 import {
   EVAL_KINDS,
   type EvalKind,
@@ -21,6 +22,19 @@ import { deviceFlag } from '../base-form.ts';
 import { type Command, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
+
+/**
+ * The base model's fingerprint a folder outside the library names (train --out, an export: the
+ * manifest, or a pyreft folder's reft_studio.json); null for a folder that does not name it.
+ */
+function folderBase(dir: string): string | null {
+  try {
+    return readAnyAdapter(dir).manifest.baseModel.fingerprint;
+  } catch (e) {
+    if (e instanceof ReftError) return null;
+    throw e;
+  }
+}
 
 function kindOf(v: string | undefined): EvalKind {
   const k = v ?? 'loss';
@@ -87,9 +101,10 @@ export const evaluateCommand: Command = {
     return ctx.withLibrary(async (lib) => {
       const adapter = resolveAdapterRef(lib, adapterRef);
       const modelRef = str(ctx.values, 'model');
-      const known = adapter.record
-        ? listModels(lib).find((m) => m.fingerprint === adapter.record?.baseModelFingerprint)
-        : undefined;
+      const fingerprint = modelRef
+        ? null
+        : (adapter.record?.baseModelFingerprint ?? folderBase(adapter.path));
+      const known = fingerprint ? listModels(lib).find((m) => m.fingerprint === fingerprint) : undefined;
       if (!modelRef && !known)
         throw new ValidationError(
           'missing-model',

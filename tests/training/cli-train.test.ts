@@ -224,6 +224,21 @@ describe('reft-studio train', () => {
   });
 });
 
+describe('the adapter written by --out', () => {
+  it('evaluates like the library’s: its base model is found by the fingerprint in its manifest', () => {
+    const out = join(dir, 'eval-out');
+    const r = cli('--out', out, '--layers', '1', '--rank', '2', '--max-steps', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const j = stream(r.stdout).result;
+    const evaluate = (adapter: string) => run('evaluate', '--adapter', adapter, '--data', data, '--json');
+    const folder = evaluate(out);
+    assert.equal(folder.status, 0, folder.stderr);
+    const library = evaluate(String(j.adapterId));
+    assert.equal(library.status, 0, library.stderr);
+    assert.equal(JSON.parse(folder.stdout).metrics.loss, JSON.parse(library.stdout).metrics.loss);
+  });
+});
+
 describe('train --resume of a checkpoint from the library', () => {
   it('needs --out and writes nothing into the library: the run’s folders are its own', () => {
     const home = join(dir, 'home-resume');
