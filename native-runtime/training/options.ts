@@ -317,7 +317,7 @@ export const TRAIN_OPTIONS = {
   }),
   maxLength: int({
     label: 'Max length',
-    help: 'Longest example in tokens; longer ones are cut from the end. Lower saves memory.',
+    help: "Longest example in tokens; a longer one keeps the prompt's end and the reply's start. Lower saves memory.",
     group: 'data',
     deterministic: true,
     valueName: 'T',
