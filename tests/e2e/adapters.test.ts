@@ -15,6 +15,7 @@ import { REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  completedRun,
   DEMO_DATASET,
   DEMO_MODEL,
   ensureRendererBuilt,
@@ -62,15 +63,7 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       rank: 2,
       maxSteps: 4,
     });
-    for (;;) {
-      const r = await rpc(client, 'runs/get', { id: run.runId });
-      if (r.status === 'completed') {
-        trainedId = r.adapterId;
-        break;
-      }
-      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    trainedId = (await completedRun(client, run.runId)).adapterId;
     browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },

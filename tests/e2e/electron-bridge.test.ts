@@ -16,6 +16,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  completedRun,
   connected,
   DEMO_MODEL,
   demoIds,
@@ -172,12 +173,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
       rank: 2,
       maxSteps: 2,
     });
-    for (;;) {
-      const r = await rpc(client, 'runs/get', { id: run.runId });
-      if (r.status === 'completed') break;
-      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    await completedRun(client, run.runId);
     await page.getByTestId('nav-adapters').click();
     await page.locator('tr', { hasText: 'picked' }).getByRole('button', { name: 'Details' }).click();
     const exp = page.getByTestId('adapter-export');

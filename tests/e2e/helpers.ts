@@ -117,6 +117,16 @@ export async function demoIds(client: RpcClient): Promise<{ modelId: number; dat
   return { modelId: model.id, datasetId: dataset.id };
 }
 
+/** Waits for run `runId` to complete and returns its record; a failed or cancelled run throws. */
+export async function completedRun(client: RpcClient, runId: number): Promise<{ adapterId: number }> {
+  for (;;) {
+    const r = await rpc(client, 'runs/get', { id: runId });
+    if (r.status === 'completed') return r;
+    if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 const shots = join(root, 'tests/e2e/screenshots');
 
 /** Saves a screenshot as tests/e2e/screenshots/<name>.png. */

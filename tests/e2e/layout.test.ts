@@ -11,6 +11,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  completedRun,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
@@ -87,15 +88,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
       probe: { prompts: ['Who are you?'], every: 4, maxNewTokens: 4 },
     });
     runId = run.runId;
-    for (;;) {
-      const r = await rpc(client, 'runs/get', { id: runId });
-      if (r.status === 'completed') {
-        adapterId = r.adapterId;
-        break;
-      }
-      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    adapterId = (await completedRun(client, runId)).adapterId;
     await rpc(client, 'adapters/tag', { id: adapterId, add: ['pirate', 'demo'] });
     browser = await launchBrowser();
     page = await openPage(browser, {
@@ -106,6 +99,20 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
   });
 
   after(() => closeStudio({ client, browser, server }));
+
+  /** Opens each [hash, test id] page, checks its layout at the top, and saves `shot`-<page>.png. */
+  async function checkPages(pages: Array<[string, string]>, shot: string | null): Promise<void> {
+    for (const [hash, testid] of pages) {
+      await page.evaluate((h) => {
+        location.hash = h;
+      }, hash);
+      await page.getByTestId(testid).first().waitFor();
+      await page.waitForTimeout(300);
+      await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
+      assert.deepEqual(await layoutProblems(page), [], hash);
+      if (shot) await screenshot(page, `${shot}-${hash.split('/')[1]}`);
+    }
+  }
 
   for (const themeName of ['light', 'dark'] as const) {
     test(`${themeName}: each page fits and names its controls`, async () => {
@@ -120,16 +127,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
         ['#/playground', 'chat-base'],
         ['#/settings', 'settings-data-dir'],
       ];
-      for (const [hash, testid] of pages) {
-        await page.evaluate((h) => {
-          location.hash = h;
-        }, hash);
-        await page.getByTestId(testid).first().waitFor();
-        await page.waitForTimeout(300);
-        await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
-        assert.deepEqual(await layoutProblems(page), [], hash);
-        await screenshot(page, `layout-${themeName}-${hash.split('/')[1]}`);
-      }
+      await checkPages(pages, `layout-${themeName}`);
     });
   }
 
@@ -142,15 +140,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
         ['#/train', 'train-form'],
         ['#/settings', 'cuda-runtime'],
       ];
-      for (const [hash, testid] of pages) {
-        await page.evaluate((h) => {
-          location.hash = h;
-        }, hash);
-        await page.getByTestId(testid).first().waitFor();
-        await page.waitForTimeout(300);
-        assert.deepEqual(await layoutProblems(page), [], hash);
-        await screenshot(page, `layout-900-${hash.split('/')[1]}`);
-      }
+      await checkPages(pages, 'layout-900');
       // Every card's heading on Settings at one size (the CUDA card's was the browser's default h2).
       const sizes = await page.evaluate(() =>
         Array.from(document.querySelectorAll('main .card > h2')).map((h) => getComputedStyle(h).fontSize),
@@ -201,16 +191,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     // comparison's chart legends over each other.
     const { modelId, datasetId } = await demoIds(client);
     const long = await rpc(client, 'runs/start', { modelId, datasetId, name: 'R'.repeat(200), maxSteps: 2 });
-    let longAdapter: number;
-    for (;;) {
-      const r = await rpc(client, 'runs/get', { id: long.runId });
-      if (r.status === 'completed') {
-        longAdapter = r.adapterId;
-        break;
-      }
-      if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    const longAdapter = (await completedRun(client, long.runId)).adapterId;
     await rpc(client, 'adapters/rename', { id: longAdapter, name: 'A'.repeat(200) });
     const pages: Array<[string, string]> = [
       ['#/runs', `run-progress-${long.runId}`],
@@ -219,15 +200,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
       ['#/adapters', 'adapters-table'],
       [`#/adapters/${longAdapter}`, 'adapter-detail'],
     ];
-    for (const [hash, testid] of pages) {
-      await page.evaluate((h) => {
-        location.hash = h;
-      }, hash);
-      await page.getByTestId(testid).first().waitFor();
-      await page.waitForTimeout(300);
-      await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
-      assert.deepEqual(await layoutProblems(page), [], hash);
-    }
+    await checkPages(pages, null);
     await page.evaluate((id) => {
       location.hash = `#/runs/${id}`;
     }, long.runId);

@@ -11,6 +11,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  completedRun,
   DEMO_MODEL,
   demoIds,
   ensureRendererBuilt,
@@ -48,12 +49,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
         lr: 0.05,
         seed: i + 1,
       });
-      for (;;) {
-        const r = await rpc(client, 'runs/get', { id: run.runId });
-        if (r.status === 'completed') break;
-        if (['failed', 'cancelled'].includes(r.status)) throw new Error(`run ${r.status}: ${r.error}`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      await completedRun(client, run.runId);
     }
     browser = await launchBrowser();
     page = await openPage(browser, {
