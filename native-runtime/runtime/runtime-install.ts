@@ -59,7 +59,10 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
   sweepRuntimes(dataDir);
   const tag = randomBytes(6).toString('hex');
   const staging = join(root, `.cuda.${tag}.tmp`);
-  await mkdir(join(staging, 'ort'), { recursive: true });
+  // Made just before it is filled, not before a download: a NuGet download can outlast the sweep's
+  // 10 minutes, and a staging folder that old is what a killed install leaves (another process
+  // listing packs meanwhile would delete it).
+  const makeStaging = () => mkdir(join(staging, 'ort'), { recursive: true });
   // Cancel (Settings) stops the download at once and the other phases between steps; never a swap.
   const checkCancel = () => {
     if (o.signal?.aborted)
@@ -70,6 +73,7 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
     if (o.from) {
       const st = await stat(o.from).catch(() => null);
       if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
+      await makeStaging();
       if (st.isDirectory()) {
         await copyFromFolder(o.from, staging, o.onProgress);
         source = { kind: 'folder', location: o.from };
@@ -85,6 +89,7 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
         // The pack needs the archive, its extracted providers and a copy of libonnxruntime.so.1.
         extraBytes: (await stat(join(ort.binDir, ORT_LIB))).size,
       });
+      await makeStaging();
       await extractArchive(dl.file, staging, ort.version, o.onProgress);
       source = { kind: 'nuget', location: dl.url, sha512: dl.sha512 };
       await rm(dl.file, { force: true });

@@ -268,7 +268,18 @@ test('online: a dropped download resumes with a Range request and installs after
   assert.ok(kept > 0 && kept < pkg.length, `partial file kept (${kept} bytes)`);
   assert.equal(existsSync(packDir(data)), false);
   const phases = new Set<string>();
-  const m = await installCudaPack(data, { source: `${base}/reg/`, onProgress: (p) => phases.add(p.phase) });
+  // No staging folder while downloading: one older than the sweep's 10 minutes (a slow download)
+  // would be deleted by any other process listing packs.
+  const stagingDuringDownload: string[] = [];
+  const m = await installCudaPack(data, {
+    source: `${base}/reg/`,
+    onProgress: (p) => {
+      phases.add(p.phase);
+      if (p.phase === 'download')
+        stagingDuringDownload.push(...readdirSync(join(data, 'runtimes')).filter((n) => n.endsWith('.tmp')));
+    },
+  });
+  assert.deepEqual(stagingDuringDownload, []);
   assert.deepEqual(state.ranges, [`bytes=${kept}-`]);
   assert.equal(m.source.kind, 'nuget');
   assert.equal(m.source.sha512, state.hash);
