@@ -233,8 +233,11 @@ function readAdamStep(path: string): number {
 /** Checkpoint folders under `dir`, oldest first. */
 export function listCheckpoints(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => /^step-\d+$/.test(n) && existsSync(join(dir, n, STATE_FILE)))
-    .sort()
-    .map((n) => join(dir, n));
+  return (
+    readdirSync(dir)
+      .filter((n) => /^step-\d+$/.test(n) && existsSync(join(dir, n, STATE_FILE)))
+      // By step number: names are padded to 6 digits, so past 999,999 steps text order is wrong.
+      .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+      .map((n) => join(dir, n))
+  );
 }
