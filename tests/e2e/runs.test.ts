@@ -213,6 +213,8 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await page.waitForFunction(() => location.hash === '#/runs');
     await page.getByText(/Run \d+ deleted/).waitFor();
     assert.equal(await page.getByRole('link', { name: 'short', exact: true }).count(), 0);
+    // Its Delete button is gone: focus is on the page, not dropped to <body> (Tab would restart at the top).
+    await page.waitForFunction(() => document.activeElement?.tagName === 'MAIN');
     const a = await rpc(client, 'adapters/get', { id: adapterBefore });
     assert.equal(a.runId, null);
   });
