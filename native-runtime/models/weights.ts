@@ -164,8 +164,8 @@ export function openWeightIndex(dir: string): WeightIndex {
 
 const fmtShape = (s: number[]) => `[${s.join(',')}]`;
 
-/** The storage types the model's weights may have (store.ts converts these, graphs read them). */
-const FLOAT_WEIGHTS = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
+/** The storage types a model's weights may have: the graphs read them, quantize/store.ts converts them. */
+export const FLOAT_WEIGHTS = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
 
 /**
  * Checks that every expected tensor exists with the expected shape and that no tensors exist for

@@ -32,7 +32,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { decodeTensor, readSafetensorsHeader, type SafetensorsDtype } from '../formats/safetensors.ts';
+import { decodeTensor, readSafetensorsHeader } from '../formats/safetensors.ts';
 import {
   type PlannedTensor,
   planSafetensors,
@@ -43,7 +43,7 @@ import {
 } from '../formats/safetensors-stream.ts';
 import { expectedWeights } from '../models/arch.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { WeightIndex } from '../models/weights.ts';
+import { FLOAT_WEIGHTS, WeightIndex } from '../models/weights.ts';
 import { processAlive } from '../process-alive.ts';
 import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
 import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
@@ -92,14 +92,12 @@ function matrixDims(spec: ModelSpec, e: StoreEntry): [number, number] {
   return e.role === 'conv1d' ? [shape[1], shape[0]] : [shape[0], shape[1]];
 }
 
-const F32_SOURCES = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
-
 /** The tensors of a store for `spec` in `scheme` (null: the fp32 form), in write order. */
 function planTensors(spec: ModelSpec, scheme: QuantScheme | null): PlannedTensor[] {
   const out: PlannedTensor[] = [];
   for (const e of entriesOf(spec)) {
     const info = spec.weights.get(e.source).info;
-    if (!F32_SOURCES.has(info.dtype))
+    if (!FLOAT_WEIGHTS.has(info.dtype))
       throw new ConfigError('unsupported-dtype', `${e.source}: cannot convert ${info.dtype} weights`);
     if (e.role === 'embedding') {
       out.push({ name: e.name, dtype: info.dtype, shape: info.shape });
