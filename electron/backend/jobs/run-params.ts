@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { TrainOptionsSchema } from '../../../native-runtime/training/options.ts';
+import { MAX_NAME } from '../library/names.ts';
 
 const Id = z.number().int().positive();
 
@@ -31,7 +32,7 @@ export const RunParamsSchema = TrainOptionsSchema.extend({
   evalDatasetVersionId: Id.optional(),
   /** Held-out data: this part of the split the training data comes from ('validation', 'test'). */
   evalDatasetSplit: SplitPart.optional(),
-  name: z.string().max(200).optional(),
+  name: z.string().max(MAX_NAME).optional(),
   probe: ProbeSchema.optional(),
 }).strict();
 

@@ -2,6 +2,7 @@
 // id from its route, loads the run and fills its form with runToTrainParams. One typed function on
 // each side, so the two pages agree on the route and the fields without knowing each other.
 
+import { MAX_NAME } from '../../../../electron/backend/library/names.ts';
 import { optionIssues, TRAIN_OPTION_KEYS } from '../../../../native-runtime/training/options.ts';
 import type { RunDetail, RunParams, TrainOptions } from '../rpc/handlers.ts';
 
@@ -42,8 +43,8 @@ export function runToTrainParams(run: RunDetail): RunParams | null {
     datasetId,
     ...(run.datasetVersionId !== null ? { datasetVersionId: run.datasetVersionId } : {}),
     ...(evalVersion !== undefined ? { evalDatasetVersionId: evalVersion } : {}),
-    // A name is at most 200 characters (library/names.ts): a long one is cut to leave room.
-    name: `${(run.name ?? `Run ${run.id}`).slice(0, 200 - ' (copy)'.length).trimEnd()} (copy)`,
+    // A name is at most MAX_NAME characters: a long one is cut to leave room.
+    name: `${(run.name ?? `Run ${run.id}`).slice(0, MAX_NAME - ' (copy)'.length).trimEnd()} (copy)`,
     ...(probe && Array.isArray(probe.prompts) && probe.prompts.length && typeof probe.every === 'number'
       ? {
           probe: {

@@ -5,6 +5,7 @@
 // reports. One instance lives for the whole session (`trainForm`), so leaving the page keeps the
 // draft.
 
+import { MAX_NAME } from '../../../../electron/backend/library/names.ts';
 import {
   type OptionIssue,
   TRAIN_DEFAULTS,
@@ -115,8 +116,8 @@ export class TrainForm {
       out.push({ field: 'validation', step: 0, message: 'Choose the version to validate on.' });
     if (this.validation === 'version' && this.evalVersionId !== null && this.evalVersionId === this.versionId)
       out.push({ field: 'validation', step: 0, message: 'Validate on other rows than the ones trained on.' });
-    if (this.name.length > 200)
-      out.push({ field: 'name', step: 0, message: 'Name: at most 200 characters.' });
+    if (this.name.length > MAX_NAME)
+      out.push({ field: 'name', step: 0, message: `Name: at most ${MAX_NAME} characters.` });
     const c = positionCounts(this.values.positions ?? undefined);
     if (c && c.first === 0 && c.last === 0)
       out.push({
