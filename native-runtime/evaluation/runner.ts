@@ -137,10 +137,13 @@ export class ModelRunner {
     this.untied = manifest ? isUntied(this.positions, manifest.shareWeights) : false;
   }
 
-  /** Loads the model and, when given, an adapter folder (refused when made for another model). */
+  /**
+   * Loads the model and, when given, an adapter — a folder, or one already read (a training
+   * checkpoint the trainer may delete before this runs) — refused when made for another model.
+   */
   static async load(
     modelDir: string,
-    adapterDir: string | null,
+    adapterDir: string | StudioAdapter | null,
     opts: RunnerOptions = {},
   ): Promise<ModelRunner> {
     const { spec, tokenizer } = openModelFolder(modelDir);
@@ -148,7 +151,9 @@ export class ModelRunner {
     let states: InterventionState[] = [];
     let manifest: StudioManifest | null = null;
     if (adapterDir) {
-      const adapter = readAdapterFor(adapterDir, spec, opts.positions);
+      const adapter =
+        typeof adapterDir === 'string' ? readAdapterFor(adapterDir, spec, opts.positions) : adapterDir;
+      const adapterName = typeof adapterDir === 'string' ? adapterDir : 'the adapter';
       const target = {
         arch: spec.arch,
         fingerprint: spec.fingerprint,
@@ -156,7 +161,7 @@ export class ModelRunner {
         numLayers: spec.numLayers,
         name: modelDir,
       };
-      checkAdapterForModel(adapter, target, { forceBase: opts.forceBase, adapterName: adapterDir });
+      checkAdapterForModel(adapter, target, { forceBase: opts.forceBase, adapterName });
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
@@ -212,7 +217,12 @@ export class ModelRunner {
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
   setParamsFrom(adapterDir: string): void {
-    const states = adapterStates(readStudioAdapter(adapterDir));
+    this.setParams(readStudioAdapter(adapterDir), adapterDir);
+  }
+
+  /** setParamsFrom with the adapter already read (`adapterDir` names it in messages). */
+  setParams(adapter: StudioAdapter, adapterDir: string): void {
+    const states = adapterStates(adapter);
     if (states.length !== this.model.states.length)
       throw new ConfigError(
         'adapter-mismatch',

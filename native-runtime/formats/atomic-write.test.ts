@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../tests/helpers/temp.ts';
-import { sweepTempFiles, writeFileAtomic, writeFolderAtomic } from './atomic-write.ts';
+import { removeFolderAtomic, sweepTempFiles, writeFileAtomic, writeFolderAtomic } from './atomic-write.ts';
 
 test('writeFolderAtomic replaces a folder whole, and a failed write leaves it untouched', () => {
   const dir = join(tempDir('atomic-'), 'out');
@@ -96,4 +96,23 @@ test('writeFileAtomic onto a folder says so and leaves no temp file beside it', 
   );
   assert.deepEqual(readdirSync(dir), ['out']);
   assert.deepEqual(readdirSync(path), []);
+});
+
+test('removeFolderAtomic takes the folder away under its name at once; a missing one is no error', () => {
+  const root = tempDir('remove-');
+  writeFolderAtomic(join(root, 'step-000004'), [
+    ['a.bin', 'x'],
+    ['b.json', '{}'],
+  ]);
+  writeFolderAtomic(join(root, 'step-000008'), [['a.bin', 'y']]);
+  removeFolderAtomic(join(root, 'step-000004'));
+  removeFolderAtomic(join(root, 'step-000004'));
+  assert.deepEqual(readdirSync(root), ['step-000008']);
+  // What a removal killed mid-way leaves (its temp name) is cleared by the sweep, never put back.
+  const left = join(root, '.step-000002.0123456789ab.tmp');
+  mkdirSync(left);
+  writeFileSync(join(left, 'a.bin'), 'z');
+  age(left);
+  assert.equal(sweepTempFiles(root), 1);
+  assert.deepEqual(readdirSync(root), ['step-000008']);
 });

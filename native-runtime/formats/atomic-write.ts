@@ -152,6 +152,20 @@ export function writeFolderAtomic(dir: string, files: Array<[string, string | Ui
 }
 
 /**
+ * Removes folder `dir` so that no half-deleted copy of it is ever seen under its name: it is renamed
+ * to a temp sibling first (`.NAME.TAG.tmp`, which sweepTempFiles clears if we are killed mid-way).
+ */
+export function removeFolderAtomic(dir: string): void {
+  const target = resolve(dir);
+  if (!existsSync(target)) return;
+  const parent = dirname(target);
+  const tmp = join(parent, `.${basename(target)}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`);
+  renameSync(target, tmp);
+  fsyncDir(parent);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
  * Cleans up after killed writers under `root` (recursively): `*.tmp` files, writeFolderAtomic's
  * `.NAME.TAG.tmp` folders, and its `.NAME.TAG.old` folders — put back as NAME when NAME is missing
  * (the crash fell between the two renames), removed otherwise. Only entries older than `minAgeMs`

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
-import { writeFolderAtomic } from '../formats/atomic-write.ts';
+import { removeFolderAtomic, writeFolderAtomic } from '../formats/atomic-write.ts';
 import { encodeSafetensors, loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { readStudioAdapter, type StudioAdapter, studioAdapterFiles } from '../formats/studio-adapter.ts';
 import type { ResolvedTrainConfig } from './config.ts';
@@ -228,6 +228,19 @@ function readAdamStep(path: string): number {
   if (!Number.isInteger(step) || step < 0)
     throw new FormatError('bad-checkpoint', `${path}: no adamStep in the metadata`);
   return step;
+}
+
+/**
+ * Deletes the oldest checkpoints under `dir` so that the newest `keep` remain, among the folders
+ * `owned` accepts (a checkpoint folder chosen by the user may hold other runs' checkpoints). Returns
+ * the folders removed. `keep` 0 keeps everything.
+ */
+export function pruneCheckpoints(dir: string, keep: number, owned: (dir: string) => boolean): string[] {
+  if (keep <= 0) return [];
+  const mine = listCheckpoints(dir).filter(owned);
+  const old = mine.slice(0, Math.max(0, mine.length - keep));
+  for (const d of old) removeFolderAtomic(d);
+  return old;
 }
 
 /** Checkpoint folders under `dir`, oldest first. */

@@ -27,6 +27,8 @@ export interface TrainProgress {
 export interface CheckpointWritten {
   step: number;
   dir: string;
+  /** Older checkpoints of the run deleted to keep the newest `keepCheckpoints`. */
+  removed?: string[];
 }
 
 export interface ProbeSample {

@@ -428,6 +428,18 @@ export const TRAIN_OPTIONS = {
     zero: 'only at the end',
     unset: 'about ten per run',
   }),
+  keepCheckpoints: int({
+    label: 'Keep checkpoints',
+    help: 'How many of the newest checkpoints to keep on disk; older ones are deleted as new ones are saved.',
+    group: 'checkpoints',
+    deterministic: false,
+    valueName: 'N',
+    min: 0,
+    max: 1e6,
+    capOnly: true,
+    default: 0,
+    zero: 'all',
+  }),
   device: choice({
     label: 'Device',
     help: 'Where the training runs; the CPU always works.',

@@ -22,6 +22,7 @@
 // transformers' schedulers give it.
 // Leaves out: multi-device training, mixed precision, packing of short examples.
 
+import { resolve } from 'node:path';
 import { CancelledError, ConfigError } from '../errors.ts';
 import { writePyreftFolder } from '../formats/pyreft.ts';
 import {
@@ -41,6 +42,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
   type MetricRecord,
+  pruneCheckpoints,
   readAdamState,
   readTrainerState,
   restoreStates,
@@ -480,7 +482,24 @@ async function trainLoop(
     writeCheckpoint(dir, { adapter, state, slots: opt.slots, adam: opt.exportState(), states });
     checkpoints.push(dir);
     lastCheckpoint = { step, dir };
-    hooks.onCheckpoint?.({ step, dir });
+    // Only this run's checkpoints: a folder given with --checkpoint-dir may hold others'. The newest
+    // (this one) is never pruned.
+    const removed = pruneCheckpoints(cfg.checkpointDir, cfg.keepCheckpoints, ownCheckpoint);
+    for (const d of removed) {
+      const k = checkpoints.findIndex((c) => resolve(c) === resolve(d));
+      if (k >= 0) checkpoints.splice(k, 1);
+    }
+    hooks.onCheckpoint?.({ step, dir, ...(removed.length ? { removed } : {}) });
+  };
+  const ownCheckpoint = (d: string): boolean => {
+    if (checkpoints.some((c) => resolve(c) === resolve(d))) return true;
+    if (cfg.runId === null) return false;
+    try {
+      const s = readTrainerState(d);
+      return s.config.runId === cfg.runId && s.dataHash === run.dataset.hash;
+    } catch {
+      return false;
+    }
   };
   const cancel = (): never => {
     if (lastCheckpoint?.step !== step) saveCheckpoint();

@@ -129,6 +129,30 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
   assert.equal(adapter.manifest.runId, String(run.runId));
 });
 
+test('keepCheckpoints: older checkpoints leave the disk and the library; probes still sample each one', async () => {
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    epochs: 2,
+    batchSize: 4,
+    keepCheckpoints: 1,
+    probe: { prompts: ['Question 3?'], every: 2 },
+  });
+  const done = await finished(run.runId);
+  assert.equal(done.status, 'completed', done.error ?? '');
+  assert.deepEqual(
+    done.checkpoints.map((c: { step: number }) => c.step),
+    [8],
+  );
+  assert.deepEqual(readdirSync(join(dataDir, 'runs', String(run.runId), 'checkpoints')), ['step-000008']);
+  // A probe reads its checkpoint when it is written: the pruning that follows cannot take it away.
+  assert.deepEqual(
+    done.samples.map((s: { step: number }) => s.step),
+    [0, 2, 4, 6, 8],
+  );
+});
+
 test('pause keeps a resumable checkpoint; resume continues without gap; cancel checkpoints then stops', async () => {
   const run = await call('runs/start', {
     modelId,

@@ -3,7 +3,7 @@
 // and the refusals that must come before any training.
 
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
@@ -220,6 +220,49 @@ describe('checkpoints, resume and cancel', () => {
       (e: Error) => e instanceof CancelledError && e.message.endsWith(`step 3 of 8; checkpoint: ${ckpt}`),
     );
     assert.ok(!existsSync(join(dir, 'c2.checkpoints')));
+  });
+
+  it("keepCheckpoints keeps the newest N of this run, across a resume, and no other run's", async () => {
+    const ckDir = join(dir, 'kept.checkpoints');
+    // Another run's checkpoint in the same folder (a shared --checkpoint-dir): never pruned.
+    mkdirSync(ckDir, { recursive: true });
+    cpSync(join(dir, 'full.checkpoints', 'step-000003'), join(ckDir, 'step-000100'), { recursive: true });
+    const kept = { ...base, out: join(dir, 'kept'), checkpointDir: ckDir, checkpointEvery: 1 };
+    const ac = new AbortController();
+    const reports: Array<{ step: number; removed?: string[] }> = [];
+    await assert.rejects(
+      train(
+        { ...kept, keepCheckpoints: 2, runId: 'r7' },
+        {
+          signal: ac.signal,
+          onProgress: (p) => p.step === 4 && ac.abort(),
+          onCheckpoint: (c) => reports.push({ step: c.step, removed: c.removed?.map((d) => d.slice(-11)) }),
+        },
+      ),
+      CancelledError,
+    );
+    assert.deepEqual(reports, [
+      { step: 1, removed: undefined },
+      { step: 2, removed: undefined },
+      { step: 3, removed: ['step-000001'] },
+      { step: 4, removed: ['step-000002'] },
+    ]);
+    const names = () => listCheckpoints(ckDir).map((p) => p.slice(-11));
+    assert.deepEqual(names(), ['step-000003', 'step-000004', 'step-000100']);
+    // The resumed session prunes the first session's checkpoints too (same run id and data).
+    const r = await train({
+      ...kept,
+      keepCheckpoints: 2,
+      runId: 'r7',
+      resumeFrom: join(ckDir, 'step-000004'),
+    });
+    assert.deepEqual(names(), ['step-000007', 'step-000008', 'step-000100']);
+    assert.deepEqual(
+      r.checkpoints.map((p) => p.slice(-11)),
+      ['step-000007', 'step-000008'],
+    );
+    // Pruning changes nothing in the numbers.
+    assert.deepEqual(strip(r.metrics), strip(full.metrics));
   });
 
   it('refuses to resume with options that change the numbers, or changed data', async () => {

@@ -23,6 +23,7 @@ import {
   ModelRunner,
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
+import { readStudioAdapter, type StudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
@@ -233,14 +234,22 @@ export async function trainTask(
   };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
+  // The checkpoint is read now: with keepCheckpoints the trainer may delete it before its turn comes.
   const sampleAt = (step: number, dir: string) => {
     if (!probe || signal.aborted) return;
     if (step % probe.every !== 0 && step !== totalSteps) return;
+    let adapter: StudioAdapter;
+    try {
+      adapter = readStudioAdapter(dir);
+    } catch (e) {
+      emit('log', `probe samples at step ${step} failed: ${(e as Error).message}`);
+      return;
+    }
     probes = probes.then(async () => {
       try {
-        prober ??= ModelRunner.load(args.config.model, dir, baseOpts);
+        prober ??= ModelRunner.load(args.config.model, adapter, baseOpts);
         const runner = await prober;
-        runner.setParamsFrom(dir);
+        runner.setParams(adapter, dir);
         for (const prompt of probe.prompts) {
           if (signal.aborted) return;
           const [out] = await runner.generate([prompt], {

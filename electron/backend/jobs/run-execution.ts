@@ -11,7 +11,7 @@
 // The CLI runs it with an InProcessEngine; the studio on its worker engine (jobs/training.ts).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import {
@@ -169,8 +169,12 @@ export async function executeRun(
             }
             opts.onProgress?.(p);
           } else if (event === 'checkpoint') {
-            const c = data as { step: number; dir: string };
+            const c = data as CheckpointWritten;
             recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
+            if (c.removed?.length) {
+              const gone = new Set(c.removed.map((d) => resolve(d)));
+              forgetCheckpoints(lib, runId, (path) => !gone.has(resolve(path)));
+            }
             opts.onCheckpoint?.(c);
           } else if (event === 'sample') {
             const s = data as ProbeSample;

@@ -90,6 +90,11 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
         label: optionLabel('checkpointEvery'),
         format: (v) => (v === 0 ? 'at the end' : `${steps0(v)} steps`),
       },
+      {
+        key: 'keepCheckpoints',
+        label: optionLabel('keepCheckpoints'),
+        format: (v) => (v === 0 ? 'all' : `the newest ${v}`),
+      },
       { key: 'probe', label: 'Probe prompts', format: probe },
       { key: 'model', label: 'Model folder' },
       { key: 'out', label: 'Adapter folder' },

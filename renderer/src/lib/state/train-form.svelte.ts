@@ -43,6 +43,7 @@ export const OPTION_STEP: Record<TrainOptionKey, number> = {
   evalSplit: 0,
   evalEvery: 0,
   checkpointEvery: 2,
+  keepCheckpoints: 2,
   device: 2,
   quantize: 2,
   dtype: 2,

@@ -9,7 +9,10 @@ import { layersAt } from './layers.ts';
 
 /** The options a recipe sets: all but where data is held out, checkpoints and the machine's choices. */
 export type RecipeOptions = Required<
-  Omit<TrainOptions, 'evalSplit' | 'evalEvery' | 'checkpointEvery' | 'device' | 'quantize' | 'dtype'>
+  Omit<
+    TrainOptions,
+    'evalSplit' | 'evalEvery' | 'checkpointEvery' | 'keepCheckpoints' | 'device' | 'quantize' | 'dtype'
+  >
 >;
 
 export interface Recipe {
