@@ -80,7 +80,7 @@ export const adaptersHandlers = defineHandlers({
         if (err instanceof Error) err.message = named(err.message);
         throw err;
       });
-      if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
+      if (uploadId !== undefined) await discardUpload(ctx.lib, uploadId);
       ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
       return { ...r, notes: r.notes.map(named) };
     },

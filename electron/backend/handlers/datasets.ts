@@ -127,7 +127,7 @@ export const datasetsHandlers = defineHandlers({
         sourceName: up?.name,
         onBadRows: 'skip',
       });
-      if (uploadId !== undefined) discardUpload(ctx.lib, uploadId);
+      if (uploadId !== undefined) await discardUpload(ctx.lib, uploadId);
       if (r.action !== 'unchanged') {
         ctx.events.emit('library/changed', {
           kind: 'datasets',

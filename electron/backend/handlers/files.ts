@@ -54,13 +54,19 @@ export const filesHandlers = defineHandlers({
   /** Checks every file arrived whole (and unpacks a lone .zip); the upload is then ready to import. */
   'files/upload-finish': handler(
     z.object({ uploadId: UploadId }).strict(),
-    (p, ctx): { files: string[] } => ({ files: finishUpload(ctx.lib, p.uploadId).files }),
+    async (p, ctx): Promise<{ files: string[] }> => {
+      // The zip inflates in the engine's 'files' process, never on this loop.
+      const r = await finishUpload(ctx.lib, p.uploadId, (args, signal) =>
+        ctx.engine.call('unpackUpload', args, { signal }),
+      );
+      return { files: r.files };
+    },
   ),
   /** Drops an upload that will not be imported. */
   'files/upload-discard': handler(
     z.object({ uploadId: UploadId }).strict(),
-    (p, ctx): { discarded: true } => {
-      discardUpload(ctx.lib, p.uploadId);
+    async (p, ctx): Promise<{ discarded: true }> => {
+      await discardUpload(ctx.lib, p.uploadId);
       return { discarded: true };
     },
   ),

@@ -40,6 +40,8 @@ import {
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
 import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from '../library/dedupe.ts';
 import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
+import type { UnpackZipArgs } from '../library/transfers.ts';
+import { unpackZip } from '../library/unpack-zip.ts';
 import type { ProbeConfig } from './run-params.ts';
 
 export interface TrainArgs {
@@ -120,6 +122,12 @@ export interface EngineOps {
     args: { job: ExportJob; zip: { workDir: string; stem: string; file: string } };
     events: Record<string, never>;
     result: Omit<AdapterExport, 'out'> & { sizeBytes: number };
+  };
+  /** An uploaded .zip unpacked into a folder (unpack-zip.ts): seconds for hundreds of MB. */
+  unpackUpload: {
+    args: UnpackZipArgs;
+    events: Record<string, never>;
+    result: { files: number; bytes: number };
   };
   /** Which ONNX Runtime library the engine process runs (the app's, or the CUDA pack's copy). */
   processInfo: { args: Record<string, never>; events: Record<string, never>; result: ProcessInfo };
@@ -367,6 +375,7 @@ export const TASKS: {
   findDuplicates: async (args) => findDuplicates(args.texts, args.opts),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
+  unpackUpload: (args, _emit, signal) => unpackZip(args, signal),
   processInfo: async () => {
     await import('onnxruntime-node');
     return { pid: process.pid, ortLibrary: loadedOrtLibrary(), cudaPack: process.env[LAUNCH_MARKER] ?? null };

@@ -5,7 +5,8 @@
 //                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
 //                    'files' (reading adapter folders for import, counting a dataset's tokens,
-//                    finding duplicate rows, writing exports and their zips).
+//                    finding duplicate rows, writing exports and their zips, unpacking uploaded
+//                    zips).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Processes rather than worker threads, for two reasons: a process starts with the library path of a
 // CUDA runtime pack installed after the studio started (cuda-pack.ts engineEnv; the dynamic loader
@@ -74,6 +75,8 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   findDuplicates: 'files',
   exportAdapter: 'files',
   exportAdapterZip: 'files',
+  // Inflating an uploaded zip: seconds for a big one, which on the RPC loop froze every window.
+  unpackUpload: 'files',
   processInfo: 'infer',
 };
 

@@ -5,8 +5,9 @@
 // Uploads are staged in <data>/uploads/<id>/files/ and validated as they arrive: the declared total
 // size and file count against the kind's limits, every path (relative, no '..', no drive letters or
 // backslashes, a bounded depth), every chunk in order and never past its file's declared size. A
-// single .zip is unpacked at the end under the same limits (entries' declared sizes are bounded
-// before anything is inflated). Nothing uploaded is ever executed: the importers read data only.
+// single .zip is unpacked at the end under the same limits, by unpack-zip.ts in the engine's 'files'
+// process (never on the RPC loop), into a folder beside the upload that takes its place only once
+// whole. Nothing uploaded is ever executed: the importers read data only.
 // Staging folders are removed when their import succeeds, and swept after a day.
 //
 // Downloads (a zip the backend made, or one file such as a dataset's JSONL) are kept as
@@ -23,14 +24,14 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   statSync,
-  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
-import { unzipSync, type Zippable, zipSync } from 'fflate';
+import { dirname, join } from 'node:path';
+import { type Zippable, zipSync } from 'fflate';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
@@ -104,7 +105,8 @@ function sweep(root: string, maxAgeMs: number): void {
   }
 }
 
-function limitError(kind: UploadKind, what: string): ValidationError {
+/** The refusal of an upload (or a zip's contents) over its kind's limits. */
+export function uploadLimitError(kind: UploadKind, what: string): ValidationError {
   const l = UPLOAD_LIMITS[kind];
   return new ValidationError(
     'too-large',
@@ -116,7 +118,7 @@ function limitError(kind: UploadKind, what: string): ValidationError {
 export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[]): { uploadId: string } {
   const limits = UPLOAD_LIMITS[kind];
   if (files.length === 0) throw new ValidationError('empty-upload', 'choose at least one file');
-  if (files.length > limits.maxFiles) throw limitError(kind, `${files.length} files`);
+  if (files.length > limits.maxFiles) throw uploadLimitError(kind, `${files.length} files`);
   const seen = new Set<string>();
   let total = 0;
   const clean = files.map((f) => {
@@ -128,7 +130,7 @@ export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[])
     total += f.size;
     return { path, size: f.size, received: 0 };
   });
-  if (total > limits.maxBytes) throw limitError(kind, `${Math.round(total / 1e6)} MB`);
+  if (total > limits.maxBytes) throw uploadLimitError(kind, `${Math.round(total / 1e6)} MB`);
   sweep(uploadRoot(lib), STAGING_MAX_AGE_MS);
   const id = randomBytes(12).toString('hex');
   mkdirSync(join(uploadDir(lib, id), 'files'), { recursive: true });
@@ -145,7 +147,8 @@ export function uploadChunk(
   data: Uint8Array,
 ): { received: number } {
   const st = readState(lib, id);
-  if (st.finished) throw new ValidationError('upload-finished', `upload ${id} is already complete`);
+  if (st.finished || finishing.has(uploadDir(lib, id)))
+    throw new ValidationError('upload-finished', `upload ${id} is already complete`);
   const f = st.files.find((x) => x.path === path);
   if (!f) throw new ValidationError('bad-path', `"${path}" is not part of upload ${id}`);
   if (offset !== f.received)
@@ -167,8 +170,49 @@ export function uploadChunk(
   return { received: f.received };
 }
 
-/** Checks every file arrived whole; a lone .zip is unpacked in place. Returns the staged folder. */
-export function finishUpload(lib: Library, id: string): { dir: string; files: string[] } {
+export interface UnpackZipArgs {
+  /** The uploaded zip. */
+  zipPath: string;
+  /** An empty folder to unpack into (the caller moves it into place once everything arrived). */
+  dest: string;
+  kind: UploadKind;
+  /** The zip's name as the window gave it, for messages. */
+  label: string;
+}
+
+/**
+ * Unpacks a zip into a folder (unpack-zip.ts). The studio passes the engine's 'files' process, so
+ * the RPC loop stays free while a big zip inflates.
+ */
+export type UnpackZipFn = (args: UnpackZipArgs, signal: AbortSignal) => Promise<unknown>;
+
+/** Uploads whose finish is running (keyed by staging folder): their unpacking, and how to stop it. */
+const finishing = new Map<string, { done: Promise<unknown>; stop: AbortController }>();
+
+/**
+ * Checks every file arrived whole; a lone .zip is unpacked in its place. Returns the staged folder.
+ * A second finish of the same upload while one runs gets that one's answer.
+ */
+export function finishUpload(
+  lib: Library,
+  id: string,
+  unpack: UnpackZipFn,
+): Promise<{ dir: string; files: string[] }> {
+  const dir = uploadDir(lib, id);
+  const running = finishing.get(dir);
+  if (running) return running.done as Promise<{ dir: string; files: string[] }>;
+  const stop = new AbortController();
+  const done = finish(lib, id, unpack, stop.signal).finally(() => finishing.delete(dir));
+  finishing.set(dir, { done, stop });
+  return done;
+}
+
+async function finish(
+  lib: Library,
+  id: string,
+  unpack: UnpackZipFn,
+  signal: AbortSignal,
+): Promise<{ dir: string; files: string[] }> {
   const st = readState(lib, id);
   const root = join(uploadDir(lib, id), 'files');
   if (!st.finished) {
@@ -186,42 +230,28 @@ export function finishUpload(lib: Library, id: string): { dir: string; files: st
       }
     }
     const only = st.files.length === 1 ? st.files[0] : null;
-    if (only && /\.zip$/i.test(only.path)) unpackZip(lib, st.kind, join(root, ...only.path.split('/')), root);
+    if (only && /\.zip$/i.test(only.path)) {
+      // Unpacked beside the upload, then put in its place: a zip refused halfway leaves nothing.
+      const unpacked = join(uploadDir(lib, id), 'unpacked');
+      rmSync(unpacked, { recursive: true, force: true });
+      mkdirSync(unpacked);
+      try {
+        const label = only.path.split('/').at(-1) as string;
+        await unpack(
+          { zipPath: join(root, ...only.path.split('/')), dest: unpacked, kind: st.kind, label },
+          signal,
+        );
+      } catch (e) {
+        rmSync(unpacked, { recursive: true, force: true });
+        throw e;
+      }
+      rmSync(root, { recursive: true, force: true });
+      renameSync(unpacked, root);
+    }
     st.finished = true;
     writeState(lib, id, st);
   }
   return { dir: root, files: listFiles(root) };
-}
-
-function unpackZip(_lib: Library, kind: UploadKind, zipPath: string, root: string): void {
-  const limits = UPLOAD_LIMITS[kind];
-  let total = 0;
-  let count = 0;
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(readFileSync(zipPath), {
-      // Bounds are checked on the declared sizes before any entry is inflated; an entry that
-      // inflates past its declared size is cut there by fflate (its output buffer is that size).
-      filter: (f) => {
-        if (f.name.endsWith('/')) return false;
-        checkUploadPath(f.name);
-        total += f.originalSize;
-        count++;
-        if (count > limits.maxFiles) throw limitError(kind, 'the zip has too many files');
-        if (total > limits.maxBytes) throw limitError(kind, 'the zip unpacks too large');
-        return true;
-      },
-    });
-  } catch (e) {
-    if (e instanceof ValidationError) throw e;
-    throw new ValidationError('bad-zip', `${zipPath.split(sep).at(-1)} is not a readable zip file`);
-  }
-  unlinkSync(zipPath);
-  for (const [name, data] of Object.entries(entries)) {
-    const dest = join(root, ...name.split('/'));
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, data);
-  }
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
@@ -269,9 +299,18 @@ export function uploadedFile(lib: Library, id: string, kind: UploadKind): { path
   return { path: join(dir, ...files[0].split('/')), name: files[0].split('/').at(-1) as string };
 }
 
-/** Removes an upload's staging folder (after a successful import, or when the window gives up). */
-export function discardUpload(lib: Library, id: string): void {
-  rmSync(uploadDir(lib, id), { recursive: true, force: true });
+/**
+ * Removes an upload's staging folder (after a successful import, or when the window gives up); a
+ * zip still unpacking is stopped first, so nothing writes into the folder after it is gone.
+ */
+export async function discardUpload(lib: Library, id: string): Promise<void> {
+  const dir = uploadDir(lib, id);
+  const running = finishing.get(dir);
+  if (running) {
+    running.stop.abort();
+    await running.done.catch(() => {});
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 // ---- downloads -------------------------------------------------------------------------------------
