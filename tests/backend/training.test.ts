@@ -40,6 +40,24 @@ const finished = (id: number, states = ['completed', 'failed', 'cancelled', 'pau
     return states.includes(r.status) ? r : null;
   });
 
+const steps = (xs: Array<{ step: number }>) => xs.map((x) => x.step);
+
+/** Trains 2 epochs of 4-row batches (8 steps) with a probe every `every` steps, to completion. */
+async function trainToEnd(o: { every: number; keepCheckpoints?: number }) {
+  const run = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    epochs: 2,
+    batchSize: 4,
+    ...(o.keepCheckpoints !== undefined ? { keepCheckpoints: o.keepCheckpoints } : {}),
+    probe: { prompts: ['Question 3?'], every: o.every },
+  });
+  const done = await finished(run.runId);
+  assert.equal(done.status, 'completed', done.error ?? '');
+  return { run, done };
+}
+
 test('runs/start refuses bad runs before recording anything', async () => {
   assert.equal(
     (await callError('runs/start', { modelId, datasetId, ...base, layers: '9' })).code,
@@ -77,30 +95,15 @@ test('runs/start and runs/estimate word an option refusal for the studio (label,
 
 test('a run trains to the end: metrics per step, checkpoints, probe samples, progress pushes, adapter with lineage', async () => {
   pushes.length = 0;
-  const run = await call('runs/start', {
-    modelId,
-    datasetId,
-    ...base,
-    epochs: 2,
-    batchSize: 4,
-    probe: { prompts: ['Question 3?'], every: 4 },
-  });
-  const done = await finished(run.runId);
-  assert.equal(done.status, 'completed', done.error ?? '');
+  const { run, done } = await trainToEnd({ every: 4 });
   assert.deepEqual(
     done.metrics.map((m: { step: number }) => m.step),
     [1, 2, 3, 4, 5, 6, 7, 8],
   );
   assert.equal(done.totalSteps, 8);
-  assert.deepEqual(
-    done.checkpoints.map((c: { step: number }) => c.step),
-    [4, 8],
-  );
+  assert.deepEqual(steps(done.checkpoints), [4, 8]);
   // Step 0 is the base model before training: the probe timeline's starting point.
-  assert.deepEqual(
-    done.samples.map((s: { step: number }) => s.step),
-    [0, 4, 8],
-  );
+  assert.deepEqual(steps(done.samples), [0, 4, 8]);
   assert.equal(done.config.datasetId, datasetId);
   const jobPushes = pushes.flatMap((p) => (p.topic === 'jobs/progress' ? [p.data as JobProgress] : []));
   const progress = jobPushes.flatMap((p) => (p.detail?.event === 'progress' ? [p] : []));
@@ -130,27 +133,11 @@ test('a run trains to the end: metrics per step, checkpoints, probe samples, pro
 });
 
 test('keepCheckpoints: older checkpoints leave the disk and the library; probes still sample each one', async () => {
-  const run = await call('runs/start', {
-    modelId,
-    datasetId,
-    ...base,
-    epochs: 2,
-    batchSize: 4,
-    keepCheckpoints: 1,
-    probe: { prompts: ['Question 3?'], every: 2 },
-  });
-  const done = await finished(run.runId);
-  assert.equal(done.status, 'completed', done.error ?? '');
-  assert.deepEqual(
-    done.checkpoints.map((c: { step: number }) => c.step),
-    [8],
-  );
+  const { run, done } = await trainToEnd({ every: 2, keepCheckpoints: 1 });
+  assert.deepEqual(steps(done.checkpoints), [8]);
   assert.deepEqual(readdirSync(join(dataDir, 'runs', String(run.runId), 'checkpoints')), ['step-000008']);
   // A probe reads its checkpoint when it is written: the pruning that follows cannot take it away.
-  assert.deepEqual(
-    done.samples.map((s: { step: number }) => s.step),
-    [0, 2, 4, 6, 8],
-  );
+  assert.deepEqual(steps(done.samples), [0, 2, 4, 6, 8]);
 });
 
 test('pause keeps a resumable checkpoint; resume continues without gap; cancel checkpoints then stops', async () => {
