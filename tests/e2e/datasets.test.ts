@@ -8,7 +8,7 @@
 // Screenshots under tests/e2e/screenshots/datasets-*.png.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -42,6 +42,7 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
   let page: Page;
   let client: RpcClient;
   const files = tempDir('reft-e2e-datasets-files-');
+  const dataDir = tempDir('reft-e2e-datasets-');
   const pageErrors: string[] = [];
   // 12 rows: a duplicate of row 1 at row 5, two long answers, and 2 bad lines.
   const rows = [qa(1), qa(2), qa(3, 60), qa(4), qa(5), qa(2), qa(6), qa(7, 90), qa(8), qa(9), qa(10), qa(11)];
@@ -55,7 +56,7 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
 
   before(async () => {
     ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-datasets-'));
+    server = await startServer(dataDir);
     client = await rpcFor(server.url);
     browser = await launchBrowser();
     page = await openPage(browser, {
@@ -100,6 +101,26 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     await table.getByRole('cell', { name: '{"prompt":"no answer"}' }).waitFor();
     assert.deepEqual(await table.locator('tbody tr td:first-child').allTextContents(), ['4', '10']);
     await shot('datasets-2-rejected-lines');
+  });
+
+  test('an upload can be cancelled midway: nothing is imported and the backend keeps no part of it', async () => {
+    // Big enough that it is still sending when the button is pressed (1 MB pieces, base64 on a socket).
+    const big = join(files, 'big.jsonl');
+    const line = `${JSON.stringify(qa(1, 200))}\n`;
+    writeFileSync(big, line.repeat(Math.ceil((96 << 20) / line.length)));
+    const before = (await rpc(client, 'datasets/list')).length;
+    await page.getByTestId('dataset-file').setInputFiles(big);
+    await page.getByTestId('dataset-import').getByRole('button', { name: 'Import' }).click();
+    await page.getByTestId('upload-cancel').click();
+    await page.getByTestId('import-note').getByText('Upload cancelled; nothing was imported.').waitFor();
+    assert.equal(await page.getByTestId('upload-cancel').count(), 0);
+    assert.equal((await rpc(client, 'datasets/list')).length, before);
+    // The discard reached the backend: its staging folder is empty again.
+    const staged = join(dataDir, 'uploads');
+    for (let i = 0; i < 50 && existsSync(staged) && readdirSync(staged).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(existsSync(staged) ? readdirSync(staged) : [], []);
+    assert.equal(pageErrors.length, 0, pageErrors.join('\n'));
   });
 
   test('a file dropped on the page under the same name becomes version 2, not a second dataset', async () => {

@@ -36,15 +36,36 @@ function base64ToBytes(s: string): Uint8Array {
   return out;
 }
 
+/** What uploadFiles throws when its signal aborts; the backend has been told to drop the upload. */
+export class UploadCancelled extends Error {
+  constructor() {
+    super('Upload cancelled; nothing was imported.');
+    this.name = 'UploadCancelled';
+  }
+}
+
+/** `p`, or UploadCancelled as soon as `signal` aborts (the call itself goes on in the backend). */
+function unlessCancelled<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new UploadCancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new UploadCancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
  * Uploads `files` as one upload of `kind`; returns its id for the importer (adapters/import
- * {uploadId}). `onProgress` gets the fraction of bytes sent.
+ * {uploadId}). `onProgress` gets the fraction of bytes sent. Aborting `signal` stops sending (or
+ * waiting for the backend to unpack a zip), discards the upload and throws UploadCancelled.
  */
 export async function uploadFiles(
   rpc: RpcClient,
   kind: UploadKind,
   files: PickedFile[],
   onProgress?: (fraction: number) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const { uploadId, chunkBytes } = await rpc.call('files/upload-begin', {
     kind,
@@ -57,17 +78,20 @@ export async function uploadFiles(
   try {
     for (const f of files) {
       for (let off = 0; off < f.file.size; off += step) {
-        const data = await blobToBase64(f.file.slice(off, off + step));
-        await rpc.callWith(
-          'files/upload-chunk',
-          { uploadId, path: f.path, offset: off, data },
-          { timeoutMs: 120_000 },
+        const data = await unlessCancelled(blobToBase64(f.file.slice(off, off + step)), signal);
+        await unlessCancelled(
+          rpc.callWith(
+            'files/upload-chunk',
+            { uploadId, path: f.path, offset: off, data },
+            { timeoutMs: 120_000 },
+          ),
+          signal,
         );
         sent += Math.min(step, f.file.size - off);
         onProgress?.(sent / total);
       }
     }
-    await rpc.callWith('files/upload-finish', { uploadId }, { timeoutMs: 300_000 });
+    await unlessCancelled(rpc.callWith('files/upload-finish', { uploadId }, { timeoutMs: 300_000 }), signal);
   } catch (err) {
     void rpc.call('files/upload-discard', { uploadId }).catch(() => {});
     throw err;
