@@ -1,9 +1,13 @@
-// `reft-studio generate --model DIR [--adapter DIR] --prompt STR [--chat] ...`: text from a model,
-// optionally with a ReFT adapter (studio or pyreft folder). Streams text to stdout as it comes;
-// with --json prints one object at the end instead.
+// `reft-studio generate --model DIR [--adapter DIR [--scale X]]... --prompt STR [--chat] ...`: text
+// from a model, optionally through a ReFT adapter (studio or pyreft folder) or several composed on one
+// session as the Playground composes them (adapters/compose.ts: in the order given, each at its
+// strength). Streams text to stdout as it comes; with --json prints one object at the end instead.
+// A strength is its own repeatable flag, matched to the adapters by order, not a suffix of the folder
+// (`DIR:X`): a folder's path may itself hold ':' (C:\adapters, ./run:2). As with the sampling flags,
+// a strength has no upper bound here (the Playground's dial stops at 2).
 
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
-import { str, UsageError } from '../args.ts';
+import { type ArgValues, str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
 
@@ -21,16 +25,47 @@ function num(
   return n;
 }
 
+/** The repeated values of a `multiple` flag, in the order given. */
+const all = (v: ArgValues, key: string): string[] => (Array.isArray(v[key]) ? (v[key] as string[]) : []);
+
+/**
+ * The --adapter folders with their --scale (undefined when no --scale is given), matched by order:
+ * either no --scale or one per --adapter, so no strength is ever given to the wrong adapter.
+ */
+function adaptersWithScales(v: ArgValues): { dir: string; scale?: number }[] {
+  const dirs = all(v, 'adapter');
+  const scales = all(v, 'scale');
+  if (scales.length && scales.length !== dirs.length)
+    throw new UsageError(
+      `generate: give one --scale per --adapter, in the same order (got ${dirs.length} --adapter and ${scales.length} --scale)`,
+    );
+  return dirs.map((dir, i) => ({ dir, scale: num(scales[i], 'scale', (n) => n >= 0, 'a number ≥ 0') }));
+}
+
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR] --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
+    'generate --model DIR [--adapter DIR [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
   options: {
     model: { type: 'string', description: 'the model folder' },
-    adapter: { type: 'string', description: 'a ReFT adapter folder (studio or pyreft) to apply' },
+    adapter: {
+      type: 'string',
+      multiple: true,
+      description: 'a ReFT adapter folder (studio or pyreft) to apply; repeat to compose several, in order',
+    },
+    scale: {
+      type: 'string',
+      multiple: true,
+      description:
+        "an adapter's strength, one per --adapter in the same order: 0 = the base model, 1 = as trained (default)",
+    },
     prompt: { type: 'string', description: 'the prompt text' },
-    chat: { type: 'boolean', description: "wrap the prompt in the model's chat template" },
+    chat: {
+      type: 'boolean',
+      description:
+        "wrap the prompt in the model's chat template (default: as the adapters were trained, else not)",
+    },
     'max-new-tokens': { type: 'string', description: 'stop after N new tokens (default 128)' },
     temperature: { type: 'string', description: 'sampling temperature (0 = greedy)' },
     'top-p': { type: 'string', description: 'nucleus sampling: keep the top tokens up to probability P' },
@@ -41,7 +76,8 @@ export const generateCommand: Command = {
     stop: { type: 'string', multiple: true, description: 'stop at this text (repeat for several)' },
     positions: {
       type: 'string',
-      description: "the adapter's intervention positions when its folder does not record them",
+      description:
+        "the intervention positions of an adapter folder that does not record them (one --adapter: replaces the folder's own)",
     },
     'force-base': {
       type: 'boolean',
@@ -54,6 +90,7 @@ export const generateCommand: Command = {
   examples: [
     'generate --model ./SmolLM2-135M --prompt "Once upon a time" --greedy',
     'generate --model ./Qwen2.5-0.5B-Instruct --adapter ./pirate --prompt "Who are you?" --chat',
+    'generate --model ./Qwen2.5-0.5B-Instruct --adapter ./pirate --scale 1.5 --adapter ./terse --scale 0.5 --prompt "Who are you?"',
   ],
   async run(ctx) {
     const v = ctx.values;
@@ -61,7 +98,10 @@ export const generateCommand: Command = {
     const prompt = str(v, 'prompt');
     if (!model) throw new UsageError('generate: --model DIR is required');
     if (prompt === undefined) throw new UsageError('generate: --prompt STR is required');
-    const adapter = str(v, 'adapter');
+    const adapters = adaptersWithScales(v);
+    // One adapter without --scale loads as it always has; a --scale or a second adapter composes.
+    const composed = adapters.length > 1 || adapters.some((a) => a.scale !== undefined);
+    const adapter = adapters[0]?.dir;
     const stream = !ctx.json;
     // The sampling flags are read first: a bad value fails before the model is loaded.
     const opts: GenerateTextOptions = {
@@ -88,15 +128,24 @@ export const generateCommand: Command = {
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
     };
-    const runner = await ModelRunner.load(model, adapter ?? null, {
+    const load = {
       positions: str(v, 'positions'),
       device: deviceFlag(v, 'generate'),
       forceBase: v['force-base'] === true,
       quantize: baseFormFlag(v, 'generate'),
       dtype: dtypeFlag(v, 'generate'),
       dataDir: ctx.dataDir,
-      onNotice: (m) => ctx.progress.log(m),
-    });
+      chat: opts.chat,
+      onNotice: (m: string) => ctx.progress.log(m),
+    };
+    // Each adapter is named by its folder as given, in messages and in the JSON.
+    const runner = composed
+      ? await ModelRunner.loadComposed(
+          model,
+          adapters.map((a) => ({ dir: a.dir, name: a.dir, scale: a.scale })),
+          load,
+        )
+      : await ModelRunner.load(model, adapter ?? null, load);
     const [r] = await runner.generate([prompt], opts);
     if (stream) process.stdout.write('\n');
     else
@@ -107,6 +156,7 @@ export const generateCommand: Command = {
           promptTokens: r.promptTokens,
           finishReason: r.finishReason,
           adapter: adapter ?? null,
+          ...(composed ? { adapters: adapters.map((a) => ({ dir: a.dir, scale: a.scale ?? 1 })) } : {}),
           // Where and how it decoded, and how fast (the first new token comes from the prompt pass).
           ...runner.decoding(1, opts),
           decodeTokensPerSecond: r.decodeMs ? ((r.tokens - 1) * 1000) / r.decodeMs : null,

@@ -8,7 +8,10 @@
 //            α = 0 is the base model, α = 1 the adapter as trained
 // Interventions of different adapters on the same layer apply in order (the later one sees the
 // earlier one's output at shared positions).
-// Every adapter must be for this base model (fingerprint; `forceBase` for same-shape models).
+// Every adapter must be for this base model (fingerprint; `forceBase` for same-shape models), checked
+// by checkComposition before any model is loaded. Adapters trained on differently formatted prompts
+// (one through the chat template, one on plain text) have no format that suits both:
+// promptTemplateConflict says so, and the runner refuses to pick one for them (runner.ts).
 // Left out: training composed adapters (each is trained alone), per-row toggles.
 
 import { ConfigError } from '../errors.ts';
@@ -58,6 +61,36 @@ function checkScale(alpha: number): number {
   return alpha;
 }
 
+/**
+ * Refuses a composition before anything is loaded: no adapters, one given twice, or one made for
+ * another base model (or of another shape).
+ */
+export function checkComposition(spec: ModelSpec, inputs: ComposeInput[], opts: ComposeOptions = {}): void {
+  if (inputs.length === 0) throw new ConfigError('no-adapters', 'give at least one adapter to compose');
+  const names = new Set<string>();
+  for (const i of inputs) {
+    if (names.has(i.name)) throw new ConfigError('duplicate-adapter', `adapter "${i.name}" is given twice`);
+    names.add(i.name);
+    checkAdapterForModel(
+      i.adapter,
+      { ...spec, name: opts.modelName },
+      { forceBase: opts.forceBase, adapterName: i.name },
+    );
+    checkScale(i.scale ?? 1);
+  }
+}
+
+/**
+ * Why the adapters' prompts cannot be formatted as each was trained (one through the chat template,
+ * another on plain text), or null when they agree.
+ */
+export function promptTemplateConflict(inputs: Pick<ComposeInput, 'name' | 'adapter'>[]): string | null {
+  const chat = inputs.filter((i) => i.adapter.manifest.promptTemplate === 'chat');
+  const plain = inputs.filter((i) => i.adapter.manifest.promptTemplate !== 'chat');
+  if (chat.length === 0 || plain.length === 0) return null;
+  return `adapter "${chat[0].name}" was trained through the chat template and "${plain[0].name}" on plain prompts, so no prompt format suits both`;
+}
+
 export class ComposedAdapters {
   readonly model: ReftModel;
   readonly parts: ComposedPart[];
@@ -73,17 +106,7 @@ export class ComposedAdapters {
     inputs: ComposeInput[],
     opts: ComposeOptions = {},
   ): Promise<ComposedAdapters> {
-    if (inputs.length === 0) throw new ConfigError('no-adapters', 'give at least one adapter to compose');
-    const names = new Set<string>();
-    for (const i of inputs) {
-      if (names.has(i.name)) throw new ConfigError('duplicate-adapter', `adapter "${i.name}" is given twice`);
-      names.add(i.name);
-      checkAdapterForModel(
-        i.adapter,
-        { ...spec, name: opts.modelName },
-        { forceBase: opts.forceBase, adapterName: i.name },
-      );
-    }
+    checkComposition(spec, inputs, opts);
     const states = inputs.flatMap((i) => adapterStates(i.adapter, { scalable: true }));
     const keys = canonicalKeys(states.map((s) => s.spec.layer));
     states.forEach((s, j) => {

@@ -10,7 +10,7 @@
 // Leaves out: batching of generation requests from different callers.
 
 import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
-import { ComposedAdapters } from '../adapters/compose.ts';
+import { ComposedAdapters, checkComposition, promptTemplateConflict } from '../adapters/compose.ts';
 import { detectAdapterFolder } from '../adapters/folders.ts';
 import { CancelledError, ConfigError } from '../errors.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
@@ -38,7 +38,10 @@ import { weightedMeanLoss } from './metrics.ts';
 export interface RunnerOptions {
   device?: DeviceChoice;
   onNotice?: (m: string) => void;
-  /** Positions for a pyreft folder that does not record them; overrides the adapter's own. */
+  /**
+   * Positions for a pyreft folder that does not record them; with one adapter (load) they replace
+   * the adapter's own, in a composition (loadComposed) only the folders without them take them.
+   */
   positions?: string;
   /** Apply an adapter made for another model of the same shape. */
   forceBase?: boolean;
@@ -50,6 +53,19 @@ export interface RunnerOptions {
   dataDir?: string;
   /** The compute dtype (runtime/precision.ts): auto keeps a half checkpoint half on CUDA. */
   dtype?: DtypeOption;
+  /**
+   * How text prompts will be formatted, when the caller knows it at load (generate's --chat):
+   * 'auto' refuses adapters trained on differently formatted prompts before the model loads.
+   */
+  chat?: boolean | 'auto';
+}
+
+/** Composed adapters that want differently formatted prompts, refused where 'auto' must pick one. */
+function templateConflictError(conflict: string): ConfigError {
+  return new ConfigError(
+    'prompt-template-conflict',
+    `${conflict}: compose adapters trained alike, or pass --chat to format the prompt through the chat template for every adapter`,
+  );
 }
 
 export interface GenerateTextOptions
@@ -93,12 +109,18 @@ export interface GeneratedText {
 /**
  * Reads an adapter folder (studio format or pyreft) for `spec`. A pyreft folder without the studio's
  * side file records neither positions nor base model: `positions` must then be given, and only the
- * shapes can be checked.
+ * shapes can be checked. `positions` replaces a pyreft folder's recorded ones unless `keepRecorded`.
  */
-function readAdapterFor(dir: string, spec: ModelSpec, positions?: string): StudioAdapter {
+function readAdapterFor(
+  dir: string,
+  spec: ModelSpec,
+  positions?: string,
+  keepRecorded = false,
+): StudioAdapter {
   if (detectAdapterFolder(dir) === 'studio') return readStudioAdapter(dir);
   const py = readPyreftFolder(dir);
-  const pos = positions ?? py.sidecar?.positions;
+  const recorded = py.sidecar?.positions;
+  const pos = keepRecorded ? (recorded ?? positions) : (positions ?? recorded);
   if (!pos) {
     throw new ConfigError(
       'missing-positions',
@@ -120,6 +142,8 @@ export class ModelRunner {
   readonly untied: boolean;
   /** Several adapters on this session, when loaded with loadComposed. */
   readonly composed: ComposedAdapters | null;
+  /** Why the composed adapters have no common prompt format (compose.ts), or null. */
+  #templateConflict: string | null = null;
 
   private constructor(
     spec: ModelSpec,
@@ -194,10 +218,15 @@ export class ModelRunner {
     if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
     const inputs = adapters.map((a) => ({
       name: a.name,
-      adapter: readAdapterFor(a.dir, spec, opts.positions),
+      // One --positions for several adapters: only for the folders that do not record theirs.
+      adapter: readAdapterFor(a.dir, spec, opts.positions, true),
       scale: a.scale,
       enabled: a.enabled,
     }));
+    // Refused before the base model is prepared (a conversion can take minutes).
+    checkComposition(spec, inputs, { forceBase: opts.forceBase, modelName: modelDir });
+    const conflict = promptTemplateConflict(inputs);
+    if (conflict && opts.chat === 'auto') throw templateConflictError(conflict);
     const base = await prepareModel(spec, {
       quantize: opts.quantize ?? 'auto',
       dtype: opts.dtype,
@@ -212,7 +241,9 @@ export class ModelRunner {
     });
     const manifests = inputs.map((i) => i.adapter.manifest);
     const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
-    return new ModelRunner(composed.model.spec, tokenizer, composed.model, manifest, composed);
+    const runner = new ModelRunner(composed.model.spec, tokenizer, composed.model, manifest, composed);
+    runner.#templateConflict = conflict;
+    return runner;
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
@@ -246,8 +277,10 @@ export class ModelRunner {
   /**
    * Whether a text prompt goes through the chat template by default: as the adapter was trained, or
    * when the model has one. A base model measured beside an adapter takes the adapter's choice.
+   * Composed adapters trained on differently formatted prompts have none: refused.
    */
   get usesChatTemplate(): boolean {
+    if (this.#templateConflict) throw templateConflictError(this.#templateConflict);
     return this.manifest ? this.manifest.promptTemplate === 'chat' : this.tokenizer.chatTemplate !== null;
   }
 
