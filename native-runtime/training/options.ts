@@ -55,6 +55,8 @@ interface NumberSpec extends OptionInfo {
   unset?: string;
   /** `max` is only a sanity cap (the real limit is the model's, or none): rules and forms omit it. */
   capOnly?: boolean;
+  /** Why a value below `min` cannot work, said when one is refused. */
+  belowMin?: string;
 }
 
 function num(spec: Omit<NumberSpec, 'kind' | 'step'> & { step?: number | 'any' }) {
@@ -321,7 +323,10 @@ export const TRAIN_OPTIONS = {
     group: 'data',
     deterministic: true,
     valueName: 'T',
-    min: 2,
+    // Every completion keeps at least one token, and a prompt of one token has no intervention
+    // position (positions.ts takes at most half the prompt from each end): below 3, nothing trains.
+    min: 3,
+    belowMin: 'a shorter example keeps at most 1 prompt token, where no intervention can be placed',
     max: 1 << 20,
     capOnly: true,
     default: 512,
@@ -590,6 +595,8 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
       // A sanity cap is left out of the rule people read; a value above it is told the cap.
       if (o.capOnly && typeof value === 'number' && (o.maxExclusive ? value >= o.max : value > o.max))
         return ruleIssue(key, code, `must be ${o.maxExclusive ? 'less than' : 'at most'} ${o.max}${got}`);
+      if (o.belowMin && typeof value === 'number' && value < o.min)
+        return ruleIssue(key, code, `must be ${numberRule(o)}${got}: ${o.belowMin}`);
       return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
     case 'choice':
       return ruleIssue(key, code, `must be one of ${o.choices.map((x) => x.value).join(', ')}${got}`);

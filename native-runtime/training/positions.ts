@@ -147,3 +147,11 @@ export function interventionLocations(
     ...Array.from({ length: half }, () => [...right]),
   ];
 }
+
+/**
+ * Whether a prompt of `promptLen` tokens gets any intervention position: pyreft takes at most half
+ * the prompt from each end, so a 1-token prompt gets none and its example trains nothing.
+ */
+export function placesInterventions(promptLen: number, pos: Positions): boolean {
+  return interventionLocations(promptLen, pos, 1, false)[0].some((x) => x >= 0);
+}

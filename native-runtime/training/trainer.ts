@@ -66,6 +66,7 @@ import {
   isUntied,
   type Positions,
   parsePositions,
+  placesInterventions,
   planInterventions,
 } from './positions.ts';
 import { recomputeForced } from './recompute.ts';
@@ -118,6 +119,40 @@ export interface PreparedRun {
   evalDataset: Dataset | null;
   padId: number;
   promptTemplate: string | null;
+  /** Lines of the training examples left out: their prompt has no intervention position. */
+  skippedLines: number[];
+}
+
+/** At most this many line numbers are named when examples are left out. */
+const LINES_NAMED = 5;
+
+/**
+ * The training examples whose prompt gets an intervention position. Any other (a 1-token prompt:
+ * a one-word prompt without bos or chat template) would only add a loss no step can lower, so it is
+ * left out; a dataset with none left is refused before a run starts.
+ */
+function examplesWithInterventions(
+  rows: TokenizedExample[],
+  positions: Positions,
+  path: string,
+): { kept: TokenizedExample[]; skippedLines: number[] } {
+  const places = rows.map((r) => placesInterventions(r.promptLen, positions));
+  const kept = rows.filter((_, i) => places[i]);
+  if (kept.length === 0)
+    throw new ConfigError(
+      'no-intervention-positions',
+      `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
+    );
+  const skippedLines = rows.filter((_, i) => !places[i]).map((r) => r.line);
+  return { kept, skippedLines };
+}
+
+/** The log line saying which examples were left out, or null when none was. */
+function skippedNote(skippedLines: number[], total: number): string | null {
+  if (skippedLines.length === 0) return null;
+  const named = skippedLines.slice(0, LINES_NAMED).join(', ');
+  const more = skippedLines.length > LINES_NAMED ? ', …' : '';
+  return `data: ${skippedLines.length} of ${total} training examples left out (line${skippedLines.length > 1 ? 's' : ''} ${named}${more}): their prompt is 1 token, where no intervention can be placed`;
 }
 
 const EVAL_SALT = 0x5eed;
@@ -169,7 +204,8 @@ export function prepareRun(config: TrainConfig): PreparedRun {
   const { eosId, padId } = specialIds(tokenizer, spec);
   const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
   const dataset = readDataset(cfg.data, cfg.format);
-  let train = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);
+  const all = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);
+  let { kept: train, skippedLines } = examplesWithInterventions(all, positions, dataset.path);
   let evalSet: TokenizedExample[] = [];
   let evalDataset: Dataset | null = null;
   if (cfg.evalData) {
@@ -204,6 +240,7 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     evalDataset,
     padId,
     promptTemplate: usesTemplate ? 'chat' : null,
+    skippedLines,
   };
 }
 
@@ -380,6 +417,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   log(
     `data: ${run.train.length} training and ${run.eval.length} evaluation examples (${run.dataset.format}${truncated ? `, ${truncated} truncated to ${cfg.maxLength} tokens` : ''})`,
   );
+  const skipped = skippedNote(run.skippedLines, run.dataset.examples.length);
+  if (skipped) log(skipped);
 
   // Parameters: fresh, or restored from the checkpoint (before the optimizer takes hold of X).
   const states = initStates(run.specs, cfg.seed);
