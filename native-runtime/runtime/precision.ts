@@ -17,7 +17,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize } from '../quantize/scheme.ts';
-import type { DtypeOption } from '../training/options.ts';
+import { bf16Refusal, type DtypeOption } from '../training/options.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
   cudaComputeCapability,
@@ -42,14 +42,17 @@ export interface ComputeTarget {
   webgpuHalf?: boolean | null;
   /** On CUDA: the GPU's compute capability where known ("7.5"): before 8.0 it has no bfloat16. */
   cudaCapability?: string | null;
+  /** Off CUDA, the provider that runs, for messages (default: WebGPU where webgpuHalf says so, else the CPU). */
+  device?: DeviceChoice;
 }
 
 /** The dtype the graphs of `spec` (its base prepared) compute in, for `option` on the target. */
 export function computeDtype(spec: ModelSpec, option: DtypeOption, target: ComputeTarget): ComputeDtype {
+  // Worded as the training option's check words it; the engine's messages name the CLI's flags.
   if (option === 'bf16' && !target.cuda)
     throw new ConfigError(
       'dtype-unsupported',
-      'bfloat16 needs CUDA (the CPU and WebGPU have no bfloat16 kernels): use --dtype fp32 or fp16',
+      bf16Refusal(target.device ?? (target.webgpuHalf != null ? 'webgpu' : 'cpu')).cli,
     );
   const bf16 = hasBf16Kernels(target.cudaCapability ?? null);
   if (option === 'bf16' && !bf16)
@@ -151,7 +154,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // The adapter's float16 shaders matter only where a half dtype on WebGPU is possible.
   const webgpuHalf = webgpu && dtype !== 'fp32' ? await webgpuHalfSupport(o.device) : null;
   const cudaCapability = cuda ? await cudaComputeCapability(undefined, chosenGpuIndex()) : null;
-  const target: ComputeTarget = { cuda, webgpuHalf, cudaCapability };
+  // Off CUDA and WebGPU the sessions run on the CPU, or DirectML / Core ML when named.
+  const named = o.device === 'dml' || o.device === 'coreml' ? o.device : 'cpu';
+  const target: ComputeTarget = { cuda, webgpuHalf, cudaCapability, device: webgpu ? 'webgpu' : named };
   // What the checkpoint computes in there (its base not yet prepared): sizes `auto`'s weights on a
   // GPU and decides whether a half file is read in place.
   const checkpointCompute = computeDtype(spec, dtype, target);

@@ -610,21 +610,28 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
 }
 
 /**
+ * The refusal of bfloat16 on `device` (not CUDA): the one wording of the option check below and of
+ * the run's own decision (runtime/precision.ts computeDtype, where 'auto' turned out not to be CUDA).
+ */
+export function bf16Refusal(device: DeviceChoice): OptionIssue {
+  const name = DEVICE_CHOICES.find((c) => c.value === device)?.label ?? device;
+  const why = `bfloat16 needs CUDA (${name} has no bfloat16 kernels)`;
+  return {
+    field: 'dtype',
+    code: 'dtype-unsupported',
+    message: `${why}: choose float32 or float16`,
+    cli: `${why}: use --dtype fp32 or fp16`,
+  };
+}
+
+/**
  * Options each valid that cannot go together. Only CUDA has bfloat16 kernels (runtime/precision.ts
  * computeDtype): bf16 on a device named otherwise is refused here, before a run is recorded, not
  * as a failed run that no resume can put right.
  */
 function pairIssues(o: TrainOptions): OptionIssue[] {
   if (o.dtype !== 'bf16' || o.device === undefined || o.device === 'cuda' || o.device === 'auto') return [];
-  const device = DEVICE_CHOICES.find((c) => c.value === o.device)?.label ?? o.device;
-  return [
-    {
-      field: 'dtype',
-      code: 'dtype-unsupported',
-      message: `bfloat16 needs CUDA (${device} has no bfloat16 kernels): choose float32 or float16`,
-      cli: `bfloat16 needs CUDA (${device} has no bfloat16 kernels): use --dtype fp32 or fp16`,
-    },
-  ];
+  return [bf16Refusal(o.device)];
 }
 
 /** Problems with the options that hold for every model (types, limits, syntax); [] when none. */

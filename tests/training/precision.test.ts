@@ -11,6 +11,7 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { computeDtype } from '../../native-runtime/runtime/precision.ts';
 import { cudaReachable } from '../../native-runtime/runtime/session.ts';
+import { optionIssues } from '../../native-runtime/training/options.ts';
 import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { train } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -60,9 +61,33 @@ describe('the compute dtype', () => {
     assert.equal(computeDtype(stored, 'fp16', { cuda: false }), 'float16');
     assert.equal(computeDtype(inPlace, 'fp32', { cuda: true }), 'float32');
     assert.equal(computeDtype(inPlace, 'bf16', { cuda: true }), 'bfloat16');
-    assert.throws(
-      () => computeDtype(fp32, 'bf16', { cuda: false }),
-      (e: Error) => e instanceof ConfigError && /bfloat16 needs CUDA.*--dtype fp32 or fp16/.test(e.message),
+    // Worded as the training option's own check words it, naming the provider that runs.
+    const refusal = (target: Parameters<typeof computeDtype>[2]) => {
+      try {
+        computeDtype(fp32, 'bf16', target);
+      } catch (e) {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.code, 'dtype-unsupported');
+        return e.message;
+      }
+      assert.fail('bf16 off CUDA was not refused');
+    };
+    assert.equal(
+      refusal({ cuda: false }),
+      'bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16',
+    );
+    assert.equal(refusal({ cuda: false }), optionIssues({ dtype: 'bf16', device: 'cpu' })[0].cli);
+    assert.equal(
+      refusal({ cuda: false, webgpuHalf: true }),
+      optionIssues({ dtype: 'bf16', device: 'webgpu' })[0].cli,
+    );
+    assert.equal(
+      refusal({ cuda: false, device: 'dml' }),
+      optionIssues({ dtype: 'bf16', device: 'dml' })[0].cli,
+    );
+    assert.match(
+      refusal({ cuda: false, webgpuHalf: false }),
+      /^bfloat16 needs CUDA \(WebGPU has no bfloat16 kernels\)/,
     );
   });
 });
