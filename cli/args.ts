@@ -102,15 +102,34 @@ export interface Parsed {
   positionals: string[];
 }
 
+/**
+ * parseArgs keeps the last of a repeated single-value option: `evaluate --adapter 3 --adapter 5`
+ * would evaluate 5 and say nothing of 3. Two different values of one are refused instead.
+ */
+function refuseRepeats(tokens: NonNullable<ReturnType<typeof parseArgs>['tokens']>, spec: OptionSpec): void {
+  const seen = new Map<string, string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.value === undefined || spec[t.name]?.multiple) continue;
+    const before = seen.get(t.name);
+    if (before !== undefined && before !== t.value)
+      throw new UsageError(
+        `--${t.name} is given twice (${JSON.stringify(before)}, then ${JSON.stringify(t.value)}); it takes one value`,
+      );
+    seen.set(t.name, t.value);
+  }
+}
+
 export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Parsed {
+  const spec = { ...GLOBAL_OPTIONS, ...options };
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    const { values, positionals } = parseArgs({
+    parsed = parseArgs({
       args: rest,
-      options: parseArgsOptions({ ...GLOBAL_OPTIONS, ...options }),
+      options: parseArgsOptions(spec),
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
-    return { values: values as ArgValues, positionals };
   } catch (e) {
     // parseArgs errors are one clear sentence ("Unknown option '--x'"), but for a value that starts
     // with a dash it writes three lines: say it in one.
@@ -122,6 +141,8 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
       );
     throw new UsageError(message.split('\n')[0].split('. To specify')[0]);
   }
+  refuseRepeats(parsed.tokens ?? [], spec);
+  return { values: parsed.values as ArgValues, positionals: parsed.positionals };
 }
 
 /**

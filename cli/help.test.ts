@@ -114,6 +114,26 @@ test('a value starting with a dash: one line saying how to write it', async () =
   );
 });
 
+test('a one-value option given twice with two values is refused, not read as the last one', async () => {
+  const r = await run(['evaluate', '--adapter', '3', '--adapter=5', '--data', '1']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'error: --adapter is given twice ("3", then "5"); it takes one value\n');
+  // The same value twice, a switch twice and a repeatable option are no conflict.
+  const same = await run([
+    'models',
+    'list',
+    '--json',
+    '--json',
+    '--data-dir',
+    '/nonexistent-qa/x',
+    '--data-dir=/nonexistent-qa/x',
+    '--bogus',
+  ]);
+  assert.equal(same.stderr, "error: Unknown option '--bogus'\n");
+  const stops = await run(['generate', '--prompt', 'hi', '--stop', 'a', '--stop', 'b']);
+  assert.equal(stops.stderr, 'error: generate: --model DIR is required\n');
+});
+
 test('counts are checked: evaluate --limit=-5 is refused, not read as "all but the last five"', async () => {
   for (const [args, msg] of [
     [['evaluate', '--adapter', '1', '--data', '1', '--limit=-5'], '--limit must be an integer ≥ 1, got "-5"'],
