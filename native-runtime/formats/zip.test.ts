@@ -124,3 +124,15 @@ test('archives that need zip64 or use compression are refused clearly', () => {
     'unsupported-compression',
   );
 });
+
+test('a zip64 end record naming another disk is refused as multi-disk', () => {
+  // The classic record's disk numbers were checked, the zip64 record's were not (the upload
+  // reader's check, now shared, reads them).
+  const buf = Buffer.from(encodeZip(entries()));
+  const e64 = buf.length - 22 - 20 - 56;
+  buf.writeUInt32LE(1, e64 + 16); // "this is disk 1"
+  assert.throws(() => parseZip(buf, 'x.bin'), {
+    code: 'bad-zip',
+    message: 'x.bin: multi-disk zip archives are not supported',
+  });
+});

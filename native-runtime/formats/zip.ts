@@ -7,13 +7,30 @@
 //   central directory; a zip64 end record + locator (torch always writes them, even for tiny files);
 //   the classic end record.
 // Reader: trusts only the central directory (local sizes are 0 because of the data descriptors),
-//   validates every offset and size against the file, checks CRCs, and refuses compression,
-//   encryption and archives that really need zip64 (we never write >4 GiB adapters). A zip64 end
-//   record that merely repeats the classic one (torch's habit) is accepted.
+//   read and bounds-checked by zip-directory.ts (shared with uploaded zips); here: CRC checks, and
+//   compression, encryption and archives that really need zip64 are refused (we never write >4 GiB
+//   adapters). A zip64 end record that merely repeats the classic one (torch's habit) is accepted.
 // Left out: compression, multi-disk archives, comments on entries.
 
 import { crc32 } from 'node:zlib';
 import { FormatError } from '../errors.ts';
+import {
+  CENTRAL_HEADER,
+  centralEntries,
+  END_RECORD,
+  END64_RECORD,
+  findZipEnd,
+  LOCAL_HEADER,
+  LOCATOR64,
+  locateEntryData,
+  type ReadAt,
+  SIG_CENTRAL,
+  SIG_END,
+  SIG_END64,
+  SIG_LOCAL,
+  SIG_LOCATOR64,
+  ZipStructureError,
+} from './zip-directory.ts';
 
 export interface ZipEntry {
   name: string;
@@ -27,18 +44,8 @@ export interface WriteZipOptions {
   zip64End?: boolean;
 }
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
 const SIG_DESCRIPTOR = 0x08074b50;
-const SIG_END = 0x06054b50;
-const SIG_END64 = 0x06064b50;
-const SIG_LOCATOR64 = 0x07064b50;
 const FLAGS = 0x0808; // bit 3: sizes in a data descriptor; bit 11: UTF-8 names
-const LOCAL_HEADER = 30;
-const CENTRAL_HEADER = 46;
-const END_RECORD = 22;
-const END64_RECORD = 56;
-const LOCATOR64 = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Writer
@@ -143,117 +150,60 @@ export interface ZipArchive {
   read(name: string): Buffer;
 }
 
+const U32_MAX = 0xffffffff;
+const nameOf = (e: { rawName: Uint8Array }) => Buffer.from(e.rawName).toString('utf8');
+const truncated = (label: string, what: string) =>
+  new FormatError('truncated-file', `${label}: ${what} (the file is truncated or not a zip archive)`);
+const zip64Entry = (label: string, name: string) =>
+  new FormatError('unsupported-zip64', `${label}: entry ${name} uses zip64 sizes, which are not supported`);
+
 /**
  * Parses a stored zip held in memory. `label` names the file in error messages.
  * Throws FormatError: truncated-file, bad-zip, unsupported-zip64, unsupported-compression, bad-crc.
  */
 export function parseZip(buf: Buffer, label: string): ZipArchive {
-  const truncated = (what: string) =>
-    new FormatError('truncated-file', `${label}: ${what} (the file is truncated or not a zip archive)`);
-  if (buf.length < END_RECORD) throw truncated(`only ${buf.length} bytes`);
-  // The end record sits in the last 22 + up to 65535 (comment) bytes.
-  let endAt = -1;
-  for (let p = buf.length - END_RECORD; p >= Math.max(0, buf.length - END_RECORD - 0xffff); p--) {
-    if (buf.readUInt32LE(p) === SIG_END && p + END_RECORD + buf.readUInt16LE(p + 20) === buf.length) {
-      endAt = p;
-      break;
+  if (buf.length < END_RECORD) throw truncated(label, `only ${buf.length} bytes`);
+  const readAt: ReadAt = (pos, length) => buf.subarray(pos, pos + length);
+  const records: ZipRecord[] = [];
+  const byName = new Map<string, ZipRecord>();
+  try {
+    const end = findZipEnd(readAt, buf.length);
+    const { classic, zip64 } = end;
+    if (classic.count === 0xffff || classic.size === U32_MAX || classic.offset === U32_MAX) {
+      throw new FormatError(
+        'unsupported-zip64',
+        `${label}: archive needs zip64 (over 65535 entries or 4 GiB), which is not supported`,
+      );
     }
-  }
-  if (endAt < 0) throw truncated('no zip end-of-central-directory record');
-  const disk = buf.readUInt16LE(endAt + 4);
-  const cdDisk = buf.readUInt16LE(endAt + 6);
-  const nHere = buf.readUInt16LE(endAt + 8);
-  const nTotal = buf.readUInt16LE(endAt + 10);
-  const cdSize = buf.readUInt32LE(endAt + 12);
-  const cdOffset = buf.readUInt32LE(endAt + 16);
-  if (nTotal === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    throw new FormatError(
-      'unsupported-zip64',
-      `${label}: archive needs zip64 (over 65535 entries or 4 GiB), which is not supported`,
-    );
-  }
-  if (disk !== 0 || cdDisk !== 0 || nHere !== nTotal) {
-    throw new FormatError('bad-zip', `${label}: multi-disk zip archives are not supported`);
-  }
-  // torch's zip64 end record + locator: accept only when they agree with the classic record.
-  let cdLimit = endAt;
-  if (endAt >= LOCATOR64 && buf.readUInt32LE(endAt - LOCATOR64) === SIG_LOCATOR64) {
-    const locAt = endAt - LOCATOR64;
-    const e64At = Number(buf.readBigUInt64LE(locAt + 8));
-    if (e64At + END64_RECORD > locAt || buf.readUInt32LE(e64At) !== SIG_END64) {
-      throw new FormatError('bad-zip', `${label}: zip64 locator points to no zip64 end record`);
-    }
-    const n64 = Number(buf.readBigUInt64LE(e64At + 32));
-    const size64 = Number(buf.readBigUInt64LE(e64At + 40));
-    const off64 = Number(buf.readBigUInt64LE(e64At + 48));
-    if (n64 !== nTotal || size64 !== cdSize || off64 !== cdOffset) {
+    // torch's zip64 end record + locator: accept only when they agree with the classic record.
+    if (
+      zip64 &&
+      (zip64.count !== classic.count || zip64.size !== classic.size || zip64.offset !== classic.offset)
+    ) {
       throw new FormatError(
         'unsupported-zip64',
         `${label}: zip64 end record disagrees with the classic one; zip64 archives are not supported`,
       );
     }
-    cdLimit = e64At;
-  }
-  if (cdOffset + cdSize > cdLimit)
-    throw truncated(`central directory (${cdOffset}+${cdSize}) runs past byte ${cdLimit}`);
-
-  const records: ZipRecord[] = [];
-  const byName = new Map<string, ZipRecord>();
-  let p = cdOffset;
-  for (let i = 0; i < nTotal; i++) {
-    if (p + CENTRAL_HEADER > cdOffset + cdSize || buf.readUInt32LE(p) !== SIG_CENTRAL) {
-      throw new FormatError('bad-zip', `${label}: central directory entry ${i} is malformed`);
+    for (const e of centralEntries(readAt, end)) {
+      const name = nameOf(e);
+      if (e.zip64 || e.compressedSize === U32_MAX || e.size === U32_MAX || e.localOffset === U32_MAX)
+        throw zip64Entry(label, name);
+      if (e.flags & 0x1) throw new FormatError('bad-zip', `${label}: entry ${name} is encrypted`);
+      if (e.method !== 0 || e.compressedSize !== e.size) {
+        throw new FormatError(
+          'unsupported-compression',
+          `${label}: entry ${name} is compressed (method ${e.method}); torch files are stored uncompressed`,
+        );
+      }
+      const dataOffset = locateEntryData(readAt, e, end);
+      if (byName.has(name)) throw new FormatError('bad-zip', `${label}: entry ${name} appears twice`);
+      const rec = { name, dataOffset, size: e.compressedSize, crc: e.crc };
+      records.push(rec);
+      byName.set(name, rec);
     }
-    const flags = buf.readUInt16LE(p + 8);
-    const method = buf.readUInt16LE(p + 10);
-    const crc = buf.readUInt32LE(p + 16);
-    const csize = buf.readUInt32LE(p + 20);
-    const usize = buf.readUInt32LE(p + 24);
-    const nl = buf.readUInt16LE(p + 28);
-    const el = buf.readUInt16LE(p + 30);
-    const cl = buf.readUInt16LE(p + 32);
-    const lhOffset = buf.readUInt32LE(p + 42);
-    if (p + CENTRAL_HEADER + nl + el + cl > cdOffset + cdSize) {
-      throw new FormatError('bad-zip', `${label}: central directory entry ${i} runs past the directory`);
-    }
-    const name = buf.toString('utf8', p + CENTRAL_HEADER, p + CENTRAL_HEADER + nl);
-    if (
-      csize === 0xffffffff ||
-      usize === 0xffffffff ||
-      lhOffset === 0xffffffff ||
-      hasExtra(buf, p + CENTRAL_HEADER + nl, el, 0x0001)
-    ) {
-      throw new FormatError(
-        'unsupported-zip64',
-        `${label}: entry ${name} uses zip64 sizes, which are not supported`,
-      );
-    }
-    if (flags & 0x1) throw new FormatError('bad-zip', `${label}: entry ${name} is encrypted`);
-    if (method !== 0 || csize !== usize) {
-      throw new FormatError(
-        'unsupported-compression',
-        `${label}: entry ${name} is compressed (method ${method}); torch files are stored uncompressed`,
-      );
-    }
-    if (lhOffset + LOCAL_HEADER > cdOffset)
-      throw truncated(`entry ${name} has its header at ${lhOffset}, past the data area`);
-    if (buf.readUInt32LE(lhOffset) !== SIG_LOCAL) {
-      throw new FormatError('bad-zip', `${label}: entry ${name} has no local header at offset ${lhOffset}`);
-    }
-    const lnl = buf.readUInt16LE(lhOffset + 26);
-    const lel = buf.readUInt16LE(lhOffset + 28);
-    const dataOffset = lhOffset + LOCAL_HEADER + lnl + lel;
-    if (dataOffset + csize > cdOffset) {
-      throw truncated(`entry ${name} (${csize} bytes at ${dataOffset}) runs past the data area`);
-    }
-    if (buf.toString('utf8', lhOffset + LOCAL_HEADER, lhOffset + LOCAL_HEADER + lnl) !== name) {
-      throw new FormatError('bad-zip', `${label}: entry ${name}: local and central names differ`);
-    }
-    if (byName.has(name)) throw new FormatError('bad-zip', `${label}: entry ${name} appears twice`);
-    const rec = { name, dataOffset, size: csize, crc };
-    records.push(rec);
-    byName.set(name, rec);
-    p += CENTRAL_HEADER + nl + el + cl;
+  } catch (err) {
+    throw err instanceof ZipStructureError ? structureError(err, label) : err;
   }
   return {
     records,
@@ -269,11 +219,37 @@ export function parseZip(buf: Buffer, label: string): ZipArchive {
   };
 }
 
-function hasExtra(buf: Buffer, at: number, len: number, id: number): boolean {
-  let p = at;
-  while (p + 4 <= at + len) {
-    if (buf.readUInt16LE(p) === id) return true;
-    p += 4 + buf.readUInt16LE(p + 2);
+/** A structural fault of the archive, in this reader's codes and words. */
+function structureError(err: ZipStructureError, label: string): FormatError {
+  const e = err.entry;
+  const name = e ? nameOf(e) : '';
+  switch (err.reason) {
+    case 'no-end-record':
+      return truncated(label, 'no zip end-of-central-directory record');
+    case 'directory-out-of-bounds':
+      return truncated(label, err.message);
+    case 'bad-zip64-locator':
+      return new FormatError('bad-zip', `${label}: zip64 locator points to no zip64 end record`);
+    case 'multi-disk':
+      return new FormatError('bad-zip', `${label}: multi-disk zip archives are not supported`);
+    case 'entry-malformed':
+    case 'entry-overruns-directory':
+      return new FormatError('bad-zip', `${label}: ${err.message}`);
+    case 'bad-zip64-extra':
+      return zip64Entry(label, name);
+    case 'local-header-out-of-bounds':
+      return truncated(label, `entry ${name} has its header at ${e?.localOffset}, past the data area`);
+    case 'no-local-header':
+      return new FormatError(
+        'bad-zip',
+        `${label}: entry ${name} has no local header at offset ${e?.localOffset}`,
+      );
+    case 'data-out-of-bounds':
+      return truncated(
+        label,
+        `entry ${name} (${e?.compressedSize} bytes at ${err.dataOffset}) runs past the data area`,
+      );
+    case 'local-name-differs':
+      return new FormatError('bad-zip', `${label}: entry ${name}: local and central names differ`);
   }
-  return false;
 }

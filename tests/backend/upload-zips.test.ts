@@ -115,6 +115,55 @@ test('a damaged zip is refused: a byte changed in a stored entry, a zip cut shor
   assert.match(r2.message ?? '', /upload\.zip is truncated: "notes\.txt" is cut short/);
 });
 
+test('structural faults the torch.save reader always refused are refused in uploads too', async () => {
+  // The upload path's own reader let these through (each unpacked; the data of the last two came
+  // from outside the entries' area). It now shares torch's reader (zip-directory.ts), which checks
+  // all of them.
+  const zip = Buffer.from(zipSync({ 'a.txt': strToU8('hello'), 'b.txt': strToU8('world') }, { level: 0 }));
+  const endAt = zip.length - 22;
+  const cases: Array<[string, Buffer, RegExp]> = [];
+
+  const split = Buffer.from(zip);
+  split.writeUInt16LE(1, endAt + 4); // "this is disk 1"
+  cases.push(['split', split, /^upload\.zip is not a readable zip file: it is split across several files$/]);
+
+  const trailing = Buffer.concat([zip, Buffer.from('trailing bytes')]);
+  cases.push([
+    'trailing',
+    trailing,
+    /^upload\.zip is not a readable zip file: it is truncated or not a zip$/,
+  ]);
+
+  const renamed = Buffer.from(zip);
+  renamed.write('c', headersOf(renamed, 'b.txt').local + 30); // the local header says c.txt
+  cases.push([
+    'renamed',
+    renamed,
+    /^upload\.zip is not a readable zip file: the names of "b\.txt" disagree$/,
+  ]);
+
+  // b.txt's directory record points to a copy of its local header and data in the zip's comment.
+  const h = headersOf(zip, 'b.txt');
+  const copy = zip.subarray(h.local, h.local + 30 + 'b.txt'.length + 'world'.length);
+  const inComment = Buffer.concat([zip, copy]);
+  inComment.writeUInt16LE(copy.length, endAt + 20);
+  inComment.writeUInt32LE(zip.length, h.central + 42);
+  cases.push(['in the comment', inComment, /^upload\.zip is not a readable zip file: "b\.txt" is missing$/]);
+
+  // b.txt's deflated data declared 12 bytes longer, into the directory after it.
+  const deflated = Buffer.from(zipSync({ 'a.txt': strToU8('hello'), 'b.txt': strToU8('world') }));
+  const c = headersOf(deflated, 'b.txt').central;
+  deflated.writeUInt32LE(deflated.readUInt32LE(c + 20) + 12, c + 20);
+  cases.push(['into the directory', deflated, /^upload\.zip is truncated: "b\.txt" is cut short$/]);
+
+  for (const [label, bytes, message] of cases) {
+    const r = await finishZip(bytes);
+    assert.equal(r.code, 'bad-zip', `${label}: ${JSON.stringify(r)}`);
+    assert.match(r.message ?? '', message, label);
+    assert.deepEqual(staged(r.uploadId), ['upload.zip'], label);
+  }
+});
+
 test('entries that would leave the folder, links, names twice or as file and folder are refused first', async () => {
   const cases: Array<[string, Zippable | Uint8Array, string, RegExp]> = [
     ['..', { '../escape.txt': strToU8('x') }, 'bad-path', /"\.\.\/escape\.txt"/],
