@@ -170,3 +170,16 @@ test('runtime install without a NAME says it is missing', async () => {
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'error: runtime install: missing NAME (known: cuda)\n');
 });
+
+test('file errors are said in words, not as errno codes, on the error line and in --json', async () => {
+  const model = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
+  const args = ['chat-template', '--model', model, '--messages', '/nonexistent-qa/m.json'];
+  const r = await run([...args, '--data-dir', '/nonexistent-qa']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: /nonexistent-qa/m.json: cannot read (no such file or folder)\n');
+  const j = await run([...args, '--json', '--data-dir', '/nonexistent-qa']);
+  assert.equal(
+    JSON.parse(j.stdout).error.message,
+    '/nonexistent-qa/m.json: cannot read (no such file or folder)',
+  );
+});

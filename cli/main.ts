@@ -16,7 +16,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot, appVersion } from '../electron/backend/paths.ts';
-import { CancelledError, ReftError, toWireError } from '../native-runtime/errors.ts';
+import { CancelledError, ReftError } from '../native-runtime/errors.ts';
+import { plainError } from '../native-runtime/fs-errors.ts';
 import { findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
@@ -119,7 +120,8 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const wantsJson = argv.includes('--json');
   let streaming = false;
   const fail = (err: unknown, code: number): number => {
-    const w = toWireError(err);
+    // Node's file errors in words ("no such file or folder", not "ENOENT").
+    const w = plainError(err);
     stderr(`error: ${w.message}\n`);
     if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);
     return code;

@@ -7,24 +7,8 @@
 
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { ReftError, toWireError, type WireError } from '../../../native-runtime/errors.ts';
-
-const ERRNO: Record<string, { code: string; phrase: string }> = {
-  ENOENT: { code: 'file-missing', phrase: 'no such file or folder' },
-  EACCES: { code: 'permission-denied', phrase: 'permission denied' },
-  EPERM: { code: 'permission-denied', phrase: 'not permitted' },
-  ENOSPC: { code: 'disk-full', phrase: 'the disk is full' },
-  EDQUOT: { code: 'disk-full', phrase: 'the disk quota is used up' },
-  EROFS: { code: 'read-only', phrase: 'the disk is read-only' },
-  EISDIR: { code: 'is-a-folder', phrase: 'a folder, not a file' },
-  ENOTDIR: { code: 'not-a-folder', phrase: 'not a folder' },
-  EEXIST: { code: 'already-exists', phrase: 'already exists' },
-  ENOTEMPTY: { code: 'folder-not-empty', phrase: 'the folder is not empty' },
-  EMFILE: { code: 'too-many-files', phrase: 'too many open files' },
-  EBUSY: { code: 'busy', phrase: 'in use by another program' },
-  ENAMETOOLONG: { code: 'name-too-long', phrase: 'the name is too long' },
-  EIO: { code: 'io-error', phrase: 'the disk could not be read or written' },
-};
+import type { WireError } from '../../../native-runtime/errors.ts';
+import { errnoWords, plainError } from '../../../native-runtime/fs-errors.ts';
 
 function inside(dir: string, p: string): string | null {
   const rel = relative(resolve(dir), resolve(p));
@@ -39,17 +23,9 @@ export function showPath(p: string, dataDir: string): string {
   return p;
 }
 
-/** Rewrites errno fragments in a message: "ENOENT: …, open '/x'" and "(ENOENT)". */
+/** Rewrites errno fragments in a message (fs-errors.ts) and shows paths as people know them. */
 export function cleanMessage(message: string, dataDir: string): string {
-  return message
-    .replace(
-      /\b(E[A-Z]{2,}): [^,'\n]+, \w+ '([^']*)'(?: -> '([^']*)')?/g,
-      (all, code: string, path: string) => {
-        const e = ERRNO[code];
-        return e ? `${showPath(path, dataDir)}: ${e.phrase}` : all;
-      },
-    )
-    .replace(/\((E[A-Z]{2,})\)/g, (all, code: string) => (ERRNO[code] ? `(${ERRNO[code].phrase})` : all))
+  return errnoWords(message, (p) => showPath(p, dataDir))
     .replace(pathsIn(resolve(dataDir)), (p) => showPath(p, dataDir))
     .replace(pathsIn(join(resolve(tmpdir()), 'reft-')), (p) => showPath(p, dataDir));
 }
@@ -83,17 +59,7 @@ export function windowWords(message: string): string {
 
 /** toWireError for the window: Node file errors translated, errno fragments rewritten. */
 export function toUserError(err: unknown, dataDir: string): WireError {
-  if (!(err instanceof ReftError) && err instanceof Error) {
-    const e = err as NodeJS.ErrnoException;
-    const known = typeof e.code === 'string' ? ERRNO[e.code] : undefined;
-    if (known) {
-      const where = typeof e.path === 'string' ? `${showPath(e.path, dataDir)}: ` : '';
-      return { type: 'FileError', code: known.code, message: `${where}${known.phrase}` };
-    }
-    // Another file-system error (reading a device file, …) is the file's, not a bug.
-    if (typeof e.syscall === 'string' && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code))
-      return { type: 'FileError', code: 'io-error', message: cleanMessage(e.message, dataDir) };
-  }
-  const w = toWireError(err);
+  const w = plainError(err, (p) => showPath(p, dataDir));
+  if (w.type === 'FileError') return { ...w, message: cleanMessage(w.message, dataDir) };
   return { ...w, message: windowWords(cleanMessage(w.message, dataDir)) };
 }
