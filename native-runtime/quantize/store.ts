@@ -19,17 +19,7 @@
 // kill (formats/safetensors-stream.ts) and refuses early when the disk is short. A lock file keeps
 // two processes from converting the same store at once. removeBaseStores deletes a model's stores.
 
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { decodeTensor, readSafetensorsHeader } from '../formats/safetensors.ts';
@@ -44,7 +34,7 @@ import {
 import { expectedWeights } from '../models/arch.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { FLOAT_WEIGHTS, WeightIndex } from '../models/weights.ts';
-import { processAlive } from '../process-alive.ts';
+import { acquirePidLock } from '../pid-lock.ts';
 import { allocQuantized, blocksPerRow, quantizeRows } from './blockwise.ts';
 import { headScheme, type QuantScheme, schemeName } from './scheme.ts';
 
@@ -280,25 +270,15 @@ function storeComplete(file: string, spec: ModelSpec, scheme: QuantScheme | null
 
 /** Holds `<dir>/convert.lock` while converting; a lock of a dead process is taken over. */
 export function acquireLock(dir: string): () => void {
-  const lock = join(dir, 'convert.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(lock, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
-        throw new ConfigError(
-          'conversion-in-progress',
-          `${dir}: process ${pid} is converting these weights; try again when it has finished`,
-        );
-      unlinkSync(lock);
-    }
-  }
-  throw new ConfigError('conversion-in-progress', `${dir}: cannot take the conversion lock`);
+  return acquirePidLock(
+    join(dir, 'convert.lock'),
+    'converting weights',
+    (holder) =>
+      new ConfigError(
+        'conversion-in-progress',
+        `${dir}: process ${holder.pid} is converting these weights; try again when it has finished`,
+      ),
+  );
 }
 
 export interface ConvertOptions {
