@@ -1,7 +1,8 @@
 // Node's file errors in words. "ENOENT: no such file or directory, open '/x'" or a bare "(ENOENT)"
 // says what went wrong in a code people do not read; here each known code becomes a phrase and a
-// stable error code, for the CLI's `error:` line and (with paths shown relative to the data folder)
-// the studio's window (electron/backend/rpc/user-errors.ts).
+// stable error code, for the CLI's `error:` line, for commands that name what they were doing
+// (fileError: "runtime install: /x/runtimes: the disk is read-only") and (with paths shown relative
+// to the data folder) the studio's window (electron/backend/rpc/user-errors.ts).
 
 import { ReftError, toWireError, type WireError } from './errors.ts';
 
@@ -55,4 +56,17 @@ export function plainError(err: unknown, show: (path: string) => string = same):
   }
   const w = toWireError(err);
   return { ...w, message: errnoWords(w.message, show) };
+}
+
+/**
+ * A Node file error as one line, `<what>: <path>: <phrase>` (a ReftError with the errno's code);
+ * any other error is returned as it is.
+ */
+export function fileError(err: unknown, what: string): unknown {
+  if (err instanceof ReftError || !(err instanceof Error)) return err;
+  const e = err as NodeJS.ErrnoException;
+  const known = typeof e.code === 'string' ? ERRNO[e.code] : undefined;
+  if (!known) return err;
+  const where = typeof e.path === 'string' ? `${e.path}: ` : '';
+  return new ReftError(known.code, `${what}: ${where}${known.phrase}`, { cause: err });
 }

@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { sweepTempFiles } from '../formats/atomic-write.ts';
+import { lockHolder } from '../pid-lock.ts';
 import { readElfDynamic } from './elf.ts';
 import {
   cudaLibraryDirs,
@@ -80,13 +81,18 @@ export function ortPackage(): { version: string; binDir: string } {
 
 export const runtimesDir = (dataDir: string): string => join(dataDir, 'runtimes');
 export const packDir = (dataDir: string, name = 'cuda'): string => join(runtimesDir(dataDir), name);
+/** Held while a pack is installed or removed (runtime-install.ts); names the process doing it. */
+export const runtimesLock = (dataDir: string): string => join(runtimesDir(dataDir), '.lock');
 
 /**
  * Cleans up after killed installs and removals (runtime-install.ts names its folders as
  * atomic-write.ts does): a pack an install had moved aside when it died is put back, leftover
- * temporary folders are deleted. Run before a pack is looked for, so none is missed.
+ * temporary folders are deleted. Run before a pack is looked for, so none is missed. Not while
+ * an install or removal runs: its folders are in use (a pack it moved aside keeps its old mtime,
+ * and would be put back under the install's feet).
  */
 export function sweepRuntimes(dataDir: string): void {
+  if (lockHolder(runtimesLock(dataDir))) return;
   try {
     sweepTempFiles(runtimesDir(dataDir));
   } catch {}

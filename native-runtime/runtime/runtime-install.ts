@@ -10,16 +10,20 @@
 // interrupted install leaves the previous pack (or none) untouched. The temporary and moved-aside
 // folders are named as atomic-write.ts names its own (`.cuda.TAG.tmp`, `.cuda.TAG.old`), so what a
 // killed install leaves is swept by cuda-pack.ts (sweepRuntimes) and a pack moved aside is put back.
+// Installs and removals in one data folder take turns through the lock file runtimes/.lock
+// (pid-lock.ts): the one that comes second is refused, naming the process that runs the first.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
-import { cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
+import { access, cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { CancelledError, ConfigError, FormatError } from '../errors.ts';
+import { fileError } from '../fs-errors.ts';
 import { writeFileAtomic } from '../formats/atomic-write.ts';
+import { acquirePidLock } from '../pid-lock.ts';
 import {
   ORT_LIB,
   ortPackage,
@@ -28,6 +32,7 @@ import {
   packDir,
   providerNeeds,
   runtimesDir,
+  runtimesLock,
   sweepRuntimes,
 } from './cuda-pack.ts';
 import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
@@ -53,10 +58,24 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       'unsupported-platform',
       `the CUDA runtime pack is available for Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
+  // Cleans up after a killed install first (skipped while another one runs).
+  sweepRuntimes(dataDir);
+  try {
+    const release = await lockRuntimes(dataDir, 'an install of the CUDA pack', 'runtime install');
+    try {
+      return await install(dataDir, o);
+    } finally {
+      release();
+    }
+  } catch (e) {
+    throw fileError(e, 'runtime install');
+  }
+}
+
+/** The install itself, with the runtimes folder locked. */
+async function install(dataDir: string, o: InstallOptions): Promise<PackManifest> {
   const ort = ortPackage();
   const root = runtimesDir(dataDir);
-  await mkdir(root, { recursive: true });
-  sweepRuntimes(dataDir);
   const tag = randomBytes(6).toString('hex');
   const staging = join(root, `.cuda.${tag}.tmp`);
   // Made just before it is filled, not before a download: a NuGet download can outlast the sweep's
@@ -147,11 +166,54 @@ export async function removePack(dataDir: string, name: string): Promise<boolean
     throw new ConfigError('bad-name', `runtime remove: no runtime pack is called "${name}"`);
   const dir = packDir(dataDir, name);
   if (!existsSync(join(dir, 'manifest.json'))) return false;
-  // Rename first so a half-deleted pack is never mistaken for an installed one.
-  const gone = join(runtimesDir(dataDir), `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  await rename(dir, gone);
-  await rm(gone, { recursive: true, force: true });
-  return true;
+  try {
+    const release = await lockRuntimes(dataDir, `a removal of the ${name} pack`, 'runtime remove');
+    try {
+      // Gone meanwhile: removed by the process that held the lock.
+      if (!existsSync(join(dir, 'manifest.json'))) return false;
+      // Rename first so a half-deleted pack is never mistaken for an installed one.
+      const gone = join(runtimesDir(dataDir), `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+      await rename(dir, gone);
+      await rm(gone, { recursive: true, force: true });
+      return true;
+    } finally {
+      release();
+    }
+  } catch (e) {
+    throw fileError(e, 'runtime remove');
+  }
+}
+
+/**
+ * Installs and removals in one data folder take turns (two CLIs, or the CLI and the studio's
+ * Settings page): one would rename its pack onto the other's, or delete it half-way. The lock file
+ * `runtimes/.lock` names the process holding it; a dead one's is taken over.
+ */
+async function lockRuntimes(dataDir: string, doing: string, command: string): Promise<() => void> {
+  const root = runtimesDir(dataDir);
+  await writableDir(root);
+  return acquirePidLock(
+    runtimesLock(dataDir),
+    doing,
+    (holder) =>
+      new ConfigError(
+        'busy',
+        `${command}: ${holder.doing || 'an install or removal of a runtime pack'} is already running (process ${holder.pid}); try again when it has finished`,
+      ),
+  );
+}
+
+/**
+ * Makes `dir` (mkdir -p) and checks it can be written, so a read-only data folder is named as such
+ * (Node reports a read-only or forbidden parent as ENOENT from mkdir -p, and the lock's own temp
+ * file name would mean nothing to the person).
+ */
+async function writableDir(dir: string): Promise<void> {
+  let up = dir;
+  while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
+  await access(up, constants.W_OK); // throws EROFS or EACCES naming that folder
+  await mkdir(dir, { recursive: true });
+  await access(dir, constants.W_OK);
 }
 
 async function sha256(path: string): Promise<string> {

@@ -5,7 +5,7 @@
 // looks for the CUDA provider there.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -155,6 +155,13 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await assert.rejects(installCudaPack(data, { from: junk }), { code: 'unknown-archive' });
   await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), { code: 'not-found' });
   await assert.rejects(installCudaPack(data, { from: CUDA_DIR }), { code: 'pack-incomplete' });
+  // A data folder the pack cannot be written into: one line naming it, not Node's errno text.
+  const notDir = join(tmp, 'a-file');
+  writeFileSync(notDir, '');
+  await assert.rejects(installCudaPack(join(notDir, 'data'), { from: file }), {
+    code: 'not-a-folder',
+    message: `runtime install: ${join(notDir, 'data/runtimes')}: not a folder`,
+  });
 });
 
 test('runtime list and remove', async () => {
@@ -204,6 +211,73 @@ test('a cancelled or killed install loses nothing: a pack moved aside is put bac
     [first.installedAt],
   );
   assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
+});
+
+test('installs and removals take turns: the second is refused in one line naming the first', async () => {
+  const data = join(tmp, 'turns');
+  await installCudaPack(data, { from: PROVIDER_DIR });
+  // Others started while one runs, in one process (the studio's Settings page): refused.
+  let others: Promise<unknown>[] = [];
+  await installCudaPack(data, {
+    from: FAKE,
+    onProgress: () => {
+      if (others.length === 0)
+        others = [installCudaPack(data, { from: PROVIDER_DIR }), removePack(data, 'cuda')].map((p) =>
+          p.then(
+            () => assert.fail('not refused'),
+            (e) => e,
+          ),
+        );
+    },
+  });
+  const refused = await Promise.all(others);
+  assert.equal(refused.length, 2);
+  for (const e of refused as { code: string; message: string }[]) {
+    assert.equal(e.code, 'busy');
+    assert.match(
+      e.message,
+      new RegExp(
+        `^runtime (install|remove): an install of the CUDA pack is already running \\(process ${process.pid}\\); try again when it has finished$`,
+      ),
+    );
+  }
+  assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.source.location, FAKE);
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
+  // Another process installing (here one that only holds the lock): the CLI says who, in one line,
+  // and the sweep of every process looking for packs leaves that install's folders alone, even a
+  // pack it has moved aside (which keeps its old mtime).
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+  try {
+    writeFileSync(join(runtimesDir(data), '.lock'), `${other.pid}\nan install of the CUDA pack\n`);
+    const aside = join(runtimesDir(data), '.cuda.0123456789ab.old');
+    renameSync(packDir(data), aside);
+    const hour = new Date(Date.now() - 3600_000);
+    utimesSync(aside, hour, hour);
+    assert.equal(engineEnv(data, cleanEnv), null);
+    assert.deepEqual(readdirSync(runtimesDir(data)).sort(), ['.cuda.0123456789ab.old', '.lock']);
+    renameSync(aside, packDir(data));
+    for (const args of [
+      ['install', 'cuda', '--from', FAKE],
+      ['remove', 'cuda'],
+    ]) {
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, 'bin/reft-studio.js'), 'runtime', ...args, '--data-dir', data],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `error: runtime ${args[0]}: an install of the CUDA pack is already running (process ${other.pid}); try again when it has finished\n`,
+      );
+    }
+  } finally {
+    other.kill();
+  }
+  // Its process gone, the lock is taken over.
+  await new Promise((r) => other.once('exit', r));
+  assert.equal(await removePack(data, 'cuda'), true);
+  assert.deepEqual(readdirSync(runtimesDir(data)), []);
 });
 
 // --- online, from a local NuGet server --------------------------------------------------------
