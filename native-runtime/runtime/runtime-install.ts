@@ -15,7 +15,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
-import { access, cp, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
@@ -255,7 +255,7 @@ async function findProviderDir(dir: string, depth: number): Promise<string | nul
   if (entries.some((e) => e.name === PROVIDER_LIBS[1])) return dir;
   if (depth === 0) return null;
   for (const e of entries)
-    if (e.isDirectory()) {
+    if (e.isDirectory() && !otherPlatform(e.name)) {
       const found = await findProviderDir(join(dir, e.name), depth - 1);
       if (found) return found;
     }
@@ -274,19 +274,68 @@ async function extractArchive(
   await fh.read(head, 0, 4, 0);
   await fh.close();
   if (head.readUInt32LE(0) === 0x04034b50) return extractZip(file, staging, ortVersion, onProgress);
-  if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, onProgress);
+  if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, ortVersion, onProgress);
   throw new FormatError(
     'unknown-archive',
     `runtime install: ${file} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder with --from)`,
   );
 }
 
-const destFor = (name: string): string | null => {
-  const base = basename(name);
+/**
+ * Words in a folder name that mark another platform's build in a multi-platform package: NuGet's
+ * runtimes/win-x64/ or runtimes/linux-arm64/, onnxruntime-node's bin/napi-v6/darwin/arm64/, a
+ * release archive's onnxruntime-linux-aarch64-1.x/, CUDA's targets/sbsa-linux/. Only this platform's (Linux x64) files are
+ * installed, whatever the archive or folder form.
+ */
+const OTHER_PLATFORM_WORDS = new Set([
+  'win',
+  'win32',
+  'win64',
+  'windows',
+  'osx',
+  'darwin',
+  'macos',
+  'ios',
+  'android',
+  'arm',
+  'arm64',
+  'aarch64',
+  'armhf',
+  'x86',
+  'musl',
+  'sbsa',
+]);
+
+const otherPlatform = (folder: string): boolean =>
+  folder
+    .toLowerCase()
+    .split(/[-.]/)
+    .some((w) => OTHER_PLATFORM_WORDS.has(w));
+
+/**
+ * Where a file of an archive goes in the pack (ort/ or lib/), from its path inside the archive;
+ * null when the pack does not want it or it is another platform's. The same for zip and tgz.
+ */
+const destFor = (entry: string): string | null => {
+  const folders = entry.split('/').filter(Boolean);
+  const base = folders.pop() ?? '';
+  if (folders.some(otherPlatform)) return null;
   if ((PROVIDER_LIBS as readonly string[]).includes(base)) return join('ort', base);
   if (CUDA_LIB.test(base)) return join('lib', base);
   return null;
 };
+
+/** A package that states its ONNX Runtime version (.nuspec, a release's VERSION_NUMBER) must be ours. */
+function checkVersion(file: string, stated: string | undefined, ortVersion: string): void {
+  if (stated && stated !== ortVersion)
+    throw new ConfigError(
+      'version-mismatch',
+      `runtime install: ${basename(file)} is ONNX Runtime ${stated}; the app runs ${ortVersion} and needs the same version`,
+    );
+}
+
+/** A release archive's VERSION_NUMBER file (onnxruntime-linux-x64-gpu-1.x/VERSION_NUMBER). */
+const isVersionFile = (entry: string) => /^(\.\/)?([^/]+\/)?VERSION_NUMBER$/.test(entry);
 
 async function extractZip(
   file: string,
@@ -310,16 +359,10 @@ async function extractZip(
       if (name.endsWith('.nuspec')) {
         // A NuGet package says its version: refuse one for another ONNX Runtime.
         const text = (await streamToBuffer(await zip.openReadStreamPromise(entry))).toString('utf8');
-        const v = /<version>([^<]+)<\/version>/.exec(text)?.[1];
-        if (v && v !== ortVersion)
-          throw new ConfigError(
-            'version-mismatch',
-            `runtime install: ${basename(file)} is ONNX Runtime ${v}; the app runs ${ortVersion} and needs the same version`,
-          );
+        checkVersion(file, /<version>([^<]+)<\/version>/.exec(text)?.[1], ortVersion);
         continue;
       }
-      // Only the Linux x64 build of a multi-platform package.
-      if (/runtimes\/(?!linux-x64\/)/.test(name)) continue;
+      // The first file for each place in the pack (as for a tgz).
       const dest = destFor(name);
       if (dest && !picked.some((p) => p.dest === dest)) picked.push({ entry, dest });
     }
@@ -341,15 +384,29 @@ async function extractZip(
   }
 }
 
-async function extractTgz(file: string, staging: string, onProgress?: InstallOptions['onProgress']) {
+async function extractTgz(
+  file: string,
+  staging: string,
+  ortVersion: string,
+  onProgress?: InstallOptions['onProgress'],
+) {
   const tmp = join(staging, '.tgz');
   await mkdir(tmp, { recursive: true });
+  // Archive path of the file for each place in the pack: the first one, as for a zip.
+  const picked = new Map<string, string>();
+  let versionFile: string | null = null;
   let done = 0;
   try {
     await tar.x({
       file,
       cwd: tmp,
-      filter: (p) => destFor(p) !== null,
+      filter: (p, entry) => {
+        if ('type' in entry && entry.type !== 'File' && entry.type !== 'SymbolicLink') return false;
+        if (isVersionFile(p)) versionFile ??= p;
+        const dest = destFor(p);
+        if (dest && !picked.has(dest)) picked.set(dest, p);
+        return picked.get(dest ?? '') === p || versionFile === p;
+      },
       onReadEntry: (e) => {
         done += e.size ?? 0;
         onProgress?.({ phase: 'extract', bytes: done, total: null });
@@ -358,20 +415,11 @@ async function extractTgz(file: string, staging: string, onProgress?: InstallOpt
   } catch (e) {
     throw new FormatError('bad-archive', `runtime install: cannot read ${file} (${(e as Error).message})`);
   }
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else {
-        const dest = destFor(e.name);
-        if (dest) {
-          await mkdir(dirname(join(staging, dest)), { recursive: true });
-          await rename(p, join(staging, dest));
-        }
-      }
-    }
-  };
-  await walk(tmp);
+  if (versionFile) checkVersion(file, (await readFile(join(tmp, versionFile), 'utf8')).trim(), ortVersion);
+  for (const [dest, p] of picked) {
+    await mkdir(dirname(join(staging, dest)), { recursive: true });
+    await rename(join(tmp, p), join(staging, dest));
+  }
   await rm(tmp, { recursive: true, force: true });
 }
 

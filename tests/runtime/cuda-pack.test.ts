@@ -150,6 +150,53 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await installCudaPack(data, { from: file });
   assert.ok(existsSync(join(packDir(data), 'ort/libonnxruntime_providers_shared.so')));
 
+  // A multi-platform package, another platform's providers first: only Linux x64's are installed,
+  // from a .tgz, a .nupkg/.zip or the unpacked folder alike. A release archive's VERSION_NUMBER is
+  // checked as a .nuspec's version is.
+  const multi = join(tmp, 'multi');
+  const junkLib = join(multi, 'runtimes/win-x64/native/libonnxruntime_providers_cuda.so');
+  for (const d of ['runtimes/win-x64/native', 'bin/napi-v6/darwin/arm64', 'runtimes/linux-x64/native'])
+    cpSync(PROVIDER_DIR, join(multi, d), { recursive: true });
+  writeFileSync(junkLib, 'not this platform');
+  writeFileSync(join(multi, 'bin/napi-v6/darwin/arm64/libonnxruntime_providers_shared.so'), 'nor this');
+  const order = ['runtimes/win-x64', 'bin', 'runtimes/linux-x64'];
+  const multiTgz = join(tmp, 'multi.tgz');
+  await tar.c({ gzip: true, file: multiTgz, cwd: multi }, order);
+  const multiZip = join(tmp, 'multi.zip');
+  writeFileSync(
+    multiZip,
+    encodeZip(
+      order
+        .flatMap((d) => readdirSync(join(multi, d), { recursive: true }).map((f) => `${d}/${f}`))
+        .filter((f) => f.endsWith('.so'))
+        .map((f) => ({ name: f, data: new Uint8Array(readFileSync(join(multi, f))) })),
+    ),
+  );
+  for (const from of [multiTgz, multiZip, multi]) {
+    const d = join(tmp, `multi-${from.split('.').pop()}`);
+    await installCudaPack(d, { from });
+    for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'])
+      assert.deepEqual(readFileSync(join(packDir(d), 'ort', f)), readFileSync(join(PROVIDER_DIR, f)), from);
+    assert.deepEqual(readdirSync(packDir(d)).sort(), ['manifest.json', 'ort']);
+  }
+  const winOnly = join(tmp, 'win-only');
+  cpSync(PROVIDER_DIR, join(winOnly, 'runtimes/win-x64/native'), { recursive: true });
+  await assert.rejects(installCudaPack(join(tmp, 'win-only-data'), { from: winOnly }), {
+    code: 'pack-incomplete',
+  });
+  const release = join(tmp, 'onnxruntime-linux-x64-gpu-1.20.0');
+  cpSync(PROVIDER_DIR, join(release, 'lib'), { recursive: true });
+  writeFileSync(join(release, 'VERSION_NUMBER'), '1.20.0\n');
+  const releaseTgz = join(tmp, 'release.tgz');
+  await tar.c({ gzip: true, file: releaseTgz, cwd: tmp }, ['onnxruntime-linux-x64-gpu-1.20.0']);
+  await assert.rejects(installCudaPack(data, { from: releaseTgz }), {
+    code: 'version-mismatch',
+    message: /release\.tgz is ONNX Runtime 1\.20\.0; the app runs/,
+  });
+  writeFileSync(join(release, 'VERSION_NUMBER'), `${VERSION}\n`);
+  await tar.c({ gzip: true, file: releaseTgz, cwd: tmp }, ['onnxruntime-linux-x64-gpu-1.20.0']);
+  assert.equal((await installCudaPack(data, { from: releaseTgz })).source.location, releaseTgz);
+
   const junk = join(tmp, 'junk.bin');
   writeFileSync(junk, 'not an archive');
   await assert.rejects(installCudaPack(data, { from: junk }), { code: 'unknown-archive' });
