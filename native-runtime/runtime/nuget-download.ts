@@ -3,7 +3,8 @@
 //   - the expected SHA-512 and size come from NuGet's catalog entry for that exact version
 //     (registration leaf → catalogEntry → packageHash), and the finished file must match it;
 //   - the disk must hold the package plus its extracted libraries before anything is written;
-//   - an interrupted download leaves `<file>.part` and continues with an HTTP Range request;
+//   - an interrupted download leaves `<file>.part` and continues with an HTTP Range request, whose
+//     reply must continue it (its Content-Range is checked; a 200 with the whole file starts over);
 //   - a file that does not match is deleted, never installed.
 // The source is NuGet's v3 registration base URL; REFT_STUDIO_NUGET_SOURCE or `--source` replace it
 // (a mirror, or the tests' local server).
@@ -87,6 +88,31 @@ async function sha512Base64(path: string): Promise<string> {
   return h.digest('base64');
 }
 
+/**
+ * A 206 reply must continue the part where it ends: Content-Range `bytes START-END/TOTAL` with START
+ * the bytes already on disk and TOTAL the package's size (when known). Anything else appended would
+ * corrupt the file, so the part is deleted and the download refused: the next run starts from zero.
+ */
+async function checkResumedRange(
+  res: Response,
+  have: number,
+  size: number | null,
+  part: string,
+  what: string,
+): Promise<void> {
+  const header = res.headers.get('content-range');
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  if (m && Number(m[1]) === have && (size === null || m[3] === '*' || Number(m[3]) === size)) return;
+  await res.body?.cancel();
+  await rm(part, { force: true });
+  const got = header ? `bytes ${header.replace(/^bytes\s*/, '')}` : 'no Content-Range';
+  const wanted = size === null ? `from byte ${have}` : `bytes ${have}-${size - 1}/${size}`;
+  throw new DownloadError(
+    'bad-range',
+    `${new URL(res.url).host} answered the resumed download of ${what} with ${got} instead of ${wanted}; the partial file was deleted, run the command again to download it from the start`,
+  );
+}
+
 export async function downloadNugetPackage(
   runtimesRoot: string,
   version: string,
@@ -115,26 +141,43 @@ export async function downloadNugetPackage(
   // The package, then its libraries unpacked (they compress to about half), then the extras.
   if (info.size !== null) await checkSpace(dir, info.size - have + info.size * 2.5 + (o.extraBytes ?? 0));
 
-  let res: Response;
-  try {
-    res = await fetch(info.url, {
-      signal: o.signal,
-      headers: have > 0 ? { range: `bytes=${have}-` } : {},
-      redirect: 'follow',
-    });
-  } catch (e) {
-    if (o.signal?.aborted) throw new CancelledError('download cancelled');
-    throw new DownloadError('network', `cannot download ${info.url}: ${(e as Error).message}`);
+  const get = async (from: number): Promise<Response> => {
+    try {
+      return await fetch(info.url, {
+        signal: o.signal,
+        headers: from > 0 ? { range: `bytes=${from}-` } : {},
+        redirect: 'follow',
+      });
+    } catch (e) {
+      if (o.signal?.aborted) throw new CancelledError('download cancelled');
+      throw new DownloadError('network', `cannot download ${info.url}: ${(e as Error).message}`);
+    }
+  };
+  // No request when the part is as long as the package: its checksum decides below.
+  let res = info.size !== null && have === info.size ? null : await get(have);
+  if (res?.status === 416 && have > 0) {
+    // Nothing after `have`: the part is whole (its checksum says so), or the file on the server is
+    // shorter than it (changed): then start over.
+    await res.body?.cancel();
+    if ((await sha512Base64(part)) === info.sha512) res = null;
+    else {
+      await rm(part, { force: true });
+      have = 0;
+      res = await get(0);
+    }
   }
-  if (res.status === 416 && info.size !== null && have === info.size) {
-    // The part is already complete.
+  if (res === null) {
+    // complete already
+  } else if (res.status === 200) {
+    have = 0; // the whole file (the server ignored the range): start over
   } else if (res.status === 206) {
-    // resumes at `have`
-  } else if (res.ok) {
-    have = 0; // the server ignored the range: start over
-  } else throw new DownloadError('http', `${info.url}: HTTP ${res.status}`);
-  const total = info.size ?? (Number(res.headers.get('content-length')) + have || null);
-  if (res.body && res.status !== 416) {
+    await checkResumedRange(res, have, info.size, part, `${NUGET_PACKAGE} ${version}`);
+  } else {
+    await res.body?.cancel();
+    throw new DownloadError('http', `${info.url}: HTTP ${res.status}`);
+  }
+  const total = info.size ?? (Number(res?.headers.get('content-length')) + have || null);
+  if (res?.body) {
     let bytes = have;
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     body.on('data', (c: Buffer) => {

@@ -332,7 +332,15 @@ test('installs and removals take turns: the second is refused in one line naming
 let server: Server;
 let base = '';
 const pkg = nupkg(VERSION);
-const state = { dropFirst: false, ranges: [] as string[], hash: '', size: pkg.length as number, hits: 0 };
+const state = {
+  dropFirst: false,
+  ranges: [] as string[],
+  hash: '',
+  size: pkg.length as number | undefined,
+  hits: 0,
+  /** How a range request is answered: as asked, or wrongly (see the range test). */
+  rangeReply: 'asked' as 'asked' | 'shifted' | 'other-total' | 'no-header' | 'whole',
+};
 
 before(async () => {
   server = createServer((req, res) => {
@@ -355,8 +363,20 @@ before(async () => {
       state.hits++;
       const range = req.headers.range;
       if (range) state.ranges.push(range);
-      const start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1]) : 0;
-      res.writeHead(range ? 206 : 200, { 'content-length': pkg.length - start });
+      let start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1]) : 0;
+      if (start >= pkg.length) {
+        res.writeHead(416, { 'content-range': `bytes */${pkg.length}` });
+        res.end();
+        return;
+      }
+      const reply = range ? state.rangeReply : 'whole';
+      if (reply === 'whole') start = 0;
+      if (reply === 'shifted') start -= 100;
+      const headers: Record<string, string | number> = { 'content-length': pkg.length - start };
+      const total = reply === 'other-total' ? pkg.length + 1 : pkg.length;
+      if (reply !== 'whole' && reply !== 'no-header')
+        headers['content-range'] = `bytes ${start}-${pkg.length - 1}/${total}`;
+      res.writeHead(reply === 'whole' ? 200 : 206, headers);
       if (state.dropFirst) {
         state.dropFirst = false;
         // Half the file, then (once the client has had time to store it) the connection dies.
@@ -407,6 +427,57 @@ test('online: a dropped download resumes with a Range request and installs after
   assert.ok(phases.has('download') && phases.has('extract') && phases.has('verify'));
   // The downloaded archive is not kept once the pack is in place.
   assert.deepEqual(readdirSync(join(data, 'runtimes/downloads')), []);
+});
+
+test('online: a resumed download checks the reply: another range is refused, a whole file restarts', async () => {
+  state.hash = sha512(pkg);
+  const partIn = (data: string) =>
+    join(data, `runtimes/downloads/microsoft.ml.onnxruntime.gpu.linux.${VERSION}.nupkg.part`);
+  const interrupted = (name: string, bytes: Buffer) => {
+    const data = join(tmp, `range-${name}`);
+    mkdirSync(join(data, 'runtimes/downloads'), { recursive: true });
+    writeFileSync(partIn(data), bytes);
+    return data;
+  };
+  const half = pkg.subarray(0, 1000);
+  // 206 with a range that does not start where the part ends, of another file, or unstated.
+  for (const reply of ['shifted', 'other-total', 'no-header'] as const) {
+    const data = interrupted(reply, half);
+    state.rangeReply = reply;
+    await assert.rejects(installCudaPack(data, { source: `${base}/reg/` }), {
+      code: 'bad-range',
+      message: new RegExp(
+        `^127\\.0\\.0\\.1:\\d+ answered the resumed download of Microsoft\\.ML\\.OnnxRuntime\\.Gpu\\.Linux ${VERSION} with (bytes \\d+-\\d+/\\d+|no Content-Range) instead of bytes 1000-${pkg.length - 1}/${pkg.length}; the partial file was deleted, run the command again to download it from the start$`,
+      ),
+    });
+    assert.equal(existsSync(partIn(data)), false, reply);
+    // The next run starts from zero.
+    state.rangeReply = 'asked';
+    state.ranges = [];
+    await installCudaPack(data, { source: `${base}/reg/` });
+    assert.deepEqual(state.ranges, []);
+  }
+  // 200 with the whole file: written from the start, not appended.
+  state.rangeReply = 'whole';
+  const whole = interrupted('whole', half);
+  await installCudaPack(whole, { source: `${base}/reg/` });
+  state.rangeReply = 'asked';
+  // A part as long as the package, its size unknown to the catalog: the server has nothing after it
+  // (416), so the part's checksum decides, instead of refusing with HTTP 416 on every run.
+  state.size = undefined;
+  try {
+    const complete = interrupted('complete', pkg);
+    const hits = state.hits;
+    await installCudaPack(complete, { source: `${base}/reg/` });
+    assert.equal(state.hits, hits + 1);
+    // The same with a part longer than the file: started again from zero.
+    const longer = interrupted('longer', Buffer.concat([pkg, Buffer.from('more')]));
+    state.ranges = [];
+    await installCudaPack(longer, { source: `${base}/reg/` });
+    assert.deepEqual(state.ranges, [`bytes=${pkg.length + 4}-`]);
+  } finally {
+    state.size = pkg.length;
+  }
 });
 
 test('online: a checksum mismatch deletes the file and installs nothing; too little disk space refuses', async () => {
