@@ -162,7 +162,8 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
 }
 
 export async function removePack(dataDir: string, name: string): Promise<boolean> {
-  if (!/^[\w.-]+$/.test(name) || name === 'downloads')
+  // A pack's folder name; never `..` (the data folder itself), nor a dot name (the lock, temp folders).
+  if (!/^[\w-][\w.-]*$/.test(name) || name === 'downloads')
     throw new ConfigError('bad-name', `runtime remove: no runtime pack is called "${name}"`);
   const dir = packDir(dataDir, name);
   if (!existsSync(join(dir, 'manifest.json'))) return false;

@@ -221,7 +221,12 @@ test('runtime list and remove', async () => {
   assert.equal(await removePack(data, 'cuda'), true);
   assert.equal(await removePack(data, 'cuda'), false);
   assert.deepEqual(listPacks(data, cleanEnv), []);
-  await assert.rejects(removePack(data, '../x'), { code: 'bad-name' });
+  for (const bad of ['../x', '..', '.', '.lock', ''])
+    await assert.rejects(removePack(data, bad), { code: 'bad-name' }, bad);
+  // `..` is the data folder itself: it is never taken for a pack, whatever it holds.
+  writeFileSync(join(data, 'manifest.json'), '{}');
+  await assert.rejects(removePack(data, '..'), { code: 'bad-name' });
+  assert.ok(existsSync(join(data, 'manifest.json')));
 });
 
 test('a cancelled or killed install loses nothing: a pack moved aside is put back, leftovers are swept', async () => {
