@@ -125,6 +125,11 @@ export async function downloadNugetPackage(
   } = {},
 ): Promise<Downloaded> {
   const source = o.source ?? process.env.REFT_STUDIO_NUGET_SOURCE ?? NUGET_SOURCE;
+  if (!/^https?:\/\/[^/]/i.test(source) || !URL.canParse(source))
+    throw new DownloadError(
+      'bad-source',
+      `the NuGet source "${source}" (--source or REFT_STUDIO_NUGET_SOURCE) is not an http(s) URL of a NuGet v3 registration`,
+    );
   const info = await nugetPackageInfo(version, source, o.signal);
   const dir = join(runtimesRoot, 'downloads');
   await mkdir(dir, { recursive: true });

@@ -89,7 +89,10 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
   };
   try {
     let source: PackManifest['source'];
-    if (o.from) {
+    if (o.from !== undefined) {
+      // An empty --from is a mistake, not a request to download.
+      if (!o.from.trim())
+        throw new ConfigError('not-found', 'runtime install: --from needs a file or folder');
       const st = await stat(o.from).catch(() => null);
       if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
       await makeStaging();

@@ -504,6 +504,16 @@ test('online: a checksum mismatch deletes the file and installs nothing; too lit
   await assert.rejects(installCudaPack(join(tmp, 'nf'), { source: `${base}/nothing/` }), {
     code: 'not-found',
   });
+  // Not a URL, or an empty --from (not a request to download): one line, nothing fetched.
+  for (const source of ['', 'notaurl', 'ftp://example.org/reg/'])
+    await assert.rejects(installCudaPack(join(tmp, 'nf'), { source }), {
+      code: 'bad-source',
+      message: `the NuGet source "${source}" (--source or REFT_STUDIO_NUGET_SOURCE) is not an http(s) URL of a NuGet v3 registration`,
+    });
+  await assert.rejects(installCudaPack(join(tmp, 'nf'), { from: '', source: `${base}/reg/` }), {
+    message: 'runtime install: --from needs a file or folder',
+  });
+  assert.equal(state.hits, hits, 'nothing downloaded');
 });
 
 // --- the loader path ------------------------------------------------------------------------
