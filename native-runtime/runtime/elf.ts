@@ -23,6 +23,33 @@ const DT_NULL = 0n,
   DT_RPATH = 15n,
   DT_RUNPATH = 29n;
 
+const ET_DYN = 3,
+  EM_X86_64 = 62;
+const MACHINES: Record<number, string> = { 3: 'x86', 40: 'arm', 183: 'arm64', 243: 'RISC-V' };
+
+/**
+ * Why the file at `path` is not a Linux x64 shared library (64-bit little-endian ELF, x86-64, a
+ * shared object), in words without the path; null when it is one.
+ */
+export function notLinuxX64Library(path: string): string | null {
+  const eh = Buffer.alloc(20);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, eh, 0, eh.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n < 4 || eh.readUInt32BE(0) !== 0x7f454c46) return 'not an ELF library';
+  if (n < eh.length) return 'a truncated ELF file';
+  if (eh[4] !== 2 || eh[5] !== 1) return 'not a 64-bit little-endian ELF library';
+  const machine = eh.readUInt16LE(0x12);
+  if (machine !== EM_X86_64)
+    return `built for ${MACHINES[machine] ?? 'another processor'} (ELF machine ${machine}), not x64`;
+  if (eh.readUInt16LE(0x10) !== ET_DYN) return 'not a shared library';
+  return null;
+}
+
 export function readElfDynamic(path: string): ElfDynamic {
   const fd = openSync(path, 'r');
   try {

@@ -35,6 +35,7 @@ import {
   runtimesLock,
   sweepRuntimes,
 } from './cuda-pack.ts';
+import { notLinuxX64Library } from './elf.ts';
 import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
 
 export type { InstallProgress } from './nuget-download.ts';
@@ -117,14 +118,33 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       await rm(dl.file, { force: true });
     }
     checkCancel();
-    for (const f of PROVIDER_LIBS)
-      if (!existsSync(join(staging, 'ort', f)))
+    for (const f of PROVIDER_LIBS) {
+      const p = join(staging, 'ort', f);
+      if (!existsSync(p))
         throw new FormatError('pack-incomplete', `runtime install: ${o.from ?? 'the package'} has no ${f}`);
+      // Said of the source, not of the staging copy the reader would name.
+      const wrong = notLinuxX64Library(p);
+      if (wrong)
+        throw new FormatError(
+          'bad-provider',
+          `runtime install: the ${f} in ${o.from ?? 'the package'} is ${wrong}; the pack needs ONNX Runtime's Linux x64 GPU build`,
+        );
+    }
     // The provider must sit beside a libonnxruntime.so.1 of the same version: the app's own.
     await checkSpace(root, (await stat(join(ort.binDir, ORT_LIB))).size);
     await cp(join(ort.binDir, ORT_LIB), join(staging, 'ort', ORT_LIB));
     o.onProgress?.({ phase: 'verify', bytes: 0, total: null });
-    const { needs, cudaMajor } = providerNeeds(join(staging, 'ort', 'libonnxruntime_providers_cuda.so'));
+    const { needs, cudaMajor } = (() => {
+      try {
+        return providerNeeds(join(staging, 'ort', PROVIDER_LIBS[1]));
+      } catch (e) {
+        const why = (e as Error).message.replace(/^.*?: /, '');
+        throw new FormatError(
+          'bad-provider',
+          `runtime install: the ${PROVIDER_LIBS[1]} in ${o.from ?? 'the package'} cannot be read (${why})`,
+        );
+      }
+    })();
     const files: PackManifest['files'] = [];
     for (const sub of ['ort', 'lib']) {
       const d = join(staging, sub);

@@ -202,6 +202,28 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await assert.rejects(installCudaPack(data, { from: junk }), { code: 'unknown-archive' });
   await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), { code: 'not-found' });
   await assert.rejects(installCudaPack(data, { from: CUDA_DIR }), { code: 'pack-incomplete' });
+  // Providers that are no Linux x64 library: said of the source, not of a temp copy.
+  const wrongArch = join(tmp, 'wrong-arch');
+  cpSync(PROVIDER_DIR, wrongArch, { recursive: true });
+  const cudaLib = join(wrongArch, 'libonnxruntime_providers_cuda.so');
+  const elf = readFileSync(cudaLib);
+  elf.writeUInt16LE(183, 0x12); // EM_AARCH64
+  writeFileSync(cudaLib, elf);
+  await assert.rejects(installCudaPack(data, { from: wrongArch }), {
+    code: 'bad-provider',
+    message: `runtime install: the libonnxruntime_providers_cuda.so in ${wrongArch} is built for arm64 (ELF machine 183), not x64; the pack needs ONNX Runtime's Linux x64 GPU build`,
+  });
+  elf.writeUInt16LE(62, 0x12);
+  writeFileSync(cudaLib, elf.subarray(0, 100));
+  await assert.rejects(installCudaPack(data, { from: wrongArch }), {
+    code: 'bad-provider',
+    message: `runtime install: the libonnxruntime_providers_cuda.so in ${wrongArch} cannot be read (truncated ELF file)`,
+  });
+  writeFileSync(cudaLib, 'MZ a Windows DLL');
+  await assert.rejects(installCudaPack(data, { from: wrongArch }), {
+    message: /the libonnxruntime_providers_cuda\.so in .* is not an ELF library;/,
+  });
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
   // A data folder the pack cannot be written into: one line naming it, not Node's errno text.
   const notDir = join(tmp, 'a-file');
   writeFileSync(notDir, '');
