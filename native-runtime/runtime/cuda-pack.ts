@@ -98,12 +98,25 @@ export function sweepRuntimes(dataDir: string): void {
   } catch {}
 }
 
+/** The pack's manifest, or null when there is none or it is not one (edited by hand, another app's). */
 export function readManifest(dir: string): PackManifest | null {
+  let m: Partial<PackManifest>;
   try {
-    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as PackManifest;
+    m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   } catch {
     return null;
   }
+  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === 'string');
+  const ok =
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.ortVersion === 'string' &&
+    strings(m.needs) &&
+    Array.isArray(m.files) &&
+    m.files.every((f) => typeof f?.path === 'string' && typeof f.bytes === 'number') &&
+    typeof m.source?.location === 'string' &&
+    (m.cudaMajor === null || typeof m.cudaMajor === 'number');
+  return ok ? (m as PackManifest) : null;
 }
 
 /** The libonnxruntime.so.1 this process has loaded (from /proc/self/maps), or null. */

@@ -243,6 +243,17 @@ test('runtime list and remove', async () => {
   assert.equal(await removePack(data, 'cuda'), true);
   assert.equal(await removePack(data, 'cuda'), false);
   assert.deepEqual(listPacks(data, cleanEnv), []);
+  // A manifest edited by hand into something else: no pack (the CLI's devices and runtime list
+  // crashed on it), and it can still be removed.
+  await installCudaPack(data, { from: PROVIDER_DIR });
+  const manifest = join(packDir(data), 'manifest.json');
+  const good = JSON.parse(readFileSync(manifest, 'utf8'));
+  for (const broken of [{}, { ...good, needs: undefined }, { ...good, files: 'x' }, [], null]) {
+    writeFileSync(manifest, JSON.stringify(broken));
+    assert.deepEqual(listPacks(data, cleanEnv), [], JSON.stringify(broken));
+    assert.equal(engineEnv(data, cleanEnv), null);
+  }
+  assert.equal(await removePack(data, 'cuda'), true);
   for (const bad of ['../x', '..', '.', '.lock', ''])
     await assert.rejects(removePack(data, bad), { code: 'bad-name' }, bad);
   // `..` is the data folder itself: it is never taken for a pack, whatever it holds.
