@@ -1,16 +1,18 @@
 // `reft-studio runtime install|list|remove`: runtime packs in the data folder (today: ONNX Runtime's
 // CUDA provider). Work in native-runtime/runtime/runtime-install.ts and cuda-pack.ts.
 
-import { ReftError } from '../../native-runtime/errors.ts';
+import { CancelledError, ReftError } from '../../native-runtime/errors.ts';
 import {
   engineEnv,
   LAUNCH_MARKER,
   listPacks,
+  type PackManifest,
   type PackStatus,
 } from '../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
 import { str, UsageError } from '../args.ts';
 import { type Command, formatBytes, table } from '../command.ts';
+import { catchInterrupts } from '../interrupt.ts';
 import type { TransferTask } from '../progress/reporter.ts';
 
 function describe(p: PackStatus): string {
@@ -48,17 +50,42 @@ export const runtimeCommands: Command[] = [
       if (name !== 'cuda') throw new UsageError(`runtime install: unknown runtime "${name}" (known: cuda)`);
       // One transfer task per phase (download, extract or copy, verify), each in bytes.
       let phase: { name: string; task: TransferTask } | null = null;
-      const m = await installCudaPack(ctx.dataDir, {
-        from: str(ctx.values, 'from'),
-        source: str(ctx.values, 'source'),
-        onProgress: (p) => {
-          if (phase?.name !== p.phase) {
-            phase?.task.done();
-            phase = { name: p.phase, task: ctx.progress.transfer({ label: p.phase, totalBytes: p.total }) };
-          }
-          phase.task.update(p.bytes, p.total);
-        },
+      // Ctrl-C cancels as Settings' Cancel does: the download stops at once, the other phases
+      // between steps, and nothing is left behind (no temp folder, no lock); a second one exits.
+      const ctrlC = catchInterrupts((msg) => ctx.progress.log(msg), {
+        first: 'cancelling the install (Ctrl-C again within 2 s to stop at once)',
+        stop: 'stopping now',
       });
+      ctrlC.onStopNow(() => {
+        ctx.progress.close();
+        process.exit(130);
+      });
+      let m: PackManifest;
+      try {
+        m = await installCudaPack(ctx.dataDir, {
+          from: str(ctx.values, 'from'),
+          source: str(ctx.values, 'source'),
+          signal: ctrlC.signal,
+          onProgress: (p) => {
+            if (phase?.name !== p.phase) {
+              phase?.task.done();
+              phase = { name: p.phase, task: ctx.progress.transfer({ label: p.phase, totalBytes: p.total }) };
+            }
+            phase.task.update(p.bytes, p.total);
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof CancelledError)) throw e;
+        (phase as { task: TransferTask } | null)?.task.done();
+        ctx.print(
+          { status: 'cancelled' },
+          () =>
+            'runtime install cancelled; the installed pack (if any) is unchanged, and the same command resumes a partial download',
+        );
+        return 130;
+      } finally {
+        ctrlC.release();
+      }
       (phase as { task: TransferTask } | null)?.task.done();
       const status = listPacks(ctx.dataDir).find((p) => p.name === 'cuda');
       ctx.print({ installed: m, status }, () =>

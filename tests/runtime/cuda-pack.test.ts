@@ -378,6 +378,8 @@ const state = {
   hits: 0,
   /** How a range request is answered: as asked, or wrongly (see the range test). */
   rangeReply: 'asked' as 'asked' | 'shifted' | 'other-total' | 'no-header' | 'whole',
+  /** Sends half the package and then nothing more (a download to cancel). */
+  stall: false,
 };
 
 before(async () => {
@@ -415,6 +417,10 @@ before(async () => {
       if (reply !== 'whole' && reply !== 'no-header')
         headers['content-range'] = `bytes ${start}-${pkg.length - 1}/${total}`;
       res.writeHead(reply === 'whole' ? 200 : 206, headers);
+      if (state.stall) {
+        res.write(pkg.subarray(start, start + Math.floor((pkg.length - start) / 2)));
+        return;
+      }
       if (state.dropFirst) {
         state.dropFirst = false;
         // Half the file, then (once the client has had time to store it) the connection dies.
@@ -547,6 +553,49 @@ test('online: a checksum mismatch deletes the file and installs nothing; too lit
     message: 'runtime install: --from needs a file or folder',
   });
   assert.equal(state.hits, hits, 'nothing downloaded');
+});
+
+test("online: Ctrl-C cancels the CLI's install and leaves the partial download, nothing else", async () => {
+  const data = join(tmp, 'ctrl-c');
+  state.hash = sha512(pkg);
+  state.stall = true;
+  const cli = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/reft-studio.js'),
+      'runtime',
+      'install',
+      'cuda',
+      '--source',
+      `${base}/reg/`,
+      '--data-dir',
+      data,
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  cli.stderr.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
+  await new Promise<void>((resolve) =>
+    cli.stdout.on('data', (d) => {
+      out += d;
+      if (/"label":"download"/.test(out)) resolve();
+    }),
+  );
+  cli.kill('SIGINT');
+  const code = await exited;
+  state.stall = false;
+  assert.equal(code, 130, err);
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? ''), { event: 'result', status: 'cancelled' });
+  // No lock, no staging folder; the partial download is kept to resume.
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['downloads']);
+  assert.deepEqual(readdirSync(join(runtimesDir(data), 'downloads')), [
+    `microsoft.ml.onnxruntime.gpu.linux.${VERSION}.nupkg.part`,
+  ]);
 });
 
 // --- the loader path ------------------------------------------------------------------------
