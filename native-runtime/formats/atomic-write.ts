@@ -170,9 +170,14 @@ export function removeFolderAtomic(dir: string): void {
  * `.NAME.TAG.tmp` folders, and its `.NAME.TAG.old` folders — put back as NAME when NAME is missing
  * (the crash fell between the two renames), removed otherwise. Only entries older than `minAgeMs`
  * are touched, so a write in progress in another process (the CLI next to `serve`) is left alone.
- * Returns how many entries were removed or restored.
+ * `foldersOnly` leaves `*.tmp` files alone (a caller that knows no folder write is running, but
+ * not about files). Returns how many entries were removed or restored.
  */
-export function sweepTempFiles(root: string, minAgeMs = 10 * 60_000): number {
+export function sweepTempFiles(
+  root: string,
+  minAgeMs = 10 * 60_000,
+  o: { foldersOnly?: boolean } = {},
+): number {
   let removed = 0;
   const now = Date.now();
   const walk = (dir: string) => {
@@ -201,7 +206,7 @@ export function sweepTempFiles(root: string, minAgeMs = 10 * 60_000): number {
           removed++;
         } catch {}
       } else if (st.isDirectory()) walk(p);
-      else if (name.endsWith(TMP_SUFFIX) && old) {
+      else if (name.endsWith(TMP_SUFFIX) && old && !o.foldersOnly) {
         try {
           unlinkSync(p);
           removed++;

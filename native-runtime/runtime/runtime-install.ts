@@ -9,7 +9,8 @@
 // The pack is assembled in a temporary folder and renamed into place, so a failed, cancelled or
 // interrupted install leaves the previous pack (or none) untouched. The temporary and moved-aside
 // folders are named as atomic-write.ts names its own (`.cuda.TAG.tmp`, `.cuda.TAG.old`), so what a
-// killed install leaves is swept by cuda-pack.ts (sweepRuntimes) and a pack moved aside is put back.
+// killed install leaves is swept (a pack moved aside put back): by the next install or removal at
+// once, as it holds the lock, and by cuda-pack.ts (sweepRuntimes) once ten minutes old.
 // Installs and removals in one data folder take turns through the lock file runtimes/.lock
 // (pid-lock.ts): the one that comes second is refused, naming the process that runs the first.
 
@@ -22,7 +23,7 @@ import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { CancelledError, ConfigError, FormatError } from '../errors.ts';
 import { fileError } from '../fs-errors.ts';
-import { writeFileAtomic } from '../formats/atomic-write.ts';
+import { sweepTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
 import { acquirePidLock } from '../pid-lock.ts';
 import {
   ORT_LIB,
@@ -33,7 +34,6 @@ import {
   providerNeeds,
   runtimesDir,
   runtimesLock,
-  sweepRuntimes,
 } from './cuda-pack.ts';
 import { notLinuxX64Library } from './elf.ts';
 import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
@@ -59,8 +59,6 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       'unsupported-platform',
       `the CUDA runtime pack is available for Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
-  // Cleans up after a killed install first (skipped while another one runs).
-  sweepRuntimes(dataDir);
   try {
     const release = await lockRuntimes(dataDir, 'an install of the CUDA pack', 'runtime install');
     try {
@@ -216,7 +214,7 @@ export async function removePack(dataDir: string, name: string): Promise<boolean
 async function lockRuntimes(dataDir: string, doing: string, command: string): Promise<() => void> {
   const root = runtimesDir(dataDir);
   await writableDir(root);
-  return acquirePidLock(
+  const release = acquirePidLock(
     runtimesLock(dataDir),
     doing,
     (holder) =>
@@ -225,6 +223,11 @@ async function lockRuntimes(dataDir: string, doing: string, command: string): Pr
         `${command}: ${holder.doing || 'an install or removal of a runtime pack'} is already running (process ${holder.pid}); try again when it has finished`,
       ),
   );
+  // With the lock held, every temp folder here is a killed install's or removal's: swept whatever
+  // its age (a killed install of GBs of CUDA libraries would keep that space for ten minutes), a
+  // pack moved aside put back. Not the lock's own temp files: another process may be taking it.
+  sweepTempFiles(root, 0, { foldersOnly: true });
+  return release;
 }
 
 /**

@@ -296,6 +296,15 @@ test('a cancelled or killed install loses nothing: a pack moved aside is put bac
     [first.installedAt],
   );
   assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
+  // An install killed a moment ago (its lock names a dead process): the next one takes the lock over
+  // and deletes what it left at once, not ten minutes later.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  writeFileSync(join(runtimesDir(data), '.lock'), `${dead}\nan install of the CUDA pack\n`);
+  const fresh = join(runtimesDir(data), '.cuda.ba5eba11f00d.tmp');
+  mkdirSync(join(fresh, 'lib'), { recursive: true });
+  writeFileSync(join(fresh, 'lib/libcublasLt.so.12'), Buffer.alloc(4096));
+  await installCudaPack(data, { from: PROVIDER_DIR });
+  assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
 });
 
 test('installs and removals take turns: the second is refused in one line naming the first', async () => {
