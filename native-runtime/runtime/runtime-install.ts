@@ -239,6 +239,9 @@ async function writableDir(dir: string): Promise<void> {
   let up = dir;
   while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
   await access(up, constants.W_OK); // throws EROFS or EACCES naming that folder
+  // Over a file, mkdir -p says the path exists (EEXIST); what is wrong is that it is no folder.
+  if (existsSync(dir) && !(await stat(dir)).isDirectory())
+    throw Object.assign(new Error(`${dir} is a file`), { code: 'ENOTDIR', path: dir });
   await mkdir(dir, { recursive: true });
   await access(dir, constants.W_OK);
 }
@@ -302,6 +305,11 @@ async function extractArchive(
   await fh.close();
   if (head.readUInt32LE(0) === 0x04034b50) return extractZip(file, staging, ortVersion, onProgress);
   if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, ortVersion, onProgress);
+  if (head.readUInt32BE(0) === 0x7f454c46)
+    throw new FormatError(
+      'unknown-archive',
+      `runtime install: ${file} is a library, not a package: pass the folder holding it and ${PROVIDER_LIBS[0]} with --from`,
+    );
   throw new FormatError(
     'unknown-archive',
     `runtime install: ${file} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder with --from)`,

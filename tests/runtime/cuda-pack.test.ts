@@ -200,6 +200,11 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   const junk = join(tmp, 'junk.bin');
   writeFileSync(junk, 'not an archive');
   await assert.rejects(installCudaPack(data, { from: junk }), { code: 'unknown-archive' });
+  // The provider library itself instead of its folder.
+  const lib = join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so');
+  await assert.rejects(installCudaPack(data, { from: lib }), {
+    message: `runtime install: ${lib} is a library, not a package: pass the folder holding it and libonnxruntime_providers_shared.so with --from`,
+  });
   await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), { code: 'not-found' });
   await assert.rejects(installCudaPack(data, { from: CUDA_DIR }), { code: 'pack-incomplete' });
   // Providers that are no Linux x64 library: said of the source, not of a temp copy.
@@ -230,6 +235,13 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await assert.rejects(installCudaPack(join(notDir, 'data'), { from: file }), {
     code: 'not-a-folder',
     message: `runtime install: ${join(notDir, 'data/runtimes')}: not a folder`,
+  });
+  // A file where the runtimes folder goes: said so, not "already exists".
+  const fileThere = join(tmp, 'file-there');
+  mkdirSync(fileThere);
+  writeFileSync(join(fileThere, 'runtimes'), '');
+  await assert.rejects(installCudaPack(fileThere, { from: file }), {
+    message: `runtime install: ${join(fileThere, 'runtimes')}: not a folder`,
   });
 });
 
