@@ -1,5 +1,5 @@
 // The pid lock file: one holder at a time (in this process and across processes), the holder named
-// to a loser, a dead holder's lock taken over, and a takeover that lost the race to another
+// to a loser, a dead holder's lock taken over (also when its pid now belongs to another process), and a takeover that lost the race to another
 // process leaves that process's lock in place.
 
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../tests/helpers/temp.ts';
 import { acquirePidLock, type LockHolder, takeOverStale } from './pid-lock.ts';
+import { processStartTime } from './process-alive.ts';
 
 const dir = tempDir('reft-pid-lock-');
 const busy = (h: LockHolder) => Object.assign(new Error(`held by ${h.pid} (${h.doing})`), { holder: h });
@@ -17,7 +18,7 @@ const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid as number;
 test('one holder at a time in this process; released, it can be taken again', () => {
   const lock = join(dir, 'a.lock');
   const release = acquirePidLock(lock, 'installing', busy);
-  assert.equal(readFileSync(lock, 'utf8'), `${process.pid}\ninstalling\n`);
+  assert.equal(readFileSync(lock, 'utf8'), `${process.pid} ${processStartTime(process.pid)}\ninstalling\n`);
   assert.throws(() => acquirePidLock(lock, 'removing', busy), {
     message: `held by ${process.pid} (installing)`,
   });
@@ -31,17 +32,26 @@ test('a live process holding it is named; a dead or unreadable one is taken over
   const lock = join(dir, 'b.lock');
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
   try {
-    writeFileSync(lock, `${child.pid}\ninstalling the CUDA pack\n`);
-    assert.throws(() => acquirePidLock(lock, 'x', busy), {
-      message: `held by ${child.pid} (installing the CUDA pack)`,
-    });
+    for (const first of [`${child.pid}`, `${child.pid} ${processStartTime(child.pid as number)}`]) {
+      writeFileSync(lock, `${first}\ninstalling the CUDA pack\n`);
+      assert.throws(() => acquirePidLock(lock, 'x', busy), {
+        message: `held by ${child.pid} (installing the CUDA pack)`,
+      });
+    }
+    // The pid of a holder that died, now another process's (it started at another time).
+    writeFileSync(lock, `${child.pid} 1\ninstalling the CUDA pack\n`);
+    acquirePidLock(lock, 'mine', busy)();
   } finally {
     child.kill();
   }
   for (const left of [`${deadPid()}\ninstalling\n`, '', `${process.pid}\n`]) {
     writeFileSync(lock, left);
     const release = acquirePidLock(lock, 'mine', busy);
-    assert.equal(readFileSync(lock, 'utf8'), `${process.pid}\nmine\n`, JSON.stringify(left));
+    assert.match(
+      readFileSync(lock, 'utf8'),
+      new RegExp(`^${process.pid} \\d+\nmine\n$`),
+      JSON.stringify(left),
+    );
     release();
   }
   assert.deepEqual(readdirSync(dir), []);
@@ -54,7 +64,7 @@ test('a takeover that finds the dead lock already replaced by a live one puts it
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
   try {
     writeFileSync(lock, `${child.pid}\ninstalling\n`);
-    assert.throws(() => takeOverStale(lock, { pid: dead, doing: 'installing' }, busy), {
+    assert.throws(() => takeOverStale(lock, { pid: dead, started: null, doing: 'installing' }, busy), {
       message: `held by ${child.pid} (installing)`,
     });
     assert.equal(readFileSync(lock, 'utf8'), `${child.pid}\ninstalling\n`);

@@ -1,17 +1,20 @@
 // A lock file naming the process that holds it, for work two processes (the CLI beside the studio,
 // two CLIs) must not do at once in one data folder: a weight conversion, a runtime pack install.
 // The file is created exclusively (link(2), or O_EXCL, fails on an existing name), so exactly one
-// process creates it; it holds that process's pid and what it is doing, so a loser can say who holds
-// it, and the lock of a process that died without releasing it is taken over. Within one process a second acquire is refused too (the
-// studio's backend may start an install and a removal side by side).
+// process creates it; it holds that process's pid, its start time (Linux: a pid reused by another
+// process is not taken for the holder) and what it is doing, so a loser can say who holds it, and
+// the lock of a process that died without releasing it is taken over. Within one process a second
+// acquire is refused too (the studio's backend may start an install and a removal side by side).
 
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { processAlive } from './process-alive.ts';
+import { processAlive, processStartTime } from './process-alive.ts';
 
 export interface LockHolder {
   pid: number;
+  /** processStartTime of the holder when it took the lock; null if unknown (another OS, older lock). */
+  started: string | null;
   /** What the holder said it is doing, or '' (an older lock holding only a pid). */
   doing: string;
 }
@@ -26,13 +29,22 @@ function readHolder(path: string): LockHolder | null {
   } catch {
     return null;
   }
-  const [pid, ...rest] = text.split('\n');
-  return { pid: Number(pid), doing: rest.join('\n').trim() };
+  const [first, ...rest] = text.split('\n');
+  const [pid, started] = first.split(' ');
+  return { pid: Number(pid), started: started || null, doing: rest.join('\n').trim() };
 }
 
-/** Held by another process that still runs (a pid of this process's own was left by an earlier one). */
+/**
+ * Held by another process that still runs: not this one (its pid in a lock it does not hold was left
+ * by an earlier process), nor one that only got the holder's pid after it died.
+ */
 const heldByOther = (h: LockHolder | null): h is LockHolder =>
-  !!h && Number.isInteger(h.pid) && h.pid > 0 && h.pid !== process.pid && processAlive(h.pid);
+  !!h &&
+  Number.isInteger(h.pid) &&
+  h.pid > 0 &&
+  h.pid !== process.pid &&
+  processAlive(h.pid) &&
+  (h.started === null || (processStartTime(h.pid) ?? h.started) === h.started);
 
 /** Who holds the lock file `path` now (this process or another that runs), or null. */
 export function lockHolder(lockFile: string): LockHolder | null {
@@ -54,8 +66,9 @@ export function acquirePidLock(
   busy: (holder: LockHolder) => Error,
 ): () => void {
   const path = resolve(lockFile);
-  if (held.has(path)) throw busy({ pid: process.pid, doing: readHolder(path)?.doing ?? '' });
-  const content = `${process.pid}\n${doing}\n`;
+  if (held.has(path)) throw busy({ pid: process.pid, started: null, doing: readHolder(path)?.doing ?? '' });
+  const started = processStartTime(process.pid);
+  const content = `${process.pid}${started ? ` ${started}` : ''}\n${doing}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     if (!createLock(path, content)) {
       const holder = readHolder(path);
@@ -69,7 +82,7 @@ export function acquirePidLock(
       rmSync(path, { force: true });
     };
   }
-  throw busy(readHolder(path) ?? { pid: 0, doing: '' });
+  throw busy(readHolder(path) ?? { pid: 0, started: null, doing: '' });
 }
 
 /** Creates the lock file with `content`; false when it exists already. */
