@@ -319,8 +319,8 @@ async function extractArchive(
 /**
  * Words in a folder name that mark another platform's build in a multi-platform package: NuGet's
  * runtimes/win-x64/ or runtimes/linux-arm64/, onnxruntime-node's bin/napi-v6/darwin/arm64/, a
- * release archive's onnxruntime-linux-aarch64-1.x/, CUDA's targets/sbsa-linux/. Only this platform's (Linux x64) files are
- * installed, whatever the archive or folder form.
+ * release archive's onnxruntime-linux-aarch64-1.x/, CUDA's targets/sbsa-linux/. Only this
+ * platform's (Linux x64) files are installed, whatever the archive or folder form.
  */
 const OTHER_PLATFORM_WORDS = new Set([
   'win',
