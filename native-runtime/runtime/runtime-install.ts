@@ -22,8 +22,8 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { CancelledError, ConfigError, FormatError } from '../errors.ts';
-import { fileError } from '../fs-errors.ts';
 import { sweepTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
+import { fileError } from '../fs-errors.ts';
 import { acquirePidLock } from '../pid-lock.ts';
 import {
   ORT_LIB,
