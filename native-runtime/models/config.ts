@@ -131,6 +131,31 @@ function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures
 }
 
 // ---------------------------------------------------------------------------------------------
+// Quantized checkpoints (GPTQ, AWQ, bitsandbytes, FP8, ...) keep their layers as packed integers
+// under other tensor names (q_proj.qweight, .scales, .SCB): read as float weights they would fail
+// on a missing tensor or compute garbage. transformers marks them with quantization_config.
+
+/**
+ * Refuses a config.json that declares a quantized checkpoint, naming its method and what to use
+ * instead. `label` names the file (or the repository) in the message. Exported for the Hub
+ * download, which refuses such a repository before fetching its weights.
+ */
+export function checkNotQuantized(config: Record<string, unknown>, label: string): void {
+  const q = Object.hasOwn(config, 'quantization_config') ? config.quantization_config : undefined;
+  if (q === undefined || q === null) return;
+  const method =
+    typeof q === 'object' &&
+    !Array.isArray(q) &&
+    typeof (q as Record<string, unknown>).quant_method === 'string'
+      ? String((q as Record<string, unknown>).quant_method).slice(0, 40)
+      : null;
+  throw new UnsupportedError(
+    'quantized-checkpoint',
+    `${label}: a quantized checkpoint (quantization_config${method ? ` ${JSON.stringify(method)}` : ''}); the studio reads float32, float16 or bfloat16 weights: use the original model (runs can quantize it themselves with --quantize int8|int4)`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rotary embeddings: transformers 5 writes rope_parameters {rope_theta, rope_type, factor, ...};
 // older checkpoints write rope_theta at the top level and rope_scaling {type|rope_type, factor, ...}.
 
@@ -358,6 +383,7 @@ export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config:
     : null;
 
   const { arch, modelType, architectures } = detectArch(cfg);
+  checkNotQuantized(config, 'config.json');
   const dims = readDims(arch, cfg);
   const weights = openWeightIndex(root);
   // Before anything is sized by num_hidden_layers (the expected-weights list, sliding-window

@@ -73,6 +73,15 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
           'model.safetensors': 'x',
         },
       },
+      'tiny/gptq': {
+        files: {
+          ...fixtureRepoFiles('llama'),
+          'config.json': JSON.stringify({
+            ...JSON.parse(readFileSync(join(modelDir('llama'), 'config.json'), 'utf8')),
+            quantization_config: { quant_method: 'gptq', bits: 4 },
+          }),
+        },
+      },
       'tiny/bin-only': {
         files: {
           'config.json': readFileSync(join(modelDir('gpt2'), 'config.json')),
@@ -287,6 +296,11 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
         {},
         /^error: tiny\/bin-only has no safetensors weights \(only pytorch_model\.bin\)/,
       ],
+      [
+        ['tiny/gptq'],
+        {},
+        /^error: tiny\/gptq: a quantized checkpoint \(quantization_config "gptq"\); the studio reads float32/,
+      ],
       [['not a repo'], {}, /^error: "not a repo" is not a model id of the form ORG\/NAME$/],
     ];
     for (const [args, extra, re] of cases) {
@@ -296,6 +310,10 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       assert.match(r.stderr.trim(), re);
     }
     assert.ok(!existsSync(join(home, 'hub', 'models--tiny--bert')), 'nothing written for a refused repo');
+    assert.ok(
+      !existsSync(join(home, 'hub', 'models--tiny--gptq')),
+      'a quantized repo is refused before any file',
+    );
     const ok = await runCli(['models', 'download', 'tiny/gated', '--json'], env({ HF_TOKEN: 'hf_granted' }));
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(

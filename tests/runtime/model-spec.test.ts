@@ -336,6 +336,25 @@ describe('broken folders', () => {
     ]);
   });
 
+  test('a quantized checkpoint (GPTQ, AWQ, bitsandbytes) is refused naming its method', () => {
+    for (const method of ['gptq', 'awq', 'bitsandbytes']) {
+      const dir = copyModel('llama');
+      editConfig(dir, (c) => {
+        c.quantization_config = { quant_method: method, bits: 4 };
+      });
+      assertError(() => loadModelSpec(dir), UnsupportedError, 'quantized-checkpoint', [
+        `config.json: a quantized checkpoint (quantization_config "${method}")`,
+        'use the original model',
+      ]);
+    }
+    // quantization_config: null (some exports write it) is no quantization.
+    const plain = copyModel('llama');
+    editConfig(plain, (c) => {
+      c.quantization_config = null;
+    });
+    assert.equal(loadModelSpec(plain).arch, 'llama');
+  });
+
   test('intermediate_size does not match the weights', () => {
     const dir = copyModel('llama');
     editConfig(dir, (c) => {

@@ -4,6 +4,7 @@
 
 import { UnsupportedError } from '../../../native-runtime/errors.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
+import { checkNotQuantized } from '../../../native-runtime/models/config.ts';
 import { hubCacheDir } from './cache.ts';
 import { type HubAccess, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
 import { type DownloadOptions, type DownloadResult, downloadFiles, probeAccess } from './download.ts';
@@ -15,13 +16,17 @@ export interface FetchModelOptions extends Partial<DownloadOptions> {
   onResolved?: (info: HubRepoInfo, files: { path: string; size: number }[]) => void;
 }
 
-/** Refuses a model_type the engine does not run, naming the supported ones. */
-export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType'>): void {
+/**
+ * Refuses a model_type the engine does not run, naming the supported ones, and a quantized
+ * checkpoint (its config declares quantization_config), before any weight is fetched.
+ */
+export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' | 'config'>): void {
   if (info.modelType && !(SUPPORTED_ARCHS as readonly string[]).includes(info.modelType))
     throw new UnsupportedError(
       'unsupported-architecture',
       `${info.repo} is a "${info.modelType}" model; the studio runs ${SUPPORTED_ARCHS.join(', ')}`,
     );
+  if (info.config) checkNotQuantized(info.config, info.repo);
 }
 
 export async function fetchModel(repo: string, opts: FetchModelOptions = {}): Promise<DownloadResult> {
