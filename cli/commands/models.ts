@@ -18,7 +18,7 @@ export const modelsCommands: Command[] = [
       ctx.print(
         { ...m },
         () =>
-          `${m.created ? 'model' : 'already in the library: model'} ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
+          `${m.created ? 'model' : m.updated ? 'its files changed, read again: model' : 'already in the library: model'} ${m.id}: ${m.name} (${m.arch}, ${formatCount(m.params)} params, ${m.dtype})`,
       );
       return 0;
     },

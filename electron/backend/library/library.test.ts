@@ -4,6 +4,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, write
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { appRoot } from '../paths.ts';
 import {
@@ -19,7 +20,7 @@ import { datasetRows } from './dataset-rows.ts';
 import { getDataset, listDatasets } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME, seedDemo } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
-import { addModel, listModels, removeModel, STORED_CONFIG_BYTES } from './models.ts';
+import { addModel, listModels, removeModel, STORED_CONFIG_BYTES, setModelQuantize } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
 import { getSetting, setSetting } from './settings.ts';
 
@@ -57,6 +58,32 @@ test('models: adding a known folder says so (created false), a new one created t
   assert.equal(first.created, true);
   const again = addModel(lib, { path: LLAMA });
   assert.deepEqual([again.id, again.created], [first.id, false]);
+  closeLibrary(lib);
+});
+
+test('models: adding a folder whose files changed reads it again (name and choices kept)', () => {
+  const lib = open();
+  const dir = join(root, 'changed-llama');
+  cpSync(LLAMA, dir, { recursive: true });
+  const first = addModel(lib, { path: dir, name: 'mine' });
+  setModelQuantize(lib, first.id, 'int8');
+  // A converted base of the old files, which nothing can use once they changed.
+  const oldBase = join(lib.dataDir, 'bases', first.fingerprint);
+  mkdirSync(oldBase, { recursive: true });
+  // Another checkpoint saved over the folder (here: another norm epsilon).
+  const cfgPath = join(dir, 'config.json');
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  cfg.rms_norm_eps = 1e-6;
+  writeFileSync(cfgPath, JSON.stringify(cfg));
+  const again = addModel(lib, { path: dir });
+  assert.deepEqual([again.id, again.created, again.updated], [first.id, false, true]);
+  assert.equal(again.fingerprint, loadModelSpec(dir).fingerprint, 'the fingerprint of the files as they are');
+  assert.notEqual(again.fingerprint, first.fingerprint);
+  assert.deepEqual([again.name, again.quantize], ['mine', 'int8']);
+  assert.equal(listModels(lib).length, 1, 'the same entry, not a second one');
+  assert.ok(!existsSync(oldBase), "the old files' converted weights are deleted");
+  const third = addModel(lib, { path: dir });
+  assert.deepEqual([third.created, third.updated], [false, undefined], 'unchanged since: nothing to do');
   closeLibrary(lib);
 });
 

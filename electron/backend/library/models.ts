@@ -227,9 +227,14 @@ function refOf(cacheDir: string, repo: string, commit: string): string | null {
 
 /**
  * Registers a model folder. Adding a folder that is already registered returns the existing entry
- * with `created: false` (a download of a model already added marks it as downloaded).
+ * with `created: false` (a download of a model already added marks it as downloaded); if its files
+ * changed since (another checkpoint saved over it), the entry is read again from them and comes
+ * back with `updated: true`, so "add it again" is how a changed model becomes usable.
  */
-export function addModel(lib: Library, input: AddModelInput): ModelRecord & { created: boolean } {
+export function addModel(
+  lib: Library,
+  input: AddModelInput,
+): ModelRecord & { created: boolean; updated?: boolean } {
   const info = inspectModelFolder(input.path);
   const existing = lib.db.prepare('SELECT * FROM models WHERE path = ?').get(info.path) as
     | ModelRow
@@ -237,6 +242,8 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord & { cr
   if (existing) {
     if (input.downloaded && !existing.downloaded)
       lib.db.prepare('UPDATE models SET downloaded = 1 WHERE id = ?').run(existing.id);
+    if (existing.fingerprint !== info.fingerprint)
+      return { ...refreshModel(lib, existing, info), created: false, updated: true };
     return {
       ...toRecord({ ...existing, downloaded: existing.downloaded || (input.downloaded ? 1 : 0) }),
       created: false,
@@ -269,6 +276,38 @@ export function addModel(lib: Library, input: AddModelInput): ModelRecord & { cr
       input.downloaded ? 1 : 0,
     ) as ModelRow;
   return { ...toRecord(row), created: true };
+}
+
+/**
+ * Stores what a registered folder holds now (its files changed since it was added); its name,
+ * source and quantize choice stay. Runs and adapters keep the fingerprint they were made with.
+ */
+function refreshModel(lib: Library, row: ModelRow, info: ModelInfo): ModelRecord {
+  const snap = snapshotOfPath(info.path);
+  lib.db
+    .prepare(
+      `UPDATE models SET arch = ?, fingerprint = ?, config_json = ?, params = ?, dtype = ?, size_bytes = ?,
+                         hub_repo = ?, hub_commit = ? WHERE id = ?`,
+    )
+    .run(
+      info.arch,
+      info.fingerprint,
+      JSON.stringify(info.config),
+      info.params,
+      info.dtype,
+      info.sizeBytes,
+      snap?.repo ?? null,
+      snap?.commit ?? null,
+      row.id,
+    );
+  dropUnusedBaseStores(lib, row.fingerprint);
+  return getModel(lib, row.id);
+}
+
+/** Deletes the converted weights of a fingerprint no library entry has any more (quantize/store.ts). */
+function dropUnusedBaseStores(lib: Library, fingerprint: string): void {
+  const twin = lib.db.prepare('SELECT 1 FROM models WHERE fingerprint = ?').get(fingerprint);
+  if (!twin) removeBaseStores(basesRoot(lib.dataDir), fingerprint);
 }
 
 /**
@@ -310,8 +349,7 @@ export function removeModel(
   const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
   if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
   // Its converted weights go with it, unless another entry has the same files (same fingerprint).
-  const twin = lib.db.prepare('SELECT 1 FROM models WHERE fingerprint = ?').get(m.fingerprint);
-  if (!twin) removeBaseStores(basesRoot(lib.dataDir), m.fingerprint);
+  dropUnusedBaseStores(lib, m.fingerprint);
   let deletedBytes = 0;
   const snap = opts.deleteFiles ? snapshotOfPath(m.path) : null;
   if (snap) deletedBytes = deleteSnapshot(snap.cacheDir, snap.repo, snap.commit);
