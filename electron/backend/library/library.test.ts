@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -84,6 +93,22 @@ test('models: adding a folder whose files changed reads it again (name and choic
   assert.ok(!existsSync(oldBase), "the old files' converted weights are deleted");
   const third = addModel(lib, { path: dir });
   assert.deepEqual([third.created, third.updated], [false, undefined], 'unchanged since: nothing to do');
+  closeLibrary(lib);
+});
+
+test('models: a folder added again through a symlink is the same entry', () => {
+  const lib = open();
+  const dir = join(root, 'linked-llama');
+  cpSync(LLAMA, dir, { recursive: true });
+  const first = addModel(lib, { path: dir });
+  symlinkSync(dir, join(root, 'llama-link'));
+  mkdirSync(join(root, 'parent'));
+  symlinkSync(root, join(root, 'parent', 'root-link'));
+  for (const other of [join(root, 'llama-link'), join(root, 'parent', 'root-link', 'linked-llama')]) {
+    const again = addModel(lib, { path: other });
+    assert.deepEqual([again.id, again.created], [first.id, false], other);
+  }
+  assert.equal(listModels(lib).length, 1);
   closeLibrary(lib);
 });
 

@@ -3,7 +3,7 @@
 // give the architecture, sizes, parameter count, dtype and the fingerprint that adapters record to
 // refuse being applied to another model.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
@@ -225,6 +225,27 @@ function refOf(cacheDir: string, repo: string, commit: string): string | null {
   }
 }
 
+function realPathOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The entry of a folder: the one stored under its path, else one stored under another path to the
+ * same folder (a symlink to it, or the folder reached through a symlinked parent).
+ */
+function rowOfFolder(lib: Library, path: string): ModelRow | undefined {
+  const exact = lib.db.prepare('SELECT * FROM models WHERE path = ?').get(path) as ModelRow | undefined;
+  if (exact) return exact;
+  const real = realPathOrNull(path);
+  if (real === null) return undefined;
+  const rows = lib.db.prepare('SELECT * FROM models').all() as ModelRow[];
+  return rows.find((r) => realPathOrNull(r.path) === real);
+}
+
 /**
  * Registers a model folder. Adding a folder that is already registered returns the existing entry
  * with `created: false` (a download of a model already added marks it as downloaded); if its files
@@ -236,9 +257,7 @@ export function addModel(
   input: AddModelInput,
 ): ModelRecord & { created: boolean; updated?: boolean } {
   const info = inspectModelFolder(input.path);
-  const existing = lib.db.prepare('SELECT * FROM models WHERE path = ?').get(info.path) as
-    | ModelRow
-    | undefined;
+  const existing = rowOfFolder(lib, info.path);
   if (existing) {
     if (input.downloaded && !existing.downloaded)
       lib.db.prepare('UPDATE models SET downloaded = 1 WHERE id = ?').run(existing.id);
