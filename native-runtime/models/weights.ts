@@ -113,27 +113,38 @@ function realFile(dir: string, name: string, referrer: string): string {
   return realpathSync(p);
 }
 
+/**
+ * The weight_map of a parsed model.safetensors.index.json (tensor → shard file) and the shard files
+ * it names, sorted; each must be a plain file name in the model folder (no traversal out of it).
+ * `label` names the index in messages. The Hub download reads it too, to fetch exactly those shards.
+ */
+export function readShardIndex(
+  json: Record<string, unknown>,
+  label: string,
+): { weightMap: Record<string, unknown>; shards: string[] } {
+  const wm = Object.hasOwn(json, 'weight_map') ? json.weight_map : undefined;
+  if (!wm || typeof wm !== 'object' || Array.isArray(wm))
+    throw new FormatError('bad-json', `${label}: no weight_map object`);
+  const weightMap = wm as Record<string, unknown>;
+  const shards = [...new Set(Object.values(weightMap))];
+  for (const s of shards) {
+    if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s === '..' || s === '.' || s === '') {
+      throw new FormatError(
+        'bad-json',
+        `${label}: weight_map value ${JSON.stringify(s)?.slice(0, 80)} is not a file name in the folder`,
+      );
+    }
+  }
+  return { weightMap, shards: (shards as string[]).sort() };
+}
+
 /** Opens the weights of a model folder: model.safetensors, or the shards of an index. */
 export function openWeightIndex(dir: string): WeightIndex {
   const indexPath = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
   if (existsSync(indexPath)) {
     const json = readJsonObject(indexPath, 'model.safetensors.index.json', FILE_LIMITS.index);
-    const wm = Object.hasOwn(json, 'weight_map') ? json.weight_map : undefined;
-    if (!wm || typeof wm !== 'object' || Array.isArray(wm))
-      throw new FormatError('bad-json', 'model.safetensors.index.json: no weight_map object');
-    const weightMap = wm as Record<string, unknown>;
-    const shardNames = [...new Set(Object.values(weightMap))];
-    for (const s of shardNames) {
-      // Shard names must be plain file names inside the folder (no traversal out of it).
-      if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s === '..') {
-        throw new FormatError(
-          'bad-json',
-          `model.safetensors.index.json: weight_map value ${JSON.stringify(s)?.slice(0, 80)} is not a file name in the folder`,
-        );
-      }
-    }
-    const sorted = (shardNames as string[]).sort();
+    const { weightMap, shards: sorted } = readShardIndex(json, 'model.safetensors.index.json');
     const headers = sorted.map((s) =>
       readSafetensorsHeader(realFile(dir, s, 'model.safetensors.index.json')),
     );

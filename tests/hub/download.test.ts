@@ -23,6 +23,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
+import {
+  encodeSafetensors,
+  type LoadedTensor,
+  loadSafetensors,
+  type TensorToWrite,
+} from '../../native-runtime/formats/safetensors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
@@ -45,6 +52,31 @@ const NEEDED = [
   'tokenizer_config.json',
 ];
 const DEMO_DATA = new URL('../../resources/demo/persona.jsonl', import.meta.url).pathname;
+
+/**
+ * The llama fixture as a sharded checkpoint: its tensors split over two files named `names`, with
+ * an index naming `indexed` (default: those two).
+ */
+function shardedLlama(names: [string, string], indexed: string[] = names): Record<string, Buffer> {
+  const files = fixtureRepoFiles('llama');
+  delete files['model.safetensors'];
+  const tensors = loadSafetensors(join(modelDir('llama'), 'model.safetensors'));
+  const all = [...tensors.keys()].sort();
+  const weightMap: Record<string, string> = {};
+  names.forEach((name, i) => {
+    const part: Record<string, TensorToWrite> = {};
+    for (const n of all.filter((_, k) => k % 2 === i)) {
+      const t = tensors.get(n) as LoadedTensor;
+      part[n] = { dtype: 'F32', shape: t.shape, data: t.data };
+      weightMap[n] = indexed[i];
+    }
+    files[name] = encodeSafetensors(part, { format: 'pt' });
+  });
+  files['model.safetensors.index.json'] = Buffer.from(
+    JSON.stringify({ metadata: {}, weight_map: weightMap }),
+  );
+  return files;
+}
 
 describe('models download from a local Hub', { timeout: 600_000 }, () => {
   let hub: LocalHub;
@@ -81,6 +113,19 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
             quantization_config: { quant_method: 'gptq', bits: 4 },
           }),
         },
+      },
+      // Shards named otherwise than model-0000N-of-0000M, beside a stale shard of an earlier upload.
+      'tiny/sharded': {
+        files: {
+          ...shardedLlama(['weights-a.safetensors', 'weights-b.safetensors']),
+          'model-00001-of-00003.safetensors': readFileSync(join(modelDir('llama'), 'model.safetensors')),
+        },
+      },
+      'tiny/shard-missing': {
+        files: shardedLlama(
+          ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'],
+          ['model-00001-of-00002.safetensors', 'model-00009-of-00002.safetensors'],
+        ),
       },
       'tiny/bin-only': {
         files: {
@@ -131,6 +176,35 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     assert.equal(out.model.hubRepo, 'tiny/llama');
     assert.equal(out.model.arch, 'llama');
     assert.equal(gets('README').length + gets('onnx').length, 0);
+  });
+
+  it('a sharded checkpoint: the shards its index names, whatever their names, and no others', async () => {
+    const r = await runCli(['models', 'download', 'tiny/sharded', '--json'], env());
+    assert.equal(r.code, 0, r.stderr);
+    const out = resultOf(r.stdout);
+    const { snap } = snapshotOf('tiny/sharded');
+    assert.deepEqual(
+      readdirSync(snap).sort(),
+      [
+        ...NEEDED.filter((f) => f !== 'model.safetensors'),
+        'model.safetensors.index.json',
+        'weights-a.safetensors',
+        'weights-b.safetensors',
+      ].sort(),
+      'the indexed shards, not the stale one',
+    );
+    assert.equal(gets('model-00001-of-00003').length, 0, 'the stale shard is never requested');
+    assert.equal(out.model.params, loadModelSpec(modelDir('llama')).params);
+  });
+
+  it('an index naming a shard the repository lacks is refused before any file is fetched', async () => {
+    const r = await runCli(['models', 'download', 'tiny/shard-missing'], env());
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr.trim(),
+      'error: tiny/shard-missing: model.safetensors.index.json names model-00009-of-00002.safetensors, which the repository does not have',
+    );
+    assert.ok(!existsSync(join(home, 'hub', 'models--tiny--shard-missing')), 'nothing written');
   });
 
   it('a second download of the same model fetches nothing', async () => {

@@ -9,8 +9,7 @@ import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
 import { fetchConfig, type HubSearchResult, hubAccess, repoInfo, searchModels } from '../hub/client.ts';
 import { type DownloadProgress, freeBytesAt } from '../hub/download.ts';
-import { checkSupportedType, fetchModel } from '../hub/fetch-model.ts';
-import { selectModelFiles } from '../hub/files.ts';
+import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { deviceMemories } from '../library/device-memory.ts';
@@ -106,7 +105,7 @@ export const modelsHubHandlers = defineHandlers({
       let files: { path: string; size: number; etag: string }[] = [];
       try {
         checkSupportedType(info);
-        files = selectModelFiles(info.repo, info.files);
+        files = await modelFiles(info, access);
       } catch (e) {
         const w = toWireError(e);
         reason = { code: w.code, message: w.message };

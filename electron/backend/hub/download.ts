@@ -172,6 +172,35 @@ export async function probeAccess(
   throw explainHubFailure(access, repo, res.status, res.headers.get('x-error-code'), res.statusText);
 }
 
+/**
+ * A small file of the repository at a commit, read whole (the shard index, to know which shards to
+ * fetch); refused in one line like any file request, and past `maxBytes`.
+ */
+export async function fetchRepoFile(
+  access: HubAccess,
+  repo: string,
+  commit: string,
+  path: string,
+  maxBytes: number,
+): Promise<string> {
+  const headers: Record<string, string> = { 'user-agent': `reft-studio/${appVersion()}` };
+  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  let res: Response;
+  let bytes: Buffer;
+  try {
+    res = await fetch(resolveUrl(access, repo, commit, path), { headers });
+    if (!res.ok) await refuse(access, repo, path, res);
+    bytes = Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    if (e instanceof ReftError) throw e;
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${cause}`);
+  }
+  if (bytes.length > maxBytes)
+    throw new FormatError('too-large', `${repo}/${path}: larger than ${formatSize(maxBytes)}`);
+  return bytes.toString('utf8');
+}
+
 class Meter {
   #samples: { t: number; bytes: number }[] = [];
   #fetched = 0;

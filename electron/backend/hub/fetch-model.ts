@@ -3,12 +3,19 @@
 // download them into the cache (download.ts).
 
 import { UnsupportedError } from '../../../native-runtime/errors.ts';
+import { FILE_LIMITS } from '../../../native-runtime/formats/json-file.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { checkNotQuantized } from '../../../native-runtime/models/config.ts';
 import { hubCacheDir } from './cache.ts';
-import { type HubAccess, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
-import { type DownloadOptions, type DownloadResult, downloadFiles, probeAccess } from './download.ts';
-import { selectModelFiles } from './files.ts';
+import { type HubAccess, type HubFile, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
+import {
+  type DownloadOptions,
+  type DownloadResult,
+  downloadFiles,
+  fetchRepoFile,
+  probeAccess,
+} from './download.ts';
+import { SHARD_INDEX, selectModelFiles, shardFiles } from './files.ts';
 
 export interface FetchModelOptions extends Partial<DownloadOptions> {
   revision?: string;
@@ -29,13 +36,25 @@ export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' 
   if (info.config) checkNotQuantized(info.config, info.repo);
 }
 
+/** What a download of the repository fetches: selectModelFiles, and the shards its index names. */
+export async function modelFiles(
+  info: Pick<HubRepoInfo, 'repo' | 'commit' | 'files'>,
+  access: HubAccess,
+): Promise<HubFile[]> {
+  const files = selectModelFiles(info.repo, info.files);
+  if (!files.some((f) => f.path === SHARD_INDEX)) return files;
+  const index = await fetchRepoFile(access, info.repo, info.commit, SHARD_INDEX, FILE_LIMITS.index);
+  return [...files, ...shardFiles(info.repo, info.files, index)];
+}
+
 export async function fetchModel(repo: string, opts: FetchModelOptions = {}): Promise<DownloadResult> {
   const access: HubAccess = opts.access ?? hubAccess();
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   const info = await repoInfo(repo, opts.revision ?? 'main', SUPPORTED_ARCHS, access);
   checkSupportedType(info);
-  const files = selectModelFiles(repo, info.files);
+  selectModelFiles(repo, info.files);
   await probeAccess(access, info.repo, info.commit, 'config.json');
+  const files = await modelFiles(info, access);
   opts.onResolved?.(info, files);
   return downloadFiles(info, files, { ...opts, cacheDir, access });
 }
