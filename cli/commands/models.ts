@@ -4,6 +4,15 @@ import { addModel, listModels, removeModel } from '../../electron/backend/librar
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, table } from '../command.ts';
 
+/** What to do about models whose folder is gone (moved or deleted since they were added). */
+function missingNote(models: { id: number; missing: boolean }[]): string {
+  const ids = models.filter((m) => m.missing).map((m) => m.id);
+  if (ids.length === 0) return '';
+  return ids.length === 1
+    ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`reft-studio models rm ${ids[0]}\``
+    : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget these entries with \`reft-studio models rm ID\``;
+}
+
 export const modelsCommands: Command[] = [
   {
     name: 'models add',
@@ -41,9 +50,9 @@ export const modelsCommands: Command[] = [
                 formatCount(m.params),
                 m.dtype,
                 formatBytes(m.sizeBytes),
-                m.path,
+                m.missing ? `${m.path} (missing)` : m.path,
               ]),
-            )
+            ) + missingNote(models)
           : 'no models yet: add one with `reft-studio models add DIR`',
       );
       return 0;

@@ -2,7 +2,7 @@
 // non-zero with one `error:` line on stderr and no stack trace.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -226,4 +226,33 @@ test('train --dtype bf16 on the CPU is refused before a run is recorded, not fai
     'error: bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16\n',
   );
   assert.equal(await runs(), before);
+});
+
+test('models list marks a model whose folder was moved away, and says what to do', async () => {
+  const data = join(root, 'data-moved');
+  const dir = join(root, 'llama-to-move');
+  cpSync(LLAMA_FIXTURE, dir, { recursive: true });
+  const add = await runCli(['models', 'add', dir, '--json', '--data-dir', data]);
+  assert.equal(add.code, 0, add.stderr);
+  const id = (JSON.parse(add.stdout) as { id: number }).id;
+  renameSync(dir, `${dir}-moved`);
+  const r = await runCli(['models', 'list', '--data-dir', data]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes(`${dir} (missing)`), r.stdout);
+  assert.ok(
+    r.stdout.includes(
+      `model ${id}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`reft-studio models rm ${id}\``,
+    ),
+    r.stdout,
+  );
+  const json = await runCli(['models', 'list', '--json', '--data-dir', data]);
+  const models = (oneJsonObject(json.stdout) as { models: { id: number; missing: boolean }[] }).models;
+  assert.deepEqual(
+    models.map((m) => [m.id === id, m.missing]),
+    [
+      [false, false],
+      [true, true],
+    ],
+    'the demo is there, the moved one is missing',
+  );
 });

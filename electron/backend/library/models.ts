@@ -42,6 +42,8 @@ export interface ModelRecord extends ModelInfo {
   downloaded: boolean;
   /** The form runs and the playground use its weights in, unless a run says otherwise. */
   quantize: QuantizeOption;
+  /** Its folder (config.json) is no longer where it was added: moved or deleted on disk. */
+  missing: boolean;
 }
 
 function folderBytes(dir: string): number {
@@ -195,6 +197,7 @@ function toRecord(r: ModelRow): ModelRecord {
     quantize: (QUANTIZE_VALUES as readonly string[]).includes(r.quantize ?? '')
       ? (r.quantize as QuantizeOption)
       : 'auto',
+    missing: !existsSync(join(r.path, 'config.json')),
   };
 }
 
