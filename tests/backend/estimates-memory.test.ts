@@ -5,14 +5,17 @@
 // layer's activations are kept, not every layer's.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deviceMemories, trainsOnGpu } from '../../electron/backend/library/device-memory.ts';
 import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
-import { modelFit } from '../../electron/backend/library/model-fit.ts';
+import { modelFit, shapeFromConfig } from '../../electron/backend/library/model-fit.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { fakeSmi } from '../helpers/fake-smi.ts';
+import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from './helpers.ts';
 
 const tmp = tempDir('estimates-device');
@@ -170,4 +173,17 @@ test('the estimate of a run with automatic base weights counts the form the engi
   assert.ok(est('int8', 80 * GB, 'cuda', true) > 1.8 * est('int8', 12 * GB, 'cuda', true));
   // WebGPU the same, against the memory the machine reports for its GPU.
   assert.equal(est('auto', 12 * GB, 'webgpu', true), est('int8', 12 * GB, 'webgpu', true));
+});
+
+test('a Hub config without tie_word_embeddings takes its family default (Llama untied, Gemma tied)', () => {
+  // The fixtures' shapes, with the key left out as older Llama and Gemma configs do; the Hub gave
+  // no parameter count, so it is computed from the shape.
+  for (const arch of ['llama', 'gemma']) {
+    const config = JSON.parse(readFileSync(join(modelDir(arch), 'config.json'), 'utf8'));
+    delete config.tie_word_embeddings;
+    const shape = shapeFromConfig(config, null);
+    const spec = loadModelSpec(modelDir(arch));
+    assert.equal(shape?.tieEmbeddings, spec.tieEmbeddings, arch);
+    assert.equal(shape?.params, spec.params, `${arch}: the weights' parameter count`);
+  }
 });

@@ -18,6 +18,7 @@
 //               by its own figure and the row shows the largest device's
 
 import { totalmem } from 'node:os';
+import { archOf, tiesEmbeddingsByDefault } from '../../../native-runtime/models/arch.ts';
 import { baseWeightBytes, HOST_WEIGHTS_SHARE } from '../../../native-runtime/quantize/memory.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
 import { memoryEstimate } from './estimates.ts';
@@ -136,7 +137,15 @@ export function shapeFromConfig(config: Record<string, unknown>, params: number 
   const f = num(c.intermediate_size) ?? num(c.n_inner) ?? 4 * d;
   const kvH = num(c.num_key_value_heads) ?? H;
   const headDim = num(c.head_dim) ?? d / H;
-  const tied = c.tie_word_embeddings !== false;
+  // Absent, it is the family's default (transformers: untied for Llama, Mistral and Qwen, tied for
+  // Gemma and GPT-2; PretrainedConfig's true for a family the engine does not know).
+  const arch = typeof c.model_type === 'string' ? archOf(c.model_type) : undefined;
+  const tied =
+    typeof c.tie_word_embeddings === 'boolean'
+      ? c.tie_word_embeddings
+      : arch
+        ? tiesEmbeddingsByDefault(arch)
+        : true;
   const mlpMats = num(c.n_embd) ? 2 : 3;
   const perLayer = d * headDim * (H + 2 * kvH) + H * headDim * d + mlpMats * d * f + 2 * d;
   const computed = L * perLayer + V * d * (tied ? 1 : 2) + d;
