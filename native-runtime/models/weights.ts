@@ -9,7 +9,7 @@
 // Leaves out: pytorch_model.bin (torch pickles are handled by formats/torch-save), GGUF, quantized
 // checkpoints.
 
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../formats/json-file.ts';
@@ -103,8 +103,27 @@ function gpt2Aliases(names: Iterable<string>): Map<string, string> {
   return out;
 }
 
+/**
+ * Refuses a weights file that is a symlink to nothing — in a Hugging Face cache snapshot, a blob
+ * that an interrupted download never finished or a cache cleanup deleted — instead of calling it
+ * "not found" while it is listed in the folder.
+ */
+function checkNotDangling(dir: string, name: string): void {
+  const p = join(dir, name);
+  let dangling = false;
+  try {
+    dangling = lstatSync(p).isSymbolicLink() && !existsSync(p);
+  } catch {}
+  if (dangling)
+    throw new FormatError(
+      'missing-file',
+      `${name}: the link in ${dir} points at a file that is gone (${readlinkSync(p).slice(0, 200)}): an interrupted or cleaned-up download; download the model again`,
+    );
+}
+
 function realFile(dir: string, name: string, referrer: string): string {
   const p = join(dir, name);
+  checkNotDangling(dir, name);
   if (!existsSync(p))
     throw new FormatError(
       'missing-file',
@@ -142,6 +161,7 @@ export function readShardIndex(
 export function openWeightIndex(dir: string): WeightIndex {
   const indexPath = join(dir, 'model.safetensors.index.json');
   const single = join(dir, 'model.safetensors');
+  checkNotDangling(dir, 'model.safetensors.index.json');
   if (existsSync(indexPath)) {
     const json = readJsonObject(indexPath, 'model.safetensors.index.json', FILE_LIMITS.index);
     const { weightMap, shards: sorted } = readShardIndex(json, 'model.safetensors.index.json');
@@ -159,6 +179,7 @@ export function openWeightIndex(dir: string): WeightIndex {
     }
     return new WeightIndex(dir, 'model.safetensors.index.json', headers, gpt2Aliases(Object.keys(weightMap)));
   }
+  checkNotDangling(dir, 'model.safetensors');
   if (existsSync(single)) {
     const header = readSafetensorsHeader(realpathSync(single));
     return new WeightIndex(dir, 'model.safetensors', [header], gpt2Aliases(header.tensors.keys()));

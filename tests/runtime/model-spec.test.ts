@@ -3,7 +3,16 @@
 // must carry its code and name the file and the field).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FormatError, type ReftError, UnsupportedError } from '../../native-runtime/errors.ts';
@@ -299,6 +308,15 @@ describe('broken folders', () => {
     assertError(() => loadModelSpec(dir), FormatError, 'missing-file', ['model.safetensors']);
   });
 
+  test('weights linked to a blob that is gone (an interrupted or cleaned-up cache download)', () => {
+    const dir = copyModel('llama', ['model.safetensors']);
+    symlinkSync('../../blobs/0123abcd', join(dir, 'model.safetensors'));
+    assertError(() => loadModelSpec(dir), FormatError, 'missing-file', [
+      `model.safetensors: the link in ${dir} points at a file that is gone (../../blobs/0123abcd)`,
+      'download the model again',
+    ]);
+  });
+
   test('truncated model.safetensors', () => {
     const dir = copyModel('llama');
     const p = join(dir, 'model.safetensors');
@@ -507,6 +525,16 @@ describe('sharded checkpoints', () => {
     assertError(() => loadModelSpec(dir), FormatError, 'missing-file', [
       'model-00002-of-00002.safetensors',
       'model.safetensors.index.json',
+    ]);
+  });
+
+  test('a shard linked to a blob that is gone is named as such, not as absent', () => {
+    const dir = shard('gpt2');
+    rmSync(join(dir, 'model-00002-of-00002.safetensors'));
+    symlinkSync('../../blobs/4567cdef', join(dir, 'model-00002-of-00002.safetensors'));
+    assertError(() => loadModelSpec(dir), FormatError, 'missing-file', [
+      'model-00002-of-00002.safetensors: the link in',
+      'points at a file that is gone',
     ]);
   });
 
