@@ -8,7 +8,7 @@ import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
-import { inspectModelFolder } from '../library/models.ts';
+import { inspectModelFolder, modelFolderBytes } from '../library/models.ts';
 import { hubCacheDir, listCachedSnapshots, repoIdOfFolder } from './cache.ts';
 
 export interface ScannedModel {
@@ -99,16 +99,6 @@ function inspect(
   }
 }
 
-function folderSize(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    try {
-      n += e.isDirectory() ? folderSize(join(dir, e.name)) : statSync(join(dir, e.name)).size;
-    } catch {}
-  }
-  return n;
-}
-
 /**
  * Scans `dir` (default: the Hugging Face cache) for models. Snapshots come from the cache layout at
  * `dir` itself and from any cache below it; plain folders are searched up to `depth` levels down.
@@ -155,7 +145,7 @@ export function scanForModels(
     models.push(
       inspect(
         { path: f, kind: 'folder', name: basename(f), repo: null, commit: null, refs: [] },
-        folderSize(f),
+        modelFolderBytes(f),
         [],
         opts.devices,
       ),

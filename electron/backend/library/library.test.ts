@@ -5,6 +5,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   statSync,
   symlinkSync,
@@ -111,6 +112,24 @@ test('models: a folder added again through a symlink is the same entry', () => {
   assert.equal(listModels(lib).length, 1);
   closeLibrary(lib);
 });
+
+test("models: a git clone's size is its files, not also the .git copy of its weights", () => {
+  const lib = open();
+  const dir = join(root, 'cloned-llama');
+  cpSync(LLAMA, dir, { recursive: true });
+  const files = bytesOfFilesIn(dir);
+  // git lfs keeps a second copy of every weights file under .git/lfs/objects.
+  mkdirSync(join(dir, '.git', 'lfs', 'objects'), { recursive: true });
+  cpSync(join(dir, 'model.safetensors'), join(dir, '.git', 'lfs', 'objects', 'ab12'));
+  const m = addModel(lib, { path: dir });
+  assert.equal(m.sizeBytes, files);
+  closeLibrary(lib);
+});
+
+/** Bytes of the files directly in a folder. */
+function bytesOfFilesIn(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
 
 test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
   const lib = open();

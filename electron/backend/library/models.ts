@@ -46,12 +46,18 @@ export interface ModelRecord extends ModelInfo {
   missing: boolean;
 }
 
-function folderBytes(dir: string): number {
+/**
+ * Bytes of a model folder's files (a cache snapshot's blobs through its symlinks). Hidden entries
+ * are left out: a git clone's .git holds a second copy of every LFS file, and a --local-dir download
+ * keeps its bookkeeping in .cache, neither of which is the model.
+ */
+export function modelFolderBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.')) continue;
     try {
       const p = join(dir, e.name);
-      n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+      n += e.isDirectory() ? modelFolderBytes(p) : statSync(p).size;
     } catch {}
   }
   return n;
@@ -140,7 +146,7 @@ export function inspectModelFolder(dir: string): ModelInfo {
     dtype: spec.dtype,
     // Disk usage: every file of the folder (a cache snapshot's blobs through its symlinks).
     sizeBytes: Math.max(
-      folderBytes(folder),
+      modelFolderBytes(folder),
       spec.weights.headers.reduce((a, h) => a + h.fileSize, 0),
     ),
     fingerprint: spec.fingerprint,
