@@ -36,6 +36,16 @@ export function resolveModelDir(input: string): string {
   return dir;
 }
 
+/**
+ * Why a folder has no tokenizer the studio reads, for messages: "no tokenizer.json", and what to do
+ * when only a SentencePiece tokenizer.model is there (older Llama and Mistral uploads).
+ */
+export function noTokenizerReason(dir: string): string {
+  return existsSync(join(dir, 'tokenizer.model'))
+    ? 'no tokenizer.json, only tokenizer.model, which the studio does not read (transformers writes tokenizer.json: AutoTokenizer.from_pretrained(folder).save_pretrained(folder))'
+    : 'no tokenizer.json';
+}
+
 export interface ModelFolder {
   dir: string;
   spec: ModelSpec;
@@ -96,7 +106,7 @@ export function summarizeModel(folder: ModelFolder): ModelSummary {
       `tokenizer.json has ${tokenizer.vocabSize} ids but config.json vocab_size=${spec.vocabSize}`,
     );
   }
-  if (!tokenizer) warnings.push('no tokenizer.json: generation and training need one');
+  if (!tokenizer) warnings.push(`${noTokenizerReason(folder.dir)}: generation and training need one`);
   const eos = new Set(spec.eosTokenIds);
   if (tokenizer?.eosTokenId != null) eos.add(tokenizer.eosTokenId);
   if (eos.size === 0)

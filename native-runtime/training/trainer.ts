@@ -35,7 +35,7 @@ import {
 import { mulberry32, type Rng } from '../generation/sampling.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { openModelFolder } from '../models/model-folder.ts';
+import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -188,7 +188,7 @@ export function prepareRun(config: TrainConfig): PreparedRun {
   if (!tokenizer)
     throw new ConfigError(
       'missing-tokenizer',
-      `${folder.dir}: no tokenizer.json; training needs the model's tokenizer`,
+      `${folder.dir}: ${noTokenizerReason(folder.dir)}; training needs the model's tokenizer`,
     );
   const positions = parsePositions(cfg.positions, cfg.maxLength);
   const untied = isUntied(positions, cfg.shareWeights);

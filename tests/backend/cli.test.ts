@@ -2,7 +2,7 @@
 // non-zero with one `error:` line on stderr and no stack trace.
 
 import assert from 'node:assert/strict';
-import { cpSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -255,4 +255,22 @@ test('models list marks a model whose folder was moved away, and says what to do
     ],
     'the demo is there, the moved one is missing',
   );
+});
+
+test('train on a model with only tokenizer.model is refused before a run is recorded, saying what to do', async () => {
+  const data = join(root, 'data-spm');
+  const dir = join(root, 'llama-spm');
+  cpSync(LLAMA_FIXTURE, dir, { recursive: true });
+  rmSync(join(dir, 'tokenizer.json'));
+  writeFileSync(join(dir, 'tokenizer.model'), 'sentencepiece');
+  const rows = join(root, 'spm.jsonl');
+  writeFileSync(rows, '{"prompt": "a", "completion": "b"}\n');
+  const r = await runCli(['train', '--model', dir, '--data', rows, '--max-steps', '1', '--data-dir', data]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: ${dir}: no tokenizer.json, only tokenizer.model, which the studio does not read (transformers writes tokenizer.json: AutoTokenizer.from_pretrained(folder).save_pretrained(folder)); training needs the model's tokenizer\n`,
+  );
+  const list = await runCli(['runs', 'list', '--json', '--data-dir', data]);
+  assert.deepEqual((oneJsonObject(list.stdout) as { runs: unknown[] }).runs, [], 'no run recorded');
 });

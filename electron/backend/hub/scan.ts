@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
 import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
 import { inspectModelFolder, modelFolderBytes } from '../library/models.ts';
@@ -81,7 +82,7 @@ function inspect(
   try {
     const info = inspectModelFolder(base.path);
     if (!existsSync(join(base.path, 'tokenizer.json')))
-      return fail('no-tokenizer', 'no tokenizer.json: generation and training need one');
+      return fail('no-tokenizer', `${noTokenizerReason(base.path)}: generation and training need one`);
     const spec = loadModelSpec(base.path);
     return {
       ...base,

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
 import {
   type ResolvedTrainConfig,
   resolveTrainConfig,
@@ -109,6 +110,12 @@ export function planRun(
       `the files in ${model.path} changed since the model was added; add it again`,
     );
   }
+  // Refused here, before the run is recorded, rather than by the trainer once it is.
+  if (!existsSync(join(model.path, 'tokenizer.json')))
+    throw new ValidationError(
+      'missing-tokenizer',
+      `${model.path}: ${noTokenizerReason(model.path)}; training needs the model's tokenizer`,
+    );
   const probe = p.probe?.prompts.length ? { ...p.probe, maxNewTokens: p.probe.maxNewTokens ?? 48 } : null;
   const {
     modelId: _m,
