@@ -128,6 +128,18 @@ function resolveUrl(access: HubAccess, repo: string, commit: string, path: strin
   return `${access.endpoint}/${repo}/resolve/${commit}/${p}`;
 }
 
+/** The headers of every file request: who asks, and the token when there is one. */
+function requestHeaders(access: HubAccess): Record<string, string> {
+  const headers: Record<string, string> = { 'user-agent': `reft-studio/${appVersion()}` };
+  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  return headers;
+}
+
+/** What a failed fetch says went wrong: the system error code (ECONNREFUSED, …) or its message. */
+function causeOf(e: unknown): string {
+  return (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+}
+
 /** Throws the one-line explanation of a refused file request. */
 async function refuse(access: HubAccess, repo: string, path: string, res: Response): Promise<never> {
   let message = res.statusText;
@@ -154,8 +166,7 @@ export async function probeAccess(
   commit: string,
   path: string,
 ): Promise<void> {
-  const headers: Record<string, string> = { 'user-agent': `reft-studio/${appVersion()}` };
-  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  const headers = requestHeaders(access);
   let res: Response;
   try {
     res = await fetch(resolveUrl(access, repo, commit, path), {
@@ -164,8 +175,7 @@ export async function probeAccess(
       redirect: 'manual',
     });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${cause}`);
+    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${causeOf(e)}`);
   }
   if (res.ok || (res.status >= 300 && res.status < 400)) return;
   // HEAD answers carry no body: the status and X-Error-Code decide.
@@ -183,8 +193,7 @@ export async function fetchRepoFile(
   path: string,
   maxBytes: number,
 ): Promise<string> {
-  const headers: Record<string, string> = { 'user-agent': `reft-studio/${appVersion()}` };
-  if (access.token) headers.authorization = `Bearer ${access.token}`;
+  const headers = requestHeaders(access);
   let res: Response;
   let bytes: Buffer;
   try {
@@ -193,8 +202,7 @@ export async function fetchRepoFile(
     bytes = Buffer.from(await res.arrayBuffer());
   } catch (e) {
     if (e instanceof ReftError) throw e;
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${cause}`);
+    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${causeOf(e)}`);
   }
   if (bytes.length > maxBytes)
     throw new FormatError('too-large', `${repo}/${path}: larger than ${formatSize(maxBytes)}`);
@@ -241,8 +249,7 @@ async function fetchOnce(t: FileTransfer, hasher: { h: Hash }): Promise<void> {
   const start = have > t.file.size ? 0 : have;
   if (start === 0) hasher.h = newHasher(t.file);
   if (start === t.file.size) return;
-  const headers: Record<string, string> = { 'user-agent': `reft-studio/${appVersion()}` };
-  if (t.access.token) headers.authorization = `Bearer ${t.access.token}`;
+  const headers = requestHeaders(t.access);
   if (start > 0) headers.range = `bytes=${start}-`;
   // Redirects (the Hub sends LFS files to a CDN) are followed; fetch drops the token across origins.
   const res = await fetch(resolveUrl(t.access, t.repo, t.commit, t.file.path), { headers, signal: t.signal });
@@ -312,7 +319,7 @@ async function transferFile(t: FileTransfer): Promise<void> {
         );
       }
       if (attempt >= t.retries) {
-        const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+        const cause = causeOf(e);
         throw new HubError(
           'connection-lost',
           `${t.repo}/${t.file.path}: connection to ${t.access.endpoint} lost (${cause}); run the download again to resume`,
