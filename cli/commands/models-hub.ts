@@ -55,7 +55,7 @@ const scanCommand: Command = {
         : usable
           ? `${usable} supported model(s) not in the library yet: add them with \`reft-studio models scan${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --add\``
           : 'every supported model is in the library';
-      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512)\n${footer}`;
+      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${footer}`;
     });
     return 0;
   },

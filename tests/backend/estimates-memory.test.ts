@@ -127,6 +127,37 @@ test('"what fits" judges every form against each device: training the 8B in bf16
   );
 });
 
+test('"what fits" chats and trains within the model\'s context: GPT-2\'s 1024 positions, a 128-position model', () => {
+  const cpu = [{ device: 'cpu', memoryBytes: 16 * GB }];
+  const gpt2 = shapeFromConfig(
+    { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024, vocab_size: 50257 },
+    124e6,
+  );
+  assert.ok(gpt2);
+  const fit = modelFit(gpt2, cpu);
+  assert.deepEqual(fit.assumptions, { chatContext: 1024, trainBatch: 4, trainLength: 512, rank: 4 });
+  const fp32 = fit.rows.find((r) => r.precision === 'fp32');
+  assert.ok(fp32);
+  // f32 cache of 1024 tokens (not 4096): 2 · 12 layers · 768 · 1024 · 4 bytes, and the logits.
+  assert.equal(fp32.chatBytes, fp32.weightsBytes + 2 * 12 * 768 * 1024 * 4 + 8 * 50257);
+  // The fixture has 128 positions: both the conversation and the training examples stop there.
+  const tiny = modelFit(loadModelSpec(modelDir('gpt2')), cpu);
+  assert.equal(tiny.assumptions.chatContext, 128);
+  assert.equal(tiny.assumptions.trainLength, 128);
+  // A config without its context keeps the stated defaults.
+  const { n_positions: _n, ...noContext } = {
+    model_type: 'gpt2',
+    n_embd: 768,
+    n_layer: 12,
+    n_head: 12,
+    n_positions: 1,
+    vocab_size: 50257,
+  };
+  const unknown = shapeFromConfig(noContext, 124e6);
+  assert.ok(unknown);
+  assert.equal(modelFit(unknown, cpu).assumptions.chatContext, 4096);
+});
+
 test('"what fits" judges each device by its own replay decision, as the trainer would make it', (t) => {
   setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
   const tinyllama = {

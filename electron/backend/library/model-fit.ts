@@ -9,11 +9,13 @@
 //   int8/int4   as the engine holds them (blockwise codes + an fp32 scale per 32 weights, packed by
 //               ONNX Runtime for chat; training adds the mapped codes where they fit;
 //               native-runtime/quantize/memory.ts); activations in f32
-//   chat        weights + the KV cache of a 4096-token conversation + the logits; in half precision
+//   chat        weights + the KV cache of a 4096-token conversation (or the model's whole context
+//               when shorter) + the logits; in half precision
 //               also the q/k/v weights stacked once more (the GPU's fused decoding step,
 //               native-runtime/generation/fused-step.ts; ~10% of an 8B Llama)
 //   train       weights + activations and optimizer as in estimates.ts for the default run: LoReFT
-//               rank 4 at f1+l1 on every layer, batch 4, 512 tokens; layers replayed in the backward
+//               rank 4 at f1+l1 on every layer, batch 4, 512 tokens (or the model's context when
+//               shorter, as a run's default max length is); layers replayed in the backward
 //               where the device's memory calls for it (the trainer's rule), so each device is judged
 //               by its own figure and the row shows the largest device's
 
@@ -37,6 +39,8 @@ export interface ModelShape {
   vocabSize: number;
   /** The LM head is the embedding matrix (counted once in params); unknown when absent. */
   tieEmbeddings?: boolean;
+  /** The model's context (max_position_embeddings / n_positions); unknown when absent. */
+  maxPositions?: number;
 }
 
 export interface FitRow {
@@ -72,12 +76,15 @@ export function modelFit(
   shape: ModelShape,
   devices = [{ device: 'cpu', memoryBytes: totalmem() }],
 ): ModelFit {
-  const T = TRAIN_DEFAULTS.maxLength;
+  // A conversation and a training example never run past the model's context.
+  const context = (n: number) => Math.min(n, shape.maxPositions ?? n);
+  const chatContext = context(CHAT_CONTEXT);
+  const T = context(TRAIN_DEFAULTS.maxLength);
   const B = TRAIN_DEFAULTS.batchSize;
   const rank = TRAIN_DEFAULTS.rank;
   // LoReFT per intervention: R (d×r), W (r×d), b (r); f1+l1 untied = two per layer.
   const trainable = 2 * shape.numLayers * (2 * shape.hiddenSize * rank + rank);
-  const kv32 = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * CHAT_CONTEXT * 4;
+  const kv32 = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * chatContext * 4;
   const logits = 4 * shape.vocabSize * 2;
   const qkvParams =
     shape.numLayers * shape.hiddenSize * (shape.numHeads + 2 * shape.numKvHeads) * shape.headDim;
@@ -111,7 +118,7 @@ export function modelFit(
   return {
     rows,
     devices,
-    assumptions: { chatContext: CHAT_CONTEXT, trainBatch: B, trainLength: T, rank },
+    assumptions: { chatContext, trainBatch: B, trainLength: T, rank },
   };
 }
 
@@ -137,6 +144,7 @@ export function shapeFromConfig(config: Record<string, unknown>, params: number 
   const f = num(c.intermediate_size) ?? num(c.n_inner) ?? 4 * d;
   const kvH = num(c.num_key_value_heads) ?? H;
   const headDim = num(c.head_dim) ?? d / H;
+  const maxPositions = num(c.max_position_embeddings) ?? num(c.n_positions) ?? undefined;
   // Absent, it is the family's default (transformers: untied for Llama, Mistral and Qwen, tied for
   // Gemma and GPT-2; PretrainedConfig's true for a family the engine does not know).
   const arch = typeof c.model_type === 'string' ? archOf(c.model_type) : undefined;
@@ -159,5 +167,6 @@ export function shapeFromConfig(config: Record<string, unknown>, params: number 
     numKvHeads: kvH,
     headDim,
     vocabSize: V,
+    ...(maxPositions ? { maxPositions } : {}),
   };
 }
