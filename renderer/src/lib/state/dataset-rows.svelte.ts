@@ -1,7 +1,8 @@
 // The rows of one dataset version as a virtualised list sees them: the total matching the filter,
 // and blocks of rows fetched (datasets/rows) only when the list scrolls near them, so a version of
 // any size opens at once and scrolls without loading everything. Blocks are replaced whole
-// ($state.raw); an annotation replaces the meta of its row in place.
+// ($state.raw); an annotation replaces the meta of its row in place, and `refresh` reloads the
+// blocks in place when the library changed elsewhere (another window, another client).
 
 import type { RpcClient } from '../rpc/client.ts';
 import { errorMessage } from '../rpc/client.ts';
@@ -26,6 +27,9 @@ export class DatasetRows {
   error = $state<string | null>(null);
   #blocks = $state.raw<ReadonlyMap<number, LoadedRow[]>>(new Map());
   #pending = new Set<number>();
+  /** The refresh under way, if any; `#refreshAgain`: a change came in while it ran. */
+  #refreshing: Promise<void> | null = null;
+  #refreshAgain = false;
   /** Bumped by every reset, so replies to an older query are dropped. */
   #generation = 0;
   readonly #rpc: RpcClient;
@@ -37,11 +41,56 @@ export class DatasetRows {
     this.#rpc = rpc;
     this.#datasetId = datasetId;
     this.#versionId = versionId;
-    void this.ensure(0, 0);
   }
 
   get versionId(): number {
     return this.#versionId;
+  }
+
+  /**
+   * Loads the rows again where they are: the blocks loaded (or loading) are fetched anew and swapped
+   * in whole, so the list neither empties nor scrolls, and a first load that failed is retried.
+   * Calls while one runs are folded into one more run after it, so the last change is always seen.
+   */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      try {
+        do {
+          this.#refreshAgain = false;
+          await this.#reload();
+        } while (this.#refreshAgain);
+      } finally {
+        this.#refreshing = null;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #reload(): Promise<void> {
+    const generation = this.#generation;
+    const wanted = [...new Set([...this.#blocks.keys(), ...this.#pending])];
+    const blocks = wanted.length ? wanted : [0];
+    try {
+      const pages = await Promise.all(blocks.map((b) => this.#fetch(b)));
+      if (generation !== this.#generation) return;
+      const total = pages[0]?.total ?? 0;
+      // Blocks that arrived meanwhile (the list scrolled) are kept; none past the new total.
+      const next = new Map(this.#blocks);
+      blocks.forEach((b, i) => {
+        const page = pages[i];
+        if (page) next.set(b, page.rows);
+      });
+      for (const b of next.keys()) if (b > 0 && b * ROWS_BLOCK >= total) next.delete(b);
+      this.#blocks = next;
+      this.total = total;
+      this.error = null;
+    } catch (err) {
+      if (generation === this.#generation) this.error = errorMessage(err);
+    }
   }
 
   /** Starts over with another version or filter (the list scrolls back to the top). */
@@ -77,30 +126,31 @@ export class DatasetRows {
   async #load(block: number): Promise<void> {
     const generation = this.#generation;
     this.#pending.add(block);
-    const f = this.#filter;
     try {
-      const page = await this.#rpc.call('datasets/rows', {
-        datasetId: this.#datasetId,
-        versionId: this.#versionId,
-        offset: block * ROWS_BLOCK,
-        limit: ROWS_BLOCK,
-        ...(f.search?.trim() ? { search: f.search.trim() } : {}),
-        ...(f.tag?.trim() ? { tag: f.tag.trim() } : {}),
-        ...(f.minRating ? { minRating: f.minRating } : {}),
-      });
+      const page = await this.#fetch(block);
       if (generation !== this.#generation) return;
-      const next = new Map(this.#blocks);
-      next.set(
-        block,
-        page.rows.map((row, i) => ({ row, meta: page.meta[i] })),
-      );
-      this.#blocks = next;
+      this.#blocks = new Map(this.#blocks).set(block, page.rows);
       this.total = page.total;
     } catch (err) {
       if (generation === this.#generation) this.error = errorMessage(err);
     } finally {
       if (generation === this.#generation) this.#pending.delete(block);
     }
+  }
+
+  /** One block of the version under the current filter, with the total matching it. */
+  async #fetch(block: number): Promise<{ rows: LoadedRow[]; total: number }> {
+    const f = this.#filter;
+    const page = await this.#rpc.call('datasets/rows', {
+      datasetId: this.#datasetId,
+      versionId: this.#versionId,
+      offset: block * ROWS_BLOCK,
+      limit: ROWS_BLOCK,
+      ...(f.search?.trim() ? { search: f.search.trim() } : {}),
+      ...(f.tag?.trim() ? { tag: f.tag.trim() } : {}),
+      ...(f.minRating ? { minRating: f.minRating } : {}),
+    });
+    return { rows: page.rows.map((row, i) => ({ row, meta: page.meta[i] as RowMeta })), total: page.total };
   }
 
   /** Puts updated annotations (datasets/annotate's reply) into the loaded rows. */

@@ -59,13 +59,13 @@ export function onPush<T extends PushTopic>(
   $effect(() => rpc.subscribe(topic, cb));
 }
 
-/** Calls `cb` when the backend reports a change to one of `kinds`. */
+/** Calls `cb` with the change when the backend reports a change to one of `kinds`. */
 export function onLibraryChange(
   rpc: Pick<RpcClient, 'subscribe'>,
   kinds: ReadonlyArray<LibraryChange['kind']>,
-  cb: () => void,
+  cb: (change: LibraryChange) => void,
 ): void {
   onPush(rpc, 'library/changed', (d) => {
-    if (kinds.includes(d.kind)) cb();
+    if (kinds.includes(d.kind)) cb(d);
   });
 }

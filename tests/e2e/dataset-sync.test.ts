@@ -1,0 +1,136 @@
+// End-to-end: two windows (and a third client, over RPC) on one `reft-studio serve`, with the same
+// dataset version open. A rating or tag given in one shows in the other without reopening it, where
+// that one is scrolled (row 250 of 400: past the first block of rows), and an edit open there, or a
+// tag being typed, is not lost. A row edited elsewhere makes a new version the other window can pick.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  ensureRendererBuilt,
+  launchBrowser,
+  openPage,
+  rpc,
+  rpcFor,
+  type Served,
+  skip,
+  startServer,
+} from './helpers.ts';
+
+describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let client: RpcClient;
+  let a: Page;
+  let b: Page;
+  let datasetId: number;
+  let versionId: number;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(tempDir('reft-e2e-dataset-sync-'));
+    client = await rpcFor(server.url);
+    const file = join(tempDir('reft-e2e-dataset-sync-files-'), 'many.jsonl');
+    const rows = Array.from({ length: 400 }, (_, i) => ({
+      prompt: `Prompt ${i}`,
+      completion: `Answer ${i}`,
+    }));
+    writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const imported = await rpc(client, 'datasets/import', { path: file });
+    datasetId = imported.dataset.id;
+    versionId = imported.version.id;
+    browser = await launchBrowser();
+    const open = (b: Browser) =>
+      openPage(b, {
+        viewport: { width: 1280, height: 900 },
+        errors: pageErrors,
+        url: `${server?.url}#/datasets/${datasetId}/${versionId}/rows`,
+      });
+    [a, b] = [await open(browser), await open(browser)];
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  /** Scrolls a page's row list until row `index` is in it. */
+  const scrollTo = async (page: Page, index: number) => {
+    await page.getByTestId('row-0').waitFor();
+    await page.locator('.vlist').evaluate((el, i) => {
+      el.scrollTop = (el.scrollHeight / 400) * i;
+    }, index);
+    await page.getByTestId(`row-${index}`).waitFor();
+  };
+  const stars = (page: Page, index: number, n: number) =>
+    page.getByTestId(`row-${index}`).getByRole('button', { name: `${n} star${n === 1 ? '' : 's'}` });
+
+  test('a rating and a tag given in one window show in the other, scrolled where it was', async () => {
+    await scrollTo(a, 250);
+    await scrollTo(b, 250);
+    const scrolled = await b.locator('.vlist').evaluate((el) => el.scrollTop);
+    await stars(a, 250, 4).click();
+    await a.getByLabel('Add tag to row 250').fill('checked');
+    await a.getByLabel('Add tag to row 250').press('Enter');
+    await b.getByTestId('row-250').getByText('checked').waitFor();
+    await b.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="row-250"] [aria-label="4 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
+    );
+    assert.equal(await b.locator('.vlist').evaluate((el) => el.scrollTop), scrolled, 'the list did not move');
+    // Removed in the other window: gone here too.
+    await b.getByTestId('row-250').getByRole('button', { name: 'Remove tag checked' }).click();
+    await a.getByTestId('row-250').getByText('checked').waitFor({ state: 'detached' });
+  });
+
+  test('another client annotating keeps a tag being typed and an edit open in this window', async () => {
+    // A tag half typed in one row, and the editor open on another.
+    await b.getByLabel('Add tag to row 251').fill('half-typ');
+    await b.getByTestId('row-252').getByRole('button', { name: 'Edit row 252' }).click();
+    const editor = b.getByTestId('row-editor');
+    const draft = editor.getByLabel('Row as JSON');
+    await draft.fill('{"prompt": "Prompt 252, edited", "completion": "Answer 252"}');
+    await rpc(client, 'datasets/annotate', { datasetId, versionId, indices: [251, 252], rating: 2 });
+    await b.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="row-251"] [aria-label="2 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
+    );
+    assert.equal(await draft.inputValue(), '{"prompt": "Prompt 252, edited", "completion": "Answer 252"}');
+    assert.equal(await b.getByLabel('Add tag to row 251').inputValue(), 'half-typ');
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  test('a row edited in one window: the other can pick the new version, which keeps the annotations', async () => {
+    await a.getByTestId('row-250').getByRole('button', { name: 'Edit row 250' }).click();
+    const editor = a.getByTestId('row-editor');
+    await editor
+      .getByLabel('Row as JSON')
+      .fill('{"prompt": "Prompt 250, edited", "completion": "Answer 250"}');
+    await editor.getByRole('button', { name: 'Save as new version' }).click();
+    // B still shows the version it had open, and offers the new one.
+    const select = b.getByTestId('dataset-version');
+    await b.waitForFunction(
+      () =>
+        (document.querySelector('[data-testid="dataset-version"]') as HTMLSelectElement | null)?.options
+          .length === 2,
+    );
+    const latest = (await rpc(client, 'datasets/get', { id: datasetId })).latest.id;
+    await select.selectOption(String(latest));
+    await scrollTo(b, 250);
+    await b.getByTestId('row-250').getByText('Prompt 250, edited').waitFor();
+    await b.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="row-250"] [aria-label="4 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
+    );
+    assert.deepEqual(pageErrors, []);
+  });
+});
