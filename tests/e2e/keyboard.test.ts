@@ -1,0 +1,130 @@
+// End-to-end: the studio with the keyboard only. The tab bars (a dataset's views, a run's details) are
+// one tab stop each, as the WAI-ARIA tabs pattern has it: Left/Right move between the tabs (and wrap),
+// Home/End go to the first and last, the focused tab is the one shown, and Tab goes on into its panel.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  completedRun,
+  connected,
+  demoIds,
+  ensureRendererBuilt,
+  launchBrowser,
+  openPage,
+  rpc,
+  rpcFor,
+  type Served,
+  skip,
+  startServer,
+} from './helpers.ts';
+
+describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let client: RpcClient;
+  let page: Page;
+  let ids: { modelId: number; datasetId: number };
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ensureRendererBuilt();
+    server = await startServer(tempDir('reft-e2e-keyboard-'));
+    client = await rpcFor(server.url);
+    ids = await demoIds(client);
+    browser = await launchBrowser();
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: server.url,
+    });
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  /** The tab that has focus: its name, whether it is selected, and the panel it controls. */
+  const focusedTab = () =>
+    page.evaluate(() => {
+      const t = document.activeElement as HTMLElement | null;
+      const panel = document.getElementById(t?.getAttribute('aria-controls') ?? '');
+      return {
+        role: t?.getAttribute('role'),
+        name: t?.textContent?.trim(),
+        selected: t?.getAttribute('aria-selected'),
+        panelLabelledBy:
+          panel?.getAttribute('role') === 'tabpanel' ? panel.getAttribute('aria-labelledby') : null,
+        id: t?.id,
+      };
+    });
+  /** The tabs' tabindex values, in order: one 0 (the selected tab), the others -1. */
+  const tabStops = (bar: Locator) =>
+    bar.getByRole('tab').evaluateAll((tabs) => tabs.map((t) => t.getAttribute('tabindex')));
+
+  /** Checks the keys on a bar of `names` whose first tab has focus. */
+  async function walk(bar: Locator, names: RegExp[]) {
+    const expectFocus = async (i: number) => {
+      await page.waitForFunction(
+        (want) => new RegExp(want).test(document.activeElement?.textContent ?? ''),
+        (names[i] as RegExp).source,
+      );
+      const f = await focusedTab();
+      assert.equal(f.role, 'tab');
+      assert.match(f.name ?? '', names[i] as RegExp);
+      await page.waitForFunction(() => document.activeElement?.getAttribute('aria-selected') === 'true');
+      assert.equal((await focusedTab()).panelLabelledBy, f.id, 'the panel is labelled by the focused tab');
+      const stops = await tabStops(bar);
+      assert.deepEqual(
+        stops,
+        names.map((_, j) => (j === i ? '0' : '-1')),
+      );
+    };
+    const last = names.length - 1;
+    await expectFocus(0);
+    await page.keyboard.press('ArrowRight');
+    await expectFocus(1);
+    await page.keyboard.press('End');
+    await expectFocus(last);
+    await page.keyboard.press('ArrowRight'); // wraps
+    await expectFocus(0);
+    await page.keyboard.press('ArrowLeft'); // wraps back
+    await expectFocus(last);
+    await page.keyboard.press('Home');
+    await expectFocus(0);
+  }
+
+  test("a dataset's views: arrows, Home and End; the view is kept in the address", async () => {
+    await page.goto(`${server?.url}#/datasets/${ids.datasetId}`);
+    await connected(page);
+    const bar = page.getByRole('tablist', { name: 'Views of the version' });
+    await bar.getByRole('tab', { name: /^Rows/ }).focus();
+    await walk(bar, [/^Rows/, /Token lengths/, /Rejected lines/, /Duplicates & split/]);
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => location.hash.endsWith('/tools'));
+    await page.getByRole('tabpanel').getByRole('button', { name: 'Find duplicates' }).waitFor();
+    // Tab leaves the bar (one stop) and goes into the panel.
+    await page.keyboard.press('Tab');
+    const into = await page.evaluate(() => document.activeElement?.closest('[role="tabpanel"]') !== null);
+    assert.ok(into, 'Tab moves from the bar into the panel');
+  });
+
+  test("a run's details: the same keys on the same component", async () => {
+    const run = await rpc(client, 'runs/start', {
+      ...ids,
+      name: 'keys',
+      layers: '0',
+      rank: 2,
+      maxSteps: 2,
+      batchSize: 2,
+    });
+    await completedRun(client, run.runId);
+    await page.goto(`${server?.url}#/runs/${run.runId}`);
+    await connected(page);
+    const bar = page.getByTestId('run-detail').getByRole('tablist', { name: 'Run details' });
+    await bar.getByRole('tab', { name: 'Charts' }).focus();
+    await walk(bar, [/^Charts/, /^Probe answers/, /^Configuration/, /^Log/, /^Checkpoints/]);
+    assert.deepEqual(pageErrors, []);
+  });
+});
