@@ -1,18 +1,26 @@
 // End-to-end: an open tab survives a restart of `reft-studio serve`. Stopped, the tab says the server
 // is not running and what to do; restarted on the same data folder (same port and token, kept in
 // serve.json), it reconnects by itself; a server for another data folder on that port is told apart
-// ("restarted with another access token") instead of "Reconnecting…" forever.
+// ("restarted with another access token") instead of "Reconnecting…" forever. What the library got
+// while the server was down (the CLI renamed an adapter) shows in the open panels once it is back.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  completedRun,
   connected,
+  demoIds,
   ensureRendererBuilt,
   launchBrowser,
   openPage,
+  root,
+  rpc,
+  rpcFor,
   type Served,
   screenshot,
   skip,
@@ -53,6 +61,42 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     // The page works again without a reload.
     await page.getByTestId('nav-models').click();
     await page.getByTestId('models-table').waitFor();
+  });
+
+  test('an adapter renamed by the CLI while the server was down: its open detail shows the new name', async () => {
+    const client = await rpcFor(server?.url ?? '');
+    const run = await rpc(client, 'runs/start', {
+      ...(await demoIds(client)),
+      name: 'before',
+      layers: '0',
+      rank: 2,
+      maxSteps: 2,
+      batchSize: 2,
+    });
+    const { adapterId } = await completedRun(client, run.runId);
+    client.close();
+    await page.goto(`${server?.url}#/adapters/${adapterId}`);
+    await connected(page);
+    const heading = page.getByTestId('adapter-detail').getByRole('heading', { level: 2 });
+    await heading.getByText('before', { exact: true }).waitFor();
+    await stopServer(server?.proc);
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'bin/reft-studio.js'),
+        'adapters',
+        'rename',
+        String(adapterId),
+        'after',
+        '--data-dir',
+        dataDir,
+      ],
+      { env: { ...process.env, REFT_STUDIO_HOME: dataDir }, stdio: 'pipe' },
+    );
+    server = await startServer(dataDir);
+    await connected(page);
+    await page.getByTestId('adapters-table').getByText('after', { exact: true }).waitFor();
+    await heading.getByText('after', { exact: true }).waitFor();
   });
 
   test('another library on the same port: the tab is told to open the new link', async () => {
