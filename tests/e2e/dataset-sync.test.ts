@@ -1,7 +1,8 @@
 // End-to-end: two windows (and a third client, over RPC) on one `reft-studio serve`, with the same
 // dataset version open. A rating or tag given in one shows in the other without reopening it, where
-// that one is scrolled (row 250 of 400: past the first block of rows), and an edit open there, or a
+// that one is scrolled (row 250 of 700: past the first block of rows), and an edit open there, or a
 // tag being typed, is not lost. A row edited elsewhere makes a new version the other window can pick.
+// Rows whose load the server's going away cut off load once it is back, and the error goes.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  connected,
   ensureRendererBuilt,
   launchBrowser,
   openPage,
@@ -22,6 +24,9 @@ import {
   startServer,
 } from './helpers.ts';
 
+/** Rows in the dataset: four blocks of the list's (200), so a scroll to the end loads one not loaded yet. */
+const ROWS = 700;
+
 describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
   let browser: Browser | undefined;
@@ -31,13 +36,14 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
   let datasetId: number;
   let versionId: number;
   const pageErrors: string[] = [];
+  const dataDir = tempDir('reft-e2e-dataset-sync-');
 
   before(async () => {
     ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-dataset-sync-'));
+    server = await startServer(dataDir);
     client = await rpcFor(server.url);
     const file = join(tempDir('reft-e2e-dataset-sync-files-'), 'many.jsonl');
-    const rows = Array.from({ length: 400 }, (_, i) => ({
+    const rows = Array.from({ length: ROWS }, (_, i) => ({
       prompt: `Prompt ${i}`,
       completion: `Answer ${i}`,
     }));
@@ -60,9 +66,12 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
   /** Scrolls a page's row list until row `index` is in it. */
   const scrollTo = async (page: Page, index: number) => {
     await page.getByTestId('row-0').waitFor();
-    await page.locator('.vlist').evaluate((el, i) => {
-      el.scrollTop = (el.scrollHeight / 400) * i;
-    }, index);
+    await page.locator('.vlist').evaluate(
+      (el, [i, n]) => {
+        el.scrollTop = (el.scrollHeight / n) * i;
+      },
+      [index, ROWS],
+    );
     await page.getByTestId(`row-${index}`).waitFor();
   };
   const stars = (page: Page, index: number, n: number) =>
@@ -131,6 +140,34 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
           .querySelector('[data-testid="row-250"] [aria-label="4 stars"]')
           ?.getAttribute('aria-pressed') === 'true',
     );
+  });
+
+  test('rows cut off by the server going away load when it is back, and the error goes', async () => {
+    const proc = server?.proc;
+    assert.ok(proc?.pid);
+    await b.locator('.vlist').evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await b.getByTestId('row-0').waitFor();
+    // Frozen, the server takes the request for the rows further down but never answers; then it dies.
+    process.kill(proc.pid, 'SIGSTOP');
+    await b.locator('.vlist').evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+    await b.locator('.row.placeholder').first().waitFor();
+    const exited = new Promise((r) => proc.once('exit', r));
+    process.kill(proc.pid, 'SIGKILL');
+    await exited;
+    await b.getByRole('alert').getByText('Could not load rows.').waitFor();
+    server = await startServer(dataDir);
+    await connected(b);
+    // The last block's rows, with no scroll to ask for them.
+    await b
+      .getByTestId(/^row-6\d\d$/)
+      .first()
+      .waitFor();
+    assert.equal(await b.locator('.row.placeholder').count(), 0, 'no row left "Loading…"');
+    await b.getByRole('alert').getByText('Could not load rows.').waitFor({ state: 'detached' });
     assert.deepEqual(pageErrors, []);
   });
 });
