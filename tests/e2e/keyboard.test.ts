@@ -1,8 +1,11 @@
 // End-to-end: the studio with the keyboard only. The tab bars (a dataset's views, a run's details) are
 // one tab stop each, as the WAI-ARIA tabs pattern has it: Left/Right move between the tabs (and wrap),
 // Home/End go to the first and last, the focused tab is the one shown, and Tab goes on into its panel.
+// A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too).
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
@@ -18,6 +21,7 @@ import {
   rpc,
   rpcFor,
   type Served,
+  screenshot,
   skip,
   startServer,
 } from './helpers.ts';
@@ -108,6 +112,49 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     await page.keyboard.press('Tab');
     const into = await page.evaluate(() => document.activeElement?.closest('[role="tabpanel"]') !== null);
     assert.ok(into, 'Tab moves from the bar into the panel');
+  });
+
+  test('a row longer than its three lines can be read whole, and folded again', async () => {
+    const file = join(tempDir('reft-e2e-keyboard-files-'), 'long.jsonl');
+    const tail = 'THE END OF A LONG ANSWER';
+    const rows = [
+      { prompt: 'short', completion: 'fits' },
+      { prompt: 'long', completion: `${'A sentence that goes on. '.repeat(400)}${tail}` },
+    ];
+    writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const ds = await rpc(client, 'datasets/import', { path: file });
+    await page.goto(`${server?.url}#/datasets/${ds.dataset.id}/${ds.version.id}/rows`);
+    await connected(page);
+    const long = page.getByTestId('row-1');
+    const more = long.getByRole('button', { name: 'Show all' });
+    await more.waitFor();
+    assert.equal(
+      await page.getByTestId('row-0').getByRole('button', { name: 'Show all' }).count(),
+      0,
+      'a short row has none',
+    );
+    const height = async () => (await long.boundingBox())?.height ?? 0;
+    const folded = await height();
+    await more.focus();
+    await page.keyboard.press('Enter');
+    const less = long.getByRole('button', { name: 'Show less' });
+    await less.waitFor();
+    assert.equal(await less.getAttribute('aria-expanded'), 'true');
+    const opened = await height();
+    await screenshot(page, 'keyboard-long-row-open');
+    assert.ok(opened > folded * 3, `the whole row is shown (${folded} → ${opened} px)`);
+    // The end of the text is on screen once scrolled to.
+    await long.getByText(tail).scrollIntoViewIfNeeded();
+    await page.waitForFunction((t) => {
+      const el = [...document.querySelectorAll('[data-testid="row-1"] .val')].find((v) =>
+        v.textContent?.endsWith(t),
+      );
+      return !!el && el.scrollHeight <= el.clientHeight + 1;
+    }, tail);
+    await less.focus();
+    await page.keyboard.press('Space');
+    await more.waitFor();
+    assert.ok((await height()) <= folded + 1, 'folded back to three lines');
   });
 
   test("a run's details: the same keys on the same component", async () => {
