@@ -27,6 +27,8 @@ export class DatasetRows {
   error = $state<string | null>(null);
   #blocks = $state.raw<ReadonlyMap<number, LoadedRow[]>>(new Map());
   #pending = new Set<number>();
+  /** Blocks whose load failed (the link dropped): a refresh tries them again. */
+  #failed = new Set<number>();
   /** The refresh under way, if any; `#refreshAgain`: a change came in while it ran. */
   #refreshing: Promise<void> | null = null;
   #refreshAgain = false;
@@ -72,7 +74,7 @@ export class DatasetRows {
 
   async #reload(): Promise<void> {
     const generation = this.#generation;
-    const wanted = [...new Set([...this.#blocks.keys(), ...this.#pending])];
+    const wanted = [...new Set([...this.#blocks.keys(), ...this.#pending, ...this.#failed])];
     const blocks = wanted.length ? wanted : [0];
     try {
       const pages = await Promise.all(blocks.map((b) => this.#fetch(b)));
@@ -88,6 +90,7 @@ export class DatasetRows {
       this.#blocks = next;
       this.total = total;
       this.error = null;
+      this.#failed.clear();
     } catch (err) {
       if (generation === this.#generation) this.error = errorMessage(err);
     }
@@ -99,6 +102,7 @@ export class DatasetRows {
     this.#filter = filter;
     this.#generation++;
     this.#pending.clear();
+    this.#failed.clear();
     this.#blocks = new Map();
     this.total = null;
     this.error = null;
@@ -132,7 +136,9 @@ export class DatasetRows {
       this.#blocks = new Map(this.#blocks).set(block, page.rows);
       this.total = page.total;
     } catch (err) {
-      if (generation === this.#generation) this.error = errorMessage(err);
+      if (generation !== this.#generation) return;
+      this.error = errorMessage(err);
+      this.#failed.add(block);
     } finally {
       if (generation === this.#generation) this.#pending.delete(block);
     }
