@@ -159,6 +159,11 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
     process.kill(proc.pid, 'SIGKILL');
     await exited;
     await b.getByRole('alert').getByText('Could not load rows.').waitFor();
+    // In words, without the RPC method ("datasets/rows: the connection to the backend was lost").
+    await b
+      .getByRole('alert')
+      .getByText(/^The connection to the studio was lost before it answered/)
+      .waitFor();
     server = await startServer(dataDir);
     await connected(b);
     // The last block's rows, with no scroll to ask for them.

@@ -89,9 +89,13 @@ describe('RpcClient', () => {
     });
   });
 
+  // What these say is shown to the user under "Could not …": plain words, no method name.
   test('a call without an answer times out', async () => {
     const { rpc } = openClient(30);
-    await assert.rejects(rpc.call('system/info'), { code: 'timeout' });
+    await assert.rejects(rpc.call('system/info'), {
+      code: 'timeout',
+      message: 'The studio did not answer within 1 s. Try again.',
+    });
     assert.equal(rpc.pendingCount, 0);
   });
 
@@ -110,7 +114,10 @@ describe('RpcClient', () => {
     const { t, rpc } = openClient();
     const p = rpc.call('models/list');
     t.set('reconnecting');
-    await assert.rejects(p, { code: 'disconnected' });
+    await assert.rejects(p, {
+      code: 'disconnected',
+      message: 'The connection to the studio was lost before it answered. Try again once it is back.',
+    });
   });
 
   test('refused token: queued and new calls fail at once instead of hanging', async () => {

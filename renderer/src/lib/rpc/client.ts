@@ -97,7 +97,7 @@ export class RpcClient {
           new RpcError({
             type: 'TimeoutError',
             code: 'timeout',
-            message: `${method}: no answer from the backend within ${Math.round(timeoutMs / 1000)} s`,
+            message: `The studio did not answer within ${Math.max(1, Math.round(timeoutMs / 1000))} s. Try again.`,
           }),
         );
       }, timeoutMs);
@@ -161,7 +161,7 @@ export class RpcClient {
           new RpcError({
             type: 'ConnectionError',
             code: 'disconnected',
-            message: `${p.msg.method}: the connection to the backend was lost`,
+            message: 'The connection to the studio was lost before it answered. Try again once it is back.',
           }),
       );
     }
