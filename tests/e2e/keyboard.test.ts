@@ -1,7 +1,8 @@
 // End-to-end: the studio with the keyboard only. The tab bars (a dataset's views, a run's details) are
 // one tab stop each, as the WAI-ARIA tabs pattern has it: Left/Right move between the tabs (and wrap),
 // Home/End go to the first and last, the focused tab is the one shown, and Tab goes on into its panel.
-// A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too).
+// A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too), and
+// a row's five rating stars are one tab stop, the arrows moving among them.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -155,6 +156,38 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     await page.keyboard.press('Space');
     await more.waitFor();
     assert.ok((await height()) <= folded + 1, 'folded back to three lines');
+  });
+
+  test("a row's rating stars are one tab stop; the arrows move among them, Enter rates", async () => {
+    await page.goto(`${server?.url}#/datasets/${ids.datasetId}`);
+    await connected(page);
+    const row = page.getByTestId('row-0');
+    await row.getByRole('button', { name: '1 star', exact: true }).focus();
+    await page.keyboard.press('Tab');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
+      'Add tag to row 0',
+      'Tab leaves the stars for the next control',
+    );
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="row-0"] [aria-label="3 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
+    );
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), '3 stars');
+    // The stop is now on the rating: coming back with Shift+Tab lands on it.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), '3 stars');
+    await page.keyboard.press('End');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), '5 stars');
+    await page.keyboard.press('ArrowRight'); // wraps
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), '1 star');
   });
 
   test("a run's details: the same keys on the same component", async () => {
