@@ -158,6 +158,24 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     assert.ok((await height()) <= folded + 1, 'folded back to three lines');
   });
 
+  test('a conversation of 30 messages shows its first four until opened', async () => {
+    const file = join(tempDir('reft-e2e-keyboard-files-'), 'chat.jsonl');
+    const messages = Array.from({ length: 30 }, (_, i) => ({
+      role: i % 2 ? 'assistant' : 'user',
+      content: `Turn ${i + 1}`,
+    }));
+    writeFileSync(file, `${JSON.stringify({ messages })}\n`);
+    const ds = await rpc(client, 'datasets/import', { path: file });
+    await page.goto(`${server?.url}#/datasets/${ds.dataset.id}/${ds.version.id}/rows`);
+    await connected(page);
+    const row = page.getByTestId('row-0');
+    await row.getByText('and 26 more').waitFor();
+    assert.equal(await row.locator('.field').count(), 4);
+    await row.getByRole('button', { name: 'Show all' }).click();
+    await row.getByText('Turn 30', { exact: true }).waitFor();
+    assert.equal(await row.locator('.field').count(), 30);
+  });
+
   test("a row's rating stars are one tab stop; the arrows move among them, Enter rates", async () => {
     await page.goto(`${server?.url}#/datasets/${ids.datasetId}`);
     await connected(page);
