@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -97,6 +98,23 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     await connected(page);
     await page.getByTestId('adapters-table').getByText('after', { exact: true }).waitFor();
     await heading.getByText('after', { exact: true }).waitFor();
+  });
+
+  test('a model put in the Hugging Face cache while the server was down is listed when it is back', async () => {
+    const cache = tempDir('reft-e2e-connection-hf-');
+    const env = { HF_HUB_CACHE: cache };
+    await stopServer(server?.proc);
+    server = await startServer(dataDir, [], env);
+    await page.goto(`${server.url}#/models`);
+    await connected(page);
+    await page.getByText('No models found here.').waitFor();
+    await stopServer(server?.proc);
+    const snapshot = join(cache, 'models--tiny--bert-base', 'snapshots', '0123456789abcdef');
+    mkdirSync(snapshot, { recursive: true });
+    writeFileSync(join(snapshot, 'config.json'), '{"model_type":"bert","architectures":["BertModel"]}');
+    server = await startServer(dataDir, [], env);
+    await connected(page);
+    await page.getByTestId('scan-results').getByText('tiny/bert-base').waitFor();
   });
 
   test('another library on the same port: the tab is told to open the new link', async () => {
