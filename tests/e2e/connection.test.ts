@@ -2,7 +2,8 @@
 // is not running and what to do; restarted on the same data folder (same port and token, kept in
 // serve.json), it reconnects by itself; a server for another data folder on that port is told apart
 // ("restarted with another access token") instead of "Reconnecting…" forever. What the library got
-// while the server was down (the CLI renamed an adapter) shows in the open panels once it is back.
+// while the server was down (the CLI renamed an adapter, a model put in the Hugging Face cache) shows
+// in the open panels once it is back, and a load the server's going away cut off is done again.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -115,6 +116,32 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     server = await startServer(dataDir, [], env);
     await connected(page);
     await page.getByTestId('scan-results').getByText('tiny/bert-base').waitFor();
+  });
+
+  test('rejected lines whose load the server going away cut off load when it is back', async () => {
+    const client = await rpcFor(server?.url ?? '');
+    const { datasetId } = await demoIds(client);
+    client.close();
+    await page.goto(`${server?.url}#/datasets/${datasetId}`);
+    await connected(page);
+    await page.getByTestId('row-0').waitFor();
+    // Frozen, the server takes the request but never answers; then it dies.
+    const proc = server?.proc;
+    assert.ok(proc?.pid);
+    process.kill(proc.pid, 'SIGSTOP');
+    await page.getByRole('tab', { name: /Rejected lines/ }).click();
+    const exited = new Promise((r) => proc.once('exit', r));
+    process.kill(proc.pid, 'SIGKILL');
+    await exited;
+    const note = page.getByRole('alert').getByText('Could not load the rejected lines.');
+    await note.waitFor();
+    server = await startServer(dataDir);
+    await connected(page);
+    await page
+      .getByTestId('rejected-view')
+      .getByText(/was accepted|left no lines out/)
+      .waitFor();
+    await note.waitFor({ state: 'detached' });
   });
 
   test('another library on the same port: the tab is told to open the new link', async () => {
