@@ -2,7 +2,8 @@
 // one tab stop each, as the WAI-ARIA tabs pattern has it: Left/Right move between the tabs (and wrap),
 // Home/End go to the first and last, the focused tab is the one shown, and Tab goes on into its panel.
 // A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too), and
-// a row's five rating stars are one tab stop, the arrows moving among them.
+// a row's five rating stars are one tab stop, the arrows moving among them. Closing a panel gives focus
+// back to what opened it.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
   let client: RpcClient;
   let page: Page;
   let ids: { modelId: number; datasetId: number };
+  let runId: number;
+  let adapterId: number;
   const pageErrors: string[] = [];
 
   before(async () => {
@@ -223,6 +226,39 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     const bar = page.getByTestId('run-detail').getByRole('tablist', { name: 'Run details' });
     await bar.getByRole('tab', { name: 'Charts' }).focus();
     await walk(bar, [/^Charts/, /^Probe answers/, /^Configuration/, /^Log/, /^Checkpoints/]);
+    runId = run.runId;
+    adapterId = (await completedRun(client, run.runId)).adapterId;
+  });
+
+  test('a closed panel gives focus back to what opened it, not to the top of the window', async () => {
+    const focused = () =>
+      page.evaluate(() => {
+        const e = document.activeElement;
+        return e === document.body ? 'body' : `${e?.id} ${e?.textContent?.trim()}`;
+      });
+    // A dataset, by its Close button.
+    await page.goto(`${server?.url}#/datasets/${ids.datasetId}`);
+    await connected(page);
+    await page.getByTestId('row-0').waitFor();
+    await page.getByRole('button', { name: 'Close the dataset' }).press('Enter');
+    await page.getByTestId('dataset-view').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement !== document.body);
+    assert.equal(await focused(), `open-dataset-${ids.datasetId} Open`);
+    // A run, by Escape from its tabs.
+    await page.goto(`${server?.url}#/runs/${runId}`);
+    await connected(page);
+    await page.getByRole('tab', { name: 'Log' }).focus();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('run-detail').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement !== document.body);
+    assert.equal(await focused(), `open-run-${runId} keys`);
+    // An adapter, by its × button.
+    await page.goto(`${server?.url}#/adapters/${adapterId}`);
+    await connected(page);
+    await page.getByRole('button', { name: 'Close adapter details' }).press('Enter');
+    await page.getByTestId('adapter-detail').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement !== document.body);
+    assert.equal(await focused(), `open-adapter-${adapterId} Details`);
     assert.deepEqual(pageErrors, []);
   });
 });

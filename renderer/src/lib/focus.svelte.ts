@@ -1,0 +1,30 @@
+// Keyboard focus after an action removed what held it (the Delete button of a row that is gone, a
+// detail panel closed): the browser drops it to <body>, and the next Tab starts again from the top
+// of the window.
+
+import { tick } from 'svelte';
+
+/**
+ * Once the page has updated, if nothing holds focus, gives it to the element with id `openerId` (what
+ * opened the panel that went) or, when there is none, to the page itself (<main>).
+ */
+export async function keepFocusOnPage(openerId?: string): Promise<void> {
+  await tick();
+  if (document.activeElement !== null && document.activeElement !== document.body) return;
+  const opener = openerId ? document.getElementById(openerId) : null;
+  (opener ?? document.querySelector<HTMLElement>('main'))?.focus();
+}
+
+/**
+ * Calls keepFocusOnPage with the opener of a detail panel each time the panel closes (`shown()`
+ * goes from an id to null), however it closed: its Close button, Escape, a link. Call during
+ * component init.
+ */
+export function focusOpenerOnClose(shown: () => number | null, openerId: (id: number) => string): void {
+  let last: number | null = null;
+  $effect(() => {
+    const id = shown();
+    if (id === null && last !== null) void keepFocusOnPage(openerId(last));
+    last = id;
+  });
+}
