@@ -150,7 +150,7 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     // The end of the text is on screen once scrolled to.
     await long.getByText(tail).scrollIntoViewIfNeeded();
     await page.waitForFunction((t) => {
-      const el = [...document.querySelectorAll('[data-testid="row-1"] .val')].find((v) =>
+      const el = Array.from(document.querySelectorAll('[data-testid="row-1"] .val')).find((v) =>
         v.textContent?.endsWith(t),
       );
       return !!el && el.scrollHeight <= el.clientHeight + 1;
