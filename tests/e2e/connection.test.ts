@@ -16,6 +16,7 @@ import {
   closeStudio,
   completedRun,
   connected,
+  cutOffServer,
   demoIds,
   ensureRendererBuilt,
   launchBrowser,
@@ -125,14 +126,7 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     await page.goto(`${server?.url}#/datasets/${datasetId}`);
     await connected(page);
     await page.getByTestId('row-0').waitFor();
-    // Frozen, the server takes the request but never answers; then it dies.
-    const proc = server?.proc;
-    assert.ok(proc?.pid);
-    process.kill(proc.pid, 'SIGSTOP');
-    await page.getByRole('tab', { name: /Rejected lines/ }).click();
-    const exited = new Promise((r) => proc.once('exit', r));
-    process.kill(proc.pid, 'SIGKILL');
-    await exited;
+    await cutOffServer(server, () => page.getByRole('tab', { name: /Rejected lines/ }).click());
     const note = page.getByRole('alert').getByText('Could not load the rejected lines.');
     await note.waitFor();
     server = await startServer(dataDir);

@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
   connected,
+  cutOffServer,
   ensureRendererBuilt,
   launchBrowser,
   openPage,
@@ -143,21 +144,17 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
   });
 
   test('rows cut off by the server going away load when it is back, and the error goes', async () => {
-    const proc = server?.proc;
-    assert.ok(proc?.pid);
     await b.locator('.vlist').evaluate((el) => {
       el.scrollTop = 0;
     });
     await b.getByTestId('row-0').waitFor();
-    // Frozen, the server takes the request for the rows further down but never answers; then it dies.
-    process.kill(proc.pid, 'SIGSTOP');
-    await b.locator('.vlist').evaluate((el) => {
-      el.scrollTop = el.scrollHeight;
+    // The request for the rows further down is in flight when the server dies.
+    await cutOffServer(server, async () => {
+      await b.locator('.vlist').evaluate((el) => {
+        el.scrollTop = el.scrollHeight;
+      });
+      await b.locator('.row.placeholder').first().waitFor();
     });
-    await b.locator('.row.placeholder').first().waitFor();
-    const exited = new Promise((r) => proc.once('exit', r));
-    process.kill(proc.pid, 'SIGKILL');
-    await exited;
     await b.getByRole('alert').getByText('Could not load rows.').waitFor();
     // In words, without the RPC method ("datasets/rows: the connection to the backend was lost").
     await b

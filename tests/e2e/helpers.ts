@@ -85,6 +85,20 @@ export async function stopServer(proc: ChildProcess | undefined): Promise<void> 
   clearTimeout(timer);
 }
 
+/**
+ * Kills the server while a request of the page is in flight: frozen first (SIGSTOP), the server takes
+ * what `during` sends but never answers; then it dies, the link drops with the request unanswered.
+ */
+export async function cutOffServer(served: Served | undefined, during: () => Promise<void>): Promise<void> {
+  const proc = served?.proc;
+  assert.ok(proc?.pid, 'a running server');
+  process.kill(proc.pid, 'SIGSTOP');
+  await during();
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  process.kill(proc.pid, 'SIGKILL');
+  await exited;
+}
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
