@@ -64,16 +64,23 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
 
   after(() => closeStudio({ client, browser, server }));
 
-  /** Scrolls a page's row list until row `index` is in it. */
+  /**
+   * Scrolls a page's row list until row `index` is in it. Aimed again on every poll: rows are
+   * measured as they render, so the list's height (and where row `index` sits) can change after a
+   * first scroll, which then lands a screen or more off.
+   */
   const scrollTo = async (page: Page, index: number) => {
-    await page.getByTestId('row-0').waitFor();
-    await page.locator('.vlist').evaluate(
-      (el, [i, n]) => {
+    await page.waitForFunction(
+      ([i, n]) => {
+        const el = document.querySelector('.vlist');
+        if (!el) return false;
+        if (el.querySelector(`[data-testid="row-${i}"]`)) return true;
         el.scrollTop = (el.scrollHeight / n) * i;
+        return false;
       },
       [index, ROWS],
+      { polling: 100 },
     );
-    await page.getByTestId(`row-${index}`).waitFor();
   };
   const stars = (page: Page, index: number, n: number) =>
     page.getByTestId(`row-${index}`).getByRole('button', { name: `${n} star${n === 1 ? '' : 's'}` });
