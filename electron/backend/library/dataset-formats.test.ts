@@ -146,6 +146,18 @@ test('CSV: a quote never closed is reported where it opened, saying the rest of 
   assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
 });
 
+test("CSV: a quote inside an unquoted field is text, as Python's csv reads it", () => {
+  // Before: "He said hi to me" (quotes dropped) and `5" tall` opened a quote that swallowed the
+  // rest of the file.
+  const r = parseDataset('q.csv', 'prompt,completion\nHe said "hi" to me,ok\nSay 5" tall,fine\n"ab"c,d\n');
+  assert.deepEqual(r.rows, [
+    { prompt: 'He said "hi" to me', completion: 'ok' },
+    { prompt: 'Say 5" tall', completion: 'fine' },
+    { prompt: 'abc', completion: 'd' },
+  ]);
+  assert.deepEqual(r.bad, []);
+});
+
 test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
   assert.throws(
     () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),

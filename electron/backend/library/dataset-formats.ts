@@ -85,7 +85,11 @@ function readJsonArray(name: string, text: string): RawRow[] {
   return data.map((value, i) => ({ line: lines[i] ?? i + 1, value }));
 }
 
-/** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
+/**
+ * RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. A quote opens a quoted
+ * field only at the field's start; elsewhere it is text (`He said "hi"`, `5" tall`), as Python's csv
+ * and pandas read it, rather than silently dropping the quotes or swallowing the lines after it.
+ */
 function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: number }[] {
   const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
   let fields: string[] = [];
@@ -94,12 +98,15 @@ function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: 
   let line = 1;
   let start = 1;
   let any = false;
+  /** Nothing of the current field read yet (a quote here opens a quoted field). */
+  let fieldStart = true;
   const endRecord = () => {
     fields.push(field);
     if (any || fields.length > 1 || fields[0] !== '') records.push({ line: start, fields });
     fields = [];
     field = '';
     any = false;
+    fieldStart = true;
   };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -114,17 +121,22 @@ function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: 
       }
       continue;
     }
-    if (c === '"') {
+    if (c === '"' && fieldStart) {
       inQuotes = true;
       any = true;
+      fieldStart = false;
     } else if (c === ',') {
       fields.push(field);
       field = '';
+      fieldStart = true;
     } else if (c === '\n') {
       endRecord();
       line++;
       start = line;
-    } else if (c !== '\r') field += c;
+    } else if (c !== '\r') {
+      field += c;
+      fieldStart = false;
+    }
   }
   if (inQuotes) {
     // The quote swallowed everything after it: one bad record that says so, not a field count.
