@@ -112,11 +112,18 @@ export const datasetsCommands: Command[] = [
         'new-version': 'new version of the dataset of that name',
         unchanged: 'unchanged: the latest version has exactly these rows',
       }[r.action];
+      const listed = r.rejected.length < r.rejectedCount ? ` (the first ${r.rejected.length} listed)` : '';
       ctx.print(
-        { dataset: r.dataset, version: r.version, action: r.action, rejected: r.rejected },
+        {
+          dataset: r.dataset,
+          version: r.version,
+          action: r.action,
+          rejected: r.rejected,
+          rejectedCount: r.rejectedCount,
+        },
         () =>
           `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows (${what})` +
-          (r.rejected.length ? `, ${r.rejected.length} bad rows skipped` : ''),
+          (r.rejectedCount ? `, ${r.rejectedCount} bad rows skipped${listed}` : ''),
       );
       return 0;
     },

@@ -96,6 +96,16 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     [2, 3],
   );
   assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: no completion/);
+  // More bad rows than are listed: the summary counts them all (before: "1000 bad rows skipped").
+  const many = join(root, 'many-bad.jsonl');
+  const rows = Array.from({ length: 1100 }, (_, i) => `{"prompt":"p${i}","completion":${i}}`);
+  writeFileSync(many, ['{"prompt":"a","completion":"b"}', ...rows].join('\n'));
+  const counted = await runCli(['datasets', 'import', many, '--skip-bad-rows', '--data-dir', dataDir]);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.match(
+    counted.stdout,
+    /1 prompt-completion rows .*, 1100 bad rows skipped \(the first 1000 listed\)\n$/,
+  );
 });
 
 test('runs show --json has status and metrics with step and loss', async () => {

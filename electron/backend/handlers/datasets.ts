@@ -113,7 +113,7 @@ export const datasetsHandlers = defineHandlers({
           .optional(),
       })
       .strict(),
-    async (p, ctx): Promise<ImportResult & { rejectedCount: number }> => {
+    async (p, ctx): Promise<ImportResult> => {
       const { uploadId, path: given, ...rest } = p;
       if ((uploadId === undefined) === (given === undefined))
         throw new ValidationError('invalid-params', 'give either path or uploadId');
@@ -135,7 +135,7 @@ export const datasetsHandlers = defineHandlers({
           action: r.action === 'created' ? 'added' : 'updated',
         });
       }
-      return { ...r, rejected: r.rejected.slice(0, REJECTS_IN_REPLY), rejectedCount: r.rejected.length };
+      return { ...r, rejected: r.rejected.slice(0, REJECTS_IN_REPLY) };
     },
   ),
   'datasets/rename': handler(

@@ -69,8 +69,10 @@ export interface ImportResult {
    * datasetId); 'unchanged': the rows are exactly its latest version's, so nothing was added.
    */
   action: 'created' | 'new-version' | 'unchanged';
-  /** Rows left out, with the line each starts on (the first BAD_ROWS_KEPT; the version counts all). */
+  /** Rows left out, with the line each starts on (the first BAD_ROWS_KEPT of them). */
   rejected: BadRow[];
+  /** Every row this import left out (`rejected` lists only the first BAD_ROWS_KEPT). */
+  rejectedCount: number;
 }
 
 /** A file's rows normalised and frozen, not yet recorded in the library. */
@@ -293,10 +295,11 @@ function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput):
 /** Records a planned import (one short write transaction), or nothing when it is unchanged. */
 function commitRecord(lib: Library, plan: ImportPlan): ImportResult {
   const { prepared, target } = plan;
+  const rejected = { rejected: prepared.bad, rejectedCount: prepared.badCount };
   if (target && prepared.file.contentHash === target.latest.contentHash)
-    return { dataset: target, version: target.latest, action: 'unchanged', rejected: prepared.bad };
+    return { dataset: target, version: target.latest, action: 'unchanged', ...rejected };
   const r = recordVersion(lib, prepared.file, plan.meta);
-  return { ...r, action: target ? 'new-version' : 'created', rejected: prepared.bad };
+  return { ...r, action: target ? 'new-version' : 'created', ...rejected };
 }
 
 /** Records a prepared file: a version of `input.datasetId`, of the dataset of its name, or a new one. */

@@ -186,6 +186,19 @@ test('rejected lines are kept with the version: line, why and the line itself', 
   assert.match(page.lines[1].message, /completion/);
 });
 
+test('an import counts every row it left out, not only the ones it lists', () => {
+  const lib = open();
+  const bad = Array.from({ length: 1200 }, (_, i) => ({ prompt: `p${i}`, completion: i }));
+  const r = importDataset(lib, { path: file('many-bad.jsonl', [row('fine'), ...bad]) });
+  assert.equal(r.rejected.length, 1000, 'the first 1000 are listed');
+  // Before: only r.rejected (capped at 1000) said how many; the CLI printed "1000 bad rows skipped".
+  assert.equal(r.rejectedCount, 1200);
+  assert.equal(r.version.rejectedCount, 1200);
+  const again = importDataset(lib, { path: file('many-bad.jsonl', [row('fine'), ...bad]) });
+  assert.equal(again.action, 'unchanged');
+  assert.equal(again.rejectedCount, 1200);
+});
+
 test('rename refuses a name another dataset has; split selectors name parts; held-out data is checked', () => {
   const lib = open();
   const a = importDataset(lib, {
