@@ -29,7 +29,22 @@ test('JSONL: detects prompt/completion and reports every bad line by number', ()
   );
   assert.match(r.bad[0].message, /not valid JSON/);
   assert.match(r.bad[1].message, /"completion" must be a string/);
-  assert.match(r.bad[3].message, /no prompt/);
+  assert.equal(r.bad[3].message, 'is alpaca but line 1 is prompt-completion; a dataset holds one format');
+});
+
+test("auto format: a row of another format is left out, never read as the first row's format", () => {
+  // Before: the alpaca row became {prompt: "hello", completion: "bonjour"}, its instruction lost.
+  const r = parseDataset(
+    'mixed.jsonl',
+    '{"prompt":"a","completion":"b"}\n{"instruction":"Translate","input":"hello","output":"bonjour"}\n',
+  );
+  assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);
+  assert.deepEqual(
+    r.bad.map((b) => [b.line, b.message]),
+    [[2, 'is alpaca but line 1 is prompt-completion; a dataset holds one format']],
+  );
+  // A format the user gives is theirs: rows are read as it says.
+  assert.equal(parseDataset('x.jsonl', '{"input":"q","output":"a"}', 'prompt-completion').rows.length, 1);
 });
 
 test('alpaca and chat are detected; chat needs an assistant turn', () => {

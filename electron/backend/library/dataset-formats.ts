@@ -275,6 +275,8 @@ export interface NormalizedSummary {
  */
 export class RowNormalizer {
   #format: DatasetFormat | null;
+  /** The line whose row decided the format, when it was detected rather than given. */
+  #detectedOn: number | null = null;
   #pending: RawRow[] = [];
   #bad: BadRow[] = [];
   #badCount = 0;
@@ -303,6 +305,7 @@ export class RowNormalizer {
         return;
       }
       this.#format = guess;
+      this.#detectedOn = r.line;
       const held = this.#pending;
       this.#pending = [];
       for (const p of held) this.#check(guess, p);
@@ -321,7 +324,7 @@ export class RowNormalizer {
   }
 
   #check(format: DatasetFormat, r: RawRow): void {
-    const n = r.error ? r.error : normalizeRow(format, r.value);
+    const n = r.error ? r.error : (this.#otherFormat(format, r) ?? normalizeRow(format, r.value));
     if (typeof n === 'string') {
       this.#badCount++;
       if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
@@ -329,6 +332,17 @@ export class RowNormalizer {
     }
     this.#rowCount++;
     this.onRow(n);
+  }
+
+  /**
+   * Why a row of another format than the detected one is left out, as the trainer refuses a file
+   * mixing them: read as the file's format, an alpaca row in a prompt-completion file would silently
+   * lose its instruction (its input taken as the prompt).
+   */
+  #otherFormat(format: DatasetFormat, r: RawRow): string | null {
+    const own = this.#detectedOn === null ? null : detectRowFormat(r.value);
+    if (!own || own === format) return null;
+    return `is ${own} but line ${this.#detectedOn} is ${format}; a dataset holds one format`;
   }
 
   #unknownFormat(): never {
