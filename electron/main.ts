@@ -152,7 +152,7 @@ ipcMain.handle('reft:pick-folder', async (event, raw: unknown) => {
 
 /** Dataset files the native file picker offers (the formats library/dataset-formats.ts reads). */
 const DATASET_FILTERS = [
-  { name: 'Datasets', extensions: ['jsonl', 'ndjson', 'json', 'csv', 'parquet'] },
+  { name: 'Datasets', extensions: ['jsonl', 'ndjson', 'json', 'csv', 'tsv', 'parquet'] },
   { name: 'All files', extensions: ['*'] },
 ];
 

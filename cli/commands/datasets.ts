@@ -60,7 +60,7 @@ function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
-    summary: 'import a JSONL/JSON/CSV/Parquet file as a frozen dataset version',
+    summary: 'import a JSONL/JSON/CSV/TSV/Parquet file as a frozen dataset version',
     usage:
       'datasets import FILE [--name NAME] [--format auto|prompt-completion|alpaca|chat] [--into ID] [--skip-bad-rows] [--map FIELD=COLUMN]...',
     options: {

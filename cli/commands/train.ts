@@ -64,7 +64,7 @@ export const trainCommand: Command = {
     TRAIN_OPTIONS_USAGE,
   options: {
     model: S('the base model: a library id or a model folder (added to the library)', 'ID|DIR'),
-    data: S('training data: a library dataset id or a JSONL/JSON/CSV/Parquet file (imported)', 'ID|FILE'),
+    data: S('training data: a library dataset id or a JSONL/JSON/CSV/TSV/Parquet file (imported)', 'ID|FILE'),
     format: S('the row format of --data (default auto)', 'auto|prompt-completion|alpaca|chat'),
     'eval-data': S('held-out data to measure the loss on', 'FILE'),
     'checkpoint-dir': S('where checkpoints go (default: the run folder in the library)', 'DIR'),

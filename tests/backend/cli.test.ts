@@ -156,7 +156,7 @@ test('datasets import of a folder or a device says what it is, not "no such file
   assert.equal(dev.stderr, 'error: /dev/zero is not a regular file\n');
   assert.equal((oneJsonObject(dev.stdout) as { error: { code: string } }).error.code, 'not-a-file');
   const dir = await runCli(['datasets', 'import', root, '--data-dir', dataDir]);
-  assert.equal(dir.stderr, `error: ${root} is a folder; give a JSONL, JSON, CSV or Parquet file\n`);
+  assert.equal(dir.stderr, `error: ${root} is a folder; give a JSONL, JSON, CSV, TSV or Parquet file\n`);
   const gone = await runCli(['datasets', 'import', join(root, 'nope.jsonl'), '--data-dir', dataDir]);
   assert.equal(gone.stderr, `error: ${join(root, 'nope.jsonl')}: no such file\n`);
 });
@@ -182,6 +182,23 @@ test('datasets import --map: other column names, as the refusal suggests', async
   assert.equal(r.code, 0, r.stderr);
   const out = oneJsonObject(r.stdout) as { version: { rowCount: number; format: string } };
   assert.deepEqual([out.version.rowCount, out.version.format], [2, 'prompt-completion']);
+  // The same columns tab-separated (a .tsv file): the same rows.
+  const tsv = join(root, 'qa.tsv');
+  writeFileSync(tsv, 'q\ta\nWhat is 1 plus 1?\t2\nWhat is 2, plus 2?\t4\n');
+  const t = await runCli([
+    'datasets',
+    'import',
+    tsv,
+    '--map',
+    'prompt=q',
+    '--map',
+    'completion=a',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal((oneJsonObject(t.stdout) as { version: { rowCount: number } }).version.rowCount, 2);
   const bad = await runCli(['datasets', 'import', csv, '--map', 'answer=a', '--data-dir', dataDir]);
   assert.equal(bad.code, 2);
   assert.match(

@@ -1,4 +1,4 @@
-// 'datasets/*': import (JSONL, JSON, CSV, Parquet; column mapping) from a path or an upload, list,
+// 'datasets/*': import (JSONL, JSON, CSV, TSV, Parquet; column mapping) from a path or an upload, list,
 // rename and remove datasets, page through frozen versions with filters, tag/rate rows, review the
 // lines an import left out, edit rows into a new version, find or drop duplicates, make seeded
 // train/validation/test splits, count tokens per example for a model, and export a version as a

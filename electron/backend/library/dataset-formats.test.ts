@@ -173,6 +173,19 @@ test("CSV: a quote inside an unquoted field is text, as Python's csv reads it", 
   assert.deepEqual(r.bad, []);
 });
 
+test('TSV: tab-separated columns, quotes as in CSV; a comma is text', () => {
+  // Before: read as CSV, so the header was one column "prompt\tcompletion" and every row that held
+  // a comma was "has 2 fields, the header has 1".
+  const text = 'prompt\tcompletion\nhello, world\tok\n"two\nlines"\t"a ""quoted"" tab\t"\n';
+  const r = parseDataset('d.tsv', text);
+  assert.equal(r.kind, 'tsv');
+  assert.deepEqual(r.rows, [
+    { prompt: 'hello, world', completion: 'ok' },
+    { prompt: 'two\nlines', completion: 'a "quoted" tab\t' },
+  ]);
+  assert.deepEqual(r.bad, []);
+});
+
 test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
   assert.throws(
     () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),

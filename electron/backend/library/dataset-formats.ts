@@ -1,4 +1,4 @@
-// Training data formats: reads JSONL, JSON (an array of objects), CSV or Parquet, detects which of the
+// Training data formats: reads JSONL, JSON (an array of objects), CSV, TSV or Parquet, detects which of the
 // three row shapes it holds and normalises every row. Malformed rows are never fatal here: each one is
 // reported with the line it starts on (Parquet: its 1-based row number) and left out, and the caller
 // decides what to do with them. Columns with other names are mapped with `mapping` ({prompt:
@@ -9,8 +9,9 @@
 //   chat               {messages: [{role, content}, ...]} with at least one assistant turn
 // Rows go through a RowNormalizer one at a time, so an import can stream a JSONL file of any size
 // (library/dataset-import.ts) while parseDataset reads a text whole (small files, tests).
-// Leaves out: TSV, Parquet nested columns.
+// Leaves out: Parquet nested columns.
 
+import { extname } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { jsonSyntaxError, parseJsonText } from '../../../native-runtime/formats/json-file.ts';
 import {
@@ -39,7 +40,7 @@ export {
 
 export const DATASET_FORMATS = DATA_FORMATS;
 export type DatasetFormat = DataFormat;
-export type FileKind = 'jsonl' | 'json' | 'csv' | 'parquet';
+export type FileKind = 'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet';
 
 /** Target field → source column: {prompt: 'question', completion: 'answer'}. */
 /** The fields a column can be mapped to. */
@@ -90,7 +91,10 @@ function readJsonArray(name: string, text: string): RawRow[] {
  * field only at the field's start; elsewhere it is text (`He said "hi"`, `5" tall`), as Python's csv
  * and pandas read it, rather than silently dropping the quotes or swallowing the lines after it.
  */
-function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: number }[] {
+function parseCsv(
+  text: string,
+  delimiter: ',' | '\t',
+): { line: number; fields: string[]; unclosedTo?: number }[] {
   const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
   let fields: string[] = [];
   let field = '';
@@ -125,7 +129,7 @@ function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: 
       inQuotes = true;
       any = true;
       fieldStart = false;
-    } else if (c === ',') {
+    } else if (c === delimiter) {
       fields.push(field);
       field = '';
       fieldStart = true;
@@ -146,8 +150,9 @@ function parseCsv(text: string): { line: number; fields: string[]; unclosedTo?: 
   return records;
 }
 
-function readCsv(name: string, text: string): RawRow[] {
-  const records = parseCsv(text);
+/** CSV, or TSV with `delimiter` '\t' (read the same way, as Python's csv and pandas read it). */
+function readCsv(name: string, text: string, delimiter: ',' | '\t'): RawRow[] {
+  const records = parseCsv(text, delimiter);
   if (!records.length) return [];
   const header = records[0].fields.map((h) => h.trim());
   const twice = header.find((h, i) => header.indexOf(h) !== i);
@@ -158,14 +163,14 @@ function readCsv(name: string, text: string): RawRow[] {
       return {
         line: r.line,
         error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
-        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+        text: r.fields.join(delimiter).slice(0, BAD_TEXT_CHARS),
       };
     }
     if (r.fields.length !== header.length) {
       return {
         line: r.line,
         error: `has ${r.fields.length} fields, the header has ${header.length}`,
-        text: r.fields.join(',').slice(0, BAD_TEXT_CHARS),
+        text: r.fields.join(delimiter).slice(0, BAD_TEXT_CHARS),
       };
     }
     const obj: Record<string, unknown> = {};
@@ -185,14 +190,21 @@ function readCsv(name: string, text: string): RawRow[] {
 
 // ---- entry point ------------------------------------------------------------------------------
 
+const KIND_OF_EXTENSION: Record<string, FileKind> = {
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.csv': 'csv',
+  '.tsv': 'tsv',
+  '.parquet': 'parquet',
+};
+
+/** The kind of a file from its name, or from its text (its start is enough) when the name does not say. */
 export function fileKindOf(name: string, text: string): FileKind {
-  const lower = name.toLowerCase();
-  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
-  if (lower.endsWith('.csv')) return 'csv';
-  if (lower.endsWith('.json')) return text.trimStart().startsWith('[') ? 'json' : 'jsonl';
+  const byName = KIND_OF_EXTENSION[extname(name).toLowerCase()];
+  if (byName) return byName;
   const head = text.trimStart();
   if (head.startsWith('[')) return 'json';
-  if (head.startsWith('{')) return 'jsonl';
+  if (extname(name).toLowerCase() === '.json' || head.startsWith('{')) return 'jsonl';
   return 'csv';
 }
 
@@ -216,12 +228,18 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
   return { line: r.line, value: v };
 }
 
-/** Reads rows of a text file (JSONL, JSON array or CSV). */
+/** Reads rows of a text file (JSONL, JSON array, CSV or TSV). */
 export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
+  if (kind === 'parquet')
+    throw new FormatError('async-only', `${name}: Parquet is read with readParquetRows`);
   const raw =
-    kind === 'jsonl' ? readJsonl(text) : kind === 'json' ? readJsonArray(name, text) : readCsv(name, text);
+    kind === 'jsonl'
+      ? readJsonl(text)
+      : kind === 'json'
+        ? readJsonArray(name, text)
+        : readCsv(name, text, kind === 'tsv' ? '\t' : ',');
   return { kind, raw };
 }
 

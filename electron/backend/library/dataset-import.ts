@@ -1,10 +1,10 @@
-// Importing a JSONL/JSON/CSV/Parquet file as a frozen dataset version, in two steps:
+// Importing a JSONL/JSON/CSV/TSV/Parquet file as a frozen dataset version, in two steps:
 //   prepare  read the file, normalise its rows (dataset-formats.ts) and write them to a frozen file
 //            (frozen-files.ts) — the slow part, outside any transaction;
 //   record   insert the version row (datasets.ts recordVersion) — one short write transaction.
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
-// and the event loop (serve's, with every window on it) is free between chunks. JSON arrays, CSV and
-// Parquet are read whole and then checked in chunks that yield to the loop.
+// and the event loop (serve's, with every window on it) is free between chunks. JSON arrays, CSV, TSV
+// and Parquet are read whole and then checked in chunks that yield to the loop.
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
 // is stored.
@@ -26,6 +26,8 @@ import {
   type BadRow,
   type ColumnMapping,
   type DatasetFormat,
+  type FileKind,
+  fileKindOf,
   type RawRow,
   RowNormalizer,
   type RowProgress,
@@ -95,7 +97,7 @@ function sourceFile(path: string): string {
   if (!existsSync(src)) throw new FormatError('missing-file', `${src}: no such file`);
   const st = statSync(src);
   if (st.isDirectory())
-    throw new FormatError('not-a-file', `${src} is a folder; give a JSONL, JSON, CSV or Parquet file`);
+    throw new FormatError('not-a-file', `${src} is a folder; give a JSONL, JSON, CSV, TSV or Parquet file`);
   if (!st.isFile()) throw new FormatError('not-a-file', `${src} is not a regular file`);
   return src;
 }
@@ -144,22 +146,17 @@ class Preparation {
 }
 
 /** The kind of a file from its name, or from its first bytes when the name does not say. */
-async function fileKind(src: string): Promise<'jsonl' | 'json' | 'csv' | 'parquet'> {
-  const ext = extname(src).toLowerCase();
-  if (ext === '.parquet') return 'parquet';
-  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  if (ext === '.csv') return 'csv';
+async function fileKind(src: string): Promise<FileKind> {
   const fh = await open(src, 'r');
   try {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
-    const head = buffer
-      .subarray(0, bytesRead)
-      .toString('utf8')
-      .replace(/^\uFEFF/, '')
-      .trimStart();
-    if (head.startsWith('[')) return 'json';
-    if (ext === '.json' || head.startsWith('{')) return 'jsonl';
-    return 'csv';
+    return fileKindOf(
+      src,
+      buffer
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+    );
   } finally {
     await fh.close();
   }

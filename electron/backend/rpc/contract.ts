@@ -28,7 +28,7 @@
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
 //   datasets/import   {path (absolute, no '..') | uploadId (files/*, one file), name?, format?: 'auto'|'prompt-completion'|'alpaca'|'chat',
-//                      datasetId?, mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, Parquet)
+//                      datasetId?, mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, TSV, Parquet)
 //                                                                   → {dataset, version, action: 'created'|'new-version'|'unchanged',
 //                                                                     rejected: {line, message, text?}[] (first 200), rejectedCount}
 //                     a name the library has (default: the file's) adds a version to that dataset
