@@ -106,11 +106,17 @@ export function readJsonlRows(text: string, errorText: (e: unknown) => string = 
   return out;
 }
 
-/** Line on which each top-level element of a JSON array starts (a tiny scanner, strings aware). */
-export function arrayElementLines(text: string): number[] {
+/**
+ * Line on which each element of a JSON array starts (a tiny scanner, strings aware): of the
+ * top-level array, or with `inObject` of the array that is a value of the top-level object (the
+ * rows of {"data": [...]}; the caller has checked that the object has one such array).
+ */
+export function arrayElementLines(text: string, inObject = false): number[] {
   const lines: number[] = [];
+  /** Containers open at the array whose elements are counted, itself included. */
+  const at = inObject ? 2 : 1;
+  const open: string[] = [];
   let line = 1;
-  let depth = 0;
   let inStr = false;
   let esc = false;
   let expectElement = false;
@@ -123,16 +129,16 @@ export function arrayElementLines(text: string): number[] {
       else if (c === '"') inStr = false;
       continue;
     }
-    if (depth === 1 && expectElement && !/\s/.test(c) && c !== ']') {
+    if (expectElement && !/\s/.test(c) && c !== ']') {
       lines.push(line);
       expectElement = false;
     }
     if (c === '"') inStr = true;
     else if (c === '[' || c === '{') {
-      depth++;
-      if (depth === 1) expectElement = true;
-    } else if (c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 1) expectElement = true;
+      open.push(c);
+      if (open.length === at && c === '[') expectElement = true;
+    } else if (c === ']' || c === '}') open.pop();
+    else if (c === ',' && open.length === at && open[at - 1] === '[') expectElement = true;
   }
   return lines;
 }

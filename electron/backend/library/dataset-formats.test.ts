@@ -90,6 +90,47 @@ test('JSON array: rows report the line they start on', () => {
   );
 });
 
+test('JSON: an object holding the rows in one list, or one row, pretty-printed', () => {
+  // Before: read as JSON Lines, so every line of the file was "not valid JSON".
+  const rows = [
+    { prompt: 'a', completion: 'b' },
+    { prompt: 'c', completion: 5 },
+  ];
+  const keyed = parseDataset('k.json', JSON.stringify({ version: '1.0', data: rows }, null, 2));
+  assert.equal(keyed.kind, 'json');
+  assert.deepEqual(keyed.rows, [rows[0]]);
+  assert.deepEqual(
+    keyed.bad.map((b) => b.line),
+    [8],
+    'the bad row is named by the line it starts on',
+  );
+  // The same on one line (before: one row whose only column was "data").
+  assert.deepEqual(parseDataset('k.json', `${JSON.stringify({ data: [rows[0]] })}\n`).rows, [rows[0]]);
+  assert.deepEqual(parseDataset('one.json', JSON.stringify(rows[0], null, 2)).rows, [rows[0]]);
+  const chat = {
+    messages: [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'yo' },
+    ],
+  };
+  assert.deepEqual(parseDataset('chat.json', JSON.stringify(chat, null, 2)).rows, [chat]);
+  assert.throws(
+    () => parseDataset('splits.json', JSON.stringify({ train: rows, test: rows }, null, 2)),
+    (e: FormatError) =>
+      e.code === 'bad-json' &&
+      e.message ===
+        'splits.json: the object holds several lists (train, test); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows',
+  );
+  // JSON Lines in a .json file stay JSON Lines, a broken first line included.
+  const lines = parseDataset('l.json', '{"prompt": "a", "completion": \n{"prompt":"c","completion":"d"}\n');
+  assert.equal(lines.kind, 'jsonl');
+  assert.deepEqual(lines.rows, [{ prompt: 'c', completion: 'd' }]);
+  assert.deepEqual(
+    lines.bad.map((b) => b.line),
+    [1],
+  );
+});
+
 test('CSV: header, quoted commas/newlines, and a short row reported by line', () => {
   const text = 'prompt,completion\n"Hello, you","Line one\nline two"\nonly-one-field\nq,"say ""hi"""\n';
   const r = parseDataset('d.csv', text);
@@ -134,9 +175,11 @@ test('auto format: a file whose rows are all broken JSON names the first bad lin
       },
     );
   broken('\n{"prompt": "a", "completion": \n{"prompt": ');
+  // One line that is not JSON Lines is one JSON document, broken.
   assert.throws(
     () => parseDataset('data.json', '{"prompt":'),
-    (e: FormatError) => e.code === 'bad-json' && /^data\.json:1: not valid JSON/.test(e.message),
+    (e: FormatError) =>
+      e.code === 'bad-json' && e.message === 'data.json: not valid JSON (unexpected end of input)',
   );
   for (const empty of ['', '\n \n'])
     assert.throws(

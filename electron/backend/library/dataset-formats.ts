@@ -1,4 +1,5 @@
-// Training data formats: reads JSONL, JSON (an array of objects), CSV, TSV or Parquet, detects which of the
+// Training data formats: reads JSONL, JSON (an array of rows, or an object holding one), CSV, TSV or
+// Parquet, detects which of the
 // three row shapes it holds and normalises every row. Malformed rows are never fatal here: each one is
 // reported with the line it starts on (Parquet: its 1-based row number) and left out, and the caller
 // decides what to do with them. Columns with other names are mapped with `mapping` ({prompt:
@@ -78,12 +79,27 @@ function readJsonl(text: string): RawRow[] {
   return readJsonlRows(text, jsonSyntaxError);
 }
 
-function readJsonArray(name: string, text: string): RawRow[] {
+/**
+ * One JSON document: an array of rows; an object with one list, the rows (`{"data": [...]}`, as
+ * exported by many tools; Hugging Face's loader takes it with field="data"); or one row.
+ */
+function readJsonDocument(name: string, text: string): RawRow[] {
   const data = parseJsonText(text, name);
-  if (!Array.isArray(data))
-    throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
-  const lines = arrayElementLines(text);
-  return data.map((value, i) => ({ line: lines[i] ?? i + 1, value }));
+  if (Array.isArray(data)) {
+    const lines = arrayElementLines(text);
+    return data.map((value, i) => ({ line: lines[i] ?? i + 1, value }));
+  }
+  if (!isObj(data)) throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
+  const lists = Object.keys(data).filter((k) => Array.isArray(data[k]));
+  // A row has a list of its own ("messages"): it is the row, not a holder of rows.
+  if (!lists.length || detectRowFormat(data)) return [{ line: 1, value: data }];
+  if (lists.length > 1)
+    throw new FormatError(
+      'bad-json',
+      `${name}: the object holds several lists (${lists.slice(0, 10).join(', ')}); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows`,
+    );
+  const lines = arrayElementLines(text, true);
+  return (data[lists[0]] as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
 }
 
 /**
@@ -198,14 +214,42 @@ const KIND_OF_EXTENSION: Record<string, FileKind> = {
   '.parquet': 'parquet',
 };
 
-/** The kind of a file from its name, or from its text (its start is enough) when the name does not say. */
+/** The kind a file's extension says, or null (.json and others: fileKindOf reads its start). */
+export function fileKindOfName(name: string): FileKind | null {
+  return KIND_OF_EXTENSION[extname(name).toLowerCase()] ?? null;
+}
+
+/**
+ * The kind of a file from its name, or from its text when the name does not say (.json and others;
+ * its first two non-blank lines are enough). Text that starts with "{" is JSON Lines when another
+ * line follows that starts with "{" too, or the first line is a whole JSON value; otherwise it is
+ * one JSON document (an object holding the rows, or one row pretty-printed), read whole.
+ */
 export function fileKindOf(name: string, text: string): FileKind {
-  const byName = KIND_OF_EXTENSION[extname(name).toLowerCase()];
+  const byName = fileKindOfName(name);
   if (byName) return byName;
   const head = text.trimStart();
   if (head.startsWith('[')) return 'json';
-  if (extname(name).toLowerCase() === '.json' || head.startsWith('{')) return 'jsonl';
+  if (head.startsWith('{')) return isJsonLines(head) ? 'jsonl' : 'json';
+  if (extname(name).toLowerCase() === '.json') return 'jsonl';
   return 'csv';
+}
+
+/** See fileKindOf: `head` starts with "{". */
+function isJsonLines(head: string): boolean {
+  const end = head.indexOf('\n');
+  if (end === -1) return false;
+  const next = /\S/g;
+  next.lastIndex = end;
+  const found = next.exec(head);
+  if (!found) return false;
+  if (found[0] === '{') return true;
+  try {
+    JSON.parse(head.slice(0, end));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Renames columns per `mapping` (unmapped columns are kept; a mapped source column moves). */
@@ -228,7 +272,7 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
   return { line: r.line, value: v };
 }
 
-/** Reads rows of a text file (JSONL, JSON array, CSV or TSV). */
+/** Reads rows of a text file (JSONL, JSON, CSV or TSV). */
 export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
@@ -238,7 +282,7 @@ export function readRawRows(name: string, text: string): { kind: FileKind; raw: 
     kind === 'jsonl'
       ? readJsonl(text)
       : kind === 'json'
-        ? readJsonArray(name, text)
+        ? readJsonDocument(name, text)
         : readCsv(name, text, kind === 'tsv' ? '\t' : ',');
   return { kind, raw };
 }

@@ -15,7 +15,7 @@
 // version's adds nothing ('unchanged'). To keep both apart, import under another name.
 
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -28,6 +28,7 @@ import {
   type DatasetFormat,
   type FileKind,
   fileKindOf,
+  fileKindOfName,
   type RawRow,
   RowNormalizer,
   type RowProgress,
@@ -145,23 +146,6 @@ class Preparation {
   }
 }
 
-/** The kind of a file from its name, or from its first bytes when the name does not say. */
-async function fileKind(src: string): Promise<FileKind> {
-  const fh = await open(src, 'r');
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
-    return fileKindOf(
-      src,
-      buffer
-        .subarray(0, bytesRead)
-        .toString('utf8')
-        .replace(/^\uFEFF/, ''),
-    );
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * A file's lines as bytes, split on \n, read a chunk at a time: each line is checked as UTF-8 before
  * it is decoded (a decoding stream would turn another encoding's bytes into U+FFFD silently).
@@ -179,6 +163,19 @@ async function* byteLines(src: string): AsyncGenerator<Buffer> {
     if (start < chunk.length) pending.push(chunk.subarray(start));
   }
   if (pending.length) yield Buffer.concat(pending);
+}
+
+/** The kind of a file from its name, or from its first two non-blank lines (fileKindOf). */
+async function fileKind(src: string): Promise<FileKind> {
+  const byName = fileKindOfName(src);
+  if (byName) return byName;
+  const lines: string[] = [];
+  for await (const bytes of byteLines(src)) {
+    const s = bytes.toString('utf8').replace(/^\uFEFF/, '');
+    if (s.trim()) lines.push(s);
+    if (lines.length === 2) break;
+  }
+  return fileKindOf(src, lines.join('\n'));
 }
 
 /** One JSONL row per non-blank line, read a chunk at a time. */

@@ -147,6 +147,26 @@ test('a streamed JSONL keeps characters split across read chunks, a BOM, CRLF an
   ]);
 });
 
+test('a .json file: rows under one key, or JSON Lines whose first line is long, or a BOM', async () => {
+  const lib = open();
+  const rows = [
+    { prompt: 'a', completion: 'b' },
+    { prompt: 'c', completion: 'd' },
+  ];
+  // Before: read as JSON Lines, every line "not valid JSON".
+  const keyed = file('keyed.json', `\uFEFF${JSON.stringify({ data: rows }, null, 2)}`);
+  const r = await importDatasetFile(lib, { path: keyed });
+  assert.deepEqual(readVersionRows(lib, r.version.id), rows);
+  // JSON Lines with a first line longer than any fixed look-ahead, in a .json file and in a file
+  // whose name says nothing: still streamed line by line.
+  const long = { prompt: 'x'.repeat(100_000), completion: 'y' };
+  const body = `${JSON.stringify(long)}\n${JSON.stringify(rows[0])}\n`;
+  for (const name of ['lines.json', 'lines']) {
+    const l = await importDatasetFile(lib, { path: file(name, body), name });
+    assert.deepEqual(readVersionRows(lib, l.version.id), [long, rows[0]], name);
+  }
+});
+
 test('source paths must be absolute and free of ".."', () => {
   assert.throws(
     () => checkSourcePath('../../etc/passwd'),
