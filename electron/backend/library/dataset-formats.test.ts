@@ -229,6 +229,20 @@ test('TSV: tab-separated columns, quotes as in CSV; a comma is text', () => {
   assert.deepEqual(r.bad, []);
 });
 
+test("CSV: a lone \\r ends a line, as Python's csv reads it; CRLF inside quotes is kept", () => {
+  // Before: a classic Mac file was one long header ("no rows in the file"), and "x\ry" became "xy".
+  assert.deepEqual(parseDataset('mac.csv', 'prompt,completion\ra,b\rc,d\r').rows, [
+    { prompt: 'a', completion: 'b' },
+    { prompt: 'c', completion: 'd' },
+  ]);
+  const r = parseDataset('cr.csv', 'prompt,completion\r\n"a\r\nb",c\r\nx\ry,z\r\n');
+  assert.deepEqual(r.rows, [
+    { prompt: 'a\r\nb', completion: 'c' },
+    { prompt: 'y', completion: 'z' },
+  ]);
+  assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2', text: 'x' }]);
+});
+
 test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
   assert.throws(
     () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),

@@ -130,13 +130,16 @@ function parseCsv(
   };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    // A line ends with \n, \r\n, or a lone \r (classic Mac "CSV (Macintosh)" exports), as Python's
+    // csv and pandas read it: a lone \r dropped instead would join two rows' fields silently.
+    const lineEnd = c === '\n' || (c === '\r' && text[i + 1] !== '\n');
     if (inQuotes) {
       if (c === '"' && text[i + 1] === '"') {
         field += '"';
         i++;
       } else if (c === '"') inQuotes = false;
       else {
-        if (c === '\n') line++;
+        if (lineEnd) line++;
         field += c;
       }
       continue;
@@ -149,7 +152,7 @@ function parseCsv(
       fields.push(field);
       field = '';
       fieldStart = true;
-    } else if (c === '\n') {
+    } else if (lineEnd) {
       endRecord();
       line++;
       start = line;
@@ -161,7 +164,7 @@ function parseCsv(
   if (inQuotes) {
     // The quote swallowed everything after it: one bad record that says so, not a field count.
     fields.push(field);
-    records.push({ line: start, fields, unclosedTo: text.endsWith('\n') ? line - 1 : line });
+    records.push({ line: start, fields, unclosedTo: /[\r\n]$/.test(text) ? line - 1 : line });
   } else if (field !== '' || fields.length) endRecord();
   return records;
 }
