@@ -183,14 +183,19 @@ const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
  * Validates one row of `format` and returns it in its canonical shape, or why it cannot be trained
  * on: every field a string, a prompt and a completion that are not empty, a chat that ends with the
  * assistant's reply after at least one other message. The one set of rules for importing into the
- * library and for training from a file.
+ * library and for training from a file. `shown` names a field in messages (an import with a column
+ * mapping names the file's column the field was read from).
  */
-export function normalizeRow(format: DataFormat, v: unknown): DatasetRow | string {
+export function normalizeRow(
+  format: DataFormat,
+  v: unknown,
+  shown: (field: string) => string = (k) => `"${k}"`,
+): DatasetRow | string {
   if (!isObj(v)) return 'is not a JSON object';
   const text = (k: string): string | undefined | { err: string } => {
     const x = v[k];
     if (x === undefined || x === null) return undefined;
-    return typeof x === 'string' ? x : { err: `"${k}" must be a string` };
+    return typeof x === 'string' ? x : { err: `${shown(k)} must be a string` };
   };
   const pick = (...keys: string[]) => {
     for (const k of keys) {
@@ -223,7 +228,7 @@ export function normalizeRow(format: DataFormat, v: unknown): DatasetRow | strin
     }
     case 'chat': {
       const msgs = v.messages;
-      if (!Array.isArray(msgs) || msgs.length === 0) return '"messages" must be a non-empty array';
+      if (!Array.isArray(msgs) || msgs.length === 0) return `${shown('messages')} must be a non-empty array`;
       const out: ChatMessage[] = [];
       for (const [i, m] of msgs.entries()) {
         if (!isObj(m) || typeof m.role !== 'string' || typeof m.content !== 'string')

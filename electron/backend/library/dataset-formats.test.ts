@@ -285,6 +285,19 @@ test('one set of row rules: every row the library keeps, the trainer trains on',
   ]);
 });
 
+test("a mapped column is named by the file's name in a row's message", () => {
+  // Before: '"completion" must be a string', a column the file does not have.
+  const r = parseDataset('m.jsonl', '{"q":"1+1?","ans":2}\n{"q":"2+2?","ans":"4"}\n', 'auto', {
+    prompt: 'q',
+    completion: 'ans',
+  });
+  assert.deepEqual(r.rows, [{ prompt: '2+2?', completion: '4' }]);
+  assert.deepEqual(
+    r.bad.map((b) => [b.line, b.message]),
+    [[1, '"ans" (read as the completion) must be a string']],
+  );
+});
+
 test('a mapping that names a column the file lacks says so, listing the file’s own columns', () => {
   const text = 'question,answer\nhi,there\n';
   // Before: "(columns: question, completion)" — the mapped name, not the file's, and no word on "nope".

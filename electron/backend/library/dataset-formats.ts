@@ -389,7 +389,9 @@ export class RowNormalizer {
   }
 
   #check(format: DatasetFormat, r: RawRow): void {
-    const n = r.error ? r.error : (this.#otherFormat(format, r) ?? normalizeRow(format, r.value));
+    const n = r.error
+      ? r.error
+      : (this.#otherFormat(format, r) ?? normalizeRow(format, r.value, (k) => this.#shown(k)));
     if (typeof n === 'string') {
       this.#badCount++;
       if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
@@ -397,6 +399,12 @@ export class RowNormalizer {
     }
     this.#rowCount++;
     this.onRow(n);
+  }
+
+  /** A field as messages name it: the file's column when the mapping reads it from one. */
+  #shown(field: string): string {
+    const column = this.mapping?.[field as keyof ColumnMapping];
+    return column ? `"${column}" (read as the ${field})` : `"${field}"`;
   }
 
   /**
