@@ -26,6 +26,8 @@ export interface RawRow {
   error?: string;
   /** The start of the row's text where it could not be read (kept to show it, never in messages). */
   text?: string;
+  /** 1-based place in a JSON list whose rows share lines (a list on one line): `line` alone is vague. */
+  item?: number;
 }
 
 export function isObj(v: unknown): v is Record<string, unknown> {

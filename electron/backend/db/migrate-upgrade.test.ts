@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { listAdapters } from '../library/adapters.ts';
+import { datasetRejects } from '../library/dataset-rows.ts';
 import { listDatasets } from '../library/datasets.ts';
 import { listEvaluations } from '../library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../library/library.ts';
@@ -101,3 +102,29 @@ for (let k = 1; k < all.length; k++) {
     }
   });
 }
+
+test('rejected lines kept before they were keyed by their place keep their order', () => {
+  const k = all.findIndex((m) => m.name === 'dataset_rejects_seq');
+  const partial = join(root, 'before-seq');
+  mkdirSync(partial);
+  for (const m of all.slice(0, k)) copyFileSync(m.file, join(partial, `${m.id}_${m.name}.sql`));
+  const dataDir = join(root, 'd-before-seq');
+  const db = openDatabase(dataDir, { migrationsDir: partial });
+  db.exec(V1_DATA);
+  db.exec(`INSERT INTO dataset_rejects (version_id, line, message, text)
+    VALUES (1, 9, 'later', NULL), (1, 2, 'first', '{"prompt"')`);
+  db.close();
+  const lib = openLibrary(dataDir);
+  try {
+    const page = datasetRejects(lib, { datasetId: 1 });
+    assert.deepEqual(
+      page.lines.map((l) => [l.line, l.message, l.text]),
+      [
+        [2, 'first', '{"prompt"'],
+        [9, 'later', null],
+      ],
+    );
+  } finally {
+    closeLibrary(lib);
+  }
+});

@@ -85,10 +85,7 @@ function readJsonl(text: string): RawRow[] {
  */
 function readJsonDocument(name: string, text: string): RawRow[] {
   const data = parseJsonText(text, name);
-  if (Array.isArray(data)) {
-    const lines = arrayElementLines(text);
-    return data.map((value, i) => ({ line: lines[i] ?? i + 1, value }));
-  }
+  if (Array.isArray(data)) return listRows(data, arrayElementLines(text));
   if (!isObj(data)) throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
   const lists = Object.keys(data).filter((k) => Array.isArray(data[k]));
   // A row has a list of its own ("messages"): it is the row, not a holder of rows.
@@ -98,8 +95,16 @@ function readJsonDocument(name: string, text: string): RawRow[] {
       'bad-json',
       `${name}: the object holds several lists (${lists.slice(0, 10).join(', ')}); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows`,
     );
-  const lines = arrayElementLines(text, true);
-  return (data[lists[0]] as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
+  return listRows(data[lists[0]] as unknown[], arrayElementLines(text, true));
+}
+
+/** A JSON list's rows with the line each starts on, and their place in it where lines are shared. */
+function listRows(list: unknown[], lines: number[]): RawRow[] {
+  const shared = new Set(lines.filter((l, i) => i > 0 && lines[i - 1] === l));
+  return list.map((value, i) => {
+    const line = lines[i] ?? 1;
+    return shared.has(line) ? { line, value, item: i + 1 } : { line, value };
+  });
 }
 
 /**
@@ -272,7 +277,7 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
     }
     v[dst] = x;
   }
-  return { line: r.line, value: v };
+  return { ...r, value: v };
 }
 
 /** Reads rows of a text file (JSONL, JSON, CSV or TSV). */
@@ -394,7 +399,8 @@ export class RowNormalizer {
       : (this.#otherFormat(format, r) ?? normalizeRow(format, r.value, (k) => this.#shown(k)));
     if (typeof n === 'string') {
       this.#badCount++;
-      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message: n, text: rowTextOf(r) });
+      const message = r.item ? `row ${r.item} of the list: ${n}` : n;
+      if (this.#bad.length < BAD_ROWS_KEPT) this.#bad.push({ line: r.line, message, text: rowTextOf(r) });
       return;
     }
     this.#rowCount++;

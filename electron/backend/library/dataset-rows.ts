@@ -112,7 +112,7 @@ export function datasetRejects(
   };
   const lines = lib.db
     .prepare(
-      'SELECT line, message, text FROM dataset_rejects WHERE version_id = ? ORDER BY line LIMIT ? OFFSET ?',
+      'SELECT line, message, text FROM dataset_rejects WHERE version_id = ? ORDER BY seq LIMIT ? OFFSET ?',
     )
     .all(v.id, input.limit ?? 200, input.offset ?? 0) as RejectedLine[];
   return { versionId: v.id, total: v.rejectedCount, kept: n, lines };

@@ -186,6 +186,24 @@ test('rejected lines are kept with the version: line, why and the line itself', 
   assert.match(page.lines[1].message, /completion/);
 });
 
+test('rows of a JSON list on one line: every rejected row is kept, named by its place', () => {
+  const lib = open();
+  const p = join(root, 'one-line.json');
+  // json.dump's default: the whole list on line 1.
+  writeFileSync(p, JSON.stringify([row('a'), { prompt: 'b', completion: 1 }, { prompt: 'c' }, row('d')]));
+  const r = importDataset(lib, { path: p });
+  assert.equal(r.version.rowCount, 2);
+  // Before: both rejects were on line 1 and the second was dropped from the review; neither said
+  // which row it was.
+  assert.deepEqual(
+    datasetRejects(lib, { datasetId: r.dataset.id }).lines.map((l) => [l.line, l.message]),
+    [
+      [1, 'row 2 of the list: "completion" must be a string'],
+      [1, 'row 3 of the list: no completion (expected a "completion" or "output" field)'],
+    ],
+  );
+});
+
 test('an import counts every row it left out, not only the ones it lists', () => {
   const lib = open();
   const bad = Array.from({ length: 1200 }, (_, i) => ({ prompt: `p${i}`, completion: i }));

@@ -232,10 +232,10 @@ export function recordVersion(
       .prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)')
       .run(v.id, encodeRowIds(ids));
     const reject = lib.db.prepare(
-      'INSERT OR IGNORE INTO dataset_rejects (version_id, line, message, text) VALUES (?, ?, ?, ?)',
+      'INSERT INTO dataset_rejects (version_id, seq, line, message, text) VALUES (?, ?, ?, ?, ?)',
     );
-    for (const b of m.rejects ?? [])
-      reject.run(v.id, b.line, b.message, b.text?.slice(0, REJECT_TEXT_CHARS) ?? null);
+    for (const [seq, b] of (m.rejects ?? []).entries())
+      reject.run(v.id, seq, b.line, b.message, b.text?.slice(0, REJECT_TEXT_CHARS) ?? null);
     return { datasetId, v };
   });
   return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
