@@ -243,6 +243,19 @@ test("CSV: a lone \\r ends a line, as Python's csv reads it; CRLF inside quotes 
   assert.deepEqual(r.bad, [{ line: 4, message: 'has 1 fields, the header has 2', text: 'x' }]);
 });
 
+test('CSV: columns without a name (a spreadsheet\'s trailing commas) are left out, not "named twice"', () => {
+  // Before: refused as 'the header names "" twice'.
+  const r = parseDataset('xl.csv', 'prompt,completion,,\r\na,b,,\r\nc,d,,\r\n');
+  assert.deepEqual(r.rows, [
+    { prompt: 'a', completion: 'b' },
+    { prompt: 'c', completion: 'd' },
+  ]);
+  assert.throws(
+    () => parseDataset('q.csv', 'question,answer,,\na,b,,\n'),
+    (e: FormatError) => e.message.includes('(columns: question, answer)'),
+  );
+});
+
 test('CSV: a header that names a column twice is refused (one of the two would be dropped)', () => {
   assert.throws(
     () => parseDataset('d.csv', 'prompt,prompt,completion\na,b,c\n'),

@@ -179,7 +179,8 @@ function readCsv(name: string, text: string, delimiter: ',' | '\t'): RawRow[] {
   const records = parseCsv(text, delimiter);
   if (!records.length) return [];
   const header = records[0].fields.map((h) => h.trim());
-  const twice = header.find((h, i) => header.indexOf(h) !== i);
+  // Columns without a name (the trailing commas of a spreadsheet's export) hold nothing to read.
+  const twice = header.find((h, i) => h !== '' && header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FormatError('bad-csv', `${name}: the header names "${twice.slice(0, 80)}" twice`);
   return records.slice(1).map((r) => {
@@ -199,6 +200,7 @@ function readCsv(name: string, text: string, delimiter: ',' | '\t'): RawRow[] {
     }
     const obj: Record<string, unknown> = {};
     header.forEach((h, i) => {
+      if (h === '') return;
       // A chat dataset in CSV keeps `messages` as a JSON string.
       if (h === 'messages') {
         try {
