@@ -121,6 +121,9 @@ test('JSON: an object holding the rows in one list, or one row, pretty-printed',
       e.message ===
         'splits.json: the object holds several lists (train, test); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows',
   );
+  // Written by hand: the list opened on the first line, a row on each line after it.
+  const byHand = `{"data": [\n  ${JSON.stringify(rows[0])},\n  ${JSON.stringify(rows[0])}\n]}\n`;
+  assert.deepEqual(parseDataset('h.json', byHand).rows, [rows[0], rows[0]]);
   // JSON Lines in a .json file stay JSON Lines, a broken first line included.
   const lines = parseDataset('l.json', '{"prompt": "a", "completion": \n{"prompt":"c","completion":"d"}\n');
   assert.equal(lines.kind, 'jsonl');

@@ -232,8 +232,9 @@ export function fileKindOfName(name: string): FileKind | null {
 /**
  * The kind of a file from its name, or from its text when the name does not say (.json and others;
  * its first two non-blank lines are enough). Text that starts with "{" is JSON Lines when another
- * line follows that starts with "{" too, or the first line is a whole JSON value; otherwise it is
- * one JSON document (an object holding the rows, or one row pretty-printed), read whole.
+ * line follows and one of the two is a whole JSON object on its own (so a broken first row is
+ * still one bad line); otherwise it is one JSON document (an object holding the rows, or one row
+ * pretty-printed, or `{"data": [` with a row on each following line), read whole.
  */
 export function fileKindOf(name: string, text: string): FileKind {
   const byName = fileKindOfName(name);
@@ -251,15 +252,20 @@ function isJsonLines(head: string): boolean {
   if (end === -1) return false;
   const next = /\S/g;
   next.lastIndex = end;
-  const found = next.exec(head);
-  if (!found) return false;
-  if (found[0] === '{') return true;
-  try {
-    JSON.parse(head.slice(0, end));
-    return true;
-  } catch {
-    return false;
-  }
+  const second = next.exec(head);
+  if (!second) return false;
+  const secondEnd = head.indexOf('\n', second.index);
+  const isObjectLine = (line: string) => {
+    try {
+      return isObj(JSON.parse(line));
+    } catch {
+      return false;
+    }
+  };
+  return (
+    isObjectLine(head.slice(0, end)) ||
+    isObjectLine(head.slice(second.index, secondEnd === -1 ? undefined : secondEnd))
+  );
 }
 
 /** Renames columns per `mapping` (unmapped columns are kept; a mapped source column moves). */
