@@ -224,7 +224,10 @@ const KIND_OF_EXTENSION: Record<string, FileKind> = {
   '.parquet': 'parquet',
 };
 
-/** The kind a file's extension says, or null (.json and others: fileKindOf reads its start). */
+/**
+ * The kind a file's extension says, or null (.json and others: fileKindOf reads its start). A
+ * 'jsonl' name is not the last word: fileKindOf reads its start too.
+ */
 export function fileKindOfName(name: string): FileKind | null {
   return KIND_OF_EXTENSION[extname(name).toLowerCase()] ?? null;
 }
@@ -234,12 +237,15 @@ export function fileKindOfName(name: string): FileKind | null {
  * its first two non-blank lines are enough). Text that starts with "{" is JSON Lines when another
  * line follows and one of the two is a whole JSON object on its own (so a broken first row is
  * still one bad line); otherwise it is one JSON document (an object holding the rows, or one row
- * pretty-printed, or `{"data": [` with a row on each following line), read whole.
+ * pretty-printed, or `{"data": [` with a row on each following line), read whole. A .jsonl file
+ * that starts with "[" is a JSON list saved under that name (json.dump of a list), as Hugging Face's
+ * loader reads it: JSON Lines rows are objects, so none starts with "[".
  */
 export function fileKindOf(name: string, text: string): FileKind {
   const byName = fileKindOfName(name);
-  if (byName) return byName;
   const head = text.trimStart();
+  if (byName === 'jsonl' && head.startsWith('[')) return 'json';
+  if (byName) return byName;
   if (head.startsWith('[')) return 'json';
   if (head.startsWith('{')) return isJsonLines(head) ? 'jsonl' : 'json';
   if (extname(name).toLowerCase() === '.json') return 'jsonl';

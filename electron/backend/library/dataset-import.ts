@@ -168,7 +168,7 @@ async function* byteLines(src: string): AsyncGenerator<Buffer> {
 /** The kind of a file from its name, or from its first two non-blank lines (fileKindOf). */
 async function fileKind(src: string): Promise<FileKind> {
   const byName = fileKindOfName(src);
-  if (byName) return byName;
+  if (byName && byName !== 'jsonl') return byName;
   const lines: string[] = [];
   for await (const bytes of byteLines(src)) {
     const s = bytes.toString('utf8').replace(/^\uFEFF/, '');

@@ -165,6 +165,9 @@ test('a .json file: rows under one key, or JSON Lines whose first line is long, 
     const l = await importDatasetFile(lib, { path: file(name, body), name });
     assert.deepEqual(readVersionRows(lib, l.version.id), [long, rows[0]], name);
   }
+  // A JSON list saved as .jsonl (before: one bad row, "is not a JSON object", and no rows).
+  const list = await importDatasetFile(lib, { path: file('list.jsonl', JSON.stringify(rows)) });
+  assert.deepEqual(readVersionRows(lib, list.version.id), rows);
 });
 
 test('source paths must be absolute and free of ".."', () => {
