@@ -7,7 +7,7 @@
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { versionRowIds } from './dataset-annotations.ts';
-import { type DatasetRow, normalizeRow } from './dataset-formats.ts';
+import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import { readVersionRows, rowText } from './dataset-rows.ts';
 import {
   type DatasetRecord,
@@ -46,7 +46,10 @@ export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecor
     }
   };
   const valid = (x: unknown, where: string): DatasetRow => {
-    const n = normalizeRow(v.format, x);
+    // A row of another format would be read as this one's, losing fields (an alpaca row's
+    // instruction in a prompt-completion dataset), as an import refuses it too.
+    const own = detectRowFormat(x);
+    const n = own && own !== v.format ? `is ${own}` : normalizeRow(v.format, x);
     if (typeof n === 'string')
       throw new ValidationError('bad-row', `${where} ${n} (the dataset is ${v.format})`);
     return n;

@@ -204,6 +204,20 @@ test('rows of a JSON list on one line: every rejected row is kept, named by its 
   );
 });
 
+test('an edit refuses a row of another format rather than dropping its fields', () => {
+  const lib = open();
+  const r = importDataset(lib, { path: file('edit-fmt.jsonl', [row('a'), row('b')]) });
+  const alpaca = { instruction: 'Translate', input: 'hello', output: 'bonjour' };
+  // Before: stored as {prompt: "hello", completion: "bonjour"}, the instruction gone.
+  for (const edit of [{ set: [{ index: 0, row: alpaca }] }, { append: [alpaca] }])
+    assert.throws(
+      () => editDataset(lib, { datasetId: r.dataset.id, ...edit }),
+      (e: unknown) =>
+        e instanceof ValidationError && /is alpaca \(the dataset is prompt-completion\)$/.test(e.message),
+    );
+  assert.equal(getDataset(lib, r.dataset.id).versions.length, 1, 'nothing was stored');
+});
+
 test('an import counts every row it left out, not only the ones it lists', () => {
   const lib = open();
   const bad = Array.from({ length: 1200 }, (_, i) => ({ prompt: `p${i}`, completion: i }));
