@@ -1,8 +1,8 @@
 // Training data formats: reads JSONL, JSON (an array of rows, or an object holding one), CSV, TSV or
-// Parquet, detects which of the
-// three row shapes it holds and normalises every row. Malformed rows are never fatal here: each one is
-// reported with the line it starts on (Parquet: its 1-based row number) and left out, and the caller
-// decides what to do with them. Columns with other names are mapped with `mapping` ({prompt:
+// Parquet, detects which of the three row shapes it holds and normalises every row (a row of another
+// shape than the file's is left out). Malformed rows are never fatal here: each one is reported with
+// the line it starts on (Parquet: its 1-based row number) and left out, and the caller decides what
+// to do with them. Columns with other names are mapped with `mapping` ({prompt:
 // 'question', completion: 'answer'}); a file whose columns fit no format is refused with
 // 'unknown-dataset-format' naming its columns, so the UI can ask for a mapping.
 //   prompt-completion  {prompt, completion}
@@ -225,8 +225,8 @@ const KIND_OF_EXTENSION: Record<string, FileKind> = {
 };
 
 /**
- * The kind a file's extension says, or null (.json and others: fileKindOf reads its start). A
- * 'jsonl' name is not the last word: fileKindOf reads its start too.
+ * The kind a file's extension says, or null when it says nothing (.json and others). A .jsonl name
+ * is not the last word: fileKindOf reads such a file's start too.
  */
 export function fileKindOfName(name: string): FileKind | null {
   return KIND_OF_EXTENSION[extname(name).toLowerCase()] ?? null;
