@@ -3,7 +3,7 @@
 //            (frozen-files.ts) — the slow part, outside any transaction;
 //   record   insert the version row (datasets.ts recordVersion) — one short write transaction.
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
-// and the event loop (serve's, with every window on it) is free between chunks. JSON arrays, CSV, TSV
+// and the event loop (serve's, with every window on it) is free between chunks. JSON documents, CSV, TSV
 // and Parquet are read whole and then checked in chunks that yield to the loop.
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
