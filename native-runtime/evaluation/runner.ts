@@ -341,7 +341,8 @@ export class ModelRunner {
     }
     const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
-    const stops = opts.stop ?? [];
+    // An empty stop string is in every text: it stops nothing (as cutAtStop and the stream agree).
+    const stops = (opts.stop ?? []).filter((s) => s.length > 0);
     // What is streamed is the answer: never a stop string or what follows it.
     const streams = ids.map((_, r) => new StopStringStream(stops, (t) => opts.onText?.(r, t)));
     const firstAt: Array<number | undefined> = ids.map(() => undefined);
@@ -358,9 +359,7 @@ export class ModelRunner {
         const piece = decoders[row].push(id);
         if (piece) streams[row].push(piece);
       },
-      shouldStop: opts.stop?.length
-        ? (row) => opts.stop!.some((s) => decoders[row].text.includes(s))
-        : undefined,
+      shouldStop: stops.length ? (row) => stops.some((s) => decoders[row].text.includes(s)) : undefined,
       interventions: this.composed
         ? {
             params: this.model.paramFeed(),

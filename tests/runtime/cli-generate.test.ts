@@ -58,6 +58,15 @@ describe('reft-studio generate', () => {
     }
   });
 
+  it('an empty stop string stops nothing (it is in every text)', () => {
+    const args = ['--model', model, '--prompt', 'Hello world', '--greedy', '--max-new-tokens', '5'];
+    const plain = run(...args);
+    const withEmpty = run(...args, '--stop', '');
+    assert.equal(withEmpty.finishReason, plain.finishReason);
+    assert.deepEqual(withEmpty.tokens, plain.tokens);
+    assert.equal(withEmpty.tokens.length, 5);
+  });
+
   it('an adapter with its positions changes the continuation', () => {
     const base = run(
       '--model',
