@@ -57,7 +57,9 @@ export function sampleTokens(
   const draw = b.subgraph('sample_draw');
   {
     const d = draw;
-    let x = d.div(logits, s.temperature);
+    // The row's largest logit subtracted first, as sampling.ts does: a tiny temperature cannot
+    // overflow to +∞ (whose softmax is NaN).
+    let x = d.div(d.sub(logits, d.reduceMax(logits, [1])), s.temperature);
     // top-k: values below the k-th largest become −∞.
     const useK = d.op('And', [
       d.op('Greater', [s.topK, d.const('int64', [0], [])]),

@@ -65,11 +65,24 @@ describe('repetition penalty (transformers semantics)', () => {
 
 describe('temperature', () => {
   test('divides logits; sharpens below 1, flattens above', () => {
-    assert.deepEqual([...applyTemperature(f32([1, 2]), 0.5)], [2, 4]);
+    // Shifted by the largest logit first (softmax does not change): (1 − 2) / 0.5, (2 − 2) / 0.5.
+    assert.deepEqual([...applyTemperature(f32([1, 2]), 0.5)], [-2, 0]);
     const p1 = softmax(f32([1, 2]));
     const hot = softmax(applyTemperature(f32([1, 2]), 2));
     assert.ok(hot[1] < p1[1]);
     assert.throws(() => applyTemperature(f32([1]), 0), RangeError);
+  });
+
+  test('a tiny temperature picks the best token: no overflow to +Infinity, no NaN draw', () => {
+    const rng = mulberry32(1);
+    for (const t of [1e-30, 1e-40, Number.MIN_VALUE])
+      for (let i = 0; i < 5; i++)
+        assert.equal(sample(f32([0.1, 5, 0.2, -3]), { temperature: t }, [], rng), 1);
+    // Tokens tied for the best share the draw; the others never come up.
+    const picks = new Set(
+      Array.from({ length: 50 }, () => sample(f32([5, 1, 5]), { temperature: 1e-40 }, [], rng)),
+    );
+    assert.deepEqual([...picks].sort(), [0, 2]);
   });
 
   test('temperature 0 in sample() means greedy, even without a generator', () => {

@@ -62,11 +62,19 @@ export function applyRepetitionPenalty(
   return out;
 }
 
-/** Divides logits by the temperature (> 0; temperature 0 means greedy and is handled by sample()). */
+/**
+ * Divides logits by the temperature (> 0; temperature 0 means greedy and is handled by sample()),
+ * after subtracting the largest one: softmax, top-k and top-p do not change under that shift, and a
+ * tiny temperature (1e-40) cannot overflow float32 to +Infinity, whose softmax is NaN (every draw
+ * then fell on the vocabulary's last id). The best tokens stay at 0, the rest go towards −Infinity.
+ */
 export function applyTemperature(logits: Float32Array, temperature: number): Float32Array {
   if (!(temperature > 0)) throw new RangeError(`temperature must be > 0 here, got ${temperature}`);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const shift = Number.isFinite(max) ? max : 0;
   const out = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i] / temperature;
+  for (let i = 0; i < logits.length; i++) out[i] = (logits[i] - shift) / temperature;
   return out;
 }
 

@@ -56,6 +56,16 @@ describe('chunked decoding', () => {
       }
   });
 
+  it('a tiny temperature decodes as greedy, in the loop and one token per run', async () => {
+    const gen = await Generator.load(spec);
+    const o = { maxNewTokens: 10, eosTokenIds: [] };
+    const greedy = await gen.generate(prompts, { ...o, greedy: true, chunk: 1 });
+    // 1e-40 overflowed logits / T to +Infinity: NaN probabilities drew the last id (JS) or 0 (loop).
+    const { one, many } = await both(gen, { ...o, temperature: 1e-40, seed: 2 }, 5);
+    assert.deepEqual(one.tokens, greedy.tokens);
+    assert.deepEqual(many.tokens, greedy.tokens);
+  });
+
   it('stops rows on end ids and stop strings as one token per run does', async () => {
     const gen = await Generator.load(spec);
     const free = await gen.generate(prompts, { greedy: true, maxNewTokens: 12, eosTokenIds: [], chunk: 1 });
