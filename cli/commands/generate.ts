@@ -163,6 +163,11 @@ export const generateCommand: Command = {
         },
         () => r.text,
       );
+    // The answer is shorter than asked: say why (the JSON's finishReason says 'context').
+    if (r.finishReason === 'context')
+      ctx.progress.log(
+        `stopped after ${r.tokens} new tokens: the model's context holds ${runner.spec.maxPositions} tokens and the prompt has ${r.promptTokens}`,
+      );
     return 0;
   },
 };

@@ -95,12 +95,18 @@ export interface ComposedAdapterInput {
   enabled?: boolean;
 }
 
+/**
+ * Why a row ended: the generator's reasons, or 'context' when the model's context (its max position
+ * embeddings) filled up before the max new tokens asked for; said, not passed off as 'length'.
+ */
+export type TextFinishReason = FinishReason | 'context';
+
 export interface GeneratedText {
   text: string;
   /** The generated token ids. */
   ids: number[];
   tokens: number;
-  finishReason: FinishReason;
+  finishReason: TextFinishReason;
   promptTokens: number;
   /** Milliseconds from this row's first generated token to its last (decoding speed), null below 2. */
   decodeMs: number | null;
@@ -339,7 +345,8 @@ export class ModelRunner {
           `the prompt has token id ${over}, outside the model's vocabulary (config.json vocab_size=${this.spec.vocabSize}); tokenizer.json has ids the model's weights do not`,
         );
     }
-    const maxNew = Math.min(opts.maxNewTokens ?? 128, limit - Math.max(...ids.map((p) => p.length)));
+    const asked = opts.maxNewTokens ?? 128;
+    const maxNew = Math.min(asked, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
     // An empty stop string is in every text: it stops nothing (as cutAtStop and the stream agree).
     const stops = (opts.stop ?? []).filter((s) => s.length > 0);
@@ -383,7 +390,7 @@ export class ModelRunner {
       text: cutAtStop(decoders[r].text, stops),
       ids: toks,
       tokens: toks.length,
-      finishReason: res.finishReasons[r],
+      finishReason: res.finishReasons[r] === 'length' && maxNew < asked ? 'context' : res.finishReasons[r],
       promptTokens: ids[r].length,
       decodeMs: toks.length > 1 && firstAt[r] !== undefined ? lastAt[r] - (firstAt[r] as number) : null,
     }));

@@ -115,6 +115,26 @@ describe('reft-studio generate', () => {
     assert.match(e.stderr, /^error: evaluate: --device must be one of .* \(got "gpu"\)/m);
   });
 
+  it("a generation cut short by the model's context says so (not 'length')", () => {
+    // The GPT-2 fixture holds 128 positions; 'a' × 115 is 116 prompt tokens, so 12 new ones fit.
+    const args = ['generate', '--model', modelDir('gpt2'), '--prompt', 'a'.repeat(115), '--greedy'];
+    const cut = cliRun(...args, '--max-new-tokens', '50', '--json');
+    assert.equal(cut.status, 0, cut.stderr);
+    const out = JSON.parse(cut.stdout);
+    assert.equal(out.finishReason, 'context');
+    assert.equal(out.tokens.length, 128 - out.promptTokens);
+    assert.match(
+      cut.stderr,
+      new RegExp(
+        `stopped after ${out.tokens.length} new tokens: the model's context holds 128 tokens and the prompt has ${out.promptTokens}`,
+      ),
+    );
+    // Asking for no more than fits is the usual 'length', without the note.
+    const fits = cliRun(...args, '--max-new-tokens', String(out.tokens.length), '--json');
+    assert.equal(JSON.parse(fits.stdout).finishReason, 'length');
+    assert.doesNotMatch(fits.stderr, /context/);
+  });
+
   it('a sampling value out of range fails before the model loads', () => {
     const r = cliRun('generate', '--model', '/nonexistent/model', '--prompt', 'hi', '--top-p', '5');
     assert.notEqual(r.status, 0);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import type { FinishReason } from '../../../native-runtime/generation/generator.ts';
+import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
@@ -20,7 +20,8 @@ export interface GenerateReply {
   text: string;
   /** Number of tokens generated. */
   tokens: number;
-  finishReason: FinishReason;
+  /** 'context': the model's context filled up before maxNewTokens. */
+  finishReason: TextFinishReason;
   promptTokens: number;
   ms: number;
   /**
