@@ -9,7 +9,7 @@
 // through the chat template is not supported here — the last user turn is used as the prompt).
 // Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
 
-import { CancelledError } from '../errors.ts';
+import { CancelledError, ConfigError } from '../errors.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import { readDataset, type TextExample } from '../training/data.ts';
 import {
@@ -69,6 +69,28 @@ function promptOf(ex: TextExample): string {
   return users.length
     ? text(users[users.length - 1].content)
     : ex.messages.map((m) => text(m.content)).join('\n');
+}
+
+/**
+ * Every prompt checked before the first is generated, the error naming its line: a long evaluation
+ * does not fail at its last batch with a message that does not say which example.
+ */
+function checkPrompts(
+  runner: ModelRunner,
+  path: string,
+  examples: TextExample[],
+  prompts: string[],
+  chat: boolean,
+) {
+  prompts.forEach((p, i) => {
+    try {
+      runner.checkPrompt(runner.encodePrompt(p, chat));
+    } catch (e) {
+      if (e instanceof ConfigError)
+        throw new ConfigError(e.code, `${path}: line ${examples[i].line}: ${e.message}`);
+      throw e;
+    }
+  });
 }
 
 async function generateAll(
@@ -132,11 +154,14 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
           baseLoss: b.loss,
           basePerplexity: perplexity(b.loss),
           tokens: a.tokens,
+          // Examples longer than maxLength were measured on their cut form: said, not hidden.
+          ...(a.truncated ? { truncated: a.truncated } : {}),
         },
         samples: [],
       };
     }
 
+    checkPrompts(adapter, ds.path, examples, prompts, chat);
     const outputs = await generateAll(adapter, prompts, input, chat, progress);
     if (input.kind === 'compare') {
       const baseOutputs = await generateAll(base!, prompts, input, chat, progress);

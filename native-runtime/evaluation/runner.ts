@@ -324,27 +324,31 @@ export class ModelRunner {
     return { device: this.model.session.device, tokensPerRun: perRun, step };
   }
 
+  /** Refuses prompt ids this model cannot read: too long for its positions, or past its vocabulary. */
+  checkPrompt(ids: readonly number[]): void {
+    const limit = this.spec.maxPositions;
+    if (ids.length >= limit)
+      throw new ConfigError(
+        'prompt-too-long',
+        `the prompt has ${ids.length} tokens; the model takes at most ${limit - 1}`,
+      );
+    // A tokenizer with more ids than the embedding has rows (added tokens, a mismatched
+    // tokenizer.json) would reach ORT's Gather as an out-of-bounds index.
+    const over = ids.find((id) => id >= this.spec.vocabSize);
+    if (over !== undefined)
+      throw new ConfigError(
+        'bad-token',
+        `the prompt has token id ${over}, outside the model's vocabulary (config.json vocab_size=${this.spec.vocabSize}); tokenizer.json has ids the model's weights do not`,
+      );
+  }
+
   /** Generates a continuation for each prompt (one batch, left-padded). */
   async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
     const ids = prompts.map((p) =>
       typeof p === 'string' ? this.encodePrompt(p, opts.chat ?? 'auto') : this.encodeChat(p.messages),
     );
+    for (const p of ids) this.checkPrompt(p);
     const limit = this.spec.maxPositions;
-    for (const p of ids) {
-      if (p.length >= limit)
-        throw new ConfigError(
-          'prompt-too-long',
-          `the prompt has ${p.length} tokens; the model takes at most ${limit - 1}`,
-        );
-      // A tokenizer with more ids than the embedding has rows (added tokens, a mismatched
-      // tokenizer.json) would reach ORT's Gather as an out-of-bounds index.
-      const over = p.find((id) => id >= this.spec.vocabSize);
-      if (over !== undefined)
-        throw new ConfigError(
-          'bad-token',
-          `the prompt has token id ${over}, outside the model's vocabulary (config.json vocab_size=${this.spec.vocabSize}); tokenizer.json has ids the model's weights do not`,
-        );
-    }
     const asked = opts.maxNewTokens ?? 128;
     const maxNew = Math.min(asked, limit - Math.max(...ids.map((p) => p.length)));
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
@@ -410,7 +414,7 @@ export class ModelRunner {
       signal?: AbortSignal;
       onBatch?: (done: number, total: number) => void;
     } = {},
-  ): Promise<{ loss: number; tokens: number; examples: number }> {
+  ): Promise<{ loss: number; tokens: number; examples: number; truncated: number }> {
     const chat = (opts.chat ?? this.usesChatTemplate) ? 'auto' : 'none';
     const eosId = this.tokenizer.eosTokenId ?? this.spec.eosTokenIds[0] ?? null;
     const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);
@@ -436,6 +440,8 @@ export class ModelRunner {
       loss: weightedMeanLoss(parts),
       tokens: parts.reduce((s, p) => s + p.tokens, 0),
       examples: rows.length,
+      // Examples cut to maxLength (tokenizeExample): measured on what was kept.
+      truncated: rows.filter((r) => r.truncated).length,
     };
   }
 

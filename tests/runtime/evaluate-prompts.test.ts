@@ -1,11 +1,13 @@
 // `evaluate` measures the base model on the prompts the adapter reads: an adapter trained on plain
 // text (no chat template) on a model that has one is compared with the base on plain text too, for
-// the loss and for generated outputs alike.
+// the loss and for generated outputs alike. A prompt the model cannot read is refused before any
+// generation, naming its line; examples cut to the max length are counted in the loss's metrics.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ConfigError } from '../../native-runtime/errors.ts';
 import { evaluateAdapter } from '../../native-runtime/evaluation/evaluate.ts';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
@@ -65,4 +67,38 @@ test('evaluate: the base model reads the prompts as the adapter was trained (pla
   } finally {
     await base.release();
   }
+});
+
+test('evaluate: a prompt too long for the model is refused up front, naming its line; loss says what it cut', async () => {
+  const root = tempDir('reft-eval-long-');
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'data.jsonl');
+  const rows = [
+    { prompt: 'hello', completion: ' world' },
+    { prompt: 'a'.repeat(300), completion: ' x' }, // over the Llama fixture's 256 positions
+    { prompt: 'the cat', completion: ' sat' },
+  ];
+  writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+  let generated = 0;
+  await assert.rejects(
+    evaluateAdapter({
+      model,
+      adapter,
+      data,
+      kind: 'exact-match',
+      maxNewTokens: 2,
+      batchSize: 1,
+      onProgress: () => generated++,
+    }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.code === 'prompt-too-long' &&
+      e.message.startsWith(`${data}: line 2: the prompt has `),
+  );
+  assert.equal(generated, 0, 'refused before the first example was generated');
+  // The loss measures examples cut to their max length, and says how many were.
+  const loss = await evaluateAdapter({ model, adapter, data, kind: 'loss', maxLength: 64 });
+  assert.equal(loss.metrics.truncated, 1);
+  const short = await evaluateAdapter({ model, adapter, data, kind: 'loss', limit: 1 });
+  assert.equal(short.metrics.truncated, undefined);
 });
