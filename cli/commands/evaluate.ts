@@ -65,7 +65,7 @@ export const evaluateCommand: Command = {
   summary: 'evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
   usage:
     'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
-    '[--limit N] [--max-new-tokens N] [--batch-size N] [--device cpu]',
+    '[--limit N] [--max-new-tokens N] [--batch-size N] [--positions f1+l1] [--device cpu]',
   options: {
     adapter: { type: 'string', description: 'the adapter: a library id or a folder (studio or pyreft)' },
     data: { type: 'string', description: 'the examples: a library dataset id or a file (imported)' },
@@ -81,6 +81,10 @@ export const evaluateCommand: Command = {
     limit: { type: 'string', description: 'only the first N examples' },
     'max-new-tokens': { type: 'string', description: 'longest generated answer (generating kinds)' },
     'batch-size': { type: 'string', description: 'examples per forward pass (default 8)' },
+    positions: {
+      type: 'string',
+      description: 'the intervention positions of a pyreft folder that does not record them',
+    },
     device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
   },
   examples: [
@@ -144,6 +148,7 @@ export const evaluateCommand: Command = {
             limit,
             maxNewTokens,
             batchSize,
+            positions: str(ctx.values, 'positions'),
             device,
           },
           {

@@ -35,6 +35,8 @@ export interface EvaluateInput {
   maxNewTokens?: number;
   batchSize?: number;
   maxLength?: number;
+  /** The intervention positions of a pyreft folder that does not record them (e.g. f1+l1). */
+  positions?: string;
   device?: DeviceChoice;
   /** The base weights' form (none|int8|int4) and the data folder holding converted forms. */
   quantize?: string;
@@ -120,7 +122,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   const ds = readDataset(input.data);
   const examples = input.limit ? ds.examples.slice(0, input.limit) : ds.examples;
   const opts = { device: input.device, quantize: input.quantize, dataDir: input.dataDir };
-  const adapter = await ModelRunner.load(input.model, input.adapter, opts);
+  const adapter = await ModelRunner.load(input.model, input.adapter, { ...opts, positions: input.positions });
   let base: ModelRunner | null = null;
   const needsBase = input.kind === 'loss' || input.kind === 'compare';
   try {

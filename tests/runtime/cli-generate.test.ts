@@ -102,6 +102,22 @@ describe('reft-studio generate', () => {
     assert.match(r.stderr, /^error: .*does not record its positions.*--positions/m);
   });
 
+  it('evaluate takes the --positions its error asks for', () => {
+    const data = join(tempDir('eval-positions-'), 'data.jsonl');
+    writeFileSync(data, `${JSON.stringify({ prompt: 'hello', completion: ' world' })}\n`);
+    const args = ['evaluate', '--adapter', adapter, '--model', model, '--data', data, '--json'];
+    const env = { ...process.env, REFT_STUDIO_HOME: tempDir('eval-positions-home-') };
+    const opts = { encoding: 'utf8', env } as const;
+    const without = spawnSync(process.execPath, [BIN, ...args], opts);
+    assert.equal(without.status, 1);
+    assert.match(without.stderr, /^error: .*does not record its positions.*pass --positions/m);
+    const r = spawnSync(process.execPath, [BIN, ...args, '--positions', 'f2+l2'], opts);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.kind, 'loss');
+    assert.ok(Number.isFinite(out.metrics.loss) && out.metrics.loss !== out.metrics.baseLoss);
+  });
+
   it('a device it does not know is a usage error before anything loads (generate, evaluate)', () => {
     const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--device', 'gpu');
     assert.equal(r.status, 2);
