@@ -324,8 +324,14 @@ export class ModelRunner {
     return { device: this.model.session.device, tokensPerRun: perRun, step };
   }
 
-  /** Refuses prompt ids this model cannot read: too long for its positions, or past its vocabulary. */
+  /** Refuses prompt ids this model cannot read: none, too many for its positions, or past its vocabulary. */
   checkPrompt(ids: readonly number[]): void {
+    // A tokenizer that adds no start token (Qwen's) gives an empty text no ids at all.
+    if (ids.length === 0)
+      throw new ConfigError(
+        'empty-prompt',
+        'the prompt is empty and this model adds no start token to it: give some text',
+      );
     const limit = this.spec.maxPositions;
     if (ids.length >= limit)
       throw new ConfigError(

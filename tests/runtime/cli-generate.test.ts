@@ -186,4 +186,22 @@ describe('reft-studio generate', () => {
       "error: the prompt has token id 700, outside the model's vocabulary (config.json vocab_size=640); tokenizer.json has ids the model's weights do not",
     );
   });
+
+  it('an empty prompt on a tokenizer that adds no start token is refused in words', () => {
+    const dir = join(tempDir('nobos-'), 'model');
+    cpSync(modelDir('qwen2'), dir, { recursive: true });
+    const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    tok.post_processor = null; // no <s> before the text, as Qwen's own tokenizers
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+    const r = cliRun('generate', '--model', dir, '--prompt', '', '--max-new-tokens', '2');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      'error: the prompt is empty and this model adds no start token to it: give some text',
+    );
+    // Whitespace is text: it has tokens and generates.
+    const ws = cliRun('generate', '--model', dir, '--prompt', '  ', '--max-new-tokens', '2', '--json');
+    assert.equal(ws.status, 0, ws.stderr);
+    assert.equal(JSON.parse(ws.stdout).tokens.length, 2);
+  });
 });
