@@ -28,7 +28,13 @@ import { shouldPrepack } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { type Dataset, encodePrompt, type TextExample, tokenizeDataset } from '../training/data.ts';
+import {
+  type Dataset,
+  encodePrompt,
+  specialIds,
+  type TextExample,
+  tokenizeDataset,
+} from '../training/data.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
@@ -324,6 +330,17 @@ export class ModelRunner {
     return { device: this.model.session.device, tokensPerRun: perRun, step };
   }
 
+  /**
+   * The ids that end an answer: the model's (generation_config.json, else config.json) and the end
+   * token training appends to every completion (data.ts specialIds), which a config may not name:
+   * an adapter trained here ends its answers with it.
+   */
+  get eosTokenIds(): number[] {
+    const own = this.spec.eosTokenIds;
+    const { eosId } = specialIds(this.tokenizer, this.spec);
+    return eosId === null || own.includes(eosId) ? own : [...own, eosId];
+  }
+
   /** Refuses prompt ids this model cannot read: none, too many for its positions, or past its vocabulary. */
   checkPrompt(ids: readonly number[]): void {
     // A tokenizer that adds no start token (Qwen's) gives an empty text no ids at all.
@@ -368,6 +385,7 @@ export class ModelRunner {
     const n = this.model.states.length;
     const res = await gen.generate(ids, {
       ...opts,
+      eosTokenIds: opts.eosTokenIds ?? this.eosTokenIds,
       maxNewTokens: maxNew,
       onToken: (row, id) => {
         const now = performance.now();
@@ -422,7 +440,7 @@ export class ModelRunner {
     } = {},
   ): Promise<{ loss: number; tokens: number; examples: number; truncated: number }> {
     const chat = (opts.chat ?? this.usesChatTemplate) ? 'auto' : 'none';
-    const eosId = this.tokenizer.eosTokenId ?? this.spec.eosTokenIds[0] ?? null;
+    const { eosId, padId } = specialIds(this.tokenizer, this.spec);
     const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);
     const limited: Dataset = opts.limit ? { ...ds, examples: ds.examples.slice(0, opts.limit) } : ds;
     const rows = tokenizeDataset(
@@ -431,7 +449,6 @@ export class ModelRunner {
       { maxLength, chatTemplate: chat, eosId },
       this.spec.vocabSize,
     );
-    const padId = this.tokenizer.padTokenId ?? this.spec.padTokenId ?? eosId ?? 0;
     const bs = opts.batchSize ?? 8;
     const parts: { loss: number; tokens: number }[] = [];
     for (let i = 0; i < rows.length; i += bs) {

@@ -58,6 +58,31 @@ describe('reft-studio generate', () => {
     }
   });
 
+  it("stops at the tokenizer's end token, which training appends, where the config names none", async () => {
+    // The Qwen2 fixture's config.json and generation_config.json name no eos; its tokenizer's is </s>.
+    const runner = await ModelRunner.load(modelDir('qwen2'), null);
+    try {
+      const eos = runner.tokenizer.eosTokenId as number;
+      assert.deepEqual(runner.spec.eosTokenIds, []);
+      const opts = { chat: false, temperature: 3, maxNewTokens: 30 } as const;
+      // A seed whose sample draws </s> before its last token when nothing ends the answer.
+      let seed = 0;
+      let at = -1;
+      for (; seed < 400; seed++) {
+        const [free] = await runner.generate([`Hello ${seed}`], { ...opts, seed, eosTokenIds: [] });
+        at = free.ids.indexOf(eos);
+        if (at >= 0 && at < 29) break;
+      }
+      assert.ok(at >= 0 && at < 29, 'no seed drew the end token (this test would prove nothing)');
+      const [r] = await runner.generate([`Hello ${seed}`], { ...opts, seed });
+      assert.equal(r.finishReason, 'eos');
+      assert.equal(r.ids.length, at + 1);
+      assert.equal(r.ids.at(-1), eos);
+    } finally {
+      await runner.release();
+    }
+  });
+
   it('an empty stop string stops nothing (it is in every text)', () => {
     const args = ['--model', model, '--prompt', 'Hello world', '--greedy', '--max-new-tokens', '5'];
     const plain = run(...args);
