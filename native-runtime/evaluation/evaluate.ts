@@ -5,8 +5,8 @@
 //   multiple-choice  greedy generation; right when the first option named matches the completion's
 //                    (the commonsense evaluation's answer extraction)
 //   compare          base and adapter generations for the same prompts, side by side
-// Prompts are the dataset's prompts (alpaca: instruction + input; chat: every turn but the last,
-// through the chat template is not supported here — the last user turn is used as the prompt).
+// Prompts are the dataset's prompts as training reads them (alpaca: instruction + input; chat: every
+// turn but the last, through the chat template, the answer being the assistant's next turn).
 // Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
 
 import { CancelledError, ConfigError } from '../errors.ts';
@@ -20,7 +20,7 @@ import {
   extractLastNumber,
   perplexity,
 } from './metrics.ts';
-import { ModelRunner } from './runner.ts';
+import { type ChatMessage, ModelRunner, type PromptInput } from './runner.ts';
 
 export const EVAL_KINDS = ['loss', 'exact-match', 'multiple-choice', 'compare'] as const;
 export type EvalKind = (typeof EVAL_KINDS)[number];
@@ -64,7 +64,13 @@ export interface EvaluationReport {
 
 export const MAX_SAMPLES = 50;
 
-function promptOf(ex: TextExample): string {
+/** What the model reads: a text, or a chat example's conversation (as training encodes it). */
+function promptOf(ex: TextExample): PromptInput {
+  return ex.kind === 'text' ? ex.prompt : { messages: ex.messages as ChatMessage[] };
+}
+
+/** A prompt as a sample shows it: a conversation's last user turn (the question it asks). */
+function shownPrompt(ex: TextExample): string {
   if (ex.kind === 'text') return ex.prompt;
   const text = (c: unknown) => (typeof c === 'string' ? c : JSON.stringify(c ?? ''));
   const users = ex.messages.filter((m) => m.role === 'user');
@@ -81,12 +87,14 @@ function checkPrompts(
   runner: ModelRunner,
   path: string,
   examples: TextExample[],
-  prompts: string[],
+  prompts: PromptInput[],
   chat: boolean,
 ) {
   prompts.forEach((p, i) => {
     try {
-      runner.checkPrompt(runner.encodePrompt(p, chat));
+      runner.checkPrompt(
+        typeof p === 'string' ? runner.encodePrompt(p, chat) : runner.encodeChat(p.messages),
+      );
     } catch (e) {
       if (e instanceof ConfigError)
         throw new ConfigError(e.code, `${path}: line ${examples[i].line}: ${e.message}`);
@@ -97,7 +105,7 @@ function checkPrompts(
 
 async function generateAll(
   runner: ModelRunner,
-  prompts: string[],
+  prompts: PromptInput[],
   input: EvaluateInput,
   chat: boolean,
   progress: (n: number) => void,
@@ -172,8 +180,8 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
         kind: 'compare',
         examples: examples.length,
         metrics: { identical: same, differing: examples.length - same },
-        samples: prompts.slice(0, MAX_SAMPLES).map((prompt, i) => ({
-          prompt,
+        samples: examples.slice(0, MAX_SAMPLES).map((ex, i) => ({
+          prompt: shownPrompt(ex),
           reference: refs[i],
           output: outputs[i],
           baseOutput: baseOutputs[i],
@@ -187,8 +195,8 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       kind: input.kind,
       examples: examples.length,
       metrics: { accuracy: acc.accuracy, correct: acc.correct, total: acc.total },
-      samples: prompts.slice(0, MAX_SAMPLES).map((prompt, i) => ({
-        prompt,
+      samples: examples.slice(0, MAX_SAMPLES).map((ex, i) => ({
+        prompt: shownPrompt(ex),
         reference: refs[i],
         output: outputs[i],
         extracted: mc ? extractChoice(outputs[i]) : extractLastNumber(outputs[i]),

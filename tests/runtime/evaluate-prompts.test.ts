@@ -1,7 +1,8 @@
 // `evaluate` measures the base model on the prompts the adapter reads: an adapter trained on plain
 // text (no chat template) on a model that has one is compared with the base on plain text too, for
 // the loss and for generated outputs alike. A prompt the model cannot read is refused before any
-// generation, naming its line; examples cut to the max length are counted in the loss's metrics.
+// generation, naming its line; examples cut to the max length are counted in the loss's metrics. A
+// chat example is answered from its whole conversation through the template, as training reads it.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -101,4 +102,57 @@ test('evaluate: a prompt too long for the model is refused up front, naming its 
   assert.equal(loss.metrics.truncated, 1);
   const short = await evaluateAdapter({ model, adapter, data, kind: 'loss', limit: 1 });
   assert.equal(short.metrics.truncated, undefined);
+});
+
+test('evaluate: a chat example is generated from its whole conversation, as training reads it', async () => {
+  const root = tempDir('reft-eval-chat-');
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'chat.jsonl');
+  const conversations = [
+    [
+      { role: 'system' as const, content: 'Answer in French.' },
+      { role: 'user' as const, content: 'Hello?' },
+    ],
+    [
+      { role: 'user' as const, content: 'What is 1+1?' },
+      { role: 'assistant' as const, content: '2' },
+      { role: 'user' as const, content: 'And 2+2?' },
+    ],
+  ];
+  writeFileSync(
+    data,
+    conversations
+      .map((m) => JSON.stringify({ messages: [...m, { role: 'assistant', content: 'x' }] }))
+      .join('\n'),
+  );
+  const report = await evaluateAdapter({ model, adapter, data, kind: 'exact-match', maxNewTokens: 6 });
+  const runner = await ModelRunner.load(model, adapter);
+  try {
+    const opts = { greedy: true, maxNewTokens: 6 } as const;
+    const whole = await runner.generate(
+      conversations.map((messages) => ({ messages })),
+      opts,
+    );
+    // The last user turn alone (what was sent before) answers otherwise.
+    const lastTurn = await runner.generate(
+      conversations.map((m) => ({ messages: [m[m.length - 1]] })),
+      opts,
+    );
+    assert.notDeepEqual(
+      whole.map((r) => r.text),
+      lastTurn.map((r) => r.text),
+      'the two prompt forms must differ for this check',
+    );
+    assert.deepEqual(
+      report.samples.map((s) => s.output),
+      whole.map((r) => r.text),
+    );
+    // A sample still shows the question asked.
+    assert.deepEqual(
+      report.samples.map((s) => s.prompt),
+      ['Hello?', 'And 2+2?'],
+    );
+  } finally {
+    await runner.release();
+  }
 });
