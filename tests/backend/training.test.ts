@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobProgress } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { type Engine, WorkerEngine } from '../../electron/backend/jobs/engine.ts';
 import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
 import { inProcess, LLAMA_FIXTURE, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
@@ -16,13 +17,24 @@ let b: Backend;
 let modelId: number;
 let datasetId: number;
 const pushes: PushMessage[] = [];
+const engineCalls: Array<{ op: string; args: unknown }> = [];
 
 const { call, callError } = inProcess(() => b);
 
 const base = { layers: '1;2', rank: 2, positions: 'f1+l1', intervention: 'loreft', lr: 0.004 };
 
 before(async () => {
-  b = createBackend(dataDir, { seedDemo: false });
+  // The real engine processes; each call's op and arguments are noted on the way (what reaches them).
+  const real = new WorkerEngine({ dataDir });
+  const engine: Engine = {
+    call: (op, args, opts) => {
+      engineCalls.push({ op, args });
+      return real.call(op, args, opts);
+    },
+    refresh: () => real.refresh(),
+    close: () => real.close(),
+  };
+  b = createBackend(dataDir, { seedDemo: false, engine });
   b.events.onAny((topic, data) => pushes.push({ type: 'push', topic, data }));
   modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
   const file = join(root, 'train.jsonl');
@@ -261,8 +273,17 @@ test('generate/run streams generate/token pushes and answers {text, tokens, fini
 
 test('evaluations/run: loss/perplexity, exact-match and base-vs-adapter comparison, stored with the adapter', async () => {
   const adapterId = (await call('adapters/list')).find((a: { runId: number | null }) => a.runId !== null).id;
+  // Evaluations run on the device chosen in Settings, as the Playground's generation does ('auto'
+  // is the CPU on a machine without a GPU).
+  await call('settings/environment-set', { device: 'auto' });
+  engineCalls.length = 0;
   const loss = await call('evaluations/run', { adapterId, datasetId, kind: 'loss' });
+  await call('settings/environment-set', { device: 'cpu' });
   assert.equal(loss.status, 'completed', loss.error ?? '');
+  assert.deepEqual(
+    engineCalls.map((c) => [c.op, (c.args as { device?: string }).device]),
+    [['evaluate', 'auto']],
+  );
   assert.ok(
     loss.metrics.loss > 0 &&
       Math.abs(loss.metrics.perplexity - Math.exp(loss.metrics.loss)) < 1e-6 * loss.metrics.perplexity,

@@ -7,6 +7,7 @@ import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
+import { preferredDevice } from '../library/environment.ts';
 import {
   createEvaluation,
   type EvaluationRecord,
@@ -52,10 +53,11 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
     kind: p.kind,
   });
   ctx.events.emit('library/changed', { kind: 'evaluations', id: ev.id, action: 'added' });
-  // Evaluations queue among themselves (one at a time), beside training rather than behind it.
+  // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
+  // run where the Playground's generation does (Settings → Engine's device).
   const job = ctx.jobs.enqueue({
     kind: 'evaluate',
-    device: 'eval:cpu',
+    device: 'evaluations',
     label: `evaluate ${adapter.name} (${p.kind})`,
     run: ({ signal, report }) =>
       ctx.engine.call(
@@ -68,6 +70,7 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
           limit: p.limit,
           maxNewTokens: p.maxNewTokens,
           batchSize: p.batchSize,
+          device: preferredDevice(ctx.lib),
           quantize: model.quantize,
           dataDir: ctx.lib.dataDir,
         },
