@@ -17,6 +17,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -41,19 +42,19 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
- * Writes `data` to `path` atomically; `createDir` also creates the parent folder when missing. `mode`
+ * Writes `data` to `path` atomically (a function writes it to the temp file's descriptor itself, a
+ * piece at a time); `createDir` also creates the parent folder when missing. `mode`
  * is the file's permissions from its creation on (a secret must never sit readable in the temp file,
  * where another user watching the folder could open it before a later chmod).
  */
 export function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | ((fd: number) => void),
   opts: { createDir?: boolean; mode?: number } = {},
 ): void {
   const dir = dirname(path);
   if (opts.createDir) mkdirSync(dir, { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`;
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number;
   try {
     fd = openSync(tmp, 'w', opts.mode ?? 0o666);
@@ -67,8 +68,12 @@ export function writeFileAtomic(
     });
   }
   try {
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    if (typeof data === 'function') data(fd);
+    else {
+      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -93,6 +98,20 @@ export function writeFileAtomic(
     });
   }
   fsyncDir(dir);
+}
+
+/** Copies `src` to `path` atomically, a piece at a time (memory stays bounded whatever its size). */
+export function copyFileAtomic(src: string, path: string): void {
+  const from = openSync(src, 'r');
+  try {
+    writeFileAtomic(path, (fd) => {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let got = readSync(from, buf); got > 0; got = readSync(from, buf))
+        for (let off = 0; off < got; ) off += writeSync(fd, buf, off, got - off);
+    });
+  } finally {
+    closeSync(from);
+  }
 }
 
 /** `.NAME.TAG.tmp` / `.NAME.TAG.old`: the temp and moved-aside folders of writeFolderAtomic. */

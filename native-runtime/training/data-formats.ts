@@ -85,26 +85,32 @@ export function decodeDatasetText(
 const ROW_TEXT_CHARS = 500;
 
 /**
- * One row per non-blank line. A line that is not JSON becomes a row with `error`
- * (`not valid JSON (<errorText(e)>)`, by default the position only: V8's own message quotes the
- * text) and `text`, so callers can report every bad line, not just the first.
+ * The row of one JSONL line (1-based `line`), or null for a blank line. A line that is not JSON
+ * becomes a row with `error` (`not valid JSON (<errorText(e)>)`, by default the position only:
+ * V8's own message quotes the text) and `text`, so callers can report every bad line, not just the
+ * first.
  */
+export function jsonlRow(
+  text: string,
+  line: number,
+  errorText: (e: unknown) => string = jsonSyntaxError,
+): RawRow | null {
+  const s = text.trim();
+  if (!s) return null;
+  try {
+    return { line, value: JSON.parse(s) };
+  } catch (e) {
+    return { line, error: `not valid JSON (${errorText(e)})`, text: s.slice(0, ROW_TEXT_CHARS) };
+  }
+}
+
+/** One row per non-blank line of a JSONL text (jsonlRow). */
 export function readJsonlRows(text: string, errorText: (e: unknown) => string = jsonSyntaxError): RawRow[] {
   const out: RawRow[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const s = lines[i].trim();
-    if (!s) continue;
-    try {
-      out.push({ line: i + 1, value: JSON.parse(s) });
-    } catch (e) {
-      out.push({
-        line: i + 1,
-        error: `not valid JSON (${errorText(e)})`,
-        text: s.slice(0, ROW_TEXT_CHARS),
-      });
-    }
-  }
+  text.split('\n').forEach((l, i) => {
+    const row = jsonlRow(l, i + 1, errorText);
+    if (row) out.push(row);
+  });
   return out;
 }
 

@@ -25,8 +25,9 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, ReftError } from '../errors.ts';
 import { jsonSyntaxError } from '../formats/json-file.ts';
+import { fileLinesSync, lineTooLong, withoutBom } from '../formats/line-reader.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   arrayElementLines,
@@ -34,8 +35,9 @@ import {
   decodeDatasetText,
   detectRowFormat,
   exampleOf,
+  jsonlRow,
   normalizeRow,
-  readJsonlRows,
+  notUtf8,
   type TextExample,
 } from './data-formats.ts';
 
@@ -68,20 +70,47 @@ export interface TokenizedExample {
 
 const MAX_REPORTED = 5;
 
-/** Rows of a JSONL file or a JSON array, each with the line it starts on. */
-function readRows(path: string, text: string): Array<{ line: number; value?: unknown; error?: string }> {
-  const head = text.trimStart();
-  if (head.startsWith('[')) {
-    let arr: unknown;
-    try {
-      arr = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError('bad-data', `${path}: not valid JSON (${jsonSyntaxError(e)})`);
-    }
-    const lines = arrayElementLines(text);
-    return (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value }));
+type Row = { line: number; value?: unknown; error?: string };
+type ReadRows = { rows: Row[]; hash: string };
+
+/** The rows of a JSON array file, each with the line it starts on (read whole, as JSON must be). */
+function readArrayRows(path: string, bad: (why: string, line: number | null) => Error): ReadRows {
+  const buf = readFileSync(path);
+  const text = decodeDatasetText(buf, bad);
+  let arr: unknown;
+  try {
+    arr = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError('bad-data', `${path}: not valid JSON (${jsonSyntaxError(e)})`);
   }
-  return readJsonlRows(text);
+  const lines = arrayElementLines(text);
+  return {
+    rows: (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value })),
+    hash: createHash('sha256').update(buf).digest('hex'),
+  };
+}
+
+/**
+ * Rows of a JSONL file, each with its line, read a piece at a time (a file can be over 512 MB,
+ * more than one string holds), or of a JSON array when the first non-blank line starts one; and
+ * the sha256 of the file's bytes.
+ */
+function readRows(path: string): ReadRows {
+  const bad = (why: string, line: number | null) =>
+    new ConfigError('bad-data', `${path}: ${line ? `line ${line}` : 'the file'} ${why}`);
+  const hash = createHash('sha256');
+  const rows: Row[] = [];
+  for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
+    if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
+    const bytes = withoutBom(line.bytes, line.n);
+    const why = notUtf8(bytes);
+    if (why) throw bad(why, line.n);
+    const text = bytes.toString('utf8');
+    if (!rows.length && text.trimStart().startsWith('[')) return readArrayRows(path, bad);
+    const row = jsonlRow(text, line.n);
+    if (row) rows.push(row);
+  }
+  return { rows, hash: hash.digest('hex') };
 }
 
 /**
@@ -89,20 +118,17 @@ function readRows(path: string, text: string): Array<{ line: number; value?: unk
  * Any malformed row, or an empty file, is a ConfigError naming the file and line(s).
  */
 export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'): Dataset {
-  let buf: Buffer;
+  let read: ReadRows;
   try {
-    buf = readFileSync(path);
+    read = readRows(path);
   } catch (e) {
+    if (e instanceof ReftError) throw e;
     throw new ConfigError(
       'missing-data',
       `${path}: cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  const text = decodeDatasetText(
-    buf,
-    (why, line) => new ConfigError('bad-data', `${path}: ${line ? `line ${line}` : 'the file'} ${why}`),
-  );
-  const rows = readRows(path, text);
+  const { rows } = read;
   if (rows.length === 0) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
   let fmt: DataFormat | null = format === 'auto' ? null : format;
   let fmtLine = 0;
@@ -145,7 +171,7 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
   }
   if (examples.length === 0 || !fmt)
     throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
-  return { path, format: fmt, examples, hash: createHash('sha256').update(buf).digest('hex') };
+  return { path, format: fmt, examples, hash: read.hash };
 }
 
 export interface TokenizeOptions {

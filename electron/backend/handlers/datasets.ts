@@ -37,9 +37,10 @@ import {
   renameDataset,
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
+import { checkFrozenFile } from '../library/frozen-files.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
-import { type DownloadInfo, discardUpload, makeDownloadFile, uploadedFile } from '../library/transfers.ts';
+import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
@@ -284,10 +285,10 @@ export const datasetsHandlers = defineHandlers({
       const v = p.versionId !== undefined ? ds.versions.find((x) => x.id === p.versionId) : ds.latest;
       if (!v)
         throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
-      const body = `${readVersionRows(ctx.lib, v.id)
-        .map((r) => JSON.stringify(r))
-        .join('\n')}\n`;
-      return makeDownloadFile(ctx.lib, downloadName(ds, v), body);
+      // The frozen file holds exactly that (FrozenFileWriter), so it is copied, not rebuilt in
+      // memory: a version over 512 MB is longer than one string can be.
+      checkFrozenFile(v.filePath);
+      return makeDownloadCopy(ctx.lib, downloadName(ds, v), v.filePath);
     },
   ),
   /**

@@ -19,9 +19,10 @@
 // Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
 // a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { autoBaseForm, residentWeightBytes } from '../../../native-runtime/quantize/memory.ts';
@@ -179,10 +180,15 @@ async function calibrate(
   mkdirSync(dir, { recursive: true });
   try {
     // The first examples, enough for three optimizer steps.
-    const lines = readFileSync(plan.version.filePath, 'utf8').split('\n').filter(Boolean);
-    const need = Math.min(lines.length, c.batchSize * c.gradAccum * 3);
+    // Read a line at a time: the version may be bigger than one string can hold.
+    const need = c.batchSize * c.gradAccum * 3;
+    const lines: Buffer[] = [];
+    for (const line of fileLinesSync(plan.version.filePath)) {
+      if (line.bytes?.length) lines.push(line.bytes, Buffer.from('\n'));
+      if (lines.length >= 2 * need) break;
+    }
     const data = join(dir, 'sample.jsonl');
-    writeFileSync(data, `${lines.slice(0, need).join('\n')}\n`);
+    writeFileSync(data, Buffer.concat(lines));
     const job = jobs.enqueue({
       kind: 'calibrate',
       device: c.device,

@@ -3,7 +3,8 @@
 // same folder (hashing as it goes, so memory stays bounded whatever the size), fsyncs it and renames
 // it to its hash; a file already there with that name is complete (it was renamed into place), so
 // the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up.
-// readFrozenRows reads one back (parsed rows of the last few files are kept).
+// readFrozenRows reads one back a piece at a time (a version can be over 512 MB, more than one
+// JavaScript string holds); parsed rows of the last few files are kept.
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import {
@@ -12,7 +13,6 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readFileSync,
   renameSync,
   unlinkSync,
   writeSync,
@@ -20,6 +20,7 @@ import {
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir } from '../../../native-runtime/formats/atomic-write.ts';
+import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
 import type { DatasetRow } from './dataset-formats.ts';
 
 export interface FrozenFile {
@@ -123,16 +124,23 @@ export function writeFrozenRows(dataDir: string, rows: Iterable<DatasetRow>): Fr
 const rowsCache = new Map<string, DatasetRow[]>();
 const ROWS_CACHED = 4;
 
+/** Refuses, in one line, a frozen file (absolute path) missing from the data folder. */
+export function checkFrozenFile(path: string): void {
+  if (!existsSync(path))
+    throw new FormatError('missing-file', `dataset file ${path} is missing from the data folder`);
+}
+
 /** All rows of a frozen file (absolute path), parsed. Do not modify the array. */
 export function readFrozenRows(path: string): readonly DatasetRow[] {
   const hit = rowsCache.get(path);
   if (hit) return hit;
-  if (!existsSync(path))
-    throw new FormatError('missing-file', `dataset file ${path} is missing from the data folder`);
-  const rows = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l)
-    .map((l) => JSON.parse(l) as DatasetRow);
+  checkFrozenFile(path);
+  const rows: DatasetRow[] = [];
+  for (const line of fileLinesSync(path)) {
+    if (!line.bytes)
+      throw new FormatError('file-too-large', `dataset file ${path}: line ${line.n} ${lineTooLong(line)}`);
+    if (line.size) rows.push(JSON.parse(line.bytes.toString('utf8')) as DatasetRow);
+  }
   rowsCache.set(path, rows);
   while (rowsCache.size > ROWS_CACHED) rowsCache.delete(rowsCache.keys().next().value as string);
   return rows;

@@ -33,7 +33,7 @@ import {
 import { dirname, join } from 'node:path';
 import { type Zippable, zipSync } from 'fflate';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import { copyFileAtomic, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
 import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
 
@@ -337,15 +337,11 @@ export function reserveDownload(lib: Library): { downloadId: string; file: strin
   return { downloadId, file: downloadPath(lib, downloadId) };
 }
 
-/** Offers `data` as a download named `fileName` (the window saves it under that name). */
-export function makeDownloadFile(lib: Library, fileName: string, data: Uint8Array | string): DownloadInfo {
+/** Offers a copy of the file `src` as a download named `fileName` (copied a piece at a time). */
+export function makeDownloadCopy(lib: Library, fileName: string, src: string): DownloadInfo {
   const { downloadId, file } = reserveDownload(lib);
-  writeFileAtomic(file, data);
-  return {
-    downloadId,
-    fileName,
-    sizeBytes: typeof data === 'string' ? Buffer.byteLength(data) : data.length,
-  };
+  copyFileAtomic(src, file);
+  return { downloadId, fileName, sizeBytes: statSync(file).size };
 }
 
 /** Zips every file under `dir` as entries under `prefix/` into `file` (atomically); returns its size. */
