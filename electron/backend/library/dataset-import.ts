@@ -14,13 +14,13 @@
 // had keep their ids, so their tags and ratings carry over. A file whose rows are exactly the latest
 // version's adds nothing ('unchanged'). To keep both apart, import under another name.
 
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
-import { jsonSyntaxError } from '../../../native-runtime/formats/json-file.ts';
-import { decodeDatasetText, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
+import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
+import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
 import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
@@ -146,31 +146,13 @@ class Preparation {
   }
 }
 
-/**
- * A file's lines as bytes, split on \n, read a chunk at a time: each line is checked as UTF-8 before
- * it is decoded (a decoding stream would turn another encoding's bytes into U+FFFD silently).
- */
-async function* byteLines(src: string): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  for await (const chunk of createReadStream(src) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      pending.push(chunk.subarray(start, nl));
-      yield pending.length === 1 ? pending[0] : Buffer.concat(pending);
-      pending = [];
-      start = nl + 1;
-    }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
-  }
-  if (pending.length) yield Buffer.concat(pending);
-}
-
 /** The kind of a file from its name, or from its first two non-blank lines (fileKindOf). */
 async function fileKind(src: string): Promise<FileKind> {
   const byName = fileKindOfName(src);
   if (byName && byName !== 'jsonl') return byName;
   const lines: string[] = [];
-  for await (const bytes of byteLines(src)) {
+  for await (const { bytes } of fileLines(src)) {
+    if (!bytes) break; // not a line of JSON
     const s = bytes.toString('utf8').replace(/^\uFEFF/, '');
     if (s.trim()) lines.push(s);
     if (lines.length === 2) break;
@@ -178,25 +160,28 @@ async function fileKind(src: string): Promise<FileKind> {
   return fileKindOf(src, lines.join('\n'));
 }
 
-/** One JSONL row per non-blank line, read a chunk at a time. */
+/**
+ * One JSONL row per non-blank line, read a chunk at a time. Each line is checked as UTF-8 before it
+ * is decoded (a decoding stream would turn another encoding's bytes into U+FFFD silently); a line
+ * too long to be one string is a bad row naming its length and the limit.
+ */
 async function streamJsonl(src: string, p: Preparation): Promise<void> {
-  let n = 0;
-  for await (const bytes of byteLines(src)) {
-    n++;
-    const line =
-      n === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-    const why = notUtf8(line);
-    if (why) {
-      p.push({ line: n, error: `the line ${why}`, text: line.toString('utf8', 0, 2000).slice(0, 500) }, null);
+  for await (const l of fileLines(src)) {
+    if (!l.bytes) {
+      p.push({ line: l.n, error: `the line ${lineTooLong(l)}` }, null);
       continue;
     }
-    const s = line.toString('utf8').trim();
-    if (!s) continue;
-    try {
-      p.push({ line: n, value: JSON.parse(s) }, null);
-    } catch (e) {
-      p.push({ line: n, error: `not valid JSON (${jsonSyntaxError(e)})`, text: s.slice(0, 500) }, null);
+    const line = withoutBom(l.bytes, l.n);
+    const why = notUtf8(line);
+    if (why) {
+      p.push(
+        { line: l.n, error: `the line ${why}`, text: line.toString('utf8', 0, 2000).slice(0, 500) },
+        null,
+      );
+      continue;
     }
+    const row = jsonlRow(line.toString('utf8'), l.n);
+    if (row) p.push(row, null);
   }
 }
 

@@ -15,6 +15,7 @@ import { importDataset, importDatasetFile } from './dataset-import.ts';
 import { datasetRows, readVersionRows } from './dataset-rows.ts';
 import { getDataset } from './datasets.ts';
 import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
+import { readFrozenRows } from './frozen-files.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { checkSourcePath } from './source-path.ts';
 
@@ -129,6 +130,35 @@ test('a CSV longer than a JavaScript string can hold is refused naming the file,
       e instanceof FormatError &&
       e.code === 'file-too-large' &&
       /^huge\.csv: the file is too long to read whole \(536870889 bytes; .*save it as JSONL/.test(e.message),
+  );
+  rmSync(p);
+});
+
+test('a JSONL line longer than a JavaScript string can hold is a bad row naming its line and the limit', async () => {
+  // It failed the whole import with "Cannot create a string longer than 0x1fffffe8 characters".
+  const p = file('long-line.jsonl', '{"prompt":"a","completion":"b"}\n');
+  truncateSync(p, 32 + constants.MAX_STRING_LENGTH + 1); // sparse: one line of NUL bytes, no disk
+  const r = await importDatasetFile(open(), { path: p });
+  assert.equal(r.version.rowCount, 1);
+  assert.deepEqual(
+    r.rejected.map((b) => `${b.line}: ${b.message}`),
+    ['2: the line is 536870889 bytes long (a line can be at most 536870888 bytes)'],
+  );
+  rmSync(p);
+});
+
+test('a frozen file is read a line at a time: a line too long for a string is named, not V8 words', () => {
+  // Read whole, a version over 512 MB failed with "Cannot create a string longer than 0x1fffffe8
+  // characters"; now only a single line that long is refused (a file of normal lines is read).
+  const p = join(root, 'frozen-huge.jsonl');
+  writeFileSync(p, '{"prompt":"a","completion":"b"}\n');
+  truncateSync(p, 32 + constants.MAX_STRING_LENGTH + 1);
+  assert.throws(
+    () => readFrozenRows(p),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.message ===
+        `dataset file ${p}: line 2 is 536870889 bytes long (a line can be at most 536870888 bytes)`,
   );
   rmSync(p);
 });
