@@ -6,6 +6,7 @@
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
+import { writeTransaction } from '../db/database.ts';
 import { versionRowIds } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import { readVersionRows, rowText } from './dataset-rows.ts';
@@ -13,10 +14,13 @@ import {
   type DatasetRecord,
   type DatasetVersion,
   freezeVersion,
+  recordVersion,
   type SplitPart,
+  type VersionMeta,
   versionOf,
 } from './datasets.ts';
 import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from './dedupe.ts';
+import { writeFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
 export interface EditInput {
@@ -138,25 +142,38 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  const freeze = (split: SplitPart, from: number, to: number): DatasetVersion | null => {
+  // Every part's file is written first, then all parts are recorded in ONE transaction: a failure
+  // or a kill leaves no partial split, at worst unreferenced frozen files (or `*.tmp` files, swept
+  // at start-up).
+  const parts = (
+    [
+      ['train', 0, nTrain],
+      ['validation', nTrain, nTrain + nVal],
+      ['test', nTrain + nVal, n],
+    ] as const
+  ).map(([split, from, to]) => {
     const picked = order.slice(from, to).sort((a, b) => a - b);
     if (!picked.length) return null;
-    return freezeVersion(lib, {
+    const file = writeFrozenRows(
+      lib.dataDir,
+      picked.map((i) => rows[i]),
+    );
+    const meta: VersionMeta = {
       datasetId: ds.id,
       format: v.format,
-      rows: picked.map((i) => rows[i]),
       rowIds: picked.map((i) => ids[i]),
       sourcePath: v.sourcePath,
       parentVersionId: v.id,
       split,
       splitSeed: seed,
       note: `${split} split of version ${v.version} (seed ${seed})`,
-    }).version;
-  };
-  const train = freeze('train', 0, nTrain) as DatasetVersion;
-  const validation = freeze('validation', nTrain, nTrain + nVal);
-  const test = freeze('test', nTrain + nVal, n);
-  return { source: v, train, validation, test };
+    };
+    return { file, meta };
+  });
+  const [train, validation, test] = writeTransaction(lib.db, () =>
+    parts.map((p) => (p ? recordVersion(lib, p.file, p.meta).version : null)),
+  );
+  return { source: v, train: train as DatasetVersion, validation, test };
 }
 
 export interface DropDuplicatesInput {

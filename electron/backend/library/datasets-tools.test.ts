@@ -284,6 +284,23 @@ test('ratings, tags and notes; filters by tag, rating, search; metadata follows 
   assert.throws(() => editDataset(lib, { datasetId: ds, remove: [99] }), ValidationError);
 });
 
+test('a split whose validation part cannot be recorded records no part at all', () => {
+  const lib = open();
+  const r = tenRows(lib);
+  // A real SQLite refusal of the second part; the three parts were three transactions, so the
+  // train part stayed recorded alone (a partial split).
+  lib.db.exec(`CREATE TRIGGER refuse_validation BEFORE INSERT ON dataset_versions
+    WHEN NEW.split = 'validation' BEGIN SELECT RAISE(ABORT, 'validation refused'); END`);
+  assert.throws(() => splitDataset(lib, { datasetId: r.dataset.id }), /validation refused/);
+  assert.deepEqual(
+    getDataset(lib, r.dataset.id).versions.map((v) => v.id),
+    [r.version.id],
+  );
+  lib.db.exec('DROP TRIGGER refuse_validation');
+  const s = splitDataset(lib, { datasetId: r.dataset.id });
+  assert.deepEqual([s.train.rowCount, s.validation?.rowCount, s.test?.rowCount], [8, 1, 1]);
+});
+
 test('seeded splits: disjoint, complete, reproducible; children do not become the latest version', () => {
   const lib = open();
   const r = tenRows(lib);
