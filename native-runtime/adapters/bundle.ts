@@ -144,10 +144,11 @@ export function writeBundle(
 ): BundleResult {
   checkOutFolder(out, null, opts.force);
   if (rows.length === 0) throw new ConfigError('empty-dataset', 'the bundle would have no training examples');
-  const files: Array<[string, string]> = [
+  const files: Array<[string, string | Uint8Array]> = [
     ['README.md', readme(config)],
     ['config.json', `${JSON.stringify(config, null, 2)}\n`],
-    ['data.jsonl', `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`],
+    // Bytes joined, not one string: a dataset over V8's ~512 MB string limit must still export.
+    ['data.jsonl', Buffer.concat(rows.map((r) => Buffer.from(`${JSON.stringify(r)}\n`, 'utf8')))],
     ['train.py', TRAIN_PY],
   ];
   writeFolderAtomic(out, files);
