@@ -16,6 +16,7 @@ import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
 import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
+import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
 import { getRun, type RunDetail, type RunRecord, setRunStatus } from '../electron/backend/library/runs.ts';
 import { ConfigError } from '../native-runtime/errors.ts';
@@ -96,15 +97,25 @@ export async function executeRunHere(
   }
 }
 
-/** The command that continues a run, with the same --data-dir. */
-/** The error of a failed run, with how to continue it once the cause is put right. */
-export function runFailed(ctx: CommandContext, run: Pick<RunRecord, 'id' | 'error'>): ConfigError {
-  return new ConfigError(
-    'run-failed',
-    `${run.error ?? `run ${run.id} failed`} (once that is put right: ${resumeCommand(ctx, run.id)})`,
-  );
+/**
+ * The error of a failed run, with what to do next: how to continue it once the cause is put right,
+ * or, where its own settings or data were refused (a resume would fail the same way), a new run.
+ */
+export function runFailed(
+  ctx: CommandContext,
+  run: Pick<RunRecord, 'id' | 'error' | 'errorCode'>,
+): ConfigError {
+  const remedy = failureRemedy(run.errorCode);
+  const next =
+    remedy === 'fix-dataset'
+      ? 'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train'
+      : remedy === 'change-settings'
+        ? 'resuming would fail the same way: start a new run with reft-studio train and other settings'
+        : `once that is put right: ${resumeCommand(ctx, run.id)}`;
+  return new ConfigError('run-failed', `${run.error ?? `run ${run.id} failed`} (${next})`);
 }
 
+/** The command that continues a run, with the same --data-dir. */
 export function resumeCommand(ctx: CommandContext, runId: number): string {
   const dir = str(ctx.values, 'data-dir');
   return `reft-studio runs resume ${runId}${dir ? ` --data-dir ${JSON.stringify(dir)}` : ''}`;

@@ -85,6 +85,7 @@ for (let k = 1; k < all.length; k++) {
         [2.0, 1.5],
       );
       assert.equal(run.modelFingerprint, null);
+      assert.equal(run.errorCode, null, 'a run failed before codes were stored keeps its resume');
       assert.equal(run.adapterId, 1);
       assert.deepEqual(run.samples, []);
       assert.equal(listRuns(lib).length, 2);

@@ -31,6 +31,7 @@ import {
   registerRunAdapterOnce,
 } from '../library/adapters.ts';
 import type { Library } from '../library/library.ts';
+import { refusalCode } from '../library/run-failures.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
 import type { StoredRunConfig } from '../library/run-plan.ts';
 import {
@@ -102,8 +103,9 @@ export async function executeRun(
     if (state) appendMetrics(lib, runId, state.metrics);
     truncateMetrics(lib, runId, state?.step ?? 0);
   } catch (e) {
-    setRunStatus(lib, runId, 'failed', cleanMessage(toWireError(e).message, lib.dataDir));
-    log('studio', `failed before training started: ${cleanMessage(toWireError(e).message, lib.dataDir)}`);
+    const wire = toWireError(e);
+    setRunStatus(lib, runId, 'failed', cleanMessage(wire.message, lib.dataDir), refusalCode(wire));
+    log('studio', `failed before training started: ${cleanMessage(wire.message, lib.dataDir)}`);
     opts.onChange?.();
     return 'failed';
   }
@@ -219,7 +221,7 @@ export async function executeRun(
         : outcome === 'cancelled'
           ? 'cancelled by the user'
           : undefined;
-    setRunStatus(lib, runId, outcome, message);
+    setRunStatus(lib, runId, outcome, message, outcome === 'failed' ? refusalCode(toWireError(e)) : null);
     const at = getRun(lib, runId).checkpoints.at(-1)?.step;
     const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
     log(

@@ -28,6 +28,11 @@ export interface RunRecord {
   config: Record<string, unknown>;
   status: RunStatus;
   error: string | null;
+  /**
+   * Why a failed run failed, where its own settings or data were refused (library/run-failures.ts):
+   * resuming it would fail the same way. Null for a failure that can be put right.
+   */
+  errorCode: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -87,6 +92,7 @@ interface RunRow {
   config_json: string;
   status: RunStatus;
   error: string | null;
+  error_code: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -110,6 +116,7 @@ function toRecord(r: RunRow): RunRecord {
     config: parseJsonColumn(r.config_json, {}),
     status: r.status,
     error: r.error,
+    errorCode: r.error_code ?? null,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -224,14 +231,22 @@ export function createRunWithConfig(
 
 /**
  * Moves a run to `status`. Returns false (and changes nothing) when the run is already finished,
- * so cancel-then-complete races keep the first final state.
+ * so cancel-then-complete races keep the first final state. A new `error` replaces the error code
+ * too (`errorCode`, null unless given).
  */
-export function setRunStatus(lib: Library, id: number, status: RunStatus, error?: string): boolean {
+export function setRunStatus(
+  lib: Library,
+  id: number,
+  status: RunStatus,
+  error?: string,
+  errorCode?: string | null,
+): boolean {
   const now = Date.now();
   const fin = FINISHED.has(status) || status === 'interrupted';
   const res = lib.db
     .prepare(
       `UPDATE runs SET status = ?, error = COALESCE(?, error),
+         error_code = CASE WHEN ? IS NULL THEN error_code ELSE ? END,
          owner_pid = CASE WHEN ? = 'running' THEN ? ELSE owner_pid END,
          owner_token = CASE WHEN ? = 'running' THEN ? ELSE owner_token END,
          started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END,
@@ -242,6 +257,8 @@ export function setRunStatus(lib: Library, id: number, status: RunStatus, error?
     .run(
       status,
       error ?? null,
+      error ?? null,
+      errorCode ?? null,
       status,
       process.pid,
       status,
@@ -337,7 +354,8 @@ export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
 export function requeueRun(lib: Library, id: number): boolean {
   const res = lib.db
     .prepare(
-      `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, finished_at = NULL
+      `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, error_code = NULL,
+         finished_at = NULL
        WHERE id = ? AND status IN ('paused', 'interrupted', 'failed', 'queued')`,
     )
     .run(process.pid, lib.owner.token, id);
