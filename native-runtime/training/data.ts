@@ -235,6 +235,9 @@ export function tokenizeDataset(
     try {
       t = tokenizeExample(tok, ex, opts);
     } catch (e) {
+      // An example's own refusal names its line only; here the file is known too.
+      if (e instanceof ConfigError && e.code === 'empty-prompt')
+        throw new ConfigError(e.code, `${ds.path}: ${e.message}`);
       if (e instanceof ConfigError) throw e;
       throw new ConfigError('bad-data', `${ds.path}: line ${ex.line}: ${(e as Error).message}`);
     }

@@ -2,11 +2,12 @@
 // template, truncation) on the llama fixture's byte-level tokenizer.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
-import { readDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
+import { readDataset, tokenizeDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir, writeJsonl } from './helpers.ts';
 
@@ -223,6 +224,33 @@ describe('tokenizeExample', () => {
     assert.equal(short.ids.length, 20);
     assert.equal(short.ids.at(-1), eos);
     assert.equal(short.promptLen, 20 - 3);
+  });
+
+  it('a prompt with no tokens is refused naming the file and the line', () => {
+    // A tokenizer that strips whitespace (and adds no bos) turns a blank prompt into no tokens.
+    const model = join(dir, 'strip');
+    cpSync(modelDir('llama'), model, { recursive: true });
+    const json = JSON.parse(readFileSync(join(model, 'tokenizer.json'), 'utf8'));
+    json.normalizer = { type: 'Strip', strip_left: true, strip_right: true };
+    json.post_processor = null;
+    writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(json));
+    const p = writeJsonl(join(dir, 'blank.jsonl'), [
+      { prompt: 'What is one plus one?', completion: 'Two.' },
+      { prompt: '   ', completion: 'Two.' },
+    ]);
+    assert.throws(
+      () =>
+        tokenizeDataset(
+          loadTokenizer(model),
+          readDataset(p),
+          { maxLength: 64, chatTemplate: 'none', eosId: null },
+          384,
+        ),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        e.code === 'empty-prompt' &&
+        e.message === `${p}: line 2: the prompt has no tokens`,
+    );
   });
 });
 
