@@ -66,7 +66,7 @@ export function biasesOf(
   }
 }
 
-type DimField =
+export type DimField =
   | 'hiddenSize'
   | 'numLayers'
   | 'numHeads'
@@ -145,6 +145,11 @@ export interface ModelDims {
   mlpBias: boolean;
   qkNorm: boolean;
   tieEmbeddings: boolean;
+  /**
+   * The dimensions config.json leaves out, each with where its value comes from instead ("the
+   * number of attention heads"): a message then says the value is a default, not the file's.
+   */
+  absent?: Partial<Record<DimField, string>>;
 }
 
 export interface ExpectedWeight {
@@ -158,8 +163,12 @@ export interface ExpectedWeight {
   because?: string;
 }
 
-const fieldOf = (spec: ModelDims) => (field: DimField, value: number | boolean) =>
-  `${configFieldName(spec.arch, field)}=${value}`;
+/** "intermediate_size=160", or for a field config.json leaves out "head_dim (absent: 16, …)". */
+const fieldOf = (spec: ModelDims) => (field: DimField, value: number | boolean) => {
+  const from = spec.absent?.[field];
+  const name = configFieldName(spec.arch, field);
+  return from ? `${name} (absent: ${value}, ${from})` : `${name}=${value}`;
+};
 
 /** The tensors outside the layers: embeddings, final norm, lm_head. */
 function globalWeights(spec: ModelDims): ExpectedWeight[] {

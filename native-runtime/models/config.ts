@@ -19,6 +19,7 @@ import {
   biasesOf,
   CAUSAL_LM_CLASS,
   DEFAULT_MAX_POSITIONS,
+  type DimField,
   expectedWeights,
   type ModelDims,
   SUPPORTED_ARCHS,
@@ -304,6 +305,18 @@ function readDims(
 ): Omit<ModelDims, 'qkvBias' | 'oBias' | 'mlpBias' | 'qkNorm' | 'tieEmbeddings'> {
   let hiddenSize: number, numLayers: number, numHeads: number, numKvHeads: number, headDim: number;
   let intermediateSize: number, vocabSize: number, maxPositions: number;
+  const absent: Partial<Record<DimField, string>> = {};
+  /** config.json's value of an optional field, or `fallback` (recorded as absent, with its source). */
+  const orDefault = (
+    field: DimField,
+    value: number | null | undefined,
+    fallback: number,
+    from: string,
+  ): number => {
+    if (value != null) return value;
+    absent[field] = from;
+    return fallback;
+  };
   if (arch === 'gpt2') {
     // GPT2Config.attribute_map maps hidden_size → n_embd etc.; accept either spelling.
     hiddenSize = cfg.int(LIM.hiddenSize, 'n_embd', 'hidden_size');
@@ -311,19 +324,39 @@ function readDims(
     numHeads = cfg.int(LIM.numHeads, 'n_head', 'num_attention_heads');
     numKvHeads = numHeads;
     headDim = hiddenSize / numHeads;
-    intermediateSize = cfg.optInt(LIM.intermediateSize, 'n_inner') ?? 4 * hiddenSize;
+    intermediateSize = orDefault(
+      'intermediateSize',
+      cfg.optInt(LIM.intermediateSize, 'n_inner'),
+      4 * hiddenSize,
+      '4 × n_embd',
+    );
     vocabSize = cfg.int(LIM.vocabSize, 'vocab_size');
     maxPositions = cfg.int(LIM.positions, 'n_positions', 'max_position_embeddings');
   } else {
     hiddenSize = cfg.int(LIM.hiddenSize, 'hidden_size');
     numLayers = cfg.int(LIM.numLayers, 'num_hidden_layers');
     numHeads = cfg.int(LIM.numHeads, 'num_attention_heads');
-    numKvHeads = cfg.optInt(LIM.numHeads, 'num_key_value_heads') ?? numHeads;
+    numKvHeads = orDefault(
+      'numKvHeads',
+      cfg.optInt(LIM.numHeads, 'num_key_value_heads'),
+      numHeads,
+      'the number of attention heads',
+    );
     // head_dim may be absent or null (older llama/mistral): transformers then uses hidden/heads.
-    headDim = cfg.optInt(LIM.headDim, 'head_dim') ?? hiddenSize / numHeads;
+    headDim = orDefault(
+      'headDim',
+      cfg.optInt(LIM.headDim, 'head_dim'),
+      hiddenSize / numHeads,
+      'hidden_size / num_attention_heads',
+    );
     intermediateSize = cfg.int(LIM.intermediateSize, 'intermediate_size');
     vocabSize = cfg.int(LIM.vocabSize, 'vocab_size');
-    maxPositions = cfg.optInt(LIM.positions, 'max_position_embeddings') ?? DEFAULT_MAX_POSITIONS[arch];
+    maxPositions = orDefault(
+      'maxPositions',
+      cfg.optInt(LIM.positions, 'max_position_embeddings'),
+      DEFAULT_MAX_POSITIONS[arch],
+      `transformers' default for ${arch}`,
+    );
   }
   if (!Number.isInteger(headDim)) {
     throw new FormatError(
@@ -347,6 +380,7 @@ function readDims(
     intermediateSize,
     vocabSize,
     maxPositions,
+    ...(Object.keys(absent).length ? { absent } : {}),
   };
 }
 

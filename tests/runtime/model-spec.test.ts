@@ -395,6 +395,16 @@ describe('broken folders', () => {
     ]);
   });
 
+  test("num_key_value_heads absent: the message says its value is the default, not the file's", () => {
+    const dir = copyModel('llama');
+    editConfig(dir, (c) => {
+      delete c.num_key_value_heads;
+    });
+    assertError(() => loadModelSpec(dir), FormatError, 'config-weight-mismatch', [
+      'model.safetensors: model.layers.0.self_attn.k_proj.weight has shape [32,64] but config.json num_key_value_heads (absent: 4, the number of attention heads) × head_dim=16 implies [64,64]',
+    ]);
+  });
+
   test('gpt2 n_inner does not match the weights', () => {
     const dir = copyModel('gpt2');
     editConfig(dir, (c) => {
