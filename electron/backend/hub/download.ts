@@ -17,6 +17,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { CancelledError, FormatError, ReftError, ValidationError } from '../../../native-runtime/errors.ts';
 import { appVersion } from '../paths.ts';
 import { blobLockPath, withBlobLock } from './blob-lock.ts';
@@ -102,12 +103,6 @@ function nearestExisting(path: string): string {
 export function freeBytesAt(path: string): number {
   const s = statfsSync(nearestExisting(path));
   return Number(s.bavail) * Number(s.bsize);
-}
-
-function formatSize(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${Math.ceil(n / 1e3)} KB`;
 }
 
 /** The hash that names a blob: sha256 for LFS files, git's blob sha1 ("blob <size>\0" + bytes) else. */
@@ -205,7 +200,7 @@ export async function fetchRepoFile(
     throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${causeOf(e)}`);
   }
   if (bytes.length > maxBytes)
-    throw new FormatError('too-large', `${repo}/${path}: larger than ${formatSize(maxBytes)}`);
+    throw new FormatError('too-large', `${repo}/${path}: larger than ${byteSize(maxBytes)}`);
   return bytes.toString('utf8');
 }
 
@@ -365,7 +360,7 @@ export async function downloadFiles(
   if (need > 0 && need + margin > free)
     throw new ValidationError(
       'no-disk-space',
-      `${repo} needs ${formatSize(need)} more in ${cacheDir} but only ${formatSize(free)} is free`,
+      `${repo} needs ${byteSize(need)} more in ${cacheDir} but only ${byteSize(free)} is free`,
     );
   mkdirSync(repoDir(cacheDir, repo), { recursive: true });
 

@@ -3,6 +3,8 @@
 // a few thousand levels deep, and that throw would come from outside any handler's try. Settings
 // values use the same walk with tighter limits.
 
+import { byteSize } from '../../../native-runtime/byte-size.ts';
+
 /** The largest message a transport accepts (the WebSocket's maxPayload is a little above it). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Deepest nesting a message may have; real params are at most ~6 levels (a dataset row's messages). */
@@ -51,9 +53,5 @@ export function checkShape(value: unknown, limits: ShapeLimits): ShapeProblem | 
 export function describeShapeProblem(what: string, p: ShapeProblem): string {
   return p.kind === 'too-deep'
     ? `${what} is nested deeper than ${p.limit} levels`
-    : `${what} is larger than ${formatBytes(p.limit)}`;
-}
-
-function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${n / (1024 * 1024)} MB` : n >= 1024 ? `${n / 1024} KB` : `${n} bytes`;
+    : `${what} is larger than ${byteSize(p.limit)}`;
 }

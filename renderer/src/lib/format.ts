@@ -1,5 +1,7 @@
 // Small display formatters shared by the pages.
 
+import { byteSize } from '../../../native-runtime/byte-size.ts';
+
 export function formatParams(n: unknown): string {
   if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
   if (n >= 1e9) return `${(n / 1e9).toFixed(n >= 1e10 ? 0 : 1)}B`;
@@ -21,17 +23,9 @@ export function text(v: unknown): string {
   return String(v);
 }
 
+/** Decimal units, one convention with the CLI and the engine's messages (native-runtime/byte-size.ts). */
 export function formatBytes(n: number | null | undefined): string {
-  if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  // Decimal units, as the engine's messages, the CLI and the Hugging Face Hub write them.
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+  return typeof n === 'number' && Number.isFinite(n) ? byteSize(n) : '—';
 }
 
 export function formatDuration(s: number | null | undefined): string {
