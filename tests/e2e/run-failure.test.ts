@@ -1,0 +1,74 @@
+// End-to-end: a failed run's detail says what to do next. A run whose own data was refused (every
+// prompt one token) would fail the same way on a resume: the page says to fix the dataset and offers
+// no Resume. A run that failed for something that can be put right offers Resume.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
+import { setRunStatus } from '../../electron/backend/library/runs.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  connected,
+  ensureRendererBuilt,
+  launchBrowser,
+  openPage,
+  type Served,
+  skip,
+  startServer,
+} from './helpers.ts';
+
+describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, timeout: 120_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const ids: Record<'data' | 'disk', number> = { data: 0, disk: 0 };
+
+  before(async () => {
+    ensureRendererBuilt();
+    const dataDir = tempDir('reft-e2e-run-failure-');
+    const lib = openLibrary(dataDir);
+    try {
+      const failed = (error: string, code: string | null) => {
+        const id = Number(
+          lib.db
+            .prepare(`INSERT INTO runs (config_json, status, created_at) VALUES ('{}', 'running', 1)`)
+            .run().lastInsertRowid,
+        );
+        setRunStatus(lib, id, 'failed', error, code);
+        return id;
+      };
+      ids.data = failed("every example's prompt is 1 token", 'no-intervention-positions');
+      ids.disk = failed('no space left on the disk', null);
+    } finally {
+      closeLibrary(lib);
+    }
+    server = await startServer(dataDir);
+    browser = await launchBrowser();
+    page = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+  });
+
+  after(() => closeStudio({ browser, server }));
+
+  test('refused data: fix the dataset, no Resume; a full disk: Resume', async () => {
+    assert.ok(server);
+    await page.goto(`${server.url}#/runs/${ids.data}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    await detail.getByText("every example's prompt is 1 token").waitFor();
+    await detail
+      .getByTestId('run-story')
+      .getByText('Resuming would fail the same way: fix the dataset, then start a new run on it.')
+      .waitFor();
+    assert.equal(await detail.getByRole('button', { name: 'Resume' }).count(), 0);
+
+    await page.goto(`${server.url}#/runs/${ids.disk}`);
+    await detail.getByText('no space left on the disk').waitFor();
+    await detail
+      .getByTestId('run-story')
+      .getByText('Once that is put right, Resume starts it again.')
+      .waitFor();
+    await detail.getByRole('button', { name: 'Resume' }).waitFor();
+  });
+});
