@@ -65,6 +65,8 @@ export function findCommand(
 ): { name: string | null; words: string[]; rest: string[] } {
   const rest: string[] = [];
   const words: { word: string; index: number }[] = [];
+  // A word after a group that names none of its commands ("runs bogus"): kept for the error.
+  let unknown: string | undefined;
   for (let i = 0; i < argv.length && words.length < 3; i++) {
     const a = argv[i];
     if (a === '--') break;
@@ -77,7 +79,7 @@ export function findCommand(
     // Stop once the words can't start any command name (an unknown first word is kept for the error).
     const prefix = words.map((w) => w.word).join(' ');
     if (!names.some((n) => n === prefix || n.startsWith(`${prefix} `))) {
-      if (words.length > 1) words.pop();
+      if (words.length > 1) unknown = words.pop()?.word;
       break;
     }
   }
@@ -94,7 +96,11 @@ export function findCommand(
   }
   const used = new Set(words.map((w) => w.index));
   for (let i = 0; i < argv.length; i++) if (!used.has(i)) rest.push(argv[i]);
-  return { name: null, words: words.map((w) => w.word), rest };
+  return {
+    name: null,
+    words: [...words.map((w) => w.word), ...(unknown === undefined ? [] : [unknown])],
+    rest,
+  };
 }
 
 export interface Parsed {

@@ -92,6 +92,15 @@ test('no command word: an unknown flag or a missing command is bad usage, one li
   assert.equal(JSON.parse(bare.stdout).error.code, 'usage');
 });
 
+test('a group with a word that is none of its commands names that word; a bare group says it is missing', async () => {
+  const bogus = await run(['runs', 'bogus', '--data-dir', '/tmp']);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /\nerror: unknown runs command "bogus"\n$/);
+  const bare = await run(['adapters', '--data-dir', '/tmp']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /\nerror: missing adapters command\n$/);
+});
+
 test('summaries read alike: lower case first, unless a name or an acronym (LoReFT, GPUs, N) starts them', () => {
   for (const c of COMMANDS)
     assert.match(c.summary, /^([a-z]|[A-Z][A-Za-z]*[A-Z]|N )/, `${c.name}: ${c.summary}`);

@@ -160,8 +160,9 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
           return 0;
         }
         stderr(`${commandList(commands, group)}\n`);
+        const sub = found.words.slice(1).join(' ');
         return fail(
-          new UsageError(`unknown ${group} command "${found.words.slice(1).join(' ') || '(none)'}"`),
+          new UsageError(sub ? `unknown ${group} command "${sub}"` : `missing ${group} command`),
           2,
         );
       }
