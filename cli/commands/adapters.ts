@@ -11,6 +11,7 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
+import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, table } from '../command.ts';
 
@@ -28,7 +29,7 @@ function adapterTable(adapters: AdapterRecord[]): string {
           formatTime(a.createdAt),
         ]),
       )
-    : 'no adapters';
+    : 'no adapters match';
 }
 
 export const adaptersCommands: Command[] = [
@@ -47,15 +48,21 @@ export const adaptersCommands: Command[] = [
     },
     examples: ['adapters list --tag pirate', 'adapters list --type loreft --json'],
     async run(ctx) {
-      const adapters = await ctx.withLibrary((lib) =>
-        listAdapters(lib, {
-          tag: str(ctx.values, 'tag'),
-          type: str(ctx.values, 'type'),
-          baseModelFingerprint: str(ctx.values, 'base-model'),
-          query: str(ctx.values, 'search'),
-        }),
+      const type = str(ctx.values, 'type');
+      if (type !== undefined && !(INTERVENTION_TYPES as readonly string[]).includes(type))
+        throw new UsageError(`--type must be one of ${INTERVENTION_TYPES.join(', ')} (got "${type}")`);
+      const filter = {
+        tag: str(ctx.values, 'tag'),
+        type,
+        baseModelFingerprint: str(ctx.values, 'base-model'),
+        query: str(ctx.values, 'search'),
+      };
+      const adapters = await ctx.withLibrary((lib) => listAdapters(lib, filter));
+      // An empty list under a filter says so: "no adapters yet" read as if the library had none.
+      const filtered = Object.values(filter).some((v) => v !== undefined);
+      ctx.print({ adapters }, () =>
+        adapters.length || filtered ? adapterTable(adapters) : 'no adapters yet',
       );
-      ctx.print({ adapters }, () => (adapters.length ? adapterTable(adapters) : 'no adapters yet'));
       return 0;
     },
   },

@@ -27,7 +27,7 @@ export const runsCommands: Command[] = [
     async run(ctx) {
       const status = str(ctx.values, 'status');
       if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
-        throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
+        throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got "${status}")`);
       }
       const runs = await ctx.withLibrary((lib) => listRuns(lib, { status: status as RunStatus | undefined }));
       ctx.print({ runs }, () =>
@@ -44,7 +44,9 @@ export const runsCommands: Command[] = [
                 formatTime(r.createdAt),
               ]),
             )
-          : 'no runs yet',
+          : status
+            ? `no runs are ${status}`
+            : 'no runs yet',
       );
       return 0;
     },

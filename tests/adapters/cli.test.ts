@@ -188,3 +188,24 @@ test('export --format bundle --config: a malformed file is named, its contents n
   assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
   assert.ok(!existsSync(join(root, 'never')));
 });
+
+test('adapters list: a filter that matches nothing says so; an unknown --type is bad usage', async () => {
+  const dir = join(root, 'filters');
+  const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  assert.equal((await run('adapters', 'list')).stdout, 'no adapters yet\n');
+  assert.equal((await run('import', F2L2, '--model', LLAMA, '--name', 'pirate')).code, 0);
+  assert.equal((await run('adapters', 'list', '--tag', 'absent')).stdout, 'no adapters match\n');
+  assert.equal((await run('adapters', 'list', '--type', 'noreft')).stdout, 'no adapters match\n');
+  assert.equal((await run('adapters', 'search', 'zzz')).stdout, 'no adapters match\n');
+  const bogus = await run('adapters', 'list', '--type', 'bogus');
+  assert.equal(bogus.code, 2);
+  assert.equal(
+    bogus.stderr,
+    'error: --type must be one of loreft, noreft, direft, nodireft, consreft, lobireft (got "bogus")\n',
+  );
+  assert.equal((await run('runs', 'list', '--status', 'paused')).stdout, 'no runs are paused\n');
+  assert.equal(
+    (await run('runs', 'list', '--status', 'bogus')).stderr,
+    'error: --status must be one of queued, running, paused, interrupted, completed, failed, cancelled (got "bogus")\n',
+  );
+});
