@@ -98,21 +98,24 @@ export async function executeRunHere(
 }
 
 /**
- * The error of a failed run, with what to do next: how to continue it once the cause is put right,
- * or, where its own settings or data were refused (a resume would fail the same way), a new run.
+ * What to do about a failed run: how to continue it once the cause is put right, or, where its own
+ * settings or data were refused (a resume would fail the same way), a new run.
  */
+export function failedRunNext(ctx: CommandContext, run: Pick<RunRecord, 'id' | 'errorCode'>): string {
+  const remedy = failureRemedy(run.errorCode);
+  return remedy === 'fix-dataset'
+    ? 'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train'
+    : remedy === 'change-settings'
+      ? 'resuming would fail the same way: start a new run with reft-studio train and other settings'
+      : `once that is put right: ${resumeCommand(ctx, run.id)}`;
+}
+
+/** The error of a failed run, with what to do next. */
 export function runFailed(
   ctx: CommandContext,
   run: Pick<RunRecord, 'id' | 'error' | 'errorCode'>,
 ): ConfigError {
-  const remedy = failureRemedy(run.errorCode);
-  const next =
-    remedy === 'fix-dataset'
-      ? 'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train'
-      : remedy === 'change-settings'
-        ? 'resuming would fail the same way: start a new run with reft-studio train and other settings'
-        : `once that is put right: ${resumeCommand(ctx, run.id)}`;
-  return new ConfigError('run-failed', `${run.error ?? `run ${run.id} failed`} (${next})`);
+  return new ConfigError('run-failed', `${run.error ?? `run ${run.id} failed`} (${failedRunNext(ctx, run)})`);
 }
 
 /** The command that continues a run, with the same --data-dir. */

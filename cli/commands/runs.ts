@@ -15,7 +15,7 @@ import {
 import { ValidationError } from '../../native-runtime/errors.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
-import { executeRunHere, printStopped, runFailed } from '../run-training.ts';
+import { executeRunHere, failedRunNext, printStopped, runFailed } from '../run-training.ts';
 
 export const runsCommands: Command[] = [
   {
@@ -75,7 +75,8 @@ export const runsCommands: Command[] = [
               ]),
             )
           : 'no metrics recorded';
-        return `${head}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
+        const next = run.status === 'failed' ? `${failedRunNext(ctx, run)}\n` : '';
+        return `${head}\n${next}config: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;
     },

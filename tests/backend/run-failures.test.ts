@@ -57,6 +57,11 @@ test('a run refused for its data says to fix the dataset, in `train` and in `run
   const shown = JSON.parse((await runCli(['runs', 'show', '1', '--json', '--data-dir', home])).stdout);
   assert.equal(shown.status, 'failed');
   assert.equal(shown.errorCode, 'no-intervention-positions');
+  const show = (await runCli(['runs', 'show', '1', '--data-dir', home])).stdout.split('\n');
+  assert.equal(
+    show[1],
+    'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train',
+  );
   const resume = await runCli(['runs', 'resume', '1', '--data-dir', home]);
   assert.equal(resume.code, 1);
   assert.ok(resume.stderr.endsWith(next), resume.stderr);
