@@ -131,6 +131,24 @@ function bytesOfFilesIn(dir: string): number {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
+test('a file given as the data folder, or on its path, is named as such', () => {
+  const file = join(root, 'notes.txt');
+  writeFileSync(file, 'x');
+  for (const [dataDir, why] of [
+    [file, 'it is a file'],
+    [join(file, 'lib'), 'a folder on its path is a file'],
+    [join(file, 'a', 'lib'), 'a folder on its path is a file'],
+  ])
+    assert.throws(
+      () => openLibrary(dataDir),
+      (e: unknown) =>
+        e instanceof FormatError &&
+        e.code === 'not-a-folder' &&
+        e.message === `${dataDir} cannot be the data folder: ${why}`,
+    );
+  assert.equal(readFileSync(file, 'utf8'), 'x', 'the file is left as it was');
+});
+
 test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
   const lib = open();
   const file = join(LLAMA, 'config.json');

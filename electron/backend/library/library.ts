@@ -4,8 +4,9 @@
 // Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
 // of models, datasets or settings, which all build on it.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
@@ -24,12 +25,28 @@ export interface Library {
  */
 function createDataDir(dataDir: string): void {
   const dir = resolve(dataDir);
-  mkdirSync(dirname(dir), { recursive: true });
+  // A file on the way ("--data-dir notes.txt" or "notes.txt/lib") is named as such, not as
+  // "…/owners: not a folder" from deeper down or a bare "already exists".
+  const notFolder = () =>
+    new FormatError(
+      'not-a-folder',
+      `${dataDir} cannot be the data folder: ${existsSync(dir) ? 'it is a file' : 'a folder on its path is a file'}`,
+    );
+  try {
+    mkdirSync(dirname(dir), { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw notFolder();
+    throw e;
+  }
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw notFolder();
+    if (code !== 'EEXIST') throw e;
   }
+  if (!statSync(dir).isDirectory()) throw notFolder();
 }
 
 export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
