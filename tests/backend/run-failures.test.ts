@@ -4,13 +4,14 @@
 // Where the cause can be put right (here a model folder moved away), the resume stays offered.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { getRun, requeueRun, setRunStatus } from '../../electron/backend/library/runs.ts';
+import { modelWithoutBos } from '../training/helpers.ts';
 import { LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
 
 const root = tempDir('reft-run-failures-');
@@ -23,15 +24,6 @@ const jsonl = (name: string, prompts: string[]) => {
   );
   return path;
 };
-
-/** The Llama fixture with a tokenizer that adds no bos: a one-word prompt is one token. */
-function modelWithoutBos(dir: string): string {
-  cpSync(LLAMA_FIXTURE, dir, { recursive: true });
-  const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
-  tok.post_processor = null;
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
-  return dir;
-}
 
 test('a run refused for its data says to fix the dataset, in `train` and in `runs resume`', async () => {
   const home = join(root, 'home-data');

@@ -2,14 +2,14 @@
 // template, truncation) on the llama fixture's byte-level tokenizer.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { readDataset, tokenizeDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
 import { modelDir } from '../helpers/fixtures.ts';
-import { tempDir, writeJsonl } from './helpers.ts';
+import { modelWithoutBos, tempDir, writeJsonl } from './helpers.ts';
 
 const dir = tempDir();
 const tok = loadTokenizer(modelDir('llama'));
@@ -228,12 +228,7 @@ describe('tokenizeExample', () => {
 
   it('a prompt with no tokens is refused naming the file and the line', () => {
     // A tokenizer that strips whitespace (and adds no bos) turns a blank prompt into no tokens.
-    const model = join(dir, 'strip');
-    cpSync(modelDir('llama'), model, { recursive: true });
-    const json = JSON.parse(readFileSync(join(model, 'tokenizer.json'), 'utf8'));
-    json.normalizer = { type: 'Strip', strip_left: true, strip_right: true };
-    json.post_processor = null;
-    writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(json));
+    const model = modelWithoutBos(join(dir, 'strip'), { type: 'Strip', strip_left: true, strip_right: true });
     const p = writeJsonl(join(dir, 'blank.jsonl'), [
       { prompt: 'What is one plus one?', completion: 'Two.' },
       { prompt: '   ', completion: 'Two.' },

@@ -1,12 +1,26 @@
 // Temp folders and small datasets for the training tests.
 
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir as sharedTempDir } from '../helpers/temp.ts';
 
 /** A temp folder removed when the test file's process exits. */
 export const tempDir = (prefix = 'reft-train-'): string => sharedTempDir(prefix);
+
+/**
+ * The Llama fixture copied to `dir` with a tokenizer that adds no bos (a one-word prompt is one
+ * token) and, given `normalizer`, that normalizer (a Strip one turns a blank prompt into no tokens).
+ */
+export function modelWithoutBos(dir: string, normalizer?: unknown): string {
+  cpSync(modelDir('llama'), dir, { recursive: true });
+  const tok = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+  tok.post_processor = null;
+  if (normalizer !== undefined) tok.normalizer = normalizer;
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+  return dir;
+}
 
 export function writeJsonl(path: string, rows: unknown[]): string {
   writeFileSync(path, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);

@@ -7,7 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
@@ -15,20 +14,10 @@ import { optionIssues, trainOptionIssues } from '../../native-runtime/training/o
 import { prepareRun } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { writeJsonl } from './helpers.ts';
+import { modelWithoutBos, writeJsonl } from './helpers.ts';
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const dir = tempDir('reft-prompt-positions-');
-
-/** The Llama fixture with a tokenizer that adds no bos: a one-word prompt is one token. */
-function modelWithoutBos(): string {
-  const m = join(dir, 'no-bos');
-  cpSync(modelDir('llama'), m, { recursive: true });
-  const tok = JSON.parse(readFileSync(join(m, 'tokenizer.json'), 'utf8'));
-  tok.post_processor = null;
-  writeFileSync(join(m, 'tokenizer.json'), JSON.stringify(tok));
-  return m;
-}
 
 const long = (i: number) => ({
   prompt: `Question ${i}: what is ${i} plus ${i}?`,
@@ -65,7 +54,7 @@ describe('examples with no intervention position', () => {
   });
 
   it('one-token prompts are left out and counted; a dataset of nothing else is refused', () => {
-    const model = modelWithoutBos();
+    const model = modelWithoutBos(join(dir, 'no-bos'));
     const out = join(dir, 'out'); // prepareRun writes nothing
     const mixed = writeJsonl(join(dir, 'mixed.jsonl'), [oneWord('a'), long(1), oneWord('b'), long(2)]);
     const run = prepareRun({ model, data: mixed, out, chatTemplate: 'none', positions: 'f1+l1' });
