@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatBytes as cliBytes } from '../cli/units.ts';
 import { formatBytes as studioBytes } from '../renderer/src/lib/format.ts';
-import { byteSize } from './byte-size.ts';
+import { byteSize, MIB, memoryGiB } from './byte-size.ts';
 
 test('byteSize: decimal units, a decimal place below 100 of a unit', () => {
   const cases: [number, string][] = [
@@ -30,4 +30,10 @@ test('the CLI and the studio write the same size the same way', () => {
   assert.equal(cliBytes(1_500_000), '1.5 MB');
   assert.equal(cliBytes(null), '-');
   assert.equal(studioBytes(null), '—');
+});
+
+test('a GPU or computer memory label is in GiB, as the maker states it', () => {
+  assert.equal(memoryGiB(24564 * MIB), '24 GiB');
+  assert.equal(memoryGiB(12288 * MIB), '12 GiB');
+  assert.equal(memoryGiB(23.4 * 2 ** 30, 1), '23.4 GiB');
 });

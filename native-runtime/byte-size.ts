@@ -21,3 +21,13 @@ export function byteSize(n: number): string {
 
 /** Bytes in the MiB that nvidia-smi reports a GPU's memory in. */
 export const MIB = 2 ** 20;
+
+/**
+ * A computer's or a GPU's memory as its maker states it: binary gigabytes, written GiB so that it
+ * is not read as the decimal GB above (an "RTX 4090 · 24 GiB" is the card people know as 24 GB;
+ * 25.8 GB would name no card). For labels only: sizes compared against it (estimates, what fits)
+ * are all in byteSize's units.
+ */
+export function memoryGiB(bytes: number, digits = 0): string {
+  return `${(bytes / 2 ** 30).toFixed(digits)} GiB`;
+}

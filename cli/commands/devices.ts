@@ -1,11 +1,11 @@
 // `reft-studio devices`: GPUs, drivers and every ONNX Runtime execution provider with its state and,
 // when it cannot run here, why (native-runtime/runtime/devices.ts does the work).
 
-import { MIB } from '../../native-runtime/byte-size.ts';
+import { MIB, memoryGiB } from '../../native-runtime/byte-size.ts';
 import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
-import { type Command, formatBytes, table } from '../command.ts';
+import { type Command, table } from '../command.ts';
 
 const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
 const THREADS_FROM: Record<ThreadChoice['from'], (n: number) => string> = {
@@ -30,7 +30,7 @@ export const devicesCommand: Command = {
           ? r.nvidia.gpus
               .map(
                 (g) =>
-                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${formatBytes(g.memoryMb * MIB)}` : ''}${g.computeCapability ? `, compute ${g.computeCapability}${hasBf16Kernels(g.computeCapability) ? '' : ' (no bfloat16)'}` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
+                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${memoryGiB(g.memoryMb * MIB)}` : ''}${g.computeCapability ? `, compute ${g.computeCapability}${hasBf16Kernels(g.computeCapability) ? '' : ' (no bfloat16)'}` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
               )
               .join('\n')
           : `NVIDIA: ${r.nvidia.note ?? 'no GPU'}`,

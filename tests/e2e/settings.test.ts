@@ -157,14 +157,14 @@ esac
   test('the GPU for CUDA: the first by default, another chosen and kept across a reload', async () => {
     const gpu = page.getByLabel('GPU', { exact: true });
     await gpu
-      .locator('option', { hasText: 'GPU 1: NVIDIA GeForce RTX 4090 · 25.8 GB' })
+      .locator('option', { hasText: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' })
       .waitFor({ state: 'attached' });
     assert.deepEqual(await gpu.locator('option').allTextContents(), [
-      'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12.9 GB)',
-      'GPU 0: NVIDIA GeForce RTX 3060 · 12.9 GB',
-      'GPU 1: NVIDIA GeForce RTX 4090 · 25.8 GB',
+      'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)',
+      'GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB',
+      'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB',
     ]);
-    await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 25.8 GB' });
+    await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Engine settings saved.', { exact: false }).waitFor();
     await screenshot(page, 'settings-3-gpu');
@@ -190,7 +190,7 @@ esac
         'GPU 1 (not found)',
     );
     await page.getByText('GPU 1 (REFT_STUDIO_GPU) does not exist: this machine has GPU 0').first().waitFor();
-    await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12.9 GB)' });
+    await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Engine settings saved.', { exact: false }).waitFor();
     await page.reload();
