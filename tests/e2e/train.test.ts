@@ -154,6 +154,32 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     assert.equal(await issue.count(), 0);
   });
 
+  test('no position, or a number field that is not a number, is refused in words', async () => {
+    await step('Intervention').click();
+    await page.getByTestId('positions-first').fill('0');
+    await page.getByTestId('positions-last').fill('0');
+    const noToken = 'Positions: choose at least one first or last token.';
+    assert.equal(await textWhen(page.getByTestId('issue-positions'), noToken), noToken);
+    // Said once, in the studio's words: not the engine's `positions "f0"` text.
+    assert.doesNotMatch((await page.getByTestId('step-problems').textContent()) ?? '', /f0/);
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    await page.getByTestId('positions-first').fill('2');
+    await page.getByTestId('positions-last').fill('2');
+    await page.getByTestId('issue-positions').waitFor({ state: 'detached' });
+
+    // Typed text a number input cannot read ("--3") reads as blank: it must not pass as the default.
+    await step('Training').click();
+    const epochs = page.getByLabel('Epochs');
+    await epochs.fill('');
+    await epochs.pressSequentially('--3');
+    const unreadable = 'Epochs: not a number.';
+    assert.equal(await textWhen(page.getByTestId('issue-epochs'), unreadable), unreadable);
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    await screenshot(page, 'train-3b-not-a-number', false);
+    await epochs.fill('');
+    await page.getByTestId('issue-epochs').waitFor({ state: 'detached' });
+  });
+
   test('the draft survives a visit to another page', async () => {
     await step('Model & data').click();
     await page.getByLabel('Run name (optional)').fill('kept draft');

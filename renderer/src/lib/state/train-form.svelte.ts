@@ -89,6 +89,11 @@ export class TrainForm {
   recipe = $state<Recipe | null>(null);
   /** The chosen model's shape (runs/check); null until known. */
   shape = $state.raw<ModelShapeForTraining | null>(null);
+  /**
+   * Number fields whose text is not a number ("1e", "--3"): the browser reports those as blank, which
+   * would otherwise pass silently as "the default".
+   */
+  unreadable = $state<TrainOptionKey[]>([]);
   /** A refusal from the backend that names a field (shown beside it until the field changes). */
   serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
 
@@ -120,7 +125,8 @@ export class TrainForm {
     if (this.name.length > MAX_NAME)
       out.push({ field: 'name', step: 0, message: `Name: at most ${MAX_NAME} characters.` });
     const c = positionCounts(this.values.positions ?? undefined);
-    if (c && c.first === 0 && c.last === 0)
+    const noToken = c !== null && c.first === 0 && c.last === 0;
+    if (noToken)
       out.push({
         field: 'positions',
         step: 1,
@@ -130,8 +136,13 @@ export class TrainForm {
       out.push({ field: 'probe', step: 2, message: 'Probe prompts: at most 8.' });
     if (this.probeList.length && !(Number.isInteger(this.probeEvery) && this.probeEvery >= 1))
       out.push({ field: 'probe', step: 2, message: 'Probe every: a whole number of steps, at least 1.' });
-    for (const i of this.optionIssues)
+    for (const key of this.unreadable)
+      out.push({ field: key, step: OPTION_STEP[key], message: `${TRAIN_OPTIONS[key].label}: not a number.` });
+    for (const i of this.optionIssues) {
+      // The engine's words for "no token" name the CLI's text ("f0"); the form's line above says it.
+      if (noToken && i.field === 'positions') continue;
       out.push({ field: i.field, step: OPTION_STEP[i.field], message: i.message });
+    }
     const s = this.serverIssue;
     if (s && !out.some((p) => p.field === s.field) && this.#current(s.field) === s.value)
       out.push({
@@ -177,6 +188,15 @@ export class TrainForm {
 
   set<K extends TrainOptionKey>(key: K, value: TrainOptions[K] | null): void {
     this.values[key] = value;
+    if (this.unreadable.includes(key)) this.unreadable = this.unreadable.filter((k) => k !== key);
+  }
+
+  /**
+   * A number field's text is not a number: a problem until the field is set again. Its value is left
+   * as it was (clearing it would also clear the text the user is looking at).
+   */
+  setUnreadable(key: TrainOptionKey): void {
+    if (!this.unreadable.includes(key)) this.unreadable = [...this.unreadable, key];
   }
 
   next(): void {
@@ -223,6 +243,7 @@ export class TrainForm {
       if (v !== undefined && k !== 'evalSplit') (values as Record<string, unknown>)[k] = v;
     }
     this.values = values;
+    this.unreadable = [];
     if (p.evalDatasetVersionId !== undefined) {
       this.validation = 'version';
       this.evalVersionId = p.evalDatasetVersionId;

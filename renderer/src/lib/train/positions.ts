@@ -9,8 +9,15 @@ export interface PositionCounts {
   last: number;
 }
 
-/** The counts of a positions text; null when it does not parse. */
+/**
+ * What the control stores when both counts are 0: not a valid option (the engine refuses it in CLI
+ * words), so the form recognizes it and asks for a token in its own.
+ */
+export const NO_POSITIONS = 'f0';
+
+/** The counts of a positions text ({0, 0} for NO_POSITIONS); null when it does not parse. */
 export function positionCounts(text: string | undefined): PositionCounts | null {
+  if (text === NO_POSITIONS) return { first: 0, last: 0 };
   try {
     const p = parsePositions(text ?? 'f1+l1', Number.MAX_SAFE_INTEGER);
     return { first: p.first, last: p.last };
