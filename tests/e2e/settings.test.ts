@@ -22,6 +22,7 @@ import {
   screenshot,
   skip,
   startServer,
+  textWhen,
 } from './helpers.ts';
 
 const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
@@ -105,6 +106,15 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     skip: process.platform !== 'linux' || process.arch !== 'x64' ? 'the CUDA pack is Linux x64 only' : false,
   }, async () => {
     const card = page.getByTestId('cuda-runtime');
+    // A file that is no package: refused with why, in the window's words (no CLI command or flag).
+    const notPackage = join(tempDir('downloads-'), 'provider.nupkg');
+    writeFileSync(notPackage, 'not a package');
+    await card.getByLabel('Or from a downloaded package').fill(notPackage);
+    await card.getByRole('button', { name: 'Install from it' }).click();
+    const refusal = `${notPackage} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder)`;
+    assert.equal(await textWhen(card.getByRole('alert').locator('.msg'), refusal), refusal);
+    await screenshot(page, 'settings-2a-cuda-not-a-package');
+    await card.getByRole('button', { name: 'Dismiss error' }).click();
     await card.getByLabel('Or from a downloaded package').fill(FAKE_PACK);
     await card.getByRole('button', { name: 'Install from it' }).click();
     await card.getByText('Installed. New training and generation use it').waitFor({ timeout: 60_000 });

@@ -2,7 +2,11 @@
 // shows, and a pack installed from a folder with its progress pushes.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { createBackend } from '../host.ts';
@@ -43,7 +47,10 @@ test('system/runtime-install from a folder pushes progress, then done; list and 
     code: 'bad-path',
   });
   assert.deepEqual(await call('system/runtime-install', { name: 'cuda', from: FAKE }), { started: true });
-  await assert.rejects(call('system/runtime-install', { name: 'cuda', from: FAKE }), { code: 'busy' });
+  await assert.rejects(call('system/runtime-install', { name: 'cuda', from: FAKE }), {
+    code: 'busy',
+    message: 'an install of the CUDA pack is already running; try again when it has finished',
+  });
   while (!pushes.some((p) => p.state !== 'running')) await new Promise((r) => setTimeout(r, 20));
   off();
   assert.equal(pushes.at(-1)?.state, 'done', JSON.stringify(pushes.at(-1)));
@@ -57,4 +64,45 @@ test('system/runtime-install from a folder pushes progress, then done; list and 
   assert.equal(d.cudaPack.manifest.cudaMajor, 12);
   assert.deepEqual(await call('system/runtime-remove', { name: 'cuda' }), { name: 'cuda', removed: true });
   await assert.rejects(call('system/runtime-remove', { name: 'cuda' }), { code: 'not-found' });
+});
+
+/** Starts an install from `from` and resolves with its last push (done or failed). */
+async function installOutcome(from: string): Promise<RuntimeProgress> {
+  const pushes: RuntimeProgress[] = [];
+  const off = backend.events.onAny((topic, data) => {
+    if (topic === 'runtime/progress') pushes.push(data as RuntimeProgress);
+  });
+  try {
+    await call('system/runtime-install', { name: 'cuda', from });
+    while (!pushes.some((p) => p.state !== 'running')) await new Promise((r) => setTimeout(r, 20));
+    return pushes.at(-1) as RuntimeProgress;
+  } finally {
+    off();
+  }
+}
+
+test('a failed install says why in the window’s words: no CLI command or flag', async () => {
+  const bad = join(tempDir('downloads-'), 'provider.nupkg');
+  writeFileSync(bad, 'not a package');
+  const p = await installOutcome(bad);
+  assert.equal(p.state, 'failed');
+  assert.equal(p.error?.message, `${bad} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder)`);
+});
+
+test('an install while another process installs says that one is already running', async () => {
+  // Another process holding the runtimes lock (the CLI's `runtime install` beside the studio).
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+  try {
+    mkdirSync(runtimesDir(dir), { recursive: true });
+    writeFileSync(runtimesLock(dir), `${other.pid}\nan install of the CUDA pack\n`);
+    const p = await installOutcome(FAKE);
+    assert.equal(p.state, 'failed');
+    assert.equal(
+      p.error?.message,
+      `an install of the CUDA pack is already running (process ${other.pid}); try again when it has finished`,
+    );
+  } finally {
+    other.kill();
+    rmSync(runtimesLock(dir), { force: true });
+  }
 });

@@ -5,13 +5,14 @@
 // library path (Engine.refresh; busy ones when their work ends), no restart of the studio.
 
 import { z } from 'zod';
-import { ReftError, toWireError } from '../../../native-runtime/errors.ts';
+import { ReftError } from '../../../native-runtime/errors.ts';
 import { listPacks, type PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
+import { toUserError } from '../rpc/user-errors.ts';
 
 let report: Promise<DevicesReport> | null = null;
 let installing: AbortController | null = null;
@@ -46,7 +47,11 @@ export const devicesHandlers = defineHandlers({
   'system/runtime-install': handler(
     z.object({ name: z.literal('cuda'), from: z.string().min(1).max(4096).optional() }).strict(),
     (p, ctx): { started: true } => {
-      if (installing) throw new ReftError('busy', 'a runtime pack is already being installed');
+      if (installing)
+        throw new ReftError(
+          'busy',
+          'an install of the CUDA pack is already running; try again when it has finished',
+        );
       const from = p.from === undefined ? undefined : checkSourcePath(p.from);
       const ac = new AbortController();
       installing = ac;
@@ -60,7 +65,15 @@ export const devicesHandlers = defineHandlers({
       })
         .then(
           () => push({ state: 'done', phase: 'verify', bytes: 0, total: null }),
-          (e) => push({ state: 'failed', phase: 'verify', bytes: 0, total: null, error: toWireError(e) }),
+          // Pushed, not answered: in the words a reply would have (no CLI flags, errno in words).
+          (e) =>
+            push({
+              state: 'failed',
+              phase: 'verify',
+              bytes: 0,
+              total: null,
+              error: toUserError(e, ctx.lib.dataDir),
+            }),
         )
         .finally(() => {
           installing = null;
