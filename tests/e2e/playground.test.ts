@@ -32,12 +32,14 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   let client: RpcClient;
   const adapterNames = ['pirate A', 'pirate B'];
   const pageErrors: string[] = [];
+  let demo: { modelId: number; datasetId: number };
 
   before(async () => {
     ensureRendererBuilt();
     server = await startServer(tempDir('reft-e2e-playground-'));
     client = await rpcFor(server.url);
-    const { modelId, datasetId } = await demoIds(client);
+    demo = await demoIds(client);
+    const { modelId, datasetId } = demo;
     for (const [i, name] of adapterNames.entries()) {
       const run = await rpc(client, 'runs/start', {
         modelId,
@@ -169,6 +171,32 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await rpc(client, 'models/remove', { id: added.id });
     await chosenIs(DEMO_MODEL);
     assert.equal(await model.locator('option', { hasText: added.name }).count(), 0);
+  });
+
+  test('an adapter deleted while switched on leaves the composition with a word', async () => {
+    const extra = await rpc(client, 'runs/start', {
+      ...demo,
+      maxSteps: 1,
+      batchSize: 2,
+      rank: 2,
+      layers: '1',
+      positions: 'l1',
+      name: 'short-lived',
+    });
+    const { adapterId } = await completedRun(client, extra.runId);
+    await page.getByRole('checkbox', { name: 'short-lived' }).check();
+    await page.getByLabel('Strength of short-lived').fill('2');
+    await page
+      .getByTestId('chat-adapted')
+      .getByRole('heading', { name: /short-lived ×2\.00$/ })
+      .waitFor();
+    await rpc(client, 'adapters/remove', { id: adapterId });
+    await page
+      .getByText('“short-lived” was deleted from the library; the chat goes on without it.')
+      .waitFor();
+    await page.getByTestId('chat-adapted').getByRole('heading', { name: 'With pirate A ×1.50' }).waitFor();
+    assert.equal(await page.getByRole('checkbox', { name: 'short-lived' }).count(), 0);
+    await page.getByRole('button', { name: 'Dismiss error' }).click();
   });
 
   test('a link to an adapter deleted since says so', async () => {

@@ -146,6 +146,12 @@ export class PlaygroundState {
     this.dials = { ...this.dials, [id]: { ...this.dial(id), ...d } };
   }
 
+  /** Drops the dial of an adapter that left the library. */
+  forget(id: number): void {
+    const { [id]: _gone, ...rest } = this.dials;
+    this.dials = rest;
+  }
+
   /** The adapters switched on, among `ids` (those that fit the chosen model). */
   activeAdapters(ids: readonly number[]): Array<{ id: number; scale: number; enabled: boolean }> {
     return ids
