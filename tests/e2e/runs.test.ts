@@ -202,6 +202,23 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
       .waitFor();
     assert.equal(await page.getByLabel('Base model').inputValue(), String(modelId));
     await screenshot(page, 'runs-7-cloned-into-wizard', false);
+    // Every setting is carried, the probe answers' length too (the wizard has no field for it).
+    await page.getByRole('button', { name: /^Step 4: Preview & start$/ }).click();
+    const probeRow = page
+      .getByTestId('train-review')
+      .locator('dt', { hasText: 'Probe prompts' })
+      .locator('+ dd');
+    assert.equal((await probeRow.textContent())?.trim(), '2, every 8 steps, up to 6 new tokens');
+    await page.getByTestId('train-start').click();
+    await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));
+    const copy = Number((await page.evaluate(() => location.hash)).split('/').at(-1));
+    assert.deepEqual((await rpc(client, 'runs/get', { id: copy })).config.probe, {
+      prompts: ['Who are you?', 'Where is the treasure?'],
+      every: 8,
+      maxNewTokens: 6,
+    });
+    await rpc(client, 'runs/cancel', { id: copy });
+    await until('the copy stopped', async () => (await runState(copy)) === 'cancelled');
   });
 
   test('delete asks first; the run goes, its adapter stays', async () => {

@@ -84,6 +84,8 @@ export class TrainForm {
   /** One prompt per line; answered at checkpoints while training. */
   probePrompts = $state('');
   probeEvery = $state(10);
+  /** The probe answers' length, kept from a cloned run (the wizard has no field for it; unset: the default). */
+  probeMaxNewTokens = $state<number | undefined>(undefined);
   values = $state<Values>(initialValues());
   /** The recipe last applied (its notes are shown beside the fields it set). */
   recipe = $state<Recipe | null>(null);
@@ -163,7 +165,10 @@ export class TrainForm {
   /** The payload for 'runs/start', 'runs/estimate' and 'runs/preview'; null while anything is wrong. */
   readonly params: RunParams | null = $derived.by(() => {
     if (this.problems.length > 0 || this.modelId === null || this.datasetId === null) return null;
-    const probe = this.probeList.length ? { prompts: this.probeList, every: this.probeEvery } : undefined;
+    const maxNewTokens = this.probeMaxNewTokens;
+    const probe = this.probeList.length
+      ? { prompts: this.probeList, every: this.probeEvery, ...(maxNewTokens ? { maxNewTokens } : {}) }
+      : undefined;
     return {
       ...this.options,
       modelId: this.modelId,
@@ -253,6 +258,7 @@ export class TrainForm {
     } else this.validation = 'none';
     this.probePrompts = p.probe?.prompts.join('\n') ?? '';
     if (p.probe) this.probeEvery = p.probe.every;
+    this.probeMaxNewTokens = p.probe?.maxNewTokens;
     this.recipe = null;
     this.step = 0;
   }
