@@ -142,6 +142,13 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByLabel('Max new tokens').fill('8');
     await page.getByLabel('Top-p').fill('1');
     await problems.waitFor({ state: 'detached' });
+    // Text a number field cannot read binds blank: it must not pass as "a new seed per message".
+    await page.getByLabel('Seed').fill('');
+    await page.getByLabel('Seed').pressSequentially('--3');
+    await problems.getByText('Seed: not a number.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true);
+    await page.getByLabel('Seed').fill('42');
+    await problems.waitFor({ state: 'detached' });
     assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), false);
   });
 

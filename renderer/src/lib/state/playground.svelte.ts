@@ -68,6 +68,11 @@ export class PlaygroundState {
   topP = $state(1);
   topK = $state(0);
   repetitionPenalty = $state(1);
+  /**
+   * The labels of sampling fields whose text is not a number ("--3", "1e"): such a field binds null,
+   * which would pass as blank (a random seed, top-k off). Not kept: the page starts without them.
+   */
+  unreadable = $state<string[]>([]);
   /** A fixed seed; null draws a new one per message (the same for both sides). */
   seed = $state<number | null>(null);
   maxNewTokens = $state(128);
@@ -128,10 +133,13 @@ export class PlaygroundState {
    */
   get problems(): string[] {
     const { temperature, topP, topK, repetitionPenalty, seed, maxNewTokens } = this;
-    return samplingProblems({ temperature, topP, topK, repetitionPenalty, seed, maxNewTokens }, [
-      'topK',
-      'seed',
-    ]);
+    return [
+      ...this.unreadable.map((label) => `${label}: not a number.`),
+      ...samplingProblems({ temperature, topP, topK, repetitionPenalty, seed, maxNewTokens }, [
+        'topK',
+        'seed',
+      ]),
+    ];
   }
 
   get generating(): boolean {
