@@ -180,6 +180,24 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByTestId('issue-epochs').waitFor({ state: 'detached' });
   });
 
+  test('the held-out percent is checked in its own terms: 1 to 90, a number', async () => {
+    await step('Model & data').click();
+    await page.getByRole('radio', { name: /^Hold out/ }).check();
+    const percent = page.getByLabel('Percent held out');
+    const want = 'Hold out: a percentage from 1 to 90.';
+    // 0 would train without validation although "Hold out" is chosen; -5 was shown as "got -0.05".
+    for (const typed of ['0', '-5', '95', '--3', '']) {
+      await percent.fill('');
+      if (typed) await percent.pressSequentially(typed);
+      const said = await textWhen(page.getByTestId('step-problems'), want);
+      assert.equal(said, want, `typed ${JSON.stringify(typed)}`);
+      assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    }
+    await percent.fill('20');
+    await page.getByTestId('step-problems').waitFor({ state: 'detached' });
+    await page.getByRole('radio', { name: /^None/ }).check();
+  });
+
   test('the draft survives a visit to another page', async () => {
     await step('Model & data').click();
     await page.getByLabel('Run name (optional)').fill('kept draft');

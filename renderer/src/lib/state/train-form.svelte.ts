@@ -49,6 +49,9 @@ export const OPTION_STEP: Record<TrainOptionKey, number> = {
   dtype: 2,
 };
 
+/** The share of rows the wizard's "Hold out N %" field accepts (its min and max). */
+export const HOLD_OUT = { min: 0.01, max: 0.9 } as const;
+
 /** Where held-out examples come from. */
 export type Validation = 'none' | 'fraction' | 'version';
 
@@ -77,7 +80,7 @@ export class TrainForm {
   /** The training version; null: the dataset's latest full version. */
   versionId = $state<number | null>(null);
   validation = $state<Validation>('none');
-  /** The held-out fraction when validation is 'fraction'. */
+  /** The held-out fraction when validation is 'fraction'; NaN while its field is blank or unreadable. */
   holdOut = $state(0.1);
   evalVersionId = $state<number | null>(null);
   name = $state('');
@@ -124,6 +127,16 @@ export class TrainForm {
       out.push({ field: 'validation', step: 0, message: 'Choose the version to validate on.' });
     if (this.validation === 'version' && this.evalVersionId !== null && this.evalVersionId === this.versionId)
       out.push({ field: 'validation', step: 0, message: 'Validate on other rows than the ones trained on.' });
+    // The percent field's own limits and words (the option's are a fraction: "got -0.05").
+    const holdOutBad =
+      this.validation === 'fraction' &&
+      !(Number.isFinite(this.holdOut) && this.holdOut >= HOLD_OUT.min && this.holdOut <= HOLD_OUT.max);
+    if (holdOutBad)
+      out.push({
+        field: 'validation',
+        step: 0,
+        message: `Hold out: a percentage from ${HOLD_OUT.min * 100} to ${HOLD_OUT.max * 100}.`,
+      });
     if (this.name.length > MAX_NAME)
       out.push({ field: 'name', step: 0, message: `Name: at most ${MAX_NAME} characters.` });
     const c = positionCounts(this.values.positions ?? undefined);
@@ -142,7 +155,7 @@ export class TrainForm {
       out.push({ field: key, step: OPTION_STEP[key], message: `${TRAIN_OPTIONS[key].label}: not a number.` });
     for (const i of this.optionIssues) {
       // The engine's words for "no token" name the CLI's text ("f0"); the form's line above says it.
-      if (noToken && i.field === 'positions') continue;
+      if ((noToken && i.field === 'positions') || (holdOutBad && i.field === 'evalSplit')) continue;
       out.push({ field: i.field, step: OPTION_STEP[i.field], message: i.message });
     }
     const s = this.serverIssue;
