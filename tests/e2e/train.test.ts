@@ -166,6 +166,12 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByTestId('positions-first').fill('2');
     await page.getByTestId('positions-last').fill('2');
     await page.getByTestId('issue-positions').waitFor({ state: 'detached' });
+    await page.getByTestId('positions-first').fill('');
+    await page.getByTestId('positions-first').pressSequentially('--2');
+    const notNumber = 'Positions: not a number.';
+    assert.equal(await textWhen(page.getByTestId('issue-positions'), notNumber), notNumber);
+    await page.getByTestId('positions-first').fill('2');
+    await page.getByTestId('issue-positions').waitFor({ state: 'detached' });
 
     // Typed text a number input cannot read ("--3") reads as blank: it must not pass as the default.
     await step('Training').click();
