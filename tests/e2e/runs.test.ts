@@ -268,6 +268,11 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     // Before: one failed runs/get failed the whole view ("no run with id N"), with no chart at all.
     await page.getByText(`Run ${c} no longer exists (deleted); comparing the others.`).waitFor();
     await cmp.getByText('Comparing 2 runs').waitFor();
+    // The note's title must not say the comparison failed while two runs are compared below it.
+    assert.equal(
+      await page.getByRole('alert').locator('strong').textContent(),
+      'Not every run could be compared.',
+    );
     await page.goto(`${server?.url}#/runs/compare/${a},${c}`);
     await page.getByText(`Run ${c} no longer exists (deleted); comparing the others.`).waitFor();
   });
