@@ -126,6 +126,10 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
     'Gradient clipping': 'off',
     brandNew: '5',
   });
+  // The training data by the library's name when given (the stored path is the frozen file's hash).
+  const data = { data: '/lib/datasets/0e215d0c.jsonl', lr: 0.004 };
+  assert.equal(configRows(data)[0].rows[0].text, '0e215d0c.jsonl');
+  assert.equal(configRows(data, 'persona v2')[0].rows[0].text, 'persona v2');
   const rows = compareConfigs([
     { lr: 0.004, rank: 4 },
     { lr: 0.002, rank: 4 },

@@ -115,15 +115,18 @@ export function configText(f: ConfigField, v: unknown): string {
   return String(v);
 }
 
-/** The groups with the run's values, plus "Other" for keys the table does not know. */
+/**
+ * The groups with the run's values, plus "Other" for keys the table does not know. `dataset` names
+ * the training data as the library does ("persona v2"): the stored path is the frozen file's hash.
+ */
 export function configRows(
   config: Record<string, unknown>,
+  dataset?: string,
 ): Array<{ title: string; rows: Array<{ field: ConfigField; text: string }> }> {
+  const text = (f: ConfigField) => (f.key === 'data' && dataset ? dataset : configText(f, config[f.key]));
   const groups = CONFIG_GROUPS.map((g) => ({
     title: g.title,
-    rows: g.fields
-      .filter((f) => f.key in config)
-      .map((f) => ({ field: f, text: configText(f, config[f.key]) })),
+    rows: g.fields.filter((f) => f.key in config).map((f) => ({ field: f, text: text(f) })),
   }));
   const other = Object.keys(config)
     .filter((k) => !KNOWN.has(k) && !HIDDEN.has(k))
