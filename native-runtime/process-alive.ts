@@ -5,14 +5,27 @@ import { readFileSync } from 'node:fs';
 
 /**
  * Signal 0 delivers nothing; it only says whether the process exists (libuv answers it on Windows
- * too). EPERM: it exists but belongs to another user.
+ * too). EPERM: it exists but belongs to another user. A zombie (Linux: state Z or X in /proc) has
+ * exited and only waits for its parent to collect it: it holds nothing, so it counts as gone (a
+ * lock held by a killed install was refused as "already running" until the zombie was reaped).
  */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const state = processState(pid);
+  return state !== 'Z' && state !== 'X';
+}
+
+/** The one-letter state in /proc/PID/stat (R, S, D, Z…), or null where it cannot be read. */
+function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+  } catch {
+    return null;
   }
 }
 
