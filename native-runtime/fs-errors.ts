@@ -38,18 +38,28 @@ export function errnoWords(message: string, show: (path: string) => string = sam
     .replace(/\((E[A-Z]{2,})\)/g, (all, code: string) => (ERRNO[code] ? `(${ERRNO[code].phrase})` : all));
 }
 
+/** A Node file error of a known errno as its code and "path: phrase"; null for anything else. */
+function knownFileError(
+  err: unknown,
+  show: (path: string) => string,
+): { code: string; message: string } | null {
+  if (err instanceof ReftError || !(err instanceof Error)) return null;
+  const e = err as NodeJS.ErrnoException;
+  const known = typeof e.code === 'string' ? ERRNO[e.code] : undefined;
+  if (!known) return null;
+  const where = typeof e.path === 'string' ? `${show(e.path)}: ` : '';
+  return { code: known.code, message: `${where}${known.phrase}` };
+}
+
 /**
  * toWireError with Node's file errors said in words: a known errno as {FileError, its code, "path:
  * phrase"}, another file-system error as 'io-error', errno fragments inside other messages rewritten.
  */
 export function plainError(err: unknown, show: (path: string) => string = same): WireError {
+  const known = knownFileError(err, show);
+  if (known) return { type: 'FileError', ...known };
   if (!(err instanceof ReftError) && err instanceof Error) {
     const e = err as NodeJS.ErrnoException;
-    const known = typeof e.code === 'string' ? ERRNO[e.code] : undefined;
-    if (known) {
-      const where = typeof e.path === 'string' ? `${show(e.path)}: ` : '';
-      return { type: 'FileError', code: known.code, message: `${where}${known.phrase}` };
-    }
     // Another file-system error (reading a device file, …) is the file's, not a bug.
     if (typeof e.syscall === 'string' && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code))
       return { type: 'FileError', code: 'io-error', message: errnoWords(e.message, show) };
@@ -63,10 +73,6 @@ export function plainError(err: unknown, show: (path: string) => string = same):
  * any other error is returned as it is.
  */
 export function fileError(err: unknown, what: string): unknown {
-  if (err instanceof ReftError || !(err instanceof Error)) return err;
-  const e = err as NodeJS.ErrnoException;
-  const known = typeof e.code === 'string' ? ERRNO[e.code] : undefined;
-  if (!known) return err;
-  const where = typeof e.path === 'string' ? `${e.path}: ` : '';
-  return new ReftError(known.code, `${what}: ${where}${known.phrase}`, { cause: err });
+  const known = knownFileError(err, same);
+  return known ? new ReftError(known.code, `${what}: ${known.message}`, { cause: err }) : err;
 }
