@@ -21,6 +21,9 @@
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
 #   (bench-1b-fp32: the 1.1B shape in fp32 with TF32 on and off, for the record)
+# Before spending device time: `bash scripts/gpu-check.sh rehearse` runs setup, the parts and core here,
+# without a GPU (a stage that dies before its summary shows up there). The last part (≤ 25 MB) fits in
+# the core call: `bash scripts/gpu-check.sh part 4 && timeout 500 bash scripts/gpu-check.sh core`.
 # A stage installs the pack if an earlier call on the same warm machine has not.
 # On any Linux machine with an NVIDIA GPU and this repository installed (`npm ci`), one command:
 #   bash scripts/gpu-check.sh local
@@ -265,6 +268,19 @@ case "${1:-}" in
     bench prefill-1b-fp16-webgpu prefill "${S[@]}" --batch 8 --seq 512 --steps 3
     bench decode-1b-fp16-webgpu decode "${S[@]}" --prompt 32 --new-tokens 128
     step placement-webgpu-fp16-1b placement-webgpu-fp16-1b.json node dist/gpu/placement.mjs $M webgpu fp16
+    ;;
+  rehearse)
+    # The device calls' sequence on this machine, without a GPU (as root: setup.sh writes /opt/g): every
+    # CUDA step should fail with the provider's one-line reason, and the stage must still reach its
+    # end and its summary. A device call is too scarce to find a broken script with.
+    [ -d .gpu/cuda1 ] || { echo "run: bash scripts/gpu-check.sh prepare" >&2; exit 1; }
+    FAKE=$(mktemp -d) && mkdir -p "$FAKE/nvidia/cu13/lib" "$FAKE/nvidia/cudnn/lib" && touch "$FAKE/nvidia/__init__.py"
+    rm -rf /opt/g
+    bash "$0" setup >/dev/null || exit 1
+    for d in .gpu/cuda*; do bash "$0" part "${d#.gpu/cuda}" >/dev/null || exit 1; done
+    PYTHONPATH=$FAKE bash "$0" core
+    rm -rf "$FAKE"
+    grep -q 'train-1b-bf16-cuda' "$OUT/core.summary.txt" && echo "rehearsal reached the stage's end" || exit 1
     ;;
   all)
     for s in core cuda bench-1b bench-8b webgpu; do GPU_CHECK_ROOT=$G bash "$0" "$s"; done
