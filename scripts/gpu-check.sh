@@ -278,9 +278,12 @@ case "${1:-}" in
     rm -rf /opt/g
     bash "$0" setup >/dev/null || exit 1
     for d in .gpu/cuda*; do bash "$0" part "${d#.gpu/cuda}" >/dev/null || exit 1; done
-    PYTHONPATH=$FAKE bash "$0" core
-    rm -rf "$FAKE"
-    grep -q 'train-1b-bf16-cuda' "$OUT/core.summary.txt" && echo "rehearsal reached the stage's end" || exit 1
+    for s in core cuda bench-1b bench-8b; do
+      PYTHONPATH=$FAKE bash "$0" $s
+      [ -s "$OUT/$s.summary.txt" ] || { echo "!! stage $s ended before its summary" >&2; exit 1; }
+    done
+    rm -rf "$FAKE" /opt/g
+    echo "rehearsal: every stage reached its end"
     ;;
   all)
     for s in core cuda bench-1b bench-8b webgpu; do GPU_CHECK_ROOT=$G bash "$0" "$s"; done
