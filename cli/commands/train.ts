@@ -11,14 +11,14 @@
 // (flags given on the command line override it; options that change the numbers must agree or the
 // resume is refused) and writes only --out.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
-import { writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
+import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import { OptionError } from '../../native-runtime/training/options.ts';
@@ -184,7 +184,7 @@ async function trainRecorded(
   if (f.out) {
     writeFolderAtomic(
       f.out,
-      readdirSync(adapter).map((name) => [name, readFileSync(join(adapter, name))] as [string, Uint8Array]),
+      readdirSync(adapter).map((name) => [name, copyOf(join(adapter, name))]),
     );
     adapter = f.out;
   }

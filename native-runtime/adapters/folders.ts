@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
-import { writeFolderAtomic } from '../formats/atomic-write.ts';
+import { copyOf, type FileData, writeFolderAtomic } from '../formats/atomic-write.ts';
 import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
   MANIFEST_FILE,
@@ -247,12 +247,10 @@ export function exportPyreft(src: string, out: string, opts: { force?: boolean }
   if (existsSync(join(origDir, 'config.json'))) {
     const orig = readPyreftFolder(origDir);
     if (sameParams(adapter, orig)) {
-      const files: Array<[string, Uint8Array | string]> = [
-        ['config.json', readFileSync(join(origDir, 'config.json'))],
-      ];
+      const files: Array<[string, FileData]> = [['config.json', copyOf(join(origDir, 'config.json'))]];
       for (const iv of orig.interventions) {
         const f = `intkey_${iv.key}.bin`;
-        files.push([f, readFileSync(join(origDir, f))]);
+        files.push([f, copyOf(join(origDir, f))]);
       }
       files.push([SIDECAR_FILE, `${JSON.stringify(py.sidecar, null, 2)}\n`]);
       writeFolderAtomic(out, files);

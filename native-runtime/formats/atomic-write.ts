@@ -29,6 +29,36 @@ import { FormatError, ReftError, ValidationError } from '../errors.ts';
 
 const TMP_SUFFIX = '.tmp';
 
+/**
+ * What a file written here holds: text, bytes, or a function that writes it to the open descriptor
+ * itself, a piece at a time (a copy, a zip, a dataset: memory stays bounded whatever its size).
+ */
+export type FileData = string | Uint8Array | ((fd: number) => void);
+
+/** Writes all of `buf` at the descriptor's position (writeSync may write less than asked). */
+export function writeFully(fd: number, buf: Uint8Array): void {
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+function writeData(fd: number, data: FileData): void {
+  if (typeof data === 'function') data(fd);
+  else writeFully(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+}
+
+/** FileData that copies the file `src`, 1 MB at a time. */
+export function copyOf(src: string): (fd: number) => void {
+  return (fd) => {
+    const from = openSync(src, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let got = readSync(from, buf); got > 0; got = readSync(from, buf))
+        writeFully(fd, buf.subarray(0, got));
+    } finally {
+      closeSync(from);
+    }
+  };
+}
+
 /** fsyncs a folder, so renames and creations inside it are durable. */
 export function fsyncDir(dir: string): void {
   // Windows cannot open a directory for fsync; NTFS renames are journaled anyway.
@@ -49,7 +79,7 @@ export function fsyncDir(dir: string): void {
  */
 export function writeFileAtomic(
   path: string,
-  data: string | Uint8Array | ((fd: number) => void),
+  data: FileData,
   opts: { createDir?: boolean; mode?: number } = {},
 ): void {
   const dir = dirname(path);
@@ -68,12 +98,7 @@ export function writeFileAtomic(
     });
   }
   try {
-    if (typeof data === 'function') data(fd);
-    else {
-      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    }
+    writeData(fd, data);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -102,27 +127,16 @@ export function writeFileAtomic(
 
 /** Copies `src` to `path` atomically, a piece at a time (memory stays bounded whatever its size). */
 export function copyFileAtomic(src: string, path: string): void {
-  const from = openSync(src, 'r');
-  try {
-    writeFileAtomic(path, (fd) => {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let got = readSync(from, buf); got > 0; got = readSync(from, buf))
-        for (let off = 0; off < got; ) off += writeSync(fd, buf, off, got - off);
-    });
-  } finally {
-    closeSync(from);
-  }
+  writeFileAtomic(path, copyOf(src));
 }
 
 /** `.NAME.TAG.tmp` / `.NAME.TAG.old`: the temp and moved-aside folders of writeFolderAtomic. */
 const FOLDER_TEMP_RE = /^\.(.+)\.([0-9a-f]{12})\.(tmp|old)$/;
 
-function writeAll(path: string, data: string | Uint8Array): void {
+function writeAll(path: string, data: FileData): void {
   const fd = openSync(path, 'w');
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    writeData(fd, data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -134,7 +148,7 @@ function writeAll(path: string, data: string | Uint8Array): void {
  * them are written and fsynced into a temp sibling first, which is renamed into place; on failure
  * the old folder (if any) is kept. The parent is fsynced after the renames.
  */
-export function writeFolderAtomic(dir: string, files: Array<[string, string | Uint8Array]>): void {
+export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>): void {
   const target = resolve(dir);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });

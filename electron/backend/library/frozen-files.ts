@@ -7,19 +7,10 @@
 // JavaScript string holds); parsed rows of the last few files are kept.
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { fsyncDir } from '../../../native-runtime/formats/atomic-write.ts';
+import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
 import type { DatasetRow } from './dataset-formats.ts';
 
@@ -103,8 +94,7 @@ export class FrozenFileWriter {
     this.#pendingBytes = 0;
     this.#hash.update(buf);
     this.#size += buf.length;
-    const fd = this.#open();
-    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+    writeFully(this.#open(), buf);
   }
 }
 

@@ -31,9 +31,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type Zippable, zipSync } from 'fflate';
+import { Zip, ZipDeflate } from 'fflate';
+import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { copyFileAtomic, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import { copyFileAtomic, writeFileAtomic, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
 import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
 
@@ -344,11 +345,51 @@ export function makeDownloadCopy(lib: Library, fileName: string, src: string): D
   return { downloadId, fileName, sizeBytes: statSync(file).size };
 }
 
-/** Zips every file under `dir` as entries under `prefix/` into `file` (atomically); returns its size. */
+/** fflate writes no Zip64, so a zip's sizes and offsets must stay under 4 GiB: this leaves room for headers. */
+export const ZIP_MAX_BYTES = 4e9;
+
+/**
+ * Zips every file under `dir` as entries under `prefix/` into `file` (atomically); returns its size.
+ * Streamed: each file is read and deflated 1 MB at a time straight into the temp file, so memory
+ * stays bounded whatever the folder holds (a bundle carries a run's whole dataset; zipping it in
+ * memory held the files and the zip at once). More than ZIP_MAX_BYTES is refused before anything
+ * is written: the zip would come out corrupt.
+ */
 export function zipFolderTo(dir: string, prefix: string, file: string): number {
-  const zip = zipSync(folderEntries(dir, prefix), { level: 6, mtime: new Date() });
-  writeFileAtomic(file, zip);
-  return zip.length;
+  const files = listFiles(dir).map((rel) => ({ rel, path: join(dir, ...rel.split('/')) }));
+  const total = files.reduce((sum, f) => sum + statSync(f.path).size, 0);
+  if (total > ZIP_MAX_BYTES)
+    throw new ValidationError(
+      'too-large',
+      `the export holds ${byteSize(total)}, more than a zip download can (${byteSize(ZIP_MAX_BYTES)}); export it to a folder instead`,
+    );
+  const mtime = new Date();
+  let size = 0;
+  writeFileAtomic(file, (fd) => {
+    // fflate calls back synchronously (ZipDeflate, not the async kind); a failed write reaches it
+    // as `err` and is thrown on from here, out of the push that caused it.
+    const zip = new Zip((err, chunk) => {
+      if (err) throw err;
+      writeFully(fd, chunk);
+      size += chunk.length;
+    });
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (const f of files) {
+      const entry = new ZipDeflate(`${prefix}/${f.rel}`, { level: 6 });
+      entry.mtime = mtime;
+      zip.add(entry);
+      const src = openSync(f.path, 'r');
+      try {
+        for (let got = readSync(src, buf); got > 0; got = readSync(src, buf))
+          entry.push(buf.subarray(0, got));
+      } finally {
+        closeSync(src);
+      }
+      entry.push(new Uint8Array(0), true);
+    }
+    zip.end();
+  });
+  return size;
 }
 
 /** Reads up to `length` bytes of a download from `offset`; the file is removed once read to its end. */
@@ -374,11 +415,4 @@ export function readDownload(
   const eof = offset + n >= size;
   if (eof) rmSync(file, { force: true });
   return { data: buf.subarray(0, n), eof };
-}
-
-/** Every file under `dir` as zip entries under `prefix/`. */
-export function folderEntries(dir: string, prefix: string): Zippable {
-  const out: Zippable = {};
-  for (const rel of listFiles(dir)) out[`${prefix}/${rel}`] = readFileSync(join(dir, ...rel.split('/')));
-  return out;
 }
