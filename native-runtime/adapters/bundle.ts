@@ -13,7 +13,7 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { writeFolderAtomic } from '../formats/atomic-write.ts';
+import { type FileData, writeFolderAtomic, writeFully } from '../formats/atomic-write.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
@@ -144,15 +144,35 @@ export function writeBundle(
 ): BundleResult {
   checkOutFolder(out, null, opts.force);
   if (rows.length === 0) throw new ConfigError('empty-dataset', 'the bundle would have no training examples');
-  const files: Array<[string, string | Uint8Array]> = [
+  const files: Array<[string, FileData]> = [
     ['README.md', readme(config)],
     ['config.json', `${JSON.stringify(config, null, 2)}\n`],
-    // Bytes joined, not one string: a dataset over V8's ~512 MB string limit must still export.
-    ['data.jsonl', Buffer.concat(rows.map((r) => Buffer.from(`${JSON.stringify(r)}\n`, 'utf8')))],
+    ['data.jsonl', (fd) => writeJsonLines(fd, rows)],
     ['train.py', TRAIN_PY],
   ];
   writeFolderAtomic(out, files);
   return { out: resolve(out), files: files.map(([n]) => n), config };
+}
+
+/**
+ * One JSON line per row, gathered in a 1 MB buffer that is written each time it fills: never the
+ * whole file as one string (a dataset can be over V8's ~512 MB string limit) nor as one buffer (a
+ * second copy of the dataset in memory).
+ */
+function writeJsonLines(fd: number, rows: readonly BundleRow[]): void {
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let used = 0;
+  for (const r of rows) {
+    const line = `${JSON.stringify(r)}\n`;
+    const bytes = Buffer.byteLength(line);
+    if (used + bytes > buf.length) {
+      writeFully(fd, buf.subarray(0, used));
+      used = 0;
+    }
+    if (bytes > buf.length) writeFully(fd, Buffer.from(line, 'utf8'));
+    else used += buf.write(line, used);
+  }
+  writeFully(fd, buf.subarray(0, used));
 }
 
 function readme(c: BundleConfig): string {
