@@ -25,6 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { dtypeBytes, type SafetensorsDtype } from './safetensors.ts';
@@ -158,10 +159,9 @@ export async function writeSafetensorsStream(
   const reserve = opts.reserveBytes ?? 256 * 2 ** 20;
   const free = freeBytes(dir);
   if (remaining + reserve > free) {
-    const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
     throw new ConfigError(
       'disk-full',
-      `${basename(path)}: needs ${gb(remaining)} more on ${dir} but only ${gb(free)} is free`,
+      `${basename(path)}: needs ${byteSize(remaining)} more on ${dir} but only ${byteSize(free)} is free`,
     );
   }
   const fd = openSync(partial, done === 0 ? 'w' : 'r+');

@@ -12,6 +12,7 @@
 
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
 import type { WriteProgress } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
@@ -150,7 +151,7 @@ export async function prepareBaseLogged(
     const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
     if (pct === shown) return;
     shown = pct;
-    o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${(p.totalBytes / 1e9).toFixed(2)} GB`);
+    o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${byteSize(p.totalBytes)}`);
   };
   const base = await prepareBase(spec, scheme, {
     dataDir: o.dataDir,
@@ -184,7 +185,7 @@ export async function prepareTraining(
   const pack = o.pack ?? packedTrainingBytes(base) <= (o.totalMemory ?? totalmem()) / 3;
   if (!pack) {
     o.log?.(
-      `training reads the ${b.form} weights without packing them (packed they would take ${(packedTrainingBytes(base) / 1e9).toFixed(1)} GB): slower, one shared copy`,
+      `training reads the ${b.form} weights without packing them (packed they would take ${byteSize(packedTrainingBytes(base))}): slower, one shared copy`,
     );
     return { ...base, base: { ...b, backward: 'dequantize' } };
   }

@@ -23,6 +23,7 @@ export interface InstallProgress {
   total: number | null;
 }
 
+import { byteSize } from '../byte-size.ts';
 import { CancelledError, ReftError } from '../errors.ts';
 
 export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
@@ -37,7 +38,7 @@ export async function checkSpace(dir: string, bytes: number): Promise<void> {
   if (free < bytes)
     throw new DownloadError(
       'disk-full',
-      `not enough disk space in ${dir}: ${(bytes / 2 ** 20).toFixed(0)} MB needed, ${(free / 2 ** 20).toFixed(0)} MB free`,
+      `not enough disk space in ${dir}: ${byteSize(bytes)} needed, ${byteSize(free)} free`,
     );
 }
 

@@ -12,6 +12,7 @@
 // Norm statistics, softmax, the loss and the interventions stay float32 in every case.
 
 import { totalmem } from 'node:os';
+import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
@@ -92,9 +93,6 @@ export interface PrepareModelOptions {
   gpuMemory?: number | null;
 }
 
-const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
-/** GB, or MB below a tenth of one (small models and test fixtures). */
-const size = (b: number) => (b >= 1e8 ? gb(b) : `${(b / 1e6).toFixed(1)} MB`);
 const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
 
 /**
@@ -119,9 +117,9 @@ export function hostMemoryProblem(
   );
   const label = form === 'none' ? 'float32' : form;
   return (
-    `this model's weights take ${gb(need)} in ${label} on the CPU, more than this computer's ${gb(memory)} of memory can hold: ` +
+    `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: ` +
     (fits.length
-      ? `choose ${fits.map((f) => `${f} (${gb(bytes(f))})`).join(' or ')} weights (the model's setting on the Models page, or --quantize), or a GPU`
+      ? `choose ${fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ')} weights (the model's setting on the Models page, or --quantize), or a GPU`
       : 'it is too large for this computer even at int4; use a GPU') +
     ' (REFT_STUDIO_MEMORY_CHECK=0 skips this check)'
   );
@@ -195,7 +193,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     if (quantize !== 'none' && at.memory) {
       const need = baseWeightBytes(shapeOf(spec), at.full, use, at.memory);
       o.log?.(
-        `base weights: ${quantize} (automatic): in ${at.label} they would take ${size(need)} of ${at.name} ${size(at.memory)}`,
+        `base weights: ${quantize} (automatic): in ${at.label} they would take ${byteSize(need)} of ${at.name} ${byteSize(at.memory)}`,
       );
     }
   }

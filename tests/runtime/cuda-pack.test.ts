@@ -710,7 +710,7 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.deepEqual(result(badGpu.stdout).tokens, result(onCpu.stdout).tokens);
   // Automatic base weights on a GPU too small for the checkpoint's bf16 weights: 8-bit codes (the
   // GPU's memory from nvidia-smi: here a stand-in on PATH reporting half a MiB, the fixture's bf16
-  // weights are 0.5 MB). Said in the log; the run goes on (on the CPU, as CUDA does not start).
+  // weights are 509 KB). Said in the log; the run goes on (on the CPU, as CUDA does not start).
   const bf16 = join(ROOT, 'tests/fixtures/golden/models/llama-bf16');
   // `generate` of the bf16 fixture on CUDA with a stand-in nvidia-smi on PATH answering `gpuLine`.
   // The environment of a CLI run with a stand-in nvidia-smi on PATH answering `gpuLine`.
@@ -743,7 +743,7 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   assert.equal(tiny.status, 0, tiny.stderr);
   assert.match(
     tiny.stderr,
-    /base weights: int8 \(automatic\): in bfloat16 they would take 0\.5 MB of this GPU's 0\.5 MB/,
+    /base weights: int8 \(automatic\): in bfloat16 they would take 509 KB of this GPU's 524 KB/,
   );
   // The codes compute in the checkpoint's bf16 on CUDA (MatMulNBits has bf16 kernels there); the CPU
   // this run falls back to has none, so it computes in float32 there.

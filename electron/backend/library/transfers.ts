@@ -111,7 +111,7 @@ export function uploadLimitError(kind: UploadKind, what: string): ValidationErro
   const l = UPLOAD_LIMITS[kind];
   return new ValidationError(
     'too-large',
-    `${what}: an ${kind} upload takes at most ${l.maxBytes / 1e9} GB in ${l.maxFiles} files`,
+    `${what}: an ${kind} upload takes at most ${byteSize(l.maxBytes)} in ${l.maxFiles} files`,
   );
 }
 
@@ -131,7 +131,7 @@ export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[])
     total += f.size;
     return { path, size: f.size, received: 0 };
   });
-  if (total > limits.maxBytes) throw uploadLimitError(kind, `${Math.round(total / 1e6)} MB`);
+  if (total > limits.maxBytes) throw uploadLimitError(kind, byteSize(total));
   sweep(uploadRoot(lib), STAGING_MAX_AGE_MS);
   const id = randomBytes(12).toString('hex');
   mkdirSync(join(uploadDir(lib, id), 'files'), { recursive: true });
