@@ -97,6 +97,36 @@ test('models: adding a folder whose files changed reads it again (name and choic
   closeLibrary(lib);
 });
 
+test('models: adding a changed folder again stores everything a fresh add of it would', () => {
+  const lib = open();
+  const dir = join(root, 'refreshed-llama');
+  cpSync(LLAMA, dir, { recursive: true });
+  const first = addModel(lib, { path: dir, name: 'mine' });
+  setModelQuantize(lib, first.id, 'int8');
+  // Only a file added (a tokenizer, a README): the weights and config.json, so the fingerprint,
+  // are as they were. The entry kept its first size, and adding it again said nothing changed.
+  writeFileSync(join(dir, 'tokenizer-extra.bin'), Buffer.alloc(5_000_000));
+  const bigger = addModel(lib, { path: dir });
+  assert.equal(bigger.fingerprint, first.fingerprint);
+  assert.deepEqual([bigger.updated, bigger.sizeBytes], [true, first.sizeBytes + 5_000_000]);
+  // Then config.json and the weights' layout too.
+  const cfgPath = join(dir, 'config.json');
+  writeFileSync(
+    cfgPath,
+    JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), rms_norm_eps: 1e-6 }),
+  );
+  const again = addModel(lib, { path: dir });
+  const fresh = open();
+  const added = addModel(fresh, { path: dir });
+  // Every field read from the folder equals a fresh add's; only the studio's own choices differ.
+  const studioOwned = new Set(['id', 'name', 'createdAt', 'quantize', 'created', 'updated']);
+  for (const key of Object.keys(added).filter((k) => !studioOwned.has(k)))
+    assert.deepEqual(again[key as keyof typeof again], added[key as keyof typeof added], key);
+  assert.deepEqual([again.name, again.quantize], ['mine', 'int8']);
+  closeLibrary(lib);
+  closeLibrary(fresh);
+});
+
 test('models: a folder added again through a symlink is the same entry', () => {
   const lib = open();
   const dir = join(root, 'linked-llama');

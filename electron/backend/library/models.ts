@@ -255,11 +255,36 @@ function rowOfFolder(lib: Library, path: string): ModelRow | undefined {
   return rows.find((r) => realPathOrNull(r.path) === real);
 }
 
+/** The columns read from a model's folder, as opposed to the choices made in the studio. */
+type FolderColumns = Pick<
+  ModelRow,
+  'arch' | 'fingerprint' | 'config_json' | 'params' | 'dtype' | 'size_bytes' | 'hub_repo' | 'hub_commit'
+>;
+
+/**
+ * What the folder of the entry stored under `path` holds now, as columns. The one list of them:
+ * addModel inserts these, and adding the folder again rewrites them all, so a column added here
+ * cannot be stored at add time and left stale once the files change.
+ */
+function folderColumns(info: ModelInfo, path: string): FolderColumns {
+  const snap = snapshotOfPath(path);
+  return {
+    arch: info.arch,
+    fingerprint: info.fingerprint,
+    config_json: JSON.stringify(info.config),
+    params: info.params,
+    dtype: info.dtype,
+    size_bytes: info.sizeBytes,
+    hub_repo: snap?.repo ?? null,
+    hub_commit: snap?.commit ?? null,
+  };
+}
+
 /**
  * Registers a model folder. Adding a folder that is already registered returns the existing entry
  * with `created: false` (a download of a model already added marks it as downloaded); if its files
- * changed since (another checkpoint saved over it), the entry is read again from them and comes
- * back with `updated: true`, so "add it again" is how a changed model becomes usable.
+ * changed since (another checkpoint saved over it, a file added), the entry is read again from them
+ * and comes back with `updated: true`, so "add it again" is how a changed model becomes usable.
  */
 export function addModel(
   lib: Library,
@@ -270,64 +295,44 @@ export function addModel(
   if (existing) {
     if (input.downloaded && !existing.downloaded)
       lib.db.prepare('UPDATE models SET downloaded = 1 WHERE id = ?').run(existing.id);
-    if (existing.fingerprint !== info.fingerprint)
-      return { ...refreshModel(lib, existing, info), created: false, updated: true };
+    const now = folderColumns(info, existing.path);
+    if (Object.entries(now).some(([k, v]) => existing[k as keyof FolderColumns] !== v))
+      return { ...refreshModel(lib, existing, now), created: false, updated: true };
     return {
       ...toRecord({ ...existing, downloaded: existing.downloaded || (input.downloaded ? 1 : 0) }),
       created: false,
     };
   }
   const snap = snapshotOfPath(info.path);
-  const name = checkName(input.name?.trim() || defaultName(info.path), 'model');
-  const row = lib.db
+  const row: Omit<ModelRow, 'id'> = {
+    ...folderColumns(info, info.path),
+    name: checkName(input.name?.trim() || defaultName(info.path), 'model'),
+    path: info.path,
+    source: input.source ?? (snap ? 'hf-cache' : 'local'),
+    is_demo: input.isDemo ? 1 : 0,
+    created_at: Date.now(),
+    downloaded: input.downloaded ? 1 : 0,
+    quantize: 'auto',
+  };
+  const cols = Object.keys(row);
+  // Column names from the code above, never from the input; the values are bound.
+  const inserted = lib.db
     .prepare(
-      `INSERT INTO models (name, path, arch, fingerprint, config_json, params, dtype, size_bytes, source, is_demo,
-                           created_at, hub_repo, hub_commit, downloaded, quantize)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'auto')
+      `INSERT INTO models (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})
        ON CONFLICT(path) DO UPDATE SET path = excluded.path
        RETURNING *`,
     )
-    .get(
-      name,
-      info.path,
-      info.arch,
-      info.fingerprint,
-      JSON.stringify(info.config),
-      info.params,
-      info.dtype,
-      info.sizeBytes,
-      input.source ?? (snap ? 'hf-cache' : 'local'),
-      input.isDemo ? 1 : 0,
-      Date.now(),
-      snap?.repo ?? null,
-      snap?.commit ?? null,
-      input.downloaded ? 1 : 0,
-    ) as ModelRow;
-  return { ...toRecord(row), created: true };
+    .get(row) as ModelRow;
+  return { ...toRecord(inserted), created: true };
 }
 
 /**
  * Stores what a registered folder holds now (its files changed since it was added); its name,
  * source and quantize choice stay. Runs and adapters keep the fingerprint they were made with.
  */
-function refreshModel(lib: Library, row: ModelRow, info: ModelInfo): ModelRecord {
-  const snap = snapshotOfPath(info.path);
-  lib.db
-    .prepare(
-      `UPDATE models SET arch = ?, fingerprint = ?, config_json = ?, params = ?, dtype = ?, size_bytes = ?,
-                         hub_repo = ?, hub_commit = ? WHERE id = ?`,
-    )
-    .run(
-      info.arch,
-      info.fingerprint,
-      JSON.stringify(info.config),
-      info.params,
-      info.dtype,
-      info.sizeBytes,
-      snap?.repo ?? null,
-      snap?.commit ?? null,
-      row.id,
-    );
+function refreshModel(lib: Library, row: ModelRow, now: FolderColumns): ModelRecord {
+  const sets = Object.keys(now).map((c) => `${c} = @${c}`);
+  lib.db.prepare(`UPDATE models SET ${sets.join(', ')} WHERE id = @id`).run({ ...now, id: row.id });
   dropUnusedBaseStores(lib, row.fingerprint);
   return getModel(lib, row.id);
 }
