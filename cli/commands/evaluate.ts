@@ -17,6 +17,7 @@ import {
   type EvalKind,
   type EvaluationReport,
 } from '../../native-runtime/evaluation/evaluate.ts';
+import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
 import { type Command, table } from '../command.ts';
@@ -55,6 +56,7 @@ function reportText(r: EvaluationReport, id: number | null): string {
     ]);
   return [
     `${r.kind} on ${r.examples} examples${id !== null ? ` (evaluation ${id}, kept with the adapter)` : ''}`,
+    deviceText(r.device),
     table(['METRIC', 'VALUE'], metrics),
     ...(samples.length ? ['first examples:', ...samples] : []),
   ].join('\n');
@@ -170,6 +172,7 @@ export const evaluateCommand: Command = {
             metrics: report.metrics,
             samples: report.samples,
             examples: report.examples,
+            device: report.device,
           });
         ctx.print({ evaluationId: ev?.id ?? null, adapter: adapter.path, ...report }, () =>
           reportText(report, ev?.id ?? null),

@@ -159,6 +159,8 @@ export const generateCommand: Command = {
           ...(composed ? { adapters: adapters.map((a) => ({ dir: a.dir, scale: a.scale ?? 1 })) } : {}),
           // Where and how it decoded, and how fast (the first new token comes from the prompt pass).
           ...runner.decoding(1, opts),
+          // Why `device` is not the one asked for (a fallback, told on stderr as it loaded), or null.
+          deviceFallback: runner.deviceUsed.fallback,
           decodeTokensPerSecond: r.decodeMs ? ((r.tokens - 1) * 1000) / r.decodeMs : null,
         },
         () => r.text,

@@ -19,6 +19,7 @@ import type { Library } from '../../electron/backend/library/library.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
+import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import { OptionError } from '../../native-runtime/training/options.ts';
@@ -126,6 +127,9 @@ function summaryJson(r: Summary, adapter: string): Record<string, unknown> {
     trainableParams: r.trainableParams,
     checkpoints: r.checkpoints,
     resumedFrom: r.resumedFrom,
+    // As `runs show` has them: the provider that ran, and why not the one asked for.
+    device: r.device.device,
+    deviceFallback: r.device.fallback,
   };
 }
 
@@ -136,6 +140,7 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
     ...(r.pyreft ? [`pyreft export: ${r.pyreft}`] : []),
     `steps: ${r.steps}  final loss: ${r.finalLoss.toFixed(4)}${r.evalLoss !== null ? `  eval loss: ${r.evalLoss.toFixed(4)}` : ''}`,
     `${r.interventions} interventions, ${r.trainableParams} trainable parameters, ${Math.round(r.tokensPerS)} tok/s`,
+    deviceText(r.device),
   ].join('\n');
 }
 

@@ -10,7 +10,7 @@
 // Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
 
 import { CancelledError, ConfigError } from '../errors.ts';
-import type { DeviceChoice } from '../runtime/session.ts';
+import type { DeviceChoice, DeviceUsed } from '../runtime/session.ts';
 import { readDataset, type TextExample } from '../training/data.ts';
 import {
   accuracy,
@@ -60,6 +60,8 @@ export interface EvaluationReport {
   metrics: Record<string, number>;
   /** The first MAX_SAMPLES examples with their outputs. */
   samples: EvalSample[];
+  /** Where the adapter's session ran (the base model's, loaded the same way, runs there too). */
+  device: DeviceUsed;
 }
 
 export const MAX_SAMPLES = 50;
@@ -157,6 +159,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       });
       return {
         kind: 'loss',
+        device: adapter.deviceUsed,
         examples: a.examples,
         metrics: {
           loss: a.loss,
@@ -178,6 +181,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       const same = outputs.filter((o, i) => o === baseOutputs[i]).length;
       return {
         kind: 'compare',
+        device: adapter.deviceUsed,
         examples: examples.length,
         metrics: { identical: same, differing: examples.length - same },
         samples: examples.slice(0, MAX_SAMPLES).map((ex, i) => ({
@@ -193,6 +197,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
     const acc = accuracy(correct);
     return {
       kind: input.kind,
+      device: adapter.deviceUsed,
       examples: examples.length,
       metrics: { accuracy: acc.accuracy, correct: acc.correct, total: acc.total },
       samples: examples.slice(0, MAX_SAMPLES).map((ex, i) => ({

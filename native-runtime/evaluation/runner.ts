@@ -26,7 +26,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
-import type { DeviceChoice } from '../runtime/session.ts';
+import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   type Dataset,
@@ -156,6 +156,8 @@ export class ModelRunner {
   readonly composed: ComposedAdapters | null;
   /** Why the composed adapters have no common prompt format (compose.ts), or null. */
   #templateConflict: string | null = null;
+  /** The device the runner was loaded for (its session may run elsewhere: see deviceUsed). */
+  #requested: DeviceChoice | undefined;
 
   private constructor(
     spec: ModelSpec,
@@ -214,7 +216,9 @@ export class ModelRunner {
       prepack: shouldPrepack(base, { training: false }),
       decodeLoop: await decodeLoopPays(opts.device),
     });
-    return new ModelRunner(model.spec, tokenizer, model, manifest);
+    const runner = new ModelRunner(model.spec, tokenizer, model, manifest);
+    runner.#requested = opts.device;
+    return runner;
   }
 
   /**
@@ -255,6 +259,7 @@ export class ModelRunner {
     const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
     const runner = new ModelRunner(composed.model.spec, tokenizer, composed.model, manifest, composed);
     runner.#templateConflict = conflict;
+    runner.#requested = opts.device;
     return runner;
   }
 
@@ -280,6 +285,11 @@ export class ModelRunner {
         d.data = Float32Array.from(p.data);
       }
     });
+  }
+
+  /** Where the session runs, and why not on the device asked for (a fallback to the CPU). */
+  get deviceUsed(): DeviceUsed {
+    return deviceUsed(this.model.session, this.#requested);
   }
 
   get hasAdapter(): boolean {

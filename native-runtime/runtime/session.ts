@@ -18,7 +18,7 @@ import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
 import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
-import type { DeviceChoice } from './device-choice.ts';
+import { type DeviceChoice, type DeviceUsed, fallbackLine } from './device-choice.ts';
 import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
@@ -30,7 +30,7 @@ process.env.ORT_DISABLE_TELEMETRY ??= '1';
 // line. REFT_STUDIO_ORT_LOG=verbose|info|warning brings the log back for debugging.
 ort.env.logLevel = (process.env.REFT_STUDIO_ORT_LOG as typeof ort.env.logLevel) || 'fatal';
 
-export type { DeviceChoice } from './device-choice.ts';
+export type { DeviceChoice, DeviceUsed } from './device-choice.ts';
 
 export interface SessionConfig {
   device?: DeviceChoice;
@@ -77,6 +77,13 @@ export interface EngineSession {
   /** The graph's name (for errors). */
   graph: string;
 }
+
+/** Where a session runs, as runs, evaluations and generations record it (requestedDevice's choice). */
+export const deviceUsed = (s: EngineSession, requested: DeviceChoice | undefined): DeviceUsed => ({
+  requested: requestedDevice(requested),
+  device: s.device,
+  fallback: s.fallback,
+});
 
 /** Could this process use the CUDA provider at all: is it beside the libonnxruntime we load? */
 export function cudaReachable(): string | null {
@@ -212,7 +219,7 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
     try {
       const session = await ort.InferenceSession.create(bytes, opts);
       const fallback = ep === device ? null : why;
-      if (fallback) cfg.onNotice?.(`device '${device}' unavailable — ${fallback}; running on ${ep}`);
+      if (fallback) cfg.onNotice?.(fallbackLine({ requested: device, device: ep, fallback }));
       return {
         session,
         device: ep,

@@ -1,12 +1,15 @@
 // What a training run reports while it works, declared once for every reader: the trainer's hooks,
 // the engine process's messages, the studio's 'jobs/progress' pushes (as the push's `detail`) and the
-// CLI's `--json` event stream (one object per line). Types only, no imports: the renderer imports
-// this module too.
+// CLI's `--json` event stream (one object per line). Types only, importing nothing from Node: the
+// renderer imports this module too.
 //
 //   {event: 'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
 //   {event: 'checkpoint', step, dir}
 //   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
 //   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
+//   {event: 'device', requested, device, fallback}   where the steps run, once the session exists
+
+import type { DeviceUsed } from '../runtime/device-choice.ts';
 
 /** The numbers of one finished optimizer step. */
 export interface TrainProgress {
@@ -40,10 +43,11 @@ export interface ProbeSample {
 export type TrainProgressEvent = { event: 'progress' } & TrainProgress;
 export type CheckpointEvent = { event: 'checkpoint' } & CheckpointWritten;
 export type SampleEvent = { event: 'sample' } & ProbeSample;
+export type DeviceEvent = { event: 'device' } & DeviceUsed;
 export interface LogEvent {
   event: 'log';
   message: string;
 }
 
 /** Everything a training run reports, tagged by `event`. */
-export type TrainEvent = TrainProgressEvent | CheckpointEvent | SampleEvent | LogEvent;
+export type TrainEvent = TrainProgressEvent | CheckpointEvent | SampleEvent | LogEvent | DeviceEvent;

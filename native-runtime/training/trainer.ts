@@ -38,6 +38,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
+import { type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
@@ -80,6 +81,8 @@ export interface TrainHooks {
   onCheckpoint?: (c: CheckpointWritten) => void;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
+  /** Where the run's session really runs, once it exists (before the first step). */
+  onDevice?: (d: DeviceUsed) => void;
   /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */
   signal?: AbortSignal;
 }
@@ -102,6 +105,8 @@ export interface TrainResult {
   trainableParams: number;
   checkpoints: string[];
   resumedFrom: string | null;
+  /** The provider that ran the steps, and why it is not the one asked for. */
+  device: DeviceUsed;
   metrics: MetricRecord[];
 }
 
@@ -441,8 +446,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // The largest micro-batch the run will feed (batches are padded to their longest example).
   const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log, workload });
-  // The provider that really runs (auto's choice, or the CPU after a fallback) goes into the run's log.
-  if (cfg.device !== model.session.device) log(`device '${cfg.device}': running on ${model.session.device}`);
+  // The provider that really runs (auto's choice, or the CPU after a fallback) is reported for the
+  // run's record; a fallback was told in the session's one line already, auto's choice is told here.
+  const device = deviceUsed(model.session, cfg.device);
+  hooks.onDevice?.(device);
+  if (cfg.device !== device.device && !device.fallback)
+    log(`device '${cfg.device}': running on ${device.device}`);
   if (model.recompute)
     log(
       recomputeForced()
@@ -450,7 +459,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         : `replaying each layer in the backward: the activations of ${workload.batch} × ${workload.tokens} tokens would not fit beside the weights (slower steps; REFT_STUDIO_RECOMPUTE=0 keeps them)`,
     );
   try {
-    return await trainLoop(config, hooks, run, plan, states, model, resumed, truncated);
+    return { ...(await trainLoop(config, hooks, run, plan, states, model, resumed, truncated)), device };
   } finally {
     await model.session.session.release();
   }
@@ -465,7 +474,7 @@ async function trainLoop(
   model: ReftModel,
   resumed: TrainerState | null,
   truncated: number,
-): Promise<TrainResult> {
+): Promise<Omit<TrainResult, 'device'>> {
   const cfg = run.config;
   const opt = new ReftOptimizer(model, { weightDecay: cfg.weightDecay });
   if (config.resumeFrom) opt.importState(readAdamState(config.resumeFrom, states, opt.slots));

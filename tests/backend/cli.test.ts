@@ -67,6 +67,83 @@ test('Parquet: datasets import FILE.parquet and train --data FILE.parquet', {
   assert.equal(result.steps, 2, train.stdout);
 });
 
+test('train --device cuda that falls back: the run records and shows the CPU, with why', {
+  timeout: 120_000,
+}, async () => {
+  // No CUDA runtime pack here: the run asks for CUDA and trains on the CPU.
+  const data = join(root, 'device-data');
+  const rows = join(root, 'device-rows.jsonl');
+  writeFileSync(
+    rows,
+    '{"prompt":"What is 1 plus 1?","completion":" 2"}\n{"prompt":"What is 2 plus 2?","completion":" 4"}\n',
+  );
+  const train = await runCli([
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    rows,
+    '--max-steps',
+    '1',
+    '--device',
+    'cuda',
+    '--json',
+    '--data-dir',
+    data,
+  ]);
+  assert.equal(train.code, 0, train.stderr);
+  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  assert.equal(result.device, 'cpu');
+  assert.match(result.deviceFallback, /^cuda: the CUDA runtime pack is not installed/);
+  // One line tells the fallback (the session's), not a second "device 'cuda': running on cpu".
+  const told = `device 'cuda' unavailable — ${result.deviceFallback}; running on cpu`;
+  const notes = train.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; message?: string })
+    .filter((e) => e.event === 'log' && e.message?.includes("device 'cuda'"));
+  assert.deepEqual(
+    notes.map((e) => e.message),
+    [told],
+  );
+  const show = await runCli(['runs', 'show', String(result.runId), '--json', '--data-dir', data]);
+  const run = oneJsonObject(show.stdout) as {
+    device: string;
+    deviceFallback: string;
+    config: { device: string };
+  };
+  assert.deepEqual(
+    [run.config.device, run.device, run.deviceFallback],
+    ['cuda', 'cpu', result.deviceFallback],
+  );
+  const list = await runCli(['runs', 'list', '--json', '--data-dir', data]);
+  assert.equal((oneJsonObject(list.stdout) as { runs: { device: string }[] }).runs[0].device, 'cpu');
+  const text = await runCli(['runs', 'show', String(result.runId), '--data-dir', data]);
+  assert.equal(text.stdout.split('\n')[1], told);
+  assert.match((await runCli(['runs', 'list', '--data-dir', data])).stdout, /\bcpu \(asked cuda\)/);
+  // An evaluation says it too (it fell back silently before): in its result and its record.
+  const ev = await runCli([
+    'evaluate',
+    '--adapter',
+    String(result.adapterId),
+    '--data',
+    rows,
+    '--limit',
+    '1',
+    '--device',
+    'cuda',
+    '--json',
+    '--data-dir',
+    data,
+  ]);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.deepEqual(oneJsonObject(ev.stdout).device, {
+    requested: 'cuda',
+    device: 'cpu',
+    fallback: result.deviceFallback,
+  });
+});
+
 test('datasets import: strict by default (file:line on stderr), --skip-bad-rows reports each bad line', async () => {
   const f = join(root, 'bad.jsonl');
   writeFileSync(

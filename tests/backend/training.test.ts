@@ -317,6 +317,51 @@ test('evaluations/run: loss/perplexity, exact-match and base-vs-adapter comparis
   );
 });
 
+test('the device that really ran is recorded and returned: a run, an evaluation and a generation asked for CUDA ran on the CPU', async () => {
+  // This machine has no CUDA runtime pack, so 'cuda' falls back to the CPU (what a driver or pack
+  // problem does on a user's machine): the record must say 'cpu' and why, not the device asked for.
+  const started = await call('runs/start', {
+    modelId,
+    datasetId,
+    ...base,
+    maxSteps: 2,
+    batchSize: 4,
+    device: 'cuda',
+  });
+  const run = await finished(started.runId);
+  assert.equal(run.status, 'completed', run.error ?? '');
+  assert.equal(run.config.device, 'cuda', 'the config keeps what was asked for');
+  assert.equal(run.device, 'cpu');
+  assert.match(run.deviceFallback ?? '', /^cuda: the CUDA runtime pack is not installed/);
+  assert.equal((await call('runs/list')).find((r: { id: number }) => r.id === run.id).device, 'cpu');
+  // The fallback is told once in the run's log, not once more as "device 'cuda': running on cpu".
+  const lines = (await call('runs/logs', { id: run.id })).map((l: { text: string }) => l.text);
+  assert.deepEqual(
+    lines.filter((t: string) => t.includes("device 'cuda'")),
+    [`device 'cuda' unavailable — ${run.deviceFallback}; running on cpu`],
+  );
+
+  await call('settings/environment-set', { device: 'cuda' });
+  try {
+    const ev = await call('evaluations/run', { adapterId: run.adapterId, datasetId, kind: 'loss', limit: 2 });
+    assert.equal(ev.status, 'completed', ev.error ?? '');
+    assert.deepEqual(ev.device, { requested: 'cuda', device: 'cpu', fallback: run.deviceFallback });
+    assert.deepEqual((await call('evaluations/get', { id: ev.id })).device, ev.device, 'stored with it');
+    // Every reply says where it ran, also when the loaded model is reused (its notice came once).
+    for (let i = 0; i < 2; i++) {
+      const g = await call('generate/run', {
+        modelId,
+        prompt: 'Question 1?',
+        maxNewTokens: 2,
+        temperature: 0,
+      });
+      assert.deepEqual(g.device, { requested: 'cuda', device: 'cpu', fallback: run.deviceFallback });
+    }
+  } finally {
+    await call('settings/environment-set', { device: 'cpu' });
+  }
+});
+
 test('`reft-studio runs resume` continues a paused run to completion from the CLI', {
   timeout: 120_000,
 }, async () => {

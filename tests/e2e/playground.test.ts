@@ -96,7 +96,8 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     for (const side of ['base', 'adapted']) {
       const meta = (await page.getByTestId(`chat-${side}`).getByTestId('reply-meta').textContent()) ?? '';
       // Decoding speed from the first piece of text to the last (a one-token answer has none).
-      assert.match(meta, /(\d+ tokens · [\d,]+ tok\/s|1 token) · seed 42$/, meta);
+      // …and where it was written (Settings' device here: the CPU).
+      assert.match(meta, /(\d+ tokens · [\d,]+ tok\/s|1 token) · on cpu · seed 42$/, meta);
     }
     assert.equal(await page.getByRole('alert').count(), 0);
     await screenshot(page, 'playground-1-composed-side-by-side');
@@ -123,6 +124,24 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     assert.equal(await page.getByTestId('chat-base').count(), 0);
     await page.getByRole('button', { name: 'New chat' }).click();
     await page.getByText('Write a message below; Ctrl+Enter sends it.').waitFor();
+  });
+
+  test('Settings asks for CUDA, which cannot start here: the reply says it ran on the CPU, and why', async () => {
+    await rpc(client, 'settings/environment-set', { device: 'cuda' });
+    try {
+      await page.getByLabel('Message', { exact: true }).fill('Ahoy?');
+      await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+      await done('adapted', 1);
+      const reply = page.getByTestId('chat-adapted');
+      assert.match((await reply.getByTestId('reply-meta').textContent()) ?? '', / · on cpu · seed /);
+      assert.match(
+        (await reply.getByTestId('reply-device-fallback').textContent()) ?? '',
+        /^device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed .*; running on cpu$/,
+      );
+      await page.getByRole('button', { name: 'New chat' }).click();
+    } finally {
+      await rpc(client, 'settings/environment-set', { device: 'cpu' });
+    }
   });
 
   test('a bad sampling value is named and nothing is sent until it is fixed', async () => {

@@ -1,12 +1,13 @@
 // End-to-end: a failed run's detail says what to do next. A run whose own data was refused (every
 // prompt one token) would fail the same way on a resume: the page says to fix the dataset and offers
-// no Resume. A run that failed for something that can be put right offers Resume.
+// no Resume. A run that failed for something that can be put right offers Resume. Either says where
+// its steps really ran: a run asked for CUDA that fell back to the CPU says so in its one line.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { setRunStatus } from '../../electron/backend/library/runs.ts';
+import { setRunDevice, setRunStatus } from '../../electron/backend/library/runs.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -24,23 +25,26 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
   let browser: Browser | undefined;
   let page: Page;
   const ids: Record<'data' | 'disk', number> = { data: 0, disk: 0 };
+  const why = 'cuda: the CUDA runtime pack is not installed';
 
   before(async () => {
     ensureRendererBuilt();
     const dataDir = tempDir('reft-e2e-run-failure-');
     const lib = openLibrary(dataDir);
     try {
-      const failed = (error: string, code: string | null) => {
+      const failed = (error: string, code: string | null, config: object) => {
         const id = Number(
           lib.db
-            .prepare(`INSERT INTO runs (config_json, status, created_at) VALUES ('{}', 'running', 1)`)
-            .run().lastInsertRowid,
+            .prepare(`INSERT INTO runs (config_json, status, created_at) VALUES (?, 'running', 1)`)
+            .run(JSON.stringify(config)).lastInsertRowid,
         );
         setRunStatus(lib, id, 'failed', error, code);
         return id;
       };
-      ids.data = failed("every example's prompt is 1 token", 'no-intervention-positions');
-      ids.disk = failed('no space left on the disk', null);
+      ids.data = failed("every example's prompt is 1 token", 'no-intervention-positions', { device: 'cpu' });
+      ids.disk = failed('no space left on the disk', null, { device: 'cuda' });
+      setRunDevice(lib, ids.data, { device: 'cpu', fallback: null });
+      setRunDevice(lib, ids.disk, { device: 'cpu', fallback: why });
     } finally {
       closeLibrary(lib);
     }
@@ -70,5 +74,20 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
       .getByText('Once that is put right, Resume starts it again.')
       .waitFor();
     await detail.getByRole('button', { name: 'Resume' }).waitFor();
+  });
+
+  test('where the steps ran: the device asked for, or the fallback in its one line', async () => {
+    assert.ok(server);
+    await page.goto(`${server.url}#/runs/${ids.data}`);
+    const detail = page.getByTestId('run-detail');
+    await detail.getByTestId('run-device').getByText('Ran on cpu.', { exact: true }).waitFor();
+    await page.goto(`${server.url}#/runs/${ids.disk}`);
+    await detail
+      .getByTestId('run-device')
+      .getByText(`device 'cuda' unavailable — ${why}; running on cpu`, { exact: true })
+      .waitFor();
+    // The Configuration tab keeps what was asked for, beside where it ran.
+    await detail.getByRole('tab', { name: 'Configuration' }).click();
+    await detail.getByTestId('run-config').getByText('cuda (ran on cpu)', { exact: true }).waitFor();
   });
 });

@@ -130,6 +130,10 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
   const data = { data: '/lib/datasets/0e215d0c.jsonl', lr: 0.004 };
   assert.equal(configRows(data)[0].rows[0].text, '0e215d0c.jsonl');
   assert.equal(configRows(data, 'persona v2')[0].rows[0].text, 'persona v2');
+  // The device asked for, and where the run really ran when that differs (a fallback, auto's choice).
+  const device = (ranOn?: string) =>
+    configRows({ device: 'cuda' }, undefined, ranOn)[0].rows.find((r) => r.field.key === 'device')?.text;
+  assert.deepEqual([device(), device('cuda'), device('cpu')], ['cuda', 'cuda', 'cuda (ran on cpu)']);
   const rows = compareConfigs([
     { lr: 0.004, rank: 4 },
     { lr: 0.002, rank: 4 },

@@ -93,6 +93,7 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       metrics: report.metrics,
       samples: report.samples,
       examples: report.examples,
+      device: report.device,
     });
   } catch (e) {
     const cancelled = e instanceof CancelledError;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
+import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { preferredDevice } from '../library/environment.ts';
@@ -29,6 +30,11 @@ export interface GenerateReply {
    * model and reading the prompt (tokens/s = (tokens − 1) / decodeMs · 1000). Null below 2 tokens.
    */
   decodeMs: number | null;
+  /**
+   * Where the answer was written: the provider, and why not the device Settings chose. Every reply
+   * says it (the 'generate/notice' of a fallback comes only with the request that loaded the model).
+   */
+  device: DeviceUsed;
 }
 
 const inFlight = new Map<string, AbortController>();
@@ -98,7 +104,10 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
   inFlight.set(requestId, ac);
   const t0 = performance.now();
   try {
-    const [out] = await ctx.engine.call(
+    const {
+      texts: [out],
+      device,
+    } = await ctx.engine.call(
       'generate',
       {
         model: model.path,
@@ -136,6 +145,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         topK: p.topK,
         seed: p.seed,
         chat: p.chat,
+        device: device.device,
+        deviceFallback: device.fallback,
       },
     });
     return {
@@ -146,6 +157,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       promptTokens: out.promptTokens,
       ms: performance.now() - t0,
       decodeMs: out.decodeMs,
+      device,
     };
   } finally {
     inFlight.delete(requestId);

@@ -25,7 +25,7 @@ import {
 } from '../../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter, type StudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
-import type { DeviceChoice } from '../../../native-runtime/runtime/session.ts';
+import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
   CheckpointWritten,
@@ -72,6 +72,12 @@ export interface GenerateArgs {
   dataDir?: string;
 }
 
+/** The answers, and where the session that wrote them runs (a loaded model's notice is told once). */
+export interface Generation {
+  texts: GeneratedText[];
+  device: DeviceUsed;
+}
+
 export interface CalibrateArgs {
   config: TrainConfig;
   /** Timed steps after one warm-up step (default 2). */
@@ -93,6 +99,7 @@ export interface EngineOps {
       checkpoint: CheckpointWritten;
       sample: ProbeSample;
       log: string;
+      device: DeviceUsed;
     };
     result: TrainSummary;
   };
@@ -100,7 +107,7 @@ export interface EngineOps {
     args: GenerateArgs;
     /** text: generated text; notice: what loading the model says (a conversion's progress, auto's form, a fallback). */
     events: { text: { row: number; text: string }; notice: { text: string } };
-    result: GeneratedText[];
+    result: Generation;
   };
   evaluate: {
     args: Omit<EvaluateInput, 'signal' | 'onProgress'>;
@@ -202,7 +209,7 @@ export async function generateTask(
   args: GenerateArgs,
   emit: Emit<'generate'>,
   signal: AbortSignal,
-): Promise<GeneratedText[]> {
+): Promise<Generation> {
   const composed = args.adapters?.length ? args.adapters : undefined;
   const runner = await runnerFor(args, composed, (text) => emit('notice', { text }));
   for (const a of composed ?? []) {
@@ -210,7 +217,7 @@ export async function generateTask(
     runner.composed?.setEnabled(a.name, a.enabled ?? true);
   }
   const greedy = args.temperature === 0;
-  return runner.generate(args.prompts, {
+  const texts = await runner.generate(args.prompts, {
     maxNewTokens: args.maxNewTokens,
     temperature: args.temperature,
     topP: args.topP,
@@ -222,6 +229,7 @@ export async function generateTask(
     signal,
     onText: (row, text) => emit('text', { row, text }),
   });
+  return { texts, device: runner.deviceUsed };
 }
 
 // ---- training ------------------------------------------------------------------------------------
@@ -296,6 +304,7 @@ export async function trainTask(
     const res = await train(args.config, {
       signal,
       onLog: (m) => emit('log', m),
+      onDevice: (d) => emit('device', d),
       onProgress: (p) => {
         totalSteps = p.totalSteps;
         emit('progress', p);

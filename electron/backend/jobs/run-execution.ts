@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import {
   listCheckpoints,
   readTrainerState,
@@ -41,6 +42,7 @@ import {
   getRun,
   recordCheckpoint,
   recordGeneration,
+  setRunDevice,
   setRunStatus,
   setRunTotalSteps,
   truncateMetrics,
@@ -189,6 +191,10 @@ export async function executeRun(
               prompt: s.prompt,
               output: s.output,
             });
+          } else if (event === 'device') {
+            // What really runs the steps, not what the config asked for (a fallback to the CPU).
+            setRunDevice(lib, runId, data as DeviceUsed);
+            opts.onChange?.();
           } else if (event === 'log') {
             log('trainer', data as string);
             opts.onLog?.(data as string);

@@ -5,6 +5,7 @@
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { EvalKind, EvalSample } from '../../../native-runtime/evaluation/evaluate.ts';
+import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export type EvaluationStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
@@ -20,6 +21,8 @@ export interface EvaluationRecord {
   samples: EvalSample[];
   examples: number | null;
   error: string | null;
+  /** Where it ran (the provider, and why not the device asked for); null until it has run. */
+  device: DeviceUsed | null;
   createdAt: number;
 }
 
@@ -39,6 +42,7 @@ interface Stored {
   samples?: EvalSample[];
   examples?: number;
   error?: string;
+  device?: DeviceUsed;
 }
 
 function toRecord(r: Row): EvaluationRecord {
@@ -54,6 +58,7 @@ function toRecord(r: Row): EvaluationRecord {
     samples: s.samples ?? [],
     examples: s.examples ?? null,
     error: s.error ?? null,
+    device: s.device ?? null,
     createdAt: r.created_at,
   };
 }
@@ -85,6 +90,7 @@ export function finishEvaluation(
     samples?: EvalSample[];
     examples?: number;
     error?: string;
+    device?: DeviceUsed;
   },
 ): EvaluationRecord {
   const stored: Stored = {
@@ -92,6 +98,7 @@ export function finishEvaluation(
     samples: result.samples ?? [],
     examples: result.examples,
     error: result.error,
+    device: result.device,
   };
   lib.db
     .prepare('UPDATE evaluations SET status = ?, metrics_json = ? WHERE id = ?')

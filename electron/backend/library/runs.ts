@@ -45,6 +45,13 @@ export interface RunRecord {
   /** The last recorded step and loss, for list views. */
   lastStep: number | null;
   lastLoss: number | null;
+  /**
+   * The provider that ran the steps (config.device is what was asked for: 'auto' picks, and a device
+   * that cannot start falls back to the CPU); null until the engine has created its session.
+   */
+  device: string | null;
+  /** Why `device` is not the one asked for (null when it is). */
+  deviceFallback: string | null;
 }
 
 export interface RunMetric {
@@ -102,6 +109,8 @@ interface RunRow {
   total_steps: number | null;
   last_step: number | null;
   last_loss: number | null;
+  device: string | null;
+  device_fallback: string | null;
 }
 
 const SELECT_RUN = `SELECT r.*, m.step AS last_step, m.loss AS last_loss FROM runs r
@@ -126,6 +135,8 @@ function toRecord(r: RunRow): RunRecord {
     totalSteps: r.total_steps ?? null,
     lastStep: r.last_step,
     lastLoss: r.last_loss,
+    device: r.device ?? null,
+    deviceFallback: r.device_fallback ?? null,
   };
 }
 
@@ -360,6 +371,13 @@ export function requeueRun(lib: Library, id: number): boolean {
     )
     .run(process.pid, lib.owner.token, id);
   return res.changes > 0;
+}
+
+/** Records where the run's steps run (jobs/run-execution.ts, once the engine's session exists). */
+export function setRunDevice(lib: Library, id: number, d: { device: string; fallback: string | null }): void {
+  lib.db
+    .prepare('UPDATE runs SET device = ?, device_fallback = ? WHERE id = ?')
+    .run(d.device, d.fallback, id);
 }
 
 /** Sets the planned number of steps (once the engine knows it). */

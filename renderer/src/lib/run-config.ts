@@ -118,12 +118,19 @@ export function configText(f: ConfigField, v: unknown): string {
 /**
  * The groups with the run's values, plus "Other" for keys the table does not know. `dataset` names
  * the training data as the library does ("persona v2"): the stored path is the frozen file's hash.
+ * `ranOn` is the provider that ran the steps (the run's record): the stored device is only what was
+ * asked for, so a fallback is shown beside it.
  */
 export function configRows(
   config: Record<string, unknown>,
   dataset?: string,
+  ranOn?: string,
 ): Array<{ title: string; rows: Array<{ field: ConfigField; text: string }> }> {
-  const text = (f: ConfigField) => (f.key === 'data' && dataset ? dataset : configText(f, config[f.key]));
+  const text = (f: ConfigField) => {
+    if (f.key === 'data' && dataset) return dataset;
+    const t = configText(f, config[f.key]);
+    return f.key === 'device' && ranOn && ranOn !== t ? `${t} (ran on ${ranOn})` : t;
+  };
   const groups = CONFIG_GROUPS.map((g) => ({
     title: g.title,
     rows: g.fields.filter((f) => f.key in config).map((f) => ({ field: f, text: text(f) })),

@@ -7,6 +7,7 @@
 // side's history holds its own earlier answers, so the two conversations stay comparable.
 
 import { samplingProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
+import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
 import { errorMessage, type RpcClient } from '../rpc/client.ts';
 
 export type Side = 'base' | 'adapted';
@@ -23,6 +24,8 @@ export interface Reply {
   error: string | null;
   /** What loading the model said last, shown until text arrives (a conversion's progress, …). */
   notice: string | null;
+  /** Where the answer was written, and why not on the device Settings chose (a fallback). */
+  device: DeviceUsed | null;
 }
 
 export interface Turn {
@@ -240,6 +243,7 @@ export class PlaygroundState {
       reply.tokens = res.tokens;
       reply.ms = res.ms;
       reply.decodeMs = res.decodeMs;
+      reply.device = res.device;
     } catch (err) {
       reply.error = errorMessage(err);
     } finally {
@@ -274,6 +278,7 @@ function blankReply(): Reply {
     ms: null,
     decodeMs: null,
     notice: null,
+    device: null,
     error: null,
   };
 }
