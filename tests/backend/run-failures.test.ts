@@ -48,6 +48,9 @@ test('a run refused for its data says to fix the dataset, in `train` and in `run
   assert.doesNotMatch(train.stderr, /runs resume/);
   const shown = JSON.parse((await runCli(['runs', 'show', '1', '--json', '--data-dir', home])).stdout);
   assert.equal(shown.status, 'failed');
+  // The data by the library's name and version, not its frozen file (datasets/<sha256>.jsonl).
+  assert.ok(train.stderr.endsWith(`\nerror: “ones” v1: ${next}`), train.stderr);
+  assert.ok(shown.error.startsWith("“ones” v1: every example's prompt is 1 token"), shown.error);
   assert.equal(shown.errorCode, 'no-intervention-positions');
   const show = (await runCli(['runs', 'show', '1', '--data-dir', home])).stdout.split('\n');
   assert.equal(

@@ -31,6 +31,7 @@ import {
   getAdapter,
   registerRunAdapterOnce,
 } from '../library/adapters.ts';
+import { versionName } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { refusalCode } from '../library/run-failures.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
@@ -40,6 +41,7 @@ import {
   checkpointAdapterPath,
   forgetCheckpoints,
   getRun,
+  type RunRecord,
   recordCheckpoint,
   recordGeneration,
   setRunDevice,
@@ -50,6 +52,24 @@ import {
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { TrainSummary } from './engine-tasks.ts';
+
+/**
+ * A failure's message as the run records it: the run's frozen data files by the library's names
+ * (“persona” v2, not datasets/<hash>.jsonl), other paths in the data folder shortened (cleanMessage).
+ */
+function failureText(lib: Library, run: RunRecord, message: string): string {
+  const cfg = run.config as unknown as StoredRunConfig;
+  let text = message;
+  for (const [file, versionId] of [
+    [cfg.data, run.datasetVersionId],
+    [cfg.evalData, cfg.evalDatasetVersionId],
+  ] as const) {
+    const name = file && versionId != null ? versionName(lib, versionId) : null;
+    if (!file || !name) continue;
+    for (const p of new Set([file, resolve(file)])) text = text.split(p).join(name);
+  }
+  return cleanMessage(text, lib.dataDir);
+}
 
 function folderSize(dir: string): number | null {
   try {
@@ -106,8 +126,9 @@ export async function executeRun(
     truncateMetrics(lib, runId, state?.step ?? 0);
   } catch (e) {
     const wire = toWireError(e);
-    setRunStatus(lib, runId, 'failed', cleanMessage(wire.message, lib.dataDir), refusalCode(wire));
-    log('studio', `failed before training started: ${cleanMessage(wire.message, lib.dataDir)}`);
+    const message = failureText(lib, run, wire.message);
+    setRunStatus(lib, runId, 'failed', message, refusalCode(wire));
+    log('studio', `failed before training started: ${message}`);
     opts.onChange?.();
     return 'failed';
   }
@@ -223,7 +244,7 @@ export async function executeRun(
             : 'failed';
     const message =
       outcome === 'failed' || crashed
-        ? cleanMessage(toWireError(e).message, lib.dataDir)
+        ? failureText(lib, run, toWireError(e).message)
         : outcome === 'cancelled'
           ? 'cancelled by the user'
           : undefined;

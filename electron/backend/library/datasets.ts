@@ -279,6 +279,19 @@ export function getDatasetVersion(lib: Library, versionId: number): DatasetVersi
   return toVersion(lib, v);
 }
 
+/**
+ * A version as the library names it, “name” vN — how people know the data, where its frozen file is
+ * named by a hash — or null when the version is gone.
+ */
+export function versionName(lib: Library, versionId: number): string | null {
+  const r = lib.db
+    .prepare(
+      'SELECT d.name, v.version FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = ?',
+    )
+    .get(versionId) as { name: string; version: number } | undefined;
+  return r ? `“${r.name}” v${r.version}` : null;
+}
+
 /** A dataset and one of its versions (its latest full version without `versionId`). */
 export function versionOf(
   lib: Library,
