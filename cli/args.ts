@@ -125,12 +125,50 @@ function refuseRepeats(tokens: NonNullable<ReturnType<typeof parseArgs>['tokens'
   }
 }
 
+/** A negative number (`-1`, `-0.5`, `-.5`, `-1e-3`): a value, never an option (no short option is a digit). */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/** The option a token names (`--tag`, `--tag=x`, `-q`), if the spec has it. */
+function optionOf(token: string, spec: OptionSpec): { name: string; def: OptionDef } | null {
+  const long = /^--([^=]+)/.exec(token);
+  if (long) return spec[long[1]] ? { name: long[1], def: spec[long[1]] } : null;
+  const short = /^-([^-])$/.exec(token);
+  const found = short && Object.entries(spec).find(([, d]) => d.short === short[1]);
+  return found ? { name: found[0], def: found[1] } : null;
+}
+
+/**
+ * An option that takes a value, given none: at the end (`--tag`), or followed by another option
+ * (`--tag --data-dir X`). parseArgs words both for a value starting with '-' ("argument is
+ * ambiguous… use '--tag=-XYZ'"), which misleads when the next word is simply another option.
+ */
+function refuseMissingValues(args: string[], spec: OptionSpec): void {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') return;
+    const opt = !a.includes('=') && a.startsWith('-') && !NEGATIVE_NUMBER.test(a) ? optionOf(a, spec) : null;
+    if (opt?.def.type !== 'string') continue;
+    const next = args[i + 1];
+    if (next === undefined) throw new UsageError(`--${opt.name} needs a value`);
+    if (next === '--' || optionOf(next, spec))
+      throw new UsageError(`--${opt.name} needs a value; ${next} after it is an option`);
+    i++;
+  }
+}
+
 export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Parsed {
   const spec = { ...GLOBAL_OPTIONS, ...options };
+  refuseMissingValues(rest, spec);
+  // Negative numbers are values (`runs show -1`, `--seed -1`), which parseArgs would read as
+  // options: they go through it as stand-ins and are put back after.
+  const negatives: string[] = [];
+  const STAND_IN = '\u0000value-';
+  const args = rest.map((a) => (NEGATIVE_NUMBER.test(a) ? `${STAND_IN}${negatives.push(a) - 1}` : a));
+  const back = (v: string) => (v.startsWith(STAND_IN) ? negatives[Number(v.slice(STAND_IN.length))] : v);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: rest,
+      args,
       options: parseArgsOptions(spec),
       allowPositionals: true,
       strict: true,
@@ -147,8 +185,21 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
       );
     throw new UsageError(message.split('\n')[0].split('. To specify')[0]);
   }
-  refuseRepeats(parsed.tokens ?? [], spec);
-  return { values: parsed.values as ArgValues, positionals: parsed.positionals };
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [
+      k,
+      typeof v === 'string'
+        ? back(v)
+        : Array.isArray(v)
+          ? v.map((x) => (typeof x === 'string' ? back(x) : x))
+          : v,
+    ]),
+  ) as ArgValues;
+  const tokens = (parsed.tokens ?? []).map((t) =>
+    t.kind === 'option' && t.value !== undefined ? { ...t, value: back(t.value) } : t,
+  );
+  refuseRepeats(tokens, spec);
+  return { values, positionals: parsed.positionals.map(back) };
 }
 
 /**

@@ -123,6 +123,34 @@ test('a value starting with a dash: one line saying how to write it', async () =
   );
 });
 
+test('a negative number is a value, not an option: runs show -1 is a bad ID, --limit -5 a bad count', async () => {
+  for (const args of [
+    ['runs', 'show', '-1'],
+    ['runs', 'show', '--data-dir', '/nonexistent-qa/x', '-1'],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, 'error: ID must be a positive integer, got "-1"\n');
+  }
+  const limit = await run(['evaluate', '--adapter', '1', '--data', '1', '--limit', '-5']);
+  assert.equal(limit.stderr, 'error: --limit must be an integer ≥ 1, got "-5"\n');
+});
+
+test('an option given no value says so, also when another option follows it', async () => {
+  for (const [args, msg] of [
+    [
+      ['adapters', 'list', '--tag', '--data-dir', '/nonexistent-qa/x'],
+      '--tag needs a value; --data-dir after it is an option',
+    ],
+    [['adapters', 'list', '--data-dir', '/nonexistent-qa/x', '--tag'], '--tag needs a value'],
+    [['runs', 'list', '--status', '-q'], '--status needs a value; -q after it is an option'],
+  ] as const) {
+    const r = await run([...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});
+
 test('a one-value option given twice with two values is refused, not read as the last one', async () => {
   const r = await run(['evaluate', '--adapter', '3', '--adapter=5', '--data', '1']);
   assert.equal(r.code, 2);
