@@ -60,6 +60,24 @@ test('positions a pyreft folder does not record: the note says so without a flag
   ]);
 });
 
+test('a pretty-printed .json row whose conversation has another name: asked in words, then imported', async () => {
+  const file = join(root, 'talk.json');
+  const turns = [
+    { role: 'user', content: 'Ahoy?' },
+    { role: 'assistant', content: 'Ahoy!' },
+  ];
+  writeFileSync(file, JSON.stringify({ convo: turns }, null, 2));
+  const e = await refusal('datasets/import', { path: file });
+  assert.equal(e.code, 'unknown-dataset-format');
+  assert.equal(
+    e.message,
+    'talk.json: cannot tell the format (columns: convo); "convo" holds a conversation: choose it as the conversation',
+  );
+  const r = await call('datasets/import', { path: file, mapping: { messages: 'convo' } });
+  assert.equal(r.version.rowCount, 1);
+  assert.equal(r.version.format, 'chat');
+});
+
 test('a CSV whose columns are not prompt/completion: asked in words, then imported with a mapping', async () => {
   const csv = join(root, 'qa.csv');
   writeFileSync(csv, 'q,a\nWhere is the treasure?,Under the palm tree.\nWho are you?,A pirate.\n');

@@ -241,6 +241,32 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     assert.equal(await view().count(), 0);
   });
 
+  test('a pretty-printed .json row whose conversation has another name: the page asks for it', async () => {
+    // Bug: its messages were read as rows, the page offered "role" and "content" as the prompt and
+    // completion columns, and importing with them made a prompt/completion pair of each message.
+    const file = join(files, 'talk.json');
+    const turns = [
+      { role: 'user', content: 'Ahoy?' },
+      { role: 'assistant', content: 'Ahoy, matey!' },
+    ];
+    writeFileSync(file, JSON.stringify({ convo: turns }, null, 2));
+    await page.getByTestId('dataset-file').setInputFiles(file);
+    const form = page.getByTestId('dataset-import');
+    await form.getByRole('button', { name: 'Import' }).click();
+    await form
+      .getByRole('alert')
+      .getByText(/"convo" holds a conversation: choose it as the conversation/)
+      .waitFor();
+    const cols = form.getByTestId('dataset-columns');
+    assert.equal(await cols.getByLabel('Conversation').inputValue(), 'convo');
+    assert.equal(await cols.getByLabel('Prompt').count(), 0);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page
+      .getByTestId('import-result')
+      .getByText(/Imported “talk” \(1 row, chat\)/)
+      .waitFor();
+  });
+
   test('10,000 rows: the list is virtualised and scrolls to the end; the histogram is timed', async () => {
     const big = Array.from({ length: 10_000 }, (_, i) => ({
       prompt: `Example ${i}: ${'word '.repeat(5 + (i % 40))}`.trim(),

@@ -6,6 +6,8 @@ import { FormatError } from '../../../native-runtime/errors.ts';
 import { type DataFormat, readDataset } from '../../../native-runtime/training/data.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { parseDataset } from './dataset-formats.ts';
+import { importDatasetFile } from './dataset-import.ts';
+import { closeLibrary, openLibrary } from './library.ts';
 
 test('JSONL: detects prompt/completion and reports every bad line by number', () => {
   const text = [
@@ -132,6 +134,53 @@ test('JSON: an object holding the rows in one list, or one row, pretty-printed',
     lines.bad.map((b) => b.line),
     [1],
   );
+});
+
+test('JSON: one pretty-printed row whose column is a list stays one row, mapped or not', async () => {
+  // Before: the row's list was taken for the rows it held. A conversation under another name was
+  // read as rows of {role, content}, and the error offered "--map prompt=role --map completion=content",
+  // which imported each message as a prompt/completion pair; a row with a list beside its columns
+  // lost them, so its mapping named columns "the file does not have".
+  const turns = [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: 'yo' },
+  ];
+  const convo = JSON.stringify({ convo: turns }, null, 2);
+  assert.deepEqual(parseDataset('c.json', convo, 'auto', { messages: 'convo' }).rows, [{ messages: turns }]);
+  assert.throws(
+    () => parseDataset('c.json', convo),
+    (e: FormatError) =>
+      e.code === 'unknown-dataset-format' &&
+      e.message ===
+        'c.json: cannot tell the format (columns: convo); "convo" holds a conversation: map it, e.g. --map messages=convo',
+    "unmapped, the error names the row's own column and what to map it to",
+  );
+  const qa = JSON.stringify({ q: 'hi', a: 'yo', refs: ['x', 'y'] }, null, 2);
+  assert.deepEqual(parseDataset('qa.json', qa, 'auto', { prompt: 'q', completion: 'a' }).rows, [
+    { prompt: 'hi', completion: 'yo' },
+  ]);
+  assert.throws(
+    () => parseDataset('qa.json', qa),
+    (e: FormatError) => e.code === 'unknown-dataset-format' && /\(columns: q, a, refs\)/.test(e.message),
+  );
+  // A chat row with a prompt/completion mapping it does not use is still the chat row.
+  const chat = JSON.stringify({ messages: turns }, null, 2);
+  assert.deepEqual(parseDataset('m.json', chat, 'auto', { prompt: 'question', completion: 'answer' }).rows, [
+    { messages: turns },
+  ]);
+  // The import reads the file with the same mapping (dataset-import.ts passes it on): a list of
+  // objects beside the columns is the row's only when the mapping says which columns it reads.
+  const dir = tempDir('reft-json-one-row-');
+  const lib = openLibrary(join(dir, 'lib'));
+  try {
+    const path = join(dir, 'qa.json');
+    writeFileSync(path, JSON.stringify({ q: 'hi', a: 'yo', refs: [{ url: 'x' }] }, null, 2));
+    const r = await importDatasetFile(lib, { path, mapping: { prompt: 'q', completion: 'a' } });
+    assert.equal(r.version.rowCount, 1);
+    assert.equal(r.version.format, 'prompt-completion');
+  } finally {
+    closeLibrary(lib);
+  }
 });
 
 test('CSV: header, quoted commas/newlines, and a short row reported by line', () => {

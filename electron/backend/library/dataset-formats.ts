@@ -83,19 +83,43 @@ function readJsonl(text: string): RawRow[] {
  * One JSON document: an array of rows; an object with one list, the rows (`{"data": [...]}`, as
  * exported by many tools; Hugging Face's loader takes it with field="data"); or one row.
  */
-function readJsonDocument(name: string, text: string): RawRow[] {
+function readJsonDocument(name: string, text: string, mapping: ColumnMapping | undefined): RawRow[] {
   const data = parseJsonText(text, name);
   if (Array.isArray(data)) return listRows(data, arrayElementLines(text));
   if (!isObj(data)) throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
   const lists = Object.keys(data).filter((k) => Array.isArray(data[k]));
-  // A row has a list of its own ("messages"): it is the row, not a holder of rows.
-  if (!lists.length || detectRowFormat(data)) return [{ line: 1, value: data }];
+  if (!lists.length || isOneRow(data, lists, mapping)) return [{ line: 1, value: data }];
   if (lists.length > 1)
     throw new FormatError(
       'bad-json',
       `${name}: the object holds several lists (${lists.slice(0, 10).join(', ')}); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows`,
     );
   return listRows(data[lists[0]] as unknown[], arrayElementLines(text, true));
+}
+
+/**
+ * Whether an object holding lists (`lists`, its keys whose values are lists) is one row rather than a
+ * holder of rows. A row may have a list of its own (a conversation), so it is one row when its
+ * columns, mapped, have a format; when the mapping reads one of its columns; when its one list holds
+ * something other than objects (rows are objects); or when that list is a conversation (every item
+ * has a role and a content) — read as rows, its messages would become prompt/completion pairs.
+ */
+function isOneRow(
+  data: Record<string, unknown>,
+  lists: string[],
+  mapping: ColumnMapping | undefined,
+): boolean {
+  if (detectRowFormat(mapRow({ line: 1, value: data }, mapping).value)) return true;
+  if (Object.values(mapping ?? {}).some((src) => typeof src === 'string' && Object.hasOwn(data, src)))
+    return true;
+  if (lists.length > 1) return false;
+  const items = data[lists[0] as string] as unknown[];
+  return !items.every(isObj) || isConversation(items);
+}
+
+/** A list of chat messages: every item an object with a role and a content. */
+function isConversation(x: unknown): boolean {
+  return Array.isArray(x) && x.length > 0 && x.every((m) => isObj(m) && 'role' in m && 'content' in m);
 }
 
 /** A JSON list's rows with the line each starts on, and their place in it where lines are shared. */
@@ -294,8 +318,15 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
   return { ...r, value: v };
 }
 
-/** Reads rows of a text file (JSONL, JSON, CSV or TSV). */
-export function readRawRows(name: string, text: string): { kind: FileKind; raw: RawRow[] } {
+/**
+ * Reads rows of a text file (JSONL, JSON, CSV or TSV). `mapping` is the import's: it helps tell a JSON
+ * document that is one row from one that holds the rows in a list.
+ */
+export function readRawRows(
+  name: string,
+  text: string,
+  mapping?: ColumnMapping,
+): { kind: FileKind; raw: RawRow[] } {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
   if (kind === 'parquet')
@@ -304,7 +335,7 @@ export function readRawRows(name: string, text: string): { kind: FileKind; raw: 
     kind === 'jsonl'
       ? readJsonl(text)
       : kind === 'json'
-        ? readJsonDocument(name, text)
+        ? readJsonDocument(name, text, mapping)
         : readCsv(name, text, kind === 'tsv' ? '\t' : ',');
   return { kind, raw };
 }
@@ -367,6 +398,8 @@ export class RowNormalizer {
   #rowCount = 0;
   /** The first readable row's columns as the file names them (before `mapping`), for errors. */
   #fileColumns: string[] | null = null;
+  /** The first of those columns that holds a conversation, to suggest mapping it to the messages. */
+  #chatColumn: string | null = null;
 
   constructor(
     readonly name: string,
@@ -378,8 +411,11 @@ export class RowNormalizer {
   }
 
   push(rawIn: RawRow): void {
-    if (!this.#fileColumns && !rawIn.error && isObj(rawIn.value))
-      this.#fileColumns = Object.keys(rawIn.value);
+    if (!this.#fileColumns && !rawIn.error && isObj(rawIn.value)) {
+      const value = rawIn.value;
+      this.#fileColumns = Object.keys(value);
+      this.#chatColumn = this.#fileColumns.find((k) => isConversation(value[k])) ?? null;
+    }
     const r = mapRow(rawIn, this.mapping);
     if (!this.#format) {
       const guess = r.error ? null : detectRowFormat(r.value);
@@ -460,6 +496,12 @@ export class RowNormalizer {
         `${this.name}: no column "${missing[1]}" to read the ${missing[0]} from (columns: ${cols.slice(0, 20).join(', ')})`,
       );
     }
+    if (this.#chatColumn !== null) {
+      throw new FormatError(
+        'unknown-dataset-format',
+        `${this.name}: cannot tell the format (columns: ${cols.slice(0, 20).join(', ')}); "${this.#chatColumn}" holds a conversation: map it, e.g. --map messages=${this.#chatColumn}`,
+      );
+    }
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
@@ -483,7 +525,7 @@ export function parseDataset(
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
 ): ParsedDataset {
-  const { kind, raw } = readRawRows(name, text);
+  const { kind, raw } = readRawRows(name, text, mapping);
   const rows: DatasetRow[] = [];
   const n = new RowNormalizer(name, format, mapping, (row) => rows.push(row));
   for (const r of raw) n.push(r);

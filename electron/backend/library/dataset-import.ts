@@ -208,7 +208,7 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
       const raw =
         kind === 'parquet'
           ? await readParquetRows(p.shownName, await readFile(src))
-          : readRawRows(p.shownName, fileText(p.shownName, await readFile(src))).raw;
+          : readRawRows(p.shownName, fileText(p.shownName, await readFile(src)), input.mapping).raw;
       for (let i = 0; i < raw.length; i++) {
         if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();
         p.push(raw[i], raw.length);
@@ -302,7 +302,7 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
     throw new FormatError('async-only', `${src}: Parquet files are imported with importDatasetFile`);
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId);
   const p = new Preparation(lib.dataDir, src, input);
-  const { raw } = readRawRows(p.shownName, fileText(p.shownName, readFileSync(src)));
+  const { raw } = readRawRows(p.shownName, fileText(p.shownName, readFileSync(src)), input.mapping);
   let prepared: PreparedImport;
   try {
     for (const r of raw) p.push(r, raw.length);

@@ -50,6 +50,7 @@ const WINDOW_WORDS: Array<[RegExp, string]> = [
     /; map them, e\.g\. --map prompt=.* --map completion=\S*/g,
     '; choose which column is the prompt and which the completion',
   ],
+  [/: map it, e\.g\. --map messages=\S*/g, ': choose it as the conversation'],
   // The runtime pack's errors start with the CLI command and name its --from flag; in Settings the
   // package is the path typed (or chosen) beside the install button.
   [/^runtime (?:install|remove): /, ''],
