@@ -1,6 +1,7 @@
 // End-to-end: the studio with the keyboard only. The tab bars (a dataset's views, a run's details) are
 // one tab stop each, as the WAI-ARIA tabs pattern has it: Left/Right move between the tabs (and wrap),
-// Home/End go to the first and last, the focused tab is the one shown, and Tab goes on into its panel.
+// Home/End go to the first and last, the focused tab is the one shown, and Tab goes on to the panel's
+// first control (to the panel itself only when it holds none).
 // A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too), and
 // a row's five rating stars are one tab stop, the arrows moving among them. Closing a panel gives focus
 // back to what opened it.
@@ -112,10 +113,37 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     await page.keyboard.press('End');
     await page.waitForFunction(() => location.hash.endsWith('/tools'));
     await page.getByRole('tabpanel').getByRole('button', { name: 'Find duplicates' }).waitFor();
-    // Tab leaves the bar (one stop) and goes into the panel.
+    // Tab leaves the bar (one stop) and goes to the panel's first control, not to the panel first
+    // (bug: the panel was always a tab stop, so it took two presses to reach the controls).
+    const focusedIn = () =>
+      page.evaluate(() => {
+        const e = document.activeElement;
+        return {
+          inPanel: e?.closest('[role="tabpanel"]') !== null,
+          isPanel: e?.getAttribute('role') === 'tabpanel',
+        };
+      });
     await page.keyboard.press('Tab');
-    const into = await page.evaluate(() => document.activeElement?.closest('[role="tabpanel"]') !== null);
-    assert.ok(into, 'Tab moves from the bar into the panel');
+    assert.deepEqual(
+      await focusedIn(),
+      { inPanel: true, isPanel: false },
+      "Tab goes to the panel's first control",
+    );
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('role')),
+      'tab',
+      'Shift+Tab goes straight back to the tab',
+    );
+    // A panel with nothing to reach by keyboard (no rejected lines) is the stop itself.
+    await page.keyboard.press('ArrowLeft');
+    await page.getByTestId('rejected-view').waitFor();
+    await page.keyboard.press('Tab');
+    assert.deepEqual(
+      await focusedIn(),
+      { inPanel: true, isPanel: true },
+      'a panel without controls is a tab stop',
+    );
   });
 
   test('a row longer than its three lines can be read whole, and folded again', async () => {

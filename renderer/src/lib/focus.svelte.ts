@@ -3,6 +3,7 @@
 // of the window.
 
 import { tick } from 'svelte';
+import type { Attachment } from 'svelte/attachments';
 
 /**
  * Once the page has updated, if nothing holds focus, gives it to the element with id `openerId` (what
@@ -27,4 +28,37 @@ export function focusOpenerOnClose(shown: () => number | null, openerId: (id: nu
     if (id === null && last !== null) void keepFocusOnPage(openerId(last));
     last = id;
   });
+}
+
+/** What a keyboard's Tab can reach (elements with tabindex -1 and disabled controls excluded). */
+const TABBABLE = [
+  'a[href]',
+  'button:not([disabled])',
+  'input:not([disabled]):not([type="hidden"])',
+  'select:not([disabled])',
+  'textarea:not([disabled])',
+  'summary',
+  'iframe',
+  '[contenteditable="true"]',
+  '[tabindex]:not([tabindex="-1"])',
+].join(', ');
+
+/**
+ * Calls `report` with whether the element holds anything Tab can reach (shown), now and whenever
+ * its content changes — a tab panel is a tab stop of its own only when it holds nothing else.
+ */
+export function watchTabbable(report: (has: boolean) => void): Attachment<HTMLElement> {
+  return (el) => {
+    const check = () =>
+      report([...el.querySelectorAll<HTMLElement>(TABBABLE)].some((e) => e.checkVisibility?.() ?? true));
+    check();
+    const observer = new MutationObserver(check);
+    observer.observe(el, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['disabled', 'tabindex', 'href', 'hidden', 'type', 'class', 'style'],
+    });
+    return () => observer.disconnect();
+  };
 }
