@@ -125,10 +125,10 @@ export const adaptersCommands: Command[] = [
   },
   {
     name: 'adapters tag',
-    summary: 'add tags to an adapter (or remove them with --remove)',
+    summary: 'add tags to an adapter (or remove them with --remove); a comma separates tags too',
     usage: 'adapters tag ID TAG... [--remove]',
     options: { remove: { type: 'boolean', description: 'remove the tags instead of adding them' } },
-    examples: ['adapters tag 3 pirate best', 'adapters tag 3 best --remove'],
+    examples: ['adapters tag 3 pirate best', 'adapters tag 3 pirate,best', 'adapters tag 3 best --remove'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);

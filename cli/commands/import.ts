@@ -24,7 +24,11 @@ export const importCommand: Command = {
       type: 'boolean',
       description: 'accept a base model of the same shape but other weights',
     },
-    tag: { type: 'string', multiple: true, description: 'a tag to add (repeat for several)' },
+    tag: {
+      type: 'string',
+      multiple: true,
+      description: 'a tag to add (repeat, or separate with commas, for several)',
+    },
   },
   examples: ['import ./pyreft-adapter --model 1 --tag pirate'],
   async run(ctx) {

@@ -31,6 +31,7 @@ import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
 import { checkName } from './names.ts';
 import { getRun } from './runs.ts';
+import { matchesTag, tagsToAdd, tagsToRemove } from './tags.ts';
 
 export interface AdapterRecord {
   id: number;
@@ -128,7 +129,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
         Date.now(),
       ) as { id: number };
     const tag = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
-    for (const t of input.tags ?? []) tag.run(row.id, normalizeTag(t));
+    for (const t of tagsToAdd(input.tags ?? [])) tag.run(row.id, t);
     return row.id;
   });
   return getAdapter(lib, id);
@@ -174,7 +175,7 @@ export function listAdapters(lib: Library, filter: AdapterFilter = {}): AdapterR
   const modelNames = words.length ? modelNamesByFingerprint(lib) : new Map<string, string[]>();
   return rows
     .map(toRecord)
-    .filter((a) => (filter.tag ? a.tags.includes(filter.tag) : true))
+    .filter((a) => (filter.tag ? matchesTag(a.tags, filter.tag) : true))
     .filter((a) =>
       filter.baseModelFingerprint ? a.baseModelFingerprint === filter.baseModelFingerprint : true,
     )
@@ -215,24 +216,19 @@ export function getAdapter(lib: Library, id: number): AdapterRecord {
   return toRecord(row);
 }
 
-function normalizeTag(tag: string): string {
-  const t = tag.trim();
-  if (!t || t.length > 64) throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters');
-  return t;
-}
-
-/** Adds and/or removes tags; returns the adapter with its new tags. */
+/** Adds and/or removes tags (tags.ts: a comma separates them); returns the adapter with its new tags. */
 export function tagAdapter(
   lib: Library,
   id: number,
   change: { add?: string[]; remove?: string[] },
 ): AdapterRecord {
-  getAdapter(lib, id);
+  const added = tagsToAdd(change.add ?? []);
   writeTransaction(lib.db, () => {
+    const removed = tagsToRemove(change.remove ?? [], getAdapter(lib, id).tags);
     const add = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     const del = lib.db.prepare('DELETE FROM adapter_tags WHERE adapter_id = ? AND tag = ?');
-    for (const t of change.add ?? []) add.run(id, normalizeTag(t));
-    for (const t of change.remove ?? []) del.run(id, t.trim());
+    for (const t of added) add.run(id, t);
+    for (const t of removed) del.run(id, t);
   });
   return getAdapter(lib, id);
 }

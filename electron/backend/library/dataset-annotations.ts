@@ -22,6 +22,7 @@ import {
 } from './datasets.ts';
 import { readFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { tagsToAdd, tagsToRemove } from './tags.ts';
 
 export interface Annotation {
   rating: number | null;
@@ -181,9 +182,7 @@ export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
   if (a.rating != null && (!Number.isInteger(a.rating) || a.rating < 1 || a.rating > 5)) {
     throw new ValidationError('bad-rating', 'a rating is an integer from 1 to 5 (or null to clear it)');
   }
-  for (const t of [...(a.addTags ?? []), ...(a.removeTags ?? [])]) {
-    if (!t.trim() || t.length > 64) throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters');
-  }
+  const added = tagsToAdd(a.addTags ?? []);
   const get = lib.db.prepare(
     'SELECT rating, tags_json, note FROM dataset_row_annotations WHERE dataset_id = ? AND row_id = ?',
   );
@@ -200,8 +199,8 @@ export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
         | { rating: number | null; tags_json: string; note: string | null }
         | undefined;
       const tags = new Set(cur ? parseTags(cur.tags_json) : []);
-      for (const t of a.addTags ?? []) tags.add(t.trim());
-      for (const t of a.removeTags ?? []) tags.delete(t.trim());
+      for (const t of added) tags.add(t);
+      for (const t of tagsToRemove(a.removeTags ?? [], [...tags])) tags.delete(t);
       const rating = a.rating !== undefined ? a.rating : (cur?.rating ?? null);
       const note = a.note !== undefined ? a.note : (cur?.note ?? null);
       const sorted = [...tags].sort();

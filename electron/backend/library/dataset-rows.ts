@@ -7,6 +7,7 @@ import type { DatasetFormat, DatasetRow } from './dataset-formats.ts';
 import { getDatasetVersion, versionOf } from './datasets.ts';
 import { readFrozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { matchesTag } from './tags.ts';
 
 /** All normalised rows of a version, read back from its frozen file. Do not modify the array. */
 export function readVersionRows(lib: Library, versionId: number): readonly DatasetRow[] {
@@ -56,7 +57,7 @@ export function datasetRows(
   const needle = input.search?.toLowerCase();
   const keep = (i: number): boolean => {
     const m = notes.get(ids[i]) ?? NONE;
-    if (input.tag !== undefined && !m.tags.includes(input.tag)) return false;
+    if (input.tag !== undefined && !matchesTag(m.tags, input.tag)) return false;
     if (input.unrated && m.rating !== null) return false;
     if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return false;
     if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return false;

@@ -1,0 +1,45 @@
+// Tags as people type them, the one rule for every place a tag is entered (a dataset row's or an
+// adapter's tag box, `adapters tag`, `import --tag`, the RPC): a comma separates tags, so "pirate, best"
+// is two tags and no tag holds a comma. Lists of tags are shown joined with commas (`adapters list`),
+// where one tag holding a comma read as two.
+// Tags stored before this rule may hold a comma; they are still found and removed by their whole text.
+
+import { ValidationError } from '../../../native-runtime/errors.ts';
+
+export const TAG_MAX_CHARS = 64;
+
+function pieces(entry: string): string[] {
+  return entry
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
+
+/** The tags `entries` name (each split at its commas, trimmed, once each); a bad one is refused. */
+export function tagsToAdd(entries: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const entry of entries) {
+    const tags = pieces(entry);
+    if (!tags.length) throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters');
+    for (const t of tags) {
+      if (t.length > TAG_MAX_CHARS)
+        throw new ValidationError(
+          'bad-tag',
+          `a tag must be 1 to 64 characters ("${t.slice(0, 20)}…" is ${t.length})`,
+        );
+      out.add(t);
+    }
+  }
+  return [...out];
+}
+
+/** The tags of `has` that `entries` name: a whole stored tag (even one with a comma), else its pieces. */
+export function tagsToRemove(entries: readonly string[], has: readonly string[]): string[] {
+  return entries.flatMap((e) => (has.includes(e.trim()) ? [e.trim()] : pieces(e)));
+}
+
+/** Whether `tags` match a filter by tag: the whole tag, or every tag it names between commas. */
+export function matchesTag(tags: readonly string[], filter: string): boolean {
+  const f = pieces(filter);
+  return tags.includes(filter.trim()) || (f.length > 0 && f.every((t) => tags.includes(t)));
+}
