@@ -138,6 +138,41 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     await note.waitFor({ state: 'detached' });
   });
 
+  test('an action taken while the server is down waits in view, and is done when it is back', async () => {
+    // Bug: the only sign was "Reconnecting" at the foot of the navigation and a note at the top of
+    // the page, scrolled out of view; a star clicked meanwhile showed nothing and seemed ignored.
+    const client = await rpcFor(server?.url ?? '');
+    const { datasetId } = await demoIds(client);
+    client.close();
+    await page.goto(`${server?.url}#/datasets/${datasetId}`);
+    await connected(page);
+    const row = page.getByTestId('row-3');
+    await row.scrollIntoViewIfNeeded();
+    await stopServer(server?.proc);
+    const banner = page.getByTestId('connection-banner');
+    await banner.getByText(/The studio server is not running/).waitFor();
+    await banner.getByText('What you do now waits until the studio is back.').waitFor();
+    await row.getByRole('button', { name: '4 stars', exact: true }).click();
+    await banner
+      .getByTestId('connection-waiting')
+      .getByText(/^\s*1 action waiting: sent when the studio is back/)
+      .waitFor();
+    assert.ok(await banner.isVisible());
+    const box = await banner.boundingBox();
+    assert.ok(box && box.y >= 0 && box.y < 100, `the banner is at the top of the view (y ${box?.y})`);
+    await page.getByTestId('connection-status').getByText('1 waiting').waitFor();
+    await screenshot(page, 'connection-3-action-waiting');
+    server = await startServer(dataDir);
+    await connected(page);
+    await banner.waitFor({ state: 'detached' });
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid="row-3"] [aria-label="4 stars"]')
+          ?.getAttribute('aria-pressed') === 'true',
+    );
+  });
+
   test('another library on the same port: the tab is told to open the new link', async () => {
     const port = new URL(server?.url ?? '').port;
     await stopServer(server?.proc);

@@ -110,6 +110,31 @@ describe('RpcClient', () => {
     assert.deepEqual(await p, ['m']);
   });
 
+  test('calls made while the link is down are counted as waiting until sent, or given up', async () => {
+    // Bug: the window showed nothing while an action waited for the link, so it seemed to do nothing.
+    const { t, rpc } = openClient(50);
+    const seen: number[] = [];
+    rpc.onWaiting((n) => seen.push(n));
+    t.set('reconnecting');
+    const sent = rpc.callWith(
+      'datasets/annotate',
+      { datasetId: 1, indices: [0], rating: 3 },
+      { timeoutMs: 5000 },
+    );
+    const given = rpc.call('models/list');
+    assert.equal(rpc.waitingCount, 2);
+    await assert.rejects(given, {
+      code: 'timeout',
+      message: 'Not done: the studio could not be reached for 1 s. Try again once it is back.',
+    });
+    assert.equal(rpc.waitingCount, 1);
+    t.set('open');
+    assert.equal(rpc.waitingCount, 0);
+    assert.deepEqual(seen, [1, 2, 1, 0]);
+    t.deliver({ type: 'reply', id: t.sent[0]?.id, result: [] });
+    assert.deepEqual(await sent, []);
+  });
+
   test('requests on the wire fail when the link drops', async () => {
     const { t, rpc } = openClient();
     const p = rpc.call('models/list');

@@ -1,7 +1,7 @@
 // The RPC client: numbered requests with per-call timeouts, replies matched by id, and push
 // subscriptions by topic. Requests made while the transport is down wait in an outbox until it
-// (re)opens or their timeout fires; requests in flight when the link drops fail at once, since
-// their replies can no longer arrive.
+// (re)opens or their timeout fires (the window says how many wait: onWaiting); requests in flight
+// when the link drops fail at once, since their replies can no longer arrive.
 
 import { parseServerMessage, type RequestMessage, type WireError } from './envelope.ts';
 import type { Handlers, PushTopic, PushTopics } from './handlers.ts';
@@ -45,6 +45,8 @@ export class RpcClient {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #topics = new Map<string, Set<(data: unknown) => void>>();
+  #waitingListeners = new Set<(n: number) => void>();
+  #waiting = 0;
   #defaultTimeoutMs: number;
 
   constructor(transport: Transport, opts: { timeoutMs?: number } = {}) {
@@ -92,23 +94,50 @@ export class RpcClient {
     if (down) return Promise.reject(down);
     return new Promise<ResultOf<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
+        const sent = this.#pending.get(id)?.sent ?? true;
         this.#pending.delete(id);
+        const s = Math.max(1, Math.round(timeoutMs / 1000));
         reject(
           new RpcError({
             type: 'TimeoutError',
             code: 'timeout',
-            message: `The studio did not answer within ${Math.max(1, Math.round(timeoutMs / 1000))} s. Try again.`,
+            message: sent
+              ? `The studio did not answer within ${s} s. Try again.`
+              : `Not done: the studio could not be reached for ${s} s. Try again once it is back.`,
           }),
         );
+        if (!sent) this.#waitingChanged();
       }, timeoutMs);
       const p: Pending = { msg, sent: false, resolve: resolve as (v: unknown) => void, reject, timer };
       this.#pending.set(id, p);
       p.sent = this.transport.send(msg);
+      if (!p.sent) this.#waitingChanged();
     });
   }
 
   get pendingCount(): number {
     return this.#pending.size;
+  }
+
+  /** Calls made while the link was down that wait to be sent. */
+  get waitingCount(): number {
+    return this.#waiting;
+  }
+
+  /** Calls `cb` with waitingCount whenever it changes; returns the unsubscribe function. */
+  onWaiting(cb: (n: number) => void): () => void {
+    this.#waitingListeners.add(cb);
+    return () => {
+      this.#waitingListeners.delete(cb);
+    };
+  }
+
+  #waitingChanged(): void {
+    let n = 0;
+    for (const p of this.#pending.values()) if (!p.sent) n++;
+    if (n === this.#waiting) return;
+    this.#waiting = n;
+    for (const cb of this.#waitingListeners) cb(n);
   }
 
   close(): void {
@@ -147,6 +176,7 @@ export class RpcClient {
       for (const p of this.#pending.values()) {
         if (!p.sent) p.sent = this.transport.send(p.msg);
       }
+      this.#waitingChanged();
       return;
     }
     // Refused or closed for good: nothing queued will ever be sent.
@@ -165,6 +195,7 @@ export class RpcClient {
           }),
       );
     }
+    this.#waitingChanged();
   }
 
   /** The error for calls made while the backend refuses us or the client is closed; null otherwise. */

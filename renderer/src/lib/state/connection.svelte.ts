@@ -1,5 +1,6 @@
 // Reactive view of the RPC link for the UI: `current` is the transport status, `opens` counts
-// successful (re)connections so pages can reload their data after a reconnect.
+// successful (re)connections so pages can reload their data after a reconnect, `waiting` how many of
+// the person's actions wait for the link to be sent.
 
 import type { RpcClient } from '../rpc/client.ts';
 import type { TransportStatus } from '../rpc/transport.ts';
@@ -7,6 +8,7 @@ import type { TransportStatus } from '../rpc/transport.ts';
 export class Connection {
   current = $state<TransportStatus>({ state: 'connecting', detail: 'Connecting…' });
   opens = $state(0);
+  waiting = $state(0);
   readonly rpc: RpcClient;
   readonly online = $derived(this.current.state === 'open');
 
@@ -14,6 +16,10 @@ export class Connection {
     this.rpc = rpc;
     this.#apply(rpc.transport.status);
     rpc.transport.onStatus((s) => this.#apply(s));
+    this.waiting = rpc.waitingCount;
+    rpc.onWaiting((n) => {
+      this.waiting = n;
+    });
   }
 
   #apply(s: TransportStatus): void {
