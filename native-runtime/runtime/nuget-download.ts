@@ -25,6 +25,7 @@ export interface InstallProgress {
 
 import { byteSize } from '../byte-size.ts';
 import { CancelledError, ReftError } from '../errors.ts';
+import { networkCause } from '../network-errors.ts';
 
 export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
 export const NUGET_SOURCE = 'https://api.nuget.org/v3/registration5-semver1/';
@@ -54,7 +55,7 @@ async function getJson(url: string, signal?: AbortSignal): Promise<Record<string
     res = await fetch(url, { signal, headers: { accept: 'application/json' } });
   } catch (e) {
     if (signal?.aborted) throw new CancelledError('download cancelled');
-    throw new DownloadError('network', `cannot reach ${new URL(url).host}: ${(e as Error).message}`);
+    throw new DownloadError('network', `cannot reach ${new URL(url).host}: ${networkCause(e)}`);
   }
   if (res.status === 404) throw new DownloadError('not-found', `${url}: not found (404)`);
   if (!res.ok) throw new DownloadError('http', `${url}: HTTP ${res.status}`);

@@ -13,6 +13,7 @@ import {
   SAFETENSORS_DTYPE_BYTES,
   type SafetensorsDtype,
 } from '../../../native-runtime/formats/safetensors.ts';
+import { networkCause } from '../../../native-runtime/network-errors.ts';
 import { checkRepoId } from './cache.ts';
 
 /** A failure talking to the Hub; `code` says which kind (see explainHubError). */
@@ -125,9 +126,7 @@ export function explainHubError(
       revision,
     );
   }
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  const cause = e.cause?.code ?? e.cause?.message ?? e.message;
-  return new HubError('unreachable', `cannot reach ${access.endpoint}: ${cause}`);
+  return new HubError('unreachable', `cannot reach ${access.endpoint}: ${networkCause(err)}`);
 }
 
 export interface HubSearchResult {

@@ -19,6 +19,8 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { CancelledError, FormatError, ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import { ERRNO } from '../../../native-runtime/fs-errors.ts';
+import { networkCause } from '../../../native-runtime/network-errors.ts';
 import { appVersion } from '../paths.ts';
 import { blobLockPath, withBlobLock } from './blob-lock.ts';
 import { blobPath, linkSnapshotFile, repoDir, snapshotFile, writeRef } from './cache.ts';
@@ -131,10 +133,6 @@ function requestHeaders(access: HubAccess): Record<string, string> {
 }
 
 /** What a failed fetch says went wrong: the system error code (ECONNREFUSED, …) or its message. */
-function causeOf(e: unknown): string {
-  return (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-}
-
 /** Throws the one-line explanation of a refused file request. */
 async function refuse(access: HubAccess, repo: string, path: string, res: Response): Promise<never> {
   let message = res.statusText;
@@ -170,7 +168,7 @@ export async function probeAccess(
       redirect: 'manual',
     });
   } catch (e) {
-    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${causeOf(e)}`);
+    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${networkCause(e)}`);
   }
   if (res.ok || (res.status >= 300 && res.status < 400)) return;
   // HEAD answers carry no body: the status and X-Error-Code decide.
@@ -197,7 +195,7 @@ export async function fetchRepoFile(
     bytes = Buffer.from(await res.arrayBuffer());
   } catch (e) {
     if (e instanceof ReftError) throw e;
-    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${causeOf(e)}`);
+    throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${networkCause(e)}`);
   }
   if (bytes.length > maxBytes)
     throw new FormatError('too-large', `${repo}/${path}: larger than ${byteSize(maxBytes)}`);
@@ -310,11 +308,11 @@ async function transferFile(t: FileTransfer): Promise<void> {
         const full = io.code === 'ENOSPC' || io.code === 'EDQUOT';
         throw new HubError(
           full ? 'no-disk-space' : 'write-failed',
-          `${t.repo}/${t.file.path}: cannot write ${part} (${full ? 'the disk is full' : io.code}); the partial file is kept: ${full ? 'free some space, then run' : 'run'} the download again to resume`,
+          `${t.repo}/${t.file.path}: cannot write ${part} (${full ? 'the disk is full' : (ERRNO[io.code]?.phrase ?? io.code)}); the partial file is kept: ${full ? 'free some space, then run' : 'run'} the download again to resume`,
         );
       }
       if (attempt >= t.retries) {
-        const cause = causeOf(e);
+        const cause = networkCause(e);
         throw new HubError(
           'connection-lost',
           `${t.repo}/${t.file.path}: connection to ${t.access.endpoint} lost (${cause}); run the download again to resume`,
