@@ -3,6 +3,7 @@
 // by runs that do not name one, and the token never sent back to a window.
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -68,6 +69,19 @@ test('defaults, then a token and a cache folder applied at once; the token is ne
   assert.equal(await code(call('settings/set', { key: 'hub.token', value: 'x' })), 'use-environment');
   assert.equal(await code(call('settings/environment-set', { hubToken: 'not-a-token' })), 'bad-token');
   assert.equal(await code(call('settings/environment-set', { hubCachePath: 'relative/x' })), 'bad-path');
+  // Bug: a file was saved as the cache folder ("Cache folder saved."), and every scan then failed.
+  const file = join(root, 'not-a-folder.txt');
+  writeFileSync(file, 'x');
+  assert.equal(await code(call('settings/environment-set', { hubCachePath: file })), 'not-a-folder');
+  await assert.rejects(
+    call('settings/environment-set', { hubCachePath: file }),
+    /is a file; the cache must be a folder$/,
+  );
+  assert.equal(
+    (await call('settings/environment')).hub.cachePath,
+    join(root, 'hf'),
+    'the saved folder is kept',
+  );
   // Cleared: the environment is as it was at launch.
   const r2 = await call('settings/environment-set', { hubToken: null, hubCachePath: null });
   assert.equal(r2.hub.token, null);

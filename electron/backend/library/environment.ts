@@ -11,6 +11,7 @@
 // set here is applied to this process's environment at start-up and whenever it changes; a value the
 // person exported themselves is kept when the setting is empty.
 
+import { existsSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
@@ -145,8 +146,12 @@ export function setEnvironment(lib: Library, c: EnvironmentChange): EnvironmentR
       'bad-token',
       'that does not look like a Hugging Face access token (they start with "hf_"; copy it from huggingface.co/settings/tokens)',
     );
-  if (c.hubCachePath && !isAbsolute(c.hubCachePath.trim()))
+  const cachePath = c.hubCachePath?.trim();
+  if (cachePath && !isAbsolute(cachePath))
     throw new ValidationError('bad-path', 'the cache folder must be a full path (e.g. /home/me/hf-cache)');
+  // A folder not there yet is made by the first download; a file there would fail every scan and download.
+  if (cachePath && existsSync(cachePath) && !statSync(cachePath).isDirectory())
+    throw new ValidationError('not-a-folder', `${cachePath} is a file; the cache must be a folder`);
   writeTransaction(lib.db, () => {
     if (c.device !== undefined) setSetting(lib, 'engine.device', c.device === 'cpu' ? null : c.device);
     if (c.threads !== undefined) setSetting(lib, 'engine.threads', c.threads === 0 ? null : c.threads);
