@@ -28,7 +28,11 @@ const open = (): Library => openLibrary(join(root, `lib-${n++}`));
 
 test('the rule: commas separate tags; blanks and repeats go; a tag of 65 characters is refused', () => {
   assert.deepEqual(tagsToAdd(['pirate, best', ' v1 ', 'best,,']), ['pirate', 'best', 'v1']);
-  for (const bad of [[' , '], ['x'.repeat(65)], ['ok, '.concat('y'.repeat(65))]]) {
+  assert.throws(() => tagsToAdd([' , ']), {
+    code: 'bad-tag',
+    message: 'a tag must be 1 to 64 characters (a comma separates tags)',
+  });
+  for (const bad of [['x'.repeat(65)], ['ok, '.concat('y'.repeat(65))]]) {
     assert.throws(
       () => tagsToAdd(bad),
       (e: ValidationError) => e.code === 'bad-tag' && /a tag must be 1 to 64 characters/.test(e.message),

@@ -20,7 +20,8 @@ export function tagsToAdd(entries: readonly string[]): string[] {
   const out = new Set<string>();
   for (const entry of entries) {
     const tags = pieces(entry);
-    if (!tags.length) throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters');
+    if (!tags.length)
+      throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters (a comma separates tags)');
     for (const t of tags) {
       if (t.length > TAG_MAX_CHARS)
         throw new ValidationError(
