@@ -62,6 +62,22 @@ test('a run refused for its data says to fix the dataset, in `train` and in `run
   assert.ok(resume.stderr.endsWith(next), resume.stderr);
 });
 
+test('a run refused for its held-out data names that data as the library does', async () => {
+  const home = join(root, 'home-held-out');
+  // A tokenizer that strips whitespace (and adds no bos) turns a blank prompt into no tokens: the
+  // held-out file is refused while training starts, by its frozen path (datasets/<sha256>.jsonl).
+  const model = modelWithoutBos(join(root, 'strip'), { type: 'Strip', strip_left: true, strip_right: true });
+  const data = jsonl('questions.jsonl', ['What is one plus one?', 'What is two plus two?']);
+  const heldOut = jsonl('held-out.jsonl', ['What is three plus three?', '   ']);
+  const args = ['--model', model, '--data', data, '--eval-data', heldOut, '--chat-template', 'none'];
+  const train = await runCli(['train', ...args, '--max-steps', '1', '--data-dir', home]);
+  assert.equal(train.code, 1);
+  assert.match(train.stderr, /\nerror: “held-out” v1: line 2: the prompt has no tokens \(/, train.stderr);
+  assert.doesNotMatch(train.stderr, /datasets\//);
+  const shown = JSON.parse((await runCli(['runs', 'show', '1', '--json', '--data-dir', home])).stdout);
+  assert.equal(shown.error, '“held-out” v1: line 2: the prompt has no tokens');
+});
+
 test('a run that failed for a moved model folder keeps its resume, and resumes once it is back', async () => {
   const home = join(root, 'home-moved');
   const model = join(root, 'moved-model');
