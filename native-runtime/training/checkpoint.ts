@@ -13,7 +13,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
 import { removeFolderAtomic, writeFolderAtomic } from '../formats/atomic-write.ts';
-import { encodeSafetensors, loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
+import {
+  encodeSafetensors,
+  loadSafetensors,
+  readSafetensorsHeader,
+  type TensorToWrite,
+} from '../formats/safetensors.ts';
 import { readStudioAdapter, type StudioAdapter, studioAdapterFiles } from '../formats/studio-adapter.ts';
 import type { ResolvedTrainConfig } from './config.ts';
 import type { AdamState } from './optimizer.ts';
@@ -220,11 +225,9 @@ function tensorOf(
   return x.data;
 }
 
-function readAdamStep(path: string): number {
-  const buf = readFileSync(path);
-  const len = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + len).toString('utf8'));
-  const step = Number(header.__metadata__?.adamStep);
+/** AdamW's step count, kept in optimizer.safetensors' metadata: only the file's header is read. */
+export function readAdamStep(path: string): number {
+  const step = Number(readSafetensorsHeader(path).metadata.adamStep);
   if (!Number.isInteger(step) || step < 0)
     throw new FormatError('bad-checkpoint', `${path}: no adamStep in the metadata`);
   return step;
