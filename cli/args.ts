@@ -156,7 +156,30 @@ function refuseMissingValues(args: string[], spec: OptionSpec): void {
   }
 }
 
-export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Parsed {
+/**
+ * The word parseArgs refused as an unknown option, whole (`-xyz`, where it names only `-x`): the
+ * first word that looks like an option and names none, a string option's value passed over.
+ */
+function unknownOptionWord(args: string[], spec: OptionSpec): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') return undefined;
+    if (!a.startsWith('-') || NEGATIVE_NUMBER.test(a)) continue;
+    const opt = optionOf(a, spec);
+    if (!opt) return a;
+    if (opt.def.type === 'string' && !a.includes('=')) i++;
+  }
+  return undefined;
+}
+
+/** A word as the user would type it again in a shell: quoted only where it needs to be. */
+const shellWord = (w: string): string => (/^[^\s'"\\$`!*?]+$/.test(w) ? w : JSON.stringify(w));
+
+/**
+ * `takesArguments`: the command has positional arguments (`adapters tag ID TAG...`), so an unknown
+ * option may be one that starts with '-' (a tag "-x"), and the error says how to pass it.
+ */
+export function parseCommandArgs(rest: string[], options: OptionSpec = {}, takesArguments = false): Parsed {
   const spec = { ...GLOBAL_OPTIONS, ...options };
   refuseMissingValues(rest, spec);
   // Negative numbers are values (`runs show -1`, `--seed -1`), which parseArgs would read as
@@ -183,7 +206,16 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}): Pars
       throw new UsageError(
         `Option '${ambiguous[1]}' needs a value; write one starting with '-' as ${ambiguous[1]}=-VALUE`,
       );
-    throw new UsageError(message.split('\n')[0].split('. To specify')[0]);
+    const line = message.split('\n')[0].split('. To specify')[0];
+    // parseArgs' own advice for an argument that starts with '-' is a second sentence: say it after
+    // the error, in the words of the value advice above, where the command takes arguments. Not for
+    // an unknown `--word`: that is a mistyped option far more often than an argument.
+    const word = /^Unknown option '/.test(line) && takesArguments ? unknownOptionWord(rest, spec) : undefined;
+    if (word !== undefined && !word.startsWith('--'))
+      throw new UsageError(
+        `${line}; write an argument starting with '-' after --, as in: -- ${shellWord(word)}`,
+      );
+    throw new UsageError(line);
   }
   const values = Object.fromEntries(
     Object.entries(parsed.values).map(([k, v]) => [

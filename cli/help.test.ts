@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../electron/backend/paths.ts';
+import { tempDir } from '../tests/helpers/temp.ts';
 import { GLOBAL_OPTIONS } from './args.ts';
 import { commandHelp } from './help.ts';
 import { COMMANDS, main } from './main.ts';
@@ -121,6 +122,29 @@ test('a value starting with a dash: one line saying how to write it', async () =
     r.stderr,
     "error: Option '--status' needs a value; write one starting with '-' as --status=-VALUE\n",
   );
+});
+
+test('an argument starting with a dash where one is expected: the error says to put it after --', async () => {
+  for (const [args, msg] of [
+    [
+      ['adapters', 'tag', '1', '-x'],
+      "Unknown option '-x'; write an argument starting with '-' after --, as in: -- -x",
+    ],
+    [
+      ['adapters', 'tag', '1', '--remove', '-x y'],
+      `Unknown option '-x'; write an argument starting with '-' after --, as in: -- "-x y"`,
+    ],
+    // No arguments to take, or a mistyped long option: the error alone.
+    [['models', 'list', '-x'], "Unknown option '-x'"],
+    [['adapters', 'tag', '1', '--remve', '-x'], "Unknown option '--remve'"],
+  ] as const) {
+    const r = await run([...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+  // As told: after --, it is the tag (an empty library has no adapter to tag, and says so).
+  const told = await run(['adapters', 'tag', '1', '--data-dir', tempDir('cli-dash-tag-'), '--', '-x']);
+  assert.equal(told.stderr, 'error: no adapter with id 1\n');
 });
 
 test('a negative number is a value, not an option: runs show -1 is a bad ID, --limit -5 a bad count', async () => {

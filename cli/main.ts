@@ -175,8 +175,8 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       return 0;
     }
     streaming = cmd.stream === true && wantsJson;
-    const { values, positionals } = parseCommandArgs(found.rest, cmd.options);
     const most = positionalLimit(cmd.usage, cmd.name);
+    const { values, positionals } = parseCommandArgs(found.rest, cmd.options, most > 0);
     if (positionals.length > most)
       throw new UsageError(`${cmd.name}: unexpected argument "${positionals[most]}"`);
     ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
