@@ -20,6 +20,7 @@ import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
 import { getRun, type RunDetail, type RunRecord, setRunStatus } from '../electron/backend/library/runs.ts';
 import { ConfigError } from '../native-runtime/errors.ts';
+import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
@@ -86,6 +87,7 @@ export async function executeRunHere(
         pause.stepDone(p);
       },
       onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
+      onDevice: (d) => ctx.progress.device({ runId, ...d }),
       onResult: (s) => {
         summary = s;
       },
@@ -215,7 +217,8 @@ export async function trainFromCheckpoint(
           } else if (event === 'checkpoint') {
             r.lastCheckpoint = data as { step: number; dir: string };
             ctx.progress.checkpoint(r.lastCheckpoint);
-          } else if (event === 'log') ctx.progress.log(data as string);
+          } else if (event === 'device') ctx.progress.device(data as DeviceUsed);
+          else if (event === 'log') ctx.progress.log(data as string);
         },
       },
     );

@@ -102,6 +102,21 @@ test('events: every training step, transfers throttled to 250 ms plus the last, 
   assert.ok(last.bytesPerS > 0 && last.etaS === 0);
 });
 
+test("a run's device: an event in the stream (not with --quiet), no line for people", () => {
+  const d = { runId: 2, requested: 'cuda', device: 'cpu', fallback: 'cuda: no driver' };
+  const seen = { events: [] as string[], quiet: [] as string[], lines: [] as string[] };
+  createReporter({ mode: 'events', write: assert.fail, writeEvent: (s) => seen.events.push(s) }).device(d);
+  const quiet = { mode: 'events', write: assert.fail, quiet: true } as const;
+  createReporter({ ...quiet, writeEvent: (s) => seen.quiet.push(s) }).device(d);
+  // Lines (and the bar): the fallback is a log line already, the device is in the summary.
+  createReporter({ mode: 'lines', write: (s) => seen.lines.push(s) }).device(d);
+  assert.deepEqual(seen, {
+    events: [`${JSON.stringify({ event: 'device', ...d })}\n`],
+    quiet: [],
+    lines: [],
+  });
+});
+
 test('a task stopped before its first number shows nothing (no "step 0/0 loss NaN")', () => {
   const out: string[] = [];
   const events: string[] = [];

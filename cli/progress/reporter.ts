@@ -6,7 +6,8 @@
 //             ceil(total/20) training steps), at least every 30 s (10 s with no known total) — plus
 //             the first and always the last
 //   'events'  --json on a streaming command: NDJSON events on stdout (progress-events.ts), every
-//             training step, transfers and counts at most every 250 ms, plus the last
+//             training step, transfers and counts at most every 250 ms, plus the last; a run's
+//             device once its session exists
 //   'quiet'   --quiet: nothing (results and errors are still printed by the command)
 //
 // USING IT FROM A COMMAND (see README "Progress and events"):
@@ -19,6 +20,7 @@
 import type {
   ProgressEvent,
   RunCheckpointEvent,
+  RunDeviceEvent,
   StreamEvent,
   TrainProgress,
 } from '../../electron/backend/jobs/progress-events.ts';
@@ -74,6 +76,8 @@ export interface Reporter {
   log(message: string, level?: 'info' | 'warn'): void;
   /** A checkpoint written (a line, a field of the bar, or a checkpoint event). */
   checkpoint(c: Omit<RunCheckpointEvent, 'event'>): void;
+  /** Where a run's steps run, once its session exists (a device event in the stream). */
+  device(d: Omit<RunDeviceEvent, 'event'>): void;
   /** Ends the display (the bar's last frame stays on screen). Idempotent. */
   close(): void;
 }
@@ -175,6 +179,10 @@ class EventsSink implements Sink {
 
   checkpoint(c: RunCheckpointEvent): void {
     this.#emit(c);
+  }
+
+  device(d: RunDeviceEvent): void {
+    if (!this.quiet) this.#emit(d);
   }
 
   close(): void {}
@@ -357,6 +365,9 @@ export function createReporter(o: ReporterOptions): Reporter {
       if (lastTrain && (c.runId === undefined || c.runId === (lastTrain.event as { runId?: number }).runId))
         lastTrain.checkpointStep = c.step;
       sink.checkpoint({ event: 'checkpoint', ...c });
+    },
+    device(d) {
+      sink.device?.({ event: 'device', ...d });
     },
     close() {
       if (closed) return;

@@ -1,7 +1,11 @@
 // What the reporter hands its sinks (bar.ts, the plain-line and event sinks in reporter.ts): kept
 // apart so a sink can be written against these without importing the reporter that uses it.
 
-import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
+import type {
+  ProgressEvent,
+  RunCheckpointEvent,
+  RunDeviceEvent,
+} from '../../electron/backend/jobs/progress-events.ts';
 
 /** A task's current state as the sinks see it. */
 export interface TaskView {
@@ -26,5 +30,10 @@ export interface Sink {
   finish(t: TaskView): void;
   log(message: string, level: 'info' | 'warn'): void;
   checkpoint(c: RunCheckpointEvent): void;
+  /**
+   * Where a run's steps run. Only the event stream has a field for it: people read a fallback or
+   * auto's choice in the log already, and the device in the summary.
+   */
+  device?(d: RunDeviceEvent): void;
   close(): void;
 }

@@ -106,6 +106,20 @@ test('train --device cuda that falls back: the run records and shows the CPU, wi
     notes.map((e) => e.message),
     [told],
   );
+  // A reader of the stream learns the device when the session exists, before the first step.
+  const events = train.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string });
+  const device = events.findIndex((e) => e.event === 'device');
+  assert.ok(device >= 0 && device < events.findIndex((e) => e.event === 'progress'), train.stdout);
+  assert.deepEqual(events[device], {
+    event: 'device',
+    runId: result.runId,
+    requested: 'cuda',
+    device: 'cpu',
+    fallback: result.deviceFallback,
+  });
   const show = await runCli(['runs', 'show', String(result.runId), '--json', '--data-dir', data]);
   const run = oneJsonObject(show.stdout) as {
     device: string;

@@ -9,6 +9,7 @@
 import type { WireError } from '../../../native-runtime/errors.ts';
 import type {
   CheckpointEvent,
+  DeviceEvent,
   LogEvent,
   TrainProgressEvent,
 } from '../../../native-runtime/training/events.ts';
@@ -63,6 +64,9 @@ export type NoteEvent = LogEvent & { level?: 'warn' };
 /** A checkpoint written, with its run when the run is in the library. */
 export type RunCheckpointEvent = CheckpointEvent & { runId?: number };
 
+/** Where a run's steps run (the provider, and why not the one asked for), with its run when recorded. */
+export type RunDeviceEvent = DeviceEvent & { runId?: number };
+
 /**
  * The last event of a command that finished or was stopped: the command's result fields at the top
  * level (the same fields as the one object of a short command's --json). Stopped training carries
@@ -76,4 +80,10 @@ export interface ErrorEvent {
   error: WireError;
 }
 
-export type StreamEvent = ProgressEvent | NoteEvent | RunCheckpointEvent | ResultEvent | ErrorEvent;
+export type StreamEvent =
+  | ProgressEvent
+  | NoteEvent
+  | RunCheckpointEvent
+  | RunDeviceEvent
+  | ResultEvent
+  | ErrorEvent;

@@ -90,6 +90,8 @@ export interface ExecuteOptions {
   /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
   onLogLine?: (line: RunLogLine) => void;
   onCheckpoint?: (c: CheckpointWritten) => void;
+  /** Where the steps run, once the engine's session exists (already recorded with the run). */
+  onDevice?: (d: DeviceUsed) => void;
   /** A probe prompt's answer at a checkpoint (already recorded in the library). */
   onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
@@ -215,6 +217,7 @@ export async function executeRun(
           } else if (event === 'device') {
             // What really runs the steps, not what the config asked for (a fallback to the CPU).
             setRunDevice(lib, runId, data as DeviceUsed);
+            opts.onDevice?.(data as DeviceUsed);
             opts.onChange?.();
           } else if (event === 'log') {
             log('trainer', data as string);
