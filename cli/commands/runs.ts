@@ -9,22 +9,19 @@ import {
   getRun,
   listRuns,
   RUN_STATUSES,
-  type RunRecord,
   type RunStatus,
   requeueRun,
 } from '../../electron/backend/library/runs.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
-import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
+import {
+  deviceColumn,
+  deviceText,
+  requestedDevice,
+  runDevice,
+} from '../../native-runtime/runtime/device-choice.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
 import { executeRunHere, failedRunNext, printStopped, runFailed } from '../run-training.ts';
-
-/** The device the run's config asked for (the option's default, the CPU, where it names none). */
-const requestedOf = (r: RunRecord): string => String(r.config.device ?? 'cpu');
-
-/** What ran the steps, marked when it is not what the run asked for (a fallback). */
-const deviceColumn = (r: RunRecord): string | null =>
-  r.device === null ? null : r.deviceFallback ? `${r.device} (asked ${requestedOf(r)})` : r.device;
 
 export const runsCommands: Command[] = [
   {
@@ -48,7 +45,7 @@ export const runsCommands: Command[] = [
                 r.name,
                 r.status,
                 r.modelId,
-                deviceColumn(r),
+                deviceColumn(runDevice(r)),
                 r.lastStep,
                 r.lastLoss?.toFixed(4),
                 formatTime(r.createdAt),
@@ -86,9 +83,10 @@ export const runsCommands: Command[] = [
             )
           : 'no metrics recorded';
         const next = run.status === 'failed' ? `${failedRunNext(ctx, run)}\n` : '';
-        const device = run.device
-          ? deviceText({ requested: requestedOf(run), device: run.device, fallback: run.deviceFallback })
-          : `device: ${requestedOf(run)} asked for; no step has run yet`;
+        const ran = runDevice(run);
+        const device = ran
+          ? deviceText(ran)
+          : `device: ${requestedDevice(run.config)} asked for; no step has run yet`;
         return `${head}\n${next}${device}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;

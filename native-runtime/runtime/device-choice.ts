@@ -1,5 +1,6 @@
-// The devices a session, a run or a command may ask for. A module of its own so the backend, the CLI
-// and the renderer can name them without loading ONNX Runtime (session.ts does).
+// The devices a session, a run or a command may ask for, and how the one that really ran is told. A
+// module of its own so the backend, the CLI and the renderer can name them without loading ONNX
+// Runtime (session.ts does).
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 export type DeviceChoice = (typeof DEVICES)[number];
 
@@ -19,3 +20,26 @@ export const fallbackLine = (d: DeviceUsed): string =>
 
 /** A record's device for people: the provider, or the fallback line when it is not the one asked for. */
 export const deviceText = (d: DeviceUsed): string => (d.fallback ? fallbackLine(d) : `device: ${d.device}`);
+
+/** What a run records of its device: its config asks, runs.device and device_fallback say what ran. */
+export interface RunDeviceRecord {
+  config: Record<string, unknown>;
+  device: string | null;
+  deviceFallback: string | null;
+}
+
+/** The device a run's config asked for: the option's default, the CPU, where it names none. */
+export const requestedDevice = (config: Record<string, unknown>): string => String(config.device ?? 'cpu');
+
+/** Where a run's steps ran, beside what it asked for; null until its engine session exists. */
+export const runDevice = (r: RunDeviceRecord): DeviceUsed | null =>
+  r.device === null
+    ? null
+    : { requested: requestedDevice(r.config), device: r.device, fallback: r.deviceFallback };
+
+/**
+ * A run's device in a list of runs (`runs list`, the studio's Runs): the provider, after a fallback
+ * with what was asked for, "cpu (asked cuda)"; null before any step has run.
+ */
+export const deviceColumn = (d: DeviceUsed | null): string | null =>
+  d && (d.fallback ? `${d.device} (asked ${d.requested})` : d.device);

@@ -1,7 +1,8 @@
 // End-to-end: a failed run's detail says what to do next. A run whose own data was refused (every
 // prompt one token) would fail the same way on a resume: the page says to fix the dataset and offers
 // no Resume. A run that failed for something that can be put right offers Resume. Either says where
-// its steps really ran: a run asked for CUDA that fell back to the CPU says so in its one line.
+// its steps really ran: a run asked for CUDA that fell back to the CPU says so in its one line, and
+// the Runs list has each run's device ("cpu (asked cuda)" after a fallback).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -89,5 +90,16 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
     // The Configuration tab keeps what was asked for, beside where it ran.
     await detail.getByRole('tab', { name: 'Configuration' }).click();
     await detail.getByTestId('run-config').getByText('cuda (ran on cpu)', { exact: true }).waitFor();
+  });
+
+  test('the Runs list has the device of each run, a fallback as `runs list` words it', async () => {
+    assert.ok(server);
+    await page.goto(`${server.url}#/runs`);
+    const cell = (id: number) => page.getByTestId(`run-device-${id}`);
+    await cell(ids.data).getByText('cpu', { exact: true }).waitFor();
+    const fallback = cell(ids.disk).getByText('cpu (asked cuda)', { exact: true });
+    await fallback.waitFor();
+    // Why, on hover: the run page's one line.
+    assert.equal(await fallback.getAttribute('title'), `device 'cuda' unavailable — ${why}; running on cpu`);
   });
 });
