@@ -80,6 +80,11 @@ test('an upload over its limit says both sizes in byteSize words', () => {
       code: 'too-large',
       message: `${byteSize(size)}: an adapter upload takes at most ${byteSize(UPLOAD_LIMITS.adapter.maxBytes)} in ${UPLOAD_LIMITS.adapter.maxFiles} files`,
     });
+    // The window refuses early in the same words (uploadLimitText); "a dataset", not "an dataset".
+    assert.throws(() => beginUpload(lib, 'dataset', [{ path: 'big.jsonl', size: 4.5e9 }]), {
+      code: 'too-large',
+      message: '4.5 GB: a dataset upload takes at most 4.0 GB in 100 files',
+    });
   } finally {
     closeLibrary(lib);
   }

@@ -36,7 +36,7 @@ import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { copyFileAtomic, writeFileAtomic, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
-import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
+import { UPLOAD_LIMITS, type UploadKind, uploadLimitText } from './upload-limits.ts';
 
 /** Largest chunk accepted (raw bytes; base64 on the wire is 4/3 of it, under the socket's limit). */
 export const MAX_CHUNK_BYTES = 4 << 20;
@@ -108,11 +108,7 @@ function sweep(root: string, maxAgeMs: number): void {
 
 /** The refusal of an upload (or a zip's contents) over its kind's limits. */
 export function uploadLimitError(kind: UploadKind, what: string): ValidationError {
-  const l = UPLOAD_LIMITS[kind];
-  return new ValidationError(
-    'too-large',
-    `${what}: an ${kind} upload takes at most ${byteSize(l.maxBytes)} in ${l.maxFiles} files`,
-  );
+  return new ValidationError('too-large', `${what}: ${uploadLimitText(kind)}`);
 }
 
 /** Starts an upload of `files` (paths and sizes as declared); returns its id. */
