@@ -244,3 +244,33 @@ test('file errors are said in words, not as errno codes, on the error line and i
     '/nonexistent-qa/m.json: cannot read (no such file or folder)',
   );
 });
+
+test('debug: a missing flag or a bad --lr is refused before any work, not after it', async () => {
+  const model = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
+  // The batch does not exist: a command that ran before checking its flags would fail on reading it.
+  const io = [
+    '--model',
+    model,
+    '--adapter',
+    '/nonexistent-qa/a',
+    '--batch',
+    '/nonexistent-qa/in.safetensors',
+  ];
+  for (const [args, msg] of [
+    [['debug', 'forward', ...io], 'debug forward: --out is required'],
+    [['debug', 'grad', ...io], 'debug grad: --out is required'],
+    [['debug', 'train', ...io, '--steps', '1', '--lr', '0.01'], 'debug train: --out is required'],
+    [
+      ['debug', 'train', ...io, '--steps', '1', '--lr', 'Infinity', '--out', '/nonexistent-qa/o'],
+      'debug train: --lr must be a positive number, got "Infinity"',
+    ],
+    [
+      ['debug', 'train', ...io, '--steps', '1', '--lr', '1e999', '--out', '/nonexistent-qa/o'],
+      'debug train: --lr must be a positive number, got "1e999"',
+    ],
+  ] as const) {
+    const r = await run([...args, '--data-dir', '/nonexistent-qa']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});

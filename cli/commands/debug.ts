@@ -23,6 +23,7 @@ const common = {
   out: { type: 'string', value: 'OUT.safetensors', description: 'where to write the result tensors' },
 } as const satisfies OptionSpec;
 
+/** A required flag's value. Every one is read before any work: a missing --out is not found after it. */
 function need(ctx: CommandContext, key: string, cmd: string): string {
   const v = str(ctx.values, key);
   if (v === undefined) throw new UsageError(`debug ${cmd}: --${key} is required`);
@@ -55,6 +56,8 @@ export const debugCommands: Command[] = [
     async run(ctx) {
       const scheme = quantizeFlag(ctx.values);
       const dir = need(ctx, 'model', 'forward');
+      const batch = need(ctx, 'batch', 'forward');
+      const out = need(ctx, 'out', 'forward');
       const t = await debugForward(
         scheme
           ? await prepareBase(loadModelSpec(resolveModelDir(dir)), scheme, {
@@ -63,9 +66,9 @@ export const debugCommands: Command[] = [
             })
           : dir,
         str(ctx.values, 'adapter'),
-        need(ctx, 'batch', 'forward'),
+        batch,
       );
-      return finish(ctx, need(ctx, 'out', 'forward'), t);
+      return finish(ctx, out, t);
     },
   },
   {
@@ -77,12 +80,10 @@ export const debugCommands: Command[] = [
       'debug grad --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out grads.safetensors',
     ],
     async run(ctx) {
-      const t = await debugGrad(
-        need(ctx, 'model', 'grad'),
-        need(ctx, 'adapter', 'grad'),
-        need(ctx, 'batch', 'grad'),
+      const [model, adapter, batch, out] = ['model', 'adapter', 'batch', 'out'].map((k) =>
+        need(ctx, k, 'grad'),
       );
-      return finish(ctx, need(ctx, 'out', 'grad'), t);
+      return finish(ctx, out, await debugGrad(model, adapter, batch));
     },
   },
   {
@@ -99,20 +100,17 @@ export const debugCommands: Command[] = [
       'debug train --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --steps 5 --lr 0.01 --out trained.safetensors',
     ],
     async run(ctx) {
+      const [model, adapter, batch, out] = ['model', 'adapter', 'batch', 'out'].map((k) =>
+        need(ctx, k, 'train'),
+      );
       const steps = Number(need(ctx, 'steps', 'train'));
       const lr = Number(need(ctx, 'lr', 'train'));
-      if (!Number.isInteger(steps) || steps < 1)
+      if (!Number.isSafeInteger(steps) || steps < 1)
         throw new UsageError(`debug train: --steps must be a positive integer, got "${ctx.values.steps}"`);
-      if (!(lr > 0))
+      // Infinity (or 1e999) passes "> 0" and would train to NaN losses.
+      if (!(lr > 0 && Number.isFinite(lr)))
         throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
-      const t = await debugTrain(
-        need(ctx, 'model', 'train'),
-        need(ctx, 'adapter', 'train'),
-        need(ctx, 'batch', 'train'),
-        steps,
-        lr,
-      );
-      return finish(ctx, need(ctx, 'out', 'train'), t);
+      return finish(ctx, out, await debugTrain(model, adapter, batch, steps, lr));
     },
   },
 ];
