@@ -59,22 +59,29 @@ export const BASE_FORM_OPTION = {
   },
 } as const satisfies OptionSpec;
 
-/** The --quantize value of BASE_FORM_OPTION: auto, or a scheme's name (none, int8-b32, …). */
-export function baseFormFlag(values: ArgValues, command: string): string {
-  const v = str(values, 'quantize') ?? 'auto';
-  if (v === 'auto') return v;
+/**
+ * A --quantize value as its scheme (null for none); anything else is a usage error, like a bad
+ * --device or --dtype, naming the command and the forms it takes.
+ */
+function quantizeScheme(v: string, command: string, forms: string): QuantScheme | null {
   try {
-    return schemeName(parseQuantize(v));
+    return parseQuantize(v);
   } catch {
     throw new UsageError(
-      `${command}: --quantize must be auto, none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got ${JSON.stringify(v)}`,
+      `${command}: --quantize must be ${forms} (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got ${JSON.stringify(v)}`,
     );
   }
 }
 
-/** The scheme named by --quantize (null for none or absent). */
-export function quantizeFlag(values: ArgValues): QuantScheme | null {
-  return parseQuantize(str(values, 'quantize') ?? 'none');
+/** The --quantize value of BASE_FORM_OPTION: auto, or a scheme's name (none, int8-b32, …). */
+export function baseFormFlag(values: ArgValues, command: string): string {
+  const v = str(values, 'quantize') ?? 'auto';
+  return v === 'auto' ? v : schemeName(quantizeScheme(v, command, 'auto, none, int8 or int4'));
+}
+
+/** The scheme named by --quantize of QUANTIZE_OPTION (null for none or absent). */
+export function quantizeFlag(values: ArgValues, command: string): QuantScheme | null {
+  return quantizeScheme(str(values, 'quantize') ?? 'none', command, 'none, int8 or int4');
 }
 
 /** A progress callback for prepareBase: a transfer task in bytes written, labelled with the form. */

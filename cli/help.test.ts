@@ -274,3 +274,30 @@ test('debug: a missing flag or a bad --lr is refused before any work, not after 
     assert.equal(r.stderr, `error: ${msg}\n`);
   }
 });
+
+test('bench: every flag is checked before the model is prepared; a bad --quantize is bad usage', async () => {
+  // The model does not exist: a flag read only once the model was loaded would never be reached.
+  const missing = ['--model', '/nonexistent-qa/model', '--data-dir', '/nonexistent-qa'];
+  for (const [args, msg] of [
+    [['bench', 'train', '--rank', '0'], '--rank must be an integer ≥ 1, got "0"'],
+    [['bench', 'train', '--steps', '0'], '--steps must be an integer ≥ 1, got "0"'],
+    [
+      ['bench', 'train', '--backward', 'sideways'],
+      'bench train: --backward must be one of transposed, packed-dequantize, unpacked, got "sideways"',
+    ],
+    [['bench', 'prefill', '--batch', '0'], '--batch must be an integer ≥ 1, got "0"'],
+    [['bench', 'decode', '--chunk', '0'], '--chunk must be an integer ≥ 1, got "0"'],
+    [
+      ['bench', 'prefill', '--quantize', 'int3'],
+      'bench: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got "int3"',
+    ],
+    [
+      ['debug', 'forward', '--batch', 'in.safetensors', '--out', 'o.safetensors', '--quantize', 'int3'],
+      'debug forward: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got "int3"',
+    ],
+  ] as const) {
+    const r = await run([...args, ...missing]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});

@@ -68,7 +68,7 @@ async function setup(ctx: CommandContext): Promise<Setup> {
       `bench: give exactly one of --model DIR and --synthetic ${SYNTHETIC_MODELS.join('|')}`,
     );
   const device = deviceFlag(ctx.values, 'bench');
-  const scheme = quantizeFlag(ctx.values);
+  const scheme = quantizeFlag(ctx.values, 'bench');
   const dtype = dtypeFlag(ctx);
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
   // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
@@ -212,19 +212,19 @@ export const benchCommands: Command[] = [
         prompt = intAtLeast(ctx.values, 'prompt', 1) ?? 64;
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
+      // Every flag is read before the model is prepared (a synthetic one takes minutes to build).
+      const opts = {
+        layers: str(ctx.values, 'layers'),
+        positions: str(ctx.values, 'positions'),
+        rank: intAtLeast(ctx.values, 'rank', 1),
+        batch: intAtLeast(ctx.values, 'batch', 1),
+        seq,
+        prompt,
+        steps: intAtLeast(ctx.values, 'steps', 1),
+        backward: backwardFlag(ctx),
+      };
       return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
-        benchTrain(spec, {
-          onStep,
-          layers: str(ctx.values, 'layers'),
-          positions: str(ctx.values, 'positions'),
-          rank: intAtLeast(ctx.values, 'rank', 1),
-          batch: intAtLeast(ctx.values, 'batch', 1),
-          seq,
-          prompt,
-          steps: intAtLeast(ctx.values, 'steps', 1),
-          device,
-          backward: backwardFlag(ctx),
-        }),
+        benchTrain(spec, { ...opts, onStep, device }),
       );
     },
   },
@@ -239,14 +239,13 @@ export const benchCommands: Command[] = [
     },
     examples: ['bench prefill --model ./SmolLM2-135M --batch 4 --seq 128 --json'],
     async run(ctx) {
+      const opts = {
+        batch: intAtLeast(ctx.values, 'batch', 1),
+        seq: intAtLeast(ctx.values, 'seq', 1),
+        steps: intAtLeast(ctx.values, 'steps', 1),
+      };
       return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
-        benchPrefill(spec, {
-          onStep,
-          batch: intAtLeast(ctx.values, 'batch', 1),
-          seq: intAtLeast(ctx.values, 'seq', 1),
-          steps: intAtLeast(ctx.values, 'steps', 1),
-          device,
-        }),
+        benchPrefill(spec, { ...opts, onStep, device }),
       );
     },
   },
@@ -266,14 +265,13 @@ export const benchCommands: Command[] = [
     },
     examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
+      const opts = {
+        prompt: intAtLeast(ctx.values, 'prompt', 1),
+        newTokens: intAtLeast(ctx.values, 'new-tokens', 1),
+        chunk: intAtLeast(ctx.values, 'chunk', 1),
+      };
       return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
-        benchDecode(spec, {
-          prompt: intAtLeast(ctx.values, 'prompt', 1),
-          newTokens: intAtLeast(ctx.values, 'new-tokens', 1),
-          chunk: intAtLeast(ctx.values, 'chunk', 1),
-          device,
-          onStep,
-        }),
+        benchDecode(spec, { ...opts, device, onStep }),
       );
     },
   },

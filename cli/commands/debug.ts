@@ -54,7 +54,7 @@ export const debugCommands: Command[] = [
       'debug forward --model ./llama --adapter ./pyreft-adapter --batch in.safetensors --out out.safetensors',
     ],
     async run(ctx) {
-      const scheme = quantizeFlag(ctx.values);
+      const scheme = quantizeFlag(ctx.values, 'debug forward');
       const dir = need(ctx, 'model', 'forward');
       const batch = need(ctx, 'batch', 'forward');
       const out = need(ctx, 'out', 'forward');
