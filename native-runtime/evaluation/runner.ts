@@ -130,6 +130,8 @@ function readAdapterFor(
   keepRecorded = false,
 ): StudioAdapter {
   if (detectAdapterFolder(dir) === 'studio') return readStudioAdapter(dir);
+  // Checked as given: the converted manifest's own check would name itself, not the positions.
+  if (positions !== undefined) parsePositions(positions);
   const py = readPyreftFolder(dir);
   const recorded = py.sidecar?.positions;
   const pos = keepRecorded ? (recorded ?? positions) : (positions ?? recorded);

@@ -161,4 +161,25 @@ describe('reft-studio generate with several adapters', () => {
       generate('--adapter', A, '--adapter', B).tokens,
     );
   });
+
+  it('a --positions that is not understood is said as the positions, not as a converted manifest', () => {
+    const bare = join(REFT, 'llama-direft', 'pyreft_final');
+    for (const adapters of [[bare], [A, bare]]) {
+      const r = cli(
+        'generate',
+        '--model',
+        model,
+        ...adapters.flatMap((a) => ['--adapter', a]),
+        '--positions',
+        'zz',
+        '--prompt',
+        'hi',
+      );
+      assert.equal(r.status, 1);
+      assert.equal(
+        r.stderr,
+        'error: positions "zz" is not understood: use "fN" (first N prompt tokens), "lM" (last M) or "fN+lM", e.g. "f1+l1"\n',
+      );
+    }
+  });
 });
