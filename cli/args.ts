@@ -271,10 +271,25 @@ export function int(values: ArgValues, key: string): number | undefined {
   return Number(v);
 }
 
-/** An integer option that must be at least `min` (a count, a limit); undefined when not given. */
-export function intAtLeast(values: ArgValues, key: string, min: number): number | undefined {
+/** An integer option that must pass `ok` (`rule` says how in the refusal); undefined when not given. */
+function intWhere(
+  values: ArgValues,
+  key: string,
+  ok: (n: number) => boolean,
+  rule: string,
+): number | undefined {
   const v = str(values, key);
   const n = int(values, key);
-  if (n !== undefined && n < min) throw new UsageError(`--${key} must be an integer ≥ ${min}, got "${v}"`);
+  if (n !== undefined && !ok(n)) throw new UsageError(`--${key} must be an integer ${rule}, got "${v}"`);
   return n;
+}
+
+/** An integer option that must be at least `min` (a count, a limit); undefined when not given. */
+export function intAtLeast(values: ArgValues, key: string, min: number): number | undefined {
+  return intWhere(values, key, (n) => n >= min, `≥ ${min}`);
+}
+
+/** An integer option from `min` to `max` (a port); undefined when not given. */
+export function intBetween(values: ArgValues, key: string, min: number, max: number): number | undefined {
+  return intWhere(values, key, (n) => n >= min && n <= max, `from ${min} to ${max}`);
 }

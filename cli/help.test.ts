@@ -301,3 +301,15 @@ test('bench: every flag is checked before the model is prepared; a bad --quantiz
     assert.equal(r.stderr, `error: ${msg}\n`);
   }
 });
+
+test('serve --port out of range is bad usage that names the flag, like a port that is no number', async () => {
+  for (const [port, msg] of [
+    ['65536', '--port must be an integer from 0 to 65535, got "65536"'],
+    ['-1', '--port must be an integer from 0 to 65535, got "-1"'],
+    ['http', '--port must be an integer, got "http"'],
+  ] as const) {
+    const r = await run(['serve', '--port', port, '--data-dir', '/nonexistent-qa']);
+    assert.equal(r.code, 2, port);
+    assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});

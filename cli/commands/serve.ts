@@ -2,7 +2,7 @@
 // SIGTERM, then closes the server and the database.
 
 import { isLoopback, startServer } from '../../electron/backend/serve.ts';
-import { int, str } from '../args.ts';
+import { intBetween, str } from '../args.ts';
 import type { Command } from '../command.ts';
 
 export const serveCommand: Command = {
@@ -21,6 +21,8 @@ export const serveCommand: Command = {
   },
   examples: ['serve', 'serve --port 8080'],
   async run(ctx) {
+    // Checked here as well as by the server, so that a bad port is bad usage naming the flag.
+    const port = intBetween(ctx.values, 'port', 0, 65535);
     // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => {
@@ -35,7 +37,7 @@ export const serveCommand: Command = {
     const server = await startServer({
       dataDir: ctx.dataDir,
       host: str(ctx.values, 'host'),
-      port: int(ctx.values, 'port'),
+      port,
       allowRemote: ctx.values['allow-remote'] === true,
       noToken: ctx.values['no-token'] === true,
       rendererDir: str(ctx.values, 'renderer-dir'),
