@@ -313,3 +313,15 @@ test('serve --port out of range is bad usage that names the flag, like a port th
     assert.equal(r.stderr, `error: ${msg}\n`);
   }
 });
+
+test('generate --seed takes what the sampler keeps (0 to 2^32 − 1), as train and the Playground do', async () => {
+  // Outside it a seed wrapped silently: --seed 4294967296 sampled exactly what --seed 0 samples.
+  for (const seed of ['-1', '4294967296', '99999999999999999999']) {
+    const r = await run(['generate', '--model', '/nonexistent-qa/m', '--prompt', 'hi', '--seed', seed]);
+    assert.equal(r.code, 2, seed);
+    assert.equal(
+      r.stderr,
+      `error: generate: --seed takes a whole number from 0 to 4294967295 (got "${seed}")\n`,
+    );
+  }
+});

@@ -71,7 +71,7 @@ export const generateCommand: Command = {
     'top-p': { type: 'string', description: 'nucleus sampling: keep the top tokens up to probability P' },
     'top-k': { type: 'string', description: 'keep only the K most likely tokens (0 = all)' },
     'repetition-penalty': { type: 'string', description: 'penalise tokens already generated (1 = off)' },
-    seed: { type: 'string', description: 'random seed for sampling (default 0)' },
+    seed: { type: 'string', description: 'random seed for sampling, 0 to 4294967295 (default 0)' },
     greedy: { type: 'boolean', description: 'always take the most likely token' },
     stop: { type: 'string', multiple: true, description: 'stop at this text (repeat for several)' },
     positions: {
@@ -123,7 +123,14 @@ export const generateCommand: Command = {
         (n) => n > 0,
         'a number above 0',
       ),
-      seed: num(str(v, 'seed'), 'seed', Number.isInteger, 'a whole number') ?? 0,
+      // The generator keeps 32 bits (sampling.ts mulberry32): -1 or 2^32 would silently be another seed.
+      seed:
+        num(
+          str(v, 'seed'),
+          'seed',
+          (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff,
+          'a whole number from 0 to 4294967295',
+        ) ?? 0,
       greedy: v.greedy === true,
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
       onText: stream ? (_row, t) => process.stdout.write(t) : undefined,

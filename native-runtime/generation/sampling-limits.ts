@@ -2,7 +2,7 @@
 // them (electron/backend/handlers/generate.ts) and the Playground's form names a value outside them
 // before sending (renderer state/playground.svelte.ts). One table, so the two cannot drift apart.
 // The CLI's flags are checked by cli/commands/generate.ts alone (no upper bounds there: a person at
-// a terminal may ask for more than the window offers).
+// a terminal may ask for more than the window offers; only the seed's, which the sampler keeps in 32 bits).
 
 import { z } from 'zod';
 
