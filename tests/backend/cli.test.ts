@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -391,4 +392,32 @@ test('train on a model with only tokenizer.model is refused before a run is reco
   );
   const list = await runCli(['runs', 'list', '--json', '--data-dir', data]);
   assert.deepEqual((oneJsonObject(list.stdout) as { runs: unknown[] }).runs, [], 'no run recorded');
+});
+
+test('a server that refuses the connection is said in words, not as ECONNREFUSED or "fetch failed"', async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const refused = 'nothing answers at that address (connection refused)';
+  const hub = await runCli(['models', 'download', 'org/name', '--data-dir', join(root, 'net')], {
+    HF_ENDPOINT: `http://127.0.0.1:${port}`,
+    HF_HUB_CACHE: join(root, 'net-hub'),
+  });
+  assert.equal(hub.code, 1);
+  assert.equal(hub.stderr, `error: cannot reach http://127.0.0.1:${port}: ${refused}\n`);
+  const nuget = await runCli([
+    'runtime',
+    'install',
+    'cuda',
+    '--source',
+    `http://127.0.0.1:${port}/registration`,
+    '--data-dir',
+    join(root, 'net'),
+  ]);
+  assert.equal(nuget.code, 1);
+  assert.equal(nuget.stderr, `error: cannot reach 127.0.0.1:${port}: ${refused}\n`);
 });
