@@ -132,7 +132,6 @@ function requestHeaders(access: HubAccess): Record<string, string> {
   return headers;
 }
 
-/** What a failed fetch says went wrong: the system error code (ECONNREFUSED, …) or its message. */
 /** Throws the one-line explanation of a refused file request. */
 async function refuse(access: HubAccess, repo: string, path: string, res: Response): Promise<never> {
   let message = res.statusText;
