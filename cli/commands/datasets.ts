@@ -4,17 +4,13 @@
 // (BIG_FILE_BYTES and more) shows its rows being checked on the progress reporter.
 
 import { statSync } from 'node:fs';
-import {
-  type ColumnMapping,
-  DATASET_FORMATS,
-  type DatasetFormat,
-  MAPPED_FIELDS,
-} from '../../electron/backend/library/dataset-formats.ts';
+import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
+import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 
 /** Files from this size on show progress while their rows are checked. */
 const BIG_FILE_BYTES = 4 * 2 ** 20;
@@ -41,22 +37,6 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
   throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
 }
 
-/** `--map prompt=question --map completion=answer` → the import's column mapping. */
-function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
-  const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
-  if (!list.length) return undefined;
-  const mapping: ColumnMapping = {};
-  for (const item of list) {
-    const m = /^([^=]+)=(.+)$/.exec(item);
-    if (!m) throw new UsageError(`--map ${item}: write FIELD=COLUMN, e.g. prompt=question`);
-    const field = m[1].trim();
-    if (!(MAPPED_FIELDS as readonly string[]).includes(field))
-      throw new UsageError(`--map ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
-    mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
-  }
-  return mapping;
-}
-
 export const datasetsCommands: Command[] = [
   {
     name: 'datasets import',
@@ -75,13 +55,7 @@ export const datasetsCommands: Command[] = [
         type: 'boolean',
         description: 'import the good rows and list each bad one (default: refuse the file)',
       },
-      map: {
-        type: 'string',
-        multiple: true,
-        value: 'FIELD=COLUMN',
-        description:
-          'read FIELD (prompt, completion, instruction, input, output, messages) from COLUMN; repeat',
-      },
+      map: MAP_OPTION,
     },
     examples: [
       'datasets import persona.jsonl --name persona',

@@ -21,6 +21,7 @@ import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
 import { type Command, table } from '../command.ts';
+import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
@@ -67,10 +68,11 @@ export const evaluateCommand: Command = {
   summary: 'evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
   usage:
     'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
-    '[--limit N] [--max-new-tokens N] [--batch-size N] [--positions f1+l1] [--device cpu]',
+    '[--map FIELD=COLUMN]... [--limit N] [--max-new-tokens N] [--batch-size N] [--positions f1+l1] [--device cpu]',
   options: {
     adapter: { type: 'string', description: 'the adapter: a library id or a folder (studio or pyreft)' },
     data: { type: 'string', description: 'the examples: a library dataset id or a file (imported)' },
+    map: MAP_OPTION,
     kind: {
       type: 'string',
       value: EVAL_KINDS.join('|'),
@@ -99,6 +101,7 @@ export const evaluateCommand: Command = {
     if (!adapterRef) throw new UsageError('evaluate: --adapter ID|DIR is required');
     if (!dataRef) throw new UsageError('evaluate: --data ID|FILE is required');
     const kind = kindOf(str(ctx.values, 'kind'));
+    const mapping = parseMapping(ctx.values.map);
     const limit = intAtLeast(ctx.values, 'limit', 1);
     const maxNewTokens = intAtLeast(ctx.values, 'max-new-tokens', 1);
     const batchSize = intAtLeast(ctx.values, 'batch-size', 1);
@@ -119,7 +122,7 @@ export const evaluateCommand: Command = {
       const model = modelRef
         ? resolveModelRef(lib, modelRef)
         : { path: known?.path as string, modelId: known?.id ?? null };
-      const version = await datasetVersionFromRef(lib, dataRef);
+      const version = await datasetVersionFromRef(lib, dataRef, undefined, mapping);
       const ev = adapter.record
         ? createEvaluation(lib, {
             adapterId: adapter.record.id,

@@ -22,10 +22,12 @@ import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-w
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
+import type { ColumnMapping } from '../../native-runtime/training/data-files.ts';
 import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { executeRunHere, printStopped, runFailed, trainFromCheckpoint } from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
@@ -60,13 +62,14 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
-    'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] ' +
+    'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] [--map FIELD=COLUMN]... ' +
     '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
     TRAIN_OPTIONS_USAGE,
   options: {
     model: S('the base model: a library id or a model folder (added to the library)', 'ID|DIR'),
     data: S('training data: a library dataset id or a JSONL/JSON/CSV/TSV/Parquet file (imported)', 'ID|FILE'),
     format: S('the row format of --data (default auto)', 'auto|prompt-completion|alpaca|chat'),
+    map: MAP_OPTION,
     'eval-data': S('held-out data to measure the loss on', 'FILE'),
     'checkpoint-dir': S('where checkpoints go (default: the run folder in the library)', 'DIR'),
     'export-pyreft': S('also write the adapter as a pyreft folder', 'DIR'),
@@ -82,12 +85,16 @@ export const trainCommand: Command = {
   async run(ctx) {
     try {
       const flags = flagsToConfig(ctx.values);
+      const mapping = parseMapping(ctx.values.map);
       const resume = str(ctx.values, 'resume');
+      // --resume trains on --data as it is, never imported: it has no columns to map.
+      if (resume && mapping)
+        throw new UsageError('train: --map is for --data FILE imported by a new run, not --resume');
       if (resume)
         return await resumeCheckpoint(ctx, { ...storedOptions(resume), ...flags, resumeFrom: resume });
       if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
       if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
-      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags));
+      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mapping));
     } catch (e) {
       // An option's refusal names its flag here, its label in the studio.
       throw e instanceof OptionError ? e.forCli() : e;
@@ -169,13 +176,14 @@ async function trainRecorded(
   ctx: CommandContext,
   lib: Library,
   flags: Partial<TrainConfig>,
+  mapping: ColumnMapping | undefined,
 ): Promise<number> {
   const f = flags;
   checkOutFolders(ctx, f);
   const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
   const { plan, run } = await recordRunFromRefs(
     lib,
-    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format },
+    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format, mapping },
     options,
     { checkpointDir: f.checkpointDir },
   );

@@ -10,7 +10,8 @@
 //   chat               {messages: [{role, content}, ...]}, ending with the assistant's reply
 // A row the library accepts is a row the trainer can train on: the rules are the same function.
 // Errors are returned as messages (never thrown): each caller wraps them in its own error and code.
-// Leaves out: CSV, Parquet and column mapping (library only), tokenization (data.ts).
+// Leaves out: which kind a file is, CSV, JSON documents, Parquet and column mapping (data-files.ts),
+// tokenization (data.ts).
 
 import { constants, isUtf8 } from 'node:buffer';
 import { jsonSyntaxError } from '../formats/json-file.ts';
@@ -82,7 +83,7 @@ export function decodeDatasetText(
 }
 
 /** Characters of an unreadable row's text kept in RawRow.text. */
-const ROW_TEXT_CHARS = 500;
+export const ROW_TEXT_CHARS = 500;
 
 /**
  * The row of one JSONL line (1-based `line`), or null for a blank line. A line that is not JSON

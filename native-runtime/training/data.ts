@@ -1,7 +1,9 @@
 // Training data for the trainer: reads a dataset file, detects its format, and turns every example
 // into token ids with labels and a prompt length (the part interventions are placed on).
 //
-// Files: JSONL (one JSON object per line) or a JSON array of objects (how Alpaca data ships).
+// Files: every kind the studio library imports but Parquet, read by the library's reader
+// (data-files.ts): JSONL (one JSON object per line, streamed), JSON (an array of objects, as Alpaca
+// data ships; an object holding one list of rows; one row), CSV and TSV.
 // Formats, detected per row from its keys; a file must hold one format (mixed files are refused):
 //   prompt-completion  {"prompt", "completion"}   (also {"input", "output"})
 //   alpaca             {"instruction", "input"?, "output"}; prompt = instruction, plus "\n\n" + input
@@ -26,11 +28,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, ReftError } from '../errors.ts';
-import { jsonSyntaxError } from '../formats/json-file.ts';
 import { fileLinesSync, lineTooLong, withoutBom } from '../formats/line-reader.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { fileKindOfFile, readRawRows } from './data-files.ts';
 import {
-  arrayElementLines,
   type DataFormat,
   decodeDatasetText,
   detectRowFormat,
@@ -38,6 +39,7 @@ import {
   jsonlRow,
   normalizeRow,
   notUtf8,
+  type RawRow,
   type TextExample,
 } from './data-formats.ts';
 
@@ -70,47 +72,46 @@ export interface TokenizedExample {
 
 const MAX_REPORTED = 5;
 
-type Row = { line: number; value?: unknown; error?: string };
-type ReadRows = { rows: Row[]; hash: string };
-
-/** The rows of a JSON array file, each with the line it starts on (read whole, as JSON must be). */
-function readArrayRows(path: string, bad: (why: string, line: number | null) => Error): ReadRows {
-  const buf = readFileSync(path);
-  const text = decodeDatasetText(buf, bad);
-  let arr: unknown;
-  try {
-    arr = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError('bad-data', `${path}: not valid JSON (${jsonSyntaxError(e)})`);
-  }
-  const lines = arrayElementLines(text);
-  return {
-    rows: (arr as unknown[]).map((value, i) => ({ line: lines[i] ?? 1, value })),
-    hash: createHash('sha256').update(buf).digest('hex'),
-  };
-}
+type ReadRows = { rows: RawRow[]; hash: string };
 
 /**
  * Rows of a JSONL file, each with its line, read a piece at a time (a file can be over 512 MB,
- * more than one string holds), or of a JSON array when the first non-blank line starts one; and
- * the sha256 of the file's bytes.
+ * more than one string holds), and the sha256 of the file's bytes.
  */
-function readRows(path: string): ReadRows {
-  const bad = (why: string, line: number | null) =>
-    new ConfigError('bad-data', `${path}: ${line ? `line ${line}` : 'the file'} ${why}`);
+function readJsonlRows(path: string): ReadRows {
   const hash = createHash('sha256');
-  const rows: Row[] = [];
+  const rows: RawRow[] = [];
   for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
     if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
     const bytes = withoutBom(line.bytes, line.n);
     const why = notUtf8(bytes);
-    if (why) throw bad(why, line.n);
-    const text = bytes.toString('utf8');
-    if (!rows.length && text.trimStart().startsWith('[')) return readArrayRows(path, bad);
-    const row = jsonlRow(text, line.n);
+    if (why) throw new ConfigError('bad-data', `${path}: line ${line.n} ${why}`);
+    const row = jsonlRow(bytes.toString('utf8'), line.n);
     if (row) rows.push(row);
   }
   return { rows, hash: hash.digest('hex') };
+}
+
+/**
+ * Rows of a dataset file of any kind the library imports (data-files.ts, the same reader and
+ * messages): JSONL streamed, JSON documents, CSV and TSV read whole; and the sha256 of its bytes.
+ */
+function readRows(path: string): ReadRows {
+  const kind = fileKindOfFile(path);
+  if (kind === 'jsonl') return readJsonlRows(path);
+  // hyparquet reads asynchronously only, and the trainer reads its data synchronously.
+  if (kind === 'parquet')
+    throw new ConfigError(
+      'bad-data',
+      `${path}: a Parquet file is read by importing it (reft-studio datasets import FILE, then --data ID); here give JSONL, JSON, CSV or TSV`,
+    );
+  const buf = readFileSync(path);
+  const text = decodeDatasetText(buf, (why, line) =>
+    line
+      ? new ConfigError('bad-data', `${path}: line ${line} ${why}`)
+      : new ConfigError('bad-data', `${path}: the file ${why}`),
+  );
+  return { rows: readRawRows(path, text).raw, hash: createHash('sha256').update(buf).digest('hex') };
 }
 
 /**

@@ -68,6 +68,47 @@ test('Parquet: datasets import FILE.parquet and train --data FILE.parquet', {
   assert.equal(result.steps, 2, train.stdout);
 });
 
+test('train/evaluate --data FILE --map: the columns the refusal names, mapped as datasets import maps them', {
+  timeout: 120_000,
+}, async () => {
+  const csv = join(root, 'train-qa.csv');
+  writeFileSync(csv, 'question,answer\nWhat is 1 plus 1?,2\nWhat is 2 plus 2?,4\n');
+  const base = ['--model', LLAMA_FIXTURE, '--data', csv, '--max-steps', '1', '--data-dir', dataDir];
+  const refused = await runCli(['train', ...base]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /map them, e\.g\. --map prompt=question --map completion=answer\n$/);
+  // The flag the refusal suggests is one train takes (it said "Unknown option '--map'").
+  const mapped = ['--map', 'prompt=question', '--map', 'completion=answer'];
+  const train = await runCli(['train', ...base, ...mapped, '--json']);
+  assert.equal(train.code, 0, train.stderr);
+  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  assert.equal(result.steps, 1, train.stdout);
+  const ev = await runCli([
+    'evaluate',
+    '--adapter',
+    String(result.adapterId),
+    '--data',
+    csv,
+    ...mapped,
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(ev.code, 0, ev.stderr);
+  // A library id was mapped when it was imported: a mapping with one is refused, not ignored.
+  const byId = await runCli([
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    '1',
+    ...mapped,
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(byId.stderr, 'error: dataset 1 is already imported: a column mapping is for a file\n');
+});
+
 test('train --device cuda that falls back: the run records and shows the CPU, with why', {
   timeout: 120_000,
 }, async () => {

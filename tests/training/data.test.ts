@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseDataset } from '../../electron/backend/library/dataset-formats.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { readDataset, tokenizeDataset, tokenizeExample } from '../../native-runtime/training/data.ts';
+import type { PromptCompletionRow } from '../../native-runtime/training/data-formats.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { modelWithoutBos, tempDir, writeJsonl } from './helpers.ts';
 
@@ -94,6 +96,50 @@ describe('readDataset: formats', () => {
       kind: 'text',
       prompt: 'café 日本 😀',
       completion: 'e\u0301',
+    });
+  });
+});
+
+describe('readDataset: every kind of file the library imports (train --resume, bundles)', () => {
+  // The rows the studio's import reads from the same file: one reader, the same rows.
+  const libraryRows = (p: string, text: string) =>
+    parseDataset(p, text).rows.map((r) => [
+      (r as PromptCompletionRow).prompt,
+      (r as PromptCompletionRow).completion,
+    ]);
+  const trained = (p: string) =>
+    readDataset(p).examples.map((e) => [e.kind === 'text' && e.prompt, e.completion]);
+  for (const [name, text] of [
+    ['rows.tsv', 'prompt\tcompletion\nq1\ta1\nq2\ta2\n'],
+    ['rows.csv', 'prompt,completion\n"q1, quoted",a1\nq2,a2\n'],
+    [
+      'holder.json',
+      '{"data": [\n{"prompt": "q1", "completion": "a1"},\n{"prompt": "q2", "completion": "a2"}\n]}\n',
+    ],
+    ['one-row.json', '{\n  "prompt": "q1",\n  "completion": "a1"\n}\n'],
+    ['list.jsonl', '[\n{"prompt": "q1", "completion": "a1"},\n{"prompt": "q2", "completion": "a2"}\n]\n'],
+  ]) {
+    it(name, () => {
+      const p = file(name, text);
+      const rows = trained(p);
+      assert.ok(rows.length > 0);
+      assert.deepEqual(rows, libraryRows(p, text));
+    });
+  }
+  it('a CSV line with the wrong field count is refused naming its line, as the import words it', () => {
+    const p = file('short.csv', 'prompt,completion\nq1,a1\nq2\n');
+    assert.throws(() => readDataset(p), { message: `${p}: line 3: has 1 fields, the header has 2` });
+  });
+  it("a JSON object holding several lists: the import's refusal", () => {
+    const text = '{"a": [{"prompt": "q", "completion": "c"}], "b": [{"prompt": "q", "completion": "c"}]}';
+    const p = file('lists.json', text);
+    assert.throws(() => parseDataset(p, text), { message: /holds several lists \(a, b\)/ });
+    assert.throws(() => readDataset(p), { message: /holds several lists \(a, b\)/ });
+  });
+  it('Parquet (read asynchronously only) is refused in one line saying how to train on it', () => {
+    const p = file('rows.parquet', 'PAR1');
+    assert.throws(() => readDataset(p), {
+      message: `${p}: a Parquet file is read by importing it (reft-studio datasets import FILE, then --data ID); here give JSONL, JSON, CSV or TSV`,
     });
   });
 });

@@ -12,11 +12,15 @@
 // (library/dataset-import.ts) while parseDataset reads a text whole (small files, tests).
 // Leaves out: Parquet nested columns.
 
-import { extname } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { jsonSyntaxError, parseJsonText } from '../../../native-runtime/formats/json-file.ts';
 import {
-  arrayElementLines,
+  type ColumnMapping,
+  type FileKind,
+  isConversation,
+  mapRow,
+  readRawRows,
+} from '../../../native-runtime/training/data-files.ts';
+import {
   DATA_FORMATS,
   type DataFormat,
   type DatasetRow,
@@ -24,9 +28,19 @@ import {
   isObj,
   normalizeRow,
   type RawRow,
-  readJsonlRows,
 } from '../../../native-runtime/training/data-formats.ts';
 
+// Reading files lives in the engine's data-files.ts (the trainer reads files through it too).
+export {
+  type ColumnMapping,
+  type FileKind,
+  fileKindOf,
+  fileKindOfName,
+  MAPPED_FIELDS,
+  mapRow,
+  readParquetRows,
+  readRawRows,
+} from '../../../native-runtime/training/data-files.ts';
 // Format detection and row normalisation live in the engine's data-formats.ts (one owner).
 export {
   type AlpacaRow,
@@ -41,12 +55,6 @@ export {
 
 export const DATASET_FORMATS = DATA_FORMATS;
 export type DatasetFormat = DataFormat;
-export type FileKind = 'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet';
-
-/** Target field → source column: {prompt: 'question', completion: 'answer'}. */
-/** The fields a column can be mapped to. */
-export const MAPPED_FIELDS = ['prompt', 'completion', 'instruction', 'input', 'output', 'messages'] as const;
-export type ColumnMapping = Partial<Record<(typeof MAPPED_FIELDS)[number], string>>;
 
 export interface BadRow {
   /** 1-based line in the source file where the row starts. */
@@ -71,298 +79,6 @@ export interface ParsedDataset {
   format: DatasetFormat;
   rows: DatasetRow[];
   bad: BadRow[];
-}
-
-// ---- file readers -----------------------------------------------------------------------------
-
-function readJsonl(text: string): RawRow[] {
-  return readJsonlRows(text, jsonSyntaxError);
-}
-
-/**
- * One JSON document: an array of rows; an object with one list, the rows (`{"data": [...]}`, as
- * exported by many tools; Hugging Face's loader takes it with field="data"); or one row.
- */
-function readJsonDocument(name: string, text: string, mapping: ColumnMapping | undefined): RawRow[] {
-  const data = parseJsonText(text, name);
-  if (Array.isArray(data)) return listRows(data, arrayElementLines(text));
-  if (!isObj(data)) throw new FormatError('bad-json', `${name}: a .json dataset must be an array of objects`);
-  const lists = Object.keys(data).filter((k) => Array.isArray(data[k]));
-  if (!lists.length || isOneRow(data, lists, mapping)) return [{ line: 1, value: data }];
-  if (lists.length > 1)
-    throw new FormatError(
-      'bad-json',
-      `${name}: the object holds several lists (${lists.slice(0, 10).join(', ')}); a .json dataset is an array of rows, JSON Lines, or an object with one list of rows`,
-    );
-  return listRows(data[lists[0]] as unknown[], arrayElementLines(text, true));
-}
-
-/**
- * Whether an object holding lists (`lists`, its keys whose values are lists) is one row rather than a
- * holder of rows. A row may have a list of its own (a conversation), so it is one row when its
- * columns, mapped, have a format; when the mapping reads one of its columns; when its one list holds
- * something other than objects (rows are objects); or when that list is a conversation (every item
- * has a role and a content) — read as rows, its messages would become prompt/completion pairs.
- */
-function isOneRow(
-  data: Record<string, unknown>,
-  lists: string[],
-  mapping: ColumnMapping | undefined,
-): boolean {
-  if (detectRowFormat(mapRow({ line: 1, value: data }, mapping).value)) return true;
-  if (Object.values(mapping ?? {}).some((src) => typeof src === 'string' && Object.hasOwn(data, src)))
-    return true;
-  if (lists.length > 1) return false;
-  const items = data[lists[0] as string] as unknown[];
-  return !items.every(isObj) || isConversation(items);
-}
-
-/** A list of chat messages: every item an object with a role and a content. */
-function isConversation(x: unknown): boolean {
-  return Array.isArray(x) && x.length > 0 && x.every((m) => isObj(m) && 'role' in m && 'content' in m);
-}
-
-/** A JSON list's rows with the line each starts on, and their place in it where lines are shared. */
-function listRows(list: unknown[], lines: number[]): RawRow[] {
-  const shared = new Set(lines.filter((l, i) => i > 0 && lines[i - 1] === l));
-  return list.map((value, i) => {
-    const line = lines[i] ?? 1;
-    return shared.has(line) ? { line, value, item: i + 1 } : { line, value };
-  });
-}
-
-/**
- * RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. A quote opens a quoted
- * field only at the field's start; elsewhere it is text (`He said "hi"`, `5" tall`), as Python's csv
- * and pandas read it, rather than silently dropping the quotes or swallowing the lines after it.
- */
-function parseCsv(
-  text: string,
-  delimiter: ',' | '\t',
-): { line: number; fields: string[]; unclosedTo?: number }[] {
-  const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let line = 1;
-  let start = 1;
-  let any = false;
-  /** Nothing of the current field read yet (a quote here opens a quoted field). */
-  let fieldStart = true;
-  const endRecord = () => {
-    fields.push(field);
-    if (any || fields.length > 1 || fields[0] !== '') records.push({ line: start, fields });
-    fields = [];
-    field = '';
-    any = false;
-    fieldStart = true;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    // A line ends with \n, \r\n, or a lone \r (classic Mac "CSV (Macintosh)" exports), as Python's
-    // csv and pandas read it: a lone \r dropped instead would join two rows' fields silently.
-    const lineEnd = c === '\n' || (c === '\r' && text[i + 1] !== '\n');
-    if (inQuotes) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') inQuotes = false;
-      else {
-        if (lineEnd) line++;
-        field += c;
-      }
-      continue;
-    }
-    if (c === '"' && fieldStart) {
-      inQuotes = true;
-      any = true;
-      fieldStart = false;
-    } else if (c === delimiter) {
-      fields.push(field);
-      field = '';
-      fieldStart = true;
-    } else if (lineEnd) {
-      endRecord();
-      line++;
-      start = line;
-    } else if (c !== '\r') {
-      field += c;
-      fieldStart = false;
-    }
-  }
-  if (inQuotes) {
-    // The quote swallowed everything after it: one bad record that says so, not a field count.
-    fields.push(field);
-    records.push({ line: start, fields, unclosedTo: /[\r\n]$/.test(text) ? line - 1 : line });
-  } else if (field !== '' || fields.length) endRecord();
-  return records;
-}
-
-/** CSV, or TSV with `delimiter` '\t' (read the same way, as Python's csv and pandas read it). */
-function readCsv(name: string, text: string, delimiter: ',' | '\t'): RawRow[] {
-  const records = parseCsv(text, delimiter);
-  if (!records.length) return [];
-  const header = records[0].fields.map((h) => h.trim());
-  // Columns without a name (the trailing commas of a spreadsheet's export) hold nothing to read.
-  const twice = header.find((h, i) => h !== '' && header.indexOf(h) !== i);
-  if (twice !== undefined)
-    throw new FormatError('bad-csv', `${name}: the header names "${twice.slice(0, 80)}" twice`);
-  return records.slice(1).map((r) => {
-    if (r.unclosedTo !== undefined) {
-      return {
-        line: r.line,
-        error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
-        text: r.fields.join(delimiter).slice(0, BAD_TEXT_CHARS),
-      };
-    }
-    if (r.fields.length !== header.length) {
-      return {
-        line: r.line,
-        error: `has ${r.fields.length} fields, the header has ${header.length}`,
-        text: r.fields.join(delimiter).slice(0, BAD_TEXT_CHARS),
-      };
-    }
-    const obj: Record<string, unknown> = {};
-    header.forEach((h, i) => {
-      if (h === '') return;
-      // A chat dataset in CSV keeps `messages` as a JSON string.
-      if (h === 'messages') {
-        try {
-          obj[h] = JSON.parse(r.fields[i]);
-        } catch {
-          obj[h] = r.fields[i];
-        }
-      } else obj[h] = r.fields[i];
-    });
-    return { line: r.line, value: obj };
-  });
-}
-
-// ---- entry point ------------------------------------------------------------------------------
-
-const KIND_OF_EXTENSION: Record<string, FileKind> = {
-  '.jsonl': 'jsonl',
-  '.ndjson': 'jsonl',
-  '.csv': 'csv',
-  '.tsv': 'tsv',
-  '.parquet': 'parquet',
-};
-
-/**
- * The kind a file's extension says, or null when it says nothing (.json and others). A .jsonl name
- * is not the last word: fileKindOf reads such a file's start too.
- */
-export function fileKindOfName(name: string): FileKind | null {
-  return KIND_OF_EXTENSION[extname(name).toLowerCase()] ?? null;
-}
-
-/**
- * The kind of a file from its name, or from its text when the name does not say (.json and others;
- * its first two non-blank lines are enough). Text that starts with "{" is JSON Lines when another
- * line follows and one of the two is a whole JSON object on its own (so a broken first row is
- * still one bad line); otherwise it is one JSON document (an object holding the rows, or one row
- * pretty-printed, or `{"data": [` with a row on each following line), read whole. A .jsonl file
- * that starts with "[" is a JSON list saved under that name (json.dump of a list), as Hugging Face's
- * loader reads it: JSON Lines rows are objects, so none starts with "[".
- */
-export function fileKindOf(name: string, text: string): FileKind {
-  const byName = fileKindOfName(name);
-  const head = text.trimStart();
-  if (byName === 'jsonl' && head.startsWith('[')) return 'json';
-  if (byName) return byName;
-  if (head.startsWith('[')) return 'json';
-  if (head.startsWith('{')) return isJsonLines(head) ? 'jsonl' : 'json';
-  if (extname(name).toLowerCase() === '.json') return 'jsonl';
-  return 'csv';
-}
-
-/** See fileKindOf: `head` starts with "{". */
-function isJsonLines(head: string): boolean {
-  const end = head.indexOf('\n');
-  if (end === -1) return false;
-  const next = /\S/g;
-  next.lastIndex = end;
-  const second = next.exec(head);
-  if (!second) return false;
-  const secondEnd = head.indexOf('\n', second.index);
-  const isObjectLine = (line: string) => {
-    try {
-      return isObj(JSON.parse(line));
-    } catch {
-      return false;
-    }
-  };
-  return (
-    isObjectLine(head.slice(0, end)) ||
-    isObjectLine(head.slice(second.index, secondEnd === -1 ? undefined : secondEnd))
-  );
-}
-
-/** Renames columns per `mapping` (unmapped columns are kept; a mapped source column moves). */
-export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
-  const pairs = Object.entries(mapping ?? {}).filter(([, src]) => typeof src === 'string' && src !== '');
-  if (!pairs.length || r.error || !isObj(r.value)) return r;
-  const v: Record<string, unknown> = { ...r.value };
-  for (const [, src] of pairs) delete v[src as string];
-  for (const [dst, src] of pairs) {
-    if (!Object.hasOwn(r.value, src as string)) continue;
-    let x = r.value[src as string];
-    // A chat column from CSV/Parquet holds JSON text.
-    if (dst === 'messages' && typeof x === 'string') {
-      try {
-        x = JSON.parse(x);
-      } catch {}
-    }
-    v[dst] = x;
-  }
-  return { ...r, value: v };
-}
-
-/**
- * Reads rows of a text file (JSONL, JSON, CSV or TSV). `mapping` is the import's: it helps tell a JSON
- * document that is one row from one that holds the rows in a list.
- */
-export function readRawRows(
-  name: string,
-  text: string,
-  mapping?: ColumnMapping,
-): { kind: FileKind; raw: RawRow[] } {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
-  const kind = fileKindOf(name, text);
-  if (kind === 'parquet')
-    throw new FormatError('async-only', `${name}: Parquet is read with readParquetRows`);
-  const raw =
-    kind === 'jsonl'
-      ? readJsonl(text)
-      : kind === 'json'
-        ? readJsonDocument(name, text, mapping)
-        : readCsv(name, text, kind === 'tsv' ? '\t' : ',');
-  return { kind, raw };
-}
-
-/** Reads a Parquet file's rows (flat columns; BYTE_ARRAY strings), numbered from 1. */
-export async function readParquetRows(name: string, bytes: Uint8Array): Promise<RawRow[]> {
-  const { parquetReadObjects } = await import('hyparquet');
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  let rows: Record<string, unknown>[];
-  try {
-    rows = (await parquetReadObjects({ file, rowFormat: 'object' })) as Record<string, unknown>[];
-  } catch (e) {
-    throw new FormatError('bad-parquet', `${name}: not a readable Parquet file (${(e as Error).message})`);
-  }
-  return rows.map((value, i) => {
-    const v: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(value)) {
-      if (k === 'messages' && typeof x === 'string') {
-        try {
-          v[k] = JSON.parse(x);
-          continue;
-        } catch {}
-      }
-      v[k] = typeof x === 'bigint' ? Number(x) : x;
-    }
-    return { line: i + 1, value: v };
-  });
 }
 
 /** Rows checked so far, and all rows once known (a streamed file knows its count only at the end). */

@@ -20,15 +20,13 @@ import { basename, extname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
+import { fileKindOfFile } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
 import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
   type DatasetFormat,
-  type FileKind,
-  fileKindOf,
-  fileKindOfName,
   type RawRow,
   RowNormalizer,
   type RowProgress,
@@ -146,20 +144,6 @@ class Preparation {
   }
 }
 
-/** The kind of a file from its name, or from its first two non-blank lines (fileKindOf). */
-async function fileKind(src: string): Promise<FileKind> {
-  const byName = fileKindOfName(src);
-  if (byName && byName !== 'jsonl') return byName;
-  const lines: string[] = [];
-  for await (const { bytes } of fileLines(src)) {
-    if (!bytes) break; // not a line of JSON
-    const s = bytes.toString('utf8').replace(/^\uFEFF/, '');
-    if (s.trim()) lines.push(s);
-    if (lines.length === 2) break;
-  }
-  return fileKindOf(src, lines.join('\n'));
-}
-
 /**
  * One JSONL row per non-blank line, read a chunk at a time. Each line is checked as UTF-8 before it
  * is decoded (a decoding stream would turn another encoding's bytes into U+FFFD silently); a line
@@ -200,7 +184,7 @@ function fileText(name: string, bytes: Uint8Array): string {
 /** Reads, checks and freezes a file's rows without touching the database. */
 export async function prepareImport(dataDir: string, input: ImportInput): Promise<PreparedImport> {
   const src = sourceFile(input.path);
-  const kind = await fileKind(src);
+  const kind = fileKindOfFile(src);
   const p = new Preparation(dataDir, src, input);
   try {
     if (kind === 'jsonl') await streamJsonl(src, p);
@@ -324,13 +308,20 @@ export async function datasetRef(
   lib: Library,
   ref: string,
   format?: DatasetFormat | 'auto',
+  mapping?: ColumnMapping,
 ): Promise<() => DatasetVersion> {
   if (/^\d+$/.test(ref) && !existsSync(ref)) {
     const id = Number(ref);
     getDataset(lib, id);
+    // Its columns were mapped when it was imported; a mapping now would silently do nothing.
+    if (mapping)
+      throw new ValidationError(
+        'invalid-params',
+        `dataset ${id} is already imported: a column mapping is for a file`,
+      );
     return () => getDataset(lib, id).latest;
   }
-  const input: ImportInput = { path: ref, format, onBadRows: 'refuse' };
+  const input: ImportInput = { path: ref, format, onBadRows: 'refuse', mapping };
   const plan = planRecord(lib, await prepareImport(lib.dataDir, input), input);
   return () => commitRecord(lib, plan).version;
 }
@@ -340,6 +331,7 @@ export async function datasetVersionFromRef(
   lib: Library,
   ref: string,
   format?: DatasetFormat | 'auto',
+  mapping?: ColumnMapping,
 ): Promise<DatasetVersion> {
-  return (await datasetRef(lib, ref, format))();
+  return (await datasetRef(lib, ref, format, mapping))();
 }

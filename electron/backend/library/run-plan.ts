@@ -19,7 +19,7 @@ import { writeTransaction } from '../db/database.ts';
 import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
 import { systemInfo } from '../system-info.ts';
 import { resolveDatasetVersion } from './dataset-edits.ts';
-import type { DatasetFormat } from './dataset-formats.ts';
+import type { ColumnMapping, DatasetFormat } from './dataset-formats.ts';
 import { datasetRef } from './dataset-import.ts';
 import { type DatasetVersion, getDatasetVersion } from './datasets.ts';
 import { preferredDevice } from './environment.ts';
@@ -203,6 +203,8 @@ export interface RunRefs {
   data: string;
   evalData?: string;
   format?: DatasetFormat | 'auto';
+  /** Columns of the data files (both) when they use other names. */
+  mapping?: ColumnMapping;
 }
 
 /**
@@ -217,8 +219,10 @@ export async function recordRunFromRefs(
   options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
   opts: { checkpointDir?: string; name?: string } = {},
 ): Promise<{ plan: PlannedRun; run: RunRecord }> {
-  const data = await datasetRef(lib, refs.data, refs.format);
-  const evalData = refs.evalData ? await datasetRef(lib, refs.evalData, refs.format) : undefined;
+  const data = await datasetRef(lib, refs.data, refs.format, refs.mapping);
+  const evalData = refs.evalData
+    ? await datasetRef(lib, refs.evalData, refs.format, refs.mapping)
+    : undefined;
   return writeTransaction(lib.db, () => {
     const model = modelFromRef(lib, refs.model);
     const version = data();

@@ -1,0 +1,28 @@
+// `--map FIELD=COLUMN`: the column mapping of a data file the command imports (`datasets import`,
+// and `train` / `evaluate` with --data FILE), declared once so the three take it alike.
+
+import { type ColumnMapping, MAPPED_FIELDS } from '../native-runtime/training/data-files.ts';
+import { type ArgValues, type OptionDef, UsageError } from './args.ts';
+
+export const MAP_OPTION: OptionDef = {
+  type: 'string',
+  multiple: true,
+  value: 'FIELD=COLUMN',
+  description: 'read FIELD (prompt, completion, instruction, input, output, messages) from COLUMN; repeat',
+};
+
+/** `--map prompt=question --map completion=answer` → the import's column mapping. */
+export function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
+  const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
+  if (!list.length) return undefined;
+  const mapping: ColumnMapping = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(.+)$/.exec(item);
+    if (!m) throw new UsageError(`--map ${item}: write FIELD=COLUMN, e.g. prompt=question`);
+    const field = m[1].trim();
+    if (!(MAPPED_FIELDS as readonly string[]).includes(field))
+      throw new UsageError(`--map ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
+    mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
+  }
+  return mapping;
+}
