@@ -1,12 +1,14 @@
 // End-to-end: a file over an upload's limit is refused in the window before anything is sent, in the
 // backend's words (library/upload-limits.ts uploadLimitText: the numbers and byteSize's units of the
-// limit the backend enforces). The files are sparse: gigabytes on no disk, never read.
+// limit the backend enforces), for the bytes and for the number of files. The files are sparse:
+// gigabytes on no disk, never read.
 
 import assert from 'node:assert/strict';
 import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { UPLOAD_LIMITS, uploadLimitText } from '../../electron/backend/library/upload-limits.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -56,6 +58,22 @@ describe('upload limits in the window (reft-studio serve + Chromium)', { skip, t
     await imp
       .getByText('That is 1.5 GB; an adapter upload takes at most 1.0 GB in 2000 files.', { exact: true })
       .waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test('a folder of more files than an adapter upload takes: refused before anything is sent', async () => {
+    assert.ok(server);
+    const { maxFiles } = UPLOAD_LIMITS.adapter;
+    const folder = tempDir('reft-e2e-upload-limits-many-');
+    for (let i = 0; i <= maxFiles; i++) writeFileSync(join(folder, `intkey_${i}.bin`), '');
+    await page.goto(`${server.url}#/adapters`);
+    const imp = page.getByTestId('adapter-import');
+    await imp.getByTestId('import-folder').setInputFiles(folder);
+    // Before, the upload started and the backend refused it: "2001 files: an adapter upload takes…".
+    await imp
+      .getByText(`That is ${maxFiles + 1} files; ${uploadLimitText('adapter')}.`, { exact: true })
+      .waitFor();
+    assert.equal(await imp.getByRole('button', { name: 'Import' }).isDisabled(), true);
     assert.deepEqual(errors, []);
   });
 });
