@@ -19,14 +19,7 @@ import {
 } from '../library/dataset-edits.ts';
 import { DATASET_FORMATS } from '../library/dataset-formats.ts';
 import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
-import {
-  datasetRejects,
-  datasetRows,
-  type RejectsPage,
-  type RowsPage,
-  readVersionRows,
-  rowText,
-} from '../library/dataset-rows.ts';
+import { datasetRejects, datasetRows, type RejectsPage, type RowsPage } from '../library/dataset-rows.ts';
 import { type TokenLengthReport, tokenLengthReport } from '../library/dataset-token-stats.ts';
 import {
   type DatasetRecord,
@@ -35,6 +28,7 @@ import {
   listDatasets,
   removeDataset,
   renameDataset,
+  versionOf,
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
 import { checkFrozenFile } from '../library/frozen-files.ts';
@@ -227,12 +221,13 @@ export const datasetsHandlers = defineHandlers({
       })
       .strict(),
     async (p, ctx): Promise<DuplicateReport & { versionId: number }> => {
-      const ds = getDataset(ctx.lib, p.datasetId);
-      const versionId = p.versionId ?? ds.latest.id;
-      const rows = datasetRows(ctx.lib, { datasetId: ds.id, versionId, limit: 1 }); // checks the version
-      const texts = readVersionRows(ctx.lib, rows.versionId).map(rowText);
+      const { v } = versionOf(ctx.lib, p.datasetId, p.versionId);
+      checkFrozenFile(v.filePath);
       const { datasetId: _d, versionId: _v, ...opts } = p;
-      return { versionId, ...(await ctx.engine.call('findDuplicates', { texts, opts })) };
+      return {
+        versionId: v.id,
+        ...(await ctx.engine.call('findDuplicates', { filePath: v.filePath, opts })),
+      };
     },
   ),
   /** Seeded train/validation/test child versions of a version. */
@@ -269,8 +264,8 @@ export const datasetsHandlers = defineHandlers({
       })
       .strict(),
     async (p, ctx): Promise<DropDuplicatesResult> => {
-      const r = await dropDuplicates(ctx.lib, p, (texts, opts) =>
-        ctx.engine.call('findDuplicates', { texts, opts }),
+      const r = await dropDuplicates(ctx.lib, p, (filePath, opts) =>
+        ctx.engine.call('findDuplicates', { filePath, opts }),
       );
       if (r.version)
         ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });

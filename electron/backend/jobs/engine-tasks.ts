@@ -38,7 +38,11 @@ import {
   tokenLengths,
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
-import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from '../library/dedupe.ts';
+import {
+  type DuplicateReport,
+  type FindDuplicatesOptions,
+  findVersionDuplicates,
+} from '../library/dedupe.ts';
 import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
 import type { UnpackZipArgs } from '../library/transfers.ts';
 import { unpackZip } from '../library/unpack-zip.ts';
@@ -138,9 +142,12 @@ export interface EngineOps {
   };
   /** Which ONNX Runtime library the engine process runs (the app's, or the CUDA pack's copy). */
   processInfo: { args: Record<string, never>; events: Record<string, never>; result: ProcessInfo };
-  /** Exact and near-duplicate rows among texts (dedupe.ts): seconds on a big dataset, off the RPC loop. */
+  /**
+   * Exact and near-duplicate rows of a version's frozen file (dedupe.ts), which the worker streams
+   * itself (its texts never cross the channel): seconds on a big dataset, off the RPC loop.
+   */
   findDuplicates: {
-    args: { texts: string[]; opts: FindDuplicatesOptions };
+    args: { filePath: string; opts: FindDuplicatesOptions };
     events: Record<string, never>;
     result: DuplicateReport;
   };
@@ -381,7 +388,7 @@ export const TASKS: {
   calibrate: calibrateTask,
   prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
   tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
-  findDuplicates: async (args) => findDuplicates(args.texts, args.opts),
+  findDuplicates: async (args) => findVersionDuplicates(args.filePath, args.opts),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
   unpackUpload: (args, _emit, signal) => unpackZip(args, signal),

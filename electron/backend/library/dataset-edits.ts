@@ -3,24 +3,24 @@
 // keep their ids (annotations follow them); the version it came from is never changed, so runs keep
 // referring to exactly the data they used. resolveDatasetVersion picks a version by split part, the
 // way runs/start and evaluations/run name "the validation part of the split I trained on".
+// Rows are streamed from the version's file into the new ones' as the bytes they are stored as
+// (only replaced rows are serialised): memory grows with the edit, not with the version.
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIds } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
-import { readVersionRows, rowText } from './dataset-rows.ts';
 import {
   type DatasetRecord,
   type DatasetVersion,
-  freezeVersion,
   recordVersion,
   type SplitPart,
   type VersionMeta,
   versionOf,
 } from './datasets.ts';
-import { type DuplicateReport, type FindDuplicatesOptions, findDuplicates } from './dedupe.ts';
-import { writeFrozenRows } from './frozen-files.ts';
+import { type DuplicateReport, type FindDuplicatesOptions, findVersionDuplicates } from './dedupe.ts';
+import { frozenLines, writeFrozenFile, writeFrozenFiles } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
 export interface EditInput {
@@ -39,13 +39,12 @@ export interface EditInput {
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
 export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecord; version: DatasetVersion } {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
-  const rows: (DatasetRow | null)[] = [...readVersionRows(lib, v.id)];
   const ids = versionRowIds(lib, v);
   const check = (i: number) => {
-    if (!Number.isInteger(i) || i < 0 || i >= rows.length) {
+    if (!Number.isInteger(i) || i < 0 || i >= ids.length) {
       throw new ValidationError(
         'bad-row',
-        `row ${i} is out of range: version ${v.id} has rows 0..${rows.length - 1}`,
+        `row ${i} is out of range: version ${v.id} has rows 0..${ids.length - 1}`,
       );
     }
   };
@@ -58,24 +57,37 @@ export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecor
       throw new ValidationError('bad-row', `${where} ${n} (the dataset is ${v.format})`);
     return n;
   };
+  const replaced = new Map<number, DatasetRow>();
   for (const s of e.set ?? []) {
     check(s.index);
-    rows[s.index] = valid(s.row, `row ${s.index}:`);
+    replaced.set(s.index, valid(s.row, `row ${s.index}:`));
   }
+  const removed = new Set<number>();
   for (const i of e.remove ?? []) {
     check(i);
-    rows[i] = null;
+    removed.add(i);
   }
   const appended = (e.append ?? []).map((x, k) => valid(x, `appended row ${k}:`));
-  const kept = rows.flatMap((r, i) => (r ? [{ r, id: ids[i] as number | null }] : []));
-  const next = [...kept, ...appended.map((r) => ({ r, id: null }))];
-  if (!next.length)
+  if (ids.length - removed.size + appended.length === 0)
     throw new ValidationError('empty-dataset', 'the edit would leave the dataset without rows');
-  return freezeVersion(lib, {
+  const rowIds: (number | null)[] = [];
+  const file = writeFrozenFile(lib.dataDir, (w) => {
+    for (const line of frozenLines(v.filePath)) {
+      if (removed.has(line.index)) continue;
+      const row = replaced.get(line.index);
+      if (row) w.write(row);
+      else w.writeLine(line.bytes);
+      rowIds.push(ids[line.index]);
+    }
+    for (const row of appended) {
+      w.write(row);
+      rowIds.push(null);
+    }
+  });
+  return recordVersion(lib, file, {
     datasetId: ds.id,
     format: v.format,
-    rows: next.map((x) => x.r),
-    rowIds: next.map((x) => x.id),
+    rowIds,
     sourcePath: v.sourcePath,
     parentVersionId: v.id,
     note: e.note ?? `edited from version ${v.version}`,
@@ -127,9 +139,8 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
       `split ratios must add up to 1; train ${show(r.train)} + validation ${show(r.validation)} + test ${show(r.test)} = ${show(sum)}`,
     );
   }
-  const rows = readVersionRows(lib, v.id);
   const ids = versionRowIds(lib, v);
-  const n = rows.length;
+  const n = ids.length;
   const nVal = Math.round(n * r.validation);
   const nTest = Math.round(n * r.test);
   const nTrain = n - nVal - nTest;
@@ -137,43 +148,50 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
     throw new ValidationError('bad-split', `${n} rows leave nothing to train on with these ratios`);
   const seed = s.seed ?? 42;
   const rng = mulberry32(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  // Every part's file is written first, then all parts are recorded in ONE transaction: a failure
-  // or a kill leaves no partial split, at worst unreferenced frozen files (or `*.tmp` files, swept
-  // at start-up).
-  const parts = (
-    [
-      ['train', 0, nTrain],
-      ['validation', nTrain, nTrain + nVal],
-      ['test', nTrain + nVal, n],
-    ] as const
-  ).map(([split, from, to]) => {
-    const picked = order.slice(from, to).sort((a, b) => a - b);
-    if (!picked.length) return null;
-    const file = writeFrozenRows(
-      lib.dataDir,
-      picked.map((i) => rows[i]),
-    );
-    const meta: VersionMeta = {
-      datasetId: ds.id,
-      format: v.format,
-      rowIds: picked.map((i) => ids[i]),
-      sourcePath: v.sourcePath,
-      parentVersionId: v.id,
-      split,
-      splitSeed: seed,
-      note: `${split} split of version ${v.version} (seed ${seed})`,
-    };
-    return { file, meta };
+  // The first nTrain of the shuffled order are the train part, then validation, then test.
+  const names = (['train', 'validation', 'test'] as const).filter((_, k) => [nTrain, nVal, nTest][k] > 0);
+  const partOf = new Uint8Array(n);
+  order.forEach((row, k) => {
+    partOf[row] = names.indexOf(k < nTrain ? 'train' : k < nTrain + nVal ? 'validation' : 'test');
   });
-  const [train, validation, test] = writeTransaction(lib.db, () =>
-    parts.map((p) => (p ? recordVersion(lib, p.file, p.meta).version : null)),
+  // Every part's file is written first (one pass over the version, rows in their order), then all
+  // parts are recorded in ONE transaction: a failure or a kill leaves no partial split, at worst
+  // unreferenced frozen files (or `*.tmp` files, swept at start-up).
+  const partIds: number[][] = names.map(() => []);
+  const files = writeFrozenFiles(lib.dataDir, names.length, (writers) => {
+    for (const line of frozenLines(v.filePath)) {
+      writers[partOf[line.index]].writeLine(line.bytes);
+      partIds[partOf[line.index]].push(ids[line.index]);
+    }
+  });
+  const recorded = writeTransaction(lib.db, () =>
+    names.map((split, k) => {
+      const meta: VersionMeta = {
+        datasetId: ds.id,
+        format: v.format,
+        rowIds: partIds[k],
+        sourcePath: v.sourcePath,
+        parentVersionId: v.id,
+        split,
+        splitSeed: seed,
+        note: `${split} split of version ${v.version} (seed ${seed})`,
+      };
+      return recordVersion(lib, files[k], meta).version;
+    }),
   );
-  return { source: v, train: train as DatasetVersion, validation, test };
+  const part = (name: SplitPart) => recorded[names.indexOf(name)] ?? null;
+  return {
+    source: v,
+    train: part('train') as DatasetVersion,
+    validation: part('validation'),
+    test: part('test'),
+  };
 }
 
 export interface DropDuplicatesInput {
@@ -192,9 +210,12 @@ export interface DropDuplicatesResult {
   removed: number[];
 }
 
-/** Finds duplicates among texts: dedupe.ts's findDuplicates, in the studio run by the 'files' worker. */
+/**
+ * Finds duplicates among the rows of a frozen file (absolute path): dedupe.ts's findDuplicates over
+ * its texts, in the studio run by the 'files' worker (which reads the file itself).
+ */
 export type DuplicateFinder = (
-  texts: string[],
+  filePath: string,
   opts: FindDuplicatesOptions,
 ) => DuplicateReport | Promise<DuplicateReport>;
 
@@ -202,11 +223,10 @@ export type DuplicateFinder = (
 export async function dropDuplicates(
   lib: Library,
   d: DropDuplicatesInput,
-  find: DuplicateFinder = findDuplicates,
+  find: DuplicateFinder = findVersionDuplicates,
 ): Promise<DropDuplicatesResult> {
   const { v } = versionOf(lib, d.datasetId, d.versionId);
-  const rows = readVersionRows(lib, v.id);
-  const report = await find(rows.map(rowText), {
+  const report = await find(v.filePath, {
     threshold: d.threshold,
     maxPairs: Number.MAX_SAFE_INTEGER,
     near: d.mode === 'near',

@@ -67,6 +67,13 @@ export interface BadRow {
 /** Characters of a bad row kept in BadRow.text. */
 const BAD_TEXT_CHARS = 500;
 
+/** The text of a row, for search and duplicate detection. */
+export function rowText(row: DatasetRow): string {
+  if ('messages' in row) return row.messages.map((m) => m.content).join('\n');
+  if ('instruction' in row) return `${row.instruction}\n${row.input}\n${row.output}`;
+  return `${row.prompt}\n${row.completion}`;
+}
+
 function rowTextOf(r: RawRow): string | undefined {
   if (r.text !== undefined) return r.text.slice(0, BAD_TEXT_CHARS);
   if (r.value === undefined) return undefined;

@@ -1,16 +1,17 @@
 // Reading a dataset version: all its rows, and for people pages of rows with their annotations,
 // filtered by tag, rating or text (datasets/rows), and the lines its import left out
-// (datasets/rejects).
+// (datasets/rejects). A page reads only the rows it shows (frozen-files.ts's row index); a text
+// search streams the rows, keeping only the page: memory never grows with the version's size.
 
 import { type Annotation, datasetAnnotations, type RowMeta, versionRowIds } from './dataset-annotations.ts';
-import type { DatasetFormat, DatasetRow } from './dataset-formats.ts';
+import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.ts';
 import { getDatasetVersion, versionOf } from './datasets.ts';
-import { readFrozenRows } from './frozen-files.ts';
+import { frozenLines, parseFrozenLine, readFrozenRows, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { matchesTag } from './tags.ts';
 
-/** All normalised rows of a version, read back from its frozen file. Do not modify the array. */
-export function readVersionRows(lib: Library, versionId: number): readonly DatasetRow[] {
+/** All normalised rows of a version, read back from its frozen file: for small versions only. */
+export function readVersionRows(lib: Library, versionId: number): DatasetRow[] {
   return readFrozenRows(getDatasetVersion(lib, versionId).filePath);
 }
 
@@ -36,13 +37,6 @@ export interface RowFilter {
   search?: string;
 }
 
-/** The text of a row, for search and duplicate detection. */
-export function rowText(row: DatasetRow): string {
-  if ('messages' in row) return row.messages.map((m) => m.content).join('\n');
-  if ('instruction' in row) return `${row.instruction}\n${row.input}\n${row.output}`;
-  return `${row.prompt}\n${row.completion}`;
-}
-
 const NONE: Annotation = { rating: null, tags: [], note: null };
 
 /** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
@@ -51,37 +45,43 @@ export function datasetRows(
   input: { datasetId: number; versionId?: number; offset?: number; limit?: number } & RowFilter,
 ): RowsPage {
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
-  const all = readVersionRows(lib, v.id);
   const ids = versionRowIds(lib, v);
   const notes = datasetAnnotations(lib, ds.id);
   const needle = input.search?.toLowerCase();
-  const keep = (i: number): boolean => {
+  const annotated = (i: number): boolean => {
     const m = notes.get(ids[i]) ?? NONE;
     if (input.tag !== undefined && !matchesTag(m.tags, input.tag)) return false;
     if (input.unrated && m.rating !== null) return false;
     if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return false;
     if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return false;
-    return !needle || rowText(all[i]).toLowerCase().includes(needle);
+    return true;
   };
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
   const picked: RowMeta[] = [];
+  let rows: DatasetRow[] = [];
   let total = 0;
-  for (let i = 0; i < all.length; i++) {
-    if (!keep(i)) continue;
-    if (total >= offset && picked.length < limit)
-      picked.push({ index: i, rowId: ids[i], ...(notes.get(ids[i]) ?? NONE) });
+  const pick = (i: number): boolean => {
+    const onPage = total >= offset && picked.length < limit;
+    if (onPage) picked.push({ index: i, rowId: ids[i], ...(notes.get(ids[i]) ?? NONE) });
     total++;
-  }
-  return {
-    datasetId: ds.id,
-    versionId: v.id,
-    format: v.format,
-    total,
-    offset,
-    rows: picked.map((p) => all[p.index]),
-    meta: picked,
+    return onPage;
   };
+  if (needle) {
+    // Only the text decides, so every row is read, one at a time.
+    for (const line of frozenLines(v.filePath)) {
+      if (!annotated(line.index)) continue;
+      const row = parseFrozenLine(v.filePath, line);
+      if (rowText(row).toLowerCase().includes(needle) && pick(line.index)) rows.push(row);
+    }
+  } else {
+    for (let i = 0; i < ids.length; i++) if (annotated(i)) pick(i);
+    rows = readFrozenRowsAt(
+      v.filePath,
+      picked.map((p) => p.index),
+    );
+  }
+  return { datasetId: ds.id, versionId: v.id, format: v.format, total, offset, rows, meta: picked };
 }
 
 export interface RejectedLine {

@@ -3,11 +3,23 @@
 // same folder (hashing as it goes, so memory stays bounded whatever the size), fsyncs it and renames
 // it to its hash; a file already there with that name is complete (it was renamed into place), so
 // the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up.
-// readFrozenRows reads one back a piece at a time (a version can be over 512 MB, more than one
-// JavaScript string holds); parsed rows of the last few files are kept.
+// Files are read back a piece at a time (a version can be over 512 MB, more than one JavaScript
+// string holds), and never whole into memory where it can be helped (a 500 MB version parsed is
+// ~600 MB of heap): frozenLines streams a file's rows as their bytes (splits and edits copy them
+// unparsed), readFrozenRowsAt reads only given rows through an index of where each row starts
+// (kept for a few files; 12 bytes a row), which one streamed pass builds.
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
@@ -30,7 +42,7 @@ export class FrozenFileWriter {
   readonly #tmp: string;
   readonly #hash: Hash = createHash('sha256');
   #fd: number | null;
-  #pending: string[] = [];
+  #pending: (string | Buffer)[] = [];
   #pendingBytes = 0;
   #rows = 0;
   #size = 0;
@@ -47,9 +59,19 @@ export class FrozenFileWriter {
   }
 
   write(row: DatasetRow): void {
-    const line = `${JSON.stringify(row)}\n`;
-    this.#pending.push(line);
-    this.#pendingBytes += line.length;
+    this.#add(`${JSON.stringify(row)}\n`);
+  }
+
+  /** A row as the bytes of a frozen file's line (without its \n): copied, never re-serialised. */
+  writeLine(bytes: Buffer): void {
+    this.#add(bytes, '\n');
+  }
+
+  #add(...pieces: (string | Buffer)[]): void {
+    for (const p of pieces) {
+      this.#pending.push(p);
+      this.#pendingBytes += p.length;
+    }
     this.#rows++;
     if (this.#pendingBytes >= FLUSH_BYTES) this.#flush();
   }
@@ -89,7 +111,7 @@ export class FrozenFileWriter {
 
   #flush(): void {
     if (!this.#pending.length) return;
-    const buf = Buffer.from(this.#pending.join(''), 'utf8');
+    const buf = Buffer.concat(this.#pending.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#hash.update(buf);
@@ -98,21 +120,37 @@ export class FrozenFileWriter {
   }
 }
 
-/** Writes rows already in memory (an edit, a split) as a frozen file. */
-export function writeFrozenRows(dataDir: string, rows: Iterable<DatasetRow>): FrozenFile {
-  const w = new FrozenFileWriter(dataDir);
+/**
+ * Frozen files written together (a split's parts): `fill` writes rows into `count` writers; all are
+ * finished, or on any failure all are dropped.
+ */
+export function writeFrozenFiles(
+  dataDir: string,
+  count: number,
+  fill: (writers: FrozenFileWriter[]) => void,
+): FrozenFile[] {
+  const writers: FrozenFileWriter[] = [];
   try {
-    for (const r of rows) w.write(r);
-    return w.finish();
+    for (let k = 0; k < count; k++) writers.push(new FrozenFileWriter(dataDir));
+    fill(writers);
+    return writers.map((w) => w.finish());
   } catch (e) {
-    w.abort();
+    for (const w of writers) w.abort();
     throw e;
   }
 }
 
-// Frozen files never change, so parsed rows can be kept (a few files).
-const rowsCache = new Map<string, DatasetRow[]>();
-const ROWS_CACHED = 4;
+/** One frozen file written by `fill` (an edit), dropped on failure. */
+export function writeFrozenFile(dataDir: string, fill: (w: FrozenFileWriter) => void): FrozenFile {
+  return writeFrozenFiles(dataDir, 1, ([w]) => fill(w))[0];
+}
+
+/** Writes rows already in memory as a frozen file. */
+export function writeFrozenRows(dataDir: string, rows: Iterable<DatasetRow>): FrozenFile {
+  return writeFrozenFile(dataDir, (w) => {
+    for (const r of rows) w.write(r);
+  });
+}
 
 /** Refuses, in one line, a frozen file (absolute path) missing from the data folder. */
 export function checkFrozenFile(path: string): void {
@@ -120,18 +158,103 @@ export function checkFrozenFile(path: string): void {
     throw new FormatError('missing-file', `dataset file ${path} is missing from the data folder`);
 }
 
-/** All rows of a frozen file (absolute path), parsed. Do not modify the array. */
-export function readFrozenRows(path: string): readonly DatasetRow[] {
-  const hit = rowsCache.get(path);
-  if (hit) return hit;
+/** A row of a frozen file (absolute path), numbered from 0, as the bytes of its line. */
+export interface FrozenLine {
+  index: number;
+  bytes: Buffer;
+  /** Where the line starts in the file. */
+  offset: number;
+}
+
+/** The rows of a frozen file (absolute path) as their lines' bytes, streamed (a blank line is no row). */
+export function* frozenLines(path: string): Generator<FrozenLine> {
   checkFrozenFile(path);
-  const rows: DatasetRow[] = [];
+  let index = 0;
+  let offset = 0;
   for (const line of fileLinesSync(path)) {
     if (!line.bytes)
       throw new FormatError('file-too-large', `dataset file ${path}: line ${line.n} ${lineTooLong(line)}`);
-    if (line.size) rows.push(JSON.parse(line.bytes.toString('utf8')) as DatasetRow);
+    if (line.size) yield { index: index++, bytes: line.bytes, offset };
+    offset += line.size + 1;
   }
-  rowsCache.set(path, rows);
-  while (rowsCache.size > ROWS_CACHED) rowsCache.delete(rowsCache.keys().next().value as string);
-  return rows;
+}
+
+/** A frozen file's line as its row; a line that is not JSON is named (the file was damaged). */
+export function parseFrozenLine(path: string, line: { index: number; bytes: Buffer }): DatasetRow {
+  try {
+    return JSON.parse(line.bytes.toString('utf8')) as DatasetRow;
+  } catch {
+    throw new FormatError(
+      'bad-file',
+      `dataset file ${path}: row ${line.index} is not JSON (the file is damaged)`,
+    );
+  }
+}
+
+/** The rows of a frozen file, parsed one at a time. */
+export function* frozenRows(path: string): Generator<DatasetRow> {
+  for (const line of frozenLines(path)) yield parseFrozenLine(path, line);
+}
+
+/** All rows of a frozen file (absolute path), parsed: for small files only (see the header). */
+export function readFrozenRows(path: string): DatasetRow[] {
+  return [...frozenRows(path)];
+}
+
+/** Where each row of a frozen file starts, and its length (without the \n). */
+interface RowIndex {
+  starts: Float64Array;
+  sizes: Uint32Array;
+}
+
+// Frozen files never change, so their indexes can be kept (a few files).
+const indexes = new Map<string, RowIndex>();
+const INDEXES_KEPT = 8;
+
+function rowIndex(path: string): RowIndex {
+  const hit = indexes.get(path);
+  if (hit) return hit;
+  let starts = new Float64Array(1024);
+  let sizes = new Uint32Array(1024);
+  let n = 0;
+  for (const line of frozenLines(path)) {
+    if (n === starts.length) {
+      starts = grow(starts, new Float64Array(n * 2));
+      sizes = grow(sizes, new Uint32Array(n * 2));
+    }
+    starts[n] = line.offset;
+    sizes[n++] = line.bytes.length;
+  }
+  const index = { starts: starts.slice(0, n), sizes: sizes.slice(0, n) };
+  indexes.set(path, index);
+  while (indexes.size > INDEXES_KEPT) indexes.delete(indexes.keys().next().value as string);
+  return index;
+}
+
+function grow<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+/** Rows `indices` of a frozen file, parsed, read through the file's row index (nothing else is read). */
+export function readFrozenRowsAt(path: string, indices: readonly number[]): DatasetRow[] {
+  if (!indices.length) return [];
+  const { starts, sizes } = rowIndex(path);
+  const fd = openSync(path, 'r');
+  try {
+    return indices.map((index) => {
+      if (!(index >= 0 && index < starts.length))
+        throw new FormatError('bad-file', `dataset file ${path} has no row ${index} (the file is damaged)`);
+      const bytes = Buffer.allocUnsafe(sizes[index]);
+      for (let got = 0; got < bytes.length; ) {
+        const n = readSync(fd, bytes, got, bytes.length - got, starts[index] + got);
+        if (n === 0)
+          throw new FormatError('bad-file', `dataset file ${path} ended early (the file is damaged)`);
+        got += n;
+      }
+      return parseFrozenLine(path, { index, bytes });
+    });
+  } finally {
+    closeSync(fd);
+  }
 }
