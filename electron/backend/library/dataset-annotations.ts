@@ -20,7 +20,7 @@ import {
   storedRowIds,
   versionOf,
 } from './datasets.ts';
-import { readFrozenRows } from './frozen-files.ts';
+import { frozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { tagsToAdd, tagsToRemove } from './tags.ts';
 
@@ -41,23 +41,28 @@ export function rowHash(row: DatasetRow): string {
   return createHash('sha256').update(JSON.stringify(row)).digest('hex').slice(0, 32);
 }
 
+/** The rowHash of every row of a frozen file, streamed (a version is never held whole). */
+export function frozenRowHashes(path: string): string[] {
+  const out: string[] = [];
+  for (const row of frozenRows(path)) out.push(rowHash(row));
+  return out;
+}
+
 /**
- * Ids for `rows` taken from earlier versions (rows and their ids) by content and occurrence; null
- * where a row is new. The k-th copy of a content takes the k-th id that content had; sources are
- * tried in order for the rows still without an id, and no id is given twice.
+ * Ids for rows (given by their rowHash) taken from earlier versions (their rows' hashes and ids) by
+ * content and occurrence; null where a row is new. The k-th copy of a content takes the k-th id that
+ * content had; sources are tried in order for the rows still without an id, and no id is given twice.
  */
 export function inheritRowIds(
-  rows: readonly DatasetRow[],
-  ...sources: { rows: readonly DatasetRow[]; ids: readonly number[] }[]
+  hashes: readonly string[],
+  ...sources: { hashes: readonly string[]; ids: readonly number[] }[]
 ): (number | null)[] {
-  const out: (number | null)[] = rows.map(() => null);
+  const out: (number | null)[] = hashes.map(() => null);
   const used = new Set<number>();
-  const hashes = rows.map(rowHash);
   for (const from of sources) {
     const pool = new Map<string, number[]>();
-    from.rows.forEach((r, i) => {
+    from.hashes.forEach((h, i) => {
       if (used.has(from.ids[i])) return;
-      const h = rowHash(r);
       const list = pool.get(h);
       if (list) list.push(from.ids[i]);
       else pool.set(h, [from.ids[i]]);
@@ -84,16 +89,16 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
     const put = lib.db.prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)');
     let previousFull: DatasetVersion | null = null;
     for (const v of oldest) {
-      const rows = readFrozenRows(v.filePath);
       if (storedRowIds(lib, v.id) === null) {
+        const hashes = frozenRowHashes(v.filePath);
         const parent =
           (v.parentVersionId !== null ? oldest.find((p) => p.id === v.parentVersionId) : null) ??
           previousFull;
         const fromIds = parent ? storedRowIds(lib, parent.id) : null;
         const inherited =
           parent && fromIds
-            ? inheritRowIds(rows, { rows: readFrozenRows(parent.filePath), ids: fromIds })
-            : rows.map(() => null);
+            ? inheritRowIds(hashes, { hashes: frozenRowHashes(parent.filePath), ids: fromIds })
+            : hashes.map(() => null);
         put.run(v.id, encodeRowIds(allocateRowIds(lib, datasetId, inherited)));
       }
       if (v.split === null) previousFull = v;
@@ -116,10 +121,9 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
     for (const v of oldest) {
-      const rows = readFrozenRows(v.filePath);
       const ids = storedRowIds(lib, v.id) as number[];
-      rows.forEach((r, i) => {
-        const m = byHash.get(rowHash(r));
+      frozenRowHashes(v.filePath).forEach((h, i) => {
+        const m = byHash.get(h);
         if (m) move.run(datasetId, ids[i], m.rating, m.tags_json, m.note, m.updated_at);
       });
     }

@@ -22,7 +22,7 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
 import { fileKindOfFile } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
-import { inheritRowIds, versionRowIds } from './dataset-annotations.ts';
+import { frozenRowHashes, inheritRowIds, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -42,7 +42,7 @@ import {
   recordVersion,
   type VersionMeta,
 } from './datasets.ts';
-import { type FrozenFile, FrozenFileWriter, readFrozenRows } from './frozen-files.ts';
+import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
 export interface ImportInput {
@@ -246,9 +246,9 @@ function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput):
   // thousands of versions, each a file to read).
   const older = target.versions.filter((v) => v.split === null && v.id !== target.latest.id);
   const rowIds = inheritRowIds(
-    readFrozenRows(join(lib.dataDir, prepared.file.rel)),
+    frozenRowHashes(join(lib.dataDir, prepared.file.rel)),
     ...[target.latest, ...older.slice(0, INHERIT_FROM_OLDER)].map((v) => ({
-      rows: readFrozenRows(v.filePath),
+      hashes: frozenRowHashes(v.filePath),
       ids: versionRowIds(lib, v),
     })),
   );
