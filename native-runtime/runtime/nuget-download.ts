@@ -157,7 +157,7 @@ export async function downloadNugetPackage(
       });
     } catch (e) {
       if (o.signal?.aborted) throw new CancelledError('download cancelled');
-      throw new DownloadError('network', `cannot download ${info.url}: ${(e as Error).message}`);
+      throw new DownloadError('network', `cannot download ${info.url}: ${networkCause(e)}`);
     }
   };
   // No request when the part is as long as the package: its checksum decides below.
@@ -198,7 +198,7 @@ export async function downloadNugetPackage(
         throw new CancelledError('download cancelled (the partial file is kept to resume)');
       throw new DownloadError(
         'interrupted',
-        `the download of ${NUGET_PACKAGE} ${version} was interrupted (${(e as Error).message}); run the same command again to resume`,
+        `the download of ${NUGET_PACKAGE} ${version} was interrupted (${networkCause(e)}); run the same command again to resume`,
       );
     }
   }
