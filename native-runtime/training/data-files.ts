@@ -20,9 +20,9 @@ import {
 
 export type FileKind = 'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet';
 
-/** Target field → source column: {prompt: 'question', completion: 'answer'}. */
 /** The fields a column can be mapped to. */
 export const MAPPED_FIELDS = ['prompt', 'completion', 'instruction', 'input', 'output', 'messages'] as const;
+/** Target field → source column: {prompt: 'question', completion: 'answer'}. */
 export type ColumnMapping = Partial<Record<(typeof MAPPED_FIELDS)[number], string>>;
 
 // ---- file readers -----------------------------------------------------------------------------

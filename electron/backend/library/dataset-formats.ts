@@ -1,10 +1,10 @@
-// Training data formats: reads JSONL, JSON (an array of rows, or an object holding one), CSV, TSV or
-// Parquet, detects which of the three row shapes it holds and normalises every row (a row of another
-// shape than the file's is left out). Malformed rows are never fatal here: each one is reported with
-// the line it starts on (Parquet: its 1-based row number) and left out, and the caller decides what
-// to do with them. Columns with other names are mapped with `mapping` ({prompt:
-// 'question', completion: 'answer'}); a file whose columns fit no format is refused with
-// 'unknown-dataset-format' naming its columns, so the UI can ask for a mapping.
+// Training data formats for the library: takes a file's raw rows (read by the engine's data-files.ts:
+// JSONL, JSON, CSV, TSV or Parquet), detects which of the three row shapes they hold and normalises
+// every row (a row of another shape than the file's is left out). Malformed rows are never fatal
+// here: each one is reported with the line it starts on (Parquet: its 1-based row number) and left
+// out, and the caller decides what to do with them. Columns with other names are mapped with
+// `mapping` ({prompt: 'question', completion: 'answer'}); a file whose columns fit no format is
+// refused with 'unknown-dataset-format' naming its columns, so the UI can ask for a mapping.
 //   prompt-completion  {prompt, completion}
 //   alpaca             {instruction, input?, output}
 //   chat               {messages: [{role, content}, ...]} with at least one assistant turn
@@ -28,6 +28,7 @@ import {
   isObj,
   normalizeRow,
   type RawRow,
+  ROW_TEXT_CHARS,
 } from '../../../native-runtime/training/data-formats.ts';
 
 // Reading files lives in the engine's data-files.ts (the trainer reads files through it too).
@@ -64,9 +65,6 @@ export interface BadRow {
   text?: string;
 }
 
-/** Characters of a bad row kept in BadRow.text. */
-const BAD_TEXT_CHARS = 500;
-
 /** The text of a row, for search and duplicate detection. */
 export function rowText(row: DatasetRow): string {
   if ('messages' in row) return row.messages.map((m) => m.content).join('\n');
@@ -75,10 +73,10 @@ export function rowText(row: DatasetRow): string {
 }
 
 function rowTextOf(r: RawRow): string | undefined {
-  if (r.text !== undefined) return r.text.slice(0, BAD_TEXT_CHARS);
+  if (r.text !== undefined) return r.text.slice(0, ROW_TEXT_CHARS);
   if (r.value === undefined) return undefined;
   const t = JSON.stringify(r.value) ?? String(r.value);
-  return t.slice(0, BAD_TEXT_CHARS);
+  return t.slice(0, ROW_TEXT_CHARS);
 }
 
 export interface ParsedDataset {
