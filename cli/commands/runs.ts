@@ -16,7 +16,7 @@ import { ValidationError } from '../../native-runtime/errors.ts';
 import {
   deviceColumn,
   deviceText,
-  requestedDevice,
+  runAskedDevice,
   runDevice,
 } from '../../native-runtime/runtime/device-choice.ts';
 import { parseId, str, UsageError } from '../args.ts';
@@ -86,7 +86,7 @@ export const runsCommands: Command[] = [
         const ran = runDevice(run);
         const device = ran
           ? deviceText(ran)
-          : `device: ${requestedDevice(run.config)} asked for; no step has run yet`;
+          : `device: ${runAskedDevice(run.config)} asked for; no step has run yet`;
         return `${head}\n${next}${device}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;

@@ -28,14 +28,17 @@ export interface RunDeviceRecord {
   deviceFallback: string | null;
 }
 
-/** The device a run's config asked for: the option's default, the CPU, where it names none. */
-export const requestedDevice = (config: Record<string, unknown>): string => String(config.device ?? 'cpu');
+/**
+ * The device a run's config asked for: the option's default, the CPU, where it names none, as the
+ * trainer fills it. Not session.ts's requestedDevice (a session's, which reads REFT_STUDIO_DEVICE).
+ */
+export const runAskedDevice = (config: Record<string, unknown>): string => String(config.device ?? 'cpu');
 
 /** Where a run's steps ran, beside what it asked for; null until its engine session exists. */
 export const runDevice = (r: RunDeviceRecord): DeviceUsed | null =>
   r.device === null
     ? null
-    : { requested: requestedDevice(r.config), device: r.device, fallback: r.deviceFallback };
+    : { requested: runAskedDevice(r.config), device: r.device, fallback: r.deviceFallback };
 
 /**
  * A run's device in a list of runs (`runs list`, the studio's Runs): the provider, after a fallback
