@@ -83,10 +83,14 @@ export const runsCommands: Command[] = [
             )
           : 'no metrics recorded';
         const next = run.status === 'failed' ? `${failedRunNext(ctx, run)}\n` : '';
+        // No device recorded: no step has run yet, or a run from before runs recorded it.
         const ran = runDevice(run);
+        const asked = `device: ${runAskedDevice(run.config)} asked for`;
         const device = ran
           ? deviceText(ran)
-          : `device: ${runAskedDevice(run.config)} asked for; no step has run yet`;
+          : run.lastStep === null
+            ? `${asked}; no step has run yet`
+            : `${asked}; where its steps ran was not recorded`;
         return `${head}\n${next}${device}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;

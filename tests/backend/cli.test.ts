@@ -241,6 +241,23 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
   );
 });
 
+test('runs show: a run with steps but no recorded device does not say no step has run', async () => {
+  // Runs recorded before runs.device existed (or whose device event was lost) have metrics and
+  // NULL device: "no step has run yet" above their table of steps was false.
+  const lib = openLibrary(dataDir);
+  const fresh = createRun(lib, { name: 'not started', config: { device: 'cuda' } });
+  const old = createRun(lib, { name: 'before the column', config: { device: 'cuda' } });
+  setRunStatus(lib, old.id, 'completed');
+  appendMetrics(lib, old.id, [
+    { step: 1, epoch: 0, loss: 3.25, lr: 0.001, gradNorm: null, tokensPerS: null, evalLoss: null },
+  ]);
+  closeLibrary(lib);
+  const line = async (id: number) =>
+    (await runCli(['runs', 'show', String(id), '--data-dir', dataDir])).stdout.split('\n')[1];
+  assert.equal(await line(fresh.id), 'device: cuda asked for; no step has run yet');
+  assert.equal(await line(old.id), 'device: cuda asked for; where its steps ran was not recorded');
+});
+
 test('runs show --json has status and metrics with step and loss', async () => {
   const lib = openLibrary(dataDir);
   const run = createRun(lib, { name: 'cli run' });
