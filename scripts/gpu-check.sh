@@ -21,8 +21,9 @@
 #                                          arena (its default), prefill, decode
 #   7  bash scripts/gpu-check.sh webgpu    WebGPU provider on the same GPU: goldens, 1.1B fp16
 #   (bench-1b-fp32: the 1.1B shape in fp32 with TF32 on and off, for the record)
-# Before spending device time: `bash scripts/gpu-check.sh rehearse` runs setup, the parts and core here,
-# without a GPU (a stage that dies before its summary shows up there). The last part (≤ 25 MB) fits in
+# Before spending device time: `bash scripts/gpu-check.sh rehearse` runs setup, the parts and every
+# CUDA stage (core, cuda, bench-1b, bench-8b) here, without a GPU (a stage that dies before its
+# summary shows up there). The last part (≤ 25 MB) fits in
 # the core call: `bash scripts/gpu-check.sh part 4 && timeout 500 bash scripts/gpu-check.sh core`.
 # A stage installs the pack if an earlier call on the same warm machine has not.
 # On any Linux machine with an NVIDIA GPU and this repository installed (`npm ci`), one command:

@@ -712,7 +712,6 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   // GPU's memory from nvidia-smi: here a stand-in on PATH reporting half a MiB, the fixture's bf16
   // weights are 509 KB). Said in the log; the run goes on (on the CPU, as CUDA does not start).
   const bf16 = join(ROOT, 'tests/fixtures/golden/models/llama-bf16');
-  // `generate` of the bf16 fixture on CUDA with a stand-in nvidia-smi on PATH answering `gpuLine`.
   // The environment of a CLI run with a stand-in nvidia-smi on PATH answering `gpuLine`.
   const withSmi = (name: string, gpuLine: string) => {
     const dir = join(tmp, `smi-${name}`);
