@@ -3,7 +3,9 @@
 // dataset files: the studio library's import (electron/backend/library/dataset-import.ts) and the
 // trainer's readDataset (data.ts: `train --resume --data`, `export --format bundle --data`) both
 // read through it, so a file one accepts the other accepts, with the same messages.
-// Leaves out: validating rows (data-formats.ts normalizeRow; the library's RowNormalizer).
+// Leaves out: streaming a large JSONL file (each caller reads it a line at a time through
+// data-formats.ts jsonlRow, with its own policy for bad lines: the import keeps them as bad rows,
+// the trainer refuses the file), validating rows (data-formats.ts normalizeRow; RowNormalizer).
 
 import { extname } from 'node:path';
 import { FormatError } from '../errors.ts';
