@@ -92,3 +92,26 @@ test('a CSV whose columns are not prompt/completion: asked in words, then import
   const rows = await call('datasets/rows', { datasetId: r.dataset.id });
   assert.deepEqual(rows.rows[0], { prompt: 'Where is the treasure?', completion: 'Under the palm tree.' });
 });
+
+test('columns whose names hold spaces: the hint is replaced whole, no word of a name left over', async () => {
+  // The CLI's hint ends the message, but the window's rewrite stopped at the first space of the
+  // last column's name: "… which the completion answer", "… as the conversation convo".
+  const csv = join(root, 'spaced.csv');
+  writeFileSync(csv, 'the question,the answer\nWhere?,Here.\n');
+  const e = await refusal('datasets/import', { path: csv });
+  assert.equal(
+    e.message,
+    'spaced.csv: cannot tell which columns hold the prompt and the completion (columns: the question, the answer); choose which column is the prompt and which the completion',
+  );
+  const file = join(root, 'spaced.json');
+  const turns = [
+    { role: 'user', content: 'Ahoy?' },
+    { role: 'assistant', content: 'Ahoy!' },
+  ];
+  writeFileSync(file, JSON.stringify({ 'my convo': turns }, null, 2));
+  const chat = await refusal('datasets/import', { path: file });
+  assert.equal(
+    chat.message,
+    'spaced.json: cannot tell the format (columns: my convo); "my convo" holds a conversation: choose it as the conversation',
+  );
+});

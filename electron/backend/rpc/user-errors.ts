@@ -46,11 +46,9 @@ function escapeRe(s: string): string {
 const WINDOW_WORDS: Array<[RegExp, string]> = [
   [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
   [/ \(give --positions to change\)/g, ' (give its positions to change that)'],
-  [
-    /; map them, e\.g\. --map prompt=.* --map completion=\S*/g,
-    '; choose which column is the prompt and which the completion',
-  ],
-  [/: map it, e\.g\. --map messages=\S*/g, ': choose it as the conversation'],
+  // The mapping hints end the message (dataset-formats.ts), and a column's name may hold spaces.
+  [/; map them, e\.g\. --map prompt=.*$/, '; choose which column is the prompt and which the completion'],
+  [/: map it, e\.g\. --map messages=.*$/, ': choose it as the conversation'],
   // The runtime pack's errors start with the CLI command and name its --from flag; in Settings the
   // package is the path typed (or chosen) beside the install button.
   [/^runtime (?:install|remove): /, ''],
