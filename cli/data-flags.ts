@@ -1,6 +1,7 @@
 // `--map FIELD=COLUMN`: the column mapping of a data file the command imports (`datasets import`,
 // and `train` / `evaluate` with --data FILE), declared once so the three take it alike.
 
+import type { ErrorDetails } from '../native-runtime/errors.ts';
 import { type ColumnMapping, MAPPED_FIELDS } from '../native-runtime/training/data-files.ts';
 import { type ArgValues, type OptionDef, UsageError } from './args.ts';
 
@@ -25,4 +26,15 @@ export function parseMapping(values: ArgValues[string]): ColumnMapping | undefin
     mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
   }
   return mapping;
+}
+
+/**
+ * The --map flags that read a refused file's columns (`details.mapping`, set by dataset-formats.ts),
+ * to end its refusal with.
+ */
+export function mapHint(details: ErrorDetails | undefined): string {
+  const m = details?.mapping;
+  if (!m) return '';
+  const flags = Object.entries(m).map(([field, column]) => `--map ${field}=${column}`);
+  return 'messages' in m ? `: map it, e.g. ${flags.join(' ')}` : `; map them, e.g. ${flags.join(' ')}`;
 }

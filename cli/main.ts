@@ -2,8 +2,9 @@
 // Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr), except
 // on streaming commands (Command.stream: train, runs resume, downloads), where it prints NDJSON
 // events ending with {"event":"result", ...}. A failure prints one line `error: <message>` on stderr,
-// no stack trace; with --json also {"error": {type, code, message}} (streaming: {"event":"error",
-// "error": ...}). Exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C).
+// no stack trace; with --json also {"error": {type, code, message}} (plus `details`, such as a refused
+// file's columns, where the error has some; streaming: {"event":"error", "error": ...}). Exit codes:
+// 0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C).
 //
 // ADDING A COMMAND: write cli/commands/<name>.ts exporting a Command (or Command[]) — see
 // cli/command.ts for the shape: {name: 'models inspect', summary, usage, options (each with its
@@ -38,6 +39,7 @@ import { runtimeCommands } from './commands/runtime.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
+import { mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
 
 export const COMMANDS: Command[] = [
@@ -120,8 +122,9 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const wantsJson = argv.includes('--json');
   let streaming = false;
   const fail = (err: unknown, code: number): number => {
-    // Node's file errors in words ("no such file or folder", not "ENOENT").
-    const w = plainError(err);
+    // Node's file errors in words ("no such file or folder", not "ENOENT"), a mapping hint as flags.
+    const plain = plainError(err);
+    const w = { ...plain, message: plain.message + mapHint(plain.details) };
     stderr(`error: ${w.message}\n`);
     if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);
     return code;

@@ -4,11 +4,25 @@
 
 export class ReftError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /** Data a caller acts on beside the message (see ErrorDetails). */
+  readonly details?: ErrorDetails;
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    if (options?.details) this.details = options.details;
   }
+}
+
+/**
+ * What an error says as data, so that a caller never reads it back out of the message (a column may
+ * be named "a, b)"): the window offers the columns to choose from, the CLI words its --map hint.
+ */
+export interface ErrorDetails {
+  /** A data file's columns as the file names them, in its order. */
+  columns?: string[];
+  /** The mapping to suggest for them: the column holding a conversation, or two to read as a pair. */
+  mapping?: { messages: string } | { prompt: string; completion: string };
 }
 
 /** A file or folder given by the user is missing, truncated or malformed. */
@@ -41,14 +55,19 @@ export interface WireError {
   message: string;
   /** The option or field the error is about, where there is one (a form shows it beside it). */
   field?: string;
+  details?: ErrorDetails;
 }
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof ReftError) {
     const field = (err as { field?: unknown }).field;
-    return typeof field === 'string'
-      ? { type: err.name, code: err.code, message: err.message, field }
-      : { type: err.name, code: err.code, message: err.message };
+    return {
+      type: err.name,
+      code: err.code,
+      message: err.message,
+      ...(typeof field === 'string' ? { field } : {}),
+      ...(err.details ? { details: err.details } : {}),
+    };
   }
   if (err instanceof Error) return { type: 'Error', code: 'internal', message: err.message };
   return { type: 'Error', code: 'internal', message: String(err) };

@@ -115,3 +115,30 @@ test('columns whose names hold spaces: the hint is replaced whole, no word of a 
     'spaced.json: cannot tell the format (columns: my convo); "my convo" holds a conversation: choose it as the conversation',
   );
 });
+
+test('columns whose names hold ", " and ")": the refusal lists them as data, as the file names them', async () => {
+  // The import form read the columns back out of the message ("(columns: …)" split on ", ", the
+  // conversation from '"X" holds a conversation') and offered "Q (asked" and "politely" to choose.
+  const csv = join(root, 'odd.csv');
+  writeFileSync(csv, '"Q (asked, politely)","A, in full)"\nWhere is it?,Under the palm.\n');
+  const e = (await refusal('datasets/import', { path: csv })) as { message: string; details?: unknown };
+  assert.equal(
+    e.message,
+    'odd.csv: cannot tell which columns hold the prompt and the completion (columns: Q (asked, politely), A, in full)); choose which column is the prompt and which the completion',
+  );
+  const names = ['Q (asked, politely)', 'A, in full)'];
+  assert.deepEqual(e.details, { columns: names, mapping: { prompt: names[0], completion: names[1] } });
+  const r = await call('datasets/import', { path: csv, mapping: { prompt: names[0], completion: names[1] } });
+  assert.equal(r.version.rowCount, 1);
+
+  const file = join(root, 'odd.json');
+  const convo = 'he said "hi", (twice)';
+  const turns = [
+    { role: 'user', content: 'Ahoy?' },
+    { role: 'assistant', content: 'Ahoy!' },
+  ];
+  writeFileSync(file, JSON.stringify({ [convo]: turns, 'note, (x)': 'n' }, null, 2));
+  const chat = (await refusal('datasets/import', { path: file })) as { message: string; details?: unknown };
+  assert.match(chat.message, /holds a conversation: choose it as the conversation$/);
+  assert.deepEqual(chat.details, { columns: [convo, 'note, (x)'], mapping: { messages: convo } });
+});

@@ -267,6 +267,49 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
       .waitFor();
   });
 
+  test('columns whose names hold ", " and ")": the page offers them as the file names them', async () => {
+    // Bug: the page read them back out of the message, "(columns: …)" split on ", ": it offered
+    // "Q (asked" and "politely" for "Q (asked, politely)", and ', (twice)' as the conversation of a
+    // column 'he said "hi", (twice)'. Now they come as the error's data.
+    const csv = join(files, 'odd-columns.csv');
+    writeFileSync(csv, '"Q (asked, politely)","A, in full)"\nWhere is it?,Under the palm.\n');
+    await page.getByTestId('dataset-file').setInputFiles(csv);
+    const form = page.getByTestId('dataset-import');
+    await form.getByRole('button', { name: 'Import' }).click();
+    const cols = form.getByTestId('dataset-columns');
+    const names = ['Q (asked, politely)', 'A, in full)'];
+    await cols.getByLabel('Prompt').waitFor();
+    assert.deepEqual(await cols.getByLabel('Prompt').locator('option').allTextContents(), names);
+    assert.equal(await cols.getByLabel('Prompt').inputValue(), names[0]);
+    assert.equal(await cols.getByLabel('Completion').inputValue(), names[1]);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page
+      .getByTestId('import-result')
+      .getByText(/Imported “odd-columns” \(1 row, prompt-completion\)/)
+      .waitFor();
+
+    const json = join(files, 'odd-talk.json');
+    const convo = 'he said "hi", (twice)';
+    const turns = [
+      { role: 'user', content: 'Ahoy?' },
+      { role: 'assistant', content: 'Ahoy, matey!' },
+    ];
+    writeFileSync(json, JSON.stringify({ [convo]: turns, 'note, (x)': 'n' }, null, 2));
+    await page.getByTestId('dataset-file').setInputFiles(json);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await cols.getByLabel('Conversation').waitFor();
+    assert.deepEqual(await cols.getByLabel('Conversation').locator('option').allTextContents(), [
+      convo,
+      'note, (x)',
+    ]);
+    assert.equal(await cols.getByLabel('Conversation').inputValue(), convo);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page
+      .getByTestId('import-result')
+      .getByText(/Imported “odd-talk” \(1 row, chat\)/)
+      .waitFor();
+  });
+
   test('10,000 rows: the list is virtualised and scrolls to the end; the histogram is timed', async () => {
     const big = Array.from({ length: 10_000 }, (_, i) => ({
       prompt: `Example ${i}: ${'word '.repeat(5 + (i % 40))}`.trim(),

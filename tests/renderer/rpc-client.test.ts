@@ -185,6 +185,20 @@ describe('envelope and transport helpers', () => {
     assert.equal(parseServerMessage('nope'), null);
   });
 
+  test("an error's details reach the RpcError in the shape the page reads, anything else dropped", () => {
+    const error = (details: unknown) => {
+      const m = parseServerMessage({ type: 'error', id: 1, error: { code: 'c', message: 'm', details } });
+      return m?.type === 'error' ? new RpcError(m.error).details : 'not an error';
+    };
+    const columns = ['Q (asked, politely)', 'A, in full)'];
+    assert.deepEqual(error({ columns, mapping: { messages: columns[1] } }), {
+      columns,
+      mapping: { messages: columns[1] },
+    });
+    assert.deepEqual(error({ columns: [1, 'a'], mapping: { prompt: 'a' } }), {});
+    assert.equal(error('text'), undefined);
+  });
+
   test('rpcSocketUrl carries the page token to /rpc on the same host', () => {
     assert.deepEqual(rpcSocketUrl({ protocol: 'http:', host: '127.0.0.1:5000', search: '?token=a+b' }), {
       url: 'ws://127.0.0.1:5000/rpc?token=a%20b',

@@ -151,8 +151,8 @@ test('JSON: one pretty-printed row whose column is a list stays one row, mapped 
     () => parseDataset('c.json', convo),
     (e: FormatError) =>
       e.code === 'unknown-dataset-format' &&
-      e.message ===
-        'c.json: cannot tell the format (columns: convo); "convo" holds a conversation: map it, e.g. --map messages=convo',
+      e.message === 'c.json: cannot tell the format (columns: convo); "convo" holds a conversation' &&
+      JSON.stringify(e.details) === '{"columns":["convo"],"mapping":{"messages":"convo"}}',
     "unmapped, the error names the row's own column and what to map it to",
   );
   const qa = JSON.stringify({ q: 'hi', a: 'yo', refs: ['x', 'y'] }, null, 2);
@@ -376,5 +376,29 @@ test('a mapping that names a column the file lacks says so, listing the file’s
     () => parseDataset('m.csv', text, 'auto', { prompt: 'question' }),
     (e: FormatError) =>
       e.code === 'unknown-dataset-format' && e.message.includes('(columns: question, answer)'),
+  );
+});
+
+test('a refusal lists the columns as data, whole, whatever their names hold', () => {
+  // The window read them back out of "(columns: …)" split on ", ": a column "Q (asked, politely)"
+  // came back as "Q (asked" and "politely". The message still names them for people.
+  const csv = '"Q (asked, politely)","A, in full)"\nWhere?,Here.\n';
+  assert.throws(
+    () => parseDataset('odd.csv', csv),
+    (e: FormatError) =>
+      e.message ===
+        'odd.csv: cannot tell which columns hold the prompt and the completion (columns: Q (asked, politely), A, in full))' &&
+      JSON.stringify(e.details) ===
+        JSON.stringify({
+          columns: ['Q (asked, politely)', 'A, in full)'],
+          mapping: { prompt: 'Q (asked, politely)', completion: 'A, in full)' },
+        }),
+  );
+  // A mapping naming a column the file lacks: the columns to choose from, no mapping to suggest.
+  assert.throws(
+    () => parseDataset('odd.csv', csv, 'auto', { prompt: 'Q', completion: 'A, in full)' }),
+    (e: FormatError) =>
+      e.message.startsWith('odd.csv: no column "Q" to read the prompt from') &&
+      JSON.stringify(e.details) === JSON.stringify({ columns: ['Q (asked, politely)', 'A, in full)'] }),
   );
 });

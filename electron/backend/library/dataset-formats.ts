@@ -109,6 +109,9 @@ export interface NormalizedSummary {
  * held (up to UNRECOGNISED_ROWS_MAX) and checked once it is known; rows of another shape are then
  * bad. Bad rows are reported, never thrown.
  */
+/** The most columns a refusal hands back to choose from (a header of thousands is no form). */
+const COLUMNS_OFFERED = 1000;
+
 export class RowNormalizer {
   #format: DatasetFormat | null;
   /** The line whose row decided the format, when it was detected rather than given. */
@@ -207,6 +210,9 @@ export class RowNormalizer {
       );
     }
     const cols = this.#fileColumns ?? [];
+    // The message names 20 columns; the window reads them all from `details`, never from the text.
+    const listed = `(columns: ${cols.slice(0, 20).join(', ')})`;
+    const columns = cols.slice(0, COLUMNS_OFFERED);
     // A mapping that names a column the file does not have (a typo) is the likelier mistake.
     const missing = Object.entries(this.mapping ?? {}).find(
       ([, src]) => typeof src === 'string' && src !== '' && !cols.includes(src),
@@ -214,19 +220,23 @@ export class RowNormalizer {
     if (missing && cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${this.name}: no column "${missing[1]}" to read the ${missing[0]} from (columns: ${cols.slice(0, 20).join(', ')})`,
+        `${this.name}: no column "${missing[1]}" to read the ${missing[0]} from ${listed}`,
+        { details: { columns } },
       );
     }
+    // The hint to map them is each caller's own (the CLI's --map, the window's column choice).
     if (this.#chatColumn !== null) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${this.name}: cannot tell the format (columns: ${cols.slice(0, 20).join(', ')}); "${this.#chatColumn}" holds a conversation: map it, e.g. --map messages=${this.#chatColumn}`,
+        `${this.name}: cannot tell the format ${listed}; "${this.#chatColumn}" holds a conversation`,
+        { details: { columns, mapping: { messages: this.#chatColumn } } },
       );
     }
     if (cols.length) {
       throw new FormatError(
         'unknown-dataset-format',
-        `${this.name}: cannot tell which columns hold the prompt and the completion (columns: ${cols.slice(0, 20).join(', ')}); map them, e.g. --map prompt=${cols[0]} --map completion=${cols[1] ?? cols[0]}`,
+        `${this.name}: cannot tell which columns hold the prompt and the completion ${listed}`,
+        { details: { columns, mapping: { prompt: cols[0], completion: cols[1] ?? cols[0] } } },
       );
     }
     throw new FormatError(

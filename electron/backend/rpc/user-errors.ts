@@ -7,7 +7,7 @@
 
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import type { WireError } from '../../../native-runtime/errors.ts';
+import type { ErrorDetails, WireError } from '../../../native-runtime/errors.ts';
 import { errnoWords, plainError } from '../../../native-runtime/fs-errors.ts';
 
 function inside(dir: string, p: string): string | null {
@@ -46,9 +46,6 @@ function escapeRe(s: string): string {
 const WINDOW_WORDS: Array<[RegExp, string]> = [
   [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
   [/ \(give --positions to change\)/g, ' (give its positions to change that)'],
-  // The mapping hints end the message (dataset-formats.ts), and a column's name may hold spaces.
-  [/; map them, e\.g\. --map prompt=.*$/, '; choose which column is the prompt and which the completion'],
-  [/: map it, e\.g\. --map messages=.*$/, ': choose it as the conversation'],
   // The runtime pack's errors start with the CLI command and name its --from flag; in Settings the
   // package is the path typed (or chosen) beside the install button.
   [/^runtime (?:install|remove): /, ''],
@@ -60,9 +57,21 @@ export function windowWords(message: string): string {
   return WINDOW_WORDS.reduce((m, [re, words]) => m.replace(re, words), message);
 }
 
+/**
+ * What to do about a file whose columns fit no format (`details.mapping`, set by dataset-formats.ts):
+ * the import form offers the columns (`details.columns`) to choose from. The CLI says --map instead.
+ */
+function chooseColumnsHint(details: ErrorDetails | undefined): string {
+  const m = details?.mapping;
+  if (!m) return '';
+  return 'messages' in m
+    ? ': choose it as the conversation'
+    : '; choose which column is the prompt and which the completion';
+}
+
 /** toWireError for the window: Node file errors translated, errno fragments rewritten. */
 export function toUserError(err: unknown, dataDir: string): WireError {
   const w = plainError(err, (p) => showPath(p, dataDir));
   if (w.type === 'FileError') return { ...w, message: cleanMessage(w.message, dataDir) };
-  return { ...w, message: windowWords(cleanMessage(w.message, dataDir)) };
+  return { ...w, message: windowWords(cleanMessage(w.message, dataDir)) + chooseColumnsHint(w.details) };
 }

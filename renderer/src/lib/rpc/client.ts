@@ -3,6 +3,7 @@
 // (re)opens or their timeout fires (the window says how many wait: onWaiting); requests in flight
 // when the link drops fail at once, since their replies can no longer arrive.
 
+import type { ErrorDetails } from '../../../../native-runtime/errors.ts';
 import { parseServerMessage, type RequestMessage, type WireError } from './envelope.ts';
 import type { Handlers, PushTopic, PushTopics } from './handlers.ts';
 import type { Transport, TransportStatus } from './transport.ts';
@@ -19,12 +20,15 @@ export class RpcError extends Error implements WireError {
   readonly code: string;
   /** The option or field the error is about, when the backend names one. */
   readonly field?: string;
+  /** What the error says as data (a refused file's columns), never to be read out of the message. */
+  readonly details?: ErrorDetails;
   constructor(err: WireError) {
     super(err.message);
     this.name = 'RpcError';
     this.type = err.type;
     this.code = err.code;
     if (err.field) this.field = err.field;
+    if (err.details) this.details = err.details;
   }
 }
 
