@@ -5,6 +5,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ValidationError } from '../native-runtime/errors.ts';
+import { shellWord } from './shell-word.ts';
 
 /** One command-line option: parseArgs' definition plus what `--help` shows for it. */
 export interface OptionDef {
@@ -171,9 +172,6 @@ function unknownOptionWord(args: string[], spec: OptionSpec): string | undefined
   }
   return undefined;
 }
-
-/** A word as the user would type it again in a shell: quoted only where it needs to be. */
-const shellWord = (w: string): string => (/^[^\s'"\\$`!*?]+$/.test(w) ? w : JSON.stringify(w));
 
 /**
  * `takesArguments`: the command has positional arguments (`adapters tag ID TAG...`), so an unknown

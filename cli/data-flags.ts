@@ -4,6 +4,7 @@
 import type { ErrorDetails } from '../native-runtime/errors.ts';
 import { type ColumnMapping, MAPPED_FIELDS } from '../native-runtime/training/data-files.ts';
 import { type ArgValues, type OptionDef, UsageError } from './args.ts';
+import { shellWord } from './shell-word.ts';
 
 export const MAP_OPTION: OptionDef = {
   type: 'string',
@@ -30,11 +31,11 @@ export function parseMapping(values: ArgValues[string]): ColumnMapping | undefin
 
 /**
  * The --map flags that read a refused file's columns (`details.mapping`, set by dataset-formats.ts),
- * to end its refusal with.
+ * to end its refusal with; each flag's value is one word to a shell, whatever the column's name.
  */
 export function mapHint(details: ErrorDetails | undefined): string {
   const m = details?.mapping;
   if (!m) return '';
-  const flags = Object.entries(m).map(([field, column]) => `--map ${field}=${column}`);
+  const flags = Object.entries(m).map(([field, column]) => `--map ${shellWord(`${field}=${column}`)}`);
   return 'messages' in m ? `: map it, e.g. ${flags.join(' ')}` : `; map them, e.g. ${flags.join(' ')}`;
 }

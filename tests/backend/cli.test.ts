@@ -2,13 +2,14 @@
 // non-zero with one `error:` line on stderr and no stack trace.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
-import { LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
+import { BIN, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
 import { writeParquet } from './parquet-writer.ts';
 
 const root = tempDir('cli');
@@ -355,6 +356,27 @@ test('datasets import --map: other column names, as the refusal suggests', async
     bad.stderr,
     /^error: --map answer=a: FIELD must be one of prompt, completion, instruction, input, output, messages\n$/,
   );
+});
+
+test('train --data FILE.csv with spaced column names: the --map hint, pasted into a shell, trains', {
+  timeout: 120_000,
+}, async () => {
+  // Before: "map them, e.g. --map prompt=the question --map completion=it's $HOME (a)", which a
+  // shell splits at the spaces (and reads $HOME and the parentheses in).
+  const csv = join(root, 'spaced.csv');
+  writeFileSync(csv, `the question,it's $HOME (a)\nWhat is 1 plus 1?,2\nWhat is 2 plus 2?,4\n`);
+  const base = ['--model', LLAMA_FIXTURE, '--data', csv, '--max-steps', '1', '--data-dir', dataDir];
+  const refused = await runCli(['train', ...base]);
+  assert.equal(refused.code, 1);
+  const hint = /; map them, e\.g\. (.*)\n$/.exec(refused.stderr)?.[1];
+  assert.equal(hint, `--map "prompt=the question" --map 'completion=it'\\''s $HOME (a)'`);
+  // The command again with the hint pasted at its end, as a shell reads it (paths passed as $1…).
+  const script = `"$0" "$1" train --model "$2" --data "$3" --max-steps 1 --data-dir "$4" --json ${hint}`;
+  const train = spawnSync('/bin/sh', ['-c', script, process.execPath, BIN, LLAMA_FIXTURE, csv, dataDir], {
+    encoding: 'utf8',
+  });
+  assert.equal(train.status, 0, train.stderr);
+  assert.equal(JSON.parse(train.stdout.trim().split('\n').at(-1) as string).steps, 1, train.stdout);
 });
 
 test('a command given more arguments than it takes refuses them all: models rm 1 2 removes nothing', async () => {
