@@ -95,6 +95,9 @@ export interface PrepareModelOptions {
 
 const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
 
+/** REFT_STUDIO_MEMORY_CHECK=0: run what the memory checks would refuse (an estimate can be wrong). */
+export const memoryCheckSkipped = (): boolean => process.env.REFT_STUDIO_MEMORY_CHECK === '0';
+
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
@@ -108,7 +111,7 @@ export function hostMemoryProblem(
   use: 'chat' | 'train',
   memory: number,
 ): string | null {
-  if (process.env.REFT_STUDIO_MEMORY_CHECK === '0') return null;
+  if (memoryCheckSkipped()) return null;
   const bytes = (f: string) => baseWeightBytes(shapeOf(spec), f, use, memory);
   const need = bytes(form);
   if (need <= HOST_WEIGHTS_SHARE * memory) return null;

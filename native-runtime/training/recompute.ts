@@ -6,7 +6,9 @@
 // 48.2 tok/s on 2 cores). So it is chosen only where keeping them would take a large share of the memory.
 
 import { totalmem } from 'node:os';
+import { byteSize } from '../byte-size.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 
 /** What the decision reads of a model (estimates pass a shape from config.json, not a loaded spec). */
 export type ModelShape = Pick<
@@ -83,4 +85,46 @@ export function shouldRecompute(
   w: Workload = DEFAULT_WORKLOAD,
 ): boolean {
   return recomputeForced() ?? keptActivationBytes(spec, w) > (memoryBytes - (w.weightsBytes ?? 0)) / 3;
+}
+
+/**
+ * Bytes of activations one training step holds: what the layers keep (or, replaying, the residual
+ * stream and one layer's) and the logits, their log-softmax and its gradient (3·V a token). The run
+ * estimate and the trainer's memory check read this one figure.
+ */
+export function stepActivationBytes(
+  spec: ModelShape & { vocabSize: number },
+  w: Workload,
+  replays: boolean,
+): number {
+  const layers = replays ? replayedActivationBytes(spec, w) : keptActivationBytes(spec, w);
+  return layers + (w.bytesPerValue ?? 4) * w.batch * w.tokens * 3 * spec.vocabSize;
+}
+
+/**
+ * Why a training step of `w` cannot fit in `memoryBytes` (the share weights may take) beside the
+ * weights even replaying every layer (the least it can hold), or null. On the CPU nothing else stops
+ * such a run: Linux hands out the memory on demand, and the step is killed by the OOM killer minutes
+ * later with no message. The largest batch that fits is named: gradient accumulation keeps the
+ * effective batch.
+ */
+export function stepMemoryProblem(
+  spec: ModelShape & { vocabSize: number },
+  memoryBytes: number,
+  w: Workload & { weightsBytes: number },
+): string | null {
+  // The share base weights may take (runtime/precision.ts): the rest is the system's and the studio's.
+  const room = HOST_WEIGHTS_SHARE * memoryBytes;
+  const need = w.weightsBytes + stepActivationBytes(spec, w, true);
+  if (need <= room) return null;
+  const perSequence = stepActivationBytes(spec, { ...w, batch: 1 }, true);
+  const maxBatch = Math.floor((room - w.weightsBytes) / perSequence);
+  const change =
+    maxBatch >= 1
+      ? `use a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter maximum length`
+      : 'use a shorter maximum length or a quantized base (int8 or int4)';
+  return (
+    `a training step of ${w.batch} × ${w.tokens} tokens needs about ${byteSize(need)} (${byteSize(w.weightsBytes)} of weights), ` +
+    `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} (REFT_STUDIO_MEMORY_CHECK=0 skips this check)`
+  );
 }

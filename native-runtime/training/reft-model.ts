@@ -116,7 +116,8 @@ export function statesFromPyreft(
 }
 
 /** The base's form as quantize/memory.ts counts it: int8/int4, or none (half compute: `half`). */
-const baseFormOf = (spec: ModelSpec): string => (spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none');
+export const baseFormOf = (spec: ModelSpec): string =>
+  spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none';
 const halfCompute = (spec: ModelSpec): boolean => !!spec.compute && spec.compute !== 'float32';
 
 export class ReftModel {

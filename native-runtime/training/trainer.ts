@@ -22,6 +22,7 @@
 // transformers' schedulers give it.
 // Leaves out: multi-device training, mixed precision, packing of short examples.
 
+import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { CancelledError, ConfigError } from '../errors.ts';
 import { writePyreftFolder } from '../formats/pyreft.ts';
@@ -37,8 +38,9 @@ import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kind
 import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
-import { prepareModel } from '../runtime/precision.ts';
-import { type DeviceUsed, deviceUsed } from '../runtime/session.ts';
+import { baseWeightBytes } from '../quantize/memory.ts';
+import { memoryCheckSkipped, prepareModel } from '../runtime/precision.ts';
+import { type DeviceUsed, deviceUsed, requestedDevice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
@@ -70,8 +72,8 @@ import {
   placesInterventions,
   planInterventions,
 } from './positions.ts';
-import { recomputeForced } from './recompute.ts';
-import { type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
+import { recomputeForced, stepMemoryProblem } from './recompute.ts';
+import { baseFormOf, type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
 export type { TrainProgress } from './events.ts';
@@ -412,6 +414,32 @@ async function evaluate(model: ReftModel, run: PreparedRun, signal?: AbortSignal
   return count ? sum / count : Number.NaN;
 }
 
+/**
+ * Refuses, before the weights are loaded, a CPU run whose step cannot fit in the computer's memory
+ * (`memory`) even replaying layers (recompute.ts stepMemoryProblem): judged at the longest example
+ * the run really has, since batches are padded only to it.
+ */
+export function refuseStepOverMemory(
+  run: PreparedRun,
+  workload: { batch: number; tokens: number },
+  memory = totalmem(),
+): void {
+  if (memoryCheckSkipped() || requestedDevice(run.config.device) !== 'cpu') return;
+  let longest = 0;
+  for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
+  const problem = stepMemoryProblem(run.spec, memory, {
+    batch: workload.batch,
+    tokens: Math.min(workload.tokens, longest),
+    weightsBytes: baseWeightBytes(
+      { ...run.spec, tied: run.spec.tieEmbeddings },
+      baseFormOf(run.spec),
+      'train',
+      memory,
+    ),
+  });
+  if (problem) throw new ConfigError('batch-too-large', problem);
+}
+
 /** Trains a ReFT adapter; see the header. Throws ConfigError before training for a bad run. */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const run = prepareRun(config);
@@ -445,6 +473,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   });
   // The largest micro-batch the run will feed (batches are padded to their longest example).
   const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
+  refuseStepOverMemory(run, workload);
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log, workload });
   // The provider that really runs (auto's choice, or the CPU after a fallback) is reported for the
   // run's record; a fallback was told in the session's one line already, auto's choice is told here.

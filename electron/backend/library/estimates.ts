@@ -28,11 +28,7 @@ import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { autoBaseForm, residentWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
-import {
-  keptActivationBytes,
-  replayedActivationBytes,
-  shouldRecompute,
-} from '../../../native-runtime/training/recompute.ts';
+import { shouldRecompute, stepActivationBytes } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -134,9 +130,7 @@ export function memoryEstimate(
   const bytesPerValue = half ? 2 : 4;
   const w = { batch, tokens: T, bytesPerValue, weightsBytes };
   const replaysLayers = shouldRecompute(m, memory, w);
-  const activationBytes =
-    (replaysLayers ? replayedActivationBytes(m, w) : keptActivationBytes(m, w)) +
-    bytesPerValue * batch * T * 3 * m.vocabSize;
+  const activationBytes = stepActivationBytes(m, w, replaysLayers);
   const optimizerBytes = 16 * trainable;
   return {
     weightsBytes,

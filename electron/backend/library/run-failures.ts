@@ -34,6 +34,8 @@ const SETTINGS_CODES: ReadonlySet<string> = new Set([
   'bad-eval',
   'bad-format',
   'diverged',
+  // A step of its batch × length larger than the computer's memory (training/recompute.ts).
+  'batch-too-large',
 ]);
 
 /** The engine's error types that refuse a run's settings or data (OptionError is a ConfigError). */

@@ -1,0 +1,76 @@
+// A CPU training step that cannot fit in the computer's memory, even replaying layers, is refused
+// before the weights are loaded (training/recompute.ts stepMemoryProblem, trainer.ts
+// refuseStepOverMemory), naming the batch that would fit: on Linux such a run was otherwise started
+// and killed by the OOM killer minutes later, with no message. Sizes are given, never measured.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
+import { ConfigError } from '../../native-runtime/errors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
+import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
+import { setEnvFor } from '../helpers/env.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
+
+const GB = 1e9;
+// TinyLlama-1.1B's sizes on a fixture's spec (only the shape is read).
+const tinyllama = {
+  ...loadModelSpec(modelDir('llama')),
+  hiddenSize: 2048,
+  intermediateSize: 5632,
+  numHeads: 32,
+  numKvHeads: 4,
+  headDim: 64,
+  numLayers: 22,
+  vocabSize: 32000,
+};
+const f32Weights = 4.4 * GB;
+
+test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refused with the batch that fits', () => {
+  const at = (batch: number, tokens: number, memory = 25.3 * GB) =>
+    stepMemoryProblem(tinyllama, memory, { batch, tokens, weightsBytes: f32Weights });
+  assert.equal(at(4, 512), null);
+  const why = at(64, 512) ?? '';
+  assert.match(why, /^a training step of 64 × 512 tokens needs about \d+\.\d GB \(4\.4 GB of weights\)/);
+  assert.match(why, /more than this computer's 25\.3 GB of memory can hold/);
+  const max = Number(/at most (\d+)/.exec(why)?.[1]);
+  // The batch it names fits, one more does not.
+  assert.equal(at(max, 512), null);
+  assert.notEqual(at(max + 1, 512), null);
+  // Not even one sequence beside the weights: a shorter length or a quantized base.
+  assert.match(at(1, 2048, 5 * GB) ?? '', /use a shorter maximum length or a quantized base/);
+});
+
+test('the run estimate and the check count the same activations (logits included)', () => {
+  const w = { batch: 2, tokens: 64 };
+  const withoutLogits = stepActivationBytes({ ...tinyllama, vocabSize: 0 }, w, true);
+  assert.equal(stepActivationBytes(tinyllama, w, true) - withoutLogits, 4 * 2 * 64 * 3 * 32000);
+  assert.ok(stepActivationBytes(tinyllama, w, false) > stepActivationBytes(tinyllama, w, true));
+});
+
+test("the trainer judges a run at its longest example, on the CPU, and says a new run's settings must change", (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dir = tempDir('step-memory-');
+  const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes'));
+  const run = prepareRun({ ...llamaRun(data, { maxLength: 256 }), out: join(dir, 'out') });
+  const longest = Math.max(...run.train.map((e) => e.ids.length));
+  assert.ok(longest < 256);
+  const workload = { batch: 4, tokens: 256 };
+  assert.throws(
+    () => refuseStepOverMemory(run, workload, 1e6),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.code === 'batch-too-large' &&
+      e.message.startsWith(`a training step of 4 × ${longest} tokens`),
+  );
+  refuseStepOverMemory(run, workload, 64 * GB);
+  // A run on a GPU lives in the GPU's memory: not judged here.
+  refuseStepOverMemory({ ...run, config: { ...run.config, device: 'cuda' } }, workload, 1e6);
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
+  refuseStepOverMemory(run, workload, 1e6);
+  // Resuming the run would be refused the same way: its batch and length are frozen.
+  assert.equal(failureRemedy('batch-too-large'), 'change-settings');
+});
