@@ -474,6 +474,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   // The largest micro-batch the run will feed (batches are padded to their longest example).
   const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
   refuseStepOverMemory(run, workload);
+  // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
+  // model on 2 cores, silent until the first step's line without this one.
+  log('loading the model into ONNX Runtime');
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log, workload });
   // The provider that really runs (auto's choice, or the CPU after a fallback) is reported for the
   // run's record; a fallback was told in the session's one line already, auto's choice is told here.
