@@ -14,16 +14,16 @@ export const MAP_OPTION: OptionDef = {
 };
 
 /** `--map prompt=question --map completion=answer` → the import's column mapping. */
-export function parseMapping(values: ArgValues[string]): ColumnMapping | undefined {
+export function parseMapping(values: ArgValues[string], flag = '--map'): ColumnMapping | undefined {
   const list = Array.isArray(values) ? values : typeof values === 'string' ? [values] : [];
   if (!list.length) return undefined;
   const mapping: ColumnMapping = {};
   for (const item of list) {
     const m = /^([^=]+)=(.+)$/.exec(item);
-    if (!m) throw new UsageError(`--map ${item}: write FIELD=COLUMN, e.g. prompt=question`);
+    if (!m) throw new UsageError(`${flag} ${item}: write FIELD=COLUMN, e.g. prompt=question`);
     const field = m[1].trim();
     if (!(MAPPED_FIELDS as readonly string[]).includes(field))
-      throw new UsageError(`--map ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
+      throw new UsageError(`${flag} ${item}: FIELD must be one of ${MAPPED_FIELDS.join(', ')}`);
     mapping[field as (typeof MAPPED_FIELDS)[number]] = m[2];
   }
   return mapping;

@@ -14,9 +14,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
+import { isDatasetId } from '../../electron/backend/library/dataset-import.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
-import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
+import { type RunRefs, recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
@@ -63,7 +64,7 @@ export const trainCommand: Command = {
   summary: 'train a ReFT adapter, recording the run in the library (and writing it to --out when given)',
   usage:
     'train --model ID|DIR --data ID|FILE [--out DIR] [--format auto|prompt-completion|alpaca|chat] [--map FIELD=COLUMN]... ' +
-    '[--eval-data FILE] [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
+    '[--eval-data FILE] [--eval-map FIELD=COLUMN]... [--checkpoint-dir DIR] [--export-pyreft DIR] [--resume CHECKPOINT_DIR] ' +
     TRAIN_OPTIONS_USAGE,
   options: {
     model: S('the base model: a library id or a model folder (added to the library)', 'ID|DIR'),
@@ -71,6 +72,10 @@ export const trainCommand: Command = {
     format: S('the row format of --data (default auto)', 'auto|prompt-completion|alpaca|chat'),
     map: MAP_OPTION,
     'eval-data': S('held-out data to measure the loss on', 'FILE'),
+    'eval-map': {
+      ...MAP_OPTION,
+      description: 'as --map, for --eval-data FILE (default: --map, when --data is a file too)',
+    },
     'checkpoint-dir': S('where checkpoints go (default: the run folder in the library)', 'DIR'),
     'export-pyreft': S('also write the adapter as a pyreft folder', 'DIR'),
     out: S('also write the adapter folder here', 'DIR'),
@@ -86,21 +91,43 @@ export const trainCommand: Command = {
     try {
       const flags = flagsToConfig(ctx.values);
       const mapping = parseMapping(ctx.values.map);
+      const evalMapping = parseMapping(ctx.values['eval-map'], '--eval-map');
       const resume = str(ctx.values, 'resume');
       // --resume trains on --data as it is, never imported: it has no columns to map.
-      if (resume && mapping)
-        throw new UsageError('train: --map is for --data FILE imported by a new run, not --resume');
+      if (resume && (mapping || evalMapping))
+        throw new UsageError('train: --map and --eval-map are for files imported by a new run, not --resume');
       if (resume)
         return await resumeCheckpoint(ctx, { ...storedOptions(resume), ...flags, resumeFrom: resume });
       if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
       if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
-      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mapping));
+      const mappings = dataMappings(flags.data, flags.evalData, mapping, evalMapping);
+      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mappings));
     } catch (e) {
       // An option's refusal names its flag here, its label in the studio.
       throw e instanceof OptionError ? e.forCli() : e;
     }
   },
 };
+
+/**
+ * Each data file's column mapping: --map is --data's, --eval-map --eval-data's. A held-out file
+ * without --eval-map takes --map's when --data is a file too (--map applied to both before
+ * --eval-map existed); beside a library id, --map would map nothing, so the refusal names the flag.
+ */
+function dataMappings(
+  data: string,
+  evalData: string | undefined,
+  mapping: ColumnMapping | undefined,
+  evalMapping: ColumnMapping | undefined,
+): Pick<RunRefs, 'mapping' | 'evalMapping'> {
+  if (evalMapping && !evalData) throw new UsageError('train: --eval-map is for --eval-data FILE');
+  if (!mapping || evalMapping || !evalData || isDatasetId(evalData)) return { mapping, evalMapping };
+  if (isDatasetId(data))
+    throw new UsageError(
+      `train: --map is for --data FILE, and dataset ${data} is already imported: map --eval-data's columns with --eval-map FIELD=COLUMN`,
+    );
+  return { mapping, evalMapping: mapping };
+}
 
 /**
  * A checkpoint's stored configuration without the folders its own run wrote to: for a run in a
@@ -176,14 +203,14 @@ async function trainRecorded(
   ctx: CommandContext,
   lib: Library,
   flags: Partial<TrainConfig>,
-  mapping: ColumnMapping | undefined,
+  mappings: Pick<RunRefs, 'mapping' | 'evalMapping'>,
 ): Promise<number> {
   const f = flags;
   checkOutFolders(ctx, f);
   const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
   const { plan, run } = await recordRunFromRefs(
     lib,
-    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format, mapping },
+    { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format, ...mappings },
     options,
     { checkpointDir: f.checkpointDir },
   );

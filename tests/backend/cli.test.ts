@@ -110,6 +110,33 @@ test('train/evaluate --data FILE --map: the columns the refusal names, mapped as
   assert.equal(byId.stderr, 'error: dataset 1 is already imported: a column mapping is for a file\n');
 });
 
+test('train --eval-map: the held-out file has its own columns; --map beside a library id names it', {
+  timeout: 120_000,
+}, async () => {
+  const trainCsv = join(root, 'eval-map-train.csv');
+  writeFileSync(trainCsv, 'question,answer\nWhat is 1 plus 1?,2\nWhat is 2 plus 2?,4\n');
+  const evalCsv = join(root, 'eval-map-held-out.csv');
+  writeFileSync(evalCsv, 'q,a\nWhat is 3 plus 3?,6\nWhat is 4 plus 4?,8\nWhat is 5 plus 5?,10\n');
+  const base = ['train', '--model', LLAMA_FIXTURE, '--max-steps', '1', '--data-dir', dataDir];
+  const evalMapped = ['--eval-data', evalCsv, '--eval-map', 'prompt=q', '--eval-map', 'completion=a'];
+  // --map applied to both files: beside a library id it was refused as mapping that dataset.
+  const byId = await runCli([...base, '--data', '1', '--eval-data', evalCsv, '--map', 'prompt=q']);
+  assert.equal(
+    byId.stderr,
+    "error: train: --map is for --data FILE, and dataset 1 is already imported: map --eval-data's columns with --eval-map FIELD=COLUMN\n",
+  );
+  const idRun = await runCli([...base, '--data', '1', ...evalMapped, '--json']);
+  assert.equal(idRun.code, 0, idRun.stderr);
+  assert.equal(JSON.parse(idRun.stdout.trim().split('\n').at(-1) as string).evalExamples, 3, idRun.stdout);
+  // Two files, each with its own names.
+  const mapped = ['--map', 'prompt=question', '--map', 'completion=answer'];
+  const files = await runCli([...base, '--data', trainCsv, ...mapped, ...evalMapped, '--json']);
+  assert.equal(files.code, 0, files.stderr);
+  assert.equal(JSON.parse(files.stdout.trim().split('\n').at(-1) as string).evalExamples, 3, files.stdout);
+  const noHeldOut = await runCli([...base, '--data', trainCsv, ...mapped, '--eval-map', 'prompt=q']);
+  assert.equal(noHeldOut.stderr, 'error: train: --eval-map is for --eval-data FILE\n');
+});
+
 test('train --device cuda that falls back: the run records and shows the CPU, with why', {
   timeout: 120_000,
 }, async () => {

@@ -298,6 +298,11 @@ export function importDataset(lib: Library, input: ImportInput): ImportResult {
   return recordImport(lib, prepared, input);
 }
 
+/** Whether a dataset reference is a library id ("4") rather than a file (a file "4" wins). */
+export function isDatasetId(ref: string): boolean {
+  return /^\d+$/.test(ref) && !existsSync(ref);
+}
+
 /**
  * A dataset given as a library id ("4": its latest full version) or a file. A file is read and
  * frozen now, strictly (the first bad row fails naming file:line), and recorded (as recordImport
@@ -310,7 +315,7 @@ export async function datasetRef(
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
 ): Promise<() => DatasetVersion> {
-  if (/^\d+$/.test(ref) && !existsSync(ref)) {
+  if (isDatasetId(ref)) {
     const id = Number(ref);
     getDataset(lib, id);
     // Its columns were mapped when it was imported; a mapping now would silently do nothing.

@@ -203,8 +203,10 @@ export interface RunRefs {
   data: string;
   evalData?: string;
   format?: DatasetFormat | 'auto';
-  /** Columns of the data files (both) when they use other names. */
+  /** Columns of the data file when they use other names. */
   mapping?: ColumnMapping;
+  /** Columns of the held-out data file (its own: it may name them otherwise). */
+  evalMapping?: ColumnMapping;
 }
 
 /**
@@ -221,7 +223,7 @@ export async function recordRunFromRefs(
 ): Promise<{ plan: PlannedRun; run: RunRecord }> {
   const data = await datasetRef(lib, refs.data, refs.format, refs.mapping);
   const evalData = refs.evalData
-    ? await datasetRef(lib, refs.evalData, refs.format, refs.mapping)
+    ? await datasetRef(lib, refs.evalData, refs.format, refs.evalMapping)
     : undefined;
   return writeTransaction(lib.db, () => {
     const model = modelFromRef(lib, refs.model);
