@@ -19,7 +19,12 @@ import {
   type VersionMeta,
   versionOf,
 } from './datasets.ts';
-import { type DuplicateReport, type FindDuplicatesOptions, findVersionDuplicates } from './dedupe.ts';
+import {
+  type DuplicateReport,
+  type FindDuplicatesOptions,
+  findVersionDuplicates,
+  type NearSearchPartial,
+} from './dedupe.ts';
 import { frozenLines, writeFrozenFile, writeFrozenFiles } from './frozen-files.ts';
 import type { Library } from './library.ts';
 
@@ -208,6 +213,8 @@ export interface DropDuplicatesResult {
   version: DatasetVersion | null;
   /** Indices (in the source version) of the rows left out. */
   removed: number[];
+  /** Set when the near search was cut short (DuplicateReport.nearPartial): some may remain. */
+  nearPartial: NearSearchPartial | null;
 }
 
 /**
@@ -235,16 +242,17 @@ export async function dropDuplicates(
   pairs.sort((p, q) => p.a - q.a || p.b - q.b);
   const removed = new Set<number>();
   for (const p of pairs) if (!removed.has(p.a)) removed.add(p.b);
-  if (!removed.size) return { source: v, version: null, removed: [] };
+  const { nearPartial } = report;
+  if (!removed.size) return { source: v, version: null, removed: [], nearPartial };
   const list = [...removed].sort((a, b) => a - b);
   const how = d.mode === 'near' ? `near-duplicates (similarity ≥ ${d.threshold ?? 0.9})` : 'exact duplicates';
   const { version } = editDataset(lib, {
     datasetId: v.datasetId,
     versionId: v.id,
     remove: list,
-    note: `${list.length} ${how} dropped from version ${v.version}`,
+    note: `${list.length} ${how} dropped from version ${v.version}${nearPartial ? ` (${nearPartial.note})` : ''}`,
   });
-  return { source: v, version, removed: list };
+  return { source: v, version, removed: list, nearPartial };
 }
 
 export interface VersionSelector {

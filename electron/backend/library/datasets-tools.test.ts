@@ -10,7 +10,7 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { annotateRows } from './dataset-annotations.ts';
-import { editDataset, splitDataset } from './dataset-edits.ts';
+import { dropDuplicates, editDataset, splitDataset } from './dataset-edits.ts';
 import { importDataset, importDatasetFile } from './dataset-import.ts';
 import { datasetRows, readVersionRows } from './dataset-rows.ts';
 import { getDataset } from './datasets.ts';
@@ -383,6 +383,7 @@ test('duplicates: exact after normalisation, near by 5-gram Jaccard >= 0.9, noth
       [3, 5],
     ],
   );
+  assert.equal(r.nearPartial, null);
   assert.equal(findDuplicates(['a', 'a', 'a'], { maxPairs: 1 }).truncated, true);
 });
 
@@ -405,4 +406,49 @@ test('duplicate detection on 5,000 rows stays fast', () => {
     [[20, 4500]],
   );
   assert.ok(ms < 15_000, `took ${ms.toFixed(0)} ms`);
+  assert.equal(r.nearPartial, null, 'ordinary rows are searched whole');
+});
+
+test('near search on repetitive rows compares a bounded number of pairs and says it was cut short', async () => {
+  // Rows drawn from 30 words (as rows from a few templates are): even a row's rarest 5-grams are in
+  // hundreds of rows, and every pair became a candidate (2,000 rows took 8.5 s, 100,000 minutes).
+  const words = 'the a of to and in is for on with as by at from this that it be are was'.split(' ');
+  words.push(...'question answer explain write list describe give example short summary'.split(' '));
+  let seed = 1;
+  const next = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const texts = Array.from({ length: 1500 }, () =>
+    Array.from({ length: 60 }, () => words[Math.floor(next() * words.length)]).join(' '),
+  );
+  texts.push(`${texts[7]} again`); // a real near-duplicate among them
+  const r = findDuplicates(texts);
+  assert.ok(r.nearPartial, 'the report says the search was cut short');
+  const { comparedPairs, candidatePairs, maxCandidates, note } = r.nearPartial;
+  assert.ok(comparedPairs <= texts.length * maxCandidates, `${comparedPairs} pairs compared`);
+  assert.ok(comparedPairs < candidatePairs);
+  assert.match(
+    note,
+    /^near search cut short: compared [\d,]+ of [\d,]+ candidate pairs \(at most 50 a row\)/,
+  );
+  assert.deepEqual(
+    r.near.map((p) => [p.a, p.b]),
+    [[7, 1500]],
+  );
+  // Buckets over the limit are skipped, and said so.
+  const small = findDuplicates(texts, { maxBucket: 20 }).nearPartial;
+  assert.ok(small && small.skippedBuckets > 0);
+  assert.match(small.note, /; [\d,]+ 5-grams found in over 20 rows skipped$/);
+  // Dropping near-duplicates says so too: in its result and in the new version's note.
+  const lib = open();
+  const rows = texts.map((t) => JSON.stringify({ prompt: t, completion: 'ok' }));
+  const { dataset } = importDataset(lib, { path: file('repetitive.jsonl', `${rows.join('\n')}\n`) });
+  const d = await dropDuplicates(lib, { datasetId: dataset.id, mode: 'near' });
+  assert.deepEqual(d.removed, [1500]);
+  assert.match(d.nearPartial?.note ?? '', /^near search cut short: /);
+  assert.match(
+    d.version?.note ?? '',
+    /^1 near-duplicates .* dropped from version 1 \(near search cut short: /,
+  );
 });

@@ -2,16 +2,20 @@
 //   exact  the same text after normalisation (Unicode NFKC, lower case, punctuation dropped,
 //          whitespace collapsed), found by hashing
 //   near   Jaccard similarity of character 5-gram sets ≥ threshold (default 0.9), found exactly (no
-//          missed pair, none below the threshold) with prefix filtering (AllPairs, Bayardo et al.
-//          2007): order every set's grams rarest first; two sets with J ≥ t share a gram among the
-//          first |A| − ⌈t·|A|⌉ + 1 of each, so an inverted index over those prefixes gives the
-//          candidates, a size filter (|B| ≥ t·|A|) prunes them, and the exact Jaccard decides.
+//          missed pair, none below the threshold) unless nearPartial says otherwise, with prefix
+//          filtering (AllPairs, Bayardo et al. 2007): order every set's grams rarest first; two sets
+//          with J ≥ t share a gram among the first |A| − ⌈t·|A|⌉ + 1 of each, so an inverted index
+//          over those prefixes gives the candidates, a size filter (|B| ≥ t·|A|) prunes them, and
+//          the exact Jaccard decides.
 //          Templated rows ("Question 12: …") stay cheap: their rare grams are what differs.
 //          (MinHash/LSH was tried first: on templated data nearly every pair became a candidate.)
+//          Rows with no rare grams at all (drawn from a few dozen words) made it quadratic, so its
+//          work is bounded (maxBucket, maxCandidates) and a search cut short says so (nearPartial).
 // Each exact group is represented by its first row in the near search. Its cost grows with the rows'
-// length and count (16 s for 100,000 short rows on a 2-core EPYC), so the studio runs it in the
-// engine's 'files' worker, never on the RPC loop. Pairs are (a, b) with a < b,
-// row indices; at most `maxPairs` are reported (the count is always exact for exact duplicates).
+// length and count (16 s for 100,000 short rows on a 2-core EPYC; 18 s for 100,000 rows of 100
+// words from 30), so the studio runs it in the engine's 'files' worker, never on the RPC loop.
+// Pairs are (a, b) with a < b, row indices; at most `maxPairs` are reported (the count is always
+// exact for exact duplicates).
 // Texts come one at a time (a version's file is streamed) and none is kept: the exact search keeps
 // a 16-byte hash per distinct text, the near search each representative's 5-gram hashes, sorted,
 // in a Uint32Array (4 bytes a gram; a Set of them took ~10 times that).
@@ -26,11 +30,27 @@ export interface DuplicatePair {
   similarity: number;
 }
 
+/** What a near search left out to stay bounded (see FindDuplicatesOptions.maxBucket). */
+export interface NearSearchPartial {
+  /** Row pairs whose similarity was computed, of `candidatePairs` found through the grams kept. */
+  comparedPairs: number;
+  candidatePairs: number;
+  /** Grams skipped: each was among the rarest grams of more than `maxBucket` rows. */
+  skippedBuckets: number;
+  maxBucket: number;
+  maxCandidates: number;
+  /** The above in one line for the user, e.g. "compared 98,372 of 1,587,568 candidate pairs; …". */
+  note: string;
+}
+
 export interface DuplicateReport {
   exact: DuplicatePair[];
   near: DuplicatePair[];
   exactGroups: number;
+  /** More pairs were found than `maxPairs`: the lists stop there. */
   truncated: boolean;
+  /** Set when the near search skipped oversized buckets: pairs may be missing from `near`. */
+  nearPartial: NearSearchPartial | null;
 }
 
 export function normalizeText(s: string): string {
@@ -97,7 +117,18 @@ export interface FindDuplicatesOptions {
   maxPairs?: number;
   /** Search near-duplicates too (default true); exact groups alone are a single hashing pass. */
   near?: boolean;
+  /** A gram among the rarest of more rows than this is skipped by the near search (default 200). */
+  maxBucket?: number;
+  /** The near search compares a row with at most this many others (default 50). */
+  maxCandidates?: number;
 }
+
+/**
+ * Keeps the near search's work bounded by about maxBucket × (the rows' prefix grams): every row's
+ * rarest grams are in far fewer rows on ordinary text, so nothing is skipped there.
+ */
+const DEFAULT_MAX_BUCKET = 200;
+const DEFAULT_MAX_CANDIDATES = 50;
 
 export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOptions = {}): DuplicateReport {
   const threshold = opts.threshold ?? 0.9;
@@ -124,25 +155,59 @@ export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOpti
     i++;
   }
   const groups = counted.size;
-  if (opts.near === false) return { exact, near: [], exactGroups: groups, truncated };
-  // Near: prefix filtering over the representatives, each set's grams taken rarest first.
+  if (opts.near === false) return { exact, near: [], exactGroups: groups, truncated, nearPartial: null };
+  // Near: prefix filtering over the representatives, each set's grams taken rarest first. A gram's
+  // rank (rarest first, ties by value) stands for it from here: ranks sort natively, and index arrays.
   const freq = new Map<number, number>();
   for (const s of sets) for (const g of s.grams) freq.set(g, (freq.get(g) ?? 0) + 1);
-  const rarestFirst = (x: number, y: number) => (freq.get(x) ?? 0) - (freq.get(y) ?? 0) || x - y;
+  const byRarity = [...freq.keys()].sort((x, y) => (freq.get(x) ?? 0) - (freq.get(y) ?? 0) || x - y);
+  const rank = new Map<number, number>(byRarity.map((g, r) => [g, r]));
   sets.sort((x, y) => x.grams.length - y.grams.length || x.i - y.i);
-  const index = new Map<number, number[]>(); // gram → positions in `sets` (ascending size)
+  const prefixes = sets.map(({ grams }) =>
+    grams
+      .map((g) => rank.get(g) ?? 0)
+      .sort()
+      .slice(0, grams.length - Math.ceil(threshold * grams.length) + 1),
+  );
+  // Bounds on the work (repetitive rows, e.g. instructions from a few templates, made it quadratic:
+  // there even a row's rarest grams are in most rows, and every pair became a candidate):
+  //   a gram in more than maxBucket rows' prefixes is skipped, as MinHash-LSH skips oversized
+  //   buckets: it tells rows apart no better than a stopword;
+  //   a row is compared with at most maxCandidates earlier rows, those sharing the most prefix
+  //   grams (the likeliest to be alike).
+  // What that leaves out is reported (nearPartial); ordinary text stays far below both.
+  const maxBucket = opts.maxBucket ?? DEFAULT_MAX_BUCKET;
+  const maxCandidates = opts.maxCandidates ?? DEFAULT_MAX_CANDIDATES;
+  const bucket = new Uint32Array(byRarity.length); // rank → rows with it in their prefix
+  for (const A of prefixes) for (const r of A) bucket[r]++;
+  let skippedBuckets = 0;
+  for (const n of bucket) if (n > maxBucket) skippedBuckets++;
+  const index: number[][] = byRarity.map(() => []); // rank → positions in `sets` (ascending size)
   const near: DuplicatePair[] = [];
+  const shared = new Uint32Array(sets.length); // prefix grams a candidate shares with row k
+  let candidatePairs = 0;
+  let comparedPairs = 0;
   for (let k = 0; k < sets.length; k++) {
     const size = sets[k].grams.length;
     if (!size) continue;
-    const prefix = size - Math.ceil(threshold * size) + 1;
-    const A = sets[k].grams.slice().sort(rarestFirst).subarray(0, prefix);
-    const candidates = new Set<number>();
-    for (const g of A) {
-      for (const other of index.get(g) ?? []) {
-        if (sets[other].grams.length >= threshold * size) candidates.add(other);
+    const A = prefixes[k].filter((r) => bucket[r] <= maxBucket);
+    const met: number[] = []; // candidates in the order first met
+    for (const r of A) {
+      for (const other of index[r]) {
+        if (sets[other].grams.length < threshold * size) continue;
+        if (!shared[other]++) met.push(other);
       }
     }
+    candidatePairs += met.length;
+    const candidates =
+      met.length > maxCandidates
+        ? met
+            .slice()
+            .sort((x, y) => shared[y] - shared[x] || x - y)
+            .slice(0, maxCandidates)
+        : met;
+    for (const other of met) shared[other] = 0;
+    comparedPairs += candidates.length;
     for (const other of candidates) {
       const j = sortedJaccard(sets[k].grams, sets[other].grams);
       if (j < threshold) continue;
@@ -151,14 +216,34 @@ export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOpti
       if (near.length < maxPairs) near.push({ a, b, similarity: j });
       else truncated = true;
     }
-    for (const g of A) {
-      const list = index.get(g);
-      if (list) list.push(k);
-      else index.set(g, [k]);
-    }
+    for (const r of A) index[r].push(k);
   }
+  const partial =
+    skippedBuckets || comparedPairs < candidatePairs
+      ? {
+          comparedPairs,
+          candidatePairs,
+          skippedBuckets,
+          maxBucket,
+          maxCandidates,
+          note: partialNote(comparedPairs, candidatePairs, skippedBuckets, maxBucket, maxCandidates),
+        }
+      : null;
   near.sort((p, q) => p.a - q.a || p.b - q.b);
-  return { exact, near, exactGroups: groups, truncated };
+  return { exact, near, exactGroups: groups, truncated, nearPartial: partial };
+}
+
+function partialNote(
+  compared: number,
+  candidates: number,
+  skipped: number,
+  maxBucket: number,
+  maxCandidates: number,
+): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const capped = compared < candidates ? ` (at most ${maxCandidates} a row)` : '';
+  const buckets = skipped ? `; ${n(skipped)} 5-grams found in over ${maxBucket} rows skipped` : '';
+  return `near search cut short: compared ${n(compared)} of ${n(candidates)} candidate pairs${capped}${buckets}`;
 }
 
 /** findDuplicates over the rows of a version's frozen file (absolute path), streamed. */
