@@ -45,7 +45,12 @@ test('CSV with other column names: refused with the columns named, imported with
     (e: unknown) =>
       e instanceof FormatError &&
       /columns: question, answer/.test(e.message) &&
-      /--map prompt=question --map completion=answer/.test(e.message),
+      // The suggested mapping travels as data (the CLI and the window word it each their way).
+      JSON.stringify(e.details) ===
+        JSON.stringify({
+          columns: ['question', 'answer'],
+          mapping: { prompt: 'question', completion: 'answer' },
+        }),
   );
   const r = importDataset(lib, { path: p, mapping: { prompt: 'question', completion: 'answer' } });
   assert.equal(r.version.rowCount, 2);
