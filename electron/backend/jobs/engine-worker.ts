@@ -6,10 +6,12 @@
 //                                        {type: 'error', id, error: WireError}, with
 //                                        {type: 'event', id, event, data} on the way
 //   {type: 'cancel', id}               → aborts that call (training saves a checkpoint first)
-// When the host goes away (its channel closes) this process exits: it must never go on writing to
-// a run folder that a restarted studio is about to resume.
+// When the host goes away this process exits at once, even in the middle of an ONNX Runtime call
+// (parent-watch.ts): it must never go on writing to a run folder that a restarted studio is about to
+// resume, nor hold a model's memory for nobody.
 
 import { toWireError } from '../../../native-runtime/errors.ts';
+import { exitWithParent } from '../../../native-runtime/parent-watch.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
 
@@ -38,11 +40,13 @@ function adoptEnv(env: Record<string, string | undefined>): void {
 
 if (!process.send) throw new Error('engine-worker.ts must run in a process started with an IPC channel');
 const hostPid = process.ppid;
+// A watcher thread: the host's death ends this process even while an ONNX Runtime call blocks it.
+exitWithParent(hostPid);
 /**
- * Ends this process at once when the host is gone. 'disconnect' comes only when the event loop
- * turns, which a training loop between ONNX Runtime calls may not let happen for many steps; the
- * parent's pid, read on every report, changes the moment the host dies (the process is re-parented).
- * Windows never re-parents, so there the host's pid is also asked whether it still runs.
+ * Nothing is sent to a host that is gone. 'disconnect' comes only when the event loop turns, and the
+ * watcher looks only every so often; the parent's pid, read on every report, changes the moment the
+ * host dies (the process is re-parented). Windows never re-parents, so there the host's pid is also
+ * asked whether it still runs.
  */
 function exitIfOrphaned(): void {
   if (process.ppid !== hostPid || !process.connected || !processAlive(hostPid)) process.exit(0);
