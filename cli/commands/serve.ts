@@ -1,7 +1,10 @@
 // `reft-studio serve`: the studio in a browser (see electron/backend/serve.ts). Runs until SIGINT or
-// SIGTERM, then closes the server and the database.
+// SIGTERM, then closes the server and the database: running trainings stop at a checkpoint first
+// (resumable, 'interrupted'). A second SIGINT or SIGTERM while that goes on stops at once: the engine
+// processes are killed before this process exits, never left training for nobody; the runs they
+// ran read 'interrupted' when the library next opens.
 
-import { isLoopback, startServer } from '../../electron/backend/serve.ts';
+import { isLoopback, type RunningServer, startServer } from '../../electron/backend/serve.ts';
 import { intBetween, str } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -24,17 +27,24 @@ export const serveCommand: Command = {
     // Checked here as well as by the server, so that a bad port is bad usage naming the flag.
     const port = intBetween(ctx.values, 'port', 0, 65535);
     // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
+    let server: RunningServer | null = null;
+    let stopping = false;
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => {
       stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        stopping = true;
         resolve();
       };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
     });
-    const server = await startServer({
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!stopping) return stop();
+      process.stderr.write('stopping now\n');
+      server?.backend.engine.killNow();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    server = await startServer({
       dataDir: ctx.dataDir,
       host: str(ctx.values, 'host'),
       port,
@@ -42,7 +52,8 @@ export const serveCommand: Command = {
       noToken: ctx.values['no-token'] === true,
       rendererDir: str(ctx.values, 'renderer-dir'),
     }).catch((e) => {
-      stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       throw e;
     });
     if (server.rendererMissing) {
@@ -68,8 +79,10 @@ export const serveCommand: Command = {
       () => `ReFT Studio is serving at ${server.url}`,
     );
     await stopped;
-    process.stderr.write('shutting down\n');
+    process.stderr.write('shutting down (SIGINT or SIGTERM again to stop at once)\n');
     await server.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     return 0;
   },
 };

@@ -28,6 +28,7 @@ function recording(inner: Engine): Engine {
     },
     refresh: () => inner.refresh(),
     close: () => inner.close(),
+    killNow: () => inner.killNow(),
   };
 }
 

@@ -33,6 +33,7 @@ before(async () => {
     },
     refresh: () => real.refresh(),
     close: () => real.close(),
+    killNow: () => real.killNow(),
   };
   b = createBackend(dataDir, { seedDemo: false, engine });
   b.events.onAny((topic, data) => pushes.push({ type: 'push', topic, data }));

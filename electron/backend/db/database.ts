@@ -112,7 +112,7 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
         );
   if (dead.length || deadEvals.length) {
     const mark = db.prepare(
-      "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
+      "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped before the run ended; it can be resumed'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
     );
     const markEval = db.prepare(
       "UPDATE evaluations SET status = 'interrupted' WHERE id = ? AND status = 'running'",

@@ -49,6 +49,8 @@ export interface Engine {
   refresh(): void;
   /** Stops every engine process (running calls fail with 'engine-closed'). */
   close(): Promise<void>;
+  /** Kills every engine process now, synchronously: for a host about to exit without waiting. */
+  killNow(): void;
 }
 
 /** An error that happened inside the engine, carried over as data (its original type kept in `name`). */
@@ -217,6 +219,11 @@ class Lane {
     if (child?.connected) child.disconnect(); // the process exits on disconnect (engine-worker.ts)
   }
 
+  killNow(): void {
+    this.#closed = true;
+    this.#proc?.child.kill('SIGKILL');
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     const child = this.#proc?.child;
@@ -271,6 +278,10 @@ export class WorkerEngine implements Engine {
   async close(): Promise<void> {
     await Promise.all([...this.#lanes.values()].map((l) => l.close()));
   }
+
+  killNow(): void {
+    for (const l of this.#lanes.values()) l.killNow();
+  }
 }
 
 export class InProcessEngine implements Engine {
@@ -297,4 +308,6 @@ export class InProcessEngine implements Engine {
   refresh(): void {}
 
   async close(): Promise<void> {}
+
+  killNow(): void {}
 }
