@@ -387,7 +387,9 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     await detail.getByRole('button', { name: 'Run evaluation' }).click();
     const table = detail.getByTestId('evaluations');
     await table.getByText('completed').waitFor({ timeout: 120_000 });
-    assert.match((await table.locator('tbody tr td').nth(3).textContent()) ?? '', /loss/i);
+    const cells = table.locator('tbody tr td'); // Kind, Status, Device, Examples, Metrics, When
+    assert.match((await cells.nth(2).textContent()) ?? '', /^\s*cpu/);
+    assert.match((await cells.nth(4).textContent()) ?? '', /loss/i);
     await table.scrollIntoViewIfNeeded();
     await shot('evaluated');
   });
