@@ -5,6 +5,10 @@
 // Node's default (exit at once, nothing saved) is off; release() restores it after a short grace
 // period, so a Ctrl-C that lands while the command prints its result cannot cut it off.
 //
+// SIGTERM (`kill`, a service manager, a container stopping) counts as a Ctrl-C, a second within the
+// window as "stop now" too. SIGHUP (the terminal closed) asks for the clean stop only and never
+// escalates: a hangup can arrive twice (directly, and forwarded by the CUDA pack's launcher).
+//
 // Signals reach JavaScript only when the event loop turns: on the main thread, between two ONNX
 // Runtime calls (each blocks the thread).
 
@@ -61,7 +65,12 @@ export function catchInterrupts(
     say(messages.stop);
     for (const fn of handlers.splice(0)) fn();
   };
+  const onSighup = () => {
+    if (!released && !ac.signal.aborted) onSigint();
+  };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  process.on('SIGHUP', onSighup);
   return {
     get requested() {
       return ac.signal.aborted;
@@ -77,7 +86,11 @@ export function catchInterrupts(
     release() {
       if (released) return;
       released = true;
-      setTimeout(() => process.off('SIGINT', onSigint), STOP_WINDOW_MS).unref();
+      setTimeout(() => {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+        process.off('SIGHUP', onSighup);
+      }, STOP_WINDOW_MS).unref();
     },
   };
 }

@@ -1,0 +1,91 @@
+// The signals that end a CLI command from outside: SIGTERM (`kill`, a service manager, a container
+// stopping) and SIGHUP (its terminal closed) stop a training the way one Ctrl-C does — at the end of
+// the step, with a checkpoint, resumable — where they used to kill it mid-step with nothing saved.
+// Two hangups (one direct, one forwarded by the CUDA pack's launcher) still mean one clean stop.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { before, test } from 'node:test';
+import { appRoot } from '../../electron/backend/paths.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const ROOT = appRoot();
+const BIN = join(ROOT, 'bin', 'reft-studio.js');
+const MODEL = join(ROOT, 'resources', 'demo', 'model');
+const dir = tempDir('reft-stop-signals-');
+const rows = join(dir, 'rows.jsonl');
+// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
+type Json = Record<string, any>;
+
+before(() => {
+  // Steps of 200 micro-batches, so that a step is in flight when the signal comes.
+  writeFileSync(
+    rows,
+    Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
+    ).join('\n'),
+  );
+});
+
+/** Trains with --json; `signals` are sent to the CLI once step 1 is done (step 2 is then in flight). */
+async function trainUntil(signals: NodeJS.Signals[], data: string) {
+  const cli = spawn(
+    process.execPath,
+    [
+      BIN,
+      'train',
+      '--model',
+      MODEL,
+      '--data',
+      rows,
+      '--batch-size',
+      '1',
+      '--grad-accum',
+      '200',
+      '--layers',
+      '1',
+      '--rank',
+      '2',
+      '--max-steps',
+      '100',
+      '--checkpoint-every',
+      '1',
+      '--json',
+      '--data-dir',
+      data,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  cli.stderr.on('data', (d) => (stderr += d));
+  const seen: Json[] = [];
+  createInterface({ input: cli.stdout }).on('line', (l) => {
+    const e = JSON.parse(l) as Json;
+    seen.push(e);
+    if (e.event === 'progress' && e.step === 1) for (const s of signals) cli.kill(s);
+  });
+  const code = await new Promise<number | null>((r) => cli.on('close', (c) => r(c)));
+  return { seen, stderr, code };
+}
+
+function assertPaused(r: { seen: Json[]; stderr: string; code: number | null }) {
+  const result = r.seen.at(-1) as Json;
+  assert.equal(result?.event, 'result', r.stderr);
+  assert.equal(result.status, 'paused', r.stderr);
+  assert.equal(result.checkpoint.step, result.step);
+  assert.ok(result.step < 100, 'it stopped well before the last step');
+  assert.equal(r.code, 130, 'the exit status of an interrupted command');
+}
+
+test('SIGTERM: a training pauses at the end of its step with a checkpoint', async () => {
+  assertPaused(await trainUntil(['SIGTERM'], join(dir, 'term')));
+});
+
+test('SIGHUP, twice: one clean stop, not "stop now"', async () => {
+  const r = await trainUntil(['SIGHUP', 'SIGHUP'], join(dir, 'hup'));
+  assertPaused(r);
+  assert.doesNotMatch(r.stderr, /stopping now/);
+});
