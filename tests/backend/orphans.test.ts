@@ -60,6 +60,10 @@ async function serveTraining(name: string) {
     lr: 0.004,
     epochs: 100,
     batchSize: 1,
+    // Steps of 100 micro-batches: a clean shutdown then waits for the step in flight long enough
+    // for the second SIGTERM to land during it (with one-example steps it could finish first, and
+    // that signal met a process already past its handlers).
+    gradAccum: 100,
     checkpointEvery: 2,
   });
   await waitFor(
