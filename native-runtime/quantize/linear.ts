@@ -16,6 +16,7 @@ import type { GraphBuilder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { ExternalData, Node, Value } from '../ir/graph.ts';
 import { scalarLike } from '../models/layers.ts';
+import { MAX_DEQUANTIZED_ELEMENTS } from './memory.ts';
 import type { QuantScheme } from './scheme.ts';
 
 export const MS_DOMAIN = 'com.microsoft';
@@ -86,15 +87,7 @@ export function rowSlice(b: GraphBuilder, m: QuantizedMatrix, r0: number, r1: nu
   return { ...m, q, scales: sub(m.scales), zp: m.zp && sub(m.zp), N: r1 - r0 };
 }
 
-/**
- * Largest matrix (elements) read by one MatMulNBits node. Where the kernels cannot use their packed
- * layout (a training session that does not pre-pack, see base.ts) and in the backward pass, a weight
- * is dequantized whole into float32 for its product: 2^26 elements keeps that buffer at 256 MB
- * (Llama-3-8B's LM head alone would be 2.1 GB), so larger matrices are split by rows.
- */
-export const MAX_DEQUANTIZED_ELEMENTS = 2 ** 26;
-
-/** matMulNBits over row chunks of at most MAX_DEQUANTIZED_ELEMENTS, outputs concatenated. */
+/** matMulNBits over row chunks of at most MAX_DEQUANTIZED_ELEMENTS (memory.ts), outputs concatenated. */
 export function chunkedMatMulNBits(
   b: GraphBuilder,
   x: Value,

@@ -11,8 +11,12 @@
 //     chat      ONNX Runtime packs the codes for its int8 kernels: ≈1.14× (8-bit) / 1.2× (4-bit) of
 //               the codes, private to the session (measured: native-runtime/quantize/base.ts)
 //     training  the forward codes packed as for chat plus Ŵᵀ's int8 codes packed (the backward pass,
-//               backward-store.ts); or, where that would take more than a third of the machine's
-//               memory, only the mapped codes (slower)
+//               backward-store.ts), and both layouts' scales, which stay mapped beside their packed
+//               copies (4/32 bytes per weight each); or, where that would take more than a third of
+//               the machine's memory, only the mapped codes (slower)
+//     CPU training also holds, besides the weights (quantizedTrainingExtra): while the session is
+//               made, Ŵᵀ's mapped codes (1 byte per weight) until every weight is packed; unpacked,
+//               float32 copies of the largest matrix during steps
 
 export interface WeightShape {
   params: number;
@@ -20,9 +24,19 @@ export interface WeightShape {
   vocabSize: number;
   /** The LM head is the embedding matrix (counted once in params). */
   tied?: boolean;
+  /** The MLP's width: its matrices may be larger than the LM head (quantizedTrainingExtra). */
+  intermediateSize?: number;
 }
 
 const PACKED = { 4: 1.2, 8: 1.14 } as const;
+
+/**
+ * Largest matrix (elements) read by one MatMulNBits node. Where the kernels cannot use their packed
+ * layout (a training session that does not pre-pack, see base.ts) and in the backward pass, a weight
+ * is dequantized whole into float32 for its product: 2^26 elements keeps that buffer at 256 MB
+ * (Llama-3-8B's LM head alone would be 2.1 GB), so larger matrices are split by rows.
+ */
+export const MAX_DEQUANTIZED_ELEMENTS = 2 ** 26;
 
 /**
  * The share of the computer's memory base weights may take on the CPU (runtime/precision.ts refuses
@@ -170,7 +184,35 @@ export function baseWeightBytes(
   const codes = storeBytesOf(s, bits, 32, 0); // the head's codes mapped, the embeddings read by row
   const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
   if (use === 'chat') return packed;
-  return trainingPacks(s, bits, totalMemory) ? packedTrainingBytesOf(s, bits) : codes;
+  // Packed, MatMulNBits keeps its scales input mapped beside the packed copy: both layouts' scales.
+  const scales = 2 * parts(s).linear * (4 / 32);
+  return trainingPacks(s, bits, totalMemory) ? packedTrainingBytesOf(s, bits) + scales : codes;
+}
+
+/**
+ * What a CPU training session on an int8/int4 base holds besides its weights (baseWeightBytes), in
+ * bytes; 0 for float bases. Measured on the TinyLlama shape at int8 (peak RSS, 2 × 64 and 8 × 64):
+ *   loadBytes  packed: Ŵᵀ's int8 codes stay mapped until the session has packed every weight (ORT
+ *              releases them together), 1 byte per linear weight, before any activation exists —
+ *              the run's peak for small batches (3.8 GB where weights + activations are 2.8 GB)
+ *   stepBytes  unpacked: MatMulNBits' float32 copy of the weight it dequantizes per call and the
+ *              gradient's DequantizeLinear output, each up to the largest matrix (at most
+ *              MAX_DEQUANTIZED_ELEMENTS), both kept by ORT's arena between steps
+ */
+export function quantizedTrainingExtra(
+  s: WeightShape,
+  form: string,
+  totalMemory = Number.POSITIVE_INFINITY,
+): { loadBytes: number; stepBytes: number } {
+  if (form !== 'int8' && form !== 'int4') return { loadBytes: 0, stepBytes: 0 };
+  if (trainingPacks(s, form === 'int8' ? 8 : 4, totalMemory))
+    return { loadBytes: parts(s).linear, stepBytes: 0 };
+  return { loadBytes: 0, stepBytes: 2 * 4 * Math.min(largestMatrix(s), MAX_DEQUANTIZED_ELEMENTS) };
+}
+
+/** Elements of the largest quantized matrix: the LM head, or an MLP matrix where that is larger. */
+function largestMatrix(s: WeightShape): number {
+  return s.hiddenSize * Math.max(s.vocabSize, s.intermediateSize ?? 0);
 }
 
 /** A training session's packed weights: the forward codes and Ŵᵀ's int8 codes packed, the head's mapped (base.ts). */

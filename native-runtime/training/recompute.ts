@@ -111,14 +111,17 @@ export function stepActivationBytes(
 export function stepMemoryProblem(
   spec: ModelShape & { vocabSize: number },
   memoryBytes: number,
-  w: Workload & { weightsBytes: number },
+  w: Workload & { weightsBytes: number; quantized?: { loadBytes: number; stepBytes: number } },
 ): string | null {
   // The share base weights may take (runtime/precision.ts): the rest is the system's and the studio's.
   const room = HOST_WEIGHTS_SHARE * memoryBytes;
-  const need = w.weightsBytes + stepActivationBytes(spec, w, true);
+  // A quantized base's extra (quantize/memory.ts quantizedTrainingExtra): while the session is made
+  // (before any activation; packing is chosen only where this fits), and per step.
+  const { loadBytes, stepBytes } = w.quantized ?? { loadBytes: 0, stepBytes: 0 };
+  const need = w.weightsBytes + Math.max(loadBytes, stepActivationBytes(spec, w, true) + stepBytes);
   if (need <= room) return null;
   const perSequence = stepActivationBytes(spec, { ...w, batch: 1 }, true);
-  const maxBatch = Math.floor((room - w.weightsBytes) / perSequence);
+  const maxBatch = Math.floor((room - w.weightsBytes - stepBytes) / perSequence);
   const change =
     maxBatch >= 1
       ? `use a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter maximum length`

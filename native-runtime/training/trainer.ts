@@ -38,7 +38,7 @@ import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kind
 import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
-import { baseWeightBytes } from '../quantize/memory.ts';
+import { baseWeightBytes, quantizedTrainingExtra } from '../quantize/memory.ts';
 import { memoryCheckSkipped, prepareModel } from '../runtime/precision.ts';
 import { type DeviceUsed, deviceUsed, requestedDevice } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -427,15 +427,13 @@ export function refuseStepOverMemory(
   if (memoryCheckSkipped() || requestedDevice(run.config.device) !== 'cpu') return;
   let longest = 0;
   for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
+  const shape = { ...run.spec, tied: run.spec.tieEmbeddings };
+  const form = baseFormOf(run.spec);
   const problem = stepMemoryProblem(run.spec, memory, {
     batch: workload.batch,
     tokens: Math.min(workload.tokens, longest),
-    weightsBytes: baseWeightBytes(
-      { ...run.spec, tied: run.spec.tieEmbeddings },
-      baseFormOf(run.spec),
-      'train',
-      memory,
-    ),
+    weightsBytes: baseWeightBytes(shape, form, 'train', memory),
+    quantized: quantizedTrainingExtra(shape, form, memory),
   });
   if (problem) throw new ConfigError('batch-too-large', problem);
 }

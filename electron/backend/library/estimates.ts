@@ -14,6 +14,10 @@
 //                replay, measured there); where the trainer will replay layers, the residual stream
 //                L·d instead of L layers' worth; 3·V for the logits, their log-softmax and its gradient.
 //   optimizer    16 · A                       A trainable parameters: value, gradient, AdamW m and v
+//   int8/int4 on the CPU (quantize/memory.ts quantizedTrainingExtra): packed, Ŵᵀ's codes mapped while
+//                the session is made (loadBytes, before any activation: the total counts the larger
+//                of it and the step); unpacked, float32 copies of the largest matrix per step
+//                (dequantizeBytes)
 // The activation term is a rough guide (ORT reuses buffers; the backward pass keeps only some), good
 // for "will this fit", not for exact numbers.
 // Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
@@ -25,7 +29,11 @@ import { join } from 'node:path';
 import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { autoBaseForm, residentWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import {
+  autoBaseForm,
+  quantizedTrainingExtra,
+  residentWeightBytes,
+} from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import { shouldRecompute, stepActivationBytes } from '../../../native-runtime/training/recompute.ts';
@@ -44,6 +52,10 @@ export interface RunEstimate {
     weightsBytes: number;
     activationBytes: number;
     optimizerBytes: number;
+    /** A quantized base on the CPU: what its session holds only while it is made (quantize/memory.ts). */
+    loadBytes: number;
+    /** A quantized base on the CPU trained unpacked: float32 copies of a weight per step. */
+    dequantizeBytes: number;
     /** The trainer will replay each layer in its backward (training/recompute.ts): slower steps. */
     replaysLayers: boolean;
     totalBytes: number;
@@ -132,12 +144,17 @@ export function memoryEstimate(
   const replaysLayers = shouldRecompute(m, memory, w);
   const activationBytes = stepActivationBytes(m, w, replaysLayers);
   const optimizerBytes = 16 * trainable;
+  // The CPU's packing and dequantizing of a quantized base (a GPU holds the codes as uploaded).
+  const extra = base.gpu ? { loadBytes: 0, stepBytes: 0 } : quantizedTrainingExtra(shape, form, memory);
+  const stepBytes = activationBytes + optimizerBytes + extra.stepBytes;
   return {
     weightsBytes,
     activationBytes,
     optimizerBytes,
+    loadBytes: extra.loadBytes,
+    dequantizeBytes: extra.stepBytes,
     replaysLayers,
-    totalBytes: weightsBytes + activationBytes + optimizerBytes,
+    totalBytes: weightsBytes + Math.max(extra.loadBytes, stepBytes),
   };
 }
 
