@@ -125,7 +125,9 @@ export function stepMemoryProblem(
   const change =
     maxBatch >= 1
       ? `use a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter maximum length`
-      : 'use a shorter maximum length or a quantized base (int8 or int4)';
+      : w.quantized
+        ? 'use a shorter maximum length or a smaller model' // the base is quantized already
+        : 'use a shorter maximum length or a quantized base (int8 or int4)';
   return (
     `a training step of ${w.batch} × ${w.tokens} tokens needs about ${byteSize(need)} (${byteSize(w.weightsBytes)} of weights), ` +
     `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} (REFT_STUDIO_MEMORY_CHECK=0 skips this check)`

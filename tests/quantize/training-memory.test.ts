@@ -102,5 +102,5 @@ test('the pre-run check counts the dequantized copies of an unpacked base', () =
   );
   const why = stepMemoryProblem(tinyllama, memory, { ...w, weightsBytes, quantized }) ?? '';
   assert.match(why, /^a training step of 1 × 64 tokens needs about/);
-  assert.match(why, /use a shorter maximum length or a quantized base/);
+  assert.match(why, /use a shorter maximum length or a smaller model/);
 });

@@ -42,6 +42,14 @@ test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refu
   assert.notEqual(at(max + 1, 512), null);
   // Not even one sequence beside the weights: a shorter length or a quantized base.
   assert.match(at(1, 2048, 5 * GB) ?? '', /use a shorter maximum length or a quantized base/);
+  // A base quantized already is not offered quantizing again.
+  const quantized = stepMemoryProblem(tinyllama, 3 * GB, {
+    batch: 1,
+    tokens: 2048,
+    weightsBytes: 1.3 * GB,
+    quantized: { loadBytes: 0, stepBytes: 0 },
+  });
+  assert.match(quantized ?? '', /use a shorter maximum length or a smaller model/);
 });
 
 test('the run estimate and the check count the same activations (logits included)', () => {
