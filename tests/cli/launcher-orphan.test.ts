@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
@@ -15,10 +15,10 @@ import { processAlive } from '../../native-runtime/process-alive.ts';
 import { engineEnv } from '../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack } from '../../native-runtime/runtime/runtime-install.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { longTrainArgs, writeLongRows } from './long-training.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
-const MODEL = join(ROOT, 'resources', 'demo', 'model');
 const dir = tempDir('reft-launch-orphan-');
 const data = join(dir, 'data');
 const rows = join(dir, 'rows.jsonl');
@@ -33,12 +33,7 @@ before(async () => {
   await installCudaPack(data, { from: src });
   assert.ok(engineEnv(data, process.env), 'the pack makes the launcher restart the CLI');
   // Steps of 200 micro-batches, so that a step is in flight when the launcher goes.
-  writeFileSync(
-    rows,
-    Array.from({ length: 200 }, (_, i) =>
-      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
-    ).join('\n'),
-  );
+  writeLongRows(rows);
 });
 
 /** The launcher, with its child's output coming through the same pipes. */
@@ -73,26 +68,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 180_000): Prom
   }
 }
 
-const TRAIN = [
-  'train',
-  '--model',
-  MODEL,
-  '--data',
-  rows,
-  '--batch-size',
-  '1',
-  '--grad-accum',
-  '200',
-  '--layers',
-  '1',
-  '--rank',
-  '2',
-  '--max-steps',
-  '100',
-  '--checkpoint-every',
-  '1',
-  '--json',
-];
+const TRAIN = longTrainArgs(rows);
 
 /** Trains under the launcher; `stop` runs once step 1 is done (step 2 is then in flight). */
 async function trainUntilStopped(stop: (launcher: ChildProcess, child: number) => void) {

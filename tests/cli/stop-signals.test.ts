@@ -5,60 +5,28 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { longTrainArgs, writeLongRows } from './long-training.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
-const MODEL = join(ROOT, 'resources', 'demo', 'model');
 const dir = tempDir('reft-stop-signals-');
 const rows = join(dir, 'rows.jsonl');
 // biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
 type Json = Record<string, any>;
 
-before(() => {
-  // Steps of 200 micro-batches, so that a step is in flight when the signal comes.
-  writeFileSync(
-    rows,
-    Array.from({ length: 200 }, (_, i) =>
-      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
-    ).join('\n'),
-  );
-});
+before(() => writeLongRows(rows));
 
 /** Trains with --json; `signals` are sent to the CLI once step 1 is done (step 2 is then in flight). */
 async function trainUntil(signals: NodeJS.Signals[], data: string) {
-  const cli = spawn(
-    process.execPath,
-    [
-      BIN,
-      'train',
-      '--model',
-      MODEL,
-      '--data',
-      rows,
-      '--batch-size',
-      '1',
-      '--grad-accum',
-      '200',
-      '--layers',
-      '1',
-      '--rank',
-      '2',
-      '--max-steps',
-      '100',
-      '--checkpoint-every',
-      '1',
-      '--json',
-      '--data-dir',
-      data,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const cli = spawn(process.execPath, [BIN, ...longTrainArgs(rows), '--data-dir', data], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   cli.stderr.on('data', (d) => (stderr += d));
   const seen: Json[] = [];
