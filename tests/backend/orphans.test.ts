@@ -60,10 +60,6 @@ async function serveTraining(name: string) {
     lr: 0.004,
     epochs: 100,
     batchSize: 1,
-    // Steps of 100 micro-batches: a clean shutdown then waits for the step in flight long enough
-    // for the second SIGTERM to land during it (with one-example steps it could finish first, and
-    // that signal met a process already past its handlers).
-    gradAccum: 100,
     checkpointEvery: 2,
   });
   await waitFor(
@@ -104,15 +100,21 @@ test('serve stopped by a second SIGTERM kills its engine processes; the run stay
   timeout: 300_000,
 }, async () => {
   const { s, c, dataDir, runId, engines } = await serveTraining('sigterm');
-  s.child.kill('SIGTERM');
-  await waitFor('serve to say it shuts down', async () => s.stderr().includes('shutting down'), 60_000);
   // 'close': stderr read to its end, not only the exit.
   const closed = new Promise<number | null>((r) => s.child.once('close', (code) => r(code)));
-  s.child.kill('SIGTERM');
+  // The second signal must come while the clean shutdown goes on, which can take only milliseconds
+  // (a signal sent once "shutting down" showed could meet a process already past its handlers).
+  // Held stopped, serve receives both at once when continued: SIGINT and SIGTERM, two signals, since
+  // two of one kind pending are one. The first asks for the shutdown, the second stops at once.
+  const pid = s.child.pid as number;
+  process.kill(pid, 'SIGSTOP');
+  process.kill(pid, 'SIGINT');
+  process.kill(pid, 'SIGTERM');
+  process.kill(pid, 'SIGCONT');
   const code = await closed;
   c.close();
-  assert.match(s.stderr(), /stopping now/);
-  assert.equal(code, 143, 'exits at once, as for SIGTERM');
+  assert.match(s.stderr(), /shutting down[^]*stopping now/);
+  assert.ok(code === 143 || code === 130, `exits at once, as for the second signal (exit ${code})`);
   await allGone(engines);
   const run = await reopened(dataDir, runId);
   assert.ok(RESUMABLE_STATUSES.includes(run.status), `resumable, not ${run.status}`);
