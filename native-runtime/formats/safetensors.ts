@@ -3,11 +3,12 @@
 // then the raw data; offsets are relative to the end of the header. We never load a whole large file:
 // headers are read with a small positioned read, tensors on demand.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { openRegularFile } from './json-file.ts';
+import { readFullyAt } from './read-at.ts';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -47,16 +48,11 @@ export function dtypeBytes(dtype: SafetensorsDtype): number {
 }
 
 function readExact(fd: number, buf: Buffer, position: number, path: string): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0)
-      throw new FormatError(
-        'truncated-file',
-        `${basename(path)}: file is truncated (wanted ${buf.length} bytes at offset ${position})`,
-      );
-    done += n;
-  }
+  if (readFullyAt(fd, buf, position) < buf.length)
+    throw new FormatError(
+      'truncated-file',
+      `${basename(path)}: file is truncated (wanted ${buf.length} bytes at offset ${position})`,
+    );
 }
 
 /** Reads and validates the header of a safetensors file (every tensor must lie inside the file). */

@@ -19,9 +19,10 @@
 // kill (formats/safetensors-stream.ts) and refuses early when the disk is short. A lock file keeps
 // two processes from converting the same store at once. removeBaseStores deletes a model's stores.
 
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { readFullyAt } from '../formats/read-at.ts';
 import { decodeTensor, readSafetensorsHeader } from '../formats/safetensors.ts';
 import {
   type PlannedTensor,
@@ -150,12 +151,8 @@ function readRange(file: string, offset: number, length: number): Buffer {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, buf, done, length - done, offset + done);
-      if (n === 0) throw new ConfigError('truncated-file', `${file}: ended at byte ${offset + done}`);
-      done += n;
-    }
+    const got = readFullyAt(fd, buf, offset);
+    if (got < length) throw new ConfigError('truncated-file', `${file}: ended at byte ${offset + got}`);
     return buf;
   } finally {
     closeSync(fd);

@@ -10,20 +10,12 @@
 // (kept for a few files; 12 bytes a row), which one streamed pass builds.
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
+import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import type { DatasetRow } from './dataset-formats.ts';
 
 export interface FrozenFile {
@@ -246,12 +238,8 @@ export function readFrozenRowsAt(path: string, indices: readonly number[]): Data
       if (!(index >= 0 && index < starts.length))
         throw new FormatError('bad-file', `dataset file ${path} has no row ${index} (the file is damaged)`);
       const bytes = Buffer.allocUnsafe(sizes[index]);
-      for (let got = 0; got < bytes.length; ) {
-        const n = readSync(fd, bytes, got, bytes.length - got, starts[index] + got);
-        if (n === 0)
-          throw new FormatError('bad-file', `dataset file ${path} ended early (the file is damaged)`);
-        got += n;
-      }
+      if (readFullyAt(fd, bytes, starts[index]) < bytes.length)
+        throw new FormatError('bad-file', `dataset file ${path} ended early (the file is damaged)`);
       return parseFrozenLine(path, { index, bytes });
     });
   } finally {

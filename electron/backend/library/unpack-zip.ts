@@ -14,20 +14,13 @@
 // bomb lying about its size) is stopped there, and a damaged or truncated zip is refused rather than
 // imported with a cut or corrupt file. macOS's `__MACOSX/` resource forks are skipped.
 
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-} from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
+import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import {
   type CentralEntry,
   centralEntries,
@@ -53,13 +46,7 @@ const S_IFLNK = 0o120000;
 
 function readAt(fd: number, pos: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
+  return buf.subarray(0, readFullyAt(fd, buf, pos));
 }
 
 /** The zip's structural faults found in its directory, in the upload's words. */
