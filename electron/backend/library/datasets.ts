@@ -10,8 +10,8 @@
 import { join } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
-import type { BadRow, DatasetFormat, DatasetRow } from './dataset-formats.ts';
-import { type FrozenFile, writeFrozenRows } from './frozen-files.ts';
+import type { BadRow, DatasetFormat } from './dataset-formats.ts';
+import type { FrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { checkName } from './names.ts';
 
@@ -172,10 +172,6 @@ export interface VersionMeta {
   note?: string | null;
 }
 
-export interface FreezeInput extends VersionMeta {
-  rows: DatasetRow[];
-}
-
 function checkDatasetExists(lib: Library, id: number | undefined): void {
   if (id != null && !lib.db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(id))
     throw new ValidationError('not-found', `no dataset with id ${id}`);
@@ -239,16 +235,6 @@ export function recordVersion(
     return { datasetId, v };
   });
   return { dataset: getDataset(lib, datasetId), version: toVersion(lib, v) };
-}
-
-/** Stores rows already in memory as a new frozen version (an edit, a split): file first, then the row. */
-export function freezeVersion(
-  lib: Library,
-  f: FreezeInput,
-): { dataset: DatasetRecord; version: DatasetVersion } {
-  checkDatasetExists(lib, f.datasetId);
-  const { rows, ...meta } = f;
-  return recordVersion(lib, writeFrozenRows(lib.dataDir, rows), meta);
 }
 
 export function listDatasets(lib: Library): DatasetRecord[] {

@@ -137,13 +137,6 @@ export function writeFrozenFile(dataDir: string, fill: (w: FrozenFileWriter) => 
   return writeFrozenFiles(dataDir, 1, ([w]) => fill(w))[0];
 }
 
-/** Writes rows already in memory as a frozen file. */
-export function writeFrozenRows(dataDir: string, rows: Iterable<DatasetRow>): FrozenFile {
-  return writeFrozenFile(dataDir, (w) => {
-    for (const r of rows) w.write(r);
-  });
-}
-
 /** Refuses, in one line, a frozen file (absolute path) missing from the data folder. */
 export function checkFrozenFile(path: string): void {
   if (!existsSync(path))
