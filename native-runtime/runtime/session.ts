@@ -111,6 +111,16 @@ export async function runsOnCuda(device: DeviceChoice | undefined): Promise<bool
   return (await plan(d)).eps[0] === 'cuda';
 }
 
+/**
+ * Whether sessions for `device` will hold their weights and activations in the computer's memory:
+ * neither CUDA nor WebGPU is planned (the CPU, 'cuda' without the runtime pack, 'auto' or 'webgpu'
+ * without a GPU; DirectML and Core ML are weighed as the CPU, as precision.ts does). Decided as
+ * createSession plans, without opening a session, so memory checks can run before the weights load.
+ */
+export async function runsInHostMemory(device: DeviceChoice | undefined): Promise<boolean> {
+  return !(await runsOnCuda(device)) && !(await runsOnWebgpu(device));
+}
+
 /** A GPU the kernel knows (NVIDIA's driver or any render node): WebGPU there is not a CPU emulation. */
 function hardwareGpu(): boolean {
   if (process.platform !== 'linux') return true;

@@ -40,7 +40,7 @@ import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { baseWeightBytes, quantizedTrainingExtra } from '../quantize/memory.ts';
 import { memoryCheckSkipped, prepareModel } from '../runtime/precision.ts';
-import { type DeviceUsed, deviceUsed, requestedDevice } from '../runtime/session.ts';
+import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   checkpointName,
@@ -415,16 +415,18 @@ async function evaluate(model: ReftModel, run: PreparedRun, signal?: AbortSignal
 }
 
 /**
- * Refuses, before the weights are loaded, a CPU run whose step cannot fit in the computer's memory
- * (`memory`) even replaying layers (recompute.ts stepMemoryProblem): judged at the longest example
- * the run really has, since batches are padded only to it.
+ * Refuses, before the weights are loaded, a run on the CPU whose step cannot fit in the computer's
+ * memory (`memory`) even replaying layers (recompute.ts stepMemoryProblem): judged at the longest
+ * example the run really has, since batches are padded only to it. "On the CPU" is where the
+ * sessions will really run, not the device asked for: `--device cuda` without the runtime pack, or
+ * `auto` without a GPU, falls back to the CPU, where such a step would creep into swap.
  */
-export function refuseStepOverMemory(
+export async function refuseStepOverMemory(
   run: PreparedRun,
   workload: { batch: number; tokens: number },
   memory = totalmem(),
-): void {
-  if (memoryCheckSkipped() || requestedDevice(run.config.device) !== 'cpu') return;
+): Promise<void> {
+  if (memoryCheckSkipped() || !(await runsInHostMemory(run.config.device))) return;
   let longest = 0;
   for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
   const shape = { ...run.spec, tied: run.spec.tieEmbeddings };
@@ -471,7 +473,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   });
   // The largest micro-batch the run will feed (batches are padded to their longest example).
   const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
-  refuseStepOverMemory(run, workload);
+  await refuseStepOverMemory(run, workload);
   // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
   // model on 2 cores, silent until the first step's line without this one.
   log('loading the model into ONNX Runtime');

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.ts';
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
@@ -59,7 +60,7 @@ test('the run estimate and the check count the same activations (logits included
   assert.ok(stepActivationBytes(tinyllama, w, false) > stepActivationBytes(tinyllama, w, true));
 });
 
-test("the trainer judges a run at its longest example, on the CPU, and says a new run's settings must change", (t) => {
+test("the trainer judges a run at its longest example, on the CPU, and says a new run's settings must change", async (t) => {
   setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
   const dir = tempDir('step-memory-');
   const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes'));
@@ -67,18 +68,22 @@ test("the trainer judges a run at its longest example, on the CPU, and says a ne
   const longest = Math.max(...run.train.map((e) => e.ids.length));
   assert.ok(longest < 256);
   const workload = { batch: 4, tokens: 256 };
-  assert.throws(
-    () => refuseStepOverMemory(run, workload, 1e6),
-    (e: unknown) =>
-      e instanceof ConfigError &&
-      e.code === 'batch-too-large' &&
-      e.message.startsWith(`a training step of 4 × ${longest} tokens`),
-  );
-  refuseStepOverMemory(run, workload, 64 * GB);
-  // A run on a GPU lives in the GPU's memory: not judged here.
-  refuseStepOverMemory({ ...run, config: { ...run.config, device: 'cuda' } }, workload, 1e6);
+  const tooLarge = (e: unknown) =>
+    e instanceof ConfigError &&
+    e.code === 'batch-too-large' &&
+    e.message.startsWith(`a training step of 4 × ${longest} tokens`);
+  await assert.rejects(refuseStepOverMemory(run, workload, 1e6), tooLarge);
+  await refuseStepOverMemory(run, workload, 64 * GB);
+  // Judged where the sessions will really run: a GPU run lives in the GPU's memory, not judged
+  // here; 'cuda' without the runtime pack and 'auto' without a GPU fall back to the CPU and are.
+  for (const device of ['cuda', 'auto'] as const) {
+    const on = { ...run, config: { ...run.config, device } };
+    if (await runsOnCuda(device)) await refuseStepOverMemory(on, workload, 1e6);
+    else if (device === 'cuda' || !(await runsOnWebgpu(device)))
+      await assert.rejects(refuseStepOverMemory(on, workload, 1e6), tooLarge, device);
+  }
   setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
-  refuseStepOverMemory(run, workload, 1e6);
+  await refuseStepOverMemory(run, workload, 1e6);
   // Resuming the run would be refused the same way: its batch and length are frozen.
   assert.equal(failureRemedy('batch-too-large'), 'change-settings');
 });
