@@ -30,6 +30,9 @@ function need(ctx: CommandContext, key: string, cmd: string): string {
   return v;
 }
 
+/** --model's spec: a model folder, or a Hugging Face cache repo folder (its snapshot). */
+const modelSpec = (dir: string) => loadModelSpec(resolveModelDir(dir));
+
 function finish(ctx: CommandContext, out: string, tensors: Record<string, TensorToWrite>): number {
   writeSafetensors(resolve(out), tensors);
   const summary: Record<string, unknown> = { out: resolve(out), tensors: Object.keys(tensors).length };
@@ -58,16 +61,16 @@ export const debugCommands: Command[] = [
       const dir = need(ctx, 'model', 'forward');
       const batch = need(ctx, 'batch', 'forward');
       const out = need(ctx, 'out', 'forward');
-      const t = await debugForward(
-        scheme
-          ? await prepareBase(loadModelSpec(resolveModelDir(dir)), scheme, {
-              dataDir: ctx.dataDir,
-              onProgress: conversionProgress(ctx.progress),
-            })
-          : dir,
-        str(ctx.values, 'adapter'),
-        batch,
-      );
+      // The base is converted only after the batch passed its checks (parity.ts).
+      const t = await debugForward(modelSpec(dir), str(ctx.values, 'adapter'), batch, {
+        prepare: scheme
+          ? (spec) =>
+              prepareBase(spec, scheme, {
+                dataDir: ctx.dataDir,
+                onProgress: conversionProgress(ctx.progress),
+              })
+          : undefined,
+      });
       return finish(ctx, out, t);
     },
   },
@@ -83,7 +86,7 @@ export const debugCommands: Command[] = [
       const [model, adapter, batch, out] = ['model', 'adapter', 'batch', 'out'].map((k) =>
         need(ctx, k, 'grad'),
       );
-      return finish(ctx, out, await debugGrad(model, adapter, batch));
+      return finish(ctx, out, await debugGrad(modelSpec(model), adapter, batch));
     },
   },
   {
@@ -110,7 +113,7 @@ export const debugCommands: Command[] = [
       // Infinity (or 1e999) passes "> 0" and would train to NaN losses.
       if (!(lr > 0 && Number.isFinite(lr)))
         throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
-      return finish(ctx, out, await debugTrain(model, adapter, batch, steps, lr));
+      return finish(ctx, out, await debugTrain(modelSpec(model), adapter, batch, steps, lr));
     },
   },
 ];

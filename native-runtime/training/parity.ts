@@ -54,6 +54,12 @@ export function readParityBatch(path: string, numInterventions: number, vocabSiz
           );
   }
   const locations: ReftBatch['locations'] = [];
+  // Positions with nothing to place there: the logits would be the base model's, not what was meant.
+  if (numInterventions === 0 && t.has('intervention_locations'))
+    throw new ConfigError(
+      'no-adapter',
+      `${path}: 'intervention_locations' given but no adapter to place: add --adapter PYREFT_DIR, or leave the tensor out for the base model's logits`,
+    );
   if (numInterventions > 0) {
     const l = need('intervention_locations');
     const [lb, ni, P] = l.shape;
@@ -83,19 +89,37 @@ export function readParityBatch(path: string, numInterventions: number, vocabSiz
 /** A model folder, or a spec already prepared in some base form (quantize/base.ts). */
 export type ParityModel = string | ModelSpec;
 
-async function open(model: ParityModel, adapterDir?: string): Promise<ReftModel> {
+export interface ParityOptions {
+  /** Puts the base in another form (the CLI's --quantize): called once the batch has been checked. */
+  prepare?: (spec: ModelSpec) => Promise<ModelSpec>;
+}
+
+/**
+ * The session of a debug command and its batch. The batch is read and checked against the model and
+ * the adapter first: a file that does not fit is refused before the weights are converted or loaded
+ * (minutes for a large model), not after.
+ */
+async function open(
+  model: ParityModel,
+  adapterDir: string | undefined,
+  batchPath: string,
+  o: ParityOptions & { labelsFor?: string } = {},
+): Promise<{ m: ReftModel; batch: ReftBatch }> {
   const spec = typeof model === 'string' ? loadModelSpec(model) : model;
   const states = adapterDir ? statesFromPyreft(readPyreftFolder(adapterDir)) : [];
-  return ReftModel.load(spec, states);
+  const batch = readParityBatch(batchPath, states.length, spec.vocabSize);
+  if (o.labelsFor && !batch.labels)
+    throw new ConfigError('missing-labels', `${batchPath}: debug ${o.labelsFor} needs a labels tensor`);
+  return { m: await ReftModel.load(o.prepare ? await o.prepare(spec) : spec, states), batch };
 }
 
 export async function debugForward(
   modelDir: ParityModel,
   adapterDir: string | undefined,
   batchPath: string,
+  o: ParityOptions = {},
 ): Promise<Record<string, TensorToWrite>> {
-  const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
+  const { m, batch } = await open(modelDir, adapterDir, batchPath, o);
   const r = await m.forward(batch);
   const out: Record<string, TensorToWrite> = {
     logits: { dtype: 'F32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
@@ -109,10 +133,7 @@ export async function debugGrad(
   adapterDir: string,
   batchPath: string,
 ): Promise<Record<string, TensorToWrite>> {
-  const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
-  if (!batch.labels)
-    throw new ConfigError('missing-labels', `${batchPath}: debug grad needs a labels tensor`);
+  const { m, batch } = await open(modelDir, adapterDir, batchPath, { labelsFor: 'grad' });
   const r = await m.lossAndGrads(batch);
   const out: Record<string, TensorToWrite> = {
     loss: { dtype: 'F32', shape: [1], data: Float32Array.of(r.loss) },
@@ -141,10 +162,7 @@ export async function debugTrain(
   lr: number,
 ): Promise<Record<string, TensorToWrite>> {
   if (!(steps >= 1)) throw new ConfigError('bad-steps', `--steps must be ≥ 1 (got ${steps})`);
-  const m = await open(modelDir, adapterDir);
-  const batch = readParityBatch(batchPath, m.states.length, m.spec.vocabSize);
-  if (!batch.labels)
-    throw new ConfigError('missing-labels', `${batchPath}: debug train needs a labels tensor`);
+  const { m, batch } = await open(modelDir, adapterDir, batchPath, { labelsFor: 'train' });
   const opt = new ReftOptimizer(m, { weightDecay: 0 });
   const losses = new Float32Array(steps + 1);
   for (let k = 0; k < steps; k++) {

@@ -3,6 +3,8 @@
 // the row silently not intervened on (pyreft fails on it).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -76,4 +78,41 @@ test('debug batches: shapes, token ids and positions are checked against the mod
     batch('ok', () => {}),
   );
   assert.deepEqual(out.logits.shape, [B, T, 640]);
+});
+
+test('debug forward without an adapter refuses intervention positions instead of ignoring them', async () => {
+  // The ReFT golden batch holds intervention_locations: without an adapter nothing would be placed
+  // and the base model's logits would come back as if they were the intervened ones.
+  await assert.rejects(debugForward(modelDir('llama'), undefined, join(c, 'golden_reft.safetensors')), {
+    code: 'no-adapter',
+    message: /'intervention_locations' given but no adapter to place: add --adapter PYREFT_DIR/,
+  });
+  // A batch without them is the base model's forward, as before.
+  const out = await debugForward(
+    modelDir('llama'),
+    undefined,
+    batch('base', (t) => {
+      delete t.intervention_locations;
+    }),
+  );
+  assert.deepEqual(out.logits.shape, [...golden.get('input_ids')!.shape, 640]);
+});
+
+test('a refused batch is refused before the base is converted (debug forward --quantize)', () => {
+  const home = join(tmp, 'home');
+  const bad = batch('cli-vocab', (t) => {
+    (t.input_ids.data as BigInt64Array)[4] = 5000n;
+  });
+  const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+  const args = ['debug', 'forward', '--model', modelDir('llama'), '--adapter', join(c, 'pyreft_init')];
+  const r = spawnSync(
+    process.execPath,
+    [BIN, ...args, '--batch', bad, '--out', join(tmp, 'x.safetensors'), '--quantize', 'int8'],
+    { encoding: 'utf8', env: { ...process.env, REFT_STUDIO_HOME: home } },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^error: .*'input_ids' holds 5000, outside the model's vocabulary/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  // No int8 store was written for a command that could not run.
+  assert.equal(existsSync(join(home, 'bases')), false);
 });
