@@ -25,6 +25,27 @@ export interface ErrorDetails {
   mapping?: { messages: string } | { prompt: string; completion: string };
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/**
+ * Details that came over a boundary (an engine process, the RPC socket), each part kept only in the
+ * shape ErrorDetails declares, as plain data; undefined when `v` is no object.
+ */
+export function errorDetails(v: unknown): ErrorDetails | undefined {
+  if (!isRecord(v)) return undefined;
+  const m = v.mapping;
+  const mapping = !isRecord(m)
+    ? undefined
+    : typeof m.messages === 'string'
+      ? { messages: m.messages }
+      : typeof m.prompt === 'string' && typeof m.completion === 'string'
+        ? { prompt: m.prompt, completion: m.completion }
+        : undefined;
+  return { ...(isStrings(v.columns) ? { columns: [...v.columns] } : {}), ...(mapping ? { mapping } : {}) };
+}
+
 /** A file or folder given by the user is missing, truncated or malformed. */
 export class FormatError extends ReftError {}
 /** A model or adapter the engine cannot handle (unknown architecture, mismatched shapes). */

@@ -10,7 +10,7 @@
 // (parent-watch.ts): it must never go on writing to a run folder that a restarted studio is about to
 // resume, nor hold a model's memory for nobody.
 
-import { toWireError } from '../../../native-runtime/errors.ts';
+import { toWireError, type WireError } from '../../../native-runtime/errors.ts';
 import { exitWithParent } from '../../../native-runtime/parent-watch.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
@@ -22,7 +22,7 @@ export type HostToWorker =
 export type WorkerToHost =
   | { type: 'event'; id: number; event: string; data: unknown }
   | { type: 'result'; id: number; value: unknown }
-  | { type: 'error'; id: number; error: { type: string; code: string; message: string } }
+  | { type: 'error'; id: number; error: WireError }
   | { type: 'ready' };
 
 /**

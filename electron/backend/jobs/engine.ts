@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CancelledError, ReftError, type WireError } from '../../../native-runtime/errors.ts';
+import { CancelledError, errorDetails, ReftError, type WireError } from '../../../native-runtime/errors.ts';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
 import type { EngineOps, OpName } from './engine-tasks.ts';
 import type { HostToWorker, WorkerToHost } from './engine-worker.ts';
@@ -53,11 +53,17 @@ export interface Engine {
   killNow(): void;
 }
 
-/** An error that happened inside the engine, carried over as data (its original type kept in `name`). */
+/**
+ * An error that happened inside the engine, carried over as data: its original type kept in `name`,
+ * and what it said beside the message — the option it is about (`field`), its `details` (a refused
+ * file's columns) — so that toWireError gives the same as for the error thrown in-process.
+ */
 export class EngineError extends ReftError {
+  readonly field?: string;
   constructor(w: WireError) {
-    super(w.code, w.message);
+    super(w.code, w.message, { details: errorDetails(w.details) });
     this.name = w.type;
+    if (typeof w.field === 'string') this.field = w.field;
   }
 }
 

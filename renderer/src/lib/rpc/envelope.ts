@@ -10,7 +10,7 @@ import type {
   RequestMessage,
   ServerMessage,
 } from '../../../../electron/backend/rpc/envelope.ts';
-import type { ErrorDetails, WireError } from '../../../../native-runtime/errors.ts';
+import { errorDetails, type WireError } from '../../../../native-runtime/errors.ts';
 
 export type { ErrorMessage, PushMessage, ReplyMessage, RequestMessage, ServerMessage, WireError };
 
@@ -20,28 +20,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function toWireError(v: unknown): WireError {
   if (!isRecord(v)) return { type: 'Error', code: 'internal', message: String(v) };
+  const details = errorDetails(v.details);
   return {
     type: typeof v.type === 'string' ? v.type : 'Error',
     code: typeof v.code === 'string' ? v.code : 'internal',
     message: typeof v.message === 'string' ? v.message : 'Unknown error',
     ...(typeof v.field === 'string' ? { field: v.field } : {}),
-    ...(isRecord(v.details) ? { details: toDetails(v.details) } : {}),
+    ...(details ? { details } : {}),
   };
-}
-
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
-
-/** An error's details, each part kept only in the shape the page expects. */
-function toDetails(v: Record<string, unknown>): ErrorDetails {
-  const m = v.mapping;
-  const mapping = !isRecord(m)
-    ? undefined
-    : typeof m.messages === 'string'
-      ? { messages: m.messages }
-      : typeof m.prompt === 'string' && typeof m.completion === 'string'
-        ? { prompt: m.prompt, completion: m.completion }
-        : undefined;
-  return { ...(isStrings(v.columns) ? { columns: v.columns } : {}), ...(mapping ? { mapping } : {}) };
 }
 
 /** Parses one incoming message (already JSON-decoded, or a JSON string). Returns null if malformed. */
