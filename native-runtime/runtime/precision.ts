@@ -88,6 +88,12 @@ export interface PrepareModelOptions {
   training?: boolean;
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
   totalMemory?: number;
+  /**
+   * Called once the base's form is decided ('none', or 'int8'/'int4' where it will be quantized) and
+   * before it is converted or read, with the computer's memory: the trainer refuses there a step
+   * that cannot fit (trainer.ts refuseStepOverMemory) instead of after a conversion of minutes.
+   */
+  beforeBase?: (form: string, memory: number) => void | Promise<void>;
   /** The GPU's memory in bytes, null if unknown (tests); by default nvidia-smi's answer on CUDA,
    * webgpuDeviceMemoryBytes (else the computer's) on WebGPU. */
   gpuMemory?: number | null;
@@ -200,12 +206,13 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
       );
     }
   }
+  const scheme = parseQuantize(quantize);
   if (onHost) {
-    const scheme = parseQuantize(quantize);
     const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : full;
     const problem = hostMemoryProblem(spec, form, use, memory);
     if (problem) throw new ConfigError('model-too-large', problem);
   }
+  await o.beforeBase?.(scheme ? `int${scheme.bits}` : 'none', memory);
   // Decided on the checkpoint before its base is prepared: a half file that will compute in half on
   // the GPU is read in place; otherwise the CPU's float32 store (prepareBase).
   const half = checkpointCompute !== 'float32';
@@ -213,7 +220,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     dataDir: o.dataDir,
     // 'auto' that will run on CUDA keeps half-precision files in place, as 'cuda' does; on WebGPU,
     // so do half files computed in half, and quantized codes are marked for the GPU (onGpu).
-    device: cuda ? 'cuda' : webgpu && ((half && webgpuHalf) || parseQuantize(quantize)) ? 'webgpu' : o.device,
+    device: cuda ? 'cuda' : webgpu && ((half && webgpuHalf) || scheme) ? 'webgpu' : o.device,
     signal: o.signal,
     log: o.log,
     training: o.training,

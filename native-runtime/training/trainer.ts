@@ -425,12 +425,12 @@ export async function refuseStepOverMemory(
   run: PreparedRun,
   workload: { batch: number; tokens: number },
   memory = totalmem(),
+  form = baseFormOf(run.spec),
 ): Promise<void> {
   if (memoryCheckSkipped() || !(await runsInHostMemory(run.config.device))) return;
   let longest = 0;
   for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
   const shape = { ...run.spec, tied: run.spec.tieEmbeddings };
-  const form = baseFormOf(run.spec);
   const problem = stepMemoryProblem(run.spec, memory, {
     batch: workload.batch,
     tokens: Math.min(workload.tokens, longest),
@@ -462,6 +462,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     restoreStates(config.resumeFrom, states);
     log(`resuming from ${config.resumeFrom} at step ${resumed.step} of ${plan.totalSteps}`);
   }
+  // The largest micro-batch the run will feed (batches are padded to their longest example).
+  const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
   run.spec = await prepareModel(run.spec, {
     quantize: cfg.quantize,
     dtype: cfg.dtype,
@@ -470,10 +472,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     signal: hooks.signal,
     log,
     training: true,
+    // Before the base is converted (minutes for a large model), not after.
+    beforeBase: (form, memory) => refuseStepOverMemory(run, workload, memory, form),
   });
-  // The largest micro-batch the run will feed (batches are padded to their longest example).
-  const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
-  await refuseStepOverMemory(run, workload);
   // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
   // model on 2 cores, silent until the first step's line without this one.
   log('loading the model into ONNX Runtime');

@@ -4,11 +4,13 @@
 // and killed by the OOM killer minutes later, with no message. Sizes are given, never measured.
 
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.ts';
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
@@ -86,4 +88,35 @@ test("the trainer judges a run at its longest example, on the CPU, and says a ne
   await refuseStepOverMemory(run, workload, 1e6);
   // Resuming the run would be refused the same way: its batch and length are frozen.
   assert.equal(failureRemedy('batch-too-large'), 'change-settings');
+});
+
+test('the step is judged before the base is converted, on the form the run will train on', async (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dir = tempDir('step-memory-');
+  const dataDir = join(dir, 'data');
+  const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes'));
+  // A bf16 checkpoint trains on the CPU from a float32 store: a conversion (minutes for a large model).
+  const run = prepareRun({ ...llamaRun(data, { model: modelDir('llama-bf16') }), out: join(dir, 'out') });
+  const workload = { batch: 4, tokens: 256 };
+  const forms: string[] = [];
+  const prepare = (quantize: string, memory: number) =>
+    prepareModel(run.spec, {
+      quantize,
+      device: 'cpu',
+      dataDir,
+      training: true,
+      totalMemory: 64 * GB,
+      beforeBase: (form) => {
+        forms.push(form);
+        return refuseStepOverMemory(run, workload, memory, form);
+      },
+    });
+  await assert.rejects(prepare('none', 1e6), { code: 'batch-too-large' });
+  // Refused before anything was written: the conversion never started.
+  assert.equal(existsSync(join(dataDir, 'bases')), false);
+  await assert.rejects(prepare('int8', 1e6), { code: 'batch-too-large' });
+  assert.equal(existsSync(join(dataDir, 'bases')), false);
+  assert.deepEqual(forms, ['none', 'int8']);
+  // With room, the same call converts the base and goes on.
+  assert.equal((await prepare('none', 64 * GB)).base?.form, 'fp32');
 });
