@@ -26,6 +26,7 @@ import {
   hasBf16Kernels,
   webgpuRunMemoryBytes,
 } from './gpus.ts';
+import { MEMORY_CHECK_HINT, memoryCheckSkipped } from './memory-check.ts';
 import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
@@ -101,9 +102,6 @@ export interface PrepareModelOptions {
 
 const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
 
-/** REFT_STUDIO_MEMORY_CHECK=0: run what the memory checks would refuse (an estimate can be wrong). */
-export const memoryCheckSkipped = (): boolean => process.env.REFT_STUDIO_MEMORY_CHECK === '0';
-
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
@@ -130,7 +128,7 @@ export function hostMemoryProblem(
     (fits.length
       ? `choose ${fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ')} weights (the model's setting on the Models page, or --quantize), or a GPU`
       : 'it is too large for this computer even at int4; use a GPU') +
-    ' (REFT_STUDIO_MEMORY_CHECK=0 skips this check)'
+    ` ${MEMORY_CHECK_HINT}`
   );
 }
 

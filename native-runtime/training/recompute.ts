@@ -9,6 +9,7 @@ import { totalmem } from 'node:os';
 import { byteSize } from '../byte-size.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
+import { MEMORY_CHECK_HINT } from '../runtime/memory-check.ts';
 
 /** What the decision reads of a model (estimates pass a shape from config.json, not a loaded spec). */
 export type ModelShape = Pick<
@@ -130,6 +131,6 @@ export function stepMemoryProblem(
         : 'use a shorter maximum length or a quantized base (int8 or int4)';
   return (
     `a training step of ${w.batch} × ${w.tokens} tokens needs about ${byteSize(need)} (${byteSize(w.weightsBytes)} of weights), ` +
-    `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} (REFT_STUDIO_MEMORY_CHECK=0 skips this check)`
+    `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} ${MEMORY_CHECK_HINT}`
   );
 }

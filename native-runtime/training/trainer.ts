@@ -39,7 +39,8 @@ import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { baseWeightBytes, quantizedTrainingExtra } from '../quantize/memory.ts';
-import { memoryCheckSkipped, prepareModel } from '../runtime/precision.ts';
+import { memoryCheckSkipped } from '../runtime/memory-check.ts';
+import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {

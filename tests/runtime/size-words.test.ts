@@ -21,6 +21,7 @@ import {
 import { baseWeightBytes } from '../../native-runtime/quantize/memory.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
 import { ensureStore } from '../../native-runtime/quantize/store.ts';
+import { MEMORY_CHECK_HINT } from '../../native-runtime/runtime/memory-check.ts';
 import { checkSpace } from '../../native-runtime/runtime/nuget-download.ts';
 import { hostMemoryProblem } from '../../native-runtime/runtime/precision.ts';
 import { openTempLibrary } from '../adapters/helpers.ts';
@@ -37,7 +38,7 @@ test("the CPU memory refusal says a small model's sizes, not 0.0 GB", (t) => {
   const need = (f: string) => byteSize(baseWeightBytes(shape, f, 'chat', memory));
   assert.equal(
     hostMemoryProblem(llama, 'none', 'chat', memory),
-    `this model's weights take ${need('none')} in float32 on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: choose int8 (${need('int8')}) or int4 (${need('int4')}) weights (the model's setting on the Models page, or --quantize), or a GPU (REFT_STUDIO_MEMORY_CHECK=0 skips this check)`,
+    `this model's weights take ${need('none')} in float32 on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: choose int8 (${need('int8')}) or int4 (${need('int4')}) weights (the model's setting on the Models page, or --quantize), or a GPU ${MEMORY_CHECK_HINT}`,
   );
   assert.equal(need('int8'), '274 KB', 'the fixture is small: the old wording said 0.0 GB');
 });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { MEMORY_CHECK_HINT } from '../../native-runtime/runtime/memory-check.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.ts';
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
@@ -39,6 +40,8 @@ test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refu
   const why = at(64, 512) ?? '';
   assert.match(why, /^a training step of 64 × 512 tokens needs about \d+\.\d GB \(4\.4 GB of weights\)/);
   assert.match(why, /more than this computer's 25\.3 GB of memory can hold/);
+  // The same way out as the weights' refusal (runtime/precision.ts): one wording of the switch.
+  assert.ok(why.endsWith(` ${MEMORY_CHECK_HINT}`), why);
   const max = Number(/at most (\d+)/.exec(why)?.[1]);
   // The batch it names fits, one more does not.
   assert.equal(at(max, 512), null);
