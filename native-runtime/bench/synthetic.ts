@@ -21,7 +21,7 @@ import {
   writeSafetensorsStream,
 } from '../formats/safetensors-stream.ts';
 import { mulberry32 } from '../generation/sampling.ts';
-import { expectedWeights, type ModelDims } from '../models/arch.ts';
+import { type ExpectedWeight, expectedWeights, type ModelDims } from '../models/arch.ts';
 import { loadModelSpec, type ModelSpec } from '../models/config.ts';
 import { processAlive } from '../process-alive.ts';
 import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
@@ -176,6 +176,33 @@ function sweepStale(tmp: string): void {
   }
 }
 
+/** The config.json of synthetic model `name` (its dtype aside). */
+function syntheticConfig(name: SyntheticName): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_act: 'silu',
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    ...CONFIGS[name],
+  };
+}
+
+/** The tensors a synthetic checkpoint holds: the expected ones, with its own (untied) LM head. */
+function checkpointWeights(dims: ModelDims): ExpectedWeight[] {
+  return expectedWeights(dims).filter((e) => !e.optional || e.name === 'lm_head.weight');
+}
+
+/**
+ * The dimensions and parameter count of synthetic model `name`, without writing it: what memory
+ * estimates are sized by, so tests of them use the published shapes the benches measure.
+ */
+export function syntheticShape(name: SyntheticName): ModelDims & { params: number } {
+  const dims = specForShapes(syntheticConfig(name));
+  const params = checkpointWeights(dims).reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0);
+  return { ...dims, params };
+}
+
 /**
  * Writes the synthetic checkpoint `name` (config.json + model.safetensors) into `dir`. With `holes`
  * the linear layers and the LM head are left as holes (their store is written as codes instead).
@@ -188,21 +215,10 @@ export async function writeSyntheticCheckpoint(
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const dtype = o.dtype ?? 'float32';
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_act: 'silu',
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-    torch_dtype: dtype,
-    ...CONFIGS[name],
-    ...o.overrides,
-  };
+  const config = { ...syntheticConfig(name), torch_dtype: dtype, ...o.overrides };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   // The header needs only the config: plan the checkpoint from the expected tensor list.
-  const shapes = expectedWeights(specForShapes(config)).filter(
-    (e) => !e.optional || e.name === 'lm_head.weight',
-  );
+  const shapes = checkpointWeights(specForShapes(config));
   const plan = planSafetensors(
     shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
     { format: 'pt', synthetic: name },

@@ -4,26 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setEnvFor } from '../../tests/helpers/env.ts';
-import type { ModelSpec } from '../models/config.ts';
+import { syntheticShape } from '../bench/synthetic.ts';
 import { keptActivationBytes, replayedActivationBytes, shouldRecompute } from './recompute.ts';
 
-const shape = (
-  hiddenSize: number,
-  intermediateSize: number,
-  numHeads: number,
-  numKvHeads: number,
-  numLayers: number,
-) =>
-  ({
-    hiddenSize,
-    intermediateSize,
-    numHeads,
-    numKvHeads,
-    headDim: hiddenSize / numHeads,
-    numLayers,
-  }) as ModelSpec;
-const llama3_8b = shape(4096, 14336, 32, 8, 32);
-const tinyllama = shape(2048, 5632, 32, 4, 22);
+const llama3_8b = syntheticShape('llama3-8b');
+const tinyllama = syntheticShape('tinyllama-1.1b');
 const GB = 2 ** 30;
 
 test('kept activations grow with the batch and the length, and halve in half precision', () => {

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { deviceMemories, trainsOnGpu } from '../../electron/backend/library/device-memory.ts';
 import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
 import { modelFit, shapeFromConfig } from '../../electron/backend/library/model-fit.ts';
+import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { fakeSmi } from '../helpers/fake-smi.ts';
@@ -20,6 +21,7 @@ import { tempDir } from './helpers.ts';
 
 const tmp = tempDir('estimates-device');
 const GB = 2 ** 30;
+const tinyllama = syntheticShape('tinyllama-1.1b');
 const llama3_8b = {
   params: 8.03e9,
   numLayers: 32,
@@ -160,16 +162,6 @@ test('"what fits" chats and trains within the model\'s context: GPT-2\'s 1024 po
 
 test('"what fits" judges each device by its own replay decision, as the trainer would make it', (t) => {
   setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
-  const tinyllama = {
-    params: 1.1e9,
-    numLayers: 22,
-    hiddenSize: 2048,
-    intermediateSize: 5632,
-    numHeads: 32,
-    numKvHeads: 4,
-    headDim: 64,
-    vocabSize: 32000,
-  };
   const fit = modelFit(tinyllama, [
     { device: 'cpu', memoryBytes: 8 * GB },
     { device: 'cuda', memoryBytes: 64 * GB },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
+import { buildSynthetic, syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { ReftError } from '../../native-runtime/errors.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
@@ -78,6 +78,16 @@ describe('base store', () => {
 });
 
 describe('synthetic models', () => {
+  it('their shapes, read without writing them, hold the published parameter counts', () => {
+    // The memory tests size TinyLlama and Llama-3-8B by syntheticShape: it must be the real models'.
+    assert.equal(syntheticShape('tinyllama-1.1b').params, 1_100_048_384);
+    assert.equal(syntheticShape('llama3-8b').params, 8_030_261_248);
+    assert.deepEqual(
+      [syntheticShape('tinyllama-1.1b').numLayers, syntheticShape('llama3-8b').numKvHeads],
+      [22, 8],
+    );
+  });
+
   it('int4: linear layers only ever exist as codes; the model generates; dispose removes it', async () => {
     const dataDir = tempDir('reft-synth-');
     const m = await buildSynthetic('llama3-8b', {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
+import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import {
   baseWeightBytes,
   MAX_DEQUANTIZED_ELEMENTS,
@@ -16,17 +17,8 @@ import {
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
 
 const GB = 1e9;
-const tinyllama = {
-  params: 1.1e9,
-  numLayers: 22,
-  hiddenSize: 2048,
-  intermediateSize: 5632,
-  numHeads: 32,
-  numKvHeads: 4,
-  headDim: 64,
-  vocabSize: 32000,
-};
-const shape = { ...tinyllama, tied: false };
+const tinyllama = syntheticShape('tinyllama-1.1b');
+const shape = { ...tinyllama, tied: tinyllama.tieEmbeddings };
 // The quantized linear layers: everything but the embeddings and the LM head.
 const linear = tinyllama.params - 2 * tinyllama.vocabSize * tinyllama.hiddenSize;
 const packs = 24 * GB; // packing fits in a third of it

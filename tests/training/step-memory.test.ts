@@ -8,29 +8,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
+import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { MEMORY_CHECK_HINT } from '../../native-runtime/runtime/memory-check.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.ts';
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
-import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
 
 const GB = 1e9;
-// TinyLlama-1.1B's sizes on a fixture's spec (only the shape is read).
-const tinyllama = {
-  ...loadModelSpec(modelDir('llama')),
-  hiddenSize: 2048,
-  intermediateSize: 5632,
-  numHeads: 32,
-  numKvHeads: 4,
-  headDim: 64,
-  numLayers: 22,
-  vocabSize: 32000,
-};
+const tinyllama = syntheticShape('tinyllama-1.1b');
 const f32Weights = 4.4 * GB;
 
 test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refused with the batch that fits', () => {
