@@ -180,6 +180,34 @@ test('"what fits" judges each device by its own replay decision, as the trainer 
   );
 });
 
+test('"what fits" on a GPU counts no CPU packing of a quantized base', () => {
+  // Bug: every device's row was the CPU's estimate, with the int8 unpacking only the CPU path does
+  // (quantizedTrainingExtra): a GPU that holds the run was marked ✗.
+  const largest = (q: string, gpu: 'cuda' | null) =>
+    memoryEstimate(tinyllama, 4, 512, 2 * 22 * (2 * 2048 * 4 + 4), {
+      quantize: q,
+      tied: false,
+      memoryBytes: 24 * GB,
+      gpu,
+    });
+  for (const q of ['int8', 'int4'] as const) {
+    const fit = modelFit(tinyllama, [
+      { device: 'cpu', memoryBytes: 4 * GB },
+      { device: 'cuda', memoryBytes: 24 * GB },
+    ]);
+    const row = fit.rows.find((r) => r.precision === q);
+    const onGpu = largest(q, 'cuda');
+    assert.equal(onGpu.loadBytes + onGpu.dequantizeBytes, 0);
+    assert.equal(row?.trainBytes, onGpu.totalBytes, `${q}: the 24 GB GPU's figure`);
+    assert.ok(onGpu.totalBytes < largest(q, null).totalBytes, `${q}: less than on the CPU`);
+  }
+  // A 3.25 GB GPU holds int8 training (3.1 GB); the CPU path would need 3.4 GB there.
+  const small = modelFit(tinyllama, [{ device: 'cuda', memoryBytes: 3.25 * GB }]);
+  assert.deepEqual(small.rows.find((r) => r.precision === 'int8')?.fits, [
+    { device: 'cuda', chat: true, train: true },
+  ]);
+});
+
 test('the estimate of a run with automatic base weights counts the form the engine will pick', () => {
   type Gpu = 'cuda' | 'webgpu' | null;
   const est = (quantize: string, memoryBytes: number, gpu: Gpu = null, half = false) =>

@@ -8,7 +8,9 @@
 //   fp16/bf16   weights 2·P, activations and KV cache in half (the GPU path, ModelSpec.compute)
 //   int8/int4   as the engine holds them (blockwise codes + an fp32 scale per 32 weights, packed by
 //               ONNX Runtime for chat; training adds the mapped codes where they fit;
-//               native-runtime/quantize/memory.ts); activations in f32
+//               native-runtime/quantize/memory.ts); activations in f32; training on the CPU also
+//               counts its packing's extra (quantizedTrainingExtra), a GPU row does not (the codes
+//               are uploaded as stored)
 //   chat        weights + the KV cache of a 4096-token conversation (or the model's whole context
 //               when shorter) + the logits; in half precision
 //               also the q/k/v weights stacked once more (the GPU's fused decoding step,
@@ -88,30 +90,34 @@ export function modelFit(
   const logits = 4 * shape.vocabSize * 2;
   const qkvParams =
     shape.numLayers * shape.hiddenSize * (shape.numHeads + 2 * shape.numKvHeads) * shape.headDim;
-  const memory = Math.max(...devices.map((d) => d.memoryBytes));
+  const largest = devices.reduce((a, b) => (b.memoryBytes > a.memoryBytes ? b : a));
+  const memory = largest.memoryBytes;
   const rows = PRECISIONS.map((precision): FitRow => {
     // Half-precision compute keeps activations and the KV cache in 2 bytes too.
     const half = precision === 'fp16' || precision === 'bf16';
     const w = weightBytes(shape, precision, 'chat', memory);
     const chatBytes = w + (half ? 2 * qkvParams + kv32 * 0.5 : kv32) + logits;
-    // Training on a device: its own layer-replay decision (training/recompute.ts) for these weights.
-    const trainOn = (memoryBytes: number) =>
+    // Training on a device: its own layer-replay decision (training/recompute.ts) for these weights,
+    // and its own path: a GPU holds a quantized base's codes as uploaded, without the CPU's packing
+    // or dequantized copies (quantize/memory.ts quantizedTrainingExtra).
+    const trainOn = (d: { device: string; memoryBytes: number }) =>
       memoryEstimate(shape, B, T, trainable, {
         quantize: precision === 'int8' || precision === 'int4' ? precision : undefined,
         tied: shape.tieEmbeddings,
         half,
-        memoryBytes,
+        memoryBytes: d.memoryBytes,
+        gpu: d.device === 'cuda' || d.device === 'webgpu' ? d.device : null,
       }).totalBytes;
     return {
       precision,
       weightsBytes: w,
       chatBytes,
-      trainBytes: trainOn(memory),
+      trainBytes: trainOn(largest),
       fits: devices.map((d) => ({
         device: d.device,
         // The CPU also refuses weights over its share of the memory (runtime/precision.ts).
         chat: chatBytes <= d.memoryBytes && (d.device !== 'cpu' || w <= HOST_WEIGHTS_SHARE * d.memoryBytes),
-        train: trainOn(d.memoryBytes) <= d.memoryBytes,
+        train: trainOn(d) <= d.memoryBytes,
       })),
     };
   });
