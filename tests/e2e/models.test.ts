@@ -92,6 +92,46 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await screenshot(page, 'models-1-library-1000px');
   });
 
+  test('at 800 px the page never scrolls sideways; at 1280 px every column shows', async () => {
+    // Bug: below ~900 px the library table ran past its card and the page scrolled sideways (main
+    // 630 px wide in 590), the Remove buttons cut off at the window's edge.
+    const table = page.getByTestId('models-table');
+    const folder = table.getByRole('columnheader', { name: 'Folder' });
+    try {
+      await page.setViewportSize({ width: 800, height: 700 });
+      await page.waitForFunction(() => innerWidth === 800);
+      const widths = await page.evaluate(() => {
+        const main = document.querySelector('main') as HTMLElement;
+        return {
+          page: [document.documentElement.scrollWidth, innerWidth],
+          main: [main.scrollWidth, main.clientWidth],
+        };
+      });
+      assert.ok(widths.page[0] <= widths.page[1], `the page scrolls sideways: ${widths.page}`);
+      assert.ok(widths.main[0] <= widths.main[1] + 1, `the page's content scrolls sideways: ${widths.main}`);
+      const row = table.locator('tr', { hasText: DEMO_MODEL });
+      for (const control of [
+        row.getByRole('button', { name: 'Remove' }),
+        row.getByRole('combobox', { name: `Base weights of ${DEMO_MODEL}` }),
+      ]) {
+        const box = await control.boundingBox();
+        assert.ok(
+          box && box.x >= 0 && box.x + box.width <= 800,
+          `${await control.textContent()} in the window`,
+        );
+      }
+      // The Folder column gives way; the folder is still shown, under the name.
+      assert.equal(await folder.isVisible(), false);
+      assert.match((await row.locator('td').first().textContent()) ?? '', /resources\/demo/);
+      await screenshot(page, 'models-1-library-800px');
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await folder.waitFor();
+      await screenshot(page, 'models-1-library-1280px');
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 700 });
+    }
+  });
+
   test('adding a folder twice says it is already in the library', async () => {
     await page.getByLabel('Add model folder').fill(modelDir('qwen2'));
     await page.getByRole('button', { name: 'Add model' }).click();
