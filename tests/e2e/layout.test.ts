@@ -2,7 +2,7 @@
 // Settings pages (with a run's detail and an adapter's detail open) fit — no card wider than the page,
 // no button cut off at the right edge —, every form control has a name, the skip button comes first
 // in the tab order, and Escape closes the open panel. At 900 px wide the Models, Datasets, Train and
-// Settings pages fit too. Screenshots under tests/e2e/screenshots/.
+// Settings pages fit too; a section opens at its top. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -183,6 +183,18 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     await page.getByTestId('adapter-detail').waitFor();
     await page.keyboard.press('Escape');
     await page.getByTestId('adapter-detail').waitFor({ state: 'detached' });
+  });
+
+  test('a section opens at its top, not at the offset the last page was scrolled to', async () => {
+    // Bug: <main> scrolls every page and kept its offset: Train opened 730 px down after Settings.
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('settings-data-dir').waitFor();
+    await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 100_000));
+    assert.ok((await page.evaluate(() => document.querySelector('main')?.scrollTop ?? 0)) > 200);
+    await page.getByTestId('nav-train').click();
+    await page.getByTestId('train-form').waitFor();
+    assert.equal(await page.evaluate(() => document.querySelector('main')?.scrollTop), 0);
+    await page.getByRole('heading', { level: 1, name: 'Train' }).waitFor();
   });
 
   test('names of 200 characters without a space wrap: lists, details and the comparison still fit', async () => {
