@@ -2,7 +2,8 @@
 // Settings pages (with a run's detail and an adapter's detail open) fit — no card wider than the page,
 // no button cut off at the right edge —, every form control has a name, the skip button comes first
 // in the tab order, and Escape closes the open panel. At 900 px wide the Models, Datasets, Train and
-// Settings pages fit too; a section opens at its top. Screenshots under tests/e2e/screenshots/.
+// Settings pages fit too; at 800 px the sections become a rail of icons and every page fits; a
+// section opens at its top. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -183,6 +184,40 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     await page.getByTestId('adapter-detail').waitFor();
     await page.keyboard.press('Escape');
     await page.getByTestId('adapter-detail').waitFor({ state: 'detached' });
+  });
+
+  test('at 800 px the sections are a rail of named icons and every page fits', async () => {
+    // Bug: the 210 px section list kept its width at 800 px, a quarter of the window, squeezing
+    // every table (names and dates broken a word or a few letters a line).
+    await page.setViewportSize({ width: 800, height: 700 });
+    try {
+      await page.waitForFunction(() => innerWidth === 800);
+      const nav = page.getByRole('navigation', { name: 'Sections' });
+      const navBox = await nav.boundingBox();
+      assert.ok(navBox && navBox.width <= 64, `the sections take ${navBox?.width} px`);
+      for (const name of ['Models', 'Datasets', 'Train', 'Runs', 'Adapters', 'Playground', 'Settings'])
+        assert.equal(await nav.getByRole('link', { name }).isVisible(), true, name);
+      await checkPages(
+        [
+          ['#/models', 'models-table'],
+          ['#/datasets', 'dataset-drop'],
+          ['#/train', 'train-form'],
+          ['#/runs', 'run-progress-1'],
+          [`#/runs/${runId}`, 'run-detail'],
+          ['#/adapters', 'adapters-table'],
+          [`#/adapters/${adapterId}`, 'adapter-detail'],
+          ['#/playground', 'chat-base'],
+          ['#/settings', 'settings-data-dir'],
+        ],
+        'layout-800',
+      );
+      assert.ok(
+        await page.evaluate(() => (document.querySelector('main') as HTMLElement).clientWidth >= 700),
+        'the page gets the width',
+      );
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 700 });
+    }
   });
 
   test('a section opens at its top, not at the offset the last page was scrolled to', async () => {
