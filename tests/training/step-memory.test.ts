@@ -16,6 +16,7 @@ import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.t
 import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
+import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
 
 const GB = 1e9;
