@@ -4,7 +4,7 @@
 // Every option carries its one-line description: `--help` is generated from these definitions.
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ValidationError } from '../native-runtime/errors.ts';
+import { ReftError, ValidationError } from '../native-runtime/errors.ts';
 import { shellWord } from './shell-word.ts';
 
 /** One command-line option: parseArgs' definition plus what `--help` shows for it. */
@@ -49,9 +49,27 @@ function parseArgsOptions(spec: OptionSpec): NonNullable<ParseArgsConfig['option
   );
 }
 
+/**
+ * The command line itself is wrong (exit 2): an unknown command or option, a missing argument, or a
+ * value that an option or argument never takes, which is known before anything is opened. `code`
+ * keeps a library check's own code (`bad-rank`, `bad-repo-id`) where one refused the value.
+ */
 export class UsageError extends ValidationError {
-  constructor(message: string) {
-    super('usage', message);
+  constructor(message: string, code = 'usage') {
+    super(code, message);
+  }
+}
+
+/**
+ * Runs a library check of a value given on the command line (a model id's form): its refusal is
+ * bad usage, exit 2, in the check's own words and code, as the command's own checks refuse values.
+ */
+export function checkArgument<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ReftError && !(e instanceof UsageError)) throw new UsageError(e.message, e.code);
+    throw e;
   }
 }
 

@@ -4,7 +4,8 @@
 // events ending with {"event":"result", ...}. A failure prints one line `error: <message>` on stderr,
 // no stack trace; with --json also {"error": {type, code, message}} (plus `details`, such as a refused
 // file's columns, where the error has some; streaming: {"event":"error", "error": ...}). Exit codes:
-// 0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C).
+// 0 done, 1 error, 2 bad usage (what the command line alone shows to be wrong: UsageError, also for
+// a library check of a value, cli/args.ts checkArgument), 130 interrupted (Ctrl-C).
 //
 // ADDING A COMMAND: write cli/commands/<name>.ts exporting a Command (or Command[]) — see
 // cli/command.ts for the shape: {name: 'models inspect', summary, usage, options (each with its

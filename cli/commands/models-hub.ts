@@ -1,12 +1,12 @@
 // `reft-studio models scan [DIR] [--add]` and `models download ORG/NAME [--revision REV]`: models
 // from the Hugging Face cache and the Hub (logic in electron/backend/hub/).
 
-import { hubCacheDir } from '../../electron/backend/hub/cache.ts';
+import { checkRepoId, checkRevision, hubCacheDir } from '../../electron/backend/hub/cache.ts';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
 import { addModel, listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
-import { str, UsageError } from '../args.ts';
+import { checkArgument, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, table } from '../command.ts';
 import { transferReporter } from '../transfer-progress.ts';
 
@@ -74,15 +74,18 @@ const downloadCommand: Command = {
   ],
   stream: true,
   async run(ctx) {
-    const repo = ctx.args[0];
-    if (!repo) throw new UsageError('missing ORG/NAME');
+    if (!ctx.args[0]) throw new UsageError('missing ORG/NAME');
+    // A malformed id or revision is refused as bad usage, before the Hub is asked.
+    const repo = checkArgument(() => checkRepoId(ctx.args[0]));
+    const given = str(ctx.values, 'revision');
+    const revision = given === undefined ? undefined : checkArgument(() => checkRevision(given));
     const progress = transferReporter(ctx.progress);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
     try {
       const res = await fetchModel(repo, {
-        revision: str(ctx.values, 'revision'),
+        revision,
         cacheDir: hubCacheDir(),
         signal: abort.signal,
         onResolved: (info, files) =>

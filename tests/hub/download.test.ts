@@ -375,7 +375,6 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
         {},
         /^error: tiny\/gptq: a quantized checkpoint \(quantization_config "gptq"\); the studio reads float32/,
       ],
-      [['not a repo'], {}, /^error: "not a repo" is not a model id of the form ORG\/NAME$/],
     ];
     for (const [args, extra, re] of cases) {
       const r = await runCli(['models', 'download', ...args], env(extra));
@@ -383,6 +382,10 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line, got ${r.stderr}`);
       assert.match(r.stderr.trim(), re);
     }
+    // A malformed id is bad usage (exit 2), as every command's malformed argument.
+    const malformed = await runCli(['models', 'download', 'not a repo'], env());
+    assert.equal(malformed.code, 2);
+    assert.equal(malformed.stderr, 'error: "not a repo" is not a model id of the form ORG/NAME\n');
     assert.ok(!existsSync(join(home, 'hub', 'models--tiny--bert')), 'nothing written for a refused repo');
     assert.ok(
       !existsSync(join(home, 'hub', 'models--tiny--gptq')),

@@ -41,6 +41,13 @@ export function checkRepoId(repo: string): string {
   return repo;
 }
 
+/** Checks a revision (branch, tag or commit): Hub ref characters only, no traversal. */
+export function checkRevision(revision: string): string {
+  if (!/^[\w.\-/]+$/.test(revision) || revision.includes('..'))
+    throw new ValidationError('bad-revision', `"${revision}" is not a branch, tag or commit`);
+  return revision;
+}
+
 /** models--ORG--NAME, as huggingface_hub names a model repository's folder. */
 export function repoFolderName(repo: string): string {
   return `models--${repo.split('/').join('--')}`;

@@ -8,13 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { HubApiError, listFiles, listModels, modelInfo } from '@huggingface/hub';
-import { ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import { ReftError } from '../../../native-runtime/errors.ts';
 import {
   SAFETENSORS_DTYPE_BYTES,
   type SafetensorsDtype,
 } from '../../../native-runtime/formats/safetensors.ts';
 import { networkCause } from '../../../native-runtime/network-errors.ts';
-import { checkRepoId } from './cache.ts';
+import { checkRepoId, checkRevision } from './cache.ts';
 
 /** A failure talking to the Hub; `code` says which kind (see explainHubError). */
 export class HubError extends ReftError {}
@@ -245,8 +245,7 @@ export async function repoInfo(
   access: HubAccess = hubAccess(),
 ): Promise<HubRepoInfo> {
   checkRepoId(repo);
-  if (!/^[\w.\-/]+$/.test(revision) || revision.includes('..'))
-    throw new ValidationError('bad-revision', `"${revision}" is not a branch, tag or commit`);
+  checkRevision(revision);
   const rec = recordingFetch();
   try {
     const info = await modelInfo({

@@ -1,0 +1,57 @@
+// Exit codes agree across commands (cli/main.ts): 2 when the command line itself is wrong — a value
+// an option or argument never takes, known before anything is opened — and 1 when a value is refused
+// against the model, the library or the network. Each case is the real CLI in a child process, with
+// one `error:` line on stderr and, with --json, the error (or the stream's error event) on stdout.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const root = tempDir('reft-exit-codes-');
+const model = modelDir('llama'); // 4 layers, hidden size 64
+const data = join(root, 'd.jsonl');
+writeFileSync(data, '{"prompt":"Q1","completion":"A1"}\n{"prompt":"Q2","completion":"A2"}\n');
+
+/** The CLI with its own data folder; a Hub that refuses connections (no test reaches the network). */
+function cli(args: string[]): {
+  status: number | null;
+  stderr: string;
+  error: { type: string; code: string };
+} {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--json', '--data-dir', join(root, 'home')], {
+    encoding: 'utf8',
+    env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: join(root, 'hub') },
+    // A refusal takes a second or two; one that came only after building a synthetic model would not.
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
+  const last = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? 'null');
+  return { status: r.status, stderr: r.stderr, error: last?.error };
+}
+
+function expectExit(args: string[], status: number, code: string, message: RegExp): void {
+  const r = cli(args);
+  assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
+  assert.match(r.stderr, /^error: [^\n]+\n$/, 'one error line');
+  assert.match(r.stderr, message);
+  assert.equal(r.error.code, code);
+}
+
+describe('exit codes', () => {
+  it('models download: a malformed id or revision is 2, before the Hub is asked; no Hub is 1', () => {
+    expectExit(['models', 'download', 'notarepo'], 2, 'bad-repo-id', /"notarepo" is not a model id/);
+    expectExit(['models', 'download', 'a/b', '--revision', '../x'], 2, 'bad-revision', /"\.\.\/x"/);
+    expectExit(['models', 'download', 'a/b'], 1, 'unreachable', /cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('as the commands that always did: a malformed value is 2, an unknown id 1', () => {
+    expectExit(['generate', '--model', model, '--prompt', 'hi', '--top-p', '2'], 2, 'usage', /--top-p/);
+    expectExit(['runs', 'show', 'abc'], 2, 'usage', /ID must be a positive integer/);
+    expectExit(['runs', 'show', '999'], 1, 'not-found', /no run with id 999/);
+  });
+});
