@@ -1,12 +1,14 @@
 // The training options as command-line flags, derived from their one declaration
 // (native-runtime/training/options.ts): the flag of `maxGradNorm` is `--max-grad-norm`, its help line
 // is the option's one-line explanation with its default and limits, and a value is turned into the
-// option's type here while every rule is checked by the same code as for the studio
-// (resolveTrainConfig → OptionError, worded for the CLI with forCli()).
+// option's type here while every rule is checked by the same code as for the studio: the rules of a
+// value on its own (optionIssues) here, as bad usage (exit 2), and those against the model
+// (resolveTrainConfig → OptionError, worded for the CLI with forCli()) once it is opened (exit 1).
 
 import {
   numberRule,
   optionFlag,
+  optionIssues,
   TRAIN_OPTION_KEYS,
   TRAIN_OPTIONS,
   type TrainOptionKey,
@@ -73,7 +75,11 @@ function toValue(key: TrainOptionKey, raw: string | boolean): unknown {
   return raw;
 }
 
-/** The training options given on the command line (flags not given are left out). */
+/**
+ * The training options given on the command line (flags not given are left out). A value no model
+ * could take (`--rank 0`, `--intervention mega`, `--layers x`) is refused here as bad usage, like
+ * every other command's malformed flag; what depends on the model is checked when it is opened.
+ */
 export function trainOptionsFromFlags(values: ArgValues): TrainOptions {
   const out: Record<string, unknown> = {};
   for (const k of TRAIN_OPTION_KEYS) {
@@ -81,5 +87,7 @@ export function trainOptionsFromFlags(values: ArgValues): TrainOptions {
     if (raw === undefined || Array.isArray(raw)) continue;
     out[k] = toValue(k, raw);
   }
+  const [first] = optionIssues(out);
+  if (first) throw new UsageError(first.cli, first.code);
   return out as TrainOptions;
 }

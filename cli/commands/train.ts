@@ -18,7 +18,6 @@ import { isDatasetId } from '../../electron/backend/library/dataset-import.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunRefs, recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
-import { ConfigError } from '../../native-runtime/errors.ts';
 import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
@@ -38,7 +37,7 @@ function oneOf<T extends string>(values: ArgValues, key: string, allowed: readon
   const v = str(values, key);
   if (v === undefined) return undefined;
   if (!allowed.includes(v as T))
-    throw new ConfigError(`bad-${key}`, `--${key} must be one of ${allowed.join(', ')} (got "${v}")`);
+    throw new UsageError(`--${key} must be one of ${allowed.join(', ')} (got "${v}")`, `bad-${key}`);
   return v as T;
 }
 
@@ -103,7 +102,7 @@ export const trainCommand: Command = {
       const mappings = dataMappings(flags.data, flags.evalData, mapping, evalMapping);
       return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mappings));
     } catch (e) {
-      // An option's refusal names its flag here, its label in the studio.
+      // An option refused against the model (a layer it lacks) names its flag here, its label in the studio.
       throw e instanceof OptionError ? e.forCli() : e;
     }
   },

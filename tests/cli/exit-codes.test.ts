@@ -42,6 +42,8 @@ function expectExit(args: string[], status: number, code: string, message: RegEx
   assert.equal(r.error.code, code);
 }
 
+const train = ['train', '--model', model, '--data', data, '--max-steps', '1'];
+
 describe('exit codes', () => {
   it('models download: a malformed id or revision is 2, before the Hub is asked; no Hub is 1', () => {
     expectExit(['models', 'download', 'notarepo'], 2, 'bad-repo-id', /"notarepo" is not a model id/);
@@ -53,5 +55,13 @@ describe('exit codes', () => {
     expectExit(['generate', '--model', model, '--prompt', 'hi', '--top-p', '2'], 2, 'usage', /--top-p/);
     expectExit(['runs', 'show', 'abc'], 2, 'usage', /ID must be a positive integer/);
     expectExit(['runs', 'show', '999'], 1, 'not-found', /no run with id 999/);
+  });
+
+  it('train: a value no model takes is 2; one this model does not take is 1', () => {
+    expectExit([...train, '--rank', '0'], 2, 'bad-rank', /--rank must be an integer ≥ 1 \(got 0\)/);
+    expectExit([...train, '--intervention', 'mega'], 2, 'unknown-intervention', /--intervention must be/);
+    expectExit([...train, '--format', 'tsv'], 2, 'bad-format', /--format must be one of/);
+    expectExit([...train, '--rank', '65'], 1, 'bad-rank', /at most the model's hidden size, 64/);
+    expectExit([...train, '--layers', '9'], 1, 'layer-out-of-range', /layer 9 is out of range/);
   });
 });
