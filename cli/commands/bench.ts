@@ -7,6 +7,8 @@ import { cpus } from 'node:os';
 import {
   type BenchProgress,
   benchDecode,
+  benchLayerList,
+  benchPositions,
   benchPrefill,
   benchTrain,
   type TrainBackward,
@@ -24,7 +26,7 @@ import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
-import { intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
+import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { CountTask } from '../progress/reporter.ts';
@@ -213,9 +215,13 @@ export const benchCommands: Command[] = [
       if (prompt >= seq)
         throw new UsageError(`bench train: --prompt (${prompt}) must be smaller than --seq (${seq})`);
       // Every flag is read before the model is prepared (a synthetic one takes minutes to build).
+      const layers = str(ctx.values, 'layers'),
+        positions = str(ctx.values, 'positions');
+      checkArgument(() => benchLayerList(layers));
+      checkArgument(() => benchPositions(positions));
       const opts = {
-        layers: str(ctx.values, 'layers'),
-        positions: str(ctx.values, 'positions'),
+        layers,
+        positions,
         rank: intAtLeast(ctx.values, 'rank', 1),
         batch: intAtLeast(ctx.values, 'batch', 1),
         seq,

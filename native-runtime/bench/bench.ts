@@ -67,16 +67,38 @@ function checkLength(spec: ModelSpec, tokens: number, what: string): void {
     );
 }
 
-/** `all` or layer numbers such as 2;10;18, each a layer of the model. */
-function parseLayers(spec: ModelSpec, text: string | undefined): number[] {
-  if (!text || text === 'all') return Array.from({ length: spec.numLayers }, (_, i) => i);
+/**
+ * --layers as written: `all` (null) or layer numbers such as 2;10;18. Needs no model, so the CLI
+ * refuses a malformed list before it builds one (a synthetic model takes minutes).
+ */
+export function benchLayerList(text: string | undefined): number[] | null {
+  if (!text || text === 'all') return null;
   const layers = text.split(/[;,]/).map((x) => (/^\s*\d+\s*$/.test(x) ? Number(x) : Number.NaN));
-  if (layers.some((l) => !(l < spec.numLayers)))
+  if (layers.some(Number.isNaN))
+    throw new ConfigError(
+      'bad-option',
+      `bench: --layers "${text}": give all or layer numbers such as 2;10;18`,
+    );
+  return layers;
+}
+
+/** The layers of --layers, each one the model has. */
+function parseLayers(spec: ModelSpec, text: string | undefined): number[] {
+  const layers = benchLayerList(text) ?? Array.from({ length: spec.numLayers }, (_, i) => i);
+  if (layers.some((l) => l >= spec.numLayers))
     throw new ConfigError(
       'bad-option',
       `bench: --layers "${text}": give all or layer numbers 0..${spec.numLayers - 1} such as 1;${spec.numLayers - 1}`,
     );
   return layers;
+}
+
+/** --positions as written (`f5+l5`, `f5`, `l5`): how many first and last prompt positions. */
+export function benchPositions(text = 'f5+l5'): { first: number; last: number } {
+  const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(text);
+  if (!m || (!m[1] && !m[2]))
+    throw new ConfigError('bad-option', `bench: --positions "${text}": give fN, lM or fN+lM (e.g. f5+l5)`);
+  return { first: Number(m[1] ?? 0), last: Number(m[2] ?? 0) };
 }
 
 export function randomIds(n: number, vocab: number, seed: number): number[] {
@@ -219,14 +241,7 @@ export async function benchTrain(
     r = o.rank ?? 4;
   checkLength(spec, T, 'tokens per sequence');
   const layers = parseLayers(spec, o.layers);
-  const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(o.positions ?? 'f5+l5');
-  if (!m || (!m[1] && !m[2]))
-    throw new ConfigError(
-      'bad-option',
-      `bench: --positions "${o.positions}": give fN, lM or fN+lM (e.g. f5+l5)`,
-    );
-  const first = Number(m?.[1] ?? 0),
-    last = Number(m?.[2] ?? 0);
+  const { first, last } = benchPositions(o.positions);
   const groups: number[][] = [];
   const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
   const lastPos = Array.from(

@@ -43,6 +43,7 @@ function expectExit(args: string[], status: number, code: string, message: RegEx
 }
 
 const train = ['train', '--model', model, '--data', data, '--max-steps', '1'];
+const bench = ['bench', 'train', '--model', model, '--steps', '1', '--seq', '16', '--prompt', '8'];
 
 describe('exit codes', () => {
   it('models download: a malformed id or revision is 2, before the Hub is asked; no Hub is 1', () => {
@@ -63,5 +64,14 @@ describe('exit codes', () => {
     expectExit([...train, '--format', 'tsv'], 2, 'bad-format', /--format must be one of/);
     expectExit([...train, '--rank', '65'], 1, 'bad-rank', /at most the model's hidden size, 64/);
     expectExit([...train, '--layers', '9'], 1, 'layer-out-of-range', /layer 9 is out of range/);
+  });
+
+  it('bench train: a malformed --layers or --positions is 2, before any model is built; a layer it lacks 1', () => {
+    expectExit([...bench, '--positions', 'middle'], 2, 'bad-option', /--positions "middle"/);
+    expectExit([...bench, '--layers', '1;x'], 2, 'bad-option', /--layers "1;x"/);
+    expectExit([...bench, '--layers', '9'], 1, 'bad-option', /layer numbers 0\.\.3/);
+    // Refused before the model is built: a synthetic TinyLlama takes minutes.
+    const tiny = ['bench', 'train', '--synthetic', 'tinyllama-1.1b'];
+    expectExit([...tiny, '--positions', 'middle'], 2, 'bad-option', /--positions "middle"/);
   });
 });

@@ -126,10 +126,11 @@ it('bench refuses shapes the model cannot hold before building anything (no raw 
     err,
     /^error: bench: 300 tokens \(prompt \+ new tokens\) is more than the model's 256 positions\n$/,
   );
-  assert.equal(await run('bench', 'train', '--layers', '1;x', '--seq', '16', '--prompt', '8'), 1);
-  assert.match(err, /^error: bench: --layers "1;x": give all or layer numbers 0\.\.3 such as 1;3\n$/);
+  // Malformed whatever the model: bad usage (exit 2), refused before the model is prepared.
+  assert.equal(await run('bench', 'train', '--layers', '1;x', '--seq', '16', '--prompt', '8'), 2);
+  assert.match(err, /^error: bench: --layers "1;x": give all or layer numbers such as 2;10;18\n$/);
   assert.equal(await run('bench', 'train', '--layers', '9', '--seq', '16', '--prompt', '8'), 1);
   assert.match(err, /^error: bench: --layers "9": give all or layer numbers 0\.\.3 such as 1;3\n$/);
-  assert.equal(await run('bench', 'train', '--positions', 'middle', '--seq', '16', '--prompt', '8'), 1);
+  assert.equal(await run('bench', 'train', '--positions', 'middle', '--seq', '16', '--prompt', '8'), 2);
   assert.match(err, /^error: bench: --positions "middle": give fN, lM or fN\+lM \(e\.g\. f5\+l5\)\n$/);
 });
