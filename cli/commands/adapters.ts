@@ -11,8 +11,9 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
+import { tagsToAdd } from '../../electron/backend/library/tags.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
-import { parseId, str, UsageError } from '../args.ts';
+import { checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, table } from '../command.ts';
 
 function adapterTable(adapters: AdapterRecord[]): string {
@@ -133,6 +134,8 @@ export const adaptersCommands: Command[] = [
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);
       if (!tags.length) throw new UsageError('missing TAG');
+      // A tag no adapter could have (empty, over 64 characters) is bad usage, refused before the library opens.
+      if (ctx.values.remove !== true) checkArgument(() => tagsToAdd(tags));
       const change = ctx.values.remove === true ? { remove: tags } : { add: tags };
       const a = await ctx.withLibrary((lib) => tagAdapter(lib, id, change));
       ctx.print({ ...a }, () => `adapter ${id} tags: ${a.tags.join(', ') || '-'}`);

@@ -58,6 +58,13 @@ describe('exit codes', () => {
     expectExit(['runs', 'show', '999'], 1, 'not-found', /no run with id 999/);
   });
 
+  it('adapters tag: a tag no adapter could have is 2, as a missing one; an unknown adapter 1', () => {
+    expectExit(['adapters', 'tag', '1', ',,'], 2, 'bad-tag', /a tag must be 1 to 64 characters/);
+    expectExit(['adapters', 'tag', '1', 'x'.repeat(65)], 2, 'bad-tag', /is 65\)/);
+    expectExit(['adapters', 'tag', '1'], 2, 'usage', /missing TAG/);
+    expectExit(['adapters', 'tag', '999', 'pirate'], 1, 'not-found', /no adapter with id 999/);
+  });
+
   it('train: a value no model takes is 2; one this model does not take is 1', () => {
     expectExit([...train, '--rank', '0'], 2, 'bad-rank', /--rank must be an integer ≥ 1 \(got 0\)/);
     expectExit([...train, '--intervention', 'mega'], 2, 'unknown-intervention', /--intervention must be/);
