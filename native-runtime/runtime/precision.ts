@@ -19,6 +19,7 @@ import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize } from '../quantize/scheme.ts';
 import { bf16Refusal, type DtypeOption } from '../training/options.ts';
+import { hostStepProblem, type ModelShape } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
   cudaComputeCapability,
@@ -100,7 +101,14 @@ export interface PrepareModelOptions {
   gpuMemory?: number | null;
 }
 
-const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
+const shapeOf = (spec: HostShape) => ({ ...spec, tied: spec.tieEmbeddings });
+
+/** What the host memory checks read of a model: a loaded spec, or "what fits"'s shape from a config. */
+export type HostShape = ModelShape & {
+  params: number;
+  vocabSize: number;
+  tieEmbeddings?: boolean;
+};
 
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
@@ -110,7 +118,7 @@ const shapeOf = (spec: ModelSpec) => ({ ...spec, tied: spec.tieEmbeddings });
  * before any of that, with the forms that would fit.
  */
 export function hostMemoryProblem(
-  spec: ModelSpec,
+  spec: HostShape,
   form: 'none' | 'fp16' | 'int8' | 'int4',
   use: 'chat' | 'train',
   memory: number,
@@ -130,6 +138,21 @@ export function hostMemoryProblem(
       : 'it is too large for this computer even at int4; use a GPU') +
     ` ${MEMORY_CHECK_HINT}`
   );
+}
+
+/**
+ * Why a CPU training run on `spec` with its base in `form`, at a batch of `w`, cannot start in the
+ * computer's `memory`, or null: the engine's refusals in its order (the weights, hostMemoryProblem;
+ * then one step, training/recompute.ts hostStepProblem). The run estimate and "what fits" ask the
+ * same question, so the studio says before a run what the engine would say at its start.
+ */
+export function hostTrainingProblem(
+  spec: HostShape,
+  form: 'none' | 'fp16' | 'int8' | 'int4',
+  memory: number,
+  w: { batch: number; tokens: number },
+): string | null {
+  return hostMemoryProblem(spec, form, 'train', memory) ?? hostStepProblem(spec, form, memory, w);
 }
 
 /**

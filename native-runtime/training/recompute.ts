@@ -8,8 +8,8 @@
 import { totalmem } from 'node:os';
 import { byteSize } from '../byte-size.ts';
 import type { ModelSpec } from '../models/config.ts';
-import { HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
-import { MEMORY_CHECK_HINT } from '../runtime/memory-check.ts';
+import { baseWeightBytes, HOST_WEIGHTS_SHARE, quantizedTrainingExtra } from '../quantize/memory.ts';
+import { MEMORY_CHECK_HINT, memoryCheckSkipped } from '../runtime/memory-check.ts';
 
 /** What the decision reads of a model (estimates pass a shape from config.json, not a loaded spec). */
 export type ModelShape = Pick<
@@ -133,4 +133,25 @@ export function stepMemoryProblem(
     `a training step of ${w.batch} × ${w.tokens} tokens needs about ${byteSize(need)} (${byteSize(w.weightsBytes)} of weights), ` +
     `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} ${MEMORY_CHECK_HINT}`
   );
+}
+
+/**
+ * stepMemoryProblem for a model whose base is in `form` ('none', 'fp16', 'int8', 'int4') on the CPU:
+ * the weights as the engine holds them there and a quantized base's extra. The trainer's check
+ * (trainer.ts refuseStepOverMemory), and the run estimate's and "what fits"'s through
+ * runtime/precision.ts hostTrainingProblem.
+ */
+export function hostStepProblem(
+  spec: ModelShape & { params: number; vocabSize: number; tieEmbeddings?: boolean },
+  form: string,
+  memoryBytes: number,
+  w: { batch: number; tokens: number },
+): string | null {
+  if (memoryCheckSkipped()) return null;
+  const shape = { ...spec, tied: spec.tieEmbeddings };
+  return stepMemoryProblem(spec, memoryBytes, {
+    ...w,
+    weightsBytes: baseWeightBytes(shape, form, 'train', memoryBytes),
+    quantized: quantizedTrainingExtra(shape, form, memoryBytes),
+  });
 }

@@ -38,7 +38,6 @@ import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kind
 import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
-import { baseWeightBytes, quantizedTrainingExtra } from '../quantize/memory.ts';
 import { memoryCheckSkipped } from '../runtime/memory-check.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
@@ -73,7 +72,7 @@ import {
   placesInterventions,
   planInterventions,
 } from './positions.ts';
-import { recomputeForced, stepMemoryProblem } from './recompute.ts';
+import { hostStepProblem, recomputeForced } from './recompute.ts';
 import { baseFormOf, type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 
@@ -431,12 +430,9 @@ export async function refuseStepOverMemory(
   if (memoryCheckSkipped() || !(await runsInHostMemory(run.config.device))) return;
   let longest = 0;
   for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
-  const shape = { ...run.spec, tied: run.spec.tieEmbeddings };
-  const problem = stepMemoryProblem(run.spec, memory, {
+  const problem = hostStepProblem(run.spec, form, memory, {
     batch: workload.batch,
     tokens: Math.min(workload.tokens, longest),
-    weightsBytes: baseWeightBytes(shape, form, 'train', memory),
-    quantized: quantizedTrainingExtra(shape, form, memory),
   });
   if (problem) throw new ConfigError('batch-too-large', problem);
 }

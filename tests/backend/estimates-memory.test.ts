@@ -14,6 +14,8 @@ import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
 import { modelFit, shapeFromConfig } from '../../electron/backend/library/model-fit.ts';
 import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { prepareModel } from '../../native-runtime/runtime/precision.ts';
+import { hostStepProblem } from '../../native-runtime/training/recompute.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { fakeSmi } from '../helpers/fake-smi.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -237,4 +239,68 @@ test('a Hub config without tie_word_embeddings takes its family default (Llama u
     assert.equal(shape?.tieEmbeddings, spec.tieEmbeddings, arch);
     assert.equal(shape?.params, spec.params, `${arch}: the weights' parameter count`);
   }
+});
+
+test('"what fits" on the CPU counts a half checkpoint as the float32 store the engine holds', () => {
+  // Bug: fp16/bf16 rows judged the CPU at 2-byte weights, marking TinyLlama's training as fitting
+  // 4 GiB though the CPU's float32 store alone takes 4.4 GB (and the engine refuses it).
+  const fit = modelFit(tinyllama, [
+    { device: 'cpu', memoryBytes: 4 * GB },
+    { device: 'cuda', memoryBytes: 24 * GB },
+  ]);
+  for (const precision of ['fp16', 'bf16'] as const)
+    assert.deepEqual(
+      fit.rows.find((r) => r.precision === precision)?.fits,
+      [
+        { device: 'cpu', chat: false, train: false },
+        { device: 'cuda', chat: true, train: true },
+      ],
+      precision,
+    );
+  // Without a GPU the half rows show the CPU's figures: those of fp32.
+  const cpuOnly = modelFit(tinyllama, [{ device: 'cpu', memoryBytes: 32 * GB }]).rows;
+  const fp32 = cpuOnly.find((r) => r.precision === 'fp32');
+  for (const precision of ['fp16', 'bf16'] as const) {
+    const row = cpuOnly.find((r) => r.precision === precision);
+    assert.deepEqual({ ...row, precision: 'fp32' }, fp32, precision);
+  }
+  // A GPU without bfloat16 kernels (before Ampere) computes a bf16 checkpoint in float32 too.
+  const turing = modelFit(tinyllama, [{ device: 'cuda', memoryBytes: 24 * GB, computeCapability: '7.5' }]);
+  const bf16 = turing.rows.find((r) => r.precision === 'bf16');
+  assert.equal(bf16?.weightsBytes, 4 * tinyllama.params);
+  assert.equal(turing.rows.find((r) => r.precision === 'fp16')?.weightsBytes, 2 * tinyllama.params);
+});
+
+test('"what fits", the run estimate and the engine agree on a bf16 model on the CPU', async (t) => {
+  setEnvFor(t, 'REFT_STUDIO_RECOMPUTE', undefined);
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const spec = loadModelSpec(modelDir('llama-bf16'));
+  const dataDir = join(tmp, 'agree');
+  const fit = (memoryBytes: number) => modelFit(spec, [{ device: 'cpu', memoryBytes }]);
+  const { trainBatch: B, trainLength: T } = fit(GB).assumptions;
+  const trainable = 2 * spec.numLayers * (2 * spec.hiddenSize * 4 + 4);
+  // From where the float32 weights do not fit the CPU's share (below 4·P / 0.9, where the 2-byte
+  // figure fit while the engine refused), through a step that does not fit, to one that does.
+  const seen = new Set<string>();
+  for (const memory of [2.5, 3.5, 4.2, 4.5, 8, 20, 40, 60, 120, 250].map((m) => m * spec.params)) {
+    const row = fit(memory).rows.find((r) => r.precision === 'bf16');
+    const estimate = memoryEstimate(spec, B, T, trainable, { tied: spec.tieEmbeddings, memoryBytes: memory });
+    // The engine: the weights (prepareModel, before any conversion), then one step (the trainer's check).
+    const engine = await prepareModel(spec, {
+      quantize: 'none',
+      device: 'cpu',
+      dataDir,
+      training: true,
+      totalMemory: memory,
+    }).then(
+      () => hostStepProblem(spec, 'none', memory, { batch: B, tokens: T }),
+      (e: Error) => e.message,
+    );
+    assert.equal(estimate.problem, engine, `${memory} bytes: the estimate says what the engine says`);
+    const fits = engine === null && estimate.totalBytes <= memory;
+    assert.equal(row?.fits[0].train, fits, `${memory} bytes: "what fits" says what the estimate says`);
+    assert.equal(row?.trainBytes, estimate.totalBytes);
+    seen.add(engine === null ? 'runs' : engine.startsWith('a training step') ? 'step' : 'weights');
+  }
+  assert.deepEqual([...seen].sort(), ['runs', 'step', 'weights'], 'every side of the boundaries is checked');
 });

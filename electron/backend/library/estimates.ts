@@ -34,7 +34,7 @@ import {
   quantizedTrainingExtra,
   residentWeightBytes,
 } from '../../../native-runtime/quantize/memory.ts';
-import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
+import { computeDtype, hostTrainingProblem } from '../../../native-runtime/runtime/precision.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import { shouldRecompute, stepActivationBytes } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -58,6 +58,11 @@ export interface RunEstimate {
     dequantizeBytes: number;
     /** The trainer will replay each layer in its backward (training/recompute.ts): slower steps. */
     replaysLayers: boolean;
+    /**
+     * On the CPU: why the engine would refuse to start this run (the weights or one step over the
+     * computer's memory, runtime/precision.ts hostTrainingProblem), in its words; null when it would not.
+     */
+    problem: string | null;
     totalBytes: number;
     /** Where the run lives and how much memory that device has ("will it fit"). */
     device: DeviceMemory;
@@ -147,6 +152,13 @@ export function memoryEstimate(
   // The CPU's packing and dequantizing of a quantized base (a GPU holds the codes as uploaded).
   const extra = base.gpu ? { loadBytes: 0, stepBytes: 0 } : quantizedTrainingExtra(shape, form, memory);
   const stepBytes = activationBytes + optimizerBytes + extra.stepBytes;
+  // The engine's own check on the CPU, at the longest a batch can be (it checks the data's longest).
+  const problem = base.gpu
+    ? null
+    : hostTrainingProblem({ ...m, tieEmbeddings: base.tied }, form as 'none' | 'int8' | 'int4', memory, {
+        batch,
+        tokens: T,
+      });
   return {
     weightsBytes,
     activationBytes,
@@ -154,6 +166,7 @@ export function memoryEstimate(
     loadBytes: extra.loadBytes,
     dequantizeBytes: extra.stepBytes,
     replaysLayers,
+    problem,
     totalBytes: weightsBytes + Math.max(extra.loadBytes, stepBytes),
   };
 }

@@ -5,7 +5,11 @@
 //
 // Assumptions, stated so the numbers can be checked:
 //   fp32        weights 4·P, activations and KV cache in f32 (the CPU path, whatever the file's dtype)
-//   fp16/bf16   weights 2·P, activations and KV cache in half (the GPU path, ModelSpec.compute)
+//   fp16/bf16   weights 2·P, activations and KV cache in half where the device computes in that
+//               precision (fp16 on a GPU, bf16 on CUDA from Ampere on: ModelSpec.compute); elsewhere
+//               (the CPU) as fp32, since the engine holds a half checkpoint as a float32 store there
+//   verdicts    ✓ where the figure fits the device's memory and, on the CPU, the engine would not
+//               refuse the run (runtime/precision.ts hostMemoryProblem, hostTrainingProblem)
 //   int8/int4   as the engine holds them (blockwise codes + an fp32 scale per 32 weights, packed by
 //               ONNX Runtime for chat; training adds the mapped codes where they fit;
 //               native-runtime/quantize/memory.ts); activations in f32; training on the CPU also
@@ -23,7 +27,9 @@
 
 import { totalmem } from 'node:os';
 import { archOf, tiesEmbeddingsByDefault } from '../../../native-runtime/models/arch.ts';
-import { baseWeightBytes, HOST_WEIGHTS_SHARE } from '../../../native-runtime/quantize/memory.ts';
+import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
+import { hasBf16Kernels } from '../../../native-runtime/runtime/gpus.ts';
+import { hostMemoryProblem } from '../../../native-runtime/runtime/precision.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
 import { memoryEstimate } from './estimates.ts';
 
@@ -73,10 +79,29 @@ export function weightBytes(
   return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, form, use, memory));
 }
 
+/** A device "what fits" judges: the computer ('cpu') or a GPU, with its memory (device-memory.ts). */
+export interface FitDevice {
+  device: string;
+  memoryBytes: number;
+  /** An NVIDIA GPU's compute capability where known: before 8.0 it has no bfloat16 kernels. */
+  computeCapability?: string | null;
+}
+
+/**
+ * Whether `device` computes a checkpoint in `precision` in half precision (runtime/precision.ts
+ * computeDtype under --dtype auto): fp16 on a GPU, bf16 on CUDA with bfloat16 kernels. Elsewhere a
+ * half checkpoint is held and computed in float32 (the CPU's float32 store, quantize/base.ts).
+ */
+function computesInHalf(precision: Precision, d: FitDevice): boolean {
+  if (precision === 'fp16') return d.device === 'cuda' || d.device === 'webgpu';
+  if (precision === 'bf16') return d.device === 'cuda' && hasBf16Kernels(d.computeCapability ?? null);
+  return false;
+}
+
 /** Memory per precision for chatting and for the default training run, and which devices hold it. */
 export function modelFit(
   shape: ModelShape,
-  devices = [{ device: 'cpu', memoryBytes: totalmem() }],
+  devices: FitDevice[] = [{ device: 'cpu', memoryBytes: totalmem() }],
 ): ModelFit {
   // A conversation and a training example never run past the model's context.
   const context = (n: number) => Math.min(n, shape.maxPositions ?? n);
@@ -91,39 +116,52 @@ export function modelFit(
   const qkvParams =
     shape.numLayers * shape.hiddenSize * (shape.numHeads + 2 * shape.numKvHeads) * shape.headDim;
   const largest = devices.reduce((a, b) => (b.memoryBytes > a.memoryBytes ? b : a));
-  const memory = largest.memoryBytes;
+  // One precision on one device, as the engine would run it there: the same run estimate as the
+  // train wizard's (estimates.ts) and, on the CPU, the engine's own refusals (runtime/precision.ts).
+  const on = (precision: Precision, d: FitDevice) => {
+    const half = computesInHalf(precision, d);
+    const quantize = precision === 'int8' || precision === 'int4' ? precision : undefined;
+    const form = quantize ?? (half ? 'fp16' : 'fp32');
+    const weightsBytes = weightBytes(shape, form, 'chat', d.memoryBytes);
+    // Half compute keeps the KV cache in 2 bytes, and stacks the q/k/v weights once more.
+    const chatBytes = weightsBytes + (half ? 2 * qkvParams + kv32 * 0.5 : kv32) + logits;
+    // Training: the device's own layer-replay decision (training/recompute.ts) and path: a GPU holds
+    // a quantized base's codes as uploaded, without the CPU's packing (quantizedTrainingExtra).
+    const gpu = d.device === 'cuda' || d.device === 'webgpu' ? d.device : null;
+    const train = memoryEstimate(shape, B, T, trainable, {
+      quantize,
+      tied: shape.tieEmbeddings,
+      half,
+      memoryBytes: d.memoryBytes,
+      gpu,
+    });
+    const hostForm = quantize ?? 'none';
+    return {
+      weightsBytes,
+      chatBytes,
+      trainBytes: train.totalBytes,
+      chat:
+        chatBytes <= d.memoryBytes &&
+        (gpu !== null || !hostMemoryProblem(shape, hostForm, 'chat', d.memoryBytes)),
+      train: train.totalBytes <= d.memoryBytes && !train.problem,
+    };
+  };
   const rows = PRECISIONS.map((precision): FitRow => {
-    // Half-precision compute keeps activations and the KV cache in 2 bytes too.
-    const half = precision === 'fp16' || precision === 'bf16';
-    const w = weightBytes(shape, precision, 'chat', memory);
-    const chatBytes = w + (half ? 2 * qkvParams + kv32 * 0.5 : kv32) + logits;
-    // Training on a device: its own layer-replay decision (training/recompute.ts) for these weights,
-    // and its own path: a GPU holds a quantized base's codes as uploaded, without the CPU's packing
-    // or dequantized copies (quantize/memory.ts quantizedTrainingExtra).
-    const trainOn = (d: { device: string; memoryBytes: number }) =>
-      memoryEstimate(shape, B, T, trainable, {
-        quantize: precision === 'int8' || precision === 'int4' ? precision : undefined,
-        tied: shape.tieEmbeddings,
-        half,
-        memoryBytes: d.memoryBytes,
-        gpu: d.device === 'cuda' || d.device === 'webgpu' ? d.device : null,
-      }).totalBytes;
+    const shown = on(precision, largest);
     return {
       precision,
-      weightsBytes: w,
-      chatBytes,
-      trainBytes: trainOn(largest),
-      fits: devices.map((d) => ({
-        device: d.device,
-        // The CPU also refuses weights over its share of the memory (runtime/precision.ts).
-        chat: chatBytes <= d.memoryBytes && (d.device !== 'cpu' || w <= HOST_WEIGHTS_SHARE * d.memoryBytes),
-        train: trainOn(d) <= d.memoryBytes,
-      })),
+      weightsBytes: shown.weightsBytes,
+      chatBytes: shown.chatBytes,
+      trainBytes: shown.trainBytes,
+      fits: devices.map((d) => {
+        const here = d === largest ? shown : on(precision, d);
+        return { device: d.device, chat: here.chat, train: here.train };
+      }),
     };
   });
   return {
     rows,
-    devices,
+    devices: devices.map(({ device, memoryBytes }) => ({ device, memoryBytes })),
     assumptions: { chatContext, trainBatch: B, trainLength: T, rank },
   };
 }
