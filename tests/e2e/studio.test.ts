@@ -224,7 +224,7 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
           Array.from(dl.querySelectorAll('dt')).find((dt) => dt.textContent === 'Max steps')
             ?.nextElementSibling?.textContent,
       ),
-      '3',
+      '3 steps',
     );
     await page.getByTestId('train-start').click();
     await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));

@@ -137,6 +137,9 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     assert.equal(await reviewValue('Layers'), '1;2;3');
     assert.equal(await reviewValue('Positions'), 'f2+l2');
     assert.equal(await reviewValue('Share weights (tied)'), 'no');
+    // Numbers in words, as the run's Configuration tab shows them: Max steps 0 read "0".
+    assert.match((await reviewValue('Max steps')) ?? '', /^no limit: \d+ epochs?(\(default\))?$/);
+    assert.match((await reviewValue('Max length')) ?? '', /^\d+ tokens/);
   });
 
   test('an option beyond the model is refused inline, in the studio’s words', async () => {

@@ -123,9 +123,23 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
   assert.deepEqual(flat, {
     Layers: '1;2',
     'Learning rate': '0.004',
-    'Gradient clipping': 'off',
+    'Gradient clipping': 'no clipping',
     brandNew: '5',
   });
+  // A 0 that means something says what (options.ts `zero`, the wizard's words); Max steps 0 names the
+  // epochs that decide instead (it read "Max steps 0" in the wizard's review).
+  const zeros = configRows({ epochs: 3, maxSteps: 0, evalEvery: 0, checkpointEvery: 0, keepCheckpoints: 0 });
+  assert.deepEqual(Object.fromEntries(zeros.flatMap((g) => g.rows.map((r) => [r.field.key, r.text]))), {
+    evalEvery: 'at the end of each epoch',
+    epochs: '3',
+    maxSteps: 'no limit: 3 epochs',
+    checkpointEvery: 'only at the end',
+    keepCheckpoints: 'all',
+  });
+  const { optionText } = await import('../../renderer/src/lib/run-config.ts');
+  assert.equal(optionText('maxSteps', 0, { epochs: 1 }), 'no limit: 1 epoch');
+  assert.equal(optionText('maxSteps', 40, { epochs: 1 }), '40 steps');
+  assert.equal(optionText('maxLength', 512, {}), '512 tokens');
   // The training data by the library's name when given (the stored path is the frozen file's hash).
   const data = { data: '/lib/datasets/0e215d0c.jsonl', lr: 0.004 };
   assert.equal(configRows(data)[0].rows[0].text, '0e215d0c.jsonl');

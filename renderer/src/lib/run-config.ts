@@ -1,7 +1,8 @@
 // How a run's stored configuration reads for people: the fields grouped as the wizard asks for them,
 // with labels and units. Keys the table does not know are listed at the end as they are, so a new
-// trainer option is never hidden. Used by a run's Configuration tab and by the compare view. Training
-// options are labelled as the wizard labels them (native-runtime/training/options.ts).
+// trainer option is never hidden. Used by a run's Configuration tab, the compare view and the Train
+// wizard's review. Training options are labelled as the wizard labels them, and a 0 that means
+// something ("only at the end") reads as options.ts says (native-runtime/training/options.ts `zero`).
 
 import { TRAIN_OPTIONS, type TrainOptionKey } from '../../../native-runtime/training/options.ts';
 
@@ -11,6 +12,7 @@ const optionLabel = (k: TrainOptionKey) => TRAIN_OPTIONS[k].label;
 export interface ConfigField {
   key: string;
   label: string;
+  /** The value in words, with its unit; a 0 with a meaning never reaches it (zeroText). */
   format?: (v: unknown) => string;
 }
 
@@ -21,7 +23,6 @@ export interface ConfigGroup {
 
 const list = (v: unknown) => (Array.isArray(v) ? v.join(';') : String(v));
 const bool = (v: unknown) => (v ? 'yes' : 'no');
-const steps0 = (v: unknown) => (v === 0 ? 'off' : String(v));
 const file = (v: unknown) => (typeof v === 'string' ? (v.split(/[\\/]/).at(-1) ?? v) : '—');
 const probe = (v: unknown) => {
   const p = v as { prompts?: string[]; every?: number } | null;
@@ -39,15 +40,15 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       {
         key: 'evalSplit',
         label: optionLabel('evalSplit'),
-        format: (v) => (v ? `${Number(v) * 100}%` : 'none'),
+        format: (v) => `${Number(v) * 100}%`,
       },
-      { key: 'evalEvery', label: optionLabel('evalEvery'), format: (v) => (v ? `${v} steps` : 'at the end') },
+      { key: 'evalEvery', label: optionLabel('evalEvery'), format: (v) => `every ${v} steps` },
       {
         key: 'chatTemplate',
         label: optionLabel('chatTemplate'),
         format: (v) => (v === 'none' ? 'off' : 'when the model has one'),
       },
-      { key: 'maxLength', label: optionLabel('maxLength') },
+      { key: 'maxLength', label: optionLabel('maxLength'), format: (v) => `${v} tokens` },
     ],
   },
   {
@@ -67,7 +68,7 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
     fields: [
       { key: 'lr', label: optionLabel('lr') },
       { key: 'epochs', label: optionLabel('epochs') },
-      { key: 'maxSteps', label: optionLabel('maxSteps'), format: (v) => (v === 0 ? 'no limit' : String(v)) },
+      { key: 'maxSteps', label: optionLabel('maxSteps'), format: (v) => `${v} steps` },
       { key: 'batchSize', label: optionLabel('batchSize') },
       { key: 'gradAccum', label: optionLabel('gradAccum') },
       { key: 'weightDecay', label: optionLabel('weightDecay') },
@@ -76,7 +77,7 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       {
         key: 'maxGradNorm',
         label: optionLabel('maxGradNorm'),
-        format: (v) => (v === 0 ? 'off' : `norm ${v}`),
+        format: (v) => `norm ${v}`,
       },
       { key: 'seed', label: optionLabel('seed') },
     ],
@@ -88,12 +89,12 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       {
         key: 'checkpointEvery',
         label: optionLabel('checkpointEvery'),
-        format: (v) => (v === 0 ? 'at the end' : `${steps0(v)} steps`),
+        format: (v) => `every ${v} steps`,
       },
       {
         key: 'keepCheckpoints',
         label: optionLabel('keepCheckpoints'),
-        format: (v) => (v === 0 ? 'all' : `the newest ${v}`),
+        format: (v) => `the newest ${v}`,
       },
       { key: 'probe', label: 'Probe prompts', format: probe },
       { key: 'model', label: 'Model folder' },
@@ -103,13 +104,34 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
   },
 ];
 
-const KNOWN = new Set(CONFIG_GROUPS.flatMap((g) => g.fields.map((f) => f.key)));
+const FIELDS = new Map(CONFIG_GROUPS.flatMap((g) => g.fields.map((f) => [f.key, f])));
+const KNOWN = new Set(FIELDS.keys());
+
+/** One option's value as the run's Configuration tab shows it (the wizard's review says it the same way). */
+export function optionText(key: string, v: unknown, config: Record<string, unknown>): string {
+  return configText(FIELDS.get(key) ?? { key, label: key }, v, config);
+}
 /** Bookkeeping keys that say nothing to people. */
 const HIDDEN = new Set(['runId', 'datasetId', 'evalDatasetVersionId', 'exportPyreft', 'resumeFrom']);
 
-/** A value as shown in the table. */
-export function configText(f: ConfigField, v: unknown): string {
+/**
+ * What 0 means for a training option (options.ts `zero`), or null; for Max steps, the epochs the run
+ * trains for instead (`config.epochs`, else the default).
+ */
+function zeroText(key: string, config: Record<string, unknown>): string | null {
+  if (!Object.hasOwn(TRAIN_OPTIONS, key)) return null;
+  const spec = TRAIN_OPTIONS[key as TrainOptionKey];
+  if (!('zero' in spec) || !spec.zero) return null;
+  if (key !== 'maxSteps') return spec.zero;
+  const epochs = Number(config.epochs ?? TRAIN_OPTIONS.epochs.default);
+  return `no limit: ${epochs} epoch${epochs === 1 ? '' : 's'}`;
+}
+
+/** A value as shown in the table; `config`: the run's other values (Max steps 0 names its epochs). */
+export function configText(f: ConfigField, v: unknown, config: Record<string, unknown> = {}): string {
   if (v === undefined || v === null) return '—';
+  const zero = v === 0 ? zeroText(f.key, config) : null;
+  if (zero) return zero;
   if (f.format) return f.format(v);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
@@ -128,7 +150,7 @@ export function configRows(
 ): Array<{ title: string; rows: Array<{ field: ConfigField; text: string }> }> {
   const text = (f: ConfigField) => {
     if (f.key === 'data' && dataset) return dataset;
-    const t = configText(f, config[f.key]);
+    const t = configText(f, config[f.key], config);
     return f.key === 'device' && ranOn && ranOn !== t ? `${t} (ran on ${ranOn})` : t;
   };
   const groups = CONFIG_GROUPS.map((g) => ({
@@ -159,7 +181,7 @@ export function compareConfigs(
       .map((k) => ({ key: k, label: k })),
   ];
   return fields.map((field) => {
-    const texts = configs.map((c) => configText(field, c[field.key]));
+    const texts = configs.map((c) => configText(field, c[field.key], c));
     return { field, texts, differs: texts.some((t) => t !== texts[0]) };
   });
 }
