@@ -146,13 +146,16 @@ export const generateCommand: Command = {
       onNotice: (m: string) => ctx.progress.log(m),
     };
     // Each adapter is named by its folder as given, in messages and in the JSON.
-    const runner = composed
-      ? await ModelRunner.loadComposed(
+    const opened = composed
+      ? ModelRunner.openComposed(
           model,
           adapters.map((a) => ({ dir: a.dir, name: a.dir, scale: a.scale })),
           load,
         )
-      : await ModelRunner.load(model, adapter ?? null, load);
+      : ModelRunner.open(model, adapter ?? null, load);
+    // A prompt the model cannot read is refused before the base is converted or the session opens.
+    opened.reader.promptIds(prompt, opts.chat);
+    const runner = await opened.load();
     const [r] = await runner.generate([prompt], opts);
     if (stream) process.stdout.write('\n');
     else

@@ -20,7 +20,8 @@ import {
   extractLastNumber,
   perplexity,
 } from './metrics.ts';
-import { type ChatMessage, ModelRunner, type PromptInput } from './runner.ts';
+import type { ChatMessage, PromptInput, PromptReader } from './prompt-reader.ts';
+import { ModelRunner } from './runner.ts';
 
 export const EVAL_KINDS = ['loss', 'exact-match', 'multiple-choice', 'compare'] as const;
 export type EvalKind = (typeof EVAL_KINDS)[number];
@@ -82,11 +83,12 @@ function shownPrompt(ex: TextExample): string {
 }
 
 /**
- * Every prompt checked before the first is generated, the error naming its line: a long evaluation
- * does not fail at its last batch with a message that does not say which example.
+ * Every prompt checked before the model loads (`reader` needs only its tokenizer), the error naming
+ * its line: a long evaluation does not fail at its last batch, nor after a base conversion, with a
+ * message that does not say which example.
  */
 function checkPrompts(
-  runner: ModelRunner,
+  reader: PromptReader,
   path: string,
   examples: TextExample[],
   prompts: PromptInput[],
@@ -94,9 +96,7 @@ function checkPrompts(
 ) {
   prompts.forEach((p, i) => {
     try {
-      runner.checkPrompt(
-        typeof p === 'string' ? runner.encodePrompt(p, chat) : runner.encodeChat(p.messages),
-      );
+      reader.promptIds(p, chat);
     } catch (e) {
       if (e instanceof ConfigError)
         throw new ConfigError(e.code, `${path}: line ${examples[i].line}: ${e.message}`);
@@ -132,7 +132,17 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   const ds = readDataset(input.data);
   const examples = input.limit ? ds.examples.slice(0, input.limit) : ds.examples;
   const opts = { device: input.device, quantize: input.quantize, dataDir: input.dataDir };
-  const adapter = await ModelRunner.load(input.model, input.adapter, { ...opts, positions: input.positions });
+  const opened = ModelRunner.open(input.model, input.adapter, { ...opts, positions: input.positions });
+  const prompts = examples.map(promptOf);
+  const refs = examples.map((e) => e.completion);
+  // The base model reads the prompts as the adapter was trained on them (chat template or plain
+  // text); with its own default it would be measured on other prompts than the adapter.
+  const chat = opened.reader.usesChatTemplate;
+  // What the examples cannot give is refused here, before a conversion or a session (minutes).
+  const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
+  const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : [];
+  if (input.kind !== 'loss') checkPrompts(opened.reader, ds.path, examples, prompts, chat);
+  const adapter = await opened.load();
   let base: ModelRunner | null = null;
   const needsBase = input.kind === 'loss' || input.kind === 'compare';
   try {
@@ -143,17 +153,13 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       done += n;
       input.onProgress?.(done, total);
     };
-    const prompts = examples.map(promptOf);
-    const refs = examples.map((e) => e.completion);
-    // The base model reads the prompts as the adapter was trained on them (chat template or plain
-    // text); with its own default it would be measured on other prompts than the adapter.
-    const chat = adapter.usesChatTemplate;
 
     if (input.kind === 'loss') {
-      const sub = { ...ds, examples };
-      const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
-      const a = await adapter.datasetLoss(sub, { ...lossOpts, onBatch: (d) => input.onProgress?.(d, total) });
-      const b = await base!.datasetLoss(sub, {
+      const a = await adapter.rowsLoss(lossRows, {
+        ...lossOpts,
+        onBatch: (d) => input.onProgress?.(d, total),
+      });
+      const b = await base!.rowsLoss(lossRows, {
         ...lossOpts,
         onBatch: (d) => input.onProgress?.(examples.length + d, total),
       });
@@ -174,7 +180,6 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       };
     }
 
-    checkPrompts(adapter, ds.path, examples, prompts, chat);
     const outputs = await generateAll(adapter, prompts, input, chat, progress);
     if (input.kind === 'compare') {
       const baseOutputs = await generateAll(base!, prompts, input, chat, progress);

@@ -7,6 +7,9 @@
 // Several adapters can be composed on one session (adapters/compose.ts), each on/off and scaled per
 // call without rebuilding it (the playground's strength dials). A prompt is a text or a chat
 // (system/user/assistant messages through the model's chat template).
+// Loading is two steps (open, then load): open reads the folders and checks the adapters, and hands
+// out the PromptReader, so a caller refuses a request it cannot serve before the weights are
+// converted or a session opens.
 // Leaves out: batching of generation requests from different callers.
 
 import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
@@ -28,18 +31,15 @@ import { shouldPrepack } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import {
-  type Dataset,
-  encodePrompt,
-  specialIds,
-  type TextExample,
-  tokenizeDataset,
-} from '../training/data.ts';
+import { type Dataset, specialIds, type TokenizedExample } from '../training/data.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
 import { buildBatch } from '../training/trainer.ts';
 import { weightedMeanLoss } from './metrics.ts';
+import { type PromptInput, PromptReader, templateConflictError } from './prompt-reader.ts';
+
+export type { ChatMessage, PromptInput } from './prompt-reader.ts';
 
 export interface RunnerOptions {
   device?: DeviceChoice;
@@ -66,12 +66,28 @@ export interface RunnerOptions {
   chat?: boolean | 'auto';
 }
 
-/** Composed adapters that want differently formatted prompts, refused where 'auto' must pick one. */
-function templateConflictError(conflict: string): ConfigError {
-  return new ConfigError(
-    'prompt-template-conflict',
-    `${conflict}: compose adapters trained alike, or pass --chat to format the prompt through the chat template for every adapter`,
-  );
+interface LossOptions {
+  batchSize?: number;
+  signal?: AbortSignal;
+  onBatch?: (done: number, total: number) => void;
+}
+
+export interface LossResult {
+  loss: number;
+  tokens: number;
+  examples: number;
+  truncated: number;
+}
+
+/** The base in the form asked for (a conversion the first time), for the device's compute dtype. */
+function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<ModelSpec> {
+  return prepareModel(spec, {
+    quantize: opts.quantize ?? 'auto',
+    dtype: opts.dtype,
+    dataDir: opts.dataDir,
+    device: opts.device,
+    log: opts.onNotice,
+  });
 }
 
 export interface GenerateTextOptions
@@ -83,14 +99,6 @@ export interface GenerateTextOptions
   /** Called with each newly completed piece of text of row `row`. */
   onText?: (row: number, text: string) => void;
 }
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-/** A prompt: a text (formatted as in training), or a conversation for the chat template. */
-export type PromptInput = string | { messages: ChatMessage[] };
 
 /** One adapter of a composition (ModelRunner.loadComposed). */
 export interface ComposedAdapterInput {
@@ -147,45 +155,53 @@ function readAdapterFor(
   });
 }
 
+/**
+ * A model and its adapters read and checked, the weights not yet touched (ModelRunner.open): `reader`
+ * refuses what a request cannot have before `load` converts the base or opens the session.
+ */
+export interface OpenedModel {
+  readonly reader: PromptReader;
+  load(): Promise<ModelRunner>;
+}
+
 export class ModelRunner {
   readonly spec: ModelSpec;
-  readonly tokenizer: Tokenizer;
   readonly model: ReftModel;
-  readonly manifest: StudioManifest | null;
+  /** Formats and checks prompts (the same reader open handed out). */
+  readonly reader: PromptReader;
   readonly positions: Positions;
   readonly untied: boolean;
   /** Several adapters on this session, when loaded with loadComposed. */
   readonly composed: ComposedAdapters | null;
-  /** Why the composed adapters have no common prompt format (compose.ts), or null. */
-  #templateConflict: string | null = null;
   /** The device the runner was loaded for (its session may run elsewhere: see deviceUsed). */
   #requested: DeviceChoice | undefined;
 
   private constructor(
-    spec: ModelSpec,
-    tokenizer: Tokenizer,
     model: ReftModel,
-    manifest: StudioManifest | null,
+    reader: PromptReader,
+    requested: DeviceChoice | undefined,
     composed: ComposedAdapters | null = null,
   ) {
-    this.spec = spec;
-    this.tokenizer = tokenizer;
+    this.spec = model.spec;
     this.model = model;
-    this.manifest = manifest;
+    this.reader = reader;
     this.composed = composed;
+    this.#requested = requested;
+    const manifest = reader.manifest;
     this.positions = parsePositions(manifest?.positions ?? 'f1');
     this.untied = manifest ? isUntied(this.positions, manifest.shareWeights) : false;
   }
 
   /**
-   * Loads the model and, when given, an adapter — a folder, or one already read (a training
-   * checkpoint the trainer may delete before this runs) — refused when made for another model.
+   * Reads the model folder and, when given, an adapter — a folder, or one already read (a training
+   * checkpoint the trainer may delete before this runs) — refused when made for another model. Reads
+   * no weights: the returned `load` prepares the base and opens the session.
    */
-  static async load(
+  static open(
     modelDir: string,
     adapterDir: string | StudioAdapter | null,
     opts: RunnerOptions = {},
-  ): Promise<ModelRunner> {
+  ): OpenedModel {
     const { spec, tokenizer } = openModelFolder(modelDir);
     if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
     let states: InterventionState[] = [];
@@ -205,33 +221,41 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const base = await prepareModel(spec, {
-      quantize: opts.quantize ?? 'auto',
-      dtype: opts.dtype,
-      dataDir: opts.dataDir,
-      device: opts.device,
-      log: opts.onNotice,
-    });
-    // Generation and evaluation only: quantized weights are packed for the int8 kernels.
-    const model = await ReftModel.load(base, states, {
-      ...opts,
-      prepack: shouldPrepack(base, { training: false }),
-      decodeLoop: await decodeLoopPays(opts.device),
-    });
-    const runner = new ModelRunner(model.spec, tokenizer, model, manifest);
-    runner.#requested = opts.device;
-    return runner;
+    const reader = new PromptReader(spec, tokenizer, manifest);
+    return {
+      reader,
+      load: async () => {
+        const base = await prepareBaseFor(spec, opts);
+        // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+        const model = await ReftModel.load(base, states, {
+          ...opts,
+          prepack: shouldPrepack(base, { training: false }),
+          decodeLoop: await decodeLoopPays(opts.device),
+        });
+        return new ModelRunner(model, reader, opts.device);
+      },
+    };
+  }
+
+  /** open, then load: the model (and adapter) ready to generate. */
+  static async load(
+    modelDir: string,
+    adapterDir: string | StudioAdapter | null,
+    opts: RunnerOptions = {},
+  ): Promise<ModelRunner> {
+    return ModelRunner.open(modelDir, adapterDir, opts).load();
   }
 
   /**
-   * The model with several adapters composed on one session (in the order given; see compose.ts).
-   * Prompts go through the chat template when any of them was trained through it.
+   * The model with several adapters composed on one session (in the order given; see compose.ts),
+   * read and checked without the weights, as open. Prompts go through the chat template when any of
+   * them was trained through it.
    */
-  static async loadComposed(
+  static openComposed(
     modelDir: string,
     adapters: ComposedAdapterInput[],
     opts: RunnerOptions = {},
-  ): Promise<ModelRunner> {
+  ): OpenedModel {
     const { spec, tokenizer } = openModelFolder(modelDir);
     if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
     const inputs = adapters.map((a) => ({
@@ -241,28 +265,41 @@ export class ModelRunner {
       scale: a.scale,
       enabled: a.enabled,
     }));
-    // Refused before the base model is prepared (a conversion can take minutes).
     checkComposition(spec, inputs, { forceBase: opts.forceBase, modelName: modelDir });
     const conflict = promptTemplateConflict(inputs);
     if (conflict && opts.chat === 'auto') throw templateConflictError(conflict);
-    const base = await prepareModel(spec, {
-      quantize: opts.quantize ?? 'auto',
-      dtype: opts.dtype,
-      dataDir: opts.dataDir,
-      device: opts.device,
-      log: opts.onNotice,
-    });
-    const composed = await ComposedAdapters.load(base, inputs, {
-      device: opts.device,
-      forceBase: opts.forceBase,
-      modelName: modelDir,
-    });
     const manifests = inputs.map((i) => i.adapter.manifest);
     const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
-    const runner = new ModelRunner(composed.model.spec, tokenizer, composed.model, manifest, composed);
-    runner.#templateConflict = conflict;
-    runner.#requested = opts.device;
-    return runner;
+    const reader = new PromptReader(spec, tokenizer, manifest, conflict);
+    return {
+      reader,
+      load: async () => {
+        const base = await prepareBaseFor(spec, opts);
+        const composed = await ComposedAdapters.load(base, inputs, {
+          device: opts.device,
+          forceBase: opts.forceBase,
+          modelName: modelDir,
+        });
+        return new ModelRunner(composed.model, reader, opts.device, composed);
+      },
+    };
+  }
+
+  /** openComposed, then load. */
+  static async loadComposed(
+    modelDir: string,
+    adapters: ComposedAdapterInput[],
+    opts: RunnerOptions = {},
+  ): Promise<ModelRunner> {
+    return ModelRunner.openComposed(modelDir, adapters, opts).load();
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.reader.tokenizer;
+  }
+
+  get manifest(): StudioManifest | null {
+    return this.reader.manifest;
   }
 
   /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
@@ -298,34 +335,14 @@ export class ModelRunner {
     return this.model.states.length > 0;
   }
 
-  /**
-   * Whether a text prompt goes through the chat template by default: as the adapter was trained, or
-   * when the model has one. A base model measured beside an adapter takes the adapter's choice.
-   * Composed adapters trained on differently formatted prompts have none: refused.
-   */
+  /** As reader.usesChatTemplate: how a text prompt is formatted by default. */
   get usesChatTemplate(): boolean {
-    if (this.#templateConflict) throw templateConflictError(this.#templateConflict);
-    return this.manifest ? this.manifest.promptTemplate === 'chat' : this.tokenizer.chatTemplate !== null;
+    return this.reader.usesChatTemplate;
   }
 
-  /** Prompt token ids: through the chat template when `chat` says so ('auto': usesChatTemplate). */
+  /** Prompt token ids (reader.encodePrompt). */
   encodePrompt(prompt: string, chat: boolean | 'auto' = 'auto'): number[] {
-    const useTemplate = chat === 'auto' ? this.usesChatTemplate : chat;
-    if (useTemplate && !this.tokenizer.chatTemplate) {
-      throw new ConfigError('missing-chat-template', `${this.spec.dir}: the model has no chat template`);
-    }
-    const ex: TextExample = { line: 0, kind: 'text', prompt, completion: '' };
-    return encodePrompt(this.tokenizer, ex, useTemplate ? 'auto' : 'none');
-  }
-
-  /** A conversation's token ids through the chat template, ready for the assistant's turn. */
-  encodeChat(messages: ChatMessage[]): number[] {
-    if (!this.tokenizer.chatTemplate)
-      throw new ConfigError(
-        'missing-chat-template',
-        'this model has no chat template, so it cannot hold a conversation; send a single prompt instead',
-      );
-    return this.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
+    return this.reader.encodePrompt(prompt, chat);
   }
 
   /**
@@ -342,47 +359,9 @@ export class ModelRunner {
     return { device: this.model.session.device, tokensPerRun: perRun, step };
   }
 
-  /**
-   * The ids that end an answer: the model's (generation_config.json, else config.json) and the end
-   * token training appends to every completion (data.ts specialIds), which a config may not name:
-   * an adapter trained here ends its answers with it.
-   */
-  get eosTokenIds(): number[] {
-    const own = this.spec.eosTokenIds;
-    const { eosId } = specialIds(this.tokenizer, this.spec);
-    return eosId === null || own.includes(eosId) ? own : [...own, eosId];
-  }
-
-  /** Refuses prompt ids this model cannot read: none, too many for its positions, or past its vocabulary. */
-  checkPrompt(ids: readonly number[]): void {
-    // A tokenizer that adds no start token (Qwen's) gives an empty text no ids at all.
-    if (ids.length === 0)
-      throw new ConfigError(
-        'empty-prompt',
-        'the prompt is empty and this model adds no start token to it: give some text',
-      );
-    const limit = this.spec.maxPositions;
-    if (ids.length >= limit)
-      throw new ConfigError(
-        'prompt-too-long',
-        `the prompt has ${ids.length} tokens; the model takes at most ${limit - 1}`,
-      );
-    // A tokenizer with more ids than the embedding has rows (added tokens, a mismatched
-    // tokenizer.json) would reach ORT's Gather as an out-of-bounds index.
-    const over = ids.find((id) => id >= this.spec.vocabSize);
-    if (over !== undefined)
-      throw new ConfigError(
-        'bad-token',
-        `the prompt has token id ${over}, outside the model's vocabulary (config.json vocab_size=${this.spec.vocabSize}); tokenizer.json has ids the model's weights do not`,
-      );
-  }
-
   /** Generates a continuation for each prompt (one batch, left-padded). */
   async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
-    const ids = prompts.map((p) =>
-      typeof p === 'string' ? this.encodePrompt(p, opts.chat ?? 'auto') : this.encodeChat(p.messages),
-    );
-    for (const p of ids) this.checkPrompt(p);
+    const ids = prompts.map((p) => this.reader.promptIds(p, opts.chat ?? 'auto'));
     const limit = this.spec.maxPositions;
     const asked = opts.maxNewTokens ?? 128;
     const maxNew = Math.min(asked, limit - Math.max(...ids.map((p) => p.length)));
@@ -397,7 +376,7 @@ export class ModelRunner {
     const n = this.model.states.length;
     const res = await gen.generate(ids, {
       ...opts,
-      eosTokenIds: opts.eosTokenIds ?? this.eosTokenIds,
+      eosTokenIds: opts.eosTokenIds ?? this.reader.eosTokenIds,
       maxNewTokens: maxNew,
       onToken: (row, id) => {
         const now = performance.now();
@@ -442,25 +421,14 @@ export class ModelRunner {
    */
   async datasetLoss(
     ds: Dataset,
-    opts: {
-      chat?: boolean;
-      maxLength?: number;
-      batchSize?: number;
-      limit?: number;
-      signal?: AbortSignal;
-      onBatch?: (done: number, total: number) => void;
-    } = {},
-  ): Promise<{ loss: number; tokens: number; examples: number; truncated: number }> {
-    const chat = (opts.chat ?? this.usesChatTemplate) ? 'auto' : 'none';
-    const { eosId, padId } = specialIds(this.tokenizer, this.spec);
-    const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);
-    const limited: Dataset = opts.limit ? { ...ds, examples: ds.examples.slice(0, opts.limit) } : ds;
-    const rows = tokenizeDataset(
-      this.tokenizer,
-      limited,
-      { maxLength, chatTemplate: chat, eosId },
-      this.spec.vocabSize,
-    );
+    opts: { chat?: boolean; maxLength?: number; limit?: number } & LossOptions = {},
+  ): Promise<LossResult> {
+    return this.rowsLoss(this.reader.lossRows(ds, opts), opts);
+  }
+
+  /** The same over rows already tokenized (reader.lossRows: refused before the model loads). */
+  async rowsLoss(rows: TokenizedExample[], opts: LossOptions = {}): Promise<LossResult> {
+    const { padId } = specialIds(this.tokenizer, this.spec);
     const bs = opts.batchSize ?? 8;
     const parts: { loss: number; tokens: number }[] = [];
     for (let i = 0; i < rows.length; i += bs) {

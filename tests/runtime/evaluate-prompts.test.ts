@@ -1,11 +1,12 @@
 // `evaluate` measures the base model on the prompts the adapter reads: an adapter trained on plain
 // text (no chat template) on a model that has one is compared with the base on plain text too, for
 // the loss and for generated outputs alike. A prompt the model cannot read is refused before any
-// generation, naming its line; examples cut to the max length are counted in the loss's metrics. A
-// chat example is answered from its whole conversation through the template, as training reads it.
+// generation and before an int8 base is converted, naming its line; examples cut to the max length are
+// counted in the loss's metrics. A chat example is answered from its whole conversation through the
+// template, as training reads it.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../native-runtime/errors.ts';
@@ -17,6 +18,7 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { readDataset } from '../../native-runtime/training/data.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { modelWithoutBos } from '../training/helpers.ts';
 
 const model = modelDir('llama'); // has a chat template
 
@@ -81,6 +83,8 @@ test('evaluate: a prompt too long for the model is refused up front, naming its 
   ];
   writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
   let generated = 0;
+  // An int8 base would be converted first (minutes on a large model): refused before that too.
+  const dataDir = join(root, 'home');
   await assert.rejects(
     evaluateAdapter({
       model,
@@ -89,6 +93,8 @@ test('evaluate: a prompt too long for the model is refused up front, naming its 
       kind: 'exact-match',
       maxNewTokens: 2,
       batchSize: 1,
+      quantize: 'int8',
+      dataDir,
       onProgress: () => generated++,
     }),
     (e: Error) =>
@@ -97,11 +103,38 @@ test('evaluate: a prompt too long for the model is refused up front, naming its 
       e.message.startsWith(`${data}: line 2: the prompt has `),
   );
   assert.equal(generated, 0, 'refused before the first example was generated');
+  assert.equal(existsSync(join(dataDir, 'bases')), false, 'refused before the base was converted');
   // The loss measures examples cut to their max length, and says how many were.
   const loss = await evaluateAdapter({ model, adapter, data, kind: 'loss', maxLength: 64 });
   assert.equal(loss.metrics.truncated, 1);
   const short = await evaluateAdapter({ model, adapter, data, kind: 'loss', limit: 1 });
   assert.equal(short.metrics.truncated, undefined);
+});
+
+test('evaluate: a loss over a prompt the model reads as no tokens is refused before the base is converted', async () => {
+  const root = tempDir('reft-eval-blank-');
+  // A tokenizer that adds no start token and strips blanks: a blank prompt is no tokens.
+  const blankModel = modelWithoutBos(join(root, 'model'), {
+    type: 'Strip',
+    strip_left: true,
+    strip_right: true,
+  });
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'data.jsonl');
+  const rows = [
+    { prompt: 'hello', completion: ' world' },
+    { prompt: '   ', completion: ' x' },
+  ];
+  writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+  const dataDir = join(root, 'home');
+  await assert.rejects(
+    evaluateAdapter({ model: blankModel, adapter, data, kind: 'loss', quantize: 'int8', dataDir }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.code === 'empty-prompt' &&
+      e.message === `${data}: line 2: the prompt has no tokens`,
+  );
+  assert.equal(existsSync(join(dataDir, 'bases')), false, 'refused before the base was converted');
 });
 
 test('evaluate: a chat example is generated from its whole conversation, as training reads it', async () => {

@@ -194,7 +194,13 @@ async function runnerFor(
   }
   // Notices of a load go to the request that started it (others wait on the same promise).
   const opts = { device, quantize: args.quantize, dataDir: args.dataDir, onNotice };
-  r = composed ? ModelRunner.loadComposed(model, composed, opts) : ModelRunner.load(model, adapter, opts);
+  const opened = composed
+    ? ModelRunner.openComposed(model, composed, opts)
+    : ModelRunner.open(model, adapter, opts);
+  // The request is checked before the load: a prompt the model cannot read neither converts the base
+  // nor opens a session (nor fails the other requests waiting on this load).
+  for (const p of args.prompts) opened.reader.promptIds(p, args.chat ?? 'auto');
+  r = opened.load();
   runners.set(key, r);
   r.catch(() => runners.delete(key));
   while (runners.size > RUNNERS_KEPT) {

@@ -1,0 +1,50 @@
+// `reft-studio generate` refuses a request the model cannot serve before anything is converted or
+// loaded: a prompt longer than the context, an empty one, --chat on a model without a chat template.
+// With --quantize int8 the base would be converted first (a copy written under <data>/bases, minutes on
+// a large model); the refusal must come alone, as one line, and leave the data folder empty.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir } from '../helpers/temp.ts';
+import { modelWithoutBos } from '../training/helpers.ts';
+
+const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const root = tempDir('reft-generate-refusals-');
+// The Llama fixture with a tokenizer that adds no start token and strips blanks (an empty prompt is no
+// tokens) and no chat template.
+const model = modelWithoutBos(join(root, 'model'), { type: 'Strip', strip_left: true, strip_right: true });
+rmSync(join(model, 'chat_template.jinja'));
+
+function refused(args: string[], line: RegExp): void {
+  const data = tempDir('reft-generate-refusals-data-');
+  const r = spawnSync(
+    process.execPath,
+    [BIN, 'generate', '--model', model, '--quantize', 'int8', '--data-dir', data, ...args],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, nothing converted first: ${r.stderr}`);
+  assert.match(lines[0], line);
+  assert.equal(existsSync(join(data, 'bases')), false, 'no converted base written');
+}
+
+describe('reft-studio generate: refusals before the base is converted', () => {
+  it('a prompt longer than the context', () => {
+    refused(
+      ['--prompt', 'word '.repeat(3000)],
+      /^error: the prompt has \d+ tokens; the model takes at most 255$/,
+    );
+  });
+
+  it('an empty prompt on a model that adds no start token', () => {
+    refused(['--prompt', '  '], /^error: the prompt is empty and this model adds no start token to it/);
+  });
+
+  it('--chat on a model without a chat template', () => {
+    refused(['--prompt', 'hello', '--chat'], /^error: .*: the model has no chat template$/);
+  });
+});
