@@ -5,18 +5,23 @@
 
 import { cpus } from 'node:os';
 import {
+  type BenchDims,
   type BenchProgress,
   benchDecode,
   benchLayerList,
   benchPositions,
   benchPrefill,
   benchTrain,
+  checkDecodeOptions,
+  checkPrefillOptions,
+  checkTrainOptions,
   type TrainBackward,
 } from '../../native-runtime/bench/bench.ts';
 import {
   buildSynthetic,
   SYNTHETIC_MODELS,
   type SyntheticName,
+  syntheticShape,
 } from '../../native-runtime/bench/synthetic.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
@@ -61,8 +66,11 @@ function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
   return d;
 }
 
-/** The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form. */
-async function setup(ctx: CommandContext): Promise<Setup> {
+/**
+ * The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form.
+ * `check` refuses the bench's options on the model's config before it is converted or built (minutes).
+ */
+async function setup(ctx: CommandContext, check: (dims: BenchDims) => void): Promise<Setup> {
   const model = str(ctx.values, 'model');
   const synthetic = str(ctx.values, 'synthetic');
   if (!model === !synthetic)
@@ -81,6 +89,7 @@ async function setup(ctx: CommandContext): Promise<Setup> {
       throw new UsageError(
         `bench: --synthetic must be one of ${SYNTHETIC_MODELS.join(', ')}, got "${synthetic}"`,
       );
+    check(syntheticShape(synthetic as SyntheticName));
     const m = await buildSynthetic(synthetic as SyntheticName, {
       dataDir: ctx.dataDir,
       scheme,
@@ -100,7 +109,9 @@ async function setup(ctx: CommandContext): Promise<Setup> {
       dispose: m.dispose,
     };
   }
-  const spec = await prepareBase(loadModelSpec(resolveModelDir(model as string)), scheme, {
+  const folderSpec = loadModelSpec(resolveModelDir(model as string));
+  check(folderSpec);
+  const spec = await prepareBase(folderSpec, scheme, {
     dataDir: ctx.dataDir,
     device,
     onProgress,
@@ -134,9 +145,10 @@ async function measure(
   ctx: CommandContext,
   what: string,
   unit: string,
+  check: (dims: BenchDims) => void,
   fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
 ): Promise<number> {
-  const s = await setup(ctx);
+  const s = await setup(ctx, check);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
   const sampler = s.device === 'cpu' ? null : new GpuMemorySampler(chosenGpuIndex());
   const sampling = !!sampler?.start() && (await sampler.ready());
@@ -229,8 +241,12 @@ export const benchCommands: Command[] = [
         steps: intAtLeast(ctx.values, 'steps', 1),
         backward: backwardFlag(ctx),
       };
-      return measure(ctx, 'train', 'steps', (spec, device, onStep) =>
-        benchTrain(spec, { ...opts, onStep, device }),
+      return measure(
+        ctx,
+        'train',
+        'steps',
+        (dims) => checkTrainOptions(dims, opts),
+        (spec, device, onStep) => benchTrain(spec, { ...opts, onStep, device }),
       );
     },
   },
@@ -250,8 +266,12 @@ export const benchCommands: Command[] = [
         seq: intAtLeast(ctx.values, 'seq', 1),
         steps: intAtLeast(ctx.values, 'steps', 1),
       };
-      return measure(ctx, 'prefill', 'steps', (spec, device, onStep) =>
-        benchPrefill(spec, { ...opts, onStep, device }),
+      return measure(
+        ctx,
+        'prefill',
+        'steps',
+        (dims) => checkPrefillOptions(dims, opts),
+        (spec, device, onStep) => benchPrefill(spec, { ...opts, onStep, device }),
       );
     },
   },
@@ -276,8 +296,12 @@ export const benchCommands: Command[] = [
         newTokens: intAtLeast(ctx.values, 'new-tokens', 1),
         chunk: intAtLeast(ctx.values, 'chunk', 1),
       };
-      return measure(ctx, 'decode', 'tokens', (spec, device, onStep) =>
-        benchDecode(spec, { ...opts, device, onStep }),
+      return measure(
+        ctx,
+        'decode',
+        'tokens',
+        (dims) => checkDecodeOptions(dims, opts),
+        (spec, device, onStep) => benchDecode(spec, { ...opts, device, onStep }),
       );
     },
   },

@@ -58,8 +58,11 @@ async function initOrt(device?: DeviceChoice): Promise<void> {
   await s.session.release();
 }
 
+/** What a bench's options ask of a model: its positions and layers, in its config. */
+export type BenchDims = Pick<ModelSpec, 'maxPositions' | 'numLayers'>;
+
 /** Sequences longer than the model's positions are refused before anything is built or allocated. */
-function checkLength(spec: ModelSpec, tokens: number, what: string): void {
+function checkLength(spec: BenchDims, tokens: number, what: string): void {
   if (tokens > spec.maxPositions)
     throw new ConfigError(
       'bad-option',
@@ -83,7 +86,7 @@ export function benchLayerList(text: string | undefined): number[] | null {
 }
 
 /** The layers of --layers, each one the model has. */
-function parseLayers(spec: ModelSpec, text: string | undefined): number[] {
+function parseLayers(spec: BenchDims, text: string | undefined): number[] {
   const layers = benchLayerList(text) ?? Array.from({ length: spec.numLayers }, (_, i) => i);
   if (layers.some((l) => l >= spec.numLayers))
     throw new ConfigError(
@@ -106,6 +109,27 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => 10 + Math.floor(rng() * (vocab - 10)));
 }
 
+/**
+ * Each bench's options checked against the model's config alone: the command runs these before it
+ * converts a base or builds a synthetic model (minutes), the benches again on what they are given.
+ */
+export function checkPrefillOptions(dims: BenchDims, o: { seq?: number }): void {
+  checkLength(dims, o.seq ?? 128, 'tokens per sequence');
+}
+
+export function checkDecodeOptions(dims: BenchDims, o: { prompt?: number; newTokens?: number }): void {
+  checkLength(dims, (o.prompt ?? 32) + (o.newTokens ?? 64), 'tokens (prompt + new tokens)');
+}
+
+export function checkTrainOptions(
+  dims: BenchDims,
+  o: { seq?: number; layers?: string; positions?: string },
+): void {
+  checkLength(dims, o.seq ?? 128, 'tokens per sequence');
+  parseLayers(dims, o.layers);
+  benchPositions(o.positions);
+}
+
 export async function benchPrefill(
   spec: ModelSpec,
   o: { batch?: number; seq?: number; steps?: number; device?: DeviceChoice; onStep?: BenchProgress },
@@ -113,7 +137,7 @@ export async function benchPrefill(
   const B = o.batch ?? 4,
     T = o.seq ?? 128,
     steps = o.steps ?? 3;
-  checkLength(spec, T, 'tokens per sequence');
+  checkPrefillOptions(spec, o);
   const m = await loadForwardModel(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
@@ -143,7 +167,7 @@ export async function benchDecode(
 ): Promise<BenchResult> {
   const P = o.prompt ?? 32,
     N = o.newTokens ?? 64;
-  checkLength(spec, P + N, 'tokens (prompt + new tokens)');
+  checkDecodeOptions(spec, o);
   const rssStart = process.memoryUsage().rss;
   // ONNX Runtime pages in ~19 MB of its own code (kernel registry, graph optimizer) on the process's
   // first session, whatever the model: open a one-node session first so the model's cost is its own.
@@ -239,7 +263,7 @@ export async function benchTrain(
     P = o.prompt ?? 64,
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
-  checkLength(spec, T, 'tokens per sequence');
+  checkTrainOptions(spec, o);
   const layers = parseLayers(spec, o.layers);
   const { first, last } = benchPositions(o.positions);
   const groups: number[][] = [];

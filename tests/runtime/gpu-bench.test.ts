@@ -5,7 +5,7 @@
 // (No timing is asserted: only that each workload ran where it was asked to, and reported.)
 
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main } from '../../cli/main.ts';
@@ -133,4 +133,28 @@ it('bench refuses shapes the model cannot hold before building anything (no raw 
   assert.match(err, /^error: bench: --layers "9": give all or layer numbers 0\.\.3 such as 1;3\n$/);
   assert.equal(await run('bench', 'train', '--positions', 'middle', '--seq', '16', '--prompt', '8'), 2);
   assert.match(err, /^error: bench: --positions "middle": give fN, lM or fN\+lM \(e\.g\. f5\+l5\)\n$/);
+});
+
+it('bench refuses those shapes before converting a base or building a synthetic model', async () => {
+  const llama = new URL('../fixtures/golden/models/llama', import.meta.url).pathname; // 256 positions, 4 layers
+  const data = tempDir('reft-bench-refusals-');
+  let err = '';
+  const run = async (...a: string[]) => {
+    err = '';
+    return main([...a, '--data-dir', data], { stdout: () => {}, stderr: (s) => (err += s) });
+  };
+  assert.equal(await run('bench', 'decode', '--model', llama, '--quantize', 'int8', '--prompt', '300'), 1);
+  // The refusal alone: no conversion's progress before it, no converted copy left behind.
+  assert.equal(
+    err,
+    "error: bench: 364 tokens (prompt + new tokens) is more than the model's 256 positions\n",
+  );
+  assert.equal(await run('bench', 'train', '--model', llama, '--quantize', 'int4', '--layers', '9'), 1);
+  assert.match(err, /^error: bench: --layers "9": give all or layer numbers 0\.\.3 such as 1;3\n$/);
+  // TinyLlama's shape (2048 positions, 22 layers) is known without building its 4 GB of weights.
+  assert.equal(await run('bench', 'prefill', '--synthetic', 'tinyllama-1.1b', '--seq', '4096'), 1);
+  assert.equal(err, "error: bench: 4096 tokens per sequence is more than the model's 2048 positions\n");
+  assert.equal(await run('bench', 'train', '--synthetic', 'tinyllama-1.1b', '--positions', 'middle'), 1);
+  assert.match(err, /^error: bench: --positions "middle": give fN, lM or fN\+lM/);
+  assert.deepEqual(readdirSync(data), [], 'nothing converted or built');
 });
