@@ -158,7 +158,10 @@ export const evaluateCommand: Command = {
           },
           {
             signal: ctrlC.signal,
-            onEvent: (_e, d) => {
+            onEvent: (e, data) => {
+              // What loading the models says (a conversion, the session opening), before any example.
+              if (e === 'notice') return ctx.progress.log((data as { text: string }).text);
+              const d = data as { done: number; total: number };
               progress.task ??= ctx.progress.count({
                 label: `evaluate ${kind}`,
                 unit: 'examples',

@@ -44,6 +44,8 @@ export interface EvaluateInput {
   dataDir?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** What loading the models says before the first example (a conversion, the session opening). */
+  onNotice?: (message: string) => void;
 }
 
 export interface EvalSample {
@@ -131,7 +133,12 @@ async function generateAll(
 export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationReport> {
   const ds = readDataset(input.data);
   const examples = input.limit ? ds.examples.slice(0, input.limit) : ds.examples;
-  const opts = { device: input.device, quantize: input.quantize, dataDir: input.dataDir };
+  const opts = {
+    device: input.device,
+    quantize: input.quantize,
+    dataDir: input.dataDir,
+    onNotice: input.onNotice,
+  };
   const opened = ModelRunner.open(input.model, input.adapter, { ...opts, positions: input.positions });
   const prompts = examples.map(promptOf);
   const refs = examples.map((e) => e.completion);

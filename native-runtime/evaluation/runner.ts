@@ -79,6 +79,12 @@ export interface LossResult {
   truncated: number;
 }
 
+/**
+ * Told before the session opens: tens of seconds on an 8B model, silent otherwise (the Playground
+ * would still show a finished conversion's last notice).
+ */
+const LOADING = 'loading the model into ONNX Runtime';
+
 /** The base in the form asked for (a conversion the first time), for the device's compute dtype. */
 function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<ModelSpec> {
   return prepareModel(spec, {
@@ -226,6 +232,7 @@ export class ModelRunner {
       reader,
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
+        opts.onNotice?.(LOADING);
         // Generation and evaluation only: quantized weights are packed for the int8 kernels.
         const model = await ReftModel.load(base, states, {
           ...opts,
@@ -275,6 +282,7 @@ export class ModelRunner {
       reader,
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
+        opts.onNotice?.(LOADING);
         const composed = await ComposedAdapters.load(base, inputs, {
           device: opts.device,
           forceBase: opts.forceBase,

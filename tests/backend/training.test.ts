@@ -278,9 +278,21 @@ test('evaluations/run: loss/perplexity, exact-match and base-vs-adapter comparis
   // is the CPU on a machine without a GPU).
   await call('settings/environment-set', { device: 'auto' });
   engineCalls.length = 0;
+  const pushedBefore = pushes.length;
   const loss = await call('evaluations/run', { adapterId, datasetId, kind: 'loss' });
   await call('settings/environment-set', { device: 'cpu' });
   assert.equal(loss.status, 'completed', loss.error ?? '');
+  // Before its first example the job says it is opening the sessions (tens of seconds on a large model).
+  assert.ok(
+    pushes
+      .slice(pushedBefore)
+      .some(
+        (p) =>
+          p.topic === 'jobs/progress' &&
+          (p.data as JobProgress).message === 'loading the model into ONNX Runtime',
+      ),
+    'the evaluation job tells the session opening',
+  );
   assert.deepEqual(
     engineCalls.map((c) => [c.op, (c.args as { device?: string }).device]),
     [['evaluate', 'auto']],

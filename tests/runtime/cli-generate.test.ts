@@ -121,6 +121,13 @@ describe('reft-studio generate', () => {
   // The CLI as a user runs it, its output as text.
   const cliRun = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
+  it('says when it opens the session (tens of seconds on a large model), on stderr', () => {
+    const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--max-new-tokens', '2', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, 'loading the model into ONNX Runtime\n');
+    assert.equal(JSON.parse(r.stdout).tokens.length, 2);
+  });
+
   it('a pyreft folder that does not record positions needs --positions', () => {
     const r = cliRun('generate', '--model', model, '--adapter', adapter, '--prompt', 'hi');
     assert.notEqual(r.status, 0);
@@ -138,6 +145,8 @@ describe('reft-studio generate', () => {
     assert.match(without.stderr, /^error: .*does not record its positions.*pass --positions/m);
     const r = spawnSync(process.execPath, [BIN, ...args, '--positions', 'f2+l2'], opts);
     assert.equal(r.status, 0, r.stderr);
+    // Opening the sessions (the adapter's, the base model's) is said, not a silent wait.
+    assert.match(r.stderr, /^loading the model into ONNX Runtime$/m);
     const out = JSON.parse(r.stdout);
     assert.equal(out.kind, 'loss');
     assert.ok(Number.isFinite(out.metrics.loss) && out.metrics.loss !== out.metrics.baseLoss);

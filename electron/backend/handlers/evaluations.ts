@@ -76,12 +76,16 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
         },
         {
           signal,
-          onEvent: (_e, d) =>
+          onEvent: (e, d) => {
+            // Until the first example, the job says what loading the models is doing.
+            if (e === 'notice') return report({ message: (d as { text: string }).text });
+            const p = d as { done: number; total: number };
             report({
-              progress: d.total ? d.done / d.total : undefined,
-              message: `${d.done}/${d.total}`,
-              detail: { event: 'evaluate-progress', ...d },
-            }),
+              progress: p.total ? p.done / p.total : undefined,
+              message: `${p.done}/${p.total}`,
+              detail: { event: 'evaluate-progress', ...p },
+            });
+          },
         },
       ),
   });

@@ -114,8 +114,9 @@ export interface EngineOps {
     result: Generation;
   };
   evaluate: {
-    args: Omit<EvaluateInput, 'signal' | 'onProgress'>;
-    events: { progress: { done: number; total: number } };
+    args: Omit<EvaluateInput, 'signal' | 'onProgress' | 'onNotice'>;
+    /** notice: what loading the models says (a conversion's progress, the session opening). */
+    events: { progress: { done: number; total: number }; notice: { text: string } };
     result: EvaluationReport;
   };
   calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
@@ -343,7 +344,12 @@ export async function evaluateTask(
   emit: Emit<'evaluate'>,
   signal: AbortSignal,
 ): Promise<EvaluationReport> {
-  return evaluateAdapter({ ...args, signal, onProgress: (done, total) => emit('progress', { done, total }) });
+  return evaluateAdapter({
+    ...args,
+    signal,
+    onProgress: (done, total) => emit('progress', { done, total }),
+    onNotice: (text) => emit('notice', { text }),
+  });
 }
 
 /**
