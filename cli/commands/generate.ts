@@ -154,7 +154,7 @@ export const generateCommand: Command = {
         )
       : ModelRunner.open(model, adapter ?? null, load);
     // A prompt the model cannot read is refused before the base is converted or the session opens.
-    opened.reader.promptIds(prompt, opts.chat);
+    opened.reader.request([prompt], opts);
     const runner = await opened.load();
     const [r] = await runner.generate([prompt], opts);
     if (stream) process.stdout.write('\n');

@@ -94,11 +94,12 @@ function checkPrompts(
   path: string,
   examples: TextExample[],
   prompts: PromptInput[],
-  chat: boolean,
+  opts: { chat: boolean; maxNewTokens: number },
 ) {
   prompts.forEach((p, i) => {
     try {
-      reader.promptIds(p, chat);
+      // One at a time: a batch's longest prompt decides its check, and is checked alone here too.
+      reader.request([p], opts);
     } catch (e) {
       if (e instanceof ConfigError)
         throw new ConfigError(e.code, `${path}: line ${examples[i].line}: ${e.message}`);
@@ -106,6 +107,9 @@ function checkPrompts(
     }
   });
 }
+
+/** The longest answer an evaluation generates. */
+const newTokens = (input: EvaluateInput): number => input.maxNewTokens ?? 64;
 
 async function generateAll(
   runner: ModelRunner,
@@ -120,7 +124,7 @@ async function generateAll(
     if (input.signal?.aborted) throw new CancelledError('evaluation cancelled');
     const res = await runner.generate(prompts.slice(i, i + bs), {
       chat,
-      maxNewTokens: input.maxNewTokens ?? 64,
+      maxNewTokens: newTokens(input),
       greedy: true,
       signal: input.signal,
     });
@@ -148,7 +152,8 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   // What the examples cannot give is refused here, before a conversion or a session (minutes).
   const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
   const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : [];
-  if (input.kind !== 'loss') checkPrompts(opened.reader, ds.path, examples, prompts, chat);
+  if (input.kind !== 'loss')
+    checkPrompts(opened.reader, ds.path, examples, prompts, { chat, maxNewTokens: newTokens(input) });
   const adapter = await opened.load();
   let base: ModelRunner | null = null;
   const needsBase = input.kind === 'loss' || input.kind === 'compare';

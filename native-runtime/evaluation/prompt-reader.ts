@@ -35,6 +35,9 @@ export function templateConflictError(conflict: string): ConfigError {
   );
 }
 
+/** New tokens a generation asks for when the request does not say. */
+export const DEFAULT_MAX_NEW_TOKENS = 128;
+
 export class PromptReader {
   /**
    * `spec` is the model folder's (its positions, vocabulary and end tokens are the same in every
@@ -108,6 +111,29 @@ export class PromptReader {
       typeof prompt === 'string' ? this.encodePrompt(prompt, chat) : this.encodeChat(prompt.messages);
     this.checkPrompt(ids);
     return ids;
+  }
+
+  /**
+   * A generation request read as the model will: every prompt's ids, checked, and the new tokens
+   * the batch gets — `maxNewTokens` cut to what the context holds after the longest prompt (the
+   * answer then ends with 'context', said, not refused). A model mixing sliding-window and full
+   * layers cannot cache past its window: a prompt and answer longer than it are refused.
+   */
+  request(
+    prompts: PromptInput[],
+    opts: { chat?: boolean | 'auto'; maxNewTokens?: number } = {},
+  ): { ids: number[][]; maxNew: number } {
+    const ids = prompts.map((p) => this.promptIds(p, opts.chat ?? 'auto'));
+    const longest = Math.max(...ids.map((p) => p.length));
+    const maxNew = Math.min(opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, this.spec.maxPositions - longest);
+    const sw = this.spec.slidingWindow;
+    // The last new token is not fed back, so the window holds the prompt and maxNew − 1 answer tokens.
+    if (sw && !sw.layers.every(Boolean) && longest + maxNew - 1 > sw.size)
+      throw new ConfigError(
+        'sliding-window-mixed',
+        `this model mixes sliding-window and full-attention layers, so a prompt and its answer must fit in its ${sw.size}-token window: the prompt has ${longest} tokens and ${maxNew} new ones were asked for; ${longest <= sw.size ? `ask for at most ${sw.size - longest + 1} new tokens` : 'shorten the prompt'}`,
+      );
+    return { ids, maxNew };
   }
 
   /**

@@ -37,7 +37,12 @@ import { interventionLocations, isUntied, type Positions, parsePositions } from 
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
 import { buildBatch } from '../training/trainer.ts';
 import { weightedMeanLoss } from './metrics.ts';
-import { type PromptInput, PromptReader, templateConflictError } from './prompt-reader.ts';
+import {
+  DEFAULT_MAX_NEW_TOKENS,
+  type PromptInput,
+  PromptReader,
+  templateConflictError,
+} from './prompt-reader.ts';
 
 export type { ChatMessage, PromptInput } from './prompt-reader.ts';
 
@@ -369,10 +374,8 @@ export class ModelRunner {
 
   /** Generates a continuation for each prompt (one batch, left-padded). */
   async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
-    const ids = prompts.map((p) => this.reader.promptIds(p, opts.chat ?? 'auto'));
-    const limit = this.spec.maxPositions;
-    const asked = opts.maxNewTokens ?? 128;
-    const maxNew = Math.min(asked, limit - Math.max(...ids.map((p) => p.length)));
+    const asked = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+    const { ids, maxNew } = this.reader.request(prompts, { chat: opts.chat, maxNewTokens: asked });
     const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
     // An empty stop string is in every text: it stops nothing (as cutAtStop and the stream agree).
     const stops = (opts.stop ?? []).filter((s) => s.length > 0);

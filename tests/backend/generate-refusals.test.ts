@@ -1,7 +1,8 @@
 // The Playground's 'generate/run' refuses a request the model cannot serve before the engine converts
 // the library model's base (its Base weights setting, int8 here) or opens a session: a prompt longer
 // than the context, a blank one on a model that adds no start token, the chat template of a model that
-// has none. The error is the refusal itself, no conversion notice comes first, and nothing is written
+// has none, a prompt and answer past the window of a model mixing sliding-window and full layers.
+// The error is the refusal itself, no conversion notice comes first, and nothing is written
 // under <data>/bases; a request the model can serve still converts and answers afterwards.
 
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { modelVariant } from '../helpers/fixtures.ts';
 import { modelWithoutBos } from '../training/helpers.ts';
 import { inProcess, tempDir } from './helpers.ts';
 
@@ -16,6 +18,7 @@ const root = tempDir('generate-refusals');
 const data = join(root, 'data');
 let b: Backend;
 let modelId: number;
+let mixedId: number;
 const { call, callError } = inProcess(() => b);
 
 before(async () => {
@@ -25,6 +28,15 @@ before(async () => {
   b = createBackend(data, { seedDemo: false });
   modelId = (await call('models/add', { path: model })).id;
   await call('models/setQuantize', { id: modelId, quantize: 'int8' });
+  // Qwen2 with layer 2 of 3 windowed over 4 tokens.
+  const mixed = modelVariant(join(root, 'qwen2-mixed'), 'qwen2', (c) => {
+    c.use_sliding_window = true;
+    c.sliding_window = 4;
+    c.max_window_layers = 2;
+    delete c.layer_types;
+  });
+  mixedId = (await call('models/add', { path: mixed })).id;
+  await call('models/setQuantize', { id: mixedId, quantize: 'int8' });
 });
 after(() => b.close());
 
@@ -43,7 +55,7 @@ async function refusal(params: Record<string, unknown>, requestId: string) {
   }
 }
 
-test('refused before the base is converted: too long, blank, no chat template', async () => {
+test('refused before the base is converted: too long, blank, no chat template, past a mixed window', async () => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [
       { prompt: 'word '.repeat(3000) },
@@ -56,6 +68,11 @@ test('refused before the base is converted: too long, blank, no chat template', 
       { messages: [{ role: 'user', content: 'hello' }] },
       'missing-chat-template',
       /^this model has no chat template, so it cannot hold a conversation/,
+    ],
+    [
+      { modelId: mixedId, prompt: 'hi', maxNewTokens: 3, chat: false },
+      'sliding-window-mixed',
+      /must fit in its 4-token window: the prompt has 3 tokens and 3 new ones were asked for; ask for at most 2 new tokens$/,
     ],
   ];
   for (const [i, [params, code, message]] of cases.entries()) {

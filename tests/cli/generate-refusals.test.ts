@@ -1,5 +1,6 @@
 // `reft-studio generate` refuses a request the model cannot serve before anything is converted or
-// loaded: a prompt longer than the context, an empty one, --chat on a model without a chat template.
+// loaded: a prompt longer than the context, an empty one, --chat on a model without a chat template,
+// a prompt and answer longer than the window of a model mixing sliding-window and full layers.
 // With --quantize int8 the base would be converted first (a copy written under <data>/bases, minutes on
 // a large model); the refusal must come alone, as one line, and leave the data folder empty.
 
@@ -8,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { modelVariant } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { modelWithoutBos } from '../training/helpers.ts';
 
@@ -18,11 +20,19 @@ const root = tempDir('reft-generate-refusals-');
 const model = modelWithoutBos(join(root, 'model'), { type: 'Strip', strip_left: true, strip_right: true });
 rmSync(join(model, 'chat_template.jinja'));
 
-function refused(args: string[], line: RegExp): void {
+// Qwen2 with layer 2 of 3 windowed over 4 tokens (max_window_layers; layer_types derived).
+const mixed = modelVariant(join(root, 'qwen2-mixed'), 'qwen2', (c) => {
+  c.use_sliding_window = true;
+  c.sliding_window = 4;
+  c.max_window_layers = 2;
+  delete c.layer_types;
+});
+
+function refused(args: string[], line: RegExp, on = model): void {
   const data = tempDir('reft-generate-refusals-data-');
   const r = spawnSync(
     process.execPath,
-    [BIN, 'generate', '--model', model, '--quantize', 'int8', '--data-dir', data, ...args],
+    [BIN, 'generate', '--model', on, '--quantize', 'int8', '--data-dir', data, ...args],
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 1, r.stderr);
@@ -46,5 +56,13 @@ describe('reft-studio generate: refusals before the base is converted', () => {
 
   it('--chat on a model without a chat template', () => {
     refused(['--prompt', 'hello', '--chat'], /^error: .*: the model has no chat template$/);
+  });
+
+  it('a prompt and answer past the window of a model mixing windowed and full layers', () => {
+    refused(
+      ['--prompt', 'hi', '--max-new-tokens', '3'],
+      /^error: this model mixes sliding-window and full-attention layers, so a prompt and its answer must fit in its 4-token window: the prompt has 3 tokens and 3 new ones were asked for; ask for at most 2 new tokens$/,
+      mixed,
+    );
   });
 });

@@ -1,7 +1,7 @@
 // Paths and comparison helpers for the golden fixtures (copied from ../shared/fixtures so tests run
 // from a fresh clone).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const FIXTURES = new URL('../fixtures/golden/', import.meta.url).pathname;
@@ -11,6 +11,17 @@ export const MODEL_ARCHS = readdirSync(MODELS).sort();
 export const REFT_CASES = readdirSync(REFT).sort();
 
 export const modelDir = (arch: string): string => join(MODELS, arch);
+
+/** A model folder `dir` with fixture `from`'s files linked and its config.json edited. */
+export function modelVariant(dir: string, from: string, edit: (c: Record<string, unknown>) => void): string {
+  const src = modelDir(from);
+  mkdirSync(dir);
+  for (const f of readdirSync(src)) if (f !== 'config.json') symlinkSync(join(src, f), join(dir, f));
+  const c = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+  edit(c);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+  return dir;
+}
 
 export interface ReftCaseMeta {
   arch: string;

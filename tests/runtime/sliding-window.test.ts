@@ -5,30 +5,20 @@
 // The PyTorch half needs Debian's python3-torch; skipped with a reason without it, except under CI.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
-import { modelDir } from '../helpers/fixtures.ts';
+import { modelDir, modelVariant } from '../helpers/fixtures.ts';
 import { assertCacheFreeGreedy } from '../helpers/greedy.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const root = tempDir('reft-window-');
 
-/** A model folder with the fixture's files linked and its config.json edited. */
-function variant(name: string, from: string, edit: (c: Record<string, unknown>) => void): string {
-  const src = modelDir(from);
-  const dir = join(root, name);
-  mkdirSync(dir);
-  for (const f of readdirSync(src)) if (f !== 'config.json') symlinkSync(join(src, f), join(dir, f));
-  const c = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
-  edit(c);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
-  return dir;
-}
+const variant = (name: string, from: string, edit: (c: Record<string, unknown>) => void): string =>
+  modelVariant(join(root, name), from, edit);
 
 const MISTRAL = variant('mistral', 'llama', (c) => {
   c.model_type = 'mistral';

@@ -200,7 +200,7 @@ async function runnerFor(
     : ModelRunner.open(model, adapter, opts);
   // The request is checked before the load: a prompt the model cannot read neither converts the base
   // nor opens a session (nor fails the other requests waiting on this load).
-  for (const p of args.prompts) opened.reader.promptIds(p, args.chat ?? 'auto');
+  opened.reader.request(args.prompts, { chat: args.chat, maxNewTokens: args.maxNewTokens });
   r = opened.load();
   runners.set(key, r);
   r.catch(() => runners.delete(key));
