@@ -158,6 +158,8 @@ async function measure(
     steps.task.update(done, total);
   };
   try {
+    // The session opens before the first step is counted: tens of seconds on an 8B model.
+    ctx.progress.log(`bench ${what}: loading the model into ONNX Runtime, then an untimed warm-up`);
     const r = await fn(s.spec, s.device, onStep);
     steps.task?.done();
     const gpu = sampling ? await sampler?.stop() : null;

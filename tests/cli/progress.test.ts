@@ -195,6 +195,8 @@ describe('progress on a terminal, a pipe and --json', () => {
     const j = JSON.parse(r.stdout);
     assert.equal(typeof j.tokens_per_s, 'number');
     assert.match(r.stderr, /^bench train: {2}3\/3 steps/m);
+    // Opening the session, before any step is counted, is said too.
+    assert.match(r.stderr, /^bench train: loading the model into ONNX Runtime, then an untimed warm-up$/m);
   });
 });
 
