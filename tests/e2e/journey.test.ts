@@ -354,7 +354,8 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
       await page.waitForFunction(
         (s) => {
           const metas = document.querySelectorAll(`[data-testid="chat-${s}"] [data-testid="reply-meta"]`);
-          return metas.length === 1 && !/generating/.test(metas[0]?.textContent ?? '');
+          // Waiting, the meta says 'generating…' or what loading the model says, ending in '…'.
+          return metas.length === 1 && !/…/.test(metas[0]?.textContent ?? '');
         },
         side,
         { timeout: 120_000 },

@@ -64,11 +64,12 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
 
   after(() => closeStudio({ client, browser, server }));
 
+  // A reply still waiting shows 'generating…' or what loading the model says ('loading the model…').
   const done = (side: 'base' | 'adapted', n: number) =>
     page.waitForFunction(
       ([s, k]) =>
         Array.from(document.querySelectorAll(`[data-testid="chat-${s}"] [data-testid="reply-meta"]`)).filter(
-          (e) => !/generating/.test(e.textContent ?? ''),
+          (e) => !/…/.test(e.textContent ?? ''),
         ).length === k,
       [side, n] as const,
       { timeout: 120_000 },
