@@ -6,12 +6,12 @@
 // under <data>/bases; a request the model can serve still converts and answers afterwards.
 
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { modelVariant } from '../helpers/fixtures.ts';
-import { modelWithoutBos } from '../training/helpers.ts';
+import { qwenMixedWindow } from '../helpers/fixtures.ts';
+import { modelWithoutBosOrTemplate } from '../training/helpers.ts';
 import { inProcess, tempDir } from './helpers.ts';
 
 const root = tempDir('generate-refusals');
@@ -22,20 +22,11 @@ let mixedId: number;
 const { call, callError } = inProcess(() => b);
 
 before(async () => {
-  // The Llama fixture with a tokenizer that adds no start token and strips blanks, and no chat template.
-  const model = modelWithoutBos(join(root, 'model'), { type: 'Strip', strip_left: true, strip_right: true });
-  rmSync(join(model, 'chat_template.jinja'));
+  const model = modelWithoutBosOrTemplate(join(root, 'model'));
   b = createBackend(data, { seedDemo: false });
   modelId = (await call('models/add', { path: model })).id;
   await call('models/setQuantize', { id: modelId, quantize: 'int8' });
-  // Qwen2 with layer 2 of 3 windowed over 4 tokens.
-  const mixed = modelVariant(join(root, 'qwen2-mixed'), 'qwen2', (c) => {
-    c.use_sliding_window = true;
-    c.sliding_window = 4;
-    c.max_window_layers = 2;
-    delete c.layer_types;
-  });
-  mixedId = (await call('models/add', { path: mixed })).id;
+  mixedId = (await call('models/add', { path: qwenMixedWindow(join(root, 'qwen2-mixed')) })).id;
   await call('models/setQuantize', { id: mixedId, quantize: 'int8' });
 });
 after(() => b.close());

@@ -6,27 +6,17 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { modelVariant } from '../helpers/fixtures.ts';
+import { qwenMixedWindow } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { modelWithoutBos } from '../training/helpers.ts';
+import { modelWithoutBosOrTemplate } from '../training/helpers.ts';
 
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const root = tempDir('reft-generate-refusals-');
-// The Llama fixture with a tokenizer that adds no start token and strips blanks (an empty prompt is no
-// tokens) and no chat template.
-const model = modelWithoutBos(join(root, 'model'), { type: 'Strip', strip_left: true, strip_right: true });
-rmSync(join(model, 'chat_template.jinja'));
-
-// Qwen2 with layer 2 of 3 windowed over 4 tokens (max_window_layers; layer_types derived).
-const mixed = modelVariant(join(root, 'qwen2-mixed'), 'qwen2', (c) => {
-  c.use_sliding_window = true;
-  c.sliding_window = 4;
-  c.max_window_layers = 2;
-  delete c.layer_types;
-});
+const model = modelWithoutBosOrTemplate(join(root, 'model'));
+const mixed = qwenMixedWindow(join(root, 'qwen2-mixed'));
 
 function refused(args: string[], line: RegExp, on = model): void {
   const data = tempDir('reft-generate-refusals-data-');

@@ -23,6 +23,15 @@ export function modelVariant(dir: string, from: string, edit: (c: Record<string,
   return dir;
 }
 
+/** Qwen2 with layer 2 of 3 windowed over 4 tokens (from max_window_layers; layer_types removed). */
+export const qwenMixedWindow = (dir: string): string =>
+  modelVariant(dir, 'qwen2', (c) => {
+    c.use_sliding_window = true;
+    c.sliding_window = 4;
+    c.max_window_layers = 2;
+    delete c.layer_types;
+  });
+
 export interface ReftCaseMeta {
   arch: string;
   intervention: string;

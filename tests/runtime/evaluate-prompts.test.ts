@@ -18,7 +18,7 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { readDataset } from '../../native-runtime/training/data.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { modelWithoutBos } from '../training/helpers.ts';
+import { modelWithoutBosOrTemplate } from '../training/helpers.ts';
 
 const model = modelDir('llama'); // has a chat template
 
@@ -114,11 +114,7 @@ test('evaluate: a prompt too long for the model is refused up front, naming its 
 test('evaluate: a loss over a prompt the model reads as no tokens is refused before the base is converted', async () => {
   const root = tempDir('reft-eval-blank-');
   // A tokenizer that adds no start token and strips blanks: a blank prompt is no tokens.
-  const blankModel = modelWithoutBos(join(root, 'model'), {
-    type: 'Strip',
-    strip_left: true,
-    strip_right: true,
-  });
+  const blankModel = modelWithoutBosOrTemplate(join(root, 'model'));
   const adapter = plainAdapter(join(root, 'adapter'));
   const data = join(root, 'data.jsonl');
   const rows = [

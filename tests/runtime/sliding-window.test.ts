@@ -11,7 +11,7 @@ import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
 import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
-import { modelDir, modelVariant } from '../helpers/fixtures.ts';
+import { modelDir, modelVariant, qwenMixedWindow } from '../helpers/fixtures.ts';
 import { assertCacheFreeGreedy } from '../helpers/greedy.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -31,12 +31,7 @@ const MISTRAL_NO_WINDOW = variant('mistral-full', 'llama', (c) => {
   c.sliding_window = null;
 });
 // Layer 2 of 3 windowed, from max_window_layers (layer_types removed so it is derived).
-const QWEN_MIXED = variant('qwen2-mixed', 'qwen2', (c) => {
-  c.use_sliding_window = true;
-  c.sliding_window = 4;
-  c.max_window_layers = 2;
-  delete c.layer_types;
-});
+const QWEN_MIXED = qwenMixedWindow(join(root, 'qwen2-mixed'));
 
 // Row 1 is left-padded by 3: padding, window and causality combine in one mask.
 const ROWS = [

@@ -1,6 +1,6 @@
 // Temp folders and small datasets for the training tests.
 
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -19,6 +19,16 @@ export function modelWithoutBos(dir: string, normalizer?: unknown): string {
   tok.post_processor = null;
   if (normalizer !== undefined) tok.normalizer = normalizer;
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
+  return dir;
+}
+
+/**
+ * The Llama fixture in `dir` with a tokenizer that adds no bos and strips blanks (a blank prompt is
+ * no tokens), and no chat template: a model that refuses empty prompts and the chat template.
+ */
+export function modelWithoutBosOrTemplate(dir: string): string {
+  modelWithoutBos(dir, { type: 'Strip', strip_left: true, strip_right: true });
+  rmSync(join(dir, 'chat_template.jinja'));
   return dir;
 }
 
