@@ -154,7 +154,8 @@ it('bench refuses those shapes before converting a base or building a synthetic 
   // TinyLlama's shape (2048 positions, 22 layers) is known without building its 4 GB of weights.
   assert.equal(await run('bench', 'prefill', '--synthetic', 'tinyllama-1.1b', '--seq', '4096'), 1);
   assert.equal(err, "error: bench: 4096 tokens per sequence is more than the model's 2048 positions\n");
-  assert.equal(await run('bench', 'train', '--synthetic', 'tinyllama-1.1b', '--positions', 'middle'), 1);
+  // Malformed whatever the model: bad usage (exit 2).
+  assert.equal(await run('bench', 'train', '--synthetic', 'tinyllama-1.1b', '--positions', 'middle'), 2);
   assert.match(err, /^error: bench: --positions "middle": give fN, lM or fN\+lM/);
   assert.deepEqual(readdirSync(data), [], 'nothing converted or built');
 });
