@@ -151,7 +151,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   const chat = opened.reader.usesChatTemplate;
   // What the examples cannot give is refused here, before a conversion or a session (minutes).
   const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
-  const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : [];
+  const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : null;
   if (input.kind !== 'loss')
     checkPrompts(opened.reader, ds.path, examples, prompts, { chat, maxNewTokens: newTokens(input) });
   const adapter = await opened.load();
@@ -166,7 +166,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       input.onProgress?.(done, total);
     };
 
-    if (input.kind === 'loss') {
+    if (input.kind === 'loss' && lossRows) {
       const a = await adapter.rowsLoss(lossRows, {
         ...lossOpts,
         onBatch: (d) => input.onProgress?.(d, total),

@@ -15,9 +15,9 @@ import {
   encodePrompt,
   specialIds,
   type TextExample,
-  type TokenizedExample,
   tokenizeDataset,
 } from '../training/data.ts';
+import type { TokenizedRows } from '../training/tokenized-rows.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -151,10 +151,7 @@ export class PromptReader {
    * A dataset's examples as the held-out loss reads them (prompts as training formats them, or
    * through the chat template as `chat` says), cut to `maxLength` (at most the model's positions).
    */
-  lossRows(
-    ds: Dataset,
-    opts: { chat?: boolean; maxLength?: number; limit?: number } = {},
-  ): TokenizedExample[] {
+  lossRows(ds: Dataset, opts: { chat?: boolean; maxLength?: number; limit?: number } = {}): TokenizedRows {
     const chat = (opts.chat ?? this.usesChatTemplate) ? 'auto' : 'none';
     const { eosId } = specialIds(this.tokenizer, this.spec);
     const maxLength = Math.min(opts.maxLength ?? 512, this.spec.maxPositions);

@@ -31,10 +31,11 @@ import { shouldPrepack } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { type Dataset, specialIds, type TokenizedExample } from '../training/data.ts';
+import { type Dataset, specialIds } from '../training/data.ts';
 import type { DtypeOption } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
+import type { TokenizedRows } from '../training/tokenized-rows.ts';
 import { buildBatch } from '../training/trainer.ts';
 import { weightedMeanLoss } from './metrics.ts';
 import {
@@ -438,7 +439,7 @@ export class ModelRunner {
   }
 
   /** The same over rows already tokenized (reader.lossRows: refused before the model loads). */
-  async rowsLoss(rows: TokenizedExample[], opts: LossOptions = {}): Promise<LossResult> {
+  async rowsLoss(rows: TokenizedRows, opts: LossOptions = {}): Promise<LossResult> {
     const { padId } = specialIds(this.tokenizer, this.spec);
     const bs = opts.batchSize ?? 8;
     const parts: { loss: number; tokens: number }[] = [];
@@ -455,7 +456,7 @@ export class ModelRunner {
       tokens: parts.reduce((s, p) => s + p.tokens, 0),
       examples: rows.length,
       // Examples cut to maxLength (tokenizeExample): measured on what was kept.
-      truncated: rows.filter((r) => r.truncated).length,
+      truncated: rows.truncatedCount(),
     };
   }
 

@@ -42,6 +42,7 @@ import {
   type RawRow,
   type TextExample,
 } from './data-formats.ts';
+import { TokenizedRows } from './tokenized-rows.ts';
 
 // Format detection and row validation live in data-formats.ts (shared with the studio library).
 export {
@@ -72,33 +73,35 @@ export interface TokenizedExample {
 
 const MAX_REPORTED = 5;
 
-type ReadRows = { rows: RawRow[]; hash: string };
+/** How a file's rows come: one at a time to `each`; the sha256 of the file's bytes returned. */
+type ReadRows = (each: (row: RawRow) => void) => string;
 
 /**
  * Rows of a JSONL file, each with its line, read a piece at a time (a file can be over 512 MB,
- * more than one string holds), and the sha256 of the file's bytes.
+ * more than one string holds) and handed on as read (none is kept here).
  */
-function readJsonlRows(path: string): ReadRows {
-  const hash = createHash('sha256');
-  const rows: RawRow[] = [];
-  for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
-    if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
-    const bytes = withoutBom(line.bytes, line.n);
-    const why = notUtf8(bytes);
-    if (why) throw new ConfigError('bad-data', `${path}: line ${line.n} ${why}`);
-    const row = jsonlRow(bytes.toString('utf8'), line.n);
-    if (row) rows.push(row);
-  }
-  return { rows, hash: hash.digest('hex') };
+function jsonlRows(path: string): ReadRows {
+  return (each) => {
+    const hash = createHash('sha256');
+    for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
+      if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
+      const bytes = withoutBom(line.bytes, line.n);
+      const why = notUtf8(bytes);
+      if (why) throw new ConfigError('bad-data', `${path}: line ${line.n} ${why}`);
+      const row = jsonlRow(bytes.toString('utf8'), line.n);
+      if (row) each(row);
+    }
+    return hash.digest('hex');
+  };
 }
 
 /**
  * Rows of a dataset file of any kind the library imports (data-files.ts, the same reader and
- * messages): JSONL streamed, JSON documents, CSV and TSV read whole; and the sha256 of its bytes.
+ * messages): JSONL streamed, JSON documents, CSV and TSV read whole.
  */
-function readRows(path: string): ReadRows {
+function fileRows(path: string): ReadRows {
   const kind = fileKindOfFile(path);
-  if (kind === 'jsonl') return readJsonlRows(path);
+  if (kind === 'jsonl') return jsonlRows(path);
   // hyparquet reads asynchronously only, and the trainer reads its data synchronously.
   if (kind === 'parquet')
     throw new ConfigError(
@@ -111,26 +114,40 @@ function readRows(path: string): ReadRows {
       ? new ConfigError('bad-data', `${path}: line ${line} ${why}`)
       : new ConfigError('bad-data', `${path}: the file ${why}`),
   );
-  return { rows: readRawRows(path, text).raw, hash: createHash('sha256').update(buf).digest('hex') };
+  const rows = readRawRows(path, text).raw;
+  return (each) => {
+    for (const r of rows) each(r);
+    return createHash('sha256').update(buf).digest('hex');
+  };
+}
+
+/** What reading a dataset file found, besides its examples. */
+export interface DatasetInfo {
+  path: string;
+  format: DataFormat;
+  /** Examples the file holds. */
+  count: number;
+  /** sha256 of the file bytes: a resumed run must see the same data. */
+  hash: string;
 }
 
 /**
- * Reads a dataset file. `format` 'auto' detects it per row and refuses a file mixing formats.
- * Any malformed row, or an empty file, is a ConfigError naming the file and line(s).
+ * Every example of a dataset file, in order, to `each` (which is not called again once a bad row
+ * was met: the file is refused anyway). `format` 'auto' detects it per row and refuses a file
+ * mixing formats. Any malformed row, or an empty file, is a ConfigError naming the file and
+ * line(s). Nothing is kept here, so a caller keeps only what it needs of each example.
  */
-export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'): Dataset {
+export function scanDataset(
+  path: string,
+  format: DataFormat | 'auto',
+  each: (ex: TextExample) => void,
+): DatasetInfo {
   let read: ReadRows;
   try {
-    read = readRows(path);
+    read = fileRows(path);
   } catch (e) {
-    if (e instanceof ReftError) throw e;
-    throw new ConfigError(
-      'missing-data',
-      `${path}: cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
+    throw readError(path, e);
   }
-  const { rows } = read;
-  if (rows.length === 0) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
   let fmt: DataFormat | null = format === 'auto' ? null : format;
   let fmtLine = 0;
   const bad: string[] = [];
@@ -139,40 +156,63 @@ export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'):
     badCount++;
     if (bad.length < MAX_REPORTED) bad.push(`line ${line}: ${msg}`);
   };
-  const examples: TextExample[] = [];
-  for (const r of rows) {
-    if (r.error) {
-      report(r.line, r.error);
-      continue;
-    }
-    const rowFmt = format === 'auto' ? detectRowFormat(r.value) : format;
-    if (!rowFmt) {
-      report(
-        r.line,
-        'no completion: expected {"prompt", "completion"}, {"instruction", "output"} or {"messages": [...]}',
-      );
-      continue;
-    }
-    if (!fmt) {
-      fmt = rowFmt;
-      fmtLine = r.line;
-    } else if (rowFmt !== fmt) {
-      throw new ConfigError(
-        'mixed-formats',
-        `${path}: line ${r.line} is ${rowFmt} but line ${fmtLine} is ${fmt}; a dataset file must use one format`,
-      );
-    }
-    const row = normalizeRow(rowFmt, r.value);
-    if (typeof row === 'string') report(r.line, row);
-    else examples.push(exampleOf(row, r.line));
+  let count = 0;
+  let hash: string;
+  try {
+    hash = read((r) => {
+      if (r.error) {
+        report(r.line, r.error);
+        return;
+      }
+      const rowFmt = format === 'auto' ? detectRowFormat(r.value) : format;
+      if (!rowFmt) {
+        report(
+          r.line,
+          'no completion: expected {"prompt", "completion"}, {"instruction", "output"} or {"messages": [...]}',
+        );
+        return;
+      }
+      if (!fmt) {
+        fmt = rowFmt;
+        fmtLine = r.line;
+      } else if (rowFmt !== fmt) {
+        throw new ConfigError(
+          'mixed-formats',
+          `${path}: line ${r.line} is ${rowFmt} but line ${fmtLine} is ${fmt}; a dataset file must use one format`,
+        );
+      }
+      const row = normalizeRow(rowFmt, r.value);
+      if (typeof row === 'string') report(r.line, row);
+      else {
+        count++;
+        if (!badCount) each(exampleOf(row, r.line));
+      }
+    });
+  } catch (e) {
+    throw readError(path, e);
   }
   if (badCount) {
     const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';
     throw new ConfigError('bad-data', `${path}: ${bad.join('; ')}${more}`);
   }
-  if (examples.length === 0 || !fmt)
-    throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
-  return { path, format: fmt, examples, hash: read.hash };
+  if (count === 0 || !fmt) throw new ConfigError('empty-dataset', `${path}: the dataset has no examples`);
+  return { path, format: fmt, count, hash };
+}
+
+/** A file that could not be read, as one line (the engine's own refusals pass as they are). */
+function readError(path: string, e: unknown): ReftError {
+  if (e instanceof ReftError) return e;
+  return new ConfigError(
+    'missing-data',
+    `${path}: cannot read the dataset (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+  );
+}
+
+/** Reads a whole dataset file (scanDataset's checks): for the callers that need every text. */
+export function readDataset(path: string, format: DataFormat | 'auto' = 'auto'): Dataset {
+  const examples: TextExample[] = [];
+  const info = scanDataset(path, format, (ex) => examples.push(ex));
+  return { path, format: info.format, examples, hash: info.hash };
 }
 
 export interface TokenizeOptions {
@@ -225,30 +265,69 @@ export function tokenizeExample(tok: Tokenizer, ex: TextExample, opts: TokenizeO
   return { line: ex.line, ids: [...prompt, ...completion], promptLen: prompt.length, truncated };
 }
 
+/** One example tokenized for a run, its refusals naming the file (`path`) and line. */
+function tokenizeChecked(
+  tok: Tokenizer,
+  ex: TextExample,
+  opts: TokenizeOptions,
+  vocabSize: number,
+  path: string,
+): TokenizedExample {
+  let t: TokenizedExample;
+  try {
+    t = tokenizeExample(tok, ex, opts);
+  } catch (e) {
+    // An example's own refusal names its line only; here the file is known too.
+    if (e instanceof ConfigError && e.code === 'empty-prompt')
+      throw new ConfigError(e.code, `${path}: ${e.message}`);
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError('bad-data', `${path}: line ${ex.line}: ${(e as Error).message}`);
+  }
+  const over = t.ids.find((id) => id >= vocabSize);
+  if (over !== undefined) {
+    throw new ConfigError(
+      'bad-token',
+      `${path}: line ${ex.line}: token id ${over} is outside the model's vocabulary (${vocabSize})`,
+    );
+  }
+  return t;
+}
+
+/** Every example of a dataset read whole (readDataset), tokenized and packed. */
 export function tokenizeDataset(
   tok: Tokenizer,
   ds: Dataset,
   opts: TokenizeOptions,
   vocabSize: number,
-): TokenizedExample[] {
-  return ds.examples.map((ex) => {
-    let t: TokenizedExample;
+): TokenizedRows {
+  const rows = new TokenizedRows(ds.examples.length);
+  for (const ex of ds.examples) rows.push(tokenizeChecked(tok, ex, opts, vocabSize, ds.path));
+  return rows;
+}
+
+/**
+ * A dataset file tokenized as it is read (training's data): only the packed token ids are kept,
+ * never the texts, so memory grows by the tokens, not by the rows' objects and strings. Refusals
+ * come as if the file had been read whole first (readDataset), then tokenized: a bad row anywhere
+ * is reported before an example that fails to tokenize.
+ */
+export function readTokenizedDataset(
+  tok: Tokenizer,
+  path: string,
+  format: DataFormat | 'auto',
+  opts: TokenizeOptions,
+  vocabSize: number,
+): { info: DatasetInfo; rows: TokenizedRows } {
+  const rows = new TokenizedRows();
+  let refused: unknown = null;
+  const info = scanDataset(path, format, (ex) => {
+    if (refused) return;
     try {
-      t = tokenizeExample(tok, ex, opts);
+      rows.push(tokenizeChecked(tok, ex, opts, vocabSize, path));
     } catch (e) {
-      // An example's own refusal names its line only; here the file is known too.
-      if (e instanceof ConfigError && e.code === 'empty-prompt')
-        throw new ConfigError(e.code, `${ds.path}: ${e.message}`);
-      if (e instanceof ConfigError) throw e;
-      throw new ConfigError('bad-data', `${ds.path}: line ${ex.line}: ${(e as Error).message}`);
+      refused = e; // thrown once the whole file is known to be readable
     }
-    const over = t.ids.find((id) => id >= vocabSize);
-    if (over !== undefined) {
-      throw new ConfigError(
-        'bad-token',
-        `${ds.path}: line ${ex.line}: token id ${over} is outside the model's vocabulary (${vocabSize})`,
-      );
-    }
-    return t;
   });
+  if (refused) throw refused;
+  return { info, rows };
 }

@@ -59,7 +59,7 @@ import {
   TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
-import { type Dataset, readDataset, specialIds, type TokenizedExample, tokenizeDataset } from './data.ts';
+import { type DatasetInfo, readTokenizedDataset, specialIds } from './data.ts';
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
@@ -75,6 +75,7 @@ import {
 import { hostStepProblem, recomputeForced } from './recompute.ts';
 import { baseFormOf, type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
+import { TokenizedRows } from './tokenized-rows.ts';
 
 export type { TrainProgress } from './events.ts';
 
@@ -120,10 +121,10 @@ export interface PreparedRun {
   positions: Positions;
   untied: boolean;
   specs: InterventionSpec[];
-  train: TokenizedExample[];
-  eval: TokenizedExample[];
-  dataset: Dataset;
-  evalDataset: Dataset | null;
+  train: TokenizedRows;
+  eval: TokenizedRows;
+  dataset: DatasetInfo;
+  evalDataset: DatasetInfo | null;
   padId: number;
   promptTemplate: string | null;
   /** Lines of the training examples left out: their prompt has no intervention position. */
@@ -139,18 +140,22 @@ const LINES_NAMED = 5;
  * left out; a dataset with none left is refused before a run starts.
  */
 function examplesWithInterventions(
-  rows: TokenizedExample[],
+  rows: TokenizedRows,
   positions: Positions,
   path: string,
-): { kept: TokenizedExample[]; skippedLines: number[] } {
-  const places = rows.map((r) => placesInterventions(r.promptLen, positions));
-  const kept = rows.filter((_, i) => places[i]);
-  if (kept.length === 0)
+): { kept: TokenizedRows; skippedLines: number[] } {
+  const skippedLines: number[] = [];
+  for (let i = 0; i < rows.length; i++)
+    if (!placesInterventions(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
+  if (skippedLines.length === rows.length)
     throw new ConfigError(
       'no-intervention-positions',
       `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
     );
-  const skippedLines = rows.filter((_, i) => !places[i]).map((r) => r.line);
+  // Nothing left out (the usual case): the same store, not a copy of it.
+  const kept = skippedLines.length
+    ? rows.filter((i) => placesInterventions(rows.promptLen(i), positions))
+    : rows;
   return { kept, skippedLines };
 }
 
@@ -210,14 +215,15 @@ export function prepareRun(config: TrainConfig): PreparedRun {
   }));
   const { eosId, padId } = specialIds(tokenizer, spec);
   const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
-  const dataset = readDataset(cfg.data, cfg.format);
-  const all = tokenizeDataset(tokenizer, dataset, topts, spec.vocabSize);
-  let { kept: train, skippedLines } = examplesWithInterventions(all, positions, dataset.path);
-  let evalSet: TokenizedExample[] = [];
-  let evalDataset: Dataset | null = null;
+  const read = readTokenizedDataset(tokenizer, cfg.data, cfg.format, topts, spec.vocabSize);
+  const dataset = read.info;
+  let { kept: train, skippedLines } = examplesWithInterventions(read.rows, positions, dataset.path);
+  let evalSet = new TokenizedRows(0, 0);
+  let evalDataset: DatasetInfo | null = null;
   if (cfg.evalData) {
-    evalDataset = readDataset(cfg.evalData, cfg.format);
-    evalSet = tokenizeDataset(tokenizer, evalDataset, topts, spec.vocabSize);
+    const evalRead = readTokenizedDataset(tokenizer, cfg.evalData, cfg.format, topts, spec.vocabSize);
+    evalDataset = evalRead.info;
+    evalSet = evalRead.rows;
   } else if (cfg.evalSplit > 0) {
     const nEval = Math.max(1, Math.floor(train.length * cfg.evalSplit));
     if (nEval >= train.length) {
@@ -228,9 +234,11 @@ export function prepareRun(config: TrainConfig): PreparedRun {
       );
     }
     const order = permutation(train.length, mulberry32(mix(cfg.seed, EVAL_SALT)));
-    const held = new Set(order.slice(train.length - nEval));
-    evalSet = train.filter((_, i) => held.has(i));
-    train = train.filter((_, i) => !held.has(i));
+    const held = new Uint8Array(train.length);
+    for (const i of order.slice(train.length - nEval)) held[i] = 1;
+    const all = train;
+    evalSet = all.filter((i) => held[i] === 1);
+    train = all.filter((i) => held[i] === 0);
   }
   const usesTemplate =
     dataset.format === 'chat' || (cfg.chatTemplate === 'auto' && tokenizer.chatTemplate !== null);
@@ -267,7 +275,7 @@ export function stepPlan(
  * an rng for the keep-masks (scaled by 1/(1−p)).
  */
 export function buildBatch(
-  rows: readonly TokenizedExample[],
+  rows: readonly { ids: ArrayLike<number>; promptLen: number }[],
   positions: Positions,
   untied: boolean,
   numInterventions: number,
@@ -282,11 +290,12 @@ export function buildBatch(
   let tokens = 0;
   const locs = rows.map((r) => interventionLocations(r.promptLen, positions, numInterventions, untied));
   rows.forEach((r, b) => {
-    r.ids.forEach((id, t) => {
+    for (let t = 0; t < r.ids.length; t++) {
+      const id = r.ids[t];
       inputIds[b * T + t] = BigInt(id);
       attentionMask[b * T + t] = 1n;
       if (t >= r.promptLen) labels[b * T + t] = BigInt(id);
-    });
+    }
     tokens += r.ids.length;
   });
   const locations = Array.from({ length: numInterventions }, (_, j) => {
@@ -428,8 +437,7 @@ export async function refuseStepOverMemory(
   form = baseFormOf(run.spec),
 ): Promise<void> {
   if (memoryCheckSkipped() || !(await runsInHostMemory(run.config.device))) return;
-  let longest = 0;
-  for (const e of [...run.train, ...run.eval]) longest = Math.max(longest, e.ids.length);
+  const longest = Math.max(run.train.longest(), run.eval.longest());
   const problem = hostStepProblem(run.spec, form, memory, {
     batch: workload.batch,
     tokens: Math.min(workload.tokens, longest),
@@ -443,11 +451,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const cfg = run.config;
   const log = hooks.onLog ?? (() => {});
   const plan = stepPlan(cfg, run.train.length);
-  const truncated = [...run.train, ...run.eval].filter((e) => e.truncated).length;
+  const truncated = run.train.truncatedCount() + run.eval.truncatedCount();
   log(
     `data: ${run.train.length} training and ${run.eval.length} evaluation examples (${run.dataset.format}${truncated ? `, ${truncated} truncated to ${cfg.maxLength} tokens` : ''})`,
   );
-  const skipped = skippedNote(run.skippedLines, run.dataset.examples.length);
+  const skipped = skippedNote(run.skippedLines, run.dataset.count);
   if (skipped) log(skipped);
 
   // Parameters: fresh, or restored from the checkpoint (before the optimizer takes hold of X).
@@ -597,7 +605,7 @@ async function trainLoop(
       stepTokens = 0;
     for (let mb = first; mb < last; mb++) {
       if (hooks.signal?.aborted) cancel();
-      const rows = ord.slice(mb * cfg.batchSize, (mb + 1) * cfg.batchSize).map((i) => run.train[i]);
+      const rows = ord.slice(mb * cfg.batchSize, (mb + 1) * cfg.batchSize).map((i) => run.train.at(i));
       const { batch, tokens } = buildBatch(
         rows,
         run.positions,
