@@ -5,6 +5,8 @@
 // Token ids are exact in an Int32Array (every id was checked to be below the vocabulary size), so
 // batches built from it are the same bit for bit.
 
+import { grown } from '../typed-arrays.ts';
+
 /** One example read back: `ids` is a view into the packed ids (not a copy). */
 export interface StoredExample {
   line: number;
@@ -52,8 +54,6 @@ export class TokenizedRows {
   push(ex: ExampleIn): void {
     const start = this.tokenCount;
     const end = start + ex.ids.length;
-    // A fresh typed array is zeroed pages the kernel maps only when touched: doubling costs no
-    // memory until used.
     if (end > this.#ids.length)
       this.#ids = grown(this.#ids, new Int32Array(Math.max(end, this.#ids.length * 2)));
     if (this.#n === this.#ends.length) {
@@ -133,9 +133,4 @@ export class TokenizedRows {
     for (let i = 0; i < this.#n; i++) if (keep(i)) out.push(this.at(i));
     return out;
   }
-}
-
-function grown<T extends Int32Array | Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
 }

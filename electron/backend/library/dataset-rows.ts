@@ -1,8 +1,10 @@
 // Reading a dataset version: all its rows, and for people pages of rows with their annotations,
 // filtered by tag, rating or text (datasets/rows), and the lines its import left out
 // (datasets/rejects). A page reads only the rows it shows (frozen-files.ts's row index); a text
-// search streams the rows, keeping only the page: memory never grows with the version's size.
+// search streams the rows once and keeps which matched (textMatches, for its next pages), never
+// the rows themselves.
 
+import { grown } from '../../../native-runtime/typed-arrays.ts';
 import { type Annotation, datasetAnnotations, type RowMeta, versionRowIds } from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.ts';
 import { getDatasetVersion, versionOf } from './datasets.ts';
@@ -39,6 +41,37 @@ export interface RowFilter {
 
 const NONE: Annotation = { rating: null, tags: [], note: null };
 
+// The rows of the last few text searches (a frozen file never changes, so its matches for a text
+// do not either): the window asks for a search's pages one after another, and each page used to
+// read and parse the whole version again. 4 bytes a matching row; tags and ratings are applied per
+// page, since they change.
+const searches = new Map<string, Uint32Array>();
+const SEARCHES_KEPT = 4;
+
+/**
+ * The indices of a frozen file's rows whose text holds `needle` (lower case), in order: read once
+ * (every row streamed and parsed), then kept for the next pages.
+ */
+export function textMatches(path: string, needle: string): Uint32Array {
+  const key = `${path}\0${needle}`;
+  let hit = searches.get(key);
+  if (hit) {
+    searches.delete(key); // re-inserted below: the most recently used is kept longest
+  } else {
+    let found = new Uint32Array(1024);
+    let n = 0;
+    for (const line of frozenLines(path)) {
+      if (!rowText(parseFrozenLine(path, line)).toLowerCase().includes(needle)) continue;
+      if (n === found.length) found = grown(found, new Uint32Array(n * 2));
+      found[n++] = line.index;
+    }
+    hit = found.slice(0, n);
+  }
+  searches.set(key, hit);
+  while (searches.size > SEARCHES_KEPT) searches.delete(searches.keys().next().value as string);
+  return hit;
+}
+
 /** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
 export function datasetRows(
   lib: Library,
@@ -59,7 +92,6 @@ export function datasetRows(
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
   const picked: RowMeta[] = [];
-  let rows: DatasetRow[] = [];
   let total = 0;
   const pick = (i: number): boolean => {
     const onPage = total >= offset && picked.length < limit;
@@ -68,19 +100,14 @@ export function datasetRows(
     return onPage;
   };
   if (needle) {
-    // Only the text decides, so every row is read, one at a time.
-    for (const line of frozenLines(v.filePath)) {
-      if (!annotated(line.index)) continue;
-      const row = parseFrozenLine(v.filePath, line);
-      if (rowText(row).toLowerCase().includes(needle) && pick(line.index)) rows.push(row);
-    }
+    for (const i of textMatches(v.filePath, needle)) if (annotated(i)) pick(i);
   } else {
     for (let i = 0; i < ids.length; i++) if (annotated(i)) pick(i);
-    rows = readFrozenRowsAt(
-      v.filePath,
-      picked.map((p) => p.index),
-    );
   }
+  const rows = readFrozenRowsAt(
+    v.filePath,
+    picked.map((p) => p.index),
+  );
   return { datasetId: ds.id, versionId: v.id, format: v.format, total, offset, rows, meta: picked };
 }
 

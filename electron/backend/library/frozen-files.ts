@@ -16,6 +16,7 @@ import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
+import { grown } from '../../../native-runtime/typed-arrays.ts';
 import type { DatasetRow } from './dataset-formats.ts';
 
 export interface FrozenFile {
@@ -204,8 +205,8 @@ function rowIndex(path: string): RowIndex {
   let n = 0;
   for (const line of frozenLines(path)) {
     if (n === starts.length) {
-      starts = grow(starts, new Float64Array(n * 2));
-      sizes = grow(sizes, new Uint32Array(n * 2));
+      starts = grown(starts, new Float64Array(n * 2));
+      sizes = grown(sizes, new Uint32Array(n * 2));
     }
     starts[n] = line.offset;
     sizes[n++] = line.bytes.length;
@@ -214,11 +215,6 @@ function rowIndex(path: string): RowIndex {
   indexes.set(path, index);
   while (indexes.size > INDEXES_KEPT) indexes.delete(indexes.keys().next().value as string);
   return index;
-}
-
-function grow<T extends Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 /** Rows `indices` of a frozen file, parsed, read through the file's row index (nothing else is read). */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
+import { annotateRows } from './dataset-annotations.ts';
 import { editDataset, splitDataset } from './dataset-edits.ts';
 import { rowText } from './dataset-formats.ts';
 import { importDataset } from './dataset-import.ts';
@@ -71,6 +72,30 @@ test('a text search streams the rows and keeps only its page', () => {
     all.slice(2, 5),
   );
   assert.deepEqual(page.rows, all.slice(2, 5).map(row));
+});
+
+test("a search's next pages read only their rows; tags and ratings are applied per page", () => {
+  const { lib, datasetId, filePath } = hundredRows();
+  const search = 'question 1';
+  const matching = [1, ...Array.from({ length: 10 }, (_, i) => 10 + i)];
+  const first = datasetRows(lib, { datasetId, search, limit: 5 });
+  assert.equal(first.total, matching.length);
+  assert.deepEqual(
+    first.meta.map((m) => m.index),
+    matching.slice(0, 5),
+  );
+  // Row 50 damaged in place: a search reading the file again for the next page fails on it.
+  rewriteLines(filePath, (l, i) => (i === 50 ? '#'.repeat(l.length) : l));
+  const next = datasetRows(lib, { datasetId, search, offset: 5, limit: 5 });
+  assert.equal(next.total, matching.length);
+  assert.deepEqual(next.rows, matching.slice(5, 10).map(row));
+  annotateRows(lib, { datasetId, indices: [15, 16], addTags: ['kept'] });
+  assert.deepEqual(
+    datasetRows(lib, { datasetId, search, tag: 'kept' }).meta.map((m) => m.index),
+    [15, 16],
+  );
+  // Another text is a new search: it reads the file and meets the damaged row.
+  assert.throws(() => datasetRows(lib, { datasetId, search: 'answer 2' }), FormatError);
 });
 
 test('splits and edits copy the stored lines into the new versions, never re-serialised', () => {
