@@ -37,6 +37,30 @@ import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
+/** A window's id for a duplicate search, so that it can stop it (datasets/duplicates-cancel). */
+const RequestId = z.string().min(1).max(100);
+
+// Duplicate searches in flight, by the id their window gave: seconds to minutes on a big version,
+// in the 'files' engine process, where everything else in that lane waits behind them.
+const duplicateSearches = new Map<string, AbortController>();
+
+/** Runs `search` under a signal that datasets/duplicates-cancel aborts for `requestId` (if given). */
+async function cancellableSearch<T>(
+  requestId: string | undefined,
+  search: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  if (requestId === undefined) return search(ac.signal);
+  if (duplicateSearches.has(requestId))
+    throw new ValidationError('duplicate-request', `request ${requestId} is already searching`);
+  duplicateSearches.set(requestId, ac);
+  try {
+    return await search(ac.signal);
+  } finally {
+    duplicateSearches.delete(requestId);
+  }
+}
+
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
 
@@ -218,16 +242,29 @@ export const datasetsHandlers = defineHandlers({
         versionId: PosInt.optional(),
         threshold: z.number().gt(0).max(1).optional(),
         maxPairs: z.number().int().min(1).max(100_000).optional(),
+        requestId: RequestId.optional(),
       })
       .strict(),
     async (p, ctx): Promise<DuplicateReport & { versionId: number }> => {
       const { v } = versionOf(ctx.lib, p.datasetId, p.versionId);
       checkFrozenFile(v.filePath);
-      const { datasetId: _d, versionId: _v, ...opts } = p;
-      return {
-        versionId: v.id,
-        ...(await ctx.engine.call('findDuplicates', { filePath: v.filePath, opts })),
-      };
+      const { datasetId: _d, versionId: _v, requestId, ...opts } = p;
+      const report = await cancellableSearch(requestId, (signal) =>
+        ctx.engine.call('findDuplicates', { filePath: v.filePath, opts }, { signal }),
+      );
+      return { versionId: v.id, ...report };
+    },
+  ),
+  /**
+   * Stops the duplicate search (datasets/duplicates or drop-duplicates) started with that
+   * requestId: it answers with a 'cancelled' error, and no version is made.
+   */
+  'datasets/duplicates-cancel': handler(
+    z.object({ requestId: RequestId }).strict(),
+    (p): { cancelled: boolean } => {
+      const ac = duplicateSearches.get(p.requestId);
+      ac?.abort();
+      return { cancelled: !!ac };
     },
   ),
   /** Seeded train/validation/test child versions of a version. */
@@ -261,11 +298,14 @@ export const datasetsHandlers = defineHandlers({
         versionId: PosInt.optional(),
         mode: z.enum(['exact', 'near']).optional(),
         threshold: z.number().gt(0).max(1).optional(),
+        requestId: RequestId.optional(),
       })
       .strict(),
     async (p, ctx): Promise<DropDuplicatesResult> => {
-      const r = await dropDuplicates(ctx.lib, p, (filePath, opts) =>
-        ctx.engine.call('findDuplicates', { filePath, opts }),
+      const r = await cancellableSearch(p.requestId, (signal) =>
+        dropDuplicates(ctx.lib, p, (filePath, opts) =>
+          ctx.engine.call('findDuplicates', { filePath, opts }, { signal }),
+        ),
       );
       if (r.version)
         ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });

@@ -41,7 +41,7 @@ import { type TrainResult, train } from '../../../native-runtime/training/traine
 import {
   type DuplicateReport,
   type FindDuplicatesOptions,
-  findVersionDuplicates,
+  findVersionDuplicatesAsync,
 } from '../library/dedupe.ts';
 import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
 import type { UnpackZipArgs } from '../library/transfers.ts';
@@ -400,7 +400,7 @@ export const TASKS: {
   calibrate: calibrateTask,
   prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
   tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
-  findDuplicates: async (args) => findVersionDuplicates(args.filePath, args.opts),
+  findDuplicates: (args, _emit, signal) => findVersionDuplicatesAsync(args.filePath, args.opts, signal),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
   unpackUpload: (args, _emit, signal) => unpackZip(args, signal),

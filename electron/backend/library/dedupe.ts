@@ -21,6 +21,8 @@
 // in a Uint32Array (4 bytes a gram; a Set of them took ~10 times that).
 
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { CancelledError } from '../../../native-runtime/errors.ts';
 import { rowText } from './dataset-formats.ts';
 import { frozenRows } from './frozen-files.ts';
 
@@ -130,7 +132,45 @@ export interface FindDuplicatesOptions {
 const DEFAULT_MAX_BUCKET = 200;
 const DEFAULT_MAX_CANDIDATES = 50;
 
+/** Rows between the points where a search may pause (see duplicateSearch). */
+const ROWS_A_PAUSE = 1000;
+
 export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOptions = {}): DuplicateReport {
+  const search = duplicateSearch(texts, opts);
+  for (;;) {
+    const step = search.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * findDuplicates, pausing for the event loop about every 50 ms so that `signal` can stop it (the
+ * 'files' engine process learns of a cancel only between turns of its loop): stopped, it throws
+ * CancelledError and keeps nothing.
+ */
+export async function findDuplicatesAsync(
+  texts: Iterable<string>,
+  opts: FindDuplicatesOptions,
+  signal: AbortSignal,
+): Promise<DuplicateReport> {
+  const search = duplicateSearch(texts, opts);
+  let turn = performance.now();
+  for (;;) {
+    if (signal.aborted) throw new CancelledError('the duplicate search was cancelled');
+    const step = search.next();
+    if (step.done) return step.value;
+    if (performance.now() - turn > 50) {
+      await nextTurn();
+      turn = performance.now();
+    }
+  }
+}
+
+/** The search itself, yielding every ROWS_A_PAUSE rows of each pass: where a caller may pause. */
+function* duplicateSearch(
+  texts: Iterable<string>,
+  opts: FindDuplicatesOptions,
+): Generator<void, DuplicateReport> {
   const threshold = opts.threshold ?? 0.9;
   const maxPairs = opts.maxPairs ?? 10_000;
   // Exact: group by normalised text. Each group's first row represents it in the near search.
@@ -152,23 +192,30 @@ export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOpti
       if (exact.length < maxPairs) exact.push({ a: f, b: i, similarity: 1 });
       else truncated = true;
     }
-    i++;
+    if (++i % ROWS_A_PAUSE === 0) yield;
   }
   const groups = counted.size;
   if (opts.near === false) return { exact, near: [], exactGroups: groups, truncated, nearPartial: null };
   // Near: prefix filtering over the representatives, each set's grams taken rarest first. A gram's
   // rank (rarest first, ties by value) stands for it from here: ranks sort natively, and index arrays.
   const freq = new Map<number, number>();
-  for (const s of sets) for (const g of s.grams) freq.set(g, (freq.get(g) ?? 0) + 1);
+  for (const [k, s] of sets.entries()) {
+    for (const g of s.grams) freq.set(g, (freq.get(g) ?? 0) + 1);
+    if (k % ROWS_A_PAUSE === 0) yield;
+  }
   const byRarity = [...freq.keys()].sort((x, y) => (freq.get(x) ?? 0) - (freq.get(y) ?? 0) || x - y);
   const rank = new Map<number, number>(byRarity.map((g, r) => [g, r]));
   sets.sort((x, y) => x.grams.length - y.grams.length || x.i - y.i);
-  const prefixes = sets.map(({ grams }) =>
-    grams
-      .map((g) => rank.get(g) ?? 0)
-      .sort()
-      .slice(0, grams.length - Math.ceil(threshold * grams.length) + 1),
-  );
+  const prefixes: Uint32Array[] = [];
+  for (const { grams } of sets) {
+    prefixes.push(
+      grams
+        .map((g) => rank.get(g) ?? 0)
+        .sort()
+        .slice(0, grams.length - Math.ceil(threshold * grams.length) + 1),
+    );
+    if (prefixes.length % ROWS_A_PAUSE === 0) yield;
+  }
   // Bounds on the work (repetitive rows, e.g. instructions from a few templates, made it quadratic:
   // there even a row's rarest grams are in most rows, and every pair became a candidate):
   //   a gram in more than maxBucket rows' prefixes is skipped, as MinHash-LSH skips oversized
@@ -188,6 +235,7 @@ export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOpti
   let candidatePairs = 0;
   let comparedPairs = 0;
   for (let k = 0; k < sets.length; k++) {
+    if (k % ROWS_A_PAUSE === 0) yield;
     const size = sets[k].grams.length;
     if (!size) continue;
     const A = prefixes[k].filter((r) => bucket[r] <= maxBucket);
@@ -246,12 +294,20 @@ function partialNote(
   return `near search cut short: compared ${n(compared)} of ${n(candidates)} candidate pairs${capped}${buckets}`;
 }
 
+function* versionTexts(filePath: string): Generator<string> {
+  for (const row of frozenRows(filePath)) yield rowText(row);
+}
+
 /** findDuplicates over the rows of a version's frozen file (absolute path), streamed. */
 export function findVersionDuplicates(filePath: string, opts: FindDuplicatesOptions = {}): DuplicateReport {
-  return findDuplicates(
-    (function* () {
-      for (const row of frozenRows(filePath)) yield rowText(row);
-    })(),
-    opts,
-  );
+  return findDuplicates(versionTexts(filePath), opts);
+}
+
+/** findVersionDuplicates that `signal` stops (findDuplicatesAsync): the 'files' engine's. */
+export function findVersionDuplicatesAsync(
+  filePath: string,
+  opts: FindDuplicatesOptions,
+  signal: AbortSignal,
+): Promise<DuplicateReport> {
+  return findDuplicatesAsync(versionTexts(filePath), opts, signal);
 }

@@ -40,9 +40,10 @@
 //                     (per row: two identical rows are two rows; annotations follow a row into later versions)
 //   datasets/edit     {datasetId, versionId?, set?: {index, row}[], remove?: number[], append?: row[], note?}
 //                                                                   → {dataset, version} (a new frozen version)
-//   datasets/duplicates {datasetId, versionId?, threshold?=0.9, maxPairs?} → {versionId, exact, near: {a, b, similarity}[], ...}
-//   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?}
+//   datasets/duplicates {datasetId, versionId?, threshold?=0.9, maxPairs?, requestId?} → {versionId, exact, near: {a, b, similarity}[], ...}
+//   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?, requestId?}
 //                                                                   → {source, version (null: none found), removed: index[]}
+//   datasets/duplicates-cancel {requestId}                          → {cancelled} (that search answers with error 'cancelled')
 //   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test} (adding up to 1)}
 //                                                                   → {source, train, validation, test} (child versions)
 //   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?}
