@@ -1,9 +1,13 @@
 // `--map FIELD=COLUMN`: the column mapping of a data file the command imports (`datasets import`,
-// and `train` / `evaluate` with --data FILE), declared once so the three take it alike.
+// and `train` / `evaluate` with --data FILE), declared once so the three take it alike; and
+// `--data ID|FILE` where a command reads the file as it is instead of importing it.
 
+import { isDatasetId } from '../electron/backend/library/dataset-import.ts';
+import { getDataset } from '../electron/backend/library/datasets.ts';
 import type { ErrorDetails } from '../native-runtime/errors.ts';
 import { type ColumnMapping, MAPPED_FIELDS } from '../native-runtime/training/data-files.ts';
 import { type ArgValues, type OptionDef, UsageError } from './args.ts';
+import type { CommandContext } from './command.ts';
 import { shellWord } from './shell-word.ts';
 
 export const MAP_OPTION: OptionDef = {
@@ -38,4 +42,16 @@ export function mapHint(details: ErrorDetails | undefined): string {
   if (!m) return '';
   const flags = Object.entries(m).map(([field, column]) => `--map ${shellWord(`${field}=${column}`)}`);
   return 'messages' in m ? `: map it, e.g. ${flags.join(' ')}` : `; map them, e.g. ${flags.join(' ')}`;
+}
+
+/**
+ * The file behind `--data ID|FILE` for a command that reads it as it is (`train --resume`, `export
+ * --format bundle`): a library dataset id is its latest version's stored file (JSONL, whatever was
+ * imported: the way to give a Parquet file, which only an import reads), a file is itself.
+ */
+export async function dataFileOf(ctx: CommandContext, ref: string): Promise<string>;
+export async function dataFileOf(ctx: CommandContext, ref: string | undefined): Promise<string | undefined>;
+export async function dataFileOf(ctx: CommandContext, ref: string | undefined): Promise<string | undefined> {
+  if (ref === undefined || !isDatasetId(ref)) return ref;
+  return ctx.withLibrary((lib) => getDataset(lib, Number(ref)).latest.filePath);
 }

@@ -10,6 +10,7 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
+import { dataFileOf } from '../data-flags.ts';
 
 function readConfigFile(path: string): Record<string, unknown> & { model: string } {
   // Capped, regular files only, and errors that never quote the file (json-file.ts).
@@ -23,7 +24,7 @@ export const exportCommand: Command = {
   name: 'export',
   summary: 'export an adapter as a pyreft folder, or a run as a scale-out pyreft training bundle',
   usage:
-    'export --adapter DIR|ID --format pyreft --out DIR [--force]  |  export --format bundle (--run ID | --config FILE) [--data FILE] --out DIR [--force]',
+    'export --adapter DIR|ID --format pyreft --out DIR [--force]  |  export --format bundle (--run ID | --config FILE) [--data ID|FILE] --out DIR [--force]',
   options: {
     adapter: { type: 'string', description: 'the adapter: a library id or a folder (--format pyreft)' },
     format: { type: 'string', value: 'pyreft|bundle', description: 'pyreft (default) or bundle' },
@@ -34,7 +35,12 @@ export const exportCommand: Command = {
       type: 'string',
       description: 'a training config file to bundle instead of a run (--format bundle)',
     },
-    data: { type: 'string', description: "the training data for the bundle (default: the run's data)" },
+    data: {
+      type: 'string',
+      value: 'ID|FILE',
+      description:
+        "the training data for the bundle: a library dataset id or a JSONL/JSON/CSV/TSV file (default: the run's data)",
+    },
   },
   examples: [
     'export --adapter 3 --format pyreft --out ./pirate-pyreft',
@@ -63,7 +69,7 @@ export const exportCommand: Command = {
       const src = runRef
         ? await ctx.withLibrary((lib) => runTrainingSource(lib, parseId(runRef, '--run')))
         : { config: readConfigFile(cfgFile as string), data: null };
-      const data = str(ctx.values, 'data') ?? src.data ?? undefined;
+      const data = (await dataFileOf(ctx, str(ctx.values, 'data'))) ?? src.data ?? undefined;
       const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
       const r = makeBundle({ config: src.config, data, out: dest, force });
       markExport(r.out, 'bundle');

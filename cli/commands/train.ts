@@ -27,7 +27,7 @@ import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { MAP_OPTION, parseMapping } from '../data-flags.ts';
+import { dataFileOf, MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { executeRunHere, printStopped, runFailed, trainFromCheckpoint } from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
@@ -242,11 +242,19 @@ async function resumeCheckpoint(
   config: Omit<TrainConfig, 'out'> & { out?: string },
 ): Promise<number> {
   if (!config.model) throw new UsageError('train: --model DIR is required');
-  if (!config.data) throw new UsageError('train: --data FILE is required');
+  if (!config.data) throw new UsageError('train: --data ID|FILE is required');
   if (!config.out)
     throw new UsageError('train: --out DIR is required with --resume (the adapter folder to write)');
   checkOutFolders(ctx, config);
-  const r = await trainFromCheckpoint(ctx, { ...config, out: config.out, dataDir: ctx.dataDir });
+  const data = await dataFileOf(ctx, config.data);
+  const evalData = await dataFileOf(ctx, config.evalData);
+  const r = await trainFromCheckpoint(ctx, {
+    ...config,
+    data,
+    evalData,
+    out: config.out,
+    dataDir: ctx.dataDir,
+  });
   if (typeof r === 'number') return r;
   markOutFolders(config);
   ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));

@@ -5,11 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { optionFlag, TRAIN_OPTION_KEYS } from '../../native-runtime/training/options.ts';
+import { writeParquet } from '../backend/parquet-writer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 
@@ -320,5 +321,72 @@ describe('a run with --checkpoint-dir inside the data folder', () => {
     }
     assert.ok(existsSync(join(runsDir, String(first))), 'the other runs’ folders are kept');
     assert.ok(!existsSync(join(runsDir, 'step-000002')), 'the deleted run’s own checkpoints are gone');
+  });
+});
+
+describe('a Parquet file where --data is read as it is (train --resume, export --format bundle)', () => {
+  it('is refused in one line pointing to its dataset id, and the id works', () => {
+    const home = join(dir, 'home-parquet');
+    const lib = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...env, REFT_STUDIO_HOME: home },
+      });
+    const rows = constantRows('yes').slice(0, 6) as { prompt: string; completion: string }[];
+    const parquet = join(dir, 'rows.parquet');
+    writeFileSync(
+      parquet,
+      writeParquet({ prompt: rows.map((r) => r.prompt), completion: rows.map((r) => r.completion) }),
+    );
+    const ckpts = join(dir, 'parquet-ckpts');
+    const args = ['--model', modelDir('llama'), '--layers', '1', '--rank', '2', '--max-steps', '2'];
+    const first = lib(
+      'train',
+      ...args,
+      '--data',
+      parquet,
+      '--checkpoint-dir',
+      ckpts,
+      '--checkpoint-every',
+      '1',
+      '--json',
+    );
+    assert.equal(first.status, 0, first.stderr);
+    const runId = String(stream(first.stdout).result.runId);
+    const listed = JSON.parse(lib('datasets', 'list', '--json').stdout) as {
+      datasets: { id: number; name: string }[];
+    };
+    const id = String(listed.datasets.find((d) => d.name === 'rows')?.id);
+    const refusal = `error: ${parquet}: a Parquet file is read by importing it (reft-studio datasets import FILE, then --data ID); here give JSONL, JSON, CSV or TSV\n`;
+
+    const resume = (data: string, out: string) =>
+      lib(
+        'train',
+        ...args,
+        '--resume',
+        join(ckpts, 'step-000001'),
+        '--data',
+        data,
+        '--out',
+        join(dir, out),
+        '--json',
+      );
+    const refused = resume(parquet, 'parquet-out');
+    assert.equal(refused.status, 1);
+    assert.equal(refused.stderr, refusal);
+    // The id names the stored version, the data the checkpoint was written from.
+    const resumed = resume(id, 'parquet-resumed');
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(stream(resumed.stdout).result.steps, 2);
+
+    const bundle = (data: string, out: string) =>
+      lib('export', '--format', 'bundle', '--run', runId, '--data', data, '--out', join(dir, out), '--json');
+    const noBundle = bundle(parquet, 'parquet-bundle');
+    assert.equal(noBundle.status, 1);
+    assert.equal(noBundle.stderr, refusal);
+    const made = bundle(id, 'id-bundle');
+    assert.equal(made.status, 0, made.stderr);
+    assert.equal(JSON.parse(made.stdout).config.data.rows, 6);
   });
 });
