@@ -158,6 +158,7 @@ export function scanDataset(
   };
   let count = 0;
   let hash: string;
+  let eachFailed: { e: unknown } | null = null;
   try {
     hash = read((r) => {
       if (r.error) {
@@ -185,11 +186,20 @@ export function scanDataset(
       if (typeof row === 'string') report(r.line, row);
       else {
         count++;
-        if (!badCount) each(exampleOf(row, r.line));
+        if (!badCount) {
+          try {
+            each(exampleOf(row, r.line));
+          } catch (e) {
+            eachFailed = { e };
+            throw e;
+          }
+        }
       }
     });
   } catch (e) {
-    throw readError(path, e);
+    // The caller's own failure passes as it is; only reading the file is "cannot read".
+    const failed = eachFailed as { e: unknown } | null;
+    throw failed ? failed.e : readError(path, e);
   }
   if (badCount) {
     const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';

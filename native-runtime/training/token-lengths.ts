@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { type ModelFolder, openModelFolder } from '../models/model-folder.ts';
-import { type DataFormat, encodePrompt, readDataset } from './data.ts';
+import { type DataFormat, encodePrompt, scanDataset } from './data.ts';
 
 export interface TokenLengthsInput {
   /** A model folder with a tokenizer. */
@@ -23,6 +23,11 @@ export interface TokenLengthsInput {
   chatTemplate?: 'auto' | 'none';
   /** Count at most this many examples, a seeded random sample (all when absent or there are fewer). */
   sample?: number;
+  /**
+   * How many examples the file holds, when the caller knows (a library version's row count): a
+   * sample then needs no pass that only counts them.
+   */
+  examples?: number;
 }
 
 export interface TokenLengths {
@@ -75,24 +80,37 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
   const mode = input.chatTemplate ?? 'auto';
   // As prepareRun: the tokenizer's eos, else the model config's.
   const eos = (tok.eosTokenId ?? folder.spec.eosTokenIds[0] ?? null) !== null ? 1 : 0;
-  const ds = readDataset(input.data, input.format ?? 'auto');
-  const n = ds.examples.length;
-  const indices = input.sample !== undefined && input.sample < n ? sampleIndices(n, input.sample) : null;
-  const picked = indices ? indices.map((i) => ds.examples[i]) : ds.examples;
+  const format = input.format ?? 'auto';
+  // A sample needs the count first (given, or a pass that only reads), then one pass measures the
+  // rows picked. No example is kept, only its lengths (a whole version held as texts was hundreds
+  // of MB in the 'files' process for a million rows).
+  let indices: number[] | null = null;
+  if (input.sample !== undefined) {
+    const n = input.examples ?? scanDataset(input.data, format, () => {}).count;
+    if (input.sample < n) indices = sampleIndices(n, input.sample);
+  }
   // Repeated completions (short labels, shared answers) are tokenized once.
   const completions = new Map<string, number>();
-  const lengths = new Array<number>(picked.length);
-  const promptLengths = new Array<number>(picked.length);
-  picked.forEach((ex, i) => {
+  const lengths: number[] = [];
+  const promptLengths: number[] = [];
+  let row = 0;
+  const ds = scanDataset(input.data, format, (ex) => {
+    if (indices && indices[lengths.length] !== row++) return;
     const p = encodePrompt(tok, ex, mode).length;
     let c = completions.get(ex.completion);
     if (c === undefined) {
       c = tok.encode(ex.completion, { addSpecialTokens: false }).length;
       completions.set(ex.completion, c);
     }
-    promptLengths[i] = p;
-    lengths[i] = p + c + eos;
+    promptLengths.push(p);
+    lengths.push(p + c + eos);
   });
+  const n = ds.count;
+  if (input.examples !== undefined && input.examples !== n)
+    throw new ConfigError(
+      'bad-data',
+      `${input.data}: holds ${n} examples, not the ${input.examples} expected`,
+    );
   const templated = ds.format === 'chat' || (mode === 'auto' && tok.chatTemplate !== null);
   return {
     lengths,

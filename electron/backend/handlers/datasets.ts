@@ -86,6 +86,7 @@ function countTokens(
     format: v.format,
     chatTemplate,
     sample,
+    examples: v.rowCount,
   });
   const at = sample !== undefined ? `${key}:${sample}` : key;
   countsKept.set(at, counts);
