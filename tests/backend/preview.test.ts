@@ -3,7 +3,7 @@
 // compared with the batch the trainer builds for the same example, so the two cannot disagree.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -155,4 +155,32 @@ test('runs/preview refuses a bad option as runs/start does, and a missing exampl
   assert.equal(r.type === 'error' && r.error.code, 'bad-rank');
   const e = await reply('runs/preview', { modelId, datasetId, example: 9 });
   assert.equal(e.type === 'error' && e.error.message, 'example 10 does not exist: the dataset version has 2');
+});
+
+test('runs/preview reads only the example it shows, never the whole version', async () => {
+  const many = join(root, 'many.jsonl');
+  writeFileSync(
+    many,
+    rows
+      .concat(rows, rows)
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
+  const ds = (await call('datasets/import', { path: many })).dataset;
+  const filePath: string = ds.latest.filePath;
+  // Row 3 damaged in place (same length): the version read whole failed on it for every example.
+  const lines = readFileSync(filePath, 'utf8').split('\n');
+  lines[3] = '#'.repeat(lines[3].length);
+  writeFileSync(filePath, lines.join('\n'));
+  const params = { modelId, datasetId: ds.id };
+  const p = await call<RunPreview>('runs/preview', { ...params, example: 5 });
+  assert.equal(p.exampleCount, 6);
+  assert.equal(p.line, 6);
+  const first = await call<RunPreview>('runs/preview', { ...params, example: 1 });
+  assert.equal(first.tokens.at(-2)?.text.trim(), '!', "row 1's completion, Ahoy!");
+  const damaged = await reply('runs/preview', { ...params, example: 3 });
+  assert.equal(
+    damaged.type === 'error' && damaged.error.message,
+    `dataset file datasets/${ds.latest.contentHash}.jsonl in the data folder: row 3 is not JSON (the file is damaged)`,
+  );
 });

@@ -3,14 +3,16 @@
 // refuses with), and one example of the dataset as training will see it ('runs/preview': planRun
 // resolves the options exactly as runs/start does, then training/preview.ts tokenizes the example
 // and places the interventions with data.ts and positions.ts).
-// Tokenizers and parsed dataset files are kept for the last few models and versions, so paging
-// through examples does not re-read them.
+// Tokenizers are kept for the last few models; an example is read alone, through the frozen file's
+// row index (frozen-files.ts), so paging through examples reads one row each, never the version
+// (read whole and kept, a million rows held hundreds of MB in the backend and took seconds of its
+// loop).
 
-import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
+import { ConfigError, FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import type { Tokenizer } from '../../../native-runtime/tokenizer/tokenizer.ts';
-import { readDataset, specialIds } from '../../../native-runtime/training/data.ts';
+import { exampleOf, normalizeRow, specialIds } from '../../../native-runtime/training/data.ts';
 import {
   type ModelShapeForTraining,
   type OptionIssue,
@@ -19,6 +21,7 @@ import {
 } from '../../../native-runtime/training/options.ts';
 import { type ExamplePreview, previewExample } from '../../../native-runtime/training/preview.ts';
 import type { RunParams } from '../jobs/run-params.ts';
+import { readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
 import { planRun } from './run-plan.ts';
@@ -39,10 +42,6 @@ function memo<T>(load: (key: string) => T): (key: string) => T {
 }
 
 const folders = memo((dir: string) => openModelFolder(dir));
-const datasets = memo((key: string) => {
-  const [path, format] = JSON.parse(key) as [string, Parameters<typeof readDataset>[1]];
-  return readDataset(path, format);
-});
 
 /** The model facts the option limits depend on. */
 export function trainingShape(spec: ModelSpec): ModelShapeForTraining {
@@ -75,18 +74,21 @@ export function previewRun(lib: Library, p: RunParams, index: number): RunPrevie
   const tok: Tokenizer | null = folder.tokenizer;
   if (!tok)
     throw new ConfigError('missing-tokenizer', `${folder.dir}: no tokenizer.json; training needs one`);
-  const ds = datasets(JSON.stringify([plan.version.filePath, plan.version.format]));
-  const ex = ds.examples[index];
-  if (!ex)
+  const { filePath, format, rowCount } = plan.version;
+  if (!(index < rowCount))
     throw new ValidationError(
       'not-found',
-      `example ${index + 1} does not exist: the dataset version has ${ds.examples.length}`,
+      `example ${index + 1} does not exist: the dataset version has ${rowCount}`,
     );
+  // A stored row is normalised already; checked again, as training reads it (data.ts).
+  const row = normalizeRow(format, readFrozenRowsAt(filePath, [index])[0]);
+  if (typeof row === 'string')
+    throw new FormatError('bad-file', `dataset file ${filePath}: row ${index} ${row} (the file is damaged)`);
   const { eosId } = specialIds(tok, folder.spec);
   return {
-    ...previewExample(tok, ex, plan.config, eosId),
+    ...previewExample(tok, exampleOf(row, index + 1), plan.config, eosId),
     index,
-    exampleCount: ds.examples.length,
+    exampleCount: rowCount,
     numLayers: folder.spec.numLayers,
   };
 }
