@@ -193,7 +193,6 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const onHost = !cuda && !webgpu;
   const use = o.training ? 'train' : 'chat';
   const memory = o.totalMemory ?? totalmem();
-  const full = dtype === 'fp16' ? 'fp16' : 'none';
   // On a GPU the weights live in its memory: `auto` fits them there, and a training session packs a
   // quantized base for its backward only where the GPU holds that too (base.ts). WebGPU's memory is
   // what the machine tells (an NVIDIA or AMD card's), else the computer's (Apple's unified memory).
@@ -203,14 +202,10 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   if (quantize === 'auto') {
     // The memory the weights must fit in, and their form there unquantized.
     let at: AutoPlace & { label: string; name: string };
-    if (onHost)
-      at = {
-        device: 'cpu',
-        memory,
-        full,
-        label: full === 'none' ? 'float32' : full,
-        name: "this computer's",
-      };
+    // The CPU holds full-precision weights as float32 whatever --dtype says: a half checkpoint as
+    // its float32 store (quantize/base.ts), which float16 compute casts from (measured at hidden
+    // 1024 × 6 layers: a float16 session held as much as a float32 one, not half).
+    if (onHost) at = { device: 'cpu', memory, full: 'none', label: 'float32', name: "this computer's" };
     else
       at = {
         device: cuda ? 'cuda' : 'webgpu',
@@ -229,7 +224,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   }
   const scheme = parseQuantize(quantize);
   if (onHost) {
-    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : full;
+    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : 'none';
     const problem = hostMemoryProblem(spec, form, use, memory);
     if (problem) throw new ConfigError('model-too-large', problem);
   }

@@ -38,8 +38,6 @@ test('an 8B model: float32 is refused on a 23 GB computer, with the quantized fo
   assert.match(why, /choose int8 \(\d+\.\d GB\) or int4 \(\d+\.\d GB\) weights/);
   assert.equal(hostMemoryProblem(llama8b, 'int8', 'chat', 23 * GB), null);
   assert.equal(hostMemoryProblem(llama8b, 'none', 'chat', 64 * GB), null);
-  // Half precision on the CPU (--dtype fp16) holds 2 bytes a weight: 16 GB fits in 23.
-  assert.equal(hostMemoryProblem(llama8b, 'fp16', 'chat', 23 * GB), null);
   // On 8 GB only int4 fits; on 4 GB nothing does.
   assert.match(hostMemoryProblem(llama8b, 'none', 'chat', 8 * GB) ?? '', /choose int4 \(/);
   assert.match(
@@ -65,6 +63,23 @@ test('prepareModel refuses before converting a bf16 checkpoint to its float32 st
   assert.equal(ok.base?.form, 'fp32');
 });
 
+test('--dtype fp16 on the CPU is judged at the float32 weights the CPU holds, not at 2 bytes', async (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dataDir = tempDir('host-memory-fp16-');
+  const spec = loadModelSpec(modelDir('llama-bf16'));
+  // Room for the checkpoint's 2 bytes a weight, not for the float32 store the CPU reads it from.
+  const totalMemory = (3 * spec.params) / 0.9;
+  const asked = { dtype: 'fp16' as const, device: 'cpu' as const, dataDir, totalMemory };
+  await assert.rejects(
+    prepareModel(spec, { ...asked, quantize: 'none' }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.code === 'model-too-large' && /in float32 on the CPU/.test(e.message),
+  );
+  // auto weighs the same float32 weights: they do not fit, 8 bits do.
+  const auto = await prepareModel(spec, { ...asked, quantize: 'auto' });
+  assert.match(auto.base?.form ?? '', /^int8/);
+});
+
 test('auto: float32 where it fits, else int8, else int4 — decided on the weights the CPU would hold', (t) => {
   setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
   const shape = { ...llama8b, tied: false };
@@ -72,8 +87,6 @@ test('auto: float32 where it fits, else int8, else int4 — decided on the weigh
   assert.equal(hostAutoForm(shape, 'chat', 23 * GB), 'int8');
   assert.equal(hostAutoForm(shape, 'chat', 8 * GB), 'int4');
   assert.equal(hostAutoForm(shape, 'chat', 2 * GB), 'int4', 'nothing fits: the check then says so');
-  // --dtype fp16 on the CPU holds 2 bytes a weight: full precision fits in 23 GB.
-  assert.equal(hostAutoForm(shape, 'chat', 23 * GB, 'fp16'), 'none');
   assert.ok(baseWeightBytes(shape, 'int8', 'chat') <= 0.9 * 23 * GB);
 });
 
