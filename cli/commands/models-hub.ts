@@ -2,6 +2,7 @@
 // from the Hugging Face cache and the Hub (logic in electron/backend/hub/).
 
 import { checkRepoId, checkRevision, hubCacheDir } from '../../electron/backend/hub/cache.ts';
+import { hubEndpoint } from '../../electron/backend/hub/client.ts';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
 import { addModel, listModels } from '../../electron/backend/library/models.ts';
@@ -79,6 +80,8 @@ const downloadCommand: Command = {
     const repo = checkArgument(() => checkRepoId(ctx.args[0]));
     const given = str(ctx.values, 'revision');
     const revision = given === undefined ? undefined : checkArgument(() => checkRevision(given));
+    // So is an HF_ENDPOINT that is no URL: the invocation is wrong before anything is asked.
+    checkArgument(() => hubEndpoint());
     const progress = transferReporter(ctx.progress);
     const abort = new AbortController();
     const onSigint = () => abort.abort();

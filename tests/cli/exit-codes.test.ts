@@ -18,14 +18,17 @@ const data = join(root, 'd.jsonl');
 writeFileSync(data, '{"prompt":"Q1","completion":"A1"}\n{"prompt":"Q2","completion":"A2"}\n');
 
 /** The CLI with its own data folder; a Hub that refuses connections (no test reaches the network). */
-function cli(args: string[]): {
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): {
   status: number | null;
   stderr: string;
   error: { type: string; code: string };
 } {
   const r = spawnSync(process.execPath, [BIN, ...args, '--json', '--data-dir', join(root, 'home')], {
     encoding: 'utf8',
-    env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: join(root, 'hub') },
+    env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_CACHE: join(root, 'hub'), ...env },
     // A refusal takes a second or two; one that came only after building a synthetic model would not.
     timeout: 30_000,
     killSignal: 'SIGKILL',
@@ -34,8 +37,14 @@ function cli(args: string[]): {
   return { status: r.status, stderr: r.stderr, error: last?.error };
 }
 
-function expectExit(args: string[], status: number, code: string, message: RegExp): void {
-  const r = cli(args);
+function expectExit(
+  args: string[],
+  status: number,
+  code: string,
+  message: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): void {
+  const r = cli(args, env);
   assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, /^error: [^\n]+\n$/, 'one error line');
   assert.match(r.stderr, message);
@@ -50,6 +59,10 @@ describe('exit codes', () => {
     expectExit(['models', 'download', 'notarepo'], 2, 'bad-repo-id', /"notarepo" is not a model id/);
     expectExit(['models', 'download', 'a/b', '--revision', '../x'], 2, 'bad-revision', /"\.\.\/x"/);
     expectExit(['models', 'download', 'a/b'], 1, 'unreachable', /cannot reach http:\/\/127\.0\.0\.1:9/);
+    // HF_ENDPOINT that is no URL is said as such, not as a server that cannot be reached.
+    const endpoint =
+      /^error: HF_ENDPOINT must be an http\(s\) URL such as https:\/\/huggingface\.co \(got "notaurl"\)$/m;
+    expectExit(['models', 'download', 'a/b'], 2, 'bad-endpoint', endpoint, { HF_ENDPOINT: 'notaurl' });
   });
 
   it('as the commands that always did: a malformed value is 2, an unknown id 1', () => {

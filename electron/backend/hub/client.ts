@@ -25,9 +25,23 @@ export interface HubAccess {
   token: string | null;
 }
 
-/** HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN or the stored token, like huggingface_hub. */
-export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
+/**
+ * HF_ENDPOINT without a trailing slash (default https://huggingface.co). A value that is not an
+ * http(s) URL is refused by name: fetch's own "Invalid URL" read as a server that cannot be reached.
+ */
+export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
   const endpoint = (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^https?:$/.test(URL.parse(endpoint)?.protocol ?? ''))
+    throw new HubError(
+      'bad-endpoint',
+      `HF_ENDPOINT must be an http(s) URL such as https://huggingface.co (got ${JSON.stringify(env.HF_ENDPOINT)})`,
+    );
+  return endpoint;
+}
+
+/** HF_ENDPOINT (hubEndpoint) and HF_TOKEN or the stored token, like huggingface_hub. */
+export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
+  const endpoint = hubEndpoint(env);
   let token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || null;
   if (!token) {
     const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
