@@ -11,7 +11,7 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
-import { tagsToAdd } from '../../electron/backend/library/tags.ts';
+import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, table } from '../command.ts';
@@ -134,9 +134,11 @@ export const adaptersCommands: Command[] = [
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);
       if (!tags.length) throw new UsageError('missing TAG');
-      // A tag no adapter could have (empty, over 64 characters) is bad usage, refused before the library opens.
-      if (ctx.values.remove !== true) checkArgument(() => tagsToAdd(tags));
-      const change = ctx.values.remove === true ? { remove: tags } : { add: tags };
+      // A tag no adapter could have (empty, over 64 characters), or an entry naming no tag to remove
+      // (only commas), is bad usage, refused before the library opens.
+      const remove = ctx.values.remove === true;
+      checkArgument(() => (remove ? tagsToRemove(tags, []) : tagsToAdd(tags)));
+      const change = remove ? { remove: tags } : { add: tags };
       const a = await ctx.withLibrary((lib) => tagAdapter(lib, id, change));
       ctx.print({ ...a }, () => `adapter ${id} tags: ${a.tags.join(', ') || '-'}`);
       return 0;
@@ -151,6 +153,7 @@ export const adaptersCommands: Command[] = [
       const id = parseId(ctx.args[0]);
       const tags = ctx.args.slice(1);
       if (!tags.length) throw new UsageError('missing TAG');
+      checkArgument(() => tagsToRemove(tags, []));
       const a = await ctx.withLibrary((lib) => tagAdapter(lib, id, { remove: tags }));
       ctx.print({ ...a }, () => `adapter ${id} tags: ${a.tags.join(', ') || '-'}`);
       return 0;

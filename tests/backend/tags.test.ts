@@ -17,7 +17,7 @@ import { annotateRows } from '../../electron/backend/library/dataset-annotations
 import { importDataset } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { closeLibrary, type Library, openLibrary } from '../../electron/backend/library/library.ts';
-import { matchesTag, tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
+import { matchesTag, tagDraftProblem, tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
 import type { ValidationError } from '../../native-runtime/errors.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { runCli } from './helpers.ts';
@@ -44,6 +44,15 @@ test('the rule: commas separate tags; blanks and repeats go; a tag of 65 charact
   assert.ok(matchesTag(['a,b'], 'a,b'));
   assert.ok(matchesTag(['a', 'b', 'c'], 'a, b'));
   assert.ok(!matchesTag(['a'], 'a, b'));
+  // Removing, an entry that names no tag is refused as adding it is (it removed nothing, silently).
+  assert.throws(() => tagsToRemove([',,'], ['a']), {
+    code: 'bad-tag',
+    message: 'a tag must be 1 to 64 characters (a comma separates tags)',
+  });
+  // The tag boxes judge a draft by the same rule, in the same words.
+  assert.equal(tagDraftProblem(' , '), 'a tag must be 1 to 64 characters (a comma separates tags)');
+  assert.match(tagDraftProblem('x'.repeat(65)) ?? '', /is 65\)$/);
+  assert.equal(tagDraftProblem('pirate, best'), null);
 });
 
 test("a dataset row's tags: typed with a comma, two tags, found by either", () => {
@@ -97,6 +106,14 @@ test("an adapter's tags: the same in the library and from the CLI (adapters tag,
     env,
   );
   assert.equal(untagged.code, 0, untagged.stderr);
+  for (const remove of [
+    ['tag', String(a.id), ',,', '--remove'],
+    ['untag', String(a.id), ' , '],
+  ]) {
+    const refused = await runCli(['adapters', ...remove, '--data-dir', dataDir], env);
+    assert.equal(refused.code, 2, `${remove.join(' ')}: ${refused.stderr}`);
+    assert.equal(refused.stderr, 'error: a tag must be 1 to 64 characters (a comma separates tags)\n');
+  }
   const listed = await runCli(['adapters', 'list', '--tag', 'v2', '--data-dir', dataDir], env);
   assert.match(listed.stdout, /best,fast,v2/);
   const back = openLibrary(dataDir);

@@ -15,14 +15,19 @@ function pieces(entry: string): string[] {
     .filter(Boolean);
 }
 
+/** The tags one entry names; an entry that names none (blank, only commas) is refused. */
+function named(entry: string): string[] {
+  const tags = pieces(entry);
+  if (!tags.length)
+    throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters (a comma separates tags)');
+  return tags;
+}
+
 /** The tags `entries` name (each split at its commas, trimmed, once each); a bad one is refused. */
 export function tagsToAdd(entries: readonly string[]): string[] {
   const out = new Set<string>();
   for (const entry of entries) {
-    const tags = pieces(entry);
-    if (!tags.length)
-      throw new ValidationError('bad-tag', 'a tag must be 1 to 64 characters (a comma separates tags)');
-    for (const t of tags) {
+    for (const t of named(entry)) {
       if (t.length > TAG_MAX_CHARS)
         throw new ValidationError(
           'bad-tag',
@@ -34,9 +39,22 @@ export function tagsToAdd(entries: readonly string[]): string[] {
   return [...out];
 }
 
-/** The tags of `has` that `entries` name: a whole stored tag (even one with a comma), else its pieces. */
+/**
+ * The tags of `has` that `entries` name: a whole stored tag (even one with a comma), else its pieces;
+ * an entry that names no tag is refused, as when adding.
+ */
 export function tagsToRemove(entries: readonly string[], has: readonly string[]): string[] {
-  return entries.flatMap((e) => (has.includes(e.trim()) ? [e.trim()] : pieces(e)));
+  return entries.flatMap((e) => (has.includes(e.trim()) ? [e.trim()] : named(e)));
+}
+
+/** Why a tag box's text cannot be added (the rule tagsToAdd applies, in its words), or null. */
+export function tagDraftProblem(draft: string): string | null {
+  try {
+    tagsToAdd([draft]);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** Whether `tags` match a filter by tag: the whole tag, or every tag it names between commas. */
