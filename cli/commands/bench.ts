@@ -8,8 +8,6 @@ import {
   type BenchDims,
   type BenchProgress,
   benchDecode,
-  benchLayerList,
-  benchPositions,
   benchPrefill,
   benchTrain,
   checkDecodeOptions,
@@ -31,6 +29,7 @@ import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
+import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/training/positions.ts';
 import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -231,8 +230,8 @@ export const benchCommands: Command[] = [
       // Every flag is read before the model is prepared (a synthetic one takes minutes to build).
       const layers = str(ctx.values, 'layers'),
         positions = str(ctx.values, 'positions');
-      checkArgument(() => benchLayerList(layers));
-      checkArgument(() => benchPositions(positions));
+      if (layers !== undefined) checkArgument(() => checkLayersSyntax(layers));
+      if (positions !== undefined) checkArgument(() => checkPositionsSyntax(positions));
       const opts = {
         layers,
         positions,

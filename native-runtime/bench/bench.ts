@@ -13,6 +13,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
+import { parseLayers, parsePositions } from '../training/positions.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -70,40 +71,6 @@ function checkLength(spec: BenchDims, tokens: number, what: string): void {
     );
 }
 
-/**
- * --layers as written: `all` (null) or layer numbers such as 2;10;18. Needs no model, so the CLI
- * refuses a malformed list before it builds one (a synthetic model takes minutes).
- */
-export function benchLayerList(text: string | undefined): number[] | null {
-  if (!text || text === 'all') return null;
-  const layers = text.split(/[;,]/).map((x) => (/^\s*\d+\s*$/.test(x) ? Number(x) : Number.NaN));
-  if (layers.some(Number.isNaN))
-    throw new ConfigError(
-      'bad-option',
-      `bench: --layers "${text}": give all or layer numbers such as 2;10;18`,
-    );
-  return layers;
-}
-
-/** The layers of --layers, each one the model has. */
-function parseLayers(spec: BenchDims, text: string | undefined): number[] {
-  const layers = benchLayerList(text) ?? Array.from({ length: spec.numLayers }, (_, i) => i);
-  if (layers.some((l) => l >= spec.numLayers))
-    throw new ConfigError(
-      'bad-option',
-      `bench: --layers "${text}": give all or layer numbers 0..${spec.numLayers - 1} such as 1;${spec.numLayers - 1}`,
-    );
-  return layers;
-}
-
-/** --positions as written (`f5+l5`, `f5`, `l5`): how many first and last prompt positions. */
-export function benchPositions(text = 'f5+l5'): { first: number; last: number } {
-  const m = /^(?:f(\d+))?\+?(?:l(\d+))?$/.exec(text);
-  if (!m || (!m[1] && !m[2]))
-    throw new ConfigError('bad-option', `bench: --positions "${text}": give fN, lM or fN+lM (e.g. f5+l5)`);
-  return { first: Number(m[1] ?? 0), last: Number(m[2] ?? 0) };
-}
-
 export function randomIds(n: number, vocab: number, seed: number): number[] {
   const rng = mulberry32(seed);
   return Array.from({ length: n }, () => 10 + Math.floor(rng() * (vocab - 10)));
@@ -126,8 +93,8 @@ export function checkTrainOptions(
   o: { seq?: number; layers?: string; positions?: string },
 ): void {
   checkLength(dims, o.seq ?? 128, 'tokens per sequence');
-  parseLayers(dims, o.layers);
-  benchPositions(o.positions);
+  parseLayers(o.layers ?? 'all', dims.numLayers);
+  parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
 }
 
 export async function benchPrefill(
@@ -263,9 +230,10 @@ export async function benchTrain(
     P = o.prompt ?? 64,
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
+  // Training's own syntax and words (training/positions.ts): the same flags mean the same there.
   checkTrainOptions(spec, o);
-  const layers = parseLayers(spec, o.layers);
-  const { first, last } = benchPositions(o.positions);
+  const layers = parseLayers(o.layers ?? 'all', spec.numLayers);
+  const { first, last } = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
   const groups: number[][] = [];
   const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
   const lastPos = Array.from(

@@ -17,7 +17,7 @@ import { ConfigError } from '../errors.ts';
 import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
-import { parseLayers, parsePositions } from './positions.ts';
+import { checkLayersSyntax, checkPositionsSyntax, parseLayers, parsePositions } from './positions.ts';
 
 export type OptionGroup = 'intervention' | 'optimisation' | 'data' | 'checkpoints' | 'system';
 
@@ -104,11 +104,6 @@ const mustParse =
       });
     }
   };
-
-// Layer indices are checked against the model in modelIssues(); here only the syntax.
-const LAYERS_SYNTAX = (v: string | number[]) =>
-  !(typeof v === 'string' && v.trim() === 'all') && parseLayers(v, Number.MAX_SAFE_INTEGER);
-const POSITIONS_SYNTAX = (s: string) => parsePositions(s, Number.MAX_SAFE_INTEGER);
 
 export const INTERVENTION_CHOICES: readonly Choice<InterventionType>[] = [
   {
@@ -212,7 +207,7 @@ export const TRAIN_OPTIONS = {
     default: 'all',
     schema: z
       .union([z.string().max(2000), z.array(z.number().int().min(0)).min(1).max(1000)])
-      .superRefine(mustParse(LAYERS_SYNTAX)),
+      .superRefine(mustParse(checkLayersSyntax)),
   }),
   positions: text({
     label: 'Positions',
@@ -222,7 +217,7 @@ export const TRAIN_OPTIONS = {
     valueName: 'f1+l1',
     example: 'f3+l3',
     default: 'f1+l1',
-    schema: z.string().max(40).superRefine(mustParse(POSITIONS_SYNTAX)),
+    schema: z.string().max(40).superRefine(mustParse(checkPositionsSyntax)),
   }),
   shareWeights: flag({
     label: 'Share weights (tied)',

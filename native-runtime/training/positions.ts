@@ -86,6 +86,17 @@ export function parseLayers(s: string | readonly number[], numLayers: number): n
   return layers.sort((a, b) => a - b);
 }
 
+/**
+ * The syntax of --layers and --positions alone, before any model is known (train's option check,
+ * bench's flags): refused in parseLayers's and parsePositions's words.
+ */
+export const checkLayersSyntax = (s: string | readonly number[]): void => {
+  if (!(typeof s === 'string' && s.trim() === 'all')) parseLayers(s, Number.MAX_SAFE_INTEGER);
+};
+export const checkPositionsSyntax = (s: string): void => {
+  parsePositions(s, Number.MAX_SAFE_INTEGER);
+};
+
 /** Untied weights: both prefix and suffix positions and no weight sharing (pyreft's default then). */
 export function isUntied(pos: Positions, shareWeights: boolean): boolean {
   return pos.first > 0 && pos.last > 0 && !shareWeights;

@@ -87,11 +87,11 @@ describe('exit codes', () => {
   });
 
   it('bench train: a malformed --layers or --positions is 2, before any model is built; a layer it lacks 1', () => {
-    expectExit([...bench, '--positions', 'middle'], 2, 'bad-option', /--positions "middle"/);
-    expectExit([...bench, '--layers', '1;x'], 2, 'bad-option', /--layers "1;x"/);
-    expectExit([...bench, '--layers', '9'], 1, 'bad-option', /layer numbers 0\.\.3/);
+    expectExit([...bench, '--positions', 'middle'], 2, 'bad-positions', /positions "middle"/);
+    expectExit([...bench, '--layers', '1;x'], 2, 'bad-layers', /layers "1;x"/);
+    expectExit([...bench, '--layers', '9'], 1, 'layer-out-of-range', /the model has layers 0\.\.3/);
     // Refused before the model is built: a synthetic TinyLlama takes minutes.
     const tiny = ['bench', 'train', '--synthetic', 'tinyllama-1.1b'];
-    expectExit([...tiny, '--positions', 'middle'], 2, 'bad-option', /--positions "middle"/);
+    expectExit([...tiny, '--positions', 'middle'], 2, 'bad-positions', /positions "middle"/);
   });
 });
