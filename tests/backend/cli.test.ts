@@ -425,7 +425,7 @@ test('a command given more arguments than it takes refuses them all: models rm 1
   assert.equal(rename.stderr, 'error: no adapter with id 42\n');
 });
 
-test('train --dtype bf16 on the CPU is refused before a run is recorded, not failed with a resume hint', async () => {
+test('train --dtype bf16 off CUDA is refused before a run is recorded, not failed with a resume hint', async () => {
   const runs = async () => {
     const r = await runCli(['runs', 'list', '--json', '--data-dir', dataDir]);
     return (oneJsonObject(r.stdout) as { runs: { id: number }[] }).runs.length;
@@ -433,24 +433,41 @@ test('train --dtype bf16 on the CPU is refused before a run is recorded, not fai
   const before = await runs();
   const data = join(root, 'bf16.jsonl');
   writeFileSync(data, '{"prompt": "a", "completion": "b"}\n');
-  const r = await runCli([
-    'train',
-    '--model',
-    LLAMA_FIXTURE,
-    '--data',
-    data,
-    '--dtype',
-    'bf16',
-    '--max-steps',
-    '1',
-    '--data-dir',
-    dataDir,
-  ]);
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    'error: bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16\n',
-  );
+  const train = (device: string[]) =>
+    runCli([
+      'train',
+      '--model',
+      LLAMA_FIXTURE,
+      '--data',
+      data,
+      '--dtype',
+      'bf16',
+      ...device,
+      '--max-steps',
+      '1',
+      '--data-dir',
+      dataDir,
+    ]);
+  const cpu = 'error: bfloat16 needs CUDA (CPU has no bfloat16 kernels): use --dtype fp32 or fp16\n';
+  // The device named on the command line: the command line alone is wrong (2).
+  const named = await train(['--device', 'cpu']);
+  assert.deepEqual([named.code, named.stderr], [2, cpu]);
+  // The data folder's device (Settings, else the CPU): refused against the library (1).
+  const settled = await train([]);
+  assert.deepEqual([settled.code, settled.stderr], [1, cpu]);
+  // auto or cuda where CUDA cannot run (no runtime pack in this data folder): refused against the
+  // machine (1) when the run is planned; auto was recorded, then failed at its start.
+  for (const device of ['auto', 'cuda']) {
+    const r = await train(['--device', device]);
+    assert.deepEqual(
+      [r.code, r.stderr],
+      [
+        1,
+        'error: bfloat16 needs CUDA, and the CUDA runtime pack is not installed: use --dtype fp32 or fp16\n',
+      ],
+      device,
+    );
+  }
   assert.equal(await runs(), before);
 });
 

@@ -41,11 +41,16 @@ export function trainsOnGpu(device: string, dataDir: string, gpus: DeviceMemory[
   if (!gpus.some((d) => d.device === 'cuda')) return null;
   if (device === 'cuda') return 'cuda';
   if (device !== 'auto') return null;
+  return cudaPackReady(dataDir) ? 'cuda' : null;
+}
+
+/** Whether the engine processes of `dataDir` start with a usable CUDA runtime pack. */
+export function cudaPackReady(dataDir: string): boolean {
   try {
     // An empty environment: a pack this process was itself started with still counts.
-    return engineEnv(dataDir, {}) !== null ? 'cuda' : null;
+    return engineEnv(dataDir, {}) !== null;
   } catch {
-    return null;
+    return false;
   }
 }
 

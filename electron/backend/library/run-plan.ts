@@ -14,7 +14,12 @@ import {
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import { optionError, TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
+import {
+  bf16Refusal,
+  OptionError,
+  optionError,
+  TRAIN_DEFAULTS,
+} from '../../../native-runtime/training/options.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
 import { systemInfo } from '../system-info.ts';
@@ -22,6 +27,7 @@ import { resolveDatasetVersion } from './dataset-edits.ts';
 import type { ColumnMapping, DatasetFormat } from './dataset-formats.ts';
 import { datasetRef } from './dataset-import.ts';
 import { type DatasetVersion, getDatasetVersion } from './datasets.ts';
+import { cudaPackReady } from './device-memory.ts';
 import { preferredDevice } from './environment.ts';
 import type { Library } from './library.ts';
 import { getModel, type ModelRecord, modelFromRef } from './models.ts';
@@ -145,6 +151,14 @@ export function planRun(
     datasetVersion: `${version.datasetId}.${version.version}:${version.contentHash.slice(0, 16)}`,
   };
   let config = resolveTrainConfig(base, spec);
+  // bfloat16 runs on CUDA only: 'auto' or 'cuda' without the CUDA runtime pack would run elsewhere
+  // and fail at the run's start, a failed run no resume puts right; refused before it is recorded.
+  if (
+    config.dtype === 'bf16' &&
+    (config.device === 'auto' || config.device === 'cuda') &&
+    !cudaPackReady(lib.dataDir)
+  )
+    throw new OptionError(bf16Refusal(config.device, 'the CUDA runtime pack is not installed'));
   const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
   const trainExamples = version.rowCount - held;
   if (trainExamples < 1)
