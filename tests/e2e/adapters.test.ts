@@ -18,16 +18,13 @@ import {
   completedRun,
   DEMO_DATASET,
   DEMO_MODEL,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   root,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
 } from './helpers.ts';
 
 const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
@@ -43,10 +40,8 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureRendererBuilt();
     dataDir = tempDir('reft-e2e-adapters-');
-    server = await startServer(dataDir);
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(dataDir));
     // The demo model's weights in a second folder, added second, and a run trained on that copy.
     const demo = (await rpc(client, 'models/list')).find((m: { name: string }) => m.name === DEMO_MODEL);
     const copy = join(scratch, 'demo-copy');
@@ -64,7 +59,6 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       maxSteps: 4,
     });
     trainedId = (await completedRun(client, run.runId)).adapterId;
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       acceptDownloads: true,

@@ -14,7 +14,6 @@ import type { Browser, Page } from 'playwright-core';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
   connected,
   cutOffServer,
   demoIds,
@@ -22,13 +21,13 @@ import {
   launchBrowser,
   openPage,
   root,
-  rpc,
   rpcFor,
   type Served,
   screenshot,
   skip,
   startServer,
   stopServer,
+  trainedOnDemo,
 } from './helpers.ts';
 
 describe('a restarted server does not strand open tabs', { skip, timeout: 300_000 }, () => {
@@ -68,15 +67,13 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
 
   test('an adapter renamed by the CLI while the server was down: its open detail shows the new name', async () => {
     const client = await rpcFor(server?.url ?? '');
-    const run = await rpc(client, 'runs/start', {
-      ...(await demoIds(client)),
+    const { adapterId } = await trainedOnDemo(client, {
       name: 'before',
       layers: '0',
       rank: 2,
       maxSteps: 2,
       batchSize: 2,
     });
-    const { adapterId } = await completedRun(client, run.runId);
     client.close();
     await page.goto(`${server?.url}#/adapters/${adapterId}`);
     await connected(page);

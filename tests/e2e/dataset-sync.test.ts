@@ -15,14 +15,12 @@ import {
   closeStudio,
   connected,
   cutOffServer,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   skip,
   startServer,
+  startStudio,
 } from './helpers.ts';
 
 /** Rows in the dataset: four blocks of the list's (200), so a scroll to the end loads one not loaded yet. */
@@ -40,9 +38,7 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
   const dataDir = tempDir('reft-e2e-dataset-sync-');
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(dataDir);
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(dataDir));
     const file = join(tempDir('reft-e2e-dataset-sync-files-'), 'many.jsonl');
     const rows = Array.from({ length: ROWS }, (_, i) => ({
       prompt: `Prompt ${i}`,
@@ -52,7 +48,6 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
     const imported = await rpc(client, 'datasets/import', { path: file });
     datasetId = imported.dataset.id;
     versionId = imported.version.id;
-    browser = await launchBrowser();
     const open = (b: Browser) =>
       openPage(b, {
         viewport: { width: 1280, height: 900 },

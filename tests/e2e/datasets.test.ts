@@ -18,15 +18,12 @@ import {
   closeStudio,
   connected,
   DEMO_MODEL,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
 } from './helpers.ts';
 
 const jsonl = (rows: unknown[]) =>
@@ -55,10 +52,7 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
   ];
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(dataDir);
-    client = await rpcFor(server.url);
-    browser = await launchBrowser();
+    ({ server, client, browser } = await startStudio(dataDir));
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       acceptDownloads: true,

@@ -10,17 +10,12 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
   DEMO_MODEL,
-  demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
-  rpc,
-  rpcFor,
   type Served,
   skip,
-  startServer,
+  startStudio,
+  trainedOnDemo,
 } from './helpers.ts';
 
 describe('Disabled buttons say why (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -31,23 +26,11 @@ describe('Disabled buttons say why (reft-studio serve + Chromium)', { skip, time
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-disabled-'));
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-disabled-')));
     // One adapter, for its Tag and Export to folder.
-    const { modelId, datasetId } = await demoIds(client);
-    const run = await rpc(client, 'runs/start', {
-      modelId,
-      datasetId,
-      name: 'tagged',
-      layers: '0',
-      maxSteps: 2,
-    });
-    await completedRun(client, run.runId);
-    browser = await launchBrowser();
+    await trainedOnDemo(client, { name: 'tagged', layers: '0', maxSteps: 2 });
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
-      timeout: 30_000,
       errors: pageErrors,
       url: `${server.url}#/models`,
     });

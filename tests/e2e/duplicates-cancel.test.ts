@@ -8,18 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
-import {
-  closeStudio,
-  connected,
-  ensureRendererBuilt,
-  launchBrowser,
-  openPage,
-  rpc,
-  rpcFor,
-  type Served,
-  skip,
-  startServer,
-} from './helpers.ts';
+import { closeStudio, connected, openPage, rpc, type Served, skip, startStudio } from './helpers.ts';
 
 describe('cancelling a duplicate search (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
@@ -30,9 +19,7 @@ describe('cancelling a duplicate search (reft-studio serve + Chromium)', { skip,
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-dup-cancel-'));
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-dup-cancel-')));
     // Rows alike enough that the near search takes seconds (about 5 s for 40,000 on a 2-core VM).
     const file = join(tempDir('reft-e2e-dup-cancel-files-'), 'voyages.jsonl');
     const lines = Array.from({ length: 40_000 }, (_, i) =>
@@ -43,7 +30,6 @@ describe('cancelling a duplicate search (reft-studio serve + Chromium)', { skip,
     );
     writeFileSync(file, `${lines.join('\n')}\n`);
     datasetId = (await rpc(client, 'datasets/import', { path: file })).dataset.id;
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       errors: pageErrors,

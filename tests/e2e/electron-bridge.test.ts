@@ -16,20 +16,15 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
   connected,
   DEMO_MODEL,
-  demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   root,
-  rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
+  trainedOnDemo,
 } from './helpers.ts';
 
 /** The stand-in preload: the bridge's shape, a MessagePort relayed to /rpc, pickers answered by the test. */
@@ -92,10 +87,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
     );
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-electron-'));
-    client = await rpcFor(server.url);
-    browser = await launchBrowser();
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-electron-')));
     page = await openPage(browser, {
       viewport: { width: 1000, height: 700 },
       timeout: 30_000,
@@ -164,16 +156,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
   });
 
   test('Adapters: exported into a folder chosen with the system dialog', async () => {
-    const { modelId, datasetId } = await demoIds(client);
-    const run = await rpc(client, 'runs/start', {
-      modelId,
-      datasetId,
-      name: 'picked',
-      layers: '0',
-      rank: 2,
-      maxSteps: 2,
-    });
-    await completedRun(client, run.runId);
+    await trainedOnDemo(client, { name: 'picked', layers: '0', rank: 2, maxSteps: 2 });
     await page.getByTestId('nav-adapters').click();
     await page.locator('tr', { hasText: 'picked' }).getByRole('button', { name: 'Details' }).click();
     const exp = page.getByTestId('adapter-export');

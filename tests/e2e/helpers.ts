@@ -131,6 +131,20 @@ export async function demoIds(client: RpcClient): Promise<{ modelId: number; dat
   return { modelId: model.id, datasetId: dataset.id };
 }
 
+/**
+ * A run of the demo model on the demo dataset with `config` (runs/start's other fields), trained to
+ * its end: its id and its adapter's.
+ */
+export async function trainedOnDemo(
+  client: RpcClient,
+  config: Record<string, unknown>,
+): Promise<{ runId: number; adapterId: number }> {
+  const { modelId, datasetId } = await demoIds(client);
+  const { runId } = await rpc(client, 'runs/start', { modelId, datasetId, ...config });
+  const { adapterId } = await completedRun(client, runId);
+  return { runId, adapterId };
+}
+
 /** Waits for run `runId` to complete and returns its record; a failed or cancelled run throws. */
 export async function completedRun(client: RpcClient, runId: number): Promise<{ adapterId: number }> {
   for (;;) {
@@ -169,6 +183,31 @@ export async function openPage(
     await connected(page);
   }
   return page;
+}
+
+/** What most test files open first: `reft-studio serve`, an RPC connection to it, and Chromium. */
+export interface Studio {
+  server: Served;
+  client: RpcClient;
+  browser: Browser;
+}
+
+/**
+ * Builds the renderer if it is not built, starts `reft-studio serve` on `dataDir`, connects to it over
+ * RPC and launches Chromium (pages are opened with openPage once the test's library is set up). A
+ * step that fails closes what the earlier ones opened: the caller's closeStudio never got them.
+ */
+export async function startStudio(dataDir: string): Promise<Studio> {
+  ensureRendererBuilt();
+  const server = await startServer(dataDir);
+  let client: RpcClient | undefined;
+  try {
+    client = await rpcFor(server.url);
+    return { server, client, browser: await launchBrowser() };
+  } catch (e) {
+    await closeStudio({ client, server });
+    throw e;
+  }
 }
 
 /** Closes what a test file opened, whichever parts it got to. */

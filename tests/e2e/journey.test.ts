@@ -19,16 +19,13 @@ import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
   DEMO_MODEL,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   root,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
 } from './helpers.ts';
 
 /** 40 good rows (a pirate persona) with 3 bad lines among them, as a person's file would have. */
@@ -76,14 +73,11 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
   let secondRun = 0;
 
   before(async () => {
-    ensureRendererBuilt();
     // The folder shows this run's journey only.
     const shots = join(root, 'tests/e2e/screenshots');
     for (const f of existsSync(shots) ? readdirSync(shots) : [])
       if (f.startsWith('journey-')) rmSync(join(shots, f));
-    server = await startServer(tempDir('reft-e2e-journey-'));
-    client = await rpcFor(server.url);
-    browser = await launchBrowser();
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-journey-')));
     page = await openPage(browser, {
       viewport: { width: 1000, height: 700 },
       acceptDownloads: true,

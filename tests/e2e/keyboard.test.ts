@@ -15,18 +15,15 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
   connected,
   demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
+  trainedOnDemo,
 } from './helpers.ts';
 
 describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
@@ -40,11 +37,8 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-keyboard-'));
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-keyboard-')));
     ids = await demoIds(client);
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       errors: pageErrors,
@@ -240,22 +234,18 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
   });
 
   test("a run's details: the same keys on the same component", async () => {
-    const run = await rpc(client, 'runs/start', {
-      ...ids,
+    ({ runId, adapterId } = await trainedOnDemo(client, {
       name: 'keys',
       layers: '0',
       rank: 2,
       maxSteps: 2,
       batchSize: 2,
-    });
-    await completedRun(client, run.runId);
-    await page.goto(`${server?.url}#/runs/${run.runId}`);
+    }));
+    await page.goto(`${server?.url}#/runs/${runId}`);
     await connected(page);
     const bar = page.getByTestId('run-detail').getByRole('tablist', { name: 'Run details' });
     await bar.getByRole('tab', { name: 'Charts' }).focus();
     await walk(bar, [/^Charts/, /^Probe answers/, /^Configuration/, /^Log/, /^Checkpoints/]);
-    runId = run.runId;
-    adapterId = (await completedRun(client, run.runId)).adapterId;
   });
 
   test('a closed panel gives focus back to what opened it, not to the top of the window', async () => {

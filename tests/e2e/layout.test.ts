@@ -12,17 +12,13 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
-  demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
+  trainedOnDemo,
 } from './helpers.ts';
 
 /** What does not fit: cards wider than their box, controls past the right edge, unnamed controls. */
@@ -75,23 +71,15 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
   let adapterId: number;
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-layout-'));
-    client = await rpcFor(server.url);
-    const { modelId, datasetId } = await demoIds(client);
-    const run = await rpc(client, 'runs/start', {
-      modelId,
-      datasetId,
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-layout-')));
+    ({ runId, adapterId } = await trainedOnDemo(client, {
       name: 'a run with a rather long name to see how it wraps',
       layers: '0;1',
       rank: 2,
       maxSteps: 8,
       probe: { prompts: ['Who are you?'], every: 4, maxNewTokens: 4 },
-    });
-    runId = run.runId;
-    adapterId = (await completedRun(client, runId)).adapterId;
+    }));
     await rpc(client, 'adapters/tag', { id: adapterId, add: ['pirate', 'demo'] });
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1000, height: 700 },
       timeout: 30_000,
@@ -236,9 +224,8 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     // Bug: such a name widened the Runs and Adapters tables past the window (the other columns
     // squeezed to a word a line), pushed a detail's close button out of its card, and ran the
     // comparison's chart legends over each other.
-    const { modelId, datasetId } = await demoIds(client);
-    const long = await rpc(client, 'runs/start', { modelId, datasetId, name: 'R'.repeat(200), maxSteps: 2 });
-    const longAdapter = (await completedRun(client, long.runId)).adapterId;
+    const long = await trainedOnDemo(client, { name: 'R'.repeat(200), maxSteps: 2 });
+    const longAdapter = long.adapterId;
     await rpc(client, 'adapters/rename', { id: longAdapter, name: 'A'.repeat(200) });
     const pages: Array<[string, string]> = [
       ['#/runs', `run-progress-${long.runId}`],

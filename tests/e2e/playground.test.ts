@@ -11,18 +11,14 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
-  completedRun,
   DEMO_MODEL,
-  demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
+  trainedOnDemo,
 } from './helpers.ts';
 
 describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -32,28 +28,11 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   let client: RpcClient;
   const adapterNames = ['pirate A', 'pirate B'];
   const pageErrors: string[] = [];
-  let demo: { modelId: number; datasetId: number };
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-playground-'));
-    client = await rpcFor(server.url);
-    demo = await demoIds(client);
-    const { modelId, datasetId } = demo;
-    for (const [i, name] of adapterNames.entries()) {
-      const run = await rpc(client, 'runs/start', {
-        modelId,
-        datasetId,
-        name,
-        layers: '0;1',
-        rank: 2,
-        maxSteps: 6,
-        lr: 0.05,
-        seed: i + 1,
-      });
-      await completedRun(client, run.runId);
-    }
-    browser = await launchBrowser();
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-playground-')));
+    for (const [i, name] of adapterNames.entries())
+      await trainedOnDemo(client, { name, layers: '0;1', rank: 2, maxSteps: 6, lr: 0.05, seed: i + 1 });
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       timeout: 30_000,
@@ -201,8 +180,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   });
 
   test('an adapter deleted while switched on leaves the composition with a word', async () => {
-    const extra = await rpc(client, 'runs/start', {
-      ...demo,
+    const { adapterId } = await trainedOnDemo(client, {
       maxSteps: 1,
       batchSize: 2,
       rank: 2,
@@ -210,7 +188,6 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       positions: 'l1',
       name: 'short-lived',
     });
-    const { adapterId } = await completedRun(client, extra.runId);
     await page.getByRole('checkbox', { name: 'short-lived' }).check();
     await page.getByLabel('Strength of short-lived').fill('2');
     await page

@@ -15,15 +15,12 @@ import {
   connected,
   DEMO_DATASET,
   demoIds,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
 } from './helpers.ts';
 
 describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -47,11 +44,8 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
   };
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-runs-'));
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-runs-')));
     ({ modelId, datasetId } = await demoIds(client));
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       timeout: 20_000,

@@ -16,16 +16,13 @@ import {
   closeStudio,
   DEMO_DATASET,
   DEMO_MODEL,
-  ensureRendererBuilt,
-  launchBrowser,
   openPage,
   root,
   rpc,
-  rpcFor,
   type Served,
   screenshot,
   skip,
-  startServer,
+  startStudio,
   textWhen,
 } from './helpers.ts';
 
@@ -61,10 +58,8 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
   }
 
   before(async () => {
-    ensureRendererBuilt();
     const dataDir = tempDir('reft-e2e-train-');
-    server = await startServer(dataDir);
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(dataDir));
     datasetId = (await rpc(client, 'datasets/list')).find(
       (d: { name: string }) => d.name === DEMO_DATASET,
     ).id;
@@ -73,7 +68,6 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     cpSync(join(root, 'resources/demo/model'), gone, { recursive: true });
     await rpc(client, 'models/add', { path: gone, name: BROKEN_MODEL });
     rmSync(gone, { recursive: true });
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       timeout: 20_000,
