@@ -103,20 +103,22 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     }
   }
 
+  /** The pages checked in both themes (with a run's and an adapter's detail open), and at 800 px. */
+  const runAndAdapterPages = (): Array<[string, string]> => [
+    ['#/runs', 'run-progress-1'],
+    [`#/runs/${runId}`, 'run-detail'],
+    ['#/adapters', 'adapters-table'],
+    [`#/adapters/${adapterId}`, 'adapter-detail'],
+    ['#/playground', 'chat-base'],
+    ['#/settings', 'settings-data-dir'],
+  ];
+
   for (const themeName of ['light', 'dark'] as const) {
     test(`${themeName}: each page fits and names its controls`, async () => {
       await page.evaluate((t) => {
         document.documentElement.dataset.theme = t;
       }, themeName);
-      const pages: Array<[string, string]> = [
-        ['#/runs', 'run-progress-1'],
-        [`#/runs/${runId}`, 'run-detail'],
-        ['#/adapters', 'adapters-table'],
-        [`#/adapters/${adapterId}`, 'adapter-detail'],
-        ['#/playground', 'chat-base'],
-        ['#/settings', 'settings-data-dir'],
-      ];
-      await checkPages(pages, `layout-${themeName}`);
+      await checkPages(runAndAdapterPages(), `layout-${themeName}`);
     });
   }
 
@@ -190,12 +192,7 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
           ['#/models', 'models-table'],
           ['#/datasets', 'dataset-drop'],
           ['#/train', 'train-form'],
-          ['#/runs', 'run-progress-1'],
-          [`#/runs/${runId}`, 'run-detail'],
-          ['#/adapters', 'adapters-table'],
-          [`#/adapters/${adapterId}`, 'adapter-detail'],
-          ['#/playground', 'chat-base'],
-          ['#/settings', 'settings-data-dir'],
+          ...runAndAdapterPages(),
         ],
         'layout-800',
       );
