@@ -91,15 +91,27 @@ export interface LossResult {
  */
 const LOADING = 'loading the model into ONNX Runtime';
 
-/** The base in the form asked for (a conversion the first time), for the device's compute dtype. */
-function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<ModelSpec> {
-  return prepareModel(spec, {
+/** The model folder's spec and tokenizer: generation and evaluation cannot go without the tokenizer. */
+function openTokenizedModel(modelDir: string): { spec: ModelSpec; tokenizer: Tokenizer } {
+  const { spec, tokenizer } = openModelFolder(modelDir);
+  if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
+  return { spec, tokenizer };
+}
+
+/**
+ * The base in the form asked for (a conversion the first time), for the device's compute dtype; then
+ * says the session is being loaded, as that comes next.
+ */
+async function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<ModelSpec> {
+  const base = await prepareModel(spec, {
     quantize: opts.quantize ?? 'auto',
     dtype: opts.dtype,
     dataDir: opts.dataDir,
     device: opts.device,
     log: opts.onNotice,
   });
+  opts.onNotice?.(LOADING);
+  return base;
 }
 
 export interface GenerateTextOptions
@@ -214,8 +226,7 @@ export class ModelRunner {
     adapterDir: string | StudioAdapter | null,
     opts: RunnerOptions = {},
   ): OpenedModel {
-    const { spec, tokenizer } = openModelFolder(modelDir);
-    if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
+    const { spec, tokenizer } = openTokenizedModel(modelDir);
     let states: InterventionState[] = [];
     let manifest: StudioManifest | null = null;
     if (adapterDir) {
@@ -238,7 +249,6 @@ export class ModelRunner {
       reader,
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
-        opts.onNotice?.(LOADING);
         // Generation and evaluation only: quantized weights are packed for the int8 kernels.
         const model = await ReftModel.load(base, states, {
           ...opts,
@@ -269,8 +279,7 @@ export class ModelRunner {
     adapters: ComposedAdapterInput[],
     opts: RunnerOptions = {},
   ): OpenedModel {
-    const { spec, tokenizer } = openModelFolder(modelDir);
-    if (!tokenizer) throw new ConfigError('missing-tokenizer', `${modelDir}: no tokenizer.json`);
+    const { spec, tokenizer } = openTokenizedModel(modelDir);
     const inputs = adapters.map((a) => ({
       name: a.name,
       // One --positions for several adapters: only for the folders that do not record theirs.
@@ -288,7 +297,6 @@ export class ModelRunner {
       reader,
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
-        opts.onNotice?.(LOADING);
         const composed = await ComposedAdapters.load(base, inputs, {
           device: opts.device,
           forceBase: opts.forceBase,
