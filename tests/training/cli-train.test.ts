@@ -17,10 +17,16 @@ import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
 const dir = tempDir();
 const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 6));
-// The library lives in the test's own folder, never in the user's app-data folder.
-const env = { ...process.env, REFT_STUDIO_HOME: join(dir, 'home') };
-const run = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, env });
+/** The CLI as a child process with its library in `home` (the test's own folders, never the user's). */
+const cliIn =
+  (home: string) =>
+  (...args: string[]) =>
+    spawnSync(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, REFT_STUDIO_HOME: home },
+    });
+const run = cliIn(join(dir, 'home'));
 const cli = (...args: string[]) => run('train', '--model', modelDir('llama'), '--data', data, ...args);
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
@@ -244,12 +250,7 @@ describe('the adapter written by --out', () => {
 describe('train --resume of a checkpoint from the library', () => {
   it('needs --out and writes nothing into the library: the run’s folders are its own', () => {
     const home = join(dir, 'home-resume');
-    const lib = (...args: string[]) =>
-      spawnSync(process.execPath, [BIN, ...args], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...env, REFT_STUDIO_HOME: home },
-      });
+    const lib = cliIn(home);
     const args = ['--model', modelDir('llama'), '--data', data, '--layers', '1', '--rank', '2'];
     const r = lib('train', ...args, '--max-steps', '2', '--checkpoint-every', '1', '--json');
     assert.equal(r.status, 0, r.stderr);
@@ -264,11 +265,8 @@ describe('train --resume of a checkpoint from the library', () => {
 
     // From another data folder too (where that adapter folder is not "inside the data folder").
     const out = join(dir, 'resumed-out');
-    const again = spawnSync(
-      process.execPath,
-      [BIN, 'train', '--resume', join(ckpts, 'step-000001'), '--out', out, '--json'],
-      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: join(dir, 'home-other') } },
-    );
+    const elsewhere = cliIn(join(dir, 'home-other'));
+    const again = elsewhere('train', '--resume', join(ckpts, 'step-000001'), '--out', out, '--json');
     assert.equal(again.status, 0, again.stderr);
     const k = stream(again.stdout).result;
     assert.equal(k.adapter, out);
@@ -284,18 +282,8 @@ describe('a run with --checkpoint-dir inside the data folder', () => {
   it('deleting the run removes its checkpoints, never the folder they were put in', async () => {
     const home = join(dir, 'home-ckpt');
     const runsDir = join(home, 'runs'); // where every run's own folder lives
-    const r = spawnSync(
-      process.execPath,
-      [BIN, 'train', '--model', modelDir('llama'), '--data', data, '--max-steps', '2', '--json'],
-      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: home } },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const first = stream(r.stdout).result.runId as number;
-    // The same command with the checkpoints put in the folder that holds every run's folder.
-    const withDir = spawnSync(
-      process.execPath,
-      [
-        BIN,
+    const train = (...more: string[]) =>
+      cliIn(home)(
         'train',
         '--model',
         modelDir('llama'),
@@ -303,12 +291,14 @@ describe('a run with --checkpoint-dir inside the data folder', () => {
         data,
         '--max-steps',
         '2',
-        '--checkpoint-dir',
-        runsDir,
+        ...more,
         '--json',
-      ],
-      { encoding: 'utf8', timeout: 60_000, env: { ...env, REFT_STUDIO_HOME: home } },
-    );
+      );
+    const r = train();
+    assert.equal(r.status, 0, r.stderr);
+    const first = stream(r.stdout).result.runId as number;
+    // The same command with the checkpoints put in the folder that holds every run's folder.
+    const withDir = train('--checkpoint-dir', runsDir);
     assert.equal(withDir.status, 0, withDir.stderr);
     const id = stream(withDir.stdout).result.runId as number;
     const { openLibrary, closeLibrary } = await import('../../electron/backend/library/library.ts');
@@ -326,13 +316,7 @@ describe('a run with --checkpoint-dir inside the data folder', () => {
 
 describe('a Parquet file where --data is read as it is (train --resume, export --format bundle)', () => {
   it('is refused in one line pointing to its dataset id, and the id works', () => {
-    const home = join(dir, 'home-parquet');
-    const lib = (...args: string[]) =>
-      spawnSync(process.execPath, [BIN, ...args], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...env, REFT_STUDIO_HOME: home },
-      });
+    const lib = cliIn(join(dir, 'home-parquet'));
     const rows = constantRows('yes').slice(0, 6) as { prompt: string; completion: string }[];
     const parquet = join(dir, 'rows.parquet');
     writeFileSync(
