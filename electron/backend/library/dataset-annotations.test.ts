@@ -1,0 +1,74 @@
+// Row ids a new version inherits, as the compact row hashes (typed arrays, not strings) give them:
+// by content and occurrence, sources in order, no id twice; contents whose hashes share the word
+// that places them in the lookup table still told apart.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../../tests/helpers/temp.ts';
+import { frozenRowHashes, inheritRowIds, type RowHashes, rowHash, rowHashAt } from './dataset-annotations.ts';
+import { writeFrozenFile } from './frozen-files.ts';
+
+const root = tempDir('reft-annotations-');
+const row = (p: string) => ({ prompt: p, completion: 'ok' });
+
+/** The row hashes of `prompts` as a frozen file of those rows gives them. */
+function hashesOf(prompts: string[]): RowHashes {
+  const f = writeFrozenFile(root, (w) => {
+    for (const p of prompts) w.write(row(p));
+  });
+  return frozenRowHashes(join(root, f.rel));
+}
+
+test('frozen row hashes spell each row as rowHash does', () => {
+  const h = hashesOf(['a', 'b', 'a']);
+  assert.equal(h.count, 3);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => rowHashAt(h, i)),
+    ['a', 'b', 'a'].map((p) => rowHash(row(p))),
+  );
+});
+
+test('the k-th copy of a row takes the k-th id of that content; new rows get none', () => {
+  const old = { hashes: hashesOf(['a', 'b', 'a', 'c']), ids: [10, 11, 12, 13] };
+  assert.deepEqual(inheritRowIds(hashesOf(['a', 'new', 'a', 'a', 'c'])), [null, null, null, null, null]);
+  assert.deepEqual(inheritRowIds(hashesOf(['a', 'new', 'a', 'a', 'c']), old), [10, null, 12, null, 13]);
+});
+
+test('later sources fill only rows still without an id, never with an id already given', () => {
+  const latest = { hashes: hashesOf(['a', 'b']), ids: [1, 2] };
+  // An older version had 'a' twice (ids 1 and 3) and 'd' under an id the latest gave to 'b'.
+  const older = { hashes: hashesOf(['a', 'a', 'd']), ids: [1, 3, 2] };
+  assert.deepEqual(inheritRowIds(hashesOf(['a', 'a', 'b', 'd']), latest, older), [1, 3, 2, null]);
+});
+
+test('contents whose hashes share their first word are told apart', () => {
+  // Hand-made hashes: the lookup table places rows by the first word only.
+  const words = (rows: number[][]): RowHashes => ({
+    count: rows.length,
+    words: Uint32Array.from(rows.flat()),
+  });
+  const old = {
+    hashes: words([
+      [7, 1, 1, 1],
+      [7, 1, 1, 2],
+      [7, 2, 1, 1],
+      [7, 1, 1, 1],
+    ]),
+    ids: [5, 6, 7, 8],
+  };
+  assert.deepEqual(
+    inheritRowIds(
+      words([
+        [7, 2, 1, 1],
+        [7, 1, 1, 1],
+        [7, 9, 9, 9],
+        [7, 1, 1, 1],
+        [7, 1, 1, 1],
+        [7, 1, 1, 2],
+      ]),
+      old,
+    ),
+    [7, 5, null, 8, null, 6],
+  );
+});
