@@ -36,10 +36,11 @@ test('the k-th copy of a row takes the k-th id of that content; new rows get non
 });
 
 test('later sources fill only rows still without an id, never with an id already given', () => {
-  const latest = { hashes: hashesOf(['a', 'b']), ids: [1, 2] };
-  // An older version had 'a' twice (ids 1 and 3) and 'd' under an id the latest gave to 'b'.
-  const older = { hashes: hashesOf(['a', 'a', 'd']), ids: [1, 3, 2] };
-  assert.deepEqual(inheritRowIds(hashesOf(['a', 'a', 'b', 'd']), latest, older), [1, 3, 2, null]);
+  // Ids at the edges of the used-id bitmap's words (31, 32, 63).
+  const latest = { hashes: hashesOf(['a', 'b']), ids: [31, 32] };
+  // An older version had 'a' twice (ids 31 and 63) and 'd' under an id the latest gave to 'b'.
+  const older = { hashes: hashesOf(['a', 'a', 'd']), ids: [31, 63, 32] };
+  assert.deepEqual(inheritRowIds(hashesOf(['a', 'a', 'b', 'd']), latest, older), [31, 63, 32, null]);
 });
 
 test('contents whose hashes share their first word are told apart', () => {

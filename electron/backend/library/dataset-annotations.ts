@@ -141,20 +141,21 @@ export function inheritRowIds(
 ): (number | null)[] {
   const out = new Array<number | null>(hashes.count).fill(null);
   let missing = hashes.count;
-  // The ids given so far, one byte each (ids count up from 1 in their dataset: a few MB at most).
+  // The ids given so far, a bit each: ids count up in their dataset, so 100M ids ever given are 12 MB.
   let top = 0;
   for (const from of sources) for (const id of from.ids) top = Math.max(top, id);
-  const used = new Uint8Array(top + 1);
+  const used = new Uint32Array((top >>> 5) + 1);
   for (const from of sources) {
     if (missing === 0) break;
     const rows = new RowsByContent(from.hashes);
-    const unused = (row: number) => used[from.ids[row]] === 0;
+    const unused = (row: number) => ((used[from.ids[row] >>> 5] >>> (from.ids[row] & 31)) & 1) === 0;
     for (let i = 0; i < hashes.count; i++) {
       if (out[i] !== null) continue;
       const row = rows.take(hashes.words, i, unused);
       if (row === -1) continue;
-      out[i] = from.ids[row];
-      used[from.ids[row]] = 1;
+      const id = from.ids[row];
+      out[i] = id;
+      used[id >>> 5] |= 1 << (id & 31);
       missing--;
     }
   }
