@@ -4,7 +4,12 @@
 // data folder).
 
 import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
-import { parseQuantize, type QuantScheme, schemeName } from '../native-runtime/quantize/scheme.ts';
+import {
+  parseQuantize,
+  type QuantScheme,
+  quantizeForms,
+  schemeName,
+} from '../native-runtime/quantize/scheme.ts';
 import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
@@ -61,14 +66,14 @@ export const BASE_FORM_OPTION = {
 
 /**
  * A --quantize value as its scheme (null for none); anything else is a usage error, like a bad
- * --device or --dtype, naming the command and the forms it takes.
+ * --device or --dtype, naming the command and the forms it takes (scheme.ts words them for all).
  */
-function quantizeScheme(v: string, command: string, forms: string): QuantScheme | null {
+function quantizeScheme(v: string, command: string, auto: boolean): QuantScheme | null {
   try {
     return parseQuantize(v);
   } catch {
     throw new UsageError(
-      `${command}: --quantize must be ${forms} (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got ${JSON.stringify(v)}`,
+      `${command}: --quantize must be ${quantizeForms({ auto })}, got ${JSON.stringify(v)}`,
     );
   }
 }
@@ -76,12 +81,12 @@ function quantizeScheme(v: string, command: string, forms: string): QuantScheme 
 /** The --quantize value of BASE_FORM_OPTION: auto, or a scheme's name (none, int8-b32, …). */
 export function baseFormFlag(values: ArgValues, command: string): string {
   const v = str(values, 'quantize') ?? 'auto';
-  return v === 'auto' ? v : schemeName(quantizeScheme(v, command, 'auto, none, int8 or int4'));
+  return v === 'auto' ? v : schemeName(quantizeScheme(v, command, true));
 }
 
 /** The scheme named by --quantize of QUANTIZE_OPTION (null for none or absent). */
 export function quantizeFlag(values: ArgValues, command: string): QuantScheme | null {
-  return quantizeScheme(str(values, 'quantize') ?? 'none', command, 'none, int8 or int4');
+  return quantizeScheme(str(values, 'quantize') ?? 'none', command, false);
 }
 
 /** A progress callback for prepareBase: a transfer task in bytes written, labelled with the form. */

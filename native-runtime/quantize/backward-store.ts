@@ -21,11 +21,8 @@ import {
 } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { allocQuantized, blocksPerRow, dequantizeRows, quantizeRows } from './blockwise.ts';
-import type { QuantScheme } from './scheme.ts';
+import { BACKWARD_SCHEME } from './scheme.ts';
 import { acquireLock, BACKWARD_FILE, STORE_FILE, storeMatrices } from './store.ts';
-
-/** The backward layout's codes: int8, symmetric, block 32, whatever the forward's scheme. */
-export const BACKWARD_SCHEME: QuantScheme = { bits: 8, blockSize: 32, zeroPoints: false };
 
 /** Matrices that get a transposed layout: every quantized one but the LM head (it stays on DequantizeLinear). */
 function transposedMatrices(spec: ModelSpec): Array<[string, number, number]> {

@@ -5,8 +5,9 @@
 //               checkpoint becomes on the CPU); shared by every session of a process
 //   fp16/bf16   2 bytes per weight: a half checkpoint computed in half precision on a GPU
 //               (runtime/precision.ts)
-//   int8/int4   the store: linear layers at bits/8 + 4/block bytes per weight (codes and an fp32
-//               scale per block), the LM head at 8 bits, the embeddings in the checkpoint's dtype
+//   int8/int4   the store (and their block spellings, int4-b64, int8-b128-zp: scheme.ts): linear
+//               layers at bits/8 + 4/block bytes per weight (codes and an fp32 scale per block, and
+//               a zero point's bits/block where asked), the LM head at 8 bits, the embeddings in the checkpoint's dtype
 //               but read row by row (only the tokens seen become resident: not counted)
 //     chat      ONNX Runtime packs the codes for its int8 kernels: ≈1.14× (8-bit) / 1.2× (4-bit) of
 //               the codes, private to the session (measured: native-runtime/quantize/base.ts)
@@ -17,6 +18,8 @@
 //     CPU training also holds, besides the weights (quantizedTrainingExtra): while the session is
 //               made, Ŵᵀ's mapped codes (1 byte per weight) until every weight is packed; unpacked,
 //               float32 copies of the largest matrix during steps
+
+import { BACKWARD_SCHEME, headScheme, parseQuantize, type QuantScheme } from './scheme.ts';
 
 export interface WeightShape {
   params: number;
@@ -29,6 +32,22 @@ export interface WeightShape {
 }
 
 const PACKED = { 4: 1.2, 8: 1.14 } as const;
+
+/**
+ * A form's quantization: null for the float forms ('none', 'fp32', 'fp16', 'bf16'), else the scheme
+ * of 'int8', 'int4-b64', … (an unknown form throws parseQuantize's error rather than being sized as
+ * something it is not).
+ */
+function schemeOf(form: string): QuantScheme | null {
+  return form === 'none' || form === 'fp32' || form === 'fp16' || form === 'bf16'
+    ? null
+    : parseQuantize(form);
+}
+
+/** Bytes a weight takes in a scheme's blocks: its code, its block's fp32 scale and zero point. */
+function bytesPerWeight(s: QuantScheme): number {
+  return s.bits / 8 + 4 / s.blockSize + (s.zeroPoints ? s.bits / 8 / s.blockSize : 0);
+}
 
 /**
  * Largest matrix (elements) read by one MatMulNBits node. Where the kernels cannot use their packed
@@ -98,10 +117,10 @@ export function gpuWeightBytes(
   memory: number,
   embedBytes: number,
 ): number {
-  if (form !== 'int8' && form !== 'int4') return (form === 'none' ? 4 : 2) * s.params;
-  const bits = form === 'int8' ? 8 : 4;
-  const codes = storeBytesOf(s, bits, 32, embedBytes);
-  return use === 'train' && trainingPacks(s, bits, memory) ? codes + parts(s).linear * (1 + 4 / 32) : codes;
+  const q = schemeOf(form);
+  if (!q) return (form === 'none' || form === 'fp32' ? 4 : 2) * s.params;
+  const codes = storeBytesOf(s, q, embedBytes);
+  return use === 'train' && trainingPacks(s, q, memory) ? codes + parts(s).linear * (1 + 4 / 32) : codes;
 }
 
 /**
@@ -160,14 +179,14 @@ function parts(s: WeightShape): { embed: number; head: number; linear: number } 
   return { embed, head, linear };
 }
 
-/** Bytes of a form's store on disk (and mapped when every tensor is read); embeddings at `embedBytes`. */
-export function storeBytesOf(s: WeightShape, bits: 4 | 8, blockSize = 32, embedBytes = 2): number {
+/** Bytes of a scheme's store on disk (and mapped when every tensor is read); embeddings at `embedBytes`. */
+export function storeBytesOf(s: WeightShape, q: QuantScheme, embedBytes = 2): number {
   const { embed, head, linear } = parts(s);
-  return linear * (bits / 8 + 4 / blockSize) + head * (1 + 4 / blockSize) + embed * embedBytes;
+  return linear * bytesPerWeight(q) + head * bytesPerWeight(headScheme(q)) + embed * embedBytes;
 }
 
 /**
- * Resident bytes of the base weights in `form` ('none' | 'fp16' | 'bf16' | 'int8' | 'int4'), for
+ * Resident bytes of the base weights in `form` ('none' | 'fp16' | 'bf16' | 'int8' | 'int4-b64' | …), for
  * chatting (inference sessions) or training; `totalMemory` decides whether training packs (see the
  * header).
  */
@@ -177,16 +196,16 @@ export function baseWeightBytes(
   use: 'chat' | 'train',
   totalMemory = Number.POSITIVE_INFINITY,
 ): number {
-  if (form === 'fp16' || form === 'bf16') return 2 * s.params;
-  if (form !== 'int8' && form !== 'int4') return 4 * s.params;
-  const bits = form === 'int8' ? 8 : 4;
+  const q = schemeOf(form);
+  if (!q) return (form === 'fp16' || form === 'bf16' ? 2 : 4) * s.params;
   const { head, linear } = parts(s);
-  const codes = storeBytesOf(s, bits, 32, 0); // the head's codes mapped, the embeddings read by row
-  const packed = linear * (bits / 8 + 4 / 32) * PACKED[bits] + head * (1 + 4 / 32) * PACKED[8];
+  const codes = storeBytesOf(s, q, 0); // the head's codes mapped, the embeddings read by row
+  const packed =
+    linear * bytesPerWeight(q) * PACKED[q.bits] + head * bytesPerWeight(headScheme(q)) * PACKED[8];
   if (use === 'chat') return packed;
   // Packed, MatMulNBits keeps its scales input mapped beside the packed copy: both layouts' scales.
-  const scales = 2 * parts(s).linear * (4 / 32);
-  return trainingPacks(s, bits, totalMemory) ? packedTrainingBytesOf(s, bits) + scales : codes;
+  const scales = parts(s).linear * (4 / q.blockSize + 4 / BACKWARD_SCHEME.blockSize);
+  return trainingPacks(s, q, totalMemory) ? packedTrainingBytesOf(s, q) + scales : codes;
 }
 
 /**
@@ -204,9 +223,9 @@ export function quantizedTrainingExtra(
   form: string,
   totalMemory = Number.POSITIVE_INFINITY,
 ): { loadBytes: number; stepBytes: number } {
-  if (form !== 'int8' && form !== 'int4') return { loadBytes: 0, stepBytes: 0 };
-  if (trainingPacks(s, form === 'int8' ? 8 : 4, totalMemory))
-    return { loadBytes: parts(s).linear, stepBytes: 0 };
+  const q = schemeOf(form);
+  if (!q) return { loadBytes: 0, stepBytes: 0 };
+  if (trainingPacks(s, q, totalMemory)) return { loadBytes: parts(s).linear, stepBytes: 0 };
   return { loadBytes: 0, stepBytes: 2 * 4 * Math.min(largestMatrix(s), MAX_DEQUANTIZED_ELEMENTS) };
 }
 
@@ -216,10 +235,12 @@ function largestMatrix(s: WeightShape): number {
 }
 
 /** A training session's packed weights: the forward codes and Ŵᵀ's int8 codes packed, the head's mapped (base.ts). */
-function packedTrainingBytesOf(s: WeightShape, bits: 4 | 8): number {
+function packedTrainingBytesOf(s: WeightShape, q: QuantScheme): number {
   const { head, linear } = parts(s);
   return (
-    linear * (bits / 8 + 4 / 32) * PACKED[bits] + linear * (1 + 4 / 32) * PACKED[8] + head * (1 + 4 / 32)
+    linear * bytesPerWeight(q) * PACKED[q.bits] +
+    linear * bytesPerWeight(BACKWARD_SCHEME) * PACKED[8] +
+    head * bytesPerWeight(headScheme(q))
   );
 }
 
@@ -227,6 +248,6 @@ function packedTrainingBytesOf(s: WeightShape, bits: 4 | 8): number {
  * Whether training on a quantized base packs it, with Ŵᵀ's codes for the backward (base.ts
  * prepareTraining): where that takes at most a third of the memory the weights live in.
  */
-function trainingPacks(s: WeightShape, bits: 4 | 8, memory: number): boolean {
-  return packedTrainingBytesOf(s, bits) <= memory / 3;
+function trainingPacks(s: WeightShape, q: QuantScheme, memory: number): boolean {
+  return packedTrainingBytesOf(s, q) <= memory / 3;
 }

@@ -43,6 +43,15 @@ export interface BaseWeights {
 export const QUANTIZE_CHOICES = ['none', 'int8', 'int4'] as const;
 export type QuantizeChoice = (typeof QUANTIZE_CHOICES)[number];
 
+/**
+ * The values --quantize (and the Base weights option) takes, in one wording for every command and
+ * the studio: with `auto` where the engine chooses the form (train, generate: runtime/precision.ts),
+ * without it where a form must be named (bench, debug forward).
+ */
+export function quantizeForms(o: { auto: boolean }): string {
+  return `${o.auto ? 'auto, none' : 'none'}, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64)`;
+}
+
 /** 'none' → null; 'int8', 'int4', 'int4-b64', 'int8-b128-zp' → the scheme. */
 export function parseQuantize(text: string): QuantScheme | null {
   const t = text.trim().toLowerCase();
@@ -51,13 +60,24 @@ export function parseQuantize(text: string): QuantScheme | null {
   if (!m)
     throw new ConfigError(
       'bad-quantize',
-      `--quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got "${text}"`,
+      `--quantize must be ${quantizeForms({ auto: false })}, got ${JSON.stringify(text)}`,
     );
   return {
     bits: Number(m[1]) as 4 | 8,
     blockSize: Number(m[2] ?? 32) as QuantScheme['blockSize'],
     zeroPoints: !!m[3],
   };
+}
+
+/** Whether --quantize of train or generate takes `text`: auto, or a form parseQuantize reads. */
+export function isQuantizeOption(text: string): boolean {
+  if (text === 'auto') return true; // as runtime/precision.ts prepareModel compares it
+  try {
+    parseQuantize(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function schemeName(s: QuantScheme | null): string {
@@ -74,6 +94,12 @@ export function quantizedRowBytes(K: number, s: QuantScheme): { q: number; scale
     zp: s.zeroPoints ? Math.ceil((kb * s.bits) / 8) : 0,
   };
 }
+
+/**
+ * The backward layout's codes (backward-store.ts): int8, symmetric, block 32, whatever the forward's
+ * scheme. Here, not there, so that memory.ts (no Node imports) sizes it too.
+ */
+export const BACKWARD_SCHEME: QuantScheme = { bits: 8, blockSize: 32, zeroPoints: false };
 
 /** The LM head's scheme: 4-bit bases keep an 8-bit head (see store.ts for why). */
 export function headScheme(s: QuantScheme): QuantScheme {

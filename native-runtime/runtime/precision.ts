@@ -17,7 +17,7 @@ import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
-import { parseQuantize } from '../quantize/scheme.ts';
+import { parseQuantize, schemeName } from '../quantize/scheme.ts';
 import { bf16Refusal, type DtypeOption } from '../training/options.ts';
 import { hostStepProblem, type ModelShape } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
@@ -111,7 +111,7 @@ export type HostShape = ModelShape & {
 };
 
 /**
- * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4') cannot be
+ * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4-b64', …) cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
  * the memory still opens — and then reads its whole file from disk for every token (minutes a
  * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
@@ -119,7 +119,7 @@ export type HostShape = ModelShape & {
  */
 export function hostMemoryProblem(
   spec: HostShape,
-  form: 'none' | 'fp16' | 'int8' | 'int4',
+  form: string,
   use: 'chat' | 'train',
   memory: number,
 ): string | null {
@@ -148,7 +148,7 @@ export function hostMemoryProblem(
  */
 export function hostTrainingProblem(
   spec: HostShape,
-  form: 'none' | 'fp16' | 'int8' | 'int4',
+  form: string,
   memory: number,
   w: { batch: number; tokens: number },
 ): string | null {
@@ -224,8 +224,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   }
   const scheme = parseQuantize(quantize);
   if (onHost) {
-    const form = scheme ? (scheme.bits === 8 ? 'int8' : 'int4') : 'none';
-    const problem = hostMemoryProblem(spec, form, use, memory);
+    const problem = hostMemoryProblem(spec, schemeName(scheme), use, memory);
     if (problem) throw new ConfigError('model-too-large', problem);
   }
   await o.beforeBase?.(scheme ? `int${scheme.bits}` : 'none', memory);

@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import type { ActivationName, InterventionType } from '../interventions/kinds.ts';
+import { isQuantizeOption, quantizeForms } from '../quantize/scheme.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
 import { checkLayersSyntax, checkPositionsSyntax, parseLayers, parsePositions } from './positions.ts';
@@ -79,7 +80,23 @@ function int(spec: Omit<NumberSpec, 'kind' | 'step' | 'minExclusive' | 'maxExclu
 
 function choice<const T extends string>(spec: OptionInfo & { choices: readonly Choice<T>[]; default: T }) {
   const values = spec.choices.map((c) => c.value) as [T, ...T[]];
-  return { ...spec, kind: 'choice' as const, schema: z.enum(values) };
+  return { ...spec, kind: 'choice' as const, schema: z.enum(values), rule: undefined as string | undefined };
+}
+
+/**
+ * A choice whose `choices` are the named values the studio offers of a wider set the engine takes
+ * (`accepts`, worded by `rule`: "must be <rule>"): the CLI takes them all, the form shows the named.
+ */
+function openChoice<const T extends string>(
+  spec: OptionInfo & {
+    choices: readonly Choice<T>[];
+    default: T;
+    accepts: (v: string) => boolean;
+    rule: string;
+  },
+) {
+  const { accepts, ...rest } = spec;
+  return { ...rest, kind: 'choice' as const, schema: z.string().max(40).refine(accepts) };
 }
 
 function flag(spec: OptionInfo & { default: boolean }) {
@@ -448,13 +465,16 @@ export const TRAIN_OPTIONS = {
     choices: DEVICE_CHOICES,
     default: 'cpu',
   }),
-  quantize: choice({
+  // The engine's block spellings (int4-b64, int8-b128-zp) too, as --quantize of generate takes them.
+  quantize: openChoice({
     label: 'Base weights',
     help: 'The frozen model’s weights: full precision, or 8 or 4 bits; automatic quantizes only a model that would not fit.',
     group: 'system',
     deterministic: true,
     choices: QUANTIZE_OPTION_CHOICES,
     default: 'auto',
+    accepts: isQuantizeOption,
+    rule: quantizeForms({ auto: true }),
   }),
   dtype: choice({
     label: 'Precision',
@@ -594,7 +614,11 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
         return ruleIssue(key, code, `must be ${numberRule(o)}${got}: ${o.belowMin}`);
       return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
     case 'choice':
-      return ruleIssue(key, code, `must be one of ${o.choices.map((x) => x.value).join(', ')}${got}`);
+      return ruleIssue(
+        key,
+        code,
+        `must be ${o.rule ?? `one of ${o.choices.map((x) => x.value).join(', ')}`}${got}`,
+      );
     case 'boolean':
       return ruleIssue(key, code, `must be true or false${got}`);
     case 'text':

@@ -21,6 +21,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { residentWeightBytes } from '../quantize/memory.ts';
+import { schemeName } from '../quantize/scheme.ts';
 import { runGpuMemoryBytes } from '../runtime/precision.ts';
 import {
   createSession,
@@ -116,8 +117,7 @@ export function statesFromPyreft(
 }
 
 /** The base's form as quantize/memory.ts counts it: int8/int4, or none (half compute: `half`). */
-export const baseFormOf = (spec: ModelSpec): string =>
-  spec.base?.scheme ? `int${spec.base.scheme.bits}` : 'none';
+export const baseFormOf = (spec: ModelSpec): string => schemeName(spec.base?.scheme ?? null);
 const halfCompute = (spec: ModelSpec): boolean => !!spec.compute && spec.compute !== 'float32';
 
 export class ReftModel {

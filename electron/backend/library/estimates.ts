@@ -155,7 +155,7 @@ export function memoryEstimate(
   // The engine's own check on the CPU, at the longest a batch can be (it checks the data's longest).
   const problem = base.gpu
     ? null
-    : hostTrainingProblem({ ...m, tieEmbeddings: base.tied }, form as 'none' | 'int8' | 'int4', memory, {
+    : hostTrainingProblem({ ...m, tieEmbeddings: base.tied }, form, memory, {
         batch,
         tokens: T,
       });
