@@ -7,7 +7,15 @@ import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
-import { fetchConfig, type HubSearchResult, hubAccess, repoInfo, searchModels } from '../hub/client.ts';
+import {
+  fetchConfig,
+  type HubSearchResult,
+  hubAccess,
+  hubEndpoint,
+  hubToken,
+  repoInfo,
+  searchModels,
+} from '../hub/client.ts';
 import { type DownloadProgress, freeBytesAt } from '../hub/download.ts';
 import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
@@ -55,22 +63,42 @@ function stateOf(jobs: JobQueue): Map<number, DownloadState> {
   return m;
 }
 
+/** A setting's value, or why it is refused (the message a person reads). */
+function judged<T>(read: () => T): { value: T | null; error: string | null } {
+  try {
+    return { value: read(), error: null };
+  } catch (e) {
+    return { value: null, error: (e as Error).message };
+  }
+}
+
 const Repo = z.string().min(3).max(200);
 const Revision = z.string().min(1).max(200).optional();
 
 export const modelsHubHandlers = defineHandlers({
-  /** Where the studio looks: the cache folder, the Hub endpoint and whether a token is set. */
+  /**
+   * Where the studio looks: the cache folder, the Hub endpoint and whether a token is set; an
+   * HF_ENDPOINT that is no http(s) URL and a token that is no token each said by its own field.
+   */
   'models/hub-status': handler(
     z.object({}).strict(),
-    (): { cacheDir: string; endpoint: string; tokenSet: boolean; tokenError: string | null } => {
-      const cacheDir = hubCacheDir();
-      try {
-        const a = hubAccess();
-        return { cacheDir, endpoint: a.endpoint, tokenSet: a.token !== null, tokenError: null };
-      } catch (e) {
-        const endpoint = (process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
-        return { cacheDir, endpoint, tokenSet: true, tokenError: (e as Error).message };
-      }
+    (): {
+      cacheDir: string;
+      endpoint: string;
+      endpointError: string | null;
+      tokenSet: boolean;
+      tokenError: string | null;
+    } => {
+      const endpoint = judged(() => hubEndpoint());
+      const token = judged(() => hubToken());
+      return {
+        cacheDir: hubCacheDir(),
+        endpoint: endpoint.value ?? process.env.HF_ENDPOINT ?? '',
+        endpointError: endpoint.error,
+        // A token that is refused is set all the same.
+        tokenSet: token.error !== null || token.value !== null,
+        tokenError: token.error,
+      };
     },
   ),
   /** Snapshots of the Hugging Face cache (default) or models below a folder, with library ids. */

@@ -39,9 +39,13 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
   return endpoint;
 }
 
-/** HF_ENDPOINT (hubEndpoint) and HF_TOKEN or the stored token, like huggingface_hub. */
+/** HF_ENDPOINT (hubEndpoint) and HF_TOKEN or the stored token (hubToken), like huggingface_hub. */
 export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
-  const endpoint = hubEndpoint(env);
+  return { endpoint: hubEndpoint(env), token: hubToken(env) };
+}
+
+/** HF_TOKEN, else the token file huggingface_hub stores; null when none. One that is no token is refused. */
+export function hubToken(env: NodeJS.ProcessEnv = process.env): string | null {
   let token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || null;
   if (!token) {
     const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
@@ -55,7 +59,7 @@ export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
       'bad-token',
       'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_")',
     );
-  return { endpoint, token };
+  return token;
 }
 
 /** A fetch that remembers the last response's headers, for the Hub's X-Error-Code. */

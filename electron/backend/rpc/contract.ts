@@ -18,7 +18,7 @@
 //   models/get        {id}                                          → ModelRecord
 //   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
 //   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads)
-//   models/hub-status {}                                            → {cacheDir, endpoint, tokenSet, tokenError}
+//   models/hub-status {}                                            → {cacheDir, endpoint, endpointError, tokenSet, tokenError}
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
 //   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
 //   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
