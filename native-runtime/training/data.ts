@@ -249,6 +249,19 @@ export function specialIds(
   return { eosId, padId: padId ?? 0 };
 }
 
+/**
+ * Whether a run formats its prompts through the chat template (its adapter records this as
+ * promptTemplate 'chat', and generation then formats prompts alike): a chat dataset always, other
+ * formats when the model has a template and the Chat template option is auto.
+ */
+export function trainsThroughChatTemplate(
+  format: DataFormat,
+  chatTemplate: 'auto' | 'none',
+  tok: Tokenizer,
+): boolean {
+  return format === 'chat' || (chatTemplate === 'auto' && tok.chatTemplate !== null);
+}
+
 /** The prompt's token ids as training and generation see them. */
 export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'auto' | 'none'): number[] {
   if (ex.kind === 'chat') return tok.encodeChat(ex.messages, { addGenerationPrompt: true });

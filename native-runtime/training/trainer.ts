@@ -59,7 +59,7 @@ import {
   TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
-import { type DatasetInfo, readTokenizedDataset, specialIds } from './data.ts';
+import { type DatasetInfo, readTokenizedDataset, specialIds, trainsThroughChatTemplate } from './data.ts';
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
@@ -240,8 +240,7 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     evalSet = all.filter((i) => held[i] === 1);
     train = all.filter((i) => held[i] === 0);
   }
-  const usesTemplate =
-    dataset.format === 'chat' || (cfg.chatTemplate === 'auto' && tokenizer.chatTemplate !== null);
+  const usesTemplate = trainsThroughChatTemplate(dataset.format, cfg.chatTemplate, tokenizer);
   return {
     config: cfg,
     spec,

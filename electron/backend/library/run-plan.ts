@@ -6,14 +6,16 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ValidationError } from '../../../native-runtime/errors.ts';
+import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
+import { PromptReader } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
+import { noTokenizerReason, openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import {
   type ResolvedTrainConfig,
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
+import { trainsThroughChatTemplate } from '../../../native-runtime/training/data.ts';
 import {
   bf16Refusal,
   OptionError,
@@ -175,6 +177,35 @@ export function planRun(
     config = { ...config, checkpointEvery: probe?.every ?? Math.max(1, Math.ceil(totalSteps / 10)) };
   }
   return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
+}
+
+/**
+ * Refuses probe prompts the model cannot answer (too long for its positions, empty, …) before the
+ * run is recorded: the trainer asks them only once the model has loaded, and a refused one failed
+ * the base model's answers and then every checkpoint's. Each is read as the run will ask it
+ * (evaluation/prompt-reader.ts): by the base model, through its chat template where it has one; at
+ * checkpoints, as the adapter was trained (trainsThroughChatTemplate).
+ */
+export function checkProbePrompts(plan: PlannedRun): void {
+  if (!plan.probe) return;
+  const { spec, tokenizer } = openModelFolder(plan.model.path);
+  if (!tokenizer) return; // planRun refused the run already
+  const reader = new PromptReader(spec, tokenizer, null);
+  const chat = new Set([
+    tokenizer.chatTemplate !== null,
+    trainsThroughChatTemplate(plan.version.format, plan.config.chatTemplate, tokenizer),
+  ]);
+  const { prompts, maxNewTokens } = plan.probe;
+  prompts.forEach((prompt, i) => {
+    try {
+      for (const c of chat) reader.request([prompt], { chat: c, maxNewTokens });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const field = `probe.prompts.${i}`;
+      const where = prompts.length > 1 ? `probe prompt ${i + 1} of ${prompts.length}` : 'the probe prompt';
+      throw Object.assign(new ValidationError(e.code, `${where}: ${e.message}`), { field });
+    }
+  });
 }
 
 /**
