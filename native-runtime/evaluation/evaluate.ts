@@ -20,7 +20,12 @@ import {
   extractLastNumber,
   perplexity,
 } from './metrics.ts';
-import type { ChatMessage, PromptInput, PromptReader } from './prompt-reader.ts';
+import {
+  type ChatMessage,
+  noChatTemplateError,
+  type PromptInput,
+  type PromptReader,
+} from './prompt-reader.ts';
 import { ModelRunner } from './runner.ts';
 
 export const EVAL_KINDS = ['loss', 'exact-match', 'multiple-choice', 'compare'] as const;
@@ -144,6 +149,13 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
     onNotice: input.onNotice,
   };
   const opened = ModelRunner.open(input.model, input.adapter, { ...opts, positions: input.positions });
+  // A chat dataset on a model without a chat template: refused with what an evaluation can do
+  // instead (the loss would fail inside the tokenizer, generation with a chat window's advice).
+  const conversation = examples.find((ex) => ex.kind === 'chat');
+  if (conversation && !opened.reader.tokenizer.chatTemplate) {
+    const e = noChatTemplateError('evaluate on a dataset of prompts and completions instead');
+    throw new ConfigError(e.code, `${ds.path}: line ${conversation.line}: ${e.message}`);
+  }
   const prompts = examples.map(promptOf);
   const refs = examples.map((e) => e.completion);
   // The base model reads the prompts as the adapter was trained on them (chat template or plain

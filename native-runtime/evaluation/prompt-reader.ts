@@ -35,6 +35,15 @@ export function templateConflictError(conflict: string): ConfigError {
   );
 }
 
+/**
+ * A conversation sent to a model without a chat template. `instead` is what the asker can do in its
+ * place, worded where that is known (the Playground's Plain prompt option, an evaluation's dataset).
+ */
+export function noChatTemplateError(instead?: string): ConfigError {
+  const why = 'this model has no chat template, so it cannot read a conversation';
+  return new ConfigError('missing-chat-template', instead ? `${why}: ${instead}` : why);
+}
+
 /** New tokens a generation asks for when the request does not say. */
 export const DEFAULT_MAX_NEW_TOKENS = 128;
 
@@ -73,11 +82,7 @@ export class PromptReader {
 
   /** A conversation's token ids through the chat template, ready for the assistant's turn. */
   encodeChat(messages: ChatMessage[]): number[] {
-    if (!this.tokenizer.chatTemplate)
-      throw new ConfigError(
-        'missing-chat-template',
-        'this model has no chat template, so it cannot hold a conversation; send a single prompt instead',
-      );
+    if (!this.tokenizer.chatTemplate) throw noChatTemplateError();
     return this.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
   }
 

@@ -58,7 +58,8 @@ test('refused before the base is converted: too long, blank, no chat template, p
     [
       { messages: [{ role: 'user', content: 'hello' }] },
       'missing-chat-template',
-      /^this model has no chat template, so it cannot hold a conversation/,
+      // The Playground's own option, by its label: not "send a single prompt", which it has no button for.
+      /^this model has no chat template, so it cannot read a conversation: tick “Plain prompt” under Sampling to send only your last message$/,
     ],
     [
       { modelId: mixedId, prompt: 'hi', maxNewTokens: 3, chat: false },

@@ -133,6 +133,29 @@ test('evaluate: a loss over a prompt the model reads as no tokens is refused bef
   assert.equal(existsSync(join(dataDir, 'bases')), false, 'refused before the base was converted');
 });
 
+test('evaluate: a chat dataset on a model without a chat template is refused with what an evaluation can do', async () => {
+  const root = tempDir('reft-eval-no-template-');
+  const noTemplate = modelWithoutBosOrTemplate(join(root, 'model'));
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'chat.jsonl');
+  const chat = (q: string, a: string) => ({
+    messages: [
+      { role: 'user', content: q },
+      { role: 'assistant', content: a },
+    ],
+  });
+  writeFileSync(data, [chat('hi', 'hello'), chat('2+2?', '4')].map((r) => JSON.stringify(r)).join('\n'));
+  const dataDir = join(root, 'home');
+  // Not the Playground's advice ("send a single prompt"): an evaluation chooses its dataset.
+  const message = `${data}: line 1: this model has no chat template, so it cannot read a conversation: evaluate on a dataset of prompts and completions instead`;
+  for (const kind of ['loss', 'exact-match'] as const)
+    await assert.rejects(
+      evaluateAdapter({ model: noTemplate, adapter, data, kind, quantize: 'int8', dataDir }),
+      (e: Error) => e instanceof ConfigError && e.code === 'missing-chat-template' && e.message === message,
+    );
+  assert.equal(existsSync(join(dataDir, 'bases')), false, 'refused before the base was converted');
+});
+
 test('evaluate: a chat example is generated from its whole conversation, as training reads it', async () => {
   const root = tempDir('reft-eval-chat-');
   const adapter = plainAdapter(join(root, 'adapter'));

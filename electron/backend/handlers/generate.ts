@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { noChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
@@ -107,30 +108,40 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
     const {
       texts: [out],
       device,
-    } = await ctx.engine.call(
-      'generate',
-      {
-        model: model.path,
-        adapter: adapter?.path ?? null,
-        ...(composed.length ? { adapters: composed } : {}),
-        prompts: [p.messages ? { messages: p.messages } : (p.prompt as string)],
-        maxNewTokens: p.maxNewTokens ?? 128,
-        temperature: p.temperature,
-        topP: p.topP,
-        topK: p.topK,
-        repetitionPenalty: p.repetitionPenalty,
-        seed: p.seed,
-        chat: p.chat ?? 'auto',
-        device: preferredDevice(ctx.lib),
-        quantize: model.quantize,
-        dataDir: ctx.lib.dataDir,
-      },
-      {
-        signal: ac.signal,
-        onEvent: (e, d) =>
-          ctx.events.emit(e === 'notice' ? 'generate/notice' : 'generate/token', { requestId, text: d.text }),
-      },
-    );
+    } = await ctx.engine
+      .call(
+        'generate',
+        {
+          model: model.path,
+          adapter: adapter?.path ?? null,
+          ...(composed.length ? { adapters: composed } : {}),
+          prompts: [p.messages ? { messages: p.messages } : (p.prompt as string)],
+          maxNewTokens: p.maxNewTokens ?? 128,
+          temperature: p.temperature,
+          topP: p.topP,
+          topK: p.topK,
+          repetitionPenalty: p.repetitionPenalty,
+          seed: p.seed,
+          chat: p.chat ?? 'auto',
+          device: preferredDevice(ctx.lib),
+          quantize: model.quantize,
+          dataDir: ctx.lib.dataDir,
+        },
+        {
+          signal: ac.signal,
+          onEvent: (e, d) =>
+            ctx.events.emit(e === 'notice' ? 'generate/notice' : 'generate/token', {
+              requestId,
+              text: d.text,
+            }),
+        },
+      )
+      .catch((e) => {
+        // A conversation the model cannot read: what the Playground offers instead.
+        if (p.messages && (e as { code?: string }).code === 'missing-chat-template')
+          throw noChatTemplateError('tick “Plain prompt” under Sampling to send only your last message');
+        throw e;
+      });
     recordGeneration(ctx.lib, {
       modelId: model.id,
       adapterId: adapter?.id ?? null,
