@@ -123,21 +123,26 @@ export const evaluateCommand: Command = {
         ? resolveModelRef(lib, modelRef)
         : { path: known?.path as string, modelId: known?.id ?? null };
       const version = await datasetVersionFromRef(lib, dataRef, undefined, mapping);
-      const ev = adapter.record
-        ? createEvaluation(lib, {
+      // A library adapter's evaluation is recorded once the engine has checked the request (its
+      // 'start'), as in the studio: a refused request is bad input, not a failed evaluation.
+      const recorded: { ev: { id: number } | null } = { ev: null };
+      const record = () => {
+        if (adapter.record && !recorded.ev)
+          recorded.ev = createEvaluation(lib, {
             adapterId: adapter.record.id,
             modelId: model.modelId,
             datasetVersionId: version.id,
             kind,
-          })
-        : null;
+          });
+      };
       const ctrlC = catchInterrupts((m) => ctx.progress.log(m), {
         first: 'stopping the evaluation',
         stop: 'stopping now',
       });
       // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
       ctrlC.onStopNow(() => {
-        if (ev) finishEvaluation(lib, ev.id, { status: 'cancelled', error: 'stopped with Ctrl-C' });
+        if (recorded.ev)
+          finishEvaluation(lib, recorded.ev.id, { status: 'cancelled', error: 'stopped with Ctrl-C' });
         ctx.progress.close();
         process.exit(130);
       });
@@ -159,6 +164,7 @@ export const evaluateCommand: Command = {
           {
             signal: ctrlC.signal,
             onEvent: (e, data) => {
+              if (e === 'start') return record();
               // What loading the models says (a conversion, the session opening), before any example.
               if (e === 'notice') return ctx.progress.log((data as { text: string }).text);
               const d = data as { done: number; total: number };
@@ -172,21 +178,22 @@ export const evaluateCommand: Command = {
           },
         );
         progress.task?.done();
-        if (ev)
-          finishEvaluation(lib, ev.id, {
+        record();
+        if (recorded.ev)
+          finishEvaluation(lib, recorded.ev.id, {
             status: 'completed',
             metrics: report.metrics,
             samples: report.samples,
             examples: report.examples,
             device: report.device,
           });
-        ctx.print({ evaluationId: ev?.id ?? null, adapter: adapter.path, ...report }, () =>
-          reportText(report, ev?.id ?? null),
+        ctx.print({ evaluationId: recorded.ev?.id ?? null, adapter: adapter.path, ...report }, () =>
+          reportText(report, recorded.ev?.id ?? null),
         );
         return 0;
       } catch (e) {
-        if (ev)
-          finishEvaluation(lib, ev.id, {
+        if (recorded.ev)
+          finishEvaluation(lib, recorded.ev.id, {
             status: e instanceof CancelledError ? 'cancelled' : 'failed',
             error: toWireError(e).message,
           });

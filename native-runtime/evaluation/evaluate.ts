@@ -51,6 +51,11 @@ export interface EvaluateInput {
   onProgress?: (done: number, total: number) => void;
   /** What loading the models says before the first example (a conversion, the session opening). */
   onNotice?: (message: string) => void;
+  /**
+   * Called once the request is checked (adapter, data, every prompt), before the models load: from
+   * here on it is an evaluation that ran, which a history records; before, a refused request.
+   */
+  onStart?: () => void;
 }
 
 export interface EvalSample {
@@ -166,6 +171,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : null;
   if (input.kind !== 'loss')
     checkPrompts(opened.reader, ds.path, examples, prompts, { chat, maxNewTokens: newTokens(input) });
+  input.onStart?.();
   const adapter = await opened.load();
   let base: ModelRunner | null = null;
   const needsBase = input.kind === 'loss' || input.kind === 'compare';

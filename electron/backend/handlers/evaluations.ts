@@ -46,13 +46,20 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       `the base model of adapter ${adapter.id} is not in the library; add it first`,
     );
   }
-  const ev = createEvaluation(ctx.lib, {
-    adapterId: adapter.id,
-    modelId: model.id,
-    datasetVersionId: version.id,
-    kind: p.kind,
-  });
-  ctx.events.emit('library/changed', { kind: 'evaluations', id: ev.id, action: 'added' });
+  // Recorded once the engine has checked the request (its 'start' event): a request it refuses (a
+  // prompt too long, a chat dataset on a model without a template) is this call's error, not a
+  // failed evaluation in the adapter's history.
+  const recorded: { ev: EvaluationRecord | null } = { ev: null };
+  const record = (): EvaluationRecord => {
+    recorded.ev ??= createEvaluation(ctx.lib, {
+      adapterId: adapter.id,
+      modelId: model.id,
+      datasetVersionId: version.id,
+      kind: p.kind,
+    });
+    ctx.events.emit('library/changed', { kind: 'evaluations', id: recorded.ev.id, action: 'added' });
+    return recorded.ev;
+  };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device).
   const job = ctx.jobs.enqueue({
@@ -77,6 +84,7 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
         {
           signal,
           onEvent: (e, d) => {
+            if (e === 'start') return void record();
             // Until the first example, the job says what loading the models is doing.
             if (e === 'notice') return report({ message: (d as { text: string }).text });
             const p = d as { done: number; total: number };
@@ -90,9 +98,11 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       ),
   });
   let out: EvaluationRecord;
+  let id: number;
   try {
     const report = await job.done;
-    out = finishEvaluation(ctx.lib, ev.id, {
+    id = (recorded.ev ?? record()).id;
+    out = finishEvaluation(ctx.lib, id, {
       status: 'completed',
       metrics: report.metrics,
       samples: report.samples,
@@ -100,18 +110,23 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       device: report.device,
     });
   } catch (e) {
+    if (!recorded.ev) throw e;
+    id = recorded.ev.id;
     const cancelled = e instanceof CancelledError;
-    out = finishEvaluation(ctx.lib, ev.id, {
+    out = finishEvaluation(ctx.lib, id, {
       status: cancelled ? 'cancelled' : 'failed',
       error: toWireError(e).message,
     });
   }
-  ctx.events.emit('library/changed', { kind: 'evaluations', id: ev.id, action: 'updated' });
+  ctx.events.emit('library/changed', { kind: 'evaluations', id, action: 'updated' });
   return out;
 }
 
 export const evaluationsHandlers = defineHandlers({
-  /** Runs an evaluation to its end and returns it (status 'failed' with `error` when the engine failed). */
+  /**
+   * Runs an evaluation to its end and returns it (status 'failed' with `error` when the engine failed
+   * once it had started); a request the engine refuses is an error reply, and nothing is recorded.
+   */
   'evaluations/run': handler(RunParams, runEvaluation),
   'evaluations/list': handler(
     z.object({ adapterId: z.number().int().positive().optional() }).strict(),

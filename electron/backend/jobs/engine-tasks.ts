@@ -114,9 +114,16 @@ export interface EngineOps {
     result: Generation;
   };
   evaluate: {
-    args: Omit<EvaluateInput, 'signal' | 'onProgress' | 'onNotice'>;
-    /** notice: what loading the models says (a conversion's progress, the session opening). */
-    events: { progress: { done: number; total: number }; notice: { text: string } };
+    args: Omit<EvaluateInput, 'signal' | 'onProgress' | 'onNotice' | 'onStart'>;
+    /**
+     * start: the request was checked and the models load (EvaluateInput.onStart); notice: what
+     * loading them says (a conversion's progress, the session opening).
+     */
+    events: {
+      start: Record<string, never>;
+      progress: { done: number; total: number };
+      notice: { text: string };
+    };
     result: EvaluationReport;
   };
   calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
@@ -349,6 +356,7 @@ export async function evaluateTask(
     signal,
     onProgress: (done, total) => emit('progress', { done, total }),
     onNotice: (text) => emit('notice', { text }),
+    onStart: () => emit('start', {}),
   });
 }
 

@@ -74,7 +74,8 @@
 //                      chat?, requestId?}                            → {requestId, text, tokens, finishReason, promptTokens, ms}
 //   generate/cancel   {requestId}                                   → {cancelled}
 //   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
-//                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter)
+//                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter once it
+//                                                                      starts; a refused request is an error, not stored)
 //   evaluations/list  {adapterId?}                                  → EvaluationRecord[]
 //   evaluations/get   {id}                                          → EvaluationRecord
 //   adapters/list     {tag?, baseModelFingerprint?, type?, query?}  → AdapterRecord[] (query: name/tag/type/base model)
