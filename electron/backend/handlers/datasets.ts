@@ -235,12 +235,16 @@ export const datasetsHandlers = defineHandlers({
       return r;
     },
   ),
-  /** Exact and near-duplicate row pairs of a version (near: character 5-gram Jaccard ≥ threshold). */
+  /**
+   * Exact duplicate row pairs of a version, and near-duplicate ones (character 5-gram Jaccard ≥
+   * threshold) unless `mode` is 'exact' (default 'near', as before the mode existed).
+   */
   'datasets/duplicates': handler(
     z
       .object({
         datasetId: PosInt,
         versionId: PosInt.optional(),
+        mode: z.enum(['exact', 'near']).optional(),
         threshold: z.number().gt(0).max(1).optional(),
         maxPairs: z.number().int().min(1).max(100_000).optional(),
         requestId: RequestId.optional(),
@@ -249,7 +253,8 @@ export const datasetsHandlers = defineHandlers({
     async (p, ctx): Promise<DuplicateReport & { versionId: number }> => {
       const { v } = versionOf(ctx.lib, p.datasetId, p.versionId);
       checkFrozenFile(v.filePath);
-      const { datasetId: _d, versionId: _v, requestId, ...opts } = p;
+      const { datasetId: _d, versionId: _v, requestId, mode, ...rest } = p;
+      const opts = { ...rest, near: mode !== 'exact' };
       const report = await cancellableSearch(requestId, (signal) =>
         ctx.engine.call('findDuplicates', { filePath: v.filePath, opts }, { signal }),
       );
