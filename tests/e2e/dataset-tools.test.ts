@@ -1,4 +1,6 @@
-// End-to-end: the Datasets page's "Duplicates & split" view. Find duplicates searches near-duplicates only when "Near-duplicates too" is ticked (the box was not sent, so every
+// End-to-end: the Datasets page's "Duplicates & split" view. Its address opens it on a fresh load,
+// with or without a version in it (#/datasets/ID/tools opened the rows instead), and Find duplicates
+// searches near-duplicates only when "Near-duplicates too" is ticked (the box was not sent, so every
 // search looked for near ones, minutes on a big version).
 
 import assert from 'node:assert/strict';
@@ -69,6 +71,12 @@ describe('the dataset tools view (reft-studio serve + Chromium)', { skip, timeou
     const selected = page.getByRole('tab', { selected: true });
     assert.match((await selected.textContent()) ?? '', /Duplicates & split/);
   }
+
+  test('#/datasets/ID/tools and #/datasets/ID/VERSION/tools open the tools on a fresh load', async () => {
+    await openAt(`${datasetId}/tools`);
+    await openAt(`${datasetId}/${versionId}/tools`);
+    assert.deepEqual(pageErrors, []);
+  });
 
   test('Find duplicates looks for near-duplicates only when the box is ticked', async () => {
     await openAt(`${datasetId}/${versionId}/tools`);
