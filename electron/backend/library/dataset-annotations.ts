@@ -18,7 +18,9 @@ import {
   type DatasetVersion,
   encodeRowIds,
   getDataset,
+  type RowIdSpan,
   storedRowIds,
+  storedRowIdsAt,
   versionOf,
 } from './datasets.ts';
 import { frozenRows } from './frozen-files.ts';
@@ -220,6 +222,14 @@ export function versionRowIds(lib: Library, v: DatasetVersion): number[] {
   if (ids) return ids;
   upgradeLegacy(lib, v.datasetId);
   return storedRowIds(lib, v.id) as number[];
+}
+
+/** The ids of `count` rows of a version from row `first` (fewer past its end), and its row count. */
+export function versionRowIdsAt(lib: Library, v: DatasetVersion, first: number, count: number): RowIdSpan {
+  const got = storedRowIdsAt(lib, v.id, first, count);
+  if (got) return got;
+  upgradeLegacy(lib, v.datasetId);
+  return storedRowIdsAt(lib, v.id, first, count) as RowIdSpan;
 }
 
 function parseTags(json: string): string[] {

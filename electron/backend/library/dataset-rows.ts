@@ -1,11 +1,17 @@
 // Reading a dataset version: all its rows, and for people pages of rows with their annotations,
 // filtered by tag, rating or text (datasets/rows), and the lines its import left out
-// (datasets/rejects). A page reads only the rows it shows (frozen-files.ts's row index); a text
-// search streams the rows once and keeps which matched (textMatches, for its next pages), never
-// the rows themselves.
+// (datasets/rejects). A page reads only the rows it shows (frozen-files.ts's row index) and, unless
+// it filters by tag or rating, only their ids; a text search streams the rows once and keeps which
+// matched (textMatches, for its next pages), never the rows themselves.
 
 import { grown } from '../../../native-runtime/typed-arrays.ts';
-import { type Annotation, datasetAnnotations, type RowMeta, versionRowIds } from './dataset-annotations.ts';
+import {
+  type Annotation,
+  datasetAnnotations,
+  type RowMeta,
+  versionRowIds,
+  versionRowIdsAt,
+} from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.ts';
 import { getDatasetVersion, versionOf } from './datasets.ts';
 import { frozenLines, parseFrozenLine, readFrozenRows, readFrozenRowsAt } from './frozen-files.ts';
@@ -72,37 +78,51 @@ export function textMatches(path: string, needle: string): Uint32Array {
   return hit;
 }
 
+/** Whether a filter picks rows by their annotations (then every row's id is needed to apply it). */
+function byAnnotation(f: RowFilter): boolean {
+  return f.tag !== undefined || !!f.unrated || f.minRating !== undefined || f.maxRating !== undefined;
+}
+
 /** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
 export function datasetRows(
   lib: Library,
   input: { datasetId: number; versionId?: number; offset?: number; limit?: number } & RowFilter,
 ): RowsPage {
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
-  const ids = versionRowIds(lib, v);
-  const notes = datasetAnnotations(lib, ds.id);
-  const needle = input.search?.toLowerCase();
-  const annotated = (i: number): boolean => {
-    const m = notes.get(ids[i]) ?? NONE;
-    if (input.tag !== undefined && !matchesTag(m.tags, input.tag)) return false;
-    if (input.unrated && m.rating !== null) return false;
-    if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return false;
-    if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return false;
-    return true;
-  };
+  // Read once the ids are: reading a version's ids the first time can move old annotations to them.
+  let notes: Map<number, Annotation> | undefined;
+  const noteOf = (rowId: number): Annotation => (notes ??= datasetAnnotations(lib, ds.id)).get(rowId) ?? NONE;
+  const matches = input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null;
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
-  const picked: RowMeta[] = [];
+  const meta = (index: number, rowId: number): RowMeta => ({ index, rowId, ...noteOf(rowId) });
   let total = 0;
-  const pick = (i: number): boolean => {
-    const onPage = total >= offset && picked.length < limit;
-    if (onPage) picked.push({ index: i, rowId: ids[i], ...(notes.get(ids[i]) ?? NONE) });
-    total++;
-    return onPage;
-  };
-  if (needle) {
-    for (const i of textMatches(v.filePath, needle)) if (annotated(i)) pick(i);
+  const picked: RowMeta[] = [];
+  if (byAnnotation(input)) {
+    const ids = versionRowIds(lib, v);
+    const consider = (i: number): void => {
+      const m = noteOf(ids[i]);
+      if (input.tag !== undefined && !matchesTag(m.tags, input.tag)) return;
+      if (input.unrated && m.rating !== null) return;
+      if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return;
+      if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return;
+      if (total >= offset && picked.length < limit) picked.push(meta(i, ids[i]));
+      total++;
+    };
+    if (matches) for (const i of matches) consider(i);
+    else for (let i = 0; i < ids.length; i++) consider(i);
+  } else if (matches) {
+    // The page's rows are known from the matches alone: only their ids are decoded.
+    total = matches.length;
+    const page = matches.subarray(offset, offset + limit);
+    if (page.length) {
+      const span = versionRowIdsAt(lib, v, page[0], page[page.length - 1] - page[0] + 1);
+      for (const i of page) picked.push(meta(i, span.id(i)));
+    }
   } else {
-    for (let i = 0; i < ids.length; i++) if (annotated(i)) pick(i);
+    const span = versionRowIdsAt(lib, v, offset, limit);
+    total = span.rows;
+    for (let i = offset; i < Math.min(span.rows, offset + limit); i++) picked.push(meta(i, span.id(i)));
   }
   const rows = readFrozenRowsAt(
     v.filePath,

@@ -137,6 +137,34 @@ export function storedRowIds(lib: Library, versionId: number): number[] | null {
   return r ? decodeRowIds(r.row_ids) : null;
 }
 
+/** Some rows' ids of a version, and how many rows it has. */
+export interface RowIdSpan {
+  rows: number;
+  /** The id of row `index` (one of those asked for). */
+  id(index: number): number;
+}
+
+/**
+ * The stored ids of `count` rows of a version from row `first` (fewer past its end), or null for a
+ * version stored before rows had ids. Only the ids asked for are decoded, when asked: a page of a
+ * million-row version decoding every id took 25–67 ms.
+ */
+export function storedRowIdsAt(
+  lib: Library,
+  versionId: number,
+  first: number,
+  count: number,
+): RowIdSpan | null {
+  const r = lib.db
+    .prepare(
+      'SELECT length(row_ids) / 4 AS rows, substr(row_ids, ?, ?) AS ids FROM dataset_version_rows WHERE version_id = ?',
+    )
+    .get(first * 4 + 1, count * 4, versionId) as { rows: number; ids: Buffer | null } | undefined;
+  if (!r) return null;
+  const bytes = r.ids ?? Buffer.alloc(0);
+  return { rows: r.rows, id: (index) => bytes.readUInt32LE((index - first) * 4) };
+}
+
 /** Gives every null entry a fresh id of the dataset (inside the caller's write transaction). */
 export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (number | null)[]): number[] {
   const { next_row_id: start } = lib.db
