@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { LLAMA_FIXTURE, tempDir, waitFor } from './helpers.ts';
+import { LLAMA_FIXTURE, tempDir, waitFor, whileBusy } from './helpers.ts';
 
 const root = tempDir('busy-loop');
 const dataDir = join(root, 'data');
@@ -29,23 +28,6 @@ async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
   const r = await b.handle({ type: 'request', id: nextId++, method, params });
   if (r.type !== 'reply') throw new Error(`${method}: ${r.error.message}`);
   return r.result as T;
-}
-
-/** Starts `method`, then datasets/list; says which answered first and the loop's longest stall. */
-async function whileBusy(method: string, params: unknown): Promise<{ order: string[]; result: unknown }> {
-  const order: string[] = [];
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  const long = call(method, params).then((r) => {
-    order.push(method);
-    return r;
-  });
-  const cheap = call('datasets/list').then(() => order.push('datasets/list'));
-  const [result] = await Promise.all([long, cheap]);
-  await new Promise((r) => setTimeout(r, 30)); // the monitor's timer records a stall when it next fires
-  lag.disable();
-  console.log(`# ${method}: longest event-loop stall ${(lag.max / 1e6).toFixed(0)} ms`);
-  return { order, result };
 }
 
 before(async () => {
@@ -82,14 +64,14 @@ before(async () => {
 after(() => b.close());
 
 test('finding duplicates (near ones too) leaves the loop free', async () => {
-  const { order, result } = await whileBusy('datasets/duplicates', { datasetId, maxPairs: 50 });
+  const { order, result } = await whileBusy(call, 'datasets/duplicates', { datasetId, maxPairs: 50 });
   assert.deepEqual(order, ['datasets/list', 'datasets/duplicates']);
   const r = result as { exact: unknown[]; exactGroups: number };
   assert.equal(r.exactGroups, 500, 'rows 2500..2999 repeat rows 0..499');
 });
 
 test('dropping duplicates leaves the loop free; exact mode needs no near search', async () => {
-  const { order, result } = await whileBusy('datasets/drop-duplicates', { datasetId, mode: 'exact' });
+  const { order, result } = await whileBusy(call, 'datasets/drop-duplicates', { datasetId, mode: 'exact' });
   assert.deepEqual(order, ['datasets/list', 'datasets/drop-duplicates']);
   const r = result as { removed: number[]; version: { rowCount: number } };
   assert.equal(r.removed.length, 500);
@@ -97,7 +79,7 @@ test('dropping duplicates leaves the loop free; exact mode needs no near search'
 });
 
 test('a scale-out bundle zip (the whole dataset inside) leaves the loop free', async () => {
-  const { order, result } = await whileBusy('adapters/export-zip', { id: adapterId, format: 'bundle' });
+  const { order, result } = await whileBusy(call, 'adapters/export-zip', { id: adapterId, format: 'bundle' });
   assert.deepEqual(order, ['datasets/list', 'adapters/export-zip']);
   const r = result as { downloadId: string; sizeBytes: number; files: string[]; note: string };
   assert.ok(r.sizeBytes > 0);
@@ -111,7 +93,11 @@ test('a scale-out bundle zip (the whole dataset inside) leaves the loop free', a
 
 test('an export into a folder leaves the loop free and marks the folder', async () => {
   const out = join(root, 'exported');
-  const { order, result } = await whileBusy('adapters/export', { id: adapterId, out, format: 'bundle' });
+  const { order, result } = await whileBusy(call, 'adapters/export', {
+    id: adapterId,
+    out,
+    format: 'bundle',
+  });
   assert.deepEqual(order, ['datasets/list', 'adapters/export']);
   assert.equal((result as { out: string }).out, out);
   assert.ok(existsSync(join(out, 'data.jsonl')));
@@ -133,7 +119,7 @@ test('unpacking a big uploaded zip leaves the loop free', async () => {
     const data = Buffer.from(zip.subarray(offset, offset + (4 << 20))).toString('base64');
     await call('files/upload-chunk', { uploadId, path: 'big-adapter.zip', offset, data });
   }
-  const { order, result } = await whileBusy('files/upload-finish', { uploadId });
+  const { order, result } = await whileBusy(call, 'files/upload-finish', { uploadId });
   assert.deepEqual(order, ['datasets/list', 'files/upload-finish']);
   assert.deepEqual((result as { files: string[] }).files, [
     'big-adapter/notes.txt',

@@ -1,10 +1,12 @@
 // Shared helpers for backend integration tests: temp folders, a fake built renderer, spawning the
-// real CLI, a tiny RPC client over the WebSocket, and requests to an in-process backend.
+// real CLI, a tiny RPC client over the WebSocket, and requests to an in-process backend (and whether
+// a long one leaves its loop free).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { Backend } from '../../electron/backend/host.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
@@ -160,6 +162,32 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
   }
   for (const at of broken) lines.splice(at, 0, at % 2 ? '{"prompt": "no completion"}' : '{broken json');
   writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+/**
+ * Starts `method`, then the cheap datasets/list, through `call` (an in-process backend's, see
+ * inProcess); says which answered first and prints the event loop's longest stall meanwhile. An
+ * order, not a time: a call that holds the RPC loop answers before the cheap one is even looked at.
+ */
+export async function whileBusy(
+  call: (method: string, params?: unknown) => Promise<unknown>,
+  method: string,
+  params: unknown,
+): Promise<{ order: string[]; result: unknown }> {
+  const order: string[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  await new Promise((r) => setTimeout(r, 20)); // a stall before the monitor's first tick goes unseen
+  const long = call(method, params).then((r) => {
+    order.push(method);
+    return r;
+  });
+  const cheap = call('datasets/list').then(() => order.push('datasets/list'));
+  const [result] = await Promise.all([long, cheap]);
+  await new Promise((r) => setTimeout(r, 30)); // the monitor's timer records a stall when it next fires
+  lag.disable();
+  console.log(`# ${method}: longest event-loop stall ${(lag.max / 1e6).toFixed(0)} ms`);
+  return { order, result };
 }
 
 /**

@@ -19,7 +19,12 @@ import {
 } from '../library/dataset-edits.ts';
 import { DATASET_FORMATS } from '../library/dataset-formats.ts';
 import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
-import { datasetRejects, datasetRows, type RejectsPage, type RowsPage } from '../library/dataset-rows.ts';
+import {
+  datasetRejects,
+  datasetRowsInSlices,
+  type RejectsPage,
+  type RowsPage,
+} from '../library/dataset-rows.ts';
 import { type TokenLengthReport, tokenLengthReport } from '../library/dataset-token-stats.ts';
 import {
   type DatasetRecord,
@@ -193,7 +198,7 @@ export const datasetsHandlers = defineHandlers({
         search: z.string().min(1).max(1000).optional(),
       })
       .strict(),
-    (p, ctx): RowsPage => datasetRows(ctx.lib, p),
+    (p, ctx): Promise<RowsPage> => datasetRowsInSlices(ctx.lib, p),
   ),
   /** Rates, tags or annotates rows (by index in a version); the metadata follows the row's content. */
   'datasets/annotate': handler(

@@ -2,8 +2,10 @@
 // filtered by tag, rating or text (datasets/rows), and the lines its import left out
 // (datasets/rejects). A page reads only the rows it shows (frozen-files.ts's row index) and, unless
 // it filters by tag or rating, only their ids; a text search streams the rows once and keeps which
-// matched (textMatches, for its next pages), never the rows themselves.
+// matched (textMatches, for its next pages), never the rows themselves; on the studio's RPC loop
+// that scan runs in slices, so that other requests are answered meanwhile.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { grown } from '../../../native-runtime/typed-arrays.ts';
 import {
   type Annotation,
@@ -53,29 +55,77 @@ const NONE: Annotation = { rating: null, tags: [], note: null };
 // page, since they change.
 const searches = new Map<string, Uint32Array>();
 const SEARCHES_KEPT = 4;
+// Searches under way on the RPC loop, so that the blocks a window asks for at once share one scan.
+const scanning = new Map<string, Promise<Uint32Array>>();
 
-/**
- * The indices of a frozen file's rows whose text holds `needle` (lower case), in order: read once
- * (every row streamed and parsed), then kept for the next pages.
- */
-export function textMatches(path: string, needle: string): Uint32Array {
-  const key = `${path}\0${needle}`;
-  let hit = searches.get(key);
-  if (hit) {
-    searches.delete(key); // re-inserted below: the most recently used is kept longest
-  } else {
-    let found = new Uint32Array(1024);
-    let n = 0;
-    for (const line of frozenLines(path)) {
-      if (!rowText(parseFrozenLine(path, line)).toLowerCase().includes(needle)) continue;
-      if (n === found.length) found = grown(found, new Uint32Array(n * 2));
-      found[n++] = line.index;
-    }
-    hit = found.slice(0, n);
-  }
+/** Rows between the points where a search's scan may pause. */
+const ROWS_A_PAUSE = 512;
+/** How long a scan on the RPC loop runs before it lets other requests be answered. */
+const SLICE_MS = 10;
+
+/** Keeps a search's matches as the most recently used. */
+function remember(key: string, hit: Uint32Array): Uint32Array {
+  searches.delete(key);
   searches.set(key, hit);
   while (searches.size > SEARCHES_KEPT) searches.delete(searches.keys().next().value as string);
   return hit;
+}
+
+/** Every row streamed and parsed once; yields every ROWS_A_PAUSE rows, where its runner may pause. */
+function* scanMatches(path: string, needle: string): Generator<void, Uint32Array> {
+  let found = new Uint32Array(1024);
+  let n = 0;
+  for (const line of frozenLines(path)) {
+    if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
+    if (!rowText(parseFrozenLine(path, line)).toLowerCase().includes(needle)) continue;
+    if (n === found.length) found = grown(found, new Uint32Array(n * 2));
+    found[n++] = line.index;
+  }
+  return found.slice(0, n);
+}
+
+/**
+ * The indices of a frozen file's rows whose text holds `needle` (lower case), in order: read once
+ * (every row streamed and parsed), then kept for the next pages. Blocks until done: for the CLI;
+ * the studio's RPC loop uses textMatchesInSlices.
+ */
+export function textMatches(path: string, needle: string): Uint32Array {
+  const key = `${path}\0${needle}`;
+  const hit = searches.get(key);
+  if (hit) return remember(key, hit);
+  const scan = scanMatches(path, needle);
+  for (;;) {
+    const step = scan.next();
+    if (step.done) return remember(key, step.value);
+  }
+}
+
+/**
+ * textMatches in slices of SLICE_MS, letting the event loop answer other requests between them: on
+ * the RPC loop a first search of a million rows held every window for ~2 s. Concurrent calls for the
+ * same search share one scan.
+ */
+export function textMatchesInSlices(path: string, needle: string): Promise<Uint32Array> {
+  const key = `${path}\0${needle}`;
+  const hit = searches.get(key);
+  if (hit) return Promise.resolve(remember(key, hit));
+  let running = scanning.get(key);
+  if (!running) {
+    running = (async () => {
+      const scan = scanMatches(path, needle);
+      let sliceStart = performance.now();
+      for (;;) {
+        const step = scan.next();
+        if (step.done) return remember(key, step.value);
+        if (performance.now() - sliceStart >= SLICE_MS) {
+          await nextTurn();
+          sliceStart = performance.now();
+        }
+      }
+    })().finally(() => scanning.delete(key));
+    scanning.set(key, running);
+  }
+  return running;
 }
 
 /** Whether a filter picks rows by their annotations (then every row's id is needed to apply it). */
@@ -83,16 +133,27 @@ function byAnnotation(f: RowFilter): boolean {
   return f.tag !== undefined || !!f.unrated || f.minRating !== undefined || f.maxRating !== undefined;
 }
 
+type RowsInput = { datasetId: number; versionId?: number; offset?: number; limit?: number } & RowFilter;
+
 /** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
-export function datasetRows(
-  lib: Library,
-  input: { datasetId: number; versionId?: number; offset?: number; limit?: number } & RowFilter,
-): RowsPage {
+export function datasetRows(lib: Library, input: RowsInput): RowsPage {
+  const { v } = versionOf(lib, input.datasetId, input.versionId);
+  return rowsPage(lib, input, input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null);
+}
+
+/** datasetRows for the RPC loop: a text search's first scan runs in slices (textMatchesInSlices). */
+export async function datasetRowsInSlices(lib: Library, input: RowsInput): Promise<RowsPage> {
+  const { v } = versionOf(lib, input.datasetId, input.versionId);
+  const matches = input.search ? await textMatchesInSlices(v.filePath, input.search.toLowerCase()) : null;
+  return rowsPage(lib, input, matches);
+}
+
+/** The page `input` asks for; `matches`: the rows holding its search text. */
+function rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): RowsPage {
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
   // Read once the ids are: reading a version's ids the first time can move old annotations to them.
   let notes: Map<number, Annotation> | undefined;
   const noteOf = (rowId: number): Annotation => (notes ??= datasetAnnotations(lib, ds.id)).get(rowId) ?? NONE;
-  const matches = input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null;
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
   const meta = (index: number, rowId: number): RowMeta => ({ index, rowId, ...noteOf(rowId) });
