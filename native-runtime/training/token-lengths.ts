@@ -59,6 +59,51 @@ function folderOf(dir: string): ModelFolder {
   return kept.folder;
 }
 
+/**
+ * Token counts of the completions seen, so that repeats (short labels, shared answers) are tokenized
+ * once: the most recently used, up to `maxWeight` (a completion weighs its length in characters plus
+ * ENTRY_WEIGHT for its entry); longer completions than LONGEST_KEPT are counted, not kept. Unbounded,
+ * it kept every distinct completion of the file: all of a million-row version's answers, hundreds of
+ * MB in the 'files' process.
+ */
+export class CompletionCounts {
+  static readonly ENTRY_WEIGHT = 64;
+  static readonly LONGEST_KEPT = 1000;
+  readonly #counts = new Map<string, number>();
+  #weight = 0;
+
+  constructor(readonly maxWeight = 8_000_000) {}
+
+  /** What the kept counts weigh (at most maxWeight). */
+  get weight(): number {
+    return this.#weight;
+  }
+
+  get size(): number {
+    return this.#counts.size;
+  }
+
+  /** The token count of `text`, from `encode` unless kept. */
+  count(text: string, encode: (text: string) => number): number {
+    const hit = this.#counts.get(text);
+    if (hit !== undefined) {
+      this.#counts.delete(text); // re-inserted: the most recently used is kept longest
+      this.#counts.set(text, hit);
+      return hit;
+    }
+    const n = encode(text);
+    if (text.length > CompletionCounts.LONGEST_KEPT) return n;
+    this.#counts.set(text, n);
+    this.#weight += text.length + CompletionCounts.ENTRY_WEIGHT;
+    for (const oldest of this.#counts.keys()) {
+      if (this.#weight <= this.maxWeight) break;
+      this.#counts.delete(oldest);
+      this.#weight -= oldest.length + CompletionCounts.ENTRY_WEIGHT;
+    }
+    return n;
+  }
+}
+
 /** `k` of the indices 0..n-1, chosen at random with a fixed seed (a partial Fisher–Yates), sorted. */
 export function sampleIndices(n: number, k: number): number[] {
   const rng = mulberry32(0x5eed);
@@ -89,19 +134,15 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
     const n = input.examples ?? scanDataset(input.data, format, () => {}).count;
     if (input.sample < n) indices = sampleIndices(n, input.sample);
   }
-  // Repeated completions (short labels, shared answers) are tokenized once.
-  const completions = new Map<string, number>();
+  const completions = new CompletionCounts();
+  const completionLength = (text: string) => tok.encode(text, { addSpecialTokens: false }).length;
   const lengths: number[] = [];
   const promptLengths: number[] = [];
   let row = 0;
   const ds = scanDataset(input.data, format, (ex) => {
     if (indices && indices[lengths.length] !== row++) return;
     const p = encodePrompt(tok, ex, mode).length;
-    let c = completions.get(ex.completion);
-    if (c === undefined) {
-      c = tok.encode(ex.completion, { addSpecialTokens: false }).length;
-      completions.set(ex.completion, c);
-    }
+    const c = completions.count(ex.completion, completionLength);
     promptLengths.push(p);
     lengths.push(p + c + eos);
   });

@@ -8,7 +8,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { sampleIndices, tokenLengths } from '../../native-runtime/training/token-lengths.ts';
+import {
+  CompletionCounts,
+  sampleIndices,
+  tokenLengths,
+} from '../../native-runtime/training/token-lengths.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from './helpers.ts';
 
@@ -23,6 +27,39 @@ test('sampleIndices: k distinct sorted indices in range, the same every time, no
   // A dataset with period 40 (rows repeat a pattern every 40): every phase is seen.
   assert.equal(new Set(s.map((i) => i % 40)).size, 40);
   assert.deepEqual(sampleIndices(5, 5), [0, 1, 2, 3, 4]);
+});
+
+test('completion counts: repeats are encoded once; what is kept stays under its bound (LRU)', () => {
+  const kept = new CompletionCounts(10_000);
+  let encoded = 0;
+  const encode = (t: string) => {
+    encoded++;
+    return t.length;
+  };
+  const answer = (i: number) => `answer ${i} `.padEnd(100, '.');
+  // Unbounded, all 1,000 distinct completions stayed (a million-row version's answers: hundreds of MB).
+  for (let i = 0; i < 1000; i++) assert.equal(kept.count(answer(i), encode), 100);
+  assert.equal(encoded, 1000);
+  assert.ok(kept.weight <= 10_000, `kept ${kept.weight}`);
+  assert.equal(kept.size, Math.floor(10_000 / (100 + CompletionCounts.ENTRY_WEIGHT)));
+  // The most recent are kept; the oldest were dropped and are encoded again.
+  kept.count(answer(999), encode);
+  assert.equal(encoded, 1000);
+  kept.count(answer(0), encode);
+  assert.equal(encoded, 1001);
+  // A completion used again is kept longest: answer(999) outlives the ones added after it, but for
+  // the room they need.
+  kept.count(answer(999), encode);
+  for (let i = 1000; i < 1000 + kept.size - 1; i++) kept.count(answer(i), encode);
+  const before = encoded;
+  kept.count(answer(999), encode);
+  assert.equal(encoded, before);
+  // A long completion is counted, never kept.
+  const long = 'x'.repeat(CompletionCounts.LONGEST_KEPT + 1);
+  kept.count(long, encode);
+  kept.count(long, encode);
+  assert.equal(encoded, before + 2);
+  assert.ok(kept.weight <= 10_000);
 });
 
 function rowsFile(n: number): string {
