@@ -5,7 +5,6 @@
 // matched (textMatches, for its next pages), never the rows themselves; on the studio's RPC loop
 // that scan runs in slices, so that other requests are answered meanwhile.
 
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { grown } from '../../../native-runtime/typed-arrays.ts';
 import {
   type Annotation,
@@ -18,6 +17,7 @@ import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.
 import { getDatasetVersion, versionOf } from './datasets.ts';
 import { frozenLines, parseFrozenLine, readFrozenRows, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { KeptScans } from './sliced-scans.ts';
 import { matchesTag } from './tags.ts';
 
 /** All normalised rows of a version, read back from its frozen file: for small versions only. */
@@ -49,27 +49,13 @@ export interface RowFilter {
 
 const NONE: Annotation = { rating: null, tags: [], note: null };
 
-// The rows of the last few text searches (a frozen file never changes, so its matches for a text
-// do not either): the window asks for a search's pages one after another, and each page used to
-// read and parse the whole version again. 4 bytes a matching row; tags and ratings are applied per
-// page, since they change.
-const searches = new Map<string, Uint32Array>();
-const SEARCHES_KEPT = 4;
-// Searches under way on the RPC loop, so that the blocks a window asks for at once share one scan.
-const scanning = new Map<string, Promise<Uint32Array>>();
+// The rows of the last few text searches: the window asks for a search's pages one after another,
+// and each page used to read and parse the whole version again. 4 bytes a matching row; tags and
+// ratings are applied per page, since they change.
+const searches = new KeptScans<Uint32Array>(4);
 
 /** Rows between the points where a search's scan may pause. */
 const ROWS_A_PAUSE = 512;
-/** How long a scan on the RPC loop runs before it lets other requests be answered. */
-const SLICE_MS = 10;
-
-/** Keeps a search's matches as the most recently used. */
-function remember(key: string, hit: Uint32Array): Uint32Array {
-  searches.delete(key);
-  searches.set(key, hit);
-  while (searches.size > SEARCHES_KEPT) searches.delete(searches.keys().next().value as string);
-  return hit;
-}
 
 /** Every row streamed and parsed once; yields every ROWS_A_PAUSE rows, where its runner may pause. */
 function* scanMatches(path: string, needle: string): Generator<void, Uint32Array> {
@@ -90,42 +76,12 @@ function* scanMatches(path: string, needle: string): Generator<void, Uint32Array
  * the studio's RPC loop uses textMatchesInSlices.
  */
 export function textMatches(path: string, needle: string): Uint32Array {
-  const key = `${path}\0${needle}`;
-  const hit = searches.get(key);
-  if (hit) return remember(key, hit);
-  const scan = scanMatches(path, needle);
-  for (;;) {
-    const step = scan.next();
-    if (step.done) return remember(key, step.value);
-  }
+  return searches.get(`${path}\0${needle}`, () => scanMatches(path, needle));
 }
 
-/**
- * textMatches in slices of SLICE_MS, letting the event loop answer other requests between them: on
- * the RPC loop a first search of a million rows held every window for ~2 s. Concurrent calls for the
- * same search share one scan.
- */
+/** textMatches in time slices (sliced-scans.ts): on the RPC loop a first search of 1M rows held it ~2 s. */
 export function textMatchesInSlices(path: string, needle: string): Promise<Uint32Array> {
-  const key = `${path}\0${needle}`;
-  const hit = searches.get(key);
-  if (hit) return Promise.resolve(remember(key, hit));
-  let running = scanning.get(key);
-  if (!running) {
-    running = (async () => {
-      const scan = scanMatches(path, needle);
-      let sliceStart = performance.now();
-      for (;;) {
-        const step = scan.next();
-        if (step.done) return remember(key, step.value);
-        if (performance.now() - sliceStart >= SLICE_MS) {
-          await nextTurn();
-          sliceStart = performance.now();
-        }
-      }
-    })().finally(() => scanning.delete(key));
-    scanning.set(key, running);
-  }
-  return running;
+  return searches.getInSlices(`${path}\0${needle}`, () => scanMatches(path, needle));
 }
 
 /** Whether a filter picks rows by their annotations (then every row's id is needed to apply it). */

@@ -21,10 +21,10 @@
 // in a Uint32Array (4 bytes a gram; a Set of them took ~10 times that).
 
 import { createHash } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CancelledError } from '../../../native-runtime/errors.ts';
 import { rowText } from './dataset-formats.ts';
 import { frozenRows } from './frozen-files.ts';
+import { runInSlices, runThrough } from './sliced-scans.ts';
 
 export interface DuplicatePair {
   a: number;
@@ -136,11 +136,7 @@ const DEFAULT_MAX_CANDIDATES = 50;
 const ROWS_A_PAUSE = 1000;
 
 export function findDuplicates(texts: Iterable<string>, opts: FindDuplicatesOptions = {}): DuplicateReport {
-  const search = duplicateSearch(texts, opts);
-  for (;;) {
-    const step = search.next();
-    if (step.done) return step.value;
-  }
+  return runThrough(duplicateSearch(texts, opts));
 }
 
 /**
@@ -153,17 +149,9 @@ export async function findDuplicatesAsync(
   opts: FindDuplicatesOptions,
   signal: AbortSignal,
 ): Promise<DuplicateReport> {
-  const search = duplicateSearch(texts, opts);
-  let turn = performance.now();
-  for (;;) {
+  return runInSlices(duplicateSearch(texts, opts), 50, () => {
     if (signal.aborted) throw new CancelledError('the duplicate search was cancelled');
-    const step = search.next();
-    if (step.done) return step.value;
-    if (performance.now() - turn > 50) {
-      await nextTurn();
-      turn = performance.now();
-    }
-  }
+  });
 }
 
 /** The search itself, yielding every ROWS_A_PAUSE rows of each pass: where a caller may pause. */
