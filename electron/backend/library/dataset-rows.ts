@@ -15,7 +15,13 @@ import {
 } from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.ts';
 import { getDatasetVersion, versionOf } from './datasets.ts';
-import { frozenLines, parseFrozenLine, readFrozenRows, readFrozenRowsAt } from './frozen-files.ts';
+import {
+  frozenLines,
+  frozenRowIndexInSlices,
+  parseFrozenLine,
+  readFrozenRows,
+  readFrozenRowsAt,
+} from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { KeptScans } from './sliced-scans.ts';
 import { matchesTag } from './tags.ts';
@@ -97,9 +103,13 @@ export function datasetRows(lib: Library, input: RowsInput): RowsPage {
   return rowsPage(lib, input, input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null);
 }
 
-/** datasetRows for the RPC loop: a text search's first scan runs in slices (textMatchesInSlices). */
+/**
+ * datasetRows for the RPC loop: the scans of a version's first page (its row index) and of a text
+ * search's run in time slices (frozenRowIndexInSlices, textMatchesInSlices).
+ */
 export async function datasetRowsInSlices(lib: Library, input: RowsInput): Promise<RowsPage> {
   const { v } = versionOf(lib, input.datasetId, input.versionId);
+  await frozenRowIndexInSlices(v.filePath);
   const matches = input.search ? await textMatchesInSlices(v.filePath, input.search.toLowerCase()) : null;
   return rowsPage(lib, input, matches);
 }
