@@ -119,7 +119,10 @@ function rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): 
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
   // Read once the ids are: reading a version's ids the first time can move old annotations to them.
   let notes: Map<number, Annotation> | undefined;
-  const noteOf = (rowId: number): Annotation => (notes ??= datasetAnnotations(lib, ds.id)).get(rowId) ?? NONE;
+  const noteOf = (rowId: number): Annotation => {
+    notes ??= datasetAnnotations(lib, ds.id);
+    return notes.get(rowId) ?? NONE;
+  };
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
   const meta = (index: number, rowId: number): RowMeta => ({ index, rowId, ...noteOf(rowId) });
