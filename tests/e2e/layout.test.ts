@@ -12,6 +12,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  demoIds,
   openPage,
   rpc,
   type Served,
@@ -215,6 +216,41 @@ describe('layout at 1000×700 and keyboard use', { skip, timeout: 600_000 }, () 
     await page.getByTestId('train-form').waitFor();
     assert.equal(await page.evaluate(() => document.querySelector('main')?.scrollTop), 0);
     await page.getByRole('heading', { level: 1, name: 'Train' }).waitFor();
+  });
+
+  test('a section entered at a detail opens at that detail, below the list', async () => {
+    // Bug: #/datasets/ID/tools typed or reloaded, or a link from another page such as a run's
+    // "#1 in Adapters", opened the section at its top: the detail sat below the list, out of sight.
+    await page.setViewportSize({ width: 800, height: 500 });
+    try {
+      const { datasetId } = await demoIds(client);
+      for (const [hash, testid] of [
+        [`#/datasets/${datasetId}/tools`, 'dataset-view'],
+        [`#/adapters/${adapterId}`, 'adapter-detail'],
+        [`#/runs/${runId}`, 'run-detail'],
+      ]) {
+        await page.getByTestId('nav-settings').click();
+        await page.getByTestId('settings-data-dir').waitFor();
+        await page.evaluate((h) => {
+          location.hash = h;
+        }, hash);
+        const detail = page.getByTestId(testid);
+        await detail.waitFor();
+        await page.waitForFunction(
+          (id) => {
+            const r = document.querySelector(`[data-testid="${id}"]`)?.getBoundingClientRect();
+            return !!r && r.top > -2 && r.top < innerHeight - 100;
+          },
+          testid,
+          { timeout: 5000 },
+        );
+        // The datasets list stands above its detail, taller than this window: scrolled down to it.
+        if (testid === 'dataset-view')
+          assert.ok((await page.evaluate(() => document.querySelector('main')?.scrollTop ?? 0)) > 0, hash);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 700 });
+    }
   });
 
   test('names of 200 characters without a space wrap: lists, details and the comparison still fit', async () => {
