@@ -91,7 +91,7 @@ export interface PrepareModelOptions {
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
   totalMemory?: number;
   /**
-   * Called once the base's form is decided ('none', or 'int8'/'int4' where it will be quantized) and
+   * Called once the base's form is decided ('none', or the scheme's name, 'int8-b32', 'int4-b64', …) and
    * before it is converted or read, with the computer's memory: the trainer refuses there a step
    * that cannot fit (trainer.ts refuseStepOverMemory) instead of after a conversion of minutes.
    */
@@ -227,7 +227,8 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     const problem = hostMemoryProblem(spec, schemeName(scheme), use, memory);
     if (problem) throw new ConfigError('model-too-large', problem);
   }
-  await o.beforeBase?.(scheme ? `int${scheme.bits}` : 'none', memory);
+  // The scheme's own name (int4-b64, int8-b128-zp): its blocks' scales weigh in the step's check too.
+  await o.beforeBase?.(schemeName(scheme), memory);
   // Decided on the checkpoint before its base is prepared: a half file that will compute in half on
   // the GPU is read in place; otherwise the CPU's float32 store (prepareBase).
   const half = checkpointCompute !== 'float32';

@@ -13,7 +13,11 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { MEMORY_CHECK_HINT } from '../../native-runtime/runtime/memory-check.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.ts';
-import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
+import {
+  hostStepProblem,
+  stepActivationBytes,
+  stepMemoryProblem,
+} from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -109,7 +113,27 @@ test('the step is judged before the base is converted, on the form the run will 
   assert.equal(existsSync(join(dataDir, 'bases')), false);
   await assert.rejects(prepare('int8', 1e6), { code: 'batch-too-large' });
   assert.equal(existsSync(join(dataDir, 'bases')), false);
-  assert.deepEqual(forms, ['none', 'int8']);
+  // The scheme's own name, blocks included: int4-b16's scales weigh twice int4's (block 32).
+  await assert.rejects(prepare('int4-b16', 1e6), { code: 'batch-too-large' });
+  assert.deepEqual(forms, ['none', 'int8-b32', 'int4-b16']);
   // With room, the same call converts the base and goes on.
   assert.equal((await prepare('none', 64 * GB)).base?.form, 'fp32');
+});
+
+test('the step check weighs a block-spelled base as its blocks, as the run estimate does', (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  // TinyLlama at int4 with 16-weight blocks: more scale bytes than int4's 32-weight blocks. A memory
+  // between the two forms' needs is refused for int4-b16 and not for int4 (block 32).
+  const spec = { ...tinyllama, tieEmbeddings: false };
+  const w = { batch: 1, tokens: 512 };
+  const fits = (form: string, memory: number) => hostStepProblem(spec, form, memory, w) === null;
+  let lo = 1 * GB;
+  let hi = 8 * GB;
+  while (hi - lo > 1e6) {
+    const mid = (lo + hi) / 2;
+    if (fits('int4-b16', mid)) hi = mid;
+    else lo = mid;
+  }
+  assert.equal(fits('int4-b16', lo), false);
+  assert.equal(fits('int4', lo), true, 'int4 (block 32) needs less than int4-b16');
 });
