@@ -40,7 +40,8 @@
 //                     (per row: two identical rows are two rows; annotations follow a row into later versions)
 //   datasets/edit     {datasetId, versionId?, set?: {index, row}[], remove?: number[], append?: row[], note?}
 //                                                                   → {dataset, version} (a new frozen version)
-//   datasets/duplicates {datasetId, versionId?, threshold?=0.9, maxPairs?, requestId?} → {versionId, exact, near: {a, b, similarity}[], ...}
+//   datasets/duplicates {datasetId, versionId?, mode?: 'exact'|'near' (default 'near'), threshold?=0.9, maxPairs?, requestId?}
+//                                                                   → {versionId, exact, near: {a, b, similarity}[], ...} (near: [] when 'exact')
 //   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?, requestId?}
 //                                                                   → {source, version (null: none found), removed: index[]}
 //   datasets/duplicates-cancel {requestId}                          → {cancelled} (that search answers with error 'cancelled')
