@@ -8,6 +8,7 @@
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
+import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { listModels } from '../../electron/backend/library/models.ts';
 import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
@@ -192,6 +193,8 @@ export const evaluateCommand: Command = {
         );
         return 0;
       } catch (e) {
+        // The engine names the file it read: the library's copy, which the user never chose.
+        namingVersionsIn(lib, e, [[version.filePath, version.id]]);
         if (recorded.ev)
           finishEvaluation(lib, recorded.ev.id, {
             status: e instanceof CancelledError ? 'cancelled' : 'failed',

@@ -52,7 +52,11 @@ test('a refused evaluation is not recorded; one that ran is', { timeout: 180_000
     dataDir,
   ]);
   assert.equal(cli.code, 1, cli.stderr);
-  assert.match(cli.stderr, /^error: .*line 1: the prompt has \d+ tokens; the model takes at most 255\n$/);
+  // The data as the user knows it, not the library's frozen copy (datasets/<sha256>.jsonl).
+  assert.match(
+    cli.stderr,
+    /^error: dataset “long” v1: line 1: the prompt has \d+ tokens; the model takes at most 255\n$/,
+  );
 
   b = createBackend(dataDir, { seedDemo: false });
   assert.deepEqual(await call('evaluations/list', { adapterId: adapter.id }), []);
@@ -64,6 +68,7 @@ test('a refused evaluation is not recorded; one that ran is', { timeout: 180_000
     kind: 'compare',
   });
   assert.equal(e.code, 'prompt-too-long');
+  assert.match(e.message, /^dataset “long” v1: line 1: the prompt has \d+ tokens/);
   assert.deepEqual(await call('evaluations/list', { adapterId: adapter.id }), []);
 
   // An evaluation that starts is recorded, to its end.

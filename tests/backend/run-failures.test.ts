@@ -49,8 +49,8 @@ test('a run refused for its data says to fix the dataset, in `train` and in `run
   const shown = JSON.parse((await runCli(['runs', 'show', '1', '--json', '--data-dir', home])).stdout);
   assert.equal(shown.status, 'failed');
   // The data by the library's name and version, not its frozen file (datasets/<sha256>.jsonl).
-  assert.ok(train.stderr.endsWith(`\nerror: “ones” v1: ${next}`), train.stderr);
-  assert.ok(shown.error.startsWith("“ones” v1: every example's prompt is 1 token"), shown.error);
+  assert.ok(train.stderr.endsWith(`\nerror: dataset “ones” v1: ${next}`), train.stderr);
+  assert.ok(shown.error.startsWith("dataset “ones” v1: every example's prompt is 1 token"), shown.error);
   assert.equal(shown.errorCode, 'no-intervention-positions');
   const show = (await runCli(['runs', 'show', '1', '--data-dir', home])).stdout.split('\n');
   assert.equal(
@@ -72,10 +72,14 @@ test('a run refused for its held-out data names that data as the library does', 
   const args = ['--model', model, '--data', data, '--eval-data', heldOut, '--chat-template', 'none'];
   const train = await runCli(['train', ...args, '--max-steps', '1', '--data-dir', home]);
   assert.equal(train.code, 1);
-  assert.match(train.stderr, /\nerror: “held-out” v1: line 2: the prompt has no tokens \(/, train.stderr);
+  assert.match(
+    train.stderr,
+    /\nerror: dataset “held-out” v1: line 2: the prompt has no tokens \(/,
+    train.stderr,
+  );
   assert.doesNotMatch(train.stderr, /datasets\//);
   const shown = JSON.parse((await runCli(['runs', 'show', '1', '--json', '--data-dir', home])).stdout);
-  assert.equal(shown.error, '“held-out” v1: line 2: the prompt has no tokens');
+  assert.equal(shown.error, 'dataset “held-out” v1: line 2: the prompt has no tokens');
 });
 
 test('a run that failed for a moved model folder keeps its resume, and resumes once it is back', async () => {

@@ -7,6 +7,7 @@ import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
+import { namingVersionsIn } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
 import {
   createEvaluation,
@@ -110,6 +111,8 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       device: report.device,
     });
   } catch (e) {
+    // The engine names the file it read: the library's copy, which the user never chose.
+    namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
     if (!recorded.ev) throw e;
     id = recorded.ev.id;
     const cancelled = e instanceof CancelledError;

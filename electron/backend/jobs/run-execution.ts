@@ -31,7 +31,7 @@ import {
   getAdapter,
   registerRunAdapterOnce,
 } from '../library/adapters.ts';
-import { versionName } from '../library/datasets.ts';
+import { namingVersions } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { refusalCode } from '../library/run-failures.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
@@ -55,20 +55,15 @@ import type { TrainSummary } from './engine-tasks.ts';
 
 /**
  * A failure's message as the run records it: the run's frozen data files by the library's names
- * (“persona” v2, not datasets/<hash>.jsonl), other paths in the data folder shortened (cleanMessage).
+ * (dataset “persona” v2, not datasets/<hash>.jsonl), other paths in the data folder shortened (cleanMessage).
  */
 function failureText(lib: Library, run: RunRecord, message: string): string {
   const cfg = run.config as unknown as StoredRunConfig;
-  let text = message;
-  for (const [file, versionId] of [
+  const files = [
     [cfg.data, run.datasetVersionId],
     [cfg.evalData, cfg.evalDatasetVersionId],
-  ] as const) {
-    const name = file && versionId != null ? versionName(lib, versionId) : null;
-    if (!file || !name) continue;
-    for (const p of new Set([file, resolve(file)])) text = text.split(p).join(name);
-  }
-  return cleanMessage(text, lib.dataDir);
+  ] as const;
+  return cleanMessage(namingVersions(lib, message, files), lib.dataDir);
 }
 
 function folderSize(dir: string): number | null {

@@ -7,7 +7,7 @@
 // later versions, so its tags and ratings — dataset-annotations.ts — follow it) and the lines its
 // import left out (dataset_rejects, read back by dataset-rows.ts).
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { BadRow, DatasetFormat } from './dataset-formats.ts';
@@ -294,7 +294,7 @@ export function getDatasetVersion(lib: Library, versionId: number): DatasetVersi
 }
 
 /**
- * A version as the library names it, “name” vN — how people know the data, where its frozen file is
+ * A version as the library names it, dataset “name” vN — how people know the data, where its frozen file is
  * named by a hash — or null when the version is gone.
  */
 export function versionName(lib: Library, versionId: number): string | null {
@@ -303,7 +303,30 @@ export function versionName(lib: Library, versionId: number): string | null {
       'SELECT d.name, v.version FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id WHERE v.id = ?',
     )
     .get(versionId) as { name: string; version: number } | undefined;
-  return r ? `“${r.name}” v${r.version}` : null;
+  return r ? `dataset “${r.name}” v${r.version}` : null;
+}
+
+/** A version's file (its path) and the version's id, as an engine message may name the file. */
+export type VersionFile = readonly [file: string | null | undefined, versionId: number | null | undefined];
+
+/**
+ * `text` with each version's file (the library's own copy, which the engine read and names) replaced
+ * by the version's name as the user knows it (“big” v2).
+ */
+export function namingVersions(lib: Library, text: string, files: readonly VersionFile[]): string {
+  let out = text;
+  for (const [file, versionId] of files) {
+    const name = file && versionId != null ? versionName(lib, versionId) : null;
+    if (!file || !name) continue;
+    for (const p of new Set([file, resolve(file)])) out = out.split(p).join(name);
+  }
+  return out;
+}
+
+/** `e` (an error of the engine's) with its message naming versions as namingVersions does; returned. */
+export function namingVersionsIn<E>(lib: Library, e: E, files: readonly VersionFile[]): E {
+  if (e instanceof Error) e.message = namingVersions(lib, e.message, files);
+  return e;
 }
 
 /** A dataset and one of its versions (its latest full version without `versionId`). */
