@@ -85,3 +85,18 @@ test('the GPU counts where the run goes there: cuda or auto with CUDA available,
   );
   assert.equal(gpuMemoryFor('cuda', undefined), null);
 });
+
+test('a block spelling chosen elsewhere (a run started with --quantize int4-b64) gets a choice of its own', () => {
+  const cs = baseFormChoices(llama8b, 23 * GB, 'train', null, 'int4-b64');
+  assert.deepEqual(
+    cs.map((c) => c.value),
+    ['auto', 'none', 'int8', 'int4', 'int4-b64'],
+  );
+  const b64 = cs.at(-1);
+  assert.match(b64?.text ?? '', /^int4-b64 — weights /);
+  // Its own figures: 64-weight blocks keep half the scales of int4's 32.
+  assert.ok((b64?.chatBytes ?? 0) < (cs.find((c) => c.value === 'int4')?.chatBytes ?? 0));
+  // One of the four, or nothing chosen: the four only.
+  for (const current of ['int4', null, undefined])
+    assert.equal(baseFormChoices(llama8b, 23 * GB, 'train', null, current).length, 4);
+});

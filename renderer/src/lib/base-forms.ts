@@ -9,8 +9,9 @@ import {
   hostAutoForm,
   residentWeightBytes,
 } from '../../../native-runtime/quantize/memory.ts';
-import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
+import { QUANTIZE_OPTION_CHOICES } from '../../../native-runtime/training/options.ts';
 import { formatBytes } from './format.ts';
+import { choicesShowing } from './train/choices.ts';
 
 export interface BaseFormModel {
   params: number;
@@ -20,7 +21,8 @@ export interface BaseFormModel {
 }
 
 export interface BaseFormChoice {
-  value: QuantizeOption;
+  /** One of the four choices, or a stored block spelling (int4-b64) shown beside them. */
+  value: string;
   label: string;
   help: string;
   chatBytes: number;
@@ -58,12 +60,15 @@ export interface RunGpu {
  * picks on this computer's CPU, and with the memory of the NVIDIA GPU the model runs on
  * (`runGpu`, gpuMemoryFor) the form it picks there, whose figures it then shows
  * (runtime/precision.ts decides with the same rule, quantize/memory.ts autoBaseForm).
+ * `current`, the form chosen now, gets a choice of its own when it is none of the four (a run's
+ * `--quantize int4-b64`, choicesShowing).
  */
 export function baseFormChoices(
   m: BaseFormModel,
   memoryBytes?: number,
   use: 'chat' | 'train' = 'chat',
   runGpu?: RunGpu | null,
+  current?: string | null,
 ): BaseFormChoice[] {
   const shape = {
     params: m.params,
@@ -71,7 +76,7 @@ export function baseFormChoices(
     vocabSize: m.vocabSize ?? 0,
     tied: m.config.tie_word_embeddings !== false,
   };
-  const label = (v: QuantizeOption) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
+  const label = (v: string) => QUANTIZE_OPTION_CHOICES.find((c) => c.value === v)?.label ?? v;
   const here = memoryBytes ? hostAutoForm(shape, use, memoryBytes) : null;
   // On the GPU a half checkpoint computes in its own precision (--dtype auto), where the GPU has
   // that precision's kernels.
@@ -92,7 +97,7 @@ export function baseFormChoices(
     gpu ? `${label(gpu.form).toLowerCase()} on the GPU` : null,
     here ? `${label(here).toLowerCase()} on this computer's CPU` : null,
   ].filter((w) => w !== null);
-  return QUANTIZE_OPTION_CHOICES.map((c) => {
+  return choicesShowing(QUANTIZE_OPTION_CHOICES, current).map((c) => {
     // Automatic is decided where the model runs: its figures are those of the form it picks there.
     const form = c.value === 'auto' ? (gpu?.form ?? here ?? 'none') : c.value;
     const chatBytes = bytesOf(form, 'chat');
