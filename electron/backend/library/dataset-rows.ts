@@ -23,8 +23,8 @@ import {
   readFrozenRowsAt,
 } from './frozen-files.ts';
 import type { Library } from './library.ts';
-import { KeptScans } from './sliced-scans.ts';
-import { matchesTag } from './tags.ts';
+import { KeptScans, runInSlices, runThrough } from './sliced-scans.ts';
+import { tagFilter } from './tags.ts';
 
 /** All normalised rows of a version, read back from its frozen file: for small versions only. */
 export function readVersionRows(lib: Library, versionId: number): DatasetRow[] {
@@ -100,22 +100,27 @@ type RowsInput = { datasetId: number; versionId?: number; offset?: number; limit
 /** A page of rows of a version (the dataset's latest unless versionId is given), optionally filtered. */
 export function datasetRows(lib: Library, input: RowsInput): RowsPage {
   const { v } = versionOf(lib, input.datasetId, input.versionId);
-  return rowsPage(lib, input, input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null);
+  const matches = input.search ? textMatches(v.filePath, input.search.toLowerCase()) : null;
+  return runThrough(rowsPage(lib, input, matches));
 }
 
 /**
- * datasetRows for the RPC loop: the scans of a version's first page (its row index) and of a text
- * search's run in time slices (frozenRowIndexInSlices, textMatchesInSlices).
+ * datasetRows for the RPC loop: the scans of a version's first page (its row index), of a text
+ * search and of a filter by tag or rating run in time slices (frozenRowIndexInSlices,
+ * textMatchesInSlices, runInSlices).
  */
 export async function datasetRowsInSlices(lib: Library, input: RowsInput): Promise<RowsPage> {
   const { v } = versionOf(lib, input.datasetId, input.versionId);
   await frozenRowIndexInSlices(v.filePath);
   const matches = input.search ? await textMatchesInSlices(v.filePath, input.search.toLowerCase()) : null;
-  return rowsPage(lib, input, matches);
+  return runInSlices(rowsPage(lib, input, matches));
 }
 
-/** The page `input` asks for; `matches`: the rows holding its search text. */
-function rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): RowsPage {
+/** Rows a filter by annotation tries between two pauses of its scan. */
+const ROWS_PER_STEP = 4096;
+
+/** The page `input` asks for, a scan (sliced-scans.ts); `matches`: the rows holding its search text. */
+function* rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): Generator<void, RowsPage> {
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
   // Read once the ids are: reading a version's ids the first time can move old annotations to them.
   let notes: Map<number, Annotation> | undefined;
@@ -130,17 +135,28 @@ function rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): 
   const picked: RowMeta[] = [];
   if (byAnnotation(input)) {
     const ids = versionRowIds(lib, v);
+    notes ??= datasetAnnotations(lib, ds.id);
+    const noted = notes;
+    const tagged = input.tag !== undefined ? tagFilter(input.tag) : null;
+    // A row without annotations matches only "unrated": skipped at once by the other filters.
+    const needsNote = tagged !== null || input.minRating !== undefined || input.maxRating !== undefined;
     const consider = (i: number): void => {
-      const m = noteOf(ids[i]);
-      if (input.tag !== undefined && !matchesTag(m.tags, input.tag)) return;
-      if (input.unrated && m.rating !== null) return;
-      if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return;
-      if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return;
+      const m = noted.get(ids[i]);
+      if (!m && needsNote) return;
+      if (m) {
+        if (tagged && !tagged(m.tags)) return;
+        if (input.unrated && m.rating !== null) return;
+        if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return;
+        if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return;
+      }
       if (total >= offset && picked.length < limit) picked.push(meta(i, ids[i]));
       total++;
     };
-    if (matches) for (const i of matches) consider(i);
-    else for (let i = 0; i < ids.length; i++) consider(i);
+    const count = matches ? matches.length : ids.length;
+    for (let k = 0; k < count; k++) {
+      consider(matches ? matches[k] : k);
+      if (k % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
+    }
   } else if (matches) {
     // The page's rows are known from the matches alone: only their ids are decoded.
     total = matches.length;

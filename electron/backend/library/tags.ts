@@ -57,8 +57,17 @@ export function tagDraftProblem(draft: string): string | null {
   }
 }
 
-/** Whether `tags` match a filter by tag: the whole tag, or every tag it names between commas. */
-export function matchesTag(tags: readonly string[], filter: string): boolean {
+/**
+ * A filter by tag, read once for the many rows it is tried on: `tags` match it when they hold the
+ * whole tag, or every tag it names between commas.
+ */
+export function tagFilter(filter: string): (tags: readonly string[]) => boolean {
+  const whole = filter.trim();
   const f = pieces(filter);
-  return tags.includes(filter.trim()) || (f.length > 0 && f.every((t) => tags.includes(t)));
+  return (tags) => tags.includes(whole) || (f.length > 0 && f.every((t) => tags.includes(t)));
+}
+
+/** Whether `tags` match a filter by tag (tagFilter, for one list). */
+export function matchesTag(tags: readonly string[], filter: string): boolean {
+  return tagFilter(filter)(tags);
 }
