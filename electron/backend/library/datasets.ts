@@ -311,7 +311,7 @@ export type VersionFile = readonly [file: string | null | undefined, versionId: 
 
 /**
  * `text` with each version's file (the library's own copy, which the engine read and names) replaced
- * by the version's name as the user knows it (“big” v2).
+ * by the version's name as the user knows it (dataset “big” v2).
  */
 export function namingVersions(lib: Library, text: string, files: readonly VersionFile[]): string {
   let out = text;
