@@ -1,7 +1,8 @@
 // Paging through a big version leaves the RPC loop free: the first page of a version builds its row
 // index (a pass over the file), a text search's first page scans every row, and on the loop those
 // held every window for ~1 s and ~2.1 s at a million rows. Both scans now run in time slices; their
-// results are kept, so the next pages read only their rows.
+// results are kept, so the next pages read only their rows. The Train wizard's example (runs/preview)
+// reads its row through the same index, built the same way.
 // (The same pattern for the engine's long operations: busy-loop.test.ts.)
 // In-process host, real SQLite file, a version big enough that its scan takes several slices.
 
@@ -12,12 +13,13 @@ import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { inProcess, tempDir, whileBusy } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, whileBusy } from './helpers.ts';
 
 const root = tempDir('search-off-loop');
 const ROWS = 50_000;
 let b: Backend;
 let datasetId: number;
+let modelId: number;
 const { call } = inProcess(() => b);
 
 const row = (i: number) => ({
@@ -32,6 +34,7 @@ before(async () => {
   const file = join(root, 'voyages.jsonl');
   writeFileSync(file, `${Array.from({ length: ROWS }, (_, i) => JSON.stringify(row(i))).join('\n')}\n`);
   datasetId = (await call('datasets/import', { path: file })).dataset.id;
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
 });
 after(() => b.close());
 
@@ -110,4 +113,19 @@ test('a filter by tag and rating reads the filter once and skips rows without an
     unrated.meta.map((m: { index: number }) => m.index),
     matching,
   );
+});
+
+test("the Train wizard's first example of a big version (its row index built) leaves the loop free", async () => {
+  // A version of its own: the other cases built and kept the first one's index.
+  const file = join(root, 'voyages-back.jsonl');
+  writeFileSync(
+    file,
+    `${Array.from({ length: ROWS }, (_, i) => JSON.stringify(row(ROWS - i))).join('\n')}\n`,
+  );
+  const back = (await call('datasets/import', { path: file })).dataset.id;
+  const params = { modelId, datasetId: back, layers: '1', rank: 2, example: 40_000 };
+  const { order, result } = await whileBusy(call, 'runs/preview', params);
+  assert.deepEqual(order, ['datasets/list', 'runs/preview']);
+  const preview = result as { index: number; exampleCount: number; line: number };
+  assert.deepEqual([preview.index, preview.exampleCount, preview.line], [40_000, ROWS, 40_001]);
 });

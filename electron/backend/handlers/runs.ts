@@ -67,7 +67,7 @@ export const runsHandlers = defineHandlers({
   /** Example `example` (0-based) of the run's data, tokenized and intervened exactly as training will. */
   'runs/preview': handler(
     RunParamsSchema.extend({ example: z.number().int().min(0).max(1e9).optional() }),
-    ({ example, ...p }, ctx): RunPreview => previewRun(ctx.lib, p, example ?? 0),
+    ({ example, ...p }, ctx): Promise<RunPreview> => previewRun(ctx.lib, p, example ?? 0),
     { refuse: refuseOptions },
   ),
   'runs/pause': handler(Id, (p, ctx): RunRecord => ctx.training.pause(p.id)),

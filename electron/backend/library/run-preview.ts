@@ -6,7 +6,8 @@
 // Tokenizers are kept for the last few models; an example is read alone, through the frozen file's
 // row index (frozen-files.ts), so paging through examples reads one row each, never the version
 // (read whole and kept, a million rows held hundreds of MB in the backend and took seconds of its
-// loop).
+// loop). The index is built in time slices: built at once, a 1M-row version's first example held
+// every window for about a second.
 
 import { ConfigError, FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
@@ -21,7 +22,7 @@ import {
 } from '../../../native-runtime/training/options.ts';
 import { type ExamplePreview, previewExample } from '../../../native-runtime/training/preview.ts';
 import type { RunParams } from '../jobs/run-params.ts';
-import { readFrozenRowsAt } from './frozen-files.ts';
+import { frozenRowIndexInSlices, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
 import { planRun } from './run-plan.ts';
@@ -68,7 +69,7 @@ export interface RunPreview extends ExamplePreview {
 }
 
 /** Example `index` of the run's training data, tokenized and intervened as training will. */
-export function previewRun(lib: Library, p: RunParams, index: number): RunPreview {
+export async function previewRun(lib: Library, p: RunParams, index: number): Promise<RunPreview> {
   const plan = planRun(lib, p);
   const folder = folders(plan.model.path);
   const tok: Tokenizer | null = folder.tokenizer;
@@ -80,6 +81,7 @@ export function previewRun(lib: Library, p: RunParams, index: number): RunPrevie
       'not-found',
       `example ${index + 1} does not exist: the dataset version has ${rowCount}`,
     );
+  await frozenRowIndexInSlices(filePath);
   // A stored row is normalised already; checked again, as training reads it (data.ts).
   const row = normalizeRow(format, readFrozenRowsAt(filePath, [index])[0]);
   if (typeof row === 'string')
