@@ -3,7 +3,8 @@
 // that a loop with other work (the studio's RPC loop, the 'files' engine process taking a cancel)
 // answers meanwhile: a million rows scanned in one go held every window for one to three seconds.
 // KeptScans keeps scans' results by key for the most recently used few (a frozen file never changes,
-// so neither do its search matches or row index), concurrent calls for one key sharing one scan.
+// so neither do its search matches or row index), concurrent calls for one key sharing one scan: a
+// call that cannot wait (get) finishes the scan running in slices rather than starting another.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -11,7 +12,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 const SLICE_MS = 10;
 
 /** Runs a scan to its end. */
-export function runThrough<T>(scan: Generator<void, T>): T {
+export function runThrough<T>(scan: Iterator<void, T>): T {
   for (;;) {
     const step = scan.next();
     if (step.done) return step.value;
@@ -23,7 +24,7 @@ export function runThrough<T>(scan: Generator<void, T>): T {
  * before each step (to stop the scan by throwing).
  */
 export async function runInSlices<T>(
-  scan: Generator<void, T>,
+  scan: Iterator<void, T>,
   sliceMs = SLICE_MS,
   beforeStep?: () => void,
 ): Promise<T> {
@@ -39,16 +40,43 @@ export async function runInSlices<T>(
   }
 }
 
+/**
+ * A scan that two runners may drive in turn (one in slices, then one through to the end): once it
+ * has ended, every further step ends it again the same way, with its result or its error.
+ */
+class SharedScan<T> implements Iterator<void, T> {
+  #end: { step: IteratorReturnResult<T> } | { error: unknown } | null = null;
+
+  constructor(readonly scan: Generator<void, T>) {}
+
+  next(): IteratorResult<void, T> {
+    if (this.#end) {
+      if ('step' in this.#end) return this.#end.step;
+      throw this.#end.error;
+    }
+    try {
+      const step = this.scan.next();
+      if (step.done) this.#end = { step };
+      return step;
+    } catch (error) {
+      this.#end = { error };
+      throw error;
+    }
+  }
+}
+
 export class KeptScans<T> {
   readonly #done = new Map<string, T>();
-  readonly #running = new Map<string, Promise<T>>();
+  readonly #running = new Map<string, { scan: SharedScan<T>; result: Promise<T> }>();
 
   constructor(readonly kept: number) {}
 
-  /** The result for `key`, scanned now unless kept. */
+  /** The result for `key`, scanned now unless kept (being scanned in slices: that scan finished now). */
   get(key: string, scan: () => Generator<void, T>): T {
     const hit = this.#done.get(key);
-    return this.#keep(key, hit !== undefined ? hit : runThrough(scan()));
+    if (hit !== undefined) return this.#keep(key, hit);
+    const running = this.#running.get(key);
+    return this.#keep(key, runThrough(running ? running.scan : scan()));
   }
 
   /** The result for `key`, scanned in time slices unless kept (or being scanned: then shared). */
@@ -57,12 +85,14 @@ export class KeptScans<T> {
     if (hit !== undefined) return Promise.resolve(this.#keep(key, hit));
     let running = this.#running.get(key);
     if (!running) {
-      running = runInSlices(scan())
+      const shared = new SharedScan(scan());
+      const result = runInSlices(shared)
         .then((value) => this.#keep(key, value))
         .finally(() => this.#running.delete(key));
+      running = { scan: shared, result };
       this.#running.set(key, running);
     }
-    return running;
+    return running.result;
   }
 
   /** Keeps a result as the most recently used, dropping the least recently used past `kept`. */
