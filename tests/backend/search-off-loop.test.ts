@@ -129,3 +129,22 @@ test("the Train wizard's first example of a big version (its row index built) le
   const preview = result as { index: number; exampleCount: number; line: number };
   assert.deepEqual([preview.index, preview.exampleCount, preview.line], [40_000, ROWS, 40_001]);
 });
+
+test('an edit of a big version (its rows copied into the new one) leaves the loop free', async () => {
+  const { order, result } = await whileBusy(call, 'datasets/edit', { datasetId, remove: [1, 49_999] });
+  assert.deepEqual(order, ['datasets/list', 'datasets/edit']);
+  const { version } = result as { version: { id: number; rowCount: number } };
+  assert.equal(version.rowCount, ROWS - 2);
+  const page = await call('datasets/rows', { datasetId, versionId: version.id, offset: 0, limit: 2 });
+  assert.deepEqual(page.rows, [row(0), row(2)]);
+});
+
+test('a split of a big version leaves the loop free', async () => {
+  const { order, result } = await whileBusy(call, 'datasets/split', { datasetId, seed: 7 });
+  assert.deepEqual(order, ['datasets/list', 'datasets/split']);
+  const parts = result as Record<'train' | 'validation' | 'test', { rowCount: number }>;
+  assert.deepEqual(
+    [parts.train.rowCount, parts.validation.rowCount, parts.test.rowCount],
+    [0.8, 0.1, 0.1].map((r) => (ROWS - 2) * r).map(Math.round),
+  );
+});

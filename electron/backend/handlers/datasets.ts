@@ -13,9 +13,9 @@ import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
 import {
   type DropDuplicatesResult,
   dropDuplicates,
-  editDataset,
+  editDatasetInSlices,
   type SplitResult,
-  splitDataset,
+  splitDatasetInSlices,
 } from '../library/dataset-edits.ts';
 import { DATASET_FORMATS } from '../library/dataset-formats.ts';
 import { type ImportResult, importDatasetFile } from '../library/dataset-import.ts';
@@ -234,8 +234,8 @@ export const datasetsHandlers = defineHandlers({
         note: z.string().max(1000).optional(),
       })
       .strict(),
-    (p, ctx): { dataset: DatasetRecord; version: DatasetVersion } => {
-      const r = editDataset(ctx.lib, p);
+    async (p, ctx): Promise<{ dataset: DatasetRecord; version: DatasetVersion }> => {
+      const r = await editDatasetInSlices(ctx.lib, p);
       ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
       return r;
     },
@@ -295,8 +295,8 @@ export const datasetsHandlers = defineHandlers({
           .optional(),
       })
       .strict(),
-    (p, ctx): SplitResult => {
-      const r = splitDataset(ctx.lib, p);
+    async (p, ctx): Promise<SplitResult> => {
+      const r = await splitDatasetInSlices(ctx.lib, p);
       ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
       return r;
     },

@@ -4,7 +4,9 @@
 // referring to exactly the data they used. resolveDatasetVersion picks a version by split part, the
 // way runs/start and evaluations/run name "the validation part of the split I trained on".
 // Rows are streamed from the version's file into the new ones' as the bytes they are stored as
-// (only replaced rows are serialised): memory grows with the edit, not with the version.
+// (only replaced rows are serialised): memory grows with the edit, not with the version. The copy
+// is a scan (sliced-scans.ts): the studio runs it in time slices (…InSlices), since copied at once a
+// 1M-row version's edit or split held every window for 1.2–1.5 s.
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
@@ -25,8 +27,12 @@ import {
   findVersionDuplicates,
   type NearSearchPartial,
 } from './dedupe.ts';
-import { frozenLines, writeFrozenFile, writeFrozenFiles } from './frozen-files.ts';
+import { frozenFilesWritten, frozenLines } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { runInSlices, runThrough } from './sliced-scans.ts';
+
+/** Rows copied between the points where a copy may pause. */
+const ROWS_A_PAUSE = 1024;
 
 export interface EditInput {
   datasetId: number;
@@ -41,8 +47,19 @@ export interface EditInput {
   note?: string;
 }
 
+type EditResult = { dataset: DatasetRecord; version: DatasetVersion };
+
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
-export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecord; version: DatasetVersion } {
+export function editDataset(lib: Library, e: EditInput): EditResult {
+  return runThrough(editing(lib, e));
+}
+
+/** editDataset for the RPC loop: the rows are copied in time slices. */
+export function editDatasetInSlices(lib: Library, e: EditInput): Promise<EditResult> {
+  return runInSlices(editing(lib, e));
+}
+
+function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
   const ids = versionRowIds(lib, v);
   const check = (i: number) => {
@@ -76,8 +93,9 @@ export function editDataset(lib: Library, e: EditInput): { dataset: DatasetRecor
   if (ids.length - removed.size + appended.length === 0)
     throw new ValidationError('empty-dataset', 'the edit would leave the dataset without rows');
   const rowIds: (number | null)[] = [];
-  const file = writeFrozenFile(lib.dataDir, (w) => {
+  const [file] = yield* frozenFilesWritten(lib.dataDir, 1, function* ([w]) {
     for (const line of frozenLines(v.filePath)) {
+      if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
       if (removed.has(line.index)) continue;
       const row = replaced.get(line.index);
       if (row) w.write(row);
@@ -123,6 +141,15 @@ const RATIO_SUM_TOLERANCE = 1e-6;
  * that do not add up to 1 are refused (scaling them silently would split other than asked).
  */
 export function splitDataset(lib: Library, s: SplitInput): SplitResult {
+  return runThrough(splitting(lib, s));
+}
+
+/** splitDataset for the RPC loop: the parts are written in time slices. */
+export function splitDatasetInSlices(lib: Library, s: SplitInput): Promise<SplitResult> {
+  return runInSlices(splitting(lib, s));
+}
+
+function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
   const { ds, v } = versionOf(lib, s.datasetId, s.versionId);
   if (v.split !== null)
     throw new ValidationError(
@@ -169,8 +196,9 @@ export function splitDataset(lib: Library, s: SplitInput): SplitResult {
   // parts are recorded in ONE transaction: a failure or a kill leaves no partial split, at worst
   // unreferenced frozen files (or `*.tmp` files, swept at start-up).
   const partIds: number[][] = names.map(() => []);
-  const files = writeFrozenFiles(lib.dataDir, names.length, (writers) => {
+  const files = yield* frozenFilesWritten(lib.dataDir, names.length, function* (writers) {
     for (const line of frozenLines(v.filePath)) {
+      if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
       writers[partOf[line.index]].writeLine(line.bytes);
       partIds[partOf[line.index]].push(ids[line.index]);
     }
@@ -246,7 +274,7 @@ export async function dropDuplicates(
   if (!removed.size) return { source: v, version: null, removed: [], nearPartial };
   const list = [...removed].sort((a, b) => a - b);
   const how = d.mode === 'near' ? `near-duplicates (similarity ≥ ${d.threshold ?? 0.9})` : 'exact duplicates';
-  const { version } = editDataset(lib, {
+  const { version } = await editDatasetInSlices(lib, {
     datasetId: v.datasetId,
     versionId: v.id,
     remove: list,

@@ -19,7 +19,7 @@ import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import { grown } from '../../../native-runtime/typed-arrays.ts';
 import type { DatasetRow } from './dataset-formats.ts';
-import { KeptScans } from './sliced-scans.ts';
+import { KeptScans, runThrough } from './sliced-scans.ts';
 
 export interface FrozenFile {
   contentHash: string;
@@ -116,23 +116,34 @@ export class FrozenFileWriter {
 }
 
 /**
- * Frozen files written together (a split's parts): `fill` writes rows into `count` writers; all are
- * finished, or on any failure all are dropped.
+ * Frozen files written together (a split's parts): `fill` writes rows into `count` writers, at once
+ * or as a scan that yields where its runner may pause (sliced-scans.ts); all are finished, or on any
+ * failure all are dropped.
  */
-export function writeFrozenFiles(
+export function* frozenFilesWritten(
   dataDir: string,
   count: number,
-  fill: (writers: FrozenFileWriter[]) => void,
-): FrozenFile[] {
+  fill: (writers: FrozenFileWriter[]) => Generator<void, void> | void,
+): Generator<void, FrozenFile[]> {
   const writers: FrozenFileWriter[] = [];
   try {
     for (let k = 0; k < count; k++) writers.push(new FrozenFileWriter(dataDir));
-    fill(writers);
+    const filling = fill(writers);
+    if (filling) yield* filling;
     return writers.map((w) => w.finish());
   } catch (e) {
     for (const w of writers) w.abort();
     throw e;
   }
+}
+
+/** frozenFilesWritten run through at once. */
+export function writeFrozenFiles(
+  dataDir: string,
+  count: number,
+  fill: (writers: FrozenFileWriter[]) => void,
+): FrozenFile[] {
+  return runThrough(frozenFilesWritten(dataDir, count, fill));
 }
 
 /** One frozen file written by `fill` (an edit), dropped on failure. */
