@@ -113,7 +113,9 @@ export async function datasetRowsInSlices(lib: Library, input: RowsInput): Promi
   const { v } = versionOf(lib, input.datasetId, input.versionId);
   await frozenRowIndexInSlices(v.filePath);
   const matches = input.search ? await textMatchesInSlices(v.filePath, input.search.toLowerCase()) : null;
-  return runInSlices(rowsPage(lib, input, matches));
+  // The page is of the version scanned: an edit recorded during the scans makes a new latest version,
+  // whose rows the matches do not index.
+  return runInSlices(rowsPage(lib, { ...input, versionId: v.id }, matches));
 }
 
 /** Rows a filter by annotation tries between two pauses of its scan. */

@@ -12,7 +12,7 @@ import { tempDir } from '../../../tests/helpers/temp.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import { dropDuplicates, editDataset, resolveDatasetVersion, splitDataset } from './dataset-edits.ts';
 import { importDataset } from './dataset-import.ts';
-import { datasetRejects, datasetRows, readVersionRows } from './dataset-rows.ts';
+import { datasetRejects, datasetRows, datasetRowsInSlices, readVersionRows } from './dataset-rows.ts';
 import { getDataset, listDatasets, renameDataset } from './datasets.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
@@ -50,6 +50,22 @@ test('two identical rows are annotated separately (annotations belong to the row
   );
   assert.deepEqual(
     datasetRows(lib, { datasetId, tag: 'wrong' }).meta.map((m) => m.index),
+    [2],
+  );
+});
+
+test("a page of the latest version stays that version's when an edit lands during its scans", async () => {
+  const lib = open();
+  const rows = ['apple', 'banana', 'cherry'].map((p) => row(p));
+  const datasetId = importDataset(lib, { path: file('fruit.jsonl', rows) }).dataset.id;
+  // The page's scans (row index, search) pause; an edit recorded meanwhile makes a new latest version.
+  const page = datasetRowsInSlices(lib, { datasetId, search: 'cherry' });
+  const edited = editDataset(lib, { datasetId, set: [{ index: 2, row: row('damson') }] });
+  const { versionId, rows: found, meta } = await page;
+  assert.notEqual(versionId, edited.version.id, 'the page is of the version that was searched');
+  assert.deepEqual(found, [row('cherry')]);
+  assert.deepEqual(
+    meta.map((m) => m.index),
     [2],
   );
 });
