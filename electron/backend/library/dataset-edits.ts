@@ -49,6 +49,19 @@ export interface EditInput {
 
 type EditResult = { dataset: DatasetRecord; version: DatasetVersion };
 
+/**
+ * Refuses, before the copy's files are finished, a dataset removed while its rows were copied (the
+ * copy pauses on the RPC loop): its writers are then dropped, rather than frozen files left that no
+ * version records. Nothing runs between this check and the version's record.
+ */
+function checkNotRemoved(lib: Library, ds: DatasetRecord, what: 'edit' | 'split'): void {
+  if (!lib.db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(ds.id))
+    throw new ValidationError(
+      'not-found',
+      `dataset "${ds.name}" was removed while its ${what} ran: nothing was stored`,
+    );
+}
+
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
 export function editDataset(lib: Library, e: EditInput): EditResult {
   return runThrough(editing(lib, e));
@@ -106,6 +119,7 @@ function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
       w.write(row);
       rowIds.push(null);
     }
+    checkNotRemoved(lib, ds, 'edit');
   });
   return recordVersion(lib, file, {
     datasetId: ds.id,
@@ -202,6 +216,7 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
       writers[partOf[line.index]].writeLine(line.bytes);
       partIds[partOf[line.index]].push(ids[line.index]);
     }
+    checkNotRemoved(lib, ds, 'split');
   });
   const recorded = writeTransaction(lib.db, () =>
     names.map((split, k) => {

@@ -4,16 +4,23 @@
 // library written before rows had ids.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
-import { dropDuplicates, editDataset, resolveDatasetVersion, splitDataset } from './dataset-edits.ts';
+import {
+  dropDuplicates,
+  editDataset,
+  editDatasetInSlices,
+  resolveDatasetVersion,
+  splitDataset,
+  splitDatasetInSlices,
+} from './dataset-edits.ts';
 import { importDataset } from './dataset-import.ts';
 import { datasetRejects, datasetRows, datasetRowsInSlices, readVersionRows } from './dataset-rows.ts';
-import { getDataset, listDatasets, renameDataset } from './datasets.ts';
+import { getDataset, listDatasets, removeDataset, renameDataset } from './datasets.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
 
@@ -68,6 +75,24 @@ test("a page of the latest version stays that version's when an edit lands durin
     meta.map((m) => m.index),
     [2],
   );
+});
+
+test('a dataset removed while its edit or split copies rows: refused in one line, no files left', async () => {
+  const lib = open();
+  // Big enough that the copies pause (sliced-scans.ts) before they end.
+  const rows = Array.from({ length: 50_000 }, (_, i) => row(`question ${i}`, `answer ${i}`));
+  const datasetId = importDataset(lib, { path: file('removed.jsonl', rows) }).dataset.id;
+  const folder = join(lib.dataDir, 'datasets');
+  const files = readdirSync(folder);
+  const edit = editDatasetInSlices(lib, { datasetId, remove: [0] });
+  const split = splitDatasetInSlices(lib, { datasetId });
+  removeDataset(lib, datasetId);
+  const said = (what: string) => ({
+    code: 'not-found',
+    message: `dataset "removed" was removed while its ${what} ran: nothing was stored`,
+  });
+  await Promise.all([assert.rejects(edit, said('edit')), assert.rejects(split, said('split'))]);
+  assert.deepEqual(readdirSync(folder), files, 'no frozen copy of a version never recorded');
 });
 
 test('annotations follow each row into edits, splits, dropped duplicates and a re-import', async () => {
