@@ -314,8 +314,11 @@ export const datasetsHandlers = defineHandlers({
       .strict(),
     async (p, ctx): Promise<DropDuplicatesResult> => {
       const r = await cancellableSearch(p.requestId, (signal) =>
-        dropDuplicates(ctx.lib, p, (filePath, opts) =>
-          ctx.engine.call('findDuplicates', { filePath, opts }, { signal }),
+        dropDuplicates(
+          ctx.lib,
+          p,
+          (filePath, opts) => ctx.engine.call('findDuplicates', { filePath, opts }, { signal }),
+          signal,
         ),
       );
       if (r.version)

@@ -8,7 +8,7 @@
 // is a scan (sliced-scans.ts): the studio runs it in time slices (…InSlices), since copied at once a
 // 1M-row version's edit or split held every window for 1.2–1.5 s.
 
-import { ValidationError } from '../../../native-runtime/errors.ts';
+import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIds } from './dataset-annotations.ts';
@@ -67,9 +67,14 @@ export function editDataset(lib: Library, e: EditInput): EditResult {
   return runThrough(editing(lib, e));
 }
 
-/** editDataset for the RPC loop: the rows are copied in time slices. */
-export function editDatasetInSlices(lib: Library, e: EditInput): Promise<EditResult> {
-  return runInSlices(editing(lib, e));
+/**
+ * editDataset for the RPC loop: the rows are copied in time slices; `signal` (drop duplicates'
+ * Cancel) stops the copy, dropping what it wrote.
+ */
+export function editDatasetInSlices(lib: Library, e: EditInput, signal?: AbortSignal): Promise<EditResult> {
+  return runInSlices(editing(lib, e), undefined, () => {
+    if (signal?.aborted) throw new CancelledError('the edit was cancelled: nothing was stored');
+  });
 }
 
 function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
@@ -269,11 +274,15 @@ export type DuplicateFinder = (
   opts: FindDuplicatesOptions,
 ) => DuplicateReport | Promise<DuplicateReport>;
 
-/** A new version without the duplicates of a version: the first row of each group is kept. */
+/**
+ * A new version without the duplicates of a version: the first row of each group is kept. `signal`
+ * stops it, its copy too (a Cancel once the search is done): then nothing is stored.
+ */
 export async function dropDuplicates(
   lib: Library,
   d: DropDuplicatesInput,
   find: DuplicateFinder = findVersionDuplicates,
+  signal?: AbortSignal,
 ): Promise<DropDuplicatesResult> {
   const { v } = versionOf(lib, d.datasetId, d.versionId);
   const report = await find(v.filePath, {
@@ -289,12 +298,16 @@ export async function dropDuplicates(
   if (!removed.size) return { source: v, version: null, removed: [], nearPartial };
   const list = [...removed].sort((a, b) => a - b);
   const how = d.mode === 'near' ? `near-duplicates (similarity ≥ ${d.threshold ?? 0.9})` : 'exact duplicates';
-  const { version } = await editDatasetInSlices(lib, {
-    datasetId: v.datasetId,
-    versionId: v.id,
-    remove: list,
-    note: `${list.length} ${how} dropped from version ${v.version}${nearPartial ? ` (${nearPartial.note})` : ''}`,
-  });
+  const { version } = await editDatasetInSlices(
+    lib,
+    {
+      datasetId: v.datasetId,
+      versionId: v.id,
+      remove: list,
+      note: `${list.length} ${how} dropped from version ${v.version}${nearPartial ? ` (${nearPartial.note})` : ''}`,
+    },
+    signal,
+  );
   return { source: v, version, removed: list, nearPartial };
 }
 

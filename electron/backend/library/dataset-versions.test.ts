@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ValidationError } from '../../../native-runtime/errors.ts';
+import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import {
@@ -21,6 +21,7 @@ import {
 import { importDataset } from './dataset-import.ts';
 import { datasetRejects, datasetRows, datasetRowsInSlices, readVersionRows } from './dataset-rows.ts';
 import { getDataset, listDatasets, removeDataset, renameDataset } from './datasets.ts';
+import { findVersionDuplicates } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
 
@@ -93,6 +94,25 @@ test('a dataset removed while its edit or split copies rows: refused in one line
   });
   await Promise.all([assert.rejects(edit, said('edit')), assert.rejects(split, said('split'))]);
   assert.deepEqual(readdirSync(folder), files, 'no frozen copy of a version never recorded');
+});
+
+test('drop duplicates cancelled while it copies rows stores nothing and leaves no files', async () => {
+  const lib = open();
+  // Every row twice, and enough of them that the copy pauses (sliced-scans.ts) before it ends.
+  const rows = Array.from({ length: 50_000 }, (_, i) => row(`question ${i % 25_000}`));
+  const datasetId = importDataset(lib, { path: file('twice.jsonl', rows) }).dataset.id;
+  const folder = join(lib.dataDir, 'datasets');
+  const files = readdirSync(folder);
+  const stop = new AbortController();
+  // The window's Cancel arrives once the search is done, while the new version's rows are copied.
+  const find: typeof findVersionDuplicates = (path, opts) => {
+    const report = findVersionDuplicates(path, opts);
+    setImmediate(() => stop.abort());
+    return report;
+  };
+  await assert.rejects(dropDuplicates(lib, { datasetId }, find, stop.signal), CancelledError);
+  assert.equal(getDataset(lib, datasetId).versions.length, 1, 'no version made');
+  assert.deepEqual(readdirSync(folder), files, 'the copy begun was dropped');
 });
 
 test('annotations follow each row into edits, splits, dropped duplicates and a re-import', async () => {

@@ -21,7 +21,8 @@ export function runThrough<T>(scan: Iterator<void, T>): T {
 
 /**
  * Runs a scan in slices of about `sliceMs`, the event loop turning between them; `beforeStep` runs
- * before each step (to stop the scan by throwing).
+ * before each step (to stop the scan by throwing: the scan then ends with that error where it
+ * paused, so that its own cleanup runs, files it was writing dropped and files it read closed).
  */
 export async function runInSlices<T>(
   scan: Iterator<void, T>,
@@ -30,7 +31,12 @@ export async function runInSlices<T>(
 ): Promise<T> {
   let sliceStart = performance.now();
   for (;;) {
-    beforeStep?.();
+    try {
+      beforeStep?.();
+    } catch (stop) {
+      scan.throw?.(stop);
+      throw stop;
+    }
     const step = scan.next();
     if (step.done) return step.value;
     if (performance.now() - sliceStart >= sliceMs) {
