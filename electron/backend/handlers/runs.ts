@@ -11,7 +11,8 @@ import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
 import { checkRun, previewRun, type RunCheck, type RunPreview } from '../library/run-preview.ts';
 import {
   deleteRun,
-  getRun,
+  getRunForCharts,
+  getRunRecord,
   listRuns,
   RUN_STATUSES,
   type RunDetail,
@@ -37,7 +38,8 @@ export const runsHandlers = defineHandlers({
     z.object({ status: z.enum(RUN_STATUSES).optional() }).strict(),
     (p, ctx): RunRecord[] => listRuns(ctx.lib, p),
   ),
-  'runs/get': handler(Id, (p, ctx): RunDetail => getRun(ctx.lib, p.id)),
+  /** The run with its metrics thinned for charts (a long run's every point: the CLI's `runs show`). */
+  'runs/get': handler(Id, (p, ctx): Promise<RunDetail> => getRunForCharts(ctx.lib, p.id)),
   /** Validates, records the run (config, dataset version, model fingerprint, system info) and queues it. */
   'runs/start': handler(
     RunParamsSchema,
@@ -90,7 +92,7 @@ export const runsHandlers = defineHandlers({
   'runs/logs': handler(
     z.object({ id: PosInt, limit: z.number().int().min(1).max(10_000).optional() }).strict(),
     (p, ctx): RunLogLine[] => {
-      getRun(ctx.lib, p.id);
+      getRunRecord(ctx.lib, p.id);
       return readRunLog(ctx.lib, p.id, p.limit);
     },
   ),

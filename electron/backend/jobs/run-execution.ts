@@ -41,6 +41,7 @@ import {
   checkpointAdapterPath,
   forgetCheckpoints,
   getRun,
+  getRunRecord,
   type RunRecord,
   recordCheckpoint,
   recordGeneration,
@@ -129,7 +130,7 @@ export async function executeRun(
     opts.onChange?.();
     return 'failed';
   }
-  if (!setRunStatus(lib, runId, 'running')) return getRun(lib, runId).status as RunOutcome;
+  if (!setRunStatus(lib, runId, 'running')) return getRunRecord(lib, runId).status as RunOutcome;
   log(
     'studio',
     resumeFrom
@@ -150,7 +151,7 @@ export async function executeRun(
   const checkCancelled = () => {
     if (Date.now() - lastStatusCheck < 2000) return;
     lastStatusCheck = Date.now();
-    if (getRun(lib, runId).status === 'cancelled') {
+    if (getRunRecord(lib, runId).status === 'cancelled') {
       cancelledElsewhere = true;
       ac.abort();
     }

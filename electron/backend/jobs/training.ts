@@ -15,7 +15,14 @@ import {
   type RunParams,
   type StoredRunConfig,
 } from '../library/run-plan.ts';
-import { checkResumable, getRun, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
+import {
+  checkResumable,
+  getRun,
+  getRunRecord,
+  type RunRecord,
+  requeueRun,
+  setRunStatus,
+} from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
@@ -145,7 +152,7 @@ export class TrainingService {
   }
 
   #enqueue(runId: number): void {
-    const run = getRun(this.lib, runId);
+    const run = getRunRecord(this.lib, runId);
     const cfg = run.config as unknown as StoredRunConfig;
     this.#intent.delete(runId);
     this.jobs.enqueue({
@@ -154,7 +161,7 @@ export class TrainingService {
       runId,
       label: run.name ?? `run ${runId}`,
       run: async ({ signal, report }) => {
-        if (getRun(this.lib, runId).status !== 'queued') return 'skipped';
+        if (getRunRecord(this.lib, runId).status !== 'queued') return 'skipped';
         const outcome = await executeRun(this.lib, this.engine, runId, {
           signal,
           abortReason: () => this.#intent.get(runId) ?? 'cancel',
@@ -173,7 +180,7 @@ export class TrainingService {
         if (outcome === 'completed')
           this.events.emit('library/changed', { kind: 'adapters', action: 'added' });
         if (outcome === 'failed')
-          throw new ConfigError('run-failed', getRun(this.lib, runId).error ?? 'training failed');
+          throw new ConfigError('run-failed', getRunRecord(this.lib, runId).error ?? 'training failed');
         if (outcome !== 'completed') throw new CancelledError(`run ${runId} ${outcome}`);
         return outcome;
       },

@@ -6,6 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
+import { chartMetrics, METRIC_COLUMNS } from './chart-metrics.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export const RUN_STATUSES = [
@@ -147,14 +148,36 @@ export function listRuns(lib: Library, filter: { status?: RunStatus } = {}): Run
   return (rows as RunRow[]).map(toRecord);
 }
 
-export function getRun(lib: Library, id: number): RunDetail {
+function runRow(lib: Library, id: number): RunRow {
   const row = lib.db.prepare(`${SELECT_RUN} WHERE r.id = ?`).get(id) as RunRow | undefined;
   if (!row) throw new ValidationError('not-found', `no run with id ${id}`);
+  return row;
+}
+
+/** The run without its metrics, checkpoints and samples (what a status check needs). */
+export function getRunRecord(lib: Library, id: number): RunRecord {
+  return toRecord(runRow(lib, id));
+}
+
+/** The run with every metric point (the CLI's `runs show`, training's own reads). */
+export function getRun(lib: Library, id: number): RunDetail {
   const metrics = lib.db
-    .prepare(
-      'SELECT step, epoch, loss, lr, grad_norm AS gradNorm, tokens_per_s AS tokensPerS, eval_loss AS evalLoss FROM run_metrics WHERE run_id = ? ORDER BY step',
-    )
+    .prepare(`SELECT ${METRIC_COLUMNS} FROM run_metrics WHERE run_id = ? ORDER BY step`)
     .all(id) as RunMetric[];
+  return { ...runDetailBesidesMetrics(lib, id), metrics };
+}
+
+/**
+ * The run as its page shows it (runs/get): a long run's metrics read in time slices and thinned
+ * for its charts (chart-metrics.ts).
+ */
+export async function getRunForCharts(lib: Library, id: number): Promise<RunDetail> {
+  const detail = runDetailBesidesMetrics(lib, id);
+  return { ...detail, metrics: await chartMetrics(lib, id) };
+}
+
+function runDetailBesidesMetrics(lib: Library, id: number): Omit<RunDetail, 'metrics'> {
+  const row = runRow(lib, id);
   const checkpoints = lib.db
     .prepare(
       'SELECT id, step, path, size_bytes AS sizeBytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step',
@@ -176,7 +199,6 @@ export function getRun(lib: Library, id: number): RunDetail {
     : undefined;
   return {
     ...toRecord(row),
-    metrics,
     checkpoints,
     samples,
     adapterId: adapter?.id ?? null,

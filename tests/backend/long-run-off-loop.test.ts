@@ -1,0 +1,74 @@
+// A long run's page leaves the RPC loop free: a run of 8B logs a point a step (100k points and more).
+// runs/get read every point in one query (~200 ms on the loop at 100k points) and sent them all; it
+// now reads them in time slices and thins the curve for the charts, keeping each step bucket's
+// extremes. (The same pattern for datasets: search-off-loop.test.ts.)
+// In-process host, real SQLite file.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { CHART_BUCKETS } from '../../electron/backend/library/chart-metrics.ts';
+import { closeLibrary, type Library, openLibrary } from '../../electron/backend/library/library.ts';
+import { appendMetrics, createRun, getRun, type RunMetric } from '../../electron/backend/library/runs.ts';
+import { inProcess, tempDir, whileBusy } from './helpers.ts';
+
+const root = tempDir('long-run-off-loop');
+const POINTS = 100_000;
+let b: Backend;
+let lib: Library;
+const { call } = inProcess(() => b);
+
+/** A slowly falling loss with one spike and one dip, a grad-norm spike and an eval every 1000 steps. */
+const point = (step: number): RunMetric => ({
+  step,
+  epoch: step / POINTS,
+  loss: step === 54_321 ? 50 : step === 77_777 ? 0.001 : 2 - step / POINTS,
+  lr: 1e-4,
+  gradNorm: step === 12_345 ? 900 : 1,
+  tokensPerS: 1000,
+  evalLoss: step % 1000 === 999 ? 1.5 : null,
+});
+
+function runWith(points: number): number {
+  const run = createRun(lib, { name: `run of ${points}` });
+  const metrics = Array.from({ length: points }, (_, i) => point(i));
+  for (let k = 0; k < points; k += 10_000) appendMetrics(lib, run.id, metrics.slice(k, k + 10_000));
+  return run.id;
+}
+
+before(() => {
+  b = createBackend(join(root, 'data'), { seedDemo: false, watchHubCache: false });
+  lib = openLibrary(join(root, 'data'));
+});
+after(() => {
+  closeLibrary(lib);
+  b.close();
+});
+
+test("a long run's page leaves the loop free; its curve keeps each stretch's extremes", async () => {
+  const id = runWith(POINTS);
+  const { order, result } = await whileBusy(call, 'runs/get', { id });
+  assert.deepEqual(order, ['datasets/list', 'runs/get']);
+  const metrics = (result as { metrics: RunMetric[] }).metrics;
+  assert.ok(metrics.length <= CHART_BUCKETS * 6 + 2, `${metrics.length} points sent`);
+  assert.ok(metrics.length >= CHART_BUCKETS, `${metrics.length} points sent`);
+  const steps = metrics.map((m) => m.step);
+  assert.ok(
+    steps.every((s, i) => i === 0 || s > (steps[i - 1] as number)),
+    'steps ascend',
+  );
+  assert.equal(steps[0], 0);
+  assert.equal(steps.at(-1), POINTS - 1);
+  for (const s of [54_321, 77_777, 12_345]) assert.deepEqual(metrics[steps.indexOf(s)], point(s));
+  assert.ok(metrics.filter((m) => m.evalLoss !== null).length >= 90, 'eval points kept');
+  // The CLI's `runs show` still has every point.
+  assert.equal(getRun(lib, id).metrics.length, POINTS);
+});
+
+test('a short run comes back with every point', async () => {
+  const id = runWith(1500);
+  const run = await call('runs/get', { id });
+  assert.deepEqual(run.metrics, getRun(lib, id).metrics);
+  assert.equal(run.metrics.length, 1500);
+});
