@@ -1,15 +1,18 @@
-// A long run's page leaves the RPC loop free: a run of 8B logs a point a step (100k points and more).
-// runs/get read every point in one query (~200 ms on the loop at 100k points) and sent them all; it
-// now reads them in time slices and thins the curve for the charts, keeping each step bucket's
-// extremes. (The same pattern for datasets: search-off-loop.test.ts.)
-// In-process host, real SQLite file.
+// A long run's page leaves the RPC loop free: a run of 8B logs a point a step (100k points and more)
+// and its log grows with it. runs/get read every point in one query (~200 ms on the loop at 100k
+// points) and sent them all; it now reads them in time slices and thins the curve for the charts,
+// keeping each step bucket's extremes. runs/logs read the whole log file to return its last lines;
+// it now reads the file's tail. (The same pattern for datasets: search-off-loop.test.ts.)
+// In-process host, real SQLite file, real log file.
 
 import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { CHART_BUCKETS } from '../../electron/backend/library/chart-metrics.ts';
 import { closeLibrary, type Library, openLibrary } from '../../electron/backend/library/library.ts';
+import { runFolder } from '../../electron/backend/library/run-logs.ts';
 import { appendMetrics, createRun, getRun, type RunMetric } from '../../electron/backend/library/runs.ts';
 import { inProcess, tempDir, whileBusy } from './helpers.ts';
 
@@ -71,4 +74,38 @@ test('a short run comes back with every point', async () => {
   const run = await call('runs/get', { id });
   assert.deepEqual(run.metrics, getRun(lib, id).metrics);
   assert.equal(run.metrics.length, 1500);
+});
+
+test("runs/logs reads a long log's tail, not the whole file", async () => {
+  const { id } = createRun(lib, { name: 'long log' });
+  const file = join(runFolder(lib, id), 'log.jsonl');
+  mkdirSync(runFolder(lib, id), { recursive: true });
+  const line = (i: number) => ({ at: i, source: 'trainer', text: `step ${i}: loss ${'é'.repeat(i % 50)}` });
+  // Far past what a string can hold (~512 MB), as a sparse file, then lines spanning several chunks
+  // and a torn last line.
+  writeFileSync(file, '');
+  truncateSync(file, 600 * 1024 * 1024);
+  appendFileSync(
+    file,
+    `\n${Array.from({ length: 5000 }, (_, i) => JSON.stringify(line(i))).join('\n')}\n{"at":`,
+  );
+  const logs = await call('runs/logs', { id, limit: 3000 });
+  assert.equal(logs.length, 3000);
+  assert.deepEqual(logs[0], line(2000));
+  assert.deepEqual(logs.at(-1), line(4999));
+  assert.deepEqual(await call('runs/logs', { id, limit: 1 }), [line(4999)]);
+});
+
+test('a short log comes back whole', async () => {
+  const { id } = createRun(lib, { name: 'short log' });
+  const file = join(runFolder(lib, id), 'log.jsonl');
+  mkdirSync(runFolder(lib, id), { recursive: true });
+  writeFileSync(
+    file,
+    '{"at":1,"source":"studio","text":"queued"}\nnot json\n{"at":2,"source":"studio","text":"done"}\n',
+  );
+  assert.deepEqual(
+    (await call('runs/logs', { id })).map((l: { text: string }) => l.text),
+    ['queued', 'done'],
+  );
 });

@@ -4,7 +4,7 @@
 // crash loses at most the line being written; a torn last line is skipped when reading.
 // Kept out of SQLite on purpose: log lines are many, never queried, and deleted with the run's folder.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Library } from './library.ts';
 
@@ -42,19 +42,57 @@ export function appendRunLog(
   return line;
 }
 
-/** The run's log, oldest first: the last `limit` lines (default 2000). */
+/** How much of the log is read at a time, from its end back. */
+const TAIL_CHUNK = 64 * 1024;
+/** Longer than any line appendRunLog writes: bytes without a newline past this are not a line. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+function parseLine(raw: string): RunLogLine | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as RunLogLine;
+    return typeof v.at === 'number' && typeof v.text === 'string' ? v : null;
+  } catch {
+    return null; // a torn last line after a crash
+  }
+}
+
+/**
+ * The run's log, oldest first: the last `limit` lines (default 2000). Read from the end back in
+ * chunks until it has them: a long run's log grows to hundreds of MB, and reading it whole held the
+ * RPC loop and memory in proportion.
+ */
 export function readRunLog(lib: Library, runId: number, limit = 2000): RunLogLine[] {
   const file = logFile(lib, runId);
   if (!existsSync(file)) return [];
-  const out: RunLogLine[] = [];
-  for (const raw of readFileSync(file, 'utf8').split('\n')) {
-    if (!raw) continue;
-    try {
-      const v = JSON.parse(raw) as RunLogLine;
-      if (typeof v.at === 'number' && typeof v.text === 'string') out.push(v);
-    } catch {
-      // a torn last line after a crash
+  const fd = openSync(file, 'r');
+  const newestFirst: RunLogLine[] = [];
+  try {
+    let end = fstatSync(fd).size;
+    let rest = Buffer.alloc(0); // the start of the earliest line seen, which may begin in an earlier chunk
+    while (end > 0 && newestFirst.length < limit) {
+      const start = Math.max(0, end - TAIL_CHUNK);
+      const chunk = Buffer.alloc(end - start);
+      readSync(fd, chunk, 0, chunk.length, start);
+      const buf = rest.length ? Buffer.concat([chunk, rest]) : chunk;
+      // A newline byte never occurs inside a UTF-8 character, so lines split safely as bytes.
+      let pos = buf.length;
+      for (;;) {
+        const nl = pos === 0 ? -1 : buf.lastIndexOf(10, pos - 1);
+        if (nl < 0 && start > 0) {
+          rest = buf.subarray(0, pos);
+          if (rest.length > MAX_LINE_BYTES) rest = Buffer.alloc(0);
+          break;
+        }
+        const line = parseLine(buf.subarray(nl + 1, pos).toString('utf8'));
+        if (line) newestFirst.push(line);
+        if (nl < 0 || newestFirst.length >= limit) break;
+        pos = nl;
+      }
+      end = start;
     }
+  } finally {
+    closeSync(fd);
   }
-  return out.slice(-limit);
+  return newestFirst.reverse();
 }
