@@ -37,6 +37,7 @@ import {
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
 import { checkFrozenFile } from '../library/frozen-files.ts';
+import { KeptTokenCounts } from '../library/kept-token-counts.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
@@ -69,10 +70,7 @@ async function cancellableSearch<T>(
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
 
-// Token counts of a frozen version for a model never change: a few are kept so the histogram
-// comes back at once when the page or maxLength changes.
-const countsKept = new Map<string, Promise<TokenLengths>>();
-const COUNTS_KEPT = 6;
+const countsKept = new KeptTokenCounts();
 
 function countTokens(
   ctx: BackendContext,
@@ -94,9 +92,7 @@ function countTokens(
     examples: v.rowCount,
   });
   const at = sample !== undefined ? `${key}:${sample}` : key;
-  countsKept.set(at, counts);
-  counts.catch(() => countsKept.delete(at));
-  while (countsKept.size > COUNTS_KEPT) countsKept.delete(countsKept.keys().next().value as string);
+  countsKept.keep(at, counts);
   return { counts, cached: false };
 }
 
