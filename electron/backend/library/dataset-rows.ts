@@ -8,9 +8,9 @@
 import { grown } from '../../../native-runtime/typed-arrays.ts';
 import {
   type Annotation,
-  datasetAnnotations,
+  datasetAnnotationsScan,
   type RowMeta,
-  versionRowIds,
+  rowAnnotations,
   versionRowIdsAt,
 } from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, rowText } from './dataset-formats.ts';
@@ -124,26 +124,24 @@ const ROWS_PER_STEP = 4096;
 /** The page `input` asks for, a scan (sliced-scans.ts); `matches`: the rows holding its search text. */
 function* rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null): Generator<void, RowsPage> {
   const { ds, v } = versionOf(lib, input.datasetId, input.versionId);
-  // Read once the ids are: reading a version's ids the first time can move old annotations to them.
-  let notes: Map<number, Annotation> | undefined;
-  const noteOf = (rowId: number): Annotation => {
-    notes ??= datasetAnnotations(lib, ds.id);
-    return notes.get(rowId) ?? NONE;
-  };
   const offset = input.offset ?? 0;
   const limit = input.limit ?? 50;
-  const meta = (index: number, rowId: number): RowMeta => ({ index, rowId, ...noteOf(rowId) });
   let total = 0;
-  const picked: RowMeta[] = [];
+  /** The page's rows: index in the version and row id. */
+  const page: { index: number; rowId: number }[] = [];
+  // Read once the ids are: reading a version's ids the first time can move old annotations to them.
+  let notes: Map<number, Annotation> | null = null;
   if (byAnnotation(input)) {
-    const ids = versionRowIds(lib, v);
-    notes ??= datasetAnnotations(lib, ds.id);
-    const noted = notes;
+    // Every id and annotation is looked at: ids are decoded as tried, annotations read in pages.
+    const ids = versionRowIdsAt(lib, v, 0, 0x7fff_ffff);
+    const noted = yield* datasetAnnotationsScan(lib, ds.id);
+    notes = noted;
     const tagged = input.tag !== undefined ? tagFilter(input.tag) : null;
     // A row without annotations matches only "unrated": skipped at once by the other filters.
     const needsNote = tagged !== null || input.minRating !== undefined || input.maxRating !== undefined;
     const consider = (i: number): void => {
-      const m = noted.get(ids[i]);
+      const rowId = ids.id(i);
+      const m = noted.get(rowId);
       if (!m && needsNote) return;
       if (m) {
         if (tagged && !tagged(m.tags)) return;
@@ -151,10 +149,10 @@ function* rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null):
         if (input.minRating !== undefined && (m.rating === null || m.rating < input.minRating)) return;
         if (input.maxRating !== undefined && (m.rating === null || m.rating > input.maxRating)) return;
       }
-      if (total >= offset && picked.length < limit) picked.push(meta(i, ids[i]));
+      if (total >= offset && page.length < limit) page.push({ index: i, rowId });
       total++;
     };
-    const count = matches ? matches.length : ids.length;
+    const count = matches ? matches.length : ids.rows;
     for (let k = 0; k < count; k++) {
       consider(matches ? matches[k] : k);
       if (k % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
@@ -162,16 +160,25 @@ function* rowsPage(lib: Library, input: RowsInput, matches: Uint32Array | null):
   } else if (matches) {
     // The page's rows are known from the matches alone: only their ids are decoded.
     total = matches.length;
-    const page = matches.subarray(offset, offset + limit);
-    if (page.length) {
-      const span = versionRowIdsAt(lib, v, page[0], page[page.length - 1] - page[0] + 1);
-      for (const i of page) picked.push(meta(i, span.id(i)));
+    const at = matches.subarray(offset, offset + limit);
+    if (at.length) {
+      const span = versionRowIdsAt(lib, v, at[0], at[at.length - 1] - at[0] + 1);
+      for (const i of at) page.push({ index: i, rowId: span.id(i) });
     }
   } else {
     const span = versionRowIdsAt(lib, v, offset, limit);
     total = span.rows;
-    for (let i = offset; i < Math.min(span.rows, offset + limit); i++) picked.push(meta(i, span.id(i)));
+    for (let i = offset; i < Math.min(span.rows, offset + limit); i++)
+      page.push({ index: i, rowId: span.id(i) });
   }
+  // Only the page's own annotations, unless a filter read them all.
+  notes ??= rowAnnotations(
+    lib,
+    ds.id,
+    page.map((p) => p.rowId),
+  );
+  const seen = notes;
+  const picked: RowMeta[] = page.map((p) => ({ ...p, ...(seen.get(p.rowId) ?? NONE) }));
   const rows = readFrozenRowsAt(
     v.filePath,
     picked.map((p) => p.index),
