@@ -10,18 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
-import {
-  closeStudio,
-  connected,
-  ensureRendererBuilt,
-  launchBrowser,
-  openPage,
-  rpc,
-  rpcFor,
-  type Served,
-  skip,
-  startServer,
-} from './helpers.ts';
+import { closeStudio, connected, openPage, rpc, type Served, skip, startStudio } from './helpers.ts';
 
 describe('the dataset tools view (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
@@ -33,9 +22,7 @@ describe('the dataset tools view (reft-studio serve + Chromium)', { skip, timeou
   const pageErrors: string[] = [];
 
   before(async () => {
-    ensureRendererBuilt();
-    server = await startServer(tempDir('reft-e2e-dataset-tools-'));
-    client = await rpcFor(server.url);
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-dataset-tools-')));
     // Six rows alike but for their last word: 15 near-duplicate pairs, no exact one.
     const file = join(tempDir('reft-e2e-dataset-tools-files-'), 'alike.jsonl');
     const lines = Array.from({ length: 6 }, (_, i) =>
@@ -49,7 +36,6 @@ describe('the dataset tools view (reft-studio serve + Chromium)', { skip, timeou
     const r = await rpc(client, 'datasets/import', { path: file });
     datasetId = r.dataset.id;
     versionId = r.version.id;
-    browser = await launchBrowser();
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       errors: pageErrors,
