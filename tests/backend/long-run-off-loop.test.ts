@@ -2,7 +2,9 @@
 // and its log grows with it. runs/get read every point in one query (~200 ms on the loop at 100k
 // points) and sent them all; it now reads them in time slices and thins the curve for the charts,
 // keeping each step bucket's extremes. runs/logs read the whole log file to return its last lines;
-// it now reads the file's tail. (The same pattern for datasets: search-off-loop.test.ts.)
+// it now reads the file's tail. runs/pause, resume and cancel answered with every point too (their
+// contract is a RunRecord); they now read the run's record only. (The same pattern for datasets:
+// search-off-loop.test.ts.)
 // In-process host, real SQLite file, real log file.
 
 import assert from 'node:assert/strict';
@@ -13,7 +15,14 @@ import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { CHART_BUCKETS } from '../../electron/backend/library/chart-metrics.ts';
 import { closeLibrary, type Library, openLibrary } from '../../electron/backend/library/library.ts';
 import { runFolder } from '../../electron/backend/library/run-logs.ts';
-import { appendMetrics, createRun, getRun, type RunMetric } from '../../electron/backend/library/runs.ts';
+import {
+  appendMetrics,
+  createRun,
+  getRun,
+  getRunRecord,
+  type RunMetric,
+  setRunStatus,
+} from '../../electron/backend/library/runs.ts';
 import { inProcess, tempDir, whileBusy } from './helpers.ts';
 
 const root = tempDir('long-run-off-loop');
@@ -67,6 +76,35 @@ test("a long run's page leaves the loop free; its curve keeps each stretch's ext
   assert.ok(metrics.filter((m) => m.evalLoss !== null).length >= 90, 'eval points kept');
   // The CLI's `runs show` still has every point.
   assert.equal(getRun(lib, id).metrics.length, POINTS);
+});
+
+test("a long run's controls answer with its record, not its metrics", async () => {
+  const id = runWith(POINTS);
+  const record = Object.keys(getRunRecord(lib, id)).sort();
+  // A job holding the device keeps the resumed run queued, so it can be paused.
+  let release!: () => void;
+  const blocker = b.jobs.enqueue({
+    kind: 'train',
+    device: 'cpu',
+    label: 'holds the device',
+    run: () => new Promise<void>((r) => (release = r)),
+  });
+  try {
+    setRunStatus(lib, id, 'paused');
+    const resumed = (await whileBusy(call, 'runs/resume', { id })).result as Record<string, unknown>;
+    assert.equal(resumed.status, 'queued');
+    assert.deepEqual(Object.keys(resumed).sort(), record);
+    const paused = (await whileBusy(call, 'runs/pause', { id })).result as Record<string, unknown>;
+    assert.equal(paused.status, 'paused');
+    assert.deepEqual(Object.keys(paused).sort(), record);
+    const cancelled = (await whileBusy(call, 'runs/cancel', { id })).result as Record<string, unknown>;
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.keptAdapterId, null);
+    assert.deepEqual(Object.keys(cancelled).sort(), [...record, 'keptAdapterId'].sort());
+  } finally {
+    release();
+    await blocker.done;
+  }
 });
 
 test('a short run comes back with every point', async () => {

@@ -40,7 +40,7 @@ import {
   appendMetrics,
   checkpointAdapterPath,
   forgetCheckpoints,
-  getRun,
+  getRunCheckpoints,
   getRunRecord,
   type RunRecord,
   recordCheckpoint,
@@ -105,7 +105,7 @@ export async function executeRun(
   runId: number,
   opts: ExecuteOptions = {},
 ): Promise<RunOutcome> {
-  const run = getRun(lib, runId);
+  const run = getRunRecord(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
   const log = (source: RunLogLine['source'], text: string) =>
     opts.onLogLine?.(appendRunLog(lib, runId, source, text));
@@ -248,7 +248,7 @@ export async function executeRun(
           ? 'cancelled by the user'
           : undefined;
     setRunStatus(lib, runId, outcome, message, outcome === 'failed' ? refusalCode(toWireError(e)) : null);
-    const at = getRun(lib, runId).checkpoints.at(-1)?.step;
+    const at = getRunCheckpoints(lib, runId).at(-1)?.step;
     const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
     log(
       'studio',
@@ -267,7 +267,7 @@ export async function executeRun(
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
 export function registerRunAdapter(lib: Library, runId: number, dir: string): number {
-  const run = getRun(lib, runId);
+  const run = getRunRecord(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
     baseModel?: { fingerprint?: string };
@@ -293,13 +293,15 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
  * Keeping the same checkpoint twice returns the adapter kept the first time.
  */
 export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
-  const run = getRun(lib, runId);
+  const run = getRunRecord(lib, runId);
   if (run.status === 'queued' || run.status === 'running')
     throw new ValidationError(
       'run-active',
       `run ${runId} is ${run.status}; cancel it with "keep the last checkpoint" instead`,
     );
-  const ckpt = [...run.checkpoints].reverse().find((c) => existsSync(join(c.path, STATE_FILE)));
+  const ckpt = getRunCheckpoints(lib, runId)
+    .reverse()
+    .find((c) => existsSync(join(c.path, STATE_FILE)));
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
   const dest = checkpointAdapterPath(lib, runId, ckpt.step);
   const existing = findRunAdapter(lib, runId, dest);

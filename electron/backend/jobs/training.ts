@@ -15,14 +15,7 @@ import {
   type RunParams,
   type StoredRunConfig,
 } from '../library/run-plan.ts';
-import {
-  checkResumable,
-  getRun,
-  getRunRecord,
-  type RunRecord,
-  requeueRun,
-  setRunStatus,
-} from '../library/runs.ts';
+import { checkResumable, getRunRecord, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
@@ -53,12 +46,12 @@ export class TrainingService {
     );
     this.#enqueue(run.id);
     this.#changed(run.id);
-    return getRun(this.lib, run.id);
+    return getRunRecord(this.lib, run.id);
   }
 
   /** Continues a paused, interrupted or failed run from its last checkpoint (or from the start). */
   resume(id: number): RunRecord {
-    const run = getRun(this.lib, id);
+    const run = getRunRecord(this.lib, id);
     if (this.jobs.findByRun(id))
       throw new ValidationError('already-running', `run ${id} is already ${run.status}`);
     checkResumable(run);
@@ -66,12 +59,12 @@ export class TrainingService {
       throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
     this.#enqueue(id);
     this.#changed(id);
-    return getRun(this.lib, id);
+    return getRunRecord(this.lib, id);
   }
 
   /** Stops a running run after a checkpoint and keeps it resumable; a queued run just waits as paused. */
   pause(id: number): RunRecord {
-    const run = getRun(this.lib, id);
+    const run = getRunRecord(this.lib, id);
     const job = this.jobs.findByRun(id);
     if (!job || (run.status !== 'running' && run.status !== 'queued')) {
       throw new ValidationError(
@@ -83,7 +76,7 @@ export class TrainingService {
     if (job.state === 'queued') setRunStatus(this.lib, id, 'paused');
     this.jobs.cancel(job.id);
     this.#changed(id);
-    return getRun(this.lib, id);
+    return getRunRecord(this.lib, id);
   }
 
   /**
@@ -92,7 +85,7 @@ export class TrainingService {
    * its job has stopped; 'library/changed' adapters then says so).
    */
   cancel(id: number, opts: { keepCheckpoint?: boolean } = {}): RunRecord & { keptAdapterId: number | null } {
-    const run = getRun(this.lib, id);
+    const run = getRunRecord(this.lib, id);
     if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') {
       throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
     }
@@ -108,7 +101,7 @@ export class TrainingService {
       if (opts.keepCheckpoint) keptAdapterId = this.#keepNow(id);
     }
     this.#changed(id);
-    return { ...getRun(this.lib, id), keptAdapterId };
+    return { ...getRunRecord(this.lib, id), keptAdapterId };
   }
 
   /** Keeps a stopped run's last checkpoint as an adapter (see keepLastCheckpoint). */

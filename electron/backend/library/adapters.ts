@@ -30,7 +30,7 @@ import { checkExportDestination, markExport } from './export-destination.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
 import { checkName } from './names.ts';
-import { getRun } from './runs.ts';
+import { getRunRecord } from './runs.ts';
 import { matchesTag, tagsToAdd, tagsToRemove } from './tags.ts';
 
 export interface AdapterRecord {
@@ -480,7 +480,7 @@ export function adapterLineage(lib: Library, id: number): AdapterLineage {
   let run: AdapterLineage['run'] = null;
   if (a.runId !== null) {
     try {
-      const r = getRun(lib, a.runId);
+      const r = getRunRecord(lib, a.runId);
       run = { id: r.id, name: r.name, status: r.status, lastStep: r.lastStep, lastLoss: r.lastLoss };
     } catch {
       run = null;
@@ -555,7 +555,7 @@ export function runTrainingSource(
   lib: Library,
   runId: number,
 ): { config: Record<string, unknown> & { model: string }; data: string | null } {
-  const r = getRun(lib, runId);
+  const r = getRunRecord(lib, runId);
   const cfg = { ...r.config } as Record<string, unknown>;
   let model = typeof cfg.model === 'string' ? cfg.model : null;
   if (r.modelId !== null) model = getModel(lib, r.modelId).path;

@@ -176,13 +176,18 @@ export async function getRunForCharts(lib: Library, id: number): Promise<RunDeta
   return { ...detail, metrics: await chartMetrics(lib, id) };
 }
 
-function runDetailBesidesMetrics(lib: Library, id: number): Omit<RunDetail, 'metrics'> {
-  const row = runRow(lib, id);
-  const checkpoints = lib.db
+/** The run's checkpoints, oldest first (without its metrics, which grow with the run's length). */
+export function getRunCheckpoints(lib: Library, id: number): RunCheckpoint[] {
+  return lib.db
     .prepare(
       'SELECT id, step, path, size_bytes AS sizeBytes, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step',
     )
     .all(id) as RunCheckpoint[];
+}
+
+function runDetailBesidesMetrics(lib: Library, id: number): Omit<RunDetail, 'metrics'> {
+  const row = runRow(lib, id);
+  const checkpoints = getRunCheckpoints(lib, id);
   const samples = lib.db
     .prepare(
       "SELECT id, step, prompt, output, created_at AS createdAt FROM generations WHERE run_id = ? AND kind = 'probe' ORDER BY step, id",
@@ -241,7 +246,7 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
       input.modelFingerprint ?? null,
       input.totalSteps ?? null,
     ) as { id: number };
-  return getRun(lib, row.id);
+  return getRunRecord(lib, row.id);
 }
 
 /**
@@ -258,7 +263,7 @@ export function createRunWithConfig(
     lib.db
       .prepare('UPDATE runs SET config_json = ? WHERE id = ?')
       .run(JSON.stringify(configFor(run.id)), run.id);
-    return getRun(lib, run.id);
+    return getRunRecord(lib, run.id);
   });
 }
 
@@ -326,12 +331,12 @@ export function appendMetrics(lib: Library, runId: number, metrics: RunMetric[])
 
 /** Marks a queued/running/paused run cancelled; the host also stops its job. Refuses finished runs. */
 export function cancelRun(lib: Library, id: number): RunRecord {
-  const run = getRun(lib, id);
+  const run = getRunRecord(lib, id);
   if (FINISHED.has(run.status)) {
     throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
   }
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
-  return getRun(lib, id);
+  return getRunRecord(lib, id);
 }
 
 /** Whether `path` lies inside the data folder (only such files are the library's to delete). */
@@ -346,14 +351,14 @@ function insideDataDir(lib: Library, path: string): boolean {
  * run). Folders are removed only inside the data folder, and only those the run wrote.
  */
 export function deleteRun(lib: Library, id: number): { id: number; deletedFolders: number } {
-  const run = getRun(lib, id);
+  const run = getRunRecord(lib, id);
   if (run.status === 'queued' || run.status === 'running') {
     throw new ValidationError('not-deletable', `run ${id} is ${run.status}; cancel or pause it first`);
   }
   // The run's own folder and each checkpoint it wrote; never the folder a `--checkpoint-dir` named
   // (it may hold other runs' folders, or the library's datasets: deleting one run wiped them all).
   const folders = new Set<string>([join(lib.dataDir, 'runs', String(id))]);
-  for (const c of run.checkpoints) folders.add(c.path);
+  for (const c of getRunCheckpoints(lib, id)) folders.add(c.path);
   lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
   let deleted = 0;
   for (const f of folders) {
