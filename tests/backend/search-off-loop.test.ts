@@ -2,7 +2,8 @@
 // index (a pass over the file), a text search's first page scans every row, and on the loop those
 // held every window for ~1 s and ~2.1 s at a million rows. Both scans now run in time slices; their
 // results are kept, so the next pages read only their rows. The Train wizard's example (runs/preview)
-// reads its row through the same index, built the same way.
+// reads its row through the same index, built the same way. An edit or a split copies the rows in
+// slices; a split's seeded shuffle runs in slices before it.
 // (The same pattern for the engine's long operations: busy-loop.test.ts.)
 // In-process host, real SQLite file, a version big enough that its scan takes several slices.
 
@@ -178,4 +179,35 @@ test('a split of a big version leaves the loop free', async () => {
     [parts.train.rowCount, parts.validation.rowCount, parts.test.rowCount],
     [0.8, 0.1, 0.1].map((r) => (ROWS - 2) * r).map(Math.round),
   );
+});
+
+test("a split's seeded shuffle runs in slices too", async () => {
+  // Counted: the shuffle's draws per turn of the loop (Math.floor, one a row), each made slow enough
+  // that the shuffle outlasts a slice (at 1M rows, shuffled at once, it held the loop ~190 ms).
+  const floor = Math.floor;
+  let draws = 0;
+  Math.floor = (x: number) => {
+    draws++;
+    const until = performance.now() + 0.002;
+    while (performance.now() < until);
+    return floor(x);
+  };
+  try {
+    let most = 0;
+    let done = false;
+    const turns = (async () => {
+      while (!done) {
+        draws = 0;
+        await new Promise((r) => setImmediate(r));
+        most = Math.max(most, draws);
+      }
+    })();
+    const parts = await call('datasets/split', { datasetId, seed: 8 });
+    done = true;
+    await turns;
+    assert.equal(parts.train.rowCount + parts.validation.rowCount + parts.test.rowCount, ROWS - 2);
+    assert.ok(most < ROWS / 2, `${most} draws in one turn of the loop`);
+  } finally {
+    Math.floor = floor;
+  }
 });

@@ -11,7 +11,7 @@
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { writeTransaction } from '../db/database.ts';
-import { versionRowIds } from './dataset-annotations.ts';
+import { versionRowIds, versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import {
   type DatasetRecord,
@@ -190,27 +190,22 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
       `split ratios must add up to 1; train ${show(r.train)} + validation ${show(r.validation)} + test ${show(r.test)} = ${show(sum)}`,
     );
   }
-  const ids = versionRowIds(lib, v);
-  const n = ids.length;
+  // The ids read lazily from their stored bytes: decoding a million into an array held the loop.
+  const ids = versionRowIdsAt(lib, v, 0, v.rowCount);
+  const n = ids.rows;
   const nVal = Math.round(n * r.validation);
   const nTest = Math.round(n * r.test);
   const nTrain = n - nVal - nTest;
   if (nTrain < 1)
     throw new ValidationError('bad-split', `${n} rows leave nothing to train on with these ratios`);
   const seed = s.seed ?? 42;
-  const rng = mulberry32(seed);
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
   // The first nTrain of the shuffled order are the train part, then validation, then test.
   const names = (['train', 'validation', 'test'] as const).filter((_, k) => [nTrain, nVal, nTest][k] > 0);
-  const partOf = new Uint8Array(n);
-  order.forEach((row, k) => {
-    partOf[row] = names.indexOf(k < nTrain ? 'train' : k < nTrain + nVal ? 'validation' : 'test');
-  });
+  const [trainPart, valPart, testPart] = (['train', 'validation', 'test'] as const).map((p) =>
+    names.indexOf(p),
+  );
+  const partAt = (k: number) => (k < nTrain ? trainPart : k < nTrain + nVal ? valPart : testPart);
+  const partOf = yield* seededParts(n, seed, partAt);
   // Every part's file is written first (one pass over the version, rows in their order), then all
   // parts are recorded in ONE transaction: a failure or a kill leaves no partial split, at worst
   // unreferenced frozen files (or `*.tmp` files, swept at start-up).
@@ -219,7 +214,7 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
     for (const line of frozenLines(v.filePath)) {
       if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
       writers[partOf[line.index]].writeLine(line.bytes);
-      partIds[partOf[line.index]].push(ids[line.index]);
+      partIds[partOf[line.index]].push(ids.id(line.index));
     }
     checkNotRemoved(lib, ds, 'split');
   });
@@ -245,6 +240,33 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
     validation: part('validation'),
     test: part('test'),
   };
+}
+
+/** Shuffle steps between the points where a split may pause. */
+const SHUFFLE_STEPS_A_PAUSE = 4096;
+
+/**
+ * The part (`partAt` of its place in a seeded Fisher–Yates shuffle, mulberry32) of each of `n` rows,
+ * a scan: a million rows shuffled at once held the RPC loop. A place is final once the shuffle has
+ * passed it (it runs from the end), so each row's part is known as the shuffle goes.
+ */
+function* seededParts(
+  n: number,
+  seed: number,
+  partAt: (place: number) => number,
+): Generator<void, Uint8Array> {
+  const rng = mulberry32(seed);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const partOf = new Uint8Array(n);
+  for (let i = n - 1; i > 0; i--) {
+    if (i % SHUFFLE_STEPS_A_PAUSE === 0) yield;
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+    partOf[order[i]] = partAt(i);
+  }
+  if (n > 0) partOf[order[0]] = partAt(0);
+  return partOf;
 }
 
 export interface DropDuplicatesInput {
