@@ -6,8 +6,18 @@
 // points are always kept (the run page shows the last). The CLI's `runs show` still gets every point.
 
 import type { Library } from './library.ts';
-import type { RunMetric } from './runs.ts';
 import { runInSlices } from './sliced-scans.ts';
+
+/** One logged point of a run (one row of run_metrics). */
+export interface RunMetric {
+  step: number;
+  epoch: number | null;
+  loss: number | null;
+  lr: number | null;
+  gradNorm: number | null;
+  tokensPerS: number | null;
+  evalLoss: number | null;
+}
 
 export const METRIC_COLUMNS =
   'step, epoch, loss, lr, grad_norm AS gradNorm, tokens_per_s AS tokensPerS, eval_loss AS evalLoss';

@@ -6,7 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
-import { chartMetrics, METRIC_COLUMNS } from './chart-metrics.ts';
+import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export const RUN_STATUSES = [
@@ -55,15 +55,8 @@ export interface RunRecord {
   deviceFallback: string | null;
 }
 
-export interface RunMetric {
-  step: number;
-  epoch: number | null;
-  loss: number | null;
-  lr: number | null;
-  gradNorm: number | null;
-  tokensPerS: number | null;
-  evalLoss: number | null;
-}
+// A metric point is defined beside the reader that thins them for charts (which runs.ts uses).
+export type { RunMetric } from './chart-metrics.ts';
 
 export interface RunCheckpoint {
   id: number;
