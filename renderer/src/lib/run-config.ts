@@ -105,7 +105,6 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
 ];
 
 const FIELDS = new Map(CONFIG_GROUPS.flatMap((g) => g.fields.map((f) => [f.key, f])));
-const KNOWN = new Set(FIELDS.keys());
 
 /** One option's value as the run's Configuration tab shows it (the wizard's review says it the same way). */
 export function optionText(key: string, v: unknown, config: Record<string, unknown>): string {
@@ -158,7 +157,7 @@ export function configRows(
     rows: g.fields.filter((f) => f.key in config).map((f) => ({ field: f, text: text(f) })),
   }));
   const other = Object.keys(config)
-    .filter((k) => !KNOWN.has(k) && !HIDDEN.has(k))
+    .filter((k) => !FIELDS.has(k) && !HIDDEN.has(k))
     .sort()
     .map((k) => {
       const field = { key: k, label: k };
@@ -176,7 +175,7 @@ export function compareConfigs(
   const fields: ConfigField[] = [
     ...CONFIG_GROUPS.flatMap((g) => g.fields).filter((f) => keys.has(f.key)),
     ...[...keys]
-      .filter((k) => !KNOWN.has(k) && !HIDDEN.has(k))
+      .filter((k) => !FIELDS.has(k) && !HIDDEN.has(k))
       .sort()
       .map((k) => ({ key: k, label: k })),
   ];
