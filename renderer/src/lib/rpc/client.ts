@@ -218,6 +218,11 @@ export class RpcClient {
 }
 
 /** A readable message for anything thrown by a call. */
+/** A fresh id for a call that a second call may cancel (generate/cancel, datasets/duplicates-cancel). */
+export function newRequestId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

@@ -8,7 +8,7 @@
 
 import { samplingProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
-import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import { errorMessage, newRequestId, type RpcClient } from '../rpc/client.ts';
 
 export type Side = 'base' | 'adapted';
 
@@ -270,7 +270,7 @@ export class PlaygroundState {
 
 function blankReply(): Reply {
   return {
-    requestId: `pg-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    requestId: newRequestId('pg'),
     text: '',
     done: false,
     finishReason: null,
