@@ -25,7 +25,6 @@ import {
 } from './datasets.ts';
 import { frozenRows } from './frozen-files.ts';
 import type { Library } from './library.ts';
-import { runThrough } from './sliced-scans.ts';
 import { tagsToAdd, tagsToRemove } from './tags.ts';
 
 export interface Annotation {
@@ -273,11 +272,6 @@ export function* datasetAnnotationsScan(
     after = (rows.at(-1) as AnnotationRow).row_id;
     yield;
   }
-}
-
-/** Every annotated row of a dataset, by row id. */
-export function datasetAnnotations(lib: Library, datasetId: number): Map<number, Annotation> {
-  return runThrough(datasetAnnotationsScan(lib, datasetId));
 }
 
 /** The annotations of some rows of a dataset (a page's), by row id. */
