@@ -137,18 +137,9 @@ export function* frozenFilesWritten(
   }
 }
 
-/** frozenFilesWritten run through at once. */
-export function writeFrozenFiles(
-  dataDir: string,
-  count: number,
-  fill: (writers: FrozenFileWriter[]) => void,
-): FrozenFile[] {
-  return runThrough(frozenFilesWritten(dataDir, count, fill));
-}
-
-/** One frozen file written by `fill` (an edit), dropped on failure. */
+/** One frozen file written by `fill` at once (frozenFilesWritten run through), dropped on failure. */
 export function writeFrozenFile(dataDir: string, fill: (w: FrozenFileWriter) => void): FrozenFile {
-  return writeFrozenFiles(dataDir, 1, ([w]) => fill(w))[0];
+  return runThrough(frozenFilesWritten(dataDir, 1, ([w]) => fill(w)))[0];
 }
 
 /** Refuses, in one line, a frozen file (absolute path) missing from the data folder. */
