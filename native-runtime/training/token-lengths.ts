@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { mulberry32 } from '../generation/sampling.ts';
 import { type ModelFolder, openModelFolder } from '../models/model-folder.ts';
-import { type DataFormat, encodePrompt, scanDataset } from './data.ts';
+import { type DataFormat, encodePrompt, scanDataset, trainsThroughChatTemplate } from './data.ts';
 
 export interface TokenLengthsInput {
   /** A model folder with a tokenizer. */
@@ -152,7 +152,7 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
       'bad-data',
       `${input.data}: holds ${n} examples, not the ${input.examples} expected`,
     );
-  const templated = ds.format === 'chat' || (mode === 'auto' && tok.chatTemplate !== null);
+  const templated = trainsThroughChatTemplate(ds.format, mode, tok);
   return {
     lengths,
     promptLengths,
