@@ -357,11 +357,6 @@ export class ModelRunner {
     return this.model.states.length > 0;
   }
 
-  /** As reader.usesChatTemplate: how a text prompt is formatted by default. */
-  get usesChatTemplate(): boolean {
-    return this.reader.usesChatTemplate;
-  }
-
   /** Prompt token ids (reader.encodePrompt). */
   encodePrompt(prompt: string, chat: boolean | 'auto' = 'auto'): number[] {
     return this.reader.encodePrompt(prompt, chat);
