@@ -120,7 +120,9 @@ export function gpuWeightBytes(
   const q = schemeOf(form);
   if (!q) return (form === 'none' || form === 'fp32' ? 4 : 2) * s.params;
   const codes = storeBytesOf(s, q, embedBytes);
-  return use === 'train' && trainingPacks(s, q, memory) ? codes + parts(s).linear * (1 + 4 / 32) : codes;
+  return use === 'train' && trainingPacks(s, q, memory)
+    ? codes + parts(s).linear * bytesPerWeight(BACKWARD_SCHEME)
+    : codes;
 }
 
 /**
@@ -204,7 +206,7 @@ export function baseWeightBytes(
     linear * bytesPerWeight(q) * PACKED[q.bits] + head * bytesPerWeight(headScheme(q)) * PACKED[8];
   if (use === 'chat') return packed;
   // Packed, MatMulNBits keeps its scales input mapped beside the packed copy: both layouts' scales.
-  const scales = parts(s).linear * (4 / q.blockSize + 4 / BACKWARD_SCHEME.blockSize);
+  const scales = linear * (4 / q.blockSize + 4 / BACKWARD_SCHEME.blockSize);
   return trainingPacks(s, q, totalMemory) ? packedTrainingBytesOf(s, q) + scales : codes;
 }
 
