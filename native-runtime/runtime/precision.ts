@@ -19,7 +19,7 @@ import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize, schemeName } from '../quantize/scheme.ts';
 import { bf16Refusal, type DtypeOption } from '../training/options.ts';
-import { hostStepProblem, type ModelShape } from '../training/recompute.ts';
+import { type HostShape, hostStepProblem } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
   cudaComputeCapability,
@@ -102,13 +102,6 @@ export interface PrepareModelOptions {
 }
 
 const shapeOf = (spec: HostShape) => ({ ...spec, tied: spec.tieEmbeddings });
-
-/** What the host memory checks read of a model: a loaded spec, or "what fits"'s shape from a config. */
-export type HostShape = ModelShape & {
-  params: number;
-  vocabSize: number;
-  tieEmbeddings?: boolean;
-};
 
 /**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4-b64', …) cannot be

@@ -17,6 +17,13 @@ export type ModelShape = Pick<
   'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim' | 'numLayers'
 >;
 
+/** What the host memory checks read of a model: a loaded spec, or "what fits"'s shape from a config. */
+export type HostShape = ModelShape & {
+  params: number;
+  vocabSize: number;
+  tieEmbeddings?: boolean;
+};
+
 /** One optimizer step's micro-batch (batch × tokens) and what else the memory holds. */
 export interface Workload {
   batch: number;
@@ -142,7 +149,7 @@ export function stepMemoryProblem(
  * runtime/precision.ts hostTrainingProblem.
  */
 export function hostStepProblem(
-  spec: ModelShape & { params: number; vocabSize: number; tieEmbeddings?: boolean },
+  spec: HostShape,
   form: string,
   memoryBytes: number,
   w: { batch: number; tokens: number },
