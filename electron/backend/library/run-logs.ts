@@ -4,8 +4,9 @@
 // crash loses at most the line being written; a torn last line is skipped when reading.
 // Kept out of SQLite on purpose: log lines are many, never queried, and deleted with the run's folder.
 
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import type { Library } from './library.ts';
 
 export interface RunLogLine {
@@ -73,7 +74,7 @@ export function readRunLog(lib: Library, runId: number, limit = 2000): RunLogLin
     while (end > 0 && newestFirst.length < limit) {
       const start = Math.max(0, end - TAIL_CHUNK);
       const chunk = Buffer.alloc(end - start);
-      readSync(fd, chunk, 0, chunk.length, start);
+      readFullyAt(fd, chunk, start);
       const buf = rest.length ? Buffer.concat([chunk, rest]) : chunk;
       // A newline byte never occurs inside a UTF-8 character, so lines split safely as bytes.
       let pos = buf.length;
