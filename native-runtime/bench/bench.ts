@@ -88,13 +88,15 @@ export function checkDecodeOptions(dims: BenchDims, o: { prompt?: number; newTok
   checkLength(dims, (o.prompt ?? 32) + (o.newTokens ?? 64), 'tokens (prompt + new tokens)');
 }
 
+/** Also the layers and positions parsed, for benchTrain to use. */
 export function checkTrainOptions(
   dims: BenchDims,
   o: { seq?: number; layers?: string; positions?: string },
-): void {
+): { layers: number[]; first: number; last: number } {
   checkLength(dims, o.seq ?? 128, 'tokens per sequence');
-  parseLayers(o.layers ?? 'all', dims.numLayers);
-  parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
+  const layers = parseLayers(o.layers ?? 'all', dims.numLayers);
+  const { first, last } = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
+  return { layers, first, last };
 }
 
 export async function benchPrefill(
@@ -231,9 +233,7 @@ export async function benchTrain(
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
   // Training's own syntax and words (training/positions.ts): the same flags mean the same there.
-  checkTrainOptions(spec, o);
-  const layers = parseLayers(o.layers ?? 'all', spec.numLayers);
-  const { first, last } = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
+  const { layers, first, last } = checkTrainOptions(spec, o);
   const groups: number[][] = [];
   const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
   const lastPos = Array.from(
