@@ -18,7 +18,13 @@ import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execut
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
-import { getRun, type RunDetail, type RunRecord, setRunStatus } from '../electron/backend/library/runs.ts';
+import {
+  getRun,
+  getRunRecord,
+  type RunDetail,
+  type RunRecord,
+  setRunStatus,
+} from '../electron/backend/library/runs.ts';
 import { ConfigError } from '../native-runtime/errors.ts';
 import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
@@ -65,7 +71,7 @@ export async function executeRunHere(
   runId: number,
 ): Promise<TrainingOutcome> {
   const ctrlC = interrupts(ctx);
-  const task = ctx.progress.train({ totalSteps: getRun(lib, runId).totalSteps ?? 0, runId });
+  const task = ctx.progress.train({ totalSteps: getRunRecord(lib, runId).totalSteps ?? 0, runId });
   ctrlC.onStopNow(() => {
     setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
     appendRunLog(lib, runId, 'studio', 'stopped at once with Ctrl-C; resumable from its last checkpoint');
