@@ -383,8 +383,9 @@ export const datasetsHandlers = defineHandlers({
   ),
   'datasets/remove': handler(Id, (p, ctx): { id: number } => {
     const r = removeDataset(ctx.lib, p.id);
+    for (const hash of r.deletedFiles) countsKept.forget(hash);
     ctx.events.emit('library/changed', { kind: 'datasets', id: p.id, action: 'removed' });
-    return r;
+    return { id: r.id };
   }),
 });
 

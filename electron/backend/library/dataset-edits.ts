@@ -27,7 +27,7 @@ import {
   findVersionDuplicates,
   type NearSearchPartial,
 } from './dedupe.ts';
-import { frozenFilesWritten, frozenLines } from './frozen-files.ts';
+import { type FrozenLine, frozenFilesWritten, frozenLines } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { runInSlices, runThrough } from './sliced-scans.ts';
 
@@ -60,6 +60,24 @@ function checkNotRemoved(lib: Library, ds: DatasetRecord, what: 'edit' | 'split'
       'not-found',
       `dataset "${ds.name}" was removed while its ${what} ran: nothing was stored`,
     );
+}
+
+/**
+ * A version's rows streamed for a copy. Its file goes with its dataset (frozen-file-reclaim.ts): a
+ * removal before the copy opened it is told as checkNotRemoved tells it, not as a missing file.
+ */
+function* sourceLines(
+  lib: Library,
+  ds: DatasetRecord,
+  v: DatasetVersion,
+  what: 'edit' | 'split',
+): Generator<FrozenLine> {
+  try {
+    yield* frozenLines(v.filePath);
+  } catch (e) {
+    checkNotRemoved(lib, ds, what);
+    throw e;
+  }
 }
 
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
@@ -112,7 +130,7 @@ function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
     throw new ValidationError('empty-dataset', 'the edit would leave the dataset without rows');
   const rowIds: (number | null)[] = [];
   const [file] = yield* frozenFilesWritten(lib.dataDir, 1, function* ([w]) {
-    for (const line of frozenLines(v.filePath)) {
+    for (const line of sourceLines(lib, ds, v, 'edit')) {
       if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
       if (removed.has(line.index)) continue;
       const row = replaced.get(line.index);
@@ -211,7 +229,7 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
   // unreferenced frozen files (or `*.tmp` files, swept at start-up).
   const partIds: number[][] = names.map(() => []);
   const files = yield* frozenFilesWritten(lib.dataDir, names.length, function* (writers) {
-    for (const line of frozenLines(v.filePath)) {
+    for (const line of sourceLines(lib, ds, v, 'split')) {
       if (line.index % ROWS_A_PAUSE === ROWS_A_PAUSE - 1) yield;
       writers[partOf[line.index]].writeLine(line.bytes);
       partIds[partOf[line.index]].push(ids.id(line.index));

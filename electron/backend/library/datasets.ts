@@ -7,10 +7,12 @@
 // later versions, so its tags and ratings — dataset-annotations.ts — follow it) and the lines its
 // import left out (dataset_rejects, read back by dataset-rows.ts).
 
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ValidationError } from '../../../native-runtime/errors.ts';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
 import type { BadRow, DatasetFormat } from './dataset-formats.ts';
+import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import type { FrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { checkName } from './names.ts';
@@ -206,6 +208,18 @@ function checkDatasetExists(lib: Library, id: number | undefined): void {
 }
 
 /**
+ * Refuses a frozen file deleted since it was written: another dataset with the same rows was removed
+ * meanwhile (frozen-file-reclaim.ts). Checked inside the write transaction, which a removal's waits for.
+ */
+function checkFileStillThere(lib: Library, file: FrozenFile): void {
+  if (!existsSync(join(lib.dataDir, file.rel)))
+    throw new FormatError(
+      'missing-file',
+      'a dataset with the same rows was removed while this version was being written: nothing was stored; try again',
+    );
+}
+
+/**
  * Records a frozen file as the next version of a dataset (a new dataset without `datasetId`), in one
  * short write transaction: the slow part, writing the file, is already done.
  */
@@ -219,6 +233,7 @@ export function recordVersion(
   const now = Date.now();
   const { datasetId, v } = writeTransaction(lib.db, () => {
     checkDatasetExists(lib, m.datasetId);
+    checkFileStillThere(lib, file);
     const datasetId =
       m.datasetId ??
       (
@@ -364,11 +379,21 @@ export function renameDataset(lib: Library, id: number, name: string): DatasetRe
 }
 
 /**
- * Removes a dataset and its versions from the index. Frozen files stay (another version may share
- * one); runs and adapters keep their history (their version reference becomes null).
+ * Removes a dataset and its versions, and deletes their frozen files that nothing else needs: a file
+ * another version shares, or a run may still read (resuming it), stays (frozen-file-reclaim.ts).
+ * Runs and adapters keep their history (their version reference becomes null). `deletedFiles`: the
+ * content hashes of the files deleted (caches keyed by them are dropped by the caller).
  */
-export function removeDataset(lib: Library, id: number): { id: number } {
-  const res = writeTransaction(lib.db, () => lib.db.prepare('DELETE FROM datasets WHERE id = ?').run(id));
-  if (res.changes === 0) throw new ValidationError('not-found', `no dataset with id ${id}`);
-  return { id };
+export function removeDataset(lib: Library, id: number): { id: number; deletedFiles: string[] } {
+  const { deleted } = deletingUnusedFrozenFiles(lib, () => {
+    const files = lib.db
+      .prepare('SELECT DISTINCT file_path FROM dataset_versions WHERE dataset_id = ?')
+      .all(id) as {
+      file_path: string;
+    }[];
+    const res = lib.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+    if (res.changes === 0) throw new ValidationError('not-found', `no dataset with id ${id}`);
+    return { result: null, candidates: files.map((f) => f.file_path) };
+  });
+  return { id, deletedFiles: deleted };
 }

@@ -2,7 +2,8 @@
 // named by the hash of their bytes and never changed. A writer streams rows into a temp file in the
 // same folder (hashing as it goes, so memory stays bounded whatever the size), fsyncs it and renames
 // it to its hash; a file already there with that name is complete (it was renamed into place), so
-// the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up.
+// the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up. Files no
+// version records are deleted when a dataset is removed, and at start-up (frozen-file-reclaim.ts).
 // Files are read back a piece at a time (a version can be over 512 MB, more than one JavaScript
 // string holds), and never whole into memory where it can be helped (a 500 MB version parsed is
 // ~600 MB of heap): frozenLines streams a file's rows as their bytes (splits and edits copy them
@@ -11,7 +12,16 @@
 // studio's RPC loop: frozenRowIndexInSlices).
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
@@ -81,8 +91,15 @@ export class FrozenFileWriter {
     const contentHash = this.#hash.digest('hex');
     const rel = join('datasets', `${contentHash}.jsonl`);
     const abs = join(this.dataDir, rel);
-    if (existsSync(abs)) unlinkSync(this.#tmp);
-    else {
+    if (existsSync(abs)) {
+      unlinkSync(this.#tmp);
+      // Marks the file as just written, so that another process's start-up sweep of files no version
+      // records (frozen-file-reclaim.ts) leaves it until this one is recorded.
+      try {
+        const now = new Date();
+        utimesSync(abs, now, now);
+      } catch {}
+    } else {
       renameSync(this.#tmp, abs);
       fsyncDir(this.#dir);
     }

@@ -62,3 +62,15 @@ test('a failed count is dropped; a count kept again replaces the old one', async
   await settle();
   assert.equal(kept.numbers, 400);
 });
+
+test("forget drops a deleted file's counts (keyed by its content hash), every model and sample", async () => {
+  const kept = new KeptTokenCounts();
+  for (const key of ['aa:model1:auto', 'aa:model2:none:100', 'aab:model1:auto'])
+    kept.keep(key, Promise.resolve(counts(10)));
+  await settle();
+  kept.forget('aa');
+  assert.equal(kept.get('aa:model1:auto'), undefined);
+  assert.equal(kept.get('aa:model2:none:100'), undefined);
+  assert.ok(kept.get('aab:model1:auto'), "another file's count stays");
+  assert.equal(kept.numbers, 20);
+});

@@ -58,6 +58,11 @@ export class KeptTokenCounts {
     this.#trim();
   }
 
+  /** Drops the counts of a frozen file (its content hash starts their keys): the file was deleted. */
+  forget(contentHash: string): void {
+    for (const key of [...this.#kept.keys()]) if (key.startsWith(`${contentHash}:`)) this.#drop(key);
+  }
+
   #drop(key: string): void {
     const old = this.#kept.get(key);
     if (!old) return;

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KeptScans } from './sliced-scans.ts';
+import { forgetKeptScans, KeptScans } from './sliced-scans.ts';
 
 /** A scan of `steps` pauses returning `value`, counting its starts and steps. */
 function counted(steps: number, value: string) {
@@ -44,4 +44,20 @@ test('a scan that fails under a sync get fails the sliced call sharing it too', 
   assert.throws(() => kept.get('b', failing), /row 7 is not JSON/);
   await assert.rejects(sliced, /row 7 is not JSON/);
   assert.equal(started, 1);
+});
+
+test("forgetKeptScans drops a file's kept results from every KeptScans, and only that file's", () => {
+  const index = new KeptScans<string>(4);
+  const search = new KeptScans<string>(4);
+  const a = counted(1, 'a');
+  const b = counted(1, 'b');
+  index.get('/d/a.jsonl', a.scan);
+  search.get('/d/a.jsonl\0needle', a.scan);
+  index.get('/d/ab.jsonl', b.scan);
+  forgetKeptScans('/d/a.jsonl');
+  index.get('/d/a.jsonl', a.scan);
+  search.get('/d/a.jsonl\0needle', a.scan);
+  index.get('/d/ab.jsonl', b.scan);
+  assert.equal(a.seen.starts, 4, 'both results of the forgotten file scanned again');
+  assert.equal(b.seen.starts, 1, 'another file whose path it begins kept');
 });

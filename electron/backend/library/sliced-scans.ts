@@ -5,6 +5,8 @@
 // KeptScans keeps scans' results by key for the most recently used few (a frozen file never changes,
 // so neither do its search matches or row index), concurrent calls for one key sharing one scan: a
 // call that cannot wait (get) finishes the scan running in slices rather than starting another.
+// Their keys start with the file scanned (the path, or the path, \0 and more): forgetKeptScans drops
+// a deleted file's results from every KeptScans at once.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -71,11 +73,27 @@ class SharedScan<T> implements Iterator<void, T> {
   }
 }
 
+/** Every KeptScans made, for forgetKeptScans. */
+const allKept = new Set<KeptScans<unknown>>();
+
+/** Drops every kept result of scans of `file` (a frozen file being deleted). */
+export function forgetKeptScans(file: string): void {
+  for (const kept of allKept) kept.forget(file);
+}
+
 export class KeptScans<T> {
   readonly #done = new Map<string, T>();
   readonly #running = new Map<string, { scan: SharedScan<T>; result: Promise<T> }>();
 
-  constructor(readonly kept: number) {}
+  constructor(readonly kept: number) {
+    allKept.add(this as KeptScans<unknown>);
+  }
+
+  /** Drops the kept results whose key is `file` or starts with `file` and \0. */
+  forget(file: string): void {
+    for (const key of [...this.#done.keys()])
+      if (key === file || key.startsWith(`${file}\0`)) this.#done.delete(key);
+  }
 
   /** The result for `key`, scanned now unless kept (being scanned in slices: that scan finished now). */
   get(key: string, scan: () => Generator<void, T>): T {
