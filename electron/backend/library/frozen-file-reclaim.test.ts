@@ -15,7 +15,7 @@ import { getDataset, listDatasets, removeDataset } from './datasets.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { readFrozenRowsAt, writeFrozenFile } from './frozen-files.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
-import { createRun, getRunRecord, setRunStatus } from './runs.ts';
+import { createRun, deleteRun, getRunRecord, setRunStatus } from './runs.ts';
 
 const root = tempDir('reft-reclaim-');
 let n = 0;
@@ -70,6 +70,22 @@ test('a run that may still be resumed keeps its file; once it cannot, the start-
   lib.db.prepare("UPDATE runs SET status = 'cancelled' WHERE id = ?").run(run.id);
   assert.equal(sweepUnusedFrozenFiles(lib, 0), 1);
   assert.ok(!existsSync(v.filePath));
+});
+
+test('deleting the run that alone kept a removed dataset’s file deletes the file', () => {
+  const lib = open();
+  const v = importDataset(lib, { path: file('failed-run.jsonl', 5) }).version;
+  const held = importDataset(lib, { path: file('eval.jsonl', 2, 'e'), name: 'held-out' }).version;
+  const run = createRun(lib, {
+    datasetVersionId: v.id,
+    config: { data: v.filePath, evalData: held.filePath },
+  });
+  setRunStatus(lib, run.id, 'failed', 'out of memory');
+  removeDataset(lib, v.datasetId);
+  assert.ok(existsSync(v.filePath));
+  deleteRun(lib, run.id);
+  assert.ok(!existsSync(v.filePath), 'nothing needs it any more');
+  assert.ok(existsSync(held.filePath), 'the held-out data is still a version of a dataset');
 });
 
 test('an import of the same rows racing the removal is refused in one line, never recorded over a deleted file', async () => {

@@ -21,8 +21,6 @@ import { forgetKeptScans } from './sliced-scans.ts';
 /** A frozen file's name: its content hash. */
 const FROZEN_NAME_RE = /^([0-9a-f]{64})\.jsonl$/;
 const ASIDE_SUFFIX = '.removing';
-/** Run statuses from which a run may still read its data: it is waiting, running or resumable. */
-const RUNS_THAT_MAY_READ = ['queued', 'running', ...RESUMABLE_STATUSES];
 /**
  * The sweep leaves files younger than this: a writer in another process may have just renamed one
  * into place and not recorded it yet (FrozenFileWriter.finish touches a file it finds already there).
@@ -36,12 +34,15 @@ function namesInUse(lib: Library): Set<string> {
     file_path: string;
   }[])
     names.add(basename(file_path));
+  // Run statuses from which a run may still read its data: waiting, running or resumable. (Built
+  // here: runs.ts imports this module, so RESUMABLE_STATUSES is not there yet when it loads.)
+  const mayRead = ['queued', 'running', ...RESUMABLE_STATUSES];
   const runs = lib.db
     .prepare(
       `SELECT json_extract(config_json, '$.data') AS data, json_extract(config_json, '$.evalData') AS evalData
-       FROM runs WHERE status IN (${RUNS_THAT_MAY_READ.map(() => '?').join(', ')})`,
+       FROM runs WHERE status IN (${mayRead.map(() => '?').join(', ')})`,
     )
-    .all(...RUNS_THAT_MAY_READ) as { data: unknown; evalData: unknown }[];
+    .all(...mayRead) as { data: unknown; evalData: unknown }[];
   for (const r of runs)
     for (const p of [r.data, r.evalData]) if (typeof p === 'string') names.add(basename(p));
   return names;

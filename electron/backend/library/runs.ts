@@ -7,6 +7,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
 import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
+import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export const RUN_STATUSES = [
@@ -352,7 +353,13 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
   // (it may hold other runs' folders, or the library's datasets: deleting one run wiped them all).
   const folders = new Set<string>([join(lib.dataDir, 'runs', String(id))]);
   for (const c of getRunCheckpoints(lib, id)) folders.add(c.path);
-  lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+  // The dataset files it trained on go too when only this run still kept them (their datasets were
+  // removed while it could be resumed: frozen-file-reclaim.ts).
+  const { data, evalData } = run.config;
+  deletingUnusedFrozenFiles(lib, () => {
+    lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+    return { result: null, candidates: [data, evalData].filter((f) => typeof f === 'string') };
+  });
   let deleted = 0;
   for (const f of folders) {
     if (!insideDataDir(lib, f) || !existsSync(f)) continue;
