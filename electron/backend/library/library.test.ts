@@ -62,6 +62,25 @@ test('a host seeds the demo model and dataset once; removing them is permanent',
   closeLibrary(lib);
 });
 
+test('a model a running run uses cannot be removed: its converted weights would go under the run', () => {
+  const lib = open();
+  const m = addModel(lib, { path: LLAMA });
+  const store = join(lib.dataDir, 'bases', m.fingerprint, 'int8');
+  mkdirSync(store, { recursive: true });
+  const run = createRun(lib, { modelId: m.id, modelFingerprint: m.fingerprint });
+  setRunStatus(lib, run.id, 'running');
+  assert.throws(() => removeModel(lib, m.id), {
+    code: 'in-use',
+    message: `model ${m.id} (${m.name}) is used by run ${run.id}, which is running; stop it or let it finish first`,
+  });
+  assert.ok(existsSync(store), 'the run’s converted weights stay');
+  assert.equal(listModels(lib).length, 1);
+  setRunStatus(lib, run.id, 'paused');
+  removeModel(lib, m.id);
+  assert.ok(!existsSync(join(lib.dataDir, 'bases', m.fingerprint)), 'removed once the run stopped');
+  closeLibrary(lib);
+});
+
 test('models: adding a known folder says so (created false), a new one created true', () => {
   const lib = open();
   const first = addModel(lib, { path: LLAMA });

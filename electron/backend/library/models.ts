@@ -11,6 +11,7 @@ import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts'
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
+import { writeTransaction } from '../db/database.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { checkName } from './names.ts';
@@ -365,8 +366,29 @@ export function getModel(lib: Library, id: number): ModelRecord {
 }
 
 /**
+ * Refuses ('in-use') to remove a model a queued or running run, or a running evaluation, uses: its
+ * converted weights (and, with deleteFiles, its folder) would be deleted under the conversion or
+ * session reading them, failing that work.
+ */
+function checkModelIdle(lib: Library, m: ModelRecord): void {
+  const user = lib.db
+    .prepare(
+      `SELECT 'run' AS kind, id, status FROM runs WHERE model_id = ? AND status IN ('queued', 'running')
+       UNION ALL SELECT 'evaluation', id, status FROM evaluations WHERE model_id = ? AND status = 'running'
+       LIMIT 1`,
+    )
+    .get(m.id, m.id) as { kind: string; id: number; status: string } | undefined;
+  if (user)
+    throw new ValidationError(
+      'in-use',
+      `model ${m.id} (${m.name}) is used by ${user.kind} ${user.id}, which is ${user.status}; stop it or let it finish first`,
+    );
+}
+
+/**
  * Forgets a model. Its files are left alone unless `deleteFiles` is set and the studio downloaded
- * them: then the cache snapshot goes, with the blobs no other snapshot uses.
+ * them: then the cache snapshot goes, with the blobs no other snapshot uses. Refused while a run or
+ * an evaluation uses it (checkModelIdle).
  */
 export function removeModel(
   lib: Library,
@@ -379,8 +401,11 @@ export function removeModel(
       'not-downloaded',
       `model ${id} (${m.name}) was not downloaded by the studio; its files at ${m.path} are left alone`,
     );
-  const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
-  if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+  writeTransaction(lib.db, () => {
+    checkModelIdle(lib, m);
+    const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+    if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+  });
   // Its converted weights go with it, unless another entry has the same files (same fingerprint).
   dropUnusedBaseStores(lib, m.fingerprint);
   let deletedBytes = 0;
