@@ -220,15 +220,15 @@ export class WeightRefs {
     return rows.dtype === this.compute ? rows : this.b.cast(rows, this.compute);
   }
 
-  /** The LM head (tied to the embeddings where the model says so; a store always has its own). */
+  /**
+   * The LM head: tied to the embeddings where the model says so. A store holds its own except in the
+   * fp32 form of a tied model, whose one fp32 table serves both (quantize/store.ts).
+   */
   head(): HeadFn {
     const spec = this.spec;
     const embedding = spec.arch === 'gpt2' ? `${gpt2Prefix(this)}wte.weight` : 'model.embed_tokens.weight';
-    const name = spec.base?.dir
-      ? 'lm_head.weight'
-      : spec.tieEmbeddings || !this.has('lm_head.weight')
-        ? embedding
-        : 'lm_head.weight';
+    const own = this.has('lm_head.weight') && (!!spec.base?.dir || !spec.tieEmbeddings);
+    const name = own ? 'lm_head.weight' : embedding;
     const q = this.quantized(name);
     if (q) return (b, x) => chunkedMatMulNBits(b, x, q, this.#accuracy);
     const w = this.get(name);

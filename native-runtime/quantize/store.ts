@@ -11,7 +11,10 @@
 //                    whose errors reach the logits directly, and only ~6% of a 1–8B model's weights
 //   embeddings       the checkpoint's own dtype: the graph gathers the batch's rows and casts only
 //                    those, so the mapped table costs resident memory only for the tokens seen;
-//                    quantizing it would save disk, not memory, and put error into every input
+//                    quantizing it would save disk, not memory, and put error into every input.
+//                    A tied model's fp32 form is the exception: its head is the embedding table in
+//                    fp32, stored once under the embedding's name (no `lm_head.weight`), and the
+//                    graph gathers from that (stores written before keep a copy, still read as they are)
 //   norms, biases    fp32 (small)
 // GPT-2's Conv1D weights (in, out) are transposed to the (out, in) rows MatMulNBits expects.
 //
@@ -57,9 +60,13 @@ const LINEAR_RE = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.
 const CONV1D_RE = /\.(c_attn|c_proj|c_fc)\.weight$/;
 const EMBED_RE = /(embed_tokens|wte|wpe)\.weight$/;
 
-function entriesOf(spec: ModelSpec): StoreEntry[] {
+function entriesOf(spec: ModelSpec, scheme: QuantScheme | null): StoreEntry[] {
   const out: StoreEntry[] = [];
   const embedding = spec.arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight';
+  const untied = !spec.tieEmbeddings && spec.weights.has('lm_head.weight');
+  // The fp32 form of a tied model keeps one fp32 table that the head multiplies and the embedding
+  // gathers from (a half row cast after the gather is the same fp32 row): no second copy.
+  const oneTable = !scheme && !untied;
   for (const e of expectedWeights(spec)) {
     if (e.name === 'lm_head.weight') continue;
     if (!spec.weights.has(e.name)) continue;
@@ -70,10 +77,10 @@ function entriesOf(spec: ModelSpec): StoreEntry[] {
         : EMBED_RE.test(e.name)
           ? 'embedding'
           : 'other';
-    out.push({ source: e.name, name: e.name, role });
+    out.push({ source: e.name, name: e.name, role: oneTable && e.name === embedding ? 'head' : role });
   }
-  const untied = !spec.tieEmbeddings && spec.weights.has('lm_head.weight');
-  out.push({ source: untied ? 'lm_head.weight' : embedding, name: 'lm_head.weight', role: 'head' });
+  if (!oneTable)
+    out.push({ source: untied ? 'lm_head.weight' : embedding, name: 'lm_head.weight', role: 'head' });
   return out;
 }
 
@@ -86,7 +93,7 @@ function matrixDims(spec: ModelSpec, e: StoreEntry): [number, number] {
 /** The tensors of a store for `spec` in `scheme` (null: the fp32 form), in write order. */
 function planTensors(spec: ModelSpec, scheme: QuantScheme | null): PlannedTensor[] {
   const out: PlannedTensor[] = [];
-  for (const e of entriesOf(spec)) {
+  for (const e of entriesOf(spec, scheme)) {
     const info = spec.weights.get(e.source).info;
     if (!FLOAT_WEIGHTS.has(info.dtype))
       throw new ConfigError('unsupported-dtype', `${e.source}: cannot convert ${info.dtype} weights`);
@@ -124,7 +131,7 @@ function metadataFor(spec: ModelSpec, scheme: QuantScheme | null): Record<string
   // Each quantized matrix's true (N, K): its block grid may pad K.
   const matrices: Record<string, [number, number]> = {};
   if (scheme)
-    for (const e of entriesOf(spec))
+    for (const e of entriesOf(spec, scheme))
       if (e.role !== 'embedding' && e.role !== 'other') matrices[e.name] = matrixDims(spec, e);
   return {
     format: FORMAT,
@@ -193,7 +200,7 @@ class Converter {
     private spec: ModelSpec,
     private scheme: QuantScheme | null,
   ) {
-    this.#entries = new Map(entriesOf(spec).map((e) => [e.name, e]));
+    this.#entries = new Map(entriesOf(spec, scheme).map((e) => [e.name, e]));
   }
 
   produce(slot: TensorSlot, sink: TensorSink): void {
