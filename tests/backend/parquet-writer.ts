@@ -1,5 +1,5 @@
-// A minimal Parquet writer for test fixtures: string columns only (BYTE_ARRAY, UTF8), one row group,
-// one PLAIN-encoded uncompressed data page (v1) per column; a column is OPTIONAL when it holds a null
+// A minimal Parquet writer for test fixtures: string columns only (BYTE_ARRAY, UTF8), one row group (or as many as asked),
+// one PLAIN-encoded uncompressed data page (v1) per column and row group; a column is OPTIONAL when it holds a null
 // (definition levels as RLE runs). Enough for hyparquet to read; not a general writer.
 
 type Field = [id: number, type: number, write: (w: Writer) => void];
@@ -71,30 +71,47 @@ function defLevels(present: boolean[]): number[] {
   return [...le32(w.bytes.length), ...w.bytes];
 }
 
-export function writeParquet(columns: Record<string, (string | null)[]>): Uint8Array {
+/** One column chunk: its page header and PLAIN data (definition levels first when optional). */
+function columnChunk(values: (string | null)[], optional: boolean): Buffer {
+  const encoded = values.filter((v): v is string => v !== null).map((v) => Buffer.from(v));
+  const parts: Buffer[] = optional ? [Buffer.from(defLevels(values.map((v) => v !== null)))] : [];
+  for (const b of encoded) parts.push(Buffer.from(le32(b.length)), b);
+  const data = Buffer.concat(parts);
+  const header = new Writer();
+  header.struct([
+    i32(1, 0), // DATA_PAGE
+    i32(2, data.length),
+    i32(3, data.length),
+    struct(5, [i32(1, values.length), i32(2, 0), i32(3, 3), i32(4, 3)]),
+  ]);
+  return Buffer.concat([Buffer.from(header.bytes), data]);
+}
+
+/**
+ * A Parquet file of string columns; `rowsPerGroup` splits the rows into row groups (default: one),
+ * as real writers do for large files.
+ */
+export function writeParquet(
+  columns: Record<string, (string | null)[]>,
+  o: { rowsPerGroup?: number } = {},
+): Uint8Array {
   const names = Object.keys(columns);
   const numRows = columns[names[0]]?.length ?? 0;
-  const out: number[] = [...Buffer.from('PAR1')];
-  const chunks: { name: string; offset: number; size: number; optional: boolean }[] = [];
-  for (const name of names) {
-    const values = columns[name];
-    const optional = values.some((v) => v === null);
-    const data: number[] = optional ? defLevels(values.map((v) => v !== null)) : [];
-    for (const v of values) {
-      if (v === null) continue;
-      const b = Buffer.from(v);
-      data.push(...le32(b.length), ...b);
-    }
-    const header = new Writer();
-    header.struct([
-      i32(1, 0), // DATA_PAGE
-      i32(2, data.length),
-      i32(3, data.length),
-      struct(5, [i32(1, values.length), i32(2, 0), i32(3, 3), i32(4, 3)]),
-    ]);
-    const offset = out.length;
-    out.push(...header.bytes, ...data);
-    chunks.push({ name, offset, size: out.length - offset, optional });
+  const optional = new Map(names.map((n) => [n, columns[n].some((v) => v === null)]));
+  const per = Math.max(1, o.rowsPerGroup ?? numRows);
+  const out: Buffer[] = [Buffer.from('PAR1')];
+  let at = 4;
+  const groups: { rows: number; chunks: { name: string; offset: number; size: number }[] }[] = [];
+  for (let r0 = 0; r0 < numRows || (r0 === 0 && numRows === 0); r0 += per) {
+    const rows = Math.min(per, numRows - r0);
+    const chunks = names.map((name) => {
+      const chunk = columnChunk(columns[name].slice(r0, r0 + rows), optional.get(name) ?? false);
+      out.push(chunk);
+      at += chunk.length;
+      return { name, offset: at - chunk.length, size: chunk.length };
+    });
+    groups.push({ rows, chunks });
+    if (numRows === 0) break;
   }
   const meta = new Writer();
   meta.struct([
@@ -105,9 +122,9 @@ export function writeParquet(columns: Record<string, (string | null)[]>): Uint8A
       (w) =>
         w.list(T.STRUCT, [
           (x) => x.struct([str(4, 'schema'), i32(5, names.length)]),
-          ...chunks.map(
-            (c) => (x: Writer) =>
-              x.struct([i32(1, 6), i32(3, c.optional ? 1 : 0), str(4, c.name), i32(6, 0)]),
+          ...names.map(
+            (name) => (x: Writer) =>
+              x.struct([i32(1, 6), i32(3, optional.get(name) ? 1 : 0), str(4, name), i32(6, 0)]),
           ),
         ]),
     ],
@@ -116,42 +133,45 @@ export function writeParquet(columns: Record<string, (string | null)[]>): Uint8A
       4,
       T.LIST,
       (w) =>
-        w.list(T.STRUCT, [
-          (x) =>
-            x.struct([
-              [
-                1,
-                T.LIST,
-                (y) =>
-                  y.list(
-                    T.STRUCT,
-                    chunks.map(
-                      (c) => (z: Writer) =>
-                        z.struct([
-                          i64(2, c.offset),
-                          struct(3, [
-                            i32(1, 6),
-                            [2, T.LIST, (q) => q.list(T.I32, [(r) => r.zigzag(0), (r) => r.zigzag(3)])],
-                            [3, T.LIST, (q) => q.list(T.BINARY, [(r) => r.binary(Buffer.from(c.name))])],
-                            i32(4, 0),
-                            i64(5, numRows),
-                            i64(6, c.size),
-                            i64(7, c.size),
-                            i64(9, c.offset),
+        w.list(
+          T.STRUCT,
+          groups.map(
+            (g) => (x: Writer) =>
+              x.struct([
+                [
+                  1,
+                  T.LIST,
+                  (y) =>
+                    y.list(
+                      T.STRUCT,
+                      g.chunks.map(
+                        (c) => (z: Writer) =>
+                          z.struct([
+                            i64(2, c.offset),
+                            struct(3, [
+                              i32(1, 6),
+                              [2, T.LIST, (q) => q.list(T.I32, [(r) => r.zigzag(0), (r) => r.zigzag(3)])],
+                              [3, T.LIST, (q) => q.list(T.BINARY, [(r) => r.binary(Buffer.from(c.name))])],
+                              i32(4, 0),
+                              i64(5, g.rows),
+                              i64(6, c.size),
+                              i64(7, c.size),
+                              i64(9, c.offset),
+                            ]),
                           ]),
-                        ]),
+                      ),
                     ),
-                  ),
-              ],
-              i64(
-                2,
-                chunks.reduce((s, c) => s + c.size, 0),
-              ),
-              i64(3, numRows),
-            ]),
-        ]),
+                ],
+                i64(
+                  2,
+                  g.chunks.reduce((s, c) => s + c.size, 0),
+                ),
+                i64(3, g.rows),
+              ]),
+          ),
+        ),
     ],
   ]);
-  out.push(...meta.bytes, ...le32(meta.bytes.length), ...Buffer.from('PAR1'));
-  return Uint8Array.from(out);
+  out.push(Buffer.from(meta.bytes), Buffer.from(le32(meta.bytes.length)), Buffer.from('PAR1'));
+  return new Uint8Array(Buffer.concat(out));
 }

@@ -39,7 +39,7 @@ export {
   fileKindOfName,
   MAPPED_FIELDS,
   mapRow,
-  readParquetRows,
+  parquetRowGroups,
   readRawRows,
 } from '../../../native-runtime/training/data-files.ts';
 // Format detection and row normalisation live in the engine's data-formats.ts (one owner).

@@ -3,8 +3,9 @@
 //            (frozen-files.ts) — the slow part, outside any transaction;
 //   record   insert the version row (datasets.ts recordVersion) — one short write transaction.
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
-// and the event loop (serve's, with every window on it) is free between chunks. JSON documents, CSV, TSV
-// and Parquet are read whole and then checked in chunks that yield to the loop.
+// and the event loop (serve's, with every window on it) is free between chunks. Parquet is read a
+// row group at a time (memory and the loop's pauses bounded by a group). JSON documents, CSV and TSV
+// are read whole and then checked in chunks that yield to the loop.
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
 // is stored.
@@ -27,10 +28,10 @@ import {
   type BadRow,
   type ColumnMapping,
   type DatasetFormat,
+  parquetRowGroups,
   type RawRow,
   RowNormalizer,
   type RowProgress,
-  readParquetRows,
   readRawRows,
 } from './dataset-formats.ts';
 import {
@@ -169,6 +170,14 @@ async function streamJsonl(src: string, p: Preparation): Promise<void> {
   }
 }
 
+/** Pushes rows read whole, letting the event loop turn every ROWS_PER_TURN rows. */
+async function pushRows(p: Preparation, raw: RawRow[], total: number): Promise<void> {
+  for (let i = 0; i < raw.length; i++) {
+    if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();
+    p.push(raw[i], total);
+  }
+}
+
 /** A whole file's text, refused naming the line when it is not UTF-8, or when it is too long. */
 function fileText(name: string, bytes: Uint8Array): string {
   return decodeDatasetText(bytes, (why, line) =>
@@ -188,15 +197,11 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
   const p = new Preparation(dataDir, src, input);
   try {
     if (kind === 'jsonl') await streamJsonl(src, p);
+    else if (kind === 'parquet')
+      for await (const { rows, total } of parquetRowGroups(p.shownName, src)) await pushRows(p, rows, total);
     else {
-      const raw =
-        kind === 'parquet'
-          ? await readParquetRows(p.shownName, await readFile(src))
-          : readRawRows(p.shownName, fileText(p.shownName, await readFile(src)), input.mapping).raw;
-      for (let i = 0; i < raw.length; i++) {
-        if (i % ROWS_PER_TURN === ROWS_PER_TURN - 1) await nextTurn();
-        p.push(raw[i], raw.length);
-      }
+      const { raw } = readRawRows(p.shownName, fileText(p.shownName, await readFile(src)), input.mapping);
+      await pushRows(p, raw, raw.length);
     }
     return p.finish();
   } catch (e) {

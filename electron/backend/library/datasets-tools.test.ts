@@ -3,10 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { constants } from 'node:buffer';
-import { rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { parquetRowGroups } from '../../../native-runtime/training/data-files.ts';
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { annotateRows } from './dataset-annotations.ts';
@@ -87,6 +88,47 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
       e instanceof FormatError &&
       e.code === 'bad-parquet' &&
       e.message.startsWith('bad.parquet: not a readable Parquet file'),
+  );
+});
+
+test('Parquet is read from the file a row group at a time, rows numbered across groups', async () => {
+  const q = ['one', 'two', 'three', 'four', 'five'];
+  const p = file(
+    'groups.parquet',
+    writeParquet({ prompt: q, completion: ['1', '2', '3', '4', ''] }, { rowsPerGroup: 2 }),
+  );
+  const groups: { lines: number[]; total: number }[] = [];
+  for await (const g of parquetRowGroups('groups.parquet', p))
+    groups.push({ lines: g.rows.map((r) => r.line), total: g.total });
+  assert.deepEqual(groups, [
+    { lines: [1, 2], total: 5 },
+    { lines: [3, 4], total: 5 },
+    { lines: [5], total: 5 },
+  ]);
+  const lib = open();
+  const seen: [number, number | null][] = [];
+  const r = await importDatasetFile(lib, { path: p, onProgress: (done, total) => seen.push([done, total]) });
+  assert.deepEqual(
+    readVersionRows(lib, r.version.id).map((row) => ('prompt' in row ? row.prompt : '')),
+    q.slice(0, 4),
+  );
+  assert.deepEqual(
+    r.rejected.map((b) => [b.line, b.message]),
+    [[5, 'the completion is empty']],
+  );
+  assert.deepEqual(seen.at(-1), [5, 5]);
+  // A later group that cannot be read (its page header overwritten) fails the import in one line,
+  // after the first group's rows were written: nothing is kept.
+  const cut = readFileSync(p);
+  cut.fill(0xff, 100, 140);
+  await assert.rejects(
+    importDatasetFile(lib, { path: file('cut.parquet', cut) }),
+    (e: unknown) =>
+      e instanceof FormatError && e.message.startsWith('cut.parquet: not a readable Parquet file'),
+  );
+  assert.deepEqual(
+    readdirSync(join(lib.dataDir, 'datasets')).filter((f) => f.endsWith('.tmp')),
+    [],
   );
 });
 
