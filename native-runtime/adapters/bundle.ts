@@ -13,12 +13,12 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { type FileData, writeFolderAtomic, writeFully } from '../formats/atomic-write.ts';
+import { writeFolderAtomic, writeFully } from '../formats/atomic-write.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
-import { type DataFormat, readDataset, type TextExample } from '../training/data.ts';
+import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
@@ -67,13 +67,11 @@ export type BundleRow =
 
 export const BUNDLE_FILES = ['README.md', 'config.json', 'data.jsonl', 'train.py'] as const;
 
-/** data.jsonl rows of a dataset: text prompts as they are, chat rows keep their messages. */
-export function bundleRows(examples: readonly TextExample[]): BundleRow[] {
-  return examples.map((e) =>
-    e.kind === 'chat'
-      ? { messages: e.messages, completion: e.completion }
-      : { prompt: e.prompt, completion: e.completion },
-  );
+/** A data.jsonl row of an example: a text prompt as it is, a chat row keeps its messages. */
+function bundleRow(e: TextExample): BundleRow {
+  return e.kind === 'chat'
+    ? { messages: e.messages, completion: e.completion }
+    : { prompt: e.prompt, completion: e.completion };
 }
 
 export interface MakeBundleInput {
@@ -91,7 +89,11 @@ export interface BundleResult {
   config: BundleConfig;
 }
 
-/** Resolves the run configuration against its model and data, then writes the bundle. */
+/**
+ * Resolves the run configuration against its model and data, then writes the bundle. The dataset is
+ * streamed into data.jsonl as it is read (scanDataset), never held: 1M rows (120 MB) grew the peak
+ * RSS by 273 MB read whole first. README.md and config.json, which count and hash the rows, follow it.
+ */
 export function makeBundle(input: MakeBundleInput): BundleResult {
   const data = input.data ?? input.config.data;
   if (!data) throw new ConfigError('missing-data', 'no training data for the bundle: give --data FILE');
@@ -102,9 +104,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     { ...input.config, model: folder.dir, data, out: resolve(input.out, 'unused') } as TrainConfig,
     spec,
   );
-  const ds = readDataset(data, cfg.format);
-  const rows = bundleRows(ds.examples);
-  const config: BundleConfig = {
+  const configOf = (rows: BundleConfig['data']): BundleConfig => ({
     format: 'reft-studio-bundle',
     version: 1,
     model: folder.dir,
@@ -128,11 +128,20 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     maxGradNorm: cfg.maxGradNorm,
     seed: cfg.seed,
     chatTemplate: cfg.chatTemplate,
-    data: { file: 'data.jsonl', format: ds.format, rows: rows.length, sha256: ds.hash },
+    data: rows,
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
-  };
-  return writeBundle(input.out, config, rows, { force: input.force });
+  });
+  return writeBundleFiles(
+    input.out,
+    (fd) => {
+      const lines = new JsonLines(fd);
+      const info = scanDataset(data, cfg.format, (ex) => lines.write(bundleRow(ex)));
+      lines.end();
+      return configOf({ file: 'data.jsonl', format: info.format, rows: info.count, sha256: info.hash });
+    },
+    { force: input.force },
+  );
 }
 
 /** Writes the four bundle files into `out` (atomic; a non-empty `out` needs `force`). */
@@ -142,16 +151,46 @@ export function writeBundle(
   rows: readonly BundleRow[],
   opts: { force?: boolean } = {},
 ): BundleResult {
-  checkOutFolder(out, null, opts.force);
   if (rows.length === 0) throw new ConfigError('empty-dataset', 'the bundle would have no training examples');
-  const files: Array<[string, FileData]> = [
-    ['README.md', readme(config)],
-    ['config.json', `${JSON.stringify(config, null, 2)}\n`],
-    ['data.jsonl', (fd) => writeJsonLines(fd, rows)],
+  return writeBundleFiles(
+    out,
+    (fd) => {
+      const lines = new JsonLines(fd);
+      for (const r of rows) lines.write(r);
+      lines.end();
+      return config;
+    },
+    opts,
+  );
+}
+
+/**
+ * The bundle's folder, written atomically: data.jsonl by `writeData`, which returns the config that
+ * describes it, then the files written from that config.
+ */
+function writeBundleFiles(
+  out: string,
+  writeData: (fd: number) => BundleConfig,
+  opts: { force?: boolean },
+): BundleResult {
+  checkOutFolder(out, null, opts.force);
+  let config: BundleConfig | null = null;
+  const described = (): BundleConfig => {
+    if (!config) throw new Error('bundle: data.jsonl is written first');
+    return config;
+  };
+  writeFolderAtomic(out, [
+    [
+      'data.jsonl',
+      (fd) => {
+        config = writeData(fd);
+      },
+    ],
+    ['README.md', (fd) => writeFully(fd, Buffer.from(readme(described()), 'utf8'))],
+    ['config.json', (fd) => writeFully(fd, Buffer.from(`${JSON.stringify(described(), null, 2)}\n`, 'utf8'))],
     ['train.py', TRAIN_PY],
-  ];
-  writeFolderAtomic(out, files);
-  return { out: resolve(out), files: files.map(([n]) => n), config };
+  ]);
+  return { out: resolve(out), files: [...BUNDLE_FILES], config: described() };
 }
 
 /**
@@ -159,20 +198,27 @@ export function writeBundle(
  * whole file as one string (a dataset can be over V8's ~512 MB string limit) nor as one buffer (a
  * second copy of the dataset in memory).
  */
-function writeJsonLines(fd: number, rows: readonly BundleRow[]): void {
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let used = 0;
-  for (const r of rows) {
-    const line = `${JSON.stringify(r)}\n`;
+class JsonLines {
+  readonly #buf = Buffer.allocUnsafe(1 << 20);
+  #used = 0;
+
+  constructor(private fd: number) {}
+
+  write(row: BundleRow): void {
+    const line = `${JSON.stringify(row)}\n`;
     const bytes = Buffer.byteLength(line);
-    if (used + bytes > buf.length) {
-      writeFully(fd, buf.subarray(0, used));
-      used = 0;
+    if (this.#used + bytes > this.#buf.length) {
+      writeFully(this.fd, this.#buf.subarray(0, this.#used));
+      this.#used = 0;
     }
-    if (bytes > buf.length) writeFully(fd, Buffer.from(line, 'utf8'));
-    else used += buf.write(line, used);
+    if (bytes > this.#buf.length) writeFully(this.fd, Buffer.from(line, 'utf8'));
+    else this.#used += this.#buf.write(line, this.#used);
   }
-  writeFully(fd, buf.subarray(0, used));
+
+  end(): void {
+    writeFully(this.fd, this.#buf.subarray(0, this.#used));
+    this.#used = 0;
+  }
 }
 
 function readme(c: BundleConfig): string {

@@ -1,8 +1,9 @@
 // Exports stream what they write. A zip download was built whole in memory (every file read, then
 // the zip, then written), and a bundle's data.jsonl as a Buffer per row plus their concatenation, so
 // exporting a run over a big dataset took several times the dataset in memory (a 143 MB dataset's
-// bundle zip peaked at 788 MB RSS; now 371 MB, most of it the parsed dataset). Each case runs in a
-// fresh process and measures how far its peak RSS grows, which must stay a fraction of what it writes.
+// bundle zip peaked at 788 MB RSS; then 371 MB, most of it the parsed dataset, which the bundle now
+// streams from the file too). Each case runs in a fresh process and measures how far its peak RSS
+// grows, which must stay a fraction of what it writes.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -92,6 +93,28 @@ const config = { format: 'reft-studio-bundle', version: 1, model: 'm', baseModel
   const size = statSync(join(out, 'data.jsonl')).size;
   assert.ok(size > 150 * MB, `${size} bytes`);
   assert.ok(grew < size / 4, `peak RSS grew ${Math.round(grew / MB)} MB writing ${Math.round(size / MB)} MB`);
+});
+
+test("a run's bundle streams its dataset from the file into data.jsonl, never holding it", () => {
+  // 20,000 rows of 8 KB each (160 MB): read whole first, the bundle grew the peak RSS by more than
+  // the file (1M short rows, 120 MB: 273 MB); streamed, by a small fraction of it.
+  const data = join(root, 'run-data.jsonl');
+  const fd = openSync(data, 'w');
+  const prompt = 'p'.repeat(8000);
+  for (let i = 0; i < 20_000; i++)
+    writeFully(fd, Buffer.from(`${JSON.stringify({ prompt, completion: String(i) })}\n`));
+  closeSync(fd);
+  const size = statSync(data).size;
+  const out = join(root, 'run-bundle');
+  const grew = peakGrowth(
+    `const { makeBundle } = await import(${JSON.stringify(join(ROOT, 'native-runtime/adapters/bundle.ts'))});`,
+    `makeBundle({ config: { model: ${JSON.stringify(join(ROOT, 'tests/fixtures/golden/models/llama'))} }, data: ${JSON.stringify(data)}, out: ${JSON.stringify(out)} });`,
+  );
+  assert.equal(statSync(join(out, 'data.jsonl')).size, size, 'data.jsonl holds every row');
+  assert.ok(
+    grew < size / 4,
+    `peak RSS grew ${Math.round(grew / MB)} MB bundling ${Math.round(size / MB)} MB`,
+  );
 });
 
 test('a zip over 4 GB (no Zip64) is refused in one line before anything is written', () => {
