@@ -215,7 +215,10 @@ export const datasetsHandlers = defineHandlers({
       return r;
     },
   ),
-  /** Replaces, removes or appends rows, frozen as a new version. */
+  /**
+   * Replaces, removes or appends rows, frozen as a new version. Without versionId (the latest), an
+   * edit during which the dataset got a newer version is refused ('conflict'): nothing is stored.
+   */
   'datasets/edit': handler(
     z
       .object({

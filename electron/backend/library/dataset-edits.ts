@@ -16,6 +16,7 @@ import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-format
 import {
   type DatasetRecord,
   type DatasetVersion,
+  getDataset,
   recordVersion,
   type SplitPart,
   type VersionMeta,
@@ -80,6 +81,22 @@ function* sourceLines(
   }
 }
 
+/**
+ * Refuses an edit of "the latest version" once the dataset got a newer one while it ran (another
+ * edit, dropped duplicates or an import, recorded while this copy paused): recorded, the edit would
+ * become the latest without that version's changes, which would silently vanish from it. Refused,
+ * nothing is stored and the edit made again applies to the new latest (whose row numbers may differ,
+ * so it is not re-applied here). An edit naming its version may branch from it, so is not checked.
+ */
+function checkStillLatest(lib: Library, ds: DatasetRecord, v: DatasetVersion): void {
+  const latest = getDataset(lib, ds.id).latest;
+  if (latest.id !== v.id)
+    throw new ValidationError(
+      'conflict',
+      `dataset "${ds.name}" got version ${latest.version} while this edit of version ${v.version} ran: nothing was stored; make the edit again on version ${latest.version}`,
+    );
+}
+
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
 export function editDataset(lib: Library, e: EditInput): EditResult {
   return runThrough(editing(lib, e));
@@ -90,12 +107,17 @@ export function editDataset(lib: Library, e: EditInput): EditResult {
  * Cancel) stops the copy, dropping what it wrote.
  */
 export function editDatasetInSlices(lib: Library, e: EditInput, signal?: AbortSignal): Promise<EditResult> {
-  return runInSlices(editing(lib, e), undefined, () => {
+  return editInSlices(editing(lib, e), signal);
+}
+
+function editInSlices(edit: Generator<void, EditResult>, signal?: AbortSignal): Promise<EditResult> {
+  return runInSlices(edit, undefined, () => {
     if (signal?.aborted) throw new CancelledError('the edit was cancelled: nothing was stored');
   });
 }
 
-function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
+/** The edit `e`, a scan; `ofLatest`: it was asked of the latest version (checkStillLatest). */
+function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): Generator<void, EditResult> {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
   const ids = versionRowIds(lib, v);
   const check = (i: number) => {
@@ -143,6 +165,7 @@ function* editing(lib: Library, e: EditInput): Generator<void, EditResult> {
       rowIds.push(null);
     }
     checkNotRemoved(lib, ds, 'edit');
+    if (ofLatest) checkStillLatest(lib, ds, v);
   });
   return recordVersion(lib, file, {
     datasetId: ds.id,
@@ -338,7 +361,8 @@ export async function dropDuplicates(
   if (!removed.size) return { source: v, version: null, removed: [], nearPartial };
   const list = [...removed].sort((a, b) => a - b);
   const how = d.mode === 'near' ? `near-duplicates (similarity ≥ ${d.threshold ?? 0.9})` : 'exact duplicates';
-  const { version } = await editDatasetInSlices(
+  // The version searched is the one edited; asked of the latest, it must still be the latest.
+  const edit = editing(
     lib,
     {
       datasetId: v.datasetId,
@@ -346,8 +370,9 @@ export async function dropDuplicates(
       remove: list,
       note: `${list.length} ${how} dropped from version ${v.version}${nearPartial ? ` (${nearPartial.note})` : ''}`,
     },
-    signal,
+    d.versionId == null,
   );
+  const { version } = await editInSlices(edit, signal);
   return { source: v, version, removed: list, nearPartial };
 }
 

@@ -96,6 +96,55 @@ test('a dataset removed while its edit or split copies rows: refused in one line
   assert.deepEqual(readdirSync(folder), [], 'no frozen copy of a version never recorded');
 });
 
+test('two edits of the latest version at once: the one recorded second is refused, nothing lost', async () => {
+  const lib = open();
+  // Big enough that the two copies pause (sliced-scans.ts) and interleave.
+  const rows = Array.from({ length: 50_000 }, (_, i) => row(`question ${i}`, `answer ${i}`));
+  const datasetId = importDataset(lib, { path: file('both.jsonl', rows) }).dataset.id;
+  const folder = join(lib.dataDir, 'datasets');
+  const edits = [row('first'), row('second')].map((r, index) =>
+    editDatasetInSlices(lib, { datasetId, set: [{ index, row: r }] }),
+  );
+  const [a, b] = await Promise.allSettled(edits);
+  // Both read version 1; had both been recorded, the latest would hold only one of the two rows.
+  const [made, refused] = a.status === 'fulfilled' ? [a, b] : [b, a];
+  assert.equal(made.status, 'fulfilled');
+  assert.equal(refused.status, 'rejected');
+  assert.ok(refused.status === 'rejected' && refused.reason instanceof ValidationError);
+  assert.equal(refused.reason.code, 'conflict');
+  assert.equal(
+    refused.reason.message,
+    'dataset "both" got version 2 while this edit of version 1 ran: nothing was stored; make the edit again on version 2',
+  );
+  const ds = getDataset(lib, datasetId);
+  assert.equal(ds.versions.length, 2, 'one version made');
+  assert.equal(readdirSync(folder).length, 2, 'no frozen copy of the refused edit');
+  // Asked again, the refused edit builds on the one recorded: the latest holds both.
+  const index = made === a ? 1 : 0;
+  await editDatasetInSlices(lib, { datasetId, set: [{ index, row: index ? row('second') : row('first') }] });
+  assert.deepEqual(datasetRows(lib, { datasetId, limit: 2 }).rows, [row('first'), row('second')]);
+  // An edit that names its version may branch from it, as one made after the other would.
+  const v1 = ds.versions.find((v) => v.version === 1)?.id;
+  const branch = await editDatasetInSlices(lib, { datasetId, versionId: v1, remove: [7] });
+  assert.equal(branch.version.parentVersionId, v1);
+});
+
+test('drop duplicates of the latest version refuses when an edit lands during its search', async () => {
+  const lib = open();
+  const rows = [row('same'), row('same'), row('other')];
+  const datasetId = importDataset(lib, { path: file('dropped.jsonl', rows) }).dataset.id;
+  const find: typeof findVersionDuplicates = (path, opts) => {
+    editDataset(lib, { datasetId, append: [row('new')] });
+    return findVersionDuplicates(path, opts);
+  };
+  await assert.rejects(dropDuplicates(lib, { datasetId }, find), {
+    code: 'conflict',
+    message:
+      'dataset "dropped" got version 2 while this edit of version 1 ran: nothing was stored; make the edit again on version 2',
+  });
+  assert.equal(getDataset(lib, datasetId).versions.length, 2);
+});
+
 test('drop duplicates cancelled while it copies rows stores nothing and leaves no files', async () => {
   const lib = open();
   // Every row twice, and enough of them that the copy pauses (sliced-scans.ts) before it ends.
