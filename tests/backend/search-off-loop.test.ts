@@ -3,7 +3,7 @@
 // held every window for ~1 s and ~2.1 s at a million rows. Both scans now run in time slices; their
 // results are kept, so the next pages read only their rows. The Train wizard's example (runs/preview)
 // reads its row through the same index, built the same way. An edit or a split copies the rows in
-// slices; a split's seeded shuffle runs in slices before it.
+// slices, reading its version's row ids as it goes; a split's seeded shuffle runs in slices before it.
 // (The same pattern for the engine's long operations: busy-loop.test.ts.)
 // In-process host, real SQLite file, a version big enough that its scan takes several slices.
 
@@ -210,4 +210,39 @@ test("a split's seeded shuffle runs in slices too", async () => {
   } finally {
     Math.floor = floor;
   }
+});
+
+test("an edit reads its version's row ids as it copies the rows, not all before its first pause", async () => {
+  // Counted: the ids read per turn of the loop (Buffer#readUInt32LE, one an id), each made slow
+  // enough that decoding every id at once outlasts a slice (at 1M rows it held the loop 20-60 ms
+  // before the copy's first pause).
+  const readId = Buffer.prototype.readUInt32LE;
+  let reads = 0;
+  Buffer.prototype.readUInt32LE = function (this: Buffer, offset?: number) {
+    reads++;
+    const until = performance.now() + 0.002;
+    while (performance.now() < until);
+    return readId.call(this, offset);
+  };
+  try {
+    let most = 0;
+    let done = false;
+    const turns = (async () => {
+      while (!done) {
+        reads = 0;
+        await new Promise((r) => setImmediate(r));
+        most = Math.max(most, reads);
+      }
+    })();
+    const { version } = await call('datasets/edit', { datasetId, set: [{ index: 2, row: row(-3) }] });
+    done = true;
+    await turns;
+    assert.equal(version.rowCount, ROWS - 2);
+    assert.ok(most < ROWS / 2, `${most} ids read in one turn of the loop`);
+  } finally {
+    Buffer.prototype.readUInt32LE = readId;
+  }
+  // Row 1 was removed by an earlier case: index 2 held row 3.
+  const page = await call('datasets/rows', { datasetId, offset: 1, limit: 3 });
+  assert.deepEqual(page.rows, [row(2), row(-3), row(4)]);
 });

@@ -11,7 +11,7 @@
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { writeTransaction } from '../db/database.ts';
-import { versionRowIds, versionRowIdsAt } from './dataset-annotations.ts';
+import { versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import {
   type DatasetRecord,
@@ -119,12 +119,14 @@ function editInSlices(edit: Generator<void, EditResult>, signal?: AbortSignal): 
 /** The edit `e`, a scan; `ofLatest`: it was asked of the latest version (checkStillLatest). */
 function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): Generator<void, EditResult> {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
-  const ids = versionRowIds(lib, v);
+  // The ids read lazily from their stored bytes, as the rows are copied: decoding a million into an
+  // array up front held the loop before the copy's first pause.
+  const ids = versionRowIdsAt(lib, v, 0, v.rowCount);
   const check = (i: number) => {
-    if (!Number.isInteger(i) || i < 0 || i >= ids.length) {
+    if (!Number.isInteger(i) || i < 0 || i >= ids.rows) {
       throw new ValidationError(
         'bad-row',
-        `row ${i} is out of range: version ${v.id} has rows 0..${ids.length - 1}`,
+        `row ${i} is out of range: version ${v.id} has rows 0..${ids.rows - 1}`,
       );
     }
   };
@@ -148,7 +150,7 @@ function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): G
     removed.add(i);
   }
   const appended = (e.append ?? []).map((x, k) => valid(x, `appended row ${k}:`));
-  if (ids.length - removed.size + appended.length === 0)
+  if (ids.rows - removed.size + appended.length === 0)
     throw new ValidationError('empty-dataset', 'the edit would leave the dataset without rows');
   const rowIds: (number | null)[] = [];
   const [file] = yield* frozenFilesWritten(lib.dataDir, 1, function* ([w]) {
@@ -158,7 +160,7 @@ function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): G
       const row = replaced.get(line.index);
       if (row) w.write(row);
       else w.writeLine(line.bytes);
-      rowIds.push(ids[line.index]);
+      rowIds.push(ids.id(line.index));
     }
     for (const row of appended) {
       w.write(row);
