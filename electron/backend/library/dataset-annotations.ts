@@ -16,7 +16,6 @@ import type { DatasetRow } from './dataset-formats.ts';
 import {
   allocateRowIds,
   type DatasetVersion,
-  encodeRowIds,
   getDataset,
   type RowIdSpan,
   storedRowIds,
@@ -183,7 +182,7 @@ function upgradeLegacy(lib: Library, datasetId: number): void {
           parent && fromIds
             ? inheritRowIds(hashes, { hashes: frozenRowHashes(parent.filePath), ids: fromIds })
             : new Array<null>(hashes.count).fill(null);
-        put.run(v.id, encodeRowIds(allocateRowIds(lib, datasetId, inherited)));
+        put.run(v.id, allocateRowIds(lib, datasetId, inherited));
       }
       if (v.split === null) previousFull = v;
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
+import { writeTransaction } from '../db/database.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import {
   dropDuplicates,
@@ -20,7 +21,7 @@ import {
 } from './dataset-edits.ts';
 import { importDataset } from './dataset-import.ts';
 import { datasetRejects, datasetRows, datasetRowsInSlices, readVersionRows } from './dataset-rows.ts';
-import { getDataset, listDatasets, removeDataset, renameDataset } from './datasets.ts';
+import { allocateRowIds, getDataset, listDatasets, removeDataset, renameDataset } from './datasets.ts';
 import { findVersionDuplicates } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
@@ -213,6 +214,19 @@ test('annotations follow each row into edits, splits, dropped duplicates and a r
     ['question 7', [], 5],
     ['question 3', ['second-copy'], null],
   ]);
+});
+
+test("a version's row ids are stored 4 little-endian bytes each, new rows given the next ids", () => {
+  const lib = open();
+  const datasetId = importDataset(lib, { path: file('ids.jsonl', [row('a'), row('b')]) }).dataset.id;
+  const [a, b] = versionRowIds(lib, getDataset(lib, datasetId).latest);
+  const next = Math.max(a, b) + 1;
+  const words = (bytes: Buffer) =>
+    Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readUInt32LE(4 * i));
+  const ids = writeTransaction(lib.db, () => allocateRowIds(lib, datasetId, [b, null, a, null]));
+  assert.deepEqual(words(ids), [b, next, a, next + 1]);
+  const more = writeTransaction(lib.db, () => allocateRowIds(lib, datasetId, [null]));
+  assert.deepEqual(words(more), [next + 2], 'the ids given are not given again');
 });
 
 test('importing a file again adds a version to the dataset of that name; the same rows add nothing', () => {

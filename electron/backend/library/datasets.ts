@@ -8,6 +8,7 @@
 // import left out (dataset_rejects, read back by dataset-rows.ts).
 
 import { existsSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
@@ -117,14 +118,6 @@ function toDataset(lib: Library, d: DatasetRow_): DatasetRecord {
 
 // ---- row ids --------------------------------------------------------------------------------------
 
-export function encodeRowIds(ids: readonly number[]): Buffer {
-  const b = Buffer.alloc(ids.length * 4);
-  ids.forEach((id, i) => {
-    b.writeUInt32LE(id, i * 4);
-  });
-  return b;
-}
-
 export function decodeRowIds(b: Buffer): number[] {
   const out = new Array<number>(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readUInt32LE(i * 4);
@@ -167,15 +160,24 @@ export function storedRowIdsAt(
   return { rows: r.rows, id: (index) => bytes.readUInt32LE((index - first) * 4) };
 }
 
-/** Gives every null entry a fresh id of the dataset (inside the caller's write transaction). */
-export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (number | null)[]): number[] {
+/** Whether this machine's typed arrays hold words little-endian, as row ids are stored. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * Gives every null entry a fresh id of the dataset (inside the caller's write transaction); returns
+ * the ids as stored, 4 bytes each, little-endian. Written in one pass into a typed array: mapped to
+ * an array, then written an id at a time, they took ~30 ms of a 1M-row edit's last, unsliced step.
+ */
+export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (number | null)[]): Buffer {
   const { next_row_id: start } = lib.db
     .prepare('SELECT next_row_id FROM datasets WHERE id = ?')
     .get(datasetId) as { next_row_id: number };
   let next = start;
-  const out = ids.map((id) => id ?? next++);
+  const out = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i] ?? next++;
   if (next !== start) lib.db.prepare('UPDATE datasets SET next_row_id = ? WHERE id = ?').run(next, datasetId);
-  return out;
+  const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  return LITTLE_ENDIAN ? bytes : bytes.swap32();
 }
 
 // ---- recording a version ------------------------------------------------------------------------------
@@ -267,9 +269,7 @@ export function recordVersion(
         m.note ?? null,
       ) as VersionRow;
     const ids = allocateRowIds(lib, datasetId, m.rowIds ?? new Array<null>(file.rowCount).fill(null));
-    lib.db
-      .prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)')
-      .run(v.id, encodeRowIds(ids));
+    lib.db.prepare('INSERT INTO dataset_version_rows (version_id, row_ids) VALUES (?, ?)').run(v.id, ids);
     const reject = lib.db.prepare(
       'INSERT INTO dataset_rejects (version_id, seq, line, message, text) VALUES (?, ?, ?, ?, ?)',
     );
