@@ -41,6 +41,11 @@ export interface FrozenFile {
 
 /** Rows are written in pieces of about this size. */
 const FLUSH_BYTES = 1 << 20;
+/**
+ * What is written is made durable every this many bytes, so that finish() syncs only the rest: an
+ * 80 MB file (1M rows) synced at once held the last step of an edit or split ~50 ms.
+ */
+const SYNC_BYTES = 8 << 20;
 
 export class FrozenFileWriter {
   readonly #dir: string;
@@ -51,6 +56,7 @@ export class FrozenFileWriter {
   #pendingBytes = 0;
   #rows = 0;
   #size = 0;
+  #unsynced = 0;
 
   constructor(readonly dataDir: string) {
     this.#dir = join(dataDir, 'datasets');
@@ -129,6 +135,11 @@ export class FrozenFileWriter {
     this.#hash.update(buf);
     this.#size += buf.length;
     writeFully(this.#open(), buf);
+    this.#unsynced += buf.length;
+    if (this.#unsynced >= SYNC_BYTES) {
+      fsyncSync(this.#open());
+      this.#unsynced = 0;
+    }
   }
 }
 
