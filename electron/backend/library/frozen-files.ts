@@ -1,9 +1,10 @@
 // The files behind dataset versions: `<data>/datasets/<sha256>.jsonl`, one normalised row per line,
 // named by the hash of their bytes and never changed. A writer streams rows into a temp file in the
-// same folder (hashing as it goes, so memory stays bounded whatever the size), fsyncs it and renames
-// it to its hash; a file already there with that name is complete (it was renamed into place), so
-// the temp is dropped. A killed writer leaves only a `*.tmp` file, swept at start-up. Files no
-// version records are deleted when a dataset is removed, and at start-up (frozen-file-reclaim.ts).
+// same folder (hashing as it goes, so memory stays bounded whatever the size; synced every few MB, so
+// that finishing syncs only the rest), fsyncs it and renames it to its hash; a file already there
+// with that name is complete (it was renamed into place), so the temp is dropped. A killed writer
+// leaves only a `*.tmp` file, swept at start-up. Files no version records are deleted when a dataset
+// is removed, and at start-up (frozen-file-reclaim.ts).
 // Files are read back a piece at a time (a version can be over 512 MB, more than one JavaScript
 // string holds), and never whole into memory where it can be helped (a 500 MB version parsed is
 // ~600 MB of heap): frozenLines streams a file's rows as their bytes (splits and edits copy them
