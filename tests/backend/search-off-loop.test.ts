@@ -39,6 +39,26 @@ before(async () => {
 });
 after(() => b.close());
 
+/** The most that `count()` grew in one turn of the event loop while `work` ran, and its result. */
+async function mostInOneTurn<T>(
+  count: () => number,
+  work: () => Promise<T>,
+): Promise<{ most: number; result: T }> {
+  let most = 0;
+  let done = false;
+  const turns = (async () => {
+    while (!done) {
+      const before = count();
+      await new Promise((r) => setImmediate(r));
+      most = Math.max(most, count() - before);
+    }
+  })();
+  const result = await work();
+  done = true;
+  await turns;
+  return { most, result };
+}
+
 test("a version's first page (its row index built) leaves the loop free", async () => {
   const { order, result } = await whileBusy(call, 'datasets/rows', { datasetId, offset: 30_000, limit: 5 });
   assert.deepEqual(order, ['datasets/list', 'datasets/rows']);
@@ -128,18 +148,10 @@ test('a page reads only its own annotations; a filter reads them all in slices',
   try {
     await call('datasets/rows', { datasetId, offset: 100, limit: 5 });
     assert.ok(parses < 100, `${parses} parses for a page of 5`);
-    let most = 0;
-    let done = false;
-    const turns = (async () => {
-      while (!done) {
-        parses = 0;
-        await new Promise((r) => setImmediate(r));
-        most = Math.max(most, parses);
-      }
-    })();
-    const page = await call('datasets/rows', { datasetId, tag: 'sea', offset: 0, limit: 5 });
-    done = true;
-    await turns;
+    const { most, result: page } = await mostInOneTurn(
+      () => parses,
+      () => call('datasets/rows', { datasetId, tag: 'sea', offset: 0, limit: 5 }),
+    );
     assert.equal(page.total, ROWS - ROWS / 1000);
     assert.ok(most < ROWS / 2, `${most} parses in one turn of the loop`);
   } finally {
@@ -193,18 +205,10 @@ test("a split's seeded shuffle runs in slices too", async () => {
     return floor(x);
   };
   try {
-    let most = 0;
-    let done = false;
-    const turns = (async () => {
-      while (!done) {
-        draws = 0;
-        await new Promise((r) => setImmediate(r));
-        most = Math.max(most, draws);
-      }
-    })();
-    const parts = await call('datasets/split', { datasetId, seed: 8 });
-    done = true;
-    await turns;
+    const { most, result: parts } = await mostInOneTurn(
+      () => draws,
+      () => call('datasets/split', { datasetId, seed: 8 }),
+    );
     assert.equal(parts.train.rowCount + parts.validation.rowCount + parts.test.rowCount, ROWS - 2);
     assert.ok(most < ROWS / 2, `${most} draws in one turn of the loop`);
   } finally {
@@ -225,19 +229,11 @@ test("an edit reads its version's row ids as it copies the rows, not all before 
     return readId.call(this, offset);
   };
   try {
-    let most = 0;
-    let done = false;
-    const turns = (async () => {
-      while (!done) {
-        reads = 0;
-        await new Promise((r) => setImmediate(r));
-        most = Math.max(most, reads);
-      }
-    })();
-    const { version } = await call('datasets/edit', { datasetId, set: [{ index: 2, row: row(-3) }] });
-    done = true;
-    await turns;
-    assert.equal(version.rowCount, ROWS - 2);
+    const { most, result } = await mostInOneTurn(
+      () => reads,
+      () => call('datasets/edit', { datasetId, set: [{ index: 2, row: row(-3) }] }),
+    );
+    assert.equal(result.version.rowCount, ROWS - 2);
     assert.ok(most < ROWS / 2, `${most} ids read in one turn of the loop`);
   } finally {
     Buffer.prototype.readUInt32LE = readId;
