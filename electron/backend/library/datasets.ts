@@ -175,6 +175,12 @@ export function allocateRowIds(lib: Library, datasetId: number, ids: readonly (n
   let next = start;
   const out = new Uint32Array(ids.length);
   for (let i = 0; i < ids.length; i++) out[i] = ids[i] ?? next++;
+  // Stored as 32-bit: ids past that would wrap onto old rows' ids (their tags, ratings) silently.
+  if (next > 0xffffffff)
+    throw new ValidationError(
+      'too-many-rows',
+      `dataset ${datasetId} has run out of row ids (2^32 given out)`,
+    );
   if (next !== start) lib.db.prepare('UPDATE datasets SET next_row_id = ? WHERE id = ?').run(next, datasetId);
   const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   return LITTLE_ENDIAN ? bytes : bytes.swap32();
