@@ -2,6 +2,8 @@
 // the run is recorded. They were checked only once the probe's model had loaded: on the Llama
 // fixture (256 positions) a long one gave "probe answers before training failed: the prompt has N
 // tokens…" in the log, and failed again at every checkpoint of a run that trained on regardless.
+// runs/estimate and runs/preview (the Train form's panels) refuse them alike: they once answered
+// as if all was well, and only Start refused.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -39,4 +41,22 @@ test('a probe prompt longer than the model reads is refused at the start, naming
   assert.equal(e.field, 'probe.prompts.1');
   // Nothing was recorded.
   assert.deepEqual(await call('runs/list'), []);
+});
+
+test('runs/estimate and runs/preview report a bad probe prompt as runs/start would', async () => {
+  const long = 'one two three four five six seven eight nine ten '.repeat(60);
+  const params = { modelId, datasetId, maxSteps: 1, probe: { prompts: [long], every: 1 } };
+  for (const [method, extra] of [
+    ['runs/estimate', { calibrate: false }],
+    ['runs/preview', { example: 0 }],
+  ] as const) {
+    const e = (await callError(method, { ...params, ...extra })) as {
+      code: string;
+      message: string;
+      field?: string;
+    };
+    assert.equal(e.code, 'prompt-too-long', method);
+    assert.match(e.message, /^the probe prompt: the prompt has \d+ tokens; the model takes at most 255$/);
+    assert.equal(e.field, 'probe.prompts.0', method);
+  }
 });

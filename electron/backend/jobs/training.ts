@@ -8,13 +8,7 @@ import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { appendRunLog } from '../library/run-logs.ts';
-import {
-  checkProbePrompts,
-  createRecordedRun,
-  planRun,
-  type RunParams,
-  type StoredRunConfig,
-} from '../library/run-plan.ts';
+import { createRecordedRun, planRun, type RunParams, type StoredRunConfig } from '../library/run-plan.ts';
 import { checkResumable, getRunRecord, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
@@ -37,7 +31,6 @@ export class TrainingService {
 
   start(p: RunParams): RunRecord {
     const plan = planRun(this.lib, p);
-    checkProbePrompts(plan);
     const run = createRecordedRun(this.lib, plan, p.name);
     const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(

@@ -100,7 +100,8 @@ export function planRunData(
 /**
  * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
  * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
- * placeholders until the run has an id.
+ * placeholders until the run has an id. runs/start, runs/estimate and runs/preview all plan here,
+ * so the Train form's estimate and preview refuse what Start would.
  */
 export function planRun(
   lib: Library,
@@ -176,7 +177,9 @@ export function planRun(
     // Checkpoints are what a resume continues from: about ten per run unless asked otherwise.
     config = { ...config, checkpointEvery: probe?.every ?? Math.max(1, Math.ceil(totalSteps / 10)) };
   }
-  return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
+  const plan = { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
+  checkProbePrompts(plan);
+  return plan;
 }
 
 /**
@@ -186,7 +189,7 @@ export function planRun(
  * (evaluation/prompt-reader.ts): by the base model, through its chat template where it has one; at
  * checkpoints, as the adapter was trained (trainsThroughChatTemplate).
  */
-export function checkProbePrompts(plan: PlannedRun): void {
+function checkProbePrompts(plan: PlannedRun): void {
   if (!plan.probe) return;
   const { spec, tokenizer } = openModelFolder(plan.model.path);
   if (!tokenizer) return; // planRun refused the run already
