@@ -2,7 +2,8 @@
 // field and says why; layers are chosen on the model's diagram and positions with a control; an
 // option beyond the model is refused inline in the studio's words (not as a CLI flag); the draft
 // survives a visit to another page; the intervention preview shows the tokens training sees; a failed
-// estimate does not leave the old numbers; a run starts with a validation split and probe prompts.
+// estimate does not leave the old numbers; a run starts with a validation split and probe prompts;
+// a probe prompt the model cannot read is refused by the estimate, the preview and Start alike.
 // Each step saves a screenshot under tests/e2e/screenshots/train-*.png.
 
 import assert from 'node:assert/strict';
@@ -353,6 +354,30 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
+  });
+
+  test('a probe prompt too long for the model is refused by the estimate, the preview and Start', async () => {
+    // The estimate and the preview once answered as if all was well, and Start's refusal (field
+    // probe.prompts.0) sent the wizard to its first step, where it stayed whatever the prompts became.
+    await freshDraft();
+    await step('Training').click();
+    const tooLong = /^the probe prompt: the prompt has \d+ tokens; the model takes at most 255$/;
+    await page
+      .getByLabel('Probe prompts')
+      .fill('one two three four five six seven eight nine ten '.repeat(60));
+    await page.getByTestId('train-estimate').getByText(tooLong).waitFor();
+    await next();
+    await page.getByText(/^Could not preview: the probe prompt: the prompt has \d+ tokens/).waitFor();
+    await page.getByTestId('train-start').click();
+    // Start's refusal is shown beside the probe prompts, on their step, until they change.
+    const probe = page.getByRole('group', { name: 'Probe prompts' });
+    await probe.getByText(tooLong).waitFor();
+    assert.equal(await step('Training').getAttribute('aria-current'), 'step');
+    await page.getByLabel('Probe prompts').fill('Who are you?');
+    await page.getByTestId('train-estimate').getByTestId('est-params').waitFor();
+    assert.equal(await probe.getByText(tooLong).count(), 0);
+    assert.deepEqual(await page.getByTestId('step-problems').count(), 0);
+    await page.getByRole('button', { name: 'Start over' }).click();
   });
 
   test('no page errors were thrown', () => {

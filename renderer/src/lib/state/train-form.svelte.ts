@@ -63,6 +63,24 @@ export interface Problem {
 
 type Values = { -readonly [K in TrainOptionKey]?: TrainOptions[K] | null };
 
+/** The wizard step that shows each field: the options' and the form's own. */
+const FIELD_STEP: Record<Problem['field'], number> = {
+  ...OPTION_STEP,
+  model: 0,
+  dataset: 0,
+  validation: 0,
+  name: 0,
+  probe: 2,
+};
+
+/**
+ * The form field a backend refusal names: one probe prompt ('probe.prompts.1') is a line of the
+ * Probe prompts box. Other fields are the options' own keys.
+ */
+function formField(field: string): string {
+  return field.startsWith('probe.') ? 'probe' : field;
+}
+
 /** Number inputs give null (or NaN) when blank: blank means "the default". */
 const given = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'number' && Number.isNaN(v));
 
@@ -162,7 +180,7 @@ export class TrainForm {
     if (s && !out.some((p) => p.field === s.field) && this.#current(s.field) === s.value)
       out.push({
         field: s.field as Problem['field'],
-        step: s.field in OPTION_STEP ? OPTION_STEP[s.field as TrainOptionKey] : 0,
+        step: FIELD_STEP[s.field as Problem['field']] ?? 0,
         message: s.message,
       });
     return out;
@@ -240,12 +258,15 @@ export class TrainForm {
   /** A backend refusal naming a field: shown beside the field until its value changes. */
   refusedBy(err: { field?: string; message: string }): boolean {
     if (!err.field) return false;
-    this.serverIssue = { field: err.field, message: err.message, value: this.#current(err.field) };
+    const field = formField(err.field);
+    this.serverIssue = { field, message: err.message, value: this.#current(field) };
     this.showFirstProblem();
     return true;
   }
 
+  /** What the field holds now: a refusal of it stands until this changes. */
   #current(field: string): unknown {
+    if (field === 'probe') return this.probePrompts;
     return field in TRAIN_OPTIONS ? this.values[field as TrainOptionKey] : undefined;
   }
 
