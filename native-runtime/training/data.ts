@@ -250,22 +250,35 @@ export function specialIds(
 }
 
 /**
+ * Whether a prompt goes through the chat template — the one rule, which encodePrompt applies and
+ * the intervention preview and a run's adapter report: a conversation always, a text prompt when
+ * the model has a template and the Chat template option is auto.
+ */
+export function promptUsesChatTemplate(
+  kind: TextExample['kind'],
+  chatTemplate: 'auto' | 'none',
+  tok: Tokenizer,
+): boolean {
+  return kind === 'chat' || (chatTemplate === 'auto' && tok.chatTemplate !== null);
+}
+
+/**
  * Whether a run formats its prompts through the chat template (its adapter records this as
- * promptTemplate 'chat', and generation then formats prompts alike): a chat dataset always, other
- * formats when the model has a template and the Chat template option is auto.
+ * promptTemplate 'chat', and generation then formats prompts alike): a chat dataset's rows are
+ * conversations, the other formats' text prompts.
  */
 export function trainsThroughChatTemplate(
   format: DataFormat,
   chatTemplate: 'auto' | 'none',
   tok: Tokenizer,
 ): boolean {
-  return format === 'chat' || (chatTemplate === 'auto' && tok.chatTemplate !== null);
+  return promptUsesChatTemplate(format === 'chat' ? 'chat' : 'text', chatTemplate, tok);
 }
 
 /** The prompt's token ids as training and generation see them. */
 export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'auto' | 'none'): number[] {
   if (ex.kind === 'chat') return tok.encodeChat(ex.messages, { addGenerationPrompt: true });
-  if (chatTemplate === 'auto' && tok.chatTemplate) {
+  if (promptUsesChatTemplate(ex.kind, chatTemplate, tok)) {
     return tok.encodeChat([{ role: 'user', content: ex.prompt }], { addGenerationPrompt: true });
   }
   return tok.encode(ex.prompt, { addSpecialTokens: true });

@@ -7,7 +7,7 @@
 
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { ResolvedTrainConfig } from './config.ts';
-import { type TextExample, tokenizeExample } from './data.ts';
+import { promptUsesChatTemplate, type TextExample, tokenizeExample } from './data.ts';
 import { interventionLocations, isUntied, parsePositions, planInterventions } from './positions.ts';
 
 export interface PreviewToken {
@@ -80,7 +80,7 @@ export function previewExample(
     })),
     promptLen: t.promptLen,
     truncated: t.truncated,
-    chatTemplate: ex.kind === 'chat' || (cfg.chatTemplate === 'auto' && tok.chatTemplate !== null),
+    chatTemplate: promptUsesChatTemplate(ex.kind, cfg.chatTemplate, tok),
     asked: { first: pos.first, last: pos.last },
     used,
     untied,

@@ -195,7 +195,7 @@ function checkProbePrompts(plan: PlannedRun): void {
   if (!tokenizer) return; // planRun refused the run already
   const reader = new PromptReader(spec, tokenizer, null);
   const chat = new Set([
-    tokenizer.chatTemplate !== null,
+    reader.usesChatTemplate,
     trainsThroughChatTemplate(plan.version.format, plan.config.chatTemplate, tokenizer),
   ]);
   const { prompts, maxNewTokens } = plan.probe;
