@@ -19,9 +19,9 @@ import { closeLibrary, type Library } from '../electron/backend/library/library.
 import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
 import {
-  getRun,
+  getRunBesidesMetrics,
   getRunRecord,
-  type RunDetail,
+  type RunBesidesMetrics,
   type RunRecord,
   setRunStatus,
 } from '../electron/backend/library/runs.ts';
@@ -39,7 +39,8 @@ export interface TrainingOutcome {
   outcome: RunOutcome;
   /** The trainer's summary, when the run completed. */
   summary: TrainSummary | null;
-  run: RunDetail;
+  /** The run as it ended, without its metric points (nothing printed needs them). */
+  run: RunBesidesMetrics;
 }
 
 function interrupts(ctx: CommandContext): Interrupts {
@@ -76,7 +77,7 @@ export async function executeRunHere(
     setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
     appendRunLog(lib, runId, 'studio', 'stopped at once with Ctrl-C; resumable from its last checkpoint');
     task.done();
-    const code = printStopped(ctx, getRun(lib, runId), 'interrupted');
+    const code = printStopped(ctx, getRunBesidesMetrics(lib, runId), 'interrupted');
     closeLibrary(lib);
     process.exit(code);
   });
@@ -98,7 +99,7 @@ export async function executeRunHere(
         summary = s;
       },
     });
-    return { outcome, summary, run: getRun(lib, runId) };
+    return { outcome, summary, run: getRunBesidesMetrics(lib, runId) };
   } finally {
     task.done();
     ctrlC.release();
@@ -136,7 +137,11 @@ export function resumeCommand(ctx: CommandContext, runId: number): string {
  * Prints how a paused/interrupted/cancelled run ended and returns exit code 130. The result event
  * (or the one --json object) carries status, the last checkpoint and the resume command.
  */
-export function printStopped(ctx: CommandContext, run: RunDetail, outcome: RunOutcome): number {
+export function printStopped(
+  ctx: CommandContext,
+  run: Pick<RunBesidesMetrics, 'id' | 'checkpoints' | 'lastStep' | 'totalSteps'>,
+  outcome: RunOutcome,
+): number {
   const ck = run.checkpoints.at(-1) ?? null;
   const resumable = outcome === 'paused' || outcome === 'interrupted';
   const resume = resumable ? resumeCommand(ctx, run.id) : null;

@@ -7,6 +7,7 @@ import {
   cancelRun,
   checkResumable,
   getRun,
+  getRunBesidesMetrics,
   listRuns,
   RUN_STATUSES,
   type RunStatus,
@@ -105,7 +106,7 @@ export const runsCommands: Command[] = [
     async run(ctx) {
       const id = parseId(ctx.args[0]);
       return ctx.withLibrary(async (lib) => {
-        const before = getRun(lib, id);
+        const before = getRunBesidesMetrics(lib, id);
         checkResumable(before);
         if (!requeueRun(lib, id))
           throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
@@ -116,11 +117,7 @@ export const runsCommands: Command[] = [
         const { outcome, run } = await executeRunHere(ctx, lib, id);
         if (outcome === 'failed') throw runFailed(ctx, run);
         if (outcome !== 'completed') return printStopped(ctx, run, outcome);
-        const { metrics: _m, ...rest } = run;
-        ctx.print(
-          { ...rest, outcome },
-          () => `run ${id}: completed; adapter ${run.adapterId} in the library`,
-        );
+        ctx.print({ ...run, outcome }, () => `run ${id}: completed; adapter ${run.adapterId} in the library`);
         return 0;
       });
     },

@@ -153,12 +153,12 @@ export function getRunRecord(lib: Library, id: number): RunRecord {
   return toRecord(runRow(lib, id));
 }
 
-/** The run with every metric point (the CLI's `runs show`, training's own reads). */
+/** The run with every metric point (the CLI's `runs show`). */
 export function getRun(lib: Library, id: number): RunDetail {
   const metrics = lib.db
     .prepare(`SELECT ${METRIC_COLUMNS} FROM run_metrics WHERE run_id = ? ORDER BY step`)
     .all(id) as RunMetric[];
-  return { ...runDetailBesidesMetrics(lib, id), metrics };
+  return { ...getRunBesidesMetrics(lib, id), metrics };
 }
 
 /**
@@ -166,7 +166,7 @@ export function getRun(lib: Library, id: number): RunDetail {
  * for its charts (chart-metrics.ts).
  */
 export async function getRunForCharts(lib: Library, id: number): Promise<RunDetail> {
-  const detail = runDetailBesidesMetrics(lib, id);
+  const detail = getRunBesidesMetrics(lib, id);
   return { ...detail, metrics: await chartMetrics(lib, id) };
 }
 
@@ -179,7 +179,11 @@ export function getRunCheckpoints(lib: Library, id: number): RunCheckpoint[] {
     .all(id) as RunCheckpoint[];
 }
 
-function runDetailBesidesMetrics(lib: Library, id: number): Omit<RunDetail, 'metrics'> {
+/** A run's detail without its metric points, which a long run has by the hundred thousand. */
+export type RunBesidesMetrics = Omit<RunDetail, 'metrics'>;
+
+/** The run with its checkpoints, samples and adapters but no metrics (the CLI's training reads). */
+export function getRunBesidesMetrics(lib: Library, id: number): RunBesidesMetrics {
   const row = runRow(lib, id);
   const checkpoints = getRunCheckpoints(lib, id);
   const samples = lib.db
