@@ -70,7 +70,7 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       cacheWatcher?.stop();
       // Running trainings stop at a checkpoint and stay resumable ('interrupted').
       training.shutdown();
-      for (const j of jobs.list()) jobs.cancel(j.id);
+      for (const j of jobs.list()) jobs.cancel(j.id, { closing: true });
       // Give cancelled jobs a moment to checkpoint and stop writing before the database goes away.
       // (The timer is cleared after the race: left running, it kept the process alive 10 s.)
       let grace: NodeJS.Timeout | undefined;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
+import { StudioClosedError } from '../jobs/queue.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import { namingVersionsIn } from '../library/datasets.ts';
@@ -115,9 +116,10 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
     namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
     if (!recorded.ev) throw e;
     id = recorded.ev.id;
-    const cancelled = e instanceof CancelledError;
+    // The studio closing stops it as a crash would ('interrupted'), not as a user's cancel.
     out = finishEvaluation(ctx.lib, id, {
-      status: cancelled ? 'cancelled' : 'failed',
+      status:
+        e instanceof StudioClosedError ? 'interrupted' : e instanceof CancelledError ? 'cancelled' : 'failed',
       error: toWireError(e).message,
     });
   }

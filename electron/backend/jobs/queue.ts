@@ -11,6 +11,16 @@ export type { JobInfo, JobProgress, JobState } from '../events.ts';
 
 const KEEP_FINISHED = 200;
 
+/**
+ * The cancel of every job when the studio closes: no one asked to stop that work, so what records
+ * it (an evaluation) says it was interrupted, as a crash leaves it, not cancelled.
+ */
+export class StudioClosedError extends CancelledError {
+  constructor(wasQueued: boolean) {
+    super(wasQueued ? 'the studio closed before it started' : 'the studio closed before it finished');
+  }
+}
+
 export interface JobContext {
   signal: AbortSignal;
   /** `detail`: one event of the work (a training step, an evaluation's count), pushed as it is. */
@@ -80,14 +90,18 @@ export class JobQueue {
     return { id, done };
   }
 
-  /** Cancels a queued or running job; false if it is unknown or already finished. */
-  cancel(id: number): boolean {
+  /**
+   * Cancels a queued or running job; false if it is unknown or already finished. `closing`: the
+   * studio is closing (the job's `done` rejects with StudioClosedError).
+   */
+  cancel(id: number, opts: { closing?: boolean } = {}): boolean {
     const e = this.#jobs.get(id);
     if (!e || (e.info.state !== 'queued' && e.info.state !== 'running')) return false;
     const wasQueued = e.info.state === 'queued';
     this.#finish(e, 'cancelled', null);
-    e.abort.abort(new CancelledError());
-    e.reject(new CancelledError());
+    const why = opts.closing ? new StudioClosedError(wasQueued) : new CancelledError();
+    e.abort.abort(why);
+    e.reject(why);
     if (wasQueued) this.#checkIdle();
     return true;
   }

@@ -1,7 +1,9 @@
 // Evaluations of adapters, stored with the adapter: which dataset version, which kind (loss,
 // exact-match, multiple-choice, compare), the metrics and sample outputs. A row is inserted as
-// 'running' before the engine starts, so a crash leaves a visible 'interrupted' row (set by the first
-// start-up check whose owner lock is gone, db/database.ts), never a silent gap.
+// 'running' once the engine has checked the request (its 'start'; a refused or never-started request
+// is the caller's error, not history), before the models load, so a crash leaves a visible
+// 'interrupted' row (set by the first start-up check whose owner lock is gone, db/database.ts), never
+// a silent gap; the studio closing leaves the same status.
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { EvalKind, EvalSample } from '../../../native-runtime/evaluation/evaluate.ts';
