@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { inProcess, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
+import { cliJson, inProcess, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
 
 const root = tempDir('evaluation-refusals');
 const dataDir = join(root, 'data');
@@ -17,12 +17,7 @@ let b: Backend | null = null;
 const { call, callError } = inProcess(() => b as Backend);
 after(() => b?.close());
 
-/** The one JSON object a `--json` command prints. */
-async function cliJson(...args: string[]) {
-  const r = await runCli([...args, '--json', '--data-dir', dataDir]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const cliIn = (...args: string[]) => cliJson(dataDir, ...args);
 
 function jsonl(name: string, prompt: string): string {
   const file = join(root, name);
@@ -31,13 +26,13 @@ function jsonl(name: string, prompt: string): string {
 }
 
 test('a refused evaluation is not recorded; one that ran is', { timeout: 180_000 }, async () => {
-  const model = await cliJson('models', 'add', LLAMA_FIXTURE);
+  const model = await cliIn('models', 'add', LLAMA_FIXTURE);
   const pyreft = join(REFT, 'llama-loreft-l1-shared', 'pyreft_final');
-  const { adapter } = await cliJson('import', pyreft, '--model', String(model.id), '--positions', 'l1');
+  const { adapter } = await cliIn('import', pyreft, '--model', String(model.id), '--positions', 'l1');
   // Well past the fixture's 255 prompt tokens.
   const long = jsonl('long.jsonl', 'one two three four five six seven eight nine ten '.repeat(60));
-  const { dataset: longSet } = await cliJson('datasets', 'import', long);
-  const { dataset: shortSet } = await cliJson('datasets', 'import', jsonl('short.jsonl', 'Is it?'));
+  const { dataset: longSet } = await cliIn('datasets', 'import', long);
+  const { dataset: shortSet } = await cliIn('datasets', 'import', jsonl('short.jsonl', 'Is it?'));
 
   // The CLI, with the library adapter: bad input (exit 1, one line), no evaluation stored.
   const cli = await runCli([

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { inProcess, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
+import { cliJson, inProcess, LLAMA_FIXTURE, tempDir } from './helpers.ts';
 
 const root = tempDir('evaluation-shutdown');
 const dataDir = join(root, 'data');
@@ -18,24 +18,20 @@ let b: Backend | null = null;
 const { call } = inProcess(() => b as Backend);
 after(() => b?.close());
 
-async function cliJson(...args: string[]) {
-  const r = await runCli([...args, '--json', '--data-dir', dataDir]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const cliIn = (...args: string[]) => cliJson(dataDir, ...args);
 
 test('closing the studio: the running evaluation interrupted, the queued one not recorded', {
   timeout: 180_000,
 }, async () => {
-  const model = await cliJson('models', 'add', LLAMA_FIXTURE);
+  const model = await cliIn('models', 'add', LLAMA_FIXTURE);
   const pyreft = join(REFT, 'llama-loreft-l1-shared', 'pyreft_final');
-  const { adapter } = await cliJson('import', pyreft, '--model', String(model.id), '--positions', 'l1');
+  const { adapter } = await cliIn('import', pyreft, '--model', String(model.id), '--positions', 'l1');
   const file = join(root, 'rows.jsonl');
   const rows = Array.from({ length: 300 }, (_, i) =>
     JSON.stringify({ prompt: `Q ${i}?`, completion: ' yes' }),
   );
   writeFileSync(file, `${rows.join('\n')}\n`);
-  const { dataset } = await cliJson('datasets', 'import', file);
+  const { dataset } = await cliIn('datasets', 'import', file);
 
   b = createBackend(dataDir, { seedDemo: false });
   const params = { adapterId: adapter.id, datasetId: dataset.id, kind: 'exact-match', maxNewTokens: 64 };

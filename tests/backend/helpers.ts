@@ -52,6 +52,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
   });
 }
 
+/** The one JSON object a `--json` command prints, run on the library in `dataDir` (exit 0 asserted). */
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+export async function cliJson(dataDir: string, ...args: string[]): Promise<any> {
+  const r = await runCli([...args, '--json', '--data-dir', dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
 /** Spawns `reft-studio serve` and resolves with the URL it prints. */
 export function spawnServe(args: string[]): Promise<{ child: ChildProcess; url: URL; stderr: () => string }> {
   return new Promise((resolve, reject) => {
