@@ -380,6 +380,44 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByRole('button', { name: 'Start over' }).click();
   });
 
+  test('Next and Back open the new step at its top, with focus on that step', async () => {
+    // A small window, where each step is taller than the window: Next is at the bottom of the step.
+    await page.setViewportSize({ width: 800, height: 700 });
+    try {
+      await freshDraft();
+      /** Whether the element's top is inside the window (not scrolled off above or below). */
+      const topShown = (testid: string) =>
+        page.getByTestId(testid).evaluate((el) => {
+          const top = el.getBoundingClientRect().top;
+          return top >= 0 && top < window.innerHeight;
+        });
+      const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? null);
+      for (const [i, name, first] of [
+        [1, 'Intervention', 'field-intervention'],
+        [2, 'Training', 'field-lr'],
+      ] as const) {
+        await page.getByRole('button', { name: 'Next', exact: true }).scrollIntoViewIfNeeded();
+        await next();
+        await step(name).and(page.locator('[aria-current="step"]')).waitFor();
+        assert.equal(await focused(), `Step ${i + 1}: ${name}`, 'focus is on the step now shown');
+        assert.ok(await topShown(first), `step ${i + 1}'s first field is in view`);
+      }
+      // The last step's Next becomes "Start training": focus was on a button that is gone.
+      await page.getByRole('button', { name: 'Next', exact: true }).scrollIntoViewIfNeeded();
+      await next();
+      await page.getByTestId('train-start').waitFor();
+      assert.equal(await focused(), 'Step 4: Preview & start');
+      await screenshot(page, 'train-9-step-opens-at-top', false);
+      await page.getByRole('button', { name: 'Back', exact: true }).scrollIntoViewIfNeeded();
+      await page.getByRole('button', { name: 'Back', exact: true }).click();
+      await step('Training').and(page.locator('[aria-current="step"]')).waitFor();
+      assert.equal(await focused(), 'Step 3: Training');
+      assert.ok(await topShown('field-lr'), "the Training step's first field is in view after Back");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });
