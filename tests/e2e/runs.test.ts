@@ -166,6 +166,48 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     assert.match(kept.name, /^long — step \d+ of 100000$/);
   });
 
+  test('pause and resume from the keyboard: focus moves to the button that takes the place', async () => {
+    assert.ok(server);
+    const { runId } = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId,
+      name: 'keyboard',
+      layers: '0',
+      rank: 2,
+      maxSteps: 100000,
+      batchSize: 1,
+    });
+    await page.goto(`${server.url}#/runs/${runId}`);
+    await connected(page);
+    try {
+      await pauseAndResume();
+    } finally {
+      await rpc(client, 'runs/cancel', { id: runId, keepCheckpoint: false });
+      await until('the run to stop', async () => (await runState(runId)) === 'cancelled');
+    }
+  });
+
+  async function pauseAndResume() {
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="running"]').waitFor({ timeout: 60_000 });
+    // The list's buttons say which run they act on, not "Pause" once per run.
+    await page.getByRole('table').getByRole('button', { name: 'Pause keyboard', exact: true }).waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? null);
+    // Pause is replaced by Resume (and all buttons are disabled while the request is out): focus fell
+    // to <body>, so the next Tab started again from the top of the window.
+    await detail.getByRole('button', { name: 'Pause', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await detail.locator('[data-status="paused"]').waitFor({ timeout: 60_000 });
+    await page
+      .waitForFunction(() => document.activeElement?.textContent?.trim() === 'Resume')
+      .catch(() => {});
+    assert.equal(await focused(), 'Resume');
+    await page.keyboard.press('Enter');
+    await detail.locator('[data-status="running"]').waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => document.activeElement?.textContent?.trim() === 'Pause').catch(() => {});
+    assert.equal(await focused(), 'Pause');
+  }
+
   test('compare two runs: one chart, settings side by side with the differences', async () => {
     await page.getByTestId('nav-runs').click();
     await page.getByLabel('Compare short').check();

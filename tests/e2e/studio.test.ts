@@ -197,7 +197,10 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     await page.waitForTimeout(300);
     // (The row re-renders on every progress push, so a click may miss; it is simply retried.)
     for (let i = 0; i < 20; i++) {
-      const cancel = page.getByRole('button', { name: 'Cancel', exact: true }).first();
+      const cancel = page
+        .getByRole('table')
+        .getByRole('button', { name: /^Cancel / })
+        .first();
       if ((await cancel.count()) === 0) break;
       await cancel.click({ timeout: 2000, force: true }).catch(() => {});
       // Cancelling asks first.

@@ -62,3 +62,46 @@ export function watchTabbable(report: (has: boolean) => void): Attachment<HTMLEl
     return () => observer.disconnect();
   };
 }
+
+/**
+ * Keeps keyboard focus in a group of controls whose buttons swap as they act: Pause becomes Resume,
+ * and every button is disabled while a request is in flight. A disabled or removed button drops focus
+ * to <body> (the next Tab starts again from the top of the window, a screen reader is left nowhere).
+ * The control that had focus gets it back once it is enabled again; one that is gone hands it to the
+ * control now in its place in the group (the same position), as soon as that one is enabled. A click
+ * or focus elsewhere lets the group go.
+ */
+export function keepFocusAmong(): Attachment<HTMLElement> {
+  return (el) => {
+    const controls = () => [...el.querySelectorAll<HTMLElement>('button, a[href]')];
+    let held: HTMLElement | null = null;
+    let position = 0;
+    const onFocusIn = (e: FocusEvent) => {
+      held = e.target instanceof HTMLElement ? e.target : null;
+      position = held ? Math.max(0, controls().indexOf(held)) : 0;
+    };
+    const onElsewhere = (e: Event) => {
+      if (!(e.target instanceof Node && el.contains(e.target))) held = null;
+    };
+    const restore = () => {
+      if (!held || (document.activeElement !== null && document.activeElement !== document.body)) return;
+      if (!held.isConnected || !el.contains(held)) {
+        const now = controls();
+        held = now[Math.min(position, now.length - 1)] ?? null;
+      }
+      // Disabled for now (a request in flight): focused on a later change, once it is enabled.
+      if (held && !held.matches(':disabled')) held.focus();
+    };
+    el.addEventListener('focusin', onFocusIn);
+    document.addEventListener('focusin', onElsewhere);
+    document.addEventListener('pointerdown', onElsewhere);
+    const observer = new MutationObserver(restore);
+    observer.observe(el, { subtree: true, childList: true, attributes: true, attributeFilter: ['disabled'] });
+    return () => {
+      observer.disconnect();
+      el.removeEventListener('focusin', onFocusIn);
+      document.removeEventListener('focusin', onElsewhere);
+      document.removeEventListener('pointerdown', onElsewhere);
+    };
+  };
+}
