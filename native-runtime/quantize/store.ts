@@ -346,8 +346,13 @@ export function openStore(dir: string): WeightIndex {
 /** The transposed int8 layout training reads (backward-store.ts), beside the store. */
 export const BACKWARD_FILE = 'backward.safetensors';
 
-/** Deletes every converted form of a model (when it leaves the library). */
+/** The folder of every converted form of a model; null for a fingerprint no store can have. */
+export function baseStoresFolder(root: string, fingerprint: string): string | null {
+  return /^[0-9a-f]{16,}$/.test(fingerprint) ? join(root, fingerprint) : null;
+}
+
+/** Deletes every converted form of a model (the library does it crash-safely: folder-removal.ts). */
 export function removeBaseStores(root: string, fingerprint: string): void {
-  if (!/^[0-9a-f]{16,}$/.test(fingerprint)) return;
-  rmSync(join(root, fingerprint), { recursive: true, force: true });
+  const dir = baseStoresFolder(root, fingerprint);
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

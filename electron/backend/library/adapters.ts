@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { checkAdapterForModel, type TargetModel } from '../../../native-runtime/adapters/apply.ts';
 import {
   type ExportResult,
@@ -27,6 +27,7 @@ import { openModelFolder } from '../../../native-runtime/models/model-folder.ts'
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
 import { checkExportDestination, markExport } from './export-destination.ts';
+import { insideDataDir, removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
 import { checkName } from './names.ts';
@@ -243,11 +244,12 @@ export function renameAdapter(lib: Library, id: number, name: string): AdapterRe
 
 /** Forgets an adapter; its folder is deleted only if the library owns it (inside the data folder). */
 export function removeAdapter(lib: Library, id: number): { id: number; deletedFiles: boolean } {
-  const a = getAdapter(lib, id);
-  lib.db.prepare('DELETE FROM adapters WHERE id = ?').run(id);
-  const rel = relative(resolve(lib.dataDir), resolve(a.path));
-  const owned = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  if (owned) rmSync(a.path, { recursive: true, force: true });
+  const { result: owned } = removingFolders(lib, () => {
+    const a = getAdapter(lib, id);
+    lib.db.prepare('DELETE FROM adapters WHERE id = ?').run(id);
+    const owned = insideDataDir(lib, a.path);
+    return { result: owned, folders: owned ? [a.path] : [] };
+  });
   return { id, deletedFiles: owned };
 }
 

@@ -10,6 +10,7 @@ import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
+import { sweepRemovedFolders } from './folder-removal.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 
 export interface Library {
@@ -59,6 +60,8 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
+    // Folders a crash left set aside mid-removal (folder-removal.ts): put back or deleted.
+    sweepRemovedFolders(lib);
     // Frozen dataset files nothing needs (a crash between writing and recording one). Housekeeping:
     // one that fails (a file held open) is tried again at the next start, never stops this one.
     try {

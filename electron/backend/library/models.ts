@@ -9,10 +9,10 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
-import { removeBaseStores } from '../../../native-runtime/quantize/store.ts';
+import { baseStoresFolder } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
-import { writeTransaction } from '../db/database.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
+import { removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { checkName } from './names.ts';
 
@@ -333,15 +333,18 @@ export function addModel(
  */
 function refreshModel(lib: Library, row: ModelRow, now: FolderColumns): ModelRecord {
   const sets = Object.keys(now).map((c) => `${c} = @${c}`);
-  lib.db.prepare(`UPDATE models SET ${sets.join(', ')} WHERE id = @id`).run({ ...now, id: row.id });
-  dropUnusedBaseStores(lib, row.fingerprint);
+  // The old files' converted weights go, unless another entry has them (removingFolders checks).
+  removingFolders(lib, () => {
+    lib.db.prepare(`UPDATE models SET ${sets.join(', ')} WHERE id = @id`).run({ ...now, id: row.id });
+    return { result: null, folders: baseStores(lib, row.fingerprint) };
+  });
   return getModel(lib, row.id);
 }
 
-/** Deletes the converted weights of a fingerprint no library entry has any more (quantize/store.ts). */
-function dropUnusedBaseStores(lib: Library, fingerprint: string): void {
-  const twin = lib.db.prepare('SELECT 1 FROM models WHERE fingerprint = ?').get(fingerprint);
-  if (!twin) removeBaseStores(basesRoot(lib.dataDir), fingerprint);
+/** The folder of a fingerprint's converted weights (quantize/store.ts), as removingFolders takes it. */
+function baseStores(lib: Library, fingerprint: string): string[] {
+  const dir = baseStoresFolder(basesRoot(lib.dataDir), fingerprint);
+  return dir ? [dir] : [];
 }
 
 /**
@@ -401,13 +404,13 @@ export function removeModel(
       'not-downloaded',
       `model ${id} (${m.name}) was not downloaded by the studio; its files at ${m.path} are left alone`,
     );
-  writeTransaction(lib.db, () => {
+  // Its converted weights go with it, unless another entry has the same files (same fingerprint).
+  removingFolders(lib, () => {
     checkModelIdle(lib, m);
     const res = lib.db.prepare('DELETE FROM models WHERE id = ?').run(id);
     if (res.changes === 0) throw new ValidationError('not-found', `no model with id ${id}`);
+    return { result: null, folders: baseStores(lib, m.fingerprint) };
   });
-  // Its converted weights go with it, unless another entry has the same files (same fingerprint).
-  dropUnusedBaseStores(lib, m.fingerprint);
   let deletedBytes = 0;
   const snap = opts.deleteFiles ? snapshotOfPath(m.path) : null;
   if (snap) deletedBytes = deleteSnapshot(snap.cacheDir, snap.repo, snap.commit);

@@ -2,11 +2,12 @@
 // states and appends one metrics row per step; the UI and the CLI read them back. Status changes are
 // guarded (a finished run cannot start again) so a late message from a dying job cannot undo a cancel.
 
-import { existsSync, rmSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { writeTransaction } from '../db/database.ts';
 import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
+import { removingFolders } from './folder-removal.ts';
 import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
@@ -337,16 +338,11 @@ export function cancelRun(lib: Library, id: number): RunRecord {
   return getRunRecord(lib, id);
 }
 
-/** Whether `path` lies inside the data folder (only such files are the library's to delete). */
-function insideDataDir(lib: Library, path: string): boolean {
-  const rel = relative(resolve(lib.dataDir), resolve(path));
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-}
-
 /**
  * Deletes a run with its metrics, checkpoints, probe samples and log. Refuses a queued or running run
  * ('not-deletable': cancel or pause it first). Its adapter stays in the library (lineage loses the
- * run). Folders are removed only inside the data folder, and only those the run wrote.
+ * run). Folders are removed only inside the data folder, and only those the run wrote, crash-safely
+ * with the row (folder-removal.ts).
  */
 export function deleteRun(lib: Library, id: number): { id: number; deletedFolders: number } {
   const run = getRunRecord(lib, id);
@@ -360,17 +356,17 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
   // The dataset files it trained on go too when only this run still kept them (their datasets were
   // removed while it could be resumed: frozen-file-reclaim.ts).
   const { data, evalData } = run.config;
-  deletingUnusedFrozenFiles(lib, () => {
-    lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
-    return { result: null, candidates: [data, evalData].filter((f) => typeof f === 'string') };
-  });
-  let deleted = 0;
-  for (const f of folders) {
-    if (!insideDataDir(lib, f) || !existsSync(f)) continue;
-    rmSync(f, { recursive: true, force: true });
-    deleted++;
-  }
-  return { id, deletedFolders: deleted };
+  const candidates = [data, evalData].filter((f) => typeof f === 'string');
+  // One transaction (the frozen files') deletes the row and sets aside both its files and folders.
+  const { removed } = removingFolders(
+    lib,
+    () => {
+      lib.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+      return { result: null, folders: [...folders] };
+    },
+    (fn) => deletingUnusedFrozenFiles(lib, () => ({ result: fn(), candidates })).result,
+  );
+  return { id, deletedFolders: removed };
 }
 
 /**
