@@ -17,6 +17,7 @@ import {
   getEvaluation,
   listEvaluations,
 } from '../library/evaluations.ts';
+import { holdFrozenFile } from '../library/frozen-file-reclaim.ts';
 import { listModels } from '../library/models.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
@@ -63,7 +64,9 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
     return recorded.ev;
   };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
-  // run where the Playground's generation does (Settings → Engine's device).
+  // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
+  // removed while it waits: the file stays until it has ended (the evaluation is kept, its version null).
+  const release = holdFrozenFile(ctx.lib, version.filePath);
   const job = ctx.jobs.enqueue({
     kind: 'evaluate',
     device: 'evaluations',
@@ -122,6 +125,8 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
         e instanceof StudioClosedError ? 'interrupted' : e instanceof CancelledError ? 'cancelled' : 'failed',
       error: toWireError(e).message,
     });
+  } finally {
+    release();
   }
   ctx.events.emit('library/changed', { kind: 'evaluations', id, action: 'updated' });
   return out;

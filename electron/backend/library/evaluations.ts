@@ -69,10 +69,12 @@ export function createEvaluation(
   lib: Library,
   e: { adapterId: number; modelId: number | null; datasetVersionId: number; kind: EvalKind },
 ): EvaluationRecord {
+  // The version may have been removed while the evaluation waited (its file is held until it ends):
+  // then it is recorded without one, as it would be had the version gone after it.
   const row = lib.db
     .prepare(
       `INSERT INTO evaluations (adapter_id, model_id, dataset_version_id, kind, status, metrics_json, owner_token, created_at)
-       VALUES (?, ?, ?, ?, 'running', '{}', ?, ?) RETURNING *`,
+       VALUES (?, ?, (SELECT id FROM dataset_versions WHERE id = ?), ?, 'running', '{}', ?, ?) RETURNING *`,
     )
     .get(e.adapterId, e.modelId, e.datasetVersionId, e.kind, lib.owner.token, Date.now()) as Row;
   return toRecord(row);
