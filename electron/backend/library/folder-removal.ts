@@ -20,6 +20,13 @@ import type { Library } from './library.ts';
 const ASIDE_RE = /^\.(.+)\.([0-9a-f]{12})\.removing$/;
 /** Sub-folders of the data folder the start-up sweep does not walk: they hold no removed folders. */
 const NOT_SWEPT = new Set(['datasets', 'owners']);
+/**
+ * How deep below the data folder the sweep lists folders. The deepest folder a removal sets aside is
+ * a checkpoint, `runs/<id>/checkpoints/<step>`, whose parent is 3 deep; not listing the checkpoints'
+ * own contents keeps the walk to a few hundred listings for a library of thousands of checkpoints
+ * (it runs each time the library opens, every CLI command included).
+ */
+const SWEEP_DEPTH = 3;
 
 /** For tests: called after the commit, before the deletes, to stand in for a crash there. */
 export const removalSeams: { afterCommit?: () => void } = {};
@@ -133,7 +140,7 @@ export function removingFolders<T>(
  */
 export function sweepRemovedFolders(lib: Library): number {
   const found: Array<{ aside: string; folder: string }> = [];
-  const walk = (dir: string, top: boolean) => {
+  const walk = (dir: string, depth: number) => {
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -141,13 +148,13 @@ export function sweepRemovedFolders(lib: Library): number {
       return;
     }
     for (const e of entries) {
-      if (!e.isDirectory() || (top && NOT_SWEPT.has(e.name))) continue;
+      if (!e.isDirectory() || (depth === 0 && NOT_SWEPT.has(e.name))) continue;
       const m = ASIDE_RE.exec(e.name);
       if (m) found.push({ aside: join(dir, e.name), folder: join(dir, m[1]) });
-      else walk(join(dir, e.name), false);
+      else if (depth < SWEEP_DEPTH) walk(join(dir, e.name), depth + 1);
     }
   };
-  walk(resolve(lib.dataDir), true);
+  walk(resolve(lib.dataDir), 0);
   if (!found.length) return 0;
   // Put back under the write lock; deleted after it, not to hold the lock for a long delete.
   const unneeded = writeTransaction(lib.db, () => {
