@@ -12,9 +12,12 @@
 // ("terminate called after throwing Napi::Error"). On the main thread a signal handler only runs
 // between ORT calls, where exiting is safe.
 
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
 import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
+import { checkExportDestination, markExport } from '../electron/backend/library/export-destination.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
@@ -26,6 +29,7 @@ import {
   setRunStatus,
 } from '../electron/backend/library/runs.ts';
 import { ConfigError } from '../native-runtime/errors.ts';
+import { copyOf, writeFolderAtomic } from '../native-runtime/formats/atomic-write.ts';
 import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
@@ -65,11 +69,15 @@ function pauseAtStepEnd(ctrlC: Interrupts): { signal: AbortSignal; stepDone(p: T
   };
 }
 
-/** Runs a recorded run (queued) to its end or a pause; a stop at once exits the process (130). */
+/**
+ * Runs a recorded run (queued) to its end or a pause; a stop at once exits the process (130).
+ * `out` is the --out folder the command will copy the adapter to, named in the resume command.
+ */
 export async function executeRunHere(
   ctx: CommandContext,
   lib: Library,
   runId: number,
+  out?: string,
 ): Promise<TrainingOutcome> {
   const ctrlC = interrupts(ctx);
   const task = ctx.progress.train({ totalSteps: getRunRecord(lib, runId).totalSteps ?? 0, runId });
@@ -77,7 +85,7 @@ export async function executeRunHere(
     setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
     appendRunLog(lib, runId, 'studio', 'stopped at once with Ctrl-C; resumable from its last checkpoint');
     task.done();
-    const code = printStopped(ctx, getRunBesidesMetrics(lib, runId), 'interrupted');
+    const code = printStopped(ctx, getRunBesidesMetrics(lib, runId), 'interrupted', out);
     closeLibrary(lib);
     process.exit(code);
   });
@@ -110,27 +118,84 @@ export async function executeRunHere(
  * What to do about a failed run: how to continue it once the cause is put right, or, where its own
  * settings or data were refused (a resume would fail the same way), a new run.
  */
-export function failedRunNext(ctx: CommandContext, run: Pick<RunRecord, 'id' | 'errorCode'>): string {
+export function failedRunNext(
+  ctx: CommandContext,
+  run: Pick<RunRecord, 'id' | 'errorCode'>,
+  out?: string,
+): string {
   const remedy = failureRemedy(run.errorCode);
   return remedy === 'fix-dataset'
     ? 'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train'
     : remedy === 'change-settings'
       ? 'resuming would fail the same way: start a new run with reft-studio train and other settings'
-      : `once that is put right: ${resumeCommand(ctx, run.id)}`;
+      : `once that is put right: ${resumeCommand(ctx, run.id, out)}`;
 }
 
 /** The error of a failed run, with what to do next. */
 export function runFailed(
   ctx: CommandContext,
   run: Pick<RunRecord, 'id' | 'error' | 'errorCode'>,
+  out?: string,
 ): ConfigError {
-  return new ConfigError('run-failed', `${run.error ?? `run ${run.id} failed`} (${failedRunNext(ctx, run)})`);
+  return new ConfigError(
+    'run-failed',
+    `${run.error ?? `run ${run.id} failed`} (${failedRunNext(ctx, run, out)})`,
+  );
 }
 
-/** The command that continues a run, with the same --data-dir. */
-export function resumeCommand(ctx: CommandContext, runId: number): string {
+/**
+ * The command that continues a run, with the same --data-dir and --out: the run itself does not
+ * record --out (the library keeps its own copy of the adapter), so the command must carry it.
+ */
+export function resumeCommand(ctx: CommandContext, runId: number, out?: string): string {
   const dir = str(ctx.values, 'data-dir');
-  return `reft-studio runs resume ${runId}${dir ? ` --data-dir ${JSON.stringify(dir)}` : ''}`;
+  return (
+    `reft-studio runs resume ${runId}` +
+    (out ? ` --out ${JSON.stringify(out)}` : '') +
+    (dir ? ` --data-dir ${JSON.stringify(dir)}` : '')
+  );
+}
+
+/** The folders a command writes the finished adapter to besides the library's own. */
+export interface OutFolders {
+  /** --out: a copy of the studio adapter folder. */
+  out?: string | null;
+  /** --export-pyreft: the pyreft folder the trainer writes. */
+  exportPyreft?: string | null;
+}
+
+/**
+ * --out and --export-pyreft name folders that are replaced whole when training ends: refused before
+ * it starts unless new, empty or a previous export, and never in or around the data folder.
+ */
+export function checkOutFolders(ctx: CommandContext, f: OutFolders): void {
+  if (f.out) checkExportDestination(f.out, { dataDir: ctx.dataDir, replaceExports: true, label: '--out' });
+  if (f.exportPyreft)
+    checkExportDestination(f.exportPyreft, {
+      dataDir: ctx.dataDir,
+      replaceExports: true,
+      label: '--export-pyreft',
+    });
+}
+
+/** Marks what training wrote to --out and --export-pyreft as exports (a re-run may replace them). */
+export function markOutFolders(f: OutFolders): void {
+  if (f.out && existsSync(f.out)) markExport(f.out, 'studio');
+  if (f.exportPyreft && existsSync(f.exportPyreft)) markExport(f.exportPyreft, 'pyreft');
+}
+
+/**
+ * After a library run completes: copies its adapter to --out (atomically), marks both folders as
+ * exports, and returns where the adapter now is for the user (--out, else the library's folder).
+ */
+export function writeOutFolders(adapter: string, f: OutFolders): string {
+  if (f.out)
+    writeFolderAtomic(
+      f.out,
+      readdirSync(adapter).map((name) => [name, copyOf(join(adapter, name))]),
+    );
+  markOutFolders(f);
+  return f.out ?? adapter;
 }
 
 /**
@@ -141,10 +206,11 @@ export function printStopped(
   ctx: CommandContext,
   run: Pick<RunBesidesMetrics, 'id' | 'checkpoints' | 'lastStep' | 'totalSteps'>,
   outcome: RunOutcome,
+  out?: string,
 ): number {
   const ck = run.checkpoints.at(-1) ?? null;
   const resumable = outcome === 'paused' || outcome === 'interrupted';
-  const resume = resumable ? resumeCommand(ctx, run.id) : null;
+  const resume = resumable ? resumeCommand(ctx, run.id, out) : null;
   ctx.print(
     {
       status: outcome,

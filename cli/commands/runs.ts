@@ -22,7 +22,15 @@ import {
 } from '../../native-runtime/runtime/device-choice.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
-import { executeRunHere, failedRunNext, printStopped, runFailed } from '../run-training.ts';
+import {
+  checkOutFolders,
+  executeRunHere,
+  failedRunNext,
+  type OutFolders,
+  printStopped,
+  runFailed,
+  writeOutFolders,
+} from '../run-training.ts';
 
 export const runsCommands: Command[] = [
   {
@@ -100,24 +108,42 @@ export const runsCommands: Command[] = [
   {
     name: 'runs resume',
     summary: 'continue a paused, interrupted or failed run from its last checkpoint (in this process)',
-    usage: 'runs resume ID',
-    examples: ['runs resume 7', 'runs resume 7 --json'],
+    usage: 'runs resume ID [--out DIR]',
+    options: {
+      out: {
+        type: 'string',
+        value: 'DIR',
+        description: 'also write the adapter folder here when the run completes (as train --out)',
+      },
+    },
+    examples: ['runs resume 7', 'runs resume 7 --out ./pirate --json'],
     stream: true,
     async run(ctx) {
       const id = parseId(ctx.args[0]);
+      const out = str(ctx.values, 'out');
       return ctx.withLibrary(async (lib) => {
         const before = getRunBesidesMetrics(lib, id);
         checkResumable(before);
+        // The run keeps its --export-pyreft folder (the trainer writes it); --out comes with this command.
+        const folders: OutFolders = { out, exportPyreft: before.config.exportPyreft as string | null };
+        checkOutFolders(ctx, folders);
         if (!requeueRun(lib, id))
           throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
         const ck = before.checkpoints.at(-1);
         ctx.progress.log(
           `run ${id}: resuming ${ck ? `from step ${ck.step}` : 'from the start'} of ${before.totalSteps ?? '?'}`,
         );
-        const { outcome, run } = await executeRunHere(ctx, lib, id);
-        if (outcome === 'failed') throw runFailed(ctx, run);
-        if (outcome !== 'completed') return printStopped(ctx, run, outcome);
-        ctx.print({ ...run, outcome }, () => `run ${id}: completed; adapter ${run.adapterId} in the library`);
+        const { outcome, summary, run } = await executeRunHere(ctx, lib, id, out);
+        if (outcome === 'failed') throw runFailed(ctx, run, out);
+        if (outcome !== 'completed' || !summary) return printStopped(ctx, run, outcome, out);
+        const adapter = writeOutFolders(summary.adapter, folders);
+        ctx.print({ ...run, outcome, adapter, pyreft: summary.pyreft ?? null }, () =>
+          [
+            `run ${id}: completed; adapter ${run.adapterId} in the library`,
+            `adapter: ${adapter}`,
+            ...(summary.pyreft ? [`pyreft export: ${summary.pyreft}`] : []),
+          ].join('\n'),
+        );
         return 0;
       });
     },

@@ -11,14 +11,10 @@
 // (flags given on the command line override it; options that change the numbers must agree or the
 // resume is refused) and writes only --out.
 
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
 import { isDatasetId } from '../../electron/backend/library/dataset-import.ts';
-import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunRefs, recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
-import { copyOf, writeFolderAtomic } from '../../native-runtime/formats/atomic-write.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
@@ -28,7 +24,15 @@ import { resumeConfig, type TrainResult } from '../../native-runtime/training/tr
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { dataFileOf, MAP_OPTION, parseMapping } from '../data-flags.ts';
-import { executeRunHere, printStopped, runFailed, trainFromCheckpoint } from '../run-training.ts';
+import {
+  checkOutFolders,
+  executeRunHere,
+  markOutFolders,
+  printStopped,
+  runFailed,
+  trainFromCheckpoint,
+  writeOutFolders,
+} from '../run-training.ts';
 import { TRAIN_OPTION_FLAGS, TRAIN_OPTIONS_USAGE, trainOptionsFromFlags } from '../train-flags.ts';
 
 const S = (description: string, value: string): OptionDef => ({ type: 'string', description, value });
@@ -177,26 +181,6 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
   ].join('\n');
 }
 
-/**
- * --out and --export-pyreft name folders that are replaced whole when training ends: refused before
- * it starts unless new, empty or a previous export, and never in or around the data folder.
- */
-function checkOutFolders(ctx: CommandContext, f: Partial<TrainConfig>): void {
-  if (f.out) checkExportDestination(f.out, { dataDir: ctx.dataDir, replaceExports: true, label: '--out' });
-  if (f.exportPyreft)
-    checkExportDestination(f.exportPyreft, {
-      dataDir: ctx.dataDir,
-      replaceExports: true,
-      label: '--export-pyreft',
-    });
-}
-
-/** Marks what training wrote to --out and --export-pyreft as exports (a re-run may replace them). */
-function markOutFolders(f: Partial<TrainConfig>): void {
-  if (f.out && existsSync(f.out)) markExport(f.out, 'studio');
-  if (f.exportPyreft && existsSync(f.exportPyreft)) markExport(f.exportPyreft, 'pyreft');
-}
-
 /** A run in the library: model and data resolved (or added), the run recorded, trained in-process. */
 async function trainRecorded(
   ctx: CommandContext,
@@ -216,18 +200,10 @@ async function trainRecorded(
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
   );
-  const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id);
-  if (outcome === 'failed') throw runFailed(ctx, done);
-  if (outcome !== 'completed' || !summary) return printStopped(ctx, done, outcome);
-  let adapter = summary.adapter;
-  if (f.out) {
-    writeFolderAtomic(
-      f.out,
-      readdirSync(adapter).map((name) => [name, copyOf(join(adapter, name))]),
-    );
-    adapter = f.out;
-  }
-  markOutFolders(f);
+  const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id, f.out);
+  if (outcome === 'failed') throw runFailed(ctx, done, f.out);
+  if (outcome !== 'completed' || !summary) return printStopped(ctx, done, outcome, f.out);
+  const adapter = writeOutFolders(summary.adapter, f);
   const s: TrainSummary = summary;
   ctx.print(
     { status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) },

@@ -1,0 +1,70 @@
+// `train --out DIR --export-pyreft DIR2` stopped midway (Ctrl-C, SIGTERM) and continued with the
+// resume command it printed: the adapter lands in --out and both folders are marked as exports, as
+// an uninterrupted run leaves them. The run does not record --out, so the printed command carries
+// it; before, `runs resume` wrote only the library's copy (--out never appeared) and left the pyreft
+// folder unmarked, so training again into it was refused as "files the studio did not export".
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { isPreviousExport } from '../../electron/backend/library/export-destination.ts';
+import { appRoot } from '../../electron/backend/paths.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { longTrainArgs, writeLongRows } from './long-training.ts';
+
+const ROOT = appRoot();
+const BIN = join(ROOT, 'bin', 'reft-studio.js');
+// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
+type Json = Record<string, any>;
+
+/** Runs the CLI with --json; `onEvent` may signal it. Resolves with its events and exit code. */
+async function cli(args: string[], onEvent: (e: Json, kill: (s: NodeJS.Signals) => void) => void = () => {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const events: Json[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    const e = JSON.parse(l) as Json;
+    events.push(e);
+    onEvent(e, (s) => child.kill(s));
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  return { events, stderr, code, result: events.at(-1) as Json };
+}
+
+test('a paused train --out resumes into --out, with its pyreft export marked', async () => {
+  const dir = tempDir('reft-resume-out-');
+  const rows = join(dir, 'rows.jsonl');
+  writeLongRows(rows);
+  const data = join(dir, 'data');
+  const out = join(dir, 'adapter');
+  const pyreft = join(dir, 'pyreft');
+  // 10 steps of 20 micro-batches: short enough to resume quickly, long enough to stop at step 2 or so.
+  const args = longTrainArgs(rows).map((a) => (a === '200' ? '20' : a === '100' ? '10' : a));
+  const trained = await cli(
+    [...args, '--out', out, '--export-pyreft', pyreft, '--data-dir', data],
+    (e, kill) => {
+      if (e.event === 'progress' && e.step === 1) kill('SIGTERM');
+    },
+  );
+  assert.equal(trained.code, 130, trained.stderr);
+  assert.equal(trained.result.status, 'paused', trained.stderr);
+  assert.ok(!existsSync(out), 'nothing in --out before the run completes');
+
+  // The printed command names --out (and --data-dir); run as a user would paste it.
+  const printed = /^reft-studio runs resume (\d+) --out ("[^"]+") --data-dir ("[^"]+")$/.exec(
+    trained.result.resume,
+  );
+  assert.ok(printed, trained.result.resume);
+  assert.equal(JSON.parse(printed[2]), out);
+  const resumed = await cli(['runs', 'resume', printed[1], '--out', out, '--data-dir', data, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(resumed.result.outcome, 'completed', resumed.stderr);
+  assert.equal(resumed.result.adapter, out);
+  assert.ok(existsSync(join(out, 'adapter.safetensors')), 'the adapter is in --out');
+  assert.ok(isPreviousExport(out), '--out is marked as an export');
+  assert.ok(isPreviousExport(pyreft), '--export-pyreft is marked as an export');
+});
