@@ -237,7 +237,11 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
   const strict = await runCli(['datasets', 'import', f, '--data-dir', dataDir]);
   assert.equal(strict.code, 1);
   assert.equal(strict.stdout, '');
-  assert.match(strict.stderr, /^error: bad\.jsonl:2: not valid JSON .*\(and 1 more bad rows\)\n$/);
+  // The refusal names the flag that imports the good rows (before: only the bad line).
+  assert.match(
+    strict.stderr,
+    /^error: bad\.jsonl:2: not valid JSON .*\(and 1 more bad rows\); fix the file, or import its good rows with --skip-bad-rows\n$/,
+  );
   const skip = await runCli([
     'datasets',
     'import',
