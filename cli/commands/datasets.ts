@@ -41,6 +41,16 @@ function skipHint(e: unknown): unknown {
   });
 }
 
+/** Characters of a row `datasets show` prints; a longer one is cut (the stored file keeps it whole). */
+const SHOWN_ROW_CHARS = 400;
+
+/** A row on one line, as a person reads it: a 20 MB prompt would otherwise flood the terminal. */
+function shownRow(row: unknown): string {
+  const s = JSON.stringify(row);
+  if (s.length <= SHOWN_ROW_CHARS) return s;
+  return `${s.slice(0, SHOWN_ROW_CHARS)}… (${s.length.toLocaleString('en')} characters in all; --json shows it whole)`;
+}
+
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
   if (v === undefined || v === 'auto') return v;
   if ((DATASET_FORMATS as readonly string[]).includes(v)) return v as DatasetFormat;
@@ -169,7 +179,7 @@ export const datasetsCommands: Command[] = [
             formatTime(v.createdAt),
           ]),
         );
-        const rows = page ? page.rows.map((r) => `  ${JSON.stringify(r)}`).join('\n') : '';
+        const rows = page ? page.rows.map((r) => `  ${shownRow(r)}`).join('\n') : '';
         return `${head}\n${versions}${rows ? `\nfirst rows of version ${dataset.latest.version}:\n${rows}` : ''}`;
       });
       return 0;
