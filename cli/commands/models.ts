@@ -1,6 +1,9 @@
 // `reft-studio models add|list|rm`: base models in the library (logic in library/models.ts).
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
+import { noTokenizerReason } from '../../native-runtime/models/model-folder.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, table } from '../command.ts';
 
@@ -24,6 +27,10 @@ export const modelsCommands: Command[] = [
       const dir = ctx.args[0];
       if (!dir) throw new UsageError('missing DIR');
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
+      // Added all the same (`debug forward` needs no tokenizer), but said now rather than by the
+      // first `train` or `generate`, as `models inspect` and `models scan` say it.
+      if (!existsSync(join(m.path, 'tokenizer.json')))
+        ctx.progress.log(`${noTokenizerReason(m.path)}: generation and training need one`, 'warn');
       ctx.print(
         { ...m },
         () =>
