@@ -45,6 +45,17 @@ export function mapHint(details: ErrorDetails | undefined): string {
 }
 
 /**
+ * How to get past a data file refused for a bad row (code 'bad-rows'): `datasets import` has the
+ * flag that keeps the good rows; `train` and `evaluate` read a file strictly, so they point there.
+ */
+export function badRowsHint(code: string | undefined, command: string | undefined): string {
+  if (code !== 'bad-rows') return '';
+  return command === 'datasets import'
+    ? '; fix the file, or import its good rows with --skip-bad-rows'
+    : "; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows` and give the dataset's id instead";
+}
+
+/**
  * The file behind `--data ID|FILE` for a command that reads it as it is (`train --resume`, `export
  * --format bundle`): a library dataset id is its latest version's stored file (JSONL, whatever was
  * imported: the way to give a Parquet file, which only an import reads), a file is itself.

@@ -40,7 +40,7 @@ import { runtimeCommands } from './commands/runtime.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
-import { mapHint } from './data-flags.ts';
+import { badRowsHint, mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
 
 export const COMMANDS: Command[] = [
@@ -122,10 +122,14 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
   const wantsJson = argv.includes('--json');
   let streaming = false;
+  let command: string | undefined;
   const fail = (err: unknown, code: number): number => {
     // Node's file errors in words ("no such file or folder", not "ENOENT"), a mapping hint as flags.
     const plain = plainError(err);
-    const w = { ...plain, message: plain.message + mapHint(plain.details) };
+    const w = {
+      ...plain,
+      message: plain.message + mapHint(plain.details) + badRowsHint(plain.code, command),
+    };
     stderr(`error: ${w.message}\n`);
     if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);
     return code;
@@ -174,6 +178,7 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     }
     const cmd = commands.find((c) => c.name === found.name);
     if (!cmd) throw new UsageError(`unknown command "${found.name}"`);
+    command = cmd.name;
     if (help) {
       stdout(`${commandHelp(cmd)}\n`);
       return 0;

@@ -8,7 +8,6 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/libr
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
-import { FormatError } from '../../native-runtime/errors.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
@@ -30,15 +29,6 @@ function rowProgress(ctx: CommandContext, file: string) {
     onProgress: (done: number, total: number | null) => task.update(done, total),
     done: () => task.done(),
   };
-}
-
-/** A file refused for a bad row names the flag that imports the other rows (the studio keeps them). */
-function skipHint(e: unknown): unknown {
-  if (!(e instanceof FormatError) || e.code !== 'bad-rows') return e;
-  return new FormatError(e.code, `${e.message}; fix the file, or import its good rows with --skip-bad-rows`, {
-    cause: e,
-    details: e.details,
-  });
 }
 
 /** Characters of a row `datasets show` prints; a longer one is cut (the stored file keeps it whole). */
@@ -87,22 +77,17 @@ export const datasetsCommands: Command[] = [
       if (!file) throw new UsageError('missing FILE');
       const into = str(ctx.values, 'into');
       const rows = rowProgress(ctx, file);
-      const skip = ctx.values['skip-bad-rows'] === true;
-      const r = await ctx
-        .withLibrary((lib) =>
-          importDatasetFile(lib, {
-            onProgress: rows.onProgress,
-            path: file,
-            name: str(ctx.values, 'name'),
-            format: parseFormat(str(ctx.values, 'format')),
-            datasetId: into === undefined ? undefined : parseId(into, '--into'),
-            onBadRows: skip ? 'skip' : 'refuse',
-            mapping: parseMapping(ctx.values.map),
-          }),
-        )
-        .catch((e: unknown) => {
-          throw skipHint(e);
-        });
+      const r = await ctx.withLibrary((lib) =>
+        importDatasetFile(lib, {
+          onProgress: rows.onProgress,
+          path: file,
+          name: str(ctx.values, 'name'),
+          format: parseFormat(str(ctx.values, 'format')),
+          datasetId: into === undefined ? undefined : parseId(into, '--into'),
+          onBadRows: ctx.values['skip-bad-rows'] === true ? 'skip' : 'refuse',
+          mapping: parseMapping(ctx.values.map),
+        }),
+      );
       rows.done();
       for (const b of r.rejected)
         process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);

@@ -242,6 +242,13 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     strict.stderr,
     /^error: bad\.jsonl:2: not valid JSON .*\(and 1 more bad rows\); fix the file, or import its good rows with --skip-bad-rows\n$/,
   );
+  // train reads a file strictly and has no such flag: its refusal points to the import that does.
+  const train = await runCli(['train', '--model', LLAMA_FIXTURE, '--data', f, '--data-dir', dataDir]);
+  assert.equal(train.code, 1);
+  assert.match(
+    train.stderr,
+    /^error: bad\.jsonl:2: .*; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows` and give the dataset's id instead\n$/,
+  );
   const skip = await runCli([
     'datasets',
     'import',
