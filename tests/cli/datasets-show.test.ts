@@ -6,20 +6,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { main } from '../../cli/main.ts';
+import { cliIn } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const dir = tempDir('reft-datasets-show-');
 
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main([...argv, '--data-dir', join(dir, 'data')], {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-  });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliIn(join(dir, 'data'), ...argv);
 
 test('datasets show: a very long row is cut on its line, whole with --json', async () => {
   const file = join(dir, 'long.jsonl');

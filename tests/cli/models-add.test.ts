@@ -6,21 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { main } from '../../cli/main.ts';
+import { cliIn } from '../helpers/cli.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const dir = tempDir('reft-models-add-');
 
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main([...argv, '--data-dir', join(dir, 'data')], {
-    stdout: (t) => (out += t),
-    stderr: (t) => (err += t),
-  });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => cliIn(join(dir, 'data'), ...argv);
 
 test('models add: a folder without tokenizer.json is added with a warning saying what it lacks', async () => {
   const bare = join(dir, 'bare');
