@@ -199,6 +199,36 @@ export async function whileBusy(
 }
 
 /**
+ * Runs `method` while the cheap datasets/list is asked every 20 ms, as another window would; returns
+ * the slowest answer, timed from when it was due (a timer held back by a stalled loop counts), and
+ * the long call's result. A time, for work that yields only part of the way: whileBusy's order is
+ * already right when the loop is held only after the first turn (a file read before it is parsed).
+ */
+export async function slowestAnswerDuring(
+  call: (method: string, params?: unknown) => Promise<unknown>,
+  method: string,
+  params: unknown,
+): Promise<{ slowestMs: number; result: unknown }> {
+  let done = false;
+  let slowestMs = 0;
+  const long = call(method, params).finally(() => {
+    done = true;
+  });
+  const pings = (async () => {
+    for (let due = performance.now() + 20; !done; due += 20) {
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      if (done) break;
+      await call('datasets/list');
+      slowestMs = Math.max(slowestMs, performance.now() - due);
+      due = Math.max(due, performance.now()); // the next one is due 20 ms after this answer at the latest
+    }
+  })();
+  const [result] = await Promise.all([long, pings]);
+  console.log(`# ${method}: slowest datasets/list answer ${slowestMs.toFixed(0)} ms`);
+  return { slowestMs, result };
+}
+
+/**
  * Requests to an in-process backend (`createBackend`), as the window sends them: `call` resolves with
  * the result or throws an Error carrying the error's code; `callError` expects a refusal and returns
  * it; `upload` sends files {path → bytes} in chunks (begin, chunks in order, finish). `backend` is read

@@ -141,13 +141,13 @@ export const datasetsHandlers = defineHandlers({
       // An upload's file name is the window's; only its extension and stem are used (never a path).
       const up = uploadId !== undefined ? uploadedFile(ctx.lib, uploadId, 'dataset') : null;
       const path = up ? up.path : checkSourcePath(given as string);
-      // The UI shows the rejected rows, so bad rows are skipped rather than failing the import.
-      const r = await importDatasetFile(ctx.lib, {
-        ...rest,
-        path,
-        sourceName: up?.name,
-        onBadRows: 'skip',
-      });
+      // The UI shows the rejected rows, so bad rows are skipped rather than failing the import. The
+      // file is read, checked and frozen in the engine's 'files' worker; only the record is made here.
+      const r = await importDatasetFile(
+        ctx.lib,
+        { ...rest, path, sourceName: up?.name, onBadRows: 'skip' },
+        (dataDir, input) => ctx.engine.call('prepareDatasetImport', { dataDir, input }),
+      );
       if (uploadId !== undefined) await discardUpload(ctx.lib, uploadId);
       if (r.action !== 'unchanged') {
         ctx.events.emit('library/changed', {

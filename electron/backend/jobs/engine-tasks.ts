@@ -39,6 +39,11 @@ import {
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
 import {
+  type ImportInput,
+  type PreparedImport as PreparedDatasetImport,
+  prepareImport as prepareDatasetImport,
+} from '../library/dataset-import.ts';
+import {
   type DuplicateReport,
   type FindDuplicatesOptions,
   findVersionDuplicatesAsync,
@@ -132,6 +137,16 @@ export interface EngineOps {
    * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
    */
   prepareImport: { args: PrepareImportArgs; events: Record<string, never>; result: PreparedImport };
+  /**
+   * A dataset file read, checked and frozen (library/dataset-import.ts prepareImport), off the RPC
+   * loop: a CSV or JSON document is parsed whole, a Parquet row group decoded at once. Rows checked
+   * so far are reported every few thousand; the backend records the result.
+   */
+  prepareDatasetImport: {
+    args: { dataDir: string; input: Omit<ImportInput, 'onProgress'> };
+    events: { progress: { done: number; total: number | null } };
+    result: PreparedDatasetImport;
+  };
   /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
   tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
   /** An adapter export's files (export-writer.ts): a bundle copies the run's dataset, seconds on a big one. */
@@ -407,6 +422,11 @@ export const TASKS: {
   evaluate: evaluateTask,
   calibrate: calibrateTask,
   prepareImport: async (args: PrepareImportArgs) => prepareImport(args.src, args.opts),
+  prepareDatasetImport: ({ dataDir, input }, emit) =>
+    prepareDatasetImport(dataDir, {
+      ...input,
+      onProgress: (done, total) => emit('progress', { done, total }),
+    }),
   tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
   findDuplicates: (args, _emit, signal) => findVersionDuplicatesAsync(args.filePath, args.opts, signal),
   exportAdapter: async ({ job }) => writeExport(job),

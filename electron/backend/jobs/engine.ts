@@ -4,7 +4,7 @@
 //                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Three
 //                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
-//                    'files' (reading adapter folders for import, counting a dataset's tokens,
+//                    'files' (reading adapter folders and dataset files for import, counting a dataset's tokens,
 //                    finding duplicate rows, writing exports and their zips, unpacking uploaded
 //                    zips).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
@@ -78,6 +78,8 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   evaluate: 'infer',
   // Reading adapter folders: its own lane, so an import neither waits for nor stalls the others.
   prepareImport: 'files',
+  // Parsing a dataset file: a CSV or JSON document whole, a Parquet row group at once.
+  prepareDatasetImport: 'files',
   // Counting a dataset's tokens: beside the imports, never behind a training run.
   tokenLengths: 'files',
   findDuplicates: 'files',

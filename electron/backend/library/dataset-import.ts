@@ -5,7 +5,9 @@
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
 // and the event loop (serve's, with every window on it) is free between chunks. Parquet is read a
 // row group at a time (memory and the loop's pauses bounded by a group). JSON documents, CSV and TSV
-// are read whole and then checked in chunks that yield to the loop.
+// are read whole and then checked in chunks that yield to the loop. The studio runs the prepare step
+// in the engine's 'files' process (importDatasetFile's `prepare`): parsing a document whole, or
+// decoding a Parquet row group, cannot yield (the CLI runs it in-process).
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
 // is stored.
@@ -275,10 +277,21 @@ export function recordImport(lib: Library, prepared: PreparedImport, input: Impo
   return commitRecord(lib, planRecord(lib, prepared, input));
 }
 
-/** Imports any supported file (streamed where it can be; see the header). */
-export async function importDatasetFile(lib: Library, input: ImportInput): Promise<ImportResult> {
+/** Reads, checks and freezes a file (prepareImport, or the same run in an engine process). */
+export type PrepareImport = (dataDir: string, input: ImportInput) => Promise<PreparedImport>;
+
+/**
+ * Imports any supported file (streamed where it can be; see the header). `prepare` does the reading:
+ * the studio passes the engine's 'prepareDatasetImport' operation, so that parsing a CSV or JSON
+ * document whole, or a Parquet row group, never holds its RPC loop; only the record is made here.
+ */
+export async function importDatasetFile(
+  lib: Library,
+  input: ImportInput,
+  prepare: PrepareImport = prepareImport,
+): Promise<ImportResult> {
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId); // refuse before reading
-  return recordImport(lib, await prepareImport(lib.dataDir, input), input);
+  return recordImport(lib, await prepare(lib.dataDir, input), input);
 }
 
 /**
