@@ -5,7 +5,7 @@
 // SQLite file; the engine is wrapped only to record which operations ran.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -179,4 +179,31 @@ test('a refused dataset file says why in one line, as it did on the loop', async
     columns: ['question', 'answer'],
     mapping: { prompt: 'question', completion: 'answer' },
   });
+});
+
+test('a file error in the worker keeps its code and says the path as the window shows it', async () => {
+  // A data folder whose datasets/ is a file: the frozen file cannot be written there.
+  const dataDir = join(root, 'broken-data');
+  const other = createBackend(dataDir, { seedDemo: false, watchHubCache: false, engine: new WorkerEngine() });
+  try {
+    rmSync(join(dataDir, 'datasets'), { recursive: true, force: true });
+    writeFileSync(join(dataDir, 'datasets'), '');
+    const jsonl = join(root, 'tiny.jsonl');
+    writeFileSync(jsonl, `${JSON.stringify({ prompt: 'p', completion: 'c' })}\n`);
+    const r = await other.handle({
+      type: 'request',
+      id: 1,
+      method: 'datasets/import',
+      params: { path: jsonl },
+    });
+    assert.equal(r.type, 'error');
+    const { code, message } = (r as { error: { code: string; message: string } }).error;
+    // What the same failure says on the loop (rpc/user-errors.ts), not 'internal'.
+    assert.deepEqual(
+      { code, message },
+      { code: 'already-exists', message: 'datasets in the data folder: already exists' },
+    );
+  } finally {
+    await other.close();
+  }
 });

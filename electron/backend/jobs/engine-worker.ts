@@ -3,14 +3,16 @@
 // (serialization 'advanced': structured clone) the host sends
 //   {type: 'call', id, op, args, env}  → runs TASKS[op] under the host's environment `env`; answers
 //                                        {type: 'result', id, value} or
-//                                        {type: 'error', id, error: WireError}, with
+//                                        {type: 'error', id, error: WireError (fs-errors.ts
+//                                        plainError)}, with
 //                                        {type: 'event', id, event, data} on the way
 //   {type: 'cancel', id}               → aborts that call (training saves a checkpoint first)
 // When the host goes away this process exits at once, even in the middle of an ONNX Runtime call
 // (parent-watch.ts): it must never go on writing to a run folder that a restarted studio is about to
 // resume, nor hold a model's memory for nobody.
 
-import { toWireError, type WireError } from '../../../native-runtime/errors.ts';
+import type { WireError } from '../../../native-runtime/errors.ts';
+import { plainError } from '../../../native-runtime/fs-errors.ts';
 import { exitWithParent } from '../../../native-runtime/parent-watch.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
@@ -79,7 +81,9 @@ process.on('message', (msg: HostToWorker) => {
     })
     .then(
       (value) => send({ type: 'result', id: msg.id, value }),
-      (err) => send({ type: 'error', id: msg.id, error: toWireError(err) }),
+      // Node's file errors keep the code they have in-process ('disk-full', not 'internal'); the
+      // host shows their paths as people know them (rpc/user-errors.ts).
+      (err) => send({ type: 'error', id: msg.id, error: plainError(err) }),
     )
     .finally(() => calls.delete(msg.id));
 });
