@@ -41,7 +41,8 @@ async function request(method: string, params: unknown): Promise<any> {
 }
 
 /** `request`, resolving with the result or throwing the error's one line. */
-async function call(method: string, params: unknown = {}): Promise<unknown> {
+// biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+async function call(method: string, params: unknown = {}): Promise<any> {
   const r = await request(method, params);
   if (r.type !== 'reply') throw new Error(`${method}: ${r.error.message}`);
   return r.result;
@@ -121,14 +122,15 @@ test('a tensor bomb is refused by the worker with its code, and the backend keep
 const question = (i: number) => `Question ${i}: what is ${i} plus ${i}? Explain the steps, briefly.`;
 const answer = (i: number) => `It is ${2 * i}: adding ${i} to itself doubles it.`;
 
+const bigCsv = join(root, 'big.csv');
+const bigRows = () => Array.from({ length: 80_000 }, (_, i) => `"${question(i)}","${answer(i)}"`);
+const writeCsv = (rows: string[]) => writeFileSync(bigCsv, `prompt,completion\n${rows.join('\n')}\n`);
+
 test('a big CSV is parsed in an engine process: other windows are answered within 200 ms', async () => {
   // 80,000 rows (10 MB), parsed whole: seconds on the loop. Row 3 is bad, reported by its line.
-  const lines = ['prompt,completion', '"only a prompt"'];
-  for (let i = 0; i < 80_000; i++) lines.push(`"${question(i)}","${answer(i)}"`);
-  const csv = join(root, 'big.csv');
-  writeFileSync(csv, `${lines.join('\n')}\n`);
+  writeCsv(['"only a prompt"', ...bigRows()]);
   ops.length = 0;
-  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: csv });
+  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: bigCsv });
   assert.ok(slowestMs < 200, `datasets/list waited ${slowestMs.toFixed(0)} ms`);
   assert.deepEqual(ops, ['prepareDatasetImport']);
   // biome-ignore lint/suspicious/noExplicitAny: the reply's fields
@@ -141,6 +143,25 @@ test('a big CSV is parsed in an engine process: other windows are answered withi
   // The frozen file is what the rows say, in order.
   const frozen = readFileSync(r.version.filePath, 'utf8').split('\n');
   assert.deepEqual(JSON.parse(frozen[79_999]), { prompt: question(79_999), completion: answer(79_999) });
+});
+
+test('a new version of a big dataset: its rows are hashed for their ids in an engine process', async () => {
+  // The rows a re-import keeps keep their ids (and tags): both files' rows are hashed to match
+  // them, which on the loop held every window for seconds (1.8 s for 200,000 rows).
+  const datasetId = (await call('datasets/list')).find((d: { name: string }) => d.name === 'big').id;
+  await call('datasets/annotate', { datasetId, indices: [1000], addTags: ['kept'] });
+  writeCsv([`"${question(-1)}","${answer(-1)}"`, ...bigRows()]);
+  ops.length = 0;
+  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: bigCsv });
+  assert.ok(slowestMs < 200, `datasets/list waited ${slowestMs.toFixed(0)} ms`);
+  assert.deepEqual(ops, ['prepareDatasetImport', 'frozenRowHashes']);
+  // biome-ignore lint/suspicious/noExplicitAny: the reply's fields
+  const r = result as any;
+  assert.equal(r.action, 'new-version');
+  assert.equal(r.dataset.id, datasetId);
+  const page = await call('datasets/rows', { datasetId, offset: 1001, limit: 1 });
+  assert.deepEqual(page.rows[0], { prompt: question(1000), completion: answer(1000) });
+  assert.deepEqual(page.meta[0].tags, ['kept'], 'the row kept its id, so its tag');
 });
 
 test('a Parquet file of one row group is decoded in an engine process', async () => {

@@ -142,11 +142,15 @@ export const datasetsHandlers = defineHandlers({
       const up = uploadId !== undefined ? uploadedFile(ctx.lib, uploadId, 'dataset') : null;
       const path = up ? up.path : checkSourcePath(given as string);
       // The UI shows the rejected rows, so bad rows are skipped rather than failing the import. The
-      // file is read, checked and frozen in the engine's 'files' worker; only the record is made here.
+      // file work (reading, freezing, hashing rows) runs in the engine's 'files' worker; only the
+      // library is read and written here.
       const r = await importDatasetFile(
         ctx.lib,
         { ...rest, path, sourceName: up?.name, onBadRows: 'skip' },
-        (dataDir, input) => ctx.engine.call('prepareDatasetImport', { dataDir, input }),
+        {
+          prepare: (dataDir, input) => ctx.engine.call('prepareDatasetImport', { dataDir, input }),
+          rowHashes: (files) => ctx.engine.call('frozenRowHashes', { files }),
+        },
       );
       if (uploadId !== undefined) await discardUpload(ctx.lib, uploadId);
       if (r.action !== 'unchanged') {

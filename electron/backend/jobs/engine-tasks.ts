@@ -38,6 +38,7 @@ import {
   tokenLengths,
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+import { frozenRowHashes, type RowHashes } from '../library/dataset-annotations.ts';
 import {
   type ImportInput,
   type PreparedImport as PreparedDatasetImport,
@@ -147,6 +148,8 @@ export interface EngineOps {
     events: { progress: { done: number; total: number | null } };
     result: PreparedDatasetImport;
   };
+  /** The row hashes of frozen files (a re-import's row ids): a second a file of 200,000 rows. */
+  frozenRowHashes: { args: { files: string[] }; events: Record<string, never>; result: RowHashes[] };
   /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
   tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
   /** An adapter export's files (export-writer.ts): a bundle copies the run's dataset, seconds on a big one. */
@@ -427,6 +430,7 @@ export const TASKS: {
       ...input,
       onProgress: (done, total) => emit('progress', { done, total }),
     }),
+  frozenRowHashes: async ({ files }) => files.map(frozenRowHashes),
   tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
   findDuplicates: (args, _emit, signal) => findVersionDuplicatesAsync(args.filePath, args.opts, signal),
   exportAdapter: async ({ job }) => writeExport(job),

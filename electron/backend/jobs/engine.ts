@@ -80,6 +80,7 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   prepareImport: 'files',
   // Parsing a dataset file: a CSV or JSON document whole, a Parquet row group at once.
   prepareDatasetImport: 'files',
+  frozenRowHashes: 'files',
   // Counting a dataset's tokens: beside the imports, never behind a training run.
   tokenLengths: 'files',
   findDuplicates: 'files',

@@ -6,7 +6,7 @@
 // and the event loop (serve's, with every window on it) is free between chunks. Parquet is read a
 // row group at a time (memory and the loop's pauses bounded by a group). JSON documents, CSV and TSV
 // are read whole and then checked in chunks that yield to the loop. The studio runs the prepare step
-// in the engine's 'files' process (importDatasetFile's `prepare`): parsing a document whole, or
+// in the engine's 'files' process (importDatasetFile's `work`): parsing a document whole, or
 // decoding a Parquet row group, cannot yield (the CLI runs it in-process).
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
@@ -25,7 +25,7 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
 import { fileKindOfFile } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
-import { frozenRowHashes, inheritRowIds, versionRowIds } from './dataset-annotations.ts';
+import { frozenRowHashes, inheritRowIds, type RowHashes, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -225,9 +225,9 @@ interface ImportPlan {
 
 /**
  * Decides where a prepared file goes (see the header): the dataset `datasetId`, else the dataset of
- * its name, else a new one; and which rows keep their ids. Reads files, writes nothing.
+ * its name, else a new one. Reads the library only.
  */
-function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput): ImportPlan {
+function planTarget(lib: Library, prepared: PreparedImport, input: ImportInput): ImportPlan {
   let target = input.datasetId != null ? getDataset(lib, input.datasetId) : null;
   const shown = prepared.shownName;
   const name = target?.name ?? checkDatasetName(input.name?.trim() || basename(shown, extname(shown)));
@@ -247,19 +247,38 @@ function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput):
     rejectedCount: prepared.badCount,
     sourcePath: input.sourceName ?? prepared.src,
   };
-  if (!target || prepared.file.contentHash === target.latest.contentHash) return { prepared, target, meta };
-  // Rows the dataset already had keep their ids (and so their annotations): the latest version's
-  // first, then a few older full versions' for rows it had dropped (not all: a dataset may have
-  // thousands of versions, each a file to read).
+  return { prepared, target, meta };
+}
+
+/**
+ * The versions whose rows keep their ids in a planned new version (none when it adds nothing), and
+ * the frozen files to hash for it: the new file's, then theirs. The latest version's rows first, then
+ * a few older full versions' for rows it had dropped (not all: a dataset may have thousands of
+ * versions, each a file to read).
+ */
+function inheritance(lib: Library, plan: ImportPlan): { from: DatasetVersion[]; files: string[] } | null {
+  const { target, prepared } = plan;
+  if (!target || prepared.file.contentHash === target.latest.contentHash) return null;
   const older = target.versions.filter((v) => v.split === null && v.id !== target.latest.id);
+  const from = [target.latest, ...older.slice(0, INHERIT_FROM_OLDER)];
+  return { from, files: [join(lib.dataDir, prepared.file.rel), ...from.map((v) => v.filePath)] };
+}
+
+/** The plan with the row ids its rows inherit, from the hashes of `inheritance`'s files. */
+function withRowIds(lib: Library, plan: ImportPlan, from: DatasetVersion[], hashes: RowHashes[]): ImportPlan {
+  const [mine, ...theirs] = hashes;
   const rowIds = inheritRowIds(
-    frozenRowHashes(join(lib.dataDir, prepared.file.rel)),
-    ...[target.latest, ...older.slice(0, INHERIT_FROM_OLDER)].map((v) => ({
-      hashes: frozenRowHashes(v.filePath),
-      ids: versionRowIds(lib, v),
-    })),
+    mine,
+    ...from.map((v, i) => ({ hashes: theirs[i], ids: versionRowIds(lib, v) })),
   );
-  return { prepared, target, meta: { ...meta, datasetId: target.id, rowIds } };
+  return { ...plan, meta: { ...plan.meta, datasetId: plan.target?.id, rowIds } };
+}
+
+/** planTarget, and rows the dataset already had keep their ids (and so their annotations). */
+function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput): ImportPlan {
+  const plan = planTarget(lib, prepared, input);
+  const inherit = inheritance(lib, plan);
+  return inherit ? withRowIds(lib, plan, inherit.from, inherit.files.map(frozenRowHashes)) : plan;
 }
 
 /** Records a planned import (one short write transaction), or nothing when it is unchanged. */
@@ -277,21 +296,31 @@ export function recordImport(lib: Library, prepared: PreparedImport, input: Impo
   return commitRecord(lib, planRecord(lib, prepared, input));
 }
 
-/** Reads, checks and freezes a file (prepareImport, or the same run in an engine process). */
-export type PrepareImport = (dataDir: string, input: ImportInput) => Promise<PreparedImport>;
-
 /**
- * Imports any supported file (streamed where it can be; see the header). `prepare` does the reading:
- * the studio passes the engine's 'prepareDatasetImport' operation, so that parsing a CSV or JSON
- * document whole, or a Parquet row group, never holds its RPC loop; only the record is made here.
+ * Where an import's file work runs: reading, checking and freezing the file (prepareImport) and
+ * hashing frozen files' rows for a new version's row ids (frozenRowHashes). The studio passes the
+ * engine's 'files' process, so that parsing a CSV or JSON document whole, a Parquet row group, or
+ * hashing a dataset's versions never holds its RPC loop; only the library is read and written here.
  */
+export interface ImportWork {
+  prepare(dataDir: string, input: ImportInput): Promise<PreparedImport>;
+  rowHashes(files: string[]): Promise<RowHashes[]>;
+}
+
+const HERE: ImportWork = { prepare: prepareImport, rowHashes: async (files) => files.map(frozenRowHashes) };
+
+/** Imports any supported file (streamed where it can be; see the header). */
 export async function importDatasetFile(
   lib: Library,
   input: ImportInput,
-  prepare: PrepareImport = prepareImport,
+  work: ImportWork = HERE,
 ): Promise<ImportResult> {
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId); // refuse before reading
-  return recordImport(lib, await prepare(lib.dataDir, input), input);
+  const plan = planTarget(lib, await work.prepare(lib.dataDir, input), input);
+  const inherit = inheritance(lib, plan);
+  if (!inherit) return commitRecord(lib, plan);
+  const hashes = await work.rowHashes(inherit.files);
+  return commitRecord(lib, withRowIds(lib, plan, inherit.from, hashes));
 }
 
 /**
