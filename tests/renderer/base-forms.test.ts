@@ -27,6 +27,12 @@ test('Automatic says what it picks here: 8-bit on 23 GB, full precision on 64 GB
   assert.match(big.auto.text, /^Automatic \(full precision on this computer's CPU\)/);
   assert.equal(big.auto.chatBytes, big.of('none')?.chatBytes);
   assert.match(at().auto.text, /full precision where it fits in memory, else 8 or 4 bits/);
+  // The control shows the short label; what it means here is the detail beside it (the full text
+  // was cut at the select's edge, "…— weights 1.").
+  assert.equal(small.auto.label, 'Automatic');
+  assert.match(small.auto.detail, /^8-bit on this computer's CPU: weights [\d.]+ GB/);
+  assert.match(small.of('int8')?.detail ?? '', /^weights [\d.]+ GB/);
+  assert.equal(at().auto.detail, 'full precision where it fits in memory, else 8 or 4 bits');
   assert.deepEqual(
     baseFormChoices(llama8b).map((c) => c.value),
     ['auto', 'none', 'int8', 'int4'],

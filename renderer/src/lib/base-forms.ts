@@ -27,7 +27,13 @@ export interface BaseFormChoice {
   help: string;
   chatBytes: number;
   trainBytes: number;
-  /** "8-bit — 1.3 GB to chat, 2.5 GB to train" */
+  /**
+   * What the choice means here: "weights 1.3 GB, 2.5 GB to train"; for Automatic the form it picks
+   * first ("8-bit on the GPU: weights …"). Shown beside the control: an option's own text is the
+   * short label, which a select shows whole.
+   */
+  detail: string;
+  /** The label and the detail: "8-bit — weights 1.3 GB, 2.5 GB to train" */
   text: string;
 }
 
@@ -104,18 +110,24 @@ export function baseFormChoices(
     const trainBytes = bytesOf(form, 'train');
     const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
     const on = gpu ? ' on the GPU' : '';
+    const weights = `weights ${formatBytes(chatBytes)}${on}${train}`;
+    const auto = c.value === 'auto';
     return {
       value: c.value,
       label: c.label,
       help: c.help,
       chatBytes,
       trainBytes,
-      text:
-        c.value !== 'auto'
-          ? `${c.label} — weights ${formatBytes(chatBytes)}${on}${train}`
-          : where.length
-            ? `${c.label} (${where.join(', ')}) — weights ${formatBytes(chatBytes)}${on}${train}`
-            : `${c.label} — full precision where it fits in memory, else 8 or 4 bits`,
+      detail: !auto
+        ? weights
+        : where.length
+          ? `${where.join(', ')}: ${weights}`
+          : 'full precision where it fits in memory, else 8 or 4 bits',
+      text: !auto
+        ? `${c.label} — ${weights}`
+        : where.length
+          ? `${c.label} (${where.join(', ')}) — ${weights}`
+          : `${c.label} — full precision where it fits in memory, else 8 or 4 bits`,
     };
   });
 }
