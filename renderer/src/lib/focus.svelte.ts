@@ -17,6 +17,23 @@ export async function keepFocusOnPage(openerId?: string): Promise<void> {
 }
 
 /**
+ * Gives focus to the element with id `id` once it is on the page, if focus is still nowhere (<body>)
+ * then: after an action whose button was disabled while it ran (or went with the page it was on),
+ * focus goes to what the action produced — a result, a new heading, a row that renders once its
+ * rows have loaded. Gives up after `ms`; a click or a key elsewhere meanwhile wins.
+ */
+export function focusWhenShown(id: string, ms = 5000): void {
+  const until = performance.now() + ms;
+  const look = () => {
+    if (document.activeElement !== null && document.activeElement !== document.body) return;
+    const el = document.getElementById(id);
+    if (el) el.focus();
+    else if (performance.now() < until) requestAnimationFrame(look);
+  };
+  void tick().then(look);
+}
+
+/**
  * Calls keepFocusOnPage with the opener of a detail panel each time the panel closes (`shown()`
  * goes from an id to null), however it closed: its Close button, Escape, a link. Call during
  * component init.
