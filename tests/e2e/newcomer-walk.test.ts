@@ -3,6 +3,8 @@
 //   Add model, dataset Import, Find/Drop duplicates, Split, Start training, Run evaluation, Export
 //   to folder. Focus now goes to what the action produced (a screen reader reads it; Tab goes on
 //   from there), or back to the button after a failure.
+// - Saving a row edit opened the new version with every row, the search box empty and focus on
+//   <body>: the search, the row's place and focus on its Edit are kept.
 // - A file with unknown columns showed "cannot tell which columns…" as an error while the column
 //   chooser asked for them: the chooser is the next step, and says why, with no error.
 // - The Base weights select cut its text (the Train wizard at 1280 px, the Models page always).
@@ -28,6 +30,7 @@ import {
   screenshot,
   skip,
   startStudio,
+  textWhen,
 } from './helpers.ts';
 
 const qa = (i: number) => ({ prompt: `What is ${i} plus ${i}?`, completion: `It is ${2 * i}.` });
@@ -126,6 +129,28 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await press(page.getByRole('button', { name: 'Import', exact: true }));
     await page.getByTestId('dataset-name').getByText('quiz').waitFor();
     await focusComesTo(await titleOf('quiz'), 'focus is on the dataset that opened');
+  });
+
+  test('saving a row edit keeps the search, the row’s place and focus on its Edit', async () => {
+    const view = page.getByTestId('dataset-view');
+    await view.getByLabel('Search rows').fill('plus 4');
+    await view.getByLabel('Search rows').press('Enter');
+    assert.match(await textWhen(view.getByTestId('rows-summary'), /^1 matching row\b/), /^1 matching row\b/);
+    await press(view.getByRole('button', { name: 'Edit row 3' }));
+    const editor = page.getByTestId('row-editor');
+    await editor
+      .getByLabel('Row as JSON')
+      .fill(JSON.stringify({ prompt: 'What is 4 plus 4?', completion: 'Eight.' }));
+    await press(editor.getByRole('button', { name: 'Save as new version' }));
+    await page.waitForFunction(() => {
+      const s = document.querySelector<HTMLSelectElement>('[data-testid="dataset-version"]');
+      return /^v2\b/.test(s?.selectedOptions[0]?.textContent ?? '');
+    });
+    await view.getByTestId('row-3').getByText('Eight.').waitFor();
+    assert.equal(await view.getByLabel('Search rows').inputValue(), 'plus 4', 'the search is kept');
+    assert.match(await textWhen(view.getByTestId('rows-summary'), /^1 matching row\b/), /^1 matching row\b/);
+    await focusComesTo('edit-row-3', 'focus is back on the edited row’s Edit');
+    await screenshot(page, 'walk-2-row-edit-saved');
   });
 
   test('Find duplicates is the first step; Drop is primary once some are found', async () => {

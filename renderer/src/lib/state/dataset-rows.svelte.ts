@@ -16,6 +16,19 @@ export interface RowFilter {
   minRating?: number;
 }
 
+/**
+ * Where a row list stands at one of its rows: to open the list of the version an edit of that row
+ * made at the same place (the same filter, the row as far down the window), with focus back on it.
+ */
+export interface RowListPlace {
+  filter: RowFilter;
+  /** The row's position in the filtered list, and how far below the list's top it shows (px). */
+  position: number;
+  shownAt: number;
+  /** The row's index in the version. */
+  index: number;
+}
+
 export interface LoadedRow {
   row: DatasetRow;
   meta: RowMeta;
@@ -39,10 +52,11 @@ export class DatasetRows {
   #versionId: number;
   #filter: RowFilter = {};
 
-  constructor(rpc: RpcClient, datasetId: number, versionId: number) {
+  constructor(rpc: RpcClient, datasetId: number, versionId: number, filter: RowFilter = {}) {
     this.#rpc = rpc;
     this.#datasetId = datasetId;
     this.#versionId = versionId;
+    this.#filter = filter;
   }
 
   get versionId(): number {
