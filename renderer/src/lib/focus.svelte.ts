@@ -17,19 +17,32 @@ export async function keepFocusOnPage(openerId?: string): Promise<void> {
 }
 
 /**
- * Gives focus to the element with id `id` once it is on the page, if focus is still nowhere (<body>)
- * then: after an action whose button was disabled while it ran (or went with the page it was on),
- * focus goes to what the action produced — a result, a new heading, a row that renders once its
- * rows have loaded. Gives up after `ms`; a click or a key elsewhere meanwhile wins.
+ * Gives focus to the element with id `id` once it is on the page and focus is nowhere (<body>): after
+ * an action whose button was disabled while it ran (or went with the page it was on), focus goes to
+ * what the action produced — a result, a new heading, a row that renders once its rows have loaded.
+ * Watches each frame for `ms`, as what held focus may leave the page later (a closed dialog gives
+ * focus back to a button of a list about to be made anew); a key or a click meanwhile wins.
  */
 export function focusWhenShown(id: string, ms = 5000): void {
   const until = performance.now() + ms;
-  const look = () => {
-    if (document.activeElement !== null && document.activeElement !== document.body) return;
-    const el = document.getElementById(id);
-    if (el) el.focus();
-    else if (performance.now() < until) requestAnimationFrame(look);
+  let frame = 0;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    cancelAnimationFrame(frame);
+    document.removeEventListener('keydown', stop, true);
+    document.removeEventListener('pointerdown', stop, true);
   };
+  const look = () => {
+    if (stopped) return;
+    const el = document.getElementById(id);
+    const nowhere = document.activeElement === null || document.activeElement === document.body;
+    if (el && nowhere) el.focus();
+    if (document.activeElement === el || performance.now() > until) stop();
+    else frame = requestAnimationFrame(look);
+  };
+  document.addEventListener('keydown', stop, true);
+  document.addEventListener('pointerdown', stop, true);
   void tick().then(look);
 }
 
