@@ -2,8 +2,9 @@
 // side by side), exact match, multiple choice, or base and adapter outputs compared — through the
 // engine's own 'evaluate' task (native-runtime/evaluation/evaluate.ts, as the studio's
 // 'evaluations/run'). A library adapter keeps the result with it (library/evaluations.ts), as in the
-// studio. Progress: examples done, on the reporter; Ctrl-C stops it (exit 130, stored as cancelled).
-// --json prints one object (the evaluation), like bench.
+// studio. Progress: examples done, on the reporter. Ctrl-C stops it as train's does: a summary of
+// how far it got, that it was kept as cancelled, and how to see it and run it again (exit 130).
+// --json prints one object (the evaluation, or the stop), like bench.
 
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
@@ -21,7 +22,7 @@ import {
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
-import { type Command, table } from '../command.ts';
+import { type Command, type CommandContext, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
@@ -62,6 +63,60 @@ function reportText(r: EvaluationReport, id: number | null): string {
     table(['METRIC', 'VALUE'], metrics),
     ...(samples.length ? ['first examples:', ...samples] : []),
   ].join('\n');
+}
+
+/** How far a stopped evaluation got: examples scored of the total (null before the first count). */
+interface Counted {
+  done: number;
+  total: number | null;
+}
+
+/** `--data-dir DIR` as given, for the commands a stop suggests (as `runs resume` does). */
+function dataDirFlag(ctx: CommandContext): string {
+  const dir = str(ctx.values, 'data-dir');
+  return dir ? ` --data-dir ${JSON.stringify(dir)}` : '';
+}
+
+/** The same evaluation as a command line, on the library's copy of the data (--map is in it). */
+function rerunCommand(ctx: CommandContext, adapter: string, datasetId: number, kind: EvalKind): string {
+  const flags = ['model', 'limit', 'max-new-tokens', 'batch-size', 'positions', 'device']
+    .map((k) => [k, str(ctx.values, k)] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` --${k} ${/^[\w./:+-]+$/.test(v as string) ? v : JSON.stringify(v)}`);
+  return `reft-studio evaluate --adapter ${adapter} --data ${datasetId} --kind ${kind}${flags.join('')}${dataDirFlag(ctx)}`;
+}
+
+/**
+ * Prints where a Ctrl-C stopped the evaluation (as train prints where it paused) and returns 130:
+ * the examples scored, that the library adapter keeps it as cancelled, how to see it and rerun it.
+ */
+function printStopped(
+  ctx: CommandContext,
+  stop: { evaluationId: number | null; adapterId: number | null; counted: Counted; rerun: string },
+): number {
+  const { evaluationId, adapterId, counted, rerun } = stop;
+  const show = adapterId !== null ? `reft-studio adapters show ${adapterId}${dataDirFlag(ctx)}` : null;
+  const got = `${counted.done} of ${counted.total ?? '?'} examples`;
+  ctx.print(
+    {
+      status: 'cancelled',
+      evaluationId,
+      adapterId,
+      examplesDone: counted.done,
+      examplesTotal: counted.total,
+      show,
+      rerun,
+    },
+    () =>
+      [
+        evaluationId !== null
+          ? `evaluation ${evaluationId} cancelled after ${got}; kept with adapter ${adapterId} as cancelled, without metrics`
+          : `evaluation cancelled after ${got}; nothing kept (the adapter is not in the library)`,
+        ...(show ? [`see it with: ${show}`] : []),
+        `run it again with: ${rerun}`,
+      ].join('\n'),
+  );
+  return 130;
 }
 
 export const evaluateCommand: Command = {
@@ -136,18 +191,37 @@ export const evaluateCommand: Command = {
             kind,
           });
       };
+      const progress: { task: CountTask | null } = { task: null };
+      const counted: Counted = { done: 0, total: null };
+      const stopped = (): number => {
+        if (recorded.ev)
+          finishEvaluation(lib, recorded.ev.id, {
+            status: 'cancelled',
+            error: `stopped with Ctrl-C after ${counted.done} of ${counted.total ?? '?'} examples`,
+          });
+        return printStopped(ctx, {
+          evaluationId: recorded.ev?.id ?? null,
+          adapterId: adapter.record?.id ?? null,
+          counted,
+          rerun: rerunCommand(
+            ctx,
+            adapter.record ? String(adapter.record.id) : JSON.stringify(adapter.path),
+            version.datasetId,
+            kind,
+          ),
+        });
+      };
       const ctrlC = catchInterrupts((m) => ctx.progress.log(m), {
-        first: 'stopping the evaluation',
+        first: 'stopping the evaluation (Ctrl-C again within 2 s to stop at once)',
         stop: 'stopping now',
       });
       // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
       ctrlC.onStopNow(() => {
-        if (recorded.ev)
-          finishEvaluation(lib, recorded.ev.id, { status: 'cancelled', error: 'stopped with Ctrl-C' });
+        progress.task?.done();
+        const code = stopped();
         ctx.progress.close();
-        process.exit(130);
+        process.exit(code);
       });
-      const progress: { task: CountTask | null } = { task: null };
       try {
         const report = await new InProcessEngine().call(
           'evaluate',
@@ -175,6 +249,7 @@ export const evaluateCommand: Command = {
                 total: d.total,
               });
               progress.task.update(d.done, d.total);
+              Object.assign(counted, { done: d.done, total: d.total });
             },
           },
         );
@@ -195,6 +270,11 @@ export const evaluateCommand: Command = {
       } catch (e) {
         // The engine names the file it read: the library's copy, which the user never chose.
         namingVersionsIn(lib, e, [[version.filePath, version.id]]);
+        // A stop the user asked for is not an error: say how far it got.
+        if (e instanceof CancelledError && ctrlC.requested) {
+          progress.task?.done();
+          return stopped();
+        }
         if (recorded.ev)
           finishEvaluation(lib, recorded.ev.id, {
             status: e instanceof CancelledError ? 'cancelled' : 'failed',

@@ -2,7 +2,8 @@
 // training the demo model): under a pseudo-terminal (util-linux `script`) one bar redrawn in place;
 // through a pipe plain lines at a steady interval and the last step; --json one event per line ending
 // with the result; Ctrl-C once pauses with a checkpoint and twice stops at once, both resumable with
-// `runs resume`; `bench --json` keeps exactly one object on stdout.
+// `runs resume`; `evaluate` stopped with Ctrl-C says how far it got (not an error); `bench --json`
+// keeps exactly one object on stdout.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -345,5 +346,47 @@ describe('Ctrl-C', () => {
     const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
     assert.equal(shown.status, 'interrupted');
     resume(dir, 1);
+  });
+
+  it('evaluate: one Ctrl-C stops it with a summary, not an error; kept as cancelled with how far it got', async () => {
+    const dir = home();
+    const trained = run([...TRAIN, '--max-steps', '2', '-q', '--data-dir', dir], {});
+    assert.equal(trained.code, 0, trained.stderr);
+    // One example per batch, generating: the count moves while the signal comes.
+    const argv = [BIN, 'evaluate', '--adapter', '1', '--data', data, '--kind', 'exact-match'];
+    const child = spawn(
+      process.execPath,
+      [...argv, '--batch-size', '1', '--max-new-tokens', '16', '--json', '--data-dir', dir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+      if (/ [1-9]\d*\/200 examples/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.equal(code, 130, stderr);
+    assert.doesNotMatch(stderr, /^error:/m, 'a stop the user asked for is not an error');
+    const stop = JSON.parse(stdout);
+    assert.equal(stop.status, 'cancelled');
+    assert.equal(stop.evaluationId, 1);
+    assert.equal(stop.examplesTotal, 200);
+    assert.ok(stop.examplesDone > 0 && stop.examplesDone < 200, `${stop.examplesDone} examples done`);
+    const dd = ` --data-dir ${JSON.stringify(dir)}`;
+    assert.equal(stop.show, `reft-studio adapters show 1${dd}`);
+    assert.match(
+      stop.rerun,
+      /^reft-studio evaluate --adapter 1 --data \d+ --kind exact-match --max-new-tokens 16 --batch-size 1 --data-dir /,
+    );
+    const lib = openLibrary(dir);
+    try {
+      const [stored] = listEvaluations(lib, { adapterId: 1 });
+      assert.equal(stored.status, 'cancelled');
+      assert.equal(stored.error, `stopped with Ctrl-C after ${stop.examplesDone} of 200 examples`);
+    } finally {
+      closeLibrary(lib);
+    }
   });
 });
