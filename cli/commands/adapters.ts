@@ -1,6 +1,6 @@
 // `reft-studio adapters list|search|show|rm|tag|untag|rename|check`: adapters in the library.
 // `show` prints the lineage (base model name and fingerprint, run, dataset version, metrics, size on
-// disk); `check` is the apply rule on its own (refused by base-model fingerprint unless --force-base).
+// disk) and the adapter's evaluations (`evaluate`, the studio's Evaluate panel), newest first; `check` is the apply rule on its own (refused by base-model fingerprint unless --force-base).
 
 import {
   type AdapterRecord,
@@ -11,6 +11,8 @@ import {
   renameAdapter,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
+import { versionName } from '../../electron/backend/library/datasets.ts';
+import { type EvaluationRecord, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
@@ -31,6 +33,27 @@ function adapterTable(adapters: AdapterRecord[]): string {
         ]),
       )
     : 'no adapters match';
+}
+
+/** Metrics as `name=value`, 5 significant digits for fractions; '-' for none. */
+function metricsText(m: Record<string, number>): string {
+  const parts = Object.entries(m).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(5)}`);
+  return parts.join(', ') || '-';
+}
+
+/** An adapter's evaluations: on what data, what each measured, or why it has no result (its error). */
+function evaluationTable(evaluations: EvaluationRecord[], dataNames: Map<number, string | null>): string {
+  if (!evaluations.length) return 'evaluations: none (reft-studio evaluate --adapter ID --data ID|FILE)';
+  const rows = evaluations.map((e) => [
+    e.id,
+    e.kind,
+    e.status,
+    (e.datasetVersionId !== null && dataNames.get(e.datasetVersionId)) || '-',
+    e.examples,
+    formatTime(e.createdAt),
+    Object.keys(e.metrics).length ? metricsText(e.metrics) : (e.error ?? '-'),
+  ]);
+  return `evaluations:\n${table(['ID', 'KIND', 'STATUS', 'DATA', 'EXAMPLES', 'CREATED', 'RESULT'], rows)}`;
 }
 
 export const adaptersCommands: Command[] = [
@@ -82,17 +105,25 @@ export const adaptersCommands: Command[] = [
   },
   {
     name: 'adapters show',
-    summary: 'show an adapter with its lineage: base model, run, dataset version, metrics, size',
+    summary: 'show an adapter: base model, run, dataset version, metrics, size and its evaluations',
     usage: 'adapters show ID',
     examples: ['adapters show 3'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const l = await ctx.withLibrary((lib) => adapterLineage(lib, id));
+      const { l, evaluations, dataNames } = await ctx.withLibrary((lib) => {
+        const evaluations = listEvaluations(lib, { adapterId: id });
+        // How people know the data evaluated on (dataset “name” vN), for the table.
+        const versions = evaluations.flatMap((e) =>
+          e.datasetVersionId !== null ? [e.datasetVersionId] : [],
+        );
+        return {
+          l: adapterLineage(lib, id),
+          evaluations,
+          dataNames: new Map(versions.map((v) => [v, versionName(lib, v)])),
+        };
+      });
       const a = l.adapter;
-      const metrics = Object.entries(l.metrics)
-        .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(5)}`)
-        .join(', ');
-      ctx.print({ ...a, lineage: l }, () =>
+      ctx.print({ ...a, lineage: l, evaluations }, () =>
         [
           `adapter ${a.id} "${a.name}" (${a.type})`,
           `path: ${a.path}${l.filesPresent ? '' : ' (MISSING)'}`,
@@ -100,10 +131,11 @@ export const adaptersCommands: Command[] = [
           `layers: ${l.layers.join(', ') || '-'}  positions: ${l.positions ?? '-'}  rank: ${l.rank ?? '-'}  interventions: ${l.interventions}`,
           `run: ${l.run ? `${l.run.id}${l.run.name ? ` "${l.run.name}"` : ''} (${l.run.status}${l.run.lastLoss != null ? `, last loss ${l.run.lastLoss.toPrecision(4)}` : ''})` : (l.runRef ?? '-')}`,
           `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${l.dataset.rowCount} rows)` : (l.datasetVersion ?? '-')}`,
-          `metrics: ${metrics || '-'}`,
+          `metrics: ${metricsText(l.metrics)}`,
           `tags: ${a.tags.join(', ') || '-'}`,
           `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,
           `created: ${formatTime(a.createdAt)}`,
+          evaluationTable(evaluations, dataNames),
         ].join('\n'),
       );
       return 0;

@@ -161,6 +161,11 @@ describe('progress on a terminal, a pipe and --json', () => {
     } finally {
       closeLibrary(lib);
     }
+    // Listed with the adapter: `adapters show` prints its metrics, --json carries the record.
+    const shown = run(['adapters', 'show', '3', '--data-dir', dir], {});
+    assert.match(shown.stdout, /^1 +loss +completed +dataset “Demo: pirate persona” v1 +12 +.*perplexity=/m);
+    const json = JSON.parse(run(['adapters', 'show', '3', '--json', '--data-dir', dir], {}).stdout);
+    assert.equal(json.evaluations[0].metrics.perplexity, report.metrics.perplexity);
   });
 
   it('datasets import: a big file shows its rows being checked; --json stays one object; Parquet too', () => {
@@ -388,5 +393,17 @@ describe('Ctrl-C', () => {
     } finally {
       closeLibrary(lib);
     }
+    // `adapters show`, as the summary suggests: the evaluation listed, with why it has no metrics.
+    const shown = run(['adapters', 'show', '1', '--data-dir', dir], {});
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      /^evaluations:\nID +KIND +STATUS +DATA +EXAMPLES +CREATED +RESULT\n1 +exact-match +cancelled +dataset “rows” v1 +- +\S+ \S+ +stopped with Ctrl-C after \d+ of 200 examples$/m,
+    );
+    const json = JSON.parse(run(['adapters', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
+    assert.deepEqual(
+      json.evaluations.map((e: Json) => [e.id, e.kind, e.status]),
+      [[1, 'exact-match', 'cancelled']],
+    );
   });
 });
