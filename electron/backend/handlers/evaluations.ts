@@ -1,10 +1,16 @@
 // 'evaluations/*': evaluating an adapter on a dataset version in the engine's 'infer' process; results are
 // stored with the adapter (library/evaluations.ts). Progress goes out as 'jobs/progress'.
+//
+// An evaluation may wait behind another and run for hours: the window starts one ('evaluations/start',
+// answered at once with its job) and follows it through 'evaluations/jobs' and the pushes, rather
+// than holding one request open (it timed out and showed as failed while the evaluation went on).
+// 'evaluations/run' still answers when it ends, for callers that wait (tests, scripts).
 
 import { z } from 'zod';
 import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
-import { EVAL_KINDS } from '../../../native-runtime/evaluation/evaluate.ts';
+import { EVAL_KINDS, type EvaluationReport } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { BackendContext } from '../context.ts';
+import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { StudioClosedError } from '../jobs/queue.ts';
 import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
@@ -35,7 +41,35 @@ const RunParams = z
   })
   .strict();
 
-async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext): Promise<EvaluationRecord> {
+/** An evaluation's job as the window follows it: which adapter, and its evaluation once recorded. */
+export interface EvaluationJob extends JobInfo {
+  adapterId: number;
+  /**
+   * Set once the engine has checked the request and the evaluation is recorded; a job that ended
+   * without one was refused (its `error` says why) and is in no adapter's history.
+   */
+  evaluationId: number | null;
+}
+
+type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId'>;
+
+// Per backend (tests run several in one process), as models-hub keeps its downloads.
+const notes = new WeakMap<JobQueue, Map<number, JobNote>>();
+
+function notesOf(jobs: JobQueue): Map<number, JobNote> {
+  const m = notes.get(jobs) ?? new Map<number, JobNote>();
+  notes.set(jobs, m);
+  return m;
+}
+
+/**
+ * Checks the request, queues the evaluation and returns its job at once; `result` settles when it
+ * has ended and is recorded (or rejects when the engine refused it: nothing recorded).
+ */
+function startEvaluation(
+  p: z.output<typeof RunParams>,
+  ctx: BackendContext,
+): { jobId: number; result: Promise<EvaluationRecord> } {
   const adapter = getAdapter(ctx.lib, p.adapterId);
   const version = resolveDatasetVersion(ctx.lib, {
     datasetId: p.datasetId,
@@ -53,6 +87,7 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
   // prompt too long, a chat dataset on a model without a template) is this call's error, not a
   // failed evaluation in the adapter's history.
   const recorded: { ev: EvaluationRecord | null } = { ev: null };
+  const note: JobNote = { adapterId: adapter.id, evaluationId: null };
   const record = (): EvaluationRecord => {
     recorded.ev ??= createEvaluation(ctx.lib, {
       adapterId: adapter.id,
@@ -60,6 +95,7 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       datasetVersionId: version.id,
       kind: p.kind,
     });
+    note.evaluationId = recorded.ev.id;
     ctx.events.emit('library/changed', { kind: 'evaluations', id: recorded.ev.id, action: 'added' });
     return recorded.ev;
   };
@@ -72,40 +108,60 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
     device: 'evaluations',
     label: `evaluate ${adapter.name} (${p.kind})`,
     run: ({ signal, report }) =>
-      ctx.engine.call(
-        'evaluate',
-        {
-          model: model.path,
-          adapter: adapter.path,
-          data: version.filePath,
-          kind: p.kind,
-          limit: p.limit,
-          maxNewTokens: p.maxNewTokens,
-          batchSize: p.batchSize,
-          device: preferredDevice(ctx.lib),
-          quantize: model.quantize,
-          dataDir: ctx.lib.dataDir,
-        },
-        {
-          signal,
-          onEvent: (e, d) => {
-            if (e === 'start') return void record();
-            // Until the first example, the job says what loading the models is doing.
-            if (e === 'notice') return report({ message: (d as { text: string }).text });
-            const p = d as { done: number; total: number };
-            report({
-              progress: p.total ? p.done / p.total : undefined,
-              message: `${p.done}/${p.total}`,
-              detail: { event: 'evaluate-progress', ...p },
-            });
+      ctx.engine
+        .call(
+          'evaluate',
+          {
+            model: model.path,
+            adapter: adapter.path,
+            data: version.filePath,
+            kind: p.kind,
+            limit: p.limit,
+            maxNewTokens: p.maxNewTokens,
+            batchSize: p.batchSize,
+            device: preferredDevice(ctx.lib),
+            quantize: model.quantize,
+            dataDir: ctx.lib.dataDir,
           },
-        },
-      ),
+          {
+            signal,
+            onEvent: (e, d) => {
+              if (e === 'start') return void record();
+              // Until the first example, the job says what loading the models is doing.
+              if (e === 'notice') return report({ message: (d as { text: string }).text });
+              const p = d as { done: number; total: number };
+              report({
+                progress: p.total ? p.done / p.total : undefined,
+                message: `${p.done}/${p.total}`,
+                detail: { event: 'evaluate-progress', ...p },
+              });
+            },
+          },
+        )
+        .catch((e) => {
+          // The engine names the file it read: the library's copy, which the user never chose (said
+          // here, before the job keeps the error for 'evaluations/jobs').
+          throw namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
+        }),
   });
+  const known = notesOf(ctx.jobs);
+  // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
+  for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
+  known.set(job.id, note);
+  return { jobId: job.id, result: finishRecord(ctx, job.done, recorded, record) };
+}
+
+/** Stores how the evaluation's job ended, once it has; rethrows when it never started. */
+async function finishRecord(
+  ctx: BackendContext,
+  done: Promise<EvaluationReport>,
+  recorded: { ev: EvaluationRecord | null },
+  record: () => EvaluationRecord,
+): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
   let id: number;
   try {
-    const report = await job.done;
+    const report = await done;
     id = (recorded.ev ?? record()).id;
     out = finishEvaluation(ctx.lib, id, {
       status: 'completed',
@@ -115,8 +171,6 @@ async function runEvaluation(p: z.output<typeof RunParams>, ctx: BackendContext)
       device: report.device,
     });
   } catch (e) {
-    // The engine names the file it read: the library's copy, which the user never chose.
-    namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
     if (!recorded.ev) throw e;
     id = recorded.ev.id;
     // The studio closing stops it as a crash would ('interrupted'), not as a user's cancel.
@@ -137,7 +191,31 @@ export const evaluationsHandlers = defineHandlers({
    * Runs an evaluation to its end and returns it (status 'failed' with `error` when the engine failed
    * once it had started); a request the engine refuses is an error reply, and nothing is recorded.
    */
-  'evaluations/run': handler(RunParams, runEvaluation),
+  'evaluations/run': handler(RunParams, (p, ctx) => startEvaluation(p, ctx).result),
+  /**
+   * Queues an evaluation and answers at once with its job; follow it with 'evaluations/jobs' (and
+   * the 'jobs/progress' pushes). A request the engine refuses ends its job 'failed' with the reason
+   * and no evaluationId; nothing is recorded.
+   */
+  'evaluations/start': handler(RunParams, (p, ctx): { jobId: number } => {
+    const { jobId, result } = startEvaluation(p, ctx);
+    result.catch(() => {}); // its job keeps the error
+    return { jobId };
+  }),
+  /** An adapter's evaluation jobs still held by the queue (queued, running and recent), newest first. */
+  'evaluations/jobs': handler(
+    z.object({ adapterId: z.number().int().positive() }).strict(),
+    (p, ctx): EvaluationJob[] => {
+      const known = notesOf(ctx.jobs);
+      return ctx.jobs
+        .list()
+        .flatMap((j) => {
+          const n = known.get(j.id);
+          return n?.adapterId === p.adapterId ? [{ ...j, ...n }] : [];
+        })
+        .reverse();
+    },
+  ),
   'evaluations/list': handler(
     z.object({ adapterId: z.number().int().positive().optional() }).strict(),
     (p, ctx): EvaluationRecord[] => listEvaluations(ctx.lib, p),

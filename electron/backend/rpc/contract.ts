@@ -77,6 +77,9 @@
 //   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
 //                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter once it
 //                                                                      starts; a refused request is an error, not stored)
+//   evaluations/start (as evaluations/run)                         → {jobId} at once (the window follows the job:
+//                                                                      a refused one ends 'failed', evaluationId null)
+//   evaluations/jobs  {adapterId}                                   → EvaluationJob[] (JobInfo & {adapterId, evaluationId})
 //   evaluations/list  {adapterId?}                                  → EvaluationRecord[]
 //   evaluations/get   {id}                                          → EvaluationRecord
 //   adapters/list     {tag?, baseModelFingerprint?, type?, query?}  → AdapterRecord[] (query: name/tag/type/base model)
@@ -168,6 +171,7 @@ export type {
   TrainEvent,
   TrainProgress,
 } from '../events.ts';
+export type { EvaluationJob } from '../handlers/evaluations.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
 export type { DownloadJob, HubPreview } from '../handlers/models-hub.ts';
 export type { ExecutionProvider, SystemInfo } from '../handlers/system.ts';

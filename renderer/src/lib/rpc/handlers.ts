@@ -18,6 +18,7 @@ export type {
   DropDuplicatesResult,
   DuplicateReport,
   EnvironmentReport,
+  EvaluationJob,
   EvaluationRecord,
   ExecutionProvider,
   ExportFormat,
