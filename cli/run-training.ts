@@ -148,12 +148,13 @@ export function runFailed(
  * record --out (the library keeps its own copy of the adapter), so the command must carry it.
  */
 export function resumeCommand(ctx: CommandContext, runId: number, out?: string): string {
+  return `reft-studio runs resume ${runId}${out ? ` --out ${JSON.stringify(out)}` : ''}${dataDirFlag(ctx)}`;
+}
+
+/** `--data-dir DIR` as given (nothing without it), for the commands a stop or failure suggests. */
+export function dataDirFlag(ctx: CommandContext): string {
   const dir = str(ctx.values, 'data-dir');
-  return (
-    `reft-studio runs resume ${runId}` +
-    (out ? ` --out ${JSON.stringify(out)}` : '') +
-    (dir ? ` --data-dir ${JSON.stringify(dir)}` : '')
-  );
+  return dir ? ` --data-dir ${JSON.stringify(dir)}` : '';
 }
 
 /** The folders a command writes the finished adapter to besides the library's own. */

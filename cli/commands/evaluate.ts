@@ -26,6 +26,8 @@ import { type Command, type CommandContext, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
+import { dataDirFlag } from '../run-training.ts';
+import { shellWord } from '../shell-word.ts';
 
 /**
  * The base model's fingerprint a folder outside the library names (train --out, an export: the
@@ -71,18 +73,12 @@ interface Counted {
   total: number | null;
 }
 
-/** `--data-dir DIR` as given, for the commands a stop suggests (as `runs resume` does). */
-function dataDirFlag(ctx: CommandContext): string {
-  const dir = str(ctx.values, 'data-dir');
-  return dir ? ` --data-dir ${JSON.stringify(dir)}` : '';
-}
-
 /** The same evaluation as a command line, on the library's copy of the data (--map is in it). */
 function rerunCommand(ctx: CommandContext, adapter: string, datasetId: number, kind: EvalKind): string {
   const flags = ['model', 'limit', 'max-new-tokens', 'batch-size', 'positions', 'device']
     .map((k) => [k, str(ctx.values, k)] as const)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` --${k} ${/^[\w./:+-]+$/.test(v as string) ? v : JSON.stringify(v)}`);
+    .map(([k, v]) => ` --${k} ${shellWord(v as string)}`);
   return `reft-studio evaluate --adapter ${adapter} --data ${datasetId} --kind ${kind}${flags.join('')}${dataDirFlag(ctx)}`;
 }
 
@@ -205,7 +201,7 @@ export const evaluateCommand: Command = {
           counted,
           rerun: rerunCommand(
             ctx,
-            adapter.record ? String(adapter.record.id) : JSON.stringify(adapter.path),
+            adapter.record ? String(adapter.record.id) : shellWord(adapter.path),
             version.datasetId,
             kind,
           ),
