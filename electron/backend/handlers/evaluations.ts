@@ -148,7 +148,7 @@ function startEvaluation(
   // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
   for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
-  return { jobId: job.id, result: finishRecord(ctx, job.done, recorded, record) };
+  return { jobId: job.id, result: finishRecord(ctx, job.done, recorded, record, release) };
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */
@@ -157,6 +157,8 @@ async function finishRecord(
   done: Promise<EvaluationReport>,
   recorded: { ev: EvaluationRecord | null },
   record: () => EvaluationRecord,
+  /** Lets go of the dataset file held while the evaluation waited and ran. */
+  release: () => void,
 ): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
   let id: number;
