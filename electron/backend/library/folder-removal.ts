@@ -14,7 +14,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { fsyncDir } from '../../../native-runtime/formats/atomic-write.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { writeTransaction } from '../db/database.ts';
-import type { Library } from './library.ts';
+import type { Library } from './library-handle.ts';
 
 /** `.NAME.TAG.removing`: a folder set aside by a removal, NAME its name before. */
 const ASIDE_RE = /^\.(.+)\.([0-9a-f]{12})\.removing$/;

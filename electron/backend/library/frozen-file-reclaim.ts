@@ -16,8 +16,8 @@
 import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeTransaction } from '../db/database.ts';
-import type { Library } from './library.ts';
-import { RESUMABLE_STATUSES } from './runs.ts';
+import type { Library } from './library-handle.ts';
+import { RESUMABLE_STATUSES } from './run-statuses.ts';
 import { forgetKeptScans } from './sliced-scans.ts';
 
 /** A frozen file's name: its content hash. */
@@ -63,8 +63,7 @@ function namesInUse(lib: Library): Set<string> {
     file_path: string;
   }[])
     names.add(basename(file_path));
-  // Run statuses from which a run may still read its data: waiting, running or resumable. (Built
-  // here: runs.ts imports this module, so RESUMABLE_STATUSES is not there yet when it loads.)
+  // Run statuses from which a run may still read its data: waiting, running or resumable.
   const mayRead = ['queued', 'running', ...RESUMABLE_STATUSES];
   const runs = lib.db
     .prepare(

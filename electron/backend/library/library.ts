@@ -12,13 +12,9 @@ import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { sweepRemovedFolders } from './folder-removal.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
+import type { Library } from './library-handle.ts';
 
-export interface Library {
-  db: Db;
-  dataDir: string;
-  /** This process's owner lock: the runs and evaluations it starts record its token. */
-  owner: OwnerLock;
-}
+export type { Library };
 
 /**
  * Creates a missing data folder readable by its owner only: the library holds the Hugging Face token

@@ -10,17 +10,10 @@ import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts
 import { removingFolders } from './folder-removal.ts';
 import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus } from './run-statuses.ts';
 
-export const RUN_STATUSES = [
-  'queued',
-  'running',
-  'paused',
-  'interrupted',
-  'completed',
-  'failed',
-  'cancelled',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus };
+
 const FINISHED: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
 
 export interface RunRecord {
@@ -368,13 +361,6 @@ export function deleteRun(lib: Library, id: number): { id: number; deletedFolder
   );
   return { id, deletedFolders: removed };
 }
-
-/**
- * Statuses a run can be resumed from: stopped on purpose (paused), by a crash or shutdown
- * (interrupted), or by an error (failed: a moved model folder or a full disk can be put right, and
- * the run then continues from its last checkpoint instead of being lost).
- */
-export const RESUMABLE_STATUSES: readonly RunStatus[] = ['paused', 'interrupted', 'failed'];
 
 /** Refuses to resume a run that is not stopped in a resumable state ('not-resumable'). */
 export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
