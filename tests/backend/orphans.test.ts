@@ -72,7 +72,10 @@ async function serveTraining(name: string) {
     20,
   );
   const engines = engineChildren(s.child.pid as number);
-  assert.equal(engines.length, 1, 'one engine process trains');
+  // The 'files' process that read the import, and the one that trains. (A failed check kills serve:
+  // left running, it held the test file open until its timeout.)
+  if (engines.length !== 2) s.child.kill('SIGKILL');
+  assert.equal(engines.length, 2, "the import's files process and one that trains");
   return { s, c, dataDir, runId, engines };
 }
 
