@@ -11,6 +11,7 @@ import { extname } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { jsonSyntaxError, parseJsonText } from '../formats/json-file.ts';
 import { fileLinesSync } from '../formats/line-reader.ts';
+import { parseCsv } from './csv-records.ts';
 import {
   arrayElementLines,
   detectRowFormat,
@@ -83,73 +84,6 @@ function listRows(list: unknown[], lines: number[]): RawRow[] {
     const line = lines[i] ?? 1;
     return shared.has(line) ? { line, value, item: i + 1 } : { line, value };
   });
-}
-
-/**
- * RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. A quote opens a quoted
- * field only at the field's start; elsewhere it is text (`He said "hi"`, `5" tall`), as Python's csv
- * and pandas read it, rather than silently dropping the quotes or swallowing the lines after it.
- */
-function parseCsv(
-  text: string,
-  delimiter: ',' | '\t',
-): { line: number; fields: string[]; unclosedTo?: number }[] {
-  const records: { line: number; fields: string[]; unclosedTo?: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let line = 1;
-  let start = 1;
-  let any = false;
-  /** Nothing of the current field read yet (a quote here opens a quoted field). */
-  let fieldStart = true;
-  const endRecord = () => {
-    fields.push(field);
-    if (any || fields.length > 1 || fields[0] !== '') records.push({ line: start, fields });
-    fields = [];
-    field = '';
-    any = false;
-    fieldStart = true;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    // A line ends with \n, \r\n, or a lone \r (classic Mac "CSV (Macintosh)" exports), as Python's
-    // csv and pandas read it: a lone \r dropped instead would join two rows' fields silently.
-    const lineEnd = c === '\n' || (c === '\r' && text[i + 1] !== '\n');
-    if (inQuotes) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') inQuotes = false;
-      else {
-        if (lineEnd) line++;
-        field += c;
-      }
-      continue;
-    }
-    if (c === '"' && fieldStart) {
-      inQuotes = true;
-      any = true;
-      fieldStart = false;
-    } else if (c === delimiter) {
-      fields.push(field);
-      field = '';
-      fieldStart = true;
-    } else if (lineEnd) {
-      endRecord();
-      line++;
-      start = line;
-    } else if (c !== '\r') {
-      field += c;
-      fieldStart = false;
-    }
-  }
-  if (inQuotes) {
-    // The quote swallowed everything after it: one bad record that says so, not a field count.
-    fields.push(field);
-    records.push({ line: start, fields, unclosedTo: /[\r\n]$/.test(text) ? line - 1 : line });
-  } else if (field !== '' || fields.length) endRecord();
-  return records;
 }
 
 /** CSV, or TSV with `delimiter` '\t' (read the same way, as Python's csv and pandas read it). */
