@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CsvRecord, parseCsv } from './csv-records.ts';
+import { type CsvRecord, csvRecords, parseCsv } from './csv-records.ts';
+import { rawRowsScan, readRawRows } from './data-files.ts';
 
 /**
  * The parser parseCsv replaced (it built each field a character at a time, about 3 MB/s), kept as
@@ -275,4 +276,22 @@ test('parseCsv: a large CSV is scanned, not built a character at a time', () => 
     parseMs < 8 * countMs,
     `parsing took ${parseMs.toFixed(0)} ms, counting commas ${countMs.toFixed(0)} ms`,
   );
+});
+
+test('csvRecords pauses every 1000 records, and rawRowsScan also every 1000 rows', () => {
+  // The studio's 'files' process runs the reading in time slices at these pauses
+  // (tests/backend/import-off-loop.test.ts): read at once, a 25 MB file held it for a second.
+  const text = `prompt,completion\n${Array.from({ length: 5000 }, (_, i) => `"q, ${i}",a${i}`).join('\n')}\n`;
+  const pauses = (scan: Generator<void, unknown>) => {
+    let n = 0;
+    while (!scan.next().done) n++;
+    return n;
+  };
+  assert.equal(pauses(csvRecords(text, ',')), 5); // 5001 records
+  assert.equal(pauses(rawRowsScan('qa.csv', text)), 10); // and 5000 rows
+  const scan = rawRowsScan('qa.csv', text);
+  let step = scan.next();
+  while (!step.done) step = scan.next();
+  assert.deepEqual(step.value, readRawRows('qa.csv', text));
+  assert.deepEqual(step.value.raw[4999], { line: 5001, value: { prompt: 'q, 4999', completion: 'a4999' } });
 });

@@ -11,7 +11,8 @@ import { extname } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { jsonSyntaxError, parseJsonText } from '../formats/json-file.ts';
 import { fileLinesSync } from '../formats/line-reader.ts';
-import { parseCsv } from './csv-records.ts';
+import { runThrough } from '../scans.ts';
+import { type CsvRecord, csvRecords } from './csv-records.ts';
 import {
   arrayElementLines,
   detectRowFormat,
@@ -86,44 +87,58 @@ function listRows(list: unknown[], lines: number[]): RawRow[] {
   });
 }
 
-/** CSV, or TSV with `delimiter` '\t' (read the same way, as Python's csv and pandas read it). */
-function readCsv(name: string, text: string, delimiter: ',' | '\t'): RawRow[] {
-  const records = parseCsv(text, delimiter);
+/** Rows of a CSV file read between pauses of csvRows. */
+const ROWS_PER_PAUSE = 1000;
+
+/**
+ * CSV, or TSV with `delimiter` '\t' (read the same way, as Python's csv and pandas read it). A scan
+ * (native-runtime/scans.ts): it pauses as csvRecords does, and every ROWS_PER_PAUSE rows.
+ */
+function* csvRows(name: string, text: string, delimiter: ',' | '\t'): Generator<void, RawRow[]> {
+  const records = yield* csvRecords(text, delimiter);
   if (!records.length) return [];
   const header = records[0].fields.map((h) => h.trim());
   // Columns without a name (the trailing commas of a spreadsheet's export) hold nothing to read.
   const twice = header.find((h, i) => h !== '' && header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FormatError('bad-csv', `${name}: the header names "${twice.slice(0, 80)}" twice`);
-  return records.slice(1).map((r) => {
-    if (r.unclosedTo !== undefined) {
-      return {
-        line: r.line,
-        error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
-        text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
-      };
-    }
-    if (r.fields.length !== header.length) {
-      return {
-        line: r.line,
-        error: `has ${r.fields.length} fields, the header has ${header.length}`,
-        text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
-      };
-    }
-    const obj: Record<string, unknown> = {};
-    header.forEach((h, i) => {
-      if (h === '') return;
-      // A chat dataset in CSV keeps `messages` as a JSON string.
-      if (h === 'messages') {
-        try {
-          obj[h] = JSON.parse(r.fields[i]);
-        } catch {
-          obj[h] = r.fields[i];
-        }
-      } else obj[h] = r.fields[i];
-    });
-    return { line: r.line, value: obj };
+  const rows: RawRow[] = [];
+  for (let k = 1; k < records.length; k++) {
+    rows.push(csvRow(records[k], header, delimiter));
+    if (k % ROWS_PER_PAUSE === 0) yield;
+  }
+  return rows;
+}
+
+/** One record under `header` as a row, or as a bad row saying what is wrong with it. */
+function csvRow(r: CsvRecord, header: string[], delimiter: ',' | '\t'): RawRow {
+  if (r.unclosedTo !== undefined) {
+    return {
+      line: r.line,
+      error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
+      text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
+    };
+  }
+  if (r.fields.length !== header.length) {
+    return {
+      line: r.line,
+      error: `has ${r.fields.length} fields, the header has ${header.length}`,
+      text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
+    };
+  }
+  const obj: Record<string, unknown> = {};
+  header.forEach((h, i) => {
+    if (h === '') return;
+    // A chat dataset in CSV keeps `messages` as a JSON string.
+    if (h === 'messages') {
+      try {
+        obj[h] = JSON.parse(r.fields[i]);
+      } catch {
+        obj[h] = r.fields[i];
+      }
+    } else obj[h] = r.fields[i];
   });
+  return { line: r.line, value: obj };
 }
 
 // ---- entry point ------------------------------------------------------------------------------
@@ -222,13 +237,15 @@ export function mapRow(r: RawRow, mapping: ColumnMapping | undefined): RawRow {
 
 /**
  * Reads rows of a text file (JSONL, JSON, CSV or TSV). `mapping` is the import's: it helps tell a JSON
- * document that is one row from one that holds the rows in a list.
+ * document that is one row from one that holds the rows in a list. A scan (native-runtime/scans.ts):
+ * a CSV or TSV file's reading pauses every thousand records and rows (a JSON document is parsed at
+ * once), so that the studio's 'files' process runs it in time slices (dataset-import.ts).
  */
-export function readRawRows(
+export function* rawRowsScan(
   name: string,
   text: string,
   mapping?: ColumnMapping,
-): { kind: FileKind; raw: RawRow[] } {
+): Generator<void, { kind: FileKind; raw: RawRow[] }> {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM from spreadsheet exports
   const kind = fileKindOf(name, text);
   if (kind === 'parquet')
@@ -238,8 +255,17 @@ export function readRawRows(
       ? readJsonl(text)
       : kind === 'json'
         ? readJsonDocument(name, text, mapping)
-        : readCsv(name, text, kind === 'tsv' ? '\t' : ',');
+        : yield* csvRows(name, text, kind === 'tsv' ? '\t' : ',');
   return { kind, raw };
+}
+
+/** rawRowsScan, read at once. */
+export function readRawRows(
+  name: string,
+  text: string,
+  mapping?: ColumnMapping,
+): { kind: FileKind; raw: RawRow[] } {
+  return runThrough(rawRowsScan(name, text, mapping));
 }
 
 /**

@@ -5,9 +5,10 @@
 // JSONL is streamed: rows are read, checked and written a chunk at a time, so memory stays bounded
 // and the event loop (serve's, with every window on it) is free between chunks. Parquet is read a
 // row group at a time (memory and the loop's pauses bounded by a group). JSON documents, CSV and TSV
-// are read whole and then checked in chunks that yield to the loop. The studio runs the prepare step
-// in the engine's 'files' process (importDatasetFile's `work`): parsing a document whole, or
-// decoding a Parquet row group, cannot yield (the CLI runs it in-process).
+// are read whole and then checked in chunks that yield to the loop; CSV and TSV are parsed in time
+// slices too (data-files.ts rawRowsScan), so that the process answers a cancel meanwhile. The studio
+// runs the prepare step in the engine's 'files' process (importDatasetFile's `work`): parsing a JSON
+// document whole, or decoding a Parquet row group, cannot yield (the CLI runs it in-process).
 // Bad rows are reported with their line (the first BAD_ROWS_KEPT of them, kept with the version to
 // review later; all are counted); with onBadRows 'refuse' any bad row fails the import and nothing
 // is stored.
@@ -23,7 +24,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
-import { fileKindOfFile } from '../../../native-runtime/training/data-files.ts';
+import { fileKindOfFile, rawRowsScan } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
 import { frozenRowHashes, inheritRowIds, type RowHashes, versionRowIds } from './dataset-annotations.ts';
 import {
@@ -47,6 +48,7 @@ import {
 } from './datasets.ts';
 import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { runInSlices } from './sliced-scans.ts';
 
 export interface ImportInput {
   path: string;
@@ -202,7 +204,8 @@ export async function prepareImport(dataDir: string, input: ImportInput): Promis
     else if (kind === 'parquet')
       for await (const { rows, total } of parquetRowGroups(p.shownName, src)) await pushRows(p, rows, total);
     else {
-      const { raw } = readRawRows(p.shownName, fileText(p.shownName, await readFile(src)), input.mapping);
+      const text = fileText(p.shownName, await readFile(src));
+      const { raw } = await runInSlices(rawRowsScan(p.shownName, text, input.mapping));
       await pushRows(p, raw, raw.length);
     }
     return p.finish();

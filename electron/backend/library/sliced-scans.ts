@@ -9,17 +9,13 @@
 // a deleted file's results from every KeptScans at once.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { runThrough } from '../../../native-runtime/scans.ts';
+
+// runThrough lives with the scans of native-runtime (a CSV file's rows: data-files.ts rawRowsScan).
+export { runThrough };
 
 /** How long a scan on the RPC loop runs before it lets other requests be answered. */
 const SLICE_MS = 10;
-
-/** Runs a scan to its end. */
-export function runThrough<T>(scan: Iterator<void, T>): T {
-  for (;;) {
-    const step = scan.next();
-    if (step.done) return step.value;
-  }
-}
 
 /**
  * Runs a scan in slices of about `sliceMs`, the event loop turning between them; `beforeStep` runs
