@@ -5,7 +5,8 @@ import { rawRowsScan, readRawRows } from './data-files.ts';
 
 /**
  * The parser parseCsv replaced (it built each field a character at a time, about 3 MB/s), kept as
- * the reference: the scan must read any text as it did, records, fields and line numbers alike.
+ * the reference: the scan must read any text as it did, records, fields and line numbers alike. One
+ * fix since: a quoted field that ends the file without a line end (`""`) is a record, as with one.
  */
 function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
   const records: CsvRecord[] = [];
@@ -58,7 +59,7 @@ function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
   if (inQuotes) {
     fields.push(field);
     records.push({ line: start, fields, unclosedTo: /[\r\n]$/.test(text) ? line - 1 : line });
-  } else if (field !== '' || fields.length) endRecord();
+  } else if (any || field !== '' || fields.length) endRecord();
   return records;
 }
 
@@ -84,6 +85,15 @@ test('parseCsv: quirks of real files read as before (quotes mid-field, lone \\r,
     ],
     [
       'a\n""\n',
+      ',',
+      [
+        { line: 1, fields: ['a'] },
+        { line: 2, fields: [''] },
+      ],
+    ],
+    // A last line without its line end reads as with it (before: `""` there was dropped).
+    [
+      'a\n""',
       ',',
       [
         { line: 1, fields: ['a'] },

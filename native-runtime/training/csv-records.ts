@@ -100,8 +100,8 @@ export function* csvRecords(text: string, delimiter: ',' | '\t'): Generator<void
     field += text.slice(i, stop);
     fields.push(field);
     if (stop === end) {
-      // The last line, without a line end.
-      if (field !== '' || fields.length > 1) records.push({ line: start, fields });
+      // The last line, without a line end: a record as it would be with one (`""` too).
+      if (quoted || fields.length > 1 || field !== '') records.push({ line: start, fields });
       break;
     }
     if (stop === nextDelimiter) {

@@ -256,6 +256,19 @@ test('CSV: a quote never closed is reported where it opened, saying the rest of 
   assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
 });
 
+test('CSV: a last line of one quoted field, without a line end, is read as with one', () => {
+  // Before: without the file's last newline, `""` was dropped silently (with it, a bad row: line 3).
+  for (const text of ['prompt,completion\na,b\n""', 'prompt,completion\na,b\n""\n']) {
+    const r = parseDataset('end.csv', text);
+    assert.deepEqual(r.rows, [{ prompt: 'a', completion: 'b' }]);
+    assert.deepEqual(
+      r.bad,
+      [{ line: 3, message: 'has 1 fields, the header has 2', text: '' }],
+      JSON.stringify(text),
+    );
+  }
+});
+
 test("CSV: a quote inside an unquoted field is text, as Python's csv reads it", () => {
   // Before: "He said hi to me" (quotes dropped) and `5" tall` opened a quote that swallowed the
   // rest of the file.
