@@ -157,7 +157,8 @@ async function measure(
     steps.task.update(done, total);
   };
   try {
-    // The session opens before the first step is counted: tens of seconds on an 8B model.
+    // The session opens and the warm-up runs before the first timed step is counted (the count starts
+    // at 0 once the warm-up is over): tens of seconds on an 8B model.
     ctx.progress.log(`bench ${what}: loading the model into ONNX Runtime, then an untimed warm-up`);
     const r = await fn(s.spec, s.device, onStep);
     steps.task?.done();

@@ -31,7 +31,10 @@ export interface BenchResult {
   [k: string]: unknown;
 }
 
-/** Progress of a bench: steps done (the warm-up included) out of total; tokens for decode. */
+/**
+ * Progress of a bench: timed steps done out of `steps` (0 once the untimed warm-up is over, so the
+ * warm-up is never counted as a step); tokens for decode.
+ */
 export type BenchProgress = (done: number, total: number) => void;
 
 /**
@@ -111,12 +114,12 @@ export async function benchPrefill(
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
   await runForward(m, ids, mask, [B, T]);
-  o.onStep?.(1, steps + 1);
+  o.onStep?.(0, steps);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) {
     await runForward(m, ids, mask, [B, T]);
-    o.onStep?.(i + 2, steps + 1);
+    o.onStep?.(i + 1, steps);
   }
   const ms = (performance.now() - t0) / steps;
   return {
@@ -311,13 +314,13 @@ export async function benchTrain(
     return g.loss;
   };
   await step();
-  o.onStep?.(1, steps + 1);
+  o.onStep?.(0, steps);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let loss = 0;
   for (let i = 0; i < steps; i++) {
     loss = await step();
-    o.onStep?.(i + 2, steps + 1);
+    o.onStep?.(i + 1, steps);
   }
   const ms = (performance.now() - t0) / steps;
   return {
