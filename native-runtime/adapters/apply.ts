@@ -6,7 +6,7 @@
 // Also: turning a checked adapter into engine state.
 // Left out: deciding whether two different fingerprints are "close enough" (that is the user's call).
 
-import { ConfigError } from '../errors.ts';
+import { ConfigError, UnsupportedError } from '../errors.ts';
 import { checkAgainstModel } from '../formats/pyreft.ts';
 import type { StudioAdapter } from '../formats/studio-adapter.ts';
 import type { ActivationName } from '../interventions/kinds.ts';
@@ -48,12 +48,30 @@ export function checkAdapterForModel(
     const who = opts.adapterName ? `adapter "${opts.adapterName}"` : 'this adapter';
     const base = `${opts.baseModelName ? `"${opts.baseModelName}" ` : ''}(${bm.arch}, fingerprint ${short(bm.fingerprint)})`;
     const target = `${model.name ? `"${model.name}" ` : ''}(${model.arch}, fingerprint ${short(model.fingerprint)})`;
+    // --force-base skips only the fingerprint: suggest it only where the shapes fit, since forcing
+    // an adapter onto a model of another shape fails anyway.
+    const shape = shapeProblem(adapter, model);
     throw new ConfigError(
       'base-model-mismatch',
-      `${who} was trained for base model ${base}, not for model ${target}; pass --force-base to apply it anyway to a model of the same shape`,
+      `${who} was trained for base model ${base}, not for model ${target}; ${
+        shape
+          ? `it cannot be applied to that model (${shape})`
+          : 'pass --force-base to apply it anyway to a model of the same shape'
+      }`,
     );
   }
   checkAgainstModel(adapter, { hiddenSize: model.hiddenSize, numLayers: model.numLayers });
+}
+
+/** Why the adapter's shapes do not fit `model` (hidden size, layer range), or null when they do. */
+function shapeProblem(adapter: StudioAdapter, model: TargetModel): string | null {
+  try {
+    checkAgainstModel(adapter, { hiddenSize: model.hiddenSize, numLayers: model.numLayers });
+    return null;
+  } catch (e) {
+    if (e instanceof UnsupportedError) return e.message;
+    throw e;
+  }
 }
 
 /** Engine state (ReftModel.load) for a checked adapter; dropout is off at inference. */

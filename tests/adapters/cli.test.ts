@@ -209,3 +209,24 @@ test('adapters list: a filter that matches nothing says so; an unknown --type is
     'error: --status must be one of queued, running, paused, interrupted, completed, failed, cancelled (got "bogus")\n',
   );
 });
+
+test('adapters check: --force-base is suggested only for a model whose shapes fit', async () => {
+  const dir = join(root, 'check-shapes');
+  const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  // LoReFT on layers 0 and 3 of the 4-layer Llama fixture; the Qwen2 fixture has layers 0…2.
+  const l1 = join(LLAMA, '..', '..', 'reft', 'llama-loreft-l1-shared', 'pyreft_final');
+  assert.equal((await run('import', l1, '--model', LLAMA, '--name', 'deep')).code, 0);
+  const qwen = await run('adapters', 'check', '1', '--model', join(LLAMA, '..', 'qwen2'));
+  assert.equal(qwen.code, 1);
+  assert.match(
+    qwen.stderr,
+    /^error: adapter "deep" was trained for base model .*, not for model "qwen2" .*; it cannot be applied to that model \(adapter intervention \S+ is on layer 3, but the model has layers 0…2\)\n$/,
+  );
+  assert.doesNotMatch(qwen.stderr, /force-base/);
+  // Forcing would fail on the shapes anyway.
+  const forced = await run('adapters', 'check', '1', '--model', join(LLAMA, '..', 'qwen2'), '--force-base');
+  assert.equal(forced.code, 1);
+  // A model of the same shape keeps the suggestion.
+  const same = await run('adapters', 'check', '1', '--model', join(LLAMA, '..', 'llama-bf16'));
+  assert.match(same.stderr, /pass --force-base to apply it anyway to a model of the same shape\n$/);
+});
