@@ -1,13 +1,19 @@
-// `reft-studio runs list|show|resume|cancel`: training runs recorded in the library. `runs resume`
+// `reft-studio runs list|show|logs|resume|cancel`: training runs recorded in the library. `runs resume`
 // continues a paused or interrupted run from its last checkpoint in this process (the same
 // jobs/run-execution.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
 // with --json it streams NDJSON events ending with the result (the run's fields and `outcome`).
+// `runs logs` prints the run's log (library/run-logs.ts, what the Runs page's Log tab shows); with
+// --follow it polls the file for new lines until the run stops, wherever it runs (the studio, another
+// CLI).
 
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type RunLogLine, readRunLogSince, readRunLogTail } from '../../electron/backend/library/run-logs.ts';
 import {
   cancelRun,
   checkResumable,
   getRun,
   getRunBesidesMetrics,
+  getRunRecord,
   listRuns,
   RUN_STATUSES,
   type RunStatus,
@@ -20,8 +26,9 @@ import {
   runAskedDevice,
   runDevice,
 } from '../../native-runtime/runtime/device-choice.ts';
-import { parseId, str, UsageError } from '../args.ts';
+import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, table } from '../command.ts';
+import { catchInterrupts } from '../interrupt.ts';
 import {
   checkOutFolders,
   executeRunHere,
@@ -106,6 +113,48 @@ export const runsCommands: Command[] = [
     },
   },
   {
+    name: 'runs logs',
+    summary: "print a run's log: what the studio and the trainer said about it",
+    usage: 'runs logs ID [--tail N] [--follow]',
+    options: {
+      tail: { type: 'string', value: 'N', description: 'only the last N lines (default: the whole log)' },
+      follow: {
+        type: 'boolean',
+        description: 'then print new lines as they come, until the run stops (Ctrl-C stops sooner)',
+      },
+    },
+    examples: ['runs logs 7', 'runs logs 7 --tail 20 --follow', 'runs logs 7 --json'],
+    async run(ctx) {
+      const id = parseId(ctx.args[0]);
+      const tail = intAtLeast(ctx.values, 'tail', 1) ?? Number.POSITIVE_INFINITY;
+      return ctx.withLibrary(async (lib) => {
+        getRunRecord(lib, id); // an unknown id is refused, not shown as an empty log
+        const first = readRunLogTail(lib, id, tail);
+        if (ctx.values.follow !== true) {
+          ctx.print({ runId: id, lines: first.lines }, () =>
+            first.lines.length ? first.lines.map(logLineText).join('\n') : `run ${id} has no log lines yet`,
+          );
+          return 0;
+        }
+        // People see each line as it comes; --json keeps its one object, printed when following ends.
+        const lines: RunLogLine[] = [];
+        const show = (more: RunLogLine[]) => {
+          if (ctx.json) lines.push(...more);
+          else if (more.length) ctx.print({}, () => more.map(logLineText).join('\n'));
+        };
+        show(first.lines);
+        const interrupted = await followRunLog(
+          first.end,
+          (offset) => readRunLogSince(lib, id, offset),
+          () => getRunRecord(lib, id).status,
+          show,
+        );
+        if (ctx.json) ctx.print({ runId: id, lines }, () => '');
+        return interrupted ? 130 : 0;
+      });
+    },
+  },
+  {
     name: 'runs resume',
     summary: 'continue a paused, interrupted or failed run from its last checkpoint (in this process)',
     usage: 'runs resume ID [--out DIR]',
@@ -161,3 +210,46 @@ export const runsCommands: Command[] = [
     },
   },
 ];
+
+/** One log line for people: when (UTC, as every time the CLI prints), who, what. */
+function logLineText(l: RunLogLine): string {
+  return `${formatTime(l.at)}  ${l.source.padEnd(7)}  ${l.text}`;
+}
+
+/** How often `runs logs --follow` looks for new lines and at the run's status. */
+const FOLLOW_POLL_MS = 500;
+
+/**
+ * Shows the lines appended to a run's log from byte `offset` on, until the run is neither queued
+ * nor running (and the lines it wrote as it stopped are shown) or Ctrl-C; returns whether Ctrl-C
+ * (or a closed output) ended it.
+ */
+async function followRunLog(
+  offset: number,
+  readSince: (offset: number) => { lines: RunLogLine[]; end: number },
+  status: () => RunStatus,
+  show: (lines: RunLogLine[]) => void,
+): Promise<boolean> {
+  const ctrlC = catchInterrupts(() => {});
+  let end = offset;
+  let stopped = false;
+  try {
+    for (;;) {
+      const more = readSince(end);
+      end = more.end;
+      show(more.lines);
+      if (ctrlC.requested) return true;
+      // The studio writes a run's last line ("completed; …", "paused at step N") just after its
+      // status: once stopped, one more quiet poll reads it.
+      if (stopped && more.lines.length === 0) return false;
+      if (!stopped) {
+        const now = status();
+        stopped = now !== 'queued' && now !== 'running';
+      }
+      if (more.lines.length === 0 || stopped)
+        await sleep(FOLLOW_POLL_MS, undefined, { signal: ctrlC.signal }).catch(() => {});
+    }
+  } finally {
+    ctrlC.release();
+  }
+}

@@ -64,17 +64,35 @@ function parseLine(raw: string): RunLogLine | null {
  * RPC loop and memory in proportion.
  */
 export function readRunLog(lib: Library, runId: number, limit = 2000): RunLogLine[] {
+  return readRunLogTail(lib, runId, limit).lines;
+}
+
+/** Lines of a run's log and the byte offset the read ended at (where readRunLogSince goes on). */
+export interface RunLogRead {
+  lines: RunLogLine[];
+  end: number;
+}
+
+/** readRunLog, with the offset of the log's end as read: a follower reads on from there. */
+export function readRunLogTail(lib: Library, runId: number, limit = 2000): RunLogRead {
   const file = logFile(lib, runId);
-  if (!existsSync(file)) return [];
+  if (!existsSync(file)) return { lines: [], end: 0 };
   const fd = openSync(file, 'r');
   const newestFirst: RunLogLine[] = [];
+  // Where a follower reads on: after the last newline, so a line still being written is read whole
+  // later (every line is far shorter than a chunk, so the first chunk read holds that newline).
+  let through = -1;
   try {
     let end = fstatSync(fd).size;
     let rest = Buffer.alloc(0); // the start of the earliest line seen, which may begin in an earlier chunk
     while (end > 0 && newestFirst.length < limit) {
       const start = Math.max(0, end - TAIL_CHUNK);
-      const chunk = Buffer.alloc(end - start);
+      let chunk = Buffer.alloc(end - start);
       readFullyAt(fd, chunk, start);
+      if (through < 0) {
+        through = start + chunk.lastIndexOf(10) + 1;
+        chunk = chunk.subarray(0, through - start);
+      }
       const buf = rest.length ? Buffer.concat([chunk, rest]) : chunk;
       // A newline byte never occurs inside a UTF-8 character, so lines split safely as bytes.
       let pos = buf.length;
@@ -95,5 +113,36 @@ export function readRunLog(lib: Library, runId: number, limit = 2000): RunLogLin
   } finally {
     closeSync(fd);
   }
-  return newestFirst.reverse();
+  return { lines: newestFirst.reverse(), end: Math.max(through, 0) };
+}
+
+/**
+ * The lines appended to a run's log since byte `offset` (a readRunLogTail's or readRunLogSince's
+ * `end`), oldest first. A last line still without its newline is left for the next read, so a line
+ * being written is never cut in two.
+ */
+export function readRunLogSince(lib: Library, runId: number, offset: number): RunLogRead {
+  const file = logFile(lib, runId);
+  if (!existsSync(file)) return { lines: [], end: offset };
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return { lines: [], end: offset };
+    const buf = Buffer.alloc(Math.min(size - offset, MAX_LINE_BYTES + TAIL_CHUNK));
+    readFullyAt(fd, buf, offset);
+    const complete = buf.lastIndexOf(10);
+    if (complete < 0) {
+      // A line past any appendRunLog writes is not a line: skip it rather than wait for it forever.
+      return { lines: [], end: buf.length > MAX_LINE_BYTES ? offset + buf.length : offset };
+    }
+    const lines = buf
+      .subarray(0, complete)
+      .toString('utf8')
+      .split('\n')
+      .map(parseLine)
+      .filter((l): l is RunLogLine => l !== null);
+    return { lines, end: offset + complete + 1 };
+  } finally {
+    closeSync(fd);
+  }
 }
