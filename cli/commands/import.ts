@@ -1,6 +1,8 @@
 // `reft-studio import DIR`: a pyreft folder (config.json + intkey_*.bin [+ reft_studio.json]) or a
 // studio adapter folder into the adapter library. Never executes code from the folder; a failure
-// leaves the library as it was (no row, no folder). The work is electron/backend/library/adapters.ts.
+// leaves the library as it was (no row, no folder). A folder imported before is not added twice
+// ("already in the library", exit 0, as `models add` says of a folder added before) unless --name
+// gives the second one a name of its own. The work is electron/backend/library/adapters.ts.
 
 import { importAdapter } from '../../electron/backend/library/adapters.ts';
 import { str, UsageError } from '../args.ts';
@@ -11,7 +13,10 @@ export const importCommand: Command = {
   summary: 'import a pyreft (or studio) adapter folder into the adapter library',
   usage: 'import DIR [--name NAME] [--model ID|DIR] [--positions f1+l1] [--force-base] [--tag TAG]...',
   options: {
-    name: { type: 'string', description: 'the name in the library (default: from the folder)' },
+    name: {
+      type: 'string',
+      description: 'the name in the library (default: from the folder); a new name imports it again',
+    },
     model: {
       type: 'string',
       description: 'the base model (library id or folder) when the folder does not name one',
@@ -48,13 +53,15 @@ export const importCommand: Command = {
     for (const n of r.notes) ctx.progress.log(`note: ${n}`);
     const a = r.adapter;
     const m = a.manifest as { layers?: number[]; rank?: number; positions?: string };
-    ctx.print({ adapter: a, kind: r.kind, notes: r.notes }, () =>
-      [
-        `imported adapter ${a.id} "${a.name}" from a ${r.kind} folder`,
-        `type: ${a.type}, layers ${m.layers?.join(', ')}, rank ${m.rank}, positions ${m.positions}`,
-        `base model: ${a.baseModelFingerprint.slice(0, 16)}…`,
-        `size: ${formatBytes(a.sizeBytes)}  path: ${a.path}`,
-      ].join('\n'),
+    ctx.print({ adapter: a, kind: r.kind, notes: r.notes, created: r.created }, () =>
+      r.created
+        ? [
+            `imported adapter ${a.id} "${a.name}" from a ${r.kind} folder`,
+            `type: ${a.type}, layers ${m.layers?.join(', ')}, rank ${m.rank}, positions ${m.positions}`,
+            `base model: ${a.baseModelFingerprint.slice(0, 16)}…`,
+            `size: ${formatBytes(a.sizeBytes)}  path: ${a.path}`,
+          ].join('\n')
+        : `already in the library: adapter ${a.id} "${a.name}", imported before (nothing added; give another --name to add a second one)`,
     );
     return 0;
   },

@@ -9,7 +9,7 @@
 // Reading never executes code: pyreft files go through the allow-listed pickle reader.
 // Left out: the database rows (electron/backend/library/adapters.ts registers the folder).
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
@@ -76,6 +76,25 @@ export interface PreparedImport {
   originals: Array<[string, Uint8Array]> | null;
   /** Things the user should know (positions assumed, …). */
   notes: string[];
+  /** adapterContentHash of `adapter`: the library finds an adapter imported before by it. */
+  contentHash: string;
+}
+
+/**
+ * What makes two imports the same adapter: its manifest (positions, base model, prompt format,
+ * lineage; not createdAt, which a folder without reft_studio.json gets when it is read) and every
+ * trained value, as a hex SHA-256.
+ */
+export function adapterContentHash(adapter: StudioAdapter): string {
+  const { createdAt: _readAt, ...manifest } = adapter.manifest;
+  const h = createHash('sha256').update(JSON.stringify(manifest));
+  for (const iv of adapter.interventions) {
+    for (const [name, t] of Object.entries(iv.params)) {
+      h.update(`\n${iv.key}/${name} [${t.shape.join(',')}]\n`);
+      h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+  }
+  return h.digest('hex');
 }
 
 /** "f1+l1" when every layer has a prefix and a suffix intervention in pyreft's order, else "l1". */
@@ -135,7 +154,7 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     if (side) originals.push([SIDECAR_FILE, readFileSync(join(src, SIDECAR_FILE))]);
   }
   if (opts.model) checkAdapterForModel(adapter, opts.model, { forceBase: opts.forceBase });
-  return { kind, adapter, originals, notes };
+  return { kind, adapter, originals, notes, contentHash: adapterContentHash(adapter) };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

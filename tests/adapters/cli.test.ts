@@ -230,3 +230,40 @@ test('adapters check: --force-base is suggested only for a model whose shapes fi
   const same = await run('adapters', 'check', '1', '--model', join(LLAMA, '..', 'llama-bf16'));
   assert.match(same.stderr, /pass --force-base to apply it anyway to a model of the same shape\n$/);
 });
+
+test('import of a folder imported before: "already in the library" (exit 0), nothing added; a new --name adds it', async () => {
+  const dir = join(root, 'twice');
+  const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  const first = await run('import', F2L2, '--model', LLAMA, '--json');
+  assert.equal(first.code, 0, first.stderr);
+  const a = json(first.stdout);
+  assert.equal(a.created, true);
+
+  const lib0 = openLibrary(dir);
+  const before = librarySnapshot(lib0);
+  closeLibrary(lib0);
+  const again = await run('import', F2L2, '--model', LLAMA);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(
+    again.stdout,
+    `already in the library: adapter ${a.adapter.id} "pyreft_final", imported before (nothing added; give another --name to add a second one)\n`,
+  );
+  assert.equal(again.stderr, '', 'no note about assumed positions: nothing was imported');
+  const asJson = json((await run('import', F2L2, '--model', LLAMA, '--json')).stdout);
+  assert.deepEqual([asJson.created, asJson.adapter.id], [false, a.adapter.id]);
+  const lib1 = openLibrary(dir);
+  assert.deepEqual(librarySnapshot(lib1), before, 'no row, tag or folder added');
+  closeLibrary(lib1);
+
+  // Other positions make another adapter; so does a name of its own, asked for.
+  const other = await run('import', F2L2, '--model', LLAMA, '--positions', 'f2+l2', '--json');
+  assert.equal(json(other.stdout).created, true);
+  const named = await run('import', F2L2, '--model', LLAMA, '--name', 'pirate', '--json');
+  assert.equal(json(named.stdout).created, true);
+  const list = json((await run('adapters', 'list', '--json')).stdout).adapters;
+  assert.deepEqual(list.map((x: { name: string }) => x.name).sort(), [
+    'pirate',
+    'pyreft_final',
+    'pyreft_final',
+  ]);
+});

@@ -323,10 +323,11 @@ test('import failures are specific and leave no row and no folder', () => {
       'not-a-folder',
       /config\.json is a file; give the adapter's folder/,
     );
-    // a database failure after the folder was written removes the folder again
+    // a database failure after the folder was written removes the folder again (a name of its own:
+    // F2L2 is in the library already, and would be found there before anything is written)
     expectRefused(
       lib,
-      () => importAdapter(lib, { path: F2L2, model: LLAMA, tags: [''] }),
+      () => importAdapter(lib, { path: F2L2, model: LLAMA, name: 'tagged', tags: [''] }),
       'bad-tag',
       /a tag must be 1 to 64 characters/,
     );

@@ -131,6 +131,19 @@ test('upload a pyreft folder in chunks, import it; re-export is byte for byte', 
     assert.deepEqual(readFileSync(join(out.out, f)), readFileSync(join(F2L2, f)), f);
 });
 
+test('the same folder uploaded again is the adapter already there, not a second one', async () => {
+  const before = await call('adapters/list');
+  const first = before.find((a: { name: string }) => a.name === 'my-pyreft');
+  const uploadId = await upload(folderFiles(F2L2, 'my-pyreft'));
+  const r = await call('adapters/import', { uploadId, modelId, positions: 'f2+l2' });
+  assert.equal(r.created, false);
+  assert.equal(r.adapter.id, first.id);
+  assert.deepEqual(r.notes, []);
+  assert.ok(!existsSync(join(dataDir, 'uploads', uploadId)), 'the staging folder is gone');
+  assert.equal((await call('adapters/list')).length, before.length);
+  assert.equal(readdirSync(join(dataDir, 'adapters')).length, before.length, 'no second folder');
+});
+
 test('upload a zip of a pyreft folder; the adapter downloads as a zip in each format', async () => {
   const zip = zipSync(folderFiles(F2L2, 'zipped') as Record<string, Uint8Array>);
   const uploadId = await upload({ 'zipped.zip': zip }, 4096);

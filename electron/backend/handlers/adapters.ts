@@ -72,7 +72,7 @@ export const adaptersHandlers = defineHandlers({
           // Paths on the backend's machine are exact, as for every other handler (source-path.ts): a
           // relative one would be read from wherever the server was started.
           path: up ? up.dir : checkSourcePath(path as string),
-          name: rest.name ?? up?.name ?? undefined,
+          defaultName: up?.name ?? undefined,
           model: p.modelId ?? (p.modelPath === undefined ? undefined : checkSourcePath(p.modelPath)),
         },
         (src, opts) => ctx.engine.call('prepareImport', { src, opts }),
@@ -81,7 +81,9 @@ export const adaptersHandlers = defineHandlers({
         throw err;
       });
       if (uploadId !== undefined) await discardUpload(ctx.lib, uploadId);
-      ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
+      // A folder imported before comes back as the adapter already there (created: false).
+      if (r.created)
+        ctx.events.emit('library/changed', { kind: 'adapters', id: r.adapter.id, action: 'added' });
       return { ...r, notes: r.notes.map(named) };
     },
   ),

@@ -3,7 +3,9 @@
 // Removing an adapter deletes its folder only when that folder is inside the data folder.
 // Import copies a pyreft or studio folder into <data>/adapters/<name>-<hex>/ (studio format, plus the
 // original pyreft files in pyreft/ for exact re-export) and registers it; any failure leaves neither
-// a row nor a folder. The folder logic lives in native-runtime/adapters/ (shared with the CLI).
+// a row nor a folder. A folder imported before (the same content hash) is not added twice: the
+// import returns the adapter already there, as `models add` of a folder added before returns its
+// model, unless a name of its own is given for the new one (a second copy, asked for). The folder logic lives in native-runtime/adapters/ (shared with the CLI).
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -107,6 +109,8 @@ export interface RegisterAdapterInput {
   datasetVersionId?: number | null;
   sizeBytes?: number | null;
   tags?: string[];
+  /** An import's adapterContentHash (folders.ts), by which a second import of it is found. */
+  contentHash?: string | null;
 }
 
 /** Records an adapter folder written by training or import. */
@@ -115,8 +119,8 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
   const id = writeTransaction(lib.db, () => {
     const row = lib.db
       .prepare(
-        `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at, content_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       )
       .get(
         name,
@@ -128,6 +132,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
         input.datasetVersionId ?? null,
         input.sizeBytes ?? null,
         Date.now(),
+        input.contentHash ?? null,
       ) as { id: number };
     const tag = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     for (const t of tagsToAdd(input.tags ?? [])) tag.run(row.id, t);
@@ -311,7 +316,13 @@ export function resolveAdapterRef(
 export interface ImportAdapterInput {
   /** A pyreft folder (config.json + intkey_*.bin [+ reft_studio.json]) or a studio adapter folder. */
   path: string;
+  /**
+   * The name in the library, as the user gave it: a folder imported before is imported again as a
+   * second adapter only under a name that adapter does not have.
+   */
   name?: string;
+  /** The name when none is given (an upload's folder name), else the folder's own. */
+  defaultName?: string;
   /** The base model as a library id or a folder: names it when the folder does not, and checks shapes. */
   model?: string | number;
   positions?: string;
@@ -323,6 +334,8 @@ export interface ImportAdapterResult {
   adapter: AdapterRecord;
   kind: PreparedImport['kind'];
   notes: string[];
+  /** False when the library had the adapter already (imported before): `adapter` is that one. */
+  created: boolean;
 }
 
 function slug(name: string): string {
@@ -377,7 +390,11 @@ function registerImport(
   prepared: PreparedImport,
 ): ImportAdapterResult {
   const m = prepared.adapter.manifest;
-  const name = checkName(input.name?.trim() || basename(src), 'adapter');
+  const given = input.name?.trim() || undefined;
+  const name = checkName(given ?? input.defaultName ?? basename(src), 'adapter');
+  const before = importedBefore(lib, prepared.contentHash, given);
+  // Its notes (positions assumed, …) were said when it was imported; nothing is imported now.
+  if (before) return { adapter: before, kind: prepared.kind, notes: [], created: false };
   const root = join(lib.dataDir, 'adapters');
   sweepImportTemps(root);
   const dest = join(root, `${slug(name)}-${randomBytes(4).toString('hex')}`);
@@ -402,12 +419,25 @@ function registerImport(
           : null,
       sizeBytes: sizeOnDisk(dest),
       tags: input.tags,
+      contentHash: prepared.contentHash,
     });
-    return { adapter, kind: prepared.kind, notes: prepared.notes };
+    return { adapter, kind: prepared.kind, notes: prepared.notes, created: true };
   } catch (e) {
     rmSync(dest, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * The adapter an earlier import of the same content recorded, while its folder is still there; with
+ * a `name` given, only one of that name (another name asks for a second copy).
+ */
+function importedBefore(lib: Library, contentHash: string, name?: string): AdapterRecord | null {
+  const rows = lib.db
+    .prepare('SELECT id, name, path FROM adapters WHERE content_hash = ? ORDER BY id')
+    .all(contentHash) as { id: number; name: string; path: string }[];
+  const kept = rows.find((r) => (name === undefined || r.name === name) && existsSync(r.path));
+  return kept ? getAdapter(lib, kept.id) : null;
 }
 
 function runExists(lib: Library, id: number): boolean {
