@@ -49,7 +49,9 @@ export const modelsCommands: Command[] = [
       ctx.print({ models }, () =>
         models.length
           ? table(
-              ['ID', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'PATH'],
+              // The folder's files, not only the weights: what deleting it frees, which is what
+              // a user weighing what to delete asks (memory needs are `models scan`'s columns).
+              ['ID', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'ON DISK', 'PATH'],
               models.map((m) => [
                 m.id,
                 m.name,

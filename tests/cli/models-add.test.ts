@@ -3,7 +3,7 @@
 // say. Before, it was added in silence and the first `train` or `generate` was what said so.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
@@ -27,4 +27,22 @@ test('models add: a folder without tokenizer.json is added with a warning saying
   const whole = await cli('models', 'add', modelDir('llama'));
   assert.equal(whole.code, 0, whole.err);
   assert.equal(whole.err, '', 'no warning for a folder with its tokenizer');
+});
+
+test("models list: the size column is the folder's size on disk, and says so", async () => {
+  const listed = await cli('models', 'list');
+  assert.equal(listed.code, 0, listed.err);
+  const [head, ...rows] = listed.out.trim().split('\n');
+  assert.match(head, /^ID +NAME +ARCH +PARAMS +DTYPE +ON DISK +PATH$/);
+  // The Llama fixture's folder holds its golden files beside the weights: all of them count.
+  const llama = await cli('models', 'list', '--json');
+  const m = (JSON.parse(llama.out).models as { path: string; sizeBytes: number }[]).find(
+    (x) => x.path === modelDir('llama'),
+  );
+  assert.ok(m, rows.join('\n'));
+  const files = readdirSync(modelDir('llama')).reduce(
+    (n, f) => n + statSync(join(modelDir('llama'), f)).size,
+    0,
+  );
+  assert.equal(m.sizeBytes, files);
 });

@@ -25,6 +25,7 @@ export interface ModelInfo {
   vocabSize: number | null;
   params: number;
   dtype: string | null;
+  /** The folder's size on disk (every file but hidden ones, see modelFolderBytes): what deleting it frees. */
   sizeBytes: number;
   fingerprint: string;
   config: Record<string, unknown>;
