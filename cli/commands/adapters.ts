@@ -15,6 +15,7 @@ import { versionName } from '../../electron/backend/library/datasets.ts';
 import { type EvaluationRecord, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, table } from '../command.ts';
 
@@ -130,7 +131,7 @@ export const adaptersCommands: Command[] = [
           `base model: ${l.baseModel.name ?? '(not in the library)'} ${l.baseModel.arch ? `[${l.baseModel.arch}] ` : ''}fingerprint ${l.baseModel.fingerprint}`,
           `layers: ${l.layers.join(', ') || '-'}  positions: ${l.positions ?? '-'}  rank: ${l.rank ?? '-'}  interventions: ${l.interventions}`,
           `run: ${l.run ? `${l.run.id}${l.run.name ? ` "${l.run.name}"` : ''} (${l.run.status}${l.run.lastLoss != null ? `, last loss ${l.run.lastLoss.toPrecision(4)}` : ''})` : (l.runRef ?? '-')}`,
-          `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${l.dataset.rowCount} rows)` : (l.datasetVersion ?? '-')}`,
+          `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${plural(l.dataset.rowCount, 'row')})` : (l.datasetVersion ?? '-')}`,
           `metrics: ${metricsText(l.metrics)}`,
           `tags: ${a.tags.join(', ') || '-'}`,
           `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,

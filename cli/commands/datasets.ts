@@ -8,6 +8,7 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/libr
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
@@ -106,8 +107,8 @@ export const datasetsCommands: Command[] = [
           rejectedCount: r.rejectedCount,
         },
         () =>
-          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${r.version.rowCount} ${r.version.format} rows (${what})` +
-          (r.rejectedCount ? `, ${r.rejectedCount} bad rows skipped${listed}` : ''),
+          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${plural(r.version.rowCount, `${r.version.format} row`)} (${what})` +
+          (r.rejectedCount ? `, ${plural(r.rejectedCount, 'bad row')} skipped${listed}` : ''),
       );
       return 0;
     },

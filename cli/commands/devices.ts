@@ -2,12 +2,13 @@
 // when it cannot run here, why (native-runtime/runtime/devices.ts does the work).
 
 import { MIB, memoryGiB } from '../../native-runtime/byte-size.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
 import { type Command, table } from '../command.ts';
 
-const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+const threads = (n: number) => plural(n, 'thread');
 const THREADS_FROM: Record<ThreadChoice['from'], (n: number) => string> = {
   REFT_STUDIO_THREADS: (n) => `${threads(n)} (REFT_STUDIO_THREADS, the Settings page's CPU threads)`,
   cores: (n) => `${threads(n)}, one per core`,

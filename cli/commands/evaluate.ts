@@ -19,6 +19,7 @@ import {
   type EvalKind,
   type EvaluationReport,
 } from '../../native-runtime/evaluation/evaluate.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
@@ -60,7 +61,7 @@ function reportText(r: EvaluationReport, id: number | null): string {
       `  reference: ${JSON.stringify(s.reference)}${s.correct !== undefined ? (s.correct ? '  (right)' : '  (wrong)') : ''}`,
     ]);
   return [
-    `${r.kind} on ${r.examples} examples${id !== null ? ` (evaluation ${id}, kept with the adapter)` : ''}`,
+    `${r.kind} on ${plural(r.examples, 'example')}${id !== null ? ` (evaluation ${id}, kept with the adapter)` : ''}`,
     deviceText(r.device),
     table(['METRIC', 'VALUE'], metrics),
     ...(samples.length ? ['first examples:', ...samples] : []),

@@ -8,6 +8,7 @@ import { checkExportDestination, markExport } from '../../electron/backend/libra
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { dataFileOf } from '../data-flags.ts';
@@ -58,7 +59,7 @@ export const exportCommand: Command = {
       ctx.print(
         { out: r.out, format, exact: r.exact, files: r.files },
         () =>
-          `wrote pyreft folder ${r.out} (${r.files.length} files${r.exact ? '; the original pyreft files byte for byte' : ''})`,
+          `wrote pyreft folder ${r.out} (${plural(r.files.length, 'file')}${r.exact ? '; the original pyreft files byte for byte' : ''})`,
       );
       return 0;
     }
@@ -75,7 +76,7 @@ export const exportCommand: Command = {
       markExport(r.out, 'bundle');
       ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
         [
-          `wrote a pyreft training bundle to ${r.out} (${r.config.data.rows} examples)`,
+          `wrote a pyreft training bundle to ${r.out} (${plural(r.config.data.rows, 'example')})`,
           `  pip install pyreft`,
           `  cd ${r.out} && torchrun --nproc_per_node N train.py`,
           `  reft-studio import ${r.out}/result`,

@@ -7,6 +7,7 @@
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
@@ -178,7 +179,7 @@ export const generateCommand: Command = {
     // The answer is shorter than asked: say why (the JSON's finishReason says 'context').
     if (r.finishReason === 'context')
       ctx.progress.log(
-        `stopped after ${r.tokens} new tokens: the model's context holds ${runner.spec.maxPositions} tokens and the prompt has ${r.promptTokens}`,
+        `stopped after ${plural(r.tokens, 'new token')}: the model's context holds ${runner.spec.maxPositions} tokens and the prompt has ${r.promptTokens}`,
       );
     return 0;
   },

@@ -7,6 +7,7 @@ import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
 import { addModel, listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, table } from '../command.ts';
 import { transferReporter } from '../transfer-progress.ts';
@@ -93,7 +94,7 @@ const downloadCommand: Command = {
         signal: abort.signal,
         onResolved: (info, files) =>
           progress.log(
-            `${info.repo}@${info.commit.slice(0, 10)}: ${files.length} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0))}`,
+            `${info.repo}@${info.commit.slice(0, 10)}: ${plural(files.length, 'file')}, ${formatBytes(files.reduce((s, f) => s + f.size, 0))}`,
           ),
         onWait: (file) =>
           progress.log(`${file}: another process is downloading it; waiting for it to finish`),

@@ -2,6 +2,7 @@
 // CUDA provider). Work in native-runtime/runtime/runtime-install.ts and cuda-pack.ts.
 
 import { CancelledError, ReftError } from '../../native-runtime/errors.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import {
   engineEnv,
   LAUNCH_MARKER,
@@ -90,7 +91,7 @@ export const runtimeCommands: Command[] = [
       const status = listPacks(ctx.dataDir).find((p) => p.name === 'cuda');
       ctx.print({ installed: m, status }, () =>
         [
-          `installed the CUDA pack (ONNX Runtime ${m.ortVersion}, ${m.files.length} files, ${formatBytes(m.files.reduce((s, f) => s + f.bytes, 0))})`,
+          `installed the CUDA pack (ONNX Runtime ${m.ortVersion}, ${plural(m.files.length, 'file')}, ${formatBytes(m.files.reduce((s, f) => s + f.bytes, 0))})`,
           status ? describe(status) : '',
           'the studio and the CLI use it from their next start; check with `reft-studio devices`',
         ]

@@ -15,6 +15,7 @@ import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
 import { isDatasetId } from '../../electron/backend/library/dataset-import.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunRefs, recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
+import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
@@ -176,7 +177,7 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
     `adapter: ${adapter}`,
     ...(r.pyreft ? [`pyreft export: ${r.pyreft}`] : []),
     `steps: ${r.steps}  final loss: ${r.finalLoss.toFixed(4)}${r.evalLoss !== null ? `  eval loss: ${r.evalLoss.toFixed(4)}` : ''}`,
-    `${r.interventions} interventions, ${r.trainableParams} trainable parameters, ${Math.round(r.tokensPerS)} tok/s`,
+    `${plural(r.interventions, 'intervention')}, ${plural(r.trainableParams, 'trainable parameter')}, ${Math.round(r.tokensPerS)} tok/s`,
     deviceText(r.device),
   ].join('\n');
 }
@@ -198,7 +199,7 @@ async function trainRecorded(
     { checkpointDir: f.checkpointDir },
   );
   ctx.progress.log(
-    `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plan.totalSteps} steps`,
+    `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plural(plan.totalSteps, 'step')}`,
   );
   const { outcome, summary, run: done } = await executeRunHere(ctx, lib, run.id, f.out);
   if (outcome === 'failed') throw runFailed(ctx, done, f.out);

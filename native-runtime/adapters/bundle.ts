@@ -16,6 +16,7 @@ import { ConfigError } from '../errors.ts';
 import { writeFolderAtomic, writeFully } from '../formats/atomic-write.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { plural } from '../plural.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
@@ -226,7 +227,7 @@ function readme(c: BundleConfig): string {
   return `# ReFT training bundle
 
 Exported by ReFT Studio: the same ${c.intervention} run (layers ${c.layers.join(', ')}, positions ${c.positions}${untied ? ' untied' : ''},
-rank ${c.rank}, lr ${c.lr}, ${c.maxSteps > 0 ? `${c.maxSteps} steps` : `${c.epochs} epoch(s)`}, batch size ${c.batchSize}${c.gradAccum > 1 ? ` × ${c.gradAccum} accumulation` : ''}) with pyreft, on one or many GPUs.
+rank ${c.rank}, lr ${c.lr}, ${c.maxSteps > 0 ? plural(c.maxSteps, 'step') : plural(c.epochs, 'epoch')}, batch size ${c.batchSize}${c.gradAccum > 1 ? ` × ${c.gradAccum} accumulation` : ''}) with pyreft, on one or many GPUs.
 ${c.data.rows} training examples are in \`data.jsonl\`; everything else \`train.py\` needs is in \`config.json\`.
 
 ## Run

@@ -24,6 +24,7 @@ import {
   studioAdapterFiles,
   studioToPyreft,
 } from '../formats/studio-adapter.ts';
+import { plural } from '../plural.ts';
 import { isUntied, parsePositions } from '../training/positions.ts';
 import { checkAdapterForModel, type TargetModel } from './apply.ts';
 
@@ -142,7 +143,7 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     if (isUntied(pos, shareWeights) && py.interventions.length % 2 !== 0) {
       throw new ConfigError(
         'bad-positions',
-        `positions "${pos.text}" with untied weights need a prefix and a suffix intervention per layer, but ${src} has ${py.interventions.length} interventions`,
+        `positions "${pos.text}" with untied weights need a prefix and a suffix intervention per layer, but ${src} has ${plural(py.interventions.length, 'intervention')}`,
       );
     }
     adapter = pyreftToStudio(py, { ...opts.meta, positions: pos.text, shareWeights, baseModel });

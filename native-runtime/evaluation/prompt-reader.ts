@@ -9,6 +9,7 @@
 import { ConfigError } from '../errors.ts';
 import type { StudioManifest } from '../formats/studio-adapter.ts';
 import type { ModelSpec } from '../models/config.ts';
+import { plural } from '../plural.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
   type Dataset,
@@ -98,7 +99,7 @@ export class PromptReader {
     if (ids.length >= limit)
       throw new ConfigError(
         'prompt-too-long',
-        `the prompt has ${ids.length} tokens; the model takes at most ${limit - 1}`,
+        `the prompt has ${plural(ids.length, 'token')}; the model takes at most ${limit - 1}`,
       );
     // A tokenizer with more ids than the embedding has rows (added tokens, a mismatched
     // tokenizer.json) would reach ORT's Gather as an out-of-bounds index.

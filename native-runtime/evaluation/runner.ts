@@ -27,6 +27,7 @@ import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../gene
 import { cutAtStop, StopStringStream } from '../generation/stop-strings.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import { plural } from '../plural.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
@@ -335,7 +336,7 @@ export class ModelRunner {
     if (states.length !== this.model.states.length)
       throw new ConfigError(
         'adapter-mismatch',
-        `${adapterDir}: ${states.length} interventions, expected ${this.model.states.length}`,
+        `${adapterDir}: ${plural(states.length, 'intervention')}, expected ${this.model.states.length}`,
       );
     states.forEach((s, j) => {
       const dst = this.model.states[j];

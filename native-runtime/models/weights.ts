@@ -19,6 +19,7 @@ import {
   type SafetensorsHeader,
   type TensorInfo,
 } from '../formats/safetensors.ts';
+import { plural } from '../plural.ts';
 import {
   type Arch,
   configFieldName,
@@ -280,6 +281,6 @@ export function checkLayerCount(arch: Arch, numLayers: number, weights: WeightIn
   const first = expectedLayerWeights(dims, stored)[0].name;
   throw new FormatError(
     'config-weight-mismatch',
-    `${weights.source}: tensor ${first} is missing but config.json ${configFieldName(arch, 'numLayers')}=${numLayers} requires it (the weights hold ${stored} layer${stored === 1 ? '' : 's'})`,
+    `${weights.source}: tensor ${first} is missing but config.json ${configFieldName(arch, 'numLayers')}=${numLayers} requires it (the weights hold ${plural(stored, 'layer')})`,
   );
 }

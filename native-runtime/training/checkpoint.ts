@@ -20,6 +20,7 @@ import {
   type TensorToWrite,
 } from '../formats/safetensors.ts';
 import { readStudioAdapter, type StudioAdapter, studioAdapterFiles } from '../formats/studio-adapter.ts';
+import { plural } from '../plural.ts';
 import type { ResolvedTrainConfig } from './config.ts';
 import type { AdamState } from './optimizer.ts';
 import type { InterventionState } from './reft-model.ts';
@@ -141,7 +142,7 @@ export function restoreStates(dir: string, states: InterventionState[]): Trainer
   if (adapter.interventions.length !== states.length) {
     throw new ConfigError(
       'checkpoint-mismatch',
-      `${dir}: the checkpoint has ${adapter.interventions.length} interventions, this run ${states.length}`,
+      `${dir}: the checkpoint has ${plural(adapter.interventions.length, 'intervention')}, this run ${states.length}`,
     );
   }
   states.forEach((s, i) => {

@@ -276,7 +276,7 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
   assert.equal(counted.code, 0, counted.stderr);
   assert.match(
     counted.stdout,
-    /1 prompt-completion rows .*, 1100 bad rows skipped \(the first 1000 listed\)\n$/,
+    /1 prompt-completion row .*, 1100 bad rows skipped \(the first 1000 listed\)\n$/,
   );
 });
 

@@ -3,6 +3,7 @@
 // worker engine. Planning and recording are library/run-plan.ts's.
 
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import { plural } from '../../../native-runtime/plural.ts';
 import type { BackendEvents } from '../events.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
@@ -35,7 +36,7 @@ export class TrainingService {
     const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(
       run.id,
-      `queued: ${plan.totalSteps} steps on ${plan.trainExamples} examples of “${ds.name}” v${plan.version.version}`,
+      `queued: ${plural(plan.totalSteps, 'step')} on ${plural(plan.trainExamples, 'example')} of “${ds.name}” v${plan.version.version}`,
     );
     this.#enqueue(run.id);
     this.#changed(run.id);

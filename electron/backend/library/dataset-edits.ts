@@ -10,6 +10,7 @@
 
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
+import { plural } from '../../../native-runtime/plural.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
@@ -240,7 +241,10 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
   const nTest = Math.round(n * r.test);
   const nTrain = n - nVal - nTest;
   if (nTrain < 1)
-    throw new ValidationError('bad-split', `${n} rows leave nothing to train on with these ratios`);
+    throw new ValidationError(
+      'bad-split',
+      `${plural(n, 'row')} leave${n === 1 ? 's' : ''} nothing to train on with these ratios`,
+    );
   const seed = s.seed ?? 42;
   // The first nTrain of the shuffled order are the train part, then validation, then test.
   const names = (['train', 'validation', 'test'] as const).filter((_, k) => [nTrain, nVal, nTest][k] > 0);
