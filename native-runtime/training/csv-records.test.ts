@@ -252,40 +252,18 @@ test('parseCsv: any text, well-formed or not, reads as the reference parser read
   }
 });
 
-test('parseCsv: a large CSV is scanned, not built a character at a time', () => {
-  // 10,000 rows (8 MB) of long fields, quoted with doubled quotes and a newline, and unquoted. The
-  // character-at-a-time parser (8 MB/s) took 25 to 70 times as long as a loop that counts the
-  // text's commas; the scan about 2.
+test('parseCsv: a large CSV of long quoted fields reads back whole', () => {
+  // 10,000 rows (8 MB) of long fields, quoted with doubled quotes and a newline, and unquoted. (Its
+  // speed is not timed here, by the project's rule: speed is measured in benchmarks, not tests.)
   const question = (i: number) => `Question ${i}: what is ""${i}, plus ${i}""? `.repeat(12);
   const row = (i: number) => `"${question(i)}\nExplain.",${'It is doubling it. '.repeat(15)},${i}`;
   const text = `prompt,completion,id\n${Array.from({ length: 10_000 }, (_, i) => row(i)).join('\r\n')}\n`;
-  const best = (f: () => unknown) => {
-    let ms = Infinity;
-    for (let k = 0; k < 3; k++) {
-      const t0 = performance.now();
-      f();
-      ms = Math.min(ms, performance.now() - t0);
-    }
-    return ms;
-  };
-  const countMs = best(() => {
-    let commas = 0;
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x2c) commas++;
-    return commas;
-  });
-  let records: CsvRecord[] = [];
-  const parseMs = best(() => {
-    records = parseCsv(text, ',');
-  });
+  const records: CsvRecord[] = parseCsv(text, ',');
   assert.equal(records.length, 10_001);
   assert.deepEqual(records[10_000], {
     line: 2 * 10_000,
     fields: [`${question(9999).replaceAll('""', '"')}\nExplain.`, 'It is doubling it. '.repeat(15), '9999'],
   });
-  assert.ok(
-    parseMs < 8 * countMs,
-    `parsing took ${parseMs.toFixed(0)} ms, counting commas ${countMs.toFixed(0)} ms`,
-  );
 });
 
 test('csvRecords pauses every 1000 records, and rawRowsScan also every 1000 rows', () => {
