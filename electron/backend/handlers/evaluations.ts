@@ -86,18 +86,16 @@ function startEvaluation(
   // Recorded once the engine has checked the request (its 'start' event): a request it refuses (a
   // prompt too long, a chat dataset on a model without a template) is this call's error, not a
   // failed evaluation in the adapter's history.
-  const recorded: { ev: EvaluationRecord | null } = { ev: null };
   const note: JobNote = { adapterId: adapter.id, evaluationId: null };
-  const record = (): EvaluationRecord => {
-    recorded.ev ??= createEvaluation(ctx.lib, {
+  const record = (): number => {
+    note.evaluationId ??= createEvaluation(ctx.lib, {
       adapterId: adapter.id,
       modelId: model.id,
       datasetVersionId: version.id,
       kind: p.kind,
-    });
-    note.evaluationId = recorded.ev.id;
-    ctx.events.emit('library/changed', { kind: 'evaluations', id: recorded.ev.id, action: 'added' });
-    return recorded.ev;
+    }).id;
+    ctx.events.emit('library/changed', { kind: 'evaluations', id: note.evaluationId, action: 'added' });
+    return note.evaluationId;
   };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
@@ -148,15 +146,16 @@ function startEvaluation(
   // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
   for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
-  return { jobId: job.id, result: finishRecord(ctx, job.done, recorded, record, release) };
+  return { jobId: job.id, result: finishRecord(ctx, job.done, note, record, release) };
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */
 async function finishRecord(
   ctx: BackendContext,
   done: Promise<EvaluationReport>,
-  recorded: { ev: EvaluationRecord | null },
-  record: () => EvaluationRecord,
+  /** The job's note: its evaluationId once recorded. */
+  note: JobNote,
+  record: () => number,
   /** Lets go of the dataset file held while the evaluation waited and ran. */
   release: () => void,
 ): Promise<EvaluationRecord> {
@@ -164,7 +163,7 @@ async function finishRecord(
   let id: number;
   try {
     const report = await done;
-    id = (recorded.ev ?? record()).id;
+    id = note.evaluationId ?? record();
     out = finishEvaluation(ctx.lib, id, {
       status: 'completed',
       metrics: report.metrics,
@@ -173,8 +172,8 @@ async function finishRecord(
       device: report.device,
     });
   } catch (e) {
-    if (!recorded.ev) throw e;
-    id = recorded.ev.id;
+    if (note.evaluationId === null) throw e;
+    id = note.evaluationId;
     // The studio closing stops it as a crash would ('interrupted'), not as a user's cancel.
     out = finishEvaluation(ctx.lib, id, {
       status:
