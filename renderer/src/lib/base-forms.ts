@@ -111,23 +111,21 @@ export function baseFormChoices(
     const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
     const on = gpu ? ' on the GPU' : '';
     const weights = `weights ${formatBytes(chatBytes)}${on}${train}`;
-    const auto = c.value === 'auto';
+    const picked = c.value === 'auto' && where.length ? where.join(', ') : null;
+    const detail =
+      c.value !== 'auto'
+        ? weights
+        : picked
+          ? `${picked}: ${weights}`
+          : 'full precision where it fits in memory, else 8 or 4 bits';
     return {
       value: c.value,
       label: c.label,
       help: c.help,
       chatBytes,
       trainBytes,
-      detail: !auto
-        ? weights
-        : where.length
-          ? `${where.join(', ')}: ${weights}`
-          : 'full precision where it fits in memory, else 8 or 4 bits',
-      text: !auto
-        ? `${c.label} — ${weights}`
-        : where.length
-          ? `${c.label} (${where.join(', ')}) — ${weights}`
-          : `${c.label} — full precision where it fits in memory, else 8 or 4 bits`,
+      detail,
+      text: picked ? `${c.label} (${picked}) — ${weights}` : `${c.label} — ${detail}`,
     };
   });
 }
