@@ -191,6 +191,7 @@ export const evaluateCommand: Command = {
       const progress: { task: CountTask | null } = { task: null };
       const counted: Counted = { done: 0, total: null };
       const stopped = (): number => {
+        progress.task?.done();
         if (recorded.ev)
           finishEvaluation(lib, recorded.ev.id, {
             status: 'cancelled',
@@ -214,7 +215,6 @@ export const evaluateCommand: Command = {
       });
       // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
       ctrlC.onStopNow(() => {
-        progress.task?.done();
         const code = stopped();
         ctx.progress.close();
         process.exit(code);
@@ -268,10 +268,7 @@ export const evaluateCommand: Command = {
         // The engine names the file it read: the library's copy, which the user never chose.
         namingVersionsIn(lib, e, [[version.filePath, version.id]]);
         // A stop the user asked for is not an error: say how far it got.
-        if (e instanceof CancelledError && ctrlC.requested) {
-          progress.task?.done();
-          return stopped();
-        }
+        if (e instanceof CancelledError && ctrlC.requested) return stopped();
         if (recorded.ev)
           finishEvaluation(lib, recorded.ev.id, {
             status: e instanceof CancelledError ? 'cancelled' : 'failed',
