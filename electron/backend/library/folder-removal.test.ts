@@ -157,3 +157,17 @@ test('a folder another row still records stays: a twin model keeps the converted
   removeModel(lib, m.id);
   assert.ok(existsSync(join(store, 'int8', 'f0.bin')), 'the twin still uses them');
 });
+
+test('a folder that cannot be set aside fails the removal and puts back those set aside before it', () => {
+  const lib = open();
+  const { run, folder } = stoppedRunIn(lib);
+  // A checkpoint outside the run's folder (as `adapters/run-N-step-S` is) that cannot be renamed: its
+  // aside name would be past the 255-byte limit, standing in for a file held open on Windows.
+  const stuck = folderWithFiles(join(lib.dataDir, 'adapters', 'c'.repeat(240)));
+  recordCheckpoint(lib, run.id, 20, stuck, null);
+  assert.throws(() => deleteRun(lib, run.id), { code: 'ENAMETOOLONG' });
+  assert.equal(getRunRecord(lib, run.id).id, run.id, 'the run is kept');
+  assert.ok(existsSync(join(folder, 'log.jsonl')), 'with its folder under its name, not left aside');
+  assert.deepEqual(asideOf(folder), []);
+  assert.ok(existsSync(join(stuck, 'f0.bin')));
+});

@@ -70,12 +70,22 @@ class FoldersAside {
   constructor(lib: Library, folders: readonly string[]) {
     const recorded = recordedFolders(lib);
     const parents = new Set<string>();
-    for (const folder of new Set(folders.map((f) => resolve(f)))) {
-      if (!insideDataDir(lib, folder) || !existsSync(folder) || stillNeeded(folder, recorded)) continue;
-      const aside = join(dirname(folder), `.${basename(folder)}.${randomBytes(6).toString('hex')}.removing`);
-      renameSync(folder, aside);
-      this.moved.push([folder, aside]);
-      parents.add(dirname(folder));
+    try {
+      for (const folder of new Set(folders.map((f) => resolve(f)))) {
+        if (!insideDataDir(lib, folder) || !existsSync(folder) || stillNeeded(folder, recorded)) continue;
+        const aside = join(
+          dirname(folder),
+          `.${basename(folder)}.${randomBytes(6).toString('hex')}.removing`,
+        );
+        renameSync(folder, aside);
+        this.moved.push([folder, aside]);
+        parents.add(dirname(folder));
+      }
+    } catch (e) {
+      // One that cannot move (a file in it held open on Windows) fails the removal, whose caller
+      // never gets this object: the ones moved before it go back now, not at the next start-up.
+      this.putBack();
+      throw e;
     }
     // Durable before the commit: a power cut must not bring a folder back under its name mid-delete.
     for (const p of parents) fsyncDir(p);
