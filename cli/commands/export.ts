@@ -3,7 +3,11 @@
 // Both write atomically and check --out first (library/export-destination.ts): never in or around
 // the data folder; an existing folder only when it is a previous export, and then only with --force.
 
-import { exportAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
+import {
+  checkRunDataKept,
+  exportAdapter,
+  runTrainingSource,
+} from '../../electron/backend/library/adapters.ts';
 import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
@@ -67,10 +71,17 @@ export const exportCommand: Command = {
       const runRef = str(ctx.values, 'run');
       const cfgFile = str(ctx.values, 'config');
       if (!!runRef === !!cfgFile) throw new UsageError('give either --run ID or --config FILE');
+      const dataRef = str(ctx.values, 'data');
       const src = runRef
-        ? await ctx.withLibrary((lib) => runTrainingSource(lib, parseId(runRef, '--run')))
+        ? await ctx.withLibrary((lib) => {
+            const id = parseId(runRef, '--run');
+            const s = runTrainingSource(lib, id);
+            if (dataRef === undefined)
+              checkRunDataKept(lib, id, s.data, 'give --data ID|FILE with rows to bundle');
+            return s;
+          })
         : { config: readConfigFile(cfgFile as string), data: null };
-      const data = (await dataFileOf(ctx, str(ctx.values, 'data'))) ?? src.data ?? undefined;
+      const data = (await dataFileOf(ctx, dataRef)) ?? src.data ?? undefined;
       const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
       const r = makeBundle({ config: src.config, data, out: dest, force });
       markExport(r.out, 'bundle');

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { Engine } from '../jobs/engine.ts';
-import { getAdapter, runTrainingSource } from './adapters.ts';
+import { checkRunDataKept, getAdapter, runTrainingSource } from './adapters.ts';
 import { checkExportDestination, markExport } from './export-destination.ts';
 import type { AdapterExport, ExportFormat, ExportJob } from './export-writer.ts';
 import type { Library } from './library.ts';
@@ -58,7 +58,9 @@ function planExport(
       'no-run',
       `"${a.name}" was not trained in this library (or its run was deleted), so there is no run to bundle`,
     );
-  return { ...base, format, runId: a.runId, ...runTrainingSource(lib, a.runId) };
+  const src = runTrainingSource(lib, a.runId);
+  checkRunDataKept(lib, a.runId, src.data, 'export the adapter as pyreft or studio instead');
+  return { ...base, format, runId: a.runId, ...src };
 }
 
 /** A file-name-safe version of an adapter's name. */

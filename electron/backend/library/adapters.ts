@@ -582,6 +582,19 @@ export function checkAdapterApplies(
   };
 }
 
+/**
+ * Refuses to bundle run `runId`'s `data` when it was the library's copy of a dataset removed since
+ * (frozen-file-reclaim.ts deletes it once no run may train on it again): said so, rather than as a
+ * hashed file name the user never chose. `instead`: what the caller can do.
+ */
+export function checkRunDataKept(lib: Library, runId: number, data: string | null, instead: string): void {
+  if (data !== null && insideDataDir(lib, data) && !existsSync(data))
+    throw new ValidationError(
+      'missing-data',
+      `the dataset run ${runId} trained on was removed from the library, so there are no rows to bundle; ${instead}`,
+    );
+}
+
 /** The training configuration and data file of a library run, for the scale-out bundle. */
 export function runTrainingSource(
   lib: Library,

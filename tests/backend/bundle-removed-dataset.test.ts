@@ -1,0 +1,81 @@
+// Bundling an adapter whose run's dataset was removed from the library. The run keeps its history,
+// but not the dataset's file: frozen-file-reclaim.ts deletes it once no run may train on it again.
+// Both the window and the CLI say so, rather than naming the library's hashed copy as missing.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { cliIn } from '../helpers/cli.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+const root = tempDir('bundle-removed-dataset');
+const dataDir = join(root, 'data');
+let b: Backend;
+const { call, callError } = inProcess(() => b);
+
+before(() => {
+  b = createBackend(dataDir, { seedDemo: false });
+});
+after(() => b.close());
+
+test('a bundle of a run whose dataset was removed says why it has no rows, and what to do', async () => {
+  const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'train.jsonl');
+  writeJsonl(file, 8);
+  const datasetId = (await call('datasets/import', { path: file })).dataset.id;
+  const { runId } = await call('runs/start', {
+    modelId,
+    datasetId,
+    layers: '1',
+    rank: 1,
+    positions: 'l1',
+    maxSteps: 2,
+    batchSize: 4,
+  });
+  const { adapterId } = await waitFor('the run', async () => {
+    await b.jobs.idle();
+    const r = await call('runs/get', { id: runId });
+    return r.status === 'completed' ? r : null;
+  });
+  await call('datasets/remove', { id: datasetId });
+  const removed = `the dataset run ${runId} trained on was removed from the library, so there are no rows to bundle`;
+  const toFolder = await callError('adapters/export', {
+    id: adapterId,
+    out: join(root, 'out'),
+    format: 'bundle',
+  });
+  const asZip = await callError('adapters/export-zip', { id: adapterId, format: 'bundle' });
+  for (const e of [toFolder, asZip])
+    assert.deepEqual(e, {
+      type: 'ValidationError',
+      code: 'missing-data',
+      message: `${removed}; export the adapter as pyreft or studio instead`,
+    });
+  const cli = await cliIn(
+    dataDir,
+    'export',
+    '--format',
+    'bundle',
+    '--run',
+    String(runId),
+    '--out',
+    join(root, 'b'),
+  );
+  assert.equal(cli.code, 1);
+  assert.equal(cli.err, `error: ${removed}; give --data ID|FILE with rows to bundle\n`);
+  // Given rows, the CLI bundles the run.
+  const given = await cliIn(
+    dataDir,
+    'export',
+    '--format',
+    'bundle',
+    '--run',
+    String(runId),
+    '--data',
+    file,
+    '--out',
+    join(root, 'b'),
+  );
+  assert.equal(given.code, 0, given.err);
+});
