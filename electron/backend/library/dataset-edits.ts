@@ -15,9 +15,9 @@ import { writeTransaction } from '../db/database.ts';
 import { versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import {
+  checkStillLatest,
   type DatasetRecord,
   type DatasetVersion,
-  getDataset,
   recordVersion,
   type SplitPart,
   type VersionMeta,
@@ -80,22 +80,6 @@ function* sourceLines(
     checkNotRemoved(lib, ds, what);
     throw e;
   }
-}
-
-/**
- * Refuses an edit of "the latest version" once the dataset got a newer one while it ran (another
- * edit, dropped duplicates or an import, recorded while this copy paused): recorded, the edit would
- * become the latest without that version's changes, which would silently vanish from it. Refused,
- * nothing is stored and the edit made again applies to the new latest (whose row numbers may differ,
- * so it is not re-applied here). An edit naming its version may branch from it, so is not checked.
- */
-function checkStillLatest(lib: Library, ds: DatasetRecord, v: DatasetVersion): void {
-  const latest = getDataset(lib, ds.id).latest;
-  if (latest.id !== v.id)
-    throw new ValidationError(
-      'conflict',
-      `dataset "${ds.name}" got version ${latest.version} while this edit of version ${v.version} ran: nothing was stored; make the edit again on version ${latest.version}`,
-    );
 }
 
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
@@ -168,7 +152,8 @@ function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): G
       rowIds.push(null);
     }
     checkNotRemoved(lib, ds, 'edit');
-    if (ofLatest) checkStillLatest(lib, ds, v);
+    // Early, not to finish and sync the files of an edit refused anyway; recordVersion checks again.
+    if (ofLatest) checkStillLatest(lib, ds.id, v.id);
   });
   return recordVersion(lib, file, {
     datasetId: ds.id,
@@ -177,6 +162,7 @@ function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): G
     sourcePath: v.sourcePath,
     parentVersionId: v.id,
     note: e.note ?? `edited from version ${v.version}`,
+    ...(ofLatest ? { ofLatest: v.id } : {}),
   });
 }
 

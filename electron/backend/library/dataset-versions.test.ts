@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
@@ -21,7 +21,14 @@ import {
 } from './dataset-edits.ts';
 import { importDataset } from './dataset-import.ts';
 import { datasetRejects, datasetRows, datasetRowsInSlices, readVersionRows } from './dataset-rows.ts';
-import { allocateRowIds, getDataset, listDatasets, removeDataset, renameDataset } from './datasets.ts';
+import {
+  allocateRowIds,
+  getDataset,
+  listDatasets,
+  recordVersion,
+  removeDataset,
+  renameDataset,
+} from './datasets.ts';
 import { findVersionDuplicates } from './dedupe.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
@@ -128,6 +135,31 @@ test('two edits of the latest version at once: the one recorded second is refuse
   const v1 = ds.versions.find((v) => v.version === 1)?.id;
   const branch = await editDatasetInSlices(lib, { datasetId, versionId: v1, remove: [7] });
   assert.equal(branch.version.parentVersionId, v1);
+});
+
+test("an edit of the latest is refused inside its record's transaction (another process's version)", () => {
+  // The edit's early check runs before its files are finished; a CLI beside serve may record a
+  // version in that gap, which only a check inside recordVersion's write transaction sees.
+  const lib = open();
+  const datasetId = importDataset(lib, { path: file('gap.jsonl', [row('a'), row('b')]) }).dataset.id;
+  const v1 = getDataset(lib, datasetId).latest;
+  editDataset(lib, { datasetId, append: [row('landed meanwhile')] });
+  const edited: Parameters<typeof recordVersion>[1] = {
+    contentHash: v1.contentHash,
+    rel: relative(lib.dataDir, v1.filePath),
+    rowCount: v1.rowCount,
+    sizeBytes: v1.sizeBytes,
+  };
+  assert.throws(
+    () =>
+      recordVersion(lib, edited, { datasetId, format: v1.format, parentVersionId: v1.id, ofLatest: v1.id }),
+    {
+      code: 'conflict',
+      message:
+        'dataset "gap" got version 2 while this edit of version 1 ran: nothing was stored; make the edit again on version 2',
+    },
+  );
+  assert.equal(getDataset(lib, datasetId).versions.length, 2, 'nothing recorded');
 });
 
 test('drop duplicates of the latest version refuses when an edit lands during its search', async () => {

@@ -208,6 +208,28 @@ export interface VersionMeta {
   split?: SplitPart | null;
   splitSeed?: number | null;
   note?: string | null;
+  /**
+   * An edit of "the latest version": recorded only while that version (this id) is still the latest
+   * (checkStillLatest), checked inside the record's transaction, where no other process can land one.
+   */
+  ofLatest?: number;
+}
+
+/**
+ * Refuses an edit of "the latest version" (`versionId`) once the dataset got a newer one while it
+ * ran (another edit, dropped duplicates or an import, recorded while the copy paused, in this process
+ * or another): recorded, the edit would become the latest without that version's changes, which would
+ * silently vanish from it. Refused, nothing is stored and the edit made again applies to the new
+ * latest (whose row numbers may differ, so it is not re-applied here).
+ */
+export function checkStillLatest(lib: Library, datasetId: number, versionId: number): void {
+  const ds = getDataset(lib, datasetId);
+  if (ds.latest.id === versionId) return;
+  const v = getDatasetVersion(lib, versionId);
+  throw new ValidationError(
+    'conflict',
+    `dataset "${ds.name}" got version ${ds.latest.version} while this edit of version ${v.version} ran: nothing was stored; make the edit again on version ${ds.latest.version}`,
+  );
 }
 
 function checkDatasetExists(lib: Library, id: number | undefined): void {
@@ -242,6 +264,7 @@ export function recordVersion(
   const { datasetId, v } = writeTransaction(lib.db, () => {
     checkDatasetExists(lib, m.datasetId);
     checkFileStillThere(lib, file);
+    if (m.datasetId != null && m.ofLatest != null) checkStillLatest(lib, m.datasetId, m.ofLatest);
     const datasetId =
       m.datasetId ??
       (
