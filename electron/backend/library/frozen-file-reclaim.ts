@@ -91,8 +91,13 @@ class SetAside {
     } catch {}
   }
 
+  /** After a failed commit; one another process's sweep already put back is no error (the first stays). */
   putBack(): void {
-    for (const path of this.moved) renameSync(`${path}${ASIDE_SUFFIX}`, path);
+    for (const path of this.moved) {
+      try {
+        renameSync(`${path}${ASIDE_SUFFIX}`, path);
+      } catch {}
+    }
   }
 
   /** Deletes the moved files; returns their content hashes. */
