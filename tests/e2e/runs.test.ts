@@ -100,7 +100,7 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await detail.getByRole('tab', { name: 'Configuration' }).click();
     const cfg = detail.getByTestId('run-config');
     await cfg.getByText('Learning rate').waitFor();
-    await cfg.getByText('2 prompt(s), every 8 steps').waitFor();
+    await cfg.getByText('2 prompts, every 8 steps').waitFor();
     // The training data as the library names it, not the frozen file's hash.
     await cfg.getByText(`${DEMO_DATASET} v1`, { exact: true }).waitFor();
     await detail.getByRole('tab', { name: 'Log' }).click();

@@ -314,7 +314,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByLabel('Probe prompts').fill('Who are you?\nWhere is the treasure?');
     await page.getByLabel('Probe every N steps').fill('1');
     await next();
-    assert.equal(await reviewValue('Probe prompts'), '2, every 1 steps');
+    assert.equal(await reviewValue('Probe prompts'), '2, every 1 step');
     await screenshot(page, 'train-6-review');
     await page.getByTestId('train-start').click();
     await page.waitForFunction(

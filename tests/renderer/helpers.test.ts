@@ -139,6 +139,8 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
   const { optionText } = await import('../../renderer/src/lib/run-config.ts');
   assert.equal(optionText('maxSteps', 0, { epochs: 1 }), 'no limit: 1 epoch');
   assert.equal(optionText('maxSteps', 40, { epochs: 1 }), '40 steps');
+  assert.equal(optionText('maxSteps', 1, { epochs: 1 }), '1 step', 'a count agrees with its noun');
+  assert.equal(optionText('checkpointEvery', 1, {}), 'every 1 step');
   assert.equal(optionText('maxLength', 512, {}), '512 tokens');
   // The training data by the library's name when given (the stored path is the frozen file's hash).
   const data = { data: '/lib/datasets/0e215d0c.jsonl', lr: 0.004 };

@@ -4,6 +4,7 @@
 // wizard's review. Training options are labelled as the wizard labels them, and a 0 that means
 // something ("only at the end") reads as options.ts says (native-runtime/training/options.ts `zero`).
 
+import { plural } from '../../../native-runtime/plural.ts';
 import { TRAIN_OPTIONS, type TrainOptionKey } from '../../../native-runtime/training/options.ts';
 
 /** An option's label as the wizard shows it (options.ts). */
@@ -26,7 +27,9 @@ const bool = (v: unknown) => (v ? 'yes' : 'no');
 const file = (v: unknown) => (typeof v === 'string' ? (v.split(/[\\/]/).at(-1) ?? v) : '—');
 const probe = (v: unknown) => {
   const p = v as { prompts?: string[]; every?: number } | null;
-  return p?.prompts?.length ? `${p.prompts.length} prompt(s), every ${p.every} steps` : 'none';
+  return p?.prompts?.length
+    ? `${plural(p.prompts.length, 'prompt')}, every ${plural(Number(p.every), 'step')}`
+    : 'none';
 };
 
 export const CONFIG_GROUPS: ConfigGroup[] = [
@@ -42,7 +45,11 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
         label: optionLabel('evalSplit'),
         format: (v) => `${Number(v) * 100}%`,
       },
-      { key: 'evalEvery', label: optionLabel('evalEvery'), format: (v) => `every ${v} steps` },
+      {
+        key: 'evalEvery',
+        label: optionLabel('evalEvery'),
+        format: (v) => `every ${plural(Number(v), 'step')}`,
+      },
       {
         key: 'chatTemplate',
         label: optionLabel('chatTemplate'),
@@ -68,7 +75,7 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
     fields: [
       { key: 'lr', label: optionLabel('lr') },
       { key: 'epochs', label: optionLabel('epochs') },
-      { key: 'maxSteps', label: optionLabel('maxSteps'), format: (v) => `${v} steps` },
+      { key: 'maxSteps', label: optionLabel('maxSteps'), format: (v) => plural(Number(v), 'step') },
       { key: 'batchSize', label: optionLabel('batchSize') },
       { key: 'gradAccum', label: optionLabel('gradAccum') },
       { key: 'weightDecay', label: optionLabel('weightDecay') },
@@ -89,7 +96,7 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       {
         key: 'checkpointEvery',
         label: optionLabel('checkpointEvery'),
-        format: (v) => `every ${v} steps`,
+        format: (v) => `every ${plural(Number(v), 'step')}`,
       },
       {
         key: 'keepCheckpoints',
