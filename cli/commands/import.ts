@@ -61,7 +61,9 @@ export const importCommand: Command = {
             `base model: ${a.baseModelFingerprint.slice(0, 16)}…`,
             `size: ${formatBytes(a.sizeBytes)}  path: ${a.path}`,
           ].join('\n')
-        : `already in the library: adapter ${a.id} "${a.name}", imported before (nothing added; give another --name to add a second one)`,
+        : `already in the library: adapter ${a.id} "${a.name}", imported before (nothing added; give another --name to add a second one)${
+            Array.isArray(tags) && tags.length ? `; its tags now: ${a.tags.join(', ')}` : ''
+          }`,
     );
     return 0;
   },

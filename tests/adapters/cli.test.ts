@@ -254,6 +254,12 @@ test('import of a folder imported before: "already in the library" (exit 0), not
   const lib1 = openLibrary(dir);
   assert.deepEqual(librarySnapshot(lib1), before, 'no row, tag or folder added');
   closeLibrary(lib1);
+  // Tags asked for are given to the adapter already there (before: silently dropped).
+  const tagged = await run('import', F2L2, '--model', LLAMA, '--tag', 'pirate,kept');
+  assert.equal(tagged.code, 0, tagged.stderr);
+  assert.match(tagged.stdout, /nothing added; .*; its tags now: kept, pirate\n$/);
+  const shown = json((await run('adapters', 'show', String(a.adapter.id), '--json')).stdout);
+  assert.deepEqual([...shown.tags].sort(), ['kept', 'pirate']);
 
   // Other positions make another adapter; so does a name of its own, asked for.
   const other = await run('import', F2L2, '--model', LLAMA, '--positions', 'f2+l2', '--json');

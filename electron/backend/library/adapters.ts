@@ -393,8 +393,12 @@ function registerImport(
   const given = input.name?.trim() || undefined;
   const name = checkName(given ?? input.defaultName ?? basename(src), 'adapter');
   const before = importedBefore(lib, prepared.contentHash, given);
-  // Its notes (positions assumed, …) were said when it was imported; nothing is imported now.
-  if (before) return { adapter: before, kind: prepared.kind, notes: [], created: false };
+  // Its notes (positions assumed, …) were said when it was imported; nothing is imported now. Tags
+  // asked for are still given to it: they say what the user wants it found by.
+  if (before) {
+    const adapter = input.tags?.length ? tagAdapter(lib, before.id, { add: input.tags }) : before;
+    return { adapter, kind: prepared.kind, notes: [], created: false };
+  }
   const root = join(lib.dataDir, 'adapters');
   sweepImportTemps(root);
   const dest = join(root, `${slug(name)}-${randomBytes(4).toString('hex')}`);
