@@ -29,6 +29,7 @@ function job(
     finishedAt: null,
     adapterId: 1,
     evaluationId,
+    examples: null,
   };
 }
 

@@ -5,6 +5,8 @@
 // answered at once with its job) and follows it through 'evaluations/jobs' and the pushes, rather
 // than holding one request open (it timed out and showed as failed while the evaluation went on).
 // 'evaluations/run' still answers when it ends, for callers that wait (tests, scripts).
+// 'evaluations/cancel' stops one: a queued one is dropped unrecorded, a running one is stored
+// 'cancelled' with how far it got, as the CLI's Ctrl-C stores it.
 
 import { z } from 'zod';
 import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -49,9 +51,14 @@ export interface EvaluationJob extends JobInfo {
    * without one was refused (its `error` says why) and is in no adapter's history.
    */
   evaluationId: number | null;
+  /** How far it has got (the engine's last count), null before the first example. */
+  examples: { done: number; total: number } | null;
 }
 
-type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId'>;
+type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & {
+  /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
+  stored: Promise<unknown>;
+};
 
 // Per backend (tests run several in one process), as models-hub keeps its downloads.
 const notes = new WeakMap<JobQueue, Map<number, JobNote>>();
@@ -86,16 +93,23 @@ function startEvaluation(
   // Recorded once the engine has checked the request (its 'start' event): a request it refuses (a
   // prompt too long, a chat dataset on a model without a template) is this call's error, not a
   // failed evaluation in the adapter's history.
-  const note: JobNote = { adapterId: adapter.id, evaluationId: null };
-  const record = (): number => {
-    note.evaluationId ??= createEvaluation(ctx.lib, {
+  const recorded: { ev: EvaluationRecord | null } = { ev: null };
+  const note: JobNote = {
+    adapterId: adapter.id,
+    evaluationId: null,
+    examples: null,
+    stored: Promise.resolve(),
+  };
+  const record = (): EvaluationRecord => {
+    recorded.ev ??= createEvaluation(ctx.lib, {
       adapterId: adapter.id,
       modelId: model.id,
       datasetVersionId: version.id,
       kind: p.kind,
-    }).id;
-    ctx.events.emit('library/changed', { kind: 'evaluations', id: note.evaluationId, action: 'added' });
-    return note.evaluationId;
+    });
+    note.evaluationId = recorded.ev.id;
+    ctx.events.emit('library/changed', { kind: 'evaluations', id: recorded.ev.id, action: 'added' });
+    return recorded.ev;
   };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
@@ -124,10 +138,14 @@ function startEvaluation(
           {
             signal,
             onEvent: (e, d) => {
+              // Cancelled while the models loaded: the engine's late 'start' must not record a
+              // 'running' evaluation that nothing will finish.
+              if (signal.aborted) return;
               if (e === 'start') return void record();
               // Until the first example, the job says what loading the models is doing.
               if (e === 'notice') return report({ message: (d as { text: string }).text });
               const p = d as { done: number; total: number };
+              note.examples = { done: p.done, total: p.total };
               report({
                 progress: p.total ? p.done / p.total : undefined,
                 message: `${p.done}/${p.total}`,
@@ -146,24 +164,26 @@ function startEvaluation(
   // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
   for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
-  return { jobId: job.id, result: finishRecord(ctx, job.done, note, record, release) };
+  const result = finishRecord(ctx, job.done, recorded, record, release, () => note.examples);
+  note.stored = result.catch(() => {});
+  return { jobId: job.id, result };
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */
 async function finishRecord(
   ctx: BackendContext,
   done: Promise<EvaluationReport>,
-  /** The job's note: its evaluationId once recorded. */
-  note: JobNote,
-  record: () => number,
+  recorded: { ev: EvaluationRecord | null },
+  record: () => EvaluationRecord,
   /** Lets go of the dataset file held while the evaluation waited and ran. */
   release: () => void,
+  examples: () => EvaluationJob['examples'],
 ): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
   let id: number;
   try {
     const report = await done;
-    id = note.evaluationId ?? record();
+    id = (recorded.ev ?? record()).id;
     out = finishEvaluation(ctx.lib, id, {
       status: 'completed',
       metrics: report.metrics,
@@ -172,19 +192,34 @@ async function finishRecord(
       device: report.device,
     });
   } catch (e) {
-    if (note.evaluationId === null) throw e;
-    id = note.evaluationId;
+    if (!recorded.ev) throw e;
+    id = recorded.ev.id;
     // The studio closing stops it as a crash would ('interrupted'), not as a user's cancel.
     out = finishEvaluation(ctx.lib, id, {
       status:
         e instanceof StudioClosedError ? 'interrupted' : e instanceof CancelledError ? 'cancelled' : 'failed',
-      error: toWireError(e).message,
+      error:
+        e instanceof CancelledError && !(e instanceof StudioClosedError)
+          ? cancelledAfter(examples())
+          : toWireError(e).message,
     });
   } finally {
     release();
   }
   ctx.events.emit('library/changed', { kind: 'evaluations', id, action: 'updated' });
   return out;
+}
+
+/** A cancelled evaluation's stored reason: how far it got, as the CLI's Ctrl-C says it. */
+function cancelledAfter(examples: EvaluationJob['examples']): string {
+  return examples
+    ? `cancelled after ${examples.done} of ${examples.total} examples`
+    : 'cancelled before its first example';
+}
+
+/** The job as the window sees it: the queue's, with the evaluation's own fields. */
+function jobOf(j: JobInfo, n: JobNote): EvaluationJob {
+  return { ...j, adapterId: n.adapterId, evaluationId: n.evaluationId, examples: n.examples };
 }
 
 export const evaluationsHandlers = defineHandlers({
@@ -212,9 +247,29 @@ export const evaluationsHandlers = defineHandlers({
         .list()
         .flatMap((j) => {
           const n = known.get(j.id);
-          return n?.adapterId === p.adapterId ? [{ ...j, ...n }] : [];
+          return n?.adapterId === p.adapterId ? [jobOf(j, n)] : [];
         })
         .reverse();
+    },
+  ),
+  /**
+   * Stops an evaluation's job: a queued one ends 'cancelled' with nothing recorded; a running one
+   * is stored 'cancelled' with how far it got. Answers once that is stored, with the job as
+   * 'evaluations/jobs' shows it.
+   */
+  'evaluations/cancel': handler(
+    z.object({ jobId: z.number().int().positive() }).strict(),
+    async (p, ctx): Promise<EvaluationJob> => {
+      const n = notesOf(ctx.jobs).get(p.jobId);
+      const job = ctx.jobs.get(p.jobId);
+      if (!n || !job) throw new ValidationError('not-found', `no evaluation job with id ${p.jobId}`);
+      if (!ctx.jobs.cancel(p.jobId))
+        throw new ValidationError(
+          'not-cancellable',
+          `evaluation job ${p.jobId} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`,
+        );
+      await n.stored;
+      return jobOf(ctx.jobs.get(p.jobId) ?? { ...job, state: 'cancelled' }, n);
     },
   ),
   'evaluations/list': handler(

@@ -79,7 +79,11 @@
 //                                                                      starts; a refused request is an error, not stored)
 //   evaluations/start (as evaluations/run)                         → {jobId} at once (the window follows the job:
 //                                                                      a refused one ends 'failed', evaluationId null)
-//   evaluations/jobs  {adapterId}                                   → EvaluationJob[] (JobInfo & {adapterId, evaluationId})
+//   evaluations/jobs  {adapterId}                                   → EvaluationJob[] (JobInfo & {adapterId, evaluationId,
+//                                                                      examples: {done, total} | null}; a refused one's `error` says why)
+//   evaluations/cancel {jobId}                                      → EvaluationJob, once stored (queued: 'cancelled', nothing
+//                                                                      recorded; running: recorded 'cancelled', error "cancelled after
+//                                                                      N of M examples"; error 'not-found' / 'not-cancellable' if ended)
 //   evaluations/list  {adapterId?}                                  → EvaluationRecord[]
 //   evaluations/get   {id}                                          → EvaluationRecord
 //   adapters/list     {tag?, baseModelFingerprint?, type?, query?}  → AdapterRecord[] (query: name/tag/type/base model)
