@@ -2,10 +2,11 @@
 // folder and a zip by upload, rename, the base model named as on the Runs page when two library
 // models share the weights, lineage metrics for people, export as a downloaded zip (pyreft and the
 // scale-out bundle) and into a folder (an absolute path; a relative one is refused), with a truthful
-// note and the pyreft snippet; Escape closes the detail. Screenshots under tests/e2e/screenshots/.
+// note and the pyreft snippet; Escape closes the detail; an evaluation counted and stopped from the
+// panel. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { unzipSync, zipSync } from 'fflate';
@@ -227,6 +228,35 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await rpc(client, 'evaluations/run', { adapterId: trainedId, datasetId, kind: 'loss', limit: 4 });
     await detail.getByTestId('evaluations').getByRole('cell', { name: 'completed' }).waitFor();
     await screenshot(page, 'adapters-4-changed-elsewhere');
+  });
+
+  test('a running evaluation shows its count and stops with Cancel; focus goes to its row', async () => {
+    // Enough rows to be stopped midway: the panel could not stop one, nor say how far it had got.
+    const file = join(scratch, 'many.jsonl');
+    const rows = Array.from({ length: 400 }, (_, i) =>
+      JSON.stringify({ prompt: `Q ${i}?`, completion: ' A' }),
+    );
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    await rpc(client, 'datasets/import', { path: file, name: 'many questions' });
+    await page.goto(`${server?.url}#/adapters/${trainedId}`);
+    const detail = page.getByTestId('adapter-detail');
+    await detail.getByLabel('Kind').selectOption({ label: 'Exact match' });
+    await detail.getByLabel('Dataset', { exact: true }).selectOption({ label: 'many questions' });
+    await detail.getByLabel('Examples').fill('');
+    await detail.getByRole('button', { name: 'Run evaluation' }).click();
+    await detail
+      .getByTestId('eval-progress')
+      .getByText(/^\d+ of 400 examples$/)
+      .waitFor();
+    await screenshot(page, 'adapters-4-evaluating');
+    await detail.getByRole('button', { name: 'Cancel', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    const row = detail.getByTestId('evaluations').locator('tr', { hasText: 'cancelled' });
+    await row.getByText(/^cancelled after \d+ of 400 examples$/).waitFor();
+    await page.waitForFunction(() => /^evaluation-\d+$/.test(document.activeElement?.id ?? ''));
+    assert.equal(await row.getAttribute('id'), await page.evaluate(() => document.activeElement?.id));
+    await detail.getByRole('button', { name: 'Run evaluation' }).waitFor();
+    assert.equal(await detail.getByRole('button', { name: 'Cancel', exact: true }).count(), 0);
   });
 
   test('the search box narrows the list through the backend, and says when nothing matches', async () => {

@@ -1,11 +1,14 @@
 // What the Evaluate panel says about the evaluations it follows (renderer/src/lib/evaluation-jobs.ts):
 // busy while one of the adapter's jobs waits or runs, and, for a job it started that ended without a
 // recorded evaluation, the reason as its error; an evaluation that was recorded (whatever its end) is
-// said by its row, not by an error. The backend side: tests/backend/evaluation-jobs.test.ts.
+// said by its row, not by an error, and one cancelled before it ran by nothing. Cancel stops the
+// running job, else the next to run; the count of examples reads for people; the jobs a window
+// started outlive its panel. The backend side: tests/backend/evaluation-jobs.test.ts and
+// evaluation-cancel.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { followJobs } from '../../renderer/src/lib/evaluation-jobs.ts';
+import { examplesText, followJobs, startedJobs } from '../../renderer/src/lib/evaluation-jobs.ts';
 import type { EvaluationJob } from '../../renderer/src/lib/rpc/handlers.ts';
 
 function job(
@@ -45,7 +48,7 @@ test('a started job that ended unrecorded is refused, with its reason; a recorde
     [
       job(4, 'failed', null, 'dataset “long” v1: line 1: the prompt has 600 tokens'),
       job(3, 'failed', 7, 'out of memory'),
-      job(2, 'cancelled', null),
+      job(2, 'failed', null),
       job(1, 'failed', null, 'started elsewhere'),
     ],
     new Set([2, 3, 4]),
@@ -56,4 +59,37 @@ test('a started job that ended unrecorded is refused, with its reason; a recorde
   ]);
   assert.deepEqual(f.settled, [4, 3, 2]);
   assert.equal(f.busy, null);
+});
+
+test('a job cancelled before it ran is no error: the user asked for it', () => {
+  // Bug: it read "The evaluation stopped before it started." under "Evaluation failed."
+  const f = followJobs([job(2, 'cancelled', null), job(1, 'cancelled', 4)], new Set([1, 2]));
+  assert.deepEqual(f.refused, []);
+  assert.deepEqual(f.settled, [2, 1]);
+});
+
+test('Cancel stops the running job, else the one that runs next', () => {
+  const running = followJobs(
+    [job(3, 'queued', null), job(2, 'running', 5), job(1, 'completed', 4)],
+    new Set(),
+  );
+  assert.equal(running.current?.id, 2);
+  // Newest first: job 2 was queued first, so it runs next.
+  assert.equal(followJobs([job(3, 'queued', null), job(2, 'queued', null)], new Set()).current?.id, 2);
+  assert.equal(followJobs([job(1, 'cancelled', null)], new Set()).current, null);
+});
+
+test('the count reads for people; none before the first example', () => {
+  assert.equal(examplesText({ done: 12, total: 40 }), '12 of 40 examples');
+  assert.equal(examplesText(null), null);
+});
+
+test('the jobs a window started outlive its panel, per adapter', () => {
+  // Bug: a panel closed and opened again before its evaluation was refused forgot it had started
+  // it, so the refusal was never said.
+  startedJobs(7).add(11);
+  const reopened = startedJobs(7);
+  assert.ok(reopened.has(11));
+  assert.deepEqual(followJobs([job(11, 'failed', null, 'too long')], reopened).refused, ['too long']);
+  assert.ok(!startedJobs(8).has(11), "another adapter's");
 });

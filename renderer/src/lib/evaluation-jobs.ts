@@ -1,15 +1,17 @@
 // What an adapter's Evaluate panel says about the evaluations it started. An evaluation can wait
 // behind another and run for hours, so the panel does not hold a request open for it (one that
 // timed out showed a failure while the evaluation went on): it starts one ('evaluations/start') and
-// follows its job in 'evaluations/jobs'. A job that ends without a recorded evaluation was refused
+// follows its job in 'evaluations/jobs'. A job that failed without a recorded evaluation was refused
 // (a prompt too long, …): its reason is the panel's error; every other ending is a row of the
-// adapter's evaluations, which says how it went.
+// adapter's evaluations, which says how it went, or (cancelled before it ran) nothing at all.
 
 import type { EvaluationJob } from './rpc/handlers.ts';
 
 export interface FollowedJobs {
   /** 'running' while one of the adapter's evaluations runs, 'queued' while one only waits. */
   busy: 'running' | 'queued' | null;
+  /** The job the panel's Cancel stops and whose count it shows: the running one, else the next to run. */
+  current: EvaluationJob | null;
   /** Why each of `started` that ended unrecorded did not run. */
   refused: string[];
   /** The ids of `started` that ended (no longer to be followed). */
@@ -19,11 +21,32 @@ export interface FollowedJobs {
 export function followJobs(jobs: readonly EvaluationJob[], started: ReadonlySet<number>): FollowedJobs {
   const active = jobs.filter((j) => j.state === 'queued' || j.state === 'running');
   const ended = jobs.filter((j) => started.has(j.id) && !active.includes(j));
+  const running = active.find((j) => j.state === 'running');
   return {
-    busy: active.some((j) => j.state === 'running') ? 'running' : active.length ? 'queued' : null,
+    busy: running ? 'running' : active.length ? 'queued' : null,
+    // `jobs` is newest first: the oldest queued one runs next.
+    current: running ?? active.at(-1) ?? null,
+    // A cancel is what someone asked for, not an error.
     refused: ended
-      .filter((j) => j.evaluationId === null)
+      .filter((j) => j.evaluationId === null && j.state !== 'cancelled')
       .map((j) => j.error?.message ?? 'The evaluation stopped before it started.'),
     settled: ended.map((j) => j.id),
   };
+}
+
+// The jobs each adapter's panel started, kept by this window beyond the panel: closed and opened
+// again before one was refused, the panel still says why (the backend keeps the reason in the
+// job's `error`, but not which window asked).
+const startedByAdapter = new Map<number, Set<number>>();
+
+/** The ids of the evaluation jobs this window started for `adapterId` and still follows. */
+export function startedJobs(adapterId: number): Set<number> {
+  const s = startedByAdapter.get(adapterId) ?? new Set<number>();
+  startedByAdapter.set(adapterId, s);
+  return s;
+}
+
+/** How far a running evaluation has got, for people: "12 of 40 examples". */
+export function examplesText(examples: EvaluationJob['examples']): string | null {
+  return examples ? `${examples.done} of ${examples.total} examples` : null;
 }
