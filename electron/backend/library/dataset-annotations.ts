@@ -299,12 +299,14 @@ export interface AnnotateInput {
 /** Sets ratings, tags or notes of rows (each row's own; they follow the row into later versions). */
 export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
   const { ds, v } = versionOf(lib, a.datasetId, a.versionId);
-  const ids = versionRowIds(lib, v);
+  // Only the ids of the rows annotated are decoded (as an edit reads them): decoding every id of a
+  // million-row version held the loop tens of ms to tag one row.
+  const ids = versionRowIdsAt(lib, v, 0, v.rowCount);
   for (const i of a.indices) {
-    if (!Number.isInteger(i) || i < 0 || i >= ids.length) {
+    if (!Number.isInteger(i) || i < 0 || i >= ids.rows) {
       throw new ValidationError(
         'bad-row',
-        `row ${i} is out of range: version ${v.id} has rows 0..${ids.length - 1}`,
+        `row ${i} is out of range: version ${v.id} has rows 0..${ids.rows - 1}`,
       );
     }
   }
@@ -323,7 +325,7 @@ export function annotateRows(lib: Library, a: AnnotateInput): RowMeta[] {
   const out: RowMeta[] = [];
   writeTransaction(lib.db, () => {
     for (const i of a.indices) {
-      const rowId = ids[i];
+      const rowId = ids.id(i);
       const cur = get.get(ds.id, rowId) as
         | { rating: number | null; tags_json: string; note: string | null }
         | undefined;
