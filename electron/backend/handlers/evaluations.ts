@@ -56,6 +56,8 @@ export interface EvaluationJob extends JobInfo {
 }
 
 type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & {
+  /** The library model it runs on (removing it is refused meanwhile: refuseWhileEvaluated). */
+  modelId: number;
   /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
   stored: Promise<unknown>;
 };
@@ -96,6 +98,7 @@ function startEvaluation(
   const recorded: { ev: EvaluationRecord | null } = { ev: null };
   const note: JobNote = {
     adapterId: adapter.id,
+    modelId: model.id,
     evaluationId: null,
     examples: null,
     stored: Promise.resolve(),
@@ -167,6 +170,28 @@ function startEvaluation(
   const result = finishRecord(ctx, job.done, recorded, record, release, () => note.examples);
   note.stored = result.catch(() => {});
   return { jobId: job.id, result };
+}
+
+/**
+ * Refuses ('in-use') to remove an adapter or model that a queued or running evaluation job uses, as
+ * removing a model a run uses is refused: its folder would go under the evaluation, which then
+ * fails. A queued one, or one still loading its models, has no evaluation row for the library's own
+ * checks to see: its job is the only trace.
+ */
+export function refuseWhileEvaluated(
+  ctx: BackendContext,
+  kind: 'adapter' | 'model',
+  what: { id: number; name: string },
+): void {
+  for (const [jobId, n] of notesOf(ctx.jobs)) {
+    const state = ctx.jobs.get(jobId)?.state;
+    if (state !== 'queued' && state !== 'running') continue;
+    if ((kind === 'adapter' ? n.adapterId : n.modelId) !== what.id) continue;
+    throw new ValidationError(
+      'in-use',
+      `${kind} ${what.id} (${what.name}) is used by evaluation job ${jobId}, which is ${state}; cancel it or let it finish first`,
+    );
+  }
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */

@@ -247,10 +247,30 @@ export function renameAdapter(lib: Library, id: number, name: string): AdapterRe
   return getAdapter(lib, id);
 }
 
-/** Forgets an adapter; its folder is deleted only if the library owns it (inside the data folder). */
+/**
+ * Refuses ('in-use') to remove an adapter an evaluation recorded 'running' uses (this studio's or
+ * another process's on the same library): its folder would go under the session reading it, and
+ * the evaluation's row with the adapter's. Queued ones are the studio's jobs (refuseWhileEvaluated).
+ */
+function checkAdapterIdle(lib: Library, a: AdapterRecord): void {
+  const ev = lib.db
+    .prepare("SELECT id FROM evaluations WHERE adapter_id = ? AND status = 'running' LIMIT 1")
+    .get(a.id) as { id: number } | undefined;
+  if (ev)
+    throw new ValidationError(
+      'in-use',
+      `adapter ${a.id} (${a.name}) is used by evaluation ${ev.id}, which is running; cancel it or let it finish first`,
+    );
+}
+
+/**
+ * Forgets an adapter; its folder is deleted only if the library owns it (inside the data folder).
+ * Refused while an evaluation of it runs (checkAdapterIdle).
+ */
 export function removeAdapter(lib: Library, id: number): { id: number; deletedFiles: boolean } {
   const { result: owned } = removingFolders(lib, () => {
     const a = getAdapter(lib, id);
+    checkAdapterIdle(lib, a);
     lib.db.prepare('DELETE FROM adapters WHERE id = ?').run(id);
     const owned = insideDataDir(lib, a.path);
     return { result: owned, folders: owned ? [a.path] : [] };

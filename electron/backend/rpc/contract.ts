@@ -17,7 +17,7 @@
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
 //   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
-//   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads)
+//   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads; 'in-use' while a run or evaluation uses it)
 //   models/hub-status {}                                            → {cacheDir, endpoint, endpointError, tokenSet, tokenError}
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
 //   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
@@ -99,7 +99,7 @@
 //   files/upload-discard {uploadId}                                 → {discarded}
 //   files/download      {downloadId, offset, length?}               → {data: base64, eof} (removed once read to the end)
 //   adapters/check    {id, modelId, forceBase?}                     → {adapter, model, forced} (error 'base-model-mismatch')
-//   adapters/remove   {id}                                          → {id, deletedFiles}
+//   adapters/remove   {id}                                          → {id, deletedFiles} ('in-use' while an evaluation of it waits or runs)
 //   adapters/tag      {id, add?: string[], remove?: string[]}       → AdapterRecord
 //   adapters/rename   {id, name}                                    → AdapterRecord
 //   settings/get      {key?}                                        → all settings object, or the key's value (null if unset)
