@@ -20,9 +20,10 @@
 //
 // Conversion streams tensor by tensor (row chunks of ~32 MB), reports progress, resumes after a
 // kill (formats/safetensors-stream.ts) and refuses early when the disk is short. A lock file keeps
-// two processes from converting the same store at once. removeBaseStores deletes a model's stores.
+// two processes from converting the same store at once. Every form of a model lies in its
+// baseStoresFolder, which the library deletes with the model (folder-removal.ts).
 
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { readFullyAt } from '../formats/read-at.ts';
@@ -349,10 +350,4 @@ export const BACKWARD_FILE = 'backward.safetensors';
 /** The folder of every converted form of a model; null for a fingerprint no store can have. */
 export function baseStoresFolder(root: string, fingerprint: string): string | null {
   return /^[0-9a-f]{16,}$/.test(fingerprint) ? join(root, fingerprint) : null;
-}
-
-/** Deletes every converted form of a model (the library does it crash-safely: folder-removal.ts). */
-export function removeBaseStores(root: string, fingerprint: string): void {
-  const dir = baseStoresFolder(root, fingerprint);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ import { ReftError } from '../../native-runtime/errors.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
-import { ensureStore, removeBaseStores, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
+import { baseStoresFolder, ensureStore, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -67,13 +67,22 @@ describe('base store', () => {
     assert.ok(!existsSync(join(storeDir(root, spec.fingerprint, int4), `${STORE_FILE}.partial`)));
   });
 
-  it('removeBaseStores deletes every form of the model', async () => {
+  it('every form of a model lies in its baseStoresFolder, which the library deletes with it', async () => {
+    // Removing the model deletes that folder (tests/quantize/library.test.ts): all its forms go.
     const root = tempDir('reft-store-');
+    const int8 = parseQuantize('int8');
     await ensureStore(spec, int4, { root });
-    await ensureStore(spec, parseQuantize('int8'), { root });
-    assert.equal(readdirSync(join(root, spec.fingerprint)).length, 2);
-    removeBaseStores(root, spec.fingerprint);
-    assert.ok(!existsSync(join(root, spec.fingerprint)));
+    await ensureStore(spec, int8, { root });
+    const folder = join(root, spec.fingerprint);
+    assert.equal(baseStoresFolder(root, spec.fingerprint), folder);
+    assert.deepEqual(
+      readdirSync(folder)
+        .map((f) => join(folder, f))
+        .sort(),
+      [storeDir(root, spec.fingerprint, int4), storeDir(root, spec.fingerprint, int8)].sort(),
+    );
+    // A fingerprint no store can have names no folder (nothing outside the stores is deleted).
+    assert.equal(baseStoresFolder(root, '../..'), null);
   });
 });
 
