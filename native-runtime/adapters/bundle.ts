@@ -62,7 +62,7 @@ export interface BundleConfig extends BundleTrainOptions {
   datasetVersion: string | null;
 }
 
-export type BundleRow =
+type BundleRow =
   | { prompt: string; completion: string }
   | { messages: Extract<TextExample, { kind: 'chat' }>['messages']; completion: string };
 
@@ -142,26 +142,6 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
       return configOf({ file: 'data.jsonl', format: info.format, rows: info.count, sha256: info.hash });
     },
     { force: input.force },
-  );
-}
-
-/** Writes the four bundle files into `out` (atomic; a non-empty `out` needs `force`). */
-export function writeBundle(
-  out: string,
-  config: BundleConfig,
-  rows: readonly BundleRow[],
-  opts: { force?: boolean } = {},
-): BundleResult {
-  if (rows.length === 0) throw new ConfigError('empty-dataset', 'the bundle would have no training examples');
-  return writeBundleFiles(
-    out,
-    (fd) => {
-      const lines = new JsonLines(fd);
-      for (const r of rows) lines.write(r);
-      lines.end();
-      return config;
-    },
-    opts,
   );
 }
 

@@ -79,22 +79,6 @@ test('a zip download streams: peak memory grows by a fraction of the folder, and
   assert.equal(await sha256(join(out, 'x', 'data.jsonl')), await sha256(big));
 });
 
-test("a bundle's data.jsonl streams: peak memory grows by a fraction of the file", () => {
-  // 20,000 rows sharing one 8 KB string: next to nothing in memory, 160 MB once written.
-  const out = join(root, 'bundle');
-  const grew = peakGrowth(
-    `const { writeBundle } = await import(${JSON.stringify(join(ROOT, 'native-runtime/adapters/bundle.ts'))});
-const prompt = 'p'.repeat(8000);
-const rows = Array.from({ length: 20000 }, (_, i) => ({ prompt, completion: String(i) }));
-const config = { format: 'reft-studio-bundle', version: 1, model: 'm', baseModel: null, layers: [1], positions: 'l1',
-  data: { file: 'data.jsonl', format: 'prompt-completion', rows: rows.length, sha256: '' } };`,
-    `writeBundle(${JSON.stringify(out)}, config, rows);`,
-  );
-  const size = statSync(join(out, 'data.jsonl')).size;
-  assert.ok(size > 150 * MB, `${size} bytes`);
-  assert.ok(grew < size / 4, `peak RSS grew ${Math.round(grew / MB)} MB writing ${Math.round(size / MB)} MB`);
-});
-
 test("a run's bundle streams its dataset from the file into data.jsonl, never holding it", () => {
   // 20,000 rows of 8 KB each (160 MB): read whole first, the bundle grew the peak RSS by more than
   // the file (1M short rows, 120 MB: 273 MB); streamed, by a small fraction of it.
