@@ -21,16 +21,14 @@ test('Automatic says what it picks here: 8-bit on 23 GB, full precision on 64 GB
     return { auto, of: (v: string) => cs.find((c) => c.value === v) };
   };
   const small = at(23 * GB);
-  assert.match(small.auto.text, /^Automatic \(8-bit on this computer's CPU\) — weights /);
+  assert.match(small.auto.detail, /^8-bit on this computer's CPU: weights [\d.]+ GB/);
   assert.equal(small.auto.chatBytes, small.of('int8')?.chatBytes);
   const big = at(64 * GB);
-  assert.match(big.auto.text, /^Automatic \(full precision on this computer's CPU\)/);
+  assert.match(big.auto.detail, /^full precision on this computer's CPU: weights /);
   assert.equal(big.auto.chatBytes, big.of('none')?.chatBytes);
-  assert.match(at().auto.text, /full precision where it fits in memory, else 8 or 4 bits/);
   // The control shows the short label; what it means here is the detail beside it (the full text
   // was cut at the select's edge, "…— weights 1.").
   assert.equal(small.auto.label, 'Automatic');
-  assert.match(small.auto.detail, /^8-bit on this computer's CPU: weights [\d.]+ GB/);
   assert.match(small.of('int8')?.detail ?? '', /^weights [\d.]+ GB/);
   assert.equal(at().auto.detail, 'full precision where it fits in memory, else 8 or 4 bits');
   assert.deepEqual(
@@ -48,33 +46,33 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
     );
   // A 24 GB card holds the bf16 weights (16.1 GB); a 12 GB card gets 8 bits (as the engine decides).
   assert.match(
-    auto(24564)?.text ?? '',
-    /^Automatic \(full precision on the GPU, 8-bit on this computer's CPU\) — weights 16\.1 GB on the GPU/,
+    auto(24564)?.detail ?? '',
+    /^full precision on the GPU, 8-bit on this computer's CPU: weights 16\.1 GB on the GPU/,
   );
   assert.match(
-    auto(12288)?.text ?? '',
-    /^Automatic \(8-bit on the GPU, 8-bit on this computer's CPU\) — weights [\d.]+ GB on the GPU/,
+    auto(12288)?.detail ?? '',
+    /^8-bit on the GPU, 8-bit on this computer's CPU: weights [\d.]+ GB on the GPU/,
   );
   const int8 = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'cuda', memoryBytes: 12288 * MiB }).find(
     (c) => c.value === 'int8',
   );
   assert.equal(auto(12288)?.chatBytes, int8?.chatBytes);
   // An 8 GB card: 4 bits.
-  assert.match(auto(8188)?.text ?? '', /^Automatic \(4-bit on the GPU/);
+  assert.match(auto(8188)?.detail ?? '', /^4-bit on the GPU/);
   // WebGPU has no bfloat16: the bf16 checkpoint would take float32 there (32 GB on a 24 GB card: 8 bits).
   const webgpu = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'webgpu', memoryBytes: 24564 * MiB });
-  assert.match(webgpu[0].text, /^Automatic \(8-bit on the GPU/);
-  assert.match(webgpu[1].text, /^Full precision — weights 32\.1 GB on the GPU/);
+  assert.match(webgpu[0].detail, /^8-bit on the GPU/);
+  assert.match(webgpu[1].detail, /^weights 32\.1 GB on the GPU/);
   // Nor has a GPU before Ampere (an RTX 2080 Ti: system/info's cudaBf16 false): float32 on a 24 GB card too.
   const turing = gpuMemoryFor('cuda', { cudaMemBytes: 24564 * MiB, cudaBf16: false });
   assert.deepEqual(turing, { api: 'cuda', memoryBytes: 24564 * MiB, bf16: false });
   const old = baseFormChoices(bf16, 23 * GB, 'chat', turing);
-  assert.match(old[0].text, /^Automatic \(8-bit on the GPU/);
-  assert.match(old[1].text, /^Full precision — weights 32\.1 GB on the GPU/);
+  assert.match(old[0].detail, /^8-bit on the GPU/);
+  assert.match(old[1].detail, /^weights 32\.1 GB on the GPU/);
   // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
   assert.match(
-    baseFormChoices(bf16, 23 * GB, 'chat', null)[0].text,
-    /^Automatic \(8-bit on this computer's CPU\) — weights /,
+    baseFormChoices(bf16, 23 * GB, 'chat', null)[0].detail,
+    /^8-bit on this computer's CPU: weights /,
   );
 });
 
@@ -99,7 +97,8 @@ test('a block spelling chosen elsewhere (a run started with --quantize int4-b64)
     ['auto', 'none', 'int8', 'int4', 'int4-b64'],
   );
   const b64 = cs.at(-1);
-  assert.match(b64?.text ?? '', /^int4-b64 — weights /);
+  assert.equal(b64?.label, 'int4-b64');
+  assert.match(b64?.detail ?? '', /^weights /);
   // Its own figures: 64-weight blocks keep half the scales of int4's 32.
   assert.ok((b64?.chatBytes ?? 0) < (cs.find((c) => c.value === 'int4')?.chatBytes ?? 0));
   // One of the four, or nothing chosen: the four only.

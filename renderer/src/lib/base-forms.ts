@@ -33,8 +33,6 @@ export interface BaseFormChoice {
    * short label, which a select shows whole.
    */
   detail: string;
-  /** The label and the detail: "8-bit — weights 1.3 GB, 2.5 GB to train" */
-  text: string;
 }
 
 /**
@@ -125,7 +123,6 @@ export function baseFormChoices(
       chatBytes,
       trainBytes,
       detail,
-      text: picked ? `${c.label} (${picked}) — ${weights}` : `${c.label} — ${detail}`,
     };
   });
 }
