@@ -26,6 +26,38 @@ test('writeFolderAtomic replaces a folder whole, and a failed write leaves it un
   assert.deepEqual(readdirSync(join(dir, '..')), ['out']); // no temp folders left behind
 });
 
+test('a failed writeFolderAtomic removes the parent folders it made, and only those', () => {
+  // A bundle refused for its data (the data file is read while data.jsonl is written) left the
+  // empty folders made for its --out behind.
+  const root = tempDir('atomic-parents-');
+  mkdirSync(join(root, 'kept'));
+  const fail = (): void => {
+    throw new Error('bad row');
+  };
+  assert.throws(
+    () => writeFolderAtomic(join(root, 'kept', 'new', 'deeper', 'out'), [['a', fail]]),
+    /bad row/,
+  );
+  assert.deepEqual(readdirSync(root), ['kept'], 'the folder that was there stays');
+  assert.deepEqual(readdirSync(join(root, 'kept')), [], 'the ones made for the write go');
+  // A folder something else wrote into meanwhile is not removed.
+  const sharing = join(root, 'kept', 'shared');
+  assert.throws(
+    () =>
+      writeFolderAtomic(join(sharing, 'out'), [
+        [
+          'a',
+          () => {
+            writeFileSync(join(sharing, 'other.txt'), 'x');
+            fail();
+          },
+        ],
+      ]),
+    /bad row/,
+  );
+  assert.deepEqual(readdirSync(sharing), ['other.txt']);
+});
+
 /** Makes `path` look `ageMs` old to the sweep. */
 function age(path: string, ageMs = 60 * 60_000): void {
   const t = (Date.now() - ageMs) / 1000;

@@ -19,12 +19,13 @@ import {
   readdirSync,
   readSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { FormatError, ReftError, ValidationError } from '../errors.ts';
 
 const TMP_SUFFIX = '.tmp';
@@ -146,12 +147,14 @@ function writeAll(path: string, data: FileData): void {
 /**
  * Creates or replaces folder `dir` with exactly `files` (plain file names, no sub-folders): all of
  * them are written and fsynced into a temp sibling first, which is renamed into place; on failure
- * the old folder (if any) is kept. The parent is fsynced after the renames.
+ * the old folder (if any) is kept, and the missing parent folders made for it are removed. The
+ * parent is fsynced after the renames.
  */
 export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>): void {
   const target = resolve(dir);
   const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
+  // The first folder made for it, if any: a write that fails leaves none of them behind.
+  const made = mkdirSync(parent, { recursive: true });
   const tag = randomBytes(6).toString('hex');
   const tmp = join(parent, `.${basename(target)}.${tag}${TMP_SUFFIX}`);
   mkdirSync(tmp);
@@ -164,6 +167,7 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
     fsyncDir(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    removeMadeFolders(parent, made);
     throw e;
   }
   if (!existsSync(target)) {
@@ -182,6 +186,24 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
   }
   fsyncDir(parent);
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Removes the folders mkdirSync made for a failed write, from `deepest` up to `first` (the first
+ * one it made), each only while it is empty: one something else wrote into meanwhile stays.
+ */
+function removeMadeFolders(deepest: string, first: string | undefined): void {
+  if (first === undefined) return;
+  const top = resolve(first);
+  if (deepest !== top && !deepest.startsWith(top + sep)) return;
+  for (let d = deepest; ; d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty (or already gone): it and those above stay
+    }
+    if (d === top) return;
+  }
 }
 
 /**

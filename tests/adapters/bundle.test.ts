@@ -167,6 +167,22 @@ test('a bundle refuses a non-empty --out unless forced, and bad run settings bef
   assert.throws(() => readdirSync(fresh), /ENOENT/);
 });
 
+test('a bundle refused for its data leaves nothing, not even the folders made for --out', () => {
+  // The data is read while data.jsonl is written, inside the folder's atomic write.
+  const dir = tmp('bundle-bad');
+  const bad = join(dir, 'bad.jsonl');
+  writeFileSync(bad, `${JSON.stringify(ROWS[0])}\nnot json\n`);
+  const empty = join(dir, 'empty.jsonl');
+  writeFileSync(empty, '');
+  const out = join(dir, 'exports', 'pirates', 'bundle');
+  assert.throws(() => makeBundle({ config: { model: LLAMA }, data: bad, out }), {
+    code: 'bad-data',
+    message: `${bad}: line 2: not valid JSON (malformed JSON)`,
+  });
+  assert.throws(() => makeBundle({ config: { model: LLAMA }, data: empty, out }), { code: 'empty-dataset' });
+  assert.deepEqual(readdirSync(dir).sort(), ['bad.jsonl', 'empty.jsonl']);
+});
+
 test('a library run (model, dataset version, stored configuration) becomes a bundle: export --run ID', () => {
   const lib = openTempLibrary();
   try {
