@@ -60,6 +60,26 @@ async function mostInOneTurn<T>(
   return { most, result };
 }
 
+/**
+ * Runs `work` with every row id read (Buffer#readUInt32LE, one an id) counted by `reads()` and made
+ * to take `slowMs`.
+ */
+async function withIdReadsCounted<T>(slowMs: number, work: (reads: () => number) => Promise<T>): Promise<T> {
+  const readId = Buffer.prototype.readUInt32LE;
+  let reads = 0;
+  Buffer.prototype.readUInt32LE = function (this: Buffer, offset?: number) {
+    reads++;
+    const until = performance.now() + slowMs;
+    while (performance.now() < until);
+    return readId.call(this, offset);
+  };
+  try {
+    return await work(() => reads);
+  } finally {
+    Buffer.prototype.readUInt32LE = readId;
+  }
+}
+
 test("a version's first page (its row index built) leaves the loop free", async () => {
   const { order, result } = await whileBusy(call, 'datasets/rows', { datasetId, offset: 30_000, limit: 5 });
   assert.deepEqual(order, ['datasets/list', 'datasets/rows']);
@@ -218,47 +238,29 @@ test("a split's seeded shuffle runs in slices too", async () => {
 });
 
 test("an edit reads its version's row ids as it copies the rows, not all before its first pause", async () => {
-  // Counted: the ids read per turn of the loop (Buffer#readUInt32LE, one an id), each made slow
-  // enough that decoding every id at once outlasts a slice (at 1M rows it held the loop 20-60 ms
-  // before the copy's first pause).
-  const readId = Buffer.prototype.readUInt32LE;
-  let reads = 0;
-  Buffer.prototype.readUInt32LE = function (this: Buffer, offset?: number) {
-    reads++;
-    const until = performance.now() + 0.002;
-    while (performance.now() < until);
-    return readId.call(this, offset);
-  };
-  try {
-    const { most, result } = await mostInOneTurn(
-      () => reads,
-      () => call('datasets/edit', { datasetId, set: [{ index: 2, row: row(-3) }] }),
-    );
-    assert.equal(result.version.rowCount, ROWS - 2);
-    assert.ok(most < ROWS / 2, `${most} ids read in one turn of the loop`);
-  } finally {
-    Buffer.prototype.readUInt32LE = readId;
-  }
+  // Counted: the ids read per turn of the loop, each made slow enough that decoding every id at
+  // once outlasts a slice (at 1M rows it held the loop 20-60 ms before the copy's first pause).
+  const { most, result } = await withIdReadsCounted(0.002, (reads) =>
+    mostInOneTurn(reads, () => call('datasets/edit', { datasetId, set: [{ index: 2, row: row(-3) }] })),
+  );
+  assert.equal(result.version.rowCount, ROWS - 2);
+  assert.ok(most < ROWS / 2, `${most} ids read in one turn of the loop`);
   // Row 1 was removed by an earlier case: index 2 held row 3.
   const page = await call('datasets/rows', { datasetId, offset: 1, limit: 3 });
   assert.deepEqual(page.rows, [row(2), row(-3), row(4)]);
 });
 
 test("an annotation decodes only its own rows' ids, not every id of the version", async () => {
-  // Counted: the ids read (Buffer#readUInt32LE, one an id). Decoding all of a million-row version's
-  // ids to tag one row held the loop tens of ms.
-  const readId = Buffer.prototype.readUInt32LE;
-  let reads = 0;
-  Buffer.prototype.readUInt32LE = function (this: Buffer, offset?: number) {
-    reads++;
-    return readId.call(this, offset);
-  };
-  let meta: { index: number; note: string | null }[];
-  try {
-    meta = await call('datasets/annotate', { datasetId, indices: [2, 40_000], note: 'starboard' });
-  } finally {
-    Buffer.prototype.readUInt32LE = readId;
-  }
+  // Counted: the ids read. Decoding all of a million-row version's ids to tag one row held the loop
+  // tens of ms.
+  const { reads, meta } = await withIdReadsCounted(0, async (reads) => {
+    const meta: { index: number; note: string | null }[] = await call('datasets/annotate', {
+      datasetId,
+      indices: [2, 40_000],
+      note: 'starboard',
+    });
+    return { reads: reads(), meta };
+  });
   assert.ok(reads < 100, `${reads} ids read to annotate 2 rows`);
   assert.deepEqual(
     meta.map((m) => [m.index, m.note]),
