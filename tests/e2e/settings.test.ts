@@ -69,7 +69,16 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
       .waitFor();
     await page.getByLabel('CPU threads').fill('2');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    // Said in the Engine section, in view beside Save (it was at the page's foot, below the window).
+    const note = page.getByRole('region', { name: 'Engine' }).getByRole('status');
+    assert.equal(
+      await textWhen(note, /^Engine settings saved\./),
+      'Engine settings saved. They apply to models loaded from now on.',
+    );
+    assert.ok(
+      await note.evaluate((el) => el.getBoundingClientRect().bottom <= innerHeight),
+      'the note is in view',
+    );
     await page.reload();
     await connected(page);
     await page.getByTestId('settings-data-dir').getByText(dataDir).waitFor();
@@ -97,6 +106,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     await page.getByLabel('Cache folder').fill('relative/cache');
     await page.getByRole('button', { name: 'Save folder' }).click();
     await page
+      .getByRole('region', { name: 'Hugging Face' })
       .getByRole('alert')
       .getByText(/must be a full path/)
       .waitFor();
@@ -110,6 +120,14 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     const notPackage = join(tempDir('downloads-'), 'provider.nupkg');
     writeFileSync(notPackage, 'not a package');
     await card.getByLabel('Or from a downloaded package').fill(notPackage);
+    // The button is level with the path it installs from (it sat 20 px lower, by the help text).
+    const middles = await Promise.all(
+      [
+        card.getByLabel('Or from a downloaded package'),
+        card.getByRole('button', { name: 'Install from it' }),
+      ].map(async (l) => (await l.boundingBox())?.y ?? Number.NaN),
+    );
+    assert.ok(Math.abs(middles[0] - middles[1]) <= 4, `the input and its button are level (${middles})`);
     await card.getByRole('button', { name: 'Install from it' }).click();
     const refusal = `${notPackage} is neither a zip/.nupkg nor a .tgz (unpack it and pass the folder)`;
     assert.equal(await textWhen(card.getByRole('alert').locator('.msg'), refusal), refusal);

@@ -1,0 +1,47 @@
+// The Settings page's Device choices: an unavailable provider says why, and so does one that runs
+// only on a software adapter (WebGPU with no GPU found), which `reft-studio devices` lists as
+// "available (software)" — the page used to offer it as a plain "GPU (WebGPU)".
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { choiceText, deviceChoices } from '../../renderer/src/lib/device-choices.ts';
+import type { DevicesReport } from '../../renderer/src/lib/rpc/handlers.ts';
+
+const report = (providers: DevicesReport['providers']) => ({ auto: 'cpu', providers }) as DevicesReport;
+
+test('a software WebGPU adapter is offered with why it is slow; an unavailable CUDA with why not', () => {
+  const slow = 'software adapter (no GPU found): slower than the CPU provider';
+  const noGpu = 'no NVIDIA GPU: no NVIDIA driver loaded';
+  const cs = deviceChoices(
+    report([
+      { name: 'cpu', state: 'available', reason: null },
+      { name: 'cuda', state: 'unavailable', reason: noGpu },
+      { name: 'webgpu', state: 'available', reason: slow, software: true },
+      { name: 'tensorrt', state: 'not-supported', reason: 'the studio does not install TensorRT' },
+    ]),
+  );
+  assert.deepEqual(
+    cs.map((c) => [c.id, choiceText(c), c.disabled, c.reason]),
+    [
+      ['cpu', 'CPU', false, null],
+      ['auto', 'Automatic (now: CPU)', false, null],
+      ['cuda', 'NVIDIA GPU (CUDA) — unavailable', true, noGpu],
+      ['webgpu', 'GPU (WebGPU) — software, slower than the CPU', false, slow],
+    ],
+  );
+});
+
+test('a WebGPU on a real GPU is a plain choice, with no reason shown', () => {
+  const cs = deviceChoices(report([{ name: 'webgpu', state: 'available', reason: null, software: false }]));
+  const webgpu = cs.find((c) => c.id === 'webgpu');
+  assert.ok(webgpu);
+  assert.equal(choiceText(webgpu), 'GPU (WebGPU)');
+  assert.equal(webgpu.reason, null);
+});
+
+test('while the devices load: CPU and Automatic only', () => {
+  assert.deepEqual(
+    deviceChoices(null).map((c) => c.label),
+    ['CPU', 'Automatic'],
+  );
+});
