@@ -306,6 +306,43 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await dialog.getByRole('button', { name: 'Keep' }).click();
   });
 
+  test('a download cancelled midway: focus goes to the line that says so, not to <body>', async () => {
+    await page.getByLabel('Search models').fill('tiny');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const preview = page.getByTestId('hub-preview');
+    // Opened afresh: a preview read before the files were deleted says there is nothing to fetch.
+    const details = page.getByTestId('hub-row-tiny/llama-chat').getByRole('button', { name: 'Details' });
+    if (await preview.count()) await details.click();
+    await details.click();
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 300_000 });
+    const stalled = new Promise<void>((r) => {
+      hub.onStall = () => r();
+    });
+    await preview.getByRole('button', { name: /^Download/ }).click();
+    await stalled;
+    const job = page.getByTestId('download-tiny/llama-chat').and(page.locator('[data-state="running"]'));
+    // From the keyboard, as a keyboard or screen-reader user cancels.
+    await job.getByRole('button', { name: 'Cancel' }).focus();
+    await page.keyboard.press('Enter');
+    await page
+      .getByTestId('download-tiny/llama-chat')
+      .and(page.locator('[data-state="cancelled"]'))
+      .waitFor();
+    await page
+      .waitForFunction(() => /^download-state-\d+$/.test(document.activeElement?.id ?? ''), undefined, {
+        timeout: 10_000,
+      })
+      .catch(() => {});
+    const focused = await page.evaluate(() => ({
+      id: document.activeElement?.id,
+      text: document.activeElement?.textContent?.trim(),
+    }));
+    assert.match(focused.id ?? '', /^download-state-\d+$/, 'focus is on the cancelled download, not <body>');
+    assert.match(focused.text ?? '', /^cancelled/);
+    hub.releaseStalled();
+    hub.onStall = null;
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });
