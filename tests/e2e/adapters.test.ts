@@ -274,6 +274,25 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await table.getByText('my-pyreft', { exact: true }).waitFor();
   });
 
+  test('a tag added and removed from the keyboard; focus stays in the row, not on <body>', async () => {
+    const box = page.getByLabel('New tag for zip, renamed');
+    await box.fill('keep');
+    await box.press('Enter');
+    const untag = page.getByRole('button', { name: 'Remove tag keep from zip, renamed' });
+    await untag.focus();
+    await page.keyboard.press('Enter');
+    await untag.waitFor({ state: 'detached' });
+    const boxId = await box.getAttribute('id');
+    await page
+      .waitForFunction((id) => document.activeElement?.id === id, boxId, { timeout: 10_000 })
+      .catch(() => {});
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName),
+      boxId,
+      "focus is on the row's tag box",
+    );
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
     assert.ok(root);
