@@ -67,6 +67,12 @@ test('Parquet: datasets import FILE.parquet and train --data FILE.parquet', {
   // --json on train streams events, one per line, ending with the result.
   const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
   assert.equal(result.steps, 2, train.stdout);
+  // A run the CLI trained keeps its log as one the studio trained does (it kept none: `runs logs`
+  // and the studio's Log tab were empty for it).
+  const logs = await runCli(['runs', 'logs', String(result.runId), '--json', '--data-dir', dataDir]);
+  const texts = (oneJsonObject(logs.stdout) as { lines: { text: string }[] }).lines.map((l) => l.text);
+  assert.match(texts[0] ?? '', /^started: loreft/);
+  assert.match(texts.at(-1) ?? '', /^completed; its adapter is #\d+ in the library$/);
 });
 
 test('train/evaluate --data FILE --map: the columns the refusal names, mapped as datasets import maps them', {

@@ -107,8 +107,12 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const run = getRunRecord(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
-  const log = (source: RunLogLine['source'], text: string) =>
-    opts.onLogLine?.(appendRunLog(lib, runId, source, text));
+  // Stored whoever runs it (the CLI passes no onLogLine): `opts.onLogLine?.(appendRunLog(…))` would
+  // skip the append itself, an optional call evaluating no arguments when there is no function.
+  const log = (source: RunLogLine['source'], text: string) => {
+    const line = appendRunLog(lib, runId, source, text);
+    opts.onLogLine?.(line);
+  };
   let resumeFrom: string | undefined;
   try {
     if (!cfg.checkpointDir || !cfg.out)
