@@ -90,6 +90,24 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     assert.equal(bert.supported, false);
   });
 
+  it('a refused token is named by where it was set: Settings, or HF_TOKEN', async () => {
+    try {
+      await call('settings/environment-set', { hubToken: 'hf_expiredTokenABCD' });
+      await assert.rejects(call('models/search', { query: 'tiny' }), {
+        code: 'bad-token',
+        message: `${hub.url} refused the token saved in Settings (invalid or expired): save a current token in Settings › Hugging Face, or remove it there`,
+      });
+      await call('settings/environment-set', { hubToken: null });
+      process.env.HF_TOKEN = 'hf_exportedBogus';
+      await assert.rejects(call('models/search', { query: 'tiny' }), {
+        message: `${hub.url} refused HF_TOKEN (invalid or expired): set HF_TOKEN to a current token, or unset it`,
+      });
+    } finally {
+      await call('settings/environment-set', { hubToken: null });
+      delete process.env.HF_TOKEN;
+    }
+  });
+
   it('a preview lists the files, the bytes to fetch, the free disk and what fits', async () => {
     const p = await call<{
       files: { path: string }[];

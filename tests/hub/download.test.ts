@@ -346,7 +346,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       [
         ['tiny/gated'],
         { HF_TOKEN: 'hf_user' },
-        /^error: tiny\/gated is gated and the account of this HF_TOKEN has not been granted access/,
+        /^error: tiny\/gated is gated and the account of HF_TOKEN has not been granted access/,
       ],
       [
         ['tiny/nope'],
@@ -356,7 +356,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       [
         ['tiny/llama'],
         { HF_TOKEN: 'hf_bogus' },
-        /^error: http:\/\/127\.0\.0\.1:\d+ refused HF_TOKEN \(invalid or expired token\)$/,
+        /^error: http:\/\/127\.0\.0\.1:\d+ refused HF_TOKEN \(invalid or expired\): set HF_TOKEN to a current token, or unset it$/,
       ],
       [
         ['tiny/llama'],

@@ -23,6 +23,44 @@ export interface HubAccess {
   /** Base URL without a trailing slash. */
   endpoint: string;
   token: string | null;
+  /** Where the token was found, so a refusal names it; absent: HF_TOKEN. */
+  tokenOrigin?: TokenOrigin;
+}
+
+/** Where a token comes from: the studio's Settings, an environment variable or huggingface_hub's file. */
+export type TokenOrigin =
+  | { kind: 'settings' }
+  | { kind: 'variable'; name: string }
+  | { kind: 'file'; path: string };
+
+/**
+ * Set (to "settings") by library/environment.ts while HF_TOKEN holds the token saved in Settings: the
+ * Hub code reads HF_TOKEN either way, and only this says it is not the person's own variable.
+ */
+export const TOKEN_FROM_SETTINGS_VAR = 'REFT_STUDIO_HF_TOKEN_FROM';
+
+/** The token's origin as a message names it, and how to replace it there. */
+function describeOrigin(origin: TokenOrigin = { kind: 'variable', name: 'HF_TOKEN' }): {
+  name: string;
+  fix: string;
+} {
+  switch (origin.kind) {
+    case 'settings':
+      return {
+        name: 'the token saved in Settings',
+        fix: 'save a current token in Settings › Hugging Face, or remove it there',
+      };
+    case 'variable':
+      return {
+        name: origin.name,
+        fix: `set ${origin.name} to a current token, or unset it`,
+      };
+    case 'file':
+      return {
+        name: `the token in ${origin.path}`,
+        fix: 'log in again with `hf auth login`, or set HF_TOKEN',
+      };
+  }
 }
 
 /**
@@ -41,25 +79,42 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
 
 /** HF_ENDPOINT (hubEndpoint) and HF_TOKEN or the stored token (hubToken), like huggingface_hub. */
 export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
-  return { endpoint: hubEndpoint(env), token: hubToken(env) };
+  const { token, origin } = findToken(env);
+  return { endpoint: hubEndpoint(env), token, tokenOrigin: origin };
 }
 
 /** HF_TOKEN, else the token file huggingface_hub stores; null when none. One that is no token is refused. */
 export function hubToken(env: NodeJS.ProcessEnv = process.env): string | null {
-  let token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || null;
+  return findToken(env).token;
+}
+
+function findToken(env: NodeJS.ProcessEnv): { token: string | null; origin?: TokenOrigin } {
+  let token: string | null = null;
+  let origin: TokenOrigin | undefined;
+  for (const name of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN']) {
+    if (token || !env[name]) continue;
+    token = env[name];
+    origin =
+      name === 'HF_TOKEN' && env[TOKEN_FROM_SETTINGS_VAR] === 'settings'
+        ? { kind: 'settings' }
+        : { kind: 'variable', name };
+  }
   if (!token) {
     const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
     const file = env.HF_TOKEN_PATH || join(home, 'token');
     try {
       if (existsSync(file)) token = readFileSync(file, 'utf8').trim() || null;
     } catch {}
+    if (token) origin = { kind: 'file', path: file };
   }
-  if (token && !token.startsWith('hf_'))
+  if (token && !token.startsWith('hf_')) {
+    const { name } = describeOrigin(origin);
     throw new HubError(
       'bad-token',
-      'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_")',
+      `${name[0].toUpperCase()}${name.slice(1)} does not look like a Hugging Face access token (they start with "hf_")`,
     );
-  return token;
+  }
+  return { token, origin };
 }
 
 /** A fetch that remembers the last response's headers, for the Hub's X-Error-Code. */
@@ -97,7 +152,7 @@ export function explainHubFailure(
     return access.token
       ? new HubError(
           'gated',
-          `${repo} is gated and the account of this HF_TOKEN has not been granted access: request it at ${page}`,
+          `${repo} is gated and the account of ${describeOrigin(access.tokenOrigin).name} has not been granted access: request it at ${page}`,
         )
       : new HubError(
           'gated',
@@ -110,10 +165,12 @@ export function explainHubFailure(
       `${repo}: no such model on ${access.endpoint}${access.token ? '' : ' (if it is private, set HF_TOKEN)'}`,
     );
   }
-  if (status === 401)
-    return access.token
-      ? new HubError('bad-token', `${access.endpoint} refused HF_TOKEN (invalid or expired token)`)
-      : new HubError('auth-required', `${repo} needs a Hugging Face token: set HF_TOKEN`);
+  if (status === 401) {
+    if (!access.token)
+      return new HubError('auth-required', `${repo} needs a Hugging Face token: set HF_TOKEN`);
+    const { name, fix } = describeOrigin(access.tokenOrigin);
+    return new HubError('bad-token', `${access.endpoint} refused ${name} (invalid or expired): ${fix}`);
+  }
   if (status === 403)
     return new HubError('forbidden', `${access.endpoint} refused access to ${repo}: ${serverMessage}`);
   if (status === 429)

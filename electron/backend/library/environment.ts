@@ -18,6 +18,7 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import { automaticThreads } from '../../../native-runtime/runtime/cpu-threads.ts';
 import { DEVICES, type DeviceChoice } from '../../../native-runtime/runtime/device-choice.ts';
 import { writeTransaction } from '../db/database.ts';
+import { TOKEN_FROM_SETTINGS_VAR } from '../hub/client.ts';
 import type { Library } from './library.ts';
 import { getSetting, setSetting } from './settings.ts';
 
@@ -92,7 +93,11 @@ function setEnv(name: EnvName, value: string | null): void {
 
 /** Applies the stored preferences to this process's environment (start-up and after each change). */
 export function applyEnvironment(lib: Library): void {
-  setEnv('HF_TOKEN', str(getSetting(lib, 'hub.token')));
+  const token = str(getSetting(lib, 'hub.token'));
+  setEnv('HF_TOKEN', token);
+  // So that a refused token is named as the one saved in Settings, not as the person's HF_TOKEN.
+  if (token) process.env[TOKEN_FROM_SETTINGS_VAR] = 'settings';
+  else delete process.env[TOKEN_FROM_SETTINGS_VAR];
   setEnv('HF_HUB_CACHE', str(getSetting(lib, 'hub.cachePath')));
   const t = threadsSetting(lib);
   setEnv('REFT_STUDIO_THREADS', t > 0 ? String(t) : null);
