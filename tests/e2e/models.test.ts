@@ -343,6 +343,19 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     hub.onStall = null;
   });
 
+  test('after a cancel the preview offers to resume what is left; the finished download is the only row', async () => {
+    const preview = page.getByTestId('hub-preview');
+    // The preview is read again when the download ends: the partial file counts as fetched.
+    const resume = preview.getByRole('button', { name: /^Resume download \([\d.]+ [KM]B left\)$/ });
+    await resume.waitFor({ timeout: 10_000 });
+    await resume.click();
+    const rows = page.getByTestId('downloads').locator('[data-testid="download-tiny/llama-chat"]');
+    await rows.and(page.locator('[data-state="completed"]')).waitFor({ timeout: 60_000 });
+    // The cancelled download the resume took over (and the first, removed, one) are not listed.
+    assert.equal(await rows.count(), 1);
+    await preview.getByRole('button', { name: 'Add to the library (already downloaded)' }).waitFor();
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -181,8 +181,19 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     await waitFor(() => jobPushes(second.jobId).some((p) => p.state === 'cancelled'), 'the cancel');
     const blobs = join(home, 'hub', 'models--tiny--gpt2', 'blobs');
     await waitFor(() => readdirSync(blobs).some((f) => f.endsWith('.incomplete')), 'the partial file');
+    // The preview counts the partial file as fetched: what a new download resumes is what is left.
+    const p = await call<{ missingBytes: number; remainingBytes: number }>('models/hub-info', {
+      repo: 'tiny/gpt2',
+    });
+    assert.ok(p.remainingBytes <= p.missingBytes - 300_000, JSON.stringify(p));
     const third = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2' });
     await waitFor(() => jobPushes(third.jobId).some((p) => p.state === 'completed'), 'the resumed download');
+    // The failed and the cancelled download that this one took over are no longer listed.
+    const rows = await call<{ id: number; repo: string }[]>('models/downloads');
+    assert.deepEqual(
+      rows.filter((r) => r.repo === 'tiny/gpt2').map((r) => r.id),
+      [third.jobId],
+    );
     const cdn = hub.requests.filter((q) => q.path.startsWith('/cdn/tiny/gpt2/'));
     assert.match(cdn[cdn.length - 1].range ?? '', /^bytes=\d{6}-$/);
     delete process.env.HF_TOKEN;

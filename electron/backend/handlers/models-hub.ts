@@ -9,6 +9,7 @@ import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
 import {
   fetchConfig,
+  type HubFile,
   type HubSearchResult,
   hubAccess,
   hubEndpoint,
@@ -16,7 +17,7 @@ import {
   repoInfo,
   searchModels,
 } from '../hub/client.ts';
-import { type DownloadProgress, freeBytesAt } from '../hub/download.ts';
+import { type DownloadProgress, freeBytesAt, remainingBytes } from '../hub/download.ts';
 import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
@@ -35,8 +36,10 @@ export interface HubPreview {
   reason: { code: string; message: string } | null;
   files: { path: string; size: number; cached: boolean }[];
   totalBytes: number;
-  /** Bytes still to fetch (files not already in the cache). */
+  /** Bytes of the files not already in the cache. */
   missingBytes: number;
+  /** What a download would still fetch: missingBytes less what partial files (a cancelled or dropped download) hold. */
+  remainingBytes: number;
   cacheDir: string;
   freeBytes: number;
   fit: ModelFit | null;
@@ -130,7 +133,7 @@ export const modelsHubHandlers = defineHandlers({
       const cacheDir = hubCacheDir();
       const info = await repoInfo(checkRepoId(p.repo), p.revision ?? 'main', SUPPORTED_ARCHS, access);
       let reason: HubPreview['reason'] = null;
-      let files: { path: string; size: number; etag: string }[] = [];
+      let files: HubFile[] = [];
       try {
         checkSupportedType(info);
         files = await modelFiles(info, access);
@@ -156,6 +159,7 @@ export const modelsHubHandlers = defineHandlers({
         files: withCache,
         totalBytes: withCache.reduce((s, f) => s + f.size, 0),
         missingBytes: withCache.filter((f) => !f.cached).reduce((s, f) => s + f.size, 0),
+        remainingBytes: files.reduce((s, f) => s + remainingBytes(cacheDir, info.repo, f), 0),
         cacheDir,
         freeBytes: freeBytesAt(cacheDir),
         fit: shape ? modelFit(shape, await deviceMemories()) : null,
@@ -212,14 +216,18 @@ export const modelsHubHandlers = defineHandlers({
       return { jobId: job.id };
     },
   ),
-  /** Downloads queued, running or finished since the backend started (newest first). */
+  /**
+   * The newest download of each repository since the backend started (newest first): a cancelled or
+   * failed one that a later download of the same repository took over is history, not a row to show.
+   */
   'models/downloads': handler(z.object({}).strict(), (_p, ctx): DownloadJob[] => {
     const state = stateOf(ctx.jobs);
-    return ctx.jobs
-      .list()
-      .filter((j) => j.kind === 'download' && state.has(j.id))
-      .map((j) => ({ ...j, ...(state.get(j.id) as DownloadState) }))
-      .reverse();
+    const newest = new Map<string, DownloadJob>();
+    for (const j of ctx.jobs.list().reverse()) {
+      const s = state.get(j.id);
+      if (j.kind === 'download' && s && !newest.has(s.repo)) newest.set(s.repo, { ...j, ...s });
+    }
+    return [...newest.values()];
   }),
   /** Stops a download; its partial files stay in the cache so a new download resumes them. */
   'models/download-cancel': handler(

@@ -89,7 +89,7 @@ function blobComplete(blob: string, f: HubFile): boolean {
 }
 
 /** Bytes that must still be written for one file (a finished blob 0, a partial one its rest). */
-function remainingBytes(cacheDir: string, repo: string, f: HubFile): number {
+export function remainingBytes(cacheDir: string, repo: string, f: HubFile): number {
   const blob = blobPath(cacheDir, repo, f.etag);
   if (blobComplete(blob, f)) return 0;
   const part = `${blob}.incomplete`;

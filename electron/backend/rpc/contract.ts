@@ -21,9 +21,9 @@
 //   models/hub-status {}                                            → {cacheDir, endpoint, endpointError, tokenSet, tokenError}
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
 //   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
-//   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, free disk, fit)
+//   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, bytes left after partial files, free disk, fit)
 //   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...})
-//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId})
+//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId}; the newest per repository)
 //   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
