@@ -232,13 +232,23 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
 
   test('clone into the wizard opens Train with the run in the route', async () => {
     await page.getByRole('link', { name: 'short', exact: true }).click();
-    await page.getByTestId('run-detail').getByRole('link', { name: 'Clone into the wizard' }).click();
+    // From the keyboard: the link goes with the Runs page, and focus must not fall to <body>.
+    await page.getByTestId('run-detail').getByRole('link', { name: 'Clone into the wizard' }).focus();
+    await page.keyboard.press('Enter');
     await page.waitForFunction((id) => location.hash === `#/train/clone/${id}`, shortRun);
     await page.getByRole('heading', { level: 1, name: 'Train' }).waitFor();
     await page
       .getByTestId('clone-note')
       .getByText(/^Settings copied from “short”/)
       .waitFor();
+    await page
+      .waitForFunction(() => document.activeElement?.id === 'clone-note', undefined, { timeout: 10_000 })
+      .catch(() => {});
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName),
+      'clone-note',
+      'focus is on the note that says what was copied',
+    );
     assert.equal(await page.getByLabel('Base model').inputValue(), String(modelId));
     await screenshot(page, 'runs-7-cloned-into-wizard', false);
     // Every setting is carried, the probe answers' length too (the wizard has no field for it).
