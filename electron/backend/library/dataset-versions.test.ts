@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
-import { tempDir } from '../../../tests/helpers/temp.ts';
+import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { writeTransaction } from '../db/database.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import {
@@ -30,18 +30,9 @@ import {
   renameDataset,
 } from './datasets.ts';
 import { findVersionDuplicates } from './dedupe.ts';
-import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { planRunData } from './run-plan.ts';
 
-const root = tempDir('reft-dsversions-');
-let n = 0;
-const libs: Library[] = [];
-after(() => libs.forEach(closeLibrary));
-function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`));
-  libs.push(lib);
-  return lib;
-}
+const { root, open } = testLibraries('reft-dsversions-');
 function file(name: string, lines: unknown[]): string {
   const p = join(root, name);
   writeFileSync(p, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { constants } from 'node:buffer';
 import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { basename, join } from 'node:path';
+import { test } from 'node:test';
 import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { parquetRowGroups } from '../../../native-runtime/training/data-files.ts';
 import { writeParquet } from '../../../tests/backend/parquet-writer.ts';
-import { tempDir } from '../../../tests/helpers/temp.ts';
+import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { annotateRows } from './dataset-annotations.ts';
 import { dropDuplicates, editDataset, splitDataset } from './dataset-edits.ts';
 import { importDataset, importDatasetFile } from './dataset-import.ts';
@@ -17,18 +17,10 @@ import { datasetRows, readVersionRows } from './dataset-rows.ts';
 import { getDataset } from './datasets.ts';
 import { findDuplicates, jaccard, normalizeText, shingles } from './dedupe.ts';
 import { readFrozenRows } from './frozen-files.ts';
-import { closeLibrary, type Library, openLibrary } from './library.ts';
+import type { Library } from './library.ts';
 import { checkSourcePath } from './source-path.ts';
 
-const root = tempDir('reft-dstools-');
-let n = 0;
-const libs: Library[] = [];
-after(() => libs.forEach(closeLibrary));
-function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`));
-  libs.push(lib);
-  return lib;
-}
+const { root, open } = testLibraries('reft-dstools-');
 function file(name: string, body: string | Uint8Array): string {
   const p = join(root, name);
   writeFileSync(p, body);
@@ -262,7 +254,7 @@ function tenRows(lib: Library) {
   const lines = Array.from({ length: 10 }, (_, i) =>
     JSON.stringify({ prompt: `p${i} apples`, completion: `c${i}` }),
   );
-  return importDataset(lib, { path: file(`ten-${n}.jsonl`, lines.join('\n')) });
+  return importDataset(lib, { path: file(`ten-${basename(lib.dataDir)}.jsonl`, lines.join('\n')) });
 }
 
 test('ratings, tags and notes; filters by tag, rating, search; metadata follows rows into new versions', () => {

@@ -6,29 +6,21 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { after, afterEach, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
-import { tempDir } from '../../../tests/helpers/temp.ts';
+import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { appRoot } from '../paths.ts';
 import { getAdapter, registerAdapter, removeAdapter } from './adapters.ts';
 import { removalSeams } from './folder-removal.ts';
-import { closeLibrary, type Library, openLibrary } from './library.ts';
+import { closeLibrary, type Library } from './library.ts';
 import { addModel, getModel, removeModel } from './models.ts';
 import { createRun, deleteRun, getRunRecord, recordCheckpoint, setRunStatus } from './runs.ts';
 
-const root = tempDir('reft-folder-removal-');
+const { root, open } = testLibraries('reft-folder-removal-');
 const LLAMA = join(appRoot(), 'tests', 'fixtures', 'golden', 'models', 'llama');
-let n = 0;
-const libs: Library[] = [];
-after(() => libs.forEach(closeLibrary));
 afterEach(() => {
   removalSeams.afterCommit = undefined;
 });
-function open(dir = join(root, `lib-${n++}`)): Library {
-  const lib = openLibrary(dir);
-  libs.push(lib);
-  return lib;
-}
 /** Closes and opens the library again: its start-up sweep runs. */
 function reopen(lib: Library): Library {
   closeLibrary(lib);
@@ -151,7 +143,7 @@ test('a failed commit puts the folders back, and the rows stay', () => {
 test('a folder another row still records stays: a twin model keeps the converted weights', () => {
   const lib = open();
   const { m, store } = modelWithStore(lib);
-  const twin = join(root, `llama-twin-${n}`);
+  const twin = join(root, `llama-twin-${basename(lib.dataDir)}`);
   cpSync(LLAMA, twin, { recursive: true });
   addModel(lib, { path: twin });
   removeModel(lib, m.id);

@@ -6,26 +6,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { tempDir } from '../../../tests/helpers/temp.ts';
+import { test } from 'node:test';
+import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { editDataset, splitDataset } from './dataset-edits.ts';
 import { importDataset, prepareImport, recordImport } from './dataset-import.ts';
 import { datasetRows, textMatches } from './dataset-rows.ts';
 import { getDataset, listDatasets, removeDataset } from './datasets.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { readFrozenRowsAt, writeFrozenFile } from './frozen-files.ts';
-import { closeLibrary, type Library, openLibrary } from './library.ts';
+import type { Library } from './library.ts';
 import { createRun, deleteRun, getRunRecord, setRunStatus } from './runs.ts';
 
-const root = tempDir('reft-reclaim-');
-let n = 0;
-const libs: Library[] = [];
-after(() => libs.forEach(closeLibrary));
-function open(): Library {
-  const lib = openLibrary(join(root, `lib-${n++}`));
-  libs.push(lib);
-  return lib;
-}
+const { root, open } = testLibraries('reft-reclaim-');
 function file(name: string, count: number, tag = ''): string {
   const p = join(root, name);
   const rows = Array.from({ length: count }, (_, i) =>
