@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import fs, { mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../tests/helpers/temp.ts';
 import { removeFolderAtomic, sweepTempFiles, writeFileAtomic, writeFolderAtomic } from './atomic-write.ts';
@@ -56,6 +57,47 @@ test('a failed writeFolderAtomic removes the parent folders it made, and only th
     /bad row/,
   );
   assert.deepEqual(readdirSync(sharing), ['other.txt']);
+});
+
+test('writeFolderAtomic survives another writer removing the parent both made meanwhile', () => {
+  // Another process's failed write (the CLI beside `serve`) removes the empty parent it made; when
+  // that fell between this write's making the parent and its temp folder, this write failed with a
+  // raw "ENOENT: no such file or directory, mkdir …". That interleaving is made here at will: the
+  // parent goes just before the temp folder is made.
+  const root = tempDir('atomic-race-');
+  const mkdir = fs.mkdirSync;
+  let raced = 0;
+  fs.mkdirSync = ((path: fs.PathLike, opts?: fs.MakeDirectoryOptions) => {
+    if (basename(String(path)).startsWith('.out.')) {
+      raced++;
+      rmdirSync(dirname(String(path)));
+      rmdirSync(dirname(dirname(String(path))));
+    }
+    return mkdir(path, opts);
+  }) as typeof fs.mkdirSync;
+  syncBuiltinESMExports();
+  try {
+    writeFolderAtomic(join(root, 'new', 'sub', 'out'), [['a.txt', 'x']]);
+    assert.equal(readFileSync(join(root, 'new', 'sub', 'out', 'a.txt'), 'utf8'), 'x');
+    // A failed write removes the parents it made again, as those it made first.
+    assert.throws(
+      () =>
+        writeFolderAtomic(join(root, 'other', 'sub', 'out'), [
+          [
+            'a',
+            () => {
+              throw new Error('bad row');
+            },
+          ],
+        ]),
+      /bad row/,
+    );
+    assert.deepEqual(readdirSync(root), ['new']);
+  } finally {
+    fs.mkdirSync = mkdir;
+    syncBuiltinESMExports();
+  }
+  assert.equal(raced, 2);
 });
 
 /** Makes `path` look `ageMs` old to the sweep. */

@@ -153,11 +153,16 @@ function writeAll(path: string, data: FileData): void {
 export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>): void {
   const target = resolve(dir);
   const parent = dirname(target);
-  // The first folder made for it, if any: a write that fails leaves none of them behind.
-  const made = mkdirSync(parent, { recursive: true });
   const tag = randomBytes(6).toString('hex');
   const tmp = join(parent, `.${basename(target)}.${tag}${TMP_SUFFIX}`);
-  mkdirSync(tmp);
+  // The first folder made for it, if any: a write that fails leaves none of them behind. The temp
+  // folder is made with its parents again: a failed write in another process (the CLI beside
+  // `serve`) may have removed the empty parent it made between these two calls.
+  const madeParent = mkdirSync(parent, { recursive: true });
+  const madeWithTmp = mkdirSync(tmp, { recursive: true });
+  const remade = madeWithTmp === tmp ? undefined : madeWithTmp;
+  // Of the two, the one nearer the root: everything below it is this write's.
+  const made = remade && (!madeParent || remade.length < madeParent.length) ? remade : madeParent;
   try {
     for (const [name, data] of files) {
       if (name.includes('/') || name.includes('\\') || name === '..' || name === '.' || name === '')
