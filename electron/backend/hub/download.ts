@@ -92,8 +92,19 @@ function blobComplete(blob: string, f: HubFile): boolean {
 export function remainingBytes(cacheDir: string, repo: string, f: HubFile): number {
   const blob = blobPath(cacheDir, repo, f.etag);
   if (blobComplete(blob, f)) return 0;
-  const part = `${blob}.incomplete`;
-  return f.size - (existsSync(part) ? Math.min(statSync(part).size, f.size) : 0);
+  return f.size - Math.min(partialBytes(`${blob}.incomplete`), f.size);
+}
+
+/**
+ * The bytes a partial file holds, 0 when there is none: a download finishing meanwhile renames it
+ * (models/hub-info reads this while one runs), which is no error.
+ */
+function partialBytes(part: string): number {
+  try {
+    return statSync(part).size;
+  } catch {
+    return 0;
+  }
 }
 
 function nearestExisting(path: string): string {
