@@ -6,8 +6,8 @@
 // did not download.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PushTopics } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -110,10 +110,11 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
 
   it('a preview lists the files, the bytes to fetch, the free disk and what fits', async () => {
     const p = await call<{
-      files: { path: string }[];
+      files: { path: string; cached: boolean }[];
       totalBytes: number;
       missingBytes: number;
       freeBytes: number;
+      cacheDir: string;
       supported: boolean;
       fit: { rows: { precision: string; chatBytes: number }[] };
     }>('models/hub-info', { repo: 'tiny/llama' });
@@ -122,6 +123,19 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     assert.ok(!p.files.some((f) => f.path === 'README.md'));
     assert.equal(p.missingBytes, p.totalBytes);
     assert.ok(p.freeBytes > 0);
+    // A damaged blob (another size than the Hub lists) is fetched again, so it is not "cached": the
+    // preview once said "already downloaded" while its remaining bytes counted the whole file.
+    const weights = hub.repos.get('tiny/llama')?.files.find((f) => f.path === 'model.safetensors');
+    const blob = join(p.cacheDir, 'models--tiny--llama', 'blobs', weights?.sha256 ?? '');
+    mkdirSync(dirname(blob), { recursive: true });
+    writeFileSync(blob, 'truncated');
+    try {
+      const damaged = await call<typeof p>('models/hub-info', { repo: 'tiny/llama' });
+      assert.equal(damaged.files.find((f) => f.path === 'model.safetensors')?.cached, false);
+      assert.equal(damaged.missingBytes, damaged.totalBytes);
+    } finally {
+      rmSync(blob);
+    }
     assert.deepEqual(
       p.fit.rows.map((r) => r.precision),
       ['fp32', 'fp16', 'bf16', 'int8', 'int4'],

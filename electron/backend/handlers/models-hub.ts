@@ -2,7 +2,6 @@
 // preview a repository (files, size, what fits), download it as a backend job (progress pushed on
 // 'jobs/progress' to every client, cancellable), and list the downloads in flight. Logic in hub/.
 
-import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
@@ -17,7 +16,7 @@ import {
   repoInfo,
   searchModels,
 } from '../hub/client.ts';
-import { type DownloadProgress, freeBytesAt, remainingBytes } from '../hub/download.ts';
+import { blobComplete, type DownloadProgress, freeBytesAt, remainingBytes } from '../hub/download.ts';
 import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
@@ -144,7 +143,8 @@ export const modelsHubHandlers = defineHandlers({
       const withCache = files.map((f) => ({
         path: f.path,
         size: f.size,
-        cached: existsSync(blobPath(cacheDir, info.repo, f.etag)),
+        // A blob of another size is damaged: a download fetches it again, so it is not counted cached.
+        cached: blobComplete(blobPath(cacheDir, info.repo, f.etag), f),
       }));
       const config = reason ? null : await fetchConfig(info.repo, info.commit, access);
       const shape = config ? shapeFromConfig(config, info.params) : null;

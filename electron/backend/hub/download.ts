@@ -80,7 +80,7 @@ export interface DownloadResult {
  * Whether the cache holds the file's blob. A blob of another size than the Hub lists is damaged (a
  * truncated copy, a disk error): it is fetched again and replaced, never reused.
  */
-function blobComplete(blob: string, f: HubFile): boolean {
+export function blobComplete(blob: string, f: HubFile): boolean {
   try {
     return statSync(blob).size === f.size;
   } catch {
