@@ -1,7 +1,7 @@
 // 'evaluations/cancel': the studio had no way to stop an evaluation but closing itself. A queued one
 // is dropped (its job ends 'cancelled', nothing recorded); a running one is stored 'cancelled' with
 // how far it got, as the CLI's Ctrl-C stores it; in both cases the dataset file it held goes once
-// its dataset is removed. The queue is free for the next one afterwards. A job that is not an
+// its dataset is removed and the engine has stopped (the adapter cannot be removed before then). The queue is free for the next one afterwards. A job that is not an
 // evaluation's, unknown or already ended is a one-line refusal.
 
 import assert from 'node:assert/strict';
@@ -102,7 +102,17 @@ test('cancelling a queued and a running evaluation', { timeout: 180_000 }, async
     [stopped.evaluationId, 'cancelled', `cancelled after ${stopped.examples.done} of 300 examples`],
     'stored as the reply says, when the reply comes',
   );
-  assert.ok(!existsSync(long.version.filePath), 'the file goes with the cancelled evaluation');
+  // The reply comes before the engine has noticed the cancel (that takes a message from its
+  // process): until it has, it may still read the file and the adapter, so both stay.
+  assert.ok(existsSync(long.version.filePath), 'the file stays while the engine may read it');
+  const inUse = await callError('adapters/remove', { id: adapter.id });
+  assert.deepEqual(
+    [inUse.code, inUse.message],
+    [
+      'in-use',
+      `adapter ${adapter.id} (${adapter.name}) is used by evaluation job ${running.jobId}, which is stopping; try again in a moment`,
+    ],
+  );
 
   // Cancelled as soon as it started, while the engine loads the models: the engine's late 'start'
   // recorded a 'running' evaluation that nothing would finish.
@@ -122,6 +132,7 @@ test('cancelling a queued and a running evaluation', { timeout: 180_000 }, async
     });
   });
   assert.deepEqual([gone.state, gone.evaluationId], ['cancelled', null]);
+  await waitFor('the file to go', async () => !existsSync(long.version.filePath));
 
   // The queue goes on: the next one runs once the engine has stopped the cancelled one.
   const next = await call('evaluations/run', {

@@ -60,6 +60,11 @@ type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & 
   modelId: number;
   /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
   stored: Promise<unknown>;
+  /**
+   * Whether the engine has let go of the job (its call returned, or it was dropped while queued). A
+   * cancelled job is stored at once but the engine reads its files until it notices the cancel.
+   */
+  ended: boolean;
 };
 
 // Per backend (tests run several in one process), as models-hub keeps its downloads.
@@ -102,6 +107,7 @@ function startEvaluation(
     evaluationId: null,
     examples: null,
     stored: Promise.resolve(),
+    ended: false,
   };
   const record = (): EvaluationRecord => {
     recorded.ev ??= createEvaluation(ctx.lib, {
@@ -116,7 +122,8 @@ function startEvaluation(
   };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
-  // removed while it waits: the file stays until it has ended (the evaluation is kept, its version null).
+  // removed while it waits: the file stays until the engine has let go of it (the evaluation is kept,
+  // its version null).
   const release = holdFrozenFile(ctx.lib, version.filePath);
   const job = ctx.jobs.enqueue({
     kind: 'evaluate',
@@ -164,19 +171,23 @@ function startEvaluation(
         }),
   });
   const known = notesOf(ctx.jobs);
-  // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
-  for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
+  // Forget the jobs the queue has forgotten (it keeps the latest finished ones) and the engine has ended.
+  for (const [id, n] of known) if (n.ended && !ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
-  const result = finishRecord(ctx, job.done, recorded, record, release, () => note.examples);
+  void job.ended.then(() => {
+    note.ended = true;
+    release();
+  });
+  const result = finishRecord(ctx, job.done, recorded, record, () => note.examples);
   note.stored = result.catch(() => {});
   return { jobId: job.id, result };
 }
 
 /**
- * Refuses ('in-use') to remove an adapter or model that a queued or running evaluation job uses, as
- * removing a model a run uses is refused: its folder would go under the evaluation, which then
- * fails. A queued one, or one still loading its models, has no evaluation row for the library's own
- * checks to see: its job is the only trace.
+ * Refuses ('in-use') to remove an adapter or model that a queued or running evaluation job uses (or
+ * a cancelled one the engine has not stopped yet), as removing a model a run uses is refused: its
+ * folder would go under the evaluation, which then fails. A queued one, or one still loading its
+ * models, has no evaluation row for the library's own checks to see: its job is the only trace.
  */
 export function refuseWhileEvaluated(
   ctx: BackendContext,
@@ -184,12 +195,13 @@ export function refuseWhileEvaluated(
   what: { id: number; name: string },
 ): void {
   for (const [jobId, n] of notesOf(ctx.jobs)) {
+    if (n.ended || (kind === 'adapter' ? n.adapterId : n.modelId) !== what.id) continue;
     const state = ctx.jobs.get(jobId)?.state;
-    if (state !== 'queued' && state !== 'running') continue;
-    if ((kind === 'adapter' ? n.adapterId : n.modelId) !== what.id) continue;
+    // Cancelled, but the engine may still read it until it notices (a folder it has open may not delete).
+    const stopping = state !== 'queued' && state !== 'running';
     throw new ValidationError(
       'in-use',
-      `${kind} ${what.id} (${what.name}) is used by evaluation job ${jobId}, which is ${state}; cancel it or let it finish first`,
+      `${kind} ${what.id} (${what.name}) is used by evaluation job ${jobId}, which is ${stopping ? 'stopping; try again in a moment' : `${state}; cancel it or let it finish first`}`,
     );
   }
 }
@@ -200,8 +212,6 @@ async function finishRecord(
   done: Promise<EvaluationReport>,
   recorded: { ev: EvaluationRecord | null },
   record: () => EvaluationRecord,
-  /** Lets go of the dataset file held while the evaluation waited and ran. */
-  release: () => void,
   examples: () => EvaluationJob['examples'],
 ): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
@@ -228,8 +238,6 @@ async function finishRecord(
           ? cancelledAfter(examples())
           : toWireError(e).message,
     });
-  } finally {
-    release();
   }
   ctx.events.emit('library/changed', { kind: 'evaluations', id, action: 'updated' });
   return out;

@@ -62,6 +62,10 @@ test('cancel drops a queued job and aborts a running one; the device stays held 
   assert.equal(q.cancel(running.id), true);
   assert.equal(q.get(running.id)?.state, 'cancelled');
   await assert.rejects(running.done, CancelledError);
+  assert.equal(releasedAt, 0, '`done` rejects at the cancel, before the job has returned');
+  await queued.ended;
+  await running.ended;
+  assert.ok(releasedAt > 0, '`ended` waits for the cancelled job to return');
   await assert.rejects(queued.done, CancelledError);
   assert.equal(await next.done, 2);
   assert.ok(sawAbort);

@@ -41,6 +41,8 @@ interface Entry {
   abort: AbortController;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** Resolves `ended`: the job's function has returned, or it was dropped before it ran. */
+  markEnded: () => void;
 }
 
 export class JobQueue {
@@ -54,7 +56,11 @@ export class JobQueue {
     this.#onProgress = onProgress;
   }
 
-  enqueue<T>(spec: JobSpec<T>): { id: number; done: Promise<T> } {
+  /**
+   * `done` settles when the job's state does (a cancel rejects it at once); `ended` resolves once its
+   * function has actually returned (or it was dropped while queued): what it reads is free only then.
+   */
+  enqueue<T>(spec: JobSpec<T>): { id: number; done: Promise<T>; ended: Promise<void> } {
     const id = this.#nextId++;
     let resolve!: (v: unknown) => void;
     let reject!: (e: unknown) => void;
@@ -64,6 +70,8 @@ export class JobQueue {
     });
     // Callers may ignore `done`; a failed or cancelled job must not become an unhandled rejection.
     done.catch(() => {});
+    let markEnded!: () => void;
+    const ended = new Promise<void>((r) => (markEnded = r));
     const info: JobInfo = {
       id,
       kind: spec.kind,
@@ -84,10 +92,11 @@ export class JobQueue {
       abort: new AbortController(),
       resolve,
       reject,
+      markEnded,
     });
     this.#emit(info);
     this.#pump();
-    return { id, done };
+    return { id, done, ended };
   }
 
   /**
@@ -102,7 +111,10 @@ export class JobQueue {
     const why = opts.closing ? new StudioClosedError(wasQueued) : new CancelledError();
     e.abort.abort(why);
     e.reject(why);
-    if (wasQueued) this.#checkIdle();
+    if (wasQueued) {
+      e.markEnded();
+      this.#checkIdle();
+    }
     return true;
   }
 
@@ -205,6 +217,7 @@ export class JobQueue {
         },
       )
       .finally(() => {
+        e.markEnded();
         this.#busy.delete(device);
         this.#pump();
         this.#checkIdle();
