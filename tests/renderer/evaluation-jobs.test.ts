@@ -2,13 +2,18 @@
 // busy while one of the adapter's jobs waits or runs, and, for a job it started that ended without a
 // recorded evaluation, the reason as its error; an evaluation that was recorded (whatever its end) is
 // said by its row, not by an error, and one cancelled before it ran by nothing. Cancel stops the
-// running job, else the next to run; the count of examples reads for people; the jobs a window
-// started outlive its panel. The backend side: tests/backend/evaluation-jobs.test.ts and
+// running job, else the next to run; the count of examples reads for people; the jobs a window started outlive its panel, but not their end or
+// their adapter. The backend side: tests/backend/evaluation-jobs.test.ts and
 // evaluation-cancel.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { examplesText, followJobs, startedJobs } from '../../renderer/src/lib/evaluation-jobs.ts';
+import {
+  examplesText,
+  followJobs,
+  StartedJobs,
+  startedJobs,
+} from '../../renderer/src/lib/evaluation-jobs.ts';
 import type { EvaluationJob } from '../../renderer/src/lib/rpc/handlers.ts';
 
 function job(
@@ -87,9 +92,27 @@ test('the count reads for people; none before the first example', () => {
 test('the jobs a window started outlive its panel, per adapter', () => {
   // Bug: a panel closed and opened again before its evaluation was refused forgot it had started
   // it, so the refusal was never said.
-  startedJobs(7).add(11);
-  const reopened = startedJobs(7);
+  startedJobs.add(7, 11);
+  const reopened = startedJobs.of(7);
   assert.ok(reopened.has(11));
   assert.deepEqual(followJobs([job(11, 'failed', null, 'too long')], reopened).refused, ['too long']);
-  assert.ok(!startedJobs(8).has(11), "another adapter's");
+  assert.ok(!startedJobs.of(8).has(11), "another adapter's");
+  startedJobs.settle(7, 11);
+});
+
+test('an adapter is forgotten once its jobs have settled or it was removed', () => {
+  // Bug: every adapter a window had evaluated kept an entry for as long as the window was open.
+  const started = new StartedJobs();
+  started.add(1, 10);
+  started.add(1, 11);
+  started.add(2, 12);
+  started.settle(1, 10);
+  assert.deepEqual([...started.of(1)], [11], 'one still followed');
+  started.settle(1, 11);
+  assert.equal(started.of(1).size, 0);
+  assert.equal(started.adapters, 1, 'all of its jobs settled');
+  started.forgetAdapter(2);
+  assert.equal(started.adapters, 0, 'removed');
+  started.settle(3, 1); // unknown: nothing to do
+  assert.equal(started.adapters, 0);
 });

@@ -34,17 +34,43 @@ export function followJobs(jobs: readonly EvaluationJob[], started: ReadonlySet<
   };
 }
 
+/** Per adapter, the jobs this window started and still follows. */
+export class StartedJobs {
+  #byAdapter = new Map<number, Set<number>>();
+
+  /** The ids of the jobs started for `adapterId` and still followed. */
+  of(adapterId: number): ReadonlySet<number> {
+    return this.#byAdapter.get(adapterId) ?? new Set();
+  }
+
+  add(adapterId: number, jobId: number): void {
+    const s = this.#byAdapter.get(adapterId) ?? new Set<number>();
+    this.#byAdapter.set(adapterId, s);
+    s.add(jobId);
+  }
+
+  /** A job that has ended is no longer followed; an adapter with none left is forgotten. */
+  settle(adapterId: number, jobId: number): void {
+    const s = this.#byAdapter.get(adapterId);
+    s?.delete(jobId);
+    if (s?.size === 0) this.#byAdapter.delete(adapterId);
+  }
+
+  /** The adapter was removed: nothing of it is followed any more. */
+  forgetAdapter(adapterId: number): void {
+    this.#byAdapter.delete(adapterId);
+  }
+
+  /** How many adapters have jobs followed (each window keeps only those, not every adapter it saw). */
+  get adapters(): number {
+    return this.#byAdapter.size;
+  }
+}
+
 // The jobs each adapter's panel started, kept by this window beyond the panel: closed and opened
 // again before one was refused, the panel still says why (the backend keeps the reason in the
 // job's `error`, but not which window asked).
-const startedByAdapter = new Map<number, Set<number>>();
-
-/** The ids of the evaluation jobs this window started for `adapterId` and still follows. */
-export function startedJobs(adapterId: number): Set<number> {
-  const s = startedByAdapter.get(adapterId) ?? new Set<number>();
-  startedByAdapter.set(adapterId, s);
-  return s;
-}
+export const startedJobs = new StartedJobs();
 
 /** How far a running evaluation has got, for people: "12 of 40 examples". */
 export function examplesText(examples: EvaluationJob['examples']): string | null {
