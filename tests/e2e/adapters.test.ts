@@ -248,6 +248,13 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       .getByTestId('eval-progress')
       .getByText(/^\d+ of 400 examples$/)
       .waitFor();
+    // Its row says it too (it said "—" under Examples while it ran).
+    await detail
+      .getByTestId('evaluations')
+      .locator('tr', { hasText: 'running' })
+      .getByTestId('evaluation-examples')
+      .getByText(/^\d+ of 400$/)
+      .waitFor();
     await screenshot(page, 'adapters-4-evaluating');
     await detail.getByRole('button', { name: 'Cancel', exact: true }).focus();
     await page.keyboard.press('Enter');

@@ -2,13 +2,15 @@
 // busy while one of the adapter's jobs waits or runs, and, for a job it started that ended without a
 // recorded evaluation, the reason as its error; an evaluation that was recorded (whatever its end) is
 // said by its row, not by an error, and one cancelled before it ran by nothing. Cancel stops the
-// running job, else the next to run; the count of examples reads for people; the jobs a window started outlive its panel, but not their end or
+// running job, else the next to run; the count of examples reads for people, and a running
+// evaluation's row shows it live; the jobs a window started outlive its panel, but not their end or
 // their adapter. The backend side: tests/backend/evaluation-jobs.test.ts and
 // evaluation-cancel.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  examplesCell,
   examplesText,
   followJobs,
   StartedJobs,
@@ -115,4 +117,17 @@ test('an adapter is forgotten once its jobs have settled or it was removed', () 
   assert.equal(started.adapters, 0, 'removed');
   started.settle(3, 1); // unknown: nothing to do
   assert.equal(started.adapters, 0);
+});
+
+test("a running evaluation's row shows its live count, not a dash", () => {
+  // Bug: "—" under Examples while the count was only in the line below the form.
+  const running = { ...job(2, 'running', 5), examples: { done: 4, total: 40 } };
+  const ev = { id: 5, status: 'running', examples: null };
+  assert.equal(examplesCell(ev, [running], {}), '4 of 40', 'as listed');
+  assert.equal(examplesCell(ev, [running], { 2: { done: 12, total: 40 } }), '12 of 40', 'as pushed');
+  assert.equal(examplesCell(ev, [running], { 2: { done: 1, total: 40 } }), '4 of 40', 'a late push');
+  assert.equal(examplesCell(ev, [{ ...running, examples: null }], {}), '—', 'before the first example');
+  assert.equal(examplesCell(ev, [], {}), '—', 'run elsewhere (the CLI): no job to read');
+  const ended = { id: 5, status: 'completed', examples: 40 };
+  assert.equal(examplesCell(ended, [{ ...running, state: 'completed' }], {}), '40', 'its stored count');
 });

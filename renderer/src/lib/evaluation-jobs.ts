@@ -5,6 +5,7 @@
 // (a prompt too long, …): its reason is the panel's error; every other ending is a row of the
 // adapter's evaluations, which says how it went, or (cancelled before it ran) nothing at all.
 
+import { text } from './format.ts';
 import type { EvaluationJob } from './rpc/handlers.ts';
 
 export interface FollowedJobs {
@@ -71,6 +72,28 @@ export class StartedJobs {
 // again before one was refused, the panel still says why (the backend keeps the reason in the
 // job's `error`, but not which window asked).
 export const startedJobs = new StartedJobs();
+
+type Count = NonNullable<EvaluationJob['examples']>;
+
+/** A job's count of examples: the latest pushed one once it is ahead of the count it was listed with. */
+export function latestCount(job: EvaluationJob, pushed: Count | undefined): Count | null {
+  return pushed && pushed.done >= (job.examples?.done ?? 0) ? pushed : job.examples;
+}
+
+/**
+ * An evaluation row's Examples: its stored count, or while it runs in one of `jobs` the live count
+ * ("12 of 40"; it was "—" there while the count was only in the line below the form).
+ */
+export function examplesCell(
+  ev: { id: number; status: string; examples: number | null },
+  jobs: readonly EvaluationJob[],
+  pushed: Readonly<Record<number, Count>>,
+): string {
+  const job = ev.status === 'running' ? jobs.find((j) => j.evaluationId === ev.id) : undefined;
+  const live = job?.state === 'running' ? latestCount(job, pushed[job.id]) : null;
+  if (live) return `${live.done} of ${live.total}`;
+  return text(ev.examples);
+}
 
 /** How far a running evaluation has got, for people: "12 of 40 examples". */
 export function examplesText(examples: EvaluationJob['examples']): string | null {
