@@ -90,6 +90,13 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     assert.equal(bert.supported, false);
   });
 
+  it('a missing token is asked for in Settings, not HF_TOKEN (the CLI says that)', async () => {
+    await assert.rejects(call('models/hub-info', { repo: 'tiny/nope' }), {
+      code: 'repo-not-found',
+      message: `tiny/nope: no such model on ${hub.url} (if it is private, save a token in Settings › Hugging Face)`,
+    });
+  });
+
   it('a refused token is named by where it was set: Settings, or HF_TOKEN', async () => {
     try {
       await call('settings/environment-set', { hubToken: 'hf_expiredTokenABCD' });
@@ -176,7 +183,11 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     const { jobId } = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2' });
     await waitFor(() => jobPushes(jobId).some((p) => p.state === 'failed'), 'the failure');
     const failed = jobPushes(jobId).find((p) => p.state === 'failed');
-    assert.match(failed?.error?.message ?? '', /^tiny\/gpt2 is gated: accept its conditions at/);
+    // With no token at all, the studio asks for one in Settings (HF_TOKEN is the CLI's way).
+    assert.equal(
+      failed?.error?.message,
+      `tiny/gpt2 is gated: accept its conditions at ${hub.url}/tiny/gpt2, then save a token of that account in Settings › Hugging Face`,
+    );
 
     process.env.HF_TOKEN = 'hf_granted';
     hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 300_000 });

@@ -25,6 +25,8 @@ export interface HubAccess {
   token: string | null;
   /** Where the token was found, so a refusal names it; absent: HF_TOKEN. */
   tokenOrigin?: TokenOrigin;
+  /** In the studio, where a missing token is given in Settings rather than HF_TOKEN (the CLI's way). */
+  inStudio?: boolean;
 }
 
 /** Where a token comes from: the studio's Settings, an environment variable or huggingface_hub's file. */
@@ -34,10 +36,19 @@ export type TokenOrigin =
   | { kind: 'file'; path: string };
 
 /**
- * Set (to "settings") by library/environment.ts while HF_TOKEN holds the token saved in Settings: the
- * Hub code reads HF_TOKEN either way, and only this says it is not the person's own variable.
+ * Set by library/environment.ts in the studio: "settings" while HF_TOKEN holds the token saved in
+ * Settings (the Hub code reads HF_TOKEN either way, and only this says it is not the person's own
+ * variable), else "environment". Unset in the CLI, which has no Settings to name.
  */
 export const TOKEN_FROM_SETTINGS_VAR = 'REFT_STUDIO_HF_TOKEN_FROM';
+
+/** Where the studio keeps a token, named where one is missing or refused. */
+const SETTINGS_PAGE = 'Settings › Hugging Face';
+
+/** How to give the missing token: in the studio's Settings, else (the CLI) HF_TOKEN. */
+function giveToken(access: HubAccess): string {
+  return access.inStudio ? `save a token in ${SETTINGS_PAGE}` : 'set HF_TOKEN';
+}
 
 /** The token's origin as a message names it, and how to replace it there. */
 function describeOrigin(origin: TokenOrigin = { kind: 'variable', name: 'HF_TOKEN' }): {
@@ -48,7 +59,7 @@ function describeOrigin(origin: TokenOrigin = { kind: 'variable', name: 'HF_TOKE
     case 'settings':
       return {
         name: 'the token saved in Settings',
-        fix: 'save a current token in Settings › Hugging Face, or remove it there',
+        fix: `save a current token in ${SETTINGS_PAGE}, or remove it there`,
       };
     case 'variable':
       return {
@@ -80,7 +91,7 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
 /** HF_ENDPOINT (hubEndpoint) and HF_TOKEN or the stored token (hubToken), like huggingface_hub. */
 export function hubAccess(env: NodeJS.ProcessEnv = process.env): HubAccess {
   const { token, origin } = findToken(env);
-  return { endpoint: hubEndpoint(env), token, tokenOrigin: origin };
+  return { endpoint: hubEndpoint(env), token, tokenOrigin: origin, inStudio: !!env[TOKEN_FROM_SETTINGS_VAR] };
 }
 
 /** HF_TOKEN, else the token file huggingface_hub stores; null when none. One that is no token is refused. */
@@ -156,18 +167,18 @@ export function explainHubFailure(
         )
       : new HubError(
           'gated',
-          `${repo} is gated: accept its conditions at ${page}, then set HF_TOKEN to a token of that account`,
+          `${repo} is gated: accept its conditions at ${page}, then ${access.inStudio ? `save a token of that account in ${SETTINGS_PAGE}` : 'set HF_TOKEN to a token of that account'}`,
         );
   }
   if (errorCode === 'RepoNotFound' || status === 404 || /not found/i.test(serverMessage)) {
     return new HubError(
       'repo-not-found',
-      `${repo}: no such model on ${access.endpoint}${access.token ? '' : ' (if it is private, set HF_TOKEN)'}`,
+      `${repo}: no such model on ${access.endpoint}${access.token ? '' : ` (if it is private, ${giveToken(access)})`}`,
     );
   }
   if (status === 401) {
     if (!access.token)
-      return new HubError('auth-required', `${repo} needs a Hugging Face token: set HF_TOKEN`);
+      return new HubError('auth-required', `${repo} needs a Hugging Face token: ${giveToken(access)}`);
     const { name, fix } = describeOrigin(access.tokenOrigin);
     return new HubError('bad-token', `${access.endpoint} refused ${name} (invalid or expired): ${fix}`);
   }

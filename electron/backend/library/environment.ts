@@ -95,9 +95,9 @@ function setEnv(name: EnvName, value: string | null): void {
 export function applyEnvironment(lib: Library): void {
   const token = str(getSetting(lib, 'hub.token'));
   setEnv('HF_TOKEN', token);
-  // So that a refused token is named as the one saved in Settings, not as the person's HF_TOKEN.
-  if (token) process.env[TOKEN_FROM_SETTINGS_VAR] = 'settings';
-  else delete process.env[TOKEN_FROM_SETTINGS_VAR];
+  // So that a refused token is named as the one saved in Settings, not as the person's HF_TOKEN, and
+  // a missing one is asked for in Settings (set either way: this is the studio).
+  process.env[TOKEN_FROM_SETTINGS_VAR] = token ? 'settings' : 'environment';
   setEnv('HF_HUB_CACHE', str(getSetting(lib, 'hub.cachePath')));
   const t = threadsSetting(lib);
   setEnv('REFT_STUDIO_THREADS', t > 0 ? String(t) : null);
