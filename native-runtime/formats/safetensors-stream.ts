@@ -199,6 +199,9 @@ export async function writeSafetensorsStream(
         syncedBytes = doneBytes;
       }
       opts.onProgress?.({ doneBytes, totalBytes: plan.totalBytes, tensor: slot.name, done: i + 1, total });
+      // Every tensor's conversion is synchronous: without a turn of the event loop between them a
+      // Ctrl-C (or a cancel from the studio) would not be heard until minutes of converting end.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     fsyncSync(fd);
   } finally {

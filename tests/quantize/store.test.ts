@@ -57,6 +57,19 @@ describe('base store', () => {
     assert.deepEqual(readdirSync(dir).sort(), [STORE_FILE]);
   });
 
+  it('a cancel that arrives as an event (Ctrl-C, the studio) stops the conversion between tensors', async () => {
+    // A signal handler or a message runs only when the event loop turns: a timer stands for them.
+    const root = tempDir('reft-store-');
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 0);
+    let seen = 0;
+    await assert.rejects(
+      ensureStore(spec, int4, { root, signal: stop.signal, onProgress: (p) => (seen = p.done) }),
+      (e: unknown) => e instanceof ReftError && e.code === 'cancelled',
+    );
+    assert.ok(seen < 5, `stopped after ${seen} tensors, not at the end`);
+  });
+
   it('refuses a conversion the disk cannot hold, before writing anything', async () => {
     const root = tempDir('reft-store-');
     await assert.rejects(
