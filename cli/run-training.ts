@@ -3,7 +3,9 @@
 // checkpoints go to the reporter (ctx.progress).
 //
 // Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
-// (status 'paused'); a second within 2 s stops at once — as soon as the ONNX Runtime call in flight
+// (status 'paused'); before the first step (converting the base weights, loading the model: minutes
+// for a large model) there is no step to finish, so it pauses at once, and a conversion resumes
+// where it stopped on the next run. A second within 2 s stops at once — as soon as the ONNX Runtime call in flight
 // returns, without writing a checkpoint — leaving the last one on disk (status 'interrupted'). Both
 // can be continued with `reft-studio runs resume ID`; the exit code is 130.
 //
@@ -47,19 +49,34 @@ export interface TrainingOutcome {
   run: RunBesidesMetrics;
 }
 
-function interrupts(ctx: CommandContext): Interrupts {
+/** Whether the trainer has reached its steps: it reports its device once the model is loaded. */
+interface Stage {
+  training: boolean;
+}
+
+function interrupts(ctx: CommandContext, stage: Stage): Interrupts {
   return catchInterrupts((m) => ctx.progress.log(m), {
-    first: 'pausing at the end of this step, with a checkpoint (Ctrl-C again within 2 s to stop at once)',
+    // Read when the Ctrl-C comes.
+    get first() {
+      return stage.training
+        ? 'pausing at the end of this step, with a checkpoint (Ctrl-C again within 2 s to stop at once)'
+        : 'stopping before training starts (a conversion of the base weights resumes where it stopped)';
+    },
     stop: 'stopping now, without a new checkpoint',
   });
 }
 
 /**
  * The trainer's abort signal for a Ctrl-C pause: aborted at the end of a step (the trainer then
- * checkpoints that step and stops) rather than at once (it would drop a half-accumulated step).
+ * checkpoints that step and stops) rather than at once (it would drop a half-accumulated step) —
+ * except before the steps begin, where the conversion stops at its next tensor.
  */
-function pauseAtStepEnd(ctrlC: Interrupts): { signal: AbortSignal; stepDone(p: TrainProgress): void } {
+function pauseAtStepEnd(
+  ctrlC: Interrupts,
+  stage: Stage,
+): { signal: AbortSignal; stepDone(p: TrainProgress): void } {
   const ac = new AbortController();
+  ctrlC.signal.addEventListener('abort', () => stage.training || ac.abort(), { once: true });
   return {
     signal: ac.signal,
     // After the last step there is nothing to pause: the run completes.
@@ -79,7 +96,8 @@ export async function executeRunHere(
   runId: number,
   out?: string,
 ): Promise<TrainingOutcome> {
-  const ctrlC = interrupts(ctx);
+  const stage: Stage = { training: false };
+  const ctrlC = interrupts(ctx, stage);
   const task = ctx.progress.train({ totalSteps: getRunRecord(lib, runId).totalSteps ?? 0, runId });
   ctrlC.onStopNow(() => {
     setRunStatus(lib, runId, 'interrupted', 'stopped with Ctrl-C');
@@ -89,7 +107,7 @@ export async function executeRunHere(
     closeLibrary(lib);
     process.exit(code);
   });
-  const pause = pauseAtStepEnd(ctrlC);
+  const pause = pauseAtStepEnd(ctrlC, stage);
   let summary: TrainSummary | null = null;
   try {
     const outcome = await executeRun(lib, new InProcessEngine(), runId, {
@@ -102,7 +120,10 @@ export async function executeRunHere(
         pause.stepDone(p);
       },
       onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
-      onDevice: (d) => ctx.progress.device({ runId, ...d }),
+      onDevice: (d) => {
+        stage.training = true;
+        ctx.progress.device({ runId, ...d });
+      },
       onResult: (s) => {
         summary = s;
       },
@@ -267,7 +288,8 @@ export async function trainFromCheckpoint(
   ctx: CommandContext,
   config: TrainConfig & { out: string },
 ): Promise<TrainSummary | number> {
-  const ctrlC = interrupts(ctx);
+  const stage: Stage = { training: false };
+  const ctrlC = interrupts(ctx, stage);
   const bar: { task: TrainTask | null } = { task: null };
   const from = config.resumeFrom ? readTrainerState(config.resumeFrom).step : 0;
   const r: CheckpointTraining = {
@@ -278,7 +300,7 @@ export async function trainFromCheckpoint(
     bar.task?.done();
     process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
   });
-  const pause = pauseAtStepEnd(ctrlC);
+  const pause = pauseAtStepEnd(ctrlC, stage);
   try {
     return await new InProcessEngine().call(
       'train',
@@ -295,8 +317,10 @@ export async function trainFromCheckpoint(
           } else if (event === 'checkpoint') {
             r.lastCheckpoint = data as { step: number; dir: string };
             ctx.progress.checkpoint(r.lastCheckpoint);
-          } else if (event === 'device') ctx.progress.device(data as DeviceUsed);
-          else if (event === 'log') ctx.progress.log(data as string);
+          } else if (event === 'device') {
+            stage.training = true;
+            ctx.progress.device(data as DeviceUsed);
+          } else if (event === 'log') ctx.progress.log(data as string);
         },
       },
     );

@@ -14,7 +14,9 @@ import { describe, it } from 'node:test';
 import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
+import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
+import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ROOT = appRoot();
@@ -299,6 +301,62 @@ describe('Ctrl-C', () => {
       'step-000002',
     ]);
     resume(dir, 1);
+  });
+
+  it('during the conversion of the base weights: stops at once, paused before the first step; the resume converts on', async () => {
+    // A bf16 Llama of 56M parameters: its int8 conversion takes seconds here, far longer than a signal
+    // takes to arrive (the TinyLlama shape's takes a minute: a Ctrl-C then waited for all of it).
+    const model = join(tempDir('reft-cli-convert-'), 'model');
+    await writeSyntheticCheckpoint('tinyllama-1.1b', model, {
+      dtype: 'bfloat16',
+      overrides: {
+        ...SMALL_SYNTHETIC,
+        hidden_size: 512,
+        num_hidden_layers: 8,
+        intermediate_size: 1408,
+        vocab_size: 32000,
+      },
+    });
+    cpSync(join(ROOT, 'tests', 'fixtures', 'golden', 'tokenizers', 'bytelevel'), model, { recursive: true });
+    const dir = home();
+    const argv = [BIN, 'train', '--model', model, '--data', DATA, '--max-steps', '1', '--quantize', 'int8'];
+    const child = spawn(process.execPath, [...argv, '--layers', '1', '--json', '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const seen: Json[] = [];
+    const code = await follow(child, (e) => {
+      seen.push(e);
+      if (e.event === 'log' && /^converting the base weights/.test(e.message) && !child.killed)
+        child.kill('SIGINT');
+    });
+    assert.equal(code, 130);
+    const logs = seen.filter((e) => e.event === 'log').map((e) => e.message);
+    assert.ok(
+      logs.includes(
+        'stopping before training starts (a conversion of the base weights resumes where it stopped)',
+      ),
+      logs.join('\n'),
+    );
+    assert.ok(!logs.some((m) => /^loading the model/.test(m)), 'stopped in the conversion');
+    const result = seen.at(-1) as Json;
+    assert.deepEqual(
+      [result.event, result.status, result.step, result.checkpoint],
+      ['result', 'paused', 0, null],
+    );
+    // The store is left resumable (a partial file and its journal), not as a finished one.
+    const store = readdirSync(join(dir, 'bases'), { recursive: true }).map(String);
+    assert.ok(
+      store.some((f) => f.endsWith('weights.safetensors.partial')),
+      store.join(', '),
+    );
+    assert.ok(
+      !store.some((f) => f.endsWith('weights.safetensors') || f.endsWith('convert.lock')),
+      store.join(', '),
+    );
+    const r = run(['runs', 'resume', '1', '--json', '--data-dir', dir], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(events(r.stdout).at(-1)?.outcome, 'completed');
   });
 
   it('a resume that fails (its model folder moved away) can be resumed again once the folder is back', async () => {
