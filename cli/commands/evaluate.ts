@@ -11,7 +11,7 @@ import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/libra
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
-import { listModels } from '../../electron/backend/library/models.ts';
+import { getModel, listModels } from '../../electron/backend/library/models.ts';
 import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
 import { CancelledError, ReftError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
 import {
@@ -175,6 +175,10 @@ export const evaluateCommand: Command = {
       const model = modelRef
         ? resolveModelRef(lib, modelRef)
         : { path: known?.path as string, modelId: known?.id ?? null };
+      // As the studio's evaluations: the model's "Base weights" form, converted once into the
+      // library's store. Without it a bf16 model was cast in each session (two private float32
+      // copies: 10.9 GB for TinyLlama) and one needing int8 or int4 to fit was refused.
+      const quantize = model.modelId !== null ? getModel(lib, model.modelId).quantize : undefined;
       const version = await datasetVersionFromRef(lib, dataRef, undefined, mapping);
       // A library adapter's evaluation is recorded once the engine has checked the request (its
       // 'start'), as in the studio: a refused request is bad input, not a failed evaluation.
@@ -232,6 +236,8 @@ export const evaluateCommand: Command = {
             batchSize,
             positions: str(ctx.values, 'positions'),
             device,
+            quantize,
+            dataDir: lib.dataDir,
           },
           {
             signal: ctrlC.signal,

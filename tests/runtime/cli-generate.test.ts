@@ -4,9 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { describe, it } from 'node:test';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
+import { addModel, setModelQuantize } from '../../electron/backend/library/models.ts';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
@@ -150,6 +152,34 @@ describe('reft-studio generate', () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.kind, 'loss');
     assert.ok(Number.isFinite(out.metrics.loss) && out.metrics.loss !== out.metrics.baseLoss);
+  });
+
+  it("evaluate reads a half-precision base from the library's store, in the model's Base weights form", () => {
+    const data = join(tempDir('eval-store-'), 'data.jsonl');
+    writeFileSync(data, `${JSON.stringify({ prompt: 'hello', completion: ' world' })}\n`);
+    const home = tempDir('eval-store-home-');
+    const bf16 = modelDir('llama-bf16');
+    const args = ['evaluate', '--adapter', adapter, '--data', data, '--positions', 'f2+l2', '--json'];
+    const opts = { encoding: 'utf8', env: { ...process.env, REFT_STUDIO_HOME: home } } as const;
+    const stores = () =>
+      readdirSync(join(home, 'bases'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('weights.safetensors'))
+        .map((f) => f.split(sep).at(-2))
+        .sort();
+    // Not cast in each of its two sessions (a private float32 copy each): one shared fp32 store.
+    const r = spawnSync(process.execPath, [BIN, ...args, '--model', bf16], opts);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^converting the base weights to fp32/m);
+    assert.deepEqual(stores(), ['fp32']);
+    // A library model's Base weights setting is honoured, as in the studio.
+    const lib = openLibrary(home);
+    const id = addModel(lib, { path: bf16 }).id;
+    setModelQuantize(lib, id, 'int8');
+    closeLibrary(lib);
+    const q = spawnSync(process.execPath, [BIN, ...args, '--model', String(id)], opts);
+    assert.equal(q.status, 0, q.stderr);
+    assert.deepEqual(stores(), ['fp32', 'int8-b32']);
   });
 
   it('a device it does not know is a usage error before anything loads (generate, evaluate)', () => {
