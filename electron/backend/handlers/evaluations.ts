@@ -100,7 +100,6 @@ function startEvaluation(
   // Recorded once the engine has checked the request (its 'start' event): a request it refuses (a
   // prompt too long, a chat dataset on a model without a template) is this call's error, not a
   // failed evaluation in the adapter's history.
-  const recorded: { ev: EvaluationRecord | null } = { ev: null };
   const note: JobNote = {
     adapterId: adapter.id,
     modelId: model.id,
@@ -109,16 +108,15 @@ function startEvaluation(
     stored: Promise.resolve(),
     ended: false,
   };
-  const record = (): EvaluationRecord => {
-    recorded.ev ??= createEvaluation(ctx.lib, {
+  const record = (): number => {
+    note.evaluationId ??= createEvaluation(ctx.lib, {
       adapterId: adapter.id,
       modelId: model.id,
       datasetVersionId: version.id,
       kind: p.kind,
-    });
-    note.evaluationId = recorded.ev.id;
-    ctx.events.emit('library/changed', { kind: 'evaluations', id: recorded.ev.id, action: 'added' });
-    return recorded.ev;
+    }).id;
+    ctx.events.emit('library/changed', { kind: 'evaluations', id: note.evaluationId, action: 'added' });
+    return note.evaluationId;
   };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
@@ -178,7 +176,7 @@ function startEvaluation(
     note.ended = true;
     release();
   });
-  const result = finishRecord(ctx, job.done, recorded, record, () => note.examples);
+  const result = finishRecord(ctx, job.done, note, record);
   note.stored = result.catch(() => {});
   return { jobId: job.id, result };
 }
@@ -210,15 +208,15 @@ export function refuseWhileEvaluated(
 async function finishRecord(
   ctx: BackendContext,
   done: Promise<EvaluationReport>,
-  recorded: { ev: EvaluationRecord | null },
-  record: () => EvaluationRecord,
-  examples: () => EvaluationJob['examples'],
+  /** The job's note: its evaluationId once recorded, its count of examples so far. */
+  note: JobNote,
+  record: () => number,
 ): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
   let id: number;
   try {
     const report = await done;
-    id = (recorded.ev ?? record()).id;
+    id = note.evaluationId ?? record();
     out = finishEvaluation(ctx.lib, id, {
       status: 'completed',
       metrics: report.metrics,
@@ -227,15 +225,15 @@ async function finishRecord(
       device: report.device,
     });
   } catch (e) {
-    if (!recorded.ev) throw e;
-    id = recorded.ev.id;
+    if (note.evaluationId === null) throw e;
+    id = note.evaluationId;
     // The studio closing stops it as a crash would ('interrupted'), not as a user's cancel.
     out = finishEvaluation(ctx.lib, id, {
       status:
         e instanceof StudioClosedError ? 'interrupted' : e instanceof CancelledError ? 'cancelled' : 'failed',
       error:
         e instanceof CancelledError && !(e instanceof StudioClosedError)
-          ? cancelledAfter(examples())
+          ? cancelledAfter(note.examples)
           : toWireError(e).message,
     });
   }
