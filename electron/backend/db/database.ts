@@ -73,7 +73,8 @@ export interface ConsistencyReport {
 
 /**
  * Start-up check: the file is sound, and runs left 'running'/'queued' by a process that no longer
- * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running'. A CLI
+ * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running' and
+ * evaluation jobs left queued, running or stopping (library/evaluation-jobs.ts). A CLI
  * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
  * run needs no process and stays paused.
  */
@@ -110,16 +111,30 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
             )
             .all() as Owned[],
         );
-  if (dead.length || deadEvals.length) {
+  const deadEvalJobs =
+    col('evaluation_jobs', 'status') === 'NULL'
+      ? []
+      : deadOf(
+          db
+            .prepare(
+              `SELECT id, NULL AS owner_pid, owner_token FROM evaluation_jobs WHERE status IN ('queued', 'running', 'stopping')`,
+            )
+            .all() as Owned[],
+        );
+  if (dead.length || deadEvals.length || deadEvalJobs.length) {
     const mark = db.prepare(
       "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped before the run ended; it can be resumed'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
     );
     const markEval = db.prepare(
       "UPDATE evaluations SET status = 'interrupted' WHERE id = ? AND status = 'running'",
     );
+    const markEvalJob = db.prepare(
+      "UPDATE evaluation_jobs SET status = 'interrupted' WHERE id = ? AND status IN ('queued', 'running', 'stopping')",
+    );
     writeTransaction(db, () => {
       for (const id of dead) mark.run(Date.now(), id);
       for (const id of deadEvals) markEval.run(id);
+      for (const id of deadEvalJobs) markEvalJob.run(id);
     });
   }
   sweepOwnerLocks(opts.dataDir);

@@ -7,6 +7,7 @@ import { DbError } from '../../../native-runtime/errors.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { defaultMigrationsDir, openDatabase } from './database.ts';
 import { migrate } from './migrate.ts';
+import { ownerLock } from './owner-lock.ts';
 
 const root = tempDir('reft-migrate-');
 let n = 0;
@@ -134,5 +135,38 @@ test("start-up check: runs left 'running' by a dead process become 'interrupted'
   assert.equal(status(dead), 'interrupted');
   assert.equal(status(mine), 'running', 'a live owner keeps its run');
   assert.equal(status(paused), 'paused');
+  db2.close();
+});
+
+test("start-up check: evaluation jobs left by a dead process become 'interrupted'", () => {
+  const dataDir = fresh();
+  const db = openDatabase(dataDir);
+  const ins = db.prepare(
+    "INSERT INTO evaluation_jobs (job_id, data_path, status, owner_token, created_at) VALUES (?, '/d.jsonl', ?, ?, 0)",
+  );
+  const deadToken = 'f'.repeat(32); // no process holds its lock
+  const live = ownerLock(dataDir).token;
+  const ids = {
+    queued: ins.run(1, 'queued', deadToken).lastInsertRowid,
+    running: ins.run(2, 'running', deadToken).lastInsertRowid,
+    stopping: ins.run(3, 'stopping', deadToken).lastInsertRowid,
+    ended: ins.run(4, 'ended', deadToken).lastInsertRowid,
+    mine: ins.run(5, 'queued', live).lastInsertRowid,
+  };
+  db.close();
+  const db2 = openDatabase(dataDir);
+  const status = (id: number | bigint) =>
+    db2.prepare('SELECT status FROM evaluation_jobs WHERE id = ?').pluck().get(id) as string;
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, status(id)])),
+    {
+      queued: 'interrupted',
+      running: 'interrupted',
+      stopping: 'interrupted',
+      ended: 'ended',
+      mine: 'queued',
+    },
+    'a live owner keeps its jobs; an ended one stays ended',
+  );
   db2.close();
 });

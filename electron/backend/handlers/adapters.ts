@@ -25,7 +25,6 @@ import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, uploadedFolder } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { windowWords } from '../rpc/user-errors.ts';
-import { refuseWhileEvaluated } from './evaluations.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
 const Tag = z.string().min(1).max(64);
@@ -122,7 +121,6 @@ export const adaptersHandlers = defineHandlers({
   ),
   'adapters/get': handler(Id, (p, ctx): AdapterRecord => getAdapter(ctx.lib, p.id)),
   'adapters/remove': handler(Id, (p, ctx): { id: number; deletedFiles: boolean } => {
-    refuseWhileEvaluated(ctx, 'adapter', getAdapter(ctx.lib, p.id));
     const r = removeAdapter(ctx.lib, p.id);
     ctx.events.emit('library/changed', { kind: 'adapters', id: p.id, action: 'removed' });
     return r;

@@ -7,6 +7,8 @@
 // 'evaluations/run' still answers when it ends, for callers that wait (tests, scripts).
 // 'evaluations/cancel' stops one: a queued one is dropped unrecorded, a running one is stored
 // 'cancelled' with how far it got, as the CLI's Ctrl-C stores it.
+// From the moment it is queued until the engine has let go of it, a job is recorded in the database
+// (library/evaluation-jobs.ts), so that no process removes its adapter, model or dataset file.
 
 import { z } from 'zod';
 import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -18,6 +20,7 @@ import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import { namingVersionsIn } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
+import { recordEvaluationJob, setEvaluationJobStatus } from '../library/evaluation-jobs.ts';
 import {
   createEvaluation,
   type EvaluationRecord,
@@ -25,7 +28,7 @@ import {
   getEvaluation,
   listEvaluations,
 } from '../library/evaluations.ts';
-import { holdFrozenFile } from '../library/frozen-file-reclaim.ts';
+import { deletingUnusedFrozenFiles } from '../library/frozen-file-reclaim.ts';
 import { listModels } from '../library/models.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
@@ -56,8 +59,6 @@ export interface EvaluationJob extends JobInfo {
 }
 
 type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & {
-  /** The library model it runs on (removing it is refused meanwhile: refuseWhileEvaluated). */
-  modelId: number;
   /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
   stored: Promise<unknown>;
   /**
@@ -102,7 +103,6 @@ function startEvaluation(
   // failed evaluation in the adapter's history.
   const note: JobNote = {
     adapterId: adapter.id,
-    modelId: model.id,
     evaluationId: null,
     examples: null,
     stored: Promise.resolve(),
@@ -118,17 +118,27 @@ function startEvaluation(
     ctx.events.emit('library/changed', { kind: 'evaluations', id: note.evaluationId, action: 'added' });
     return note.evaluationId;
   };
+  // Its job's row, once queued (the queue gives the job id).
+  const row = { id: 0 };
   // Evaluations queue among themselves (one at a time), beside training rather than behind it; they
   // run where the Playground's generation does (Settings → Engine's device). Its dataset may be
   // removed while it waits: the file stays until the engine has let go of it (the evaluation is kept,
   // its version null).
-  const release = holdFrozenFile(ctx.lib, version.filePath);
   const job = ctx.jobs.enqueue({
     kind: 'evaluate',
     device: 'evaluations',
     label: `evaluate ${adapter.name} (${p.kind})`,
-    run: ({ signal, report }) =>
-      ctx.engine
+    run: ({ signal, report }) => {
+      setEvaluationJobStatus(ctx.lib, row.id, 'running');
+      // Cancelled: the engine may read its files until it notices. (Housekeeping: a failed write
+      // leaves it 'running' until it ends.)
+      const stopping = () => {
+        try {
+          setEvaluationJobStatus(ctx.lib, row.id, 'stopping');
+        } catch {}
+      };
+      signal.addEventListener('abort', stopping, { once: true });
+      return ctx.engine
         .call(
           'evaluate',
           {
@@ -166,15 +176,27 @@ function startEvaluation(
           // The engine names the file it read: the library's copy, which the user never chose (said
           // here, before the job keeps the error for 'evaluations/jobs').
           throw namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
-        }),
+        });
+    },
   });
+  try {
+    row.id = recordEvaluationJob(ctx.lib, {
+      jobId: job.id,
+      adapterId: adapter.id,
+      modelId: model.id,
+      dataPath: version.filePath,
+    });
+  } catch (e) {
+    ctx.jobs.cancel(job.id);
+    throw e;
+  }
   const known = notesOf(ctx.jobs);
   // Forget the jobs the queue has forgotten (it keeps the latest finished ones) and the engine has ended.
   for (const [id, n] of known) if (n.ended && !ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
   void job.ended.then(() => {
     note.ended = true;
-    release();
+    endJob(ctx, row.id, version.filePath);
   });
   const result = finishRecord(ctx, job.done, note, record);
   note.stored = result.catch(() => {});
@@ -182,26 +204,18 @@ function startEvaluation(
 }
 
 /**
- * Refuses ('in-use') to remove an adapter or model that a queued or running evaluation job uses (or
- * a cancelled one the engine has not stopped yet), as removing a model a run uses is refused: its
- * folder would go under the evaluation, which then fails. A queued one, or one still loading its
- * models, has no evaluation row for the library's own checks to see: its job is the only trace.
+ * The engine has let go of the job: its row ends, and its dataset file goes if the dataset was
+ * removed meanwhile and nothing else needs it. Housekeeping: a failure leaves the row to the next
+ * start-up (it marks it interrupted) and the file to its sweep.
  */
-export function refuseWhileEvaluated(
-  ctx: BackendContext,
-  kind: 'adapter' | 'model',
-  what: { id: number; name: string },
-): void {
-  for (const [jobId, n] of notesOf(ctx.jobs)) {
-    if (n.ended || (kind === 'adapter' ? n.adapterId : n.modelId) !== what.id) continue;
-    const state = ctx.jobs.get(jobId)?.state;
-    // Cancelled, but the engine may still read it until it notices (a folder it has open may not delete).
-    const stopping = state !== 'queued' && state !== 'running';
-    throw new ValidationError(
-      'in-use',
-      `${kind} ${what.id} (${what.name}) is used by evaluation job ${jobId}, which is ${stopping ? 'stopping; try again in a moment' : `${state}; cancel it or let it finish first`}`,
-    );
-  }
+function endJob(ctx: BackendContext, rowId: number, dataPath: string): void {
+  if (!ctx.lib.db.open) return;
+  try {
+    deletingUnusedFrozenFiles(ctx.lib, () => {
+      setEvaluationJobStatus(ctx.lib, rowId, 'ended');
+      return { result: null, candidates: [dataPath] };
+    });
+  } catch {}
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */

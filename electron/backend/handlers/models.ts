@@ -12,7 +12,6 @@ import {
 } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
-import { refuseWhileEvaluated } from './evaluations.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
 
@@ -36,7 +35,6 @@ export const modelsHandlers = defineHandlers({
   'models/remove': handler(
     z.object({ id: z.number().int().positive(), deleteFiles: z.boolean().optional() }).strict(),
     (p, ctx): { id: number; deletedBytes: number } => {
-      refuseWhileEvaluated(ctx, 'model', getModel(ctx.lib, p.id));
       const r = removeModel(ctx.lib, p.id, { deleteFiles: p.deleteFiles });
       ctx.events.emit('library/changed', { kind: 'models', id: p.id, action: 'removed' });
       return r;

@@ -28,6 +28,7 @@ import type { StudioManifest } from '../../../native-runtime/formats/studio-adap
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
+import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
 import { checkExportDestination, markExport } from './export-destination.ts';
 import { insideDataDir, removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
@@ -248,11 +249,12 @@ export function renameAdapter(lib: Library, id: number, name: string): AdapterRe
 }
 
 /**
- * Refuses ('in-use') to remove an adapter an evaluation recorded 'running' uses (this studio's or
- * another process's on the same library): its folder would go under the session reading it, and
- * the evaluation's row with the adapter's. Queued ones are the studio's jobs (refuseWhileEvaluated).
+ * Refuses ('in-use') to remove an adapter an evaluation queued or running uses (the studio's jobs, or
+ * the CLI's evaluation recorded 'running', in any process on the same library): its folder would go
+ * under the session reading it, and the evaluation's row with the adapter's.
  */
 function checkAdapterIdle(lib: Library, a: AdapterRecord): void {
+  checkNoEvaluationJobUses(lib, 'adapter', a);
   const ev = lib.db
     .prepare("SELECT id FROM evaluations WHERE adapter_id = ? AND status = 'running' LIMIT 1")
     .get(a.id) as { id: number } | undefined;

@@ -7,14 +7,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { modelDir, REFT } from '../../../tests/helpers/fixtures.ts';
 import { testLibraries } from '../../../tests/helpers/libraries.ts';
+import { importAdapter } from './adapters.ts';
 import { editDataset, splitDataset } from './dataset-edits.ts';
 import { importDataset, prepareImport, recordImport } from './dataset-import.ts';
 import { datasetRows, textMatches } from './dataset-rows.ts';
 import { getDataset, listDatasets, removeDataset } from './datasets.ts';
+import { recordEvaluationJob, setEvaluationJobStatus } from './evaluation-jobs.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { readFrozenRowsAt, writeFrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { addModel } from './models.ts';
 import { createRun, deleteRun, getRunRecord, setRunStatus } from './runs.ts';
 
 const { root, open } = testLibraries('reft-reclaim-');
@@ -122,4 +126,25 @@ test('the start-up sweep: unrecorded files deleted, recorded ones kept, an inter
   assert.equal(sweepUnusedFrozenFiles(lib, 0), 1);
   assert.deepEqual(frozen(lib), [`${v.contentHash}.jsonl`]);
   assert.equal(getDataset(lib, v.datasetId).latest.rowCount, 2);
+});
+
+test('an evaluation job not yet ended keeps its file from removals and sweeps, in any process', () => {
+  const lib = open();
+  const model = addModel(lib, { path: modelDir('llama') });
+  const pyreft = join(REFT, 'llama-loreft-l1-shared', 'pyreft_final');
+  const { adapter } = importAdapter(lib, { path: pyreft, model: model.id, positions: 'l1' });
+  const v = importDataset(lib, { path: file('evaluated.jsonl', 2) }).version;
+  const job = recordEvaluationJob(lib, {
+    jobId: 1,
+    adapterId: adapter.id,
+    modelId: model.id,
+    dataPath: v.filePath,
+  });
+  assert.deepEqual(removeDataset(lib, v.datasetId).deletedFiles, []);
+  assert.equal(sweepUnusedFrozenFiles(lib, 0), 0, 'the sweep leaves it');
+  setEvaluationJobStatus(lib, job, 'stopping');
+  assert.equal(sweepUnusedFrozenFiles(lib, 0), 0, 'the engine may still read it');
+  setEvaluationJobStatus(lib, job, 'ended');
+  assert.equal(sweepUnusedFrozenFiles(lib, 0), 1, 'once it has ended, the file goes');
+  assert.ok(!existsSync(v.filePath));
 });

@@ -10,12 +10,13 @@
 // an import or edit that produced the same rows as a dataset being removed is refused in one line.
 // A failed commit puts the files back; a crash before the commit leaves `.removing` files that the
 // start-up sweep puts back (their version is still recorded) or deletes.
-// Work waiting in this process that has no row yet (a queued evaluation: recorded when it starts)
-// holds its file with holdFrozenFile until it has ended; a dataset removed meanwhile loses its file then.
+// An evaluation queued or running (in any process) needs the file its job row names
+// (evaluation-jobs.ts) until the job has ended; a dataset removed meanwhile loses its file then.
 
 import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeTransaction } from '../db/database.ts';
+import { evaluationJobFiles } from './evaluation-jobs.ts';
 import type { Library } from './library-handle.ts';
 import { RESUMABLE_STATUSES } from './run-statuses.ts';
 import { forgetKeptScans } from './sliced-scans.ts';
@@ -29,36 +30,9 @@ const ASIDE_SUFFIX = '.removing';
  */
 const SWEEP_MIN_AGE_MS = 10 * 60_000;
 
-/** Per library: the frozen files (names, with how many holders) work waiting in this process reads. */
-const held = new WeakMap<Library, Map<string, number>>();
-
-/**
- * Keeps the frozen file `path` from being deleted (a dataset removed while work that reads it waits)
- * until the returned release is called; then it is deleted if nothing else needs it.
- */
-export function holdFrozenFile(lib: Library, path: string): () => void {
-  const name = basename(path);
-  const counts = held.get(lib) ?? new Map<string, number>();
-  held.set(lib, counts);
-  counts.set(name, (counts.get(name) ?? 0) + 1);
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    const left = (counts.get(name) ?? 1) - 1;
-    if (left > 0) counts.set(name, left);
-    else counts.delete(name);
-    // Housekeeping: a file that cannot go now (held open) is for the start-up sweep.
-    if (lib.db.open)
-      try {
-        deletingUnusedFrozenFiles(lib, () => ({ result: null, candidates: [name] }));
-      } catch {}
-  };
-}
-
-/** The names (`<hash>.jsonl`) of the frozen files that versions record, runs or held work may still read. */
+/** The names (`<hash>.jsonl`) of the frozen files that versions record, runs or evaluations may still read. */
 function namesInUse(lib: Library): Set<string> {
-  const names = new Set<string>(held.get(lib)?.keys());
+  const names = new Set<string>(evaluationJobFiles(lib).map((p) => basename(p)));
   for (const { file_path } of lib.db.prepare('SELECT DISTINCT file_path FROM dataset_versions').all() as {
     file_path: string;
   }[])

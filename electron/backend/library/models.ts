@@ -12,6 +12,7 @@ import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { baseStoresFolder } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
 import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
+import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
 import { removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { checkName } from './names.ts';
@@ -370,11 +371,12 @@ export function getModel(lib: Library, id: number): ModelRecord {
 }
 
 /**
- * Refuses ('in-use') to remove a model a queued or running run, or a running evaluation, uses: its
- * converted weights (and, with deleteFiles, its folder) would be deleted under the conversion or
- * session reading them, failing that work.
+ * Refuses ('in-use') to remove a model a queued or running run or evaluation uses: its converted
+ * weights (and, with deleteFiles, its folder) would be deleted under the conversion or session
+ * reading them, failing that work.
  */
 function checkModelIdle(lib: Library, m: ModelRecord): void {
+  checkNoEvaluationJobUses(lib, 'model', m);
   const user = lib.db
     .prepare(
       `SELECT 'run' AS kind, id, status FROM runs WHERE model_id = ? AND status IN ('queued', 'running')
