@@ -12,6 +12,7 @@ import { JobQueue } from './jobs/queue.ts';
 import { TrainingService } from './jobs/training.ts';
 import { seedDemo } from './library/demo.ts';
 import { applyEnvironment } from './library/environment.ts';
+import { nextEvaluationJobId } from './library/evaluation-jobs.ts';
 import { closeLibrary, openLibrary } from './library/library.ts';
 import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
@@ -49,7 +50,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   // The Settings page's engine and Hugging Face preferences (threads, HF_TOKEN, HF_HUB_CACHE).
   applyEnvironment(lib);
   const events = new BackendEvents();
-  const jobs = new JobQueue((p) => events.emit('jobs/progress', p));
+  // Job ids go on past the evaluation jobs recorded before (a window may remember one it started).
+  const jobs = new JobQueue((p) => events.emit('jobs/progress', p), { firstId: nextEvaluationJobId(lib) });
   const engine = opts.engine ?? new WorkerEngine({ dataDir: lib.dataDir });
   const training = new TrainingService(lib, engine, jobs, events);
   const ctx: BackendContext = { lib, events, jobs, engine, training };

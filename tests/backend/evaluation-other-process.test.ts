@@ -3,7 +3,8 @@
 // deleted the adapter under it, and the CLI's start-up sweep deleted its dataset's frozen file
 // (the dataset removed in the studio while it waited), so the evaluation later failed naming a
 // missing file. Queued and running evaluations are recorded in the database (evaluation_jobs), and
-// every removal and sweep in any process reads them.
+// every removal and sweep in any process reads them. Their job ids go on from there after a restart:
+// they restarted at 1, so a window's remembered job (evaluation-jobs.ts) could match a new one.
 
 import assert from 'node:assert/strict';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
@@ -75,6 +76,35 @@ test('the CLI beside the studio leaves a queued evaluation its adapter, model an
   assert.ok(!existsSync(version.filePath), 'the file goes once the evaluation has ended');
   const done = await runCli(['adapters', 'rm', String(adapter.id), '--data-dir', dataDir]);
   assert.equal(done.code, 0, done.stderr);
+});
+
+test('evaluation job ids go on after the studio restarts', { timeout: 60_000 }, async () => {
+  await b?.close();
+  b = createBackend(dataDir, { seedDemo: false });
+  const model = addModel(b.lib, { path: LLAMA_FIXTURE });
+  const pyreft = join(REFT, 'llama-loreft-l1-shared', 'pyreft_final');
+  const { adapter } = importAdapter(b.lib, { path: pyreft, model: model.id, positions: 'l1' });
+  const file = join(root, 'two.jsonl');
+  writeFileSync(file, `${JSON.stringify({ prompt: 'Is it?', completion: ' yes' })}\n`);
+  const { dataset } = importDataset(b.lib, { path: file, name: 'two' });
+  const params = { adapterId: adapter.id, datasetId: dataset.id, kind: 'loss' };
+  const queueOne = async () => {
+    const blocker = (b as Backend).jobs.enqueue({
+      kind: 'evaluate',
+      device: 'evaluations',
+      // Holds the evaluations' queue until cancelled.
+      run: ({ signal }) => new Promise((r) => signal.addEventListener('abort', r)),
+    });
+    const { jobId } = await call('evaluations/start', params);
+    await call('evaluations/cancel', { jobId });
+    (b as Backend).jobs.cancel(blocker.id);
+    return jobId;
+  };
+  const before = await queueOne();
+  await b.close();
+  b = createBackend(dataDir, { seedDemo: false });
+  const after = await queueOne();
+  assert.ok(after > before, `job ${after} after a restart is not job ${before} of before it`);
 });
 
 async function waitForEvaluation(adapterId: number) {

@@ -46,14 +46,19 @@ interface Entry {
 }
 
 export class JobQueue {
-  #nextId = 1;
+  #nextId: number;
   #jobs = new Map<number, Entry>();
   #busy = new Set<string>();
   #onProgress: (p: JobProgress) => void;
   #idleWaiters: (() => void)[] = [];
 
-  constructor(onProgress: (p: JobProgress) => void = () => {}) {
+  /**
+   * `firstId`: the first job's id. A studio gives one past the ids of jobs a window may remember
+   * from before a restart (its recorded evaluation jobs), so that no new job is taken for one of them.
+   */
+  constructor(onProgress: (p: JobProgress) => void = () => {}, opts: { firstId?: number } = {}) {
     this.#onProgress = onProgress;
+    this.#nextId = opts.firstId ?? 1;
   }
 
   /**

@@ -67,6 +67,14 @@ export function evaluationJobFiles(lib: Library): string[] {
 }
 
 /**
+ * The first job id a new studio process may give: past every evaluation job recorded, so that a
+ * window that remembers a job it started before a restart never takes a new one for it.
+ */
+export function nextEvaluationJobId(lib: Library): number {
+  return lib.db.prepare('SELECT COALESCE(MAX(job_id), 0) + 1 FROM evaluation_jobs').pluck().get() as number;
+}
+
+/**
  * Refuses ('in-use') to remove an adapter or model that an evaluation job not yet ended uses: its
  * folder would go under the evaluation, which then fails. Called inside the removal's write
  * transaction, so a job queued meanwhile in another process is either seen or queued after it.

@@ -4,7 +4,7 @@
 -- and dataset file alone (library/evaluation-jobs.ts). 'stopping': cancelled, the engine not yet
 -- let go. 'ended' once the engine has let go; left queued/running/stopping by a process that died,
 -- 'interrupted' at the next start-up (db/database.ts, by the owner lock, as runs are).
--- job_id: the studio's job id, as the window and the 'in-use' refusals name it.
+-- job_id: the studio's job id, which a later process's job ids continue after (host.ts).
 CREATE TABLE evaluation_jobs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   job_id INTEGER NOT NULL,
