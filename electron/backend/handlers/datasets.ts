@@ -37,7 +37,7 @@ import {
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
 import { checkFrozenFile } from '../library/frozen-files.ts';
-import { KeptTokenCounts } from '../library/kept-token-counts.ts';
+import { keptTokenCounts } from '../library/kept-token-counts.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
@@ -70,8 +70,6 @@ async function cancellableSearch<T>(
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
 
-const countsKept = new KeptTokenCounts();
-
 function countTokens(
   ctx: BackendContext,
   v: DatasetVersion,
@@ -81,7 +79,8 @@ function countTokens(
 ): { counts: Promise<TokenLengths>; cached: boolean } {
   const key = `${v.contentHash}:${model.fingerprint}:${chatTemplate}`;
   // Every row counted answers a request for a sample too.
-  const hit = countsKept.get(key) ?? (sample !== undefined ? countsKept.get(`${key}:${sample}`) : undefined);
+  const hit =
+    keptTokenCounts.get(key) ?? (sample !== undefined ? keptTokenCounts.get(`${key}:${sample}`) : undefined);
   if (hit) return { counts: hit, cached: true };
   const counts = ctx.engine.call('tokenLengths', {
     model: model.path,
@@ -92,7 +91,7 @@ function countTokens(
     examples: v.rowCount,
   });
   const at = sample !== undefined ? `${key}:${sample}` : key;
-  countsKept.keep(at, counts);
+  keptTokenCounts.keep(at, counts);
   return { counts, cached: false };
 }
 
@@ -389,8 +388,8 @@ export const datasetsHandlers = defineHandlers({
     },
   ),
   'datasets/remove': handler(Id, (p, ctx): { id: number } => {
+    // Its deleted files' kept token counts go with them (frozen-file-reclaim.ts).
     const r = removeDataset(ctx.lib, p.id);
-    for (const hash of r.deletedFiles) countsKept.forget(hash);
     ctx.events.emit('library/changed', { kind: 'datasets', id: p.id, action: 'removed' });
     return { id: r.id };
   }),

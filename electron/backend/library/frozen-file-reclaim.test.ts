@@ -17,6 +17,7 @@ import { getDataset, listDatasets, removeDataset } from './datasets.ts';
 import { recordEvaluationJob, setEvaluationJobStatus } from './evaluation-jobs.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { readFrozenRowsAt, writeFrozenFile } from './frozen-files.ts';
+import { keptTokenCounts } from './kept-token-counts.ts';
 import type { Library } from './library.ts';
 import { addModel } from './models.ts';
 import { createRun, deleteRun, getRunRecord, setRunStatus } from './runs.ts';
@@ -126,6 +127,36 @@ test('the start-up sweep: unrecorded files deleted, recorded ones kept, an inter
   assert.equal(sweepUnusedFrozenFiles(lib, 0), 1);
   assert.deepEqual(frozen(lib), [`${v.contentHash}.jsonl`]);
   assert.equal(getDataset(lib, v.datasetId).latest.rowCount, 2);
+});
+
+test("a deleted file's kept token counts go with it, whichever delete it was", async () => {
+  const lib = open();
+  const keep = (hash: string) =>
+    keptTokenCounts.keep(
+      `${hash}:model:auto`,
+      Promise.resolve({
+        lengths: [1],
+        promptLengths: [1],
+        indices: null,
+        total: 1,
+        chatTemplate: false,
+        maxPositions: 8,
+      }),
+    );
+  // Kept by a run only (its dataset removed), then the run deleted.
+  const v = importDataset(lib, { path: file('counted.jsonl', 2) }).version;
+  const run = createRun(lib, { datasetVersionId: v.id, config: { data: v.filePath } });
+  setRunStatus(lib, run.id, 'failed');
+  removeDataset(lib, v.datasetId);
+  keep(v.contentHash);
+  deleteRun(lib, run.id);
+  assert.ok(!existsSync(v.filePath));
+  assert.equal(keptTokenCounts.get(`${v.contentHash}:model:auto`), undefined, 'dropped with the run’s file');
+  // An unrecorded file the start-up sweep deletes.
+  const orphan = writeFrozenFile(lib.dataDir, (w) => w.write({ prompt: 'never', completion: 'recorded' }));
+  keep(orphan.contentHash);
+  assert.equal(sweepUnusedFrozenFiles(lib, 0), 1);
+  assert.equal(keptTokenCounts.get(`${orphan.contentHash}:model:auto`), undefined, 'dropped by the sweep');
 });
 
 test('an evaluation job not yet ended keeps its file from removals and sweeps, in any process', () => {

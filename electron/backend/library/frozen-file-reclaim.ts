@@ -12,11 +12,13 @@
 // start-up sweep puts back (their version is still recorded) or deletes.
 // An evaluation queued or running (in any process) needs the file its job row names
 // (evaluation-jobs.ts) until the job has ended; a dataset removed meanwhile loses its file then.
+// A deleted file's kept token counts (kept-token-counts.ts) go with it.
 
 import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeTransaction } from '../db/database.ts';
 import { evaluationJobFiles } from './evaluation-jobs.ts';
+import { keptTokenCounts } from './kept-token-counts.ts';
 import type { Library } from './library-handle.ts';
 import { RESUMABLE_STATUSES } from './run-statuses.ts';
 import { forgetKeptScans } from './sliced-scans.ts';
@@ -82,7 +84,9 @@ class SetAside {
         unlinkSync(`${path}${ASIDE_SUFFIX}`);
       } catch {}
       forgetKeptScans(path);
-      hashes.push(basename(path, '.jsonl'));
+      const hash = basename(path, '.jsonl');
+      keptTokenCounts.forget(hash);
+      hashes.push(hash);
     }
     return hashes;
   }

@@ -76,3 +76,9 @@ export class KeptTokenCounts {
       this.#drop(this.#kept.keys().next().value as string);
   }
 }
+
+/**
+ * This process's kept counts (datasets/token-lengths'), keyed `<content hash>:…`: here rather than in
+ * the handler so that every delete of a frozen file (frozen-file-reclaim.ts) drops its counts.
+ */
+export const keptTokenCounts = new KeptTokenCounts();
