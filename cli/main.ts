@@ -42,6 +42,7 @@ import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
 import { badRowsHint, mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
+import { visibleWriter } from './terminal-text.ts';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -116,11 +117,14 @@ function processStderr(): (s: string) => void {
 }
 
 export async function main(argv: string[], io: MainIO = {}, commands: Command[] = COMMANDS): Promise<number> {
-  const stderr = io.stderr ?? processStderr();
-  const stdout = io.stdout ?? processStdout(stderr);
+  const wantsJson = argv.includes('--json');
+  // What is printed for people shows control characters from files and models (terminal-text.ts);
+  // --json on stdout stays exact for the programs that read it.
+  const stderr = visibleWriter(io.stderr ?? processStderr());
+  const rawStdout = io.stdout ?? processStdout(stderr);
+  const stdout = wantsJson ? rawStdout : visibleWriter(rawStdout);
   // The live bar needs the real terminal; output captured by a caller is never one.
   const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
-  const wantsJson = argv.includes('--json');
   let streaming = false;
   let command: string | undefined;
   const fail = (err: unknown, code: number): number => {

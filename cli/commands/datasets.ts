@@ -12,6 +12,7 @@ import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
+import { visibleControls } from '../terminal-text.ts';
 
 /** Files from this size on show progress while their rows are checked. */
 const BIG_FILE_BYTES = 4 * 2 ** 20;
@@ -91,7 +92,7 @@ export const datasetsCommands: Command[] = [
       );
       rows.done();
       for (const b of r.rejected)
-        process.stderr.write(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`);
+        process.stderr.write(visibleControls(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`));
       const what = {
         created: 'new dataset',
         'new-version': 'new version of the dataset of that name',

@@ -11,6 +11,7 @@ import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
+import { visibleControls } from '../terminal-text.ts';
 
 /** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
 function num(
@@ -134,7 +135,8 @@ export const generateCommand: Command = {
         ) ?? 0,
       greedy: v.greedy === true,
       stop: Array.isArray(v.stop) ? (v.stop as string[]) : undefined,
-      onText: stream ? (_row, t) => process.stdout.write(t) : undefined,
+      // A model's text can hold control characters like any file's (terminal-text.ts).
+      onText: stream ? (_row, t) => process.stdout.write(visibleControls(t)) : undefined,
     };
     const load = {
       positions: str(v, 'positions'),

@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
+import { visibleControls } from '../terminal-text.ts';
 import { barFields, fitFields, fractionOf } from './format.ts';
 import type { Sink, TaskView } from './sink.ts';
 
@@ -106,7 +107,8 @@ export class BarSink implements Sink {
   }
 
   log(message: string, level: 'info' | 'warn'): void {
-    const text = `${level === 'warn' ? 'warning: ' : ''}${message}\n`;
+    // Straight to the terminal, not through main's writer: its controls are made visible here.
+    const text = `${level === 'warn' ? 'warning: ' : ''}${visibleControls(message)}\n`;
     if (!this.#multi || this.#closed) {
       this.stream.write(text);
       return;
