@@ -109,6 +109,40 @@ describe('renderChatTemplate', () => {
         e instanceof FormatError && e.code === 'bad-chat-template' && e.message.startsWith('test.jinja'),
     );
   });
+
+  // The template comes with the model, from anyone on the Hub: its work is bounded (template-budget.ts).
+  test('a hostile template is stopped with one clear error: loops, huge ranges, doubling lists and texts', () => {
+    const hostile = [
+      '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x',
+      '{% for i in range(10000000000) %}{% endfor %}x',
+      '{% set s = namespace(a=[1]) %}{% for i in range(64) %}{% set s.a = s.a + s.a %}{% endfor %}{{ s.a|length }}',
+      '{% set s = namespace(v="xx") %}{% for i in range(40) %}{% set s.v = s.v ~ s.v %}{% endfor %}{{ s.v|length }}',
+    ];
+    for (const t of hostile) {
+      const started = Date.now();
+      assert.throws(
+        () => renderChatTemplate(src(t), msgs),
+        (e: unknown) =>
+          e instanceof FormatError &&
+          e.code === 'chat-template-too-costly' &&
+          /^test\.jinja: the chat template was stopped: it /.test(e.message),
+        t,
+      );
+      // Unbounded, the first ran for hours and the others ended the process out of memory.
+      assert.ok(Date.now() - started < 30_000, `${t}: ${Date.now() - started} ms`);
+    }
+  });
+
+  test('a long conversation still renders within the budget', () => {
+    const long = Array.from({ length: 2000 }, (_, i) => ({
+      role: i % 2 ? 'assistant' : 'user',
+      content: `message ${i} `.repeat(50),
+    }));
+    const t = src(
+      "{% for m in messages %}{% if m.role == 'user' %}{{ '<|user|>' + m.content|trim }}{% else %}{{ '<|bot|>' + m.content }}{% endif %}{% endfor %}",
+    );
+    assert.equal(renderChatTemplate(t, long).split('<|').length - 1, 2000);
+  });
 });
 
 test('validateMessages', () => {

@@ -11,9 +11,10 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import { Environment, Template } from '@huggingface/jinja';
 import { FormatError, ValidationError } from '../errors.ts';
 import { FILE_LIMITS, readFileCapped } from '../formats/json-file.ts';
+import { BudgetedInterpreter, boundedRange, TemplateOverBudget } from './template-budget.ts';
 
 export interface ChatMessage {
   role: string;
@@ -113,15 +114,6 @@ export function validateMessages(messages: unknown, label = 'messages'): ChatMes
 
 class TemplateRejected extends Error {}
 
-/** Python's range(stop) / range(start, stop[, step]). */
-function range(start: number, stop?: number, step = 1): number[] {
-  if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0) throw new Error('range() step must not be zero');
-  const out: number[] = [];
-  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
-  return out;
-}
-
 /** strftime_now(format) as transformers provides it (Llama 3 templates print today's date). */
 function strftimeNow(format: string): string {
   const d = new Date();
@@ -153,7 +145,7 @@ const JINJA_GLOBALS: Record<string, unknown> = {
   True: true,
   False: false,
   None: null,
-  range,
+  range: boundedRange,
   strftime_now: strftimeNow,
 };
 
@@ -198,12 +190,18 @@ export function renderChatTemplate(
       raise_exception: raise,
     };
     for (const [k, v] of Object.entries(vars)) env.set(k, v);
-    return new Interpreter(env).run(tmpl.parsed).value as string;
+    // The template comes with the model: its work is bounded (template-budget.ts).
+    return new BudgetedInterpreter(env).run(tmpl.parsed).value as string;
   } catch (e) {
     if (e instanceof TemplateRejected)
       throw new ValidationError(
         'chat-template-rejected',
         `${src.source}: the chat template rejected the messages: ${e.message}`,
+      );
+    if (e instanceof TemplateOverBudget)
+      throw new FormatError(
+        'chat-template-too-costly',
+        `${src.source}: the chat template was stopped: ${e.message}; a chat template only formats messages, so this one is broken or hostile`,
       );
     throw new FormatError('chat-template-error', `${src.source}: rendering failed (${(e as Error).message})`);
   }

@@ -3,7 +3,7 @@
 // compared with the batch the trainer builds for the same example, so the two cannot disagree.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -183,4 +183,38 @@ test('runs/preview reads only the example it shows, never the whole version', as
     damaged.type === 'error' && damaged.error.message,
     `dataset file datasets/${ds.latest.contentHash}.jsonl in the data folder: row 3 is not JSON (the file is damaged)`,
   );
+});
+
+test("a model whose chat template never ends: the preview is refused and the backend's loop stays free", async () => {
+  // The preview renders on the backend's own loop (the one serving every window): a template from
+  // the Hub with nested loops held it for hours before renders had a budget (template-budget.ts).
+  const model = join(root, 'endless-template');
+  mkdirSync(model);
+  for (const f of readdirSync(LLAMA_FIXTURE))
+    if (f !== 'chat_template.jinja') symlinkSync(join(LLAMA_FIXTURE, f), join(model, f));
+  writeFileSync(
+    join(model, 'chat_template.jinja'),
+    '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ messages[0].content }}',
+  );
+  const hostile = (await call('models/add', { path: model, name: 'endless' })).id;
+  const chat = join(root, 'chat.jsonl');
+  writeFileSync(
+    chat,
+    `${JSON.stringify({
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'yo' },
+      ],
+    })}\n`,
+  );
+  const chatId = (await call('datasets/import', { path: chat })).dataset.id;
+  const started = Date.now();
+  const r = await reply('runs/preview', { modelId: hostile, datasetId: chatId });
+  assert.equal(r.type === 'error' && r.error.code, 'chat-template-too-costly', JSON.stringify(r));
+  assert.match(
+    r.type === 'error' ? r.error.message : '',
+    /^chat_template\.jinja: the chat template was stopped: it ran more than 500,000 steps/,
+  );
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+  assert.equal((await reply('system/info', {})).type, 'reply', 'the backend answers the next request');
 });
