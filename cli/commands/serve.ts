@@ -17,7 +17,8 @@ export const serveCommand: Command = {
     port: { type: 'string', description: 'port to listen on (default: a free one)' },
     'allow-remote': {
       type: 'boolean',
-      description: 'allow a host reachable from other machines (the URL token still guards it)',
+      description:
+        'allow a host reachable from other machines (over plain HTTP: whoever has the URL has your account)',
     },
     'no-token': { type: 'boolean', description: 'no access token in the URL (loopback hosts only)' },
     'renderer-dir': { type: 'string', description: 'serve another built renderer folder' },
@@ -61,10 +62,12 @@ export const serveCommand: Command = {
         `warning: ${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI\n`,
       );
     }
-    // --allow-remote: plain HTTP, so the token and the library's contents cross the network readable.
+    // --allow-remote: plain HTTP, so the token and the library's contents cross the network readable,
+    // and the token is no small key: the studio reads files by path (imports), writes folders
+    // (exports) and installs native libraries its engines load (runtime packs) for whoever holds it.
     if (!isLoopback(server.host))
       process.stderr.write(
-        `warning: listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted; use a network you trust, or a TLS proxy\n`,
+        `warning: listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted, and whoever has the token can read your files, write folders and install native code as you; use a network you trust, or a TLS proxy\n`,
       );
     if (ctx.values['no-token'] === true)
       process.stderr.write('warning: --no-token: any local program can use the studio\n');

@@ -112,7 +112,7 @@ test('the CLI refuses --host 0.0.0.0 without --allow-remote', async () => {
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
 });
 
-test('--allow-remote warns that the token travels over plain HTTP; loopback does not', async () => {
+test('--allow-remote warns that the token travels over plain HTTP and what it opens; loopback does not', async () => {
   const s = await spawnServe([
     '--host',
     '0.0.0.0',
@@ -127,6 +127,11 @@ test('--allow-remote warns that the token travels over plain HTTP; loopback does
   assert.match(
     s.stderr(),
     /^warning: listening on 0\.0\.0\.0, reachable from other machines over plain HTTP/m,
+  );
+  // The token is the account: the warning says what it opens, not only that it travels readable.
+  assert.match(
+    s.stderr(),
+    /whoever has the token can read your files, write folders and install native code as you/,
   );
   s.child.kill('SIGTERM');
   await exitOf(s.child);
