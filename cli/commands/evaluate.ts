@@ -4,12 +4,20 @@
 // 'evaluations/run'). A library adapter keeps the result with it (library/evaluations.ts), as in the
 // studio. Progress: examples done, on the reporter. Ctrl-C stops it as train's does: a summary of
 // how far it got, that it was kept as cancelled, and how to see it and run it again (exit 130).
-// --json prints one object (the evaluation, or the stop), like bench.
+// --json prints one object (the evaluation, or the stop), like bench. From before the engine starts
+// until it has let go, the evaluation is an evaluation job (library/evaluation-jobs.ts), so that the
+// studio beside it leaves its adapter, model and dataset file alone; a killed process's job is
+// marked interrupted at the next start-up, through this process's owner lock.
 
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
+import { endEvaluationJob } from '../../electron/backend/library/evaluation-job-end.ts';
+import {
+  recordEvaluationJob,
+  setEvaluationJobStatus,
+} from '../../electron/backend/library/evaluation-jobs.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { getModel, listModels } from '../../electron/backend/library/models.ts';
 import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
@@ -217,9 +225,27 @@ export const evaluateCommand: Command = {
         first: 'stopping the evaluation (Ctrl-C again within 2 s to stop at once)',
         stop: 'stopping now',
       });
+      const job = recordEvaluationJob(lib, {
+        jobId: null,
+        adapterId: adapter.record?.id ?? null,
+        modelId: model.modelId,
+        dataPath: version.filePath,
+      });
+      const endJob = () => endEvaluationJob(lib, job, version.filePath);
+      // Stopping: the engine may read its files until it notices. (Housekeeping, as the studio's.)
+      ctrlC.signal.addEventListener(
+        'abort',
+        () => {
+          try {
+            setEvaluationJobStatus(lib, job, 'stopping');
+          } catch {}
+        },
+        { once: true },
+      );
       // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
       ctrlC.onStopNow(() => {
         const code = stopped();
+        endJob();
         ctx.progress.close();
         process.exit(code);
       });
@@ -283,6 +309,7 @@ export const evaluateCommand: Command = {
         throw e;
       } finally {
         ctrlC.release();
+        endJob();
       }
     });
   },

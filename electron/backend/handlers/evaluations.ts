@@ -20,6 +20,7 @@ import { getAdapter } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import { namingVersionsIn } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
+import { endEvaluationJob } from '../library/evaluation-job-end.ts';
 import { recordEvaluationJob, setEvaluationJobStatus } from '../library/evaluation-jobs.ts';
 import {
   createEvaluation,
@@ -28,7 +29,6 @@ import {
   getEvaluation,
   listEvaluations,
 } from '../library/evaluations.ts';
-import { deletingUnusedFrozenFiles } from '../library/frozen-file-reclaim.ts';
 import { listModels } from '../library/models.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
@@ -196,26 +196,11 @@ function startEvaluation(
   known.set(job.id, note);
   void job.ended.then(() => {
     note.ended = true;
-    endJob(ctx, row.id, version.filePath);
+    endEvaluationJob(ctx.lib, row.id, version.filePath);
   });
   const result = finishRecord(ctx, job.done, note, record);
   note.stored = result.catch(() => {});
   return { jobId: job.id, result };
-}
-
-/**
- * The engine has let go of the job: its row ends, and its dataset file goes if the dataset was
- * removed meanwhile and nothing else needs it. Housekeeping: a failure leaves the row to the next
- * start-up (it marks it interrupted) and the file to its sweep.
- */
-function endJob(ctx: BackendContext, rowId: number, dataPath: string): void {
-  if (!ctx.lib.db.open) return;
-  try {
-    deletingUnusedFrozenFiles(ctx.lib, () => {
-      setEvaluationJobStatus(ctx.lib, rowId, 'ended');
-      return { result: null, candidates: [dataPath] };
-    });
-  } catch {}
 }
 
 /** Stores how the evaluation's job ended, once it has; rethrows when it never started. */

@@ -1,7 +1,8 @@
-// The studio's evaluations from the moment they are queued until the engine has let go of them, in
-// the database (evaluation_jobs) rather than only in the studio's memory: an evaluation's own row
-// (evaluations.ts) exists only once the engine has checked the request, and a process beside the
-// studio (the CLI on the same data folder) must see a queued one too. What reads them: removing an
+// Every evaluation from the moment it is queued (the studio's) or about to start (the CLI's
+// `evaluate`, job_id NULL) until the engine has let go of it, in the database (evaluation_jobs)
+// rather than only in one process's memory: an evaluation's own row (evaluations.ts) exists only
+// once the engine has checked the request, and a process beside it (the CLI beside the studio, or
+// the studio beside a CLI evaluation) must see it too. What reads them: removing an
 // adapter or a model (refused while a job uses it: checkNoEvaluationJobUses) and the frozen files'
 // reclaim and start-up sweep (frozen-file-reclaim.ts keeps the files they name). A job whose
 // process died is marked 'interrupted' at the next start-up (db/database.ts, by its owner lock).
@@ -20,29 +21,49 @@ export const ACTIVE_EVALUATION_JOB = `status IN ('queued', 'running', 'stopping'
 /**
  * Records a job as queued, owned by this process; returns its row id. Under the write lock, so a
  * removal in another process either has committed (what it removed is missing: refused here) or
- * will see the job.
+ * will see the job. The CLI's (jobId null) starts 'running'; its adapter or model may be a folder
+ * outside the library (null).
  */
 export function recordEvaluationJob(
   lib: Library,
-  j: { jobId: number; adapterId: number; modelId: number; dataPath: string },
+  j: {
+    jobId: number | null;
+    adapterId: number | null;
+    modelId: number | null;
+    dataPath: string;
+  },
 ): number {
   return writeTransaction(lib.db, () => {
-    const has = (table: 'adapters' | 'models', id: number) =>
-      lib.db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id) !== undefined;
-    const gone = !has('adapters', j.adapterId)
+    const gone = (table: 'adapters' | 'models', id: number | null) =>
+      id !== null && lib.db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`).get(id) === undefined;
+    const missing = gone('adapters', j.adapterId)
       ? `adapter ${j.adapterId}`
-      : !has('models', j.modelId)
+      : gone('models', j.modelId)
         ? `model ${j.modelId}`
         : !existsSync(j.dataPath)
           ? 'its dataset version'
           : null;
-    if (gone) throw new ValidationError('not-found', `${gone} was removed meanwhile; nothing was queued`);
+    if (missing)
+      throw new ValidationError(
+        'not-found',
+        `${missing} was removed meanwhile; ${j.jobId === null ? 'nothing was evaluated' : 'nothing was queued'}`,
+      );
     const r = lib.db
       .prepare(
-        `INSERT INTO evaluation_jobs (job_id, adapter_id, model_id, data_path, status, owner_token, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+        `INSERT INTO evaluation_jobs
+           (job_id, adapter_id, model_id, data_path, status, owner_token, owner_pid, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(j.jobId, j.adapterId, j.modelId, j.dataPath, lib.owner.token, Date.now());
+      .run(
+        j.jobId,
+        j.adapterId,
+        j.modelId,
+        j.dataPath,
+        j.jobId === null ? 'running' : 'queued',
+        lib.owner.token,
+        process.pid,
+        Date.now(),
+      );
     return Number(r.lastInsertRowid);
   });
 }
@@ -86,14 +107,22 @@ export function checkNoEvaluationJobUses(
 ): void {
   const job = lib.db
     .prepare(
-      `SELECT job_id AS jobId, status FROM evaluation_jobs
+      `SELECT job_id AS jobId, owner_pid AS pid, status FROM evaluation_jobs
        WHERE ${kind === 'adapter' ? 'adapter_id' : 'model_id'} = ? AND ${ACTIVE_EVALUATION_JOB}
        ORDER BY id LIMIT 1`,
     )
-    .get(what.id) as { jobId: number; status: EvaluationJobStatus } | undefined;
+    .get(what.id) as { jobId: number | null; pid: number | null; status: EvaluationJobStatus } | undefined;
   if (!job) return;
-  throw new ValidationError(
-    'in-use',
-    `${kind} ${what.id} (${what.name}) is used by evaluation job ${job.jobId}, which is ${job.status === 'stopping' ? 'stopping; try again in a moment' : `${job.status}; cancel it or let it finish first`}`,
-  );
+  // The CLI's has no job id: its process is what the user can find (and stop with Ctrl-C).
+  const user =
+    job.jobId === null
+      ? `an evaluation the CLI is ${job.status === 'stopping' ? 'stopping' : 'running'} (process ${job.pid})`
+      : `evaluation job ${job.jobId}, which is ${job.status}`;
+  const then =
+    job.status === 'stopping'
+      ? 'try again in a moment'
+      : job.jobId === null
+        ? 'stop it or let it finish first'
+        : 'cancel it or let it finish first';
+  throw new ValidationError('in-use', `${kind} ${what.id} (${what.name}) is used by ${user}; ${then}`);
 }
