@@ -182,7 +182,7 @@ export const evaluateCommand: Command = {
         );
       const model = modelRef
         ? resolveModelRef(lib, modelRef)
-        : { path: known?.path as string, modelId: known?.id ?? null };
+        : { path: known?.path as string, modelId: known?.id ?? null, fingerprint: fingerprint as string };
       // As the studio's evaluations: the model's "Base weights" form, converted once into the
       // library's store. Without it a bf16 model was cast in each session (two private float32
       // copies: 10.9 GB for TinyLlama) and one needing int8 or int4 to fit was refused.
@@ -229,6 +229,7 @@ export const evaluateCommand: Command = {
         jobId: null,
         adapterId: adapter.record?.id ?? null,
         modelId: model.modelId,
+        modelFingerprint: model.fingerprint,
         dataPath: version.filePath,
       });
       const endJob = () => endEvaluationJob(lib, job, version.filePath);

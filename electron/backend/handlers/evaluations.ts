@@ -184,6 +184,7 @@ function startEvaluation(
       jobId: job.id,
       adapterId: adapter.id,
       modelId: model.id,
+      modelFingerprint: model.fingerprint,
       dataPath: version.filePath,
     });
   } catch (e) {

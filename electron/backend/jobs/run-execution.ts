@@ -32,6 +32,7 @@ import {
   registerRunAdapterOnce,
 } from '../library/adapters.ts';
 import { namingVersions } from '../library/datasets.ts';
+import { removeOutdatedBaseStores } from '../library/folder-removal.ts';
 import type { Library } from '../library/library.ts';
 import { refusalCode } from '../library/run-failures.ts';
 import { appendRunLog, type RunLogLine } from '../library/run-logs.ts';
@@ -266,6 +267,11 @@ export async function executeRun(
     return outcome;
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
+    // Its model's old converted weights, if its files changed while it ran (housekeeping: else at
+    // the next start-up).
+    try {
+      removeOutdatedBaseStores(lib);
+    } catch {}
   }
 }
 

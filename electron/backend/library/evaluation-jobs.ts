@@ -30,6 +30,8 @@ export function recordEvaluationJob(
     jobId: number | null;
     adapterId: number | null;
     modelId: number | null;
+    /** The base model's fingerprint: its converted weights stay while the job reads them. */
+    modelFingerprint: string;
     dataPath: string;
   },
 ): number {
@@ -51,13 +53,14 @@ export function recordEvaluationJob(
     const r = lib.db
       .prepare(
         `INSERT INTO evaluation_jobs
-           (job_id, adapter_id, model_id, data_path, status, owner_token, owner_pid, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+           (job_id, adapter_id, model_id, model_fingerprint, data_path, status, owner_token, owner_pid, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         j.jobId,
         j.adapterId,
         j.modelId,
+        j.modelFingerprint,
         j.dataPath,
         j.jobId === null ? 'running' : 'queued',
         lib.owner.token,

@@ -4,13 +4,15 @@
 // failed delete partway left a half folder that nothing recorded and no sweep collected.
 
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { appRoot } from '../paths.ts';
 import { getAdapter, registerAdapter, removeAdapter } from './adapters.ts';
+import { endEvaluationJob } from './evaluation-job-end.ts';
+import { recordEvaluationJob } from './evaluation-jobs.ts';
 import { removalSeams } from './folder-removal.ts';
 import { closeLibrary, type Library } from './library.ts';
 import { addModel, getModel, removeModel } from './models.ts';
@@ -162,4 +164,37 @@ test('a folder that cannot be set aside fails the removal and puts back those se
   assert.ok(existsSync(join(folder, 'log.jsonl')), 'with its folder under its name, not left aside');
   assert.deepEqual(asideOf(folder), []);
   assert.ok(existsSync(join(stuck, 'f0.bin')));
+});
+
+test("a model's files change while a run and an evaluation read its converted weights: kept until both end", () => {
+  let lib = open();
+  // A copy of the fixture, whose config is then edited: adding it again reads the new files.
+  const dir = join(lib.dataDir, '..', `model-${basename(lib.dataDir)}`);
+  cpSync(LLAMA, dir, { recursive: true });
+  const m = addModel(lib, { path: dir });
+  const old = dirname(folderWithFiles(join(basesRoot(lib.dataDir), m.fingerprint, 'int8')));
+  const run = createRun(lib, { modelId: m.id, modelFingerprint: m.fingerprint, config: {} });
+  setRunStatus(lib, run.id, 'running');
+  const data = join(folderWithFiles(join(lib.dataDir, 'evaluated')), 'f0.bin');
+  const job = recordEvaluationJob(lib, {
+    jobId: 1,
+    adapterId: null,
+    modelId: m.id,
+    modelFingerprint: m.fingerprint,
+    dataPath: data,
+  });
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), note: 'edited' }));
+  const refreshed = addModel(lib, { path: dir });
+  assert.ok(refreshed.updated && refreshed.fingerprint !== m.fingerprint);
+  assert.ok(existsSync(old), 'the running run and evaluation still read the old converted weights');
+
+  endEvaluationJob(lib, job, data);
+  assert.ok(existsSync(old), 'the run still reads them');
+  // The run's process dies: the next start-up interrupts it, and nothing reads them any more.
+  lib.db.prepare('UPDATE runs SET owner_token = ? WHERE id = ?').run('f'.repeat(32), run.id);
+  lib = reopen(lib);
+  assert.equal(getRunRecord(lib, run.id).status, 'interrupted');
+  assert.ok(!existsSync(old), 'once nothing reads them, they go');
+  assert.deepEqual(asideOf(old), []);
 });

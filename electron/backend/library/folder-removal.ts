@@ -6,14 +6,18 @@
 // leaves `.removing` folders, which the start-up sweep puts back when their folder is still recorded
 // (the transaction never committed) or deletes (it did, or the delete failed: a file held open).
 // A folder some remaining row still records (another model with the same converted weights, an
-// adapter registered inside a run's folder) is left where it is.
+// adapter registered inside a run's folder) is left where it is, and so are the converted weights a
+// queued or running run or evaluation (any process) reads: a model whose files changed meanwhile
+// (models.ts refreshModel) keeps its old ones until nothing reads them (removeOutdatedBaseStores).
 
 import { randomBytes } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fsyncDir } from '../../../native-runtime/formats/atomic-write.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
+import { baseStoresFolder } from '../../../native-runtime/quantize/store.ts';
 import { writeTransaction } from '../db/database.ts';
+import { ACTIVE_EVALUATION_JOB } from './evaluation-jobs.ts';
 import type { Library } from './library-handle.ts';
 
 /** `.NAME.TAG.removing`: a folder set aside by a removal, NAME its name before. */
@@ -39,7 +43,8 @@ export function insideDataDir(lib: Library, path: string): boolean {
 
 /**
  * The folders the library's rows name: adapters', checkpoints', runs' own (`runs/<id>`), models' and
- * the converted weights of each model's fingerprint (`bases/<fingerprint>`). Resolved paths.
+ * the converted weights of each model's fingerprint (`bases/<fingerprint>`) and of the fingerprint
+ * each queued or running run or evaluation job read its model with. Resolved paths.
  */
 function recordedFolders(lib: Library): string[] {
   const all = (sql: string) => lib.db.prepare(sql).pluck().all() as (string | number)[];
@@ -48,7 +53,11 @@ function recordedFolders(lib: Library): string[] {
     ...all('SELECT path FROM checkpoints').map((p) => resolve(String(p))),
     ...all('SELECT id FROM runs').map((id) => resolve(lib.dataDir, 'runs', String(id))),
     ...all('SELECT path FROM models').map((p) => resolve(String(p))),
-    ...all('SELECT DISTINCT fingerprint FROM models').map((f) => resolve(basesRoot(lib.dataDir), String(f))),
+    ...all(
+      `SELECT fingerprint FROM models
+       UNION SELECT model_fingerprint FROM runs WHERE status IN ('queued', 'running') AND model_fingerprint IS NOT NULL
+       UNION SELECT model_fingerprint FROM evaluation_jobs WHERE ${ACTIVE_EVALUATION_JOB} AND model_fingerprint IS NOT NULL`,
+    ).map((f) => resolve(basesRoot(lib.dataDir), String(f))),
   ];
 }
 
@@ -140,6 +149,28 @@ export function removingFolders<T>(
   }
   held.aside?.delete();
   return { result, removed: held.aside?.count ?? 0 };
+}
+
+/**
+ * Deletes the converted weights a library model had before its files changed, now that no queued or
+ * running run or evaluation reads them (refreshModel leaves them to those): the fingerprints runs
+ * and evaluation jobs read a model with that is no longer that model's, nor any other's. Called at
+ * start-up and when a run or an evaluation ends. Returns how many folders it deleted.
+ */
+export function removeOutdatedBaseStores(lib: Library): number {
+  const fingerprints = lib.db
+    .prepare(
+      `SELECT r.model_fingerprint FROM runs r JOIN models m ON m.id = r.model_id WHERE r.model_fingerprint <> m.fingerprint
+       UNION SELECT j.model_fingerprint FROM evaluation_jobs j JOIN models m ON m.id = j.model_id WHERE j.model_fingerprint <> m.fingerprint`,
+    )
+    .pluck()
+    .all() as string[];
+  // Most were deleted long ago: only a folder still there costs a write transaction.
+  const folders = fingerprints
+    .map((f) => baseStoresFolder(basesRoot(lib.dataDir), f))
+    .filter((d): d is string => d !== null && existsSync(d));
+  if (!folders.length) return 0;
+  return removingFolders(lib, () => ({ result: null, folders })).removed;
 }
 
 /**

@@ -169,6 +169,7 @@ test('an evaluation job not yet ended keeps its file from removals and sweeps, i
     jobId: 1,
     adapterId: adapter.id,
     modelId: model.id,
+    modelFingerprint: model.fingerprint,
     dataPath: v.filePath,
   });
   assert.deepEqual(removeDataset(lib, v.datasetId).deletedFiles, []);

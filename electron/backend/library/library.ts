@@ -10,7 +10,7 @@ import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
-import { sweepRemovedFolders } from './folder-removal.ts';
+import { removeOutdatedBaseStores, sweepRemovedFolders } from './folder-removal.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import type { Library } from './library-handle.ts';
 
@@ -62,6 +62,10 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
     // one that fails (a file held open) is tried again at the next start, never stops this one.
     try {
       sweepUnusedFrozenFiles(lib);
+    } catch {}
+    // A model's old converted weights, kept while a run or evaluation that died read them.
+    try {
+      removeOutdatedBaseStores(lib);
     } catch {}
   } catch (e) {
     db.close();

@@ -335,7 +335,8 @@ export function addModel(
  */
 function refreshModel(lib: Library, row: ModelRow, now: FolderColumns): ModelRecord {
   const sets = Object.keys(now).map((c) => `${c} = @${c}`);
-  // The old files' converted weights go, unless another entry has them (removingFolders checks).
+  // The old files' converted weights go, unless another entry has them or a queued or running run
+  // or evaluation reads them (removingFolders checks): those delete them once they end.
   removingFolders(lib, () => {
     lib.db.prepare(`UPDATE models SET ${sets.join(', ')} WHERE id = @id`).run({ ...now, id: row.id });
     return { result: null, folders: baseStores(lib, row.fingerprint) };
