@@ -82,6 +82,36 @@ export function setEvaluationJobStatus(
     .run(status, id);
 }
 
+/**
+ * How many ended or interrupted jobs the start-up keeps. Nothing reads an ended row but the largest
+ * job id (nextEvaluationJobId), always kept; the newest few hundred stay as a trace of recent
+ * evaluations (which process ran one, whether it was interrupted), a few tens of KB. Pruned only
+ * past twice as many, so most start-ups (every CLI command is one) read one row and write nothing.
+ */
+export const KEPT_ENDED_EVALUATION_JOBS = 200;
+
+/** At start-up: deletes the ended and interrupted jobs beyond the newest KEPT_ENDED_EVALUATION_JOBS. */
+export function pruneEndedEvaluationJobs(lib: Library): number {
+  const endedAt = (offset: number) =>
+    lib.db
+      .prepare(
+        `SELECT id FROM evaluation_jobs WHERE NOT ${ACTIVE_EVALUATION_JOB} ORDER BY id DESC LIMIT 1 OFFSET ?`,
+      )
+      .pluck()
+      .get(offset) as number | undefined;
+  if (endedAt(2 * KEPT_ENDED_EVALUATION_JOBS) === undefined) return 0;
+  return writeTransaction(lib.db, () => {
+    const last = endedAt(KEPT_ENDED_EVALUATION_JOBS);
+    if (last === undefined) return 0;
+    return lib.db
+      .prepare(
+        `DELETE FROM evaluation_jobs WHERE id <= ? AND NOT ${ACTIVE_EVALUATION_JOB}
+           AND id IS NOT (SELECT id FROM evaluation_jobs ORDER BY job_id DESC LIMIT 1)`,
+      )
+      .run(last).changes;
+  });
+}
+
 /** The dataset files the jobs not yet ended read (in any process). */
 export function evaluationJobFiles(lib: Library): string[] {
   return lib.db

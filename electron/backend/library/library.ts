@@ -10,6 +10,7 @@ import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
+import { pruneEndedEvaluationJobs } from './evaluation-jobs.ts';
 import { removeOutdatedBaseStores, sweepRemovedFolders } from './folder-removal.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import type { Library } from './library-handle.ts';
@@ -66,6 +67,10 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
     // A model's old converted weights, kept while a run or evaluation that died read them.
     try {
       removeOutdatedBaseStores(lib);
+    } catch {}
+    // Evaluation jobs long ended (after the sweeps above, which read the jobs' rows).
+    try {
+      pruneEndedEvaluationJobs(lib);
     } catch {}
   } catch (e) {
     db.close();
