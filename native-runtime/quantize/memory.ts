@@ -44,6 +44,15 @@ function schemeOf(form: string): QuantScheme | null {
     : parseQuantize(form);
 }
 
+/**
+ * A figure of bytes as a whole number: the per-weight rates above (1.125 bytes, the 1.14× packing)
+ * make fractions, which mean nothing and would reach the estimates, "what fits" and every --json
+ * output (7441348136.96 bytes).
+ */
+function wholeBytes(n: number): number {
+  return Math.round(n);
+}
+
 /** Bytes a weight takes in a scheme's blocks: its code, its block's fp32 scale and zero point. */
 function bytesPerWeight(s: QuantScheme): number {
   return s.bits / 8 + 4 / s.blockSize + (s.zeroPoints ? s.bits / 8 / s.blockSize : 0);
@@ -121,7 +130,7 @@ export function gpuWeightBytes(
   if (!q) return (form === 'none' || form === 'fp32' ? 4 : 2) * s.params;
   const codes = storeBytesOf(s, q, embedBytes);
   return use === 'train' && trainingPacks(s, q, memory)
-    ? codes + parts(s).linear * bytesPerWeight(BACKWARD_SCHEME)
+    ? wholeBytes(codes + parts(s).linear * bytesPerWeight(BACKWARD_SCHEME))
     : codes;
 }
 
@@ -184,7 +193,7 @@ function parts(s: WeightShape): { embed: number; head: number; linear: number } 
 /** Bytes of a scheme's store on disk (and mapped when every tensor is read); embeddings at `embedBytes`. */
 export function storeBytesOf(s: WeightShape, q: QuantScheme, embedBytes = 2): number {
   const { embed, head, linear } = parts(s);
-  return linear * bytesPerWeight(q) + head * bytesPerWeight(headScheme(q)) + embed * embedBytes;
+  return wholeBytes(linear * bytesPerWeight(q) + head * bytesPerWeight(headScheme(q)) + embed * embedBytes);
 }
 
 /**
@@ -204,10 +213,10 @@ export function baseWeightBytes(
   const codes = storeBytesOf(s, q, 0); // the head's codes mapped, the embeddings read by row
   const packed =
     linear * bytesPerWeight(q) * PACKED[q.bits] + head * bytesPerWeight(headScheme(q)) * PACKED[8];
-  if (use === 'chat') return packed;
+  if (use === 'chat') return wholeBytes(packed);
   // Packed, MatMulNBits keeps its scales input mapped beside the packed copy: both layouts' scales.
   const scales = linear * (4 / q.blockSize + 4 / BACKWARD_SCHEME.blockSize);
-  return trainingPacks(s, q, totalMemory) ? packedTrainingBytesOf(s, q) + scales : codes;
+  return trainingPacks(s, q, totalMemory) ? wholeBytes(packedTrainingBytesOf(s, q) + scales) : codes;
 }
 
 /**

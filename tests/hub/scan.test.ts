@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { listCachedSnapshots } from '../../electron/backend/hub/cache.ts';
+import { fractionalByteFields } from '../helpers/byte-fields.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { runCli, writeCacheSnapshot } from './helpers.ts';
@@ -105,6 +106,8 @@ describe('models scan', { timeout: 300_000 }, () => {
     );
     assert.match(why('tiny/notok'), /no tokenizer\.json/);
     assert.match(why('old'), /only pytorch_model\.bin found/);
+    // Every byte count is whole (the 8-bit rows' training figure once read 28361120.32).
+    assert.deepEqual(fractionalByteFields(out), []);
   });
 
   it('people output names the unsupported ones with the reason', async () => {

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../cli/main.ts';
+import { fractionalByteFields } from '../helpers/byte-fields.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
@@ -54,6 +55,8 @@ test('models inspect: the automatic base form of a model too large for this comp
   const big = { ...s, params: 8.03e9, hiddenSize: 4096, vocabSize: 128256, tieEmbeddings: false };
   const [cpu] = await autoWeights(big);
   assert.equal(cpu.form, cpu.memoryBytes > 36e9 ? 'none' : cpu.memoryBytes > 11e9 ? 'int8' : 'int4');
+  // A whole number of bytes, as --json prints it (8 bits' 1.125 bytes a weight made fractions).
+  assert.deepEqual(fractionalByteFields([cpu]), []);
 });
 
 test('models inspect without --json prints a table', async () => {

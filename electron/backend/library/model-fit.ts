@@ -76,7 +76,7 @@ export function weightBytes(
   memory = totalmem(),
 ): number {
   const form = precision === 'fp32' ? 'none' : precision;
-  return Math.round(baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, form, use, memory));
+  return baseWeightBytes({ ...shape, tied: shape.tieEmbeddings }, form, use, memory);
 }
 
 /** A device "what fits" judges: the computer ('cpu') or a GPU, with its memory (device-memory.ts). */
