@@ -3,13 +3,14 @@
 // the progress reporter (a conversion runs once per model and form; later runs find the store in the
 // data folder).
 
-import type { WriteProgress } from '../native-runtime/formats/safetensors-stream.ts';
+import { conversionLabel } from '../native-runtime/quantize/base.ts';
 import {
   parseQuantize,
   type QuantScheme,
   quantizeForms,
   schemeName,
 } from '../native-runtime/quantize/scheme.ts';
+import type { ConversionProgress } from '../native-runtime/quantize/store.ts';
 import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
@@ -89,11 +90,11 @@ export function quantizeFlag(values: ArgValues, command: string): QuantScheme | 
   return quantizeScheme(str(values, 'quantize') ?? 'none', command, false);
 }
 
-/** A progress callback for prepareBase: a transfer task in bytes written, labelled with the form. */
-export function conversionProgress(progress: Reporter): (p: WriteProgress & { form: string }) => void {
+/** A progress callback for prepareBase: a transfer task in bytes written, labelled as the log lines are. */
+export function conversionProgress(progress: Reporter): (p: ConversionProgress) => void {
   let task: TransferTask | null = null;
   return (p) => {
-    task ??= progress.transfer({ label: `converting the base to ${p.form}`, totalBytes: p.totalBytes });
+    task ??= progress.transfer({ label: conversionLabel(p), totalBytes: p.totalBytes });
     task.update(p.doneBytes, p.totalBytes);
     if (p.done === p.total) task.done();
   };

@@ -101,9 +101,14 @@ export function freeBytes(dir: string): number {
 }
 
 export interface WriteProgress {
-  /** Bytes of tensor data written so far (including what a resumed run found done). */
+  /**
+   * Bytes of the file complete so far, header and padding included (and what a resumed run found
+   * done): it reaches totalBytes with the last tensor.
+   */
   doneBytes: number;
+  /** The file's size. */
   totalBytes: number;
+  /** The tensor just written; at the start (the first event), the first one to write. */
   tensor: string;
   /** Tensors complete / all. */
   done: number;
@@ -173,8 +178,13 @@ export async function writeSafetensorsStream(
       writeFileAtomic(journalPath, JSON.stringify({ plan: plan.id, done: 0 } satisfies Journal));
     }
     const total = plan.slots.length;
-    let doneBytes = plan.slots.slice(0, done).reduce((a, s) => a + s.byteLength, 0);
-    let syncedBytes = doneBytes;
+    // The file is complete up to the start of its first unwritten tensor (the end, once all are).
+    const completeUpTo = (n: number) => (n < total ? plan.slots[n].offset : plan.totalBytes);
+    const report = (n: number, tensor: string) =>
+      opts.onProgress?.({ doneBytes: completeUpTo(n), totalBytes: plan.totalBytes, tensor, done: n, total });
+    // A first event before any tensor: the reader learns at once that a (long) write has begun.
+    report(done, plan.slots[done]?.name ?? '');
+    let syncedBytes = completeUpTo(done);
     for (let i = done; i < total; i++) {
       if (opts.signal?.aborted) throw new ConfigError('cancelled', `${basename(path)}: conversion cancelled`);
       const slot = plan.slots[i];
@@ -191,14 +201,13 @@ export async function writeSafetensorsStream(
         if (written !== slot.byteLength)
           throw new RangeError(`${slot.name}: ${written} of ${slot.byteLength} bytes written`);
       }
-      doneBytes += slot.byteLength;
       // Record progress every ~256 MB of data (an fsync per small tensor would dominate the time).
-      if (doneBytes - syncedBytes >= (opts.syncEveryBytes ?? 256 * 2 ** 20) || i === total - 1) {
+      if (completeUpTo(i + 1) - syncedBytes >= (opts.syncEveryBytes ?? 256 * 2 ** 20) || i === total - 1) {
         fsyncSync(fd);
         writeFileAtomic(journalPath, JSON.stringify({ plan: plan.id, done: i + 1 } satisfies Journal));
-        syncedBytes = doneBytes;
+        syncedBytes = completeUpTo(i + 1);
       }
-      opts.onProgress?.({ doneBytes, totalBytes: plan.totalBytes, tensor: slot.name, done: i + 1, total });
+      report(i + 1, slot.name);
       // Every tensor's conversion is synchronous: without a turn of the event loop between them a
       // Ctrl-C (or a cancel from the studio) would not be heard until minutes of converting end.
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -16,13 +16,12 @@ import {
   planSafetensors,
   type TensorSink,
   type TensorSlot,
-  type WriteProgress,
   writeSafetensorsStream,
 } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { allocQuantized, blocksPerRow, dequantizeRows, quantizeRows } from './blockwise.ts';
 import { BACKWARD_SCHEME } from './scheme.ts';
-import { acquireLock, BACKWARD_FILE, STORE_FILE, storeMatrices } from './store.ts';
+import { acquireLock, BACKWARD_FILE, type ConversionProgress, STORE_FILE, storeMatrices } from './store.ts';
 
 /** Matrices that get a transposed layout: every quantized one but the LM head (it stays on DequantizeLinear). */
 function transposedMatrices(spec: ModelSpec): Array<[string, number, number]> {
@@ -74,7 +73,7 @@ function transposeMatrix(spec: ModelSpec, name: string, N: number, K: number) {
 }
 
 export interface BackwardOptions {
-  onProgress?: (p: WriteProgress & { form: string }) => void;
+  onProgress?: (p: ConversionProgress) => void;
   signal?: AbortSignal;
 }
 
@@ -116,7 +115,7 @@ export async function ensureBackwardStore(spec: ModelSpec, o: BackwardOptions = 
         sink(new Uint8Array(pending.scales.buffer), 0);
         pending = null;
       },
-      onProgress: o.onProgress && ((q) => o.onProgress!({ ...q, form: `${spec.base!.form} backward` })),
+      onProgress: o.onProgress && ((q) => o.onProgress!({ ...q, form: spec.base!.form, backward: true })),
       signal: o.signal,
     });
   } finally {

@@ -14,18 +14,23 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
-import type { WriteProgress } from '../formats/safetensors-stream.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { ensureBackwardStore } from './backward-store.ts';
-import { type BaseWeights, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
-import { type ConvertOptions, ensureStore, openStore, storeMatrices } from './store.ts';
+import { type BaseWeights, formInWords, parseQuantize, type QuantScheme, schemeName } from './scheme.ts';
+import {
+  type ConversionProgress,
+  type ConvertOptions,
+  ensureStore,
+  openStore,
+  storeMatrices,
+} from './store.ts';
 
 export interface PrepareBaseOptions {
   /** The data folder; stores live in `<dataDir>/bases`. */
   dataDir: string;
   /** The device the sessions will run on (half-precision files stay in place off the CPU). */
   device?: string;
-  onProgress?: (p: WriteProgress & { form: string }) => void;
+  onProgress?: (p: ConversionProgress) => void;
   signal?: AbortSignal;
   /** Writes some store tensors from another source (synthetic models; see store.ts ConvertOptions). */
   produce?: ConvertOptions['produce'];
@@ -146,12 +151,13 @@ export async function prepareBaseLogged(
       'no-data-folder',
       `the ${scheme ? schemeName(scheme) : 'fp32'} form of this model must be converted into a data folder, and none was given`,
     );
+  // A line at the start, at every tenth and at the end.
   let shown = -1;
-  const onProgress = (p: WriteProgress & { form: string }) => {
+  const onProgress = (p: ConversionProgress) => {
     const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
     if (pct === shown) return;
     shown = pct;
-    o.log?.(`converting the base weights to ${p.form}: ${pct}% of ${byteSize(p.totalBytes)}`);
+    o.log?.(`${conversionLabel(p)}: ${pct}% of ${byteSize(p.totalBytes)}`);
   };
   const base = await prepareBase(spec, scheme, {
     dataDir: o.dataDir,
@@ -162,6 +168,17 @@ export async function prepareBaseLogged(
   if (!o.training) return base;
   shown = -1;
   return prepareTraining(base, { ...o, onProgress });
+}
+
+/**
+ * What a conversion is doing, in words (the CLI's lines and bar, the studio's notices): "converting
+ * the base weights to 8 bits"; a training's backward layout (backward-store.ts) is "… for training (an
+ * 8-bit transposed copy)", whatever the base's own bits.
+ */
+export function conversionLabel(p: Pick<ConversionProgress, 'form' | 'backward'>): string {
+  return p.backward
+    ? 'converting the base weights for training (an 8-bit transposed copy)'
+    : `converting the base weights to ${formInWords(p.form)}`;
 }
 
 /**
@@ -177,7 +194,7 @@ export async function prepareTraining(
     totalMemory?: number;
     signal?: AbortSignal;
     log?: (m: string) => void;
-    onProgress?: (p: WriteProgress & { form: string }) => void;
+    onProgress?: (p: ConversionProgress) => void;
   } = {},
 ): Promise<ModelSpec> {
   const b = base.base;

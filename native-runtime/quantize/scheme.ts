@@ -85,6 +85,17 @@ export function schemeName(s: QuantScheme | null): string {
   return `int${s.bits}-b${s.blockSize}${s.zeroPoints ? '-zp' : ''}`;
 }
 
+/**
+ * A store's form in words for progress lines: 'int8' (blocks of 32, no zero points: what `--quantize
+ * int8` means) → '8 bits'; another block spelling keeps its name, '4 bits (int4-b64)'; 'fp32' (a half
+ * checkpoint widened for the CPU) → '32 bits'.
+ */
+export function formInWords(form: string): string {
+  const s = form === 'fp32' ? null : parseQuantize(form);
+  if (!s) return '32 bits';
+  return s.blockSize === 32 && !s.zeroPoints ? `${s.bits} bits` : `${s.bits} bits (${form})`;
+}
+
 /** Bytes one quantized row of K inputs takes: packed values, fp32 scales, packed zero points. */
 export function quantizedRowBytes(K: number, s: QuantScheme): { q: number; scales: number; zp: number } {
   const kb = Math.ceil(K / s.blockSize);

@@ -286,10 +286,18 @@ export function acquireLock(dir: string): () => void {
   );
 }
 
+/** A conversion's progress: the store's form, and whether this is its backward layout. */
+export interface ConversionProgress extends WriteProgress {
+  /** The store's form ('int8-b32', 'fp32', …). */
+  form: string;
+  /** The transposed int8 copy training sessions read (backward-store.ts), not the store itself. */
+  backward?: boolean;
+}
+
 export interface ConvertOptions {
   /** `<data>/bases`. */
   root: string;
-  onProgress?: (p: WriteProgress & { form: string }) => void;
+  onProgress?: (p: ConversionProgress) => void;
   signal?: AbortSignal;
   /**
    * Writes some of the store's tensors from another source than the checkpoint (synthetic benchmark

@@ -36,7 +36,7 @@ test('a new model is automatic; a chosen form is kept and used; others are refus
   await call('generate/run', { ...greedy, requestId: 'bf-1' });
   off();
   assert.ok(
-    notices.some((n) => /converting the base weights to int8/.test(n)),
+    notices.some((n) => /converting the base weights to 8 bits/.test(n)),
     `notices: ${JSON.stringify(notices)}`,
   );
   // Then the session opens (tens of seconds on a large model): said, not left at the conversion's 90%.

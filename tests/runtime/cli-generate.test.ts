@@ -170,7 +170,7 @@ describe('reft-studio generate', () => {
     // Not cast in each of its two sessions (a private float32 copy each): one shared fp32 store.
     const r = spawnSync(process.execPath, [BIN, ...args, '--model', bf16], opts);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /^converting the base weights to fp32/m);
+    assert.match(r.stderr, /^converting the base weights to 32 bits: 0% of/m);
     assert.deepEqual(stores(), ['fp32']);
     // A library model's Base weights setting is honoured, as in the studio.
     const lib = openLibrary(home);

@@ -49,8 +49,8 @@ test('a conversion reports its total, and the packing note its size, in byteSize
     dataDir: tempDir('size-words-'),
     log: (m) => logs.push(m),
   });
-  const total = logs.find((m) => m.startsWith('converting the base weights to int8-b32: '));
-  assert.match(total ?? '', /^converting the base weights to int8-b32: \d+% of \d+ KB$/, logs.join('\n'));
+  const total = logs.find((m) => m.startsWith('converting the base weights to 8 bits: '));
+  assert.match(total ?? '', /^converting the base weights to 8 bits: \d+% of \d+ KB$/, logs.join('\n'));
   await prepareTraining(q, { pack: false, log: (m) => logs.push(m) });
   assert.ok(
     logs.includes(
