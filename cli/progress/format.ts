@@ -1,6 +1,11 @@
 // The human text of a progress snapshot, shared by the live bar and the plain interval lines:
 // durations, rates and the fields of each kind of task (training, transfer, count). Pure functions
 // of the event (see electron/backend/jobs/progress-events.ts) plus the smoothed loss.
+//
+// Two losses, each under its own name: `loss` is the step's own (what --json, `runs show`, the
+// studio's Last loss and the summary's "final loss" say), `avg` the moving average of recent steps
+// (the reporter's smoothedLoss), which the live bar shows because a step's loss is noisy. The lines
+// once printed the average as "loss", so the last step's line disagreed with the final loss below it.
 
 import type {
   CountProgressEvent,
@@ -46,10 +51,13 @@ export interface Field {
 
 function trainFields(e: TrainStepEvent, smoothedLoss: number): Field[] {
   const w = String(e.totalSteps).length;
+  // The average only once it differs from the step's loss (after the first step).
+  const avg = smoothedLoss.toFixed(4) !== e.loss.toFixed(4) ? smoothedLoss : Number.NaN;
   return [
     { text: `step ${String(e.step).padStart(w)}/${e.totalSteps}`, rank: 0 },
     { text: `epoch ${e.epoch.toFixed(2)}`, rank: 3 },
-    { text: `loss ${smoothedLoss.toFixed(4)}`, rank: 0 },
+    { text: `loss ${e.loss.toFixed(4)}`, rank: 0 },
+    ...(Number.isFinite(avg) ? [{ text: `avg ${avg.toFixed(4)}`, rank: 1 }] : []),
     ...(e.evalLoss !== undefined ? [{ text: `eval ${e.evalLoss.toFixed(4)}`, rank: 2 }] : []),
     { text: `lr ${e.lr.toExponential(2)}`, rank: 4 },
     { text: `|g| ${e.gradNorm.toFixed(3)}`, rank: 6 },
@@ -100,7 +108,7 @@ export function barFields(e: ProgressEvent, smoothedLoss: number, checkpointStep
     return [
       { text: `${String(e.step).padStart(String(e.totalSteps).length)}/${e.totalSteps}`, rank: 0 },
       { text: `ep ${e.epoch.toFixed(2)}`, rank: 3 },
-      { text: `loss ${loss.toFixed(4)}`, rank: 0 },
+      { text: `avg loss ${loss.toFixed(4)}`, rank: 0 },
       ...(e.evalLoss !== undefined ? [{ text: `eval ${e.evalLoss.toFixed(4)}`, rank: 5 }] : []),
       { text: `lr ${e.lr.toExponential(1)}`, rank: 4 },
       { text: `${formatRate(e.tokensPerS)} tok/s`, rank: 2 },

@@ -151,9 +151,25 @@ test('the smoothed loss is a bias-corrected moving average: the first value exac
   t.update(step(1, 40, 4));
   t.update(step(2, 40, 0)); // not at an interval: no line, but the average moves
   t.done();
-  assert.match(out[0], /loss 4\.0000/);
+  // The first step: its loss is the average, said once.
+  assert.match(out[0], /loss 4\.0000 {2}lr/);
   // (0.9·0.1·4 + 0.1·0) / (1 − 0.9²) = 0.36 / 0.19
-  assert.match(out[1], /loss 1\.8947/);
+  assert.match(out[1], /avg 1\.8947/);
+});
+
+test("a line's loss is its step's own (the summary's final loss), the average named avg", () => {
+  const out: string[] = [];
+  const r = createReporter({ mode: 'lines', write: (s) => out.push(s) });
+  const t = r.train({ totalSteps: 3 });
+  for (const [s, loss] of [
+    [1, 10.5381],
+    [2, 10.5002],
+    [3, 10.4445],
+  ])
+    t.update(step(s, 3, loss));
+  t.done();
+  // Once "loss 10.4910" here (the average), above a summary's "final loss: 10.4445".
+  assert.match(out.at(-1) ?? '', /^step 3\/3 {2}epoch \S+ {2}loss 10\.4445 {2}avg 10\.4910 {2}lr /);
 });
 
 function view(event: TaskView['event'], over: Partial<TaskView> = {}): TaskView {
@@ -174,11 +190,14 @@ test('bar line: every field on a wide terminal, the important ones on a narrow o
   const sink = new BarSink(process.stderr, false, () => 0);
   const e = { event: 'progress', kind: 'train', elapsedS: 65, ...step(57, 200) } as const;
   const wide = sink.line(view(e, { checkpointStep: 40 }), 160);
-  assert.match(wide, /^ 57\/200 █+░+ ep 5\.70 loss 2\.5000 lr 1\.0e-3 1\.2k tok\/s ckpt 40 \[01:05<02:23\]$/);
+  assert.match(
+    wide,
+    /^ 57\/200 █+░+ ep 5\.70 avg loss 2\.5000 lr 1\.0e-3 1\.2k tok\/s ckpt 40 \[01:05<02:23\]$/,
+  );
   for (const width of [120, 80, 60, 40, 24]) {
     const l = sink.line(view(e), width);
     assert.ok(l.length < width, `${width}: ${l}`);
-    assert.match(l, / 57\/200 .*loss 2\.5000/, `${width}: ${l}`);
+    assert.match(l, / 57\/200 .*avg loss 2\.5000/, `${width}: ${l}`);
   }
   assert.match(sink.line(view(e), 80), /█.*ep .*lr .*tok\/s .*\[01:05<02:23\]/);
   assert.doesNotMatch(sink.line(view(e), 40), /█|lr /);

@@ -92,7 +92,10 @@ describe('progress on a terminal, a pipe and --json', () => {
     const frames = r.screen.split(`${ESC}[1G`).filter((f) => f.includes('/200'));
     assert.ok(frames.length >= 3, `the bar is redrawn (${frames.length} frames)`);
     const last = frames.at(-1) as string;
-    assert.match(last, /^200\/200 .*█.* ep \d+\.\d\d loss \d\.\d{4} lr \S+ \S+ tok\/s \[\d\d:\d\d<00:00\]/);
+    assert.match(
+      last,
+      /^200\/200 .*█.* ep \d+\.\d\d avg loss \d\.\d{4} lr \S+ \S+ tok\/s \[\d\d:\d\d<00:00\]/,
+    );
     assert.ok(r.screen.includes(`${ESC}[36m`), 'the bar is coloured');
     assert.match(r.screen, /run 1 completed; adapter 1 in the library/);
   });
@@ -112,7 +115,7 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.deepEqual(stepLines(r.stderr), [1, ...Array.from({ length: 20 }, (_, i) => 3 * (i + 1))]);
     assert.match(
       r.stderr,
-      /^step 60\/60 {2}epoch \d+\.\d\d {2}loss \d\.\d{4} {2}lr \S+ .* tok\/s {2}elapsed \d+s {2}eta 0s$/m,
+      /^step 60\/60 {2}epoch \d+\.\d\d {2}loss \d\.\d{4} {2}avg \d\.\d{4} {2}lr \S+ .* tok\/s {2}elapsed \d+s {2}eta 0s$/m,
     );
     assert.match(r.stderr, /^checkpoint: .*step-000060$/m);
     assert.ok(!r.stderr.includes(ESC) && !r.stdout.includes(ESC));
