@@ -14,6 +14,7 @@ import { decodeTensor, readSafetensorsHeader, readTensorBytes } from '../formats
 import {
   type PlannedTensor,
   planSafetensors,
+  type TensorPause,
   type TensorSink,
   type TensorSlot,
   writeSafetensorsStream,
@@ -48,8 +49,21 @@ function plan(spec: ModelSpec) {
   });
 }
 
-/** Ŵᵀ's codes and scales for one matrix, from the store's own codes. */
-function transposeMatrix(spec: ModelSpec, name: string, N: number, K: number) {
+/** Rows of Ŵᵀ transposed and quantized per piece: ~32 MB of float32, as the store's conversion reads. */
+const PIECE_BYTES = 32 * 2 ** 20;
+
+/**
+ * Ŵᵀ's codes for one matrix, from the store's own codes, written through `sink` (when given) in
+ * pieces of rows with a pause between them (Llama-3-8B's MLP matrices take seconds each); returns
+ * its scales.
+ */
+async function transposeMatrix(
+  spec: ModelSpec,
+  name: string,
+  [N, K]: readonly [number, number],
+  sink: TensorSink | null,
+  pause: TensorPause,
+): Promise<Float32Array> {
   const scheme = spec.base!.scheme!;
   const read = (t: string) => {
     const { file, info } = spec.weights.get(`${name}.${t}`);
@@ -65,11 +79,21 @@ function transposeMatrix(spec: ModelSpec, name: string, N: number, K: number) {
     K,
     scheme,
   );
-  const t = new Float32Array(K * N);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) t[k * N + n] = w[n * K + k];
-  const out = allocQuantized(K, N, BACKWARD_SCHEME);
-  quantizeRows(t, K, N, BACKWARD_SCHEME, out);
-  return out;
+  const kb = blocksPerRow(N, BACKWARD_SCHEME);
+  const scales = new Float32Array(K * kb);
+  const rows = Math.max(1, Math.floor(PIECE_BYTES / (N * 4)));
+  for (let k0 = 0; k0 < K; k0 += rows) {
+    await pause();
+    const n = Math.min(rows, K - k0);
+    const t = new Float32Array(n * N);
+    // Row by row of Ŵ: each reads its n contiguous values (the cache-friendly order for a piece).
+    for (let r = 0; r < N; r++) for (let k = 0; k < n; k++) t[k * N + r] = w[r * K + k0 + k];
+    const out = allocQuantized(n, N, BACKWARD_SCHEME);
+    quantizeRows(t, n, N, BACKWARD_SCHEME, out);
+    sink?.(out.q, (k0 * out.q.length) / n);
+    scales.set(out.scales, k0 * kb);
+  }
+  return scales;
 }
 
 export interface BackwardOptions {
@@ -97,23 +121,22 @@ export async function ensureBackwardStore(spec: ModelSpec, o: BackwardOptions = 
   const release = acquireLock(dir);
   try {
     if (complete()) return;
+    // A matrix's scales, kept from its codes' slot for the next one (redone when a resume starts there).
     let pending: { name: string; scales: Float32Array } | null = null;
     const dims = new Map(transposedMatrices(spec).map(([n, N, K]) => [n, [N, K] as const]));
     await writeSafetensorsStream(file, p, {
-      produce: (slot: TensorSlot, sink: TensorSink) => {
+      produce: async (slot: TensorSlot, sink: TensorSink, pause: TensorPause) => {
         const m = /^(.*)\.(qweight_t|scales_t)$/.exec(slot.name);
         if (!m) throw new Error(`unexpected slot ${slot.name}`);
-        const [N, K] = dims.get(m[1])!;
-        if (m[2] === 'qweight_t' || pending?.name !== m[1]) {
-          const q = transposeMatrix(spec, m[1], N, K);
-          pending = { name: m[1], scales: q.scales };
-          if (m[2] === 'qweight_t') {
-            sink(q.q, 0);
-            return;
-          }
+        const matrix = dims.get(m[1])!;
+        if (m[2] === 'qweight_t') {
+          pending = { name: m[1], scales: await transposeMatrix(spec, m[1], matrix, sink, pause) };
+          return;
         }
-        sink(new Uint8Array(pending.scales.buffer), 0);
+        const scales =
+          pending?.name === m[1] ? pending.scales : await transposeMatrix(spec, m[1], matrix, null, pause);
         pending = null;
+        sink(new Uint8Array(scales.buffer), 0);
       },
       onProgress: o.onProgress && ((q) => o.onProgress!({ ...q, form: spec.base!.form, backward: true })),
       signal: o.signal,

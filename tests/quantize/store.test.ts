@@ -1,5 +1,6 @@
 // The converted-weights store and synthetic models: a conversion killed half-way resumes without
-// redoing finished tensors and ends byte-identical to an uninterrupted one; a disk too small is
+// redoing finished tensors and ends byte-identical to an uninterrupted one; a cancel is heard within
+// a large tensor; a disk too small is
 // refused before anything is written; removal deletes every form; synthetic quantized models never
 // write their linear layers in float (the checkpoint's matrices are holes) and clean up after themselves.
 
@@ -7,13 +8,19 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildSynthetic, syntheticShape } from '../../native-runtime/bench/synthetic.ts';
+import {
+  buildSynthetic,
+  syntheticShape,
+  writeSyntheticCheckpoint,
+} from '../../native-runtime/bench/synthetic.ts';
 import { ReftError } from '../../native-runtime/errors.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { prepareBase, prepareTraining } from '../../native-runtime/quantize/base.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
 import { baseStoresFolder, ensureStore, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const spec = loadModelSpec(modelDir('llama'));
@@ -68,6 +75,67 @@ describe('base store', () => {
       (e: unknown) => e instanceof ReftError && e.code === 'cancelled',
     );
     assert.ok(seen < 5, `stopped after ${seen} tensors, not at the end`);
+  });
+
+  // Matrices large enough to take a while: an LM head of 65536 × 256 (67 MB in float32, two pieces of
+  // 32 MB) and MLP matrices of 16384 × 256; Llama-3-8B's head is 2.1 GB, whose conversion a Ctrl-C
+  // once waited for.
+  let big: ModelSpec | null = null;
+  const bigModel = async (): Promise<ModelSpec> => {
+    if (big) return big;
+    const model = join(tempDir('reft-store-big-'), 'model');
+    await writeSyntheticCheckpoint('tinyllama-1.1b', model, {
+      dtype: 'bfloat16',
+      overrides: {
+        ...SMALL_SYNTHETIC,
+        hidden_size: 256,
+        num_hidden_layers: 1,
+        intermediate_size: 16384,
+        vocab_size: 65536,
+      },
+    });
+    big = loadModelSpec(model);
+    return big;
+  };
+
+  it('a cancel is heard inside one large tensor, between its pieces, not after the whole of it', async () => {
+    const big = await bigModel();
+    const stop = new AbortController();
+    let last = '';
+    await assert.rejects(
+      ensureStore(big, parseQuantize('int8'), {
+        root: tempDir('reft-store-'),
+        signal: stop.signal,
+        onProgress: (p) => {
+          last = p.tensor;
+          // The tensor before the head is done: a cancel arrives (a timer stands for the signal).
+          if (p.done === p.total - 2) setTimeout(() => stop.abort(), 0);
+        },
+      }),
+      (e: unknown) => e instanceof ReftError && e.code === 'cancelled',
+    );
+    assert.equal(last, 'model.norm.weight', 'stopped in the head, not once it was all converted');
+  });
+
+  it("a cancel is heard inside one matrix of training's transposed copy", async () => {
+    const base = await prepareBase(await bigModel(), parseQuantize('int8'), {
+      dataDir: tempDir('reft-store-'),
+    });
+    const stop = new AbortController();
+    let last = '';
+    await assert.rejects(
+      prepareTraining(base, {
+        pack: true,
+        signal: stop.signal,
+        onProgress: (p) => {
+          last = p.tensor;
+          // Before the MLP's first matrix (seconds each at Llama-3-8B's size), a cancel arrives.
+          if (p.tensor.endsWith('o_proj.weight.scales_t')) setTimeout(() => stop.abort(), 0);
+        },
+      }),
+      (e: unknown) => e instanceof ReftError && e.code === 'cancelled',
+    );
+    assert.match(last, /o_proj\.weight\.scales_t$/, 'stopped in the next matrix, not once it was written');
   });
 
   it('refuses a conversion the disk cannot hold, before writing anything', async () => {
