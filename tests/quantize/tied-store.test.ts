@@ -64,11 +64,14 @@ for (const [arch, embedding] of [
       const expected = await logits(inPlace);
       assert.deepEqual(await logits(stored), expected);
 
-      // A store written before holds the head's own copy too: it is still complete, and read as it is.
+      // A store written before holds the embedding in the checkpoint's bf16 and the head's own fp32
+      // copy (as the last tensor): it is still complete, and read as it is.
       const old: Record<string, TensorToWrite> = {};
       for (const [n, t] of tensors)
         old[n] = { dtype: t.dtype, shape: t.shape, data: readTensorBytes(file, t) };
       old['lm_head.weight'] = old[embedding];
+      const half = inPlace.weights.get(embedding);
+      old[embedding] = { dtype: 'BF16', shape: half.info.shape, data: readTensorBytes(half.file, half.info) };
       writeSafetensors(file, old, readSafetensorsHeader(file).metadata);
       const reopened = await prepareBase(inPlace, null, { dataDir });
       assert.ok(readSafetensorsHeader(file).tensors.has('lm_head.weight'), 'the old store was rewritten');
