@@ -62,7 +62,7 @@ const options = {
 const converting = (runId: number) =>
   waitFor(
     `run ${runId} to start converting`,
-    () => ((logs.get(runId) ?? []).some((l) => l.startsWith('converting the base weights')) ? true : null),
+    async () => (logs.get(runId) ?? []).some((l) => l.startsWith('converting the base weights')),
     120_000,
     5,
   );
