@@ -202,7 +202,7 @@ export async function prepareTraining(
   const pack = o.pack ?? packedTrainingBytes(base) <= (o.totalMemory ?? totalmem()) / 3;
   if (!pack) {
     o.log?.(
-      `training reads the ${b.form} weights without packing them (packed they would take ${byteSize(packedTrainingBytes(base))}): slower, one shared copy`,
+      `training reads the base weights (${formInWords(b.form)}) as they are, without a transposed copy for the backward (the copy would take ${byteSize(packedTrainingBytes(base))}): slower, one shared copy`,
     );
     return { ...base, base: { ...b, backward: 'dequantize' } };
   }

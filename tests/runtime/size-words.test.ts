@@ -54,7 +54,7 @@ test('a conversion reports its total, and the packing note its size, in byteSize
   await prepareTraining(q, { pack: false, log: (m) => logs.push(m) });
   assert.ok(
     logs.includes(
-      `training reads the int8-b32 weights without packing them (packed they would take ${byteSize(packedTrainingBytes(q))}): slower, one shared copy`,
+      `training reads the base weights (8 bits) as they are, without a transposed copy for the backward (the copy would take ${byteSize(packedTrainingBytes(q))}): slower, one shared copy`,
     ),
     logs.join('\n'),
   );
