@@ -8,7 +8,8 @@
 import { seedDemo } from '../electron/backend/library/demo.ts';
 import { closeLibrary, type Library, openLibrary } from '../electron/backend/library/library.ts';
 import { resolveDataDir } from '../electron/backend/paths.ts';
-import type { ArgValues, OptionSpec } from './args.ts';
+import { type ArgValues, type OptionSpec, str } from './args.ts';
+import { shellLine } from './shell-word.ts';
 
 export { formatBytes } from './units.ts';
 
@@ -111,6 +112,16 @@ export function makeContext(
     },
   };
   return ctx;
+}
+
+/**
+ * A `reft-studio` command for the user to run next (a resume, a rerun, a fix), as one line to paste
+ * into a shell: every word quoted by shellLine, and the --data-dir this command was given, so that
+ * it acts on the same library.
+ */
+export function nextCommand(values: ArgValues, ...words: (string | number)[]): string {
+  const dir = str(values, 'data-dir');
+  return shellLine(['reft-studio', ...words, ...(dir ? ['--data-dir', dir] : [])]);
 }
 
 /** A plain-text table: columns padded to their widest cell. */

@@ -36,8 +36,7 @@ import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
-import { str } from './args.ts';
-import type { CommandContext } from './command.ts';
+import { type CommandContext, nextCommand } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
 import type { TrainTask } from './progress/reporter.ts';
 
@@ -169,13 +168,7 @@ export function runFailed(
  * record --out (the library keeps its own copy of the adapter), so the command must carry it.
  */
 export function resumeCommand(ctx: CommandContext, runId: number, out?: string): string {
-  return `reft-studio runs resume ${runId}${out ? ` --out ${JSON.stringify(out)}` : ''}${dataDirFlag(ctx)}`;
-}
-
-/** `--data-dir DIR` as given (nothing without it), for the commands a stop or failure suggests. */
-export function dataDirFlag(ctx: CommandContext): string {
-  const dir = str(ctx.values, 'data-dir');
-  return dir ? ` --data-dir ${JSON.stringify(dir)}` : '';
+  return nextCommand(ctx.values, 'runs', 'resume', runId, ...(out ? ['--out', out] : []));
 }
 
 /** The folders a command writes the finished adapter to besides the library's own. */
@@ -267,9 +260,7 @@ function printCheckpointStop(
   out: string,
 ): number {
   const ck = r.lastCheckpoint;
-  const resume = ck
-    ? `reft-studio train --resume ${JSON.stringify(ck.dir)} --out ${JSON.stringify(out)}`
-    : null;
+  const resume = ck ? nextCommand(ctx.values, 'train', '--resume', ck.dir, '--out', out) : null;
   ctx.print({ status, step: r.step, checkpoint: ck, resume }, () =>
     [
       `training ${status} at step ${r.step}`,

@@ -1,5 +1,7 @@
-// A word as the user would type it again in a shell, for the commands the CLI's hints suggest
-// (`-- -x`, `--map prompt=the question`): bare where every shell reads it as it is, else quoted.
+// A word as the user would type it again in a shell, for the commands the CLI prints for the user to
+// run next (a resume, a rerun, `-- -x`, `--map prompt=the question`, `export VAR=…`): bare where every
+// shell reads it as it is, else quoted. Every printed command quotes through here, so a folder with
+// spaces, quotes, `$` or non-ASCII letters pastes back as the same one word.
 
 /** Characters no shell treats specially (Python's shlex.quote keeps the same set bare). */
 const BARE = /^[\w@%+=:,./-]+$/;
@@ -14,4 +16,9 @@ export function shellWord(w: string): string {
   if (BARE.test(w)) return w;
   if (!NOT_IN_DOUBLE_QUOTES.test(w)) return `"${w}"`;
   return `'${w.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Words as one command line that a shell splits back into exactly these words. */
+export function shellLine(words: readonly (string | number)[]): string {
+  return words.map((w) => shellWord(String(w))).join(' ');
 }

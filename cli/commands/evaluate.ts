@@ -31,12 +31,10 @@ import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
-import { type Command, type CommandContext, table } from '../command.ts';
+import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
-import { dataDirFlag } from '../run-training.ts';
-import { shellWord } from '../shell-word.ts';
 
 /**
  * The base model's fingerprint a folder outside the library names (train --out, an export: the
@@ -84,11 +82,21 @@ interface Counted {
 
 /** The same evaluation as a command line, on the library's copy of the data (--map is in it). */
 function rerunCommand(ctx: CommandContext, adapter: string, datasetId: number, kind: EvalKind): string {
-  const flags = ['model', 'limit', 'max-new-tokens', 'batch-size', 'positions', 'device']
-    .map((k) => [k, str(ctx.values, k)] as const)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` --${k} ${shellWord(v as string)}`);
-  return `reft-studio evaluate --adapter ${adapter} --data ${datasetId} --kind ${kind}${flags.join('')}${dataDirFlag(ctx)}`;
+  const flags = ['model', 'limit', 'max-new-tokens', 'batch-size', 'positions', 'device'].flatMap((k) => {
+    const v = str(ctx.values, k);
+    return v === undefined ? [] : [`--${k}`, v];
+  });
+  return nextCommand(
+    ctx.values,
+    'evaluate',
+    '--adapter',
+    adapter,
+    '--data',
+    datasetId,
+    '--kind',
+    kind,
+    ...flags,
+  );
 }
 
 /**
@@ -100,7 +108,7 @@ function printStopped(
   stop: { evaluationId: number | null; adapterId: number | null; counted: Counted; rerun: string },
 ): number {
   const { evaluationId, adapterId, counted, rerun } = stop;
-  const show = adapterId !== null ? `reft-studio adapters show ${adapterId}${dataDirFlag(ctx)}` : null;
+  const show = adapterId !== null ? nextCommand(ctx.values, 'adapters', 'show', adapterId) : null;
   const got = `${counted.done} of ${counted.total ?? '?'} examples`;
   ctx.print(
     {
@@ -215,7 +223,7 @@ export const evaluateCommand: Command = {
           counted,
           rerun: rerunCommand(
             ctx,
-            adapter.record ? String(adapter.record.id) : shellWord(adapter.path),
+            adapter.record ? String(adapter.record.id) : adapter.path,
             version.datasetId,
             kind,
           ),

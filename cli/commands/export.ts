@@ -3,6 +3,7 @@
 // Both write atomically and check --out first (library/export-destination.ts): never in or around
 // the data folder; an existing folder only when it is a previous export, and then only with --force.
 
+import { join } from 'node:path';
 import {
   checkRunDataKept,
   exportAdapter,
@@ -14,8 +15,9 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { parseId, str, UsageError } from '../args.ts';
-import type { Command } from '../command.ts';
+import { type Command, nextCommand } from '../command.ts';
 import { dataFileOf } from '../data-flags.ts';
+import { shellWord } from '../shell-word.ts';
 
 function readConfigFile(path: string): Record<string, unknown> & { model: string } {
   // Capped, regular files only, and errors that never quote the file (json-file.ts).
@@ -89,8 +91,8 @@ export const exportCommand: Command = {
         [
           `wrote a pyreft training bundle to ${r.out} (${plural(r.config.data.rows, 'example')})`,
           `  pip install pyreft`,
-          `  cd ${r.out} && torchrun --nproc_per_node N train.py`,
-          `  reft-studio import ${r.out}/result`,
+          `  cd ${shellWord(r.out)} && torchrun --nproc_per_node N train.py`,
+          `  ${nextCommand(ctx.values, 'import', join(r.out, 'result'))}`,
         ].join('\n'),
       );
       return 0;

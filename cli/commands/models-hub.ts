@@ -9,7 +9,7 @@ import { addModel, listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatCount, table } from '../command.ts';
+import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
 import { transferReporter } from '../transfer-progress.ts';
 
 const scanCommand: Command = {
@@ -55,7 +55,7 @@ const scanCommand: Command = {
       const footer = add
         ? `added ${added} model(s) to the library`
         : usable
-          ? `${usable} supported model(s) not in the library yet: add them with \`reft-studio models scan${ctx.args[0] ? ` ${ctx.args[0]}` : ''} --add\``
+          ? `${usable} supported model(s) not in the library yet: add them with \`${nextCommand(ctx.values, 'models', 'scan', ...ctx.args.slice(0, 1), '--add')}\``
           : 'every supported model is in the library';
       return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${footer}`;
     });
@@ -113,7 +113,14 @@ const downloadCommand: Command = {
     } catch (e) {
       progress.done();
       if (e instanceof CancelledError) {
-        const again = `reft-studio models download ${ctx.args.join(' ')}`;
+        // The same download: the revision it asked for, into the same library.
+        const again = nextCommand(
+          ctx.values,
+          'models',
+          'download',
+          repo,
+          ...(given === undefined ? [] : ['--revision', given]),
+        );
         ctx.print(
           { status: 'cancelled', repo, resume: again },
           () => `download cancelled; partial files are kept: \`${again}\` resumes it`,

@@ -4,15 +4,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
 import { noTokenizerReason } from '../../native-runtime/models/model-folder.ts';
-import { parseId, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatCount, table } from '../command.ts';
+import { type ArgValues, parseId, str, UsageError } from '../args.ts';
+import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
 
 /** What to do about models whose folder is gone (moved or deleted since they were added). */
-function missingNote(models: { id: number; missing: boolean }[]): string {
+function missingNote(values: ArgValues, models: { id: number; missing: boolean }[]): string {
   const ids = models.filter((m) => m.missing).map((m) => m.id);
   if (ids.length === 0) return '';
   return ids.length === 1
-    ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`reft-studio models rm ${ids[0]}\``
+    ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`${nextCommand(values, 'models', 'rm', ids[0])}\``
     : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget these entries with \`reft-studio models rm ID\``;
 }
 
@@ -61,7 +61,7 @@ export const modelsCommands: Command[] = [
                 formatBytes(m.sizeBytes),
                 m.missing ? `${m.path} (missing)` : m.path,
               ]),
-            ) + missingNote(models)
+            ) + missingNote(ctx.values, models)
           : 'no models yet: add one with `reft-studio models add DIR`',
       );
       return 0;

@@ -12,9 +12,10 @@ import {
 } from '../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
 import { str, UsageError } from '../args.ts';
-import { type Command, formatBytes, table } from '../command.ts';
+import { type Command, formatBytes, nextCommand, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { TransferTask } from '../progress/reporter.ts';
+import { shellWord } from '../shell-word.ts';
 
 function describe(p: PackStatus): string {
   const state = p.ready ? (p.active ? 'ready, in use' : 'ready') : 'incomplete';
@@ -93,7 +94,7 @@ export const runtimeCommands: Command[] = [
         [
           `installed the CUDA pack (ONNX Runtime ${m.ortVersion}, ${plural(m.files.length, 'file')}, ${formatBytes(m.files.reduce((s, f) => s + f.bytes, 0))})`,
           status ? describe(status) : '',
-          'the studio and the CLI use it from their next start; check with `reft-studio devices`',
+          `the studio and the CLI use it from their next start; check with \`${nextCommand(ctx.values, 'devices')}\``,
         ]
           .filter(Boolean)
           .join('\n'),
@@ -144,7 +145,7 @@ export const runtimeCommands: Command[] = [
         { env: vars },
         () =>
           Object.entries(vars)
-            .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
+            .map(([k, v]) => `export ${k}=${shellWord(v)}`)
             .join('\n') || '# no usable CUDA runtime pack: nothing to set',
       );
       return 0;

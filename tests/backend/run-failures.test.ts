@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
@@ -100,9 +101,11 @@ test('a run that failed for a moved model folder keeps its resume, and resumes o
   renameSync(model, `${model}-away`);
   const failed = await runCli(['runs', 'resume', String(id), '--data-dir', home]);
   assert.equal(failed.code, 1);
-  assert.match(
+  assert.ok(
+    failed.stderr.includes(
+      `(once that is put right: reft-studio runs resume ${id} --data-dir ${shellWord(home)})`,
+    ),
     failed.stderr,
-    new RegExp(`\\(once that is put right: reft-studio runs resume ${id} --data-dir "`),
   );
   const shown = JSON.parse((await runCli(['runs', 'show', String(id), '--json', '--data-dir', home])).stdout);
   assert.equal(shown.status, 'failed');

@@ -11,6 +11,7 @@ import { cpSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
+import { shellWord } from '../../cli/shell-word.ts';
 import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
@@ -298,7 +299,7 @@ describe('Ctrl-C', () => {
     assert.equal(result.status, 'paused');
     assert.equal(result.step, 2);
     assert.equal(result.checkpoint.step, 2);
-    assert.equal(result.resume, `reft-studio runs resume 1 --data-dir ${JSON.stringify(dir)}`);
+    assert.equal(result.resume, `reft-studio runs resume 1 --data-dir ${shellWord(dir)}`);
     assert.deepEqual(readdirSync(join(dir, 'runs', '1', 'checkpoints')).sort(), [
       'step-000001',
       'step-000002',
@@ -442,7 +443,7 @@ describe('Ctrl-C', () => {
     assert.equal(stop.evaluationId, 1);
     assert.equal(stop.examplesTotal, 200);
     assert.ok(stop.examplesDone > 0 && stop.examplesDone < 200, `${stop.examplesDone} examples done`);
-    const dd = ` --data-dir ${JSON.stringify(dir)}`;
+    const dd = ` --data-dir ${shellWord(dir)}`;
     assert.equal(stop.show, `reft-studio adapters show 1${dd}`);
     assert.match(
       stop.rerun,

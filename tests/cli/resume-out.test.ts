@@ -6,12 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { isPreviousExport } from '../../electron/backend/library/export-destination.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
+import { shellWords } from '../helpers/shell.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { longTrainArgs, writeLongRows } from './long-training.ts';
 
@@ -36,7 +37,9 @@ async function cli(args: string[], onEvent: (e: Json, kill: (s: NodeJS.Signals) 
 }
 
 test('a paused train --out resumes into --out, with its pyreft export marked', async () => {
-  const dir = tempDir('reft-resume-out-');
+  // Folders a shell would split or expand unquoted: the printed command must paste back as they are.
+  const dir = join(tempDir('reft-resume-out-'), `my "runs" $HOME é`);
+  mkdirSync(dir);
   const rows = join(dir, 'rows.jsonl');
   writeLongRows(rows);
   const data = join(dir, 'data');
@@ -54,13 +57,10 @@ test('a paused train --out resumes into --out, with its pyreft export marked', a
   assert.equal(trained.result.status, 'paused', trained.stderr);
   assert.ok(!existsSync(out), 'nothing in --out before the run completes');
 
-  // The printed command names --out (and --data-dir); run as a user would paste it.
-  const printed = /^reft-studio runs resume (\d+) --out ("[^"]+") --data-dir ("[^"]+")$/.exec(
-    trained.result.resume,
-  );
-  assert.ok(printed, trained.result.resume);
-  assert.equal(JSON.parse(printed[2]), out);
-  const resumed = await cli(['runs', 'resume', printed[1], '--out', out, '--data-dir', data, '--json']);
+  // The printed command names --out (and --data-dir); run as a user would paste it into a shell.
+  const printed = shellWords(trained.result.resume);
+  assert.deepEqual(printed, ['reft-studio', 'runs', 'resume', '1', '--out', out, '--data-dir', data]);
+  const resumed = await cli([...printed.slice(1), '--json']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(resumed.result.outcome, 'completed', resumed.stderr);
   assert.equal(resumed.result.adapter, out);
