@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../electron/backend/paths.ts';
@@ -311,6 +312,23 @@ test('serve --port out of range is bad usage that names the flag, like a port th
     const r = await run(['serve', '--port', port, '--data-dir', '/nonexistent-qa']);
     assert.equal(r.code, 2, port);
     assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});
+
+test('serve on a port another program holds: one line in words, not the errno code', async () => {
+  // Before: "cannot listen on 127.0.0.1:PORT: EADDRINUSE".
+  const other = createServer();
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  const { port } = other.address() as AddressInfo;
+  try {
+    const r = await run(['serve', '--port', String(port), '--data-dir', tempDir('reft-serve-busy-')]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: cannot listen on 127.0.0.1:${port}: another program is listening on that port (choose another with --port)\n`,
+    );
+  } finally {
+    other.close();
   }
 });
 

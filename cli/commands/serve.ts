@@ -14,7 +14,10 @@ export const serveCommand: Command = {
   usage: 'serve [--host 127.0.0.1] [--port N] [--allow-remote] [--no-token] [--renderer-dir DIR]',
   options: {
     host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
-    port: { type: 'string', description: 'port to listen on (default: a free one)' },
+    port: {
+      type: 'string',
+      description: "port to listen on (default: the last launch's, so open tabs reconnect; else a free one)",
+    },
     'allow-remote': {
       type: 'boolean',
       description:

@@ -92,6 +92,15 @@ const MISSING_RENDERER_PAGE = `<!doctype html><meta charset="utf-8"><title>ReFT 
 <p>Run <code>npm run build:renderer</code> in the ReFT Studio folder, then reload this page.
 The RPC endpoint at <code>/rpc</code> works already.</p>`;
 
+/** Why a host and port cannot be listened on, in words rather than Node's error code. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'another program is listening on that port (choose another with --port)',
+  EACCES: 'permission denied (ports below 1024 need administrator rights)',
+  EADDRNOTAVAIL: 'no network interface of this computer has that address',
+  ENOTFOUND: 'no such host name',
+  EAI_AGAIN: 'the host name could not be looked up',
+};
+
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const loopback = isLoopback(host);
@@ -265,10 +274,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   } catch (e) {
     await backend.close();
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ValidationError(
-      'listen-failed',
-      `cannot listen on ${host}:${opts.port ?? 0}: ${code ?? (e as Error).message}`,
-    );
+    const why = (code && LISTEN_ERRORS[code]) ?? code ?? (e as Error).message;
+    throw new ValidationError('listen-failed', `cannot listen on ${host}:${opts.port ?? 0}: ${why}`);
   }
   port = (server.address() as AddressInfo).port;
   if (token !== null) saveServeState(opts.dataDir, { token, port });
