@@ -42,6 +42,24 @@ test('every command: usage, one line per option with its description, an example
   }
 });
 
+test("a command's usage line names exactly the options it accepts", () => {
+  // Before, `bench decode` accepted --steps that its usage line left out (shown as "--steps VALUE").
+  for (const c of COMMANDS) {
+    const named = new Set([...c.usage.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
+    const accepted = Object.keys(c.options ?? {});
+    assert.deepEqual(
+      accepted.filter((o) => !named.has(o)),
+      [],
+      `${c.name}: accepted but not in its usage line`,
+    );
+    assert.deepEqual(
+      [...named].filter((o) => !accepted.includes(o)),
+      [],
+      `${c.name}: in its usage line but not accepted`,
+    );
+  }
+});
+
 test('value placeholders: --rank R, --layers all|2;10;18; none for a switch', async () => {
   const r = await run(['train', '--help']);
   assert.match(r.stdout, /^ {2}--rank R +\S/m);
