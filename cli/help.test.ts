@@ -245,6 +245,57 @@ test("README's command-line block names every command", () => {
   assert.deepEqual(missing, [], `README.md's command block lacks: ${missing.join(', ')}`);
 });
 
+/** README's command block as segments, each one command's synopsis (`models list`, `bench train …`). */
+function readmeSynopses(): { name: string; text: string }[] {
+  const readme = readFileSync(join(appRoot(), 'README.md'), 'utf8');
+  const block = /## The command line[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const names = COMMANDS.map((c) => c.name).sort((a, b) => b.length - a.length);
+  const out: { name: string; text: string }[] = [];
+  for (const line of block.split('\n')) {
+    const body = line.replace(/^reft-studio /, '').replace(/ {2,}#.*$/, '');
+    // " | " between two commands; an alternative inside () or [] stays in its segment.
+    let depth = 0;
+    let from = 0;
+    const segments: string[] = [];
+    for (let i = 0; i < body.length; i++) {
+      if ('([{'.includes(body[i])) depth++;
+      else if (')]}'.includes(body[i])) depth--;
+      else if (depth === 0 && body.startsWith(' | ', i)) {
+        segments.push(body.slice(from, i));
+        from = i + 3;
+      }
+    }
+    segments.push(body.slice(from));
+    for (const seg of segments) {
+      // `bench train|prefill|decode …` is three commands.
+      const m = /^([a-z-]+) ([a-z-]+(?:\|[a-z-]+)+)\b/.exec(seg);
+      const words = m ? m[2].split('|').map((w) => `${m[1]} ${w}`) : [names.find((n) => seg.startsWith(n))];
+      for (const name of words) if (name) out.push({ name, text: seg });
+    }
+  }
+  return out;
+}
+
+test("README's command block gives every option of a command, or ends its synopsis with ...", () => {
+  // Before, `export --format bundle`'s --config/--data/--force, `serve`'s --allow-remote/--no-token/
+  // --renderer-dir and `datasets import`'s --into/--skip-bad-rows were nowhere in it.
+  const synopses = readmeSynopses();
+  for (const c of COMMANDS) {
+    const mine = synopses.filter((s) => s.name === c.name);
+    assert.ok(mine.length > 0, `README's command block has a synopsis of ${c.name}`);
+    if (mine.some((s) => / \.\.\.\s*$/.test(s.text))) continue;
+    const named = mine.map((s) => s.text).join(' ');
+    const missing = Object.keys(c.options ?? {}).filter((o) => !new RegExp(`--${o}\\b`).test(named));
+    assert.deepEqual(missing, [], `README's synopsis of ${c.name} lacks these options (or a closing ...)`);
+  }
+  // And names no option a command does not take.
+  for (const s of synopses) {
+    const c = COMMANDS.find((k) => k.name === s.name);
+    for (const [, flag] of s.text.matchAll(/--([a-z][a-z-]*)/g))
+      assert.ok(flag in (c?.options ?? {}), `README: ${s.name} has no --${flag}`);
+  }
+});
+
 test('runtime install without a NAME says it is missing', async () => {
   const r = await run(['runtime', 'install', '--data-dir', '/nonexistent-qa']);
   assert.equal(r.code, 2);

@@ -63,7 +63,10 @@ export const adaptersCommands: Command[] = [
     summary: 'list adapters (filter by tag, type, base model fingerprint or free text)',
     usage: 'adapters list [--tag TAG] [--type loreft] [--base-model FINGERPRINT] [--search TEXT]',
     options: {
-      tag: { type: 'string', description: 'only adapters with this tag' },
+      tag: {
+        type: 'string',
+        description: 'only adapters with this tag (several, comma-separated: with all of them)',
+      },
       type: { type: 'string', description: 'only this intervention type (loreft, noreft, direft, ...)' },
       'base-model': {
         type: 'string',
