@@ -27,6 +27,8 @@ export interface HubAccess {
   tokenOrigin?: TokenOrigin;
   /** In the studio, where a missing token is given in Settings rather than HF_TOKEN (the CLI's way). */
   inStudio?: boolean;
+  /** Ends the requests made with this access at once (a cancelled download's). */
+  signal?: AbortSignal;
 }
 
 /** Where a token comes from: the studio's Settings, an environment variable or huggingface_hub's file. */
@@ -129,11 +131,11 @@ function findToken(env: NodeJS.ProcessEnv): { token: string | null; origin?: Tok
 }
 
 /** A fetch that remembers the last response's headers, for the Hub's X-Error-Code. */
-function recordingFetch(): { fetch: typeof fetch; headers: () => Headers | null } {
+function recordingFetch(signal?: AbortSignal): { fetch: typeof fetch; headers: () => Headers | null } {
   let last: Headers | null = null;
   return {
     fetch: async (input, init) => {
-      const res = await fetch(input, init);
+      const res = await fetch(input, { ...init, signal: init?.signal ?? signal });
       last = res.headers;
       return res;
     },
@@ -332,7 +334,7 @@ export async function repoInfo(
 ): Promise<HubRepoInfo> {
   checkRepoId(repo);
   checkRevision(revision);
-  const rec = recordingFetch();
+  const rec = recordingFetch(access.signal);
   try {
     const info = await modelInfo({
       name: repo,

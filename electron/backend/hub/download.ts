@@ -176,6 +176,7 @@ export async function probeAccess(
       method: 'HEAD',
       headers,
       redirect: 'manual',
+      signal: access.signal,
     });
   } catch (e) {
     throw new HubError('unreachable', `cannot reach ${access.endpoint}: ${networkCause(e)}`);
@@ -200,7 +201,7 @@ export async function fetchRepoFile(
   let res: Response;
   let bytes: Buffer;
   try {
-    res = await fetch(resolveUrl(access, repo, commit, path), { headers });
+    res = await fetch(resolveUrl(access, repo, commit, path), { headers, signal: access.signal });
     if (!res.ok) await refuse(access, repo, path, res);
     bytes = Buffer.from(await res.arrayBuffer());
   } catch (e) {

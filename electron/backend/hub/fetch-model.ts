@@ -2,7 +2,7 @@
 // revision, refuse what the engine cannot run before fetching gigabytes, pick the needed files and
 // download them into the cache (download.ts).
 
-import { UnsupportedError } from '../../../native-runtime/errors.ts';
+import { CancelledError, UnsupportedError } from '../../../native-runtime/errors.ts';
 import { FILE_LIMITS } from '../../../native-runtime/formats/json-file.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { checkNotQuantized } from '../../../native-runtime/models/config.ts';
@@ -48,13 +48,22 @@ export async function modelFiles(
 }
 
 export async function fetchModel(repo: string, opts: FetchModelOptions = {}): Promise<DownloadResult> {
-  const access: HubAccess = opts.access ?? hubAccess();
+  // The signal reaches the requests that resolve the repository too: a Hub that does not answer is
+  // left at once on a cancel, not after its timeout (minutes).
+  const access: HubAccess = { ...(opts.access ?? hubAccess()), signal: opts.signal };
   const cacheDir = opts.cacheDir ?? hubCacheDir();
-  const info = await repoInfo(repo, opts.revision ?? 'main', SUPPORTED_ARCHS, access);
-  checkSupportedType(info);
-  selectModelFiles(repo, info.files);
-  await probeAccess(access, info.repo, info.commit, 'config.json');
-  const files = await modelFiles(info, access);
+  let resolved: { info: HubRepoInfo; files: HubFile[] };
+  try {
+    const info = await repoInfo(repo, opts.revision ?? 'main', SUPPORTED_ARCHS, access);
+    checkSupportedType(info);
+    selectModelFiles(repo, info.files);
+    await probeAccess(access, info.repo, info.commit, 'config.json');
+    resolved = { info, files: await modelFiles(info, access) };
+  } catch (e) {
+    if (opts.signal?.aborted) throw new CancelledError('download cancelled before any file was fetched');
+    throw e;
+  }
+  const { info, files } = resolved;
   opts.onResolved?.(info, files);
   return downloadFiles(info, files, { ...opts, cacheDir, access });
 }
