@@ -124,7 +124,7 @@ export const runtimeCommands: Command[] = [
               ),
               ...packs.filter((p) => !p.ready).map(describe),
             ].join('\n')
-          : 'no runtime packs: `reft-studio runtime install cuda` adds the CUDA provider',
+          : `no runtime packs: \`${nextCommand(ctx.values, 'runtime', 'install', 'cuda')}\` adds the CUDA provider`,
       );
       return 0;
     },

@@ -57,10 +57,10 @@ test('export --format bundle: its cd and import lines name the bundle folder as 
     out,
   );
   assert.equal(r.code, 0, r.err);
-  const cd = r.out.split('\n').find((l) => l.trim().startsWith('cd '));
-  assert.deepEqual(shellWords(cd!.split(' && ')[0].trim()), ['cd', out]);
-  const imp = r.out.split('\n').find((l) => l.trim().startsWith('reft-studio import'));
-  assert.deepEqual(shellWords(imp!.trim()), [
+  const cd = r.out.split('\n').find((l) => l.trim().startsWith('cd ')) ?? '';
+  assert.deepEqual(shellWords(cd.split(' && ')[0].trim()), ['cd', out]);
+  const imp = r.out.split('\n').find((l) => l.trim().startsWith('reft-studio import')) ?? '';
+  assert.deepEqual(shellWords(imp.trim()), [
     'reft-studio',
     'import',
     join(out, 'result'),
@@ -104,9 +104,18 @@ test('models scan DIR: the hint to add what it found names DIR and the library a
   ]);
 });
 
-test('runtime install and env: the check names the same library, the export lines set the paths as they are', async () => {
+test('runtime list, install and env: the install and the check name the same library, the export lines set the paths as they are', async () => {
   const data = join(awkwardDir('reft-printed-runtime-'), 'data');
   const pack = join(appRoot(), 'tests', 'fixtures', 'cuda-pack');
+  const none = await cliIn(data, 'runtime', 'list');
+  assert.deepEqual(shellWords(quotedAfter(none.out, 'no runtime packs')), [
+    'reft-studio',
+    'runtime',
+    'install',
+    'cuda',
+    '--data-dir',
+    data,
+  ]);
   const installed = await cliIn(data, 'runtime', 'install', 'cuda', '--from', pack, '-q');
   assert.equal(installed.code, 0, installed.err);
   assert.deepEqual(shellWords(quotedAfter(installed.out, 'check with')), [
