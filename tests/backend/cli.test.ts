@@ -7,6 +7,7 @@ import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
 import { BIN, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
@@ -501,7 +502,7 @@ test('models list marks a model whose folder was moved away, and says what to do
   assert.ok(r.stdout.includes(`${dir} (missing)`), r.stdout);
   assert.ok(
     r.stdout.includes(
-      `model ${id}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`reft-studio models rm ${id}\``,
+      `model ${id}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`reft-studio models rm ${id} --data-dir ${shellWord(data)}\``,
     ),
     r.stdout,
   );
