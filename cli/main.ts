@@ -17,6 +17,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { databaseDiskError } from '../electron/backend/db/disk-full.ts';
 import { appRoot, appVersion } from '../electron/backend/paths.ts';
 import { CancelledError, ReftError } from '../native-runtime/errors.ts';
 import { plainError } from '../native-runtime/fs-errors.ts';
@@ -127,9 +128,11 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
   let streaming = false;
   let command: string | undefined;
+  let ctx: ReturnType<typeof makeContext> | undefined;
   const fail = (err: unknown, code: number): number => {
     // Node's file errors in words ("no such file or folder", not "ENOENT"), a mapping hint as flags.
-    const plain = plainError(err);
+    // SQLite's full disk names the library's database (only once the data folder is known).
+    const plain = plainError(ctx ? databaseDiskError(err, ctx.dataDir) : err);
     const w = {
       ...plain,
       message: plain.message + mapHint(plain.details) + badRowsHint(plain.code, command),
@@ -142,7 +145,6 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   // Library code must never write to stdout in --json mode: route stray console.log to stderr.
   const origLog = console.log;
   if (wantsJson) console.log = (...a: unknown[]) => console.error(...a);
-  let ctx: ReturnType<typeof makeContext> | undefined;
   try {
     const found = findCommand(
       argv,

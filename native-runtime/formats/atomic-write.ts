@@ -27,6 +27,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { FormatError, ReftError, ValidationError } from '../errors.ts';
+import { fileError } from '../fs-errors.ts';
 
 const TMP_SUFFIX = '.tmp';
 
@@ -39,6 +40,17 @@ export type FileData = string | Uint8Array | ((fd: number) => void);
 /** Writes all of `buf` at the descriptor's position (writeSync may write less than asked). */
 export function writeFully(fd: number, buf: Uint8Array): void {
   for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
+ * A write or fsync that failed on an open descriptor, named by what was being written: Node's error
+ * carries no path there, so a full disk read "the disk is full" without saying which. Other errors
+ * (a source file that cannot be opened, say, which names its own path) are returned as they are.
+ */
+export function writeFailure(err: unknown, target: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  const onDescriptor = e?.path === undefined && (e?.syscall === 'write' || e?.syscall === 'fsync');
+  return onDescriptor ? fileError(err, `cannot write ${target}`) : err;
 }
 
 function writeData(fd: number, data: FileData): void {
@@ -106,7 +118,7 @@ export function writeFileAtomic(
     try {
       unlinkSync(tmp);
     } catch {}
-    throw e;
+    throw writeFailure(e, path);
   }
   closeSync(fd);
   try {
@@ -173,7 +185,7 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     removeMadeFolders(parent, made);
-    throw e;
+    throw writeFailure(e, target);
   }
   if (!existsSync(target)) {
     renameSync(tmp, target);

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { appRoot } from '../paths.ts';
+import { databaseDiskError } from './disk-full.ts';
 import { migrate } from './migrate.ts';
 import { ownerAlive, sweepOwnerLocks } from './owner-lock.ts';
 
@@ -41,6 +42,8 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
   try {
     db = new Database(file);
   } catch (e) {
+    const full = databaseDiskError(e, dataDir);
+    if (full !== e) throw full;
     throw new DbError('open-failed', `cannot open ${file}: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -53,7 +56,7 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
     consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
   } catch (e) {
     db.close();
-    throw e;
+    throw databaseDiskError(e, dataDir);
   }
   return db;
 }

@@ -25,7 +25,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { fsyncDir, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
+import { fsyncDir, writeFailure, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
 import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import { grown } from '../../../native-runtime/typed-arrays.ts';
@@ -92,7 +92,7 @@ export class FrozenFileWriter {
   finish(): FrozenFile {
     this.#flush();
     const fd = this.#open();
-    fsyncSync(fd);
+    this.#naming(() => fsyncSync(fd));
     closeSync(fd);
     this.#fd = null;
     const contentHash = this.#hash.digest('hex');
@@ -135,11 +135,20 @@ export class FrozenFileWriter {
     this.#pendingBytes = 0;
     this.#hash.update(buf);
     this.#size += buf.length;
-    writeFully(this.#open(), buf);
+    this.#naming(() => writeFully(this.#open(), buf));
     this.#unsynced += buf.length;
     if (this.#unsynced >= SYNC_BYTES) {
-      fsyncSync(this.#open());
+      this.#naming(() => fsyncSync(this.#open()));
       this.#unsynced = 0;
+    }
+  }
+
+  /** A failed write names the datasets folder (its temp file's name means nothing to people). */
+  #naming(io: () => void): void {
+    try {
+      io();
+    } catch (e) {
+      throw writeFailure(e, this.#dir);
     }
   }
 }

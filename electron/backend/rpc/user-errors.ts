@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import type { ErrorDetails, WireError } from '../../../native-runtime/errors.ts';
 import { errnoWords, plainError } from '../../../native-runtime/fs-errors.ts';
+import { databaseDiskError } from '../db/disk-full.ts';
 
 function inside(dir: string, p: string): string | null {
   const rel = relative(resolve(dir), resolve(p));
@@ -71,7 +72,7 @@ function chooseColumnsHint(details: ErrorDetails | undefined): string {
 
 /** toWireError for the window: Node file errors translated, errno fragments rewritten. */
 export function toUserError(err: unknown, dataDir: string): WireError {
-  const w = plainError(err, (p) => showPath(p, dataDir));
+  const w = plainError(databaseDiskError(err, dataDir), (p) => showPath(p, dataDir));
   if (w.type === 'FileError') return { ...w, message: cleanMessage(w.message, dataDir) };
   return { ...w, message: windowWords(cleanMessage(w.message, dataDir)) + chooseColumnsHint(w.details) };
 }

@@ -1,0 +1,124 @@
+// A full disk is said in one line naming where the write went, and nothing stored is lost. Node's
+// error for a write on an open descriptor carries no path ("ENOSPC: no space left on device,
+// write"), so a dataset import, a checkpoint or an export on a full disk said only "the disk is
+// full" (or the errno text itself, in a run's error); SQLite says "database or disk is full".
+// The full disk is real: writes go to /dev/full, whose every write fails with ENOSPC.
+
+import assert from 'node:assert/strict';
+import fs, { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
+import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
+import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
+import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
+import { plainError } from '../../native-runtime/fs-errors.ts';
+import { tempDir } from './helpers.ts';
+
+const root = tempDir('disk-full');
+const noDevFull = !existsSync('/dev/full') && 'needs /dev/full';
+
+/** Runs fn with every fs.writeSync sent to /dev/full, as on a disk with no space left. */
+function onFullDisk<T>(fn: () => T): T {
+  const writeSync = fs.writeSync;
+  const full = openSync('/dev/full', 'w');
+  // biome-ignore lint/suspicious/noExplicitAny: the same call, on another descriptor
+  (fs as any).writeSync = (_fd: number, ...rest: any[]) => (writeSync as any)(full, ...rest);
+  syncBuiltinESMExports();
+  try {
+    return fn();
+  } finally {
+    fs.writeSync = writeSync;
+    syncBuiltinESMExports();
+    fs.closeSync(full);
+  }
+}
+
+test('a checkpoint or export folder on a full disk: the error names the folder; the old one stays', {
+  skip: noDevFull,
+}, () => {
+  const dir = join(root, 'step-000004');
+  writeFolderAtomic(dir, [['trainer-state.json', '{"step":4}']]);
+  const err = onFullDisk(() => {
+    try {
+      writeFolderAtomic(dir, [['trainer-state.json', '{"step":8}']]);
+    } catch (e) {
+      return e;
+    }
+  });
+  assert.equal(plainError(err).code, 'disk-full');
+  assert.equal(plainError(err).message, `cannot write ${dir}: the disk is full`);
+  assert.equal(readFileSync(join(dir, 'trainer-state.json'), 'utf8'), '{"step":4}');
+  assert.deepEqual(readdirSync(root), ['step-000004']);
+});
+
+test('a dataset import on a full disk: the error names the datasets folder, no temp file is left', {
+  skip: noDevFull,
+}, () => {
+  const dataDir = join(root, 'data');
+  const err = onFullDisk(() => {
+    try {
+      writeFrozenFile(dataDir, (w) => {
+        for (let i = 0; i < 30_000; i++) w.write({ prompt: `row ${i} ${'x'.repeat(40)}`, completion: 'y' });
+      });
+    } catch (e) {
+      return e;
+    }
+  });
+  const w = toUserError(err, dataDir);
+  assert.equal(w.code, 'disk-full');
+  assert.equal(w.message, 'cannot write datasets in the data folder: the disk is full');
+  assert.equal(plainError(err).message, `cannot write ${join(dataDir, 'datasets')}: the disk is full`);
+  assert.deepEqual(readdirSync(join(dataDir, 'datasets')), []);
+});
+
+test('a write that fails on its own descriptor keeps other errors as they are', { skip: noDevFull }, () => {
+  // A FileData function whose own write fails: the error is still the target's.
+  const dir = join(root, 'export');
+  const err = (() => {
+    try {
+      writeFolderAtomic(dir, [['a.bin', (_fd) => writeFully(openSync('/dev/full', 'w'), Buffer.alloc(10))]]);
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.equal(plainError(err).message, `cannot write ${dir}: the disk is full`);
+  // A source file that is missing names itself, not the target.
+  const missing = (() => {
+    try {
+      writeFolderAtomic(dir, [['a.bin', (fd) => writeFully(fd, readFileSync(join(root, 'nope')))]]);
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.equal(plainError(missing).code, 'file-missing');
+  assert.match(plainError(missing).message, /nope: no such file or folder$/);
+});
+
+test('SQLite out of space: one line naming the library database', () => {
+  const dataDir = join(root, 'lib');
+  fs.mkdirSync(dataDir);
+  const db = new Database(join(dataDir, 'library.db'));
+  db.exec('CREATE TABLE t (x TEXT)');
+  // A page limit is SQLite's own "database or disk is full" (SQLITE_FULL), as on a full disk.
+  db.pragma('max_page_count = 3');
+  const err = (() => {
+    try {
+      db.prepare('INSERT INTO t VALUES (?)').run('x'.repeat(20_000));
+    } catch (e) {
+      return e;
+    }
+  })();
+  db.close();
+  assert.equal((err as { code?: string }).code, 'SQLITE_FULL');
+  const named = databaseDiskError(err, dataDir);
+  assert.equal(plainError(named).code, 'disk-full');
+  assert.equal(plainError(named).message, `cannot write ${join(dataDir, 'library.db')}: the disk is full`);
+  const w = toUserError(err, dataDir);
+  assert.equal(w.message, 'cannot write library.db in the data folder: the disk is full');
+  // Any other SQLite error is left alone.
+  const other = Object.assign(new Error('no such table: x'), { code: 'SQLITE_ERROR' });
+  assert.equal(databaseDiskError(other, dataDir), other);
+});
