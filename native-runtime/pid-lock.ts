@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { writeFailure } from './formats/atomic-write.ts';
 import { processAlive, processStartTime } from './process-alive.ts';
 
 export interface LockHolder {
@@ -98,7 +99,8 @@ function createLock(path: string, content: string): boolean {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+    // A full disk names the lock's path (Node's write error has none).
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw writeFailure(e, path);
   } finally {
     rmSync(mine, { force: true });
   }
@@ -107,7 +109,7 @@ function createLock(path: string, content: string): boolean {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
+    throw writeFailure(e, path);
   }
 }
 

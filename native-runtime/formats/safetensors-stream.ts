@@ -27,7 +27,7 @@ import {
 import { basename, dirname } from 'node:path';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFailure, writeFileAtomic } from './atomic-write.ts';
 import { dtypeBytes, type SafetensorsDtype } from './safetensors.ts';
 
 export interface PlannedTensor {
@@ -174,9 +174,10 @@ export async function writeSafetensorsStream(
   const reserve = opts.reserveBytes ?? 256 * 2 ** 20;
   const free = freeBytes(dir);
   if (remaining + reserve > free) {
+    // The margin is named: "needs 55 MB more … but only 85 MB is free" read as a contradiction.
     throw new ConfigError(
       'disk-full',
-      `${basename(path)}: needs ${byteSize(remaining)} more on ${dir} but only ${byteSize(free)} is free`,
+      `${basename(path)}: needs ${byteSize(remaining)} more on ${dir}, and ${byteSize(reserve)} left free after it, but only ${byteSize(free)} is free`,
     );
   }
   const cancelled = () => new ConfigError('cancelled', `${basename(path)}: conversion cancelled`);
@@ -230,6 +231,9 @@ export async function writeSafetensorsStream(
       await turn();
     }
     fsyncSync(fd);
+  } catch (e) {
+    // A disk filled by something else meanwhile: named, and the partial file kept for a resume.
+    throw writeFailure(e, path);
   } finally {
     closeSync(fd);
   }

@@ -5,9 +5,9 @@
 // The full disk is real: writes go to /dev/full, whose every write fails with ENOSPC.
 
 import assert from 'node:assert/strict';
-import fs, { existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import fs, { existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
@@ -15,24 +15,39 @@ import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts'
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
 import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
 import { plainError } from '../../native-runtime/fs-errors.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
+import { ensureStore, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
+import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from './helpers.ts';
 
 const root = tempDir('disk-full');
-const noDevFull = !existsSync('/dev/full') && 'needs /dev/full';
+const noDevFull = !existsSync('/dev/full') && 'needs /dev/full (Linux)';
 
-/** Runs fn with every fs.writeSync sent to /dev/full, as on a disk with no space left. */
-function onFullDisk<T>(fn: () => T): T {
+/**
+ * Runs fn with fs.writeSync sent to /dev/full, as on a disk with no space left: every write, or only
+ * those to a file whose path `only` matches.
+ */
+function onFullDisk<T>(fn: () => T, only?: RegExp): T {
   const writeSync = fs.writeSync;
   const full = openSync('/dev/full', 'w');
+  const fails = (fd: number) => !only || only.test(readlinkSync(`/proc/self/fd/${fd}`));
   // biome-ignore lint/suspicious/noExplicitAny: the same call, on another descriptor
-  (fs as any).writeSync = (_fd: number, ...rest: any[]) => (writeSync as any)(full, ...rest);
+  (fs as any).writeSync = (fd: number, ...rest: any[]) => (writeSync as any)(fails(fd) ? full : fd, ...rest);
   syncBuiltinESMExports();
-  try {
-    return fn();
-  } finally {
+  const restore = () => {
     fs.writeSync = writeSync;
     syncBuiltinESMExports();
     fs.closeSync(full);
+  };
+  try {
+    const r = fn();
+    if (r instanceof Promise) return r.finally(restore) as T;
+    restore();
+    return r;
+  } catch (e) {
+    restore();
+    throw e;
   }
 }
 
@@ -95,6 +110,32 @@ test('a write that fails on its own descriptor keeps other errors as they are', 
   })();
   assert.equal(plainError(missing).code, 'file-missing');
   assert.match(plainError(missing).message, /nope: no such file or folder$/);
+});
+
+test('a base conversion on a full disk names the weights file; freed, it resumes to the end', {
+  skip: noDevFull,
+}, async () => {
+  const spec = loadModelSpec(modelDir('llama'));
+  const int8 = parseQuantize('int8');
+  const storeRoot = join(root, 'bases');
+  const file = join(storeDir(storeRoot, spec.fingerprint, int8), STORE_FILE);
+  // The lock is the first file written: on a full disk it fails first, by its name.
+  await assert.rejects(
+    onFullDisk(() => ensureStore(spec, int8, { root: storeRoot, reserveBytes: 0 })),
+    (e: unknown) =>
+      plainError(e).message === `cannot write ${join(dirname(file), 'convert.lock')}: the disk is full`,
+  );
+  // The disk fills while the weights are written: their file is named.
+  await assert.rejects(
+    onFullDisk(
+      () => ensureStore(spec, int8, { root: storeRoot, reserveBytes: 0 }),
+      /weights\.safetensors\.partial$/,
+    ),
+    (e: unknown) => plainError(e).message === `cannot write ${file}: the disk is full`,
+  );
+  assert.ok(!existsSync(file), 'no weights file stands complete');
+  await ensureStore(spec, int8, { root: storeRoot, reserveBytes: 0 });
+  assert.ok(existsSync(file));
 });
 
 test('SQLite out of space: one line naming the library database', () => {

@@ -60,10 +60,13 @@ test('a conversion reports its total, and the packing note its size, in byteSize
   );
 });
 
-test('a store the disk cannot hold says how much it needs in byteSize words', async () => {
+test('a store the disk cannot hold says how much it needs, and the margin it keeps, in byteSize words', async () => {
   await assert.rejects(
     ensureStore(llama, parseQuantize('int4'), { root: tempDir('size-words-'), reserveBytes: 2 ** 60 }),
-    (e: Error) => /: needs \d+ KB more on .+ but only \d+(\.\d)? [KMGT]?B is free$/.test(e.message),
+    (e: Error) =>
+      /: needs \d+ KB more on .+, and [\d.]+ [KMGTPE]?B left free after it, but only \d+(\.\d)? [KMGT]?B is free$/.test(
+        e.message,
+      ),
   );
 });
 
