@@ -5,7 +5,15 @@
 // folder the studio wrote and nobody added to.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -107,6 +115,30 @@ test('force replaces a previous export, never a folder holding anything else', a
   const empty = join(root, 'empty');
   mkdirSync(empty);
   assert.equal((await call('adapters/export', { id: adapterId, out: empty })).type, 'reply');
+});
+
+test('an export killed while its marker was written is still a previous export; a half marker is not', async () => {
+  // What a SIGKILL inside markExport leaves: the folder complete, the marker only in its temp file
+  // (writeFileAtomic's NAME.<hex>.tmp). The next export with force used to be refused as "files the
+  // studio did not export".
+  const out = join(root, 'export-killed');
+  assert.equal((await call('adapters/export', { id: adapterId, out })).type, 'reply');
+  const marker = readFileSync(join(out, EXPORT_MARKER), 'utf8');
+  renameSync(join(out, EXPORT_MARKER), join(out, `${EXPORT_MARKER}.0123456789ab.tmp`));
+  assert.equal(await exportError(out, false), 'out-not-empty');
+  const again = await call('adapters/export', { id: adapterId, out, force: true });
+  assert.equal(again.type, 'reply', JSON.stringify(again));
+  assert.ok(readdirSync(out).includes(EXPORT_MARKER));
+  assert.ok(!readdirSync(out).some((f) => f.endsWith('.tmp')), 'the stray temp went with the old folder');
+  // Killed mid-write, the temp holds part of the marker: nothing says the folder is the studio's.
+  unlinkSync(join(out, EXPORT_MARKER));
+  writeFileSync(join(out, `${EXPORT_MARKER}.0123456789ab.tmp`), marker.slice(0, 20));
+  assert.equal(await exportError(out), 'out-not-export');
+  // A temp listing fewer files than the folder holds does not cover a file added by hand.
+  writeFileSync(join(out, `${EXPORT_MARKER}.0123456789ab.tmp`), marker);
+  writeFileSync(join(out, 'notes.md'), 'mine');
+  assert.equal(await exportError(out), 'out-not-export');
+  assert.equal(readFileSync(join(out, 'notes.md'), 'utf8'), 'mine');
 });
 
 test('the CLI: export and train --out follow the same rules', { timeout: 120_000 }, async () => {

@@ -49,17 +49,34 @@ function within(outer: string, inner: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Whether `dir` is a folder the studio exported and nobody has added to since. */
-export function isPreviousExport(dir: string): boolean {
-  let marker: Marker;
+/** The temp file of a marker being written (writeFileAtomic's `NAME.<12 hex>.tmp`). */
+const MARKER_TEMP_RE = /^\.reft-studio-export\.json\.[0-9a-f]{12}\.tmp$/;
+
+function readMarker(file: string): Marker | null {
   try {
-    marker = JSON.parse(readFileSync(join(dir, EXPORT_MARKER), 'utf8')) as Marker;
+    const marker = JSON.parse(readFileSync(file, 'utf8')) as Marker;
+    return marker?.writtenBy === 'reft-studio' && Array.isArray(marker.files) ? marker : null;
   } catch {
-    return false;
+    return null;
   }
-  if (marker?.writtenBy !== 'reft-studio' || !Array.isArray(marker.files)) return false;
-  const known = new Set([...marker.files, EXPORT_MARKER]);
-  return readdirSync(dir).every((name) => known.has(name));
+}
+
+/**
+ * Whether `dir` is a folder the studio exported and nobody has added to since. An export killed
+ * while its marker was being written (the folder complete, the marker still in its temp file) counts
+ * too when that temp holds the whole marker: else the next export to the folder, even with --force,
+ * was refused as "files the studio did not export".
+ */
+export function isPreviousExport(dir: string): boolean {
+  const names = readdirSync(dir);
+  const temps = names.filter((n) => MARKER_TEMP_RE.test(n));
+  const marker =
+    readMarker(join(dir, EXPORT_MARKER)) ??
+    temps.map((t) => readMarker(join(dir, t))).find((m) => m !== null) ??
+    null;
+  if (!marker) return false;
+  const known = new Set([...marker.files, EXPORT_MARKER, ...temps]);
+  return names.every((name) => known.has(name));
 }
 
 /**
