@@ -180,12 +180,21 @@ export function writeLibraryFolder(dest: string, prepared: PreparedImport): void
   }
 }
 
-/** Removes temp folders a crashed import left in `dir` (names `.<name>.<hex>.import` / `.tmp`). */
-export function sweepImportTemps(dir: string): void {
+/**
+ * Removes the temp folders (`.<name>.<hex>.import`) that killed imports left in `dir`, once older than
+ * `minAgeMs`: a younger one may be another process's import in progress (the CLI beside `serve`).
+ * writeFolderAtomic's `.tmp`/`.old` folders are sweepTempFiles's: an `.old` one may be the only copy
+ * of an adapter folder, to be put back, never deleted here.
+ */
+export function sweepImportTemps(dir: string, minAgeMs = 10 * 60_000): void {
   if (!existsSync(dir)) return;
+  const now = Date.now();
   for (const f of readdirSync(dir)) {
-    if (/^\..+\.[0-9a-f]{12}\.(import|tmp|old)$/.test(f))
-      rmSync(join(dir, f), { recursive: true, force: true });
+    if (!/^\..+\.[0-9a-f]{12}\.import$/.test(f)) continue;
+    try {
+      if (now - statSync(join(dir, f)).mtimeMs >= minAgeMs)
+        rmSync(join(dir, f), { recursive: true, force: true });
+    } catch {} // gone meanwhile (another sweep)
   }
 }
 

@@ -6,6 +6,7 @@
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
@@ -57,6 +58,7 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
+    sweepImportTemps(join(dataDir, 'adapters'));
     // Folders a crash left set aside mid-removal (folder-removal.ts): put back or deleted.
     sweepRemovedFolders(lib);
     // Frozen dataset files nothing needs (a crash between writing and recording one). Housekeeping:
