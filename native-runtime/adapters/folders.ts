@@ -12,8 +12,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { ConfigError, FormatError } from '../errors.ts';
-import { copyOf, type FileData, writeFolderAtomic } from '../formats/atomic-write.ts';
+import { ConfigError, FormatError, ReftError } from '../errors.ts';
+import { copyOf, type FileData, writeFailure, writeFolderAtomic } from '../formats/atomic-write.ts';
 import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
   MANIFEST_FILE,
@@ -176,7 +176,8 @@ export function writeLibraryFolder(dest: string, prepared: PreparedImport): void
     renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    // A full disk names the adapter's folder, not the temp one it was being written as.
+    throw e instanceof ReftError && e.code === 'disk-full' ? writeFailure(e.cause, target) : e;
   }
 }
 

@@ -11,17 +11,21 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
+import { importAdapter, listAdapters } from '../../electron/backend/library/adapters.ts';
 import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
+import { addModel } from '../../electron/backend/library/models.ts';
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
 import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
 import { plainError } from '../../native-runtime/fs-errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
 import { ensureStore, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
-import { modelDir } from '../helpers/fixtures.ts';
+import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from './helpers.ts';
 
 const root = tempDir('disk-full');
+const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
 const noDevFull = !existsSync('/dev/full') && 'needs /dev/full (Linux)';
 
 /**
@@ -136,6 +140,33 @@ test('a base conversion on a full disk names the weights file; freed, it resumes
   assert.ok(!existsSync(file), 'no weights file stands complete');
   await ensureStore(spec, int8, { root: storeRoot, reserveBytes: 0 });
   assert.ok(existsSync(file));
+});
+
+test('an adapter import on a full disk names the adapter folder, not its temp; nothing is recorded', {
+  skip: noDevFull,
+}, () => {
+  const lib = openLibrary(join(root, 'adapters-lib'));
+  try {
+    const model = addModel(lib, { path: modelDir('llama') });
+    const err = onFullDisk(() => {
+      try {
+        importAdapter(lib, { path: F2L2, model: model.id, positions: 'f2+l2' });
+      } catch (e) {
+        return e;
+      }
+    });
+    const adapters = join(lib.dataDir, 'adapters');
+    assert.match(
+      plainError(err).message,
+      new RegExp(
+        `^cannot write ${adapters}/pyreft-final-[0-9a-f]{8}: the disk is full$`.replace(/\//g, '\\/'),
+      ),
+    );
+    assert.ok(!existsSync(adapters) || readdirSync(adapters).length === 0, 'no folder is left');
+    assert.equal(listAdapters(lib).length, 0);
+  } finally {
+    closeLibrary(lib);
+  }
 });
 
 test('SQLite out of space: one line naming the library database', () => {
