@@ -151,6 +151,34 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), false);
   });
 
+  test('Stop ends the reply where it is: its text kept, told as stopped, not as a failure', async () => {
+    await page.getByLabel('Max new tokens').fill('4000');
+    await page.getByLabel('Message', { exact: true }).fill('Tell me a long story.');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    const reply = page.getByTestId('chat-adapted').locator('li.assistant').first();
+    await page.waitForFunction(
+      () =>
+        (
+          document.querySelector('[data-testid="chat-adapted"] li.assistant:last-child pre')?.textContent ??
+          ''
+        ).length > 20,
+      null,
+      { timeout: 120_000 },
+    );
+    await page.getByRole('button', { name: 'Stop' }).click();
+    // The engine answers one request at a time: once the next message is answered, the stopped
+    // request's own ending (its cancellation) has reached the page too.
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Message', { exact: true }).fill('Still there?');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await done('adapted', 2);
+    assert.match((await reply.getByTestId('reply-meta').textContent()) ?? '', /^stopped · seed 42$/);
+    assert.ok(((await reply.getByTestId('playground-output').textContent()) ?? '').length > 20);
+    assert.equal(await reply.getByText('Generation failed.').count(), 0);
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
   test('a model removed from the library is not kept chosen', async () => {
     const gpt2 = new URL('../fixtures/golden/models/gpt2', import.meta.url).pathname;
     const model = page.getByLabel('Model', { exact: true });

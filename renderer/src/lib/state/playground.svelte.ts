@@ -8,7 +8,7 @@
 
 import { samplingProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
-import { errorMessage, newRequestId, type RpcClient } from '../rpc/client.ts';
+import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 
 export type Side = 'base' | 'adapted';
 
@@ -245,7 +245,9 @@ export class PlaygroundState {
       reply.decodeMs = res.decodeMs;
       reply.device = res.device;
     } catch (err) {
-      reply.error = errorMessage(err);
+      // Stop's own cancellation is how a stopped reply ends, not a failure: it keeps its text.
+      const stopped = reply.finishReason === 'stopped' && err instanceof RpcError && err.code === 'cancelled';
+      if (!stopped) reply.error = errorMessage(err);
     } finally {
       reply.done = true;
     }
