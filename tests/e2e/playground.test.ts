@@ -231,6 +231,43 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByRole('button', { name: 'Dismiss error' }).click();
   });
 
+  test('an adapter trained on plain prompts: the page says how to ask it as trained, and its link does', async () => {
+    const { adapterId } = await trainedOnDemo(client, {
+      maxSteps: 1,
+      batchSize: 2,
+      rank: 2,
+      layers: '1',
+      positions: 'l1',
+      chatTemplate: 'none',
+      name: 'plain-trained',
+    });
+    const note = page.getByTestId('prompt-format-note');
+    const plain = page.getByRole('checkbox', { name: /^Plain prompt/ });
+    await page.getByRole('checkbox', { name: 'plain-trained' }).check();
+    await note
+      .getByText(
+        '“plain-trained” was trained on plain prompts, without the chat template: tick “Plain prompt” to ask as in training.',
+      )
+      .waitFor();
+    // Plain: now pirate A (trained through the chat template) is the one asked otherwise.
+    await plain.check();
+    await note
+      .getByText(
+        '“pirate A” was trained through the chat template: untick “Plain prompt” to ask as in training.',
+      )
+      .waitFor();
+    await page.getByRole('checkbox', { name: 'pirate A' }).uncheck();
+    await note.waitFor({ state: 'detached' });
+    // Opened from its link, it is asked as it was trained.
+    await page.getByRole('checkbox', { name: 'plain-trained' }).uncheck();
+    await plain.uncheck();
+    await page.goto(`${server?.url}#/playground/adapter/${adapterId}`);
+    await page.waitForFunction(() => location.hash === '#/playground');
+    assert.equal(await plain.isChecked(), true);
+    assert.equal(await page.getByRole('checkbox', { name: 'plain-trained' }).isChecked(), true);
+    assert.equal(await note.count(), 0);
+  });
+
   test('a link to an adapter deleted since says so', async () => {
     await page.goto(`${server?.url}#/playground/adapter/9999`);
     await page.getByText('No adapter with id 9999 in the library (deleted?).').waitFor();

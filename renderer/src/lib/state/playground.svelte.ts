@@ -285,6 +285,25 @@ function blankReply(): Reply {
   };
 }
 
+/**
+ * What to say when the switched-on adapters were trained on prompts formatted otherwise than the
+ * Playground will send them (the chat template, or the plain text with "Plain prompt"): they answer
+ * differently then, and unlike `generate`, which formats as the adapter was trained, the Playground
+ * sends what its switch says. Null when they agree. `promptTemplate` is the adapter's manifest's:
+ * 'chat' when trained through the chat template, anything else plain.
+ */
+export function promptFormatNote(
+  active: ReadonlyArray<{ name: string; promptTemplate: unknown }>,
+  plain: boolean,
+): string | null {
+  const other = active.filter((a) => (a.promptTemplate === 'chat') === plain);
+  if (other.length === 0) return null;
+  const names = other.map((a) => `“${a.name}”`).join(' and ');
+  return plain
+    ? `${names} ${other.length === 1 ? 'was' : 'were'} trained through the chat template: untick “Plain prompt” to ask as in training.`
+    : `${names} ${other.length === 1 ? 'was' : 'were'} trained on plain prompts, without the chat template: tick “Plain prompt” to ask as in training.`;
+}
+
 /** Decoding speed of a finished reply (without loading the model or reading the prompt), or null. */
 export function tokensPerSecond(r: Reply): number | null {
   return r.tokens && r.tokens > 1 && r.decodeMs ? (r.tokens - 1) / (r.decodeMs / 1000) : null;
