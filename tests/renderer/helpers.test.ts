@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
 import { formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
 import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
@@ -114,6 +115,30 @@ test('pyreft snippet: the adapter’s own positions, tied or untied', () => {
   assert.match(tied, /f, l = min\(0, L \/\/ 2\), min\(1, L \/\/ 2\)/);
   assert.match(tied, /locations = \[\[list\(range\(f\)\) \+ list\(range\(L - l, L\)\)\]\] \* 3/);
   assert.match(tied, /^prompt = question$/m);
+  assert.match(tied, /^inputs = tokenizer\(prompt, return_tensors="pt"\)\.to\(model\.device\)$/m);
+});
+
+test('pyreft snippet: a chat prompt is tokenized as the studio reads it, one start token', () => {
+  // Bug: the snippet tokenized the rendered chat template with the tokenizer's special tokens, so a
+  // template that writes its own start token (Llama's, Mistral's) got two: in pyreft the adapter read
+  // another prompt than in the studio, its positions shifted by one.
+  const tok = loadTokenizer(new URL('../fixtures/golden/models/llama', import.meta.url).pathname);
+  const messages = [{ role: 'user', content: 'Who are you?' }];
+  const rendered = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+  const studio = tok.encodeChat(messages, { addGenerationPrompt: true });
+  const bos = studio[0];
+  assert.equal(studio.filter((id) => id === bos).length, 1, 'the studio reads one start token');
+  assert.notDeepEqual(tok.encode(rendered), studio, 'with special tokens added, the start token doubles');
+  assert.deepEqual(tok.encode(rendered, { addSpecialTokens: false }), studio);
+  const snippet = pyreftSnippet({
+    exportDir: 'out',
+    baseModel: 'm',
+    positions: 'l1',
+    interventions: 1,
+    shareWeights: true,
+    promptTemplate: 'chat',
+  });
+  assert.match(snippet, /^inputs = tokenizer\(prompt, return_tensors="pt", add_special_tokens=False\)/m);
 });
 
 test('run configuration for people: grouped, labelled, unknown keys kept, differences found', async () => {

@@ -46,7 +46,11 @@ export function pyreftSnippet(i: SnippetInput): string {
     chat
       ? 'prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)  # trained through the chat template'
       : 'prompt = question',
-    'inputs = tokenizer(prompt, return_tensors="pt").to(model.device)',
+    // A rendered chat template holds its own special tokens (a start token, often): the tokenizer
+    // must not add them again, as the studio's prompt ids do not (tokenizer.ts encodeChat).
+    chat
+      ? 'inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)  # the template holds its special tokens'
+      : 'inputs = tokenizer(prompt, return_tensors="pt").to(model.device)',
     'L = inputs["input_ids"].shape[-1]',
     `# positions ${i.positions}: the first ${first} and last ${last} prompt tokens, at most half the prompt each`,
     `f, l = min(${first}, L // 2), min(${last}, L // 2)`,
