@@ -131,3 +131,33 @@ test('a conversation through the chat template; it must end with the user; seeds
     await ids({ ...sampled, adapters: [{ id: adapterA, scale: 1 }] }),
   );
 });
+
+test('a conversation grown past the context says that its earlier turns count, and what to do', async () => {
+  const turn = 'word '.repeat(20);
+  const history = [
+    { role: 'user', content: turn },
+    { role: 'assistant', content: turn },
+    { role: 'user', content: turn },
+    { role: 'assistant', content: turn },
+  ];
+  // Bug: a short message after a few turns failed with "the prompt has 305 tokens; the model takes
+  // at most 255", and so did every next one, with no word that the history was the reason.
+  const grown = await callError('generate/run', {
+    modelId,
+    messages: [...history, { role: 'user', content: 'Hi?' }],
+    maxNewTokens: 4,
+  });
+  assert.equal(grown.code, 'prompt-too-long');
+  assert.match(
+    grown.message,
+    /^the prompt has \d+ tokens; the model takes at most 255 \(the conversation so far counts: start a New chat to go on\)$/,
+  );
+  // One long message alone: there is no history to blame.
+  const alone = await callError('generate/run', {
+    modelId,
+    messages: [{ role: 'user', content: turn.repeat(5) }],
+    maxNewTokens: 4,
+  });
+  assert.equal(alone.code, 'prompt-too-long');
+  assert.match(alone.message, /^the prompt has \d+ tokens; the model takes at most 255$/);
+});

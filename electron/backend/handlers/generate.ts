@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError } from '../../../native-runtime/errors.ts';
+import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
 import { noChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
@@ -137,9 +137,17 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         },
       )
       .catch((e) => {
+        const code = (e as { code?: string }).code;
         // A conversation the model cannot read: what the Playground offers instead.
-        if (p.messages && (e as { code?: string }).code === 'missing-chat-template')
+        if (p.messages && code === 'missing-chat-template')
           throw noChatTemplateError('tick “Plain prompt” under Sampling to send only your last message');
+        // The earlier turns are sent again with each message: a short one fails once they fill the
+        // context, and every next one would too.
+        if (p.messages?.some((m) => m.role === 'assistant') && code === 'prompt-too-long')
+          throw new ConfigError(
+            code,
+            `${(e as Error).message} (the conversation so far counts: start a New chat to go on)`,
+          );
         throw e;
       });
     recordGeneration(ctx.lib, {
