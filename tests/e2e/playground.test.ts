@@ -151,6 +151,34 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), false);
   });
 
+  test('both sides answer with the settings of the moment the message was sent', async () => {
+    await page.getByLabel('Base model side by side').check();
+    // Long enough that the field is changed while the base side still writes.
+    await page.getByLabel('Max new tokens').fill('200');
+    await page.getByLabel('Message', { exact: true }).fill('Ahoy, tell me of the sea.');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="chat-base"] pre')?.textContent ?? '').length > 3,
+      null,
+      { timeout: 120_000 },
+    );
+    // Bug: the adapted side, asked after the base one, read the fields again: it answered 1 token.
+    await page.getByLabel('Max new tokens').fill('1');
+    await done('base', 1);
+    await done('adapted', 1);
+    for (const side of ['base', 'adapted']) {
+      const meta = (await page.getByTestId(`chat-${side}`).getByTestId('reply-meta').textContent()) ?? '';
+      assert.match(
+        meta,
+        /^(hit the token limit · 200 tokens|filled the model's context · \d{3} tokens) · /,
+        `${side}: ${meta}`,
+      );
+    }
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Base model side by side').uncheck();
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
   test('Stop ends the reply where it is: its text kept, told as stopped, not as a failure', async () => {
     await page.getByLabel('Max new tokens').fill('4000');
     await page.getByLabel('Message', { exact: true }).fill('Tell me a long story.');

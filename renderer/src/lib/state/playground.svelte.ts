@@ -35,6 +35,21 @@ export interface Turn {
   replies: Partial<Record<Side, Reply>>;
 }
 
+/** One message's request settings, the same for every side that answers it. */
+interface Asked {
+  modelId: number;
+  system: string;
+  plain: boolean;
+  seed: number;
+  sampling: {
+    maxNewTokens: number;
+    temperature: number;
+    topP: number;
+    topK?: number;
+    repetitionPenalty: number;
+  };
+}
+
 export interface Dial {
   on: boolean;
   /** α: 0 = no effect, 1 = as trained, up to 2. */
@@ -192,10 +207,25 @@ export class PlaygroundState {
     this.turns = [...this.turns, turn];
     this.draft = '';
     const live = this.turns.at(-1) as Turn; // the proxied turn, so streamed text updates the page
+    // What both sides are asked with, read now: the second side answers only after the first, and a
+    // field changed meanwhile must not make the comparison one of different settings.
+    const asked: Asked = {
+      modelId: this.modelId,
+      system: this.system.trim(),
+      plain: this.plain,
+      seed,
+      sampling: {
+        maxNewTokens: this.maxNewTokens,
+        temperature: this.temperature,
+        topP: this.topP,
+        ...(this.topK > 0 ? { topK: this.topK } : {}),
+        repetitionPenalty: this.repetitionPenalty,
+      },
+    };
     for (const side of sides) {
       const reply = live.replies[side];
       if (!reply || reply.done) continue;
-      await this.#answer(rpc, side, reply, seed, side === 'adapted' ? adapters : []);
+      await this.#answer(rpc, side, reply, asked, side === 'adapted' ? adapters : []);
     }
   }
 
@@ -203,13 +233,13 @@ export class PlaygroundState {
     rpc: RpcClient,
     side: Side,
     reply: Reply,
-    seed: number,
+    asked: Asked,
     adapters: Array<{ id: number; scale: number; enabled: boolean }>,
   ): Promise<void> {
     const history = this.turns.slice(0, -1);
     const last = this.turns.at(-1) as Turn;
     const messages = [
-      ...(this.system.trim() ? [{ role: 'system' as const, content: this.system.trim() }] : []),
+      ...(asked.system ? [{ role: 'system' as const, content: asked.system }] : []),
       ...history.flatMap((t) => {
         const a = t.replies[side];
         return a?.done && !a.error
@@ -225,15 +255,11 @@ export class PlaygroundState {
       const res = await rpc.callWith(
         'generate/run',
         {
-          modelId: this.modelId as number,
-          ...(this.plain ? { prompt: last.user, chat: false } : { messages }),
+          modelId: asked.modelId,
+          ...(asked.plain ? { prompt: last.user, chat: false } : { messages }),
           ...(adapters.length ? { adapters } : {}),
-          maxNewTokens: this.maxNewTokens,
-          temperature: this.temperature,
-          topP: this.topP,
-          ...(this.topK > 0 ? { topK: this.topK } : {}),
-          repetitionPenalty: this.repetitionPenalty,
-          seed,
+          ...asked.sampling,
+          seed: asked.seed,
           requestId: reply.requestId,
         },
         { timeoutMs: 10 * 60_000 },
