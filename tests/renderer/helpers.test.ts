@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
-import { formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
+import { finishText, formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
 import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
 import type { RunDetail } from '../../renderer/src/lib/rpc/handlers.ts';
 import { cloneRunHref, cloneRunIdFrom, runToTrainParams } from '../../renderer/src/lib/state/clone-run.ts';
@@ -87,6 +87,15 @@ test('clone into the wizard: one route, and the params that repeat the run', () 
   const long = runToTrainParams({ ...run, name: 'x'.repeat(200) })?.name ?? '';
   assert.equal(long.length, 200);
   assert.equal(long, `${'x'.repeat(193)} (copy)`);
+});
+
+test('why an answer ended, in words (the Playground showed "eos" as the engine says it)', () => {
+  assert.equal(finishText('eos'), 'the model ended its answer');
+  assert.equal(finishText('length'), 'hit the token limit');
+  assert.equal(finishText('context'), "filled the model's context");
+  assert.equal(finishText('stop'), 'reached a stop text');
+  assert.equal(finishText('stopped'), 'stopped');
+  assert.equal(finishText(null), '');
 });
 
 test('pyreft snippet: the adapter’s own positions, tied or untied', () => {

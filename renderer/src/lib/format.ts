@@ -105,3 +105,22 @@ export function formatMetrics(m: Record<string, number>): string {
 export function rowsText(n: number): string {
   return `${n} row${n === 1 ? '' : 's'}`;
 }
+
+/**
+ * Why an answer ended, in words: the engine's finish reasons ('eos', 'length', …) are its own
+ * vocabulary, and the Playground showed 'eos' as it came.
+ */
+export function finishText(reason: string | null): string {
+  switch (reason) {
+    case 'eos':
+      return 'the model ended its answer';
+    case 'length':
+      return 'hit the token limit';
+    case 'context':
+      return "filled the model's context";
+    case 'stop':
+      return 'reached a stop text';
+    default:
+      return reason ?? '';
+  }
+}
