@@ -87,15 +87,27 @@ def read_rows(path):
     return rows
 
 
+def without_added_start(tokenizer, text):
+    """A rendered chat template as pyreft's data modules should get it: they tokenize with the
+    tokenizer's special tokens, so a template that writes the start token itself (Llama's, Mistral's)
+    would get it twice, where the studio reads the rendered template with none added."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos) and tokenizer("")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        return text[len(bos):]
+    return text
+
+
 def prompt_text(tokenizer, cfg, row):
     """The prompt as the studio tokenizes it: chat rows and (with chatTemplate 'auto') plain prompts
     go through the tokenizer's chat template with the generation prompt."""
     if "messages" in row:
-        return tokenizer.apply_chat_template(row["messages"], tokenize=False, add_generation_prompt=True)
-    if cfg.get("chatTemplate", "auto") == "auto" and getattr(tokenizer, "chat_template", None):
+        msgs = row["messages"]
+    elif cfg.get("chatTemplate", "auto") == "auto" and getattr(tokenizer, "chat_template", None):
         msgs = [{"role": "user", "content": row["prompt"]}]
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    return row["prompt"]
+    else:
+        return row["prompt"]
+    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return without_added_start(tokenizer, text)
 
 
 def main(argv=None):

@@ -123,6 +123,51 @@ test('train.py compiles, its --help runs without pyreft, and it plans the same i
   assert.deepEqual(JSON.parse(p2.stdout), [1, 2]);
 });
 
+test('train.py gives pyreft a chat prompt that tokenizes with one start token, as the studio reads it', () => {
+  // Bug: pyreft's data modules tokenize prompts with the tokenizer's special tokens, and train.py
+  // handed them the rendered chat template, which for Llama-style templates already starts with the
+  // start token: the bundle trained on [<s>, <s>, ...] where the studio trains on [<s>, ...].
+  // The stand-in tokenizers below behave as transformers' do: a call adds the start token when the
+  // tokenizer has one that it adds (Llama), none otherwise (Qwen).
+  const { out } = bundle();
+  const script = `
+import json, train
+
+class Tok:
+    chat_template = "..."
+    def __init__(self, bos, adds):
+        self.bos_token, self.bos_token_id, self.adds = bos, (1 if bos else None), adds
+    def __call__(self, text):
+        ids = [1] if self.adds else []
+        if self.bos_token and text.startswith(self.bos_token):
+            ids, text = ids + [1], text[len(self.bos_token):]
+        return {"input_ids": ids + [ord(c) for c in text]}
+    def apply_chat_template(self, msgs, tokenize, add_generation_prompt):
+        return (self.bos_token or "") + "".join("<|%s|>%s" % (m["role"], m["content"]) for m in msgs) + "<|assistant|>"
+
+cfg = {"chatTemplate": "auto"}
+llama, qwen = Tok("<s>", True), Tok(None, False)
+print(json.dumps([
+    train.prompt_text(llama, cfg, {"prompt": "Hi", "completion": "Yo"}),
+    llama(train.prompt_text(llama, cfg, {"messages": [{"role": "user", "content": "Hi"}], "completion": "Yo"}))["input_ids"].count(1),
+    train.prompt_text(qwen, cfg, {"prompt": "Hi", "completion": "Yo"}),
+    train.prompt_text(Tok("<s>", False), cfg, {"prompt": "Hi", "completion": "Yo"}),
+    train.prompt_text(llama, {"chatTemplate": "none"}, {"prompt": "<s>Hi", "completion": "Yo"}),
+]))
+`;
+  const r = py(['-c', script], out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [
+    '<|user|>Hi<|assistant|>',
+    1,
+    '<|user|>Hi<|assistant|>',
+    // A tokenizer that adds no start token keeps the template's own.
+    '<s><|user|>Hi<|assistant|>',
+    // A plain prompt is the user's text, untouched.
+    '<s>Hi',
+  ]);
+});
+
 test("a result folder shaped like pyreft's save plus train.py's side file imports back with no flags", () => {
   const { out } = bundle();
   const result = join(out, 'result');
