@@ -12,6 +12,7 @@ import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
   DEMO_MODEL,
+  demoIds,
   openPage,
   rpc,
   type Served,
@@ -307,6 +308,27 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     assert.equal(await plain.isChecked(), true);
     assert.equal(await page.getByRole('checkbox', { name: 'plain-trained' }).isChecked(), true);
     assert.equal(await note.count(), 0);
+  });
+
+  test('a plain prompt is sent as typed, trailing space included, as generate --prompt sends it', async () => {
+    // Left by the test before: Plain prompt ticked, the plain-trained adapter on.
+    await page.getByRole('checkbox', { name: 'plain-trained' }).uncheck();
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByLabel('Max new tokens').fill('8');
+    const typed = 'Once upon a time ';
+    await page.getByLabel('Message', { exact: true }).fill(typed);
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await done('base', 1);
+    const shown = await page.getByTestId('chat-base').getByTestId('playground-output').textContent();
+    const { modelId } = await demoIds(client);
+    const asked = { modelId, chat: false, temperature: 0, maxNewTokens: 8 };
+    const asTyped = await rpc(client, 'generate/run', { ...asked, prompt: typed });
+    const trimmed = await rpc(client, 'generate/run', { ...asked, prompt: typed.trim() });
+    assert.notEqual(asTyped.text, trimmed.text, 'the space changes the answer (else this proves nothing)');
+    // Bug: the page trimmed it, and answered as for 'Once upon a time'.
+    assert.equal(shown, asTyped.text);
+    await page.getByRole('checkbox', { name: /^Plain prompt/ }).uncheck();
+    await page.getByRole('button', { name: 'New chat' }).click();
   });
 
   test('a link to an adapter deleted since says so', async () => {

@@ -196,8 +196,10 @@ export class PlaygroundState {
    */
   async send(fitting: readonly number[]): Promise<void> {
     const rpc = this.#rpc;
-    const text = this.draft.trim();
-    if (!rpc || this.modelId === null || !text || this.generating || this.problems.length > 0) return;
+    // A plain prompt is sent as typed, as `generate --prompt` sends it: its spaces and line breaks
+    // are tokens (a completion's indentation, the newline after "Answer:"). A chat message is trimmed.
+    const text = this.plain ? this.draft : this.draft.trim();
+    if (!rpc || this.modelId === null || !text.trim() || this.generating || this.problems.length > 0) return;
     this.error = null;
     const adapters = this.activeAdapters(fitting);
     const sides: Side[] = adapters.length === 0 ? ['base'] : this.compare ? ['base', 'adapted'] : ['adapted'];
