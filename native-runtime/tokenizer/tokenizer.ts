@@ -17,6 +17,7 @@ import {
   renderChatTemplate,
   validateMessages,
 } from './chat-template.ts';
+import { backtrackingPattern } from './pattern-check.ts';
 import { StreamDecoder } from './stream-decoder.ts';
 
 export interface EncodeOptions {
@@ -64,11 +65,21 @@ export class Tokenizer {
   /** Number of ids, added tokens included (may be smaller than the model's padded vocabulary). */
   readonly vocabSize: number;
   readonly #hf: HfTokenizer;
+  /** The tokenizer.json it was built from, named when it is refused. */
+  readonly #file: string;
   #chatTemplate: ChatTemplateSource | null | undefined;
 
   constructor(dir: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>) {
     this.dir = dir;
     this.config = config;
+    this.#file = join(dir, 'tokenizer.json');
+    const hostile = backtrackingPattern(tokenizerJson);
+    if (hostile)
+      throw new FormatError(
+        'tokenizer-pattern-refused',
+        `${this.#file}: the pattern of ${hostile} repeats a group that itself repeats (like (a+)+), ` +
+          'which can take hours on a short text; such a tokenizer is refused',
+      );
     try {
       this.#hf = new HfTokenizer(tokenizerJson, config);
     } catch (e) {

@@ -218,3 +218,37 @@ test("a model whose chat template never ends: the preview is refused and the bac
   assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
   assert.equal((await reply('system/info', {})).type, 'reply', 'the backend answers the next request');
 });
+
+/** A copy of the Llama fixture (links) whose tokenizer.json splits text on `pattern` first. */
+function modelSplittingOn(name: string, pattern: string): string {
+  const model = join(root, name);
+  mkdirSync(model);
+  for (const f of readdirSync(LLAMA_FIXTURE))
+    if (f !== 'tokenizer.json') symlinkSync(join(LLAMA_FIXTURE, f), join(model, f));
+  const tj = JSON.parse(readFileSync(join(LLAMA_FIXTURE, 'tokenizer.json'), 'utf8'));
+  tj.pre_tokenizer = {
+    type: 'Sequence',
+    pretokenizers: [
+      { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
+      tj.pre_tokenizer,
+    ],
+  };
+  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(tj));
+  return model;
+}
+
+test('a tokenizer that repeats a repetition, like (a+)+, is refused when it loads, naming the file', async () => {
+  const model = modelSplittingOn('nested-quantifier', '(a+)+$');
+  const r = await reply('models/add', { path: model, name: 'nested' });
+  const added = r.type === 'reply' ? (r.result as { id: number }).id : null;
+  const refused = added ? await reply('runs/preview', { modelId: added, datasetId }) : r;
+  assert.equal(
+    refused.type === 'error' && refused.error.code,
+    'tokenizer-pattern-refused',
+    JSON.stringify(refused),
+  );
+  assert.match(
+    refused.type === 'error' ? refused.error.message : '',
+    /^the temporary file tokenizer\.json: the pattern of pre_tokenizer\.pretokenizers\[0\] repeats a group that itself repeats/,
+  );
+});
