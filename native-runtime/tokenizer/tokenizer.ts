@@ -19,6 +19,7 @@ import {
 } from './chat-template.ts';
 import { backtrackingPattern } from './pattern-check.ts';
 import { StreamDecoder } from './stream-decoder.ts';
+import { underDeadline } from './tokenize-watchdog.ts';
 
 export interface EncodeOptions {
   /** Add the post-processor's special tokens (bos for llama-style tokenizers). Default true. */
@@ -65,7 +66,7 @@ export class Tokenizer {
   /** Number of ids, added tokens included (may be smaller than the model's padded vocabulary). */
   readonly vocabSize: number;
   readonly #hf: HfTokenizer;
-  /** The tokenizer.json it was built from, named when it is refused. */
+  /** The tokenizer.json it was built from, named when it is refused or runs past its deadline. */
   readonly #file: string;
   #chatTemplate: ChatTemplateSource | null | undefined;
 
@@ -103,7 +104,8 @@ export class Tokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    return this.#hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    const add_special_tokens = opts.addSpecialTokens ?? true;
+    return underDeadline(this.#file, () => this.#hf.encode(text, { add_special_tokens }).ids);
   }
 
   /** The vocabulary strings of ids (byte-level tokens show 'Ġ' for a space). */
@@ -124,7 +126,8 @@ export class Tokenizer {
     // nothing rather than failing mid-generation.
     const known = ids.filter((i) => i >= 0 && i < this.vocabSize);
     if (known.length === 0) return '';
-    return this.#hf.decode(known, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    const skip_special_tokens = opts.skipSpecialTokens ?? false;
+    return underDeadline(this.#file, () => this.#hf.decode(known, { skip_special_tokens }));
   }
 
   tokenToId(token: string): number | undefined {

@@ -14,6 +14,9 @@ import { isUntied, parsePositions, planInterventions } from '../../native-runtim
 import { buildBatch } from '../../native-runtime/training/trainer.ts';
 import { LLAMA_FIXTURE, tempDir } from './helpers.ts';
 
+// Engine processes started by this file stop a tokenization after 3 s instead of 30.
+process.env.REFT_STUDIO_TOKENIZE_DEADLINE_MS = '3000';
+
 const root = tempDir('preview');
 let b: Backend;
 let modelId: number;
@@ -186,8 +189,9 @@ test('runs/preview reads only the example it shows, never the whole version', as
 });
 
 test("a model whose chat template never ends: the preview is refused and the backend's loop stays free", async () => {
-  // The preview renders on the backend's own loop (the one serving every window): a template from
-  // the Hub with nested loops held it for hours before renders had a budget (template-budget.ts).
+  // A template from the Hub with nested loops held the backend's loop (the one serving every window)
+  // for hours before renders had a budget (template-budget.ts); the preview now also runs in the
+  // engine's 'tokens' process.
   const model = join(root, 'endless-template');
   mkdirSync(model);
   for (const f of readdirSync(LLAMA_FIXTURE))
@@ -236,6 +240,44 @@ function modelSplittingOn(name: string, pattern: string): string {
   writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(tj));
   return model;
 }
+
+test("a tokenizer whose pattern backtracks without end: the preview fails in its deadline, the backend's loop stays free", async () => {
+  // (?:a|a)*$ tries 2^n ways on n a's not followed by the end: hours on this prompt. Tokenizing
+  // it on the backend's loop froze every window; the 'tokens' process is killed at the deadline.
+  const model = modelSplittingOn('backtracking-split', '(?:a|a)*$');
+  const hostile = (await call('models/add', { path: model, name: 'backtracking' })).id;
+  const evil = join(root, 'evil.jsonl');
+  writeFileSync(evil, `${JSON.stringify({ prompt: `${'a'.repeat(40)}!`, completion: 'b' })}\n`);
+  const evilId = (await call('datasets/import', { path: evil })).dataset.id;
+  const started = Date.now();
+  const pending = reply('runs/preview', { modelId: hostile, datasetId: evilId });
+  // Meanwhile the backend answers.
+  const during = Date.now();
+  assert.equal((await reply('system/info', {})).type, 'reply');
+  assert.ok(Date.now() - during < 2000, `system/info took ${Date.now() - during} ms`);
+  const r = await pending;
+  assert.equal(r.type === 'error' && r.error.code, 'tokenizer-too-slow', JSON.stringify(r));
+  assert.equal(
+    r.type === 'error' && r.error.message,
+    // (A path in the temporary folder is shown by its name: rpc/user-errors.ts.)
+    'the temporary file tokenizer.json: tokenizing one text took over 3 s, so the engine process was ' +
+      'stopped: a pattern in this tokenizer backtracks without end on some texts',
+  );
+  assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+  // Token counts run in that process too: the same deadline, the same line.
+  const counts = await reply('datasets/token-lengths', { datasetId: evilId, modelId: hostile });
+  assert.equal(counts.type === 'error' && counts.error.code, 'tokenizer-too-slow', JSON.stringify(counts));
+  // The probe prompts are tokenized there too, and a new process takes the next request.
+  const probed = await reply('runs/start', {
+    modelId: hostile,
+    datasetId,
+    probe: { prompts: [`${'a'.repeat(40)}!`], every: 1 },
+  });
+  assert.equal(probed.type === 'error' && probed.error.code, 'tokenizer-too-slow', JSON.stringify(probed));
+  assert.equal((await call('runs/list', {})).length, 0, 'no run recorded');
+  const ok = await call<RunPreview>('runs/preview', { modelId, datasetId });
+  assert.ok(ok.tokens.length > 0);
+});
 
 test('a tokenizer that repeats a repetition, like (a+)+, is refused when it loads, naming the file', async () => {
   const model = modelSplittingOn('nested-quantifier', '(a+)+$');

@@ -43,8 +43,8 @@ export const runsHandlers = defineHandlers({
   /** Validates, records the run (config, dataset version, model fingerprint, system info) and queues it. */
   'runs/start': handler(
     RunParamsSchema,
-    (p, ctx): RunRecord & { runId: number } => {
-      const run = ctx.training.start(p);
+    async (p, ctx): Promise<RunRecord & { runId: number }> => {
+      const run = await ctx.training.start(p);
       return { ...run, runId: run.id };
     },
     { refuse: refuseOptions },
@@ -69,7 +69,7 @@ export const runsHandlers = defineHandlers({
   /** Example `example` (0-based) of the run's data, tokenized and intervened exactly as training will. */
   'runs/preview': handler(
     RunParamsSchema.extend({ example: z.number().int().min(0).max(1e9).optional() }),
-    ({ example, ...p }, ctx): Promise<RunPreview> => previewRun(ctx.lib, p, example ?? 0),
+    ({ example, ...p }, ctx): Promise<RunPreview> => previewRun(ctx.lib, ctx.engine, p, example ?? 0),
     { refuse: refuseOptions },
   ),
   'runs/pause': handler(Id, (p, ctx): RunRecord => ctx.training.pause(p.id)),

@@ -32,6 +32,7 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import type { ExamplePreview } from '../../../native-runtime/training/preview.ts';
 import {
   type TokenLengths,
   type TokenLengthsInput,
@@ -50,6 +51,12 @@ import {
   findVersionDuplicatesAsync,
 } from '../library/dedupe.ts';
 import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
+import {
+  checkProbePrompts,
+  type PreviewTokensArgs,
+  type ProbeCheckArgs,
+  previewTokens,
+} from '../library/run-tokenizing.ts';
 import type { UnpackZipArgs } from '../library/transfers.ts';
 import { unpackZip } from '../library/unpack-zip.ts';
 import type { ProbeConfig } from './run-params.ts';
@@ -152,6 +159,14 @@ export interface EngineOps {
   frozenRowHashes: { args: { files: string[] }; events: Record<string, never>; result: RowHashes[] };
   /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
   tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
+  /** One dataset example as training tokenizes and intervenes it (the Train wizard's preview). */
+  previewTokens: {
+    args: PreviewTokensArgs;
+    events: Record<string, never>;
+    result: ExamplePreview & { numLayers: number };
+  };
+  /** Refuses probe prompts the model cannot answer (run-tokenizing.ts), before a run is recorded. */
+  checkProbePrompts: { args: ProbeCheckArgs; events: Record<string, never>; result: null };
   /** An adapter export's files (export-writer.ts): a bundle copies the run's dataset, seconds on a big one. */
   exportAdapter: { args: { job: ExportJob }; events: Record<string, never>; result: AdapterExport };
   /** The same, zipped into a download's file (and its folder removed). */
@@ -432,6 +447,11 @@ export const TASKS: {
     }),
   frozenRowHashes: async ({ files }) => files.map(frozenRowHashes),
   tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
+  previewTokens: async (args: PreviewTokensArgs) => previewTokens(args),
+  checkProbePrompts: async (args: ProbeCheckArgs) => {
+    checkProbePrompts(args);
+    return null;
+  },
   findDuplicates: (args, _emit, signal) => findVersionDuplicatesAsync(args.filePath, args.opts, signal),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),

@@ -15,6 +15,7 @@ import type { WireError } from '../../../native-runtime/errors.ts';
 import { plainError } from '../../../native-runtime/fs-errors.ts';
 import { exitWithParent } from '../../../native-runtime/parent-watch.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
+import { armTokenizeWatchdog, REPORT_FD } from '../../../native-runtime/tokenizer/tokenize-watchdog.ts';
 import { type OpName, TASKS } from './engine-tasks.ts';
 
 export type HostToWorker =
@@ -44,6 +45,9 @@ if (!process.send) throw new Error('engine-worker.ts must run in a process start
 const hostPid = process.ppid;
 // A watcher thread: the host's death ends this process even while an ONNX Runtime call blocks it.
 exitWithParent(hostPid);
+// Another: a tokenization past its deadline (a hostile tokenizer.json) is reported to the host on
+// the pipe engine.ts opens as REPORT_FD, and the host kills this process.
+armTokenizeWatchdog(REPORT_FD);
 /**
  * Nothing is sent to a host that is gone. 'disconnect' comes only when the event loop turns, and the
  * watcher looks only every so often; the parent's pid, read on every report, changes the moment the

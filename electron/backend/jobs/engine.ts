@@ -4,16 +4,21 @@
 //                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Three
 //                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
-//                    'files' (reading adapter folders and dataset files for import, counting a dataset's tokens,
-//                    finding duplicate rows, writing exports and their zips, unpacking uploaded
-//                    zips).
+//                    'files' (reading adapter folders and dataset files for import, finding
+//                    duplicate rows, writing exports and their zips, unpacking uploaded zips) and
+//                    'tokens' (counting a dataset's tokens, the Train wizard's example preview and
+//                    probe prompts' check: a model's tokenizer.json may hold a pattern that
+//                    backtracks for hours, and a tokenization past its deadline gets the process
+//                    killed — native-runtime/tokenizer/tokenize-watchdog.ts).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Processes rather than worker threads, for two reasons: a process starts with the library path of a
 // CUDA runtime pack installed after the studio started (cuda-pack.ts engineEnv; the dynamic loader
 // reads it only at process start), and a crash inside ONNX Runtime or a GPU driver ends that process
 // only, not the backend with its open tabs.
 // Aborting `signal` cancels the operation (training checkpoints first). A process that dies fails its
-// calls with 'engine-crashed' (a run becomes resumable) and is started again on the next call.
+// calls with 'engine-crashed' (a run becomes resumable) and is started again on the next call; one
+// whose watchdog reported a tokenization past its deadline is killed by the host and fails its calls
+// with 'tokenizer-too-slow', naming the tokenizer.json.
 // Engine processes run the TypeScript sources through tsx (`--import`), so a fresh clone works
 // without a build; a bundled app ships `engine-worker.cjs` next to the bundle instead (Electron's
 // binary runs it as Node through ELECTRON_RUN_AS_NODE: packaging must leave the RunAsNode fuse on).
@@ -25,6 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CancelledError, errorDetails, ReftError, type WireError } from '../../../native-runtime/errors.ts';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { REPORT_FD, type TokenizeTimeout } from '../../../native-runtime/tokenizer/tokenize-watchdog.ts';
 import type { EngineOps, OpName } from './engine-tasks.ts';
 import type { HostToWorker, WorkerToHost } from './engine-worker.ts';
 
@@ -71,7 +77,7 @@ export function fromWire(w: WireError): Error {
   return w.code === 'cancelled' ? new CancelledError(w.message) : new EngineError(w);
 }
 
-const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
+const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens'> = {
   train: 'train',
   calibrate: 'train',
   generate: 'infer',
@@ -81,8 +87,12 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files'> = {
   // Parsing a dataset file: a CSV or JSON document whole, a Parquet row group at once.
   prepareDatasetImport: 'files',
   frozenRowHashes: 'files',
-  // Counting a dataset's tokens: beside the imports, never behind a training run.
-  tokenLengths: 'files',
+  // The tokenizer's work for the window (token counts, the Train wizard's preview and probe
+  // prompts): its own lane, so that a tokenizer past its deadline (tokenize-watchdog.ts) gets only
+  // its own process killed, never an import or an export beside it.
+  tokenLengths: 'tokens',
+  previewTokens: 'tokens',
+  checkProbePrompts: 'tokens',
   findDuplicates: 'files',
   exportAdapter: 'files',
   exportAdapterZip: 'files',
@@ -126,6 +136,24 @@ interface Pending {
 interface Proc {
   child: ChildProcess;
   pending: Map<number, Pending>;
+  /** Why the host killed it (its watchdog's report), for the calls it fails. */
+  killed?: ReftError;
+}
+
+/** A watchdog report (tokenize-watchdog.ts) as the error the killed process's calls fail with. */
+function reportedError(line: string): ReftError | null {
+  let r: Partial<TokenizeTimeout>;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (r.type !== 'tokenize-timeout') return null;
+  return new ReftError(
+    'tokenizer-too-slow',
+    `${r.file}: tokenizing one text took over ${Math.round((r.deadlineMs ?? 0) / 1000)} s, so the ` +
+      'engine process was stopped: a pattern in this tokenizer backtracks without end on some texts',
+  );
 }
 
 class Lane {
@@ -153,9 +181,21 @@ class Lane {
       execArgv: spec.execArgv,
       env: processEnv(this.dataDir),
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // REPORT_FD: the watchdog's pipe (a tokenization past its deadline).
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
     const proc: Proc = { child, pending: new Map() };
+    const report = child.stdio[REPORT_FD] as NodeJS.ReadableStream & { unref?: () => void };
+    report.unref?.(); // an idle engine process must not keep the backend alive
+    let reported = '';
+    report.on('data', (chunk: Buffer) => {
+      reported += chunk.toString();
+      const end = reported.indexOf('\n');
+      if (end < 0 || proc.killed) return;
+      proc.killed = reportedError(reported.slice(0, end)) ?? undefined;
+      // Its main thread is stuck in the tokenizer: only a kill ends it.
+      if (proc.killed) child.kill('SIGKILL');
+    });
     child.on('message', (m: WorkerToHost) => {
       if (m.type === 'ready') return;
       const c = proc.pending.get(m.id);
@@ -174,7 +214,7 @@ class Lane {
         this.#proc = null;
         this.#stale = false; // the next call starts a process under the current environment anyway
       }
-      const err = new ReftError(this.#closed ? 'engine-closed' : 'engine-crashed', why);
+      const err = proc.killed ?? new ReftError(this.#closed ? 'engine-closed' : 'engine-crashed', why);
       for (const c of proc.pending.values()) c.reject(err);
       proc.pending.clear();
     };

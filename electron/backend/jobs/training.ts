@@ -9,7 +9,12 @@ import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { appendRunLog } from '../library/run-logs.ts';
-import { createRecordedRun, planRun, type RunParams, type StoredRunConfig } from '../library/run-plan.ts';
+import {
+  createRecordedRun,
+  planRunChecked,
+  type RunParams,
+  type StoredRunConfig,
+} from '../library/run-plan.ts';
 import { checkResumable, getRunRecord, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
@@ -30,8 +35,8 @@ export class TrainingService {
     readonly events: BackendEvents,
   ) {}
 
-  start(p: RunParams): RunRecord {
-    const plan = planRun(this.lib, p);
+  async start(p: RunParams): Promise<RunRecord> {
+    const plan = await planRunChecked(this.lib, this.engine, p);
     const run = createRecordedRun(this.lib, plan, p.name);
     const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(

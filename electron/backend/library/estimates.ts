@@ -42,7 +42,7 @@ import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { type DeviceMemory, deviceMemories, trainsOnGpu, webgpuMemory } from './device-memory.ts';
 import type { Library } from './library.ts';
-import { type PlannedRun, planRun, type RunParams } from './run-plan.ts';
+import { type PlannedRun, planRunChecked, type RunParams } from './run-plan.ts';
 
 export interface RunEstimate {
   interventions: number;
@@ -248,7 +248,7 @@ export async function estimateRun(
   p: RunParams,
   opts: { calibrate?: boolean } = {},
 ): Promise<RunEstimate> {
-  const plan = planRun(lib, p);
+  const plan = await planRunChecked(lib, engine, p);
   const spec = loadModelSpec(plan.model.path);
   const fp = adapterFootprint(plan, spec.hiddenSize);
   // The trainer's own precision decision (runtime/precision.ts) for a run on the GPU.

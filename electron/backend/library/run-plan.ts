@@ -6,16 +6,14 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
-import { PromptReader } from '../../../native-runtime/evaluation/prompt-reader.ts';
+import { ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { noTokenizerReason, openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
 import {
   type ResolvedTrainConfig,
   resolveTrainConfig,
   type TrainConfig,
 } from '../../../native-runtime/training/config.ts';
-import { trainsThroughChatTemplate } from '../../../native-runtime/training/data.ts';
 import {
   bf16Refusal,
   OptionError,
@@ -23,6 +21,7 @@ import {
   TRAIN_DEFAULTS,
 } from '../../../native-runtime/training/options.ts';
 import { writeTransaction } from '../db/database.ts';
+import type { Engine } from '../jobs/engine.ts';
 import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
 import { systemInfo } from '../system-info.ts';
 import { resolveDatasetVersion } from './dataset-edits.ts';
@@ -33,6 +32,7 @@ import { cudaPackReady } from './device-memory.ts';
 import { preferredDevice } from './environment.ts';
 import type { Library } from './library.ts';
 import { getModel, type ModelRecord, modelFromRef } from './models.ts';
+import { checkProbePrompts, type ProbeCheckArgs } from './run-tokenizing.ts';
 import { createRunWithConfig, type RunRecord } from './runs.ts';
 
 export type { RunParams } from '../jobs/run-params.ts';
@@ -101,7 +101,8 @@ export function planRunData(
  * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
  * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
  * placeholders until the run has an id. runs/start, runs/estimate and runs/preview all plan here,
- * so the Train form's estimate and preview refuse what Start would.
+ * so the Train form's estimate and preview refuse what Start would. The probe prompts, which need the
+ * tokenizer, are checked by planRunChecked (the studio) and recordRunFromRefs (the CLI).
  */
 export function planRun(
   lib: Library,
@@ -177,38 +178,25 @@ export function planRun(
     // Checkpoints are what a resume continues from: about ten per run unless asked otherwise.
     config = { ...config, checkpointEvery: probe?.every ?? Math.max(1, Math.ceil(totalSteps / 10)) };
   }
-  const plan = { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
-  checkProbePrompts(plan);
-  return plan;
+  return { model, version, evalVersion, config, probe, trainExamples, stepsPerEpoch, totalSteps };
 }
 
 /**
- * Refuses probe prompts the model cannot answer (too long for its positions, empty, …) before the
- * run is recorded: the trainer asks them only once the model has loaded, and a refused one failed
- * the base model's answers and then every checkpoint's. Each is read as the run will ask it
- * (evaluation/prompt-reader.ts): by the base model, through its chat template where it has one; at
- * checkpoints, as the adapter was trained (trainsThroughChatTemplate).
+ * planRun, then the probe prompts' check (run-tokenizing.ts) in the engine's 'tokens' process: the
+ * studio's runs/start, runs/estimate and runs/preview plan here, never tokenizing on the RPC loop.
  */
-function checkProbePrompts(plan: PlannedRun): void {
-  if (!plan.probe) return;
-  const { spec, tokenizer } = openModelFolder(plan.model.path);
-  if (!tokenizer) return; // planRun refused the run already
-  const reader = new PromptReader(spec, tokenizer, null);
-  const chat = new Set([
-    reader.usesChatTemplate,
-    trainsThroughChatTemplate(plan.version.format, plan.config.chatTemplate, tokenizer),
-  ]);
-  const { prompts, maxNewTokens } = plan.probe;
-  prompts.forEach((prompt, i) => {
-    try {
-      for (const c of chat) reader.request([prompt], { chat: c, maxNewTokens });
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      const field = `probe.prompts.${i}`;
-      const where = prompts.length > 1 ? `probe prompt ${i + 1} of ${prompts.length}` : 'the probe prompt';
-      throw Object.assign(new ValidationError(e.code, `${where}: ${e.message}`), { field });
-    }
-  });
+export async function planRunChecked(lib: Library, engine: Engine, p: RunParams): Promise<PlannedRun> {
+  const plan = planRun(lib, p);
+  const check = probeCheckOf(plan);
+  if (check) await engine.call('checkProbePrompts', check);
+  return plan;
+}
+
+/** What the probe prompts' check reads of a plan, or null when the run asks no probe prompts. */
+function probeCheckOf(plan: PlannedRun): ProbeCheckArgs | null {
+  if (!plan.probe) return null;
+  const { chatTemplate } = plan.config;
+  return { model: plan.model.path, format: plan.version.format, chatTemplate, probe: plan.probe };
 }
 
 /**
@@ -284,6 +272,8 @@ export async function recordRunFromRefs(
       datasetVersionId: version.id,
       evalDatasetVersionId: evalVersion?.id,
     } as RunParams);
+    const check = probeCheckOf(plan);
+    if (check) checkProbePrompts(check); // the CLI's own process: no loop to keep free
     return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
   });
 }

@@ -2,47 +2,29 @@
 // shape and the options' problems with it ('runs/check', the same trainOptionIssues the trainer
 // refuses with), and one example of the dataset as training will see it ('runs/preview': planRun
 // resolves the options exactly as runs/start does, then training/preview.ts tokenizes the example
-// and places the interventions with data.ts and positions.ts).
-// Tokenizers are kept for the last few models; an example is read alone, through the frozen file's
-// row index (frozen-files.ts), so paging through examples reads one row each, never the version
-// (read whole and kept, a million rows held hundreds of MB in the backend and took seconds of its
-// loop). The index is built in time slices: built at once, a 1M-row version's first example held
-// every window for about a second.
+// and places the interventions with data.ts and positions.ts, in the engine's 'tokens' process:
+// run-tokenizing.ts).
+// An example is read alone, through the frozen file's row index (frozen-files.ts), so paging through
+// examples reads one row each, never the version (read whole and kept, a million rows held hundreds
+// of MB in the backend and took seconds of its loop). The index is built in time slices: built at
+// once, a 1M-row version's first example held every window for about a second.
 
-import { ConfigError, FormatError, ValidationError } from '../../../native-runtime/errors.ts';
+import { FormatError, ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
-import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
-import type { Tokenizer } from '../../../native-runtime/tokenizer/tokenizer.ts';
-import { exampleOf, normalizeRow, specialIds } from '../../../native-runtime/training/data.ts';
+import { exampleOf, normalizeRow } from '../../../native-runtime/training/data.ts';
 import {
   type ModelShapeForTraining,
   type OptionIssue,
   type TrainOptions,
   trainOptionIssues,
 } from '../../../native-runtime/training/options.ts';
-import { type ExamplePreview, previewExample } from '../../../native-runtime/training/preview.ts';
+import type { ExamplePreview } from '../../../native-runtime/training/preview.ts';
+import type { Engine } from '../jobs/engine.ts';
 import type { RunParams } from '../jobs/run-params.ts';
 import { frozenRowIndexInSlices, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
-import { planRun } from './run-plan.ts';
-
-const KEEP = 2;
-
-/** A tiny most-recently-used cache. */
-function memo<T>(load: (key: string) => T): (key: string) => T {
-  const kept = new Map<string, T>();
-  return (key) => {
-    let v = kept.get(key);
-    if (v === undefined) v = load(key);
-    kept.delete(key);
-    kept.set(key, v);
-    while (kept.size > KEEP) kept.delete(kept.keys().next().value as string);
-    return v;
-  };
-}
-
-const folders = memo((dir: string) => openModelFolder(dir));
+import { planRunChecked } from './run-plan.ts';
 
 /** The model facts the option limits depend on. */
 export function trainingShape(spec: ModelSpec): ModelShapeForTraining {
@@ -68,13 +50,17 @@ export interface RunPreview extends ExamplePreview {
   numLayers: number;
 }
 
-/** Example `index` of the run's training data, tokenized and intervened as training will. */
-export async function previewRun(lib: Library, p: RunParams, index: number): Promise<RunPreview> {
-  const plan = planRun(lib, p);
-  const folder = folders(plan.model.path);
-  const tok: Tokenizer | null = folder.tokenizer;
-  if (!tok)
-    throw new ConfigError('missing-tokenizer', `${folder.dir}: no tokenizer.json; training needs one`);
+/**
+ * Example `index` of the run's training data, tokenized and intervened as training will: the row is
+ * read here, the tokenizing done in the engine's 'tokens' process (run-tokenizing.ts).
+ */
+export async function previewRun(
+  lib: Library,
+  engine: Engine,
+  p: RunParams,
+  index: number,
+): Promise<RunPreview> {
+  const plan = await planRunChecked(lib, engine, p);
   const { filePath, format, rowCount } = plan.version;
   if (!(index < rowCount))
     throw new ValidationError(
@@ -86,11 +72,11 @@ export async function previewRun(lib: Library, p: RunParams, index: number): Pro
   const row = normalizeRow(format, readFrozenRowsAt(filePath, [index])[0]);
   if (typeof row === 'string')
     throw new FormatError('bad-file', `dataset file ${filePath}: row ${index} ${row} (the file is damaged)`);
-  const { eosId } = specialIds(tok, folder.spec);
-  return {
-    ...previewExample(tok, exampleOf(row, index + 1), plan.config, eosId),
-    index,
-    exampleCount: rowCount,
-    numLayers: folder.spec.numLayers,
-  };
+  const { positions, layers, shareWeights, maxLength, chatTemplate } = plan.config;
+  const preview = await engine.call('previewTokens', {
+    model: plan.model.path,
+    example: exampleOf(row, index + 1),
+    config: { positions, layers, shareWeights, maxLength, chatTemplate },
+  });
+  return { ...preview, index, exampleCount: rowCount };
 }
