@@ -140,7 +140,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    // The page URL carries the token: never leak it in a Referer.
+    // The link carries the token until the page moves it out of the address (page-token.ts): never
+    // leak it in a Referer.
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
     if (!hostAllowed(req.headers.host)) return sendText(res, 421, 'unexpected Host header');

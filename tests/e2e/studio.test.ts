@@ -69,10 +69,16 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
 
   after(() => closeStudio({ browser, server }));
 
-  test('connects with the token from the URL', async () => {
+  test('connects with the token from the URL, then takes it out of the address bar', async () => {
     assert.ok(server);
-    await page.goto(server.url);
+    await page.goto(`${server.url}#/models`);
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
+    // Out of the history and the address bar (page-token.ts); the route stays.
+    assert.equal(page.url(), `${new URL(server.url).origin}/#/models`);
+    // A reload of the tab finds it in this tab's sessionStorage.
+    await page.reload();
+    await page.getByTestId('connection-status').getByText('Connected').waitFor();
+    assert.equal(page.url(), `${new URL(server.url).origin}/#/models`);
   });
 
   test('every section is reachable from the navigation and renders its heading', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RpcClient, RpcError } from '../../renderer/src/lib/rpc/client.ts';
 import { parseServerMessage, type RequestMessage } from '../../renderer/src/lib/rpc/envelope.ts';
+import { takePageToken } from '../../renderer/src/lib/rpc/page-token.ts';
 import {
   rpcSocketUrl,
   type Transport,
@@ -200,13 +201,56 @@ describe('envelope and transport helpers', () => {
   });
 
   test('rpcSocketUrl carries the page token to /rpc on the same host', () => {
-    assert.deepEqual(rpcSocketUrl({ protocol: 'http:', host: '127.0.0.1:5000', search: '?token=a+b' }), {
-      url: 'ws://127.0.0.1:5000/rpc?token=a%20b',
-      token: 'a b',
-    });
-    assert.deepEqual(rpcSocketUrl({ protocol: 'https:', host: 'h', search: '' }), {
-      url: 'wss://h/rpc',
-      token: null,
-    });
+    assert.equal(
+      rpcSocketUrl({ protocol: 'http:', host: '127.0.0.1:5000' }, 'a b'),
+      'ws://127.0.0.1:5000/rpc?token=a%20b',
+    );
+    assert.equal(rpcSocketUrl({ protocol: 'https:', host: 'h' }, null), 'wss://h/rpc');
+  });
+
+  test('the page token leaves the address bar for this tab’s sessionStorage; a reload finds it there', () => {
+    const kept = new Map<string, string>();
+    const page = {
+      location: { href: 'http://127.0.0.1:5000/?token=a+b&x=1#/runs/3' },
+      history: {
+        state: { s: 1 },
+        replaceState(data: unknown, _unused: string, url: string) {
+          assert.deepEqual(data, { s: 1 }, 'the history entry keeps its state');
+          page.location.href = new URL(url, page.location.href).href;
+        },
+      },
+      sessionStorage: {
+        getItem: (k: string) => kept.get(k) ?? null,
+        setItem: (k: string, v: string) => void kept.set(k, v),
+      },
+    };
+    assert.equal(takePageToken(page), 'a b');
+    assert.equal(
+      page.location.href,
+      'http://127.0.0.1:5000/?x=1#/runs/3',
+      'the route and other parameters stay',
+    );
+    assert.equal(takePageToken(page), 'a b', 'a reload of the tab');
+    // A newer link (the server restarted with another token) wins over the kept one.
+    page.location.href = 'http://127.0.0.1:5000/?token=new';
+    assert.equal(takePageToken(page), 'new');
+    assert.equal(page.location.href, 'http://127.0.0.1:5000/');
+    assert.equal(takePageToken(page), 'new');
+    // Storage turned off: the token lives for this load only, and the address is still cleaned.
+    const off = {
+      ...page,
+      sessionStorage: {
+        getItem: (): string | null => {
+          throw new Error('SecurityError');
+        },
+        setItem: () => {
+          throw new Error('SecurityError');
+        },
+      },
+    };
+    off.location.href = 'http://h/?token=t';
+    assert.equal(takePageToken(off), 't');
+    assert.equal(off.location.href, 'http://h/');
+    assert.equal(takePageToken(off), null);
   });
 });

@@ -2,9 +2,11 @@
 // calling connect() makes Electron main send a MessagePort to the backend, which arrives as a
 // window 'message' event with data 'reft:port' (a port cannot cross contextBridge itself).
 // Anywhere else (a browser pointed at `reft-studio serve`) we open a WebSocket to /rpc on the page's
-// own host, passing the page's ?token= along.
+// own host, passing along the token the page was opened with (page-token.ts moves it out of the
+// address bar).
 
 import { RpcClient } from './client.ts';
+import { takePageToken } from './page-token.ts';
 import {
   MessagePortTransport,
   type PortSource,
@@ -50,7 +52,8 @@ function electronPorts(win: Window, bridge: RendererBridge): PortSource {
 export function createTransport(win: Window = window): Transport {
   const bridge = win.reftStudio;
   if (bridge) return new MessagePortTransport(electronPorts(win, bridge));
-  const { url, token } = rpcSocketUrl(win.location);
+  const token = takePageToken(win);
+  const url = rpcSocketUrl(win.location, token);
   // `reft-studio serve` answers GET /auth-check?token= with 204 or 401; no answer means it is down.
   const probe = async () => {
     try {

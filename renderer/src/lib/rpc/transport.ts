@@ -68,15 +68,11 @@ export interface WebSocketTransportOptions {
   maxDelayMs?: number;
 }
 
-/** Builds the RPC WebSocket URL for the page at `loc` (ws for http, wss for https). */
-export function rpcSocketUrl(loc: { protocol: string; host: string; search: string }): {
-  url: string;
-  token: string | null;
-} {
-  const token = new URLSearchParams(loc.search).get('token');
+/** The RPC WebSocket URL for the page at `loc` (ws for http, wss for https), carrying `token`. */
+export function rpcSocketUrl(loc: { protocol: string; host: string }, token: string | null): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = token ? `?token=${encodeURIComponent(token)}` : '';
-  return { url: `${scheme}//${loc.host}/rpc${q}`, token };
+  return `${scheme}//${loc.host}/rpc${q}`;
 }
 
 export class WebSocketTransport implements Transport {
