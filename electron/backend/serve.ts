@@ -195,7 +195,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         ? {
             'Content-Security-Policy':
               "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
-              "font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+              // 'self' covers this server's own ws:/wss: (CSP3; tests/e2e/studio.test.ts checks it in
+              // Chromium): the page may open a WebSocket to no other host.
+              "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
           }
         : {}),
     });

@@ -20,13 +20,18 @@ after(() => server.close());
 function get(
   path: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; body: string }> {
+): Promise<{ status: number; type: string; body: string; csp: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () =>
-        resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }),
+        resolve({
+          status: res.statusCode!,
+          type: String(res.headers['content-type']),
+          body,
+          csp: String(res.headers['content-security-policy']),
+        }),
       );
     });
     req.on('error', reject);
@@ -49,6 +54,8 @@ test('serves index.html and assets with the right MIME types; refuses path trave
   assert.equal(index.status, 200);
   assert.match(index.type, /^text\/html/);
   assert.match(index.body, /ReFT Studio/);
+  // Connections (the RPC's WebSocket included) to this server only: no ws:/wss: to any host.
+  assert.match(index.csp, /(^|; )connect-src 'self';/, index.csp);
   assert.match((await get('/assets/app.js')).type, /^text\/javascript/);
   assert.match((await get('/assets/style.css')).type, /^text\/css/);
   assert.equal((await get('/assets/missing.js')).status, 404);

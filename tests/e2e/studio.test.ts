@@ -81,6 +81,29 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
     assert.equal(page.url(), `${new URL(server.url).origin}/#/models`);
   });
 
+  test("the page's CSP lets it open a WebSocket to its own server only", async () => {
+    // connect-src 'self' covers ws: of the page's own host and port (CSP3, Chromium); the page was
+    // connected above. Another port or host is refused before any connection is tried.
+    const refused = await page.evaluate(async () => {
+      const blocked: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => blocked.push(e.blockedURI));
+      for (const url of [`ws://${location.hostname}:9/rpc`, 'wss://example.com/']) {
+        try {
+          new WebSocket(url).close();
+        } catch {}
+      }
+      await new Promise((r) => setTimeout(r, 500)); // the events are queued tasks
+      return blocked;
+    });
+    // Each refused by both policies: the served header and index.html's meta.
+    assert.deepEqual(refused.toSorted(), [
+      'ws://127.0.0.1:9/rpc',
+      'ws://127.0.0.1:9/rpc',
+      'wss://example.com/',
+      'wss://example.com/',
+    ]);
+  });
+
   test('every section is reachable from the navigation and renders its heading', async () => {
     for (const [id, title] of sections) {
       const link = page.getByRole('link', { name: title, exact: true });
