@@ -25,22 +25,25 @@ export interface TokenizeTimeout {
 
 // Plain JavaScript, evaluated in the worker: no TypeScript loader, the same in a bundled app.
 // state[0]: the running tokenization's serial (0: none); state[1]: its tokenizer's number.
+// The deadline is counted in the watcher's ticks, not by the clock: a computer that sleeps in the
+// middle of an encode resumes with one overdue tick, not with 'hours late'.
 const WATCHER = `
 const { workerData: w, parentPort } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
 const state = new Int32Array(w.state);
 const files = new Map();
 parentPort.on('message', (m) => files.set(m.id, m.file));
+const tick = Math.min(250, w.deadlineMs / 4);
 let seen = 0;
-let since = 0;
+let ticks = 0;
 const timer = setInterval(() => {
   const serial = Atomics.load(state, 0);
-  if (serial !== seen) { seen = serial; since = Date.now(); return; }
-  if (serial === 0 || Date.now() - since < w.deadlineMs) return;
+  if (serial !== seen) { seen = serial; ticks = 0; return; }
+  if (serial === 0 || ++ticks * tick < w.deadlineMs) return;
   clearInterval(timer);
   const file = files.get(Atomics.load(state, 1)) ?? 'tokenizer.json';
   writeSync(w.fd, JSON.stringify({ type: 'tokenize-timeout', file, deadlineMs: w.deadlineMs }) + '\\n');
-}, Math.min(250, w.deadlineMs / 4));
+}, tick);
 `;
 
 let armed: { state: Int32Array; watcher: Worker; files: Map<string, number> } | null = null;
