@@ -4,10 +4,10 @@
 
 import { isDatasetId } from '../electron/backend/library/dataset-import.ts';
 import { getDataset } from '../electron/backend/library/datasets.ts';
-import type { ErrorDetails } from '../native-runtime/errors.ts';
+import type { ErrorDetails, WireError } from '../native-runtime/errors.ts';
 import { type ColumnMapping, MAPPED_FIELDS } from '../native-runtime/training/data-files.ts';
 import { type ArgValues, type OptionDef, UsageError } from './args.ts';
-import type { CommandContext } from './command.ts';
+import { type CommandContext, nextCommand } from './command.ts';
 import { shellWord } from './shell-word.ts';
 
 export const MAP_OPTION: OptionDef = {
@@ -46,13 +46,27 @@ export function mapHint(details: ErrorDetails | undefined): string {
 
 /**
  * How to get past a data file refused for a bad row (code 'bad-rows'): `datasets import` has the
- * flag that keeps the good rows; `train` and `evaluate` read a file strictly, so they point there.
+ * flag that keeps the good rows; `train` and `evaluate` read a file strictly, so they print that
+ * import as a command to paste: the refused file's absolute path, read as it was (format, column
+ * mapping), into this command's --data-dir.
  */
-export function badRowsHint(code: string | undefined, command: string | undefined): string {
-  if (code !== 'bad-rows') return '';
-  return command === 'datasets import'
-    ? '; fix the file, or import its good rows with --skip-bad-rows'
-    : "; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows` and give the dataset's id instead";
+export function badRowsHint(
+  err: WireError,
+  command: string | undefined,
+  values: ArgValues | undefined,
+): string {
+  if (err.code !== 'bad-rows') return '';
+  if (command === 'datasets import') return '; fix the file, or import its good rows with --skip-bad-rows';
+  const refused = err.details?.refusedFile;
+  if (!refused)
+    return '; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows`';
+  const format = refused.format && refused.format !== 'auto' ? ['--format', refused.format] : [];
+  const map = Object.entries(refused.mapping ?? {}).flatMap(([field, column]) => [
+    '--map',
+    `${field}=${column}`,
+  ]);
+  const words = ['datasets', 'import', refused.path, ...format, ...map, '--skip-bad-rows'];
+  return `; fix the file, or import its good rows with \`${nextCommand(values ?? {}, ...words)}\` and give the dataset's id instead`;
 }
 
 /**

@@ -135,7 +135,7 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     const plain = plainError(ctx ? databaseDiskError(err, ctx.dataDir) : err);
     const w = {
       ...plain,
-      message: plain.message + mapHint(plain.details) + badRowsHint(plain.code, command),
+      message: plain.message + mapHint(plain.details) + badRowsHint(plain, command, ctx?.values),
     };
     stderr(`error: ${w.message}\n`);
     if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);

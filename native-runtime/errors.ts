@@ -23,6 +23,12 @@ export interface ErrorDetails {
   columns?: string[];
   /** The mapping to suggest for them: the column holding a conversation, or two to read as a pair. */
   mapping?: { messages: string } | { prompt: string; completion: string };
+  /**
+   * A data file refused for a bad row: its absolute path and how it was read (format, column
+   * mapping), so that the CLI can print the import that keeps its good rows as a real command.
+   * Set in the process that reads the file for the CLI, so errorDetails does not carry it.
+   */
+  refusedFile?: { path: string; format?: string; mapping?: Record<string, string> };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>

@@ -249,12 +249,33 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     strict.stderr,
     /^error: bad\.jsonl:2: not valid JSON .*\(and 1 more bad rows\); fix the file, or import its good rows with --skip-bad-rows\n$/,
   );
-  // train reads a file strictly and has no such flag: its refusal points to the import that does.
+  // train reads a file strictly and has no such flag: its refusal prints the import that does, as a
+  // command to paste (before: the placeholder `datasets import FILE --skip-bad-rows`, no --data-dir).
   const train = await runCli(['train', '--model', LLAMA_FIXTURE, '--data', f, '--data-dir', dataDir]);
   assert.equal(train.code, 1);
-  assert.match(
-    train.stderr,
-    /^error: bad\.jsonl:2: .*; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows` and give the dataset's id instead\n$/,
+  const pasted = `reft-studio datasets import ${shellWord(f)} --skip-bad-rows --data-dir ${shellWord(dataDir)}`;
+  assert.match(train.stderr, /^error: bad\.jsonl:2: .*; fix the file, or import its good rows with `/);
+  assert.ok(train.stderr.endsWith(`\`${pasted}\` and give the dataset's id instead\n`), train.stderr);
+  // A file read through --map is imported through the same mapping, from any folder (absolute path).
+  const mapped = join(root, 'bad-mapped.jsonl');
+  writeFileSync(mapped, '{"q":"a","a":"b"}\n{"q":"c"}\n');
+  const mapArgs = ['--map', 'prompt=q', '--map', 'completion=a'];
+  const trainMapped = await runCli([
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    mapped,
+    ...mapArgs,
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(trainMapped.code, 1);
+  assert.ok(
+    trainMapped.stderr.includes(
+      `\`reft-studio datasets import ${shellWord(mapped)} ${mapArgs.join(' ')} --skip-bad-rows --data-dir ${shellWord(dataDir)}\``,
+    ),
+    trainMapped.stderr,
   );
   const skip = await runCli([
     'datasets',

@@ -138,7 +138,14 @@ class Preparation {
     const { format, bad, badCount, rowCount } = this.normalizer.finish();
     if (badCount && this.input.onBadRows === 'refuse') {
       const more = badCount > 1 ? ` (and ${badCount - 1} more bad rows)` : '';
-      throw new FormatError('bad-rows', `${where(bad[0])}${more}`);
+      // How the file was read goes with the refusal: the CLI prints the import that keeps the rest.
+      const { format: asked, mapping } = this.input;
+      const refusedFile = {
+        path: this.src,
+        ...(asked ? { format: asked } : {}),
+        ...(mapping ? { mapping } : {}),
+      };
+      throw new FormatError('bad-rows', `${where(bad[0])}${more}`, { details: { refusedFile } });
     }
     if (!rowCount) {
       const first = bad[0] ? `; first problem: ${where(bad[0])}` : '';
