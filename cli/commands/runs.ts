@@ -7,6 +7,8 @@
 // CLI).
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CANCEL_POLL_MS } from '../../electron/backend/jobs/run-execution.ts';
+import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunLogLine, readRunLogSince, readRunLogTail } from '../../electron/backend/library/run-logs.ts';
 import {
   cancelRun,
@@ -16,8 +18,10 @@ import {
   getRunRecord,
   listRuns,
   RUN_STATUSES,
+  type RunRecord,
   type RunStatus,
   requeueRun,
+  runStillExecuting,
 } from '../../electron/backend/library/runs.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
 import {
@@ -27,7 +31,7 @@ import {
   runDevice,
 } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatTime, table } from '../command.ts';
+import { type Command, formatTime, nextCommand, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import {
   checkOutFolders,
@@ -204,12 +208,44 @@ export const runsCommands: Command[] = [
     examples: ['runs cancel 7'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const run = await ctx.withLibrary((lib) => cancelRun(lib, id));
-      ctx.print({ ...run }, () => `run ${id} cancelled`);
-      return 0;
+      return ctx.withLibrary(async (lib) => {
+        const running = getRunRecord(lib, id).status === 'running';
+        cancelRun(lib, id);
+        // A run training in another process reads 'cancelled' at once but trains to the end of its
+        // step: say it stopped only once its process has let go of it (jobs/run-execution.ts).
+        const stopped = !running || (await stoppedWithin(lib, id, cancelWaitMs(getRunRecord(lib, id))));
+        const run = getRunRecord(lib, id);
+        const at = run.lastStep ? ` at step ${run.lastStep}` : '';
+        ctx.print({ ...run, stopped }, () =>
+          stopped
+            ? `run ${id} cancelled${at}`
+            : `run ${id} cancelled; it is still finishing its step ${(run.lastStep ?? 0) + 1} and stops at its end (see: ${nextCommand(ctx.values, 'runs', 'show', id)})`,
+        );
+        return 0;
+      });
     },
   },
 ];
+
+/**
+ * How long `runs cancel` waits for a run training elsewhere to stop: until the trainer reads the
+ * status (CANCEL_POLL_MS, or the step's end) and finishes its step, taking a step as long as the
+ * run's steps so far (an overestimate: loading the model is counted in), within 3 s to a minute.
+ */
+function cancelWaitMs(run: RunRecord): number {
+  const step = run.startedAt && run.lastStep ? (Date.now() - run.startedAt) / run.lastStep : 10_000;
+  return Math.min(60_000, Math.max(3000, CANCEL_POLL_MS + 2 * step + 1000));
+}
+
+/** Whether the run's process lets go of it (it stopped) within `ms`. */
+async function stoppedWithin(lib: Library, id: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (runStillExecuting(lib, id)) {
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+  return true;
+}
 
 /** One log line for people: when (UTC, as every time the CLI prints), who, what. */
 function logLineText(l: RunLogLine): string {

@@ -62,7 +62,7 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
 }
 
 /** A run's owner: its lock when it has a token (see owner-lock.ts), else — rows from before — its PID. */
-function ownerLives(
+export function ownerLives(
   dataDir: string,
   owner: { owner_pid: number | null; owner_token: string | null },
 ): boolean {

@@ -46,6 +46,8 @@ import {
   type RunRecord,
   recordCheckpoint,
   recordGeneration,
+  releaseRun,
+  runStatus,
   setRunDevice,
   setRunStatus,
   setRunTotalSteps,
@@ -76,6 +78,9 @@ function folderSize(dir: string): number | null {
   }
 }
 
+/** How often a training run reads its status besides at each step: a cancel from another process. */
+export const CANCEL_POLL_MS = 1000;
+
 export type RunOutcome = 'completed' | 'paused' | 'cancelled' | 'interrupted' | 'failed';
 
 export interface ExecuteOptions {
@@ -105,6 +110,20 @@ export async function executeRun(
   engine: Engine,
   runId: number,
   opts: ExecuteOptions = {},
+): Promise<RunOutcome> {
+  try {
+    return await trainRecordedRun(lib, engine, runId, opts);
+  } finally {
+    // Stopped, however: a `runs cancel` waiting in another process reads that the run let go.
+    releaseRun(lib, runId);
+  }
+}
+
+async function trainRecordedRun(
+  lib: Library,
+  engine: Engine,
+  runId: number,
+  opts: ExecuteOptions,
 ): Promise<RunOutcome> {
   const run = getRunRecord(lib, runId);
   const cfg = run.config as unknown as StoredRunConfig;
@@ -146,21 +165,21 @@ export async function executeRun(
   let knownTotal = run.totalSteps;
   const { probe, datasetId: _d, evalDatasetVersionId: _e, ...trainerConfig } = cfg;
   // Our own signal: the caller's, or a cancel made by another process (`reft-studio runs cancel`
-  // beside a running server), seen in the database at most every two seconds.
+  // beside a running server or CLI), read from the database at each step's report, so that the run
+  // stops at the end of the step it was cancelled in (before: at most every two seconds, some steps
+  // later), and every second for steps longer than that (the trainer looks between micro-batches).
   const ac = new AbortController();
   let cancelledElsewhere = false;
   const onOuterAbort = () => ac.abort();
   if (opts.signal?.aborted) ac.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let lastStatusCheck = Date.now();
   const checkCancelled = () => {
-    if (Date.now() - lastStatusCheck < 2000) return;
-    lastStatusCheck = Date.now();
-    if (getRunRecord(lib, runId).status === 'cancelled') {
-      cancelledElsewhere = true;
-      ac.abort();
-    }
+    if (ac.signal.aborted || runStatus(lib, runId) !== 'cancelled') return;
+    cancelledElsewhere = true;
+    ac.abort();
   };
+  const statusPoll = setInterval(checkCancelled, CANCEL_POLL_MS);
+  statusPoll.unref();
   try {
     const summary = await engine.call(
       'train',
@@ -266,6 +285,7 @@ export async function executeRun(
     opts.onChange?.();
     return outcome;
   } finally {
+    clearInterval(statusPoll);
     opts.signal?.removeEventListener('abort', onOuterAbort);
     // Its model's old converted weights, if its files changed while it ran (housekeeping: else at
     // the next start-up).

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { writeTransaction } from '../db/database.ts';
+import { ownerLives, writeTransaction } from '../db/database.ts';
 import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
 import { removingFolders } from './folder-removal.ts';
 import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
@@ -329,6 +329,36 @@ export function cancelRun(lib: Library, id: number): RunRecord {
   }
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
   return getRunRecord(lib, id);
+}
+
+/** A run's status alone: read at each step by the process training it, to see a cancel from elsewhere. */
+export function runStatus(lib: Library, id: number): RunStatus {
+  return (lib.db.prepare('SELECT status FROM runs WHERE id = ?').get(id) as { status: RunStatus }).status;
+}
+
+/**
+ * The process that executed a run lets go of it once it has stopped (jobs/run-execution.ts): its
+ * owner is cleared, only its own, and only for a run no longer queued or running (their owner is
+ * what the start-up check reads to find runs left behind by a crash).
+ */
+export function releaseRun(lib: Library, id: number): void {
+  lib.db
+    .prepare(
+      `UPDATE runs SET owner_pid = NULL, owner_token = NULL
+       WHERE id = ? AND owner_token = ? AND status NOT IN ('queued', 'running')`,
+    )
+    .run(id, lib.owner.token);
+}
+
+/**
+ * Whether a process still executes the run: it has an owner that is alive. A run cancelled from
+ * another process (`runs cancel`) reads 'cancelled' at once, but trains on to the end of its step.
+ */
+export function runStillExecuting(lib: Library, id: number): boolean {
+  const owner = lib.db.prepare('SELECT owner_pid, owner_token FROM runs WHERE id = ?').get(id) as
+    | { owner_pid: number | null; owner_token: string | null }
+    | undefined;
+  return owner !== undefined && ownerLives(lib.dataDir, owner);
 }
 
 /**
