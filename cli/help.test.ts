@@ -2,7 +2,7 @@
 // then the global options, an example and the exit codes; `reft-studio --version` names the version.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -399,6 +399,20 @@ test('serve on a port another program holds: one line in words, not the errno co
   } finally {
     other.close();
   }
+});
+
+test('serve on an address no interface has: names the port tried, or none when any free one was asked', async () => {
+  // Before: "cannot listen on 192.0.2.1:0" without --port, as if port 0 had been tried.
+  const why = 'no network interface of this computer has that address';
+  const host = ['--host', '192.0.2.1', '--allow-remote']; // TEST-NET-1: never a local address
+  const free = await run(['serve', ...host, '--data-dir', tempDir('reft-serve-host-')]);
+  assert.equal(free.code, 1);
+  assert.equal(free.stderr, `error: cannot listen on 192.0.2.1 (on any free port): ${why}\n`);
+  // Without --port the last launch's port is tried first: that is the one named.
+  const dataDir = tempDir('reft-serve-saved-');
+  writeFileSync(join(dataDir, 'serve.json'), JSON.stringify({ token: 'a'.repeat(32), port: 8123 }));
+  const saved = await run(['serve', ...host, '--data-dir', dataDir]);
+  assert.equal(saved.stderr, `error: cannot listen on 192.0.2.1:8123: ${why}\n`);
 });
 
 test('generate --seed takes what the sampler keeps (0 to 2^32 − 1), as train and the Playground do', async () => {

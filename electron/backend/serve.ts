@@ -250,8 +250,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
+  // The port of the last try, for the refusal: 0 asks the system for any free one.
+  let tried = 0;
   const listen = (p: number) =>
     new Promise<void>((res, rej) => {
+      tried = p;
       server.once('error', rej);
       server.listen(p, host, () => {
         server.off('error', rej);
@@ -278,7 +281,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await backend.close();
     const code = (e as NodeJS.ErrnoException).code;
     const why = (code && LISTEN_ERRORS[code]) ?? code ?? (e as Error).message;
-    throw new ValidationError('listen-failed', `cannot listen on ${host}:${opts.port ?? 0}: ${why}`);
+    // "host:0" read as a port that was tried; a free port was asked for, so none is named.
+    const where = tried ? `${hostForUrl(host)}:${tried}` : `${host} (on any free port)`;
+    throw new ValidationError('listen-failed', `cannot listen on ${where}: ${why}`);
   }
   port = (server.address() as AddressInfo).port;
   if (token !== null) saveServeState(opts.dataDir, { token, port });
