@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
 import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
@@ -95,12 +95,14 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       const st = await stat(o.from).catch(() => null);
       if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
       await makeStaging();
+      // Recorded absolute: `runtime list` reads it from whatever folder it is run in.
+      const location = resolve(o.from);
       if (st.isDirectory()) {
         await copyFromFolder(o.from, staging, o.onProgress);
-        source = { kind: 'folder', location: o.from };
+        source = { kind: 'folder', location };
       } else {
         await extractArchive(o.from, staging, ort.version, o.onProgress);
-        source = { kind: 'archive', location: o.from };
+        source = { kind: 'archive', location };
       }
     } else {
       const dl = await downloadNugetPackage(root, ort.version, {

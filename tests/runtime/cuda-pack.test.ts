@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tar from 'tar';
 import { encodeZip } from '../../native-runtime/formats/zip.ts';
@@ -103,6 +103,12 @@ test('install from a folder: providers found below it, CUDA needs read from the 
       .update(readFileSync(join(PROVIDER_DIR, 'libonnxruntime_providers_cuda.so')))
       .digest('hex'),
   );
+});
+
+test('a relative --from is recorded as the absolute path it names, to read from any folder', async () => {
+  // Before: recorded as given, so `runtime list --json` run elsewhere named another folder.
+  const m = await installCudaPack(join(tmp, 'relative'), { from: relative(process.cwd(), FAKE) });
+  assert.equal(m.source.location, resolve(FAKE));
 });
 
 test('a folder with CUDA libraries beside the providers makes a self-contained pack', async () => {
@@ -347,7 +353,7 @@ test('installs and removals take turns: the second is refused in one line naming
       ),
     );
   }
-  assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.source.location, FAKE);
+  assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.source.location, resolve(FAKE));
   assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
   // Another process installing (here one that only holds the lock): the CLI says who, in one line,
   // and the sweep of every process looking for packs leaves that install's folders alone, even a
