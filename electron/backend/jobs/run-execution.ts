@@ -115,7 +115,11 @@ export async function executeRun(
     return await trainRecordedRun(lib, engine, runId, opts);
   } finally {
     // Stopped, however: a `runs cancel` waiting in another process reads that the run let go.
-    releaseRun(lib, runId);
+    // Best effort: a failed write here (a full disk) must not replace the run's own outcome or
+    // error; a run left with its owner only makes such a wait end at its bound.
+    try {
+      releaseRun(lib, runId);
+    } catch {}
   }
 }
 
