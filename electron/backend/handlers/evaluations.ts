@@ -61,11 +61,6 @@ export interface EvaluationJob extends JobInfo {
 type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & {
   /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
   stored: Promise<unknown>;
-  /**
-   * Whether the engine has let go of the job (its call returned, or it was dropped while queued). A
-   * cancelled job is stored at once but the engine reads its files until it notices the cancel.
-   */
-  ended: boolean;
 };
 
 // Per backend (tests run several in one process), as models-hub keeps its downloads.
@@ -106,7 +101,6 @@ function startEvaluation(
     evaluationId: null,
     examples: null,
     stored: Promise.resolve(),
-    ended: false,
   };
   const record = (): number => {
     note.evaluationId ??= createEvaluation(ctx.lib, {
@@ -192,13 +186,10 @@ function startEvaluation(
     throw e;
   }
   const known = notesOf(ctx.jobs);
-  // Forget the jobs the queue has forgotten (it keeps the latest finished ones) and the engine has ended.
-  for (const [id, n] of known) if (n.ended && !ctx.jobs.get(id)) known.delete(id);
+  // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
+  for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
   known.set(job.id, note);
-  void job.ended.then(() => {
-    note.ended = true;
-    endEvaluationJob(ctx.lib, row.id, version.filePath);
-  });
+  void job.ended.then(() => endEvaluationJob(ctx.lib, row.id, version.filePath));
   const result = finishRecord(ctx, job.done, note, record);
   note.stored = result.catch(() => {});
   return { jobId: job.id, result };
