@@ -21,6 +21,10 @@ import { databaseDiskError } from '../electron/backend/db/disk-full.ts';
 import { appRoot, appVersion } from '../electron/backend/paths.ts';
 import { CancelledError, ReftError } from '../native-runtime/errors.ts';
 import { plainError } from '../native-runtime/fs-errors.ts';
+import {
+  exitOnTokenizeDeadline,
+  tokenizeTimeoutError,
+} from '../native-runtime/tokenizer/tokenize-watchdog.ts';
 import { findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
@@ -43,7 +47,7 @@ import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
 import { badRowsHint, mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
-import { visibleWriter } from './terminal-text.ts';
+import { visibleControls, visibleWriter } from './terminal-text.ts';
 
 export const COMMANDS: Command[] = [
   serveCommand,
@@ -129,7 +133,8 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   let streaming = false;
   let command: string | undefined;
   let ctx: ReturnType<typeof makeContext> | undefined;
-  const fail = (err: unknown, code: number): number => {
+  /** What a failure prints: its line on stderr and, with --json, its object on stdout. */
+  const failure = (err: unknown): { line: string; json: string | null } => {
     // Node's file errors in words ("no such file or folder", not "ENOENT"), a mapping hint as flags.
     // SQLite's full disk names the library's database (only once the data folder is known).
     const plain = plainError(ctx ? databaseDiskError(err, ctx.dataDir) : err);
@@ -137,8 +142,13 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       ...plain,
       message: plain.message + mapHint(plain.details) + badRowsHint(plain, command, ctx?.values),
     };
-    stderr(`error: ${w.message}\n`);
-    if (wantsJson) stdout(`${JSON.stringify(streaming ? { event: 'error', error: w } : { error: w })}\n`);
+    const json = JSON.stringify(streaming ? { event: 'error', error: w } : { error: w });
+    return { line: `error: ${w.message}\n`, json: wantsJson ? `${json}\n` : null };
+  };
+  const fail = (err: unknown, code: number): number => {
+    const f = failure(err);
+    stderr(f.line);
+    if (f.json) stdout(f.json);
     return code;
   };
 
@@ -195,6 +205,17 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     if (positionals.length > most)
       throw new UsageError(`${cmd.name}: unexpected argument "${positionals[most]}"`);
     ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
+    // A tokenizer.json pattern that backtracks without end holds the only thread inside one encode,
+    // deaf to Ctrl-C: past the deadline the watcher prints the error and kills the process (exit
+    // status 137). Whatever it was writing is written atomically, and a run left 'running' is marked
+    // interrupted when the library is next opened. Not for a caller's captured output (tests).
+    if (!io.stdout && !io.stderr)
+      exitOnTokenizeDeadline((file, ms) => {
+        const f = failure(tokenizeTimeoutError(file, ms, 'the command was stopped'));
+        // A live progress bar holds the line: the error goes below it.
+        const line = { fd: 2, text: `${tty ? '\n' : ''}${visibleControls(f.line)}` };
+        return f.json ? [line, { fd: 1, text: f.json }] : [line];
+      });
     const code = (await cmd.run(ctx)) ?? 0;
     ctx.progress.close();
     if (ctx.json && !ctx.printed) stdout(streaming ? '{"event":"result"}\n' : '{}\n');

@@ -12,6 +12,7 @@ import { openModelFolder } from '../../native-runtime/models/model-folder.ts';
 import { readDataset, specialIds, tokenizeExample } from '../../native-runtime/training/data.ts';
 import { isUntied, parsePositions, planInterventions } from '../../native-runtime/training/positions.ts';
 import { buildBatch } from '../../native-runtime/training/trainer.ts';
+import { modelSplittingOn } from '../helpers/models.ts';
 import { LLAMA_FIXTURE, tempDir } from './helpers.ts';
 
 // Engine processes started by this file stop a tokenization after 3 s instead of 30.
@@ -223,28 +224,10 @@ test("a model whose chat template never ends: the preview is refused and the bac
   assert.equal((await reply('system/info', {})).type, 'reply', 'the backend answers the next request');
 });
 
-/** A copy of the Llama fixture (links) whose tokenizer.json splits text on `pattern` first. */
-function modelSplittingOn(name: string, pattern: string): string {
-  const model = join(root, name);
-  mkdirSync(model);
-  for (const f of readdirSync(LLAMA_FIXTURE))
-    if (f !== 'tokenizer.json') symlinkSync(join(LLAMA_FIXTURE, f), join(model, f));
-  const tj = JSON.parse(readFileSync(join(LLAMA_FIXTURE, 'tokenizer.json'), 'utf8'));
-  tj.pre_tokenizer = {
-    type: 'Sequence',
-    pretokenizers: [
-      { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
-      tj.pre_tokenizer,
-    ],
-  };
-  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(tj));
-  return model;
-}
-
 test("a tokenizer whose pattern backtracks without end: the preview fails in its deadline, the backend's loop stays free", async () => {
   // (?:a|a)*$ tries 2^n ways on n a's not followed by the end: hours on this prompt. Tokenizing
   // it on the backend's loop froze every window; the 'tokens' process is killed at the deadline.
-  const model = modelSplittingOn('backtracking-split', '(?:a|a)*$');
+  const model = modelSplittingOn(root, 'backtracking-split', '(?:a|a)*$');
   const hostile = (await call('models/add', { path: model, name: 'backtracking' })).id;
   const evil = join(root, 'evil.jsonl');
   writeFileSync(evil, `${JSON.stringify({ prompt: `${'a'.repeat(40)}!`, completion: 'b' })}\n`);
@@ -280,7 +263,7 @@ test("a tokenizer whose pattern backtracks without end: the preview fails in its
 });
 
 test('a tokenizer that repeats a repetition, like (a+)+, is refused when it loads, naming the file', async () => {
-  const model = modelSplittingOn('nested-quantifier', '(a+)+$');
+  const model = modelSplittingOn(root, 'nested-quantifier', '(a+)+$');
   const r = await reply('models/add', { path: model, name: 'nested' });
   const added = r.type === 'reply' ? (r.result as { id: number }).id : null;
   const refused = added ? await reply('runs/preview', { modelId: added, datasetId }) : r;

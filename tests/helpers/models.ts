@@ -1,6 +1,7 @@
-// Model folders made for tests: the llama fixture's architecture at another size.
+// Model folders made for tests: the llama fixture's architecture at another size, or with another
+// tokenizer pattern.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
@@ -117,4 +118,25 @@ export function loreftState(iv: InterventionSpec): InterventionState {
       ['bias', { data: Float32Array.from({ length: r }, (_, i) => (i % 2 ? -0.2 : 0.1)), shape: [r] }],
     ]),
   };
+}
+
+/**
+ * A copy of the Llama fixture (links) in `parent`/`name` whose tokenizer.json splits text on
+ * `pattern` first: a hostile tokenizer's pattern, such as one that backtracks without end.
+ */
+export function modelSplittingOn(parent: string, name: string, pattern: string): string {
+  const llama = join(MODELS, 'llama');
+  const model = join(parent, name);
+  mkdirSync(model);
+  for (const f of readdirSync(llama)) if (f !== 'tokenizer.json') symlinkSync(join(llama, f), join(model, f));
+  const tj = JSON.parse(readFileSync(join(llama, 'tokenizer.json'), 'utf8'));
+  tj.pre_tokenizer = {
+    type: 'Sequence',
+    pretokenizers: [
+      { type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false },
+      tj.pre_tokenizer,
+    ],
+  };
+  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify(tj));
+  return model;
 }

@@ -30,7 +30,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CancelledError, errorDetails, ReftError, type WireError } from '../../../native-runtime/errors.ts';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
-import { REPORT_FD, type TokenizeTimeout } from '../../../native-runtime/tokenizer/tokenize-watchdog.ts';
+import {
+  REPORT_FD,
+  type TokenizeTimeout,
+  tokenizeTimeoutError,
+} from '../../../native-runtime/tokenizer/tokenize-watchdog.ts';
 import type { EngineOps, OpName } from './engine-tasks.ts';
 import type { HostToWorker, WorkerToHost } from './engine-worker.ts';
 
@@ -149,10 +153,10 @@ function reportedError(line: string): ReftError | null {
     return null;
   }
   if (r.type !== 'tokenize-timeout') return null;
-  return new ReftError(
-    'tokenizer-too-slow',
-    `${r.file}: tokenizing one text took over ${Math.round((r.deadlineMs ?? 0) / 1000)} s, so the ` +
-      'engine process was stopped: a pattern in this tokenizer backtracks without end on some texts',
+  return tokenizeTimeoutError(
+    r.file ?? 'tokenizer.json',
+    r.deadlineMs ?? 0,
+    'the engine process was stopped',
   );
 }
 
