@@ -3,9 +3,27 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
+import { ReftError } from '../../native-runtime/errors.ts';
 import { noTokenizerReason } from '../../native-runtime/models/model-folder.ts';
+import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { type ArgValues, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
+
+/**
+ * Why generation and training cannot use a model folder's tokenizer, or null: there is none, or it
+ * is refused when read (a pattern that can backtrack for hours: tokenizer/pattern-check.ts).
+ */
+function tokenizerProblem(dir: string): string | null {
+  if (!existsSync(join(dir, 'tokenizer.json')))
+    return `${noTokenizerReason(dir)}: generation and training need one`;
+  try {
+    loadTokenizer(dir);
+    return null;
+  } catch (e) {
+    if (e instanceof ReftError) return e.message;
+    throw e;
+  }
+}
 
 /** What to do about models whose folder is gone (moved or deleted since they were added). */
 function missingNote(values: ArgValues, models: { id: number; missing: boolean }[]): string {
@@ -29,8 +47,8 @@ export const modelsCommands: Command[] = [
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
       // Added all the same (`debug forward` needs no tokenizer), but said now rather than by the
       // first `train` or `generate`, as `models inspect` and `models scan` say it.
-      if (!existsSync(join(m.path, 'tokenizer.json')))
-        ctx.progress.log(`${noTokenizerReason(m.path)}: generation and training need one`, 'warn');
+      const problem = tokenizerProblem(m.path);
+      if (problem) ctx.progress.log(problem, 'warn');
       ctx.print(
         { ...m },
         () =>

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
 import { modelDir } from '../helpers/fixtures.ts';
+import { modelSplittingOn } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const dir = tempDir('reft-models-add-');
@@ -45,4 +46,17 @@ test("models list: the size column is the folder's size on disk, and says so", a
     0,
   );
   assert.equal(m.sizeBytes, files);
+});
+
+test('models add: a tokenizer refused when read is said at once, naming the file', async () => {
+  // Added all the same, as a folder without one; it used to be added in silence and refused only
+  // by the first `train` or `generate`.
+  const nested = modelSplittingOn(dir, 'nested', '(a+)+$');
+  const added = await cli('models', 'add', nested);
+  assert.equal(added.code, 0, added.err);
+  assert.equal(
+    added.err,
+    `warning: ${join(nested, 'tokenizer.json')}: the pattern of pre_tokenizer.pretokenizers[0] repeats a ` +
+      'group that itself repeats (like (a+)+), which can take hours on a short text; such a tokenizer is refused\n',
+  );
 });
