@@ -13,7 +13,13 @@ import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
-import { parseLayers, parsePositions } from '../training/positions.ts';
+import {
+  interventionLocations,
+  isUntied,
+  type Positions,
+  parseLayers,
+  parsePositions,
+} from '../training/positions.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -95,11 +101,11 @@ export function checkDecodeOptions(dims: BenchDims, o: { prompt?: number; newTok
 export function checkTrainOptions(
   dims: BenchDims,
   o: { seq?: number; layers?: string; positions?: string },
-): { layers: number[]; first: number; last: number } {
+): { layers: number[]; positions: Positions } {
   checkLength(dims, o.seq ?? 128, 'tokens per sequence');
   const layers = parseLayers(o.layers ?? 'all', dims.numLayers);
-  const { first, last } = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
-  return { layers, first, last };
+  const positions = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
+  return { layers, positions };
 }
 
 export async function benchPrefill(
@@ -236,15 +242,13 @@ export async function benchTrain(
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
   // Training's own syntax and words (training/positions.ts): the same flags mean the same there.
-  const { layers, first, last } = checkTrainOptions(spec, o);
-  const groups: number[][] = [];
-  const firstPos = Array.from({ length: Math.min(first, Math.floor(P / 2)) }, (_, i) => i);
-  const lastPos = Array.from(
-    { length: Math.min(last, Math.floor(P / 2)) },
-    (_, i) => P - Math.min(last, Math.floor(P / 2)) + i,
+  const { layers, positions } = checkTrainOptions(spec, o);
+  // The trainer's positions on the prompt, one list per group (prefix and suffix when untied),
+  // without the −1 slots that pad a prompt too short for them.
+  const untied = isUntied(positions, false);
+  const groups = interventionLocations(P, positions, untied ? 2 : 1, untied).map((g) =>
+    g.filter((p) => p >= 0),
   );
-  if (first && last) groups.push(firstPos, lastPos);
-  else groups.push([...firstPos, ...lastPos]);
   const n = spec.hiddenSize;
   const rng = mulberry32(3);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
