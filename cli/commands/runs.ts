@@ -210,10 +210,10 @@ export const runsCommands: Command[] = [
       const id = parseId(ctx.args[0]);
       return ctx.withLibrary(async (lib) => {
         const running = getRunRecord(lib, id).status === 'running';
-        cancelRun(lib, id);
+        const cancelled = cancelRun(lib, id);
         // A run training in another process reads 'cancelled' at once but trains to the end of its
         // step: say it stopped only once its process has let go of it (jobs/run-execution.ts).
-        const stopped = !running || (await stoppedWithin(lib, id, cancelWaitMs(getRunRecord(lib, id))));
+        const stopped = !running || (await stoppedWithin(lib, id, cancelWaitMs(cancelled)));
         const run = getRunRecord(lib, id);
         const at = run.lastStep ? ` at step ${run.lastStep}` : '';
         ctx.print({ ...run, stopped }, () =>
