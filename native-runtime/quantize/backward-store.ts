@@ -22,7 +22,14 @@ import {
 import type { ModelSpec } from '../models/config.ts';
 import { allocQuantized, blocksPerRow, dequantizeRows, quantizeRows } from './blockwise.ts';
 import { BACKWARD_SCHEME } from './scheme.ts';
-import { acquireLock, BACKWARD_FILE, type ConversionProgress, STORE_FILE, storeMatrices } from './store.ts';
+import {
+  acquireLock,
+  BACKWARD_FILE,
+  CHUNK_BYTES,
+  type ConversionProgress,
+  STORE_FILE,
+  storeMatrices,
+} from './store.ts';
 
 /** Matrices that get a transposed layout: every quantized one but the LM head (it stays on DequantizeLinear). */
 function transposedMatrices(spec: ModelSpec): Array<[string, number, number]> {
@@ -48,9 +55,6 @@ function plan(spec: ModelSpec) {
     forward: `${forward.form}/${forward.version}/${statSync(join(spec.base!.dir!, STORE_FILE)).size}`,
   });
 }
-
-/** Rows of Ŵᵀ transposed and quantized per piece: ~32 MB of float32, as the store's conversion reads. */
-const PIECE_BYTES = 32 * 2 ** 20;
 
 /**
  * Ŵᵀ's codes for one matrix, from the store's own codes, written through `sink` (when given) in
@@ -81,7 +85,8 @@ async function transposeMatrix(
   );
   const kb = blocksPerRow(N, BACKWARD_SCHEME);
   const scales = new Float32Array(K * kb);
-  const rows = Math.max(1, Math.floor(PIECE_BYTES / (N * 4)));
+  // Rows of Ŵᵀ per piece: a chunk of float32, as the store's conversion reads.
+  const rows = Math.max(1, Math.floor(CHUNK_BYTES / (N * 4)));
   for (let k0 = 0; k0 < K; k0 += rows) {
     await pause();
     const n = Math.min(rows, K - k0);

@@ -156,7 +156,8 @@ export function storeMatrices(weights: WeightIndex): Record<string, [number, num
 // ---------------------------------------------------------------------------------------------
 // Reading the checkpoint in row chunks.
 
-const CHUNK_BYTES = 32 * 2 ** 20;
+/** One piece of conversion: rows decoded to float32, or bytes copied as they are (backward-store.ts's too). */
+export const CHUNK_BYTES = 32 * 2 ** 20;
 
 function readRange(file: string, offset: number, length: number): Buffer {
   const fd = openSync(file, 'r');
