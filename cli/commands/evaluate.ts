@@ -14,10 +14,7 @@ import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/libra
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
 import { endEvaluationJob } from '../../electron/backend/library/evaluation-job-end.ts';
-import {
-  recordEvaluationJob,
-  setEvaluationJobStatus,
-} from '../../electron/backend/library/evaluation-jobs.ts';
+import { markStoppingOnAbort, recordEvaluationJob } from '../../electron/backend/library/evaluation-jobs.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { getModel, listModels } from '../../electron/backend/library/models.ts';
 import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
@@ -241,16 +238,7 @@ export const evaluateCommand: Command = {
         dataPath: version.filePath,
       });
       const endJob = () => endEvaluationJob(lib, job, version.filePath);
-      // Stopping: the engine may read its files until it notices. (Housekeeping, as the studio's.)
-      ctrlC.signal.addEventListener(
-        'abort',
-        () => {
-          try {
-            setEvaluationJobStatus(lib, job, 'stopping');
-          } catch {}
-        },
-        { once: true },
-      );
+      markStoppingOnAbort(lib, job, ctrlC.signal);
       // A second Ctrl-C does not wait for the batch in flight (on this thread, between ORT calls).
       ctrlC.onStopNow(() => {
         const code = stopped();

@@ -21,7 +21,11 @@ import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import { namingVersionsIn } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
 import { endEvaluationJob } from '../library/evaluation-job-end.ts';
-import { recordEvaluationJob, setEvaluationJobStatus } from '../library/evaluation-jobs.ts';
+import {
+  markStoppingOnAbort,
+  recordEvaluationJob,
+  setEvaluationJobStatus,
+} from '../library/evaluation-jobs.ts';
 import {
   createEvaluation,
   type EvaluationRecord,
@@ -124,14 +128,7 @@ function startEvaluation(
     label: `evaluate ${adapter.name} (${p.kind})`,
     run: ({ signal, report }) => {
       setEvaluationJobStatus(ctx.lib, row.id, 'running');
-      // Cancelled: the engine may read its files until it notices. (Housekeeping: a failed write
-      // leaves it 'running' until it ends.)
-      const stopping = () => {
-        try {
-          setEvaluationJobStatus(ctx.lib, row.id, 'stopping');
-        } catch {}
-      };
-      signal.addEventListener('abort', stopping, { once: true });
+      markStoppingOnAbort(ctx.lib, row.id, signal);
       return ctx.engine
         .call(
           'evaluate',

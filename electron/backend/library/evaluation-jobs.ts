@@ -83,6 +83,19 @@ export function setEvaluationJobStatus(
 }
 
 /**
+ * Marks the job 'stopping' once `signal` aborts (a cancel, a Ctrl-C): the engine may read its files
+ * until it notices. Housekeeping: a failed write leaves it 'running' until it ends.
+ */
+export function markStoppingOnAbort(lib: Library, id: number, signal: AbortSignal): void {
+  const stopping = () => {
+    try {
+      setEvaluationJobStatus(lib, id, 'stopping');
+    } catch {}
+  };
+  signal.addEventListener('abort', stopping, { once: true });
+}
+
+/**
  * How many ended or interrupted jobs the start-up keeps. Nothing reads an ended row but the largest
  * job id (nextEvaluationJobId), always kept; the newest few hundred stay as a trace of recent
  * evaluations (which process ran one, whether it was interrupted), a few tens of KB. Pruned only
