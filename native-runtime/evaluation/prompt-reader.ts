@@ -45,6 +45,18 @@ export function noChatTemplateError(instead?: string): ConfigError {
   return new ConfigError('missing-chat-template', instead ? `${why}: ${instead}` : why);
 }
 
+/**
+ * A text prompt for an adapter trained through the chat template, on a model without one (a copy of
+ * its base with the same weights): the adapter's own need, said as such. `instead` is what the asker
+ * can do, worded where that is known (the Playground's Plain prompt option).
+ */
+export function adapterNeedsChatTemplateError(adapter: string, instead?: string): ConfigError {
+  return new ConfigError(
+    'adapter-needs-chat-template',
+    `${adapter} was trained on chat-formatted prompts, and this model has no chat template: ${instead ?? 'use it on a model folder that has the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json)'}`,
+  );
+}
+
 /** New tokens a generation asks for when the request does not say. */
 export const DEFAULT_MAX_NEW_TOKENS = 128;
 
@@ -52,13 +64,15 @@ export class PromptReader {
   /**
    * `spec` is the model folder's (its positions, vocabulary and end tokens are the same in every
    * base form); `manifest` the adapter whose prompt format counts (null: the base model);
-   * `templateConflict` why composed adapters have no common format, or null.
+   * `templateConflict` why composed adapters have no common format, or null; `adapterName` names
+   * the adapter of `manifest` in messages ("adapter ./pirate").
    */
   constructor(
     readonly spec: ModelSpec,
     readonly tokenizer: Tokenizer,
     readonly manifest: StudioManifest | null,
     readonly templateConflict: string | null = null,
+    readonly adapterName = 'the adapter',
   ) {}
 
   /**
@@ -75,6 +89,8 @@ export class PromptReader {
   encodePrompt(prompt: string, chat: boolean | 'auto' = 'auto'): number[] {
     const useTemplate = chat === 'auto' ? this.usesChatTemplate : chat;
     if (useTemplate && !this.tokenizer.chatTemplate) {
+      // Asked for by the adapter's training, not by the caller: say so, or the model seems at fault.
+      if (chat === 'auto' && this.manifest) throw adapterNeedsChatTemplateError(this.adapterName);
       throw new ConfigError('missing-chat-template', `${this.spec.dir}: the model has no chat template`);
     }
     const ex: TextExample = { line: 0, kind: 'text', prompt, completion: '' };

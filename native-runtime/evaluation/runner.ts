@@ -245,7 +245,8 @@ export class ModelRunner {
       states = adapterStates(adapter);
       manifest = opts.positions ? { ...adapter.manifest, positions: opts.positions } : adapter.manifest;
     }
-    const reader = new PromptReader(spec, tokenizer, manifest);
+    const named = typeof adapterDir === 'string' ? `adapter "${adapterDir}"` : undefined;
+    const reader = new PromptReader(spec, tokenizer, manifest, null, named);
     return {
       reader,
       load: async () => {
@@ -291,9 +292,14 @@ export class ModelRunner {
     checkComposition(spec, inputs, { forceBase: opts.forceBase, modelName: modelDir });
     const conflict = promptTemplateConflict(inputs);
     if (conflict && opts.chat === 'auto') throw templateConflictError(conflict);
-    const manifests = inputs.map((i) => i.adapter.manifest);
-    const manifest = manifests.find((m) => m.promptTemplate === 'chat') ?? manifests[0] ?? null;
-    const reader = new PromptReader(spec, tokenizer, manifest, conflict);
+    const counts = inputs.find((i) => i.adapter.manifest.promptTemplate === 'chat') ?? inputs[0];
+    const reader = new PromptReader(
+      spec,
+      tokenizer,
+      counts?.adapter.manifest ?? null,
+      conflict,
+      counts && `adapter "${counts.name}"`,
+    );
     return {
       reader,
       load: async () => {

@@ -4,6 +4,7 @@
 // lone adapter at strength 1 is that adapter as trained.
 
 import assert from 'node:assert/strict';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -160,4 +161,29 @@ test('a conversation grown past the context says that its earlier turns count, a
   });
   assert.equal(alone.code, 'prompt-too-long');
   assert.match(alone.message, /^the prompt has \d+ tokens; the model takes at most 255$/);
+});
+
+test('a chat-trained adapter on a copy of its base without a chat template: the adapter is named', async () => {
+  // The same weights (so the adapters fit it), without the chat template they were trained through.
+  const bare = join(root, 'no-template');
+  cpSync(LLAMA_FIXTURE, bare, { recursive: true });
+  rmSync(join(bare, 'chat_template.jinja'));
+  const bareId = (await call('models/add', { path: bare, name: 'no template' })).id;
+  const { name } = await call('adapters/get', { id: adapterA });
+  // Bug: "<model folder>: the model has no chat template", as if the model alone were at fault.
+  const expected = `adapter ${adapterA} ("${name}") was trained on chat-formatted prompts, and this model has no chat template: send the prompt with chat: false (“Plain prompt” in the Playground), which it was not trained on, or use it on a model with the chat template it was trained with`;
+  for (const using of [{ adapterId: adapterA }, { adapters: [{ id: adapterA }] }]) {
+    const e = await callError('generate/run', { modelId: bareId, prompt, maxNewTokens: 2, ...using });
+    assert.equal(e.code, 'adapter-needs-chat-template');
+    assert.equal(e.message, expected);
+  }
+  // As the message says: sent plain, it answers.
+  const r = await call('generate/run', {
+    modelId: bareId,
+    prompt,
+    chat: false,
+    maxNewTokens: 2,
+    adapterId: adapterA,
+  });
+  assert.ok(r.tokens >= 1);
 });

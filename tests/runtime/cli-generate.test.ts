@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -267,5 +267,34 @@ describe('reft-studio generate', () => {
     const ws = cliRun('generate', '--model', dir, '--prompt', '  ', '--max-new-tokens', '2', '--json');
     assert.equal(ws.status, 0, ws.stderr);
     assert.equal(JSON.parse(ws.stdout).tokens.length, 2);
+  });
+
+  it('an adapter trained on chat prompts, on a copy of its base without a chat template, says so', () => {
+    const dir = tempDir('chat-adapter-');
+    // The same weights (the same fingerprint), but no chat template.
+    const bare = join(dir, 'model');
+    cpSync(model, bare, { recursive: true });
+    rmSync(join(bare, 'chat_template.jinja'));
+    const chatTrained = join(dir, 'adapter');
+    cpSync(adapter, chatTrained, { recursive: true });
+    const sidecar = {
+      format: 'reft-studio-sidecar',
+      version: 1,
+      positions: 'f2+l2',
+      shareWeights: false,
+      dropout: 0,
+      activation: null,
+      promptTemplate: 'chat',
+      baseModel: null,
+      dtype: 'float32',
+    };
+    writeFileSync(join(chatTrained, 'reft_studio.json'), JSON.stringify(sidecar));
+    const r = cliRun('generate', '--model', bare, '--adapter', chatTrained, '--prompt', 'hi');
+    // Bug: "error: <model>: the model has no chat template", as if the model alone were at fault.
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      `error: adapter "${chatTrained}" was trained on chat-formatted prompts, and this model has no chat template: use it on a model folder that has the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json)`,
+    );
   });
 });

@@ -6,7 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
-import { noChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
+import {
+  adapterNeedsChatTemplateError,
+  noChatTemplateError,
+} from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
@@ -94,10 +97,13 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
   const adapter = p.adapterId ? fits(getAdapter(ctx.lib, p.adapterId)) : null;
   if (new Set(p.adapters?.map((a) => a.id)).size !== (p.adapters?.length ?? 0))
     throw new ValidationError('invalid-params', 'an adapter is listed twice');
-  const composed = (p.adapters ?? []).map((x) => {
-    const a = fits(getAdapter(ctx.lib, x.id));
-    return { dir: a.path, name: `#${a.id}`, scale: x.scale ?? 1, enabled: x.enabled ?? true };
-  });
+  const listed = (p.adapters ?? []).map((x) => ({ ...x, record: fits(getAdapter(ctx.lib, x.id)) }));
+  const composed = listed.map(({ record: a, scale, enabled }) => ({
+    dir: a.path,
+    name: `#${a.id}`,
+    scale: scale ?? 1,
+    enabled: enabled ?? true,
+  }));
   const requestId = p.requestId ?? randomUUID();
   if (inFlight.has(requestId))
     throw new ValidationError('duplicate-request', `request ${requestId} is already generating`);
@@ -141,6 +147,15 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         // A conversation the model cannot read: what the Playground offers instead.
         if (p.messages && code === 'missing-chat-template')
           throw noChatTemplateError('tick “Plain prompt” under Sampling to send only your last message');
+        // The engine names the adapter by its folder; the library's id and name are the user's.
+        if (code === 'adapter-needs-chat-template') {
+          const used = adapter ? [adapter] : listed.map((x) => x.record);
+          const a = used.find((x) => x.manifest.promptTemplate === 'chat') ?? used[0];
+          throw adapterNeedsChatTemplateError(
+            `adapter ${a.id} ("${a.name}")`,
+            'send the prompt with chat: false (“Plain prompt” in the Playground), which it was not trained on, or use it on a model with the chat template it was trained with',
+          );
+        }
         // The earlier turns are sent again with each message: a short one fails once they fill the
         // context, and every next one would too.
         if (p.messages?.some((m) => m.role === 'assistant') && code === 'prompt-too-long')
