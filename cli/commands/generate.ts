@@ -6,6 +6,7 @@
 // (`DIR:X`): a folder's path may itself hold ':' (C:\adapters, ./run:2). As with the sampling flags,
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
+import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
@@ -108,7 +109,7 @@ export const generateCommand: Command = {
     // The sampling flags are read first: a bad value fails before the model is loaded.
     const opts: GenerateTextOptions = {
       // --chat forces the chat template; otherwise an adapter gets its prompts as it was trained.
-      chat: v.chat === true ? true : adapter ? 'auto' : false,
+      chat: v.chat === true ? true : defaultChat(adapter !== undefined),
       maxNewTokens:
         num(
           str(v, 'max-new-tokens'),

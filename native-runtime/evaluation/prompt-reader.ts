@@ -57,6 +57,15 @@ export function adapterNeedsChatTemplateError(adapter: string, instead?: string)
   );
 }
 
+/**
+ * How a generation request's text prompt is formatted when it does not say (generate without --chat,
+ * generate/run without chat): as its adapters were trained ('auto'), and plain on the base model
+ * alone, whose prompt is the caller's text as given.
+ */
+export function defaultChat(withAdapters: boolean): 'auto' | false {
+  return withAdapters ? 'auto' : false;
+}
+
 /** New tokens a generation asks for when the request does not say. */
 export const DEFAULT_MAX_NEW_TOKENS = 128;
 

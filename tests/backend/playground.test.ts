@@ -55,7 +55,8 @@ const prompt = 'Question 5: what is 5 plus 5?';
 const ids = async (params: Record<string, unknown>) => (await call('generate/run', params)).text as string;
 
 test('composition: off or strength 0 is the base model; one adapter at 1 is that adapter', async () => {
-  const greedy = { modelId, prompt, maxNewTokens: 8, temperature: 0 };
+  // Through the chat template on every side, as the adapters were trained.
+  const greedy = { modelId, prompt, maxNewTokens: 8, temperature: 0, chat: true };
   const base = await ids(greedy);
   const a = await ids({ ...greedy, adapterId: adapterA });
   assert.notEqual(a, base, 'the adapter changes the answer (else this test proves nothing)');
@@ -186,4 +187,18 @@ test('a chat-trained adapter on a copy of its base without a chat template: the 
     adapterId: adapterA,
   });
   assert.ok(r.tokens >= 1);
+});
+
+test('a prompt with no chat value is sent as generate sends it: plain on the base, as trained with an adapter', async () => {
+  const asked = { modelId, prompt, maxNewTokens: 2, temperature: 0 };
+  const tokens = async (params: Record<string, unknown>) =>
+    (await call('generate/run', { ...asked, ...params })).promptTokens as number;
+  const plain = await tokens({ chat: false });
+  const templated = await tokens({ chat: true });
+  assert.ok(templated > plain, 'the template adds tokens (else this test proves nothing)');
+  // Bug: the base model got the chat template, where `generate --prompt` without --chat sends it plain.
+  assert.equal(await tokens({}), plain);
+  // An adapter trained through the chat template gets it, as `generate --adapter` does.
+  assert.equal(await tokens({ adapterId: adapterA }), templated);
+  assert.equal(await tokens({ adapters: [{ id: adapterA, scale: 0.5 }] }), templated);
 });

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
 import {
   adapterNeedsChatTemplateError,
+  defaultChat,
   noChatTemplateError,
 } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
@@ -128,7 +129,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
           topK: p.topK,
           repetitionPenalty: p.repetitionPenalty,
           seed: p.seed,
-          chat: p.chat ?? 'auto',
+          // Unsaid, as `generate` without --chat: the adapters' training format, else plain.
+          chat: p.chat ?? defaultChat(adapter !== null || composed.length > 0),
           device: preferredDevice(ctx.lib),
           quantize: model.quantize,
           dataDir: ctx.lib.dataDir,

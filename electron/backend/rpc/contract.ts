@@ -72,7 +72,8 @@
 //   runs/delete       {id}                                          → {id, deletedFolders} (refused while queued/running; adapters stay)
 //   runs/logs         {id, limit?}                                  → RunLogLine[] (oldest first)
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?,
-//                      chat?, requestId?}                            → {requestId, text, tokens, finishReason, promptTokens, ms}
+//                      chat? (unsaid: as the adapters were trained, plain without one), requestId?}
+//                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms}
 //   generate/cancel   {requestId}                                   → {cancelled}
 //   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
 //                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter once it
