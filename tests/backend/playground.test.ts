@@ -202,3 +202,55 @@ test('a prompt with no chat value is sent as generate sends it: plain on the bas
   assert.equal(await tokens({ adapterId: adapterA }), templated);
   assert.equal(await tokens({ adapters: [{ id: adapterA, scale: 0.5 }] }), templated);
 });
+
+test('a stored answer records what made it: the adapters of a composition, every sampling value', async () => {
+  const last = () =>
+    b.lib.db
+      .prepare(
+        "SELECT adapter_id AS adapterId, params_json AS params FROM generations WHERE kind = 'playground' ORDER BY id DESC LIMIT 1",
+      )
+      .get() as { adapterId: number | null; params: string };
+  const sampled = {
+    modelId,
+    prompt,
+    maxNewTokens: 3,
+    temperature: 0.9,
+    topP: 0.9,
+    topK: 5,
+    repetitionPenalty: 1.3,
+    seed: 4,
+  };
+  // Bug: the Playground's composition of one adapter was stored with no adapter, and no
+  // repetition penalty was stored at all.
+  await call('generate/run', { ...sampled, adapters: [{ id: adapterA, scale: 1.5 }] });
+  let row = last();
+  assert.equal(row.adapterId, adapterA);
+  assert.deepEqual(JSON.parse(row.params), {
+    adapters: [{ id: adapterA, scale: 1.5, enabled: true }],
+    maxNewTokens: 3,
+    temperature: 0.9,
+    topP: 0.9,
+    topK: 5,
+    repetitionPenalty: 1.3,
+    seed: 4,
+    chat: 'auto',
+    device: 'cpu',
+    deviceFallback: null,
+  });
+  // Several adapters: none of them alone made it; the list says which, at what strength and switch.
+  await call('generate/run', {
+    modelId,
+    messages: [{ role: 'user', content: 'Hi?' }],
+    maxNewTokens: 2,
+    adapters: [{ id: adapterA }, { id: adapterB, scale: 0.5, enabled: false }],
+  });
+  row = last();
+  assert.equal(row.adapterId, null);
+  const params = JSON.parse(row.params);
+  assert.deepEqual(params.adapters, [
+    { id: adapterA, scale: 1, enabled: true },
+    { id: adapterB, scale: 0.5, enabled: false },
+  ]);
+  assert.equal(params.conversation, true);
+  assert.equal(params.maxNewTokens, 2);
+});

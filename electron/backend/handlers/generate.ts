@@ -105,6 +105,9 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
     scale: scale ?? 1,
     enabled: enabled ?? true,
   }));
+  // Unsaid, as `generate` without --chat: the adapters' training format, else plain.
+  const chat = p.chat ?? defaultChat(adapter !== null || composed.length > 0);
+  const maxNewTokens = p.maxNewTokens ?? 128;
   const requestId = p.requestId ?? randomUUID();
   if (inFlight.has(requestId))
     throw new ValidationError('duplicate-request', `request ${requestId} is already generating`);
@@ -123,14 +126,13 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
           adapter: adapter?.path ?? null,
           ...(composed.length ? { adapters: composed } : {}),
           prompts: [p.messages ? { messages: p.messages } : (p.prompt as string)],
-          maxNewTokens: p.maxNewTokens ?? 128,
+          maxNewTokens,
           temperature: p.temperature,
           topP: p.topP,
           topK: p.topK,
           repetitionPenalty: p.repetitionPenalty,
           seed: p.seed,
-          // Unsaid, as `generate` without --chat: the adapters' training format, else plain.
-          chat: p.chat ?? defaultChat(adapter !== null || composed.length > 0),
+          chat,
           device: preferredDevice(ctx.lib),
           quantize: model.quantize,
           dataDir: ctx.lib.dataDir,
@@ -167,20 +169,32 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
           );
         throw e;
       });
+    // What the answer was made with, defaults resolved, so that it can be shown and asked again.
+    // A composition of one adapter (the Playground's way) is that adapter; of several, none alone.
     recordGeneration(ctx.lib, {
       modelId: model.id,
-      adapterId: adapter?.id ?? null,
+      adapterId: adapter?.id ?? (listed.length === 1 ? listed[0].id : null),
       kind: 'playground',
       prompt: p.prompt ?? JSON.stringify(p.messages),
       output: out.text,
       params: {
-        ...(composed.length ? { adapters: p.adapters } : {}),
-        maxNewTokens: p.maxNewTokens,
+        ...(listed.length
+          ? {
+              adapters: listed.map((x, i) => ({
+                id: x.id,
+                scale: composed[i].scale,
+                enabled: composed[i].enabled,
+              })),
+            }
+          : {}),
+        maxNewTokens,
         temperature: p.temperature,
         topP: p.topP,
         topK: p.topK,
+        repetitionPenalty: p.repetitionPenalty,
         seed: p.seed,
-        chat: p.chat,
+        // The prompt column holds either the text or the conversation's messages as JSON.
+        ...(p.messages ? { conversation: true } : { chat }),
         device: device.device,
         deviceFallback: device.fallback,
       },
