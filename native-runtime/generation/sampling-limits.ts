@@ -16,6 +16,19 @@ export const SAMPLING_FIELDS = {
 };
 export type SamplingKey = keyof typeof SAMPLING_FIELDS;
 
+/** Stop texts (stop-strings.ts): a few, each short; an empty one would stop nothing. */
+export const STOP_LIMITS = { count: 8, length: 200 };
+export const STOP_STRINGS = z.array(z.string().min(1).max(STOP_LIMITS.length)).max(STOP_LIMITS.count);
+
+/** What is wrong with a list of stop texts, one line each, in the Playground's words; [] when none. */
+export function stopProblems(stops: readonly string[]): string[] {
+  const out: string[] = [];
+  if (stops.length > STOP_LIMITS.count) out.push(`Stop at takes at most ${STOP_LIMITS.count} texts.`);
+  if (stops.some((s) => s.length > STOP_LIMITS.length))
+    out.push(`Stop at: each text must be at most ${STOP_LIMITS.length} characters.`);
+  return out;
+}
+
 /** How each control is named in the window, and what it takes, for one line per problem. */
 const WORDS: Record<SamplingKey, [label: string, takes: string]> = {
   maxNewTokens: ['Max new tokens', 'a whole number from 1 to 4096'],

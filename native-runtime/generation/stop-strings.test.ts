@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cutAtStop, StopStringStream } from './stop-strings.ts';
+import { cutAtStop, parseStopLines, StopStringStream } from './stop-strings.ts';
 
 function stream(stops: string[], pieces: string[]): string[] {
   const out: string[] = [];
@@ -26,4 +26,12 @@ test('StopStringStream: the streamed text is the cut answer, a stop split over p
   // What waits at the end without a stop after it is emitted by flush.
   assert.deepEqual(stream(['STOP'], ['go ST']), ['go ', 'ST']);
   assert.deepEqual(stream([], ['a', 'b']), ['a', 'b']);
+});
+
+test('parseStopLines: one text a line, \\n a line break, \\\\ a backslash, blank lines none', () => {
+  assert.deepEqual(parseStopLines('\\n\\n\nUser:\n\n'), ['\n\n', 'User:']);
+  assert.deepEqual(parseStopLines('a\\tb\n\\\\n'), ['a\tb', '\\n']);
+  assert.deepEqual(parseStopLines(''), []);
+  // Spaces are text: " Q:" is not "Q:".
+  assert.deepEqual(parseStopLines(' Q:'), [' Q:']);
 });

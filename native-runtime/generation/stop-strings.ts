@@ -2,6 +2,20 @@
 // cut before it; what was streamed must be that answer too, so a piece that could begin a stop
 // string ("\n" of "\n\n", "Us" of "User:") is held back until the next piece says whether it does.
 
+/**
+ * Stop strings written one a line (the Playground's field): "\n" is a line break, "\t" a tab and
+ * "\\" a backslash, so that the most common stop, a blank line, can be written ("\n\n"). Empty
+ * lines are no stop string.
+ */
+export function parseStopLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) =>
+      line.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\')),
+    )
+    .filter((s) => s.length > 0);
+}
+
 /** The text before the first stop string in `text` (all of it when none occurs). */
 export function cutAtStop(text: string, stops: readonly string[]): string {
   let at = -1;

@@ -254,3 +254,31 @@ test('a stored answer records what made it: the adapters of a composition, every
   assert.equal(params.conversation, true);
   assert.equal(params.maxNewTokens, 2);
 });
+
+test('stop texts end the answer before them, as generate --stop; too many or too long are refused', async () => {
+  const asked = { modelId, prompt, chat: false, maxNewTokens: 16, temperature: 0 };
+  const full = await call('generate/run', asked);
+  // Two characters from the middle of the answer, so more text follows them.
+  const stop = [...full.text].slice(4, 6).join('');
+  assert.ok(stop.length === 2 && full.text.indexOf(stop) >= 0, full.text);
+  const pushed: string[] = [];
+  const off = b.events.onAny((topic, d) => {
+    if (topic === 'generate/token' && (d as { requestId: string }).requestId === 'stop-1')
+      pushed.push((d as { text: string }).text);
+  });
+  try {
+    // Bug: generate/run refused 'stop' (unknown key), where the CLI has --stop.
+    const r = await call('generate/run', { ...asked, stop: ['never there', stop], requestId: 'stop-1' });
+    assert.equal(r.finishReason, 'stop');
+    assert.equal(r.text, full.text.slice(0, full.text.indexOf(stop)));
+    assert.equal(pushed.join(''), r.text, 'the stop text is never streamed');
+  } finally {
+    off();
+  }
+  const stored = b.lib.db
+    .prepare("SELECT params_json AS p FROM generations WHERE kind = 'playground' ORDER BY id DESC LIMIT 1")
+    .get() as { p: string };
+  assert.deepEqual(JSON.parse(stored.p).stop, ['never there', stop]);
+  for (const bad of [Array.from({ length: 9 }, (_, i) => `s${i}`), ['x'.repeat(201)], ['']])
+    assert.equal(await errorCode('generate/run', { ...asked, stop: bad }), 'invalid-params');
+});

@@ -331,6 +331,43 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByRole('button', { name: 'New chat' }).click();
   });
 
+  test('Stop at: the answer ends before the text, as generate --stop ends it', async () => {
+    const typed = 'Once upon a time';
+    const { modelId } = await demoIds(client);
+    const asked = { modelId, prompt: typed, chat: false, temperature: 0, maxNewTokens: 8 };
+    const full = (await rpc(client, 'generate/run', asked)).text as string;
+    // Two characters from the middle of the answer, written as the field takes them.
+    const stop = [...full].slice(2, 4).join('');
+    assert.equal(stop.length, 2, full);
+    await page.getByRole('checkbox', { name: /^Plain prompt/ }).check();
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByLabel('Max new tokens').fill('8');
+    await page
+      .getByLabel('Stop at')
+      .fill(`never there\n${stop.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}`);
+    await page.getByLabel('Message', { exact: true }).fill(typed);
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await done('base', 1);
+    const side = page.getByTestId('chat-base');
+    assert.equal(
+      await side.getByTestId('playground-output').textContent(),
+      full.slice(0, full.indexOf(stop)),
+    );
+    assert.match((await side.getByTestId('reply-meta').textContent()) ?? '', /^reached a stop text · /);
+    // Past the limits, the field says so and nothing is sent.
+    await page.getByLabel('Message', { exact: true }).fill(typed);
+    await page.getByLabel('Stop at').fill('x'.repeat(201));
+    await page
+      .getByTestId('sampling-problems')
+      .getByText('Stop at: each text must be at most 200 characters.')
+      .waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true);
+    await page.getByLabel('Stop at').fill('');
+    await page.getByLabel('Message', { exact: true }).fill('');
+    await page.getByRole('checkbox', { name: /^Plain prompt/ }).uncheck();
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
   test('a link to an adapter deleted since says so', async () => {
     await page.goto(`${server?.url}#/playground/adapter/9999`);
     await page.getByText('No adapter with id 9999 in the library (deleted?).').waitFor();

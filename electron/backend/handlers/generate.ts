@@ -12,7 +12,7 @@ import {
   noChatTemplateError,
 } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
-import { SAMPLING_FIELDS } from '../../../native-runtime/generation/sampling-limits.ts';
+import { SAMPLING_FIELDS, STOP_STRINGS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import type { BackendContext } from '../context.ts';
 import { getAdapter } from '../library/adapters.ts';
@@ -74,6 +74,8 @@ const GenerateParams = z
     topK: SAMPLING_FIELDS.topK.optional(),
     repetitionPenalty: SAMPLING_FIELDS.repetitionPenalty.optional(),
     seed: SAMPLING_FIELDS.seed.optional(),
+    /** Texts that end the answer, which is cut before the first of them (generate's --stop). */
+    stop: STOP_STRINGS.optional(),
     chat: z.boolean().optional(),
     requestId: z.string().min(1).max(100).optional(),
   })
@@ -132,6 +134,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
           topK: p.topK,
           repetitionPenalty: p.repetitionPenalty,
           seed: p.seed,
+          stop: p.stop,
           chat,
           device: preferredDevice(ctx.lib),
           quantize: model.quantize,
@@ -193,6 +196,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         topK: p.topK,
         repetitionPenalty: p.repetitionPenalty,
         seed: p.seed,
+        stop: p.stop,
         // The prompt column holds either the text or the conversation's messages as JSON.
         ...(p.messages ? { conversation: true } : { chat }),
         device: device.device,

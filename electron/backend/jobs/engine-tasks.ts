@@ -82,6 +82,8 @@ export interface GenerateArgs {
   topK?: number;
   repetitionPenalty?: number;
   seed?: number;
+  /** Texts that end an answer (cut before them), as generate's --stop. */
+  stop?: string[];
   chat?: boolean | 'auto';
   device?: DeviceChoice;
   /** The base weights' form (the model's library setting) and the data folder holding it. */
@@ -278,6 +280,7 @@ export async function generateTask(
     topK: args.topK,
     repetitionPenalty: args.repetitionPenalty,
     seed: args.seed,
+    stop: args.stop,
     greedy,
     chat: args.chat ?? 'auto',
     signal,

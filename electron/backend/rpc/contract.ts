@@ -71,7 +71,7 @@
 //   runs/keep-checkpoint {id}                                       → AdapterRecord (a stopped run's last checkpoint, tagged 'checkpoint')
 //   runs/delete       {id}                                          → {id, deletedFolders} (refused while queued/running; adapters stay)
 //   runs/logs         {id, limit?}                                  → RunLogLine[] (oldest first)
-//   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?,
+//   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?, stop?,
 //                      chat? (unsaid: as the adapters were trained, plain without one), requestId?}
 //                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms}
 //   generate/cancel   {requestId}                                   → {cancelled}

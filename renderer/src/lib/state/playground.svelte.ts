@@ -6,7 +6,8 @@
 // the base model and the adapted model each answer the same message with the same seed, and each
 // side's history holds its own earlier answers, so the two conversations stay comparable.
 
-import { samplingProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
+import { samplingProblems, stopProblems } from '../../../../native-runtime/generation/sampling-limits.ts';
+import { parseStopLines } from '../../../../native-runtime/generation/stop-strings.ts';
 import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
 import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 
@@ -47,6 +48,7 @@ interface Asked {
     topP: number;
     topK?: number;
     repetitionPenalty: number;
+    stop?: string[];
   };
 }
 
@@ -71,6 +73,7 @@ const KEPT = [
   'repetitionPenalty',
   'seed',
   'maxNewTokens',
+  'stopText',
   'draft',
 ] as const;
 
@@ -94,6 +97,8 @@ export class PlaygroundState {
   /** A fixed seed; null draws a new one per message (the same for both sides). */
   seed = $state<number | null>(null);
   maxNewTokens = $state(128);
+  /** Texts that end an answer, one a line ("\n" for a line break): parseStopLines. */
+  stopText = $state('');
   draft = $state('');
   turns = $state<Turn[]>([]);
   error = $state<string | null>(null);
@@ -157,7 +162,13 @@ export class PlaygroundState {
         'topK',
         'seed',
       ]),
+      ...stopProblems(this.stops),
     ];
+  }
+
+  /** The stop texts the field holds. */
+  get stops(): string[] {
+    return parseStopLines(this.stopText);
   }
 
   get generating(): boolean {
@@ -222,6 +233,7 @@ export class PlaygroundState {
         topP: this.topP,
         ...(this.topK > 0 ? { topK: this.topK } : {}),
         repetitionPenalty: this.repetitionPenalty,
+        ...(this.stops.length > 0 ? { stop: this.stops } : {}),
       },
     };
     for (const side of sides) {
