@@ -189,6 +189,66 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByRole('button', { name: 'New chat' }).click();
   });
 
+  test('Stop side by side before the adapted side’s turn: that side was not asked, nor remembers it', async () => {
+    // Left by the test before: pirate A on, side by side off, a new chat.
+    await page.getByLabel('Base model side by side').check();
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByLabel('Max new tokens').fill('200');
+    await page.getByLabel('Message', { exact: true }).fill('Ahoy, tell me of the sea.');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    // Pressed from inside the page the moment it shows: the base side is writing, the adapted one
+    // waits for its turn.
+    await page.waitForFunction(() => {
+      const stop = Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Stop');
+      stop?.click();
+      return stop !== undefined;
+    });
+    const adapted = page.getByTestId('chat-adapted');
+    // Bug: 'stopped' with empty text, as if it had been asked and stopped.
+    await adapted.getByText('(not asked on this side)').waitFor();
+    assert.equal(await adapted.getByTestId('reply-meta').count(), 0);
+    await page.getByLabel('Max new tokens').fill('16');
+    await page.getByLabel('Message', { exact: true }).fill('Still there?');
+    await page.getByLabel('Message', { exact: true }).press('Control+Enter');
+    await done('base', 2);
+    await done('adapted', 1);
+    const shown = await adapted.getByTestId('playground-output').textContent();
+    // Bug: the unasked answer went into the adapted side's history as an empty assistant turn.
+    const { modelId } = await demoIds(client);
+    const pirateA = ((await rpc(client, 'adapters/list', {})) as { id: number; name: string }[]).find(
+      (a) => a.name === 'pirate A',
+    );
+    const system = { role: 'system', content: await page.getByLabel('System prompt').inputValue() };
+    const asked = {
+      modelId,
+      adapters: [{ id: pirateA?.id, scale: 1.5, enabled: true }],
+      temperature: 0,
+      maxNewTokens: 16,
+    };
+    const alone = await rpc(client, 'generate/run', {
+      ...asked,
+      messages: [system, { role: 'user', content: 'Still there?' }],
+    });
+    const withEmpty = await rpc(client, 'generate/run', {
+      ...asked,
+      messages: [
+        system,
+        { role: 'user', content: 'Ahoy, tell me of the sea.' },
+        { role: 'assistant', content: '' },
+        { role: 'user', content: 'Still there?' },
+      ],
+    });
+    assert.notEqual(
+      alone.text,
+      withEmpty.text,
+      'the empty turn changes the answer (else this proves nothing)',
+    );
+    assert.equal(shown, alone.text);
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Base model side by side').uncheck();
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
   test('Stop while the model loads: the reply says stopped, not that generation failed', async () => {
     // A model not loaded yet, so that Stop, pressed at once, comes while the request still runs
     // (the tiny demo model, loaded, writes its whole context before a click could come).

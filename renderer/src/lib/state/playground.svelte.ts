@@ -15,6 +15,8 @@ export type Side = 'base' | 'adapted';
 
 export interface Reply {
   requestId: string;
+  /** Its request was sent: side by side, the second side waits for the first to finish. */
+  asked: boolean;
   text: string;
   done: boolean;
   finishReason: string | null;
@@ -265,6 +267,7 @@ export class PlaygroundState {
       }),
       { role: 'user' as const, content: last.user },
     ];
+    reply.asked = true;
     try {
       const res = await rpc.callWith(
         'generate/run',
@@ -296,16 +299,26 @@ export class PlaygroundState {
   async stop(): Promise<void> {
     const rpc = this.#rpc;
     if (!rpc) return;
+    // Every reply is settled before the first cancel is awaited: meanwhile the stopped side's
+    // request ends, and the next side would otherwise be asked.
+    const cancelled: string[] = [];
     for (const t of this.turns)
-      for (const r of Object.values(t.replies)) {
+      for (const [side, r] of Object.entries(t.replies) as [Side, Reply | undefined][]) {
         if (!r || r.done) continue;
+        // A side whose turn never came was not asked: no 'stopped' answer, nothing in its history.
+        if (!r.asked) {
+          delete t.replies[side];
+          continue;
+        }
         r.done = true;
         r.finishReason = 'stopped';
-        try {
-          await rpc.call('generate/cancel', { requestId: r.requestId });
-        } catch (err) {
-          this.error = errorMessage(err);
-        }
+        cancelled.push(r.requestId);
+      }
+    for (const requestId of cancelled)
+      try {
+        await rpc.call('generate/cancel', { requestId });
+      } catch (err) {
+        this.error = errorMessage(err);
       }
   }
 }
@@ -313,6 +326,7 @@ export class PlaygroundState {
 function blankReply(): Reply {
   return {
     requestId: newRequestId('pg'),
+    asked: false,
     text: '',
     done: false,
     finishReason: null,
