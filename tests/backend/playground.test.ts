@@ -52,6 +52,14 @@ after(() => b.close());
 
 const prompt = 'Question 5: what is 5 plus 5?';
 
+/** The Playground answer stored last (generate/run records each). */
+const last = () =>
+  b.lib.db
+    .prepare(
+      "SELECT adapter_id AS adapterId, params_json AS params FROM generations WHERE kind = 'playground' ORDER BY id DESC LIMIT 1",
+    )
+    .get() as { adapterId: number | null; params: string };
+
 const ids = async (params: Record<string, unknown>) => (await call('generate/run', params)).text as string;
 
 test('composition: off or strength 0 is the base model; one adapter at 1 is that adapter', async () => {
@@ -204,12 +212,6 @@ test('a prompt with no chat value is sent as generate sends it: plain on the bas
 });
 
 test('a stored answer records what made it: the adapters of a composition, every sampling value', async () => {
-  const last = () =>
-    b.lib.db
-      .prepare(
-        "SELECT adapter_id AS adapterId, params_json AS params FROM generations WHERE kind = 'playground' ORDER BY id DESC LIMIT 1",
-      )
-      .get() as { adapterId: number | null; params: string };
   const sampled = {
     modelId,
     prompt,
@@ -275,10 +277,7 @@ test('stop texts end the answer before them, as generate --stop; too many or too
   } finally {
     off();
   }
-  const stored = b.lib.db
-    .prepare("SELECT params_json AS p FROM generations WHERE kind = 'playground' ORDER BY id DESC LIMIT 1")
-    .get() as { p: string };
-  assert.deepEqual(JSON.parse(stored.p).stop, ['never there', stop]);
+  assert.deepEqual(JSON.parse(last().params).stop, ['never there', stop]);
   for (const bad of [Array.from({ length: 9 }, (_, i) => `s${i}`), ['x'.repeat(201)], ['']])
     assert.equal(await errorCode('generate/run', { ...asked, stop: bad }), 'invalid-params');
 });

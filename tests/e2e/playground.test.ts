@@ -55,6 +55,14 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       { timeout: 120_000 },
     );
 
+  /** Presses Stop from inside the page the moment it shows: a round trip could come after the answer. */
+  const pressStopOnceShown = () =>
+    page.waitForFunction(() => {
+      const stop = Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Stop');
+      stop?.click();
+      return stop !== undefined;
+    });
+
   test('two adapters composed at different strengths, next to the base model, same seed', async () => {
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByLabel('System prompt').fill('You are a pirate.');
@@ -196,13 +204,8 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByLabel('Max new tokens').fill('200');
     await page.getByLabel('Message', { exact: true }).fill('Ahoy, tell me of the sea.');
     await page.getByLabel('Message', { exact: true }).press('Control+Enter');
-    // Pressed from inside the page the moment it shows: the base side is writing, the adapted one
-    // waits for its turn.
-    await page.waitForFunction(() => {
-      const stop = Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Stop');
-      stop?.click();
-      return stop !== undefined;
-    });
+    // The base side is writing, the adapted one waits for its turn.
+    await pressStopOnceShown();
     const adapted = page.getByTestId('chat-adapted');
     // Bug: 'stopped' with empty text, as if it had been asked and stopped.
     await adapted.getByText('(not asked on this side)').waitFor();
@@ -260,12 +263,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByLabel('Max new tokens').fill('200');
     await page.getByLabel('Message', { exact: true }).fill('Tell me a long story.');
     await page.getByLabel('Message', { exact: true }).press('Control+Enter');
-    // Pressed from inside the page the moment it shows: a round trip could come after the answer.
-    await page.waitForFunction(() => {
-      const stop = Array.from(document.querySelectorAll('button')).find((b) => b.textContent === 'Stop');
-      stop?.click();
-      return stop !== undefined;
-    });
+    await pressStopOnceShown();
     await page.getByLabel('Max new tokens').fill('8');
     // The engine answers one request at a time: once the next message is answered, the stopped
     // request's own ending (its cancellation) has reached the page too.
