@@ -10,11 +10,14 @@ import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { consistencyCheck } from '../../electron/backend/db/database.ts';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
+import { ownerLock } from '../../electron/backend/db/owner-lock.ts';
 import { importAdapter, listAdapters } from '../../electron/backend/library/adapters.ts';
 import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
+import { getRunRecord, listRuns, requeueRun } from '../../electron/backend/library/runs.ts';
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
 import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
 import { plainError } from '../../native-runtime/fs-errors.ts';
@@ -193,4 +196,58 @@ test('SQLite out of space: one line naming the library database', () => {
   // Any other SQLite error is left alone.
   const other = Object.assign(new Error('no such table: x'), { code: 'SQLITE_ERROR' });
   assert.equal(databaseDiskError(other, dataDir), other);
+});
+
+test('a run left running by a killed process: listed as interrupted on a full disk, marked once there is room', () => {
+  const dataDir = join(root, 'dead-run');
+  closeLibrary(openLibrary(dataDir));
+  // What a killed process leaves: its run 'running', owned by a lock nobody holds. A long config
+  // spills the row onto overflow pages, which a rewrite of the row allocates anew before freeing.
+  const db = new Database(join(dataDir, 'library.db'));
+  db.pragma('journal_mode = WAL');
+  const id = Number(
+    db
+      .prepare(
+        "INSERT INTO runs (name, config_json, status, owner_pid, owner_token, created_at) VALUES ('held', ?, 'running', 1, ?, 0)",
+      )
+      .run(JSON.stringify({ note: 'x'.repeat(20_000) }), 'ab'.repeat(16)).lastInsertRowid,
+  );
+  // The disk is full: the database cannot grow by a page (SQLite's own SQLITE_FULL).
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+  consistencyCheck(db, { integrity: false, dataDir });
+  const lib = { db, dataDir, owner: ownerLock(dataDir) };
+  try {
+    assert.equal(db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(id), 'running');
+    assert.equal(getRunRecord(lib, id).status, 'interrupted');
+    assert.match(getRunRecord(lib, id).error ?? '', /stopped before the run ended/);
+    assert.deepEqual(
+      listRuns(lib, { status: 'interrupted' }).map((r) => r.id),
+      [id],
+    );
+    assert.deepEqual(listRuns(lib, { status: 'running' }), []);
+    // A resume writes: on the full disk it fails with the one line, and changes nothing.
+    assert.throws(
+      () => requeueRun(lib, id),
+      (e: unknown) => plainError(databaseDiskError(e, dataDir)).code === 'disk-full',
+    );
+    // With room again the run is marked, then resumed.
+    db.pragma('max_page_count = 1000000');
+    assert.equal(requeueRun(lib, id), true);
+    assert.equal(getRunRecord(lib, id).status, 'queued');
+  } finally {
+    db.close();
+  }
+});
+
+test('opening the library writes no owner lock: only a run or an evaluation takes one', () => {
+  const dataDir = join(root, 'reader');
+  const lib = openLibrary(dataDir);
+  try {
+    const owners = () => (existsSync(join(dataDir, 'owners')) ? readdirSync(join(dataDir, 'owners')) : []);
+    assert.deepEqual(owners(), []);
+    assert.match(lib.owner.token, /^[0-9a-f]{32}$/);
+    assert.ok(owners().includes(`${lib.owner.token}.lock`));
+  } finally {
+    closeLibrary(lib);
+  }
 });

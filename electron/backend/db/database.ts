@@ -70,6 +70,60 @@ export function ownerLives(
   return owner.owner_pid !== null && processAlive(owner.owner_pid);
 }
 
+/** Rows left 'running' (or queued) by processes that are gone, to be marked 'interrupted'. */
+interface DeadRows {
+  /** Run id → its owner token as found: a run taken over since (resumed elsewhere) has another. */
+  runs: Map<number, string | null>;
+  evaluations: number[];
+  evaluationJobs: number[];
+}
+
+/** Per open database: what its start-up check found dead but could not mark (a full disk). */
+const unmarked = new WeakMap<Db, DeadRows>();
+
+const plainDbCode = (e: unknown) => (e instanceof DbError ? e.code : undefined);
+
+function markInterrupted(db: Db, rows: DeadRows): void {
+  if (!rows.runs.size && !rows.evaluations.length && !rows.evaluationJobs.length) return;
+  const mark = db.prepare(
+    "UPDATE runs SET status = 'interrupted', error = COALESCE(error, ?), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
+  );
+  const markEval = db.prepare(
+    "UPDATE evaluations SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+  );
+  const markEvalJob = db.prepare(
+    "UPDATE evaluation_jobs SET status = 'interrupted' WHERE id = ? AND status IN ('queued', 'running', 'stopping')",
+  );
+  writeTransaction(db, () => {
+    for (const id of rows.runs.keys()) mark.run(INTERRUPTED_ERROR, Date.now(), id);
+    for (const id of rows.evaluations) markEval.run(id);
+    for (const id of rows.evaluationJobs) markEvalJob.run(id);
+  });
+}
+
+/** The error an interrupted run shows when it has none of its own. */
+export const INTERRUPTED_ERROR = 'the process running it stopped before the run ended; it can be resumed';
+
+/**
+ * Whether run `id`, owned by `token`, is one the start-up check found without a live owner and
+ * could not mark yet.
+ */
+export function runLeftUnmarked(db: Db, id: number, token: string | null): boolean {
+  const runs = unmarked.get(db)?.runs;
+  return runs?.has(id) === true && runs.get(id) === token;
+}
+
+/**
+ * Marks now what the start-up check could not mark on a full disk; a write that depends on those
+ * rows' status (a resume) calls it first. Still full, it throws the disk-full error.
+ */
+export function retryInterruptedMarks(db: Db): void {
+  const rows = unmarked.get(db);
+  if (!rows) return;
+  markInterrupted(db, rows);
+  unmarked.delete(db);
+}
+
 export interface ConsistencyReport {
   interruptedRuns: number[];
 }
@@ -79,7 +133,8 @@ export interface ConsistencyReport {
  * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running' and
  * evaluation jobs left queued, running or stopping (library/evaluation-jobs.ts). A CLI
  * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
- * run needs no process and stays paused.
+ * run needs no process and stays paused. On a full disk the marking is left for later
+ * (retryInterruptedMarks, or the next start) and those runs read as interrupted meanwhile.
  */
 export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: string }): ConsistencyReport {
   if (opts.integrity) {
@@ -93,11 +148,12 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
     }
   }
   type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
-  const deadOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(opts.dataDir, r)).map((r) => r.id);
+  const deadRowsOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(opts.dataDir, r));
+  const deadOf = (rows: Owned[]) => deadRowsOf(rows).map((r) => r.id);
   // A database opened with only some migrations (the upgrade tests) may not have every column yet.
   const col = (table: string, name: string) =>
     (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name) ? name : 'NULL';
-  const dead = deadOf(
+  const deadRuns = deadRowsOf(
     db
       .prepare(
         `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
@@ -124,22 +180,16 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
             )
             .all() as Owned[],
         );
-  if (dead.length || deadEvals.length || deadEvalJobs.length) {
-    const mark = db.prepare(
-      "UPDATE runs SET status = 'interrupted', error = COALESCE(error, 'the process running it stopped before the run ended; it can be resumed'), finished_at = ? WHERE id = ? AND status IN ('running', 'queued')",
-    );
-    const markEval = db.prepare(
-      "UPDATE evaluations SET status = 'interrupted' WHERE id = ? AND status = 'running'",
-    );
-    const markEvalJob = db.prepare(
-      "UPDATE evaluation_jobs SET status = 'interrupted' WHERE id = ? AND status IN ('queued', 'running', 'stopping')",
-    );
-    writeTransaction(db, () => {
-      for (const id of dead) mark.run(Date.now(), id);
-      for (const id of deadEvals) markEval.run(id);
-      for (const id of deadEvalJobs) markEvalJob.run(id);
-    });
+  const runs = new Map(deadRuns.map((r) => [r.id, r.owner_token]));
+  const marks = { runs, evaluations: deadEvals, evaluationJobs: deadEvalJobs };
+  try {
+    markInterrupted(db, marks);
+  } catch (e) {
+    // On a full disk the marking waits for a later start (or the next write, retryInterruptedMarks):
+    // reading the library must still work, and the runs read as interrupted meanwhile (runs.ts).
+    if (plainDbCode(databaseDiskError(e, opts.dataDir)) !== 'disk-full') throw e;
+    unmarked.set(db, marks);
   }
   sweepOwnerLocks(opts.dataDir);
-  return { interruptedRuns: dead };
+  return { interruptedRuns: [...runs.keys()] };
 }

@@ -19,11 +19,17 @@ function nearlyFull(dir: string): boolean {
   }
 }
 
-/** `err` as a DbError 'disk-full' naming `<dataDir>/library.db` when it is SQLite's full disk; else as it is. */
-export function databaseDiskError(err: unknown, dataDir: string): unknown {
+/**
+ * `err` as a DbError 'disk-full' naming `file` (by default `<dataDir>/library.db`) when it is
+ * SQLite's full disk; else as it is.
+ */
+export function databaseDiskError(
+  err: unknown,
+  dataDir: string,
+  file = join(dataDir, 'library.db'),
+): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
-  const file = join(dataDir, 'library.db');
   const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && nearlyFull(dirname(file)));
   return full ? new DbError('disk-full', `cannot write ${file}: the disk is full`, { cause: err }) : err;
 }

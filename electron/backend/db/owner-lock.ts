@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { databaseDiskError } from './disk-full.ts';
 
 export interface OwnerLock {
   token: string;
@@ -43,11 +44,18 @@ export function ownerLock(dataDir: string): OwnerLock {
   const token = randomBytes(16).toString('hex');
   const file = lockFile(key, token);
   const db = new Database(file);
-  // EXCLUSIVE locking mode keeps the lock taken by the first write until the connection closes.
-  db.pragma('locking_mode = EXCLUSIVE');
-  db.exec(
-    `CREATE TABLE owner (pid INTEGER, since INTEGER); INSERT INTO owner VALUES (${process.pid}, ${Date.now()})`,
-  );
+  try {
+    // EXCLUSIVE locking mode keeps the lock taken by the first write until the connection closes.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec(
+      `CREATE TABLE owner (pid INTEGER, since INTEGER); INSERT INTO owner VALUES (${process.pid}, ${Date.now()})`,
+    );
+  } catch (e) {
+    // A full disk: no half-made lock file stays behind, and the error names the lock file.
+    db.close();
+    for (const f of [file, `${file}-journal`]) rmSync(f, { force: true });
+    throw databaseDiskError(e, key, file);
+  }
   const lock = { token, dataDir: key };
   held.set(key, { lock, db, file });
   if (!exitHook) {

@@ -8,6 +8,6 @@ import type { OwnerLock } from '../db/owner-lock.ts';
 export interface Library {
   db: Db;
   dataDir: string;
-  /** This process's owner lock: the runs and evaluations it starts record its token. */
+  /** This process's owner lock, taken on first use: the runs and evaluations it starts record its token. */
   owner: OwnerLock;
 }

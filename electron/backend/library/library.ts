@@ -1,6 +1,6 @@
 // The library: the database plus the data folder it indexes. Every host (the Electron utility
 // process, `reft-studio serve`, each CLI command and the tests) opens it through openLibrary, so the
-// start-up work (owner lock, migrations, consistency check, temp-file sweep) happens in one place.
+// start-up work (migrations, consistency check, temp-file sweep) happens in one place.
 // Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
 // of models, datasets or settings, which all build on it.
 
@@ -51,10 +51,17 @@ function createDataDir(dataDir: string): void {
 
 export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
   createDataDir(dataDir);
-  // Taken before the start-up check, which then knows this process's own runs.
-  const owner = ownerLock(dataDir);
   const db = openDatabase(dataDir, opts);
-  const lib: Library = { db, dataDir, owner };
+  // The owner lock is a file written on first use (a run or an evaluation started), not here: a
+  // command that only reads must work on a full disk. The start-up check needs none: a lock this
+  // process already holds (the library opened again) is known to ownerAlive.
+  const lib: Library = {
+    db,
+    dataDir,
+    get owner(): OwnerLock {
+      return ownerLock(dataDir);
+    },
+  };
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));

@@ -5,7 +5,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { ownerLives, writeTransaction } from '../db/database.ts';
+import {
+  INTERRUPTED_ERROR,
+  ownerLives,
+  retryInterruptedMarks,
+  runLeftUnmarked,
+  writeTransaction,
+} from '../db/database.ts';
 import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
 import { removingFolders } from './folder-removal.ts';
 import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
@@ -100,20 +106,26 @@ interface RunRow {
   last_loss: number | null;
   device: string | null;
   device_fallback: string | null;
+  owner_token: string | null;
 }
 
 const SELECT_RUN = `SELECT r.*, m.step AS last_step, m.loss AS last_loss FROM runs r
   LEFT JOIN run_metrics m ON m.run_id = r.id AND m.step = (SELECT MAX(step) FROM run_metrics WHERE run_id = r.id)`;
 
-function toRecord(r: RunRow): RunRecord {
+/**
+ * A run as stored, except one the start-up check found without a live owner but could not mark on
+ * a full disk (db/database.ts): it reads as the marking would have left it.
+ */
+function toRecord(lib: Library, r: RunRow): RunRecord {
+  const unmarked = runLeftUnmarked(lib.db, r.id, r.owner_token ?? null);
   return {
     id: r.id,
     name: r.name,
     modelId: r.model_id,
     datasetVersionId: r.dataset_version_id,
     config: parseJsonColumn(r.config_json, {}),
-    status: r.status,
-    error: r.error,
+    status: unmarked ? 'interrupted' : r.status,
+    error: unmarked ? (r.error ?? INTERRUPTED_ERROR) : r.error,
     errorCode: r.error_code ?? null,
     createdAt: r.created_at,
     startedAt: r.started_at,
@@ -130,10 +142,11 @@ function toRecord(r: RunRow): RunRecord {
 }
 
 export function listRuns(lib: Library, filter: { status?: RunStatus } = {}): RunRecord[] {
-  const rows = filter.status
-    ? lib.db.prepare(`${SELECT_RUN} WHERE r.status = ? ORDER BY r.id DESC`).all(filter.status)
-    : lib.db.prepare(`${SELECT_RUN} ORDER BY r.id DESC`).all();
-  return (rows as RunRow[]).map(toRecord);
+  // Filtered after reading: a run left unmarked on a full disk reads as interrupted (toRecord).
+  const runs = (lib.db.prepare(`${SELECT_RUN} ORDER BY r.id DESC`).all() as RunRow[]).map((r) =>
+    toRecord(lib, r),
+  );
+  return filter.status ? runs.filter((r) => r.status === filter.status) : runs;
 }
 
 function runRow(lib: Library, id: number): RunRow {
@@ -144,7 +157,7 @@ function runRow(lib: Library, id: number): RunRow {
 
 /** The run without its metrics, checkpoints and samples (what a status check needs). */
 export function getRunRecord(lib: Library, id: number): RunRecord {
-  return toRecord(runRow(lib, id));
+  return toRecord(lib, runRow(lib, id));
 }
 
 /** The run with every metric point (the CLI's `runs show`). */
@@ -195,7 +208,7 @@ export function getRunBesidesMetrics(lib: Library, id: number): RunBesidesMetric
         .get(id, checkpointAdapterPath(lib, id, last.step)) as { id: number } | undefined)
     : undefined;
   return {
-    ...toRecord(row),
+    ...toRecord(lib, row),
     checkpoints,
     samples,
     adapterId: adapter?.id ?? null,
@@ -292,7 +305,8 @@ export function setRunStatus(
       status,
       process.pid,
       status,
-      lib.owner.token,
+      // Only a run that starts takes this process's owner lock (a file: a cancel on a full disk needs none).
+      status === 'running' ? lib.owner.token : null,
       status,
       now,
       fin ? 1 : 0,
@@ -406,6 +420,8 @@ export function checkResumable(run: Pick<RunRecord, 'id' | 'status'>): void {
  * owned by this process. Returns false when the run is running or finished.
  */
 export function requeueRun(lib: Library, id: number): boolean {
+  // A run that reads as interrupted only because a full disk kept it from being marked is marked first.
+  retryInterruptedMarks(lib.db);
   const res = lib.db
     .prepare(
       `UPDATE runs SET status = 'queued', owner_pid = ?, owner_token = ?, error = NULL, error_code = NULL,
