@@ -30,6 +30,13 @@ import { FormatError, ReftError, ValidationError } from '../errors.ts';
 import { fileError } from '../fs-errors.ts';
 
 const TMP_SUFFIX = '.tmp';
+/** writeFileAtomic's temp file: `NAME.<12 hex>.tmp`. */
+const FILE_TEMP_RE = /\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether `name` is the temp file of a writeFileAtomic (in flight, or left by a killed writer). */
+export function isFileTemp(name: string): boolean {
+  return FILE_TEMP_RE.test(name);
+}
 
 /**
  * What a file written here holds: text, bytes, or a function that writes it to the open descriptor
@@ -243,12 +250,14 @@ export function removeFolderAtomic(dir: string): void {
  * (the crash fell between the two renames), removed otherwise. Only entries older than `minAgeMs`
  * are touched, so a write in progress in another process (the CLI next to `serve`) is left alone.
  * `foldersOnly` leaves `*.tmp` files alone (a caller that knows no folder write is running, but
- * not about files). Returns how many entries were removed or restored.
+ * not about files); `exactNames` removes only files named as writeFileAtomic names its temps, where
+ * another file may end in `.tmp` (a branch name in a Hugging Face cache's refs/). Returns how many
+ * entries were removed or restored.
  */
 export function sweepTempFiles(
   root: string,
   minAgeMs = 10 * 60_000,
-  o: { foldersOnly?: boolean } = {},
+  o: { foldersOnly?: boolean; exactNames?: boolean } = {},
 ): number {
   let removed = 0;
   const now = Date.now();
@@ -278,7 +287,7 @@ export function sweepTempFiles(
           removed++;
         } catch {}
       } else if (st.isDirectory()) walk(p);
-      else if (name.endsWith(TMP_SUFFIX) && old && !o.foldersOnly) {
+      else if ((o.exactNames ? isFileTemp(name) : name.endsWith(TMP_SUFFIX)) && old && !o.foldersOnly) {
         try {
           unlinkSync(p);
           removed++;

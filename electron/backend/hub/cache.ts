@@ -16,16 +16,15 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  renameSync,
   rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
-  writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { getHFHubCachePath } from '@huggingface/hub';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { isFileTemp, sweepTempFiles, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
 
 /** The Hugging Face hub cache folder as huggingface_hub resolves it from the environment. */
 export function hubCacheDir(): string {
@@ -98,16 +97,19 @@ export function linkSnapshotFile(pointer: string, blob: string): void {
   }
 }
 
-/** Records which commit a branch or tag name pointed at (refs/<revision>), atomically. */
+/**
+ * Records which commit a branch or tag name pointed at (refs/<revision>), atomically. The temp files
+ * of writes killed before their rename are removed here once ten minutes old (younger ones may be
+ * another process's write in flight), as the data folder's are at start-up.
+ */
 export function writeRef(cacheDir: string, repo: string, revision: string, commit: string): void {
   if (revision === commit) return;
-  const file = join(repoDir(cacheDir, repo), 'refs', revision);
-  if (!file.startsWith(join(repoDir(cacheDir, repo), 'refs') + sep))
+  const refsDir = join(repoDir(cacheDir, repo), 'refs');
+  const file = join(refsDir, revision);
+  if (!file.startsWith(refsDir + sep))
     throw new ValidationError('bad-revision', `${repo}: revision "${revision}" is not a branch or tag name`);
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, commit);
-  renameSync(tmp, file);
+  sweepTempFiles(refsDir, undefined, { exactNames: true });
+  writeFileAtomic(file, commit, { createDir: true });
 }
 
 export interface CachedSnapshot {
@@ -141,7 +143,8 @@ function readRefs(repoPath: string): Map<string, string[]> {
   } catch {
     return byCommit; // none, or not a readable folder
   }
-  for (const name of names) {
+  // A write in flight (or killed before its rename) is no ref.
+  for (const name of names.filter((n) => !isFileTemp(n))) {
     try {
       const commit = readFileSync(join(refsDir, name), 'utf8').trim();
       byCommit.set(commit, [...(byCommit.get(commit) ?? []), name]);
