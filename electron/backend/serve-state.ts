@@ -3,11 +3,15 @@
 // the same token, so a tab that was open reconnects by itself instead of being stranded with a link
 // that no longer works. The token guards the same library the file sits in, so keeping it next to
 // the database adds no exposure (anyone who can read the file can read the library itself).
+// One server per data folder (`<data folder>/serve.lock`): a second one would move to another port
+// and overwrite the first's in serve.json, so the first's tabs would not find it after its restart.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ValidationError } from '../../native-runtime/errors.ts';
 import { writeFileAtomic } from '../../native-runtime/formats/atomic-write.ts';
+import { acquirePidLock } from '../../native-runtime/pid-lock.ts';
 
 export interface ServeState {
   token: string;
@@ -47,4 +51,20 @@ export function saveServeState(dataDir: string, state: ServeState): void {
   } catch {
     // a read-only data folder: the next launch makes a new token, as before
   }
+}
+
+/**
+ * Takes the data folder's serve lock for a server on `urlHost` (a lock left by a killed server is
+ * taken over); returns its release. While another live server holds it, refuses in one line that
+ * names that server's address (never its token) and how to reach it.
+ */
+export function holdServeLock(dataDir: string, urlHost: string): () => void {
+  return acquirePidLock(join(dataDir, 'serve.lock'), urlHost, (holder) => {
+    const port = loadServeState(dataDir).port;
+    const where = holder.doing && port !== null ? ` at http://${holder.doing}:${port}/` : '';
+    return new ValidationError(
+      'already-serving',
+      `another reft-studio serve (pid ${holder.pid}) is already serving this data folder${where}; open the link it printed (it holds the token), or stop it before starting another`,
+    );
+  });
 }

@@ -19,7 +19,7 @@ import { type Backend, createBackend } from './host.ts';
 import { appRoot } from './paths.ts';
 import { MAX_MESSAGE_BYTES } from './rpc/json-shape.ts';
 import { attachWebSocketRpc } from './rpc/websocket.ts';
-import { loadServeState, saveServeState } from './serve-state.ts';
+import { holdServeLock, loadServeState, saveServeState } from './serve-state.ts';
 
 export interface ServeOptions {
   dataDir: string;
@@ -123,6 +123,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const token = opts.noToken ? null : saved.token;
 
   const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo });
+  // After the backend, which makes a new data folder; before listening, which a second server would
+  // do on another port, overwriting the first's in serve.json.
+  let releaseLock: () => void;
+  try {
+    releaseLock = holdServeLock(opts.dataDir, hostForUrl(host));
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
   let port = 0;
   // Allowed Host/Origin values; filled once the port is known.
   const allowedHosts = new Set<string>();
@@ -279,6 +288,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
   } catch (e) {
     await backend.close();
+    releaseLock();
     const code = (e as NodeJS.ErrnoException).code;
     const why = (code && LISTEN_ERRORS[code]) ?? code ?? (e as Error).message;
     // "host:0" read as a port that was tried; a free port was asked for, so none is named.
@@ -310,6 +320,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           server.closeAllConnections();
         });
         await backend.close();
+        releaseLock();
       })();
       return closing;
     },

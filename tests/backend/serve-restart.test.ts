@@ -1,9 +1,10 @@
 // `reft-studio serve` restarted on the same data folder comes back on the same port with the same
 // token (kept in <data>/serve.json, owner-only), so open tabs reconnect by themselves; a busy port
 // falls back to a free one; /auth-check tells a tab whether its token is this server's.
+// A second server on the folder is refused while the first lives (it would take over serve.json).
 
 import assert from 'node:assert/strict';
-import fs, { mkdirSync, statSync } from 'node:fs';
+import fs, { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -86,4 +87,32 @@ test('serve.json is owner-only from its creation: its temp file is never readabl
   }
   assert.deepEqual(modes, [0o600]);
   assert.equal(statSync(join(dir, 'serve.json')).mode & 0o777, 0o600);
+});
+
+test('a second serve on the data folder is refused, naming the first; the first keeps serve.json', async () => {
+  const dir = join(root, 'twice');
+  const first = await startServer({ dataDir: dir, rendererDir, seedDemo: false });
+  try {
+    const saved = readFileSync(join(dir, 'serve.json'), 'utf8');
+    const second = await startServer({ dataDir: dir, rendererDir, seedDemo: false }).then(
+      async (s) => {
+        await s.close(); // started after all: closed, so the failure below is a failure, not a hang
+        return null;
+      },
+      (e: unknown) => e as Error & { code?: string },
+    );
+    assert.equal(second?.code, 'already-serving');
+    assert.equal(
+      second?.message,
+      `another reft-studio serve (pid ${process.pid}) is already serving this data folder at http://127.0.0.1:${first.port}/; open the link it printed (it holds the token), or stop it before starting another`,
+    );
+    assert.equal(readFileSync(join(dir, 'serve.json'), 'utf8'), saved);
+    assert.equal(await status(first.port, first.token as string), 204);
+  } finally {
+    await first.close();
+  }
+  // Stopped, it makes way.
+  const again = await startServer({ dataDir: dir, rendererDir, seedDemo: false });
+  assert.equal(again.port, first.port);
+  await again.close();
 });
