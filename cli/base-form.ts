@@ -3,7 +3,7 @@
 // the progress reporter (a conversion runs once per model and form; later runs find the store in the
 // data folder).
 
-import { conversionLabel } from '../native-runtime/quantize/base.ts';
+import { conversionLabel, takenOverLine } from '../native-runtime/quantize/base.ts';
 import {
   parseQuantize,
   type QuantScheme,
@@ -94,6 +94,7 @@ export function quantizeFlag(values: ArgValues, command: string): QuantScheme | 
 export function conversionProgress(progress: Reporter): (p: ConversionProgress) => void {
   let task: TransferTask | null = null;
   return (p) => {
+    if (!task && p.takenOverFrom !== undefined) progress.log(takenOverLine(p.takenOverFrom));
     task ??= progress.transfer({ label: conversionLabel(p), totalBytes: p.totalBytes });
     task.update(p.doneBytes, p.totalBytes);
     if (p.done === p.total) task.done();

@@ -59,25 +59,31 @@ const tempName = (path: string) => `${path}.${randomBytes(6).toString('hex')}.tm
 /**
  * Takes the lock file `path` for `doing`; returns the function that releases it. When a live
  * process holds it (this one included), throws what `busy` makes of the holder. Errors creating
- * the file (a read-only folder) are thrown as they come.
+ * the file (a read-only folder) are thrown as they come. `tookOver` hears of a lock left by a
+ * process that stopped holding it, once it is taken over (its work may be half done).
  */
 export function acquirePidLock(
   lockFile: string,
   doing: string,
   busy: (holder: LockHolder) => Error,
+  tookOver?: (stale: LockHolder) => void,
 ): () => void {
   const path = resolve(lockFile);
   if (held.has(path)) throw busy({ pid: process.pid, started: null, doing: readHolder(path)?.doing ?? '' });
   const started = processStartTime(process.pid);
   const content = `${process.pid}${started ? ` ${started}` : ''}\n${doing}\n`;
+  // A cast: TypeScript does not see the assignment in the loop below and narrows to null.
+  let stale = null as LockHolder | null;
   for (let attempt = 0; attempt < 5; attempt++) {
     if (!createLock(path, content)) {
       const holder = readHolder(path);
       if (heldByOther(holder)) throw busy(holder);
       takeOverStale(path, holder, busy);
+      stale ??= holder;
       continue;
     }
     held.add(path);
+    if (stale && stale.pid > 0) tookOver?.(stale);
     return () => {
       held.delete(path);
       rmSync(path, { force: true });

@@ -154,6 +154,7 @@ export async function prepareBaseLogged(
   // A line at the start, at every tenth and at the end.
   let shown = -1;
   const onProgress = (p: ConversionProgress) => {
+    if (shown === -1 && p.takenOverFrom !== undefined) o.log?.(takenOverLine(p.takenOverFrom));
     const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
     if (pct === shown) return;
     shown = pct;
@@ -168,6 +169,11 @@ export async function prepareBaseLogged(
   if (!o.training) return base;
   shown = -1;
   return prepareTraining(base, { ...o, onProgress });
+}
+
+/** Said once when a conversion a killed process left half done is continued (its lock taken over). */
+export function takenOverLine(pid: number): string {
+  return `a conversion left by a stopped process (pid ${pid}) is taken over and continued`;
 }
 
 /**

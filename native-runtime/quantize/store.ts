@@ -291,8 +291,11 @@ function storeComplete(file: string, spec: ModelSpec, scheme: QuantScheme | null
   }
 }
 
-/** Holds `<dir>/convert.lock` while converting; a lock of a dead process is taken over. */
-export function acquireLock(dir: string): () => void {
+/**
+ * Holds `<dir>/convert.lock` while converting; a lock of a dead process is taken over, and
+ * `tookOver` hears that process's pid.
+ */
+export function acquireLock(dir: string, tookOver?: (pid: number) => void): () => void {
   return acquirePidLock(
     join(dir, 'convert.lock'),
     'converting weights',
@@ -301,6 +304,7 @@ export function acquireLock(dir: string): () => void {
         'conversion-in-progress',
         `${dir}: process ${holder.pid} is converting these weights; try again when it has finished`,
       ),
+    tookOver && ((stale) => tookOver(stale.pid)),
   );
 }
 
@@ -310,6 +314,8 @@ export interface ConversionProgress extends WriteProgress {
   form: string;
   /** The transposed int8 copy training sessions read (backward-store.ts), not the store itself. */
   backward?: boolean;
+  /** The pid of a stopped process whose conversion this one took over and continues. */
+  takenOverFrom?: number;
 }
 
 export interface ConvertOptions {
@@ -341,7 +347,10 @@ export async function ensureStore(
   const file = join(dir, STORE_FILE);
   if (storeComplete(file, spec, scheme)) return dir;
   mkdirSync(dir, { recursive: true });
-  const release = acquireLock(dir);
+  let takenOverFrom: number | undefined;
+  const release = acquireLock(dir, (pid) => {
+    takenOverFrom = pid;
+  });
   try {
     if (storeComplete(file, spec, scheme)) return dir;
     const plan = planSafetensors(planTensors(spec, scheme), metadataFor(spec, scheme));
@@ -351,7 +360,7 @@ export async function ensureStore(
       produce: async (slot, sink, pause) => {
         if (!o.produce?.(slot, sink)) await conv.produce(slot, sink, pause);
       },
-      onProgress: o.onProgress && ((p) => o.onProgress!({ ...p, form })),
+      onProgress: o.onProgress && ((p) => o.onProgress!({ ...p, form, takenOverFrom })),
       signal: o.signal,
       syncEveryBytes: o.syncEveryBytes,
       reserveBytes: o.reserveBytes,

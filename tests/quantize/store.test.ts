@@ -5,9 +5,10 @@
 // write their linear layers in float (the checkpoint's matrices are holes) and clean up after themselves.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   buildSynthetic,
   syntheticShape,
@@ -16,7 +17,7 @@ import {
 import { ReftError } from '../../native-runtime/errors.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
-import { prepareBase, prepareTraining } from '../../native-runtime/quantize/base.ts';
+import { prepareBase, prepareBaseLogged, prepareTraining } from '../../native-runtime/quantize/base.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
 import { baseStoresFolder, ensureStore, STORE_FILE, storeDir } from '../../native-runtime/quantize/store.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -225,4 +226,27 @@ describe('synthetic models', () => {
     assert.ok(same(stores[0], stores[1]), 'seed 3 twice');
     assert.ok(!same(stores[0], stores[2]), 'seeds 3 and 4');
   });
+});
+
+test('a conversion left by a killed process is taken over, and the log says so once', async () => {
+  const dataDir = tempDir('reft-store-');
+  const dir = storeDir(join(dataDir, 'bases'), spec.fingerprint, parseQuantize('int8'));
+  // What a killed converter leaves: its lock, naming a process that no longer runs.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'convert.lock'), `${dead}\nconverting weights\n`);
+  const lines: string[] = [];
+  await prepareBaseLogged(spec, 'int8', { dataDir, log: (m) => lines.push(m) });
+  const notice = `a conversion left by a stopped process (pid ${dead}) is taken over and continued`;
+  assert.deepEqual(
+    lines.filter((l) => l.includes('stopped process')),
+    [notice],
+  );
+  assert.equal(lines[0], notice, 'said before the progress lines');
+  assert.match(lines.at(-1) ?? '', /: 100% of /);
+  assert.ok(existsSync(join(dir, STORE_FILE)) && !existsSync(join(dir, 'convert.lock')));
+  // A conversion with no lock left over says nothing of the kind.
+  const quiet: string[] = [];
+  await prepareBaseLogged(spec, 'int4', { dataDir, log: (m) => quiet.push(m) });
+  assert.ok(quiet.length > 0 && quiet.every((l) => !l.includes('stopped process')));
 });
