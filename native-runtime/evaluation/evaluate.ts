@@ -21,6 +21,7 @@ import {
   perplexity,
 } from './metrics.ts';
 import {
+  adapterNeedsChatTemplateError,
   type ChatMessage,
   noChatTemplateError,
   type PromptInput,
@@ -166,6 +167,10 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   // The base model reads the prompts as the adapter was trained on them (chat template or plain
   // text); with its own default it would be measured on other prompts than the adapter.
   const chat = opened.reader.usesChatTemplate;
+  // An adapter trained through the chat template, on a copy of its base without one: its prompts
+  // cannot be read as it was trained on them (the loss read them plain, unsaid), whatever the kind.
+  if (chat && !opened.reader.tokenizer.chatTemplate)
+    throw adapterNeedsChatTemplateError(opened.reader.adapterName);
   // What the examples cannot give is refused here, before a conversion or a session (minutes).
   const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
   const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : null;

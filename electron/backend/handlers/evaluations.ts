@@ -16,7 +16,7 @@ import { EVAL_KINDS, type EvaluationReport } from '../../../native-runtime/evalu
 import type { BackendContext } from '../context.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { StudioClosedError } from '../jobs/queue.ts';
-import { getAdapter } from '../library/adapters.ts';
+import { getAdapter, namingChatTrainedAdapterIn } from '../library/adapters.ts';
 import { resolveDatasetVersion } from '../library/dataset-edits.ts';
 import { namingVersionsIn } from '../library/datasets.ts';
 import { preferredDevice } from '../library/environment.ts';
@@ -165,8 +165,14 @@ function startEvaluation(
         )
         .catch((e) => {
           // The engine names the file it read: the library's copy, which the user never chose (said
-          // here, before the job keeps the error for 'evaluations/jobs').
-          throw namingVersionsIn(ctx.lib, e, [[version.filePath, version.id]]);
+          // here, before the job keeps the error for 'evaluations/jobs'); and the adapter by its
+          // folder, where the user knows its id and name.
+          const named = namingChatTrainedAdapterIn(
+            e,
+            [adapter],
+            `it is evaluated on model ${model.id} ("${model.name}"), the library's model with its base's weights; give that folder the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json)`,
+          );
+          throw namingVersionsIn(ctx.lib, named, [[version.filePath, version.id]]);
         });
     },
   });

@@ -6,16 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
-import {
-  adapterNeedsChatTemplateError,
-  defaultChat,
-  noChatTemplateError,
-} from '../../../native-runtime/evaluation/prompt-reader.ts';
+import { defaultChat, noChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { TextFinishReason } from '../../../native-runtime/evaluation/runner.ts';
 import { SAMPLING_FIELDS, STOP_STRINGS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import type { BackendContext } from '../context.ts';
-import { getAdapter } from '../library/adapters.ts';
+import { getAdapter, namingChatTrainedAdapterIn } from '../library/adapters.ts';
 import { preferredDevice } from '../library/environment.ts';
 import { getModel } from '../library/models.ts';
 import { recordGeneration } from '../library/runs.ts';
@@ -155,14 +151,12 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         if (p.messages && code === 'missing-chat-template')
           throw noChatTemplateError('tick “Plain prompt” under Sampling to send only your last message');
         // The engine names the adapter by its folder; the library's id and name are the user's.
-        if (code === 'adapter-needs-chat-template') {
-          const used = adapter ? [adapter] : listed.map((x) => x.record);
-          const a = used.find((x) => x.manifest.promptTemplate === 'chat') ?? used[0];
-          throw adapterNeedsChatTemplateError(
-            `adapter ${a.id} ("${a.name}")`,
+        if (code === 'adapter-needs-chat-template')
+          throw namingChatTrainedAdapterIn(
+            e,
+            adapter ? [adapter] : listed.map((x) => x.record),
             'send the prompt with chat: false (“Plain prompt” in the Playground), which it was not trained on, or use it on a model with the chat template it was trained with',
           );
-        }
         // The earlier turns are sent again with each message: a short one fails once they fill the
         // context, and every next one would too.
         if (p.messages?.some((m) => m.role === 'assistant') && code === 'prompt-too-long')

@@ -24,6 +24,7 @@ import {
   writeLibraryFolder,
 } from '../../../native-runtime/adapters/folders.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { adapterNeedsChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import { writeTransaction } from '../db/database.ts';
@@ -221,6 +222,22 @@ export function getAdapter(lib: Library, id: number): AdapterRecord {
   const row = lib.db.prepare(`${SELECT_ADAPTER} WHERE a.id = ?`).get(id) as AdapterRow | undefined;
   if (!row) throw new ValidationError('not-found', `no adapter with id ${id}`);
   return toRecord(row);
+}
+
+/**
+ * The engine's refusal of an adapter trained through the chat template, on a model without one,
+ * names the adapter by its folder: said again with the library's id and name (of the one among
+ * `used` that asks for the template), and with what the caller can do `instead`. Any other error is
+ * returned as it is.
+ */
+export function namingChatTrainedAdapterIn(
+  e: unknown,
+  used: readonly AdapterRecord[],
+  instead: string,
+): unknown {
+  if ((e as { code?: string }).code !== 'adapter-needs-chat-template' || used.length === 0) return e;
+  const a = used.find((x) => x.manifest.promptTemplate === 'chat') ?? used[0];
+  return adapterNeedsChatTemplateError(`adapter ${a.id} ("${a.name}")`, instead);
 }
 
 /** Adds and/or removes tags (tags.ts: a comma separates them); returns the adapter with its new tags. */
