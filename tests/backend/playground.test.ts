@@ -255,6 +255,14 @@ test('a stored answer records what made it: the adapters of a composition, every
   ]);
   assert.equal(params.conversation, true);
   assert.equal(params.maxNewTokens, 2);
+  // Bug: one adapter switched off (or at strength 0) was stored as that adapter, though the answer
+  // is the base model's; the params still say how it was sent.
+  for (const off of [{ enabled: false }, { scale: 0 }]) {
+    await call('generate/run', { ...sampled, adapters: [{ id: adapterA, ...off }] });
+    row = last();
+    assert.equal(row.adapterId, null, JSON.stringify(off));
+    assert.deepEqual(JSON.parse(row.params).adapters, [{ id: adapterA, scale: 1, enabled: true, ...off }]);
+  }
 });
 
 test('stop texts end the answer before them, as generate --stop; too many or too long are refused', async () => {

@@ -167,10 +167,12 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         throw e;
       });
     // What the answer was made with, defaults resolved, so that it can be shown and asked again.
-    // A composition of one adapter (the Playground's way) is that adapter; of several, none alone.
+    // A composition of one adapter (the Playground's way) is that adapter, unless it was off (or at
+    // strength 0): the answer is then the base model's; of several, none alone.
+    const lone = composed.length === 1 && composed[0].enabled && composed[0].scale > 0 ? listed[0] : null;
     recordGeneration(ctx.lib, {
       modelId: model.id,
-      adapterId: adapter?.id ?? (listed.length === 1 ? listed[0].id : null),
+      adapterId: adapter?.id ?? lone?.id ?? null,
       kind: 'playground',
       prompt: p.prompt ?? JSON.stringify(p.messages),
       output: out.text,
