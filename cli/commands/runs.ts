@@ -150,7 +150,7 @@ export const runsCommands: Command[] = [
         const interrupted = await followRunLog(
           first.end,
           (offset) => readRunLogSince(lib, id, offset),
-          () => getRunRecord(lib, id).status,
+          runLetGo(lib, id),
           show,
         );
         if (ctx.json) ctx.print({ runId: id, lines }, () => '');
@@ -247,6 +247,22 @@ async function stoppedWithin(lib: Library, id: number, ms: number): Promise<bool
   return true;
 }
 
+/**
+ * Whether a followed run has stopped and its process let go of it: a run cancelled from another
+ * process reads 'cancelled' at once but trains on to the end of its step, and writes its last lines
+ * then. The wait for it to let go is bounded as `runs cancel`'s (cancelWaitMs), since letting go is
+ * best effort.
+ */
+function runLetGo(lib: Library, id: number): () => boolean {
+  let until: number | null = null;
+  return () => {
+    const run = getRunRecord(lib, id);
+    if (run.status === 'queued' || run.status === 'running') return false;
+    until ??= Date.now() + cancelWaitMs(run);
+    return !runStillExecuting(lib, id) || Date.now() > until;
+  };
+}
+
 /** One log line for people: when (UTC, as every time the CLI prints), who, what. */
 function logLineText(l: RunLogLine): string {
   return `${formatTime(l.at)}  ${l.source.padEnd(7)}  ${l.text}`;
@@ -256,14 +272,14 @@ function logLineText(l: RunLogLine): string {
 const FOLLOW_POLL_MS = 500;
 
 /**
- * Shows the lines appended to a run's log from byte `offset` on, until the run is neither queued
- * nor running (and the lines it wrote as it stopped are shown) or Ctrl-C; returns whether Ctrl-C
- * (or a closed output) ended it.
+ * Shows the lines appended to a run's log from byte `offset` on, until `letGo` says the run has
+ * stopped (and the lines it wrote as it stopped are shown) or Ctrl-C; returns whether Ctrl-C (or a
+ * closed output) ended it.
  */
 async function followRunLog(
   offset: number,
   readSince: (offset: number) => { lines: RunLogLine[]; end: number },
-  status: () => RunStatus,
+  letGo: () => boolean,
   show: (lines: RunLogLine[]) => void,
 ): Promise<boolean> {
   const ctrlC = catchInterrupts(() => {});
@@ -276,12 +292,9 @@ async function followRunLog(
       show(more.lines);
       if (ctrlC.requested) return true;
       // The studio writes a run's last line ("completed; …", "paused at step N") just after its
-      // status: once stopped, one more quiet poll reads it.
+      // status, before letting go: once stopped, one more quiet poll reads it.
       if (stopped && more.lines.length === 0) return false;
-      if (!stopped) {
-        const now = status();
-        stopped = now !== 'queued' && now !== 'running';
-      }
+      if (!stopped) stopped = letGo();
       if (more.lines.length === 0 || stopped)
         await sleep(FOLLOW_POLL_MS, undefined, { signal: ctrlC.signal }).catch(() => {});
     }

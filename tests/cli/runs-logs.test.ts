@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendRunLog, runFolder } from '../../electron/backend/library/run-logs.ts';
-import { createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
+import { cancelRun, createRun, releaseRun, setRunStatus } from '../../electron/backend/library/runs.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -58,8 +58,9 @@ test('runs logs --follow: new lines until the run stops, a line being written on
   await sleep(700);
   appendRunLog(lib, id, 'trainer', 'step 2: loss 2.1');
   setRunStatus(lib, id, 'completed');
-  // The studio's last line comes just after the status.
+  // The studio's last line comes just after the status; then its process lets go of the run.
   appendRunLog(lib, id, 'studio', 'completed; its adapter is #1 in the library');
+  releaseRun(lib, id);
   const r = await following;
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out.trim().split('\n').length, 1, 'one JSON object');
@@ -74,6 +75,26 @@ test('runs logs --follow: new lines until the run stops, a line being written on
   const ended = await cli('runs', 'logs', String(id), '--follow', '--tail', '1');
   assert.equal(ended.code, 0, ended.err);
   assert.match(ended.out, /^\S+ \S+ {2}studio {3}completed; its adapter is #1 in the library\n$/);
+});
+
+test('runs logs --follow: a run cancelled from elsewhere is followed until its process lets go', async () => {
+  // Trained by this process (it owns the run), cancelled as `runs cancel` does from another.
+  const { id } = createRun(lib, { name: 'cancelled elsewhere' });
+  setRunStatus(lib, id, 'running');
+  appendRunLog(lib, id, 'trainer', 'step 1: loss 2.5');
+  const following = cli('runs', 'logs', String(id), '--follow', '--json');
+  await sleep(700);
+  cancelRun(lib, id);
+  // The run reads 'cancelled' at once but finishes its step (here longer than a few polls), then
+  // writes its last lines and lets go.
+  await sleep(2000);
+  appendRunLog(lib, id, 'trainer', 'step 2: loss 2.1');
+  appendRunLog(lib, id, 'studio', 'cancelled');
+  releaseRun(lib, id);
+  const r = await following;
+  assert.equal(r.code, 0, r.err);
+  // Bug: it stopped following on reading 'cancelled', without the step's line nor the last one.
+  assert.deepEqual(texts(r.out), ['step 1: loss 2.5', 'step 2: loss 2.1', 'cancelled']);
 });
 
 test('runs logs --follow: Ctrl-C stops following (130), --json still prints what was read', async () => {
