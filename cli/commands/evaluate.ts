@@ -10,7 +10,11 @@
 // marked interrupted at the next start-up, through this process's owner lock.
 
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
-import { resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
+import {
+  namingChatTrainedAdapterIn,
+  resolveAdapterRef,
+  resolveModelRef,
+} from '../../electron/backend/library/adapters.ts';
 import { datasetVersionFromRef } from '../../electron/backend/library/dataset-import.ts';
 import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
 import { endEvaluationJob } from '../../electron/backend/library/evaluation-job-end.ts';
@@ -293,7 +297,16 @@ export const evaluateCommand: Command = {
           reportText(report, recorded.ev?.id ?? null),
         );
         return 0;
-      } catch (e) {
+      } catch (caught) {
+        // The engine names the adapter by its folder: a library adapter by its id and name, as the
+        // user gave it.
+        const e = adapter.record
+          ? namingChatTrainedAdapterIn(
+              caught,
+              [adapter.record],
+              `it is evaluated on ${model.path}; give that folder the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json), or choose another with --model`,
+            )
+          : caught;
         // The engine names the file it read: the library's copy, which the user never chose.
         namingVersionsIn(lib, e, [[version.filePath, version.id]]);
         // A stop the user asked for is not an error: say how far it got.

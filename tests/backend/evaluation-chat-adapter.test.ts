@@ -13,7 +13,7 @@ import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
 import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
 
 const root = tempDir('evaluation-chat-adapter');
 const b: Backend = createBackend(join(root, 'data'), { seedDemo: false });
@@ -49,6 +49,25 @@ test('a chat-trained adapter on a base without a chat template: refused, the ada
     assert.deepEqual([e.code, e.message], ['adapter-needs-chat-template', expected], kind);
   }
   assert.deepEqual(await call('evaluations/list', { adapterId: adapter.id }), []);
+  // The CLI names a library adapter the same way, and the model folder it used.
+  const cli = await runCli([
+    'evaluate',
+    '--adapter',
+    String(adapter.id),
+    '--data',
+    String(dataset.id),
+    '--model',
+    String(model.id),
+    '--data-dir',
+    join(root, 'data'),
+  ]);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(
+    cli.stderr,
+    new RegExp(
+      `^error: adapter ${adapter.id} \\("chatty"\\) was trained on chat-formatted prompts, and this model has no chat template: it is evaluated on ${bare}; .* or choose another with --model\\n$`,
+    ),
+  );
 
   // As the message says: with its template back, the same evaluation runs.
   copyFileSync(join(LLAMA_FIXTURE, 'chat_template.jinja'), join(bare, 'chat_template.jinja'));
