@@ -191,6 +191,35 @@ function unknownOptionWord(args: string[], spec: OptionSpec): string | undefined
   return undefined;
 }
 
+/** Edits (insert, delete, replace) between two short words: how far a typo is from an option. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/**
+ * The option a mistyped `--word` most likely meant: one within two edits (`--ranks`, `--lr=`), else
+ * one whose name holds the word as a part of it (`--steps` → `--max-steps`); none when unclear.
+ */
+export function closestOption(word: string, spec: OptionSpec): string | undefined {
+  const w = /^--([^=]+)/.exec(word)?.[1];
+  if (!w || w.length < 2) return undefined;
+  const names = Object.keys(spec);
+  const near = names
+    .map((n) => ({ n, d: editDistance(w, n) }))
+    .filter(({ n, d }) => d <= Math.min(2, Math.floor(n.length / 3)))
+    .sort((a, b) => a.d - b.d);
+  if (near.length && (near.length === 1 || near[0].d < near[1].d)) return `--${near[0].n}`;
+  const parts = names.filter((n) => w.length >= 3 && n.split('-').includes(w));
+  return parts.length === 1 ? `--${parts[0]}` : undefined;
+}
+
 /**
  * `takesArguments`: the command has positional arguments (`adapters tag ID TAG...`), so an unknown
  * option may be one that starts with '-' (a tag "-x"), and the error says how to pass it.
@@ -231,7 +260,9 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}, takes
       throw new UsageError(
         `${line}; write an argument starting with '-' after --, as in: -- ${shellWord(word)}`,
       );
-    throw new UsageError(line);
+    const unknown = /^Unknown option '(--[^']+)'$/.exec(line)?.[1];
+    const meant = unknown && closestOption(unknown, spec);
+    throw new UsageError(meant ? `${line}; did you mean ${meant}?` : line);
   }
   const values = Object.fromEntries(
     Object.entries(parsed.values).map(([k, v]) => [

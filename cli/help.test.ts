@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../electron/backend/paths.ts';
 import { tempDir } from '../tests/helpers/temp.ts';
-import { GLOBAL_OPTIONS } from './args.ts';
+import { closestOption, GLOBAL_OPTIONS } from './args.ts';
 import { commandHelp } from './help.ts';
 import { COMMANDS, main } from './main.ts';
 
@@ -89,6 +89,18 @@ test('bad usage exits 2 with one error line; an unknown flag is named', async ()
   assert.equal(r.stderr, "error: Unknown option '--frobnicate'\n");
 });
 
+test('a mistyped option names the one it most likely meant, and only when one is clear', async () => {
+  const r = await run(['train', '--steps', '3']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "error: Unknown option '--steps'; did you mean --max-steps?\n");
+  const opt = { type: 'string', description: '' } as const;
+  const spec = { 'max-steps': opt, 'data-dir': opt, quantize: opt };
+  assert.equal(closestOption('--quantise', spec), '--quantize');
+  assert.equal(closestOption('--data-dirr=x', spec), '--data-dir');
+  assert.equal(closestOption('--frobnicate', spec), undefined);
+  assert.equal(closestOption('--d', spec), undefined);
+});
+
 test('a placeholder is the value only: no stray ")" or a neighbouring "|--flag" from the usage line', () => {
   for (const c of COMMANDS) {
     for (const line of commandHelp(c)
@@ -153,9 +165,9 @@ test('an argument starting with a dash where one is expected: the error says to 
       ['adapters', 'tag', '1', '--remove', '-x y'],
       `Unknown option '-x'; write an argument starting with '-' after --, as in: -- "-x y"`,
     ],
-    // No arguments to take, or a mistyped long option: the error alone.
+    // No arguments to take, or a mistyped long option: the error alone (with the option it meant).
     [['models', 'list', '-x'], "Unknown option '-x'"],
-    [['adapters', 'tag', '1', '--remve', '-x'], "Unknown option '--remve'"],
+    [['adapters', 'tag', '1', '--remve', '-x'], "Unknown option '--remve'; did you mean --remove?"],
   ] as const) {
     const r = await run([...args]);
     assert.equal(r.code, 2, args.join(' '));
