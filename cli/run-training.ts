@@ -14,12 +14,12 @@
 // ("terminate called after throwing Napi::Error"). On the main thread a signal handler only runs
 // between ORT calls, where exiting is safe.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InProcessEngine } from '../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../electron/backend/jobs/engine-tasks.ts';
 import { executeRun, type RunOutcome } from '../electron/backend/jobs/run-execution.ts';
-import { checkExportDestination, markExport } from '../electron/backend/library/export-destination.ts';
+import { checkExportDestination } from '../electron/backend/library/export-destination.ts';
 import { closeLibrary, type Library } from '../electron/backend/library/library.ts';
 import { failureRemedy } from '../electron/backend/library/run-failures.ts';
 import { appendRunLog } from '../electron/backend/library/run-logs.ts';
@@ -31,7 +31,8 @@ import {
   setRunStatus,
 } from '../electron/backend/library/runs.ts';
 import { ConfigError } from '../native-runtime/errors.ts';
-import { copyOf, writeFolderAtomic } from '../native-runtime/formats/atomic-write.ts';
+import { copyOf } from '../native-runtime/formats/atomic-write.ts';
+import { writeExportableFolder } from '../native-runtime/formats/export-marker.ts';
 import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
@@ -193,23 +194,18 @@ export function checkOutFolders(ctx: CommandContext, f: OutFolders): void {
     });
 }
 
-/** Marks what training wrote to --out and --export-pyreft as exports (a re-run may replace them). */
-export function markOutFolders(f: OutFolders): void {
-  if (f.out && existsSync(f.out)) markExport(f.out, 'studio');
-  if (f.exportPyreft && existsSync(f.exportPyreft)) markExport(f.exportPyreft, 'pyreft');
-}
-
 /**
- * After a library run completes: copies its adapter to --out (atomically), marks both folders as
- * exports, and returns where the adapter now is for the user (--out, else the library's folder).
+ * After a library run completes: copies its adapter to --out (atomically, marked as an export, so a
+ * re-run may replace it; the trainer marked --export-pyreft's folder), and returns where the adapter
+ * now is for the user (--out, else the library's folder).
  */
 export function writeOutFolders(adapter: string, f: OutFolders): string {
   if (f.out)
-    writeFolderAtomic(
+    writeExportableFolder(
       f.out,
       readdirSync(adapter).map((name) => [name, copyOf(join(adapter, name))]),
+      'studio',
     );
-  markOutFolders(f);
   return f.out ?? adapter;
 }
 

@@ -9,7 +9,7 @@ import {
   exportAdapter,
   runTrainingSource,
 } from '../../electron/backend/library/adapters.ts';
-import { checkExportDestination, markExport } from '../../electron/backend/library/export-destination.ts';
+import { checkExportDestination } from '../../electron/backend/library/export-destination.ts';
 import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
@@ -85,8 +85,7 @@ export const exportCommand: Command = {
         : { config: readConfigFile(cfgFile as string), data: null };
       const data = (await dataFileOf(ctx, dataRef)) ?? src.data ?? undefined;
       const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
-      const r = makeBundle({ config: src.config, data, out: dest, force });
-      markExport(r.out, 'bundle');
+      const r = makeBundle({ config: src.config, data, out: dest, force, asExport: true });
       ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
         [
           `wrote a pyreft training bundle to ${r.out} (${plural(r.config.data.rows, 'example')})`,

@@ -28,7 +28,6 @@ import { dataFileOf, MAP_OPTION, parseMapping } from '../data-flags.ts';
 import {
   checkOutFolders,
   executeRunHere,
-  markOutFolders,
   printStopped,
   runFailed,
   trainFromCheckpoint,
@@ -230,10 +229,10 @@ async function resumeCheckpoint(
     data,
     evalData,
     out: config.out,
+    outIsExport: true,
     dataDir: ctx.dataDir,
   });
   if (typeof r === 'number') return r;
-  markOutFolders(config);
   ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
   return 0;
 }

@@ -13,7 +13,8 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { writeFolderAtomic, writeFully } from '../formats/atomic-write.ts';
+import { type FileData, writeFully } from '../formats/atomic-write.ts';
+import { writeExportableFolder } from '../formats/export-marker.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
@@ -82,6 +83,8 @@ export interface MakeBundleInput {
   data?: string;
   out: string;
   force?: boolean;
+  /** Mark `out` as an export (formats/export-marker.ts); a zip download's folder is not one. */
+  asExport?: boolean;
 }
 
 export interface BundleResult {
@@ -141,7 +144,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
       lines.end();
       return configOf({ file: 'data.jsonl', format: info.format, rows: info.count, sha256: info.hash });
     },
-    { force: input.force },
+    { force: input.force, asExport: input.asExport },
   );
 }
 
@@ -152,7 +155,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
 function writeBundleFiles(
   out: string,
   writeData: (fd: number) => BundleConfig,
-  opts: { force?: boolean },
+  opts: { force?: boolean; asExport?: boolean },
 ): BundleResult {
   checkOutFolder(out, null, opts.force);
   let config: BundleConfig | null = null;
@@ -160,7 +163,7 @@ function writeBundleFiles(
     if (!config) throw new Error('bundle: data.jsonl is written first');
     return config;
   };
-  writeFolderAtomic(out, [
+  const files: Array<[string, FileData]> = [
     [
       'data.jsonl',
       (fd) => {
@@ -170,7 +173,8 @@ function writeBundleFiles(
     ['README.md', (fd) => writeFully(fd, Buffer.from(readme(described()), 'utf8'))],
     ['config.json', (fd) => writeFully(fd, Buffer.from(`${JSON.stringify(described(), null, 2)}\n`, 'utf8'))],
     ['train.py', TRAIN_PY],
-  ]);
+  ];
+  writeExportableFolder(out, files, opts.asExport ? 'bundle' : undefined);
   return { out: resolve(out), files: [...BUNDLE_FILES], config: described() };
 }
 

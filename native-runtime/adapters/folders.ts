@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } f
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError, ReftError } from '../errors.ts';
 import { copyOf, type FileData, writeFailure, writeFolderAtomic } from '../formats/atomic-write.ts';
+import { writeExportableFolder } from '../formats/export-marker.ts';
 import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
   MANIFEST_FILE,
@@ -262,14 +263,19 @@ function sameParams(a: StudioAdapter, py: PyreftAdapter): boolean {
  * Exports an adapter folder (studio, library or pyreft) as a pyreft folder at `out`, atomically.
  * A library folder with its original pyreft files re-exports them byte for byte (plus a
  * reft_studio.json written from the manifest), as long as they still hold the adapter's tensors.
+ * `asExport` marks `out` as an export (formats/export-marker.ts); `files` never lists the marker.
  */
-export function exportPyreft(src: string, out: string, opts: { force?: boolean } = {}): ExportResult {
+export function exportPyreft(
+  src: string,
+  out: string,
+  opts: { force?: boolean; asExport?: boolean } = {},
+): ExportResult {
   checkOutFolder(out, src, opts.force);
   const kind = detectAdapterFolder(src);
+  const marking = { asExport: opts.asExport };
   if (kind === 'pyreft') {
-    const py = readPyreftFolder(src);
-    writePyreftFolder(out, py);
-    return { out: resolve(out), exact: false, files: readdirSync(out).sort(), adapter: null };
+    const files = writePyreftFolder(out, readPyreftFolder(src), marking);
+    return { out: resolve(out), exact: false, files: files.sort(), adapter: null };
   }
   const adapter = readStudioAdapter(src);
   const py = studioToPyreft(adapter);
@@ -283,10 +289,10 @@ export function exportPyreft(src: string, out: string, opts: { force?: boolean }
         files.push([f, copyOf(join(origDir, f))]);
       }
       files.push([SIDECAR_FILE, `${JSON.stringify(py.sidecar, null, 2)}\n`]);
-      writeFolderAtomic(out, files);
+      writeExportableFolder(out, files, opts.asExport ? 'pyreft' : undefined);
       return { out: resolve(out), exact: true, files: files.map(([n]) => n).sort(), adapter };
     }
   }
-  writePyreftFolder(out, py);
-  return { out: resolve(out), exact: false, files: readdirSync(out).sort(), adapter };
+  const files = writePyreftFolder(out, py, marking);
+  return { out: resolve(out), exact: false, files: files.sort(), adapter };
 }

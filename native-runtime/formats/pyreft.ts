@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../errors.ts';
-import { writeFolderAtomic } from './atomic-write.ts';
+import { writeExportableFolder } from './export-marker.ts';
 import { FILE_LIMITS, readFileCapped, readJsonFile } from './json-file.ts';
 import { encodeInterventionBin, readInterventionBin } from './pyreft-bin.ts';
 import {
@@ -89,9 +89,14 @@ export function readPyreftFolder(dir: string, opts: ReadPyreftOptions = {}): Pyr
 
 /**
  * Writes a pyreft folder: config.json, intkey_<key>.bin per intervention (keys regenerated in
- * pyvene's current form), and reft_studio.json when the adapter has a sidecar. Atomic per folder.
+ * pyvene's current form), and reft_studio.json when the adapter has a sidecar. Atomic per folder;
+ * `asExport` marks the folder as an export (export-marker.ts). Returns the names of the files written.
  */
-export function writePyreftFolder(dir: string, adapter: PyreftAdapter): void {
+export function writePyreftFolder(
+  dir: string,
+  adapter: PyreftAdapter,
+  opts: { asExport?: boolean } = {},
+): string[] {
   validateAdapter(adapter);
   const keys = canonicalKeys(adapter.interventions.map((iv) => iv.layer));
   const files: Array<[string, string | Uint8Array]> = [
@@ -102,5 +107,6 @@ export function writePyreftFolder(dir: string, adapter: PyreftAdapter): void {
     files.push([`${stem}.bin`, encodeInterventionBin(iv, stem)]);
   });
   if (adapter.sidecar) files.push([SIDECAR_FILE, `${JSON.stringify(adapter.sidecar, null, 2)}\n`]);
-  writeFolderAtomic(dir, files);
+  writeExportableFolder(dir, files, opts.asExport ? 'pyreft' : undefined);
+  return files.map(([name]) => name);
 }

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
-import { writeFolderAtomic } from './atomic-write.ts';
+import { writeExportableFolder } from './export-marker.ts';
 import { FILE_LIMITS, readJsonFile } from './json-file.ts';
 import {
   checkAgainstModel,
@@ -216,8 +216,13 @@ export function readStudioAdapter(dir: string): StudioAdapter {
   return { manifest, interventions };
 }
 
-export function writeStudioAdapter(dir: string, adapter: StudioAdapter): void {
-  writeFolderAtomic(dir, studioAdapterFiles(adapter));
+/** Writes a studio adapter folder, atomically; `asExport` marks it as an export (export-marker.ts). */
+export function writeStudioAdapter(
+  dir: string,
+  adapter: StudioAdapter,
+  opts: { asExport?: boolean } = {},
+): void {
+  writeExportableFolder(dir, studioAdapterFiles(adapter), opts.asExport ? 'studio' : undefined);
 }
 
 /**

@@ -33,8 +33,13 @@ export interface TrainPaths {
   out: string;
   /** Checkpoint folders go here (default `<out>.checkpoints`). */
   checkpointDir?: string;
-  /** Also write a pyreft folder here. */
+  /** Also write a pyreft folder here (marked as an export, formats/export-marker.ts). */
   exportPyreft?: string;
+  /**
+   * `out` is a folder the person named (`train --resume`), not the library's: mark it as an export,
+   * so that a later run may replace it. Not stored with the run.
+   */
+  outIsExport?: boolean;
   /** Resume from this checkpoint folder (same config and data required). */
   resumeFrom?: string;
   runId?: string | null;

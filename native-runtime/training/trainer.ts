@@ -677,8 +677,8 @@ async function trainLoop(
   };
   if (lastEval !== null) finalMetrics.evalLoss = lastEval;
   const adapter = adapterFromStates(run, states, finalMetrics);
-  writeStudioAdapter(cfg.out, adapter);
-  if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter));
+  writeStudioAdapter(cfg.out, adapter, { asExport: config.outIsExport });
+  if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter), { asExport: true });
   return {
     adapter: cfg.out,
     pyreft: cfg.exportPyreft,

@@ -5,7 +5,7 @@
 // folder the studio wrote and nobody added to.
 
 import assert from 'node:assert/strict';
-import {
+import fs, {
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -14,18 +14,26 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { writeOutFolders } from '../../cli/run-training.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { EXPORT_MARKER } from '../../electron/backend/library/export-destination.ts';
+import { writeExport, writeExportZip } from '../../electron/backend/library/export-writer.ts';
+import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
+import { writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { LLAMA_FIXTURE, runCli, tempDir, writeJsonl } from './helpers.ts';
+import { LLAMA_FIXTURE, ROOT, runCli, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('export-dest');
 const dataDir = join(root, 'data');
 const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
 let b: Backend;
 let adapterId: number;
+/** The imported adapter's studio folder in the library. */
+let adapterDir: string;
 let nextId = 1;
 
 async function call(method: string, params: unknown) {
@@ -56,7 +64,9 @@ before(async () => {
     positions: 'f2+l2',
   });
   assert.equal(imp.type, 'reply', JSON.stringify(imp));
-  adapterId = (imp as { result: { adapter: { id: number } } }).result.adapter.id;
+  ({ id: adapterId, path: adapterDir } = (
+    imp as { result: { adapter: { id: number; path: string } } }
+  ).result.adapter);
 });
 after(() => b.close());
 
@@ -118,7 +128,8 @@ test('force replaces a previous export, never a folder holding anything else', a
 });
 
 test('an export killed while its marker was written is still a previous export; a half marker is not', async () => {
-  // What a SIGKILL inside markExport leaves: the folder complete, the marker only in its temp file
+  // What a SIGKILL inside the marking left, when versions before the marker's move into the folder's
+  // own write wrote it afterwards: the folder complete, the marker only in its temp file
   // (writeFileAtomic's NAME.<hex>.tmp). The next export with force used to be refused as "files the
   // studio did not export".
   const out = join(root, 'export-killed');
@@ -183,4 +194,91 @@ test('the CLI: export and train --out follow the same rules', { timeout: 120_000
   assert.doesNotMatch(train.stderr, /step 1/, 'nothing trained');
   assert.equal(readFileSync(join(mine, 'keep.txt'), 'utf8'), 'keep');
   assert.deepEqual(snapshot(datasets), before);
+});
+
+/** Runs the CLI SIGKILLed at the rename onto `path` (tests/helpers/kill-at-rename.mjs). */
+function cliKilledAtRename(when: 'before' | 'after', path: string, args: string[]) {
+  return runCli(args, {
+    REFT_TEST_KILL_AT_RENAME: `${when}:${path}`,
+    NODE_OPTIONS: `--import=${pathToFileURL(join(ROOT, 'tests', 'helpers', 'kill-at-rename.mjs')).href}`,
+  });
+}
+
+test('an export killed the moment its folder is in place is marked, and --force replaces it', {
+  timeout: 120_000,
+}, async () => {
+  // The marker used to be written after the folder's rename: a kill between the two left an export
+  // without it, and every later export to it, --force included, was refused as "holds files the
+  // studio did not export".
+  const rows = join(root, 'bundle-rows.jsonl');
+  writeJsonl(rows, 4);
+  const config = join(root, 'bundle-config.json');
+  writeFileSync(config, JSON.stringify({ model: LLAMA_FIXTURE }));
+  for (const [format, args] of [
+    ['pyreft', ['--adapter', F2L2]],
+    ['bundle', ['--format', 'bundle', '--config', config, '--data', rows]],
+  ] as const) {
+    const out = join(root, `killed-${format}`);
+    const cli = ['export', ...args, '--out', out, '--data-dir', dataDir];
+    const killed = await cliKilledAtRename('after', out, cli);
+    assert.equal(killed.code, null, `${format}: killed (${killed.stderr})`);
+    assert.ok(readdirSync(out).includes(EXPORT_MARKER), `${format}: the folder arrived with its marker`);
+    const again = await runCli([...cli, '--force']);
+    assert.equal(again.code, 0, `${format}: ${again.stderr}`);
+  }
+});
+
+/** The entries of each folder renamed onto `dest` while `fn` runs (writeFolderAtomic's last step). */
+async function entriesRenamedOnto(dest: string, fn: () => unknown): Promise<string[][]> {
+  const seen: string[][] = [];
+  const renameSync = fs.renameSync;
+  fs.renameSync = (from, to) => {
+    if (resolve(String(to)) === resolve(dest)) seen.push(readdirSync(from).sort());
+    renameSync(from, to);
+  };
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    fs.renameSync = renameSync;
+    syncBuiltinESMExports();
+  }
+  return seen;
+}
+
+test('every export writer renames its folder into place with the marker already inside', async () => {
+  const rows = join(root, 'writer-rows.jsonl');
+  writeJsonl(rows, 4);
+  // A run's adapter as the trainer writes it into the library (no pyreft/ originals inside).
+  const trained = join(root, 'trained-adapter');
+  writeStudioAdapter(trained, readAnyAdapter(adapterDir));
+  const writers: Array<[string, (out: string) => unknown]> = [
+    ['pyreft', (out) => writeExport({ format: 'pyreft', adapterPath: F2L2, out })],
+    ['studio', (out) => writeExport({ format: 'studio', adapterPath: adapterDir, out })],
+    [
+      'bundle',
+      (out) => writeExport({ format: 'bundle', runId: 1, config: { model: LLAMA_FIXTURE }, data: rows, out }),
+    ],
+    ['train --out', (out) => writeOutFolders(trained, { out })],
+  ];
+  for (const [name, write] of writers) {
+    const out = join(root, `writer-${name.replace(/\W+/g, '-')}`);
+    const renamed = await entriesRenamedOnto(out, () => write(out));
+    assert.equal(renamed.length, 1, `${name}: one folder renamed into place`);
+    assert.ok(renamed[0].includes(EXPORT_MARKER), `${name}: the marker is in it (${renamed[0]})`);
+    const marker = JSON.parse(readFileSync(join(out, EXPORT_MARKER), 'utf8'));
+    assert.deepEqual(
+      marker.files,
+      renamed[0].filter((f) => f !== EXPORT_MARKER),
+      `${name}: it lists the rest`,
+    );
+  }
+  // The library's own adapter folder and a zip download's folder are no exports.
+  assert.ok(!readdirSync(trained).includes(EXPORT_MARKER));
+  const zip = writeExportZip(
+    { format: 'pyreft', adapterPath: F2L2, out: '' },
+    { workDir: join(root, 'zip-work'), stem: 'a-pyreft', file: join(root, 'a.zip') },
+  );
+  assert.ok(!zip.files.includes(EXPORT_MARKER));
+  assert.ok(!readFileSync(join(root, 'a.zip')).includes(EXPORT_MARKER), 'the zip holds no marker');
 });

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { isPreviousExport } from '../../electron/backend/library/export-destination.ts';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { optionFlag, TRAIN_OPTION_KEYS } from '../../native-runtime/training/options.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
@@ -97,6 +98,7 @@ describe('reft-studio train', () => {
     assert.doesNotMatch(r.stderr, /step \d/, 'no progress lines besides the events');
     assert.equal(readStudioAdapter(out).manifest.positions, 'l1');
     assert.ok(existsSync(join(dir, 'a-pyreft', 'config.json')));
+    assert.ok(isPreviousExport(join(dir, 'a-pyreft')), 'the trainer marks --export-pyreft as an export');
 
     // --resume takes the stored configuration; the result ends where the first run ended.
     assert.match(j.checkpoints[1], /step-000002$/);
@@ -110,6 +112,7 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(again.status, 0, again.stderr);
+    assert.ok(isPreviousExport(join(dir, 'b')), "the trainer marks --resume's --out as an export");
     const k = stream(again.stdout);
     assert.equal(k.result.steps, 4);
     assert.equal(k.result.finalLoss, j.finalLoss);

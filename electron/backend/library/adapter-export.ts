@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { Engine } from '../jobs/engine.ts';
 import { checkRunDataKept, getAdapter, runTrainingSource } from './adapters.ts';
-import { checkExportDestination, markExport } from './export-destination.ts';
+import { checkExportDestination } from './export-destination.ts';
 import type { AdapterExport, ExportFormat, ExportJob } from './export-writer.ts';
 import type { Library } from './library.ts';
 import { type DownloadInfo, reserveDownload } from './transfers.ts';
@@ -26,7 +26,7 @@ export { type AdapterExport, EXPORT_FORMATS, type ExportFormat } from './export-
 
 /**
  * Writes adapter `id` in `format` to folder `out`, after checking the destination (see
- * export-destination.ts; `absoluteOnly` for paths that come over RPC), and marks it as an export.
+ * export-destination.ts; `absoluteOnly` for paths that come over RPC), marked as an export.
  */
 export async function exportLibraryAdapter(
   lib: Library,
@@ -39,9 +39,7 @@ export async function exportLibraryAdapter(
     force: input.force,
     absoluteOnly: opts.absoluteOnly,
   });
-  const r = await engine.call('exportAdapter', { job: planExport(lib, { ...input, out }) });
-  markExport(r.out, r.format);
-  return r;
+  return engine.call('exportAdapter', { job: planExport(lib, { ...input, out }) });
 }
 
 /** What exporting adapter `id` in `format` to `out` writes, from the library (no file is touched). */

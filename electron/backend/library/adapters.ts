@@ -30,7 +30,7 @@ import { openModelFolder } from '../../../native-runtime/models/model-folder.ts'
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
 import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
-import { checkExportDestination, markExport } from './export-destination.ts';
+import { checkExportDestination } from './export-destination.ts';
 import { insideDataDir, removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { getModel } from './models.ts';
@@ -497,16 +497,14 @@ export interface ExportAdapterInput {
 
 /**
  * Writes a pyreft folder for a library adapter or a folder (atomic; see folders.ts exportPyreft),
- * after the destination checks of export-destination.ts, and marks it as an export.
+ * after the destination checks of export-destination.ts, marked as an export.
  */
 export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportResult {
   if (input.format !== undefined && input.format !== 'pyreft')
     throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
   const { path } = resolveAdapterRef(lib, input.adapter);
   const out = checkExportDestination(input.out, { dataDir: lib.dataDir, force: input.force, label: '--out' });
-  const r = exportPyreft(path, out, { force: input.force });
-  markExport(r.out, 'pyreft');
-  return r;
+  return exportPyreft(path, out, { force: input.force, asExport: true });
 }
 
 export interface AdapterLineage {

@@ -5,23 +5,17 @@
 //   - never inside the data folder, nor a folder that contains it (symlinks resolved);
 //   - over RPC, only absolute paths (the server's working folder means nothing to a window);
 //   - an existing folder is replaced only when it is empty or a previous export: a folder holding
-//     EXPORT_MARKER, written by the studio after every export, that lists every entry the folder
-//     has. A file added by hand, a training `result/` inside a bundle, or any folder the studio did
-//     not write is never replaced. Replacing a previous export needs `force` where the caller has it.
+//     EXPORT_MARKER, written by the studio with every export's files (formats/export-marker.ts),
+//     that lists every entry the folder has. A file added by hand, a training `result/` inside a
+//     bundle, or any folder the studio did not write is never replaced. Replacing a previous export
+//     needs `force` where the caller has it.
 
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import { EXPORT_MARKER, type ExportMarker } from '../../../native-runtime/formats/export-marker.ts';
 
-/** Written into every export folder; lists the entries the export made. */
-export const EXPORT_MARKER = '.reft-studio-export.json';
-
-interface Marker {
-  writtenBy: 'reft-studio';
-  format: string;
-  files: string[];
-}
+export { EXPORT_MARKER };
 
 export interface DestinationOptions {
   /** The library's data folder: nothing inside it or containing it is a destination. */
@@ -49,12 +43,15 @@ function within(outer: string, inner: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** The temp file of a marker being written (writeFileAtomic's `NAME.<12 hex>.tmp`). */
+/**
+ * The temp file of a marker being written (writeFileAtomic's `NAME.<12 hex>.tmp`), left by a kill
+ * in versions that wrote the marker after the folder.
+ */
 const MARKER_TEMP_RE = /^\.reft-studio-export\.json\.[0-9a-f]{12}\.tmp$/;
 
-function readMarker(file: string): Marker | null {
+function readMarker(file: string): ExportMarker | null {
   try {
-    const marker = JSON.parse(readFileSync(file, 'utf8')) as Marker;
+    const marker = JSON.parse(readFileSync(file, 'utf8')) as ExportMarker;
     return marker?.writtenBy === 'reft-studio' && Array.isArray(marker.files) ? marker : null;
   } catch {
     return null;
@@ -62,10 +59,10 @@ function readMarker(file: string): Marker | null {
 }
 
 /**
- * Whether `dir` is a folder the studio exported and nobody has added to since. An export killed
- * while its marker was being written (the folder complete, the marker still in its temp file) counts
- * too when that temp holds the whole marker: else the next export to the folder, even with --force,
- * was refused as "files the studio did not export".
+ * Whether `dir` is a folder the studio exported and nobody has added to since. An export killed by an
+ * earlier version while its marker was being written (the folder complete, the marker still in its
+ * temp file) counts too when that temp holds the whole marker: else the next export to the folder,
+ * even with --force, was refused as "files the studio did not export".
  */
 export function isPreviousExport(dir: string): boolean {
   const names = readdirSync(dir);
@@ -120,13 +117,4 @@ export function checkExportDestination(out: string, opts: DestinationOptions = {
       `${label} ${shown} holds a previous export; ${label.startsWith('--') ? 'pass --force' : 'tick "Replace an earlier export"'} to replace it`,
     );
   return target;
-}
-
-/** Marks a just-written export folder, so a later export may replace it (see isPreviousExport). */
-export function markExport(dir: string, format: string): void {
-  const files = readdirSync(dir)
-    .filter((f) => f !== EXPORT_MARKER)
-    .sort();
-  const marker: Marker = { writtenBy: 'reft-studio', format, files };
-  writeFileAtomic(join(dir, EXPORT_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
 }

@@ -39,11 +39,14 @@ export type ExportJob = { out: string; force?: boolean } & (
     }
 );
 
-/** Writes the export's folder and says in one line what it holds. */
-export function writeExport(job: ExportJob): AdapterExport {
+/**
+ * Writes the export's folder and says in one line what it holds. The folder carries the export
+ * marker (export-destination.ts), in the same atomic write, unless `asExport` is false (a zip's).
+ */
+export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterExport {
   const out = resolve(job.out);
   if (job.format === 'pyreft') {
-    const r = exportPyreft(job.adapterPath, out, { force: job.force });
+    const r = exportPyreft(job.adapterPath, out, { force: job.force, asExport });
     return {
       out: r.out,
       format: job.format,
@@ -56,7 +59,7 @@ export function writeExport(job: ExportJob): AdapterExport {
   }
   if (job.format === 'studio') {
     checkOutFolder(out, job.adapterPath, job.force);
-    writeStudioAdapter(out, readAnyAdapter(job.adapterPath));
+    writeStudioAdapter(out, readAnyAdapter(job.adapterPath), { asExport });
     return {
       out,
       format: job.format,
@@ -65,7 +68,7 @@ export function writeExport(job: ExportJob): AdapterExport {
       note: "The studio's adapter format (manifest.json and adapter.safetensors); import it into another ReFT Studio.",
     };
   }
-  const r = makeBundle({ config: job.config, data: job.data ?? undefined, out, force: job.force });
+  const r = makeBundle({ config: job.config, data: job.data ?? undefined, out, force: job.force, asExport });
   return {
     out: r.out,
     format: job.format,
@@ -84,7 +87,10 @@ export function writeExportZip(
   zip: { workDir: string; stem: string; file: string },
 ): Omit<AdapterExport, 'out'> & { sizeBytes: number } {
   try {
-    const { out, ...rest } = writeExport({ ...job, out: resolve(zip.workDir, zip.stem) });
+    const { out, ...rest } = writeExport(
+      { ...job, out: resolve(zip.workDir, zip.stem) },
+      { asExport: false },
+    );
     return { ...rest, sizeBytes: zipFolderTo(out, zip.stem, zip.file) };
   } finally {
     rmSync(zip.workDir, { recursive: true, force: true });
