@@ -1,10 +1,24 @@
 import assert from 'node:assert/strict';
-import fs, { mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs';
+import fs, {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../tests/helpers/temp.ts';
-import { removeFolderAtomic, sweepTempFiles, writeFileAtomic, writeFolderAtomic } from './atomic-write.ts';
+import {
+  removeFolderAtomic,
+  sweepFolderLeftovers,
+  sweepTempFiles,
+  writeFileAtomic,
+  writeFolderAtomic,
+} from './atomic-write.ts';
 
 test('writeFolderAtomic replaces a folder whole, and a failed write leaves it untouched', () => {
   const dir = join(tempDir('atomic-'), 'out');
@@ -138,6 +152,31 @@ test('the start-up sweep removes what killed writers left, and puts a moved-asid
   assert.equal(readFileSync(join(runs, 'adapter', 'manifest.json'), 'utf8'), '{"kept":true}');
   assert.equal(readFileSync(join(runs, 'final', 'x.txt'), 'utf8'), 'new');
   assert.deepEqual(readdirSync(root).sort(), ['runs']);
+});
+
+test("sweepFolderLeftovers clears one folder's leftovers beside it, and nothing else there", () => {
+  // An export's parent is a person's folder: no start-up sweep looks there, and nothing but what a
+  // killed write of this very folder left may be touched.
+  const parent = tempDir('leftovers-');
+  const made = (name: string, file: string, ageIt = true) => {
+    mkdirSync(join(parent, name));
+    writeFileSync(join(parent, name, file), file);
+    if (ageIt) age(join(parent, name));
+  };
+  made('.out.0123456789ab.tmp', 'new.txt'); // killed while writing, or just before its rename
+  made('.out.0123456789ab.old', 'previous.txt'); // killed between the two renames: the only copy
+  made('.out.fedcba987654.tmp', 'busy.txt', false); // another process's write in progress
+  made('.other.0123456789ab.tmp', 'theirs.txt'); // another folder's
+  symlinkSync(join(parent, '.other.0123456789ab.tmp'), join(parent, '.out.00000000aaaa.tmp'));
+  assert.equal(sweepFolderLeftovers(join(parent, 'out')), 2);
+  assert.deepEqual(readdirSync(parent).sort(), [
+    '.other.0123456789ab.tmp',
+    '.out.00000000aaaa.tmp',
+    '.out.fedcba987654.tmp',
+    'out',
+  ]);
+  assert.deepEqual(readdirSync(join(parent, 'out')), ['previous.txt'], 'the moved-aside copy is back');
+  assert.equal(sweepFolderLeftovers(join(parent, 'missing-parent', 'out')), 0);
 });
 
 test('writeFileAtomic leaves no temp file and replaces the target', () => {

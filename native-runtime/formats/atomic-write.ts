@@ -14,6 +14,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -244,6 +245,54 @@ export function removeFolderAtomic(dir: string): void {
   rmSync(tmp, { recursive: true, force: true });
 }
 
+/** How old a leftover must be before a sweep touches it: younger, it may be a write in progress. */
+const SWEEP_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * Clears one writeFolderAtomic leftover `name` in `dir` (matched by FOLDER_TEMP_RE): an `.old`
+ * folder whose target is missing is put back, anything else removed. Returns whether it did.
+ */
+function clearFolderLeftover(dir: string, name: string, m: RegExpExecArray): boolean {
+  try {
+    const target = join(dir, m[1]);
+    if (m[3] === 'old' && !existsSync(target)) renameSync(join(dir, name), target);
+    else rmSync(join(dir, name), { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Clears what killed writeFolderAtomic calls on folder `dir` left beside it, as sweepTempFiles does
+ * (older than `minAgeMs`), touching nothing else in its parent: for a folder outside the data folder
+ * (an export's), where no start-up sweep looks. Returns how many entries were removed or restored.
+ */
+export function sweepFolderLeftovers(dir: string, minAgeMs = SWEEP_MIN_AGE_MS): number {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  let cleared = 0;
+  for (const name of names) {
+    const m = FOLDER_TEMP_RE.exec(name);
+    if (!m || m[1] !== basename(target)) continue;
+    try {
+      // lstat: in a person's folder, a link of that name is theirs, never followed.
+      const st = lstatSync(join(parent, name));
+      if (!st.isDirectory() || Date.now() - st.mtimeMs < minAgeMs) continue;
+    } catch {
+      continue;
+    }
+    if (clearFolderLeftover(parent, name, m)) cleared++;
+  }
+  return cleared;
+}
+
 /**
  * Cleans up after killed writers under `root` (recursively): `*.tmp` files, writeFolderAtomic's
  * `.NAME.TAG.tmp` folders, and its `.NAME.TAG.old` folders — put back as NAME when NAME is missing
@@ -256,7 +305,7 @@ export function removeFolderAtomic(dir: string): void {
  */
 export function sweepTempFiles(
   root: string,
-  minAgeMs = 10 * 60_000,
+  minAgeMs = SWEEP_MIN_AGE_MS,
   o: { foldersOnly?: boolean; exactNames?: boolean } = {},
 ): number {
   let removed = 0;
@@ -279,13 +328,7 @@ export function sweepTempFiles(
       const old = now - st.mtimeMs >= minAgeMs;
       const folderTemp = st.isDirectory() ? FOLDER_TEMP_RE.exec(name) : null;
       if (folderTemp) {
-        if (!old) continue;
-        try {
-          const target = join(dir, folderTemp[1]);
-          if (folderTemp[3] === 'old' && !existsSync(target)) renameSync(p, target);
-          else rmSync(p, { recursive: true, force: true });
-          removed++;
-        } catch {}
+        if (old && clearFolderLeftover(dir, name, folderTemp)) removed++;
       } else if (st.isDirectory()) walk(p);
       else if ((o.exactNames ? isFileTemp(name) : name.endsWith(TMP_SUFFIX)) && old && !o.foldersOnly) {
         try {

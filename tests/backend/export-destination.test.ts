@@ -12,6 +12,7 @@ import fs, {
   renameSync,
   symlinkSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -281,4 +282,34 @@ test('every export writer renames its folder into place with the marker already 
   );
   assert.ok(!zip.files.includes(EXPORT_MARKER));
   assert.ok(!readFileSync(join(root, 'a.zip')).includes(EXPORT_MARKER), 'the zip holds no marker');
+});
+
+test('what an export killed mid-replace left beside its folder is cleared by the next export', {
+  timeout: 120_000,
+}, async () => {
+  // Killed between moving the previous export aside and renaming the new one in: the folder is
+  // missing, `.NAME.TAG.old` holds the previous export and `.NAME.TAG.tmp` the new one, outside the
+  // data folder where no start-up sweep looks. The next export used to write the folder afresh,
+  // without --force, and leave both copies there for good.
+  const parent = join(root, 'killed-replace');
+  const out = join(parent, 'mine');
+  const cli = ['export', '--adapter', F2L2, '--out', out, '--data-dir', dataDir];
+  assert.equal((await runCli(cli)).code, 0);
+  const killed = await cliKilledAtRename('before', out, [...cli, '--force']);
+  assert.equal(killed.code, null, `killed (${killed.stderr})`);
+  const left = readdirSync(parent);
+  assert.deepEqual(left.map((n) => n.replace(/[0-9a-f]{12}/, 'TAG')).sort(), [
+    '.mine.TAG.old',
+    '.mine.TAG.tmp',
+  ]);
+  // Old enough not to be another process's write in progress.
+  const t = (Date.now() - 3_600_000) / 1000;
+  for (const name of left) utimesSync(join(parent, name), t, t);
+  const plain = await runCli(cli);
+  assert.notEqual(plain.code, 0);
+  assert.match(plain.stderr, /holds a previous export; pass --force/, 'the previous export is back');
+  assert.deepEqual(readdirSync(parent), ['mine']);
+  assert.ok(readdirSync(out).includes(EXPORT_MARKER));
+  assert.equal((await runCli([...cli, '--force'])).code, 0);
+  assert.deepEqual(readdirSync(parent), ['mine']);
 });

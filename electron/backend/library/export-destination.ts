@@ -9,10 +9,13 @@
 //     that lists every entry the folder has. A file added by hand, a training `result/` inside a
 //     bundle, or any folder the studio did not write is never replaced. Replacing a previous export
 //     needs `force` where the caller has it.
+//   - what a killed export left beside the folder (writeFolderAtomic's `.NAME.TAG.tmp` / `.old`) is
+//     cleared first, once old enough not to be another process's write in progress.
 
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { sweepFolderLeftovers } from '../../../native-runtime/formats/atomic-write.ts';
 import { EXPORT_MARKER, type ExportMarker } from '../../../native-runtime/formats/export-marker.ts';
 
 export { EXPORT_MARKER };
@@ -102,6 +105,9 @@ export function checkExportDestination(out: string, opts: DestinationOptions = {
         `${label} ${shown} is ${within(data, real) ? 'inside' : 'around'} the library's data folder (${data}); choose a folder outside it`,
       );
   }
+  // What an export killed mid-write left beside its folder (no start-up sweep looks outside the data
+  // folder): a temp copy removed, a moved-aside previous export put back, and judged below.
+  sweepFolderLeftovers(target);
   if (!existsSync(target)) return target;
   if (lstatSync(target).isSymbolicLink() || !statSync(target).isDirectory())
     throw new ValidationError('out-exists', `${label} ${shown} exists and is not a folder`);
