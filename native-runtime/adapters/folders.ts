@@ -194,7 +194,7 @@ export function sweepImportTemps(dir: string, minAgeMs = 10 * 60_000): void {
   for (const f of readdirSync(dir)) {
     if (!/^\..+\.[0-9a-f]{12}\.import$/.test(f)) continue;
     try {
-      if (now - statSync(join(dir, f)).mtimeMs >= minAgeMs)
+      if (minAgeMs <= 0 || now - statSync(join(dir, f)).mtimeMs >= minAgeMs)
         rmSync(join(dir, f), { recursive: true, force: true });
     } catch {} // gone meanwhile (another sweep)
   }

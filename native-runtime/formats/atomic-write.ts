@@ -284,7 +284,7 @@ export function sweepFolderLeftovers(dir: string, minAgeMs = SWEEP_MIN_AGE_MS): 
     try {
       // lstat: in a person's folder, a link of that name is theirs, never followed.
       const st = lstatSync(join(parent, name));
-      if (!st.isDirectory() || Date.now() - st.mtimeMs < minAgeMs) continue;
+      if (!st.isDirectory() || (minAgeMs > 0 && Date.now() - st.mtimeMs < minAgeMs)) continue;
     } catch {
       continue;
     }
@@ -325,7 +325,8 @@ export function sweepTempFiles(
       } catch {
         continue;
       }
-      const old = now - st.mtimeMs >= minAgeMs;
+      // 0: every entry (one written this millisecond can read an mtime a fraction past Date.now()).
+      const old = minAgeMs <= 0 || now - st.mtimeMs >= minAgeMs;
       const folderTemp = st.isDirectory() ? FOLDER_TEMP_RE.exec(name) : null;
       if (folderTemp) {
         if (old && clearFolderLeftover(dir, name, folderTemp)) removed++;

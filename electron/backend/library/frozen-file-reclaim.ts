@@ -135,7 +135,8 @@ export function sweepUnusedFrozenFiles(lib: Library, minAgeMs = SWEEP_MIN_AGE_MS
   const now = Date.now();
   const old = (name: string) => {
     try {
-      return now - statSync(join(dir, name)).mtimeMs >= minAgeMs;
+      // 0: every file (one written this millisecond can read an mtime a fraction past Date.now()).
+      return minAgeMs <= 0 || now - statSync(join(dir, name)).mtimeMs >= minAgeMs;
     } catch {
       return false;
     }
