@@ -18,7 +18,6 @@ import fs, {
 import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { writeOutFolders } from '../../cli/run-training.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { EXPORT_MARKER } from '../../electron/backend/library/export-destination.ts';
@@ -26,7 +25,7 @@ import { writeExport, writeExportZip } from '../../electron/backend/library/expo
 import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
 import { writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { LLAMA_FIXTURE, ROOT, runCli, tempDir, writeJsonl } from './helpers.ts';
+import { cliKilledAtRename, LLAMA_FIXTURE, runCli, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('export-dest');
 const dataDir = join(root, 'data');
@@ -196,14 +195,6 @@ test('the CLI: export and train --out follow the same rules', { timeout: 120_000
   assert.equal(readFileSync(join(mine, 'keep.txt'), 'utf8'), 'keep');
   assert.deepEqual(snapshot(datasets), before);
 });
-
-/** Runs the CLI SIGKILLed at the rename onto `path` (tests/helpers/kill-at-rename.mjs). */
-function cliKilledAtRename(when: 'before' | 'after', path: string, args: string[]) {
-  return runCli(args, {
-    REFT_TEST_KILL_AT_RENAME: `${when}:${path}`,
-    NODE_OPTIONS: `--import=${pathToFileURL(join(ROOT, 'tests', 'helpers', 'kill-at-rename.mjs')).href}`,
-  });
-}
 
 test('an export killed the moment its folder is in place is marked, and --force replaces it', {
   timeout: 120_000,

@@ -52,6 +52,24 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
   });
 }
 
+/**
+ * Runs the CLI with `signal` (SIGKILL unless given) sent to it at the rename onto `path`
+ * (tests/helpers/kill-at-rename.cjs): `before` or `after` it.
+ */
+export function cliKilledAtRename(
+  when: 'before' | 'after',
+  path: string,
+  args: string[],
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<CliResult> {
+  return runCli(args, {
+    REFT_TEST_KILL_AT_RENAME: `${when}:${path}`,
+    REFT_TEST_KILL_SIGNAL: signal,
+    // Quoted: NODE_OPTIONS splits at spaces, and the checkout's path may hold some.
+    NODE_OPTIONS: `--require="${join(ROOT, 'tests', 'helpers', 'kill-at-rename.cjs')}"`,
+  });
+}
+
 /** The one JSON object a `--json` command prints, run on the library in `dataDir` (exit 0 asserted). */
 // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
 export async function cliJson(dataDir: string, ...args: string[]): Promise<any> {
