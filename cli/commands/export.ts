@@ -10,14 +10,15 @@ import {
   runTrainingSource,
 } from '../../electron/backend/library/adapters.ts';
 import { checkExportDestination } from '../../electron/backend/library/export-destination.ts';
-import { makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { parseId, str, UsageError } from '../args.ts';
 import { type Command, nextCommand } from '../command.ts';
 import { dataFileOf } from '../data-flags.ts';
+import { catchInterrupts } from '../interrupt.ts';
 import { shellWord } from '../shell-word.ts';
+import { makeBundleStoppable, type StoppedExport } from '../stoppable-bundle.ts';
 
 function readConfigFile(path: string): Record<string, unknown> & { model: string } {
   // Capped, regular files only, and errors that never quote the file (json-file.ts).
@@ -25,6 +26,13 @@ function readConfigFile(path: string): Record<string, unknown> & { model: string
   if (typeof c.model !== 'string')
     throw new ConfigError('bad-config', `${path}: "model" (the model folder) is missing`);
   return c as Record<string, unknown> & { model: string };
+}
+
+/** The one line a stopped export prints: what its folder holds now. */
+function stoppedLine(out: string, s: { stopped: StoppedExport }): string {
+  if (s.stopped === 'nothing') return `export stopped; nothing was written to ${out}`;
+  if (s.stopped === 'kept') return `export stopped; the previous export in ${out} is kept unchanged`;
+  return `export stopped, but only after it was complete: ${out} holds the new bundle`;
 }
 
 export const exportCommand: Command = {
@@ -61,7 +69,16 @@ export const exportCommand: Command = {
     if (format === 'pyreft') {
       const adapter = str(ctx.values, 'adapter');
       if (!adapter) throw new UsageError('missing --adapter DIR|ID');
-      const r = await ctx.withLibrary((lib) => exportAdapter(lib, { adapter, out, force }));
+      // A pyreft folder is small (an adapter's parameters: well under a second to write), so a
+      // Ctrl-C or SIGTERM meanwhile lets it finish rather than end the process mid-write, which left
+      // its temp folder beside --out: the write is synchronous, and the signal is heard after it.
+      const ctrlC = catchInterrupts(() => {});
+      let r: ReturnType<typeof exportAdapter>;
+      try {
+        r = await ctx.withLibrary((lib) => exportAdapter(lib, { adapter, out, force }));
+      } finally {
+        ctrlC.release();
+      }
       ctx.print(
         { out: r.out, format, exact: r.exact, files: r.files },
         () =>
@@ -85,7 +102,25 @@ export const exportCommand: Command = {
         : { config: readConfigFile(cfgFile as string), data: null };
       const data = (await dataFileOf(ctx, dataRef)) ?? src.data ?? undefined;
       const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
-      const r = makeBundle({ config: src.config, data, out: dest, force, asExport: true });
+      // Ctrl-C (or SIGTERM) stops the write at once and leaves the folder as it was
+      // (stoppable-bundle.ts); the line saying so is the only one printed.
+      const ctrlC = catchInterrupts(() => {});
+      let written: Awaited<ReturnType<typeof makeBundleStoppable>>;
+      try {
+        written = await makeBundleStoppable(
+          { config: src.config, data, out: dest, force, asExport: true },
+          ctrlC.signal,
+        );
+      } finally {
+        ctrlC.release();
+      }
+      if ('stopped' in written) {
+        ctx.print({ status: 'cancelled', out: dest, left: written.stopped }, () =>
+          stoppedLine(dest, written),
+        );
+        return 130; // 128 + SIGINT, as the other interrupted commands
+      }
+      const r = written.result;
       ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
         [
           `wrote a pyreft training bundle to ${r.out} (${plural(r.config.data.rows, 'example')})`,

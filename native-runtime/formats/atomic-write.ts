@@ -263,24 +263,34 @@ function clearFolderLeftover(dir: string, name: string, m: RegExpExecArray): boo
   }
 }
 
+/** The names of writeFolderAtomic's temp and moved-aside folders for folder `dir` now beside it. */
+export function folderLeftoverNames(dir: string): Set<string> {
+  const target = resolve(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(target));
+  } catch {
+    return new Set();
+  }
+  return new Set(names.filter((name) => FOLDER_TEMP_RE.exec(name)?.[1] === basename(target)));
+}
+
 /**
  * Clears what killed writeFolderAtomic calls on folder `dir` left beside it, as sweepTempFiles does
  * (older than `minAgeMs`), touching nothing else in its parent: for a folder outside the data folder
- * (an export's), where no start-up sweep looks. Returns how many entries were removed or restored.
+ * (an export's), where no start-up sweep looks. Names in `spare` stay (a stopped export clears only
+ * its own: those that were there before it began may be another process's write in progress).
+ * Returns how many entries were removed or restored.
  */
-export function sweepFolderLeftovers(dir: string, minAgeMs = SWEEP_MIN_AGE_MS): number {
-  const target = resolve(dir);
-  const parent = dirname(target);
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return 0;
-  }
+export function sweepFolderLeftovers(
+  dir: string,
+  minAgeMs = SWEEP_MIN_AGE_MS,
+  spare: ReadonlySet<string> = new Set(),
+): number {
+  const parent = dirname(resolve(dir));
   let cleared = 0;
-  for (const name of names) {
-    const m = FOLDER_TEMP_RE.exec(name);
-    if (!m || m[1] !== basename(target)) continue;
+  for (const name of folderLeftoverNames(dir)) {
+    if (spare.has(name)) continue;
     try {
       // lstat: in a person's folder, a link of that name is theirs, never followed.
       const st = lstatSync(join(parent, name));
@@ -288,7 +298,7 @@ export function sweepFolderLeftovers(dir: string, minAgeMs = SWEEP_MIN_AGE_MS): 
     } catch {
       continue;
     }
-    if (clearFolderLeftover(parent, name, m)) cleared++;
+    if (clearFolderLeftover(parent, name, FOLDER_TEMP_RE.exec(name) as RegExpExecArray)) cleared++;
   }
   return cleared;
 }
