@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { modelDir } from '../../tests/helpers/fixtures.ts';
+import { tempDir } from '../../tests/helpers/temp.ts';
 import { backtrackingPattern, repeatsRepetition } from './pattern-check.ts';
+import { checkTokenizerFile, loadTokenizer } from './tokenizer.ts';
 
 // The Split patterns of widely used tokenizers (tokenizer.json as transformers writes it).
 const IN_USE = {
@@ -38,4 +43,56 @@ test('backtrackingPattern names where in tokenizer.json, through Sequences', () 
     'decoder',
   );
   assert.equal(backtrackingPattern({ pre_tokenizer: split(IN_USE.gpt2) }), null);
+});
+
+test('checkTokenizerFile refuses what loading refuses, with the same line, in any key order', () => {
+  const root = tempDir('reft-pattern-');
+  const fixture = JSON.parse(readFileSync(join(modelDir('llama'), 'tokenizer.json'), 'utf8'));
+  const folder = (name: string, json: Record<string, unknown> | string): string => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'tokenizer.json'),
+      typeof json === 'string' ? json : JSON.stringify(json, null, 2),
+    );
+    return dir;
+  };
+  const loadError = (dir: string): string => {
+    try {
+      loadTokenizer(dir);
+    } catch (e) {
+      return `${(e as { code: string }).code}: ${(e as Error).message}`;
+    }
+    return 'loaded';
+  };
+  const checkError = (dir: string): string => {
+    try {
+      checkTokenizerFile(dir);
+    } catch (e) {
+      return `${(e as { code: string }).code}: ${(e as Error).message}`;
+    }
+    return 'loaded';
+  };
+  const hostile = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false };
+  const { model, ...parts } = fixture;
+  const cases = {
+    // As the tokenizers library writes it: the vocabulary ("model") last.
+    usual: { ...fixture, pre_tokenizer: hostile },
+    // Hand-written, vocabulary first: the patterns come after "model".
+    modelFirst: { model, ...parts, decoder: { type: 'Replace', pattern: { Regex: '(\\s*)*' }, content: '' } },
+    // A token named "model" is not where the vocabulary starts.
+    tokenNamedModel: {
+      ...fixture,
+      added_tokens: [{ id: 0, content: 'model', special: true }],
+      pre_tokenizer: hostile,
+    },
+  };
+  for (const [name, json] of Object.entries(cases)) {
+    const dir = folder(name, json);
+    assert.match(checkError(dir), /^tokenizer-pattern-refused: .*tokenizer\.json: the pattern of/, name);
+    assert.equal(checkError(dir), loadError(dir), name);
+  }
+  assert.equal(checkError(modelDir('llama')), 'loaded');
+  const broken = folder('broken', '{"version": "1.0", "model": {');
+  assert.equal(checkError(broken), loadError(broken));
 });

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { FormatError } from '../errors.ts';
-import { FILE_LIMITS, readJsonObject } from '../formats/json-file.ts';
+import { FILE_LIMITS, parseJsonText, readFileCapped, readJsonObject } from '../formats/json-file.ts';
 import {
   type ChatMessage,
   type ChatTemplateSource,
@@ -44,6 +44,47 @@ function readJson(path: string, label: string): Record<string, unknown> {
   return readJsonObject(path, label, FILE_LIMITS.tokenizer);
 }
 
+/** Why `file` (a tokenizer.json) is refused for a pattern that backtracks (pattern-check.ts), or null. */
+function patternRefusal(file: string, tokenizerJson: Record<string, unknown>): FormatError | null {
+  const hostile = backtrackingPattern(tokenizerJson);
+  if (!hostile) return null;
+  return new FormatError(
+    'tokenizer-pattern-refused',
+    `${file}: the pattern of ${hostile} repeats a group that itself repeats (like (a+)+), ` +
+      'which can take hours on a short text; such a tokenizer is refused',
+  );
+}
+
+/**
+ * Throws what loading `dir`'s tokenizer.json would for its patterns or its JSON, without building
+ * the tokenizer (`models scan` lists many folders and must stay quick). The tokenizers library writes
+ * the vocabulary ("model") last, after the parts that hold patterns, and that part is nearly all of
+ * a real file (a 6 MB one parses in about 120 ms, the text before "model" in under 1 ms); so only
+ * that text is parsed when it holds all three parts, else the whole file. Loading checks again.
+ */
+export function checkTokenizerFile(dir: string): void {
+  const file = join(resolve(dir), 'tokenizer.json');
+  const text = readFileCapped(file, FILE_LIMITS.tokenizer, 'tokenizer.json').toString('utf8');
+  const vocabAt = text.search(/"model"\s*:/);
+  let parts: unknown = null;
+  if (vocabAt > 0) {
+    try {
+      parts = JSON.parse(`${text.slice(0, vocabAt).replace(/,\s*$/, '')}}`);
+    } catch {
+      parts = null; // not the usual layout: parse it all below
+    }
+  }
+  const usual =
+    parts !== null &&
+    typeof parts === 'object' &&
+    ['normalizer', 'pre_tokenizer', 'decoder'].every((k) => k in (parts as object));
+  if (!usual) parts = parseJsonText(text, 'tokenizer.json');
+  if (!parts || typeof parts !== 'object' || Array.isArray(parts))
+    throw new FormatError('bad-json', 'tokenizer.json: expected a JSON object');
+  const refused = patternRefusal(file, parts as Record<string, unknown>);
+  if (refused) throw refused;
+}
+
 /** tokenizer_config.json writes special tokens as a string or as an AddedToken dict {content, …}. */
 function tokenString(v: unknown): string | null {
   if (typeof v === 'string') return v;
@@ -74,13 +115,8 @@ export class Tokenizer {
     this.dir = dir;
     this.config = config;
     this.#file = join(dir, 'tokenizer.json');
-    const hostile = backtrackingPattern(tokenizerJson);
-    if (hostile)
-      throw new FormatError(
-        'tokenizer-pattern-refused',
-        `${this.#file}: the pattern of ${hostile} repeats a group that itself repeats (like (a+)+), ` +
-          'which can take hours on a short text; such a tokenizer is refused',
-      );
+    const refused = patternRefusal(this.#file, tokenizerJson);
+    if (refused) throw refused;
     try {
       this.#hf = new HfTokenizer(tokenizerJson, config);
     } catch (e) {

@@ -54,6 +54,12 @@ describe('models scan', { timeout: 300_000 }, () => {
     const noTok = folderFiles('gemma');
     delete noTok['tokenizer.json'];
     writeCacheSnapshot(hubDir, 'tiny/notok', noTok);
+    // A tokenizer.json whose pattern loading refuses: listed with that reason, not as usable.
+    const nested = folderFiles('llama');
+    const tok = JSON.parse(nested['tokenizer.json'].toString('utf8'));
+    tok.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false };
+    nested['tokenizer.json'] = Buffer.from(JSON.stringify(tok, null, 2));
+    writeCacheSnapshot(hubDir, 'tiny/nested', nested);
     // Plain folders next to the cache.
     mkdirSync(join(home, 'hf', 'mine'), { recursive: true });
     cpSync(modelDir('qwen3'), join(home, 'hf', 'mine', 'qwen3'), { recursive: true });
@@ -83,6 +89,7 @@ describe('models scan', { timeout: 300_000 }, () => {
       'tiny/gpt2@v0',
       'tiny/half',
       'tiny/llama',
+      'tiny/nested',
       'tiny/notok',
     ]);
     for (const name of ['tiny/llama', 'tiny/gpt2', 'tiny/gpt2@v0', 'qwen3']) {
@@ -105,6 +112,11 @@ describe('models scan', { timeout: 300_000 }, () => {
       /model\.safetensors missing \(run `reft-studio models download tiny\/half`/,
     );
     assert.match(why('tiny/notok'), /no tokenizer\.json/);
+    assert.equal(by.get('tiny/nested')?.reason?.code, 'tokenizer-pattern-refused');
+    assert.match(
+      why('tiny/nested'),
+      /models--tiny--nested\/snapshots\/[0-9a-f]{40}\/tokenizer\.json: the pattern of pre_tokenizer repeats a group that itself repeats/,
+    );
     assert.match(why('old'), /only pytorch_model\.bin found/);
     // Every byte count is whole (the 8-bit rows' training figure once read 28361120.32).
     assert.deepEqual(fractionalByteFields(out), []);

@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
+import { checkTokenizerFile } from '../../../native-runtime/tokenizer/tokenizer.ts';
 import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
 import { inspectModelFolder, modelFolderBytes } from '../library/models.ts';
@@ -83,6 +84,7 @@ function inspect(
     const info = inspectModelFolder(base.path);
     if (!existsSync(join(base.path, 'tokenizer.json')))
       return fail('no-tokenizer', `${noTokenizerReason(base.path)}: generation and training need one`);
+    checkTokenizerFile(base.path);
     const spec = loadModelSpec(base.path);
     return {
       ...base,
