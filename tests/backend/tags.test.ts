@@ -55,6 +55,24 @@ test('the rule: commas separate tags; blanks and repeats go; a tag of 65 charact
   assert.equal(tagDraftProblem('pirate, best'), null);
 });
 
+test('a tag holds no control or text-direction characters, as names do (names.ts)', () => {
+  for (const bad of ['two\nlines', 'esc\u009b31m', 'nel\u0085'])
+    assert.throws(() => tagsToAdd(['ok', bad]), {
+      code: 'bad-tag',
+      message: 'a tag cannot hold control characters',
+    });
+  assert.throws(() => tagsToAdd(['best\u202etsrow']), {
+    code: 'bad-tag',
+    message: 'a tag cannot hold a text-direction character (U+202E), which can make it read as another',
+  });
+  assert.equal(
+    tagDraftProblem('x\u2067y'),
+    'a tag cannot hold a text-direction character (U+2067), which can make it read as another',
+  );
+  // A tag stored before the rule is still removed by its text.
+  assert.deepEqual(tagsToRemove(['a\u202eb'], ['a\u202eb']), ['a\u202eb']);
+});
+
 test("a dataset row's tags: typed with a comma, two tags, found by either", () => {
   const lib = open();
   const file = join(root, 'rows.jsonl');

@@ -27,7 +27,7 @@ import {
 } from './adapters.ts';
 import { importDataset } from './dataset-import.ts';
 import { datasetRows } from './dataset-rows.ts';
-import { getDataset, listDatasets } from './datasets.ts';
+import { getDataset, listDatasets, renameDataset } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME, seedDemo } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
 import { addModel, listModels, removeModel, STORED_CONFIG_BYTES, setModelQuantize } from './models.ts';
@@ -362,6 +362,49 @@ test("names of adapters and models follow the datasets' rule: no control charact
     /^a model name cannot hold control characters$/,
   );
   assert.equal(renameAdapter(lib, a.id, '  Pirate 2 ').name, 'Pirate 2');
+  closeLibrary(lib);
+});
+
+test('names refuse C1 controls and text-direction characters, which make a name read as another', () => {
+  const lib = open();
+  const a = registerAdapter(lib, {
+    name: 'ok',
+    path: join(root, 'n-c'),
+    type: 'loreft',
+    baseModelFingerprint: 'f',
+  });
+  const src = join(root, 'names-c1.jsonl');
+  writeFileSync(src, '{"prompt":"a","completion":"b"}\n');
+  const ds = importDataset(lib, { path: src, name: 'rows' }).dataset;
+  const refused = (fn: () => unknown, what: RegExp) =>
+    assert.throws(fn, (e: ValidationError) => e.code === 'bad-name' && what.test(e.message));
+  // U+009B starts an escape sequence on terminals that act on C1 controls; U+0085 is a line break.
+  for (const c1 of ['\u0085', '\u009b', '\u0080', '\u009f']) {
+    refused(() => renameAdapter(lib, a.id, `a${c1}b`), /^an adapter name cannot hold control characters$/);
+    refused(() => renameDataset(lib, ds.id, `a${c1}b`), /^a dataset name cannot hold control characters$/);
+  }
+  // "pirate\u202Etxt.exe" displays as "pirateexe.txt".
+  for (const [bidi, code] of [
+    ['\u202a', '202A'],
+    ['\u202e', '202E'],
+    ['\u2066', '2066'],
+    ['\u2069', '2069'],
+  ]) {
+    const line = new RegExp(
+      `^a model name cannot hold a text-direction character \\(U\\+${code}\\), which can make it read as another$`,
+    );
+    refused(() => addModel(lib, { path: LLAMA, name: `pirate${bidi}txt.exe` }), line);
+    refused(
+      () => renameDataset(lib, ds.id, `x${bidi}`),
+      /^a dataset name cannot hold a text-direction character/,
+    );
+  }
+  // Letters beyond ASCII, and marks next to the refused ranges, are fine.
+  assert.equal(
+    renameAdapter(lib, a.id, 'Piraté \u00a0v2 \u2013 \u200f').name,
+    'Piraté \u00a0v2 \u2013 \u200f',
+  );
+  assert.equal(getAdapter(lib, a.id).name, 'Piraté \u00a0v2 \u2013 \u200f');
   closeLibrary(lib);
 });
 

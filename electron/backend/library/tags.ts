@@ -1,10 +1,12 @@
 // Tags as people type them, the one rule for every place a tag is entered (a dataset row's or an
 // adapter's tag box, `adapters tag`, `import --tag`, the RPC): a comma separates tags, so "pirate, best"
 // is two tags and no tag holds a comma. Lists of tags are shown joined with commas (`adapters list`),
-// where one tag holding a comma read as two.
+// where one tag holding a comma read as two. Like names, a tag holds no control or text-direction
+// characters (names.ts).
 // Tags stored before this rule may hold a comma; they are still found and removed by their whole text.
 
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import { hiddenCharacterProblem } from './names.ts';
 
 export const TAG_MAX_CHARS = 64;
 
@@ -33,6 +35,8 @@ export function tagsToAdd(entries: readonly string[]): string[] {
           'bad-tag',
           `a tag must be 1 to 64 characters ("${t.slice(0, 20)}…" is ${t.length})`,
         );
+      const hidden = hiddenCharacterProblem(t);
+      if (hidden) throw new ValidationError('bad-tag', `a tag cannot hold ${hidden}`);
       out.add(t);
     }
   }
