@@ -3,6 +3,9 @@
 // the same token, so a tab that was open reconnects by itself instead of being stranded with a link
 // that no longer works. The token guards the same library the file sits in, so keeping it next to
 // the database adds no exposure (anyone who can read the file can read the library itself).
+// The token is kept only while the port is: when the saved port is taken (or another --port is
+// given), the server moves and takes a new token, since a tab left open on the old port would send
+// the old token to whatever program listens there now.
 // One server per data folder (`<data folder>/serve.lock`): a second one would move to another port
 // and overwrite the first's in serve.json, so the first's tabs would not find it after its restart.
 
@@ -38,7 +41,16 @@ export function loadServeState(dataDir: string): ServeState {
       // unreadable: start over with a new token
     }
   }
-  return { token: randomBytes(24).toString('base64url'), port: null };
+  return { token: newToken(), port: null };
+}
+
+function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** The token for a server now listening on `port`: the saved one if it is where it was, else a new one. */
+export function tokenForPort(saved: ServeState, port: number): string {
+  return saved.port === null || saved.port === port ? saved.token : newToken();
 }
 
 /** Records the token and the port actually used (atomic, owner-only). Never throws. */

@@ -2,7 +2,7 @@
 // built renderer (renderer/dist) and the RPC over a WebSocket at /rpc.
 // Security model: binds 127.0.0.1 on a random free port by default and refuses a non-loopback host
 // without allowRemote. A random token guards it (kept with the port in <data>/serve.json so a restart
-// keeps open tabs working, serve-state.ts); the page itself carries no secrets and is
+// keeps open tabs working; a new one when the port changes, serve-state.ts); the page itself carries no secrets and is
 // served without it, but the WebSocket upgrade needs `?token=` (401 otherwise) and, when the browser
 // sends an Origin, it must be this server's own (403 otherwise) — so another web page, or a
 // DNS-rebinding attack, can reach neither the library nor the engine. Host headers are checked too.
@@ -19,7 +19,7 @@ import { type Backend, createBackend } from './host.ts';
 import { appRoot } from './paths.ts';
 import { MAX_MESSAGE_BYTES } from './rpc/json-shape.ts';
 import { attachWebSocketRpc } from './rpc/websocket.ts';
-import { holdServeLock, loadServeState, saveServeState } from './serve-state.ts';
+import { holdServeLock, loadServeState, saveServeState, tokenForPort } from './serve-state.ts';
 
 export interface ServeOptions {
   dataDir: string;
@@ -120,7 +120,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const rendererMissing = !existsSync(join(rendererDir, 'index.html'));
   const rendererReal = rendererMissing ? rendererDir : realpathSync(rendererDir);
   const saved = loadServeState(opts.dataDir);
-  const token = opts.noToken ? null : saved.token;
+  // Settled once the port is known (tokenForPort): nothing is served before.
+  let token = opts.noToken ? null : saved.token;
 
   const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo });
   // After the backend, which makes a new data folder; before listening, which a second server would
@@ -296,7 +297,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new ValidationError('listen-failed', `cannot listen on ${where}: ${why}`);
   }
   port = (server.address() as AddressInfo).port;
-  if (token !== null) saveServeState(opts.dataDir, { token, port });
+  if (token !== null) {
+    token = tokenForPort(saved, port);
+    saveServeState(opts.dataDir, { token, port });
+  }
   for (const h of ['127.0.0.1', 'localhost', '[::1]', hostForUrl(host)])
     allowedHosts.add(`${h}:${port}`.toLowerCase());
 

@@ -1,6 +1,7 @@
 // `reft-studio serve` restarted on the same data folder comes back on the same port with the same
 // token (kept in <data>/serve.json, owner-only), so open tabs reconnect by themselves; a busy port
-// falls back to a free one; /auth-check tells a tab whether its token is this server's.
+// falls back to a free one with a new token (a tab on the old port would send the old one to whatever
+// listens there now); /auth-check tells a tab whether its token is this server's.
 // A second server on the folder is refused while the first lives (it would take over serve.json).
 
 import assert from 'node:assert/strict';
@@ -40,20 +41,32 @@ test('a restart keeps the port and the token; /auth-check answers 204 or 401', a
   }
 });
 
-test('a busy port falls back to a free one with the same token; another data folder, another token', async () => {
+test('a busy port falls back to a free one with a new token; another data folder, another token', async () => {
   const third = await startServer({ dataDir, rendererDir, seedDemo: false });
   const { port, token } = third;
   await third.close();
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+  let moved: Awaited<ReturnType<typeof startServer>> | null = null;
   try {
-    const moved = await startServer({ dataDir, rendererDir, seedDemo: false });
+    moved = await startServer({ dataDir, rendererDir, seedDemo: false });
     assert.notEqual(moved.port, port);
-    assert.equal(moved.token, token);
-    await moved.close();
+    // The program now on the old port would get the old token from a tab left open there.
+    assert.ok(moved.token && moved.token !== token, 'a new token on the new port');
+    assert.equal(await status(moved.port, token as string), 401);
+    assert.equal(await status(moved.port, moved.token), 204);
+    assert.deepEqual(JSON.parse(readFileSync(join(dataDir, 'serve.json'), 'utf8')), {
+      token: moved.token,
+      port: moved.port,
+    });
   } finally {
+    await moved?.close(); // also when an assertion failed: an open server would hang the file
     await new Promise<void>((r) => blocker.close(() => r()));
   }
+  // The next launch is where the last one was: the port and the token are kept again.
+  const back = await startServer({ dataDir, rendererDir, seedDemo: false });
+  assert.deepEqual([back.port, back.token], [moved.port, moved.token]);
+  await back.close();
   // Another data folder is another library: another token.
   const other = await startServer({ dataDir: join(root, 'other'), rendererDir, seedDemo: false });
   assert.notEqual(other.token, token);
