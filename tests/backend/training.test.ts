@@ -83,6 +83,10 @@ test('runs/start refuses bad runs before recording anything', async () => {
     (await callError('runs/start', { modelId, datasetId, positions: 'x3' })).code,
     'bad-positions',
   );
+  // A name that would read as another in a list (a right-to-left override), as the library's names.
+  const hidden = await callError('runs/start', { modelId, datasetId, ...base, name: 'run \u202Egnp.exe' });
+  assert.equal(hidden.code, 'invalid-params');
+  assert.match(hidden.message, /a run name cannot hold a text-direction character \(U\+202E\)/);
   assert.deepEqual(await call('runs/list'), []);
 });
 

@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { TrainOptionsSchema } from '../../../native-runtime/training/options.ts';
-import { MAX_NAME } from '../library/names.ts';
+import { hiddenCharacterProblem, MAX_NAME } from '../library/names.ts';
 
 const Id = z.number().int().positive();
 
@@ -32,7 +32,16 @@ export const RunParamsSchema = TrainOptionsSchema.extend({
   evalDatasetVersionId: Id.optional(),
   /** Held-out data: this part of the split the training data comes from ('validation', 'test'). */
   evalDatasetSplit: SplitPart.optional(),
-  name: z.string().max(MAX_NAME).optional(),
+  // As the library's names (names.ts): no control or text-direction characters, which could make a
+  // run's name in a list read as another.
+  name: z
+    .string()
+    .max(MAX_NAME)
+    .superRefine((s, ctx) => {
+      const hidden = hiddenCharacterProblem(s);
+      if (hidden) ctx.addIssue({ code: 'custom', message: `a run name cannot hold ${hidden}` });
+    })
+    .optional(),
   probe: ProbeSchema.optional(),
 }).strict();
 
