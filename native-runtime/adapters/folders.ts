@@ -13,7 +13,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError, FormatError, ReftError } from '../errors.ts';
-import { copyOf, type FileData, writeFailure, writeFolderAtomic } from '../formats/atomic-write.ts';
+import {
+  copyOf,
+  type FileData,
+  oldEnough,
+  writeFailure,
+  writeFolderAtomic,
+} from '../formats/atomic-write.ts';
 import { writeExportableFolder } from '../formats/export-marker.ts';
 import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
@@ -194,7 +200,7 @@ export function sweepImportTemps(dir: string, minAgeMs = 10 * 60_000): void {
   for (const f of readdirSync(dir)) {
     if (!/^\..+\.[0-9a-f]{12}\.import$/.test(f)) continue;
     try {
-      if (minAgeMs <= 0 || now - statSync(join(dir, f)).mtimeMs >= minAgeMs)
+      if (oldEnough(statSync(join(dir, f)).mtimeMs, minAgeMs, now))
         rmSync(join(dir, f), { recursive: true, force: true });
     } catch {} // gone meanwhile (another sweep)
   }

@@ -249,6 +249,15 @@ export function removeFolderAtomic(dir: string): void {
 const SWEEP_MIN_AGE_MS = 10 * 60_000;
 
 /**
+ * Whether an entry last written at `mtimeMs` is old enough for a sweep bounded by `minAgeMs`. A bound
+ * of 0 takes every entry: one written this millisecond can read an mtime a fraction past Date.now(),
+ * which counts whole milliseconds.
+ */
+export function oldEnough(mtimeMs: number, minAgeMs: number, now = Date.now()): boolean {
+  return minAgeMs <= 0 || now - mtimeMs >= minAgeMs;
+}
+
+/**
  * Clears one writeFolderAtomic leftover `name` in `dir` (matched by FOLDER_TEMP_RE): an `.old`
  * folder whose target is missing is put back, anything else removed. Returns whether it did.
  */
@@ -294,7 +303,7 @@ export function sweepFolderLeftovers(
     try {
       // lstat: in a person's folder, a link of that name is theirs, never followed.
       const st = lstatSync(join(parent, name));
-      if (!st.isDirectory() || (minAgeMs > 0 && Date.now() - st.mtimeMs < minAgeMs)) continue;
+      if (!st.isDirectory() || !oldEnough(st.mtimeMs, minAgeMs)) continue;
     } catch {
       continue;
     }
@@ -335,8 +344,7 @@ export function sweepTempFiles(
       } catch {
         continue;
       }
-      // 0: every entry (one written this millisecond can read an mtime a fraction past Date.now()).
-      const old = minAgeMs <= 0 || now - st.mtimeMs >= minAgeMs;
+      const old = oldEnough(st.mtimeMs, minAgeMs, now);
       const folderTemp = st.isDirectory() ? FOLDER_TEMP_RE.exec(name) : null;
       if (folderTemp) {
         if (old && clearFolderLeftover(dir, name, folderTemp)) removed++;

@@ -16,6 +16,7 @@
 
 import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { oldEnough } from '../../../native-runtime/formats/atomic-write.ts';
 import { writeTransaction } from '../db/database.ts';
 import { evaluationJobFiles } from './evaluation-jobs.ts';
 import { keptTokenCounts } from './kept-token-counts.ts';
@@ -135,8 +136,7 @@ export function sweepUnusedFrozenFiles(lib: Library, minAgeMs = SWEEP_MIN_AGE_MS
   const now = Date.now();
   const old = (name: string) => {
     try {
-      // 0: every file (one written this millisecond can read an mtime a fraction past Date.now()).
-      return minAgeMs <= 0 || now - statSync(join(dir, name)).mtimeMs >= minAgeMs;
+      return oldEnough(statSync(join(dir, name)).mtimeMs, minAgeMs, now);
     } catch {
       return false;
     }
