@@ -28,6 +28,7 @@ import {
   type EvalKind,
   type EvaluationReport,
 } from '../../native-runtime/evaluation/evaluate.ts';
+import { CHAT_TEMPLATE_PLACES } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
@@ -304,7 +305,7 @@ export const evaluateCommand: Command = {
           ? namingChatTrainedAdapterIn(
               caught,
               [adapter.record],
-              `it is evaluated on ${model.path}; give that folder the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json), or choose another with --model`,
+              `it is evaluated on ${model.path}; give that folder the chat template it was trained with (${CHAT_TEMPLATE_PLACES}), or choose another with --model`,
             )
           : caught;
         // The engine names the file it read: the library's copy, which the user never chose.

@@ -45,6 +45,9 @@ export function noChatTemplateError(instead?: string): ConfigError {
   return new ConfigError('missing-chat-template', instead ? `${why}: ${instead}` : why);
 }
 
+/** Where a model folder keeps its chat template, as messages that ask for one name it. */
+export const CHAT_TEMPLATE_PLACES = 'chat_template.jinja, or chat_template in tokenizer_config.json';
+
 /**
  * A text prompt for an adapter trained through the chat template, on a model without one (a copy of
  * its base with the same weights): the adapter's own need, said as such. `instead` is what the asker
@@ -53,7 +56,7 @@ export function noChatTemplateError(instead?: string): ConfigError {
 export function adapterNeedsChatTemplateError(adapter: string, instead?: string): ConfigError {
   return new ConfigError(
     'adapter-needs-chat-template',
-    `${adapter} was trained on chat-formatted prompts, and this model has no chat template: ${instead ?? 'use it on a model folder that has the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json)'}`,
+    `${adapter} was trained on chat-formatted prompts, and this model has no chat template: ${instead ?? `use it on a model folder that has the chat template it was trained with (${CHAT_TEMPLATE_PLACES})`}`,
   );
 }
 

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { CancelledError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { EVAL_KINDS, type EvaluationReport } from '../../../native-runtime/evaluation/evaluate.ts';
+import { CHAT_TEMPLATE_PLACES } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { BackendContext } from '../context.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { StudioClosedError } from '../jobs/queue.ts';
@@ -170,7 +171,7 @@ function startEvaluation(
           const named = namingChatTrainedAdapterIn(
             e,
             [adapter],
-            `it is evaluated on model ${model.id} ("${model.name}"), the library's model with its base's weights; give that folder the chat template it was trained with (chat_template.jinja, or chat_template in tokenizer_config.json)`,
+            `it is evaluated on model ${model.id} ("${model.name}"), the library's model with its base's weights; give that folder the chat template it was trained with (${CHAT_TEMPLATE_PLACES})`,
           );
           throw namingVersionsIn(ctx.lib, named, [[version.filePath, version.id]]);
         });
