@@ -68,6 +68,8 @@ export interface LibraryChange {
   /** The entry that changed; absent when many did. */
   id?: number;
   action: 'added' | 'removed' | 'updated';
+  /** Made by another process on the same data folder (a CLI command): library/outside-changes.ts. */
+  elsewhere?: true;
 }
 
 /** A piece of generated text of a 'generate/run' request, as soon as it is complete. */

@@ -14,6 +14,7 @@ import { seedDemo } from './library/demo.ts';
 import { applyEnvironment } from './library/environment.ts';
 import { nextEvaluationJobId } from './library/evaluation-jobs.ts';
 import { closeLibrary, openLibrary } from './library/library.ts';
+import { watchOutsideChanges } from './library/outside-changes.ts';
 import { checkRunFiles } from './library/runs.ts';
 import type { HandlerSet } from './rpc/define-handlers.ts';
 import { dispatch } from './rpc/dispatch.ts';
@@ -35,6 +36,8 @@ export interface BackendOptions extends OpenOptions {
   engine?: Engine;
   /** Poll the Hugging Face cache for new snapshots (default true). */
   watchHubCache?: boolean;
+  /** Poll the library for changes other processes commit, a CLI's (default true). */
+  watchLibrary?: boolean;
 }
 
 export function createBackend(dataDir: string, opts: BackendOptions = {}): Backend {
@@ -57,6 +60,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   const ctx: BackendContext = { lib, events, jobs, engine, training };
   // Tells clients when models appear in the Hugging Face cache (downloads by other tools).
   const cacheWatcher = opts.watchHubCache === false ? null : watchHubCache(events);
+  // Tells clients what a CLI on the same data folder adds, removes or trains meanwhile.
+  const libraryWatcher = opts.watchLibrary === false ? null : watchOutsideChanges(lib, events);
   let closed = false;
   return {
     ...ctx,
@@ -70,6 +75,7 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
       if (closed) return;
       closed = true;
       cacheWatcher?.stop();
+      libraryWatcher?.stop();
       // Running trainings stop at a checkpoint and stay resumable ('interrupted').
       training.shutdown();
       for (const j of jobs.list()) jobs.cancel(j.id, { closing: true });

@@ -1,0 +1,106 @@
+// Notices what other processes change in the library while a host is open — `reft-studio train`,
+// `datasets import`, `adapters remove` in a terminal beside `serve` or the window — and tells every
+// client with 'library/changed' pushes (marked `elsewhere`), as the host's own handlers do for their
+// changes. Without it an open page kept showing what the CLI had removed and never saw what it added
+// or trained until reloaded.
+//
+// A cheap poll: SQLite's `PRAGMA data_version` changes only when another connection committed, so
+// an idle library costs one pragma a second. When it has changed, a short signature of each entry
+// (its name, status, latest version or metric step, …) is read and compared with the last one, so
+// that only the kinds and entries that changed are pushed — a CLI training commits every step and
+// must not make every list reload.
+
+import type { BackendEvents, LibraryChange, LibraryKind } from '../events.ts';
+import type { Library } from './library-handle.ts';
+
+/** Per kind, one row per entry: its id and a text that changes whenever the page shows it changed. */
+const SIGNATURES: Record<Exclude<LibraryKind, 'settings'>, string> = {
+  models: `SELECT id, json_array(name, path, fingerprint, quantize, size_bytes) AS sig FROM models`,
+  datasets: `SELECT d.id, json_array(d.name,
+      (SELECT max(v.id) FROM dataset_versions v WHERE v.dataset_id = d.id),
+      (SELECT count(*) FROM dataset_versions v WHERE v.dataset_id = d.id)) AS sig FROM datasets d`,
+  runs: `SELECT r.id, json_array(r.name, r.status, r.error, r.finished_at, r.total_steps,
+      (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id),
+      (SELECT max(step) FROM generations g WHERE g.run_id = r.id),
+      (SELECT count(*) FROM checkpoints c WHERE c.run_id = r.id)) AS sig FROM runs r`,
+  adapters: `SELECT a.id, json_array(a.name, a.path, a.run_id, a.size_bytes,
+      (SELECT group_concat(tag, ',') FROM (SELECT tag FROM adapter_tags WHERE adapter_id = a.id ORDER BY tag)))
+      AS sig FROM adapters a`,
+  evaluations: `SELECT id, json_array(status, length(metrics_json)) AS sig FROM evaluations`,
+};
+/** Settings are one list: any key saved elsewhere is one 'settings' change. */
+const SETTINGS_SIGNATURE = "SELECT count(*) || ',' || ifnull(max(updated_at), 0) AS sig FROM settings";
+
+/** More changed entries of one kind than this are pushed as one change without an id. */
+const MANY = 20;
+
+type Snapshot = { entries: Map<string, Map<number, string>>; settings: string };
+
+function snapshot(lib: Library): Snapshot {
+  const entries = new Map<string, Map<number, string>>();
+  for (const [kind, sql] of Object.entries(SIGNATURES)) {
+    const rows = lib.db.prepare(sql).all() as Array<{ id: number; sig: string }>;
+    entries.set(kind, new Map(rows.map((r) => [r.id, r.sig])));
+  }
+  const settings = (lib.db.prepare(SETTINGS_SIGNATURE).get() as { sig: string }).sig;
+  return { entries, settings };
+}
+
+/** What changed between two snapshots, as the pushes a host's own handlers would have sent. */
+function differences(before: Snapshot, now: Snapshot): LibraryChange[] {
+  const out: LibraryChange[] = [];
+  for (const [kind, current] of now.entries) {
+    const previous = before.entries.get(kind) ?? new Map<number, string>();
+    const changes: LibraryChange[] = [];
+    for (const [id, sig] of current) {
+      const old = previous.get(id);
+      if (old === undefined)
+        changes.push({ kind: kind as LibraryKind, id, action: 'added', elsewhere: true });
+      else if (old !== sig)
+        changes.push({ kind: kind as LibraryKind, id, action: 'updated', elsewhere: true });
+    }
+    for (const id of previous.keys()) {
+      if (!current.has(id))
+        changes.push({ kind: kind as LibraryKind, id, action: 'removed', elsewhere: true });
+    }
+    if (changes.length > MANY) out.push({ kind: kind as LibraryKind, action: 'updated', elsewhere: true });
+    else out.push(...changes);
+  }
+  if (before.settings !== now.settings) out.push({ kind: 'settings', action: 'updated', elsewhere: true });
+  return out;
+}
+
+export interface OutsideChangeWatcher {
+  /** Checks now (also called by the timer); returns the changes it pushed. */
+  check(): LibraryChange[];
+  stop(): void;
+}
+
+export function watchOutsideChanges(
+  lib: Library,
+  events: BackendEvents,
+  opts: { intervalMs?: number } = {},
+): OutsideChangeWatcher {
+  const dataVersion = () => lib.db.pragma('data_version', { simple: true }) as number;
+  let version = dataVersion();
+  let known = snapshot(lib);
+  const check = (): LibraryChange[] => {
+    let now: Snapshot;
+    try {
+      const v = dataVersion();
+      if (v === version) return [];
+      version = v;
+      now = snapshot(lib);
+    } catch {
+      return []; // a busy or closing database: the next tick tries again
+    }
+    const changes = differences(known, now);
+    known = now;
+    for (const c of changes) events.emit('library/changed', c);
+    return changes;
+  };
+  const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_LIBRARY_POLL_MS) || 1000);
+  const timer = setInterval(check, interval);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,104 @@
+// The CLI on the data folder of an open studio (`serve` or the window): what it adds, removes and
+// trains reaches every open page as 'library/changed' pushes (library/outside-changes.ts), as the
+// studio's own changes do. Before, no push came: an open page kept a dataset the CLI had removed,
+// never listed the one it imported, and showed nothing of a run `reft-studio train` was training.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { LibraryChange } from '../../electron/backend/events.ts';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { BIN, inProcess, LLAMA_FIXTURE, ROOT, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+const root = tempDir('cli-beside-studio');
+const dataDir = join(root, 'data');
+const b: Backend = createBackend(dataDir);
+after(() => b.close());
+const { call } = inProcess(() => b);
+const changes: LibraryChange[] = [];
+b.events.onAny((topic, data) => {
+  if (topic === 'library/changed') changes.push(data as LibraryChange);
+});
+const seen = (want: Partial<LibraryChange>) =>
+  waitFor(
+    `a push ${JSON.stringify(want)}`,
+    async () =>
+      changes.find((c) => Object.entries(want).every(([k, v]) => c[k as keyof LibraryChange] === v)),
+    20_000,
+  );
+
+test("a dataset the CLI imports and a model it adds, then removes, are pushed to the studio's clients", async () => {
+  const file = join(root, 'rows.jsonl');
+  writeJsonl(file, 8);
+  const imported = await runCli([
+    'datasets',
+    'import',
+    file,
+    '--name',
+    'from-cli',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const id = JSON.parse(imported.stdout).dataset.id as number;
+  assert.deepEqual(await seen({ kind: 'datasets', id, action: 'added' }), {
+    kind: 'datasets',
+    id,
+    action: 'added',
+    elsewhere: true,
+  });
+  const added = await runCli(['models', 'add', LLAMA_FIXTURE, '--json', '--data-dir', dataDir]);
+  assert.equal(added.code, 0, added.stderr);
+  const modelId = JSON.parse(added.stdout).id as number;
+  await seen({ kind: 'models', id: modelId, action: 'added' });
+  const removed = await runCli(['models', 'rm', String(modelId), '--data-dir', dataDir]);
+  assert.equal(removed.code, 0, removed.stderr);
+  await seen({ kind: 'models', id: modelId, action: 'removed' });
+  // Only what changed was pushed: no run, adapter or setting.
+  assert.deepEqual(new Set(changes.map((c) => c.kind)), new Set(['datasets', 'models']));
+});
+
+test('a run the CLI trains is pushed step by step; cancelled from the studio, the CLI stops and says so', {
+  timeout: 180_000,
+}, async () => {
+  const rows = join(root, 'train.jsonl');
+  writeJsonl(rows, 64);
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'train',
+      '--model',
+      LLAMA_FIXTURE,
+      '--data',
+      rows,
+      '--batch-size',
+      '16',
+      '--max-steps',
+      '500',
+      '--data-dir',
+      dataDir,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  after(() => child.kill('SIGKILL'));
+  const added = await seen({ kind: 'runs', action: 'added' });
+  const runId = added.id as number;
+  // Its steps arrive as updates of the run, which the Runs page reloads.
+  await seen({ kind: 'runs', id: runId, action: 'updated' });
+  await waitFor('two steps', async () =>
+    (await call('runs/get', { id: runId })).metrics.length >= 2 ? 1 : 0,
+  );
+  const cancelled = await call('runs/cancel', { id: runId });
+  assert.equal(cancelled.status, 'cancelled');
+  const code = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stdout, new RegExp(`^run ${runId} cancelled at step \\d+ of 500`));
+});
