@@ -107,7 +107,10 @@ export class RunsState {
         if (d.kind === 'adapters' && this.selectedId !== null) void this.#reloadDetail(this.selectedId);
         if (d.kind !== 'runs') return;
         void this.list.refresh();
-        if (this.selectedId !== null && d.id === this.selectedId) void this.#reloadDetail(this.selectedId);
+        if (this.selectedId === null || d.id !== this.selectedId) return;
+        void this.#reloadDetail(this.selectedId);
+        // A run trained by another process (the CLI) sends no 'runs/log' pushes: its log is read again.
+        if (d.elsewhere) void this.#reloadLogs(this.selectedId);
       }),
     );
   }

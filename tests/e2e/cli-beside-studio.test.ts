@@ -1,0 +1,82 @@
+// End-to-end: `reft-studio train` in a terminal on the data folder of an open Runs page. The run
+// appears in the list, and its detail follows it to the end — steps, status and the lines the CLI
+// writes to its log — without a reload. Before, the page heard nothing of another process's run (no
+// push came: library/outside-changes.ts now sends them), and once it did, the log still stayed as
+// first read, since a CLI run sends no 'runs/log' pushes.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { BIN, ROOT, type RpcClient, writeJsonl } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { closeStudio, openPage, rpc, type Served, skip, startStudio } from './helpers.ts';
+
+describe('a run the CLI trains beside the studio', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let client: RpcClient;
+  let page: Page;
+  let cli: ChildProcess | undefined;
+  const pageErrors: string[] = [];
+  const dataDir = tempDir('reft-e2e-cli-beside-');
+
+  before(async () => {
+    ({ server, client, browser } = await startStudio(dataDir));
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: `${server.url}#/runs`,
+    });
+  });
+
+  after(async () => {
+    cli?.kill('SIGKILL');
+    await closeStudio({ client, browser, server });
+  });
+
+  test('shows in the open Runs page, live to its end, log included', async () => {
+    const rows = join(tempDir('reft-e2e-cli-beside-files-'), 'rows.jsonl');
+    writeJsonl(rows, 64);
+    const model = join(ROOT, 'resources', 'demo', 'model');
+    // Steps of 200 micro-batches: long enough to open the run while it trains.
+    const args = ['train', '--model', model, '--data', rows, '--batch-size', '1', '--grad-accum', '200'];
+    cli = spawn(
+      process.execPath,
+      [BIN, ...args, '--layers', '1', '--rank', '2', '--max-steps', '6', '-q', '--data-dir', dataDir],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    cli.stderr?.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => cli?.on('close', resolve));
+
+    // The list gains the run without a reload; its detail opens while it trains.
+    const link = page.locator('a[id^="open-run-"]');
+    await link.first().waitFor();
+    const runId = Number((await link.first().getAttribute('id'))?.replace('open-run-', ''));
+    await link.first().click();
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="running"]').waitFor();
+    await detail.getByRole('tab', { name: 'Log' }).click();
+    await detail
+      .getByTestId('run-log')
+      .getByText(/^started: loreft rank 2/)
+      .waitFor();
+
+    assert.equal(await exited, 0, stderr);
+    // The end the CLI wrote reaches the open detail: its status, its last step and its log line.
+    await detail.locator('[data-status="completed"]').waitFor();
+    await detail
+      .getByTestId('run-log')
+      .getByText(/^completed; its adapter is #\d+/)
+      .waitFor();
+    await page.getByTestId(`run-progress-${runId}`).getByText('6 / 6').waitFor();
+    const run = await rpc(client, 'runs/get', { id: runId });
+    assert.equal(run.status, 'completed');
+    assert.deepEqual(pageErrors, []);
+  });
+});
