@@ -234,7 +234,9 @@ export function printStopped(
     () =>
       [
         `run ${run.id} ${outcome} at step ${run.lastStep ?? 0} of ${run.totalSteps ?? '?'}` +
-          (outcome === 'interrupted' ? ' (the steps after the last checkpoint will be redone)' : ''),
+          (outcome === 'interrupted' ? ' (the steps after the last checkpoint will be redone)' : '') +
+          // Ctrl-C here pauses: a cancel came from elsewhere, and the terminal should say so.
+          (outcome === 'cancelled' ? ' (cancelled from the studio or `reft-studio runs cancel`)' : ''),
         ck ? `last checkpoint: step ${ck.step}, ${ck.path}` : 'no checkpoint yet: a resume starts over',
         ...(resume ? [`continue it with: ${resume}`] : []),
       ].join('\n'),

@@ -100,5 +100,12 @@ test('a run the CLI trains is pushed step by step; cancelled from the studio, th
   assert.equal(cancelled.status, 'cancelled');
   const code = await exited;
   assert.equal(code, 130, stderr);
-  assert.match(stdout, new RegExp(`^run ${runId} cancelled at step \\d+ of 500`));
+  // It says why it stopped: nobody pressed Ctrl-C in its terminal.
+  assert.match(
+    stdout,
+    new RegExp(
+      `^run ${runId} cancelled at step \\d+ of 500 \\(cancelled from the studio or \`reft-studio runs cancel\`\\)$`,
+      'm',
+    ),
+  );
 });
