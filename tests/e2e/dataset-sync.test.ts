@@ -1,7 +1,8 @@
 // End-to-end: two windows (and a third client, over RPC) on one `reft-studio serve`, with the same
 // dataset version open. A rating or tag given in one shows in the other without reopening it, where
 // that one is scrolled (row 250 of 700: past the first block of rows), and an edit open there, or a
-// tag being typed, is not lost. A row edited elsewhere makes a new version the other window can pick.
+// tag being typed, is not lost. A row edited elsewhere makes a new version the other window can pick;
+// a save in a window whose editor opened on the latest before that is refused, not a new latest.
 // Rows whose load the server's going away cut off load once it is back, and the error goes.
 
 import assert from 'node:assert/strict';
@@ -143,6 +144,33 @@ describe('dataset rows follow annotations made elsewhere', { skip, timeout: 300_
           .querySelector('[data-testid="row-250"] [aria-label="4 stars"]')
           ?.getAttribute('aria-pressed') === 'true',
     );
+  });
+
+  test('two windows editing the latest version: the second save is refused, not the first edit lost', async () => {
+    // Both show the latest version (the last test's); B opens a row, A saves an edit of another first.
+    await b.getByTestId('row-251').getByRole('button', { name: 'Edit row 251' }).click();
+    const editorB = b.getByTestId('row-editor');
+    await editorB
+      .getByLabel('Row as JSON')
+      .fill('{"prompt": "Prompt 251, edited in B", "completion": "Answer 251"}');
+    await scrollTo(a, 250);
+    await a.getByTestId('row-250').getByRole('button', { name: 'Edit row 250' }).click();
+    const editorA = a.getByTestId('row-editor');
+    await editorA
+      .getByLabel('Row as JSON')
+      .fill('{"prompt": "Prompt 250, edited in A", "completion": "Answer 250"}');
+    await editorA.getByRole('button', { name: 'Save as new version' }).click();
+    await editorA.waitFor({ state: 'hidden' });
+    const afterA = (await rpc(client, 'datasets/get', { id: datasetId })).latest;
+    // Bug: B's save made a newer latest from the version it had open, without A's edit.
+    await editorB.getByRole('button', { name: 'Save as new version' }).click();
+    await editorB
+      .getByText(/got version \d+ while this edit of version \d+ ran: nothing was stored/)
+      .waitFor();
+    assert.equal((await rpc(client, 'datasets/get', { id: datasetId })).latest.id, afterA.id);
+    // B's draft is still there, to make again on the new version.
+    assert.match(await editorB.getByLabel('Row as JSON').inputValue(), /edited in B/);
+    await editorB.getByRole('button', { name: 'Cancel' }).click();
   });
 
   test('rows cut off by the server going away load when it is back, and the error goes', async () => {

@@ -219,14 +219,16 @@ export const datasetsHandlers = defineHandlers({
     },
   ),
   /**
-   * Replaces, removes or appends rows, frozen as a new version. Without versionId (the latest), an
-   * edit during which the dataset got a newer version is refused ('conflict'): nothing is stored.
+   * Replaces, removes or appends rows, frozen as a new version. Without versionId (the latest), or
+   * with ofLatest (versionId was the latest when the edit began), an edit once the dataset got a newer
+   * version is refused ('conflict'): nothing is stored.
    */
   'datasets/edit': handler(
     z
       .object({
         datasetId: PosInt,
         versionId: PosInt.optional(),
+        ofLatest: z.boolean().optional(),
         set: z
           .array(z.object({ index: RowIndex, row: z.record(z.string(), z.unknown()) }).strict())
           .max(10_000)

@@ -40,6 +40,12 @@ export interface EditInput {
   datasetId: number;
   /** The version edited (default: the latest). */
   versionId?: number;
+  /**
+   * `versionId` was the latest when the edit began (a window's row editor): refused ('conflict') as an
+   * edit of the latest is, once another version has become the latest — another window's edit, saved
+   * first, would otherwise vanish from the latest. Without it an older version's edit branches from it.
+   */
+  ofLatest?: boolean;
   /** Replace rows by index (the new row is validated in the version's format; it keeps its id). */
   set?: { index: number; row: unknown }[];
   /** Remove rows by index. */
@@ -102,7 +108,11 @@ function editInSlices(edit: Generator<void, EditResult>, signal?: AbortSignal): 
 }
 
 /** The edit `e`, a scan; `ofLatest`: it was asked of the latest version (checkStillLatest). */
-function* editing(lib: Library, e: EditInput, ofLatest = e.versionId == null): Generator<void, EditResult> {
+function* editing(
+  lib: Library,
+  e: EditInput,
+  ofLatest = e.versionId == null || e.ofLatest === true,
+): Generator<void, EditResult> {
   const { ds, v } = versionOf(lib, e.datasetId, e.versionId);
   // The ids read lazily from their stored bytes, as the rows are copied: decoding a million into an
   // array up front held the loop before the copy's first pause.
