@@ -170,10 +170,22 @@ export async function screenshot(page: Page, name: string, fullPage = false): Pr
  */
 export async function openPage(
   browser: Browser,
-  o: { viewport: ViewportSize; acceptDownloads?: boolean; timeout?: number; errors?: string[]; url?: string },
+  o: {
+    viewport: ViewportSize;
+    acceptDownloads?: boolean;
+    timeout?: number;
+    errors?: string[];
+    url?: string;
+    /** Lets a test add its own script (axe-core) past the page's Content-Security-Policy. */
+    bypassCSP?: boolean;
+  },
 ): Promise<Page> {
   const page = await (
-    await browser.newContext({ viewport: o.viewport, acceptDownloads: o.acceptDownloads })
+    await browser.newContext({
+      viewport: o.viewport,
+      acceptDownloads: o.acceptDownloads,
+      bypassCSP: o.bypassCSP,
+    })
   ).newPage();
   page.setDefaultTimeout(o.timeout ?? 30_000);
   const errors = o.errors;

@@ -1,0 +1,322 @@
+// End-to-end: axe-core, the accessibility checker, on every page of the studio and its main dialogs,
+// in the light and the dark theme. A serious or critical violation (an unlabelled control, a wrong
+// role or aria attribute, text too faint to read, a focusable element hidden from screen readers…)
+// fails the test, which lists each one by rule and element. One server, one browser, one data folder
+// with a trained run, an adapter and an imported dataset with a rejected line.
+//
+// A11Y_REPORT=<file> also writes every violation, whatever its impact, to that file as JSON (the
+// counts by rule the audit of the pages was measured by).
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  connected,
+  demoIds,
+  openPage,
+  rpc,
+  type Served,
+  skip,
+  startStudio,
+  trainedOnDemo,
+} from './helpers.ts';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core');
+
+interface Violation {
+  where: string;
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+describe('accessibility of every page (axe-core, reft-studio serve + Chromium)', {
+  skip,
+  timeout: 600_000,
+}, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let client: RpcClient;
+  let page: Page;
+  let ids: { modelId: number; datasetId: number };
+  let runId: number;
+  let adapterId: number;
+  const pageErrors: string[] = [];
+  const everything: Violation[] = [];
+
+  before(async () => {
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-a11y-')));
+    ids = await demoIds(client);
+    ({ runId, adapterId } = await trainedOnDemo(client, {
+      name: 'audited',
+      layers: '0;1',
+      rank: 2,
+      maxSteps: 6,
+      batchSize: 2,
+      probe: { prompts: ['Who are you?'], every: 3, maxNewTokens: 4 },
+    }));
+    await rpc(client, 'evaluations/run', { adapterId, datasetId: ids.datasetId, kind: 'loss', limit: 4 });
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      bypassCSP: true,
+    });
+  });
+
+  after(async () => {
+    if (process.env.A11Y_REPORT) writeFileSync(process.env.A11Y_REPORT, JSON.stringify(everything, null, 1));
+    await closeStudio({ client, browser, server });
+  });
+
+  /** Opens `hash` (a full load, so every page starts from its own first render). */
+  async function visit(hash: string): Promise<void> {
+    await page.goto(`${server?.url}${hash}`);
+    await connected(page);
+  }
+
+  /** Runs axe on the page as it is now; returns its serious and critical violations, one line each. */
+  async function audit(where: string): Promise<string[]> {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: axePath });
+    const found: Violation[] = await page.evaluate(async (w) => {
+      // biome-ignore lint/suspicious/noExplicitAny: axe is a global the script tag defines
+      const axe = (window as any).axe;
+      const r = await axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map(
+        (v: { id: string; impact: string; help: string; nodes: { target: string[] }[] }) => ({
+          where: w,
+          id: v.id,
+          impact: v.impact,
+          help: v.help,
+          targets: v.nodes.map((n) => n.target.join(' ')),
+        }),
+      );
+    }, where);
+    everything.push(...found);
+    return found
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${where}: ${v.id} (${v.impact}: ${v.help}) at ${v.targets.join(', ')}`);
+  }
+
+  /** Audits each state `states` brings the page to, in both themes; fails with every serious one. */
+  async function auditAll(states: Array<[string, () => Promise<void>]>): Promise<void> {
+    const problems: string[] = [];
+    for (const theme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: theme });
+      for (const [where, reach] of states) {
+        await reach();
+        problems.push(...(await audit(`${where} (${theme})`)));
+      }
+    }
+    assert.deepEqual(problems, [], `axe found serious or critical violations:\n${problems.join('\n')}`);
+  }
+
+  test('Models, with the remove dialog', async () => {
+    await auditAll([
+      [
+        'Models',
+        async () => {
+          await visit('#/models');
+          await page.getByTestId('models-table').waitFor();
+        },
+      ],
+      [
+        'Models: narrow window',
+        async () => {
+          await page.setViewportSize({ width: 800, height: 900 });
+          await page.getByTestId('models-table').waitFor();
+        },
+      ],
+      [
+        'Models: remove dialog',
+        async () => {
+          await page.setViewportSize({ width: 1280, height: 900 });
+          await page.getByRole('button', { name: 'Remove' }).first().click();
+          await page.getByTestId('remove-model-dialog').waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Datasets: the import with its rejected lines, a dataset open in each view, its dialogs', async () => {
+    const file = join(tempDir('reft-e2e-a11y-files-'), 'some bad.jsonl');
+    writeFileSync(
+      file,
+      `${JSON.stringify({ prompt: 'a', completion: 'b' })}\nnot json\n${JSON.stringify({ prompt: 'c', completion: 'd' })}\n`,
+    );
+    const csv = join(tempDir('reft-e2e-a11y-files-'), 'columns.csv');
+    writeFileSync(csv, 'question,answer\nhi,ho\n');
+    const view = (name: RegExp) => async () => {
+      await page.getByRole('tab', { name }).click();
+    };
+    await auditAll([
+      [
+        'Datasets: import result',
+        async () => {
+          await visit('#/datasets');
+          await page.getByTestId('dataset-file').setInputFiles(file);
+          await page.getByTestId('dataset-import').getByRole('button', { name: 'Import' }).click();
+          await page.getByTestId('import-result').waitFor();
+        },
+      ],
+      [
+        'Datasets: import asks for columns',
+        async () => {
+          await page.getByTestId('dataset-file').setInputFiles(csv);
+          await page.getByTestId('dataset-import').getByRole('button', { name: 'Import' }).click();
+          await page.locator('#ds-col-prompt').waitFor();
+        },
+      ],
+      [
+        'Datasets: rows',
+        async () => {
+          await visit(`#/datasets/${ids.datasetId}`);
+          await page.getByTestId('row-0').waitFor();
+        },
+      ],
+      ['Datasets: token lengths', view(/Token lengths/)],
+      ['Datasets: rejected lines', view(/Rejected lines/)],
+      ['Datasets: duplicates & split', view(/Duplicates & split/)],
+      [
+        'Datasets: row editor',
+        async () => {
+          await view(/^Rows/)();
+          await page.getByTestId('row-0').getByRole('button', { name: /Edit/ }).first().click();
+          await page.getByTestId('row-editor').waitFor();
+        },
+      ],
+      [
+        'Datasets: delete dialog',
+        async () => {
+          await page.keyboard.press('Escape');
+          await page
+            .getByRole('button', { name: /^Delete/ })
+            .first()
+            .click();
+          await page.getByTestId('delete-dataset').waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Train: each step of the wizard', async () => {
+    const step = (n: number, name: string) => async () => {
+      await page.getByRole('button', { name: `Step ${n}: ${name}` }).click();
+    };
+    await auditAll([
+      [
+        'Train: model & data',
+        async () => {
+          await visit('#/train');
+          await page.getByRole('button', { name: 'Start over' }).click();
+          await page.getByLabel('Base model').selectOption({ value: String(ids.modelId) });
+          await page.getByLabel('Dataset', { exact: true }).selectOption({ value: String(ids.datasetId) });
+        },
+      ],
+      ['Train: intervention', step(2, 'Intervention')],
+      [
+        'Train: intervention with a problem',
+        async () => {
+          await page.getByLabel('Rank').fill('65');
+          await page.getByTestId('issue-rank').waitFor();
+        },
+      ],
+      [
+        'Train: intervention put right',
+        async () => {
+          await page.getByLabel('Rank').fill('4');
+          await page.getByTestId('issue-rank').waitFor({ state: 'detached' });
+        },
+      ],
+      ['Train: training', step(3, 'Training')],
+      ['Train: preview & start', step(4, 'Preview & start')],
+    ]);
+  });
+
+  test('Runs: a run open, each of its views, the delete dialog', async () => {
+    const tab = (name: string) => async () => {
+      await page.getByTestId('run-detail').getByRole('tab', { name }).click();
+    };
+    await auditAll([
+      [
+        'Runs: charts',
+        async () => {
+          await visit(`#/runs/${runId}`);
+          await page.getByTestId('loss-chart').locator('canvas').waitFor();
+        },
+      ],
+      ['Runs: probe answers', tab('Probe answers')],
+      ['Runs: configuration', tab('Configuration')],
+      ['Runs: log', tab('Log')],
+      ['Runs: checkpoints', tab('Checkpoints')],
+      [
+        'Runs: delete dialog',
+        async () => {
+          await page
+            .getByRole('button', { name: /^Delete/ })
+            .first()
+            .click();
+          await page.getByTestId('delete-dialog').waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Adapters: the list, one open, the delete dialog', async () => {
+    await auditAll([
+      [
+        'Adapters: detail',
+        async () => {
+          await visit(`#/adapters/${adapterId}`);
+          await page.getByTestId('adapter-detail').waitFor();
+        },
+      ],
+      [
+        'Adapters: delete dialog',
+        async () => {
+          await page
+            .getByTestId('adapters-table')
+            .getByRole('button', { name: /^Delete/ })
+            .first()
+            .click();
+          await page.getByTestId('delete-adapter-dialog').waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Playground, after a reply', async () => {
+    await auditAll([
+      [
+        'Playground',
+        async () => {
+          await visit('#/playground');
+          await page.getByLabel('Model', { exact: true }).selectOption({ value: String(ids.modelId) });
+          await page.getByLabel('Max new tokens').fill('4');
+          await page.getByLabel('Message', { exact: true }).fill('Ahoy');
+          await page.getByRole('button', { name: 'Send' }).click();
+          await page.getByTestId('reply-meta').first().waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Settings', async () => {
+    await auditAll([
+      [
+        'Settings',
+        async () => {
+          await visit('#/settings');
+          await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+        },
+      ],
+    ]);
+    assert.deepEqual(pageErrors, []);
+  });
+});
