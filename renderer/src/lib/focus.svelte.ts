@@ -73,14 +73,40 @@ const TABBABLE = [
   '[tabindex]:not([tabindex="-1"])',
 ].join(', ');
 
+/** What Tab can reach inside `el` and is shown, in document order. */
+export function tabbablesIn(el: HTMLElement): HTMLElement[] {
+  return [...el.querySelectorAll<HTMLElement>(TABBABLE)].filter((e) => e.checkVisibility?.() ?? true);
+}
+
+/**
+ * Keeps Tab inside `el` (a modal dialog): from its last control Tab goes to its first, Shift+Tab
+ * from its first to its last. A native modal lets focus leave to the browser's own controls, and in
+ * the desktop app, which has none, it went to nowhere (<body>) for one press.
+ */
+export function wrapTab(e: KeyboardEvent, el: HTMLElement): void {
+  if (e.key !== 'Tab') return;
+  const all = tabbablesIn(el);
+  const [first, last] = [all[0], all.at(-1)];
+  if (!first || !last) return;
+  const to = e.shiftKey
+    ? document.activeElement === first
+      ? last
+      : null
+    : document.activeElement === last
+      ? first
+      : null;
+  if (!to) return;
+  e.preventDefault();
+  to.focus();
+}
+
 /**
  * Calls `report` with whether the element holds anything Tab can reach (shown), now and whenever
  * its content changes — a tab panel is a tab stop of its own only when it holds nothing else.
  */
 export function watchTabbable(report: (has: boolean) => void): Attachment<HTMLElement> {
   return (el) => {
-    const check = () =>
-      report([...el.querySelectorAll<HTMLElement>(TABBABLE)].some((e) => e.checkVisibility?.() ?? true));
+    const check = () => report(tabbablesIn(el).length > 0);
     check();
     const observer = new MutationObserver(check);
     observer.observe(el, {
