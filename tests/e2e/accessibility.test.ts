@@ -1,7 +1,8 @@
 // End-to-end: axe-core, the accessibility checker, on every page of the studio and its main dialogs,
 // in the light and the dark theme. A serious or critical violation (an unlabelled control, a wrong
 // role or aria attribute, text too faint to read, a focusable element hidden from screen readers…)
-// fails the test, which lists each one by rule and element. One server, one browser, one data folder
+// fails the test, which lists each one by rule and element. Work going on out of sight (a run's
+// steps, an evaluation's examples, a reply) is said to a screen reader now and then, never at each step. One server, one browser, one data folder
 // with a trained run, an adapter and an imported dataset with a rejected line.
 //
 // A11Y_REPORT=<file> also writes every violation, whatever its impact, to that file as JSON (the
@@ -305,6 +306,74 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
         },
       ],
     ]);
+  });
+
+  /** Starts keeping every text the studio's live region says, on the page as loaded now. */
+  async function listen(): Promise<() => Promise<string[]>> {
+    await page.evaluate(() => {
+      const w = window as unknown as { said: string[] };
+      w.said = [];
+      const region = document.querySelector('[data-testid="announcer"]');
+      if (!region) throw new Error('no live region');
+      new MutationObserver(() => {
+        const t = region.textContent?.trim();
+        if (t) w.said.push(t);
+      }).observe(region, { childList: true, characterData: true, subtree: true });
+    });
+    return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
+  }
+
+  test("a run's steps, an evaluation's examples and a reply are said, now and then, not each one", async () => {
+    // Bug: nothing said a run's progress or end, an evaluation's count or a finished reply to a screen
+    // reader (no live region held them); a live count would have read out every step.
+    await visit('#/runs');
+    let said = await listen();
+    const started = Date.now();
+    const { runId: second } = await trainedOnDemo(client, {
+      name: 'spoken',
+      layers: '0',
+      rank: 2,
+      maxSteps: 40,
+      batchSize: 2,
+    });
+    await page.waitForFunction(() =>
+      (window as unknown as { said: string[] }).said.some((t) => t.startsWith('spoken: completed')),
+    );
+    const runSaid = (await said()).filter((t) => t.startsWith('spoken'));
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(runSaid.at(-1), 'spoken: completed at step 40 of 40', runSaid.join('\n'));
+    assert.match(runSaid[0] ?? '', /^spoken: step \d+ of 40$/);
+    assert.ok(
+      runSaid.length <= 2 + seconds / 10,
+      `at most one a 10 s (${seconds} s): ${runSaid.join(' | ')}`,
+    );
+    assert.ok(second > runId);
+
+    await visit(`#/adapters/${adapterId}`);
+    said = await listen();
+    await page.locator('#eval-kind').selectOption('exact-match');
+    await page.locator('#eval-dataset').selectOption({ value: String(ids.datasetId) });
+    await page.locator('#eval-limit').fill('40');
+    await page.locator('#eval-run').click();
+    await page.getByTestId('eval-progress').waitFor();
+    await page.getByTestId('eval-progress').waitFor({ state: 'detached', timeout: 120_000 });
+    const evalSaid = (await said()).filter((t) => t.startsWith('Evaluation'));
+    assert.match(evalSaid[0] ?? '', /^Evaluation: \d+ of \d+ examples$/, evalSaid.join('\n'));
+    assert.ok(evalSaid.length <= 3, evalSaid.join(' | '));
+
+    await visit('#/playground');
+    said = await listen();
+    await page.getByLabel('Model', { exact: true }).selectOption({ value: String(ids.modelId) });
+    await page.getByLabel('Max new tokens').fill('12');
+    await page.getByLabel('Message', { exact: true }).fill('Ahoy');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page
+      .getByTestId('reply-meta')
+      .getByText(/tokens/)
+      .waitFor();
+    const reply = (await page.getByTestId('playground-output').textContent()) ?? '';
+    await page.waitForFunction(() => (window as unknown as { said: string[] }).said.length > 0);
+    assert.deepEqual(await said(), [`Base model: ${reply}`], 'the whole reply, said once');
   });
 
   test('Settings', async () => {

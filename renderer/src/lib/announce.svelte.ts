@@ -1,0 +1,45 @@
+// What a screen reader is told of work going on out of sight: one polite live region (App.svelte),
+// in the page from its first render — a role=status element inserted already holding its text is
+// often not read at all. Progress (a run's steps, an evaluation's examples, a download, an upload)
+// is said now and then, never at every step or token: a count read out each second would talk over
+// everything else the person does.
+
+class Announcements {
+  /** The text of the live region. */
+  message = $state('');
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Says `text` (politely: after what the reader is saying now). */
+  say(text: string): void {
+    // Emptied first, so the same sentence twice ("Run 3: step 10 of 10" after a reload) is read again.
+    this.message = '';
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.message = text;
+    }, 50);
+  }
+}
+
+export const announcements = new Announcements();
+
+/** The least time between two progress reports of one piece of work. */
+export const PROGRESS_EVERY_MS = 10_000;
+
+/**
+ * Progress of one piece of work, said at most every `everyMs`: the first report at once, later
+ * ones once that much time has passed, and the last (`final`) always.
+ */
+export class ProgressAnnouncer {
+  #last = Number.NEGATIVE_INFINITY;
+  #said = '';
+
+  constructor(readonly everyMs = PROGRESS_EVERY_MS) {}
+
+  report(text: string, final = false): void {
+    const now = performance.now();
+    if (text === this.#said || (!final && now - this.#last < this.everyMs)) return;
+    this.#last = now;
+    this.#said = text;
+    announcements.say(text);
+  }
+}
