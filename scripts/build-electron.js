@@ -2,12 +2,15 @@
 // preload (sandboxed preload), utility-entry (the backend's utilityProcess) and engine-worker (the
 // engine's processes, forked from the file next to the bundle by electron/backend/jobs/engine.ts). Native modules and
 // electron stay external (loaded from node_modules / the unpacked asar at run time).
+// `--outdir DIR` writes them elsewhere (tests/electron/packaged-app.ts stages a packaged app there).
 
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
-const outdir = `${root}dist/electron`;
+const at = process.argv.indexOf('--outdir');
+const outdir = at >= 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : `${root}dist/electron`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({

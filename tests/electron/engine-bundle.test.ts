@@ -1,27 +1,26 @@
 // The packaged app's engine process: scripts/build-electron.js bundles engine-worker.ts into
-// dist/electron/engine-worker.cjs, which the utility process forks with Electron's binary acting as
-// Node (ELECTRON_RUN_AS_NODE). The Electron binary cannot be downloaded here, so Node stands in for it:
+// dist/electron/engine-worker.cjs (here in an app staged as electron-builder.yml packs it), which the
+// utility process forks with Electron's binary acting as Node (ELECTRON_RUN_AS_NODE). The Electron
+// binary cannot be downloaded here, so Node stands in for it:
 // the bundle must start as a forked process, answer a call under the host's environment, report an
 // unknown operation as an error, and exit when the host disconnects.
 
 import assert from 'node:assert/strict';
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { appRoot } from '../../electron/backend/paths.ts';
-
-const ROOT = appRoot();
+import { stagePackagedApp } from './packaged-app.ts';
 
 test('the bundled engine process answers calls and exits when its host lets go', {
   timeout: 120_000,
 }, async () => {
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-electron.js')], { cwd: ROOT, stdio: 'pipe' });
-  const file = join(ROOT, 'dist/electron/engine-worker.cjs');
+  const file = join(stagePackagedApp().app, 'dist/electron/engine-worker.cjs');
   assert.ok(existsSync(file), 'engine-worker.cjs is built');
   const child = fork(file, ['--lane=infer'], {
     serialization: 'advanced',
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    execArgv: [],
+    env: { ...process.env, NODE_OPTIONS: '', ELECTRON_RUN_AS_NODE: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const replies = new Map<number, { type: string; value?: { pid: number }; error?: { message: string } }>();
