@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../tests/helpers/temp.ts';
 import {
+  devServerUrl,
   filePickerOptions,
   folderPickerOptions,
   isStudioOrigin,
@@ -26,6 +27,16 @@ test('only the studio’s own page may connect or pick: app://studio, or exactly
   for (const o of ['', null, undefined, 'null', 'https://example.com', 'app://studio.evil', 'file://'])
     assert.equal(isStudioOrigin(o), false, String(o));
   assert.equal(isStudioOrigin('http://localhost:5173', 'not a url'), false);
+});
+
+test('a dev server is loaded in a development run only, and only an http(s) one', () => {
+  const env = { VITE_DEV_SERVER_URL: 'http://localhost:5173/' };
+  assert.equal(devServerUrl(env, false), 'http://localhost:5173/');
+  // An installed app loaded any page this named and gave it the backend.
+  assert.equal(devServerUrl(env, true), undefined);
+  assert.equal(devServerUrl({}, false), undefined);
+  for (const url of ['', 'not a url', 'file:///tmp/index.html', 'javascript:alert(1)'])
+    assert.equal(devServerUrl({ VITE_DEV_SERVER_URL: url }, false), undefined, url);
 });
 
 test('the window navigates only within the studio', () => {

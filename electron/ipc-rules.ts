@@ -9,6 +9,22 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 
 export const APP_ORIGIN = 'app://studio';
 
+/**
+ * The dev server the window loads instead of app://studio: VITE_DEV_SERVER_URL, an http(s) URL, in a
+ * development run only. An installed app ignores it: the page it names would be given the backend
+ * (isStudioOrigin), and the variable may well be set for some other project's Vite server.
+ */
+export function devServerUrl(env: NodeJS.ProcessEnv, packaged: boolean): string | undefined {
+  const url = env.VITE_DEV_SERVER_URL;
+  if (packaged || !url) return undefined;
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'http:' || protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The origin the dev server's page has, or null (unset or not a URL). */
 function devOrigin(devServerUrl: string | undefined): string | null {
   if (!devServerUrl) return null;

@@ -2,7 +2,8 @@
 // backend in a utilityProcess (SQLite and ONNX Runtime block; they must not block this process), a
 // MessageChannelMain per page connection whose ends go to the utility process and to the page, the
 // app menu and the lifecycle. The renderer is served from renderer/dist over an `app://studio` scheme
-// (absolute asset paths work, and the page gets a real origin); VITE_DEV_SERVER_URL loads a dev server.
+// (absolute asset paths work, and the page gets a real origin); VITE_DEV_SERVER_URL loads a dev server
+// when the app is not packaged (ipc-rules.ts devServerUrl).
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +26,7 @@ import { engineEnv } from '../native-runtime/runtime/cuda-pack.ts';
 import { resolveDataDir } from './backend/paths.ts';
 import {
   APP_ORIGIN,
+  devServerUrl,
   filePickerOptions,
   folderPickerOptions,
   isStudioOrigin,
@@ -33,7 +35,7 @@ import {
   rendererFile,
 } from './ipc-rules.ts';
 
-const DEV_URL = process.env.VITE_DEV_SERVER_URL;
+const DEV_URL = devServerUrl(process.env, app.isPackaged);
 const appRoot = app.getAppPath();
 const rendererDir = join(appRoot, 'renderer', 'dist');
 
