@@ -19,12 +19,13 @@ process.parentPort = {
 };
 process.resourcesPath = process.env.REFT_TEST_RESOURCES_PATH;
 
-/** Electron's MessagePortMain: its 'message' listeners get an event {data}. */
+/** Electron's MessagePortMain: its 'message' listeners get an event {data}; 'close' when the window goes. */
 function portMain(port) {
   return {
     postMessage: (data) => port.postMessage(data),
     on(event, listener) {
       if (event === 'message') port.on('message', (data) => listener({ data }));
+      else if (event === 'close') port.on('close', () => listener());
       return this;
     },
     start: () => port.start(),

@@ -1,19 +1,30 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { createBackend } from '../host.ts';
 import { combineHandlers, defineHandlers, handler } from './define-handlers.ts';
 import { dispatch } from './dispatch.ts';
 import type { ServerMessage } from './envelope.ts';
-import { serveMessagePort } from './messageport.ts';
+import { type MinimalPort, serveMessagePort } from './messageport.ts';
 
 const dir = tempDir('reft-dispatch-');
 const backend = createBackend(dir, { seedDemo: false });
 after(() => backend.close());
 const req = (method: string, params?: unknown, id = 1) => ({ type: 'request', id, method, params });
+
+/** node's MessagePort as Electron's MessagePortMain, whose 'message' listeners get {data}. */
+function electronLike(port: MessagePort): MinimalPort {
+  return {
+    postMessage: (m) => port.postMessage(m),
+    on: (event: 'message' | 'close', l: (ev: { data: unknown }) => void) =>
+      event === 'message'
+        ? port.on('message', (data) => l({ data }))
+        : port.on('close', () => l({ data: null })),
+  } as MinimalPort;
+}
 
 test('a valid request gets a reply with its id', async () => {
   const r = await backend.handle(JSON.stringify(req('system/info', {}, 7)));
@@ -106,11 +117,7 @@ test('MessagePort transport: replies and pushes over a real port', async () => {
       check();
     });
   port2.on('message', (m) => got.push(m as ServerMessage));
-  // node's MessagePort emits the payload itself; Electron's emits {data}: adapt like utility-entry does.
-  const stop = serveMessagePort(
-    { postMessage: (m) => port1.postMessage(m), on: (_e, l) => port1.on('message', (data) => l({ data })) },
-    backend,
-  );
+  const stop = serveMessagePort(electronLike(port1), backend);
   port2.postMessage(req('settings/set', { key: 'k', value: [1, 'a'] }, 11));
   const reply = await waitFor((m) => m.type === 'reply' && m.id === 11);
   assert.deepEqual(reply, { type: 'reply', id: 11, result: { key: 'k' } });
@@ -124,6 +131,27 @@ test('MessagePort transport: replies and pushes over a real port', async () => {
   assert.equal((await waitFor((m) => m.type === 'error')).type, 'error');
   stop();
   port1.close();
+});
+
+test('MessagePort transport: a closed window is no longer sent pushes', async () => {
+  const { port1, port2 } = new MessageChannel();
+  let posted = 0;
+  const port = electronLike(port1);
+  const post = port.postMessage;
+  port.postMessage = (m) => {
+    posted++;
+    post(m);
+  };
+  serveMessagePort(port, backend);
+  backend.events.emit('library/changed', { kind: 'settings', action: 'updated' });
+  assert.equal(posted, 1);
+  // The window reloads: its end of the channel goes away.
+  const closed = new Promise((r) => port1.once('close', r));
+  port2.close();
+  await closed;
+  // Every push went on to the dead port before, one more subscription per reload.
+  backend.events.emit('library/changed', { kind: 'settings', action: 'updated' });
+  assert.equal(posted, 1);
 });
 
 /** A value nested `levels` deep: [[[…1…]]]. */
@@ -186,18 +214,14 @@ test('MessagePort transport: a deep message and a failing handle() are both answ
   const { port1, port2 } = new MessageChannel();
   const got: ServerMessage[] = [];
   port2.on('message', (m) => got.push(m as ServerMessage));
-  const port = {
-    postMessage: (m: unknown) => port1.postMessage(m),
-    on: (_e: 'message', l: (ev: { data: unknown }) => void) => port1.on('message', (data) => l({ data })),
-  };
-  const stop = serveMessagePort(port, backend);
+  const stop = serveMessagePort(electronLike(port1), backend);
   port2.postMessage(req('settings/set', { key: 'k', value: nestedArray(3000) }, 51));
   // A backend whose handle() rejects (it never should) still answers instead of ending the process.
   const broken = { events: backend.events, handle: () => Promise.reject(new Error('broken')) };
   const { port1: b1, port2: b2 } = new MessageChannel();
   b2.on('message', (m) => got.push(m as ServerMessage));
   const stopBroken = serveMessagePort(
-    { postMessage: (m) => b1.postMessage(m), on: (_e, l) => b1.on('message', (data) => l({ data })) },
+    electronLike(b1),
     broken as unknown as Parameters<typeof serveMessagePort>[1],
   );
   b2.postMessage(req('system/info', {}, 52));

@@ -8,6 +8,8 @@ import type { PushMessage, ServerMessage } from './envelope.ts';
 export interface MinimalPort {
   postMessage(message: unknown): void;
   on(event: 'message', listener: (event: { data: unknown }) => void): unknown;
+  /** The other end went away (Electron's MessagePortMain and node's MessagePort both say so). */
+  on(event: 'close', listener: () => void): unknown;
   start?(): void;
 }
 
@@ -47,6 +49,9 @@ export function serveMessagePort(port: MinimalPort, backend: Backend): () => voi
       .then((reply) => safePost(port, reply))
       .catch(() => {});
   });
+  // A window that reloads or closes takes a new port: the old one must not stay subscribed, posted
+  // every push (each training step, each generated token) for nobody, one more per reload.
+  port.on('close', unsubscribe);
   port.start?.();
   return unsubscribe;
 }
