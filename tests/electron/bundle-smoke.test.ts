@@ -3,8 +3,9 @@
 // under plain Node as Electron's utility process would (utility-process-shim.cjs stands in for its
 // parentPort, the Electron binary cannot be downloaded here) and forks the bundled engine processes.
 // Through the MessagePort the window would use, it opens a library in a temp data folder, seeds the
-// demo from the resources, imports a model and a dataset ('files' process), counts tokens ('tokens'
-// process), trains a few steps ('train' process) and generates with the adapter ('infer' process).
+// demo from the resources, lists the devices (ONNX Runtime's providers probed in child processes),
+// imports a model and a dataset ('files' process), counts tokens ('tokens' process), trains a few
+// steps ('train' process) and generates with the adapter ('infer' process).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
@@ -77,6 +78,9 @@ test('the bundled backend opens a library, trains in a bundled engine process an
     demo.map((m: { isDemo: boolean }) => m.isDemo),
     [true],
   );
+  // Settings' devices: ONNX Runtime found from the bundle, its providers probed in child processes.
+  const devices = await call('system/devices');
+  assert.deepEqual(devices.providers[0], { ...devices.providers[0], name: 'cpu', state: 'available' });
   const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
   const file = join(work, 'train.jsonl');
   writeJsonl(file, 8);
