@@ -170,3 +170,16 @@ test("start-up check: evaluation jobs left by a dead process become 'interrupted
   );
   db2.close();
 });
+
+test('a missing migrations folder is one clear line, not a raw scandir error', () => {
+  const missing = join(fresh(), 'no-migrations-here');
+  assert.throws(
+    () => openDatabase(fresh(), { migrationsDir: missing }),
+    (e: unknown) =>
+      e instanceof DbError &&
+      e.code === 'migrations-missing' &&
+      e.message.includes(missing) &&
+      e.message.includes('reinstall') &&
+      !e.message.includes('scandir'),
+  );
+});

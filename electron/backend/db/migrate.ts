@@ -20,7 +20,19 @@ const FILE_RE = /^(\d+)_([a-z0-9][a-z0-9_-]*)\.sql$/;
 /** Migration files in `dir`, sorted by id. Files not matching the naming pattern are an error. */
 export function listMigrations(dir: string): Migration[] {
   const out: Migration[] = [];
-  for (const file of readdirSync(dir)) {
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch (e) {
+    // Only a broken install lacks them (a package built without electron/backend/db/migrations):
+    // say what is missing and what to do, not a raw `scandir` line.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new DbError(
+      'migrations-missing',
+      `the database migrations are missing (expected in ${dir}): this installation is incomplete; reinstall ReFT Studio`,
+    );
+  }
+  for (const file of files) {
     if (!file.endsWith('.sql')) continue;
     const m = FILE_RE.exec(file);
     if (!m)
