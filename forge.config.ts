@@ -4,6 +4,8 @@
 // (electron-builder.yml), which unpacks native modules from the asar by itself (forge#3738).
 // Makers are referenced by package name and resolved by Forge when it is installed.
 
+import { execFileSync } from 'node:child_process';
+
 interface ForgeMakerConfig {
   name: string;
   platforms?: NodeJS.Platform[];
@@ -41,6 +43,13 @@ const config: ForgeConfig = {
     ],
   },
   rebuildConfig: { onlyModules: ['better-sqlite3'], force: true },
+  // `electron-forge start/package` load dist/electron/*.cjs and renderer/dist: build them first, as
+  // `npm run dist` does for electron-builder, so a fresh clone does not start a stale or missing bundle.
+  hooks: {
+    generateAssets: async () => {
+      execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { stdio: 'inherit' });
+    },
+  },
   makers: [
     { name: '@electron-forge/maker-squirrel', platforms: ['win32'], config: { name: 'reft_studio' } },
     { name: '@electron-forge/maker-dmg', platforms: ['darwin'], config: {} },
