@@ -5,7 +5,8 @@
 //   optimizer.safetensors                AdamW moments `m/<key>/<slot>`, `v/<key>/<slot>` (F32); per R,
 //                                        the trained X `x/<key>` (F32) and its Householder base
 //                                        `base/<key>` (F64 reflectors k×n, or `base_dense/<key>` n×n)
-//   trainer-state.json                   step, data position, resolved config, data hashes, metrics
+//   trainer-state.json                   step, data position, resolved config, data hashes, the
+//                                        metrics of the last CHECKPOINT_METRICS steps
 // Data order and dropout masks are pure functions of (seed, epoch) and (seed, step) in trainer.ts, so
 // the position (step, epoch, micro-batch) is all the RNG state a resume needs.
 
@@ -28,6 +29,14 @@ import { DenseBase, HouseholderParam, ReflectorBase } from './stiefel.ts';
 
 export const STATE_FILE = 'trainer-state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/**
+ * The steps whose metrics a checkpoint carries: those a crash may have kept from the library (reports
+ * still in flight, at most a few seconds' worth), with a wide margin. Every step's, as before, made
+ * each checkpoint grow with the run (670 KB at step 3,000) and a run keeping all its checkpoints
+ * take disk space in the square of its length (21 MB for 3,000 steps checkpointed every 50).
+ */
+export const CHECKPOINT_METRICS = 1000;
 
 /** One logged optimizer step (the shape the backend's run metrics take). */
 export interface MetricRecord {
@@ -57,6 +66,7 @@ export interface TrainerState {
   /** Supervised + prompt tokens processed so far, and training seconds so far (for tokens/s). */
   tokensSeen: number;
   elapsedS: number;
+  /** The last CHECKPOINT_METRICS steps' metrics (the library keeps every step's). */
   metrics: MetricRecord[];
   lastEvalLoss: number | null;
   createdAt: string;

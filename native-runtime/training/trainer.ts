@@ -43,6 +43,7 @@ import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import {
+  CHECKPOINT_METRICS,
   checkpointName,
   type MetricRecord,
   pruneCheckpoints,
@@ -110,6 +111,7 @@ export interface TrainResult {
   resumedFrom: string | null;
   /** The provider that ran the steps, and why it is not the one asked for. */
   device: DeviceUsed;
+  /** Every step's; after a resume, from the first step its checkpoint carries (CHECKPOINT_METRICS). */
   metrics: MetricRecord[];
 }
 
@@ -555,7 +557,7 @@ async function trainLoop(
       evalExamples: run.eval.length,
       tokensSeen,
       elapsedS: elapsedTotal,
-      metrics,
+      metrics: metrics.slice(-CHECKPOINT_METRICS),
       lastEvalLoss: lastEval,
       createdAt: new Date().toISOString(),
     };

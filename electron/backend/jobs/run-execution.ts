@@ -146,8 +146,9 @@ async function trainRecordedRun(
     for (const dir of onDisk) recordCheckpoint(lib, runId, readTrainerState(dir).step, dir, folderSize(dir));
     resumeFrom = onDisk.at(-1);
     const state = resumeFrom ? readTrainerState(resumeFrom) : null;
-    // The checkpoint carries every step's metrics up to it: steps whose reports were lost in a crash
-    // (sent by the engine, never read by a process that died) are recorded from it.
+    // The checkpoint carries the metrics of the steps before it (CHECKPOINT_METRICS): steps whose
+    // reports were lost in a crash (sent by the engine, never read by a process that died) are
+    // recorded from it.
     if (state) appendMetrics(lib, runId, state.metrics);
     truncateMetrics(lib, runId, state?.step ?? 0);
   } catch (e) {
