@@ -218,47 +218,78 @@ export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & s
 // ---- generation: loaded models are kept (two at most) so the playground answers quickly -------------
 
 const RUNNERS_KEPT = 2;
-const runners = new Map<string, Promise<ModelRunner>>();
 
-async function runnerFor(
+/** A loaded model and the generations using it now: it is released only once none is. */
+interface KeptRunner {
+  runner: Promise<ModelRunner>;
+  users: number;
+  /** Evicted (or forgotten) while in use: released when its last generation ends. */
+  dropped: boolean;
+}
+
+const runners = new Map<string, KeptRunner>();
+
+function release(k: KeptRunner): void {
+  void k.runner.then((x) => x.release()).catch(() => {});
+}
+
+/** Drops a kept model; one that a generation still decodes with is released after it. */
+function drop(key: string, k: KeptRunner): void {
+  runners.delete(key);
+  if (k.users === 0) release(k);
+  else k.dropped = true;
+}
+
+/** The model for a request, counted as in use until `done` is called. */
+function runnerFor(
   args: GenerateArgs,
   composed: ComposedAdapterInput[] | undefined,
   onNotice: (m: string) => void,
-): Promise<ModelRunner> {
+): { runner: Promise<ModelRunner>; done: () => void } {
   const { model, adapter, device } = args;
   // A composition is one session whatever its scales and switches (they are set per request).
   const parts = composed?.map((a) => [a.dir, a.name]) ?? null;
   const key = JSON.stringify([model, parts ?? adapter, device ?? 'cpu', args.quantize ?? 'none']);
-  let r = runners.get(key);
-  if (r) {
+  let k = runners.get(key);
+  if (k) {
     runners.delete(key); // re-insert: most recently used last
-    runners.set(key, r);
-    return r;
+    runners.set(key, k);
+  } else {
+    // Notices of a load go to the request that started it (others wait on the same promise).
+    const opts = { device, quantize: args.quantize, dataDir: args.dataDir, onNotice };
+    const opened = composed
+      ? ModelRunner.openComposed(model, composed, opts)
+      : ModelRunner.open(model, adapter, opts);
+    // The request is checked before the load: a prompt the model cannot read neither converts the
+    // base nor opens a session (nor fails the other requests waiting on this load).
+    opened.reader.request(args.prompts, { chat: args.chat, maxNewTokens: args.maxNewTokens });
+    const loaded: KeptRunner = { runner: opened.load(), users: 0, dropped: false };
+    k = loaded;
+    runners.set(key, loaded);
+    loaded.runner.catch(() => {
+      if (runners.get(key) === loaded) runners.delete(key);
+    });
   }
-  // Notices of a load go to the request that started it (others wait on the same promise).
-  const opts = { device, quantize: args.quantize, dataDir: args.dataDir, onNotice };
-  const opened = composed
-    ? ModelRunner.openComposed(model, composed, opts)
-    : ModelRunner.open(model, adapter, opts);
-  // The request is checked before the load: a prompt the model cannot read neither converts the base
-  // nor opens a session (nor fails the other requests waiting on this load).
-  opened.reader.request(args.prompts, { chat: args.chat, maxNewTokens: args.maxNewTokens });
-  r = opened.load();
-  runners.set(key, r);
-  r.catch(() => runners.delete(key));
-  while (runners.size > RUNNERS_KEPT) {
-    const [oldKey, old] = runners.entries().next().value as [string, Promise<ModelRunner>];
-    runners.delete(oldKey);
-    void old.then((x) => x.release()).catch(() => {});
+  const used = k;
+  used.users++;
+  // Evicting a model another request is still decoding with released its session under it
+  // ("Session already disposed"): that one is released once its generation ends.
+  for (const [oldKey, old] of runners) {
+    if (runners.size <= RUNNERS_KEPT) break;
+    if (old !== used) drop(oldKey, old);
   }
-  return r;
+  return {
+    runner: used.runner,
+    done: () => {
+      used.users--;
+      if (used.users === 0 && used.dropped) release(used);
+    },
+  };
 }
 
 /** Forgets cached sessions of an adapter folder (it was removed or replaced). */
 export async function releaseRunners(): Promise<void> {
-  const all = [...runners.values()];
-  runners.clear();
-  for (const r of all) await r.then((x) => x.release()).catch(() => {});
+  for (const [key, k] of [...runners]) drop(key, k);
 }
 
 export async function generateTask(
@@ -267,26 +298,31 @@ export async function generateTask(
   signal: AbortSignal,
 ): Promise<Generation> {
   const composed = args.adapters?.length ? args.adapters : undefined;
-  const runner = await runnerFor(args, composed, (text) => emit('notice', { text }));
-  for (const a of composed ?? []) {
-    runner.composed?.setScale(a.name, a.scale ?? 1);
-    runner.composed?.setEnabled(a.name, a.enabled ?? true);
+  const lease = runnerFor(args, composed, (text) => emit('notice', { text }));
+  try {
+    const runner = await lease.runner;
+    for (const a of composed ?? []) {
+      runner.composed?.setScale(a.name, a.scale ?? 1);
+      runner.composed?.setEnabled(a.name, a.enabled ?? true);
+    }
+    const greedy = args.temperature === 0;
+    const texts = await runner.generate(args.prompts, {
+      maxNewTokens: args.maxNewTokens,
+      temperature: args.temperature,
+      topP: args.topP,
+      topK: args.topK,
+      repetitionPenalty: args.repetitionPenalty,
+      seed: args.seed,
+      stop: args.stop,
+      greedy,
+      chat: args.chat ?? 'auto',
+      signal,
+      onText: (row, text) => emit('text', { row, text }),
+    });
+    return { texts, device: runner.deviceUsed };
+  } finally {
+    lease.done();
   }
-  const greedy = args.temperature === 0;
-  const texts = await runner.generate(args.prompts, {
-    maxNewTokens: args.maxNewTokens,
-    temperature: args.temperature,
-    topP: args.topP,
-    topK: args.topK,
-    repetitionPenalty: args.repetitionPenalty,
-    seed: args.seed,
-    stop: args.stop,
-    greedy,
-    chat: args.chat ?? 'auto',
-    signal,
-    onText: (row, text) => emit('text', { row, text }),
-  });
-  return { texts, device: runner.deviceUsed };
 }
 
 // ---- training ------------------------------------------------------------------------------------
