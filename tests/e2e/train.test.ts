@@ -199,7 +199,33 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     }
     await percent.fill('20');
     await page.getByTestId('step-problems').waitFor({ state: 'detached' });
+    // A fraction of a percent is kept as typed: 12.5 was shown as 13 while the run held out 12.5%.
+    await percent.fill('');
+    await percent.pressSequentially('12.5');
+    await step('Preview & start').click();
+    assert.equal(await reviewValue('Validation'), '12.5% of the rows held out');
+    await step('Model & data').click();
+    assert.equal(await percent.inputValue(), '12.5');
     await page.getByRole('radio', { name: /^None/ }).check();
+  });
+
+  test('a run name or a probe prompt runs/start would refuse is refused in the form, in words', async () => {
+    // Before, the form let them through and the estimate, the preview and Start each answered with
+    // the RPC schema's words ("runs/start: invalid params: name: …").
+    await step('Model & data').click();
+    await page.getByLabel('Run name (optional)').fill('report\u202Etxt.exe');
+    const badName =
+      'Name: a run name cannot hold a text-direction character (U+202E), which can make it read as another.';
+    assert.equal(await textWhen(page.getByTestId('step-problems'), badName), badName);
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    await page.getByLabel('Run name (optional)').fill('');
+    await step('Training').click();
+    await page.getByLabel('Probe prompts').fill(`Who are you?\n${'x'.repeat(4001)}`);
+    const badProbe = 'Probe prompts: prompt 2 has 4001 characters, more than the 4000 a prompt may have.';
+    assert.equal(await textWhen(page.getByTestId('step-problems'), badProbe), badProbe);
+    assert.deepEqual(await page.getByRole('alert').allTextContents(), [], 'no RPC refusal shown');
+    await page.getByLabel('Probe prompts').fill('');
+    await page.getByTestId('step-problems').waitFor({ state: 'detached' });
   });
 
   test('the draft survives a visit to another page', async () => {

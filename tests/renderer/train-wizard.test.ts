@@ -1,10 +1,18 @@
 // The Train wizard's pure parts: recipes (every option they set passes the schema for models of any
 // depth, and they match the paper's numbers), the layer diagram's and the positions control's
-// conversions to and from the options' text.
+// conversions to and from the options' text, the run's name and probe prompts checked by runs/start's
+// own rules, the held-out percent as typed.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  PROBE_LIMITS,
+  probeProblem,
+  RunParamsSchema,
+  runNameProblem,
+} from '../../electron/backend/jobs/run-params.ts';
 import { trainOptionIssues } from '../../native-runtime/training/options.ts';
+import { percentOf } from '../../renderer/src/lib/format.ts';
 import { layerSet, layersAt, layersText } from '../../renderer/src/lib/train/layers.ts';
 import { positionCounts, positionsText } from '../../renderer/src/lib/train/positions.ts';
 import { RECIPES } from '../../renderer/src/lib/train/presets.ts';
@@ -64,5 +72,52 @@ describe('layer diagram and positions control', () => {
     assert.equal(positionsText({ first: 0, last: 4 }), 'l4');
     assert.equal(positionsText({ first: 5, last: 0 }), 'f5');
     assert.equal(positionsText({ first: 0, last: 0 }), null);
+  });
+});
+
+describe('the run’s name and probe prompts', () => {
+  // Bug: the wizard let these through, and the estimate, the preview and Start each answered with
+  // runs/start's schema in its own words ("runs/start: invalid params: name: …",
+  // "probe.prompts.0: Too big: expected string to have <=4000 characters").
+  const base = { modelId: 1, datasetId: 1 };
+  const refused = (p: object) => !RunParamsSchema.safeParse({ ...base, ...p }).success;
+
+  it('a name: what runs/start refuses, worded to follow "a run name"', () => {
+    for (const name of ['pirate v1', 'x'.repeat(200), 'é ü 漢字']) {
+      assert.equal(runNameProblem(name), null, name);
+      assert.equal(refused({ name }), false, name);
+    }
+    assert.equal(runNameProblem('x'.repeat(201)), 'is at most 200 characters');
+    assert.equal(
+      runNameProblem('run \u202Egnp.exe'),
+      'cannot hold a text-direction character (U+202E), which can make it read as another',
+    );
+    assert.equal(runNameProblem('two\nlines'), 'cannot hold control characters');
+    for (const name of ['x'.repeat(201), 'run \u202Egnp.exe', 'two\nlines'])
+      assert.ok(refused({ name }), name);
+  });
+
+  it('probe prompts: at most 8, each at most 4000 characters, as runs/start takes them', () => {
+    const ok = Array.from({ length: PROBE_LIMITS.prompts }, (_, i) =>
+      `p${i}`.padEnd(PROBE_LIMITS.promptChars, '.'),
+    );
+    assert.equal(probeProblem(ok), null);
+    assert.equal(refused({ probe: { prompts: ok, every: 1 } }), false);
+    const many = [...ok, 'one more'];
+    assert.equal(probeProblem(many), 'at most 8');
+    assert.ok(refused({ probe: { prompts: many, every: 1 } }));
+    const long = ['Who?', 'x'.repeat(PROBE_LIMITS.promptChars + 1)];
+    assert.equal(probeProblem(long), 'prompt 2 has 4001 characters, more than the 4000 a prompt may have');
+    assert.ok(refused({ probe: { prompts: long, every: 1 } }));
+  });
+});
+
+describe('the held-out percent', () => {
+  it('shows the percent held out, not rounded to a whole one', () => {
+    // Bug: 12.5 typed was shown as 13 (and the review said 13%) while the run held out 12.5%.
+    assert.equal(percentOf(0.125), 12.5);
+    assert.equal(percentOf(0.07), 7, 'without float noise (7.000000000000001)');
+    assert.equal(percentOf(0.9), 90);
+    assert.equal(percentOf(0.333), 33.3);
   });
 });

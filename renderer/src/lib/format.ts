@@ -124,3 +124,12 @@ export function finishText(reason: string | null): string {
       return reason ?? '';
   }
 }
+
+/**
+ * A fraction as the percent a person typed (0.125 → 12.5, 0.07 → 7): not rounded to a whole
+ * percent, which would show a held-out 12.5% as 13 while the run holds out 12.5%, and without
+ * the float noise of 0.07 × 100 (7.000000000000001).
+ */
+export function percentOf(fraction: number): number {
+  return Number((fraction * 100).toPrecision(12));
+}

@@ -5,7 +5,7 @@
 // reports. One instance lives for the whole session (`trainForm`), so leaving the page keeps the
 // draft.
 
-import { MAX_NAME } from '../../../../electron/backend/library/names.ts';
+import { probeProblem, runNameProblem } from '../../../../electron/backend/jobs/run-params.ts';
 import {
   type OptionIssue,
   TRAIN_DEFAULTS,
@@ -155,8 +155,9 @@ export class TrainForm {
         step: 0,
         message: `Hold out: a percentage from ${HOLD_OUT.min * 100} to ${HOLD_OUT.max * 100}.`,
       });
-    if (this.name.length > MAX_NAME)
-      out.push({ field: 'name', step: 0, message: `Name: at most ${MAX_NAME} characters.` });
+    // runs/start's own rules for the name and the probe prompts, in the form's words.
+    const badName = runNameProblem(this.name.trim());
+    if (badName) out.push({ field: 'name', step: 0, message: `Name: a run name ${badName}.` });
     const c = positionCounts(this.values.positions ?? undefined);
     const noToken = c !== null && c.first === 0 && c.last === 0;
     if (noToken)
@@ -165,9 +166,9 @@ export class TrainForm {
         step: 1,
         message: 'Positions: choose at least one first or last token.',
       });
-    if (this.probeList.length > 8)
-      out.push({ field: 'probe', step: 2, message: 'Probe prompts: at most 8.' });
-    if (this.probeList.length && !(Number.isInteger(this.probeEvery) && this.probeEvery >= 1))
+    const badProbe = probeProblem(this.probeList);
+    if (badProbe) out.push({ field: 'probe', step: 2, message: `Probe prompts: ${badProbe}.` });
+    if (this.probeList.length && !(Number.isSafeInteger(this.probeEvery) && this.probeEvery >= 1))
       out.push({ field: 'probe', step: 2, message: 'Probe every: a whole number of steps, at least 1.' });
     for (const key of this.unreadable)
       out.push({ field: key, step: OPTION_STEP[key], message: `${TRAIN_OPTIONS[key].label}: not a number.` });
