@@ -271,6 +271,21 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
       () =>
         (document.querySelector('[aria-label="Example number"]') as HTMLInputElement | null)?.value === '2',
     );
+    // A number typed that is no example: before, "2.5" was sent as example 1.5, refused by the
+    // schema, and the preview was gone with its pager (nothing on the page brought it back).
+    const example = preview.getByLabel('Example number');
+    await example.fill('3.5');
+    await example.press('Enter');
+    assert.equal(await example.inputValue(), '3');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="preview-tokens"] .tok') &&
+        !document.querySelector('[role="alert"]'),
+    );
+    await example.fill('99');
+    await example.press('Enter');
+    assert.equal(await example.inputValue(), '12', 'the last example');
+    assert.deepEqual(await preview.getByRole('alert').allTextContents(), []);
   });
 
   test('a failed estimate clears the old numbers', async () => {

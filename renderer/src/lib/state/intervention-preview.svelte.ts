@@ -20,6 +20,8 @@ export class InterventionPreviewState {
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #key = '';
+  /** The training data of the last params (dataset and version). */
+  #data: string | null = null;
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
@@ -27,6 +29,11 @@ export class InterventionPreviewState {
 
   /** Follows the form: asks again (debounced) when the params or the example change. */
   update(params: RunParams | null): void {
+    // Other data starts at its first example: an index kept from a longer dataset was refused
+    // ("example 9 does not exist") with the pager gone, and nothing on the page could reset it.
+    const data = JSON.stringify([params?.datasetId, params?.datasetVersionId]);
+    if (params && this.#data !== null && data !== this.#data) this.index = 0;
+    if (params) this.#data = data;
     this.#params = params;
     const key = JSON.stringify([params, this.index]);
     if (key === this.#key) return;
@@ -42,9 +49,15 @@ export class InterventionPreviewState {
     this.#timer = setTimeout(() => void this.#ask(params, this.index), DEBOUNCE_MS);
   }
 
+  /**
+   * Shows example `index` (0-based), kept within the examples there are. The number field gives
+   * what was typed: not a number is ignored, a fraction ("2.5") is cut to a whole example — runs/preview
+   * takes whole examples only, and its refusal left the preview without the field to put it right.
+   */
   show(index: number): void {
+    if (!Number.isFinite(index)) return;
     const n = this.current?.exampleCount ?? Number.POSITIVE_INFINITY;
-    this.index = Math.max(0, Math.min(n - 1, index));
+    this.index = Math.max(0, Math.min(n - 1, Math.trunc(index)));
     this.update(this.#params);
   }
 
