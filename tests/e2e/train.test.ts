@@ -340,13 +340,22 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
 
   test('starts a run on a split’s train part, validated on its validation part, with probe prompts', async () => {
     const split = await rpc(client, 'datasets/split', { datasetId, seed: 3 });
+    // Another split of the same version, newer: its validation part holds rows of the first's train part.
+    await rpc(client, 'datasets/split', { datasetId, seed: 5 });
     // The dataset list is read when the page opens.
     await page.getByTestId('nav-runs').click();
     await page.getByTestId('nav-train').click();
     await step('Model & data').click();
-    await page.getByLabel('Version', { exact: true }).selectOption({ value: String(split.train.id) });
-    // The split's validation part is chosen to validate on.
-    assert.equal(await page.getByRole('radio', { name: /^Another version/ }).isChecked(), true);
+    const version = page.getByLabel('Version', { exact: true });
+    const validateOn = page.getByRole('radio', { name: /^Another version/ });
+    await version.selectOption({ value: String(split.train.id) });
+    // The validation part cut with it (not the newer split's) is chosen to validate on.
+    assert.equal(await validateOn.isChecked(), true);
+    assert.equal(await page.getByLabel('Validation version').inputValue(), String(split.validation.id));
+    // Back to the full version, the part chosen with the train part goes: its rows are training rows now.
+    await version.selectOption({ value: String(split.train.parentVersionId) });
+    assert.equal(await page.getByRole('radio', { name: /^None/ }).isChecked(), true);
+    await version.selectOption({ value: String(split.train.id) });
     assert.equal(await page.getByLabel('Validation version').inputValue(), String(split.validation.id));
     await page.getByLabel('Run name (optional)').fill('wizard e2e');
     await step('Training').click();

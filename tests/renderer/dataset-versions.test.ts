@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   evaluationDefault,
+  heldOutAfterChange,
   heldOutChoices,
   heldOutFor,
   runDataParams,
@@ -71,6 +72,16 @@ test('training offers full versions and train parts; held-out data goes with its
   assert.equal(siblingPart(ds, parts[3], 'test'), null, 'the seed-8 split has no test part');
   assert.equal(siblingPart(ds, full, 'train')?.id, 5, "a full version's newest split");
   assert.ok(!heldOutChoices(ds, 2).some((c) => c.versionId === 2), 'never the training data itself');
+});
+
+test('the Train wizard’s held-out version follows the training version it was chosen with', () => {
+  // Bug: the wizard paired train part v2 (seed 7) with the newest validation part of v1, v6 (seed 8),
+  // whose rows are partly v2's; and going back to v1 kept a validation part of v1 itself.
+  assert.equal(heldOutAfterChange(ds, 1, 2, null), 3, 'the part cut with v2 (same seed)');
+  assert.equal(heldOutAfterChange(ds, 5, 2, 6), 3, 'the other split’s part goes');
+  assert.equal(heldOutAfterChange(ds, 2, 1, 3), null, 'v2’s part goes with it: its rows are in v1');
+  assert.equal(heldOutAfterChange(ds, 2, 1, 6), 6, 'a version chosen by hand stays');
+  assert.equal(heldOutAfterChange(ds, 2, 1, null), null);
 });
 
 test('evaluation defaults to the test part cut with the training part, else its validation part', () => {

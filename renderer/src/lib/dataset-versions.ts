@@ -69,6 +69,23 @@ export function heldOutFor(ds: DatasetRecord, trainVersionId: number): DatasetVe
 }
 
 /**
+ * The held-out version once the training version changes from `from` to `to` (`current`: the one
+ * chosen now, or null): the part cut with `to` when it has one; else null where `current` is the
+ * part cut with `from` — chosen to go with that version, it may hold rows of `to` (v1's validation
+ * part when training on v1 itself); else `current` as it is.
+ */
+export function heldOutAfterChange(
+  ds: DatasetRecord,
+  from: number,
+  to: number,
+  current: number | null,
+): number | null {
+  const own = heldOutFor(ds, to);
+  if (own) return own.id;
+  return current !== null && current === heldOutFor(ds, from)?.id ? null : current;
+}
+
+/**
  * What to evaluate an adapter trained on `trainVersionId` on: the test (else validation) part cut
  * with it, or null (then the dataset's latest version is the natural default).
  */
