@@ -6,6 +6,8 @@
 // screenshot under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
@@ -16,11 +18,13 @@ import {
   DEMO_DATASET,
   demoIds,
   openPage,
+  root,
   rpc,
   type Served,
   screenshot,
   skip,
   startStudio,
+  textWhen,
 } from './helpers.ts';
 
 describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
@@ -268,6 +272,43 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     });
     await rpc(client, 'runs/cancel', { id: copy });
     await until('the copy stopped', async () => (await runState(copy)) === 'cancelled');
+  });
+
+  test('a run whose model and dataset were removed since is cloned with the rest of its settings', async () => {
+    // Before, a removed model refused the whole copy under "Could not start training" ("its model or
+    // dataset is no longer in the library"), and a removed dataset was dropped without a word.
+    // A copy of the demo model: the same folder would be the demo model itself.
+    const dir = tempDir('reft-e2e-runs-orphan-');
+    cpSync(join(root, 'resources/demo/model'), join(dir, 'model'), { recursive: true });
+    const model = await rpc(client, 'models/add', { path: join(dir, 'model'), name: 'soon gone' });
+    const file = join(dir, 'soon-gone.jsonl');
+    writeFileSync(
+      file,
+      '{"prompt":"Who?","completion":"A pirate."}\n{"prompt":"Where?","completion":"At sea."}\n',
+    );
+    const ds = await rpc(client, 'datasets/import', { path: file });
+    const { runId } = await rpc(client, 'runs/start', {
+      modelId: model.id,
+      datasetId: ds.dataset.id,
+      name: 'orphan',
+      rank: 3,
+      maxSteps: 1,
+    });
+    await until('the orphan run', async () => (await runState(runId)) === 'completed');
+    await rpc(client, 'models/remove', { id: model.id });
+    await rpc(client, 'datasets/remove', { id: ds.dataset.id });
+    await page.goto(`${server?.url}#/runs/${runId}`);
+    await connected(page);
+    await page.getByTestId('run-detail').getByRole('link', { name: 'Clone into the wizard' }).click();
+    const note =
+      'Settings copied from “orphan”. Its model and dataset are no longer in the library: choose others.';
+    assert.equal(await textWhen(page.getByTestId('clone-note'), note), note);
+    assert.deepEqual(await page.getByRole('alert').allTextContents(), []);
+    // Chosen again (the library's only ones here: the page preselects a single choice).
+    await page.getByLabel('Base model').selectOption({ value: String(modelId) });
+    await page.locator('#train-dataset').selectOption({ value: String(datasetId) });
+    await page.getByRole('button', { name: /^Step 2: Intervention$/ }).click();
+    assert.equal(await page.getByLabel('Rank').inputValue(), '3', 'the settings were copied');
   });
 
   test('delete asks first; the run goes, its adapter stays', async () => {

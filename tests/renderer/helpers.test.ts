@@ -8,7 +8,12 @@ import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
 import { finishText, formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
 import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
 import type { RunDetail } from '../../renderer/src/lib/rpc/handlers.ts';
-import { cloneRunHref, cloneRunIdFrom, runToTrainParams } from '../../renderer/src/lib/state/clone-run.ts';
+import {
+  cloneNote,
+  cloneRunHref,
+  cloneRunIdFrom,
+  runToTrainParams,
+} from '../../renderer/src/lib/state/clone-run.ts';
 
 test('emaSmooth: weight 0 is the identity, gaps stay gaps, the start is debiased', () => {
   assert.deepEqual(emaSmooth([1, 2, null, 3], 0), [1, 2, null, 3]);
@@ -82,9 +87,30 @@ test('clone into the wizard: one route, and the params that repeat the run', () 
     seed: 9,
     probe: { prompts: ['Hi?'], every: 10, maxNewTokens: 20 },
   });
-  assert.equal(runToTrainParams({ ...run, modelId: null }), null);
+  // A model or dataset removed since: the settings are still copied, the wizard asks for another.
+  // Before, a removed model refused the whole copy ("its model or dataset is no longer in the
+  // library", under "Could not start training"), and a removed dataset was dropped without a word.
+  const noModel = runToTrainParams({ ...run, modelId: null });
+  assert.equal(noModel.modelId, null);
+  assert.equal(noModel.datasetId, 3);
+  assert.equal(noModel.rank, 8);
+  const noData = runToTrainParams({ ...run, datasetVersionId: null });
+  assert.deepEqual(
+    [noData.modelId, noData.datasetId, noData.datasetVersionId, noData.evalDatasetVersionId],
+    [2, null, undefined, undefined],
+    'a removed dataset takes its versions with it: no stale ids',
+  );
+  assert.equal(noData.intervention, 'direft');
+  const copied = 'Settings copied from “pirate”.';
+  assert.equal(cloneNote(run, runToTrainParams(run)), `${copied} Change what you like, then start.`);
+  assert.equal(cloneNote(run, noModel), `${copied} Its model is no longer in the library: choose another.`);
+  assert.equal(cloneNote(run, noData), `${copied} Its dataset is no longer in the library: choose another.`);
+  assert.equal(
+    cloneNote({ id: 7, name: null }, { ...noData, modelId: null }),
+    'Settings copied from “Run 7”. Its model and dataset are no longer in the library: choose others.',
+  );
   // Bug: a run named with 194 or more characters cloned to a name the wizard refused (over 200).
-  const long = runToTrainParams({ ...run, name: 'x'.repeat(200) })?.name ?? '';
+  const long = runToTrainParams({ ...run, name: 'x'.repeat(200) }).name ?? '';
   assert.equal(long.length, 200);
   assert.equal(long, `${'x'.repeat(193)} (copy)`);
 });

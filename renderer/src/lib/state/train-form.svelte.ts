@@ -16,6 +16,7 @@ import {
 import type { ModelShapeForTraining, RunParams, TrainOptions } from '../rpc/handlers.ts';
 import { positionCounts } from '../train/positions.ts';
 import type { Recipe } from '../train/presets.ts';
+import type { ClonedParams } from './clone-run.ts';
 
 export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Preview & start'] as const;
 
@@ -271,8 +272,11 @@ export class TrainForm {
     return field in TRAIN_OPTIONS ? this.values[field as TrainOptionKey] : undefined;
   }
 
-  /** Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts). */
-  applyParams(p: RunParams): void {
+  /**
+   * Fills the form from 'runs/start' params (a run cloned from the Runs page, state/clone-run.ts;
+   * a model or dataset it no longer has is null, to be chosen again).
+   */
+  applyParams(p: ClonedParams): void {
     this.modelId = p.modelId;
     this.datasetId = p.datasetId;
     this.versionId = p.datasetVersionId ?? null;
@@ -300,9 +304,7 @@ export class TrainForm {
 
   /** Back to an empty draft. */
   reset(): void {
-    this.applyParams({ modelId: 0, datasetId: 0 });
-    this.modelId = null;
-    this.datasetId = null;
+    this.applyParams({ modelId: null, datasetId: null });
     this.probeEvery = 10;
     this.serverIssue = null;
   }
