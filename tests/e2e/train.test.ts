@@ -15,6 +15,7 @@ import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  connected,
   DEMO_DATASET,
   DEMO_MODEL,
   openPage,
@@ -243,6 +244,20 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     assert.equal(await page.getByLabel('Rank', { exact: true }).count(), 0);
     await step('Intervention').click();
     assert.equal(await page.getByLabel('Rank').inputValue(), '8');
+    // And a reload of the tab (F5, Ctrl+R): before, it came back to an empty wizard.
+    await page.reload();
+    await connected(page);
+    assert.equal(await step('Intervention').getAttribute('aria-current'), 'step');
+    assert.equal(await page.getByLabel('Rank').inputValue(), '8');
+    assert.equal(await textWhen(page.getByTestId('layer-count'), '3 of 4 layers'), '3 of 4 layers');
+    await step('Training').click();
+    assert.equal(await page.getByLabel('Epochs').inputValue(), '7');
+    await step('Model & data').click();
+    assert.equal(await page.getByLabel('Run name (optional)').inputValue(), 'kept draft');
+    assert.equal(
+      await page.getByLabel('Base model').evaluate((s: HTMLSelectElement) => s.selectedOptions[0]?.text),
+      DEMO_MODEL,
+    );
   });
 
   test('the intervention preview: tokens after the template, the loss, what each intervention edits', async () => {

@@ -10,6 +10,7 @@ import { samplingProblems, stopProblems } from '../../../../native-runtime/gener
 import { parseStopLines } from '../../../../native-runtime/generation/stop-strings.ts';
 import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
 import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
+import { readKept, writeKept } from './session-kept.ts';
 
 export type Side = 'base' | 'adapted';
 
@@ -108,15 +109,8 @@ export class PlaygroundState {
   #nextTurn = 1;
 
   constructor() {
-    try {
-      const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as Record<
-        string,
-        unknown
-      > | null;
-      if (saved) for (const k of KEPT) if (k in saved) (this as Record<string, unknown>)[k] = saved[k];
-    } catch {
-      // nothing saved, or storage unavailable
-    }
+    const saved = readKept(storageKey);
+    if (saved) for (const k of KEPT) if (k in saved) (this as Record<string, unknown>)[k] = saved[k];
   }
 
   /** Connects to the backend once: streamed text reaches the replies even while the page is closed. */
@@ -144,11 +138,7 @@ export class PlaygroundState {
   persist(): void {
     const out: Record<string, unknown> = {};
     for (const k of KEPT) out[k] = $state.snapshot(this[k]);
-    try {
-      sessionStorage.setItem(storageKey, JSON.stringify(out));
-    } catch {
-      // storage full or unavailable: only the reload loses them
-    }
+    writeKept(storageKey, out);
   }
 
   /**

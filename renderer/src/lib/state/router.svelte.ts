@@ -42,6 +42,12 @@ export class Router {
   go(section: SectionId, ...rest: string[]): void {
     location.hash = this.href(section, ...rest);
   }
+
+  /** Goes to the address in place of this one: Back skips it, and a reload does not come here. */
+  replace(section: SectionId, ...rest: string[]): void {
+    history.replaceState(history.state, '', this.href(section, ...rest));
+    this.#route = parseHash(location.hash);
+  }
 }
 
 export const router = new Router();

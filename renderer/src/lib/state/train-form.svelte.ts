@@ -3,7 +3,7 @@
 // the checks are the backend's own (native-runtime/training/options.ts): the same trainOptionIssues
 // refuses a run in the CLI, over RPC and here, the model-dependent limits with the shape runs/check
 // reports. One instance lives for the whole session (`trainForm`), so leaving the page keeps the
-// draft.
+// draft, and the page saves it for a reload of the tab (session-kept.ts).
 
 import { probeProblem, runNameProblem } from '../../../../electron/backend/jobs/run-params.ts';
 import {
@@ -15,8 +15,9 @@ import {
 } from '../../../../native-runtime/training/options.ts';
 import type { ModelShapeForTraining, RunParams, TrainOptions } from '../rpc/handlers.ts';
 import { positionCounts } from '../train/positions.ts';
-import type { Recipe } from '../train/presets.ts';
+import { RECIPES, type Recipe } from '../train/presets.ts';
 import type { ClonedParams } from './clone-run.ts';
+import { readKept, writeKept } from './session-kept.ts';
 
 export const wizardSteps = ['Model & data', 'Intervention', 'Training', 'Preview & start'] as const;
 
@@ -63,6 +64,27 @@ export interface Problem {
 }
 
 type Values = { -readonly [K in TrainOptionKey]?: TrainOptions[K] | null };
+
+const storageKey = 'reft-studio.train-draft';
+
+/**
+ * The draft's fields kept across a reload, with the recipe's id. Not the model's shape (asked again)
+ * nor a refusal (Start asks again); a model or dataset removed meanwhile is chosen again by the page.
+ */
+const KEPT = [
+  'step',
+  'modelId',
+  'datasetId',
+  'versionId',
+  'validation',
+  'holdOut',
+  'evalVersionId',
+  'name',
+  'probePrompts',
+  'probeEvery',
+  'probeMaxNewTokens',
+  'values',
+] as const;
 
 /** The wizard step that shows each field: the options' and the form's own. */
 const FIELD_STEP: Record<Problem['field'], number> = {
@@ -120,6 +142,22 @@ export class TrainForm {
   unreadable = $state<TrainOptionKey[]>([]);
   /** A refusal from the backend that names a field (shown beside it until the field changes). */
   serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
+
+  constructor() {
+    const saved = readKept(storageKey);
+    if (!saved) return;
+    for (const k of KEPT) if (k in saved) (this as Record<string, unknown>)[k] = saved[k];
+    // A blank percent field is NaN, which JSON writes as null.
+    if (typeof this.holdOut !== 'number') this.holdOut = Number.NaN;
+    this.recipe = RECIPES.find((r) => r.id === saved.recipe) ?? null;
+  }
+
+  /** Saves the draft for a reload (call from an effect: it reads every kept field). */
+  persist(): void {
+    const out: Record<string, unknown> = { recipe: this.recipe?.id ?? null };
+    for (const k of KEPT) out[k] = $state.snapshot(this[k]);
+    writeKept(storageKey, out);
+  }
 
   /** The options as given (blank fields left out). */
   readonly options: TrainOptions = $derived.by(() => {
