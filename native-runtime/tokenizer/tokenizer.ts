@@ -93,6 +93,22 @@ function tokenString(v: unknown): string | null {
   return null;
 }
 
+/**
+ * Whether decoding removes the space before punctuation (" ." → ".", " 's" → "'s"), decided as
+ * transformers 5 decides: only when tokenizer_config.json asks for it, and never for a BPE model
+ * unless it insists (`…_for_bpe_even_though_it_will_corrupt_output`). The tokenizers library does it
+ * by default; on a BPE model it rewrites what the model wrote (" ." is a token of its own) and the
+ * text streamed token by token, which cannot take back a space already shown, would differ from it.
+ */
+function cleansUpSpaces(tokenizerJson: Record<string, unknown>, config: Record<string, unknown>): boolean {
+  if (config.clean_up_tokenization_spaces !== true) return false;
+  const model = tokenizerJson.model as { type?: unknown } | undefined;
+  return (
+    model?.type !== 'BPE' ||
+    config.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output === true
+  );
+}
+
 export class Tokenizer {
   readonly dir: string;
   readonly config: Record<string, unknown>;
@@ -107,6 +123,8 @@ export class Tokenizer {
   /** Number of ids, added tokens included (may be smaller than the model's padded vocabulary). */
   readonly vocabSize: number;
   readonly #hf: HfTokenizer;
+  /** Whether decode removes spaces before punctuation (cleansUpSpaces). */
+  readonly #cleanUpSpaces: boolean;
   /** The tokenizer.json it was built from, named when it is refused or runs past its deadline. */
   readonly #file: string;
   #chatTemplate: ChatTemplateSource | null | undefined;
@@ -125,6 +143,7 @@ export class Tokenizer {
         `tokenizer.json: cannot build the tokenizer (${(e as Error).message})`,
       );
     }
+    this.#cleanUpSpaces = cleansUpSpaces(tokenizerJson, config);
     const added = this.#hf.get_added_tokens_decoder();
     this.specialIds = new Set([...added.entries()].filter(([, t]) => t.special).map(([id]) => id));
     let maxId = -1;
@@ -163,7 +182,10 @@ export class Tokenizer {
     const known = ids.filter((i) => i >= 0 && i < this.vocabSize);
     if (known.length === 0) return '';
     const skip_special_tokens = opts.skipSpecialTokens ?? false;
-    return underDeadline(this.#file, () => this.#hf.decode(known, { skip_special_tokens }));
+    const clean_up_tokenization_spaces = this.#cleanUpSpaces;
+    return underDeadline(this.#file, () =>
+      this.#hf.decode(known, { skip_special_tokens, clean_up_tokenization_spaces }),
+    );
   }
 
   tokenToId(token: string): number | undefined {
