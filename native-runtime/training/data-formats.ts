@@ -189,9 +189,22 @@ export function detectRowFormat(v: unknown): DataFormat | null {
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
 /**
+ * Why a field's text is refused, or null. A lone UTF-16 surrogate (JSON's "\ud800" without its
+ * pair) is no character: UTF-8 cannot hold it, so the tokenizer would read U+FFFD instead, and
+ * Python's tokenizers refuse the string (an exported bundle would fail in pyreft). Every other
+ * character is kept as it is, NUL included (JSON escapes it; the tokenizer reads byte 0).
+ */
+function textProblem(s: string, field: string): string | null {
+  const lone = /\p{Cs}/u.exec(s); // with /u a surrogate pair is one code point: only lone ones match
+  if (!lone) return null;
+  const hex = lone[0].charCodeAt(0).toString(16);
+  return `${field} holds \\u${hex}, half of a UTF-16 surrogate pair without its other half, which is no character`;
+}
+
+/**
  * Validates one row of `format` and returns it in its canonical shape, or why it cannot be trained
- * on: every field a string, a prompt and a completion that are not empty, a chat that ends with the
- * assistant's reply after at least one other message. The one set of rules for importing into the
+ * on: every field a string of text (textProblem), a prompt and a completion that are not empty, a
+ * chat that ends with the assistant's reply after at least one other message. The one set of rules for importing into the
  * library and for training from a file. `shown` names a field in messages (an import with a column
  * mapping names the file's column the field was read from).
  */
@@ -204,7 +217,9 @@ export function normalizeRow(
   const text = (k: string): string | undefined | { err: string } => {
     const x = v[k];
     if (x === undefined || x === null) return undefined;
-    return typeof x === 'string' ? x : { err: `${shown(k)} must be a string` };
+    if (typeof x !== 'string') return { err: `${shown(k)} must be a string` };
+    const bad = textProblem(x, shown(k));
+    return bad ? { err: bad } : x;
   };
   const pick = (...keys: string[]) => {
     for (const k of keys) {
@@ -244,6 +259,8 @@ export function normalizeRow(
           return `messages[${i}] must be {"role": string, "content": string}`;
         if (!ROLES.has(m.role))
           return `messages[${i}].role "${m.role}" is not system, user, assistant or tool`;
+        const bad = textProblem(m.content, `messages[${i}].content`);
+        if (bad) return bad;
         out.push({ role: m.role as ChatMessage['role'], content: m.content });
       }
       const last = out[out.length - 1];

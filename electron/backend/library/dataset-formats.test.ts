@@ -415,3 +415,22 @@ test('a refusal lists the columns as data, whole, whatever their names hold', ()
       JSON.stringify(e.details) === JSON.stringify({ columns: ['Q (asked, politely)', 'A, in full)'] }),
   );
 });
+
+test('a lone surrogate escape is refused naming its line; NUL, CR, U+2028 and the rest are kept exactly', () => {
+  // Before: "\ud800" was kept, tokenized as U+FFFD, and an exported bundle failed in pyreft.
+  const kept = 'nul\u0000 cr\r crlf\r\n ls\u2028 ps\u2029 tab\t bom\ufeff nfd e\u0301 👍🏽 end  ';
+  const text = [
+    JSON.stringify({ prompt: 'p', completion: kept }),
+    '{"prompt": "q", "completion": "half \\ud800 of a pair"}',
+    '{"messages": [{"role": "user", "content": "\\udc00"}, {"role": "assistant", "content": "a"}]}',
+  ].join('\n');
+  const r = parseDataset('data.jsonl', text, 'prompt-completion');
+  assert.deepEqual(r.rows, [{ prompt: 'p', completion: kept }]);
+  assert.equal(r.bad[0].line, 2);
+  assert.equal(
+    r.bad[0].message,
+    '"completion" holds \\ud800, half of a UTF-16 surrogate pair without its other half, which is no character',
+  );
+  const chat = parseDataset('chat.jsonl', text.split('\n')[2], 'chat');
+  assert.match(chat.bad[0].message, /^messages\[0\]\.content holds \\udc00, half of a UTF-16 surrogate pair/);
+});
