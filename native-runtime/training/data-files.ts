@@ -17,6 +17,7 @@ import {
   arrayElementLines,
   detectRowFormat,
   isObj,
+  notUtf8,
   type RawRow,
   ROW_TEXT_CHARS,
   readJsonlRows,
@@ -295,6 +296,7 @@ export async function* parquetRowGroups(
       rowStart,
       rowEnd,
       rowFormat: 'object',
+      parsers: { stringFromBytes: exactText },
     }).catch((e) => {
       throw unreadable(e);
     })) as Record<string, unknown>[];
@@ -303,10 +305,31 @@ export async function* parquetRowGroups(
   }
 }
 
+/** A Parquet string whose bytes are not UTF-8: its row is refused, naming the column. */
+class NotUtf8Text {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A Parquet string's text, exactly: hyparquet's own decoder drops a U+FEFF that starts a value and
+ * turns bytes that are not UTF-8 into U+FFFD, which would then be trained on silently.
+ */
+function exactText(bytes: Uint8Array | undefined): string | NotUtf8Text | undefined {
+  if (!bytes) return bytes;
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return new NotUtf8Text(bytes);
+  }
+}
+
 /** One Parquet row as a raw row: a chat column's JSON text parsed, 64-bit integers as numbers. */
 function parquetRow(value: Record<string, unknown>, line: number): RawRow {
   const v: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(value)) {
+    if (x instanceof NotUtf8Text) return { line, error: `"${k}" ${notUtf8(x.bytes)}` };
     if (k === 'messages' && typeof x === 'string') {
       try {
         v[k] = JSON.parse(x);

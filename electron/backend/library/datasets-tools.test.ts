@@ -83,6 +83,28 @@ test('Parquet import: rows by number, nulls reported, mapping applied', async ()
   );
 });
 
+test('Parquet text is kept exactly; a value that is not UTF-8 leaves its row out, naming the column', async () => {
+  // Before: hyparquet's decoder dropped a U+FEFF starting a value and made Latin-1 bytes U+FFFD.
+  const texts = ['\ufeffstarts with a BOM', 'crlf\r\n cr\r nul\u0000 ls\u2028 tab\t end  ', 'cafZ'];
+  const bytes = Buffer.from(writeParquet({ prompt: ['p1', 'p2', 'p3'], completion: texts }));
+  bytes[bytes.indexOf('cafZ') + 3] = 0xe9; // "café" in Latin-1
+  const lib = open();
+  const r = await importDatasetFile(lib, { path: file('exact.parquet', bytes), name: 'exact' });
+  assert.deepEqual(readVersionRows(lib, r.version.id), [
+    { prompt: 'p1', completion: texts[0] },
+    { prompt: 'p2', completion: texts[1] },
+  ]);
+  assert.deepEqual(
+    r.rejected.map((b) => [b.line, b.message]),
+    [
+      [
+        3,
+        '"completion" is not UTF-8 text (another encoding, such as Latin-1 or Windows-1252?); save it as UTF-8',
+      ],
+    ],
+  );
+});
+
 test('Parquet is read from the file a row group at a time, rows numbered across groups', async () => {
   const q = ['one', 'two', 'three', 'four', 'five'];
   const p = file(
