@@ -1,23 +1,25 @@
 // `reft-studio models add|list|rm`: base models in the library (logic in library/models.ts).
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
+import {
+  addModel,
+  listModels,
+  type ModelRecord,
+  removeModel,
+} from '../../electron/backend/library/models.ts';
 import { ReftError } from '../../native-runtime/errors.ts';
-import { noTokenizerReason } from '../../native-runtime/models/model-folder.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { type ArgValues, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
 
 /**
- * Why generation and training cannot use a model folder's tokenizer, or null: there is none, or it
- * is refused when read (a pattern that can backtrack for hours: tokenizer/pattern-check.ts).
+ * Why generation and training cannot use a model's tokenizer, or null: the library's quick check
+ * (none, or refused when read: tokenizer/pattern-check.ts), then building it, which also finds
+ * what the tokenizers library itself refuses.
  */
-function tokenizerProblem(dir: string): string | null {
-  if (!existsSync(join(dir, 'tokenizer.json')))
-    return `${noTokenizerReason(dir)}: generation and training need one`;
+function tokenizerProblemOnAdd(m: ModelRecord): string | null {
+  if (m.tokenizerProblem) return m.tokenizerProblem.message;
   try {
-    loadTokenizer(dir);
+    loadTokenizer(m.path);
     return null;
   } catch (e) {
     if (e instanceof ReftError) return e.message;
@@ -25,13 +27,23 @@ function tokenizerProblem(dir: string): string | null {
   }
 }
 
-/** What to do about models whose folder is gone (moved or deleted since they were added). */
-function missingNote(values: ArgValues, models: { id: number; missing: boolean }[]): string {
+/**
+ * What to do about models whose folder is gone (moved or deleted since they were added), and why
+ * the others that generation and training cannot use are so (their tokenizer), one line each.
+ */
+function unusableNote(values: ArgValues, models: ModelRecord[]): string {
+  const tokenizers = models
+    .filter((m) => m.tokenizerProblem)
+    .map((m) => `\nmodel ${m.id}: ${m.tokenizerProblem?.message}`)
+    .join('');
   const ids = models.filter((m) => m.missing).map((m) => m.id);
-  if (ids.length === 0) return '';
-  return ids.length === 1
-    ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`${nextCommand(values, 'models', 'rm', ids[0])}\``
-    : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget these entries with \`reft-studio models rm ID\``;
+  if (ids.length === 0) return tokenizers;
+  return (
+    tokenizers +
+    (ids.length === 1
+      ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`${nextCommand(values, 'models', 'rm', ids[0])}\``
+      : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget these entries with \`reft-studio models rm ID\``)
+  );
 }
 
 export const modelsCommands: Command[] = [
@@ -47,7 +59,7 @@ export const modelsCommands: Command[] = [
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
       // Added all the same (`debug forward` needs no tokenizer), but said now rather than by the
       // first `train` or `generate`, as `models inspect` and `models scan` say it.
-      const problem = tokenizerProblem(m.path);
+      const problem = tokenizerProblemOnAdd(m);
       if (problem) ctx.progress.log(problem, 'warn');
       ctx.print(
         { ...m },
@@ -77,9 +89,13 @@ export const modelsCommands: Command[] = [
                 formatCount(m.params),
                 m.dtype,
                 formatBytes(m.sizeBytes),
-                m.missing ? `${m.path} (missing)` : m.path,
+                m.missing
+                  ? `${m.path} (missing)`
+                  : m.tokenizerProblem
+                    ? `${m.path} (no usable tokenizer)`
+                    : m.path,
               ]),
-            ) + missingNote(ctx.values, models)
+            ) + unusableNote(ctx.values, models)
           : 'no models yet: add one with `reft-studio models add DIR`',
       );
       return 0;

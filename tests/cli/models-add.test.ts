@@ -3,7 +3,7 @@
 // say. Before, it was added in silence and the first `train` or `generate` was what said so.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
@@ -58,5 +58,37 @@ test('models add: a tokenizer refused when read is said at once, naming the file
     added.err,
     `warning: ${join(nested, 'tokenizer.json')}: the pattern of pre_tokenizer.pretokenizers[0] repeats a ` +
       'group that itself repeats (like (a+)+), which can take hours on a short text; such a tokenizer is refused\n',
+  );
+});
+
+test('models list: a tokenizer.json edited into one refused after the model was added says so', async () => {
+  // It used to list as usable until a `train` or `generate` loaded it.
+  const later = join(dir, 'edited-later');
+  cpSync(modelDir('llama'), later, { recursive: true });
+  const added = await cli('models', 'add', later, '--json');
+  assert.equal(added.code, 0, added.err);
+  const id = JSON.parse(added.out).id as number;
+  const file = join(later, 'tokenizer.json');
+  const tj = JSON.parse(readFileSync(file, 'utf8'));
+  tj.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false };
+  writeFileSync(file, JSON.stringify(tj));
+
+  const listed = await cli('models', 'list');
+  assert.equal(listed.code, 0, listed.err);
+  assert.ok(listed.out.includes(`${later} (no usable tokenizer)`), listed.out);
+  assert.ok(
+    listed.out.includes(
+      `\nmodel ${id}: ${file}: the pattern of pre_tokenizer repeats a group that itself repeats (like (a+)+), ` +
+        'which can take hours on a short text; such a tokenizer is refused\n',
+    ),
+    listed.out,
+  );
+  const json = await cli('models', 'list', '--json');
+  const models = JSON.parse(json.out).models as { id: number; tokenizerProblem: { code: string } | null }[];
+  const problemOf = (mid: number) => models.find((m) => m.id === mid)?.tokenizerProblem?.code ?? null;
+  assert.deepEqual(
+    [problemOf(1), problemOf(id)],
+    [null, 'tokenizer-pattern-refused'],
+    'the demo, the edited one',
   );
 });

@@ -6,10 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
-import { checkTokenizerFile } from '../../../native-runtime/tokenizer/tokenizer.ts';
 import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
+import { tokenizerProblem } from '../library/model-tokenizer.ts';
 import { inspectModelFolder, modelFolderBytes } from '../library/models.ts';
 import { hubCacheDir, listCachedSnapshots, repoIdOfFolder } from './cache.ts';
 
@@ -82,9 +81,8 @@ function inspect(
     );
   try {
     const info = inspectModelFolder(base.path);
-    if (!existsSync(join(base.path, 'tokenizer.json')))
-      return fail('no-tokenizer', `${noTokenizerReason(base.path)}: generation and training need one`);
-    checkTokenizerFile(base.path);
+    const tokenizer = tokenizerProblem(base.path);
+    if (tokenizer) return fail(tokenizer.code, tokenizer.message);
     const spec = loadModelSpec(base.path);
     return {
       ...base,

@@ -15,6 +15,7 @@ import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
 import { removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { type TokenizerProblem, tokenizerProblem } from './model-tokenizer.ts';
 import { checkName } from './names.ts';
 
 export interface ModelInfo {
@@ -47,6 +48,11 @@ export interface ModelRecord extends ModelInfo {
   quantize: QuantizeOption;
   /** Its folder (config.json) is no longer where it was added: moved or deleted on disk. */
   missing: boolean;
+  /**
+   * Why generation and training cannot use its tokenizer (none, or refused when read), or null;
+   * checked again whenever tokenizer.json changes (model-tokenizer.ts). Null for a missing folder.
+   */
+  tokenizerProblem: TokenizerProblem | null;
 }
 
 /**
@@ -182,6 +188,7 @@ function toRecord(r: ModelRow): ModelRecord {
     typeof config.text_config === 'object' && config.text_config
       ? (config.text_config as Record<string, unknown>)
       : config;
+  const missing = !existsSync(join(r.path, 'config.json'));
   return {
     id: r.id,
     name: r.name,
@@ -206,7 +213,8 @@ function toRecord(r: ModelRow): ModelRecord {
     quantize: (QUANTIZE_VALUES as readonly string[]).includes(r.quantize ?? '')
       ? (r.quantize as QuantizeOption)
       : 'auto',
-    missing: !existsSync(join(r.path, 'config.json')),
+    missing,
+    tokenizerProblem: missing ? null : tokenizerProblem(r.path),
   };
 }
 
