@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { type Engine, WorkerEngine } from '../../electron/backend/jobs/engine.ts';
 import type { RunCheck, RunPreview } from '../../electron/backend/library/run-preview.ts';
 import { openModelFolder } from '../../native-runtime/models/model-folder.ts';
 import { readDataset, specialIds, tokenizeExample } from '../../native-runtime/training/data.ts';
@@ -39,8 +40,21 @@ async function call<T = any>(method: string, params: unknown = {}): Promise<T> {
   return r.result as T;
 }
 
+/** The engine operations the backend asked for, in order: the real engine processes, counted. */
+const engineCalls: string[] = [];
+
 before(async () => {
-  b = createBackend(join(root, 'data'), { seedDemo: false });
+  const worker = new WorkerEngine({ dataDir: join(root, 'data') });
+  const engine: Engine = {
+    call: ((op, args, opts) => {
+      engineCalls.push(op);
+      return worker.call(op, args, opts);
+    }) as Engine['call'],
+    refresh: () => worker.refresh(),
+    close: () => worker.close(),
+    killNow: () => worker.killNow(),
+  };
+  b = createBackend(join(root, 'data'), { seedDemo: false, engine });
   modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
   datasetId = (await call('datasets/import', { path: file })).dataset.id;
@@ -129,6 +143,22 @@ test('runs/preview: the tokens after the chat template, the loss tokens, and eac
     const fromBatch = [...l.data].map(Number).filter((x) => x >= 0);
     assert.deepEqual(fromBatch, p.interventions[j]?.positions, `intervention ${j}`);
   });
+});
+
+test("runs/preview with probe prompts: one call to the 'tokens' process, which checks them too", async () => {
+  // The probe prompts' check and the example were two round trips to the same process.
+  const params = { modelId, datasetId, layers: '1', positions: 'f1+l1', example: 0 };
+  const plain = await call<RunPreview>('runs/preview', params);
+  engineCalls.length = 0;
+  const probed = await call<RunPreview>('runs/preview', {
+    ...params,
+    probe: { prompts: ['Ahoy?'], every: 1 },
+  });
+  assert.deepEqual(engineCalls, ['previewTokens']);
+  assert.deepEqual(probed, plain, 'the same example');
+  const long = 'one two three four five six seven eight nine ten '.repeat(60);
+  const refused = await reply('runs/preview', { ...params, probe: { prompts: ['Ahoy?', long], every: 1 } });
+  assert.equal(refused.type === 'error' && refused.error.field, 'probe.prompts.1', JSON.stringify(refused));
 });
 
 test('runs/preview: clipping at half the prompt, tied weights, padding', async () => {

@@ -161,7 +161,7 @@ export interface EngineOps {
   frozenRowHashes: { args: { files: string[] }; events: Record<string, never>; result: RowHashes[] };
   /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
   tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
-  /** One dataset example as training tokenizes and intervenes it (the Train wizard's preview). */
+  /** The run's probe prompts checked, then one dataset example as training tokenizes and intervenes it (the Train wizard's preview). */
   previewTokens: {
     args: PreviewTokensArgs;
     events: Record<string, never>;

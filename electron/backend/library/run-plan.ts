@@ -183,7 +183,8 @@ export function planRun(
 
 /**
  * planRun, then the probe prompts' check (run-tokenizing.ts) in the engine's 'tokens' process: the
- * studio's runs/start, runs/estimate and runs/preview plan here, never tokenizing on the RPC loop.
+ * studio's runs/start and runs/estimate plan here, never tokenizing on the RPC loop (runs/preview
+ * sends the check with its example, one call: run-preview.ts).
  */
 export async function planRunChecked(lib: Library, engine: Engine, p: RunParams): Promise<PlannedRun> {
   const plan = planRun(lib, p);
@@ -193,7 +194,7 @@ export async function planRunChecked(lib: Library, engine: Engine, p: RunParams)
 }
 
 /** What the probe prompts' check reads of a plan, or null when the run asks no probe prompts. */
-function probeCheckOf(plan: PlannedRun): ProbeCheckArgs | null {
+export function probeCheckOf(plan: PlannedRun): ProbeCheckArgs | null {
   if (!plan.probe) return null;
   const { chatTemplate } = plan.config;
   return { model: plan.model.path, format: plan.version.format, chatTemplate, probe: plan.probe };

@@ -24,7 +24,7 @@ import type { RunParams } from '../jobs/run-params.ts';
 import { frozenRowIndexInSlices, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
-import { planRunChecked } from './run-plan.ts';
+import { planRun, probeCheckOf } from './run-plan.ts';
 
 /** The model facts the option limits depend on. */
 export function trainingShape(spec: ModelSpec): ModelShapeForTraining {
@@ -52,7 +52,8 @@ export interface RunPreview extends ExamplePreview {
 
 /**
  * Example `index` of the run's training data, tokenized and intervened as training will: the row is
- * read here, the tokenizing done in the engine's 'tokens' process (run-tokenizing.ts).
+ * read here, the tokenizing done in the engine's 'tokens' process (run-tokenizing.ts), which checks
+ * the probe prompts in the same call, as planRunChecked would in a call of its own.
  */
 export async function previewRun(
   lib: Library,
@@ -60,7 +61,7 @@ export async function previewRun(
   p: RunParams,
   index: number,
 ): Promise<RunPreview> {
-  const plan = await planRunChecked(lib, engine, p);
+  const plan = planRun(lib, p);
   const { filePath, format, rowCount } = plan.version;
   if (!(index < rowCount))
     throw new ValidationError(
@@ -77,6 +78,7 @@ export async function previewRun(
     model: plan.model.path,
     example: exampleOf(row, index + 1),
     config: { positions, layers, shareWeights, maxLength, chatTemplate },
+    probe: probeCheckOf(plan),
   });
   return { ...preview, index, exampleCount: rowCount };
 }

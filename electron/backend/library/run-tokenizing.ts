@@ -73,10 +73,16 @@ export interface PreviewTokensArgs {
   model: string;
   example: TextExample;
   config: PreviewConfig;
+  /** The run's probe prompts, checked first: one call to the process rather than two. */
+  probe: ProbeCheckArgs | null;
 }
 
-/** One example tokenized and intervened as training will (training/preview.ts). */
+/**
+ * The run's probe prompts checked as runs/start checks them, then one example tokenized and
+ * intervened as training will (training/preview.ts).
+ */
 export function previewTokens(a: PreviewTokensArgs): ExamplePreview & { numLayers: number } {
+  if (a.probe) checkProbePrompts(a.probe);
   const { spec, tokenizer, dir } = folderOf(a.model);
   if (!tokenizer) throw new ConfigError('missing-tokenizer', `${dir}: no tokenizer.json; training needs one`);
   const { eosId } = specialIds(tokenizer, spec);
