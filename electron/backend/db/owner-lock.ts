@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { oldEnough } from '../../../native-runtime/formats/atomic-write.ts';
 import { databaseDiskError } from './disk-full.ts';
 
 export interface OwnerLock {
@@ -93,7 +94,8 @@ export function ownerAlive(dataDir: string, token: string | null): boolean {
 
 /**
  * Removes the lock files of owners that are gone; returns how many. Only files older than
- * `minAgeMs`: a process between creating its file and locking it must not lose it.
+ * `minAgeMs` (the sweeps' one rule, oldEnough): a process between creating its file and locking it
+ * must not lose it.
  */
 export function sweepOwnerLocks(dataDir: string, minAgeMs = 10 * 60_000): number {
   let removed = 0;
@@ -107,7 +109,7 @@ export function sweepOwnerLocks(dataDir: string, minAgeMs = 10 * 60_000): number
     const token = name.replace(/\.lock$/, '');
     if (!TOKEN_RE.test(token)) continue;
     try {
-      if (Date.now() - statSync(join(ownersDir(dataDir), name)).mtimeMs < minAgeMs) continue;
+      if (!oldEnough(statSync(join(ownersDir(dataDir), name)).mtimeMs, minAgeMs)) continue;
     } catch {
       continue;
     }

@@ -34,7 +34,12 @@ import { dirname, join } from 'node:path';
 import { Zip, ZipDeflate } from 'fflate';
 import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { copyFileAtomic, writeFileAtomic, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
+import {
+  copyFileAtomic,
+  oldEnough,
+  writeFileAtomic,
+  writeFully,
+} from '../../../native-runtime/formats/atomic-write.ts';
 import type { Library } from './library.ts';
 import { UPLOAD_LIMITS, type UploadKind, uploadLimitText } from './upload-limits.ts';
 
@@ -99,7 +104,7 @@ function sweep(root: string, maxAgeMs: number): void {
   for (const f of readdirSync(root)) {
     const p = join(root, f);
     try {
-      if (now - statSync(p).mtimeMs > maxAgeMs) rmSync(p, { recursive: true, force: true });
+      if (oldEnough(statSync(p).mtimeMs, maxAgeMs, now)) rmSync(p, { recursive: true, force: true });
     } catch {
       // raced with another sweep
     }
