@@ -14,6 +14,7 @@ import { consistencyCheck } from '../../electron/backend/db/database.ts';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
 import { ownerLock } from '../../electron/backend/db/owner-lock.ts';
 import { importAdapter, listAdapters } from '../../electron/backend/library/adapters.ts';
+import { getEvaluation, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
@@ -234,6 +235,39 @@ test('a run left running by a killed process: listed as interrupted on a full di
     db.pragma('max_page_count = 1000000');
     assert.equal(requeueRun(lib, id), true);
     assert.equal(getRunRecord(lib, id).status, 'queued');
+  } finally {
+    db.close();
+  }
+});
+
+test('an evaluation left running by a killed process: listed as interrupted on a full disk, as its run is', () => {
+  // The start-up check found it dead but could not mark it; it used to read 'running' (the CLI's
+  // `adapters show`, the Adapters page) until a start with room marked it.
+  const dataDir = join(root, 'dead-evaluation');
+  closeLibrary(openLibrary(dataDir));
+  const db = new Database(join(dataDir, 'library.db'));
+  db.pragma('journal_mode = WAL');
+  const insert = db.prepare(
+    `INSERT INTO evaluations (adapter_id, kind, status, metrics_json, owner_token, created_at)
+     VALUES (NULL, 'loss', ?, ?, ?, 0)`,
+  );
+  // A long metrics column spills onto overflow pages, which a rewrite allocates anew (see above).
+  const big = JSON.stringify({ note: 'x'.repeat(20_000) });
+  const dead = Number(insert.run('running', big, 'ab'.repeat(16)).lastInsertRowid);
+  const done = Number(insert.run('completed', '{}', null).lastInsertRowid);
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+  consistencyCheck(db, { integrity: false, dataDir });
+  const lib = { db, dataDir, owner: ownerLock(dataDir) };
+  try {
+    assert.equal(db.prepare('SELECT status FROM evaluations WHERE id = ?').pluck().get(dead), 'running');
+    assert.equal(getEvaluation(lib, dead).status, 'interrupted');
+    assert.deepEqual(
+      listEvaluations(lib).map((e) => [e.id, e.status]),
+      [
+        [done, 'completed'],
+        [dead, 'interrupted'],
+      ],
+    );
   } finally {
     db.close();
   }

@@ -114,6 +114,14 @@ export function runLeftUnmarked(db: Db, id: number, token: string | null): boole
 }
 
 /**
+ * Whether evaluation `id` is one the start-up check found 'running' without a live owner and could
+ * not mark yet (an evaluation is never taken over, so its id is enough).
+ */
+export function evaluationLeftUnmarked(db: Db, id: number): boolean {
+  return unmarked.get(db)?.evaluations.includes(id) === true;
+}
+
+/**
  * Marks now what the start-up check could not mark on a full disk; a write that depends on those
  * rows' status (a resume) calls it first. Still full, it throws the disk-full error.
  */
@@ -134,7 +142,8 @@ export interface ConsistencyReport {
  * evaluation jobs left queued, running or stopping (library/evaluation-jobs.ts). A CLI
  * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
  * run needs no process and stays paused. On a full disk the marking is left for later
- * (retryInterruptedMarks, or the next start) and those runs read as interrupted meanwhile.
+ * (retryInterruptedMarks, or the next start) and those runs and evaluations read as interrupted
+ * meanwhile (runLeftUnmarked, evaluationLeftUnmarked).
  */
 export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: string }): ConsistencyReport {
   if (opts.integrity) {
@@ -186,7 +195,8 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
     markInterrupted(db, marks);
   } catch (e) {
     // On a full disk the marking waits for a later start (or the next write, retryInterruptedMarks):
-    // reading the library must still work, and the runs read as interrupted meanwhile (runs.ts).
+    // reading the library must still work, and the runs and evaluations read as interrupted
+    // meanwhile (runs.ts, evaluations.ts).
     if (plainDbCode(databaseDiskError(e, opts.dataDir)) !== 'disk-full') throw e;
     unmarked.set(db, marks);
   }

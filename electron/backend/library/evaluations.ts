@@ -8,6 +8,7 @@
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import type { EvalKind, EvalSample } from '../../../native-runtime/evaluation/evaluate.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
+import { evaluationLeftUnmarked } from '../db/database.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 
 export type EvaluationStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
@@ -47,15 +48,20 @@ interface Stored {
   device?: DeviceUsed;
 }
 
-function toRecord(r: Row): EvaluationRecord {
+/**
+ * An evaluation as stored, except one the start-up check found without a live owner but could not
+ * mark on a full disk (db/database.ts): it reads as the marking would have left it, as runs do.
+ */
+function toRecord(lib: Library, r: Row): EvaluationRecord {
   const s = parseJsonColumn<Stored>(r.metrics_json, {});
+  const unmarked = r.status === 'running' && evaluationLeftUnmarked(lib.db, r.id);
   return {
     id: r.id,
     adapterId: r.adapter_id,
     modelId: r.model_id,
     datasetVersionId: r.dataset_version_id,
     kind: r.kind,
-    status: r.status,
+    status: unmarked ? 'interrupted' : r.status,
     metrics: s.metrics ?? {},
     samples: s.samples ?? [],
     examples: s.examples ?? null,
@@ -77,7 +83,7 @@ export function createEvaluation(
        VALUES (?, ?, (SELECT id FROM dataset_versions WHERE id = ?), ?, 'running', '{}', ?, ?) RETURNING *`,
     )
     .get(e.adapterId, e.modelId, e.datasetVersionId, e.kind, lib.owner.token, Date.now()) as Row;
-  return toRecord(row);
+  return toRecord(lib, row);
 }
 
 /** JSON has no Infinity/NaN: such metrics are stored as null and dropped on read. */
@@ -113,7 +119,7 @@ export function finishEvaluation(
 export function getEvaluation(lib: Library, id: number): EvaluationRecord {
   const row = lib.db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as Row | undefined;
   if (!row) throw new ValidationError('not-found', `no evaluation with id ${id}`);
-  return toRecord(row);
+  return toRecord(lib, row);
 }
 
 export function listEvaluations(lib: Library, filter: { adapterId?: number } = {}): EvaluationRecord[] {
@@ -123,5 +129,5 @@ export function listEvaluations(lib: Library, filter: { adapterId?: number } = {
           .prepare('SELECT * FROM evaluations WHERE adapter_id = ? ORDER BY id DESC')
           .all(filter.adapterId)
       : lib.db.prepare('SELECT * FROM evaluations ORDER BY id DESC').all();
-  return (rows as Row[]).map(toRecord);
+  return (rows as Row[]).map((r) => toRecord(lib, r));
 }
