@@ -5,6 +5,7 @@
 // true`: train, runs resume, downloads) prints NDJSON events on stdout instead, the last one
 // {"event":"result", ...the same fields at the top level} (or {"event":"error", ...}).
 
+import { readOnlyReason } from '../electron/backend/db/database.ts';
 import { seedDemo } from '../electron/backend/library/demo.ts';
 import { closeLibrary, type Library, openLibrary } from '../electron/backend/library/library.ts';
 import { resolveDataDir } from '../electron/backend/paths.ts';
@@ -102,6 +103,12 @@ export function makeContext(
     },
     async withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T> {
       const lib = openLibrary(dataDir);
+      const readOnly = readOnlyReason(lib.db);
+      if (readOnly)
+        progress.log(
+          `the library in ${dataDir} is open read-only, as ${readOnly.why}: ${readOnly.fix} to change it`,
+          'warn',
+        );
       try {
         // The CLI is a host like the studio: a new library starts with the demo.
         seedDemo(lib);

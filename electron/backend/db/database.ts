@@ -2,13 +2,18 @@
 // WAL so the CLI can read and write while `reft-studio serve` runs, foreign keys on, a busy timeout so
 // concurrent writers wait instead of failing, migrations applied, then a consistency check.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { appRoot } from '../paths.ts';
-import { databaseDiskError } from './disk-full.ts';
+import {
+  databaseDiskError,
+  markOpenedReadOnly,
+  type UnwritableReason,
+  unwritableReason,
+} from './disk-full.ts';
 import { migrate } from './migrate.ts';
 import { ownerAlive, sweepOwnerLocks } from './owner-lock.ts';
 
@@ -42,8 +47,8 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
   try {
     db = new Database(file);
   } catch (e) {
-    const full = databaseDiskError(e, dataDir);
-    if (full !== e) throw full;
+    const reason = unwritableReason(e, dataDir);
+    if (reason) return openReadOnlyCopy(file, dataDir, reason, opts);
     throw new DbError('open-failed', `cannot open ${file}: ${(e as Error).message}`, { cause: e });
   }
   try {
@@ -52,6 +57,51 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
     // NORMAL is safe against process crashes in WAL mode (only a power cut can lose the last commits).
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
+    consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
+  } catch (e) {
+    db.close();
+    const reason = unwritableReason(e, dataDir);
+    if (reason) return openReadOnlyCopy(file, dataDir, reason, opts);
+    throw databaseDiskError(e, dataDir);
+  }
+  markOpenedReadOnly(file, null);
+  return db;
+}
+
+/** Libraries opened as a read-only copy (openReadOnlyCopy), and why. */
+const readOnlyCopies = new WeakMap<Db, UnwritableReason>();
+
+/** Why `db` is a read-only copy of the library (nothing can be written through it), or null. */
+export function readOnlyReason(db: Db): UnwritableReason | null {
+  return readOnlyCopies.get(db) ?? null;
+}
+
+/**
+ * The library from a copy of library.db in memory, read-only, when the file cannot be opened for
+ * writing (a full disk, a folder that is not writable): listing runs or models must still work.
+ * Opening a WAL database, even read-only, makes SQLite create and size library.db-shm, which is
+ * what fails there; the `immutable=1` URI that would skip it is not understood by better-sqlite3's
+ * build (the name is taken as a path). The copy is exact when library.db-wal holds nothing, as a
+ * studio or command that closed cleanly leaves it; otherwise the last changes are in that file and
+ * the open is refused, saying why. A write through the copy fails with one line saying why
+ * (disk-full.ts, library-read-only).
+ */
+function openReadOnlyCopy(file: string, dataDir: string, reason: UnwritableReason, opts: OpenOptions): Db {
+  const fail = (what: string) =>
+    new DbError(reason.code, `${what}: ${reason.why}; ${reason.fix} and try again`);
+  const wal = `${file}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0)
+    throw fail(`cannot read ${file}, whose last changes are still in ${basename(wal)}`);
+  const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+  if (bytes.length < 100) throw fail(`cannot create the library ${file}`);
+  // The header's read and write versions say WAL (2); a database in memory has none (1: rollback).
+  bytes[18] = 1;
+  bytes[19] = 1;
+  const db = new Database(bytes, { readonly: true });
+  readOnlyCopies.set(db, reason);
+  markOpenedReadOnly(file, reason);
+  try {
     migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
     consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
   } catch (e) {
@@ -141,9 +191,9 @@ export interface ConsistencyReport {
  * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running' and
  * evaluation jobs left queued, running or stopping (library/evaluation-jobs.ts). A CLI
  * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
- * run needs no process and stays paused. On a full disk the marking is left for later
- * (retryInterruptedMarks, or the next start) and those runs and evaluations read as interrupted
- * meanwhile (runLeftUnmarked, evaluationLeftUnmarked).
+ * run needs no process and stays paused. On a full disk (or a read-only copy of the library,
+ * openReadOnlyCopy) the marking is left for later (retryInterruptedMarks, or the next start) and
+ * those runs and evaluations read as interrupted meanwhile (runLeftUnmarked, evaluationLeftUnmarked).
  */
 export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: string }): ConsistencyReport {
   if (opts.integrity) {
@@ -194,10 +244,11 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
   try {
     markInterrupted(db, marks);
   } catch (e) {
-    // On a full disk the marking waits for a later start (or the next write, retryInterruptedMarks):
-    // reading the library must still work, and the runs and evaluations read as interrupted
-    // meanwhile (runs.ts, evaluations.ts).
-    if (plainDbCode(databaseDiskError(e, opts.dataDir)) !== 'disk-full') throw e;
+    // On a full disk (or a read-only copy) the marking waits for a later start (or the next write,
+    // retryInterruptedMarks): reading the library must still work, and the runs and evaluations
+    // read as interrupted meanwhile (runs.ts, evaluations.ts).
+    const why = plainDbCode(databaseDiskError(e, opts.dataDir));
+    if (why !== 'disk-full' && why !== 'library-read-only') throw e;
     unmarked.set(db, marks);
   }
   sweepOwnerLocks(opts.dataDir);

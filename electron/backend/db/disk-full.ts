@@ -1,10 +1,12 @@
 // SQLite's words for a full disk: "database or disk is full" (SQLITE_FULL) or, when its WAL or
 // shared-memory file cannot grow, a bare "disk I/O error" (SQLITE_IOERR_*). Neither says which disk,
 // and the second does not even say full: here both become one line naming the library's database,
-// the second only when that disk's free space shows it is full.
+// the second only when that disk's free space shows it is full. Likewise a folder that is not
+// writable ("attempt to write a readonly database", SQLITE_READONLY_*, or SQLITE_CANTOPEN), and a
+// write to a library that was opened read-only for either reason (database.ts openDatabase).
 
-import { statfsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, statfsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DbError } from '../../../native-runtime/errors.ts';
 
 /** Below this much free space an SQLite I/O error is taken for a full disk. */
@@ -19,9 +21,50 @@ function nearlyFull(dir: string): boolean {
   }
 }
 
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a library could not be opened for writing, and what the person can do about it. */
+export interface UnwritableReason {
+  code: 'disk-full' | 'folder-not-writable';
+  why: string;
+  fix: string;
+}
+
+const FULL: UnwritableReason = { code: 'disk-full', why: 'the disk is full', fix: 'free some space' };
+const NOT_WRITABLE: UnwritableReason = {
+  code: 'folder-not-writable',
+  why: 'its folder is not writable',
+  fix: 'make the folder writable',
+};
+
+/** Library files (resolved) this process has open read-only, and why (markOpenedReadOnly). */
+const openedReadOnly = new Map<string, UnwritableReason>();
+
 /**
- * `err` as a DbError 'disk-full' naming `file` (by default `<dataDir>/library.db`) when it is
- * SQLite's full disk; else as it is.
+ * Records that `file` is open read-only in this process for `reason` (null: open for writing
+ * again), so that a write to it says why it cannot be made.
+ */
+export function markOpenedReadOnly(file: string, reason: UnwritableReason | null): void {
+  if (reason) openedReadOnly.set(resolve(file), reason);
+  else openedReadOnly.delete(resolve(file));
+}
+
+/** Why `file` is open read-only in this process, or null when it is open for writing. */
+export function openedReadOnlyReason(file: string): UnwritableReason | null {
+  return openedReadOnly.get(resolve(file)) ?? null;
+}
+
+/**
+ * `err` as a DbError naming `file` (by default `<dataDir>/library.db`) when it is SQLite's full disk
+ * ('disk-full'), a folder it may not write in ('folder-not-writable'), or a write to a library this
+ * process opened read-only ('library-read-only'); else as it is.
  */
 export function databaseDiskError(
   err: unknown,
@@ -30,6 +73,27 @@ export function databaseDiskError(
 ): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  const readOnly = openedReadOnly.get(resolve(file));
+  if (readOnly && code.startsWith('SQLITE_READONLY'))
+    return new DbError(
+      'library-read-only',
+      `cannot write ${file}: the library is open read-only, as ${readOnly.why}; ${readOnly.fix} and try again`,
+      { cause: err },
+    );
   const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && nearlyFull(dirname(file)));
-  return full ? new DbError('disk-full', `cannot write ${file}: the disk is full`, { cause: err }) : err;
+  if (full) return new DbError('disk-full', `cannot write ${file}: the disk is full`, { cause: err });
+  if ((code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN') && !writable(dirname(file)))
+    return new DbError(
+      'folder-not-writable',
+      `cannot write ${file}: ${NOT_WRITABLE.why}; ${NOT_WRITABLE.fix} and try again`,
+      { cause: err },
+    );
+  return err;
+}
+
+/** Why `err` (from opening the library) means it cannot be written now, or null. */
+export function unwritableReason(err: unknown, dataDir: string): UnwritableReason | null {
+  const named = databaseDiskError(err, dataDir);
+  if (!(named instanceof DbError)) return null;
+  return [FULL, NOT_WRITABLE].find((r) => r.code === named.code) ?? null;
 }

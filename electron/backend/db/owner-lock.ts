@@ -114,7 +114,11 @@ export function sweepOwnerLocks(dataDir: string, minAgeMs = 10 * 60_000): number
       continue;
     }
     if (ownerAlive(dataDir, token)) continue;
-    for (const f of [name, `${name}-journal`]) rmSync(join(ownersDir(dataDir), f), { force: true });
+    try {
+      for (const f of [name, `${name}-journal`]) rmSync(join(ownersDir(dataDir), f), { force: true });
+    } catch {
+      continue; // a folder that is not writable: the library is read anyway, swept another time
+    }
     removed++;
   }
   return removed;

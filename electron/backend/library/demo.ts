@@ -15,6 +15,8 @@ export const DEMO_MODEL_NAME = 'Demo: tiny Llama (random weights)';
 export const DEMO_DATASET_NAME = 'Demo: pirate persona';
 
 export function seedDemo(lib: Library, dir = join(resourcesDir(), 'demo')): boolean {
+  // Seeded once: read first, so that a library open read-only is not written to.
+  if (getSetting(lib, 'library.demoSeeded') !== undefined) return false;
   // One IMMEDIATE transaction: two processes starting on a fresh library must not both seed.
   return writeTransaction(lib.db, () => seedLocked(lib, dir));
 }

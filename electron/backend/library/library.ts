@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
-import { type Db, type OpenOptions, openDatabase } from '../db/database.ts';
+import { type Db, type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { pruneEndedEvaluationJobs } from './evaluation-jobs.ts';
 import { removeOutdatedBaseStores, sweepRemovedFolders } from './folder-removal.ts';
@@ -62,6 +62,8 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
       return ownerLock(dataDir);
     },
   };
+  // A library open read-only (a full disk, a folder that is not writable): no housekeeping writes.
+  if (readOnlyReason(db)) return lib;
   try {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
