@@ -53,6 +53,41 @@ export interface ModelFolder {
   tokenizer: Tokenizer | null;
 }
 
+/**
+ * A file's identity, size and times, '-' when it cannot be stat'ed: when this differs, the file
+ * changed. The change time counts too: an edit that puts the old mtime back (touch -r, cp -p)
+ * still changes it.
+ */
+export function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
+/** The files openModelFolder reads (the weights only for their headers). */
+const FOLDER_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+  'model.safetensors',
+  'model.safetensors.index.json',
+];
+
+/**
+ * The stamps of what openModelFolder reads in `dir`: a folder kept open (to spare building its
+ * tokenizer again) is opened again once this differs, so an edited chat template or tokenizer is
+ * what the next preview or count uses, as training would.
+ */
+export function modelFolderStamp(dir: string): string {
+  return FOLDER_FILES.map((f) => fileStamp(join(dir, f))).join('|');
+}
+
 /** Opens spec and tokenizer of a model folder (weights are validated, not read). */
 export function openModelFolder(input: string): ModelFolder {
   const dir = resolveModelDir(input);

@@ -7,11 +7,9 @@
 // generated dataset is often periodic and every k-th row would see one phase of it.
 // Leaves out: the histogram itself (the backend bins the lengths) and truncation (only flagged).
 
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { mulberry32 } from '../generation/sampling.ts';
-import { type ModelFolder, openModelFolder } from '../models/model-folder.ts';
+import { type ModelFolder, modelFolderStamp, openModelFolder } from '../models/model-folder.ts';
 import { type DataFormat, encodePrompt, scanDataset, trainsThroughChatTemplate } from './data.ts';
 
 export interface TokenLengthsInput {
@@ -50,11 +48,7 @@ export interface TokenLengths {
 let kept: { key: string; folder: ModelFolder } | null = null;
 
 function folderOf(dir: string): ModelFolder {
-  let stamp = 0;
-  try {
-    stamp = statSync(join(dir, 'tokenizer.json')).mtimeMs;
-  } catch {}
-  const key = `${dir}\0${stamp}`;
+  const key = `${dir}\0${modelFolderStamp(dir)}`;
   if (kept?.key !== key) kept = { key, folder: openModelFolder(dir) };
   return kept.folder;
 }

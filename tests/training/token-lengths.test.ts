@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -70,6 +70,28 @@ function rowsFile(n: number): string {
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
+
+test('counts follow a chat template edited since the model folder was kept', () => {
+  // The kept folder was keyed by tokenizer.json's mtime only: the histogram went on counting the
+  // old template's tokens.
+  const model = join(tempDir('token-lengths-template-'), 'llama');
+  cpSync(modelDir('llama'), model, { recursive: true });
+  const data = rowsFile(3);
+  const before = tokenLengths({ model, data }).lengths;
+  // Ten more characters around every message than the fixture's template writes.
+  writeFileSync(
+    join(model, 'chat_template.jinja'),
+    readFileSync(join(model, 'chat_template.jinja'), 'utf8').replace(
+      "{{ m['content'] }}",
+      "{{ m['content'] }} ooooooooooooooooooooooooooooooo",
+    ),
+  );
+  const after = tokenLengths({ model, data }).lengths;
+  assert.ok(
+    after.every((n, i) => n > (before[i] ?? Infinity)),
+    `${before} -> ${after}`,
+  );
+});
 
 test('a sample is the same whether the row count is given or counted; a wrong count is refused', () => {
   const data = rowsFile(500);

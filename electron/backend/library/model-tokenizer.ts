@@ -4,10 +4,10 @@
 // library's listing asks this for every model, so a tokenizer.json edited after the model was
 // added shows as refused there, not only when something loads it.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { toWireError } from '../../../native-runtime/errors.ts';
-import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
+import { fileStamp, noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
 import { checkTokenizerFile } from '../../../native-runtime/tokenizer/tokenizer.ts';
 
 export interface TokenizerProblem {
@@ -29,16 +29,9 @@ export function tokenizerProblem(dir: string): TokenizerProblem | null {
   const file = join(dir, 'tokenizer.json');
   if (!existsSync(file))
     return { code: 'no-tokenizer', message: `${noTokenizerReason(dir)}: generation and training need one` };
-  let stamp: string;
-  try {
-    // ctime too: an edit that puts the old mtime back (touch -r, a copy with -p) still changes it.
-    const st = statSync(file);
-    stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-  } catch {
-    stamp = ''; // gone or unreadable since existsSync: checkTokenizerFile says which
-  }
+  const stamp = fileStamp(file); // '-': gone or unreadable since existsSync, said below
   const known = answers.get(file);
-  if (known && stamp && known.stamp === stamp) return known.problem;
+  if (known && stamp !== '-' && known.stamp === stamp) return known.problem;
   let problem: TokenizerProblem | null = null;
   try {
     checkTokenizerFile(dir);
@@ -47,6 +40,6 @@ export function tokenizerProblem(dir: string): TokenizerProblem | null {
     problem = { code: w.code, message: w.message };
   }
   if (answers.size >= MAX_ANSWERS) answers.clear();
-  if (stamp) answers.set(file, { stamp, problem });
+  if (stamp !== '-') answers.set(file, { stamp, problem });
   return problem;
 }

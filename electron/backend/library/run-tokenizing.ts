@@ -7,7 +7,11 @@
 
 import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
 import { PromptReader } from '../../../native-runtime/evaluation/prompt-reader.ts';
-import { type ModelFolder, openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import {
+  type ModelFolder,
+  modelFolderStamp,
+  openModelFolder,
+} from '../../../native-runtime/models/model-folder.ts';
 import {
   type DataFormat,
   specialIds,
@@ -23,13 +27,15 @@ import type { ProbeConfig } from '../jobs/run-params.ts';
 
 const KEEP = 2;
 // Paging through examples asks for one model's folder again and again: the last few are kept (the
-// tokenizer takes a moment to build from tokenizer.json).
-const kept = new Map<string, ModelFolder>();
+// tokenizer takes a moment to build from tokenizer.json), each until its files change.
+const kept = new Map<string, { stamp: string; folder: ModelFolder }>();
 
 function folderOf(dir: string): ModelFolder {
-  const folder = kept.get(dir) ?? openModelFolder(dir);
+  const stamp = modelFolderStamp(dir);
+  const known = kept.get(dir);
+  const folder = known?.stamp === stamp ? known.folder : openModelFolder(dir);
   kept.delete(dir);
-  kept.set(dir, folder);
+  kept.set(dir, { stamp, folder });
   while (kept.size > KEEP) kept.delete(kept.keys().next().value as string);
   return folder;
 }
