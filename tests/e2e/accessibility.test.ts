@@ -20,6 +20,7 @@ import {
   closeStudio,
   connected,
   demoIds,
+  listenToAnnouncer,
   openPage,
   rpc,
   type Served,
@@ -308,20 +309,7 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
     ]);
   });
 
-  /** Starts keeping every text the studio's live region says, on the page as loaded now. */
-  async function listen(): Promise<() => Promise<string[]>> {
-    await page.evaluate(() => {
-      const w = window as unknown as { said: string[] };
-      w.said = [];
-      const region = document.querySelector('[data-testid="announcer"]');
-      if (!region) throw new Error('no live region');
-      new MutationObserver(() => {
-        const t = region.textContent?.trim();
-        if (t) w.said.push(t);
-      }).observe(region, { childList: true, characterData: true, subtree: true });
-    });
-    return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
-  }
+  const listen = () => listenToAnnouncer(page);
 
   test("a run's steps, an evaluation's examples and a reply are said, now and then, not each one", async () => {
     // Bug: nothing said a run's progress or end, an evaluation's count or a finished reply to a screen

@@ -250,3 +250,21 @@ export async function textWhen(l: Locator, want: string | RegExp, timeout = 10_0
 export async function connected(page: Page): Promise<void> {
   await page.getByTestId('connection-status').getByText('Connected').waitFor();
 }
+
+/**
+ * Starts keeping every text the studio's live region (the announcer) says, on the page as loaded now;
+ * resolves with a function that reads what was said so far.
+ */
+export async function listenToAnnouncer(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { said: string[] };
+    w.said = [];
+    const region = document.querySelector('[data-testid="announcer"]');
+    if (!region) throw new Error('no live region');
+    new MutationObserver(() => {
+      const t = region.textContent?.trim();
+      if (t) w.said.push(t);
+    }).observe(region, { childList: true, characterData: true, subtree: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
+}
