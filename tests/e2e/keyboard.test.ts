@@ -5,6 +5,7 @@
 // A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too), and
 // a row's five rating stars are one tab stop, the arrows moving among them. Closing a panel gives focus
 // back to what opened it. A dialog keeps Tab among its own controls and Escape closes it.
+// The Train wizard's layer diagram is one tab stop too.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -17,12 +18,14 @@ import {
   closeStudio,
   connected,
   demoIds,
+  listenToAnnouncer,
   openPage,
   rpc,
   type Served,
   screenshot,
   skip,
   startStudio,
+  textWhen,
   trainedOnDemo,
 } from './helpers.ts';
 
@@ -246,6 +249,51 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     const bar = page.getByTestId('run-detail').getByRole('tablist', { name: 'Run details' });
     await bar.getByRole('tab', { name: 'Charts' }).focus();
     await walk(bar, [/^Charts/, /^Probe answers/, /^Configuration/, /^Log/, /^Checkpoints/]);
+  });
+
+  test("the Train wizard's layer diagram is one tab stop; arrows move, Space and Enter choose", async () => {
+    // Bug: each layer was a tab stop of its own (32 presses of Tab across a 32-layer model).
+    await page.goto(`${server?.url}#/train`);
+    await connected(page);
+    await page.getByRole('button', { name: 'Start over' }).click();
+    await page.getByLabel('Base model').selectOption({ value: String(ids.modelId) });
+    await page.getByLabel('Dataset', { exact: true }).selectOption({ value: String(ids.datasetId) });
+    await page.getByRole('button', { name: 'Step 2: Intervention' }).click();
+    const diagram = page.getByRole('group', { name: 'Layers of the model, from input to output' });
+    await diagram.getByRole('button').first().waitFor();
+    const stops = () =>
+      diagram.getByRole('button').evaluateAll((bs) => bs.map((b) => b.getAttribute('tabindex')));
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+    const said = await listenToAnnouncer(page);
+    const saidCount = (n: number) =>
+      page.waitForFunction((k) => (window as unknown as { said: string[] }).said.length >= k, n);
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await saidCount(1);
+    assert.deepEqual(await stops(), ['0', '-1', '-1', '-1']);
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'layer-0', 'Tab from Clear goes into the diagram');
+    await page.keyboard.press('Tab');
+    assert.notEqual((await focused())?.startsWith('layer-'), true, 'the next Tab leaves it');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(), 'layer-0');
+    await page.keyboard.press('Space');
+    await saidCount(2);
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focused(), 'layer-2');
+    await page.keyboard.press('Enter');
+    assert.equal(await textWhen(page.getByTestId('layer-count'), '2 of 4 layers'), '2 of 4 layers');
+    assert.equal(await page.getByTestId('layer-2').getAttribute('aria-pressed'), 'true');
+    assert.deepEqual(await stops(), ['-1', '-1', '0', '-1'], 'the stop is where the arrows left it');
+    await saidCount(3);
+    assert.deepEqual(await said(), ['0 of 4 layers chosen', '1 of 4 layers chosen', '2 of 4 layers chosen']);
+    await page.keyboard.press('End');
+    assert.equal(await focused(), 'layer-3');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await focused(), 'layer-0', 'wraps');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await focused(), 'layer-3');
   });
 
   test('a dialog keeps Tab inside, both ways; Escape closes it and focus goes back', async () => {

@@ -16,3 +16,18 @@ export function rovingTarget(key: string, i: number, n: number): number | null {
       return null;
   }
 }
+
+/**
+ * Handles a key pressed on one of `items` (the widget's buttons, in order): focuses the item the key
+ * moves to and returns its index, or null for a key the widget leaves alone.
+ */
+export function moveRovingFocus(
+  e: KeyboardEvent & { currentTarget: HTMLElement },
+  items: HTMLElement[],
+): number | null {
+  const next = rovingTarget(e.key, items.indexOf(e.currentTarget), items.length);
+  if (next === null) return null;
+  e.preventDefault();
+  items[next]?.focus();
+  return next;
+}
