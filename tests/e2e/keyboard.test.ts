@@ -5,7 +5,8 @@
 // A dataset row too long for its three lines can be read whole ("Show all", from the keyboard too), and
 // a row's five rating stars are one tab stop, the arrows moving among them. Closing a panel gives focus
 // back to what opened it. A dialog keeps Tab among its own controls and Escape closes it.
-// The Train wizard's layer diagram is one tab stop too.
+// A run chart is one tab stop whose arrows step through its values (said once the keys rest), with
+// zoom buttons beside it; the Train wizard's layer diagram is one tab stop too.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -241,7 +242,7 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
       name: 'keys',
       layers: '0',
       rank: 2,
-      maxSteps: 2,
+      maxSteps: 12,
       batchSize: 2,
     }));
     await page.goto(`${server?.url}#/runs/${runId}`);
@@ -249,6 +250,83 @@ describe('keyboard-only use (reft-studio serve + Chromium)', { skip, timeout: 30
     const bar = page.getByTestId('run-detail').getByRole('tablist', { name: 'Run details' });
     await bar.getByRole('tab', { name: 'Charts' }).focus();
     await walk(bar, [/^Charts/, /^Probe answers/, /^Configuration/, /^Log/, /^Checkpoints/]);
+  });
+
+  test('a chart is one tab stop: the arrows step through its values, said once they rest; zoom buttons', async () => {
+    // Bug: the values could only be read by hovering, zoom only by dragging, and the tooltip was a
+    // live region inside an image.
+    await page.goto(`${server?.url}#/runs/${runId}`);
+    await connected(page);
+    const chart = page.getByTestId('loss-chart');
+    await chart.locator('canvas').waitFor();
+    assert.equal(await chart.locator('[role="status"], [role="img"]').count(), 0);
+    const plot = chart.getByRole('application', { name: 'Loss' });
+    const tip = chart.getByTestId('chart-tooltip');
+    const tipStep = async () => Number(/^Step (\d+)/.exec((await tip.textContent()) ?? '')?.[1]);
+    const said = await listenToAnnouncer(page);
+    const saidSteps = async () => (await said()).filter((t) => /^Step \d+: /.test(t));
+    await plot.focus();
+    await page.keyboard.press('Home');
+    await tip.waitFor();
+    assert.equal(await tipStep(), 1);
+    await page.waitForFunction(() => (window as unknown as { said: string[] }).said.length > 0);
+    assert.match((await saidSteps())[0] ?? '', /^Step 1: loss \(raw\) [\d.]+; loss \(smoothed\) [\d.]+$/);
+    // Four presses in a row: the tooltip follows each, the reader hears only where they stopped.
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+    assert.equal(await tipStep(), 5);
+    await page.waitForFunction(() => (window as unknown as { said: string[] }).said.length > 1);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(
+      (await saidSteps()).map((t) => t.split(':')[0]),
+      ['Step 1', 'Step 5'],
+    );
+    await page.keyboard.press('End');
+    assert.equal(await tipStep(), 12);
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await tipStep(), 12, 'no wrapping past the end');
+    await screenshot(page, 'keyboard-chart-cursor');
+
+    // The zoom buttons come just before the chart; zooming in centres on the cursor.
+    const reset = chart.getByRole('button', { name: 'Reset zoom' });
+    assert.equal(await reset.getAttribute('aria-disabled'), 'true');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Zoom in');
+    await page.keyboard.press('Enter');
+    const range = chart.getByTestId('chart-range');
+    await range.waitFor();
+    const [first, last] = ((await range.textContent()) ?? '').match(/\d+/g)?.map(Number) ?? [];
+    assert.ok(
+      first !== undefined && last !== undefined && first > 1 && last === 12,
+      `zoomed: ${first}–${last}`,
+    );
+    await page.waitForFunction(
+      (t) => (window as unknown as { said: string[] }).said.includes(t),
+      `Loss: steps ${first} to ${last} shown`,
+    );
+    await page.keyboard.press('Tab'); // Zoom out
+    await page.keyboard.press('Tab'); // Reset zoom
+    await page.keyboard.press('Tab'); // the chart
+    await page.keyboard.press('Home');
+    assert.equal(await tipStep(), first, 'Home goes to the first step shown');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await range.waitFor({ state: 'detached' });
+    assert.equal(await reset.getAttribute('aria-disabled'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Reset zoom', 'focus stays');
+
+    // Dragging still zooms and double-clicking still resets.
+    const box = await chart.locator('.u-over').boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await range.waitFor();
+    assert.equal(await reset.getAttribute('aria-disabled'), 'false');
+    await page.mouse.dblclick(box.x + box.width / 2, box.y + box.height / 2);
+    await range.waitFor({ state: 'detached' });
   });
 
   test("the Train wizard's layer diagram is one tab stop; arrows move, Space and Enter choose", async () => {

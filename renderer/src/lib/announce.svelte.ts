@@ -43,3 +43,24 @@ export class ProgressAnnouncer {
     announcements.say(text);
   }
 }
+
+/**
+ * What a held or repeated key explores (a chart's cursor), said once the keys rest for `quietMs`:
+ * each press queued in a polite region would be read out one after another long after the person
+ * stopped.
+ */
+export class SettledAnnouncer {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly quietMs = 400) {}
+
+  report(text: string): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => announcements.say(text), this.quietMs);
+  }
+
+  /** Drops what was waiting to be said (focus left). */
+  cancel(): void {
+    clearTimeout(this.#timer);
+  }
+}
