@@ -374,6 +374,29 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
         },
       ],
     ]);
+  });
+
+  test('notes an action leaves are said; the smoothing slider is no second live region', async () => {
+    // Bug: notes were role=status elements inserted already holding their text (often not read), and
+    // the smoothing value an <output>, a live region read out again at every change.
+    await visit('#/settings');
+    const said = await listen();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const engineSaved = 'Engine settings saved. They apply to models loaded from now on.';
+    await page.getByTestId('engine-saved').getByText(engineSaved).waitFor();
+    await page.waitForFunction(
+      (t) => (window as unknown as { said: string[] }).said.includes(t),
+      engineSaved,
+    );
+    assert.deepEqual(await said(), [engineSaved]);
+
+    await visit(`#/runs/${runId}`);
+    const charts = page.getByTestId('run-detail').getByRole('tabpanel');
+    await charts.getByTestId('loss-chart').locator('canvas').waitFor();
+    const slider = charts.getByLabel('Smoothing');
+    await slider.fill('0.3');
+    assert.equal(await slider.getAttribute('aria-valuetext'), '0.30', 'the slider says the value shown');
+    assert.equal(await charts.getByRole('status').count(), 0, 'no live region among the charts');
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -93,7 +93,7 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await screenshot(page, 'adapters-1-import-chosen', false);
     await imp.getByRole('button', { name: 'Import' }).click();
     await imp
-      .getByRole('status')
+      .getByTestId('import-done')
       .getByText(/^Imported “my-pyreft” \(pyreft folder\)/)
       .waitFor();
     await page.getByTestId('adapters-table').getByText('my-pyreft', { exact: true }).waitFor();
@@ -108,7 +108,7 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await imp.getByLabel('Positions (optional)').fill('f2+l2');
     await imp.getByRole('button', { name: 'Import' }).click();
     await imp
-      .getByRole('status')
+      .getByTestId('import-done')
       .getByText(/^Imported “from a zip”/)
       .waitFor();
 

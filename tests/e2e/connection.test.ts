@@ -53,7 +53,7 @@ describe('a restarted server does not strand open tabs', { skip, timeout: 300_00
     const url = server?.url;
     await stopServer(server?.proc);
     await page
-      .getByRole('status')
+      .getByTestId('connection-banner')
       .getByText(/The studio server is not running\. Start `reft-studio serve` again/)
       .waitFor();
     await screenshot(page, 'connection-1-server-stopped');

@@ -47,7 +47,7 @@ describe('cancelling a duplicate search (reft-studio serve + Chromium)', { skip,
     const panel = view.getByRole('tabpanel');
     await panel.getByRole('button', { name: 'Drop duplicates' }).click();
     await panel.getByTestId('cancel-duplicates').click();
-    await panel.getByRole('status').getByText('Search cancelled: nothing was changed.').waitFor();
+    await panel.getByTestId('dup-cancelled').getByText('Search cancelled: nothing was changed.').waitFor();
     assert.equal(await panel.getByTestId('cancel-duplicates').count(), 0, 'no search left to cancel');
     assert.ok(await panel.getByRole('button', { name: 'Find duplicates' }).isEnabled());
     const ds = await rpc(client, 'datasets/get', { id: datasetId });

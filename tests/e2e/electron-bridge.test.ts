@@ -128,7 +128,7 @@ describe('The desktop renderer: MessagePort and native pickers (stand-in preload
     await screenshot(page, 'electron-1-models-picker');
     await form.getByRole('button', { name: 'Add model' }).click();
     await form
-      .getByRole('status')
+      .getByTestId('model-add-notice')
       .getByText(/is already in the library|Added/)
       .waitFor();
     await picks();

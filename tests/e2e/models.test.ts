@@ -136,18 +136,18 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await page.getByLabel('Add model folder').fill(modelDir('qwen2'));
     await page.getByRole('button', { name: 'Add model' }).click();
     await page
-      .getByRole('status')
+      .getByTestId('model-add-notice')
       .getByText(/^Added qwen2/)
       .waitFor();
     await page.getByLabel('Add model folder').fill(modelDir('qwen2'));
     await page.getByRole('button', { name: 'Add model' }).click();
     await page
-      .getByRole('status')
+      .getByTestId('model-add-notice')
       .getByText(/qwen2 is already in the library/)
       .waitFor();
     assert.equal(
       await page
-        .getByRole('status')
+        .getByTestId('model-add-notice')
         .getByText(/^Added/)
         .count(),
       0,
@@ -294,7 +294,7 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await screenshot(page, 'models-8-remove-dialog', false);
     await dialog.getByRole('button', { name: 'Remove and delete files' }).click();
     await page
-      .getByRole('status')
+      .getByTestId('model-add-notice')
       .getByText(/Removed tiny\/llama-chat and deleted [\d.]+ MB/)
       .waitFor();
     assert.ok(!existsSync(join(home, 'hub', 'models--tiny--llama-chat')));

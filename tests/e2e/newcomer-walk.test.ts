@@ -100,7 +100,7 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await page.locator('#model-path').fill(modelDir('llama'));
     await press(page.getByRole('button', { name: 'Add model' }));
     await page
-      .getByRole('status')
+      .getByTestId('model-add-notice')
       .getByText(/^Added /)
       .waitFor();
     await focusComesTo('model-add-notice', 'focus is on the notice, not <body>');

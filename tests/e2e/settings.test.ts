@@ -70,7 +70,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     await page.getByLabel('CPU threads').fill('2');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     // Said in the Engine section, in view beside Save (it was at the page's foot, below the window).
-    const note = page.getByRole('region', { name: 'Engine' }).getByRole('status');
+    const note = page.getByRole('region', { name: 'Engine' }).getByTestId('engine-saved');
     assert.equal(
       await textWhen(note, /^Engine settings saved\./),
       'Engine settings saved. They apply to models loaded from now on.',

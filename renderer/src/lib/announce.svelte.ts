@@ -4,6 +4,8 @@
 // is said now and then, never at every step or token: a count read out each second would talk over
 // everything else the person does.
 
+import type { Attachment } from 'svelte/attachments';
+
 class Announcements {
   /** The text of the live region. */
   message = $state('');
@@ -21,6 +23,22 @@ class Announcements {
 }
 
 export const announcements = new Announcements();
+
+/**
+ * For a note an action leaves where it happened (saved, imported, cancelled, exported…):
+ * `<p class="ok" {@attach spoken(text)}>{text}</p>` says `text` through the live region once the note
+ * is on the page, and again when the text changes. Notes carry no role=status of their own, for the
+ * reason above. A note that got focus (focusWhenShown, after an action whose button was disabled) is
+ * read as focus lands on it, so it is not said twice.
+ */
+export function spoken(text: string): Attachment<HTMLElement> {
+  return (note) => {
+    const timer = setTimeout(() => {
+      if (!note.contains(document.activeElement)) announcements.say(text);
+    }, 100);
+    return () => clearTimeout(timer);
+  };
+}
 
 /** The least time between two progress reports of one piece of work. */
 export const PROGRESS_EVERY_MS = 10_000;
