@@ -3,19 +3,24 @@
 // role or aria attribute, text too faint to read, a focusable element hidden from screen readers…)
 // fails the test, which lists each one by rule and element. Work going on out of sight (a run's
 // steps, an evaluation's examples, a reply) is said to a screen reader now and then, never at each step. One server, one browser, one data folder
-// with a trained run, an adapter and an imported dataset with a rejected line.
+// with a trained run, an adapter and an imported dataset with a rejected line; a local stand-in for
+// the Hugging Face Hub for the search results; the fake providers of tests/fixtures/cuda-pack for the
+// CUDA runtime panel.
 //
 // A11Y_REPORT=<file> also writes every violation, whatever its impact, to that file as JSON (the
 // counts by rule the audit of the pages was measured by).
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
+import { REFT } from '../helpers/fixtures.ts';
+import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { fixtureRepoFiles } from '../hub/helpers.ts';
 import {
   closeStudio,
   connected,
@@ -30,6 +35,9 @@ import {
 } from './helpers.ts';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core');
+const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const cudaPackSkip =
+  process.platform !== 'linux' || process.arch !== 'x64' ? 'the CUDA pack is Linux x64 only' : false;
 
 interface Violation {
   where: string;
@@ -50,11 +58,29 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
   let ids: { modelId: number; datasetId: number };
   let runId: number;
   let adapterId: number;
+  let hub: LocalHub | undefined;
   const pageErrors: string[] = [];
   const everything: Violation[] = [];
 
   before(async () => {
-    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-a11y-')));
+    hub = await startLocalHub({
+      'tiny/llama-chat': { files: fixtureRepoFiles('llama'), downloads: 1200, license: 'llama3.2' },
+      'tiny/gpt2-gated': { files: fixtureRepoFiles('gpt2'), downloads: 300, gated: true },
+      'tiny/bert-base': {
+        files: { 'config.json': '{"model_type":"bert","architectures":["BertModel"]}' },
+        downloads: 90,
+      },
+    });
+    // The server reads where the Hub is from its environment, copied from this process's.
+    const saved = { ...process.env };
+    process.env.HF_ENDPOINT = hub.url;
+    process.env.HF_HUB_CACHE = tempDir('reft-e2e-a11y-hub-');
+    delete process.env.HF_TOKEN;
+    try {
+      ({ server, client, browser } = await startStudio(tempDir('reft-e2e-a11y-')));
+    } finally {
+      process.env = saved;
+    }
     ids = await demoIds(client);
     ({ runId, adapterId } = await trainedOnDemo(client, {
       name: 'audited',
@@ -75,6 +101,7 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
   after(async () => {
     if (process.env.A11Y_REPORT) writeFileSync(process.env.A11Y_REPORT, JSON.stringify(everything, null, 1));
     await closeStudio({ client, browser, server });
+    await hub?.stop();
   });
 
   /** Opens `hash` (a full load, so every page starts from its own first render). */
@@ -133,6 +160,25 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
         async () => {
           await page.setViewportSize({ width: 800, height: 900 });
           await page.getByTestId('models-table').waitFor();
+        },
+      ],
+      [
+        'Models: Hub search results',
+        async () => {
+          await page.getByLabel('Search models').fill('tiny');
+          await page.getByRole('button', { name: 'Search', exact: true }).click();
+          await page.getByTestId('hub-row-tiny/bert-base').waitFor();
+        },
+      ],
+      [
+        'Models: a Hub result open',
+        async () => {
+          await page.getByTestId('hub-row-tiny/llama-chat').getByRole('button', { name: 'Details' }).click();
+          await page
+            .getByTestId('hub-preview')
+            .getByRole('button', { name: /Download/ })
+            .first()
+            .waitFor();
         },
       ],
       [
@@ -270,8 +316,44 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
     ]);
   });
 
-  test('Adapters: the list, one open, the delete dialog', async () => {
+  test('Adapters: the list, one open, the delete dialog, the import form in each state', async () => {
+    const folder = join(tempDir('reft-e2e-a11y-files-'), 'imported');
+    cpSync(join(REFT, 'llama-loreft-f2l2', 'pyreft_final'), folder, { recursive: true });
+    const broken = join(tempDir('reft-e2e-a11y-files-'), 'broken');
+    cpSync(folder, broken, { recursive: true });
+    writeFileSync(join(broken, 'config.json'), '{ not json');
+    const imp = page.getByTestId('adapter-import');
+    /** Chooses `dir` (a fresh page each theme, so "imported before" is not the state audited). */
+    const choose = (dir: string, name: string) => async () => {
+      await visit('#/adapters');
+      await imp.getByTestId('import-folder').setInputFiles(dir);
+      await imp
+        .getByTestId('import-chosen')
+        .getByText(/ — \d+ files/)
+        .waitFor();
+      await imp.getByLabel('Name (optional)').fill(name);
+      await imp.getByLabel('Base model (optional)').selectOption({ value: String(ids.modelId) });
+      await imp.getByLabel('Positions (optional)').fill('f2+l2');
+    };
+    let imports = 0;
     await auditAll([
+      ['Adapters: import, a folder chosen', choose(folder, 'x')],
+      [
+        'Adapters: import done',
+        async () => {
+          await imp.getByLabel('Name (optional)').fill(`imported ${++imports}`);
+          await imp.getByRole('button', { name: 'Import' }).click();
+          await imp.getByTestId('import-done').waitFor();
+        },
+      ],
+      [
+        'Adapters: import failed',
+        async () => {
+          await choose(broken, 'broken')();
+          await imp.getByRole('button', { name: 'Import' }).click();
+          await imp.getByRole('alert').waitFor();
+        },
+      ],
       [
         'Adapters: detail',
         async () => {
@@ -371,6 +453,44 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
         async () => {
           await visit('#/settings');
           await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+        },
+      ],
+    ]);
+  });
+
+  test('Settings: the CUDA runtime panel refusing a file, then with a pack installed', {
+    skip: cudaPackSkip,
+  }, async () => {
+    const card = page.getByTestId('cuda-runtime');
+    const notPackage = join(tempDir('reft-e2e-a11y-files-'), 'provider.nupkg');
+    writeFileSync(notPackage, 'not a package');
+    const installFrom = async (path: string) => {
+      await card.getByLabel('Or from a downloaded package').fill(path);
+      await card.getByRole('button', { name: 'Install from it' }).click();
+    };
+    await auditAll([
+      [
+        'Settings: CUDA runtime refuses a file',
+        async () => {
+          await visit('#/settings');
+          await installFrom(notPackage);
+          await card.getByRole('alert').waitFor();
+        },
+      ],
+      [
+        'Settings: CUDA runtime installed, what it still needs',
+        async () => {
+          await card.getByRole('button', { name: 'Dismiss error' }).click();
+          await installFrom(FAKE_PACK);
+          await card.getByTestId('cuda-status').waitFor({ timeout: 60_000 });
+          await card.getByTestId('cuda-missing').waitFor();
+        },
+      ],
+      [
+        'Settings: CUDA runtime removed',
+        async () => {
+          await card.getByRole('button', { name: 'Remove' }).click();
+          await card.getByRole('button', { name: 'Download and install' }).waitFor();
         },
       ],
     ]);
