@@ -320,7 +320,10 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await page.getByTestId('run-detail').getByRole('button', { name: 'Delete…' }).click();
     await page.getByTestId('delete-dialog').getByRole('button', { name: 'Delete run' }).click();
     await page.waitForFunction(() => location.hash === '#/runs');
-    await page.getByText(/Run \d+ deleted/).waitFor();
+    await page
+      .getByTestId('runs-notice')
+      .getByText(/Run \d+ deleted/)
+      .waitFor();
     assert.equal(await page.getByRole('link', { name: 'short', exact: true }).count(), 0);
     // Its Delete button is gone: focus is on the page, not dropped to <body> (Tab would restart at the top).
     await page.waitForFunction(() => document.activeElement?.tagName === 'MAIN');

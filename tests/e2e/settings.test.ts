@@ -90,7 +90,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
   test('a cleared threads field saves as automatic, not as a refusal', async () => {
     await page.getByLabel('CPU threads').fill('');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await page.getByTestId('engine-saved').getByText('Engine settings saved.', { exact: false }).waitFor();
     assert.equal(await page.getByRole('alert').count(), 0);
     assert.equal(await page.getByLabel('CPU threads').inputValue(), '0');
   });
@@ -194,7 +194,7 @@ esac
     ]);
     await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await page.getByTestId('engine-saved').getByText('Engine settings saved.', { exact: false }).waitFor();
     await screenshot(page, 'settings-3-gpu');
     await page.reload();
     await connected(page);
@@ -220,7 +220,7 @@ esac
     await page.getByText('GPU 1 (REFT_STUDIO_GPU) does not exist: this machine has GPU 0').first().waitFor();
     await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await page.getByText('Engine settings saved.', { exact: false }).waitFor();
+    await page.getByTestId('engine-saved').getByText('Engine settings saved.', { exact: false }).waitFor();
     await page.reload();
     await connected(page);
     // One GPU and nothing chosen: no GPU field.

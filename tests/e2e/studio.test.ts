@@ -176,14 +176,14 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
   test('theme setting is stored in the backend', async () => {
     await page.getByTestId('nav-settings').click();
     await page.getByLabel('Dark').check();
-    await page.getByText('Saved.').waitFor();
+    await page.getByTestId('settings-saved').getByText('Saved.').waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     await page.reload();
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     // Clicked at once after "Connected": the stored theme, read then, must not undo the click.
     await page.getByLabel('Follow the system').check();
-    await page.getByText('Saved.').waitFor();
+    await page.getByTestId('settings-saved').getByText('Saved.').waitFor();
   });
 
   test('Train shows the estimate for the demo model and dataset before starting', async () => {
