@@ -18,8 +18,8 @@ import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize, schemeName } from '../quantize/scheme.ts';
-import { bf16Refusal, type DtypeOption } from '../training/options.ts';
-import { type HostShape, hostStepProblem } from '../training/recompute.ts';
+import { bf16Refusal, type DtypeOption, type OptionIssue } from '../training/options.ts';
+import { type HostShape, hostStepIssue } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
   cudaComputeCapability,
@@ -28,7 +28,13 @@ import {
   webgpuRunMemoryBytes,
 } from './gpus.ts';
 import { MEMORY_CHECK_HINT, memoryCheckSkipped } from './memory-check.ts';
-import { type DeviceChoice, runsOnCuda, runsOnWebgpu, webgpuHalfSupport } from './session.ts';
+import {
+  type DeviceChoice,
+  runsInHostMemory,
+  runsOnCuda,
+  runsOnWebgpu,
+  webgpuHalfSupport,
+} from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
 
@@ -108,14 +114,15 @@ const shapeOf = (spec: HostShape) => ({ ...spec, tied: spec.tieEmbeddings });
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
  * the memory still opens — and then reads its whole file from disk for every token (minutes a
  * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
- * before any of that, with the forms that would fit.
+ * before any of that, with the forms that would fit: for the Train wizard (`message`, its Base
+ * weights and Device fields) and for the command line and the model's own setting (`cli`).
  */
-export function hostMemoryProblem(
+export function hostMemoryIssue(
   spec: HostShape,
   form: string,
   use: 'chat' | 'train',
   memory: number,
-): string | null {
+): OptionIssue | null {
   if (memoryCheckSkipped()) return null;
   const bytes = (f: string) => baseWeightBytes(shapeOf(spec), f, use, memory);
   const need = bytes(form);
@@ -124,28 +131,88 @@ export function hostMemoryProblem(
     (f) => bytes(f) < need && bytes(f) <= HOST_WEIGHTS_SHARE * memory,
   );
   const label = form === 'none' ? 'float32' : form;
-  return (
-    `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: ` +
-    (fits.length
-      ? `choose ${fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ')} weights (the model's setting on the Models page, or --quantize), or a GPU`
-      : 'it is too large for this computer even at int4; use a GPU') +
-    ` ${MEMORY_CHECK_HINT}`
-  );
+  const why = `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: `;
+  const forms = fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ');
+  return {
+    field: 'quantize',
+    code: 'model-too-large',
+    message:
+      why +
+      (fits.length
+        ? `choose ${forms} as base weights, or a GPU as the device`
+        : 'it is too large for this computer even at int4; choose a GPU as the device'),
+    cli:
+      why +
+      (fits.length
+        ? `choose ${forms} weights (the model's setting on the Models page, or --quantize), or a GPU`
+        : 'it is too large for this computer even at int4; use a GPU') +
+      ` ${MEMORY_CHECK_HINT}`,
+  };
+}
+
+/** hostMemoryIssue in the engine's words (the command line's), or null. */
+export function hostMemoryProblem(
+  spec: HostShape,
+  form: string,
+  use: 'chat' | 'train',
+  memory: number,
+): string | null {
+  return hostMemoryIssue(spec, form, use, memory)?.cli ?? null;
 }
 
 /**
  * Why a CPU training run on `spec` with its base in `form`, at a batch of `w`, cannot start in the
- * computer's `memory`, or null: the engine's refusals in its order (the weights, hostMemoryProblem;
- * then one step, training/recompute.ts hostStepProblem). The run estimate and "what fits" ask the
- * same question, so the studio says before a run what the engine would say at its start.
+ * computer's `memory`, or null: the engine's refusals in its order (the weights, hostMemoryIssue;
+ * then one step, training/recompute.ts hostStepIssue). The run estimate, "what fits" and the
+ * studio's runs/start ask the same question, so the studio says before a run what the engine would
+ * say at its start.
  */
+export function hostTrainingIssue(
+  spec: HostShape,
+  form: string,
+  memory: number,
+  w: { batch: number; tokens: number },
+): OptionIssue | null {
+  return hostMemoryIssue(spec, form, 'train', memory) ?? hostStepIssue(spec, form, memory, w);
+}
+
+/** hostTrainingIssue in the engine's words (the command line's), or null. */
 export function hostTrainingProblem(
   spec: HostShape,
   form: string,
   memory: number,
   w: { batch: number; tokens: number },
 ): string | null {
-  return hostMemoryProblem(spec, form, 'train', memory) ?? hostStepProblem(spec, form, memory, w);
+  return hostTrainingIssue(spec, form, memory, w)?.cli ?? null;
+}
+
+/**
+ * The base's form on the CPU for `quantize` as prepareModel picks it there ('auto': float32 where
+ * it fits, else int8, else int4), by its scheme's name ('none', 'int8-b32', …).
+ */
+function hostBaseForm(spec: HostShape, quantize: string, use: 'chat' | 'train', memory: number): string {
+  const q =
+    quantize === 'auto'
+      ? autoBaseForm(shapeOf(spec), use, { device: 'cpu', memory, full: 'none' })
+      : quantize;
+  return schemeName(parseQuantize(q));
+}
+
+/**
+ * The engine's memory refusal of a training run, asked before the run exists (the studio's
+ * runs/start and its estimate, through the 'tokens' engine process): where the sessions will hold
+ * their weights in the computer's memory (runsInHostMemory, decided as the trainer's own sessions
+ * are planned), the weights in the form `quantize` resolves to there (prepareModel's check), then
+ * one step of `w` (trainer.ts refuseStepOverMemory, which judges at the data's longest example: the
+ * caller passes that as `w.tokens`). Null when the engine would start the run.
+ */
+export async function trainingStartIssue(
+  spec: HostShape,
+  o: { quantize: string; device: DeviceChoice; batch: number; tokens: number; memory?: number },
+): Promise<OptionIssue | null> {
+  if (memoryCheckSkipped() || !(await runsInHostMemory(o.device))) return null;
+  const memory = o.memory ?? totalmem();
+  return hostTrainingIssue(spec, hostBaseForm(spec, o.quantize, 'train', memory), memory, o);
 }
 
 /**

@@ -10,6 +10,7 @@ import { byteSize } from '../byte-size.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { baseWeightBytes, HOST_WEIGHTS_SHARE, quantizedTrainingExtra } from '../quantize/memory.ts';
 import { MEMORY_CHECK_HINT, memoryCheckSkipped } from '../runtime/memory-check.ts';
+import type { OptionIssue } from './options.ts';
 
 /** What the decision reads of a model (estimates pass a shape from config.json, not a loaded spec). */
 export type ModelShape = Pick<
@@ -114,13 +115,13 @@ export function stepActivationBytes(
  * weights even replaying every layer (the least it can hold), or null. On the CPU nothing else stops
  * such a run: Linux hands out the memory on demand, and the step is killed by the OOM killer minutes
  * later with no message. The largest batch that fits is named: gradient accumulation keeps the
- * effective batch.
+ * effective batch. Worded for the Train wizard (`message`, naming its fields) and the CLI (`cli`).
  */
-export function stepMemoryProblem(
+export function stepMemoryIssue(
   spec: ModelShape & { vocabSize: number },
   memoryBytes: number,
   w: Workload & { weightsBytes: number; quantized?: { loadBytes: number; stepBytes: number } },
-): string | null {
+): OptionIssue | null {
   // The share base weights may take (runtime/precision.ts): the rest is the system's and the studio's.
   const room = HOST_WEIGHTS_SHARE * memoryBytes;
   // A quantized base's extra (quantize/memory.ts quantizedTrainingExtra): while the session is made
@@ -130,35 +131,71 @@ export function stepMemoryProblem(
   if (need <= room) return null;
   const perSequence = stepActivationBytes(spec, { ...w, batch: 1 }, true);
   const maxBatch = Math.floor((room - w.weightsBytes - stepBytes) / perSequence);
-  const change =
+  const change: Pick<OptionIssue, 'field' | 'message' | 'cli'> =
     maxBatch >= 1
-      ? `use a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter maximum length`
-      : w.quantized
-        ? 'use a shorter maximum length or a smaller model' // the base is quantized already
-        : 'use a shorter maximum length or a quantized base (int8 or int4)';
-  return (
+      ? {
+          field: 'batchSize',
+          message: `choose a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter max length`,
+          cli: `use a batch size of at most ${maxBatch} (gradient accumulation keeps the effective batch) or a shorter maximum length`,
+        }
+      : w.quantized // the base is quantized already
+        ? {
+            field: 'maxLength',
+            message: 'choose a shorter max length or a smaller model',
+            cli: 'use a shorter maximum length or a smaller model',
+          }
+        : {
+            field: 'quantize',
+            message: 'choose 8-bit or 4-bit base weights or a shorter max length',
+            cli: 'use a shorter maximum length or a quantized base (int8 or int4)',
+          };
+  const why =
     `a training step of ${w.batch} × ${w.tokens} tokens needs about ${byteSize(need)} (${byteSize(w.weightsBytes)} of weights), ` +
-    `more than this computer's ${byteSize(memoryBytes)} of memory can hold: ${change} ${MEMORY_CHECK_HINT}`
-  );
+    `more than this computer's ${byteSize(memoryBytes)} of memory can hold: `;
+  return {
+    field: change.field,
+    code: 'batch-too-large',
+    message: why + change.message,
+    cli: `${why}${change.cli} ${MEMORY_CHECK_HINT}`,
+  };
+}
+
+/** stepMemoryIssue in the CLI's words (the engine's refusal), or null. */
+export function stepMemoryProblem(
+  spec: ModelShape & { vocabSize: number },
+  memoryBytes: number,
+  w: Workload & { weightsBytes: number; quantized?: { loadBytes: number; stepBytes: number } },
+): string | null {
+  return stepMemoryIssue(spec, memoryBytes, w)?.cli ?? null;
 }
 
 /**
- * stepMemoryProblem for a model whose base is in `form` ('none', 'fp16', 'int8', 'int4') on the CPU:
+ * stepMemoryIssue for a model whose base is in `form` ('none', 'fp16', 'int8', 'int4') on the CPU:
  * the weights as the engine holds them there and a quantized base's extra. The trainer's check
- * (trainer.ts refuseStepOverMemory), and the run estimate's and "what fits"'s through
- * runtime/precision.ts hostTrainingProblem.
+ * (trainer.ts refuseStepOverMemory, hostStepProblem: its CLI words), and the run estimate's and
+ * "what fits"'s through runtime/precision.ts hostTrainingIssue.
  */
+export function hostStepIssue(
+  spec: HostShape,
+  form: string,
+  memoryBytes: number,
+  w: { batch: number; tokens: number },
+): OptionIssue | null {
+  if (memoryCheckSkipped()) return null;
+  const shape = { ...spec, tied: spec.tieEmbeddings };
+  return stepMemoryIssue(spec, memoryBytes, {
+    ...w,
+    weightsBytes: baseWeightBytes(shape, form, 'train', memoryBytes),
+    quantized: quantizedTrainingExtra(shape, form, memoryBytes),
+  });
+}
+
+/** hostStepIssue in the CLI's words (the engine's refusal), or null. */
 export function hostStepProblem(
   spec: HostShape,
   form: string,
   memoryBytes: number,
   w: { batch: number; tokens: number },
 ): string | null {
-  if (memoryCheckSkipped()) return null;
-  const shape = { ...spec, tied: spec.tieEmbeddings };
-  return stepMemoryProblem(spec, memoryBytes, {
-    ...w,
-    weightsBytes: baseWeightBytes(shape, form, 'train', memoryBytes),
-    quantized: quantizedTrainingExtra(shape, form, memoryBytes),
-  });
+  return hostStepIssue(spec, form, memoryBytes, w)?.cli ?? null;
 }

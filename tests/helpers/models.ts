@@ -1,7 +1,17 @@
 // Model folders made for tests: the llama fixture's architecture at another size, or with another
 // tokenizer pattern.
 
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
@@ -54,6 +64,72 @@ export function modelWithHidden(hidden: number, opts: { random?: boolean } = {})
     });
   }
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(w, { format: 'pt' }));
+  return dir;
+}
+
+/**
+ * A Llama-7B-shaped folder of `layers` layers (hidden 4096, MLP 11008, vocabulary 32000) whose
+ * model.safetensors is sparse: a real header, float32 tensors of zeros that take no disk. For memory
+ * checks of a model far larger than the computer: only the header is ever read. The tokenizer is the
+ * fixture's. Its float32 weights: about 0.81 GB a layer plus 1.05 GB.
+ */
+export function sparseLlama(parent: string, layers: number): string {
+  const llama = join(MODELS, 'llama');
+  const dir = join(parent, `sparse-llama-${layers}`);
+  mkdirSync(dir, { recursive: true });
+  const [H, I, V] = [4096, 11008, 32000];
+  const cfg = JSON.parse(readFileSync(join(llama, 'config.json'), 'utf8'));
+  Object.assign(cfg, {
+    hidden_size: H,
+    intermediate_size: I,
+    num_hidden_layers: layers,
+    num_attention_heads: 32,
+    num_key_value_heads: 32,
+    head_dim: 128,
+    vocab_size: V,
+    max_position_embeddings: 4096,
+  });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  for (const f of readdirSync(llama))
+    if (f !== 'config.json' && !f.endsWith('.safetensors')) symlinkSync(join(llama, f), join(dir, f));
+  const shapes: Record<string, number[]> = {
+    'lm_head.weight': [V, H],
+    'model.embed_tokens.weight': [V, H],
+    'model.norm.weight': [H],
+  };
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}.`;
+    Object.assign(shapes, {
+      [`${p}input_layernorm.weight`]: [H],
+      [`${p}post_attention_layernorm.weight`]: [H],
+      [`${p}mlp.down_proj.weight`]: [H, I],
+      [`${p}mlp.gate_proj.weight`]: [I, H],
+      [`${p}mlp.up_proj.weight`]: [I, H],
+      [`${p}self_attn.q_proj.weight`]: [H, H],
+      [`${p}self_attn.k_proj.weight`]: [H, H],
+      [`${p}self_attn.v_proj.weight`]: [H, H],
+      [`${p}self_attn.o_proj.weight`]: [H, H],
+    });
+  }
+  const header: Record<string, unknown> = {};
+  let end = 0;
+  for (const name of Object.keys(shapes).sort()) {
+    const bytes = 4 * shapes[name].reduce((a, b) => a * b, 1);
+    header[name] = { dtype: 'F32', shape: shapes[name], data_offsets: [end, end + bytes] };
+    end += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const fd = openSync(join(dir, 'model.safetensors'), 'w');
+  try {
+    writeSync(fd, size);
+    writeSync(fd, json);
+    ftruncateSync(fd, 8 + Buffer.byteLength(json) + end);
+  } finally {
+    closeSync(fd);
+  }
   return dir;
 }
 

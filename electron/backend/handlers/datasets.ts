@@ -7,8 +7,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
-import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
-import type { BackendContext } from '../context.ts';
 import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
 import {
   type DropDuplicatesResult,
@@ -37,7 +35,7 @@ import {
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
 import { checkFrozenFile } from '../library/frozen-files.ts';
-import { keptTokenCounts } from '../library/kept-token-counts.ts';
+import { countTokens } from '../library/token-counts.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
@@ -69,31 +67,6 @@ async function cancellableSearch<T>(
 
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
-
-function countTokens(
-  ctx: BackendContext,
-  v: DatasetVersion,
-  model: { path: string; fingerprint: string },
-  chatTemplate: 'auto' | 'none',
-  sample: number | undefined,
-): { counts: Promise<TokenLengths>; cached: boolean } {
-  const key = `${v.contentHash}:${model.fingerprint}:${chatTemplate}`;
-  // Every row counted answers a request for a sample too.
-  const hit =
-    keptTokenCounts.get(key) ?? (sample !== undefined ? keptTokenCounts.get(`${key}:${sample}`) : undefined);
-  if (hit) return { counts: hit, cached: true };
-  const counts = ctx.engine.call('tokenLengths', {
-    model: model.path,
-    data: v.filePath,
-    format: v.format,
-    chatTemplate,
-    sample,
-    examples: v.rowCount,
-  });
-  const at = sample !== undefined ? `${key}:${sample}` : key;
-  keptTokenCounts.keep(at, counts);
-  return { counts, cached: false };
-}
 
 /** A file name for a download: the dataset's name without characters file systems refuse. */
 function downloadName(ds: DatasetRecord, v: DatasetVersion): string {
@@ -373,7 +346,7 @@ export const datasetsHandlers = defineHandlers({
       const model = getModel(ctx.lib, p.modelId);
       const started = performance.now();
       const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
-      const { counts, cached } = countTokens(ctx, v, model, p.chatTemplate ?? 'auto', sample);
+      const { counts, cached } = countTokens(ctx.engine, v, model, p.chatTemplate ?? 'auto', sample);
       const c = await counts;
       const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
       return tokenLengthReport(

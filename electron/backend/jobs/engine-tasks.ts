@@ -24,7 +24,9 @@ import {
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter, type StudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
 import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
@@ -32,6 +34,7 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import type { OptionIssue } from '../../../native-runtime/training/options.ts';
 import type { ExamplePreview } from '../../../native-runtime/training/preview.ts';
 import {
   type TokenLengths,
@@ -60,6 +63,15 @@ import {
 import type { UnpackZipArgs } from '../library/transfers.ts';
 import { unpackZip } from '../library/unpack-zip.ts';
 import type { ProbeConfig } from './run-params.ts';
+
+/** A run's model folder, device, base weights and largest micro-batch (batch × its longest example). */
+export interface TrainingStartArgs {
+  model: string;
+  device: DeviceChoice;
+  quantize: string;
+  batch: number;
+  tokens: number;
+}
 
 export interface TrainArgs {
   config: TrainConfig;
@@ -169,6 +181,15 @@ export interface EngineOps {
   };
   /** Refuses probe prompts the model cannot answer (run-tokenizing.ts), before a run is recorded. */
   checkProbePrompts: { args: ProbeCheckArgs; events: Record<string, never>; result: null };
+  /**
+   * The engine's memory refusal of a training run (runtime/precision.ts trainingStartIssue), asked
+   * where the engine runs: whether its sessions would run on the CPU is decided in an engine process.
+   */
+  trainingStartIssue: {
+    args: TrainingStartArgs;
+    events: Record<string, never>;
+    result: OptionIssue | null;
+  };
   /** An adapter export's files (export-writer.ts): a bundle copies the run's dataset, seconds on a big one. */
   exportAdapter: { args: { job: ExportJob }; events: Record<string, never>; result: AdapterExport };
   /** The same, zipped into a download's file (and its folder removed). */
@@ -491,6 +512,7 @@ export const TASKS: {
     checkProbePrompts(args);
     return null;
   },
+  trainingStartIssue: ({ model, ...run }) => trainingStartIssue(loadModelSpec(model), run),
   findDuplicates: (args, _emit, signal) => findVersionDuplicatesAsync(args.filePath, args.opts, signal),
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),

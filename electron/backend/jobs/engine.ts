@@ -97,6 +97,8 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens'> = {
   tokenLengths: 'tokens',
   previewTokens: 'tokens',
   checkProbePrompts: 'tokens',
+  // Plans the run's sessions (a WebGPU probe at most, once per process): never behind a training run.
+  trainingStartIssue: 'tokens',
   findDuplicates: 'files',
   exportAdapter: 'files',
   exportAdapterZip: 'files',

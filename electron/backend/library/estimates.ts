@@ -42,6 +42,7 @@ import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { type DeviceMemory, deviceMemories, trainsOnGpu, webgpuMemory } from './device-memory.ts';
 import type { Library } from './library.ts';
+import { runMemoryIssue } from './run-memory-check.ts';
 import { type PlannedRun, planRunChecked, type RunParams } from './run-plan.ts';
 
 export interface RunEstimate {
@@ -59,8 +60,9 @@ export interface RunEstimate {
     /** The trainer will replay each layer in its backward (training/recompute.ts): slower steps. */
     replaysLayers: boolean;
     /**
-     * On the CPU: why the engine would refuse to start this run (the weights or one step over the
-     * computer's memory, runtime/precision.ts hostTrainingProblem), in its words; null when it would not.
+     * Why runs/start refuses this run (run-memory-check.ts: the engine's own check, on the CPU, of the
+     * weights or one step at the data's longest example over the computer's memory), in the studio's
+     * words; null when it would start.
      */
     problem: string | null;
     totalBytes: number;
@@ -272,6 +274,8 @@ export async function estimateRun(
       memoryBytes: device.memoryBytes,
       gpu: onGpu,
     }),
+    // What runs/start refuses, in the studio's words (at the data's longest example, not max length).
+    problem: (await runMemoryIssue(engine, plan))?.message ?? null,
     device,
   };
   let calibration: RunEstimate['calibration'] = null;

@@ -13,6 +13,8 @@ export class Estimate {
   error = $state<string | null>(null);
   loading = $state(false);
   measuring = $state(false);
+  /** The params `current` answers (JSON), so a refusal is never read against other params. */
+  #answered = $state('');
   #rpc: RpcClient;
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -44,6 +46,15 @@ export class Estimate {
     return this.#ask(params, true);
   }
 
+  /**
+   * Why runs/start would refuse `params` for memory (the engine's own check, worded for the wizard),
+   * once the estimate of these very params says so; null otherwise (runs/start still judges).
+   */
+  refusalFor(params: RunParams | null): string | null {
+    if (!params || JSON.stringify(params) !== this.#answered) return null;
+    return this.current?.memory.problem ?? null;
+  }
+
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#seq++;
@@ -61,6 +72,7 @@ export class Estimate {
       );
       if (seq !== this.#seq) return;
       this.current = res;
+      this.#answered = JSON.stringify(params);
       this.error = null;
     } catch (err) {
       if (seq !== this.#seq) return;

@@ -1,0 +1,43 @@
+// Whether the engine would refuse a planned run at its start for the computer's memory, asked before
+// the run is recorded: runs/start refuses such a run (a run that cannot start is never recorded, to
+// fail at once), and the run estimate says the same in the same words. One rule, the engine's own
+// (runtime/precision.ts trainingStartIssue, run in the 'tokens' engine process, which plans sessions
+// as the trainer does): the weights in the form the run resolves to, then one step at the largest
+// micro-batch the run feeds — its batch, as long as the data's longest example (trainer.ts
+// refuseStepOverMemory), not the max length, which only caps it.
+
+import type { OptionIssue } from '../../../native-runtime/training/options.ts';
+import type { Engine } from '../jobs/engine.ts';
+import type { PlannedRun } from './run-plan.ts';
+import { countTokens } from './token-counts.ts';
+
+/** Why the engine would refuse `plan` for memory at its start (studio and CLI words), or null. */
+export async function runMemoryIssue(engine: Engine, plan: PlannedRun): Promise<OptionIssue | null> {
+  const c = plan.config;
+  const batch = Math.min(c.batchSize, plan.trainExamples);
+  const ask = (tokens: number) =>
+    engine.call('trainingStartIssue', {
+      model: plan.model.path,
+      device: c.device,
+      quantize: c.quantize,
+      batch,
+      tokens,
+    });
+  const atMaxLength = await ask(c.maxLength);
+  // A step's memory grows with its tokens: only a step refused at the max length can fit at the
+  // data's longest example, which needs the data tokenized (kept for the next ask).
+  if (atMaxLength?.code !== 'batch-too-large') return atMaxLength;
+  const longest = await longestExample(engine, plan);
+  return longest < c.maxLength ? ask(longest) : atMaxLength;
+}
+
+/** Tokens of the longest example of the run's data and held-out data, as training tokenizes them. */
+async function longestExample(engine: Engine, plan: PlannedRun): Promise<number> {
+  let longest = 0;
+  for (const v of [plan.version, plan.evalVersion]) {
+    if (!v) continue;
+    const { lengths } = await countTokens(engine, v, plan.model, plan.config.chatTemplate).counts;
+    for (const n of lengths) longest = Math.max(longest, n);
+  }
+  return longest;
+}
