@@ -164,7 +164,9 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     await page.getByRole('heading', { level: 1, name: 'Train' }).waitFor();
     await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
     await page.locator('#train-dataset').selectOption({ label: 'pirate-voyages (40 rows)' });
-    await page.getByLabel('Version', { exact: true }).selectOption({ label: 'v2 · train part (28 rows)' });
+    await page
+      .getByLabel('Version', { exact: true })
+      .selectOption({ label: 'v2 · train part of v1, seed 42 (28 rows)' });
     assert.equal(await page.getByRole('radio', { name: /^Another version/ }).isChecked(), true);
     assert.match(
       (await page.getByLabel('Validation version').locator('option:checked').textContent()) ?? '',
@@ -376,7 +378,7 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     const detail = page.getByTestId('adapter-detail');
     // The held-out test part is offered first: the rows the adapter never saw.
     await page.waitForFunction(() =>
-      /test part of v1 \(4 rows\)/.test(
+      /test part of v1, seed \d+ \(4 rows\)/.test(
         (document.querySelector('#eval-version') as HTMLSelectElement | null)?.selectedOptions[0]
           ?.textContent ?? '',
       ),

@@ -9,6 +9,7 @@ import {
   heldOutAfterChange,
   heldOutChoices,
   heldOutFor,
+  heldOutProblem,
   runDataParams,
   siblingPart,
   trainChoices,
@@ -56,9 +57,11 @@ const ds: DatasetRecord = {
   versions: [...parts].reverse().concat(full),
 };
 
-test('labels name the part and the version it was cut from', () => {
+test('labels name the part, the version it was cut from and the split’s seed', () => {
   assert.equal(versionLabel(ds, full), 'v1 (100 rows)');
-  assert.equal(versionLabel(ds, parts[0]), 'v2 · train part of v1 (80 rows)');
+  assert.equal(versionLabel(ds, parts[0]), 'v2 · train part of v1, seed 7 (80 rows)');
+  // Two splits of v1: their train parts differ by more than the version number.
+  assert.equal(versionLabel(ds, parts[3]), 'v5 · train part of v1, seed 8 (90 rows)');
 });
 
 test('training offers full versions and train parts; held-out data goes with its own split', () => {
@@ -74,13 +77,40 @@ test('training offers full versions and train parts; held-out data goes with its
   assert.ok(!heldOutChoices(ds, 2).some((c) => c.versionId === 2), 'never the training data itself');
 });
 
+test('held-out data never shares rows with the training data: the backend’s rule, in the wizard', () => {
+  // Bug: the wizard offered (and the backend accepted) v1 as the held-out data of its own train part.
+  assert.match(
+    heldOutProblem(ds, 2, 1) ?? '',
+    /^the held-out v1 is the version the training part v2 was cut from/,
+  );
+  assert.match(
+    heldOutProblem(ds, 1, 3) ?? '',
+    /^the held-out v3 is a validation part cut from the training data v1/,
+  );
+  assert.match(heldOutProblem(ds, 2, 6) ?? '', /cut from v1 by different splits \(seeds 8 and 7\)/);
+  assert.match(heldOutProblem(ds, 2, 2) ?? '', /the training data itself/);
+  assert.equal(heldOutProblem(ds, 2, 3), null, 'the part cut with it');
+  assert.equal(heldOutProblem(ds, 2, 4), null);
+  // Offered: only the parts cut with v2, the validation part first.
+  assert.deepEqual(
+    heldOutChoices(ds, 2).map((c) => c.versionId),
+    [3, 4],
+  );
+  assert.deepEqual(heldOutChoices(ds, 1), [], 'every other version of v1 is cut from it');
+  // Training choices: no validation or test part.
+  assert.deepEqual(
+    trainChoices(ds).map((c) => c.split),
+    ['train', 'train', null],
+  );
+});
+
 test('the Train wizard’s held-out version follows the training version it was chosen with', () => {
   // Bug: the wizard paired train part v2 (seed 7) with the newest validation part of v1, v6 (seed 8),
   // whose rows are partly v2's; and going back to v1 kept a validation part of v1 itself.
   assert.equal(heldOutAfterChange(ds, 1, 2, null), 3, 'the part cut with v2 (same seed)');
   assert.equal(heldOutAfterChange(ds, 5, 2, 6), 3, 'the other split’s part goes');
   assert.equal(heldOutAfterChange(ds, 2, 1, 3), null, 'v2’s part goes with it: its rows are in v1');
-  assert.equal(heldOutAfterChange(ds, 2, 1, 6), 6, 'a version chosen by hand stays');
+  assert.equal(heldOutAfterChange(ds, 2, 1, 6), null, 'a part of v1 shares v1’s rows: it goes too');
   assert.equal(heldOutAfterChange(ds, 2, 1, null), null);
 });
 

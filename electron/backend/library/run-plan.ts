@@ -30,6 +30,7 @@ import { datasetRef } from './dataset-import.ts';
 import { type DatasetVersion, getDatasetVersion } from './datasets.ts';
 import { cudaPackReady } from './device-memory.ts';
 import { preferredDevice } from './environment.ts';
+import { heldOutOverlap } from './held-out-rule.ts';
 import type { Library } from './library.ts';
 import { getModel, type ModelRecord, modelFromRef } from './models.ts';
 import { checkProbePrompts, type ProbeCheckArgs } from './run-tokenizing.ts';
@@ -58,7 +59,8 @@ export interface PlannedRun {
 
 /**
  * The versions a run trains and evaluates on: a version id and/or a split part for each. Held-out
- * data must differ from the training data and share its format (the trainer reads both alike).
+ * data must share no rows with the training data (held-out-rule.ts) and share its format (the
+ * trainer reads both alike).
  */
 export function planRunData(
   lib: Library,
@@ -84,11 +86,8 @@ export function planRunData(
             split: p.evalDatasetSplit,
           })
         : null;
-  if (evalVersion && (evalVersion.id === version.id || evalVersion.contentHash === version.contentHash))
-    throw new ValidationError(
-      'eval-is-train',
-      'the held-out data is the training data itself; choose a validation or test part',
-    );
+  const overlap = evalVersion && heldOutOverlap(version, evalVersion, (id) => getDatasetVersion(lib, id));
+  if (overlap) throw new ValidationError('eval-is-train', overlap);
   if (evalVersion && evalVersion.format !== version.format)
     throw new ValidationError(
       'eval-format',

@@ -4,12 +4,13 @@
 // checks the same selectors (electron/backend/library/dataset-edits.ts: resolveDatasetVersion;
 // library/run-plan.ts: planRunData refuses held-out data equal to the training data or of another format).
 
+import { heldOutOverlap } from '../../../electron/backend/library/held-out-rule.ts';
 import { rowsText } from './format.ts';
 import type { DatasetRecord, DatasetVersion, RunParams, SplitPart } from './rpc/handlers.ts';
 
 export interface VersionChoice {
   versionId: number;
-  /** "v3 (120 rows)", "v4 · train part of v3 (96 rows)". */
+  /** "v3 (120 rows)", "v4 · train part of v3, seed 42 (96 rows)". */
   label: string;
   split: SplitPart | null;
   rowCount: number;
@@ -19,10 +20,12 @@ export interface VersionChoice {
 
 function partOf(ds: DatasetRecord, v: DatasetVersion): string {
   const parent = ds.versions.find((p) => p.id === v.parentVersionId);
-  return ` · ${v.split} part of v${parent?.version ?? '?'}`;
+  // The seed tells two splits of the same version apart (their parts differ only by number otherwise).
+  const seed = v.splitSeed !== null ? `, seed ${v.splitSeed}` : '';
+  return ` · ${v.split} part of v${parent?.version ?? '?'}${seed}`;
 }
 
-/** One line naming a version: number, split part and rows. */
+/** One line naming a version: number, split part (of which version, by which seed) and rows. */
 export function versionLabel(ds: DatasetRecord, v: DatasetVersion): string {
   return `v${v.version}${v.split ? partOf(ds, v) : ''} (${rowsText(v.rowCount)})`;
 }
@@ -69,10 +72,21 @@ export function heldOutFor(ds: DatasetRecord, trainVersionId: number): DatasetVe
 }
 
 /**
+ * Why version `heldId` cannot be held out beside training version `trainId` (they share rows: the
+ * backend's rule, held-out-rule.ts), or null.
+ */
+export function heldOutProblem(ds: DatasetRecord, trainId: number, heldId: number): string | null {
+  const find = (id: number) => ds.versions.find((v) => v.id === id);
+  const train = find(trainId);
+  const held = find(heldId);
+  return train && held ? heldOutOverlap(train, held, find) : null;
+}
+
+/**
  * The held-out version once the training version changes from `from` to `to` (`current`: the one
  * chosen now, or null): the part cut with `to` when it has one; else null where `current` is the
  * part cut with `from` — chosen to go with that version, it may hold rows of `to` (v1's validation
- * part when training on v1 itself); else `current` as it is.
+ * part when training on v1 itself) — or shares rows with `to` (heldOutProblem); else `current`.
  */
 export function heldOutAfterChange(
   ds: DatasetRecord,
@@ -82,7 +96,8 @@ export function heldOutAfterChange(
 ): number | null {
   const own = heldOutFor(ds, to);
   if (own) return own.id;
-  return current !== null && current === heldOutFor(ds, from)?.id ? null : current;
+  if (current === null || current === heldOutFor(ds, from)?.id) return null;
+  return heldOutProblem(ds, to, current) ? null : current;
 }
 
 /**
@@ -95,17 +110,22 @@ export function evaluationDefault(ds: DatasetRecord, trainVersionId: number | nu
   return siblingPart(ds, v, 'test') ?? siblingPart(ds, v, 'validation');
 }
 
-/** Choices for held-out data of the same format as the training version (never that version). */
+/**
+ * Choices for held-out data of the same format as the training version, sharing no rows with it
+ * (heldOutProblem): a validation part first, then a test part, then the rest.
+ */
 export function heldOutChoices(ds: DatasetRecord, trainVersionId: number): VersionChoice[] {
   const train = ds.versions.find((x) => x.id === trainVersionId);
-  return versionChoices(ds).filter(
-    (c) =>
-      c.versionId !== trainVersionId &&
-      (!train ||
-        ds.versions.some(
-          (v) => v.id === c.versionId && v.format === train.format && v.contentHash !== train.contentHash,
-        )),
-  );
+  const rank = (c: VersionChoice) => (c.split === 'validation' ? 0 : c.split === 'test' ? 1 : 2);
+  return versionChoices(ds)
+    .filter(
+      (c) =>
+        c.versionId !== trainVersionId &&
+        (!train ||
+          (ds.versions.some((v) => v.id === c.versionId && v.format === train.format) &&
+            !heldOutProblem(ds, trainVersionId, c.versionId))),
+    )
+    .sort((a, b) => rank(a) - rank(b));
 }
 
 /** The runs/start (and runs/estimate) fields for a choice of data. */
