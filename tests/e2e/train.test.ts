@@ -8,10 +8,13 @@
 
 import assert from 'node:assert/strict';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { sparseLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -29,6 +32,9 @@ import {
 } from './helpers.ts';
 
 const BROKEN_MODEL = 'Moved away';
+const BIG_MODEL = 'Too big for this computer';
+const GPT2_MODEL = 'GPT-2 fixture';
+const ONE_LAYER_MODEL = 'One layer';
 
 describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000 }, () => {
   let server: Served | undefined;
@@ -481,6 +487,117 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
+  });
+
+  test('a run the engine would refuse for memory cannot be started; the reason names the wizard’s fields', async () => {
+    // A 7B-shaped model whose float32 weights outgrow this computer (a sparse file: only its header
+    // is read). Start used to stay enabled beside "Will not start", recording a run that failed at once.
+    const layers = Math.ceil((1.3 * totalmem() - 1.05e9) / 0.81e9);
+    const runIds = async () => (await rpc(client, 'runs/list', {})).map((r: { id: number }) => r.id);
+    const runsBefore = await runIds();
+    await rpc(client, 'models/add', { path: sparseLlama(tempDir('reft-e2e-big-'), layers), name: BIG_MODEL });
+    await page.reload();
+    await connected(page);
+    await freshDraft();
+    await page.getByLabel('Base model').selectOption({ label: BIG_MODEL });
+    await page.locator('#train-quantize').selectOption('none');
+    await step('Training').click();
+    await page.getByLabel('Device').selectOption('cpu');
+    await next();
+    const why =
+      /^Will not start: this model's weights take .* in float32 on the CPU, .*as base weights, or a GPU as the device$/;
+    const said = await textWhen(page.getByTestId('est-too-big'), why, 60_000);
+    assert.match(said, why);
+    assert.doesNotMatch(said, /--quantize|REFT_STUDIO_MEMORY_CHECK/);
+    const start = page.getByTestId('train-start');
+    assert.equal(await start.isDisabled(), true);
+    assert.equal(await start.getAttribute('title'), said);
+    await start.click({ force: true });
+    assert.deepEqual(await runIds(), runsBefore, 'no run was recorded');
+    await screenshot(page, 'train-10-will-not-start');
+    await page.getByRole('button', { name: 'Start over' }).click();
+  });
+
+  test('a recipe applied on one model is fitted to the next model chosen, and says so', async () => {
+    // Bug: "Instruction following" applied on the demo model (256 positions) kept max length 256 on
+    // GPT-2's 128, refused on step 3, with the recipe still shown as applied.
+    await rpc(client, 'models/add', { path: modelDir('gpt2'), name: GPT2_MODEL });
+    await page.reload();
+    await connected(page);
+    await freshDraft();
+    await page.getByTestId('recipe-instruction').click();
+    await page.getByTestId('recipe-why').waitFor();
+    await page.getByLabel('Base model').selectOption({ label: GPT2_MODEL });
+    const note =
+      /^“Instruction following” fitted to this model \(3 layers, 128 positions\): .*max length 128\.$/;
+    assert.match(await textWhen(page.getByTestId('recipe-refit'), note), note);
+    await step('Training').click();
+    assert.equal(await page.getByLabel('Max length').inputValue(), '128');
+    await step('Intervention').click();
+    assert.equal(await page.getByTestId('step-problems').count(), 0);
+    await step('Training').click();
+    assert.equal(await page.getByTestId('step-problems').count(), 0);
+    await page.getByRole('button', { name: 'Start over' }).click();
+  });
+
+  test('one layer is "1 of 1 layer"; a count of 1e21 tokens is too big, not "f1e+21"', async () => {
+    await rpc(client, 'models/add', {
+      path: sparseLlama(tempDir('reft-e2e-one-'), 1),
+      name: ONE_LAYER_MODEL,
+    });
+    await page.reload();
+    await connected(page);
+    await freshDraft();
+    await page.getByLabel('Base model').selectOption({ label: ONE_LAYER_MODEL });
+    await next();
+    assert.equal(await textWhen(page.getByTestId('layer-count'), /of 1 layer$/), '1 of 1 layer');
+    await page.getByTestId('positions-first').fill('1e21');
+    const tooBig = 'Positions: 1e21 is too big for a count of first tokens: at most the max length.';
+    assert.equal(await textWhen(page.getByTestId('step-problems'), tooBig), tooBig);
+    await page.getByTestId('positions-first').fill('2.5');
+    const whole = 'Positions: first tokens must be a whole number (got 2.5).';
+    assert.equal(await textWhen(page.getByTestId('step-problems'), whole), whole);
+    await page.getByTestId('positions-first').fill('2');
+    assert.equal(await page.getByTestId('step-problems').count(), 0);
+    await page.getByRole('button', { name: 'Start over' }).click();
+  });
+
+  test('training versions are full versions and train parts, named by split and seed; held-out data shares no rows', async () => {
+    const a = await rpc(client, 'datasets/split', { datasetId, seed: 11 });
+    await rpc(client, 'datasets/split', { datasetId, seed: 13 });
+    await page.reload();
+    await connected(page);
+    await freshDraft();
+    const version = page.getByLabel('Version', { exact: true });
+    const labels = await version.locator('option').allTextContents();
+    assert.ok(
+      labels.length > 2 && labels.every((l) => !/validation part|test part/.test(l)),
+      labels.join(' | '),
+    );
+    assert.ok(labels.some((l) => /train part of v1, seed 11 /.test(l)));
+    assert.ok(labels.some((l) => /train part of v1, seed 13 /.test(l)));
+    await version.selectOption({ value: String(a.train.id) });
+    // Only the parts cut with it: never v1 (it holds every training row) nor the other split's.
+    const held = await page
+      .getByLabel('Validation version')
+      .locator('option:not([disabled])')
+      .allTextContents();
+    assert.ok(held.length > 0 && held.every((l) => /part of v1, seed 11 /.test(l)), held.join(' | '));
+    // A draft that validates on v1 (kept from before) is refused in one line, as runs/start would.
+    await page.evaluate(
+      ({ parent }) => {
+        const key = 'reft-studio.train-draft';
+        const d = JSON.parse(sessionStorage.getItem(key) ?? '{}');
+        sessionStorage.setItem(key, JSON.stringify({ ...d, validation: 'version', evalVersionId: parent }));
+      },
+      { parent: a.train.parentVersionId },
+    );
+    await page.reload();
+    await connected(page);
+    const line =
+      /^Validation: the held-out v1 is the version the training part v\d+ was cut from, so it holds every training row; choose the part cut with v\d+\.$/;
+    assert.match(await textWhen(page.getByTestId('step-problems'), line), line);
+    await page.getByRole('button', { name: 'Start over' }).click();
   });
 
   test('no page errors were thrown', () => {

@@ -14,7 +14,7 @@ import {
 import { trainOptionIssues } from '../../native-runtime/training/options.ts';
 import { percentOf } from '../../renderer/src/lib/format.ts';
 import { layerSet, layersAt, layersText } from '../../renderer/src/lib/train/layers.ts';
-import { positionCounts, positionsText } from '../../renderer/src/lib/train/positions.ts';
+import { countProblem, positionCounts, positionsText } from '../../renderer/src/lib/train/positions.ts';
 import { RECIPES } from '../../renderer/src/lib/train/presets.ts';
 
 const shapes = [
@@ -72,6 +72,19 @@ describe('layer diagram and positions control', () => {
     assert.equal(positionsText({ first: 0, last: 4 }), 'l4');
     assert.equal(positionsText({ first: 5, last: 0 }), 'f5');
     assert.equal(positionsText({ first: 0, last: 0 }), null);
+  });
+
+  it('a typed count must be a whole number of tokens within reach', () => {
+    // Bug: 1e21 became the option text "f1e+21", refused as "not understood"; 2.5 was cut to 2 unsaid.
+    assert.equal(
+      countProblem('1e21', 'first'),
+      '1e21 is too big for a count of first tokens: at most the max length',
+    );
+    assert.equal(countProblem('2.5', 'last'), 'last tokens must be a whole number (got 2.5)');
+    assert.equal(countProblem('-1', 'first'), 'first tokens must be a whole number (got -1)');
+    assert.equal(countProblem('', 'first'), null, 'blank is 0');
+    assert.equal(countProblem('7', 'last'), null);
+    assert.equal(countProblem('1e3', 'last'), null, '1000 is a count (the max length judges it)');
   });
 });
 

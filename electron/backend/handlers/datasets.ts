@@ -35,9 +35,9 @@ import {
 } from '../library/datasets.ts';
 import type { DuplicateReport } from '../library/dedupe.ts';
 import { checkFrozenFile } from '../library/frozen-files.ts';
-import { countTokens } from '../library/token-counts.ts';
 import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
+import { countTokens } from '../library/token-counts.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 

@@ -6,6 +6,7 @@
 // draft, and the page saves it for a reload of the tab (session-kept.ts).
 
 import { probeProblem, runNameProblem } from '../../../../electron/backend/jobs/run-params.ts';
+import { plural } from '../../../../native-runtime/plural.ts';
 import {
   type OptionIssue,
   TRAIN_DEFAULTS,
@@ -13,9 +14,10 @@ import {
   type TrainOptionKey,
   trainOptionIssues,
 } from '../../../../native-runtime/training/options.ts';
-import type { ModelShapeForTraining, RunParams, TrainOptions } from '../rpc/handlers.ts';
+import { heldOutProblem } from '../dataset-versions.ts';
+import type { DatasetRecord, ModelShapeForTraining, RunParams, TrainOptions } from '../rpc/handlers.ts';
 import { positionCounts } from '../train/positions.ts';
-import { RECIPES, type Recipe } from '../train/presets.ts';
+import { RECIPES, type Recipe, type RecipeShape } from '../train/presets.ts';
 import type { ClonedParams } from './clone-run.ts';
 import { readKept, writeKept } from './session-kept.ts';
 
@@ -84,6 +86,7 @@ const KEPT = [
   'probeEvery',
   'probeMaxNewTokens',
   'values',
+  'recipeFit',
 ] as const;
 
 /** The wizard step that shows each field: the options' and the form's own. */
@@ -133,13 +136,21 @@ export class TrainForm {
   values = $state<Values>(initialValues());
   /** The recipe last applied (its notes are shown beside the fields it set). */
   recipe = $state<Recipe | null>(null);
+  /** The model shape the recipe's options were fitted to: a model chosen since is refitted to. */
+  recipeFit = $state.raw<RecipeShape | null>(null);
+  /** What refitting the recipe to another model changed, in a line; null when nothing was. */
+  recipeNote = $state<string | null>(null);
+  /** The library's datasets (the page's list), for the held-out version's rule; null until loaded. */
+  datasets = $state.raw<DatasetRecord[] | null>(null);
   /** The chosen model's shape (runs/check); null until known. */
   shape = $state.raw<ModelShapeForTraining | null>(null);
   /**
    * Number fields whose text is not a number ("1e", "--3"): the browser reports those as blank, which
-   * would otherwise pass silently as "the default".
+   * would otherwise pass silently as "the default". Or, with its own words, a number the field cannot
+   * take (a count of tokens of 1e21).
    */
   unreadable = $state<TrainOptionKey[]>([]);
+  #unreadableWhy = $state<Partial<Record<TrainOptionKey, string>>>({});
   /** A refusal from the backend that names a field (shown beside it until the field changes). */
   serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
 
@@ -182,8 +193,8 @@ export class TrainForm {
     if (this.datasetId === null) out.push({ field: 'dataset', step: 0, message: 'Choose a dataset.' });
     if (this.validation === 'version' && this.evalVersionId === null)
       out.push({ field: 'validation', step: 0, message: 'Choose the version to validate on.' });
-    if (this.validation === 'version' && this.evalVersionId !== null && this.evalVersionId === this.versionId)
-      out.push({ field: 'validation', step: 0, message: 'Validate on other rows than the ones trained on.' });
+    const overlap = this.#heldOutOverlap();
+    if (overlap) out.push({ field: 'validation', step: 0, message: `Validation: ${overlap}.` });
     // The percent field's own limits and words (the option's are a fraction: "got -0.05").
     const holdOutBad =
       this.validation === 'fraction' &&
@@ -210,7 +221,11 @@ export class TrainForm {
     if (this.probeList.length && !(Number.isSafeInteger(this.probeEvery) && this.probeEvery >= 1))
       out.push({ field: 'probe', step: 2, message: 'Probe every: a whole number of steps, at least 1.' });
     for (const key of this.unreadable)
-      out.push({ field: key, step: OPTION_STEP[key], message: `${TRAIN_OPTIONS[key].label}: not a number.` });
+      out.push({
+        field: key,
+        step: OPTION_STEP[key],
+        message: `${TRAIN_OPTIONS[key].label}: ${this.#unreadableWhy[key] ?? 'not a number'}.`,
+      });
     for (const i of this.optionIssues) {
       // The engine's words for "no token" name the CLI's text ("f0"); the form's line above says it.
       if ((noToken && i.field === 'positions') || (holdOutBad && i.field === 'evalSplit')) continue;
@@ -257,6 +272,15 @@ export class TrainForm {
     return this.problems.filter((p) => p.step === step);
   }
 
+  /** Why the held-out version shares rows with the training version (runs/start's rule), or null. */
+  #heldOutOverlap(): string | null {
+    const held = this.evalVersionId;
+    if (this.validation !== 'version' || held === null) return null;
+    const ds = this.datasets?.find((d) => d.id === this.datasetId);
+    if (!ds) return held === this.versionId ? 'validate on other rows than the ones trained on' : null;
+    return heldOutProblem(ds, this.versionId ?? ds.latest.id, held);
+  }
+
   /** The message for one field, if it has a problem. */
   issueOf(field: Problem['field']): string | null {
     return this.problems.find((p) => p.field === field)?.message ?? null;
@@ -268,10 +292,12 @@ export class TrainForm {
   }
 
   /**
-   * A number field's text is not a number: a problem until the field is set again. Its value is left
-   * as it was (clearing it would also clear the text the user is looking at).
+   * A number field's text is not a number (or, as `why` says, not one the field takes): a problem
+   * until the field is set again. Its value is left as it was (clearing it would also clear the text
+   * the user is looking at).
    */
-  setUnreadable(key: TrainOptionKey): void {
+  setUnreadable(key: TrainOptionKey, why = 'not a number'): void {
+    this.#unreadableWhy = { ...this.#unreadableWhy, [key]: why };
     if (!this.unreadable.includes(key)) this.unreadable = [...this.unreadable, key];
   }
 
@@ -290,9 +316,40 @@ export class TrainForm {
   }
 
   /** Applies a recipe for the chosen model: every option it covers, with its reasons. */
-  applyRecipe(recipe: Recipe, model: Pick<ModelShapeForTraining, 'numLayers' | 'maxPositions'>): void {
+  applyRecipe(recipe: Recipe, model: RecipeShape): void {
     this.values = { ...this.values, ...recipe.options(model) };
     this.recipe = recipe;
+    this.recipeFit = { numLayers: model.numLayers, maxPositions: model.maxPositions };
+    this.recipeNote = null;
+  }
+
+  /** The chosen model's shape (runs/check); a recipe applied for another model is refitted to it. */
+  setShape(shape: ModelShapeForTraining | null): void {
+    this.shape = shape;
+    if (shape && this.recipe) this.#refitRecipe(this.recipe, shape);
+  }
+
+  /**
+   * The options the recipe fits to a model (its layers by their depth, its max length within the
+   * positions) set again for `shape`, where they still hold what it set for the model it was applied
+   * on: a value the user changed since stays theirs. Said in recipeNote.
+   */
+  #refitRecipe(recipe: Recipe, shape: RecipeShape): void {
+    const was = this.recipeFit;
+    this.recipeFit = { numLayers: shape.numLayers, maxPositions: shape.maxPositions };
+    if (!was || (was.numLayers === shape.numLayers && was.maxPositions === shape.maxPositions)) return;
+    const before = recipe.options(was);
+    const after = recipe.options(shape);
+    const values = { ...this.values } as Record<string, unknown>;
+    const changed: string[] = [];
+    for (const k of Object.keys(after) as (keyof typeof after)[]) {
+      if (after[k] === before[k] || values[k] !== before[k]) continue;
+      values[k] = after[k];
+      changed.push(`${TRAIN_OPTIONS[k].label.toLowerCase()} ${after[k]}`);
+    }
+    if (!changed.length) return;
+    this.values = values as Values;
+    this.recipeNote = `“${recipe.title}” fitted to this model (${plural(shape.numLayers, 'layer')}, ${plural(shape.maxPositions, 'position')}): ${changed.join(', ')}.`;
   }
 
   /** A backend refusal naming a field: shown beside the field until its value changes. */
@@ -337,6 +394,8 @@ export class TrainForm {
     if (p.probe) this.probeEvery = p.probe.every;
     this.probeMaxNewTokens = p.probe?.maxNewTokens;
     this.recipe = null;
+    this.recipeFit = null;
+    this.recipeNote = null;
     this.step = 0;
   }
 

@@ -26,6 +26,20 @@ export function positionCounts(text: string | undefined): PositionCounts | null 
   }
 }
 
+/**
+ * Why a count typed in the control is not a count of tokens ('' is 0), or null: a fraction or a
+ * negative number, or one past any prompt (1e21, which the option's text would spell "f1e+21").
+ */
+export function countProblem(typed: string, side: 'first' | 'last'): string | null {
+  const t = typed.trim();
+  if (t === '') return null;
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 0) return `${side} tokens must be a whole number (got ${t})`;
+  if (!Number.isSafeInteger(n))
+    return `${t} is too big for a count of ${side} tokens: at most the max length`;
+  return null;
+}
+
 /** The option's text for counts ("f3+l3", "l1"); null when both are 0 (no token selected). */
 export function positionsText(c: PositionCounts): string | null {
   const f = Math.max(0, Math.floor(c.first));

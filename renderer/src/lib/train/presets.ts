@@ -15,6 +15,9 @@ export type RecipeOptions = Required<
   >
 >;
 
+/** What a recipe fits its options to: the model's depth (layers) and positions (max length). */
+export type RecipeShape = Pick<ModelShapeForTraining, 'numLayers' | 'maxPositions'>;
+
 export interface Recipe {
   id: 'behaviour' | 'commonsense' | 'arithmetic' | 'instruction';
   title: string;
@@ -26,7 +29,7 @@ export interface Recipe {
   source: string;
   /** A short reason for the settings a person may wonder about, shown beside the field. */
   notes: Partial<Record<TrainOptionKey, string>>;
-  options(model: Pick<ModelShapeForTraining, 'numLayers' | 'maxPositions'>): RecipeOptions;
+  options(model: RecipeShape): RecipeOptions;
 }
 
 const base = {
@@ -43,7 +46,7 @@ const base = {
 
 /** The paper's reasoning recipe (LLaMA-7B): all layers, f7+l7 tied, rank 8, lr 9e-4. */
 function reasoning(epochs: number) {
-  return (m: Pick<ModelShapeForTraining, 'numLayers' | 'maxPositions'>): RecipeOptions => ({
+  return (m: RecipeShape): RecipeOptions => ({
     ...base,
     layers: 'all',
     positions: 'f7+l7',
