@@ -1,30 +1,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { z } from 'zod';
+import { electronLike } from '../../../tests/helpers/ports.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import { createBackend } from '../host.ts';
 import { combineHandlers, defineHandlers, handler } from './define-handlers.ts';
 import { dispatch } from './dispatch.ts';
 import type { ServerMessage } from './envelope.ts';
-import { type MinimalPort, serveMessagePort } from './messageport.ts';
+import { serveMessagePort } from './messageport.ts';
 
 const dir = tempDir('reft-dispatch-');
 const backend = createBackend(dir, { seedDemo: false });
 after(() => backend.close());
 const req = (method: string, params?: unknown, id = 1) => ({ type: 'request', id, method, params });
-
-/** node's MessagePort as Electron's MessagePortMain, whose 'message' listeners get {data}. */
-function electronLike(port: MessagePort): MinimalPort {
-  return {
-    postMessage: (m) => port.postMessage(m),
-    on: (event: 'message' | 'close', l: (ev: { data: unknown }) => void) =>
-      event === 'message'
-        ? port.on('message', (data) => l({ data }))
-        : port.on('close', () => l({ data: null })),
-  } as MinimalPort;
-}
 
 test('a valid request gets a reply with its id', async () => {
   const r = await backend.handle(JSON.stringify(req('system/info', {}, 7)));
