@@ -2,7 +2,7 @@
 // job queue. The Electron utility process (utility-entry.ts), `reft-studio serve` (serve.ts) and the
 // tests each create one with createBackend and attach a transport to it.
 
-import type { BackendContext } from './context.ts';
+import type { BackendContext, ClientLink } from './context.ts';
 import type { OpenOptions } from './db/database.ts';
 import { BackendEvents } from './events.ts';
 import { allHandlers } from './handlers/index.ts';
@@ -23,8 +23,11 @@ import type { ErrorMessage, ReplyMessage } from './rpc/envelope.ts';
 export interface Backend extends BackendContext {
   dataDir: string;
   handlers: HandlerSet;
-  /** Dispatches one raw message (JSON text or decoded object) to the handlers. Never throws. */
-  handle(raw: unknown): Promise<ReplyMessage | ErrorMessage>;
+  /**
+   * Dispatches one raw message (JSON text or decoded object) to the handlers, from `client` when it
+   * came over a connection (the transports). Never throws.
+   */
+  handle(raw: unknown, client?: ClientLink): Promise<ReplyMessage | ErrorMessage>;
   /** Cancels running jobs and closes the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -67,8 +70,8 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
     ...ctx,
     dataDir: lib.dataDir,
     handlers: allHandlers,
-    handle: (raw) =>
-      dispatch(allHandlers, raw, ctx, {
+    handle: (raw, client) =>
+      dispatch(allHandlers, raw, client ? { ...ctx, client } : ctx, {
         onInternalError: (method, err) => console.error(`internal error in ${method}:`, err),
       }),
     async close() {

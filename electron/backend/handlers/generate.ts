@@ -2,6 +2,8 @@
 // 'generate/token' pushes {requestId, text} while the reply waits for the whole text.
 // A request is one prompt or a conversation (messages, through the model's chat template), on the
 // base model, one adapter, or several adapters composed with a strength (0–2×) and a switch each.
+// An answer ends when its requester's connection closes: only that window knows its request id, and
+// its request failed there already, so decoding on would hold the 'infer' process for nobody.
 
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -111,6 +113,9 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
     throw new ValidationError('duplicate-request', `request ${requestId} is already generating`);
   const ac = new AbortController();
   inFlight.set(requestId, ac);
+  const requesterGone = () => ac.abort();
+  if (ctx.client?.gone.aborted) ac.abort();
+  ctx.client?.gone.addEventListener('abort', requesterGone, { once: true });
   const t0 = performance.now();
   try {
     const {
@@ -211,6 +216,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
     };
   } finally {
     inFlight.delete(requestId);
+    ctx.client?.gone.removeEventListener('abort', requesterGone);
   }
 }
 

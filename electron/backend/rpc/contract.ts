@@ -74,6 +74,7 @@
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?, stop?,
 //                      chat? (unsaid: as the adapters were trained, plain without one), requestId?}
 //                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms}
+//                                                                      (cancelled when the requester's connection closes)
 //   generate/cancel   {requestId}                                   → {cancelled}
 //   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',
 //                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter once it

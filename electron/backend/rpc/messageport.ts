@@ -31,10 +31,11 @@ export function serveMessagePort(port: MinimalPort, backend: Backend): () => voi
   const unsubscribe = backend.events.onAny((topic, data) =>
     safePost(port, { type: 'push', topic, data } satisfies PushMessage),
   );
+  const gone = new AbortController();
   port.on('message', (event) => {
     // handle() never rejects; the catches make sure no message can become an unhandled rejection.
     void backend
-      .handle(event?.data)
+      .handle(event?.data, { gone: gone.signal })
       .catch(
         (e: unknown): ServerMessage => ({
           type: 'error',
@@ -50,8 +51,12 @@ export function serveMessagePort(port: MinimalPort, backend: Backend): () => voi
       .catch(() => {});
   });
   // A window that reloads or closes takes a new port: the old one must not stay subscribed, posted
-  // every push (each training step, each generated token) for nobody, one more per reload.
-  port.on('close', unsubscribe);
+  // every push (each training step, each generated token) for nobody, one more per reload; nor
+  // may what only its requests wait for (a Playground answer) go on.
+  port.on('close', () => {
+    unsubscribe();
+    gone.abort();
+  });
   port.start?.();
   return unsubscribe;
 }

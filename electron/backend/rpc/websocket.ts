@@ -17,15 +17,20 @@ export function attachWebSocketRpc(wss: WebSocketServer, backend: Backend): () =
   });
   wss.on('connection', (ws) => {
     clients.add(ws);
-    ws.on('close', () => clients.delete(ws));
+    const gone = new AbortController();
+    const closed = () => {
+      clients.delete(ws);
+      gone.abort();
+    };
+    ws.on('close', closed);
     // A socket error (client vanished mid-frame) must not become an uncaught exception.
-    ws.on('error', () => clients.delete(ws));
+    ws.on('error', closed);
     ws.on('message', (data, isBinary) => {
       const raw = isBinary ? Buffer.from(data as Buffer) : data.toString();
       // handle() never rejects; the catch is the last line of defence so that no message, whatever
       // it holds, can become an unhandled rejection (which would end the process).
       void backend
-        .handle(raw)
+        .handle(raw, { gone: gone.signal })
         .catch((e: unknown) => internalReply(null, `request failed: ${(e as Error)?.message ?? e}`))
         .then((reply) => {
           if (ws.readyState !== ws.OPEN) return;
