@@ -112,6 +112,40 @@ test('composition: off or strength 0 is the base model; one adapter at 1 is that
   );
 });
 
+test('two answers at once on one composition, at different strengths, are each as if asked alone', async () => {
+  // They share one loaded session: each request sets the strengths and switches on it and the runner
+  // copies them into that request's own feed before anything awaits (engine-tasks.ts generateTask).
+  // An await in between would let one request decode with another's strength (checked: it does).
+  const at = (a: number, b: number, bOn = true) => ({
+    modelId,
+    prompt,
+    maxNewTokens: 12,
+    temperature: 0,
+    chat: true,
+    adapters: [
+      { id: adapterA, scale: a },
+      { id: adapterB, scale: b, enabled: bOn },
+    ],
+  });
+  // 0.5× and 2× of one adapter, the other off; then both on, at two strengths.
+  const cases = [at(0.5, 0, false), at(2, 0, false), at(2, 2), at(1, 1)];
+  const alone: string[] = [];
+  for (const c of cases) alone.push(await ids(c));
+  assert.equal(
+    new Set(alone).size,
+    cases.length,
+    'each setting answers differently (else this proves nothing)',
+  );
+  for (const order of [
+    [0, 1, 2, 3],
+    [3, 2, 1, 0],
+  ])
+    assert.deepEqual(
+      await Promise.all(order.map((i) => ids(cases[i]))),
+      order.map((i) => alone[i]),
+    );
+});
+
 test('a conversation through the chat template; it must end with the user; seeds repeat', async () => {
   const messages = [
     { role: 'system', content: 'You are a pirate.' },

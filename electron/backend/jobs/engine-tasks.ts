@@ -322,6 +322,8 @@ export async function generateTask(
   const lease = runnerFor(args, composed, (text) => emit('notice', { text }));
   try {
     const runner = await lease.runner;
+    // The session is shared by concurrent requests at other strengths: runner.generate copies these
+    // into this request's feed synchronously, so nothing may await between here and that call.
     for (const a of composed ?? []) {
       runner.composed?.setScale(a.name, a.scale ?? 1);
       runner.composed?.setEnabled(a.name, a.enabled ?? true);
