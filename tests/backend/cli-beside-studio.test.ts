@@ -109,3 +109,43 @@ test('a run the CLI trains is pushed step by step; cancelled from the studio, th
     ),
   );
 });
+
+test("the studio's own changes are not pushed again as another process's when the CLI writes", {
+  timeout: 180_000,
+}, async () => {
+  // A rename made in the studio (pushed by its handler), then a run the studio trains (followed on
+  // 'jobs/progress'), then a CLI import: only the import comes back marked `elsewhere`. Before, the
+  // poll after the CLI's commit compared with its snapshot from before the studio's own changes and
+  // pushed the renamed dataset and the training run again as changed elsewhere.
+  const own = join(root, 'own.jsonl');
+  writeJsonl(own, 32);
+  const mine = (await call('datasets/import', { path: own, name: 'studio-own' })).dataset.id as number;
+  const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id as number;
+  await call('datasets/rename', { id: mine, name: 'studio-renamed' });
+  const run = await call('runs/start', {
+    modelId,
+    datasetId: mine,
+    layers: '1',
+    rank: 2,
+    batchSize: 4,
+    maxSteps: 400,
+  });
+  after(() => call('runs/cancel', { id: run.runId }).catch(() => {}));
+  await waitFor('two steps of the studio run', async () =>
+    (await call('runs/get', { id: run.runId })).metrics.length >= 2 ? 1 : 0,
+  );
+  changes.length = 0;
+  const file = join(root, 'beside.jsonl');
+  writeJsonl(file, 4);
+  const imported = await runCli(['datasets', 'import', file, '--json', '--data-dir', dataDir]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const id = JSON.parse(imported.stdout).dataset.id as number;
+  await seen({ kind: 'datasets', id, action: 'added' });
+  // The studio run kept stepping meanwhile: one more poll after a step would have pushed it.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(
+    changes.filter((c) => c.elsewhere),
+    [{ kind: 'datasets', id, action: 'added', elsewhere: true }],
+  );
+  await call('runs/cancel', { id: run.runId });
+});

@@ -9,24 +9,50 @@
 // (its name, status, latest version or metric step, …) is read and compared with the last one, so
 // that only the kinds and entries that changed are pushed — a CLI training commits every step and
 // must not make every list reload.
+//
+// The host's own changes are not another process's: each entry the host pushes itself (a
+// 'library/changed' not marked `elsewhere`, a training step of its own job on 'jobs/progress') has
+// its signature read again at once, one indexed row. Otherwise the next poll after any CLI commit
+// found them changed too and pushed them a second time, marked `elsewhere`: pages reloaded again,
+// and the Runs page read the whole log of the studio's own running run again.
 
-import type { BackendEvents, LibraryChange, LibraryKind } from '../events.ts';
+import type { BackendEvents, LibraryChange, LibraryKind, PushTopics } from '../events.ts';
 import type { Library } from './library-handle.ts';
 
-/** Per kind, one row per entry: its id and a text that changes whenever the page shows it changed. */
-const SIGNATURES: Record<Exclude<LibraryKind, 'settings'>, string> = {
-  models: `SELECT id, json_array(name, path, fingerprint, quantize, size_bytes) AS sig FROM models`,
-  datasets: `SELECT d.id, json_array(d.name,
+type EntryKind = Exclude<LibraryKind, 'settings'>;
+
+/**
+ * Per kind, one row per entry: its id and a text that changes whenever the page shows it changed;
+ * `id` is the id column, to read one entry's signature alone.
+ */
+const SIGNATURES: Record<EntryKind, { sql: string; id: string }> = {
+  models: {
+    sql: `SELECT id, json_array(name, path, fingerprint, quantize, size_bytes) AS sig FROM models`,
+    id: 'id',
+  },
+  datasets: {
+    sql: `SELECT d.id, json_array(d.name,
       (SELECT max(v.id) FROM dataset_versions v WHERE v.dataset_id = d.id),
       (SELECT count(*) FROM dataset_versions v WHERE v.dataset_id = d.id)) AS sig FROM datasets d`,
-  runs: `SELECT r.id, json_array(r.name, r.status, r.error, r.finished_at, r.total_steps,
+    id: 'd.id',
+  },
+  runs: {
+    sql: `SELECT r.id, json_array(r.name, r.status, r.error, r.finished_at, r.total_steps,
       (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id),
       (SELECT max(step) FROM generations g WHERE g.run_id = r.id),
       (SELECT count(*) FROM checkpoints c WHERE c.run_id = r.id)) AS sig FROM runs r`,
-  adapters: `SELECT a.id, json_array(a.name, a.path, a.run_id, a.size_bytes,
+    id: 'r.id',
+  },
+  adapters: {
+    sql: `SELECT a.id, json_array(a.name, a.path, a.run_id, a.size_bytes,
       (SELECT group_concat(tag, ',') FROM (SELECT tag FROM adapter_tags WHERE adapter_id = a.id ORDER BY tag)))
       AS sig FROM adapters a`,
-  evaluations: `SELECT id, json_array(status, length(metrics_json)) AS sig FROM evaluations`,
+    id: 'a.id',
+  },
+  evaluations: {
+    sql: `SELECT id, json_array(status, length(metrics_json)) AS sig FROM evaluations`,
+    id: 'id',
+  },
 };
 /** Settings are one list: any key saved elsewhere is one 'settings' change. */
 const SETTINGS_SIGNATURE = "SELECT count(*) || ',' || ifnull(max(updated_at), 0) AS sig FROM settings";
@@ -36,14 +62,34 @@ const MANY = 20;
 
 type Snapshot = { entries: Map<string, Map<number, string>>; settings: string };
 
+function kindSignatures(lib: Library, kind: EntryKind): Map<number, string> {
+  const rows = lib.db.prepare(SIGNATURES[kind].sql).all() as Array<{ id: number; sig: string }>;
+  return new Map(rows.map((r) => [r.id, r.sig]));
+}
+
 function snapshot(lib: Library): Snapshot {
   const entries = new Map<string, Map<number, string>>();
-  for (const [kind, sql] of Object.entries(SIGNATURES)) {
-    const rows = lib.db.prepare(sql).all() as Array<{ id: number; sig: string }>;
-    entries.set(kind, new Map(rows.map((r) => [r.id, r.sig])));
-  }
+  for (const kind of Object.keys(SIGNATURES) as EntryKind[]) entries.set(kind, kindSignatures(lib, kind));
   const settings = (lib.db.prepare(SETTINGS_SIGNATURE).get() as { sig: string }).sig;
   return { entries, settings };
+}
+
+/** Takes in what the host itself changed (and pushed): the snapshot holds it as it is now. */
+function takeInOwnChange(lib: Library, known: Snapshot, kind: LibraryKind, id: number | undefined): void {
+  if (kind === 'settings') {
+    known.settings = (lib.db.prepare(SETTINGS_SIGNATURE).get() as { sig: string }).sig;
+    return;
+  }
+  if (id === undefined) {
+    known.entries.set(kind, kindSignatures(lib, kind));
+    return;
+  }
+  const { sql, id: column } = SIGNATURES[kind];
+  const row = lib.db.prepare(`${sql} WHERE ${column} = ?`).get(id) as { sig: string } | undefined;
+  const entries = known.entries.get(kind) ?? new Map<number, string>();
+  known.entries.set(kind, entries);
+  if (row) entries.set(id, row.sig);
+  else entries.delete(id);
 }
 
 /** What changed between two snapshots, as the pushes a host's own handlers would have sent. */
@@ -99,8 +145,31 @@ export function watchOutsideChanges(
     for (const c of changes) events.emit('library/changed', c);
     return changes;
   };
+  const ownChange = (kind: LibraryKind, id: number | undefined) => {
+    try {
+      takeInOwnChange(lib, known, kind, id);
+    } catch {
+      // a busy or closing database: at worst the entry is pushed once more by the next poll
+    }
+  };
+  const unsubscribe = events.onAny((topic, data) => {
+    if (topic === 'library/changed') {
+      const c = data as LibraryChange;
+      if (!c.elsewhere) ownChange(c.kind, c.id);
+    } else if (topic === 'jobs/progress') {
+      // The host's own training steps: its clients follow them on 'jobs/progress', not as changes.
+      const runId = (data as PushTopics['jobs/progress']).runId;
+      if (runId !== null) ownChange('runs', runId);
+    }
+  });
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_LIBRARY_POLL_MS) || 1000);
   const timer = setInterval(check, interval);
   timer.unref();
-  return { check, stop: () => clearInterval(timer) };
+  return {
+    check,
+    stop: () => {
+      clearInterval(timer);
+      unsubscribe();
+    },
+  };
 }
