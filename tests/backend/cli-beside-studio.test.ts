@@ -96,6 +96,15 @@ test('a run the CLI trains is pushed step by step; cancelled from the studio, th
   await waitFor('two steps', async () =>
     (await call('runs/get', { id: runId })).metrics.length >= 2 ? 1 : 0,
   );
+  // The Runs page's ETA and tokens/s, which no job progress of the studio's carries for it: read
+  // from its stored steps (library/run-pace.ts).
+  const listed = await waitFor('its pace in runs/list', async () =>
+    (await call('runs/list')).find(
+      (r: { id: number; pace?: { etaS: number | null } }) => r.id === runId && r.pace?.etaS != null,
+    ),
+  );
+  assert.ok(listed.pace.etaS > 0, JSON.stringify(listed.pace));
+  assert.ok(listed.pace.tokensPerS > 0, JSON.stringify(listed.pace));
   const cancelled = await call('runs/cancel', { id: runId });
   assert.equal(cancelled.status, 'cancelled');
   const code = await exited;

@@ -44,7 +44,7 @@ describe('a run the CLI trains beside the studio', { skip, timeout: 300_000 }, (
     const args = ['train', '--model', model, '--data', rows, '--batch-size', '1', '--grad-accum', '200'];
     cli = spawn(
       process.execPath,
-      [BIN, ...args, '--layers', '1', '--rank', '2', '--max-steps', '6', '-q', '--data-dir', dataDir],
+      [BIN, ...args, '--layers', '1', '--rank', '2', '--max-steps', '12', '-q', '--data-dir', dataDir],
       {
         cwd: ROOT,
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -66,6 +66,12 @@ describe('a run the CLI trains beside the studio', { skip, timeout: 300_000 }, (
       .getByTestId('run-log')
       .getByText(/^started: loreft rank 2/)
       .waitFor();
+    // How long it has left and how fast it goes, from its stored steps: no job of the studio's
+    // reports them (before, a CLI run showed neither).
+    await page
+      .getByTestId(`run-progress-${runId}`)
+      .getByText(/ETA .+ · [\d,]+ tok\/s/)
+      .waitFor();
 
     assert.equal(await exited, 0, stderr);
     // The end the CLI wrote reaches the open detail: its status, its last step and its log line.
@@ -74,7 +80,7 @@ describe('a run the CLI trains beside the studio', { skip, timeout: 300_000 }, (
       .getByTestId('run-log')
       .getByText(/^completed; its adapter is #\d+/)
       .waitFor();
-    await page.getByTestId(`run-progress-${runId}`).getByText('6 / 6').waitFor();
+    await page.getByTestId(`run-progress-${runId}`).getByText('12 / 12').waitFor();
     const run = await rpc(client, 'runs/get', { id: runId });
     assert.equal(run.status, 'completed');
     assert.deepEqual(pageErrors, []);

@@ -8,6 +8,7 @@ import { RunParamsSchema } from '../jobs/run-params.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
 import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
+import { type RunListEntry, runPace } from '../library/run-pace.ts';
 import { checkRun, previewRun, type RunCheck, type RunPreview } from '../library/run-preview.ts';
 import {
   deleteRun,
@@ -36,7 +37,7 @@ function refuseOptions(params: unknown): OptionError | null {
 export const runsHandlers = defineHandlers({
   'runs/list': handler(
     z.object({ status: z.enum(RUN_STATUSES).optional() }).strict(),
-    (p, ctx): RunRecord[] => listRuns(ctx.lib, p),
+    (p, ctx): RunListEntry[] => listRuns(ctx.lib, p).map((r) => ({ ...r, pace: runPace(ctx.lib, r) })),
   ),
   /** The run with its metrics thinned for charts (a long run's every point: the CLI's `runs show`). */
   'runs/get': handler(Id, (p, ctx): Promise<RunDetail> => getRunForCharts(ctx.lib, p.id)),

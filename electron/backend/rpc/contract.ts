@@ -51,7 +51,7 @@
 //                                                                   → TokenLengthReport (bins, p50/p95, over maxLength, lengths)
 //   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
-//   runs/list         {status?}                                     → RunRecord[] (newest first, with lastStep/lastLoss)
+//   runs/list         {status?}                                     → RunListEntry[] (newest first, with lastStep/lastLoss, a running run's pace)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
 //   runs/start        {modelId, datasetId, datasetVersionId?, datasetSplit?, evalDatasetVersionId?, evalDatasetSplit?, name?,
 //                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
@@ -200,6 +200,7 @@ export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
 export type { RunLogLine } from '../library/run-logs.ts';
+export type { RunListEntry, RunPace } from '../library/run-pace.ts';
 export type { RunCheck, RunPreview } from '../library/run-preview.ts';
 export type {
   RunCheckpoint,

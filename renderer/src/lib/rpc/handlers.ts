@@ -49,6 +49,7 @@ export type {
   RunCheck,
   RunDetail,
   RunEstimate,
+  RunListEntry,
   RunLogLine,
   RunMetric,
   RunPreview,

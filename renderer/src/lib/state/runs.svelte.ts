@@ -7,6 +7,7 @@ import type {
   JobProgress,
   JobState,
   RunDetail,
+  RunListEntry,
   RunLogLine,
   RunMetric,
   RunRecord,
@@ -70,7 +71,7 @@ export function mergeMetrics(metrics: readonly RunMetric[], add: readonly RunMet
 }
 
 export class RunsState {
-  readonly list: Resource<RunRecord[]>;
+  readonly list: Resource<RunListEntry[]>;
   selectedId = $state<number | null>(null);
   detail = $state.raw<RunDetail | null>(null);
   metrics = $state.raw<RunMetric[]>([]);
@@ -117,6 +118,18 @@ export class RunsState {
 
   get selected(): RunRecord | null {
     return this.#selected;
+  }
+
+  /**
+   * How far a running run is and how fast it goes: its job's pushes, else what runs/list derived
+   * from its stored steps (a run the CLI trains sends no 'jobs/progress': library/run-pace.ts).
+   */
+  progressOf(id: number): LiveProgress | undefined {
+    const pushed = this.live[id];
+    if (pushed) return pushed;
+    const r = this.list.value?.find((x) => x.id === id);
+    if (!r?.pace || r.lastStep === null) return undefined;
+    return { step: r.lastStep, totalSteps: r.totalSteps, ...r.pace };
   }
 
   async select(id: number | null): Promise<void> {
