@@ -7,26 +7,25 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { LibraryChange } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { BIN, inProcess, LLAMA_FIXTURE, ROOT, runCli, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import {
+  BIN,
+  inProcess,
+  LLAMA_FIXTURE,
+  libraryPushes,
+  ROOT,
+  runCli,
+  tempDir,
+  waitFor,
+  writeJsonl,
+} from './helpers.ts';
 
 const root = tempDir('cli-beside-studio');
 const dataDir = join(root, 'data');
 const b: Backend = createBackend(dataDir);
 after(() => b.close());
 const { call } = inProcess(() => b);
-const changes: LibraryChange[] = [];
-b.events.onAny((topic, data) => {
-  if (topic === 'library/changed') changes.push(data as LibraryChange);
-});
-const seen = (want: Partial<LibraryChange>) =>
-  waitFor(
-    `a push ${JSON.stringify(want)}`,
-    async () =>
-      changes.find((c) => Object.entries(want).every(([k, v]) => c[k as keyof LibraryChange] === v)),
-    20_000,
-  );
+const { changes, seen } = libraryPushes(b);
 
 test("a dataset the CLI imports and a model it adds, then removes, are pushed to the studio's clients", async () => {
   const file = join(root, 'rows.jsonl');

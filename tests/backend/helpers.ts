@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import type { LibraryChange } from '../../electron/backend/events.ts';
 import type { Backend } from '../../electron/backend/host.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import type { ServerMessage } from '../../electron/backend/rpc/envelope.ts';
@@ -286,4 +287,20 @@ export function inProcess(backend: () => Backend) {
     return uploadId;
   }
   return { call, callError, upload };
+}
+
+/** The 'library/changed' pushes a backend sends from now on, and a wait for one matching `want`. */
+export function libraryPushes(b: Pick<Backend, 'events'>) {
+  const changes: LibraryChange[] = [];
+  b.events.onAny((topic, data) => {
+    if (topic === 'library/changed') changes.push(data as LibraryChange);
+  });
+  const seen = (want: Partial<LibraryChange>, timeoutMs = 20_000) =>
+    waitFor(
+      `a push ${JSON.stringify(want)}`,
+      async () =>
+        changes.find((c) => Object.entries(want).every(([k, v]) => c[k as keyof LibraryChange] === v)),
+      timeoutMs,
+    );
+  return { changes, seen };
 }

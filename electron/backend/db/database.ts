@@ -128,7 +128,7 @@ interface DeadRows {
   evaluationJobs: number[];
 }
 
-/** Per open database: what its start-up check found dead but could not mark (a full disk). */
+/** Per open database: what the last look for dead owners found but could not mark (a full disk). */
 const unmarked = new WeakMap<Db, DeadRows>();
 
 const plainDbCode = (e: unknown) => (e instanceof DbError ? e.code : undefined);
@@ -154,26 +154,23 @@ function markInterrupted(db: Db, rows: DeadRows): void {
 /** The error an interrupted run shows when it has none of its own. */
 export const INTERRUPTED_ERROR = 'the process running it stopped before the run ended; it can be resumed';
 
-/**
- * Whether run `id`, owned by `token`, is one the start-up check found without a live owner and
- * could not mark yet.
- */
+/** Whether run `id`, owned by `token`, was found without a live owner and could not be marked yet. */
 export function runLeftUnmarked(db: Db, id: number, token: string | null): boolean {
   const runs = unmarked.get(db)?.runs;
   return runs?.has(id) === true && runs.get(id) === token;
 }
 
 /**
- * Whether evaluation `id` is one the start-up check found 'running' without a live owner and could
- * not mark yet (an evaluation is never taken over, so its id is enough).
+ * Whether evaluation `id` was found 'running' without a live owner and could not be marked yet (an
+ * evaluation is never taken over, so its id is enough).
  */
 export function evaluationLeftUnmarked(db: Db, id: number): boolean {
   return unmarked.get(db)?.evaluations.includes(id) === true;
 }
 
 /**
- * Marks now what the start-up check could not mark on a full disk; a write that depends on those
- * rows' status (a resume) calls it first. Still full, it throws the disk-full error.
+ * Marks now what a look for dead owners could not mark on a full disk; a write that depends on
+ * those rows' status (a resume) calls it first. Still full, it throws the disk-full error.
  */
 export function retryInterruptedMarks(db: Db): void {
   const rows = unmarked.get(db);
@@ -182,18 +179,95 @@ export function retryInterruptedMarks(db: Db): void {
   unmarked.delete(db);
 }
 
+/** Runs, evaluations and evaluation jobs left running (or queued) by a process that is gone. */
+function findDeadOwners(db: Db, dataDir: string): DeadRows {
+  type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
+  const deadRowsOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(dataDir, r));
+  const deadOf = (rows: Owned[]) => deadRowsOf(rows).map((r) => r.id);
+  // A database opened with only some migrations (the upgrade tests) may not have every column yet.
+  const col = (table: string, name: string) =>
+    (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name) ? name : 'NULL';
+  const deadRuns = deadRowsOf(
+    db
+      .prepare(
+        `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
+      )
+      .all() as Owned[],
+  );
+  const evaluations =
+    col('evaluations', 'status') === 'NULL'
+      ? []
+      : deadOf(
+          db
+            .prepare(
+              `SELECT id, NULL AS owner_pid, ${col('evaluations', 'owner_token')} AS owner_token FROM evaluations WHERE status = 'running'`,
+            )
+            .all() as Owned[],
+        );
+  const evaluationJobs =
+    col('evaluation_jobs', 'status') === 'NULL'
+      ? []
+      : deadOf(
+          db
+            .prepare(
+              `SELECT id, NULL AS owner_pid, owner_token FROM evaluation_jobs WHERE status IN ('queued', 'running', 'stopping')`,
+            )
+            .all() as Owned[],
+        );
+  return { runs: new Map(deadRuns.map((r) => [r.id, r.owner_token])), evaluations, evaluationJobs };
+}
+
+/** The runs and evaluations that a look for dead owners found newly interrupted. */
+export interface NewlyInterrupted {
+  runs: number[];
+  evaluations: number[];
+}
+
+/**
+ * The one rule for work whose process died: every run left 'running' or 'queued', evaluation left
+ * 'running' and evaluation job not ended whose owner no longer holds its owner lock (owner-lock.ts)
+ * is marked 'interrupted'. The start-up check runs it, and so does a host that stays open, on a
+ * timer (library/outside-changes.ts), for what a CLI beside it leaves when it is killed.
+ *
+ * It never marks live work, however slow: the lock is the operating system's, held for as long as
+ * the owning process exists — through an hour-long step, a process stopped with Ctrl-Z, a laptop
+ * asleep — and released only when that process ends. No heartbeat or age is read, so no delay can
+ * pass for a death; and a token is recorded only once its lock is held.
+ *
+ * On a full disk (or a read-only copy of the library) the marking waits (retryInterruptedMarks, the
+ * next look) and those rows read as interrupted meanwhile (runLeftUnmarked, evaluationLeftUnmarked);
+ * any other failure to write (a busy database) is thrown. Returns the runs and evaluations that read
+ * interrupted now and did not after the previous look.
+ */
+export function interruptDeadOwners(db: Db, dataDir: string): NewlyInterrupted {
+  const before = unmarked.get(db);
+  const dead = findDeadOwners(db, dataDir);
+  try {
+    markInterrupted(db, dead);
+    unmarked.delete(db);
+  } catch (e) {
+    const why = plainDbCode(databaseDiskError(e, dataDir));
+    if (why !== 'disk-full' && why !== 'library-read-only') throw e;
+    unmarked.set(db, dead);
+  }
+  const readBefore = (id: number) =>
+    before?.runs.has(id) === true && before.runs.get(id) === dead.runs.get(id);
+  return {
+    runs: [...dead.runs.keys()].filter((id) => !readBefore(id)),
+    evaluations: dead.evaluations.filter((id) => !before?.evaluations.includes(id)),
+  };
+}
+
 export interface ConsistencyReport {
   interruptedRuns: number[];
 }
 
 /**
- * Start-up check: the file is sound, and runs left 'running'/'queued' by a process that no longer
- * holds its owner lock (owner-lock.ts) become 'interrupted', as do evaluations left 'running' and
- * evaluation jobs left queued, running or stopping (library/evaluation-jobs.ts). A CLI
- * opened beside a live `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused'
- * run needs no process and stays paused. On a full disk (or a read-only copy of the library,
- * openReadOnlyCopy) the marking is left for later (retryInterruptedMarks, or the next start) and
- * those runs and evaluations read as interrupted meanwhile (runLeftUnmarked, evaluationLeftUnmarked).
+ * Start-up check: the file is sound, and runs, evaluations and evaluation jobs whose process died
+ * become 'interrupted' (interruptDeadOwners: by their owner lock, so a CLI opened beside a live
+ * `serve` leaves that server's runs alone, whatever became of PIDs; a 'paused' run needs no process
+ * and stays paused). On a full disk (or a read-only copy of the library, openReadOnlyCopy) they read
+ * as interrupted until a later look, or a write that depends on them, can mark them.
  */
 export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: string }): ConsistencyReport {
   if (opts.integrity) {
@@ -206,51 +280,7 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
       throw new DbError('corrupt-database', `library database failed its integrity check: ${detail}`);
     }
   }
-  type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
-  const deadRowsOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(opts.dataDir, r));
-  const deadOf = (rows: Owned[]) => deadRowsOf(rows).map((r) => r.id);
-  // A database opened with only some migrations (the upgrade tests) may not have every column yet.
-  const col = (table: string, name: string) =>
-    (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name) ? name : 'NULL';
-  const deadRuns = deadRowsOf(
-    db
-      .prepare(
-        `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
-      )
-      .all() as Owned[],
-  );
-  const deadEvals =
-    col('evaluations', 'status') === 'NULL'
-      ? []
-      : deadOf(
-          db
-            .prepare(
-              `SELECT id, NULL AS owner_pid, ${col('evaluations', 'owner_token')} AS owner_token FROM evaluations WHERE status = 'running'`,
-            )
-            .all() as Owned[],
-        );
-  const deadEvalJobs =
-    col('evaluation_jobs', 'status') === 'NULL'
-      ? []
-      : deadOf(
-          db
-            .prepare(
-              `SELECT id, NULL AS owner_pid, owner_token FROM evaluation_jobs WHERE status IN ('queued', 'running', 'stopping')`,
-            )
-            .all() as Owned[],
-        );
-  const runs = new Map(deadRuns.map((r) => [r.id, r.owner_token]));
-  const marks = { runs, evaluations: deadEvals, evaluationJobs: deadEvalJobs };
-  try {
-    markInterrupted(db, marks);
-  } catch (e) {
-    // On a full disk (or a read-only copy) the marking waits for a later start (or the next write,
-    // retryInterruptedMarks): reading the library must still work, and the runs and evaluations
-    // read as interrupted meanwhile (runs.ts, evaluations.ts).
-    const why = plainDbCode(databaseDiskError(e, opts.dataDir));
-    if (why !== 'disk-full' && why !== 'library-read-only') throw e;
-    unmarked.set(db, marks);
-  }
+  const { runs } = interruptDeadOwners(db, opts.dataDir);
   sweepOwnerLocks(opts.dataDir);
-  return { interruptedRuns: [...runs.keys()] };
+  return { interruptedRuns: runs };
 }

@@ -15,7 +15,14 @@
 // its signature read again at once, one indexed row. Otherwise the next poll after any CLI commit
 // found them changed too and pushed them a second time, marked `elsewhere`: pages reloaded again,
 // and the Runs page read the whole log of the studio's own running run again.
+//
+// A process can also change the library by dying: a CLI `train` or `evaluate` killed with -9 leaves
+// its run or evaluation 'running'. Each tick also looks for such work by the start-up check's own
+// rule (db/database.ts interruptDeadOwners: the owner's lock, never a timeout, so a slow or
+// suspended CLI is never marked), marks it interrupted and pushes it. Before, an open studio showed
+// it running until restarted, and refused to remove the model it had used.
 
+import { interruptDeadOwners } from '../db/database.ts';
 import type { BackendEvents, LibraryChange, LibraryKind, PushTopics } from '../events.ts';
 import type { Library } from './library-handle.ts';
 
@@ -116,6 +123,31 @@ function differences(before: Snapshot, now: Snapshot): LibraryChange[] {
   return out;
 }
 
+/**
+ * Marks interrupted the work other processes left 'running' when they died (interruptDeadOwners)
+ * and tells every client; returns what it pushed. A cost of a few reads while nothing runs
+ * elsewhere: one look at each running row's owner lock.
+ */
+export function interruptDeadWork(lib: Library, events: BackendEvents): LibraryChange[] {
+  const found = interruptDeadOwners(lib.db, lib.dataDir);
+  const changes: LibraryChange[] = [
+    ...found.runs.map((id) => ({
+      kind: 'runs' as const,
+      id,
+      action: 'updated' as const,
+      elsewhere: true as const,
+    })),
+    ...found.evaluations.map((id) => ({
+      kind: 'evaluations' as const,
+      id,
+      action: 'updated' as const,
+      elsewhere: true as const,
+    })),
+  ];
+  for (const c of changes) events.emit('library/changed', c);
+  return changes;
+}
+
 export interface OutsideChangeWatcher {
   /** Checks now (also called by the timer); returns the changes it pushed. */
   check(): LibraryChange[];
@@ -130,7 +162,7 @@ export function watchOutsideChanges(
   const dataVersion = () => lib.db.pragma('data_version', { simple: true }) as number;
   let version = dataVersion();
   let known = snapshot(lib);
-  const check = (): LibraryChange[] => {
+  const committed = (): LibraryChange[] => {
     let now: Snapshot;
     try {
       const v = dataVersion();
@@ -162,6 +194,16 @@ export function watchOutsideChanges(
       if (runId !== null) ownChange('runs', runId);
     }
   });
+  const check = (): LibraryChange[] => {
+    const changes = committed();
+    try {
+      const marked = interruptDeadWork(lib, events);
+      // Pushed by this host: taken in at once, or the next poll pushed them again.
+      for (const c of marked) ownChange(c.kind, c.id);
+      changes.push(...marked);
+    } catch {} // a busy or closing database: the next tick looks again
+    return changes;
+  };
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_LIBRARY_POLL_MS) || 1000);
   const timer = setInterval(check, interval);
   timer.unref();

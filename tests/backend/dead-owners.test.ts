@@ -1,0 +1,91 @@
+// Work owned by another process that dies while a studio is open: a CLI `train` killed with -9
+// beside `serve` (or the window). Before, the open studio showed its run 'running' until it was
+// restarted (or another command opened the library), and refused to remove the model it had used.
+// Now the host looks for dead owners by the start-up check's rule (db/database.ts
+// interruptDeadOwners) on its library watcher's tick. A live CLI, however slow or stopped, is
+// never marked.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createBackend } from '../../electron/backend/host.ts';
+import { interruptDeadWork } from '../../electron/backend/library/outside-changes.ts';
+import {
+  BIN,
+  cliJson,
+  inProcess,
+  LLAMA_FIXTURE,
+  libraryPushes,
+  ROOT,
+  tempDir,
+  waitFor,
+  writeJsonl,
+} from './helpers.ts';
+
+const root = tempDir('dead-owners');
+
+test('a CLI training killed with -9 beside an open studio reads interrupted there; stopped, it is never marked', {
+  timeout: 180_000,
+}, async () => {
+  const dataDir = join(root, 'killed');
+  const b = createBackend(dataDir, { seedDemo: false });
+  after(() => b.close());
+  const { call } = inProcess(() => b);
+  const { changes, seen } = libraryPushes(b);
+  const rows = join(root, 'train.jsonl');
+  writeJsonl(rows, 64);
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'train',
+      '--model',
+      LLAMA_FIXTURE,
+      '--data',
+      rows,
+      '--batch-size',
+      '16',
+      '--max-steps',
+      '500',
+      '--data-dir',
+      dataDir,
+    ],
+    { cwd: ROOT, stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  after(() => child.kill('SIGKILL'));
+  const runId = (await seen({ kind: 'runs', action: 'added' })).id as number;
+  await waitFor('two steps', async () =>
+    (await call('runs/get', { id: runId })).metrics.length >= 2 ? 1 : 0,
+  );
+  const status = () => b.lib.db.prepare('SELECT status FROM runs WHERE id = ?').pluck().get(runId);
+
+  // Stopped, as a CLI on a laptop put to sleep or a step that takes minutes: it still holds its
+  // owner lock, so no look (the watcher's ticks, and one more asked for here) marks it.
+  child.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.deepEqual(interruptDeadWork(b.lib, b.events), []);
+  assert.equal((await call('runs/get', { id: runId })).status, 'running');
+  assert.equal(status(), 'running');
+
+  child.kill('SIGKILL');
+  await exited;
+  changes.length = 0;
+  // The watcher's next look marks it and pushes it; the Runs page reloads it.
+  assert.deepEqual(await seen({ kind: 'runs', id: runId, action: 'updated' }, 10_000), {
+    kind: 'runs',
+    id: runId,
+    action: 'updated',
+    elsewhere: true,
+  });
+  const run = await call('runs/get', { id: runId });
+  assert.equal(run.status, 'interrupted');
+  assert.match(run.error, /stopped before the run ended; it can be resumed/);
+  assert.equal(status(), 'interrupted');
+  // A third terminal reads the same.
+  const listed = await cliJson(dataDir, 'runs', 'list');
+  assert.equal(listed.runs.find((r: { id: number }) => r.id === runId).status, 'interrupted');
+  // And the model it used is no longer in use.
+  await call('models/remove', { id: run.modelId });
+});
