@@ -13,11 +13,11 @@ import Database from 'better-sqlite3';
 import { consistencyCheck } from '../../electron/backend/db/database.ts';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
 import { ownerLock } from '../../electron/backend/db/owner-lock.ts';
-import { importAdapter, listAdapters } from '../../electron/backend/library/adapters.ts';
+import { importAdapter, listAdapters, removeAdapter } from '../../electron/backend/library/adapters.ts';
 import { getEvaluation, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { addModel } from '../../electron/backend/library/models.ts';
+import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
 import { getRunRecord, listRuns, requeueRun } from '../../electron/backend/library/runs.ts';
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
 import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
@@ -267,6 +267,61 @@ test('an evaluation left running by a killed process: listed as interrupted on a
         [done, 'completed'],
         [dead, 'interrupted'],
       ],
+    );
+  } finally {
+    db.close();
+  }
+});
+
+test('an adapter and a model used only by work left dead on a full disk can be removed', () => {
+  // The lists read that work interrupted, but the removals' in-use check read its stored 'running'
+  // and refused: "model 1 (llama) is used by run 1, which is running".
+  const dataDir = join(root, 'dead-users');
+  const opened = openLibrary(dataDir);
+  const model = addModel(opened, { path: modelDir('llama') });
+  const { adapter } = importAdapter(opened, { path: F2L2, model: model.id, positions: 'f2+l2' });
+  closeLibrary(opened);
+  // What a killed CLI `evaluate` and `train` leave: rows 'running', owned by a lock nobody holds.
+  const db = new Database(join(dataDir, 'library.db'));
+  db.pragma('journal_mode = WAL');
+  const dead = 'ab'.repeat(16);
+  const run = Number(
+    db
+      .prepare(
+        "INSERT INTO runs (name, model_id, config_json, status, owner_token, created_at) VALUES ('held', ?, '{}', 'running', ?, 0)",
+      )
+      .run(model.id, dead).lastInsertRowid,
+  );
+  // A long metrics column spills onto overflow pages, which the marking would allocate anew.
+  const evaluation = Number(
+    db
+      .prepare(
+        `INSERT INTO evaluations (adapter_id, model_id, kind, status, metrics_json, owner_token, created_at)
+         VALUES (?, ?, 'loss', 'running', ?, ?, 0)`,
+      )
+      .run(adapter.id, model.id, JSON.stringify({ note: 'x'.repeat(20_000) }), dead).lastInsertRowid,
+  );
+  db.prepare(
+    `INSERT INTO evaluation_jobs (job_id, adapter_id, model_id, model_fingerprint, data_path, status, owner_token, created_at)
+     VALUES (NULL, ?, ?, 'f', '/d.jsonl', 'running', ?, 0)`,
+  ).run(adapter.id, model.id, dead);
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+  consistencyCheck(db, { integrity: false, dataDir });
+  const lib = { db, dataDir, owner: ownerLock(dataDir) };
+  try {
+    const stored = (table: string, id: number) =>
+      db.prepare(`SELECT status FROM ${table} WHERE id = ?`).pluck().get(id);
+    assert.equal(stored('runs', run), 'running');
+    assert.equal(stored('evaluations', evaluation), 'running');
+    assert.equal(getRunRecord(lib, run).status, 'interrupted');
+    assert.equal(getEvaluation(lib, evaluation).status, 'interrupted');
+    // Removed as the lists read them: nothing uses them.
+    removeAdapter(lib, adapter.id);
+    removeModel(lib, model.id);
+    assert.deepEqual(listAdapters(lib), []);
+    assert.deepEqual(
+      listModels(lib).map((m) => m.id),
+      [],
     );
   } finally {
     db.close();

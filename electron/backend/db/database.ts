@@ -168,6 +168,11 @@ export function evaluationLeftUnmarked(db: Db, id: number): boolean {
   return unmarked.get(db)?.evaluations.includes(id) === true;
 }
 
+/** Whether evaluation job row `id` was found without a live owner and could not be marked yet. */
+export function evaluationJobLeftUnmarked(db: Db, id: number): boolean {
+  return unmarked.get(db)?.evaluationJobs.includes(id) === true;
+}
+
 /**
  * Marks now what a look for dead owners could not mark on a full disk; a write that depends on
  * those rows' status (a resume) calls it first. Still full, it throws the disk-full error.
@@ -235,9 +240,9 @@ export interface NewlyInterrupted {
  * pass for a death; and a token is recorded only once its lock is held.
  *
  * On a full disk (or a read-only copy of the library) the marking waits (retryInterruptedMarks, the
- * next look) and those rows read as interrupted meanwhile (runLeftUnmarked, evaluationLeftUnmarked);
- * any other failure to write (a busy database) is thrown. Returns the runs and evaluations that read
- * interrupted now and did not after the previous look.
+ * next look) and those rows read as interrupted meanwhile (runLeftUnmarked, evaluationLeftUnmarked,
+ * evaluationJobLeftUnmarked); any other failure to write (a busy database) is thrown. Returns the
+ * runs and evaluations that read interrupted now and did not after the previous look.
  */
 export function interruptDeadOwners(db: Db, dataDir: string): NewlyInterrupted {
   const before = unmarked.get(db);

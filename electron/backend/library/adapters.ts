@@ -37,6 +37,7 @@ import { getModel } from './models.ts';
 import { checkName } from './names.ts';
 import { getRunRecord } from './runs.ts';
 import { matchesTag, tagsToAdd, tagsToRemove } from './tags.ts';
+import { workUsing } from './work-in-use.ts';
 
 export interface AdapterRecord {
   id: number;
@@ -272,9 +273,7 @@ export function renameAdapter(lib: Library, id: number, name: string): AdapterRe
  */
 function checkAdapterIdle(lib: Library, a: AdapterRecord): void {
   checkNoEvaluationJobUses(lib, 'adapter', a);
-  const ev = lib.db
-    .prepare("SELECT id FROM evaluations WHERE adapter_id = ? AND status = 'running' LIMIT 1")
-    .get(a.id) as { id: number } | undefined;
+  const ev = workUsing(lib, { adapter: a.id });
   if (ev)
     throw new ValidationError(
       'in-use',

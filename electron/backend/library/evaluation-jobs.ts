@@ -9,7 +9,7 @@
 
 import { existsSync } from 'node:fs';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { writeTransaction } from '../db/database.ts';
+import { evaluationJobLeftUnmarked, writeTransaction } from '../db/database.ts';
 import type { Library } from './library-handle.ts';
 
 /** 'stopping': cancelled, and the engine may still read its files until it notices. */
@@ -151,13 +151,20 @@ export function checkNoEvaluationJobUses(
   kind: 'adapter' | 'model',
   what: { id: number; name: string },
 ): void {
-  const job = lib.db
+  const jobs = lib.db
     .prepare(
-      `SELECT job_id AS jobId, owner_pid AS pid, status FROM evaluation_jobs
+      `SELECT id, job_id AS jobId, owner_pid AS pid, status FROM evaluation_jobs
        WHERE ${kind === 'adapter' ? 'adapter_id' : 'model_id'} = ? AND ${ACTIVE_EVALUATION_JOB}
-       ORDER BY id LIMIT 1`,
+       ORDER BY id`,
     )
-    .get(what.id) as { jobId: number | null; pid: number | null; status: EvaluationJobStatus } | undefined;
+    .all(what.id) as Array<{
+    id: number;
+    jobId: number | null;
+    pid: number | null;
+    status: EvaluationJobStatus;
+  }>;
+  // One whose process died but that a full disk kept from being marked has ended (interruptDeadOwners).
+  const job = jobs.find((j) => !evaluationJobLeftUnmarked(lib.db, j.id));
   if (!job) return;
   // The CLI's has no job id: its process is what the user can find (and stop with Ctrl-C).
   const user =

@@ -17,6 +17,7 @@ import { removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { type TokenizerProblem, tokenizerProblem } from './model-tokenizer.ts';
 import { checkName } from './names.ts';
+import { workUsing } from './work-in-use.ts';
 
 export interface ModelInfo {
   path: string;
@@ -380,19 +381,13 @@ export function getModel(lib: Library, id: number): ModelRecord {
 }
 
 /**
- * Refuses ('in-use') to remove a model a queued or running run or evaluation uses: its converted
+ * Refuses ('in-use') to remove a model a queued or running run or evaluation uses (workUsing): its converted
  * weights (and, with deleteFiles, its folder) would be deleted under the conversion or session
  * reading them, failing that work.
  */
 function checkModelIdle(lib: Library, m: ModelRecord): void {
   checkNoEvaluationJobUses(lib, 'model', m);
-  const user = lib.db
-    .prepare(
-      `SELECT 'run' AS kind, id, status FROM runs WHERE model_id = ? AND status IN ('queued', 'running')
-       UNION ALL SELECT 'evaluation', id, status FROM evaluations WHERE model_id = ? AND status = 'running'
-       LIMIT 1`,
-    )
-    .get(m.id, m.id) as { kind: string; id: number; status: string } | undefined;
+  const user = workUsing(lib, { model: m.id });
   if (user)
     throw new ValidationError(
       'in-use',
