@@ -1,16 +1,18 @@
 // Work owned by another process that dies while a studio is open: a CLI `train` killed with -9
 // beside `serve` (or the window). Before, the open studio showed its run 'running' until it was
-// restarted (or another command opened the library), and refused to remove the model it had used.
-// Now the host looks for dead owners by the start-up check's rule (db/database.ts
-// interruptDeadOwners) on its library watcher's tick. A live CLI, however slow or stopped, is
-// never marked.
+// restarted, refused to remove the model it had used, and its Cancel called the dead run cancelled;
+// the CLI's `runs cancel` did the same. Now the host looks for dead owners by the start-up check's
+// rule (db/database.ts interruptDeadOwners) on its library watcher's tick, and a cancel of such a
+// run says it was already interrupted. A live CLI, however slow or stopped, is never marked.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createBackend } from '../../electron/backend/host.ts';
+import { addModel } from '../../electron/backend/library/models.ts';
 import { interruptDeadWork } from '../../electron/backend/library/outside-changes.ts';
+import { createRun } from '../../electron/backend/library/runs.ts';
 import {
   BIN,
   cliJson,
@@ -18,12 +20,15 @@ import {
   LLAMA_FIXTURE,
   libraryPushes,
   ROOT,
+  runCli,
   tempDir,
   waitFor,
   writeJsonl,
 } from './helpers.ts';
 
 const root = tempDir('dead-owners');
+/** The lock of an owner that is gone: no process holds it (what a killed one leaves). */
+const DEAD_TOKEN = 'ab'.repeat(16);
 
 test('a CLI training killed with -9 beside an open studio reads interrupted there; stopped, it is never marked', {
   timeout: 180_000,
@@ -88,4 +93,53 @@ test('a CLI training killed with -9 beside an open studio reads interrupted ther
   assert.equal(listed.runs.find((r: { id: number }) => r.id === runId).status, 'interrupted');
   // And the model it used is no longer in use.
   await call('models/remove', { id: run.modelId });
+});
+
+/** A library with a run left 'running' by a process that is gone; returns the run's id. */
+function deadRun(lib: Parameters<typeof createRun>[0]): number {
+  const model = addModel(lib, { path: LLAMA_FIXTURE });
+  const run = createRun(lib, { modelId: model.id, config: {} });
+  lib.db
+    .prepare("UPDATE runs SET status = 'running', owner_token = ?, started_at = 0 WHERE id = ?")
+    .run(DEAD_TOKEN, run.id);
+  return run.id;
+}
+
+test("the studio's Cancel on a run whose process died says it was already interrupted, and marks it", async () => {
+  // Asked before the watcher's next look (none here): the cancel looks itself.
+  const b = createBackend(join(root, 'studio-cancel'), { seedDemo: false, watchLibrary: false });
+  after(() => b.close());
+  const { call, callError } = inProcess(() => b);
+  const { seen } = libraryPushes(b);
+  const id = deadRun(b.lib);
+  const err = await callError('runs/cancel', { id });
+  assert.equal(err.code, 'already-interrupted');
+  assert.equal(
+    err.message,
+    `run ${id} was already interrupted: the process running it stopped; it can be resumed, or cancelled again to stop it for good`,
+  );
+  assert.equal((await call('runs/get', { id })).status, 'interrupted');
+  await seen({ kind: 'runs', id, action: 'updated' });
+  // A second Cancel stops it for good.
+  assert.equal((await call('runs/cancel', { id })).status, 'cancelled');
+});
+
+test('`runs cancel` on a run whose process died says it was already interrupted, and marks it', async () => {
+  const dataDir = join(root, 'cli-cancel');
+  const b = createBackend(dataDir, { seedDemo: false, watchLibrary: false });
+  const id = deadRun(b.lib);
+  await b.close();
+  const first = await runCli(['runs', 'cancel', String(id), '--data-dir', dataDir]);
+  assert.notEqual(first.code, 0);
+  assert.equal(first.stdout, '');
+  assert.match(
+    first.stderr.trim(),
+    new RegExp(
+      `^error: run ${id} was already interrupted: the process running it stopped; it can be resumed, or cancelled again to stop it for good$`,
+    ),
+  );
+  assert.equal((await cliJson(dataDir, 'runs', 'show', String(id))).status, 'interrupted');
+  const second = await runCli(['runs', 'cancel', String(id), '--data-dir', dataDir]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stdout.trim(), `run ${id} cancelled`);
 });

@@ -131,6 +131,9 @@ interface DeadRows {
 /** Per open database: what the last look for dead owners found but could not mark (a full disk). */
 const unmarked = new WeakMap<Db, DeadRows>();
 
+/** Per open database: the runs its start-up check found without a live owner. */
+const interruptedAtOpen = new WeakMap<Db, ReadonlySet<number>>();
+
 const plainDbCode = (e: unknown) => (e instanceof DbError ? e.code : undefined);
 
 function markInterrupted(db: Db, rows: DeadRows): void {
@@ -171,6 +174,15 @@ export function evaluationLeftUnmarked(db: Db, id: number): boolean {
 /** Whether evaluation job row `id` was found without a live owner and could not be marked yet. */
 export function evaluationJobLeftUnmarked(db: Db, id: number): boolean {
   return unmarked.get(db)?.evaluationJobs.includes(id) === true;
+}
+
+/**
+ * The runs this database's start-up check found 'running' or 'queued' without a live owner (marked,
+ * or read, interrupted). A CLI command opens the library for itself, so for it these runs had died
+ * before it was asked to act on them (`runs cancel` says so).
+ */
+export function runsInterruptedAtOpen(db: Db): ReadonlySet<number> {
+  return interruptedAtOpen.get(db) ?? new Set();
 }
 
 /**
@@ -286,6 +298,7 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
     }
   }
   const { runs } = interruptDeadOwners(db, opts.dataDir);
+  interruptedAtOpen.set(db, new Set(runs));
   sweepOwnerLocks(opts.dataDir);
   return { interruptedRuns: runs };
 }

@@ -9,6 +9,7 @@ import type { BackendEvents } from '../events.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
+import { interruptDeadWork } from '../library/outside-changes.ts';
 import { appendRunLog } from '../library/run-logs.ts';
 import { runMemoryIssue } from '../library/run-memory-check.ts';
 import {
@@ -17,7 +18,15 @@ import {
   type RunParams,
   type StoredRunConfig,
 } from '../library/run-plan.ts';
-import { checkResumable, getRunRecord, type RunRecord, requeueRun, setRunStatus } from '../library/runs.ts';
+import {
+  alreadyInterrupted,
+  checkResumable,
+  getRunRecord,
+  type RunRecord,
+  requeueRun,
+  runStillExecuting,
+  setRunStatus,
+} from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
@@ -93,9 +102,15 @@ export class TrainingService {
     if (run.status === 'completed' || run.status === 'failed' || run.status === 'cancelled') {
       throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
     }
+    const job = this.jobs.findByRun(id);
+    // A run another process trained, reading running though that process died (killed with -9)
+    // before the library watcher's next look: marked interrupted as that look would, and said so.
+    if (!job && (run.status === 'running' || run.status === 'queued') && !runStillExecuting(this.lib, id)) {
+      interruptDeadWork(this.lib, this.events);
+      throw alreadyInterrupted(getRunRecord(this.lib, id));
+    }
     this.#intent.set(id, 'cancel');
     setRunStatus(this.lib, id, 'cancelled', 'cancelled by the user');
-    const job = this.jobs.findByRun(id);
     let keptAdapterId: number | null = null;
     if (job) {
       if (opts.keepCheckpoint) this.#keep.add(id);

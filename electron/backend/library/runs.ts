@@ -10,6 +10,7 @@ import {
   ownerLives,
   retryInterruptedMarks,
   runLeftUnmarked,
+  runsInterruptedAtOpen,
   writeTransaction,
 } from '../db/database.ts';
 import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts';
@@ -335,12 +336,30 @@ export function appendMetrics(lib: Library, runId: number, metrics: RunMetric[])
   });
 }
 
-/** Marks a queued/running/paused run cancelled; the host also stops its job. Refuses finished runs. */
+/**
+ * The answer to a cancel of a run whose process had died before it was asked (a CLI killed with -9)
+ * but that still read running: it is interrupted — marked so, and resumable — rather than called
+ * cancelled; a second cancel stops it for good.
+ */
+export function alreadyInterrupted(run: RunRecord): ValidationError {
+  const at = run.lastStep ? ` at step ${run.lastStep}` : '';
+  return new ValidationError(
+    'already-interrupted',
+    `run ${run.id} was already interrupted: the process running it stopped${at}; it can be resumed, or cancelled again to stop it for good`,
+  );
+}
+
+/**
+ * Marks a queued/running/paused/interrupted run cancelled; the host also stops its job. Refuses
+ * finished runs, and a run this library's start-up check has just found dead (alreadyInterrupted:
+ * the CLI opens the library for each command, so it died before this cancel).
+ */
 export function cancelRun(lib: Library, id: number): RunRecord {
   const run = getRunRecord(lib, id);
   if (FINISHED.has(run.status)) {
     throw new ValidationError('not-cancellable', `run ${id} is already ${run.status}`);
   }
+  if (run.status === 'interrupted' && runsInterruptedAtOpen(lib.db).has(id)) throw alreadyInterrupted(run);
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
   return getRunRecord(lib, id);
 }

@@ -66,7 +66,9 @@
 //   runs/pause        {id}                                          → RunRecord (checkpoint, then 'paused')
 //   runs/resume       {id}                                          → RunRecord (paused/interrupted → queued; continues from its last checkpoint)
 //   runs/cancel       {id, keepCheckpoint?}                         → RunRecord & {keptAdapterId} (checkpoint, then stop; error
-//                                                                     'not-cancellable' if finished; keepCheckpoint: the last
+//                                                                     'not-cancellable' if finished; 'already-interrupted' if it read
+//                                                                     running but its process had died: marked interrupted, resumable,
+//                                                                     a second cancel stops it for good; keepCheckpoint: the last
 //                                                                     checkpoint becomes an adapter, now or when the job stops)
 //   runs/keep-checkpoint {id}                                       → AdapterRecord (a stopped run's last checkpoint, tagged 'checkpoint')
 //   runs/delete       {id}                                          → {id, deletedFolders} (refused while queued/running; adapters stay)
