@@ -105,6 +105,40 @@ function deadRun(lib: Parameters<typeof createRun>[0]): number {
   return run.id;
 }
 
+test("an evaluation a killed CLI `evaluate` left running is marked by the studio's next look and pushed", async () => {
+  const b = createBackend(join(root, 'evaluation'), { seedDemo: false, watchLibrary: false });
+  after(() => b.close());
+  const { call } = inProcess(() => b);
+  const { seen } = libraryPushes(b);
+  const insert = b.lib.db.prepare(
+    `INSERT INTO evaluations (adapter_id, kind, status, metrics_json, owner_token, created_at)
+     VALUES (NULL, 'loss', 'running', '{}', ?, 0)`,
+  );
+  const dead = Number(insert.run(DEAD_TOKEN).lastInsertRowid);
+  // One of this host's own, running: its owner (this process) lives.
+  const live = Number(insert.run(b.lib.owner.token).lastInsertRowid);
+  const job = Number(
+    b.lib.db
+      .prepare(
+        `INSERT INTO evaluation_jobs (job_id, data_path, status, owner_token, created_at)
+         VALUES (NULL, '/d.jsonl', 'running', ?, 0)`,
+      )
+      .run(DEAD_TOKEN).lastInsertRowid,
+  );
+  assert.deepEqual(interruptDeadWork(b.lib, b.events), [
+    { kind: 'evaluations', id: dead, action: 'updated', elsewhere: true },
+  ]);
+  await seen({ kind: 'evaluations', id: dead });
+  assert.equal((await call('evaluations/get', { id: dead })).status, 'interrupted');
+  assert.equal((await call('evaluations/get', { id: live })).status, 'running');
+  assert.equal(
+    b.lib.db.prepare('SELECT status FROM evaluation_jobs WHERE id = ?').pluck().get(job),
+    'interrupted',
+  );
+  // Found once: the next look pushes nothing more.
+  assert.deepEqual(interruptDeadWork(b.lib, b.events), []);
+});
+
 test("the studio's Cancel on a run whose process died says it was already interrupted, and marks it", async () => {
   // Asked before the watcher's next look (none here): the cancel looks itself.
   const b = createBackend(join(root, 'studio-cancel'), { seedDemo: false, watchLibrary: false });
