@@ -49,3 +49,32 @@ test('a snapshot is pushed when it appears, again when its weights arrive, and w
     watcher.stop();
   }
 });
+
+test('a cache folder changed in Settings is watched from then on, without a restart', () => {
+  // Bug: the watcher kept polling the folder it started with, so a model downloaded into the new
+  // cache (huggingface_hub in a terminal) was never offered until the studio restarted.
+  const [first, second] = [tempDir('reft-watch-a-'), tempDir('reft-watch-b-')];
+  const saved = process.env.HF_HUB_CACHE;
+  process.env.HF_HUB_CACHE = first;
+  const events = new BackendEvents();
+  const pushes: CacheChange[] = [];
+  events.onAny((topic, data) => {
+    if (topic === 'models/cache-changed') pushes.push(data as CacheChange);
+  });
+  const watcher = watchHubCache(events, { intervalMs: 3_600_000 });
+  try {
+    const config = { 'config.json': readFileSync(join(modelDir('llama'), 'config.json')) };
+    writeCacheSnapshot(second, 'other/already-there', config);
+    process.env.HF_HUB_CACHE = second;
+    // What the new folder held already is its starting point, not news (the Models page scans it).
+    assert.deepEqual(watcher.check(), []);
+    assert.equal(watcher.cacheDir, second);
+    const snap = writeCacheSnapshot(second, 'other/llama', config);
+    assert.deepEqual(watcher.check(), [snap]);
+    assert.deepEqual(pushes, [{ cacheDir: second, added: [snap], changed: [], removed: [] }]);
+  } finally {
+    watcher.stop();
+    if (saved === undefined) delete process.env.HF_HUB_CACHE;
+    else process.env.HF_HUB_CACHE = saved;
+  }
+});

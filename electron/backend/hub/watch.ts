@@ -36,7 +36,8 @@ function snapshots(cacheDir: string): Map<string, string> {
 }
 
 export interface CacheWatcher {
-  cacheDir: string;
+  /** The cache watched now: the one given, else the current HF_HUB_CACHE (Settings may change it). */
+  readonly cacheDir: string;
   /** Checks now (also called by the timer); returns the snapshot folders that appeared. */
   check(): string[];
   stop(): void;
@@ -46,9 +47,17 @@ export function watchHubCache(
   events: BackendEvents,
   opts: { cacheDir?: string; intervalMs?: number } = {},
 ): CacheWatcher {
-  const cacheDir = opts.cacheDir ?? hubCacheDir();
+  let cacheDir = opts.cacheDir ?? hubCacheDir();
   let known = snapshots(cacheDir);
   const check = (): string[] => {
+    // The cache folder changed in Settings: watch the new one from what it holds now (the Models
+    // page scans it again on that change), else downloads into it went unnoticed until a restart.
+    const current = opts.cacheDir ?? hubCacheDir();
+    if (current !== cacheDir) {
+      cacheDir = current;
+      known = snapshots(cacheDir);
+      return [];
+    }
     const now = snapshots(cacheDir);
     const added = [...now.keys()].filter((k) => !known.has(k)).sort();
     const changed = [...now]
@@ -64,5 +73,11 @@ export function watchHubCache(
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_CACHE_POLL_MS) || 5000);
   const timer = setInterval(check, interval);
   timer.unref();
-  return { cacheDir, check, stop: () => clearInterval(timer) };
+  return {
+    get cacheDir() {
+      return cacheDir;
+    },
+    check,
+    stop: () => clearInterval(timer),
+  };
 }
