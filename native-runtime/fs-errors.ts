@@ -12,6 +12,7 @@ export const ERRNO: Record<string, { code: string; phrase: string }> = {
   EPERM: { code: 'permission-denied', phrase: 'not permitted' },
   ENOSPC: { code: 'disk-full', phrase: 'the disk is full' },
   EDQUOT: { code: 'disk-full', phrase: 'the disk quota is used up' },
+  EFBIG: { code: 'file-too-large', phrase: 'a file is larger than the disk or a limit allows' },
   EROFS: { code: 'read-only', phrase: 'the disk is read-only' },
   EISDIR: { code: 'is-a-folder', phrase: 'a folder, not a file' },
   ENOTDIR: { code: 'not-a-folder', phrase: 'not a folder' },

@@ -21,9 +21,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { CancelledError, ConfigError, FormatError } from '../errors.ts';
+import { CancelledError, ConfigError, FormatError, ReftError } from '../errors.ts';
 import { sweepTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
-import { fileError } from '../fs-errors.ts';
+import { ERRNO, fileError } from '../fs-errors.ts';
 import { acquirePidLock } from '../pid-lock.ts';
 import {
   ORT_LIB,
@@ -47,6 +47,30 @@ export interface InstallOptions {
   source?: string;
   onProgress?: (p: InstallProgress) => void;
   signal?: AbortSignal;
+}
+
+/** Cancel (Settings, Ctrl-C) stops the download at once and unpacking or copying between pieces; never a swap. */
+function checkCancel(signal: AbortSignal | undefined): void {
+  if (signal?.aborted)
+    throw new CancelledError('runtime install cancelled; the installed pack (if any) is unchanged');
+}
+
+/**
+ * A write into the pack that failed while unpacking or copying (a full disk above all), said as that:
+ * a .tgz's unpacker only warned and went on, and its truncated files were then reported as "not an
+ * ELF library"; a write's own error names a file in the temporary folder the person never sees.
+ */
+function writeFailure(e: unknown, root: string, source: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const known = typeof err?.code === 'string' ? ERRNO[err.code] : undefined;
+  const ours = err?.syscall === 'write' || (typeof err?.path === 'string' && err.path.startsWith(root));
+  return known && ours
+    ? new ReftError(
+        known.code,
+        `runtime install: cannot write the pack into ${root} while unpacking ${source} (${known.phrase})`,
+        { cause: e },
+      )
+    : e;
 }
 
 /** CUDA/cuDNN libraries worth carrying along when a folder or archive has them. */
@@ -81,10 +105,14 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
   // 10 minutes, and a staging folder that old is what a killed install leaves (another process
   // listing packs meanwhile would delete it).
   const makeStaging = () => mkdir(join(staging, 'ort'), { recursive: true });
-  // Cancel (Settings) stops the download at once and the other phases between steps; never a swap.
-  const checkCancel = () => {
-    if (o.signal?.aborted)
-      throw new CancelledError('runtime install cancelled; the installed pack (if any) is unchanged');
+  // Unpacking or copying: stopped by Cancel between pieces, a write that failed said as such.
+  const unpack = async (source: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (e) {
+      checkCancel(o.signal);
+      throw writeFailure(e, root, source);
+    }
   };
   try {
     let source: PackManifest['source'];
@@ -97,11 +125,12 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       await makeStaging();
       // Recorded absolute: `runtime list` reads it from whatever folder it is run in.
       const location = resolve(o.from);
+      const from = o.from;
       if (st.isDirectory()) {
-        await copyFromFolder(o.from, staging, o.onProgress);
+        await unpack(from, () => copyFromFolder(from, staging, o));
         source = { kind: 'folder', location };
       } else {
-        await extractArchive(o.from, staging, ort.version, o.onProgress);
+        await unpack(from, () => extractArchive(from, staging, ort.version, o));
         source = { kind: 'archive', location };
       }
     } else {
@@ -113,11 +142,11 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
         extraBytes: (await stat(join(ort.binDir, ORT_LIB))).size,
       });
       await makeStaging();
-      await extractArchive(dl.file, staging, ort.version, o.onProgress);
+      await unpack(dl.file, () => extractArchive(dl.file, staging, ort.version, o));
       source = { kind: 'nuget', location: dl.url, sha512: dl.sha512 };
       await rm(dl.file, { force: true });
     }
-    checkCancel();
+    checkCancel(o.signal);
     for (const f of PROVIDER_LIBS) {
       const p = join(staging, 'ort', f);
       if (!existsSync(p))
@@ -164,7 +193,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       cudaMajor,
     };
     writeFileAtomic(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    checkCancel();
+    checkCancel(o.signal);
     // Swap in: the old pack moves aside first, so there is always a complete pack or one to put back.
     const target = packDir(dataDir, 'cuda');
     const old = join(root, `.cuda.${tag}.old`);
@@ -255,7 +284,7 @@ async function sha256(path: string): Promise<string> {
 }
 
 /** Copies the providers (and any CUDA libraries beside them) from a folder, searched recursively. */
-async function copyFromFolder(from: string, staging: string, onProgress?: InstallOptions['onProgress']) {
+async function copyFromFolder(from: string, staging: string, o: InstallOptions) {
   const dir = await findProviderDir(from, 6);
   if (!dir)
     throw new FormatError(
@@ -266,14 +295,16 @@ async function copyFromFolder(from: string, staging: string, onProgress?: Instal
   const wanted = names.filter((n) => (PROVIDER_LIBS as readonly string[]).includes(n) || CUDA_LIB.test(n));
   let total = 0;
   for (const n of wanted) total += (await stat(join(dir, n))).size;
-  await checkSpace(staging, total);
+  // Said of the runtimes folder the person knows, not of the temporary folder inside it.
+  await checkSpace(dirname(staging), total);
   let done = 0;
   for (const n of wanted) {
+    checkCancel(o.signal);
     const dest = join(staging, CUDA_LIB.test(n) ? 'lib' : 'ort', n);
     await mkdir(dirname(dest), { recursive: true });
     await cp(join(dir, n), dest, { dereference: true });
     done += (await stat(dest)).size;
-    onProgress?.({ phase: 'copy', bytes: done, total });
+    o.onProgress?.({ phase: 'copy', bytes: done, total });
   }
 }
 
@@ -299,14 +330,14 @@ async function extractArchive(
   file: string,
   staging: string,
   ortVersion: string,
-  onProgress?: InstallOptions['onProgress'],
+  o: InstallOptions,
 ): Promise<void> {
   const head = Buffer.alloc(4);
   const fh = await open(file, 'r');
   await fh.read(head, 0, 4, 0);
   await fh.close();
-  if (head.readUInt32LE(0) === 0x04034b50) return extractZip(file, staging, ortVersion, onProgress);
-  if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, ortVersion, onProgress);
+  if (head.readUInt32LE(0) === 0x04034b50) return extractZip(file, staging, ortVersion, o);
+  if (head[0] === 0x1f && head[1] === 0x8b) return extractTgz(file, staging, ortVersion, o);
   if (head.readUInt32BE(0) === 0x7f454c46)
     throw new FormatError(
       'unknown-archive',
@@ -378,7 +409,7 @@ async function extractZip(
   file: string,
   staging: string,
   ortVersion: string,
-  onProgress?: InstallOptions['onProgress'],
+  o: InstallOptions,
 ): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
@@ -404,52 +435,67 @@ async function extractZip(
       if (dest && !picked.some((p) => p.dest === dest)) picked.push({ entry, dest });
     }
     const total = picked.reduce((s, p) => s + p.entry.uncompressedSize, 0);
-    await checkSpace(staging, total);
+    await checkSpace(dirname(staging), total);
     let done = 0;
     for (const p of picked) {
+      checkCancel(o.signal);
       const out = join(staging, p.dest);
       await mkdir(dirname(out), { recursive: true });
       const rs = await zip.openReadStreamPromise(p.entry);
       rs.on('data', (c: Buffer) => {
         done += c.length;
-        onProgress?.({ phase: 'extract', bytes: done, total });
+        o.onProgress?.({ phase: 'extract', bytes: done, total });
       });
-      await pipeline(rs, createWriteStream(out, { mode: 0o755 }));
+      await pipeline(rs, createWriteStream(out, { mode: 0o755 }), { signal: o.signal });
     }
   } finally {
     zip.close();
   }
 }
 
-async function extractTgz(
-  file: string,
-  staging: string,
-  ortVersion: string,
-  onProgress?: InstallOptions['onProgress'],
-) {
+/**
+ * A gzipped tar, streamed through the unpacker: its progress is the share of the file read (the
+ * entries' sizes are known only as they come), and Cancel stops the reading at once.
+ */
+async function extractTgz(file: string, staging: string, ortVersion: string, o: InstallOptions) {
   const tmp = join(staging, '.tgz');
   await mkdir(tmp, { recursive: true });
   // Archive path of the file for each place in the pack: the first one, as for a zip.
   const picked = new Map<string, string>();
   let versionFile: string | null = null;
-  let done = 0;
+  const input = createReadStream(file, { signal: o.signal });
+  const unpacker = tar.x({
+    cwd: tmp,
+    filter: (p, entry) => {
+      if ('type' in entry && entry.type !== 'File' && entry.type !== 'SymbolicLink') return false;
+      if (isVersionFile(p)) versionFile ??= p;
+      const dest = destFor(p);
+      if (dest && !picked.has(dest)) picked.set(dest, p);
+      return picked.get(dest ?? '') === p || versionFile === p;
+    },
+    // An entry it could not write (a full disk) is only a warning to tar: here it ends the install.
+    onwarn: (_code, _message, data) => {
+      if (data instanceof Error && 'syscall' in data) input.destroy(data);
+    },
+  });
+  const total = (await stat(file)).size;
+  let read = 0;
+  input.on('data', (c) => {
+    read += c.length;
+    o.onProgress?.({ phase: 'extract', bytes: read, total });
+  });
   try {
-    await tar.x({
-      file,
-      cwd: tmp,
-      filter: (p, entry) => {
-        if ('type' in entry && entry.type !== 'File' && entry.type !== 'SymbolicLink') return false;
-        if (isVersionFile(p)) versionFile ??= p;
-        const dest = destFor(p);
-        if (dest && !picked.has(dest)) picked.set(dest, p);
-        return picked.get(dest ?? '') === p || versionFile === p;
-      },
-      onReadEntry: (e) => {
-        done += e.size ?? 0;
-        onProgress?.({ phase: 'extract', bytes: done, total: null });
-      },
+    await new Promise<void>((resolve, reject) => {
+      unpacker.on('close', resolve);
+      unpacker.on('error', reject);
+      input.on('error', (e) => {
+        unpacker.abort(e);
+        reject(e);
+      });
+      input.pipe(unpacker);
     });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).syscall || o.signal?.aborted) throw e;
     throw new FormatError('bad-archive', `runtime install: cannot read ${file} (${(e as Error).message})`);
   }
   if (versionFile) checkVersion(file, (await readFile(join(tmp, versionFile), 'utf8')).trim(), ortVersion);

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -323,6 +323,82 @@ test('a cancelled or killed install loses nothing: a pack moved aside is put bac
   writeFileSync(join(fresh, 'lib/libcublasLt.so.12'), Buffer.alloc(4096));
   await installCudaPack(data, { from: PROVIDER_DIR });
   assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda']);
+});
+
+test('Cancel stops unpacking or copying at once, from a .tgz, a .zip or a folder', async () => {
+  // Bug: Cancel was looked at only after the whole archive or folder was unpacked (an offline bundle
+  // of CUDA libraries takes minutes), so the page kept saying "Unpacking" long after Cancel.
+  const src = join(tmp, 'cancel-src');
+  cpSync(PROVIDER_DIR, src, { recursive: true });
+  for (const lib of ['libcublas.so.12', 'libcublasLt.so.12', 'libcudart.so.12'])
+    writeFileSync(join(src, lib), randomBytes(1 << 21));
+  const tgz = join(tmp, 'cancel.tgz');
+  await tar.c({ gzip: true, file: tgz, cwd: tmp }, ['cancel-src']);
+  const zip = join(tmp, 'cancel.zip');
+  writeFileSync(
+    zip,
+    encodeZip(
+      readdirSync(src)
+        .sort()
+        .map((f) => ({ name: `native/${f}`, data: new Uint8Array(readFileSync(join(src, f))) })),
+    ),
+  );
+  for (const from of [tgz, zip, src]) {
+    const data = join(tmp, `cancel-${from.split(/[./]/).pop()}`);
+    const ac = new AbortController();
+    let after = 0;
+    await assert.rejects(
+      installCudaPack(data, {
+        from,
+        signal: ac.signal,
+        onProgress: () => {
+          if (ac.signal.aborted) after++;
+          ac.abort();
+        },
+      }),
+      { code: 'cancelled' },
+      from,
+    );
+    assert.ok(after <= 1, `${from}: ${after} progress reports after Cancel`);
+    assert.deepEqual(readdirSync(runtimesDir(data)), [], `${from}: nothing left behind`);
+  }
+});
+
+test('a write that fails while a .tgz is unpacked is said as such, not as a broken provider', () => {
+  // Bug: tar only warns about an entry it cannot write (a full disk) and went on; the truncated
+  // providers were then refused as "not an ELF library". A file-size limit fails the write the same
+  // way (EFBIG) without filling a disk.
+  const src = join(tmp, 'fsize', 'pkg');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'libcublasLt.so.12'), randomBytes(4 << 20));
+  cpSync(PROVIDER_DIR, src, { recursive: true });
+  const tgz = join(tmp, 'fsize.tgz');
+  tar.c({ gzip: true, file: tgz, cwd: join(tmp, 'fsize'), sync: true }, ['pkg']);
+  const data = join(tmp, 'fsize-data');
+  const r = spawnSync(
+    '/bin/sh',
+    [
+      '-c',
+      `ulimit -f 2048; exec "$0" "$@"`,
+      process.execPath,
+      join(ROOT, 'bin/reft-studio.js'),
+      'runtime',
+      'install',
+      'cuda',
+      '--from',
+      tgz,
+      '--data-dir',
+      data,
+      '--quiet',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    `error: runtime install: cannot write the pack into ${runtimesDir(data)} while unpacking ${tgz} (a file is larger than the disk or a limit allows)\n`,
+  );
+  assert.deepEqual(readdirSync(runtimesDir(data)), []);
 });
 
 test('installs and removals take turns: the second is refused in one line naming the first', async () => {
