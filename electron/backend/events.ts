@@ -96,7 +96,8 @@ export interface CacheChange {
 /** A runtime pack install started by 'system/runtime-install'. */
 export interface RuntimeProgress extends InstallProgress {
   name: string;
-  state: 'running' | 'done' | 'failed';
+  /** 'cancelled': stopped by Cancel (system/runtime-cancel), which is not a failure. */
+  state: 'running' | 'done' | 'failed' | 'cancelled';
   error?: WireError;
 }
 

@@ -106,3 +106,28 @@ test('an install while another process installs says that one is already running
     rmSync(runtimesLock(dir), { force: true });
   }
 });
+
+test('Cancel ends an install with a cancelled push, not a failure, and installs nothing', async () => {
+  // Bug: a cancel came as 'failed' with "runtime install cancelled; …", which the page showed as
+  // "The CUDA runtime could not be installed." in the CLI's words.
+  const pushes: RuntimeProgress[] = [];
+  const off = backend.events.onAny((topic, data) => {
+    if (topic !== 'runtime/progress') return;
+    pushes.push(data as RuntimeProgress);
+    // Cancelled once it is copying, as a person would press Cancel while the bar moves.
+    if ((data as RuntimeProgress).phase === 'copy' && pushes.length === 2) void call('system/runtime-cancel');
+  });
+  try {
+    await call('system/runtime-install', { name: 'cuda', from: FAKE });
+    while (!pushes.some((p) => p.state !== 'running')) await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    off();
+  }
+  const last = pushes.at(-1);
+  assert.equal(last?.state, 'cancelled', JSON.stringify(last));
+  assert.equal(last?.error, undefined);
+  assert.deepEqual(await call('system/runtime-list'), []);
+  // Nothing holds the install: the next one runs.
+  assert.equal((await installOutcome(FAKE)).state, 'done');
+  await call('system/runtime-remove', { name: 'cuda' });
+});

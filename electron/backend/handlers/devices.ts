@@ -5,7 +5,7 @@
 // library path (Engine.refresh; busy ones when their work ends), no restart of the studio.
 
 import { z } from 'zod';
-import { ReftError } from '../../../native-runtime/errors.ts';
+import { CancelledError, ReftError } from '../../../native-runtime/errors.ts';
 import { listPacks, type PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
@@ -66,14 +66,19 @@ export const devicesHandlers = defineHandlers({
         .then(
           () => push({ state: 'done', phase: 'verify', bytes: 0, total: null }),
           // Pushed, not answered: in the words a reply would have (no CLI flags, errno in words).
+          // Cancel is what the person asked for, not a failure to report.
           (e) =>
-            push({
-              state: 'failed',
-              phase: 'verify',
-              bytes: 0,
-              total: null,
-              error: toUserError(e, ctx.lib.dataDir),
-            }),
+            push(
+              e instanceof CancelledError
+                ? { state: 'cancelled', phase: 'verify', bytes: 0, total: null }
+                : {
+                    state: 'failed',
+                    phase: 'verify',
+                    bytes: 0,
+                    total: null,
+                    error: toUserError(e, ctx.lib.dataDir),
+                  },
+            ),
         )
         .finally(() => {
           installing = null;
