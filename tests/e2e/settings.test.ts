@@ -100,6 +100,31 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     assert.equal(await page.getByLabel('CPU threads').inputValue(), '0');
   });
 
+  test('a stored device that cannot run here says why and that the CPU runs instead', async (t) => {
+    const client = await rpcFor((server as Served).url);
+    try {
+      const cuda = (await rpc(client, 'system/devices')).providers.find(
+        (p: { name: string }) => p.name === 'cuda',
+      );
+      if (cuda.state === 'available') return t.skip('CUDA runs on this machine');
+      // Chosen on another machine, or before the GPU went away.
+      await rpc(client, 'settings/environment-set', { device: 'cuda' });
+      await page.reload();
+      await connected(page);
+      // Bug: the note said only why, not that runs go on, on the CPU.
+      const note = page.getByRole('region', { name: 'Engine' }).getByRole('alert');
+      assert.equal(
+        await textWhen(note.locator('.msg'), /^NVIDIA GPU \(CUDA\) is not available here/),
+        `NVIDIA GPU (CUDA) is not available here: ${cuda.reason}. Until it is, training and generation run on the CPU.`,
+      );
+      await rpc(client, 'settings/environment-set', { device: 'cpu' });
+      await page.reload();
+      await connected(page);
+    } finally {
+      client.close();
+    }
+  });
+
   test('a token is saved write-only and can be removed; a relative cache folder is refused', async () => {
     await page.getByLabel('Access token').fill('hf_abcdefghijklmnopqr1234');
     await page.getByRole('button', { name: 'Save token' }).click();
