@@ -17,7 +17,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
 import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
@@ -127,7 +127,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       const location = resolve(o.from);
       const from = o.from;
       if (st.isDirectory()) {
-        await unpack(from, () => copyFromFolder(from, staging, o));
+        await unpack(from, () => copyFromFolder(from, staging, ort.version, o));
         source = { kind: 'folder', location };
       } else {
         await unpack(from, () => extractArchive(from, staging, ort.version, o));
@@ -284,13 +284,14 @@ async function sha256(path: string): Promise<string> {
 }
 
 /** Copies the providers (and any CUDA libraries beside them) from a folder, searched recursively. */
-async function copyFromFolder(from: string, staging: string, o: InstallOptions) {
+async function copyFromFolder(from: string, staging: string, ortVersion: string, o: InstallOptions) {
   const dir = await findProviderDir(from, 6);
   if (!dir)
     throw new FormatError(
       'pack-incomplete',
       `runtime install: no ${PROVIDER_LIBS[1]} in ${from} or its subfolders`,
     );
+  checkVersion(from, await folderVersion(from, dir), ortVersion);
   const names = await readdir(dir);
   const wanted = names.filter((n) => (PROVIDER_LIBS as readonly string[]).includes(n) || CUDA_LIB.test(n));
   let total = 0;
@@ -306,6 +307,23 @@ async function copyFromFolder(from: string, staging: string, o: InstallOptions) 
     done += (await stat(dest)).size;
     o.onProgress?.({ phase: 'copy', bytes: done, total });
   }
+}
+
+/**
+ * The ONNX Runtime version an unpacked package states, as its archive would: a NuGet package's
+ * .nuspec or a release's VERSION_NUMBER, in `from` or a folder on the way down to the providers.
+ * Without it a folder of another version was installed (and recorded as the app's version).
+ */
+async function folderVersion(from: string, providerDir: string): Promise<string | undefined> {
+  let dir = from;
+  for (const step of ['', ...relative(from, providerDir).split(sep).filter(Boolean)]) {
+    dir = join(dir, step);
+    const names = await readdir(dir);
+    const nuspec = names.find((n) => n.endsWith('.nuspec'));
+    if (nuspec) return nuspecVersion(await readFile(join(dir, nuspec), 'utf8'));
+    if (names.includes('VERSION_NUMBER')) return (await readFile(join(dir, 'VERSION_NUMBER'), 'utf8')).trim();
+  }
+  return undefined;
 }
 
 async function findProviderDir(dir: string, depth: number): Promise<string | null> {
@@ -402,6 +420,8 @@ function checkVersion(file: string, stated: string | undefined, ortVersion: stri
     );
 }
 
+const nuspecVersion = (text: string): string | undefined => /<version>([^<]+)<\/version>/.exec(text)?.[1];
+
 /** A release archive's VERSION_NUMBER file (onnxruntime-linux-x64-gpu-1.x/VERSION_NUMBER). */
 const isVersionFile = (entry: string) => /^(\.\/)?([^/]+\/)?VERSION_NUMBER$/.test(entry);
 
@@ -427,7 +447,7 @@ async function extractZip(
       if (name.endsWith('.nuspec')) {
         // A NuGet package says its version: refuse one for another ONNX Runtime.
         const text = (await streamToBuffer(await zip.openReadStreamPromise(entry))).toString('utf8');
-        checkVersion(file, /<version>([^<]+)<\/version>/.exec(text)?.[1], ortVersion);
+        checkVersion(file, nuspecVersion(text), ortVersion);
         continue;
       }
       // The first file for each place in the pack (as for a tgz).

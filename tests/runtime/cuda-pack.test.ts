@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tar from 'tar';
 import { encodeZip } from '../../native-runtime/formats/zip.ts';
@@ -249,6 +249,31 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await assert.rejects(installCudaPack(fileThere, { from: file }), {
     message: `runtime install: ${join(fileThere, 'runtimes')}: not a folder`,
   });
+});
+
+test('an unpacked package of another version is refused as its archive is', async () => {
+  // Bug: the .nupkg was refused, the same package unpacked into a folder was installed (and recorded
+  // as the app's ONNX Runtime version).
+  const nugetFolder = join(tmp, 'unpacked-nupkg');
+  cpSync(PROVIDER_DIR, join(nugetFolder, 'runtimes/linux-x64/native'), { recursive: true });
+  const nuspec = (v: string) =>
+    `<?xml version="1.0"?><package><metadata><id>Microsoft.ML.OnnxRuntime.Gpu.Linux</id><version>${v}</version></metadata></package>`;
+  writeFileSync(join(nugetFolder, 'Microsoft.ML.OnnxRuntime.Gpu.Linux.nuspec'), nuspec('1.20.0'));
+  const release = join(tmp, 'onnxruntime-linux-x64-gpu-1.21.0');
+  cpSync(PROVIDER_DIR, join(release, 'lib'), { recursive: true });
+  writeFileSync(join(release, 'VERSION_NUMBER'), '1.21.0\n');
+  const data = join(tmp, 'unpacked-data');
+  for (const [from, stated] of [
+    [nugetFolder, '1.20.0'],
+    [release, '1.21.0'],
+  ])
+    await assert.rejects(installCudaPack(data, { from }), {
+      code: 'version-mismatch',
+      message: `runtime install: ${basename(from)} is ONNX Runtime ${stated}; the app runs ${VERSION} and needs the same version`,
+    });
+  assert.deepEqual(readdirSync(runtimesDir(data)), []);
+  writeFileSync(join(nugetFolder, 'Microsoft.ML.OnnxRuntime.Gpu.Linux.nuspec'), nuspec(VERSION));
+  assert.equal((await installCudaPack(data, { from: nugetFolder })).source.kind, 'folder');
 });
 
 test('runtime list and remove', async () => {
