@@ -254,7 +254,7 @@ describe('The CUDA runtime in two tabs: Cancel midway, then installed', {
     // Bug: "The CUDA runtime could not be installed. runtime install cancelled; …", an error in the
     // CLI's words, for what the person asked for.
     for (const card of [a, b]) {
-      await card.getByRole('status').getByText('Cancelled. Nothing was installed.').waitFor();
+      await card.getByTestId('cuda-status').getByText('Cancelled. Nothing was installed.').waitFor();
       assert.equal(await card.getByRole('alert').count(), 0);
       assert.equal(await card.getByTestId('cuda-progress').count(), 0);
     }
