@@ -80,11 +80,11 @@ const FOLDER_FILES = [
 ];
 
 /**
- * The stamps of what openModelFolder reads in `dir`: a folder kept open (to spare building its
- * tokenizer again) is opened again once this differs, so an edited chat template or tokenizer is
- * what the next preview or count uses, as training would.
+ * The stamps of what openModelFolder reads in `dir`: a folder kept open (keptModelFolder) is opened
+ * again once this differs, so an edited chat template or tokenizer is what the next preview or
+ * count uses, as training would.
  */
-export function modelFolderStamp(dir: string): string {
+function modelFolderStamp(dir: string): string {
   return FOLDER_FILES.map((f) => fileStamp(join(dir, f))).join('|');
 }
 
@@ -94,6 +94,25 @@ export function openModelFolder(input: string): ModelFolder {
   const spec = loadModelSpec(dir);
   const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
   return { dir, spec, tokenizer };
+}
+
+/** How many folders keptModelFolder keeps open, the most recently asked last. */
+const KEPT_FOLDERS = 2;
+const keptFolders = new Map<string, { stamp: string; folder: ModelFolder }>();
+
+/**
+ * openModelFolder(dir), kept for the next ask until its files change (modelFolderStamp): counting a
+ * dataset's tokens and paging through a run's examples ask for one model's folder again and again,
+ * and its tokenizer takes a moment to build from tokenizer.json. The last KEPT_FOLDERS are kept.
+ */
+export function keptModelFolder(dir: string): ModelFolder {
+  const stamp = modelFolderStamp(dir);
+  const known = keptFolders.get(dir);
+  const folder = known?.stamp === stamp ? known.folder : openModelFolder(dir);
+  keptFolders.delete(dir);
+  keptFolders.set(dir, { stamp, folder });
+  while (keptFolders.size > KEPT_FOLDERS) keptFolders.delete(keptFolders.keys().next().value as string);
+  return folder;
 }
 
 /** Plain-data description of a model, for `models inspect --json` and the studio. */

@@ -9,7 +9,7 @@
 
 import { ConfigError } from '../errors.ts';
 import { mulberry32 } from '../generation/sampling.ts';
-import { type ModelFolder, modelFolderStamp, openModelFolder } from '../models/model-folder.ts';
+import { keptModelFolder } from '../models/model-folder.ts';
 import { type DataFormat, encodePrompt, scanDataset, trainsThroughChatTemplate } from './data.ts';
 
 export interface TokenLengthsInput {
@@ -41,16 +41,6 @@ export interface TokenLengths {
   chatTemplate: boolean;
   /** The model's context length (training's maxLength is at most this). */
   maxPositions: number;
-}
-
-// The worker counts one dataset after another for the same model: keep its folder (the tokenizer
-// takes a moment to build from tokenizer.json).
-let kept: { key: string; folder: ModelFolder } | null = null;
-
-function folderOf(dir: string): ModelFolder {
-  const key = `${dir}\0${modelFolderStamp(dir)}`;
-  if (kept?.key !== key) kept = { key, folder: openModelFolder(dir) };
-  return kept.folder;
 }
 
 /**
@@ -112,7 +102,8 @@ export function sampleIndices(n: number, k: number): number[] {
 }
 
 export function tokenLengths(input: TokenLengthsInput): TokenLengths {
-  const folder = folderOf(input.model);
+  // The worker counts one dataset after another for the same model: its folder is kept.
+  const folder = keptModelFolder(input.model);
   const tok = folder.tokenizer;
   if (!tok)
     throw new ConfigError('missing-tokenizer', `${folder.dir}: no tokenizer.json to count tokens with`);

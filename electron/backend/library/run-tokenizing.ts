@@ -7,11 +7,7 @@
 
 import { ConfigError, ValidationError } from '../../../native-runtime/errors.ts';
 import { PromptReader } from '../../../native-runtime/evaluation/prompt-reader.ts';
-import {
-  type ModelFolder,
-  modelFolderStamp,
-  openModelFolder,
-} from '../../../native-runtime/models/model-folder.ts';
+import { keptModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import {
   type DataFormat,
   specialIds,
@@ -24,21 +20,6 @@ import {
   previewExample,
 } from '../../../native-runtime/training/preview.ts';
 import type { ProbeConfig } from '../jobs/run-params.ts';
-
-const KEEP = 2;
-// Paging through examples asks for one model's folder again and again: the last few are kept (the
-// tokenizer takes a moment to build from tokenizer.json), each until its files change.
-const kept = new Map<string, { stamp: string; folder: ModelFolder }>();
-
-function folderOf(dir: string): ModelFolder {
-  const stamp = modelFolderStamp(dir);
-  const known = kept.get(dir);
-  const folder = known?.stamp === stamp ? known.folder : openModelFolder(dir);
-  kept.delete(dir);
-  kept.set(dir, { stamp, folder });
-  while (kept.size > KEEP) kept.delete(kept.keys().next().value as string);
-  return folder;
-}
 
 export interface ProbeCheckArgs {
   model: string;
@@ -55,7 +36,7 @@ export interface ProbeCheckArgs {
  * checkpoints, as the adapter was trained (trainsThroughChatTemplate).
  */
 export function checkProbePrompts(a: ProbeCheckArgs): void {
-  const { spec, tokenizer } = folderOf(a.model);
+  const { spec, tokenizer } = keptModelFolder(a.model);
   if (!tokenizer) return; // planRun refused the run already
   const reader = new PromptReader(spec, tokenizer, null);
   const chat = new Set([
@@ -89,7 +70,7 @@ export interface PreviewTokensArgs {
  */
 export function previewTokens(a: PreviewTokensArgs): ExamplePreview & { numLayers: number } {
   if (a.probe) checkProbePrompts(a.probe);
-  const { spec, tokenizer, dir } = folderOf(a.model);
+  const { spec, tokenizer, dir } = keptModelFolder(a.model);
   if (!tokenizer) throw new ConfigError('missing-tokenizer', `${dir}: no tokenizer.json; training needs one`);
   const { eosId } = specialIds(tokenizer, spec);
   return { ...previewExample(tokenizer, a.example, a.config, eosId), numLayers: spec.numLayers };
