@@ -69,12 +69,12 @@ export function migrate(db: Database.Database, dir: string): number[] {
     'CREATE TABLE IF NOT EXISTS __migrations__ (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   const available = listMigrations(dir);
-  checkInSync(appliedIds(db), available);
+  const appliedBefore = appliedIds(db);
+  checkInSync(appliedBefore, available);
   const done: number[] = [];
-  const appliedBefore = new Set(appliedIds(db));
   for (const m of available) {
     // Applied already: no write transaction, so that a library open read-only gets this far.
-    if (appliedBefore.has(m.id)) continue;
+    if (appliedBefore.includes(m.id)) continue;
     const sql = readFileSync(m.file, 'utf8');
     // Re-check inside the write lock: another process may have applied it since we looked.
     const apply = db.transaction(() => {
