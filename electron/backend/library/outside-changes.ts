@@ -130,20 +130,9 @@ function differences(before: Snapshot, now: Snapshot): LibraryChange[] {
  */
 export function interruptDeadWork(lib: Library, events: BackendEvents): LibraryChange[] {
   const found = interruptDeadOwners(lib.db, lib.dataDir);
-  const changes: LibraryChange[] = [
-    ...found.runs.map((id) => ({
-      kind: 'runs' as const,
-      id,
-      action: 'updated' as const,
-      elsewhere: true as const,
-    })),
-    ...found.evaluations.map((id) => ({
-      kind: 'evaluations' as const,
-      id,
-      action: 'updated' as const,
-      elsewhere: true as const,
-    })),
-  ];
+  const changes = (['runs', 'evaluations'] as const).flatMap((kind) =>
+    found[kind].map((id): LibraryChange => ({ kind, id, action: 'updated', elsewhere: true })),
+  );
   for (const c of changes) events.emit('library/changed', c);
   return changes;
 }
