@@ -1,19 +1,10 @@
 // Model folders made for tests: the llama fixture's architecture at another size, or with another
 // tokenizer pattern.
 
-import {
-  closeSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
+import { planSafetensors } from '../../native-runtime/formats/safetensors-stream.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import type { ModelSpec } from '../../native-runtime/models/config.ts';
@@ -111,25 +102,15 @@ export function sparseLlama(parent: string, layers: number): string {
       [`${p}self_attn.o_proj.weight`]: [H, H],
     });
   }
-  const header: Record<string, unknown> = {};
-  let end = 0;
-  for (const name of Object.keys(shapes).sort()) {
-    const bytes = 4 * shapes[name].reduce((a, b) => a * b, 1);
-    header[name] = { dtype: 'F32', shape: shapes[name], data_offsets: [end, end + bytes] };
-    end += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const size = Buffer.alloc(8);
-  size.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const fd = openSync(join(dir, 'model.safetensors'), 'w');
-  try {
-    writeSync(fd, size);
-    writeSync(fd, json);
-    ftruncateSync(fd, 8 + Buffer.byteLength(json) + end);
-  } finally {
-    closeSync(fd);
-  }
+  // The header the streaming writer plans; the file extended to its full size is holes of zeros.
+  const plan = planSafetensors(
+    Object.keys(shapes)
+      .sort()
+      .map((name) => ({ name, dtype: 'F32', shape: shapes[name] })),
+  );
+  const file = join(dir, 'model.safetensors');
+  writeFileSync(file, plan.header);
+  truncateSync(file, plan.totalBytes);
   return dir;
 }
 
