@@ -146,11 +146,10 @@ export class TrainForm {
   shape = $state.raw<ModelShapeForTraining | null>(null);
   /**
    * Number fields whose text is not a number ("1e", "--3"): the browser reports those as blank, which
-   * would otherwise pass silently as "the default". Or, with its own words, a number the field cannot
-   * take (a count of tokens of 1e21).
+   * would otherwise pass silently as "the default". Or a number the field cannot take (a count of
+   * tokens of 1e21). Each with the words of its problem.
    */
-  unreadable = $state<TrainOptionKey[]>([]);
-  #unreadableWhy = $state<Partial<Record<TrainOptionKey, string>>>({});
+  unreadable = $state.raw<Partial<Record<TrainOptionKey, string>>>({});
   /** A refusal from the backend that names a field (shown beside it until the field changes). */
   serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
 
@@ -220,12 +219,8 @@ export class TrainForm {
     if (badProbe) out.push({ field: 'probe', step: 2, message: `Probe prompts: ${badProbe}.` });
     if (this.probeList.length && !(Number.isSafeInteger(this.probeEvery) && this.probeEvery >= 1))
       out.push({ field: 'probe', step: 2, message: 'Probe every: a whole number of steps, at least 1.' });
-    for (const key of this.unreadable)
-      out.push({
-        field: key,
-        step: OPTION_STEP[key],
-        message: `${TRAIN_OPTIONS[key].label}: ${this.#unreadableWhy[key] ?? 'not a number'}.`,
-      });
+    for (const [key, why] of Object.entries(this.unreadable) as [TrainOptionKey, string][])
+      out.push({ field: key, step: OPTION_STEP[key], message: `${TRAIN_OPTIONS[key].label}: ${why}.` });
     for (const i of this.optionIssues) {
       // The engine's words for "no token" name the CLI's text ("f0"); the form's line above says it.
       if ((noToken && i.field === 'positions') || (holdOutBad && i.field === 'evalSplit')) continue;
@@ -288,7 +283,10 @@ export class TrainForm {
 
   set<K extends TrainOptionKey>(key: K, value: TrainOptions[K] | null): void {
     this.values[key] = value;
-    if (this.unreadable.includes(key)) this.unreadable = this.unreadable.filter((k) => k !== key);
+    if (key in this.unreadable) {
+      const { [key]: _cleared, ...rest } = this.unreadable;
+      this.unreadable = rest;
+    }
   }
 
   /**
@@ -297,8 +295,7 @@ export class TrainForm {
    * the user is looking at).
    */
   setUnreadable(key: TrainOptionKey, why = 'not a number'): void {
-    this.#unreadableWhy = { ...this.#unreadableWhy, [key]: why };
-    if (!this.unreadable.includes(key)) this.unreadable = [...this.unreadable, key];
+    this.unreadable = { ...this.unreadable, [key]: why };
   }
 
   next(): void {
@@ -382,7 +379,7 @@ export class TrainForm {
       if (v !== undefined && k !== 'evalSplit') (values as Record<string, unknown>)[k] = v;
     }
     this.values = values;
-    this.unreadable = [];
+    this.unreadable = {};
     if (p.evalDatasetVersionId !== undefined) {
       this.validation = 'version';
       this.evalVersionId = p.evalDatasetVersionId;
