@@ -86,16 +86,9 @@ export function tabbablesIn(el: HTMLElement): HTMLElement[] {
 export function wrapTab(e: KeyboardEvent, el: HTMLElement): void {
   if (e.key !== 'Tab') return;
   const all = tabbablesIn(el);
-  const [first, last] = [all[0], all.at(-1)];
-  if (!first || !last) return;
-  const to = e.shiftKey
-    ? document.activeElement === first
-      ? last
-      : null
-    : document.activeElement === last
-      ? first
-      : null;
-  if (!to) return;
+  // Tab leaves from the last control to the first; Shift+Tab from the first to the last.
+  const [from, to] = e.shiftKey ? [all[0], all.at(-1)] : [all.at(-1), all[0]];
+  if (!to || document.activeElement !== from) return;
   e.preventDefault();
   to.focus();
 }
