@@ -25,6 +25,7 @@ import {
   exitOnTokenizeDeadline,
   tokenizeTimeoutError,
 } from '../native-runtime/tokenizer/tokenize-watchdog.ts';
+import { wordedFor } from '../native-runtime/training/options.ts';
 import { findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
@@ -137,7 +138,9 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const failure = (err: unknown): { line: string; json: string | null } => {
     // Node's file errors in words ("no such file or folder", not "ENOENT"), a mapping hint as flags.
     // SQLite's full disk names the library's database (only once the data folder is known).
-    const plain = plainError(ctx ? databaseDiskError(err, ctx.dataDir) : err);
+    // A refusal the engine words for the studio and the CLI (an OptionError) in the CLI's words.
+    const worded = wordedFor(err, 'cli');
+    const plain = plainError(ctx ? databaseDiskError(worded, ctx.dataDir) : worded);
     const w = {
       ...plain,
       message: plain.message + mapHint(plain.details) + badRowsHint(plain, command, ctx?.values),

@@ -111,6 +111,7 @@ export async function executeRunHere(
   let summary: TrainSummary | null = null;
   try {
     const outcome = await executeRun(lib, new InProcessEngine(), runId, {
+      audience: 'cli',
       signal: pause.signal,
       // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
       abortReason: () => 'pause',

@@ -3,7 +3,7 @@
 // is the option's one-line explanation with its default and limits, and a value is turned into the
 // option's type here while every rule is checked by the same code as for the studio: the rules of a
 // value on its own (optionIssues) here, as bad usage (exit 2), and those against the model
-// (resolveTrainConfig → OptionError, worded for the CLI with forCli()) once it is opened (exit 1).
+// (resolveTrainConfig → OptionError, worded for the CLI by cli/main.ts) once it is opened (exit 1).
 
 import {
   numberRule,

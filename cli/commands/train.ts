@@ -20,7 +20,6 @@ import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import type { ColumnMapping } from '../../native-runtime/training/data-files.ts';
-import { OptionError } from '../../native-runtime/training/options.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -91,24 +90,19 @@ export const trainCommand: Command = {
   ],
   stream: true,
   async run(ctx) {
-    try {
-      const flags = flagsToConfig(ctx.values);
-      const mapping = parseMapping(ctx.values.map);
-      const evalMapping = parseMapping(ctx.values['eval-map'], '--eval-map');
-      const resume = str(ctx.values, 'resume');
-      // --resume trains on --data as it is, never imported: it has no columns to map.
-      if (resume && (mapping || evalMapping))
-        throw new UsageError('train: --map and --eval-map are for files imported by a new run, not --resume');
-      if (resume)
-        return await resumeCheckpoint(ctx, { ...storedOptions(resume), ...flags, resumeFrom: resume });
-      if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
-      if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
-      const mappings = dataMappings(flags.data, flags.evalData, mapping, evalMapping);
-      return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mappings));
-    } catch (e) {
-      // An option refused against the model (a layer it lacks) names its flag here, its label in the studio.
-      throw e instanceof OptionError ? e.forCli() : e;
-    }
+    const flags = flagsToConfig(ctx.values);
+    const mapping = parseMapping(ctx.values.map);
+    const evalMapping = parseMapping(ctx.values['eval-map'], '--eval-map');
+    const resume = str(ctx.values, 'resume');
+    // --resume trains on --data as it is, never imported: it has no columns to map.
+    if (resume && (mapping || evalMapping))
+      throw new UsageError('train: --map and --eval-map are for files imported by a new run, not --resume');
+    if (resume)
+      return await resumeCheckpoint(ctx, { ...storedOptions(resume), ...flags, resumeFrom: resume });
+    if (!flags.model) throw new UsageError('train: --model ID|DIR is required');
+    if (!flags.data) throw new UsageError('train: --data ID|FILE is required');
+    const mappings = dataMappings(flags.data, flags.evalData, mapping, evalMapping);
+    return await ctx.withLibrary((lib) => trainRecorded(ctx, lib, flags, mappings));
   },
 };
 

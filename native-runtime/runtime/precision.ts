@@ -18,7 +18,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize, schemeName } from '../quantize/scheme.ts';
-import { bf16Refusal, type DtypeOption, type OptionIssue } from '../training/options.ts';
+import { bf16Refusal, type DtypeOption, OptionError, type OptionIssue } from '../training/options.ts';
 import { type HostShape, hostStepIssue } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
@@ -110,12 +110,22 @@ export interface PrepareModelOptions {
 const shapeOf = (spec: HostShape) => ({ ...spec, tied: spec.tieEmbeddings });
 
 /**
+ * Where the studio changes the base weights and the device of what `use` runs: a run's in the Train
+ * wizard (its Base weights and Device fields); the Playground's and evaluations' are the model's
+ * Base weights on the Models page and the Device in Settings.
+ */
+const STUDIO_PLACES: Record<'chat' | 'train', { weights: string; device: string }> = {
+  train: { weights: 'as base weights', device: 'as the device' },
+  chat: { weights: "as the model's Base weights on the Models page", device: 'as the Device in Settings' },
+};
+
+/**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4-b64', …) cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
  * the memory still opens — and then reads its whole file from disk for every token (minutes a
  * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
- * before any of that, with the forms that would fit: for the Train wizard (`message`, its Base
- * weights and Device fields) and for the command line and the model's own setting (`cli`).
+ * before any of that, with the forms that would fit: in the studio's words for `use` (`message`,
+ * STUDIO_PLACES) and for the command line and the model's own setting (`cli`).
  */
 export function hostMemoryIssue(
   spec: HostShape,
@@ -133,14 +143,15 @@ export function hostMemoryIssue(
   const label = form === 'none' ? 'float32' : form;
   const why = `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: `;
   const forms = fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ');
+  const at = STUDIO_PLACES[use];
   return {
     field: 'quantize',
     code: 'model-too-large',
     message:
       why +
       (fits.length
-        ? `choose ${forms} as base weights, or a GPU as the device`
-        : 'it is too large for this computer even at int4; choose a GPU as the device'),
+        ? `choose ${forms} ${at.weights}, or a GPU ${at.device}`
+        : `it is too large for this computer even at int4; choose a GPU ${at.device}`),
     cli:
       why +
       (fits.length
@@ -284,8 +295,9 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   }
   const scheme = parseQuantize(quantize);
   if (onHost) {
-    const problem = hostMemoryProblem(spec, schemeName(scheme), use, memory);
-    if (problem) throw new ConfigError('model-too-large', problem);
+    // Both wordings: the studio's (its Playground, its runs) and the command line's (wordedFor).
+    const issue = hostMemoryIssue(spec, schemeName(scheme), use, memory);
+    if (issue) throw new OptionError(issue);
   }
   // The scheme's own name (int4-b64, int8-b128-zp): its blocks' scales weigh in the step's check too.
   await o.beforeBase?.(schemeName(scheme), memory);

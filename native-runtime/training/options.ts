@@ -560,6 +560,18 @@ export class OptionError extends ConfigError {
   }
 }
 
+/** Who reads an error: the studio's windows (its fields and pages) or the command line (its flags). */
+export type Audience = 'studio' | 'cli';
+
+/**
+ * `e` worded for `audience`: an OptionError (its message is the studio's) in the command line's
+ * words for the CLI; anything else as it is. The CLI's every failure line passes here (cli/main.ts),
+ * and so does a run's stored error where the CLI trains it (jobs/engine-tasks.ts trainTask).
+ */
+export function wordedFor(e: unknown, audience: Audience): unknown {
+  return audience === 'cli' && e instanceof OptionError ? e.forCli() : e;
+}
+
 /** Longest value quoted back in a refusal; a pasted document is cut, not echoed whole. */
 const SHOW_MAX = 60;
 

@@ -172,7 +172,7 @@ export function stepMemoryProblem(
 /**
  * stepMemoryIssue for a model whose base is in `form` ('none', 'fp16', 'int8', 'int4') on the CPU:
  * the weights as the engine holds them there and a quantized base's extra. The trainer's check
- * (trainer.ts refuseStepOverMemory, hostStepProblem: its CLI words), and the run estimate's and
+ * (trainer.ts refuseStepOverMemory, in both wordings), and the run estimate's and
  * "what fits"'s through runtime/precision.ts hostTrainingIssue.
  */
 export function hostStepIssue(

@@ -64,7 +64,7 @@ import { type DatasetInfo, readTokenizedDataset, specialIds, trainsThroughChatTe
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
-import { optionError } from './options.ts';
+import { OptionError, optionError } from './options.ts';
 import {
   interventionLocations,
   isUntied,
@@ -73,7 +73,7 @@ import {
   placesInterventions,
   planInterventions,
 } from './positions.ts';
-import { hostStepProblem, recomputeForced } from './recompute.ts';
+import { hostStepIssue, recomputeForced } from './recompute.ts';
 import { baseFormOf, type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
 import { TokenizedRows } from './tokenized-rows.ts';
@@ -430,7 +430,7 @@ async function evaluate(model: ReftModel, run: PreparedRun, signal?: AbortSignal
 
 /**
  * Refuses, before the weights are loaded, a run on the CPU whose step cannot fit in the computer's
- * memory (`memory`) even replaying layers (recompute.ts stepMemoryProblem): judged at the longest
+ * memory (`memory`) even replaying layers (recompute.ts stepMemoryIssue): judged at the longest
  * example the run really has, since batches are padded only to it. "On the CPU" is where the
  * sessions will really run, not the device asked for: `--device cuda` without the runtime pack, or
  * `auto` without a GPU, falls back to the CPU, where such a step would creep into swap.
@@ -443,11 +443,12 @@ export async function refuseStepOverMemory(
 ): Promise<void> {
   if (memoryCheckSkipped() || !(await runsInHostMemory(run.config.device))) return;
   const longest = Math.max(run.train.longest(), run.eval.longest());
-  const problem = hostStepProblem(run.spec, form, memory, {
+  const issue = hostStepIssue(run.spec, form, memory, {
     batch: workload.batch,
     tokens: Math.min(workload.tokens, longest),
   });
-  if (problem) throw new ConfigError('batch-too-large', problem);
+  // Both wordings: the Train wizard's fields for a studio run, the flags for the CLI's (wordedFor).
+  if (issue) throw new OptionError(issue);
 }
 
 /** Trains a ReFT adapter; see the header. Throws ConfigError before training for a bad run. */

@@ -34,7 +34,7 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
-import type { OptionIssue } from '../../../native-runtime/training/options.ts';
+import { type Audience, type OptionIssue, wordedFor } from '../../../native-runtime/training/options.ts';
 import type { ExamplePreview } from '../../../native-runtime/training/preview.ts';
 import {
   type TokenLengths,
@@ -76,6 +76,8 @@ export interface TrainingStartArgs {
 export interface TrainArgs {
   config: TrainConfig;
   probe?: ProbeConfig | null;
+  /** Who reads the run's error (default the studio): the CLI's runs store its refusals in its words. */
+  audience?: Audience;
 }
 
 /** TrainResult without the per-step metrics (the backend has them already). */
@@ -350,11 +352,20 @@ export async function generateTask(
 
 // ---- training ------------------------------------------------------------------------------------
 
+/** trainRun, its refusals worded for who started it (the engine's are the studio's and the CLI's). */
 export async function trainTask(
   args: TrainArgs,
   emit: Emit<'train'>,
   signal: AbortSignal,
 ): Promise<TrainSummary> {
+  try {
+    return await trainRun(args, emit, signal);
+  } catch (e) {
+    throw wordedFor(e, args.audience ?? 'studio');
+  }
+}
+
+async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSignal): Promise<TrainSummary> {
   const probe = args.probe?.prompts.length ? args.probe : null;
   let prober: Promise<ModelRunner> | null = null;
   let probes: Promise<void> = Promise.resolve();

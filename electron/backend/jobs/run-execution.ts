@@ -25,6 +25,7 @@ import type {
   ProbeSample,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
+import type { Audience } from '../../../native-runtime/training/options.ts';
 import {
   type AdapterRecord,
   findRunAdapter,
@@ -85,6 +86,8 @@ export type RunOutcome = 'completed' | 'paused' | 'cancelled' | 'interrupted' | 
 
 export interface ExecuteOptions {
   signal?: AbortSignal;
+  /** Who started it, whose words its stored error is in (default the studio: its Train wizard's fields). */
+  audience?: Audience;
   /** Why the signal was aborted (default: a cancel). */
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
@@ -197,6 +200,7 @@ async function trainRecordedRun(
           dataDir: lib.dataDir,
         },
         probe,
+        audience: opts.audience,
       },
       {
         signal: ac.signal,
