@@ -11,6 +11,7 @@
 // (flags given on the command line override it; options that change the numbers must agree or the
 // resume is refused) and writes only --out.
 
+import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import type { TrainSummary } from '../../electron/backend/jobs/engine-tasks.ts';
 import { isDatasetId } from '../../electron/backend/library/dataset-import.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
@@ -187,6 +188,7 @@ async function trainRecorded(
   const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
   const { plan, run } = await recordRunFromRefs(
     lib,
+    new InProcessEngine(),
     { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format, ...mappings },
     options,
     { checkpointDir: f.checkpointDir },

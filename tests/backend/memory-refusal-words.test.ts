@@ -1,8 +1,10 @@
 // A memory refusal is one rule (runtime/precision.ts), worded for where the user is: the Playground
 // and the studio's evaluations name the model's Base weights (Models page) and Settings' Device; a
 // studio run the engine itself refuses names the Train wizard's fields; the command line names its
-// flags and REFT_STUDIO_MEMORY_CHECK=0, in one line. The model is run-memory-check.test.ts's sparse
-// Llama whose float32 weights outgrow this computer; it is only ever refused, never loaded.
+// flags and REFT_STUDIO_MEMORY_CHECK=0, in one line. What is refused up front is never recorded:
+// `reft-studio train` leaves no run (nor the model and data it would have added). The model is
+// run-memory-check.test.ts's sparse Llama whose float32 weights outgrow this computer; it is only
+// ever refused, never loaded.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -75,6 +77,34 @@ test('a studio run the engine itself refuses: its error names the Train wizard�
   assert.match(run.error, WEIGHTS);
   assert.match(run.error, /choose int8 \(.*\) or int4 \(.*\) as base weights, or a GPU as the device$/);
   assert.doesNotMatch(run.error, CLI_WORDS);
+});
+
+test('reft-studio train: refused before a run is recorded, in one line of the CLI’s words (exit 1)', async () => {
+  const dir = join(root, 'cli-train');
+  const r = await runCli(
+    ['train', '--model', model, '--data', data, '--quantize', 'none', '--device', 'cpu'],
+    {
+      REFT_STUDIO_HOME: dir,
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: this model's weights take .* in float32 on the CPU/);
+  assert.match(lines[0], /\(the model's setting on the Models page, or --quantize\), or a GPU/);
+  assert.ok(lines[0].endsWith(` ${MEMORY_CHECK_HINT}`), lines[0]);
+  // Nothing left behind: no run, nor the model and dataset the command would have added.
+  assert.deepEqual(await cliJson(dir, 'runs', 'list'), { runs: [] });
+  const models = (await cliJson(dir, 'models', 'list')).models;
+  assert.ok(
+    models.every((m: { path: string }) => m.path !== model),
+    'the model was not added',
+  );
+  const datasets = (await cliJson(dir, 'datasets', 'list')).datasets;
+  assert.ok(
+    datasets.every((d: { name: string }) => d.name !== 'd'),
+    'the data was not imported',
+  );
 });
 
 test('reft-studio runs resume: the engine’s refusal stored and said in the CLI’s words', async () => {

@@ -8,6 +8,7 @@ import { cpSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shellWord } from '../../cli/shell-word.ts';
+import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
@@ -93,7 +94,7 @@ test('a run that failed for a moved model folder keeps its resume, and resumes o
   try {
     ({
       run: { id },
-    } = await recordRunFromRefs(lib, { model, data }, { maxSteps: 1, batchSize: 2 }));
+    } = await recordRunFromRefs(lib, new InProcessEngine(), { model, data }, { maxSteps: 1, batchSize: 2 }));
     setRunStatus(lib, id, 'paused');
   } finally {
     closeLibrary(lib);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { makeContext } from '../../cli/command.ts';
 import { runsCommands } from '../../cli/commands/runs.ts';
+import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { appendMetrics, getRunRecord, setRunStatus } from '../../electron/backend/library/runs.ts';
@@ -20,7 +21,12 @@ after(() => closeLibrary(lib));
 test('runs resume reads no metric points, and prints the run as before', async () => {
   const data = join(root, 'train.jsonl');
   writeJsonl(data, 4);
-  const { run } = await recordRunFromRefs(lib, { model: LLAMA_FIXTURE, data }, { maxSteps: 1 });
+  const { run } = await recordRunFromRefs(
+    lib,
+    new InProcessEngine(),
+    { model: LLAMA_FIXTURE, data },
+    { maxSteps: 1 },
+  );
   setRunStatus(lib, run.id, 'paused');
   appendMetrics(
     lib,

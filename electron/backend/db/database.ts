@@ -30,6 +30,28 @@ export function writeTransaction<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
 
+/** What rolledBack's transaction throws to undo its writes, carrying fn's answer out. */
+class Rollback<T> {
+  constructor(readonly value: T) {}
+}
+
+/**
+ * What `fn` returns from the library as its writes leave it, none of them kept: run in a write
+ * transaction that is then rolled back. For what must be asked of a write's result before it is
+ * made, where the asking is asynchronous and cannot wait inside a transaction (the CLI's run,
+ * planned on the model and data it adds, then checked against the computer's memory).
+ */
+export function rolledBack<T>(db: Db, fn: () => T): T {
+  try {
+    return writeTransaction(db, (): T => {
+      throw new Rollback(fn());
+    });
+  } catch (e) {
+    if (e instanceof Rollback) return e.value as T;
+    throw e;
+  }
+}
+
 export interface OpenOptions {
   migrationsDir?: string;
   /** Skip PRAGMA integrity_check (it reads the whole file; tests of huge files may want this). */

@@ -4,14 +4,13 @@
 
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { plural } from '../../../native-runtime/plural.ts';
-import { OptionError } from '../../../native-runtime/training/options.ts';
 import type { BackendEvents } from '../events.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { interruptDeadWork } from '../library/outside-changes.ts';
 import { appendRunLog } from '../library/run-logs.ts';
-import { runMemoryIssue } from '../library/run-memory-check.ts';
+import { refuseRunOverMemory } from '../library/run-memory-check.ts';
 import {
   createRecordedRun,
   planRunChecked,
@@ -49,8 +48,7 @@ export class TrainingService {
   async start(p: RunParams): Promise<RunRecord> {
     const plan = await planRunChecked(this.lib, this.engine, p);
     // Refused here, as its estimate says, rather than recorded to fail at the engine's same check.
-    const memory = await runMemoryIssue(this.engine, plan);
-    if (memory) throw new OptionError(memory);
+    await refuseRunOverMemory(this.engine, plan);
     const run = createRecordedRun(this.lib, plan, p.name);
     const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(

@@ -1,12 +1,12 @@
 // Whether the engine would refuse a planned run at its start for the computer's memory, asked before
-// the run is recorded: runs/start refuses such a run (a run that cannot start is never recorded, to
-// fail at once), and the run estimate says the same in the same words. One rule, the engine's own
-// (runtime/precision.ts trainingStartIssue, run in the 'tokens' engine process, which plans sessions
-// as the trainer does): the weights in the form the run resolves to, then one step at the largest
+// the run is recorded: runs/start and the CLI's `train` refuse such a run (a run that cannot start is
+// never recorded, to fail at once), and the run estimate says the same in the same words. One rule,
+// the engine's own (runtime/precision.ts trainingStartIssue, run in the 'tokens' engine process,
+// which plans sessions as the trainer does): the weights in the form the run resolves to, then one step at the largest
 // micro-batch the run feeds — its batch, as long as the data's longest example (trainer.ts
 // refuseStepOverMemory), not the max length, which only caps it.
 
-import type { OptionIssue } from '../../../native-runtime/training/options.ts';
+import { OptionError, type OptionIssue } from '../../../native-runtime/training/options.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { PlannedRun } from './run-plan.ts';
 import { countTokens } from './token-counts.ts';
@@ -29,6 +29,15 @@ export async function runMemoryIssue(engine: Engine, plan: PlannedRun): Promise<
   if (atMaxLength?.code !== 'batch-too-large') return atMaxLength;
   const longest = await longestExample(engine, plan);
   return longest < c.maxLength ? ask(longest) : atMaxLength;
+}
+
+/**
+ * Refuses `plan` where the engine would refuse it for memory at its start (an OptionError, studio
+ * and CLI words), before it is recorded: the studio's runs/start and the CLI's `train` alike.
+ */
+export async function refuseRunOverMemory(engine: Engine, plan: PlannedRun): Promise<void> {
+  const issue = await runMemoryIssue(engine, plan);
+  if (issue) throw new OptionError(issue);
 }
 
 /** Tokens of the longest example of the run's data and held-out data, as training tokenizes them. */

@@ -20,7 +20,7 @@ import {
   optionError,
   TRAIN_DEFAULTS,
 } from '../../../native-runtime/training/options.ts';
-import { writeTransaction } from '../db/database.ts';
+import { rolledBack, writeTransaction } from '../db/database.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { ProbeConfig, RunParams } from '../jobs/run-params.ts';
 import { systemInfo } from '../system-info.ts';
@@ -33,6 +33,7 @@ import { preferredDevice } from './environment.ts';
 import { heldOutOverlap } from './held-out-rule.ts';
 import type { Library } from './library.ts';
 import { getModel, type ModelRecord, modelFromRef } from './models.ts';
+import { refuseRunOverMemory } from './run-memory-check.ts';
 import { checkProbePrompts, type ProbeCheckArgs } from './run-tokenizing.ts';
 import { createRunWithConfig, type RunRecord } from './runs.ts';
 
@@ -246,13 +247,16 @@ export interface RunRefs {
 }
 
 /**
- * `reft-studio train`'s run: the model and data given as ids or paths, planned and recorded. Data
- * files are read and frozen first (slow, no lock held); then one short write transaction adds the
- * model and datasets, plans the run and records it, so a bad option leaves no model, dataset or
- * run behind.
+ * `reft-studio train`'s run: the model and data given as ids or paths, planned, checked and recorded.
+ * Data files are read and frozen first (slow, no lock held); the run is planned on the model and
+ * data it adds in a transaction rolled back, and checked against the computer's memory as runs/start
+ * checks it (run-memory-check.ts, asynchronous: it may tokenize the data); then one short write
+ * transaction adds the model and datasets, plans the run again and records it. A bad option, or a
+ * run the engine would refuse for memory, leaves no model, dataset or run behind.
  */
 export async function recordRunFromRefs(
   lib: Library,
+  engine: Engine,
   refs: RunRefs,
   options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
   opts: { checkpointDir?: string; name?: string } = {},
@@ -261,19 +265,27 @@ export async function recordRunFromRefs(
   const evalData = refs.evalData
     ? await datasetRef(lib, refs.evalData, refs.format, refs.evalMapping)
     : undefined;
-  return writeTransaction(lib.db, () => {
+  const planned = (): PlannedRun => {
     const model = modelFromRef(lib, refs.model);
     const version = data();
     const evalVersion = evalData?.();
-    const plan = planRun(lib, {
+    return planRun(lib, {
       ...options,
       modelId: model.id,
       datasetId: version.datasetId,
       datasetVersionId: version.id,
       evalDatasetVersionId: evalVersion?.id,
     } as RunParams);
+  };
+  const trial = rolledBack(lib.db, () => {
+    const plan = planned();
     const check = probeCheckOf(plan);
     if (check) checkProbePrompts(check); // the CLI's own process: no loop to keep free
+    return plan;
+  });
+  await refuseRunOverMemory(engine, trial);
+  return writeTransaction(lib.db, () => {
+    const plan = planned();
     return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
   });
 }
