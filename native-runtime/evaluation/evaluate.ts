@@ -176,6 +176,8 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : null;
   if (input.kind !== 'loss')
     checkPrompts(opened.reader, ds.path, examples, prompts, { chat, maxNewTokens: newTokens(input) });
+  // So is a model the computer's memory cannot hold (the base model's load is the same model's).
+  await opened.checkMemory();
   input.onStart?.();
   const adapter = await opened.load();
   let base: ModelRunner | null = null;

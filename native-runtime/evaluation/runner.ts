@@ -29,11 +29,11 @@ import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { prepareModel } from '../runtime/precision.ts';
+import { modelLoadIssue, prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, specialIds } from '../training/data.ts';
-import type { DtypeOption } from '../training/options.ts';
+import { type DtypeOption, OptionError } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
 import type { TokenizedRows } from '../training/tokenized-rows.ts';
@@ -186,7 +186,15 @@ function readAdapterFor(
  */
 export interface OpenedModel {
   readonly reader: PromptReader;
+  /** Refuses what `load` would refuse for the computer's memory (prepareModel's check), loading nothing. */
+  checkMemory(): Promise<void>;
   load(): Promise<ModelRunner>;
+}
+
+/** OpenedModel.checkMemory of `spec` loaded with `opts`: an OptionError, as prepareModel throws. */
+async function checkMemory(spec: ModelSpec, opts: RunnerOptions): Promise<void> {
+  const issue = await modelLoadIssue(spec, { quantize: opts.quantize ?? 'auto', device: opts.device });
+  if (issue) throw new OptionError(issue);
 }
 
 export class ModelRunner {
@@ -249,6 +257,7 @@ export class ModelRunner {
     const reader = new PromptReader(spec, tokenizer, manifest, null, named);
     return {
       reader,
+      checkMemory: () => checkMemory(spec, opts),
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
         // Generation and evaluation only: quantized weights are packed for the int8 kernels.
@@ -302,6 +311,7 @@ export class ModelRunner {
     );
     return {
       reader,
+      checkMemory: () => checkMemory(spec, opts),
       load: async () => {
         const base = await prepareBaseFor(spec, opts);
         const composed = await ComposedAdapters.load(base, inputs, {

@@ -210,20 +210,44 @@ function hostBaseForm(spec: HostShape, quantize: string, use: 'chat' | 'train', 
 }
 
 /**
+ * The computer's memory (`memory`, else its total) where the sessions for `device` will hold their
+ * weights in it (runsInHostMemory, decided as the sessions are planned); null on a GPU, or with the
+ * memory checks off.
+ */
+async function hostMemoryFor(device: DeviceChoice | undefined, memory?: number): Promise<number | null> {
+  if (memoryCheckSkipped() || !(await runsInHostMemory(device))) return null;
+  return memory ?? totalmem();
+}
+
+/**
  * The engine's memory refusal of a training run, asked before the run exists (the studio's
- * runs/start and its estimate, through the 'tokens' engine process): where the sessions will hold
- * their weights in the computer's memory (runsInHostMemory, decided as the trainer's own sessions
- * are planned), the weights in the form `quantize` resolves to there (prepareModel's check), then
- * one step of `w` (trainer.ts refuseStepOverMemory, which judges at the data's longest example: the
- * caller passes that as `w.tokens`). Null when the engine would start the run.
+ * runs/start and its estimate, through the 'tokens' engine process, and the CLI's `train`): where
+ * the sessions will hold their weights in the computer's memory (hostMemoryFor), the weights in the
+ * form `quantize` resolves to there (prepareModel's check), then one step of `w` (trainer.ts
+ * refuseStepOverMemory, which judges at the data's longest example: the caller passes that as
+ * `w.tokens`). Null when the engine would start the run.
  */
 export async function trainingStartIssue(
   spec: HostShape,
   o: { quantize: string; device: DeviceChoice; batch: number; tokens: number; memory?: number },
 ): Promise<OptionIssue | null> {
-  if (memoryCheckSkipped() || !(await runsInHostMemory(o.device))) return null;
-  const memory = o.memory ?? totalmem();
+  const memory = await hostMemoryFor(o.device, o.memory);
+  if (memory === null) return null;
   return hostTrainingIssue(spec, hostBaseForm(spec, o.quantize, 'train', memory), memory, o);
+}
+
+/**
+ * prepareModel's memory refusal of `spec` loaded to generate or evaluate on `device` with its base
+ * in `quantize`, asked before anything is loaded (evaluation/runner.ts OpenedModel.checkMemory: an
+ * evaluation is recorded only once its model would load). Null when prepareModel would go on.
+ */
+export async function modelLoadIssue(
+  spec: HostShape,
+  o: { quantize: string; device?: DeviceChoice; memory?: number },
+): Promise<OptionIssue | null> {
+  const memory = await hostMemoryFor(o.device, o.memory);
+  if (memory === null) return null;
+  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, 'chat', memory), 'chat', memory);
 }
 
 /**

@@ -2,9 +2,9 @@
 // and the studio's evaluations name the model's Base weights (Models page) and Settings' Device; a
 // studio run the engine itself refuses names the Train wizard's fields; the command line names its
 // flags and REFT_STUDIO_MEMORY_CHECK=0, in one line. What is refused up front is never recorded:
-// `reft-studio train` leaves no run (nor the model and data it would have added). The model is
-// run-memory-check.test.ts's sparse Llama whose float32 weights outgrow this computer; it is only
-// ever refused, never loaded.
+// `reft-studio train` leaves no run (nor the model and data it would have added), an evaluation —
+// the CLI's or the studio's — no failed evaluation. The model is run-memory-check.test.ts's sparse
+// Llama whose float32 weights outgrow this computer; it is only ever refused, never loaded.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { addModel, setModelQuantize } from '../../electron/backend/library/model
 import { createRecordedRun, planRun, type RunParams } from '../../electron/backend/library/run-plan.ts';
 import { setRunStatus } from '../../electron/backend/library/runs.ts';
 import { MEMORY_CHECK_HINT } from '../../native-runtime/runtime/memory-check.ts';
-import { sparseLlama } from '../helpers/models.ts';
+import { adapterFor, sparseLlama } from '../helpers/models.ts';
 import { cliJson, inProcess, runCli, tempDir, waitFor } from './helpers.ts';
 
 const root = tempDir('memory-refusal-words');
@@ -47,12 +47,14 @@ let b: Backend;
 const { call, callError } = inProcess(() => b);
 let modelId: number;
 let datasetId: number;
+let adapterId: number;
 before(async () => {
   b = createBackend(join(root, 'studio'), { seedDemo: false });
   modelId = (await call('models/add', { path: model })).id;
-  // The Playground uses the model's own setting: float32, which cannot fit.
+  // The Playground and evaluations use the model's own setting: float32, which cannot fit.
   await call('models/setQuantize', { id: modelId, quantize: 'none' });
   datasetId = (await call('datasets/import', { path: data })).dataset.id;
+  adapterId = (await call('adapters/import', { path: adapterFor(model, join(root, 'adapter')) })).adapter.id;
 });
 after(() => b.close());
 
@@ -65,6 +67,16 @@ test('the Playground: the model’s Base weights and Settings’ Device, not the
     /choose int8 \(.*\) or int4 \(.*\) as the model's Base weights on the Models page, or a GPU as the Device in Settings$/,
   );
   assert.doesNotMatch(e.message, CLI_WORDS);
+});
+
+test('a studio evaluation: refused in the same words before it is recorded', async () => {
+  const e = await callError('evaluations/run', { adapterId, datasetId, kind: 'loss' });
+  assert.equal(e.code, 'model-too-large');
+  assert.match(
+    e.message,
+    /as the model's Base weights on the Models page, or a GPU as the Device in Settings$/,
+  );
+  assert.deepEqual(await call('evaluations/list', { adapterId }), [], 'no failed evaluation');
 });
 
 test('a studio run the engine itself refuses: its error names the Train wizard’s fields', async () => {
@@ -137,4 +149,23 @@ test('reft-studio generate: one line in the CLI’s words', async () => {
   assert.equal(gen.stderr.trimEnd().split('\n').length, 1, gen.stderr);
   assert.match(gen.stderr, /^error: this model's weights take .*or --quantize\), or a GPU /);
   assert.ok(gen.stderr.trimEnd().endsWith(MEMORY_CHECK_HINT), gen.stderr);
+});
+
+test('reft-studio evaluate: one line in the CLI’s words, before an evaluation is recorded', async () => {
+  // The studio's library: the adapter's model there holds float32 as its Base weights.
+  const dir = join(root, 'studio');
+  const ev = await runCli([
+    'evaluate',
+    '--adapter',
+    String(adapterId),
+    '--data',
+    String(datasetId),
+    '--data-dir',
+    dir,
+  ]);
+  assert.equal(ev.code, 1, ev.stderr);
+  assert.equal(ev.stderr.trimEnd().split('\n').length, 1, ev.stderr);
+  assert.match(ev.stderr, /^error: this model's weights take .*or --quantize\), or a GPU /);
+  assert.ok(ev.stderr.trimEnd().endsWith(MEMORY_CHECK_HINT), ev.stderr);
+  assert.deepEqual(await call('evaluations/list', { adapterId }), [], 'no failed evaluation');
 });

@@ -5,9 +5,10 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeF
 import { join } from 'node:path';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { planSafetensors } from '../../native-runtime/formats/safetensors-stream.ts';
+import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
-import type { ModelSpec } from '../../native-runtime/models/config.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import type { InterventionState, ReftBatch } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { MODELS } from './fixtures.ts';
@@ -111,6 +112,41 @@ export function sparseLlama(parent: string, layers: number): string {
   const file = join(dir, 'model.safetensors');
   writeFileSync(file, plan.header);
   truncateSync(file, plan.totalBytes);
+  return dir;
+}
+
+/**
+ * A studio adapter folder for the model folder `model` (LoReFT of rank 1 after layer 0, W and b zero):
+ * for checks of a model no test can load, such as sparseLlama's, which refuse before it is ever run.
+ */
+export function adapterFor(model: string, dir: string): string {
+  const spec = loadModelSpec(model);
+  const n = spec.hiddenSize;
+  const R = new Float32Array(n);
+  R[0] = 1;
+  const zeros = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const iv = {
+    key: interventionKey(0, 0),
+    layer: 0,
+    component: 'block_output' as const,
+    type: 'loreft' as const,
+  };
+  writeStudioAdapter(
+    dir,
+    pyreftToStudio(
+      {
+        interventions: [
+          {
+            ...iv,
+            embedDim: n,
+            rank: 1,
+            params: { R: { shape: [n, 1], data: R }, weight: zeros([1, n]), bias: zeros([1]) },
+          },
+        ],
+      },
+      { positions: 'f1', baseModel: { arch: spec.arch, fingerprint: spec.fingerprint } },
+    ),
+  );
   return dir;
 }
 
