@@ -200,6 +200,18 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
       () => jobPushes(second.jobId).some((p) => (p.download?.bytesDone ?? 0) >= 300_000),
       'the partial bytes',
     );
+    // Another window asking for the same files gets this download; another revision is other files.
+    // Before, any download of the repository was shared: a window asking for 'v2' got 'main'.
+    const same = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2', revision: 'main' });
+    assert.equal(same.jobId, second.jobId);
+    const other = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2', revision: 'v2' });
+    assert.notEqual(other.jobId, second.jobId);
+    const listed = await call<{ id: number; revision: string }[]>('models/downloads');
+    assert.deepEqual(
+      listed.filter((r) => r.id === other.jobId || r.id === second.jobId).map((r) => r.revision),
+      ['v2', 'main'],
+    );
+    assert.deepEqual(await call('models/download-cancel', { jobId: other.jobId }), { cancelled: true });
     assert.deepEqual(await call('models/download-cancel', { jobId: second.jobId }), { cancelled: true });
     hub.releaseStalled();
     hub.onStall = null;
@@ -214,9 +226,9 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     const third = await call<{ jobId: number }>('models/download', { repo: 'tiny/gpt2' });
     await waitFor(() => jobPushes(third.jobId).some((p) => p.state === 'completed'), 'the resumed download');
     // The failed and the cancelled download that this one took over are no longer listed.
-    const rows = await call<{ id: number; repo: string }[]>('models/downloads');
+    const rows = await call<{ id: number; repo: string; revision: string }[]>('models/downloads');
     assert.deepEqual(
-      rows.filter((r) => r.repo === 'tiny/gpt2').map((r) => r.id),
+      rows.filter((r) => r.repo === 'tiny/gpt2' && r.revision === 'main').map((r) => r.id),
       [third.jobId],
     );
     const cdn = hub.requests.filter((q) => q.path.startsWith('/cdn/tiny/gpt2/'));

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
-import { blobPath, checkRepoId, hubCacheDir } from '../hub/cache.ts';
+import { blobPath, checkRepoId, checkRevision, hubCacheDir } from '../hub/cache.ts';
 import {
   fetchConfig,
   type HubFile,
@@ -46,12 +46,17 @@ export interface HubPreview {
 
 export interface DownloadJob extends JobInfo {
   repo: string;
+  /** The branch, tag or commit asked for ('main' when none was). */
+  revision: string;
   download: DownloadProgress | null;
   modelId: number | null;
 }
 
 interface DownloadState {
   repo: string;
+  revision: string;
+  /** What decides the files fetched: repository, revision and the cache they go to. */
+  key: string;
   download: DownloadProgress | null;
   modelId: number | null;
 }
@@ -171,12 +176,17 @@ export const modelsHubHandlers = defineHandlers({
     z.object({ repo: Repo, revision: Revision }).strict(),
     (p, ctx): { jobId: number } => {
       const repo = checkRepoId(p.repo);
+      const revision = checkRevision(p.revision ?? 'main');
+      const cacheDir = hubCacheDir();
+      // A second window asking for the same files gets the download in flight; another revision (or
+      // another cache folder) is other files, so a download of its own.
+      const key = JSON.stringify([repo, revision, cacheDir]);
       const state = stateOf(ctx.jobs);
       for (const j of ctx.jobs.list()) {
         if (
           j.kind === 'download' &&
           (j.state === 'queued' || j.state === 'running') &&
-          state.get(j.id)?.repo === repo
+          state.get(j.id)?.key === key
         )
           return { jobId: j.id };
       }
@@ -188,8 +198,8 @@ export const modelsHubHandlers = defineHandlers({
         run: async ({ signal, report }) => {
           const s = state.get(job.id) as DownloadState;
           const res = await fetchModel(repo, {
-            revision: p.revision,
-            cacheDir: hubCacheDir(),
+            revision,
+            cacheDir,
             signal,
             onWait: (file) => report({ message: `waiting for another download of ${file} to finish` }),
             onProgress: (d) => {
@@ -212,20 +222,23 @@ export const modelsHubHandlers = defineHandlers({
           return { modelId: model.id };
         },
       });
-      state.set(job.id, { repo, download: null, modelId: null });
+      state.set(job.id, { repo, revision, key, download: null, modelId: null });
       return { jobId: job.id };
     },
   ),
   /**
-   * The newest download of each repository since the backend started (newest first): a cancelled or
-   * failed one that a later download of the same repository took over is history, not a row to show.
+   * The newest download of each repository and revision since the backend started (newest first): a
+   * cancelled or failed one that a later download of the same files took over is history, not a row
+   * to show.
    */
   'models/downloads': handler(z.object({}).strict(), (_p, ctx): DownloadJob[] => {
     const state = stateOf(ctx.jobs);
     const newest = new Map<string, DownloadJob>();
     for (const j of ctx.jobs.list().reverse()) {
       const s = state.get(j.id);
-      if (j.kind === 'download' && s && !newest.has(s.repo)) newest.set(s.repo, { ...j, ...s });
+      if (j.kind !== 'download' || !s || newest.has(s.key)) continue;
+      const { key: _key, ...shown } = s;
+      newest.set(s.key, { ...j, ...shown });
     }
     return [...newest.values()];
   }),

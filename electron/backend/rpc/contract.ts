@@ -22,8 +22,10 @@
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
 //   models/search     {query, limit?}                               → HubSearchResult[] (the Hub at HF_ENDPOINT)
 //   models/hub-info   {repo, revision?}                             → HubPreview (files, sizes, cached, bytes left after partial files, free disk, fit)
-//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...})
-//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, download, modelId}; the newest per repository)
+//   models/download   {repo, revision?}                             → {jobId} (a 'download' job; detail {event:'download-progress', ...};
+//                                                                     the same repo, revision and cache as one in flight: that one's job)
+//   models/downloads  {}                                            → DownloadJob[] (JobInfo & {repo, revision, download, modelId}; the newest
+//                                                                     per repository and revision)
 //   models/download-cancel {jobId}                                  → {cancelled} (partial files kept for a resume)
 //   datasets/list     {}                                            → DatasetRecord[] (each with latest + versions)
 //   datasets/get      {id}                                          → DatasetRecord
