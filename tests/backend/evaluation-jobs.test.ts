@@ -4,7 +4,7 @@
 // went on and recorded it later. Here: the start is answered at once, even behind another
 // evaluation; the jobs say queued/running and, once ended, which evaluation each recorded; a request
 // the engine refuses ends its job failed with the reason (the data named as the user knows it) and
-// records nothing.
+// records nothing; an identical request while one is queued or running shares its job.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -49,15 +49,27 @@ test('evaluations/start answers at once; the jobs are followed to their end', {
   const first = await call('evaluations/start', { ...base, kind: 'exact-match', maxNewTokens: 32 });
   const second = await call('evaluations/start', { ...base, kind: 'loss', limit: 2 });
   const refused = await call('evaluations/start', { ...base, datasetId: long.id, kind: 'exact-match' });
+  // The same request again (a second window, a double click) is the job already queued or running,
+  // not the same work a second time; 'evaluations/run' waits on that job too. Another setting is
+  // another job.
+  assert.deepEqual(await call('evaluations/start', { ...base, kind: 'loss', limit: 2 }), second);
+  assert.deepEqual(
+    await call('evaluations/start', { ...base, kind: 'exact-match', maxNewTokens: 32 }),
+    first,
+  );
+  const waited = call('evaluations/run', { ...base, kind: 'loss', limit: 2 });
+  const other = await call('evaluations/start', { ...base, kind: 'loss', limit: 3 });
+  assert.ok(![first.jobId, second.jobId, refused.jobId].includes(other.jobId));
+  await call('evaluations/cancel', { jobId: other.jobId });
   // All three answered while the first has not ended: the later ones wait behind it.
   const jobs = await call('evaluations/jobs', { adapterId: adapter.id });
   assert.deepEqual(
     jobs.map((j: { id: number }) => j.id),
-    [refused.jobId, second.jobId, first.jobId],
+    [other.jobId, refused.jobId, second.jobId, first.jobId],
     'newest first',
   );
   assert.deepEqual(
-    jobs.slice(0, 2).map((j: { state: string; evaluationId: number | null }) => [j.state, j.evaluationId]),
+    jobs.slice(1, 3).map((j: { state: string; evaluationId: number | null }) => [j.state, j.evaluationId]),
     [
       ['queued', null],
       ['queued', null],
@@ -78,6 +90,7 @@ test('evaluations/start answers at once; the jobs are followed to their end', {
   const [a, c, r] = [first, second, refused].map(({ jobId }) => byId.get(jobId) as any);
   assert.equal(a.state, 'completed');
   assert.equal(c.state, 'completed');
+  assert.equal((await waited).id, c.evaluationId, "the waiting request got the shared job's evaluation");
   assert.deepEqual([r.state, r.evaluationId], ['failed', null]);
   assert.match(
     r.error.message,

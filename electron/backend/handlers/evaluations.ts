@@ -63,7 +63,14 @@ export interface EvaluationJob extends JobInfo {
   examples: { done: number; total: number } | null;
 }
 
-type JobNote = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'> & {
+/** What the engine reports as the job goes: its evaluation once recorded, its count of examples. */
+type JobCounts = Pick<EvaluationJob, 'adapterId' | 'evaluationId' | 'examples'>;
+
+type JobNote = JobCounts & {
+  /** What decides the work (adapter, model, data, settings): an identical request shares the job. */
+  key: string;
+  /** Settles when the evaluation has ended and is recorded (what 'evaluations/run' answers). */
+  result: Promise<EvaluationRecord>;
   /** Settles once the job's end is stored (what 'evaluations/cancel' waits for). */
   stored: Promise<unknown>;
 };
@@ -79,7 +86,9 @@ function notesOf(jobs: JobQueue): Map<number, JobNote> {
 
 /**
  * Checks the request, queues the evaluation and returns its job at once; `result` settles when it
- * has ended and is recorded (or rejects when the engine refused it: nothing recorded).
+ * has ended and is recorded (or rejects when the engine refused it: nothing recorded). An identical
+ * request while one is queued or running (a second window, a double click) gets that job instead of
+ * doing the same work twice.
  */
 function startEvaluation(
   p: z.output<typeof RunParams>,
@@ -98,14 +107,27 @@ function startEvaluation(
       `the base model of adapter ${adapter.id} is not in the library; add it first`,
     );
   }
+  const known = notesOf(ctx.jobs);
+  const key = JSON.stringify([
+    adapter.id,
+    model.id,
+    version.id,
+    p.kind,
+    p.limit ?? null,
+    p.maxNewTokens ?? null,
+    p.batchSize ?? null,
+  ]);
+  for (const [jobId, n] of known) {
+    const state = ctx.jobs.get(jobId)?.state;
+    if (n.key === key && (state === 'queued' || state === 'running')) return { jobId, result: n.result };
+  }
   // Recorded once the engine has checked the request (its 'start' event): a request it refuses (a
   // prompt too long, a chat dataset on a model without a template) is this call's error, not a
   // failed evaluation in the adapter's history.
-  const note: JobNote = {
+  const note: JobCounts = {
     adapterId: adapter.id,
     evaluationId: null,
     examples: null,
-    stored: Promise.resolve(),
   };
   const record = (): number => {
     note.evaluationId ??= createEvaluation(ctx.lib, {
@@ -189,13 +211,11 @@ function startEvaluation(
     ctx.jobs.cancel(job.id);
     throw e;
   }
-  const known = notesOf(ctx.jobs);
   // Forget the jobs the queue has forgotten (it keeps the latest finished ones).
   for (const id of known.keys()) if (!ctx.jobs.get(id)) known.delete(id);
-  known.set(job.id, note);
   void job.ended.then(() => endEvaluationJob(ctx.lib, row.id, version.filePath));
   const result = finishRecord(ctx, job.done, note, record);
-  note.stored = result.catch(() => {});
+  known.set(job.id, Object.assign(note, { key, result, stored: result.catch(() => {}) }));
   return { jobId: job.id, result };
 }
 
@@ -203,8 +223,8 @@ function startEvaluation(
 async function finishRecord(
   ctx: BackendContext,
   done: Promise<EvaluationReport>,
-  /** The job's note: its evaluationId once recorded, its count of examples so far. */
-  note: JobNote,
+  /** The job's counts: its evaluationId once recorded, its count of examples so far. */
+  note: JobCounts,
   record: () => number,
 ): Promise<EvaluationRecord> {
   let out: EvaluationRecord;
@@ -244,7 +264,7 @@ function cancelledAfter(examples: EvaluationJob['examples']): string {
 }
 
 /** The job as the window sees it: the queue's, with the evaluation's own fields. */
-function jobOf(j: JobInfo, n: JobNote): EvaluationJob {
+function jobOf(j: JobInfo, n: JobCounts): EvaluationJob {
   return { ...j, adapterId: n.adapterId, evaluationId: n.evaluationId, examples: n.examples };
 }
 

@@ -84,7 +84,8 @@
 //                      limit?, maxNewTokens?, batchSize?}           → EvaluationRecord (stored with the adapter once it
 //                                                                      starts; a refused request is an error, not stored)
 //   evaluations/start (as evaluations/run)                         → {jobId} at once (the window follows the job:
-//                                                                      a refused one ends 'failed', evaluationId null)
+//                                                                      a refused one ends 'failed', evaluationId null;
+//                                                                      an identical request queued or running: its job)
 //   evaluations/jobs  {adapterId}                                   → EvaluationJob[] (JobInfo & {adapterId, evaluationId,
 //                                                                      examples: {done, total} | null}; a refused one's `error` says why)
 //   evaluations/cancel {jobId}                                      → EvaluationJob, once stored (queued: 'cancelled', nothing
