@@ -254,7 +254,14 @@ export class RunsState {
   #onProgress(data: JobProgress): void {
     const p = parseProgress(data);
     if (!p) return;
+    // A job's counters last as long as the job: a run resumed later by another process (the CLI)
+    // must not show the ended job's step, ETA and speed in place of its own (runs/list's pace).
+    const jobLive = p.status === 'running' || p.status === 'queued';
     if (p.live) this.live = { ...this.live, [p.runId]: p.live };
+    else if (!jobLive && this.live[p.runId]) {
+      const { [p.runId]: _ended, ...others } = this.live;
+      this.live = others;
+    }
     if (data.detail?.event === 'sample' && p.runId === this.selectedId) {
       const { step, prompt, output } = data.detail;
       this.samples = mergeSamples(this.samples, [
@@ -267,13 +274,12 @@ export class RunsState {
     } else if (runs) {
       const last = p.metrics.at(-1);
       // A job's end state is not the run's (a paused run's job ends too): reload the record instead.
-      const live = p.status === 'running' || p.status === 'queued';
-      if (!live) void this.list.refresh();
+      if (!jobLive) void this.list.refresh();
       this.list.value = runs.map((r) =>
         r.id === p.runId
           ? {
               ...r,
-              status: live ? p.status : r.status,
+              status: jobLive ? p.status : r.status,
               lastStep: last?.step ?? r.lastStep,
               lastLoss: last?.loss ?? r.lastLoss,
             }
