@@ -132,6 +132,17 @@ test("runs/logs reads a long log's tail, not the whole file", async () => {
   assert.deepEqual(logs[0], line(2000));
   assert.deepEqual(logs.at(-1), line(4999));
   assert.deepEqual(await call('runs/logs', { id, limit: 1 }), [line(4999)]);
+
+  // A follower (the Runs page on a run the CLI trains) reads the tail once, then only what is
+  // appended: the torn line once it is whole, and the next one.
+  const tail = await call('runs/log-since', { id });
+  assert.equal(tail.lines.length, 2000);
+  assert.deepEqual(tail.lines.at(-1), line(4999));
+  assert.deepEqual(await call('runs/log-since', { id, offset: tail.end }), { lines: [], end: tail.end });
+  appendFileSync(file, `5000,"source":"trainer","text":"torn"}\n${JSON.stringify(line(5001))}\n`);
+  const next = await call('runs/log-since', { id, offset: tail.end });
+  assert.deepEqual(next.lines, [{ at: 5000, source: 'trainer', text: 'torn' }, line(5001)]);
+  assert.deepEqual(await call('runs/log-since', { id, offset: next.end }), { lines: [], end: next.end });
 });
 
 test('a short log comes back whole', async () => {

@@ -7,7 +7,13 @@ import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-ru
 import { RunParamsSchema } from '../jobs/run-params.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
-import { type RunLogLine, readRunLog } from '../library/run-logs.ts';
+import {
+  type RunLogLine,
+  type RunLogRead,
+  readRunLog,
+  readRunLogSince,
+  readRunLogTail,
+} from '../library/run-logs.ts';
 import { type RunListEntry, runPace } from '../library/run-pace.ts';
 import { checkRun, previewRun, type RunCheck, type RunPreview } from '../library/run-preview.ts';
 import {
@@ -95,6 +101,20 @@ export const runsHandlers = defineHandlers({
     (p, ctx): RunLogLine[] => {
       getRunRecord(ctx.lib, p.id);
       return readRunLog(ctx.lib, p.id, p.limit);
+    },
+  ),
+  /**
+   * A follower's read of the log: without `offset` its last lines, with it the lines appended since
+   * that byte; `end` is where the next read goes on. A window following a run another process trains
+   * (no 'runs/log' pushes) reads only what each step added, not the whole tail again.
+   */
+  'runs/log-since': handler(
+    z.object({ id: PosInt, offset: z.number().int().min(0).optional() }).strict(),
+    (p, ctx): RunLogRead => {
+      getRunRecord(ctx.lib, p.id);
+      return p.offset === undefined
+        ? readRunLogTail(ctx.lib, p.id)
+        : readRunLogSince(ctx.lib, p.id, p.offset);
     },
   ),
 });

@@ -75,6 +75,8 @@
 //   runs/keep-checkpoint {id}                                       → AdapterRecord (a stopped run's last checkpoint, tagged 'checkpoint')
 //   runs/delete       {id}                                          → {id, deletedFolders} (refused while queued/running; adapters stay)
 //   runs/logs         {id, limit?}                                  → RunLogLine[] (oldest first)
+//   runs/log-since    {id, offset?}                                 → {lines: RunLogLine[], end} (no offset: the last lines;
+//                                                                     else the lines appended since byte `offset`; `end`: read on from there)
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?, stop?,
 //                      chat? (unsaid: as the adapters were trained, plain without one), requestId?}
 //                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms}

@@ -92,6 +92,11 @@ export class RunsState {
   #rpc: RpcClient;
   #unsubscribe: Array<() => void> = [];
   #selected: RunRecord | null;
+  /** Where the selected run's log was last read to (its byte offset); null until first read. */
+  #logEnd: number | null = null;
+  /** A log read in flight, and whether another change came meanwhile (read again after it). */
+  #logRead: Promise<void> | null = null;
+  #logStale = false;
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
@@ -110,8 +115,8 @@ export class RunsState {
         void this.list.refresh();
         if (this.selectedId === null || d.id !== this.selectedId) return;
         void this.#reloadDetail(this.selectedId);
-        // A run trained by another process (the CLI) sends no 'runs/log' pushes: its log is read again.
-        if (d.elsewhere) void this.#reloadLogs(this.selectedId);
+        // A run trained by another process (the CLI) sends no 'runs/log' pushes: what its log gained is read.
+        if (d.elsewhere) this.#followLogs(this.selectedId);
       }),
     );
   }
@@ -138,6 +143,8 @@ export class RunsState {
     this.metrics = [];
     this.samples = [];
     this.logs = [];
+    this.#logEnd = null;
+    this.#logRead = null;
     this.detailError = null;
     if (id !== null) await Promise.all([this.#reloadDetail(id), this.#reloadLogs(id)]);
   }
@@ -241,14 +248,49 @@ export class RunsState {
 
   async #reloadLogs(id: number): Promise<void> {
     try {
-      const lines = await this.#rpc.call('runs/logs', { id });
+      const { lines, end } = await this.#rpc.call('runs/log-since', { id });
       if (this.selectedId !== id) return;
       // Lines pushed while loading are newer than the file's last line.
       const lastAt = lines.at(-1)?.at ?? 0;
       this.logs = [...lines, ...this.logs.filter((l) => l.at > lastAt)];
+      this.#logEnd = end;
     } catch {
       // the detail's own error says enough
     }
+  }
+
+  /**
+   * Reads what the selected run's log gained since the last read: each step of a CLI run is one
+   * change, and reading the tail again each time cost in proportion to the log, not to the step.
+   * One read at a time (two at one offset would add its lines twice); a change during a read is read
+   * after it.
+   */
+  #followLogs(id: number): void {
+    if (this.#logRead) {
+      this.#logStale = true;
+      return;
+    }
+    const read = (async () => {
+      do {
+        this.#logStale = false;
+        const from = this.#logEnd;
+        if (from === null) {
+          await this.#reloadLogs(id);
+          continue;
+        }
+        try {
+          const { lines, end } = await this.#rpc.call('runs/log-since', { id, offset: from });
+          if (this.selectedId !== id || this.#logEnd !== from) return;
+          this.logs = appendNewLines(this.logs, lines);
+          this.#logEnd = end;
+        } catch {
+          return; // the detail's own error says enough
+        }
+      } while (this.#logStale && this.selectedId === id);
+    })().finally(() => {
+      if (this.#logRead === read) this.#logRead = null;
+    });
+    this.#logRead = read;
   }
 
   #onProgress(data: JobProgress): void {
@@ -289,6 +331,18 @@ export class RunsState {
     if (p.runId === this.selectedId && p.metrics.length > 0)
       this.metrics = mergeMetrics(this.metrics, p.metrics);
   }
+}
+
+/**
+ * `logs` with `read` (lines read from the log file) after it, less those already there: the studio's
+ * own lines come by push and are in the file too.
+ */
+export function appendNewLines(logs: readonly RunLogLine[], read: readonly RunLogLine[]): RunLogLine[] {
+  const first = read[0];
+  if (!first) return [...logs];
+  const key = (l: RunLogLine) => `${l.at}\u0000${l.source}\u0000${l.text}`;
+  const shown = new Set(logs.filter((l) => l.at >= first.at).map(key));
+  return [...logs, ...read.filter((l) => !shown.has(key(l)))];
 }
 
 /** Probe answers by (step, prompt): a later one replaces an earlier one (a resumed run repeats steps). */
