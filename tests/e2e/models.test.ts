@@ -22,6 +22,7 @@ import {
   DEMO_MODEL,
   ensureRendererBuilt,
   launchBrowser,
+  listenToAnnouncer,
   openPage,
   rpc,
   rpcFor,
@@ -354,6 +355,22 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     // The cancelled download the resume took over (and the first, removed, one) are not listed.
     assert.equal(await rows.count(), 1);
     await preview.getByRole('button', { name: 'Add to the library (already downloaded)' }).waitFor();
+  });
+
+  test('reopening the Models page lists the finished download without announcing it again', async () => {
+    // Bug: each bar mounted for an ended download said "Download of tiny/llama-chat completed" anew.
+    await page.getByRole('link', { name: 'Datasets' }).click();
+    const said = await listenToAnnouncer(page);
+    await page.getByRole('link', { name: 'Models' }).click();
+    await page
+      .getByTestId('download-tiny/llama-chat')
+      .and(page.locator('[data-state="completed"]'))
+      .waitFor();
+    await new Promise((r) => setTimeout(r, 500)); // past the announcer's 50 ms and any effect after mount
+    assert.deepEqual(
+      (await said()).filter((t) => t.startsWith('Download of')),
+      [],
+    );
   });
 
   test('no page errors were thrown', () => {
