@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { createBackend } from '../host.ts';
@@ -130,4 +131,17 @@ test('Cancel ends an install with a cancelled push, not a failure, and installs 
   // Nothing holds the install: the next one runs.
   assert.equal((await installOutcome(FAKE)).state, 'done');
   await call('system/runtime-remove', { name: 'cuda' });
+});
+
+test('Remove of a pack the CLI removed meanwhile: not-found, and the devices report is read again', async () => {
+  // Bug: the report stayed cached with the pack in it, so the Settings card, refreshed after the
+  // refusal, still showed it installed and its Remove kept answering "no runtime pack is installed".
+  assert.equal((await installOutcome(FAKE)).state, 'done');
+  assert.ok((await call('system/devices')).cudaPack, 'the report shows the installed pack');
+  await removePack(dir, 'cuda'); // what `reft-studio runtime remove cuda` does, in another process
+  await assert.rejects(call('system/runtime-remove', { name: 'cuda' }), {
+    code: 'not-found',
+    message: 'no runtime pack "cuda" is installed',
+  });
+  assert.equal((await call('system/devices')).cudaPack, null);
 });

@@ -96,9 +96,11 @@ export const devicesHandlers = defineHandlers({
     z.object({ name: z.string().min(1).max(100) }).strict(),
     async (p, ctx): Promise<{ name: string; removed: boolean }> => {
       const removed = await removePack(ctx.lib.dataDir, p.name);
-      if (!removed) throw new ReftError('not-found', `no runtime pack "${p.name}" is installed`);
+      // Either way the pack's state is read again: when it was not there, another process (the CLI's
+      // `runtime remove`) took it away after the report was made, and the page asks for the state now.
       report = null;
       ctx.engine.refresh();
+      if (!removed) throw new ReftError('not-found', `no runtime pack "${p.name}" is installed`);
       return { name: p.name, removed };
     },
   ),
