@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus as logicalCpus } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { automaticThreads } from '../../native-runtime/runtime/cpu-threads.ts';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, runCli } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -174,8 +175,31 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     await card.getByTestId('cuda-missing').getByText('libcudart.so.12').waitFor();
     assert.equal(await card.getByRole('alert').count(), 0);
     await screenshot(page, 'settings-2-cuda-runtime');
+    // The command line removes it while the card still shows it: Remove says so in one line and the
+    // card shows the state now (it said 'no runtime pack "cuda" is installed' and kept the pack).
+    assert.equal((await runCli(['runtime', 'remove', 'cuda', '--data-dir', dataDir])).code, 0);
     await card.getByRole('button', { name: 'Remove' }).click();
+    assert.equal(
+      await textWhen(card.getByTestId('cuda-status'), /already been removed/),
+      'The runtime had already been removed (by another program); this card now shows it as it is.',
+    );
     await card.getByRole('button', { name: 'Download and install' }).waitFor();
+    assert.equal(await card.getByRole('alert').count(), 0);
+  });
+
+  test('more CPU threads than logical CPUs is allowed, and said to usually make training slower', async () => {
+    // The count the page and `reft-studio devices` give (os.cpus(), the same machine as the server).
+    const cpus = logicalCpus().length;
+    const many = page.getByTestId('threads-too-many');
+    await page.getByLabel('CPU threads').fill(String(cpus));
+    assert.equal(await many.isVisible(), false);
+    await page.getByLabel('CPU threads').fill(String(cpus + 1));
+    assert.equal(
+      await textWhen(many, /slower/),
+      `${cpus + 1} threads on ${cpus} logical CPUs: more threads than CPUs usually makes training slower.`,
+    );
+    await page.getByLabel('CPU threads').fill('0');
+    await many.waitFor({ state: 'hidden' });
   });
 });
 
