@@ -14,9 +14,27 @@ export interface DeviceUsed {
   fallback: string | null;
 }
 
-/** The one line a fallback is told in (the session's notice, the run's record, the CLI, the studio). */
-export const fallbackLine = (d: DeviceUsed): string =>
-  `device '${d.requested}' unavailable — ${d.fallback}; running on ${d.device}`;
+/**
+ * The engine's reasons say how to install the CUDA pack in the command line's words (session.ts,
+ * provider-probe.ts), and runs and replies store them so. In the studio the way is its Settings card;
+ * the note that a command already running does not see a new pack is the CLI's (the studio's engine
+ * processes start again when a pack is installed).
+ */
+const CUDA_INSTALL_CLI =
+  /run `reft-studio runtime install cuda`( again)?(; a command that was already running when it was installed does not see it)?/g;
+const forStudio = (reason: string): string =>
+  reason.replace(CUDA_INSTALL_CLI, (_m, again: string | undefined) =>
+    again
+      ? 'install it again in Settings → NVIDIA GPU runtime'
+      : 'install it in Settings → NVIDIA GPU runtime',
+  );
+
+/**
+ * The one line a fallback is told in (the session's notice, the run's record, the CLI, the studio),
+ * for `audience`: the studio's pages pass 'studio'.
+ */
+export const fallbackLine = (d: DeviceUsed, audience: 'cli' | 'studio' = 'cli'): string =>
+  `device '${d.requested}' unavailable — ${audience === 'studio' && d.fallback ? forStudio(d.fallback) : d.fallback}; running on ${d.device}`;
 
 /** A record's device for people: the provider, or the fallback line when it is not the one asked for. */
 export const deviceText = (d: DeviceUsed): string => (d.fallback ? fallbackLine(d) : `device: ${d.device}`);

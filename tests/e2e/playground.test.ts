@@ -125,7 +125,12 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       assert.match((await reply.getByTestId('reply-meta').textContent()) ?? '', / · on cpu · seed /);
       assert.match(
         (await reply.getByTestId('reply-device-fallback').textContent()) ?? '',
-        /^device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed .*; running on cpu$/,
+        /^device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed \(install it in Settings → NVIDIA GPU runtime\); running on cpu$/,
+      );
+      // The way to install it in the studio's words, not the command line's.
+      assert.doesNotMatch(
+        (await reply.getByTestId('reply-device-fallback').textContent()) ?? '',
+        /reft-studio/,
       );
       await page.getByRole('button', { name: 'New chat' }).click();
     } finally {

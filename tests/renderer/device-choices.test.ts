@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fallbackLine } from '../../native-runtime/runtime/device-choice.ts';
 import { choiceText, deviceChoices } from '../../renderer/src/lib/device-choices.ts';
 import type { DevicesReport } from '../../renderer/src/lib/rpc/handlers.ts';
 
@@ -43,5 +44,27 @@ test('while the devices load: CPU and Automatic only', () => {
   assert.deepEqual(
     deviceChoices(null).map((c) => c.label),
     ['CPU', 'Automatic'],
+  );
+});
+
+test('a stored CUDA fallback points the studio to Settings, the command line to the CLI', () => {
+  const d = {
+    requested: 'cuda',
+    device: 'cpu',
+    fallback:
+      'cuda: the CUDA runtime pack is not installed (run `reft-studio runtime install cuda`; a command that was already running when it was installed does not see it)',
+  };
+  assert.equal(
+    fallbackLine(d, 'studio'),
+    "device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed (install it in Settings → NVIDIA GPU runtime); running on cpu",
+  );
+  assert.match(fallbackLine(d), /run `reft-studio runtime install cuda`; a command/);
+  const again = {
+    ...d,
+    fallback: 'cuda: the CUDA runtime pack at /x is incomplete: run `reft-studio runtime install cuda` again',
+  };
+  assert.match(
+    fallbackLine(again, 'studio'),
+    /incomplete: install it again in Settings → NVIDIA GPU runtime; running on cpu$/,
   );
 });
