@@ -120,18 +120,33 @@ const STUDIO_PLACES: Record<'chat' | 'train', { weights: string; device: string 
 };
 
 /**
+ * How the command line sets the weights' form: `generate` and `train` by their --quantize; an
+ * evaluation reads the library model's own Base weights, which no command changes (`evaluate` has
+ * no --quantize), so its refusal names the studio's Models page and evaluate's --device.
+ */
+const CLI_PLACES: Record<'flag' | 'model', { weights: string; gpu: string }> = {
+  flag: { weights: "weights (the model's setting on the Models page, or --quantize)", gpu: 'a GPU' },
+  model: {
+    weights: "as the model's Base weights (on the Models page of the studio or `reft-studio serve`)",
+    gpu: 'a GPU with --device',
+  },
+};
+
+/**
  * Why the base weights of `spec` in `form` ('none' = float32, 'fp16', 'int8', 'int4-b64', …) cannot be
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
  * the memory still opens — and then reads its whole file from disk for every token (minutes a
  * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
  * before any of that, with the forms that would fit: in the studio's words for `use` (`message`,
- * STUDIO_PLACES) and for the command line and the model's own setting (`cli`).
+ * STUDIO_PLACES) and for the command line (`cli`, CLI_PLACES: `setBy` says whether a flag of the
+ * command chose the form or the library model's setting did).
  */
 export function hostMemoryIssue(
   spec: HostShape,
   form: string,
   use: 'chat' | 'train',
   memory: number,
+  setBy: 'flag' | 'model' = 'flag',
 ): OptionIssue | null {
   if (memoryCheckSkipped()) return null;
   const bytes = (f: string) => baseWeightBytes(shapeOf(spec), f, use, memory);
@@ -144,6 +159,7 @@ export function hostMemoryIssue(
   const why = `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: `;
   const forms = fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ');
   const at = STUDIO_PLACES[use];
+  const cli = CLI_PLACES[setBy];
   return {
     field: 'quantize',
     code: 'model-too-large',
@@ -155,8 +171,8 @@ export function hostMemoryIssue(
     cli:
       why +
       (fits.length
-        ? `choose ${forms} weights (the model's setting on the Models page, or --quantize), or a GPU`
-        : 'it is too large for this computer even at int4; use a GPU') +
+        ? `choose ${forms} ${cli.weights}, or ${cli.gpu}`
+        : `it is too large for this computer even at int4; use ${cli.gpu}`) +
       ` ${MEMORY_CHECK_HINT}`,
   };
 }
@@ -247,7 +263,8 @@ export async function modelLoadIssue(
 ): Promise<OptionIssue | null> {
   const memory = await hostMemoryFor(o.device, o.memory);
   if (memory === null) return null;
-  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, 'chat', memory), 'chat', memory);
+  // An evaluation's form is its library model's Base weights (the CLI's evaluate has no --quantize).
+  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, 'chat', memory), 'chat', memory, 'model');
 }
 
 /**

@@ -165,7 +165,13 @@ test('reft-studio evaluate: one line in the CLI’s words, before an evaluation 
   ]);
   assert.equal(ev.code, 1, ev.stderr);
   assert.equal(ev.stderr.trimEnd().split('\n').length, 1, ev.stderr);
-  assert.match(ev.stderr, /^error: this model's weights take .*or --quantize\), or a GPU /);
+  // evaluate has no --quantize and no command sets a model's Base weights: it names what the user
+  // can do, the studio's Models page and evaluate's own --device.
+  assert.match(
+    ev.stderr,
+    /^error: this model's weights take .*: choose int8 \(.*\) or int4 \(.*\) as the model's Base weights \(on the Models page of the studio or `reft-studio serve`\), or a GPU with --device /,
+  );
+  assert.doesNotMatch(ev.stderr, /--quantize/);
   assert.ok(ev.stderr.trimEnd().endsWith(MEMORY_CHECK_HINT), ev.stderr);
   assert.deepEqual(await call('evaluations/list', { adapterId }), [], 'no failed evaluation');
 });
