@@ -37,7 +37,9 @@ const CLI_WORDS = /--quantize|REFT_STUDIO_MEMORY_CHECK/;
  * the computer's memory changed since), paused: resuming it is the engine's own start.
  */
 function recordedRun(lib: Library, modelId: number, datasetId: number): number {
-  const p = { modelId, datasetId, quantize: 'none', device: 'cpu', maxSteps: 1 } as RunParams;
+  // With probe prompts: their answers before training load the model too, and are refused first.
+  const probe = { prompts: ['Is it?'], every: 1 };
+  const p = { modelId, datasetId, quantize: 'none', device: 'cpu', maxSteps: 1, probe } as RunParams;
   const { id } = createRecordedRun(lib, planRun(lib, p));
   setRunStatus(lib, id, 'paused');
   return id;
@@ -141,6 +143,14 @@ test('reft-studio runs resume: the engine’s refusal stored and said in the CLI
   assert.match(shown.error, WEIGHTS);
   assert.match(shown.error, /or --quantize\), or a GPU/);
   assert.ok(shown.error.endsWith(` ${MEMORY_CHECK_HINT}`), shown.error);
+  // The probe prompts' log line is the CLI's too, not the Playground's Models page and Settings.
+  const { lines } = await cliJson(dir, 'runs', 'logs', String(id));
+  const probeLine = lines.find((l: { text: string }) =>
+    l.text.startsWith('probe answers before training failed'),
+  );
+  assert.ok(probeLine, JSON.stringify(lines));
+  assert.match(probeLine.text, /or --quantize\), or a GPU/);
+  assert.doesNotMatch(probeLine.text, /Settings/);
 });
 
 test('reft-studio generate: one line in the CLI’s words', async () => {

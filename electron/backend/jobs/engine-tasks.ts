@@ -370,6 +370,8 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   let prober: Promise<ModelRunner> | null = null;
   let probes: Promise<void> = Promise.resolve();
   let totalSteps = Number.POSITIVE_INFINITY;
+  // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
+  const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
   const baseOpts = {
     device: args.config.device,
     quantize: args.config.quantize,
@@ -385,7 +387,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     try {
       adapter = readStudioAdapter(dir);
     } catch (e) {
-      emit('log', `probe samples at step ${step} failed: ${(e as Error).message}`);
+      emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
       return;
     }
     probes = probes.then(async () => {
@@ -402,7 +404,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
           emit('sample', { step, prompt, output: out.text });
         }
       } catch (e) {
-        emit('log', `probe samples at step ${step} failed: ${(e as Error).message}`);
+        emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
       }
     });
   };
@@ -425,7 +427,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
           await base.release();
         }
       } catch (e) {
-        emit('log', `probe answers before training failed: ${(e as Error).message}`);
+        emit('log', `probe answers before training failed: ${failed(e)}`);
       }
     }
     const res = await train(args.config, {
