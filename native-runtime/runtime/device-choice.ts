@@ -1,6 +1,9 @@
 // The devices a session, a run or a command may ask for, and how the one that really ran is told. A
 // module of its own so the backend, the CLI and the renderer can name them without loading ONNX
 // Runtime (session.ts does).
+
+import type { ProviderState } from './devices.ts';
+
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 export type DeviceChoice = (typeof DEVICES)[number];
 
@@ -35,6 +38,10 @@ const forStudio = (reason: string): string =>
  */
 export const fallbackLine = (d: DeviceUsed, audience: 'cli' | 'studio' = 'cli'): string =>
   `device '${d.requested}' unavailable — ${audience === 'studio' && d.fallback ? forStudio(d.fallback) : d.fallback}; running on ${d.device}`;
+
+/** A provider's reason (devices.ts ProviderState) as the studio's pages say it. */
+export const studioReason = (p: Pick<ProviderState, 'reason' | 'studioReason'>): string | null =>
+  p.studioReason ?? p.reason;
 
 /** A record's device for people: the provider, or the fallback line when it is not the one asked for. */
 export const deviceText = (d: DeviceUsed): string => (d.fallback ? fallbackLine(d) : `device: ${d.device}`);

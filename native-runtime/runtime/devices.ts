@@ -32,8 +32,13 @@ export interface ProviderState {
   name: ProviderName;
   /** available: runs here now; unavailable: something is missing (reason); not-installed: needs a pack. */
   state: 'available' | 'unavailable' | 'not-installed' | 'not-supported';
-  /** One line: why not, or null. */
+  /** One line: why not, or null, in the command line's words (`reft-studio devices`). */
   reason: string | null;
+  /**
+   * The same line in the studio's words where they differ (what the CLI does with a command, the
+   * studio does in Settings); its pages read it through device-choice.ts studioReason.
+   */
+  studioReason?: string;
   /** WebGPU on a CPU adapter (works, but slower than the CPU provider). */
   software?: boolean;
   /** WebGPU: the adapter runs float16 shaders (--dtype fp16; auto for fp16 checkpoints). */
@@ -130,7 +135,10 @@ async function cudaState(
   if (!pack)
     return s(
       'not-installed',
-      'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda` (or Settings → NVIDIA GPU runtime)',
+      'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda`',
+      {
+        studioReason: 'the CUDA runtime pack is not installed: install it in Settings → NVIDIA GPU runtime',
+      },
     );
   if (pack.problems.length) return s('unavailable', pack.problems[0]);
   const required = pack.missing.filter((m) => m.required);

@@ -5,8 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fallbackLine } from '../../native-runtime/runtime/device-choice.ts';
+import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import { choiceText, deviceChoices } from '../../renderer/src/lib/device-choices.ts';
 import type { DevicesReport } from '../../renderer/src/lib/rpc/handlers.ts';
+import { fakeSmi } from '../helpers/fake-smi.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const report = (providers: DevicesReport['providers']) => ({ auto: 'cpu', providers }) as DevicesReport;
 
@@ -66,5 +69,33 @@ test('a stored CUDA fallback points the studio to Settings, the command line to 
   assert.match(
     fallbackLine(again, 'studio'),
     /incomplete: install it again in Settings → NVIDIA GPU runtime; running on cpu$/,
+  );
+});
+
+test('CUDA without its pack: the CLI is told the command, the Settings page its own card', {
+  skip: process.platform !== 'linux' || process.arch !== 'x64',
+}, async () => {
+  // An NVIDIA GPU (nvidia-smi a stand-in) and a data folder with no CUDA pack.
+  const dir = tempDir('device-choices-');
+  const smi = fakeSmi(
+    dir,
+    `case "$1" in
+  --query-gpu*) echo "0, NVIDIA GeForce RTX 3060, 12288, 580.95.05";;
+  *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
+esac`,
+  );
+  const env = { ...process.env, REFT_STUDIO_GPU: undefined, CUDA_VISIBLE_DEVICES: undefined };
+  const r = await detectDevices({ dataDir: dir, nvidiaSmi: smi, env, probe: false });
+  const cuda = r.providers.find((p) => p.name === 'cuda');
+  assert.equal(cuda?.state, 'not-installed');
+  // `reft-studio devices` prints `reason`.
+  assert.equal(
+    cuda?.reason,
+    'the CUDA runtime pack is not installed: run `reft-studio runtime install cuda`',
+  );
+  const choice = deviceChoices(r as DevicesReport).find((c) => c.id === 'cuda');
+  assert.equal(
+    choice?.reason,
+    'the CUDA runtime pack is not installed: install it in Settings → NVIDIA GPU runtime',
   );
 });

@@ -2,6 +2,7 @@
 // it is unavailable — or, for one that runs but slowly (WebGPU on a software adapter, no GPU found),
 // why it is a poor choice, as `reft-studio devices` says "available (software)" with its reason.
 
+import { studioReason } from '../../../native-runtime/runtime/device-choice.ts';
 import type { DevicesReport, EnvironmentReport } from './rpc/handlers.ts';
 
 export type DeviceId = EnvironmentReport['device'];
@@ -48,7 +49,7 @@ export function deviceChoices(devices: DevicesReport | null | undefined): Device
       label: providerLabel[p.name] ?? p.name,
       disabled: !available,
       software,
-      reason: available && !software ? null : p.reason,
+      reason: available && !software ? null : studioReason(p),
     });
   }
   return out;
