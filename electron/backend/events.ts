@@ -93,12 +93,18 @@ export interface CacheChange {
   removed: string[];
 }
 
-/** A runtime pack install started by 'system/runtime-install'. */
+/**
+ * A runtime pack install started by 'system/runtime-install', or a pack's removal. Also pushed when
+ * another process (the CLI's `runtime install|remove`) installed or removed one: 'done' or
+ * 'removed' with `elsewhere` (handlers/devices.ts, followPackChanges).
+ */
 export interface RuntimeProgress extends InstallProgress {
   name: string;
   /** 'cancelled': stopped by Cancel (system/runtime-cancel), which is not a failure. */
-  state: 'running' | 'done' | 'failed' | 'cancelled';
+  state: 'running' | 'done' | 'failed' | 'cancelled' | 'removed';
   error?: WireError;
+  /** Done by another process on the same data folder, not by this host. */
+  elsewhere?: true;
 }
 
 /** A line added to a run's log (library/run-logs.ts), as it is written. */

@@ -5,6 +5,7 @@
 import type { BackendContext, ClientLink } from './context.ts';
 import type { OpenOptions } from './db/database.ts';
 import { BackendEvents } from './events.ts';
+import { followPackChanges } from './handlers/devices.ts';
 import { allHandlers } from './handlers/index.ts';
 import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
@@ -63,8 +64,12 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   const ctx: BackendContext = { lib, events, jobs, engine, training };
   // Tells clients when models appear in the Hugging Face cache (downloads by other tools).
   const cacheWatcher = opts.watchHubCache === false ? null : watchHubCache(events);
-  // Tells clients what a CLI on the same data folder adds, removes or trains meanwhile.
-  const libraryWatcher = opts.watchLibrary === false ? null : watchOutsideChanges(lib, events);
+  // Tells clients what a CLI on the same data folder adds, removes or trains meanwhile, and the CUDA
+  // pack it installs or removes.
+  const libraryWatcher =
+    opts.watchLibrary === false
+      ? null
+      : watchOutsideChanges(lib, events, { alsoCheck: followPackChanges(ctx) });
   let closed = false;
   return {
     ...ctx,

@@ -2,7 +2,7 @@
 // `reft-studio serve` in Chromium: the device list (CPU, automatic, and each provider with why it is
 // unavailable), threads kept across a reload, a token saved write-only and removed, a bad cache folder
 // refused in words; the CUDA runtime installed from a downloaded package (the fake providers of
-// tests/fixtures/cuda-pack) and removed; on a machine with two NVIDIA GPUs (a stand-in nvidia-smi on
+// tests/fixtures/cuda-pack) and removed, and followed when the CLI removes or installs it; on a machine with two NVIDIA GPUs (a stand-in nvidia-smi on
 // the server's PATH) the GPU for CUDA chosen and kept. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
@@ -175,14 +175,19 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     await card.getByTestId('cuda-missing').getByText('libcudart.so.12').waitFor();
     assert.equal(await card.getByRole('alert').count(), 0);
     await screenshot(page, 'settings-2-cuda-runtime');
-    // The command line removes it while the card still shows it: Remove says so in one line and the
-    // card shows the state now (it said 'no runtime pack "cuda" is installed' and kept the pack).
+    // The command line removes it, then installs it again, while the card is open: the card follows
+    // each within seconds, untouched (it kept showing the pack until reloaded or its Remove refused).
+    const status = card.getByTestId('cuda-status');
     assert.equal((await runCli(['runtime', 'remove', 'cuda', '--data-dir', dataDir])).code, 0);
+    assert.equal(await textWhen(status, /^Removed/), 'Removed by another program.');
+    await card.getByRole('button', { name: 'Download and install' }).waitFor();
+    const again = ['runtime', 'install', 'cuda', '--from', FAKE_PACK, '--data-dir', dataDir];
+    assert.equal((await runCli(again)).code, 0);
+    assert.match(await textWhen(status, /^Installed/), /^Installed by another program\. New training/);
+    await card.getByTestId('cuda-pack').waitFor();
+    // Removed here, it is said plainly.
     await card.getByRole('button', { name: 'Remove' }).click();
-    assert.equal(
-      await textWhen(card.getByTestId('cuda-status'), /already been removed/),
-      'The runtime had already been removed (by another program); this card now shows it as it is.',
-    );
+    assert.equal(await textWhen(status, /^Removed\.$/), 'Removed.');
     await card.getByRole('button', { name: 'Download and install' }).waitFor();
     assert.equal(await card.getByRole('alert').count(), 0);
   });

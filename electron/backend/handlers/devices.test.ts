@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
-import { removePack } from '../../../native-runtime/runtime/runtime-install.ts';
+import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { createBackend } from '../host.ts';
@@ -144,4 +144,62 @@ test('Remove of a pack the CLI removed meanwhile: not-found, and the devices rep
     message: 'no runtime pack "cuda" is installed',
   });
   assert.equal((await call('system/devices')).cudaPack, null);
+});
+
+/** Collects 'runtime/progress' pushes until stopped; `next` waits (up to 5 s) for one that `match`es. */
+function runtimePushes() {
+  const pushes: RuntimeProgress[] = [];
+  const off = backend.events.onAny((topic, data) => {
+    if (topic === 'runtime/progress') pushes.push(data as RuntimeProgress);
+  });
+  const next = async (what: string, match: (p: RuntimeProgress) => boolean) => {
+    const until = Date.now() + 5000;
+    while (!pushes.some(match)) {
+      assert.ok(Date.now() < until, `no push of ${what} within 5 s: ${JSON.stringify(pushes)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return pushes.find(match) as RuntimeProgress;
+  };
+  return { pushes, next, off };
+}
+
+test('the CLI installing or removing the pack beside the studio is pushed within seconds', async () => {
+  // Bug: the devices report stayed cached and nothing was pushed, so an open Settings card showed
+  // no pack after `reft-studio runtime install cuda` (and the pack after `remove`) until reloaded.
+  assert.equal((await call('system/devices')).cudaPack, null, 'the report is made, and kept');
+  const { pushes, next, off } = runtimePushes();
+  try {
+    await installCudaPack(dir, { from: FAKE }); // what `reft-studio runtime install cuda` does
+    const done = await next('the install', (p) => p.state === 'done');
+    assert.equal(done.elsewhere, true);
+    assert.equal(done.name, 'cuda');
+    assert.ok((await call('system/devices')).cudaPack, 'the report is read again');
+
+    await removePack(dir, 'cuda'); // what `reft-studio runtime remove cuda` does
+    const removed = await next('the removal', (p) => p.state === 'removed');
+    assert.equal(removed.elsewhere, true);
+    assert.equal((await call('system/devices')).cudaPack, null);
+    assert.equal(pushes.length, 2, JSON.stringify(pushes));
+  } finally {
+    off();
+  }
+});
+
+test('the studio’s own install and removal are pushed once, never again as another process’s', async () => {
+  const { pushes, next, off } = runtimePushes();
+  try {
+    const ticks = () => new Promise((r) => setTimeout(r, 2500)); // two ticks of the watcher
+    assert.equal((await installOutcome(FAKE)).state, 'done');
+    await ticks();
+    assert.deepEqual(await call('system/runtime-remove', { name: 'cuda' }), { name: 'cuda', removed: true });
+    // Every tab hears of a removal, as of an install (another tab's card showed the pack still there).
+    assert.equal((await next('the removal', (p) => p.state === 'removed')).elsewhere, undefined);
+    await ticks();
+    assert.deepEqual(
+      pushes.filter((p) => p.elsewhere),
+      [],
+    );
+  } finally {
+    off();
+  }
 });

@@ -3,12 +3,27 @@
 // The work is in native-runtime/runtime/ (devices.ts, runtime-install.ts, cuda-pack.ts). A pack
 // installed or removed here takes effect at once: the engine's processes start again under the new
 // library path (Engine.refresh; busy ones when their work ends), no restart of the studio.
+//
+// A pack installed or removed by another process (`reft-studio runtime install|remove cuda` beside
+// an open studio) is noticed by followPackChanges on the library watcher's 1 s tick, and pushed as
+// the host's own would be, so an open Settings card follows it. A stat of the pack's manifest, not
+// fs.watch: the runtimes folder may not exist yet, and the pack folder is renamed in and out whole,
+// which a watch on it would lose.
 
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CancelledError, ReftError } from '../../../native-runtime/errors.ts';
-import { listPacks, type PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { lockHolder } from '../../../native-runtime/pid-lock.ts';
+import {
+  listPacks,
+  type PackStatus,
+  packDir,
+  runtimesLock,
+} from '../../../native-runtime/runtime/cuda-pack.ts';
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
+import type { BackendContext } from '../context.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
@@ -16,6 +31,57 @@ import { toUserError } from '../rpc/user-errors.ts';
 
 let report: Promise<DevicesReport> | null = null;
 let installing: AbortController | null = null;
+/** Per data folder, the CUDA pack as this host last knew it (packSignature). */
+const knownPack = new Map<string, string>();
+
+/**
+ * The pack's manifest in a few characters: an install writes a new one (a new file renamed in),
+ * a removal takes it away. '' when there is none; null when it cannot be looked at now.
+ */
+function packSignature(dataDir: string): string | null {
+  try {
+    const s = statSync(join(packDir(dataDir), 'manifest.json'), { throwIfNoEntry: false });
+    return s ? `${s.ino}:${s.mtimeMs}:${s.size}` : '';
+  } catch {
+    return null;
+  }
+}
+
+/** Takes in this host's own install or removal, which the next check must not push as another's. */
+function takeInPack(dataDir: string): void {
+  const sig = packSignature(dataDir);
+  if (sig !== null) knownPack.set(dataDir, sig);
+}
+
+/**
+ * The check the library watcher runs each tick (host.ts): when another process installed or
+ * removed the CUDA pack, the devices report is read again, the engine's processes start again on
+ * the library path now right (as after an install here), and clients hear a 'runtime/progress'
+ * 'done' or 'removed' marked `elsewhere`. One stat while nothing changes.
+ */
+export function followPackChanges(ctx: Pick<BackendContext, 'lib' | 'events' | 'engine'>): () => void {
+  const dataDir = ctx.lib.dataDir;
+  takeInPack(dataDir);
+  return () => {
+    if (installing || packSignature(dataDir) === knownPack.get(dataDir)) return;
+    // Mid-way through an install or removal (a reinstall moves the old pack aside before the new
+    // one is renamed in): its end is what to tell, not the moment without a pack.
+    if (lockHolder(runtimesLock(dataDir))) return;
+    const sig = packSignature(dataDir);
+    if (sig === null) return;
+    knownPack.set(dataDir, sig);
+    report = null;
+    ctx.engine.refresh();
+    ctx.events.emit('runtime/progress', {
+      name: 'cuda',
+      state: sig ? 'done' : 'removed',
+      phase: 'verify',
+      bytes: 0,
+      total: null,
+      elsewhere: true,
+    });
+  };
+}
 
 export const devicesHandlers = defineHandlers({
   /** Providers with state and reason, GPUs, drivers, the CUDA pack; probes run once unless refresh. */
@@ -83,6 +149,7 @@ export const devicesHandlers = defineHandlers({
         .finally(() => {
           installing = null;
           report = null;
+          takeInPack(ctx.lib.dataDir);
           ctx.engine.refresh();
         });
       return { started: true };
@@ -100,7 +167,17 @@ export const devicesHandlers = defineHandlers({
       // `runtime remove`) took it away after the report was made, and the page asks for the state now.
       report = null;
       ctx.engine.refresh();
+      // Not taken in when it was not there: followPackChanges tells every client the CLI removed it.
       if (!removed) throw new ReftError('not-found', `no runtime pack "${p.name}" is installed`);
+      takeInPack(ctx.lib.dataDir);
+      // Every tab hears it, as they hear an install: another tab's card showed the pack still there.
+      ctx.events.emit('runtime/progress', {
+        name: p.name,
+        state: 'removed',
+        phase: 'verify',
+        bytes: 0,
+        total: null,
+      });
       return { name: p.name, removed };
     },
   ),

@@ -146,7 +146,8 @@ export interface OutsideChangeWatcher {
 export function watchOutsideChanges(
   lib: Library,
   events: BackendEvents,
-  opts: { intervalMs?: number } = {},
+  /** alsoCheck: another cheap look at what other processes change, on the same tick (no timer of its own). */
+  opts: { intervalMs?: number; alsoCheck?: () => void } = {},
 ): OutsideChangeWatcher {
   const dataVersion = () => lib.db.pragma('data_version', { simple: true }) as number;
   let version = dataVersion();
@@ -191,6 +192,9 @@ export function watchOutsideChanges(
       for (const c of marked) ownChange(c.kind, c.id);
       changes.push(...marked);
     } catch {} // a busy or closing database: the next tick looks again
+    try {
+      opts.alsoCheck?.();
+    } catch {} // as the checks above: a failed look is tried again next tick, never thrown on a timer
     return changes;
   };
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_LIBRARY_POLL_MS) || 1000);

@@ -125,7 +125,8 @@
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'generate/notice' {requestId, text}: what loading its model says first (a conversion's progress, auto's form)
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
-//         'runtime/progress' RuntimeProgress {name, state: running|done|failed|cancelled, phase, bytes, total, error?}
+//         'runtime/progress' RuntimeProgress {name, state: running|done|failed|cancelled|removed, phase, bytes, total, error?, elsewhere?}
+//                           (done/removed with elsewhere: the CLI installed or removed the pack meanwhile)
 //         'models/cache-changed' {cacheDir, added, changed, removed}: snapshot folders that appeared in, changed files in, or left the HF cache
 
 import type { AdaptersHandlers } from '../handlers/adapters.ts';
