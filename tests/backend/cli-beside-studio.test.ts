@@ -136,7 +136,8 @@ test("the studio's own changes are not pushed again as another process's when th
     layers: '1',
     rank: 2,
     batchSize: 4,
-    maxSteps: 400,
+    // Long enough to be still stepping when the CLI's import lands, however fast this machine is.
+    maxSteps: 20_000,
   });
   after(() => call('runs/cancel', { id: run.runId }).catch(() => {}));
   await waitFor('two steps of the studio run', async () =>

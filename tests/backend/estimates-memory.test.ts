@@ -15,6 +15,7 @@ import { modelFit, shapeFromConfig } from '../../electron/backend/library/model-
 import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
+import { wordedFor } from '../../native-runtime/training/options.ts';
 import { hostStepProblem } from '../../native-runtime/training/recompute.ts';
 import { setEnvFor } from '../helpers/env.ts';
 import { fakeSmi } from '../helpers/fake-smi.ts';
@@ -285,7 +286,9 @@ test('"what fits", the run estimate and the engine agree on a bf16 model on the 
   for (const memory of [2.5, 3.5, 4.2, 4.5, 8, 20, 40, 60, 120, 250].map((m) => m * spec.params)) {
     const row = fit(memory).rows.find((r) => r.precision === 'bf16');
     const estimate = memoryEstimate(spec, B, T, trainable, { tied: spec.tieEmbeddings, memoryBytes: memory });
-    // The engine: the weights (prepareModel, before any conversion), then one step (the trainer's check).
+    // The engine: the weights (prepareModel, before any conversion), then one step (the trainer's check),
+    // both in the command line's words, as memoryEstimate's `problem` is (the studio's estimate asks
+    // runMemoryIssue for its own words).
     const engine = await prepareModel(spec, {
       quantize: 'none',
       device: 'cpu',
@@ -294,7 +297,7 @@ test('"what fits", the run estimate and the engine agree on a bf16 model on the 
       totalMemory: memory,
     }).then(
       () => hostStepProblem(spec, 'none', memory, { batch: B, tokens: T }),
-      (e: Error) => e.message,
+      (e: Error) => (wordedFor(e, 'cli') as Error).message,
     );
     assert.equal(estimate.problem, engine, `${memory} bytes: the estimate says what the engine says`);
     const fits = engine === null && estimate.totalBytes <= memory;
