@@ -102,6 +102,8 @@ export interface PrepareModelOptions {
    * that cannot fit (trainer.ts refuseStepOverMemory) instead of after a conversion of minutes.
    */
   beforeBase?: (form: string, memory: number) => void | Promise<void>;
+  /** What set `quantize` and `device`, for the words of a memory refusal (default: a flag). */
+  setBy?: FormSetBy;
   /** The GPU's memory in bytes, null if unknown (tests); by default nvidia-smi's answer on CUDA,
    * webgpuDeviceMemoryBytes (else the computer's) on WebGPU. */
   gpuMemory?: number | null;
@@ -120,15 +122,27 @@ const STUDIO_PLACES: Record<'chat' | 'train', { weights: string; device: string 
 };
 
 /**
+ * What set the weights' form of what loads (hostMemoryIssue): a flag of the command (`generate`,
+ * `train`), the library model's own Base weights (evaluations), or a recorded run's config (the
+ * trainer, and its probe prompts), which its Train wizard or `train`'s flags fixed when it started.
+ */
+export type FormSetBy = 'flag' | 'model' | 'run';
+
+/**
  * How the command line sets the weights' form: `generate` and `train` by their --quantize; an
  * evaluation reads the library model's own Base weights, which no command changes (`evaluate` has
- * no --quantize), so its refusal names the studio's Models page and evaluate's --device.
+ * no --quantize), so its refusal names the studio's Models page and evaluate's --device; a run keeps
+ * the form and device it started with (`runs resume` has neither flag): a new run changes them.
  */
-const CLI_PLACES: Record<'flag' | 'model', { weights: string; gpu: string }> = {
+const CLI_PLACES: Record<FormSetBy, { weights: string; gpu: string }> = {
   flag: { weights: "weights (the model's setting on the Models page, or --quantize)", gpu: 'a GPU' },
   model: {
     weights: "as the model's Base weights (on the Models page of the studio or `reft-studio serve`)",
     gpu: 'a GPU with --device',
+  },
+  run: {
+    weights: 'weights in a new run (`reft-studio train … --quantize`)',
+    gpu: 'a GPU in a new run (`reft-studio train … --device`)',
   },
 };
 
@@ -137,16 +151,16 @@ const CLI_PLACES: Record<'flag' | 'model', { weights: string; gpu: string }> = {
  * held in `memory` bytes on the CPU, or null. Weights are memory-mapped, so a model larger than
  * the memory still opens — and then reads its whole file from disk for every token (minutes a
  * token), after converting a half-precision checkpoint to a float32 store twice its size. Said
- * before any of that, with the forms that would fit: in the studio's words for `use` (`message`,
- * STUDIO_PLACES) and for the command line (`cli`, CLI_PLACES: `setBy` says whether a flag of the
- * command chose the form or the library model's setting did).
+ * before any of that, with the forms that would fit: in the studio's words (`message`,
+ * STUDIO_PLACES: a run's fields, else those of `use`) and for the command line (`cli`, CLI_PLACES
+ * by what set the form, FormSetBy).
  */
 export function hostMemoryIssue(
   spec: HostShape,
   form: string,
   use: 'chat' | 'train',
   memory: number,
-  setBy: 'flag' | 'model' = 'flag',
+  setBy: FormSetBy = 'flag',
 ): OptionIssue | null {
   if (memoryCheckSkipped()) return null;
   const bytes = (f: string) => baseWeightBytes(shapeOf(spec), f, use, memory);
@@ -158,7 +172,8 @@ export function hostMemoryIssue(
   const label = form === 'none' ? 'float32' : form;
   const why = `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: `;
   const forms = fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ');
-  const at = STUDIO_PLACES[use];
+  // A run's probe prompts load the model as the Playground does, but the run's fields set it.
+  const at = STUDIO_PLACES[setBy === 'run' ? 'train' : use];
   const cli = CLI_PLACES[setBy];
   return {
     field: 'quantize',
@@ -337,7 +352,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const scheme = parseQuantize(quantize);
   if (onHost) {
     // Both wordings: the studio's (its Playground, its runs) and the command line's (wordedFor).
-    const issue = hostMemoryIssue(spec, schemeName(scheme), use, memory);
+    const issue = hostMemoryIssue(spec, schemeName(scheme), use, memory, o.setBy);
     if (issue) throw new OptionError(issue);
   }
   // The scheme's own name (int4-b64, int8-b128-zp): its blocks' scales weigh in the step's check too.

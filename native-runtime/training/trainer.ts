@@ -483,6 +483,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     signal: hooks.signal,
     log,
     training: true,
+    // The run's config fixed the form and device: a refusal says how a new run changes them.
+    setBy: 'run',
     // Before the base is converted (minutes for a large model), not after.
     beforeBase: (form, memory) => refuseStepOverMemory(run, workload, memory, form),
   });

@@ -137,11 +137,16 @@ test('reft-studio runs resume: the engine’s refusal stored and said in the CLI
   assert.equal(r.code, 1, r.stderr);
   assert.match(
     r.stderr,
-    /^error: this model's weights take .* or a GPU \(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)/m,
+    /^error: this model's weights take .*\(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)/m,
   );
+  // `runs resume` has no --quantize nor --device: the run keeps the form and device it was started
+  // with, so the line says how a new run changes them.
+  const RUN_WORDS =
+    /: choose int8 \(.*\) or int4 \(.*\) weights in a new run \(`reft-studio train … --quantize`\), or a GPU in a new run \(`reft-studio train … --device`\) \(REFT_STUDIO_MEMORY_CHECK/;
+  assert.match(r.stderr, RUN_WORDS);
   const shown = await cliJson(dir, 'runs', 'show', String(id));
   assert.match(shown.error, WEIGHTS);
-  assert.match(shown.error, /or --quantize\), or a GPU/);
+  assert.match(shown.error, RUN_WORDS);
   assert.ok(shown.error.endsWith(` ${MEMORY_CHECK_HINT}`), shown.error);
   // The probe prompts' log line is the CLI's too, not the Playground's Models page and Settings.
   const { lines } = await cliJson(dir, 'runs', 'logs', String(id));
