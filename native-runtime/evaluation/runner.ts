@@ -29,7 +29,7 @@ import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
 import { shouldPrepack } from '../quantize/base.ts';
-import { modelLoadIssue, prepareModel } from '../runtime/precision.ts';
+import { type FormSetBy, modelLoadIssue, prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, specialIds } from '../training/data.ts';
@@ -71,6 +71,8 @@ export interface RunnerOptions {
    * 'auto' refuses adapters trained on differently formatted prompts before the model loads.
    */
   chat?: boolean | 'auto';
+  /** What set `quantize` and `device`, for a memory refusal's words: 'run' for a run's probes. */
+  setBy?: FormSetBy;
 }
 
 interface LossOptions {
@@ -110,6 +112,7 @@ async function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<Mod
     dataDir: opts.dataDir,
     device: opts.device,
     log: opts.onNotice,
+    setBy: opts.setBy,
   });
   opts.onNotice?.(LOADING);
   return base;

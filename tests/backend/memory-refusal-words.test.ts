@@ -91,6 +91,14 @@ test('a studio run the engine itself refuses: its error names the Train wizard�
   assert.match(run.error, WEIGHTS);
   assert.match(run.error, /choose int8 \(.*\) or int4 \(.*\) as base weights, or a GPU as the device$/);
   assert.doesNotMatch(run.error, CLI_WORDS);
+  // Its probe prompts load the model as the Playground does, but the run's weights and device are
+  // the Train wizard's: their log line names those fields too, not the Models page and Settings.
+  const logs: { text: string }[] = await call('runs/logs', { id });
+  const probeLine = logs.find((l) => l.text.startsWith('probe answers before training failed'));
+  assert.ok(probeLine, JSON.stringify(logs));
+  assert.match(probeLine.text, /as base weights, or a GPU as the device$/);
+  assert.doesNotMatch(probeLine.text, /Models page|Settings/);
+  assert.doesNotMatch(probeLine.text, CLI_WORDS);
 });
 
 test('reft-studio train: refused before a run is recorded, in one line of the CLI’s words (exit 1)', async () => {
@@ -154,7 +162,7 @@ test('reft-studio runs resume: the engine’s refusal stored and said in the CLI
     l.text.startsWith('probe answers before training failed'),
   );
   assert.ok(probeLine, JSON.stringify(lines));
-  assert.match(probeLine.text, /or --quantize\), or a GPU/);
+  assert.match(probeLine.text, RUN_WORDS);
   assert.doesNotMatch(probeLine.text, /Settings/);
 });
 

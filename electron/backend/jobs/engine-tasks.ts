@@ -376,6 +376,8 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     device: args.config.device,
     quantize: args.config.quantize,
     dataDir: args.config.dataDir,
+    // The run's config, not the Playground's settings, chose them: a refusal names the run's fields.
+    setBy: 'run' as const,
   };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
