@@ -152,6 +152,9 @@ test('reft-studio runs resume: the engine’s refusal stored and said in the CLI
   const RUN_WORDS =
     /: choose int8 \(.*\) or int4 \(.*\) weights in a new run \(`reft-studio train … --quantize`\), or a GPU in a new run \(`reft-studio train … --device`\) \(REFT_STUDIO_MEMORY_CHECK/;
   assert.match(r.stderr, RUN_WORDS);
+  // Resuming would be refused alike (the form is frozen with the run): no resume offered.
+  assert.doesNotMatch(r.stderr, /once that is put right/);
+  assert.match(r.stderr, /resuming would fail the same way/);
   const shown = await cliJson(dir, 'runs', 'show', String(id));
   assert.match(shown.error, WEIGHTS);
   assert.match(shown.error, RUN_WORDS);

@@ -36,6 +36,9 @@ const SETTINGS_CODES: ReadonlySet<string> = new Set([
   'diverged',
   // A step of its batch × length larger than the computer's memory (training/recompute.ts).
   'batch-too-large',
+  // Its base weights, in the form the run was started with, larger than the computer's memory
+  // (runtime/precision.ts): judged on the machine's total memory, so a resume is refused alike.
+  'model-too-large',
 ]);
 
 /** The engine's error types that refuse a run's settings or data (OptionError is a ConfigError). */
