@@ -36,7 +36,13 @@ test('closing the studio: the running evaluation interrupted, the queued one not
   b = createBackend(dataDir, { seedDemo: false });
   const params = { adapterId: adapter.id, datasetId: dataset.id, kind: 'exact-match', maxNewTokens: 64 };
   const running = b.handle({ type: 'request', id: 1001, method: 'evaluations/run', params });
-  const queued = b.handle({ type: 'request', id: 1002, method: 'evaluations/run', params });
+  // Another limit: an identical request would share the first's job rather than queue its own.
+  const queued = b.handle({
+    type: 'request',
+    id: 1002,
+    method: 'evaluations/run',
+    params: { ...params, limit: 100 },
+  });
   // The first is recorded once the engine has checked it; the second waits for it.
   while ((await call('evaluations/list', { adapterId: adapter.id })).length === 0)
     await new Promise((r) => setTimeout(r, 50));
