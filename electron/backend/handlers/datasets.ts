@@ -9,6 +9,7 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
 import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
 import {
+  createDataset,
   type DropDuplicatesResult,
   dropDuplicates,
   editDatasetInSlices,
@@ -214,6 +215,24 @@ export const datasetsHandlers = defineHandlers({
     async (p, ctx): Promise<{ dataset: DatasetRecord; version: DatasetVersion }> => {
       const r = await editDatasetInSlices(ctx.lib, p);
       ctx.events.emit('library/changed', { kind: 'datasets', id: p.datasetId, action: 'updated' });
+      return r;
+    },
+  ),
+  /**
+   * A new dataset holding `rows` (all of one format) as its version 1; a name the library has is
+   * refused ('name-taken'): rows are added to a dataset with datasets/edit's append.
+   */
+  'datasets/create': handler(
+    z
+      .object({
+        name: z.string().min(1).max(200),
+        rows: z.array(z.record(z.string(), z.unknown())).min(1).max(10_000),
+        note: z.string().max(1000).optional(),
+      })
+      .strict(),
+    (p, ctx): { dataset: DatasetRecord; version: DatasetVersion } => {
+      const r = createDataset(ctx.lib, p);
+      ctx.events.emit('library/changed', { kind: 'datasets', id: r.dataset.id, action: 'added' });
       return r;
     },
   ),

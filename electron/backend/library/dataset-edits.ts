@@ -13,11 +13,13 @@ import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { plural } from '../../../native-runtime/plural.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIdsAt } from './dataset-annotations.ts';
-import { type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
+import { type DatasetFormat, type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
 import {
+  checkDatasetName,
   checkStillLatest,
   type DatasetRecord,
   type DatasetVersion,
+  findDatasetByName,
   recordVersion,
   type SplitPart,
   type VersionMeta,
@@ -29,7 +31,7 @@ import {
   findVersionDuplicates,
   type NearSearchPartial,
 } from './dedupe.ts';
-import { type FrozenLine, frozenFilesWritten, frozenLines } from './frozen-files.ts';
+import { type FrozenLine, frozenFilesWritten, frozenLines, writeFrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { runInSlices, runThrough } from './sliced-scans.ts';
 
@@ -88,6 +90,56 @@ function* sourceLines(
   }
 }
 
+/** Row `x` in the canonical shape of `format`, or a 'bad-row' error naming `where` it is. */
+function validRow(format: DatasetFormat, x: unknown, where: string): DatasetRow {
+  // A row of another format would be read as this one's, losing fields (an alpaca row's
+  // instruction in a prompt-completion dataset), as an import refuses it too.
+  const own = detectRowFormat(x);
+  const n = own && own !== format ? `is ${own}` : normalizeRow(format, x);
+  if (typeof n === 'string') throw new ValidationError('bad-row', `${where} ${n} (the dataset is ${format})`);
+  return n;
+}
+
+export interface CreateInput {
+  name: string;
+  /** The rows, all of the format the first one has (detectRowFormat). */
+  rows: unknown[];
+  note?: string;
+}
+
+/**
+ * A new dataset named `name` holding `rows` as its version 1 (the Playground's "save as training
+ * example" into a new dataset). A name another dataset has is refused ('name-taken'), as a rename
+ * refuses it: adding to that dataset is an edit of it.
+ */
+export function createDataset(lib: Library, c: CreateInput): EditResult {
+  const name = checkDatasetName(c.name);
+  const format = detectRowFormat(c.rows[0]);
+  if (!format)
+    throw new ValidationError(
+      'bad-row',
+      'row 0: not a prompt-completion, alpaca or chat row (expected "prompt" and "completion", "instruction" and "output", or "messages")',
+    );
+  const rows = c.rows.map((x, k) => validRow(format, x, `row ${k}:`));
+  const nameFree = () => {
+    const other = findDatasetByName(lib, name);
+    if (other)
+      throw new ValidationError(
+        'name-taken',
+        `a dataset called "${name}" already exists (id ${other.id}): choose it to add the example to it`,
+      );
+  };
+  nameFree(); // before writing a file that would then go unused
+  const file = writeFrozenFile(lib.dataDir, (w) => {
+    for (const row of rows) w.write(row);
+  });
+  // Again with the record, in one transaction: another window's dataset of that name cannot land between.
+  return writeTransaction(lib.db, () => {
+    nameFree();
+    return recordVersion(lib, file, { name, format, note: c.note ?? 'created with its first rows' });
+  });
+}
+
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
 export function editDataset(lib: Library, e: EditInput): EditResult {
   return runThrough(editing(lib, e));
@@ -125,15 +177,7 @@ function* editing(
       );
     }
   };
-  const valid = (x: unknown, where: string): DatasetRow => {
-    // A row of another format would be read as this one's, losing fields (an alpaca row's
-    // instruction in a prompt-completion dataset), as an import refuses it too.
-    const own = detectRowFormat(x);
-    const n = own && own !== v.format ? `is ${own}` : normalizeRow(v.format, x);
-    if (typeof n === 'string')
-      throw new ValidationError('bad-row', `${where} ${n} (the dataset is ${v.format})`);
-    return n;
-  };
+  const valid = (x: unknown, where: string): DatasetRow => validRow(v.format, x, where);
   const replaced = new Map<number, DatasetRow>();
   for (const s of e.set ?? []) {
     check(s.index);

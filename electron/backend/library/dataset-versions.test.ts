@@ -4,7 +4,7 @@
 // library written before rows had ids.
 
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
@@ -12,6 +12,7 @@ import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { writeTransaction } from '../db/database.ts';
 import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
 import {
+  createDataset,
   dropDuplicates,
   editDataset,
   editDatasetInSlices,
@@ -363,6 +364,44 @@ test('an edit refuses a row of another format rather than dropping its fields', 
         e instanceof ValidationError && /is alpaca \(the dataset is prompt-completion\)$/.test(e.message),
     );
   assert.equal(getDataset(lib, r.dataset.id).versions.length, 1, 'nothing was stored');
+});
+
+test('a dataset made from rows: one format, a name no other dataset has, nothing stored if refused', () => {
+  const lib = open();
+  const chat = {
+    messages: [
+      { role: 'user', content: 'Ahoy' },
+      { role: 'assistant', content: 'Arr\n' },
+    ],
+  };
+  const r = createDataset(lib, { name: ' Picks ', rows: [chat], note: 'from the Playground' });
+  assert.equal(r.dataset.name, 'Picks');
+  assert.deepEqual([r.version.version, r.version.format, r.version.rowCount], [1, 'chat', 1]);
+  assert.equal(readFileSync(r.version.filePath, 'utf8'), `${JSON.stringify(chat)}\n`);
+  const refused = (c: Parameters<typeof createDataset>[1], code: string, message: RegExp) =>
+    assert.throws(
+      () => createDataset(lib, c),
+      (e: unknown) => e instanceof ValidationError && e.code === code && message.test(e.message),
+    );
+  refused(
+    { name: 'Picks', rows: [chat] },
+    'name-taken',
+    /^a dataset called "Picks" already exists \(id \d+\)/,
+  );
+  refused(
+    { name: 'Mixed', rows: [chat, row('a')] },
+    'bad-row',
+    /^row 1: is prompt-completion \(the dataset is chat\)$/,
+  );
+  refused(
+    { name: 'Odd', rows: [{ text: 'hi' }] },
+    'bad-row',
+    /^row 0: not a prompt-completion, alpaca or chat row/,
+  );
+  assert.deepEqual(
+    listDatasets(lib).map((d) => d.name),
+    ['Picks'],
+  );
 });
 
 test('an import counts every row it left out, not only the ones it lists', () => {

@@ -42,6 +42,7 @@
 //                     (per row: two identical rows are two rows; annotations follow a row into later versions)
 //   datasets/edit     {datasetId, versionId?, set?: {index, row}[], remove?: number[], append?: row[], note?}
 //                                                                   → {dataset, version} (a new frozen version)
+//   datasets/create   {name, rows: row[] (one format, 1..10,000), note?} → {dataset, version} (a new dataset; error 'name-taken')
 //   datasets/duplicates {datasetId, versionId?, mode?: 'exact'|'near' (default 'near'), threshold?=0.9, maxPairs?, requestId?}
 //                                                                   → {versionId, exact, near: {a, b, similarity}[], ...} (near: [] when 'exact')
 //   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?, requestId?}
