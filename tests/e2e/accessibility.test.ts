@@ -386,6 +386,22 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
           await page.getByLabel('Message', { exact: true }).fill('Ahoy');
           await page.getByRole('button', { name: 'Send' }).click();
           await page.getByTestId('reply-meta').first().waitFor();
+          await page.getByRole('button', { name: 'Copy reply 1 (base)' }).waitFor();
+        },
+      ],
+      [
+        'Playground: editing a message',
+        async () => {
+          await page.getByRole('button', { name: 'Edit message 1' }).click();
+          await page.getByTestId('edit-note').waitFor();
+        },
+      ],
+      [
+        'Playground: save as training example',
+        async () => {
+          await page.getByRole('button', { name: 'Cancel edit' }).click();
+          await page.getByRole('button', { name: 'Save as training example: reply 1 (base)' }).click();
+          await page.getByTestId('save-example').getByLabel('Answer to learn').waitFor();
         },
       ],
     ]);

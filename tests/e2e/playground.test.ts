@@ -112,7 +112,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
     await page.getByTestId('chat-adapted').getByRole('heading', { name: 'With pirate A ×1.50' }).waitFor();
     assert.equal(await page.getByTestId('chat-base').count(), 0);
     await page.getByRole('button', { name: 'New chat' }).click();
-    await page.getByText('Write a message below; Ctrl+Enter sends it.').waitFor();
+    await page.getByText('Write a message below; Enter sends it, Shift+Enter starts a new line.').waitFor();
   });
 
   test('Settings asks for CUDA, which cannot start here: the reply says it ran on the CPU, and why', async () => {

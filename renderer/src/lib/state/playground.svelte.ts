@@ -11,6 +11,7 @@ import { parseStopLines } from '../../../../native-runtime/generation/stop-strin
 import type { DeviceUsed } from '../../../../native-runtime/runtime/device-choice.ts';
 import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 import { readKept, writeKept } from './session-kept.ts';
+import type { ExampleMessage } from './training-example.ts';
 
 export type Side = 'base' | 'adapted';
 
@@ -36,13 +37,15 @@ export interface Turn {
   id: number;
   user: string;
   seed: number;
+  /** The system prompt and prompt format it was asked with (what "save as example" stores). */
+  system: string;
+  plain: boolean;
   replies: Partial<Record<Side, Reply>>;
 }
 
 /** One message's request settings, the same for every side that answers it. */
 interface Asked {
   modelId: number;
-  system: string;
   plain: boolean;
   seed: number;
   sampling: {
@@ -105,8 +108,12 @@ export class PlaygroundState {
   draft = $state('');
   turns = $state<Turn[]>([]);
   error = $state<string | null>(null);
+  /** The turn whose message is being edited in the composer: sending replaces it and drops later turns. */
+  editing = $state<number | null>(null);
   #rpc: RpcClient | null = null;
   #nextTurn = 1;
+  /** The draft the composer held before an edit began, given back when the edit is cancelled. */
+  #draftBeforeEdit = '';
 
   constructor() {
     const saved = readKept(storageKey);
@@ -189,34 +196,81 @@ export class PlaygroundState {
   }
 
   clear(): void {
-    if (!this.generating) this.turns = [];
+    if (this.generating) return;
+    this.turns = [];
+    this.editing = null;
+  }
+
+  /** Whether sending is possible now (a model, no answer being written, sampling values that pass). */
+  get canAsk(): boolean {
+    return this.#rpc !== null && this.modelId !== null && !this.generating && this.problems.length === 0;
+  }
+
+  /** Puts turn `id`'s message in the composer: sending it then asks again from there. */
+  startEdit(id: number): void {
+    const turn = this.turns.find((t) => t.id === id);
+    if (!turn || this.generating) return;
+    if (this.editing === null) this.#draftBeforeEdit = this.draft;
+    this.editing = id;
+    this.draft = turn.user;
+  }
+
+  cancelEdit(): void {
+    if (this.editing === null) return;
+    this.editing = null;
+    this.draft = this.#draftBeforeEdit;
+  }
+
+  /** How many turns after the one being edited a resend drops (0 when none is edited). */
+  get droppedByEdit(): number {
+    const at = this.turns.findIndex((t) => t.id === this.editing);
+    return at < 0 ? 0 : this.turns.length - at - 1;
   }
 
   /**
-   * Sends the draft as the next user message. `fitting` are the adapters that fit the model; the
-   * adapted side uses those switched on. Sides answer one after the other (the engine generates one
-   * request at a time anyway).
+   * Sends the draft as the next user message; while a message is edited, in its place, the turns
+   * after it dropped. `fitting` are the adapters that fit the model; the adapted side uses those
+   * switched on. Sides answer one after the other (the engine generates one request at a time anyway).
    */
   async send(fitting: readonly number[]): Promise<void> {
-    const rpc = this.#rpc;
     // A plain prompt is sent as typed, as `generate --prompt` sends it: its spaces and line breaks
     // are tokens (a completion's indentation, the newline after "Answer:"). A chat message is trimmed.
     const text = this.plain ? this.draft : this.draft.trim();
-    if (!rpc || this.modelId === null || !text.trim() || this.generating || this.problems.length > 0) return;
+    if (!this.canAsk || !text.trim()) return;
+    const at = this.turns.findIndex((t) => t.id === this.editing);
+    if (at >= 0) this.turns = this.turns.slice(0, at);
+    this.editing = null;
+    this.draft = '';
+    await this.#ask(text, fitting);
+  }
+
+  /**
+   * Asks the last message again with the settings shown now, in place of its answers: with a new
+   * seed, unless Seed is fixed (then the same answer, unless a setting changed).
+   */
+  async regenerate(fitting: readonly number[]): Promise<void> {
+    const last = this.turns.at(-1);
+    if (!last || !this.canAsk || this.editing !== null) return;
+    this.turns = this.turns.slice(0, -1);
+    await this.#ask(last.user, fitting);
+  }
+
+  async #ask(text: string, fitting: readonly number[]): Promise<void> {
+    const rpc = this.#rpc;
+    if (!rpc || this.modelId === null) return;
     this.error = null;
     const adapters = this.activeAdapters(fitting);
     const sides: Side[] = adapters.length === 0 ? ['base'] : this.compare ? ['base', 'adapted'] : ['adapted'];
     const seed = this.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const turn: Turn = { id: this.#nextTurn++, user: text, seed, replies: {} };
+    const system = this.system.trim();
+    const turn: Turn = { id: this.#nextTurn++, user: text, seed, system, plain: this.plain, replies: {} };
     for (const s of sides) turn.replies[s] = blankReply();
     this.turns = [...this.turns, turn];
-    this.draft = '';
     const live = this.turns.at(-1) as Turn; // the proxied turn, so streamed text updates the page
     // What both sides are asked with, read now: the second side answers only after the first, and a
     // field changed meanwhile must not make the comparison one of different settings.
     const asked: Asked = {
       modelId: this.modelId,
-      system: this.system.trim(),
       plain: this.plain,
       seed,
       sampling: {
@@ -231,21 +285,19 @@ export class PlaygroundState {
     for (const side of sides) {
       const reply = live.replies[side];
       if (!reply || reply.done) continue;
-      await this.#answer(rpc, side, reply, asked, side === 'adapted' ? adapters : []);
+      await this.#answer(rpc, side, live, reply, asked, side === 'adapted' ? adapters : []);
     }
   }
 
-  async #answer(
-    rpc: RpcClient,
-    side: Side,
-    reply: Reply,
-    asked: Asked,
-    adapters: Array<{ id: number; scale: number; enabled: boolean }>,
-  ): Promise<void> {
-    const history = this.turns.slice(0, -1);
-    const last = this.turns.at(-1) as Turn;
-    const messages = [
-      ...(asked.system ? [{ role: 'system' as const, content: asked.system }] : []),
+  /**
+   * The messages turn `turn` was asked with on `side`: its system prompt, that side's earlier turns
+   * answered in full, then its message; with a plain prompt, the message alone (all that is sent).
+   */
+  promptOf(turn: Turn, side: Side): ExampleMessage[] {
+    if (turn.plain) return [{ role: 'user', content: turn.user }];
+    const history = this.turns.slice(0, this.turns.indexOf(turn));
+    return [
+      ...(turn.system ? [{ role: 'system' as const, content: turn.system }] : []),
       ...history.flatMap((t) => {
         const a = t.replies[side];
         return a?.done && !a.error
@@ -255,15 +307,25 @@ export class PlaygroundState {
             ]
           : [];
       }),
-      { role: 'user' as const, content: last.user },
+      { role: 'user' as const, content: turn.user },
     ];
+  }
+
+  async #answer(
+    rpc: RpcClient,
+    side: Side,
+    turn: Turn,
+    reply: Reply,
+    asked: Asked,
+    adapters: Array<{ id: number; scale: number; enabled: boolean }>,
+  ): Promise<void> {
     reply.asked = true;
     try {
       const res = await rpc.callWith(
         'generate/run',
         {
           modelId: asked.modelId,
-          ...(asked.plain ? { prompt: last.user, chat: false } : { messages }),
+          ...(asked.plain ? { prompt: turn.user, chat: false } : { messages: this.promptOf(turn, side) }),
           ...(adapters.length ? { adapters } : {}),
           ...asked.sampling,
           seed: asked.seed,

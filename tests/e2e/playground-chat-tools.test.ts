@@ -1,0 +1,231 @@
+// End-to-end: what a chat playground is expected to do besides Send, against the real `reft-studio
+// serve` in Chromium on the demo model: Enter sends and Shift+Enter starts a new line, Escape stops;
+// the last reply asked again (the same seed when Seed is fixed, else a new one); an earlier message
+// edited and sent again (the page says first which turns go); a reply copied; and the curation loop:
+// a reply, fixed, saved as a training example into a new dataset and appended to one as a new
+// version, each row checked byte for byte in its frozen file.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  DEMO_MODEL,
+  listenToAnnouncer,
+  openPage,
+  rpc,
+  type Served,
+  skip,
+  startStudio,
+  textWhen,
+} from './helpers.ts';
+
+describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-playground-tools-')));
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: `${server.url}#/playground`,
+    });
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
+    await page.getByLabel('Max new tokens').fill('6');
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  const composer = () => page.getByLabel('Message', { exact: true });
+  const userTurns = () => page.getByTestId('chat-base').getByTestId('user-message');
+  const metas = () => page.getByTestId('chat-base').getByTestId('reply-meta');
+  /** Waits until `n` replies are finished (a reply being written shows '…'). */
+  const finished = (n: number) =>
+    page.waitForFunction(
+      (k) =>
+        Array.from(document.querySelectorAll('[data-testid="reply-meta"]')).filter(
+          (e) => !/…/.test(e.textContent ?? ''),
+        ).length === k,
+      n,
+      { timeout: 120_000 },
+    );
+  /** Asserts the page's note (a copy's, a save's) comes to start with `start`. */
+  const noteSays = async (start: RegExp) =>
+    assert.match((await textWhen(page.getByTestId('playground-note'), start)).trim(), start);
+  /** The dataset called `name`, with its versions' frozen files. */
+  const dataset = async (name: string) =>
+    (await rpc(client, 'datasets/list')).find((d: { name: string }) => d.name === name);
+
+  test('Enter sends, Shift+Enter starts a new line, Escape stops the answer', async () => {
+    await composer().fill('Ahoy');
+    await composer().press('Shift+Enter');
+    await composer().pressSequentially('matey');
+    assert.equal(await composer().inputValue(), 'Ahoy\nmatey', 'Shift+Enter is a line break, not a send');
+    assert.equal(await userTurns().count(), 0);
+    await composer().press('Enter');
+    await finished(1);
+    assert.equal(await userTurns().first().textContent(), 'Ahoy\nmatey');
+    assert.equal(await composer().inputValue(), '');
+
+    // A long answer, stopped from the keyboard while focus is still in the composer.
+    await page.getByLabel('Max new tokens').fill('4000');
+    await composer().fill('Tell a long tale');
+    await composer().press('Enter');
+    await composer().press('Escape');
+    await finished(2);
+    assert.match((await metas().nth(1).textContent()) ?? '', /^stopped/);
+    await page.getByLabel('Max new tokens').fill('6');
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
+  test('Regenerate: the same seed when Seed is fixed, a new one when it is blank', async () => {
+    await page.getByLabel('Seed').fill('42');
+    await composer().fill('Who are you?');
+    await composer().press('Enter');
+    await finished(1);
+    const first = (await page.getByTestId('playground-output').textContent()) ?? '';
+    await page.getByRole('button', { name: 'Regenerate (seed 42)' }).click();
+    await finished(1);
+    assert.equal(await userTurns().count(), 1, 'the last turn is replaced, not added to');
+    assert.match((await metas().first().textContent()) ?? '', / · seed 42$/);
+    assert.equal(await page.getByTestId('playground-output').textContent(), first, 'same seed, same answer');
+
+    await page.getByLabel('Seed').fill('');
+    await page.getByRole('button', { name: 'Regenerate (new seed)' }).click();
+    await finished(1);
+    assert.equal(await userTurns().count(), 1);
+    assert.doesNotMatch((await metas().first().textContent()) ?? '', / · seed 42$/);
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
+  test('editing an earlier message says which turns go, then asks again from there', async () => {
+    for (const [k, text] of ['first question', 'second question', 'third question'].entries()) {
+      await composer().fill(text);
+      await composer().press('Enter');
+      await finished(k + 1);
+    }
+    await composer().fill('a draft kept aside');
+    const said = await listenToAnnouncer(page);
+    await page.getByRole('button', { name: 'Edit message 2' }).click();
+    assert.equal(await composer().inputValue(), 'second question');
+    const note = 'Editing message 2: sending it replaces its answer and drops the turn after it.';
+    assert.equal(
+      (await textWhen(page.getByTestId('edit-note'), new RegExp(`^${note}`))).trim(),
+      `${note} Cancel edit`,
+    );
+    await page.waitForFunction((n) => (window as unknown as { said: string[] }).said.includes(n), note);
+    // Cancelled, the draft typed before comes back and nothing is dropped.
+    await page.getByRole('button', { name: 'Cancel edit' }).click();
+    assert.equal(await composer().inputValue(), 'a draft kept aside');
+    assert.equal(await userTurns().count(), 3);
+
+    await page.getByRole('button', { name: 'Edit message 2' }).click();
+    await composer().fill('second question, better put');
+    await composer().press('Enter');
+    await finished(2);
+    assert.deepEqual(await userTurns().allTextContents(), ['first question', 'second question, better put']);
+    assert.ok((await said()).includes(note));
+  });
+
+  test('Copy puts the reply’s text on the clipboard', async () => {
+    const text = (await page.getByTestId('playground-output').nth(1).textContent()) ?? '';
+    await page.getByRole('button', { name: 'Copy reply 2 (base)' }).click();
+    await noteSays(/^Reply copied to the clipboard\./);
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), text);
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
+  test('a reply, fixed, saved as a training example: a new dataset, then a new version of one', async () => {
+    // One message without a system prompt: a prompt/completion row.
+    await page.getByLabel('System prompt').fill('');
+    await composer().fill('What be yer name?');
+    await composer().press('Enter');
+    await finished(1);
+    await page.getByRole('button', { name: 'Save as training example: reply 1 (base)' }).click();
+    const dialog = page.getByTestId('save-example');
+    await dialog.waitFor();
+    assert.equal(await dialog.getByTestId('example-prompt').textContent(), 'user What be yer name?');
+    await dialog.getByLabel('Answer to learn').fill('Cap’n “Redbeard”, at yer service!\n');
+    await dialog.getByLabel('New dataset name').fill('Playground picks');
+    await dialog.getByRole('button', { name: 'Create dataset' }).click();
+    await noteSays(/^Saved to “Playground picks” as version 1 \(1 row\)\./);
+    const picks = await dataset('Playground picks');
+    assert.equal(picks.latest.format, 'prompt-completion');
+    assert.equal(
+      readFileSync(picks.latest.filePath, 'utf8'),
+      '{"prompt":"What be yer name?","completion":"Cap’n “Redbeard”, at yer service!\\n"}\n',
+    );
+
+    // A second turn after a system prompt needs a chat row: a prompt/completion dataset refuses it.
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByLabel('System prompt').fill('You are a pirate.');
+    for (const [k, text] of ['Ahoy', 'Where be the gold?'].entries()) {
+      await composer().fill(text);
+      await composer().press('Enter');
+      await finished(k + 1);
+    }
+    const firstAnswer = (await page.getByTestId('playground-output').first().textContent()) ?? '';
+    await page.getByRole('button', { name: 'Save as training example: reply 2 (base)' }).click();
+    await dialog.getByLabel('Answer to learn').fill('Buried on the isle, matey.');
+    await dialog
+      .getByLabel('Dataset', { exact: true })
+      .selectOption({ label: 'Playground picks (prompt-completion, 1 rows)' });
+    assert.equal(
+      await dialog.getByTestId('example-problem').textContent(),
+      '“Playground picks” holds prompt-completion rows, one prompt and its answer; this reply follows earlier turns, which only a chat dataset holds: choose a chat dataset or a new one.',
+    );
+    assert.equal(await dialog.getByRole('button', { name: 'Add to “Playground picks”' }).isDisabled(), true);
+    await dialog.getByLabel('Dataset', { exact: true }).selectOption({ label: 'A new dataset…' });
+    await dialog.getByLabel('New dataset name').fill('Pirate chats');
+    await dialog.getByRole('button', { name: 'Create dataset' }).click();
+    await noteSays(/^Saved to “Pirate chats” as version 1/);
+    const chatRow = {
+      messages: [
+        { role: 'system', content: 'You are a pirate.' },
+        { role: 'user', content: 'Ahoy' },
+        { role: 'assistant', content: firstAnswer },
+        { role: 'user', content: 'Where be the gold?' },
+        { role: 'assistant', content: 'Buried on the isle, matey.' },
+      ],
+    };
+    const chats = await dataset('Pirate chats');
+    assert.equal(readFileSync(chats.latest.filePath, 'utf8'), `${JSON.stringify(chatRow)}\n`);
+
+    // The same reply, answered otherwise, appended to that dataset: its version 2, as the Datasets page shows.
+    await page.getByRole('button', { name: 'Save as training example: reply 2 (base)' }).click();
+    await dialog.getByLabel('Answer to learn').fill('Under the old oak.');
+    await dialog
+      .getByLabel('Dataset', { exact: true })
+      .selectOption({ label: 'Pirate chats (chat, 1 rows)' });
+    await dialog.getByRole('button', { name: 'Add to “Pirate chats”' }).click();
+    await noteSays(/^Saved to “Pirate chats” as version 2 \(2 rows\)\./);
+    const v2 = (await dataset('Pirate chats')).latest;
+    const second = {
+      messages: [...chatRow.messages.slice(0, -1), { role: 'assistant', content: 'Under the old oak.' }],
+    };
+    assert.equal(
+      readFileSync(v2.filePath, 'utf8'),
+      `${JSON.stringify(chatRow)}\n${JSON.stringify(second)}\n`,
+    );
+    await page.getByRole('link', { name: 'Open it in Datasets' }).click();
+    const view = page.getByTestId('dataset-view');
+    await view.waitFor();
+    assert.match(
+      (await view.getByTestId('dataset-version').locator('option:checked').textContent()) ?? '',
+      /2/,
+    );
+    await view.getByRole('tab', { name: 'Rows (2)' }).waitFor();
+  });
+
+  test('no page errors were thrown', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
