@@ -441,7 +441,8 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
     await page.locator('#eval-dataset').selectOption({ value: String(ids.datasetId) });
     await page.locator('#eval-limit').fill('40');
     await page.locator('#eval-run').click();
-    await page.getByTestId('eval-progress').waitFor();
+    // The evaluation's engine process starts first: slow on a loaded machine.
+    await page.getByTestId('eval-progress').waitFor({ timeout: 120_000 });
     await page.getByTestId('eval-progress').waitFor({ state: 'detached', timeout: 120_000 });
     const evalSaid = (await said()).filter((t) => t.startsWith('Evaluation'));
     assert.match(evalSaid[0] ?? '', /^Evaluation: \d+ of \d+ examples$/, evalSaid.join('\n'));
