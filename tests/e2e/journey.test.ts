@@ -170,7 +170,7 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     assert.equal(await page.getByRole('radio', { name: /^Another version/ }).isChecked(), true);
     assert.match(
       (await page.getByLabel('Validation version').locator('option:checked').textContent()) ?? '',
-      /validation part \(8 rows\)/,
+      /validation part of v1, seed 42 \(8 rows\)/,
     );
     await page.getByLabel('Run name (optional)').fill('pirate voice');
     await page.getByTestId('recipe-behaviour').click();
