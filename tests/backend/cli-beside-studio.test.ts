@@ -4,7 +4,6 @@
 // never listed the one it imported, and showed nothing of a run `reft-studio train` was training.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -15,6 +14,7 @@ import {
   libraryPushes,
   ROOT,
   runCli,
+  spawnCliTraining,
   tempDir,
   waitFor,
   writeJsonl,
@@ -64,28 +64,11 @@ test('a run the CLI trains is pushed step by step; cancelled from the studio, th
 }, async () => {
   const rows = join(root, 'train.jsonl');
   writeJsonl(rows, 64);
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'train',
-      '--model',
-      LLAMA_FIXTURE,
-      '--data',
-      rows,
-      '--batch-size',
-      '16',
-      '--max-steps',
-      '500',
-      '--data-dir',
-      dataDir,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnCliTraining(rows, dataDir);
   let stderr = '';
   let stdout = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  child.stdout?.on('data', (d) => (stdout += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   after(() => child.kill('SIGKILL'));
   const added = await seen({ kind: 'runs', action: 'added' });

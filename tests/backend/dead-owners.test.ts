@@ -6,7 +6,6 @@
 // run says it was already interrupted. A live CLI, however slow or stopped, is never marked.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createBackend } from '../../electron/backend/host.ts';
@@ -21,6 +20,7 @@ import {
   libraryPushes,
   ROOT,
   runCli,
+  spawnCliTraining,
   tempDir,
   waitFor,
   writeJsonl,
@@ -40,24 +40,7 @@ test('a CLI training killed with -9 beside an open studio reads interrupted ther
   const { changes, seen } = libraryPushes(b);
   const rows = join(root, 'train.jsonl');
   writeJsonl(rows, 64);
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'train',
-      '--model',
-      LLAMA_FIXTURE,
-      '--data',
-      rows,
-      '--batch-size',
-      '16',
-      '--max-steps',
-      '500',
-      '--data-dir',
-      dataDir,
-    ],
-    { cwd: ROOT, stdio: 'ignore' },
-  );
+  const child = spawnCliTraining(rows, dataDir, 'ignore');
   const exited = new Promise((resolve) => child.on('close', resolve));
   after(() => child.kill('SIGKILL'));
   const runId = (await seen({ kind: 'runs', action: 'added' })).id as number;

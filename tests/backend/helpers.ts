@@ -3,7 +3,7 @@
 // a long one leaves its loop free).
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -189,6 +189,29 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
   }
   for (const at of broken) lines.splice(at, 0, at % 2 ? '{"prompt": "no completion"}' : '{broken json');
   writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+/**
+ * `reft-studio train` of the llama fixture on `rows` (64 rows make 4 steps an epoch at batch 16),
+ * up to 500 steps, in its own process on `dataDir`: the CLI training beside a studio.
+ */
+export function spawnCliTraining(
+  rows: string,
+  dataDir: string,
+  stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
+) {
+  const args = [
+    'train',
+    '--model',
+    LLAMA_FIXTURE,
+    '--data',
+    rows,
+    '--batch-size',
+    '16',
+    '--max-steps',
+    '500',
+  ];
+  return spawn(process.execPath, [BIN, ...args, '--data-dir', dataDir], { cwd: ROOT, stdio });
 }
 
 /**
