@@ -1,5 +1,5 @@
 // The off switch of the engine's memory checks (runtime/precision.ts hostMemoryProblem,
-// training/recompute.ts stepMemoryProblem): an estimate can be wrong, so REFT_STUDIO_MEMORY_CHECK=0
+// training/recompute.ts hostStepIssue): an estimate can be wrong, so REFT_STUDIO_MEMORY_CHECK=0
 // runs what they would refuse, and every refusal names the switch in the same words.
 
 /** REFT_STUDIO_MEMORY_CHECK=0: run what the memory checks would refuse. */

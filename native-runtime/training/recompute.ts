@@ -160,15 +160,6 @@ export function stepMemoryIssue(
   };
 }
 
-/** stepMemoryIssue in the CLI's words (the engine's refusal), or null. */
-export function stepMemoryProblem(
-  spec: ModelShape & { vocabSize: number },
-  memoryBytes: number,
-  w: Workload & { weightsBytes: number; quantized?: { loadBytes: number; stepBytes: number } },
-): string | null {
-  return stepMemoryIssue(spec, memoryBytes, w)?.cli ?? null;
-}
-
 /**
  * stepMemoryIssue for a model whose base is in `form` ('none', 'fp16', 'int8', 'int4') on the CPU:
  * the weights as the engine holds them there and a quantized base's extra. The trainer's check

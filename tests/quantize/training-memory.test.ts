@@ -1,6 +1,6 @@
 // What a CPU training run on an int8/int4 base holds beyond its packed codes and activations
 // (quantize/memory.ts quantizedTrainingExtra), as the run estimate (library/estimates.ts) and the
-// trainer's pre-run check (training/recompute.ts stepMemoryProblem) count it. The TinyLlama shape at
+// trainer's pre-run check (training/recompute.ts stepMemoryIssue) count it. The TinyLlama shape at
 // int8, batch 2 × 64, all layers LoReFT peaked at 3.8 GB RSS while the estimate said 2.85 GB: the
 // session keeps Ŵᵀ's int8 codes mapped until every weight is packed, and both layouts' scales stay
 // mapped beside the packed copies. Sizes are computed from the shape, never measured here.
@@ -14,7 +14,7 @@ import {
   MAX_DEQUANTIZED_ELEMENTS,
   quantizedTrainingExtra,
 } from '../../native-runtime/quantize/memory.ts';
-import { stepActivationBytes, stepMemoryProblem } from '../../native-runtime/training/recompute.ts';
+import { stepActivationBytes, stepMemoryIssue } from '../../native-runtime/training/recompute.ts';
 
 const GB = 1e9;
 const tinyllama = syntheticShape('tinyllama-1.1b');
@@ -90,11 +90,11 @@ test('the pre-run check counts the dequantized copies of an unpacked base', () =
   const quantized = quantizedTrainingExtra(shape, 'int8', memory);
   assert.equal(quantized.stepBytes, extra, 'too small to pack');
   assert.equal(
-    stepMemoryProblem(tinyllama, memory, { ...w, weightsBytes }),
+    stepMemoryIssue(tinyllama, memory, { ...w, weightsBytes })?.cli ?? null,
     null,
     'without them it would pass',
   );
-  const why = stepMemoryProblem(tinyllama, memory, { ...w, weightsBytes, quantized }) ?? '';
+  const why = stepMemoryIssue(tinyllama, memory, { ...w, weightsBytes, quantized })?.cli ?? '';
   assert.match(why, /^a training step of 1 × 64 tokens needs about/);
   assert.match(why, /use a shorter maximum length or a smaller model/);
 });

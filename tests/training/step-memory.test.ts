@@ -1,5 +1,5 @@
 // A CPU training step that cannot fit in the computer's memory, even replaying layers, is refused
-// before the weights are loaded (training/recompute.ts stepMemoryProblem, trainer.ts
+// before the weights are loaded (training/recompute.ts stepMemoryIssue, trainer.ts
 // refuseStepOverMemory), naming the batch that would fit: on Linux such a run was otherwise started
 // and killed by the OOM killer minutes later, with no message. Sizes are given, never measured.
 
@@ -16,7 +16,7 @@ import { runsOnCuda, runsOnWebgpu } from '../../native-runtime/runtime/session.t
 import {
   hostStepProblem,
   stepActivationBytes,
-  stepMemoryProblem,
+  stepMemoryIssue,
 } from '../../native-runtime/training/recompute.ts';
 import { prepareRun, refuseStepOverMemory } from '../../native-runtime/training/trainer.ts';
 import { setEnvFor } from '../helpers/env.ts';
@@ -29,7 +29,7 @@ const f32Weights = 4.4 * GB;
 
 test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refused with the batch that fits', () => {
   const at = (batch: number, tokens: number, memory = 25.3 * GB) =>
-    stepMemoryProblem(tinyllama, memory, { batch, tokens, weightsBytes: f32Weights });
+    stepMemoryIssue(tinyllama, memory, { batch, tokens, weightsBytes: f32Weights })?.cli ?? null;
   assert.equal(at(4, 512), null);
   const why = at(64, 512) ?? '';
   assert.match(why, /^a training step of 64 × 512 tokens needs about \d+\.\d GB \(4\.4 GB of weights\)/);
@@ -43,12 +43,12 @@ test('TinyLlama in float32 on a 25 GB computer: 4 × 512 fits, 64 × 512 is refu
   // Not even one sequence beside the weights: a shorter length or a quantized base.
   assert.match(at(1, 2048, 5 * GB) ?? '', /use a shorter maximum length or a quantized base/);
   // A base quantized already is not offered quantizing again.
-  const quantized = stepMemoryProblem(tinyllama, 3 * GB, {
+  const quantized = stepMemoryIssue(tinyllama, 3 * GB, {
     batch: 1,
     tokens: 2048,
     weightsBytes: 1.3 * GB,
     quantized: { loadBytes: 0, stepBytes: 0 },
-  });
+  })?.cli;
   assert.match(quantized ?? '', /use a shorter maximum length or a smaller model/);
 });
 
