@@ -42,6 +42,7 @@ import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { type DeviceMemory, deviceMemories, trainsOnGpu, webgpuMemory } from './device-memory.ts';
 import type { Library } from './library.ts';
+import { RecentCache } from './recent-cache.ts';
 import { runMemoryIssue } from './run-memory-check.ts';
 import { type PlannedRun, planRunChecked, type RunParams } from './run-plan.ts';
 
@@ -173,7 +174,11 @@ export function memoryEstimate(
   };
 }
 
-const cache = new Map<string, Calibration>();
+/**
+ * Calibrations measured, per model + configuration (cacheKey): the most recent few, since each
+ * configuration a user measures adds one for as long as the studio runs.
+ */
+export const calibrations = new RecentCache<string, Calibration>(64);
 
 function cacheKey(lib: Library, plan: PlannedRun): string {
   const c = plan.config;
@@ -281,13 +286,13 @@ export async function estimateRun(
   let calibration: RunEstimate['calibration'] = null;
   let skipped: RunEstimate['calibrationSkipped'] = null;
   const key = cacheKey(lib, plan);
-  const hit = cache.get(key);
+  const hit = calibrations.get(key);
   if (hit) calibration = { ...hit, cached: true };
   else if (opts.calibrate === false) skipped = 'not-requested';
   else if (jobs.deviceBusy(plan.config.device)) skipped = 'device-busy';
   else {
     const measured = await calibrate(lib, engine, jobs, plan);
-    cache.set(key, measured);
+    calibrations.set(key, measured);
     calibration = { ...measured, cached: false };
   }
   const epochSeconds = calibration ? (calibration.stepMs * plan.stepsPerEpoch) / 1000 : null;
