@@ -253,18 +253,21 @@ export async function connected(page: Page): Promise<void> {
 
 /**
  * Starts keeping every text the studio's live region (the announcer) says, on the page as loaded now;
- * resolves with a function that reads what was said so far.
+ * resolves with a function that reads what was said so far. A listener started before on the same
+ * page stops: both would write to the one list, and each text would be kept twice.
  */
 export async function listenToAnnouncer(page: Page): Promise<() => Promise<string[]>> {
   await page.evaluate(() => {
-    const w = window as unknown as { said: string[] };
+    const w = window as unknown as { said: string[]; saidObserver?: MutationObserver };
+    w.saidObserver?.disconnect();
     w.said = [];
     const region = document.querySelector('[data-testid="announcer"]');
     if (!region) throw new Error('no live region');
-    new MutationObserver(() => {
+    w.saidObserver = new MutationObserver(() => {
       const t = region.textContent?.trim();
       if (t) w.said.push(t);
-    }).observe(region, { childList: true, characterData: true, subtree: true });
+    });
+    w.saidObserver.observe(region, { childList: true, characterData: true, subtree: true });
   });
   return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
 }
