@@ -137,9 +137,25 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
 
   test('Copy puts the reply’s text on the clipboard', async () => {
     const text = (await page.getByTestId('playground-output').nth(1).textContent()) ?? '';
+    const said = await listenToAnnouncer(page);
+    const copied = 'Reply copied to the clipboard.';
     await page.getByRole('button', { name: 'Copy reply 2 (base)' }).click();
     await noteSays(/^Reply copied to the clipboard\./);
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), text);
+    // Each press is said, though the note's text stays the same (a new note each time: lib/announce).
+    const saidTimes = (n: number) =>
+      page.waitForFunction(
+        ([t, k]) => (window as unknown as { said: string[] }).said.filter((s) => s === t).length === k,
+        [copied, n] as const,
+        { timeout: 10_000 },
+      );
+    await saidTimes(1);
+    await page.getByRole('button', { name: 'Copy reply 2 (base)' }).click();
+    await saidTimes(2);
+    assert.deepEqual(
+      (await said()).filter((t) => t === copied),
+      [copied, copied],
+    );
     await page.getByRole('button', { name: 'New chat' }).click();
   });
 
@@ -155,6 +171,7 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     assert.equal(await dialog.getByTestId('example-prompt').textContent(), 'user What be yer name?');
     await dialog.getByLabel('Answer to learn').fill('Cap’n “Redbeard”, at yer service!\n');
     await dialog.getByLabel('New dataset name').fill('Playground picks');
+    assert.equal(await dialog.getByTestId('example-template-note').count(), 0, 'asked through the template');
     await dialog.getByRole('button', { name: 'Create dataset' }).click();
     await noteSays(/^Saved to “Playground picks” as version 1 \(1 row\)\./);
     const picks = await dataset('Playground picks');
@@ -163,6 +180,21 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
       readFileSync(picks.latest.filePath, 'utf8'),
       '{"prompt":"What be yer name?","completion":"Cap’n “Redbeard”, at yer service!\\n"}\n',
     );
+
+    // Bug: a reply asked as a plain prompt was saved with no word that training still puts the
+    // prompt through the chat template (unless the run sets it to none).
+    const plain = page.getByRole('checkbox', { name: /^Plain prompt/ });
+    await plain.check();
+    await composer().fill('Plain ahoy');
+    await composer().press('Enter');
+    await finished(2);
+    await page.getByRole('button', { name: 'Save as training example: reply 2 (base)' }).click();
+    assert.equal(
+      await dialog.getByTestId('example-template-note').textContent(),
+      'Asked as a plain prompt here, it is trained through the chat template unless the run’s chat template is set to none.',
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await plain.uncheck();
 
     // A second turn after a system prompt needs a chat row: a prompt/completion dataset refuses it.
     await page.getByRole('button', { name: 'New chat' }).click();
