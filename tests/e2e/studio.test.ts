@@ -188,6 +188,8 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
 
   test('Train shows the estimate for the demo model and dataset before starting', async () => {
     await page.getByTestId('nav-train').click();
+    // The last test's draft (at its review step) outlives the reload (the draft survives a reload): start afresh.
+    await page.getByRole('button', { name: 'Start over' }).click();
     await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
     await selectDemoDataset(page);
     const est = page.getByTestId('train-estimate');
@@ -241,6 +243,8 @@ describe('studio in a browser (reft-studio serve)', { skip, timeout: 600_000 }, 
       await page.waitForTimeout(500);
     }
     await page.getByTestId('nav-train').click();
+    // The last test's draft (at its review step) outlives the reload (the draft survives a reload): start afresh.
+    await page.getByRole('button', { name: 'Start over' }).click();
     await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
     await selectDemoDataset(page);
     await page.getByRole('button', { name: 'Next' }).click();
