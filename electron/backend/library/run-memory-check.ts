@@ -6,13 +6,27 @@
 // micro-batch the run feeds — its batch, as long as the data's longest example (trainer.ts
 // refuseStepOverMemory), not the max length, which only caps it.
 
+import type { ResolvedTrainConfig } from '../../../native-runtime/training/config.ts';
 import { OptionError, type OptionIssue } from '../../../native-runtime/training/options.ts';
 import type { Engine } from '../jobs/engine.ts';
-import type { PlannedRun } from './run-plan.ts';
+import type { DatasetVersion } from './datasets.ts';
+import type { ModelRecord } from './models.ts';
 import { countTokens } from './token-counts.ts';
 
+/**
+ * What the check reads of a planned run (run-plan.ts PlannedRun), declared here: run-plan.ts calls
+ * this module, which must not import it back.
+ */
+export interface CheckedPlan {
+  model: ModelRecord;
+  version: DatasetVersion;
+  evalVersion: DatasetVersion | null;
+  config: ResolvedTrainConfig;
+  trainExamples: number;
+}
+
 /** Why the engine would refuse `plan` for memory at its start (studio and CLI words), or null. */
-export async function runMemoryIssue(engine: Engine, plan: PlannedRun): Promise<OptionIssue | null> {
+export async function runMemoryIssue(engine: Engine, plan: CheckedPlan): Promise<OptionIssue | null> {
   const c = plan.config;
   const batch = Math.min(c.batchSize, plan.trainExamples);
   const ask = (tokens: number) =>
@@ -35,13 +49,13 @@ export async function runMemoryIssue(engine: Engine, plan: PlannedRun): Promise<
  * Refuses `plan` where the engine would refuse it for memory at its start (an OptionError, studio
  * and CLI words), before it is recorded: the studio's runs/start and the CLI's `train` alike.
  */
-export async function refuseRunOverMemory(engine: Engine, plan: PlannedRun): Promise<void> {
+export async function refuseRunOverMemory(engine: Engine, plan: CheckedPlan): Promise<void> {
   const issue = await runMemoryIssue(engine, plan);
   if (issue) throw new OptionError(issue);
 }
 
 /** Tokens of the longest example of the run's data and held-out data, as training tokenizes them. */
-async function longestExample(engine: Engine, plan: PlannedRun): Promise<number> {
+async function longestExample(engine: Engine, plan: CheckedPlan): Promise<number> {
   let longest = 0;
   for (const v of [plan.version, plan.evalVersion]) {
     if (!v) continue;
