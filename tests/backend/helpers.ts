@@ -193,12 +193,14 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
 
 /**
  * `reft-studio train` of the llama fixture on `rows` (64 rows make 4 steps an epoch at batch 16),
- * up to 500 steps, in its own process on `dataDir`: the CLI training beside a studio.
+ * up to 500 steps, in its own process on `dataDir`: the CLI training beside a studio. `extra`
+ * flags go before --data-dir (`--json`).
  */
 export function spawnCliTraining(
   rows: string,
   dataDir: string,
   stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
+  extra: string[] = [],
 ) {
   const args = [
     'train',
@@ -211,7 +213,7 @@ export function spawnCliTraining(
     '--max-steps',
     '500',
   ];
-  return spawn(process.execPath, [BIN, ...args, '--data-dir', dataDir], { cwd: ROOT, stdio });
+  return spawn(process.execPath, [BIN, ...args, ...extra, '--data-dir', dataDir], { cwd: ROOT, stdio });
 }
 
 /**

@@ -4,14 +4,13 @@
 // on to step 11, reading its status at most every two seconds.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, getRunRecord, setRunStatus } from '../../electron/backend/library/runs.ts';
-import { BIN, LLAMA_FIXTURE, ROOT } from '../backend/helpers.ts';
+import { spawnCliTraining } from '../backend/helpers.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -28,23 +27,12 @@ test('runs cancel: waits for a run training elsewhere to stop, and says the step
       JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
     ).join('\n'),
   );
-  const args = [
-    'train',
-    '--model',
-    LLAMA_FIXTURE,
-    '--data',
-    rows,
-    '--batch-size',
-    '16',
-    '--max-steps',
-    '500',
-  ];
-  const child = spawn(process.execPath, [BIN, ...args, '--json', '--data-dir', dataDir], { cwd: ROOT });
+  const child = spawnCliTraining(rows, dataDir, 'pipe', ['--json']);
   let out = '';
   const events: { event: string; runId?: number; step?: number; status?: string }[] = [];
   let started: (id: number) => void;
   const stepping = new Promise<number>((resolve) => (started = resolve));
-  child.stdout.on('data', (d) => {
+  child.stdout?.on('data', (d) => {
     out += d;
     const lines = out.split('\n');
     out = lines.pop() as string;
@@ -55,7 +43,7 @@ test('runs cancel: waits for a run training elsewhere to stop, and says the step
     }
   });
   let err = '';
-  child.stderr.on('data', (d) => (err += d));
+  child.stderr?.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
 
   const id = await stepping;
