@@ -6,9 +6,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-const root = new URL('..', import.meta.url).pathname;
+// A file path, not the URL's pathname: that keeps percent-escapes ("My%20Projects") and, on Windows,
+// reads "/C:/…", which is no folder there, so the builds and Electron were started in no folder.
+const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 
