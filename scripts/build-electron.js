@@ -5,12 +5,15 @@
 // `--outdir DIR` writes them elsewhere (tests/electron/packaged-app.ts stages a packaged app there).
 
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = new URL('..', import.meta.url).pathname;
+// A path, not the URL's pathname ("%20" for a space, "/C:/…" on Windows).
+const root = fileURLToPath(new URL('..', import.meta.url));
 const at = process.argv.indexOf('--outdir');
-const outdir = at >= 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : `${root}dist/electron`;
+const outdir =
+  at >= 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]) : join(root, 'dist', 'electron');
 rmSync(outdir, { recursive: true, force: true });
 
 await build({

@@ -8,9 +8,11 @@
 // Tests find their fixtures through import.meta.url: gpu-check.sh links dist/gpu/fixtures to them.
 
 import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = new URL('..', import.meta.url).pathname;
+// A path, not the URL's pathname ("%20" for a space, "/C:/…" on Windows).
+const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/gpu`;
 rmSync(outdir, { recursive: true, force: true });
 

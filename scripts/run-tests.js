@@ -4,8 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+// A path, not the URL's pathname ("%20" for a space, "/C:/…" on Windows).
+const root = fileURLToPath(new URL('..', import.meta.url));
 const skip = new Set(['node_modules', 'dist', '.git', 'fixtures', '.gpu', 'renderer']);
 
 function collect(dir, out) {
