@@ -4,24 +4,33 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve, win32 } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const APP_DIR_NAME_POSIX = 'reft-studio';
 export const APP_DIR_NAME = 'ReFT Studio';
 
-/** The OS app-data folder for the library, unless overridden. Precedence: flag, env, OS default. */
-export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The OS app-data folder for the library, unless overridden. Precedence: flag, env, OS default.
+ * `platform` and `home` are for tests, which spell a Windows or macOS folder on Linux.
+ */
+export function resolveDataDir(
+  flag?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home = homedir(),
+): string {
   if (flag) return resolve(flag);
   if (env.REFT_STUDIO_HOME) return resolve(env.REFT_STUDIO_HOME);
-  const home = homedir();
-  switch (process.platform) {
+  // An empty variable is an unset one (as XDG says): `??` took APPDATA="" and gave a relative
+  // "ReFT Studio", a library in whatever folder the studio was started from.
+  switch (platform) {
     case 'darwin':
-      return join(home, 'Library', 'Application Support', APP_DIR_NAME);
+      return posix.join(home, 'Library', 'Application Support', APP_DIR_NAME);
     case 'win32':
-      return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), APP_DIR_NAME);
+      return win32.join(env.APPDATA || win32.join(home, 'AppData', 'Roaming'), APP_DIR_NAME);
     default:
-      return join(env.XDG_DATA_HOME || join(home, '.local', 'share'), APP_DIR_NAME_POSIX);
+      return posix.join(env.XDG_DATA_HOME || posix.join(home, '.local', 'share'), APP_DIR_NAME_POSIX);
   }
 }
 
