@@ -73,8 +73,37 @@ function uploadDir(lib: Library, id: string): string {
   return join(uploadRoot(lib), id);
 }
 
-/** Refuses paths that could leave the staging folder or mean something else on another OS. */
-export function checkUploadPath(path: string): string {
+// Names Windows cannot hold: a ':' writes an NTFS alternate stream of another file ("a:b.jsonl" is
+// stream b of "a"), CON/NUL/COM1… (with any extension) are devices, and a trailing dot or space is
+// dropped, so "data." and "data" are one file.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are not allowed in Windows names
+const WINDOWS_BAD_CHARS = /[<>:"|?*\u0001-\u001f]/;
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)/i;
+
+/** Why `name` (one path segment) cannot be a file name on `platform`, or null. */
+function nameProblem(name: string, platform: NodeJS.Platform): string | null {
+  if (platform !== 'win32') return null;
+  if (WINDOWS_BAD_CHARS.test(name))
+    return `"${name}" holds a character Windows does not allow (< > : " | ? *)`;
+  if (WINDOWS_DEVICE.test(name)) return `"${name}" is a device name on Windows`;
+  if (/[. ]$/.test(name)) return `"${name}" ends with a dot or space, which Windows drops`;
+  return null;
+}
+
+/**
+ * A relative path as the file system compares names: macOS and Windows fold case (and macOS
+ * Unicode forms), so "Config.json" and "config.json" are one file there and the second upload of
+ * it overwrote the first.
+ */
+export function uploadPathKey(path: string, platform: NodeJS.Platform = process.platform): string {
+  return platform === 'darwin' || platform === 'win32' ? path.normalize('NFC').toLowerCase() : path;
+}
+
+/**
+ * Refuses paths that could leave the staging folder or mean something else on another OS, and
+ * names the file system of `platform` (the backend's) cannot hold.
+ */
+export function checkUploadPath(path: string, platform: NodeJS.Platform = process.platform): string {
   const bad = (why: string) => new ValidationError('bad-path', `cannot accept the file "${path}": ${why}`);
   if (path.length === 0 || path.length > 1000) throw bad('the name is empty or too long');
   if (path.includes('\\') || path.includes('\0') || /^[a-zA-Z]:/.test(path) || path.startsWith('/'))
@@ -84,6 +113,8 @@ export function checkUploadPath(path: string): string {
   for (const p of parts) {
     if (p === '' || p === '.' || p === '..') throw bad('empty, "." or ".." path segments');
     if (p.length > 255) throw bad('a name longer than 255 characters');
+    const problem = nameProblem(p, platform);
+    if (problem) throw bad(`${problem}; rename it and upload it again`);
   }
   return parts.join('/');
 }
@@ -117,16 +148,27 @@ export function uploadLimitError(kind: UploadKind, what: string): ValidationErro
 }
 
 /** Starts an upload of `files` (paths and sizes as declared); returns its id. */
-export function beginUpload(lib: Library, kind: UploadKind, files: UploadFile[]): { uploadId: string } {
+export function beginUpload(
+  lib: Library,
+  kind: UploadKind,
+  files: UploadFile[],
+  platform: NodeJS.Platform = process.platform,
+): { uploadId: string } {
   const limits = UPLOAD_LIMITS[kind];
   if (files.length === 0) throw new ValidationError('empty-upload', 'choose at least one file');
   if (files.length > limits.maxFiles) throw uploadLimitError(kind, `${files.length} files`);
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   let total = 0;
   const clean = files.map((f) => {
-    const path = checkUploadPath(f.path);
-    if (seen.has(path)) throw new ValidationError('bad-path', `the file "${path}" is listed twice`);
-    seen.add(path);
+    const path = checkUploadPath(f.path, platform);
+    const same = seen.get(uploadPathKey(path, platform));
+    if (same === path) throw new ValidationError('bad-path', `the file "${path}" is listed twice`);
+    if (same !== undefined)
+      throw new ValidationError(
+        'bad-path',
+        `"${same}" and "${path}" are one file on the studio's computer (its names ignore case); rename one`,
+      );
+    seen.set(uploadPathKey(path, platform), path);
     if (!Number.isSafeInteger(f.size) || f.size < 0)
       throw new ValidationError('bad-size', `"${path}": the size must be a whole number of bytes`);
     total += f.size;
@@ -180,6 +222,8 @@ export interface UnpackZipArgs {
   kind: UploadKind;
   /** The zip's name as the window gave it, for messages. */
   label: string;
+  /** Whose file names the entries must suit (tests); the backend's own by default. */
+  platform?: NodeJS.Platform;
 }
 
 /**

@@ -8,7 +8,8 @@
 // native-runtime/formats/zip-directory.ts, the reader torch.save files use too); each entry is
 // inflated from the file into its destination in pieces (node:zlib).
 // Before anything is inflated, every entry is checked from the central directory: its path
-// (checkUploadPath), no symbolic link, encryption or unknown compression, no name twice or both a
+// (checkUploadPath: on Windows also a name Windows can hold), no symbolic link, encryption or
+// unknown compression, no name twice (ignoring case on macOS and Windows) or both a
 // file and a folder, the count and the declared total against the kind's limits. While inflating,
 // an entry must produce exactly its declared size and CRC-32: one that inflates past its size (a
 // bomb lying about its size) is stopped there, and a damaged or truncated zip is refused rather than
@@ -31,7 +32,7 @@ import {
   ZipStructureError,
   type ZipStructureReason,
 } from '../../../native-runtime/formats/zip-directory.ts';
-import { checkUploadPath, type UnpackZipArgs, uploadLimitError } from './transfers.ts';
+import { checkUploadPath, type UnpackZipArgs, uploadLimitError, uploadPathKey } from './transfers.ts';
 import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
 
 /** An entry to unpack: its checked path, and what the central directory says of it. */
@@ -66,12 +67,16 @@ function readDirectory(
   size: number,
   kind: UploadKind,
   label: string,
+  platform: NodeJS.Platform,
 ): { end: ZipEnd; entries: Entry[] } {
   const bad = (why: string) => new ValidationError('bad-zip', `${label} is not a readable zip file: ${why}`);
   const limits = UPLOAD_LIMITS[kind];
   const entries: Entry[] = [];
-  const files = new Set<string>();
+  // Keyed as the file system compares names (uploadPathKey): "A.bin" and "a.bin" are one file on
+  // macOS and Windows, where the second would overwrite the first.
+  const files = new Map<string, string>(); // key → the entry's own path
   const folders = new Set<string>();
+  const key = (path: string) => uploadPathKey(path, platform);
   let total = 0;
   try {
     const end = findZipEnd(read, size);
@@ -80,10 +85,10 @@ function readDirectory(
       const name = decodeName(e.rawName, e.utf8);
       if (name.startsWith('__MACOSX/')) continue;
       if (name.endsWith('/')) {
-        if (name.length > 1) noteFolder(name.slice(0, -1), files, folders, label);
+        if (name.length > 1) noteFolder(name.slice(0, -1), files, folders, label, key);
         continue;
       }
-      const path = checkUploadPath(name);
+      const path = checkUploadPath(name, platform);
       if (e.madeBy === 3 && (e.mode & S_IFMT) === S_IFLNK)
         throw new ValidationError(
           'bad-zip',
@@ -97,11 +102,17 @@ function readDirectory(
           `${label}: "${path}" is compressed with a method the studio cannot read (only stored and deflate)`,
         );
       if (e.method === 0 && e.compressedSize !== e.size) throw bad(`the sizes of "${path}" disagree`);
-      if (files.has(path) || folders.has(path))
+      const other = files.get(key(path));
+      if (other !== undefined && other !== path)
+        throw new ValidationError(
+          'bad-zip',
+          `${label} holds "${other}" and "${path}", one file on the studio's computer (its names ignore case)`,
+        );
+      if (other !== undefined || folders.has(key(path)))
         throw new ValidationError('bad-zip', `${label} holds "${path}" twice`);
-      files.add(path);
+      files.set(key(path), path);
       const slash = path.lastIndexOf('/');
-      if (slash > 0) noteFolder(path.slice(0, slash), files, folders, label);
+      if (slash > 0) noteFolder(path.slice(0, slash), files, folders, label, key);
       if (entries.length + 1 > limits.maxFiles) throw uploadLimitError(kind, 'the zip has too many files');
       total += e.size;
       if (total > limits.maxBytes) throw uploadLimitError(kind, 'the zip unpacks too large');
@@ -115,13 +126,19 @@ function readDirectory(
 }
 
 /** Records `folder` and its parents; a file of the same name means the zip cannot be unpacked. */
-function noteFolder(folder: string, files: Set<string>, folders: Set<string>, label: string): void {
+function noteFolder(
+  folder: string,
+  files: ReadonlyMap<string, string>,
+  folders: Set<string>,
+  label: string,
+  key: (path: string) => string,
+): void {
   const parts = folder.split('/');
   for (let i = 1; i <= parts.length; i++) {
     const f = parts.slice(0, i).join('/');
-    if (files.has(f))
+    if (files.has(key(f)))
       throw new ValidationError('bad-zip', `${label} holds "${f}" as both a file and a folder`);
-    folders.add(f);
+    folders.add(key(f));
   }
 }
 
@@ -146,7 +163,7 @@ export async function unpackZip(
   const dataStart: number[] = [];
   try {
     const read: ReadAt = (pos, length) => readAt(fd, pos, length);
-    const directory = readDirectory(read, fstatSync(fd).size, kind, label);
+    const directory = readDirectory(read, fstatSync(fd).size, kind, label, args.platform ?? process.platform);
     entries = directory.entries;
     for (const e of entries) dataStart.push(locateData(read, e, directory.end, label));
   } finally {
