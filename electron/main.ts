@@ -23,7 +23,7 @@ import {
   utilityProcess,
 } from 'electron';
 import { engineEnv } from '../native-runtime/runtime/cuda-pack.ts';
-import { resolveDataDir } from './backend/paths.ts';
+import { electronSettingsDir, resolveDataDir } from './backend/paths.ts';
 import {
   APP_ORIGIN,
   devServerUrl,
@@ -191,6 +191,9 @@ function buildMenu(): void {
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }
+
+// Before ready, as Electron requires: its own files never land in the library's folder (paths.ts).
+app.setPath('userData', electronSettingsDir(app.getPath('userData'), resolveDataDir(dataDirArgs()[1])));
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();

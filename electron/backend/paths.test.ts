@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { resolveDataDir } from './paths.ts';
+import { electronSettingsDir, resolveDataDir } from './paths.ts';
 
 test('the default data folder is the OS app-data folder', () => {
   assert.equal(
@@ -37,5 +37,31 @@ test('the flag wins over REFT_STUDIO_HOME, which wins over the OS default', () =
   assert.equal(
     resolveDataDir(undefined, { REFT_STUDIO_HOME: '/x', APPDATA: 'C:\\A' }, 'win32'),
     resolve('/x'),
+  );
+});
+
+test("Electron's own files never go in the library's folder", () => {
+  const library = 'C:\\Users\\ana\\AppData\\Roaming\\ReFT Studio';
+  // A packaged app named "ReFT Studio": Electron's default is the library itself, in any case.
+  assert.equal(
+    electronSettingsDir('C:\\Users\\ana\\AppData\\Roaming\\reft studio', library, 'win32'),
+    'C:\\Users\\ana\\AppData\\Roaming\\reft studio (app settings)',
+  );
+  assert.equal(
+    electronSettingsDir(
+      '/Users/ana/Library/Application Support/ReFT Studio',
+      '/Users/ana/Library/Application Support/ReFT Studio/',
+      'darwin',
+    ),
+    '/Users/ana/Library/Application Support/ReFT Studio (app settings)',
+  );
+  // Apart already (the usual case, and case matters on Linux): Electron's default stands.
+  assert.equal(
+    electronSettingsDir('C:\\Users\\ana\\AppData\\Roaming\\reft-studio', library, 'win32'),
+    'C:\\Users\\ana\\AppData\\Roaming\\reft-studio',
+  );
+  assert.equal(
+    electronSettingsDir('/home/ana/.config/ReFT-Studio', '/home/ana/.config/reft-studio', 'linux'),
+    '/home/ana/.config/ReFT-Studio',
   );
 });

@@ -34,6 +34,26 @@ export function resolveDataDir(
   }
 }
 
+/**
+ * Where Electron keeps its own files (caches, Local Storage), given its default `userData` and the
+ * library's folder: anywhere but the library. Electron names `userData` after the app, so a packaged
+ * app named "ReFT Studio" would put its caches in the library's own folder on Windows and macOS.
+ * Those file systems ignore case, and so does this comparison there.
+ */
+export function electronSettingsDir(
+  userData: string,
+  dataDir: string,
+  platform: NodeJS.Platform = process.platform,
+): string {
+  const p = platform === 'win32' ? win32 : posix;
+  const fold = (dir: string) => {
+    const full = p.resolve(dir);
+    return platform === 'linux' ? full : full.toLowerCase();
+  };
+  if (fold(userData) !== fold(dataDir)) return userData;
+  return p.join(p.dirname(p.resolve(userData)), `${p.basename(p.resolve(userData))} (app settings)`);
+}
+
 /** The folder holding the app's package.json (the repo root from source, the asar root when packaged). */
 export function appRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -49,6 +49,17 @@ test('the installed app loads its own page, whatever VITE_DEV_SERVER_URL says', 
   assert.equal(development.connect['http://localhost:5173'], true);
 });
 
+test("main moves Electron's own files out of the library's folder when they would share it", async () => {
+  const library = tempDir('main-bundle-library-');
+  const shared = await runMain({ REFT_STUDIO_HOME: library, REFT_TEST_USER_DATA: library });
+  assert.deepEqual(shared.paths, { userData: `${library} (app settings)` });
+  const apart = await runMain({
+    REFT_STUDIO_HOME: library,
+    REFT_TEST_USER_DATA: '/home/ana/.config/reft-studio',
+  });
+  assert.deepEqual(apart.paths, { userData: '/home/ana/.config/reft-studio' });
+});
+
 test('main gives the page no Node, no other origin, no permission it does not need', async () => {
   const r = await runMain({ REFT_TEST_PACKAGED: '1', VITE_DEV_SERVER_URL: '' });
   assert.deepEqual(r.loaded, ['app://studio/index.html']);

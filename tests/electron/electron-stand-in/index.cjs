@@ -17,6 +17,7 @@ const seen = {
   ipc: {},
   permissionRequest: null,
   permissionCheck: null,
+  paths: {},
 };
 
 class EventSource {
@@ -78,6 +79,10 @@ Object.assign(app, {
   isPackaged: process.env.REFT_TEST_PACKAGED === '1',
   getAppPath: () => dirname(dirname(dirname(mainFile))),
   requestSingleInstanceLock: () => true,
+  // Electron's default userData for an app named "ReFT Studio" (REFT_TEST_USER_DATA sets it).
+  getPath: (name) =>
+    name === 'userData' ? (process.env.REFT_TEST_USER_DATA ?? '/nonexistent/ReFT Studio') : '',
+  setPath: (name, dir) => (seen.paths[name] = dir),
   whenReady: () => whenReady,
   quit: () => {},
 });
@@ -132,6 +137,7 @@ async function probe() {
   const backend = seen.forks[0];
   const report = {
     loaded: win.loaded,
+    paths: seen.paths,
     webPreferences: win.options.webPreferences,
     preloadExists: existsSync(win.options.webPreferences.preload),
     forks: seen.forks.map((f) => ({ file: f.file, exists: existsSync(f.file), args: f.args })),
