@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../tests/helpers/temp.ts';
 import {
   removeFolderAtomic,
+  renameRetrying,
   sweepFolderLeftovers,
   sweepTempFiles,
   writeFileAtomic,
@@ -228,4 +229,28 @@ test('removeFolderAtomic takes the folder away under its name at once; a missing
   age(left);
   assert.equal(sweepTempFiles(root), 1);
   assert.deepEqual(readdirSync(root), ['step-000008']);
+});
+
+test('a rename Windows refuses for a moment (a scanner holding the file) is retried there only', () => {
+  const busy = (times: number, code = 'EPERM') => {
+    let calls = 0;
+    const rename = () => {
+      calls++;
+      if (calls <= times) throw Object.assign(new Error(`${code}: operation not permitted`), { code });
+    };
+    return { rename, calls: () => calls };
+  };
+  const held = busy(2);
+  renameRetrying('a', 'b', 'win32', held.rename);
+  assert.equal(held.calls(), 3);
+  // Elsewhere, or another error, or a file held for good: the first answer stands.
+  const linux = busy(1);
+  assert.throws(() => renameRetrying('a', 'b', 'linux', linux.rename), { code: 'EPERM' });
+  assert.equal(linux.calls(), 1);
+  const missing = busy(1, 'ENOENT');
+  assert.throws(() => renameRetrying('a', 'b', 'win32', missing.rename), { code: 'ENOENT' });
+  assert.equal(missing.calls(), 1);
+  const forGood = busy(100, 'EBUSY');
+  assert.throws(() => renameRetrying('a', 'b', 'win32', forGood.rename), { code: 'EBUSY' });
+  assert.equal(forGood.calls(), 8);
 });

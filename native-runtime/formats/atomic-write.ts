@@ -92,6 +92,32 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Windows' answers while another process (a virus scanner, the search indexer) holds the file. */
+const WINDOWS_BUSY = new Set(['EPERM', 'EACCES', 'EBUSY']);
+
+/**
+ * renameSync, retried on Windows while the file is briefly held: a scanner opening a file just
+ * written makes a rename over it fail for a moment, which would otherwise fail the save. Waits
+ * 10, 20 … 640 ms (about 1.3 s in all); elsewhere, and for any other error, the first answer stands.
+ */
+export function renameRetrying(
+  from: string,
+  to: string,
+  platform: NodeJS.Platform = process.platform,
+  rename: (from: string, to: string) => void = renameSync,
+): void {
+  for (let waitMs = 10; ; waitMs *= 2) {
+    try {
+      rename(from, to);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (platform !== 'win32' || !WINDOWS_BUSY.has(code) || waitMs > 640) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
+    }
+  }
+}
+
 /**
  * Writes `data` to `path` atomically (a function writes it to the temp file's descriptor itself, a
  * piece at a time); `createDir` also creates the parent folder when missing. `mode`
@@ -130,7 +156,7 @@ export function writeFileAtomic(
   }
   closeSync(fd);
   try {
-    renameSync(tmp, path);
+    renameRetrying(tmp, path);
   } catch (e) {
     // The temp file may sit outside any data folder (`debug --out`), where no sweep would find it.
     try {
@@ -196,16 +222,16 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
     throw writeFailure(e, target);
   }
   if (!existsSync(target)) {
-    renameSync(tmp, target);
+    renameRetrying(tmp, target);
     fsyncDir(parent);
     return;
   }
   const old = join(parent, `.${basename(target)}.${tag}.old`);
-  renameSync(target, old);
+  renameRetrying(target, old);
   try {
-    renameSync(tmp, target);
+    renameRetrying(tmp, target);
   } catch (e) {
-    renameSync(old, target);
+    renameRetrying(old, target);
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
@@ -240,7 +266,7 @@ export function removeFolderAtomic(dir: string): void {
   if (!existsSync(target)) return;
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`);
-  renameSync(target, tmp);
+  renameRetrying(target, tmp);
   fsyncDir(parent);
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -264,7 +290,7 @@ export function oldEnough(mtimeMs: number, minAgeMs: number, now = Date.now()): 
 function clearFolderLeftover(dir: string, name: string, m: RegExpExecArray): boolean {
   try {
     const target = join(dir, m[1]);
-    if (m[3] === 'old' && !existsSync(target)) renameSync(join(dir, name), target);
+    if (m[3] === 'old' && !existsSync(target)) renameRetrying(join(dir, name), target);
     else rmSync(join(dir, name), { recursive: true, force: true });
     return true;
   } catch {
