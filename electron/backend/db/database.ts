@@ -9,6 +9,7 @@ import { DbError } from '../../../native-runtime/errors.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { appRoot } from '../paths.ts';
 import {
+  damagedLibrary,
   databaseDiskError,
   markOpenedReadOnly,
   type UnwritableReason,
@@ -320,7 +321,7 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
         .map((r) => r.quick_check)
         .slice(0, 3)
         .join('; ');
-      throw new DbError('corrupt-database', `library database failed its integrity check: ${detail}`);
+      throw damagedLibrary(join(opts.dataDir, 'library.db'), detail);
     }
   }
   const { runs } = interruptDeadOwners(db, opts.dataDir);

@@ -2,8 +2,10 @@
 // shared-memory file cannot grow, a bare "disk I/O error" (SQLITE_IOERR_*). Neither says which disk,
 // and the second does not even say full: here both become one line naming the library's database,
 // the second only when that disk's free space shows it is full. Likewise a folder that is not
-// writable ("attempt to write a readonly database", SQLITE_READONLY_*, or SQLITE_CANTOPEN), and a
-// write to a library that was opened read-only for either reason (database.ts openDatabase).
+// writable ("attempt to write a readonly database", SQLITE_READONLY_*, or SQLITE_CANTOPEN), a
+// write to a library that was opened read-only for either reason (database.ts openDatabase), and a
+// damaged file ("database disk image is malformed", SQLITE_CORRUPT, or "file is not a database",
+// SQLITE_NOTADB: a page the open's check or a later read cannot make sense of).
 
 import { accessSync, constants, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -63,8 +65,8 @@ export function openedReadOnlyReason(file: string): UnwritableReason | null {
 
 /**
  * `err` as a DbError naming `file` (by default `<dataDir>/library.db`) when it is SQLite's full disk
- * ('disk-full'), a folder it may not write in ('folder-not-writable'), or a write to a library this
- * process opened read-only ('library-read-only'); else as it is.
+ * ('disk-full'), a folder it may not write in ('folder-not-writable'), a write to a library this
+ * process opened read-only ('library-read-only'), or a damaged file ('corrupt-database'); else as it is.
  */
 export function databaseDiskError(
   err: unknown,
@@ -82,6 +84,8 @@ export function databaseDiskError(
     );
   const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && nearlyFull(dirname(file)));
   if (full) return new DbError('disk-full', `cannot write ${file}: the disk is full`, { cause: err });
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+    return damagedLibrary(file, (err as Error).message, err);
   if ((code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN') && !writable(dirname(file)))
     return new DbError(
       'folder-not-writable',
@@ -89,6 +93,15 @@ export function databaseDiskError(
       { cause: err },
     );
   return err;
+}
+
+/** The one line for a damaged library file: what SQLite found (`detail`) and what to do. */
+export function damagedLibrary(file: string, detail: string, cause?: unknown): DbError {
+  return new DbError(
+    'corrupt-database',
+    `cannot read ${file}: the file is damaged (${detail}); restore it from a backup, or move it aside to start an empty library`,
+    { cause },
+  );
 }
 
 /** Why `err` (from opening the library) means it cannot be written now, or null. */
