@@ -59,7 +59,7 @@ export function badRowsHint(
   if (command === 'datasets import') return '; fix the file, or import its good rows with --skip-bad-rows';
   const refused = err.details?.refusedFile;
   if (!refused)
-    return '; fix the file, or import its good rows with `reft-studio datasets import FILE --skip-bad-rows`';
+    return `; fix the file, or import its good rows with \`${nextCommand(values ?? {}, 'datasets', 'import', 'FILE', '--skip-bad-rows')}\``;
   const format = refused.format && refused.format !== 'auto' ? ['--format', refused.format] : [];
   const map = Object.entries(refused.mapping ?? {}).flatMap(([field, column]) => [
     '--map',

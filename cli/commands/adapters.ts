@@ -17,7 +17,7 @@ import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts'
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatTime, table } from '../command.ts';
+import { type Command, formatBytes, formatTime, nextCommand, table } from '../command.ts';
 
 function adapterTable(adapters: AdapterRecord[]): string {
   return adapters.length
@@ -42,9 +42,17 @@ function metricsText(m: Record<string, number>): string {
   return parts.join(', ') || '-';
 }
 
-/** An adapter's evaluations: on what data, what each measured, or why it has no result (its error). */
-function evaluationTable(evaluations: EvaluationRecord[], dataNames: Map<number, string | null>): string {
-  if (!evaluations.length) return 'evaluations: none (reft-studio evaluate --adapter ID --data ID|FILE)';
+/**
+ * An adapter's evaluations: on what data, what each measured, or why it has no result (its error).
+ * With none, the command that evaluates this adapter in this library; DATA is left to fill in.
+ */
+function evaluationTable(
+  evaluations: EvaluationRecord[],
+  dataNames: Map<number, string | null>,
+  evaluateIt: string,
+): string {
+  if (!evaluations.length)
+    return `evaluations: none; evaluate it with \`${evaluateIt}\` (DATA: a dataset id or a data file)`;
   const rows = evaluations.map((e) => [
     e.id,
     e.kind,
@@ -139,7 +147,11 @@ export const adaptersCommands: Command[] = [
           `tags: ${a.tags.join(', ') || '-'}`,
           `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,
           `created: ${formatTime(a.createdAt)}`,
-          evaluationTable(evaluations, dataNames),
+          evaluationTable(
+            evaluations,
+            dataNames,
+            nextCommand(ctx.values, 'evaluate', '--adapter', a.id, '--data', 'DATA'),
+          ),
         ].join('\n'),
       );
       return 0;

@@ -10,7 +10,14 @@ import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
-import { type Command, type CommandContext, formatBytes, formatTime, table } from '../command.ts';
+import {
+  type Command,
+  type CommandContext,
+  formatBytes,
+  formatTime,
+  nextCommand,
+  table,
+} from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
 import { visibleControls } from '../terminal-text.ts';
 
@@ -135,7 +142,7 @@ export const datasetsCommands: Command[] = [
                 formatTime(d.createdAt),
               ]),
             )
-          : 'no datasets yet: import one with `reft-studio datasets import FILE`',
+          : `no datasets yet: import one with \`${nextCommand(ctx.values, 'datasets', 'import', 'FILE')}\``,
       );
       return 0;
     },

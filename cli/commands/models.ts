@@ -42,7 +42,7 @@ function unusableNote(values: ArgValues, models: ModelRecord[]): string {
     tokenizers +
     (ids.length === 1
       ? `\nmodel ${ids[0]}: its folder is gone (moved or deleted); add it from where it is now, and forget this entry with \`${nextCommand(values, 'models', 'rm', ids[0])}\``
-      : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget these entries with \`reft-studio models rm ID\``)
+      : `\nmodels ${ids.join(', ')}: their folders are gone (moved or deleted); add them from where they are now, and forget each with \`${nextCommand(values, 'models', 'rm', 'ID')}\``)
   );
 }
 
@@ -96,7 +96,7 @@ export const modelsCommands: Command[] = [
                     : m.path,
               ]),
             ) + unusableNote(ctx.values, models)
-          : 'no models yet: add one with `reft-studio models add DIR`',
+          : `no models yet: add one with \`${nextCommand(ctx.values, 'models', 'add', 'DIR')}\``,
       );
       return 0;
     },

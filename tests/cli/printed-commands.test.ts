@@ -168,3 +168,38 @@ test('models download stopped with Ctrl-C: the command it prints resumes the sam
       else process.env[k] = v;
   }
 });
+
+// The hints with a word left to fill in (DIR, ID, DATA) carry the library all the same: before,
+// `adapters show`'s said `reft-studio evaluate --adapter ID --data ID|FILE` (a pipe, once pasted)
+// and `models list`'s `reft-studio models add DIR`, both acting on the default library.
+test('adapters show and an empty models list: the hints name this adapter and this library', async () => {
+  const data = join(awkwardDir('reft-printed-hints-'), 'data');
+  const pyreft = join(appRoot(), 'tests', 'fixtures', 'golden', 'reft', 'llama-loreft-f2l2', 'pyreft_final');
+  const imported = await cliIn(data, 'import', pyreft, '--model', LLAMA, '--positions', 'f2+l2', '--json');
+  assert.equal(imported.code, 0, imported.err);
+  const id = String(JSON.parse(imported.out).adapter.id);
+  const shown = await cliIn(data, 'adapters', 'show', id);
+  assert.equal(shown.code, 0, shown.err);
+  assert.deepEqual(shellWords(quotedAfter(shown.out, 'evaluations: none')), [
+    'reft-studio',
+    'evaluate',
+    '--adapter',
+    id,
+    '--data',
+    'DATA',
+    '--data-dir',
+    data,
+  ]);
+  const models = JSON.parse((await cliIn(data, 'models', 'list', '--json')).out).models as { id: number }[];
+  for (const m of models) assert.equal((await cliIn(data, 'models', 'rm', String(m.id))).code, 0);
+  const empty = await cliIn(data, 'models', 'list');
+  assert.equal(empty.code, 0, empty.err);
+  assert.deepEqual(shellWords(quotedAfter(empty.out, 'no models yet')), [
+    'reft-studio',
+    'models',
+    'add',
+    'DIR',
+    '--data-dir',
+    data,
+  ]);
+});
