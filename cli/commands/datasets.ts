@@ -102,7 +102,9 @@ export const datasetsCommands: Command[] = [
         process.stderr.write(visibleControls(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`));
       const what = {
         created: 'new dataset',
-        'new-version': 'new version of the dataset of that name',
+        // --into names the dataset: the file's name need not be its name.
+        'new-version':
+          into === undefined ? 'new version of the dataset of that name' : 'new version of that dataset',
         unchanged: 'unchanged: the latest version has exactly these rows',
       }[r.action];
       const listed = r.rejected.length < r.rejectedCount ? ` (the first ${r.rejected.length} listed)` : '';
