@@ -226,3 +226,38 @@ test('MessagePort transport: a deep message and a failing handle() are both answ
   port1.close();
   b1.close();
 });
+
+test("MessagePort transport: a typed array, Map or Date (a structured clone's) → 'not-json', unwalked", async (t) => {
+  const { port1, port2 } = new MessageChannel();
+  const got: ServerMessage[] = [];
+  port2.on('message', (m) => got.push(m as ServerMessage));
+  const stop = serveMessagePort(electronLike(port1), backend);
+  // An open port keeps the test process alive: closed whether or not the assertions hold.
+  t.after(() => {
+    stop();
+    port1.close();
+  });
+  // Walking a typed array's keys made a string per byte: 100 MB ran the backend out of memory.
+  // 1 MB was walked whole and refused only by the schema, as 'invalid-params'.
+  const values: [number, unknown][] = [
+    [61, new Uint8Array(1 << 20)],
+    [62, new Float64Array(8)],
+    [63, new Map([['k', 'v']])],
+    [64, new Date(0)],
+  ];
+  for (const [id, value] of values) port2.postMessage(req('settings/set', { key: 'k', value }, id));
+  const end = Date.now() + 10_000;
+  while (got.length < values.length && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  for (const [id, value] of values) {
+    const r = got.find((m) => m.type !== 'push' && m.id === id);
+    assert.equal(r?.type === 'error' && r.error.code, 'not-json', `${id}: ${JSON.stringify(r)}`);
+    const type = Object.prototype.toString.call(value).slice(8, -1);
+    assert.equal(
+      r?.type === 'error' && r.error.message,
+      `message holds a value of type ${type}; only JSON values (objects, arrays, strings, numbers, booleans, null) are accepted`,
+    );
+  }
+  // Objects without a prototype are JSON's too; the backend goes on serving.
+  const bare = Object.assign(Object.create(null), { key: 'k', value: 1 });
+  assert.equal((await backend.handle(req('settings/set', bare, 65))).type, 'reply');
+});

@@ -2,6 +2,9 @@
 // before zod sees it: a recursive validator (or JSON.stringify) overflows the stack on a value nested
 // a few thousand levels deep, and that throw would come from outside any handler's try. Settings
 // values use the same walk with tighter limits.
+// Only what JSON makes is walked: a MessagePort's structured clone also carries typed arrays, Maps,
+// Dates… A 100 MB Uint8Array arrives as one cheap buffer, but walking its keys made a string for
+// each byte and ran the backend out of memory, so such a value is refused unwalked ('not-json').
 
 import { byteSize } from '../../../native-runtime/byte-size.ts';
 
@@ -16,7 +19,17 @@ export interface ShapeLimits {
   maxBytes: number;
 }
 
-export type ShapeProblem = { kind: 'too-deep'; limit: number } | { kind: 'too-large'; limit: number };
+export type ShapeProblem =
+  | { kind: 'too-deep'; limit: number }
+  | { kind: 'too-large'; limit: number }
+  | { kind: 'not-json'; found: string };
+
+/** An array or a plain object, as JSON.parse makes them (a structured clone's too). */
+function isJsonContainer(v: object): boolean {
+  if (Array.isArray(v)) return true;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
 
 /**
  * Walks arrays and plain objects depth-first with an explicit stack and stops at the first limit
@@ -31,6 +44,9 @@ export function checkShape(value: unknown, limits: ShapeLimits): ShapeProblem | 
     if (typeof v === 'string') bytes += v.length + 2;
     else if (v === null || typeof v !== 'object') bytes += 2;
     else {
+      // The type's own name (Uint8Array, Map, Date), read without calling anything the value holds.
+      if (!isJsonContainer(v))
+        return { kind: 'not-json', found: Object.prototype.toString.call(v).slice(8, -1) };
       if (depth >= limits.maxDepth) return { kind: 'too-deep', limit: limits.maxDepth };
       bytes += 2;
       if (Array.isArray(v)) {
@@ -51,7 +67,12 @@ export function checkShape(value: unknown, limits: ShapeLimits): ShapeProblem | 
 
 /** One line for a shape problem, e.g. "value is nested deeper than 64 levels". */
 export function describeShapeProblem(what: string, p: ShapeProblem): string {
-  return p.kind === 'too-deep'
-    ? `${what} is nested deeper than ${p.limit} levels`
-    : `${what} is larger than ${byteSize(p.limit)}`;
+  switch (p.kind) {
+    case 'too-deep':
+      return `${what} is nested deeper than ${p.limit} levels`;
+    case 'too-large':
+      return `${what} is larger than ${byteSize(p.limit)}`;
+    case 'not-json':
+      return `${what} holds a value of type ${p.found}; only JSON values (objects, arrays, strings, numbers, booleans, null) are accepted`;
+  }
 }
