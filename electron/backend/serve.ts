@@ -156,18 +156,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     res.setHeader('X-Frame-Options', 'DENY');
     if (!hostAllowed(req.headers.host)) return sendText(res, 421, 'unexpected Host header');
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed');
+    let url: URL;
     let pathname: string;
     try {
-      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      url = new URL(req.url ?? '/', 'http://x');
+      pathname = decodeURIComponent(url.pathname);
     } catch {
       return sendText(res, 400, 'bad path');
     }
     if (pathname === '/rpc') return sendText(res, 426, 'the RPC endpoint needs a WebSocket upgrade');
     if (pathname === '/auth-check') {
-      const given = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+      const given = url.searchParams.get('token');
       res.writeHead(token === null || sameToken(given, token) ? 204 : 401, { 'Cache-Control': 'no-store' });
       return res.end();
     }
+    // The link serve prints carries the token: a cached response would keep that address, token
+    // and all, in the browser's disk cache, which page-token.ts keeps it out of history to avoid.
+    const cacheable = !url.searchParams.has('token');
     if (pathname.includes('\0') || pathname.includes('\\')) return sendText(res, 400, 'bad path');
     if (rendererMissing) {
       res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -196,11 +201,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     res.writeHead(200, {
       'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': st.size,
-      'Cache-Control': isHtml
-        ? 'no-cache'
-        : pathname.startsWith('/assets/')
-          ? 'public, max-age=31536000, immutable'
-          : 'no-cache',
+      'Cache-Control': !cacheable
+        ? 'no-store'
+        : isHtml
+          ? 'no-cache'
+          : pathname.startsWith('/assets/')
+            ? 'public, max-age=31536000, immutable'
+            : 'no-cache',
       ...(isHtml
         ? {
             'Content-Security-Policy':

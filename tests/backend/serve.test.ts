@@ -20,7 +20,7 @@ after(() => server.close());
 function get(
   path: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; body: string; csp: string }> {
+): Promise<{ status: number; type: string; body: string; csp: string; cache: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
       let body = '';
@@ -31,6 +31,7 @@ function get(
           type: String(res.headers['content-type']),
           body,
           csp: String(res.headers['content-security-policy']),
+          cache: String(res.headers['cache-control']),
         }),
       );
     });
@@ -76,6 +77,18 @@ test('serves index.html and assets with the right MIME types; refuses path trave
     421,
     'DNS rebinding: foreign Host refused',
   );
+});
+
+test('a response to an address carrying the token is never cached; without it, as before', async () => {
+  // The link serve prints: a cached copy would keep its address, token and all, on disk.
+  for (const path of [`/?token=${server.token}`, `/runs/12?token=${server.token}`]) {
+    const r = await get(path);
+    assert.equal(r.status, 200, path);
+    assert.equal(r.cache, 'no-store', path);
+  }
+  assert.equal((await get(`/assets/app.js?token=${server.token}`)).cache, 'no-store');
+  assert.equal((await get('/')).cache, 'no-cache');
+  assert.equal((await get('/assets/app.js')).cache, 'public, max-age=31536000, immutable');
 });
 
 test('WebSocket upgrade: no or wrong token → 401, foreign Origin → 403', async () => {
