@@ -199,6 +199,17 @@ test('uploads are validated: paths, declared sizes, limits, order, completeness,
     ).code,
     'bad-path',
   );
+  // A name both a file and a folder, either way round: refused before anything is staged (a chunk
+  // refused it before, naming the staging folder in the data folder).
+  for (const files of [
+    ['a', 'a/b'],
+    ['x/a/b', 'x/a'],
+    ['x/y/z', 'x/y/z/w/v'],
+  ]) {
+    const e = await begin(files.map((path) => ({ path, size: 1 })));
+    assert.equal(e.code, 'bad-path', files.join(' '));
+    assert.match(e.message, /^"(a|x\/a|x\/y\/z)" is both a file and a folder in this upload$/);
+  }
   const { uploadId } = await call('files/upload-begin', {
     kind: 'adapter',
     files: [{ path: 'x/a.bin', size: 4 }],

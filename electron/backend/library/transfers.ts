@@ -4,10 +4,11 @@
 //
 // Uploads are staged in <data>/uploads/<id>/files/ and validated as they arrive: the declared total
 // size and file count against the kind's limits, every path (relative, no '..', no drive letters or
-// backslashes, a bounded depth), every chunk in order and never past its file's declared size. A
-// single .zip is unpacked at the end under the same limits, by unpack-zip.ts in the engine's 'files'
-// process (never on the RPC loop), into a folder beside the upload that takes its place only once
-// whole. Nothing uploaded is ever executed: the importers read data only.
+// backslashes, a bounded depth, no name both a file and a folder), every chunk in order and never
+// past its file's declared size. A single .zip is unpacked at the end under the same limits, by
+// unpack-zip.ts in the engine's 'files' process (never on the RPC loop), into a folder beside the
+// upload that takes its place only once whole. Nothing uploaded is ever executed: the importers
+// read data only.
 // Staging folders are removed when their import succeeds, and swept after a day.
 //
 // Downloads (a zip the backend made, or one file such as a dataset's JSONL) are kept as
@@ -119,6 +120,25 @@ export function checkUploadPath(path: string, platform: NodeJS.Platform = proces
   return parts.join('/');
 }
 
+/**
+ * Records `folder` and its parents in `folders`; returns the first of them that is already a file in
+ * `files` (such a set of paths cannot be laid out on disk), else null. Uploads and zips share it.
+ */
+export function folderClash(
+  folder: string,
+  files: { has(key: string): boolean },
+  folders: Set<string>,
+  key: (path: string) => string = (path) => path,
+): string | null {
+  const parts = folder.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const f = parts.slice(0, i).join('/');
+    if (files.has(key(f))) return f;
+    folders.add(key(f));
+  }
+  return null;
+}
+
 function readState(lib: Library, id: string): UploadState {
   const file = join(uploadDir(lib, id), 'upload.json');
   if (!existsSync(file)) throw new ValidationError('not-found', `no upload ${id} (it expired or was used)`);
@@ -158,17 +178,28 @@ export function beginUpload(
   if (files.length === 0) throw new ValidationError('empty-upload', 'choose at least one file');
   if (files.length > limits.maxFiles) throw uploadLimitError(kind, `${files.length} files`);
   const seen = new Map<string, string>();
+  const folders = new Set<string>();
+  const keyOf = (path: string) => uploadPathKey(path, platform);
   let total = 0;
   const clean = files.map((f) => {
     const path = checkUploadPath(f.path, platform);
-    const same = seen.get(uploadPathKey(path, platform));
+    const same = seen.get(keyOf(path));
     if (same === path) throw new ValidationError('bad-path', `the file "${path}" is listed twice`);
     if (same !== undefined)
       throw new ValidationError(
         'bad-path',
         `"${same}" and "${path}" are one file on the studio's computer (its names ignore case); rename one`,
       );
-    seen.set(uploadPathKey(path, platform), path);
+    // Refused here, before anything is staged: the chunk that met it failed naming the staging folder.
+    const slash = path.lastIndexOf('/');
+    const clash = folders.has(keyOf(path))
+      ? path
+      : slash > 0
+        ? folderClash(path.slice(0, slash), seen, folders, keyOf)
+        : null;
+    if (clash !== null)
+      throw new ValidationError('bad-path', `"${clash}" is both a file and a folder in this upload`);
+    seen.set(keyOf(path), path);
     if (!Number.isSafeInteger(f.size) || f.size < 0)
       throw new ValidationError('bad-size', `"${path}": the size must be a whole number of bytes`);
     total += f.size;

@@ -32,7 +32,13 @@ import {
   ZipStructureError,
   type ZipStructureReason,
 } from '../../../native-runtime/formats/zip-directory.ts';
-import { checkUploadPath, type UnpackZipArgs, uploadLimitError, uploadPathKey } from './transfers.ts';
+import {
+  checkUploadPath,
+  folderClash,
+  type UnpackZipArgs,
+  uploadLimitError,
+  uploadPathKey,
+} from './transfers.ts';
 import { UPLOAD_LIMITS, type UploadKind } from './upload-limits.ts';
 
 /** An entry to unpack: its checked path, and what the central directory says of it. */
@@ -133,13 +139,9 @@ function noteFolder(
   label: string,
   key: (path: string) => string,
 ): void {
-  const parts = folder.split('/');
-  for (let i = 1; i <= parts.length; i++) {
-    const f = parts.slice(0, i).join('/');
-    if (files.has(key(f)))
-      throw new ValidationError('bad-zip', `${label} holds "${f}" as both a file and a folder`);
-    folders.add(key(f));
-  }
+  const clash = folderClash(folder, files, folders, key);
+  if (clash !== null)
+    throw new ValidationError('bad-zip', `${label} holds "${clash}" as both a file and a folder`);
 }
 
 /** Names are UTF-8 when flagged; unflagged ones are UTF-8 too when they decode as such, else Latin-1. */
