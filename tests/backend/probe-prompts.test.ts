@@ -4,12 +4,14 @@
 // tokens…" in the log, and failed again at every checkpoint of a run that trained on regardless.
 // runs/estimate and runs/preview (the Train form's panels) refuse them alike: they once answered
 // as if all was well, and only Start refused.
+// The probes' answers before training load the model first: a bf16 checkpoint's conversion (half a
+// minute at TinyLlama's shape, minutes at 8B) happened there without a line in the run's log.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('probe-prompts');
 let b: Backend;
@@ -59,4 +61,34 @@ test('runs/estimate and runs/preview report a bad probe prompt as runs/start wou
     assert.match(e.message, /^the probe prompt: the prompt has \d+ tokens; the model takes at most 255$/);
     assert.equal(e.field, 'probe.prompts.0', method);
   }
+});
+
+test("the probes' model load before training is in the run's log: a conversion's progress, the session", async () => {
+  // A bf16 checkpoint becomes a float32 store on the CPU: converted by the first thing that loads it.
+  const bf16 = (await call('models/add', { path: join(LLAMA_FIXTURE, '..', 'llama-bf16') })).id;
+  const { runId } = await call('runs/start', {
+    modelId: bf16,
+    datasetId,
+    maxSteps: 1,
+    layers: '1',
+    rank: 1,
+    probe: { prompts: ['Question 3?'], every: 1, maxNewTokens: 2 },
+  });
+  const run = await waitFor('the run to end', async () => {
+    await b.jobs.idle();
+    const r = await call('runs/get', { id: runId });
+    return r.status !== 'running' && r.status !== 'queued' ? r : null;
+  });
+  assert.equal(run.status, 'completed', run.error ?? '');
+  const lines: string[] = (await call('runs/logs', { id: runId })).map((l: { text: string }) => l.text);
+  // Before the trainer's own first line, the probes' load said what it did.
+  const trainerStart = lines.findIndex((l) => l.startsWith('data: '));
+  const before = lines.slice(0, trainerStart);
+  assert.ok(
+    before.some((l) => /^probe prompts: converting the base weights to 32 bits: 100% of /.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(before.includes('probe prompts: loading the model into ONNX Runtime'), lines.join('\n'));
+  // The checkpoint's probes load the model again: said once, not once per load.
+  assert.equal(lines.filter((l) => l === 'probe prompts: loading the model into ONNX Runtime').length, 1);
 });

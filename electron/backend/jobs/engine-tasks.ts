@@ -372,12 +372,21 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   let totalSteps = Number.POSITIVE_INFINITY;
   // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
   const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
+  const probeNotices = new Set<string>();
   const baseOpts = {
     device: args.config.device,
     quantize: args.config.quantize,
     dataDir: args.config.dataDir,
     // The run's config, not the Playground's settings, chose them: a refusal names the run's fields.
     setBy: 'run' as const,
+    // The first load (the answers before training) converts a half-precision base and opens a
+    // session before the trainer says a word: minutes at 8B, which the run's log must show. Told
+    // once each: the checkpoints' probes load the model again, with the same words.
+    onNotice: (m: string) => {
+      if (probeNotices.has(m)) return;
+      probeNotices.add(m);
+      emit('log', `probe prompts: ${m}`);
+    },
   };
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
