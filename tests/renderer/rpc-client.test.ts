@@ -100,6 +100,24 @@ describe('RpcClient', () => {
     assert.equal(rpc.pendingCount, 0);
   });
 
+  // "Measure speed" and a Playground answer take as long as the model makes them: a 1.1B model's
+  // measurement on a loaded 2-core CPU ran past the 5 minutes it was given ("did not answer within
+  // 300 s") while it went on in the backend, and a long answer at 8B runs past 10 minutes.
+  test('a call with no deadline (timeoutMs: null) waits past the default; a dropped link still fails it', async () => {
+    const { t, rpc } = openClient(20);
+    const slow = rpc.callWith('runs/get', { id: 1 }, { timeoutMs: null });
+    const dropped = rpc.callWith('runs/get', { id: 2 }, { timeoutMs: null });
+    let settled = false;
+    slow.finally(() => (settled = true)).catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(settled, false, 'no deadline fired');
+    t.deliver({ type: 'reply', id: t.sent[0]?.id, result: { id: 1 } });
+    assert.deepEqual(await slow, { id: 1 });
+    t.set('reconnecting');
+    await assert.rejects(dropped, { code: 'disconnected' });
+    assert.equal(rpc.pendingCount, 0);
+  });
+
   test('calls made while connecting wait in the outbox and go out on open', async () => {
     const t = new FakeTransport();
     const rpc = new RpcClient(t, { timeoutMs: 1000 });

@@ -33,7 +33,12 @@ export class RpcError extends Error implements WireError {
 }
 
 export interface CallOptions {
-  timeoutMs?: number;
+  /**
+   * How long to wait for the answer; null: no deadline, for work whose length grows with the model
+   * (a speed measurement, a long answer: many minutes at 8B on a CPU) that the window follows by
+   * other means. Such a call still fails at once when the link drops.
+   */
+  timeoutMs?: number | null;
 }
 
 interface Pending {
@@ -41,7 +46,7 @@ interface Pending {
   sent: boolean;
   resolve: (v: unknown) => void;
   reject: (e: RpcError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class RpcClient {
@@ -93,25 +98,28 @@ export class RpcClient {
   ): Promise<ResultOf<K>> {
     const id = this.#nextId++;
     const msg: RequestMessage = { type: 'request', id, method, params: params ?? {} };
-    const timeoutMs = opts.timeoutMs ?? this.#defaultTimeoutMs;
+    const timeoutMs = opts.timeoutMs === undefined ? this.#defaultTimeoutMs : opts.timeoutMs;
     const down = this.#refusal();
     if (down) return Promise.reject(down);
     return new Promise<ResultOf<K>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const sent = this.#pending.get(id)?.sent ?? true;
-        this.#pending.delete(id);
-        const s = Math.max(1, Math.round(timeoutMs / 1000));
-        reject(
-          new RpcError({
-            type: 'TimeoutError',
-            code: 'timeout',
-            message: sent
-              ? `The studio did not answer within ${s} s. Try again.`
-              : `Not done: the studio could not be reached for ${s} s. Try again once it is back.`,
-          }),
-        );
-        if (!sent) this.#waitingChanged();
-      }, timeoutMs);
+      const timer =
+        timeoutMs === null
+          ? undefined
+          : setTimeout(() => {
+              const sent = this.#pending.get(id)?.sent ?? true;
+              this.#pending.delete(id);
+              const s = Math.max(1, Math.round(timeoutMs / 1000));
+              reject(
+                new RpcError({
+                  type: 'TimeoutError',
+                  code: 'timeout',
+                  message: sent
+                    ? `The studio did not answer within ${s} s. Try again.`
+                    : `Not done: the studio could not be reached for ${s} s. Try again once it is back.`,
+                }),
+              );
+              if (!sent) this.#waitingChanged();
+            }, timeoutMs);
       const p: Pending = { msg, sent: false, resolve: resolve as (v: unknown) => void, reject, timer };
       this.#pending.set(id, p);
       p.sent = this.transport.send(msg);

@@ -331,7 +331,9 @@ export class PlaygroundState {
           seed: asked.seed,
           requestId: reply.requestId,
         },
-        { timeoutMs: 10 * 60_000 },
+        // No deadline: the answer streams, Stop ends it, and a long one from a large model on a
+        // CPU takes more than any fixed time (which left it decoding on behind an error).
+        { timeoutMs: null },
       );
       reply.text = res.text; // the reply is authoritative (pushes may have been missed)
       reply.finishReason = res.finishReason;
