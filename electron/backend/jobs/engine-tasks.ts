@@ -155,7 +155,15 @@ export interface EngineOps {
     };
     result: EvaluationReport;
   };
-  calibrate: { args: CalibrateArgs; events: Record<string, never>; result: Calibration };
+  /**
+   * notice: what the trainer says before the first step (a conversion's progress, the session
+   * opening); step: a step done, of `total` (the warm-up one included). Minutes each at desktop sizes.
+   */
+  calibrate: {
+    args: CalibrateArgs;
+    events: { notice: { text: string }; step: { done: number; total: number } };
+    result: Calibration;
+  };
   /**
    * Reads and checks an adapter folder for import (native-runtime/adapters/folders.ts), off the
    * RPC loop: a large or hostile pyreft folder costs the worker, never the clients.
@@ -485,7 +493,7 @@ export async function evaluateTask(
  */
 export async function calibrateTask(
   args: CalibrateArgs,
-  _emit: Emit<'calibrate'>,
+  emit: Emit<'calibrate'>,
   signal: AbortSignal,
 ): Promise<Calibration> {
   const steps = args.steps ?? 2;
@@ -504,7 +512,14 @@ export async function calibrateTask(
         exportPyreft: undefined,
         resumeFrom: undefined,
       },
-      { signal, onProgress: (p) => marks.push({ at: performance.now(), tokensPerS: p.tokensPerS }) },
+      {
+        signal,
+        onLog: (text) => emit('notice', { text }),
+        onProgress: (p) => {
+          marks.push({ at: performance.now(), tokensPerS: p.tokensPerS });
+          emit('step', { done: marks.length, total: steps + 1 });
+        },
+      },
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

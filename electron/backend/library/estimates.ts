@@ -224,7 +224,9 @@ async function calibrate(
       kind: 'calibrate',
       device: c.device,
       label: `calibrate ${plan.model.name}`,
-      run: ({ signal }) =>
+      // What the measurement is doing, for the wizard's "Measuring speed…": at desktop sizes it
+      // converts and loads the model, then takes minutes a step.
+      run: ({ signal, report }) =>
         engine.call(
           'calibrate',
           {
@@ -239,7 +241,16 @@ async function calibrate(
               maxSteps: 0,
             },
           },
-          { signal },
+          {
+            signal,
+            onEvent: (e, d) => {
+              if (e === 'notice') report({ message: (d as { text: string }).text });
+              else {
+                const s = d as { done: number; total: number };
+                report({ progress: s.done / s.total, message: `step ${s.done} of ${s.total}` });
+              }
+            },
+          },
         ),
     });
     return await job.done;

@@ -13,6 +13,8 @@ export class Estimate {
   error = $state<string | null>(null);
   loading = $state(false);
   measuring = $state(false);
+  /** What the measurement is doing ("step 1 of 3", a model loading): minutes at desktop sizes. */
+  measuringNote = $state<string | null>(null);
   /** The params `current` answers (JSON), so a refusal is never read against other params. */
   #answered = $state('');
   #rpc: RpcClient;
@@ -64,6 +66,13 @@ export class Estimate {
     const seq = ++this.#seq;
     this.loading = true;
     this.measuring = calibrate;
+    this.measuringNote = null;
+    const unfollow = calibrate
+      ? this.#rpc.subscribe('jobs/progress', (j) => {
+          if (seq === this.#seq && j.kind === 'calibrate' && j.state === 'running' && j.message)
+            this.measuringNote = j.message;
+        })
+      : null;
     try {
       // Measuring runs real training steps at the form's batch and length: at desktop sizes they
       // take minutes (a 1.1B model's three steps of 4 × 512 on a loaded 2-core CPU ran past the 5
@@ -83,9 +92,11 @@ export class Estimate {
       this.current = null;
       this.error = errorMessage(err);
     } finally {
+      unfollow?.();
       if (seq === this.#seq) {
         this.loading = false;
         this.measuring = false;
+        this.measuringNote = null;
       }
     }
   }
