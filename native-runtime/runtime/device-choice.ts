@@ -46,12 +46,14 @@ export const studioReason = (p: Pick<ProviderState, 'reason' | 'studioReason'>):
 /** A record's device for people: the provider, or the fallback line when it is not the one asked for. */
 export const deviceText = (d: DeviceUsed): string => (d.fallback ? fallbackLine(d) : `device: ${d.device}`);
 
-/** What a run records of its device: its config asks, runs.device and device_fallback say what ran. */
-export interface RunDeviceRecord {
-  config: Record<string, unknown>;
+/**
+ * What a run records of its device: its config asks (a list entry carries only that ask,
+ * `askedDevice`), runs.device and device_fallback say what ran.
+ */
+export type RunDeviceRecord = ({ config: Record<string, unknown> } | { askedDevice: string }) & {
   device: string | null;
   deviceFallback: string | null;
-}
+};
 
 /**
  * The device a run's config asked for: the option's default, the CPU, where it names none, as the
@@ -63,7 +65,11 @@ export const runAskedDevice = (config: Record<string, unknown>): string => Strin
 export const runDevice = (r: RunDeviceRecord): DeviceUsed | null =>
   r.device === null
     ? null
-    : { requested: runAskedDevice(r.config), device: r.device, fallback: r.deviceFallback };
+    : {
+        requested: 'askedDevice' in r ? r.askedDevice : runAskedDevice(r.config),
+        device: r.device,
+        fallback: r.deviceFallback,
+      };
 
 /**
  * A run's device in a list of runs (`runs list`, the studio's Runs): the provider, after a fallback

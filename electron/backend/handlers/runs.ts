@@ -7,6 +7,7 @@ import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-ru
 import { RunParamsSchema } from '../jobs/run-params.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
+import { listRunEntries, type RunListEntry } from '../library/run-list.ts';
 import {
   type RunLogLine,
   type RunLogRead,
@@ -14,13 +15,11 @@ import {
   readRunLogSince,
   readRunLogTail,
 } from '../library/run-logs.ts';
-import { type RunListEntry, runPace } from '../library/run-pace.ts';
 import { checkRun, previewRun, type RunCheck, type RunPreview } from '../library/run-preview.ts';
 import {
   deleteRun,
   getRunForCharts,
   getRunRecord,
-  listRuns,
   RUN_STATUSES,
   type RunDetail,
   type RunRecord,
@@ -41,9 +40,16 @@ function refuseOptions(params: unknown): OptionError | null {
 }
 
 export const runsHandlers = defineHandlers({
+  /** What the Runs page's rows show (run-list.ts); `ids` for the runs a change names, `query` to search. */
   'runs/list': handler(
-    z.object({ status: z.enum(RUN_STATUSES).optional() }).strict(),
-    (p, ctx): RunListEntry[] => listRuns(ctx.lib, p).map((r) => ({ ...r, pace: runPace(ctx.lib, r) })),
+    z
+      .object({
+        status: z.enum(RUN_STATUSES).optional(),
+        ids: z.array(PosInt).max(1000).optional(),
+        query: z.string().max(200).optional(),
+      })
+      .strict(),
+    (p, ctx): RunListEntry[] => listRunEntries(ctx.lib, p),
   ),
   /** The run with its metrics thinned for charts (a long run's every point: the CLI's `runs show`). */
   'runs/get': handler(Id, (p, ctx): Promise<RunDetail> => getRunForCharts(ctx.lib, p.id)),

@@ -17,14 +17,11 @@ export interface RunPace {
   tokensPerS: number | null;
 }
 
-/** A run as the Runs page lists it (runs/list). */
-export type RunListEntry = RunRecord & { pace: RunPace | null };
-
 /** Recent steps looked at: enough for a steady median, few enough to follow a change of pace. */
 const RECENT_STEPS = 21;
 
 /** The pace of a running run from its stored steps; null for a run not running or without a step. */
-export function runPace(lib: Library, run: RunRecord): RunPace | null {
+export function runPace(lib: Library, run: Pick<RunRecord, 'id' | 'status' | 'totalSteps'>): RunPace | null {
   if (run.status !== 'running') return null;
   const rows = lib.db
     .prepare(

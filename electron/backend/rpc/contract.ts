@@ -54,7 +54,8 @@
 //                                                                   → TokenLengthReport (bins, p50/p95, over maxLength, lengths)
 //   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
-//   runs/list         {status?}                                     → RunListEntry[] (newest first, with lastStep/lastLoss, a running run's pace)
+//   runs/list         {status?, ids?, query?}                       → RunListEntry[] (newest first: what a row shows — no config —,
+//                                                                   with lastStep/lastLoss, a running run's pace; ids: only those runs)
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
 //   runs/start        {modelId, datasetId, datasetVersionId?, datasetSplit?, evalDatasetVersionId?, evalDatasetSplit?, name?,
 //                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
@@ -208,8 +209,9 @@ export type { RunEstimate } from '../library/estimates.ts';
 export type { EvaluationRecord } from '../library/evaluations.ts';
 export type { FitRow, ModelFit } from '../library/model-fit.ts';
 export type { ModelRecord } from '../library/models.ts';
+export type { RunListEntry } from '../library/run-list.ts';
 export type { RunLogLine } from '../library/run-logs.ts';
-export type { RunListEntry, RunPace } from '../library/run-pace.ts';
+export type { RunPace } from '../library/run-pace.ts';
 export type { RunCheck, RunPreview } from '../library/run-preview.ts';
 export type {
   RunCheckpoint,
