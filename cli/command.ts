@@ -102,7 +102,8 @@ export function makeContext(
       else out.stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
     },
     async withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T> {
-      const lib = openLibrary(dataDir);
+      // The whole file is checked once a day, not at each command (db/file-check.ts).
+      const lib = openLibrary(dataDir, { checkFile: 'daily' });
       const readOnly = readOnlyReason(lib.db);
       if (readOnly)
         progress.log(

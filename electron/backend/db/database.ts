@@ -15,6 +15,7 @@ import {
   type UnwritableReason,
   unwritableReason,
 } from './disk-full.ts';
+import { type FileCheckWhen, fileCheckDue, forgetFileCheck, recordFileCheck } from './file-check.ts';
 import { migrate } from './migrate.ts';
 import { ownerAlive, sweepOwnerLocks } from './owner-lock.ts';
 
@@ -57,7 +58,16 @@ export interface OpenOptions {
   migrationsDir?: string;
   /** Skip PRAGMA quick_check (it reads the whole file; tests of huge files may want this). */
   skipIntegrityCheck?: boolean;
+  /**
+   * When the open checks the whole file (file-check.ts): 'every-open' (the default: the studio's
+   * and serve's start) or 'daily' (a CLI command, which must not read 250 MB to list runs).
+   */
+  checkFile?: FileCheckWhen;
 }
+
+/** Whether this open reads the whole file to check it. */
+const checksFile = (dataDir: string, opts: OpenOptions): boolean =>
+  !opts.skipIntegrityCheck && fileCheckDue(dataDir, opts.checkFile ?? 'every-open');
 
 export function defaultMigrationsDir(): string {
   return join(appRoot(), 'electron', 'backend', 'db', 'migrations');
@@ -81,7 +91,7 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
-    consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
+    consistencyCheck(db, { integrity: checksFile(dataDir, opts), dataDir });
   } catch (e) {
     db.close();
     const reason = unwritableReason(e, dataDir);
@@ -126,7 +136,7 @@ function openReadOnlyCopy(file: string, dataDir: string, reason: UnwritableReaso
   markOpenedReadOnly(file, reason);
   try {
     migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
-    consistencyCheck(db, { integrity: !opts.skipIntegrityCheck, dataDir });
+    consistencyCheck(db, { integrity: checksFile(dataDir, opts), dataDir });
   } catch (e) {
     db.close();
     throw databaseDiskError(e, dataDir);
@@ -314,15 +324,17 @@ export function consistencyCheck(db: Db, opts: { integrity: boolean; dataDir: st
     // quick_check, not integrity_check: it finds the same damaged pages and records but skips
     // checking every index against its table, which made integrity_check 2–3 times slower — every
     // open paid it (each CLI command, each studio start): 3.1 s instead of 1.5 s on a library of
-    // 2,000 runs and 3M metric points (a 250 MB file).
+    // 2,000 runs and 3M metric points (a 250 MB file). A CLI command checks once a day (file-check.ts).
     const rows = db.pragma('quick_check') as { quick_check: string }[];
     if (rows.length !== 1 || rows[0].quick_check !== 'ok') {
       const detail = rows
         .map((r) => r.quick_check)
         .slice(0, 3)
         .join('; ');
+      forgetFileCheck(opts.dataDir);
       throw damagedLibrary(join(opts.dataDir, 'library.db'), detail);
     }
+    recordFileCheck(opts.dataDir);
   }
   const { runs } = interruptDeadOwners(db, opts.dataDir);
   interruptedAtOpen.set(db, new Set(runs));

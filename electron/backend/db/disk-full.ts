@@ -10,6 +10,7 @@
 import { accessSync, constants, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DbError } from '../../../native-runtime/errors.ts';
+import { forgetFileCheck } from './file-check.ts';
 
 /** Below this much free space an SQLite I/O error is taken for a full disk. */
 const NEARLY_FULL_BYTES = 4 << 20;
@@ -84,8 +85,11 @@ export function databaseDiskError(
     );
   const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && nearlyFull(dirname(file)));
   if (full) return new DbError('disk-full', `cannot write ${file}: the disk is full`, { cause: err });
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    // Damage a read found: the next opens check the whole file again and refuse it (file-check.ts).
+    if (resolve(file) === resolve(dataDir, 'library.db')) forgetFileCheck(dataDir);
     return damagedLibrary(file, (err as Error).message, err);
+  }
   if ((code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN') && !writable(dirname(file)))
     return new DbError(
       'folder-not-writable',
