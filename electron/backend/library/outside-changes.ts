@@ -29,10 +29,10 @@ import type { Library } from './library-handle.ts';
 type EntryKind = Exclude<LibraryKind, 'settings'>;
 
 /**
- * Per kind, one row per entry: its id and a text that changes whenever the page shows it changed;
- * `id` is the id column, to read one entry's signature alone.
+ * Per kind but runs (RunSignatures, below), one row per entry: its id and a text that changes
+ * whenever the page shows it changed; `id` is the id column, to read one entry's signature alone.
  */
-const SIGNATURES: Record<EntryKind, { sql: string; id: string }> = {
+const SIGNATURES: Record<Exclude<EntryKind, 'runs'>, { sql: string; id: string }> = {
   models: {
     sql: `SELECT id, json_array(name, path, fingerprint, quantize, size_bytes) AS sig FROM models`,
     id: 'id',
@@ -42,13 +42,6 @@ const SIGNATURES: Record<EntryKind, { sql: string; id: string }> = {
       (SELECT max(v.id) FROM dataset_versions v WHERE v.dataset_id = d.id),
       (SELECT count(*) FROM dataset_versions v WHERE v.dataset_id = d.id)) AS sig FROM datasets d`,
     id: 'd.id',
-  },
-  runs: {
-    sql: `SELECT r.id, json_array(r.name, r.status, r.error, r.finished_at, r.total_steps,
-      (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id),
-      (SELECT max(step) FROM generations g WHERE g.run_id = r.id),
-      (SELECT count(*) FROM checkpoints c WHERE c.run_id = r.id)) AS sig FROM runs r`,
-    id: 'r.id',
   },
   adapters: {
     sql: `SELECT a.id, json_array(a.name, a.path, a.run_id, a.size_bytes,
@@ -61,6 +54,99 @@ const SIGNATURES: Record<EntryKind, { sql: string; id: string }> = {
     id: 'id',
   },
 };
+/**
+ * A run's signature: its own columns, its last metric step, its last probe answer's step and its
+ * number of checkpoints. Read for every run at each tick, the three counts of its rows elsewhere
+ * (three lookups per run: 2,000 runs, 3M metric points) were most of a tick — 20–60 ms each second
+ * while a CLI trained. Now only what can have changed is read again: a run's last metric step
+ * when it is queued or running (the only runs that gain steps: a resume sets 'queued' before its
+ * metrics are restored and truncated) or its own columns changed, and the probe steps and
+ * checkpoint counts of all runs when those tables' row count or last id moved.
+ */
+class RunSignatures {
+  #own = new Map<number, string>();
+  #metricStep = new Map<number, number | null>();
+  #probeKey = '';
+  #probeStep = new Map<number, number>();
+  #checkpointKey = '';
+  #checkpoints = new Map<number, number>();
+
+  /** Every run's signature, as it is now. */
+  all(lib: Library): Map<number, string> {
+    const db = lib.db;
+    const own = new Map(
+      (db.prepare(`${RUN_OWN} FROM runs`).raw().all() as Array<[number, string]>).map(([id, sig]) => [
+        id,
+        sig,
+      ]),
+    );
+    const probeKey = (db.prepare(TABLE_KEY('generations')).get() as { k: string }).k;
+    if (probeKey !== this.#probeKey) {
+      this.#probeKey = probeKey;
+      this.#probeStep = new Map(
+        db
+          .prepare('SELECT run_id, max(step) FROM generations WHERE run_id IS NOT NULL GROUP BY run_id')
+          .raw()
+          .all() as Array<[number, number]>,
+      );
+    }
+    const checkpointKey = (db.prepare(TABLE_KEY('checkpoints')).get() as { k: string }).k;
+    if (checkpointKey !== this.#checkpointKey) {
+      this.#checkpointKey = checkpointKey;
+      this.#checkpoints = new Map(
+        db.prepare('SELECT run_id, count(*) FROM checkpoints GROUP BY run_id').raw().all() as Array<
+          [number, number]
+        >,
+      );
+    }
+    const lastStep = db.prepare('SELECT max(step) AS s FROM run_metrics WHERE run_id = ?');
+    const metricStep = new Map<number, number | null>();
+    for (const [id, sig] of own) {
+      const known = this.#metricStep.get(id);
+      const stepping = sig.startsWith('["queued"') || sig.startsWith('["running"');
+      metricStep.set(
+        id,
+        known === undefined || stepping || this.#own.get(id) !== sig
+          ? (lastStep.get(id) as { s: number | null }).s
+          : known,
+      );
+    }
+    this.#own = own;
+    this.#metricStep = metricStep;
+    const out = new Map<number, string>();
+    for (const [id, sig] of own)
+      out.set(id, runSignature(sig, metricStep.get(id), this.#probeStep.get(id), this.#checkpoints.get(id)));
+    return out;
+  }
+
+  /** One run's signature as it is now (undefined once it is gone), by its own indexed reads. */
+  one(lib: Library, id: number): string | undefined {
+    const row = lib.db
+      .prepare(
+        `${RUN_OWN}, (SELECT max(step) FROM run_metrics WHERE run_id = r.id),
+          (SELECT max(step) FROM generations WHERE run_id = r.id),
+          (SELECT count(*) FROM checkpoints WHERE run_id = r.id) FROM runs r WHERE r.id = ?`,
+      )
+      .raw()
+      .get(id) as [number, string, number | null, number | null, number] | undefined;
+    return row && runSignature(row[1], row[2], row[3], row[4] || undefined);
+  }
+}
+
+/** A run's own columns that its row shows (the status first, which RunSignatures looks at). */
+const RUN_OWN = 'SELECT id, json_array(status, name, error, finished_at, total_steps)';
+/** Rows and last id of a table: moves with every insert and delete (its ids are AUTOINCREMENT). */
+const TABLE_KEY = (table: string) => `SELECT count(*) || ',' || ifnull(max(id), 0) AS k FROM ${table}`;
+
+function runSignature(
+  own: string,
+  metric?: number | null,
+  probe?: number | null,
+  checkpoints?: number,
+): string {
+  return `${own}|${metric ?? ''}|${probe ?? ''}|${checkpoints ?? 0}`;
+}
+
 /** Settings are one list: any key saved elsewhere is one 'settings' change. */
 const SETTINGS_SIGNATURE = "SELECT count(*) || ',' || ifnull(max(updated_at), 0) AS sig FROM settings";
 
@@ -69,33 +155,48 @@ const MANY = 20;
 
 type Snapshot = { entries: Map<string, Map<number, string>>; settings: string };
 
-function kindSignatures(lib: Library, kind: EntryKind): Map<number, string> {
+function kindSignatures(lib: Library, runs: RunSignatures, kind: EntryKind): Map<number, string> {
+  if (kind === 'runs') return runs.all(lib);
   const rows = lib.db.prepare(SIGNATURES[kind].sql).all() as Array<{ id: number; sig: string }>;
   return new Map(rows.map((r) => [r.id, r.sig]));
 }
 
-function snapshot(lib: Library): Snapshot {
+const ENTRY_KINDS: readonly EntryKind[] = ['models', 'datasets', 'runs', 'adapters', 'evaluations'];
+
+function snapshot(lib: Library, runs: RunSignatures): Snapshot {
   const entries = new Map<string, Map<number, string>>();
-  for (const kind of Object.keys(SIGNATURES) as EntryKind[]) entries.set(kind, kindSignatures(lib, kind));
+  for (const kind of ENTRY_KINDS) entries.set(kind, kindSignatures(lib, runs, kind));
   const settings = (lib.db.prepare(SETTINGS_SIGNATURE).get() as { sig: string }).sig;
   return { entries, settings };
 }
 
+/** One entry's signature as it is now; undefined once it is gone. */
+function entrySignature(lib: Library, runs: RunSignatures, kind: EntryKind, id: number): string | undefined {
+  if (kind === 'runs') return runs.one(lib, id);
+  const { sql, id: column } = SIGNATURES[kind];
+  return (lib.db.prepare(`${sql} WHERE ${column} = ?`).get(id) as { sig: string } | undefined)?.sig;
+}
+
 /** Takes in what the host itself changed (and pushed): the snapshot holds it as it is now. */
-function takeInOwnChange(lib: Library, known: Snapshot, kind: LibraryKind, id: number | undefined): void {
+function takeInOwnChange(
+  lib: Library,
+  runs: RunSignatures,
+  known: Snapshot,
+  kind: LibraryKind,
+  id: number | undefined,
+): void {
   if (kind === 'settings') {
     known.settings = (lib.db.prepare(SETTINGS_SIGNATURE).get() as { sig: string }).sig;
     return;
   }
   if (id === undefined) {
-    known.entries.set(kind, kindSignatures(lib, kind));
+    known.entries.set(kind, kindSignatures(lib, runs, kind));
     return;
   }
-  const { sql, id: column } = SIGNATURES[kind];
-  const row = lib.db.prepare(`${sql} WHERE ${column} = ?`).get(id) as { sig: string } | undefined;
+  const sig = entrySignature(lib, runs, kind, id);
   const entries = known.entries.get(kind) ?? new Map<number, string>();
   known.entries.set(kind, entries);
-  if (row) entries.set(id, row.sig);
+  if (sig !== undefined) entries.set(id, sig);
   else entries.delete(id);
 }
 
@@ -151,14 +252,15 @@ export function watchOutsideChanges(
 ): OutsideChangeWatcher {
   const dataVersion = () => lib.db.pragma('data_version', { simple: true }) as number;
   let version = dataVersion();
-  let known = snapshot(lib);
+  const runs = new RunSignatures();
+  let known = snapshot(lib, runs);
   const committed = (): LibraryChange[] => {
     let now: Snapshot;
     try {
       const v = dataVersion();
       if (v === version) return [];
       version = v;
-      now = snapshot(lib);
+      now = snapshot(lib, runs);
     } catch {
       return []; // a busy or closing database: the next tick tries again
     }
@@ -169,7 +271,7 @@ export function watchOutsideChanges(
   };
   const ownChange = (kind: LibraryKind, id: number | undefined) => {
     try {
-      takeInOwnChange(lib, known, kind, id);
+      takeInOwnChange(lib, runs, known, kind, id);
     } catch {
       // a busy or closing database: at worst the entry is pushed once more by the next poll
     }
