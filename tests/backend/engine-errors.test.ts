@@ -44,3 +44,29 @@ test('details from an engine process are kept, in the shape ErrorDetails declare
   const odd = { columns: ['q', 1], mapping: { prompt: 'q' }, stack: 'at …' } as never;
   assert.deepEqual(toWireError(fromWire({ ...wire, details: odd })), { ...wire, details: {} });
 });
+
+test('a killed engine process reads as killed by the system or by hand, not as out of memory only', {
+  timeout: 60_000,
+}, async () => {
+  const engine = new WorkerEngine();
+  try {
+    const call = engine.call('processInfo', {});
+    const [proc] = engine.processes();
+    assert.ok(proc, 'the call started an engine process');
+    // What a user's `kill -9` or task manager does; the out-of-memory killer sends the same signal.
+    process.kill(proc.pid, 'SIGKILL');
+    const e = toWireError(
+      await call.then(
+        () => assert.fail('the call succeeded'),
+        (err) => err,
+      ),
+    );
+    assert.equal(e.code, 'engine-crashed');
+    assert.match(e.message, /^the engine process stopped \(signal SIGKILL\)/);
+    assert.match(e.message, /memory runs out/);
+    assert.match(e.message, /by hand/, 'a kill by hand is not worded as memory running out only');
+    assert.doesNotMatch(e.message, /\n/);
+  } finally {
+    await engine.close();
+  }
+});

@@ -228,8 +228,11 @@ class Lane {
     child.on('exit', (code, signal) =>
       fail(
         `the engine process stopped (${signal ? `signal ${signal}` : `exit code ${code}`})` +
-          // The kernel's out-of-memory killer is the usual sender of SIGKILL to a training process.
-          (signal === 'SIGKILL' ? ' — the system ends a process this way when memory runs out' : ''),
+          // The kernel's out-of-memory killer is the usual sender of SIGKILL to a training process,
+          // but a user's `kill -9` or task manager sends the same signal: the line must fit both.
+          (signal === 'SIGKILL'
+            ? ': it was killed, by the system when memory runs out or by hand (kill -9, a task manager)'
+            : ''),
       ),
     );
     idle(child);
