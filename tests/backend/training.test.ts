@@ -204,7 +204,7 @@ test('pause keeps a resumable checkpoint; resume continues without gap; cancel c
 test('runs/estimate: parameter count, adapter size, memory; calibration measured once, then cached', async () => {
   const params = { modelId, datasetId, ...base, epochs: 2, batchSize: 4 };
   pushes.length = 0;
-  const e1 = await call('runs/estimate', params);
+  const e1 = await call('runs/estimate', { ...params, calibrate: true });
   // The measurement says what it does while it runs: at desktop sizes a step takes minutes (a 1.1B
   // model's 4 × 512 on 2 cores: 174 s), and the wizard once showed only "Measuring speed…" for
   // nine minutes.
@@ -237,9 +237,18 @@ test('runs/estimate: parameter count, adapter size, memory; calibration measured
     Math.abs(e1.adapterBytes - actual) / actual < 0.15,
     `estimate ${e1.adapterBytes} vs actual ${actual}`,
   );
-  const none = await call('runs/estimate', { ...params, rank: 3, calibrate: false });
-  assert.equal(none.calibration, null);
-  assert.equal(none.calibrationSkipped, 'not-requested');
+  // Not asked for, not measured: a caller that leaves `calibrate` out gets the cheap answer, never
+  // a minutes-long measurement by omission (the window always says which it wants).
+  pushes.length = 0;
+  for (const ask of [{ calibrate: false }, {}]) {
+    const none = await call('runs/estimate', { ...params, rank: 3, ...ask });
+    assert.equal(none.calibration, null);
+    assert.equal(none.calibrationSkipped, 'not-requested');
+  }
+  assert.ok(
+    !pushes.some((p) => p.topic === 'jobs/progress' && (p.data as JobProgress).kind === 'calibrate'),
+    'no measurement ran',
+  );
 });
 
 test('generate/run streams generate/token pushes and answers {text, tokens, finishReason}', async () => {

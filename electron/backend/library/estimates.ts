@@ -299,7 +299,8 @@ export async function estimateRun(
   const key = cacheKey(lib, plan);
   const hit = calibrations.get(key);
   if (hit) calibration = { ...hit, cached: true };
-  else if (opts.calibrate === false) skipped = 'not-requested';
+  // Measuring is minutes of training steps at desktop sizes: only on request, never by omission.
+  else if (opts.calibrate !== true) skipped = 'not-requested';
   else if (jobs.deviceBusy(plan.config.device)) skipped = 'device-busy';
   else {
     const measured = await calibrate(lib, engine, jobs, plan);

@@ -62,7 +62,7 @@
 //                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
 //                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
-//   runs/estimate     runs/start params + {calibrate?}              → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
+//   runs/estimate     runs/start params + {calibrate?=false}        → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
 //                                                                     totalSteps, calibration, epochSeconds, ...}
 //   runs/check        {modelId, options}                            → {model: {numLayers, hiddenSize, maxPositions}, issues: OptionIssue[]}
 //   runs/preview      runs/start params + {example?=0}              → RunPreview: the example's tokens after the chat template, the
