@@ -190,6 +190,9 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       done += n;
       input.onProgress?.(done, total);
     };
+    // Loaded: from here on the job is evaluating ("0 of N examples"), not still loading until its
+    // first batch ends (31 s for a 1.1B model's first batch of losses).
+    input.onProgress?.(0, total);
 
     if (input.kind === 'loss' && lossRows) {
       const a = await adapter.rowsLoss(lossRows, {
