@@ -28,8 +28,8 @@ import { cutAtStop, StopStringStream } from '../generation/stop-strings.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
-import { shouldPrepack } from '../quantize/base.ts';
-import { type FormSetBy, modelLoadIssue, prepareModel } from '../runtime/precision.ts';
+import { runInferenceBase, shouldPrepack } from '../quantize/base.ts';
+import { modelLoadIssue, prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type Dataset, specialIds } from '../training/data.ts';
@@ -71,8 +71,11 @@ export interface RunnerOptions {
    * 'auto' refuses adapters trained on differently formatted prompts before the model loads.
    */
   chat?: boolean | 'auto';
-  /** What set `quantize` and `device`, for a memory refusal's words: 'run' for a run's probes. */
-  setBy?: FormSetBy;
+  /**
+   * The base as a training run prepared it (the trainer's spec), for that run's probe prompts: loaded
+   * as it is (quantize/base.ts runInferenceBase), `quantize` and `dtype` unused.
+   */
+  runBase?: ModelSpec;
 }
 
 interface LossOptions {
@@ -112,10 +115,23 @@ async function prepareBaseFor(spec: ModelSpec, opts: RunnerOptions): Promise<Mod
     dataDir: opts.dataDir,
     device: opts.device,
     log: opts.onNotice,
-    setBy: opts.setBy,
   });
   opts.onNotice?.(LOADING);
   return base;
+}
+
+/** The base for a session of one adapter (or none), and whether ORT pre-packs its weights. */
+async function inferenceBase(
+  spec: ModelSpec,
+  opts: RunnerOptions,
+): Promise<{ base: ModelSpec; prepack: boolean }> {
+  if (opts.runBase) {
+    opts.onNotice?.(LOADING);
+    return runInferenceBase(opts.runBase);
+  }
+  // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+  const base = await prepareBaseFor(spec, opts);
+  return { base, prepack: shouldPrepack(base, { training: false }) };
 }
 
 export interface GenerateTextOptions
@@ -262,11 +278,10 @@ export class ModelRunner {
       reader,
       checkMemory: () => checkMemory(spec, opts),
       load: async () => {
-        const base = await prepareBaseFor(spec, opts);
-        // Generation and evaluation only: quantized weights are packed for the int8 kernels.
+        const { base, prepack } = await inferenceBase(spec, opts);
         const model = await ReftModel.load(base, states, {
           ...opts,
-          prepack: shouldPrepack(base, { training: false }),
+          prepack,
           decodeLoop: await decodeLoopPays(opts.device),
         });
         return new ModelRunner(model, reader, opts.device);

@@ -124,7 +124,8 @@ const STUDIO_PLACES: Record<'chat' | 'train', { weights: string; device: string 
 /**
  * What set the weights' form of what loads (hostMemoryIssue): a flag of the command (`generate`,
  * `train`), the library model's own Base weights (evaluations), or a recorded run's config (the
- * trainer, and its probe prompts), which its Train wizard or `train`'s flags fixed when it started.
+ * trainer; its probe prompts load the base the trainer prepared), which its Train wizard or `train`'s
+ * flags fixed when it started.
  */
 export type FormSetBy = 'flag' | 'model' | 'run';
 
@@ -172,7 +173,7 @@ export function hostMemoryIssue(
   const label = form === 'none' ? 'float32' : form;
   const why = `this model's weights take ${byteSize(need)} in ${label} on the CPU, more than this computer's ${byteSize(memory)} of memory can hold: `;
   const forms = fits.map((f) => `${f} (${byteSize(bytes(f))})`).join(' or ');
-  // A run's probe prompts load the model as the Playground does, but the run's fields set it.
+  // A run's form is set by its fields, whatever loads it.
   const at = STUDIO_PLACES[setBy === 'run' ? 'train' : use];
   const cli = CLI_PLACES[setBy];
   return {

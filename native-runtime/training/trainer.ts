@@ -87,6 +87,11 @@ export interface TrainHooks {
   onLog?: (msg: string) => void;
   /** Where the run's session really runs, once it exists (before the first step). */
   onDevice?: (d: DeviceUsed) => void;
+  /**
+   * The base in the run's form (converted if needed), before the training session opens: what the
+   * run's other sessions (its probe prompts) load, awaited, so none holds memory beside the opening.
+   */
+  onBase?: (spec: ModelSpec) => void | Promise<void>;
   /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */
   signal?: AbortSignal;
 }
@@ -488,6 +493,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // Before the base is converted (minutes for a large model), not after.
     beforeBase: (form, memory) => refuseStepOverMemory(run, workload, memory, form),
   });
+  await hooks.onBase?.(run.spec);
   // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
   // model on 2 cores, silent until the first step's line without this one.
   log('loading the model into ONNX Runtime');

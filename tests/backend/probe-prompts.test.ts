@@ -5,7 +5,10 @@
 // runs/estimate and runs/preview (the Train form's panels) refuse them alike: they once answered
 // as if all was well, and only Start refused.
 // The probes' answers before training load the model first: a bf16 checkpoint's conversion (half a
-// minute at TinyLlama's shape, minutes at 8B) happened there without a line in the run's log.
+// minute at TinyLlama's shape, minutes at 8B) happened there without a line in the run's log. They
+// chose their base form by chatting's `auto` rule while the trainer chose by training's, so near the
+// memory thresholds a run converted two stores (int4 for the probes, int8 for training): the probes
+// now load the base the trainer prepared, which converts it once, in the run's own form.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -63,8 +66,8 @@ test('runs/estimate and runs/preview report a bad probe prompt as runs/start wou
   }
 });
 
-test("the probes' model load before training is in the run's log: a conversion's progress, the session", async () => {
-  // A bf16 checkpoint becomes a float32 store on the CPU: converted by the first thing that loads it.
+test("the probes load the run's own base, converted once by the trainer; their session load is in the log", async () => {
+  // A bf16 checkpoint becomes a float32 store on the CPU, converted by the trainer in the run's form.
   const bf16 = (await call('models/add', { path: join(LLAMA_FIXTURE, '..', 'llama-bf16') })).id;
   const { runId } = await call('runs/start', {
     modelId: bf16,
@@ -81,14 +84,20 @@ test("the probes' model load before training is in the run's log: a conversion's
   });
   assert.equal(run.status, 'completed', run.error ?? '');
   const lines: string[] = (await call('runs/logs', { id: runId })).map((l: { text: string }) => l.text);
-  // Before the trainer's own first line, the probes' load said what it did.
-  const trainerStart = lines.findIndex((l) => l.startsWith('data: '));
-  const before = lines.slice(0, trainerStart);
-  assert.ok(
-    before.some((l) => /^probe prompts: converting the base weights to 32 bits: 100% of /.test(l)),
+  // The conversion is the trainer's, said once; the probes prepare no base of their own.
+  const converted = lines.findIndex((l) => /^converting the base weights to 32 bits: 100% of /.test(l));
+  assert.ok(converted >= 0, lines.join('\n'));
+  assert.deepEqual(
+    lines.filter((l) => /converting/.test(l) && l.startsWith('probe prompts: ')),
+    [],
     lines.join('\n'),
   );
-  assert.ok(before.includes('probe prompts: loading the model into ONNX Runtime'), lines.join('\n'));
+  // Then the probes' answers before training open their session, before the trainer opens its own.
+  const probesLoad = lines.indexOf('probe prompts: loading the model into ONNX Runtime');
+  const trainerLoad = lines.indexOf('loading the model into ONNX Runtime');
+  assert.ok(converted < probesLoad && probesLoad < trainerLoad, lines.join('\n'));
   // The checkpoint's probes load the model again: said once, not once per load.
   assert.equal(lines.filter((l) => l === 'probe prompts: loading the model into ONNX Runtime').length, 1);
+  const samples: Array<{ step: number }> = (await call('runs/get', { id: runId })).samples;
+  assert.deepEqual([...new Set(samples.map((s) => s.step))], [0, 1], 'answers before training and at step 1');
 });

@@ -24,7 +24,7 @@ import {
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter, type StudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
-import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
 import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
@@ -381,21 +381,20 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
   const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
   const probeNotices = new Set<string>();
-  const baseOpts = {
+  // The base as the trainer prepared it (TrainHooks.onBase): the probes load the run's own weights,
+  // never a form chatting's `auto` would choose (near the memory thresholds another one, converted
+  // a second time: minutes at 1.1B).
+  let runBase: ModelSpec | null = null;
+  const probeOpts = () => ({
     device: args.config.device,
-    quantize: args.config.quantize,
-    dataDir: args.config.dataDir,
-    // The run's config, not the Playground's settings, chose them: a refusal names the run's fields.
-    setBy: 'run' as const,
-    // The first load (the answers before training) converts a half-precision base and opens a
-    // session before the trainer says a word: minutes at 8B, which the run's log must show. Told
-    // once each: the checkpoints' probes load the model again, with the same words.
+    runBase: runBase ?? undefined,
+    // Told once each: the checkpoints' probes load the model again, with the same words.
     onNotice: (m: string) => {
       if (probeNotices.has(m)) return;
       probeNotices.add(m);
       emit('log', `probe prompts: ${m}`);
     },
-  };
+  });
   // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
   // it), on a second session of the model; they run between training steps, in checkpoint order.
   // The checkpoint is read now: with keepCheckpoints the trainer may delete it before its turn comes.
@@ -411,7 +410,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     }
     probes = probes.then(async () => {
       try {
-        prober ??= ModelRunner.load(args.config.model, adapter, baseOpts);
+        prober ??= ModelRunner.load(args.config.model, adapter, probeOpts());
         const runner = await prober;
         runner.setParams(adapter, dir);
         for (const prompt of probe.prompts) {
@@ -427,32 +426,38 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
       }
     });
   };
-  try {
-    // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
-    // a resumed run has them already).
-    if (probe && !args.config.resumeFrom && !signal.aborted) {
+  // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
+  // a resumed run has them already), once the trainer has the base in the run's form and before its
+  // session opens, so the two never hold memory at once.
+  const answersBeforeTraining = async () => {
+    if (!probe || args.config.resumeFrom || signal.aborted) return;
+    try {
+      const base = await ModelRunner.load(args.config.model, null, probeOpts());
       try {
-        const base = await ModelRunner.load(args.config.model, null, baseOpts);
-        try {
-          for (const prompt of probe.prompts) {
-            if (signal.aborted) break;
-            const [out] = await base.generate([prompt], {
-              maxNewTokens: probe.maxNewTokens ?? 48,
-              greedy: true,
-            });
-            emit('sample', { step: 0, prompt, output: out.text });
-          }
-        } finally {
-          await base.release();
+        for (const prompt of probe.prompts) {
+          if (signal.aborted) break;
+          const [out] = await base.generate([prompt], {
+            maxNewTokens: probe.maxNewTokens ?? 48,
+            greedy: true,
+          });
+          emit('sample', { step: 0, prompt, output: out.text });
         }
-      } catch (e) {
-        emit('log', `probe answers before training failed: ${failed(e)}`);
+      } finally {
+        await base.release();
       }
+    } catch (e) {
+      emit('log', `probe answers before training failed: ${failed(e)}`);
     }
+  };
+  try {
     const res = await train(args.config, {
       signal,
       onLog: (m) => emit('log', m),
       onDevice: (d) => emit('device', d),
+      onBase: (spec) => {
+        runBase = spec;
+        return answersBeforeTraining();
+      },
       onProgress: (p) => {
         totalSteps = p.totalSteps;
         emit('progress', p);
