@@ -79,6 +79,8 @@ export interface RunnerOptions {
 }
 
 interface LossOptions {
+  /** The base model's loss on this session (ModelRunner.base). */
+  base?: boolean;
   batchSize?: number;
   signal?: AbortSignal;
   onBatch?: (done: number, total: number) => void;
@@ -142,6 +144,8 @@ export interface GenerateTextOptions
   chat?: boolean | 'auto';
   /** Called with each newly completed piece of text of row `row`. */
   onText?: (row: number, text: string) => void;
+  /** The base model's answer on this session (ModelRunner.base). */
+  base?: boolean;
 }
 
 /** One adapter of a composition (ModelRunner.loadComposed). */
@@ -383,6 +387,16 @@ export class ModelRunner {
     });
   }
 
+  /**
+   * Per intervention, no positions: what `base` feeds. The interventions then write back nothing
+   * (as a composition's adapter turned off, compose.ts), so the session computes the base model
+   * itself: an evaluation compares the two on one session, holding the weights once instead of
+   * mapping them again for a base session (RSS counts every session's mapping of the same file).
+   */
+  #none(): number[][] {
+    return this.model.states.map(() => []);
+  }
+
   /** Where the session runs, and why not on the device asked for (a fallback to the CPU). */
   get deviceUsed(): DeviceUsed {
     return deviceUsed(this.model.session, this.#requested);
@@ -439,13 +453,17 @@ export class ModelRunner {
       interventions: this.composed
         ? {
             params: this.model.paramFeed(),
-            locations: ids.map((p) => (this.composed as ComposedAdapters).locationsFor(p.length)),
+            locations: ids.map((p) =>
+              opts.base ? this.#none() : (this.composed as ComposedAdapters).locationsFor(p.length),
+            ),
             scales: this.model.states.map((s) => s.scale ?? 1),
           }
         : n
           ? {
               params: this.model.paramFeed(),
-              locations: ids.map((p) => interventionLocations(p.length, this.positions, n, this.untied)),
+              locations: ids.map((p) =>
+                opts.base ? this.#none() : interventionLocations(p.length, this.positions, n, this.untied),
+              ),
             }
           : undefined,
     });
@@ -484,7 +502,10 @@ export class ModelRunner {
     for (let i = 0; i < rows.length; i += bs) {
       if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
       const chunk = rows.slice(i, i + bs);
-      const { batch } = buildBatch(chunk, this.positions, this.untied, this.model.states.length, padId);
+      const n = opts.base ? 0 : this.model.states.length;
+      const { batch } = buildBatch(chunk, this.positions, this.untied, n, padId);
+      for (let j = n; j < this.model.states.length; j++)
+        batch.locations.push({ data: new BigInt64Array(0), P: 0 });
       const tokens = chunk.reduce((s, r) => s + r.ids.length - r.promptLen, 0);
       parts.push({ loss: (await this.model.forward(batch)).loss, tokens });
       opts.onBatch?.(Math.min(i + bs, rows.length), rows.length);
