@@ -7,8 +7,8 @@
 //   config.json  the resolved run configuration (train.py reads everything from it)
 //   README.md    the exact commands: pip install pyreft; torchrun …; reft-studio import result/
 // result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
-// reft_studio.json side file naming the base model and positions, so `reft-studio import result/`
-// needs no flags. The bundle is written atomically; a non-empty --out is refused unless forced.
+// reft_studio.json side file naming the base model, positions and prompt format, so
+// `reft-studio import result/` needs no flags. The bundle is written atomically; a non-empty --out is refused unless forced.
 // Left out: running pyreft here (not installed), multi-node launch scripts, quantized bases.
 
 import { resolve } from 'node:path';

@@ -12,7 +12,7 @@ export const TRAIN_PY = String.raw`#!/usr/bin/env python3
     reft-studio import result/               # back into the studio's adapter library
 
 Reads config.json and data.jsonl next to this file and writes result/: pyreft's own save
-(config.json + intkey_*.bin) plus reft_studio.json (base model, positions, dropout, activation).
+(config.json + intkey_*.bin) plus reft_studio.json (base model, positions, dropout, activation, prompt format).
 """
 import argparse
 import json
@@ -55,7 +55,9 @@ def representation_layers(cfg):
     return layers + layers if is_untied(cfg) else layers
 
 
-def sidecar(cfg):
+def sidecar(cfg, chat):
+    """What pyreft does not store; chat: whether the prompts went through the chat template, so
+    the studio formats prompts for this adapter as it was trained (its promptTemplate)."""
     act = cfg.get("act", "linear")
     return {
         "format": "reft-studio-sidecar",
@@ -64,15 +66,16 @@ def sidecar(cfg):
         "shareWeights": not is_untied(cfg),
         "dropout": cfg["dropout"],
         "activation": None if act == "linear" else act,
-        "promptTemplate": None,
+        "promptTemplate": "chat" if chat else None,
         "baseModel": cfg.get("baseModel"),
         "dtype": "float32",
     }
 
 
-def write_sidecar(out_dir, cfg):
+def write_sidecar(out_dir, cfg, tokenizer, rows):
+    chat = any(through_chat_template(tokenizer, cfg, r) for r in rows)
     with open(os.path.join(out_dir, "reft_studio.json"), "w") as f:
-        f.write(json.dumps(sidecar(cfg), indent=2) + "\n")
+        f.write(json.dumps(sidecar(cfg, chat), indent=2) + "\n")
 
 
 def read_rows(path):
@@ -97,15 +100,20 @@ def without_added_start(tokenizer, text):
     return text
 
 
-def prompt_text(tokenizer, cfg, row):
-    """The prompt as the studio tokenizes it: chat rows and (with chatTemplate 'auto') plain prompts
-    go through the tokenizer's chat template with the generation prompt."""
+def through_chat_template(tokenizer, cfg, row):
+    """Whether the studio formats this row's prompt through the chat template: chat rows always,
+    plain prompts with chatTemplate 'auto' when the tokenizer has one (data.ts promptUsesChatTemplate)."""
     if "messages" in row:
-        msgs = row["messages"]
-    elif cfg.get("chatTemplate", "auto") == "auto" and getattr(tokenizer, "chat_template", None):
-        msgs = [{"role": "user", "content": row["prompt"]}]
-    else:
+        return True
+    return cfg.get("chatTemplate", "auto") == "auto" and bool(getattr(tokenizer, "chat_template", None))
+
+
+def prompt_text(tokenizer, cfg, row):
+    """The prompt as the studio tokenizes it: through the tokenizer's chat template with the
+    generation prompt where through_chat_template says so, else the text as it is."""
+    if not through_chat_template(tokenizer, cfg, row):
         return row["prompt"]
+    msgs = row["messages"] if "messages" in row else [{"role": "user", "content": row["prompt"]}]
     text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     return without_added_start(tokenizer, text)
 
@@ -193,7 +201,7 @@ def main(argv=None):
     trainer.train()
     if trainer.is_world_process_zero():
         reft_model.save(save_directory=args.out)
-        write_sidecar(args.out, cfg)
+        write_sidecar(args.out, cfg, tokenizer, rows)
         print("saved %s; import it with: reft-studio import %s" % (args.out, args.out))
 
 

@@ -52,6 +52,14 @@ function py(args: string[], cwd?: string): { status: number | null; stdout: stri
   return spawnSync(PYTHON, args, { encoding: 'utf8', cwd, timeout: 60_000 });
 }
 
+/** Python run in a bundle folder: train imported, its config and rows read, a stand-in tokenizer `Tok(chat_template)`. */
+const STAND_IN_TOKENIZER = `import json, train
+cfg = json.load(open("config.json"))
+rows = train.read_rows("data.jsonl")
+class Tok:
+    def __init__(self, chat_template):
+        self.chat_template = chat_template`;
+
 test('the bundle is complete: train.py, data.jsonl, config.json with the run settings, README with the commands', () => {
   const { out, config } = bundle();
   assert.deepEqual(readdirSync(out).sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
@@ -103,7 +111,7 @@ test('train.py compiles, its --help runs without pyreft, and it plans the same i
   const plan = py(
     [
       '-c',
-      'import json, train; c = json.load(open("config.json")); print(json.dumps([train.representation_layers(c), train.sidecar(c)]))',
+      'import json, train; c = json.load(open("config.json")); print(json.dumps([train.representation_layers(c), train.sidecar(c, False)]))',
     ],
     out,
   );
@@ -174,10 +182,7 @@ test("a result folder shaped like pyreft's save plus train.py's side file import
   mkdirSync(result);
   // What reft_model.save writes for LoReFT on layers 1, 2 × prefix/suffix (rank 4): the fixture is a real one.
   cpSync(F2L2, result, { recursive: true });
-  const w = py(
-    ['-c', 'import json, train; train.write_sidecar("result", json.load(open("config.json")))'],
-    out,
-  );
+  const w = py(['-c', `${STAND_IN_TOKENIZER}\ntrain.write_sidecar("result", cfg, Tok(None), rows)`], out);
   assert.equal(w.status, 0, w.stderr);
   const lib = openTempLibrary();
   try {
@@ -196,6 +201,45 @@ test("a result folder shaped like pyreft's save plus train.py's side file import
   } finally {
     closeLibrary(lib);
   }
+});
+
+test("the result's side file records the prompt format train.py trained with, and the import keeps it", () => {
+  // Bug: train.py formatted plain prompts through the chat template (chatTemplate 'auto', a model
+  // with one) but its reft_studio.json always said promptTemplate null: re-imported, the studio
+  // read the adapter's prompts plain, not as it was trained.
+  const cases: [string, string, string | null][] = [
+    ['a model with a chat template, chatTemplate auto', 'Tok("{{ messages }}")', 'chat'],
+    ['a model without one', 'Tok(None)', null],
+    ['chatTemplate none', 'Tok("{{ messages }}"); cfg["chatTemplate"] = "none"', null],
+  ];
+  for (const [what, tokenizer, expected] of cases) {
+    const { out } = bundle();
+    const result = join(out, 'result');
+    mkdirSync(result);
+    cpSync(F2L2, result, { recursive: true });
+    const w = py(
+      ['-c', `${STAND_IN_TOKENIZER}\ntok = ${tokenizer}\ntrain.write_sidecar("result", cfg, tok, rows)`],
+      out,
+    );
+    assert.equal(w.status, 0, w.stderr);
+    const lib = openTempLibrary();
+    try {
+      const r = importAdapter(lib, { path: result, name: 'from the cluster' });
+      assert.equal(r.adapter.manifest.promptTemplate, expected, what);
+    } finally {
+      closeLibrary(lib);
+    }
+  }
+  // A chat dataset's rows are conversations: through the template whatever chatTemplate says.
+  const chat = py(
+    [
+      '-c',
+      `${STAND_IN_TOKENIZER}\ncfg["chatTemplate"] = "none"\nprint(json.dumps(train.sidecar(cfg, any(train.through_chat_template(Tok(None), cfg, r) for r in [{"messages": [], "completion": "x"}]))["promptTemplate"]))`,
+    ],
+    bundle().out,
+  );
+  assert.equal(chat.status, 0, chat.stderr);
+  assert.equal(JSON.parse(chat.stdout), 'chat');
 });
 
 test('a bundle refuses a non-empty --out unless forced, and bad run settings before writing', () => {
