@@ -34,6 +34,25 @@ export function parseMapping(values: ArgValues[string], flag = '--map'): ColumnM
 }
 
 /**
+ * A column mapping beside a library dataset id (`--data 2 --map prompt=question`): its columns were
+ * mapped when it was imported, so the mapping would map nothing. Bad usage (exit 2): a bare integer
+ * that names no file is an id, which the command line alone shows, whatever the library holds.
+ * `instead` ends the line with what to do where the default advice does not fit.
+ */
+export function refuseMappedId(
+  command: string,
+  flags: { data: string; map: string },
+  ref: string | undefined,
+  mapping: ColumnMapping | undefined,
+  instead = 'its columns were mapped then',
+): void {
+  if (!mapping || ref === undefined || !isDatasetId(ref)) return;
+  throw new UsageError(
+    `${command}: ${flags.map} is for ${flags.data} FILE, and dataset ${ref} is already imported: ${instead}`,
+  );
+}
+
+/**
  * The --map flags that read a refused file's columns (`details.mapping`, set by dataset-formats.ts),
  * to end its refusal with; each flag's value is one word to a shell, whatever the column's name.
  */

@@ -34,7 +34,7 @@ import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
 import { deviceFlag } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
-import { MAP_OPTION, parseMapping } from '../data-flags.ts';
+import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
@@ -173,6 +173,7 @@ export const evaluateCommand: Command = {
     if (!dataRef) throw new UsageError('evaluate: --data ID|FILE is required');
     const kind = kindOf(str(ctx.values, 'kind'));
     const mapping = parseMapping(ctx.values.map);
+    refuseMappedId('evaluate', { data: '--data', map: '--map' }, dataRef, mapping);
     const limit = intAtLeast(ctx.values, 'limit', 1);
     const maxNewTokens = intAtLeast(ctx.values, 'max-new-tokens', 1);
     const batchSize = intAtLeast(ctx.values, 'batch-size', 1);

@@ -24,7 +24,7 @@ import type { ColumnMapping } from '../../native-runtime/training/data-files.ts'
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
-import { dataFileOf, MAP_OPTION, parseMapping } from '../data-flags.ts';
+import { dataFileOf, MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import {
   checkOutFolders,
   executeRunHere,
@@ -119,12 +119,16 @@ function dataMappings(
   evalMapping: ColumnMapping | undefined,
 ): Pick<RunRefs, 'mapping' | 'evalMapping'> {
   if (evalMapping && !evalData) throw new UsageError('train: --eval-map is for --eval-data FILE');
-  if (!mapping || evalMapping || !evalData || isDatasetId(evalData)) return { mapping, evalMapping };
-  if (isDatasetId(data))
-    throw new UsageError(
-      `train: --map is for --data FILE, and dataset ${data} is already imported: map --eval-data's columns with --eval-map FIELD=COLUMN`,
-    );
-  return { mapping, evalMapping: mapping };
+  refuseMappedId('train', { data: '--eval-data', map: '--eval-map' }, evalData, evalMapping);
+  const evalFile = evalData !== undefined && !isDatasetId(evalData);
+  refuseMappedId(
+    'train',
+    { data: '--data', map: '--map' },
+    data,
+    mapping,
+    evalFile && !evalMapping ? "map --eval-data's columns with --eval-map FIELD=COLUMN" : undefined,
+  );
+  return { mapping, evalMapping: evalMapping ?? (evalFile ? mapping : undefined) };
 }
 
 /**

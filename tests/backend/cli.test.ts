@@ -114,7 +114,27 @@ test('train/evaluate --data FILE --map: the columns the refusal names, mapped as
     '--data-dir',
     dataDir,
   ]);
-  assert.equal(byId.stderr, 'error: dataset 1 is already imported: a column mapping is for a file\n');
+  // Bad usage (2), as with --eval-data beside it: a bare integer is an id, from the command line alone.
+  assert.equal(
+    byId.stderr,
+    'error: train: --map is for --data FILE, and dataset 1 is already imported: its columns were mapped then\n',
+  );
+  assert.equal(byId.code, 2);
+  const evaluated = await runCli([
+    'evaluate',
+    '--adapter',
+    '1',
+    '--data',
+    '1',
+    ...mapped,
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(
+    evaluated.stderr,
+    'error: evaluate: --map is for --data FILE, and dataset 1 is already imported: its columns were mapped then\n',
+  );
+  assert.equal(evaluated.code, 2);
 });
 
 test('train --eval-map: the held-out file has its own columns; --map beside a library id names it', {
@@ -132,6 +152,13 @@ test('train --eval-map: the held-out file has its own columns; --map beside a li
     byId.stderr,
     "error: train: --map is for --data FILE, and dataset 1 is already imported: map --eval-data's columns with --eval-map FIELD=COLUMN\n",
   );
+  assert.equal(byId.code, 2);
+  const evalById = await runCli([...base, '--data', evalCsv, '--eval-data', '1', '--eval-map', 'prompt=q']);
+  assert.equal(
+    evalById.stderr,
+    'error: train: --eval-map is for --eval-data FILE, and dataset 1 is already imported: its columns were mapped then\n',
+  );
+  assert.equal(evalById.code, 2);
   const idRun = await runCli([...base, '--data', '1', ...evalMapped, '--json']);
   assert.equal(idRun.code, 0, idRun.stderr);
   assert.equal(JSON.parse(idRun.stdout.trim().split('\n').at(-1) as string).evalExamples, 3, idRun.stdout);
