@@ -7,6 +7,8 @@
 //   compare          base and adapter generations for the same prompts, side by side
 // Prompts are the dataset's prompts as training reads them (alpaca: instruction + input; chat: every
 // turn but the last, through the chat template, the answer being the assistant's next turn).
+// Progress counts examples: where the base model is measured too, both models take each batch in
+// turn, so an example is done once both have it.
 // Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
 
 import { CancelledError, ConfigError } from '../errors.ts';
@@ -27,7 +29,7 @@ import {
   type PromptInput,
   type PromptReader,
 } from './prompt-reader.ts';
-import { ModelRunner } from './runner.ts';
+import { type BatchLoss, lossResult, ModelRunner } from './runner.ts';
 
 export const EVAL_KINDS = ['loss', 'exact-match', 'multiple-choice', 'compare'] as const;
 export type EvalKind = (typeof EVAL_KINDS)[number];
@@ -122,27 +124,50 @@ function checkPrompts(
 /** The longest answer an evaluation generates. */
 const newTokens = (input: EvaluateInput): number => input.maxNewTokens ?? 64;
 
+/**
+ * Runs `step` on `count` examples a batch at a time, then reports the batch's examples done. Where an
+ * evaluation measures the base model too, `step` runs both models on the batch: an example counts
+ * once, when both have it, so progress reads in the examples the result reports (counting each
+ * model's pass, a loss on 4 examples showed 8/8).
+ */
+async function inBatches(
+  count: number,
+  input: EvaluateInput,
+  step: (from: number, to: number) => Promise<void>,
+): Promise<void> {
+  const bs = input.batchSize ?? 8;
+  for (let from = 0; from < count; from += bs) {
+    if (input.signal?.aborted) throw new CancelledError('evaluation cancelled');
+    const to = Math.min(from + bs, count);
+    await step(from, to);
+    input.onProgress?.(to, count);
+  }
+}
+
+/**
+ * Greedy answers to every prompt, batch by batch (inBatches), from each pass of `runner`'s session:
+ * `false` the adapter, `true` the base model (ModelRunner `base`).
+ */
 async function generateAll(
   runner: ModelRunner,
+  passes: boolean[],
   prompts: PromptInput[],
-  input: EvaluateInput & { base?: boolean },
+  input: EvaluateInput,
   chat: boolean,
-  progress: (n: number) => void,
-): Promise<string[]> {
-  const out: string[] = [];
-  const bs = input.batchSize ?? 8;
-  for (let i = 0; i < prompts.length; i += bs) {
-    if (input.signal?.aborted) throw new CancelledError('evaluation cancelled');
-    const res = await runner.generate(prompts.slice(i, i + bs), {
-      chat,
-      maxNewTokens: newTokens(input),
-      greedy: true,
-      signal: input.signal,
-      base: input.base,
-    });
-    out.push(...res.map((r) => r.text));
-    progress(res.length);
-  }
+): Promise<string[][]> {
+  const out: string[][] = passes.map(() => []);
+  await inBatches(prompts.length, input, async (from, to) => {
+    for (const [i, base] of passes.entries()) {
+      const res = await runner.generate(prompts.slice(from, to), {
+        chat,
+        maxNewTokens: newTokens(input),
+        greedy: true,
+        signal: input.signal,
+        base,
+      });
+      out[i].push(...res.map((r) => r.text));
+    }
+  });
   return out;
 }
 
@@ -173,8 +198,10 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   if (chat && !opened.reader.tokenizer.chatTemplate)
     throw adapterNeedsChatTemplateError(opened.reader.adapterName);
   // What the examples cannot give is refused here, before a conversion or a session (minutes).
-  const lossOpts = { chat, maxLength: input.maxLength, batchSize: input.batchSize, signal: input.signal };
-  const lossRows = input.kind === 'loss' ? opened.reader.lossRows({ ...ds, examples }, lossOpts) : null;
+  const lossRows =
+    input.kind === 'loss'
+      ? opened.reader.lossRows({ ...ds, examples }, { chat, maxLength: input.maxLength })
+      : null;
   if (input.kind !== 'loss')
     checkPrompts(opened.reader, ds.path, examples, prompts, { chat, maxNewTokens: newTokens(input) });
   // So is a model the computer's memory cannot hold (the base model's load is the same model's).
@@ -184,28 +211,19 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   // The base model runs on the adapter's session, its interventions given no positions (runner.ts
   // `base`): a second session would map every weight again, and RSS counts each mapping (a 1.1B
   // model's loss evaluation peaked at 14 GB RSS for 5.8 GB PSS with three sessions in the process).
-  const needsBase = input.kind === 'loss' || input.kind === 'compare';
   try {
-    const total = examples.length * (needsBase ? 2 : 1);
-    let done = 0;
-    const progress = (n: number) => {
-      done += n;
-      input.onProgress?.(done, total);
-    };
     // Loaded: from here on the job is evaluating ("0 of N examples"), not still loading until its
     // first batch ends (31 s for a 1.1B model's first batch of losses).
-    input.onProgress?.(0, total);
+    input.onProgress?.(0, examples.length);
 
     if (input.kind === 'loss' && lossRows) {
-      const a = await adapter.rowsLoss(lossRows, {
-        ...lossOpts,
-        onBatch: (d) => input.onProgress?.(d, total),
+      const parts: BatchLoss[][] = [[], []];
+      await inBatches(lossRows.length, input, async (from, to) => {
+        const chunk = lossRows.slice(from, to);
+        parts[0].push(await adapter.batchLoss(chunk));
+        parts[1].push(await adapter.batchLoss(chunk, { base: true }));
       });
-      const b = await adapter.rowsLoss(lossRows, {
-        ...lossOpts,
-        base: true,
-        onBatch: (d) => input.onProgress?.(examples.length + d, total),
-      });
+      const [a, b] = parts.map((p) => lossResult(lossRows, p));
       return {
         kind: 'loss',
         device: adapter.deviceUsed,
@@ -223,9 +241,8 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
       };
     }
 
-    const outputs = await generateAll(adapter, prompts, input, chat, progress);
     if (input.kind === 'compare') {
-      const baseOutputs = await generateAll(adapter, prompts, { ...input, base: true }, chat, progress);
+      const [outputs, baseOutputs] = await generateAll(adapter, [false, true], prompts, input, chat);
       const same = outputs.filter((o, i) => o === baseOutputs[i]).length;
       return {
         kind: 'compare',
@@ -240,6 +257,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
         })),
       };
     }
+    const [outputs] = await generateAll(adapter, [false], prompts, input, chat);
     const mc = input.kind === 'multiple-choice';
     const correct = outputs.map((o, i) => (mc ? choiceMatch(o, refs[i]) : exactMatch(o, refs[i])));
     const acc = accuracy(correct);

@@ -36,7 +36,7 @@ import { type Dataset, specialIds } from '../training/data.ts';
 import { type DtypeOption, OptionError } from '../training/options.ts';
 import { interventionLocations, isUntied, type Positions, parsePositions } from '../training/positions.ts';
 import { type InterventionState, ReftModel } from '../training/reft-model.ts';
-import type { TokenizedRows } from '../training/tokenized-rows.ts';
+import type { StoredExample, TokenizedRows } from '../training/tokenized-rows.ts';
 import { buildBatch } from '../training/trainer.ts';
 import { weightedMeanLoss } from './metrics.ts';
 import {
@@ -83,7 +83,12 @@ interface LossOptions {
   base?: boolean;
   batchSize?: number;
   signal?: AbortSignal;
-  onBatch?: (done: number, total: number) => void;
+}
+
+/** One batch's mean loss over its completion tokens, and how many tokens that is. */
+export interface BatchLoss {
+  loss: number;
+  tokens: number;
 }
 
 export interface LossResult {
@@ -91,6 +96,17 @@ export interface LossResult {
   tokens: number;
   examples: number;
   truncated: number;
+}
+
+/** The loss over `rows` from its batches' (ModelRunner.batchLoss), token-weighted. */
+export function lossResult(rows: TokenizedRows, parts: readonly BatchLoss[]): LossResult {
+  return {
+    loss: weightedMeanLoss(parts),
+    tokens: parts.reduce((s, p) => s + p.tokens, 0),
+    examples: rows.length,
+    // Examples cut to maxLength (tokenizeExample): measured on what was kept.
+    truncated: rows.truncatedCount(),
+  };
 }
 
 /**
@@ -496,27 +512,24 @@ export class ModelRunner {
 
   /** The same over rows already tokenized (reader.lossRows: refused before the model loads). */
   async rowsLoss(rows: TokenizedRows, opts: LossOptions = {}): Promise<LossResult> {
-    const { padId } = specialIds(this.tokenizer, this.spec);
     const bs = opts.batchSize ?? 8;
-    const parts: { loss: number; tokens: number }[] = [];
+    const parts: BatchLoss[] = [];
     for (let i = 0; i < rows.length; i += bs) {
       if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
-      const chunk = rows.slice(i, i + bs);
-      const n = opts.base ? 0 : this.model.states.length;
-      const { batch } = buildBatch(chunk, this.positions, this.untied, n, padId);
-      for (let j = n; j < this.model.states.length; j++)
-        batch.locations.push({ data: new BigInt64Array(0), P: 0 });
-      const tokens = chunk.reduce((s, r) => s + r.ids.length - r.promptLen, 0);
-      parts.push({ loss: (await this.model.forward(batch)).loss, tokens });
-      opts.onBatch?.(Math.min(i + bs, rows.length), rows.length);
+      parts.push(await this.batchLoss(rows.slice(i, i + bs), opts));
     }
-    return {
-      loss: weightedMeanLoss(parts),
-      tokens: parts.reduce((s, p) => s + p.tokens, 0),
-      examples: rows.length,
-      // Examples cut to maxLength (tokenizeExample): measured on what was kept.
-      truncated: rows.truncatedCount(),
-    };
+    return lossResult(rows, parts);
+  }
+
+  /** The loss of one batch of tokenized rows (a slice of reader.lossRows); `base`: the base model's. */
+  async batchLoss(chunk: StoredExample[], opts: { base?: boolean } = {}): Promise<BatchLoss> {
+    const { padId } = specialIds(this.tokenizer, this.spec);
+    const n = opts.base ? 0 : this.model.states.length;
+    const { batch } = buildBatch(chunk, this.positions, this.untied, n, padId);
+    for (let j = n; j < this.model.states.length; j++)
+      batch.locations.push({ data: new BigInt64Array(0), P: 0 });
+    const tokens = chunk.reduce((s, r) => s + r.ids.length - r.promptLen, 0);
+    return { loss: (await this.model.forward(batch)).loss, tokens };
   }
 
   async release(): Promise<void> {

@@ -208,3 +208,48 @@ test('evaluate: a chat example is generated from its whole conversation, as trai
     await runner.release();
   }
 });
+
+test('evaluate: progress counts the examples the result reports, the base model measured beside each', async () => {
+  // Bug: a loss or compare counted each model's pass, so `--limit 4` showed "8/8 examples" (and
+  // the studio "8 of 8") for a result "on 4 examples"; now both models take each batch in turn.
+  const root = tempDir('reft-eval-progress-');
+  const adapter = plainAdapter(join(root, 'adapter'));
+  const data = join(root, 'data.jsonl');
+  const rows = ['one', 'two', 'three', 'four', 'five'].map((w) => ({ prompt: w, completion: ` ${w}!` }));
+  writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+  for (const kind of ['loss', 'compare', 'exact-match'] as const) {
+    const seen: [number, number][] = [];
+    const r = await evaluateAdapter({
+      model,
+      adapter,
+      data,
+      kind,
+      batchSize: 2,
+      maxNewTokens: 2,
+      onProgress: (done, total) => seen.push([done, total]),
+    });
+    assert.equal(r.examples, 5, kind);
+    assert.deepEqual(
+      seen,
+      [
+        [2, 5],
+        [4, 5],
+        [5, 5],
+      ],
+      kind,
+    );
+    if (kind !== 'loss') continue;
+    // Taking the batches in turn measures what each model measures alone.
+    const ds = readDataset(data);
+    for (const [runner, loss] of [
+      [await ModelRunner.load(model, adapter), r.metrics.loss],
+      [await ModelRunner.load(model, null), r.metrics.baseLoss],
+    ] as const) {
+      try {
+        assert.equal((await runner.datasetLoss(ds, { chat: false, batchSize: 2 })).loss, loss);
+      } finally {
+        await runner.release();
+      }
+    }
+  }
+});
