@@ -8,6 +8,7 @@ import {
   type BenchDims,
   type BenchProgress,
   benchDecode,
+  benchMemoryProblem,
   benchPrefill,
   benchTrain,
   checkDecodeOptions,
@@ -21,6 +22,7 @@ import {
   type SyntheticName,
   syntheticShape,
 } from '../../native-runtime/bench/synthetic.ts';
+import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
@@ -69,7 +71,11 @@ function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
  * The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form.
  * `check` refuses the bench's options on the model's config before it is converted or built (minutes).
  */
-async function setup(ctx: CommandContext, check: (dims: BenchDims) => void): Promise<Setup> {
+async function setup(
+  ctx: CommandContext,
+  use: 'chat' | 'train',
+  check: (dims: BenchDims) => void,
+): Promise<Setup> {
   const model = str(ctx.values, 'model');
   const synthetic = str(ctx.values, 'synthetic');
   if (!model === !synthetic)
@@ -95,6 +101,7 @@ async function setup(ctx: CommandContext, check: (dims: BenchDims) => void): Pro
       device,
       dtype,
       onProgress,
+      use,
     });
     return {
       spec: { ...m.spec, ...compute },
@@ -110,6 +117,9 @@ async function setup(ctx: CommandContext, check: (dims: BenchDims) => void): Pro
   }
   const folderSpec = loadModelSpec(resolveModelDir(model as string));
   check(folderSpec);
+  // As for a synthetic model (buildSynthetic): refused before a base is converted.
+  const problem = await benchMemoryProblem(folderSpec, { scheme, device, use });
+  if (problem) throw new ConfigError('model-too-large', problem);
   const spec = await prepareBase(folderSpec, scheme, {
     dataDir: ctx.dataDir,
     device,
@@ -147,7 +157,7 @@ async function measure(
   check: (dims: BenchDims) => void,
   fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
 ): Promise<number> {
-  const s = await setup(ctx, check);
+  const s = await setup(ctx, what === 'train' ? 'train' : 'chat', check);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
   const sampler = s.device === 'cpu' ? null : new GpuMemorySampler(chosenGpuIndex());
   const sampling = !!sampler?.start() && (await sampler.ready());

@@ -11,7 +11,9 @@ import { interventionKey } from '../interventions/kinds.ts';
 import { GraphBuilder } from '../ir/builder.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { prepareTraining } from '../quantize/base.ts';
+import { type QuantScheme, schemeName } from '../quantize/scheme.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
+import { modelLoadIssue } from '../runtime/precision.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
 import {
   interventionLocations,
@@ -20,6 +22,7 @@ import {
   parseLayers,
   parsePositions,
 } from '../training/positions.ts';
+import type { HostShape } from '../training/recompute.ts';
 import {
   type InterventionState,
   type ParamTensor,
@@ -55,6 +58,27 @@ const cpuMs = (c0: NodeJS.CpuUsage): number => {
 export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+
+/**
+ * Why this computer's memory cannot hold the bench's model in its --quantize form, in the command
+ * line's words, or null: generate's and train's check (runtime/precision.ts hostMemoryIssue), asked
+ * before a synthetic model is written or a base converted — a float32 Llama-3-8B is 32 GB, which a
+ * 24 GB computer would read from disk for every token. None on a GPU, or with
+ * REFT_STUDIO_MEMORY_CHECK=0. `memory`: the computer's (default its total; tests).
+ */
+export async function benchMemoryProblem(
+  shape: HostShape,
+  o: { scheme: QuantScheme | null; device?: DeviceChoice; use: 'chat' | 'train'; memory?: number },
+): Promise<string | null> {
+  const issue = await modelLoadIssue(shape, {
+    quantize: schemeName(o.scheme),
+    device: o.device,
+    memory: o.memory,
+    use: o.use,
+    setBy: 'bench',
+  });
+  return issue?.cli ?? null;
+}
 
 /** A named GPU must run the bench: falling back to the CPU would measure the wrong thing. */
 const requireDevice = (d?: DeviceChoice): boolean => !!d && d !== 'cpu' && d !== 'auto';

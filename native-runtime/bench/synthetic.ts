@@ -1,21 +1,26 @@
 // Synthetic models for `reft-studio bench … --synthetic NAME`: random weights in the published
 // shapes of TinyLlama-1.1B and Llama-3-8B, so speed and memory can be measured without downloading
 // anything (cli.md). The weights cannot live in the graph itself (ONNX protobufs stop at 2 GB and an
-// inline initializer is a private copy), so they are written to a temporary model folder in the data
+// inline initializer is a private copy), so they are written to a scratch folder of the data
 // folder, `<data>/tmp/synthetic-<name>-<pid>-<id>/`, memory-mapped by ORT like any checkpoint, and
-// deleted by dispose() (a folder left by a killed process is swept by the next build).
+// deleted by dispose() (one left by a killed process is swept at the next start: scratch-folders.ts).
+// Before anything is written the model is refused, in one line, where the computer's memory cannot
+// hold its weights (generate's and train's check) or the disk cannot hold what the build writes.
 //
 // A quantized form is written directly in quantized form: the checkpoint file lists every tensor in
 // its header but the linear layers are holes (a sparse file, no data), and the store (quantize/store.ts)
 // gets random codes and scales. So the 8B shape at int4 never exists in fp32, on disk or in memory.
-// Float forms write every weight (fp32 TinyLlama: 4.4 GB; fp32 Llama-3-8B: 32 GB, refused when the
-// disk is short). Values: uniform with standard deviation 0.02 (linear weights, embeddings), norms 1.
+// Float forms write every weight (fp32 TinyLlama: 4.4 GB; fp32 Llama-3-8B: 32 GB). Values: uniform with standard deviation 0.02 (linear weights, embeddings), norms 1.
 
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { byteSize } from '../byte-size.ts';
+import { ConfigError } from '../errors.ts';
 import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import {
+  freeBytes,
   planSafetensors,
+  type SafetensorsPlan,
   type TensorSink,
   type TensorSlot,
   writeSafetensorsStream,
@@ -23,9 +28,12 @@ import {
 import { mulberry32 } from '../generation/sampling.ts';
 import { type ExpectedWeight, expectedWeights, type ModelDims } from '../models/arch.ts';
 import { loadModelSpec, type ModelSpec } from '../models/config.ts';
-import { processAlive } from '../process-alive.ts';
 import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
+import { storeBytesOf } from '../quantize/memory.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
+import type { DeviceChoice } from '../runtime/session.ts';
+import { makeScratchFolder, sweepScratchFolders } from '../scratch-folders.ts';
+import { benchMemoryProblem } from './bench.ts';
 
 export const SYNTHETIC_MODELS = ['tinyllama-1.1b', 'llama3-8b'] as const;
 export type SyntheticName = (typeof SYNTHETIC_MODELS)[number];
@@ -79,6 +87,10 @@ export interface SyntheticOptions {
   onProgress?: PrepareBaseOptions['onProgress'];
   /** config.json fields replacing the published ones (tests build the same model, smaller). */
   overrides?: Record<string, unknown>;
+  /** What the bench does with it, for the memory check (default 'chat': prefill, decode). */
+  use?: 'chat' | 'train';
+  /** The computer's memory in bytes (default: its total; tests). */
+  memory?: number;
 }
 
 export interface SyntheticModel {
@@ -90,6 +102,9 @@ export interface SyntheticModel {
 }
 
 const STD = 0.02;
+
+/** Disk space left free after a build, as the safetensors writer leaves (its reserveBytes). */
+const DISK_RESERVE = 256 * 2 ** 20;
 
 /**
  * A filler of uniform values of standard deviation `std` in `dtype`, from a seeded xorshift128
@@ -167,15 +182,6 @@ function streamFill(slot: TensorSlot, sink: TensorSink, fill: (piece: Uint8Array
   }
 }
 
-function sweepStale(tmp: string): void {
-  if (!existsSync(tmp)) return;
-  for (const name of readdirSync(tmp)) {
-    const m = /^synthetic-.*-(\d+)-[0-9a-z]+$/.exec(name);
-    if (!m) continue;
-    if (!processAlive(Number(m[1]))) rmSync(join(tmp, name), { recursive: true, force: true });
-  }
-}
-
 /** The config.json of synthetic model `name` (its dtype aside). */
 function syntheticConfig(name: SyntheticName): Record<string, unknown> {
   return {
@@ -194,13 +200,77 @@ function checkpointWeights(dims: ModelDims): ExpectedWeight[] {
 }
 
 /**
- * The dimensions and parameter count of synthetic model `name`, without writing it: what memory
- * estimates are sized by, so tests of them use the published shapes the benches measure.
+ * The dimensions and parameter count of synthetic model `name` (with `overrides`: as built with
+ * them), without writing it: what memory estimates are sized by, so tests of them use the published
+ * shapes the benches measure.
  */
-export function syntheticShape(name: SyntheticName): ModelDims & { params: number } {
-  const dims = specForShapes(syntheticConfig(name));
+export function syntheticShape(
+  name: SyntheticName,
+  overrides: Record<string, unknown> = {},
+): ModelDims & { params: number } {
+  const dims = specForShapes({ ...syntheticConfig(name), ...overrides });
   const params = checkpointWeights(dims).reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0);
   return { ...dims, params };
+}
+
+/** config.json of a synthetic checkpoint, and its safetensors file planned from it. */
+function checkpointPlan(
+  name: SyntheticName,
+  o: Pick<SyntheticOptions, 'dtype' | 'overrides'>,
+): { config: Record<string, unknown>; plan: SafetensorsPlan } {
+  const dtype = o.dtype ?? 'float32';
+  const config = { ...syntheticConfig(name), torch_dtype: dtype, ...o.overrides };
+  // The header needs only the config: plan the checkpoint from the expected tensor list.
+  const shapes = checkpointWeights(specForShapes(config));
+  const plan = planSafetensors(
+    shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
+    { format: 'pt', synthetic: name },
+  );
+  return { config, plan };
+}
+
+/** The checkpoint's linear layers and LM head: holes in a quantized form's checkpoint. */
+const isMatrix = (n: string): boolean => /(proj|lm_head)\.weight$/.test(n);
+
+/**
+ * Bytes buildSynthetic writes: the checkpoint (its matrices as holes when quantized), then the base
+ * store prepareBase makes of it — a quantized form's codes, or on the CPU a half-precision
+ * checkpoint's float32 copy (quantize/base.ts).
+ */
+function diskBytes(name: SyntheticName, o: SyntheticOptions): number {
+  const { plan } = checkpointPlan(name, o);
+  const written = plan.slots.filter((s) => !(o.scheme && isMatrix(s.name)));
+  const checkpoint = written.reduce((sum, s) => sum + s.byteLength, plan.header.length);
+  const shape = syntheticShape(name, o.overrides);
+  const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
+  const floatBytes = (o.dtype ?? 'float32') === 'float32' ? 4 : 2;
+  const store = o.scheme
+    ? storeBytesOf({ ...shape, tied: false }, o.scheme, floatBytes)
+    : onCpu && floatBytes === 2
+      ? 4 * shape.params
+      : 0;
+  return checkpoint + store;
+}
+
+/**
+ * Refuses, before anything is written, a synthetic model this computer cannot hold in memory (the
+ * bench's --quantize form: benchMemoryProblem) or whose build does not fit on the data folder's disk.
+ */
+async function refuseUnfit(name: SyntheticName, o: SyntheticOptions): Promise<void> {
+  const problem = await benchMemoryProblem(syntheticShape(name, o.overrides), {
+    scheme: o.scheme ?? null,
+    device: o.device as DeviceChoice | undefined,
+    use: o.use ?? 'chat',
+    memory: o.memory,
+  });
+  if (problem) throw new ConfigError('model-too-large', problem);
+  const need = diskBytes(name, o) + DISK_RESERVE;
+  const free = freeBytes(o.dataDir);
+  if (need > free)
+    throw new ConfigError(
+      'disk-full',
+      `the synthetic ${name} model needs ${byteSize(need)} of disk space in ${o.dataDir} (its weights, deleted after the bench, and ${byteSize(DISK_RESERVE)} left free), but only ${byteSize(free)} is free`,
+    );
 }
 
 /**
@@ -214,17 +284,9 @@ export async function writeSyntheticCheckpoint(
   o: Pick<SyntheticOptions, 'dtype' | 'seed' | 'overrides'> & { holes?: boolean } = {},
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const dtype = o.dtype ?? 'float32';
-  const config = { ...syntheticConfig(name), torch_dtype: dtype, ...o.overrides };
+  const { config, plan } = checkpointPlan(name, o);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  // The header needs only the config: plan the checkpoint from the expected tensor list.
-  const shapes = checkpointWeights(specForShapes(config));
-  const plan = planSafetensors(
-    shapes.map((e) => ({ name: e.name, dtype: /norm/.test(e.name) ? 'F32' : ST[dtype], shape: e.shape })),
-    { format: 'pt', synthetic: name },
-  );
   const fill = uniformFiller(STD, o.seed ?? 1);
-  const isMatrix = (n: string) => /(proj|lm_head)\.weight$/.test(n);
   await writeSafetensorsStream(join(dir, 'model.safetensors'), plan, {
     skip: (slot) => !!o.holes && isMatrix(slot.name),
     produce: (slot, sink) =>
@@ -237,10 +299,9 @@ export async function writeSyntheticCheckpoint(
 
 /** Builds the synthetic model `name` in the data folder and prepares it in the requested form. */
 export async function buildSynthetic(name: SyntheticName, o: SyntheticOptions): Promise<SyntheticModel> {
-  const tmp = join(o.dataDir, 'tmp');
-  sweepStale(tmp);
-  const dir = join(tmp, `synthetic-${name}-${process.pid}-${Date.now().toString(36)}`);
-  mkdirSync(dir, { recursive: true });
+  await refuseUnfit(name, o);
+  sweepScratchFolders(o.dataDir);
+  const dir = makeScratchFolder(o.dataDir, `synthetic-${name}`);
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   const onExit = () => dispose();
   process.once('exit', onExit);

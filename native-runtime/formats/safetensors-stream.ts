@@ -94,10 +94,15 @@ export function planSafetensors(
   return { header, slots, totalBytes: dataStart + off, id };
 }
 
-/** Bytes free for an unprivileged writer on the file system holding `dir`. */
-export function freeBytes(dir: string): number {
-  const s = statfsSync(dir);
-  return s.bavail * s.bsize;
+/**
+ * Bytes free for an unprivileged writer on the file system holding `path`, or that will hold it
+ * (its nearest existing folder: a data folder not made yet, a cache folder to come).
+ */
+export function freeBytes(path: string): number {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  const s = statfsSync(p);
+  return Number(s.bavail) * Number(s.bsize);
 }
 
 export interface WriteProgress {

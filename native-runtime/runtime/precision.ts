@@ -127,7 +127,7 @@ const STUDIO_PLACES: Record<'chat' | 'train', { weights: string; device: string 
  * trainer; its probe prompts load the base the trainer prepared), which its Train wizard or `train`'s
  * flags fixed when it started.
  */
-export type FormSetBy = 'flag' | 'model' | 'run';
+export type FormSetBy = 'flag' | 'model' | 'run' | 'bench';
 
 /**
  * How the command line sets the weights' form: `generate` and `train` by their --quantize; an
@@ -145,6 +145,8 @@ const CLI_PLACES: Record<FormSetBy, { weights: string; gpu: string }> = {
     weights: 'weights in a new run (`reft-studio train … --quantize`)',
     gpu: 'a GPU in a new run (`reft-studio train … --device`)',
   },
+  // `bench`: its own --quantize alone sets the form (a synthetic model is in no library).
+  bench: { weights: 'with --quantize', gpu: 'a GPU with --device' },
 };
 
 /**
@@ -272,15 +274,24 @@ export async function trainingStartIssue(
  * prepareModel's memory refusal of `spec` loaded to generate or evaluate on `device` with its base
  * in `quantize`, asked before anything is loaded (evaluation/runner.ts OpenedModel.checkMemory: an
  * evaluation is recorded only once its model would load). Null when prepareModel would go on.
+ * `use` and `setBy` are those of a bench (bench/bench.ts benchMemoryIssue): it trains or
+ * generates, and its --quantize sets the form.
  */
 export async function modelLoadIssue(
   spec: HostShape,
-  o: { quantize: string; device?: DeviceChoice; memory?: number },
+  o: {
+    quantize: string;
+    device?: DeviceChoice;
+    memory?: number;
+    use?: 'chat' | 'train';
+    setBy?: FormSetBy;
+  },
 ): Promise<OptionIssue | null> {
   const memory = await hostMemoryFor(o.device, o.memory);
   if (memory === null) return null;
+  const use = o.use ?? 'chat';
   // An evaluation's form is its library model's Base weights (the CLI's evaluate has no --quantize).
-  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, 'chat', memory), 'chat', memory, 'model');
+  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, use, memory), use, memory, o.setBy ?? 'model');
 }
 
 /**

@@ -14,11 +14,12 @@
 // on top of plain fetch.
 
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { CancelledError, FormatError, ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import { freeBytes } from '../../../native-runtime/formats/safetensors-stream.ts';
 import { ERRNO } from '../../../native-runtime/fs-errors.ts';
 import { networkCause } from '../../../native-runtime/network-errors.ts';
 import { appVersion } from '../paths.ts';
@@ -107,16 +108,8 @@ function partialBytes(part: string): number {
   }
 }
 
-function nearestExisting(path: string): string {
-  let p = path;
-  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-  return p;
-}
-
-export function freeBytesAt(path: string): number {
-  const s = statfsSync(nearestExisting(path));
-  return Number(s.bavail) * Number(s.bsize);
-}
+/** Bytes free where `path` is or will be (formats/safetensors-stream.ts freeBytes). */
+export const freeBytesAt = freeBytes;
 
 /** The hash that names a blob: sha256 for LFS files, git's blob sha1 ("blob <size>\0" + bytes) else. */
 function newHasher(f: HubFile): Hash {

@@ -23,7 +23,7 @@
 // Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
 // a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
@@ -35,6 +35,7 @@ import {
   residentWeightBytes,
 } from '../../../native-runtime/quantize/memory.ts';
 import { computeDtype, hostTrainingProblem } from '../../../native-runtime/runtime/precision.ts';
+import { makeScratchFolder } from '../../../native-runtime/scratch-folders.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import { shouldRecompute, stepActivationBytes } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -207,8 +208,7 @@ async function calibrate(
   plan: PlannedRun,
 ): Promise<Calibration> {
   const c = plan.config;
-  const dir = join(lib.dataDir, 'tmp', `calibrate-${process.pid}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
+  const dir = makeScratchFolder(lib.dataDir, 'calibrate');
   try {
     // The first examples, enough for three optimizer steps.
     // Read a line at a time: the version may be bigger than one string can hold.

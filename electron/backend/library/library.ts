@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
+import { sweepScratchFolders } from '../../../native-runtime/scratch-folders.ts';
 import { type Db, type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { pruneEndedEvaluationJobs } from './evaluation-jobs.ts';
@@ -68,6 +69,8 @@ export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
     // Temp files and folders of writers killed mid-write: datasets, adapters, run checkpoints.
     for (const sub of ['datasets', 'adapters', 'runs']) sweepTempFiles(join(dataDir, sub));
     sweepImportTemps(join(dataDir, 'adapters'));
+    // Scratch folders of killed processes: a bench's synthetic model (gigabytes), a calibration.
+    sweepScratchFolders(dataDir);
     // Folders a crash left set aside mid-removal (folder-removal.ts): put back or deleted.
     sweepRemovedFolders(lib);
     // Frozen dataset files nothing needs (a crash between writing and recording one). Housekeeping:
