@@ -110,9 +110,30 @@ test('keep-checkpoint on a paused run; a run without checkpoints says so', async
   const waiting = await call('runs/start', { modelId, datasetId, ...long });
   await call('runs/pause', { id: waiting.runId });
   assert.equal((await callError('runs/keep-checkpoint', { id: waiting.runId })).code, 'no-checkpoint');
+  // Resumed, it waits behind the blocker again; paused again, then cancelled.
+  await call('runs/resume', { id: waiting.runId });
+  await call('runs/pause', { id: waiting.runId });
   await call('runs/cancel', { id: blocker.runId });
   await call('runs/cancel', { id: waiting.runId });
   await settled(blocker.runId, ['cancelled']);
+  // Every change the user made is in the log, each with its time: a run paused or resumed while
+  // queued logged nothing (nothing ran it to say so).
+  const logOf = async (id: number) =>
+    ((await call('runs/logs', { id })) as { text: string; at: number }[]).map((l) => {
+      assert.ok(l.at > 0, 'when');
+      return l.text;
+    });
+  assert.deepEqual((await logOf(waiting.runId)).slice(1), [
+    'paused',
+    'queued to resume',
+    'paused',
+    'cancelled',
+  ]);
+  const step = p.checkpoints.at(-1).step;
+  assert.deepEqual((await logOf(run.runId)).slice(-2), [
+    `cancelled (last checkpoint: step ${step})`,
+    `kept the checkpoint at step ${step} as adapter #${a.id}`,
+  ]);
 });
 
 test('runs/delete removes the run, its metrics and folders; its adapters stay', async () => {

@@ -9,7 +9,13 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendRunLog, runFolder } from '../../electron/backend/library/run-logs.ts';
-import { cancelRun, createRun, releaseRun, setRunStatus } from '../../electron/backend/library/runs.ts';
+import {
+  cancelRun,
+  createRun,
+  recordCheckpoint,
+  releaseRun,
+  setRunStatus,
+} from '../../electron/backend/library/runs.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -107,4 +113,25 @@ test('runs logs --follow: Ctrl-C stops following (130), --json still prints what
   const r = await following;
   assert.equal(r.code, 130, r.err);
   assert.deepEqual(texts(r.out), ['step 1']);
+});
+
+test('runs cancel of a paused or queued run is in its log, with when (nothing runs it to say so)', async () => {
+  // Bug: the log of a paused run ended "paused (last checkpoint: step 64)" after `runs cancel`.
+  const { id: paused } = createRun(lib, { name: 'paused' });
+  setRunStatus(lib, paused, 'paused');
+  appendRunLog(lib, paused, 'studio', 'paused (last checkpoint: step 4)');
+  recordCheckpoint(lib, paused, 4, join(runFolder(lib, paused), 'checkpoints', 'step-000004'), 10);
+  const { id: queued } = createRun(lib, { name: 'queued' });
+  for (const [id, said] of [
+    [paused, 'cancelled (last checkpoint: step 4)'],
+    [queued, 'cancelled'],
+  ] as const) {
+    const before = Date.now();
+    const c = await cli('runs', 'cancel', String(id));
+    assert.equal(c.code, 0, c.err);
+    const r = await cli('runs', 'logs', String(id), '--json');
+    const last = JSON.parse(r.out).lines.at(-1) as { text: string; at: number; source: string };
+    assert.deepEqual([last.text, last.source], [said, 'studio']);
+    assert.ok(last.at >= before && last.at <= Date.now(), 'when');
+  }
 });

@@ -44,6 +44,7 @@ import {
   forgetCheckpoints,
   getRunCheckpoints,
   getRunRecord,
+  lastCheckpointNote,
   type RunRecord,
   recordCheckpoint,
   recordGeneration,
@@ -281,8 +282,7 @@ async function trainRecordedRun(
           ? 'cancelled by the user'
           : undefined;
     setRunStatus(lib, runId, outcome, message, outcome === 'failed' ? refusalCode(toWireError(e)) : null);
-    const at = getRunCheckpoints(lib, runId).at(-1)?.step;
-    const where = at !== undefined ? ` (last checkpoint: step ${at})` : '';
+    const where = lastCheckpointNote(lib, runId);
     log(
       'studio',
       outcome === 'failed'

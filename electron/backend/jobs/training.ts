@@ -21,6 +21,7 @@ import {
   alreadyInterrupted,
   checkResumable,
   getRunRecord,
+  lastCheckpointNote,
   type RunRecord,
   requeueRun,
   runStillExecuting,
@@ -68,6 +69,8 @@ export class TrainingService {
     checkResumable(run);
     if (!requeueRun(this.lib, id))
       throw new ValidationError('not-resumable', `run ${id} cannot be resumed now`);
+    // Said now: it may wait behind another run on its device before "resuming from …" is logged.
+    this.#log(id, 'queued to resume');
     this.#enqueue(id);
     this.#changed(id);
     return getRunRecord(this.lib, id);
@@ -84,7 +87,11 @@ export class TrainingService {
       );
     }
     this.#intent.set(id, 'pause');
-    if (job.state === 'queued') setRunStatus(this.lib, id, 'paused');
+    // A running run logs its stop when its step ends (run-execution.ts); a queued one, never started, here.
+    if (job.state === 'queued') {
+      setRunStatus(this.lib, id, 'paused');
+      this.#log(id, `paused${lastCheckpointNote(this.lib, id)}`);
+    }
     this.jobs.cancel(job.id);
     this.#changed(id);
     return getRunRecord(this.lib, id);
@@ -114,7 +121,7 @@ export class TrainingService {
       if (opts.keepCheckpoint) this.#keep.add(id);
       this.jobs.cancel(job.id);
     } else {
-      this.#log(id, 'cancelled');
+      this.#log(id, `cancelled${lastCheckpointNote(this.lib, id)}`);
       if (opts.keepCheckpoint) keptAdapterId = this.#keepNow(id);
     }
     this.#changed(id);

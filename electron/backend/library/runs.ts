@@ -17,6 +17,7 @@ import { chartMetrics, METRIC_COLUMNS, type RunMetric } from './chart-metrics.ts
 import { removingFolders } from './folder-removal.ts';
 import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { type Library, parseJsonColumn } from './library.ts';
+import { appendRunLog } from './run-logs.ts';
 import { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus } from './run-statuses.ts';
 
 export { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus };
@@ -361,7 +362,16 @@ export function cancelRun(lib: Library, id: number): RunRecord {
   }
   if (run.status === 'interrupted' && runsInterruptedAtOpen(lib.db).has(id)) throw alreadyInterrupted(run);
   setRunStatus(lib, id, 'cancelled', 'cancelled by the user');
+  // A running run's process logs its stop once its step ends (jobs/run-execution.ts); a paused,
+  // queued or interrupted one has none, so the cancel is logged here, or the log never said it.
+  if (run.status !== 'running') appendRunLog(lib, id, 'studio', `cancelled${lastCheckpointNote(lib, id)}`);
   return getRunRecord(lib, id);
+}
+
+/** What a stopped run can go on from, for its log line: " (last checkpoint: step 64)", or "". */
+export function lastCheckpointNote(lib: Library, id: number): string {
+  const at = getRunCheckpoints(lib, id).at(-1)?.step;
+  return at !== undefined ? ` (last checkpoint: step ${at})` : '';
 }
 
 /** A run's status alone: read at each step by the process training it, to see a cancel from elsewhere. */
