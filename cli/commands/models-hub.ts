@@ -9,7 +9,14 @@ import { addModel, listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
+import {
+  type Command,
+  type CommandContext,
+  formatBytes,
+  formatCount,
+  nextCommand,
+  table,
+} from '../command.ts';
 import { transferReporter } from '../transfer-progress.ts';
 
 const scanCommand: Command = {
@@ -50,18 +57,27 @@ const scanCommand: Command = {
         m.supported ? fp32(m, 'trainBytes') : '',
         m.supported ? m.path : (m.reason?.message ?? ''),
       ]);
-      const added = models.filter((m) => m.added).length;
-      const usable = models.filter((m) => m.supported && m.modelId === null).length;
-      const footer = add
-        ? `added ${added} model(s) to the library`
-        : usable
-          ? `${usable} supported model(s) not in the library yet: add them with \`${nextCommand(ctx.values, 'models', 'scan', ...ctx.args.slice(0, 1), '--add')}\``
-          : 'every supported model is in the library';
-      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${footer}`;
+      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${scanFooter(ctx, models, add)}`;
     });
     return 0;
   },
 };
+
+/** What a scan's table leads to: what --add did, what is left to add and how, or why nothing is. */
+function scanFooter(
+  ctx: CommandContext,
+  models: { supported: boolean; modelId: number | null; added: boolean }[],
+  add: boolean,
+): string {
+  // "Every supported model is in the library" read as true of a scan that found none it can use.
+  if (!models.some((m) => m.supported))
+    return 'none of these models is supported (the last column says why): nothing to add';
+  if (add) return `added ${plural(models.filter((m) => m.added).length, 'model')} to the library`;
+  const usable = models.filter((m) => m.supported && m.modelId === null).length;
+  if (!usable) return 'every supported model found is in the library';
+  const command = nextCommand(ctx.values, 'models', 'scan', ...ctx.args.slice(0, 1), '--add');
+  return `${plural(usable, 'supported model')} not in the library yet: add ${usable === 1 ? 'it' : 'them'} with \`${command}\``;
+}
 
 const downloadCommand: Command = {
   name: 'models download',

@@ -127,7 +127,7 @@ describe('models scan', { timeout: 300_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^no\s+tiny\/bert .*model_type "bert"/m);
     assert.match(r.stdout, /^ok\s+tiny\/llama\s+llama/m);
-    assert.match(r.stdout, /4 supported model\(s\) not in the library yet/);
+    assert.match(r.stdout, /\n4 supported models not in the library yet: add them with `/);
   });
 
   it('--add registers the supported snapshots in place, once', async () => {
@@ -182,6 +182,34 @@ describe('models scan', { timeout: 300_000 }, () => {
         ['x/reffile', []],
       ],
     );
+  });
+
+  it('the footer agrees with what it found: counts in words, nothing usable said as such', async () => {
+    // Bug: a scan that found nothing usable said "every supported model is in the library", and
+    // counts read "1 supported model(s)".
+    const footer = async (dir: string, ...flags: string[]) => {
+      const r = await runCli(['models', 'scan', dir, ...flags], env());
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim().split('\n').at(-1) ?? '';
+    };
+    const unusable = join(home, 'unusable');
+    cpSync(join(home, 'hf', 'mine', 'old'), join(unusable, 'old'), { recursive: true });
+    assert.equal(
+      await footer(unusable),
+      'none of these models is supported (the last column says why): nothing to add',
+    );
+    assert.equal(
+      await footer(unusable, '--add'),
+      'none of these models is supported (the last column says why): nothing to add',
+    );
+    const one = join(home, 'one');
+    cpSync(modelDir('llama'), join(one, 'llama'), { recursive: true });
+    assert.match(
+      await footer(one),
+      /^1 supported model not in the library yet: add it with `reft-studio models scan /,
+    );
+    assert.equal(await footer(one, '--add'), 'added 1 model to the library');
+    assert.equal(await footer(one), 'every supported model found is in the library');
   });
 
   it('a missing DIR is one clear line', async () => {
