@@ -1,10 +1,12 @@
 // `--help` text, generated from the command definitions: the command list, and per command its
 // synopsis, every option on one line (flag, value placeholder, description) and its examples.
 
+import { TOKENIZE_DEADLINE_MS } from '../native-runtime/tokenizer/tokenize-watchdog.ts';
 import { GLOBAL_OPTIONS, type OptionDef, type OptionSpec } from './args.ts';
 import type { Command } from './command.ts';
 
-export const EXIT_CODES = '0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C)';
+/** Every exit status the CLI ends with, as README's "Exit codes" says them. */
+export const EXIT_CODES = `0 done, 1 error, 2 bad usage, 130 interrupted (Ctrl-C, SIGTERM, SIGHUP), 137 killed after a tokenization ran past ${TOKENIZE_DEADLINE_MS / 1000} s`;
 
 /** The placeholder the usage line gives an option (`--rank R` → R), if any. */
 function placeholderFromUsage(usage: string, name: string): string | undefined {

@@ -5,7 +5,8 @@
 // no stack trace; with --json also {"error": {type, code, message}} (plus `details`, such as a refused
 // file's columns, where the error has some; streaming: {"event":"error", "error": ...}). Exit codes:
 // 0 done, 1 error, 2 bad usage (what the command line alone shows to be wrong: UsageError, also for
-// a library check of a value, cli/args.ts checkArgument), 130 interrupted (Ctrl-C).
+// a library check of a value, cli/args.ts checkArgument), 130 interrupted (Ctrl-C), 137 killed by
+// the tokenization watchdog (below); help.ts EXIT_CODES says them in --help.
 //
 // ADDING A COMMAND: write cli/commands/<name>.ts exporting a Command (or Command[]) — see
 // cli/command.ts for the shape: {name: 'models inspect', summary, usage, options (each with its

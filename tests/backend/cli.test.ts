@@ -3,14 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
-import { BIN, LLAMA_FIXTURE, runCli, tempDir } from './helpers.ts';
+import { BIN, LLAMA_FIXTURE, ROOT, runCli, tempDir } from './helpers.ts';
 import { writeParquet } from './parquet-writer.ts';
 
 const root = tempDir('cli');
@@ -387,11 +387,19 @@ test('errors: one line on stderr, non-zero exit, and still one JSON object with 
   assert.match(unknown.stderr, /^error: unknown command "frobnicate"/);
 });
 
-test('--help lists every command', async () => {
+test('--help lists every command, and every exit code README documents', async () => {
   const r = await runCli(['--help']);
   assert.equal(r.code, 0);
   for (const c of ['serve', 'models add', 'datasets import', 'runs cancel', 'adapters tag'])
     assert.match(r.stdout, new RegExp(`\\n  ${c} `));
+  // Bug: the line left out 137 (a tokenization past its deadline), which README documents.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = /\*\*Exit codes\*\*:([\s\S]*?)\n\n/.exec(readme)?.[1] ?? '';
+  const documented = [...section.matchAll(/`(\d+)`/g)].map((m) => m[1]);
+  assert.ok(documented.includes('137'), section);
+  const line = /^exit codes: (.*)$/m.exec(r.stdout)?.[1] ?? '';
+  const helped = [...line.matchAll(/(?:^|, )(\d+) /g)].map((m) => m[1]);
+  assert.deepEqual(helped, [...new Set(documented)]);
 });
 
 test('datasets import of a folder or a device says what it is, not "no such file"', async () => {
