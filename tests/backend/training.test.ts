@@ -321,13 +321,13 @@ test('evaluations/run: loss/perplexity, exact-match and base-vs-adapter comparis
       ),
     'the evaluation job tells the session opening',
   );
-  // Once loaded it says it evaluates at once ("0 of 32 examples": the adapter's 16 and the base's),
+  // Once loaded it says it evaluates at once ("0 of 16 examples", each counted once both models have it),
   // not "loading" until its first batch ends (31 s at 1.1B).
   const counts = pushes
     .slice(pushedBefore)
     .flatMap((p) => (p.topic === 'jobs/progress' ? [(p.data as JobProgress).detail] : []))
     .filter((d) => d?.event === 'evaluate-progress');
-  assert.deepEqual(counts[0], { event: 'evaluate-progress', done: 0, total: 32 });
+  assert.deepEqual(counts[0], { event: 'evaluate-progress', done: 0, total: 16 });
   assert.deepEqual(
     engineCalls.map((c) => [c.op, (c.args as { device?: string }).device]),
     [['evaluate', 'auto']],
