@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createBackend } from '../../electron/backend/host.ts';
+import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
-import { interruptDeadWork } from '../../electron/backend/library/outside-changes.ts';
+import { interruptDeadWork, watchOutsideChanges } from '../../electron/backend/library/outside-changes.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
+import { setSetting } from '../../electron/backend/library/settings.ts';
 import {
   BIN,
   cliJson,
@@ -139,6 +141,31 @@ test("the studio's Cancel on a run whose process died says it was already interr
   await seen({ kind: 'runs', id, action: 'updated' });
   // A second Cancel stops it for good.
   assert.equal((await call('runs/cancel', { id })).status, 'cancelled');
+});
+
+test("the studio's Cancel on a dead run pushes its interruption once, not again at the watcher's next look", async () => {
+  // The interruption the cancel pushed must be in the watcher's snapshot, or the next commit by
+  // another process (here a setting saved through a second connection) made it find the run
+  // changed and push it a second time: open pages reloaded twice for one change.
+  const dataDir = join(root, 'cancel-once');
+  const b = createBackend(dataDir, { seedDemo: false, watchLibrary: false });
+  after(() => b.close());
+  const { callError } = inProcess(() => b);
+  const id = deadRun(b.lib);
+  // The host's watcher, its ticks asked for here rather than timed.
+  const watcher = watchOutsideChanges(b.lib, b.events, { intervalMs: 3_600_000 });
+  after(() => watcher.stop());
+  const { changes } = libraryPushes(b);
+  assert.equal((await callError('runs/cancel', { id })).code, 'already-interrupted');
+  assert.deepEqual(changes, [{ kind: 'runs', id, action: 'updated', elsewhere: true }]);
+  const other = openLibrary(dataDir);
+  after(() => closeLibrary(other));
+  setSetting(other, 'theme', 'dark');
+  assert.deepEqual(watcher.check(), [{ kind: 'settings', action: 'updated', elsewhere: true }]);
+  assert.deepEqual(
+    changes.filter((c) => c.kind === 'runs'),
+    [{ kind: 'runs', id, action: 'updated', elsewhere: true }],
+  );
 });
 
 test('`runs cancel` on a run whose process died says it was already interrupted, and marks it', async () => {

@@ -10,11 +10,12 @@
 // that only the kinds and entries that changed are pushed — a CLI training commits every step and
 // must not make every list reload.
 //
-// The host's own changes are not another process's: each entry the host pushes itself (a
-// 'library/changed' not marked `elsewhere`, a training step of its own job on 'jobs/progress') has
-// its signature read again at once, one indexed row. Otherwise the next poll after any CLI commit
-// found them changed too and pushed them a second time, marked `elsewhere`: pages reloaded again,
-// and the Runs page read the whole log of the studio's own running run again.
+// The host's own changes are not another process's: each entry the host pushes itself (any
+// 'library/changed' but this watcher's own findings — a dead owner's work it marked, by a tick or a
+// Cancel, included — and a training step of its own job on 'jobs/progress') has its signature read
+// again at once, one indexed row. Otherwise the next poll after any CLI commit found them changed
+// too and pushed them a second time: pages reloaded again, and the Runs page read the whole log of
+// the studio's own running run again.
 //
 // A process can also change the library by dying: a CLI `train` or `evaluate` killed with -9 leaves
 // its run or evaluation 'running'. Each tick also looks for such work by the start-up check's own
@@ -254,6 +255,7 @@ export function watchOutsideChanges(
   let version = dataVersion();
   const runs = new RunSignatures();
   let known = snapshot(lib, runs);
+  let pushingFindings = false;
   const committed = (): LibraryChange[] => {
     let now: Snapshot;
     try {
@@ -266,7 +268,12 @@ export function watchOutsideChanges(
     }
     const changes = differences(known, now);
     known = now;
-    for (const c of changes) events.emit('library/changed', c);
+    pushingFindings = true; // already in `known`: the listener below need not read them again
+    try {
+      for (const c of changes) events.emit('library/changed', c);
+    } finally {
+      pushingFindings = false;
+    }
     return changes;
   };
   const ownChange = (kind: LibraryKind, id: number | undefined) => {
@@ -278,8 +285,7 @@ export function watchOutsideChanges(
   };
   const unsubscribe = events.onAny((topic, data) => {
     if (topic === 'library/changed') {
-      const c = data as LibraryChange;
-      if (!c.elsewhere) ownChange(c.kind, c.id);
+      if (!pushingFindings) ownChange((data as LibraryChange).kind, (data as LibraryChange).id);
     } else if (topic === 'jobs/progress') {
       // The host's own training steps: its clients follow them on 'jobs/progress', not as changes.
       const runId = (data as PushTopics['jobs/progress']).runId;
@@ -289,10 +295,8 @@ export function watchOutsideChanges(
   const check = (): LibraryChange[] => {
     const changes = committed();
     try {
-      const marked = interruptDeadWork(lib, events);
-      // Pushed by this host: taken in at once, or the next poll pushed them again.
-      for (const c of marked) ownChange(c.kind, c.id);
-      changes.push(...marked);
+      // Pushed by this host, so taken in at once by the listener above.
+      changes.push(...interruptDeadWork(lib, events));
     } catch {} // a busy or closing database: the next tick looks again
     try {
       opts.alsoCheck?.();
