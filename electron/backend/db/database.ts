@@ -229,42 +229,60 @@ export function retryInterruptedMarks(db: Db): void {
   unmarked.delete(db);
 }
 
-/** Runs, evaluations and evaluation jobs left running (or queued) by a process that is gone. */
-function findDeadOwners(db: Db, dataDir: string): DeadRows {
-  type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
-  const deadRowsOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(dataDir, r));
-  const deadOf = (rows: Owned[]) => deadRowsOf(rows).map((r) => r.id);
+type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
+
+/** The reads of work that may have an owner; null where the table has no status yet. */
+interface OwnedWorkReads {
+  runs: Database.Statement<[], Owned>;
+  evaluations: Database.Statement<[], Owned> | null;
+  evaluationJobs: Database.Statement<[], Owned> | null;
+}
+
+/**
+ * Per open database: its owned-work reads, prepared once. The schema is a connection's own from its
+ * migrations at open on (a host asks each second), so which columns exist is read only once.
+ */
+const ownedWorkReads = new WeakMap<Db, OwnedWorkReads>();
+
+function ownedWorkReadsOf(db: Db): OwnedWorkReads {
+  const cached = ownedWorkReads.get(db);
+  if (cached) return cached;
   // A database opened with only some migrations (the upgrade tests) may not have every column yet.
   const col = (table: string, name: string) =>
     (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === name) ? name : 'NULL';
-  const deadRuns = deadRowsOf(
-    db
-      .prepare(
-        `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
-      )
-      .all() as Owned[],
-  );
-  const evaluations =
-    col('evaluations', 'status') === 'NULL'
-      ? []
-      : deadOf(
-          db
-            .prepare(
-              `SELECT id, NULL AS owner_pid, ${col('evaluations', 'owner_token')} AS owner_token FROM evaluations WHERE status = 'running'`,
-            )
-            .all() as Owned[],
-        );
-  const evaluationJobs =
-    col('evaluation_jobs', 'status') === 'NULL'
-      ? []
-      : deadOf(
-          db
-            .prepare(
-              `SELECT id, NULL AS owner_pid, owner_token FROM evaluation_jobs WHERE status IN ('queued', 'running', 'stopping')`,
-            )
-            .all() as Owned[],
-        );
-  return { runs: new Map(deadRuns.map((r) => [r.id, r.owner_token])), evaluations, evaluationJobs };
+  const reads: OwnedWorkReads = {
+    runs: db.prepare(
+      `SELECT id, owner_pid, ${col('runs', 'owner_token')} AS owner_token FROM runs WHERE status IN ('running', 'queued')`,
+    ),
+    evaluations:
+      col('evaluations', 'status') === 'NULL'
+        ? null
+        : db.prepare(
+            `SELECT id, NULL AS owner_pid, ${col('evaluations', 'owner_token')} AS owner_token FROM evaluations WHERE status = 'running'`,
+          ),
+    evaluationJobs:
+      col('evaluation_jobs', 'status') === 'NULL'
+        ? null
+        : db.prepare(
+            `SELECT id, NULL AS owner_pid, owner_token FROM evaluation_jobs WHERE status IN ('queued', 'running', 'stopping')`,
+          ),
+  };
+  ownedWorkReads.set(db, reads);
+  return reads;
+}
+
+/** Runs, evaluations and evaluation jobs left running (or queued) by a process that is gone. */
+function findDeadOwners(db: Db, dataDir: string): DeadRows {
+  const deadRowsOf = (rows: Owned[]) => rows.filter((r) => !ownerLives(dataDir, r));
+  const deadOf = (read: Database.Statement<[], Owned> | null) =>
+    read ? deadRowsOf(read.all()).map((r) => r.id) : [];
+  const reads = ownedWorkReadsOf(db);
+  const deadRuns = deadRowsOf(reads.runs.all());
+  return {
+    runs: new Map(deadRuns.map((r) => [r.id, r.owner_token])),
+    evaluations: deadOf(reads.evaluations),
+    evaluationJobs: deadOf(reads.evaluationJobs),
+  };
 }
 
 /** The runs and evaluations that a look for dead owners found newly interrupted. */
