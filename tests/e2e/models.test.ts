@@ -51,6 +51,8 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
         files: { 'config.json': '{"model_type":"bert","architectures":["BertModel"]}' },
         downloads: 90,
       },
+      // Downloaded at another revision than the page's (the local Hub serves any name).
+      'tiny/qwen-revisions': { files: fixtureRepoFiles('qwen2'), downloads: 40 },
     });
     process.env.HF_ENDPOINT = hub.url;
     process.env.HF_HUB_CACHE = join(home, 'hub');
@@ -371,6 +373,55 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
       (await said()).filter((t) => t.startsWith('Download of')),
       [],
     );
+  });
+
+  test("a download at another revision is its own: the preview of 'main' neither waits on it nor shows it as its own", async () => {
+    // Bug: Downloads.of(repo) ignored the revision that download jobs are keyed by, so a download of
+    // the repository at a pinned commit (here by another client) made the preview of 'main' read
+    // "Downloading…", its button disabled, and its bar was named as if it were that download.
+    await page.getByLabel('Search models').fill('qwen-revisions');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByTestId('hub-row-tiny/qwen-revisions').getByRole('button', { name: 'Details' }).click();
+    const preview = page.getByTestId('hub-preview');
+    const download = preview.getByRole('button', { name: /^Download [\d.]+ [KM]B$/ });
+    await download.waitFor();
+    hub.faults.push({ path: 'model.safetensors', kind: 'stall', afterBytes: 300_000 });
+    const stalled = new Promise<void>((r, reject) => {
+      hub.onStall = () => r();
+      setTimeout(() => reject(new Error('the download never reached the stall')), 30_000).unref();
+    });
+    assert.ok(server);
+    const client = await rpcFor(server.url);
+    try {
+      // The local Hub knows 'main' and the commit; a commit is what a pinned download names.
+      const { commit } = (await rpc(client, 'models/hub-info', { repo: 'tiny/qwen-revisions' })) as {
+        commit: string;
+      };
+      const { jobId } = (await rpc(client, 'models/download', {
+        repo: 'tiny/qwen-revisions',
+        revision: commit,
+      })) as { jobId: number };
+      await stalled;
+      const bar = page
+        .getByTestId('download-tiny/qwen-revisions')
+        .and(page.locator('[data-state="running"]'));
+      await bar.waitFor();
+      assert.equal(await preview.getByRole('button', { name: 'Downloading…' }).count(), 0);
+      assert.equal(await download.isEnabled(), true, "the preview of 'main' can still be downloaded");
+      // Its bar names the commit it fetches.
+      const name = `tiny/qwen-revisions@${commit.slice(0, 10)}`;
+      await bar.getByText(name, { exact: true }).waitFor();
+      await page.getByRole('progressbar', { name: `Download of ${name}` }).waitFor();
+      await rpc(client, 'models/download-cancel', { jobId });
+    } finally {
+      client.close();
+      hub.releaseStalled();
+      hub.onStall = null;
+    }
+    await page
+      .getByTestId('download-tiny/qwen-revisions')
+      .and(page.locator('[data-state="cancelled"]'))
+      .waitFor();
   });
 
   test('no page errors were thrown', () => {

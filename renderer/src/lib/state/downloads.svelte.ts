@@ -37,8 +37,23 @@ export class Downloads {
     return prev.state !== 'completed' && p.state === 'completed';
   }
 
-  /** The newest download of a repository, if any. */
-  of(repo: string): DownloadJob | undefined {
-    return this.jobs.find((j) => j.repo === repo);
+  /**
+   * The newest download of a repository at a revision, if any. Jobs are keyed by both: another
+   * revision is other files, whose progress is not this one's.
+   */
+  of(repo: string, revision = DEFAULT_REVISION): DownloadJob | undefined {
+    return this.jobs.find((j) => j.repo === repo && j.revision === revision);
   }
+}
+
+/** The revision a download asks for when it names none (the backend's models/download too). */
+export const DEFAULT_REVISION = 'main';
+
+/**
+ * A download as people read it: its repository, and its revision unless that is the default (a
+ * commit by its first 10 characters, as the Hub preview shows one).
+ */
+export function downloadName(job: Pick<DownloadJob, 'repo' | 'revision'>): string {
+  if (job.revision === DEFAULT_REVISION) return job.repo;
+  return `${job.repo}@${/^[0-9a-f]{40}$/.test(job.revision) ? job.revision.slice(0, 10) : job.revision}`;
 }
