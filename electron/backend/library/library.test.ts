@@ -198,6 +198,36 @@ test('a file given as the data folder, or on its path, is named as such', () => 
   assert.equal(readFileSync(file, 'utf8'), 'x', 'the file is left as it was');
 });
 
+test("a data folder inside another library's data folder is refused, naming that library", () => {
+  // Before, `--data-dir LIB/adapters/NAME` opened a library inside an adapter's folder, and
+  // `adapters rm` in LIB deleted it, datasets and all. Links count by where they lead.
+  const outer = join(root, 'outer-lib');
+  closeLibrary(openLibrary(outer));
+  const adapterFolder = join(outer, 'adapters', 'a1-0123abcd');
+  mkdirSync(adapterFolder, { recursive: true });
+  const link = join(root, 'link-into-lib');
+  symlinkSync(adapterFolder, link);
+  for (const dataDir of [adapterFolder, join(outer, 'runs', 'new', 'lib'), link, join(link, 'lib')]) {
+    assert.throws(
+      () => openLibrary(dataDir),
+      (e: unknown) =>
+        e instanceof FormatError &&
+        e.code === 'data-folder-in-library' &&
+        e.message ===
+          `${dataDir} cannot be the data folder: it is inside the data folder of another studio library, ${outer}, whose removals would delete its files; choose a folder outside it`,
+    );
+  }
+  assert.deepEqual(readdirSync(adapterFolder), [], 'nothing was written there');
+  assert.ok(!existsSync(join(outer, 'runs', 'new')));
+  // The library itself, a folder beside it, and one under another program's library.db are fine.
+  closeLibrary(openLibrary(outer));
+  closeLibrary(openLibrary(join(root, 'outer-lib-beside')));
+  const photos = join(root, 'photos');
+  mkdirSync(photos);
+  writeFileSync(join(photos, 'library.db'), 'not a studio library');
+  closeLibrary(openLibrary(join(photos, 'studio')));
+});
+
 test('models: a file given as the model folder is named as a file, not "no such folder"', () => {
   const lib = open();
   const file = join(LLAMA, 'config.json');

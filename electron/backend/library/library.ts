@@ -4,8 +4,9 @@
 // Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
 // of models, datasets or settings, which all build on it.
 
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
@@ -50,7 +51,52 @@ function createDataDir(dataDir: string): void {
   if (!statSync(dir).isDirectory()) throw notFolder();
 }
 
+/** Whether `dir` holds a studio library: a library.db that reads as one (its migrations table). */
+function holdsLibrary(dir: string): boolean {
+  const file = join(dir, 'library.db');
+  try {
+    if (!statSync(file).isFile()) return false;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (
+        db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__migrations__'").get() !==
+        undefined
+      );
+    } finally {
+      db.close();
+    }
+  } catch {
+    return false; // not there, or not a database this process can read: another program's file
+  }
+}
+
+/**
+ * The data folder of the studio library `dataDir` would lie inside, if any. Such a folder is that
+ * library's files: its removals delete whole folders (an adapter's, a run's), and its start-up
+ * sweeps walk into them, so the inner library could be deleted with an adapter of the outer one.
+ */
+export function enclosingLibrary(dataDir: string): string | null {
+  // Links resolved on the part of the path that exists: a link into a library leads inside it.
+  let existing = resolve(dataDir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  let real = existing;
+  try {
+    real = realpathSync(existing);
+  } catch {}
+  const inside = existing !== resolve(dataDir);
+  for (let dir = inside ? real : dirname(real); ; dir = dirname(dir)) {
+    if (holdsLibrary(dir)) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
 export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
+  const outer = enclosingLibrary(dataDir);
+  if (outer)
+    throw new FormatError(
+      'data-folder-in-library',
+      `${dataDir} cannot be the data folder: it is inside the data folder of another studio library, ${outer}, whose removals would delete its files; choose a folder outside it`,
+    );
   createDataDir(dataDir);
   const db = openDatabase(dataDir, opts);
   // The owner lock is a file written on first use (a run or an evaluation started), not here: a
