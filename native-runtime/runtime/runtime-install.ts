@@ -13,9 +13,10 @@
 // once, as it holds the lock, and by cuda-pack.ts (sweepRuntimes) once ten minutes old.
 // Installs and removals in one data folder take turns through the lock file runtimes/.lock
 // (pid-lock.ts): the one that comes second is refused, naming the process that runs the first.
+// The install holding it records its progress for other processes (install-progress.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type Dirent, existsSync } from 'node:fs';
+import { constants, createReadStream, createWriteStream, type Dirent, existsSync, rmSync } from 'node:fs';
 import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -36,6 +37,7 @@ import {
   runtimesLock,
 } from './cuda-pack.ts';
 import { notLinuxX64Library } from './elf.ts';
+import { installRecordFile, recordInstall } from './install-progress.ts';
 import { checkSpace, downloadNugetPackage, type InstallProgress, NUGET_PACKAGE } from './nuget-download.ts';
 
 export type { InstallProgress } from './nuget-download.ts';
@@ -83,15 +85,26 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       'unsupported-platform',
       `the CUDA runtime pack is available for Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
+  const release = await lockRuntimes(dataDir, 'an install of the CUDA pack', 'runtime install').catch((e) => {
+    throw fileError(e, 'runtime install');
+  });
+  // Recorded for other processes (an open studio) by the lock's holder only: a refused install must
+  // not overwrite the running one's progress.
+  const record = recordInstall(dataDir);
   try {
-    const release = await lockRuntimes(dataDir, 'an install of the CUDA pack', 'runtime install');
-    try {
-      return await install(dataDir, o);
-    } finally {
-      release();
-    }
+    const manifest = await install(dataDir, {
+      ...o,
+      onProgress: (p) => {
+        record.progress(p);
+        o.onProgress?.(p);
+      },
+    });
+    return manifest;
   } catch (e) {
     throw fileError(e, 'runtime install');
+  } finally {
+    record.end();
+    release();
   }
 }
 
@@ -258,6 +271,8 @@ async function lockRuntimes(dataDir: string, doing: string, command: string): Pr
   // its age (a killed install of GBs of CUDA libraries would keep that space for ten minutes), a
   // pack moved aside put back. Not the lock's own temp files: another process may be taking it.
   sweepTempFiles(root, 0, { foldersOnly: true });
+  // A killed install's progress record (install-progress.ts): no install runs now.
+  rmSync(installRecordFile(dataDir), { force: true });
   return release;
 }
 

@@ -3,11 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import * as tar from 'tar';
 import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
+import { BIN } from '../../../tests/backend/helpers.ts';
 import { tempDir } from '../../../tests/helpers/temp.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { createBackend } from '../host.ts';
@@ -199,6 +202,125 @@ test('the studio’s own install and removal are pushed once, never again as ano
       pushes.filter((p) => p.elsewhere),
       [],
     );
+  } finally {
+    off();
+  }
+});
+
+/** A real .tgz of the fake provider (or none) with 8 MB of stand-in CUDA libraries: an install that takes a moment. */
+async function archive(o: { provider?: boolean } = {}): Promise<string> {
+  const src = join(tempDir('cuda-archive-'), 'pkg');
+  if (o.provider === false) mkdirSync(src);
+  else cpSync(FAKE, src, { recursive: true });
+  for (const lib of ['libcublas.so.12', 'libcublasLt.so.12'])
+    writeFileSync(join(src, lib), randomBytes(1 << 22));
+  const file = join(src, '..', 'pkg.tgz');
+  await tar.c({ gzip: true, file, cwd: join(src, '..') }, ['pkg']);
+  return file;
+}
+
+/**
+ * `reft-studio runtime install cuda --from FROM` in its own process, stopped (SIGSTOP) at its first
+ * progress report: the studio's ticks then see it mid-way for as long as the test needs.
+ */
+function cliInstallStopped(from: string) {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'runtime', 'install', 'cuda', '--from', from, '--json', '--data-dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  // Bounded, so that a test gone wrong fails instead of waiting for a stopped process.
+  const exited = Promise.race([
+    closed,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the install did not end within 60 s')), 60_000).unref(),
+    ),
+  ]);
+  const stopped = new Promise<void>((resolve, reject) => {
+    let out = '';
+    const atFirst = (d: Buffer) => {
+      out += d;
+      if (!out.includes('"event":"progress"')) return;
+      child.stdout.off('data', atFirst).resume();
+      child.kill('SIGSTOP');
+      resolve();
+    };
+    child.stdout.on('data', atFirst);
+    void closed.then(() => reject(new Error(`the install ended before its first progress: ${out}`)));
+  });
+  return { child, stopped, exited };
+}
+
+test('an install by the CLI beside the studio is shown as it goes, then its end', async () => {
+  // Bug: the Settings card showed nothing while `reft-studio runtime install cuda --from FILE` ran
+  // in a terminal, until the pack appeared; a failed or killed install was never told at all.
+  assert.deepEqual(await call('system/runtime-list'), []);
+  const from = await archive();
+  const { pushes, next, off } = runtimePushes();
+  try {
+    const cli = cliInstallStopped(from);
+    after(() => cli.child.kill('SIGKILL'));
+    await cli.stopped;
+    const running = await next('its progress', (p) => p.state === 'running');
+    assert.deepEqual(
+      { ...running, bytes: running.bytes > 0 },
+      {
+        name: 'cuda',
+        state: 'running',
+        phase: 'extract',
+        bytes: true,
+        total: statSync(from).size,
+        elsewhere: true,
+      },
+    );
+    cli.child.kill('SIGCONT');
+    assert.equal(await cli.exited, 0);
+    const done = await next('its end', (p) => p.state === 'done');
+    assert.equal(done.elsewhere, true);
+    await new Promise((r) => setTimeout(r, 2500)); // two more ticks: nothing more to tell
+    assert.deepEqual(
+      pushes.filter((p) => p.state !== 'running'),
+      [done],
+      'one end, and no failure',
+    );
+    await call('system/runtime-remove', { name: 'cuda' });
+  } finally {
+    off();
+  }
+});
+
+test('an install by the CLI that fails or is killed mid-way ends as failed on the card, in words', async () => {
+  const { pushes, next, off } = runtimePushes();
+  try {
+    // Failing after its first progress: an archive without the CUDA provider.
+    const failing = cliInstallStopped(await archive({ provider: false }));
+    await failing.stopped;
+    assert.equal((await next('its progress', (p) => p.state === 'running')).elsewhere, true);
+    failing.child.kill('SIGCONT');
+    assert.equal(await failing.exited, 1);
+    const failed = await next('its end', (p) => p.state === 'failed');
+    assert.equal(failed.elsewhere, true);
+    assert.equal(
+      failed.error?.message,
+      'the install by another program ended without installing the runtime (it failed or was cancelled there: its output says why); the installed runtime (if any) is unchanged',
+    );
+    pushes.length = 0;
+
+    // Killed (-9) mid-way: its lock let go without a word, its record left behind.
+    const killed = cliInstallStopped(await archive());
+    await killed.stopped;
+    assert.equal((await next('its progress', (p) => p.state === 'running')).elsewhere, true);
+    killed.child.kill('SIGKILL');
+    await killed.exited.catch(() => {});
+    const stopped = await next('its end', (p) => p.state === 'failed');
+    assert.equal(
+      stopped.error?.message,
+      'the install by another program stopped before it ended (its process is gone); the installed runtime (if any) is unchanged',
+    );
+    assert.deepEqual(await call('system/runtime-list'), []);
   } finally {
     off();
   }

@@ -22,6 +22,11 @@ import {
   runtimesLock,
 } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
+import {
+  installRecordSignature,
+  type RecordedInstall,
+  readInstallRecord,
+} from '../../../native-runtime/runtime/install-progress.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import type { BackendContext } from '../context.ts';
 import type { RuntimeProgress } from '../events.ts';
@@ -62,8 +67,11 @@ function takeInPack(dataDir: string): void {
 export function followPackChanges(ctx: Pick<BackendContext, 'lib' | 'events' | 'engine'>): () => void {
   const dataDir = ctx.lib.dataDir;
   takeInPack(dataDir);
+  const followInstall = followInstallElsewhere(ctx);
   return () => {
-    if (installing || packSignature(dataDir) === knownPack.get(dataDir)) return;
+    if (installing) return;
+    followInstall();
+    if (packSignature(dataDir) === knownPack.get(dataDir)) return;
     // Mid-way through an install or removal (a reinstall moves the old pack aside before the new
     // one is renamed in): its end is what to tell, not the moment without a pack.
     if (lockHolder(runtimesLock(dataDir))) return;
@@ -80,6 +88,44 @@ export function followPackChanges(ctx: Pick<BackendContext, 'lib' | 'events' | '
       total: null,
       elsewhere: true,
     });
+  };
+}
+
+/**
+ * Another process's install as it goes (native-runtime/runtime/install-progress.ts): its progress
+ * pushed as 'running' marked `elsewhere`, and its end when it did not install the pack (failed,
+ * cancelled, killed: its own process says which and why); one that installed it is told by the new
+ * manifest (followPackChanges). One stat while nothing changes.
+ */
+function followInstallElsewhere(ctx: Pick<BackendContext, 'lib' | 'events'>): () => void {
+  const dataDir = ctx.lib.dataDir;
+  const push = (p: Omit<RuntimeProgress, 'name' | 'elsewhere'>) =>
+    ctx.events.emit('runtime/progress', { name: 'cuda', ...p, elsewhere: true });
+  let seen = '';
+  /** The install shown running, until its end is told. */
+  let shown: RecordedInstall | null = null;
+  return () => {
+    const signature = installRecordSignature(dataDir);
+    const record = signature !== seen && signature !== '' ? readInstallRecord(dataDir) : null;
+    seen = signature;
+    const holder = () => lockHolder(runtimesLock(dataDir))?.pid;
+    if (record && record.pid !== process.pid && holder() === record.pid) {
+      shown = record;
+      push({ state: 'running', phase: record.phase, bytes: record.bytes, total: record.total });
+      return;
+    }
+    // Its process let go of the lock. A new pack is told by its manifest; else it ended without one.
+    if (!shown || holder() === shown.pid) return;
+    const { phase } = shown;
+    shown = null;
+    if (packSignature(dataDir) !== knownPack.get(dataDir)) return;
+    const error = new ReftError(
+      'install-ended',
+      signature
+        ? 'the install by another program stopped before it ended (its process is gone); the installed runtime (if any) is unchanged'
+        : 'the install by another program ended without installing the runtime (it failed or was cancelled there: its output says why); the installed runtime (if any) is unchanged',
+    );
+    push({ state: 'failed', phase, bytes: 0, total: null, error: toUserError(error, dataDir) });
   };
 }
 
