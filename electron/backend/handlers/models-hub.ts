@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
+import { freeBytes } from '../../../native-runtime/formats/safetensors-stream.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, checkRevision, hubCacheDir } from '../hub/cache.ts';
 import {
@@ -16,7 +17,7 @@ import {
   repoInfo,
   searchModels,
 } from '../hub/client.ts';
-import { blobComplete, type DownloadProgress, freeBytesAt, remainingBytes } from '../hub/download.ts';
+import { blobComplete, type DownloadProgress, remainingBytes } from '../hub/download.ts';
 import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
@@ -166,7 +167,7 @@ export const modelsHubHandlers = defineHandlers({
         missingBytes: withCache.filter((f) => !f.cached).reduce((s, f) => s + f.size, 0),
         remainingBytes: files.reduce((s, f) => s + remainingBytes(cacheDir, info.repo, f), 0),
         cacheDir,
-        freeBytes: freeBytesAt(cacheDir),
+        freeBytes: freeBytes(cacheDir),
         fit: shape ? modelFit(shape, await deviceMemories()) : null,
       };
     },

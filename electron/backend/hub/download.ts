@@ -108,9 +108,6 @@ function partialBytes(part: string): number {
   }
 }
 
-/** Bytes free where `path` is or will be (formats/safetensors-stream.ts freeBytes). */
-export const freeBytesAt = freeBytes;
-
 /** The hash that names a blob: sha256 for LFS files, git's blob sha1 ("blob <size>\0" + bytes) else. */
 function newHasher(f: HubFile): Hash {
   if (f.lfs) return createHash('sha256');
@@ -356,7 +353,7 @@ export async function downloadFiles(
   }
   const left = new Map(files.map((f) => [f.path, remainingBytes(cacheDir, repo, f)]));
   const need = [...left.values()].reduce((a, b) => a + b, 0);
-  const free = (opts.freeBytes ?? freeBytesAt)(cacheDir);
+  const free = (opts.freeBytes ?? freeBytes)(cacheDir);
   // Keep a margin: a full disk breaks more than this download.
   const margin = Math.min(1e9, Math.max(need * 0.02, 50e6));
   if (need > 0 && need + margin > free)
