@@ -28,7 +28,7 @@ import {
 import { mulberry32 } from '../generation/sampling.ts';
 import { type ExpectedWeight, expectedWeights, type ModelDims } from '../models/arch.ts';
 import { loadModelSpec, type ModelSpec } from '../models/config.ts';
-import { type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
+import { baseOnCpu, type PrepareBaseOptions, prepareBase } from '../quantize/base.ts';
 import { storeBytesOf } from '../quantize/memory.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
@@ -242,11 +242,10 @@ function diskBytes(name: SyntheticName, o: SyntheticOptions): number {
   const written = plan.slots.filter((s) => !(o.scheme && isMatrix(s.name)));
   const checkpoint = written.reduce((sum, s) => sum + s.byteLength, plan.header.length);
   const shape = syntheticShape(name, o.overrides);
-  const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
   const floatBytes = (o.dtype ?? 'float32') === 'float32' ? 4 : 2;
   const store = o.scheme
     ? storeBytesOf({ ...shape, tied: false }, o.scheme, floatBytes)
-    : onCpu && floatBytes === 2
+    : baseOnCpu(o.device) && floatBytes === 2
       ? 4 * shape.params
       : 0;
   return checkpoint + store;

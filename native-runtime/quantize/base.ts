@@ -45,6 +45,13 @@ function allF32(spec: ModelSpec): boolean {
   return spec.weights.headers.every((h) => [...h.tensors.values()].every((t) => t.dtype === 'F32'));
 }
 
+/**
+ * Whether the base is prepared for the CPU on `device` (none named, 'cpu' or 'auto'): there a
+ * half-precision checkpoint is read from its float32 store, elsewhere cast in the graph.
+ */
+export const baseOnCpu = (device: string | undefined): boolean =>
+  !device || device === 'cpu' || device === 'auto';
+
 /** `spec` as the engine should read it in `scheme` (null: none), converting into the store if needed. */
 export async function prepareBase(
   spec: ModelSpec,
@@ -52,7 +59,7 @@ export async function prepareBase(
   o: PrepareBaseOptions,
 ): Promise<ModelSpec> {
   if (spec.base) return spec;
-  const onCpu = !o.device || o.device === 'cpu' || o.device === 'auto';
+  const onCpu = baseOnCpu(o.device);
   if (!scheme && (allF32(spec) || !onCpu)) return inPlace(spec);
   const dir = await ensureStore(spec, scheme, {
     root: basesRoot(o.dataDir),
@@ -157,7 +164,7 @@ export async function prepareBaseLogged(
   },
 ): Promise<ModelSpec> {
   const scheme = parseQuantize(quantize);
-  const needsStore = !!scheme || (!allF32(spec) && (!o.device || o.device === 'cpu' || o.device === 'auto'));
+  const needsStore = !!scheme || (!allF32(spec) && baseOnCpu(o.device));
   // Without a data folder a half-precision checkpoint is cast in the graph (a copy per session).
   if (!needsStore || (!scheme && !o.dataDir)) return spec.base ? spec : inPlace(spec);
   if (!o.dataDir)
