@@ -11,7 +11,7 @@ import { runAskedDevice } from '../../../native-runtime/runtime/device-choice.ts
 import { runLeftUnmarked } from '../db/database.ts';
 import type { Library } from './library-handle.ts';
 import { type RunPace, runPace } from './run-pace.ts';
-import type { RunRecord, RunStatus } from './runs.ts';
+import { LAST_METRIC_JOIN, type RunRecord, type RunStatus } from './runs.ts';
 
 /** A run as the Runs page lists it. */
 export type RunListEntry = Pick<
@@ -70,7 +70,7 @@ const SELECT_ROWS = `SELECT r.id, r.name, r.status, r.model_id, r.dataset_versio
   LEFT JOIN models md ON md.id = r.model_id
   LEFT JOIN dataset_versions v ON v.id = r.dataset_version_id
   LEFT JOIN datasets d ON d.id = v.dataset_id
-  LEFT JOIN run_metrics m ON m.run_id = r.id AND m.step = (SELECT MAX(step) FROM run_metrics WHERE run_id = r.id)`;
+  ${LAST_METRIC_JOIN}`;
 
 /** Runs newest first, as the Runs page lists them. */
 export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunListEntry[] {

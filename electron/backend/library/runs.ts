@@ -111,8 +111,12 @@ interface RunRow {
   owner_token: string | null;
 }
 
+/** Joins run `r`'s last metric row as `m` (none before its first step): its lastStep and lastLoss. */
+export const LAST_METRIC_JOIN =
+  'LEFT JOIN run_metrics m ON m.run_id = r.id AND m.step = (SELECT MAX(step) FROM run_metrics WHERE run_id = r.id)';
+
 const SELECT_RUN = `SELECT r.*, m.step AS last_step, m.loss AS last_loss FROM runs r
-  LEFT JOIN run_metrics m ON m.run_id = r.id AND m.step = (SELECT MAX(step) FROM run_metrics WHERE run_id = r.id)`;
+  ${LAST_METRIC_JOIN}`;
 
 /**
  * A run as stored, except one the start-up check found without a live owner but could not mark on
