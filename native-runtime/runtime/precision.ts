@@ -274,7 +274,7 @@ export async function trainingStartIssue(
  * prepareModel's memory refusal of `spec` loaded to generate or evaluate on `device` with its base
  * in `quantize`, asked before anything is loaded (evaluation/runner.ts OpenedModel.checkMemory: an
  * evaluation is recorded only once its model would load). Null when prepareModel would go on.
- * `use` and `setBy` are those of a bench (bench/bench.ts benchMemoryIssue): it trains or
+ * `use` and `setBy` are those of a bench (bench/bench.ts benchMemoryProblem): it trains or
  * generates, and its --quantize sets the form.
  */
 export async function modelLoadIssue(
