@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { buildSynthetic, syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
+import { setEnvFor } from '../helpers/env.ts';
 import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -18,74 +19,62 @@ const small = { overrides: SMALL_SYNTHETIC, device: 'cpu' };
 // Room for its int8 weights, not for its float32 ones (4 bytes a weight, within 90% of memory).
 const memory = 2 * syntheticShape('tinyllama-1.1b', SMALL_SYNTHETIC).params;
 
-function withMemoryCheck<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
-  const was = process.env.REFT_STUDIO_MEMORY_CHECK;
-  if (value === undefined) delete process.env.REFT_STUDIO_MEMORY_CHECK;
-  else process.env.REFT_STUDIO_MEMORY_CHECK = value;
-  return fn().finally(() => {
-    if (was === undefined) delete process.env.REFT_STUDIO_MEMORY_CHECK;
-    else process.env.REFT_STUDIO_MEMORY_CHECK = was;
-  });
-}
-
-test('a synthetic model over the memory is refused in one line before anything is written', async () => {
-  await withMemoryCheck(undefined, async () => {
-    const dataDir = tempDir('reft-synth-memory-');
-    for (const use of ['chat', 'train'] as const) {
-      await assert.rejects(
-        buildSynthetic('tinyllama-1.1b', { ...small, dataDir, memory, use }),
-        (e: Error) => {
-          assert.equal((e as { code?: string }).code, 'model-too-large');
-          assert.match(
-            e.message,
-            /^this model's weights take .+ in float32 on the CPU, more than this computer's .+ of memory can hold: choose int8 \(.+\) or int4 \(.+\) with --quantize, or a GPU with --device \(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)$/,
-          );
-          return true;
-        },
-      );
-    }
-    assert.deepEqual(readdirSync(dataDir), [], 'nothing written');
-    // The form the refusal names fits.
-    const m = await buildSynthetic('tinyllama-1.1b', {
-      ...small,
-      dataDir,
-      memory,
-      scheme: parseQuantize('int8'),
-    });
-    assert.equal(m.spec.base?.form, 'int8-b32');
-    m.dispose();
-  });
-  // The switch every memory refusal names runs it anyway.
-  await withMemoryCheck('0', async () => {
-    const m = await buildSynthetic('tinyllama-1.1b', { ...small, dataDir: tempDir('reft-synth-'), memory });
-    assert.equal(m.spec.hiddenSize, 64);
-    m.dispose();
-  });
-});
-
-test('a synthetic model whose build the disk cannot hold is refused before anything is written', async () => {
-  // A shape of hundreds of terabytes, its memory check off: only the disk can refuse it.
-  await withMemoryCheck('0', async () => {
-    const dataDir = join(tempDir('reft-synth-disk-'), 'data');
-    const overrides = {
-      hidden_size: 65536,
-      num_attention_heads: 512,
-      num_key_value_heads: 512,
-      intermediate_size: 262144,
-      num_hidden_layers: 1000,
-    };
-    await assert.rejects(buildSynthetic('llama3-8b', { dataDir, overrides, device: 'cpu' }), (e: Error) => {
-      assert.equal((e as { code?: string }).code, 'disk-full');
+test('a synthetic model over the memory is refused in one line before anything is written', async (t) => {
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dataDir = tempDir('reft-synth-memory-');
+  for (const use of ['chat', 'train'] as const) {
+    await assert.rejects(buildSynthetic('tinyllama-1.1b', { ...small, dataDir, memory, use }), (e: Error) => {
+      assert.equal((e as { code?: string }).code, 'model-too-large');
       assert.match(
         e.message,
-        new RegExp(
-          `^the synthetic llama3-8b model needs .+ TB of disk space in ${dataDir} \\(its weights, deleted after the bench, and 268 MB left free\\), but only .+ is free$`,
-        ),
+        /^this model's weights take .+ in float32 on the CPU, more than this computer's .+ of memory can hold: choose int8 \(.+\) or int4 \(.+\) with --quantize, or a GPU with --device \(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)$/,
       );
       return true;
     });
-    assert.equal(existsSync(dataDir), false, 'not even the data folder made');
+  }
+  assert.deepEqual(readdirSync(dataDir), [], 'nothing written');
+  // The form the refusal names fits.
+  const int8 = await buildSynthetic('tinyllama-1.1b', {
+    ...small,
+    dataDir,
+    memory,
+    scheme: parseQuantize('int8'),
   });
+  assert.equal(int8.spec.base?.form, 'int8-b32');
+  int8.dispose();
+  // The switch every memory refusal names runs it anyway.
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
+  const unchecked = await buildSynthetic('tinyllama-1.1b', {
+    ...small,
+    dataDir: tempDir('reft-synth-'),
+    memory,
+  });
+  assert.equal(unchecked.spec.hiddenSize, 64);
+  unchecked.dispose();
+});
+
+test('a synthetic model whose build the disk cannot hold is refused before anything is written', async (t) => {
+  // A shape of hundreds of terabytes, its memory check off: only the disk can refuse it.
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
+  const dataDir = join(tempDir('reft-synth-disk-'), 'data');
+  const overrides = {
+    hidden_size: 65536,
+    num_attention_heads: 512,
+    num_key_value_heads: 512,
+    intermediate_size: 262144,
+    num_hidden_layers: 1000,
+  };
+  await assert.rejects(buildSynthetic('llama3-8b', { dataDir, overrides, device: 'cpu' }), (e: Error) => {
+    assert.equal((e as { code?: string }).code, 'disk-full');
+    assert.match(
+      e.message,
+      new RegExp(
+        `^the synthetic llama3-8b model needs .+ TB of disk space in ${dataDir} \\(its weights, deleted after the bench, and 268 MB left free\\), but only .+ is free$`,
+      ),
+    );
+    return true;
+  });
+  assert.equal(existsSync(dataDir), false, 'not even the data folder made');
 });
 
 test("a killed bench's synthetic model is swept when the library next opens; a running one's stays", () => {
