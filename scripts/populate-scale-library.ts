@@ -237,9 +237,7 @@ for (let r = 0; r < N.runs; r++) {
         output: 'Arr, a pirate I be, sailin’ the seven seas.',
       });
   }
-  if (status !== 'interrupted')
-    setRunStatus(lib, run.id, status, status === 'failed' ? 'out of memory' : undefined);
-  else setRunStatus(lib, run.id, 'interrupted');
+  setRunStatus(lib, run.id, status, status === 'failed' ? 'out of memory' : undefined);
   if (status === 'completed') completedRuns.push({ id: run.id, model, version, folder: runDir });
   if (r % 200 === 199) say(`${r + 1} runs, ${points} metric points`);
 }
