@@ -164,7 +164,7 @@ const SYSTEM_INFO = {
 const template = join(modelsDir, 'checkpoint');
 mkdirSync(template, { recursive: true });
 writeFileSync(join(template, 'trainer-state.json'), JSON.stringify({ step: 0, epoch: 0 }));
-const completedRuns: Array<{ id: number; model: number; version: number; folder: string }> = [];
+const completedRuns: Array<{ id: number; model: number; version: number }> = [];
 let points = 0;
 for (let r = 0; r < N.runs; r++) {
   const model = int(0, modelIds.length - 1);
@@ -238,7 +238,7 @@ for (let r = 0; r < N.runs; r++) {
       });
   }
   setRunStatus(lib, run.id, status, status === 'failed' ? 'out of memory' : undefined);
-  if (status === 'completed') completedRuns.push({ id: run.id, model, version, folder: runDir });
+  if (status === 'completed') completedRuns.push({ id: run.id, model, version });
   if (r % 200 === 199) say(`${r + 1} runs, ${points} metric points`);
 }
 
