@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
+  connected,
   DEMO_MODEL,
   listenToAnnouncer,
   openPage,
@@ -29,14 +30,21 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
   let page: Page;
   let client: RpcClient;
   const pageErrors: string[] = [];
+  /** The page's messages to the backend held back (null: they pass at once), and the way on. */
+  let held: (string | Buffer)[] | null = null;
+  let toBackend: (frame: string | Buffer) => void = () => {};
 
   before(async () => {
     ({ server, client, browser } = await startStudio(tempDir('reft-e2e-playground-tools-')));
-    page = await openPage(browser, {
-      viewport: { width: 1280, height: 900 },
-      errors: pageErrors,
-      url: `${server.url}#/playground`,
+    page = await openPage(browser, { viewport: { width: 1280, height: 900 }, errors: pageErrors });
+    // What the page sends the backend passes through here, so a test can hold it back (heldFrames).
+    await page.routeWebSocket(/\/rpc\b/, (ws) => {
+      const backend = ws.connectToServer();
+      toBackend = (frame) => backend.send(frame);
+      ws.onMessage((frame) => (held ? held.push(frame) : backend.send(frame)));
     });
+    await page.goto(`${server.url}#/playground`);
+    await connected(page);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByLabel('Max new tokens').fill('6');
@@ -82,8 +90,17 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await page.getByLabel('Temperature').fill('0');
     await page.getByLabel('Max new tokens').fill('4000');
     await composer().fill('Ahoy, tell me of the sea.');
+    // The answer (74 tokens at ~700 tok/s) can end before a loaded machine reads the Escape: the
+    // request and its cancel are held back and reach the backend together, in the order sent.
+    held = [];
     await composer().press('Enter');
     await composer().press('Escape');
+    const sent = held;
+    await waitFor('the page to send its cancel', async () =>
+      sent.some((f) => String(f).includes('"generate/cancel"')),
+    );
+    held = null;
+    for (const frame of sent) toBackend(frame);
     await finished(1);
     assert.match((await metas().nth(0).textContent()) ?? '', /^stopped/);
     await page.getByLabel('Temperature').fill(temperature);
