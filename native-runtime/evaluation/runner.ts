@@ -23,8 +23,8 @@ import {
   type StudioAdapter,
   type StudioManifest,
 } from '../formats/studio-adapter.ts';
+import { AnswerStream } from '../generation/answer-stream.ts';
 import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../generation/generator.ts';
-import { cutAtStop, StopStringStream } from '../generation/stop-strings.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
@@ -154,7 +154,7 @@ async function inferenceBase(
 
 export interface GenerateTextOptions
   extends Omit<GenerateOptions, 'interventions' | 'onToken' | 'shouldStop'> {
-  /** Stop a row once its text contains one of these; the text is cut before it. */
+  /** Stop a row once its text contains one of these (answer-stream.ts); the text is cut before it. */
   stop?: string[];
   /** Format the prompt with the chat template: true, false, or 'auto' (as the adapter was trained). */
   chat?: boolean | 'auto';
@@ -445,11 +445,10 @@ export class ModelRunner {
   async generate(prompts: PromptInput[], opts: GenerateTextOptions = {}): Promise<GeneratedText[]> {
     const asked = opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     const { ids, maxNew } = this.reader.request(prompts, { chat: opts.chat, maxNewTokens: asked });
-    const decoders = ids.map(() => this.tokenizer.streamDecoder({ skipSpecialTokens: true }));
-    // An empty stop string is in every text: it stops nothing (as cutAtStop and the stream agree).
-    const stops = (opts.stop ?? []).filter((s) => s.length > 0);
     // What is streamed is the answer: never a stop string or what follows it.
-    const streams = ids.map((_, r) => new StopStringStream(stops, (t) => opts.onText?.(r, t)));
+    const answers = ids.map(
+      (_, r) => new AnswerStream(this.tokenizer, opts.stop ?? [], (t) => opts.onText?.(r, t)),
+    );
     const firstAt: Array<number | undefined> = ids.map(() => undefined);
     const lastAt: number[] = ids.map(() => 0);
     const gen = this.model.generator();
@@ -462,10 +461,9 @@ export class ModelRunner {
         const now = performance.now();
         firstAt[row] ??= now;
         lastAt[row] = now;
-        const piece = decoders[row].push(id);
-        if (piece) streams[row].push(piece);
+        answers[row].push(id);
       },
-      shouldStop: stops.length ? (row) => stops.some((s) => decoders[row].text.includes(s)) : undefined,
+      shouldStop: (row) => answers[row].stopped,
       interventions: this.composed
         ? {
             params: this.model.paramFeed(),
@@ -483,14 +481,10 @@ export class ModelRunner {
             }
           : undefined,
     });
-    decoders.forEach((d, r) => {
-      const rest = d.flush();
-      if (rest) streams[r].push(rest);
-      streams[r].flush();
-    });
+    for (const a of answers) a.finish();
     // The answer is the streamed text, so a client that follows the pieces ends with the same text.
     return res.tokens.map((toks, r) => ({
-      text: cutAtStop(decoders[r].text, stops),
+      text: answers[r].text,
       ids: toks,
       tokens: toks.length,
       finishReason: res.finishReasons[r] === 'length' && maxNew < asked ? 'context' : res.finishReasons[r],

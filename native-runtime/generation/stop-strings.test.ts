@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cutAtStop, parseStopLines, StopStringStream } from './stop-strings.ts';
+import { parseStopLines, StopStringStream } from './stop-strings.ts';
 
 function stream(stops: string[], pieces: string[]): string[] {
   const out: string[] = [];
@@ -10,10 +10,10 @@ function stream(stops: string[], pieces: string[]): string[] {
   return out;
 }
 
-test('cutAtStop: the text before the earliest stop string', () => {
-  assert.equal(cutAtStop('a\n\nb User: c', ['User:', '\n\n']), 'a');
-  assert.equal(cutAtStop('abc', ['x']), 'abc');
-  assert.equal(cutAtStop('abc', ['']), 'abc');
+test('StopStringStream: the text before the earliest stop string', () => {
+  assert.deepEqual(stream(['User:', '\n\n'], ['a\n\nb User: c']), ['a']);
+  assert.deepEqual(stream(['x'], ['abc']), ['abc']);
+  assert.deepEqual(stream([''], ['abc']), ['abc']);
 });
 
 test('StopStringStream: the streamed text is the cut answer, a stop split over pieces included', () => {
@@ -34,4 +34,30 @@ test('parseStopLines: one text a line, \\n a line break, \\\\ a backslash, blank
   assert.deepEqual(parseStopLines(''), []);
   // Spaces are text: " Q:" is not "Q:".
   assert.deepEqual(parseStopLines(' Q:'), [' Q:']);
+});
+
+test('StopStringStream: a stop string matches canonically equal text, NFC or NFD', () => {
+  const nfc = 'caf\u00e9'; // é as one code point
+  const nfd = 'cafe\u0301'; // e + combining acute
+  assert.deepEqual(stream(['\u00e9'], [`${nfd} ok`]), ['caf']);
+  assert.deepEqual(stream(['e\u0301'], [`${nfc} ok`]), ['caf']);
+  assert.deepEqual(stream([nfc], [`say ${nfd}!`]), ['say ']);
+  // Split over pieces: the e waits, since with its accent it could begin the stop string.
+  assert.deepEqual(stream(['\u00e9'], ['caf', 'e', '\u0301 ok']), ['caf']);
+  assert.deepEqual(stream(['\u00e9'], ['caf', 'e', 's']), ['caf', 'es']);
+  // Hangul: 한 as one syllable or as three jamo.
+  assert.deepEqual(stream(['\ud55c'], ['a \u1112\u1161\u11ab b']), ['a ']);
+  assert.deepEqual(stream(['\u1112\u1161\u11ab'], ['a \ud55c b']), ['a ']);
+});
+
+test('StopStringStream: a stop string matches whole characters, never part of one', () => {
+  // "e" is not the é of e + U+0301, nor 하 the start of the syllable 한.
+  assert.deepEqual(stream(['e'], ['cafe\u0301']), ['cafe\u0301']);
+  // Except where the text so far ends: the stop is taken at once (waiting for a mark that might
+  // come would cost a token at every stop).
+  assert.deepEqual(stream(['e'], ['cafe', '\u0301']), ['caf']);
+  assert.deepEqual(stream(['\ud558'], ['\u1112\u1161\u11ab']), ['\u1112\u1161\u11ab']);
+  assert.deepEqual(stream(['\ud558'], ['\ud55c']), ['\ud55c']);
+  // The answer keeps the form the model wrote.
+  assert.deepEqual(stream(['x'], ['e\u0301 x']), ['e\u0301 ']);
 });

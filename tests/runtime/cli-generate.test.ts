@@ -60,6 +60,36 @@ describe('reft-studio generate', () => {
     }
   });
 
+  it('a stop string that is a special token’s text stops at that token, in the engine and the CLI', async () => {
+    const runner = await ModelRunner.load(model, null);
+    try {
+      const user = runner.tokenizer.tokenToId('<|user|>') as number;
+      assert.ok(runner.tokenizer.specialIds.has(user));
+      const opts = { chat: false, temperature: 3, maxNewTokens: 30 } as const;
+      // A seed whose sample draws <|user|> (before the end token, and before its last token).
+      let seed = 0;
+      let free: number[] = [];
+      let at = -1;
+      for (; seed < 400; seed++) {
+        free = (await runner.generate([`Hello ${seed}`], { ...opts, seed }))[0].ids;
+        at = free.indexOf(user);
+        if (at >= 0 && at < 29) break;
+      }
+      assert.ok(at >= 0 && at < 29, 'no seed drew <|user|> (this test would prove nothing)');
+      const [r] = await runner.generate([`Hello ${seed}`], { ...opts, seed, stop: ['<|user|>'] });
+      assert.equal(r.finishReason, 'stop');
+      assert.deepEqual(r.ids, free.slice(0, at + 1));
+      assert.equal(r.text, runner.tokenizer.decode(free.slice(0, at), { skipSpecialTokens: true }));
+      const cli = run(
+        ...['--model', model, '--prompt', `Hello ${seed}`, '--temperature', '3', '--seed', String(seed)],
+        ...['--max-new-tokens', '30', '--stop', '<|user|>'],
+      );
+      assert.deepEqual([cli.finishReason, cli.tokens, cli.text], ['stop', r.ids, r.text]);
+    } finally {
+      await runner.release();
+    }
+  });
+
   it("stops at the tokenizer's end token, which training appends, where the config names none", async () => {
     // The Qwen2 fixture's config.json and generation_config.json name no eos; its tokenizer's is </s>.
     const runner = await ModelRunner.load(modelDir('qwen2'), null);
