@@ -129,10 +129,12 @@ test('keep-checkpoint on a paused run; a run without checkpoints says so', async
     'paused',
     'cancelled',
   ]);
+  // One line per event: the keep is logged when it happens; the cancel that returns the same
+  // adapter afterwards only says it cancelled.
   const step = p.checkpoints.at(-1).step;
   assert.deepEqual((await logOf(run.runId)).slice(-2), [
-    `cancelled (last checkpoint: step ${step})`,
     `kept the checkpoint at step ${step} as adapter #${a.id}`,
+    `cancelled (last checkpoint: step ${step})`,
   ]);
 });
 

@@ -312,7 +312,7 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
     baseModel?: { fingerprint?: string };
   };
   // Once per folder: a checkpoint kept earlier (keepLastCheckpoint) is another adapter of the same run.
-  return registerRunAdapterOnce(lib, {
+  const { id } = registerRunAdapterOnce(lib, {
     name: run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`,
     path: dir,
     type: cfg.intervention,
@@ -322,6 +322,7 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dir),
   });
+  return id;
 }
 
 /**
@@ -329,9 +330,9 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
  * studio adapter folder) are copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
  * later keeps the adapter — and registered with the run's lineage and the tag 'checkpoint'.
  * Refuses a run that is queued or running ('run-active') or has no checkpoint ('no-checkpoint').
- * Keeping the same checkpoint twice returns the adapter kept the first time.
+ * Keeping the same checkpoint twice returns the adapter kept the first time, with `added` false.
  */
-export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
+export function keepLastCheckpoint(lib: Library, runId: number): { adapter: AdapterRecord; added: boolean } {
   const run = getRunRecord(lib, runId);
   if (run.status === 'queued' || run.status === 'running')
     throw new ValidationError(
@@ -344,14 +345,14 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
   if (!ckpt) throw new ValidationError('no-checkpoint', `run ${runId} saved no checkpoint before it stopped`);
   const dest = checkpointAdapterPath(lib, runId, ckpt.step);
   const existing = findRunAdapter(lib, runId, dest);
-  if (existing !== null) return getAdapter(lib, existing);
+  if (existing !== null) return { adapter: getAdapter(lib, existing), added: false };
   const adapter = readStudioAdapter(ckpt.path);
   // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
   // registering it twice is not, so that is decided under the write lock.
   writeStudioAdapter(dest, adapter);
   const cfg = run.config as unknown as StoredRunConfig;
   const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
-  const id = registerRunAdapterOnce(lib, {
+  const { id, added } = registerRunAdapterOnce(lib, {
     name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
     path: dest,
     type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
@@ -362,5 +363,5 @@ export function keepLastCheckpoint(lib: Library, runId: number): AdapterRecord {
     sizeBytes: folderSize(dest),
     tags: ['checkpoint'],
   });
-  return getAdapter(lib, id);
+  return { adapter: getAdapter(lib, id), added };
 }

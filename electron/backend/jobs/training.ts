@@ -128,9 +128,13 @@ export class TrainingService {
     return { ...getRunRecord(this.lib, id), keptAdapterId };
   }
 
-  /** Keeps a stopped run's last checkpoint as an adapter (see keepLastCheckpoint). */
+  /**
+   * Keeps a stopped run's last checkpoint as an adapter (see keepLastCheckpoint). Logged and
+   * announced once: keeping it again (a cancel with keep after a keep) returns the same adapter quietly.
+   */
   keepCheckpoint(id: number): AdapterRecord {
-    const a = keepLastCheckpoint(this.lib, id);
+    const { adapter: a, added } = keepLastCheckpoint(this.lib, id);
+    if (!added) return a;
     this.#log(
       id,
       `kept the checkpoint at step ${(a.manifest as { metrics?: { step?: number } }).metrics?.step ?? '?'} as adapter #${a.id}`,

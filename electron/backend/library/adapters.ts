@@ -154,16 +154,19 @@ export function findRunAdapter(lib: Library, runId: number, path: string): numbe
 
 /**
  * registerAdapter once per run and folder, decided under the write lock (two windows keeping the
- * same checkpoint, a completion racing a keep): returns the adapter's id.
+ * same checkpoint, a completion racing a keep): the adapter's id, and whether this call added it
+ * (so only the call that added it logs and announces it).
  */
 export function registerRunAdapterOnce(
   lib: Library,
   input: RegisterAdapterInput & { runId: number },
-): number {
-  return writeTransaction(
-    lib.db,
-    () => findRunAdapter(lib, input.runId, input.path) ?? registerAdapter(lib, input).id,
-  );
+): { id: number; added: boolean } {
+  return writeTransaction(lib.db, () => {
+    const existing = findRunAdapter(lib, input.runId, input.path);
+    return existing !== null
+      ? { id: existing, added: false }
+      : { id: registerAdapter(lib, input).id, added: true };
+  });
 }
 
 export interface AdapterFilter {
