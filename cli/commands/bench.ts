@@ -6,14 +6,16 @@
 import { cpus } from 'node:os';
 import {
   type BenchDims,
+  type BenchMemoryOptions,
   type BenchProgress,
   benchDecode,
-  benchMemoryProblem,
   benchPrefill,
   benchTrain,
+  benchTrainStep,
   checkDecodeOptions,
   checkPrefillOptions,
   checkTrainOptions,
+  refuseBenchOverMemory,
   type TrainBackward,
 } from '../../native-runtime/bench/bench.ts';
 import {
@@ -22,7 +24,6 @@ import {
   type SyntheticName,
   syntheticShape,
 } from '../../native-runtime/bench/synthetic.ts';
-import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
@@ -69,11 +70,12 @@ function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
 
 /**
  * The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form.
- * `check` refuses the bench's options on the model's config before it is converted or built (minutes).
+ * `check` refuses the bench's options on the model's config, and `asks` (its use, a training
+ * bench's step) the computer's memory, before the model is converted or built (minutes).
  */
 async function setup(
   ctx: CommandContext,
-  use: 'chat' | 'train',
+  asks: BenchMemoryOptions,
   check: (dims: BenchDims) => void,
 ): Promise<Setup> {
   const model = str(ctx.values, 'model');
@@ -101,7 +103,7 @@ async function setup(
       device,
       dtype,
       onProgress,
-      use,
+      ...asks,
     });
     return {
       spec: { ...m.spec, ...compute },
@@ -118,8 +120,7 @@ async function setup(
   const folderSpec = loadModelSpec(resolveModelDir(model as string));
   check(folderSpec);
   // As for a synthetic model (buildSynthetic): refused before a base is converted.
-  const problem = await benchMemoryProblem(folderSpec, { scheme, device, use });
-  if (problem) throw new ConfigError('model-too-large', problem);
+  await refuseBenchOverMemory(folderSpec, { ...asks, scheme, device });
   const spec = await prepareBase(folderSpec, scheme, {
     dataDir: ctx.dataDir,
     device,
@@ -148,7 +149,8 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
 
 /**
  * Runs one measurement on the prepared model, its steps (or tokens, `unit`) shown by the progress
- * reporter; a synthetic model's folder is deleted afterwards.
+ * reporter; a synthetic model's folder is deleted afterwards. `asks`: what the bench asks of the
+ * computer's memory (default: to generate).
  */
 async function measure(
   ctx: CommandContext,
@@ -156,8 +158,9 @@ async function measure(
   unit: string,
   check: (dims: BenchDims) => void,
   fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
+  asks: BenchMemoryOptions = { use: 'chat' },
 ): Promise<number> {
-  const s = await setup(ctx, what === 'train' ? 'train' : 'chat', check);
+  const s = await setup(ctx, asks, check);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
   const sampler = s.device === 'cpu' ? null : new GpuMemorySampler(chosenGpuIndex());
   const sampling = !!sampler?.start() && (await sampler.ready());
@@ -259,6 +262,8 @@ export const benchCommands: Command[] = [
         'steps',
         (dims) => checkTrainOptions(dims, opts),
         (spec, device, onStep) => benchTrain(spec, { ...opts, onStep, device }),
+        // Its step is refused as train's is, before the model is converted or built.
+        { use: 'train', step: benchTrainStep(opts) },
       );
     },
   },

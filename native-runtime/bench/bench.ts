@@ -59,25 +59,38 @@ export const peakRssMb = (): number => Math.round((process.resourceUsage().maxRS
 
 const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 
+/** What a bench asks of the computer's memory, for refuseBenchOverMemory. */
+export interface BenchMemoryOptions {
+  /** What the bench does with the model: 'chat' for prefill and decode. */
+  use: 'chat' | 'train';
+  /** A training bench's step: sequences per step × tokens per sequence. */
+  step?: { batch: number; tokens: number };
+  /** The computer's memory in bytes (default: its total; tests). */
+  memory?: number;
+}
+
 /**
- * Why this computer's memory cannot hold the bench's model in its --quantize form, in the command
- * line's words, or null: generate's and train's check (runtime/precision.ts hostMemoryIssue), asked
+ * Refuses, in the command line's words, a bench whose model this computer's memory cannot hold in
+ * its --quantize form: generate's and train's check (runtime/precision.ts hostMemoryIssue), asked
  * before a synthetic model is written or a base converted — a float32 Llama-3-8B is 32 GB, which a
- * 24 GB computer would read from disk for every token. None on a GPU, or with
- * REFT_STUDIO_MEMORY_CHECK=0. `memory`: the computer's (default its total; tests).
+ * 24 GB computer would read from disk for every token. A training bench's `step` (its batch ×
+ * seq) is then checked as `train` checks its step (training/recompute.ts hostStepIssue): one that
+ * cannot fit ('batch-too-large') would otherwise swap, or be killed with no message. Nothing is
+ * refused on a GPU, or with REFT_STUDIO_MEMORY_CHECK=0. `memory`: the computer's (default its total; tests).
  */
-export async function benchMemoryProblem(
+export async function refuseBenchOverMemory(
   shape: HostShape,
-  o: { scheme: QuantScheme | null; device?: DeviceChoice; use: 'chat' | 'train'; memory?: number },
-): Promise<string | null> {
+  o: BenchMemoryOptions & { scheme: QuantScheme | null; device?: DeviceChoice },
+): Promise<void> {
   const issue = await modelLoadIssue(shape, {
     quantize: schemeName(o.scheme),
     device: o.device,
     memory: o.memory,
     use: o.use,
+    step: o.step,
     setBy: 'bench',
   });
-  return issue?.cli ?? null;
+  if (issue) throw new ConfigError(issue.code, issue.cli);
 }
 
 /** A named GPU must run the bench: falling back to the CPU would measure the wrong thing. */
@@ -240,6 +253,11 @@ export async function benchDecode(
   };
 }
 
+/** A training bench's step, batch × seq (defaults 4 × 128): benchTrain's, and its memory check's. */
+export function benchTrainStep(o: { batch?: number; seq?: number }): { batch: number; tokens: number } {
+  return { batch: o.batch ?? 4, tokens: o.seq ?? 128 };
+}
+
 /**
  * LoReFT training speed: random ids (fixed seed), labels on the last seq − prompt tokens, interventions
  * at `layers` with `positions` computed on the first `prompt` tokens (f+l untied = two per layer),
@@ -260,9 +278,8 @@ export async function benchTrain(
     backward?: TrainBackward;
   },
 ): Promise<BenchResult> {
-  const B = o.batch ?? 4,
-    T = o.seq ?? 128,
-    P = o.prompt ?? 64,
+  const { batch: B, tokens: T } = benchTrainStep(o);
+  const P = o.prompt ?? 64,
     steps = o.steps ?? 3,
     r = o.rank ?? 4;
   // Training's own syntax and words (training/positions.ts): the same flags mean the same there.

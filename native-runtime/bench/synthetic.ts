@@ -33,7 +33,7 @@ import { storeBytesOf } from '../quantize/memory.ts';
 import type { QuantScheme } from '../quantize/scheme.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import { makeScratchFolder, sweepScratchFolders } from '../scratch-folders.ts';
-import { benchMemoryProblem } from './bench.ts';
+import { type BenchMemoryOptions, refuseBenchOverMemory } from './bench.ts';
 
 export const SYNTHETIC_MODELS = ['tinyllama-1.1b', 'llama3-8b'] as const;
 export type SyntheticName = (typeof SYNTHETIC_MODELS)[number];
@@ -75,7 +75,8 @@ const CONFIGS: Record<SyntheticName, Record<string, unknown>> = {
 export type SyntheticDtype = 'float32' | 'float16' | 'bfloat16';
 const ST: Record<SyntheticDtype, SafetensorsDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 
-export interface SyntheticOptions {
+/** `use` (default 'chat': prefill, decode), `step` and `memory`: for the memory check. */
+export interface SyntheticOptions extends Partial<BenchMemoryOptions> {
   /** The data folder; the model goes to `<dataDir>/tmp/`. */
   dataDir: string;
   /** Stored dtype of the float weights (default float32). */
@@ -87,10 +88,6 @@ export interface SyntheticOptions {
   onProgress?: PrepareBaseOptions['onProgress'];
   /** config.json fields replacing the published ones (tests build the same model, smaller). */
   overrides?: Record<string, unknown>;
-  /** What the bench does with it, for the memory check (default 'chat': prefill, decode). */
-  use?: 'chat' | 'train';
-  /** The computer's memory in bytes (default: its total; tests). */
-  memory?: number;
 }
 
 export interface SyntheticModel {
@@ -253,16 +250,16 @@ function diskBytes(name: SyntheticName, o: SyntheticOptions): number {
 
 /**
  * Refuses, before anything is written, a synthetic model this computer cannot hold in memory (the
- * bench's --quantize form: benchMemoryProblem) or whose build does not fit on the data folder's disk.
+ * bench's --quantize form: refuseBenchOverMemory) or whose build does not fit on the data folder's disk.
  */
 async function refuseUnfit(name: SyntheticName, o: SyntheticOptions): Promise<void> {
-  const problem = await benchMemoryProblem(syntheticShape(name, o.overrides), {
+  await refuseBenchOverMemory(syntheticShape(name, o.overrides), {
     scheme: o.scheme ?? null,
     device: o.device as DeviceChoice | undefined,
     use: o.use ?? 'chat',
+    step: o.step,
     memory: o.memory,
   });
-  if (problem) throw new ConfigError('model-too-large', problem);
   const need = diskBytes(name, o) + DISK_RESERVE;
   const free = freeBytes(o.dataDir);
   if (need > free)

@@ -274,8 +274,9 @@ export async function trainingStartIssue(
  * prepareModel's memory refusal of `spec` loaded to generate or evaluate on `device` with its base
  * in `quantize`, asked before anything is loaded (evaluation/runner.ts OpenedModel.checkMemory: an
  * evaluation is recorded only once its model would load). Null when prepareModel would go on.
- * `use` and `setBy` are those of a bench (bench/bench.ts benchMemoryProblem): it trains or
- * generates, and its --quantize sets the form.
+ * `use` and `setBy` are those of a bench (bench/bench.ts refuseBenchOverMemory): it trains or
+ * generates, and its --quantize sets the form; a training bench also gives its `step` (batch ×
+ * tokens), refused as `train` refuses one that cannot fit (hostStepIssue).
  */
 export async function modelLoadIssue(
   spec: HostShape,
@@ -285,13 +286,16 @@ export async function modelLoadIssue(
     memory?: number;
     use?: 'chat' | 'train';
     setBy?: FormSetBy;
+    step?: { batch: number; tokens: number };
   },
 ): Promise<OptionIssue | null> {
   const memory = await hostMemoryFor(o.device, o.memory);
   if (memory === null) return null;
   const use = o.use ?? 'chat';
   // An evaluation's form is its library model's Base weights (the CLI's evaluate has no --quantize).
-  return hostMemoryIssue(spec, hostBaseForm(spec, o.quantize, use, memory), use, memory, o.setBy ?? 'model');
+  const form = hostBaseForm(spec, o.quantize, use, memory);
+  const weights = hostMemoryIssue(spec, form, use, memory, o.setBy ?? 'model');
+  return weights ?? (use === 'train' && o.step ? hostStepIssue(spec, form, memory, o.step) : null);
 }
 
 /**

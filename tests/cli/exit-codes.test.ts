@@ -94,4 +94,15 @@ describe('exit codes', () => {
     const tiny = ['bench', 'train', '--synthetic', 'tinyllama-1.1b'];
     expectExit([...tiny, '--positions', 'middle'], 2, 'bad-positions', /positions "middle"/);
   });
+
+  it('bench train: a step no computer can hold is 1, refused as train refuses it, before loading', () => {
+    // 10⁹ × 16 tokens: about a hundred terabytes of logits alone, on any machine.
+    const huge = ['--batch', '1000000000'];
+    const step =
+      /^error: a training step of 1000000000 × 16 tokens needs about .+ \(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)$/m;
+    expectExit([...bench, ...huge], 1, 'batch-too-large', step);
+    // A synthetic model is refused before it is built (its float32 weights fit in memory).
+    const tiny = ['bench', 'train', '--synthetic', 'tinyllama-1.1b', '--seq', '16', '--prompt', '8'];
+    expectExit([...tiny, ...huge], 1, 'batch-too-large', step);
+  });
 });

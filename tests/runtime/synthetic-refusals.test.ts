@@ -53,6 +53,40 @@ test('a synthetic model over the memory is refused in one line before anything i
   unchecked.dispose();
 });
 
+test("a training bench's step over the memory is refused in one line, as train refuses it", async (t) => {
+  // Room for the float32 weights, not for a step of 4 × 128 tokens (logits alone: 4 bytes × 3 × vocab a token).
+  const roomy = 64 * syntheticShape('tinyllama-1.1b', SMALL_SYNTHETIC).params;
+  const train = { ...small, memory: roomy, use: 'train' as const };
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
+  const dataDir = tempDir('reft-synth-step-');
+  await assert.rejects(
+    buildSynthetic('tinyllama-1.1b', { ...train, dataDir, step: { batch: 4, tokens: 128 } }),
+    (e: Error) => {
+      assert.equal((e as { code?: string }).code, 'batch-too-large');
+      assert.match(
+        e.message,
+        /^a training step of 4 × 128 tokens needs about .+, more than this computer's .+ of memory can hold: use a batch size of at most 3 .+ \(REFT_STUDIO_MEMORY_CHECK=0 skips this check\)$/,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(readdirSync(dataDir), [], 'nothing written');
+  // The batch the refusal names fits.
+  const suggested = await buildSynthetic('tinyllama-1.1b', {
+    ...train,
+    dataDir,
+    step: { batch: 3, tokens: 128 },
+  });
+  suggested.dispose();
+  setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
+  const unchecked = await buildSynthetic('tinyllama-1.1b', {
+    ...train,
+    dataDir: tempDir('reft-synth-step-'),
+    step: { batch: 4, tokens: 128 },
+  });
+  unchecked.dispose();
+});
+
 test('a synthetic model whose build the disk cannot hold is refused before anything is written', async (t) => {
   // A shape of hundreds of terabytes, its memory check off: only the disk can refuse it.
   setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', '0');
