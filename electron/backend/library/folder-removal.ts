@@ -30,7 +30,7 @@ const NOT_SWEPT = new Set(['datasets', 'owners']);
  * own contents keeps the walk to a few hundred listings for a library of thousands of checkpoints
  * (it runs each time the library opens, every CLI command included).
  */
-const SWEEP_DEPTH = 3;
+export const SWEEP_DEPTH = 3;
 
 /** For tests: called after the commit, before the deletes, to stand in for a crash there. */
 export const removalSeams: { afterCommit?: () => void } = {};

@@ -7,6 +7,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -226,6 +227,42 @@ test("a data folder inside another library's data folder is refused, naming that
   mkdirSync(photos);
   writeFileSync(join(photos, 'library.db'), 'not a studio library');
   closeLibrary(openLibrary(join(photos, 'studio')));
+});
+
+test('a new data folder holding another library where its clean-ups reach is refused; an existing one opens', () => {
+  // The outer library's housekeeping would delete the inner one's files: downloads/ and uploads/
+  // lose whole old entries, the temp sweep walks runs/ to the bottom, and the start-up sweep of
+  // set-aside folders would delete the inner library's interrupted removals rather than put them back.
+  const cases: [string, string][] = [
+    ['holds-sub', 'old'],
+    ['holds-downloads', join('downloads', 'old')],
+    ['holds-deep-run', join('runs', 'a', 'b', 'c', 'old')],
+  ];
+  for (const [name, at] of cases) {
+    const dataDir = join(root, name);
+    const inner = join(dataDir, at);
+    closeLibrary(openLibrary(inner));
+    assert.throws(
+      () => openLibrary(dataDir),
+      (e: unknown) =>
+        e instanceof FormatError &&
+        e.code === 'library-in-data-folder' &&
+        e.message ===
+          `${dataDir} cannot be the data folder: it holds the data folder of another studio library, ${inner}, whose files its clean-ups could delete; choose a folder that does not hold it`,
+    );
+    assert.ok(!existsSync(join(dataDir, 'library.db')), 'no library was made');
+  }
+  // A library deeper than any clean-up reaches, outside the library's own folders, is none of its business.
+  const far = join(root, 'holds-far');
+  closeLibrary(openLibrary(join(far, 'photos', '2020', 'album', 'old')));
+  closeLibrary(openLibrary(far));
+  // A library that exists keeps opening, whatever was moved into it since.
+  const existing = join(root, 'existing-lib');
+  closeLibrary(openLibrary(existing));
+  const moved = join(root, 'moved-lib');
+  closeLibrary(openLibrary(moved));
+  renameSync(moved, join(existing, 'moved-lib'));
+  closeLibrary(openLibrary(existing));
 });
 
 test('models: a file given as the model folder is named as a file, not "no such folder"', () => {

@@ -4,7 +4,7 @@
 // Hosts that show the demo seed it afterwards (demo.ts seedDemo): the library itself knows nothing
 // of models, datasets or settings, which all build on it.
 
-import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
@@ -14,7 +14,7 @@ import { sweepScratchFolders } from '../../../native-runtime/scratch-folders.ts'
 import { type Db, type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { pruneEndedEvaluationJobs } from './evaluation-jobs.ts';
-import { removeOutdatedBaseStores, sweepRemovedFolders } from './folder-removal.ts';
+import { removeOutdatedBaseStores, SWEEP_DEPTH, sweepRemovedFolders } from './folder-removal.ts';
 import { sweepUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import type { Library } from './library-handle.ts';
 
@@ -90,12 +90,56 @@ export function enclosingLibrary(dataDir: string): string | null {
   }
 }
 
+/**
+ * The data folder's sub-folders whose whole trees its housekeeping walks or empties: the start-up
+ * sweep of temp files walks datasets/, adapters/ and runs/ to the bottom, and downloads/, uploads/
+ * and tmp/ lose whole entries once old (transfers.ts sweep, sweepScratchFolders).
+ */
+const SWEPT_TREES = new Set(['datasets', 'adapters', 'runs', 'downloads', 'uploads', 'tmp']);
+
+/**
+ * The data folder of a studio library that a new library at `dataDir` would hold where its own
+ * housekeeping reaches, if any: the trees of SWEPT_TREES, and every folder the start-up sweep of
+ * set-aside folders lists (SWEEP_DEPTH deep), which would delete that library's interrupted removals
+ * instead of its own sweep putting them back. The folders a library's opening walks anyway, so the
+ * check costs no more than one opening; links are not followed.
+ */
+export function heldLibrary(dataDir: string): string | null {
+  const walk = (dir: string, depth: number, swept: boolean): string | null => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return null; // no such folder yet, or not one this process can read
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const sub = join(dir, e.name);
+      const inTree = swept || (depth === 0 && SWEPT_TREES.has(e.name));
+      if (holdsLibrary(sub)) return sub;
+      if (inTree || depth + 1 < SWEEP_DEPTH) {
+        const found = walk(sub, depth + 1, inTree);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  return walk(resolve(dataDir), 0, false);
+}
+
 export function openLibrary(dataDir: string, opts: OpenOptions = {}): Library {
   const outer = enclosingLibrary(dataDir);
   if (outer)
     throw new FormatError(
       'data-folder-in-library',
       `${dataDir} cannot be the data folder: it is inside the data folder of another studio library, ${outer}, whose removals would delete its files; choose a folder outside it`,
+    );
+  // Asked only of a new library: one that exists keeps opening (its files are its own already).
+  const inner = existsSync(join(dataDir, 'library.db')) ? null : heldLibrary(dataDir);
+  if (inner)
+    throw new FormatError(
+      'library-in-data-folder',
+      `${dataDir} cannot be the data folder: it holds the data folder of another studio library, ${inner}, whose files its clean-ups could delete; choose a folder that does not hold it`,
     );
   createDataDir(dataDir);
   const db = openDatabase(dataDir, opts);
