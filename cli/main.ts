@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { databaseDiskError } from '../electron/backend/db/disk-full.ts';
 import { appRoot, appVersion } from '../electron/backend/paths.ts';
+import { visibleControls } from '../native-runtime/control-characters.ts';
 import { CancelledError, ReftError } from '../native-runtime/errors.ts';
 import { plainError } from '../native-runtime/fs-errors.ts';
 import {
@@ -49,7 +50,7 @@ import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
 import { badRowsHint, mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
-import { visibleControls, visibleWriter } from './terminal-text.ts';
+import { visibleWriter } from './terminal-text.ts';
 
 export const COMMANDS: Command[] = [
   serveCommand,

@@ -8,6 +8,7 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/libr
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
+import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import {
@@ -19,7 +20,6 @@ import {
   table,
 } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
-import { visibleControls } from '../terminal-text.ts';
 
 /** Files from this size on show progress while their rows are checked. */
 const BIG_FILE_BYTES = 4 * 2 ** 20;

@@ -6,13 +6,13 @@
 // (`DIR:X`): a folder's path may itself hold ':' (C:\adapters, ./run:2). As with the sampling flags,
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
+import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
-import { visibleControls } from '../terminal-text.ts';
 
 /** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
 function num(

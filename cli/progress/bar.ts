@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
-import { visibleControls } from '../terminal-text.ts';
+import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { barFields, fitFields, fractionOf } from './format.ts';
 import type { Sink, TaskView } from './sink.ts';
 

@@ -261,3 +261,29 @@ test("MessagePort transport: a typed array, Map or Date (a structured clone's) â
   const bare = Object.assign(Object.create(null), { key: 'k', value: 1 });
   assert.equal((await backend.handle(req('settings/set', bare, 65))).type, 'reply');
 });
+
+test("an error's message shows the caller's control characters, one line", async () => {
+  // A value the caller sent comes back in the message: a newline or an escape sequence in it would
+  // split the notice or act on a terminal (ESC ] 0 sets a window title, ESC [ 2 J clears the screen).
+  const raw = '\n\u001b]0;owned\u0007\u001b[2J';
+  const shown = '\\x0a\\x1b]0;owned\\x07\\x1b[2J';
+  const cases: [string, unknown][] = [
+    ['models/add', { path: `/nowhere${raw}` }],
+    ['models/scan', { dir: `/nowhere${raw}` }],
+    ['models/hub-info', { repo: `a/b${raw}` }],
+    ['models/download', { repo: `a/b${raw}` }],
+    ['system/runtime-remove', { name: `cuda${raw}` }],
+    ['runs/estimate', { modelId: 1, datasetId: 1, layers: `1;${raw}` }],
+    ['adapters/export', { id: 1, out: `relative${raw}` }],
+    [`nope${raw}`, {}],
+    ['models/list', { [`key${raw}`]: 1 }],
+  ];
+  for (const [method, params] of cases) {
+    const r = await backend.handle(req(method, params));
+    assert.equal(r.type, 'error', method);
+    const message = r.type === 'error' ? r.error.message : '';
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may be left
+    assert.doesNotMatch(message, /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/, `${method}: ${message}`);
+    assert.ok(message.includes(shown), `${method}: ${message}`);
+  }
+});

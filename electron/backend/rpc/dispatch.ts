@@ -3,9 +3,13 @@
 // or error envelope. It never throws: malformed JSON, a non-object, a message too large or nested too
 // deep (measured before zod, whose recursive schemas would overflow the stack), an unknown method,
 // params that fail their zod schema, and exceptions anywhere — validation included — all become
-// error replies, so a bad client cannot bring the backend down.
+// error replies, so a bad client cannot bring the backend down. Every error reply's message is one
+// line with its control characters visible (oneLineVisible): messages repeat what the caller sent
+// (a path, a repo id, a method name), and a newline or an escape sequence there must not reach a
+// window's notice or a terminal raw.
 
 import type { z } from 'zod';
+import { oneLineVisible } from '../../../native-runtime/control-characters.ts';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import type { BackendContext } from '../context.ts';
 import type { HandlerSet } from './define-handlers.ts';
@@ -56,6 +60,17 @@ export async function dispatch(
   raw: unknown,
   ctx: BackendContext,
   opts: DispatchOptions = {},
+): Promise<ReplyMessage | ErrorMessage> {
+  const answer = await dispatchRaw(handlers, raw, ctx, opts);
+  if (answer.type === 'reply') return answer;
+  return { ...answer, error: { ...answer.error, message: oneLineVisible(answer.error.message) } };
+}
+
+async function dispatchRaw(
+  handlers: HandlerSet,
+  raw: unknown,
+  ctx: BackendContext,
+  opts: DispatchOptions,
 ): Promise<ReplyMessage | ErrorMessage> {
   let id: number | null = null;
   try {
