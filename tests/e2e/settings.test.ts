@@ -278,6 +278,18 @@ describe('The CUDA runtime in two tabs: Cancel midway, then installed', {
     // Bug: B's old failure stayed beside the new install's progress (and later beside "Installed.").
     assert.equal(await b.getByRole('alert').count(), 0, 'the old note gives way in the other tab');
     await screenshot(tabs[1], 'settings-4-cuda-second-tab');
+    // A tab opened now hears no report (the download is held): the devices report shows the install.
+    // Bug: such a tab showed no install until its next progress report.
+    const late = await openPage(browser as Browser, {
+      viewport: { width: 1000, height: 700 },
+      url: `${server?.url}#/settings`,
+    });
+    await late
+      .getByTestId('cuda-runtime')
+      .getByTestId('cuda-progress')
+      .getByText(/^Downloading/)
+      .waitFor({ timeout: 10_000 });
+    await late.close();
 
     await a.getByRole('button', { name: 'Cancel' }).click();
     // Bug: "The CUDA runtime could not be installed. runtime install cancelled; …", an error in the

@@ -207,13 +207,16 @@ test('the studio’s own install and removal are pushed once, never again as ano
   }
 });
 
-/** A real .tgz of the fake provider (or none) with 8 MB of stand-in CUDA libraries: an install that takes a moment. */
-async function archive(o: { provider?: boolean } = {}): Promise<string> {
+/**
+ * A real .tgz of the fake provider (or none) with 8 MB of stand-in CUDA libraries (`libBytes` each
+ * of two): an install that takes a moment.
+ */
+async function archive(o: { provider?: boolean; libBytes?: number } = {}): Promise<string> {
   const src = join(tempDir('cuda-archive-'), 'pkg');
   if (o.provider === false) mkdirSync(src);
   else cpSync(FAKE, src, { recursive: true });
   for (const lib of ['libcublas.so.12', 'libcublasLt.so.12'])
-    writeFileSync(join(src, lib), randomBytes(1 << 22));
+    writeFileSync(join(src, lib), randomBytes(o.libBytes ?? 1 << 22));
   const file = join(src, '..', 'pkg.tgz');
   await tar.c({ gzip: true, file, cwd: join(src, '..') }, ['pkg']);
   return file;
@@ -221,9 +224,11 @@ async function archive(o: { provider?: boolean } = {}): Promise<string> {
 
 /**
  * `reft-studio runtime install cuda --from FROM` in its own process, stopped (SIGSTOP) at its first
- * progress report: the studio's ticks then see it mid-way for as long as the test needs.
+ * progress report (of the phase `at`): the studio's ticks then see it mid-way for as long as the
+ * test needs.
  */
-function cliInstallStopped(from: string) {
+function cliInstallStopped(from: string, at = '') {
+  const event = at ? `"event":"progress","kind":"transfer","label":"${at}"` : '"event":"progress"';
   const child = spawn(
     process.execPath,
     [BIN, 'runtime', 'install', 'cuda', '--from', from, '--json', '--data-dir', dir],
@@ -243,7 +248,7 @@ function cliInstallStopped(from: string) {
     let out = '';
     const atFirst = (d: Buffer) => {
       out += d;
-      if (!out.includes('"event":"progress"')) return;
+      if (!out.includes(event)) return;
       child.stdout.off('data', atFirst).resume();
       child.kill('SIGSTOP');
       resolve();
@@ -265,27 +270,57 @@ test('an install by the CLI beside the studio is shown as it goes, then its end'
     after(() => cli.child.kill('SIGKILL'));
     await cli.stopped;
     const running = await next('its progress', (p) => p.state === 'running');
-    assert.deepEqual(
-      { ...running, bytes: running.bytes > 0 },
-      {
-        name: 'cuda',
-        state: 'running',
-        phase: 'extract',
-        bytes: true,
-        total: statSync(from).size,
-        elsewhere: true,
-      },
-    );
+    const expected = {
+      name: 'cuda',
+      state: 'running',
+      phase: 'extract',
+      bytes: true,
+      total: statSync(from).size,
+      elsewhere: true,
+    };
+    assert.deepEqual({ ...running, bytes: running.bytes > 0 }, expected);
+    // A Settings page opened now gets no push until the install's next report: the devices report
+    // it asks for first carries the install as it stands.
+    const { cudaInstall } = (await call('system/devices')) as { cudaInstall: RuntimeProgress };
+    assert.deepEqual({ ...cudaInstall, bytes: cudaInstall.bytes > 0 }, expected);
     cli.child.kill('SIGCONT');
     assert.equal(await cli.exited, 0);
     const done = await next('its end', (p) => p.state === 'done');
     assert.equal(done.elsewhere, true);
+    assert.equal((await call('system/devices')).cudaInstall, null, 'none going on');
     await new Promise((r) => setTimeout(r, 2500)); // two more ticks: nothing more to tell
     assert.deepEqual(
       pushes.filter((p) => p.state !== 'running'),
       [done],
       'one end, and no failure',
     );
+    await call('system/runtime-remove', { name: 'cuda' });
+  } finally {
+    off();
+  }
+});
+
+test('a page opened while the CLI verifies the pack shows it verifying', async () => {
+  // Bug: verifying (hashing every library: seconds for the real gigabyte of them) reports once, at
+  // its start, so a page opened during it showed no install at all until the pack appeared.
+  const { next, off } = runtimePushes();
+  try {
+    const cli = cliInstallStopped(await archive({ libBytes: 1 << 25 }), 'verify');
+    after(() => cli.child.kill('SIGKILL'));
+    await cli.stopped;
+    const { cudaInstall } = (await call('system/devices')) as { cudaInstall: RuntimeProgress };
+    assert.deepEqual(cudaInstall, {
+      name: 'cuda',
+      state: 'running',
+      phase: 'verify',
+      bytes: 0,
+      total: null,
+      elsewhere: true,
+    });
+    cli.child.kill('SIGCONT');
+    assert.equal(await cli.exited, 0);
+    // Removed once the studio has taken in the new pack, as a person would.
+    await next('its end', (p) => p.state === 'done');
     await call('system/runtime-remove', { name: 'cuda' });
   } finally {
     off();

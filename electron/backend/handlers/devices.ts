@@ -8,7 +8,8 @@
 // an open studio) is noticed by followPackChanges on the library watcher's 1 s tick, and pushed as
 // the host's own would be, so an open Settings card follows it. A stat of the pack's manifest, not
 // fs.watch: the runtimes folder may not exist yet, and the pack folder is renamed in and out whole,
-// which a watch on it would lose.
+// which a watch on it would lose. The devices report carries the install going on when it is asked
+// for (installGoingOn), so a Settings page opened mid-way shows it at once.
 
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,9 +130,35 @@ function followInstallElsewhere(ctx: Pick<BackendContext, 'lib' | 'events'>): ()
   };
 }
 
+/** The devices report as the Settings page gets it: with the CUDA pack install going on now. */
+export interface StudioDevicesReport extends DevicesReport {
+  /** What the install's last 'runtime/progress' push said (installGoingOn); null when none runs. */
+  cudaInstall: RuntimeProgress | null;
+}
+
+/**
+ * The CUDA pack install going on now, this host's or another process's (`elsewhere`), from its
+ * record (install-progress.ts), trusted while its process holds the runtimes lock (a killed one
+ * leaves its record behind). A page opened mid-way has no push to go by until the next report —
+ * none at all while the install verifies the pack — so the devices report carries this.
+ */
+function installGoingOn(dataDir: string): RuntimeProgress | null {
+  const record = readInstallRecord(dataDir);
+  if (!record || lockHolder(runtimesLock(dataDir))?.pid !== record.pid) {
+    // This host's own install before its first report: as its start was pushed.
+    return installing ? { name: 'cuda', state: 'running', phase: 'download', bytes: 0, total: null } : null;
+  }
+  const { phase, bytes, total } = record;
+  const elsewhere = record.pid !== process.pid ? { elsewhere: true as const } : {};
+  return { name: 'cuda', state: 'running', phase, bytes, total, ...elsewhere };
+}
+
 export const devicesHandlers = defineHandlers({
-  /** Providers with state and reason, GPUs, drivers, the CUDA pack; probes run once unless refresh. */
-  'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), (p, ctx) => {
+  /**
+   * Providers with state and reason, GPUs, drivers, the CUDA pack; probes run once unless refresh.
+   * The install going on is read at each call (the probes' report is kept).
+   */
+  'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), async (p, ctx) => {
     if (p.refresh || !report) {
       report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh, engineProcesses: true }).then(
         // The engine processes' library (the pack's copy once installed); this process's if they fail.
@@ -147,7 +174,8 @@ export const devicesHandlers = defineHandlers({
         report = null;
       });
     }
-    return report;
+    const r = await report;
+    return { ...r, cudaInstall: installGoingOn(ctx.lib.dataDir) } satisfies StudioDevicesReport;
   }),
   'system/runtime-list': handler(z.object({}).strict(), (_p, ctx): PackStatus[] =>
     listPacks(ctx.lib.dataDir),

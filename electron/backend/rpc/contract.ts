@@ -9,7 +9,8 @@
 // Methods (params → result; ids are integers; times are epoch ms):
 //   system/info       {}                                            → SystemInfo
 //   system/devices    {refresh?}                                    → DevicesReport (providers with state + one-line reason,
-//                                                                     GPUs, Vulkan, CUDA pack, what auto picks)
+//                                                                     GPUs, Vulkan, CUDA pack, what auto picks,
+//                                                                     the pack install going on: cudaInstall)
 //   system/runtime-list    {}                                       → PackStatus[]
 //   system/runtime-install {name: 'cuda', from? (absolute file/folder)} → {started} ('runtime/progress' pushes follow)
 //   system/runtime-cancel  {}                                       → {cancelled}
@@ -161,7 +162,7 @@ export type ResultOf<K extends Method> = Awaited<ReturnType<Handlers[K]>>;
 
 export type { WireError } from '../../../native-runtime/errors.ts';
 export type { PackStatus } from '../../../native-runtime/runtime/cuda-pack.ts';
-export type { DevicesReport, ProviderState } from '../../../native-runtime/runtime/devices.ts';
+export type { ProviderState } from '../../../native-runtime/runtime/devices.ts';
 export type {
   Choice,
   ModelShapeForTraining,
@@ -187,6 +188,8 @@ export type {
   TrainEvent,
   TrainProgress,
 } from '../events.ts';
+// What system/devices answers: the engine's report and the CUDA pack install going on.
+export type { StudioDevicesReport as DevicesReport } from '../handlers/devices.ts';
 export type { EvaluationJob } from '../handlers/evaluations.ts';
 export type { GenerateReply } from '../handlers/generate.ts';
 export type { DownloadJob, HubPreview } from '../handlers/models-hub.ts';
