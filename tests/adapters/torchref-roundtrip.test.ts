@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { adapterStates } from '../../native-runtime/adapters/apply.ts';
 import { exportPyreft, readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
 import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
@@ -27,7 +28,7 @@ import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tmp } from './helpers.ts';
 import { PYTHON, torchSkipReason } from './torch-python.ts';
 
-const DRIVER = new URL('../tools/torchref_logits.py', import.meta.url).pathname;
+const DRIVER = fileURLToPath(new URL('../tools/torchref_logits.py', import.meta.url));
 const skip = torchSkipReason();
 
 /** Two unpadded rows of 9 tokens; every position is real, so torchref needs no padding rule. */

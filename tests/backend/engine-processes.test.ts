@@ -11,13 +11,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
 import { truncateMetrics } from '../../electron/backend/library/runs.ts';
 import { ortPackage, packDir } from '../../native-runtime/runtime/cuda-pack.ts';
 import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
-const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const FAKE_PACK = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
 const root = tempDir('engine-processes');
 const dataDir = join(root, 'data');
 let b: Backend;

@@ -19,12 +19,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { zipFolderTo } from '../../electron/backend/library/transfers.ts';
 import { unpackZip } from '../../electron/backend/library/unpack-zip.ts';
 import { writeFully } from '../../native-runtime/formats/atomic-write.ts';
 import { tempDir } from './helpers.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const root = tempDir('export-memory');
 const MB = 1e6;
 

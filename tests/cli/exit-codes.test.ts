@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const root = tempDir('reft-exit-codes-');
 const model = modelDir('llama'); // 4 layers, hidden size 64
 const data = join(root, 'd.jsonl');

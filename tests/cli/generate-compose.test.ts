@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { readPyreftFolder } from '../../native-runtime/formats/pyreft.ts';
 import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
@@ -14,7 +15,7 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 const model = modelDir('llama');
 const root = tempDir('reft-compose-cli-');

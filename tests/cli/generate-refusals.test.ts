@@ -9,11 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { qwenMixedWindow } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { modelWithoutBosOrTemplate } from '../training/helpers.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const root = tempDir('reft-generate-refusals-');
 const model = modelWithoutBosOrTemplate(join(root, 'model'));
 const mixed = qwenMixedWindow(join(root, 'qwen2-mixed'));

@@ -15,6 +15,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { REFT } from '../helpers/fixtures.ts';
@@ -35,7 +36,7 @@ import {
 } from './helpers.ts';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core');
-const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const FAKE_PACK = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
 const cudaPackSkip =
   process.platform !== 'linux' || process.arch !== 'x64' ? 'the CUDA pack is Linux x64 only' : false;
 

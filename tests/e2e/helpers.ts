@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Locator, type Page, type ViewportSize } from 'playwright-core';
 import { connect, type RpcClient, rpc } from '../backend/helpers.ts';
 
-export const root = new URL('../..', import.meta.url).pathname;
+export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const chromiumPath = '/usr/bin/chromium';
 /** Skips only when Chromium is missing outside CI (CI installs it, so there the tests must run). */
 export const skip =

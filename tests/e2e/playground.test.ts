@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -260,7 +261,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   test('Stop while the model loads: the reply says stopped, not that generation failed', async () => {
     // A model not loaded yet, so that Stop, pressed at once, comes while the request still runs
     // (the tiny demo model, loaded, writes its whole context before a click could come).
-    const gpt2 = new URL('../fixtures/golden/models/gpt2', import.meta.url).pathname;
+    const gpt2 = fileURLToPath(new URL('../fixtures/golden/models/gpt2', import.meta.url));
     const added = await rpc(client, 'models/add', { path: gpt2 });
     const model = page.getByLabel('Model', { exact: true });
     await model.locator('option', { hasText: added.name }).waitFor({ state: 'attached' });
@@ -285,7 +286,7 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   });
 
   test('a model removed from the library is not kept chosen', async () => {
-    const gpt2 = new URL('../fixtures/golden/models/gpt2', import.meta.url).pathname;
+    const gpt2 = fileURLToPath(new URL('../fixtures/golden/models/gpt2', import.meta.url));
     const model = page.getByLabel('Model', { exact: true });
     const chosenIs = (name: string) =>
       page.waitForFunction(

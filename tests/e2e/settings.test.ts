@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus as logicalCpus } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { automaticThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import { type RpcClient, runCli } from '../backend/helpers.ts';
@@ -31,7 +32,7 @@ import {
   textWhen,
 } from './helpers.ts';
 
-const FAKE_PACK = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const FAKE_PACK = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
 
 /** `reft-studio serve` on `dataDir` (with `env` added) and Chromium on its Settings page. */
 async function openSettings(

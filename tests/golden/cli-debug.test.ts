@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../native-runtime/formats/safetensors.ts';
 import { MODEL_ARCHS, maxAbsDiffMasked, modelDir, REFT, relErr } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const tmp = tempDir('reft-cli-debug-');
 const cli = (...args: string[]) =>
   JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--json'], { encoding: 'utf8' }));

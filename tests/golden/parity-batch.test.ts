@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   loadSafetensors,
   type TensorToWrite,
@@ -103,7 +104,7 @@ test('a refused batch is refused before the base is converted (debug forward --q
   const bad = batch('cli-vocab', (t) => {
     (t.input_ids.data as BigInt64Array)[4] = 5000n;
   });
-  const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+  const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
   const args = ['debug', 'forward', '--model', modelDir('llama'), '--adapter', join(c, 'pyreft_init')];
   const r = spawnSync(
     process.execPath,

@@ -3,8 +3,9 @@
 
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const FIXTURES = new URL('../fixtures/golden/', import.meta.url).pathname;
+export const FIXTURES = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
 export const MODELS = join(FIXTURES, 'models');
 export const REFT = join(FIXTURES, 'reft');
 export const MODEL_ARCHS = readdirSync(MODELS).sort();

@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
 import {
@@ -51,7 +52,7 @@ const NEEDED = [
   'tokenizer.json',
   'tokenizer_config.json',
 ];
-const DEMO_DATA = new URL('../../resources/demo/persona.jsonl', import.meta.url).pathname;
+const DEMO_DATA = fileURLToPath(new URL('../../resources/demo/persona.jsonl', import.meta.url));
 
 /**
  * The llama fixture as a sharded checkpoint: its tensors split over two files named `names`, with

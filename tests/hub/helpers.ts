@@ -5,10 +5,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 
-export const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+export const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

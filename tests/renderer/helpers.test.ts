@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
 import { finishText, formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
@@ -157,7 +158,7 @@ test('pyreft snippet: a chat prompt is tokenized as the studio reads it, one sta
   // Bug: the snippet tokenized the rendered chat template with the tokenizer's special tokens, so a
   // template that writes its own start token (Llama's, Mistral's) got two: in pyreft the adapter read
   // another prompt than in the studio, its positions shifted by one.
-  const tok = loadTokenizer(new URL('../fixtures/golden/models/llama', import.meta.url).pathname);
+  const tok = loadTokenizer(fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url)));
   const messages = [{ role: 'user', content: 'Who are you?' }];
   const rendered = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
   const studio = tok.encodeChat(messages, { addGenerationPrompt: true });

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-const src = new URL('../../renderer/src/', import.meta.url).pathname;
+const src = fileURLToPath(new URL('../../renderer/src/', import.meta.url));
 
 /** Every .svelte file under the renderer's sources. */
 function svelteFiles(dir: string): string[] {

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { addModel, setModelQuantize } from '../../electron/backend/library/models.ts';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
@@ -15,7 +16,7 @@ import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const run = (...args: string[]) =>
   JSON.parse(execFileSync(process.execPath, [BIN, 'generate', ...args, '--json'], { encoding: 'utf8' }));
 

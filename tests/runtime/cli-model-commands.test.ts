@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.ts';
 import { fractionalByteFields } from '../helpers/byte-fields.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
+const MODELS = fileURLToPath(new URL('../fixtures/golden/models/', import.meta.url));
 const GOLDEN = JSON.parse(
   readFileSync(new URL('../fixtures/golden/tokenizers/bytelevel/golden.json', import.meta.url), 'utf8'),
 );

@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join, relative, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import { encodeZip } from '../../native-runtime/formats/zip.ts';
 import {
@@ -36,10 +37,10 @@ import { probeProvider } from '../../native-runtime/runtime/provider-probe.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const FAKE = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const FAKE = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
 const PROVIDER_DIR = join(FAKE, 'fake-provider');
 const CUDA_DIR = join(FAKE, 'fake-cuda');
-const ROOT = new URL('../../', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = tempDir('reft-pack-');
 const VERSION = ortPackage().version;
 // No real CUDA anywhere the search looks: only what a test puts there.

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { threadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { hintFor, ortPackage } from '../../native-runtime/runtime/cuda-pack.ts';
@@ -26,8 +27,8 @@ import { createSession, cudaReachable } from '../../native-runtime/runtime/sessi
 import { fakeSmi as fakeSmiIn } from '../helpers/fake-smi.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const FAKE = new URL('../fixtures/cuda-pack/', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FAKE = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
 const tmp = tempDir('reft-devices-');
 
 test('readElfDynamic reads soname, runpath and needed libraries', () => {

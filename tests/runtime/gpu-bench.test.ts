@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.ts';
 import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
@@ -83,7 +84,7 @@ it('bench refuses a bad --dtype; a quantized base computes in half precision', a
   assert.match(err, /--dtype must be one of fp32, fp16, bf16/);
   // What the GPU check measures on CUDA in bf16 (bench-1b's int8 rows), here in float16 on the CPU.
   let out = '';
-  const llama = new URL('../fixtures/golden/models/llama', import.meta.url).pathname;
+  const llama = fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url));
   const code = await main(
     [
       'bench',
@@ -111,7 +112,7 @@ it('bench refuses a bad --dtype; a quantized base computes in half precision', a
 });
 
 it('bench refuses shapes the model cannot hold before building anything (no raw ONNX Runtime error)', async () => {
-  const llama = new URL('../fixtures/golden/models/llama', import.meta.url).pathname; // 256 positions, 4 layers
+  const llama = fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url)); // 256 positions, 4 layers
   let err = '';
   const run = async (...a: string[]) => {
     err = '';
@@ -140,7 +141,7 @@ it('bench refuses shapes the model cannot hold before building anything (no raw 
 });
 
 it('bench refuses those shapes before converting a base or building a synthetic model', async () => {
-  const llama = new URL('../fixtures/golden/models/llama', import.meta.url).pathname; // 256 positions, 4 layers
+  const llama = fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url)); // 256 positions, 4 layers
   const data = tempDir('reft-bench-refusals-');
   let err = '';
   const run = async (...a: string[]) => {

@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/temp.ts';
 
-const SUMMARY = new URL('../../scripts/gpu/summary.mjs', import.meta.url).pathname;
+const SUMMARY = fileURLToPath(new URL('../../scripts/gpu/summary.mjs', import.meta.url));
 
 test('a line per step: bench figures, generate and test results, notices and the engine’s decisions', () => {
   const dir = tempDir('gpu-summary-');

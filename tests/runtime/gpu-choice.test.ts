@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { deviceMemories } from '../../electron/backend/library/device-memory.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
 import {
@@ -127,7 +128,7 @@ test('reft-studio devices says which GPU CUDA runs on, and a missing one in the 
   const devices = (gpu: string) =>
     spawnSync(
       process.execPath,
-      [new URL('../../bin/reft-studio.js', import.meta.url).pathname, 'devices', '--data-dir', tmp],
+      [fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url)), 'devices', '--data-dir', tmp],
       { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REFT_STUDIO_GPU: gpu } },
     ).stdout;
   assert.match(

@@ -9,6 +9,7 @@ import fs, { readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, write
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.ts';
 import { inspectModelFolder } from '../../electron/backend/library/models.ts';
 import { FormatError, type ReftError } from '../../native-runtime/errors.ts';
@@ -18,7 +19,7 @@ import { openModelFolder } from '../../native-runtime/models/model-folder.ts';
 import { MODELS } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 
 function copyModel(arch: string): string {
   const dir = tempDir(`reft-limits-${arch}-`);

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { FormatError, type ReftError, UnsupportedError } from '../../native-runtime/errors.ts';
 import {
   encodeSafetensors,
@@ -31,7 +32,7 @@ import {
 } from '../../native-runtime/models/model-folder.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
+const MODELS = fileURLToPath(new URL('../fixtures/golden/models/', import.meta.url));
 const model = (arch: string) => join(MODELS, arch);
 
 /** A writable copy of a fixture folder (fixtures are read-only), minus `skip` files. */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { loadForwardModel, runForward } from '../../native-runtime/runtime/forward.ts';
@@ -85,7 +86,7 @@ with torch.no_grad():
     logits, _ = m.forward(ids, mask)
 print(json.dumps(logits.flatten().tolist()))
 `;
-const TOOLS = new URL('../tools/', import.meta.url).pathname;
+const TOOLS = fileURLToPath(new URL('../tools/', import.meta.url));
 
 test('forward logits match PyTorch with a 4-token window (all layers; mixed layers)', {
   skip: torchSkipReason(),

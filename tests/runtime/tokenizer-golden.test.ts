@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const DIR = new URL('../fixtures/golden/tokenizers/bytelevel/', import.meta.url).pathname;
-const MODELS = new URL('../fixtures/golden/models/', import.meta.url).pathname;
+const DIR = fileURLToPath(new URL('../fixtures/golden/tokenizers/bytelevel/', import.meta.url));
+const MODELS = fileURLToPath(new URL('../fixtures/golden/models/', import.meta.url));
 
 interface Golden {
   vocab_size: number;

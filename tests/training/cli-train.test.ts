@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { isPreviousExport } from '../../electron/backend/library/export-destination.ts';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { optionFlag, TRAIN_OPTION_KEYS } from '../../native-runtime/training/options.ts';
@@ -15,7 +16,7 @@ import { writeParquet } from '../backend/parquet-writer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const dir = tempDir();
 const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes').slice(0, 6));
 /** The CLI as a child process with its library in `home` (the test's own folders, never the user's). */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { TRAIN_OPTION_FLAGS, trainOptionsFromFlags } from '../../cli/train-flags.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { DETERMINISTIC_KEYS } from '../../native-runtime/training/config.ts';
@@ -176,7 +177,7 @@ describe('the training options schema', () => {
   });
 
   it('imports nothing from Node (the renderer bundles it)', () => {
-    const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
     const seen = new Set<string>();
     const walk = (file: string) => {
       if (seen.has(file)) return;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { optionIssues, trainOptionIssues } from '../../native-runtime/training/options.ts';
 import { prepareRun } from '../../native-runtime/training/trainer.ts';
@@ -16,7 +17,7 @@ import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { modelWithoutBos, writeJsonl } from './helpers.ts';
 
-const BIN = new URL('../../bin/reft-studio.js', import.meta.url).pathname;
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const dir = tempDir('reft-prompt-positions-');
 
 const long = (i: number) => ({

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CompletionCounts,
   sampleIndices,
@@ -16,7 +16,7 @@ import {
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from './helpers.ts';
 
-const MODULE = new URL('../../native-runtime/training/token-lengths.ts', import.meta.url).pathname;
+const MODULE = fileURLToPath(new URL('../../native-runtime/training/token-lengths.ts', import.meta.url));
 
 test('sampleIndices: k distinct sorted indices in range, the same every time, not every k-th', () => {
   const s = sampleIndices(10_000, 1000);

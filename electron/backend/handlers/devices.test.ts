@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
@@ -15,7 +16,7 @@ import { tempDir } from '../../../tests/helpers/temp.ts';
 import type { RuntimeProgress } from '../events.ts';
 import { createBackend } from '../host.ts';
 
-const FAKE = new URL('../../../tests/fixtures/cuda-pack/fake-provider', import.meta.url).pathname;
+const FAKE = fileURLToPath(new URL('../../../tests/fixtures/cuda-pack/fake-provider', import.meta.url));
 const dir = tempDir('reft-devices-rpc-');
 const backend = createBackend(dir, { seedDemo: false });
 after(() => backend.close());
