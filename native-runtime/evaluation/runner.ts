@@ -15,7 +15,7 @@
 import { adapterStates, checkAdapterForModel } from '../adapters/apply.ts';
 import { ComposedAdapters, checkComposition, promptTemplateConflict } from '../adapters/compose.ts';
 import { detectAdapterFolder } from '../adapters/folders.ts';
-import { CancelledError, ConfigError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../formats/pyreft.ts';
 import {
   pyreftToStudio,
@@ -76,13 +76,6 @@ export interface RunnerOptions {
    * as it is (quantize/base.ts runInferenceBase), `quantize` and `dtype` unused.
    */
   runBase?: ModelSpec;
-}
-
-interface LossOptions {
-  /** The base model's loss on this session (ModelRunner.base). */
-  base?: boolean;
-  batchSize?: number;
-  signal?: AbortSignal;
 }
 
 /** One batch's mean loss over its completion tokens, and how many tokens that is. */
@@ -495,23 +488,17 @@ export class ModelRunner {
 
   /**
    * Token-weighted mean loss over a dataset's completions (prompts formatted as in training, or
-   * through the chat template as `chat` says).
+   * through the chat template as `chat` says): this model measured alone, batch by batch as
+   * evaluate.ts measures it (which runs the base model on each batch too, through batchLoss).
    */
   async datasetLoss(
     ds: Dataset,
-    opts: { chat?: boolean; maxLength?: number; limit?: number } & LossOptions = {},
+    opts: { chat?: boolean; maxLength?: number; limit?: number; batchSize?: number } = {},
   ): Promise<LossResult> {
-    return this.rowsLoss(this.reader.lossRows(ds, opts), opts);
-  }
-
-  /** The same over rows already tokenized (reader.lossRows: refused before the model loads). */
-  async rowsLoss(rows: TokenizedRows, opts: LossOptions = {}): Promise<LossResult> {
+    const rows = this.reader.lossRows(ds, opts);
     const bs = opts.batchSize ?? 8;
     const parts: BatchLoss[] = [];
-    for (let i = 0; i < rows.length; i += bs) {
-      if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
-      parts.push(await this.batchLoss(rows.slice(i, i + bs), opts));
-    }
+    for (let i = 0; i < rows.length; i += bs) parts.push(await this.batchLoss(rows.slice(i, i + bs)));
     return lossResult(rows, parts);
   }
 
