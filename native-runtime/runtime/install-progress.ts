@@ -20,6 +20,11 @@ export interface RecordedInstall extends InstallProgress {
   /** The installing process. */
   pid: number;
   state: 'running';
+  /**
+   * When the install began (ISO time): its pack's manifest has an `installedAt` no earlier, which is
+   * how a reader tells the pack it left from one there before (devices.ts followInstallElsewhere).
+   */
+  startedAt: string;
 }
 
 /** The record's file in a data folder. */
@@ -33,6 +38,7 @@ export function recordInstall(dataDir: string): { progress(p: InstallProgress): 
   const file = installRecordFile(dataDir);
   let lastAt = 0;
   let lastPhase = '';
+  const startedAt = new Date().toISOString();
   return {
     progress(p) {
       const now = Date.now();
@@ -42,7 +48,7 @@ export function recordInstall(dataDir: string): { progress(p: InstallProgress): 
       // News for others, never a reason for the install itself to fail (a full disk: the install
       // says so by its own writes).
       try {
-        writeFileAtomic(file, JSON.stringify({ pid: process.pid, state: 'running', ...p }));
+        writeFileAtomic(file, JSON.stringify({ pid: process.pid, state: 'running', startedAt, ...p }));
       } catch {}
     },
     end() {
@@ -65,7 +71,9 @@ export function installRecordSignature(dataDir: string): string {
 export function readInstallRecord(dataDir: string): RecordedInstall | null {
   try {
     const record = JSON.parse(readFileSync(installRecordFile(dataDir), 'utf8')) as RecordedInstall;
-    return Number.isInteger(record.pid) && record.state === 'running' ? record : null;
+    return Number.isInteger(record.pid) && record.state === 'running' && typeof record.startedAt === 'string'
+      ? record
+      : null;
   } catch {
     return null;
   }

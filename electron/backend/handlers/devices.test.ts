@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
+import { lockHolder } from '../../../native-runtime/pid-lock.ts';
 import { runtimesDir, runtimesLock } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack, removePack } from '../../../native-runtime/runtime/runtime-install.ts';
 import { BIN } from '../../../tests/backend/helpers.ts';
@@ -298,6 +299,41 @@ test('an install by the CLI beside the studio is shown as it goes, then its end'
     await call('system/runtime-remove', { name: 'cuda' });
   } finally {
     off();
+  }
+});
+
+test('an install by the CLI whose pack the studio removes at once is not told as failed', async () => {
+  // Bug: removed within the watcher's tick in which the CLI's install ended, the pack was already
+  // gone by the tick, and the studio pushed "the install by another program ended without
+  // installing the runtime" for an install that had installed it.
+  const from = await archive();
+  for (let attempt = 1; ; attempt++) {
+    const { pushes, next, off } = runtimePushes();
+    try {
+      const cli = cliInstallStopped(from);
+      after(() => cli.child.kill('SIGKILL'));
+      await cli.stopped;
+      await next('its progress', (p) => p.state === 'running');
+      cli.child.kill('SIGCONT');
+      // Removed the moment the CLI lets go of the runtimes lock, before the studio's next tick.
+      while (lockHolder(runtimesLock(dir))?.pid === cli.child.pid) await new Promise((r) => setTimeout(r, 2));
+      assert.deepEqual(await call('system/runtime-remove', { name: 'cuda' }), {
+        name: 'cuda',
+        removed: true,
+      });
+      assert.equal(await cli.exited, 0);
+      // The tick came between the two (rarely): not the case under test, so once more.
+      if (pushes.some((p) => p.state === 'done') && attempt < 3) continue;
+      await new Promise((r) => setTimeout(r, 2500)); // two more ticks: nothing more to tell
+      assert.deepEqual(
+        pushes.filter((p) => p.state !== 'running').map((p) => p.state),
+        ['removed'],
+        JSON.stringify(pushes),
+      );
+      return;
+    } finally {
+      off();
+    }
   }
 });
 

@@ -20,6 +20,7 @@ import {
   listPacks,
   type PackStatus,
   packDir,
+  readManifest,
   runtimesLock,
 } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { type DevicesReport, detectDevices } from '../../../native-runtime/runtime/devices.ts';
@@ -39,6 +40,8 @@ let report: Promise<DevicesReport> | null = null;
 let installing: AbortController | null = null;
 /** Per data folder, the CUDA pack as this host last knew it (packSignature). */
 const knownPack = new Map<string, string>();
+/** Per data folder, the `installedAt` of the CUDA pack this host last removed. */
+const removedHere = new Map<string, string>();
 
 /**
  * The pack's manifest in a few characters: an install writes a new one (a new file renamed in),
@@ -117,9 +120,12 @@ function followInstallElsewhere(ctx: Pick<BackendContext, 'lib' | 'events'>): ()
     }
     // Its process let go of the lock. A new pack is told by its manifest; else it ended without one.
     if (!shown || holder() === shown.pid) return;
-    const { phase } = shown;
+    const { phase, startedAt } = shown;
     shown = null;
-    if (packSignature(dataDir) !== knownPack.get(dataDir)) return;
+    // Judged by what the install left, not by the pack as it is now: removed here in the same tick,
+    // the pack it installed is already gone (its `removed` push was this host's own).
+    const since = (installedAt: string | undefined) => installedAt !== undefined && installedAt >= startedAt;
+    if (since(readManifest(packDir(dataDir))?.installedAt) || since(removedHere.get(dataDir))) return;
     const error = new ReftError(
       'install-ended',
       signature
@@ -236,7 +242,10 @@ export const devicesHandlers = defineHandlers({
   'system/runtime-remove': handler(
     z.object({ name: z.string().min(1).max(100) }).strict(),
     async (p, ctx): Promise<{ name: string; removed: boolean }> => {
+      // Read before it goes: an install by another process that ended just before is judged by it.
+      const installedAt = p.name === 'cuda' ? readManifest(packDir(ctx.lib.dataDir))?.installedAt : undefined;
       const removed = await removePack(ctx.lib.dataDir, p.name);
+      if (removed && installedAt) removedHere.set(ctx.lib.dataDir, installedAt);
       // Either way the pack's state is read again: when it was not there, another process (the CLI's
       // `runtime remove`) took it away after the report was made, and the page asks for the state now.
       report = null;
