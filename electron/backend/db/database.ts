@@ -73,6 +73,14 @@ export function defaultMigrationsDir(): string {
   return join(appRoot(), 'electron', 'backend', 'db', 'migrations');
 }
 
+const isFolder = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'library.db');
@@ -82,7 +90,11 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
   } catch (e) {
     const reason = unwritableReason(e, dataDir);
     if (reason) return openReadOnlyCopy(file, dataDir, reason, opts);
-    throw new DbError('open-failed', `cannot open ${file}: ${(e as Error).message}`, { cause: e });
+    // SQLite says only "unable to open database file" of a folder in the file's place.
+    const why = isFolder(file)
+      ? 'it is a folder, not the library file; rename it or choose another data folder'
+      : (e as Error).message;
+    throw new DbError('open-failed', `cannot open ${file}: ${why}`, { cause: e });
   }
   try {
     db.pragma('busy_timeout = 10000');

@@ -199,6 +199,20 @@ test('a file given as the data folder, or on its path, is named as such', () => 
   assert.equal(readFileSync(file, 'utf8'), 'x', 'the file is left as it was');
 });
 
+test('a folder named library.db in the data folder is named as a folder', () => {
+  // SQLite said only "unable to open database file".
+  const dataDir = join(root, 'folder-named-library-db');
+  mkdirSync(join(dataDir, 'library.db'), { recursive: true });
+  assert.throws(
+    () => openLibrary(dataDir),
+    (e: unknown) =>
+      e instanceof Error &&
+      (e as { code?: string }).code === 'open-failed' &&
+      e.message ===
+        `cannot open ${join(dataDir, 'library.db')}: it is a folder, not the library file; rename it or choose another data folder`,
+  );
+});
+
 test("a data folder inside another library's data folder is refused, naming that library", () => {
   // Before, `--data-dir LIB/adapters/NAME` opened a library inside an adapter's folder, and
   // `adapters rm` in LIB deleted it, datasets and all. Links count by where they lead.
