@@ -69,6 +69,9 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
 
   after(() => closeStudio({ client, browser, server }));
 
+  /** The id of the element holding the keyboard's focus ('' for none, <body>). */
+  const focusedId = () => page.evaluate(() => document.activeElement?.id ?? '');
+
   async function open(hash: string): Promise<void> {
     assert.ok(server);
     await page.goto(`${server.url}${hash}`);
@@ -124,7 +127,17 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
     const heard = await said();
     assert.ok(heard.includes('No run matches “no such run”.'), heard.join(' | '));
     assert.equal(heard.filter((t) => t === '1 run matches “Baseline”.').length, 1, heard.join(' | '));
-    await search.fill('');
+    // Cleared by keyboard: the search box, with the focus in it, stays while every run is read again,
+    // and the empty list the search found is never shown as an empty library.
+    await page.evaluate(() => {
+      const w = window as unknown as { emptyShown: boolean };
+      w.emptyShown = false;
+      new MutationObserver(() => {
+        w.emptyShown ||= document.querySelector('main')?.textContent?.includes('No runs yet') ?? false;
+      }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    });
+    await search.press('Control+A');
+    await search.press('Backspace');
     assert.equal(
       await textWhen(
         page.getByTestId('runs-more').locator('span'),
@@ -133,6 +146,8 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
       `Showing the newest 100 of ${ENTRIES} runs.`,
     );
     assert.equal(await found.count(), 0);
+    assert.equal(await focusedId(), 'run-search');
+    assert.equal(await page.evaluate(() => (window as unknown as { emptyShown: boolean }).emptyShown), false);
   });
 
   test('Runs: a run changed by another process is read alone, not the whole list', async () => {
@@ -158,6 +173,14 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
     await more.getByRole('button', { name: `Show ${ENTRIES - 100} more` }).click();
     await page.locator(`#open-adapter-${adapterIds[0]}`).waitFor();
     assert.equal(await rows.count(), ENTRIES);
+    // A search that found nothing, cleared by keyboard: the box and its focus stay.
+    const search = page.getByRole('searchbox', { name: 'Search adapters' });
+    await search.fill('no such adapter');
+    await page.getByTestId('adapter-search-empty').waitFor();
+    await search.press('Control+A');
+    await search.press('Backspace');
+    await rows.first().waitFor();
+    assert.equal(await focusedId(), 'adapter-search');
 
     await open(`#/adapters/${adapterIds[0]}`);
     await page.locator(`#open-adapter-${adapterIds[0]}`).waitFor();

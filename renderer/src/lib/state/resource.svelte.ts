@@ -69,3 +69,42 @@ export function onLibraryChange(
     if (kinds.includes(d.kind)) cb(d);
   });
 }
+
+/**
+ * A list read for a search box (runs/list's and adapters/list's query). `searched` is the search of
+ * the list shown, read off that list, so the two change together: set before its list came, a cleared
+ * search showed the empty list it had found as an empty library ("No runs yet") and took the search
+ * box, and the focus in it, off the page until the list came.
+ */
+export class SearchedResource<T extends object> extends Resource<T> {
+  /** The search each list read answers. */
+  #answers = new WeakMap<T, string>();
+  /** The search the next read asks. */
+  #asked = '';
+
+  constructor(load: (query: string) => Promise<T>) {
+    super(async () => {
+      const query = this.#asked;
+      const list = await load(query);
+      this.#answers.set(list, query);
+      return list;
+    });
+  }
+
+  /** The search the list shown answers; '' for every entry. */
+  get searched(): string {
+    return (this.value && this.#answers.get(this.value)) ?? '';
+  }
+
+  /** Lists the entries matching `query` (every entry for ''). */
+  search(query: string): Promise<void> {
+    this.#asked = query.trim();
+    return this.refresh();
+  }
+
+  /** Shows `list` in place of the list shown (a row changed), for the same search. */
+  replace(list: T): void {
+    this.#answers.set(list, this.searched);
+    this.value = list;
+  }
+}

@@ -13,7 +13,7 @@ import type {
   RunRecord,
   RunSample,
 } from '../rpc/handlers.ts';
-import { Resource } from './resource.svelte.ts';
+import { SearchedResource } from './resource.svelte.ts';
 
 /** What the Runs page takes from one 'jobs/progress' push. */
 export interface Progress {
@@ -74,7 +74,7 @@ export function mergeMetrics(metrics: readonly RunMetric[], add: readonly RunMet
 export type SelectedRun = RunListEntry | RunDetail;
 
 export class RunsState {
-  readonly list: Resource<RunListEntry[]>;
+  readonly list: SearchedResource<RunListEntry[]>;
   selectedId = $state<number | null>(null);
   detail = $state.raw<RunDetail | null>(null);
   metrics = $state.raw<RunMetric[]>([]);
@@ -92,8 +92,6 @@ export class RunsState {
   busy = $state.raw<ReadonlySet<number>>(new Set());
   /** Runs ticked in the list for comparison. */
   checked = $state.raw<ReadonlySet<number>>(new Set());
-  /** The search the list shows (runs/list's query: name, status, model, dataset); '' for every run. */
-  searched = $state('');
   #rpc: RpcClient;
   #unsubscribe: Array<() => void> = [];
   #selected: SelectedRun | null;
@@ -106,7 +104,8 @@ export class RunsState {
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
-    this.list = new Resource(() => rpc.call('runs/list', this.searched ? { query: this.searched } : {}));
+    // A search asks runs/list's query: name, status, model, dataset.
+    this.list = new SearchedResource((query) => rpc.call('runs/list', query ? { query } : {}));
     // The list by id: each row asks for its run's progress, and a search of the list per row was
     // quadratic (2,000 runs: 2M comparisons per render).
     this.#byId = $derived(new Map((this.list.value ?? []).map((r) => [r.id, r])));
@@ -138,10 +137,14 @@ export class RunsState {
     return this.#selected;
   }
 
+  /** The search the list shows; '' for every run. */
+  get searched(): string {
+    return this.list.searched;
+  }
+
   /** Lists the runs matching `query` (every run for ''). */
   search(query: string): Promise<void> {
-    this.searched = query.trim();
-    return this.list.refresh();
+    return this.list.search(query);
   }
 
   /**
@@ -149,16 +152,18 @@ export class RunsState {
    * deleted, or no longer matching the search, leaves it. The whole list was 3 MB at 2,000 runs.
    */
   async #refreshRuns(ids: number[]): Promise<void> {
+    const query = this.searched;
     let fresh: RunListEntry[];
     try {
-      fresh = await this.#rpc.call('runs/list', { ids, ...(this.searched ? { query: this.searched } : {}) });
+      fresh = await this.#rpc.call('runs/list', { ids, ...(query ? { query } : {}) });
     } catch {
       return this.list.refresh(); // says why in the list's own error
     }
     const runs = this.list.value;
-    if (!runs) return;
+    // The list shows another search now: what was read for the one before is no answer to it.
+    if (!runs || this.searched !== query) return;
     const named = new Set(ids);
-    this.list.value = [...runs.filter((r) => !named.has(r.id)), ...fresh].sort((a, b) => b.id - a.id);
+    this.list.replace([...runs.filter((r) => !named.has(r.id)), ...fresh].sort((a, b) => b.id - a.id));
   }
 
   /**
@@ -243,7 +248,7 @@ export class RunsState {
     try {
       const rec = await fn();
       const runs = this.list.value;
-      if (rec && runs) this.list.value = runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r));
+      if (rec && runs) this.list.replace(runs.map((r) => (r.id === id ? { ...r, status: rec.status } : r)));
       await this.#refreshRuns([id]);
       if (id === this.selectedId && this.list.value?.some((r) => r.id === id)) await this.#reloadDetail(id);
     } catch (err) {
@@ -355,15 +360,17 @@ export class RunsState {
       const last = p.metrics.at(-1);
       // A job's end state is not the run's (a paused run's job ends too): reload the record instead.
       if (!jobLive) void this.#refreshRuns([p.runId]);
-      this.list.value = runs.map((r) =>
-        r.id === p.runId
-          ? {
-              ...r,
-              status: jobLive ? p.status : r.status,
-              lastStep: last?.step ?? r.lastStep,
-              lastLoss: last?.loss ?? r.lastLoss,
-            }
-          : r,
+      this.list.replace(
+        runs.map((r) =>
+          r.id === p.runId
+            ? {
+                ...r,
+                status: jobLive ? p.status : r.status,
+                lastStep: last?.step ?? r.lastStep,
+                lastLoss: last?.loss ?? r.lastLoss,
+              }
+            : r,
+        ),
       );
     }
     if (p.runId === this.selectedId && p.metrics.length > 0)
