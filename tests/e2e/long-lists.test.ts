@@ -89,10 +89,14 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
       await textWhen(more.locator('span'), `Showing the newest 100 of ${ENTRIES} runs.`),
       `Showing the newest 100 of ${ENTRIES} runs.`,
     );
-    await more.getByRole('button', { name: `Show ${ENTRIES - 100} more` }).click();
+    // By keyboard: the button leaves with the last step, and focus goes on to the first row it added
+    // (it went to <body>, and the next Tab to the top of the window).
+    await more.getByRole('button', { name: `Show ${ENTRIES - 100} more` }).focus();
+    await page.keyboard.press('Enter');
     await page.locator(`#open-run-${runIds[0]}`).waitFor();
     assert.equal(await rows.count(), ENTRIES);
     assert.equal(await more.count(), 0, 'nothing more to show');
+    assert.equal(await focusedId(), `open-run-${runIds[ENTRIES - 101]}`);
   });
 
   test('Runs: a run opened by its address is shown past the first 100', async () => {
@@ -173,6 +177,7 @@ describe('Long lists (reft-studio serve + Chromium)', { skip, timeout: 300_000 }
     await more.getByRole('button', { name: `Show ${ENTRIES - 100} more` }).click();
     await page.locator(`#open-adapter-${adapterIds[0]}`).waitFor();
     assert.equal(await rows.count(), ENTRIES);
+    assert.equal(await focusedId(), `open-adapter-${adapterIds[ENTRIES - 101]}`);
     // A search that found nothing, cleared by keyboard: the box and its focus stay.
     const search = page.getByRole('searchbox', { name: 'Search adapters' });
     await search.fill('no such adapter');
