@@ -3,16 +3,18 @@
 // option beyond the model is refused inline in the studio's words (not as a CLI flag); the draft
 // survives a visit to another page; the intervention preview shows the tokens training sees; a failed
 // estimate does not leave the old numbers; a run starts with a validation split and probe prompts;
-// a probe prompt the model cannot read is refused by the estimate, the preview and Start alike.
+// a probe prompt the model cannot read is refused by the estimate, the preview and Start alike;
+// Measure speed while another job holds the device says the device is busy, not that it trains.
 // Each step saves a screenshot under tests/e2e/screenshots/train-*.png.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { sparseLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -598,6 +600,49 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
       /^Validation: the held-out v1 is the version the training part v\d+ was cut from, so it holds every training row; choose the part cut with v\d+\.$/;
     assert.match(await textWhen(page.getByTestId('step-problems'), line), line);
     await page.getByRole('button', { name: 'Start over' }).click();
+  });
+
+  test('Measure speed while another measurement holds the device says so, not "training"', async () => {
+    const modelId = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    ).id;
+    const asked = { modelId, datasetId, calibrate: true };
+    // A first measurement starts the engine's training process; frozen, it holds the next one on the device.
+    await rpc(client, 'runs/estimate', { ...asked, batchSize: 3 });
+    const lane = execFileSync('pgrep', ['-P', String(server?.proc.pid), '-f', '[-]-lane=train'])
+      .toString()
+      .trim();
+    assert.match(lane, /^\d+$/, 'one training process');
+    process.kill(Number(lane), 'SIGSTOP');
+    let other: Promise<unknown> | undefined;
+    try {
+      // Another window's measurement, waiting on the frozen process (and so holding the device).
+      client.pushes.length = 0;
+      other = rpc(client, 'runs/estimate', { ...asked, batchSize: 5 });
+      await waitFor('the other measurement to hold the device', async () =>
+        client.pushes.some((p) => {
+          if (p.type !== 'push' || p.topic !== 'jobs/progress') return false;
+          const j = p.data as { kind: string; state: string };
+          return j.kind === 'calibrate' && j.state === 'running';
+        }),
+      );
+      await freshDraft();
+      const est = page.getByTestId('train-estimate');
+      await est.getByText('Trainable parameters').waitFor();
+      await est.getByRole('button', { name: 'Measure speed' }).click();
+      const time = est
+        .locator('div', { has: page.getByText('Time per epoch', { exact: true }) })
+        .locator('dd');
+      // Bug: "device busy training", though nothing trained.
+      assert.equal(
+        (await textWhen(time, /device busy/)).trim(),
+        'device busy with other work: measure again once it is free',
+      );
+      await screenshot(page, 'train-device-busy');
+    } finally {
+      process.kill(Number(lane), 'SIGCONT');
+      await other;
+    }
   });
 
   test('no page errors were thrown', () => {

@@ -74,7 +74,10 @@ export interface RunEstimate {
   trainExamples: number;
   stepsPerEpoch: number;
   totalSteps: number;
-  /** Measured speed, or null when not measured (calibrate: false, or the device is busy training). */
+  /**
+   * Measured speed, or null when not measured (calibrate: false, or a job holds the device: a run, an
+   * evaluation or another measurement).
+   */
   calibration: (Calibration & { cached: boolean }) | null;
   calibrationSkipped: 'not-requested' | 'device-busy' | null;
   epochSeconds: number | null;
