@@ -9,9 +9,10 @@
 // is kept in <data>/library-check.json with library.db's identity (device, inode and creation time),
 // so a file put in its place (a backup restored, a library copied in) is checked at its first open.
 // The inode alone is not enough: a file deleted and copied in again (`rm library.db; cp backup
-// library.db`) gets the inode just freed on ext4. A file copied over it in place keeps all three. Damage found — by the check
-// or by any read (databaseDiskError) — forgets that time: every later open checks again and refuses
-// the file until it is restored or moved aside, so nothing is written over it meanwhile.
+// library.db`) gets the inode just freed on ext4. A file copied over it in place keeps all three.
+// Damage found — by the check or by any read (databaseDiskError) — forgets that time: every later
+// open checks again and refuses the file until it is restored or moved aside, so nothing is written
+// over it meanwhile.
 
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
