@@ -10,7 +10,7 @@ import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { type ArgValues, intAtLeast, parseId, str, UsageError } from '../args.ts';
+import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import {
   type Command,
   type CommandContext,

@@ -8,11 +8,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import {
-  BIN,
   inProcess,
   LLAMA_FIXTURE,
   libraryPushes,
-  ROOT,
   runCli,
   spawnCliTraining,
   tempDir,

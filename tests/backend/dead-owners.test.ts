@@ -15,12 +15,10 @@ import { interruptDeadWork, watchOutsideChanges } from '../../electron/backend/l
 import { createRun } from '../../electron/backend/library/runs.ts';
 import { setSetting } from '../../electron/backend/library/settings.ts';
 import {
-  BIN,
   cliJson,
   inProcess,
   LLAMA_FIXTURE,
   libraryPushes,
-  ROOT,
   runCli,
   spawnCliTraining,
   tempDir,

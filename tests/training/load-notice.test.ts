@@ -16,7 +16,7 @@ test('the run log says the model is loading before the first step', async () => 
     { ...llamaRun(data, { maxSteps: 1 }), out: join(dir, 'out') },
     { onLog: (m) => events.push(`log: ${m}`), onProgress: (p) => events.push(`step ${p.step}`) },
   );
-  const loading = events.findIndex((e) => e === 'log: loading the model into ONNX Runtime');
+  const loading = events.indexOf('log: loading the model into ONNX Runtime');
   assert.ok(loading >= 0, events.join('\n'));
   assert.ok(loading < events.indexOf('step 1'), events.join('\n'));
 });

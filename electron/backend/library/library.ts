@@ -11,7 +11,7 @@ import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { sweepScratchFolders } from '../../../native-runtime/scratch-folders.ts';
-import { type Db, type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
+import { type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
 import { pruneEndedEvaluationJobs } from './evaluation-jobs.ts';
 import { removeOutdatedBaseStores, SWEEP_DEPTH, sweepRemovedFolders } from './folder-removal.ts';

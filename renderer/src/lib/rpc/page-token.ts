@@ -17,15 +17,15 @@ export interface TokenPage {
 export function takePageToken(page: TokenPage): string | null {
   const url = new URL(page.location.href);
   const given = url.searchParams.get('token');
-  if (given === null) return stored(page, () => page.sessionStorage.getItem(KEY));
-  stored(page, () => page.sessionStorage.setItem(KEY, given));
+  if (given === null) return stored(() => page.sessionStorage.getItem(KEY));
+  stored(() => page.sessionStorage.setItem(KEY, given));
   url.searchParams.delete('token');
   page.history.replaceState(page.history.state, '', `${url.pathname}${url.search}${url.hash}`);
   return given;
 }
 
 /** sessionStorage throws where storage is off (some privacy settings): the token then lives one load. */
-function stored<T>(page: TokenPage, use: () => T): T | null {
+function stored<T>(use: () => T): T | null {
   try {
     return use();
   } catch {
