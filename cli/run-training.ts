@@ -30,7 +30,7 @@ import {
   type RunRecord,
   setRunStatus,
 } from '../electron/backend/library/runs.ts';
-import { ConfigError } from '../native-runtime/errors.ts';
+import { ConfigError, DbError } from '../native-runtime/errors.ts';
 import { copyOf } from '../native-runtime/formats/atomic-write.ts';
 import { writeExportableFolder } from '../native-runtime/formats/export-marker.ts';
 import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
@@ -130,6 +130,13 @@ export async function executeRunHere(
       },
     });
     return { outcome, summary, run: getRunBesidesMetrics(lib, runId) };
+  } catch (e) {
+    // The library could record neither the run nor its stop (a full disk): it reads interrupted.
+    if (e instanceof DbError && (e.code === 'disk-full' || e.code === 'library-read-only'))
+      throw new DbError(e.code, `${e.message} (${failedRunNext(ctx, { id: runId, errorCode: null }, out)})`, {
+        cause: e,
+      });
+    throw e;
   } finally {
     task.done();
     ctrlC.release();

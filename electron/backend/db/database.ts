@@ -176,6 +176,13 @@ interface DeadRows {
 /** Per open database: what the last look for dead owners found but could not mark (a full disk). */
 const unmarked = new WeakMap<Db, DeadRows>();
 
+/**
+ * Per open database: runs this process stopped because the library could not be written (a full
+ * disk), whose stop could not be written either (leaveStoppedRunUnmarked). Their owner is alive, so
+ * no look for dead owners would find them: each look adds them to what it marks.
+ */
+const stoppedUnmarked = new WeakMap<Db, Map<number, string | null>>();
+
 /** Per open database: the runs its start-up check found without a live owner. */
 const interruptedAtOpen = new WeakMap<Db, ReadonlySet<number>>();
 
@@ -239,6 +246,21 @@ export function retryInterruptedMarks(db: Db): void {
   if (!rows) return;
   markInterrupted(db, rows);
   unmarked.delete(db);
+  stoppedUnmarked.delete(db);
+}
+
+/**
+ * Run `id`, owned by this process's `token`, stopped because the library is full, and saying so
+ * failed too: it reads interrupted from now on (runLeftUnmarked), not running with no one training
+ * it, and the next look for dead owners (a host looks each second) or a resume marks it.
+ */
+export function leaveStoppedRunUnmarked(db: Db, id: number, token: string | null): void {
+  const stopped = stoppedUnmarked.get(db) ?? new Map<number, string | null>();
+  stopped.set(id, token);
+  stoppedUnmarked.set(db, stopped);
+  const rows = unmarked.get(db) ?? { runs: new Map(), evaluations: [], evaluationJobs: [] };
+  rows.runs.set(id, token);
+  unmarked.set(db, rows);
 }
 
 type Owned = { id: number; owner_pid: number | null; owner_token: string | null };
@@ -322,9 +344,11 @@ export interface NewlyInterrupted {
 export function interruptDeadOwners(db: Db, dataDir: string): NewlyInterrupted {
   const before = unmarked.get(db);
   const dead = findDeadOwners(db, dataDir);
+  for (const [id, token] of stoppedUnmarked.get(db) ?? []) dead.runs.set(id, token);
   try {
     markInterrupted(db, dead);
     unmarked.delete(db);
+    stoppedUnmarked.delete(db);
   } catch (e) {
     const why = plainDbCode(databaseDiskError(e, dataDir));
     if (why !== 'disk-full' && why !== 'library-read-only') throw e;

@@ -26,6 +26,8 @@ import type {
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import type { Audience } from '../../../native-runtime/training/options.ts';
+import { leaveStoppedRunUnmarked } from '../db/database.ts';
+import { databaseDiskError } from '../db/disk-full.ts';
 import {
   type AdapterRecord,
   findRunAdapter,
@@ -189,6 +191,57 @@ async function trainRecordedRun(
   };
   const statusPoll = setInterval(checkCancelled, CANCEL_POLL_MS);
   statusPoll.unref();
+  /** A write into the library that failed while training (a full disk): the run stops with it. */
+  let unrecorded: unknown = null;
+  const recordEvent = (event: string, data: unknown) => {
+    if (event === 'progress') {
+      checkCancelled();
+      const p = data as TrainProgress;
+      appendMetrics(lib, runId, [
+        {
+          step: p.step,
+          epoch: p.epoch,
+          loss: p.loss,
+          lr: p.lr,
+          gradNorm: p.gradNorm,
+          tokensPerS: p.tokensPerS,
+          evalLoss: p.evalLoss ?? null,
+        },
+      ]);
+      if (knownTotal !== p.totalSteps) {
+        knownTotal = p.totalSteps;
+        setRunTotalSteps(lib, runId, p.totalSteps);
+      }
+      opts.onProgress?.(p);
+    } else if (event === 'checkpoint') {
+      const c = data as CheckpointWritten;
+      recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
+      if (c.removed?.length) {
+        const gone = new Set(c.removed.map((d) => resolve(d)));
+        forgetCheckpoints(lib, runId, (path) => !gone.has(resolve(path)));
+      }
+      opts.onCheckpoint?.(c);
+    } else if (event === 'sample') {
+      const s = data as ProbeSample;
+      opts.onSample?.(s);
+      recordGeneration(lib, {
+        runId,
+        modelId: run.modelId,
+        step: s.step,
+        kind: 'probe',
+        prompt: s.prompt,
+        output: s.output,
+      });
+    } else if (event === 'device') {
+      // What really runs the steps, not what the config asked for (a fallback to the CPU).
+      setRunDevice(lib, runId, data as DeviceUsed);
+      opts.onDevice?.(data as DeviceUsed);
+      opts.onChange?.();
+    } else if (event === 'log') {
+      log('trainer', data as string);
+      opts.onLog?.(data as string);
+    }
+  };
   try {
     const summary = await engine.call(
       'train',
@@ -206,56 +259,20 @@ async function trainRecordedRun(
       {
         signal: ac.signal,
         onEvent: (event, data) => {
-          if (event === 'progress') {
-            checkCancelled();
-            const p = data as TrainProgress;
-            appendMetrics(lib, runId, [
-              {
-                step: p.step,
-                epoch: p.epoch,
-                loss: p.loss,
-                lr: p.lr,
-                gradNorm: p.gradNorm,
-                tokensPerS: p.tokensPerS,
-                evalLoss: p.evalLoss ?? null,
-              },
-            ]);
-            if (knownTotal !== p.totalSteps) {
-              knownTotal = p.totalSteps;
-              setRunTotalSteps(lib, runId, p.totalSteps);
-            }
-            opts.onProgress?.(p);
-          } else if (event === 'checkpoint') {
-            const c = data as CheckpointWritten;
-            recordCheckpoint(lib, runId, c.step, c.dir, folderSize(c.dir));
-            if (c.removed?.length) {
-              const gone = new Set(c.removed.map((d) => resolve(d)));
-              forgetCheckpoints(lib, runId, (path) => !gone.has(resolve(path)));
-            }
-            opts.onCheckpoint?.(c);
-          } else if (event === 'sample') {
-            const s = data as ProbeSample;
-            opts.onSample?.(s);
-            recordGeneration(lib, {
-              runId,
-              modelId: run.modelId,
-              step: s.step,
-              kind: 'probe',
-              prompt: s.prompt,
-              output: s.output,
-            });
-          } else if (event === 'device') {
-            // What really runs the steps, not what the config asked for (a fallback to the CPU).
-            setRunDevice(lib, runId, data as DeviceUsed);
-            opts.onDevice?.(data as DeviceUsed);
-            opts.onChange?.();
-          } else if (event === 'log') {
-            log('trainer', data as string);
-            opts.onLog?.(data as string);
+          // Recording failed (a full disk): the trainer is stopping, and nothing more is recorded.
+          if (unrecorded !== null) return;
+          try {
+            recordEvent(event, data);
+          } catch (e) {
+            // Thrown out of this callback it would be uncaught in a host (an engine process's
+            // message) and leave the run training with nothing recorded: the run stops instead.
+            unrecorded = e;
+            ac.abort();
           }
         },
       },
     );
+    if (unrecorded !== null) throw unrecorded;
     opts.onResult?.(summary);
     const adapterId = registerRunAdapter(lib, runId, summary.adapter);
     setRunStatus(lib, runId, 'completed');
@@ -263,6 +280,9 @@ async function trainRecordedRun(
     opts.onChange?.();
     return 'completed';
   } catch (e) {
+    // The library could not record the run (a full disk), while training or once it completed.
+    if (unrecorded !== null || isLibraryError(e))
+      return stoppedUnrecorded(lib, run, unrecorded ?? e, log, opts);
     const aborted = e instanceof CancelledError || ac.signal.aborted;
     const reason = aborted ? (cancelledElsewhere ? 'cancel' : (opts.abortReason?.() ?? 'cancel')) : null;
     // A dead engine process is like a crashed studio: the run can resume from its last checkpoint.
@@ -302,6 +322,42 @@ async function trainRecordedRun(
       removeOutdatedBaseStores(lib);
     } catch {}
   }
+}
+
+/** Whether `e` is SQLite's, from a write into the library (the engine's errors never are). */
+function isLibraryError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
+}
+
+/**
+ * A run the library could not record (`cause`, said as one line naming library.db when the disk
+ * is full) stops as failed, resumable once there is room. When even that cannot be written, the run
+ * reads interrupted (not running with no one training it) until a later look marks it, and the
+ * error is thrown for the caller to show.
+ */
+function stoppedUnrecorded(
+  lib: Library,
+  run: RunRecord,
+  cause: unknown,
+  log: (source: RunLogLine['source'], text: string) => void,
+  opts: ExecuteOptions,
+): RunOutcome {
+  const named = databaseDiskError(cause, lib.dataDir);
+  const wire = toWireError(named);
+  const message = failureText(lib, run, wire.message);
+  try {
+    setRunStatus(lib, run.id, 'failed', message, refusalCode(wire));
+  } catch {
+    leaveStoppedRunUnmarked(lib.db, run.id, lib.owner.token);
+    opts.onChange?.();
+    throw named;
+  }
+  try {
+    log('studio', `failed: ${message}`);
+  } catch {}
+  opts.onChange?.();
+  return 'failed';
 }
 
 /** Registers a completed run's adapter folder in the library (once), with its lineage. */
