@@ -6,7 +6,9 @@
 //                                        the trained X `x/<key>` (F32) and its Householder base
 //                                        `base/<key>` (F64 reflectors k×n, or `base_dense/<key>` n×n)
 //   trainer-state.json                   step, data position, resolved config, data hashes, the
-//                                        metrics of the last CHECKPOINT_METRICS steps
+//                                        metrics of the last CHECKPOINT_METRICS steps, the best
+//                                        held-out loss so far (best-so-far.ts)
+//   best.safetensors                     with "keep the best": the parameters at that best
 // Data order and dropout masks are pure functions of (seed, epoch) and (seed, step) in trainer.ts, so
 // the position (step, epoch, micro-batch) is all the RNG state a resume needs.
 
@@ -22,6 +24,7 @@ import {
 } from '../formats/safetensors.ts';
 import { readStudioAdapter, type StudioAdapter, studioAdapterFiles } from '../formats/studio-adapter.ts';
 import { plural } from '../plural.ts';
+import { BEST_FILE, type BestState } from './best-so-far.ts';
 import type { ResolvedTrainConfig } from './config.ts';
 import type { AdamState } from './optimizer.ts';
 import type { InterventionState } from './reft-model.ts';
@@ -69,6 +72,8 @@ export interface TrainerState {
   /** The last CHECKPOINT_METRICS steps' metrics (the library keeps every step's). */
   metrics: MetricRecord[];
   lastEvalLoss: number | null;
+  /** The best held-out loss so far, with keepBest or early stopping (absent: neither, or an older checkpoint). */
+  best?: BestState;
   createdAt: string;
 }
 
@@ -84,6 +89,8 @@ export interface CheckpointContent {
   slots: SlotRef[];
   adam: AdamState;
   states: InterventionState[];
+  /** best.safetensors' tensors (BestSoFar.tensors), when the run keeps the best parameters. */
+  best?: Record<string, TensorToWrite> | null;
 }
 
 export function checkpointName(step: number): string {
@@ -121,6 +128,9 @@ export function writeCheckpoint(dir: string, c: CheckpointContent): void {
       encodeSafetensors(t, { format: 'reft-studio-optimizer', adamStep: String(c.adam.step) }),
     ],
     [STATE_FILE, `${JSON.stringify(c.state, null, 2)}\n`],
+    ...(c.best
+      ? [[BEST_FILE, encodeSafetensors(c.best, { format: 'reft-studio-best' })] as [string, Buffer]]
+      : []),
   ]);
 }
 

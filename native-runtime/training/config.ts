@@ -10,7 +10,9 @@ import { ConfigError } from '../errors.ts';
 import { DATA_FORMATS, type DataFormat } from './data.ts';
 import {
   DETERMINISTIC_OPTIONS,
+  heldOutIssues,
   type ModelShapeForTraining,
+  OptionError,
   type ResolvedTrainOptions,
   resolveTrainOptions,
   TRAIN_OPTION_KEYS,
@@ -107,5 +109,7 @@ export function resolveTrainConfig(cfg: TrainConfig, model: ModelShapeForTrainin
   if (r.evalData && r.evalSplit > 0) {
     throw new ConfigError('bad-eval', 'give either an evaluation file or a held-out fraction, not both');
   }
+  const [noHeldOut] = heldOutIssues(r, r.evalData !== null);
+  if (noHeldOut) throw new OptionError(noHeldOut);
   return r;
 }

@@ -432,6 +432,27 @@ export const TRAIN_OPTIONS = {
     default: 0,
     zero: 'at the end of each epoch',
   }),
+  // Both judge the held-out loss: refused without held-out data (heldOutIssues). They change which
+  // adapter a run ends with and at which step, so a resume must agree on them.
+  keepBest: flag({
+    label: 'Keep the best',
+    help: 'End with the adapter from the evaluation with the lowest held-out loss, not the last step’s.',
+    group: 'checkpoints',
+    deterministic: true,
+    default: false,
+  }),
+  earlyStoppingPatience: int({
+    label: 'Stop without improvement',
+    help: 'Stop the run once the held-out loss has not improved for N evaluations in a row.',
+    group: 'checkpoints',
+    deterministic: true,
+    valueName: 'N',
+    min: 0,
+    max: 1e6,
+    capOnly: true,
+    default: 0,
+    zero: 'never stop early',
+  }),
   checkpointEvery: int({
     label: 'Checkpoint every',
     help: 'Save progress every N steps so a paused or interrupted run can resume from there.',
@@ -666,6 +687,35 @@ export function bf16Refusal(device: DeviceChoice, noCuda?: string): OptionIssue 
 function pairIssues(o: TrainOptions): OptionIssue[] {
   if (o.dtype !== 'bf16' || o.device === undefined || o.device === 'cuda' || o.device === 'auto') return [];
   return [bf16Refusal(o.device)];
+}
+
+/** Why keep the best and early stopping need held-out data, and where each surface gives it. */
+export const NEEDS_HELD_OUT = {
+  why: 'needs held-out data to measure the loss on',
+  studio: 'under Validation (Model & data), hold out rows or choose another version',
+  cli: 'give --eval-split X or --eval-data FILE',
+} as const;
+
+/**
+ * The options that judge the held-out loss (keep the best, early stopping) given without held-out
+ * data: neither a held-out fraction nor evaluation data (`evalData`). Called by resolveTrainConfig
+ * (runs/start, the CLI, the bundle) and by the Train form.
+ */
+export function heldOutIssues(opts: TrainOptions, evalData: boolean): OptionIssue[] {
+  if (evalData || (opts.evalSplit ?? 0) > 0) return [];
+  const given = {
+    keepBest: opts.keepBest === true,
+    earlyStoppingPatience: (opts.earlyStoppingPatience ?? 0) > 0,
+  };
+  const { why, studio, cli } = NEEDS_HELD_OUT;
+  return (Object.keys(given) as (keyof typeof given)[])
+    .filter((field) => given[field])
+    .map((field) => ({
+      field,
+      code: 'needs-held-out',
+      message: `${TRAIN_OPTIONS[field].label} ${why}: ${studio}`,
+      cli: `--${optionFlag(field)} ${why}: ${cli}`,
+    }));
 }
 
 /** Problems with the options that hold for every model (types, limits, syntax); [] when none. */

@@ -42,6 +42,7 @@ import { memoryCheckSkipped } from '../runtime/memory-check.ts';
 import { prepareModel } from '../runtime/precision.ts';
 import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { BestSoFar } from './best-so-far.ts';
 import {
   CHECKPOINT_METRICS,
   checkpointName,
@@ -122,6 +123,15 @@ export interface TrainResult {
    * (170 MB at a million steps) that nothing read.
    */
   metrics: MetricRecord[];
+  /**
+   * The evaluation with the lowest held-out loss, where keepBest or early stopping tracked it (null:
+   * neither asked for, or no evaluation yet).
+   */
+  best: { step: number; evalLoss: number } | null;
+  /** The adapter holds the parameters of `best`'s step (keepBest), not the last step's. */
+  keptBest: boolean;
+  /** Why the run stopped before its last planned step (early stopping), or null. */
+  stoppedEarly: string | null;
 }
 
 /** Everything a run needs, loaded and validated; nothing trained yet. */
@@ -405,6 +415,14 @@ function checkResumable(dir: string, st: TrainerState, run: PreparedRun): void {
       );
     }
   }
+  // When to evaluate changes nothing a run trains, unless the best evaluation picks its adapter or
+  // stops it: then a resume must evaluate where the run did.
+  const tracked = run.config.keepBest || run.config.earlyStoppingPatience > 0;
+  if (tracked && st.config.evalEvery !== run.config.evalEvery)
+    throw new ConfigError(
+      'checkpoint-mismatch',
+      `cannot resume from ${dir}: evalEvery was ${st.config.evalEvery}, now ${run.config.evalEvery} (the best held-out loss is judged at each evaluation)`,
+    );
   if (st.dataHash !== run.dataset.hash)
     throw new ConfigError(
       'checkpoint-mismatch',
@@ -528,6 +546,7 @@ async function trainLoop(
   truncated: number,
 ): Promise<Omit<TrainResult, 'device'>> {
   const cfg = run.config;
+  const log = hooks.onLog ?? (() => {});
   const opt = new ReftOptimizer(model, { weightDecay: cfg.weightDecay });
   if (config.resumeFrom) opt.importState(readAdamState(config.resumeFrom, states, opt.slots));
 
@@ -538,6 +557,8 @@ async function trainLoop(
   let tokensSeen = resumed?.tokensSeen ?? 0;
   let elapsedTotal = resumed?.elapsedS ?? 0;
   const checkpoints: string[] = [];
+  const tracker = new BestSoFar(cfg.earlyStoppingPatience, cfg.keepBest);
+  if (config.resumeFrom && resumed) tracker.restore(config.resumeFrom, resumed.best, states);
   let lastCheckpoint = config.resumeFrom && resumed ? { step: resumed.step, dir: config.resumeFrom } : null;
   let sessionTokens = 0,
     sessionSeconds = 0,
@@ -573,6 +594,7 @@ async function trainLoop(
       elapsedS: elapsedTotal,
       metrics: metrics.slice(-CHECKPOINT_METRICS),
       lastEvalLoss: lastEval,
+      ...(tracker.active ? { best: tracker.state() } : {}),
       createdAt: new Date().toISOString(),
     };
     const adapter = adapterFromStates(run, states, {
@@ -580,7 +602,14 @@ async function trainLoop(
       loss: lastLoss(),
       ...(lastEval !== null ? { evalLoss: lastEval } : {}),
     });
-    writeCheckpoint(dir, { adapter, state, slots: opt.slots, adam: opt.exportState(), states });
+    writeCheckpoint(dir, {
+      adapter,
+      state,
+      slots: opt.slots,
+      adam: opt.exportState(),
+      states,
+      best: tracker.tensors(),
+    });
     checkpoints.push(dir);
     lastCheckpoint = { step, dir };
     // Only this run's checkpoints: a folder given with --checkpoint-dir may hold others'. The newest
@@ -609,7 +638,8 @@ async function trainLoop(
     );
   };
 
-  while (step < plan.totalSteps) {
+  // A resume from the checkpoint an early stop saved stops at once, as the run it continues did.
+  while (step < plan.totalSteps && !tracker.exhausted) {
     const t0 = performance.now();
     const epoch = Math.floor(step / plan.stepsPerEpoch);
     const first = (step % plan.stepsPerEpoch) * cfg.gradAccum;
@@ -663,8 +693,13 @@ async function trainLoop(
       run.eval.length &&
       (step === plan.totalSteps || epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0))
     ) {
-      m.evalLoss = await evaluate(model, run, hooks.signal);
-      if (m.evalLoss !== null) lastEval = m.evalLoss;
+      // A run judged by its best evaluation finishes this one even when cancelled: a checkpoint
+      // without it would resume to another best (or another stop) than the run never paused.
+      m.evalLoss = await evaluate(model, run, tracker.active ? undefined : hooks.signal);
+      if (m.evalLoss !== null) {
+        lastEval = m.evalLoss;
+        if (tracker.active) tracker.observe(step, m.evalLoss, states);
+      }
     }
     metrics.push(m);
     if (metrics.length >= 2 * CHECKPOINT_METRICS) metrics.splice(0, metrics.length - CHECKPOINT_METRICS);
@@ -680,9 +715,15 @@ async function trainLoop(
       ...(m.evalLoss !== null ? { evalLoss: m.evalLoss } : {}),
     });
     if (hooks.signal?.aborted) cancel();
-    if (step === plan.totalSteps || (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0))
+    if (
+      step === plan.totalSteps ||
+      tracker.exhausted ||
+      (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0)
+    )
       saveCheckpoint();
   }
+  const stoppedEarly = step < plan.totalSteps ? tracker.stopReason() : null;
+  if (stoppedEarly) log(`stopping early at step ${step} of ${plan.totalSteps}: ${stoppedEarly}`);
 
   const finalLoss = lastLoss();
   const finalMetrics: Record<string, number> = {
@@ -693,7 +734,19 @@ async function trainLoop(
     trainExamples: run.train.length,
   };
   if (lastEval !== null) finalMetrics.evalLoss = lastEval;
-  const adapter = adapterFromStates(run, states, finalMetrics);
+  const best = tracker.best;
+  const keptBest = cfg.keepBest && best !== null;
+  if (best) {
+    finalMetrics.bestStep = best.step;
+    finalMetrics.bestEvalLoss = best.evalLoss;
+    // The adapter's own held-out loss: its step's, where it is the best step's parameters.
+    if (keptBest) finalMetrics.evalLoss = best.evalLoss;
+  }
+  if (keptBest)
+    log(
+      `keeping the best: the adapter is step ${best.step}'s (held-out loss ${best.evalLoss.toFixed(4)}${lastEval !== null && best.step !== step ? `; step ${step}'s: ${lastEval.toFixed(4)}` : ''})`,
+    );
+  const adapter = adapterFromStates(run, keptBest ? tracker.statesAtBest(states) : states, finalMetrics);
   writeStudioAdapter(cfg.out, adapter, { asExport: config.outIsExport });
   if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter), { asExport: true });
   return {
@@ -715,5 +768,8 @@ async function trainLoop(
     checkpoints,
     resumedFrom: config.resumeFrom ?? null,
     metrics: metrics.slice(-CHECKPOINT_METRICS),
+    best,
+    keptBest,
+    stoppedEarly,
   };
 }

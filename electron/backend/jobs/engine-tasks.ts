@@ -514,6 +514,9 @@ export async function calibrateTask(
         maxSteps: steps + 1,
         evalData: undefined,
         evalSplit: 0,
+        // Without held-out data these are refused; a speed measurement judges no loss anyway.
+        keepBest: false,
+        earlyStoppingPatience: 0,
         exportPyreft: undefined,
         resumeFrom: undefined,
       },

@@ -8,6 +8,7 @@
 import { probeProblem, runNameProblem } from '../../../../electron/backend/jobs/run-params.ts';
 import { plural } from '../../../../native-runtime/plural.ts';
 import {
+  heldOutIssues,
   type OptionIssue,
   TRAIN_DEFAULTS,
   TRAIN_OPTIONS,
@@ -46,6 +47,8 @@ export const OPTION_STEP: Record<TrainOptionKey, number> = {
   chatTemplate: 2,
   evalSplit: 0,
   evalEvery: 0,
+  keepBest: 2,
+  earlyStoppingPatience: 2,
   checkpointEvery: 2,
   keepCheckpoints: 2,
   device: 2,
@@ -179,7 +182,9 @@ export class TrainForm {
 
   readonly optionIssues: OptionIssue[] = $derived.by(() => {
     try {
-      return trainOptionIssues(this.options, this.shape);
+      // A held-out fraction is in the options; another version is the form's own (evalData's).
+      const heldOut = heldOutIssues(this.options, this.validation === 'version');
+      return [...trainOptionIssues(this.options, this.shape), ...heldOut];
     } catch (e) {
       return [{ field: 'layers', code: 'unknown', message: (e as Error).message, cli: '' }];
     }

@@ -1,17 +1,26 @@
 // Recipes for the Train wizard: the hyperparameters of the LoReFT paper's experiments (Wu et al.
 // 2024; pyreft's examples/loreft/README.md) and of pyreft's README demo, carried over to the chosen
 // model (layers by their depth, the max length within the model's positions). A recipe sets every
-// option that shapes the result and says why; the data choices (held-out rows), checkpoints, the
-// device and the base weights' precision stay as the user set them.
+// option that shapes the result and says why; the data choices (held-out rows and what is judged on
+// them: keep the best, early stopping), checkpoints, the device and the base weights' precision stay
+// as the user set them.
 
 import type { ModelShapeForTraining, TrainOptionKey, TrainOptions } from '../rpc/handlers.ts';
 import { layersAt } from './layers.ts';
 
-/** The options a recipe sets: all but where data is held out, checkpoints and the machine's choices. */
+/** The options a recipe sets: all but the held-out data's, checkpoints and the machine's choices. */
 export type RecipeOptions = Required<
   Omit<
     TrainOptions,
-    'evalSplit' | 'evalEvery' | 'checkpointEvery' | 'keepCheckpoints' | 'device' | 'quantize' | 'dtype'
+    | 'evalSplit'
+    | 'evalEvery'
+    | 'keepBest'
+    | 'earlyStoppingPatience'
+    | 'checkpointEvery'
+    | 'keepCheckpoints'
+    | 'device'
+    | 'quantize'
+    | 'dtype'
   >
 >;
 
