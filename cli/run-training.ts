@@ -330,3 +330,8 @@ export async function trainFromCheckpoint(
     ctrlC.release();
   }
 }
+
+/** "best: step 40, held-out loss 1.2340 (the adapter's)": a line of train's summary and of `runs show`. */
+export function bestText(best: { step: number; evalLoss: number }, kept: boolean): string {
+  return `best: step ${best.step}, held-out loss ${best.evalLoss.toFixed(4)}${kept ? " (the adapter's)" : ''}`;
+}

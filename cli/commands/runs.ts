@@ -34,6 +34,7 @@ import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, nextCommand, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import {
+  bestText,
   checkOutFolders,
   executeRunHere,
   failedRunNext,
@@ -111,7 +112,8 @@ export const runsCommands: Command[] = [
           : run.lastStep === null
             ? `${asked}; no step has run yet`
             : `${asked}; where its steps ran was not recorded`;
-        return `${head}\n${next}${device}\nconfig: ${JSON.stringify(run.config)}\n${metrics}`;
+        const best = run.best ? `${bestText(run.best, run.best.kept)}\n` : '';
+        return `${head}\n${next}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;
     },

@@ -26,6 +26,7 @@ import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { dataFileOf, MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import {
+  bestText,
   checkOutFolders,
   executeRunHere,
   printStopped,
@@ -163,6 +164,9 @@ function summaryJson(r: Summary, adapter: string): Record<string, unknown> {
     trainableParams: r.trainableParams,
     checkpoints: r.checkpoints,
     resumedFrom: r.resumedFrom,
+    best: r.best,
+    keptBest: r.keptBest,
+    stoppedEarly: r.stoppedEarly,
     // As `runs show` has them: the provider that ran, and why not the one asked for.
     device: r.device.device,
     deviceFallback: r.device.fallback,
@@ -175,6 +179,8 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
     `adapter: ${adapter}`,
     ...(r.pyreft ? [`pyreft export: ${r.pyreft}`] : []),
     `steps: ${r.steps}  final loss: ${r.finalLoss.toFixed(4)}${r.evalLoss !== null ? `  eval loss: ${r.evalLoss.toFixed(4)}` : ''}`,
+    ...(r.stoppedEarly ? [`stopped early at step ${r.steps} of ${r.totalSteps}: ${r.stoppedEarly}`] : []),
+    ...(r.best ? [bestText(r.best, r.keptBest)] : []),
     `${plural(r.interventions, 'intervention')}, ${plural(r.trainableParams, 'trainable parameter')}, ${Math.round(r.tokensPerS)} tok/s`,
     deviceText(r.device),
   ].join('\n');

@@ -86,6 +86,17 @@ export interface RunDetail extends RunRecord {
   adapterId: number | null;
   /** The adapter its last checkpoint was kept as, if it was (so the page offers no second keep). */
   lastCheckpointAdapterId: number | null;
+  /**
+   * The evaluation with the lowest held-out loss so far, for a run that keeps the best or stops early
+   * (null otherwise, or before its first evaluation); `kept`: the run's adapter is that step's.
+   */
+  best: RunBest | null;
+}
+
+export interface RunBest {
+  step: number;
+  evalLoss: number;
+  kept: boolean;
 }
 
 interface RunRow {
@@ -213,13 +224,31 @@ export function getRunBesidesMetrics(lib: Library, id: number): RunBesidesMetric
         .prepare('SELECT id FROM adapters WHERE run_id = ? AND path = ?')
         .get(id, checkpointAdapterPath(lib, id, last.step)) as { id: number } | undefined)
     : undefined;
+  const record = toRecord(lib, row);
   return {
-    ...toRecord(lib, row),
+    ...record,
     checkpoints,
     samples,
     adapterId: adapter?.id ?? null,
     lastCheckpointAdapterId: kept?.id ?? null,
+    best: runBest(lib, record),
   };
+}
+
+/**
+ * The best evaluation of a run that judges its held-out loss (keepBest, earlyStoppingPatience): the
+ * first of the lowest held-out losses, the trainer's own rule (training/best-so-far.ts: only a strictly
+ * lower loss improves), read from the metrics every evaluation recorded.
+ */
+function runBest(lib: Library, run: RunRecord): RunBest | null {
+  const keepBest = run.config.keepBest === true;
+  if (!keepBest && !(Number(run.config.earlyStoppingPatience) > 0)) return null;
+  const row = lib.db
+    .prepare(
+      'SELECT step, eval_loss AS evalLoss FROM run_metrics WHERE run_id = ? AND eval_loss IS NOT NULL ORDER BY eval_loss, step LIMIT 1',
+    )
+    .get(run.id) as { step: number; evalLoss: number } | undefined;
+  return row ? { ...row, kept: keepBest } : null;
 }
 
 /** The folder a run's checkpoint is copied to when it is kept as an adapter: one per run and step. */

@@ -1,0 +1,126 @@
+// Keep the best and early stopping where people use them: `reft-studio train` refuses them without
+// held-out data in the command line's words and runs/start in the studio's (the same rule); a run with
+// them prints and records its best evaluation (train's summary and --json, `runs show`, runs/get).
+// The trainer's own behaviour and exact resume are tests/training/keep-best.test.ts.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { inProcess } from '../backend/helpers.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir, WORDS, writeJsonl } from '../training/helpers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
+const dir = tempDir('reft-best-cli-');
+// Each prompt its own completion: the held-out loss falls, then rises (as in the trainer's test).
+const data = writeJsonl(
+  join(dir, 'd.jsonl'),
+  WORDS.map((w, i) => ({ prompt: `Tell me about the ${w}.`, completion: WORDS[(i * 7 + 3) % WORDS.length] })),
+);
+const home = join(dir, 'home');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, REFT_STUDIO_HOME: home },
+  });
+const run = [
+  'layers',
+  '1;3',
+  'positions',
+  'f1+l1',
+  'rank',
+  '4',
+  'batch-size',
+  '4',
+  'seed',
+  '3',
+  'lr',
+  '0.05',
+];
+const flags = (o: string[]) => o.flatMap((x, i) => (i % 2 === 0 ? [`--${x}`] : [x]));
+const train = (...args: string[]) =>
+  cli('train', '--model', modelDir('llama'), '--data', data, ...flags(run), ...args);
+
+describe('reft-studio train --keep-best --early-stopping-patience', () => {
+  it('without held-out data: one line in the command line’s words, exit 1, no run recorded', () => {
+    const r = train('--keep-best');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      'error: --keep-best needs held-out data to measure the loss on: give --eval-split X or --eval-data FILE',
+    );
+    const p = train('--early-stopping-patience', '2');
+    assert.equal(
+      p.stderr.trim(),
+      'error: --early-stopping-patience needs held-out data to measure the loss on: give --eval-split X or --eval-data FILE',
+    );
+    assert.deepEqual(JSON.parse(cli('runs', 'list', '--json').stdout).runs, []);
+  });
+
+  const judged = ['--eval-split', '0.2', '--eval-every', '1', '--max-steps', '30', '--keep-best'];
+
+  it('--json: the result carries the best evaluation and why the run stopped', () => {
+    const r = train(...judged, '--early-stopping-patience', '3', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const result = events.at(-1);
+    assert.equal(result.status, 'completed');
+    assert.equal(result.steps, 10);
+    assert.equal(result.totalSteps, 30);
+    const evals = events.filter((e) => e.event === 'progress').map((e) => e.evalLoss as number);
+    const lowest = Math.min(...evals);
+    assert.deepEqual(result.best, { step: evals.indexOf(lowest) + 1, evalLoss: lowest });
+    assert.equal(result.keptBest, true);
+    assert.match(
+      result.stoppedEarly,
+      /^the held-out loss has not improved for 3 evaluations since step 7 \(/,
+    );
+    assert.ok(events.some((e) => e.event === 'log' && /^stopping early at step 10 of 30: /.test(e.message)));
+    // runs show says it too, and its --json carries it.
+    const show = cli('runs', 'show', String(result.runId));
+    assert.match(
+      show.stdout,
+      new RegExp(`^best: step 7, held-out loss ${lowest.toFixed(4)} \\(the adapter's\\)$`, 'm'),
+    );
+    const shown = JSON.parse(cli('runs', 'show', String(result.runId), '--json').stdout);
+    assert.deepEqual(shown.best, { step: 7, evalLoss: lowest, kept: true });
+    assert.equal(shown.status, 'completed');
+  });
+
+  it('the summary for people names the best step and the early stop', () => {
+    const r = train(...judged, '--early-stopping-patience', '3');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^stopped early at step 10 of 30: the held-out loss has not improved for 3 evaluations since step 7 \(\d+\.\d{4}\)$/m,
+    );
+    assert.match(r.stdout, /^best: step 7, held-out loss \d+\.\d{4} \(the adapter's\)$/m);
+  });
+});
+
+describe('runs/start', () => {
+  let b: Backend | undefined;
+  after(() => b?.close());
+  const { call, callError } = inProcess(() => b as Backend);
+
+  it('refuses them without held-out data in the studio’s words, naming the field', async () => {
+    b = createBackend(join(dir, 'studio'), { seedDemo: false });
+    const modelId = (await call('models/add', { path: modelDir('llama') })).id;
+    const datasetId = (await call('datasets/import', { path: data })).dataset.id;
+    const e = await callError('runs/start', { modelId, datasetId, keepBest: true });
+    assert.equal(e.code, 'needs-held-out');
+    assert.equal(
+      e.message,
+      'Keep the best needs held-out data to measure the loss on: under Validation (Model & data), hold out rows or choose another version',
+    );
+    assert.equal((e as { field?: string }).field, 'keepBest');
+    assert.deepEqual(await call('runs/list'), []);
+  });
+});
