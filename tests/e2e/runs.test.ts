@@ -121,6 +121,34 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await detail.getByRole('link', { name: /in Adapters/ }).waitFor();
   });
 
+  test('a run that keeps the best shows which step it is, and marks it on the loss chart', async () => {
+    assert.ok(server);
+    const { runId } = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId,
+      name: 'best',
+      layers: '0;1',
+      rank: 2,
+      maxSteps: 12,
+      batchSize: 2,
+      lr: 0.05,
+      evalSplit: 0.25,
+      evalEvery: 1,
+      keepBest: true,
+      earlyStoppingPatience: 2,
+    });
+    await until('the keep-the-best run', async () => (await runState(runId)) === 'completed');
+    const { best } = await rpc(client, 'runs/get', { id: runId });
+    assert.ok(best?.kept, 'runs/get names the best evaluation');
+    await page.goto(`${server.url}#/runs/${runId}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    const want = `step ${best.step}, held-out loss ${best.evalLoss.toFixed(4)} (the adapter’s)`;
+    assert.equal(await textWhen(detail.getByTestId('run-best'), want), want);
+    await detail.getByTestId('loss-chart').getByText('best', { exact: true }).waitFor();
+    await screenshot(page, 'runs-3b-best', false);
+  });
+
   test('cancel asks first, says what happened (never "failed") and keeps the last checkpoint', async () => {
     assert.ok(server);
     const run = await rpc(client, 'runs/start', {

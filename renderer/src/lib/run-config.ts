@@ -50,6 +50,12 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
         label: optionLabel('evalEvery'),
         format: (v) => `every ${plural(Number(v), 'step')}`,
       },
+      { key: 'keepBest', label: optionLabel('keepBest'), format: bool },
+      {
+        key: 'earlyStoppingPatience',
+        label: optionLabel('earlyStoppingPatience'),
+        format: (v) => `after ${plural(Number(v), 'evaluation')} without improvement`,
+      },
       {
         key: 'chatTemplate',
         label: optionLabel('chatTemplate'),
