@@ -9,7 +9,9 @@
 // result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
 // reft_studio.json side file naming the base model, positions and prompt format, so
 // `reft-studio import result/` needs no flags. The bundle is written atomically; a non-empty --out is refused unless forced.
-// Left out: running pyreft here (not installed), multi-node launch scripts, quantized bases.
+// Left out: running pyreft here (not installed), multi-node launch scripts, quantized bases, and the
+// run's keep the best and early stopping (config.json records them; pyreft's causal-LM trainer cannot
+// evaluate, see differs() below: the README and train.py say so).
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
@@ -49,6 +51,8 @@ type BundleTrainOptions = Pick<
   | 'maxGradNorm'
   | 'seed'
   | 'chatTemplate'
+  | 'keepBest'
+  | 'earlyStoppingPatience'
 >;
 
 export interface BundleConfig extends BundleTrainOptions {
@@ -132,6 +136,9 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     maxGradNorm: cfg.maxGradNorm,
     seed: cfg.seed,
     chatTemplate: cfg.chatTemplate,
+    // Recorded, not carried out: train.py's not_carried() and the README say why.
+    keepBest: cfg.keepBest,
+    earlyStoppingPatience: cfg.earlyStoppingPatience,
     data: rows,
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
@@ -238,5 +245,30 @@ reft-studio import result/ --name my-adapter
 
 The studio refuses to apply the adapter to a model whose weights differ from the base model recorded
 here; for a same-shape copy (another download of the same weights), use \`--force-base\`.
+${differs(c)}`;
+}
+
+/**
+ * What the bundle does not do of the run's keep the best and early stopping, or '' (neither set).
+ * pyreft's ReftTrainer does load the best checkpoint's interventions (its _load_best_model), but
+ * ReftTrainerForCausalLM's compute_loss hands Trainer's evaluation the model's output where a loss is
+ * expected (pyreft issue #147), and both options need evaluations: emitting them would crash.
+ */
+function differs(c: BundleConfig): string {
+  const left = [
+    ...(c.keepBest ? ['keeps the adapter of its best evaluation'] : []),
+    ...(c.earlyStoppingPatience > 0
+      ? [`stops after ${plural(c.earlyStoppingPatience, 'evaluation')} without improvement`]
+      : []),
+  ];
+  if (left.length === 0) return '';
+  return `
+## What differs from the studio
+
+In the studio this run ${left.join(' and ')}. This bundle does not: \`data.jsonl\` holds no held-out
+rows, and pyreft's \`ReftTrainerForCausalLM\` cannot measure a held-out loss (its \`compute_loss\`
+returns the model's output where Hugging Face's evaluation expects the loss: pyreft issue #147), which
+\`load_best_model_at_end\` and \`EarlyStoppingCallback\` both need. \`train.py\` trains every planned
+step and \`result/\` is the last step's adapter; it prints a note saying so.
 `;
 }

@@ -78,6 +78,22 @@ def write_sidecar(out_dir, cfg, tokenizer, rows):
         f.write(json.dumps(sidecar(cfg, chat), indent=2) + "\n")
 
 
+def not_carried(cfg):
+    """The studio's options this script does not carry out, each with why (printed at the start).
+    pyreft's ReftTrainerForCausalLM cannot evaluate: its compute_loss returns the model's output where
+    Trainer's evaluation expects a loss (pyreft issue #147), and Hugging Face's
+    load_best_model_at_end and EarlyStoppingCallback both need evaluations; the bundle has no
+    held-out rows either."""
+    why = "pyreft's ReftTrainerForCausalLM cannot evaluate a held-out loss (pyreft issue #147)"
+    notes = []
+    if cfg.get("keepBest"):
+        notes.append("keep the best (load_best_model_at_end): not carried, %s; result/ is the last step's adapter" % why)
+    if cfg.get("earlyStoppingPatience", 0) > 0:
+        notes.append("early stopping after %d evaluations (EarlyStoppingCallback): not carried, %s; every planned step runs"
+                     % (cfg["earlyStoppingPatience"], why))
+    return notes
+
+
 def read_rows(path):
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -127,12 +143,15 @@ def main(argv=None):
     ap.add_argument("--bf16", action="store_true", help="load the base model in bfloat16")
     args = ap.parse_args(argv)
 
+    with open(args.config) as f:
+        cfg = json.load(f)
+    for note in not_carried(cfg):
+        print("note: " + note)
+
     import torch
     import transformers
     import pyreft
 
-    with open(args.config) as f:
-        cfg = json.load(f)
     data = args.data or os.path.join(os.path.dirname(os.path.abspath(args.config)), cfg["data"]["file"])
     model_name = args.model or cfg["model"]
     transformers.set_seed(cfg["seed"])

@@ -131,6 +131,41 @@ test('train.py compiles, its --help runs without pyreft, and it plans the same i
   assert.deepEqual(JSON.parse(p2.stdout), [1, 2]);
 });
 
+test('keep the best and early stopping: recorded, not carried into pyreft (it cannot evaluate), and said so', () => {
+  const plain = bundle();
+  assert.doesNotMatch(readFileSync(join(plain.out, 'README.md'), 'utf8'), /What differs/);
+  const notes = (out: string) =>
+    py(
+      ['-c', 'import json, train; print(json.dumps(train.not_carried(json.load(open("config.json")))))'],
+      out,
+    );
+  assert.deepEqual(JSON.parse(notes(plain.out).stdout), []);
+
+  const { out, config } = bundle({ evalSplit: 0.34, keepBest: true, earlyStoppingPatience: 3 });
+  assert.equal(config.keepBest, true);
+  assert.equal(config.earlyStoppingPatience, 3);
+  const c = py(['-m', 'py_compile', join(out, 'train.py')]);
+  assert.equal(c.status, 0, c.stderr);
+  // Nothing that would make Trainer evaluate: pyreft's ReftTrainerForCausalLM crashes there.
+  const src = readFileSync(join(out, 'train.py'), 'utf8');
+  assert.doesNotMatch(src, /load_best_model_at_end\s*=|EarlyStoppingCallback\(|eval_strategy\s*=/);
+  const r = notes(out);
+  assert.equal(r.status, 0, r.stderr);
+  const said = JSON.parse(r.stdout) as string[];
+  assert.equal(said.length, 2);
+  assert.match(
+    said[0],
+    /^keep the best \(load_best_model_at_end\): not carried, .*pyreft issue #147.*last step's adapter$/,
+  );
+  assert.match(said[1], /^early stopping after 3 evaluations \(EarlyStoppingCallback\): not carried/);
+  const readme = readFileSync(join(out, 'README.md'), 'utf8');
+  assert.match(readme, /## What differs from the studio/);
+  assert.match(
+    readme,
+    /keeps the adapter of its best evaluation and stops after 3 evaluations without improvement/,
+  );
+});
+
 test('train.py gives pyreft a chat prompt that tokenizes with one start token, as the studio reads it', () => {
   // Bug: pyreft's data modules tokenize prompts with the tokenizer's special tokens, and train.py
   // handed them the rendered chat template, which for Llama-style templates already starts with the
