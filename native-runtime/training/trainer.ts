@@ -1,8 +1,9 @@
 // The ReFT trainer: `train(config, hooks)` runs a whole training job — model, tokenizer, data,
 // fresh (or restored) interventions, AdamW with schedule, clipping, accumulation, dropout, evaluation,
-// checkpoints, cancel and exact resume — and writes the final studio adapter (and a pyreft folder on
-// request). It is a library function: the CLI, the studio's job queue and the tests all call it, and
-// it reports through hooks (progress per optimizer step, checkpoints, log lines, an AbortSignal).
+// checkpoints, cancel and exact resume, keeping the best evaluation's parameters and stopping early on
+// request (best-so-far.ts) — and writes the final studio adapter (and a pyreft folder on request). It
+// is a library function: the CLI, the studio's job queue and the tests all call it, and it reports
+// through hooks (progress per optimizer step, checkpoints, log lines, an AbortSignal).
 //
 // Determinism: everything random is a pure function of the seed and a counter, so the position in
 // training (the optimizer step) is the whole RNG state:
