@@ -4,11 +4,12 @@
 // The trainer's own behaviour and exact resume are tests/training/keep-best.test.ts.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { inProcess } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir, WORDS, writeJsonl } from '../training/helpers.ts';
@@ -92,6 +93,47 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     const shown = JSON.parse(cli('runs', 'show', String(result.runId), '--json').stdout);
     assert.deepEqual(shown.best, { step: 7, evalLoss: lowest, kept: true });
     assert.equal(shown.status, 'completed');
+  });
+
+  it('killed (SIGKILL) after a checkpoint, `runs resume` ends with the same adapter at the same step', async () => {
+    const args = [...judged, '--early-stopping-patience', '3', '--checkpoint-every', '1', '--json'];
+    const whole = JSON.parse(
+      train(...args)
+        .stdout.trim()
+        .split('\n')
+        .at(-1) as string,
+    );
+    const child = spawn(
+      process.execPath,
+      [BIN, 'train', '--model', modelDir('llama'), '--data', data, ...flags(run), ...args],
+      { env: { ...process.env, REFT_STUDIO_HOME: home } },
+    );
+    let runId: number | undefined;
+    const killed = new Promise<void>((resolve) => {
+      let buf = '';
+      child.stdout.on('data', (d) => {
+        buf += d;
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const e = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          runId ??= e.runId;
+          // After step 8's checkpoint: the best (step 7) is behind it, patience partly spent.
+          if (e.event === 'checkpoint' && e.step === 8) child.kill('SIGKILL');
+        }
+      });
+      child.on('close', () => resolve());
+    });
+    await killed;
+    assert.equal(child.signalCode, 'SIGKILL');
+    const r = cli('runs', 'resume', String(runId), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const resumed = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    assert.equal(resumed.outcome, 'completed');
+    assert.equal(resumed.lastStep, 10);
+    assert.deepEqual(resumed.best, { ...whole.best, kept: true });
+    const tensors = (folder: string) =>
+      readStudioAdapter(folder).interventions.map((iv) => Object.values(iv.params).map((t) => [...t.data]));
+    assert.deepEqual(tensors(resumed.adapter), tensors(whole.adapter));
   });
 
   it('the summary for people names the best step and the early stop', () => {
