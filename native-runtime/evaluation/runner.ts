@@ -3,7 +3,7 @@
 // One ORT session serves both (reft-graph's forward-only path); an adapter's interventions are placed
 // on each prompt exactly as in training (positions.ts), and the prompt is formatted as in training
 // (data.ts encodePrompt: the chat template when the adapter was trained through it).
-// Parameters can be swapped without rebuilding the session (probe samples read each checkpoint).
+// A run's probe prompts use the training session itself (OpenedRunner.on): no second copy of the weights.
 // Several adapters can be composed on one session (adapters/compose.ts), each on/off and scaled per
 // call without rebuilding it (the playground's strength dials). A prompt is a text or a chat
 // (system/user/assistant messages through the model's chat template).
@@ -223,6 +223,16 @@ export interface OpenedModel {
   load(): Promise<ModelRunner>;
 }
 
+/** A model with one adapter (or none) read and checked (ModelRunner.open). */
+export interface OpenedRunner extends OpenedModel {
+  /**
+   * A runner on a session already open with these interventions (a training run's own, for its
+   * probe prompts: a second session would hold the weights again), generating with the parameters
+   * that session's model has when it runs. Releasing the runner leaves the session to its owner.
+   */
+  on(model: ReftModel): ModelRunner;
+}
+
 /** OpenedModel.checkMemory of `spec` loaded with `opts`: an OptionError, as prepareModel throws. */
 async function checkMemory(spec: ModelSpec, opts: RunnerOptions): Promise<void> {
   const issue = await modelLoadIssue(spec, { quantize: opts.quantize ?? 'auto', device: opts.device });
@@ -240,18 +250,22 @@ export class ModelRunner {
   readonly composed: ComposedAdapters | null;
   /** The device the runner was loaded for (its session may run elsewhere: see deviceUsed). */
   #requested: DeviceChoice | undefined;
+  /** Whether release ends the session (not when it is another's: OpenedModel.on). */
+  #owned: boolean;
 
   private constructor(
     model: ReftModel,
     reader: PromptReader,
     requested: DeviceChoice | undefined,
     composed: ComposedAdapters | null = null,
+    owned = true,
   ) {
     this.spec = model.spec;
     this.model = model;
     this.reader = reader;
     this.composed = composed;
     this.#requested = requested;
+    this.#owned = owned;
     const manifest = reader.manifest;
     this.positions = parsePositions(manifest?.positions ?? 'f1');
     this.untied = manifest ? isUntied(this.positions, manifest.shareWeights) : false;
@@ -266,7 +280,7 @@ export class ModelRunner {
     modelDir: string,
     adapterDir: string | StudioAdapter | null,
     opts: RunnerOptions = {},
-  ): OpenedModel {
+  ): OpenedRunner {
     const { spec, tokenizer } = openTokenizedModel(modelDir);
     let states: InterventionState[] = [];
     let manifest: StudioManifest | null = null;
@@ -298,6 +312,14 @@ export class ModelRunner {
           decodeLoop: await decodeLoopPays(opts.device),
         });
         return new ModelRunner(model, reader, opts.device);
+      },
+      on: (model) => {
+        if (model.states.length !== states.length)
+          throw new ConfigError(
+            'adapter-mismatch',
+            `the session has ${plural(model.states.length, 'intervention')}, the adapter ${states.length}`,
+          );
+        return new ModelRunner(model, reader, opts.device, null, false);
       },
     };
   }
@@ -370,30 +392,6 @@ export class ModelRunner {
 
   get manifest(): StudioManifest | null {
     return this.reader.manifest;
-  }
-
-  /** Replaces the intervention parameters with those of another adapter folder of the same shape. */
-  setParamsFrom(adapterDir: string): void {
-    this.setParams(readStudioAdapter(adapterDir), adapterDir);
-  }
-
-  /** setParamsFrom with the adapter already read (`adapterDir` names it in messages). */
-  setParams(adapter: StudioAdapter, adapterDir: string): void {
-    const states = adapterStates(adapter);
-    if (states.length !== this.model.states.length)
-      throw new ConfigError(
-        'adapter-mismatch',
-        `${adapterDir}: ${plural(states.length, 'intervention')}, expected ${this.model.states.length}`,
-      );
-    states.forEach((s, j) => {
-      const dst = this.model.states[j];
-      for (const [name, p] of s.params) {
-        const d = dst.params.get(name);
-        if (!d || d.data.length !== p.data.length)
-          throw new ConfigError('adapter-mismatch', `${adapterDir}: ${s.spec.key}.${name} has another shape`);
-        d.data = Float32Array.from(p.data);
-      }
-    });
   }
 
   /**
@@ -514,6 +512,6 @@ export class ModelRunner {
   }
 
   async release(): Promise<void> {
-    await this.model.session.session.release();
+    if (this.#owned) await this.model.session.session.release();
   }
 }

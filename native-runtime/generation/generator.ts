@@ -336,16 +336,25 @@ export class Generator {
   ): void {
     if (!this.interventions.length || !iv) return;
     const B = prompts.length;
+    const inputs = new Set(this.session.inputNames);
     this.interventions.forEach((s, j) => {
       for (const [name, p] of Object.entries(iv.params[j]))
         feeds[`iv${j}.${name}`] = new ort.Tensor('float32', p.data, p.shape);
       if (s.scalable)
         feeds[`iv${j}.scale`] = new ort.Tensor('float32', Float32Array.of(iv.scales?.[j] ?? 1), []);
+      const P = decoding ? 0 : Math.max(0, ...iv.locations.map((row) => row[j]?.length ?? 0));
+      // A training session with dropout (a run's probe prompts answer on it) reads a keep-mask:
+      // everything kept, as its forward passes feed it.
+      if (inputs.has(`iv${j}.dropout_mask`))
+        feeds[`iv${j}.dropout_mask`] = new ort.Tensor(
+          'float32',
+          new Float32Array(B * P * s.embedDim).fill(1),
+          [B, P, s.embedDim],
+        );
       if (decoding) {
         feeds[`iv${j}.loc`] = new ort.Tensor('int64', new BigInt64Array(0), [B, 0]);
         return;
       }
-      const P = Math.max(0, ...iv.locations.map((row) => row[j]?.length ?? 0));
       const loc = new BigInt64Array(B * P).fill(-1n);
       prompts.forEach((p, r) => {
         const pad = T - p.length;

@@ -84,7 +84,12 @@ export type { TrainProgress } from './events.ts';
 
 export interface TrainHooks {
   onProgress?: (p: TrainProgress) => void;
-  onCheckpoint?: (c: CheckpointWritten) => void;
+  /**
+   * A checkpoint was written. Awaited before the next step, so while it runs `model` holds the
+   * checkpoint's parameters: a run's probe prompts answer on this session (ModelRunner's `on`)
+   * rather than load the weights into a second one.
+   */
+  onCheckpoint?: (c: CheckpointWritten, model: ReftModel) => void | Promise<void>;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
   /** Where the run's session really runs, once it exists (before the first step). */
@@ -620,7 +625,7 @@ async function trainLoop(
       const k = checkpoints.findIndex((c) => resolve(c) === resolve(d));
       if (k >= 0) checkpoints.splice(k, 1);
     }
-    hooks.onCheckpoint?.({ step, dir, ...(removed.length ? { removed } : {}) });
+    return hooks.onCheckpoint?.({ step, dir, ...(removed.length ? { removed } : {}) }, model);
   };
   const ownCheckpoint = (d: string): boolean => {
     if (checkpoints.some((c) => resolve(c) === resolve(d))) return true;
@@ -633,7 +638,8 @@ async function trainLoop(
     }
   };
   const cancel = (): never => {
-    if (lastCheckpoint?.step !== step) saveCheckpoint();
+    // Not awaited: a cancelled run answers no probe prompts.
+    if (lastCheckpoint?.step !== step) void saveCheckpoint();
     throw new CancelledError(
       `training cancelled at step ${step} of ${plan.totalSteps}; checkpoint: ${lastCheckpoint?.dir}`,
     );
@@ -721,7 +727,7 @@ async function trainLoop(
       tracker.exhausted ||
       (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0)
     )
-      saveCheckpoint();
+      await saveCheckpoint();
   }
   const stoppedEarly = step < plan.totalSteps ? tracker.stopReason() : null;
   if (stoppedEarly) log(`stopping early at step ${step} of ${plan.totalSteps}: ${stoppedEarly}`);

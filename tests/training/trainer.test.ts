@@ -196,7 +196,7 @@ describe('checkpoints, resume and cancel', () => {
             seen.push(p);
             if (p.step === 5) ac.abort();
           },
-          onCheckpoint: (c) => saved.push(c.step),
+          onCheckpoint: (c) => void saved.push(c.step),
         },
       ),
       (e: Error) =>
@@ -236,7 +236,8 @@ describe('checkpoints, resume and cancel', () => {
         {
           signal: ac.signal,
           onProgress: (p) => p.step === 4 && ac.abort(),
-          onCheckpoint: (c) => reports.push({ step: c.step, removed: c.removed?.map((d) => d.slice(-11)) }),
+          onCheckpoint: (c) =>
+            void reports.push({ step: c.step, removed: c.removed?.map((d) => d.slice(-11)) }),
         },
       ),
       CancelledError,

@@ -23,7 +23,7 @@ import {
   ModelRunner,
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
-import { readStudioAdapter, type StudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import { readStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
@@ -36,6 +36,7 @@ import type {
 } from '../../../native-runtime/training/events.ts';
 import { type Audience, type OptionIssue, wordedFor } from '../../../native-runtime/training/options.ts';
 import type { ExamplePreview } from '../../../native-runtime/training/preview.ts';
+import type { ReftModel } from '../../../native-runtime/training/reft-model.ts';
 import {
   type TokenLengths,
   type TokenLengthsInput,
@@ -375,8 +376,7 @@ export async function trainTask(
 
 async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSignal): Promise<TrainSummary> {
   const probe = args.probe?.prompts.length ? args.probe : null;
-  let prober: Promise<ModelRunner> | null = null;
-  let probes: Promise<void> = Promise.resolve();
+  let prober: ModelRunner | null = null;
   let totalSteps = Number.POSITIVE_INFINITY;
   // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
   const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
@@ -388,43 +388,34 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   const probeOpts = () => ({
     device: args.config.device,
     runBase: runBase ?? undefined,
-    // Told once each: the checkpoints' probes load the model again, with the same words.
+    // Told once each.
     onNotice: (m: string) => {
       if (probeNotices.has(m)) return;
       probeNotices.add(m);
       emit('log', `probe prompts: ${m}`);
     },
   });
-  // Samples are taken from the checkpoint just written (the trainer's live parameters are private to
-  // it), on a second session of the model; they run between training steps, in checkpoint order.
-  // The checkpoint is read now: with keepCheckpoints the trainer may delete it before its turn comes.
-  const sampleAt = (step: number, dir: string) => {
+  // Samples are taken at each checkpoint on the training session itself, which the trainer leaves
+  // alone until they are done (TrainHooks.onCheckpoint): its parameters are the checkpoint's, and
+  // a second session would hold the weights again (ONNX Runtime maps them per session; a quantized
+  // base packs them per session: 1.5 GB more at TinyLlama's shape in int8).
+  const sampleAt = async (step: number, dir: string, model: ReftModel) => {
     if (!probe || signal.aborted) return;
     if (step % probe.every !== 0 && step !== totalSteps) return;
-    let adapter: StudioAdapter;
     try {
-      adapter = readStudioAdapter(dir);
+      // The adapter's manifest formats the prompts and places the interventions, as in training.
+      prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts()).on(model);
+      for (const prompt of probe.prompts) {
+        if (signal.aborted) return;
+        const [out] = await prober.generate([prompt], {
+          maxNewTokens: probe.maxNewTokens ?? 48,
+          greedy: true,
+        });
+        emit('sample', { step, prompt, output: out.text });
+      }
     } catch (e) {
       emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
-      return;
     }
-    probes = probes.then(async () => {
-      try {
-        prober ??= ModelRunner.load(args.config.model, adapter, probeOpts());
-        const runner = await prober;
-        runner.setParams(adapter, dir);
-        for (const prompt of probe.prompts) {
-          if (signal.aborted) return;
-          const [out] = await runner.generate([prompt], {
-            maxNewTokens: probe.maxNewTokens ?? 48,
-            greedy: true,
-          });
-          emit('sample', { step, prompt, output: out.text });
-        }
-      } catch (e) {
-        emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
-      }
-    });
   };
   // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
   // a resumed run has them already), once the trainer has the base in the run's form and before its
@@ -449,31 +440,25 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
       emit('log', `probe answers before training failed: ${failed(e)}`);
     }
   };
-  try {
-    const res = await train(args.config, {
-      signal,
-      onLog: (m) => emit('log', m),
-      onDevice: (d) => emit('device', d),
-      onBase: (spec) => {
-        runBase = spec;
-        return answersBeforeTraining();
-      },
-      onProgress: (p) => {
-        totalSteps = p.totalSteps;
-        emit('progress', p);
-      },
-      onCheckpoint: (c) => {
-        emit('checkpoint', c);
-        sampleAt(c.step, c.dir);
-      },
-    });
-    await probes;
-    const { metrics: _m, ...summary } = res;
-    return summary;
-  } finally {
-    await probes.catch(() => {});
-    if (prober) await (prober as Promise<ModelRunner>).then((r) => r.release()).catch(() => {});
-  }
+  const res = await train(args.config, {
+    signal,
+    onLog: (m) => emit('log', m),
+    onDevice: (d) => emit('device', d),
+    onBase: (spec) => {
+      runBase = spec;
+      return answersBeforeTraining();
+    },
+    onProgress: (p) => {
+      totalSteps = p.totalSteps;
+      emit('progress', p);
+    },
+    onCheckpoint: (c, model) => {
+      emit('checkpoint', c);
+      return sampleAt(c.step, c.dir, model);
+    },
+  });
+  const { metrics: _m, ...summary } = res;
+  return summary;
 }
 
 // ---- evaluation and calibration --------------------------------------------------------------------
