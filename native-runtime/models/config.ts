@@ -42,7 +42,6 @@ export interface RopeSpec {
         highFreqFactor: number;
         originalMaxPositions: number;
       };
-  partialRotaryFactor?: number;
 }
 
 export interface GenerationDefaults {
@@ -208,10 +207,29 @@ function parseRope(cfg: Fields): RopeSpec {
         `${cfg.file}: ${where}.rope_type "${type.slice(0, 80)}" is not supported (supported: default, linear, llama3)`,
       );
   }
+  // The graphs rotate every dimension of a head (as the supported families' attention does).
   const partial = s?.optNum('partial_rotary_factor') ?? cfg.optNum('partial_rotary_factor');
-  const rope: RopeSpec = { theta, scaling };
-  if (partial !== undefined && partial !== 1) rope.partialRotaryFactor = partial;
-  return rope;
+  if (partial !== undefined && partial !== 1)
+    throw new UnsupportedError(
+      'unsupported-rope',
+      `${cfg.file}: partial_rotary_factor ${partial} is not supported (a rotary embedding over part of each attention head)`,
+    );
+  return { theta, scaling };
+}
+
+/**
+ * GPT-2 variants whose attention scores are scaled otherwise than by 1/sqrt(head size): the graphs
+ * build plain GPT-2 attention, so these are refused rather than computed wrong.
+ * reorder_and_upcast_attn only changes the precision of the same product, and is accepted.
+ */
+function checkGpt2Attention(cfg: Fields): void {
+  const problem = cfg.bool('scale_attn_by_inverse_layer_idx', false)
+    ? 'scale_attn_by_inverse_layer_idx true (attention scores divided by the layer number)'
+    : !cfg.bool('scale_attn_weights', true)
+      ? 'scale_attn_weights false (attention scores not divided by the square root of the head size)'
+      : null;
+  if (problem)
+    throw new UnsupportedError('unsupported-attention', `${cfg.file}: ${problem} is not supported`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,6 +436,7 @@ export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config:
 
   const { arch, modelType, architectures } = detectArch(cfg);
   checkNotQuantized(config, 'config.json');
+  if (arch === 'gpt2') checkGpt2Attention(cfg);
   const dims = readDims(arch, cfg);
   const weights = openWeightIndex(root);
   // Before anything is sized by num_hidden_layers (the expected-weights list, sliding-window

@@ -262,6 +262,47 @@ describe('config variants', () => {
     ]);
   });
 
+  test('partial_rotary_factor is refused: the decoder rotates whole heads', () => {
+    // Read before and then ignored: a rotary embedding over half of each head computed as a full one.
+    const dir = copyModel('llama');
+    editConfig(dir, (c) => {
+      c.partial_rotary_factor = 0.5;
+    });
+    assertError(() => loadModelSpec(dir), UnsupportedError, 'unsupported-rope', [
+      'config.json',
+      'partial_rotary_factor 0.5',
+    ]);
+    const whole = copyModel('llama');
+    editConfig(whole, (c) => {
+      c.rope_parameters = { rope_theta: 10000, rope_type: 'default', partial_rotary_factor: 1 };
+    });
+    assert.equal(loadModelSpec(whole).rope?.theta, 10000);
+  });
+
+  test("gpt2's attention-scaling variants are refused naming the field, not computed as plain GPT-2", () => {
+    // scale_attn_by_inverse_layer_idx (e.g. the Stanford CRFM GPT-2 runs) divides each layer's
+    // scores by its index + 1; scale_attn_weights false drops the 1/sqrt(head size). Neither is built.
+    for (const [field, value, mention] of [
+      ['scale_attn_by_inverse_layer_idx', true, 'scale_attn_by_inverse_layer_idx true'],
+      ['scale_attn_weights', false, 'scale_attn_weights false'],
+    ] as const) {
+      const dir = copyModel('gpt2');
+      editConfig(dir, (c) => {
+        c[field] = value;
+      });
+      assertError(() => loadModelSpec(dir), UnsupportedError, 'unsupported-attention', [
+        'config.json',
+        mention,
+      ]);
+    }
+    // reorder_and_upcast_attn only changes the precision of the same product: accepted.
+    const dir = copyModel('gpt2');
+    editConfig(dir, (c) => {
+      c.reorder_and_upcast_attn = true;
+    });
+    assert.equal(loadModelSpec(dir).arch, 'gpt2');
+  });
+
   test('no dtype in config: taken from the weights', () => {
     const dir = copyModel('llama-bf16');
     editConfig(dir, (c) => {
