@@ -92,15 +92,22 @@ export class WeightIndex {
 }
 
 /**
- * GPT-2 checkpoints from the original OpenAI conversion store `wte.weight`, `h.0.…` without the
- * `transformer.` prefix that GPT2LMHeadModel uses; give them their canonical names.
+ * Checkpoints of the base model alone name its tensors without the causal LM's prefix: GPT-2's
+ * original OpenAI conversion (`wte.weight`, `h.0.…`, no `transformer.`), a LlamaModel-style save
+ * (`embed_tokens.weight`, `layers.0.…`, no `model.`). transformers adds the prefix when it loads
+ * them into the causal LM; so do we, giving them their canonical names.
  */
-function gpt2Aliases(names: Iterable<string>): Map<string, string> {
+function baseModelAliases(names: Iterable<string>): Map<string, string> {
   const out = new Map<string, string>();
   const list = [...names];
-  if (list.some((n) => n.startsWith('transformer.'))) return out;
-  if (!list.includes('wte.weight')) return out;
-  for (const n of list) if (/^(wte|wpe|ln_f|h\.\d+)\./.test(n)) out.set(n, `transformer.${n}`);
+  const layouts = [
+    ['transformer.', 'wte.weight', /^(wte|wpe|ln_f|h\.\d+)\./],
+    ['model.', 'embed_tokens.weight', /^(embed_tokens|norm|layers\.\d+)\./],
+  ] as const;
+  for (const [prefix, embedding, base] of layouts) {
+    if (!list.includes(embedding) || list.some((n) => n.startsWith(prefix))) continue;
+    for (const n of list) if (base.test(n)) out.set(n, `${prefix}${n}`);
+  }
   return out;
 }
 
@@ -178,12 +185,17 @@ export function openWeightIndex(dir: string): WeightIndex {
         );
       }
     }
-    return new WeightIndex(dir, 'model.safetensors.index.json', headers, gpt2Aliases(Object.keys(weightMap)));
+    return new WeightIndex(
+      dir,
+      'model.safetensors.index.json',
+      headers,
+      baseModelAliases(Object.keys(weightMap)),
+    );
   }
   checkNotDangling(dir, 'model.safetensors');
   if (existsSync(single)) {
     const header = readSafetensorsHeader(realpathSync(single));
-    return new WeightIndex(dir, 'model.safetensors', [header], gpt2Aliases(header.tensors.keys()));
+    return new WeightIndex(dir, 'model.safetensors', [header], baseModelAliases(header.tensors.keys()));
   }
   const hint =
     existsSync(join(dir, 'pytorch_model.bin')) || existsSync(join(dir, 'pytorch_model.bin.index.json'))
@@ -201,6 +213,24 @@ const fmtShape = (s: number[]) => `[${s.join(',')}]`;
 export const FLOAT_WEIGHTS = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16']);
 
 /**
+ * The refusal for a checkpoint whose base model sits under another prefix than the causal LM's
+ * (a multimodal model's `language_model.model.`), when missing tensor `name` is stored that way;
+ * otherwise null. Said instead of "missing", which would send the user to config.json.
+ */
+function underOtherPrefix(w: WeightIndex, name: string): FormatError | null {
+  const base = /^(transformer|model)\./.exec(name)?.[0];
+  if (!base) return null;
+  const tail = name.slice(base.length);
+  const stored = w.names().find((n) => n.endsWith(`.${tail}`));
+  if (!stored) return null;
+  const prefix = stored.slice(0, -tail.length);
+  return new FormatError(
+    'config-weight-mismatch',
+    `${w.fileOf(stored)}: tensor ${name} is stored as ${stored}: the model sits under "${prefix}" instead of "${base}" (a multimodal model's language part), which the studio does not read; use a checkpoint of the text model alone`,
+  );
+}
+
+/**
  * Checks that every expected tensor exists with the expected shape and that no tensors exist for
  * layers beyond num_hidden_layers. Throws FormatError 'config-weight-mismatch' naming the weights
  * file, the tensor and the config.json field responsible.
@@ -212,8 +242,11 @@ export function validateWeights(spec: ModelDims & { weights: WeightIndex }): voi
     const got = w.tryGet(e.name);
     if (!got) {
       if (e.optional) continue;
-      throw mismatch(
-        `${w.source}: tensor ${e.name} is missing but config.json ${e.because ?? (e.dims ?? []).join(', ')} requires it`,
+      throw (
+        underOtherPrefix(w, e.name) ??
+        mismatch(
+          `${w.source}: tensor ${e.name} is missing but config.json ${e.because ?? (e.dims ?? []).join(', ')} requires it`,
+        )
       );
     }
     // Integer tensors (a GPTQ/AWQ export's, or a broken conversion) would load and then fail at the
@@ -279,8 +312,11 @@ export function checkLayerCount(arch: Arch, numLayers: number, weights: WeightIn
     tieEmbeddings: true,
   };
   const first = expectedLayerWeights(dims, stored)[0].name;
-  throw new FormatError(
-    'config-weight-mismatch',
-    `${weights.source}: tensor ${first} is missing but config.json ${configFieldName(arch, 'numLayers')}=${numLayers} requires it (the weights hold ${plural(stored, 'layer')})`,
+  throw (
+    underOtherPrefix(weights, first) ??
+    new FormatError(
+      'config-weight-mismatch',
+      `${weights.source}: tensor ${first} is missing but config.json ${configFieldName(arch, 'numLayers')}=${numLayers} requires it (the weights hold ${plural(stored, 'layer')})`,
+    )
   );
 }

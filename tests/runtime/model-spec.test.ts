@@ -619,6 +619,42 @@ describe('checkpoint naming variants', () => {
     assert.equal(s.weights.has('wte.weight'), false);
   });
 
+  /** A copy of the llama fixture whose tensors are renamed by `rename`. */
+  function renamedLlama(rename: (name: string) => string): string {
+    const dir = copyModel('llama', ['model.safetensors']);
+    const out: Record<string, TensorToWrite> = {};
+    for (const [n, t] of loadSafetensors(join(model('llama'), 'model.safetensors')))
+      out[rename(n)] = { dtype: 'F32', shape: t.shape, data: t.data };
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(out));
+    return dir;
+  }
+
+  test('a base-model checkpoint (no model. prefix) loads as transformers loads it', () => {
+    const s = loadModelSpec(renamedLlama((n) => n.replace(/^model\./, '')));
+    assert.equal(s.params, loadModelSpec(model('llama')).params);
+    assert.deepEqual(s.weights.get('model.layers.3.mlp.up_proj.weight').info.shape, [160, 64]);
+    assert.equal(s.weights.has('lm_head.weight'), true);
+    assert.equal(s.weights.has('embed_tokens.weight'), false);
+  });
+
+  test("a multimodal wrapper's text model (language_model.) is refused naming where its tensors are", () => {
+    for (const [rename, stored, prefix] of [
+      [(n: string) => `language_model.${n}`, 'language_model.model.layers.0.', '"language_model.model."'],
+      [
+        (n: string) => n.replace(/^model\./, 'model.language_model.'),
+        'model.language_model.layers.0.',
+        '"model.language_model."',
+      ],
+    ] as const) {
+      assertError(() => loadModelSpec(renamedLlama(rename)), FormatError, 'config-weight-mismatch', [
+        'model.safetensors',
+        'model.layers.0.self_attn.q_proj.weight',
+        `${stored}self_attn.q_proj.weight`,
+        prefix,
+      ]);
+    }
+  });
+
   test('a tied model that stores lm_head anyway loads, and counts it once', () => {
     const dir = copyModel('qwen2', ['model.safetensors']);
     const tensors = loadSafetensors(join(model('qwen2'), 'model.safetensors'));
