@@ -1,0 +1,139 @@
+// The models users bring: the config.json of popular small checkpoints (Llama 3.2, SmolLM2,
+// TinyLlama, Qwen2.5, Qwen3, Mistral v0.3, Gemma, GPT-2; and Gemma 2/3, Phi-3, OLMo 2, Granite),
+// layers and widths shrunk but every other field as published, with the tensor names and layout
+// their checkpoints use (tests/fixtures/zoo/NAME/tensors.json). Each supported one must read with
+// the features its config declares; each other one must be refused in one line naming what.
+//
+// The weights are sparse files (a header, then a hole): the spec reads headers only. The stand-ins'
+// logits were checked against a PyTorch reference when they were made (session 22's report).
+
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { UnsupportedError } from '../../native-runtime/errors.ts';
+import { dtypeBytes, type SafetensorsDtype } from '../../native-runtime/formats/safetensors.ts';
+import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const ZOO = fileURLToPath(new URL('../fixtures/zoo/', import.meta.url));
+
+/** A model folder of zoo entry `name`: its config.json and, when it lists them, its tensors (holes). */
+function zooModel(name: string): string {
+  const dir = tempDir(`reft-zoo-${name}-`);
+  writeFileSync(join(dir, 'config.json'), readFileSync(join(ZOO, name, 'config.json')));
+  if (!readdirSync(join(ZOO, name)).includes('tensors.json')) return dir;
+  const tensors: Record<string, [SafetensorsDtype, number[]]> = JSON.parse(
+    readFileSync(join(ZOO, name, 'tensors.json'), 'utf8'),
+  );
+  const header: Record<string, unknown> = {};
+  let at = 0;
+  for (const [tensor, [dtype, shape]] of Object.entries(tensors)) {
+    const bytes = shape.reduce((a, b) => a * b, dtypeBytes(dtype));
+    header[tensor] = { dtype, shape, data_offsets: [at, at + bytes] };
+    at += bytes;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const fd = openSync(join(dir, 'model.safetensors'), 'w');
+  writeSync(fd, Buffer.concat([len, json]));
+  // The last byte only: the data before it stays a hole.
+  writeSync(fd, Buffer.alloc(1), 0, 1, 8 + json.length + at - 1);
+  closeSync(fd);
+  return dir;
+}
+
+describe('popular checkpoints the studio reads', () => {
+  const read = (name: string) => loadModelSpec(zooModel(name));
+  const rope = (s: ModelSpec) => s.rope ?? assert.fail('a rotary model');
+
+  test('Llama-3.2-1B-Instruct: llama3 rope scaling, tied embeddings, three end tokens', () => {
+    const s = read('llama-3.2-1b-instruct');
+    assert.deepEqual(rope(s).scaling, {
+      type: 'llama3',
+      factor: 32,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositions: 8192,
+    });
+    assert.equal(rope(s).theta, 500000);
+    assert.equal(s.tieEmbeddings, true);
+    assert.deepEqual(s.eosTokenIds, [128001, 128008, 128009]);
+    assert.equal(s.dtype, 'bfloat16');
+  });
+
+  test('SmolLM2-360M-Instruct: 3 heads to 1 KV head (the 15:5 ratio), tied', () => {
+    const s = read('smollm2-360m-instruct');
+    assert.deepEqual([s.numHeads, s.numKvHeads, s.headDim], [3, 1, 64]);
+    assert.equal(s.tieEmbeddings, true);
+    assert.equal(rope(s).theta, 100000);
+  });
+
+  test('TinyLlama-1.1B-Chat: head size from hidden/heads, own LM head', () => {
+    const s = read('tinyllama-1.1b-chat');
+    assert.equal(s.headDim, 64);
+    assert.equal(s.absent?.headDim, 'hidden_size / num_attention_heads');
+    assert.equal(s.tieEmbeddings, false);
+    assert.equal(rope(s).scaling, null);
+  });
+
+  test('Qwen2.5-0.5B-Instruct: q/k/v biases, tied, sliding window off (use_sliding_window false)', () => {
+    const s = read('qwen2.5-0.5b-instruct');
+    assert.deepEqual([s.qkvBias, s.oBias, s.mlpBias], [true, false, false]);
+    assert.equal(s.tieEmbeddings, true);
+    assert.equal(s.slidingWindow, null);
+  });
+
+  test('Qwen3-0.6B: q/k norms, head size 128 wider than hidden/heads, tied', () => {
+    const s = read('qwen3-0.6b');
+    assert.equal(s.qkNorm, true);
+    assert.equal(s.headDim, 128);
+    assert.notEqual(s.headDim * s.numHeads, s.hiddenSize);
+    assert.equal(s.tieEmbeddings, true);
+    assert.equal(s.slidingWindow, null);
+  });
+
+  test('Mistral-7B-Instruct-v0.3: sliding_window null means full attention', () => {
+    const s = read('mistral-7b-instruct-v0.3');
+    assert.equal(s.slidingWindow, null);
+    assert.equal(s.headDim, 128);
+    assert.equal(s.tieEmbeddings, false);
+  });
+
+  test('gemma-2b-it: hidden_act "gelu" with hidden_activation null runs the tanh GELU', () => {
+    const s = read('gemma-2b-it');
+    assert.equal(s.act, 'gelu_tanh');
+    assert.equal(s.norm.weightOffset, 1);
+    assert.equal(s.embedScale, Math.sqrt(256));
+    assert.equal(s.tieEmbeddings, true);
+  });
+
+  test('gpt2: the original names and attn.bias buffers, tied', () => {
+    const s = read('gpt2');
+    assert.equal(s.act, 'gelu_tanh');
+    assert.equal(s.tieEmbeddings, true);
+    assert.ok(s.weights.has('transformer.h.1.mlp.c_proj.weight'));
+  });
+});
+
+describe('checkpoints the studio refuses, in one line naming what', () => {
+  for (const [name, what] of [
+    ['gemma-2-2b-it', 'model_type "gemma2"'],
+    ['gemma-3-1b-it', 'model_type "gemma3_text"'],
+    ['phi-3-mini-4k-instruct', 'model_type "phi3"'],
+    ['phi-3.5-mini-instruct', 'model_type "phi3"'],
+    ['olmo-2-1b', 'model_type "olmo2"'],
+    ['granite-3.1-2b-instruct', 'model_type "granite"'],
+    ['gpt2-stanford-crfm', 'scale_attn_by_inverse_layer_idx true'],
+  ] as const) {
+    test(`${name}: ${what}`, () => {
+      assert.throws(
+        () => loadModelSpec(zooModel(name)),
+        (e: unknown) =>
+          e instanceof UnsupportedError && e.message.includes(what) && !e.message.includes('\n'),
+      );
+    });
+  }
+});
