@@ -137,10 +137,10 @@ function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures
 
 /**
  * Refuses a config.json that declares a quantized checkpoint, naming its method and what to use
- * instead. `label` names the file (or the repository) in the message. Exported for the Hub
- * download, which refuses such a repository before fetching its weights.
+ * instead. `label` names the file (or the repository) in the message; the Hub download asks it too,
+ * through checkConfigFeatures.
  */
-export function checkNotQuantized(config: Record<string, unknown>, label: string): void {
+function checkNotQuantized(config: Record<string, unknown>, label: string): void {
   const q = Object.hasOwn(config, 'quantization_config') ? config.quantization_config : undefined;
   if (q === undefined || q === null) return;
   const method =
@@ -153,6 +153,18 @@ export function checkNotQuantized(config: Record<string, unknown>, label: string
     'quantized-checkpoint',
     `${label}: a quantized checkpoint (quantization_config${method ? ` ${JSON.stringify(method)}` : ''}); the studio reads float32, float16 or bfloat16 weights: use the original model (runs can quantize it themselves with --quantize int8|int4)`,
   );
+}
+
+/**
+ * The refusals config.json decides alone — a quantized checkpoint, a rope the graphs do not build,
+ * GPT-2's other attention scalings — for a Hub repository before its weights are fetched
+ * (fetch-model.ts, which checks model_type itself). `label` names the repository in the message.
+ */
+export function checkConfigFeatures(config: Record<string, unknown>, label: string): void {
+  checkNotQuantized(config, label);
+  const cfg = new Fields(config, label);
+  if (config.model_type === 'gpt2') checkGpt2Attention(cfg);
+  else parseRope(cfg);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -115,6 +115,16 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
           }),
         },
       },
+      // A rope type the graphs do not build: refused from config.json, before the weights.
+      'tiny/yarn': {
+        files: {
+          ...fixtureRepoFiles('llama'),
+          'config.json': JSON.stringify({
+            ...JSON.parse(readFileSync(join(modelDir('llama'), 'config.json'), 'utf8')),
+            rope_parameters: { rope_theta: 10000, rope_type: 'yarn', factor: 4 },
+          }),
+        },
+      },
       // Shards named otherwise than model-0000N-of-0000M, beside a stale shard of an earlier upload.
       'tiny/sharded': {
         files: {
@@ -376,6 +386,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
         {},
         /^error: tiny\/gptq: a quantized checkpoint \(quantization_config "gptq"\); the studio reads float32/,
       ],
+      [['tiny/yarn'], {}, /^error: tiny\/yarn: rope_parameters\.rope_type "yarn" is not supported/],
     ];
     for (const [args, extra, re] of cases) {
       const r = await runCli(['models', 'download', ...args], env(extra));
@@ -391,6 +402,10 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     assert.ok(
       !existsSync(join(home, 'hub', 'models--tiny--gptq')),
       'a quantized repo is refused before any file',
+    );
+    assert.ok(
+      !existsSync(join(home, 'hub', 'models--tiny--yarn')),
+      'an unsupported rope is refused before any file',
     );
     const ok = await runCli(['models', 'download', 'tiny/gated', '--json'], env({ HF_TOKEN: 'hf_granted' }));
     assert.equal(ok.code, 0, ok.stderr);

@@ -5,7 +5,7 @@
 import { CancelledError, UnsupportedError } from '../../../native-runtime/errors.ts';
 import { FILE_LIMITS } from '../../../native-runtime/formats/json-file.ts';
 import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
-import { checkNotQuantized } from '../../../native-runtime/models/config.ts';
+import { checkConfigFeatures } from '../../../native-runtime/models/config.ts';
 import { hubCacheDir } from './cache.ts';
 import { type HubAccess, type HubFile, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
 import {
@@ -24,8 +24,9 @@ export interface FetchModelOptions extends Partial<DownloadOptions> {
 }
 
 /**
- * Refuses a model_type the engine does not run, naming the supported ones, and a quantized
- * checkpoint (its config declares quantization_config), before any weight is fetched.
+ * Refuses a model_type the engine does not run, naming the supported ones, and a config the engine
+ * cannot build (a quantized checkpoint, an unsupported rope: checkConfigFeatures), before any weight
+ * is fetched.
  */
 export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' | 'config'>): void {
   if (info.modelType && !(SUPPORTED_ARCHS as readonly string[]).includes(info.modelType))
@@ -33,7 +34,7 @@ export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' 
       'unsupported-architecture',
       `${info.repo} is a "${info.modelType}" model; the studio runs ${SUPPORTED_ARCHS.join(', ')}`,
     );
-  if (info.config) checkNotQuantized(info.config, info.repo);
+  if (info.config) checkConfigFeatures(info.config, info.repo);
 }
 
 /** What a download of the repository fetches: selectModelFiles, and the shards its index names. */
