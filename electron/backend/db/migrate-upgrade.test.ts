@@ -12,7 +12,9 @@ import { datasetRejects } from '../library/dataset-rows.ts';
 import { listDatasets } from '../library/datasets.ts';
 import { listEvaluations } from '../library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../library/library.ts';
+import { listRunEntries } from '../library/run-list.ts';
 import { getRun, listRuns } from '../library/runs.ts';
+import { createSweep } from '../library/sweeps.ts';
 import { defaultMigrationsDir, openDatabase } from './database.ts';
 import { listMigrations } from './migrate.ts';
 
@@ -86,6 +88,12 @@ for (let k = 1; k < all.length; k++) {
       );
       assert.equal(run.modelFingerprint, null);
       assert.equal(run.errorCode, null, 'a run failed before codes were stored keeps its resume');
+      assert.equal(run.sweepId, null, 'a run recorded before sweeps is in none');
+      assert.equal(run.sweep, null);
+      assert.deepEqual(
+        listRunEntries(lib).map((r) => r.sweep),
+        [null, null],
+      );
       assert.equal(run.adapterId, 1);
       assert.deepEqual(run.samples, []);
       assert.equal(listRuns(lib).length, 2);
@@ -124,6 +132,32 @@ test('rejected lines kept before they were keyed by their place keep their order
         [2, 'first', '{"prompt"'],
         [9, 'later', null],
       ],
+    );
+  } finally {
+    closeLibrary(lib);
+  }
+});
+
+test('runs recorded before sweeps existed are in none; a sweep recorded after the upgrade names its runs', () => {
+  const k = all.findIndex((m) => m.name === 'run_sweeps');
+  assert.ok(k > 0, 'the run_sweeps migration exists');
+  const partial = join(root, 'before-sweeps');
+  mkdirSync(partial);
+  for (const m of all.slice(0, k)) copyFileSync(m.file, join(partial, `${m.id}_${m.name}.sql`));
+  const dataDir = join(root, 'd-before-sweeps');
+  const db = openDatabase(dataDir, { migrationsDir: partial });
+  db.exec(V1_DATA);
+  db.close();
+  const lib = openLibrary(dataDir);
+  try {
+    const sweepId = createSweep(lib, ['lr']);
+    lib.db.prepare('UPDATE runs SET sweep_id = ? WHERE id = 2').run(sweepId);
+    assert.equal(getRun(lib, 1).sweep, null);
+    assert.deepEqual(getRun(lib, 2).sweep, { id: sweepId, varied: ['lr'], runIds: [2] });
+    assert.throws(
+      () => lib.db.prepare('UPDATE runs SET sweep_id = 999 WHERE id = 1').run(),
+      /FOREIGN KEY/,
+      'a run names only a sweep that exists',
     );
   } finally {
     closeLibrary(lib);

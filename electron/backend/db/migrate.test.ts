@@ -46,6 +46,7 @@ test('applies every migration once, records it, and sets WAL + foreign keys', ()
     'evaluations',
     'generations',
     'settings',
+    'sweeps',
   ]) {
     assert.ok(tables.includes(t), `table ${t}`);
   }

@@ -2,9 +2,12 @@
 // (jobs/training.ts), which runs the trainer in the engine's 'train' process, one training job per device.
 
 import { z } from 'zod';
+import type { ReftError } from '../../../native-runtime/errors.ts';
 import type { TrainOptions } from '../../../native-runtime/training/options.ts';
 import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-runtime/training/options.ts';
 import { RunParamsSchema } from '../jobs/run-params.ts';
+import { StartManySchema, sweepRunWho } from '../jobs/sweep-params.ts';
+import { refusalOfSweepRun } from '../jobs/training.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { estimateRun, type RunEstimate } from '../library/estimates.ts';
 import { listRunEntries, type RunListEntry } from '../library/run-list.ts';
@@ -39,6 +42,21 @@ function refuseOptions(params: unknown): OptionError | null {
   return first ? new OptionError(first) : null;
 }
 
+/** refuseOptions for each run of a sweep, the first refusal naming its run as startMany names it. */
+function refuseSweepOptions(params: unknown): ReftError | null {
+  const runs = (params as { runs?: unknown } | null)?.runs;
+  if (!Array.isArray(runs)) return null;
+  for (const [i, run] of runs.entries()) {
+    const refused = refuseOptions(run);
+    if (refused)
+      return refusalOfSweepRun(
+        refused,
+        sweepRunWho(i, runs.length, (run as { name?: unknown }).name),
+      ) as ReftError;
+  }
+  return null;
+}
+
 export const runsHandlers = defineHandlers({
   /** What the Runs page's rows show (run-list.ts); `ids` for the runs a change names, `query` to search. */
   'runs/list': handler(
@@ -61,6 +79,18 @@ export const runsHandlers = defineHandlers({
       return { ...run, runId: run.id };
     },
     { refuse: refuseOptions },
+  ),
+  /**
+   * A sweep: several runs (the Train wizard's "Try several values"), each validated as runs/start
+   * validates one, then recorded together with their sweep and queued — all or none.
+   */
+  'runs/start-many': handler(
+    StartManySchema,
+    async (p, ctx): Promise<{ sweepId: number; runIds: number[]; runs: RunRecord[] }> => {
+      const r = await ctx.training.startMany(p.runs);
+      return { ...r, runIds: r.runs.map((run) => run.id) };
+    },
+    { refuse: refuseSweepOptions },
   ),
   /** Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start. */
   'runs/estimate': handler(

@@ -2,8 +2,16 @@
 // each run a job on the queue — one training job per device — executed by run-execution.ts on the
 // worker engine. Planning and recording are library/run-plan.ts's.
 
-import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
+import {
+  CancelledError,
+  ConfigError,
+  ReftError,
+  toWireError,
+  ValidationError,
+} from '../../../native-runtime/errors.ts';
 import { plural } from '../../../native-runtime/plural.ts';
+import { OptionError } from '../../../native-runtime/training/options.ts';
+import { writeTransaction } from '../db/database.ts';
 import type { BackendEvents } from '../events.ts';
 import type { AdapterRecord } from '../library/adapters.ts';
 import { getDataset } from '../library/datasets.ts';
@@ -13,6 +21,7 @@ import { appendRunLog } from '../library/run-logs.ts';
 import { refuseRunOverMemory } from '../library/run-memory-check.ts';
 import {
   createRecordedRun,
+  type PlannedRun,
   planRunChecked,
   type RunParams,
   type StoredRunConfig,
@@ -27,12 +36,32 @@ import {
   runStillExecuting,
   setRunStatus,
 } from '../library/runs.ts';
+import { createSweep } from '../library/sweeps.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
 import { executeRun, keepLastCheckpoint } from './run-execution.ts';
+import { sweepRunWho, variedOptions } from './sweep-params.ts';
 
 type Intent = 'pause' | 'cancel' | 'shutdown';
+
+/**
+ * A sweep run's refusal with `who` (which run) before its words, of the same kind and code: a
+ * refused option still names its field, so the wizard shows it beside the field as for one run.
+ */
+export function refusalOfSweepRun(e: unknown, who: string): unknown {
+  if (e instanceof OptionError)
+    return new OptionError({
+      ...e.issue,
+      message: `${who}: ${e.issue.message}`,
+      cli: `${who}: ${e.issue.cli}`,
+    });
+  if (e instanceof ReftError && !(e instanceof CancelledError)) {
+    const Kind = e.constructor as new (code: string, message: string, o?: object) => ReftError;
+    return new Kind(e.code, `${who}: ${e.message}`, { cause: e, details: e.details });
+  }
+  return e;
+}
 
 export class TrainingService {
   #intent = new Map<number, Intent>();
@@ -47,18 +76,52 @@ export class TrainingService {
   ) {}
 
   async start(p: RunParams): Promise<RunRecord> {
+    const plan = await this.#planChecked(p);
+    const run = createRecordedRun(this.lib, plan, p.name);
+    this.#queued(run.id, plan);
+    return getRunRecord(this.lib, run.id);
+  }
+
+  /**
+   * A sweep (runs/start-many): every run planned and checked as start checks one, then all recorded
+   * in one transaction with their sweep, and queued. One refused run refuses the sweep, naming the
+   * run ("run 2 of 3, “lr 1e-2”: …"): nothing is recorded or queued.
+   */
+  async startMany(ps: readonly RunParams[]): Promise<{ sweepId: number; runs: RunRecord[] }> {
+    const plans: PlannedRun[] = [];
+    for (const [i, p] of ps.entries()) {
+      try {
+        plans.push(await this.#planChecked(p));
+      } catch (e) {
+        throw refusalOfSweepRun(e, sweepRunWho(i, ps.length, p.name));
+      }
+    }
+    const { sweepId, ids } = writeTransaction(this.lib.db, () => {
+      const sweepId = createSweep(this.lib, variedOptions(ps));
+      const ids = plans.map((plan, i) => createRecordedRun(this.lib, plan, ps[i]?.name, { sweepId }).id);
+      return { sweepId, ids };
+    });
+    for (const [i, id] of ids.entries()) this.#queued(id, plans[i] as PlannedRun, sweepId);
+    return { sweepId, runs: ids.map((id) => getRunRecord(this.lib, id)) };
+  }
+
+  /** Plans a run and refuses it as the engine would at its start (its probe prompts, its memory). */
+  async #planChecked(p: RunParams): Promise<PlannedRun> {
     const plan = await planRunChecked(this.lib, this.engine, p);
     // Refused here, as its estimate says, rather than recorded to fail at the engine's same check.
     await refuseRunOverMemory(this.engine, plan);
-    const run = createRecordedRun(this.lib, plan, p.name);
+    return plan;
+  }
+
+  /** Logs a recorded run's queueing, queues it and says so. */
+  #queued(id: number, plan: PlannedRun, sweepId?: number): void {
     const ds = getDataset(this.lib, plan.version.datasetId);
     this.#log(
-      run.id,
-      `queued: ${plural(plan.totalSteps, 'step')} on ${plural(plan.trainExamples, 'example')} of “${ds.name}” v${plan.version.version}`,
+      id,
+      `queued${sweepId === undefined ? '' : ` in sweep ${sweepId}`}: ${plural(plan.totalSteps, 'step')} on ${plural(plan.trainExamples, 'example')} of “${ds.name}” v${plan.version.version}`,
     );
-    this.#enqueue(run.id);
-    this.#changed(run.id);
-    return getRunRecord(this.lib, run.id);
+    this.#enqueue(id);
+    this.#changed(id);
   }
 
   /** Continues a paused, interrupted or failed run from its last checkpoint (or from the start). */

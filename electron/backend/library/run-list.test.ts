@@ -12,6 +12,7 @@ import { closeLibrary, openLibrary } from './library.ts';
 import type { Library } from './library-handle.ts';
 import type { RunListEntry } from './run-list.ts';
 import { createRun, setRunDevice, setRunStatus } from './runs.ts';
+import { createSweep } from './sweeps.ts';
 
 /** A model and a dataset version named as the page shows them, by plain rows: only names matter here. */
 function addNamedData(lib: Library, model: string, dataset: string): { modelId: number; versionId: number } {
@@ -80,6 +81,7 @@ test('runs/list entries carry what a row shows, not the config and system inform
       'name',
       'pace',
       'status',
+      'sweep',
       'totalSteps',
     ]);
     assert.equal(entry.askedDevice, 'cuda', "the config's device, as the Device column says it");
@@ -121,6 +123,10 @@ test('runs/list query: every word matches the name, status, model or dataset', (
     assert.deepEqual(ids('first tiny'), [r1], 'every word must match');
     assert.deepEqual(ids(`run ${r3}`), [r3], 'a run without a name by the name the page gives it');
     assert.deepEqual(ids('nothing-like-it'), []);
+    const sweepId = createSweep(lib, ['seed']);
+    const r4 = createRun(lib, { name: 'seed 1', sweepId }).id;
+    const r5 = createRun(lib, { name: 'seed 2', sweepId }).id;
+    assert.deepEqual(ids(`sweep ${sweepId}`), [r5, r4], 'a sweep by the name the page gives it');
     assert.deepEqual(
       list(lib, { query: 'tinyllama', ids: [r1, r2] }).map((r) => r.id),
       [r1],

@@ -5,13 +5,14 @@
 // run's page reads the full record with runs/get. The CLI's `runs list` keeps full records.
 //
 // The page can also ask for some runs only (`ids`: the ones a 'library/changed' push names) and
-// search (`query`: every word must match the run's name, status, model or dataset).
+// search (`query`: every word must match the run's name, status, model, dataset or sweep).
 
 import { runAskedDevice } from '../../../native-runtime/runtime/device-choice.ts';
 import { runLeftUnmarked } from '../db/database.ts';
 import type { Library } from './library-handle.ts';
 import { type RunPace, runPace } from './run-pace.ts';
 import { LAST_METRIC_JOIN, type RunRecord, type RunStatus } from './runs.ts';
+import { type RunSweep, sweepsByIds } from './sweeps.ts';
 
 /** A run as the Runs page lists it. */
 export type RunListEntry = Pick<
@@ -31,13 +32,15 @@ export type RunListEntry = Pick<
   /** The device the run's config asked for (its `device` option; the CPU where it names none). */
   askedDevice: string;
   pace: RunPace | null;
+  /** The sweep it was queued in, with the sweep's runs ("Compare this sweep"), or null. */
+  sweep: RunSweep | null;
 };
 
 export interface RunListFilter {
   status?: RunStatus;
   /** Only these runs (those a change names); one deleted or not matching is left out. */
   ids?: readonly number[];
-  /** Free text, case-insensitive: every word matches the name, status, model name or dataset name. */
+  /** Free text, case-insensitive: every word matches the name, status, model, dataset or "sweep N". */
   query?: string;
 }
 
@@ -51,6 +54,7 @@ interface Row {
   total_steps: number | null;
   device: string | null;
   device_fallback: string | null;
+  sweep_id: number | null;
   owner_token: string | null;
   asked_device: unknown;
   model_name: string | null;
@@ -62,7 +66,7 @@ interface Row {
 // The config's device only (json_extract), not the config: parsing every run's config was most of
 // the list's time. The model and dataset names are for the search.
 const SELECT_ROWS = `SELECT r.id, r.name, r.status, r.model_id, r.dataset_version_id, r.created_at,
-    r.total_steps, r.device, r.device_fallback, r.owner_token,
+    r.total_steps, r.device, r.device_fallback, r.sweep_id, r.owner_token,
     json_extract(r.config_json, '$.device') AS asked_device,
     md.name AS model_name, d.name || ' v' || v.version AS dataset_name,
     m.step AS last_step, m.loss AS last_loss
@@ -83,15 +87,24 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
       : lib.db.prepare(`${SELECT_ROWS} ORDER BY r.id DESC`).all()
   ) as Row[];
   const words = (filter.query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  // Every sweep the rows name, read at once (not one query per row).
+  const sweeps = sweepsByIds(
+    lib,
+    rows.flatMap((r) => (r.sweep_id === null ? [] : [r.sweep_id])),
+  );
   const out: RunListEntry[] = [];
   for (const r of rows) {
     // A run left unmarked on a full disk reads as interrupted (as runs.ts's toRecord reads it).
     const status = runLeftUnmarked(lib.db, r.id, r.owner_token) ? 'interrupted' : r.status;
     if (filter.status && status !== filter.status) continue;
     if (words.length) {
-      const hay = [r.name ?? `run ${r.id}`, status, r.model_name ?? '', r.dataset_name ?? ''].map((x) =>
-        x.toLowerCase(),
-      );
+      const hay = [
+        r.name ?? `run ${r.id}`,
+        status,
+        r.model_name ?? '',
+        r.dataset_name ?? '',
+        r.sweep_id === null ? '' : `sweep ${r.sweep_id}`,
+      ].map((x) => x.toLowerCase());
       if (!words.every((w) => hay.some((h) => h.includes(w)))) continue;
     }
     const entry = {
@@ -108,7 +121,8 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
       deviceFallback: r.device_fallback ?? null,
       askedDevice: runAskedDevice({ device: r.asked_device }),
     };
-    out.push({ ...entry, pace: runPace(lib, entry) });
+    const sweep = r.sweep_id === null ? null : (sweeps.get(r.sweep_id) ?? null);
+    out.push({ ...entry, pace: runPace(lib, entry), sweep });
   }
   return out;
 }

@@ -202,18 +202,20 @@ export function probeCheckOf(plan: PlannedRun): ProbeCheckArgs | null {
 
 /**
  * Creates the run row ('queued') with its full config, dataset version, model fingerprint and system
- * info. Checkpoints go to the run's folder in the data folder unless `checkpointDir` is given.
+ * info. Checkpoints go to the run's folder in the data folder unless `checkpointDir` is given;
+ * `sweepId` for a run of a sweep (runs/start-many).
  */
 export function createRecordedRun(
   lib: Library,
   plan: PlannedRun,
   name?: string,
-  opts: { checkpointDir?: string } = {},
+  opts: { checkpointDir?: string; sweepId?: number } = {},
 ): RunRecord {
   return createRunWithConfig(
     lib,
     {
       name,
+      sweepId: opts.sweepId,
       modelId: plan.model.id,
       datasetVersionId: plan.version.id,
       modelFingerprint: plan.model.fingerprint,

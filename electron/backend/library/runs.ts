@@ -19,6 +19,7 @@ import { deletingUnusedFrozenFiles } from './frozen-file-reclaim.ts';
 import { type Library, parseJsonColumn } from './library.ts';
 import { appendRunLog } from './run-logs.ts';
 import { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus } from './run-statuses.ts';
+import { type RunSweep, sweepOf } from './sweeps.ts';
 
 export { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus };
 
@@ -56,6 +57,8 @@ export interface RunRecord {
   device: string | null;
   /** Why `device` is not the one asked for (null when it is). */
   deviceFallback: string | null;
+  /** The sweep it was queued in (runs/start-many; library/sweeps.ts), or null. */
+  sweepId: number | null;
 }
 
 // A metric point is defined beside the reader that thins them for charts (which runs.ts uses).
@@ -91,6 +94,8 @@ export interface RunDetail extends RunRecord {
    * (null otherwise, or before its first evaluation); `kept`: the run's adapter is that step's.
    */
   best: RunBest | null;
+  /** Its sweep with the sweep's runs, where it was queued in one. */
+  sweep: RunSweep | null;
 }
 
 export interface RunBest {
@@ -119,6 +124,7 @@ interface RunRow {
   last_loss: number | null;
   device: string | null;
   device_fallback: string | null;
+  sweep_id: number | null;
   owner_token: string | null;
 }
 
@@ -155,6 +161,7 @@ function toRecord(lib: Library, r: RunRow): RunRecord {
     lastLoss: r.last_loss,
     device: r.device ?? null,
     deviceFallback: r.device_fallback ?? null,
+    sweepId: r.sweep_id ?? null,
   };
 }
 
@@ -232,6 +239,7 @@ export function getRunBesidesMetrics(lib: Library, id: number): RunBesidesMetric
     adapterId: adapter?.id ?? null,
     lastCheckpointAdapterId: kept?.id ?? null,
     best: runBest(lib, record),
+    sweep: sweepOf(lib, row.sweep_id ?? null),
   };
 }
 
@@ -264,6 +272,8 @@ export interface CreateRunInput {
   systemInfo?: Record<string, unknown>;
   modelFingerprint?: string | null;
   totalSteps?: number | null;
+  /** The sweep it is queued in (runs/start-many). */
+  sweepId?: number | null;
 }
 
 /** A new run in 'queued', owned by this process (its owner lock; see db/owner-lock.ts). */
@@ -271,8 +281,8 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
   const row = lib.db
     .prepare(
       `INSERT INTO runs (name, model_id, dataset_version_id, config_json, status, owner_pid, owner_token, created_at,
-         system_info_json, model_fingerprint, total_steps)
-       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING id`,
+         system_info_json, model_fingerprint, total_steps, sweep_id)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
     )
     .get(
       input.name ?? null,
@@ -285,6 +295,7 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
       input.systemInfo ? JSON.stringify(input.systemInfo) : null,
       input.modelFingerprint ?? null,
       input.totalSteps ?? null,
+      input.sweepId ?? null,
     ) as { id: number };
   return getRunRecord(lib, row.id);
 }

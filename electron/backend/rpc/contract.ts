@@ -56,13 +56,19 @@
 //   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?, ids?, query?}                       → RunListEntry[] (newest first: what a row shows — no config —,
-//                                                                   with lastStep/lastLoss, a running run's pace; ids: only those runs)
-//   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[])
+//                                                                   with lastStep/lastLoss, a running run's pace, its sweep
+//                                                                   {id, varied, runIds} or null; ids: only those runs)
+//   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[] + sweep)
 //   runs/start        {modelId, datasetId, datasetVersionId?, datasetSplit?, evalDatasetVersionId?, evalDatasetSplit?, name?,
 //                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
 //                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
 //                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
+//   runs/start-many   {runs: runs/start params[] (2..8)}            → {sweepId, runIds, runs: RunRecord[]} (a sweep: every run
+//                                                                     planned and checked as runs/start checks one, then all
+//                                                                     recorded in one transaction with their sweep and queued;
+//                                                                     one refused run refuses all, its error's message starting
+//                                                                     "run 2 of 3, “name”: …", its field kept)
 //   runs/estimate     runs/start params + {calibrate?=false}        → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
 //                                                                     totalSteps, calibration, epochSeconds, ...}
 //   runs/check        {modelId, options}                            → {model: {numLayers, hiddenSize, maxPositions}, issues: OptionIssue[]}
@@ -224,6 +230,7 @@ export type {
   RunSample,
   RunStatus,
 } from '../library/runs.ts';
+export type { RunSweep } from '../library/sweeps.ts';
 export type { DownloadInfo } from '../library/transfers.ts';
 export type { UploadKind } from '../library/upload-limits.ts';
 export type {

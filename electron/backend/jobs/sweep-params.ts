@@ -1,0 +1,159 @@
+// A sweep: several runs queued together, each the same run with other values of one or two options
+// (the Train wizard's "Try several values"). This module reads the values as the wizard's field
+// holds them ("1e-3, 4e-3, 1e-2"), makes the runs (the cross product, each named after its values)
+// and declares what 'runs/start-many' takes. No Node imports: the renderer uses it too, so the
+// wizard refuses what runs/start-many would before anything is sent.
+
+import { z } from 'zod';
+import {
+  optionIssues,
+  TRAIN_OPTIONS,
+  type TrainOptionKey,
+  type TrainOptions,
+} from '../../../native-runtime/training/options.ts';
+import { type RunParams, RunParamsSchema, runNameProblem } from './run-params.ts';
+
+/** The options a sweep can vary: the ones ReFT results depend on most, and the seed. */
+export const SWEEP_KEYS = [
+  'lr',
+  'rank',
+  'layers',
+  'positions',
+  'dropout',
+  'seed',
+] as const satisfies readonly TrainOptionKey[];
+export type SweepKey = (typeof SWEEP_KEYS)[number];
+
+/** How many options one sweep varies at most (two: a grid still read at a glance). */
+export const SWEEP_MAX_AXES = 2;
+
+/**
+ * How many runs one sweep queues at most: as many as the Runs page compares on one chart (its
+ * palette's colours, run-compare.svelte.ts), so "Compare this sweep" shows the whole sweep.
+ */
+export const SWEEP_MAX_RUNS = 8;
+
+/** What a run's name calls each varied option ("pirate · lr 4e-3 · rank 8"). */
+const SHORT: Record<SweepKey, string> = {
+  lr: 'lr',
+  rank: 'rank',
+  layers: 'layers',
+  positions: 'positions',
+  dropout: 'dropout',
+  seed: 'seed',
+};
+
+/**
+ * What separates two values of `key` in the field: a comma, except for layers, whose one value is a
+ * list already ("2;10;18" or "2,10,18"): there a bar ("all | 2;3 | 0;1").
+ */
+export function sweepSeparator(key: SweepKey): ',' | '|' {
+  return key === 'layers' ? '|' : ',';
+}
+
+/** One option's values as the field holds them. */
+export interface SweepAxis {
+  key: SweepKey;
+  text: string;
+}
+
+/** One value of an axis: what the run's option gets, and how its name writes it (as it was typed). */
+export interface SweepValue {
+  value: number | string;
+  text: string;
+}
+
+/**
+ * The values of `axis`, each checked as the option checks one value (optionIssues: its type, limits
+ * and syntax), or the problem, naming the value ("Learning rate must be a number > 0 (got -1)").
+ */
+export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { problem: string } {
+  const spec = TRAIN_OPTIONS[axis.key];
+  const parts = axis.text
+    .split(sweepSeparator(axis.key))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length < 2)
+    return {
+      problem: `${spec.label}: give two or more values, separated by ${sweepSeparator(axis.key) === '|' ? '“|”' : 'commas'}.`,
+    };
+  const values: SweepValue[] = [];
+  for (const text of parts) {
+    const numeric = spec.kind === 'int' || spec.kind === 'number';
+    const value = numeric ? Number(text) : text;
+    if (numeric && (text === '' || !Number.isFinite(value)))
+      return { problem: `${spec.label}: “${text}” is not a number.` };
+    const [issue] = optionIssues({ [axis.key]: value });
+    if (issue) return { problem: issue.message }; // it names the value: "… (got -1)"
+    if (values.some((v) => v.value === value)) return { problem: `${spec.label}: “${text}” is given twice.` };
+    values.push({ value, text });
+  }
+  return { values };
+}
+
+/** One run of a sweep: its params (runs/start's) and its name. */
+export interface SweepRun {
+  params: RunParams;
+  name: string;
+}
+
+/**
+ * The runs of a sweep on `base` (runs/start's params; its name, if any, starts each run's name):
+ * every combination of the axes' values, the first axis varying slowest. A problem (a value, too
+ * many runs, an option given twice, a name too long) instead; each run's options are still to be
+ * checked against the model, as a single run's are (the caller does: trainOptionIssues).
+ */
+export function sweepRuns(
+  base: RunParams,
+  axes: readonly SweepAxis[],
+): { runs: SweepRun[] } | { problem: string } {
+  if (axes.length > SWEEP_MAX_AXES) return { problem: `A sweep varies at most ${SWEEP_MAX_AXES} options.` };
+  const parsed: { key: SweepKey; values: SweepValue[] }[] = [];
+  for (const axis of axes) {
+    if (parsed.some((p) => p.key === axis.key))
+      return { problem: `${TRAIN_OPTIONS[axis.key].label} is varied twice: give its values once.` };
+    const r = parseSweepValues(axis);
+    if ('problem' in r) return r;
+    parsed.push({ key: axis.key, values: r.values });
+  }
+  const count = parsed.reduce((n, p) => n * p.values.length, 1);
+  if (count > SWEEP_MAX_RUNS)
+    return {
+      problem: `${parsed.map((p) => p.values.length).join(' × ')} = ${count} runs; a sweep queues at most ${SWEEP_MAX_RUNS} (as many as Compare shows on one chart): give fewer values.`,
+    };
+  let combos: { options: Partial<TrainOptions>; words: string[] }[] = [{ options: {}, words: [] }];
+  for (const p of parsed)
+    combos = combos.flatMap((c) =>
+      p.values.map((v) => ({
+        options: { ...c.options, [p.key]: v.value },
+        words: [...c.words, `${SHORT[p.key]} ${v.text}`],
+      })),
+    );
+  const runs: SweepRun[] = [];
+  for (const c of combos) {
+    const name = [base.name, ...c.words].filter(Boolean).join(' · ');
+    const bad = runNameProblem(name);
+    if (bad) return { problem: `Name: “${name}” (the name with its values) ${bad}.` };
+    runs.push({ name, params: { ...base, ...c.options, name } as RunParams });
+  }
+  return { runs };
+}
+
+/** The options whose values differ between the runs (what a sweep varies), in the options' order. */
+export function variedOptions(runs: readonly TrainOptions[]): TrainOptionKey[] {
+  const first = runs[0];
+  if (!first) return [];
+  return (Object.keys(TRAIN_OPTIONS) as TrainOptionKey[]).filter((k) =>
+    runs.some((r) => JSON.stringify(r[k]) !== JSON.stringify(first[k])),
+  );
+}
+
+/** Which run of a sweep a refusal is about: "run 2 of 3, “pirate · lr 1e-2”". */
+export function sweepRunWho(index: number, count: number, name: unknown): string {
+  return `run ${index + 1} of ${count}${typeof name === 'string' && name ? `, “${name}”` : ''}`;
+}
+
+/** What 'runs/start-many' takes: the runs of one sweep (2 to SWEEP_MAX_RUNS), queued all or none. */
+export const StartManySchema = z
+  .object({ runs: z.array(RunParamsSchema).min(2).max(SWEEP_MAX_RUNS) })
+  .strict();
