@@ -56,6 +56,7 @@ export type {
   RunRecord,
   RunSample,
   RunStatus,
+  RunSweep,
   ScannedModel,
   SplitPart,
   SplitResult,

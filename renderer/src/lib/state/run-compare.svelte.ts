@@ -2,7 +2,8 @@
 // 'jobs/progress' pushes, for one chart and a side-by-side configuration table.
 
 import { errorMessage, type RpcClient, RpcError } from '../rpc/client.ts';
-import type { RunDetail } from '../rpc/handlers.ts';
+import type { RunDetail, RunSweep } from '../rpc/handlers.ts';
+import { router } from './router.svelte.ts';
 import { mergeMetrics, parseProgress } from './runs.svelte.ts';
 
 /** '#/runs/compare/3,5,8' → [3, 5, 8] (at most 8 runs, no repeats). */
@@ -17,6 +18,11 @@ export function compareIdsFrom(rest: readonly string[]): number[] | null {
     ),
   ];
   return ids.length ? ids.slice(0, 8) : null;
+}
+
+/** Where "Compare this sweep" goes: the comparison of the sweep's runs still in the library. */
+export function sweepCompareHref(sweep: Pick<RunSweep, 'runIds'>): string {
+  return router.href('runs', 'compare', sweep.runIds.join(','));
 }
 
 export class RunCompare {

@@ -6,6 +6,13 @@
 // draft, and the page saves it for a reload of the tab (session-kept.ts).
 
 import { probeProblem, runNameProblem } from '../../../../electron/backend/jobs/run-params.ts';
+import {
+  SWEEP_KEYS,
+  SWEEP_MAX_AXES,
+  type SweepAxis,
+  type SweepRun,
+  sweepRuns,
+} from '../../../../electron/backend/jobs/sweep-params.ts';
 import { plural } from '../../../../native-runtime/plural.ts';
 import {
   heldOutIssues,
@@ -90,6 +97,7 @@ const KEPT = [
   'probeMaxNewTokens',
   'values',
   'recipeFit',
+  'sweep',
 ] as const;
 
 /** The wizard step that shows each field: the options' and the form's own. */
@@ -153,6 +161,11 @@ export class TrainForm {
    * tokens of 1e21). Each with the words of its problem.
    */
   unreadable = $state.raw<Partial<Record<TrainOptionKey, string>>>({});
+  /**
+   * "Try several values": the options varied, each with its values as typed ("1e-3, 4e-3"); empty
+   * for one run. The runs it makes are `sweepPlan`.
+   */
+  sweep = $state<SweepAxis[]>([]);
   /** A refusal from the backend that names a field (shown beside it until the field changes). */
   serverIssue = $state.raw<{ field: string; message: string; value: unknown } | null>(null);
 
@@ -267,6 +280,37 @@ export class TrainForm {
       ...(probe ? { probe } : {}),
     };
   });
+
+  /**
+   * The runs "Try several values" queues (runs/start-many's), or why it cannot (a value, too many
+   * runs, or a combination the model refuses, as one run with those options would be refused:
+   * trainOptionIssues, as runs/start plans it); null while no option is varied or the draft has
+   * problems of its own.
+   */
+  readonly sweepPlan: { runs: SweepRun[] } | { problem: string } | null = $derived.by(() => {
+    const base = this.params;
+    if (!this.sweep.length || !base) return null;
+    const made = sweepRuns(base, this.sweep);
+    if ('problem' in made) return made;
+    for (const run of made.runs) {
+      const options = Object.fromEntries(
+        Object.entries(run.params).filter(([k]) => k in TRAIN_OPTIONS),
+      ) as TrainOptions;
+      const [issue] = trainOptionIssues(options, this.shape);
+      if (issue) return { problem: `“${run.name}”: ${issue.message}.` };
+    }
+    return made;
+  });
+
+  /** Varies one more option (the first not varied yet), with no values yet. */
+  addSweepAxis(): void {
+    const key = SWEEP_KEYS.find((k) => !this.sweep.some((a) => a.key === k));
+    if (key && this.sweep.length < SWEEP_MAX_AXES) this.sweep.push({ key, text: '' });
+  }
+
+  removeSweepAxis(index: number): void {
+    this.sweep.splice(index, 1);
+  }
 
   problemsOf(step: number): Problem[] {
     return this.problems.filter((p) => p.step === step);
@@ -398,6 +442,7 @@ export class TrainForm {
     this.recipe = null;
     this.recipeFit = null;
     this.recipeNote = null;
+    this.sweep = [];
     this.step = 0;
   }
 

@@ -1,0 +1,94 @@
+// "Try several values" (electron/backend/jobs/sweep-params.ts, shared by the Train wizard and
+// runs/start-many): values read as the field holds them, each checked as the option checks one and
+// named in its refusal; the runs are every combination, named after their values, at most as many
+// as the Runs page compares at once.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  parseSweepValues,
+  StartManySchema,
+  SWEEP_MAX_RUNS,
+  sweepRuns,
+  variedOptions,
+} from '../../electron/backend/jobs/sweep-params.ts';
+
+const base = { modelId: 1, datasetId: 2, name: 'pirate', rank: 4 };
+
+describe('sweep values', () => {
+  it('reads numbers as typed, layers separated by bars, and refuses a bad value by name', () => {
+    assert.deepEqual(parseSweepValues({ key: 'lr', text: ' 1e-3, 4e-3 ,, 1e-2' }), {
+      values: [
+        { value: 1e-3, text: '1e-3' },
+        { value: 4e-3, text: '4e-3' },
+        { value: 1e-2, text: '1e-2' },
+      ],
+    });
+    assert.deepEqual(parseSweepValues({ key: 'layers', text: 'all | 2;3 | 0,1' }), {
+      values: [
+        { value: 'all', text: 'all' },
+        { value: '2;3', text: '2;3' },
+        { value: '0,1', text: '0,1' },
+      ],
+    });
+    const problem = (key: 'lr' | 'rank' | 'positions', text: string) => {
+      const r = parseSweepValues({ key, text });
+      return 'problem' in r ? r.problem : null;
+    };
+    assert.equal(problem('lr', '1e-3, fast'), 'Learning rate: “fast” is not a number.');
+    assert.equal(problem('lr', '1e-3, -1'), 'Learning rate must be a number > 0 (got -1)');
+    assert.equal(problem('rank', '4, 4.5'), 'Rank must be an integer ≥ 1 (got 4.5)');
+    assert.match(problem('positions', 'f1+l1, x9') ?? '', /x9/);
+    assert.equal(problem('lr', '4e-3, 0.004'), 'Learning rate: “0.004” is given twice.');
+    assert.equal(problem('lr', '4e-3'), 'Learning rate: give two or more values, separated by commas.');
+  });
+});
+
+describe('sweep runs', () => {
+  it('every combination, the first option varying slowest, each named after its values', () => {
+    const made = sweepRuns(base, [
+      { key: 'lr', text: '1e-3, 4e-3' },
+      { key: 'rank', text: '4, 8' },
+    ]);
+    assert.ok('runs' in made);
+    assert.deepEqual(
+      made.runs.map((r) => [r.name, r.params.lr, r.params.rank, r.params.name, r.params.modelId]),
+      [
+        ['pirate · lr 1e-3 · rank 4', 1e-3, 4, 'pirate · lr 1e-3 · rank 4', 1],
+        ['pirate · lr 1e-3 · rank 8', 1e-3, 8, 'pirate · lr 1e-3 · rank 8', 1],
+        ['pirate · lr 4e-3 · rank 4', 4e-3, 4, 'pirate · lr 4e-3 · rank 4', 1],
+        ['pirate · lr 4e-3 · rank 8', 4e-3, 8, 'pirate · lr 4e-3 · rank 8', 1],
+      ],
+    );
+    assert.deepEqual(variedOptions(made.runs.map((r) => r.params)), ['rank', 'lr']);
+    // runs/start-many takes them as they are.
+    assert.ok(StartManySchema.safeParse({ runs: made.runs.map((r) => r.params) }).success);
+    const unnamed = sweepRuns({ modelId: 1, datasetId: 2 }, [{ key: 'seed', text: '1, 2' }]);
+    assert.ok('runs' in unnamed);
+    assert.deepEqual(
+      unnamed.runs.map((r) => r.name),
+      ['seed 1', 'seed 2'],
+    );
+  });
+
+  it('refuses more runs than Compare shows, an option varied twice, a name grown too long', () => {
+    const many = sweepRuns(base, [
+      { key: 'lr', text: '1e-3, 2e-3, 4e-3' },
+      { key: 'seed', text: '1, 2, 3' },
+    ]);
+    assert.deepEqual(many, {
+      problem: `3 × 3 = 9 runs; a sweep queues at most ${SWEEP_MAX_RUNS} (as many as Compare shows on one chart): give fewer values.`,
+    });
+    assert.match(
+      JSON.stringify(
+        sweepRuns(base, [
+          { key: 'lr', text: '1e-3, 2e-3' },
+          { key: 'lr', text: '4e-3, 8e-3' },
+        ]),
+      ),
+      /Learning rate is varied twice/,
+    );
+    const long = sweepRuns({ ...base, name: 'x'.repeat(195) }, [{ key: 'seed', text: '1, 2' }]);
+    assert.ok('problem' in long && /is at most 200 characters/.test(long.problem), JSON.stringify(long));
+  });
+});
