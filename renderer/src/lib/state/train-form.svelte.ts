@@ -175,6 +175,10 @@ export class TrainForm {
     for (const k of KEPT) if (k in saved) (this as Record<string, unknown>)[k] = saved[k];
     // A blank percent field is NaN, which JSON writes as null.
     if (typeof this.holdOut !== 'number') this.holdOut = Number.NaN;
+    // A draft saved by another version of the studio may vary an option this one does not offer.
+    this.sweep = (Array.isArray(this.sweep) ? this.sweep : [])
+      .filter((a) => (SWEEP_KEYS as readonly string[]).includes(a?.key) && typeof a.text === 'string')
+      .slice(0, SWEEP_MAX_AXES);
     this.recipe = RECIPES.find((r) => r.id === saved.recipe) ?? null;
   }
 
