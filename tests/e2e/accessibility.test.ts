@@ -285,6 +285,21 @@ describe('accessibility of every page (axe-core, reft-studio serve + Chromium)',
       ],
       ['Train: training', step(3, 'Training')],
       ['Train: preview & start', step(4, 'Preview & start')],
+      [
+        'Train: several values, the runs they make',
+        async () => {
+          await page.getByRole('button', { name: 'Try several values…' }).click();
+          await page.getByLabel('Values of Learning rate, separated by commas').fill('1e-3, 4e-3');
+          await page.getByTestId('sweep-runs').waitFor();
+        },
+      ],
+      [
+        'Train: several values with a problem',
+        async () => {
+          await page.getByLabel('Values of Learning rate, separated by commas').fill('1e-3, 99');
+          await page.getByTestId('sweep-problem').waitFor();
+        },
+      ],
     ]);
   });
 

@@ -79,7 +79,7 @@ describe('Train wizard: try several values (reft-studio serve + Chromium)', {
     await page.getByLabel('Option to vary 2').selectOption('seed');
     await page.getByLabel('Values of Seed, separated by commas').fill('1, 2, 3, 4, 5');
     assert.match(await textWhen(problem, /^2 × 5 = 10 runs/), /^2 × 5 = 10 runs; a sweep queues at most 8/);
-    await page.getByRole('button', { name: 'Stop varying Seed' }).click();
+    await page.getByRole('button', { name: 'Remove Seed' }).click();
     assert.equal(
       await page
         .getByRole('button', { name: 'Vary another option' })
