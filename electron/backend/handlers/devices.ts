@@ -244,8 +244,11 @@ export const devicesHandlers = defineHandlers({
     async (p, ctx): Promise<{ name: string; removed: boolean }> => {
       // Read before it goes: an install by another process that ended just before is judged by it.
       const installedAt = p.name === 'cuda' ? readManifest(packDir(ctx.lib.dataDir))?.installedAt : undefined;
+      // Noted before the removal starts: the install watcher's tick may run while removePack awaits,
+      // with the manifest already gone. Harmless if nothing is removed: the manifest, still there,
+      // says the same.
+      if (installedAt) removedHere.set(ctx.lib.dataDir, installedAt);
       const removed = await removePack(ctx.lib.dataDir, p.name);
-      if (removed && installedAt) removedHere.set(ctx.lib.dataDir, installedAt);
       // Either way the pack's state is read again: when it was not there, another process (the CLI's
       // `runtime remove`) took it away after the report was made, and the page asks for the state now.
       report = null;
