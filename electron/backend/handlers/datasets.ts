@@ -40,6 +40,7 @@ import { getModel } from '../library/models.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { countTokens } from '../library/token-counts.ts';
 import { type DownloadInfo, discardUpload, makeDownloadCopy, uploadedFile } from '../library/transfers.ts';
+import { CancellableRequests } from '../rpc/cancellable-requests.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 /** A window's id for a duplicate search, so that it can stop it (datasets/duplicates-cancel). */
@@ -47,24 +48,7 @@ const RequestId = z.string().min(1).max(100);
 
 // Duplicate searches in flight, by the id their window gave: seconds to minutes on a big version,
 // in the 'files' engine process, where everything else in that lane waits behind them.
-const duplicateSearches = new Map<string, AbortController>();
-
-/** Runs `search` under a signal that datasets/duplicates-cancel aborts for `requestId` (if given). */
-async function cancellableSearch<T>(
-  requestId: string | undefined,
-  search: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const ac = new AbortController();
-  if (requestId === undefined) return search(ac.signal);
-  if (duplicateSearches.has(requestId))
-    throw new ValidationError('duplicate-request', `request ${requestId} is already searching`);
-  duplicateSearches.set(requestId, ac);
-  try {
-    return await search(ac.signal);
-  } finally {
-    duplicateSearches.delete(requestId);
-  }
-}
+const duplicateSearches = new CancellableRequests('searching');
 
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
@@ -256,7 +240,7 @@ export const datasetsHandlers = defineHandlers({
       checkFrozenFile(v.filePath);
       const { datasetId: _d, versionId: _v, requestId, mode, ...rest } = p;
       const opts = { ...rest, near: mode !== 'exact' };
-      const report = await cancellableSearch(requestId, (signal) =>
+      const report = await duplicateSearches.run(requestId, ctx.client, (signal) =>
         ctx.engine.call('findDuplicates', { filePath: v.filePath, opts }, { signal }),
       );
       return { versionId: v.id, ...report };
@@ -268,11 +252,7 @@ export const datasetsHandlers = defineHandlers({
    */
   'datasets/duplicates-cancel': handler(
     z.object({ requestId: RequestId }).strict(),
-    (p): { cancelled: boolean } => {
-      const ac = duplicateSearches.get(p.requestId);
-      ac?.abort();
-      return { cancelled: !!ac };
-    },
+    (p): { cancelled: boolean } => ({ cancelled: duplicateSearches.cancel(p.requestId) }),
   ),
   /** Seeded train/validation/test child versions of a version. */
   'datasets/split': handler(
@@ -309,7 +289,7 @@ export const datasetsHandlers = defineHandlers({
       })
       .strict(),
     async (p, ctx): Promise<DropDuplicatesResult> => {
-      const r = await cancellableSearch(p.requestId, (signal) =>
+      const r = await duplicateSearches.run(p.requestId, ctx.client, (signal) =>
         dropDuplicates(
           ctx.lib,
           p,

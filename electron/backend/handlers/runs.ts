@@ -27,10 +27,16 @@ import {
   type RunDetail,
   type RunRecord,
 } from '../library/runs.ts';
+import { CancellableRequests } from '../rpc/cancellable-requests.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const PosInt = z.number().int().positive();
 const Id = z.object({ id: PosInt }).strict();
+/** A window's id for a speed measurement, so that it can stop it (runs/estimate-cancel). */
+const RequestId = z.string().min(1).max(100);
+
+// Measurements in flight: minutes of training steps at desktop sizes, holding the device meanwhile.
+const measurements = new CancellableRequests('measuring');
 
 /** A bad training option is refused as the CLI and the Train form refuse it (code, field, message). */
 function refuseOptions(params: unknown): OptionError | null {
@@ -94,10 +100,20 @@ export const runsHandlers = defineHandlers({
   ),
   /** Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start. */
   'runs/estimate': handler(
-    RunParamsSchema.extend({ calibrate: z.boolean().optional() }),
-    ({ calibrate, ...p }, ctx): Promise<RunEstimate> =>
-      estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, { calibrate }),
+    RunParamsSchema.extend({ calibrate: z.boolean().optional(), requestId: RequestId.optional() }),
+    ({ calibrate, requestId, ...p }, ctx): Promise<RunEstimate> =>
+      measurements.run(requestId, ctx.client, (signal) =>
+        estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, { calibrate, signal }),
+      ),
     { refuse: refuseOptions },
+  ),
+  /**
+   * Stops the measurement of the runs/estimate started with that requestId: it answers with a
+   * 'cancelled' error, nothing is kept as measured, and the device is free at once.
+   */
+  'runs/estimate-cancel': handler(
+    z.object({ requestId: RequestId }).strict(),
+    (p): { cancelled: boolean } => ({ cancelled: measurements.cancel(p.requestId) }),
   ),
   /** The model's shape and every problem of the options with it (what the Train form checks inline). */
   'runs/check': handler(

@@ -116,6 +116,11 @@ export interface CalibrateArgs {
   config: TrainConfig;
   /** Timed steps after one warm-up step (default 2). */
   steps?: number;
+  /**
+   * Where its throw-away folder goes (default the system's temporary folder): the host's scratch
+   * folder, which the host removes even when a cancel killed this process midway.
+   */
+  scratch?: string;
 }
 
 export interface Calibration {
@@ -487,7 +492,7 @@ export async function calibrateTask(
   signal: AbortSignal,
 ): Promise<Calibration> {
   const steps = args.steps ?? 2;
-  const dir = mkdtempSync(join(tmpdir(), 'reft-calibrate-'));
+  const dir = mkdtempSync(join(args.scratch ?? tmpdir(), 'reft-calibrate-'));
   const marks: { at: number; tokensPerS: number }[] = [];
   try {
     await train(

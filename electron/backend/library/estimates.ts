@@ -203,15 +203,21 @@ function cacheKey(lib: Library, plan: PlannedRun): string {
   ]);
 }
 
-/** Runs a short calibration on the device's queue (so it never overlaps a training run there). */
+/**
+ * Runs a short calibration on the device's queue (so it never overlaps a training run there).
+ * Aborting `signal` stops it at once: its engine process is killed (a step of a large model holds
+ * it for minutes, and the device with it), so that the device is free for what waits on it.
+ */
 async function calibrate(
   lib: Library,
   engine: Engine,
   jobs: JobQueue,
   plan: PlannedRun,
+  signal?: AbortSignal,
 ): Promise<Calibration> {
   const c = plan.config;
   const dir = makeScratchFolder(lib.dataDir, 'calibrate');
+  let ended: Promise<void> = Promise.resolve();
   try {
     // The first examples, enough for three optimizer steps.
     // Read a line at a time: the version may be bigger than one string can hold.
@@ -243,9 +249,11 @@ async function calibrate(
               epochs: 1,
               maxSteps: 0,
             },
+            scratch: dir,
           },
           {
             signal,
+            killOnAbort: true,
             onEvent: (e, d) => {
               if (e === 'notice') report({ message: (d as { text: string }).text });
               else {
@@ -256,9 +264,19 @@ async function calibrate(
           },
         ),
     });
-    return await job.done;
+    ended = job.ended;
+    const stop = () => jobs.cancel(job.id);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    try {
+      return await job.done;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // Removed once the engine has let go of it: a cancelled job's `done` rejects before that.
+    // (A folder left behind is swept at the next start, as a killed process's.)
+    ended.then(() => rmSync(dir, { recursive: true, force: true })).catch(() => {});
   }
 }
 
@@ -267,7 +285,7 @@ export async function estimateRun(
   engine: Engine,
   jobs: JobQueue,
   p: RunParams,
-  opts: { calibrate?: boolean } = {},
+  opts: { calibrate?: boolean; signal?: AbortSignal } = {},
 ): Promise<RunEstimate> {
   const plan = await planRunChecked(lib, engine, p);
   const spec = loadModelSpec(plan.model.path);
@@ -306,7 +324,7 @@ export async function estimateRun(
   else if (opts.calibrate !== true) skipped = 'not-requested';
   else if (jobs.deviceBusy(plan.config.device)) skipped = 'device-busy';
   else {
-    const measured = await calibrate(lib, engine, jobs, plan);
+    const measured = await calibrate(lib, engine, jobs, plan, opts.signal);
     calibrations.set(key, measured);
     calibration = { ...measured, cached: false };
   }

@@ -49,6 +49,7 @@
 //   datasets/drop-duplicates {datasetId, versionId?, mode?: 'exact'|'near', threshold?, requestId?}
 //                                                                   → {source, version (null: none found), removed: index[]}
 //   datasets/duplicates-cancel {requestId}                          → {cancelled} (that search answers with error 'cancelled')
+//                                                                   (a search also stops when its requester's connection closes)
 //   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test} (adding up to 1)}
 //                                                                   → {source, train, validation, test} (child versions)
 //   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?}
@@ -69,8 +70,11 @@
 //                                                                     recorded in one transaction with their sweep and queued;
 //                                                                     one refused run refuses all, its error's message starting
 //                                                                     "run 2 of 3, “name”: …", its field kept)
-//   runs/estimate     runs/start params + {calibrate?=false}        → RunEstimate {trainableParams, adapterBytes, memory, stepsPerEpoch,
-//                                                                     totalSteps, calibration, epochSeconds, ...}
+//   runs/estimate     runs/start params + {calibrate?=false, requestId?} → RunEstimate {trainableParams, adapterBytes, memory,
+//                                                                     stepsPerEpoch, totalSteps, calibration, epochSeconds, ...}
+//                                                                     (a measurement stops when its requester's connection closes)
+//   runs/estimate-cancel {requestId}                                → {cancelled} (that estimate answers with error 'cancelled';
+//                                                                     nothing measured is kept, the device is free at once)
 //   runs/check        {modelId, options}                            → {model: {numLayers, hiddenSize, maxPositions}, issues: OptionIssue[]}
 //   runs/preview      runs/start params + {example?=0}              → RunPreview: the example's tokens after the chat template, the
 //                                                                     loss tokens, each intervention's positions (clipped, padded)
