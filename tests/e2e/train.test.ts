@@ -4,7 +4,8 @@
 // survives a visit to another page; the intervention preview shows the tokens training sees; a failed
 // estimate does not leave the old numbers; a run starts with a validation split and probe prompts;
 // a probe prompt the model cannot read is refused by the estimate, the preview and Start alike;
-// Measure speed while another job holds the device says the device is busy, not that it trains.
+// Measure speed while another job holds the device says the device is busy, not that it trains;
+// Measure speed can be stopped, and leaving the page stops it.
 // Each step saves a screenshot under tests/e2e/screenshots/train-*.png.
 
 import assert from 'node:assert/strict';
@@ -23,6 +24,7 @@ import {
   connected,
   DEMO_DATASET,
   DEMO_MODEL,
+  listenToAnnouncer,
   openPage,
   root,
   rpc,
@@ -680,6 +682,79 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
       process.kill(Number(lane), 'SIGCONT');
       await other;
     }
+  });
+
+  test('Measure speed can be stopped, and leaving the page stops it: the device is free at once', async () => {
+    const modelId = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    ).id;
+    /** Starts the engine's training process (a measurement of its own) and freezes it, as a large model's step holds it. */
+    const frozenTraining = async (batchSize: number): Promise<number> => {
+      await rpc(client, 'runs/estimate', { modelId, datasetId, calibrate: true, batchSize });
+      const lane = execFileSync('pgrep', ['-P', String(server?.proc.pid), '-f', '[-]-lane=train'])
+        .toString()
+        .trim();
+      assert.match(lane, /^\d+$/, 'one training process');
+      process.kill(Number(lane), 'SIGSTOP');
+      return Number(lane);
+    };
+    const measurementEnded = (state: string) =>
+      waitFor(`the measurement to be ${state}`, async () =>
+        client.pushes.some((p) => {
+          if (p.type !== 'push' || p.topic !== 'jobs/progress') return false;
+          const j = p.data as { kind: string; state: string };
+          return j.kind === 'calibrate' && j.state === state;
+        }),
+      );
+    const pidGone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    let lane = await frozenTraining(7);
+    try {
+      await freshDraft();
+      const est = page.getByTestId('train-estimate');
+      await est.getByText('Trainable parameters').waitFor();
+      const said = await listenToAnnouncer(page);
+      client.pushes.length = 0;
+      await est.getByRole('button', { name: 'Measure speed' }).click();
+      // Bug: no way to stop it; on a 1.1B model it held the training device for over nine minutes.
+      const stop = est.getByRole('button', { name: 'Stop measuring' });
+      await stop.waitFor();
+      await measurementEnded('running');
+      await stop.click();
+      const stopped = 'Measurement stopped: nothing was measured, and the device is free.';
+      assert.equal(await textWhen(est.getByTestId('est-stopped'), stopped), stopped);
+      await measurementEnded('cancelled');
+      await waitFor('the frozen process to be gone', async () => pidGone(lane), 10_000);
+      // The same button, now Measure speed again, keeps focus; the note is said.
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Measure speed');
+      await waitFor('the note to be said', async () => (await said()).includes(stopped), 5_000);
+      await screenshot(page, 'train-measure-stopped');
+
+      // Leaving the page while it measures stops the measurement too.
+      lane = await frozenTraining(9);
+      client.pushes.length = 0;
+      await est.getByRole('button', { name: 'Measure speed' }).click();
+      await measurementEnded('running');
+      await page.getByTestId('nav-runs').click();
+      await measurementEnded('cancelled');
+      await waitFor('the frozen process to be gone', async () => pidGone(lane), 10_000);
+    } finally {
+      if (!pidGone(lane)) process.kill(lane, 'SIGCONT');
+    }
+    // The device is free: a measurement asked now measures.
+    const measured = await rpc(client, 'runs/estimate', {
+      modelId,
+      datasetId,
+      calibrate: true,
+      batchSize: 11,
+    });
+    assert.ok(measured.calibration?.stepMs > 0, JSON.stringify(measured.calibrationSkipped));
   });
 
   test('no page errors were thrown', () => {

@@ -1,9 +1,11 @@
 // The Train page's cost estimate ('runs/estimate'): re-asked without calibration (cheap, no engine
 // run) a moment after each form change, and with calibration (two real training steps) on request.
 // Answers that arrive after a newer request are dropped, and a failure clears the last answer, so
-// the panel always matches the form.
+// the panel always matches the form. A measurement holds the training device for minutes at desktop
+// sizes: it can be stopped (stop()), and one whose answer nobody would see any more — the form
+// changed, the page was left — is stopped too, so that it never keeps the device busy for nothing.
 
-import { errorMessage, type RpcClient } from '../rpc/client.ts';
+import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 import type { RunEstimate, RunParams } from '../rpc/handlers.ts';
 
 const DEBOUNCE_MS = 300;
@@ -15,12 +17,16 @@ export class Estimate {
   measuring = $state(false);
   /** What the measurement is doing ("step 1 of 3", a model loading): minutes at desktop sizes. */
   measuringNote = $state<string | null>(null);
+  /** The last measurement was stopped before it measured anything. */
+  stopped = $state(false);
   /** The params `current` answers (JSON), so a refusal is never read against other params. */
   #answered = $state('');
   #rpc: RpcClient;
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #key = '';
+  /** The measurement in flight (its requestId, for runs/estimate-cancel). */
+  #measureId: string | null = null;
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
@@ -31,6 +37,8 @@ export class Estimate {
     const key = JSON.stringify(params);
     if (key === this.#key) return;
     this.#key = key;
+    this.stopped = false;
+    this.stop();
     if (this.#timer) clearTimeout(this.#timer);
     if (!params) {
       this.#seq++;
@@ -57,16 +65,28 @@ export class Estimate {
     return this.current?.memory.problem ?? null;
   }
 
+  /** Stops the measurement in flight (it answers 'cancelled': "Measurement stopped"). */
+  stop(): void {
+    if (this.#measureId)
+      this.#rpc.call('runs/estimate-cancel', { requestId: this.#measureId }).catch(() => {});
+  }
+
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    this.stop();
     this.#seq++;
   }
 
   async #ask(params: RunParams, calibrate: boolean): Promise<void> {
+    // A measurement still going answers for params the form no longer has: stopped, not waited on.
+    this.stop();
     const seq = ++this.#seq;
+    const requestId = calibrate ? newRequestId('measure') : null;
+    this.#measureId = requestId;
     this.loading = true;
     this.measuring = calibrate;
     this.measuringNote = null;
+    if (calibrate) this.stopped = false;
     const unfollow = calibrate
       ? this.#rpc.subscribe('jobs/progress', (j) => {
           if (seq === this.#seq && j.kind === 'calibrate' && j.state === 'running' && j.message)
@@ -79,7 +99,7 @@ export class Estimate {
       // minutes once allowed, while the measurement went on), so it gets no deadline.
       const res = await this.#rpc.callWith(
         'runs/estimate',
-        { ...params, calibrate },
+        { ...params, calibrate, ...(requestId ? { requestId } : {}) },
         { timeoutMs: calibrate ? null : 60_000 },
       );
       if (seq !== this.#seq) return;
@@ -88,11 +108,20 @@ export class Estimate {
       this.error = null;
     } catch (err) {
       if (seq !== this.#seq) return;
+      // Stopped on request: the numbers shown stay (asked again, unmeasured, if they were for others).
+      if (err instanceof RpcError && err.code === 'cancelled' && calibrate) {
+        this.stopped = true;
+        this.#measureId = null;
+        const key = JSON.stringify(params);
+        if (this.#answered !== key && this.#key === key) void this.#ask(params, false);
+        return;
+      }
       // The old numbers were for another configuration: never leave them beside the error.
       this.current = null;
       this.error = errorMessage(err);
     } finally {
       unfollow?.();
+      if (this.#measureId === requestId) this.#measureId = null;
       if (seq === this.#seq) {
         this.loading = false;
         this.measuring = false;
