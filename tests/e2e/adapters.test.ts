@@ -3,7 +3,7 @@
 // models share the weights, lineage metrics for people, export as a downloaded zip (pyreft and the
 // scale-out bundle) and into a folder (an absolute path; a relative one is refused), with a truthful
 // note and the pyreft snippet; Escape closes the detail; an evaluation counted and stopped from the
-// panel. Screenshots under tests/e2e/screenshots/.
+// panel, and one queued behind another said to be queued. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { unzipSync, zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
@@ -19,6 +19,7 @@ import {
   completedRun,
   DEMO_DATASET,
   DEMO_MODEL,
+  listenToAnnouncer,
   openPage,
   root,
   rpc,
@@ -26,6 +27,8 @@ import {
   screenshot,
   skip,
   startStudio,
+  textWhen,
+  trainedOnDemo,
 } from './helpers.ts';
 
 const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
@@ -264,6 +267,55 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     assert.equal(await row.getAttribute('id'), await page.evaluate(() => document.activeElement?.id));
     await detail.getByRole('button', { name: 'Run evaluation' }).waitFor();
     assert.equal(await detail.getByRole('button', { name: 'Cancel', exact: true }).count(), 0);
+  });
+
+  test('an evaluation queued behind another says so at once, and again when it starts', async () => {
+    // Another adapter's long evaluation, started from elsewhere, holds the evaluation queue.
+    const { adapterId: other } = await trainedOnDemo(client, {
+      name: 'other',
+      layers: '0',
+      rank: 2,
+      maxSteps: 2,
+    });
+    const many = (await rpc(client, 'datasets/list')).find(
+      (d: { name: string }) => d.name === 'many questions',
+    );
+    const { jobId } = await rpc(client, 'evaluations/start', {
+      adapterId: other,
+      datasetId: many.id,
+      kind: 'exact-match',
+    });
+    await waitFor('the other evaluation to run', async () =>
+      (await rpc(client, 'evaluations/jobs', { adapterId: other })).some(
+        (j: { id: number; state: string }) => j.id === jobId && j.state === 'running',
+      ),
+    );
+    await page.goto(`${server?.url}#/adapters/${trainedId}`);
+    const detail = page.getByTestId('adapter-detail');
+    await detail.getByLabel('Kind').selectOption({ label: 'Loss' });
+    await detail.getByLabel('Dataset', { exact: true }).selectOption({ label: DEMO_DATASET });
+    await detail.getByLabel('Examples').fill('4');
+    const said = await listenToAnnouncer(page);
+    const clicked = Date.now();
+    await detail.getByRole('button', { name: 'Run evaluation' }).click();
+    // Bug: only "Queued…" on the disabled button, and nothing said until it ran (hours, behind a long one).
+    const queued = 'Evaluation queued: it starts once the evaluation running now ends.';
+    assert.equal(await textWhen(detail.getByTestId('eval-phase'), queued), queued);
+    await waitFor('the queued note to be said', async () => (await said()).includes(queued), 10_000);
+    assert.ok(Date.now() - clicked < 10_000, `said after ${Date.now() - clicked} ms`);
+    await screenshot(page, 'adapters-5-queued');
+    await rpc(client, 'evaluations/cancel', { jobId });
+    // Its start is said before its first count, which waits for the model to load.
+    await waitFor(
+      'its start or count to be said',
+      async () =>
+        (await said()).some(
+          (t) => t === 'Evaluation started: loading the model.' || /^Evaluation: \d+ of 4 examples$/.test(t),
+        ),
+      10_000,
+    );
+    await detail.getByTestId('evaluations').getByRole('cell', { name: 'completed' }).first().waitFor();
+    assert.equal(await detail.getByTestId('eval-phase').count(), 0);
   });
 
   test('the search box narrows the list through the backend, and says when nothing matches', async () => {
