@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/options.ts';
+import type { BackendContext } from '../context.ts';
 import { annotateRows, type RowMeta } from '../library/dataset-annotations.ts';
 import {
   createDataset,
@@ -49,6 +50,9 @@ const RequestId = z.string().min(1).max(100);
 // Duplicate searches in flight, by the id their window gave: seconds to minutes on a big version,
 // in the 'files' engine process, where everything else in that lane waits behind them.
 const duplicateSearches = new CancellableRequests('searching');
+// Token counts in flight, by the id their window gave: minutes for a big version (100,000 rows: 135 s
+// on 2 cores), in the 'tokens' process, which the Train wizard's preview waits for meanwhile.
+const tokenCounts = new CancellableRequests('counting');
 
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
 const REJECTS_IN_REPLY = 200;
@@ -58,6 +62,41 @@ function downloadName(ds: DatasetRecord, v: DatasetVersion): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
   const base = ds.name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_').slice(0, 120) || 'dataset';
   return `${base}-v${v.version}${v.split ? `-${v.split}` : ''}.jsonl`;
+}
+
+/** datasets/token-lengths: the version's token counts for the model, as a histogram report. */
+async function tokenLengthsOf(
+  ctx: BackendContext,
+  p: {
+    datasetId: number;
+    versionId?: number;
+    modelId: number;
+    maxLength?: number;
+    chatTemplate?: 'auto' | 'none';
+    sample?: number;
+  },
+  signal: AbortSignal,
+): Promise<TokenLengthReport> {
+  const ds = getDataset(ctx.lib, p.datasetId);
+  const v = p.versionId !== undefined ? ds.versions.find((x) => x.id === p.versionId) : ds.latest;
+  if (!v) throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
+  const model = getModel(ctx.lib, p.modelId);
+  const started = performance.now();
+  const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
+  const { counts, cached } = countTokens(ctx.engine, v, model, p.chatTemplate ?? 'auto', sample, signal);
+  const c = await counts;
+  const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
+  return tokenLengthReport(
+    c.lengths,
+    maxLength,
+    {
+      versionId: v.id,
+      modelId: model.id,
+      chatTemplate: c.chatTemplate,
+      countMs: cached ? 0 : Math.round(performance.now() - started),
+    },
+    c.indices ? { indices: c.indices, total: c.total } : null,
+  );
 }
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
@@ -335,31 +374,16 @@ export const datasetsHandlers = defineHandlers({
         chatTemplate: z.enum(['auto', 'none']).optional(),
         /** Count only this many rows, picked at random (a quick first picture of a big version). */
         sample: z.number().int().min(10).max(100_000).optional(),
+        requestId: RequestId.optional(),
       })
       .strict(),
-    async (p, ctx): Promise<TokenLengthReport> => {
-      const ds = getDataset(ctx.lib, p.datasetId);
-      const v = p.versionId !== undefined ? ds.versions.find((x) => x.id === p.versionId) : ds.latest;
-      if (!v)
-        throw new ValidationError('not-found', `dataset ${ds.id} has no version with id ${p.versionId}`);
-      const model = getModel(ctx.lib, p.modelId);
-      const started = performance.now();
-      const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
-      const { counts, cached } = countTokens(ctx.engine, v, model, p.chatTemplate ?? 'auto', sample);
-      const c = await counts;
-      const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
-      return tokenLengthReport(
-        c.lengths,
-        maxLength,
-        {
-          versionId: v.id,
-          modelId: model.id,
-          chatTemplate: c.chatTemplate,
-          countMs: cached ? 0 : Math.round(performance.now() - started),
-        },
-        c.indices ? { indices: c.indices, total: c.total } : null,
-      );
-    },
+    (p, ctx): Promise<TokenLengthReport> =>
+      tokenCounts.run(p.requestId, ctx.client, (signal) => tokenLengthsOf(ctx, p, signal)),
+  ),
+  /** Stops the datasets/token-lengths started with that requestId: it answers with a 'cancelled' error. */
+  'datasets/token-lengths-cancel': handler(
+    z.object({ requestId: RequestId }).strict(),
+    (p): { cancelled: boolean } => ({ cancelled: tokenCounts.cancel(p.requestId) }),
   ),
   'datasets/remove': handler(Id, (p, ctx): { id: number } => {
     // Its deleted files' kept token counts go with them (frozen-file-reclaim.ts).

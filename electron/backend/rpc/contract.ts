@@ -52,8 +52,11 @@
 //                                                                   (a search also stops when its requester's connection closes)
 //   datasets/split    {datasetId, versionId?, seed?=42, ratios?: {train, validation, test} (adding up to 1)}
 //                                                                   → {source, train, validation, test} (child versions)
-//   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?}
+//   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?, sample?, requestId?}
 //                                                                   → TokenLengthReport (bins, p50/p95, over maxLength, lengths)
+//                                                                   (stopped when its requester's connection closes)
+//   datasets/token-lengths-cancel {requestId}                       → {cancelled} (that count answers with error 'cancelled';
+//                                                                     its 'tokens' process is killed unless another request shares the count)
 //   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?, ids?, query?}                       → RunListEntry[] (newest first: what a row shows — no config —,

@@ -1,0 +1,73 @@
+// Stopping a token count (datasets/token-lengths) of a big version: datasets/token-lengths-cancel and
+// the requester's connection closing both end it at once, and the 'tokens' process it held (which the
+// Train wizard's preview and probe check also wait for) takes the next request at once. Counting
+// 100,000 rows took 135 s on 2 cores with no way to stop it.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
+
+const root = tempDir('token-count-cancel');
+const dataDir = join(root, 'data');
+let b: Backend;
+let modelId: number;
+let big: number;
+let small: number;
+const { call, callError } = inProcess(() => b);
+
+before(async () => {
+  b = createBackend(dataDir, { seedDemo: false, engine: new WorkerEngine({ dataDir }) });
+  modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  // Long rows, enough for a count of a minute on a loaded 2-core machine.
+  const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
+  const text = (i: number, n: number) =>
+    Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
+  const file = join(root, 'big.jsonl');
+  const rows = Array.from({ length: 60_000 }, (_, i) =>
+    JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
+  );
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  big = (await call('datasets/import', { path: file })).dataset.id;
+  const few = join(root, 'few.jsonl');
+  writeJsonl(few, 8);
+  small = (await call('datasets/import', { path: few })).dataset.id;
+});
+after(() => b.close());
+
+/** The small version's count answers within `ms` (the 'tokens' process is free; each template counted once). */
+async function countsSmallWithin(ms: number, chatTemplate: 'auto' | 'none'): Promise<void> {
+  const t0 = Date.now();
+  const r = await call('datasets/token-lengths', { datasetId: small, modelId, chatTemplate });
+  assert.equal(r.count, 8);
+  assert.ok(Date.now() - t0 < ms, `the next count waited ${Date.now() - t0} ms`);
+}
+
+test('datasets/token-lengths-cancel stops a count at once, and the tokens process is free', async () => {
+  const counting = callError('datasets/token-lengths', { datasetId: big, modelId, requestId: 'count-1' });
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  assert.deepEqual(await call('datasets/token-lengths-cancel', { requestId: 'count-1' }), {
+    cancelled: true,
+  });
+  assert.equal((await counting).code, 'cancelled');
+  assert.ok(Date.now() - t0 < 2000, `answered after ${Date.now() - t0} ms`);
+  // Bug: the count went on for minutes, and every request for the 'tokens' process waited behind it.
+  await countsSmallWithin(25_000, 'auto');
+});
+
+test('a count stops when the connection that asked for it closes', async () => {
+  const link = new AbortController();
+  const counting = b.handle(
+    { type: 'request', id: 9001, method: 'datasets/token-lengths', params: { datasetId: big, modelId } },
+    { gone: link.signal },
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  link.abort();
+  const reply = (await counting) as { type: string; error?: { code: string } };
+  assert.equal(reply.error?.code, 'cancelled');
+  await countsSmallWithin(25_000, 'none');
+});
