@@ -70,6 +70,17 @@ export function plainError(err: unknown, show: (path: string) => string = same):
 }
 
 /**
+ * A Node file error of a known errno as one line, `<what>: <phrase>` (a ReftError with the errno's
+ * code), leaving out the path Node names: for a temp sibling's, which means nothing to the person
+ * (`what` names the file asked for). Null for any other error.
+ */
+export function errnoError(err: unknown, what: string): ReftError | null {
+  const code = err instanceof ReftError ? undefined : (err as NodeJS.ErrnoException | null)?.code;
+  const known = typeof code === 'string' ? ERRNO[code] : undefined;
+  return known ? new ReftError(known.code, `${what}: ${known.phrase}`, { cause: err }) : null;
+}
+
+/**
  * A Node file error as one line, `<what>: <path>: <phrase>` (a ReftError with the errno's code);
  * any other error is returned as it is.
  */

@@ -28,7 +28,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { FormatError, ReftError, ValidationError } from '../errors.ts';
-import { fileError } from '../fs-errors.ts';
+import { errnoError, fileError } from '../fs-errors.ts';
 
 const TMP_SUFFIX = '.tmp';
 /** writeFileAtomic's temp file: `NAME.<12 hex>.tmp`. */
@@ -140,9 +140,11 @@ export function writeFileAtomic(
     const code = (e as NodeJS.ErrnoException).code;
     if ((code === 'ENOENT' || code === 'ENOTDIR') && !existsSync(dir))
       throw new ValidationError('missing-folder', `cannot write ${path}: the folder ${dir} does not exist`);
-    throw new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, {
-      cause: e,
-    });
+    // A full disk (no room even for the temp file's entry) in the words every other write uses.
+    throw (
+      errnoError(e, `cannot write ${path}`) ??
+      new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, { cause: e })
+    );
   }
   try {
     writeData(fd, data);
@@ -165,9 +167,10 @@ export function writeFileAtomic(
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EISDIR')
       throw new ValidationError('not-a-file', `cannot write ${path}: it is a folder; give a file name`);
-    throw new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, {
-      cause: e,
-    });
+    throw (
+      errnoError(e, `cannot write ${path}`) ??
+      new ReftError('cannot-write', `cannot write ${path} (${code ?? (e as Error).message})`, { cause: e })
+    );
   }
   fsyncDir(dir);
 }

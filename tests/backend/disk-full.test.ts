@@ -20,7 +20,7 @@ import { closeLibrary, openLibrary } from '../../electron/backend/library/librar
 import { addModel, listModels, removeModel } from '../../electron/backend/library/models.ts';
 import { getRunRecord, listRuns, requeueRun } from '../../electron/backend/library/runs.ts';
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
-import { writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
+import { writeFileAtomic, writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
 import { plainError } from '../../native-runtime/fs-errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
@@ -95,6 +95,39 @@ test('a dataset import on a full disk: the error names the datasets folder, no t
   assert.equal(w.message, 'cannot write datasets in the data folder: the disk is full');
   assert.equal(plainError(err).message, `cannot write ${join(dataDir, 'datasets')}: the disk is full`);
   assert.deepEqual(readdirSync(join(dataDir, 'datasets')), []);
+});
+
+test('a file write on a disk with no room even for its temp file: the disk is full, naming the file', () => {
+  // Bug: creating the temp sibling itself failing with ENOSPC read "cannot write PATH (ENOSPC)".
+  const file = join(root, 'settings.json');
+  writeFileAtomic(file, '{"a":1}');
+  const openSync = fs.openSync;
+  const full = Object.assign(new Error("ENOSPC: no space left on device, open 'x.tmp'"), {
+    code: 'ENOSPC',
+    syscall: 'open',
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: the same call, failing for temp files
+  (fs as any).openSync = (p: string, ...rest: any[]) => {
+    if (String(p).endsWith('.tmp')) throw full;
+    return (openSync as any)(p, ...rest);
+  };
+  syncBuiltinESMExports();
+  let err: unknown;
+  try {
+    writeFileAtomic(file, '{"a":2}');
+  } catch (e) {
+    err = e;
+  } finally {
+    fs.openSync = openSync;
+    syncBuiltinESMExports();
+  }
+  assert.equal(plainError(err).code, 'disk-full');
+  assert.equal(plainError(err).message, `cannot write ${file}: the disk is full`);
+  assert.equal(
+    toUserError(err, root).message,
+    'cannot write settings.json in the data folder: the disk is full',
+  );
+  assert.equal(readFileSync(file, 'utf8'), '{"a":1}');
 });
 
 test('a write that fails on its own descriptor keeps other errors as they are', { skip: noDevFull }, () => {
