@@ -246,7 +246,7 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
  * Removes the folders mkdirSync made for a failed write, from `deepest` up to `first` (the first
  * one it made), each only while it is empty: one something else wrote into meanwhile stays.
  */
-function removeMadeFolders(deepest: string, first: string | undefined): void {
+export function removeMadeFolders(deepest: string, first: string | undefined): void {
   if (first === undefined) return;
   const top = resolve(first);
   if (deepest !== top && !deepest.startsWith(top + sep)) return;
@@ -258,6 +258,13 @@ function removeMadeFolders(deepest: string, first: string | undefined): void {
     }
     if (d === top) return;
   }
+}
+
+/** The folder a `mkdir -p` of `dir` would make first (the topmost missing one), or undefined when `dir` exists. */
+export function firstMissingFolder(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let d = resolve(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing = d;
+  return missing;
 }
 
 /**

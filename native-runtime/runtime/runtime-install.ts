@@ -16,14 +16,27 @@
 // The install holding it records its progress for other processes (install-progress.ts).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type Dirent, existsSync, rmSync } from 'node:fs';
+import {
+  constants,
+  createReadStream,
+  createWriteStream,
+  type Dirent,
+  existsSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { CancelledError, ConfigError, FormatError, ReftError } from '../errors.ts';
-import { sweepTempFiles, writeFileAtomic } from '../formats/atomic-write.ts';
+import {
+  firstMissingFolder,
+  removeMadeFolders,
+  sweepTempFiles,
+  writeFileAtomic,
+} from '../formats/atomic-write.ts';
 import { ERRNO, fileError } from '../fs-errors.ts';
 import { acquirePidLock } from '../pid-lock.ts';
 import {
@@ -85,6 +98,25 @@ export async function installCudaPack(dataDir: string, o: InstallOptions = {}): 
       'unsupported-platform',
       `the CUDA runtime pack is available for Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
+  // An install that fails (refused for space, a full disk, a bad source) leaves no empty runtimes/
+  // folder that it made; one holding a partial download to resume, or another process's lock, stays.
+  const root = runtimesDir(dataDir);
+  const made = firstMissingFolder(root);
+  try {
+    return await lockedInstall(dataDir, o);
+  } catch (e) {
+    if (made) {
+      try {
+        rmdirSync(join(root, 'downloads'));
+      } catch {}
+      removeMadeFolders(root, made);
+    }
+    throw e;
+  }
+}
+
+/** installCudaPack with the runtimes folder locked for it (or refused while another holds it). */
+async function lockedInstall(dataDir: string, o: InstallOptions): Promise<PackManifest> {
   const release = await lockRuntimes(dataDir, 'an install of the CUDA pack', 'runtime install').catch((e) => {
     throw fileError(e, 'runtime install');
   });
