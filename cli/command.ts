@@ -86,6 +86,13 @@ export function makeContext(
     stream: out.tty,
     color: colorAllowed(),
   });
+  // Why the library is open read-only (a full disk, a folder not writable): said once a command
+  // that reads has worked, before its result; one that fails says why in its error line alone.
+  let readOnlyNote: string | null = null;
+  const sayReadOnly = () => {
+    if (readOnlyNote) progress.log(readOnlyNote, 'warn');
+    readOnlyNote = null;
+  };
   const ctx = {
     args,
     values,
@@ -97,6 +104,7 @@ export function makeContext(
     print(obj: Record<string, unknown>, human: () => string) {
       if (ctx.printed && json) throw new Error('a command printed two JSON objects');
       ctx.printed = true;
+      sayReadOnly();
       progress.close();
       if (stream) out.stdout(`${JSON.stringify({ event: 'result', ...obj })}\n`);
       else out.stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
@@ -106,14 +114,16 @@ export function makeContext(
       const lib = openLibrary(dataDir, { checkFile: 'daily' });
       const readOnly = readOnlyReason(lib.db);
       if (readOnly)
-        progress.log(
-          `the library in ${dataDir} is open read-only, as ${readOnly.why}: ${readOnly.fix} to change it`,
-          'warn',
-        );
+        readOnlyNote = `the library in ${dataDir} is open read-only, as ${readOnly.why}: ${readOnly.fix} to change it`;
       try {
         // The CLI is a host like the studio: a new library starts with the demo.
         seedDemo(lib);
-        return await fn(lib);
+        const result = await fn(lib);
+        sayReadOnly();
+        return result;
+      } catch (e) {
+        readOnlyNote = null;
+        throw e;
       } finally {
         closeLibrary(lib);
       }

@@ -11,7 +11,7 @@ import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from 'node:
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
-import { modelDir } from '../helpers/fixtures.ts';
+import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { BIN, type CliResult, ROOT, tempDir } from './helpers.ts';
 
 const asRoot = process.getuid?.() === 0;
@@ -82,13 +82,26 @@ test('a data folder that is not writable: reading commands work, writing ones sa
     const runs = await cliAs(['runs', 'list', '--data-dir', data]);
     assert.deepEqual([runs.code, runs.stdout], [0, 'no runs yet\n'], runs.stderr);
 
+    // A command that fails says why in its error line alone: the warning came first, two lines
+    // for one cause (and before an import's or export's own error, about a file, not the library).
     const removed = await cliAs(['models', 'rm', String(id), '--data-dir', data]);
     assert.equal(removed.code, 1);
     assert.equal(
       removed.stderr,
-      `${warning}error: cannot write ${db}: the library is open read-only, as its folder is not writable; ` +
+      `error: cannot write ${db}: the library is open read-only, as its folder is not writable; ` +
         'make the folder writable and try again\n',
     );
+    const imported = await cliAs([
+      'import',
+      join(REFT, 'llama-loreft-f2l2', 'pyreft_final'),
+      '--model',
+      String(id),
+      '--quiet',
+      '--data-dir',
+      data,
+    ]);
+    assert.equal(imported.code, 1);
+    assert.equal(imported.stderr, `error: ${join(data, 'adapters')}: permission denied\n`);
     // Nothing written: the database as it was, and no -wal or -shm beside it.
     assert.deepEqual(readFileSync(db), before);
     assert.deepEqual(readdirSync(data).sort(), files);
