@@ -5,7 +5,8 @@
 // first, and the tensors follow in plan order into `<file>.partial`. After each tensor a journal
 // (`<file>.partial.json`) records how many are complete, so a killed conversion resumes at the first
 // unfinished tensor; the finished file is renamed into place. Free disk space is checked before
-// writing starts, so a conversion that cannot fit is refused early instead of failing half-way.
+// writing starts, so a conversion that cannot fit is refused early instead of failing half-way
+// (space taken by something else meanwhile still fails a tensor's write: said, and resumable).
 //
 // Every tensor starts on a 64-byte boundary: ONNX Runtime maps the file and reads tensors in place,
 // and the format allows no holes, so odd-sized tensors are followed by explicit `__pad__.i` tensors.
@@ -197,7 +198,9 @@ export async function writeSafetensorsStream(
   try {
     if (done === 0) {
       writeAll(fd, plan.header, 0);
-      // The full size up front: skipped tensors stay holes, and a short disk fails here, not later.
+      // The full size up front: skipped tensors stay holes. It reserves no space (ext4 and tmpfs
+      // make a sparse file; Node has no fallocate): a disk filled by something else after the check
+      // above fails at a tensor's write below, named, with the partial file kept for a resume.
       ftruncateSync(fd, plan.totalBytes);
       writeFileAtomic(journalPath, JSON.stringify({ plan: plan.id, done: 0 } satisfies Journal));
     }

@@ -21,6 +21,7 @@ import { addModel, listModels, removeModel } from '../../electron/backend/librar
 import { getRunRecord, listRuns, requeueRun } from '../../electron/backend/library/runs.ts';
 import { toUserError } from '../../electron/backend/rpc/user-errors.ts';
 import { writeFileAtomic, writeFolderAtomic, writeFully } from '../../native-runtime/formats/atomic-write.ts';
+import { planSafetensors, writeSafetensorsStream } from '../../native-runtime/formats/safetensors-stream.ts';
 import { plainError } from '../../native-runtime/fs-errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { parseQuantize } from '../../native-runtime/quantize/scheme.ts';
@@ -106,10 +107,10 @@ test('a file write on a disk with no room even for its temp file: the disk is fu
     code: 'ENOSPC',
     syscall: 'open',
   });
-  // biome-ignore lint/suspicious/noExplicitAny: the same call, failing for temp files
-  (fs as any).openSync = (p: string, ...rest: any[]) => {
+  // The same call, failing for temp files.
+  fs.openSync = (p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null) => {
     if (String(p).endsWith('.tmp')) throw full;
-    return (openSync as any)(p, ...rest);
+    return openSync(p, flags, mode);
   };
   syncBuiltinESMExports();
   let err: unknown;
@@ -177,6 +178,43 @@ test('a base conversion on a full disk names the weights file; freed, it resumes
   assert.ok(!existsSync(file), 'no weights file stands complete');
   await ensureStore(spec, int8, { root: storeRoot, reserveBytes: 0 });
   assert.ok(existsSync(file));
+});
+
+test('a weights file whose disk fills half-way: named, its partial file kept, the resume writes the rest', {
+  skip: noDevFull,
+}, async () => {
+  // The up-front ftruncate reserves nothing (a sparse file), so a disk that fills after the space
+  // check fails at a tensor's write: that must be said and resumable, not only a full disk at start.
+  const path = join(root, 'half', 'w.safetensors');
+  const plan = planSafetensors(
+    Array.from({ length: 6 }, (_, i) => ({ name: `t${i}`, dtype: 'F32' as const, shape: [64, 64] })),
+  );
+  const bytes = (n: number) => new Uint8Array(n).fill(7);
+  await assert.rejects(
+    writeSafetensorsStream(path, plan, {
+      reserveBytes: 0,
+      syncEveryBytes: 1,
+      produce: async (slot, sink) => {
+        if (slot.name === 't3') onFullDisk(() => sink(bytes(slot.byteLength), 0));
+        else sink(bytes(slot.byteLength), 0);
+      },
+    }),
+    (e: unknown) =>
+      plainError(e).code === 'disk-full' &&
+      plainError(e).message === `cannot write ${path}: the disk is full`,
+  );
+  assert.equal(existsSync(path), false);
+  assert.equal(JSON.parse(readFileSync(`${path}.partial.json`, 'utf8')).done, 3);
+  const written: string[] = [];
+  await writeSafetensorsStream(path, plan, {
+    reserveBytes: 0,
+    produce: async (slot, sink) => {
+      written.push(slot.name);
+      sink(bytes(slot.byteLength), 0);
+    },
+  });
+  assert.deepEqual(written, ['t3', 't4', 't5']);
+  assert.equal(readFileSync(path).length, plan.totalBytes);
 });
 
 test('an adapter import on a full disk names the adapter folder, not its temp; nothing is recorded', {
