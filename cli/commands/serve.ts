@@ -65,6 +65,10 @@ export const serveCommand: Command = {
         `warning: ${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI\n`,
       );
     }
+    if (server.linkNotKept)
+      process.stderr.write(
+        `warning: ${server.linkNotKept}; a restarted server will print a new link, and open tabs will need it\n`,
+      );
     // --allow-remote: plain HTTP, so the token and the library's contents cross the network readable,
     // and the token is no small key: the studio reads files by path (imports), writes folders
     // (exports) and installs native libraries its engines load (runtime packs) for whoever holds it.

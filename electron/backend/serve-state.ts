@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../../native-runtime/errors.ts';
 import { writeFileAtomic } from '../../native-runtime/formats/atomic-write.ts';
+import { plainError } from '../../native-runtime/fs-errors.ts';
 import { acquirePidLock } from '../../native-runtime/pid-lock.ts';
 
 export interface ServeState {
@@ -53,15 +54,20 @@ export function tokenForPort(saved: ServeState, port: number): string {
   return saved.port === null || saved.port === port ? saved.token : newToken();
 }
 
-/** Records the token and the port actually used (atomic, owner-only). Never throws. */
-export function saveServeState(dataDir: string, state: ServeState): void {
+/**
+ * Records the token and the port actually used (atomic, owner-only). Never throws: returns why they
+ * could not be kept (a full disk: "cannot write …/serve.json: the disk is full"), or null. The next
+ * launch then makes a new token, so the server says so.
+ */
+export function saveServeState(dataDir: string, state: ServeState): string | null {
   const file = join(dataDir, FILE);
   try {
     // Owner-only from its creation: a chmod after the rename left the temp file world-readable, and
     // another local user watching the folder could open it and read the token as it was written.
     writeFileAtomic(file, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-  } catch {
-    // a read-only data folder: the next launch makes a new token, as before
+    return null;
+  } catch (e) {
+    return plainError(e).message;
   }
 }
 

@@ -40,6 +40,8 @@ export interface RunningServer {
   token: string | null;
   rendererDir: string;
   rendererMissing: boolean;
+  /** Why the token and port could not be kept for the next launch (a full disk), or null. */
+  linkNotKept: string | null;
   backend: Backend;
   close(): Promise<void>;
 }
@@ -304,9 +306,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw new ValidationError('listen-failed', `cannot listen on ${where}: ${why}`);
   }
   port = (server.address() as AddressInfo).port;
+  let linkNotKept: string | null = null;
   if (token !== null) {
     token = tokenForPort(saved, port);
-    saveServeState(opts.dataDir, { token, port });
+    // Unchanged, serve.json already holds them: a full disk need not refuse their rewrite.
+    if (token !== saved.token || port !== saved.port)
+      linkNotKept = saveServeState(opts.dataDir, { token, port });
   }
   for (const h of ['127.0.0.1', 'localhost', '[::1]', hostForUrl(host)])
     allowedHosts.add(`${h}:${port}`.toLowerCase());
@@ -320,6 +325,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     token,
     rendererDir,
     rendererMissing,
+    linkNotKept,
     backend,
     close() {
       closing ??= (async () => {

@@ -129,3 +129,39 @@ test('a second serve on the data folder is refused, naming the first; the first 
   assert.equal(again.port, first.port);
   await again.close();
 });
+
+/** Runs fn with serve.json's temp file failing to be created, as on a disk with no room left. */
+async function withServeJsonFull<T>(fn: () => Promise<T>): Promise<T> {
+  const realOpen = fs.openSync;
+  fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+    if (/serve\.json\.[0-9a-f]+\.tmp$/.test(String(args[0])))
+      throw Object.assign(new Error(`ENOSPC: no space left on device, open '${args[0]}'`), {
+        code: 'ENOSPC',
+        syscall: 'open',
+        path: String(args[0]),
+      });
+    return realOpen(...args);
+  }) as typeof fs.openSync;
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    fs.openSync = realOpen;
+    syncBuiltinESMExports();
+  }
+}
+
+test('a disk too full for serve.json: the server says its link will not be kept; unchanged, nothing is said', async () => {
+  // Bug: the failed write was swallowed, and after a restart open tabs held a dead link, unexplained.
+  const dir = join(root, 'full');
+  const first = await withServeJsonFull(() => startServer({ dataDir: dir, rendererDir, seedDemo: false }));
+  await first.close();
+  assert.equal(first.linkNotKept, `cannot write ${join(dir, 'serve.json')}: the disk is full`);
+  const kept = await startServer({ dataDir: dir, rendererDir, seedDemo: false });
+  await kept.close();
+  assert.equal(kept.linkNotKept, null);
+  // Back on the saved port with the saved token: serve.json already holds them, nothing to write.
+  const again = await withServeJsonFull(() => startServer({ dataDir: dir, rendererDir, seedDemo: false }));
+  await again.close();
+  assert.deepEqual([again.port, again.token, again.linkNotKept], [kept.port, kept.token, null]);
+});
