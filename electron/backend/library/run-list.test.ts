@@ -106,7 +106,7 @@ test('runs/list with ids reads only the runs a change names; a deleted one is le
     );
   }));
 
-test('runs/list query: every word matches the name, status, model or dataset', () =>
+test('runs/list query: every word matches the name, status, model, dataset or sweep', () =>
   withLibrary((lib) => {
     const a = addNamedData(lib, 'TinyLlama', 'persona');
     const b = addNamedData(lib, 'Qwen-small', 'math');
@@ -127,6 +127,20 @@ test('runs/list query: every word matches the name, status, model or dataset', (
     const r4 = createRun(lib, { name: 'seed 1', sweepId }).id;
     const r5 = createRun(lib, { name: 'seed 2', sweepId }).id;
     assert.deepEqual(ids(`sweep ${sweepId}`), [r5, r4], 'a sweep by the name the page gives it');
+    // "sweep N" is one term: not any sweep's run with an N somewhere else, nor sweep N0.
+    const other = createSweep(lib, ['lr']);
+    const r6 = createRun(lib, { name: `lr ${sweepId}e-3`, sweepId: other }).id;
+    assert.deepEqual(
+      ids(`sweep ${sweepId}`),
+      [r5, r4],
+      'not another sweep whose run has the number in its name',
+    );
+    lib.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'sweeps'").run(sweepId * 10 - 1);
+    const tenth = createSweep(lib, ['lr']);
+    const r7 = createRun(lib, { sweepId: tenth }).id;
+    assert.deepEqual(ids(`sweep ${sweepId}`), [r5, r4], `not sweep ${tenth}`);
+    assert.deepEqual(ids(`Sweep ${tenth}`), [r7], 'any case');
+    assert.deepEqual(ids('sweep'), [r7, r6, r5, r4], 'the word alone: every run of a sweep');
     assert.deepEqual(
       list(lib, { query: 'tinyllama', ids: [r1, r2] }).map((r) => r.id),
       [r1],

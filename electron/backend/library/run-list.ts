@@ -76,6 +76,21 @@ const SELECT_ROWS = `SELECT r.id, r.name, r.status, r.model_id, r.dataset_versio
   LEFT JOIN datasets d ON d.id = v.dataset_id
   ${LAST_METRIC_JOIN}`;
 
+/**
+ * A search's terms, each a test of one lower-cased field: a word matches as part of the field, but
+ * "sweep 3" and "run 3" (the names the page gives) are one term matching that number whole — the
+ * words apart would find any sweep's run with a 3 in its name, and "sweep 3" would find sweep 13.
+ */
+function searchTerms(query: string): ((field: string) => boolean)[] {
+  const parts = query.toLowerCase().match(/\b(?:sweep|run)\s+\d+\b|\S+/g) ?? [];
+  return parts.map((part) => {
+    const numbered = /^(sweep|run)\s+(\d+)$/.exec(part);
+    if (!numbered) return (field) => field.includes(part);
+    const whole = new RegExp(`\\b${numbered[1]} ${numbered[2]}(?!\\d)`);
+    return (field) => whole.test(field);
+  });
+}
+
 /** Runs newest first, as the Runs page lists them. */
 export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunListEntry[] {
   const ids = filter.ids;
@@ -86,7 +101,7 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
           .all(JSON.stringify(ids))
       : lib.db.prepare(`${SELECT_ROWS} ORDER BY r.id DESC`).all()
   ) as Row[];
-  const words = (filter.query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  const terms = searchTerms(filter.query ?? '');
   // Every sweep the rows name, read at once (not one query per row).
   const sweeps = sweepsByIds(
     lib,
@@ -97,7 +112,7 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
     // A run left unmarked on a full disk reads as interrupted (as runs.ts's toRecord reads it).
     const status = runLeftUnmarked(lib.db, r.id, r.owner_token) ? 'interrupted' : r.status;
     if (filter.status && status !== filter.status) continue;
-    if (words.length) {
+    if (terms.length) {
       const hay = [
         r.name ?? `run ${r.id}`,
         status,
@@ -105,7 +120,7 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
         r.dataset_name ?? '',
         r.sweep_id === null ? '' : `sweep ${r.sweep_id}`,
       ].map((x) => x.toLowerCase());
-      if (!words.every((w) => hay.some((h) => h.includes(w)))) continue;
+      if (!terms.every((t) => hay.some((h) => t(h)))) continue;
     }
     const entry = {
       id: r.id,
