@@ -8,6 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CANCEL_POLL_MS } from '../../electron/backend/jobs/run-execution.ts';
+import { sweepVariedWords } from '../../electron/backend/jobs/sweep-params.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunLogLine, readRunLogSince, readRunLogTail } from '../../electron/backend/library/run-logs.ts';
 import {
@@ -23,6 +24,7 @@ import {
   requeueRun,
   runStillExecuting,
 } from '../../electron/backend/library/runs.ts';
+import type { RunSweep } from '../../electron/backend/library/sweeps.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
 import {
   deviceColumn,
@@ -44,6 +46,13 @@ import {
   writeOutFolders,
 } from '../run-training.ts';
 
+/** `runs show`'s line for a run queued in a sweep: "sweep 3 (learning rate × rank): runs 4, 5, 6". */
+function sweepLine(sweep: RunSweep | null): string {
+  if (!sweep) return '';
+  const runs = sweep.runIds.length > 1 ? `runs ${sweep.runIds.join(', ')}` : 'its other runs were deleted';
+  return `sweep ${sweep.id} (${sweepVariedWords(sweep.varied)}): ${runs}\n`;
+}
+
 export const runsCommands: Command[] = [
   {
     name: 'runs list',
@@ -60,10 +69,11 @@ export const runsCommands: Command[] = [
       ctx.print({ runs }, () =>
         runs.length
           ? table(
-              ['ID', 'NAME', 'STATUS', 'MODEL', 'DEVICE', 'STEP', 'LOSS', 'CREATED'],
+              ['ID', 'NAME', 'SWEEP', 'STATUS', 'MODEL', 'DEVICE', 'STEP', 'LOSS', 'CREATED'],
               runs.map((r) => [
                 r.id,
                 r.name,
+                r.sweepId,
                 r.status,
                 r.modelId,
                 deviceColumn(runDevice(r)),
@@ -113,7 +123,7 @@ export const runsCommands: Command[] = [
             ? `${asked}; no step has run yet`
             : `${asked}; where its steps ran was not recorded`;
         const best = run.best ? `${bestText(run.best, run.best.kept)}\n` : '';
-        return `${head}\n${next}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
+        return `${head}\n${next}${sweepLine(run.sweep)}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;
     },

@@ -148,6 +148,18 @@ export function variedOptions(runs: readonly TrainOptions[]): TrainOptionKey[] {
   );
 }
 
+/**
+ * The options a sweep varies as a run's page and `runs show` name them: "learning rate × rank" (a
+ * key this version does not know, recorded by a newer one, as it is).
+ */
+export function sweepVariedWords(varied: readonly string[]): string {
+  return varied
+    .map((k) =>
+      Object.hasOwn(TRAIN_OPTIONS, k) ? TRAIN_OPTIONS[k as TrainOptionKey].label.toLowerCase() : k,
+    )
+    .join(' × ');
+}
+
 /** Which run of a sweep a refusal is about: "run 2 of 3, “pirate · lr 1e-2”". */
 export function sweepRunWho(index: number, count: number, name: unknown): string {
   return `run ${index + 1} of ${count}${typeof name === 'string' && name ? `, “${name}”` : ''}`;
