@@ -28,10 +28,13 @@ export type SweepKey = (typeof SWEEP_KEYS)[number];
 export const SWEEP_MAX_AXES = 2;
 
 /**
- * How many runs one sweep queues at most: as many as the Runs page compares on one chart (its
- * palette's colours, run-compare.svelte.ts), so "Compare this sweep" shows the whole sweep.
+ * How many runs the Runs page compares on one chart: as many as its palette has colours
+ * (MetricChart.svelte's PALETTE); run-compare.svelte.ts compares the first this many of a link's.
  */
-export const SWEEP_MAX_RUNS = 8;
+export const COMPARE_MAX_RUNS = 8;
+
+/** How many runs one sweep queues at most: all of them fit one comparison ("Compare this sweep"). */
+export const SWEEP_MAX_RUNS = COMPARE_MAX_RUNS;
 
 /** What a run's name calls each varied option ("pirate · lr 4e-3 · rank 8"). */
 const SHORT: Record<SweepKey, string> = {

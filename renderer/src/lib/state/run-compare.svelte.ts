@@ -1,12 +1,13 @@
 // The Runs page's compare view: several runs' details loaded together, their curves kept live from
 // 'jobs/progress' pushes, for one chart and a side-by-side configuration table.
 
+import { COMPARE_MAX_RUNS } from '../../../../electron/backend/jobs/sweep-params.ts';
 import { errorMessage, type RpcClient, RpcError } from '../rpc/client.ts';
 import type { RunDetail, RunSweep } from '../rpc/handlers.ts';
 import { router } from './router.svelte.ts';
 import { mergeMetrics, parseProgress } from './runs.svelte.ts';
 
-/** '#/runs/compare/3,5,8' → [3, 5, 8] (at most 8 runs, no repeats). */
+/** '#/runs/compare/3,5,8' → [3, 5, 8] (at most COMPARE_MAX_RUNS runs, no repeats). */
 export function compareIdsFrom(rest: readonly string[]): number[] | null {
   if (rest[0] !== 'compare' || !rest[1]) return null;
   const ids = [
@@ -17,7 +18,7 @@ export function compareIdsFrom(rest: readonly string[]): number[] | null {
         .map(Number),
     ),
   ];
-  return ids.length ? ids.slice(0, 8) : null;
+  return ids.length ? ids.slice(0, COMPARE_MAX_RUNS) : null;
 }
 
 /** Where "Compare this sweep" goes: the comparison of the sweep's runs still in the library. */
