@@ -10,6 +10,7 @@ import {
   StartManySchema,
   SWEEP_MAX_RUNS,
   sweepRuns,
+  sweepTimeText,
   variedOptions,
 } from '../../electron/backend/jobs/sweep-params.ts';
 
@@ -90,5 +91,22 @@ describe('sweep runs', () => {
     );
     const long = sweepRuns({ ...base, name: 'x'.repeat(195) }, [{ key: 'seed', text: '1, 2' }]);
     assert.ok('problem' in long && /is at most 200 characters/.test(long.problem), JSON.stringify(long));
+  });
+});
+
+describe('sweep time', () => {
+  it('multiplies the measured run, and says which varied options make the runs take other times', () => {
+    assert.equal(
+      sweepTimeText(['lr', 'seed'], 6, '5 min', '30 min'),
+      'Time: about 6 × 5 min = 30 min in all, as measured for the settings above.',
+    );
+    const rankLayers = sweepTimeText(['rank', 'layers'], 4, '5 min', '20 min');
+    assert.match(
+      rankLayers,
+      /^Time: roughly 4 × 5 min = 20 min in all if each run took as long as the settings above/,
+    );
+    assert.match(rankLayers, /runs with other ranks or layers take longer or shorter\.$/);
+    assert.match(sweepTimeText(['lr', 'positions'], 4, '5 min', '20 min'), /other positions take/);
+    assert.doesNotMatch(sweepTimeText(['dropout'], 2, '1 min', '2 min'), /other|roughly/);
   });
 });

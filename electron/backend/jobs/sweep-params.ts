@@ -163,6 +163,33 @@ export function sweepVariedWords(varied: readonly string[]): string {
     .join(' × ');
 }
 
+/**
+ * The options whose values change how long a step takes (what each step computes, and how far back
+ * the gradients go), as their plural reads in the sweep's time note; lr, dropout and seed barely do.
+ */
+const CHANGES_STEP_TIME: Partial<Record<SweepKey, string>> = {
+  rank: 'ranks',
+  layers: 'layers',
+  positions: 'positions',
+};
+
+/**
+ * The sweep's time where one run of the settings it varies was measured (`each`, formatted; `total`,
+ * runs × each): "about 3 × 5 min = 15 min in all", saying the measured run is the base's only, and,
+ * where the sweep varies what changes a step's time, that its runs will not all take that long.
+ */
+export function sweepTimeText(
+  varied: readonly SweepKey[],
+  runs: number,
+  each: string,
+  total: string,
+): string {
+  const changing = varied.flatMap((k) => CHANGES_STEP_TIME[k] ?? []);
+  const sum = `${runs} × ${each} = ${total} in all`;
+  if (!changing.length) return `Time: about ${sum}, as measured for the settings above.`;
+  return `Time: roughly ${sum} if each run took as long as the settings above, as measured; runs with other ${changing.join(' or ')} take longer or shorter.`;
+}
+
 /** Which run of a sweep a refusal is about: "run 2 of 3, “pirate · lr 1e-2”". */
 export function sweepRunWho(index: number, count: number, name: unknown): string {
   return `run ${index + 1} of ${count}${typeof name === 'string' && name ? `, “${name}”` : ''}`;
