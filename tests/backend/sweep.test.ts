@@ -123,6 +123,15 @@ test('one bad combination refuses the whole sweep, naming the run and its field:
     runs: Array.from({ length: 9 }, (_, i) => ({ modelId, datasetId, ...tiny, seed: i })),
   });
   assert.equal(many.code, 'invalid-params');
+  // Runs that are not one run with other values: the sweep would record a false "varies".
+  const unrelated = await callError('runs/start-many', {
+    runs: [
+      { modelId, datasetId, ...tiny },
+      { modelId, datasetId, ...tiny, maxSteps: 1, seed: 7 },
+    ],
+  });
+  assert.equal(unrelated.code, 'invalid-params');
+  assert.match(unrelated.message, /runs: the runs of a sweep differ only in .*: run 2 has another maxSteps$/);
   assert.equal(count('runs'), runsBefore, 'no run recorded');
   assert.equal(count('sweeps'), sweepsBefore, 'no sweep recorded');
   assert.equal(b.jobs.list().length, jobsBefore, 'nothing queued');

@@ -94,6 +94,30 @@ describe('sweep runs', () => {
   });
 });
 
+describe('runs/start-many params', () => {
+  it('takes the runs of one sweep only: the same run but for at most two of the options a sweep varies', () => {
+    const refusal = (runs: object[]) => {
+      const r = StartManySchema.safeParse({ runs });
+      return r.success ? null : r.error.issues.map((i) => i.message).join('; ');
+    };
+    const run = { modelId: 1, datasetId: 2, rank: 4, lr: 1e-3 };
+    assert.equal(refusal([run, { ...run, lr: 4e-3, name: 'b' }]), null);
+    assert.equal(
+      refusal([run, { ...run, lr: 4e-3, modelId: 3 }]),
+      'the runs of a sweep differ only in learning rate, rank, layers, positions, dropout or seed: run 2 has another modelId',
+    );
+    assert.equal(
+      refusal([run, { ...run, lr: 4e-3, maxSteps: 9 }]),
+      'the runs of a sweep differ only in learning rate, rank, layers, positions, dropout or seed: run 2 has another maxSteps',
+    );
+    assert.equal(
+      refusal([run, { ...run, lr: 4e-3, rank: 8, seed: 3 }]),
+      'a sweep varies at most 2 options; these runs vary learning rate, rank and seed',
+    );
+    assert.equal(refusal([run, { ...run, lr: 4e-3 }, { ...run, name: 'again' }]), 'run 3 is run 1 again');
+  });
+});
+
 describe('sweep time', () => {
   it('multiplies the measured run, and says which varied options make the runs take other times', () => {
     assert.equal(

@@ -195,7 +195,42 @@ export function sweepRunWho(index: number, count: number, name: unknown): string
   return `run ${index + 1} of ${count}${typeof name === 'string' && name ? `, “${name}”` : ''}`;
 }
 
+/** Option labels as a list in words: "learning rate, rank and seed" (`or` for "… dropout or seed"). */
+function labelList(keys: readonly TrainOptionKey[], type: 'conjunction' | 'disjunction'): string {
+  return new Intl.ListFormat('en-GB', { type }).format(keys.map((k) => TRAIN_OPTIONS[k].label.toLowerCase()));
+}
+
+/**
+ * Why `runs` are not one sweep (what the wizard's sweepRuns makes), or null: they must be one run
+ * but for its name and at most SWEEP_MAX_AXES of SWEEP_KEYS, no two alike — the sweep row records
+ * what they vary, which the run's page and `runs show` then say.
+ */
+function notOneSweep(runs: readonly RunParams[]): string | null {
+  const first = runs[0] as RunParams;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  for (const [i, run] of runs.entries()) {
+    const keys = new Set([...Object.keys(first), ...Object.keys(run)]) as Set<keyof RunParams>;
+    const other = [...keys].find(
+      (k) => k !== 'name' && !(SWEEP_KEYS as readonly string[]).includes(k) && !same(run[k], first[k]),
+    );
+    if (other)
+      return `the runs of a sweep differ only in ${labelList(SWEEP_KEYS, 'disjunction')}: run ${i + 1} has another ${other}`;
+  }
+  const varied = SWEEP_KEYS.filter((k) => runs.some((r) => !same(r[k], first[k])));
+  if (varied.length > SWEEP_MAX_AXES)
+    return `a sweep varies at most ${SWEEP_MAX_AXES} options; these runs vary ${labelList(varied, 'conjunction')}`;
+  for (const [i, run] of runs.entries()) {
+    const j = runs.findIndex((r) => SWEEP_KEYS.every((k) => same(r[k], run[k])));
+    if (j < i) return `run ${i + 1} is run ${j + 1} again`;
+  }
+  return null;
+}
+
 /** What 'runs/start-many' takes: the runs of one sweep (2 to SWEEP_MAX_RUNS), queued all or none. */
 export const StartManySchema = z
   .object({ runs: z.array(RunParamsSchema).min(2).max(SWEEP_MAX_RUNS) })
-  .strict();
+  .strict()
+  .superRefine(({ runs }, ctx) => {
+    const problem = notOneSweep(runs);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['runs'], message: problem });
+  });
