@@ -66,8 +66,20 @@ describe('Train wizard: try several values (reft-studio serve + Chromium)', {
     await values.fill('1e-3, 99');
     assert.equal(await textWhen(problem, /got 99/), 'Learning rate must be at most 10 (got 99)');
     assert.equal(await start.isDisabled(), true, 'a bad value is refused before anything is sent');
+    const described = () =>
+      values.evaluate((el) => [
+        el.getAttribute('aria-invalid'),
+        document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent ?? null,
+      ]);
+    assert.deepEqual(
+      await described(),
+      ['true', 'Learning rate must be at most 10 (got 99)'],
+      'the field itself says why (the disabled Start, which says it too, is out of the Tab order)',
+    );
     // A second option: a combination the model refuses, as one run with its options would be.
     await values.fill('1e-3, 4e-3');
+    await page.getByTestId('sweep-runs').waitFor();
+    assert.deepEqual(await described(), [null, null], 'good values: nothing said against them');
     await page.getByRole('button', { name: 'Vary another option' }).click();
     await page.getByLabel('Option to vary 2').selectOption('rank');
     await page.getByLabel('Values of Rank, separated by commas').fill('4, 999');
