@@ -68,7 +68,9 @@
 //                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
 //                                                                   → RunRecord & {runId} (queued; one training per device)
 //                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
-//   runs/start-many   {runs: runs/start params[] (2..8)}            → {sweepId, runIds, runs: RunRecord[]} (a sweep: every run
+//   runs/start-many   {runs: runs/start params[] (2..8), one run but for their names and at most two of lr, rank, layers,
+//                      positions, dropout, seed, no combination twice; else invalid-params}
+//                                                                   → {sweepId, runIds, runs: RunRecord[]} (a sweep: every run
 //                                                                     planned and checked as runs/start checks one, then all
 //                                                                     recorded in one transaction with their sweep and queued;
 //                                                                     one refused run refuses all, its error's message starting
