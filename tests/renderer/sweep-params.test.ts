@@ -10,6 +10,7 @@ import {
   StartManySchema,
   SWEEP_MAX_RUNS,
   sweepRuns,
+  sweepSplitNote,
   sweepTimeText,
   variedOptions,
 } from '../../electron/backend/jobs/sweep-params.ts';
@@ -132,5 +133,15 @@ describe('sweep time', () => {
     assert.match(rankLayers, /runs with other ranks or layers take longer or shorter\.$/);
     assert.match(sweepTimeText(['lr', 'positions'], 4, '5 min', '20 min'), /other positions take/);
     assert.doesNotMatch(sweepTimeText(['dropout'], 2, '1 min', '2 min'), /other|roughly/);
+  });
+});
+
+describe('a seed sweep with rows held out', () => {
+  it('says each seed holds out other rows, so their held-out losses are not on the same rows', () => {
+    assert.match(sweepSplitNote(['seed'], 'fraction') ?? '', /^Each seed holds out other rows/);
+    assert.match(sweepSplitNote(['lr', 'seed'], 'fraction') ?? '', /another version/);
+    assert.equal(sweepSplitNote(['lr', 'rank'], 'fraction'), null, 'the same rows for every run');
+    assert.equal(sweepSplitNote(['seed'], 'version'), null, 'another version: the same rows');
+    assert.equal(sweepSplitNote(['seed'], 'none'), null);
   });
 });

@@ -190,6 +190,19 @@ export function sweepTimeText(
   return `Time: roughly ${sum} if each run took as long as the settings above, as measured; runs with other ${changing.join(' or ')} take longer or shorter.`;
 }
 
+/**
+ * What a sweep of seeds must say where the draft holds out a fraction of its rows (`validation`:
+ * the wizard's choice): the seed also chooses those rows (the trainer's split), so each run is
+ * evaluated on other rows and their held-out losses, compared side by side, are not like for like.
+ */
+export function sweepSplitNote(
+  varied: readonly SweepKey[],
+  validation: 'none' | 'fraction' | 'version',
+): string | null {
+  if (!varied.includes('seed') || validation !== 'fraction') return null;
+  return 'Each seed holds out other rows (the seed chooses them), so the runs’ held-out losses are on different rows: hold out another version of the dataset to compare them on the same ones.';
+}
+
 /** Which run of a sweep a refusal is about: "run 2 of 3, “pirate · lr 1e-2”". */
 export function sweepRunWho(index: number, count: number, name: unknown): string {
   return `run ${index + 1} of ${count}${typeof name === 'string' && name ? `, “${name}”` : ''}`;
