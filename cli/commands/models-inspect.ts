@@ -56,9 +56,13 @@ function formatAutoWeights(auto: AutoWeights[]): string {
 }
 
 export function formatSummary(s: ModelSummary, auto: AutoWeights[] = []): string {
-  const rope = s.rope
-    ? `theta ${s.rope.theta}${s.rope.scaling ? `, ${s.rope.scaling.type} ×${s.rope.scaling.factor}` : ''}`
-    : 'none (learned positions)';
+  const sc = s.rope?.scaling;
+  const scaling = !sc
+    ? ''
+    : sc.type === 'longrope'
+      ? `, longrope from ${sc.originalMaxPositions} positions (attention ×${sc.attentionFactor.toFixed(4)})`
+      : `, ${sc.type} ×${sc.factor}`;
+  const rope = s.rope ? `theta ${s.rope.theta}${scaling}` : 'none (learned positions)';
   const rows: Array<[string, string]> = [
     ['folder', s.dir],
     ['architecture', `${s.arch} (${s.architectures.join(', ') || s.modelType})`],

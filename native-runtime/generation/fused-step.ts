@@ -47,6 +47,9 @@ export function fusedStepProblem(spec: ModelSpec, device: 'cpu' | 'cuda'): strin
   if (spec.arch === 'gpt2' || spec.norm.kind !== 'rms')
     return `${spec.arch} has no RMSNorm and rotary attention`;
   if (spec.slidingWindow) return 'it has sliding-window attention';
+  // The step reads q/k/v and gate/up as separate matrices, and one rotary table for every length.
+  if (spec.arch === 'phi3') return 'its projections are fused (Phi-3)';
+  if (spec.rope?.scaling?.type === 'longrope') return 'its rotary table changes with the length (longrope)';
   // GroupQueryAttention's shape check with do_rotary (CPU and CUDA alike): the head size a multiple
   // of 16 (its cos/sin tables, E/2 wide, a multiple of 8).
   if (spec.headDim % 16 !== 0) return `its head size ${spec.headDim} is not a multiple of 16`;

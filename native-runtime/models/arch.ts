@@ -8,9 +8,31 @@
 // H / K attention / key-value heads, E head dim.
 // Leaves out: reading files (config.ts, weights.ts), graph building (decoder.ts, layers.ts).
 
-export type Arch = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma' | 'gpt2';
+export type Arch = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma' | 'gpt2' | 'phi3';
 
-export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gpt2'];
+export const SUPPORTED_ARCHS: readonly Arch[] = [
+  'llama',
+  'mistral',
+  'qwen2',
+  'qwen3',
+  'gemma',
+  'gpt2',
+  'phi3',
+];
+
+/** The family as people name it, for messages. */
+export const FAMILY_NAME: Record<Arch, string> = {
+  llama: 'Llama',
+  mistral: 'Mistral',
+  qwen2: 'Qwen2',
+  qwen3: 'Qwen3',
+  gemma: 'Gemma',
+  gpt2: 'GPT-2',
+  phi3: 'Phi-3',
+};
+
+/** "supported: Llama, Mistral, …": the tail of every unsupported-architecture message, one short line. */
+export const SUPPORTED_FAMILIES = `supported: ${SUPPORTED_ARCHS.map((a) => FAMILY_NAME[a]).join(', ')}`;
 
 /** The causal-LM class transformers writes into `architectures` for each model_type. */
 export const CAUSAL_LM_CLASS: Record<Arch, string> = {
@@ -20,6 +42,7 @@ export const CAUSAL_LM_CLASS: Record<Arch, string> = {
   qwen3: 'Qwen3ForCausalLM',
   gemma: 'GemmaForCausalLM',
   gpt2: 'GPT2LMHeadModel',
+  phi3: 'Phi3ForCausalLM',
 };
 
 /** A supported model_type, looked up as an own entry (never a prototype name such as "constructor"). */
@@ -35,6 +58,7 @@ export const DEFAULT_MAX_POSITIONS: Record<Arch, number> = {
   qwen3: 32768,
   gemma: 8192,
   gpt2: 1024,
+  phi3: 4096,
 };
 
 /** transformers' per-class default for tie_word_embeddings. */
@@ -55,6 +79,7 @@ export function biasesOf(
     case 'llama':
       return { qkv: attentionBias, o: attentionBias, mlp: mlpBias };
     case 'mistral':
+    case 'phi3':
       return { qkv: false, o: false, mlp: false };
     case 'qwen2':
       return { qkv: true, o: false, mlp: false };
@@ -114,8 +139,8 @@ export function configFieldName(arch: Arch, field: DimField): string {
       vocabSize: 'vocab_size',
       maxPositions: 'max_position_embeddings',
       tieEmbeddings: 'tie_word_embeddings',
-      qkvBias: arch === 'qwen2' ? 'model_type' : 'attention_bias',
-      oBias: arch === 'qwen2' || arch === 'mistral' ? 'model_type' : 'attention_bias',
+      qkvBias: arch === 'qwen2' || arch === 'phi3' ? 'model_type' : 'attention_bias',
+      oBias: arch === 'qwen2' || arch === 'mistral' || arch === 'phi3' ? 'model_type' : 'attention_bias',
       mlpBias: arch === 'llama' ? 'mlp_bias' : 'model_type',
     } as const
   )[field];
@@ -236,6 +261,16 @@ export function expectedLayerWeights(spec: ModelDims, i: number): ExpectedWeight
   const dQ = `${f('numHeads', spec.numHeads)} × ${dE}`;
   const dKV = `${f('numKvHeads', spec.numKvHeads)} × ${dE}`;
   const p = `model.layers.${i}`;
+  if (spec.arch === 'phi3') {
+    // Fused projections: q, k, v rows stacked in one matrix; gate then up rows in another.
+    add(`${p}.self_attn.qkv_proj.weight`, [q + 2 * kv, D], [`${dQ} + 2×${dKV}`, dH]);
+    add(`${p}.self_attn.o_proj.weight`, [D, q], [dH, dQ]);
+    add(`${p}.mlp.gate_up_proj.weight`, [2 * I, D], [`2×${dI}`, dH]);
+    add(`${p}.mlp.down_proj.weight`, [D, I], [dH, dI]);
+    add(`${p}.input_layernorm.weight`, [D], [dH]);
+    add(`${p}.post_attention_layernorm.weight`, [D], [dH]);
+    return out;
+  }
   add(`${p}.self_attn.q_proj.weight`, [q, D], [dQ, dH]);
   add(`${p}.self_attn.k_proj.weight`, [kv, D], [dKV, dH]);
   add(`${p}.self_attn.v_proj.weight`, [kv, D], [dKV, dH]);

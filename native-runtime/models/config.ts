@@ -41,6 +41,18 @@ export interface RopeSpec {
         lowFreqFactor: number;
         highFreqFactor: number;
         originalMaxPositions: number;
+      }
+    | {
+        /**
+         * Phi-3 128k / Phi-3.5: per-frequency divisors, short_factor while a pass's positions stay
+         * within originalMaxPositions, long_factor once one goes beyond it (transformers decides per
+         * forward call from max(position_ids) + 1); cos and sin scaled by attentionFactor.
+         */
+        type: 'longrope';
+        shortFactor: number[];
+        longFactor: number[];
+        originalMaxPositions: number;
+        attentionFactor: number;
       };
 }
 
@@ -63,7 +75,7 @@ export interface ModelSpec extends ModelDims {
   rope: RopeSpec | null; // null for gpt2 (learned positions)
   /**
    * Sliding-window attention: a query sees itself and the size − 1 keys before it (transformers'
-   * kv_idx > q_idx − sliding_window), in the layers marked true. Mistral: every layer; Qwen2/Qwen3
+   * kv_idx > q_idx − sliding_window), in the layers marked true. Mistral and Phi-3: every layer; Qwen2/Qwen3
    * only with use_sliding_window, in layers from max_window_layers on (or as layer_types says).
    */
   slidingWindow: { size: number; layers: boolean[] } | null;
@@ -173,7 +185,12 @@ export function checkConfigFeatures(config: Record<string, unknown>, label: stri
 
 const DEFAULT_THETA = 10000;
 
-function parseRope(cfg: Fields): RopeSpec {
+/**
+ * `headDim` and `maxPositions` are needed by longrope only (its factor lists are headDim/2 long, its
+ * attention factor comes from maxPositions / original_max_position_embeddings); the Hub's config-only
+ * check, which has no dimensions yet, reads them from the config itself.
+ */
+function parseRope(cfg: Fields, dims?: { headDim: number; maxPositions: number }): RopeSpec {
   const params = cfg.object('rope_parameters');
   const useNew = params !== null;
   const where = useNew ? 'rope_parameters' : 'rope_scaling';
@@ -187,7 +204,9 @@ function parseRope(cfg: Fields): RopeSpec {
     useNew && s?.has('rope_theta')
       ? s.num('rope_theta', DEFAULT_THETA)
       : cfg.num('rope_theta', DEFAULT_THETA);
-  const type = s ? (s.str('rope_type') ?? s.str('type') ?? 'default') : 'default';
+  let type = s ? (s.str('rope_type') ?? s.str('type') ?? 'default') : 'default';
+  // Phi3Config renames the types early Phi-3 128k checkpoints wrote ("su", "yarn") to longrope.
+  if (cfg.str('model_type') === 'phi3' && (type === 'su' || type === 'yarn')) type = 'longrope';
   let scaling: RopeSpec['scaling'];
   switch (type) {
     case 'default':
@@ -213,10 +232,13 @@ function parseRope(cfg: Fields): RopeSpec {
       };
       break;
     }
+    case 'longrope':
+      scaling = parseLongrope(cfg, s as Fields, where, dims);
+      break;
     default:
       throw new UnsupportedError(
         'unsupported-rope',
-        `${cfg.file}: ${where}.rope_type "${type.slice(0, 80)}" is not supported (supported: default, linear, llama3)`,
+        `${cfg.file}: ${where}.rope_type "${type.slice(0, 80)}" is not supported (supported: default, linear, llama3, longrope)`,
       );
   }
   // The graphs rotate every dimension of a head (as the supported families' attention does).
@@ -227,6 +249,53 @@ function parseRope(cfg: Fields): RopeSpec {
       `${cfg.file}: partial_rotary_factor ${partial} is not supported (a rotary embedding over part of each attention head)`,
     );
   return { theta, scaling };
+}
+
+/**
+ * LongRoPE as transformers' _compute_longrope_parameters reads it: original_max_position_embeddings
+ * from the rope fields or the top level (Phi-3 keeps it there), else max_position_embeddings; the
+ * attention factor as given, else sqrt(1 + ln(factor) / ln(original)) with factor as given, else
+ * max_position_embeddings / original (1 when that is ≤ 1).
+ */
+function parseLongrope(
+  cfg: Fields,
+  s: Fields,
+  where: string,
+  dims: { headDim: number; maxPositions: number } | undefined,
+): RopeSpec['scaling'] {
+  const hidden = cfg.optInt(LIM.hiddenSize, 'hidden_size');
+  const heads = cfg.optInt(LIM.numHeads, 'num_attention_heads');
+  const headDim =
+    dims?.headDim ?? cfg.optInt(LIM.headDim, 'head_dim') ?? (hidden && heads ? hidden / heads : undefined);
+  const maxPositions = dims?.maxPositions ?? cfg.optInt(LIM.positions, 'max_position_embeddings');
+  const original =
+    s.optInt(LIM.positions, 'original_max_position_embeddings') ??
+    cfg.optInt(LIM.positions, 'original_max_position_embeddings') ??
+    maxPositions;
+  if (original === undefined)
+    throw new FormatError(
+      'missing-field',
+      `${cfg.file}: original_max_position_embeddings is missing (required for rope_type longrope)`,
+    );
+  const factors = (name: string): number[] => {
+    const v = s.get(name);
+    const ok =
+      Array.isArray(v) &&
+      v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0) &&
+      (headDim === undefined || v.length === headDim / 2);
+    if (!ok)
+      throw new FormatError(
+        'bad-field',
+        `${cfg.file}: ${where}.${name} must list ${headDim === undefined ? 'a' : headDim / 2} positive number${headDim === 2 ? '' : 's'} (one per rotary frequency) for rope_type longrope`,
+      );
+    return v as number[];
+  };
+  const shortFactor = factors('short_factor');
+  const longFactor = factors('long_factor');
+  const factor = s.optNum('factor') ?? (maxPositions === undefined ? 1 : maxPositions / original);
+  const attentionFactor =
+    s.optNum('attention_factor') ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+  return { type: 'longrope', shortFactor, longFactor, originalMaxPositions: original, attentionFactor };
 }
 
 /**
@@ -471,9 +540,13 @@ export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config:
     norm:
       arch === 'gpt2'
         ? { kind: 'layer', eps: cfg.num('layer_norm_epsilon', 1e-5), weightOffset: 0 }
-        : { kind: 'rms', eps: cfg.num('rms_norm_eps', 1e-6), weightOffset: arch === 'gemma' ? 1 : 0 },
+        : {
+            kind: 'rms',
+            eps: cfg.num('rms_norm_eps', arch === 'phi3' ? 1e-5 : 1e-6),
+            weightOffset: arch === 'gemma' ? 1 : 0,
+          },
     act: parseAct(arch, cfg),
-    rope: arch === 'gpt2' ? null : parseRope(cfg),
+    rope: arch === 'gpt2' ? null : parseRope(cfg, dims),
     qkvBias: bias.qkv,
     oBias: bias.o,
     mlpBias: bias.mlp,
@@ -506,10 +579,11 @@ function parseConfigObject(bytes: Buffer, label: string): Record<string, unknown
 }
 
 function parseSlidingWindow(arch: Arch, cfg: Fields, numLayers: number): ModelSpec['slidingWindow'] {
-  if (arch !== 'mistral' && arch !== 'qwen2' && arch !== 'qwen3') return null;
+  if (arch !== 'mistral' && arch !== 'phi3' && arch !== 'qwen2' && arch !== 'qwen3') return null;
   const size = cfg.optInt(LIM.positions, 'sliding_window');
   if (size === undefined) return null;
-  if (arch === 'mistral') return { size, layers: Array(numLayers).fill(true) };
+  // Phi-3's attention is Mistral's: the window in every layer.
+  if (arch === 'mistral' || arch === 'phi3') return { size, layers: Array(numLayers).fill(true) };
   // Qwen: transformers sets sliding_window to None unless use_sliding_window is true.
   if (!cfg.bool('use_sliding_window', false)) return null;
   let layers: boolean[];

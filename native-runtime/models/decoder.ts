@@ -1,4 +1,4 @@
-// The forward graph of a decoder-only language model (Llama, Mistral, Qwen2, Qwen3, Gemma, GPT-2),
+// The forward graph of a decoder-only language model (Llama, Mistral, Qwen2, Qwen3, Gemma, GPT-2, Phi-3),
 // built from a ModelSpec with weights referenced in place inside the safetensors files (weight-refs.ts).
 // One builder serves every use: exact logits (debug forward), generation with a KV cache, and the
 // training graph (interventions are inserted by the `afterBlock` hook on the residual stream).
@@ -84,13 +84,17 @@ export interface DecoderGraph {
   cache: { pastK: Value; pastV: Value; kNew: Value; vNew: Value; k: Value; v: Value }[];
 }
 
-/** Rotary inverse frequencies, including Llama 3 and linear scaling. */
-export function ropeInvFreq(spec: ModelSpec): Float32Array {
+/**
+ * Rotary inverse frequencies, including Llama 3 and linear scaling; for longrope each divided by
+ * its entry of `factors` (default short_factor: ropeTables switches to long_factor by length).
+ */
+export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
   const rope = spec.rope!;
   const dim = spec.headDim;
   const inv = new Float32Array(dim / 2);
-  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / rope.theta ** ((2 * i) / dim);
   const sc = rope.scaling;
+  const ext = sc?.type === 'longrope' ? (factors ?? sc.shortFactor) : null;
+  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / ((ext ? ext[i] : 1) * rope.theta ** ((2 * i) / dim));
   if (sc?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= sc.factor;
   if (sc?.type === 'llama3') {
     const lowWavelen = sc.originalMaxPositions / sc.lowFreqFactor;
@@ -106,6 +110,17 @@ export function ropeInvFreq(spec: ModelSpec): Float32Array {
     }
   }
   return inv;
+}
+
+/** The rotary tables for `positionIds` (rotaryTables), with LongRoPE's long table and scale where the spec has them. */
+function ropeTables(b: GraphBuilder, spec: ModelSpec, positionIds: Value): { cos: Value; sin: Value } {
+  const sc = spec.rope?.scaling;
+  if (sc?.type !== 'longrope') return rotaryTables(b, positionIds, ropeInvFreq(spec));
+  return rotaryTables(b, positionIds, ropeInvFreq(spec, sc.shortFactor), {
+    invFreq: ropeInvFreq(spec, sc.longFactor),
+    beyond: sc.originalMaxPositions,
+    scale: sc.attentionFactor,
+  });
 }
 
 /** The cache outputs of a cached graph (and of its decoding loop): what a WebGPU session keeps on the device. */
@@ -180,6 +195,9 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   const sw = spec.slidingWindow;
   const windowBias = sw ? attentionBias(b, attentionMask, inputIds, sw.size) : fullBias;
   const isGpt2 = spec.arch === 'gpt2';
+  // Phi-3 stores q/k/v and gate/up each as one matrix: one product, its output split (the weights
+  // are read in place, never sliced or copied).
+  const fused = spec.arch === 'phi3';
   const p = isGpt2 ? gpt2Prefix(w) : 'model.';
   const flatIds = b.reshape(inputIds, [-1], ['N']);
 
@@ -191,7 +209,7 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
   const to3d = (x: Value) => b.reshape(x, bsd, ['B', 'T', D]);
   if (opts.hiddenStates) hidden.push(to32(to3d(h)));
 
-  const rot32 = spec.rope ? rotaryTables(b, positionIds, ropeInvFreq(spec)) : null;
+  const rot32 = spec.rope ? ropeTables(b, spec, positionIds) : null;
   const rot = rot32 && { cos: toDt(rot32.cos), sin: toDt(rot32.sin) };
   // Norms in float32 (statistics and weight), the result back in the compute dtype.
   const rms = (x: Value, weight: string, offset: 0 | 1) =>
@@ -216,6 +234,9 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
     if (isGpt2) {
       const qkv = w.conv1d(x, `${L}attn.c_attn.weight`, `${L}attn.c_attn.bias`);
       [q, k, v] = b.opN('Split', [qkv, b.ints([D, D, D])], { axis: -1 }, { outputs: 3 });
+    } else if (fused) {
+      const qkv = w.linearT(x, `${L}self_attn.qkv_proj.weight`);
+      [q, k, v] = b.opN('Split', [qkv, b.ints([H * E, K * E, K * E])], { axis: -1 }, { outputs: 3 });
     } else {
       q = w.linearT(x, `${L}self_attn.q_proj.weight`, `${L}self_attn.q_proj.bias`);
       k = w.linearT(x, `${L}self_attn.k_proj.weight`, `${L}self_attn.k_proj.bias`);
@@ -262,8 +283,15 @@ export function buildDecoder(b: GraphBuilder, spec: ModelSpec, opts: DecoderOpti
       h = b.add(h, w.conv1d(activation(b, spec.act, up), `${L}mlp.c_proj.weight`, `${L}mlp.c_proj.bias`));
     } else {
       const y = norm(h, `${L}post_attention_layernorm.weight`);
-      const gate = w.linearT(y, `${L}mlp.gate_proj.weight`, `${L}mlp.gate_proj.bias`);
-      const up = w.linearT(y, `${L}mlp.up_proj.weight`, `${L}mlp.up_proj.bias`);
+      let gate: Value, up: Value;
+      if (fused) {
+        const gateUp = w.linearT(y, `${L}mlp.gate_up_proj.weight`);
+        const I = spec.intermediateSize;
+        [gate, up] = b.opN('Split', [gateUp, b.ints([I, I])], { axis: -1 }, { outputs: 2 });
+      } else {
+        gate = w.linearT(y, `${L}mlp.gate_proj.weight`, `${L}mlp.gate_proj.bias`);
+        up = w.linearT(y, `${L}mlp.up_proj.weight`, `${L}mlp.up_proj.bias`);
+      }
       const act = b.mul(activation(b, spec.act, gate), up);
       h = b.add(h, w.linearT(act, `${L}mlp.down_proj.weight`, `${L}mlp.down_proj.bias`));
     }

@@ -93,23 +93,38 @@ export function activation(b: GraphBuilder, kind: 'silu' | 'gelu_tanh' | 'gelu',
  * as transformers does (cat(freqs, freqs)). positions: (B, T) int64 → cos, sin: (B, 1, T, E), in
  * float32 (cast them once per pass for half precision). `sin` carries rotate_half's sign: its first
  * half is negated, so applyRotary needs no Neg (exact: negation only flips a sign bit).
+ * LongRoPE: `long` is the table a row switches to for a pass once its last position is beyond
+ * `long.beyond` positions (transformers: max(position_ids) + 1 > beyond), and `scale` multiplies
+ * cos and sin (its attention factor).
  */
 export function rotaryTables(
   b: GraphBuilder,
   positions: Value,
   invFreq: Float32Array,
+  long?: { invFreq: Float32Array; beyond: number; scale: number },
 ): { cos: Value; sin: Value } {
-  const pos = b.unsqueeze(b.cast(positions, 'float32'), [-1]); // (B, T, 1)
-  const freqs = b.mul(pos, b.const('float32', invFreq, [invFreq.length])); // (B, T, E/2)
+  const posF = b.cast(positions, 'float32');
+  const pos = b.unsqueeze(posF, [-1]); // (B, T, 1)
+  let inv = b.const('float32', invFreq, [invFreq.length]);
+  if (long) {
+    // Per row (transformers decides for the whole batch): the same for one sequence, and a longer
+    // neighbour in a batch never changes a row's table.
+    const last = b.reduceMax(posF, [1]); // (B, 1)
+    const beyond = b.unsqueeze(b.op('Greater', [last, b.scalar(long.beyond - 1)]), [-1]); // (B, 1, 1)
+    inv = b.where(beyond, b.const('float32', long.invFreq, [invFreq.length]), inv); // (B, 1, E/2)
+  }
+  const freqs = b.mul(pos, inv); // (B, T, E/2)
   const emb = b.concat([freqs, freqs], -1); // (B, T, E)
   const e4 = b.unsqueeze(emb, [1]); // (B, 1, T, E)
   const half = invFreq.length;
+  const scale = long?.scale ?? 1;
   const sign = b.const(
     'float32',
-    Float32Array.from({ length: 2 * half }, (_, i) => (i < half ? -1 : 1)),
+    Float32Array.from({ length: 2 * half }, (_, i) => (i < half ? -scale : scale)),
     [2 * half],
   );
-  return { cos: b.op('Cos', [e4]), sin: b.mul(b.op('Sin', [e4]), sign) };
+  const cos = b.op('Cos', [e4]);
+  return { cos: scale === 1 ? cos : b.mul(cos, b.scalar(scale)), sin: b.mul(b.op('Sin', [e4]), sign) };
 }
 
 /** x·cos + rotate_half(x)·sin, x: (B, H, T, E), with the sign of rotate_half folded into `sin`. */

@@ -60,7 +60,8 @@ interface StoreEntry {
   role: Role;
 }
 
-const LINEAR_RE = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
+const LINEAR_RE =
+  /\.(q_proj|k_proj|v_proj|qkv_proj|o_proj|gate_proj|up_proj|gate_up_proj|down_proj)\.weight$/;
 const CONV1D_RE = /\.(c_attn|c_proj|c_fc)\.weight$/;
 const EMBED_RE = /(embed_tokens|wte|wpe)\.weight$/;
 

@@ -1,5 +1,5 @@
 // The models users bring: the config.json of popular small checkpoints (Llama 3.2, SmolLM2,
-// TinyLlama, Qwen2.5, Qwen3, Mistral v0.3, Gemma, GPT-2; and Gemma 2/3, Phi-3, OLMo 2, Granite),
+// TinyLlama, Qwen2.5, Qwen3, Mistral v0.3, Gemma, GPT-2, Phi-3 / 3.5; and Gemma 2/3, OLMo 2, Granite),
 // layers and widths shrunk but every other field as published, with the tensor names and layout
 // their checkpoints use (tests/fixtures/zoo/NAME/tensors.json). Each supported one must read with
 // the features its config declares; each other one must be refused in one line naming what.
@@ -110,6 +110,25 @@ describe('popular checkpoints the studio reads', () => {
     assert.equal(s.tieEmbeddings, true);
   });
 
+  test('Phi-3-mini-4k-instruct: fused qkv/gate_up, no rope scaling, a 2047-token window in every layer', () => {
+    const s = read('phi-3-mini-4k-instruct');
+    assert.equal(s.arch, 'phi3');
+    assert.ok(s.weights.has('model.layers.1.self_attn.qkv_proj.weight'));
+    assert.ok(s.weights.has('model.layers.1.mlp.gate_up_proj.weight'));
+    assert.equal(rope(s).scaling, null);
+    assert.deepEqual(s.slidingWindow, { size: 2047, layers: [true, true] });
+    assert.equal(s.tieEmbeddings, false);
+    assert.equal(s.norm.eps, 1e-5);
+  });
+
+  test('Phi-3.5-mini-instruct: longrope from 4096 positions, attention factor from 131072/4096', () => {
+    const sc = rope(read('phi-3.5-mini-instruct')).scaling;
+    assert.ok(sc?.type === 'longrope', 'longrope');
+    assert.equal(sc.originalMaxPositions, 4096);
+    assert.equal(sc.shortFactor.length, 48);
+    assert.ok(Math.abs(sc.attentionFactor - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-12);
+  });
+
   test('gpt2: the original names and attn.bias buffers, tied', () => {
     const s = read('gpt2');
     assert.equal(s.act, 'gelu_tanh');
@@ -122,8 +141,6 @@ describe('checkpoints the studio refuses, in one line naming what', () => {
   for (const [name, what] of [
     ['gemma-2-2b-it', 'model_type "gemma2"'],
     ['gemma-3-1b-it', 'model_type "gemma3_text"'],
-    ['phi-3-mini-4k-instruct', 'model_type "phi3"'],
-    ['phi-3.5-mini-instruct', 'model_type "phi3"'],
     ['olmo-2-1b', 'model_type "olmo2"'],
     ['granite-3.1-2b-instruct', 'model_type "granite"'],
     ['gpt2-stanford-crfm', 'scale_attn_by_inverse_layer_idx true'],
@@ -136,4 +153,34 @@ describe('checkpoints the studio refuses, in one line naming what', () => {
       );
     });
   }
+});
+
+describe('Phi-3 variants the studio refuses, in one line', () => {
+  /** Zoo entry `name` with its config.json edited. */
+  const edited = (name: string, edit: (c: Record<string, unknown>) => void): string => {
+    const dir = zooModel(name);
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    edit(c);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    return dir;
+  };
+  const oneLine = (what: string) => (e: unknown) =>
+    e instanceof Error && e.message.includes(what) && !e.message.includes('\n');
+
+  test('Phi-4-mini: partial_rotary_factor 0.75 (rotary over part of each head)', () => {
+    const dir = edited('phi-3.5-mini-instruct', (c) => {
+      c.partial_rotary_factor = 0.75;
+    });
+    assert.throws(() => loadModelSpec(dir), oneLine('partial_rotary_factor 0.75 is not supported'));
+  });
+
+  test('longrope factor lists of another length than head_dim/2', () => {
+    const dir = edited('phi-3.5-mini-instruct', (c) => {
+      (c.rope_scaling as Record<string, unknown>).long_factor = [1, 1, 1, 1];
+    });
+    assert.throws(
+      () => loadModelSpec(dir),
+      oneLine('rope_scaling.long_factor must list 48 positive numbers'),
+    );
+  });
 });
