@@ -21,8 +21,10 @@ import {
   DEFAULT_MAX_POSITIONS,
   type DimField,
   expectedWeights,
+  FAMILY_NAME,
   type ModelDims,
   SUPPORTED_ARCHS,
+  SUPPORTED_FAMILIES,
   tiesEmbeddingsByDefault,
 } from './arch.ts';
 import { Fields, CONFIG_LIMITS as LIM } from './config-fields.ts';
@@ -114,14 +116,15 @@ function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures
   const architectures = Array.isArray(rawArchs)
     ? rawArchs.filter((a): a is string => typeof a === 'string').slice(0, 8)
     : [];
-  const supported = SUPPORTED_ARCHS.map((a) => `${a} (${CAUSAL_LM_CLASS[a]})`).join(', ');
   let arch: Arch | undefined;
   if (modelType !== undefined) {
     arch = archOf(modelType);
+    // The class first where the file names one (what people search for), then the model_type.
+    const type = `model_type "${modelType.slice(0, 80)}"`;
     if (!arch)
       throw new UnsupportedError(
         'unsupported-architecture',
-        `${cfg.file}: model_type "${modelType.slice(0, 80)}"${architectures.length ? ` (${architectures.join(', ')})` : ''} is not supported; supported: ${supported}`,
+        `${cfg.file}: ${architectures.length ? `${architectures.join(', ')} (${type})` : type} is not supported (${SUPPORTED_FAMILIES})`,
       );
   } else {
     // Very old configs have no model_type; fall back to the class name.
@@ -129,14 +132,14 @@ function detectArch(cfg: Fields): { arch: Arch; modelType: string; architectures
     if (!arch)
       throw new UnsupportedError(
         'unsupported-architecture',
-        `${cfg.file}: no model_type and architectures ${JSON.stringify(architectures)} is not supported; supported: ${supported}`,
+        `${cfg.file}: ${architectures.length ? architectures.join(', ') : 'no model_type and no architectures'} is not supported (${SUPPORTED_FAMILIES})`,
       );
   }
   // A classification or base-model checkpoint of a known family has no LM head we can use.
   if (architectures.length > 0 && !architectures.includes(CAUSAL_LM_CLASS[arch])) {
     throw new UnsupportedError(
       'unsupported-architecture',
-      `${cfg.file}: architectures ${JSON.stringify(architectures)} is not supported for model_type ${arch} (expected ${CAUSAL_LM_CLASS[arch]}); supported: ${supported}`,
+      `${cfg.file}: ${architectures.join(', ')} is not supported (${FAMILY_NAME[arch]} runs as ${CAUSAL_LM_CLASS[arch]})`,
     );
   }
   return { arch, modelType: modelType ?? arch, architectures };

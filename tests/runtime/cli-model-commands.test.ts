@@ -87,7 +87,10 @@ test('models inspect on an unsupported architecture', async () => {
   );
   const r = await cli('models', 'inspect', dir);
   assert.equal(r.code, 1);
-  assert.match(r.err, /config\.json: model_type "falcon".*supported: llama/);
+  assert.match(
+    r.err,
+    /config\.json: FalconForCausalLM \(model_type "falcon"\) is not supported \(supported: Llama, .*Phi-3\)/,
+  );
 });
 
 test('tokenize with and without special tokens', async () => {
