@@ -181,7 +181,13 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await row.getByText('open').waitFor();
     assert.match((await row.textContent()) ?? '', /1\.2 MB289K params/);
     await results.getByTestId('hub-row-tiny/gpt2-gated').getByText('gated', { exact: true }).waitFor();
-    await results.getByTestId('hub-row-tiny/bert-base').getByText('not supported').waitFor();
+    const badge = results.getByTestId('hub-row-tiny/bert-base').getByText('not supported');
+    await badge.waitFor();
+    // Its title says why, in the download's words.
+    assert.match(
+      (await badge.getAttribute('title')) ?? '',
+      /^tiny\/bert-base is a "bert" model \(supported: Llama, .*Phi-3\)$/,
+    );
     await screenshot(page, 'models-2-search');
   });
 

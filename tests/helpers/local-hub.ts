@@ -199,7 +199,7 @@ export class LocalHub {
       lastModified: '2025-01-01T00:00:00.000Z',
       tags: [`license:${r.spec.license ?? 'apache-2.0'}`],
       cardData: { license: r.spec.license ?? 'apache-2.0' },
-      config: r.config ?? undefined,
+      config: r.config ? hubConfigFields(r.config) : undefined,
       safetensors: total ? { parameters: params, total } : undefined,
       siblings: r.files.map((f) => ({ rfilename: f.path })),
     };
@@ -336,4 +336,14 @@ export async function startLocalHub(repos: Record<string, HubRepoSpec>): Promise
   for (const [id, spec] of Object.entries(repos)) hub.addRepo(id, spec);
   await hub.start();
   return hub;
+}
+
+/**
+ * The config.json fields the Hub's model info gives, as huggingface.co does: the class, the type and
+ * a few more, never the rope or the sizes (huggingface_hub issues #1759, #2571). Whatever depends on
+ * the rest must read config.json itself.
+ */
+function hubConfigFields(config: Record<string, unknown>): Record<string, unknown> {
+  const kept = ['architectures', 'model_type', 'auto_map', 'quantization_config', 'tokenizer_config'];
+  return Object.fromEntries(Object.entries(config).filter(([k]) => kept.includes(k)));
 }

@@ -43,6 +43,9 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
         return { ...j, download: j.detail?.event === 'download-progress' ? j.detail : undefined };
       });
 
+  const llamaConfig = (extra: Record<string, unknown>) =>
+    JSON.stringify({ ...JSON.parse(readFileSync(join(modelDir('llama'), 'config.json'), 'utf8')), ...extra });
+
   before(async () => {
     home = tempDir('reft-hub-backend-');
     hub = await startLocalHub({
@@ -54,6 +57,22 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
         grantedTokens: ['hf_granted'],
       },
       'tiny/bert': { files: { 'config.json': '{"model_type":"bert","architectures":["BertModel"]}' } },
+      // Refused from config.json alone: a rope the graphs do not build (a field the Hub's model info
+      // leaves out), a quantized checkpoint (one it gives).
+      'rope/yarn': {
+        files: {
+          ...fixtureRepoFiles('llama'),
+          'config.json': llamaConfig({
+            rope_parameters: { rope_theta: 10000, rope_type: 'yarn', factor: 4 },
+          }),
+        },
+      },
+      'rope/gptq': {
+        files: {
+          ...fixtureRepoFiles('llama'),
+          'config.json': llamaConfig({ quantization_config: { quant_method: 'gptq', bits: 4 } }),
+        },
+      },
     });
     process.env.HF_ENDPOINT = hub.url;
     process.env.HF_HUB_CACHE = join(home, 'hub');
@@ -153,6 +172,33 @@ describe('backend: models from the Hub and the cache', { timeout: 300_000 }, () 
     assert.equal(bert.supported, false);
     assert.equal(bert.reason.code, 'unsupported-architecture');
     await assert.rejects(call('models/hub-info', { repo: 'tiny/none' }), /tiny\/none: no such model/);
+  });
+
+  it('a model the download refuses from config.json is not supported in the preview, and says why', async () => {
+    // The rope is not among the fields the Hub's model info gives: the preview reads config.json.
+    const yarn = await call<{ supported: boolean; reason: { code: string; message: string }; fit: unknown }>(
+      'models/hub-info',
+      { repo: 'rope/yarn' },
+    );
+    assert.equal(yarn.supported, false);
+    assert.equal(yarn.reason.code, 'unsupported-rope');
+    assert.match(yarn.reason.message, /^rope\/yarn: rope_parameters\.rope_type "yarn" is not supported/);
+    assert.equal(yarn.fit, null, 'no "what fits" table for a model the download refuses');
+    // The search judges on the fields it has: a quantized checkpoint is marked, with the reason.
+    const found = await call<{ repo: string; supported: boolean; unsupported: { message: string } | null }[]>(
+      'models/search',
+      { query: 'rope' },
+    );
+    const gptq = found.find((r) => r.repo === 'rope/gptq');
+    assert.equal(gptq?.supported, false);
+    assert.match(
+      gptq?.unsupported?.message ?? '',
+      /^rope\/gptq: a quantized checkpoint \(quantization_config "gptq"\)/,
+    );
+    assert.equal(
+      found.find((r) => r.repo === 'tiny/bert'),
+      undefined,
+    );
   });
 
   it('a download job pushes progress with bytes and speed and adds the model', async () => {

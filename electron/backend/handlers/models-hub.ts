@@ -5,10 +5,8 @@
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { freeBytes } from '../../../native-runtime/formats/safetensors-stream.ts';
-import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
 import { blobPath, checkRepoId, checkRevision, hubCacheDir } from '../hub/cache.ts';
 import {
-  fetchConfig,
   type HubFile,
   type HubSearchResult,
   hubAccess,
@@ -18,7 +16,7 @@ import {
   searchModels,
 } from '../hub/client.ts';
 import { blobComplete, type DownloadProgress, remainingBytes } from '../hub/download.ts';
-import { checkSupportedType, fetchModel, modelFiles } from '../hub/fetch-model.ts';
+import { fetchModel, modelFiles, withFullConfig } from '../hub/fetch-model.ts';
 import { type ScannedModel, scanForModels } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { deviceMemories } from '../library/device-memory.ts';
@@ -128,7 +126,7 @@ export const modelsHubHandlers = defineHandlers({
   ),
   'models/search': handler(
     z.object({ query: z.string().max(200), limit: z.number().int().min(1).max(100).optional() }).strict(),
-    (p): Promise<HubSearchResult[]> => searchModels(p.query, SUPPORTED_ARCHS, { limit: p.limit }),
+    (p): Promise<HubSearchResult[]> => searchModels(p.query, { limit: p.limit }),
   ),
   /** What a download would fetch and need, before it starts. */
   'models/hub-info': handler(
@@ -136,24 +134,28 @@ export const modelsHubHandlers = defineHandlers({
     async (p): Promise<HubPreview> => {
       const access = hubAccess();
       const cacheDir = hubCacheDir();
-      const info = await repoInfo(checkRepoId(p.repo), p.revision ?? 'main', SUPPORTED_ARCHS, access);
-      let reason: HubPreview['reason'] = null;
+      // Judged on the whole config.json, as the download judges it: no "what fits" for a model it refuses.
+      const info = await withFullConfig(
+        await repoInfo(checkRepoId(p.repo), p.revision ?? 'main', access),
+        access,
+        cacheDir,
+      );
+      let reason: HubPreview['reason'] = info.unsupported;
       let files: HubFile[] = [];
-      try {
-        checkSupportedType(info);
-        files = await modelFiles(info, access);
-      } catch (e) {
-        const w = toWireError(e);
-        reason = { code: w.code, message: w.message };
-      }
+      if (!reason)
+        try {
+          files = await modelFiles(info, access);
+        } catch (e) {
+          const w = toWireError(e);
+          reason = { code: w.code, message: w.message };
+        }
       const withCache = files.map((f) => ({
         path: f.path,
         size: f.size,
         // A blob of another size is damaged: a download fetches it again, so it is not counted cached.
         cached: blobComplete(blobPath(cacheDir, info.repo, f.etag), f),
       }));
-      const config = reason ? null : await fetchConfig(info.repo, info.commit, access);
-      const shape = config ? shapeFromConfig(config, info.params) : null;
+      const shape = !reason && info.config ? shapeFromConfig(info.config, info.params) : null;
       const { files: _all, config: _cfg, commit, revision, ...search } = info;
       return {
         repo: info.repo,

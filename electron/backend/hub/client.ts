@@ -8,11 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { HubApiError, listFiles, listModels, modelInfo } from '@huggingface/hub';
-import { ReftError } from '../../../native-runtime/errors.ts';
+import { ReftError, UnsupportedError } from '../../../native-runtime/errors.ts';
 import {
   SAFETENSORS_DTYPE_BYTES,
   type SafetensorsDtype,
 } from '../../../native-runtime/formats/safetensors.ts';
+import { archOf, SUPPORTED_FAMILIES } from '../../../native-runtime/models/arch.ts';
+import { checkConfigFeatures } from '../../../native-runtime/models/config.ts';
 import { networkCause } from '../../../native-runtime/network-errors.ts';
 import { checkRepoId, checkRevision } from './cache.ts';
 
@@ -230,8 +232,12 @@ export interface HubSearchResult {
   params: number | null;
   /** Bytes of the safetensors weights, from the parameter count per dtype. */
   sizeBytes: number | null;
-  /** Whether the engine runs this architecture (model_type among the supported ones). */
+  /**
+   * Whether the engine runs it: model_type among the supported ones and nothing in the config.json
+   * fields the Hub gave ruling it out (checkSupportedType), else why not (`unsupported`).
+   */
   supported: boolean;
+  unsupported: { code: string; message: string } | null;
   updatedAt: string | null;
 }
 
@@ -260,13 +266,48 @@ function weightBytes(m: HubModelFields): number | null {
   return Object.entries(p).reduce((s, [dt, n]) => s + n * bytes(dt), 0);
 }
 
+/**
+ * Refuses a model_type the engine does not run, naming the supported families, and a config the
+ * engine cannot build (a quantized checkpoint, an unsupported rope: checkConfigFeatures), from what
+ * is known of the repository before any weight is fetched. The Hub's model info carries only some
+ * of config.json's fields: a preview and a download pass the whole file (fetch-model.ts withFullConfig).
+ */
+export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' | 'config'>): void {
+  if (info.modelType && !archOf(info.modelType))
+    throw new UnsupportedError(
+      'unsupported-architecture',
+      `${info.repo} is a "${info.modelType.slice(0, 80)}" model (${SUPPORTED_FAMILIES})`,
+    );
+  if (info.config) checkConfigFeatures(info.config, info.repo);
+}
+
+/** checkSupportedType's refusal as data (code and one line), or null when nothing known rules it out. */
+export function unsupportedReason(
+  info: Pick<HubRepoInfo, 'repo' | 'modelType' | 'config'>,
+): { code: string; message: string } | null {
+  try {
+    checkSupportedType(info);
+    return null;
+  } catch (e) {
+    if (e instanceof ReftError) return { code: e.code, message: e.message };
+    throw e;
+  }
+}
+
 export function describeHubModel(
   repo: string,
   base: { downloads?: number; likes?: number; gated?: false | 'auto' | 'manual'; updatedAt?: Date },
   m: HubModelFields,
-  supportedTypes: readonly string[],
 ): HubSearchResult {
   const modelType = m.config?.model_type ?? null;
+  const config = (m.config as Record<string, unknown> | undefined) ?? null;
+  const unsupported =
+    modelType === null
+      ? {
+          code: 'unsupported-architecture',
+          message: `${repo}: the Hub names no model_type (${SUPPORTED_FAMILIES})`,
+        }
+      : unsupportedReason({ repo, modelType, config });
   return {
     repo,
     downloads: base.downloads ?? 0,
@@ -277,7 +318,8 @@ export function describeHubModel(
     architectures: m.config?.architectures ?? [],
     params: m.safetensors?.total ?? null,
     sizeBytes: weightBytes(m),
-    supported: modelType !== null && supportedTypes.includes(modelType),
+    supported: unsupported === null,
+    unsupported,
     updatedAt: base.updatedAt ? base.updatedAt.toISOString() : null,
   };
 }
@@ -285,7 +327,6 @@ export function describeHubModel(
 /** Text-generation models matching `query`, most downloaded first. */
 export async function searchModels(
   query: string,
-  supportedTypes: readonly string[],
   opts: { limit?: number; access?: HubAccess } = {},
 ): Promise<HubSearchResult[]> {
   const access = opts.access ?? hubAccess();
@@ -301,7 +342,7 @@ export async function searchModels(
       accessToken: access.token ?? undefined,
       fetch: rec.fetch,
     })) {
-      out.push(describeHubModel(m.name, m, m as HubModelFields, supportedTypes));
+      out.push(describeHubModel(m.name, m, m as HubModelFields));
     }
   } catch (e) {
     throw explainHubError(access, `search "${query}"`, e, rec.headers());
@@ -329,7 +370,6 @@ export interface HubRepoInfo extends HubSearchResult {
 export async function repoInfo(
   repo: string,
   revision: string,
-  supportedTypes: readonly string[],
   access: HubAccess = hubAccess(),
 ): Promise<HubRepoInfo> {
   checkRepoId(repo);
@@ -363,7 +403,7 @@ export async function repoInfo(
       files.push({ path: f.path, size: f.lfs?.size ?? f.size, etag, lfs: !!f.lfs });
     }
     return {
-      ...describeHubModel(repo, info, fields, supportedTypes),
+      ...describeHubModel(repo, info, fields),
       commit,
       revision,
       files,
@@ -371,22 +411,5 @@ export async function repoInfo(
     };
   } catch (e) {
     throw explainHubError(access, repo, e, rec.headers(), revision);
-  }
-}
-
-/** The repository's full config.json at a commit (the info endpoint may give only some fields). */
-export async function fetchConfig(
-  repo: string,
-  commit: string,
-  access: HubAccess = hubAccess(),
-): Promise<Record<string, unknown> | null> {
-  const headers: Record<string, string> = {};
-  if (access.token) headers.authorization = `Bearer ${access.token}`;
-  try {
-    const res = await fetch(`${access.endpoint}/${repo}/resolve/${commit}/config.json`, { headers });
-    if (!res.ok) return null;
-    return (await res.json()) as Record<string, unknown>;
-  } catch {
-    return null;
   }
 }

@@ -2,13 +2,20 @@
 // revision, refuse what the engine cannot run before fetching gigabytes, pick the needed files and
 // download them into the cache (download.ts).
 
-import { CancelledError, UnsupportedError } from '../../../native-runtime/errors.ts';
-import { FILE_LIMITS } from '../../../native-runtime/formats/json-file.ts';
-import { SUPPORTED_ARCHS } from '../../../native-runtime/models/arch.ts';
-import { checkConfigFeatures } from '../../../native-runtime/models/config.ts';
-import { hubCacheDir } from './cache.ts';
-import { type HubAccess, type HubFile, type HubRepoInfo, hubAccess, repoInfo } from './client.ts';
+import { CancelledError } from '../../../native-runtime/errors.ts';
+import { FILE_LIMITS, parseJsonText, readJsonObject } from '../../../native-runtime/formats/json-file.ts';
+import { blobPath, hubCacheDir } from './cache.ts';
 import {
+  checkSupportedType,
+  type HubAccess,
+  type HubFile,
+  type HubRepoInfo,
+  hubAccess,
+  repoInfo,
+  unsupportedReason,
+} from './client.ts';
+import {
+  blobComplete,
   type DownloadOptions,
   type DownloadResult,
   downloadFiles,
@@ -24,17 +31,36 @@ export interface FetchModelOptions extends Partial<DownloadOptions> {
 }
 
 /**
- * Refuses a model_type the engine does not run, naming the supported ones, and a config the engine
- * cannot build (a quantized checkpoint, an unsupported rope: checkConfigFeatures), before any weight
- * is fetched.
+ * `info` with the whole config.json in place of the fields the Hub's model info gives (a rope the
+ * graphs do not build sits in the fields it leaves out), `supported`/`unsupported` judged again on
+ * it. The file is read from the cache when its blob is there (a second download transfers nothing),
+ * else from the Hub; the info's fields stand in when neither can be read.
  */
-export function checkSupportedType(info: Pick<HubRepoInfo, 'repo' | 'modelType' | 'config'>): void {
-  if (info.modelType && !(SUPPORTED_ARCHS as readonly string[]).includes(info.modelType))
-    throw new UnsupportedError(
-      'unsupported-architecture',
-      `${info.repo} is a "${info.modelType}" model; the studio runs ${SUPPORTED_ARCHS.join(', ')}`,
-    );
-  if (info.config) checkConfigFeatures(info.config, info.repo);
+export async function withFullConfig(
+  info: HubRepoInfo,
+  access: HubAccess,
+  cacheDir: string,
+): Promise<HubRepoInfo> {
+  if (!info.supported) return info;
+  const file = info.files.find((f) => f.path === 'config.json');
+  const blob = file ? blobPath(cacheDir, info.repo, file.etag) : null;
+  let config: Record<string, unknown> | null = null;
+  try {
+    if (file && blob && blobComplete(blob, file))
+      config = readJsonObject(blob, `${info.repo}/config.json`, FILE_LIMITS.config);
+    else if (file) {
+      const text = await fetchRepoFile(access, info.repo, info.commit, 'config.json', FILE_LIMITS.config);
+      const v = parseJsonText(text, `${info.repo}/config.json`);
+      if (v && typeof v === 'object' && !Array.isArray(v)) config = v as Record<string, unknown>;
+    }
+  } catch (e) {
+    // A refused or unreadable file is reported where the download reads it (probeAccess, the
+    // transfer, the model folder's own checks); here it only leaves the info's fields to judge.
+    if (access.signal?.aborted) throw e;
+  }
+  config ??= info.config;
+  const unsupported = unsupportedReason({ ...info, config });
+  return { ...info, config, supported: unsupported === null, unsupported };
 }
 
 /** What a download of the repository fetches: selectModelFiles, and the shards its index names. */
@@ -55,7 +81,11 @@ export async function fetchModel(repo: string, opts: FetchModelOptions = {}): Pr
   const cacheDir = opts.cacheDir ?? hubCacheDir();
   let resolved: { info: HubRepoInfo; files: HubFile[] };
   try {
-    const info = await repoInfo(repo, opts.revision ?? 'main', SUPPORTED_ARCHS, access);
+    const info = await withFullConfig(
+      await repoInfo(repo, opts.revision ?? 'main', access),
+      access,
+      cacheDir,
+    );
     checkSupportedType(info);
     selectModelFiles(repo, info.files);
     await probeAccess(access, info.repo, info.commit, 'config.json');
