@@ -213,6 +213,29 @@ describe('fused decoding step', () => {
     assert.equal(fusedStepProblem(loadModelSpec(modelDir('gemma')), 'cpu'), null);
     assert.match(fusedStepProblem(loadModelSpec(modelDir('gpt2')), 'cpu') ?? '', /gpt2/);
     assert.equal(fusedStepProblem(loadModelSpec(modelDir('qwen3')), 'cpu'), null);
+    // Phi-3 even without its window: the step reads q/k/v and gate/up as separate matrices.
+    const phi3 = loadModelSpec(modelDir('phi3'));
+    assert.match(fusedStepProblem(phi3, 'cpu') ?? '', /sliding-window/);
+    assert.match(fusedStepProblem({ ...phi3, slidingWindow: null }, 'cpu') ?? '', /fused \(Phi-3\)/);
+    assert.match(
+      fusedStepProblem(
+        {
+          ...llama,
+          rope: {
+            theta: 1e4,
+            scaling: {
+              type: 'longrope',
+              shortFactor: [],
+              longFactor: [],
+              originalMaxPositions: 8,
+              attentionFactor: 1,
+            },
+          },
+        },
+        'cpu',
+      ) ?? '',
+      /longrope/,
+    );
     assert.match((await fusedDecodeProblem(llama, 'webgpu')) ?? '', /webgpu/);
     const prev = process.env.REFT_STUDIO_FUSED_DECODE;
     process.env.REFT_STUDIO_FUSED_DECODE = '0';
