@@ -4,7 +4,7 @@
 // renderer imports this module too.
 //
 //   {event: 'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
-//   {event: 'checkpoint', step, dir}
+//   {event: 'checkpoint', step, dir, removed?, last?}
 //   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
 //   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
 //   {event: 'device', requested, device, fallback}   where the steps run, once the session exists
@@ -32,6 +32,8 @@ export interface CheckpointWritten {
   dir: string;
   /** Older checkpoints of the run deleted to keep the newest `keepCheckpoints`. */
   removed?: string[];
+  /** The run ends here: its last planned step, or where early stopping stops it. */
+  last?: true;
 }
 
 export interface ProbeSample {

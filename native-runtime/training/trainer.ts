@@ -625,7 +625,11 @@ async function trainLoop(
       const k = checkpoints.findIndex((c) => resolve(c) === resolve(d));
       if (k >= 0) checkpoints.splice(k, 1);
     }
-    return hooks.onCheckpoint?.({ step, dir, ...(removed.length ? { removed } : {}) }, model);
+    const last = step === plan.totalSteps || tracker.exhausted;
+    return hooks.onCheckpoint?.(
+      { step, dir, ...(removed.length ? { removed } : {}), ...(last ? { last: true as const } : {}) },
+      model,
+    );
   };
   const ownCheckpoint = (d: string): boolean => {
     if (checkpoints.some((c) => resolve(c) === resolve(d))) return true;

@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { type Emit, trainTask } from '../../electron/backend/jobs/engine-tasks.ts';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { BEST_FILE } from '../../native-runtime/training/best-so-far.ts';
 import { listCheckpoints, readTrainerState } from '../../native-runtime/training/checkpoint.ts';
 import { resolveTrainConfig, type TrainConfig } from '../../native-runtime/training/config.ts';
+import type { ProbeSample } from '../../native-runtime/training/events.ts';
 import { OptionError, TRAIN_DEFAULTS } from '../../native-runtime/training/options.ts';
 import { type TrainProgress, train } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -136,6 +138,28 @@ describe('keep the best and early stopping', () => {
     const r = await train({ ...base, out, resumeFrom: ck });
     assert.equal(r.steps, 10);
     assert.deepEqual(params(r.adapter), params(full.adapter));
+  });
+
+  it('answers the probe prompts at the step an early stop ends the run', async () => {
+    // Checkpoints every 2 steps, probes every 4: at 4 and 8, then at 10, where patience runs out,
+    // as at a run's last step.
+    const samples: ProbeSample[] = [];
+    const emit = ((event: string, d: unknown) => {
+      if (event === 'sample') samples.push(d as ProbeSample);
+    }) as Emit<'train'>;
+    const res = await trainTask(
+      {
+        config: { ...base, out: join(dir, 'probed'), checkpointEvery: 2 },
+        probe: { prompts: ['Tell me about the cat.'], every: 4, maxNewTokens: 2 },
+      },
+      emit,
+      new AbortController().signal,
+    );
+    assert.equal(res.steps, 10);
+    assert.deepEqual(
+      samples.map((s) => s.step),
+      [0, 4, 8, 10],
+    );
   });
 
   it('a resume must agree on both options, and on when it evaluates', async () => {

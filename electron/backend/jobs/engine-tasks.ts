@@ -382,7 +382,6 @@ export async function trainTask(
 async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSignal): Promise<TrainSummary> {
   const probe = args.probe?.prompts.length ? args.probe : null;
   let prober: ModelRunner | null = null;
-  let totalSteps = Number.POSITIVE_INFINITY;
   // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
   const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
   const probeNotices = new Set<string>();
@@ -404,9 +403,10 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // alone until they are done (TrainHooks.onCheckpoint): its parameters are the checkpoint's, and
   // a second session would hold the weights again (ONNX Runtime maps them per session; a quantized
   // base packs them per session: 1.5 GB more at TinyLlama's shape in int8).
-  const sampleAt = async (step: number, dir: string, model: ReftModel) => {
+  // Every `every` steps and at the run's last checkpoint (its last step, or an early stop's).
+  const sampleAt = async ({ step, dir, last }: CheckpointWritten, model: ReftModel) => {
     if (!probe || signal.aborted) return;
-    if (step % probe.every !== 0 && step !== totalSteps) return;
+    if (step % probe.every !== 0 && !last) return;
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts()).on(model);
@@ -453,13 +453,10 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
       runBase = spec;
       return answersBeforeTraining();
     },
-    onProgress: (p) => {
-      totalSteps = p.totalSteps;
-      emit('progress', p);
-    },
+    onProgress: (p) => emit('progress', p),
     onCheckpoint: (c, model) => {
       emit('checkpoint', c);
-      return sampleAt(c.step, c.dir, model);
+      return sampleAt(c, model);
     },
   });
   const { metrics: _m, ...summary } = res;
