@@ -122,8 +122,12 @@ export const runsCommands: Command[] = [
           : run.lastStep === null
             ? `${asked}; no step has run yet`
             : `${asked}; where its steps ran was not recorded`;
+        // The reason's numbers are a line of the run's log; the run's page words it so too.
+        const early = run.stoppedEarly
+          ? `stopped early at step ${run.lastStep} of ${run.totalSteps}: the held-out loss stopped improving\n`
+          : '';
         const best = run.best ? `${bestText(run.best, run.best.kept)}\n` : '';
-        return `${head}\n${next}${sweepLine(run.sweep)}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
+        return `${head}\n${early}${next}${sweepLine(run.sweep)}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
       });
       return 0;
     },

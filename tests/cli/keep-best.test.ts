@@ -93,6 +93,9 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     const shown = JSON.parse(cli('runs', 'show', String(result.runId), '--json').stdout);
     assert.deepEqual(shown.best, { step: 7, evalLoss: lowest, kept: true });
     assert.equal(shown.status, 'completed');
+    // Completed, and 10 of 30 steps: it says why, as the run's page does.
+    assert.match(show.stdout, /^stopped early at step 10 of 30: the held-out loss stopped improving$/m);
+    assert.equal(shown.stoppedEarly, true);
   });
 
   it('killed (SIGKILL) after a checkpoint, `runs resume` ends with the same adapter at the same step', async () => {

@@ -121,18 +121,16 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     await detail.getByRole('link', { name: /in Adapters/ }).waitFor();
   });
 
-  test('a run that keeps the best shows which step it is, and marks it on the loss chart', async () => {
+  test('a run that keeps the best shows which step it is, marks it on the loss chart, and that it stopped early', async () => {
     assert.ok(server);
+    // Measured: the held-out loss is lowest at step 2, and patience 2 stops the run at step 4 of 90.
     const { runId } = await rpc(client, 'runs/start', {
       modelId,
       datasetId,
       name: 'best',
-      layers: '0;1',
-      rank: 2,
-      maxSteps: 12,
-      batchSize: 2,
+      epochs: 30,
       lr: 0.05,
-      evalSplit: 0.25,
+      evalSplit: 0.2,
       evalEvery: 1,
       keepBest: true,
       earlyStoppingPatience: 2,
@@ -146,7 +144,13 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     const want = `step ${best.step}, held-out loss ${best.evalLoss.toFixed(4)} (the adapter’s)`;
     assert.equal(await textWhen(detail.getByTestId('run-best'), want), want);
     await detail.getByTestId('loss-chart').getByText('best', { exact: true }).waitFor();
+    await detail.getByTestId('run-stopped-early').waitFor();
     await screenshot(page, 'runs-3b-best', false);
+    // The list says it too: completed at 4 of 90 steps is not a run cut short by anything else.
+    await page.goto(`${server.url}#/runs`);
+    const progress = page.getByTestId(`run-progress-${runId}`);
+    const early = /^\s*4 \/ 90\s+stopped early\s*$/;
+    assert.match(await textWhen(progress, early), early);
   });
 
   test('cancel asks first, says what happened (never "failed") and keeps the last checkpoint', async () => {

@@ -11,7 +11,7 @@ import { runsHandlers } from '../handlers/runs.ts';
 import { closeLibrary, openLibrary } from './library.ts';
 import type { Library } from './library-handle.ts';
 import type { RunListEntry } from './run-list.ts';
-import { createRun, setRunDevice, setRunStatus } from './runs.ts';
+import { appendMetrics, createRun, getRunRecord, setRunDevice, setRunStatus } from './runs.ts';
 import { createSweep } from './sweeps.ts';
 
 /** A model and a dataset version named as the page shows them, by plain rows: only names matter here. */
@@ -81,6 +81,7 @@ test('runs/list entries carry what a row shows, not the config and system inform
       'name',
       'pace',
       'status',
+      'stoppedEarly',
       'sweep',
       'totalSteps',
     ]);
@@ -89,6 +90,48 @@ test('runs/list entries carry what a row shows, not the config and system inform
     assert.equal(entry.lastStep, 3);
     assert.deepEqual(entry.pace, { etaS: null, tokensPerS: 9 });
     assert.ok(JSON.stringify(entry).length < 500, JSON.stringify(entry));
+  }));
+
+test('a run that early stopping ended says so in the list and its record; one that ran every step does not', () =>
+  withLibrary((lib) => {
+    /** A completed run of 30 planned steps whose last recorded step is `last`. */
+    const completed = (name: string, config: Record<string, unknown>, last: number) => {
+      const run = createRun(lib, { name, config, totalSteps: 30 });
+      setRunStatus(lib, run.id, 'running');
+      appendMetrics(
+        lib,
+        run.id,
+        Array.from({ length: last }, (_, i) => ({
+          step: i + 1,
+          epoch: null,
+          loss: 1,
+          lr: null,
+          gradNorm: null,
+          tokensPerS: null,
+          evalLoss: 1,
+        })),
+      );
+      setRunStatus(lib, run.id, 'completed');
+      return run.id;
+    };
+    const early = completed('early', { earlyStoppingPatience: 3 }, 10);
+    const full = completed('full', { earlyStoppingPatience: 3 }, 30);
+    const plain = completed('plain', {}, 30);
+    const running = createRun(lib, {
+      name: 'running',
+      config: { earlyStoppingPatience: 3 },
+      totalSteps: 30,
+    }).id;
+    const entries = new Map(list(lib).map((r) => [r.id, r.stoppedEarly]));
+    assert.deepEqual(
+      [early, full, plain, running].map((id) => [entries.get(id), getRunRecord(lib, id).stoppedEarly]),
+      [
+        [true, true],
+        [false, false],
+        [false, false],
+        [false, false],
+      ],
+    );
   }));
 
 test('runs/list with ids reads only the runs a change names; a deleted one is left out', () =>

@@ -11,7 +11,7 @@ import { runAskedDevice } from '../../../native-runtime/runtime/device-choice.ts
 import { runLeftUnmarked } from '../db/database.ts';
 import type { Library } from './library-handle.ts';
 import { type RunPace, runPace } from './run-pace.ts';
-import { LAST_METRIC_JOIN, type RunRecord, type RunStatus } from './runs.ts';
+import { LAST_METRIC_JOIN, type RunRecord, type RunStatus, runStoppedEarly } from './runs.ts';
 import { type RunSweep, sweepsByIds } from './sweeps.ts';
 
 /** A run as the Runs page lists it. */
@@ -26,6 +26,7 @@ export type RunListEntry = Pick<
   | 'totalSteps'
   | 'lastStep'
   | 'lastLoss'
+  | 'stoppedEarly'
   | 'device'
   | 'deviceFallback'
 > & {
@@ -57,17 +58,19 @@ interface Row {
   sweep_id: number | null;
   owner_token: string | null;
   asked_device: unknown;
+  patience: unknown;
   model_name: string | null;
   dataset_name: string | null;
   last_step: number | null;
   last_loss: number | null;
 }
 
-// The config's device only (json_extract), not the config: parsing every run's config was most of
+// The config's device and patience only (json_extract), not the config: parsing every run's config was most of
 // the list's time. The model and dataset names are for the search.
 const SELECT_ROWS = `SELECT r.id, r.name, r.status, r.model_id, r.dataset_version_id, r.created_at,
     r.total_steps, r.device, r.device_fallback, r.sweep_id, r.owner_token,
     json_extract(r.config_json, '$.device') AS asked_device,
+    json_extract(r.config_json, '$.earlyStoppingPatience') AS patience,
     md.name AS model_name, d.name || ' v' || v.version AS dataset_name,
     m.step AS last_step, m.loss AS last_loss
   FROM runs r
@@ -132,6 +135,7 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
       totalSteps: r.total_steps ?? null,
       lastStep: r.last_step,
       lastLoss: r.last_loss,
+      stoppedEarly: runStoppedEarly(status, r.last_step, r.total_steps, r.patience),
       device: r.device ?? null,
       deviceFallback: r.device_fallback ?? null,
       askedDevice: runAskedDevice({ device: r.asked_device }),

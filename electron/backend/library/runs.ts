@@ -50,6 +50,8 @@ export interface RunRecord {
   /** The last recorded step and loss, for list views. */
   lastStep: number | null;
   lastLoss: number | null;
+  /** Early stopping ended it: completed before its last planned step (runStoppedEarly). */
+  stoppedEarly: boolean;
   /**
    * The provider that ran the steps (config.device is what was asked for: 'auto' picks, and a device
    * that cannot start falls back to the CPU); null until the engine has created its session.
@@ -141,13 +143,15 @@ const SELECT_RUN = `SELECT r.*, m.step AS last_step, m.loss AS last_loss FROM ru
  */
 function toRecord(lib: Library, r: RunRow): RunRecord {
   const unmarked = runLeftUnmarked(lib.db, r.id, r.owner_token ?? null);
+  const status = unmarked ? 'interrupted' : r.status;
+  const config = parseJsonColumn<Record<string, unknown>>(r.config_json, {});
   return {
     id: r.id,
     name: r.name,
     modelId: r.model_id,
     datasetVersionId: r.dataset_version_id,
-    config: parseJsonColumn(r.config_json, {}),
-    status: unmarked ? 'interrupted' : r.status,
+    config,
+    status,
     error: unmarked ? (r.error ?? INTERRUPTED_ERROR) : r.error,
     errorCode: r.error_code ?? null,
     createdAt: r.created_at,
@@ -159,10 +163,31 @@ function toRecord(lib: Library, r: RunRow): RunRecord {
     totalSteps: r.total_steps ?? null,
     lastStep: r.last_step,
     lastLoss: r.last_loss,
+    stoppedEarly: runStoppedEarly(status, r.last_step, r.total_steps, config.earlyStoppingPatience),
     device: r.device ?? null,
     deviceFallback: r.device_fallback ?? null,
     sweepId: r.sweep_id ?? null,
   };
+}
+
+/**
+ * Whether early stopping ended a run (training/best-so-far.ts): it completed before its last planned
+ * step, with a patience set. Nothing else completes a run early (a resume must agree on the steps),
+ * and the library keeps no other mark of it: the reason is a line of the run's log.
+ */
+export function runStoppedEarly(
+  status: RunStatus,
+  lastStep: number | null,
+  totalSteps: number | null,
+  earlyStoppingPatience: unknown,
+): boolean {
+  return (
+    status === 'completed' &&
+    Number(earlyStoppingPatience) > 0 &&
+    lastStep !== null &&
+    totalSteps !== null &&
+    lastStep < totalSteps
+  );
 }
 
 export function listRuns(lib: Library, filter: { status?: RunStatus } = {}): RunRecord[] {
