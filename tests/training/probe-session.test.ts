@@ -5,16 +5,18 @@
 // training session's 2.69 GB. Counted here as the ONNX Runtime sessions a run with probes creates
 // (a machine under load cannot fail it): the answers before training (step 0, before the training
 // session opens, released before it) and the training session. The answers must stay those of
-// the checkpoint's adapter on a session of its own, dropout's masks included. Real ORT, the Llama
-// fixture.
+// the checkpoint's adapter on a session of its own, dropout's masks included, and the run must
+// train bit for bit as one without probes. Real ORT, the Llama fixture.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Emit, trainTask } from '../../electron/backend/jobs/engine-tasks.ts';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { ort } from '../../native-runtime/runtime/session.ts';
 import type { ProbeSample } from '../../native-runtime/training/events.ts';
+import { train } from '../../native-runtime/training/trainer.ts';
 import { constantRows, llamaRun, tempDir, writeJsonl } from './helpers.ts';
 
 const PROMPTS = ['Tell me about the cat.', 'Tell me about the zebra.'];
@@ -68,4 +70,36 @@ test("probe prompts answer on the run's training session: no second session of t
   } finally {
     await own.release();
   }
+});
+
+test('a run with probe prompts trains exactly as one without: parameters, optimizer state, held-out loss', async () => {
+  // The probes generate on the training session between steps: they must leave its parameters,
+  // the optimizer and dropout's masks (a function of seed and step) as they were.
+  const dir = tempDir('probe-parity-');
+  const data = writeJsonl(join(dir, 'ok.jsonl'), constantRows('ok'));
+  const config = (name: string) => ({
+    ...llamaRun(data, {
+      maxSteps: 4,
+      checkpointEvery: 2,
+      lr: 2e-2,
+      dropout: 0.2,
+      evalSplit: 0.2,
+      evalEvery: 1,
+    }),
+    out: join(dir, name),
+  });
+  const probed = await trainTask(
+    { config: config('probed'), probe: { prompts: PROMPTS, every: 2, maxNewTokens: 4 } },
+    (() => {}) as Emit<'train'>,
+    new AbortController().signal,
+  );
+  const plain = await train(config('plain'));
+  const bytes = (folder: string, file: string) => readFileSync(join(folder, file));
+  assert.equal(probed.evalLoss, plain.evalLoss);
+  assert.deepEqual(bytes(probed.adapter, 'adapter.safetensors'), bytes(plain.adapter, 'adapter.safetensors'));
+  for (const step of ['step-000002', 'step-000004'])
+    assert.deepEqual(
+      bytes(`${probed.adapter}.checkpoints/${step}`, 'optimizer.safetensors'),
+      bytes(`${plain.adapter}.checkpoints/${step}`, 'optimizer.safetensors'),
+    );
 });
