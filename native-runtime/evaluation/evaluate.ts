@@ -59,6 +59,11 @@ export interface EvaluateInput {
    * here on it is an evaluation that ran, which a history records; before, a refused request.
    */
   onStart?: () => void;
+  /**
+   * Awaited after onStart, before the session opens: the studio's engine releases its kept sessions of
+   * the same model there (engine-tasks.ts releaseRunnersOf), which would hold the weights again.
+   */
+  beforeLoad?: () => Promise<void>;
 }
 
 export interface EvalSample {
@@ -207,6 +212,7 @@ export async function evaluateAdapter(input: EvaluateInput): Promise<EvaluationR
   // So is a model the computer's memory cannot hold (the base model's load is the same model's).
   await opened.checkMemory();
   input.onStart?.();
+  await input.beforeLoad?.();
   const adapter = await opened.load();
   // The base model runs on the adapter's session, its interventions given no positions (runner.ts
   // `base`): a second session would map every weight again, and RSS counts each mapping (a 1.1B

@@ -262,19 +262,29 @@ interface KeptRunner {
   users: number;
   /** Evicted (or forgotten) while in use: released when its last generation ends. */
   dropped: boolean;
+  /** The base weights it holds: the model folder, device and form asked for (releaseRunnersOf). */
+  base: string;
 }
 
 const runners = new Map<string, KeptRunner>();
 
-function release(k: KeptRunner): void {
-  void k.runner.then((x) => x.release()).catch(() => {});
+/** Which weights a session holds, as the kept runners record it. */
+const baseKey = (a: { model: string; device?: DeviceChoice; quantize?: string }): string =>
+  JSON.stringify([a.model, a.device ?? 'cpu', a.quantize ?? 'none']);
+
+function release(k: KeptRunner): Promise<void> {
+  return k.runner.then((x) => x.release()).catch(() => {});
 }
 
-/** Drops a kept model; one that a generation still decodes with is released after it. */
-function drop(key: string, k: KeptRunner): void {
+/**
+ * Drops a kept model; one that a generation still decodes with is released after it. Resolves once
+ * an unused one is released.
+ */
+function drop(key: string, k: KeptRunner): Promise<void> {
   runners.delete(key);
-  if (k.users === 0) release(k);
-  else k.dropped = true;
+  if (k.users === 0) return release(k);
+  k.dropped = true;
+  return Promise.resolve();
 }
 
 /** The model for a request, counted as in use until `done` is called. */
@@ -300,7 +310,7 @@ function runnerFor(
     // The request is checked before the load: a prompt the model cannot read neither converts the
     // base nor opens a session (nor fails the other requests waiting on this load).
     opened.reader.request(args.prompts, { chat: args.chat, maxNewTokens: args.maxNewTokens });
-    const loaded: KeptRunner = { runner: opened.load(), users: 0, dropped: false };
+    const loaded: KeptRunner = { runner: opened.load(), users: 0, dropped: false, base: baseKey(args) };
     k = loaded;
     runners.set(key, loaded);
     loaded.runner.catch(() => {
@@ -313,7 +323,7 @@ function runnerFor(
   // ("Session already disposed"): that one is released once its generation ends.
   for (const [oldKey, old] of runners) {
     if (runners.size <= RUNNERS_KEPT) break;
-    if (old !== used) drop(oldKey, old);
+    if (old !== used) void drop(oldKey, old);
   }
   return {
     runner: used.runner,
@@ -326,7 +336,23 @@ function runnerFor(
 
 /** Forgets cached sessions of an adapter folder (it was removed or replaced). */
 export async function releaseRunners(): Promise<void> {
-  for (const [key, k] of [...runners]) drop(key, k);
+  await Promise.all([...runners].map(([key, k]) => drop(key, k)));
+}
+
+/**
+ * Releases the kept sessions over the same weights as `a` (model folder, device, form), resolved once
+ * the unused ones are gone; one still answering goes when its answer ends. An evaluation does this
+ * before its own session opens: beside a kept one it would hold the weights a second time — a
+ * quantized base pre-packs them per session (at TinyLlama's shape in int8, 1.5 GB of private memory
+ * more), and RSS counts a float store once per session mapping it.
+ */
+export async function releaseRunnersOf(a: {
+  model: string;
+  device?: DeviceChoice;
+  quantize?: string;
+}): Promise<void> {
+  const base = baseKey(a);
+  await Promise.all([...runners].filter(([, k]) => k.base === base).map(([key, k]) => drop(key, k)));
 }
 
 export async function generateTask(
@@ -476,6 +502,9 @@ export async function evaluateTask(
     onProgress: (done, total) => emit('progress', { done, total }),
     onNotice: (text) => emit('notice', { text }),
     onStart: () => emit('start', {}),
+    // The Playground's idle sessions of this model go first: one copy of the weights, not two. Its
+    // next answer loads the model again.
+    beforeLoad: () => releaseRunnersOf(args),
   });
 }
 

@@ -1,0 +1,88 @@
+// The 'infer' engine process keeps the Playground's sessions (engine-tasks.ts runnerFor), and an
+// evaluation there opened its own session of the same model beside them: ONNX Runtime maps the
+// weights per session (RSS counts them again), and a quantized base pre-packs them per session — at
+// TinyLlama's shape in int8 1.5 GB more private memory, ~10 GB at 8B. The evaluation now releases the
+// kept sessions over the same weights (model, device, form) before its own opens; a kept session of
+// another model stays, and the Playground's next answer loads the model again, answering as before.
+// Counted here as the sessions alive when the evaluation's session is created (a machine under load
+// cannot fail it). Real ORT, the Llama and Qwen2 fixtures.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  type Emit,
+  evaluateTask,
+  generateTask,
+  releaseRunners,
+} from '../../electron/backend/jobs/engine-tasks.ts';
+import { ort } from '../../native-runtime/runtime/session.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { adapterFor } from '../helpers/models.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { writeJsonl } from '../training/helpers.ts';
+
+const LLAMA = modelDir('llama');
+const QWEN = modelDir('qwen2');
+
+test('an evaluation releases the Playground’s kept session of its model before opening its own', {
+  timeout: 120_000,
+}, async () => {
+  const root = tempDir('eval-beside-playground-');
+  const adapter = adapterFor(LLAMA, join(root, 'adapter'));
+  const data = writeJsonl(join(root, 'd.jsonl'), [
+    { prompt: 'Question 1: what is 1 plus 1?', completion: ' 2' },
+    { prompt: 'Question 2: what is 2 plus 2?', completion: ' 4' },
+  ]);
+  const signal = new AbortController().signal;
+  const noop = (() => {}) as Emit<'generate'>;
+  // The Playground's way: the adapter as a composition of one.
+  const playground = (model: string, adapters: { dir: string; name: string }[] = []) =>
+    generateTask(
+      { model, adapter: null, adapters, prompts: ['Hello there'], maxNewTokens: 4, temperature: 0 },
+      noop,
+      signal,
+    ).then((g) => g.texts[0].text);
+
+  // Sessions alive now, and how many were alive as each new one was created.
+  const alive = new Set<ort.InferenceSession>();
+  const aliveAtCreate: number[] = [];
+  const create = ort.InferenceSession.create;
+  ort.InferenceSession.create = (async (...args: Parameters<typeof create>) => {
+    const s = await create.apply(ort.InferenceSession, args);
+    aliveAtCreate.push(alive.size);
+    alive.add(s);
+    const release = s.release.bind(s);
+    s.release = () => {
+      alive.delete(s);
+      return release();
+    };
+    return s;
+  }) as typeof create;
+  try {
+    const first = await playground(LLAMA, [{ dir: adapter, name: '#1' }]);
+    await playground(QWEN);
+    assert.equal(alive.size, 2, 'the Playground keeps both models');
+
+    const report = await evaluateTask(
+      { model: LLAMA, adapter, data, kind: 'loss', batchSize: 2 },
+      (() => {}) as Emit<'evaluate'>,
+      signal,
+    );
+    assert.ok(Number.isFinite(report.metrics.loss));
+    assert.deepEqual(
+      aliveAtCreate,
+      [0, 1, 1],
+      "the evaluation's session opened beside the other model's only: the llama one was released",
+    );
+    assert.equal(alive.size, 1, "after the evaluation: the other model's kept session alone");
+
+    // The Playground's next answer loads the model again and answers as before.
+    assert.equal(await playground(LLAMA, [{ dir: adapter, name: '#1' }]), first);
+    assert.equal(aliveAtCreate.length, 4);
+  } finally {
+    ort.InferenceSession.create = create;
+    await releaseRunners();
+  }
+  assert.equal(alive.size, 0);
+});
