@@ -129,8 +129,8 @@ function workerSpec(): { file: string; execArgv: string[] } {
 const SESSION_LANES = new Set(['infer', 'train']);
 
 /**
- * glibc malloc's settings for the lanes holding sessions, on Linux, read once at process start. glibc raises
- * the size from which an allocation gets a mapping of its own (given back when freed) as big blocks
+ * glibc malloc's settings for the lanes holding sessions, on Linux, read once at process start.
+ * glibc raises the size from which an allocation gets a mapping of its own (given back when freed) as big blocks
  * are freed, up to 32 MiB; a quantized session's pre-packed weights (MBs a matrix) then came from
  * its heaps and stayed there after the session's release: TinyLlama's shape in int8, a Playground
  * session and an evaluation released, 1.40 GB anonymous memory kept → 0.09 GB with a fixed 128 KiB,
@@ -138,7 +138,7 @@ const SESSION_LANES = new Set(['infer', 'train']);
  * memory); a released int8 training session, 2.27 → 0.09 GB, its steps as fast. MALLOC_ARENA_MAX=2
  * and ORT's enableCpuMemArena off kept as much. The user's own setting wins. Other systems: unchanged.
  */
-export function mallocEnv(lane: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function mallocEnv(lane: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (process.platform !== 'linux' || !SESSION_LANES.has(lane) || env.MALLOC_MMAP_THRESHOLD_ !== undefined)
     return {};
   return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) };
