@@ -220,43 +220,6 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByRole('radio', { name: /^None/ }).check();
   });
 
-  test('keep the best and early stopping: disabled with why until the run holds rows out', async () => {
-    await freshDraft();
-    await step('Training').click();
-    const keep = page.getByLabel('Keep the best');
-    const patience = page.getByLabel('Stop without improvement');
-    const why =
-      'Needs held-out data: under Validation (Model & data), hold out rows or choose another version.';
-    assert.equal(await keep.isDisabled(), true);
-    assert.equal(await patience.isDisabled(), true);
-    assert.equal(await textWhen(page.getByTestId('needs-keepBest'), why), why);
-    assert.equal(await textWhen(page.getByTestId('needs-earlyStoppingPatience'), why), why);
-    await screenshot(page, 'train-3c-keep-best-disabled', false);
-
-    await step('Model & data').click();
-    await page.getByRole('radio', { name: /^Hold out/ }).check();
-    await step('Training').click();
-    await keep.check();
-    await patience.fill('3');
-    assert.equal(await page.getByTestId('needs-keepBest').count(), 0);
-    await step('Preview & start').click();
-    assert.equal(await reviewValue('Keep the best'), 'yes');
-    assert.equal(await reviewValue('Stop without improvement'), 'after 3 evaluations without improvement');
-
-    // Set, then no held-out rows: refused in words, and still there to turn off.
-    await step('Model & data').click();
-    await page.getByRole('radio', { name: /^None/ }).check();
-    await step('Training').click();
-    const refused =
-      'Keep the best needs held-out data to measure the loss on: under Validation (Model & data), hold out rows or choose another version';
-    assert.equal(await textWhen(page.getByTestId('issue-keepBest'), refused), refused);
-    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
-    await keep.uncheck();
-    await patience.fill('');
-    await page.getByTestId('issue-keepBest').waitFor({ state: 'detached' });
-    assert.equal(await keep.isDisabled(), true);
-  });
-
   test('a run name or a probe prompt runs/start would refuse is refused in the form, in words', async () => {
     // Before, the form let them through and the estimate, the preview and Start each answered with
     // the RPC schema's words ("runs/start: invalid params: name: …").
@@ -466,6 +429,44 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
+  });
+
+  // Starts over (freshDraft): after the tests above, which build on the recipe's draft.
+  test('keep the best and early stopping: disabled with why until the run holds rows out', async () => {
+    await freshDraft();
+    await step('Training').click();
+    const keep = page.getByLabel('Keep the best');
+    const patience = page.getByLabel('Stop without improvement');
+    const why =
+      'Needs held-out data: under Validation (Model & data), hold out rows or choose another version.';
+    assert.equal(await keep.isDisabled(), true);
+    assert.equal(await patience.isDisabled(), true);
+    assert.equal(await textWhen(page.getByTestId('needs-keepBest'), why), why);
+    assert.equal(await textWhen(page.getByTestId('needs-earlyStoppingPatience'), why), why);
+    await screenshot(page, 'train-3c-keep-best-disabled', false);
+
+    await step('Model & data').click();
+    await page.getByRole('radio', { name: /^Hold out/ }).check();
+    await step('Training').click();
+    await keep.check();
+    await patience.fill('3');
+    assert.equal(await page.getByTestId('needs-keepBest').count(), 0);
+    await step('Preview & start').click();
+    assert.equal(await reviewValue('Keep the best'), 'yes');
+    assert.equal(await reviewValue('Stop without improvement'), 'after 3 evaluations without improvement');
+
+    // Set, then no held-out rows: refused in words, and still there to turn off.
+    await step('Model & data').click();
+    await page.getByRole('radio', { name: /^None/ }).check();
+    await step('Training').click();
+    const refused =
+      'Keep the best needs held-out data to measure the loss on: under Validation (Model & data), hold out rows or choose another version';
+    assert.equal(await textWhen(page.getByTestId('issue-keepBest'), refused), refused);
+    assert.equal(await page.getByRole('button', { name: 'Next', exact: true }).isDisabled(), true);
+    await keep.uncheck();
+    await patience.fill('');
+    await page.getByTestId('issue-keepBest').waitFor({ state: 'detached' });
+    assert.equal(await keep.isDisabled(), true);
   });
 
   test('a probe prompt too long for the model is refused by the estimate, the preview and Start', async () => {
