@@ -36,6 +36,7 @@ import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/tr
 import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { catchInterrupts } from '../interrupt.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
 const BACKWARDS: readonly TrainBackward[] = ['transposed', 'packed-dequantize', 'unpacked'];
@@ -159,6 +160,29 @@ async function measure(
   check: (dims: BenchDims) => void,
   fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
   asks: BenchMemoryOptions = { use: 'chat' },
+): Promise<number> {
+  // A measurement keeps nothing, so Ctrl-C (SIGTERM, SIGHUP) ends it at once; exiting rather than
+  // Node's default lets the synthetic model's 'exit' handler delete its folder (gigabytes) now, not
+  // at the next start's sweep. Heard between two ONNX Runtime calls, or while the model is written.
+  const ctrlC = catchInterrupts((m) => ctx.progress.log(m), { first: 'stopping the bench', stop: '' });
+  ctrlC.signal.addEventListener('abort', () => {
+    ctx.progress.close();
+    process.exit(130);
+  });
+  try {
+    return await measureUntilStopped(ctx, what, unit, check, fn, asks);
+  } finally {
+    ctrlC.release();
+  }
+}
+
+async function measureUntilStopped(
+  ctx: CommandContext,
+  what: string,
+  unit: string,
+  check: (dims: BenchDims) => void,
+  fn: (spec: ModelSpec, device: DeviceChoice, onStep: BenchProgress) => Promise<Record<string, unknown>>,
+  asks: BenchMemoryOptions,
 ): Promise<number> {
   const s = await setup(ctx, asks, check);
   // Peak GPU memory: nvidia-smi samples the card in a child process while ORT blocks this thread.
