@@ -41,6 +41,12 @@ test('two windows generate at once on one model; Stop in one stops only its own 
     requestId,
   });
   const a = windowA.call('generate/run', ask('window-a', 48));
+  // Another request under an id in flight is refused; the first goes on.
+  const twice = await windowB.callError('generate/run', ask('window-a', 4));
+  assert.deepEqual(
+    [twice.code, twice.message],
+    ['duplicate-request', 'request window-a is already generating'],
+  );
   const b2 = windowB.call('generate/run', ask('window-b', 2000)).then(
     () => 'finished',
     (e: { code?: string }) => e.code,
@@ -48,6 +54,8 @@ test('two windows generate at once on one model; Stop in one stops only its own 
   await waitFor("B's Stop", async () => stopB);
   assert.deepEqual(await stopB, { cancelled: true });
   assert.equal(await b2, 'cancelled');
+  // An answer that ended is no longer in flight: a Stop after it stops nothing.
+  assert.deepEqual(await windowB.call('generate/cancel', { requestId: 'window-b' }), { cancelled: false });
   const answer = await a;
   assert.equal(answer.requestId, 'window-a');
   assert.ok(answer.tokens > 0);

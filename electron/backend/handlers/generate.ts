@@ -17,6 +17,7 @@ import { getAdapter, namingChatTrainedAdapterIn } from '../library/adapters.ts';
 import { preferredDevice } from '../library/environment.ts';
 import { getModel } from '../library/models.ts';
 import { recordGeneration } from '../library/runs.ts';
+import { CancellableRequests } from '../rpc/cancellable-requests.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 export interface GenerateReply {
@@ -40,7 +41,7 @@ export interface GenerateReply {
   device: DeviceUsed;
 }
 
-const inFlight = new Map<string, AbortController>();
+const generations = new CancellableRequests('generating');
 
 const Message = z
   .object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) })
@@ -109,15 +110,8 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
   const chat = p.chat ?? defaultChat(adapter !== null || composed.length > 0);
   const maxNewTokens = p.maxNewTokens ?? 128;
   const requestId = p.requestId ?? randomUUID();
-  if (inFlight.has(requestId))
-    throw new ValidationError('duplicate-request', `request ${requestId} is already generating`);
-  const ac = new AbortController();
-  inFlight.set(requestId, ac);
-  const requesterGone = () => ac.abort();
-  if (ctx.client?.gone.aborted) ac.abort();
-  ctx.client?.gone.addEventListener('abort', requesterGone, { once: true });
-  const t0 = performance.now();
-  try {
+  return generations.run(requestId, ctx.client, async (signal) => {
+    const t0 = performance.now();
     const {
       texts: [out],
       device,
@@ -142,7 +136,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
           dataDir: ctx.lib.dataDir,
         },
         {
-          signal: ac.signal,
+          signal,
           onEvent: (e, d) =>
             ctx.events.emit(e === 'notice' ? 'generate/notice' : 'generate/token', {
               requestId,
@@ -214,10 +208,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       decodeMs: out.decodeMs,
       device,
     };
-  } finally {
-    inFlight.delete(requestId);
-    ctx.client?.gone.removeEventListener('abort', requesterGone);
-  }
+  });
 }
 
 export const generateHandlers = defineHandlers({
@@ -225,11 +216,7 @@ export const generateHandlers = defineHandlers({
   /** Stops a generation started with that requestId; its generate/run answers with a 'cancelled' error. */
   'generate/cancel': handler(
     z.object({ requestId: z.string().min(1).max(100) }).strict(),
-    (p): { cancelled: boolean } => {
-      const ac = inFlight.get(p.requestId);
-      ac?.abort();
-      return { cancelled: !!ac };
-    },
+    (p): { cancelled: boolean } => ({ cancelled: generations.cancel(p.requestId) }),
   ),
 });
 
