@@ -23,11 +23,18 @@ import {
 } from '../library/adapters.ts';
 import { checkSourcePath } from '../library/source-path.ts';
 import { type DownloadInfo, discardUpload, uploadedFolder } from '../library/transfers.ts';
+import { CancellableRequests } from '../rpc/cancellable-requests.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { windowWords } from '../rpc/user-errors.ts';
 
 const Id = z.object({ id: z.number().int().positive() }).strict();
 const Tag = z.string().min(1).max(64);
+
+/** A window's id for an export, so that it can stop it (adapters/export-cancel). */
+const RequestId = z.string().min(1).max(100);
+
+// Exports in flight: a bundle copies (and a zip compresses) the run's whole dataset, seconds for a big one.
+const exports = new CancellableRequests('exporting');
 
 export const adaptersHandlers = defineHandlers({
   'adapters/list': handler(
@@ -98,15 +105,40 @@ export const adaptersHandlers = defineHandlers({
         out: z.string().min(1).max(4096),
         format: z.enum(EXPORT_FORMATS).optional(),
         force: z.boolean().optional(),
+        requestId: RequestId.optional(),
       })
       .strict(),
-    (p, ctx): Promise<AdapterExport> => exportLibraryAdapter(ctx.lib, ctx.engine, p, { absoluteOnly: true }),
+    (p, ctx): Promise<AdapterExport> => {
+      const { requestId, ...input } = p;
+      return exports.run(requestId, ctx.client, (signal) =>
+        exportLibraryAdapter(ctx.lib, ctx.engine, input, { absoluteOnly: true, signal }),
+      );
+    },
   ),
   /** The same export as a zip to download with files/download. */
   'adapters/export-zip': handler(
-    z.object({ id: z.number().int().positive(), format: z.enum(EXPORT_FORMATS).optional() }).strict(),
-    (p, ctx): Promise<DownloadInfo & Omit<AdapterExport, 'out'>> =>
-      exportLibraryAdapterZip(ctx.lib, ctx.engine, p),
+    z
+      .object({
+        id: z.number().int().positive(),
+        format: z.enum(EXPORT_FORMATS).optional(),
+        requestId: RequestId.optional(),
+      })
+      .strict(),
+    (p, ctx): Promise<DownloadInfo & Omit<AdapterExport, 'out'>> => {
+      const { requestId, ...input } = p;
+      return exports.run(requestId, ctx.client, (signal) =>
+        exportLibraryAdapterZip(ctx.lib, ctx.engine, input, signal),
+      );
+    },
+  ),
+  /**
+   * Stops the adapters/export or adapters/export-zip started with that requestId (a bundle of a big
+   * dataset takes seconds): it answers with a 'cancelled' error and leaves nothing of its own behind,
+   * a previous export in the folder as it was.
+   */
+  'adapters/export-cancel': handler(
+    z.object({ requestId: RequestId }).strict(),
+    (p): { cancelled: boolean } => ({ cancelled: exports.cancel(p.requestId) }),
   ),
   'adapters/check': handler(
     z

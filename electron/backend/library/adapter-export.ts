@@ -13,8 +13,14 @@
 // writing and zipping (export-writer.ts) run in the engine's 'files' worker, off the RPC loop.
 
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import {
+  folderLeftoverNames,
+  isFileTemp,
+  sweepFolderLeftovers,
+} from '../../../native-runtime/formats/atomic-write.ts';
 import type { Engine } from '../jobs/engine.ts';
 import { checkRunDataKept, getAdapter, runTrainingSource } from './adapters.ts';
 import { checkExportDestination } from './export-destination.ts';
@@ -32,14 +38,41 @@ export async function exportLibraryAdapter(
   lib: Library,
   engine: Engine,
   input: { id: number; out: string; format?: ExportFormat; force?: boolean },
-  opts: { absoluteOnly?: boolean } = {},
+  opts: { absoluteOnly?: boolean; signal?: AbortSignal } = {},
 ): Promise<AdapterExport> {
   const out = checkExportDestination(input.out, {
     dataDir: lib.dataDir,
     force: input.force,
     absoluteOnly: opts.absoluteOnly,
   });
-  return engine.call('exportAdapter', { job: planExport(lib, { ...input, out }) });
+  return writeExportStoppable(engine, planExport(lib, { ...input, out }), opts.signal);
+}
+
+/**
+ * Writes `job` in the engine; aborting `signal` stops it mid-write, leaving the destination as it
+ * was: no temp folder of its own beside it, a previous export it had moved aside put back.
+ */
+export async function writeExportStoppable(
+  engine: Engine,
+  job: ExportJob,
+  signal?: AbortSignal,
+): Promise<AdapterExport> {
+  // Another process's write in progress beside the same folder is not this export's to clear.
+  const others = folderLeftoverNames(job.out);
+  try {
+    return await engine.call('exportAdapter', { job }, stoppedBy(signal));
+  } catch (e) {
+    if (signal?.aborted) sweepFolderLeftovers(job.out, 0, others);
+    throw e;
+  }
+}
+
+/**
+ * The write never hears a cancel (it is synchronous in the 'files' process): `signal` kills that
+ * process instead, when the export is its only call, as a speed measurement's (engine.ts killOnAbort).
+ */
+function stoppedBy(signal: AbortSignal | undefined) {
+  return signal ? { signal, killOnAbort: true } : {};
 }
 
 /** What exporting adapter `id` in `format` to `out` writes, from the library (no file is touched). */
@@ -77,6 +110,7 @@ export async function exportLibraryAdapterZip(
   lib: Library,
   engine: Engine,
   input: { id: number; format?: ExportFormat },
+  signal?: AbortSignal,
 ): Promise<DownloadInfo & Omit<AdapterExport, 'out'>> {
   const a = getAdapter(lib, input.id);
   const format = input.format ?? 'pyreft';
@@ -84,6 +118,30 @@ export async function exportLibraryAdapterZip(
   const { downloadId, file } = reserveDownload(lib);
   const workDir = join(lib.dataDir, 'downloads', `.work-${randomBytes(6).toString('hex')}`);
   const job = planExport(lib, { id: a.id, out: join(workDir, stem), format });
-  const { sizeBytes, ...rest } = await engine.call('exportAdapterZip', { job, zip: { workDir, stem, file } });
+  const { sizeBytes, ...rest } = await writeExportZipStoppable(engine, job, { workDir, stem, file }, signal);
   return { downloadId, fileName: `${stem}.zip`, sizeBytes, ...rest };
+}
+
+/** writeExportZip in the engine; aborting `signal` stops it mid-write, leaving nothing of it. */
+export async function writeExportZipStoppable(
+  engine: Engine,
+  job: ExportJob,
+  zip: { workDir: string; stem: string; file: string },
+  signal?: AbortSignal,
+): Promise<Omit<AdapterExport, 'out'> & { sizeBytes: number }> {
+  try {
+    return await engine.call('exportAdapterZip', { job, zip }, stoppedBy(signal));
+  } catch (e) {
+    // The killed process removed neither its work folder nor the zip's temp file.
+    if (signal?.aborted) removeZipLeftovers(zip.workDir, zip.file);
+    throw e;
+  }
+}
+
+/** An export zip's work folder and writeFileAtomic's temp file of it (`FILE.<hex>.tmp`). */
+function removeZipLeftovers(workDir: string, file: string): void {
+  rmSync(workDir, { recursive: true, force: true });
+  for (const name of readdirSync(dirname(file)))
+    if (name.startsWith(`${basename(file)}.`) && isFileTemp(name))
+      rmSync(join(dirname(file), name), { force: true });
 }

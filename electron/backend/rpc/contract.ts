@@ -117,9 +117,12 @@
 //   adapters/get      {id}                                          → AdapterRecord
 //   adapters/lineage  {id}                                          → AdapterLineage (base model, run, dataset, metrics, size)
 //   adapters/import   {path | uploadId, name?, modelId?, modelPath?, positions?, forceBase?, tags?} → {adapter, kind, notes}
-//   adapters/export   {id, out, format?: 'pyreft'|'studio'|'bundle', force?} → {out, format, files, exact, note}
+//   adapters/export   {id, out, format?: 'pyreft'|'studio'|'bundle', force?, requestId?} → {out, format, files, exact, note}
 //                                                                   (a relative out is under <data folder>/exports/)
-//   adapters/export-zip {id, format?}                               → {downloadId, fileName, sizeBytes, format, files, exact, note}
+//   adapters/export-zip {id, format?, requestId?}                   → {downloadId, fileName, sizeBytes, format, files, exact, note}
+//                                                                   (either stops when its requester's connection closes)
+//   adapters/export-cancel {requestId}                              → {cancelled} (that export answers with error 'cancelled';
+//                                                                     nothing of its own is left, a previous export is kept)
 //   files/upload-begin  {kind: 'adapter'|'dataset', files: {path, size}[]} → {uploadId, chunkBytes} (limits checked)
 //   files/upload-chunk  {uploadId, path, offset, data: base64}      → {received}
 //   files/upload-finish {uploadId}                                  → {files} (a lone .zip is unpacked)
