@@ -10,7 +10,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deviceMemories, trainsOnGpu } from '../../electron/backend/library/device-memory.ts';
-import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
+import { memoryEstimate } from '../../electron/backend/library/memory-estimate.ts';
 import { modelFit, shapeFromConfig } from '../../electron/backend/library/model-fit.ts';
 import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';

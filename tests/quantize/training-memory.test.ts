@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryEstimate } from '../../electron/backend/library/estimates.ts';
+import { memoryEstimate } from '../../electron/backend/library/memory-estimate.ts';
 import { syntheticShape } from '../../native-runtime/bench/synthetic.ts';
 import {
   baseWeightBytes,

@@ -1,48 +1,24 @@
 // What a run will cost, before it starts ('runs/estimate'): trainable parameters, the adapter's size
 // on disk, a memory estimate and the time per epoch from a short calibration on the chosen device.
 //
-// Memory (bytes, float32; weights and activations in 2 bytes where the run computes in half
-// precision on a GPU, runtime/precision.ts):
-//   weights      4 · P                        P = the base model's parameter count (bf16/fp16 weights
-//                                              become one shared f32 copy on the CPU); for an int8/int4
-//                                              base, native-runtime/quantize/memory.ts (codes, packed)
-//   activations  4 · B · T · (L · (3·d + 2·f + 2·k) + 4·d + 6·f + 2·H·T + 3·V)
-//                B batch, T = max length (an upper bound: real batches are as long as their longest
-//                example), L layers, d hidden, f MLP size, k the K/V width, H heads, V vocabulary:
-//                what each layer keeps for the backward and what the layer being differentiated holds
-//                (training/recompute.ts's keptActivationBytes, the trainer's own rule for layer
-//                replay, measured there); where the trainer will replay layers, the residual stream
-//                L·d instead of L layers' worth; 3·V for the logits, their log-softmax and its gradient.
-//   optimizer    16 · A                       A trainable parameters: value, gradient, AdamW m and v
-//   int8/int4 on the CPU (quantize/memory.ts quantizedTrainingExtra): packed, Ŵᵀ's codes mapped while
-//                the session is made (loadBytes, before any activation: the total counts the larger
-//                of it and the step); unpacked, float32 copies of the largest matrix per step
-//                (dequantizeBytes)
-// The activation term is a rough guide (ORT reuses buffers; the backward pass keeps only some), good
-// for "will this fit", not for exact numbers.
+// Memory: memory-estimate.ts.
 // Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
 // a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
 
 import { rmSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import {
-  autoBaseForm,
-  quantizedTrainingExtra,
-  residentWeightBytes,
-} from '../../../native-runtime/quantize/memory.ts';
-import { computeDtype, hostTrainingProblem } from '../../../native-runtime/runtime/precision.ts';
+import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { makeScratchFolder } from '../../../native-runtime/scratch-folders.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
-import { shouldRecompute, stepActivationBytes } from '../../../native-runtime/training/recompute.ts';
 import type { Engine } from '../jobs/engine.ts';
 import type { Calibration } from '../jobs/engine-tasks.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { type DeviceMemory, deviceMemories, trainsOnGpu, webgpuMemory } from './device-memory.ts';
 import type { Library } from './library.ts';
+import { type MemoryEstimate, memoryEstimate } from './memory-estimate.ts';
 import { RecentCache } from './recent-cache.ts';
 import { runMemoryIssue } from './run-memory-check.ts';
 import { type PlannedRun, planRunChecked, type RunParams } from './run-plan.ts';
@@ -51,23 +27,7 @@ export interface RunEstimate {
   interventions: number;
   trainableParams: number;
   adapterBytes: number;
-  memory: {
-    weightsBytes: number;
-    activationBytes: number;
-    optimizerBytes: number;
-    /** A quantized base on the CPU: what its session holds only while it is made (quantize/memory.ts). */
-    loadBytes: number;
-    /** A quantized base on the CPU trained unpacked: float32 copies of a weight per step. */
-    dequantizeBytes: number;
-    /** The trainer will replay each layer in its backward (training/recompute.ts): slower steps. */
-    replaysLayers: boolean;
-    /**
-     * Why runs/start refuses this run (run-memory-check.ts: the engine's own check, on the CPU, of the
-     * weights or one step at the data's longest example over the computer's memory), in the studio's
-     * words; null when it would start.
-     */
-    problem: string | null;
-    totalBytes: number;
+  memory: MemoryEstimate & {
     /** Where the run lives and how much memory that device has ("will it fit"). */
     device: DeviceMemory;
   };
@@ -106,76 +66,6 @@ export function adapterFootprint(
   const tensors = specs.reduce((s, sp) => s + PARAMS[sp.type].length * (sp.key.length + 90), 0);
   const bytes = 8 + tensors + params * 4 + 600 + 120 * specs.length;
   return { specs, params, bytes };
-}
-
-export function memoryEstimate(
-  m: {
-    params: number;
-    numLayers: number;
-    hiddenSize: number;
-    intermediateSize: number;
-    numHeads: number;
-    numKvHeads: number;
-    headDim: number;
-    vocabSize: number;
-  },
-  batch: number,
-  T: number,
-  trainable: number,
-  base: {
-    quantize?: string;
-    tied?: boolean;
-    /** Half-precision compute on a GPU (runtime/precision.ts): weights and activations in 2 bytes. */
-    half?: boolean;
-    /** The memory the run lives in (the GPU's on CUDA); default the computer's. */
-    memoryBytes?: number;
-    /** The GPU API the run trains through (`auto` weighs that GPU's memory); absent: the CPU. */
-    gpu?: 'cuda' | 'webgpu' | null;
-  } = {},
-): Omit<RunEstimate['memory'], 'device'> {
-  const memory = base.memoryBytes ?? totalmem();
-  const shape = { ...m, tied: base.tied };
-  // auto: the form the engine will pick (runtime/precision.ts, the same rule).
-  const asked = base.quantize ?? 'none';
-  const form =
-    asked !== 'auto'
-      ? asked
-      : autoBaseForm(shape, 'train', {
-          device: base.gpu ?? 'cpu',
-          memory,
-          full: base.half ? 'fp16' : 'none',
-        });
-  // Half compute stays with a quantized base on a GPU (runtime/precision.ts), not on the CPU.
-  const half = !!base.half && (form === 'none' || !!base.gpu);
-  const weightsBytes = residentWeightBytes(shape, form, 'train', memory, { gpu: !!base.gpu, half });
-  // Kept for the backward: every layer's activations, or one layer's and the residual stream between
-  // layers where the trainer replays layers in the backward (training/recompute.ts).
-  // Half compute keeps the bulk in 2 bytes (norm statistics and softmax stay float32; a rough figure).
-  const bytesPerValue = half ? 2 : 4;
-  const w = { batch, tokens: T, bytesPerValue, weightsBytes };
-  const replaysLayers = shouldRecompute(m, memory, w);
-  const activationBytes = stepActivationBytes(m, w, replaysLayers);
-  const optimizerBytes = 16 * trainable;
-  // The CPU's packing and dequantizing of a quantized base (a GPU holds the codes as uploaded).
-  const extra = base.gpu ? { loadBytes: 0, stepBytes: 0 } : quantizedTrainingExtra(shape, form, memory);
-  const stepBytes = activationBytes + optimizerBytes + extra.stepBytes;
-  // The engine's own check on the CPU, at the longest a batch can be (it checks the data's longest).
-  const problem = base.gpu
-    ? null
-    : hostTrainingProblem({ ...m, tieEmbeddings: base.tied }, form, memory, {
-        batch,
-        tokens: T,
-      });
-  return {
-    weightsBytes,
-    activationBytes,
-    optimizerBytes,
-    loadBytes: extra.loadBytes,
-    dequantizeBytes: extra.stepBytes,
-    replaysLayers,
-    problem,
-    totalBytes: weightsBytes + Math.max(extra.loadBytes, stepBytes),
-  };
 }
 
 /**

@@ -1,5 +1,5 @@
 // "What fits": memory a model needs to chat and to train, per form of its weights, from the same
-// formulas as the run estimate (estimates.ts memoryEstimate, native-runtime/quantize/memory.ts),
+// formulas as the run estimate (memory-estimate.ts, native-runtime/quantize/memory.ts),
 // against the memory of each device. Shown before a download (from the Hub's config) and in the
 // library (from the folder).
 //
@@ -31,7 +31,7 @@ import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { hasBf16Kernels } from '../../../native-runtime/runtime/gpus.ts';
 import { hostMemoryProblem } from '../../../native-runtime/runtime/precision.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
-import { memoryEstimate } from './estimates.ts';
+import { memoryEstimate } from './memory-estimate.ts';
 
 export type Precision = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'bf16', 'int8', 'int4'];
