@@ -17,7 +17,7 @@ import {
 } from '../hub/client.ts';
 import { blobComplete, type DownloadProgress, remainingBytes } from '../hub/download.ts';
 import { fetchModel, modelFiles, withFullConfig } from '../hub/fetch-model.ts';
-import { type ScannedModel, scanForModels } from '../hub/scan.ts';
+import type { ScannedModel } from '../hub/scan.ts';
 import type { JobInfo, JobQueue } from '../jobs/queue.ts';
 import { deviceMemories } from '../library/device-memory.ts';
 import { type ModelFit, modelFit, shapeFromConfig } from '../library/model-fit.ts';
@@ -119,7 +119,9 @@ export const modelsHubHandlers = defineHandlers({
       models: (ScannedModel & { modelId: number | null })[];
     }> => {
       const dir = p.dir === undefined ? undefined : checkSourcePath(p.dir);
-      const res = scanForModels(dir, { devices: await deviceMemories() });
+      // In the engine's 'files' process: reading hundreds of models' files held the loop for a minute.
+      const opts = { devices: await deviceMemories() };
+      const res = await ctx.engine.call('scanModels', { dir, opts });
       const known = new Map(listModels(ctx.lib).map((m) => [m.path, m.id]));
       return { ...res, models: res.models.map((m) => ({ ...m, modelId: known.get(m.path) ?? null })) };
     },

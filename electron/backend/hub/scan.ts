@@ -38,6 +38,13 @@ export interface ScanResult {
   models: ScannedModel[];
 }
 
+export interface ScanOptions {
+  /** How many levels below `dir` plain model folders are looked for (default 3). */
+  depth?: number;
+  /** Devices to judge "what fits" against (default: the computer's memory). */
+  devices?: DeviceMemory[];
+}
+
 const SKIP = new Set(['node_modules', 'blobs', 'snapshots', 'refs', '.locks', '.git']);
 
 function plainFolders(dir: string, depth: number, out: string[]): void {
@@ -104,13 +111,7 @@ function inspect(
  * Scans `dir` (default: the Hugging Face cache) for models. Snapshots come from the cache layout at
  * `dir` itself and from any cache below it; plain folders are searched up to `depth` levels down.
  */
-export function scanForModels(
-  dir?: string,
-  opts: {
-    depth?: number /** Devices to judge "what fits" against (default: the computer's memory). */;
-    devices?: DeviceMemory[];
-  } = {},
-): ScanResult {
+export function scanForModels(dir?: string, opts: ScanOptions = {}): ScanResult {
   const root = resolve(dir ?? hubCacheDir());
   if (dir !== undefined && !existsSync(root))
     throw new FormatError('missing-file', `${root}: no such folder`);

@@ -43,6 +43,7 @@ import {
   tokenLengths,
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
+import { type ScanOptions, type ScanResult, scanForModels } from '../hub/scan.ts';
 import { frozenRowHashes, type RowHashes } from '../library/dataset-annotations.ts';
 import {
   type ImportInput,
@@ -219,6 +220,16 @@ export interface EngineOps {
     args: UnpackZipArgs;
     events: Record<string, never>;
     result: { files: number; bytes: number };
+  };
+  /**
+   * The Models page's scan of a Hugging Face cache or a folder (hub/scan.ts): every model's config,
+   * safetensors headers and tokenizer.json read — a minute for a cache of hundreds of models, which
+   * on the RPC loop held every window's requests that long.
+   */
+  scanModels: {
+    args: { dir?: string; opts: Pick<ScanOptions, 'devices'> };
+    events: Record<string, never>;
+    result: ScanResult;
   };
   /** Which ONNX Runtime library the engine process runs (the app's, or the CUDA pack's copy). */
   processInfo: { args: Record<string, never>; events: Record<string, never>; result: ProcessInfo };
@@ -582,6 +593,7 @@ export const TASKS: {
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
   unpackUpload: (args, _emit, signal) => unpackZip(args, signal),
+  scanModels: async ({ dir, opts }) => scanForModels(dir, opts),
   processInfo: async () => {
     await import('onnxruntime-node');
     return { pid: process.pid, ortLibrary: loadedOrtLibrary(), cudaPack: process.env[LAUNCH_MARKER] ?? null };

@@ -4,8 +4,9 @@
 //                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Three
 //                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
-//                    'files' (reading adapter folders and dataset files for import, finding
-//                    duplicate rows, writing exports and their zips, unpacking uploaded zips) and
+//                    'files' (reading adapter folders and dataset files for import, scanning for
+//                    models, finding duplicate rows, writing exports and their zips, unpacking
+//                    uploaded zips) and
 //                    'tokens' (counting a dataset's tokens, the Train wizard's example preview and
 //                    probe prompts' check: a model's tokenizer.json may hold a pattern that
 //                    backtracks for hours, and a tokenization past its deadline gets the process
@@ -111,6 +112,8 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens'> = {
   exportAdapterZip: 'files',
   // Inflating an uploaded zip: seconds for a big one, which on the RPC loop froze every window.
   unpackUpload: 'files',
+  // Reading every model of a cache or folder: a minute for hundreds, on the RPC loop froze every window.
+  scanModels: 'files',
   processInfo: 'infer',
 };
 
