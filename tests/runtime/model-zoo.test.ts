@@ -125,7 +125,15 @@ describe('popular checkpoints the studio reads', () => {
     const sc = rope(read('phi-3.5-mini-instruct')).scaling;
     assert.ok(sc?.type === 'longrope', 'longrope');
     assert.equal(sc.originalMaxPositions, 4096);
-    assert.equal(sc.shortFactor.length, 48);
+    // The published factors (microsoft/Phi-3.5-mini-instruct config.json): a few entries of each list.
+    assert.deepEqual(
+      [sc.shortFactor.length, sc.shortFactor[1], sc.shortFactor[47]],
+      [48, 1.0199999809265137, 2.8399994373321533],
+    );
+    assert.deepEqual(
+      [sc.longFactor.length, sc.longFactor[0], sc.longFactor[47]],
+      [48, 1.0800000429153442, 64.83999633789062],
+    );
     assert.ok(Math.abs(sc.attentionFactor - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-12);
   });
 
