@@ -87,6 +87,9 @@ export interface DecoderGraph {
 /**
  * Rotary inverse frequencies, including Llama 3 and linear scaling; for longrope each divided by
  * its entry of `factors` (default short_factor: ropeTables switches to long_factor by length).
+ * Computed in float32 steps as transformers does (1 / (factor · θ^(2i/dim)), each operation rounded
+ * to float32): computed in double, a frequency lands an ulp away, and position · frequency drifts by
+ * up to 4e-3 rad at Phi-3.5's 131072 positions.
  */
 export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
   const rope = spec.rope!;
@@ -94,7 +97,11 @@ export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
   const inv = new Float32Array(dim / 2);
   const sc = rope.scaling;
   const ext = sc?.type === 'longrope' ? (factors ?? sc.shortFactor) : null;
-  for (let i = 0; i < dim / 2; i++) inv[i] = 1 / ((ext ? ext[i] : 1) * rope.theta ** ((2 * i) / dim));
+  const f32 = Math.fround;
+  for (let i = 0; i < dim / 2; i++) {
+    const base = f32(f32(rope.theta) ** f32((2 * i) / dim));
+    inv[i] = 1 / (ext ? f32(f32(ext[i]) * base) : base);
+  }
   if (sc?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= sc.factor;
   if (sc?.type === 'llama3') {
     const lowWavelen = sc.originalMaxPositions / sc.lowFreqFactor;
@@ -113,7 +120,7 @@ export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
 }
 
 /** The rotary tables for `positionIds` (rotaryTables), with LongRoPE's long table and scale where the spec has them. */
-function ropeTables(b: GraphBuilder, spec: ModelSpec, positionIds: Value): { cos: Value; sin: Value } {
+export function ropeTables(b: GraphBuilder, spec: ModelSpec, positionIds: Value): { cos: Value; sin: Value } {
   const sc = spec.rope?.scaling;
   if (sc?.type !== 'longrope') return rotaryTables(b, positionIds, ropeInvFreq(spec));
   return rotaryTables(b, positionIds, ropeInvFreq(spec, sc.shortFactor), {

@@ -14,7 +14,11 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedError } from '../../native-runtime/errors.ts';
 import { dtypeBytes, type SafetensorsDtype } from '../../native-runtime/formats/safetensors.ts';
+import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { ropeTables } from '../../native-runtime/models/decoder.ts';
+import { createSession, ort, runSession } from '../../native-runtime/runtime/session.ts';
+import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ZOO = fileURLToPath(new URL('../fixtures/zoo/', import.meta.url));
@@ -135,6 +139,51 @@ describe('popular checkpoints the studio reads', () => {
       [48, 1.0800000429153442, 64.83999633789062],
     );
     assert.ok(Math.abs(sc.attentionFactor - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-12);
+  });
+
+  // Rows as the engine decides them: short_factor while a row's last position is below 4096, long_factor
+  // (for every position of the pass, small ones too) once it reaches 4096. Each row is checked against
+  // torchref.py's transformers formula on that row alone (transformers decides per batch).
+  const ROPE_ROWS = [
+    [0, 1, 2047, 4095],
+    [4095, 4096, 65536, 131071],
+    [0, 1, 2, 4096],
+  ];
+  test("Phi-3.5-mini-instruct: the rope tables match transformers' longrope below and above 4096", {
+    skip: torchSkipReason(),
+  }, async () => {
+    const dir = zooModel('phi-3.5-mini-instruct');
+    const spec = loadModelSpec(dir);
+    const b = new GraphBuilder('rope');
+    const { cos, sin } = ropeTables(b, spec, b.input('position_ids', 'int64', ['B', 'T']));
+    b.output(cos, 'cos');
+    b.output(sin, 'sin');
+    const [B, T] = [ROPE_ROWS.length, ROPE_ROWS[0].length];
+    const out = await runSession(await createSession(b.graph), {
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(ROPE_ROWS.flat(), BigInt), [B, T]),
+    });
+    const ref = runPython<{ cos: number[]; sin: number[] }>(
+      `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import torchref
+m = torchref.Model(sys.argv[2])
+rows = [torchref.longrope_tables(m.longrope, torch.tensor([r])) for r in json.loads(sys.argv[3])]
+print(json.dumps({k: torch.cat([r[i] for r in rows]).flatten().tolist() for i, k in enumerate(('cos', 'sin'))}))
+`,
+      [fileURLToPath(new URL('../tools/', import.meta.url)), dir, JSON.stringify(ROPE_ROWS)],
+    );
+    // The engine folds rotate_half's sign into sin's first half.
+    const E = spec.headDim;
+    const ours = {
+      cos: out.cos.data as Float32Array,
+      sin: (out.sin.data as Float32Array).map((v, i) => (i % E < E / 2 ? -v : v)),
+    };
+    for (const k of ['cos', 'sin'] as const) {
+      let err = 0;
+      for (let i = 0; i < ref[k].length; i++) err = Math.max(err, Math.abs(ours[k][i] - ref[k][i]));
+      assert.ok(err < 5e-5, `${k}: max error ${err}`);
+    }
   });
 
   test('gpt2: the original names and attn.bias buffers, tied', () => {
