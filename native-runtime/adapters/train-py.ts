@@ -55,6 +55,19 @@ def representation_layers(cfg):
     return layers + layers if is_untied(cfg) else layers
 
 
+def add_phi3_anchor(pyvene, model):
+    """pyvene maps no Phi-3 class (none up to its commit 9e33390), so pyreft's get_reft_model fails on
+    "block_output" for Phi-3 (get_module_hook has no hook for it) and ReftModel.load too (KeyError in
+    get_dimension_by_component). Phi-3's decoder layers sit where Llama's do: block_output is the output
+    of model.layers[l], the residual stream the studio intervenes on. Registered only for a phi3 model
+    and only where pyvene has no entry of its own."""
+    if getattr(model.config, "model_type", None) != "phi3":
+        return False
+    pyvene.type_to_module_mapping.setdefault(type(model), {"block_output": ("model.layers[%s]", "register_forward_hook")})
+    pyvene.type_to_dimension_mapping.setdefault(type(model), {"block_output": ("hidden_size",)})
+    return True
+
+
 def sidecar(cfg, chat):
     """What pyreft does not store; chat: whether the prompts went through the chat template, so
     the studio formats prompts for this adapter as it was trained (its promptTemplate)."""
@@ -151,6 +164,7 @@ def main(argv=None):
     import torch
     import transformers
     import pyreft
+    import pyvene
 
     data = args.data or os.path.join(os.path.dirname(os.path.abspath(args.config)), cfg["data"]["file"])
     model_name = args.model or cfg["model"]
@@ -163,6 +177,7 @@ def main(argv=None):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
+    add_phi3_anchor(pyvene, model)
     act = None if cfg["act"] == "linear" else cfg["act"]
     cls = getattr(pyreft, INTERVENTIONS[cfg["intervention"]])
     layers = representation_layers(cfg)

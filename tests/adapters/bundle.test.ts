@@ -131,6 +131,37 @@ test('train.py compiles, its --help runs without pyreft, and it plans the same i
   assert.deepEqual(JSON.parse(p2.stdout), [1, 2]);
 });
 
+test("train.py gives pyvene Phi-3's block_output (pyvene maps no Phi-3 class), and nothing else", () => {
+  // pyvene's registries as pyvene keeps them (class → {component: (module path, hook)}); the models
+  // stand in for a Phi3ForCausalLM, a LlamaForCausalLM, and a Phi-3 pyvene already maps itself.
+  const { out } = bundle();
+  const r = py(
+    [
+      '-c',
+      `import json, train, types
+pv = types.SimpleNamespace(type_to_module_mapping={}, type_to_dimension_mapping={})
+def model(kind): return type(kind, (), {"config": types.SimpleNamespace(model_type=kind)})()
+phi3, llama, own = model("phi3"), model("llama"), model("phi3")
+pv.type_to_module_mapping[type(own)] = {"block_output": ("its.own[%s]", "hook")}
+done = [train.add_phi3_anchor(pv, m) for m in (phi3, llama, own)]
+print(json.dumps([done, pv.type_to_module_mapping.get(type(phi3)), pv.type_to_dimension_mapping.get(type(phi3)),
+                  type(llama) in pv.type_to_module_mapping, pv.type_to_module_mapping[type(own)]]))`,
+    ],
+    out,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const [done, modules, dims, llamaTouched, own] = JSON.parse(r.stdout);
+  assert.deepEqual(done, [true, false, true]);
+  // pyvene's Llama entry for block_output, under Phi3ForCausalLM's own module names.
+  assert.deepEqual(modules, { block_output: ['model.layers[%s]', 'register_forward_hook'] });
+  assert.deepEqual(dims, { block_output: ['hidden_size'] });
+  assert.equal(llamaTouched, false);
+  assert.deepEqual(own, { block_output: ['its.own[%s]', 'hook'] }, "pyvene's own entry is kept");
+  // Called before get_reft_model builds the hooks.
+  const src = readFileSync(join(out, 'train.py'), 'utf8');
+  assert.ok(src.indexOf('add_phi3_anchor(pyvene, model)') < src.indexOf('pyreft.get_reft_model(model'));
+});
+
 test('keep the best and early stopping: recorded, not carried into pyreft (it cannot evaluate), and said so', () => {
   const plain = bundle();
   assert.doesNotMatch(readFileSync(join(plain.out, 'README.md'), 'utf8'), /What differs/);

@@ -154,6 +154,29 @@ test('pyreft snippet: the adapter’s own positions, tied or untied', () => {
   assert.match(tied, /^inputs = tokenizer\(prompt, return_tensors="pt"\)\.to\(model\.device\)$/m);
 });
 
+test('pyreft snippet: a Phi-3 base gets pyvene its block_output before ReftModel.load', () => {
+  // pyvene maps no Phi-3 class: ReftModel.load would fail (KeyError in get_dimension_by_component).
+  const input = {
+    exportDir: 'out',
+    baseModel: 'microsoft/Phi-3.5-mini-instruct',
+    positions: 'l1',
+    interventions: 1,
+    shareWeights: true,
+    promptTemplate: null,
+  };
+  const phi3 = pyreftSnippet({ ...input, arch: 'phi3' });
+  const register =
+    'pyvene.type_to_module_mapping.setdefault(type(model), {"block_output": ("model.layers[%s]", "register_forward_hook")})';
+  assert.ok(phi3.includes(register));
+  assert.ok(
+    phi3.includes(
+      'pyvene.type_to_dimension_mapping.setdefault(type(model), {"block_output": ("hidden_size",)})',
+    ),
+  );
+  assert.ok(phi3.indexOf(register) < phi3.indexOf('pyreft.ReftModel.load('));
+  assert.ok(!pyreftSnippet({ ...input, arch: 'llama' }).includes('pyvene'));
+});
+
 test('pyreft snippet: a chat prompt is tokenized as the studio reads it, one start token', () => {
   // Bug: the snippet tokenized the rendered chat template with the tokenizer's special tokens, so a
   // template that writes its own start token (Llama's, Mistral's) got two: in pyreft the adapter read

@@ -16,6 +16,8 @@ export interface SnippetInput {
   shareWeights: boolean;
   /** The manifest's promptTemplate: 'chat' when it was trained through the chat template. */
   promptTemplate: string | null;
+  /** The base model's architecture (model_type), when known. */
+  arch?: string | null;
 }
 
 /** (first, last) of a positions string; (0, 1) when it cannot be read. */
@@ -39,6 +41,14 @@ export function pyreftSnippet(i: SnippetInput): string {
     `base = ${py(i.baseModel)}  # the base model's folder or Hugging Face id`,
     'tokenizer = transformers.AutoTokenizer.from_pretrained(base)',
     'model = transformers.AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32)',
+    // pyvene maps no Phi-3 class, so ReftModel.load fails on block_output (train-py.ts add_phi3_anchor).
+    ...(i.arch === 'phi3'
+      ? [
+          'import pyvene  # pyvene has no Phi-3 entry: block_output is the output of model.layers[l], as for Llama',
+          'pyvene.type_to_module_mapping.setdefault(type(model), {"block_output": ("model.layers[%s]", "register_forward_hook")})',
+          'pyvene.type_to_dimension_mapping.setdefault(type(model), {"block_output": ("hidden_size",)})',
+        ]
+      : []),
     `reft_model = pyreft.ReftModel.load(${py(i.exportDir)}, model)`,
     'reft_model.set_device("cuda" if torch.cuda.is_available() else "cpu")',
     '',
