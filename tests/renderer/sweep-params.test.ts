@@ -30,7 +30,7 @@ describe('sweep values', () => {
       values: [
         { value: 'all', text: 'all' },
         { value: '2;3', text: '2;3' },
-        { value: '0,1', text: '0,1' },
+        { value: '0;1', text: '0,1' },
       ],
     });
     const problem = (key: 'lr' | 'rank' | 'positions', text: string) => {
@@ -41,8 +41,29 @@ describe('sweep values', () => {
     assert.equal(problem('lr', '1e-3, -1'), 'Learning rate must be a number > 0 (got -1)');
     assert.equal(problem('rank', '4, 4.5'), 'Rank must be an integer ≥ 1 (got 4.5)');
     assert.match(problem('positions', 'f1+l1, x9') ?? '', /x9/);
-    assert.equal(problem('lr', '4e-3, 0.004'), 'Learning rate: “0.004” is given twice.');
+    assert.equal(problem('lr', '4e-3, 0.004'), 'Learning rate: “0.004” is “4e-3” again.');
     assert.equal(problem('lr', '4e-3'), 'Learning rate: give two or more values, separated by commas.');
+  });
+
+  it('reads layers and positions as a run does: one list written two ways is one value', () => {
+    const problem = (key: 'layers' | 'positions', text: string) => {
+      const r = parseSweepValues({ key, text });
+      return 'problem' in r ? r.problem : null;
+    };
+    assert.equal(problem('layers', '2;4 | 4, 2'), 'Layers: “4, 2” is “2;4” again.');
+    assert.equal(problem('layers', '0 | 2,4 | 4;2'), 'Layers: “4;2” is “2,4” again.');
+    assert.equal(problem('layers', 'all | 1 | all'), 'Layers: “all” is given twice.');
+    assert.equal(problem('positions', 'f1+l1, f01+l1'), 'Positions: “f01+l1” is “f1+l1” again.');
+    // Each run is sent its layers as a run reads them; its name keeps them as typed.
+    const made = sweepRuns(base, [{ key: 'layers', text: '4, 2 | 1' }]);
+    assert.ok('runs' in made);
+    assert.deepEqual(
+      made.runs.map((r) => [r.name, r.params.layers]),
+      [
+        ['pirate · layers 4, 2', '2;4'],
+        ['pirate · layers 1', '1'],
+      ],
+    );
   });
 });
 
@@ -116,6 +137,20 @@ describe('runs/start-many params', () => {
       'a sweep varies at most 2 options; these runs vary learning rate, rank and seed',
     );
     assert.equal(refusal([run, { ...run, lr: 4e-3 }, { ...run, name: 'again' }]), 'run 3 is run 1 again');
+    // One list of layers written two ways (or given as indices) is one run twice.
+    const layered = { ...run, layers: '2;4' };
+    assert.equal(refusal([layered, { ...run, layers: '4, 2' }]), 'run 2 is run 1 again');
+    assert.equal(
+      refusal([layered, { ...run, layers: '0' }, { ...run, layers: [4, 2] }]),
+      'run 3 is run 1 again',
+    );
+    assert.equal(
+      refusal([
+        { ...run, positions: 'f1+l1' },
+        { ...run, positions: 'f01+l1' },
+      ]),
+      'run 2 is run 1 again',
+    );
   });
 });
 

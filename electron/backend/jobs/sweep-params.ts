@@ -11,6 +11,7 @@ import {
   type TrainOptionKey,
   type TrainOptions,
 } from '../../../native-runtime/training/options.ts';
+import { parseLayers, parsePositions } from '../../../native-runtime/training/positions.ts';
 import { type RunParams, RunParamsSchema, runNameProblem } from './run-params.ts';
 
 /** The options a sweep can vary: the ones ReFT results depend on most, and the seed. */
@@ -54,13 +55,35 @@ export function sweepSeparator(key: SweepKey): ',' | '|' {
   return key === 'layers' ? '|' : ',';
 }
 
+/**
+ * `value` of option `key` as one run reads it, to tell two values apart: layers as their ascending
+ * indices ("4, 2" and "2;4" are one value: parseLayers reads both alike), positions as their
+ * canonical text ("f01" is "f1"); anything else, and a value that does not parse (optionIssues
+ * refuses it), as it is.
+ */
+export function canonicalOption(key: string, value: unknown): unknown {
+  try {
+    if (key === 'layers' && typeof value === 'string' && value.trim() === 'all') return 'all';
+    if (key === 'layers' && (typeof value === 'string' || Array.isArray(value)))
+      return parseLayers(value, Number.MAX_SAFE_INTEGER).join(';');
+    if (key === 'positions' && typeof value === 'string')
+      return parsePositions(value, Number.MAX_SAFE_INTEGER).text;
+  } catch {
+    // Not a value of the option: left for optionIssues to refuse in its own words.
+  }
+  return value;
+}
+
 /** One option's values as the field holds them. */
 export interface SweepAxis {
   key: SweepKey;
   text: string;
 }
 
-/** One value of an axis: what the run's option gets, and how its name writes it (as it was typed). */
+/**
+ * One value of an axis: what the run's option gets (canonicalOption's: "4, 2" is sent as "2;4"), and
+ * how its name writes it (as it was typed).
+ */
 export interface SweepValue {
   value: number | string;
   text: string;
@@ -83,12 +106,19 @@ export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { 
   const values: SweepValue[] = [];
   for (const text of parts) {
     const numeric = spec.kind === 'int' || spec.kind === 'number';
-    const value = numeric ? Number(text) : text;
+    const value = numeric ? Number(text) : (canonicalOption(axis.key, text) as string);
     if (numeric && (text === '' || !Number.isFinite(value)))
       return { problem: `${spec.label}: “${text}” is not a number.` };
     const [issue] = optionIssues({ [axis.key]: value });
     if (issue) return { problem: issue.message }; // it names the value: "… (got -1)"
-    if (values.some((v) => v.value === value)) return { problem: `${spec.label}: “${text}” is given twice.` };
+    const again = values.find((v) => v.value === value);
+    if (again)
+      return {
+        problem:
+          again.text === text
+            ? `${spec.label}: “${text}” is given twice.`
+            : `${spec.label}: “${text}” is “${again.text}” again.`,
+      };
     values.push({ value, text });
   }
   return { values };
@@ -232,8 +262,11 @@ function notOneSweep(runs: readonly RunParams[]): string | null {
   const varied = SWEEP_KEYS.filter((k) => runs.some((r) => !same(r[k], first[k])));
   if (varied.length > SWEEP_MAX_AXES)
     return `a sweep varies at most ${SWEEP_MAX_AXES} options; these runs vary ${labelList(varied, 'conjunction')}`;
+  // Layers and positions as a run reads them: "2;4" and "4, 2" are one run twice.
+  const alike = (a: RunParams, b: RunParams) =>
+    SWEEP_KEYS.every((k) => same(canonicalOption(k, a[k]), canonicalOption(k, b[k])));
   for (const [i, run] of runs.entries()) {
-    const j = runs.findIndex((r) => SWEEP_KEYS.every((k) => same(r[k], run[k])));
+    const j = runs.findIndex((r) => alike(r, run));
     if (j < i) return `run ${i + 1} is run ${j + 1} again`;
   }
   return null;
