@@ -94,6 +94,47 @@ describe('sweep runs', () => {
     );
   });
 
+  it('a sweep from a run cloned from a sweep names each run after its own values only', () => {
+    // "Clone into the wizard" on "pirate · lr 4e-3 · rank 8" names the draft "… (copy)".
+    const cloned = { ...base, name: 'pirate · lr 4e-3 · rank 8 (copy)' };
+    const names = (axes: { key: 'lr' | 'rank' | 'seed' | 'layers'; text: string }[], name = cloned.name) => {
+      const made = sweepRuns({ ...cloned, name }, axes);
+      return 'runs' in made ? made.runs.map((r) => r.name) : made.problem;
+    };
+    assert.deepEqual(names([{ key: 'lr', text: '1e-3, 1e-2' }]), [
+      'pirate · rank 8 (copy) · lr 1e-3',
+      'pirate · rank 8 (copy) · lr 1e-2',
+    ]);
+    assert.deepEqual(
+      names([
+        { key: 'rank', text: '4, 16' },
+        { key: 'lr', text: '1e-3, 1e-2' },
+      ]),
+      [
+        'pirate (copy) · rank 4 · lr 1e-3',
+        'pirate (copy) · rank 4 · lr 1e-2',
+        'pirate (copy) · rank 16 · lr 1e-3',
+        'pirate (copy) · rank 16 · lr 1e-2',
+      ],
+    );
+    // The values of an option the sweep does not vary are still this run's: they stay.
+    assert.deepEqual(names([{ key: 'seed', text: '1, 2' }]), [
+      'pirate · lr 4e-3 · rank 8 (copy) · seed 1',
+      'pirate · lr 4e-3 · rank 8 (copy) · seed 2',
+    ]);
+    // Layers as typed ("2, 4": a space inside the value); a run of values only, then no name at all.
+    assert.deepEqual(names([{ key: 'layers', text: '0 | 1' }], 'pirate · layers 2, 4'), [
+      'pirate · layers 0',
+      'pirate · layers 1',
+    ]);
+    assert.deepEqual(names([{ key: 'lr', text: '1e-3, 1e-2' }], 'lr 4e-3 (copy)'), ['lr 1e-3', 'lr 1e-2']);
+    // Words that are not a value of the option are the user's own.
+    assert.deepEqual(names([{ key: 'lr', text: '1e-3, 1e-2' }], 'lr test · lr high'), [
+      'lr test · lr high · lr 1e-3',
+      'lr test · lr high · lr 1e-2',
+    ]);
+  });
+
   it('refuses more runs than Compare shows, an option varied twice, a name grown too long', () => {
     const many = sweepRuns(base, [
       { key: 'lr', text: '1e-3, 2e-3, 4e-3' },

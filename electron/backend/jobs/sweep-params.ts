@@ -89,6 +89,17 @@ export interface SweepValue {
   text: string;
 }
 
+/** One value of `key` as typed, checked as the option checks it (canonicalOption's for layers). */
+function readSweepValue(key: SweepKey, text: string): { value: number | string } | { problem: string } {
+  const spec = TRAIN_OPTIONS[key];
+  const numeric = spec.kind === 'int' || spec.kind === 'number';
+  const value = numeric ? Number(text) : (canonicalOption(key, text) as string);
+  if (numeric && (text === '' || !Number.isFinite(value)))
+    return { problem: `${spec.label}: “${text}” is not a number.` };
+  const [issue] = optionIssues({ [key]: value });
+  return issue ? { problem: issue.message } : { value }; // it names the value: "… (got -1)"
+}
+
 /**
  * The values of `axis`, each checked as the option checks one value (optionIssues: its type, limits
  * and syntax), or the problem, naming the value ("Learning rate must be a number > 0 (got -1)").
@@ -105,13 +116,9 @@ export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { 
     };
   const values: SweepValue[] = [];
   for (const text of parts) {
-    const numeric = spec.kind === 'int' || spec.kind === 'number';
-    const value = numeric ? Number(text) : (canonicalOption(axis.key, text) as string);
-    if (numeric && (text === '' || !Number.isFinite(value)))
-      return { problem: `${spec.label}: “${text}” is not a number.` };
-    const [issue] = optionIssues({ [axis.key]: value });
-    if (issue) return { problem: issue.message }; // it names the value: "… (got -1)"
-    const again = values.find((v) => v.value === value);
+    const read = readSweepValue(axis.key, text);
+    if ('problem' in read) return read;
+    const again = values.find((v) => v.value === read.value);
     if (again)
       return {
         problem:
@@ -119,9 +126,27 @@ export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { 
             ? `${spec.label}: “${text}” is given twice.`
             : `${spec.label}: “${text}” is “${again.text}” again.`,
       };
-    values.push({ value, text });
+    values.push({ value: read.value, text });
   }
   return { values };
+}
+
+/**
+ * `name` without the words a sweep's run names give values of `keys` ("pirate · lr 4e-3 (copy)",
+ * varying lr: "pirate (copy)"). A run cloned from a sweep's run is named after the values it was
+ * queued with; a sweep from it names each run after its own values instead, not after both. A note
+ * in brackets after a value (the clone's "(copy)") stays, at the end; a name of values only is "".
+ */
+export function withoutSweepWords(name: string, keys: readonly SweepKey[]): string {
+  const kept: string[] = [];
+  let notes = '';
+  for (const part of name.split(' · ')) {
+    const m = /^(\S+) (.+?)((?: \([^()]*\))*)$/.exec(part);
+    const key = m && keys.find((k) => SHORT[k] === m[1]);
+    if (m && key && 'value' in readSweepValue(key, m[2] as string)) notes += m[3];
+    else kept.push(part);
+  }
+  return kept.length ? `${kept.join(' · ')}${notes}` : '';
 }
 
 /** One run of a sweep: its params (runs/start's) and its name. */
@@ -131,7 +156,8 @@ export interface SweepRun {
 }
 
 /**
- * The runs of a sweep on `base` (runs/start's params; its name, if any, starts each run's name):
+ * The runs of a sweep on `base` (runs/start's params; its name, if any, starts each run's name, less
+ * any values of the options varied that it names: withoutSweepWords):
  * every combination of the axes' values, the first axis varying slowest. A problem (a value, too
  * many runs, an option given twice, a name too long) instead; each run's options are still to be
  * checked against the model, as a single run's are (the caller does: trainOptionIssues).
@@ -163,8 +189,14 @@ export function sweepRuns(
       })),
     );
   const runs: SweepRun[] = [];
+  const baseName =
+    base.name &&
+    withoutSweepWords(
+      base.name,
+      parsed.map((p) => p.key),
+    );
   for (const c of combos) {
-    const name = [base.name, ...c.words].filter(Boolean).join(' · ');
+    const name = [baseName, ...c.words].filter(Boolean).join(' · ');
     const bad = runNameProblem(name);
     if (bad) return { problem: `Name: “${name}” (the name with its values) ${bad}.` };
     runs.push({ name, params: { ...base, ...c.options, name } as RunParams });
