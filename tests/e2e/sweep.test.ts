@@ -1,5 +1,7 @@
 // End-to-end: "Try several values" on the Train wizard's last step, against the real `reft-studio
 // serve` in Chromium. A bad value and too many runs are refused by name before anything is sent;
+// the estimate and the intervention preview are of the sweep's first run (not of the draft's own
+// values of what it varies, which no run trains);
 // two learning rates on the demo model queue two runs (one sweep, all or none), both train to their
 // end, and "Compare this sweep" — from the wizard's note, a run's row and its page — shows both on
 // one chart with the learning rate as their difference. Screenshots: tests/e2e/screenshots/sweep-*.png.
@@ -99,6 +101,18 @@ describe('Train wizard: try several values (reft-studio serve + Chromium)', {
       true,
       'focus goes back to the button that adds an option',
     );
+
+    // The estimate and the intervention preview are of the sweep's first run (layer 0 only), not of
+    // the draft's own layers (all four), which no run of the sweep trains.
+    await page.getByRole('button', { name: 'Vary another option' }).click();
+    await page.getByLabel('Option to vary 2').selectOption('layers');
+    await page.getByLabel('Values of Layers, separated by bars').fill('0 | 1;2');
+    const first = 'For the sweep’s run 1 of 4, “pirate · lr 1e-3 · layers 0”.';
+    assert.equal(await textWhen(page.getByTestId('est-of'), first), first);
+    assert.equal(await textWhen(page.getByTestId('preview-of'), first), first);
+    const interventions = page.getByTestId('intervention-preview').getByText(/^Interventions \(\d+\)/);
+    assert.match(await textWhen(interventions, /^Interventions \(2\)/), /^Interventions \(2\)/);
+    await page.getByRole('button', { name: 'Remove Layers' }).click();
 
     const runs = page.getByTestId('sweep-runs').getByRole('listitem');
     await page.getByTestId('sweep-runs').waitFor();

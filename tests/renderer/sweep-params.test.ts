@@ -199,12 +199,12 @@ describe('sweep time', () => {
   it('multiplies the measured run, and says which varied options make the runs take other times', () => {
     assert.equal(
       sweepTimeText(['lr', 'seed'], 6, '5 min', '30 min'),
-      'Time: about 6 × 5 min = 30 min in all, as measured for the settings above.',
+      'Time: about 6 × 5 min = 30 min in all, as measured for the first run.',
     );
     const rankLayers = sweepTimeText(['rank', 'layers'], 4, '5 min', '20 min');
     assert.match(
       rankLayers,
-      /^Time: roughly 4 × 5 min = 20 min in all if each run took as long as the settings above/,
+      /^Time: roughly 4 × 5 min = 20 min in all if each run took as long as the first, as measured/,
     );
     assert.match(rankLayers, /runs with other ranks or layers take longer or shorter\.$/);
     assert.match(sweepTimeText(['lr', 'positions'], 4, '5 min', '20 min'), /other positions take/);

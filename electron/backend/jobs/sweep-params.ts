@@ -236,9 +236,10 @@ const CHANGES_STEP_TIME: Partial<Record<SweepKey, string>> = {
 };
 
 /**
- * The sweep's time where one run of the settings it varies was measured (`each`, formatted; `total`,
- * runs × each): "about 3 × 5 min = 15 min in all", saying the measured run is the base's only, and,
- * where the sweep varies what changes a step's time, that its runs will not all take that long.
+ * The sweep's time where its first run was measured (the wizard's estimate is of that run; `each`,
+ * formatted; `total`, runs × each): "about 3 × 5 min = 15 min in all", saying the measured run is the
+ * first only, and, where the sweep varies what changes a step's time, that its runs will not all take
+ * that long.
  */
 export function sweepTimeText(
   varied: readonly SweepKey[],
@@ -248,8 +249,8 @@ export function sweepTimeText(
 ): string {
   const changing = varied.flatMap((k) => CHANGES_STEP_TIME[k] ?? []);
   const sum = `${runs} × ${each} = ${total} in all`;
-  if (!changing.length) return `Time: about ${sum}, as measured for the settings above.`;
-  return `Time: roughly ${sum} if each run took as long as the settings above, as measured; runs with other ${changing.join(' or ')} take longer or shorter.`;
+  if (!changing.length) return `Time: about ${sum}, as measured for the first run.`;
+  return `Time: roughly ${sum} if each run took as long as the first, as measured; runs with other ${changing.join(' or ')} take longer or shorter.`;
 }
 
 /**
