@@ -45,6 +45,15 @@ export function openRegularFile(path: string, label: string): number {
   return fd;
 }
 
+function tooLarge(label: string, maxBytes: number, size?: number): FormatError {
+  return new FormatError(
+    'file-too-large',
+    size === undefined
+      ? `${label}: more than the ${maxBytes} bytes allowed`
+      : `${label}: ${size} bytes is more than the ${maxBytes} allowed`,
+  );
+}
+
 /**
  * Reads a regular file of at most `maxBytes`. `label` names it in errors ('missing-file',
  * 'not-a-file', 'file-too-large'); the file's contents never appear in a message.
@@ -53,11 +62,7 @@ export function readFileCapped(path: string, maxBytes: number, label: string): B
   const fd = openRegularFile(path, label);
   try {
     const st = fstatSync(fd);
-    if (st.size > maxBytes)
-      throw new FormatError(
-        'file-too-large',
-        `${label}: ${st.size} bytes is more than the ${maxBytes} allowed`,
-      );
+    if (st.size > maxBytes) throw tooLarge(label, maxBytes, st.size);
     // Read at most maxBytes + 1 whatever fstat said (a file growing under us is still bounded).
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
@@ -67,9 +72,53 @@ export function readFileCapped(path: string, maxBytes: number, label: string): B
       n += got;
       if (n === buf.length) break;
     }
-    if (n > maxBytes)
-      throw new FormatError('file-too-large', `${label}: more than the ${maxBytes} bytes allowed`);
+    if (n > maxBytes) throw tooLarge(label, maxBytes);
     return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const COLON = 0x3a;
+
+/**
+ * The bytes of a JSON file before the first `"key":` in it, read a chunk at a time, so that a large
+ * file whose key comes early (a tokenizer.json's "model", its vocabulary, comes last) is never read
+ * whole; null when no such key comes. The key is found in the bytes, not the JSON: the same name as a
+ * key of a nested object before it also ends the head (the caller's parse of the head then fails).
+ * Refuses what readFileCapped refuses, with the same errors, whatever its size says.
+ */
+export function readJsonUntilKey(path: string, maxBytes: number, label: string, key: string): Buffer | null {
+  const needle = Buffer.from(JSON.stringify(key));
+  const fd = openRegularFile(path, label);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) throw tooLarge(label, maxBytes, size);
+    let buf = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1));
+    let n = 0;
+    let from = 0; // no match starts before this
+    for (;;) {
+      if (n === buf.length) {
+        if (n > maxBytes) throw tooLarge(label, maxBytes);
+        const bigger = Buffer.alloc(Math.min(n * 4, maxBytes + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) return null;
+      n += got;
+      const filled = buf.subarray(0, n);
+      let at = filled.indexOf(needle, from);
+      for (; at >= 0; at = filled.indexOf(needle, at + 1)) {
+        let i = at + needle.length;
+        while (i < n && JSON_SPACE.has(filled[i])) i++;
+        if (i === n) break; // the colon, if any, is in the part not read yet
+        if (filled[i] === COLON) return filled.subarray(0, at);
+      }
+      from = at >= 0 ? at : Math.max(0, n - needle.length + 1);
+    }
   } finally {
     closeSync(fd);
   }

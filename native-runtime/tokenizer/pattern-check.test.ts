@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { modelDir } from '../../tests/helpers/fixtures.ts';
@@ -95,4 +96,51 @@ test('checkTokenizerFile refuses what loading refuses, with the same line, in an
   assert.equal(checkError(modelDir('llama')), 'loaded');
   const broken = folder('broken', '{"version": "1.0", "model": {');
   assert.equal(checkError(broken), loadError(broken));
+});
+
+test('checkTokenizerFile reads only the part before the vocabulary, wherever a read chunk ends', () => {
+  // Bug: it read and decoded the whole file, vocabulary included (10 MB: 0.3-1 s of a scan, per model).
+  const root = tempDir('reft-tokenizer-head-');
+  const fixture = JSON.parse(readFileSync(join(modelDir('llama'), 'tokenizer.json'), 'utf8'));
+  const vocab = { ...fixture.model.vocab };
+  for (let i = 0; i < 100_000; i++) vocab[`Ġ语${i}tok`] = 1000 + i;
+  const big = { ...fixture, model: { ...fixture.model, vocab } };
+  const bytesRead = (json: string): number => {
+    const dir = join(root, `case-${readdirSync(root).length}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'tokenizer.json'), json);
+    const readSync = fs.readSync;
+    let n = 0;
+    // biome-ignore lint/suspicious/noExplicitAny: readSync's overloads, passed through
+    (fs as any).readSync = (...args: any[]) => {
+      const got = (readSync as (...a: unknown[]) => number)(...args);
+      n += got;
+      return got;
+    };
+    syncBuiltinESMExports();
+    try {
+      checkTokenizerFile(dir);
+    } finally {
+      fs.readSync = readSync;
+      syncBuiltinESMExports();
+    }
+    return n;
+  };
+  const text = JSON.stringify(big, null, 2);
+  assert.ok(text.length > 2_000_000);
+  assert.ok(bytesRead(text) < 100_000, 'only the first chunk');
+  // `"model"`, its spaces or its colon cut by the end of the first 64 KiB read, at every byte.
+  const at = text.indexOf('"model"');
+  const before = Buffer.byteLength(text.slice(0, at));
+  for (let cut = 0; cut <= 12; cut++) {
+    // "model" starts at byte 65524 + cut: 12 bytes `"model" \n :` end at 65536 when cut is 0.
+    const pad = 'x'.repeat(65524 + cut - before - '"pad": "'.length - '",\n  '.length);
+    const padded = `${text.slice(0, at)}"pad": "${pad}",\n  "model" \n :${text.slice(at + '"model":'.length)}`;
+    assert.equal(Buffer.byteLength(padded.slice(0, padded.indexOf('"model"'))), 65524 + cut);
+    assert.ok(bytesRead(padded) < 300_000, `cut ${cut}`);
+  }
+  // Vocabulary first: read whole, and still checked (the test above).
+  const { model, ...parts } = big;
+  const modelFirst = JSON.stringify({ model, ...parts });
+  assert.ok(bytesRead(modelFirst) >= Buffer.byteLength(modelFirst));
 });
