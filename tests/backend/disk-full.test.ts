@@ -14,6 +14,8 @@ import { consistencyCheck } from '../../electron/backend/db/database.ts';
 import { databaseDiskError } from '../../electron/backend/db/disk-full.ts';
 import { ownerLock } from '../../electron/backend/db/owner-lock.ts';
 import { importAdapter, listAdapters, removeAdapter } from '../../electron/backend/library/adapters.ts';
+import { createDataset, editDataset, splitDataset } from '../../electron/backend/library/dataset-edits.ts';
+import { importDataset, importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { getEvaluation, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { writeFrozenFile } from '../../electron/backend/library/frozen-files.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
@@ -407,6 +409,66 @@ test('opening the library writes no owner lock: only a run or an evaluation take
     assert.deepEqual(owners(), []);
     assert.match(lib.owner.token, /^[0-9a-f]{32}$/);
     assert.ok(owners().includes(`${lib.owner.token}.lock`));
+  } finally {
+    closeLibrary(lib);
+  }
+});
+
+test('a dataset edit, split or new dataset refused by a full SQLite leaves no new frozen file behind', () => {
+  // Bug: the version's file, written before its record, stayed in datasets/ until a start-up sweep
+  // at least 10 minutes later (a 1M-row version: 80 MB per attempt).
+  const dataDir = join(root, 'full-edit');
+  const lib = openLibrary(dataDir);
+  try {
+    const rows = Array.from({ length: 5000 }, (_, k) => ({ prompt: `p${k}`, completion: `c${k}` }));
+    const { dataset } = createDataset(lib, { name: 'kept', rows });
+    const files = () => readdirSync(join(dataDir, 'datasets')).sort();
+    const before = files();
+    assert.equal(before.length, 1);
+    // No free page left, and none to add: each new version's row ids (20 KB) need new pages.
+    lib.db.exec('VACUUM');
+    lib.db.pragma(`max_page_count = ${lib.db.pragma('page_count', { simple: true })}`);
+    const big = { prompt: 'x'.repeat(20_000), completion: 'y' };
+    const attempts: [string, () => unknown][] = [
+      ['edit', () => editDataset(lib, { datasetId: dataset.id, append: [big] })],
+      ['split', () => splitDataset(lib, { datasetId: dataset.id })],
+      ['create', () => createDataset(lib, { name: 'new', rows })],
+    ];
+    for (const [what, attempt] of attempts) {
+      assert.throws(
+        attempt,
+        (e: unknown) => plainError(databaseDiskError(e, dataDir)).code === 'disk-full',
+        what,
+      );
+      assert.deepEqual(files(), before, what);
+    }
+    // A file an existing version records is kept when a second version of the same rows fails.
+    assert.throws(() => editDataset(lib, { datasetId: dataset.id, set: [{ index: 0, row: rows[0] }] }));
+    assert.deepEqual(files(), before);
+    lib.db.pragma('max_page_count = 1000000');
+    assert.equal(editDataset(lib, { datasetId: dataset.id, append: [big] }).version.rowCount, 5001);
+  } finally {
+    closeLibrary(lib);
+  }
+});
+
+test('a dataset import refused by a full SQLite leaves no new frozen file behind', async () => {
+  const dataDir = join(root, 'full-import');
+  const lib = openLibrary(dataDir);
+  try {
+    const src = join(root, 'full-import.jsonl');
+    const rows = Array.from({ length: 5000 }, (_, k) =>
+      JSON.stringify({ prompt: `p${k}`, completion: `c${k}` }),
+    );
+    fs.writeFileSync(src, rows.join('\n'));
+    const files = () => (existsSync(join(dataDir, 'datasets')) ? readdirSync(join(dataDir, 'datasets')) : []);
+    lib.db.exec('VACUUM');
+    lib.db.pragma(`max_page_count = ${lib.db.pragma('page_count', { simple: true })}`);
+    const full = (e: unknown) => plainError(databaseDiskError(e, dataDir)).code === 'disk-full';
+    assert.throws(() => importDataset(lib, { path: src, name: 'sync' }), full);
+    assert.deepEqual(files(), []);
+    await assert.rejects(importDatasetFile(lib, { path: src, name: 'async' }), full);
+    assert.deepEqual(files(), []);
   } finally {
     closeLibrary(lib);
   }

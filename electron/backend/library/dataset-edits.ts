@@ -31,6 +31,7 @@ import {
   findVersionDuplicates,
   type NearSearchPartial,
 } from './dedupe.ts';
+import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
 import { type FrozenLine, frozenFilesWritten, frozenLines, writeFrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { runInSlices, runThrough } from './sliced-scans.ts';
@@ -134,10 +135,12 @@ export function createDataset(lib: Library, c: CreateInput): EditResult {
     for (const row of rows) w.write(row);
   });
   // Again with the record, in one transaction: another window's dataset of that name cannot land between.
-  return writeTransaction(lib.db, () => {
-    nameFree();
-    return recordVersion(lib, file, { name, format, note: c.note ?? 'created with its first rows' });
-  });
+  return recordingFrozenFiles(lib, [file], () =>
+    writeTransaction(lib.db, () => {
+      nameFree();
+      return recordVersion(lib, file, { name, format, note: c.note ?? 'created with its first rows' });
+    }),
+  );
 }
 
 /** Edits rows by freezing a NEW version (runs keep referring to the exact version they used). */
@@ -209,15 +212,17 @@ function* editing(
     // Early, not to finish and sync the files of an edit refused anyway; recordVersion checks again.
     if (ofLatest) checkStillLatest(lib, ds.id, v.id);
   });
-  return recordVersion(lib, file, {
-    datasetId: ds.id,
-    format: v.format,
-    rowIds,
-    sourcePath: v.sourcePath,
-    parentVersionId: v.id,
-    note: e.note ?? `edited from version ${v.version}`,
-    ...(ofLatest ? { ofLatest: v.id } : {}),
-  });
+  return recordingFrozenFiles(lib, [file], () =>
+    recordVersion(lib, file, {
+      datasetId: ds.id,
+      format: v.format,
+      rowIds,
+      sourcePath: v.sourcePath,
+      parentVersionId: v.id,
+      note: e.note ?? `edited from version ${v.version}`,
+      ...(ofLatest ? { ofLatest: v.id } : {}),
+    }),
+  );
 }
 
 export interface SplitInput {
@@ -305,20 +310,22 @@ function* splitting(lib: Library, s: SplitInput): Generator<void, SplitResult> {
     }
     checkNotRemoved(lib, ds, 'split');
   });
-  const recorded = writeTransaction(lib.db, () =>
-    names.map((split, k) => {
-      const meta: VersionMeta = {
-        datasetId: ds.id,
-        format: v.format,
-        rowIds: partIds[k],
-        sourcePath: v.sourcePath,
-        parentVersionId: v.id,
-        split,
-        splitSeed: seed,
-        note: `${split} split of version ${v.version} (seed ${seed})`,
-      };
-      return recordVersion(lib, files[k], meta).version;
-    }),
+  const recorded = recordingFrozenFiles(lib, files, () =>
+    writeTransaction(lib.db, () =>
+      names.map((split, k) => {
+        const meta: VersionMeta = {
+          datasetId: ds.id,
+          format: v.format,
+          rowIds: partIds[k],
+          sourcePath: v.sourcePath,
+          parentVersionId: v.id,
+          split,
+          splitSeed: seed,
+          note: `${split} split of version ${v.version} (seed ${seed})`,
+        };
+        return recordVersion(lib, files[k], meta).version;
+      }),
+    ),
   );
   const part = (name: SplitPart) => recorded[names.indexOf(name)] ?? null;
   return {

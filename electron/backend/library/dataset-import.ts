@@ -46,6 +46,7 @@ import {
   recordVersion,
   type VersionMeta,
 } from './datasets.ts';
+import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
 import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { runInSlices } from './sliced-scans.ts';
@@ -303,7 +304,9 @@ function commitRecord(lib: Library, plan: ImportPlan): ImportResult {
 
 /** Records a prepared file: a version of `input.datasetId`, of the dataset of its name, or a new one. */
 export function recordImport(lib: Library, prepared: PreparedImport, input: ImportInput): ImportResult {
-  return commitRecord(lib, planRecord(lib, prepared, input));
+  return recordingFrozenFiles(lib, [prepared.file], () =>
+    commitRecord(lib, planRecord(lib, prepared, input)),
+  );
 }
 
 /**
@@ -326,11 +329,14 @@ export async function importDatasetFile(
   work: ImportWork = HERE,
 ): Promise<ImportResult> {
   if (input.datasetId !== undefined) getDataset(lib, input.datasetId); // refuse before reading
-  const plan = planTarget(lib, await work.prepare(lib.dataDir, input), input);
-  const inherit = inheritance(lib, plan);
-  if (!inherit) return commitRecord(lib, plan);
-  const hashes = await work.rowHashes(inherit.files);
-  return commitRecord(lib, withRowIds(lib, plan, inherit.from, hashes));
+  const prepared = await work.prepare(lib.dataDir, input);
+  return recordingFrozenFiles(lib, [prepared.file], async () => {
+    const plan = planTarget(lib, prepared, input);
+    const inherit = inheritance(lib, plan);
+    if (!inherit) return commitRecord(lib, plan);
+    const hashes = await work.rowHashes(inherit.files);
+    return commitRecord(lib, withRowIds(lib, plan, inherit.from, hashes));
+  });
 }
 
 /**

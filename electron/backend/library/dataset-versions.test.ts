@@ -141,6 +141,7 @@ test("an edit of the latest is refused inside its record's transaction (another 
     rel: relative(lib.dataDir, v1.filePath),
     rowCount: v1.rowCount,
     sizeBytes: v1.sizeBytes,
+    createdHere: false,
   };
   assert.throws(
     () =>

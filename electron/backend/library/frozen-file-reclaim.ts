@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import { oldEnough } from '../../../native-runtime/formats/atomic-write.ts';
 import { writeTransaction } from '../db/database.ts';
 import { evaluationJobFiles } from './evaluation-jobs.ts';
+import type { FrozenFile } from './frozen-files.ts';
 import { keptTokenCounts } from './kept-token-counts.ts';
 import type { Library } from './library-handle.ts';
 import { RESUMABLE_STATUSES } from './run-statuses.ts';
@@ -117,6 +118,31 @@ export function deletingUnusedFrozenFiles<T>(
     throw e;
   }
   return { result, deleted: aside.delete() };
+}
+
+/**
+ * Runs `record` (sync or async: the record of versions of `files`, just written); when it fails — a
+ * full database, a conflict, a dataset removed meanwhile — deletes those files that this writer put
+ * in place and nothing records, rather than leave them to the start-up sweep (10 minutes old at
+ * least). A file the writer found already there stays: another writer of the same rows may not have
+ * recorded it yet. A deletion that fails too (the database busy) leaves the file to that sweep.
+ */
+export function recordingFrozenFiles<T>(lib: Library, files: readonly FrozenFile[], record: () => T): T {
+  const dropUnrecorded = (e: unknown): never => {
+    const candidates = files.filter((f) => f.createdHere).map((f) => f.rel);
+    if (candidates.length) {
+      try {
+        deletingUnusedFrozenFiles(lib, () => ({ result: null, candidates }));
+      } catch {}
+    }
+    throw e;
+  };
+  try {
+    const result = record();
+    return result instanceof Promise ? (result.catch(dropUnrecorded) as T) : result;
+  } catch (e) {
+    return dropUnrecorded(e);
+  }
 }
 
 /**

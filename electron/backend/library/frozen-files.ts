@@ -38,6 +38,8 @@ export interface FrozenFile {
   rel: string;
   rowCount: number;
   sizeBytes: number;
+  /** This writer put the file in place (false: a file of the same rows was already there). */
+  createdHere: boolean;
 }
 
 /** Rows are written in pieces of about this size. */
@@ -98,7 +100,8 @@ export class FrozenFileWriter {
     const contentHash = this.#hash.digest('hex');
     const rel = join('datasets', `${contentHash}.jsonl`);
     const abs = join(this.dataDir, rel);
-    if (existsSync(abs)) {
+    const createdHere = !existsSync(abs);
+    if (!createdHere) {
       unlinkSync(this.#tmp);
       // Marks the file as just written, so that another process's start-up sweep of files no version
       // records (frozen-file-reclaim.ts) leaves it until this one is recorded.
@@ -110,7 +113,7 @@ export class FrozenFileWriter {
       renameSync(this.#tmp, abs);
       fsyncDir(this.#dir);
     }
-    return { contentHash, rel, rowCount: this.#rows, sizeBytes: this.#size };
+    return { contentHash, rel, rowCount: this.#rows, sizeBytes: this.#size, createdHere };
   }
 
   /** Drops what was written (a refused import). Safe after finish() and twice. */
