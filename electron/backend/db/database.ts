@@ -131,6 +131,10 @@ export function readOnlyReason(db: Db): UnwritableReason | null {
  * studio or command that closed cleanly leaves it; otherwise the last changes are in that file and
  * the open is refused, saying why. A write through the copy fails with one line saying why
  * (disk-full.ts, library-read-only).
+ * The failed open leaves a 3-byte library.db-shm and an empty library.db-wal on a full disk. They are
+ * SQLite's, left alone: the next open with room takes them over and its clean close deletes them,
+ * while deleting them from here, outside SQLite's locks, could pull them from under a CLI or a studio
+ * opening the library in that instant (its commits would go to a deleted -wal).
  */
 function openReadOnlyCopy(file: string, dataDir: string, reason: UnwritableReason, opts: OpenOptions): Db {
   const fail = (what: string) =>
