@@ -26,7 +26,7 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
 import { fileKindOfFile, rawRowsScan } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
-import { frozenRowHashes, inheritRowIds, type RowHashes, versionRowIds } from './dataset-annotations.ts';
+import { frozenRowHashes, inheritingRowIds, type RowHashes, versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -49,7 +49,7 @@ import {
 import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
 import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
 import type { Library } from './library.ts';
-import { runInSlices } from './sliced-scans.ts';
+import { runInSlices, runThrough } from './sliced-scans.ts';
 
 export interface ImportInput {
   path: string;
@@ -275,10 +275,15 @@ function inheritance(lib: Library, plan: ImportPlan): { from: DatasetVersion[]; 
   return { from, files: [join(lib.dataDir, prepared.file.rel), ...from.map((v) => v.filePath)] };
 }
 
-/** The plan with the row ids its rows inherit, from the hashes of `inheritance`'s files. */
-function withRowIds(lib: Library, plan: ImportPlan, from: DatasetVersion[], hashes: RowHashes[]): ImportPlan {
+/** The plan with the row ids its rows inherit, from the hashes of `inheritance`'s files; a scan. */
+function* withRowIds(
+  lib: Library,
+  plan: ImportPlan,
+  from: DatasetVersion[],
+  hashes: RowHashes[],
+): Generator<void, ImportPlan> {
   const [mine, ...theirs] = hashes;
-  const rowIds = inheritRowIds(
+  const rowIds = yield* inheritingRowIds(
     mine,
     ...from.map((v, i) => ({ hashes: theirs[i], ids: versionRowIds(lib, v) })),
   );
@@ -289,7 +294,7 @@ function withRowIds(lib: Library, plan: ImportPlan, from: DatasetVersion[], hash
 function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput): ImportPlan {
   const plan = planTarget(lib, prepared, input);
   const inherit = inheritance(lib, plan);
-  return inherit ? withRowIds(lib, plan, inherit.from, inherit.files.map(frozenRowHashes)) : plan;
+  return inherit ? runThrough(withRowIds(lib, plan, inherit.from, inherit.files.map(frozenRowHashes))) : plan;
 }
 
 /** Records a planned import (one short write transaction), or nothing when it is unchanged. */
@@ -335,7 +340,8 @@ export async function importDatasetFile(
     const inherit = inheritance(lib, plan);
     if (!inherit) return commitRecord(lib, plan);
     const hashes = await work.rowHashes(inherit.files);
-    return commitRecord(lib, withRowIds(lib, plan, inherit.from, hashes));
+    // Matched in slices: at once, 200,000 rows held the RPC loop 160 ms (more on a busy machine).
+    return commitRecord(lib, await runInSlices(withRowIds(lib, plan, inherit.from, hashes)));
   });
 }
 
