@@ -64,6 +64,7 @@ import {
 } from '../library/run-tokenizing.ts';
 import type { UnpackZipArgs } from '../library/transfers.ts';
 import { unpackZip } from '../library/unpack-zip.ts';
+import { waitUnless } from '../wait-unless.ts';
 import type { ProbeConfig } from './run-params.ts';
 
 /** A run's model folder, device, base weights and largest micro-batch (batch × its longest example). */
@@ -366,11 +367,59 @@ export async function releaseRunnersOf(a: {
   await Promise.all([...runners].filter(([, k]) => k.base === base).map(([key, k]) => drop(key, k)));
 }
 
+// ---- an evaluation holds its model: the Playground's answers on the same weights wait for it -------
+
+/** The evaluations holding (or opening) a session, by the weights they hold (baseKey). */
+const evaluating = new Map<string, Set<Promise<unknown>>>();
+
+/** Shown as the Playground's reply until it loads (the page adds '…'). */
+export const WAITING_FOR_EVALUATION = 'waiting for the evaluation of this model to end';
+
+/**
+ * Runs `work` (an evaluation's session and all it does) as holding the weights of `a`: a Playground
+ * answer on them waits until it ends (generateTask) rather than open a second session beside it.
+ */
+async function holdingWeights<T>(a: Parameters<typeof baseKey>[0], work: () => Promise<T>): Promise<T> {
+  const key = baseKey(a);
+  const held = evaluating.get(key) ?? new Set();
+  evaluating.set(key, held);
+  const running = work();
+  held.add(running);
+  try {
+    return await running;
+  } finally {
+    held.delete(running);
+    if (!held.size) evaluating.delete(key);
+  }
+}
+
+/**
+ * Resolves once no evaluation holds the weights `args` asks for, saying `onWait` once if it waits.
+ * A second session would hold them again — mapped again, and on a quantized base packed again (at
+ * TinyLlama's shape in int8, 1.5 GB of private memory more) — for as long as both run. A cancel ends
+ * the wait at once.
+ */
+async function afterEvaluationsOf(
+  args: GenerateArgs,
+  signal: AbortSignal,
+  onWait: () => void,
+): Promise<void> {
+  const key = baseKey(args);
+  let told = false;
+  // Another evaluation of the model may start as one ends (they queue one after another).
+  for (let held = evaluating.get(key); held; held = evaluating.get(key)) {
+    if (!told) onWait();
+    told = true;
+    await waitUnless(Promise.allSettled(held), signal, 'generation cancelled');
+  }
+}
+
 export async function generateTask(
   args: GenerateArgs,
   emit: Emit<'generate'>,
   signal: AbortSignal,
 ): Promise<Generation> {
+  await afterEvaluationsOf(args, signal, () => emit('notice', { text: WAITING_FOR_EVALUATION }));
   const composed = args.adapters?.length ? args.adapters : undefined;
   const lease = runnerFor(args, composed, (text) => emit('notice', { text }));
   try {
@@ -507,16 +556,19 @@ export async function evaluateTask(
   emit: Emit<'evaluate'>,
   signal: AbortSignal,
 ): Promise<EvaluationReport> {
-  return evaluateAdapter({
-    ...args,
-    signal,
-    onProgress: (done, total) => emit('progress', { done, total }),
-    onNotice: (text) => emit('notice', { text }),
-    onStart: () => emit('start', {}),
-    // The Playground's idle sessions of this model go first: one copy of the weights, not two. Its
-    // next answer loads the model again.
-    beforeLoad: () => releaseRunnersOf(args),
-  });
+  // From the request until its session is released the evaluation holds the model: the Playground's
+  // idle sessions of it go before its own opens, and its answers wait (one copy of the weights, not
+  // two). Its next answer loads the model again.
+  return holdingWeights(args, () =>
+    evaluateAdapter({
+      ...args,
+      signal,
+      onProgress: (done, total) => emit('progress', { done, total }),
+      onNotice: (text) => emit('notice', { text }),
+      onStart: () => emit('start', {}),
+      beforeLoad: () => releaseRunnersOf(args),
+    }),
+  );
 }
 
 /**

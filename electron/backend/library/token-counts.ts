@@ -1,11 +1,13 @@
 // Token counts of a dataset version for a model, as training tokenizes them: counted in the engine's
 // 'tokens' process, or kept from an earlier count (kept-token-counts.ts).
 
-import { CancelledError } from '../../../native-runtime/errors.ts';
 import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
 import type { Engine } from '../jobs/engine.ts';
+import { waitUnless } from '../wait-unless.ts';
 import type { DatasetVersion } from './datasets.ts';
 import { keptTokenCounts } from './kept-token-counts.ts';
+
+const CANCELLED = 'the token count was cancelled';
 
 /** Counts in flight that their starter may stop: how many other requests joined each since. */
 const inFlight = new Map<Promise<TokenLengths>, { stop: AbortController; joined: number }>();
@@ -33,7 +35,7 @@ export function countTokens(
   if (hit) {
     const running = inFlight.get(hit);
     if (running) running.joined++;
-    return { counts: waitUnless(hit, signal), cached: true };
+    return { counts: waitUnless(hit, signal, CANCELLED), cached: true };
   }
   const stop = new AbortController();
   const counts = engine.call(
@@ -63,16 +65,5 @@ export function countTokens(
     },
     { once: true },
   );
-  return { counts: waitUnless(counts, signal), cached: false };
-}
-
-/** `counts`, or a 'cancelled' rejection as soon as `signal` aborts. */
-function waitUnless(counts: Promise<TokenLengths>, signal: AbortSignal | undefined): Promise<TokenLengths> {
-  if (!signal) return counts;
-  if (signal.aborted) return Promise.reject(new CancelledError('the token count was cancelled'));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new CancelledError('the token count was cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    counts.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+  return { counts: waitUnless(counts, signal, CANCELLED), cached: false };
 }
