@@ -61,7 +61,8 @@ export interface EvaluateInput {
   onStart?: () => void;
   /**
    * Awaited after onStart, before the session opens: the studio's engine releases its kept sessions of
-   * the same model there (engine-tasks.ts releaseRunnersOf), which would hold the weights again.
+   * the same model there, after the answer one is writing (engine-tasks.ts releaseRunnersOf): they
+   * would hold the weights again.
    */
   beforeLoad?: () => Promise<void>;
 }

@@ -5,7 +5,7 @@
 // kept sessions over the same weights (model, device, form) before its own opens; a kept session of
 // another model stays, and the Playground's next answer loads the model again, answering as before.
 // A Playground answer asked while the evaluation runs waits for it to end (its reply says so) rather
-// than open a second session beside it. Counted here as the sessions alive when each is created (a
+// than open a second session beside it, and an evaluation asked during an answer waits for the answer. Counted here as the sessions alive when each is created (a
 // machine under load cannot fail it). Real ORT, the Llama and Qwen2 fixtures.
 
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import {
   evaluateTask,
   generateTask,
   releaseRunners,
+  WAITING_FOR_ANSWER,
   WAITING_FOR_EVALUATION,
 } from '../../electron/backend/jobs/engine-tasks.ts';
 import { ort } from '../../native-runtime/runtime/session.ts';
@@ -155,6 +156,48 @@ test('a Playground answer asked while an evaluation of its model runs waits for 
     assert.equal(await answer, alone, 'the answer is as asked alone');
     assert.deepEqual(notices, [WAITING_FOR_EVALUATION, 'loading the model into ONNX Runtime']);
     assert.deepEqual(aliveAtCreate, [0, 0], "the answer's session opened once the evaluation's was released");
+  } finally {
+    restore();
+    await releaseRunners();
+  }
+  assert.equal(alive.size, 0);
+});
+
+test('an evaluation asked while the Playground answers on its model waits for the answer to end', {
+  timeout: 120_000,
+}, async () => {
+  const root = tempDir('eval-during-playground-');
+  const adapter = adapterFor(LLAMA, join(root, 'adapter'));
+  const data = writeJsonl(join(root, 'd.jsonl'), [
+    { prompt: 'Question 1: what is 1 plus 1?', completion: ' 2' },
+  ]);
+  const evalNotices: string[] = [];
+  let answered = false;
+  let evaluation: Promise<unknown> | null = null;
+  const { alive, aliveAtCreate, restore } = countSessions((n) => {
+    if (n !== 1) return;
+    // The Playground's session is open, its answer under way: the evaluation is asked now.
+    evaluation = evaluateTask(
+      { model: LLAMA, adapter, data, kind: 'loss', batchSize: 1 },
+      ((e: string, d: { text: string }) => e === 'notice' && evalNotices.push(d.text)) as Emit<'evaluate'>,
+      signal,
+    ).then((r) => {
+      assert.ok(answered, 'the evaluation ended after the answer');
+      return r;
+    });
+  });
+  try {
+    const out = await generateTask(
+      { model: LLAMA, adapter: null, prompts: ['Hello there'], maxNewTokens: 48, temperature: 0 },
+      (() => {}) as Emit<'generate'>,
+      signal,
+    );
+    answered = true;
+    assert.ok(out.texts[0].tokens > 0);
+    assert.ok(evaluation, "the Playground's session opened");
+    await evaluation;
+    assert.equal(evalNotices[0], WAITING_FOR_ANSWER);
+    assert.deepEqual(aliveAtCreate, [0, 0], "the evaluation's session opened once the answer's was released");
   } finally {
     restore();
     await releaseRunners();

@@ -272,8 +272,8 @@ const RUNNERS_KEPT = 2;
 interface KeptRunner {
   runner: Promise<ModelRunner>;
   users: number;
-  /** Evicted (or forgotten) while in use: released when its last generation ends. */
-  dropped: boolean;
+  /** Evicted (or forgotten) while in use: released when its last generation ends, then `gone` is called. */
+  dropped: { gone: () => void } | null;
   /** The base weights it holds: the model folder, device and form asked for (releaseRunnersOf). */
   base: string;
 }
@@ -290,13 +290,14 @@ function release(k: KeptRunner): Promise<void> {
 
 /**
  * Drops a kept model; one that a generation still decodes with is released after it. Resolves once
- * an unused one is released.
+ * it is released.
  */
 function drop(key: string, k: KeptRunner): Promise<void> {
   runners.delete(key);
   if (k.users === 0) return release(k);
-  k.dropped = true;
-  return Promise.resolve();
+  return new Promise((gone) => {
+    k.dropped = { gone };
+  });
 }
 
 /** The model for a request, counted as in use until `done` is called. */
@@ -322,7 +323,7 @@ function runnerFor(
     // The request is checked before the load: a prompt the model cannot read neither converts the
     // base nor opens a session (nor fails the other requests waiting on this load).
     opened.reader.request(args.prompts, { chat: args.chat, maxNewTokens: args.maxNewTokens });
-    const loaded: KeptRunner = { runner: opened.load(), users: 0, dropped: false, base: baseKey(args) };
+    const loaded: KeptRunner = { runner: opened.load(), users: 0, dropped: null, base: baseKey(args) };
     k = loaded;
     runners.set(key, loaded);
     loaded.runner.catch(() => {
@@ -341,7 +342,8 @@ function runnerFor(
     runner: used.runner,
     done: () => {
       used.users--;
-      if (used.users === 0 && used.dropped) release(used);
+      const { dropped } = used;
+      if (used.users === 0 && dropped) void release(used).then(dropped.gone);
     },
   };
 }
@@ -353,18 +355,20 @@ export async function releaseRunners(): Promise<void> {
 
 /**
  * Releases the kept sessions over the same weights as `a` (model folder, device, form), resolved once
- * the unused ones are gone; one still answering goes when its answer ends. An evaluation does this
- * before its own session opens: beside a kept one it would hold the weights a second time — a
- * quantized base pre-packs them per session (at TinyLlama's shape in int8, 1.5 GB of private memory
- * more), and RSS counts a float store once per session mapping it.
+ * they are gone: one still answering (or loading for an answer) goes when its answer ends, and
+ * `onWait` is told when there is one. An evaluation does this before its own session opens: beside a
+ * kept one it would hold the weights a second time — a quantized base pre-packs them per session (at
+ * TinyLlama's shape in int8, 1.5 GB of private memory more), and RSS counts a float store once per
+ * session mapping it.
  */
-export async function releaseRunnersOf(a: {
-  model: string;
-  device?: DeviceChoice;
-  quantize?: string;
-}): Promise<void> {
+export async function releaseRunnersOf(
+  a: { model: string; device?: DeviceChoice; quantize?: string },
+  onWait: () => void = () => {},
+): Promise<void> {
   const base = baseKey(a);
-  await Promise.all([...runners].filter(([, k]) => k.base === base).map(([key, k]) => drop(key, k)));
+  const same = [...runners].filter(([, k]) => k.base === base);
+  if (same.some(([, k]) => k.users > 0)) onWait();
+  await Promise.all(same.map(([key, k]) => drop(key, k)));
 }
 
 // ---- an evaluation holds its model: the Playground's answers on the same weights wait for it -------
@@ -374,6 +378,8 @@ const evaluating = new Map<string, Set<Promise<unknown>>>();
 
 /** Shown as the Playground's reply until it loads (the page adds '…'). */
 export const WAITING_FOR_EVALUATION = 'waiting for the evaluation of this model to end';
+/** The evaluation's job message while the Playground answers on its model. */
+export const WAITING_FOR_ANSWER = "waiting for the Playground's answer on this model to end";
 
 /**
  * Runs `work` (an evaluation's session and all it does) as holding the weights of `a`: a Playground
@@ -557,8 +563,8 @@ export async function evaluateTask(
   signal: AbortSignal,
 ): Promise<EvaluationReport> {
   // From the request until its session is released the evaluation holds the model: the Playground's
-  // idle sessions of it go before its own opens, and its answers wait (one copy of the weights, not
-  // two). Its next answer loads the model again.
+  // sessions of it go before its own opens (an answer in flight ends first), and its answers wait
+  // (one copy of the weights, not two). Its next answer loads the model again.
   return holdingWeights(args, () =>
     evaluateAdapter({
       ...args,
@@ -566,7 +572,12 @@ export async function evaluateTask(
       onProgress: (done, total) => emit('progress', { done, total }),
       onNotice: (text) => emit('notice', { text }),
       onStart: () => emit('start', {}),
-      beforeLoad: () => releaseRunnersOf(args),
+      beforeLoad: () =>
+        waitUnless(
+          releaseRunnersOf(args, () => emit('notice', { text: WAITING_FOR_ANSWER })),
+          signal,
+          'evaluation cancelled',
+        ),
     }),
   );
 }
