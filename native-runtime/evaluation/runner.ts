@@ -28,7 +28,7 @@ import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../gene
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
-import { runInferenceBase, shouldPrepack } from '../quantize/base.ts';
+import { shouldPrepack } from '../quantize/base.ts';
 import { modelLoadIssue, prepareModel } from '../runtime/precision.ts';
 import { type DeviceChoice, type DeviceUsed, deviceUsed } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -71,11 +71,6 @@ export interface RunnerOptions {
    * 'auto' refuses adapters trained on differently formatted prompts before the model loads.
    */
   chat?: boolean | 'auto';
-  /**
-   * The base as a training run prepared it (the trainer's spec), for that run's probe prompts: loaded
-   * as it is (quantize/base.ts runInferenceBase), `quantize` and `dtype` unused.
-   */
-  runBase?: ModelSpec;
 }
 
 /** One batch's mean loss over its completion tokens, and how many tokens that is. */
@@ -136,10 +131,6 @@ async function inferenceBase(
   spec: ModelSpec,
   opts: RunnerOptions,
 ): Promise<{ base: ModelSpec; prepack: boolean }> {
-  if (opts.runBase) {
-    opts.onNotice?.(LOADING);
-    return runInferenceBase(opts.runBase);
-  }
   // Generation and evaluation only: quantized weights are packed for the int8 kernels.
   const base = await prepareBaseFor(spec, opts);
   return { base, prepack: shouldPrepack(base, { training: false }) };
@@ -228,7 +219,9 @@ export interface OpenedRunner extends OpenedModel {
   /**
    * A runner on a session already open with these interventions (a training run's own, for its
    * probe prompts: a second session would hold the weights again), generating with the parameters
-   * that session's model has when it runs. Releasing the runner leaves the session to its owner.
+   * that session's model has when it runs. Opened without an adapter, it answers as the base model
+   * on any session, its interventions given no positions (`base`): the probes' answers before
+   * training. Releasing the runner leaves the session to its owner.
    */
   on(model: ReftModel): ModelRunner;
 }
@@ -252,6 +245,8 @@ export class ModelRunner {
   #requested: DeviceChoice | undefined;
   /** Whether release ends the session (not when it is another's: OpenedModel.on). */
   #owned: boolean;
+  /** Always the base model: opened without an adapter on a session with interventions (`on`). */
+  #baseOnly: boolean;
 
   private constructor(
     model: ReftModel,
@@ -260,6 +255,7 @@ export class ModelRunner {
     composed: ComposedAdapters | null = null,
     owned = true,
   ) {
+    this.#baseOnly = reader.manifest === null && model.states.length > 0 && composed === null;
     this.spec = model.spec;
     this.model = model;
     this.reader = reader;
@@ -314,7 +310,7 @@ export class ModelRunner {
         return new ModelRunner(model, reader, opts.device);
       },
       on: (model) => {
-        if (model.states.length !== states.length)
+        if (adapterDir && model.states.length !== states.length)
           throw new ConfigError(
             'adapter-mismatch',
             `the session has ${plural(model.states.length, 'intervention')}, the adapter ${states.length}`,
@@ -410,7 +406,7 @@ export class ModelRunner {
   }
 
   get hasAdapter(): boolean {
-    return this.model.states.length > 0;
+    return this.model.states.length > 0 && !this.#baseOnly;
   }
 
   /** Prompt token ids (reader.encodePrompt). */
@@ -444,6 +440,7 @@ export class ModelRunner {
     const lastAt: number[] = ids.map(() => 0);
     const gen = this.model.generator();
     const n = this.model.states.length;
+    const base = opts.base || this.#baseOnly;
     const res = await gen.generate(ids, {
       ...opts,
       eosTokenIds: opts.eosTokenIds ?? this.reader.eosTokenIds,
@@ -459,7 +456,7 @@ export class ModelRunner {
         ? {
             params: this.model.paramFeed(),
             locations: ids.map((p) =>
-              opts.base ? this.#none() : (this.composed as ComposedAdapters).locationsFor(p.length),
+              base ? this.#none() : (this.composed as ComposedAdapters).locationsFor(p.length),
             ),
             scales: this.model.states.map((s) => s.scale ?? 1),
           }
@@ -467,7 +464,7 @@ export class ModelRunner {
           ? {
               params: this.model.paramFeed(),
               locations: ids.map((p) =>
-                opts.base ? this.#none() : interventionLocations(p.length, this.positions, n, this.untied),
+                base ? this.#none() : interventionLocations(p.length, this.positions, n, this.untied),
               ),
             }
           : undefined,
@@ -503,7 +500,7 @@ export class ModelRunner {
   /** The loss of one batch of tokenized rows (a slice of reader.lossRows); `base`: the base model's. */
   async batchLoss(chunk: StoredExample[], opts: { base?: boolean } = {}): Promise<BatchLoss> {
     const { padId } = specialIds(this.tokenizer, this.spec);
-    const n = opts.base ? 0 : this.model.states.length;
+    const n = opts.base || this.#baseOnly ? 0 : this.model.states.length;
     const { batch } = buildBatch(chunk, this.positions, this.untied, n, padId);
     for (let j = n; j < this.model.states.length; j++)
       batch.locations.push({ data: new BigInt64Array(0), P: 0 });

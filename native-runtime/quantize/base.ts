@@ -107,20 +107,6 @@ export function shouldPrepack(spec: ModelSpec, o: { training: boolean; override?
 }
 
 /**
- * The base a training run prepared (prepareModel with `training`), for the same run's inference
- * sessions (its probe prompts): the run's own form, store and compute dtype, so nothing is chosen or
- * converted again (chatting's `auto` rule could pick another form near the memory thresholds, and
- * convert a second store); without the backward layout, which only training reads; packed only where
- * training packs, as a base that training reads unpacked had no room for a packed copy.
- */
-export function runInferenceBase(spec: ModelSpec): { base: ModelSpec; prepack: boolean } {
-  const b = spec.base;
-  if (!b?.backward) return { base: spec, prepack: shouldPrepack(spec, { training: false }) };
-  const { backward, ...forward } = b;
-  return { base: { ...spec, base: forward }, prepack: backward === 'transposed' };
-}
-
-/**
  * Resident bytes of a packed training session on `spec`'s store: the forward codes packed (≈1.2×),
  * Ŵᵀ's int8 codes packed (≈1.14×), the LM head's codes mapped (its gradient dequantizes them).
  * The same accounting as memory.ts's estimates.

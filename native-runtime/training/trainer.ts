@@ -95,10 +95,11 @@ export interface TrainHooks {
   /** Where the run's session really runs, once it exists (before the first step). */
   onDevice?: (d: DeviceUsed) => void;
   /**
-   * The base in the run's form (converted if needed), before the training session opens: what the
-   * run's other sessions (its probe prompts) load, awaited, so none holds memory beside the opening.
+   * The training session is open, before the first step: awaited, so `model` is the caller's alone
+   * meanwhile (a run's probe prompts answer as the base model on it: ModelRunner's `on` without an
+   * adapter), rather than load the weights into a session of their own.
    */
-  onBase?: (spec: ModelSpec) => void | Promise<void>;
+  onSession?: (model: ReftModel) => void | Promise<void>;
   /** Abort: the trainer saves a checkpoint at the last finished step and throws CancelledError. */
   signal?: AbortSignal;
 }
@@ -517,7 +518,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // Before the base is converted (minutes for a large model), not after.
     beforeBase: (form, memory) => refuseStepOverMemory(run, workload, memory, form),
   });
-  await hooks.onBase?.(run.spec);
   // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
   // model on 2 cores, silent until the first step's line without this one.
   log('loading the model into ONNX Runtime');
@@ -535,6 +535,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         : `replaying each layer in the backward: the activations of ${workload.batch} × ${workload.tokens} tokens would not fit beside the weights (slower steps; REFT_STUDIO_RECOMPUTE=0 keeps them)`,
     );
   try {
+    await hooks.onSession?.(model);
     return { ...(await trainLoop(config, hooks, run, plan, states, model, resumed, truncated)), device };
   } finally {
     await model.session.session.release();

@@ -37,7 +37,7 @@ const CLI_WORDS = /--quantize|REFT_STUDIO_MEMORY_CHECK/;
  * the computer's memory changed since), paused: resuming it is the engine's own start.
  */
 function recordedRun(lib: Library, modelId: number, datasetId: number): number {
-  // With probe prompts: they load only the base the trainer prepared, so the refusal is the run's alone.
+  // With probe prompts: they answer on the training session and load nothing, so the refusal is the run's alone.
   const probe = { prompts: ['Is it?'], every: 1 };
   const p = { modelId, datasetId, quantize: 'none', device: 'cpu', maxSteps: 1, probe } as RunParams;
   const { id } = createRecordedRun(lib, planRun(lib, p));
@@ -91,7 +91,7 @@ test('a studio run the engine itself refuses: its error names the Train wizardâ€
   assert.match(run.error, WEIGHTS);
   assert.match(run.error, /choose int8 \(.*\) or int4 \(.*\) as base weights, or a GPU as the device$/);
   assert.doesNotMatch(run.error, CLI_WORDS);
-  // Its probe prompts load the base the trainer prepared: refused before that, they load nothing
+  // Its probe prompts answer on the training session: refused before it opens, they run not at all
   // and add no second refusal (they once did, in the Playground's or the run's words).
   const logs: { text: string }[] = await call('runs/logs', { id });
   assert.deepEqual(
@@ -158,7 +158,7 @@ test('reft-studio runs resume: the engineâ€™s refusal stored and said in the CLI
   assert.match(shown.error, WEIGHTS);
   assert.match(shown.error, RUN_WORDS);
   assert.ok(shown.error.endsWith(` ${MEMORY_CHECK_HINT}`), shown.error);
-  // The probe prompts, which load only the base the trainer prepared, add no refusal of their own.
+  // The probe prompts, which answer on the training session and load nothing, add no refusal of their own.
   const { lines } = await cliJson(dir, 'runs', 'logs', String(id));
   assert.deepEqual(
     lines.filter((l: { text: string }) => l.text.startsWith('probe ')),

@@ -24,7 +24,7 @@ import {
   type PromptInput,
 } from '../../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
-import { loadModelSpec, type ModelSpec } from '../../../native-runtime/models/config.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
 import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
@@ -476,21 +476,17 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   let prober: ModelRunner | null = null;
   // A probe's failure is a log line of the run: a memory refusal in the words of who started it.
   const failed = (e: unknown) => (wordedFor(e, args.audience ?? 'studio') as Error).message;
-  const probeNotices = new Set<string>();
-  // The base as the trainer prepared it (TrainHooks.onBase): the probes load the run's own weights,
-  // never a form chatting's `auto` would choose (near the memory thresholds another one, converted
-  // a second time: minutes at 1.1B).
-  let runBase: ModelSpec | null = null;
-  const probeOpts = () => ({
-    device: args.config.device,
-    runBase: runBase ?? undefined,
-    // Told once each.
-    onNotice: (m: string) => {
-      if (probeNotices.has(m)) return;
-      probeNotices.add(m);
-      emit('log', `probe prompts: ${m}`);
-    },
-  });
+  // The probes' runners are on the training session (`on`): they load nothing.
+  const probeOpts = { device: args.config.device };
+  /** Each probe prompt's answer (greedy) on `runner`, as the sample of `step`. */
+  const answer = async (runner: ModelRunner, step: number) => {
+    if (!probe) return;
+    for (const prompt of probe.prompts) {
+      if (signal.aborted) return;
+      const [out] = await runner.generate([prompt], { maxNewTokens: probe.maxNewTokens ?? 48, greedy: true });
+      emit('sample', { step, prompt, output: out.text });
+    }
+  };
   // Samples are taken at each checkpoint on the training session itself, which the trainer leaves
   // alone until they are done (TrainHooks.onCheckpoint): its parameters are the checkpoint's, and
   // a second session would hold the weights again (ONNX Runtime maps them per session; a quantized
@@ -501,38 +497,20 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     if (step % probe.every !== 0 && !last) return;
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
-      prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts()).on(model);
-      for (const prompt of probe.prompts) {
-        if (signal.aborted) return;
-        const [out] = await prober.generate([prompt], {
-          maxNewTokens: probe.maxNewTokens ?? 48,
-          greedy: true,
-        });
-        emit('sample', { step, prompt, output: out.text });
-      }
+      prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
+      await answer(prober, step);
     } catch (e) {
       emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
     }
   };
   // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
-  // a resumed run has them already), once the trainer has the base in the run's form and before its
-  // session opens, so the two never hold memory at once.
-  const answersBeforeTraining = async () => {
+  // a resumed run has them already), on the training session once it is open and before its first
+  // step (TrainHooks.onSession), its interventions given no positions: a session of their own
+  // loaded the model a second time (and on a quantized base packed it) for a handful of tokens.
+  const answersBeforeTraining = async (model: ReftModel) => {
     if (!probe || args.config.resumeFrom || signal.aborted) return;
     try {
-      const base = await ModelRunner.load(args.config.model, null, probeOpts());
-      try {
-        for (const prompt of probe.prompts) {
-          if (signal.aborted) break;
-          const [out] = await base.generate([prompt], {
-            maxNewTokens: probe.maxNewTokens ?? 48,
-            greedy: true,
-          });
-          emit('sample', { step: 0, prompt, output: out.text });
-        }
-      } finally {
-        await base.release();
-      }
+      await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0);
     } catch (e) {
       emit('log', `probe answers before training failed: ${failed(e)}`);
     }
@@ -541,10 +519,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     signal,
     onLog: (m) => emit('log', m),
     onDevice: (d) => emit('device', d),
-    onBase: (spec) => {
-      runBase = spec;
-      return answersBeforeTraining();
-    },
+    onSession: answersBeforeTraining,
     onProgress: (p) => emit('progress', p),
     onCheckpoint: (c, model) => {
       emit('checkpoint', c);
