@@ -84,6 +84,17 @@ export interface GenerateNotice {
   text: string;
 }
 
+/**
+ * How far a 'datasets/token-lengths' request started with `requestId` is: examples counted of how
+ * many it counts (null until known), pushed now and then while it runs (the Datasets histogram's
+ * "Counted 12,000 of 200,000 rows").
+ */
+export interface TokenCountProgress {
+  requestId: string;
+  done: number;
+  total: number | null;
+}
+
 /** Snapshot folders that appeared in or left the Hugging Face cache (hub/watch.ts). */
 export interface CacheChange {
   cacheDir: string;
@@ -118,6 +129,7 @@ export interface PushTopics {
   'library/changed': LibraryChange;
   'generate/token': GenerateToken;
   'generate/notice': GenerateNotice;
+  'datasets/token-progress': TokenCountProgress;
   'runs/log': RunLogPush;
   'runtime/progress': RuntimeProgress;
   'models/cache-changed': CacheChange;

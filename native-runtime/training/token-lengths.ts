@@ -26,7 +26,15 @@ export interface TokenLengthsInput {
    * sample then needs no pass that only counts them.
    */
   examples?: number;
+  /**
+   * Told every PROGRESS_EVERY examples counted, and at the end: how many are counted of how many
+   * will be (the sample's size, or the file's examples when known; null until the file is read).
+   */
+  onProgress?: (done: number, total: number | null) => void;
 }
+
+/** How many examples are counted between two progress reports (about a second on a slow tokenizer). */
+export const PROGRESS_EVERY = 1000;
 
 export interface TokenLengths {
   /** Prompt + completion (+ eos) tokens of each counted example, in file order. */
@@ -124,12 +132,14 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
   const lengths: number[] = [];
   const promptLengths: number[] = [];
   let row = 0;
+  const total = indices?.length ?? input.examples ?? null;
   const ds = scanDataset(input.data, format, (ex) => {
     if (indices && indices[lengths.length] !== row++) return;
     const p = encodePrompt(tok, ex, mode).length;
     const c = completions.count(ex.completion, completionLength);
     promptLengths.push(p);
     lengths.push(p + c + eos);
+    if (lengths.length % PROGRESS_EVERY === 0) input.onProgress?.(lengths.length, total);
   });
   const n = ds.count;
   if (input.examples !== undefined && input.examples !== n)
@@ -137,6 +147,7 @@ export function tokenLengths(input: TokenLengthsInput): TokenLengths {
       'bad-data',
       `${input.data}: holds ${n} examples, not the ${input.examples} expected`,
     );
+  input.onProgress?.(lengths.length, lengths.length);
   const templated = trainsThroughChatTemplate(ds.format, mode, tok);
   return {
     lengths,

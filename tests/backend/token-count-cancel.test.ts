@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('token-count-cancel');
 const dataDir = join(root, 'data');
@@ -70,4 +70,71 @@ test('a count stops when the connection that asked for it closes', async () => {
   const reply = (await counting) as { type: string; error?: { code: string } };
   assert.equal(reply.error?.code, 'cancelled');
   await countsSmallWithin(25_000, 'none');
+});
+
+test('a count pushes how far it is', async () => {
+  const pushes: { done: number; total: number | null }[] = [];
+  const off = b.events.onAny((topic, d) => {
+    if (topic === 'datasets/token-progress' && (d as { requestId: string }).requestId === 'count-2')
+      pushes.push(d as { done: number; total: number | null });
+  });
+  try {
+    const counting = callError('datasets/token-lengths', {
+      datasetId: big,
+      modelId,
+      maxLength: 300,
+      requestId: 'count-2',
+    });
+    // Bug: nothing said how far a count of minutes was.
+    await waitFor('two progress pushes', async () => pushes.length >= 2, 60_000, 50);
+    assert.deepEqual(
+      pushes.map((p) => p.total),
+      pushes.map(() => 60_000),
+    );
+    assert.ok(pushes[1].done > pushes[0].done, JSON.stringify(pushes.slice(0, 2)));
+    await call('datasets/token-lengths-cancel', { requestId: 'count-2' });
+    assert.equal((await counting).code, 'cancelled');
+  } finally {
+    off();
+  }
+});
+
+test("the Train wizard's preview answers while a count runs", async () => {
+  let counted = false;
+  const counting = callError('datasets/token-lengths', {
+    datasetId: big,
+    modelId,
+    maxLength: 400,
+    requestId: 'count-3',
+  }).finally(() => {
+    counted = true;
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  // Bug: the preview shared the count's process and waited for the count's end (153 s for 200,000
+  // rows in the studio), with nothing on the wizard to stop it.
+  const t0 = Date.now();
+  const preview = await call('runs/preview', {
+    modelId,
+    datasetId: big,
+    layers: '1',
+    rank: 1,
+    positions: 'l1',
+    example: 0,
+  });
+  assert.equal(preview.exampleCount, 60_000);
+  assert.ok(!counted, 'the count still runs');
+  assert.ok(Date.now() - t0 < 20_000, `the preview waited ${Date.now() - t0} ms`);
+  await call('datasets/token-lengths-cancel', { requestId: 'count-3' });
+  assert.equal((await counting).code, 'cancelled');
+});
+
+test('a count asked right after Stop is counted, not failed with the stopped one', async () => {
+  const stopped = callError('datasets/token-lengths', { datasetId: big, modelId, requestId: 'count-4' });
+  await new Promise((r) => setTimeout(r, 1500));
+  await call('datasets/token-lengths-cancel', { requestId: 'count-4' });
+  assert.equal((await stopped).code, 'cancelled');
+  // Bug: it joined the count being stopped (kept until its process was seen dead) and failed
+  // 'cancelled' with it: the histogram said "Counting stopped" to a Count tokens nobody stopped.
+  const r = await call('datasets/token-lengths', { datasetId: big, modelId, sample: 200 });
+  assert.equal(r.count, 200);
 });

@@ -4,7 +4,7 @@
 // parentPort, the Electron binary cannot be downloaded here) and forks the bundled engine processes.
 // Through the MessagePort the window would use, it opens a library in a temp data folder, seeds the
 // demo from the resources, lists the devices (ONNX Runtime's providers probed in child processes),
-// imports a model and a dataset ('files' process), counts tokens ('tokens' process), trains a few
+// imports a model and a dataset ('files' process), counts tokens ('counts' process), trains a few
 // steps ('train' process) and generates with the adapter ('infer' process).
 
 import assert from 'node:assert/strict';

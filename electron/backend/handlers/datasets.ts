@@ -51,7 +51,8 @@ const RequestId = z.string().min(1).max(100);
 // in the 'files' engine process, where everything else in that lane waits behind them.
 const duplicateSearches = new CancellableRequests('searching');
 // Token counts in flight, by the id their window gave: minutes for a big version (100,000 rows: 135 s
-// on 2 cores), in the 'tokens' process, which the Train wizard's preview waits for meanwhile.
+// on 2 cores, 200,000: 225 s), in the engine's 'counts' process; each pushes how far it is
+// ('datasets/token-progress').
 const tokenCounts = new CancellableRequests('counting');
 
 /** Rejected rows sent with an import's reply (all of them are kept with the version to review). */
@@ -74,6 +75,7 @@ async function tokenLengthsOf(
     maxLength?: number;
     chatTemplate?: 'auto' | 'none';
     sample?: number;
+    requestId?: string;
   },
   signal: AbortSignal,
 ): Promise<TokenLengthReport> {
@@ -83,7 +85,16 @@ async function tokenLengthsOf(
   const model = getModel(ctx.lib, p.modelId);
   const started = performance.now();
   const sample = p.sample !== undefined && p.sample < v.rowCount ? p.sample : undefined;
-  const { counts, cached } = countTokens(ctx.engine, v, model, p.chatTemplate ?? 'auto', sample, signal);
+  const { requestId } = p;
+  const { counts, cached } = countTokens(ctx.engine, v, model, p.chatTemplate ?? 'auto', {
+    sample,
+    signal,
+    // Only a request its window can tell apart from others is followed.
+    onProgress:
+      requestId === undefined
+        ? undefined
+        : (done, total) => ctx.events.emit('datasets/token-progress', { requestId, done, total }),
+  });
   const c = await counts;
   const maxLength = p.maxLength ?? Math.min(TRAIN_DEFAULTS.maxLength, c.maxPositions);
   return tokenLengthReport(

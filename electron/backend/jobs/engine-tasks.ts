@@ -189,8 +189,15 @@ export interface EngineOps {
   };
   /** The row hashes of frozen files (a re-import's row ids): a second a file of 200,000 rows. */
   frozenRowHashes: { args: { files: string[] }; events: Record<string, never>; result: RowHashes[] };
-  /** Tokens per example of a dataset for a model, as training counts them (the Datasets histogram). */
-  tokenLengths: { args: TokenLengthsInput; events: Record<string, never>; result: TokenLengths };
+  /**
+   * Tokens per example of a dataset for a model, as training counts them (the Datasets histogram):
+   * minutes for a big version, so the examples counted so far are reported now and then.
+   */
+  tokenLengths: {
+    args: Omit<TokenLengthsInput, 'onProgress'>;
+    events: { progress: { done: number; total: number | null } };
+    result: TokenLengths;
+  };
   /** The run's probe prompts checked, then one dataset example as training tokenizes and intervenes it (the Train wizard's preview). */
   previewTokens: {
     args: PreviewTokensArgs;
@@ -620,7 +627,8 @@ export const TASKS: {
       onProgress: (done, total) => emit('progress', { done, total }),
     }),
   frozenRowHashes: async ({ files }) => files.map(frozenRowHashes),
-  tokenLengths: async (args: TokenLengthsInput) => tokenLengths(args),
+  tokenLengths: async (args, emit) =>
+    tokenLengths({ ...args, onProgress: (done, total) => emit('progress', { done, total }) }),
   previewTokens: async (args: PreviewTokensArgs) => previewTokens(args),
   checkProbePrompts: async (args: ProbeCheckArgs) => {
     checkProbePrompts(args);

@@ -1,16 +1,19 @@
 // The engine as the backend sees it: `engine.call(op, args, {onEvent, signal})` runs one engine
 // operation (engine-tasks.ts) and resolves with its result. Two implementations:
 //   WorkerEngine     the studio (Electron utility process and `reft-studio serve`): the work runs in
-//                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Three
+//                    engine processes, so ONNX Runtime's blocking calls never stall the RPC loop. Five
 //                    lanes, each one process started on first use: 'train' (training, calibration),
 //                    'infer' (generation, evaluation), so the playground answers during a run, and
 //                    'files' (reading adapter folders and dataset files for import, scanning for
 //                    models, finding duplicate rows, writing exports and their zips, unpacking
-//                    uploaded zips) and
-//                    'tokens' (counting a dataset's tokens, the Train wizard's example preview and
-//                    probe prompts' check: a model's tokenizer.json may hold a pattern that
-//                    backtracks for hours, and a tokenization past its deadline gets the process
-//                    killed — native-runtime/tokenizer/tokenize-watchdog.ts).
+//                    uploaded zips),
+//                    'tokens' (the Train wizard's example preview and probe prompts' check, and
+//                    its memory check: a model's tokenizer.json may hold a pattern that backtracks
+//                    for hours, and a tokenization past its deadline gets the process killed —
+//                    native-runtime/tokenizer/tokenize-watchdog.ts) and
+//                    'counts' (counting a dataset's tokens: minutes for a big version, which the
+//                    wizard's preview waited behind — 153 s for 200,000 rows — when they shared
+//                    'tokens', and a Stop could kill a count's process only while no preview waited).
 //   InProcessEngine  the CLI, where blocking the only loop is fine.
 // Processes rather than worker threads, for two reasons: a process starts with the library path of a
 // CUDA runtime pack installed after the studio started (cuda-pack.ts engineEnv; the dynamic loader
@@ -89,7 +92,7 @@ export function fromWire(w: WireError): Error {
   return w.code === 'cancelled' ? new CancelledError(w.message) : new EngineError(w);
 }
 
-const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens'> = {
+const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens' | 'counts'> = {
   train: 'train',
   calibrate: 'train',
   generate: 'infer',
@@ -99,10 +102,12 @@ const LANE: Record<OpName, 'train' | 'infer' | 'files' | 'tokens'> = {
   // Parsing a dataset file: a CSV or JSON document whole, a Parquet row group at once.
   prepareDatasetImport: 'files',
   frozenRowHashes: 'files',
-  // The tokenizer's work for the window (token counts, the Train wizard's preview and probe
-  // prompts): its own lane, so that a tokenizer past its deadline (tokenize-watchdog.ts) gets only
-  // its own process killed, never an import or an export beside it.
-  tokenLengths: 'tokens',
+  // Counting a version's tokens: minutes for a big one, in a lane of its own so that the Train
+  // wizard's preview never waits behind it, and stopping it (its process killed) kills nothing else.
+  tokenLengths: 'counts',
+  // The tokenizer's work for the wizard (its preview and probe prompts): its own lane, so that a
+  // tokenizer past its deadline (tokenize-watchdog.ts) gets only its own process killed, never an
+  // import or an export beside it.
   previewTokens: 'tokens',
   checkProbePrompts: 'tokens',
   // Plans the run's sessions (a WebGPU probe at most, once per process): never behind a training run.

@@ -58,6 +58,14 @@ export class KeptTokenCounts {
     this.#trim();
   }
 
+  /**
+   * Drops `counts` kept under `key` now, not once it fails: a count being stopped, which a request
+   * coming meanwhile would join, only to fail 'cancelled' with it.
+   */
+  discard(key: string, counts: Promise<TokenLengths>): void {
+    if (this.#kept.get(key)?.counts === counts) this.#drop(key);
+  }
+
   /** Drops the counts of a frozen file (its content hash starts their keys): the file was deleted. */
   forget(contentHash: string): void {
     for (const key of [...this.#kept.keys()]) if (key.startsWith(`${contentHash}:`)) this.#drop(key);

@@ -1,5 +1,5 @@
 // Token counts of a dataset version for a model, as training tokenizes them: counted in the engine's
-// 'tokens' process, or kept from an earlier count (kept-token-counts.ts).
+// 'counts' process, or kept from an earlier count (kept-token-counts.ts).
 
 import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -9,15 +9,34 @@ import { keptTokenCounts } from './kept-token-counts.ts';
 
 const CANCELLED = 'the token count was cancelled';
 
-/** Counts in flight that their starter may stop: how many other requests joined each since. */
-const inFlight = new Map<Promise<TokenLengths>, { stop: AbortController; joined: number }>();
+/** How far a count is: examples counted of how many it counts (null until known). */
+export type CountProgress = (done: number, total: number | null) => void;
+
+interface Running {
+  stop: AbortController;
+  /** How many other requests joined it since it started. */
+  joined: number;
+  /** Everyone waiting on it who wants to know how far it is. */
+  listeners: Set<CountProgress>;
+}
+
+/** Counts in flight, which their starter may stop and every request waiting on them follows. */
+const inFlight = new Map<Promise<TokenLengths>, Running>();
+
+export interface CountOptions {
+  /** Count only this many rows, picked at random (a first picture of a big version). */
+  sample?: number;
+  signal?: AbortSignal;
+  /** Told how far the count is now and then (a count joined late hears from its next report on). */
+  onProgress?: CountProgress;
+}
 
 /**
  * The token counts of version `v` for `model` (all rows, or a random `sample`), counted in the
- * engine's 'tokens' process or kept from an earlier count: the Datasets histogram and the check of a
+ * engine's 'counts' process or kept from an earlier count: the Datasets histogram and the check of a
  * run's longest example before it starts (run-memory-check.ts) share them.
  * Aborting `signal` stops this request's wait at once ('cancelled'); the count itself — minutes for a
- * big version, and the 'tokens' process with it — is stopped (its process killed: a tokenization
+ * big version, and the 'counts' process with it — is stopped (its process killed: a tokenization
  * hears no cancel) only if it started for this request and no other request has joined it since.
  */
 export function countTokens(
@@ -25,8 +44,7 @@ export function countTokens(
   v: Pick<DatasetVersion, 'contentHash' | 'filePath' | 'format' | 'rowCount'>,
   model: { path: string; fingerprint: string },
   chatTemplate: 'auto' | 'none',
-  sample?: number,
-  signal?: AbortSignal,
+  { sample, signal, onProgress }: CountOptions = {},
 ): { counts: Promise<TokenLengths>; cached: boolean } {
   const key = `${v.contentHash}:${model.fingerprint}:${chatTemplate}`;
   // Every row counted answers a request for a sample too.
@@ -35,9 +53,10 @@ export function countTokens(
   if (hit) {
     const running = inFlight.get(hit);
     if (running) running.joined++;
-    return { counts: waitUnless(hit, signal, CANCELLED), cached: true };
+    return { counts: followed(hit, signal, running, onProgress), cached: true };
   }
   const stop = new AbortController();
+  const entry: Running = { stop, joined: 0, listeners: new Set() };
   const counts = engine.call(
     'tokenLengths',
     {
@@ -48,9 +67,14 @@ export function countTokens(
       sample,
       examples: v.rowCount,
     },
-    { signal: stop.signal, killOnAbort: true },
+    {
+      signal: stop.signal,
+      killOnAbort: true,
+      onEvent: (_e, d) => {
+        for (const l of entry.listeners) l(d.done, d.total);
+      },
+    },
   );
-  const entry = { stop, joined: 0 };
   inFlight.set(counts, entry);
   counts.then(
     () => inFlight.delete(counts),
@@ -61,9 +85,24 @@ export function countTokens(
   signal?.addEventListener(
     'abort',
     () => {
-      if (inFlight.get(counts) === entry && entry.joined === 0) stop.abort();
+      if (inFlight.get(counts) !== entry || entry.joined > 0) return;
+      keptTokenCounts.discard(at, counts);
+      inFlight.delete(counts);
+      stop.abort();
     },
     { once: true },
   );
-  return { counts: waitUnless(counts, signal, CANCELLED), cached: false };
+  return { counts: followed(counts, signal, entry, onProgress), cached: false };
+}
+
+/** `counts`, followed through `onProgress` while it runs, or a 'cancelled' rejection as soon as `signal` aborts. */
+function followed(
+  counts: Promise<TokenLengths>,
+  signal: AbortSignal | undefined,
+  running: Running | undefined,
+  onProgress: CountProgress | undefined,
+): Promise<TokenLengths> {
+  if (!onProgress || !running) return waitUnless(counts, signal, CANCELLED);
+  running.listeners.add(onProgress);
+  return waitUnless(counts, signal, CANCELLED).finally(() => running.listeners.delete(onProgress));
 }

@@ -54,9 +54,10 @@
 //                                                                   → {source, train, validation, test} (child versions)
 //   datasets/token-lengths {datasetId, versionId?, modelId, maxLength?, chatTemplate?, sample?, requestId?}
 //                                                                   → TokenLengthReport (bins, p50/p95, over maxLength, lengths)
-//                                                                   (stopped when its requester's connection closes)
+//                                                                   (stopped when its requester's connection closes; with a
+//                                                                   requestId, 'datasets/token-progress' pushes say how far it is)
 //   datasets/token-lengths-cancel {requestId}                       → {cancelled} (that count answers with error 'cancelled';
-//                                                                     its 'tokens' process is killed unless another request shares the count)
+//                                                                     its 'counts' process is killed unless another request shares the count)
 //   datasets/export   {datasetId, versionId?}                       → DownloadInfo (a .jsonl; read it with files/download)
 //   datasets/remove   {id}                                          → {id}
 //   runs/list         {status?, ids?, query?}                       → RunListEntry[] (newest first: what a row shows — no config —,
@@ -145,6 +146,7 @@
 //                           {event:'download-progress', repo, file, bytesDone, bytesTotal, bytesPerS, etaS, ...}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'generate/notice' {requestId, text}: what loading its model says first (a conversion's progress, auto's form)
+//         'datasets/token-progress' {requestId, done, total}: how far a datasets/token-lengths is (examples counted)
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 //         'runtime/progress' RuntimeProgress {name, state: running|done|failed|cancelled|removed, phase, bytes, total, error?, elsewhere?}
 //                           (done/removed with elsewhere: the CLI installed or removed the pack meanwhile)
