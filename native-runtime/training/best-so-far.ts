@@ -89,6 +89,17 @@ export class BestSoFar {
     });
   }
 
+  /**
+   * Puts the best evaluation's parameters into `states` themselves, for the probe prompts answered
+   * after the run's last checkpoint (written first, with the last step's): the answers then are the
+   * adapter's. Training must not go on from them (a Householder R no longer matches its X).
+   */
+  loadInto(states: readonly InterventionState[]): void {
+    this.statesAtBest(states).forEach((best, j) => {
+      for (const [name, p] of best.params) states[j]!.params.get(name)!.data = Float32Array.from(p.data);
+    });
+  }
+
   state(): BestState {
     return { best: this.best, sinceImproved: this.sinceImproved };
   }

@@ -86,10 +86,12 @@ export interface TrainHooks {
   onProgress?: (p: TrainProgress) => void;
   /**
    * A checkpoint was written. Awaited before the next step, so while it runs `model` holds the
-   * checkpoint's parameters: a run's probe prompts answer on this session (ModelRunner's `on`)
-   * rather than load the weights into a second one.
+   * parameters of step `heldStep`: a run's probe prompts answer on this session (ModelRunner's `on`)
+   * rather than load the weights into a second one. That is the checkpoint's step, except at the
+   * last checkpoint of a run that keeps the best: there the best evaluation's, what its adapter
+   * holds, so its last answers are the adapter's.
    */
-  onCheckpoint?: (c: CheckpointWritten, model: ReftModel) => void | Promise<void>;
+  onCheckpoint?: (c: CheckpointWritten, model: ReftModel, heldStep: number) => void | Promise<void>;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
   /** Where the run's session really runs, once it exists (before the first step). */
@@ -627,9 +629,14 @@ async function trainLoop(
       if (k >= 0) checkpoints.splice(k, 1);
     }
     const last = step === plan.totalSteps || tracker.exhausted;
+    // Nothing trains after the last checkpoint: its answers may come from the adapter's parameters.
+    const best = tracker.best;
+    const adapterStep = last && cfg.keepBest && best !== null ? best.step : step;
+    if (adapterStep !== step) tracker.loadInto(states);
     return hooks.onCheckpoint?.(
       { step, dir, ...(removed.length ? { removed } : {}), ...(last ? { last: true as const } : {}) },
       model,
+      adapterStep,
     );
   };
   const ownCheckpoint = (d: string): boolean => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Emit, trainTask } from '../../electron/backend/jobs/engine-tasks.ts';
 import { CancelledError, ConfigError } from '../../native-runtime/errors.ts';
+import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { BEST_FILE } from '../../native-runtime/training/best-so-far.ts';
@@ -140,26 +141,56 @@ describe('keep the best and early stopping', () => {
     assert.deepEqual(params(r.adapter), params(full.adapter));
   });
 
-  it('answers the probe prompts at the step an early stop ends the run', async () => {
-    // Checkpoints every 2 steps, probes every 4: at 4 and 8, then at 10, where patience runs out,
-    // as at a run's last step.
+  /** The probe answers of the run `config` (checkpoints every 2 steps, probes every 4). */
+  async function probed(config: TrainConfig, maxNewTokens = 2) {
     const samples: ProbeSample[] = [];
     const emit = ((event: string, d: unknown) => {
       if (event === 'sample') samples.push(d as ProbeSample);
     }) as Emit<'train'>;
     const res = await trainTask(
       {
-        config: { ...base, out: join(dir, 'probed'), checkpointEvery: 2 },
-        probe: { prompts: ['Tell me about the cat.'], every: 4, maxNewTokens: 2 },
+        config: { ...config, checkpointEvery: 2 },
+        probe: { prompts: [PROBE], every: 4, maxNewTokens },
       },
       emit,
       new AbortController().signal,
     );
+    return { res, samples };
+  }
+  const PROBE = 'Tell me about the cat.';
+
+  it('answers the probe prompts at the step an early stop ends the run', async () => {
+    // At 4 and 8, then at 10, where patience runs out, as at a run's last step.
+    const { res, samples } = await probed({ ...base, keepBest: false, out: join(dir, 'probed') });
     assert.equal(res.steps, 10);
     assert.deepEqual(
       samples.map((s) => s.step),
       [0, 4, 8, 10],
     );
+  });
+
+  it('keeping the best, the last answers are the adapter’s: the best step’s, recorded at it', async () => {
+    const out = join(dir, 'probed-best');
+    const { res, samples } = await probed({ ...base, out }, 8);
+    assert.equal(res.steps, 10);
+    // Step 10's checkpoint answers with step 7's parameters (its adapter), not step 10's.
+    assert.deepEqual(
+      samples.map((s) => s.step),
+      [0, 4, 8, 7],
+    );
+    const answer = async (adapter: string) => {
+      const runner = await ModelRunner.load(modelDir('llama'), adapter);
+      try {
+        const [a] = await runner.generate([PROBE], { maxNewTokens: 8, greedy: true });
+        return a?.text;
+      } finally {
+        await runner.release();
+      }
+    };
+    const adapters = await answer(out);
+    assert.equal(samples.at(-1)?.output, adapters);
+    // Measured: step 10's own parameters answer otherwise, so the check tells them apart.
+    assert.notEqual(await answer(join(`${out}.checkpoints`, 'step-000010')), adapters);
   });
 
   it('a resume must agree on both options, and on when it evaluates', async () => {

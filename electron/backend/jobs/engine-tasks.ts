@@ -498,14 +498,16 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // alone until they are done (TrainHooks.onCheckpoint): its parameters are the checkpoint's, and
   // a second session would hold the weights again (ONNX Runtime maps them per session; a quantized
   // base packs them per session: 1.5 GB more at TinyLlama's shape in int8).
-  // Every `every` steps and at the run's last checkpoint (its last step, or an early stop's).
-  const sampleAt = async ({ step, dir, last }: CheckpointWritten, model: ReftModel) => {
+  // Every `every` steps and at the run's last checkpoint (its last step, or an early stop's). The
+  // answers are recorded at the step whose parameters gave them: at a keep-best run's last checkpoint,
+  // the best evaluation's (TrainHooks.onCheckpoint), as its adapter answers.
+  const sampleAt = async ({ step, dir, last }: CheckpointWritten, model: ReftModel, heldStep: number) => {
     if (!probe || signal.aborted) return;
     if (step % probe.every !== 0 && !last) return;
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
-      await answer(prober, step);
+      await answer(prober, heldStep);
     } catch (e) {
       emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
     }
@@ -528,9 +530,9 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     onDevice: (d) => emit('device', d),
     onSession: answersBeforeTraining,
     onProgress: (p) => emit('progress', p),
-    onCheckpoint: (c, model) => {
+    onCheckpoint: (c, model, heldStep) => {
       emit('checkpoint', c);
-      return sampleAt(c, model);
+      return sampleAt(c, model, heldStep);
     },
   });
   const { metrics: _m, ...summary } = res;
