@@ -152,6 +152,41 @@ export function readTrainerState(dir: string): TrainerState {
 }
 
 /**
+ * The adapter a run stopped at checkpoint `dir` stands for, as it would end there: the checkpoint's
+ * parameters, or where the run keeps the best, the best evaluation's so far (best.safetensors; none
+ * yet before its first evaluation), with that evaluation in the metrics as the trainer's final
+ * adapter has it. `bestStep`: that evaluation's step, or null where the parameters are the checkpoint's.
+ */
+export function checkpointAdapter(dir: string): { adapter: StudioAdapter; bestStep: number | null } {
+  const adapter = readStudioAdapter(dir);
+  const state = readTrainerState(dir);
+  const best = state.config.keepBest ? (state.best?.best ?? null) : null;
+  if (!best) return { adapter, bestStep: null };
+  const path = join(dir, BEST_FILE);
+  if (!existsSync(path))
+    throw new FormatError('bad-checkpoint', `${dir}: no ${BEST_FILE} with the best parameters`);
+  const kept = loadSafetensors(path);
+  const interventions = adapter.interventions.map((iv) => {
+    const params: typeof iv.params = {};
+    for (const [name, p] of Object.entries(iv.params)) {
+      // The adapter names R as pyreft's config does; the trainer's copy by its parameter's name.
+      const t = kept.get(`${iv.key}/${name === 'R' ? 'rotate_layer' : name}`);
+      if (!t || t.dtype !== 'F32' || t.data.length !== p.data.length)
+        throw new FormatError('bad-checkpoint', `${path}: ${iv.key}/${name} is missing or the wrong size`);
+      params[name] = { ...p, data: Float32Array.from(t.data as Float32Array) };
+    }
+    return { ...iv, params };
+  });
+  const metrics = {
+    ...adapter.manifest.metrics,
+    evalLoss: best.evalLoss,
+    bestStep: best.step,
+    bestEvalLoss: best.evalLoss,
+  };
+  return { adapter: { manifest: { ...adapter.manifest, metrics }, interventions }, bestStep: best.step };
+}
+
+/**
  * Restores parameters and every R's X and base into `states` (which must have the checkpoint's
  * interventions: same keys, types and ranks). Call before building the optimizer, which holds X.
  */

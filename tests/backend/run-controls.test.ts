@@ -3,11 +3,14 @@
 // run, the run's log (stored and pushed), and deleting a run while its adapters stay.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { PushMessage } from '../../electron/backend/rpc/envelope.ts';
+import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
+import { readTrainerState } from '../../native-runtime/training/checkpoint.ts';
+import { WORDS } from '../training/helpers.ts';
 import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('run-controls');
@@ -91,6 +94,67 @@ test('cancel with keepCheckpoint: the last checkpoint becomes an adapter of the 
     pushed,
     lines.map((l) => l.text),
   );
+});
+
+test('keep-checkpoint on a paused run that keeps the best: the best evaluation’s parameters so far', async () => {
+  // tests/training/keep-best.test.ts's data (each prompt its own completion): the held-out loss falls,
+  // then rises for a few steps at a time.
+  const file = join(root, 'words.jsonl');
+  writeFileSync(
+    file,
+    WORDS.map((w, i) =>
+      JSON.stringify({ prompt: `Tell me about the ${w}.`, completion: WORDS[(i * 7 + 3) % WORDS.length] }),
+    ).join('\n'),
+  );
+  const words = (await call('datasets/import', { path: file })).dataset.id;
+  const run = await call('runs/start', {
+    modelId,
+    datasetId: words,
+    name: 'best',
+    layers: '1;3',
+    positions: 'f1+l1',
+    rank: 4,
+    lr: 0.05,
+    batchSize: 4,
+    seed: 3,
+    maxSteps: 400,
+    evalSplit: 0.2,
+    evalEvery: 1,
+    checkpointEvery: 1,
+    keepBest: true,
+  });
+  // Paused once the best is two steps behind; a step in flight may still improve on it, then the
+  // run goes on and pauses again.
+  let p: Awaited<ReturnType<typeof runOf>>;
+  let best: { step: number; evalLoss: number } | null | undefined;
+  for (let tries = 0; ; tries++) {
+    await waitFor('the best behind the last step', async () => {
+      const r = await runOf(run.runId);
+      return r.best && r.lastStep >= r.best.step + 2 ? true : null;
+    });
+    await call('runs/pause', { id: run.runId });
+    p = await settled(run.runId, ['paused']);
+    best = readTrainerState(p.checkpoints.at(-1).path).best?.best;
+    if ((best && best.step < p.checkpoints.at(-1).step) || tries === 4) break;
+    await call('runs/resume', { id: run.runId });
+  }
+  const ckpt = p.checkpoints.at(-1);
+  assert.ok(
+    best && best.step < ckpt.step,
+    `the best (${best?.step}) is before the last checkpoint (${ckpt.step})`,
+  );
+  assert.equal(p.best.step, best.step, 'runs/get names the same best');
+  const a = await call('runs/keep-checkpoint', { id: run.runId });
+  assert.equal(a.name, `best — step ${ckpt.step} of 400, the best so far: step ${best.step}'s`);
+  assert.equal(a.manifest.metrics.bestStep, best.step);
+  assert.equal(a.manifest.metrics.evalLoss, best.evalLoss);
+  // Its parameters are the best step's (that step's checkpoint), not the last checkpoint's.
+  const params = (dir: string) =>
+    readStudioAdapter(dir).interventions.map((iv) => Object.values(iv.params).map((t) => [...t.data]));
+  const bestCkpt = p.checkpoints.find((c: { step: number }) => c.step === best.step);
+  assert.deepEqual(params(a.path), params(bestCkpt.path));
+  assert.notDeepEqual(params(a.path), params(ckpt.path));
+  await call('runs/cancel', { id: run.runId });
 });
 
 test('keep-checkpoint on a paused run; a run without checkpoints says so', async () => {

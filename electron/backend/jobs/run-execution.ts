@@ -13,9 +13,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
-import { readStudioAdapter, writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import {
+  checkpointAdapter,
   listCheckpoints,
   readTrainerState,
   STATE_FILE,
@@ -383,7 +384,8 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
 
 /**
  * Keeps a stopped run's last checkpoint as an adapter: its parameters (a checkpoint folder is a
- * studio adapter folder) are copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
+ * studio adapter folder), or with keep the best the best evaluation's so far (checkpointAdapter), are
+ * copied to <data>/adapters/run-<id>-step-<N>/ — so deleting the run
  * later keeps the adapter — and registered with the run's lineage and the tag 'checkpoint'.
  * Refuses a run that is queued or running ('run-active') or has no checkpoint ('no-checkpoint').
  * Keeping the same checkpoint twice returns the adapter kept the first time, with `added` false.
@@ -402,14 +404,15 @@ export function keepLastCheckpoint(lib: Library, runId: number): { adapter: Adap
   const dest = checkpointAdapterPath(lib, runId, ckpt.step);
   const existing = findRunAdapter(lib, runId, dest);
   if (existing !== null) return { adapter: getAdapter(lib, existing), added: false };
-  const adapter = readStudioAdapter(ckpt.path);
+  // A run that keeps the best keeps the best evaluation's parameters so far, as it would end there.
+  const { adapter, bestStep } = checkpointAdapter(ckpt.path);
   // The same checkpoint always gives the same folder: writing it twice (two windows) is harmless;
   // registering it twice is not, so that is decided under the write lock.
   writeStudioAdapter(dest, adapter);
   const cfg = run.config as unknown as StoredRunConfig;
   const total = run.totalSteps !== null ? ` of ${run.totalSteps}` : '';
   const { id, added } = registerRunAdapterOnce(lib, {
-    name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}`,
+    name: `${run.name ?? `Run ${runId} (${cfg.intervention}, rank ${cfg.rank})`} — step ${ckpt.step}${total}${bestStep !== null ? `, the best so far: step ${bestStep}'s` : ''}`,
     path: dest,
     type: cfg.intervention ?? adapter.interventions[0]?.type ?? 'loreft',
     baseModelFingerprint: run.modelFingerprint ?? adapter.manifest.baseModel.fingerprint,
