@@ -74,7 +74,8 @@ export const runsCommands: Command[] = [
                 r.id,
                 r.name,
                 r.sweepId,
-                r.status,
+                // The studio's Runs list says so under the steps; the rule is the library's (runStoppedEarly).
+                r.stoppedEarly ? `${r.status} (stopped early)` : r.status,
                 r.modelId,
                 deviceColumn(runDevice(r)),
                 r.lastStep,

@@ -96,6 +96,9 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     // Completed, and 10 of 30 steps: it says why, as the run's page does.
     assert.match(show.stdout, /^stopped early at step 10 of 30: the held-out loss stopped improving$/m);
     assert.equal(shown.stoppedEarly, true);
+    // runs list, as the studio's Runs list.
+    const row = cli('runs', 'list').stdout.split('\n').find((l) => l.startsWith(`${result.runId} `));
+    assert.match(row ?? '', /\bcompleted \(stopped early\) /);
   });
 
   it('killed (SIGKILL) after a checkpoint, `runs resume` ends with the same adapter at the same step', async () => {
