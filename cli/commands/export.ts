@@ -10,6 +10,7 @@ import {
   runTrainingSource,
 } from '../../electron/backend/library/adapters.ts';
 import { checkExportDestination } from '../../electron/backend/library/export-destination.ts';
+import { bundleRowsText } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { plural } from '../../native-runtime/plural.ts';
@@ -123,7 +124,7 @@ export const exportCommand: Command = {
       const r = written.result;
       ctx.print({ out: r.out, format, files: r.files, config: r.config }, () =>
         [
-          `wrote a pyreft training bundle to ${r.out} (${plural(r.config.data.rows, 'example')})`,
+          `wrote a pyreft training bundle to ${r.out} (${bundleRowsText(r.config)})`,
           `  pip install pyreft`,
           `  cd ${shellWord(r.out)} && torchrun --nproc_per_node N train.py`,
           `  ${nextCommand(ctx.values, 'import', join(r.out, 'result'))}`,

@@ -3,7 +3,10 @@
 //   train.py     pyreft.ReftConfig + get_reft_model + ReftTrainerForCausalLM with the run's layers,
 //                positions, rank, lr, epochs, batch size, …; `torchrun --nproc_per_node N train.py`
 //                works because Hugging Face's Trainer does the DDP; rank 0 saves result/
-//   data.jsonl   one {"prompt", "completion"} (or {"messages", "completion"} for chat data) per line
+//   data.jsonl   one {"prompt", "completion"} (or {"messages", "completion"} for chat data) per line:
+//                the rows the run trains on, without those its held-out share keeps aside
+//   heldout.jsonl  with a held-out share (evalSplit): those rows, as the trainer draws them
+//                (training/run-rows.ts), for scoring the result; train.py does not read them
 //   config.json  the resolved run configuration (train.py reads everything from it)
 //   README.md    the exact commands: pip install pyreft; torchrun …; reft-studio import result/
 // result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
@@ -18,11 +21,13 @@ import { ConfigError } from '../errors.ts';
 import { type FileData, writeFully } from '../formats/atomic-write.ts';
 import { writeExportableFolder } from '../formats/export-marker.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
-import { openModelFolder } from '../models/model-folder.ts';
+import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
+import { parsePositions } from '../training/positions.ts';
+import { readRunRows } from '../training/run-rows.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
@@ -62,7 +67,10 @@ export interface BundleConfig extends BundleTrainOptions {
   model: string;
   /** What the result's reft_studio.json will name as its base model. */
   baseModel: { arch: string; fingerprint: string } | null;
+  /** The training rows; sha256 is the source dataset's (the run's data file, held-out rows included). */
   data: { file: 'data.jsonl'; format: DataFormat; rows: number; sha256: string };
+  /** The rows the run's held-out share (evalSplit) keeps aside, or null without one. */
+  heldOut: { file: 'heldout.jsonl'; rows: number; evalSplit: number } | null;
   runId: string | null;
   datasetVersion: string | null;
 }
@@ -72,6 +80,13 @@ type BundleRow =
   | { messages: Extract<TextExample, { kind: 'chat' }>['messages']; completion: string };
 
 export const BUNDLE_FILES = ['README.md', 'config.json', 'data.jsonl', 'train.py'] as const;
+const HELD_OUT_FILE = 'heldout.jsonl' as const;
+
+/** "16 training examples, 4 held out": what a bundle carries, for the lines that report it. */
+export function bundleRowsText(c: BundleConfig): string {
+  const held = c.heldOut ? `, ${c.heldOut.rows} held out` : '';
+  return `${plural(c.data.rows, c.heldOut ? 'training example' : 'example')}${held}`;
+}
 
 /** A data.jsonl row of an example: a text prompt as it is, a chat row keeps its messages. */
 function bundleRow(e: TextExample): BundleRow {
@@ -112,7 +127,8 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     { ...input.config, model: folder.dir, data, out: resolve(input.out, 'unused') } as TrainConfig,
     spec,
   );
-  const configOf = (rows: BundleConfig['data']): BundleConfig => ({
+  const held = heldOutLines(folder, cfg);
+  const configOf = (rows: BundleConfig['data'], heldOut: BundleConfig['heldOut']): BundleConfig => ({
     format: 'reft-studio-bundle',
     version: 1,
     model: folder.dir,
@@ -140,6 +156,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     keepBest: cfg.keepBest,
     earlyStoppingPatience: cfg.earlyStoppingPatience,
     data: rows,
+    heldOut,
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
   });
@@ -147,21 +164,58 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     input.out,
     (fd) => {
       const lines = new JsonLines(fd);
-      const info = scanDataset(data, cfg.format, (ex) => lines.write(bundleRow(ex)));
+      const info = scanDataset(data, cfg.format, (ex) => {
+        if (!held?.has(ex.line)) lines.write(bundleRow(ex));
+      });
       lines.end();
-      return configOf({ file: 'data.jsonl', format: info.format, rows: info.count, sha256: info.hash });
+      const rows = info.count - (held?.size ?? 0);
+      const heldOut = held ? { file: HELD_OUT_FILE, rows: held.size, evalSplit: cfg.evalSplit } : null;
+      return configOf({ file: 'data.jsonl', format: info.format, rows, sha256: info.hash }, heldOut);
     },
+    // A second pass over the file: the held-out rows are never held in memory either.
+    held
+      ? (fd) => {
+          const lines = new JsonLines(fd);
+          scanDataset(data, cfg.format, (ex) => {
+            if (held.has(ex.line)) lines.write(bundleRow(ex));
+          });
+          lines.end();
+        }
+      : null,
     { force: input.force, asExport: input.asExport },
   );
 }
 
 /**
+ * The lines of the data file the run's held-out share keeps aside, drawn as the trainer draws them
+ * (it tokenizes the rows: one whose prompt places no intervention is in neither share); null without
+ * a share. Held-out data from another file (evalData) is not in the training file at all.
+ */
+function heldOutLines(
+  folder: ReturnType<typeof openModelFolder>,
+  cfg: ResolvedTrainConfig,
+): Set<number> | null {
+  if (cfg.evalData || !(cfg.evalSplit > 0)) return null;
+  if (!folder.tokenizer)
+    throw new ConfigError(
+      'missing-tokenizer',
+      `${folder.dir}: ${noTokenizerReason(folder.dir)}; the bundle needs it to leave out the rows --eval-split holds out`,
+    );
+  const rows = readRunRows(folder.tokenizer, folder.spec, cfg, parsePositions(cfg.positions, cfg.maxLength));
+  const lines = new Set<number>();
+  for (let i = 0; i < rows.eval.length; i++) lines.add(rows.eval.line(i));
+  return lines;
+}
+
+/**
  * The bundle's folder, written atomically: data.jsonl by `writeData`, which returns the config that
- * describes it, then the files written from that config.
+ * describes it, heldout.jsonl by `writeHeldOut` where there is one, then the files written from that
+ * config.
  */
 function writeBundleFiles(
   out: string,
   writeData: (fd: number) => BundleConfig,
+  writeHeldOut: ((fd: number) => void) | null,
   opts: { force?: boolean; asExport?: boolean },
 ): BundleResult {
   checkOutFolder(out, null, opts.force);
@@ -177,12 +231,14 @@ function writeBundleFiles(
         config = writeData(fd);
       },
     ],
+    ...(writeHeldOut ? [[HELD_OUT_FILE, writeHeldOut] as [string, FileData]] : []),
     ['README.md', (fd) => writeFully(fd, Buffer.from(readme(described()), 'utf8'))],
     ['config.json', (fd) => writeFully(fd, Buffer.from(`${JSON.stringify(described(), null, 2)}\n`, 'utf8'))],
     ['train.py', TRAIN_PY],
   ];
   writeExportableFolder(out, files, opts.asExport ? 'bundle' : undefined);
-  return { out: resolve(out), files: [...BUNDLE_FILES], config: described() };
+  const written = writeHeldOut ? [...BUNDLE_FILES, HELD_OUT_FILE] : [...BUNDLE_FILES];
+  return { out: resolve(out), files: written, config: described() };
 }
 
 /**
@@ -220,7 +276,7 @@ function readme(c: BundleConfig): string {
 Exported by ReFT Studio: the same ${c.intervention} run (layers ${c.layers.join(', ')}, positions ${c.positions}${untied ? ' untied' : ''},
 rank ${c.rank}, lr ${c.lr}, ${c.maxSteps > 0 ? plural(c.maxSteps, 'step') : plural(c.epochs, 'epoch')}, batch size ${c.batchSize}${c.gradAccum > 1 ? ` × ${c.gradAccum} accumulation` : ''}) with pyreft, on one or many GPUs.
 ${c.data.rows} training examples are in \`data.jsonl\`; everything else \`train.py\` needs is in \`config.json\`.
-
+${heldOutText(c)}
 ## Run
 
 \`\`\`
@@ -246,6 +302,16 @@ reft-studio import result/ --name my-adapter
 The studio refuses to apply the adapter to a model whose weights differ from the base model recorded
 here; for a same-shape copy (another download of the same weights), use \`--force-base\`.
 ${differs(c)}`;
+}
+
+/** Where the run's held-out rows are and what they are for, or '' (none kept aside). */
+function heldOutText(c: BundleConfig): string {
+  if (!c.heldOut) return '';
+  return `The studio held out ${plural(c.heldOut.rows, 'more row')} (a share of ${c.heldOut.evalSplit}) to measure the loss on
+unseen examples: they are in \`heldout.jsonl\`, not trained on. \`train.py\` does not read them (pyreft
+cannot evaluate); score the imported result on them with
+\`reft-studio evaluate --adapter ID --data heldout.jsonl --kind loss\`.
+`;
 }
 
 /**

@@ -95,8 +95,8 @@ def not_carried(cfg):
     """The studio's options this script does not carry out, each with why (printed at the start).
     pyreft's ReftTrainerForCausalLM cannot evaluate: its compute_loss returns the model's output where
     Trainer's evaluation expects a loss (pyreft issue #147), and Hugging Face's
-    load_best_model_at_end and EarlyStoppingCallback both need evaluations; the bundle has no
-    held-out rows either."""
+    load_best_model_at_end and EarlyStoppingCallback both need evaluations; nor does it read the
+    held-out rows (heldout.jsonl, where the run kept some aside)."""
     why = "pyreft's ReftTrainerForCausalLM cannot evaluate a held-out loss (pyreft issue #147)"
     notes = []
     if cfg.get("keepBest"):

@@ -8,7 +8,7 @@
 // Determinism: everything random is a pure function of the seed and a counter, so the position in
 // training (the optimizer step) is the whole RNG state:
 //   initial parameters      mulberry32(seed)                           (init.ts)
-//   held-out eval split     mulberry32(mix(seed, EVAL_SALT))
+//   held-out eval split     mulberry32(mix(seed, EVAL_SALT))           (run-rows.ts)
 //   order of epoch e        Fisher–Yates with mulberry32(mix(seed, e))
 //   dropout masks, step k   mulberry32(mix(seed ^ DROPOUT_SALT, k)), drawn micro-batch by micro-batch
 // With ORT's CPU kernels giving the same numbers for the same inputs, a resumed run reproduces the
@@ -62,23 +62,23 @@ import {
   TRAIN_DEFAULTS,
   type TrainConfig,
 } from './config.ts';
-import { type DatasetInfo, readTokenizedDataset, specialIds, trainsThroughChatTemplate } from './data.ts';
+import { type DatasetInfo, specialIds, trainsThroughChatTemplate } from './data.ts';
 import type { CheckpointWritten, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
-import { OptionError, optionError } from './options.ts';
+import { OptionError } from './options.ts';
 import {
   interventionLocations,
   isUntied,
   type Positions,
   parsePositions,
-  placesInterventions,
   planInterventions,
 } from './positions.ts';
 import { hostStepIssue, recomputeForced } from './recompute.ts';
 import { baseFormOf, type InterventionState, type ReftBatch, ReftModel } from './reft-model.ts';
 import { ReftOptimizer } from './reft-optimizer.ts';
-import { TokenizedRows } from './tokenized-rows.ts';
+import { mix, permutation, readRunRows } from './run-rows.ts';
+import type { TokenizedRows } from './tokenized-rows.ts';
 
 export type { TrainProgress } from './events.ts';
 
@@ -164,31 +164,6 @@ export interface PreparedRun {
 /** At most this many line numbers are named when examples are left out. */
 const LINES_NAMED = 5;
 
-/**
- * The training examples whose prompt gets an intervention position. Any other (a 1-token prompt:
- * a one-word prompt without bos or chat template) would only add a loss no step can lower, so it is
- * left out; a dataset with none left is refused before a run starts.
- */
-function examplesWithInterventions(
-  rows: TokenizedRows,
-  positions: Positions,
-  path: string,
-): { kept: TokenizedRows; skippedLines: number[] } {
-  const skippedLines: number[] = [];
-  for (let i = 0; i < rows.length; i++)
-    if (!placesInterventions(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
-  if (skippedLines.length === rows.length)
-    throw new ConfigError(
-      'no-intervention-positions',
-      `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
-    );
-  // Nothing left out (the usual case): the same store, not a copy of it.
-  const kept = skippedLines.length
-    ? rows.filter((i) => placesInterventions(rows.promptLen(i), positions))
-    : rows;
-  return { kept, skippedLines };
-}
-
 /** The log line saying which examples were left out, or null when none was. */
 function skippedNote(skippedLines: number[], total: number): string | null {
   if (skippedLines.length === 0) return null;
@@ -197,26 +172,7 @@ function skippedNote(skippedLines: number[], total: number): string | null {
   return `data: ${skippedLines.length} of ${total} training examples left out (line${skippedLines.length > 1 ? 's' : ''} ${named}${more}): their prompt is 1 token, where no intervention can be placed`;
 }
 
-const EVAL_SALT = 0x5eed;
 const DROPOUT_SALT = 0xd5017;
-
-/** A 32-bit seed from a seed and a counter. */
-export function mix(seed: number, k: number): number {
-  let h = (seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** A seeded Fisher–Yates permutation of 0…n−1. */
-export function permutation(n: number, rng: Rng): number[] {
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
 
 /**
  * Loads the model spec, tokenizer and data and validates the whole configuration: every refusal
@@ -243,33 +199,14 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     act: cfg.act,
     dropout: cfg.dropout,
   }));
-  const { eosId, padId } = specialIds(tokenizer, spec);
-  const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
-  const read = readTokenizedDataset(tokenizer, cfg.data, cfg.format, topts, spec.vocabSize);
-  const dataset = read.info;
-  let { kept: train, skippedLines } = examplesWithInterventions(read.rows, positions, dataset.path);
-  let evalSet = new TokenizedRows(0, 0);
-  let evalDataset: DatasetInfo | null = null;
-  if (cfg.evalData) {
-    const evalRead = readTokenizedDataset(tokenizer, cfg.evalData, cfg.format, topts, spec.vocabSize);
-    evalDataset = evalRead.info;
-    evalSet = evalRead.rows;
-  } else if (cfg.evalSplit > 0) {
-    const nEval = Math.max(1, Math.floor(train.length * cfg.evalSplit));
-    if (nEval >= train.length) {
-      throw optionError(
-        'evalSplit',
-        'bad-eval-split',
-        `${cfg.evalSplit} leaves no training examples out of ${train.length}`,
-      );
-    }
-    const order = permutation(train.length, mulberry32(mix(cfg.seed, EVAL_SALT)));
-    const held = new Uint8Array(train.length);
-    for (const i of order.slice(train.length - nEval)) held[i] = 1;
-    const all = train;
-    evalSet = all.filter((i) => held[i] === 1);
-    train = all.filter((i) => held[i] === 0);
-  }
+  const { padId } = specialIds(tokenizer, spec);
+  const {
+    train,
+    eval: evalSet,
+    dataset,
+    evalDataset,
+    skippedLines,
+  } = readRunRows(tokenizer, spec, cfg, positions);
   const usesTemplate = trainsThroughChatTemplate(dataset.format, cfg.chatTemplate, tokenizer);
   return {
     config: cfg,

@@ -13,8 +13,10 @@ import { importDataset } from '../../electron/backend/library/dataset-import.ts'
 import { closeLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
-import { type BundleConfig, makeBundle } from '../../native-runtime/adapters/bundle.ts';
+import { type BundleConfig, bundleRowsText, makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { prepareRun } from '../../native-runtime/training/trainer.ts';
+import { WORDS } from '../training/helpers.ts';
 import { F2L2, LLAMA, openTempLibrary, tmp } from './helpers.ts';
 import { PYTHON } from './torch-python.ts';
 
@@ -195,6 +197,52 @@ test('keep the best and early stopping: recorded, not carried into pyreft (it ca
     readme,
     /keeps the adapter of its best evaluation and stops after 3 evaluations without improvement/,
   );
+});
+
+test('a run with a held-out share: data.jsonl holds the rows it trains on, heldout.jsonl the held-out ones', () => {
+  const dir = tmp('bundle-held-out');
+  const rows = WORDS.map((w) => ({ prompt: `Tell me about the ${w}.`, completion: `A ${w}.` }));
+  const data = join(dir, 'train.jsonl');
+  writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+  const config = { model: LLAMA, layers: '1;2', positions: 'f1+l1', rank: 4, seed: 7, evalSplit: 0.2 };
+  const out = join(dir, 'bundle');
+  const r = makeBundle({ config, data, out });
+  const jsonl = (f: string) =>
+    readFileSync(join(out, f), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  // The trainer's own split of the same configuration (lines count from 1).
+  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  const lines = (t: typeof run.train) => Array.from({ length: t.length }, (_, i) => t.line(i));
+  const rowsAt = (ls: number[]) => ls.map((l) => rows[l - 1]);
+  assert.equal(run.eval.length, 4);
+  assert.deepEqual(jsonl('data.jsonl'), rowsAt(lines(run.train)));
+  assert.deepEqual(jsonl('heldout.jsonl'), rowsAt(lines(run.eval)));
+  assert.equal(r.config.data.rows, 16);
+  assert.deepEqual(r.config.heldOut, { file: 'heldout.jsonl', rows: 4, evalSplit: 0.2 });
+  assert.deepEqual(r.files, ['README.md', 'config.json', 'data.jsonl', 'train.py', 'heldout.jsonl']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'README.md',
+    'config.json',
+    'data.jsonl',
+    'heldout.jsonl',
+    'train.py',
+  ]);
+  assert.equal(bundleRowsText(r.config), '16 training examples, 4 held out');
+  const readme = readFileSync(join(out, 'README.md'), 'utf8');
+  assert.match(readme, /^16 training examples are in `data\.jsonl`/m);
+  assert.match(
+    readme,
+    /The studio held out 4 more rows \(a share of 0\.2\)[\s\S]*`heldout\.jsonl`, not trained on/,
+  );
+  // train.py reads data.jsonl only.
+  const read = py(['-c', 'import train; print(len(train.read_rows("data.jsonl")))'], out);
+  assert.equal(read.stdout.trim(), '16', read.stderr);
+  // Without a share, no held-out file and no count of it.
+  const plain = bundle();
+  assert.equal(plain.config.heldOut, null);
+  assert.equal(bundleRowsText(plain.config), '3 examples');
 });
 
 test('train.py gives pyreft a chat prompt that tokenizes with one start token, as the studio reads it', () => {

@@ -97,8 +97,22 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     assert.match(show.stdout, /^stopped early at step 10 of 30: the held-out loss stopped improving$/m);
     assert.equal(shown.stoppedEarly, true);
     // runs list, as the studio's Runs list.
-    const row = cli('runs', 'list').stdout.split('\n').find((l) => l.startsWith(`${result.runId} `));
+    const row = cli('runs', 'list')
+      .stdout.split('\n')
+      .find((l) => l.startsWith(`${result.runId} `));
     assert.match(row ?? '', /\bcompleted \(stopped early\) /);
+    // Its bundle trains on the rows the run trained on: the held-out ones apart (bundle.test.ts).
+    const b = cli(
+      'export',
+      '--format',
+      'bundle',
+      '--run',
+      String(result.runId),
+      '--out',
+      join(dir, 'bundle'),
+    );
+    assert.equal(b.status, 0, b.stderr);
+    assert.match(b.stdout, /^wrote a pyreft training bundle to .* \(16 training examples, 4 held out\)$/m);
   });
 
   it('killed (SIGKILL) after a checkpoint, `runs resume` ends with the same adapter at the same step', async () => {

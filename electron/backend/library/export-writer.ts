@@ -7,10 +7,9 @@
 
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { makeBundle } from '../../../native-runtime/adapters/bundle.ts';
+import { bundleRowsText, makeBundle } from '../../../native-runtime/adapters/bundle.ts';
 import { checkOutFolder, exportPyreft, readAnyAdapter } from '../../../native-runtime/adapters/folders.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
-import { plural } from '../../../native-runtime/plural.ts';
 import { zipFolderTo } from './transfers.ts';
 
 export const EXPORT_FORMATS = ['pyreft', 'studio', 'bundle'] as const;
@@ -74,7 +73,7 @@ export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterEx
     format: job.format,
     files: r.files,
     exact: false,
-    note: `A pyreft training folder for run ${job.runId} (${plural(r.config.data.rows, 'example')}): pip install pyreft, then torchrun --nproc_per_node N train.py; README.md has the steps.`,
+    note: `A pyreft training folder for run ${job.runId} (${bundleRowsText(r.config)}): pip install pyreft, then torchrun --nproc_per_node N train.py; README.md has the steps.`,
   };
 }
 

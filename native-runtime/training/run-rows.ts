@@ -1,0 +1,109 @@
+// Which rows of a run's dataset it trains on and which it holds out: read by the trainer
+// (prepareRun) and by the scale-out bundle (adapters/bundle.ts), whose data.jsonl must hold exactly
+// the rows the studio trains on. Examples whose prompt places no intervention are left out; a
+// held-out share (evalSplit) is drawn with mulberry32(mix(seed, EVAL_SALT)) over the rest, so the
+// same seed and data always hold out the same rows. Imports nothing of ONNX Runtime: the bundle is
+// written where no session runs (a worker thread of the CLI).
+
+import { ConfigError } from '../errors.ts';
+import { mulberry32, type Rng } from '../generation/sampling.ts';
+import type { ModelSpec } from '../models/config.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { ResolvedTrainConfig } from './config.ts';
+import { type DatasetInfo, readTokenizedDataset, specialIds } from './data.ts';
+import { optionError } from './options.ts';
+import { type Positions, placesInterventions } from './positions.ts';
+import { TokenizedRows } from './tokenized-rows.ts';
+
+const EVAL_SALT = 0x5eed;
+
+/** A 32-bit seed from a seed and a counter. */
+export function mix(seed: number, k: number): number {
+  let h = (seed ^ Math.imul(k + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A seeded Fisher–Yates permutation of 0…n−1. */
+export function permutation(n: number, rng: Rng): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/**
+ * The training examples whose prompt gets an intervention position. Any other (a 1-token prompt:
+ * a one-word prompt without bos or chat template) would only add a loss no step can lower, so it is
+ * left out; a dataset with none left is refused before a run starts.
+ */
+function examplesWithInterventions(
+  rows: TokenizedRows,
+  positions: Positions,
+  path: string,
+): { kept: TokenizedRows; skippedLines: number[] } {
+  const skippedLines: number[] = [];
+  for (let i = 0; i < rows.length; i++)
+    if (!placesInterventions(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
+  if (skippedLines.length === rows.length)
+    throw new ConfigError(
+      'no-intervention-positions',
+      `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
+    );
+  // Nothing left out (the usual case): the same store, not a copy of it.
+  const kept = skippedLines.length
+    ? rows.filter((i) => placesInterventions(rows.promptLen(i), positions))
+    : rows;
+  return { kept, skippedLines };
+}
+
+export interface RunRows {
+  train: TokenizedRows;
+  /** The held-out rows: evalData's, or evalSplit's share of the training data's (none: empty). */
+  eval: TokenizedRows;
+  dataset: DatasetInfo;
+  evalDataset: DatasetInfo | null;
+  /** Lines of the training examples left out: their prompt has no intervention position. */
+  skippedLines: number[];
+}
+
+/** Tokenizes the run's data (and held-out file) and splits them as the run trains on them. */
+export function readRunRows(
+  tokenizer: Tokenizer,
+  spec: ModelSpec,
+  cfg: ResolvedTrainConfig,
+  positions: Positions,
+): RunRows {
+  const { eosId } = specialIds(tokenizer, spec);
+  const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
+  const read = readTokenizedDataset(tokenizer, cfg.data, cfg.format, topts, spec.vocabSize);
+  const dataset = read.info;
+  const { kept, skippedLines } = examplesWithInterventions(read.rows, positions, dataset.path);
+  if (cfg.evalData) {
+    const evalRead = readTokenizedDataset(tokenizer, cfg.evalData, cfg.format, topts, spec.vocabSize);
+    return { train: kept, eval: evalRead.rows, dataset, evalDataset: evalRead.info, skippedLines };
+  }
+  if (!(cfg.evalSplit > 0))
+    return { train: kept, eval: new TokenizedRows(0, 0), dataset, evalDataset: null, skippedLines };
+  const nEval = Math.max(1, Math.floor(kept.length * cfg.evalSplit));
+  if (nEval >= kept.length) {
+    throw optionError(
+      'evalSplit',
+      'bad-eval-split',
+      `${cfg.evalSplit} leaves no training examples out of ${kept.length}`,
+    );
+  }
+  const order = permutation(kept.length, mulberry32(mix(cfg.seed, EVAL_SALT)));
+  const held = new Uint8Array(kept.length);
+  for (const i of order.slice(kept.length - nEval)) held[i] = 1;
+  return {
+    train: kept.filter((i) => held[i] === 0),
+    eval: kept.filter((i) => held[i] === 1),
+    dataset,
+    evalDataset: null,
+    skippedLines,
+  };
+}
