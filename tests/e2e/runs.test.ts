@@ -134,6 +134,7 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
       evalEvery: 1,
       keepBest: true,
       earlyStoppingPatience: 2,
+      probe: { prompts: ['Ahoy?'], every: 2, maxNewTokens: 3 },
     });
     await until('the keep-the-best run', async () => (await runState(runId)) === 'completed');
     const { best } = await rpc(client, 'runs/get', { id: runId });
@@ -143,9 +144,20 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     const detail = page.getByTestId('run-detail');
     const want = `step ${best.step}, held-out loss ${best.evalLoss.toFixed(4)} (the adapter’s)`;
     assert.equal(await textWhen(detail.getByTestId('run-best'), want), want);
-    await detail.getByTestId('loss-chart').getByText('best', { exact: true }).waitFor();
+    // A ring around its eval-loss dot, named in the legend and in the summary read to screen readers.
+    const chart = detail.getByTestId('loss-chart');
+    await chart.getByText('best eval loss', { exact: true }).waitFor();
+    const said = `best eval loss ${Number(best.evalLoss.toPrecision(4))} at step ${best.step}`;
+    assert.ok((await chart.locator('.sr-only').first().textContent())?.includes(said), said);
     await detail.getByTestId('run-stopped-early').waitFor();
     await screenshot(page, 'runs-3b-best', false);
+    await chart.screenshot({ path: join(root, 'tests/e2e/screenshots/runs-3c-best-marker.png') });
+    // Its last probe answers are the adapter's: recorded at the best step, and marked so.
+    await detail.getByRole('tab', { name: /Probe answers/ }).click();
+    const card = detail.locator(`[data-step="${best.step}"]`);
+    assert.equal(await textWhen(card.getByTestId('probe-adapter-step'), 'the adapter’s'), 'the adapter’s');
+    assert.equal(await detail.getByTestId('probe-adapter-step').count(), 1);
+    await screenshot(page, 'runs-3d-best-probes', false);
     // The list says it too: completed at 4 of 90 steps is not a run cut short by anything else.
     await page.goto(`${server.url}#/runs`);
     const progress = page.getByTestId(`run-progress-${runId}`);
