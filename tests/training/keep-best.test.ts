@@ -141,16 +141,16 @@ describe('keep the best and early stopping', () => {
     assert.deepEqual(params(r.adapter), params(full.adapter));
   });
 
-  /** The probe answers of the run `config` (checkpoints every 2 steps, probes every 4). */
-  async function probed(config: TrainConfig, maxNewTokens = 2) {
+  /** The probe answers of the run `config` (checkpoints every 2 steps, probes every 4, unless told). */
+  async function probed(config: TrainConfig, maxNewTokens = 2, every = 4) {
     const samples: ProbeSample[] = [];
     const emit = ((event: string, d: unknown) => {
       if (event === 'sample') samples.push(d as ProbeSample);
     }) as Emit<'train'>;
     const res = await trainTask(
       {
-        config: { ...config, checkpointEvery: 2 },
-        probe: { prompts: [PROBE], every: 4, maxNewTokens },
+        config: { checkpointEvery: 2, ...config },
+        probe: { prompts: [PROBE], every, maxNewTokens },
       },
       emit,
       new AbortController().signal,
@@ -191,6 +191,14 @@ describe('keep the best and early stopping', () => {
     assert.equal(samples.at(-1)?.output, adapters);
     // Measured: step 10's own parameters answer otherwise, so the check tells them apart.
     assert.notEqual(await answer(join(`${out}.checkpoints`, 'step-000010')), adapters);
+  });
+
+  it('keeping the best, a best step answered at its own checkpoint is not answered twice', async () => {
+    const { samples } = await probed({ ...base, out: join(dir, 'probed-7'), checkpointEvery: 1 }, 2, 7);
+    assert.deepEqual(
+      samples.map((s) => s.step),
+      [0, 7],
+    );
   });
 
   it('a resume must agree on both options, and on when it evaluates', async () => {

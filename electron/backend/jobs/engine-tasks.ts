@@ -501,9 +501,13 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // Every `every` steps and at the run's last checkpoint (its last step, or an early stop's). The
   // answers are recorded at the step whose parameters gave them: at a keep-best run's last checkpoint,
   // the best evaluation's (TrainHooks.onCheckpoint), as its adapter answers.
+  const sampledSteps = new Set<number>();
   const sampleAt = async ({ step, dir, last }: CheckpointWritten, model: ReftModel, heldStep: number) => {
     if (!probe || signal.aborted) return;
     if (step % probe.every !== 0 && !last) return;
+    // The best step answered already at its own checkpoint: the same parameters, the same answers.
+    if (sampledSteps.has(heldStep)) return;
+    sampledSteps.add(heldStep);
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
