@@ -88,8 +88,8 @@ export interface DecoderGraph {
  * Rotary inverse frequencies, including Llama 3 and linear scaling; for longrope each divided by
  * its entry of `factors` (default short_factor: ropeTables switches to long_factor by length).
  * Computed in float32 steps as transformers does (1 / (factor · θ^(2i/dim)), each operation rounded
- * to float32): computed in double, a frequency lands an ulp away, and position · frequency drifts by
- * up to 4e-3 rad at Phi-3.5's 131072 positions.
+ * to float32, and so the scalings after it): computed in double, a frequency lands an ulp away, and
+ * position · frequency drifts by up to 4e-3 rad at Phi-3.5's 131072 positions.
  */
 export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
   const rope = spec.rope!;
@@ -102,17 +102,23 @@ export function ropeInvFreq(spec: ModelSpec, factors?: number[]): Float32Array {
     const base = f32(f32(rope.theta) ** f32((2 * i) / dim));
     inv[i] = 1 / (ext ? f32(f32(ext[i]) * base) : base);
   }
-  if (sc?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= sc.factor;
+  // Linear and Llama 3 scaling as transformers' _compute_linear_scaling_rope_parameters and
+  // _compute_llama3_parameters write them: each operation in float32, in their order.
+  if (sc?.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] = f32(inv[i] / f32(sc.factor));
   if (sc?.type === 'llama3') {
-    const lowWavelen = sc.originalMaxPositions / sc.lowFreqFactor;
-    const highWavelen = sc.originalMaxPositions / sc.highFreqFactor;
+    const old = f32(sc.originalMaxPositions);
+    const factor = f32(sc.factor);
+    const lowWavelen = f32(sc.originalMaxPositions / sc.lowFreqFactor);
+    const highWavelen = f32(sc.originalMaxPositions / sc.highFreqFactor);
     for (let i = 0; i < inv.length; i++) {
-      const wavelen = (2 * Math.PI) / inv[i];
-      if (wavelen > lowWavelen) inv[i] = inv[i] / sc.factor;
+      const f = inv[i];
+      const wavelen = f32(f32(2 * Math.PI) / f);
+      if (wavelen > lowWavelen) inv[i] = f32(f / factor);
       else if (wavelen >= highWavelen) {
-        const smooth =
-          (sc.originalMaxPositions / wavelen - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
-        inv[i] = (1 - smooth) * (inv[i] / sc.factor) + smooth * inv[i];
+        const smooth = f32(
+          f32(f32(old / wavelen) - f32(sc.lowFreqFactor)) / f32(sc.highFreqFactor - sc.lowFreqFactor),
+        );
+        inv[i] = f32(f32(f32(f32(1 - smooth) * f) / factor) + f32(smooth * f));
       }
     }
   }

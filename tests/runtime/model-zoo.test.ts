@@ -16,7 +16,7 @@ import { UnsupportedError } from '../../native-runtime/errors.ts';
 import { dtypeBytes, type SafetensorsDtype } from '../../native-runtime/formats/safetensors.ts';
 import { GraphBuilder } from '../../native-runtime/ir/builder.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
-import { ropeTables } from '../../native-runtime/models/decoder.ts';
+import { ropeInvFreq, ropeTables } from '../../native-runtime/models/decoder.ts';
 import { createSession, ort, runSession } from '../../native-runtime/runtime/session.ts';
 import { runPython, torchSkipReason } from '../adapters/torch-python.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -66,6 +66,26 @@ describe('popular checkpoints the studio reads', () => {
     assert.equal(s.tieEmbeddings, true);
     assert.deepEqual(s.eosTokenIds, [128001, 128008, 128009]);
     assert.equal(s.dtype, 'bfloat16');
+  });
+
+  // transformers' _compute_llama3_parameters, each step in float32: computed in double and rounded
+  // once, one of Llama 3.2's medium frequencies landed an ulp away (of three of Llama 3.1 8B's 64).
+  test("Llama-3.2-1B-Instruct: llama3-scaled frequencies are transformers' bit for bit", {
+    skip: torchSkipReason(),
+  }, () => {
+    const dir = zooModel('llama-3.2-1b-instruct');
+    const ours = Array.from(ropeInvFreq(loadModelSpec(dir)));
+    const want = runPython<number[]>(
+      `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import torchref
+cfg = json.load(open(sys.argv[2] + '/config.json'))
+print(json.dumps(torchref.inv_freq(cfg, cfg['head_dim']).tolist()))
+`,
+      [fileURLToPath(new URL('../tools/', import.meta.url)), dir],
+    );
+    assert.deepEqual(ours, want);
   });
 
   test('SmolLM2-360M-Instruct: 3 heads to 1 KV head (the 15:5 ratio), tied', () => {
