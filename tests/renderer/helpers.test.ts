@@ -245,4 +245,18 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
       ['lr', true],
     ],
   );
+  // Each run's own folders always disagree: no difference in how the runs were trained, so Compare's
+  // "Only differences" leaves them out (it listed them for every pair of runs); the full table keeps them.
+  const own = compareConfigs([
+    { rank: 4, out: '/lib/adapters/7', checkpointDir: '/lib/checkpoints/7' },
+    { rank: 4, out: '/lib/adapters/8', checkpointDir: '/lib/checkpoints/8' },
+  ]);
+  assert.deepEqual(
+    own.map((r) => [r.field.key, r.texts[1], r.differs]),
+    [
+      ['rank', '4', false],
+      ['out', '/lib/adapters/8', false],
+      ['checkpointDir', '/lib/checkpoints/8', false],
+    ],
+  );
 });

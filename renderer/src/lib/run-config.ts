@@ -15,6 +15,11 @@ export interface ConfigField {
   label: string;
   /** The value in words, with its unit; a 0 with a meaning never reaches it (zeroText). */
   format?: (v: unknown) => string;
+  /**
+   * Each run has its own (its folders): two runs always disagree on it, which is never a difference
+   * in how they were trained, so a comparison neither highlights it nor lists it under "only differences".
+   */
+  ownPerRun?: boolean;
 }
 
 export interface ConfigGroup {
@@ -111,8 +116,8 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
       },
       { key: 'probe', label: 'Probe prompts', format: probe },
       { key: 'model', label: 'Model folder' },
-      { key: 'out', label: 'Adapter folder' },
-      { key: 'checkpointDir', label: 'Checkpoint folder' },
+      { key: 'out', label: 'Adapter folder', ownPerRun: true },
+      { key: 'checkpointDir', label: 'Checkpoint folder', ownPerRun: true },
     ],
   },
 ];
@@ -180,7 +185,10 @@ export function configRows(
   return groups.filter((g) => g.rows.length > 0);
 }
 
-/** Every field of several configs, in table order, with whether the runs disagree on it. */
+/**
+ * Every field of several configs, in table order, with whether the runs disagree on it (never on a
+ * field each run has its own: `ownPerRun`).
+ */
 export function compareConfigs(
   configs: Array<Record<string, unknown>>,
 ): Array<{ field: ConfigField; texts: string[]; differs: boolean }> {
@@ -194,6 +202,6 @@ export function compareConfigs(
   ];
   return fields.map((field) => {
     const texts = configs.map((c) => configText(field, c[field.key], c));
-    return { field, texts, differs: texts.some((t) => t !== texts[0]) };
+    return { field, texts, differs: !field.ownPerRun && texts.some((t) => t !== texts[0]) };
   });
 }
