@@ -199,16 +199,30 @@ describe('sweep time', () => {
   it('multiplies the measured run, and says which varied options make the runs take other times', () => {
     assert.equal(
       sweepTimeText(['lr', 'seed'], 6, '5 min', '30 min'),
-      'Time: about 6 × 5 min = 30 min in all, as measured for the first run.',
+      'Time: 6 runs of 5 min each, about 30 min in all, as measured for the first run.',
     );
     const rankLayers = sweepTimeText(['rank', 'layers'], 4, '5 min', '20 min');
     assert.match(
       rankLayers,
-      /^Time: roughly 4 × 5 min = 20 min in all if each run took as long as the first, as measured/,
+      /^Time: roughly 20 min in all if each of the 4 runs took as long as the first \(5 min, as measured\)/,
     );
     assert.match(rankLayers, /runs with other ranks or layers take longer or shorter\.$/);
     assert.match(sweepTimeText(['lr', 'positions'], 4, '5 min', '20 min'), /other positions take/);
     assert.doesNotMatch(sweepTimeText(['dropout'], 2, '1 min', '2 min'), /other|roughly/);
+  });
+
+  it('reads sensibly for runs under a second (it said "4 × < 1 s = 3 s in all")', () => {
+    assert.equal(
+      sweepTimeText(['lr'], 4, '< 1 s', '3 s'),
+      'Time: 4 runs of < 1 s each, about 3 s in all, as measured for the first run.',
+    );
+    assert.equal(
+      sweepTimeText(['seed'], 2, '< 1 s', '< 1 s'),
+      'Time: 2 runs of < 1 s each, < 1 s in all, as measured for the first run.',
+    );
+    assert.match(sweepTimeText(['rank'], 2, '< 1 s', '< 1 s'), /^Time: < 1 s in all if each of the 2 runs/);
+    for (const t of [sweepTimeText(['lr'], 4, '< 1 s', '3 s'), sweepTimeText(['rank'], 4, '< 1 s', '3 s')])
+      assert.doesNotMatch(t, /×|=/);
   });
 });
 

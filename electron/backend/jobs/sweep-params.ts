@@ -237,9 +237,10 @@ const CHANGES_STEP_TIME: Partial<Record<SweepKey, string>> = {
 
 /**
  * The sweep's time where its first run was measured (the wizard's estimate is of that run; `each`,
- * formatted; `total`, runs × each): "about 3 × 5 min = 15 min in all", saying the measured run is the
- * first only, and, where the sweep varies what changes a step's time, that its runs will not all take
- * that long.
+ * formatted; `total`, runs × each): "6 runs of 5 min each, about 30 min in all", saying the measured
+ * run is the first only, and, where the sweep varies what changes a step's time, that its runs will
+ * not all take that long. Written as runs of a time each, not "6 × 5 min": "4 × < 1 s = 3 s" read as
+ * arithmetic gone wrong; a total under a second needs no "about".
  */
 export function sweepTimeText(
   varied: readonly SweepKey[],
@@ -248,9 +249,10 @@ export function sweepTimeText(
   total: string,
 ): string {
   const changing = varied.flatMap((k) => CHANGES_STEP_TIME[k] ?? []);
-  const sum = `${runs} × ${each} = ${total} in all`;
-  if (!changing.length) return `Time: about ${sum}, as measured for the first run.`;
-  return `Time: roughly ${sum} if each run took as long as the first, as measured; runs with other ${changing.join(' or ')} take longer or shorter.`;
+  const about = (word: string) => (total.startsWith('<') ? total : `${word} ${total}`);
+  if (!changing.length)
+    return `Time: ${runs} runs of ${each} each, ${about('about')} in all, as measured for the first run.`;
+  return `Time: ${about('roughly')} in all if each of the ${runs} runs took as long as the first (${each}, as measured); runs with other ${changing.join(' or ')} take longer or shorter.`;
 }
 
 /**
