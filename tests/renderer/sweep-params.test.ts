@@ -54,16 +54,26 @@ describe('sweep values', () => {
     assert.equal(problem('layers', '0 | 2,4 | 4;2'), 'Layers: “4;2” is “2,4” again.');
     assert.equal(problem('layers', 'all | 1 | all'), 'Layers: “all” is given twice.');
     assert.equal(problem('positions', 'f1+l1, f01+l1'), 'Positions: “f01+l1” is “f1+l1” again.');
-    // Each run is sent its layers as a run reads them; its name keeps them as typed.
+    // Each run is sent its layers as a run reads them, and its name writes them so too: the run's
+    // configuration shows "2;4", which its name said as "4, 2" as typed. Numbers stay as typed.
     const made = sweepRuns(base, [{ key: 'layers', text: '4, 2 | 1' }]);
     assert.ok('runs' in made);
     assert.deepEqual(
       made.runs.map((r) => [r.name, r.params.layers]),
       [
-        ['pirate · layers 4, 2', '2;4'],
+        ['pirate · layers 2;4', '2;4'],
         ['pirate · layers 1', '1'],
       ],
     );
+    const pos = sweepRuns(base, [
+      { key: 'positions', text: 'f01+l1, f3' },
+      { key: 'lr', text: '1e-3, 4E-3' },
+    ]);
+    assert.ok('runs' in pos);
+    assert.deepEqual(pos.runs.map((r) => r.name).slice(0, 2), [
+      'pirate · positions f1+l1 · lr 1e-3',
+      'pirate · positions f1+l1 · lr 4E-3',
+    ]);
   });
 });
 
@@ -122,7 +132,7 @@ describe('sweep runs', () => {
       'pirate · lr 4e-3 · rank 8 (copy) · seed 1',
       'pirate · lr 4e-3 · rank 8 (copy) · seed 2',
     ]);
-    // Layers as typed ("2, 4": a space inside the value); a run of values only, then no name at all.
+    // Layers as names once wrote them, as typed ("2, 4": a space inside the value); a run of values only, then no name at all.
     assert.deepEqual(names([{ key: 'layers', text: '0 | 1' }], 'pirate · layers 2, 4'), [
       'pirate · layers 0',
       'pirate · layers 1',

@@ -82,11 +82,19 @@ export interface SweepAxis {
 
 /**
  * One value of an axis: what the run's option gets (canonicalOption's: "4, 2" is sent as "2;4"), and
- * how its name writes it (as it was typed).
+ * how it was typed (what a refusal quotes).
  */
 export interface SweepValue {
   value: number | string;
   text: string;
+}
+
+/**
+ * How a run's name writes a value: a number as typed ("1e-3", not "0.001"), layers and positions as
+ * the run's configuration shows them (canonicalOption's "2;3" for "2, 3").
+ */
+function nameText(v: SweepValue): string {
+  return typeof v.value === 'string' ? v.value : v.text;
 }
 
 /** One value of `key` as typed, checked as the option checks it (canonicalOption's for layers). */
@@ -185,7 +193,7 @@ export function sweepRuns(
     combos = combos.flatMap((c) =>
       p.values.map((v) => ({
         options: { ...c.options, [p.key]: v.value },
-        words: [...c.words, `${SHORT[p.key]} ${v.text}`],
+        words: [...c.words, `${SHORT[p.key]} ${nameText(v)}`],
       })),
     );
   const runs: SweepRun[] = [];
