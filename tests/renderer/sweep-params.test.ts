@@ -12,6 +12,7 @@ import {
   sweepRuns,
   sweepSplitNote,
   sweepTimeText,
+  sweepVariedWords,
   variedOptions,
 } from '../../electron/backend/jobs/sweep-params.ts';
 
@@ -71,8 +72,8 @@ describe('sweep values', () => {
     ]);
     assert.ok('runs' in pos);
     assert.deepEqual(pos.runs.map((r) => r.name).slice(0, 2), [
-      'pirate · positions f1+l1 · lr 1e-3',
-      'pirate · positions f1+l1 · lr 4E-3',
+      'pirate · lr 1e-3 · positions f1+l1',
+      'pirate · lr 1e-3 · positions f3',
     ]);
   });
 });
@@ -93,7 +94,7 @@ describe('sweep runs', () => {
         ['pirate · lr 4e-3 · rank 8', 4e-3, 8, 'pirate · lr 4e-3 · rank 8', 1],
       ],
     );
-    assert.deepEqual(variedOptions(made.runs.map((r) => r.params)), ['rank', 'lr']);
+    assert.deepEqual(variedOptions(made.runs.map((r) => r.params)), ['lr', 'rank']);
     // runs/start-many takes them as they are.
     assert.ok(StartManySchema.safeParse({ runs: made.runs.map((r) => r.params) }).success);
     const unnamed = sweepRuns({ modelId: 1, datasetId: 2 }, [{ key: 'seed', text: '1, 2' }]);
@@ -102,6 +103,31 @@ describe('sweep runs', () => {
       unnamed.runs.map((r) => r.name),
       ['seed 1', 'seed 2'],
     );
+  });
+
+  it('one order for the varied options: the names, the sweep’s record and a run’s page agree', () => {
+    // Layers added before the learning rate: the names read "lr … · layers …" as the run's page's
+    // "learning rate × layers" (it said "layers × learning rate", the options' order, while the
+    // names gave the order the options were added in).
+    const made = sweepRuns(base, [
+      { key: 'layers', text: '2;3 | all' },
+      { key: 'lr', text: '1e-3, 4e-3' },
+    ]);
+    assert.ok('runs' in made);
+    assert.deepEqual(
+      made.runs.map((r) => r.name),
+      [
+        'pirate · lr 1e-3 · layers 2;3',
+        'pirate · lr 1e-3 · layers all',
+        'pirate · lr 4e-3 · layers 2;3',
+        'pirate · lr 4e-3 · layers all',
+      ],
+    );
+    const varied = variedOptions(made.runs.map((r) => r.params));
+    assert.deepEqual(varied, ['lr', 'layers']);
+    assert.equal(sweepVariedWords(varied), 'learning rate × layers');
+    // A sweep recorded before, in the options' order, reads so too; an unknown key comes last.
+    assert.equal(sweepVariedWords(['newOption', 'layers', 'lr']), 'learning rate × layers × newOption');
   });
 
   it('a sweep from a run cloned from a sweep names each run after its own values only', () => {
@@ -121,10 +147,10 @@ describe('sweep runs', () => {
         { key: 'lr', text: '1e-3, 1e-2' },
       ]),
       [
-        'pirate (copy) · rank 4 · lr 1e-3',
-        'pirate (copy) · rank 4 · lr 1e-2',
-        'pirate (copy) · rank 16 · lr 1e-3',
-        'pirate (copy) · rank 16 · lr 1e-2',
+        'pirate (copy) · lr 1e-3 · rank 4',
+        'pirate (copy) · lr 1e-3 · rank 16',
+        'pirate (copy) · lr 1e-2 · rank 4',
+        'pirate (copy) · lr 1e-2 · rank 16',
       ],
     );
     // The values of an option the sweep does not vary are still this run's: they stay.

@@ -25,6 +25,19 @@ export const SWEEP_KEYS = [
 ] as const satisfies readonly TrainOptionKey[];
 export type SweepKey = (typeof SWEEP_KEYS)[number];
 
+/**
+ * `keys` in SWEEP_KEYS' order (the wizard's list of options to vary), any other key after them: the
+ * one order a sweep's options are given in, whatever order they were added in — its runs' names
+ * ("lr 1e-3 · layers 2;3"), the sweep's record and a run's page ("learning rate × layers").
+ */
+export function inSweepOrder<K extends string>(keys: readonly K[]): K[] {
+  const rank = (k: string) => {
+    const i = (SWEEP_KEYS as readonly string[]).indexOf(k);
+    return i < 0 ? SWEEP_KEYS.length : i;
+  };
+  return [...keys].sort((a, b) => rank(a) - rank(b));
+}
+
 /** How many options one sweep varies at most (two: a grid still read at a glance). */
 export const SWEEP_MAX_AXES = 2;
 
@@ -166,7 +179,8 @@ export interface SweepRun {
 /**
  * The runs of a sweep on `base` (runs/start's params; its name, if any, starts each run's name, less
  * any values of the options varied that it names: withoutSweepWords):
- * every combination of the axes' values, the first axis varying slowest. A problem (a value, too
+ * every combination of the axes' values, the axes taken inSweepOrder (the first varying slowest,
+ * and named first), not in the order they were added. A problem (a value, too
  * many runs, an option given twice, a name too long) instead; each run's options are still to be
  * checked against the model, as a single run's are (the caller does: trainOptionIssues).
  */
@@ -176,7 +190,7 @@ export function sweepRuns(
 ): { runs: SweepRun[] } | { problem: string } {
   if (axes.length > SWEEP_MAX_AXES) return { problem: `A sweep varies at most ${SWEEP_MAX_AXES} options.` };
   const parsed: { key: SweepKey; values: SweepValue[] }[] = [];
-  for (const axis of axes) {
+  for (const axis of inSweepOrder(axes.map((a) => a.key)).flatMap((k) => axes.filter((a) => a.key === k))) {
     if (parsed.some((p) => p.key === axis.key))
       return { problem: `${TRAIN_OPTIONS[axis.key].label} is varied twice: give its values once.` };
     const r = parseSweepValues(axis);
@@ -212,21 +226,24 @@ export function sweepRuns(
   return { runs };
 }
 
-/** The options whose values differ between the runs (what a sweep varies), in the options' order. */
+/** The options whose values differ between the runs (what a sweep varies), inSweepOrder. */
 export function variedOptions(runs: readonly TrainOptions[]): TrainOptionKey[] {
   const first = runs[0];
   if (!first) return [];
-  return (Object.keys(TRAIN_OPTIONS) as TrainOptionKey[]).filter((k) =>
-    runs.some((r) => JSON.stringify(r[k]) !== JSON.stringify(first[k])),
+  return inSweepOrder(
+    (Object.keys(TRAIN_OPTIONS) as TrainOptionKey[]).filter((k) =>
+      runs.some((r) => JSON.stringify(r[k]) !== JSON.stringify(first[k])),
+    ),
   );
 }
 
 /**
- * The options a sweep varies as a run's page and `runs show` name them: "learning rate × rank" (a
- * key this version does not know, recorded by a newer one, as it is).
+ * The options a sweep varies as a run's page and `runs show` name them, inSweepOrder as its runs'
+ * names give them (a sweep recorded before gave them in the options' order): "learning rate × rank"
+ * (a key this version does not know, recorded by a newer one, as it is).
  */
 export function sweepVariedWords(varied: readonly string[]): string {
-  return varied
+  return inSweepOrder(varied)
     .map((k) =>
       Object.hasOwn(TRAIN_OPTIONS, k) ? TRAIN_OPTIONS[k as TrainOptionKey].label.toLowerCase() : k,
     )
