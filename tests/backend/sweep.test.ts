@@ -132,6 +132,17 @@ test('one bad combination refuses the whole sweep, naming the run and its field:
   });
   assert.equal(unrelated.code, 'invalid-params');
   assert.match(unrelated.message, /runs: the runs of a sweep differ only in .*: run 2 has another maxSteps$/);
+  // Layers "all" and the list of the model's every layer (the fixture has 4) are one run twice:
+  // the schema, without the model, cannot tell; the runs as planned for the model can.
+  const everyLayer = await callError('runs/start-many', {
+    runs: [
+      { modelId, datasetId, ...tiny, layers: 'all', name: 'all' },
+      { modelId, datasetId, ...tiny, layers: '1' },
+      { modelId, datasetId, ...tiny, layers: '0;1;2;3', name: 'four' },
+    ],
+  });
+  assert.equal(everyLayer.code, 'invalid-params');
+  assert.equal(everyLayer.message, 'runs: run 3 is run 1 again');
   assert.equal(count('runs'), runsBefore, 'no run recorded');
   assert.equal(count('sweeps'), sweepsBefore, 'no sweep recorded');
   assert.equal(b.jobs.list().length, jobsBefore, 'nothing queued');

@@ -106,7 +106,11 @@ describe('Train wizard: try several values (reft-studio serve + Chromium)', {
     // the draft's own layers (all four), which no run of the sweep trains.
     await page.getByRole('button', { name: 'Vary another option' }).click();
     await page.getByLabel('Option to vary 2').selectOption('layers');
-    await page.getByLabel('Values of Layers, separated by bars').fill('0 | 1;2');
+    const layerValues = page.getByLabel('Values of Layers, separated by bars');
+    // The demo model has four layers: "all" and the four of them listed are one value.
+    await layerValues.fill('all | 3;2;1;0');
+    assert.equal(await textWhen(problem, /again/), 'Layers: “3;2;1;0” is “all” again.');
+    await layerValues.fill('0 | 1;2');
     const first = 'For the sweep’s run 1 of 4, “pirate · lr 1e-3 · layers 0”.';
     assert.equal(await textWhen(page.getByTestId('est-of'), first), first);
     assert.equal(await textWhen(page.getByTestId('preview-of'), first), first);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   parseSweepValues,
+  repeatedRun,
   StartManySchema,
   SWEEP_MAX_RUNS,
   sweepRuns,
@@ -55,6 +56,23 @@ describe('sweep values', () => {
     assert.equal(problem('layers', '0 | 2,4 | 4;2'), 'Layers: “4;2” is “2,4” again.');
     assert.equal(problem('layers', 'all | 1 | all'), 'Layers: “all” is given twice.');
     assert.equal(problem('positions', 'f1+l1, f01+l1'), 'Positions: “f01+l1” is “f1+l1” again.');
+    // "all" is the list of the model's every layer: one value where the model is known (the wizard
+    // knows it), and two while it is not.
+    const layers4 = (text: string) => {
+      const r = parseSweepValues({ key: 'layers', text }, 4);
+      return 'problem' in r ? r.problem : r.values.map((v) => v.value);
+    };
+    assert.equal(layers4('all | 0;1;2;3'), 'Layers: “0;1;2;3” is “all” again.');
+    assert.equal(layers4('3,2,1,0 | 1 | all'), 'Layers: “all” is “3,2,1,0” again.');
+    assert.deepEqual(layers4('all | 0;1;2'), ['all', '0;1;2'], 'three of four layers are another value');
+    assert.deepEqual(
+      layers4('all | 0;9'),
+      ['all', '0;9'],
+      'a layer beyond the model is refused later, by name',
+    );
+    assert.ok('values' in parseSweepValues({ key: 'layers', text: 'all | 0;1;2;3' }));
+    const made4 = sweepRuns(base, [{ key: 'layers', text: 'all | 0,1,2,3' }], 4);
+    assert.deepEqual(made4, { problem: 'Layers: “0,1,2,3” is “all” again.' });
     // Each run is sent its layers as a run reads them, and its name writes them so too: the run's
     // configuration shows "2;4", which its name said as "4, 2" as typed. Numbers stay as typed.
     const made = sweepRuns(base, [{ key: 'layers', text: '4, 2 | 1' }]);
@@ -227,6 +245,17 @@ describe('runs/start-many params', () => {
         { ...run, positions: 'f01+l1' },
       ]),
       'run 2 is run 1 again',
+    );
+    // Resolved for a model (runs/start-many once planned): "all" is its every layer.
+    assert.equal(repeatedRun([{ layers: 'all' }, { layers: '0;1;2;3' }]), null);
+    assert.equal(repeatedRun([{ layers: 'all' }, { layers: '0;1;2;3' }], 4), 'run 2 is run 1 again');
+    assert.equal(
+      repeatedRun([
+        { layers: [0, 1], lr: 1 },
+        { layers: [0, 1], lr: 2 },
+        { layers: [1, 0], lr: 1 },
+      ]),
+      'run 3 is run 1 again',
     );
   });
 });

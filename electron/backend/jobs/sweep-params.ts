@@ -72,13 +72,15 @@ export function sweepSeparator(key: SweepKey): ',' | '|' {
  * `value` of option `key` as one run reads it, to tell two values apart: layers as their ascending
  * indices ("4, 2" and "2;4" are one value: parseLayers reads both alike), positions as their
  * canonical text ("f01" is "f1"); anything else, and a value that does not parse (optionIssues
- * refuses it), as it is.
+ * refuses it), as it is. "all" stays "all" unless `numLayers`, the model's, says which layers
+ * those are ("0;1;2;3", as the list of them written out).
  */
-export function canonicalOption(key: string, value: unknown): unknown {
+export function canonicalOption(key: string, value: unknown, numLayers?: number): unknown {
   try {
-    if (key === 'layers' && typeof value === 'string' && value.trim() === 'all') return 'all';
+    if (key === 'layers' && typeof value === 'string' && value.trim() === 'all' && numLayers === undefined)
+      return 'all';
     if (key === 'layers' && (typeof value === 'string' || Array.isArray(value)))
-      return parseLayers(value, Number.MAX_SAFE_INTEGER).join(';');
+      return parseLayers(value, numLayers ?? Number.MAX_SAFE_INTEGER).join(';');
     if (key === 'positions' && typeof value === 'string')
       return parsePositions(value, Number.MAX_SAFE_INTEGER).text;
   } catch {
@@ -121,11 +123,38 @@ function readSweepValue(key: SweepKey, text: string): { value: number | string }
   return issue ? { problem: issue.message } : { value }; // it names the value: "… (got -1)"
 }
 
+/** Whether two values of option `key` are one to a run (canonicalOption's; `numLayers`: the model's). */
+function sameOption(key: string, a: unknown, b: unknown, numLayers?: number): boolean {
+  return (
+    JSON.stringify(canonicalOption(key, a, numLayers)) === JSON.stringify(canonicalOption(key, b, numLayers))
+  );
+}
+
+/**
+ * Which of `runs` (their options, given or resolved) is an earlier one again in what a sweep varies
+ * — "run 3 is run 1 again" — or null. `numLayers`, the model's, where known: "all" is then its
+ * every layer written out.
+ */
+export function repeatedRun(
+  runs: readonly Partial<Record<SweepKey, unknown>>[],
+  numLayers?: number,
+): string | null {
+  for (const [i, run] of runs.entries()) {
+    const j = runs.findIndex((r) => SWEEP_KEYS.every((k) => sameOption(k, r[k], run[k], numLayers)));
+    if (j < i) return `run ${i + 1} is run ${j + 1} again`;
+  }
+  return null;
+}
+
 /**
  * The values of `axis`, each checked as the option checks one value (optionIssues: its type, limits
  * and syntax), or the problem, naming the value ("Learning rate must be a number > 0 (got -1)").
+ * `numLayers`, the model's where known, tells "all" and the list of its every layer for one value.
  */
-export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { problem: string } {
+export function parseSweepValues(
+  axis: SweepAxis,
+  numLayers?: number,
+): { values: SweepValue[] } | { problem: string } {
   const spec = TRAIN_OPTIONS[axis.key];
   const parts = axis.text
     .split(sweepSeparator(axis.key))
@@ -139,7 +168,7 @@ export function parseSweepValues(axis: SweepAxis): { values: SweepValue[] } | { 
   for (const text of parts) {
     const read = readSweepValue(axis.key, text);
     if ('problem' in read) return read;
-    const again = values.find((v) => v.value === read.value);
+    const again = values.find((v) => sameOption(axis.key, v.value, read.value, numLayers));
     if (again)
       return {
         problem:
@@ -183,17 +212,19 @@ export interface SweepRun {
  * and named first), not in the order they were added. A problem (a value, too
  * many runs, an option given twice, a name too long) instead; each run's options are still to be
  * checked against the model, as a single run's are (the caller does: trainOptionIssues).
+ * `numLayers`, the model's where known: layers "all" and the list of every layer are one value.
  */
 export function sweepRuns(
   base: RunParams,
   axes: readonly SweepAxis[],
+  numLayers?: number,
 ): { runs: SweepRun[] } | { problem: string } {
   if (axes.length > SWEEP_MAX_AXES) return { problem: `A sweep varies at most ${SWEEP_MAX_AXES} options.` };
   const parsed: { key: SweepKey; values: SweepValue[] }[] = [];
   for (const axis of inSweepOrder(axes.map((a) => a.key)).flatMap((k) => axes.filter((a) => a.key === k))) {
     if (parsed.some((p) => p.key === axis.key))
       return { problem: `${TRAIN_OPTIONS[axis.key].label} is varied twice: give its values once.` };
-    const r = parseSweepValues(axis);
+    const r = parseSweepValues(axis, numLayers);
     if ('problem' in r) return r;
     parsed.push({ key: axis.key, values: r.values });
   }
@@ -322,14 +353,9 @@ function notOneSweep(runs: readonly RunParams[]): string | null {
   const varied = SWEEP_KEYS.filter((k) => runs.some((r) => !same(r[k], first[k])));
   if (varied.length > SWEEP_MAX_AXES)
     return `a sweep varies at most ${SWEEP_MAX_AXES} options; these runs vary ${labelList(varied, 'conjunction')}`;
-  // Layers and positions as a run reads them: "2;4" and "4, 2" are one run twice.
-  const alike = (a: RunParams, b: RunParams) =>
-    SWEEP_KEYS.every((k) => same(canonicalOption(k, a[k]), canonicalOption(k, b[k])));
-  for (const [i, run] of runs.entries()) {
-    const j = runs.findIndex((r) => alike(r, run));
-    if (j < i) return `run ${i + 1} is run ${j + 1} again`;
-  }
-  return null;
+  // Layers and positions as a run reads them: "2;4" and "4, 2" are one run twice. ("all" and
+  // the list of every layer need the model: TrainingService.startMany asks again once planned.)
+  return repeatedRun(runs);
 }
 
 /** What 'runs/start-many' takes: the runs of one sweep (2 to SWEEP_MAX_RUNS), queued all or none. */

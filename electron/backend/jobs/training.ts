@@ -41,7 +41,7 @@ import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
 import { executeRun, keepLastCheckpoint } from './run-execution.ts';
-import { sweepRunWho, variedOptions } from './sweep-params.ts';
+import { repeatedRun, sweepRunWho, variedOptions } from './sweep-params.ts';
 
 type Intent = 'pause' | 'cancel' | 'shutdown';
 
@@ -96,6 +96,10 @@ export class TrainingService {
         throw refusalOfSweepRun(e, sweepRunWho(i, ps.length, p.name));
       }
     }
+    // As resolved for the model: layers "all" and the list of its every layer are one run twice,
+    // which StartManySchema, without the model, cannot tell.
+    const again = repeatedRun(plans.map((plan) => plan.config));
+    if (again) throw new ValidationError('invalid-params', `runs: ${again}`);
     const { sweepId, ids } = writeTransaction(this.lib.db, () => {
       const sweepId = createSweep(this.lib, variedOptions(ps));
       const ids = plans.map((plan, i) => createRecordedRun(this.lib, plan, ps[i]?.name, { sweepId }).id);

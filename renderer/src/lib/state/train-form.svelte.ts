@@ -294,7 +294,7 @@ export class TrainForm {
   readonly sweepPlan: { runs: SweepRun[] } | { problem: string } | null = $derived.by(() => {
     const base = this.params;
     if (!this.sweep.length || !base) return null;
-    const made = sweepRuns(base, this.sweep);
+    const made = sweepRuns(base, this.sweep, this.shape?.numLayers);
     if ('problem' in made) return made;
     for (const run of made.runs) {
       const options = Object.fromEntries(
