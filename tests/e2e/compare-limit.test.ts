@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { COMPARE_MAX_RUNS } from '../../electron/backend/jobs/sweep-params.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -57,8 +57,9 @@ describe('Runs page: ticks for comparing stop at what one chart shows (reft-stud
     assert.equal(await ninth.isDisabled(), true, 'a ninth run cannot be ticked');
     assert.equal(await ninth.getAttribute('title'), why);
     assert.equal(await tick(1).isDisabled(), false, 'a ticked run can still be unticked');
-    await page.waitForFunction((w) => document.body.textContent?.includes(w), why);
-    assert.ok((await said()).includes(why), 'the note is said aloud once the last tick fills the chart');
+    // The note is said aloud once the last tick fills the chart: through the live region, a moment
+    // after it shows (spoken's delay), so waited for rather than read at once (that raced).
+    await waitFor('the note to be said', async () => (await said()).includes(why), 5_000);
     const compare = page.getByTestId('compare-runs');
     assert.equal(await compare.textContent(), `Compare ${COMPARE_MAX_RUNS} runs`);
 
