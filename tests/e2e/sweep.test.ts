@@ -4,7 +4,7 @@
 // values of what it varies, which no run trains);
 // two learning rates on the demo model queue two runs (one sweep, all or none), both train to their
 // end, and "Compare this sweep" — from the wizard's note, a run's row and its page — shows both on
-// one chart with the learning rate as their difference. Screenshots: tests/e2e/screenshots/sweep-*.png.
+// one chart with the learning rate as their only difference. Screenshots: tests/e2e/screenshots/sweep-*.png.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -147,6 +147,13 @@ describe('Train wizard: try several values (reft-studio serve + Chromium)', {
     await compare.getByRole('heading', { name: 'Comparing 2 runs' }).waitFor();
     const lrRow = page.getByTestId('config-compare').getByRole('row', { name: /^Learning rate/ });
     assert.deepEqual(await lrRow.getByRole('cell').allTextContents(), ['0.001', '0.004']);
+    // "Only differences" (ticked to begin with): the learning rate alone, not each run's own adapter
+    // and checkpoint folders; the full table has them.
+    const settings = page.getByTestId('config-compare').locator('tbody th');
+    assert.deepEqual(await settings.allTextContents(), ['Learning rate']);
+    await compare.getByLabel('Only differences').uncheck();
+    await settings.nth(1).waitFor();
+    assert.ok((await settings.allTextContents()).includes('Adapter folder'), 'the full table has them');
     await screenshot(page, 'sweep-2-compare');
 
     // The Runs page: each row of the sweep links to it; a run's page says which sweep it is in.
