@@ -41,10 +41,10 @@ test("the engine processes holding sessions start with malloc's mapping threshol
   const own = process.env.MALLOC_MMAP_THRESHOLD_;
   try {
     delete process.env.MALLOC_MMAP_THRESHOLD_;
-    // The tokenizer's lane holds no session: left as glibc has it.
-    assert.deepEqual(await thresholds(), { infer: '131072', train: '131072', tokens: undefined });
+    // The token counts' lane holds no session: left as glibc has it.
+    assert.deepEqual(await thresholds(), { infer: '131072', train: '131072', counts: undefined });
     process.env.MALLOC_MMAP_THRESHOLD_ = '65536';
-    assert.deepEqual(await thresholds(), { infer: '65536', train: '65536', tokens: '65536' });
+    assert.deepEqual(await thresholds(), { infer: '65536', train: '65536', counts: '65536' });
   } finally {
     if (own === undefined) delete process.env.MALLOC_MMAP_THRESHOLD_;
     else process.env.MALLOC_MMAP_THRESHOLD_ = own;
