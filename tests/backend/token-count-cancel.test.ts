@@ -1,7 +1,7 @@
 // Stopping a token count (datasets/token-lengths) of a big version: datasets/token-lengths-cancel and
-// the requester's connection closing both end it at once, and the 'tokens' process it held (which the
-// Train wizard's preview and probe check also wait for) takes the next request at once. Counting
-// 100,000 rows took 135 s on 2 cores with no way to stop it.
+// the requester's connection closing both end it at once, and the 'counts' process it held takes the
+// next request at once; the Train wizard's preview, in the 'tokens' process, never waits behind a
+// count. Counting 100,000 rows took 135 s on 2 cores with no way to stop it.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
