@@ -198,6 +198,34 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     await screenshot(page, 'datasets-6-long-row-flagged');
   });
 
+  test('token lengths opened by their address: the model is chosen once the models list arrives', async () => {
+    // The view appears with the datasets list, before the models list: its model was left unchosen
+    // ("Choose a model first") until the user picked one by hand.
+    const demo = (await rpc(client, 'datasets/list')).find((d: { isDemo: boolean }) => d.isDemo);
+    assert.ok(browser && server);
+    const direct = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: `${server.url}#/datasets/${demo.id}/lengths`,
+    });
+    try {
+      const hist = direct.getByTestId('token-lengths');
+      await hist.getByRole('button', { name: 'Count tokens' }).waitFor();
+      await direct.waitForFunction((name) => {
+        const select = document.querySelector<HTMLSelectElement>(
+          'select[aria-label="Model whose tokenizer counts"]',
+        );
+        return select?.selectedOptions[0]?.textContent === name;
+      }, DEMO_MODEL);
+      const count = hist.getByRole('button', { name: 'Count tokens' });
+      assert.equal(await count.isEnabled(), true);
+      await count.click();
+      await hist.locator('svg rect').first().waitFor();
+    } finally {
+      await direct.context().close();
+    }
+  });
+
   test('drop duplicates makes a new version; export a version as a downloaded JSONL', async () => {
     await tab(/Duplicates & split/).click();
     await view().getByRole('button', { name: 'Drop duplicates' }).click();
