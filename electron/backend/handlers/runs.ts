@@ -32,11 +32,12 @@ import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.
 
 const PosInt = z.number().int().positive();
 const Id = z.object({ id: PosInt }).strict();
-/** A window's id for a speed measurement, so that it can stop it (runs/estimate-cancel). */
+/** A window's id for an estimate, so that it can stop it (runs/estimate-cancel). */
 const RequestId = z.string().min(1).max(100);
 
-// Measurements in flight: minutes of training steps at desktop sizes, holding the device meanwhile.
-const measurements = new CancellableRequests('measuring');
+// Estimates in flight: a measurement is minutes of training steps at desktop sizes, holding the
+// device meanwhile; a memory check may wait minutes on the data's token count.
+const estimates = new CancellableRequests('estimating');
 
 /** A bad training option is refused as the CLI and the Train form refuse it (code, field, message). */
 function refuseOptions(params: unknown): OptionError | null {
@@ -98,22 +99,34 @@ export const runsHandlers = defineHandlers({
     },
     { refuse: refuseSweepOptions },
   ),
-  /** Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start. */
+  /**
+   * Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start.
+   * A batch refused at the max length waits on the data's token count (its longest example): with a
+   * requestId, 'datasets/token-progress' pushes say how far that count is.
+   */
   'runs/estimate': handler(
     RunParamsSchema.extend({ calibrate: z.boolean().optional(), requestId: RequestId.optional() }),
     ({ calibrate, requestId, ...p }, ctx): Promise<RunEstimate> =>
-      measurements.run(requestId, ctx.client, (signal) =>
-        estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, { calibrate, signal }),
+      estimates.run(requestId, ctx.client, (signal) =>
+        estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, {
+          calibrate,
+          signal,
+          onCountProgress:
+            requestId === undefined
+              ? undefined
+              : (done, total) => ctx.events.emit('datasets/token-progress', { requestId, done, total }),
+        }),
       ),
     { refuse: refuseOptions },
   ),
   /**
-   * Stops the measurement of the runs/estimate started with that requestId: it answers with a
-   * 'cancelled' error, nothing is kept as measured, and the device is free at once.
+   * Stops the runs/estimate started with that requestId: it answers with a 'cancelled' error. Its
+   * measurement keeps nothing as measured and frees the device at once; the token count it waited
+   * on stops too unless another request (a histogram's count, another estimate) waits on it.
    */
   'runs/estimate-cancel': handler(
     z.object({ requestId: RequestId }).strict(),
-    (p): { cancelled: boolean } => ({ cancelled: measurements.cancel(p.requestId) }),
+    (p): { cancelled: boolean } => ({ cancelled: estimates.cancel(p.requestId) }),
   ),
   /** The model's shape and every problem of the options with it (what the Train form checks inline). */
   'runs/check': handler(

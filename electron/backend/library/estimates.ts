@@ -22,6 +22,7 @@ import { type MemoryEstimate, memoryEstimate } from './memory-estimate.ts';
 import { RecentCache } from './recent-cache.ts';
 import { runMemoryIssue } from './run-memory-check.ts';
 import { type PlannedRun, planRunChecked, type RunParams } from './run-plan.ts';
+import type { CountProgress } from './token-counts.ts';
 
 export interface RunEstimate {
   interventions: number;
@@ -175,7 +176,13 @@ export async function estimateRun(
   engine: Engine,
   jobs: JobQueue,
   p: RunParams,
-  opts: { calibrate?: boolean; signal?: AbortSignal } = {},
+  opts: {
+    calibrate?: boolean;
+    /** Stops the estimate: its measurement, or the token count its memory check waits on. */
+    signal?: AbortSignal;
+    /** How far that token count is (the data tokenized to find its longest example). */
+    onCountProgress?: CountProgress;
+  } = {},
 ): Promise<RunEstimate> {
   const plan = await planRunChecked(lib, engine, p);
   const spec = loadModelSpec(plan.model.path);
@@ -193,6 +200,7 @@ export async function estimateRun(
       webgpuHalf: onGpu === 'webgpu' || null,
       cudaCapability: device.computeCapability ?? null,
     }) !== 'float32';
+  const count = { signal: opts.signal, onProgress: opts.onCountProgress };
   const memory = {
     ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
       quantize: plan.config.quantize,
@@ -202,7 +210,7 @@ export async function estimateRun(
       gpu: onGpu,
     }),
     // What runs/start refuses, in the studio's words (at the data's longest example, not max length).
-    problem: (await runMemoryIssue(engine, plan))?.message ?? null,
+    problem: (await runMemoryIssue(engine, plan, count))?.message ?? null,
     device,
   };
   let calibration: RunEstimate['calibration'] = null;

@@ -11,7 +11,7 @@ import { OptionError, type OptionIssue } from '../../../native-runtime/training/
 import type { Engine } from '../jobs/engine.ts';
 import type { DatasetVersion } from './datasets.ts';
 import type { ModelRecord } from './models.ts';
-import { countTokens } from './token-counts.ts';
+import { type CountOptions, countTokens } from './token-counts.ts';
 
 /**
  * What the check reads of a planned run (run-plan.ts PlannedRun), declared here: run-plan.ts calls
@@ -25,8 +25,16 @@ export interface CheckedPlan {
   trainExamples: number;
 }
 
-/** Why the engine would refuse `plan` for memory at its start (studio and CLI words), or null. */
-export async function runMemoryIssue(engine: Engine, plan: CheckedPlan): Promise<OptionIssue | null> {
+/**
+ * Why the engine would refuse `plan` for memory at its start (studio and CLI words), or null.
+ * `count`: the token count it may wait on (minutes for a big version) — `signal` stops the wait, and
+ * the count too where no one else waits on it ('cancelled'); `onProgress` hears how far it is.
+ */
+export async function runMemoryIssue(
+  engine: Engine,
+  plan: CheckedPlan,
+  count: Pick<CountOptions, 'signal' | 'onProgress'> = {},
+): Promise<OptionIssue | null> {
   const c = plan.config;
   const batch = Math.min(c.batchSize, plan.trainExamples);
   const ask = (tokens: number) =>
@@ -41,7 +49,7 @@ export async function runMemoryIssue(engine: Engine, plan: CheckedPlan): Promise
   // A step's memory grows with its tokens: only a step refused at the max length can fit at the
   // data's longest example, which needs the data tokenized (kept for the next ask).
   if (atMaxLength?.code !== 'batch-too-large') return atMaxLength;
-  const longest = await longestExample(engine, plan);
+  const longest = await longestExample(engine, plan, count);
   return longest < c.maxLength ? ask(longest) : atMaxLength;
 }
 
@@ -55,11 +63,15 @@ export async function refuseRunOverMemory(engine: Engine, plan: CheckedPlan): Pr
 }
 
 /** Tokens of the longest example of the run's data and held-out data, as training tokenizes them. */
-async function longestExample(engine: Engine, plan: CheckedPlan): Promise<number> {
+async function longestExample(
+  engine: Engine,
+  plan: CheckedPlan,
+  count: Pick<CountOptions, 'signal' | 'onProgress'>,
+): Promise<number> {
   let longest = 0;
   for (const v of [plan.version, plan.evalVersion]) {
     if (!v) continue;
-    const { lengths } = await countTokens(engine, v, plan.model, plan.config.chatTemplate).counts;
+    const { lengths } = await countTokens(engine, v, plan.model, plan.config.chatTemplate, count).counts;
     for (const n of lengths) longest = Math.max(longest, n);
   }
   return longest;

@@ -1,6 +1,7 @@
 // Token counts of a dataset version for a model, as training tokenizes them: counted in the engine's
 // 'counts' process, or kept from an earlier count (kept-token-counts.ts).
 
+import { CancelledError } from '../../../native-runtime/errors.ts';
 import type { TokenLengths } from '../../../native-runtime/training/token-lengths.ts';
 import type { Engine } from '../jobs/engine.ts';
 import { waitUnless } from '../wait-unless.ts';
@@ -55,6 +56,9 @@ export function countTokens(
     if (running) running.joined++;
     return { counts: followed(hit, signal, running, onProgress), cached: true };
   }
+  // Stopped before it began (an estimate cancelled while its memory check still planned): the abort
+  // below would never fire, and the count would run for minutes for nobody.
+  if (signal?.aborted) return { counts: Promise.reject(new CancelledError(CANCELLED)), cached: false };
   const stop = new AbortController();
   const entry: Running = { stop, joined: 0, listeners: new Set() };
   const counts = engine.call(

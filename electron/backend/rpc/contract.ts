@@ -78,9 +78,12 @@
 //                                                                     "run 2 of 3, “name”: …", its field kept)
 //   runs/estimate     runs/start params + {calibrate?=false, requestId?} → RunEstimate {trainableParams, adapterBytes, memory,
 //                                                                     stepsPerEpoch, totalSteps, calibration, epochSeconds, ...}
-//                                                                     (a measurement stops when its requester's connection closes)
+//                                                                     (it stops when its requester's connection closes; a batch
+//                                                                     refused at maxLength waits on the data's token count, and
+//                                                                     with requestId 'datasets/token-progress' pushes say how far)
 //   runs/estimate-cancel {requestId}                                → {cancelled} (that estimate answers with error 'cancelled';
-//                                                                     nothing measured is kept, the device is free at once)
+//                                                                     nothing measured is kept, the device is free at once, the
+//                                                                     token count it waited on stops unless another request waits on it)
 //   runs/check        {modelId, options}                            → {model: {numLayers, hiddenSize, maxPositions}, issues: OptionIssue[]}
 //   runs/preview      runs/start params + {example?=0}              → RunPreview: the example's tokens after the chat template, the
 //                                                                     loss tokens, each intervention's positions (clipped, padded)
@@ -146,7 +149,8 @@
 //                           {event:'download-progress', repo, file, bytesDone, bytesTotal, bytesPerS, etaS, ...}
 //         'generate/token'  {requestId, text}: a generate/run answer as it is produced
 //         'generate/notice' {requestId, text}: what loading its model says first (a conversion's progress, auto's form)
-//         'datasets/token-progress' {requestId, done, total}: how far a datasets/token-lengths is (examples counted)
+//         'datasets/token-progress' {requestId, done, total}: how far a datasets/token-lengths is (examples counted),
+//                           or the token count a runs/estimate waits on
 //         'runs/log'        {runId, line: RunLogLine}: a line added to a run's log
 //         'runtime/progress' RuntimeProgress {name, state: running|done|failed|cancelled|removed, phase, bytes, total, error?, elsewhere?}
 //                           (done/removed with elsewhere: the CLI installed or removed the pack meanwhile)

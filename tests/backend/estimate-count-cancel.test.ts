@@ -1,0 +1,146 @@
+// The run estimate's wait on a token count: a batch refused at the max length makes the memory check
+// count the whole dataset to find its longest example (run-memory-check.ts) — minutes for a big one.
+// That wait says how far it is ('datasets/token-progress' under the estimate's requestId) and stops
+// with runs/estimate-cancel, its count too where nobody else waits on it; a count the histogram also
+// waits on goes on. The model is a Llama-7B shape in a sparse file (only its header is read), with
+// the smallest batch whose int4 step is refused at the max length on this computer.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Backend, createBackend } from '../../electron/backend/host.ts';
+import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
+import { sparseLlama } from '../helpers/models.ts';
+import { inProcess, tempDir, waitFor, writeJsonl } from './helpers.ts';
+
+// The check this file is about must run (REFT_STUDIO_MEMORY_CHECK=0 skips it), in the engine's
+// processes too: they take this environment when they start.
+delete process.env.REFT_STUDIO_MEMORY_CHECK;
+
+const root = tempDir('estimate-count-cancel');
+const model = sparseLlama(root, 4);
+const MAX_LENGTH = 1024;
+let batch = 1;
+let b: Backend;
+let modelId: number;
+let big: number;
+let small: number;
+const { call, callError } = inProcess(() => b);
+
+before(async () => {
+  const spec = loadModelSpec(model);
+  while (!(await trainingStartIssue(spec, { quantize: 'int4', device: 'cpu', batch, tokens: MAX_LENGTH })))
+    batch *= 2;
+  b = createBackend(join(root, 'data'), {
+    seedDemo: false,
+    engine: new WorkerEngine({ dataDir: join(root, 'data') }),
+  });
+  modelId = (await call('models/add', { path: model })).id;
+  // Long rows, enough for a count of a minute on a loaded 2-core machine.
+  const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
+  const text = (i: number, n: number) =>
+    Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
+  const file = join(root, 'big.jsonl');
+  const rows = Array.from({ length: 60_000 }, (_, i) =>
+    JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
+  );
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  big = (await call('datasets/import', { path: file })).dataset.id;
+  const few = join(root, 'few.jsonl');
+  writeJsonl(few, 8);
+  small = (await call('datasets/import', { path: few })).dataset.id;
+});
+after(() => b.close());
+
+const estimateOf = (datasetId: number, requestId: string) => ({
+  modelId,
+  datasetId,
+  quantize: 'int4',
+  device: 'cpu',
+  maxLength: MAX_LENGTH,
+  batchSize: batch,
+  calibrate: false,
+  requestId,
+});
+
+/** The 'datasets/token-progress' pushes under `requestId`, as they come. */
+function progressOf(requestId: string): {
+  pushes: { done: number; total: number | null }[];
+  off: () => void;
+} {
+  const pushes: { done: number; total: number | null }[] = [];
+  const off = b.events.onAny((topic, d) => {
+    if (topic === 'datasets/token-progress' && (d as { requestId: string }).requestId === requestId)
+      pushes.push(d as { done: number; total: number | null });
+  });
+  return { pushes, off };
+}
+
+/** `p`, or a failure naming `what` once `ms` have passed (a wait of minutes fails the test at once). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** The small version's count answers within `ms`: the 'counts' process is not busy for nobody. */
+async function countsSmallWithin(ms: number, chatTemplate: 'auto' | 'none'): Promise<void> {
+  const r = await within(
+    call('datasets/token-lengths', { datasetId: small, modelId, chatTemplate }),
+    ms,
+    'the next count',
+  );
+  assert.equal(r.count, 8);
+}
+
+test("the memory check's token count says how far it is, and runs/estimate-cancel stops it", async () => {
+  const { pushes, off } = progressOf('est-1');
+  try {
+    const estimating = callError('runs/estimate', estimateOf(big, 'est-1'));
+    // Bug: nothing said what the estimate waited for; the Train wizard gave up after 60 s.
+    await waitFor('two progress pushes', async () => pushes.length >= 2, 60_000);
+    assert.deepEqual(
+      pushes.map((p) => p.total),
+      pushes.map(() => 60_000),
+    );
+    assert.ok(pushes[1].done > pushes[0].done, JSON.stringify(pushes.slice(0, 2)));
+    assert.deepEqual(await call('runs/estimate-cancel', { requestId: 'est-1' }), { cancelled: true });
+    // Bug: the cancel was taken but the estimate went on counting every row, for minutes.
+    assert.equal((await within(estimating, 3000, 'the stopped estimate')).code, 'cancelled');
+    await countsSmallWithin(25_000, 'auto');
+  } finally {
+    off();
+  }
+});
+
+test('an estimate stopped before its count began starts none', async () => {
+  const estimating = callError('runs/estimate', estimateOf(big, 'est-2'));
+  await call('runs/estimate-cancel', { requestId: 'est-2' });
+  assert.equal((await within(estimating, 3000, 'the stopped estimate')).code, 'cancelled');
+  // Bug: the memory check, still planning when it was stopped, then began a count of minutes for nobody.
+  await countsSmallWithin(25_000, 'none');
+});
+
+test('a stopped estimate leaves a count the histogram also waits on running', async () => {
+  const histogram = progressOf('count-1');
+  try {
+    const counting = callError('datasets/token-lengths', { datasetId: big, modelId, requestId: 'count-1' });
+    await waitFor('the histogram count under way', async () => histogram.pushes.length >= 1, 60_000);
+    const estimating = callError('runs/estimate', estimateOf(big, 'est-3'));
+    await new Promise((r) => setTimeout(r, 1000));
+    await call('runs/estimate-cancel', { requestId: 'est-3' });
+    assert.equal((await within(estimating, 3000, 'the stopped estimate')).code, 'cancelled');
+    // The histogram's count goes on: more pushes come, and it was not failed with the estimate.
+    const seen = histogram.pushes.length;
+    await waitFor('the histogram count going on', async () => histogram.pushes.length > seen, 60_000);
+    await call('datasets/token-lengths-cancel', { requestId: 'count-1' });
+    assert.equal((await counting).code, 'cancelled');
+  } finally {
+    histogram.off();
+  }
+});
