@@ -2,9 +2,12 @@
 // run) a moment after each form change, and with calibration (two real training steps) on request.
 // Answers that arrive after a newer request are dropped, and a failure clears the last answer, so
 // the panel always matches the form. A measurement holds the training device for minutes at desktop
-// sizes: it can be stopped (stop()), and one whose answer nobody would see any more — the form
-// changed, the page was left — is stopped too, so that it never keeps the device busy for nothing.
+// sizes, and a batch refused at the max length waits on the data's token count (its longest example
+// decides the memory check: minutes for a big dataset, said as it goes): either can be stopped
+// (stop()), and one whose answer nobody would see any more — the form changed, the page was left —
+// is stopped too, so that it never keeps the device or the count busy for nothing.
 
+import { ProgressAnnouncer } from '../announce.svelte.ts';
 import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 import type { RunEstimate, RunParams } from '../rpc/handlers.ts';
 
@@ -19,17 +22,30 @@ export class Estimate {
   measuringNote = $state<string | null>(null);
   /** The last measurement was stopped before it measured anything. */
   stopped = $state(false);
+  /** How far the token count the estimate waits on is (its memory check); null when it waits on none. */
+  counting = $state<{ done: number; total: number | null } | null>(null);
+  /** The last estimate was stopped while it waited on that count: it has no numbers. */
+  countStopped = $state(false);
   /** The params `current` answers (JSON), so a refusal is never read against other params. */
   #answered = $state('');
   #rpc: RpcClient;
   #seq = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #key = '';
-  /** The measurement in flight (its requestId, for runs/estimate-cancel). */
-  #measureId: string | null = null;
+  /** The estimate in flight (its requestId, for runs/estimate-cancel and its count's progress). */
+  #requestId: string | null = null;
+  #said = new ProgressAnnouncer();
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
+  }
+
+  /** What the estimate waits for while it counts: "Counting the data’s tokens…: 1,000 of 60,000 examples". */
+  get countingNote(): string | null {
+    const c = this.counting;
+    if (!c) return null;
+    const fmt = (n: number) => n.toLocaleString();
+    return `Counting the data’s tokens for the memory check: ${fmt(c.done)}${c.total !== null ? ` of ${fmt(c.total)}` : ''} examples`;
   }
 
   /** Schedules an uncalibrated estimate for these params (skipped when they did not change). */
@@ -38,6 +54,7 @@ export class Estimate {
     if (key === this.#key) return;
     this.#key = key;
     this.stopped = false;
+    this.countStopped = false;
     this.stop();
     if (this.#timer) clearTimeout(this.#timer);
     if (!params) {
@@ -56,6 +73,12 @@ export class Estimate {
     return this.#ask(params, true);
   }
 
+  /** Asks again, unmeasured, after a stopped count (the count starts over). */
+  again(params: RunParams): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    return this.#ask(params, false);
+  }
+
   /**
    * Why runs/start would refuse `params` for memory (the engine's own check, worded for the wizard),
    * once the estimate of these very params says so; null otherwise (runs/start still judges).
@@ -65,10 +88,13 @@ export class Estimate {
     return this.current?.memory.problem ?? null;
   }
 
-  /** Stops the measurement in flight (it answers 'cancelled': "Measurement stopped"). */
+  /**
+   * Stops the estimate in flight: its measurement ("Measurement stopped"), or the token count it
+   * waits on (stopped in the backend unless another request waits on it too).
+   */
   stop(): void {
-    if (this.#measureId)
-      this.#rpc.call('runs/estimate-cancel', { requestId: this.#measureId }).catch(() => {});
+    if (this.#requestId)
+      this.#rpc.call('runs/estimate-cancel', { requestId: this.#requestId }).catch(() => {});
   }
 
   dispose(): void {
@@ -81,26 +107,36 @@ export class Estimate {
     // A measurement still going answers for params the form no longer has: stopped, not waited on.
     this.stop();
     const seq = ++this.#seq;
-    const requestId = calibrate ? newRequestId('measure') : null;
-    this.#measureId = requestId;
+    const requestId = newRequestId(calibrate ? 'measure' : 'estimate');
+    this.#requestId = requestId;
     this.loading = true;
     this.measuring = calibrate;
     this.measuringNote = null;
+    this.counting = null;
+    this.countStopped = false;
     if (calibrate) this.stopped = false;
-    const unfollow = calibrate
+    const unfollowMeasuring = calibrate
       ? this.#rpc.subscribe('jobs/progress', (j) => {
           if (seq === this.#seq && j.kind === 'calibrate' && j.state === 'running' && j.message)
             this.measuringNote = j.message;
         })
       : null;
+    const unfollowCount = this.#rpc.subscribe('datasets/token-progress', (p) => {
+      if (p.requestId !== requestId || seq !== this.#seq) return;
+      this.counting = { done: p.done, total: p.total };
+      const note = this.countingNote;
+      if (note) this.#said.report(note);
+    });
     try {
-      // Measuring runs real training steps at the form's batch and length: at desktop sizes they
-      // take minutes (a 1.1B model's three steps of 4 × 512 on a loaded 2-core CPU ran past the 5
-      // minutes once allowed, while the measurement went on), so it gets no deadline.
+      // No deadline: measuring runs real training steps at the form's batch and length, minutes at
+      // desktop sizes (a 1.1B model's three steps of 4 × 512 on a loaded 2-core CPU ran past the 5
+      // minutes once allowed, while the measurement went on), and the memory check may wait minutes
+      // on the data's token count (it gave up after 60 s while the count went on, unsaid). Both
+      // show how far they are and can be stopped.
       const res = await this.#rpc.callWith(
         'runs/estimate',
-        { ...params, calibrate, ...(requestId ? { requestId } : {}) },
-        { timeoutMs: calibrate ? null : 60_000 },
+        { ...params, calibrate, requestId },
+        { timeoutMs: null },
       );
       if (seq !== this.#seq) return;
       this.current = res;
@@ -108,10 +144,19 @@ export class Estimate {
       this.error = null;
     } catch (err) {
       if (seq !== this.#seq) return;
+      const cancelled = err instanceof RpcError && err.code === 'cancelled';
+      // Stopped while it counted the data's tokens: no numbers for these params, and the count is
+      // not started again by itself (again() does).
+      if (cancelled && this.counting) {
+        this.current = null;
+        this.error = null;
+        this.countStopped = true;
+        return;
+      }
       // Stopped on request: the numbers shown stay (asked again, unmeasured, if they were for others).
-      if (err instanceof RpcError && err.code === 'cancelled' && calibrate) {
+      if (cancelled && calibrate) {
         this.stopped = true;
-        this.#measureId = null;
+        this.#requestId = null;
         const key = JSON.stringify(params);
         if (this.#answered !== key && this.#key === key) void this.#ask(params, false);
         return;
@@ -120,12 +165,14 @@ export class Estimate {
       this.current = null;
       this.error = errorMessage(err);
     } finally {
-      unfollow?.();
-      if (this.#measureId === requestId) this.#measureId = null;
+      unfollowMeasuring?.();
+      unfollowCount();
+      if (this.#requestId === requestId) this.#requestId = null;
       if (seq === this.#seq) {
         this.loading = false;
         this.measuring = false;
         this.measuringNote = null;
+        this.counting = null;
       }
     }
   }

@@ -1,0 +1,116 @@
+// End-to-end: the Train wizard's estimate waiting on a token count. A batch refused at the max length
+// makes the memory check count the whole dataset for its longest example — minutes for a big one. The
+// estimate said "Updating…" and gave up after 60 s while the count went on; it now says how far the
+// count is, and "Stop counting" stops it (the backend's count with it: tests/backend/
+// estimate-count-cancel.test.ts), leaving a note and a way to count again. The model is a Llama-7B
+// shape in a sparse file (only its header is read), with the smallest batch whose int4 step is
+// refused at the max length on this computer.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
+import type { RpcClient } from '../backend/helpers.ts';
+import { sparseLlama } from '../helpers/models.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  listenToAnnouncer,
+  openPage,
+  rpc,
+  type Served,
+  screenshot,
+  skip,
+  startStudio,
+  textWhen,
+} from './helpers.ts';
+
+const MODEL = 'Sparse 7B shape';
+const ROWS = 60_000;
+const MAX_LENGTH = 1024;
+
+describe('Train estimate waiting on a token count (reft-studio serve + Chromium)', {
+  skip,
+  timeout: 600_000,
+}, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  let batch = 1;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    // The memory check this file is about must run (REFT_STUDIO_MEMORY_CHECK=0 skips it).
+    delete process.env.REFT_STUDIO_MEMORY_CHECK;
+    const files = tempDir('reft-e2e-estimate-count-files-');
+    const model = sparseLlama(files, 4);
+    const spec = loadModelSpec(model);
+    while (!(await trainingStartIssue(spec, { quantize: 'int4', device: 'cpu', batch, tokens: MAX_LENGTH })))
+      batch *= 2;
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-estimate-count-')));
+    await rpc(client, 'models/add', { path: model, name: MODEL });
+    const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
+    const text = (i: number, n: number) =>
+      Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
+    const file = join(files, 'big.jsonl');
+    const rows = Array.from({ length: ROWS }, (_, i) =>
+      JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
+    );
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    await rpc(client, 'datasets/import', { path: file, name: 'big' });
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: server.url,
+    });
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  test('the estimate says how far the count is, and Stop counting stops it', async () => {
+    await page.getByTestId('nav-train').click();
+    await page.getByRole('button', { name: 'Start over' }).click();
+    await page.getByLabel('Base model').selectOption({ label: MODEL });
+    await page.locator('#train-dataset').selectOption({ label: `big (${ROWS} rows)` });
+    await page.locator('#train-quantize').selectOption('int4');
+    await page.getByRole('button', { name: /^Step \d: Training$/ }).click();
+    await page.getByLabel('Device').selectOption('cpu');
+    await page.getByLabel('Batch size').fill(String(batch));
+    await page.getByLabel('Max length').fill(String(MAX_LENGTH));
+    const said = await listenToAnnouncer(page);
+    const panel = page.getByTestId('train-estimate');
+    // Bug: "Updating…" for 60 s, then "The studio did not answer within 60 s" while the count went on.
+    const counting = /^Counting the data’s tokens for the memory check: [\d,]+ of 60,000 examples$/;
+    assert.match(await textWhen(panel.getByTestId('est-measuring'), counting, 60_000), counting);
+    await panel.scrollIntoViewIfNeeded();
+    await screenshot(page, 'estimate-count-1-counting');
+    const stop = panel.getByRole('button', { name: 'Stop counting' });
+    await stop.click();
+    const note = panel.getByTestId('est-count-stopped');
+    await note.waitFor();
+    assert.match((await note.textContent()) ?? '', /^Counting stopped: /);
+    // The same button, now Measure speed again, keeps the focus.
+    assert.equal(
+      await panel
+        .getByRole('button', { name: 'Measure speed' })
+        .evaluate((b) => b === document.activeElement),
+      true,
+    );
+    await screenshot(page, 'estimate-count-2-stopped');
+    const texts = await said();
+    assert.ok(
+      texts.some((t) => counting.test(t)),
+      `the count's progress was said: ${JSON.stringify(texts)}`,
+    );
+    // Count again starts over: the note goes, and the count says how far it is again.
+    await note.getByRole('button', { name: 'Count again' }).click();
+    assert.match(await textWhen(panel.getByTestId('est-measuring'), counting, 60_000), counting);
+    await panel.getByRole('button', { name: 'Stop counting' }).click();
+    await note.waitFor();
+    assert.deepEqual(pageErrors, []);
+  });
+});
