@@ -27,7 +27,7 @@ import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
 import { parsePositions } from '../training/positions.ts';
-import { readRunRows } from '../training/run-rows.ts';
+import { heldOutShareLines } from '../training/run-rows.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
@@ -188,8 +188,8 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
 
 /**
  * The lines of the data file the run's held-out share keeps aside, drawn as the trainer draws them
- * (it tokenizes the rows: one whose prompt places no intervention is in neither share); null without
- * a share. Held-out data from another file (evalData) is not in the training file at all.
+ * (from the prompts' token counts: one whose prompt places no intervention is in neither share);
+ * null without a share. Held-out data from another file (evalData) is not in the training file at all.
  */
 function heldOutLines(
   folder: ReturnType<typeof openModelFolder>,
@@ -201,10 +201,7 @@ function heldOutLines(
       'missing-tokenizer',
       `${folder.dir}: ${noTokenizerReason(folder.dir)}; the bundle needs it to leave out the rows --eval-split holds out`,
     );
-  const rows = readRunRows(folder.tokenizer, folder.spec, cfg, parsePositions(cfg.positions, cfg.maxLength));
-  const lines = new Set<number>();
-  for (let i = 0; i < rows.eval.length; i++) lines.add(rows.eval.line(i));
-  return lines;
+  return heldOutShareLines(folder.tokenizer, cfg, parsePositions(cfg.positions, cfg.maxLength));
 }
 
 /**

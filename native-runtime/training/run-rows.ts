@@ -2,15 +2,16 @@
 // (prepareRun) and by the scale-out bundle (adapters/bundle.ts), whose data.jsonl must hold exactly
 // the rows the studio trains on. Examples whose prompt places no intervention are left out; a
 // held-out share (evalSplit) is drawn with mulberry32(mix(seed, EVAL_SALT)) over the rest, so the
-// same seed and data always hold out the same rows. Imports nothing of ONNX Runtime: the bundle is
-// written where no session runs (a worker thread of the CLI).
+// same seed and data always hold out the same rows. The bundle draws the share from the prompts'
+// token counts alone (heldOutShareLines), as tokenizing whole rows took 6× the bundle's time. Imports
+// nothing of ONNX Runtime: the bundle is written where no session runs (a worker thread of the CLI).
 
 import { ConfigError } from '../errors.ts';
 import { mulberry32, type Rng } from '../generation/sampling.ts';
 import type { ModelSpec } from '../models/config.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { ResolvedTrainConfig } from './config.ts';
-import { type DatasetInfo, readTokenizedDataset, specialIds } from './data.ts';
+import { type DatasetInfo, encodePrompt, readTokenizedDataset, scanDataset, specialIds } from './data.ts';
 import { optionError } from './options.ts';
 import { type Positions, placesInterventions } from './positions.ts';
 import { TokenizedRows } from './tokenized-rows.ts';
@@ -35,6 +36,14 @@ export function permutation(n: number, rng: Rng): number[] {
   return p;
 }
 
+/** A dataset none of whose examples the run can train on. */
+function noInterventionPositions(path: string): ConfigError {
+  return new ConfigError(
+    'no-intervention-positions',
+    `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
+  );
+}
+
 /**
  * The training examples whose prompt gets an intervention position. Any other (a 1-token prompt:
  * a one-word prompt without bos or chat template) would only add a loss no step can lower, so it is
@@ -48,11 +57,7 @@ function examplesWithInterventions(
   const skippedLines: number[] = [];
   for (let i = 0; i < rows.length; i++)
     if (!placesInterventions(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
-  if (skippedLines.length === rows.length)
-    throw new ConfigError(
-      'no-intervention-positions',
-      `${path}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
-    );
+  if (skippedLines.length === rows.length) throw noInterventionPositions(path);
   // Nothing left out (the usual case): the same store, not a copy of it.
   const kept = skippedLines.length
     ? rows.filter((i) => placesInterventions(rows.promptLen(i), positions))
@@ -88,17 +93,7 @@ export function readRunRows(
   }
   if (!(cfg.evalSplit > 0))
     return { train: kept, eval: new TokenizedRows(0, 0), dataset, evalDataset: null, skippedLines };
-  const nEval = Math.max(1, Math.floor(kept.length * cfg.evalSplit));
-  if (nEval >= kept.length) {
-    throw optionError(
-      'evalSplit',
-      'bad-eval-split',
-      `${cfg.evalSplit} leaves no training examples out of ${kept.length}`,
-    );
-  }
-  const order = permutation(kept.length, mulberry32(mix(cfg.seed, EVAL_SALT)));
-  const held = new Uint8Array(kept.length);
-  for (const i of order.slice(kept.length - nEval)) held[i] = 1;
+  const held = drawHeldOut(kept.length, cfg);
   return {
     train: kept.filter((i) => held[i] === 0),
     eval: kept.filter((i) => held[i] === 1),
@@ -106,4 +101,55 @@ export function readRunRows(
     evalDataset: null,
     skippedLines,
   };
+}
+
+/** Which of the `n` examples kept for training the held-out share takes (1) and which it leaves (0). */
+function drawHeldOut(n: number, cfg: Pick<ResolvedTrainConfig, 'evalSplit' | 'seed'>): Uint8Array {
+  const nEval = Math.max(1, Math.floor(n * cfg.evalSplit));
+  if (nEval >= n) {
+    throw optionError(
+      'evalSplit',
+      'bad-eval-split',
+      `${cfg.evalSplit} leaves no training examples out of ${n}`,
+    );
+  }
+  const order = permutation(n, mulberry32(mix(cfg.seed, EVAL_SALT)));
+  const held = new Uint8Array(n);
+  for (const i of order.slice(n - nEval)) held[i] = 1;
+  return held;
+}
+
+/**
+ * The lines of the run's data file that its held-out share (evalSplit) keeps aside: the rows
+ * readRunRows puts in `eval`, found by tokenizing the prompts only. The only row readRunRows drops
+ * is one whose prompt, as tokenizeExample truncates it, places no intervention, i.e. is under 2
+ * tokens; truncation keeps at least min(P, ⌈maxLength/2⌉) of a prompt's P tokens and never more
+ * than P, and maxLength is at least 3, so the untruncated P decides it alike. Refuses as readRunRows
+ * does a prompt of no tokens or a dataset with no example left.
+ */
+export function heldOutShareLines(
+  tokenizer: Tokenizer,
+  cfg: ResolvedTrainConfig,
+  positions: Positions,
+): Set<number> {
+  const lines: number[] = [];
+  const keptAfterTruncation = Math.ceil(cfg.maxLength / 2);
+  let refused: unknown = null; // thrown once the whole file is known to be readable, as readRunRows
+  const { path } = scanDataset(cfg.data, cfg.format, (ex) => {
+    if (refused) return;
+    let promptLen: number;
+    try {
+      promptLen = encodePrompt(tokenizer, ex, cfg.chatTemplate).length;
+    } catch (e) {
+      refused = new ConfigError('bad-data', `${cfg.data}: line ${ex.line}: ${(e as Error).message}`);
+      return;
+    }
+    if (promptLen === 0)
+      refused = new ConfigError('empty-prompt', `${cfg.data}: line ${ex.line}: the prompt has no tokens`);
+    else if (placesInterventions(Math.min(promptLen, keptAfterTruncation), positions)) lines.push(ex.line);
+  });
+  if (refused) throw refused;
+  if (lines.length === 0) throw noInterventionPositions(path);
+  const held = drawHeldOut(lines.length, cfg);
+  return new Set(lines.filter((_, i) => held[i] === 1));
 }

@@ -16,7 +16,7 @@ import { createRun } from '../../electron/backend/library/runs.ts';
 import { type BundleConfig, bundleRowsText, makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { prepareRun } from '../../native-runtime/training/trainer.ts';
-import { WORDS } from '../training/helpers.ts';
+import { modelWithoutBos, WORDS, writeJsonl } from '../training/helpers.ts';
 import { F2L2, LLAMA, openTempLibrary, tmp } from './helpers.ts';
 import { PYTHON } from './torch-python.ts';
 
@@ -49,6 +49,13 @@ function bundle(extra: Record<string, unknown> = {}): { out: string; config: Bun
   });
   return { out, config: r.config };
 }
+
+/** The rows of a JSONL file. */
+const readJsonl = (path: string): unknown[] =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 function py(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(PYTHON, args, { encoding: 'utf8', cwd, timeout: 60_000 });
@@ -207,11 +214,7 @@ test('a run with a held-out share: data.jsonl holds the rows it trains on, heldo
   const config = { model: LLAMA, layers: '1;2', positions: 'f1+l1', rank: 4, seed: 7, evalSplit: 0.2 };
   const out = join(dir, 'bundle');
   const r = makeBundle({ config, data, out });
-  const jsonl = (f: string) =>
-    readFileSync(join(out, f), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+  const jsonl = (f: string) => readJsonl(join(out, f));
   // The trainer's own split of the same configuration (lines count from 1).
   const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
   const lines = (t: typeof run.train) => Array.from({ length: t.length }, (_, i) => t.line(i));
@@ -243,6 +246,60 @@ test('a run with a held-out share: data.jsonl holds the rows it trains on, heldo
   const plain = bundle();
   assert.equal(plain.config.heldOut, null);
   assert.equal(bundleRowsText(plain.config), '3 examples');
+});
+
+test("the held-out share is the trainer's own with one-token prompts left out and rows truncated", () => {
+  // The bundle draws the share from the prompts' token counts alone (tokenizing whole rows took 6×
+  // its time); the trainer tokenizes whole rows, truncates them to maxLength and leaves out the rows
+  // whose prompt is then under 2 tokens. Both must hold out the same rows.
+  const dir = tmp('bundle-held-out-drop');
+  const model = modelWithoutBos(join(dir, 'no-bos'));
+  const rows = WORDS.flatMap((w, i) => [
+    { prompt: String.fromCharCode(97 + i), completion: 'One letter.' }, // 1 token without bos or template: left out
+    {
+      prompt: `Tell me all about the ${w} and its ${WORDS[(i + 3) % WORDS.length]}.`,
+      completion: `A ${w} ${'and more '.repeat(i)}.`,
+    },
+  ]);
+  const data = writeJsonl(join(dir, 'train.jsonl'), rows);
+  for (const [i, extra] of [{ maxLength: 3 }, { maxLength: 7, seed: 3 }, { evalSplit: 0.5 }].entries()) {
+    const config = {
+      model,
+      layers: '1;2',
+      positions: 'f1+l1',
+      chatTemplate: 'none' as const,
+      evalSplit: 0.25,
+      ...extra,
+    };
+    const out = join(dir, `bundle-${i}`);
+    const r = makeBundle({ config, data, out });
+    const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+    assert.equal(run.skippedLines.length, WORDS.length);
+    const heldLines = Array.from({ length: run.eval.length }, (_, k) => run.eval.line(k));
+    assert.deepEqual(
+      readJsonl(join(out, 'heldout.jsonl')),
+      heldLines.map((l) => rows[l - 1]),
+      JSON.stringify(extra),
+    );
+    // data.jsonl: every other row, the one-token ones included (pyreft reads them as they are).
+    assert.deepEqual(
+      readJsonl(join(out, 'data.jsonl')),
+      rows.filter((_, k) => !heldLines.includes(k + 1)),
+    );
+    assert.equal(r.config.heldOut?.rows, run.eval.length);
+  }
+  // Nothing left to split: refused in the trainer's words.
+  const ones = writeJsonl(
+    join(dir, 'ones.jsonl'),
+    ['a', 'b', 'c'].map((prompt) => ({ prompt, completion: 'x' })),
+  );
+  const cfg = { model, layers: '1;2', chatTemplate: 'none' as const, evalSplit: 0.2 };
+  const refusal = {
+    code: 'no-intervention-positions',
+    message: `${ones}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
+  };
+  assert.throws(() => prepareRun({ ...cfg, data: ones, out: join(dir, 'unused') }), refusal);
+  assert.throws(() => makeBundle({ config: cfg, data: ones, out: join(dir, 'ones') }), refusal);
 });
 
 test('train.py gives pyreft a chat prompt that tokenizes with one start token, as the studio reads it', () => {
