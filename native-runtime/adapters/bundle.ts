@@ -5,8 +5,9 @@
 //                works because Hugging Face's Trainer does the DDP; rank 0 saves result/
 //   data.jsonl   one {"prompt", "completion"} (or {"messages", "completion"} for chat data) per line:
 //                the rows the run trains on, without those its held-out share keeps aside
-//   heldout.jsonl  with a held-out share (evalSplit): those rows, as the trainer draws them
-//                (training/run-rows.ts), for scoring the result; train.py does not read them
+//   heldout.jsonl  the run's held-out rows, for scoring the result (train.py does not read them):
+//                its held-out share's (evalSplit) as the trainer draws them (training/run-rows.ts),
+//                or every row of its held-out file (evalData)
 //   config.json  the resolved run configuration (train.py reads everything from it)
 //   README.md    the exact commands: pip install pyreft; torchrun …; reft-studio import result/
 // result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
@@ -69,8 +70,14 @@ export interface BundleConfig extends BundleTrainOptions {
   baseModel: { arch: string; fingerprint: string } | null;
   /** The training rows; sha256 is the source dataset's (the run's data file, held-out rows included). */
   data: { file: 'data.jsonl'; format: DataFormat; rows: number; sha256: string };
-  /** The rows the run's held-out share (evalSplit) keeps aside, or null without one. */
-  heldOut: { file: 'heldout.jsonl'; rows: number; evalSplit: number } | null;
+  /**
+   * The run's held-out rows, or null without any: its share of the data (evalSplit) or its own file
+   * (evalData; format and sha256 that file's, as data's).
+   */
+  heldOut:
+    | { file: 'heldout.jsonl'; rows: number; evalSplit: number }
+    | { file: 'heldout.jsonl'; rows: number; format: DataFormat; sha256: string }
+    | null;
   runId: string | null;
   datasetVersion: string | null;
 }
@@ -160,28 +167,35 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
   });
+  const copyRows = (fd: number, path: string, keep: (line: number) => boolean) => {
+    const lines = new JsonLines(fd);
+    const info = scanDataset(path, cfg.format, (ex) => {
+      if (keep(ex.line)) lines.write(bundleRow(ex));
+    });
+    lines.end();
+    return info;
+  };
   return writeBundleFiles(
     input.out,
+    configOf,
     (fd) => {
-      const lines = new JsonLines(fd);
-      const info = scanDataset(data, cfg.format, (ex) => {
-        if (!held?.has(ex.line)) lines.write(bundleRow(ex));
-      });
-      lines.end();
+      const info = copyRows(fd, data, (line) => !held?.has(line));
       const rows = info.count - (held?.size ?? 0);
-      const heldOut = held ? { file: HELD_OUT_FILE, rows: held.size, evalSplit: cfg.evalSplit } : null;
-      return configOf({ file: 'data.jsonl', format: info.format, rows, sha256: info.hash }, heldOut);
+      return { file: 'data.jsonl', format: info.format, rows, sha256: info.hash };
     },
-    // A second pass over the file: the held-out rows are never held in memory either.
+    // The held-out rows are never held in memory either: a second pass over the data file for a
+    // share, or the held-out file's rows, every one (the trainer scores them all).
     held
       ? (fd) => {
-          const lines = new JsonLines(fd);
-          scanDataset(data, cfg.format, (ex) => {
-            if (held.has(ex.line)) lines.write(bundleRow(ex));
-          });
-          lines.end();
+          copyRows(fd, data, (line) => held.has(line));
+          return { file: HELD_OUT_FILE, rows: held.size, evalSplit: cfg.evalSplit };
         }
-      : null,
+      : cfg.evalData
+        ? (fd) => {
+            const info = copyRows(fd, cfg.evalData as string, () => true);
+            return { file: HELD_OUT_FILE, rows: info.count, format: info.format, sha256: info.hash };
+          }
+        : null,
     { force: input.force, asExport: input.asExport },
   );
 }
@@ -205,30 +219,41 @@ function heldOutLines(
 }
 
 /**
- * The bundle's folder, written atomically: data.jsonl by `writeData`, which returns the config that
- * describes it, heldout.jsonl by `writeHeldOut` where there is one, then the files written from that
- * config.
+ * The bundle's folder, written atomically: data.jsonl by `writeData` and heldout.jsonl by
+ * `writeHeldOut` where there is one, each returning what it wrote, then the files written from the
+ * config `configOf` makes of those.
  */
 function writeBundleFiles(
   out: string,
-  writeData: (fd: number) => BundleConfig,
-  writeHeldOut: ((fd: number) => void) | null,
+  configOf: (data: BundleConfig['data'], heldOut: BundleConfig['heldOut']) => BundleConfig,
+  writeData: (fd: number) => BundleConfig['data'],
+  writeHeldOut: ((fd: number) => NonNullable<BundleConfig['heldOut']>) | null,
   opts: { force?: boolean; asExport?: boolean },
 ): BundleResult {
   checkOutFolder(out, null, opts.force);
-  let config: BundleConfig | null = null;
+  let data: BundleConfig['data'] | null = null;
+  let heldOut: BundleConfig['heldOut'] = null;
   const described = (): BundleConfig => {
-    if (!config) throw new Error('bundle: data.jsonl is written first');
-    return config;
+    if (!data) throw new Error('bundle: data.jsonl is written first');
+    return configOf(data, heldOut);
   };
   const files: Array<[string, FileData]> = [
     [
       'data.jsonl',
       (fd) => {
-        config = writeData(fd);
+        data = writeData(fd);
       },
     ],
-    ...(writeHeldOut ? [[HELD_OUT_FILE, writeHeldOut] as [string, FileData]] : []),
+    ...(writeHeldOut
+      ? [
+          [
+            HELD_OUT_FILE,
+            (fd: number) => {
+              heldOut = writeHeldOut(fd);
+            },
+          ] as [string, FileData],
+        ]
+      : []),
     ['README.md', (fd) => writeFully(fd, Buffer.from(readme(described()), 'utf8'))],
     ['config.json', (fd) => writeFully(fd, Buffer.from(`${JSON.stringify(described(), null, 2)}\n`, 'utf8'))],
     ['train.py', TRAIN_PY],
@@ -304,7 +329,11 @@ ${differs(c)}`;
 /** Where the run's held-out rows are and what they are for, or '' (none kept aside). */
 function heldOutText(c: BundleConfig): string {
   if (!c.heldOut) return '';
-  return `The studio held out ${plural(c.heldOut.rows, 'more row')} (a share of ${c.heldOut.evalSplit}) to measure the loss on
+  const which =
+    'evalSplit' in c.heldOut
+      ? `held out ${plural(c.heldOut.rows, 'more row')} (a share of ${c.heldOut.evalSplit})`
+      : `held out ${plural(c.heldOut.rows, 'row')} of a file of their own`;
+  return `The studio ${which} to measure the loss on
 unseen examples: they are in \`heldout.jsonl\`, not trained on. \`train.py\` does not read them (pyreft
 cannot evaluate); score the imported result on them with
 \`reft-studio evaluate --adapter ID --data heldout.jsonl --kind loss\`.

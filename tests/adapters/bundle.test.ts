@@ -5,9 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { importAdapter, runTrainingSource } from '../../electron/backend/library/adapters.ts';
 import { importDataset } from '../../electron/backend/library/dataset-import.ts';
 import { closeLibrary } from '../../electron/backend/library/library.ts';
@@ -49,6 +51,8 @@ function bundle(extra: Record<string, unknown> = {}): { out: string; config: Bun
   });
   return { out, config: r.config };
 }
+
+const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 
 /** The rows of a JSONL file. */
 const readJsonl = (path: string): unknown[] =>
@@ -300,6 +304,69 @@ test("the held-out share is the trainer's own with one-token prompts left out an
   };
   assert.throws(() => prepareRun({ ...cfg, data: ones, out: join(dir, 'unused') }), refusal);
   assert.throws(() => makeBundle({ config: cfg, data: ones, out: join(dir, 'ones') }), refusal);
+});
+
+test('a run with a held-out file (--eval-data): heldout.jsonl holds its rows, counted in config.json', () => {
+  const dir = tmp('bundle-eval-data');
+  const train = writeJsonl(join(dir, 'train.jsonl'), ROWS);
+  const heldRows = [
+    { prompt: 'Who goes there?', completion: 'A pirate.' },
+    { prompt: 'Any gold?', completion: 'Not a doubloon.' },
+  ];
+  const held = writeJsonl(join(dir, 'held.jsonl'), heldRows);
+  const out = join(dir, 'bundle');
+  const r = makeBundle({
+    config: { model: LLAMA, layers: '1;2', evalData: held },
+    data: train,
+    out,
+  });
+  assert.deepEqual(readJsonl(join(out, 'data.jsonl')), ROWS);
+  assert.deepEqual(readJsonl(join(out, 'heldout.jsonl')), heldRows);
+  assert.deepEqual(r.config.heldOut, {
+    file: 'heldout.jsonl',
+    rows: 2,
+    format: 'prompt-completion',
+    sha256: createHash('sha256').update(readFileSync(held)).digest('hex'),
+  });
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).heldOut, r.config.heldOut);
+  assert.deepEqual(r.files, ['README.md', 'config.json', 'data.jsonl', 'train.py', 'heldout.jsonl']);
+  assert.equal(bundleRowsText(r.config), '3 training examples, 2 held out');
+  assert.match(
+    readFileSync(join(out, 'README.md'), 'utf8'),
+    /The studio held out 2 rows of a file of their own to measure the loss on\nunseen examples: they are in `heldout\.jsonl`, not trained on/,
+  );
+});
+
+test('export --format bundle --run ID of a run trained with --eval-data carries its held-out rows', () => {
+  const dir = tmp('bundle-eval-data-cli');
+  const home = join(dir, 'home');
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [BIN, ...args, '--data-dir', home], { encoding: 'utf8', timeout: 120_000 });
+  const train = writeJsonl(join(dir, 'train.jsonl'), ROWS);
+  const heldRows = [{ prompt: 'Who goes there?', completion: 'A pirate.' }];
+  const held = writeJsonl(join(dir, 'held.jsonl'), heldRows);
+  const t = cli(
+    'train',
+    '--model',
+    LLAMA,
+    '--data',
+    train,
+    '--eval-data',
+    held,
+    '--max-steps',
+    '1',
+    '--layers',
+    '1',
+    '--json',
+  );
+  assert.equal(t.status, 0, t.stderr);
+  const runId = String(JSON.parse(t.stdout.trim().split('\n').at(-1) as string).runId);
+  const out = join(dir, 'bundle');
+  const b = cli('export', '--format', 'bundle', '--run', runId, '--out', out);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, /^wrote a pyreft training bundle to .* \(3 training examples, 1 held out\)$/m);
+  assert.deepEqual(readJsonl(join(out, 'heldout.jsonl')), heldRows);
+  assert.deepEqual(readJsonl(join(out, 'data.jsonl')), ROWS);
 });
 
 test('train.py gives pyreft a chat prompt that tokenizes with one start token, as the studio reads it', () => {

@@ -3,6 +3,7 @@
 // Both the window and the CLI say so, rather than naming the library's hashed copy as missing.
 
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -78,4 +79,41 @@ test('a bundle of a run whose dataset was removed says why it has no rows, and w
     join(root, 'b'),
   );
   assert.equal(given.code, 0, given.err);
+});
+
+test("a run's held-out dataset is bundled as heldout.jsonl, and left out once removed from the library", async () => {
+  const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const trainFile = join(root, 'kept-train.jsonl');
+  writeJsonl(trainFile, 8);
+  const heldFile = join(root, 'held.jsonl');
+  writeJsonl(heldFile, 3);
+  const datasetId = (await call('datasets/import', { path: trainFile, name: 'kept' })).dataset.id;
+  const held = (await call('datasets/import', { path: heldFile, name: 'held' })).dataset;
+  const { runId } = await call('runs/start', {
+    modelId,
+    datasetId,
+    evalDatasetVersionId: held.latest.id,
+    layers: '1',
+    rank: 1,
+    positions: 'l1',
+    maxSteps: 2,
+    batchSize: 4,
+  });
+  const { adapterId } = await waitFor('the run', async () => {
+    await b.jobs.idle();
+    const r = await call('runs/get', { id: runId });
+    return r.status === 'completed' ? r : null;
+  });
+  const out = join(root, 'with-held-out');
+  const written = await call('adapters/export', { id: adapterId, out, format: 'bundle' });
+  assert.match(written.note, /\(8 training examples, 3 held out\)/);
+  const lines = (f: string) => readFileSync(join(out, f), 'utf8').trim().split('\n');
+  assert.deepEqual(lines('heldout.jsonl'), readFileSync(heldFile, 'utf8').trim().split('\n'));
+  assert.equal(lines('data.jsonl').length, 8);
+  // Removed (its library copy reclaimed), the held-out rows are no longer there to bundle: the
+  // training rows still are, and the bundle is written without them rather than refused.
+  await call('datasets/remove', { id: held.id });
+  const again = await call('adapters/export', { id: adapterId, out, format: 'bundle', force: true });
+  assert.match(again.note, /\(8 examples\)/);
+  assert.equal(existsSync(join(out, 'heldout.jsonl')), false);
 });

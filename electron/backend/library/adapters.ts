@@ -656,5 +656,9 @@ export function runTrainingSource(
       // the version was deleted: fall back to the file the run recorded
     }
   }
+  // A held-out dataset removed from the library since (its copy reclaimed) leaves the bundle without
+  // held-out rows rather than refused: they only score the result, the training rows are all there.
+  if (typeof cfg.evalData === 'string' && insideDataDir(lib, cfg.evalData) && !existsSync(cfg.evalData))
+    delete cfg.evalData;
   return { config: { ...cfg, model }, data };
 }
