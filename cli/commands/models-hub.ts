@@ -1,7 +1,8 @@
 // `reft-studio models scan [DIR] [--add]` and `models download ORG/NAME [--revision REV]`: models
 // from the Hugging Face cache and the Hub (logic in electron/backend/hub/).
 
-import { checkRepoId, checkRevision, hubCacheDir } from '../../electron/backend/hub/cache.ts';
+import { checkRepoId, checkRevision } from '../../electron/backend/hub/cache.ts';
+import { hubCacheDir } from '../../electron/backend/hub/cache-dir.ts';
 import { hubEndpoint } from '../../electron/backend/hub/client.ts';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
@@ -27,7 +28,9 @@ const scanCommand: Command = {
   options: { add: { type: 'boolean', description: 'add every supported model found to the library' } },
   examples: ['models scan', 'models scan ~/models --add'],
   async run(ctx) {
-    const result = scanForModels(ctx.args[0]);
+    const result = scanForModels(
+      ctx.args[0] === undefined ? { cacheDir: hubCacheDir() } : { dir: ctx.args[0] },
+    );
     const add = ctx.values.add === true;
     const models = await ctx.withLibrary((lib) => {
       const known = new Map(listModels(lib).map((m) => [m.path, m.id]));

@@ -55,7 +55,7 @@ test('models/scan runs in an engine process and answers what scanForModels does'
   ops.length = 0;
   const res = await call('models/scan', { dir });
   assert.deepEqual(ops, ['scanModels']);
-  const here = scanForModels(dir, { devices: await deviceMemories() });
+  const here = scanForModels({ dir }, { devices: await deviceMemories() });
   assert.deepEqual(res, { ...here, models: here.models.map((m) => ({ ...m, modelId: null })) });
   assert.deepEqual(
     res.models.map((m: { name: string; supported: boolean }) => [m.name, m.supported]),

@@ -29,14 +29,14 @@ test('a snapshot is pushed when it appears, again when its weights arrive, and w
 
     assert.deepEqual(watcher.check(), [snap]);
     assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [snap], changed: [], removed: [] });
-    const early = scanForModels(cache).models.find((m) => m.name === 'other/llama');
+    const early = scanForModels({ dir: cache }).models.find((m) => m.name === 'other/llama');
     assert.equal(early?.supported, false, 'config.json alone is not a usable model');
 
     const { 'config.json': _, ...rest } = files;
     writeCacheSnapshot(cache, 'other/llama', rest, { commit: snap.split('/').at(-1) });
     assert.deepEqual(watcher.check(), []);
     assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [], changed: [snap], removed: [] });
-    assert.equal(scanForModels(cache).models.find((m) => m.name === 'other/llama')?.supported, true);
+    assert.equal(scanForModels({ dir: cache }).models.find((m) => m.name === 'other/llama')?.supported, true);
 
     const count = pushes.length;
     watcher.check();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.ts';
-import { inspectModelFolder } from '../../electron/backend/library/models.ts';
+import { inspectModelFolder } from '../../electron/backend/library/model-inspect.ts';
 import { FormatError, type ReftError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { CONFIG_LIMITS } from '../../native-runtime/models/config-fields.ts';

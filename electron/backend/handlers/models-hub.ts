@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { toWireError } from '../../../native-runtime/errors.ts';
 import { freeBytes } from '../../../native-runtime/formats/safetensors-stream.ts';
-import { blobPath, checkRepoId, checkRevision, hubCacheDir } from '../hub/cache.ts';
+import { blobPath, checkRepoId, checkRevision } from '../hub/cache.ts';
+import { hubCacheDir } from '../hub/cache-dir.ts';
 import {
   type HubFile,
   type HubSearchResult,
@@ -118,10 +119,10 @@ export const modelsHubHandlers = defineHandlers({
       cacheLayout: boolean;
       models: (ScannedModel & { modelId: number | null })[];
     }> => {
-      const dir = p.dir === undefined ? undefined : checkSourcePath(p.dir);
+      const where = p.dir === undefined ? { cacheDir: hubCacheDir() } : { dir: checkSourcePath(p.dir) };
       // In the engine's 'files' process: reading hundreds of models' files held the loop for a minute.
       const opts = { devices: await deviceMemories() };
-      const res = await ctx.engine.call('scanModels', { dir, opts });
+      const res = await ctx.engine.call('scanModels', { where, opts });
       const known = new Map(listModels(ctx.lib).map((m) => [m.path, m.id]));
       return { ...res, models: res.models.map((m) => ({ ...m, modelId: known.get(m.path) ?? null })) };
     },

@@ -5,8 +5,8 @@
 //   <cache>/models--ORG--NAME/blobs/<etag>.incomplete      a partial download, resumed with Range
 //   <cache>/models--ORG--NAME/snapshots/<commit>/<path>    relative symlinks into blobs/
 //   <cache>/models--ORG--NAME/refs/<revision>              the commit a branch or tag pointed at
-// The cache folder is resolved as huggingface_hub does (HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub,
-// XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub), through @huggingface/hub's own function.
+// Which folder is the cache is cache-dir.ts's: this module does not load @huggingface/hub, so the
+// engine's 'files' process can read the layout (hub/scan.ts) without it.
 
 import {
   copyFileSync,
@@ -22,14 +22,8 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { getHFHubCachePath } from '@huggingface/hub';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { isFileTemp, sweepTempFiles, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
-
-/** The Hugging Face hub cache folder as huggingface_hub resolves it from the environment. */
-export function hubCacheDir(): string {
-  return resolve(getHFHubCachePath());
-}
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 

@@ -4,7 +4,8 @@
 
 import { CancelledError } from '../../../native-runtime/errors.ts';
 import { FILE_LIMITS, parseJsonText, readJsonObject } from '../../../native-runtime/formats/json-file.ts';
-import { blobPath, hubCacheDir } from './cache.ts';
+import { blobPath } from './cache.ts';
+import { hubCacheDir } from './cache-dir.ts';
 import {
   checkSupportedType,
   type HubAccess,

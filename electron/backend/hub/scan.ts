@@ -1,6 +1,9 @@
 // Finds the models a person already has: every snapshot of a Hugging Face cache folder and any plain
 // model folder (config.json) below a folder, each inspected as `models add` would — supported (with
-// architecture, size, dtype and what it needs in memory) or the reason it is not.
+// architecture, size, dtype and what it needs in memory) or the reason it is not. It runs in the
+// engine's 'files' process, so it reads folders only: no database (library/models.ts) and no Hub
+// client (the caller resolves the default cache folder, cache-dir.ts), which
+// tests/backend/engine-imports.test.ts checks.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -8,9 +11,9 @@ import { FormatError, toWireError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import type { DeviceMemory } from '../library/device-memory.ts';
 import { type ModelFit, modelFit } from '../library/model-fit.ts';
+import { inspectModelFolder, modelFolderBytes } from '../library/model-inspect.ts';
 import { tokenizerProblem } from '../library/model-tokenizer.ts';
-import { inspectModelFolder, modelFolderBytes } from '../library/models.ts';
-import { hubCacheDir, listCachedSnapshots, repoIdOfFolder } from './cache.ts';
+import { listCachedSnapshots, repoIdOfFolder } from './cache.ts';
 
 export interface ScannedModel {
   /** The folder to register: a snapshot folder or a plain model folder. */
@@ -37,6 +40,12 @@ export interface ScanResult {
   cacheLayout: boolean;
   models: ScannedModel[];
 }
+
+/**
+ * Where to look: a folder a person named (refused when it is no folder), or the Hugging Face cache
+ * (hubCacheDir(), which may not exist yet: then nothing is found).
+ */
+export type ScanWhere = { dir: string } | { cacheDir: string };
 
 export interface ScanOptions {
   /** How many levels below `dir` plain model folders are looked for (default 3). */
@@ -108,14 +117,14 @@ function inspect(
 }
 
 /**
- * Scans `dir` (default: the Hugging Face cache) for models. Snapshots come from the cache layout at
- * `dir` itself and from any cache below it; plain folders are searched up to `depth` levels down.
+ * Scans a folder or the Hugging Face cache for models. Snapshots come from the cache layout at the
+ * folder itself and from any cache below it; plain folders are searched up to `depth` levels down.
  */
-export function scanForModels(dir?: string, opts: ScanOptions = {}): ScanResult {
-  const root = resolve(dir ?? hubCacheDir());
-  if (dir !== undefined && !existsSync(root))
-    throw new FormatError('missing-file', `${root}: no such folder`);
-  if (dir !== undefined && !statSync(root).isDirectory())
+export function scanForModels(where: ScanWhere, opts: ScanOptions = {}): ScanResult {
+  const named = 'dir' in where;
+  const root = resolve(named ? where.dir : where.cacheDir);
+  if (named && !existsSync(root)) throw new FormatError('missing-file', `${root}: no such folder`);
+  if (named && !statSync(root).isDirectory())
     throw new FormatError('not-a-folder', `${root} is a file; give a folder to look for models in`);
   const models: ScannedModel[] = [];
   let cacheLayout = false;

@@ -7,7 +7,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendEvents } from '../events.ts';
-import { hubCacheDir, repoIdOfFolder } from './cache.ts';
+import { repoIdOfFolder } from './cache.ts';
+import { hubCacheDir } from './cache-dir.ts';
 
 /**
  * Complete-looking snapshot folders (config.json present) in a cache, each with the names of its

@@ -43,7 +43,7 @@ import {
   tokenLengths,
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
-import { type ScanOptions, type ScanResult, scanForModels } from '../hub/scan.ts';
+import { type ScanOptions, type ScanResult, type ScanWhere, scanForModels } from '../hub/scan.ts';
 import { frozenRowHashes, type RowHashes } from '../library/dataset-annotations.ts';
 import {
   type ImportInput,
@@ -235,7 +235,7 @@ export interface EngineOps {
    * on the RPC loop held every window's requests that long.
    */
   scanModels: {
-    args: { dir?: string; opts: Pick<ScanOptions, 'devices'> };
+    args: { where: ScanWhere; opts: Pick<ScanOptions, 'devices'> };
     events: Record<string, never>;
     result: ScanResult;
   };
@@ -645,7 +645,7 @@ export const TASKS: {
   exportAdapter: async ({ job }) => writeExport(job),
   exportAdapterZip: async ({ job, zip }) => writeExportZip(job, zip),
   unpackUpload: (args, _emit, signal) => unpackZip(args, signal),
-  scanModels: async ({ dir, opts }) => scanForModels(dir, opts),
+  scanModels: async ({ where, opts }) => scanForModels(where, opts),
   processInfo: async () => {
     await import('onnxruntime-node');
     return { pid: process.pid, ortLibrary: loadedOrtLibrary(), cudaPack: process.env[LAUNCH_MARKER] ?? null };

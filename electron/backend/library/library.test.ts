@@ -31,7 +31,8 @@ import { datasetRows } from './dataset-rows.ts';
 import { getDataset, listDatasets, renameDataset } from './datasets.ts';
 import { DEMO_DATASET_NAME, DEMO_MODEL_NAME, seedDemo } from './demo.ts';
 import { closeLibrary, type Library, openLibrary } from './library.ts';
-import { addModel, listModels, removeModel, STORED_CONFIG_BYTES, setModelQuantize } from './models.ts';
+import { STORED_CONFIG_BYTES } from './model-inspect.ts';
+import { addModel, listModels, removeModel, setModelQuantize } from './models.ts';
 import { appendMetrics, cancelRun, createRun, getRun, listRuns, setRunStatus } from './runs.ts';
 import { getSetting, setSetting } from './settings.ts';
 
