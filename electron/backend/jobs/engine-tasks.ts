@@ -44,7 +44,6 @@ import {
 } from '../../../native-runtime/training/token-lengths.ts';
 import { type TrainResult, train } from '../../../native-runtime/training/trainer.ts';
 import { type ScanOptions, type ScanResult, type ScanWhere, scanForModels } from '../hub/scan.ts';
-import { frozenRowHashes, type RowHashes } from '../library/dataset-annotations.ts';
 import {
   type ImportInput,
   type PreparedImport as PreparedDatasetImport,
@@ -56,6 +55,7 @@ import {
   findVersionDuplicatesAsync,
 } from '../library/dedupe.ts';
 import { type AdapterExport, type ExportJob, writeExport, writeExportZip } from '../library/export-writer.ts';
+import { frozenRowHashes, type RowHashes } from '../library/row-hashes.ts';
 import {
   checkProbePrompts,
   type PreviewTokensArgs,

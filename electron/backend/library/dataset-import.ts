@@ -26,7 +26,7 @@ import { FormatError, ValidationError } from '../../../native-runtime/errors.ts'
 import { fileLines, lineTooLong, withoutBom } from '../../../native-runtime/formats/line-reader.ts';
 import { fileKindOfFile, rawRowsScan } from '../../../native-runtime/training/data-files.ts';
 import { decodeDatasetText, jsonlRow, notUtf8 } from '../../../native-runtime/training/data-formats.ts';
-import { frozenRowHashes, inheritingRowIds, type RowHashes, versionRowIds } from './dataset-annotations.ts';
+import { versionRowIds } from './dataset-annotations.ts';
 import {
   type BadRow,
   type ColumnMapping,
@@ -49,6 +49,7 @@ import {
 import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
 import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
 import type { Library } from './library.ts';
+import { frozenRowHashes, inheritingRowIds, type RowHashes } from './row-hashes.ts';
 import { runInSlices, runThrough } from './sliced-scans.ts';
 
 export interface ImportInput {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { testLibraries } from '../../../tests/helpers/libraries.ts';
 import { writeTransaction } from '../db/database.ts';
-import { annotateRows, rowHash, versionRowIds } from './dataset-annotations.ts';
+import { annotateRows, versionRowIds } from './dataset-annotations.ts';
 import {
   createDataset,
   dropDuplicates,
@@ -31,6 +31,7 @@ import {
   renameDataset,
 } from './datasets.ts';
 import { findVersionDuplicates } from './dedupe.ts';
+import { rowHash } from './row-hashes.ts';
 import { planRunData } from './run-plan.ts';
 
 const { root, open } = testLibraries('reft-dsversions-');

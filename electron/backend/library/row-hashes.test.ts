@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../../tests/helpers/temp.ts';
+import { writeFrozenFile } from './frozen-files.ts';
 import {
   frozenRowHashes,
   inheritingRowIds,
@@ -13,8 +14,7 @@ import {
   type RowHashes,
   rowHash,
   rowHashAt,
-} from './dataset-annotations.ts';
-import { writeFrozenFile } from './frozen-files.ts';
+} from './row-hashes.ts';
 
 const root = tempDir('reft-annotations-');
 const row = (p: string) => ({ prompt: p, completion: 'ok' });
