@@ -48,7 +48,7 @@ import {
   type ImportInput,
   type PreparedImport as PreparedDatasetImport,
   prepareImport as prepareDatasetImport,
-} from '../library/dataset-import.ts';
+} from '../library/dataset-prepare.ts';
 import {
   type DuplicateReport,
   type FindDuplicatesOptions,
