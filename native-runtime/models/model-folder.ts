@@ -3,9 +3,10 @@
 // tokenizer together, and summarizes both as plain data for `models inspect`, the studio's model
 // page and the library database.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
 import { FormatError } from '../errors.ts';
+import { readFileCapped } from '../formats/json-file.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
 import { loadModelSpec, type ModelSpec, type RopeSpec } from './config.ts';
 
@@ -22,7 +23,7 @@ export function resolveModelDir(input: string): string {
   if (existsSync(snapshots) && statSync(snapshots).isDirectory()) {
     const ref = join(dir, 'refs', 'main');
     if (existsSync(ref)) {
-      const rev = readFileSync(ref, 'utf8').trim();
+      const rev = readRef(ref, dir);
       if (rev && existsSync(join(snapshots, rev, 'config.json'))) return join(snapshots, rev);
     }
     const revs = readdirSync(snapshots).filter((r) => existsSync(join(snapshots, r, 'config.json')));
@@ -34,6 +35,15 @@ export function resolveModelDir(input: string): string {
       );
   }
   return dir;
+}
+
+/**
+ * The commit a Hugging Face cache ref (refs/<branch>) names. Read as config files are (json-file.ts):
+ * a named pipe there would otherwise be waited on for good ('not-a-file'), and a ref is a 40-digit
+ * commit, so anything past 1 KB is no ref. `repoDir` shortens the path in errors (refs/main).
+ */
+export function readRef(file: string, repoDir: string): string {
+  return readFileCapped(file, 1024, relative(repoDir, file)).toString('utf8').trim();
 }
 
 /**

@@ -14,7 +14,6 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   realpathSync,
   rmSync,
   statSync,
@@ -24,6 +23,7 @@ import {
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { isFileTemp, sweepTempFiles, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import { readRef } from '../../../native-runtime/models/model-folder.ts';
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 
@@ -128,7 +128,8 @@ function listFiles(dir: string, prefix = ''): string[] {
   return out;
 }
 
-function readRefs(repoPath: string): Map<string, string[]> {
+/** The branches and tags of a repository folder by the commit each names; a ref that cannot be read is left out. */
+export function readRefs(repoPath: string): Map<string, string[]> {
   const byCommit = new Map<string, string[]>();
   const refsDir = join(repoPath, 'refs');
   let names: string[];
@@ -140,7 +141,7 @@ function readRefs(repoPath: string): Map<string, string[]> {
   // A write in flight (or killed before its rename) is no ref.
   for (const name of names.filter((n) => !isFileTemp(n))) {
     try {
-      const commit = readFileSync(join(refsDir, name), 'utf8').trim();
+      const commit = readRef(join(refsDir, name), repoPath);
       byCommit.set(commit, [...(byCommit.get(commit) ?? []), name]);
     } catch {}
   }

@@ -3,13 +3,13 @@
 // give the architecture, sizes, parameter count, dtype and the fingerprint that adapters record to
 // refuse being applied to another model.
 
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { baseStoresFolder } from '../../../native-runtime/quantize/store.ts';
 import { QUANTIZE_OPTION_CHOICES, type QuantizeOption } from '../../../native-runtime/training/options.ts';
-import { deleteSnapshot, repoDir, snapshotOfPath } from '../hub/cache.ts';
+import { deleteSnapshot, readRefs, repoDir, snapshotOfPath } from '../hub/cache.ts';
 import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
 import { removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
@@ -117,13 +117,8 @@ function defaultName(path: string): string {
 }
 
 function refOf(cacheDir: string, repo: string, commit: string): string | null {
-  const refs = join(repoDir(cacheDir, repo), 'refs');
-  try {
-    const names = readdirSync(refs).filter((n) => readFileSync(join(refs, n), 'utf8').trim() === commit);
-    return names.includes('main') ? 'main' : (names[0] ?? null);
-  } catch {
-    return null;
-  }
+  const names = readRefs(repoDir(cacheDir, repo)).get(commit) ?? [];
+  return names.includes('main') ? 'main' : (names[0] ?? null);
 }
 
 function realPathOrNull(path: string): string | null {
