@@ -6,6 +6,7 @@ import { hubCacheDir } from '../../electron/backend/hub/cache-dir.ts';
 import { hubEndpoint } from '../../electron/backend/hub/client.ts';
 import { fetchModel } from '../../electron/backend/hub/fetch-model.ts';
 import { scanForModels } from '../../electron/backend/hub/scan.ts';
+import { deviceMemories } from '../../electron/backend/library/device-memory.ts';
 import { addModel, listModels } from '../../electron/backend/library/models.ts';
 import { CancelledError } from '../../native-runtime/errors.ts';
 import { plural } from '../../native-runtime/plural.ts';
@@ -28,9 +29,9 @@ const scanCommand: Command = {
   options: { add: { type: 'boolean', description: 'add every supported model found to the library' } },
   examples: ['models scan', 'models scan ~/models --add'],
   async run(ctx) {
-    const result = scanForModels(
-      ctx.args[0] === undefined ? { cacheDir: hubCacheDir() } : { dir: ctx.args[0] },
-    );
+    const where = ctx.args[0] === undefined ? { cacheDir: hubCacheDir() } : { dir: ctx.args[0] };
+    // "What fits" weighs the GPU runs would use too, as the studio's models/scan does.
+    const result = scanForModels(where, { devices: await deviceMemories() });
     const add = ctx.values.add === true;
     const models = await ctx.withLibrary((lib) => {
       const known = new Map(listModels(lib).map((m) => [m.path, m.id]));

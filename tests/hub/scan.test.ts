@@ -4,7 +4,8 @@
 // supported ones in place; with no DIR the cache is found as huggingface_hub finds it.
 
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { listCachedSnapshots } from '../../electron/backend/hub/cache.ts';
@@ -32,7 +33,10 @@ interface Scanned {
   sizeBytes: number;
   modelId: number | null;
   added: boolean;
-  fit: { rows: { precision: string; chatBytes: number; trainBytes: number }[] } | null;
+  fit: {
+    rows: { precision: string; chatBytes: number; trainBytes: number; fits: { device: string }[] }[];
+    devices: { device: string; memoryBytes: number }[];
+  } | null;
 }
 
 describe('models scan', { timeout: 300_000 }, () => {
@@ -210,6 +214,39 @@ describe('models scan', { timeout: 300_000 }, () => {
     );
     assert.equal(await footer(one, '--add'), 'added 1 model to the library');
     assert.equal(await footer(one), 'every supported model found is in the library');
+  });
+
+  it('judges what fits against the GPU runs would use, as the studio does', async () => {
+    // A stand-in nvidia-smi on PATH: one 24 GiB GPU (the studio's models/scan weighs it the same
+    // way, handlers/models-hub.ts deviceMemories).
+    const bin = join(home, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'nvidia-smi'),
+      `#!/bin/sh
+case "$1" in
+  --query-gpu=index*) echo "0, NVIDIA GeForce RTX 4090, 24564, 580.95.05, 8.9";;
+  *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
+esac
+`,
+    );
+    chmodSync(join(bin, 'nvidia-smi'), 0o755);
+    const r = await runCli(['models', 'scan', join(home, 'hf', 'mine'), '--json'], {
+      ...env(),
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const qwen3 = (JSON.parse(r.stdout).models as Scanned[]).find((m) => m.name === 'qwen3');
+    assert.deepEqual(qwen3?.fit?.devices, [
+      { device: 'cpu', memoryBytes: totalmem() },
+      { device: 'cuda', memoryBytes: 24564 * 1024 * 1024 },
+    ]);
+    for (const row of qwen3?.fit?.rows ?? [])
+      assert.deepEqual(
+        row.fits.map((f) => f.device),
+        ['cpu', 'cuda'],
+        row.precision,
+      );
   });
 
   it('a missing DIR is one clear line', async () => {
