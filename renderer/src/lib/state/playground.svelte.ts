@@ -291,7 +291,9 @@ export class PlaygroundState {
 
   /**
    * The messages turn `turn` was asked with on `side`: its system prompt, that side's earlier turns
-   * answered in full, then its message; with a plain prompt, the message alone (all that is sent).
+   * answered, then its message; with a plain prompt, the message alone (all that is sent). A reply
+   * stopped before it said anything (while it waited for an evaluation of the model, or loaded it)
+   * is left out, as a side never asked: an empty assistant turn would change the next answer.
    */
   promptOf(turn: Turn, side: Side): ExampleMessage[] {
     if (turn.plain) return [{ role: 'user', content: turn.user }];
@@ -300,7 +302,7 @@ export class PlaygroundState {
       ...(turn.system ? [{ role: 'system' as const, content: turn.system }] : []),
       ...history.flatMap((t) => {
         const a = t.replies[side];
-        return a?.done && !a.error
+        return a?.done && !a.error && !(a.finishReason === 'stopped' && a.text === '')
           ? [
               { role: 'user' as const, content: t.user },
               { role: 'assistant' as const, content: a.text },
