@@ -6,7 +6,6 @@
 // the smallest batch whose int4 step is refused at the max length on this computer.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -14,7 +13,7 @@ import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
 import { sparseLlama } from '../helpers/models.ts';
-import { inProcess, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { importCountingDatasets, inProcess, tempDir, waitFor } from './helpers.ts';
 
 // The check this file is about must run (REFT_STUDIO_MEMORY_CHECK=0 skips it), in the engine's
 // processes too: they take this environment when they start.
@@ -39,19 +38,7 @@ before(async () => {
     engine: new WorkerEngine({ dataDir: join(root, 'data') }),
   });
   modelId = (await call('models/add', { path: model })).id;
-  // Long rows, enough for a count of a minute on a loaded 2-core machine.
-  const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
-  const text = (i: number, n: number) =>
-    Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
-  const file = join(root, 'big.jsonl');
-  const rows = Array.from({ length: 60_000 }, (_, i) =>
-    JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
-  );
-  writeFileSync(file, `${rows.join('\n')}\n`);
-  big = (await call('datasets/import', { path: file })).dataset.id;
-  const few = join(root, 'few.jsonl');
-  writeJsonl(few, 8);
-  small = (await call('datasets/import', { path: few })).dataset.id;
+  ({ big, small } = await importCountingDatasets(call, root));
 });
 after(() => b.close());
 

@@ -192,6 +192,29 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
 }
 
 /**
+ * Imports two versions to count tokens of: `big`, 60,000 long rows (a count of a minute on a loaded
+ * 2-core machine, long enough to stop), and `small`, 8 rows (a count that answers at once).
+ */
+export async function importCountingDatasets(
+  call: (method: string, params: unknown) => Promise<{ dataset: { id: number } }>,
+  root: string,
+): Promise<{ big: number; small: number }> {
+  const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
+  const text = (i: number, n: number) =>
+    Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
+  const file = join(root, 'big.jsonl');
+  const rows = Array.from({ length: 60_000 }, (_, i) =>
+    JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
+  );
+  writeFileSync(file, `${rows.join('\n')}\n`);
+  const big = (await call('datasets/import', { path: file })).dataset.id;
+  const few = join(root, 'few.jsonl');
+  writeJsonl(few, 8);
+  const small = (await call('datasets/import', { path: few })).dataset.id;
+  return { big, small };
+}
+
+/**
  * `reft-studio train` of the llama fixture on `rows` (64 rows make 4 steps an epoch at batch 16),
  * up to 500 steps, in its own process on `dataDir`: the CLI training beside a studio. `extra`
  * flags go before --data-dir (`--json`).

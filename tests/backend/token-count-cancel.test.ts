@@ -4,12 +4,11 @@
 // count. Counting 100,000 rows took 135 s on 2 cores with no way to stop it.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { importCountingDatasets, inProcess, LLAMA_FIXTURE, tempDir, waitFor } from './helpers.ts';
 
 const root = tempDir('token-count-cancel');
 const dataDir = join(root, 'data');
@@ -22,19 +21,7 @@ const { call, callError } = inProcess(() => b);
 before(async () => {
   b = createBackend(dataDir, { seedDemo: false, engine: new WorkerEngine({ dataDir }) });
   modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
-  // Long rows, enough for a count of a minute on a loaded 2-core machine.
-  const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
-  const text = (i: number, n: number) =>
-    Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
-  const file = join(root, 'big.jsonl');
-  const rows = Array.from({ length: 60_000 }, (_, i) =>
-    JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
-  );
-  writeFileSync(file, `${rows.join('\n')}\n`);
-  big = (await call('datasets/import', { path: file })).dataset.id;
-  const few = join(root, 'few.jsonl');
-  writeJsonl(few, 8);
-  small = (await call('datasets/import', { path: few })).dataset.id;
+  ({ big, small } = await importCountingDatasets(call, root));
 });
 after(() => b.close());
 
