@@ -15,6 +15,7 @@ import {
   closeStudio,
   DEMO_MODEL,
   demoIds,
+  listenToAnnouncer,
   openPage,
   rpc,
   type Served,
@@ -91,10 +92,17 @@ describe('Playground while an evaluation of its model runs (serve + Chromium)', 
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByLabel('Max new tokens').fill('8');
     await page.getByLabel('Temperature').fill('0');
+    const said = await listenToAnnouncer(page);
     await page.getByLabel('Message', { exact: true }).fill('Ahoy?');
     await page.getByLabel('Message', { exact: true }).press('Control+Enter');
     // Bug: 'generating…' with nothing said for as long as the evaluation runs (hours on a big set).
     assert.match(await textWhen(meta(), waiting), waiting);
+    // Said aloud too, once: a screen reader heard nothing until the reply ended.
+    await waitFor(
+      'the wait to be said',
+      async () => (await said()).some((t) => t.startsWith('waiting for the evaluation of this model')),
+      5_000,
+    );
     await screenshot(page, 'playground-wait-1-waiting');
 
     // Stop ends the wait: the reply is stopped at once, and the Playground takes the next message.
@@ -102,6 +110,11 @@ describe('Playground while an evaluation of its model runs (serve + Chromium)', 
     assert.match(await textWhen(meta(), /^stopped/), /^stopped · seed \d+$/);
     await page.getByRole('button', { name: 'Send' }).waitFor();
     assert.equal(await page.getByRole('alert').count(), 0);
+    // A reply that said nothing offers nothing to copy or to save as a training example.
+    assert.equal(
+      await page.getByRole('button', { name: /^(Copy|Save as training example): reply 1/ }).count(),
+      0,
+    );
 
     // Asked again: it waits again, and answers once the evaluation ends (here: is cancelled).
     await page.getByLabel('Message', { exact: true }).fill('Still there?');
