@@ -79,6 +79,11 @@ export interface TrainingStartArgs {
 export interface TrainArgs {
   config: TrainConfig;
   probe?: ProbeConfig | null;
+  /**
+   * A resumed run's probe prompts with no answer recorded at its checkpoint's step, a step they
+   * answer at (a pause there stops before they do): answered before the first step.
+   */
+  unanswered?: { step: number; prompts: string[] } | null;
   /** Who reads the run's error (default the studio): the CLI's runs store its refusals in its words. */
   audience?: Audience;
 }
@@ -486,9 +491,9 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // The probes' runners are on the training session (`on`): they load nothing.
   const probeOpts = { device: args.config.device };
   /** Each probe prompt's answer (greedy) on `runner`, as the sample of `step`. */
-  const answer = async (runner: ModelRunner, step: number) => {
+  const answer = async (runner: ModelRunner, step: number, prompts = probe?.prompts ?? []) => {
     if (!probe) return;
-    for (const prompt of probe.prompts) {
+    for (const prompt of prompts) {
       if (signal.aborted) return;
       const [out] = await runner.generate([prompt], { maxNewTokens: probe.maxNewTokens ?? 48, greedy: true });
       emit('sample', { step, prompt, output: out.text });
@@ -507,11 +512,15 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     if (step % probe.every !== 0 && !last) return;
     // The best step answered already at its own checkpoint: the same parameters, the same answers.
     if (sampledSteps.has(heldStep)) return;
-    sampledSteps.add(heldStep);
+    await answerAs(dir, model, heldStep);
+  };
+  /** The answers of the adapter in checkpoint `dir`, whose parameters `model` holds, at `step`. */
+  const answerAs = async (dir: string, model: ReftModel, step: number, prompts?: string[]) => {
+    sampledSteps.add(step);
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
-      await answer(prober, heldStep);
+      await answer(prober, step, prompts);
     } catch (e) {
       emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
     }
@@ -520,8 +529,16 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // a resumed run has them already), on the training session once it is open and before its first
   // step (TrainHooks.onSession), its interventions given no positions: a session of their own
   // loaded the model a second time (and on a quantized base packed it) for a handful of tokens.
+  // A resumed run answers there what its checkpoint's step left unanswered (TrainArgs.unanswered),
+  // the session holding that checkpoint's parameters.
   const answersBeforeTraining = async (model: ReftModel) => {
-    if (!probe || args.config.resumeFrom || signal.aborted) return;
+    if (!probe || signal.aborted) return;
+    const { resumeFrom } = args.config;
+    if (resumeFrom) {
+      const missing = args.unanswered;
+      if (missing?.prompts.length) await answerAs(resumeFrom, model, missing.step, missing.prompts);
+      return;
+    }
     try {
       await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0);
     } catch (e) {

@@ -20,6 +20,7 @@ import {
   listCheckpoints,
   readTrainerState,
   STATE_FILE,
+  type TrainerState,
 } from '../../../native-runtime/training/checkpoint.ts';
 import type {
   CheckpointWritten,
@@ -48,6 +49,7 @@ import {
   getRunCheckpoints,
   getRunRecord,
   lastCheckpointNote,
+  probePromptsAnswered,
   type RunRecord,
   recordCheckpoint,
   recordGeneration,
@@ -60,7 +62,7 @@ import {
 } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
-import type { TrainSummary } from './engine-tasks.ts';
+import type { TrainArgs, TrainSummary } from './engine-tasks.ts';
 
 /**
  * A failure's message as the run records it: the run's frozen data files by the library's names
@@ -109,6 +111,26 @@ export interface ExecuteOptions {
 }
 
 /**
+ * The probe prompts with no answer recorded at the step a run resumes from, where that step is one
+ * its probes answer at: a pause there stops before they answer (the trainer saves and stops at once),
+ * so the resume answers them before its first step. Not at a last step of a run that keeps the
+ * best: those answers are the best step's parameters', which the resumed session does not hold.
+ */
+function unansweredAt(
+  lib: Library,
+  runId: number,
+  cfg: StoredRunConfig,
+  state: TrainerState,
+): TrainArgs['unanswered'] {
+  const probe = cfg.probe?.prompts.length ? cfg.probe : null;
+  const last = state.step === state.totalSteps;
+  if (!probe || state.step === 0 || (last ? cfg.keepBest : state.step % probe.every !== 0)) return null;
+  const answered = probePromptsAnswered(lib, runId, state.step);
+  const prompts = probe.prompts.filter((p) => !answered.has(p));
+  return prompts.length ? { step: state.step, prompts } : null;
+}
+
+/**
  * Trains a recorded run to its end (or pause/cancel), from its last checkpoint when it has one.
  * Never throws for a training failure: the run is marked failed and 'failed' returned.
  */
@@ -145,6 +167,7 @@ async function trainRecordedRun(
     opts.onLogLine?.(line);
   };
   let resumeFrom: string | undefined;
+  let unanswered: TrainArgs['unanswered'] = null;
   try {
     if (!cfg.checkpointDir || !cfg.out)
       throw new ConfigError('bad-run', `run ${runId} has no stored training config`);
@@ -158,6 +181,7 @@ async function trainRecordedRun(
     // recorded from it.
     if (state) appendMetrics(lib, runId, state.metrics);
     truncateMetrics(lib, runId, state?.step ?? 0);
+    if (state) unanswered = unansweredAt(lib, runId, cfg, state);
   } catch (e) {
     const wire = toWireError(e);
     const message = failureText(lib, run, wire.message);
@@ -255,6 +279,7 @@ async function trainRecordedRun(
           dataDir: lib.dataDir,
         },
         probe,
+        unanswered,
         audience: opts.audience,
       },
       {

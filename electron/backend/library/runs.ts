@@ -623,6 +623,14 @@ export function recordGeneration(lib: Library, g: GenerationInput): number {
   return row.id;
 }
 
+/** The probe prompts a run has an answer to at `step` (a resume answers the others: run-execution.ts). */
+export function probePromptsAnswered(lib: Library, runId: number, step: number): Set<string> {
+  const rows = lib.db
+    .prepare("SELECT prompt FROM generations WHERE run_id = ? AND step = ? AND kind = 'probe'")
+    .all(runId, step) as { prompt: string }[];
+  return new Set(rows.map((r) => r.prompt));
+}
+
 /**
  * Start-up check of the files runs refer to: checkpoint rows whose folder is gone are forgotten
  * (a resume then continues from the newest checkpoint that still exists).
