@@ -50,17 +50,20 @@ export interface MemoryEstimate {
   totalBytes: number;
 }
 
+/** What the memory of a run depends on in a model: its size and its layers' shape. */
+export interface MemoryShape {
+  params: number;
+  numLayers: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+}
+
 export function memoryEstimate(
-  m: {
-    params: number;
-    numLayers: number;
-    hiddenSize: number;
-    intermediateSize: number;
-    numHeads: number;
-    numKvHeads: number;
-    headDim: number;
-    vocabSize: number;
-  },
+  m: MemoryShape,
   batch: number,
   T: number,
   trainable: number,

@@ -31,20 +31,12 @@ import { baseWeightBytes } from '../../../native-runtime/quantize/memory.ts';
 import { hasBf16Kernels } from '../../../native-runtime/runtime/gpus.ts';
 import { hostMemoryProblem } from '../../../native-runtime/runtime/precision.ts';
 import { TRAIN_DEFAULTS } from '../../../native-runtime/training/config.ts';
-import { memoryEstimate } from './memory-estimate.ts';
+import { type MemoryShape, memoryEstimate } from './memory-estimate.ts';
 
 export type Precision = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'bf16', 'int8', 'int4'];
 
-export interface ModelShape {
-  params: number;
-  numLayers: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
+export interface ModelShape extends MemoryShape {
   /** The LM head is the embedding matrix (counted once in params); unknown when absent. */
   tieEmbeddings?: boolean;
   /** The model's context (max_position_embeddings / n_positions); unknown when absent. */
