@@ -417,7 +417,14 @@ describe('The whole journey (reft-studio serve + Chromium, 1000×700)', { skip, 
     const inBundle = Object.keys(unzipSync(readFileSync(bundlePath))).map((f) =>
       f.split('/').slice(1).join('/'),
     );
-    assert.deepEqual(inBundle.sort(), ['README.md', 'config.json', 'data.jsonl', 'train.py']);
+    // The run validated on the split's validation part: its rows travel apart, to score the result.
+    assert.deepEqual(inBundle.sort(), [
+      'README.md',
+      'config.json',
+      'data.jsonl',
+      'heldout.jsonl',
+      'train.py',
+    ]);
     await exp
       .getByTestId('export-result')
       .getByText(/torchrun/)
