@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { REFT } from '../helpers/fixtures.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { completedRun, inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('adapters-window');
 const dataDir = join(root, 'data');
@@ -58,7 +58,7 @@ before(async () => {
 after(() => b.close());
 
 test('an adapter names the base model its run trained on, as the Runs page does', async () => {
-  const run = await call('runs/start', {
+  const done = await completedRun(b, call, {
     modelId: copyId,
     datasetId,
     layers: '1',
@@ -66,11 +66,6 @@ test('an adapter names the base model its run trained on, as the Runs page does'
     positions: 'l1',
     maxSteps: 2,
     batchSize: 4,
-  });
-  const done = await waitFor('the run', async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id: run.runId });
-    return r.status === 'completed' ? r : null;
   });
   const a = await call('adapters/get', { id: done.adapterId });
   assert.equal(a.baseModelId, copyId);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { cliIn } from '../helpers/cli.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { completedRun, inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('bundle-removed-dataset');
 const dataDir = join(root, 'data');
@@ -25,7 +25,7 @@ test('a bundle of a run whose dataset was removed says why it has no rows, and w
   const file = join(root, 'train.jsonl');
   writeJsonl(file, 8);
   const datasetId = (await call('datasets/import', { path: file })).dataset.id;
-  const { runId } = await call('runs/start', {
+  const { id: runId, adapterId } = await completedRun(b, call, {
     modelId,
     datasetId,
     layers: '1',
@@ -33,11 +33,6 @@ test('a bundle of a run whose dataset was removed says why it has no rows, and w
     positions: 'l1',
     maxSteps: 2,
     batchSize: 4,
-  });
-  const { adapterId } = await waitFor('the run', async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id: runId });
-    return r.status === 'completed' ? r : null;
   });
   await call('datasets/remove', { id: datasetId });
   const removed = `the dataset run ${runId} trained on was removed from the library, so there are no rows to bundle`;
@@ -89,7 +84,7 @@ test("a run's held-out dataset is bundled as heldout.jsonl, and left out once re
   writeJsonl(heldFile, 3);
   const datasetId = (await call('datasets/import', { path: trainFile, name: 'kept' })).dataset.id;
   const held = (await call('datasets/import', { path: heldFile, name: 'held' })).dataset;
-  const { runId } = await call('runs/start', {
+  const { adapterId } = await completedRun(b, call, {
     modelId,
     datasetId,
     evalDatasetVersionId: held.latest.id,
@@ -98,11 +93,6 @@ test("a run's held-out dataset is bundled as heldout.jsonl, and left out once re
     positions: 'l1',
     maxSteps: 2,
     batchSize: 4,
-  });
-  const { adapterId } = await waitFor('the run', async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id: runId });
-    return r.status === 'completed' ? r : null;
   });
   const out = join(root, 'with-held-out');
   const written = await call('adapters/export', { id: adapterId, out, format: 'bundle' });

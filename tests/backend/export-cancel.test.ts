@@ -19,7 +19,7 @@ import {
   writeExportZipStoppable,
 } from '../../electron/backend/library/adapter-export.ts';
 import type { ExportJob } from '../../electron/backend/library/export-writer.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { completedRun, inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('export-cancel');
 const dataDir = join(root, 'data');
@@ -131,7 +131,7 @@ test('adapters/export-cancel and a closed connection stop an export of the libra
   const file = join(root, 'train.jsonl');
   writeJsonl(file, 8);
   const datasetId = (await call('datasets/import', { path: file })).dataset.id;
-  const { runId } = await call('runs/start', {
+  const { adapterId } = await completedRun(b, call, {
     modelId,
     datasetId,
     layers: '1',
@@ -139,11 +139,6 @@ test('adapters/export-cancel and a closed connection stop an export of the libra
     positions: 'l1',
     maxSteps: 1,
     batchSize: 4,
-  });
-  const { adapterId } = await waitFor('the run', async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id: runId });
-    return r.status === 'completed' ? r : null;
   });
   const out = join(root, 'library-export');
   await call('adapters/export', { id: adapterId, out, format: 'bundle' });

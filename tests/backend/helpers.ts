@@ -192,6 +192,24 @@ export function writeJsonl(path: string, n: number, broken: number[] = []): void
 }
 
 /**
+ * Starts a run (`runs/start` with `params`) and waits for it to complete: its `runs/get` record.
+ */
+export async function completedRun(
+  b: Backend,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+  call: (method: string, params: unknown) => Promise<any>,
+  params: Record<string, unknown>,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
+): Promise<any> {
+  const { runId } = await call('runs/start', params);
+  return waitFor('the run', async () => {
+    await b.jobs.idle();
+    const r = await call('runs/get', { id: runId });
+    return r.status === 'completed' ? r : null;
+  });
+}
+
+/**
  * Imports two versions to count tokens of: `big`, 60,000 long rows (a count of a minute on a loaded
  * 2-core machine, long enough to stop), and `small`, 8 rows (a count that answers at once).
  */
