@@ -3,6 +3,7 @@
 // there — a scan between the two says the snapshot cannot be used, the one after it that it can.
 
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,7 +14,7 @@ import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { writeCacheSnapshot } from './helpers.ts';
 
-test('a snapshot is pushed when it appears, again when its weights arrive, and when it goes', () => {
+test('a snapshot is pushed when it appears, again when its weights arrive, and when it goes', async () => {
   const cache = tempDir('reft-watch-');
   const events = new BackendEvents();
   const pushes: CacheChange[] = [];
@@ -27,30 +28,30 @@ test('a snapshot is pushed when it appears, again when its weights arrive, and w
     const configOnly = { 'config.json': files['config.json'] };
     const snap = writeCacheSnapshot(cache, 'other/llama', configOnly);
 
-    assert.deepEqual(watcher.check(), [snap]);
+    assert.deepEqual(await watcher.check(), [snap]);
     assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [snap], changed: [], removed: [] });
     const early = scanForModels({ dir: cache }).models.find((m) => m.name === 'other/llama');
     assert.equal(early?.supported, false, 'config.json alone is not a usable model');
 
     const { 'config.json': _, ...rest } = files;
     writeCacheSnapshot(cache, 'other/llama', rest, { commit: snap.split('/').at(-1) });
-    assert.deepEqual(watcher.check(), []);
+    assert.deepEqual(await watcher.check(), []);
     assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [], changed: [snap], removed: [] });
     assert.equal(scanForModels({ dir: cache }).models.find((m) => m.name === 'other/llama')?.supported, true);
 
     const count = pushes.length;
-    watcher.check();
+    await watcher.check();
     assert.equal(pushes.length, count, 'nothing new, nothing pushed');
 
     rmSync(join(cache, 'models--other--llama'), { recursive: true });
-    watcher.check();
+    await watcher.check();
     assert.deepEqual(pushes.at(-1), { cacheDir: cache, added: [], changed: [], removed: [snap] });
   } finally {
     watcher.stop();
   }
 });
 
-test('a cache folder changed in Settings is watched from then on, without a restart', () => {
+test('a cache folder changed in Settings is watched from then on, without a restart', async () => {
   // Bug: the watcher kept polling the folder it started with, so a model downloaded into the new
   // cache (huggingface_hub in a terminal) was never offered until the studio restarted.
   const [first, second] = [tempDir('reft-watch-a-'), tempDir('reft-watch-b-')];
@@ -67,14 +68,60 @@ test('a cache folder changed in Settings is watched from then on, without a rest
     writeCacheSnapshot(second, 'other/already-there', config);
     process.env.HF_HUB_CACHE = second;
     // What the new folder held already is its starting point, not news (the Models page scans it).
-    assert.deepEqual(watcher.check(), []);
+    assert.deepEqual(await watcher.check(), []);
     assert.equal(watcher.cacheDir, second);
     const snap = writeCacheSnapshot(second, 'other/llama', config);
-    assert.deepEqual(watcher.check(), [snap]);
+    assert.deepEqual(await watcher.check(), [snap]);
     assert.deepEqual(pushes, [{ cacheDir: second, added: [snap], changed: [], removed: [] }]);
   } finally {
     watcher.stop();
     if (saved === undefined) delete process.env.HF_HUB_CACHE;
     else process.env.HF_HUB_CACHE = saved;
+  }
+});
+
+test('a cache of 300 repositories is read off the RPC loop, folder by folder', async () => {
+  // Bug: the watcher listed the whole cache with readdirSync on the RPC loop, at start and every
+  // poll: 300 repositories held every window's requests 15–40 ms a poll, ~80 ms at start (shared
+  // 2-core machine). Every folder is now read by libuv's threads, the loop only taking the names.
+  // Counted as the asynchronous fs requests made (async_hooks), since a time would be flaky on a
+  // loaded machine: two folders a repository at least (its snapshots/, the snapshot).
+  const REPOS = 300;
+  const cache = tempDir('reft-watch-many-');
+  const files: Record<string, Buffer> = {};
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'README.md'])
+    files[f] = Buffer.from(f);
+  for (let i = 0; i < REPOS; i++) writeCacheSnapshot(cache, `stand-in/model-${i}`, files);
+  let reads = 0;
+  const hook = createHook({
+    init: (_id, type) => {
+      if (type === 'FSREQPROMISE' || type === 'FSREQCALLBACK') reads++;
+    },
+  });
+  const readsDuring = async (work: () => Promise<unknown>) => {
+    const from = reads;
+    await work();
+    return reads - from;
+  };
+  const events = new BackendEvents();
+  let watcher: ReturnType<typeof watchHubCache> | undefined;
+  hook.enable();
+  try {
+    // The first listing (as the host starts) and the first poll each read every repository.
+    const atStart = await readsDuring(async () => {
+      watcher = watchHubCache(events, { cacheDir: cache, intervalMs: 3_600_000 });
+      assert.deepEqual(await watcher.check(), []);
+    });
+    const late = writeCacheSnapshot(cache, 'stand-in/late', files);
+    let found: string[] = [];
+    const inPoll = await readsDuring(async () => {
+      found = (await watcher?.check()) ?? [];
+    });
+    assert.deepEqual(found, [late]);
+    assert.ok(atStart >= 2 * 2 * REPOS, `${atStart} folders read off the loop at start`);
+    assert.ok(inPoll >= 2 * REPOS, `${inPoll} folders read off the loop in a poll`);
+  } finally {
+    hook.disable();
+    watcher?.stop();
   }
 });

@@ -2,9 +2,11 @@
 // by huggingface_hub, transformers or `reft-studio models download` in a terminal — and tells every
 // client with a 'models/cache-changed' push, so the Models page offers to add them. A cheap poll of
 // the cache's snapshot folders (a readdir per repository), because fs.watch is not recursive on
-// every platform and misses changes made through symlinked folders.
+// every platform and misses changes made through symlinked folders. The poll runs on the RPC loop, so
+// it lists asynchronously (libuv's threads do the reading) one folder at a time: listed at once, a
+// cache of 300 repositories held every window's requests 15–40 ms per poll and ~80 ms at start.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackendEvents } from '../events.ts';
 import { repoIdOfFolder } from './cache.ts';
@@ -15,11 +17,11 @@ import { hubCacheDir } from './cache-dir.ts';
  * files: a download links config.json first and the weights minutes later, and the page must hear
  * of both (a scan between them says "no weights").
  */
-function snapshots(cacheDir: string): Map<string, string> {
+async function snapshots(cacheDir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let repos: string[];
   try {
-    repos = readdirSync(cacheDir);
+    repos = await readdir(cacheDir);
   } catch {
     return out;
   }
@@ -27,9 +29,14 @@ function snapshots(cacheDir: string): Map<string, string> {
     if (!repoIdOfFolder(name)) continue;
     const snaps = join(cacheDir, name, 'snapshots');
     try {
-      for (const c of readdirSync(snaps)) {
+      for (const c of await readdir(snaps)) {
         const snap = join(snaps, c);
-        if (existsSync(join(snap, 'config.json'))) out.set(snap, readdirSync(snap).sort().join('\n'));
+        // access follows config.json's symlink: a link to a blob not yet there is no config.
+        const complete = await access(join(snap, 'config.json')).then(
+          () => true,
+          () => false,
+        );
+        if (complete) out.set(snap, (await readdir(snap)).sort().join('\n'));
       }
     } catch {}
   }
@@ -39,8 +46,8 @@ function snapshots(cacheDir: string): Map<string, string> {
 export interface CacheWatcher {
   /** The cache watched now: the one given, else the current HF_HUB_CACHE (Settings may change it). */
   readonly cacheDir: string;
-  /** Checks now (also called by the timer); returns the snapshot folders that appeared. */
-  check(): string[];
+  /** Checks now (also called by the timer), after any check under way; the snapshot folders that appeared. */
+  check(): Promise<string[]>;
   stop(): void;
 }
 
@@ -49,36 +56,54 @@ export function watchHubCache(
   opts: { cacheDir?: string; intervalMs?: number } = {},
 ): CacheWatcher {
   let cacheDir = opts.cacheDir ?? hubCacheDir();
+  let stopped = false;
+  // What the cache held at the last check; the first listing runs as the host starts, off the loop too.
   let known = snapshots(cacheDir);
-  const check = (): string[] => {
+  const once = async (): Promise<string[]> => {
+    const before = await known;
     // The cache folder changed in Settings: watch the new one from what it holds now (the Models
     // page scans it again on that change), else downloads into it went unnoticed until a restart.
     const current = opts.cacheDir ?? hubCacheDir();
     if (current !== cacheDir) {
       cacheDir = current;
       known = snapshots(cacheDir);
+      await known;
       return [];
     }
-    const now = snapshots(cacheDir);
-    const added = [...now.keys()].filter((k) => !known.has(k)).sort();
+    const listing = snapshots(cacheDir);
+    known = listing;
+    const now = await listing;
+    const added = [...now.keys()].filter((k) => !before.has(k)).sort();
     const changed = [...now]
-      .filter(([k, files]) => known.has(k) && known.get(k) !== files)
+      .filter(([k, files]) => before.has(k) && before.get(k) !== files)
       .map(([k]) => k)
       .sort();
-    const removed = [...known.keys()].filter((k) => !now.has(k)).sort();
-    known = now;
-    if (added.length || changed.length || removed.length)
+    const removed = [...before.keys()].filter((k) => !now.has(k)).sort();
+    if (!stopped && (added.length || changed.length || removed.length))
       events.emit('models/cache-changed', { cacheDir, added, changed, removed });
     return added;
   };
+  // Checks run one after another, each diffing against the listing of the one before.
+  let last: Promise<unknown> = known;
+  let running = 0;
+  const check = (): Promise<string[]> => {
+    running++;
+    const next = last.then(once, once).finally(() => running--);
+    last = next.catch(() => {});
+    return next;
+  };
   const interval = opts.intervalMs ?? (Number(process.env.REFT_STUDIO_CACHE_POLL_MS) || 5000);
-  const timer = setInterval(check, interval);
+  // A poll still listing a slow disk when the timer fires again is not queued behind.
+  const timer = setInterval(() => running || check().catch(() => {}), interval);
   timer.unref();
   return {
     get cacheDir() {
       return cacheDir;
     },
     check,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }
