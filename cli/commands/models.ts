@@ -57,6 +57,7 @@ export const modelsCommands: Command[] = [
       const dir = ctx.args[0];
       if (!dir) throw new UsageError('missing DIR');
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
+      if (m.note) ctx.progress.log(m.note, 'warn');
       // Added all the same (`debug forward` needs no tokenizer), but said now rather than by the
       // first `train` or `generate`, as `models inspect` and `models scan` say it.
       const problem = tokenizerProblemOnAdd(m);

@@ -10,31 +10,70 @@ import { readFileCapped } from '../formats/json-file.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
 import { loadModelSpec, type ModelSpec, type RopeSpec } from './config.ts';
 
+/** A model folder as resolveModelFolder found it, with what to tell the user about the choice. */
+export interface ResolvedModelDir {
+  dir: string;
+  /** One line, when a cache repository's snapshot was chosen without a usable refs/main. */
+  note?: string;
+}
+
 /**
  * The folder with config.json for `input`: the folder itself, or for a Hugging Face cache repo
- * folder the snapshot named by refs/main (or its only snapshot).
+ * folder the snapshot named by refs/main, or its only snapshot when refs/main names none (missing,
+ * not a regular file, garbage: said in `note`). Several snapshots and no usable refs/main is refused,
+ * naming them.
  */
-export function resolveModelDir(input: string): string {
+export function resolveModelFolder(input: string): ResolvedModelDir {
   const dir = resolve(input);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new FormatError('missing-file', `${input}: model folder does not exist or is not a folder`);
-  if (existsSync(join(dir, 'config.json'))) return dir;
+  if (existsSync(join(dir, 'config.json'))) return { dir };
   const snapshots = join(dir, 'snapshots');
-  if (existsSync(snapshots) && statSync(snapshots).isDirectory()) {
-    const ref = join(dir, 'refs', 'main');
-    if (existsSync(ref)) {
-      const rev = readRef(ref, dir);
-      if (rev && existsSync(join(snapshots, rev, 'config.json'))) return join(snapshots, rev);
-    }
-    const revs = readdirSync(snapshots).filter((r) => existsSync(join(snapshots, r, 'config.json')));
-    if (revs.length === 1) return join(snapshots, revs[0]);
-    if (revs.length > 1)
-      throw new FormatError(
-        'ambiguous-snapshot',
-        `${input}: several snapshots (${revs.join(', ')}) and no refs/main; pass one snapshots/<rev> folder`,
-      );
+  if (!existsSync(snapshots) || !statSync(snapshots).isDirectory()) return { dir };
+  const main = mainSnapshot(dir, snapshots);
+  if ('rev' in main) return { dir: join(snapshots, main.rev) };
+  const revs = readdirSync(snapshots).filter((r) => existsSync(join(snapshots, r, 'config.json')));
+  if (revs.length === 1)
+    return {
+      dir: join(snapshots, revs[0]),
+      note: `${input}: ${main.problem}; using its only snapshot, ${revs[0]}`,
+    };
+  if (revs.length > 1)
+    throw new FormatError(
+      'ambiguous-snapshot',
+      `${input}: ${main.problem}, and there are several snapshots (${revs.join(', ')}); pass one snapshots/<rev> folder`,
+    );
+  return { dir };
+}
+
+/** resolveModelFolder's folder, for callers with no one to tell how it was chosen. */
+export function resolveModelDir(input: string): string {
+  return resolveModelFolder(input).dir;
+}
+
+/** The snapshot (with config.json) a cache repository's refs/main names, or why it names none. */
+function mainSnapshot(repoDir: string, snapshots: string): { rev: string } | { problem: string } {
+  const ref = join(repoDir, 'refs', 'main');
+  if (!existsSync(ref)) return { problem: 'no refs/main' };
+  let rev: string;
+  try {
+    rev = readRef(ref, repoDir);
+  } catch (e) {
+    return { problem: (e as Error).message }; // "refs/main: not a regular file", too large, unreadable
   }
-  return dir;
+  // A commit is a plain folder name: anything else (a path, a line of garbage) names no snapshot.
+  if (
+    rev &&
+    !/[/\\\s]/.test(rev) &&
+    rev !== '.' &&
+    rev !== '..' &&
+    existsSync(join(snapshots, rev, 'config.json'))
+  )
+    return { rev };
+  const shown = rev.length > 40 ? `${rev.slice(0, 40)}…` : rev;
+  return {
+    problem: rev ? `refs/main names no snapshot here (${JSON.stringify(shown)})` : 'refs/main is empty',
+  };
 }
 
 /**

@@ -3,13 +3,23 @@
 // say. Before, it was added in silence and the first `train` or `generate` was what said so.
 
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { modelSplittingOn } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { fixtureRepoFiles, writeCacheSnapshot } from '../hub/helpers.ts';
 
 const dir = tempDir('reft-models-add-');
 
@@ -91,4 +101,60 @@ test('models list: a tokenizer.json edited into one refused after the model was 
     [null, 'tokenizer-pattern-refused'],
     'the demo, the edited one',
   );
+});
+
+/** How a cache repository's refs/main names no snapshot: a folder, a line of garbage, or none. */
+const UNUSABLE_REFS: [string, (ref: string) => void][] = [
+  ['a folder', (ref) => mkdirSync(ref)],
+  ['garbage', (ref) => writeFileSync(ref, 'not a commit\n')],
+  ['missing', () => {}],
+];
+
+/** A cache repository folder with snapshots of these commits, its refs/main made unusable by `spoil`. */
+function repoWithSnapshots(name: string, commits: string[], spoil: (ref: string) => void): string {
+  const cache = join(dir, 'cache', name);
+  for (const commit of commits) writeCacheSnapshot(cache, 'org/tiny', fixtureRepoFiles('llama'), { commit });
+  const ref = join(cache, 'models--org--tiny', 'refs', 'main');
+  rmSync(ref);
+  spoil(ref);
+  return join(cache, 'models--org--tiny');
+}
+
+test('models add of a cache repository whose refs/main names no snapshot: its only snapshot, said in one line', async () => {
+  // Bug: refs/main as a folder refused the add ("refs/main: not a regular file") though one snapshot
+  // was there; garbage in it or none at all took that snapshot without a word.
+  const commit = 'a1'.repeat(20);
+  for (const [kind, spoil] of UNUSABLE_REFS) {
+    const repo = repoWithSnapshots(`one-${kind.replace(' ', '-')}`, [commit], spoil);
+    const added = await cli('models', 'add', repo, '--json');
+    assert.equal(added.code, 0, `${kind}: ${added.err}`);
+    assert.equal(JSON.parse(added.out).path, join(repo, 'snapshots', commit), kind);
+    const lines = added.err.trim().split('\n');
+    assert.equal(lines.length, 1, `${kind}: ${added.err}`);
+    assert.match(lines[0], new RegExp(`^warning: .*refs/main.*; using its only snapshot, ${commit}$`), kind);
+    assert.equal(JSON.parse(added.out).note, lines[0].slice('warning: '.length), kind);
+  }
+});
+
+test('models add of a cache repository with several snapshots and no usable refs/main is refused, naming them', async () => {
+  const commits = ['b2'.repeat(20), 'c3'.repeat(20)];
+  for (const [kind, spoil] of UNUSABLE_REFS) {
+    const repo = repoWithSnapshots(`two-${kind.replace(' ', '-')}`, commits, spoil);
+    const refused = await cli('models', 'add', repo, '--json');
+    assert.equal(refused.code, 1, `${kind}: ${refused.out}`);
+    const { error } = JSON.parse(refused.out);
+    assert.equal(error.code, 'ambiguous-snapshot', `${kind}: ${refused.out}`);
+    assert.match(error.message, /refs\/main/, kind);
+    assert.match(
+      error.message,
+      new RegExp(`several snapshots \\(${commits.join(', ')}\\); pass one snapshots/<rev> folder$`),
+      kind,
+    );
+  }
+  // With refs/main naming one of them, that one, without a word.
+  const repo = repoWithSnapshots('two-main', commits, (ref) => writeFileSync(ref, commits[1]));
+  const added = await cli('models', 'add', repo, '--json');
+  assert.equal(added.code, 0, added.err);
+  assert.equal(JSON.parse(added.out).path, join(repo, 'snapshots', commits[1]));
+  assert.equal(added.err, '');
 });

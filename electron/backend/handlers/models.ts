@@ -20,7 +20,7 @@ export const modelsHandlers = defineHandlers({
   'models/get': handler(Id, (p, ctx): ModelRecord => getModel(ctx.lib, p.id)),
   'models/add': handler(
     z.object({ path: z.string().min(1).max(4096), name: z.string().max(200).optional() }).strict(),
-    (p, ctx): ModelRecord & { created: boolean; updated?: boolean } => {
+    (p, ctx): ModelRecord & { created: boolean; updated?: boolean; note?: string } => {
       const m = addModel(ctx.lib, { ...p, path: checkSourcePath(p.path) });
       if (m.created || m.updated)
         ctx.events.emit('library/changed', {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
 import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
-import { resolveModelDir } from '../../../native-runtime/models/model-folder.ts';
+import { resolveModelFolder } from '../../../native-runtime/models/model-folder.ts';
 
 export interface ModelInfo {
   path: string;
@@ -22,6 +22,8 @@ export interface ModelInfo {
   sizeBytes: number;
   fingerprint: string;
   config: Record<string, unknown>;
+  /** How a cache repository's snapshot was chosen without a usable refs/main (model-folder.ts). */
+  note?: string;
 }
 
 /**
@@ -105,7 +107,7 @@ export function inspectModelFolder(dir: string): ModelInfo {
     );
   }
   // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
-  const folder = resolveModelDir(path);
+  const { dir: folder, note } = resolveModelFolder(path);
   // One capped read of config.json: what is stored is what was checked and fingerprinted.
   const { spec, config: raw } = loadModelSpecWithConfig(folder);
   const config = storedConfig(raw);
@@ -125,5 +127,6 @@ export function inspectModelFolder(dir: string): ModelInfo {
     ),
     fingerprint: spec.fingerprint,
     config,
+    ...(note ? { note } : {}),
   };
 }

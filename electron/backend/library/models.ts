@@ -172,22 +172,25 @@ function folderColumns(info: ModelInfo, path: string): FolderColumns {
  * with `created: false` (a download of a model already added marks it as downloaded); if its files
  * changed since (another checkpoint saved over it, a file added), the entry is read again from them
  * and comes back with `updated: true`, so "add it again" is how a changed model becomes usable.
+ * `note` says how a cache repository's snapshot was chosen when its refs/main named none.
  */
 export function addModel(
   lib: Library,
   input: AddModelInput,
-): ModelRecord & { created: boolean; updated?: boolean } {
+): ModelRecord & { created: boolean; updated?: boolean; note?: string } {
   const info = inspectModelFolder(input.path);
+  const note = info.note ? { note: info.note } : {};
   const existing = rowOfFolder(lib, info.path);
   if (existing) {
     if (input.downloaded && !existing.downloaded)
       lib.db.prepare('UPDATE models SET downloaded = 1 WHERE id = ?').run(existing.id);
     const now = folderColumns(info, existing.path);
     if (Object.entries(now).some(([k, v]) => existing[k as keyof FolderColumns] !== v))
-      return { ...refreshModel(lib, existing, now), created: false, updated: true };
+      return { ...refreshModel(lib, existing, now), created: false, updated: true, ...note };
     return {
       ...toRecord({ ...existing, downloaded: existing.downloaded || (input.downloaded ? 1 : 0) }),
       created: false,
+      ...note,
     };
   }
   const snap = snapshotOfPath(info.path);
@@ -210,7 +213,7 @@ export function addModel(
        RETURNING *`,
     )
     .get(row) as ModelRow;
-  return { ...toRecord(inserted), created: true };
+  return { ...toRecord(inserted), created: true, ...note };
 }
 
 /**

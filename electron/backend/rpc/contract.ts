@@ -17,7 +17,7 @@
 //   system/runtime-remove  {name}                                   → {name, removed}
 //   models/list       {}                                            → ModelRecord[]
 //   models/get        {id}                                          → ModelRecord
-//   models/add        {path, name?}                                 → ModelRecord & {created} (created false: the folder was known)
+//   models/add        {path, name?}                                 → ModelRecord & {created, note?} (created false: the folder was known; note: a cache repo's snapshot chosen without refs/main)
 //   models/remove     {id, deleteFiles?}                            → {id, deletedBytes} (deleteFiles: only for studio downloads; 'in-use' while a run or evaluation uses it)
 //   models/hub-status {}                                            → {cacheDir, endpoint, endpointError, tokenSet, tokenError}
 //   models/scan       {dir?}                                        → {dir, cacheLayout, models: ScannedModel & {modelId}[]} (default: the HF cache)
