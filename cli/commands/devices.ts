@@ -5,7 +5,7 @@ import { MIB, memoryGiB } from '../../native-runtime/byte-size.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import type { ThreadChoice } from '../../native-runtime/runtime/cpu-threads.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
-import { hasBf16Kernels } from '../../native-runtime/runtime/gpus.ts';
+import { computeLabel } from '../../native-runtime/runtime/gpus.ts';
 import { type Command, table } from '../command.ts';
 
 const threads = (n: number) => plural(n, 'thread');
@@ -31,7 +31,7 @@ export const devicesCommand: Command = {
           ? r.nvidia.gpus
               .map(
                 (g) =>
-                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${memoryGiB(g.memoryMb * MIB)}` : ''}${g.computeCapability ? `, compute ${g.computeCapability}${hasBf16Kernels(g.computeCapability) ? '' : ' (no bfloat16)'}` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
+                  `GPU ${g.index}: ${g.name}${g.memoryMb ? `, ${memoryGiB(g.memoryMb * MIB)}` : ''}${g.computeCapability ? `, ${computeLabel(g.computeCapability)}` : ''} (NVIDIA driver ${r.nvidia.driverVersion ?? '?'}${r.nvidia.driverCudaVersion ? `, CUDA ≤ ${r.nvidia.driverCudaVersion}` : ''})`,
               )
               .join('\n')
           : `NVIDIA: ${r.nvidia.note ?? 'no GPU'}`,

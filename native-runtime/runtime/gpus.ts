@@ -70,13 +70,8 @@ export async function cudaComputeCapability(probe?: NvidiaProbeOptions, index = 
   return (await nvidiaGpu(probe, index))?.computeCapability ?? null;
 }
 
-/**
- * Whether a GPU of compute capability `cap` has bfloat16 kernels: cuBLAS's bfloat16 GEMMs, the
- * attention kernels and MatMulNBits need Ampere (8.0) or newer. Unknown (null): assumed so.
- */
-export function hasBf16Kernels(cap: string | null): boolean {
-  return cap === null || Number(cap.split('.')[0]) >= 8;
-}
+// What a compute capability means for bfloat16 (compute-capability.ts), for this module's importers.
+export { computeLabel, hasBf16Kernels } from './compute-capability.ts';
 
 /**
  * The largest dedicated memory of an AMD (or other amdgpu-driven) GPU in bytes, from the kernel's
@@ -179,10 +174,12 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
     const fields = 'index,name,memory.total,driver_version';
     const query = (f: string) => run(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], { timeout });
     // A hung nvidia-smi is not asked twice.
-    const q = await query(`${fields},compute_cap`).catch((e) => {
+    const asked = await query(`${fields},compute_cap`).catch((e) => {
       if ((e as { killed?: boolean }).killed) throw e;
       return query(fields);
     });
+    // Some refuse the field with exit status 0, the refusal printed instead of the rows.
+    const q = /not a valid field/i.test(asked.stdout + asked.stderr) ? await query(fields) : asked;
     const gpus: GpuInfo[] = [];
     let driverVersion: string | null = null;
     const lines = q.stdout.split('\n').filter((l) => l.trim());

@@ -239,7 +239,7 @@ esac
     const qwen3 = (JSON.parse(r.stdout).models as Scanned[]).find((m) => m.name === 'qwen3');
     assert.deepEqual(qwen3?.fit?.devices, [
       { device: 'cpu', memoryBytes: totalmem() },
-      { device: 'cuda', memoryBytes: 24564 * 1024 * 1024 },
+      { device: 'cuda', memoryBytes: 24564 * 1024 * 1024, computeCapability: '8.9' },
     ]);
     for (const row of qwen3?.fit?.rows ?? [])
       assert.deepEqual(

@@ -16,6 +16,7 @@ import { type ProviderState, pickAuto } from '../../native-runtime/runtime/devic
 import { readElfDynamic } from '../../native-runtime/runtime/elf.ts';
 import {
   amdVramBytes,
+  computeLabel,
   cudaComputeCapability,
   detectNvidia,
   hasBf16Kernels,
@@ -67,15 +68,29 @@ esac`);
     { vendor: 'nvidia', index: 1, name: 'Tesla T4', memoryMb: 15360, computeCapability: '7.5' },
   ]);
   // A driver older than the compute_cap field refuses the query with it: asked again without.
+  const gtx1080 = [
+    { vendor: 'nvidia', index: 0, name: 'NVIDIA GeForce GTX 1080', memoryMb: 8192, computeCapability: null },
+  ];
   const old = fakeSmi(`case "$1" in
   *compute_cap*) echo 'Field "compute_cap" is not a valid field to query.'; exit 2;;
   --query-gpu*) echo "0, NVIDIA GeForce GTX 1080, 8192, 470.256.02";;
 esac`);
-  assert.deepEqual((await detectNvidia({ smi: old, procDir: join(tmp, 'none') })).gpus, [
-    { vendor: 'nvidia', index: 0, name: 'NVIDIA GeForce GTX 1080', memoryMb: 8192, computeCapability: null },
-  ]);
+  assert.deepEqual((await detectNvidia({ smi: old, procDir: join(tmp, 'none') })).gpus, gtx1080);
+  // Some refuse it with exit status 0, the refusal on stdout or stderr: asked again without too.
+  for (const stream of ['', ' >&2']) {
+    const quiet = fakeSmi(`case "$1" in
+  *compute_cap*) echo 'Field "compute_cap" is not a valid field to query.'${stream};;
+  --query-gpu*) echo "0, NVIDIA GeForce GTX 1080, 8192, 470.256.02";;
+esac`);
+    assert.deepEqual((await detectNvidia({ smi: quiet, procDir: join(tmp, 'none') })).gpus, gtx1080);
+  }
   assert.equal(await cudaComputeCapability({ smi, procDir: join(tmp, 'none') }, 1), '7.5');
   assert.deepEqual(['9.0', '8.0', '7.5', '6.1', null].map(hasBf16Kernels), [true, true, false, false, true]);
+  assert.deepEqual(['8.9', '7.5', null].map(computeLabel), [
+    'compute 8.9',
+    'compute 7.5 (no bfloat16)',
+    null,
+  ]);
 });
 
 test('detectNvidia falls back to the driver files, and says why when there is nothing', async () => {

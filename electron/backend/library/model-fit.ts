@@ -54,7 +54,8 @@ export interface FitRow {
 
 export interface ModelFit {
   rows: FitRow[];
-  devices: { device: string; memoryBytes: number }[];
+  /** The devices judged; a GPU's compute capability where known (bf16 rows compute in fp32 before 8.0). */
+  devices: FitDevice[];
   assumptions: { chatContext: number; trainBatch: number; trainLength: number; rank: number };
 }
 
@@ -153,7 +154,11 @@ export function modelFit(
   });
   return {
     rows,
-    devices: devices.map(({ device, memoryBytes }) => ({ device, memoryBytes })),
+    devices: devices.map(({ device, memoryBytes, computeCapability }) =>
+      device === 'cuda'
+        ? { device, memoryBytes, computeCapability: computeCapability ?? null }
+        : { device, memoryBytes },
+    ),
     assumptions: { chatContext, trainBatch: B, trainLength: T, rank },
   };
 }
