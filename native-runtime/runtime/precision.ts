@@ -18,7 +18,13 @@ import type { ModelSpec } from '../models/config.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize, schemeName } from '../quantize/scheme.ts';
-import { bf16Refusal, type DtypeOption, OptionError, type OptionIssue } from '../training/options.ts';
+import {
+  bf16ComputesInFloat32,
+  bf16Refusal,
+  type DtypeOption,
+  OptionError,
+  type OptionIssue,
+} from '../training/options.ts';
 import { type HostShape, hostStepIssue } from '../training/recompute.ts';
 import { chosenGpuIndex } from './gpu-choice.ts';
 import {
@@ -37,6 +43,17 @@ import {
 } from './session.ts';
 
 export type ComputeDtype = NonNullable<ModelSpec['compute']>;
+
+/** Why `auto` computes a bf16 checkpoint in float32 on this CUDA GPU (before Ampere), or null. */
+export function bf16FallbackNote(
+  spec: ModelSpec,
+  option: DtypeOption,
+  target: ComputeTarget,
+): { message: string; cli: string } | null {
+  const cap = target.cudaCapability ?? null;
+  if (!target.cuda || option !== 'auto' || baseForm(spec) !== 'bf16' || hasBf16Kernels(cap)) return null;
+  return bf16ComputesInFloat32(cap as string);
+}
 
 const DTYPE: Record<Exclude<DtypeOption, 'auto'>, ComputeDtype> = {
   fp32: 'float32',
@@ -391,10 +408,8 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   // take half the memory.
   const compute = !onHost && base.base?.scheme ? checkpointCompute : computeDtype(base, dtype, target);
   if (compute === 'float32') {
-    if (cuda && dtype === 'auto' && baseForm(spec) === 'bf16' && !hasBf16Kernels(cudaCapability))
-      o.log?.(
-        `computing in float32: this GPU (compute capability ${cudaCapability}) has no bfloat16 kernels; --dtype fp16 takes half the memory where the model's activations fit float16's range`,
-      );
+    const note = bf16FallbackNote(spec, dtype, target);
+    if (note) o.log?.(note.cli);
     return base;
   }
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);

@@ -680,6 +680,20 @@ export function bf16Refusal(device: DeviceChoice, noCuda?: string): OptionIssue 
 }
 
 /**
+ * What `--dtype auto` does with a bf16 checkpoint on an NVIDIA GPU before Ampere (compute capability
+ * `cap` below 8.0): float32, since float16's range does not hold bf16's. Said before a run starts
+ * (the studio's estimate) and in the run's log (runtime/precision.ts prepareModel).
+ */
+export function bf16ComputesInFloat32(cap: string): { message: string; cli: string } {
+  const why = `this GPU (compute capability ${cap}) has no bfloat16 kernels`;
+  const half = "half the memory where the model's activations fit float16's range";
+  return {
+    message: `The bf16 checkpoint computes in float32: ${why}; Precision float16 takes ${half}.`,
+    cli: `computing in float32: ${why}; --dtype fp16 takes ${half}`,
+  };
+}
+
+/**
  * Options each valid that cannot go together. Only CUDA has bfloat16 kernels (runtime/precision.ts
  * computeDtype): bf16 on a device named otherwise is refused here, before a run is recorded, not
  * as a failed run that no resume can put right.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import { computeDtype } from '../../../native-runtime/runtime/precision.ts';
+import { bf16FallbackNote, computeDtype } from '../../../native-runtime/runtime/precision.ts';
 import { makeScratchFolder } from '../../../native-runtime/scratch-folders.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -41,6 +41,8 @@ export interface RunEstimate {
    */
   calibration: (Calibration & { cached: boolean }) | null;
   calibrationSkipped: 'not-requested' | 'device-busy' | null;
+  /** Said before the run starts: a bf16 checkpoint this GPU computes in float32 (no bfloat16 kernels). */
+  precisionNote: string | null;
   epochSeconds: number | null;
   totalSeconds: number | null;
 }
@@ -193,13 +195,12 @@ export async function estimateRun(
   const device =
     onGpu === 'webgpu' ? await webgpuMemory() : (onGpu && gpus.find((d) => d.device === 'cuda')) || gpus[0];
   // On WebGPU an fp16 checkpoint computes in float16 (NVIDIA's Vulkan drivers have shader-f16).
-  const half =
-    !!onGpu &&
-    computeDtype(spec, plan.config.dtype, {
-      cuda: onGpu === 'cuda',
-      webgpuHalf: onGpu === 'webgpu' || null,
-      cudaCapability: device.computeCapability ?? null,
-    }) !== 'float32';
+  const target = {
+    cuda: onGpu === 'cuda',
+    webgpuHalf: onGpu === 'webgpu' || null,
+    cudaCapability: device.computeCapability ?? null,
+  };
+  const half = !!onGpu && computeDtype(spec, plan.config.dtype, target) !== 'float32';
   const count = { signal: opts.signal, onProgress: opts.onCountProgress };
   const memory = {
     ...memoryEstimate(spec, plan.config.batchSize, plan.config.maxLength, fp.params, {
@@ -238,6 +239,7 @@ export async function estimateRun(
     totalSteps: plan.totalSteps,
     calibration,
     calibrationSkipped: skipped,
+    precisionNote: onGpu ? (bf16FallbackNote(spec, plan.config.dtype, target)?.message ?? null) : null,
     epochSeconds,
     totalSeconds,
   };
