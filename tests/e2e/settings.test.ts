@@ -336,11 +336,11 @@ esac
     );
     chmodSync(join(bin, 'nvidia-smi'), 0o755);
   };
-  const RTX3060 = '0, NVIDIA GeForce RTX 3060, 12288, 580.95.05';
+  const RTX3060 = '0, NVIDIA GeForce RTX 3060, 12288, 580.95.05, 8.6';
 
   before(async () => {
     mkdirSync(bin, { recursive: true });
-    gpusAre([RTX3060, '1, NVIDIA GeForce RTX 4090, 24564, 580.95.05']);
+    gpusAre([RTX3060, '1, NVIDIA GeForce RTX 4090, 24564, 580.95.05, 8.9']);
     ({ server, browser, page } = await openSettings(join(dataDir, 'data'), 1100, {
       PATH: `${bin}:${process.env.PATH}`,
     }));
@@ -351,14 +351,14 @@ esac
   test('the GPU for CUDA: the first by default, another chosen and kept across a reload', async () => {
     const gpu = page.getByLabel('GPU', { exact: true });
     await gpu
-      .locator('option', { hasText: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' })
+      .locator('option', { hasText: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB · compute 8.9' })
       .waitFor({ state: 'attached' });
     assert.deepEqual(await gpu.locator('option').allTextContents(), [
-      'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)',
-      'GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB',
-      'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB',
+      'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB · compute 8.6)',
+      'GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB · compute 8.6',
+      'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB · compute 8.9',
     ]);
-    await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB' });
+    await gpu.selectOption({ label: 'GPU 1: NVIDIA GeForce RTX 4090 · 24 GiB · compute 8.9' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByTestId('engine-saved').getByText('Engine settings saved.', { exact: false }).waitFor();
     await screenshot(page, 'settings-3-gpu');
@@ -384,7 +384,7 @@ esac
         'GPU 1 (not found)',
     );
     await page.getByText('GPU 1 (REFT_STUDIO_GPU) does not exist: this machine has GPU 0').first().waitFor();
-    await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB)' });
+    await gpu.selectOption({ label: 'The first (GPU 0: NVIDIA GeForce RTX 3060 · 12 GiB · compute 8.6)' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByTestId('engine-saved').getByText('Engine settings saved.', { exact: false }).waitFor();
     await page.reload();
