@@ -92,6 +92,13 @@ export interface TrainHooks {
    * holds, so its last answers are the adapter's.
    */
   onCheckpoint?: (c: CheckpointWritten, model: ReftModel, heldStep: number) => void | Promise<void>;
+  /**
+   * A resumed run's checkpoint, before its first step, as onCheckpoint is given a checkpoint just
+   * written (`model` holding the parameters of `heldStep`; `last` where the run ends there, as a
+   * pause at its last step or at an early stop's leaves it): a pause stops before the checkpoint's
+   * probe prompts answer, so its resume answers what is missing.
+   */
+  onResume?: (c: CheckpointWritten, model: ReftModel, heldStep: number) => void | Promise<void>;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
   /** Where the run's session really runs, once it exists (before the first step). */
@@ -506,6 +513,18 @@ async function trainLoop(
   const tracker = new BestSoFar(cfg.earlyStoppingPatience, cfg.keepBest);
   if (config.resumeFrom && resumed) tracker.restore(config.resumeFrom, resumed.best, states);
   let lastCheckpoint = config.resumeFrom && resumed ? { step: resumed.step, dir: config.resumeFrom } : null;
+  const endsHere = () => step === plan.totalSteps || tracker.exhausted;
+  /**
+   * The step whose parameters the session holds for the probe prompts answered at a checkpoint:
+   * its own, or at the run's last one, where nothing trains after, the adapter's (keepBest: the best
+   * evaluation's, loaded into `states`).
+   */
+  const heldForAnswers = (last: boolean): number => {
+    const best = tracker.best;
+    const adapterStep = last && cfg.keepBest && best !== null ? best.step : step;
+    if (adapterStep !== step) tracker.loadInto(states);
+    return adapterStep;
+  };
   let sessionTokens = 0,
     sessionSeconds = 0,
     sessionSteps = 0;
@@ -565,15 +584,11 @@ async function trainLoop(
       const k = checkpoints.findIndex((c) => resolve(c) === resolve(d));
       if (k >= 0) checkpoints.splice(k, 1);
     }
-    const last = step === plan.totalSteps || tracker.exhausted;
-    // Nothing trains after the last checkpoint: its answers may come from the adapter's parameters.
-    const best = tracker.best;
-    const adapterStep = last && cfg.keepBest && best !== null ? best.step : step;
-    if (adapterStep !== step) tracker.loadInto(states);
+    const last = endsHere();
     return hooks.onCheckpoint?.(
       { step, dir, ...(removed.length ? { removed } : {}), ...(last ? { last: true as const } : {}) },
       model,
-      adapterStep,
+      heldForAnswers(last),
     );
   };
   const ownCheckpoint = (d: string): boolean => {
@@ -594,6 +609,14 @@ async function trainLoop(
     );
   };
 
+  if (config.resumeFrom && hooks.onResume) {
+    const last = endsHere();
+    await hooks.onResume(
+      { step, dir: config.resumeFrom, ...(last ? { last: true as const } : {}) },
+      model,
+      heldForAnswers(last),
+    );
+  }
   // A resume from the checkpoint an early stop saved stops at once, as the run it continues did.
   while (step < plan.totalSteps && !tracker.exhausted) {
     const t0 = performance.now();

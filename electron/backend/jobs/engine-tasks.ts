@@ -80,10 +80,11 @@ export interface TrainArgs {
   config: TrainConfig;
   probe?: ProbeConfig | null;
   /**
-   * A resumed run's probe prompts with no answer recorded at its checkpoint's step, a step they
-   * answer at (a pause there stops before they do): answered before the first step.
+   * A resumed run's probe prompts with an answer recorded at the steps it may answer again: its
+   * checkpoint's (a pause there stops before they all answer) and its best evaluation's so far (a run
+   * that keeps the best answers last with that step's parameters). Each prompt answers once a step.
    */
-  unanswered?: { step: number; prompts: string[] } | null;
+  answered?: { step: number; prompts: string[] }[] | null;
   /** Who reads the run's error (default the studio): the CLI's runs store its refusals in its words. */
   audience?: Audience;
 }
@@ -491,7 +492,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // The probes' runners are on the training session (`on`): they load nothing.
   const probeOpts = { device: args.config.device };
   /** Each probe prompt's answer (greedy) on `runner`, as the sample of `step`. */
-  const answer = async (runner: ModelRunner, step: number, prompts = probe?.prompts ?? []) => {
+  const answer = async (runner: ModelRunner, step: number, prompts: string[]) => {
     if (!probe) return;
     for (const prompt of prompts) {
       if (signal.aborted) return;
@@ -505,42 +506,42 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
   // base packs them per session: 1.5 GB more at TinyLlama's shape in int8).
   // Every `every` steps and at the run's last checkpoint (its last step, or an early stop's). The
   // answers are recorded at the step whose parameters gave them: at a keep-best run's last checkpoint,
-  // the best evaluation's (TrainHooks.onCheckpoint), as its adapter answers.
-  const sampledSteps = new Set<number>();
+  // the best evaluation's (TrainHooks.onCheckpoint), as its adapter answers. A prompt answers once a
+  // step: the best step answered at its own checkpoint already (the same parameters, the same
+  // answers), in this process or, resumed, before it (TrainArgs.answered).
+  const answered = new Map((args.answered ?? []).map((a) => [a.step, new Set(a.prompts)]));
+  /** The probe prompts not answered at `step` yet, marked answered. */
+  const toAnswer = (step: number): string[] => {
+    const done = answered.get(step) ?? new Set<string>();
+    answered.set(step, done);
+    const prompts = (probe?.prompts ?? []).filter((p) => !done.has(p));
+    for (const p of prompts) done.add(p);
+    return prompts;
+  };
   const sampleAt = async ({ step, dir, last }: CheckpointWritten, model: ReftModel, heldStep: number) => {
     if (!probe || signal.aborted) return;
     if (step % probe.every !== 0 && !last) return;
-    // The best step answered already at its own checkpoint: the same parameters, the same answers.
-    if (sampledSteps.has(heldStep)) return;
-    await answerAs(dir, model, heldStep);
-  };
-  /** The answers of the adapter in checkpoint `dir`, whose parameters `model` holds, at `step`. */
-  const answerAs = async (dir: string, model: ReftModel, step: number, prompts?: string[]) => {
-    sampledSteps.add(step);
+    const prompts = toAnswer(heldStep);
+    if (!prompts.length) return;
     try {
       // The adapter's manifest formats the prompts and places the interventions, as in training.
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
-      await answer(prober, step, prompts);
+      await answer(prober, heldStep, prompts);
     } catch (e) {
-      emit('log', `probe samples at step ${step} failed: ${failed(e)}`);
+      emit('log', `probe samples at step ${heldStep} failed: ${failed(e)}`);
     }
   };
-  // Step 0 of the probe timeline: the base model's answers before any training (a fresh start only;
-  // a resumed run has them already), on the training session once it is open and before its first
-  // step (TrainHooks.onSession), its interventions given no positions: a session of their own
-  // loaded the model a second time (and on a quantized base packed it) for a handful of tokens.
-  // A resumed run answers there what its checkpoint's step left unanswered (TrainArgs.unanswered),
-  // the session holding that checkpoint's parameters.
-  const answersBeforeTraining = async (model: ReftModel) => {
+  // Step 0 of the probe timeline: the base model's answers before any training, on the training
+  // session once it is open and before its first step (TrainHooks.onSession), its interventions
+  // given no positions: a session of their own loaded the model a second time (and on a quantized
+  // base packed it) for a handful of tokens. A resumed run has them already, but for a pause before
+  // its first step (TrainHooks.onResume at step 0).
+  const answerBase = async (model: ReftModel) => {
     if (!probe || signal.aborted) return;
-    const { resumeFrom } = args.config;
-    if (resumeFrom) {
-      const missing = args.unanswered;
-      if (missing?.prompts.length) await answerAs(resumeFrom, model, missing.step, missing.prompts);
-      return;
-    }
+    const prompts = toAnswer(0);
+    if (!prompts.length) return;
     try {
-      await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0);
+      await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0, prompts);
     } catch (e) {
       emit('log', `probe answers before training failed: ${failed(e)}`);
     }
@@ -549,7 +550,10 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     signal,
     onLog: (m) => emit('log', m),
     onDevice: (d) => emit('device', d),
-    onSession: answersBeforeTraining,
+    onSession: (model) => (args.config.resumeFrom ? undefined : answerBase(model)),
+    // A pause answers no probes (the trainer saves and stops at once): its resume answers there
+    // what is missing, as the checkpoint just written would have.
+    onResume: (c, model, heldStep) => (c.step === 0 ? answerBase(model) : sampleAt(c, model, heldStep)),
     onProgress: (p) => emit('progress', p),
     onCheckpoint: (c, model, heldStep) => {
       emit('checkpoint', c);

@@ -111,23 +111,20 @@ export interface ExecuteOptions {
 }
 
 /**
- * The probe prompts with no answer recorded at the step a run resumes from, where that step is one
- * its probes answer at: a pause there stops before they answer (the trainer saves and stops at once),
- * so the resume answers them before its first step. Not at a last step of a run that keeps the
- * best: those answers are the best step's parameters', which the resumed session does not hold.
+ * The probe prompts a run resumed from checkpoint `state` has an answer to at the steps it may answer
+ * again (TrainArgs.answered): the checkpoint's, whose answers a pause there left undone or half done,
+ * and the best evaluation's so far, whose parameters a run that keeps the best answers with last.
  */
-function unansweredAt(
+function answeredAt(
   lib: Library,
   runId: number,
   cfg: StoredRunConfig,
   state: TrainerState,
-): TrainArgs['unanswered'] {
-  const probe = cfg.probe?.prompts.length ? cfg.probe : null;
-  const last = state.step === state.totalSteps;
-  if (!probe || state.step === 0 || (last ? cfg.keepBest : state.step % probe.every !== 0)) return null;
-  const answered = probePromptsAnswered(lib, runId, state.step);
-  const prompts = probe.prompts.filter((p) => !answered.has(p));
-  return prompts.length ? { step: state.step, prompts } : null;
+): TrainArgs['answered'] {
+  if (!cfg.probe?.prompts.length) return null;
+  const best = state.best?.best?.step;
+  const steps = best === undefined || best === state.step ? [state.step] : [state.step, best];
+  return steps.map((step) => ({ step, prompts: [...probePromptsAnswered(lib, runId, step)] }));
 }
 
 /**
@@ -167,7 +164,7 @@ async function trainRecordedRun(
     opts.onLogLine?.(line);
   };
   let resumeFrom: string | undefined;
-  let unanswered: TrainArgs['unanswered'] = null;
+  let answered: TrainArgs['answered'] = null;
   try {
     if (!cfg.checkpointDir || !cfg.out)
       throw new ConfigError('bad-run', `run ${runId} has no stored training config`);
@@ -181,7 +178,7 @@ async function trainRecordedRun(
     // recorded from it.
     if (state) appendMetrics(lib, runId, state.metrics);
     truncateMetrics(lib, runId, state?.step ?? 0);
-    if (state) unanswered = unansweredAt(lib, runId, cfg, state);
+    if (state) answered = answeredAt(lib, runId, cfg, state);
   } catch (e) {
     const wire = toWireError(e);
     const message = failureText(lib, run, wire.message);
@@ -279,7 +276,7 @@ async function trainRecordedRun(
           dataDir: lib.dataDir,
         },
         probe,
-        unanswered,
+        answered,
         audience: opts.audience,
       },
       {
