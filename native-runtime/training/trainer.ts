@@ -609,6 +609,40 @@ async function trainLoop(
     );
   };
 
+  /** Whether step `k` evaluates: every `evalEvery` steps, at the end of each epoch and at the last step. */
+  const evaluatesAt = (k: number) =>
+    run.eval.length > 0 &&
+    (k === plan.totalSteps || k % plan.stepsPerEpoch === 0 || (cfg.evalEvery > 0 && k % cfg.evalEvery === 0));
+  /** The held-out loss at `m`'s step, into `m` (and the best judged on it); null when cancelled part-way. */
+  const evaluateInto = async (m: MetricRecord) => {
+    // A run judged by its best evaluation finishes this one even when cancelled: a checkpoint
+    // without it would resume to another best (or another stop) than the run never paused.
+    m.evalLoss = await evaluate(model, run, tracker.active ? undefined : hooks.signal);
+    if (m.evalLoss === null) return;
+    lastEval = m.evalLoss;
+    if (tracker.active) tracker.observe(m.step, m.evalLoss, states);
+  };
+  const report = (m: MetricRecord) =>
+    hooks.onProgress?.({
+      step: m.step,
+      totalSteps: plan.totalSteps,
+      epoch: m.epoch,
+      loss: m.loss,
+      lr: m.lr,
+      gradNorm: m.gradNorm,
+      tokensPerS: m.tokensPerS,
+      // Unknown until a step of this session is timed (a resumed run's first report).
+      etaS: sessionSteps ? ((plan.totalSteps - step) * sessionSeconds) / sessionSteps : Number.NaN,
+      ...(m.evalLoss !== null ? { evalLoss: m.evalLoss } : {}),
+    });
+  // A pause during an evaluation stops it at once where no best is judged, so the checkpoint's step
+  // has no held-out loss: measured now, on the checkpoint's parameters, and reported again with it,
+  // the run reports the losses (and its adapter the `evalLoss`) of the run never paused.
+  const pausedIn = resumed ? metrics.at(-1) : undefined;
+  if (pausedIn?.step === step && pausedIn.evalLoss === null && evaluatesAt(step)) {
+    await evaluateInto(pausedIn);
+    if (pausedIn.evalLoss !== null) report(pausedIn);
+  }
   if (config.resumeFrom && hooks.onResume) {
     const last = endsHere();
     await hooks.onResume(
@@ -667,32 +701,10 @@ async function trainLoop(
       tokensPerS,
       evalLoss: null,
     };
-    const epochEnd = step % plan.stepsPerEpoch === 0;
-    if (
-      run.eval.length &&
-      (step === plan.totalSteps || epochEnd || (cfg.evalEvery > 0 && step % cfg.evalEvery === 0))
-    ) {
-      // A run judged by its best evaluation finishes this one even when cancelled: a checkpoint
-      // without it would resume to another best (or another stop) than the run never paused.
-      m.evalLoss = await evaluate(model, run, tracker.active ? undefined : hooks.signal);
-      if (m.evalLoss !== null) {
-        lastEval = m.evalLoss;
-        if (tracker.active) tracker.observe(step, m.evalLoss, states);
-      }
-    }
+    if (evaluatesAt(step)) await evaluateInto(m);
     metrics.push(m);
     if (metrics.length >= 2 * CHECKPOINT_METRICS) metrics.splice(0, metrics.length - CHECKPOINT_METRICS);
-    hooks.onProgress?.({
-      step,
-      totalSteps: plan.totalSteps,
-      epoch: m.epoch,
-      loss: m.loss,
-      lr,
-      gradNorm,
-      tokensPerS,
-      etaS: ((plan.totalSteps - step) * sessionSeconds) / sessionSteps,
-      ...(m.evalLoss !== null ? { evalLoss: m.evalLoss } : {}),
-    });
+    report(m);
     if (hooks.signal?.aborted) cancel();
     if (
       step === plan.totalSteps ||
