@@ -145,6 +145,14 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     });
     await killed;
     assert.equal(child.signalCode, 'SIGKILL');
+    // Stopped before its end it has no adapter: its best so far is not called the adapter's, as
+    // the run's page does not mark its probe answers so.
+    const stopped = cli('runs', 'show', String(runId));
+    assert.match(stopped.stdout, /^best: step 7, held-out loss \d+\.\d{4}$/m);
+    assert.deepEqual(JSON.parse(cli('runs', 'show', String(runId), '--json').stdout).best, {
+      ...whole.best,
+      kept: false,
+    });
     const r = cli('runs', 'resume', String(runId), '--json');
     assert.equal(r.status, 0, r.stderr);
     const resumed = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);

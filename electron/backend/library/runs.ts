@@ -93,7 +93,8 @@ export interface RunDetail extends RunRecord {
   lastCheckpointAdapterId: number | null;
   /**
    * The evaluation with the lowest held-out loss so far, for a run that keeps the best or stops early
-   * (null otherwise, or before its first evaluation); `kept`: the run's adapter is that step's.
+   * (null otherwise, or before its first evaluation); `kept`: the run's adapter is that step's (a
+   * completed run that keeps the best: before its end there is no adapter, and the best may change).
    */
   best: RunBest | null;
   /** Its sweep with the sweep's runs, where it was queued in one. */
@@ -281,7 +282,7 @@ function runBest(lib: Library, run: RunRecord): RunBest | null {
       'SELECT step, eval_loss AS evalLoss FROM run_metrics WHERE run_id = ? AND eval_loss IS NOT NULL ORDER BY eval_loss, step LIMIT 1',
     )
     .get(run.id) as { step: number; evalLoss: number } | undefined;
-  return row ? { ...row, kept: keepBest } : null;
+  return row ? { ...row, kept: keepBest && run.status === 'completed' } : null;
 }
 
 /** The folder a run's checkpoint is copied to when it is kept as an adapter: one per run and step. */
