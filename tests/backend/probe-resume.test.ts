@@ -58,31 +58,38 @@ const pauseAt = (runId: () => number, step: number) =>
     if (topic === 'jobs/progress' && d?.event === 'progress' && d.step === step) b.training.pause(runId());
   });
 
-/** A run of 9 steps paused at step 6 and resumed to its end; its record, and its checkpoint at 6. */
-async function pausedAt6(probe: { prompts: string[]; every: number; maxNewTokens: number } | undefined) {
+/** Starts a run of `params`, paused from within the report of step `at` (null: never): its id, and its record paused. */
+async function startPausedAt(params: Record<string, unknown>, at: number | null) {
   let id = 0;
-  const stop = pauseAt(() => id, 6);
-  const run = await call('runs/start', {
-    modelId,
-    datasetId,
-    layers: '1',
-    rank: 2,
-    positions: 'f1+l1',
-    lr: 0.02,
-    dropout: 0.1,
-    maxSteps: 9,
-    batchSize: 1,
-    checkpointEvery: 3,
-    ...(probe ? { probe } : {}),
-  });
-  id = run.runId;
+  const stop = at === null ? () => {} : pauseAt(() => id, at);
+  id = (await call('runs/start', { modelId, ...params })).runId;
+  if (at === null) return { id, paused: null };
   const paused = await settled(id, ['paused']);
   stop();
-  const checkpoint = paused.checkpoints.at(-1);
-  assert.equal(checkpoint.step, 6, 'paused at step 6');
+  assert.equal(paused.checkpoints.at(-1).step, at, `paused at step ${at}`);
+  return { id, paused };
+}
+
+/** A run of 9 steps paused at step 6 and resumed to its end; its record, and its checkpoint at 6. */
+async function pausedAt6(probe: { prompts: string[]; every: number; maxNewTokens: number } | undefined) {
+  const { id, paused } = await startPausedAt(
+    {
+      datasetId,
+      layers: '1',
+      rank: 2,
+      positions: 'f1+l1',
+      lr: 0.02,
+      dropout: 0.1,
+      maxSteps: 9,
+      batchSize: 1,
+      checkpointEvery: 3,
+      ...(probe ? { probe } : {}),
+    },
+    6,
+  );
   // Kept aside: the run prunes its checkpoints.
   const at6 = join(root, `run-${id}-step-6`);
-  cpSync(checkpoint.path, at6, { recursive: true });
+  cpSync(paused?.checkpoints.at(-1).path, at6, { recursive: true });
   await call('runs/resume', { id });
   return { done: await settled(id, ['completed']), at6 };
 }
@@ -119,11 +126,8 @@ test('a run paused at a probe step answers its probes there when it resumes', as
 
 /** A run judged by its held-out loss (`options`), uninterrupted or paused at step `at` and resumed. */
 async function judgedRun(options: Record<string, unknown>, at: number | null) {
-  let id = 0;
-  const stop = at === null ? () => {} : pauseAt(() => id, at);
-  id = (
-    await call('runs/start', {
-      modelId,
+  const { id } = await startPausedAt(
+    {
       datasetId: wordsId,
       layers: '1;3',
       positions: 'f1+l1',
@@ -135,14 +139,10 @@ async function judgedRun(options: Record<string, unknown>, at: number | null) {
       evalEvery: 1,
       checkpointEvery: 1,
       ...options,
-    })
-  ).runId;
-  if (at !== null) {
-    const paused = await settled(id, ['paused']);
-    stop();
-    assert.equal(paused.checkpoints.at(-1).step, at, `paused at step ${at}`);
-    await call('runs/resume', { id });
-  }
+    },
+    at,
+  );
+  if (at !== null) await call('runs/resume', { id });
   const done = await settled(id, ['completed']);
   const samples = done.samples.map((s: { step: number; prompt: string; output: string }) => [
     s.step,
