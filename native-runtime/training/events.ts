@@ -4,6 +4,7 @@
 // renderer imports this module too.
 //
 //   {event: 'progress', step, totalSteps, epoch, loss, lr, gradNorm, tokensPerS, etaS, evalLoss?}
+//       (a resumed run reports its checkpoint's step again with the held-out loss a pause stopped)
 //   {event: 'checkpoint', step, dir, removed?, last?}
 //   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
 //   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
@@ -21,7 +22,7 @@ export interface TrainProgress {
   lr: number;
   gradNorm: number;
   tokensPerS: number;
-  /** Seconds left at the current speed. */
+  /** Seconds left at the current speed (NaN before a step of this session is timed). */
   etaS: number;
   /** Held-out loss, on the steps where it was measured. */
   evalLoss?: number;
