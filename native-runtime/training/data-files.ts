@@ -116,7 +116,9 @@ function csvRow(r: CsvRecord, header: string[], delimiter: ',' | '\t'): RawRow {
   if (r.unclosedTo !== undefined) {
     return {
       line: r.line,
-      error: `a quote opened on line ${r.line} is never closed: lines ${r.line}–${r.unclosedTo} are inside it`,
+      error: `a quote opened on line ${r.line} is never closed: ${
+        r.unclosedTo > r.line ? `lines ${r.line}–${r.unclosedTo} are inside it` : 'the file ends on that line'
+      }`,
       text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
     };
   }

@@ -256,6 +256,12 @@ test('CSV: a quote never closed is reported where it opened, saying the rest of 
   assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
 });
 
+test('CSV: a quote opened on the last line says so, not "lines 14–14"', () => {
+  const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\n');
+  assert.equal(r.bad.length, 1);
+  assert.equal(r.bad[0].message, 'a quote opened on line 3 is never closed: the file ends on that line');
+});
+
 test('CSV: a last line of one quoted field, without a line end, is read as with one', () => {
   // Before: without the file's last newline, `""` was dropped silently (with it, a bad row: line 3).
   for (const text of ['prompt,completion\na,b\n""', 'prompt,completion\na,b\n""\n']) {
