@@ -409,6 +409,25 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await screenshot(page, 'train-7-started');
   });
 
+  test('an empty run name says what the run is called instead, and the run is called that', async () => {
+    // Bug: with the pirate dataset chosen the empty field showed "Demo: pirate persona adapter", as a
+    // default would, but the run was called "Run 7" and its adapter "Run 7 (loreft, rank 4)".
+    await freshDraft();
+    const name = page.getByLabel('Run name (optional)');
+    assert.equal(await name.inputValue(), '');
+    const placeholder = (await name.getAttribute('placeholder')) ?? '';
+    assert.match(placeholder, /^e\.g\. /, 'the grey text is an example, not a name the run gets');
+    const help = (await page.locator('#train-name-help').textContent()) ?? '';
+    assert.match(help, /left empty, by the run’s number \(“Run \d+”\)/);
+    await step('Training').click();
+    await page.getByLabel('Max steps').fill('1');
+    await step('Preview & start').click();
+    await page.getByTestId('train-start').click();
+    await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));
+    const runId = Number(/#\/runs\/(\d+)$/.exec(page.url())?.[1]);
+    assert.equal(await textWhen(page.locator('#run-title'), `Run ${runId}`), `Run ${runId}`);
+  });
+
   test('every step fits a 1000×700 window without sideways scrolling', async () => {
     await page.setViewportSize({ width: 1000, height: 700 });
     try {
