@@ -353,6 +353,21 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     );
   });
 
+  test('deleting an adapter says which went, on the page and aloud', async () => {
+    // Bug: the row went and focus fell to the page, with no word of what was deleted (a deleted run
+    // says so); a screen reader said nothing at all.
+    const said = await listenToAnnouncer(page);
+    await page.getByRole('button', { name: 'Delete my-pyreft' }).click();
+    await page.getByTestId('delete-adapter-dialog').getByRole('button', { name: 'Delete adapter' }).click();
+    await page
+      .getByTestId('adapters-table')
+      .getByText('my-pyreft', { exact: true })
+      .waitFor({ state: 'detached' });
+    const want = 'Adapter “my-pyreft” deleted.';
+    assert.equal(await textWhen(page.getByTestId('adapters-notice'), want), want);
+    await waitFor('the deletion said aloud', async () => (await said()).includes(want), 10_000);
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
     assert.ok(root);

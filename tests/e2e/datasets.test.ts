@@ -12,18 +12,20 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import type { RpcClient } from '../backend/helpers.ts';
+import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
   connected,
   DEMO_MODEL,
+  listenToAnnouncer,
   openPage,
   rpc,
   type Served,
   screenshot,
   skip,
   startStudio,
+  textWhen,
 } from './helpers.ts';
 
 const jsonl = (rows: unknown[]) =>
@@ -257,10 +259,15 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     await view().getByRole('button', { name: 'Save' }).click();
     await view().getByTestId('dataset-name').getByText('Arithmetic quiz').waitFor();
     await page.getByTestId('datasets-table').getByText('Arithmetic quiz').waitFor();
+    const said = await listenToAnnouncer(page);
     await view().getByRole('button', { name: 'Delete' }).click();
     await page.getByTestId('delete-dataset').getByRole('button', { name: 'Delete' }).click();
     await page.getByTestId('datasets-table').getByText('Arithmetic quiz').waitFor({ state: 'detached' });
     assert.equal(await view().count(), 0);
+    // Bug: the dataset went without a word of it, on the page or aloud.
+    const want = 'Dataset “Arithmetic quiz” deleted.';
+    assert.equal(await textWhen(page.getByTestId('datasets-notice'), want), want);
+    await waitFor('the deletion said aloud', async () => (await said()).includes(want), 10_000);
   });
 
   test('a pretty-printed .json row whose conversation has another name: the page asks for it', async () => {
