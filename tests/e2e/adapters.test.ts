@@ -246,7 +246,18 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await detail.getByLabel('Kind').selectOption({ label: 'Exact match' });
     await detail.getByLabel('Dataset', { exact: true }).selectOption({ label: 'many questions' });
     await detail.getByLabel('Examples').fill('');
-    await detail.getByRole('button', { name: 'Run evaluation' }).click();
+    await detail.getByRole('button', { name: 'Run evaluation' }).focus();
+    await page.keyboard.press('Enter');
+    // Bug: Run evaluation went disabled and focus fell to <body> for as long as the evaluation ran
+    // (minutes on a real model): the next Tab started at the top of the window. It goes to Cancel,
+    // where the action was, as Measure speed's button becomes Stop measuring.
+    await page
+      .waitForFunction(() => document.activeElement?.id === 'eval-cancel', null, { timeout: 10_000 })
+      .catch(() => {});
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName),
+      'eval-cancel',
+    );
     await detail
       .getByTestId('eval-progress')
       .getByText(/^\d+ of 400 examples$/)
