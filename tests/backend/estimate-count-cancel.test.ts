@@ -2,8 +2,9 @@
 // count the whole dataset to find its longest example (run-memory-check.ts) — minutes for a big one.
 // That wait says how far it is ('datasets/token-progress' under the estimate's requestId) and stops
 // with runs/estimate-cancel, its count too where nobody else waits on it; a count the histogram also
-// waits on goes on. The model is a Llama-7B shape in a sparse file (only its header is read), with
-// the smallest batch whose int4 step is refused at the max length on this computer.
+// waits on goes on, until the histogram stops waiting too. The model is a Llama-7B shape in a sparse file (only
+// its header is read), with the smallest batch whose int4 step is refused at the max length on this
+// computer.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ const model = sparseLlama(root, 4);
 const MAX_LENGTH = 1024;
 let batch = 1;
 let b: Backend;
+let engine: WorkerEngine;
 let modelId: number;
 let big: number;
 let small: number;
@@ -33,10 +35,8 @@ before(async () => {
   const spec = loadModelSpec(model);
   while (!(await trainingStartIssue(spec, { quantize: 'int4', device: 'cpu', batch, tokens: MAX_LENGTH })))
     batch *= 2;
-  b = createBackend(join(root, 'data'), {
-    seedDemo: false,
-    engine: new WorkerEngine({ dataDir: join(root, 'data') }),
-  });
+  engine = new WorkerEngine({ dataDir: join(root, 'data') });
+  b = createBackend(join(root, 'data'), { seedDemo: false, engine });
   modelId = (await call('models/add', { path: model })).id;
   ({ big, small } = await importCountingDatasets(call, root));
 });
@@ -73,6 +73,19 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** The 'counts' engine process's id, or null when none is alive. */
+const countsPid = () => engine.processes().find((p) => p.lane === 'counts')?.pid ?? null;
+
+/** Whether process `pid` still exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The small version's count answers within `ms`: the 'counts' process is not busy for nobody. */
@@ -113,7 +126,7 @@ test('an estimate stopped before its count began starts none', async () => {
   await countsSmallWithin(25_000, 'none');
 });
 
-test('a stopped estimate leaves a count the histogram also waits on running', async () => {
+test('a stopped estimate leaves a count the histogram also waits on running, until that stops too', async () => {
   const histogram = progressOf('count-1');
   try {
     const counting = callError('datasets/token-lengths', { datasetId: big, modelId, requestId: 'count-1' });
@@ -125,8 +138,11 @@ test('a stopped estimate leaves a count the histogram also waits on running', as
     // The histogram's count goes on: more pushes come, and it was not failed with the estimate.
     const seen = histogram.pushes.length;
     await waitFor('the histogram count going on', async () => histogram.pushes.length > seen, 60_000);
+    const pid = countsPid() as number;
     await call('datasets/token-lengths-cancel', { requestId: 'count-1' });
     assert.equal((await counting).code, 'cancelled');
+    // Bug: the stopped estimate had joined the count, which then went on for nobody for a minute.
+    await waitFor('the counting process ended', async () => !alive(pid), 3000);
   } finally {
     histogram.off();
   }

@@ -15,8 +15,13 @@ export type CountProgress = (done: number, total: number | null) => void;
 
 interface Running {
   stop: AbortController;
-  /** How many other requests joined it since it started. */
-  joined: number;
+  /** Where it is kept (kept-token-counts.ts), to drop it from there when it is stopped. */
+  at: string;
+  /**
+   * How many requests wait on it now: each one's abort takes it off, and the last one's stops the
+   * count. A request without a signal never leaves, so a count it waits on always ends.
+   */
+  waiting: number;
   /** Everyone waiting on it who wants to know how far it is. */
   listeners: Set<CountProgress>;
 }
@@ -38,7 +43,7 @@ export interface CountOptions {
  * run's longest example before it starts (run-memory-check.ts) share them.
  * Aborting `signal` stops this request's wait at once ('cancelled'); the count itself — minutes for a
  * big version, and the 'counts' process with it — is stopped (its process killed: a tokenization
- * hears no cancel) only if it started for this request and no other request has joined it since.
+ * hears no cancel) once no request waits on it any more, whichever started it.
  */
 export function countTokens(
   engine: Engine,
@@ -51,16 +56,13 @@ export function countTokens(
   // Every row counted answers a request for a sample too.
   const hit =
     keptTokenCounts.get(key) ?? (sample !== undefined ? keptTokenCounts.get(`${key}:${sample}`) : undefined);
-  if (hit) {
-    const running = inFlight.get(hit);
-    if (running) running.joined++;
-    return { counts: followed(hit, signal, running, onProgress), cached: true };
-  }
-  // Stopped before it began (an estimate cancelled while its memory check still planned): the abort
-  // below would never fire, and the count would run for minutes for nobody.
-  if (signal?.aborted) return { counts: Promise.reject(new CancelledError(CANCELLED)), cached: false };
+  // Stopped before it began (an estimate cancelled while its memory check still planned): its abort
+  // would never fire, and a new count would run for minutes for nobody.
+  if (signal?.aborted) return { counts: Promise.reject(new CancelledError(CANCELLED)), cached: !!hit };
+  if (hit) return { counts: followed(hit, signal, inFlight.get(hit), onProgress), cached: true };
   const stop = new AbortController();
-  const entry: Running = { stop, joined: 0, listeners: new Set() };
+  const at = sample !== undefined ? `${key}:${sample}` : key;
+  const entry: Running = { stop, at, waiting: 0, listeners: new Set() };
   const counts = engine.call(
     'tokenLengths',
     {
@@ -84,29 +86,32 @@ export function countTokens(
     () => inFlight.delete(counts),
     () => inFlight.delete(counts),
   );
-  const at = sample !== undefined ? `${key}:${sample}` : key;
   keptTokenCounts.keep(at, counts);
-  signal?.addEventListener(
-    'abort',
-    () => {
-      if (inFlight.get(counts) !== entry || entry.joined > 0) return;
-      keptTokenCounts.discard(at, counts);
-      inFlight.delete(counts);
-      stop.abort();
-    },
-    { once: true },
-  );
   return { counts: followed(counts, signal, entry, onProgress), cached: false };
 }
 
-/** `counts`, followed through `onProgress` while it runs, or a 'cancelled' rejection as soon as `signal` aborts. */
+/**
+ * `counts`, followed through `onProgress` while it runs, or a 'cancelled' rejection as soon as
+ * `signal` aborts — which, for the last request waiting on a count still `running`, stops it.
+ */
 function followed(
   counts: Promise<TokenLengths>,
   signal: AbortSignal | undefined,
   running: Running | undefined,
   onProgress: CountProgress | undefined,
 ): Promise<TokenLengths> {
-  if (!onProgress || !running) return waitUnless(counts, signal, CANCELLED);
-  running.listeners.add(onProgress);
-  return waitUnless(counts, signal, CANCELLED).finally(() => running.listeners.delete(onProgress));
+  if (!running) return waitUnless(counts, signal, CANCELLED);
+  running.waiting++;
+  const leave = () => {
+    if (--running.waiting > 0 || inFlight.get(counts) !== running) return;
+    keptTokenCounts.discard(running.at, counts);
+    inFlight.delete(counts);
+    running.stop.abort();
+  };
+  signal?.addEventListener('abort', leave, { once: true });
+  if (onProgress) running.listeners.add(onProgress);
+  return waitUnless(counts, signal, CANCELLED).finally(() => {
+    signal?.removeEventListener('abort', leave);
+    if (onProgress) running.listeners.delete(onProgress);
+  });
 }
