@@ -2,9 +2,10 @@
 // count the whole dataset to find its longest example (run-memory-check.ts) — minutes for a big one.
 // That wait says how far it is ('datasets/token-progress' under the estimate's requestId) and stops
 // with runs/estimate-cancel, its count too where nobody else waits on it; a count the histogram also
-// waits on goes on, until the histogram stops waiting too. The model is a Llama-7B shape in a sparse file (only
-// its header is read), with the smallest batch whose int4 step is refused at the max length on this
-// computer.
+// waits on goes on, until the histogram stops waiting too. runs/start waits on the same count: its
+// window closing stops it, and nothing is recorded. The model is a Llama-7B shape in a sparse file
+// (only its header is read), with the smallest batch whose int4 step is refused at the max length on
+// this computer.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -42,13 +43,16 @@ before(async () => {
 });
 after(() => b.close());
 
-const estimateOf = (datasetId: number, requestId: string) => ({
+const runOf = (datasetId: number) => ({
   modelId,
   datasetId,
   quantize: 'int4',
   device: 'cpu',
   maxLength: MAX_LENGTH,
   batchSize: batch,
+});
+const estimateOf = (datasetId: number, requestId: string) => ({
+  ...runOf(datasetId),
   calibrate: false,
   requestId,
 });
@@ -146,4 +150,22 @@ test('a stopped estimate leaves a count the histogram also waits on running, unt
   } finally {
     histogram.off();
   }
+});
+
+test("a run start whose window closes during its memory check's count stops the count, recording nothing", async () => {
+  engine.refresh(); // no idle 'counts' process left from earlier tests: the next one is this start's count
+  const link = new AbortController();
+  const starting = b.handle(
+    { type: 'request', id: 9101, method: 'runs/start', params: runOf(big) },
+    { gone: link.signal },
+  );
+  await waitFor('the count under way', async () => countsPid() !== null, 60_000);
+  const pid = countsPid() as number;
+  await new Promise((r) => setTimeout(r, 1000));
+  link.abort();
+  // Bug: the start went on counting every row for the window that had closed, then recorded the run.
+  const reply = (await within(starting, 3000, 'the stopped start')) as { error?: { code: string } };
+  assert.equal(reply.error?.code, 'cancelled');
+  await waitFor('the counting process ended', async () => !alive(pid), 3000);
+  assert.deepEqual(await call('runs/list', {}), []);
 });

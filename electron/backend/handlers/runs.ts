@@ -38,6 +38,8 @@ const RequestId = z.string().min(1).max(100);
 // Estimates in flight: a measurement is minutes of training steps at desktop sizes, holding the
 // device meanwhile; a memory check may wait minutes on the data's token count.
 const estimates = new CancellableRequests('estimating');
+// Starts checking a run (the same memory check, the same wait), stopped when their window goes away.
+const starts = new CancellableRequests('starting');
 
 /** A bad training option is refused as the CLI and the Train form refuse it (code, field, message). */
 function refuseOptions(params: unknown): OptionError | null {
@@ -78,11 +80,14 @@ export const runsHandlers = defineHandlers({
   ),
   /** The run with its metrics thinned for charts (a long run's every point: the CLI's `runs show`). */
   'runs/get': handler(Id, (p, ctx): Promise<RunDetail> => getRunForCharts(ctx.lib, p.id)),
-  /** Validates, records the run (config, dataset version, model fingerprint, system info) and queues it. */
+  /**
+   * Validates, records the run (config, dataset version, model fingerprint, system info) and queues it.
+   * Its window closing while the memory check counts the data stops the count: nothing is recorded.
+   */
   'runs/start': handler(
     RunParamsSchema,
     async (p, ctx): Promise<RunRecord & { runId: number }> => {
-      const run = await ctx.training.start(p);
+      const run = await starts.run(undefined, ctx.client, (signal) => ctx.training.start(p, signal));
       return { ...run, runId: run.id };
     },
     { refuse: refuseOptions },
@@ -94,7 +99,7 @@ export const runsHandlers = defineHandlers({
   'runs/start-many': handler(
     StartManySchema,
     async (p, ctx): Promise<{ sweepId: number; runIds: number[]; runs: RunRecord[] }> => {
-      const r = await ctx.training.startMany(p.runs);
+      const r = await starts.run(undefined, ctx.client, (signal) => ctx.training.startMany(p.runs, signal));
       return { ...r, runIds: r.runs.map((run) => run.id) };
     },
     { refuse: refuseSweepOptions },

@@ -75,8 +75,12 @@ export class TrainingService {
     readonly events: BackendEvents,
   ) {}
 
-  async start(p: RunParams): Promise<RunRecord> {
-    const plan = await this.#planChecked(p);
+  /**
+   * Plans, checks and records a run, and queues it. `signal` (the requester gone) stops it while it
+   * checks — the memory check's token count may take minutes — and nothing is recorded.
+   */
+  async start(p: RunParams, signal?: AbortSignal): Promise<RunRecord> {
+    const plan = await this.#planChecked(p, signal);
     const run = createRecordedRun(this.lib, plan, p.name);
     this.#queued(run.id, plan);
     return getRunRecord(this.lib, run.id);
@@ -87,11 +91,14 @@ export class TrainingService {
    * in one transaction with their sweep, and queued. One refused run refuses the sweep, naming the
    * run ("run 2 of 3, “lr 1e-2”: …"): nothing is recorded or queued.
    */
-  async startMany(ps: readonly RunParams[]): Promise<{ sweepId: number; runs: RunRecord[] }> {
+  async startMany(
+    ps: readonly RunParams[],
+    signal?: AbortSignal,
+  ): Promise<{ sweepId: number; runs: RunRecord[] }> {
     const plans: PlannedRun[] = [];
     for (const [i, p] of ps.entries()) {
       try {
-        plans.push(await this.#planChecked(p));
+        plans.push(await this.#planChecked(p, signal));
       } catch (e) {
         throw refusalOfSweepRun(e, sweepRunWho(i, ps.length, p.name));
       }
@@ -109,11 +116,16 @@ export class TrainingService {
     return { sweepId, runs: ids.map((id) => getRunRecord(this.lib, id)) };
   }
 
-  /** Plans a run and refuses it as the engine would at its start (its probe prompts, its memory). */
-  async #planChecked(p: RunParams): Promise<PlannedRun> {
+  /**
+   * Plans a run and refuses it as the engine would at its start (its probe prompts, its memory).
+   * Stopped by `signal` ('cancelled'), up to the moment its caller records it.
+   */
+  async #planChecked(p: RunParams, signal?: AbortSignal): Promise<PlannedRun> {
     const plan = await planRunChecked(this.lib, this.engine, p);
     // Refused here, as its estimate says, rather than recorded to fail at the engine's same check.
-    await refuseRunOverMemory(this.engine, plan);
+    await refuseRunOverMemory(this.engine, plan, signal);
+    // Stopped after its count ended (the last ask of the check): still nothing to record.
+    if (signal?.aborted) throw new CancelledError('the run was not started: its request was stopped');
     return plan;
   }
 

@@ -56,9 +56,15 @@ export async function runMemoryIssue(
 /**
  * Refuses `plan` where the engine would refuse it for memory at its start (an OptionError, studio
  * and CLI words), before it is recorded: the studio's runs/start and the CLI's `train` alike.
+ * `signal` (the requester gone, a Ctrl-C) stops the token count it may wait on ('cancelled'), and
+ * the count with it where no one else waits on it, as the estimate's check stops.
  */
-export async function refuseRunOverMemory(engine: Engine, plan: CheckedPlan): Promise<void> {
-  const issue = await runMemoryIssue(engine, plan);
+export async function refuseRunOverMemory(
+  engine: Engine,
+  plan: CheckedPlan,
+  signal?: AbortSignal,
+): Promise<void> {
+  const issue = await runMemoryIssue(engine, plan, { signal });
   if (issue) throw new OptionError(issue);
 }
 
