@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { LibraryChange } from '../../electron/backend/events.ts';
 import type { Backend } from '../../electron/backend/host.ts';
@@ -285,17 +285,19 @@ export async function whileBusy(
 
 /**
  * Runs `method` while the cheap datasets/list is asked every 20 ms, as another window would; returns
- * the slowest answer, timed from when it was due (a timer held back by a stalled loop counts), and
- * the long call's result. A time, for work that yields only part of the way: whileBusy's order is
- * already right when the loop is held only after the first turn (a file read before it is parsed).
+ * the slowest answer, timed from when it was due (a timer held back by a stalled loop counts), how
+ * long the loop was busy meanwhile (not idle, waiting for events), and the long call's result. A
+ * time, for work that yields only part of the way: whileBusy's order is already right when the loop
+ * is held only after the first turn (a file read before it is parsed).
  */
 export async function slowestAnswerDuring(
   call: (method: string, params?: unknown) => Promise<unknown>,
   method: string,
   params: unknown,
-): Promise<{ slowestMs: number; result: unknown }> {
+): Promise<{ slowestMs: number; busyMs: number; result: unknown }> {
   let done = false;
   let slowestMs = 0;
+  const elu = performance.eventLoopUtilization();
   const long = call(method, params).finally(() => {
     done = true;
   });
@@ -311,8 +313,11 @@ export async function slowestAnswerDuring(
     }
   })();
   const [result] = await Promise.all([long, pings]);
-  console.log(`# ${method}: slowest datasets/list answer ${slowestMs.toFixed(0)} ms`);
-  return { slowestMs, result };
+  const busyMs = performance.eventLoopUtilization(elu).active;
+  console.log(
+    `# ${method}: slowest datasets/list answer ${slowestMs.toFixed(0)} ms, loop busy ${busyMs.toFixed(0)} ms`,
+  );
+  return { slowestMs, busyMs, result };
 }
 
 /**

@@ -2,14 +2,15 @@
 // loop (issue 13: a hostile pyreft folder stalled every client for 10 s); datasets/import reads,
 // parses and freezes the file there too (a 24 MB CSV, parsed whole, held every window for 8 s; a
 // Parquet file of one row group, decoded at once, 1.8 s). In-process host, real WorkerEngine, real
-// SQLite file; the engine is wrapped only to record which operations ran.
+// SQLite file; the engine is wrapped only to record which operations ran. Times are checked against
+// a control: the same import with the engine in-process (its work on the loop), the same minute.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
-import { type Engine, WorkerEngine } from '../../electron/backend/jobs/engine.ts';
+import { type Engine, InProcessEngine, WorkerEngine } from '../../electron/backend/jobs/engine.ts';
 import { viewsOfOneValue } from '../adapters/hostile-torch.ts';
 import { REFT } from '../helpers/fixtures.ts';
 import { LLAMA_FIXTURE, slowestAnswerDuring, tempDir } from './helpers.ts';
@@ -20,6 +21,8 @@ const F2L2 = join(REFT, 'llama-loreft-f2l2', 'pyreft_final');
 const ops: string[] = [];
 const engine = recording(new WorkerEngine());
 let b: Backend;
+/** The same backend with the work back on its loop (the engine in-process): the control. */
+let onLoop: Backend;
 let modelId: number;
 let nextId = 1;
 
@@ -58,11 +61,57 @@ before(async () => {
   const r = await request('models/add', { path: LLAMA_FIXTURE, name: 'Llama fixture' });
   assert.equal(r.type, 'reply', JSON.stringify(r));
   modelId = r.result.id;
+  onLoop = createBackend(join(root, 'on-loop-data'), {
+    seedDemo: false,
+    watchHubCache: false,
+    engine: new InProcessEngine(),
+  });
 });
 
 after(async () => {
   await b.close();
+  await onLoop.close();
 });
+
+/** `call` on the control backend (the same requests, its work on the loop). */
+async function callOnLoop(method: string, params: unknown = {}): Promise<unknown> {
+  const r = await onLoop.handle({ type: 'request', id: nextId++, method, params });
+  if (r.type !== 'reply') throw new Error(`${method} on the loop: ${r.error.message}`);
+  return r.result;
+}
+
+interface Timed {
+  /** The slowest answer to another window meanwhile (slowestAnswerDuring). */
+  slowestMs: number;
+  /** How long the loop was busy meanwhile. */
+  busyMs: number;
+}
+
+/**
+ * `method` as slowestAnswerDuring times it, then the same request on the control backend, whose work
+ * is on the loop, timed the same way the same minute: a loaded machine slows both alike. (A fixed
+ * 200 ms for the slowest answer failed on a loaded 2-core machine with the work off the loop, 261 ms.)
+ */
+async function besideOnLoop(
+  method: string,
+  params: unknown,
+): Promise<{ off: Timed; on: Timed; result: unknown }> {
+  const { result, ...off } = await slowestAnswerDuring(call, method, params);
+  const { result: _, ...on } = await slowestAnswerDuring(callOnLoop, method, params);
+  return { off, on, result };
+}
+
+/**
+ * That the loop was busy less than a third as long as with the work on it (the control; 5 to 10
+ * times as long in practice). The busy time, not the slowest answer: the same work measured twice
+ * gives about the same busy time, but slowest answers apart by a factor of 3 (one stall more or less).
+ */
+function offTheLoop({ off, on }: { off: Timed; on: Timed }): void {
+  assert.ok(
+    off.busyMs < on.busyMs / 3,
+    `the loop was busy ${off.busyMs.toFixed(0)} ms, ${on.busyMs.toFixed(0)} ms with the work on it`,
+  );
+}
 
 test('adapters/import reads the folder in an engine process and registers it', async () => {
   ops.length = 0;
@@ -127,15 +176,17 @@ const bigCsv = join(root, 'big.csv');
 const bigRows = () => Array.from({ length: 80_000 }, (_, i) => `"${question(i)}","${answer(i)}"`);
 const writeCsv = (rows: string[]) => writeFileSync(bigCsv, `prompt,completion\n${rows.join('\n')}\n`);
 
-test('a big CSV is parsed in an engine process: other windows are answered within 200 ms', async () => {
-  // 80,000 rows (10 MB), parsed whole: seconds on the loop. Row 3 is bad, reported by its line.
+test('a big CSV is parsed in an engine process: the loop does a fraction of the work', async () => {
+  // 80,000 rows (10 MB): seconds of parsing and freezing. Parsed in slices (the next test), on the
+  // loop it no longer holds one long stall, so the loop's busy time is what tells. Row 3 is bad,
+  // reported by its line.
   writeCsv(['"only a prompt"', ...bigRows()]);
   ops.length = 0;
-  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: bigCsv });
-  assert.ok(slowestMs < 200, `datasets/list waited ${slowestMs.toFixed(0)} ms`);
+  const timed = await besideOnLoop('datasets/import', { path: bigCsv });
   assert.deepEqual(ops, ['prepareDatasetImport']);
+  offTheLoop(timed);
   // biome-ignore lint/suspicious/noExplicitAny: the reply's fields
-  const r = result as any;
+  const r = timed.result as any;
   assert.equal(r.action, 'created');
   assert.equal(r.version.rowCount, 80_000);
   assert.deepEqual(r.rejected, [
@@ -153,11 +204,11 @@ test('a new version of a big dataset: its rows are hashed for their ids in an en
   await call('datasets/annotate', { datasetId, indices: [1000], addTags: ['kept'] });
   writeCsv([`"${question(-1)}","${answer(-1)}"`, ...bigRows()]);
   ops.length = 0;
-  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: bigCsv });
-  assert.ok(slowestMs < 200, `datasets/list waited ${slowestMs.toFixed(0)} ms`);
+  const timed = await besideOnLoop('datasets/import', { path: bigCsv });
   assert.deepEqual(ops, ['prepareDatasetImport', 'frozenRowHashes']);
+  offTheLoop(timed);
   // biome-ignore lint/suspicious/noExplicitAny: the reply's fields
-  const r = result as any;
+  const r = timed.result as any;
   assert.equal(r.action, 'new-version');
   assert.equal(r.dataset.id, datasetId);
   const page = await call('datasets/rows', { datasetId, offset: 1001, limit: 1 });
@@ -197,7 +248,7 @@ test("a big CSV is parsed in slices: the 'files' process answers other calls mea
 
 test('a Parquet file of one row group is decoded in an engine process', async () => {
   // hyparquet decodes a group at once: 1M rows held the loop ~1.5 s. A fixture that big is slow to
-  // write, so here the worker's operation is what is checked; the time is checked as for the CSV.
+  // write, so here the worker's operation is what is checked, and the time against the control.
   const n = 100_000;
   const pq = join(root, 'one-group.parquet');
   writeFileSync(
@@ -208,10 +259,10 @@ test('a Parquet file of one row group is decoded in an engine process', async ()
     }),
   );
   ops.length = 0;
-  const { slowestMs, result } = await slowestAnswerDuring(call, 'datasets/import', { path: pq });
-  assert.ok(slowestMs < 200, `datasets/list waited ${slowestMs.toFixed(0)} ms`);
+  const timed = await besideOnLoop('datasets/import', { path: pq });
   assert.deepEqual(ops, ['prepareDatasetImport']);
-  assert.equal((result as { version: { rowCount: number } }).version.rowCount, n);
+  offTheLoop(timed);
+  assert.equal((timed.result as { version: { rowCount: number } }).version.rowCount, n);
 });
 
 test('a refused dataset file says why in one line, as it did on the loop', async () => {
