@@ -1,13 +1,14 @@
 // Bundles the Electron entry points with esbuild into dist/electron/*.cjs: main (main process),
 // preload (sandboxed preload), utility-entry (the backend's utilityProcess) and engine-worker (the
 // engine's processes, forked from the file next to the bundle by electron/backend/jobs/engine.ts). Native modules and
-// electron stay external (loaded from node_modules / the unpacked asar at run time).
+// electron stay external (loaded from node_modules / the unpacked asar at run time): electron-bundle.js.
 // `--outdir DIR` writes them elsewhere (tests/electron/packaged-app.ts stages a packaged app there).
 
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_OPTIONS } from './electron-bundle.js';
 
 // A path, not the URL's pathname ("%20" for a space, "/C:/…" on Windows).
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,14 +27,7 @@ await build({
   },
   outdir,
   outExtension: { '.js': '.cjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node22',
+  ...BUNDLE_OPTIONS,
   sourcemap: true,
-  external: ['electron', 'better-sqlite3', 'onnxruntime-node'],
-  // The sources are ESM and use import.meta.url to find files (paths.ts); CJS has __filename.
-  define: { 'import.meta.url': '__importMetaUrl' },
-  banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'info',
 });

@@ -1,27 +1,24 @@
-// What the engine's processes load: engine-worker.ts bundled as scripts/build-electron.js bundles it,
-// read from esbuild's own list of the files it put in. Every engine process (one a lane, one a run)
-// loads all of it, so the library's database layer (better-sqlite3, db/) and the Hub client
-// (@huggingface/hub) stay out: the 'files' lane's model scan reads folders only (hub/scan.ts,
-// library/model-inspect.ts) and a re-import's row hashes need no database (library/row-hashes.ts).
+// What the engine's processes load: engine-worker.ts bundled as scripts/build-electron.js bundles it
+// (the same options, scripts/electron-bundle.js), read from esbuild's own list of the files it put
+// in. Every engine process (one a lane, one a run) loads all of it, so the library's database layer
+// (better-sqlite3, db/) and the Hub client (@huggingface/hub) stay out: the 'files' lane's model
+// scan reads folders only (hub/scan.ts, library/model-inspect.ts) and a re-import's row hashes need
+// no database (library/row-hashes.ts).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { build } from 'esbuild';
 import { appRoot } from '../../electron/backend/paths.ts';
+import { BUNDLE_OPTIONS } from '../../scripts/electron-bundle.js';
 
 /** The inputs and external modules of the engine-worker bundle. */
 async function engineBundle(): Promise<{ inputs: string[]; externals: string[] }> {
   const r = await build({
     absWorkingDir: appRoot(),
     entryPoints: ['electron/backend/jobs/engine-worker.ts'],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node22',
+    ...BUNDLE_OPTIONS,
     write: false,
     metafile: true,
-    external: ['electron', 'better-sqlite3', 'onnxruntime-node'],
-    define: { 'import.meta.url': '__importMetaUrl' },
     logLevel: 'silent',
   });
   const externals = Object.values(r.metafile.outputs).flatMap((o) =>

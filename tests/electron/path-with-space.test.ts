@@ -34,7 +34,7 @@ test('npm start from a folder whose path has a space finds its built renderer', 
 test('the Electron bundles build from a folder whose path has a space', { timeout: 300_000 }, () => {
   const app = appCopy(
     spaced('build'),
-    ['scripts/build-electron.js'],
+    ['scripts/build-electron.js', 'scripts/electron-bundle.js'],
     ['node_modules', 'electron', 'native-runtime'],
   );
   execFileSync(process.execPath, [join(app, 'scripts', 'build-electron.js')], { cwd: app, stdio: 'pipe' });
