@@ -12,9 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { WorkerEngine } from '../../electron/backend/jobs/engine.ts';
-import { loadModelSpec } from '../../native-runtime/models/config.ts';
-import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
-import { sparseLlama } from '../helpers/models.ts';
+import { smallestRefusedBatch, sparseLlama } from '../helpers/models.ts';
 import { importCountingDatasets, inProcess, tempDir, waitFor } from './helpers.ts';
 
 // The check this file is about must run (REFT_STUDIO_MEMORY_CHECK=0 skips it), in the engine's
@@ -24,7 +22,7 @@ delete process.env.REFT_STUDIO_MEMORY_CHECK;
 const root = tempDir('estimate-count-cancel');
 const model = sparseLlama(root, 4);
 const MAX_LENGTH = 1024;
-let batch = 1;
+let batch: number;
 let b: Backend;
 let engine: WorkerEngine;
 let modelId: number;
@@ -33,9 +31,7 @@ let small: number;
 const { call, callError } = inProcess(() => b);
 
 before(async () => {
-  const spec = loadModelSpec(model);
-  while (!(await trainingStartIssue(spec, { quantize: 'int4', device: 'cpu', batch, tokens: MAX_LENGTH })))
-    batch *= 2;
+  batch = await smallestRefusedBatch(model, MAX_LENGTH);
   engine = new WorkerEngine({ dataDir: join(root, 'data') });
   b = createBackend(join(root, 'data'), { seedDemo: false, engine });
   modelId = (await call('models/add', { path: model })).id;

@@ -209,14 +209,8 @@ export async function completedRun(
   });
 }
 
-/**
- * Imports two versions to count tokens of: `big`, 60,000 long rows (a count of a minute on a loaded
- * 2-core machine, long enough to stop), and `small`, 8 rows (a count that answers at once).
- */
-export async function importCountingDatasets(
-  call: (method: string, params: unknown) => Promise<{ dataset: { id: number } }>,
-  root: string,
-): Promise<{ big: number; small: number }> {
+/** `root`/big.jsonl: 60,000 rows of about 100 words, seconds to tokenize (a count to stop). */
+export function writeCountingFile(root: string): string {
   const words = 'the quick brown fox jumps over a lazy dog while pirates sing about gold'.split(' ');
   const text = (i: number, n: number) =>
     Array.from({ length: n }, (_, k) => words[(i * 7 + k * 3) % 12]).join(' ');
@@ -225,7 +219,18 @@ export async function importCountingDatasets(
     JSON.stringify({ prompt: `Q${i}: ${text(i, 60)}?`, completion: ` ${text(i + 1, 40)}` }),
   );
   writeFileSync(file, `${rows.join('\n')}\n`);
-  const big = (await call('datasets/import', { path: file })).dataset.id;
+  return file;
+}
+
+/**
+ * Imports two versions to count tokens of: `big`, 60,000 long rows (a count of a minute on a loaded
+ * 2-core machine, long enough to stop), and `small`, 8 rows (a count that answers at once).
+ */
+export async function importCountingDatasets(
+  call: (method: string, params: unknown) => Promise<{ dataset: { id: number } }>,
+  root: string,
+): Promise<{ big: number; small: number }> {
+  const big = (await call('datasets/import', { path: writeCountingFile(root) })).dataset.id;
   const few = join(root, 'few.jsonl');
   writeJsonl(few, 8);
   const small = (await call('datasets/import', { path: few })).dataset.id;

@@ -9,6 +9,7 @@ import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats
 import { mulberry32 } from '../../native-runtime/generation/sampling.ts';
 import { type InterventionSpec, interventionKey } from '../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
+import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
 import type { InterventionState, ReftBatch } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
 import { MODELS } from './fixtures.ts';
@@ -113,6 +114,17 @@ export function sparseLlama(parent: string, layers: number): string {
   writeFileSync(file, plan.header);
   truncateSync(file, plan.totalBytes);
   return dir;
+}
+
+/**
+ * The smallest batch (a power of 2) whose int4 step of `tokens` on the CPU the engine refuses for
+ * memory on this computer: a run that makes the memory check count its data's longest example.
+ */
+export async function smallestRefusedBatch(model: string, tokens: number): Promise<number> {
+  const spec = loadModelSpec(model);
+  let batch = 1;
+  while (!(await trainingStartIssue(spec, { quantize: 'int4', device: 'cpu', batch, tokens }))) batch *= 2;
+  return batch;
 }
 
 /**

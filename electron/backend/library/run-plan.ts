@@ -285,6 +285,8 @@ export async function recordRunFromRefs(
     if (check) checkProbePrompts(check); // the CLI's own process: no loop to keep free
     return plan;
   });
+  // No signal: the CLI counts on its only thread, which no Ctrl-C handler could interrupt; Node's
+  // default ends the process there, nothing recorded (tests/cli/train-count-ctrl-c.test.ts).
   await refuseRunOverMemory(engine, trial);
   return writeTransaction(lib.db, () => {
     const plan = planned();
