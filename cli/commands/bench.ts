@@ -24,6 +24,7 @@ import {
   type SyntheticName,
   syntheticShape,
 } from '../../native-runtime/bench/synthetic.ts';
+import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
 import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
@@ -32,6 +33,8 @@ import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
+import { deviceUnavailable, runsOnCuda } from '../../native-runtime/runtime/session.ts';
+import { bf16Refusal } from '../../native-runtime/training/options.ts';
 import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/training/positions.ts';
 import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
@@ -70,6 +73,20 @@ function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
 }
 
 /**
+ * A bench needs the device it names (bench.ts requireDevice) and bfloat16 needs CUDA: both refused
+ * here in one line, before a synthetic model is built or a base converted (minutes on the 1B shape),
+ * not by the session that would open afterwards.
+ */
+async function refuseUnavailable(device: DeviceChoice, dtype: string): Promise<void> {
+  const why = device === 'cpu' || device === 'auto' ? null : await deviceUnavailable(device);
+  if (why) throw new ConfigError('provider-unavailable', `bench: ${why}`);
+  if (dtype === 'bfloat16' && !(await runsOnCuda(device)))
+    throw new UsageError(
+      `bench: ${bf16Refusal(device, device === 'auto' ? 'CUDA does not run here' : undefined).cli}`,
+    );
+}
+
+/**
  * The model to measure: a folder (--model) or a synthetic shape (--synthetic), in --quantize form.
  * `check` refuses the bench's options on the model's config, and `asks` (its use, a training
  * bench's step) the computer's memory, before the model is converted or built (minutes).
@@ -88,6 +105,7 @@ async function setup(
   const device = deviceFlag(ctx.values, 'bench');
   const scheme = quantizeFlag(ctx.values, 'bench');
   const dtype = dtypeFlag(ctx);
+  await refuseUnavailable(device, dtype);
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
   // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
   const compute = dtype === 'float32' ? {} : { compute: dtype };

@@ -157,6 +157,14 @@ export async function webgpuHalfSupport(device: DeviceChoice | undefined): Promi
   return (await probeWebgpu()).half === true;
 }
 
+/**
+ * Why sessions for `device` would not start on it (createSession's refusal under requireDevice), or
+ * null: asked before a model is built or converted, so a missing provider costs no minutes.
+ */
+export async function deviceUnavailable(device: DeviceChoice): Promise<string | null> {
+  return (await plan(device)).skipped;
+}
+
 /** The providers to try, in order, each with the reason it was skipped (for the notice). */
 async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: string | null }> {
   if (device === 'cpu') return { eps: ['cpu'], skipped: null };

@@ -13,7 +13,7 @@ import { main } from '../../cli/main.ts';
 import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
-import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { cudaReachable, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -109,6 +109,45 @@ it('bench refuses a bad --dtype; a quantized base computes in half precision', a
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}');
   assert.deepEqual([r.dtype, r.quantize, r.base_form], ['fp16', 'int8-b32', 'int8-b32']);
   assert.ok(r.tokens_per_s > 0, out);
+});
+
+it('bench refuses a device that cannot run, and bf16 off CUDA, in one line before building the model', async () => {
+  let err = '';
+  const run = async (...a: string[]) => {
+    err = '';
+    const t0 = Date.now();
+    const code = await main([...a, '--data-dir', tmp], { stdout: () => {}, stderr: (s) => (err += s) });
+    return { code, s: (Date.now() - t0) / 1000 };
+  };
+  const llama = fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url));
+  // Once refused only when ONNX Runtime found no bfloat16 Gemm on the CPU, after the base was loaded.
+  for (const device of ['cpu', 'webgpu'])
+    assert.equal(
+      (await run('bench', 'prefill', '--model', llama, '--dtype', 'bf16', '--device', device)).code,
+      2,
+    );
+  assert.equal(
+    err,
+    'error: bench: bfloat16 needs CUDA (WebGPU has no bfloat16 kernels): use --dtype fp32 or fp16\n',
+  );
+  if (cudaReachable() === null) return; // a machine with the CUDA pack: nothing to refuse
+  // Once refused by the first session, after the 1.1B synthetic model was built (two minutes here).
+  const r = await run(
+    'bench',
+    'prefill',
+    '--synthetic',
+    'tinyllama-1.1b',
+    '--device',
+    'cuda',
+    '--steps',
+    '1',
+  );
+  assert.equal(r.code, 1);
+  assert.match(
+    err,
+    /^error: bench: cuda: the CUDA runtime pack is not installed \(run `reft-studio runtime install cuda`/,
+  );
+  assert.ok(r.s < 30, `refused after ${r.s} s`);
 });
 
 it('bench refuses shapes the model cannot hold before building anything (no raw ONNX Runtime error)', async () => {
