@@ -161,7 +161,7 @@ function show(ctx: CommandContext, what: string, r: Record<string, unknown>): nu
   ctx.print(
     r,
     () =>
-      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device}${r.base_form ? ` (${r.base_form})` : ''}, ${r.threads || 'ORT default'} CPU threads`,
+      `${what}: ${Number(r.tokens_per_s).toFixed(1)} tok/s, ${Number(r.step_ms).toFixed(1)} ms/step, peak RSS ${r.peak_rss_mb} MB${r.peak_gpu_mb != null ? `, peak GPU ${r.peak_gpu_mb} MB` : ''} on ${r.device} in ${r.dtype ?? 'fp32'}${r.base_form && r.base_form !== r.dtype ? ` (weights ${r.base_form})` : ''}, ${r.threads || 'ORT default'} CPU threads`,
   );
   return 0;
 }
