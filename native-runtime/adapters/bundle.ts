@@ -4,7 +4,8 @@
 //                positions, rank, lr, epochs, batch size, …; `torchrun --nproc_per_node N train.py`
 //                works because Hugging Face's Trainer does the DDP; rank 0 saves result/
 //   data.jsonl   one {"prompt", "completion"} (or {"messages", "completion"} for chat data) per line:
-//                the rows the run trains on, without those its held-out share keeps aside
+//                exactly the rows the run trains on: not those its held-out share keeps aside, nor
+//                those whose prompt places no intervention (the trainer leaves them out)
 //   heldout.jsonl  the run's held-out rows, for scoring the result (train.py does not read them):
 //                its held-out share's (evalSplit) as the trainer draws them (training/run-rows.ts),
 //                or every row of its held-out file (evalData)
@@ -28,7 +29,7 @@ import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
 import { parsePositions } from '../training/positions.ts';
-import { heldOutShareLines } from '../training/run-rows.ts';
+import { type RunRowLines, runRowLines } from '../training/run-rows.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
@@ -134,7 +135,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     { ...input.config, model: folder.dir, data, out: resolve(input.out, 'unused') } as TrainConfig,
     spec,
   );
-  const held = heldOutLines(folder, cfg);
+  const lines = rowLines(folder, cfg);
   const configOf = (rows: BundleConfig['data'], heldOut: BundleConfig['heldOut']): BundleConfig => ({
     format: 'reft-studio-bundle',
     version: 1,
@@ -179,16 +180,16 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     input.out,
     configOf,
     (fd) => {
-      const info = copyRows(fd, data, (line) => !held?.has(line));
-      const rows = info.count - (held?.size ?? 0);
+      const info = copyRows(fd, data, (line) => !lines.skipped.has(line) && !lines.held.has(line));
+      const rows = info.count - lines.skipped.size - lines.held.size;
       return { file: 'data.jsonl', format: info.format, rows, sha256: info.hash };
     },
     // The held-out rows are never held in memory either: a second pass over the data file for a
     // share, or the held-out file's rows, every one (the trainer scores them all).
-    held
+    lines.held.size
       ? (fd) => {
-          copyRows(fd, data, (line) => held.has(line));
-          return { file: HELD_OUT_FILE, rows: held.size, evalSplit: cfg.evalSplit };
+          copyRows(fd, data, (line) => lines.held.has(line));
+          return { file: HELD_OUT_FILE, rows: lines.held.size, evalSplit: cfg.evalSplit };
         }
       : cfg.evalData
         ? (fd) => {
@@ -201,21 +202,17 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
 }
 
 /**
- * The lines of the data file the run's held-out share keeps aside, drawn as the trainer draws them
- * (from the prompts' token counts: one whose prompt places no intervention is in neither share);
- * null without a share. Held-out data from another file (evalData) is not in the training file at all.
+ * The lines of the data file the run does not train on, found as the trainer finds them
+ * (training/run-rows.ts): those whose prompt places no intervention, and those its held-out share
+ * keeps aside. Held-out data from another file (evalData) is not in the training file at all.
  */
-function heldOutLines(
-  folder: ReturnType<typeof openModelFolder>,
-  cfg: ResolvedTrainConfig,
-): Set<number> | null {
-  if (cfg.evalData || !(cfg.evalSplit > 0)) return null;
+function rowLines(folder: ReturnType<typeof openModelFolder>, cfg: ResolvedTrainConfig): RunRowLines {
   if (!folder.tokenizer)
     throw new ConfigError(
       'missing-tokenizer',
-      `${folder.dir}: ${noTokenizerReason(folder.dir)}; the bundle needs it to leave out the rows --eval-split holds out`,
+      `${folder.dir}: ${noTokenizerReason(folder.dir)}; the bundle needs it to find the rows the run trains on`,
     );
-  return heldOutShareLines(folder.tokenizer, cfg, parsePositions(cfg.positions, cfg.maxLength));
+  return runRowLines(folder.tokenizer, cfg, parsePositions(cfg.positions, cfg.maxLength));
 }
 
 /**

@@ -275,13 +275,31 @@ export function trainsThroughChatTemplate(
   return promptUsesChatTemplate(format === 'chat' ? 'chat' : 'text', chatTemplate, tok);
 }
 
+/**
+ * The text the prompt's token ids are encoded from, and whether the tokenizer adds its special tokens
+ * (not to a rendered chat template, which writes them itself).
+ */
+export function promptText(
+  tok: Tokenizer,
+  ex: TextExample,
+  chatTemplate: 'auto' | 'none',
+): { text: string; addSpecialTokens: boolean } {
+  if (ex.kind === 'chat')
+    return {
+      text: tok.applyChatTemplate(ex.messages, { addGenerationPrompt: true }),
+      addSpecialTokens: false,
+    };
+  if (promptUsesChatTemplate(ex.kind, chatTemplate, tok)) {
+    const text = tok.applyChatTemplate([{ role: 'user', content: ex.prompt }], { addGenerationPrompt: true });
+    return { text, addSpecialTokens: false };
+  }
+  return { text: ex.prompt, addSpecialTokens: true };
+}
+
 /** The prompt's token ids as training and generation see them. */
 export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'auto' | 'none'): number[] {
-  if (ex.kind === 'chat') return tok.encodeChat(ex.messages, { addGenerationPrompt: true });
-  if (promptUsesChatTemplate(ex.kind, chatTemplate, tok)) {
-    return tok.encodeChat([{ role: 'user', content: ex.prompt }], { addGenerationPrompt: true });
-  }
-  return tok.encode(ex.prompt, { addSpecialTokens: true });
+  const { text, addSpecialTokens } = promptText(tok, ex, chatTemplate);
+  return tok.encode(text, { addSpecialTokens });
 }
 
 /** Token ids, prompt length and truncation of one example (see the header for the rules). */

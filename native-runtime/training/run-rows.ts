@@ -2,8 +2,8 @@
 // (prepareRun) and by the scale-out bundle (adapters/bundle.ts), whose data.jsonl must hold exactly
 // the rows the studio trains on. Examples whose prompt places no intervention are left out; a
 // held-out share (evalSplit) is drawn with mulberry32(mix(seed, EVAL_SALT)) over the rest, so the
-// same seed and data always hold out the same rows. The bundle draws the share from the prompts'
-// token counts alone (heldOutShareLines), as tokenizing whole rows took 6× the bundle's time. Imports
+// same seed and data always hold out the same rows. The bundle finds both from the prompts alone
+// (runRowLines), tokenizing only those too short to decide by their length. Imports
 // nothing of ONNX Runtime: the bundle is written where no session runs (a worker thread of the CLI).
 
 import { ConfigError } from '../errors.ts';
@@ -11,7 +11,7 @@ import { mulberry32, type Rng } from '../generation/sampling.ts';
 import type { ModelSpec } from '../models/config.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { ResolvedTrainConfig } from './config.ts';
-import { type DatasetInfo, encodePrompt, readTokenizedDataset, scanDataset, specialIds } from './data.ts';
+import { type DatasetInfo, promptText, readTokenizedDataset, scanDataset, specialIds } from './data.ts';
 import { optionError } from './options.ts';
 import { type Positions, placesInterventions } from './positions.ts';
 import { TokenizedRows } from './tokenized-rows.ts';
@@ -49,6 +49,14 @@ function noInterventionPositions(path: string): ConfigError {
  * a one-word prompt without bos or chat template) would only add a loss no step can lower, so it is
  * left out; a dataset with none left is refused before a run starts.
  */
+/**
+ * The trainer's rule for an example: it is trained on when its prompt, as tokenized and truncated
+ * for the run (`promptLen` tokens), places an intervention; more tokens never place fewer.
+ */
+function trainsOn(promptLen: number, positions: Positions): boolean {
+  return placesInterventions(promptLen, positions);
+}
+
 function examplesWithInterventions(
   rows: TokenizedRows,
   positions: Positions,
@@ -56,12 +64,10 @@ function examplesWithInterventions(
 ): { kept: TokenizedRows; skippedLines: number[] } {
   const skippedLines: number[] = [];
   for (let i = 0; i < rows.length; i++)
-    if (!placesInterventions(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
+    if (!trainsOn(rows.promptLen(i), positions)) skippedLines.push(rows.line(i));
   if (skippedLines.length === rows.length) throw noInterventionPositions(path);
   // Nothing left out (the usual case): the same store, not a copy of it.
-  const kept = skippedLines.length
-    ? rows.filter((i) => placesInterventions(rows.promptLen(i), positions))
-    : rows;
+  const kept = skippedLines.length ? rows.filter((i) => trainsOn(rows.promptLen(i), positions)) : rows;
   return { kept, skippedLines };
 }
 
@@ -119,37 +125,60 @@ function drawHeldOut(n: number, cfg: Pick<ResolvedTrainConfig, 'evalSplit' | 'se
   return held;
 }
 
+/** The lines of a run's data file that it does not train on (runRowLines). */
+export interface RunRowLines {
+  /** Examples left out: their prompt places no intervention (as readRunRows' skippedLines). */
+  skipped: Set<number>;
+  /** Examples its held-out share (evalSplit) keeps aside: readRunRows' `eval` (none without a share). */
+  held: Set<number>;
+}
+
 /**
- * The lines of the run's data file that its held-out share (evalSplit) keeps aside: the rows
- * readRunRows puts in `eval`, found by tokenizing the prompts only. The only row readRunRows drops
- * is one whose prompt, as tokenizeExample truncates it, places no intervention, i.e. is under 2
- * tokens; truncation keeps at least min(P, ⌈maxLength/2⌉) of a prompt's P tokens and never more
- * than P, and maxLength is at least 3, so the untruncated P decides it alike. Refuses as readRunRows
- * does a prompt of no tokens or a dataset with no example left.
+ * Which lines of the run's data file readRunRows leaves out and holds out, found from the prompts
+ * alone (tokenizing whole rows took 6× the scale-out bundle's time). The trainer keeps an example
+ * when trainsOn(its prompt as tokenizeExample truncates it); truncation keeps at least
+ * min(P, ⌈maxLength/2⌉) of a prompt's P tokens and never more than P, and trainsOn grows with the
+ * length, so trainsOn(min(P, ⌈maxLength/2⌉)) decides it alike. That needs only whether P reaches
+ * the shortest length trainsOn takes, which a long prompt does by its length alone
+ * (Tokenizer.minTokens): only the others are tokenized. Refuses as readRunRows does a prompt of no
+ * tokens or a dataset with no example left.
  */
-export function heldOutShareLines(
+export function runRowLines(
   tokenizer: Tokenizer,
   cfg: ResolvedTrainConfig,
   positions: Positions,
-): Set<number> {
-  const lines: number[] = [];
+): RunRowLines {
+  const kept: number[] = [];
+  const skipped = new Set<number>();
   const keptAfterTruncation = Math.ceil(cfg.maxLength / 2);
+  const trainsOnLength = (promptLen: number) => trainsOn(Math.min(promptLen, keptAfterTruncation), positions);
+  const enough = shortestTrained(keptAfterTruncation, trainsOnLength);
   let refused: unknown = null; // thrown once the whole file is known to be readable, as readRunRows
   const { path } = scanDataset(cfg.data, cfg.format, (ex) => {
     if (refused) return;
     let promptLen: number;
     try {
-      promptLen = encodePrompt(tokenizer, ex, cfg.chatTemplate).length;
+      const { text, addSpecialTokens } = promptText(tokenizer, ex, cfg.chatTemplate);
+      promptLen = tokenizer.minTokens(text);
+      if (promptLen < enough) promptLen = tokenizer.encode(text, { addSpecialTokens }).length;
     } catch (e) {
       refused = new ConfigError('bad-data', `${cfg.data}: line ${ex.line}: ${(e as Error).message}`);
       return;
     }
     if (promptLen === 0)
       refused = new ConfigError('empty-prompt', `${cfg.data}: line ${ex.line}: the prompt has no tokens`);
-    else if (placesInterventions(Math.min(promptLen, keptAfterTruncation), positions)) lines.push(ex.line);
+    else if (promptLen >= enough) kept.push(ex.line);
+    else skipped.add(ex.line);
   });
   if (refused) throw refused;
-  if (lines.length === 0) throw noInterventionPositions(path);
-  const held = drawHeldOut(lines.length, cfg);
-  return new Set(lines.filter((_, i) => held[i] === 1));
+  if (kept.length === 0) throw noInterventionPositions(path);
+  if (cfg.evalData || !(cfg.evalSplit > 0)) return { skipped, held: new Set() };
+  const held = drawHeldOut(kept.length, cfg);
+  return { skipped, held: new Set(kept.filter((_, i) => held[i] === 1)) };
+}
+
+/** The shortest prompt length (1…max) that `trains` takes, which decides every longer one; max + 1 if none. */
+function shortestTrained(max: number, trains: (promptLen: number) => boolean): number {
+  for (let n = 1; n <= max; n++) if (trains(n)) return n;
+  return max + 1;
 }

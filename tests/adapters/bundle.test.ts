@@ -285,11 +285,13 @@ test("the held-out share is the trainer's own with one-token prompts left out an
       heldLines.map((l) => rows[l - 1]),
       JSON.stringify(extra),
     );
-    // data.jsonl: every other row, the one-token ones included (pyreft reads them as they are).
+    // data.jsonl: exactly the rows the run trains on, not the one-token ones it leaves out.
+    const trainLines = Array.from({ length: run.train.length }, (_, k) => run.train.line(k));
     assert.deepEqual(
       readJsonl(join(out, 'data.jsonl')),
-      rows.filter((_, k) => !heldLines.includes(k + 1)),
+      trainLines.map((l) => rows[l - 1]),
     );
+    assert.equal(r.config.data.rows, run.train.length);
     assert.equal(r.config.heldOut?.rows, run.eval.length);
   }
   // Nothing left to split: refused in the trainer's words.
@@ -304,6 +306,50 @@ test("the held-out share is the trainer's own with one-token prompts left out an
   };
   assert.throws(() => prepareRun({ ...cfg, data: ones, out: join(dir, 'unused') }), refusal);
   assert.throws(() => makeBundle({ config: cfg, data: ones, out: join(dir, 'ones') }), refusal);
+});
+
+test("a chat dataset's held-out share is the trainer's own too", () => {
+  const dir = tmp('bundle-held-out-chat');
+  const rows = WORDS.map((w, i) => ({
+    messages: [
+      ...(i % 3 ? [] : [{ role: 'system', content: 'Answer briefly.' }]),
+      { role: 'user', content: i % 2 ? w : `Tell me about the ${w}, please.` },
+      { role: 'assistant', content: `A ${w}.` },
+    ],
+  }));
+  const data = writeJsonl(join(dir, 'chat.jsonl'), rows);
+  const config = { model: LLAMA, layers: '1;2', positions: 'f1+l1', seed: 5, evalSplit: 0.3 };
+  const out = join(dir, 'bundle');
+  makeBundle({ config, data, out });
+  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  const at = (t: typeof run.train) => Array.from({ length: t.length }, (_, k) => rows[t.line(k) - 1]);
+  const asBundled = (r: (typeof rows)[number]) => ({
+    messages: r.messages.slice(0, -1),
+    completion: r.messages.at(-1)?.content,
+  });
+  assert.deepEqual(readJsonl(join(out, 'heldout.jsonl')), at(run.eval).map(asBundled));
+  assert.deepEqual(readJsonl(join(out, 'data.jsonl')), at(run.train).map(asBundled));
+});
+
+test('a bundle without held-out rows leaves out the one-token prompts the trainer leaves out', () => {
+  const dir = tmp('bundle-one-token');
+  const model = modelWithoutBos(join(dir, 'no-bos'));
+  const rows = [
+    { prompt: 'a', completion: 'One letter: no intervention fits.' },
+    { prompt: 'Tell me about the sea.', completion: 'It is wet.' },
+    { prompt: 'b', completion: 'Another letter.' },
+    { prompt: 'Where is the ship?', completion: 'In the harbour.' },
+  ];
+  const data = writeJsonl(join(dir, 'train.jsonl'), rows);
+  const config = { model, layers: '1;2', positions: 'f1+l1', chatTemplate: 'none' as const };
+  const out = join(dir, 'bundle');
+  const r = makeBundle({ config, data, out });
+  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  assert.deepEqual(run.skippedLines, [1, 3]);
+  assert.deepEqual(readJsonl(join(out, 'data.jsonl')), [rows[1], rows[3]]);
+  assert.equal(r.config.data.rows, 2);
+  assert.equal(bundleRowsText(r.config), '2 examples');
+  assert.match(readFileSync(join(out, 'README.md'), 'utf8'), /^2 training examples are in `data\.jsonl`/m);
 });
 
 test('a run with a held-out file (--eval-data): heldout.jsonl holds its rows, counted in config.json', () => {
