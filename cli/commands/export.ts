@@ -100,7 +100,7 @@ export const exportCommand: Command = {
               checkRunDataKept(lib, id, s.data, 'give --data ID|FILE with rows to bundle');
             return s;
           })
-        : { config: readConfigFile(cfgFile as string), data: null };
+        : { config: readConfigFile(cfgFile as string), data: null, heldOutRemoved: false };
       const data = (await dataFileOf(ctx, dataRef)) ?? src.data ?? undefined;
       const dest = checkExportDestination(out, { dataDir: ctx.dataDir, force, label: '--out' });
       // Ctrl-C (or SIGTERM) stops the write at once and leaves the folder as it was
@@ -109,7 +109,7 @@ export const exportCommand: Command = {
       let written: Awaited<ReturnType<typeof makeBundleStoppable>>;
       try {
         written = await makeBundleStoppable(
-          { config: src.config, data, out: dest, force, asExport: true },
+          { config: src.config, data, heldOutRemoved: src.heldOutRemoved, out: dest, force, asExport: true },
           ctrlC.signal,
         );
       } finally {

@@ -73,11 +73,13 @@ export interface BundleConfig extends BundleTrainOptions {
   data: { file: 'data.jsonl'; format: DataFormat; rows: number; sha256: string };
   /**
    * The run's held-out rows, or null without any: its share of the data (evalSplit) or its own file
-   * (evalData; format and sha256 that file's, as data's).
+   * (evalData; format and sha256 that file's, as data's), or, that file removed from the library
+   * since, no file and why (HELD_OUT_REMOVED).
    */
   heldOut:
     | { file: 'heldout.jsonl'; rows: number; evalSplit: number }
     | { file: 'heldout.jsonl'; rows: number; format: DataFormat; sha256: string }
+    | typeof HELD_OUT_REMOVED
     | null;
   runId: string | null;
   datasetVersion: string | null;
@@ -90,8 +92,23 @@ type BundleRow =
 export const BUNDLE_FILES = ['README.md', 'config.json', 'data.jsonl', 'train.py'] as const;
 const HELD_OUT_FILE = 'heldout.jsonl' as const;
 
-/** "16 training examples, 4 held out": what a bundle carries, for the lines that report it. */
+/**
+ * config.json's heldOut where the run's held-out dataset was removed from the library: the bundle
+ * still trains as the run did (on every training row), but has nothing to score the result on.
+ */
+const HELD_OUT_REMOVED = {
+  file: null,
+  rows: 0,
+  missing: "the run's held-out dataset was removed from the library",
+} as const;
+
+/**
+ * "16 training examples, 4 held out": what a bundle carries, for the lines that report it; held-out
+ * rows it lacks are said too.
+ */
 export function bundleRowsText(c: BundleConfig): string {
+  if (c.heldOut?.file === null)
+    return `${plural(c.data.rows, 'training example')}; no held-out rows: ${c.heldOut.missing}`;
   const held = c.heldOut ? `, ${c.heldOut.rows} held out` : '';
   return `${plural(c.data.rows, c.heldOut ? 'training example' : 'example')}${held}`;
 }
@@ -108,6 +125,11 @@ export interface MakeBundleInput {
   config: Partial<TrainConfig> & { model: string };
   /** Training data file; defaults to config.data. */
   data?: string;
+  /**
+   * The run's held-out dataset (its evalData, left out of `config`) was removed from the library:
+   * the bundle is written without heldout.jsonl, config.json's heldOut and the README saying why.
+   */
+  heldOutRemoved?: boolean;
   out: string;
   force?: boolean;
   /** Mark `out` as an export (formats/export-marker.ts); a zip download's folder is not one. */
@@ -164,7 +186,7 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     keepBest: cfg.keepBest,
     earlyStoppingPatience: cfg.earlyStoppingPatience,
     data: rows,
-    heldOut,
+    heldOut: heldOut ?? (input.heldOutRemoved ? HELD_OUT_REMOVED : null),
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
   });
@@ -326,6 +348,10 @@ ${differs(c)}`;
 /** Where the run's held-out rows are and what they are for, or '' (none kept aside). */
 function heldOutText(c: BundleConfig): string {
   if (!c.heldOut) return '';
+  if (c.heldOut.file === null)
+    return `The studio held out the rows of a dataset of their own to measure the loss on unseen
+examples, but ${c.heldOut.missing}: this bundle has none of them.
+`;
   const which =
     'evalSplit' in c.heldOut
       ? `held out ${plural(c.heldOut.rows, 'more row')} (a share of ${c.heldOut.evalSplit})`

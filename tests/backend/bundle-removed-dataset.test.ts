@@ -76,7 +76,7 @@ test('a bundle of a run whose dataset was removed says why it has no rows, and w
   assert.equal(given.code, 0, given.err);
 });
 
-test("a run's held-out dataset is bundled as heldout.jsonl, and left out once removed from the library", async () => {
+test("a run's held-out dataset is bundled as heldout.jsonl; once removed from the library, the bundle says it lacks it", async () => {
   const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
   const trainFile = join(root, 'kept-train.jsonl');
   writeJsonl(trainFile, 8);
@@ -84,7 +84,7 @@ test("a run's held-out dataset is bundled as heldout.jsonl, and left out once re
   writeJsonl(heldFile, 3);
   const datasetId = (await call('datasets/import', { path: trainFile, name: 'kept' })).dataset.id;
   const held = (await call('datasets/import', { path: heldFile, name: 'held' })).dataset;
-  const { adapterId } = await completedRun(b, call, {
+  const { id: runId, adapterId } = await completedRun(b, call, {
     modelId,
     datasetId,
     evalDatasetVersionId: held.latest.id,
@@ -101,9 +101,34 @@ test("a run's held-out dataset is bundled as heldout.jsonl, and left out once re
   assert.deepEqual(lines('heldout.jsonl'), readFileSync(heldFile, 'utf8').trim().split('\n'));
   assert.equal(lines('data.jsonl').length, 8);
   // Removed (its library copy reclaimed), the held-out rows are no longer there to bundle: the
-  // training rows still are, and the bundle is written without them rather than refused.
+  // training rows still are, and the bundle is written without them rather than refused (train.py
+  // never reads them), its config.json, README and the line reporting it saying what it lacks.
   await call('datasets/remove', { id: held.id });
   const again = await call('adapters/export', { id: adapterId, out, format: 'bundle', force: true });
-  assert.match(again.note, /\(8 examples\)/);
+  const lacks =
+    "8 training examples; no held-out rows: the run's held-out dataset was removed from the library";
+  assert.match(again.note, new RegExp(`\\(${lacks}\\)`));
   assert.equal(existsSync(join(out, 'heldout.jsonl')), false);
+  assert.equal(lines('data.jsonl').length, 8);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).heldOut, {
+    file: null,
+    rows: 0,
+    missing: "the run's held-out dataset was removed from the library",
+  });
+  assert.match(
+    readFileSync(join(out, 'README.md'), 'utf8'),
+    /held-out dataset was removed from the library: this bundle has none of them/,
+  );
+  const cli = await cliIn(
+    dataDir,
+    'export',
+    '--format',
+    'bundle',
+    '--run',
+    String(runId),
+    '--out',
+    join(root, 'c'),
+  );
+  assert.equal(cli.code, 0, cli.err);
+  assert.match(cli.out, new RegExp(`^wrote a pyreft training bundle to .* \\(${lacks}\\)$`, 'm'));
 });

@@ -638,11 +638,14 @@ export function checkRunDataKept(lib: Library, runId: number, data: string | nul
     );
 }
 
-/** The training configuration and data file of a library run, for the scale-out bundle. */
+/**
+ * The training configuration and data file of a library run, for the scale-out bundle, and whether
+ * its held-out dataset was removed from the library since (its copy reclaimed).
+ */
 export function runTrainingSource(
   lib: Library,
   runId: number,
-): { config: Record<string, unknown> & { model: string }; data: string | null } {
+): { config: Record<string, unknown> & { model: string }; data: string | null; heldOutRemoved: boolean } {
   const r = getRunRecord(lib, runId);
   const cfg = { ...r.config } as Record<string, unknown>;
   let model = typeof cfg.model === 'string' ? cfg.model : null;
@@ -656,9 +659,11 @@ export function runTrainingSource(
       // the version was deleted: fall back to the file the run recorded
     }
   }
-  // A held-out dataset removed from the library since (its copy reclaimed) leaves the bundle without
-  // held-out rows rather than refused: they only score the result, the training rows are all there.
-  if (typeof cfg.evalData === 'string' && insideDataDir(lib, cfg.evalData) && !existsSync(cfg.evalData))
-    delete cfg.evalData;
-  return { config: { ...cfg, model }, data };
+  // A held-out dataset removed from the library since leaves the bundle without held-out rows rather
+  // than refused (train.py never reads them, and the run trained on every training row): makeBundle
+  // records their absence in config.json and says so (MakeBundleInput.heldOutRemoved).
+  const heldOutRemoved =
+    typeof cfg.evalData === 'string' && insideDataDir(lib, cfg.evalData) && !existsSync(cfg.evalData);
+  if (heldOutRemoved) delete cfg.evalData;
+  return { config: { ...cfg, model }, data, heldOutRemoved };
 }

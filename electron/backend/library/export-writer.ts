@@ -36,6 +36,8 @@ export type ExportJob = { out: string; force?: boolean } & (
       runId: number;
       config: Record<string, unknown> & { model: string };
       data: string | null;
+      /** The run's held-out dataset was removed from the library (MakeBundleInput.heldOutRemoved). */
+      heldOutRemoved?: boolean;
     }
 );
 
@@ -68,7 +70,14 @@ export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterEx
       note: "The studio's adapter format (manifest.json and adapter.safetensors); import it into another ReFT Studio.",
     };
   }
-  const r = makeBundle({ config: job.config, data: job.data ?? undefined, out, force: job.force, asExport });
+  const r = makeBundle({
+    config: job.config,
+    data: job.data ?? undefined,
+    heldOutRemoved: job.heldOutRemoved,
+    out,
+    force: job.force,
+    asExport,
+  });
   return {
     out: r.out,
     format: job.format,
