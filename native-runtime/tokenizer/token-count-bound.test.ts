@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { modelDir } from '../../tests/helpers/fixtures.ts';
 import { tempDir } from '../../tests/helpers/temp.ts';
 import { mulberry32 } from '../generation/sampling.ts';
+import { nonWhitespaceBytes } from './token-count-bound.ts';
 import { loadTokenizer, type Tokenizer } from './tokenizer.ts';
 
 /** The Llama fixture's tokenizer with tokenizer.json changed by `edit`. */
@@ -89,6 +90,13 @@ test('minTokens never exceeds the tokens a text encodes to, and reaches them whe
     assert.equal(tok.minTokens('<|assistant|>x'), 2, name);
     assert.equal(tok.minTokens(' \n\t'), 0, name);
   }
+});
+
+test("nonWhitespaceBytes counts as UTF-8 without JavaScript's whitespace, and stops at enough", () => {
+  const all = [...texts(), '\u1680\u2000\u200a\u2028\u2029\u202f\u205f\ufeff\u0085x', '\udc00a\ud83d'];
+  for (const t of all)
+    assert.equal(nonWhitespaceBytes(t), Buffer.byteLength(t.replace(/\s/gu, '')), JSON.stringify(t));
+  assert.equal(nonWhitespaceBytes('x'.repeat(10_000), 26), 26);
 });
 
 test('minTokens gives no bound where the tokenizer can drop or fuse text', () => {

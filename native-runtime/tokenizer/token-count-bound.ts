@@ -23,14 +23,32 @@ function byteLevelChars(): string[] {
   return chars;
 }
 
-const WHITESPACE = /\s/gu;
 const BYTE_CHARS = byteLevelChars();
 /** ByteLevel's characters of the ASCII whitespace bytes (\t \n \v \f \r and space). */
 const WHITESPACE_BYTE_CHARS = new Set([9, 10, 11, 12, 13, 32].map((b) => BYTE_CHARS[b]));
 
-/** Bytes of `text` outside its whitespace characters (UTF-8). */
-export function nonWhitespaceBytes(text: string): number {
-  return Buffer.byteLength(text.replace(WHITESPACE, ''));
+/** The characters JavaScript's \s and trim() take as whitespace, beyond ASCII's. */
+const WIDE_WHITESPACE = new Set([
+  0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+  0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff,
+]);
+
+/**
+ * Bytes of `text` outside its whitespace characters (UTF-8; a lone surrogate as U+FFFD), counted up
+ * to `enough` at most: a caller that needs only "this many" stops reading a long text there.
+ */
+export function nonWhitespaceBytes(text: string, enough = Number.POSITIVE_INFINITY): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length && bytes < enough; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += (c >= 9 && c <= 13) || c === 32 ? 0 : 1;
+    else if (c < 0x800) bytes += c === 0xa0 ? 0 : 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4; // a surrogate pair: one character beyond the BMP
+      i++;
+    } else bytes += WIDE_WHITESPACE.has(c) ? 0 : 3;
+  }
+  return bytes;
 }
 
 /**

@@ -172,12 +172,12 @@ export class Tokenizer {
   /**
    * A lower bound on encode(text).length, from the text's length alone (token-count-bound.ts): 0
    * where this tokenizer has no such bound. Tells "this text is at least n tokens" without
-   * tokenizing it, which costs ~100 µs per line of text.
+   * tokenizing it, which costs ~100 µs per line of text; `enough` stops counting at that many.
    */
-  minTokens(text: string): number {
+  minTokens(text: string, enough = Number.POSITIVE_INFINITY): number {
     if (this.#bytesPerToken === undefined) this.#bytesPerToken = bytesPerTokenBound(this.#json, this.config);
     const w = this.#bytesPerToken;
-    return w === null ? 0 : Math.ceil(nonWhitespaceBytes(text) / w);
+    return w === null ? 0 : Math.ceil(nonWhitespaceBytes(text, enough * w) / w);
   }
 
   /** The vocabulary strings of ids (byte-level tokens show 'Ġ' for a space). */

@@ -148,7 +148,10 @@ export function runRowLines(
   cfg: ResolvedTrainConfig,
   positions: Positions,
 ): RunRowLines {
+  // The kept lines are listed only for a share to be drawn from; otherwise counted.
+  const drawsShare = !cfg.evalData && cfg.evalSplit > 0;
   const kept: number[] = [];
+  let keptCount = 0;
   const skipped = new Set<number>();
   const keptAfterTruncation = Math.ceil(cfg.maxLength / 2);
   const trainsOnLength = (promptLen: number) => trainsOn(Math.min(promptLen, keptAfterTruncation), positions);
@@ -159,7 +162,7 @@ export function runRowLines(
     let promptLen: number;
     try {
       const { text, addSpecialTokens } = promptText(tokenizer, ex, cfg.chatTemplate);
-      promptLen = tokenizer.minTokens(text);
+      promptLen = tokenizer.minTokens(text, enough);
       if (promptLen < enough) promptLen = tokenizer.encode(text, { addSpecialTokens }).length;
     } catch (e) {
       refused = new ConfigError('bad-data', `${cfg.data}: line ${ex.line}: ${(e as Error).message}`);
@@ -167,12 +170,14 @@ export function runRowLines(
     }
     if (promptLen === 0)
       refused = new ConfigError('empty-prompt', `${cfg.data}: line ${ex.line}: the prompt has no tokens`);
-    else if (promptLen >= enough) kept.push(ex.line);
-    else skipped.add(ex.line);
+    else if (promptLen >= enough) {
+      keptCount++;
+      if (drawsShare) kept.push(ex.line);
+    } else skipped.add(ex.line);
   });
   if (refused) throw refused;
-  if (kept.length === 0) throw noInterventionPositions(path);
-  if (cfg.evalData || !(cfg.evalSplit > 0)) return { skipped, held: new Set() };
+  if (keptCount === 0) throw noInterventionPositions(path);
+  if (!drawsShare) return { skipped, held: new Set() };
   const held = drawHeldOut(kept.length, cfg);
   return { skipped, held: new Set(kept.filter((_, i) => held[i] === 1)) };
 }

@@ -82,7 +82,9 @@ test('a zip download streams: peak memory grows by a fraction of the folder, and
 
 test("a run's bundle streams its dataset from the file into data.jsonl, never holding it", () => {
   // 20,000 rows of 8 KB each (160 MB): read whole first, the bundle grew the peak RSS by more than
-  // the file (1M short rows, 120 MB: 273 MB); streamed, by a small fraction of it.
+  // the file (1M short rows, 120 MB: 273 MB); streamed, by a fraction of it. It reads the file twice
+  // (first to find the rows the run trains on, run-rows.ts), whose garbage grows the peak by 58–71 MB
+  // here, though nothing is kept (the heap after a GC: +1 MB).
   const data = join(root, 'run-data.jsonl');
   const fd = openSync(data, 'w');
   const prompt = 'p'.repeat(8000);
@@ -97,7 +99,7 @@ test("a run's bundle streams its dataset from the file into data.jsonl, never ho
   );
   assert.equal(statSync(join(out, 'data.jsonl')).size, size, 'data.jsonl holds every row');
   assert.ok(
-    grew < size / 4,
+    grew < size / 2,
     `peak RSS grew ${Math.round(grew / MB)} MB bundling ${Math.round(size / MB)} MB`,
   );
 });
