@@ -79,6 +79,35 @@ test('a sweep: its runs are recorded with one sweep, trained one after another, 
   assert.equal((await call('runs/get', { id: alone.runId })).sweep, null);
 });
 
+test('a sweep given no name: its runs and adapters start with the run number, a named one keeps its name', async () => {
+  // Bug: such runs, and their adapters, were called just "lr 1e-3": the same in every sweep.
+  const made = sweepRuns({ modelId, datasetId, ...tiny }, [{ key: 'lr', text: '1e-3, 4e-3' }]);
+  assert.ok('runs' in made, 'the sweep is made');
+  const res = await call('runs/start-many', { runs: made.runs.map((r) => r.params) });
+  const [a, c] = res.runIds as number[];
+  const want = [`Run ${a} · lr 1e-3`, `Run ${c} · lr 4e-3`];
+  assert.deepEqual(
+    res.runs.map((r: { name: string }) => r.name),
+    want,
+  );
+  await b.jobs.idle();
+  const adapters = await call('adapters/list', {});
+  assert.deepEqual(
+    res.runIds.map((id: number) => adapters.find((x: { runId: number }) => x.runId === id)?.name),
+    want,
+    'its adapters are named as the runs',
+  );
+  // A name given to the sweep says what the runs are already: kept as it is.
+  const named = sweepRuns({ modelId, datasetId, ...tiny, name: 'parrot' }, [{ key: 'rank', text: '2, 3' }]);
+  assert.ok('runs' in named, 'the sweep is made');
+  const res2 = await call('runs/start-many', { runs: named.runs.map((r) => r.params) });
+  assert.deepEqual(
+    res2.runs.map((r: { name: string }) => r.name),
+    ['parrot · rank 2', 'parrot · rank 3'],
+  );
+  await b.jobs.idle();
+});
+
 test('one bad combination refuses the whole sweep, naming the run and its field: nothing is recorded or queued', async () => {
   await b.jobs.idle();
   const runsBefore = count('runs');

@@ -199,6 +199,20 @@ export function withoutSweepWords(name: string, keys: readonly SweepKey[]): stri
   return kept.length ? `${kept.join(' · ')}${notes}` : '';
 }
 
+/**
+ * The name a sweep's run `runId` is recorded under. One that gives only the values it tries
+ * ("lr 4e-3", the wizard's name for a run of a sweep given no name) reads the same in every sweep,
+ * and so would its adapter: the run's number goes first, as an unnamed run is "Run 12".
+ */
+export function sweepRunName(
+  runId: number,
+  name: string | undefined,
+  varied: readonly string[],
+): string | undefined {
+  const keys = SWEEP_KEYS.filter((k) => varied.includes(k));
+  return name && !withoutSweepWords(name, keys) ? `Run ${runId} · ${name}` : name;
+}
+
 /** One run of a sweep: its params (runs/start's) and its name. */
 export interface SweepRun {
   params: RunParams;

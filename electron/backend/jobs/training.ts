@@ -41,7 +41,7 @@ import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
 import type { JobQueue } from './queue.ts';
 import { executeRun, keepLastCheckpoint } from './run-execution.ts';
-import { repeatedRun, sweepRunWho, variedOptions } from './sweep-params.ts';
+import { repeatedRun, sweepRunName, sweepRunWho, variedOptions } from './sweep-params.ts';
 
 type Intent = 'pause' | 'cancel' | 'shutdown';
 
@@ -108,8 +108,12 @@ export class TrainingService {
     const again = repeatedRun(plans.map((plan) => plan.config));
     if (again) throw new ValidationError('invalid-params', `runs: ${again}`);
     const { sweepId, ids } = writeTransaction(this.lib.db, () => {
-      const sweepId = createSweep(this.lib, variedOptions(ps));
-      const ids = plans.map((plan, i) => createRecordedRun(this.lib, plan, ps[i]?.name, { sweepId }).id);
+      const varied = variedOptions(ps);
+      const sweepId = createSweep(this.lib, varied);
+      const ids = plans.map(
+        (plan, i) =>
+          createRecordedRun(this.lib, plan, (id) => sweepRunName(id, ps[i]?.name, varied), { sweepId }).id,
+      );
       return { sweepId, ids };
     });
     for (const [i, id] of ids.entries()) this.#queued(id, plans[i] as PlannedRun, sweepId);

@@ -203,18 +203,18 @@ export function probeCheckOf(plan: PlannedRun): ProbeCheckArgs | null {
 /**
  * Creates the run row ('queued') with its full config, dataset version, model fingerprint and system
  * info. Checkpoints go to the run's folder in the data folder unless `checkpointDir` is given;
- * `sweepId` for a run of a sweep (runs/start-many).
+ * `sweepId` for a run of a sweep (runs/start-many). `name` may be made from the new run's id.
  */
 export function createRecordedRun(
   lib: Library,
   plan: PlannedRun,
-  name?: string,
+  name?: string | ((runId: number) => string | undefined),
   opts: { checkpointDir?: string; sweepId?: number } = {},
 ): RunRecord {
   return createRunWithConfig(
     lib,
     {
-      name,
+      name: typeof name === 'string' ? name : undefined,
       sweepId: opts.sweepId,
       modelId: plan.model.id,
       datasetVersionId: plan.version.id,
@@ -233,6 +233,7 @@ export function createRecordedRun(
       datasetId: plan.version.datasetId,
       evalDatasetVersionId: plan.evalVersion?.id ?? null,
     }),
+    typeof name === 'function' ? name : undefined,
   );
 }
 

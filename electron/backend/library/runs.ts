@@ -327,19 +327,21 @@ export function createRun(lib: Library, input: CreateRunInput): RunRecord {
 }
 
 /**
- * createRun, then the config computed from the new run's id (its folders are named after it), in
- * one write transaction: no run is ever seen without its config.
+ * createRun, then the config computed from the new run's id (its folders are named after it), and
+ * with `nameFor` its name ("Run 12 · lr 4e-3"), in one write transaction: no run is ever seen without
+ * its config or under another name.
  */
 export function createRunWithConfig(
   lib: Library,
   input: CreateRunInput,
   configFor: (runId: number) => Record<string, unknown>,
+  nameFor?: (runId: number) => string | undefined,
 ): RunRecord {
   return writeTransaction(lib.db, () => {
     const run = createRun(lib, input);
     lib.db
-      .prepare('UPDATE runs SET config_json = ? WHERE id = ?')
-      .run(JSON.stringify(configFor(run.id)), run.id);
+      .prepare('UPDATE runs SET config_json = ?, name = ? WHERE id = ?')
+      .run(JSON.stringify(configFor(run.id)), (nameFor ? nameFor(run.id) : input.name) ?? null, run.id);
     return getRunRecord(lib, run.id);
   });
 }
