@@ -243,9 +243,13 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? null);
     // Pause is replaced by Resume (and all buttons are disabled while the request is out): focus fell
     // to <body>, so the next Tab started again from the top of the window.
+    // Bug: a run still running (or paused) said "Ran on cpu.", as if it had ended.
+    const device = detail.getByTestId('run-device');
+    assert.equal(await textWhen(device, 'Running on cpu.', 60_000), 'Running on cpu.');
     await detail.getByRole('button', { name: 'Pause', exact: true }).focus();
     await page.keyboard.press('Enter');
     await detail.locator('[data-status="paused"]').waitFor({ timeout: 60_000 });
+    assert.equal(await textWhen(device, 'Ran on cpu so far.'), 'Ran on cpu so far.');
     await page
       .waitForFunction(() => document.activeElement?.textContent?.trim() === 'Resume')
       .catch(() => {});
