@@ -243,6 +243,18 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? null);
     // Pause is replaced by Resume (and all buttons are disabled while the request is out): focus fell
     // to <body>, so the next Tab started again from the top of the window.
+    // Bug: the open run's row is tinted as its Running pill is, and the pill had no border: in the
+    // list it read as bare text while every other status is a pill.
+    const pill = page.getByRole('table').locator('tr.selected [data-status="running"]');
+    const look = await pill.evaluate((el) => {
+      const s = getComputedStyle(el);
+      const row = getComputedStyle(el.closest('td') as Element).backgroundColor;
+      return { border: s.borderTopColor, background: s.backgroundColor, row };
+    });
+    assert.ok(
+      look.background !== look.row || !/^rgba\(.*, 0\)$|transparent/.test(look.border),
+      `the pill stands out from its row: ${JSON.stringify(look)}`,
+    );
     // Bug: a run still running (or paused) said "Ran on cpu.", as if it had ended.
     const device = detail.getByTestId('run-device');
     assert.equal(await textWhen(device, 'Running on cpu.', 60_000), 'Running on cpu.');
