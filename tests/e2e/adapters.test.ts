@@ -379,6 +379,20 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await waitFor('the deletion said aloud', async () => (await said()).includes(want), 10_000);
   });
 
+  test('deleting a second adapter of the same name says so again', async () => {
+    // Bug: the note kept its text ("Adapter “my-pyreft” deleted."), so the second delete was not
+    // said at all (sweeps name adapters alike: "lr 4e-3").
+    await rpc(client, 'adapters/rename', { id: trainedId, name: 'my-pyreft' });
+    await page.getByRole('button', { name: 'Delete my-pyreft' }).waitFor();
+    const want = 'Adapter “my-pyreft” deleted.';
+    assert.equal(await page.getByTestId('adapters-notice').textContent(), want, "the first delete's note");
+    const said = await listenToAnnouncer(page);
+    await page.getByRole('button', { name: 'Delete my-pyreft' }).click();
+    await page.getByTestId('delete-adapter-dialog').getByRole('button', { name: 'Delete adapter' }).click();
+    await page.getByRole('button', { name: 'Delete my-pyreft' }).waitFor({ state: 'detached' });
+    await waitFor('the second deletion said aloud', async () => (await said()).includes(want), 10_000);
+  });
+
   test('no page errors were thrown', () => {
     assert.deepEqual(pageErrors, []);
     assert.ok(root);

@@ -270,6 +270,22 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     await waitFor('the deletion said aloud', async () => (await said()).includes(want), 10_000);
   });
 
+  test('a second dataset of the same name deleted next is said again', async () => {
+    // Bug: the note kept its text from the last delete, so this one was not said at all.
+    const file = join(files, 'again.jsonl');
+    writeFileSync(file, jsonl([qa(1), qa(2)]));
+    const { dataset } = await rpc(client, 'datasets/import', { path: file, name: 'Arithmetic quiz' });
+    const want = 'Dataset “Arithmetic quiz” deleted.';
+    await page.locator(`#open-dataset-${dataset.id}`).click();
+    await view().getByTestId('dataset-name').getByText('Arithmetic quiz').waitFor();
+    const said = await listenToAnnouncer(page);
+    await view().getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('delete-dataset').getByRole('button', { name: 'Delete' }).click();
+    await view().waitFor({ state: 'detached' });
+    assert.equal(await textWhen(page.getByTestId('datasets-notice'), want), want);
+    await waitFor('the second deletion said aloud', async () => (await said()).includes(want), 10_000);
+  });
+
   test('a pretty-printed .json row whose conversation has another name: the page asks for it', async () => {
     // Bug: its messages were read as rows, the page offered "role" and "content" as the prompt and
     // completion columns, and importing with them made a prompt/completion pair of each message.
