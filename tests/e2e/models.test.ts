@@ -129,6 +129,15 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
       await screenshot(page, 'models-1-library-800px');
       await page.setViewportSize({ width: 1280, height: 800 });
       await folder.waitFor();
+      // Bug: "1.2 MB" (the folder) beside "weights 1.0 MB" (memory) read as two answers to one question.
+      assert.match(
+        (await row.getByTestId('model-disk-size').textContent()) ?? '',
+        /^[\d.]+ [KMG]?B on disk$/,
+      );
+      assert.match(
+        (await row.getByTestId('model-quantize-detail').textContent()) ?? '',
+        /weights [\d.]+ [KMG]?B in memory/,
+      );
       await screenshot(page, 'models-1-library-1280px');
     } finally {
       await page.setViewportSize({ width: 1000, height: 700 });

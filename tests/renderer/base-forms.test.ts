@@ -30,6 +30,9 @@ test('Automatic says what it picks here: 8-bit on 23 GB, full precision on 64 GB
   // was cut at the select's edge, "…— weights 1.").
   assert.equal(small.auto.label, 'Automatic');
   assert.match(small.of('int8')?.detail ?? '', /^weights [\d.]+ GB/);
+  // Bug: "weights 1.0 MB" beside the Models page's "1.2 MB" (the folder on disk) read as a
+  // contradiction: each figure says what it counts.
+  assert.match(small.of('int8')?.detail ?? '', /^weights [\d.]+ GB in memory/);
   assert.equal(at().auto.detail, 'full precision where it fits in memory, else 8 or 4 bits');
   assert.deepEqual(
     baseFormChoices(llama8b).map((c) => c.value),
@@ -47,11 +50,11 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   // A 24 GB card holds the bf16 weights (16.1 GB); a 12 GB card gets 8 bits (as the engine decides).
   assert.match(
     auto(24564)?.detail ?? '',
-    /^full precision on the GPU, 8-bit on this computer's CPU: weights 16\.1 GB on the GPU/,
+    /^full precision on the GPU, 8-bit on this computer's CPU: weights 16\.1 GB in GPU memory/,
   );
   assert.match(
     auto(12288)?.detail ?? '',
-    /^8-bit on the GPU, 8-bit on this computer's CPU: weights [\d.]+ GB on the GPU/,
+    /^8-bit on the GPU, 8-bit on this computer's CPU: weights [\d.]+ GB in GPU memory/,
   );
   const int8 = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'cuda', memoryBytes: 12288 * MiB }).find(
     (c) => c.value === 'int8',
@@ -62,13 +65,13 @@ test('with an NVIDIA GPU runs go to, Automatic names its form there too and show
   // WebGPU has no bfloat16: the bf16 checkpoint would take float32 there (32 GB on a 24 GB card: 8 bits).
   const webgpu = baseFormChoices(bf16, 23 * GB, 'chat', { api: 'webgpu', memoryBytes: 24564 * MiB });
   assert.match(webgpu[0].detail, /^8-bit on the GPU/);
-  assert.match(webgpu[1].detail, /^weights 32\.1 GB on the GPU/);
+  assert.match(webgpu[1].detail, /^weights 32\.1 GB in GPU memory/);
   // Nor has a GPU before Ampere (an RTX 2080 Ti: system/info's cudaBf16 false): float32 on a 24 GB card too.
   const turing = gpuMemoryFor('cuda', { cudaMemBytes: 24564 * MiB, cudaBf16: false });
   assert.deepEqual(turing, { api: 'cuda', memoryBytes: 24564 * MiB, bf16: false });
   const old = baseFormChoices(bf16, 23 * GB, 'chat', turing);
   assert.match(old[0].detail, /^8-bit on the GPU/);
-  assert.match(old[1].detail, /^weights 32\.1 GB on the GPU/);
+  assert.match(old[1].detail, /^weights 32\.1 GB in GPU memory/);
   // Without a GPU's memory (no CUDA pack): the CPU's form only, as before.
   assert.match(
     baseFormChoices(bf16, 23 * GB, 'chat', null)[0].detail,

@@ -28,7 +28,7 @@ export interface BaseFormChoice {
   chatBytes: number;
   trainBytes: number;
   /**
-   * What the choice means here: "weights 1.3 GB, 2.5 GB to train"; for Automatic the form it picks
+   * What the choice means here: "weights 1.3 GB in memory, 2.5 GB to train"; for Automatic the form it picks
    * first ("8-bit on the GPU: weights …"). Shown beside the control: an option's own text is the
    * short label, which a select shows whole.
    */
@@ -107,8 +107,8 @@ export function baseFormChoices(
     const chatBytes = bytesOf(form, 'chat');
     const trainBytes = bytesOf(form, 'train');
     const train = trainBytes === chatBytes ? '' : `, ${formatBytes(trainBytes)} to train`;
-    const on = gpu ? ' on the GPU' : '';
-    const weights = `weights ${formatBytes(chatBytes)}${on}${train}`;
+    // "in memory": beside the folder's size on disk (Models), a bare figure read as a contradiction.
+    const weights = `weights ${formatBytes(chatBytes)} in ${gpu ? 'GPU ' : ''}memory${train}`;
     const picked = c.value === 'auto' && where.length ? where.join(', ') : null;
     const detail =
       c.value !== 'auto'
