@@ -67,7 +67,15 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
   test('two adapters composed at different strengths, next to the base model, same seed', async () => {
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByLabel('System prompt').fill('You are a pirate.');
+    // Bug: with no adapter on, "Base model side by side" was ticked and disabled, leaving it to guess
+    // what answers; the page says so instead, and offers the box once there is something beside it.
+    await page
+      .getByTestId('base-alone')
+      .getByText('No adapter switched on: the base model answers alone.')
+      .waitFor();
+    assert.equal(await page.getByLabel('Base model side by side').count(), 0);
     for (const name of adapterNames) await page.getByRole('checkbox', { name }).check();
+    assert.equal(await page.getByTestId('base-alone').count(), 0);
     await page.getByLabel('Strength of pirate A').fill('1.5');
     await page.getByLabel('Strength of pirate B').fill('0.5');
     await page.getByLabel('Base model side by side').check();
