@@ -157,6 +157,24 @@ test('the smoothed loss is a bias-corrected moving average: the first value exac
   assert.match(out[1], /avg 1\.8947/);
 });
 
+test("a step reported again (a resume's checkpoint step, with its held-out loss): counted once, its eval printed", () => {
+  // Bug: a resumed run reports its checkpoint's step a second time with the held-out loss a pause
+  // stopped (trainer.ts), and the average took that step's loss twice (4, 0, 0 again, 0 read avg
+  // 0.8479), while plain lines never printed the held-out loss (the step had a line already).
+  const out: string[] = [];
+  const r = createReporter({ mode: 'lines', write: (s) => out.push(s) });
+  const t = r.train({ totalSteps: 40 });
+  t.update(step(1, 40, 4));
+  t.update(step(2, 40, 0));
+  t.update({ ...step(2, 40, 0), evalLoss: 1.5, etaS: Number.NaN });
+  t.update(step(4, 40, 0));
+  t.done();
+  assert.equal(out.length, 4, out.join(''));
+  assert.match(out[2], /^step {2}2\/40 .* eval 1\.5000 .* eta \?$/m, 'the repeat, with what it adds');
+  // (0.9²·0.1·4) / (1 − 0.9³) = 0.324 / 0.271: three steps in the average, not four.
+  assert.match(out[3], /^step {2}4\/40 .* avg 1\.1956 /m);
+});
+
 test("a line's loss is its step's own (the summary's final loss), the average named avg", () => {
   const out: string[] = [];
   const r = createReporter({ mode: 'lines', write: (s) => out.push(s) });

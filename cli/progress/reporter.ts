@@ -94,14 +94,15 @@ const LINE_EVERY_MS = 30_000;
 const LINE_EVERY_MS_UNKNOWN_TOTAL = 10_000;
 
 class LinesSink implements Sink {
-  #printed = new Map<number, { value: number; at: number }>();
+  #printed = new Map<number, { value: number; at: number; evalLoss: boolean }>();
   constructor(
     readonly write: (s: string) => void,
     readonly now: () => number,
   ) {}
 
   #print(t: TaskView): void {
-    this.#printed.set(t.id, { value: position(t.event).value, at: this.now() });
+    const evalLoss = t.event.kind === 'train' && t.event.evalLoss !== undefined;
+    this.#printed.set(t.id, { value: position(t.event).value, at: this.now(), evalLoss });
     this.write(`${plainLine(fieldsOf(t.event, t.smoothedLoss))}\n`);
   }
 
@@ -114,7 +115,9 @@ class LinesSink implements Sink {
     const { value, total } = position(t.event);
     const last = this.#printed.get(t.id);
     if (!last) return true;
-    if (value === last.value) return false;
+    // A step reported again is printed when it brings the held-out loss its line lacked (a resume).
+    if (value === last.value)
+      return !last.evalLoss && t.event.kind === 'train' && t.event.evalLoss !== undefined;
     if (total !== null && value >= total) return true;
     if (total) {
       const every = Math.max(1, Math.ceil(total / LINES_PER_RUN));
@@ -259,9 +262,13 @@ export function createReporter(o: ReporterOptions): Reporter {
       lastTrain = v;
       let ema = 0;
       let n = 0;
+      // A resumed run may report its checkpoint's step again (with the held-out loss a pause
+      // stopped): the same step's loss, averaged once.
+      let averagedStep = -1;
       return {
         update(p) {
-          if (Number.isFinite(p.loss)) {
+          if (Number.isFinite(p.loss) && p.step !== averagedStep) {
+            averagedStep = p.step;
             ema = LOSS_SMOOTHING * ema + (1 - LOSS_SMOOTHING) * p.loss;
             n++;
             v.smoothedLoss = ema / (1 - LOSS_SMOOTHING ** n);
