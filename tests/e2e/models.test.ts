@@ -166,6 +166,19 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     );
   });
 
+  test('a cache repository without refs/main: the page says which snapshot it took', async () => {
+    // Bug: models/add returns a note when it falls back to a cache repository's only snapshot (no
+    // usable refs/main), the CLI prints it, but the page said "Added …" alone.
+    const repo = join(tempDir('reft-e2e-noref-'), 'models--org--noref');
+    const snap = writeCacheSnapshot(join(repo, '..'), 'org/noref', fixtureRepoFiles('llama'), { ref: null });
+    const commit = snap.split('/').at(-1) ?? '';
+    await page.getByLabel('Add model folder').fill(repo);
+    await page.getByRole('button', { name: 'Add model' }).click();
+    const notice = page.getByTestId('model-add-notice');
+    await notice.getByText(/^Added org\/noref/).waitFor();
+    assert.match(await notice.innerText(), new RegExp(`no refs/main; using its only snapshot, ${commit}`));
+  });
+
   test('a file path instead of a folder is named as a file', async () => {
     const file = join(modelDir('qwen2'), 'config.json');
     await page.getByLabel('Add model folder').fill(file);
