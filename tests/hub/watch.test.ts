@@ -125,3 +125,42 @@ test('a cache of 300 repositories is read off the RPC loop, folder by folder', a
     watcher?.stop();
   }
 });
+
+test('a snapshot that vanishes while its repository is listed takes none of its siblings with it', async () => {
+  // Bug: one try around a repository's snapshots, so the second snapshot of a repository whose first
+  // went between its config.json's check and its listing (a cache cleaned while the poll read it, now
+  // that a poll spans many event-loop turns) was left out too: pushed as removed, then as added again.
+  const cache = tempDir('reft-watch-vanish-');
+  const files = { 'config.json': Buffer.from('{}'), 'model.safetensors': Buffer.from('w') };
+  const [first, second] = ['a1'.repeat(20), 'b2'.repeat(20)].map((commit) =>
+    writeCacheSnapshot(cache, 'org/two', files, { commit }),
+  );
+  const events = new BackendEvents();
+  const pushes: CacheChange[] = [];
+  events.onAny((topic, data) => {
+    if (topic === 'models/cache-changed') pushes.push(data as CacheChange);
+  });
+  const watcher = watchHubCache(events, { cacheDir: cache, intervalMs: 3_600_000 });
+  // The fs requests of a check, in order: the cache's listing, the repository's snapshots/, then per
+  // snapshot (sorted) its config.json's check and its listing. The first snapshot goes as its listing
+  // is asked for, its config.json found a moment before.
+  let requests = 0;
+  const hook = createHook({
+    init: (_id, type) => {
+      if (type === 'FSREQPROMISE' && ++requests === 4) rmSync(first, { recursive: true });
+    },
+  });
+  try {
+    assert.deepEqual(await watcher.check(), []);
+    hook.enable();
+    await watcher.check();
+    hook.disable();
+    assert.ok(requests >= 4, `${requests} fs requests`);
+    assert.deepEqual(pushes, [{ cacheDir: cache, added: [], changed: [], removed: [first] }]);
+    await watcher.check();
+    assert.equal(pushes.length, 1, `${second} was there all along: ${JSON.stringify(pushes.slice(1))}`);
+  } finally {
+    hook.disable();
+    watcher.stop();
+  }
+});

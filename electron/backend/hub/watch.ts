@@ -13,6 +13,19 @@ import { repoIdOfFolder } from './cache.ts';
 import { hubCacheDir } from './cache-dir.ts';
 
 /**
+ * The names of a snapshot's files, one a line, or null where it has no config.json (yet) or cannot
+ * be listed. access follows config.json's symlink: a link to a blob not yet there is no config.
+ */
+async function snapshotFiles(snap: string): Promise<string | null> {
+  try {
+    await access(join(snap, 'config.json'));
+    return (await readdir(snap)).sort().join('\n');
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Complete-looking snapshot folders (config.json present) in a cache, each with the names of its
  * files: a download links config.json first and the weights minutes later, and the page must hear
  * of both (a scan between them says "no weights").
@@ -28,17 +41,14 @@ async function snapshots(cacheDir: string): Promise<Map<string, string>> {
   for (const name of repos) {
     if (!repoIdOfFolder(name)) continue;
     const snaps = join(cacheDir, name, 'snapshots');
-    try {
-      for (const c of await readdir(snaps)) {
-        const snap = join(snaps, c);
-        // access follows config.json's symlink: a link to a blob not yet there is no config.
-        const complete = await access(join(snap, 'config.json')).then(
-          () => true,
-          () => false,
-        );
-        if (complete) out.set(snap, (await readdir(snap)).sort().join('\n'));
-      }
-    } catch {}
+    const commits = await readdir(snaps).catch(() => [] as string[]);
+    // Each snapshot on its own: one that goes while the poll reads it (a cache cleaned meanwhile)
+    // is gone, not its repository's other snapshots with it.
+    for (const c of commits) {
+      const snap = join(snaps, c);
+      const files = await snapshotFiles(snap);
+      if (files !== null) out.set(snap, files);
+    }
   }
   return out;
 }
