@@ -62,14 +62,13 @@ function mainSnapshot(repoDir: string, snapshots: string): { rev: string } | { p
     return { problem: (e as Error).message }; // "refs/main: not a regular file", too large, unreadable
   }
   // A commit is a plain folder name: anything else (a path, a line of garbage) names no snapshot.
-  if (
-    rev &&
-    !/[/\\\s]/.test(rev) &&
-    rev !== '.' &&
-    rev !== '..' &&
-    existsSync(join(snapshots, rev, 'config.json'))
-  )
-    return { rev };
+  const commit = rev && !/[/\\\s]/.test(rev) && rev !== '.' && rev !== '..';
+  if (commit && existsSync(join(snapshots, rev, 'config.json'))) return { rev };
+  // huggingface_hub writes refs/main as a download starts: its snapshot may be there, incomplete.
+  if (commit && existsSync(join(snapshots, rev)))
+    return {
+      problem: `refs/main names ${rev}, whose snapshot has no config.json (a download not finished?)`,
+    };
   const shown = rev.length > 40 ? `${rev.slice(0, 40)}…` : rev;
   return {
     problem: rev ? `refs/main names no snapshot here (${JSON.stringify(shown)})` : 'refs/main is empty',

@@ -136,6 +136,23 @@ test('models add of a cache repository whose refs/main names no snapshot: its on
   }
 });
 
+test('models add of a cache repository whose refs/main names a snapshot still downloading: said so, not "no snapshot"', async () => {
+  // Bug: refs/main naming a snapshot folder without config.json yet (huggingface_hub writes the ref
+  // as a download starts) read "refs/main names no snapshot here", though that snapshot was right
+  // there, half downloaded; the older snapshot was taken for a reason the line got wrong.
+  const [old, downloading] = ['d4'.repeat(20), 'e5'.repeat(20)];
+  const repo = repoWithSnapshots('downloading', [old], (ref) => writeFileSync(ref, downloading));
+  const { 'config.json': _config, ...rest } = fixtureRepoFiles('llama');
+  writeCacheSnapshot(join(repo, '..'), 'org/tiny', rest, { commit: downloading, ref: null });
+  const added = await cli('models', 'add', repo, '--json');
+  assert.equal(added.code, 0, added.err);
+  assert.equal(JSON.parse(added.out).path, join(repo, 'snapshots', old));
+  assert.equal(
+    added.err.trim(),
+    `warning: ${repo}: refs/main names ${downloading}, whose snapshot has no config.json (a download not finished?); using its only snapshot, ${old}`,
+  );
+});
+
 test('models add of a cache repository with several snapshots and no usable refs/main is refused, naming them', async () => {
   const commits = ['b2'.repeat(20), 'c3'.repeat(20)];
   for (const [kind, spoil] of UNUSABLE_REFS) {
