@@ -8,7 +8,7 @@
 // (the CLI's), so that the pause lands at the step's report itself: real ORT, SQLite, the Llama fixture.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -222,5 +222,27 @@ test('a run paused while it answers before training answers the rest when it res
   assert.deepEqual(
     done.samples.map((s: { step: number; prompt: string }) => [s.step, s.prompt]),
     [0, 3].flatMap((step) => PROMPTS.map((p) => [step, p])),
+  );
+});
+
+test('a run resumed with its checkpoints gone starts over, each probe step answered once', async () => {
+  // Bug: a resume that finds no checkpoint (its folder deleted, or a crash before the first) trains
+  // from step 0 again and answered every probe prompt again: the base model's answers (step 0) and
+  // those of the steps it trains again were recorded twice.
+  const probe = { prompts: PROMPTS, every: 3, maxNewTokens: 3 };
+  const { id, paused } = await startPausedAt(
+    { datasetId, layers: '1', rank: 2, maxSteps: 6, batchSize: 1, checkpointEvery: 3, probe },
+    4,
+  );
+  assert.deepEqual(
+    paused?.samples.map((s: { step: number }) => s.step),
+    [0, 0, 3, 3],
+  );
+  for (const c of paused?.checkpoints ?? []) rmSync(c.path, { recursive: true });
+  await call('runs/resume', { id });
+  const done = await settled(id, ['completed']);
+  assert.deepEqual(
+    done.samples.map((s: { step: number; prompt: string }) => [s.step, s.prompt]),
+    [0, 3, 6].flatMap((step) => PROMPTS.map((p) => [step, p])),
   );
 });

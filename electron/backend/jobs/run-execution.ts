@@ -59,6 +59,7 @@ import {
   setRunStatus,
   setRunTotalSteps,
   truncateMetrics,
+  truncateProbeAnswers,
 } from '../library/runs.ts';
 import { cleanMessage } from '../rpc/user-errors.ts';
 import type { Engine } from './engine.ts';
@@ -119,9 +120,12 @@ function answeredAt(
   lib: Library,
   runId: number,
   cfg: StoredRunConfig,
-  state: TrainerState,
+  state: TrainerState | null,
 ): TrainArgs['answered'] {
   if (!cfg.probe?.prompts.length) return null;
+  // No checkpoint (a crash before the first, its folders deleted): the run starts over, and what an
+  // earlier start answered before training (step 0) it does not answer again.
+  if (!state) return [{ step: 0, prompts: [...probePromptsAnswered(lib, runId, 0)] }];
   const best = state.best?.best?.step;
   const steps = best === undefined || best === state.step ? [state.step] : [state.step, best];
   return steps.map((step) => ({ step, prompts: [...probePromptsAnswered(lib, runId, step)] }));
@@ -178,7 +182,8 @@ async function trainRecordedRun(
     // recorded from it.
     if (state) appendMetrics(lib, runId, state.metrics);
     truncateMetrics(lib, runId, state?.step ?? 0);
-    if (state) answered = answeredAt(lib, runId, cfg, state);
+    truncateProbeAnswers(lib, runId, state?.step ?? 0);
+    answered = answeredAt(lib, runId, cfg, state);
   } catch (e) {
     const wire = toWireError(e);
     const message = failureText(lib, run, wire.message);

@@ -626,6 +626,16 @@ export function recordGeneration(lib: Library, g: GenerationInput): number {
   return row.id;
 }
 
+/**
+ * Drops the probe answers after `step`, as truncateMetrics the metrics: a resume from a checkpoint at
+ * `step` (or from none: 0) trains the later steps again and answers their probes again.
+ */
+export function truncateProbeAnswers(lib: Library, runId: number, afterStep: number): number {
+  return lib.db
+    .prepare("DELETE FROM generations WHERE run_id = ? AND step > ? AND kind = 'probe'")
+    .run(runId, afterStep).changes;
+}
+
 /** The probe prompts a run has an answer to at `step` (a resume answers the others: run-execution.ts). */
 export function probePromptsAnswered(lib: Library, runId: number, step: number): Set<string> {
   const rows = lib.db
