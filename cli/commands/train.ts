@@ -196,13 +196,14 @@ async function trainRecorded(
   const f = flags;
   checkOutFolders(ctx, f);
   const { model: _m, data: _d, format: _f, evalData: _e, checkpointDir: _c, out: _o, ...options } = f;
-  const { plan, run } = await recordRunFromRefs(
+  const { plan, run, modelNote } = await recordRunFromRefs(
     lib,
     new InProcessEngine(),
     { model: f.model as string, data: f.data as string, evalData: f.evalData, format: f.format, ...mappings },
     options,
     { checkpointDir: f.checkpointDir },
   );
+  if (modelNote) ctx.progress.log(modelNote, 'warn'); // as `models add` says it
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plural(plan.totalSteps, 'step')}`,
   );

@@ -153,6 +153,21 @@ test('models add of a cache repository whose refs/main names a snapshot still do
   );
 });
 
+test('train --model of a cache repository without refs/main says which snapshot it took, as models add does', async () => {
+  // Bug: `train --model DIR` adds the folder to the library as `models add` does, but dropped the
+  // note: the run trained on the repository's only snapshot without a word of how it was chosen.
+  const commit = 'f6'.repeat(20);
+  const repo = repoWithSnapshots('train-noref', [commit], () => {});
+  const data = join(dir, 'train-noref.jsonl');
+  writeFileSync(data, ['q1', 'q2'].map((q) => JSON.stringify({ prompt: q, completion: 'a' })).join('\n'));
+  const trained = await cli('train', '--model', repo, '--data', data, '--max-steps', '1');
+  assert.equal(trained.code, 0, trained.err);
+  assert.match(
+    trained.err,
+    new RegExp(`^warning: ${repo}: no refs/main; using its only snapshot, ${commit}$`, 'm'),
+  );
+});
+
 test('models add of a cache repository with several snapshots and no usable refs/main is refused, naming them', async () => {
   const commits = ['b2'.repeat(20), 'c3'.repeat(20)];
   for (const [kind, spoil] of UNUSABLE_REFS) {

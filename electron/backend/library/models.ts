@@ -239,9 +239,9 @@ function baseStores(lib: Library, fingerprint: string): string[] {
 
 /**
  * A model given as a library id ("3") or a folder: a folder not yet in the library is added (one
- * already there is reused, see addModel).
+ * already there is reused, see addModel, whose `note` comes along for the caller to say).
  */
-export function modelFromRef(lib: Library, ref: string): ModelRecord {
+export function modelFromRef(lib: Library, ref: string): ModelRecord & { note?: string } {
   if (/^\d+$/.test(ref) && !existsSync(ref)) return getModel(lib, Number(ref));
   return addModel(lib, { path: ref });
 }

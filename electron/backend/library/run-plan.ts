@@ -263,13 +263,16 @@ export async function recordRunFromRefs(
   refs: RunRefs,
   options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
   opts: { checkpointDir?: string; name?: string } = {},
-): Promise<{ plan: PlannedRun; run: RunRecord }> {
+): Promise<{ plan: PlannedRun; run: RunRecord; modelNote?: string }> {
   const data = await datasetRef(lib, refs.data, refs.format, refs.mapping);
+  // How a cache repository's snapshot was chosen (addModel's note), for the caller to say.
+  let modelNote: string | undefined;
   const evalData = refs.evalData
     ? await datasetRef(lib, refs.evalData, refs.format, refs.evalMapping)
     : undefined;
   const planned = (): PlannedRun => {
     const model = modelFromRef(lib, refs.model);
+    modelNote = model.note;
     const version = data();
     const evalVersion = evalData?.();
     return planRun(lib, {
@@ -291,6 +294,7 @@ export async function recordRunFromRefs(
   await refuseRunOverMemory(engine, trial);
   return writeTransaction(lib.db, () => {
     const plan = planned();
-    return { plan, run: createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir }) };
+    const run = createRecordedRun(lib, plan, opts.name, { checkpointDir: opts.checkpointDir });
+    return { plan, run, ...(modelNote ? { modelNote } : {}) };
   });
 }
