@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import {
   checkpointAdapter,
@@ -176,6 +177,13 @@ async function trainRecordedRun(
     const onDisk = listCheckpoints(cfg.checkpointDir);
     for (const dir of onDisk) recordCheckpoint(lib, runId, readTrainerState(dir).step, dir, folderSize(dir));
     resumeFrom = onDisk.at(-1);
+    // Its checkpoint's interventions were trained on the model the run began with: a folder changed
+    // since (another checkpoint saved over it) is refused, as planRun refuses it when a run starts.
+    if (resumeFrom && run.modelFingerprint && loadModelSpec(cfg.model).fingerprint !== run.modelFingerprint)
+      throw new ConfigError(
+        'model-changed',
+        `the files in ${cfg.model} changed since run ${runId} started; put them back to resume it, or start a new run`,
+      );
     const state = resumeFrom ? readTrainerState(resumeFrom) : null;
     // The checkpoint carries the metrics of the steps before it (CHECKPOINT_METRICS): steps whose
     // reports were lost in a crash (sent by the engine, never read by a process that died) are
