@@ -88,6 +88,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** For waitFor: `n` pushes came — failing at once where `request` answered before they did. */
+function counted(request: Promise<unknown>, pushes: unknown[], n: number): () => Promise<boolean> {
+  let answer: unknown;
+  void request.then((r) => {
+    answer = r;
+  });
+  return async () => {
+    if (answer !== undefined) assert.fail(`answered before its count: ${JSON.stringify(answer)}`);
+    return pushes.length >= n;
+  };
+}
+
 /** The small version's count answers within `ms`: the 'counts' process is not busy for nobody. */
 async function countsSmallWithin(ms: number, chatTemplate: 'auto' | 'none'): Promise<void> {
   const r = await within(
@@ -164,4 +176,40 @@ test("a run start whose window closes during its memory check's count stops the 
   assert.equal(reply.error?.code, 'cancelled');
   await waitFor('the counting process ended', async () => !alive(pid), 3000);
   assert.deepEqual(await call('runs/list', {}), []);
+});
+
+test('a run start says how far its count is, and runs/start-cancel stops it by its requestId, recording nothing', async () => {
+  engine.refresh(); // no idle 'counts' process left from earlier tests: the next one is this start's count
+  const { pushes, off } = progressOf('start-1');
+  try {
+    // Bug: runs/start took no requestId, so the Train page could neither follow nor stop its count.
+    const starting = callError('runs/start', { ...runOf(big), requestId: 'start-1' });
+    await waitFor('two progress pushes', counted(starting, pushes, 2), 60_000);
+    assert.equal(pushes[0].total, 60_000);
+    const pid = countsPid() as number;
+    assert.deepEqual(await call('runs/start-cancel', { requestId: 'start-1' }), { cancelled: true });
+    assert.equal((await within(starting, 3000, 'the stopped start')).code, 'cancelled');
+    await waitFor('the counting process ended', async () => !alive(pid), 3000);
+    assert.deepEqual(await call('runs/list', {}), []);
+    assert.deepEqual(await call('runs/start-cancel', { requestId: 'start-1' }), { cancelled: false });
+  } finally {
+    off();
+  }
+});
+
+test('a sweep start stopped by its requestId while it counts queues none of its runs', async () => {
+  engine.refresh();
+  const { pushes, off } = progressOf('sweep-1');
+  try {
+    const runs = [1, 2].map((seed) => ({ ...runOf(big), seed, name: `seed ${seed}` }));
+    const starting = callError('runs/start-many', { runs, requestId: 'sweep-1' });
+    await waitFor('a progress push', counted(starting, pushes, 1), 60_000);
+    const pid = countsPid() as number;
+    assert.deepEqual(await call('runs/start-cancel', { requestId: 'sweep-1' }), { cancelled: true });
+    assert.equal((await within(starting, 3000, 'the stopped sweep')).code, 'cancelled');
+    await waitFor('the counting process ended', async () => !alive(pid), 3000);
+    assert.deepEqual(await call('runs/list', {}), []);
+  } finally {
+    off();
+  }
 });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ReftError } from '../../../native-runtime/errors.ts';
 import type { TrainOptions } from '../../../native-runtime/training/options.ts';
 import { OptionError, optionIssues, TRAIN_OPTION_KEYS } from '../../../native-runtime/training/options.ts';
+import type { BackendContext } from '../context.ts';
 import { RunParamsSchema } from '../jobs/run-params.ts';
 import { StartManySchema, sweepRunWho } from '../jobs/sweep-params.ts';
 import { refusalOfSweepRun } from '../jobs/training.ts';
@@ -27,19 +28,29 @@ import {
   type RunDetail,
   type RunRecord,
 } from '../library/runs.ts';
+import type { CountProgress } from '../library/token-counts.ts';
 import { CancellableRequests } from '../rpc/cancellable-requests.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 
 const PosInt = z.number().int().positive();
 const Id = z.object({ id: PosInt }).strict();
-/** A window's id for an estimate, so that it can stop it (runs/estimate-cancel). */
+/** A window's id for an estimate or a start, so that it can stop it (runs/estimate-cancel, runs/start-cancel). */
 const RequestId = z.string().min(1).max(100);
 
 // Estimates in flight: a measurement is minutes of training steps at desktop sizes, holding the
 // device meanwhile; a memory check may wait minutes on the data's token count.
 const estimates = new CancellableRequests('estimating');
-// Starts checking a run (the same memory check, the same wait), stopped when their window goes away.
+// Starts checking a run (the same memory check, the same wait), stopped as estimates are.
 const starts = new CancellableRequests('starting');
+
+/**
+ * The memory check's token count told to the window that asked under `requestId`, as
+ * 'datasets/token-progress' pushes (what a token count's own requestId gets); nobody without one.
+ */
+function countProgressOf(ctx: BackendContext, requestId: string | undefined): CountProgress | undefined {
+  if (requestId === undefined) return undefined;
+  return (done, total) => ctx.events.emit('datasets/token-progress', { requestId, done, total });
+}
 
 /** A bad training option is refused as the CLI and the Train form refuse it (code, field, message). */
 function refuseOptions(params: unknown): OptionError | null {
@@ -82,28 +93,43 @@ export const runsHandlers = defineHandlers({
   'runs/get': handler(Id, (p, ctx): Promise<RunDetail> => getRunForCharts(ctx.lib, p.id)),
   /**
    * Validates, records the run (config, dataset version, model fingerprint, system info) and queues it.
-   * Its window closing while the memory check counts the data stops the count: nothing is recorded.
+   * The memory check may wait on the data's token count (minutes for a big version): with a
+   * requestId, 'datasets/token-progress' pushes say how far it is and runs/start-cancel stops it;
+   * its window closing stops it too. Stopped, nothing is recorded.
    */
   'runs/start': handler(
-    RunParamsSchema,
-    async (p, ctx): Promise<RunRecord & { runId: number }> => {
-      const run = await starts.run(undefined, ctx.client, (signal) => ctx.training.start(p, signal));
+    RunParamsSchema.extend({ requestId: RequestId.optional() }),
+    async ({ requestId, ...p }, ctx): Promise<RunRecord & { runId: number }> => {
+      const run = await starts.run(requestId, ctx.client, (signal) =>
+        ctx.training.start(p, { signal, onProgress: countProgressOf(ctx, requestId) }),
+      );
       return { ...run, runId: run.id };
     },
     { refuse: refuseOptions },
   ),
   /**
    * A sweep: several runs (the Train wizard's "Try several values"), each validated as runs/start
-   * validates one, then recorded together with their sweep and queued — all or none.
+   * validates one, then recorded together with their sweep and queued — all or none. Its requestId
+   * is followed and stopped as runs/start's.
    */
   'runs/start-many': handler(
     StartManySchema,
-    async (p, ctx): Promise<{ sweepId: number; runIds: number[]; runs: RunRecord[] }> => {
-      const r = await starts.run(undefined, ctx.client, (signal) => ctx.training.startMany(p.runs, signal));
+    async ({ requestId, runs }, ctx): Promise<{ sweepId: number; runIds: number[]; runs: RunRecord[] }> => {
+      const r = await starts.run(requestId, ctx.client, (signal) =>
+        ctx.training.startMany(runs, { signal, onProgress: countProgressOf(ctx, requestId) }),
+      );
       return { ...r, runIds: r.runs.map((run) => run.id) };
     },
     { refuse: refuseSweepOptions },
   ),
+  /**
+   * Stops the runs/start or runs/start-many started with that requestId: it answers with a
+   * 'cancelled' error and records nothing; the token count its memory check waited on stops too
+   * unless another request (the estimate's, a histogram's) waits on it.
+   */
+  'runs/start-cancel': handler(z.object({ requestId: RequestId }).strict(), (p): { cancelled: boolean } => ({
+    cancelled: starts.cancel(p.requestId),
+  })),
   /**
    * Trainable parameters, adapter size, memory and (measured) time for the same params as runs/start.
    * A batch refused at the max length waits on the data's token count (its longest example): with a
@@ -116,10 +142,7 @@ export const runsHandlers = defineHandlers({
         estimateRun(ctx.lib, ctx.engine, ctx.jobs, p, {
           calibrate,
           signal,
-          onCountProgress:
-            requestId === undefined
-              ? undefined
-              : (done, total) => ctx.events.emit('datasets/token-progress', { requestId, done, total }),
+          onCountProgress: countProgressOf(ctx, requestId),
         }),
       ),
     { refuse: refuseOptions },

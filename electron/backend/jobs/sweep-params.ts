@@ -372,9 +372,15 @@ function notOneSweep(runs: readonly RunParams[]): string | null {
   return repeatedRun(runs);
 }
 
-/** What 'runs/start-many' takes: the runs of one sweep (2 to SWEEP_MAX_RUNS), queued all or none. */
+/**
+ * What 'runs/start-many' takes: the runs of one sweep (2 to SWEEP_MAX_RUNS), queued all or none;
+ * `requestId`, the window's id for following and stopping its memory checks (runs/start-cancel).
+ */
 export const StartManySchema = z
-  .object({ runs: z.array(RunParamsSchema).min(2).max(SWEEP_MAX_RUNS) })
+  .object({
+    runs: z.array(RunParamsSchema).min(2).max(SWEEP_MAX_RUNS),
+    requestId: z.string().min(1).max(100).optional(),
+  })
   .strict()
   .superRefine(({ runs }, ctx) => {
     const problem = notOneSweep(runs);

@@ -18,7 +18,7 @@ import { getDataset } from '../library/datasets.ts';
 import type { Library } from '../library/library.ts';
 import { interruptDeadWork } from '../library/outside-changes.ts';
 import { appendRunLog } from '../library/run-logs.ts';
-import { refuseRunOverMemory } from '../library/run-memory-check.ts';
+import { type MemoryCheckCount, refuseRunOverMemory } from '../library/run-memory-check.ts';
 import {
   createRecordedRun,
   type PlannedRun,
@@ -76,11 +76,12 @@ export class TrainingService {
   ) {}
 
   /**
-   * Plans, checks and records a run, and queues it. `signal` (the requester gone) stops it while it
-   * checks — the memory check's token count may take minutes — and nothing is recorded.
+   * Plans, checks and records a run, and queues it. `check.signal` (the requester gone, or its Stop)
+   * stops it while it checks — the memory check's token count may take minutes — and nothing is
+   * recorded; `check.onProgress` hears how far that count is.
    */
-  async start(p: RunParams, signal?: AbortSignal): Promise<RunRecord> {
-    const plan = await this.#planChecked(p, signal);
+  async start(p: RunParams, check: MemoryCheckCount = {}): Promise<RunRecord> {
+    const plan = await this.#planChecked(p, check);
     const run = createRecordedRun(this.lib, plan, p.name);
     this.#queued(run.id, plan);
     return getRunRecord(this.lib, run.id);
@@ -93,12 +94,12 @@ export class TrainingService {
    */
   async startMany(
     ps: readonly RunParams[],
-    signal?: AbortSignal,
+    check: MemoryCheckCount = {},
   ): Promise<{ sweepId: number; runs: RunRecord[] }> {
     const plans: PlannedRun[] = [];
     for (const [i, p] of ps.entries()) {
       try {
-        plans.push(await this.#planChecked(p, signal));
+        plans.push(await this.#planChecked(p, check));
       } catch (e) {
         throw refusalOfSweepRun(e, sweepRunWho(i, ps.length, p.name));
       }
@@ -122,14 +123,14 @@ export class TrainingService {
 
   /**
    * Plans a run and refuses it as the engine would at its start (its probe prompts, its memory).
-   * Stopped by `signal` ('cancelled'), up to the moment its caller records it.
+   * Stopped by `check.signal` ('cancelled'), up to the moment its caller records it.
    */
-  async #planChecked(p: RunParams, signal?: AbortSignal): Promise<PlannedRun> {
+  async #planChecked(p: RunParams, check: MemoryCheckCount): Promise<PlannedRun> {
     const plan = await planRunChecked(this.lib, this.engine, p);
     // Refused here, as its estimate says, rather than recorded to fail at the engine's same check.
-    await refuseRunOverMemory(this.engine, plan, signal);
+    await refuseRunOverMemory(this.engine, plan, check);
     // Stopped after its count ended (the last ask of the check): still nothing to record.
-    if (signal?.aborted) throw new CancelledError('the run was not started: its request was stopped');
+    if (check.signal?.aborted) throw new CancelledError('the run was not started: its request was stopped');
     return plan;
   }
 

@@ -25,6 +25,9 @@ export interface CheckedPlan {
   trainExamples: number;
 }
 
+/** What stops the token count a memory check may wait on, and hears how far it is. */
+export type MemoryCheckCount = Pick<CountOptions, 'signal' | 'onProgress'>;
+
 /**
  * Why the engine would refuse `plan` for memory at its start (studio and CLI words), or null.
  * `count`: the token count it may wait on (minutes for a big version) — `signal` stops the wait, and
@@ -33,7 +36,7 @@ export interface CheckedPlan {
 export async function runMemoryIssue(
   engine: Engine,
   plan: CheckedPlan,
-  count: Pick<CountOptions, 'signal' | 'onProgress'> = {},
+  count: MemoryCheckCount = {},
 ): Promise<OptionIssue | null> {
   const c = plan.config;
   const batch = Math.min(c.batchSize, plan.trainExamples);
@@ -56,24 +59,21 @@ export async function runMemoryIssue(
 /**
  * Refuses `plan` where the engine would refuse it for memory at its start (an OptionError, studio
  * and CLI words), before it is recorded: the studio's runs/start and the CLI's `train` alike.
- * `signal` (the requester gone, a Ctrl-C) stops the token count it may wait on ('cancelled'), and
- * the count with it where no one else waits on it, as the estimate's check stops.
+ * `count.signal` (the requester gone or stopping it, a Ctrl-C) stops the token count it may wait on
+ * ('cancelled'), and the count with it where no one else waits on it, as the estimate's check
+ * stops; `count.onProgress` hears how far that count is (the Train page's start says so).
  */
 export async function refuseRunOverMemory(
   engine: Engine,
   plan: CheckedPlan,
-  signal?: AbortSignal,
+  count: MemoryCheckCount = {},
 ): Promise<void> {
-  const issue = await runMemoryIssue(engine, plan, { signal });
+  const issue = await runMemoryIssue(engine, plan, count);
   if (issue) throw new OptionError(issue);
 }
 
 /** Tokens of the longest example of the run's data and held-out data, as training tokenizes them. */
-async function longestExample(
-  engine: Engine,
-  plan: CheckedPlan,
-  count: Pick<CountOptions, 'signal' | 'onProgress'>,
-): Promise<number> {
+async function longestExample(engine: Engine, plan: CheckedPlan, count: MemoryCheckCount): Promise<number> {
   let longest = 0;
   for (const v of [plan.version, plan.evalVersion]) {
     if (!v) continue;

@@ -66,16 +66,21 @@
 //   runs/get          {id}                                          → RunDetail (RunRecord + metrics[] + checkpoints[] + sweep)
 //   runs/start        {modelId, datasetId, datasetVersionId?, datasetSplit?, evalDatasetVersionId?, evalDatasetSplit?, name?,
 //                      probe?: {prompts[], every, maxNewTokens?}, ...training options: intervention?, layers?,
-//                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts)}
-//                                                                   → RunRecord & {runId} (queued; one training per device)
+//                      positions?, rank?, lr?, … (every one optional; declared in native-runtime/training/options.ts),
+//                      requestId?}                                  → RunRecord & {runId} (queued; one training per device)
 //                     a bad option: error {code: 'bad-<option>', field: '<option>', message: '<Label> must be …'}
+//                     (its memory check may wait on the data's token count: with requestId 'datasets/token-progress'
+//                     pushes say how far; runs/start-cancel or its requester's connection closing stops it, recording nothing)
 //   runs/start-many   {runs: runs/start params[] (2..8), one run but for their names and at most two of lr, rank, layers,
-//                      positions, dropout, seed, no combination twice; else invalid-params}
+//                      positions, dropout, seed, no combination twice; else invalid-params; requestId? as runs/start's}
 //                                                                   → {sweepId, runIds, runs: RunRecord[]} (a sweep: every run
 //                                                                     planned and checked as runs/start checks one, then all
 //                                                                     recorded in one transaction with their sweep and queued;
 //                                                                     one refused run refuses all, its error's message starting
 //                                                                     "run 2 of 3, “name”: …", its field kept)
+//   runs/start-cancel {requestId}                                   → {cancelled} (that start answers with error 'cancelled' and
+//                                                                     records nothing; the token count it waited on stops unless
+//                                                                     another request waits on it)
 //   runs/estimate     runs/start params + {calibrate?=false, requestId?} → RunEstimate {trainableParams, adapterBytes, memory,
 //                                                                     stepsPerEpoch, totalSteps, calibration, epochSeconds, ...}
 //                                                                     (it stops when its requester's connection closes; a batch

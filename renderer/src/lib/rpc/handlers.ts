@@ -70,5 +70,5 @@ export type {
 
 import type { ParamsOf } from '../../../../electron/backend/rpc/contract.ts';
 
-/** The params of 'runs/start' and 'runs/estimate' (the Train form's payload). */
-export type RunParams = ParamsOf<'runs/start'>;
+/** The params of 'runs/start' and 'runs/estimate' (the Train form's payload; a request's id apart). */
+export type RunParams = Omit<ParamsOf<'runs/start'>, 'requestId'>;
