@@ -2,7 +2,8 @@
 // makes the memory check count the whole dataset for its longest example — minutes for a big one. The
 // estimate said "Updating…" and gave up after 60 s while the count went on; it now says how far the
 // count is, and "Stop counting" stops it (the backend's count with it: tests/backend/
-// estimate-count-cancel.test.ts), leaving a note and a way to count again. The model is a Llama-7B
+// estimate-count-cancel.test.ts), leaving a note and a way to count again. A run start waits on the
+// same count: it says how far it is beside Start, and its Stop records nothing. The model is a Llama-7B
 // shape in a sparse file (only its header is read), with the smallest batch whose int4 step is
 // refused at the max length on this computer.
 
@@ -71,20 +72,27 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
 
   after(() => closeStudio({ client, browser, server }));
 
-  test('the estimate says how far the count is, and Stop counting stops it', async () => {
+  const counting = /^Counting the data’s tokens for the memory check: [\d,]+ of 60,000 examples$/;
+
+  /** A fresh draft whose memory check counts the big dataset (its batch is refused at the max length). */
+  async function countingDraft(name = '') {
     await page.getByTestId('nav-train').click();
     await page.getByRole('button', { name: 'Start over' }).click();
     await page.getByLabel('Base model').selectOption({ label: MODEL });
     await page.locator('#train-dataset').selectOption({ label: `big (${ROWS} rows)` });
     await page.locator('#train-quantize').selectOption('int4');
+    await page.locator('#train-name').fill(name);
     await page.getByRole('button', { name: /^Step \d: Training$/ }).click();
     await page.getByLabel('Device').selectOption('cpu');
     await page.getByLabel('Batch size').fill(String(batch));
     await page.getByLabel('Max length').fill(String(MAX_LENGTH));
+  }
+
+  test('the estimate says how far the count is, and Stop counting stops it', async () => {
+    await countingDraft();
     const said = await listenToAnnouncer(page);
     const panel = page.getByTestId('train-estimate');
     // Bug: "Updating…" for 60 s, then "The studio did not answer within 60 s" while the count went on.
-    const counting = /^Counting the data’s tokens for the memory check: [\d,]+ of 60,000 examples$/;
     assert.match(await textWhen(panel.getByTestId('est-measuring'), counting, 60_000), counting);
     await panel.scrollIntoViewIfNeeded();
     await screenshot(page, 'estimate-count-1-counting');
@@ -111,6 +119,54 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     assert.match(await textWhen(panel.getByTestId('est-measuring'), counting, 60_000), counting);
     await panel.getByRole('button', { name: 'Stop counting' }).click();
     await note.waitFor();
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('a start that counts says how far it is beside Start, and Stop records nothing, keeping the wizard', async () => {
+    await countingDraft('kept name');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    const said = await listenToAnnouncer(page);
+    // From the keyboard: Enter on Start, then on the Stop that takes the focus.
+    const start = page.getByTestId('train-start');
+    await start.focus();
+    await page.keyboard.press('Enter');
+    // Bug: "Starting…" and nothing more while the start counted every row; nothing could stop it.
+    const note = page.getByTestId('start-counting-note');
+    await note.waitFor({ timeout: 60_000 });
+    assert.match(await textWhen(note, counting, 60_000), counting);
+    const stop = page.getByTestId('start-counting').getByRole('button', { name: 'Stop' });
+    await page.waitForFunction(() => document.activeElement?.id === 'train-start-stop', null, {
+      timeout: 5000,
+    });
+    await screenshot(page, 'start-count-1-counting');
+    assert.equal(await stop.evaluate((b) => b === document.activeElement), true);
+    await page.keyboard.press('Enter');
+    const stopped = page.getByTestId('start-stopped');
+    await stopped.waitFor();
+    assert.match(
+      (await stopped.textContent())?.trim() ?? '',
+      /^Start stopped while counting the data’s tokens: no run was recorded/,
+    );
+    // The Stop button went with the count: focus is on the note that says why.
+    await page.waitForFunction(() => document.activeElement?.id === 'start-stopped', null, { timeout: 5000 });
+    await screenshot(page, 'start-count-2-stopped');
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    const texts = await said();
+    assert.ok(
+      texts.some((t) => counting.test(t)),
+      `the count's progress was said: ${JSON.stringify(texts)}`,
+    );
+    // The wizard is as it was: on its last step, every choice kept, Start offered again.
+    assert.equal(await start.textContent().then((t) => t?.trim()), 'Start training');
+    assert.equal(await start.isEnabled(), true);
+    await page.getByRole('button', { name: /^Step \d: Training$/ }).click();
+    assert.equal(await page.getByLabel('Batch size').inputValue(), String(batch));
+    assert.equal(await page.getByLabel('Max length').inputValue(), String(MAX_LENGTH));
+    assert.equal(await page.getByLabel('Device').inputValue(), 'cpu');
+    await page.getByRole('button', { name: /^Step \d: Model & data$/ }).click();
+    assert.equal(await page.locator('#train-name').inputValue(), 'kept name');
+    assert.equal(await page.locator('#train-quantize').inputValue(), 'int4');
+    assert.match((await page.locator('#train-dataset option:checked').textContent()) ?? '', /^big /);
     assert.deepEqual(pageErrors, []);
   });
 });

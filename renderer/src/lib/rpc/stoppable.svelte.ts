@@ -1,12 +1,17 @@
 // Long work the window can stop (the backend's rpc/cancellable-requests.ts): it is asked under a
 // fresh requestId, Stop sends `<method>-cancel {requestId}`, and its 'cancelled' answer is told apart
-// from a failure. A token count, a duplicate search and an adapter export share this, so that their
-// Stop buttons behave alike: the button shows while `busy`, and `stopped` says the last was stopped.
+// from a failure. A token count, a duplicate search, an adapter export and a run start share this, so
+// that their Stop buttons behave alike: the button shows while `busy`, and `stopped` says the last
+// was stopped.
 
 import { newRequestId, type RpcClient, RpcError } from './client.ts';
 
 /** The backend's cancel methods, each {requestId} → {cancelled}. */
-type CancelMethod = 'adapters/export-cancel' | 'datasets/duplicates-cancel' | 'datasets/token-lengths-cancel';
+type CancelMethod =
+  | 'adapters/export-cancel'
+  | 'datasets/duplicates-cancel'
+  | 'datasets/token-lengths-cancel'
+  | 'runs/start-cancel';
 
 /** What run() resolves with when the work was stopped. */
 export const STOPPED: unique symbol = Symbol('stopped');

@@ -7,9 +7,9 @@
 // (stop()), and one whose answer nobody would see any more — the form changed, the page was left —
 // is stopped too, so that it never keeps the device or the count busy for nothing.
 
-import { ProgressAnnouncer } from '../announce.svelte.ts';
 import { errorMessage, newRequestId, type RpcClient, RpcError } from '../rpc/client.ts';
 import type { RunEstimate, RunParams } from '../rpc/handlers.ts';
+import { MemoryCheckCount } from './memory-check-count.svelte.ts';
 
 const DEBOUNCE_MS = 300;
 
@@ -22,8 +22,8 @@ export class Estimate {
   measuringNote = $state<string | null>(null);
   /** The last measurement was stopped before it measured anything. */
   stopped = $state(false);
-  /** How far the token count the estimate waits on is (its memory check); null when it waits on none. */
-  counting = $state<{ done: number; total: number | null } | null>(null);
+  /** The token count the estimate waits on (its memory check), as far as it is. */
+  readonly count = new MemoryCheckCount();
   /** The last estimate was stopped while it waited on that count: it has no numbers. */
   countStopped = $state(false);
   /** The params `current` answers (JSON), so a refusal is never read against other params. */
@@ -34,18 +34,19 @@ export class Estimate {
   #key = '';
   /** The estimate in flight (its requestId, for runs/estimate-cancel and its count's progress). */
   #requestId: string | null = null;
-  #said = new ProgressAnnouncer();
 
   constructor(rpc: RpcClient) {
     this.#rpc = rpc;
   }
 
+  /** How far that count is; null when the estimate waits on none. */
+  get counting(): { done: number; total: number | null } | null {
+    return this.count.progress;
+  }
+
   /** What the estimate waits for while it counts: "Counting the data’s tokens…: 1,000 of 60,000 examples". */
   get countingNote(): string | null {
-    const c = this.counting;
-    if (!c) return null;
-    const fmt = (n: number) => n.toLocaleString();
-    return `Counting the data’s tokens for the memory check: ${fmt(c.done)}${c.total !== null ? ` of ${fmt(c.total)}` : ''} examples`;
+    return this.count.note;
   }
 
   /** Schedules an uncalibrated estimate for these params (skipped when they did not change). */
@@ -112,7 +113,6 @@ export class Estimate {
     this.loading = true;
     this.measuring = calibrate;
     this.measuringNote = null;
-    this.counting = null;
     this.countStopped = false;
     if (calibrate) this.stopped = false;
     const unfollowMeasuring = calibrate
@@ -121,12 +121,7 @@ export class Estimate {
             this.measuringNote = j.message;
         })
       : null;
-    const unfollowCount = this.#rpc.subscribe('datasets/token-progress', (p) => {
-      if (p.requestId !== requestId || seq !== this.#seq) return;
-      this.counting = { done: p.done, total: p.total };
-      const note = this.countingNote;
-      if (note) this.#said.report(note);
-    });
+    const unfollowCount = this.count.follow(this.#rpc, requestId, () => seq === this.#seq);
     try {
       // No deadline: measuring runs real training steps at the form's batch and length, minutes at
       // desktop sizes (a 1.1B model's three steps of 4 × 512 on a loaded 2-core CPU ran past the 5
@@ -172,7 +167,7 @@ export class Estimate {
         this.loading = false;
         this.measuring = false;
         this.measuringNote = null;
-        this.counting = null;
+        this.count.progress = null;
       }
     }
   }
