@@ -169,4 +169,25 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     assert.match((await page.locator('#train-dataset option:checked').textContent()) ?? '', /^big /);
     assert.deepEqual(pageErrors, []);
   });
+
+  test('leaving the page while a start counts stops it: nothing is recorded', async () => {
+    await countingDraft('left behind');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    await page.getByTestId('train-start').click();
+    await textWhen(page.getByTestId('start-counting-note'), counting, 60_000);
+    // The count's pushes go to every window: those under the start's own requestId say it still waits.
+    const startPushes = () =>
+      client.pushes.filter((m) => {
+        const p = m as { topic?: string; data?: { requestId?: string } };
+        return p.topic === 'datasets/token-progress' && p.data?.requestId?.startsWith('start') === true;
+      }).length;
+    await page.getByTestId('nav-runs').click();
+    await new Promise((r) => setTimeout(r, 1000)); // a push already on its way
+    const seen = startPushes();
+    // Bug (without the page's stop): the start went on counting for nobody, then recorded the run.
+    await new Promise((r) => setTimeout(r, 10_000));
+    assert.equal(startPushes(), seen, 'the start still counted after its page was left');
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    assert.deepEqual(pageErrors, []);
+  });
 });
