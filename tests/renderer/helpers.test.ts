@@ -201,7 +201,7 @@ test('pyreft snippet: a chat prompt is tokenized as the studio reads it, one sta
 });
 
 test('run configuration for people: grouped, labelled, unknown keys kept, differences found', async () => {
-  const { compareConfigs, configRows } = await import('../../renderer/src/lib/run-config.ts');
+  const { compareConfigs, configRows } = await import('../../electron/backend/library/run-config.ts');
   const groups = configRows({ lr: 0.004, layers: [1, 2], maxGradNorm: 0, runId: '3', brandNew: 5 });
   const flat = Object.fromEntries(groups.flatMap((g) => g.rows.map((r) => [r.field.label, r.text])));
   assert.deepEqual(flat, {
@@ -220,7 +220,7 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
     checkpointEvery: 'only at the end',
     keepCheckpoints: 'all',
   });
-  const { optionText } = await import('../../renderer/src/lib/run-config.ts');
+  const { optionText } = await import('../../electron/backend/library/run-config.ts');
   assert.equal(optionText('maxSteps', 0, { epochs: 1 }), 'no limit: 1 epoch');
   assert.equal(optionText('maxSteps', 40, { epochs: 1 }), '40 steps');
   assert.equal(optionText('maxSteps', 1, { epochs: 1 }), '1 step', 'a count agrees with its noun');
@@ -234,6 +234,15 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
   const device = (ranOn?: string) =>
     configRows({ device: 'cuda' }, undefined, ranOn)[0].rows.find((r) => r.field.key === 'device')?.text;
   assert.deepEqual([device(), device('cuda'), device('cpu')], ['cuda', 'cuda', 'cuda (ran on cpu)']);
+  // The base weights' form and the precision asked for, labelled as the wizard labels them (every
+  // run stores both; they were listed under "Other" by their keys).
+  assert.deepEqual(
+    configRows({ device: 'cuda', quantize: 'int8', dtype: 'fp16' }).map((g) => [
+      g.title,
+      g.rows.map((r) => `${r.field.label}: ${r.text}`),
+    ]),
+    [['Run', ['Device: cuda', 'Base weights: int8', 'Precision: fp16']]],
+  );
   const rows = compareConfigs([
     { lr: 0.004, rank: 4 },
     { lr: 0.002, rank: 4 },

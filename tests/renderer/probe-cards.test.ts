@@ -1,11 +1,11 @@
-// The probe timeline's cards and the Probes tab's count (renderer/src/lib/probe-cards.ts): a run
+// The probe timeline's cards and the Probes tab's count (electron/backend/library/probe-cards.ts): a run
 // resumed from a checkpoint before a step it had answered answers that step again, and runs/get
 // returns both answers; the timeline shows one card per prompt and step, the later answer, and the
 // tab counts those cards. The page itself: tests/e2e/runs.test.ts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { probeCardCount, probeRows } from '../../renderer/src/lib/probe-cards.ts';
+import { probeCardCount, probeRows } from '../../electron/backend/library/probe-cards.ts';
 import type { RunSample } from '../../renderer/src/lib/rpc/handlers.ts';
 
 let id = 0;

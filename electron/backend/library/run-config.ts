@@ -3,6 +3,7 @@
 // trainer option is never hidden. Used by a run's Configuration tab, the compare view and the Train
 // wizard's review. Training options are labelled as the wizard labels them, and a 0 that means
 // something ("only at the end") reads as options.ts says (native-runtime/training/options.ts `zero`).
+// `reft-studio runs show` prints the same groups.
 
 import { plural } from '../../../native-runtime/plural.ts';
 import { TRAIN_OPTIONS, type TrainOptionKey } from '../../../native-runtime/training/options.ts';
@@ -104,6 +105,8 @@ export const CONFIG_GROUPS: ConfigGroup[] = [
     title: 'Run',
     fields: [
       { key: 'device', label: optionLabel('device') },
+      { key: 'quantize', label: optionLabel('quantize') },
+      { key: 'dtype', label: optionLabel('dtype') },
       {
         key: 'checkpointEvery',
         label: optionLabel('checkpointEvery'),

@@ -1,9 +1,9 @@
-// The probe timeline's cards (ProbeTimeline.svelte): one row per probe prompt, one card per step it
-// was answered at (step 0: the base model before training), oldest first. A step answered twice (a
-// run resumed from a checkpoint before it answers it again) is one card with the latest answer, so
-// the Probes tab counts cards, not the answers stored.
+// The probe timeline's cards (ProbeTimeline.svelte; `reft-studio runs show` prints them too): one
+// row per probe prompt, one card per step it was answered at (step 0: the base model before training),
+// oldest first. A step answered twice (a run resumed from a checkpoint before it answers it again) is
+// one card with the latest answer, so the Probes tab counts cards, not the answers stored.
 
-import type { RunSample } from './rpc/handlers.ts';
+import type { RunSample } from './runs.ts';
 
 export interface ProbeCard {
   step: number;
