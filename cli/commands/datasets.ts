@@ -20,6 +20,7 @@ import {
   table,
 } from '../command.ts';
 import { MAP_OPTION, parseMapping } from '../data-flags.ts';
+import { cutText } from '../terminal-text.ts';
 
 /** Files from this size on show progress while their rows are checked. */
 const BIG_FILE_BYTES = 4 * 2 ** 20;
@@ -44,11 +45,7 @@ function rowProgress(ctx: CommandContext, file: string) {
 const SHOWN_ROW_CHARS = 400;
 
 /** A row on one line, as a person reads it: a 20 MB prompt would otherwise flood the terminal. */
-function shownRow(row: unknown): string {
-  const s = JSON.stringify(row);
-  if (s.length <= SHOWN_ROW_CHARS) return s;
-  return `${s.slice(0, SHOWN_ROW_CHARS)}… (${s.length.toLocaleString('en')} characters in all; --json shows it whole)`;
-}
+const shownRow = (row: unknown): string => cutText(JSON.stringify(row), SHOWN_ROW_CHARS);
 
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
   if (v === undefined || v === 'auto') return v;

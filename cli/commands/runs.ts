@@ -8,8 +8,10 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CANCEL_POLL_MS } from '../../electron/backend/jobs/run-execution.ts';
-import { sweepVariedWords } from '../../electron/backend/jobs/sweep-params.ts';
+import { versionName } from '../../electron/backend/library/datasets.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
+import { getModel } from '../../electron/backend/library/models.ts';
+import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { type RunLogLine, readRunLogSince, readRunLogTail } from '../../electron/backend/library/run-logs.ts';
 import {
   cancelRun,
@@ -24,34 +26,22 @@ import {
   requeueRun,
   runStillExecuting,
 } from '../../electron/backend/library/runs.ts';
-import type { RunSweep } from '../../electron/backend/library/sweeps.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
-import {
-  deviceColumn,
-  deviceText,
-  runAskedDevice,
-  runDevice,
-} from '../../native-runtime/runtime/device-choice.ts';
+import { deviceColumn, runDevice } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, nextCommand, table } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
+import { runShowText } from '../run-show-text.ts';
 import {
-  bestText,
   checkOutFolders,
   executeRunHere,
   failedRunNext,
   type OutFolders,
   printStopped,
+  resumeCommand,
   runFailed,
   writeOutFolders,
 } from '../run-training.ts';
-
-/** `runs show`'s line for a run queued in a sweep: "sweep 3 (learning rate × rank): runs 4, 5, 6". */
-function sweepLine(sweep: RunSweep | null): string {
-  if (!sweep) return '';
-  const runs = sweep.runIds.length > 1 ? `runs ${sweep.runIds.join(', ')}` : 'its other runs were deleted';
-  return `sweep ${sweep.id} (${sweepVariedWords(sweep.varied)}): ${runs}\n`;
-}
 
 export const runsCommands: Command[] = [
   {
@@ -97,39 +87,22 @@ export const runsCommands: Command[] = [
     examples: ['runs show 7', 'runs show 7 --json'],
     async run(ctx) {
       const id = parseId(ctx.args[0]);
-      const run = await ctx.withLibrary((lib) => getRun(lib, id));
-      ctx.print({ ...run }, () => {
-        const head = `run ${run.id}${run.name ? ` "${run.name}"` : ''}: ${run.status}${run.error ? ` (${run.error})` : ''}`;
-        const metrics = run.metrics.length
-          ? table(
-              ['STEP', 'EPOCH', 'LOSS', 'LR', 'GRAD_NORM', 'TOK/S', 'EVAL_LOSS'],
-              run.metrics.map((m) => [
-                m.step,
-                m.epoch?.toFixed(2),
-                m.loss?.toFixed(4),
-                m.lr?.toExponential(2),
-                m.gradNorm?.toFixed(3),
-                m.tokensPerS?.toFixed(0),
-                m.evalLoss?.toFixed(4),
-              ]),
-            )
-          : 'no metrics recorded';
-        const next = run.status === 'failed' ? `${failedRunNext(ctx, run)}\n` : '';
-        // No device recorded: no step has run yet, or a run from before runs recorded it.
-        const ran = runDevice(run);
-        const asked = `device: ${runAskedDevice(run.config)} asked for`;
-        const device = ran
-          ? deviceText(ran)
-          : run.lastStep === null
-            ? `${asked}; no step has run yet`
-            : `${asked}; where its steps ran was not recorded`;
-        // The reason's numbers are a line of the run's log; the run's page words it so too.
-        const early = run.stoppedEarly
-          ? `stopped early at step ${run.lastStep} of ${run.totalSteps}: the held-out loss stopped improving\n`
-          : '';
-        const best = run.best ? `${bestText(run.best, run.best.kept)}\n` : '';
-        return `${head}\n${early}${next}${sweepLine(run.sweep)}${device}\n${best}config: ${JSON.stringify(run.config)}\n${metrics}`;
+      const { run, model, dataset } = await ctx.withLibrary((lib) => {
+        const run = getRun(lib, id);
+        // Removing a model from the library clears its runs' model id.
+        const model = run.modelId !== null ? getModel(lib, run.modelId).name : null;
+        const dataset = run.datasetVersionId !== null ? versionName(lib, run.datasetVersionId) : null;
+        return { run, model, dataset };
       });
+      ctx.print({ ...run }, () =>
+        runShowText(run, {
+          model,
+          dataset,
+          resume: resumeCommand(ctx, run.id),
+          adapter: (adapterId) => nextCommand(ctx.values, 'adapters', 'show', adapterId),
+          failedNext: failureRemedy(run.errorCode) === 'resume' ? null : failedRunNext(ctx, run),
+        }),
+      );
       return 0;
     },
   },

@@ -237,7 +237,8 @@ test('train --device cuda that falls back: the run records and shows the CPU, wi
   const list = await runCli(['runs', 'list', '--json', '--data-dir', data]);
   assert.equal((oneJsonObject(list.stdout) as { runs: { device: string }[] }).runs[0].device, 'cpu');
   const text = await runCli(['runs', 'show', String(result.runId), '--data-dir', data]);
-  assert.equal(text.stdout.split('\n')[1], told);
+  // Wrapped at 80 columns, its continuation lines indented.
+  assert.equal(text.stdout.replace(/\n {2}/g, ' ').split('\n')[1], told);
   assert.match((await runCli(['runs', 'list', '--data-dir', data])).stdout, /\bcpu \(asked cuda\)/);
   // An evaluation says it too (it fell back silently before): in its result and its record.
   const ev = await runCli([

@@ -54,10 +54,11 @@ test('a run refused for its data says to fix the dataset, in `train` and in `run
   assert.ok(train.stderr.endsWith(`\nerror: dataset “ones” v1: ${next}`), train.stderr);
   assert.ok(shown.error.startsWith("dataset “ones” v1: every example's prompt is 1 token"), shown.error);
   assert.equal(shown.errorCode, 'no-intervention-positions');
-  const show = (await runCli(['runs', 'show', '1', '--data-dir', home])).stdout.split('\n');
-  assert.equal(
-    show[1],
-    'resuming would fail the same way: fix the dataset, then start a new run with reft-studio train',
+  // runs show: the error, then what to do, each wrapped at 80 columns.
+  const show = (await runCli(['runs', 'show', '1', '--data-dir', home])).stdout;
+  assert.match(
+    show.replace(/\n {2}/g, ' '),
+    /^run 1: failed\nfailed: dataset “ones” v1: every example's prompt is 1 token.*\nresuming would fail the same way: fix the dataset, then start a new run with reft-studio train\n/,
   );
   const resume = await runCli(['runs', 'resume', '1', '--data-dir', home]);
   assert.equal(resume.code, 1);
