@@ -82,7 +82,7 @@ export const runsCommands: Command[] = [
   },
   {
     name: 'runs show',
-    summary: 'show a run: status, configuration and metrics',
+    summary: 'show a run: what happened, configuration, probe answers, metrics',
     usage: 'runs show ID',
     examples: ['runs show 7', 'runs show 7 --json'],
     async run(ctx) {
