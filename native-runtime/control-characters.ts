@@ -20,3 +20,12 @@ export function visibleControls(text: string): string {
 export function oneLineVisible(text: string): string {
   return text.replace(CONTROLS_AND_NEWLINES, hex);
 }
+
+/**
+ * `text` as one short line (oneLineVisible), cut after `max` characters with a marker saying how
+ * much was left out: for a tool's answer quoted in a message, which may be hundreds of garbage bytes.
+ */
+export function clippedLine(text: string, max = 80): string {
+  const line = oneLineVisible(text);
+  return line.length > max ? `${line.slice(0, max)}… (${line.length - max} more characters)` : line;
+}

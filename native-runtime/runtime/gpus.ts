@@ -8,9 +8,57 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { clippedLine } from '../control-characters.ts';
 import { ldconfigLibraries } from './system-libs.ts';
 
 const run = promisify(execFile);
+
+/** What a tool printed; on failure also its error (`code` ENOENT: not found; `killed`: timed out). */
+type ToolError = NodeJS.ErrnoException & { stdout?: string; stderr?: string; killed?: boolean };
+
+/**
+ * Runs `file` like execFile, except that a timeout ends its whole process group (on POSIX): a
+ * wrapper script that hangs (nvidia-smi is one on some systems) leaves no child running behind it.
+ */
+function runTool(
+  file: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const posix = process.platform !== 'win32';
+    const child = spawn(file, args, {
+      detached: posix,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const fail = (e: ToolError) => reject(Object.assign(e, { stdout, stderr }));
+    const timer = setTimeout(() => {
+      try {
+        if (posix && child.pid) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {}
+      fail(Object.assign(new Error(`${file} timed out`), { killed: true }));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      fail(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else fail(new Error(`${file} exited with ${signal ?? `status ${code}`}`));
+    });
+  });
+}
 
 export interface GpuInfo {
   vendor: 'nvidia';
@@ -172,7 +220,7 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
   try {
     // compute_cap is a field of drivers from ~510 on; older ones refuse the whole query with it.
     const fields = 'index,name,memory.total,driver_version';
-    const query = (f: string) => run(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], { timeout });
+    const query = (f: string) => runTool(smi, [`--query-gpu=${f}`, '--format=csv,noheader,nounits'], timeout);
     // A hung nvidia-smi is not asked twice.
     const asked = await query(`${fields},compute_cap`).catch((e) => {
       if ((e as { killed?: boolean }).killed) throw e;
@@ -197,22 +245,22 @@ export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaIn
       });
       driverVersion ??= drv || null;
     }
-    if (lines.length && !gpus.length) throw new Error(`unreadable answer: ${lines[0].trim()}`);
+    if (lines.length && !gpus.length) throw new Error(`unreadable answer: ${clippedLine(lines[0].trim())}`);
     // The supported CUDA version appears only in the human-readable header.
     let driverCudaVersion: string | null = null;
     try {
-      const h = await run(smi, [], { timeout });
+      const h = await runTool(smi, [], timeout);
       driverCudaVersion = /CUDA Version:\s*([\d.]+)/.exec(h.stdout)?.[1] ?? null;
     } catch {}
     return { driverLoaded: true, driverVersion, driverCudaVersion, gpus, source: 'nvidia-smi', note: null };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string; killed?: boolean };
+    const err = e as ToolError;
     const smiNote =
       err.code === 'ENOENT'
         ? 'nvidia-smi not found'
         : err.killed
           ? `nvidia-smi hung (no answer within ${timeout / 1000} s)`
-          : `nvidia-smi failed: ${(err.stdout || err.stderr || err.message).trim().split('\n')[0]}`;
+          : `nvidia-smi failed: ${clippedLine((err.stdout || err.stderr || err.message).trim().split('\n')[0])}`;
     // Without the tool, the kernel driver's own files still tell whether a driver and GPUs exist.
     const version = readOr(join(procDir, 'version'));
     if (version === null)

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +137,38 @@ test('detectNvidia: a message printed with exit status 0 is not a GPU, and a hun
   const h = await detectNvidia({ smi: hung, procDir: none, timeoutMs: 1000 });
   assert.ok(Date.now() - t0 < 1900, `asked once (${Date.now() - t0} ms)`);
   assert.match(h.note ?? '', /nvidia-smi hung \(no answer within 1 s\)/);
+});
+
+test('detectNvidia: a garbage answer is cut to a short line with a marker', async () => {
+  // 600 bytes on one line, control bytes among them: once printed whole in `devices`.
+  const garbage = fakeSmi("printf '\\001\\033[2J'; head -c 600 /dev/zero | tr '\\0' 'x'; echo");
+  const note = (await detectNvidia({ smi: garbage, procDir: join(tmp, 'none') })).note ?? '';
+  assert.match(
+    note,
+    /^no NVIDIA driver loaded \(nvidia-smi failed: unreadable answer: \\x01\\x1b\[2Jx+… \(\d+ more characters\);/,
+  );
+  assert.ok(note.length < 200, `${note.length} characters`);
+});
+
+/** Whether process `pid` still runs (a zombie no longer runs: in a container nobody may reap it). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('detectNvidia: a hung nvidia-smi script is ended with the processes it started', {
+  skip: process.platform !== 'linux',
+}, async () => {
+  const pidFile = join(tmp, 'smi-child.pid');
+  const hung = fakeSmi(`sleep 30 & echo $! > ${pidFile}; wait`);
+  const h = await detectNvidia({ smi: hung, procDir: join(tmp, 'none'), timeoutMs: 1000 });
+  assert.match(h.note ?? '', /nvidia-smi hung/);
+  const child = Number(readFileSync(pidFile, 'utf8'));
+  for (let i = 0; i < 20 && running(child); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(running(child), false, `the script's child ${child} still runs`);
 });
 
 test('the memory of the GPU WebGPU runs on: NVIDIA through nvidia-smi, AMD through sysfs, else unknown', async () => {
