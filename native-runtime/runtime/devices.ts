@@ -3,14 +3,13 @@
 //   cpu      always.
 //   cuda     Linux x64: an NVIDIA driver new enough for the provider's CUDA, the CUDA runtime pack
 //            (cuda-pack.ts) with every CUDA/cuDNN library it needs, and a probe that runs a MatMul.
-//   webgpu   bundled in onnxruntime-node (not Linux arm64): a probe that runs a MatMul on it. On a
-//            machine without a GPU the adapter can only be a CPU one (Mesa's lavapipe), which works
-//            but is slower than the CPU provider: marked `software` and never chosen by auto.
+//   webgpu   bundled in onnxruntime-node (not Linux arm64): a probe that runs a MatMul on it. An
+//            adapter that is a CPU one (Mesa's lavapipe; webgpu-adapter.ts decides) works but is
+//            slower than the CPU provider: marked `software` and never chosen by auto.
 //   dml, coreml  listed when bundled; not chosen by auto (DirectML is in maintenance mode, CoreML
 //            runs only part of the training graph), usable when asked for.
 // Probes run in child processes (provider-probe.ts); their answers are cached per process.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { type ThreadChoice, threadChoice } from './cpu-threads.ts';
@@ -23,8 +22,9 @@ import {
   packStatus,
 } from './cuda-pack.ts';
 import { type GpuChoice, gpuChoiceProblemAmong, tryGpuChoice } from './gpu-choice.ts';
-import { detectNvidia, detectVulkan, type NvidiaInfo, type VulkanInfo } from './gpus.ts';
+import { detectNvidia, detectVulkan, type NvidiaInfo, renderNodes, type VulkanInfo } from './gpus.ts';
 import { probeProvider } from './provider-probe.ts';
+import { webgpuAdapter } from './webgpu-adapter.ts';
 
 export type ProviderName = 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml' | 'tensorrt';
 
@@ -77,23 +77,6 @@ function bundledBackends(): { name: string; bundled: boolean }[] {
     return ort.listSupportedBackends();
   } catch {
     return [{ name: 'cpu', bundled: true }];
-  }
-}
-
-function renderNodes(): string[] {
-  if (process.platform !== 'linux') return [];
-  try {
-    return readdirSync('/sys/class/drm')
-      .filter((n) => /^renderD\d+$/.test(n))
-      .map((n) => {
-        let vendor = '';
-        try {
-          vendor = readFileSync(`/sys/class/drm/${n}/device/vendor`, 'utf8').trim();
-        } catch {}
-        return vendor ? `${n} (${vendor})` : n;
-      });
-  } catch {
-    return existsSync('/dev/dri') ? readdirSync('/dev/dri').filter((n) => n.startsWith('renderD')) : [];
   }
 }
 
@@ -164,9 +147,7 @@ async function cudaState(
     : s('available', null, { needsRestart: true });
 }
 
-let cachedWebgpu: Promise<ProviderState> | null = null;
-
-async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaInfo, nodes: string[]) {
+async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaInfo): Promise<ProviderState> {
   const base = { name: 'webgpu' as const };
   if (!bundledBackends().some((b) => b.name === 'webgpu'))
     return {
@@ -182,16 +163,15 @@ async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaI
         'the Vulkan loader (libvulkan.so.1) is not installed (Debian/Ubuntu: apt install libvulkan1 mesa-vulkan-drivers)',
     };
   if (o.probe === false) return { ...base, state: 'unavailable' as const, reason: 'not probed' };
-  const r = await probeProvider('webgpu', { env: o.env });
-  if (!r.ok) return { ...base, state: 'unavailable' as const, reason: r.reason };
-  // Without a GPU the kernel can see, the adapter Dawn found is a CPU implementation.
-  const software = process.platform === 'linux' && !nvidia.driverLoaded && nodes.length === 0;
+  // A CPU adapter (lavapipe) is told apart from a GPU by webgpu-adapter.ts's one rule.
+  const a = await webgpuAdapter({ env: o.env, nvidia, vulkan, fresh: o.fresh });
+  if (!a.ok) return { ...base, state: 'unavailable' as const, reason: a.reason };
   return {
     ...base,
     state: 'available' as const,
-    reason: software ? 'software adapter (no GPU found): slower than the CPU provider' : null,
-    software,
-    half: r.half === true,
+    reason: a.software ? `software adapter (${a.softwareWhy}): slower than the CPU provider` : null,
+    software: a.software,
+    half: a.half === true,
   };
 }
 
@@ -201,10 +181,7 @@ export async function detectDevices(o: DetectOptions): Promise<DevicesReport> {
   const nodes = renderNodes();
   const pack = packStatus(o.dataDir, 'cuda', env);
   const bundled = bundledBackends();
-  const sameEnv = !o.env || o.env === process.env;
-  if (o.fresh) cachedWebgpu = null;
-  if (sameEnv) cachedWebgpu ??= webgpuState(o, vulkan, nvidia, nodes);
-  const webgpu = await (sameEnv && cachedWebgpu ? cachedWebgpu : webgpuState(o, vulkan, nvidia, nodes));
+  const webgpu = await webgpuState(o, vulkan, nvidia);
   const providers: ProviderState[] = [
     { name: 'cpu', state: 'available', reason: null },
     await cudaState(o, nvidia, pack),

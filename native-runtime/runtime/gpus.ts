@@ -299,6 +299,24 @@ function readOr(path: string): string | null {
   }
 }
 
+/** GPUs the kernel exposes as render nodes (any vendor), e.g. ["renderD128 (0x10de)"]. */
+export function renderNodes(): string[] {
+  if (process.platform !== 'linux') return [];
+  try {
+    return readdirSync('/sys/class/drm')
+      .filter((n) => /^renderD\d+$/.test(n))
+      .map((n) => {
+        let vendor = '';
+        try {
+          vendor = readFileSync(`/sys/class/drm/${n}/device/vendor`, 'utf8').trim();
+        } catch {}
+        return vendor ? `${n} (${vendor})` : n;
+      });
+  } catch {
+    return existsSync('/dev/dri') ? readdirSync('/dev/dri').filter((n) => n.startsWith('renderD')) : [];
+  }
+}
+
 export interface VulkanDriver {
   file: string;
   library: string;

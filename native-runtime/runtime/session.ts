@@ -1,9 +1,9 @@
 // ONNX Runtime sessions for graphs built by the engine: serialize the IR in memory, point ORT at the
 // folder holding the external weights, choose an execution provider.
 // Provider choice: 'auto' takes CUDA when this process runs ONNX Runtime from the CUDA pack (or with
-// the providers beside it), then WebGPU on a real GPU, else the CPU. A requested provider that cannot
-// start falls back to the CPU with ONE clear line (onNotice, and `fallback` on the session) instead
-// of ORT's raw log; WebGPU is probed in a child process first (provider-probe.ts) because Dawn
+// the providers beside it), then WebGPU on a GPU (not a CPU adapter: webgpu-adapter.ts), else the
+// CPU. A requested provider that cannot start falls back to the CPU with ONE clear line (onNotice,
+// and `fallback` on the session) instead of ORT's raw log; WebGPU is probed in a child process first (provider-probe.ts) because Dawn
 // prints its own warnings to stderr when it refuses a device. `requireDevice` turns the fallback
 // into an error. REFT_STUDIO_DEVICE sets the device of callers that name none and
 // REFT_STUDIO_REQUIRE_DEVICE=1 requires it: that is how the golden and gradient tests run unchanged
@@ -21,7 +21,8 @@ import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
 import { type DeviceChoice, type DeviceUsed, fallbackLine } from './device-choice.ts';
 import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
-import { explainFailure, type ProbeResult, probeProvider } from './provider-probe.ts';
+import { explainFailure, probeProvider } from './provider-probe.ts';
+import { webgpuAdapter, webgpuOnGpu } from './webgpu-adapter.ts';
 
 // ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
 // that creates a session. ORT reads the variable when the first session is created, so this is in time.
@@ -121,23 +122,9 @@ export async function runsInHostMemory(device: DeviceChoice | undefined): Promis
   return !(await runsOnCuda(device)) && !(await runsOnWebgpu(device));
 }
 
-/** A GPU the kernel knows (NVIDIA's driver or any render node): WebGPU there is not a CPU emulation. */
-function hardwareGpu(): boolean {
-  if (process.platform !== 'linux') return true;
-  if (existsSync('/proc/driver/nvidia/version')) return true;
-  for (let i = 128; i < 136; i++) if (existsSync(`/dev/dri/renderD${i}`)) return true;
-  return false;
-}
-
-const webgpuProbe: { p: Promise<ProbeResult> | null } = { p: null };
-const probeWebgpu = (): Promise<ProbeResult> => {
-  webgpuProbe.p ??= probeProvider('webgpu');
-  return webgpuProbe.p;
-};
-
 /** null when WebGPU starts here (probed once per process in a child), else the reason. */
 export async function webgpuReachable(): Promise<string | null> {
-  const r = await probeWebgpu();
+  const r = await webgpuAdapter();
   return r.ok ? null : r.reason;
 }
 
@@ -154,7 +141,7 @@ export async function runsOnWebgpu(device: DeviceChoice | undefined): Promise<bo
  */
 export async function webgpuHalfSupport(device: DeviceChoice | undefined): Promise<boolean | null> {
   if (!(await runsOnWebgpu(device))) return null;
-  return (await probeWebgpu()).half === true;
+  return (await webgpuAdapter()).half === true;
 }
 
 /**
@@ -174,7 +161,7 @@ async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: str
     const gpu = unreachable ? null : await gpuChoiceProblem();
     if (!unreachable && !gpu) return { eps: ['cuda', 'cpu'], skipped: null };
     const skipped = gpu ? `cuda: ${gpu}` : null;
-    if (hardwareGpu() && !(await webgpuReachable())) return { eps: ['webgpu', 'cpu'], skipped };
+    if (await webgpuOnGpu()) return { eps: ['webgpu', 'cpu'], skipped };
     return { eps: ['cpu'], skipped };
   }
   if (device === 'cuda') {

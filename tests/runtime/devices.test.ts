@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -329,6 +329,60 @@ test('reft-studio devices --json: one object, every provider with a state and a 
   assert.match(h.stdout, /--device auto runs on: /);
   assert.match(h.stdout, /^CPU: .*, \d+ logical CPUs; ONNX Runtime's CPU kernels run on /m);
   if (webgpu.state === 'available') assert.match(h.stdout, /webgpu\s+available.*, (fp16|fp32 only)/);
+});
+
+const LAVAPIPE = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/etc/vulkan/icd.d/lvp_icd.json'].find((f) =>
+  existsSync(f),
+);
+
+test('an NVIDIA GPU without an NVIDIA Vulkan driver: WebGPU runs on lavapipe, a software adapter, and auto passes it over', {
+  skip: LAVAPIPE ? false : 'no lavapipe here',
+}, async () => {
+  // Docker's compute-only GPU containers: nvidia-smi answers, the Vulkan drivers are Mesa's only
+  // (lavapipe, and a hardware manifest whose library offers no device). Once called a GPU.
+  const bin = join(tmp, 'smi-on-path');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, 'nvidia-smi'),
+    '#!/bin/sh\ncase "$1" in\n  --query-gpu*) echo "0, NVIDIA H100 80GB HBM3, 81559, 580.95.05, 9.0";;\n  *) echo "CUDA Version: 13.0";;\nesac\n',
+    { mode: 0o755 },
+  );
+  const nvidiaIcd = join(tmp, 'nvidia_icd.json');
+  writeFileSync(nvidiaIcd, JSON.stringify({ ICD: { library_path: join(tmp, 'libGLX_nvidia.so.0') } }));
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    VK_DRIVER_FILES: `${LAVAPIPE}:${nvidiaIcd}`,
+  };
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/reft-studio.js'), 'devices', '--json', '--data-dir', tmp],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env,
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const d = JSON.parse(r.stdout);
+  assert.equal(d.nvidia.gpus[0]?.name, 'NVIDIA H100 80GB HBM3');
+  const webgpu = d.providers.find((p: ProviderState) => p.name === 'webgpu');
+  if (webgpu.state !== 'available') return; // no adapter at all (an old Mesa): nothing to mistake
+  assert.equal(webgpu.software, true);
+  assert.match(webgpu.reason, /^software adapter/);
+  assert.equal(d.auto, 'cpu');
+  // Sessions' auto decides by the same rule.
+  const s = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      "import('./native-runtime/runtime/session.ts').then(async (m) => console.log(await m.runsOnWebgpu('auto')))",
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env },
+  );
+  assert.equal(s.stdout.trim(), 'false', s.stderr);
 });
 
 test('a provider that cannot start: one line, a visible fallback, or an error when required', async () => {
