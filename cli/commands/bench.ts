@@ -34,6 +34,7 @@ import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts
 import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import { deviceUnavailable, runsOnCuda } from '../../native-runtime/runtime/session.ts';
+import { softwareAdapterLine, webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { bf16Refusal } from '../../native-runtime/training/options.ts';
 import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/training/positions.ts';
 import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
@@ -106,6 +107,9 @@ async function setup(
   const scheme = quantizeFlag(ctx.values, 'bench');
   const dtype = dtypeFlag(ctx);
   await refuseUnavailable(device, dtype);
+  // Measuring a CPU emulation of a GPU is allowed, but not without saying so.
+  const adapter = device === 'webgpu' ? await webgpuAdapter() : null;
+  if (adapter?.software) ctx.progress.log(softwareAdapterLine(adapter), 'warn');
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
   // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
   const compute = dtype === 'float32' ? {} : { compute: dtype };

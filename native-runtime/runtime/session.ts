@@ -2,12 +2,13 @@
 // folder holding the external weights, choose an execution provider.
 // Provider choice: 'auto' takes CUDA when this process runs ONNX Runtime from the CUDA pack (or with
 // the providers beside it), then WebGPU on a GPU (not a CPU adapter: webgpu-adapter.ts), else the
-// CPU. A requested provider that cannot start falls back to the CPU with ONE clear line (onNotice,
-// and `fallback` on the session) instead of ORT's raw log; WebGPU is probed in a child process first (provider-probe.ts) because Dawn
-// prints its own warnings to stderr when it refuses a device. `requireDevice` turns the fallback
-// into an error. REFT_STUDIO_DEVICE sets the device of callers that name none and
-// REFT_STUDIO_REQUIRE_DEVICE=1 requires it: that is how the golden and gradient tests run unchanged
-// on a GPU (scripts/gpu-check.sh).
+// CPU; a session opened on a CPU adapter because WebGPU was named says so (onNotice). A requested
+// provider that cannot start falls back to the CPU with ONE clear line (onNotice, and `fallback` on
+// the session) instead of ORT's raw log; WebGPU is probed in a child process first
+// (provider-probe.ts) because Dawn prints its own warnings to stderr when it refuses a device.
+// `requireDevice` turns the fallback into an error. REFT_STUDIO_DEVICE sets the device of callers
+// that name none and REFT_STUDIO_REQUIRE_DEVICE=1 requires it: that is how the golden and gradient
+// tests run unchanged on a GPU (scripts/gpu-check.sh).
 // ORT's create/run are synchronous native calls: callers run the engine off any interactive event loop.
 
 import { existsSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { type DeviceChoice, type DeviceUsed, fallbackLine } from './device-choic
 import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, probeProvider } from './provider-probe.ts';
-import { webgpuAdapter, webgpuOnGpu } from './webgpu-adapter.ts';
+import { softwareAdapterLine, webgpuAdapter, webgpuOnGpu } from './webgpu-adapter.ts';
 
 // ORT's bundled telemetry otherwise leaves an empty /tmp/mat-debug-<pid>.log behind for every process
 // that creates a session. ORT reads the variable when the first session is created, so this is in time.
@@ -225,6 +226,9 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
       const session = await ort.InferenceSession.create(bytes, opts);
       const fallback = ep === device ? null : why;
       if (fallback) cfg.onNotice?.(fallbackLine({ requested: device, device: ep, fallback }));
+      // WebGPU named on a CPU adapter runs (no GPU used): said in one line, not hidden.
+      const adapter = ep === 'webgpu' ? await webgpuAdapter() : null;
+      if (adapter?.software) cfg.onNotice?.(softwareAdapterLine(adapter));
       return {
         session,
         device: ep,

@@ -85,3 +85,7 @@ export async function webgpuOnGpu(): Promise<boolean> {
   const a = await webgpuAdapter();
   return a.ok && !a.software;
 }
+
+/** The one line a command prints when its sessions run on a software adapter. */
+export const softwareAdapterLine = (a: WebgpuAdapter): string =>
+  `webgpu runs on a software adapter (${a.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`;

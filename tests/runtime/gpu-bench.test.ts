@@ -14,6 +14,7 @@ import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/benc
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
 import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
 import { cudaReachable, webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -109,6 +110,22 @@ it('bench refuses a bad --dtype; a quantized base computes in half precision', a
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}');
   assert.deepEqual([r.dtype, r.quantize, r.base_form], ['fp16', 'int8-b32', 'int8-b32']);
   assert.ok(r.tokens_per_s > 0, out);
+});
+
+it('bench on a software WebGPU adapter says so in one warning line', async () => {
+  const adapter = await webgpuAdapter();
+  if (!adapter.software) return; // a GPU here, or no adapter at all
+  let err = '';
+  const llama = fileURLToPath(new URL('../fixtures/golden/models/llama', import.meta.url));
+  const code = await main(
+    ['bench', 'prefill', '--model', llama, '--device', 'webgpu', '--steps', '1', '--data-dir', tmp],
+    { stdout: () => {}, stderr: (s) => (err += s) },
+  );
+  assert.equal(code, 0, err);
+  const said = err.split('\n').filter((l) => /software adapter/.test(l));
+  assert.deepEqual(said, [
+    `warning: webgpu runs on a software adapter (${adapter.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`,
+  ]);
 });
 
 it('bench refuses a device that cannot run, and bf16 off CUDA, in one line before building the model', async () => {

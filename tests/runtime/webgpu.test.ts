@@ -25,6 +25,7 @@ import { prepareBaseLogged, prepareTraining } from '../../native-runtime/quantiz
 import { nodePlacement } from '../../native-runtime/runtime/placement.ts';
 import { prepareModel } from '../../native-runtime/runtime/precision.ts';
 import { webgpuHalfSupport, webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { buildReftGraph } from '../../native-runtime/training/reft-graph.ts';
 import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -118,6 +119,20 @@ describe('the WebGPU provider', { skip: why ?? false }, () => {
 
   it('computes the same LoReFT loss and gradients as the CPU', async () => {
     await sameGradients(spec, spec);
+  });
+
+  it('a session opened on a software adapter because WebGPU was named says so, in one line', async () => {
+    const adapter = await webgpuAdapter();
+    const notes: string[] = [];
+    const model = await ReftModel.load(spec, [loreftState(ivSpec)], {
+      device: 'webgpu',
+      onNotice: (m) => notes.push(m),
+    });
+    assert.equal(model.session.device, 'webgpu');
+    if (!adapter.software) return assert.deepEqual(notes, []); // a GPU: nothing to say
+    assert.deepEqual(notes, [
+      `webgpu runs on a software adapter (${adapter.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`,
+    ]);
   });
 
   it('generates the same greedy tokens with the KV cache kept on the device', async () => {
