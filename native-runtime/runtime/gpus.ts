@@ -16,6 +16,19 @@ const run = promisify(execFile);
 /** What a tool printed; on failure also its error (`code` ENOENT: not found; `killed`: timed out). */
 type ToolError = NodeJS.ErrnoException & { stdout?: string; stderr?: string; killed?: boolean };
 
+// A tool started in its own process group (POSIX) can be ended with everything it started.
+const OWN_GROUP = process.platform !== 'win32';
+
+/** Ends a child spawned with `detached: OWN_GROUP`, the processes it started included. */
+function endProcessGroup(child: ChildProcess): void {
+  try {
+    if (OWN_GROUP && child.pid) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
 /**
  * Runs `file` like execFile, except that a timeout ends its whole process group (on POSIX): a
  * wrapper script that hangs (nvidia-smi is one on some systems) leaves no child running behind it.
@@ -26,9 +39,8 @@ function runTool(
   timeoutMs: number,
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const posix = process.platform !== 'win32';
     const child = spawn(file, args, {
-      detached: posix,
+      detached: OWN_GROUP,
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
@@ -36,16 +48,25 @@ function runTool(
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
+      // A tool that never stops printing is cut off, as execFile's maxBuffer does.
+      if (stdout.length > 1 << 20) {
+        endProcessGroup(child);
+        stdout = ''; // the error says what happened, not the flood
+        fail(new Error(`${file} printed more than 1 MiB`));
+      }
     });
     child.stderr.setEncoding('utf8').on('data', (s: string) => {
       stderr += s;
     });
-    const fail = (e: ToolError) => reject(Object.assign(e, { stdout, stderr }));
+    // Out of the terminal's process group, Ctrl-C no longer reaches it: it ends when this process does.
+    const atExit = () => endProcessGroup(child);
+    process.once('exit', atExit);
+    const fail = (e: ToolError) => {
+      process.off('exit', atExit);
+      reject(Object.assign(e, { stdout, stderr }));
+    };
     const timer = setTimeout(() => {
-      try {
-        if (posix && child.pid) process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {}
+      endProcessGroup(child);
       fail(Object.assign(new Error(`${file} timed out`), { killed: true }));
     }, timeoutMs);
     child.on('error', (e) => {
@@ -54,6 +75,7 @@ function runTool(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      process.off('exit', atExit);
       if (code === 0) resolve({ stdout, stderr });
       else fail(new Error(`${file} exited with ${signal ?? `status ${code}`}`));
     });
@@ -399,7 +421,8 @@ export class GpuMemorySampler {
           `-lms`,
           String(intervalMs),
         ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
+        // Its own process group: a wrapper script's children end with it (stop()).
+        { stdio: ['ignore', 'pipe', 'ignore'], detached: OWN_GROUP },
       );
       c.on('error', () => {
         this.#failed = true; // no nvidia-smi: no readings
@@ -432,7 +455,7 @@ export class GpuMemorySampler {
   async stop(): Promise<{ peakMb: number; baselineMb: number; peakUsedMb: number } | null> {
     // Let the child print what it measured while this thread was blocked.
     await new Promise((r) => setTimeout(r, 150));
-    this.#child?.kill();
+    if (this.#child) endProcessGroup(this.#child);
     this.#child = null;
     if (!this.#readings.length) return null;
     const baselineMb = this.#readings[0];

@@ -5,7 +5,7 @@
 // (No timing is asserted: only that each workload ran where it was asked to, and reported.)
 
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -64,13 +64,30 @@ for (const [device, dtype] of [
 it('the GPU memory sampler reports the peak over its baseline, and nothing without nvidia-smi', async () => {
   const smi = join(tmp, 'fake-smi');
   // Prints 1000, then 1800, 1500 (MB), one line per interval, like `nvidia-smi … -lms N`.
-  writeFileSync(smi, '#!/bin/sh\nfor v in 1000 1800 1500; do echo $v; sleep 0.05; done; sleep 5\n');
+  // The last `sleep` is a child of the script that stop() must end too (a wrapper nvidia-smi's own).
+  const pidFile = join(tmp, 'sampler-child.pid');
+  writeFileSync(
+    smi,
+    `#!/bin/sh\nfor v in 1000 1800 1500; do echo $v; sleep 0.05; done; sleep 5 & echo $! > ${pidFile}; wait\n`,
+  );
   chmodSync(smi, 0o755);
   const s = new GpuMemorySampler(0, smi);
   assert.ok(s.start());
   assert.ok(await s.ready());
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(await s.stop(), { peakMb: 800, baselineMb: 1000, peakUsedMb: 1800 });
+  if (process.platform === 'linux') {
+    const child = Number(readFileSync(pidFile, 'utf8'));
+    const running = () => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${child}/stat`, 'utf8')); // a zombie has ended
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 20 && running(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(running(), false, `the sampler script's child ${child} still runs`);
+  }
   const none = new GpuMemorySampler(0, join(tmp, 'no-such-smi'));
   none.start();
   assert.equal(await none.ready(), false);
