@@ -7,10 +7,11 @@
 // Screenshots: tests/e2e/screenshots/models-*.png.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { waitFor } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -335,6 +336,34 @@ describe('Models page: library, cache and Hub', { skip, timeout: 600_000 }, () =
     await dialog.getByText('The files on disk are not touched.').waitFor();
     assert.equal(await dialog.getByLabel(/Also delete/).count(), 0);
     await dialog.getByRole('button', { name: 'Keep' }).click();
+  });
+
+  test('removing a second model of the same name says so again', async () => {
+    // Bug: the note kept its text ("Removed twin from the library."), so the second removal was
+    // not said at all (two folders of the same name are two models of the same name).
+    for (const side of ['a', 'b']) {
+      const dir = join(tempDir(`reft-e2e-twin-${side}-`), 'twin');
+      cpSync(modelDir('llama'), dir, { recursive: true });
+      await page.getByLabel('Add model folder').fill(dir);
+      await page.getByRole('button', { name: 'Add model' }).click();
+      await page
+        .getByTestId('model-add-notice')
+        .getByText(/^Added twin/)
+        .waitFor();
+    }
+    const table = page.getByTestId('models-table');
+    const dialog = page.getByTestId('remove-model-dialog');
+    const want = 'Removed twin from the library.';
+    for (const n of [2, 1]) {
+      const said = await listenToAnnouncer(page);
+      await table.locator('tr', { hasText: 'twin' }).first().getByRole('button', { name: 'Remove' }).click();
+      await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+      await waitFor(
+        'the row gone',
+        async () => (await table.locator('tr', { hasText: 'twin' }).count()) === n - 1,
+      );
+      await waitFor(`removal ${3 - n} said aloud`, async () => (await said()).includes(want), 10_000);
+    }
   });
 
   test('a download cancelled midway: focus goes to the line that says so, not to <body>', async () => {
