@@ -4,11 +4,11 @@
 
 import { basename } from 'node:path';
 import { readJsonFile } from '../../native-runtime/formats/json-file.ts';
-import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { validateMessages } from '../../native-runtime/tokenizer/chat-template.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
+import { modelFolderFlag } from '../model-flag.ts';
 
 /** Messages files: a long conversation, never a model's worth of bytes. */
 const MESSAGES_MAX_BYTES = 16 * 1024 * 1024;
@@ -42,7 +42,7 @@ export const chatTemplateCommand: Command = {
     if (model === undefined) throw new UsageError('chat-template: --model DIR is required');
     if (file === undefined) throw new UsageError('chat-template: --messages FILE.json is required');
     const messages = validateMessages(readMessages(file), basename(file));
-    const tok = loadTokenizer(resolveModelDir(model));
+    const tok = loadTokenizer(modelFolderFlag(ctx, model));
     const text = tok.applyChatTemplate(messages, {
       addGenerationPrompt: ctx.values['generation-prompt'] === true,
       templateName: str(ctx.values, 'template'),

@@ -36,6 +36,7 @@ import { deviceFlag } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
+import { warnModelNote } from '../model-flag.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
 /**
@@ -194,6 +195,7 @@ export const evaluateCommand: Command = {
       const model = modelRef
         ? resolveModelRef(lib, modelRef)
         : { path: known?.path as string, modelId: known?.id ?? null, fingerprint: fingerprint as string };
+      if ('note' in model) warnModelNote(ctx, model.note); // as `train --model` says it
       // As the studio's evaluations: the model's "Base weights" form, converted once into the
       // library's store. Without it a bf16 model was cast in each session (two private float32
       // copies: 10.9 GB for TinyLlama) and one needing int8 or int4 to fit was refused.

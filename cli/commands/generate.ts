@@ -13,6 +13,7 @@ import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
 import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
 import type { Command } from '../command.ts';
+import { modelFolderFlag } from '../model-flag.ts';
 
 /** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
 function num(
@@ -97,9 +98,9 @@ export const generateCommand: Command = {
   ],
   async run(ctx) {
     const v = ctx.values;
-    const model = str(v, 'model');
+    const modelFlag = str(v, 'model');
     const prompt = str(v, 'prompt');
-    if (!model) throw new UsageError('generate: --model DIR is required');
+    if (!modelFlag) throw new UsageError('generate: --model DIR is required');
     if (prompt === undefined) throw new UsageError('generate: --prompt STR is required');
     const adapters = adaptersWithScales(v);
     // One adapter without --scale loads as it always has; a --scale or a second adapter composes.
@@ -149,6 +150,8 @@ export const generateCommand: Command = {
       chat: opts.chat,
       onNotice: (m: string) => ctx.progress.log(m),
     };
+    // After every flag is read: a usage error is said before the folder is looked at.
+    const model = modelFolderFlag(ctx, modelFlag);
     // Each adapter is named by its folder as given, in messages and in the JSON.
     const opened = composed
       ? ModelRunner.openComposed(

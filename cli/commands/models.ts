@@ -10,6 +10,7 @@ import { ReftError } from '../../native-runtime/errors.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { type ArgValues, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatCount, nextCommand, table } from '../command.ts';
+import { warnModelNote } from '../model-flag.ts';
 
 /**
  * Why generation and training cannot use a model's tokenizer, or null: the library's quick check
@@ -57,7 +58,7 @@ export const modelsCommands: Command[] = [
       const dir = ctx.args[0];
       if (!dir) throw new UsageError('missing DIR');
       const m = await ctx.withLibrary((lib) => addModel(lib, { path: dir, name: str(ctx.values, 'name') }));
-      if (m.note) ctx.progress.log(m.note, 'warn');
+      warnModelNote(ctx, m.note);
       // Added all the same (`debug forward` needs no tokenizer), but said now rather than by the
       // first `train` or `generate`, as `models inspect` and `models scan` say it.
       const problem = tokenizerProblemOnAdd(m);

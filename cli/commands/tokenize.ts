@@ -2,10 +2,10 @@
 // Always JSON, with or without --json: the output is for scripts and for checking a tokenizer
 // against transformers.
 
-import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { str, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
+import { modelFolderFlag } from '../model-flag.ts';
 
 export const tokenizeCommand: Command = {
   name: 'tokenize',
@@ -22,7 +22,7 @@ export const tokenizeCommand: Command = {
     const text = str(ctx.values, 'text');
     if (model === undefined) throw new UsageError('tokenize: --model DIR is required');
     if (text === undefined) throw new UsageError('tokenize: --text STR is required');
-    const tok = loadTokenizer(resolveModelDir(model));
+    const tok = loadTokenizer(modelFolderFlag(ctx, model));
     const ids = tok.encode(text, { addSpecialTokens: ctx.values['no-special'] !== true });
     const out = { ids, tokens: tok.tokens(ids) };
     ctx.print(out, () => JSON.stringify(out));

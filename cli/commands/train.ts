@@ -25,6 +25,7 @@ import { resumeConfig, type TrainResult } from '../../native-runtime/training/tr
 import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { dataFileOf, MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
+import { warnModelNote } from '../model-flag.ts';
 import {
   bestText,
   checkOutFolders,
@@ -203,7 +204,7 @@ async function trainRecorded(
     options,
     { checkpointDir: f.checkpointDir },
   );
-  if (modelNote) ctx.progress.log(modelNote, 'warn'); // as `models add` says it
+  warnModelNote(ctx, modelNote); // as `models add` says it
   ctx.progress.log(
     `run ${run.id}: ${plan.model.name}, dataset ${plan.version.datasetId} v${plan.version.version}, ${plural(plan.totalSteps, 'step')}`,
   );

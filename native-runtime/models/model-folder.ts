@@ -99,6 +99,8 @@ export interface ModelFolder {
   spec: ModelSpec;
   /** null when the folder has no tokenizer.json (a bare checkpoint). */
   tokenizer: Tokenizer | null;
+  /** How a cache repository's snapshot was chosen, when that is worth saying (resolveModelFolder). */
+  note?: string;
 }
 
 /**
@@ -138,10 +140,10 @@ function modelFolderStamp(dir: string): string {
 
 /** Opens spec and tokenizer of a model folder (weights are validated, not read). */
 export function openModelFolder(input: string): ModelFolder {
-  const dir = resolveModelDir(input);
+  const { dir, note } = resolveModelFolder(input);
   const spec = loadModelSpec(dir);
   const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : null;
-  return { dir, spec, tokenizer };
+  return { dir, spec, tokenizer, ...(note ? { note } : {}) };
 }
 
 /** How many folders keptModelFolder keeps open, the most recently asked last. */

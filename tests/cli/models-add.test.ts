@@ -168,6 +168,49 @@ test('train --model of a cache repository without refs/main says which snapshot 
   );
 });
 
+test('generate, evaluate and tokenize --model of a cache repository without refs/main say which snapshot they took', async () => {
+  // Bug: these opened the repository's only snapshot in silence (openModelFolder → resolveModelDir),
+  // where `train --model` and `models add` warn.
+  const commit = '97'.repeat(20);
+  const repo = repoWithSnapshots('use-noref', [commit], () => {});
+  const said = new RegExp(`^warning: ${repo}: no refs/main; using its only snapshot, ${commit}$`, 'm');
+  const generated = await cli(
+    'generate',
+    '--model',
+    repo,
+    '--prompt',
+    'hi',
+    '--max-new-tokens',
+    '1',
+    '--json',
+  );
+  assert.equal(generated.code, 0, generated.err);
+  assert.match(generated.err, said, 'generate');
+  const tokenized = await cli('tokenize', '--model', repo, '--text', 'hi');
+  assert.equal(tokenized.code, 0, tokenized.err);
+  assert.match(tokenized.err, said, 'tokenize');
+
+  const data = join(dir, 'use-noref.jsonl');
+  writeFileSync(data, ['q1', 'q2'].map((q) => JSON.stringify({ prompt: q, completion: 'a' })).join('\n'));
+  const out = join(dir, 'use-noref-adapter'); // an adapter of this snapshot's weights, to evaluate
+  const trained = await cli('train', '--model', repo, '--data', data, '--max-steps', '1', '--out', out);
+  assert.equal(trained.code, 0, trained.err);
+  const evaluated = await cli(
+    'evaluate',
+    '--adapter',
+    out,
+    '--model',
+    repo,
+    '--data',
+    data,
+    '--limit',
+    '1',
+    '--json',
+  );
+  assert.equal(evaluated.code, 0, evaluated.err);
+  assert.match(evaluated.err, said, 'evaluate');
+});
+
 test('models add of a cache repository with several snapshots and no usable refs/main is refused, naming them', async () => {
   const commits = ['b2'.repeat(20), 'c3'.repeat(20)];
   for (const [kind, spoil] of UNUSABLE_REFS) {

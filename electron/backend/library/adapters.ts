@@ -306,6 +306,8 @@ export function removeAdapter(lib: Library, id: number): { id: number; deletedFi
 export interface ResolvedModel extends TargetModel {
   modelId: number | null;
   path: string;
+  /** How a cache repository's snapshot was chosen, for the caller to say (resolveModelFolder). */
+  note?: string;
 }
 
 /** `ref` is a library model id ("3") or a model folder. */
@@ -319,7 +321,7 @@ export function resolveModelRef(lib: Library, ref: string | number): ResolvedMod
     modelId = m.id;
     name = m.name;
   }
-  const { dir, spec } = openModelFolder(path);
+  const { dir, spec, note } = openModelFolder(path);
   if (!name) {
     const row = lib.db
       .prepare('SELECT id, name FROM models WHERE path = ? OR fingerprint = ? ORDER BY path = ? DESC LIMIT 1')
@@ -335,6 +337,7 @@ export function resolveModelRef(lib: Library, ref: string | number): ResolvedMod
     name,
     modelId,
     path: dir,
+    ...(note ? { note } : {}),
   };
 }
 
