@@ -15,11 +15,26 @@ export function visibleWriter(write: (s: string) => void): (s: string) => void {
 
 /**
  * `text` cut after `max` characters with a marker saying how long it is (the stored text stays whole):
- * a 20 MB prompt or a long model answer would otherwise flood the terminal.
+ * a 20 MB prompt or a long model answer would otherwise flood the terminal. Characters are code
+ * points: a cut by UTF-16 units could split an emoji's surrogate pair, left as a lone half.
  */
 export function cutText(text: string, max: number): string {
-  if (text.length <= max) return text;
-  return `${text.slice(0, max)}… (${text.length.toLocaleString('en')} characters in all; --json shows it whole)`;
+  if (text.length <= max) return text; // never more code points than units
+  let end = 0;
+  for (let n = 0; n < max && end < text.length; n++) end += isPairAt(text, end) ? 2 : 1;
+  if (end >= text.length) return text;
+  // Counting pairs walks the text: a 20 MB answer without any is told so by one native search.
+  let chars = text.length;
+  if (/[\uD800-\uDBFF]/.test(text)) for (let i = 0; i < text.length - 1; i++) if (isPairAt(text, i)) chars--;
+  return `${text.slice(0, end)}… (${chars.toLocaleString('en')} characters in all; --json shows it whole)`;
+}
+
+/** Whether a surrogate pair (one code point in two units) starts at unit `i`. */
+function isPairAt(text: string, i: number): boolean {
+  const hi = text.charCodeAt(i);
+  if (hi < 0xd800 || hi > 0xdbff) return false;
+  const lo = text.charCodeAt(i + 1);
+  return lo >= 0xdc00 && lo <= 0xdfff;
 }
 
 /**
