@@ -19,6 +19,9 @@ import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, nextCommand, table } from '../command.ts';
 
+/** A base model's fingerprint as the tables and `show` print it: enough to tell, and to pass as --base-model. */
+const shortFingerprint = (fingerprint: string): string => fingerprint.slice(0, 12);
+
 function adapterTable(adapters: AdapterRecord[]): string {
   return adapters.length
     ? table(
@@ -27,7 +30,7 @@ function adapterTable(adapters: AdapterRecord[]): string {
           a.id,
           a.name,
           a.type,
-          a.baseModelFingerprint.slice(0, 12),
+          shortFingerprint(a.baseModelFingerprint),
           a.tags.join(',') || '-',
           formatBytes(a.sizeBytes),
           formatTime(a.createdAt),
@@ -139,7 +142,7 @@ export const adaptersCommands: Command[] = [
         [
           `adapter ${a.id} "${a.name}" (${a.type})`,
           `path: ${a.path}${l.filesPresent ? '' : ' (MISSING)'}`,
-          `base model: ${l.baseModel.name ?? '(not in the library)'} ${l.baseModel.arch ? `[${l.baseModel.arch}] ` : ''}fingerprint ${l.baseModel.fingerprint}`,
+          `base model: ${l.baseModel.name ?? '(not in the library)'} ${l.baseModel.arch ? `[${l.baseModel.arch}] ` : ''}fingerprint ${shortFingerprint(l.baseModel.fingerprint)}`,
           `layers: ${l.layers.join(', ') || '-'}  positions: ${l.positions ?? '-'}  rank: ${l.rank ?? '-'}  interventions: ${l.interventions}`,
           `run: ${l.run ? `${l.run.id}${l.run.name ? ` "${l.run.name}"` : ''} (${l.run.status}${l.run.lastLoss != null ? `, last loss ${l.run.lastLoss.toPrecision(4)}` : ''})` : (l.runRef ?? '-')}`,
           `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${plural(l.dataset.rowCount, 'row')})` : (l.datasetVersion ?? '-')}`,

@@ -41,11 +41,14 @@ test('import → show (lineage) → search → export (refused, then forced) →
 
   const show = await cli('adapters', 'show', String(a.id));
   assert.equal(show.code, 0, show.stderr);
-  // the demo model (seeded by the CLI) has the fixture's config and shapes, hence its fingerprint
+  // the demo model (seeded by the CLI) has the fixture's config and shapes, hence its fingerprint,
+  // shortened as `adapters list` shows it: the whole 64 digits made the line over 80 columns
   assert.match(
     show.stdout,
-    /base model: Demo: tiny Llama \(random weights\) \[llama\] fingerprint [0-9a-f]{64}/,
+    /^base model: Demo: tiny Llama \(random weights\) \[llama\] fingerprint [0-9a-f]{12}$/m,
   );
+  const shownJson = json((await cli('adapters', 'show', String(a.id), '--json')).stdout);
+  assert.match(shownJson.lineage.baseModel.fingerprint, /^[0-9a-f]{64}$/, '--json keeps it whole');
   assert.match(show.stdout, /layers: 1, 2 {2}positions: f1\+l1 {2}rank: 4 {2}interventions: 4/);
   assert.match(show.stdout, /size on disk: .* \(includes the original pyreft files\)/);
 
