@@ -197,7 +197,8 @@ export const DTYPE_OPTION_CHOICES: readonly Choice<DtypeOption>[] = [
   {
     value: 'auto',
     label: 'Automatic',
-    help: 'on CUDA a half-precision checkpoint stays in its precision (on WebGPU an fp16 one); float32 elsewhere',
+    // As computeDtype decides (runtime/precision.ts; hasBf16Kernels: Ampere and newer).
+    help: 'on CUDA a half-precision checkpoint stays in its precision, a bf16 one only from compute capability 8.0 (Ampere; float32 before); on WebGPU an fp16 one; float32 elsewhere',
   },
   { value: 'fp32', label: 'float32', help: 'full precision everywhere (twice the GPU memory of half)' },
   { value: 'fp16', label: 'float16', help: 'half precision (GPUs; the CPU runs it slowly)' },

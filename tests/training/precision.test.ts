@@ -11,7 +11,7 @@ import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { computeDtype } from '../../native-runtime/runtime/precision.ts';
 import { cudaReachable } from '../../native-runtime/runtime/session.ts';
-import { optionIssues } from '../../native-runtime/training/options.ts';
+import { DTYPE_OPTION_CHOICES, optionIssues } from '../../native-runtime/training/options.ts';
 import { ReftModel } from '../../native-runtime/training/reft-model.ts';
 import { train } from '../../native-runtime/training/trainer.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -39,6 +39,14 @@ describe('the compute dtype', () => {
     assert.equal(computeDtype(stored, 'auto', { cuda: false }), 'float32', 'the CPU reads its float32 store');
     assert.equal(computeDtype(int4, 'auto', { cuda: true }), 'float32', 'quantized bases compute in float32');
     assert.equal(computeDtype(fp32, 'auto', { cuda: true }), 'float32', 'a float32 checkpoint stays float32');
+  });
+
+  it("the Train wizard's Automatic help says what auto does with bf16 before Ampere", () => {
+    // Bug: the help said a half-precision checkpoint stays in its precision on CUDA, though a bf16 one
+    // computes in float32 on a GPU before compute capability 8.0 (the assertion above).
+    const help = DTYPE_OPTION_CHOICES.find((c) => c.value === 'auto')?.help ?? '';
+    assert.equal(computeDtype(inPlace, 'auto', { cuda: true, cudaCapability: '7.5' }), 'float32');
+    assert.match(help, /bf16 .*compute capability 8\.0.*float32/, help);
   });
 
   it('auto on WebGPU: an fp16 checkpoint in float16 where the adapter runs float16 shaders', () => {
