@@ -362,7 +362,19 @@ export function inProcess(backend: () => Backend) {
     await call('files/upload-finish', { uploadId });
     return uploadId;
   }
-  return { call, callError, upload };
+  /** Waits until run `id`'s job has returned (a cancelled job still checkpoints) and it is in `states`. */
+  const settled = (id: number, states: string[], timeoutMs?: number, everyMs?: number) =>
+    waitFor(
+      `run ${id} to settle`,
+      async () => {
+        await backend().jobs.idle();
+        const r = await call('runs/get', { id });
+        return states.includes(r.status) ? r : null;
+      },
+      timeoutMs,
+      everyMs,
+    );
+  return { call, callError, upload, settled };
 }
 
 /** The 'library/changed' pushes a backend sends from now on, and a wait for one matching `want`. */

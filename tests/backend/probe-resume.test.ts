@@ -15,7 +15,7 @@ import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { WORDS } from '../training/helpers.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('probe-resume');
 const PROMPTS = ['Question 3?', 'Question 5?'];
@@ -23,7 +23,7 @@ let b: Backend;
 let modelId: number;
 let datasetId: number;
 let wordsId: number;
-const { call } = inProcess(() => b);
+const { call, settled } = inProcess(() => b);
 
 before(async () => {
   b = createBackend(join(root, 'data'), { seedDemo: false, engine: new InProcessEngine() });
@@ -43,13 +43,6 @@ before(async () => {
   wordsId = (await call('datasets/import', { path: words })).dataset.id;
 });
 after(() => b.close());
-
-const settled = (id: number, states: string[]) =>
-  waitFor(`run ${id} to settle`, async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id });
-    return states.includes(r.status) ? r : null;
-  });
 
 /** Pauses `runId` from within the report of step `step` (before the trainer looks at its signal). */
 const pauseAt = (runId: () => number, step: number) =>

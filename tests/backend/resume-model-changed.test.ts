@@ -9,25 +9,18 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
-import { inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('resume-model-changed');
 const model = join(root, 'llama');
 let b: Backend;
-const { call } = inProcess(() => b);
+const { call, settled } = inProcess(() => b);
 
 before(() => {
   cpSync(LLAMA_FIXTURE, model, { recursive: true });
   b = createBackend(join(root, 'data'), { seedDemo: false, engine: new InProcessEngine() });
 });
 after(() => b.close());
-
-const settled = (id: number, states: string[]) =>
-  waitFor(`run ${id} to settle`, async () => {
-    await b.jobs.idle();
-    const r = await call('runs/get', { id });
-    return states.includes(r.status) ? r : null;
-  });
 
 test('a resume of a run whose model files changed since it started is refused, naming the folder', async () => {
   const modelId = (await call('models/add', { path: model })).id;

@@ -20,7 +20,7 @@ let modelId: number;
 let datasetId: number;
 const pushes: PushMessage[] = [];
 
-const { call, callError } = inProcess(() => b);
+const { call, callError, settled } = inProcess(() => b);
 
 const long = {
   layers: '1;2',
@@ -44,12 +44,6 @@ before(async () => {
 after(() => b.close());
 
 const runOf = (id: number) => call('runs/get', { id });
-const settled = (id: number, states: string[]) =>
-  waitFor(`run ${id} to settle`, async () => {
-    await b.jobs.idle();
-    const r = await runOf(id);
-    return states.includes(r.status) ? r : null;
-  });
 const someSteps = (id: number, n: number) =>
   waitFor(`${n} steps`, async () => ((await runOf(id)).lastStep >= n ? true : null), 60_000, 10);
 

@@ -21,7 +21,7 @@ let modelId: number;
 let datasetId: number;
 const logs = new Map<number, string[]>();
 
-const { call } = inProcess(() => b);
+const { call, settled: settledIn } = inProcess(() => b);
 
 before(async () => {
   // A Llama of 56M parameters in bf16: its int8 conversion takes seconds here.
@@ -68,17 +68,7 @@ const converting = (runId: number) =>
   );
 // A cancelled job leaves the queue at once; its engine call ends when the engine process has heard
 // the cancel (jobs.idle: the device is free again), which is what "stops" means here.
-const settled = (runId: number, states: string[]) =>
-  waitFor(
-    `run ${runId} to settle`,
-    async () => {
-      await b.jobs.idle();
-      const r = await call('runs/get', { id: runId });
-      return states.includes(r.status) ? r : null;
-    },
-    60_000,
-    10,
-  );
+const settled = (runId: number, states: string[]) => settledIn(runId, states, 60_000, 10);
 /** The files of the model's converted forms, relative to `<data>/bases/<fingerprint>/`. */
 const storeFiles = (): string[] =>
   existsSync(join(dataDir, 'bases'))
