@@ -1,14 +1,17 @@
 // Starts the CLI again in a child process when the CUDA runtime pack needs a different library path
-// (cuda-pack.ts: engineEnv). The dynamic loader reads LD_LIBRARY_PATH only when a process starts, so
-// the launcher (bin/reft-studio.js) calls this before anything loads ONNX Runtime. The child inherits
-// stdio; its exit code (or the signal that stopped it) becomes this process's, and the stop signals
-// this process gets are passed on. The child in turn stops when the launcher is gone (killed, or its
-// terminal closed): stopWithLauncher.
+// (cuda-pack.ts: engineEnv) — the dynamic loader reads LD_LIBRARY_PATH only when a process starts, so
+// the launcher (bin/reft-studio.js) calls this before anything loads ONNX Runtime — and for the
+// commands that open sessions, whose native stderr the launcher reads to drop Dawn's notices
+// (native-stderr.ts). The child inherits stdin and stdout; its exit code (or the signal that stopped
+// it) becomes this process's, and the stop signals this process gets are passed on. The child in
+// turn stops when the launcher is gone (killed, or its terminal closed): stopWithLauncher.
 
 import { spawn } from 'node:child_process';
+import { findCommand } from '../../cli/args.ts';
 import { resolveDataDir } from '../../electron/backend/paths.ts';
 import { stopWithParent } from '../parent-watch.ts';
 import { engineEnv } from './cuda-pack.ts';
+import { forwardNativeStderr, OWN_STDERR_FD } from './native-stderr.ts';
 
 /** Set in the relaunched child's environment: the launcher's pid, which the child watches. */
 export const LAUNCHER_PID = 'REFT_STUDIO_LAUNCHER_PID';
@@ -30,22 +33,56 @@ export function dataDirFlag(argv: string[]): string | undefined {
 }
 
 /**
- * Runs `script argv` again under the pack's environment and resolves with its exit code, or returns
- * null at once when this process can go on as it is (no pack, or already started with it).
+ * The commands that can open an ONNX Runtime session, on WebGPU too: their device comes from a flag,
+ * a training config or Settings, so only the command tells. `serve`'s engine processes inherit its fd 2.
  */
-export function relaunchForPack(script: string, argv: string[]): Promise<number> | null {
-  let env: NodeJS.ProcessEnv | null = null;
+const SESSION_COMMANDS = [
+  'train',
+  'generate',
+  'evaluate',
+  'bench train',
+  'bench prefill',
+  'bench decode',
+  'debug forward',
+  'debug grad',
+  'debug train',
+  'runs resume',
+  'serve',
+];
+
+/** Whether argv runs a command whose native stderr the launcher filters (not in its own child). */
+export const filtersNativeStderr = (argv: string[], env: NodeJS.ProcessEnv = process.env): boolean =>
+  !env[OWN_STDERR_FD] && findCommand(argv, SESSION_COMMANDS).name !== null;
+
+/**
+ * Runs `script argv` again as a child — under the pack's environment, and with its native stderr
+ * filtered for a command that opens sessions — and resolves with its exit code, or returns null at
+ * once when this process can go on as it is (neither applies, or it is that child already).
+ */
+export function relaunchCli(script: string, argv: string[]): Promise<number> | null {
+  let packEnv: NodeJS.ProcessEnv | null = null;
   try {
-    env = engineEnv(resolveDataDir(dataDirFlag(argv)));
+    packEnv = engineEnv(resolveDataDir(dataDirFlag(argv)));
   } catch {
-    return null; // a broken pack must not stop the CLI; `devices` and `runtime list` explain it
+    // a broken pack must not stop the CLI; `devices` and `runtime list` explain it
   }
-  if (!env) return null;
+  const filter = filtersNativeStderr(argv);
+  if (!packEnv && !filter) return null;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
-      env: { ...env, [LAUNCHER_PID]: String(process.pid) },
-      stdio: 'inherit',
+      env: {
+        ...(packEnv ?? process.env),
+        [LAUNCHER_PID]: String(process.pid),
+        ...(filter ? { [OWN_STDERR_FD]: '3' } : {}),
+      },
+      // Filtered: the child's fd 2 is a pipe read here, its fd 3 this process's stderr.
+      stdio: filter ? ['inherit', 'inherit', 'pipe', 2] : 'inherit',
     });
+    // A closed stderr (`2>&1 | head`) drops the rest, as the CLI's own writer does.
+    if (filter) process.stderr.on('error', () => {});
+    const forwarded = child.stderr
+      ? forwardNativeStderr(child.stderr, (s) => process.stderr.write(s))
+      : Promise.resolve();
     // Ctrl-C on a terminal reaches the whole foreground process group, the child included: passing
     // it on as well would make one press two (and the CLI stops at once on a second Ctrl-C).
     const terminal = [process.stdin, process.stdout, process.stderr].some((s) => s.isTTY);
@@ -58,15 +95,16 @@ export function relaunchForPack(script: string, argv: string[]): Promise<number>
       process.stderr.write(`error: cannot start the engine process: ${e.message}\n`);
       resolve(1);
     });
-    child.on('exit', (code, signal) => {
+    child.on('exit', async (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
+      await forwarded;
       resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
     });
   });
 }
 
 /**
- * In a CLI started by relaunchForPack: once the launcher is gone, stop as for a Ctrl-C (a training
+ * In a CLI started by relaunchCli: once the launcher is gone, stop as for a Ctrl-C (a training
  * pauses at the end of its step with a checkpoint; serve shuts down), and be killed only if that
  * takes longer than ORPHAN_GRACE_MS. Nothing otherwise would end the child: it keeps running
  * orphaned, with nobody to see its output or press Ctrl-C.

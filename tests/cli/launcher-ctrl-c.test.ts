@@ -46,8 +46,8 @@ setInterval(() => {}, 1000);`,
     launcher,
     // A launcher slow to react (a busy machine): anything it passed on would come as a second signal.
     `process.on('SIGINT', () => { const t = Date.now(); while (Date.now() - t < 100) {} });
-const { relaunchForPack } = await import(${JSON.stringify(launch)});
-process.exitCode = await relaunchForPack(${JSON.stringify(child)}, ['--data-dir', ${JSON.stringify(data)}]);`,
+const { relaunchCli } = await import(${JSON.stringify(launch)});
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['--data-dir', ${JSON.stringify(data)}]);`,
   );
   const cmd = [process.execPath, '--import', 'tsx', launcher].map((a) => `'${a}'`).join(' ');
   const term = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });

@@ -1,0 +1,81 @@
+// Dawn prints notices such as "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially
+// reduced …" from native code straight to fd 2 (native-runtime/runtime/native-stderr.ts). A CLI
+// command on WebGPU shows only its own one-line adapter warning; anything else written to fd 2 — a
+// driver's real error — still reaches the terminal, and so does what the CLI itself says.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { appRoot } from '../../electron/backend/paths.ts';
+import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
+import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
+import { modelDir } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const ROOT = appRoot();
+const NOTICE = /artificially reduced/;
+
+function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+const why = await webgpuReachable();
+
+test('generate --device webgpu prints no Dawn notice, only its own adapter line', {
+  skip: why ?? false,
+}, async () => {
+  const data = tempDir('reft-dawn-');
+  const r = await run([
+    join(ROOT, 'bin', 'reft-studio.js'),
+    ...['generate', '--model', modelDir('llama'), '--prompt', 'hi', '--greedy', '--max-new-tokens', '2'],
+    ...['--device', 'webgpu', '--data-dir', data],
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, NOTICE);
+  const adapter = await webgpuAdapter();
+  if (adapter.software) assert.match(r.err, /^(warning: )?webgpu runs on a software adapter \(/m);
+});
+
+test('the launcher drops only the notices from a session command’s fd 2; other lines pass', async () => {
+  const dir = tempDir('reft-dawn-launch-');
+  const child = join(dir, 'child.mjs');
+  const stderrModule = join(ROOT, 'native-runtime', 'runtime', 'native-stderr.ts');
+  // The relaunched "CLI": writes to fd 2 as native code does, and to process.stderr as the CLI does.
+  writeFileSync(
+    child,
+    `import { writeSync } from 'node:fs';
+const { useLauncherStderr } = await import(${JSON.stringify(stderrModule)});
+useLauncherStderr();
+writeSync(2, 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n');
+writeSync(2, 'Error: VK_ERROR_DEVICE_LOST\\n');
+process.stderr.write('warning: our own line\\n');
+writeSync(2, 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n');
+writeSync(2, 'a last line without a newline');
+process.exitCode = 3;`,
+  );
+  const launcher = join(dir, 'launcher.mjs');
+  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
+  writeFileSync(
+    launcher,
+    `const { relaunchCli } = await import(${JSON.stringify(launch)});
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
+  );
+  const r = await run(['--import', 'tsx', launcher]);
+  assert.equal(r.code, 3, 'the child’s exit code');
+  assert.doesNotMatch(r.err, NOTICE);
+  const lines = r.err.split('\n').sort();
+  assert.deepEqual(lines, [
+    'Error: VK_ERROR_DEVICE_LOST',
+    'a last line without a newline',
+    'warning: our own line',
+  ]);
+});
