@@ -5,7 +5,7 @@
 //            (cuda-pack.ts) with every CUDA/cuDNN library it needs, and a probe that runs a MatMul.
 //   webgpu   bundled in onnxruntime-node (not Linux arm64): a probe that runs a MatMul on it. An
 //            adapter that is a CPU one (Mesa's lavapipe; webgpu-adapter.ts decides) works but is
-//            slower than the CPU provider: marked `software` and never chosen by auto.
+//            far slower than a GPU: marked `software` and never chosen by auto.
 //   dml, coreml  listed when bundled; not chosen by auto (DirectML is in maintenance mode, CoreML
 //            runs only part of the training graph), usable when asked for.
 // Probes run in child processes (provider-probe.ts); their answers are cached per process.
@@ -24,7 +24,7 @@ import {
 import { type GpuChoice, gpuChoiceProblemAmong, tryGpuChoice } from './gpu-choice.ts';
 import { detectNvidia, detectVulkan, type NvidiaInfo, renderNodes, type VulkanInfo } from './gpus.ts';
 import { probeProvider } from './provider-probe.ts';
-import { webgpuAdapter } from './webgpu-adapter.ts';
+import { softwareAdapterReason, webgpuAdapter } from './webgpu-adapter.ts';
 
 export type ProviderName = 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml' | 'tensorrt';
 
@@ -39,7 +39,7 @@ export interface ProviderState {
    * studio does in Settings); its pages read it through device-choice.ts studioReason.
    */
   studioReason?: string;
-  /** WebGPU on a CPU adapter (works, but slower than the CPU provider). */
+  /** WebGPU on a CPU adapter (works, but far slower than a GPU for real models). */
   software?: boolean;
   /** WebGPU: the adapter runs float16 shaders (--dtype fp16; auto for fp16 checkpoints). */
   half?: boolean;
@@ -169,7 +169,7 @@ async function webgpuState(o: DetectOptions, vulkan: VulkanInfo, nvidia: NvidiaI
   return {
     ...base,
     state: 'available' as const,
-    reason: a.software ? `software adapter (${a.softwareWhy}): slower than the CPU provider` : null,
+    reason: a.software ? softwareAdapterReason(a) : null,
     software: a.software,
     half: a.half === true,
   };

@@ -15,7 +15,7 @@ import { detectNvidia, detectVulkan, type NvidiaInfo, renderNodes, type VulkanIn
 import { type ProbeResult, probeProvider } from './provider-probe.ts';
 
 export interface WebgpuAdapter extends ProbeResult {
-  /** The adapter is a CPU implementation: works, but slower than the CPU provider. */
+  /** The adapter is a CPU implementation: works, but far slower than a GPU for real models. */
   software: boolean;
   /** Why it is a software one, in one line (null for a GPU or when WebGPU does not start). */
   softwareWhy: string | null;
@@ -85,6 +85,14 @@ export async function webgpuOnGpu(): Promise<boolean> {
   const a = await webgpuAdapter();
   return a.ok && !a.software;
 }
+
+/**
+ * Why a software adapter is not offered as a GPU (`devices`, Settings). Not "slower than the CPU
+ * provider": on a tiny model lavapipe can beat it (llama fixture prefill 2440 vs 1273 tok/s); on a
+ * real model's sizes it is far behind any GPU.
+ */
+export const softwareAdapterReason = (a: WebgpuAdapter): string =>
+  `software adapter (${a.softwareWhy}): Vulkan emulated on the CPU, far slower than a GPU for real models`;
 
 /** The one line a command prints when its sessions run on a software adapter. */
 export const softwareAdapterLine = (a: WebgpuAdapter): string =>

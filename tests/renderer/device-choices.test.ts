@@ -14,7 +14,8 @@ import { tempDir } from '../helpers/temp.ts';
 const report = (providers: DevicesReport['providers']) => ({ auto: 'cpu', providers }) as DevicesReport;
 
 test('a software WebGPU adapter is offered with why it is slow; an unavailable CUDA with why not', () => {
-  const slow = 'software adapter (no GPU found): slower than the CPU provider';
+  const slow =
+    'software adapter (no GPU found): Vulkan emulated on the CPU, far slower than a GPU for real models';
   const noGpu = 'no NVIDIA GPU: no NVIDIA driver loaded';
   const cs = deviceChoices(
     report([
@@ -30,7 +31,7 @@ test('a software WebGPU adapter is offered with why it is slow; an unavailable C
       ['cpu', 'CPU', false, null],
       ['auto', 'Automatic (now: CPU)', false, null],
       ['cuda', 'NVIDIA GPU (CUDA) — unavailable', true, noGpu],
-      ['webgpu', 'GPU (WebGPU) — software, slower than the CPU', false, slow],
+      ['webgpu', 'GPU (WebGPU) — software, on the CPU', false, slow],
     ],
   );
 });

@@ -12,7 +12,7 @@ export interface DeviceChoice {
   label: string;
   /** The option can not be chosen: the provider does not run here. */
   disabled: boolean;
-  /** It runs, but on a software adapter: slower than the CPU provider. */
+  /** It runs, but on a software adapter: on the CPU, far slower than a GPU. */
   software: boolean;
   /** One line beside the select: why it is unavailable, or why it runs slowly; null when neither. */
   reason: string | null;
@@ -42,7 +42,7 @@ export function deviceChoices(devices: DevicesReport | null | undefined): Device
     if (p.name === 'cpu' || p.name === 'tensorrt' || !(p.name in providerLabel)) continue;
     const available = p.state === 'available';
     // An available provider's reason is kept only when it runs in software: the user would
-    // otherwise pick "GPU" and get something slower than the CPU.
+    // otherwise pick "GPU" and get the CPU, emulating one.
     const software = available && p.software === true;
     out.push({
       id: p.name as DeviceId,
@@ -58,5 +58,5 @@ export function deviceChoices(devices: DevicesReport | null | undefined): Device
 /** The option's text: its label, and a word on why it is unavailable or slow. */
 export function choiceText(c: DeviceChoice): string {
   if (c.disabled) return `${c.label} — unavailable`;
-  return c.software ? `${c.label} — software, slower than the CPU` : c.label;
+  return c.software ? `${c.label} — software, on the CPU` : c.label;
 }
