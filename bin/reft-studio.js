@@ -3,7 +3,7 @@
 // straight from a fresh clone, then hands over to cli/main.ts. When the CUDA runtime pack is
 // installed, the CLI first starts itself again with the library path the pack needs
 // (native-runtime/runtime/launch.ts): the loader reads it only at process start; so does a command
-// that opens sessions, whose native stderr this launcher reads to drop Dawn's notices
+// run with `--device webgpu`, whose native stderr this launcher reads to drop Dawn's notices
 // (native-stderr.ts). That child stops cleanly if this launcher dies (stopWithLauncher).
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';

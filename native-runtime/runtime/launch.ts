@@ -1,7 +1,7 @@
 // Starts the CLI again in a child process when the CUDA runtime pack needs a different library path
 // (cuda-pack.ts: engineEnv) — the dynamic loader reads LD_LIBRARY_PATH only when a process starts, so
-// the launcher (bin/reft-studio.js) calls this before anything loads ONNX Runtime — and for the
-// commands that open sessions, whose native stderr the launcher reads to drop Dawn's notices
+// the launcher (bin/reft-studio.js) calls this before anything loads ONNX Runtime — and for a
+// command run with `--device webgpu`, whose native stderr the launcher reads to drop Dawn's notices
 // (native-stderr.ts). The child inherits stdin and stdout; its exit code (or the signal that stopped
 // it) becomes this process's, and the stop signals this process gets are passed on. The child in
 // turn stops when the launcher is gone (killed, or its terminal closed): stopWithLauncher.
@@ -22,20 +22,20 @@ export const LAUNCHER_PID = 'REFT_STUDIO_LAUNCHER_PID';
  */
 export const ORPHAN_GRACE_MS = 120_000;
 
-/** The --data-dir value in argv (`--data-dir X` or `--data-dir=X`), if any. */
-export function dataDirFlag(argv: string[]): string | undefined {
+/** The value of `--NAME X` or `--NAME=X` in argv (before any `--`), if any. */
+function flagValue(argv: string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--') break;
-    if (argv[i] === '--data-dir') return argv[i + 1];
-    if (argv[i].startsWith('--data-dir=')) return argv[i].slice('--data-dir='.length);
+    if (argv[i] === name) return argv[i + 1];
+    if (argv[i].startsWith(`${name}=`)) return argv[i].slice(name.length + 1);
   }
   return undefined;
 }
 
-/**
- * The commands that can open an ONNX Runtime session, on WebGPU too: their device comes from a flag,
- * a training config or Settings, so only the command tells. `serve`'s engine processes inherit its fd 2.
- */
+/** The --data-dir value in argv (`--data-dir X` or `--data-dir=X`), if any. */
+export const dataDirFlag = (argv: string[]): string | undefined => flagValue(argv, '--data-dir');
+
+/** The commands that take `--device` and open ONNX Runtime sessions on it. */
 const SESSION_COMMANDS = [
   'train',
   'generate',
@@ -47,12 +47,23 @@ const SESSION_COMMANDS = [
   'debug grad',
   'debug train',
   'runs resume',
-  'serve',
 ];
 
-/** Whether argv runs a command whose native stderr the launcher filters (not in its own child). */
-export const filtersNativeStderr = (argv: string[], env: NodeJS.ProcessEnv = process.env): boolean =>
-  !env[OWN_STDERR_FD] && findCommand(argv, SESSION_COMMANDS).name !== null;
+/**
+ * Whether argv runs a command whose native stderr the launcher filters (not in its own child): one
+ * asked for WebGPU by name, on Linux, where Dawn's notices were seen. Only then is the cost of a
+ * second process worth it; a session that lands on WebGPU through `auto` or Settings, and `serve`'s
+ * engine processes, still print the notices.
+ */
+export const filtersNativeStderr = (
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): boolean =>
+  platform === 'linux' &&
+  !env[OWN_STDERR_FD] &&
+  flagValue(argv, '--device') === 'webgpu' &&
+  findCommand(argv, SESSION_COMMANDS).name !== null;
 
 /**
  * Runs `script argv` again as a child — under the pack's environment, and with its native stderr

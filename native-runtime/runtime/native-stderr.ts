@@ -3,7 +3,7 @@
 // one), e.g. "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000
 // to 16 …" for each Vulkan adapter whose driver reports more than Dawn supports (lavapipe, RADV).
 // ORT's log severity does not reach them, no Dawn toggle stops them, and a Node process cannot point
-// its own fd 2 elsewhere. So the launcher (launch.ts) runs a command that opens sessions as its child
+// its own fd 2 elsewhere. So the launcher (launch.ts) runs a command asked for `--device webgpu` as its child
 // with fd 2 on a pipe it reads: the known notices are dropped, every other line (a driver's error, a
 // crash) is passed on. The child's own writes to process.stderr go to fd 3, the launcher's stderr
 // itself, so a terminal keeps its progress bar and what the CLI says comes at once.

@@ -1,6 +1,6 @@
 // The CLI as one bundle for the GPU test machine (scripts/build-gpu-check.js): what bin/reft-studio.js
 // does, without tsx. With the CUDA pack installed it first starts itself again under the pack's
-// library path (launch.ts), and so does a command that opens sessions (its native stderr filtered,
+// library path (launch.ts), and so does a command run with `--device webgpu` (its native stderr filtered,
 // native-stderr.ts); the CLI itself loads only then.
 
 import { relaunchCli } from '../../native-runtime/runtime/launch.ts';

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../../electron/backend/paths.ts';
+import { filtersNativeStderr } from '../../native-runtime/runtime/launch.ts';
 import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { modelDir } from '../helpers/fixtures.ts';
@@ -67,7 +68,7 @@ process.exitCode = 3;`,
   writeFileSync(
     launcher,
     `const { relaunchCli } = await import(${JSON.stringify(launch)});
-process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
   );
   const r = await run(['--import', 'tsx', launcher]);
   assert.equal(r.code, 3, 'the child’s exit code');
@@ -78,4 +79,22 @@ process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--d
     'a last line without a newline',
     'warning: our own line',
   ]);
+});
+
+test('only a session command asked for --device webgpu on Linux pays for the filtering process', () => {
+  const env = {};
+  assert.equal(filtersNativeStderr(['generate', '--device', 'webgpu'], env, 'linux'), true);
+  assert.equal(
+    filtersNativeStderr(['--data-dir', 'd', 'bench', 'train', '--device=webgpu'], env, 'linux'),
+    true,
+  );
+  assert.equal(filtersNativeStderr(['generate', '--device', 'cpu'], env, 'linux'), false);
+  assert.equal(filtersNativeStderr(['generate'], env, 'linux'), false);
+  assert.equal(filtersNativeStderr(['devices', '--device', 'webgpu'], env, 'linux'), false);
+  assert.equal(filtersNativeStderr(['generate', '--device', 'webgpu'], env, 'win32'), false);
+  // In the filtered child itself: never again.
+  assert.equal(
+    filtersNativeStderr(['generate', '--device', 'webgpu'], { REFT_STUDIO_STDERR_FD: '3' }, 'linux'),
+    false,
+  );
 });
