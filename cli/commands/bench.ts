@@ -26,7 +26,6 @@ import {
 } from '../../native-runtime/bench/synthetic.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/config.ts';
-import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
@@ -41,6 +40,7 @@ import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../
 import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
+import { modelFolderFlag } from '../model-flag.ts';
 import type { CountTask } from '../progress/reporter.ts';
 
 const BACKWARDS: readonly TrainBackward[] = ['transposed', 'packed-dequantize', 'unpacked'];
@@ -140,7 +140,7 @@ async function setup(
       dispose: m.dispose,
     };
   }
-  const folderSpec = loadModelSpec(resolveModelDir(model as string));
+  const folderSpec = loadModelSpec(modelFolderFlag(ctx, model as string));
   check(folderSpec);
   // As for a synthetic model (buildSynthetic): refused before a base is converted.
   await refuseBenchOverMemory(folderSpec, { ...asks, scheme, device });

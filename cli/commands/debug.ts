@@ -5,12 +5,12 @@
 import { resolve } from 'node:path';
 import { type TensorToWrite, writeSafetensors } from '../../native-runtime/formats/safetensors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
-import { resolveModelDir } from '../../native-runtime/models/model-folder.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
 import { type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { modelFolderFlag } from '../model-flag.ts';
 
 const common = {
   model: { type: 'string', description: 'the model folder' },
@@ -30,8 +30,11 @@ function need(ctx: CommandContext, key: string, cmd: string): string {
   return v;
 }
 
-/** --model's spec: a model folder, or a Hugging Face cache repo folder (its snapshot). */
-const modelSpec = (dir: string) => loadModelSpec(resolveModelDir(dir));
+/**
+ * --model's spec: a model folder, or a Hugging Face cache repo folder (its snapshot, how it was
+ * chosen said on stderr as the other commands say it; stdout stays the parity output).
+ */
+const modelSpec = (ctx: CommandContext, dir: string) => loadModelSpec(modelFolderFlag(ctx, dir));
 
 function finish(ctx: CommandContext, out: string, tensors: Record<string, TensorToWrite>): number {
   writeSafetensors(resolve(out), tensors);
@@ -62,7 +65,7 @@ export const debugCommands: Command[] = [
       const batch = need(ctx, 'batch', 'forward');
       const out = need(ctx, 'out', 'forward');
       // The base is converted only after the batch passed its checks (parity.ts).
-      const t = await debugForward(modelSpec(dir), str(ctx.values, 'adapter'), batch, {
+      const t = await debugForward(modelSpec(ctx, dir), str(ctx.values, 'adapter'), batch, {
         prepare: scheme
           ? (spec) =>
               prepareBase(spec, scheme, {
@@ -86,7 +89,7 @@ export const debugCommands: Command[] = [
       const [model, adapter, batch, out] = ['model', 'adapter', 'batch', 'out'].map((k) =>
         need(ctx, k, 'grad'),
       );
-      return finish(ctx, out, await debugGrad(modelSpec(model), adapter, batch));
+      return finish(ctx, out, await debugGrad(modelSpec(ctx, model), adapter, batch));
     },
   },
   {
@@ -113,7 +116,7 @@ export const debugCommands: Command[] = [
       // Infinity (or 1e999) passes "> 0" and would train to NaN losses.
       if (!(lr > 0 && Number.isFinite(lr)))
         throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
-      return finish(ctx, out, await debugTrain(modelSpec(model), adapter, batch, steps, lr));
+      return finish(ctx, out, await debugTrain(modelSpec(ctx, model), adapter, batch, steps, lr));
     },
   },
 ];

@@ -46,11 +46,6 @@ export function resolveModelFolder(input: string): ResolvedModelDir {
   return { dir };
 }
 
-/** resolveModelFolder's folder, for callers with no one to tell how it was chosen. */
-export function resolveModelDir(input: string): string {
-  return resolveModelFolder(input).dir;
-}
-
 /** The snapshot (with config.json) a cache repository's refs/main names, or why it names none. */
 function mainSnapshot(repoDir: string, snapshots: string): { rev: string } | { problem: string } {
   const ref = join(repoDir, 'refs', 'main');

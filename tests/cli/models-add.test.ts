@@ -16,7 +16,7 @@ import {
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
-import { modelDir } from '../helpers/fixtures.ts';
+import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { modelSplittingOn } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { fixtureRepoFiles, writeCacheSnapshot } from '../hub/helpers.ts';
@@ -209,6 +209,56 @@ test('generate, evaluate and tokenize --model of a cache repository without refs
   );
   assert.equal(evaluated.code, 0, evaluated.err);
   assert.match(evaluated.err, said, 'evaluate');
+});
+
+test('bench and debug --model of a cache repository without refs/main say which snapshot they took', async () => {
+  // Bug: these resolved the repository to its only snapshot in silence (resolveModelDir), where
+  // train, generate, evaluate and tokenize warn. debug's stdout (the parity summary) stays as it was.
+  const commit = '5e'.repeat(20);
+  const repo = repoWithSnapshots('bench-debug-noref', [commit], () => {});
+  const said = new RegExp(`^warning: ${repo}: no refs/main; using its only snapshot, ${commit}$`, 'm');
+  const bench = await cli(
+    'bench',
+    'prefill',
+    '--model',
+    repo,
+    '--batch',
+    '1',
+    '--seq',
+    '4',
+    '--steps',
+    '1',
+    '--json',
+  );
+  assert.equal(bench.code, 0, bench.err);
+  assert.match(bench.err, said, 'bench');
+
+  const c = join(REFT, 'llama-loreft-f2l2');
+  const batch = join(c, 'golden_reft.safetensors');
+  const args = [
+    '--adapter',
+    join(c, 'pyreft_init'),
+    '--batch',
+    batch,
+    '--out',
+    join(dir, 'debug.safetensors'),
+  ];
+  for (const [cmd, ...more] of [['forward'], ['grad'], ['train', '--steps', '1', '--lr', '0.01']]) {
+    const fromRepo = await cli('debug', cmd, '--model', repo, ...args, ...more, '--json');
+    assert.equal(fromRepo.code, 0, fromRepo.err);
+    assert.match(fromRepo.err, said, `debug ${cmd}`);
+    const fromSnapshot = await cli(
+      'debug',
+      cmd,
+      '--model',
+      join(repo, 'snapshots', commit),
+      ...args,
+      ...more,
+      '--json',
+    );
+    assert.equal(fromSnapshot.err, '', `debug ${cmd}: nothing to say of a snapshot folder`);
+    assert.equal(fromRepo.out, fromSnapshot.out, `debug ${cmd}: the same parity output`);
+  }
 });
 
 test('models add of a cache repository with several snapshots and no usable refs/main is refused, naming them', async () => {

@@ -27,7 +27,7 @@ import { expectedWeights } from '../../native-runtime/models/arch.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import {
   openModelFolder,
-  resolveModelDir,
+  resolveModelFolder,
   summarizeModel,
 } from '../../native-runtime/models/model-folder.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -330,7 +330,7 @@ describe('config variants', () => {
     const src = copyModel('gpt2');
     for (const f of readdirSync(src)) writeFileSync(join(snap, f), readFileSync(join(src, f)));
     writeFileSync(join(root, 'refs', 'main'), 'abc123\n');
-    assert.equal(resolveModelDir(root), snap);
+    assert.deepEqual(resolveModelFolder(root), { dir: snap }, 'refs/main is used, nothing to say');
     const folder = openModelFolder(root);
     const sum = summarizeModel(folder);
     assert.equal(sum.arch, 'gpt2');
