@@ -1,8 +1,8 @@
-// cutText: a long text cut for the terminal, by characters (code points), never half of one.
+// cutText and wrapText: text for the terminal, cut or wrapped by characters (code points), never half of one.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cutText } from './terminal-text.ts';
+import { cutText, wrapText } from './terminal-text.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -24,4 +24,21 @@ test('cutText leaves a text that fits alone and counts plain text as before', ()
     cutText('x'.repeat(1500), 1000),
     `${'x'.repeat(1000)}… (1,500 characters in all; --json shows it whole)`,
   );
+});
+
+test('wrapText breaks a word longer than the width by characters, never inside a surrogate pair', () => {
+  // Bug: a word with no space that fits was broken after `width` UTF-16 units, so an emoji (or an
+  // astral CJK character) at the break was split, each line holding half of it.
+  const lines = wrapText('😀'.repeat(7), 3);
+  for (const line of lines) assert.doesNotMatch(line, LONE_SURROGATE);
+  assert.deepEqual(lines, ['😀😀😀', '😀😀😀', '😀']);
+  assert.deepEqual(wrapText('😀'.repeat(12), 10, '  '), ['😀'.repeat(10), `  ${'😀'.repeat(2)}`]);
+  assert.deepEqual(wrapText(`ab 𠀀${'𠀁'.repeat(9)}`, 6), ['ab', '𠀀𠀁𠀁𠀁𠀁𠀁', '𠀁𠀁𠀁𠀁'], 'astral CJK');
+  assert.deepEqual(wrapText('😀😀 😀', 3), ['😀😀', '😀'], 'three characters fit in three columns');
+});
+
+test('wrapText breaks plain text at the last space that fits, as before', () => {
+  assert.deepEqual(wrapText('one two three', 8, '  ', '> '), ['> one', '  two', '  three']);
+  assert.deepEqual(wrapText('/a/very/long/path', 6), ['/a/ver', 'y/long', '/path']);
+  assert.deepEqual(wrapText('', 10), ['']);
 });

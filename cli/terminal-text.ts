@@ -38,22 +38,26 @@ function isPairAt(text: string, i: number): boolean {
 }
 
 /**
- * One line of text as lines of at most `width` columns: broken at the last space that fits, or
+ * One line of text as lines of at most `width` characters: broken at the last space that fits, or
  * within a word where none does (a folder path); the first line starts with `first`, the others with
- * `hanging`. An empty text is one empty line.
+ * `hanging`. An empty text is one empty line. Characters are code points, as cutText counts them: a
+ * break by UTF-16 units could split an emoji's surrogate pair across two lines.
  */
 export function wrapText(text: string, width: number, hanging = '', first = ''): string[] {
+  const chars = Array.from(text);
   const lines: string[] = [];
-  let rest = text;
+  let start = 0; // the first character not yet on a line
   let indent = first;
-  while (indent.length + rest.length > width) {
+  while (indent.length + chars.length - start > width) {
     const room = Math.max(1, width - indent.length);
-    const space = rest.lastIndexOf(' ', room);
-    const cut = space > 0 ? space : room;
-    lines.push(indent + rest.slice(0, cut).trimEnd());
-    rest = rest.slice(cut).trimStart();
+    let cut = start + room;
+    while (cut > start && chars[cut] !== ' ') cut--; // the last space that fits, not a leading one
+    if (cut === start) cut = start + room;
+    lines.push(indent + chars.slice(start, cut).join('').trimEnd());
+    start = cut;
+    while (chars[start]?.trim() === '') start++; // the next line starts at a word (trimStart)
     indent = hanging;
   }
-  lines.push(indent + rest);
+  lines.push(indent + chars.slice(start).join(''));
   return lines;
 }
