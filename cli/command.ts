@@ -142,12 +142,16 @@ export function nextCommand(values: ArgValues, ...words: (string | number)[]): s
   return shellLine(['reft-studio', ...words, ...(dir ? ['--data-dir', dir] : [])]);
 }
 
-/** A plain-text table: columns padded to their widest cell. */
+/**
+ * A plain-text table: columns padded to their widest cell, counted in characters (code points), as
+ * cutText and wrapText count them: an emoji in a name is one, not its two UTF-16 units.
+ */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (c == null ? '-' : String(c))))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const chars = (c: string) => Array.from(c).length;
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => chars(r[i] ?? ''))));
   return cells
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - chars(c)))).join('  '))
     .join('\n');
 }
 

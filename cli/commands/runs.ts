@@ -27,9 +27,8 @@ import {
   runStillExecuting,
 } from '../../electron/backend/library/runs.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
-import { deviceColumn, runDevice } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatTime, nextCommand, table } from '../command.ts';
+import { type Command, formatTime, nextCommand } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import { runShowText } from '../run-show-text.ts';
 import {
@@ -42,6 +41,7 @@ import {
   runFailed,
   writeOutFolders,
 } from '../run-training.ts';
+import { runsListText } from '../runs-list-text.ts';
 
 export const runsCommands: Command[] = [
   {
@@ -57,25 +57,7 @@ export const runsCommands: Command[] = [
       }
       const runs = await ctx.withLibrary((lib) => listRuns(lib, { status: status as RunStatus | undefined }));
       ctx.print({ runs }, () =>
-        runs.length
-          ? table(
-              ['ID', 'NAME', 'SWEEP', 'STATUS', 'MODEL', 'DEVICE', 'STEP', 'LOSS', 'CREATED'],
-              runs.map((r) => [
-                r.id,
-                r.name,
-                r.sweepId,
-                // The studio's Runs list says so under the steps; the rule is the library's (runStoppedEarly).
-                r.stoppedEarly ? `${r.status} (stopped early)` : r.status,
-                r.modelId,
-                deviceColumn(runDevice(r)),
-                r.lastStep,
-                r.lastLoss?.toFixed(4),
-                formatTime(r.createdAt),
-              ]),
-            )
-          : status
-            ? `no runs are ${status}`
-            : 'no runs yet',
+        runs.length ? runsListText(runs) : status ? `no runs are ${status}` : 'no runs yet',
       );
       return 0;
     },

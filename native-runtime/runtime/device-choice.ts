@@ -72,8 +72,8 @@ export const runDevice = (r: RunDeviceRecord): DeviceUsed | null =>
       };
 
 /**
- * A run's device in a list of runs (`runs list`, the studio's Runs): the provider, after a fallback
- * with what was asked for, "cpu (asked cuda)"; null before any step has run.
+ * A run's device in the studio's Runs list: the provider, after a fallback with what was asked
+ * for, "cpu (asked cuda)" (`runs list` marks it cpu*, to fit 80 columns); null before any step ran.
  */
 export const deviceColumn = (d: DeviceUsed | null): string | null =>
   d && (d.fallback ? `${d.device} (asked ${d.requested})` : d.device);

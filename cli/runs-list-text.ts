@@ -1,0 +1,70 @@
+// What `reft-studio runs list` prints for people: one row per run, at 80 columns as `runs show`
+// keeps to (run-show-text.ts). The columns other than NAME are short and kept whole; the name takes
+// the width they leave and a longer one is cut with an ellipsis (`runs show ID` and --json have it
+// whole). The SWEEP column is there when a listed run is in a sweep; an early stop and a device
+// fallback are marked with * and said once under the table, as `runs show ID` words them in full.
+
+import type { RunRecord } from '../electron/backend/library/runs.ts';
+import { oneLineVisible } from '../native-runtime/control-characters.ts';
+import { runDevice } from '../native-runtime/runtime/device-choice.ts';
+import { formatTime, table } from './command.ts';
+import { clipText } from './terminal-text.ts';
+
+/** The width `runs list` keeps to: a terminal's default. */
+const WIDTH = 80;
+/** The fewest characters of a name shown, however wide the other columns are. */
+const MIN_NAME = 12;
+const GAP = 2; // between columns, as table() joins them
+
+export function runsListText(runs: RunRecord[], now = Date.now()): string {
+  const sweeps = runs.some((r) => r.sweepId !== null);
+  const early = runs.some((r) => r.stoppedEarly);
+  const fallback = runs.some((r) => runDevice(r)?.fallback);
+  const headers = [
+    'ID',
+    'NAME',
+    ...(sweeps ? ['SWEEP'] : []),
+    'STATUS',
+    'MODEL',
+    'DEVICE',
+    'STEP',
+    'LOSS',
+    'CREATED',
+  ];
+  const rows = runs.map((r) => {
+    const ran = runDevice(r);
+    return [
+      String(r.id),
+      r.name === null ? '-' : oneLineVisible(r.name), // a newline in it would break the row
+      ...(sweeps ? [r.sweepId === null ? '-' : String(r.sweepId)] : []),
+      // The studio's Runs list says so under the steps; the rule is the library's (runStoppedEarly).
+      r.stoppedEarly ? `${r.status}*` : r.status,
+      r.modelId === null ? '-' : String(r.modelId),
+      ran ? `${ran.device}${ran.fallback ? '*' : ''}` : '-',
+      r.lastStep === null ? '-' : String(r.lastStep),
+      r.lastLoss === null ? '-' : r.lastLoss.toFixed(4),
+      shortTime(r.createdAt, now),
+    ];
+  });
+  const widthOf = (i: number) => Math.max(...[headers, ...rows].map((row) => Array.from(row[i]).length));
+  const others = headers.reduce((sum, _, i) => (i === 1 ? sum : sum + widthOf(i) + GAP), 0);
+  const nameWidth = Math.max(MIN_NAME, WIDTH - others);
+  const text = table(
+    headers,
+    rows.map((row) => row.map((cell, i) => (i === 1 ? clipText(cell, nameWidth) : cell))),
+  );
+  const notes = [
+    ...(early ? ['STATUS *: stopped early, as the held-out loss stopped improving'] : []),
+    ...(fallback ? ['DEVICE *: not the device asked for; runs show ID says which and why'] : []),
+  ];
+  return [text, ...notes].join('\n');
+}
+
+/**
+ * When a run was created, in UTC as formatTime says it, as `ls -l` shortens a date: this year's to
+ * the minute without the year (12-07 13:28), an older one's by its date (2025-12-07).
+ */
+function shortTime(ms: number, now: number): string {
+  const full = formatTime(ms); // 2026-12-07 13:28:32
+  return full.slice(0, 4) === formatTime(now).slice(0, 4) ? full.slice(5, 16) : full.slice(0, 10);
+}
