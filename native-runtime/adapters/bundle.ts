@@ -25,11 +25,12 @@ import { writeExportableFolder } from '../formats/export-marker.ts';
 import { SIDECAR_FILE } from '../formats/pyreft.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { plural } from '../plural.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { ResolvedTrainConfig, TrainConfig } from '../training/config.ts';
 import { resolveTrainConfig } from '../training/config.ts';
 import { type DataFormat, scanDataset, type TextExample } from '../training/data.ts';
 import { parsePositions } from '../training/positions.ts';
-import { type RunRowLines, runRowLines } from '../training/run-rows.ts';
+import { type RunRowRule, runRowLines, runRowRule } from '../training/run-rows.ts';
 import { checkOutFolder } from './folders.ts';
 import { TRAIN_PY } from './train-py.ts';
 
@@ -157,7 +158,6 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     { ...input.config, model: folder.dir, data, out: resolve(input.out, 'unused') } as TrainConfig,
     spec,
   );
-  const lines = rowLines(folder, cfg);
   const configOf = (rows: BundleConfig['data'], heldOut: BundleConfig['heldOut']): BundleConfig => ({
     format: 'reft-studio-bundle',
     version: 1,
@@ -190,51 +190,65 @@ export function makeBundle(input: MakeBundleInput): BundleResult {
     runId: cfg.runId,
     datasetVersion: cfg.datasetVersion,
   });
-  const copyRows = (fd: number, path: string, keep: (line: number) => boolean) => {
+  const copyRows = (fd: number, path: string, keep: (ex: TextExample) => boolean) => {
     const lines = new JsonLines(fd);
+    let rows = 0;
     const info = scanDataset(path, cfg.format, (ex) => {
-      if (keep(ex.line)) lines.write(bundleRow(ex));
+      if (!keep(ex)) return;
+      lines.write(bundleRow(ex));
+      rows++;
     });
     lines.end();
-    return info;
+    return { ...info, rows };
+  };
+  /** The rows of `path` that `rule` keeps, refused as the trainer would once the file is read. */
+  const copyKept = (fd: number, path: string, rule: RunRowRule) => {
+    const copied = copyRows(fd, path, (ex) => rule.keeps(ex));
+    rule.done(copied.path);
+    return copied;
+  };
+  const tokenizer = needTokenizer(folder);
+  const positions = parsePositions(cfg.positions, cfg.maxLength);
+  // A held-out share is drawn from the count of the rows kept, so its lines are found by a pass of
+  // their own first; otherwise each row is judged as it is copied, the file read once.
+  const share = !cfg.evalData && cfg.evalSplit > 0 ? runRowLines(tokenizer, spec, cfg, positions) : null;
+  const writeData = (fd: number): BundleConfig['data'] => {
+    const copied = share
+      ? copyRows(fd, data, (ex) => !share.skipped.has(ex.line) && !share.held.has(ex.line))
+      : copyKept(fd, data, runRowRule(tokenizer, spec, cfg, data, positions));
+    return { file: 'data.jsonl', format: copied.format, rows: copied.rows, sha256: copied.hash };
   };
   return writeBundleFiles(
     input.out,
     configOf,
-    (fd) => {
-      const info = copyRows(fd, data, (line) => !lines.skipped.has(line) && !lines.held.has(line));
-      const rows = info.count - lines.skipped.size - lines.held.size;
-      return { file: 'data.jsonl', format: info.format, rows, sha256: info.hash };
-    },
+    writeData,
     // The held-out rows are never held in memory either: a second pass over the data file for a
-    // share, or the held-out file's rows, every one (the trainer scores them all).
-    lines.held.size
+    // share, or the held-out file's rows, every one (the trainer scores them all, refusing as it
+    // refuses training rows one whose prompt or completion has no tokens).
+    share?.held.size
       ? (fd) => {
-          copyRows(fd, data, (line) => lines.held.has(line));
-          return { file: HELD_OUT_FILE, rows: lines.held.size, evalSplit: cfg.evalSplit };
+          copyRows(fd, data, (ex) => share.held.has(ex.line));
+          return { file: HELD_OUT_FILE, rows: share.held.size, evalSplit: cfg.evalSplit };
         }
       : cfg.evalData
         ? (fd) => {
-            const info = copyRows(fd, cfg.evalData as string, () => true);
-            return { file: HELD_OUT_FILE, rows: info.count, format: info.format, sha256: info.hash };
+            const evalData = cfg.evalData as string;
+            const c = copyKept(fd, evalData, runRowRule(tokenizer, spec, cfg, evalData, null));
+            return { file: HELD_OUT_FILE, rows: c.rows, format: c.format, sha256: c.hash };
           }
         : null,
     { force: input.force, asExport: input.asExport },
   );
 }
 
-/**
- * The lines of the data file the run does not train on, found as the trainer finds them
- * (training/run-rows.ts): those whose prompt places no intervention, and those its held-out share
- * keeps aside. Held-out data from another file (evalData) is not in the training file at all.
- */
-function rowLines(folder: ReturnType<typeof openModelFolder>, cfg: ResolvedTrainConfig): RunRowLines {
+/** The model's tokenizer, which finds the rows the run trains on (run-rows.ts). */
+function needTokenizer(folder: ReturnType<typeof openModelFolder>): Tokenizer {
   if (!folder.tokenizer)
     throw new ConfigError(
       'missing-tokenizer',
       `${folder.dir}: ${noTokenizerReason(folder.dir)}; the bundle needs it to find the rows the run trains on`,
     );
-  return runRowLines(folder.tokenizer, cfg, parsePositions(cfg.positions, cfg.maxLength));
+  return folder.tokenizer;
 }
 
 /**

@@ -302,6 +302,19 @@ export function encodePrompt(tok: Tokenizer, ex: TextExample, chatTemplate: 'aut
   return tok.encode(text, { addSpecialTokens });
 }
 
+/**
+ * An example whose prompt or completion encodes to no token, refused (by the trainer and the bundle
+ * alike) naming its line, and its file where known. A completion can only be empty where the model
+ * has no eos to append: its text all dropped by the tokenizer (a normalizer that strips blanks).
+ */
+export function noTokens(part: 'prompt' | 'completion', line: number, path?: string): ConfigError {
+  const why =
+    part === 'prompt'
+      ? 'the prompt has no tokens'
+      : 'the completion has no tokens (the tokenizer keeps none of its text and the model has no end token), so there is nothing to learn';
+  return new ConfigError(`empty-${part}`, `${path ? `${path}: ` : ''}line ${line}: ${why}`);
+}
+
 /** Token ids, prompt length and truncation of one example (see the header for the rules). */
 export function tokenizeExample(tok: Tokenizer, ex: TextExample, opts: TokenizeOptions): TokenizedExample {
   let prompt = encodePrompt(tok, ex, opts.chatTemplate);
@@ -315,7 +328,8 @@ export function tokenizeExample(tok: Tokenizer, ex: TextExample, opts: TokenizeO
     completion = completion.slice(0, Math.max(1, max - keepPrompt));
     prompt = prompt.slice(prompt.length - (max - completion.length));
   }
-  if (prompt.length === 0) throw new ConfigError('empty-prompt', `line ${ex.line}: the prompt has no tokens`);
+  if (prompt.length === 0) throw noTokens('prompt', ex.line);
+  if (completion.length === 0) throw noTokens('completion', ex.line);
   return { line: ex.line, ids: [...prompt, ...completion], promptLen: prompt.length, truncated };
 }
 
@@ -332,7 +346,7 @@ function tokenizeChecked(
     t = tokenizeExample(tok, ex, opts);
   } catch (e) {
     // An example's own refusal names its line only; here the file is known too.
-    if (e instanceof ConfigError && e.code === 'empty-prompt')
+    if (e instanceof ConfigError && (e.code === 'empty-prompt' || e.code === 'empty-completion'))
       throw new ConfigError(e.code, `${path}: ${e.message}`);
     if (e instanceof ConfigError) throw e;
     throw new ConfigError('bad-data', `${path}: line ${ex.line}: ${(e as Error).message}`);

@@ -3,7 +3,8 @@
 // the rows the studio trains on. Examples whose prompt places no intervention are left out; a
 // held-out share (evalSplit) is drawn with mulberry32(mix(seed, EVAL_SALT)) over the rest, so the
 // same seed and data always hold out the same rows. The bundle finds both from the prompts alone
-// (runRowLines), tokenizing only those too short to decide by their length. Imports
+// (runRowRule, one example at a time as it copies them; runRowLines for a share, which needs the
+// count first), tokenizing only those too short to decide by their length. Imports
 // nothing of ONNX Runtime: the bundle is written where no session runs (a worker thread of the CLI).
 
 import { ConfigError } from '../errors.ts';
@@ -11,7 +12,15 @@ import { mulberry32, type Rng } from '../generation/sampling.ts';
 import type { ModelSpec } from '../models/config.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { ResolvedTrainConfig } from './config.ts';
-import { type DatasetInfo, promptText, readTokenizedDataset, scanDataset, specialIds } from './data.ts';
+import {
+  type DatasetInfo,
+  noTokens,
+  promptText,
+  readTokenizedDataset,
+  scanDataset,
+  specialIds,
+  type TextExample,
+} from './data.ts';
 import { optionError } from './options.ts';
 import { type Positions, placesInterventions } from './positions.ts';
 import { TokenizedRows } from './tokenized-rows.ts';
@@ -134,52 +143,100 @@ export interface RunRowLines {
 }
 
 /**
- * Which lines of the run's data file readRunRows leaves out and holds out, found from the prompts
- * alone (tokenizing whole rows took 6× the scale-out bundle's time). The trainer keeps an example
- * when trainsOn(its prompt as tokenizeExample truncates it); truncation keeps at least
- * min(P, ⌈maxLength/2⌉) of a prompt's P tokens and never more than P, and trainsOn grows with the
- * length, so trainsOn(min(P, ⌈maxLength/2⌉)) decides it alike. That needs only whether P reaches
- * the shortest length trainsOn takes, which a long prompt does by its length alone
- * (Tokenizer.minTokens): only the others are tokenized. Refuses as readRunRows does a prompt of no
- * tokens or a dataset with no example left.
+ * Which lines of the run's data file readRunRows leaves out and holds out (runRowRule's), in one
+ * pass over the file: a held-out share is drawn from the count of examples kept.
  */
 export function runRowLines(
   tokenizer: Tokenizer,
+  spec: ModelSpec,
   cfg: ResolvedTrainConfig,
   positions: Positions,
 ): RunRowLines {
-  // The kept lines are listed only for a share to be drawn from; otherwise counted.
+  // The kept lines are listed only for a share to be drawn from.
   const drawsShare = !cfg.evalData && cfg.evalSplit > 0;
   const kept: number[] = [];
-  let keptCount = 0;
   const skipped = new Set<number>();
-  const keptAfterTruncation = Math.ceil(cfg.maxLength / 2);
-  const trainsOnLength = (promptLen: number) => trainsOn(Math.min(promptLen, keptAfterTruncation), positions);
-  const enough = shortestTrained(keptAfterTruncation, trainsOnLength);
-  let refused: unknown = null; // thrown once the whole file is known to be readable, as readRunRows
+  const rule = runRowRule(tokenizer, spec, cfg, cfg.data, positions);
   const { path } = scanDataset(cfg.data, cfg.format, (ex) => {
-    if (refused) return;
-    let promptLen: number;
-    try {
-      const { text, addSpecialTokens } = promptText(tokenizer, ex, cfg.chatTemplate);
-      promptLen = tokenizer.minTokens(text, enough);
-      if (promptLen < enough) promptLen = tokenizer.encode(text, { addSpecialTokens }).length;
-    } catch (e) {
-      refused = new ConfigError('bad-data', `${cfg.data}: line ${ex.line}: ${(e as Error).message}`);
-      return;
-    }
-    if (promptLen === 0)
-      refused = new ConfigError('empty-prompt', `${cfg.data}: line ${ex.line}: the prompt has no tokens`);
-    else if (promptLen >= enough) {
-      keptCount++;
-      if (drawsShare) kept.push(ex.line);
-    } else skipped.add(ex.line);
+    if (!rule.keeps(ex)) skipped.add(ex.line);
+    else if (drawsShare) kept.push(ex.line);
   });
-  if (refused) throw refused;
-  if (keptCount === 0) throw noInterventionPositions(path);
+  rule.done(path);
   if (!drawsShare) return { skipped, held: new Set() };
   const held = drawHeldOut(kept.length, cfg);
   return { skipped, held: new Set(kept.filter((_, i) => held[i] === 1)) };
+}
+
+/** The trainer's rule over a dataset file's examples, one at a time as the file is read (runRowRule). */
+export interface RunRowRule {
+  /** Whether the run trains on (or scores) `ex`; false for every example once one was refused. */
+  keeps(ex: TextExample): boolean;
+  /**
+   * Once the whole file was read (its bad rows refused first, by scanDataset, which says its `path`):
+   * throws the first example refused, as readRunRows would, or that no training example is left.
+   */
+  done(path: string): void;
+}
+
+/**
+ * Decides, from the examples' texts, what readRunRows does with a file's rows without tokenizing
+ * whole rows (that took 6× the scale-out bundle's time). `positions` given (the training data): an
+ * example is kept when trainsOn(its prompt as tokenizeExample truncates it); truncation keeps at
+ * least min(P, ⌈maxLength/2⌉) of a prompt's P tokens and never more than P, and trainsOn grows with
+ * the length, so trainsOn(min(P, ⌈maxLength/2⌉)) decides it alike. That needs only whether P
+ * reaches the shortest length trainsOn takes, which a long prompt does by its length alone
+ * (Tokenizer.minTokens): only the others are tokenized. `positions` null (a held-out file): every
+ * example is kept, the trainer scores them all. Either way refuses as tokenizeExample does a prompt
+ * of no tokens, and a completion of none (only possible where the model has no eos to append).
+ */
+export function runRowRule(
+  tokenizer: Tokenizer,
+  spec: ModelSpec,
+  cfg: ResolvedTrainConfig,
+  path: string,
+  positions: Positions | null,
+): RunRowRule {
+  const { eosId } = specialIds(tokenizer, spec);
+  const keptAfterTruncation = Math.ceil(cfg.maxLength / 2);
+  const trainsOnLength = (promptLen: number) =>
+    positions === null || trainsOn(Math.min(promptLen, keptAfterTruncation), positions);
+  const enough = shortestTrained(keptAfterTruncation, trainsOnLength);
+  /** How many tokens `text` encodes to, counted up to `n`: tokenized only where its length cannot tell. */
+  const tokensUpTo = (text: string, n: number, addSpecialTokens: boolean): number => {
+    const bound = tokenizer.minTokens(text, n);
+    return bound >= n ? bound : tokenizer.encode(text, { addSpecialTokens }).length;
+  };
+  /** The example's refusal (tokenizeExample's), or its prompt's length counted up to `enough`. */
+  const promptLength = (ex: TextExample): number | ConfigError => {
+    try {
+      const { text, addSpecialTokens } = promptText(tokenizer, ex, cfg.chatTemplate);
+      const promptLen = tokensUpTo(text, enough, addSpecialTokens);
+      if (promptLen === 0) return noTokens('prompt', ex.line, path);
+      if (eosId === null && tokensUpTo(ex.completion, 1, false) === 0)
+        return noTokens('completion', ex.line, path);
+      return promptLen;
+    } catch (e) {
+      return new ConfigError('bad-data', `${path}: line ${ex.line}: ${(e as Error).message}`);
+    }
+  };
+  let keptCount = 0;
+  let refused: ConfigError | null = null; // thrown once the whole file is known to be readable, as readRunRows
+  return {
+    keeps(ex) {
+      if (refused) return false;
+      const promptLen = promptLength(ex);
+      if (typeof promptLen !== 'number') refused = promptLen;
+      else if (trainsOnLength(promptLen)) {
+        keptCount++;
+        return true;
+      }
+      return false;
+    },
+    done(file) {
+      if (refused) throw refused;
+      if (keptCount === 0) throw noInterventionPositions(file);
+    },
+  };
 }
 
 /** The shortest prompt length (1…max) that `trains` takes, which decides every longer one; max + 1 if none. */

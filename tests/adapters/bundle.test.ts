@@ -18,7 +18,7 @@ import { createRun } from '../../electron/backend/library/runs.ts';
 import { type BundleConfig, bundleRowsText, makeBundle } from '../../native-runtime/adapters/bundle.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { prepareRun } from '../../native-runtime/training/trainer.ts';
-import { modelWithoutBos, WORDS, writeJsonl } from '../training/helpers.ts';
+import { modelWithoutBos, modelWithoutEos, WORDS, writeJsonl } from '../training/helpers.ts';
 import { F2L2, LLAMA, openTempLibrary, tmp } from './helpers.ts';
 import { PYTHON } from './torch-python.ts';
 
@@ -589,4 +589,83 @@ test('a library run (model, dataset version, stored configuration) becomes a bun
   } finally {
     closeLibrary(lib);
   }
+});
+
+test("a bundle's files are byte for byte those of the two-pass writer it replaced", () => {
+  // Hashes of every file, taken with the writer that read the data file twice (once for the rows the
+  // run trains on, once to copy them): reading it once must change no byte.
+  const dir = tmp('bundle-golden');
+  const noBos = modelWithoutBos(join(dir, 'no-bos'));
+  const text = WORDS.flatMap((w, i) => [
+    { prompt: String.fromCharCode(97 + i), completion: `One letter, ${w}.` },
+    {
+      prompt: `Tell me all about the ${w}, ${'please '.repeat(i % 4)}.`,
+      completion: `A ${w} ${'ho '.repeat(i)}.`,
+    },
+  ]);
+  const chat = WORDS.map((w, i) => ({
+    messages: [
+      { role: 'user', content: i % 2 ? w : `Tell me about the ${w}.` },
+      { role: 'assistant', content: `A ${w}.` },
+    ],
+  }));
+  const data = writeJsonl(join(dir, 'text.jsonl'), text);
+  const held = writeJsonl(join(dir, 'held.jsonl'), text.slice(0, 5));
+  const chatData = writeJsonl(join(dir, 'chat.jsonl'), chat);
+  const base = { layers: '1;2', positions: 'f1+l1', chatTemplate: 'none' as const, seed: 3 };
+  const cases = {
+    plain: { config: { ...base, model: noBos }, data },
+    'eval-data': { config: { ...base, model: noBos, evalData: held }, data },
+    share: { config: { ...base, model: noBos, evalSplit: 0.25 }, data },
+    chat: { config: { ...base, model: LLAMA, chatTemplate: 'auto' as const }, data: chatData },
+  };
+  const got: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(cases)) {
+    const out = join(dir, name);
+    const r = makeBundle({ ...c, out });
+    const hash = (f: string) =>
+      createHash('sha256')
+        .update(readFileSync(join(out, f)))
+        .digest('hex')
+        .slice(0, 16);
+    got[name] = {
+      data: [r.config.data.rows, hash('data.jsonl')],
+      ...(r.config.heldOut && { heldOut: [r.config.heldOut.rows, hash('heldout.jsonl')] }),
+    };
+  }
+  assert.deepEqual(got, {
+    plain: { data: [20, '10bb4388da0cd02c'] },
+    'eval-data': { data: [20, '10bb4388da0cd02c'], heldOut: [5, '239863b75e81e75f'] },
+    share: { data: [15, 'e35ea58ee9375af8'], heldOut: [5, '0e42b34f181cf369'] },
+    chat: { data: [20, '97e7324d75cdd024'] },
+  });
+});
+
+test('a completion of no tokens is refused naming its line, by the bundle as by the trainer', () => {
+  // Only a model with no end token can have one (its text all stripped by the tokenizer): the trainer
+  // took it, then failed at its batch with an ONNX Runtime broadcast error; the bundle copied it.
+  const dir = tmp('bundle-empty-completion');
+  const model = modelWithoutEos(join(dir, 'no-eos'));
+  const good = ROWS.slice(0, 2);
+  const blank = [...good, { prompt: 'Where is the ship?', completion: '  ' }, ROWS[2]];
+  const data = writeJsonl(join(dir, 'blank.jsonl'), blank);
+  const config = { model, layers: '1;2', chatTemplate: 'none' as const };
+  const refusal = (file: string, line: number) => ({
+    code: 'empty-completion',
+    message: `${file}: line ${line}: the completion has no tokens (the tokenizer keeps none of its text and the model has no end token), so there is nothing to learn`,
+  });
+  assert.throws(() => prepareRun({ ...config, data, out: join(dir, 'unused') }), refusal(data, 3));
+  const out = join(dir, 'exports', 'bundle');
+  assert.throws(() => makeBundle({ config, data, out }), refusal(data, 3));
+  assert.throws(() => makeBundle({ config: { ...config, evalSplit: 0.3 }, data, out }), refusal(data, 3));
+  // A held-out file's rows are scored, so checked alike.
+  const train = writeJsonl(join(dir, 'train.jsonl'), good);
+  assert.throws(
+    () => makeBundle({ config: { ...config, evalData: data }, data: train, out }),
+    refusal(data, 3),
+  );
+  assert.throws(() => readdirSync(join(dir, 'exports')), /ENOENT/);
+  // Text the tokenizer keeps is a completion, however short.
+  const r = makeBundle({ config: { ...config, evalData: train }, data: writeJsonl(data, good), out });
+  assert.equal(bundleRowsText(r.config), '2 training examples, 2 held out');
 });

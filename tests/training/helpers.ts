@@ -32,6 +32,24 @@ export function modelWithoutBosOrTemplate(dir: string): string {
   return dir;
 }
 
+/**
+ * The Llama fixture in `dir` with a tokenizer that strips blanks and no end-of-sequence token
+ * (neither the tokenizer's nor the model's): a blank completion is no tokens at all.
+ */
+export function modelWithoutEos(dir: string): string {
+  modelWithoutBos(dir, { type: 'Strip', strip_left: true, strip_right: true });
+  for (const [file, key] of [
+    ['tokenizer_config.json', 'eos_token'],
+    ['config.json', 'eos_token_id'],
+    ['generation_config.json', 'eos_token_id'],
+  ]) {
+    const json = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    delete json[key];
+    writeFileSync(join(dir, file), JSON.stringify(json));
+  }
+  return dir;
+}
+
 export function writeJsonl(path: string, rows: unknown[]): string {
   writeFileSync(path, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return path;

@@ -19,6 +19,7 @@ const DATASET_CODES: ReadonlySet<string> = new Set([
   'bad-messages',
   'empty-dataset',
   'empty-prompt',
+  'empty-completion',
   'no-intervention-positions',
 ]);
 
