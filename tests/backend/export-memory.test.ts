@@ -82,9 +82,9 @@ test('a zip download streams: peak memory grows by a fraction of the folder, and
 
 test("a run's bundle streams its dataset from the file into data.jsonl, never holding it", () => {
   // 20,000 rows of 8 KB each (160 MB): read whole first, the bundle grew the peak RSS by more than
-  // the file (1M short rows, 120 MB: 273 MB); streamed, by a fraction of it. It reads the file twice
-  // (first to find the rows the run trains on, run-rows.ts), whose garbage grows the peak by 58–71 MB
-  // here, though nothing is kept (the heap after a GC: +1 MB).
+  // the file (1M short rows, 120 MB: 273 MB); streamed, by a fraction of it. The garbage of reading
+  // it grows the peak by 59–65 MB here, though nothing is kept (the heap after a GC: +1 MB): read
+  // once (the rows judged as they are copied) as when it was read twice (62–64 MB), so not ¼.
   const data = join(root, 'run-data.jsonl');
   const fd = openSync(data, 'w');
   const prompt = 'p'.repeat(8000);
