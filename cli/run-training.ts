@@ -33,7 +33,7 @@ import {
 import { ConfigError, DbError } from '../native-runtime/errors.ts';
 import { copyOf } from '../native-runtime/formats/atomic-write.ts';
 import { writeExportableFolder } from '../native-runtime/formats/export-marker.ts';
-import type { DeviceUsed } from '../native-runtime/runtime/device-choice.ts';
+import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
@@ -316,7 +316,7 @@ export async function trainFromCheckpoint(
             ctx.progress.checkpoint(r.lastCheckpoint);
           } else if (event === 'device') {
             stage.training = true;
-            ctx.progress.device(data as DeviceUsed);
+            ctx.progress.device(data as ComputeUsed);
           } else if (event === 'log') ctx.progress.log(data as string);
         },
       },

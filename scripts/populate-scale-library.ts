@@ -194,7 +194,7 @@ for (let r = 0; r < N.runs; r++) {
     }),
   );
   setRunStatus(lib, run.id, 'running');
-  setRunDevice(lib, run.id, { device: 'cpu', fallback: null });
+  setRunDevice(lib, run.id, { device: 'cpu', fallback: null, precision: 'fp32' });
   const last = status === 'completed' ? steps : int(1, steps);
   const metrics: RunMetric[] = [];
   for (let s = 1; s <= last; s++) {

@@ -18,6 +18,7 @@ import type { Library } from '../../electron/backend/library/library.ts';
 import { type RunRefs, recordRunFromRefs } from '../../electron/backend/library/run-plan.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
+import { precisionText, runAskedPrecision } from '../../native-runtime/runtime/precision-used.ts';
 import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import type { ColumnMapping } from '../../native-runtime/training/data-files.ts';
@@ -168,13 +169,16 @@ function summaryJson(r: Summary, adapter: string): Record<string, unknown> {
     best: r.best,
     keptBest: r.keptBest,
     stoppedEarly: r.stoppedEarly,
-    // As `runs show` has them: the provider that ran, and why not the one asked for.
+    // As `runs show` has them: the provider that ran, why not the one asked for, and the precision
+    // the steps computed in (auto's choice for the device).
     device: r.device.device,
     deviceFallback: r.device.fallback,
+    precision: r.device.precision,
   };
 }
 
-function summaryText(r: Summary, adapter: string, head: string[] = []): string {
+/** `asked`: the --dtype the run was given (its config's), beside which the precision that ran is said. */
+function summaryText(r: Summary, adapter: string, asked: string, head: string[] = []): string {
   return [
     ...head,
     `adapter: ${adapter}`,
@@ -184,6 +188,7 @@ function summaryText(r: Summary, adapter: string, head: string[] = []): string {
     ...(r.best ? [bestText(r.best, r.keptBest)] : []),
     `${plural(r.interventions, 'intervention')}, ${plural(r.trainableParams, 'trainable parameter')}, ${Math.round(r.tokensPerS)} tok/s`,
     deviceText(r.device),
+    `precision: ${precisionText(asked, r.device.precision)}`,
   ].join('\n');
 }
 
@@ -215,7 +220,10 @@ async function trainRecorded(
   const s: TrainSummary = summary;
   ctx.print(
     { status: 'completed', runId: run.id, adapterId: done.adapterId, ...summaryJson(s, adapter) },
-    () => summaryText(s, adapter, [`run ${run.id} completed; adapter ${done.adapterId} in the library`]),
+    () =>
+      summaryText(s, adapter, runAskedPrecision(done.config), [
+        `run ${run.id} completed; adapter ${done.adapterId} in the library`,
+      ]),
   );
   return 0;
 }
@@ -241,6 +249,8 @@ async function resumeCheckpoint(
     dataDir: ctx.dataDir,
   });
   if (typeof r === 'number') return r;
-  ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () => summaryText(r, r.adapter));
+  ctx.print({ status: 'completed', ...summaryJson(r, r.adapter) }, () =>
+    summaryText(r, r.adapter, runAskedPrecision(config)),
+  );
   return 0;
 }

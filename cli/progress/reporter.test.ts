@@ -103,7 +103,13 @@ test('events: every training step, transfers throttled to 250 ms plus the last, 
 });
 
 test("a run's device: an event in the stream (not with --quiet), no line for people", () => {
-  const d = { runId: 2, requested: 'cuda', device: 'cpu', fallback: 'cuda: no driver' };
+  const d = {
+    runId: 2,
+    requested: 'cuda',
+    device: 'cpu',
+    fallback: 'cuda: no driver',
+    precision: 'fp32',
+  } as const;
   const seen = { events: [] as string[], quiet: [] as string[], lines: [] as string[] };
   createReporter({ mode: 'events', write: assert.fail, writeEvent: (s) => seen.events.push(s) }).device(d);
   const quiet = { mode: 'events', write: assert.fail, quiet: true } as const;

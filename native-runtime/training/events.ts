@@ -8,9 +8,11 @@
 //   {event: 'checkpoint', step, dir, removed?, last?}
 //   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
 //   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
-//   {event: 'device', requested, device, fallback}   where the steps run, once the session exists
+//   {event: 'device', requested, device, fallback, precision}   where the steps run and in what
+//       precision (fp32, fp16, bf16: what the session computes in, whatever `dtype` asked), once the
+//       session exists
 
-import type { DeviceUsed } from '../runtime/device-choice.ts';
+import type { ComputeUsed } from '../runtime/precision-used.ts';
 
 /** The numbers of one finished optimizer step. */
 export interface TrainProgress {
@@ -46,7 +48,7 @@ export interface ProbeSample {
 export type TrainProgressEvent = { event: 'progress' } & TrainProgress;
 export type CheckpointEvent = { event: 'checkpoint' } & CheckpointWritten;
 export type SampleEvent = { event: 'sample' } & ProbeSample;
-export type DeviceEvent = { event: 'device' } & DeviceUsed;
+export type DeviceEvent = { event: 'device' } & ComputeUsed;
 export interface LogEvent {
   event: 'log';
   message: string;

@@ -41,7 +41,8 @@ import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { memoryCheckSkipped } from '../runtime/memory-check.ts';
 import { prepareModel } from '../runtime/precision.ts';
-import { type DeviceUsed, deviceUsed, runsInHostMemory } from '../runtime/session.ts';
+import { type ComputeUsed, precisionOf } from '../runtime/precision-used.ts';
+import { deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { BestSoFar } from './best-so-far.ts';
 import {
@@ -101,8 +102,8 @@ export interface TrainHooks {
   onResume?: (c: CheckpointWritten, model: ReftModel, heldStep: number) => void | Promise<void>;
   /** Human-readable notes (data summary, resume, device fallback). */
   onLog?: (msg: string) => void;
-  /** Where the run's session really runs, once it exists (before the first step). */
-  onDevice?: (d: DeviceUsed) => void;
+  /** Where the run's session really runs and in what precision, once it exists (before the first step). */
+  onDevice?: (d: ComputeUsed) => void;
   /**
    * The training session is open, before the first step: awaited, so `model` is the caller's alone
    * meanwhile (a run's probe prompts answer as the base model on it: ModelRunner's `on` without an
@@ -131,8 +132,8 @@ export interface TrainResult {
   trainableParams: number;
   checkpoints: string[];
   resumedFrom: string | null;
-  /** The provider that ran the steps, and why it is not the one asked for. */
-  device: DeviceUsed;
+  /** The provider that ran the steps, why it is not the one asked for, and the precision computed in. */
+  device: ComputeUsed;
   /**
    * The last CHECKPOINT_METRICS steps' (a checkpoint's tail: resumed runs included). Every step's
    * went out as it came (onProgress); kept whole, they cost ~170 bytes a step in the training process
@@ -470,7 +471,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const model = await ReftModel.load(run.spec, states, { device: cfg.device, onNotice: log, workload });
   // The provider that really runs (auto's choice, or the CPU after a fallback) is reported for the
   // run's record; a fallback was told in the session's one line already, auto's choice is told here.
-  const device = deviceUsed(model.session, cfg.device);
+  // The precision is the loaded model's: a half one without kernels there was opened in float32.
+  const device: ComputeUsed = {
+    ...deviceUsed(model.session, cfg.device),
+    precision: precisionOf(model.spec),
+  };
   hooks.onDevice?.(device);
   if (cfg.device !== device.device && !device.fallback)
     log(`device '${cfg.device}': running on ${device.device}`);

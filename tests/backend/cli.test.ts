@@ -223,6 +223,7 @@ test('train --device cuda that falls back: the run records and shows the CPU, wi
     requested: 'cuda',
     device: 'cpu',
     fallback: result.deviceFallback,
+    precision: 'fp32',
   });
   const show = await runCli(['runs', 'show', String(result.runId), '--json', '--data-dir', data]);
   const run = oneJsonObject(show.stdout) as {

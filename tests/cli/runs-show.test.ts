@@ -123,7 +123,7 @@ test('the configuration in the studio’s groups and words; the model by name, i
     },
   });
   setRunStatus(lib, run.id, 'running');
-  setRunDevice(lib, run.id, { device: 'cpu', fallback: 'CUDA is not installed' });
+  setRunDevice(lib, run.id, { device: 'cpu', fallback: 'CUDA is not installed', precision: 'fp16' });
   appendMetrics(lib, run.id, steps(2));
   setRunStatus(lib, run.id, 'completed');
   const r = await cli('runs', 'show', String(run.id));

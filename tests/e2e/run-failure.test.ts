@@ -44,8 +44,8 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
       };
       ids.data = failed("every example's prompt is 1 token", 'no-intervention-positions', { device: 'cpu' });
       ids.disk = failed('no space left on the disk', null, { device: 'cuda' });
-      setRunDevice(lib, ids.data, { device: 'cpu', fallback: null });
-      setRunDevice(lib, ids.disk, { device: 'cpu', fallback: why });
+      setRunDevice(lib, ids.data, { device: 'cpu', fallback: null, precision: 'fp32' });
+      setRunDevice(lib, ids.disk, { device: 'cpu', fallback: why, precision: 'fp32' });
     } finally {
       closeLibrary(lib);
     }

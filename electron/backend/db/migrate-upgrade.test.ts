@@ -13,7 +13,7 @@ import { listDatasets } from '../library/datasets.ts';
 import { listEvaluations } from '../library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../library/library.ts';
 import { listRunEntries } from '../library/run-list.ts';
-import { getRun, listRuns } from '../library/runs.ts';
+import { getRun, listRuns, setRunDevice } from '../library/runs.ts';
 import { createSweep } from '../library/sweeps.ts';
 import { defaultMigrationsDir, openDatabase } from './database.ts';
 import { listMigrations } from './migrate.ts';
@@ -90,6 +90,7 @@ for (let k = 1; k < all.length; k++) {
       assert.equal(run.errorCode, null, 'a run failed before codes were stored keeps its resume');
       assert.equal(run.sweepId, null, 'a run recorded before sweeps is in none');
       assert.equal(run.sweep, null);
+      assert.equal(run.precision, null, 'what a run recorded before runs kept it computed in is unknown');
       assert.deepEqual(
         listRunEntries(lib).map((r) => r.sweep),
         [null, null],
@@ -159,6 +160,34 @@ test('runs recorded before sweeps existed are in none; a sweep recorded after th
       /FOREIGN KEY/,
       'a run names only a sweep that exists',
     );
+  } finally {
+    closeLibrary(lib);
+  }
+});
+
+test('runs recorded before their precision was kept show none; a run after the upgrade records its own', () => {
+  const k = all.findIndex((m) => m.name === 'run_precision');
+  assert.ok(k > 0, 'the run_precision migration exists');
+  const partial = join(root, 'before-precision');
+  mkdirSync(partial);
+  for (const m of all.slice(0, k)) copyFileSync(m.file, join(partial, `${m.id}_${m.name}.sql`));
+  const dataDir = join(root, 'd-before-precision');
+  const db = openDatabase(dataDir, { migrationsDir: partial });
+  db.exec(V1_DATA);
+  // Run 1 trained on the CPU with the device recorded, asked `auto`: what it computed in was not.
+  db.exec(`UPDATE runs SET device = 'cpu', config_json = '{"dtype": "auto"}' WHERE id = 1`);
+  db.close();
+  const lib = openLibrary(dataDir);
+  try {
+    const old = getRun(lib, 1);
+    assert.deepEqual([old.device, old.config.dtype, old.precision], ['cpu', 'auto', null]);
+    assert.deepEqual(
+      listRuns(lib).map((r) => r.precision),
+      [null, null],
+    );
+    setRunDevice(lib, 2, { device: 'cpu', fallback: null, precision: 'fp32' });
+    assert.equal(getRun(lib, 2).precision, 'fp32');
+    assert.equal(getRun(lib, 1).precision, null, 'the other run is left as it was');
   } finally {
     closeLibrary(lib);
   }

@@ -27,6 +27,7 @@ import { readStudioAdapter } from '../../../native-runtime/formats/studio-adapte
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
+import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
 import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
@@ -146,7 +147,7 @@ export interface EngineOps {
       checkpoint: CheckpointWritten;
       sample: ProbeSample;
       log: string;
-      device: DeviceUsed;
+      device: ComputeUsed;
     };
     result: TrainSummary;
   };

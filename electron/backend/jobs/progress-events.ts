@@ -64,7 +64,10 @@ export type NoteEvent = LogEvent & { level?: 'warn' };
 /** A checkpoint written, with its run when the run is in the library. */
 export type RunCheckpointEvent = CheckpointEvent & { runId?: number };
 
-/** Where a run's steps run (the provider, and why not the one asked for), with its run when recorded. */
+/**
+ * Where a run's steps run (the provider, and why not the one asked for) and in what precision, with
+ * its run when recorded.
+ */
 export type RunDeviceEvent = DeviceEvent & { runId?: number };
 
 /**

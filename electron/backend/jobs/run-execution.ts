@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
-import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
+import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
 import {
   checkpointAdapter,
   listCheckpoints,
@@ -103,8 +103,8 @@ export interface ExecuteOptions {
   /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
   onLogLine?: (line: RunLogLine) => void;
   onCheckpoint?: (c: CheckpointWritten) => void;
-  /** Where the steps run, once the engine's session exists (already recorded with the run). */
-  onDevice?: (d: DeviceUsed) => void;
+  /** Where the steps run and in what precision, once the engine's session exists (already recorded). */
+  onDevice?: (d: ComputeUsed) => void;
   /** A probe prompt's answer at a checkpoint (already recorded in the library). */
   onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
@@ -268,9 +268,10 @@ async function trainRecordedRun(
         output: s.output,
       });
     } else if (event === 'device') {
-      // What really runs the steps, not what the config asked for (a fallback to the CPU).
-      setRunDevice(lib, runId, data as DeviceUsed);
-      opts.onDevice?.(data as DeviceUsed);
+      // What really runs the steps, not what the config asked for (a fallback to the CPU, auto's
+      // precision for this device).
+      setRunDevice(lib, runId, data as ComputeUsed);
+      opts.onDevice?.(data as ComputeUsed);
       opts.onChange?.();
     } else if (event === 'log') {
       log('trainer', data as string);

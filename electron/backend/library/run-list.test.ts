@@ -61,7 +61,7 @@ test('runs/list entries carry what a row shows, not the config and system inform
       totalSteps: 10,
     });
     setRunStatus(lib, run.id, 'running');
-    setRunDevice(lib, run.id, { device: 'cpu', fallback: 'no GPU' });
+    setRunDevice(lib, run.id, { device: 'cpu', fallback: 'no GPU', precision: 'fp32' });
     lib.db
       .prepare(
         'INSERT INTO run_metrics (run_id, step, loss, tokens_per_s, created_at) VALUES (?, 3, 0.5, 9, 1)',

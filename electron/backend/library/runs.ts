@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
+import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
 import {
   INTERRUPTED_ERROR,
   ownerLives,
@@ -59,6 +60,12 @@ export interface RunRecord {
   device: string | null;
   /** Why `device` is not the one asked for (null when it is). */
   deviceFallback: string | null;
+  /**
+   * The precision the steps computed in (fp32, fp16, bf16; config.dtype is what was asked for: 'auto'
+   * picks per device); null until the engine has created its session, and for runs recorded before
+   * runs kept it (migration run_precision).
+   */
+  precision: string | null;
   /** The sweep it was queued in (runs/start-many; library/sweeps.ts), or null. */
   sweepId: number | null;
 }
@@ -127,6 +134,7 @@ interface RunRow {
   last_loss: number | null;
   device: string | null;
   device_fallback: string | null;
+  precision: string | null;
   sweep_id: number | null;
   owner_token: string | null;
 }
@@ -167,6 +175,7 @@ function toRecord(lib: Library, r: RunRow): RunRecord {
     stoppedEarly: runStoppedEarly(status, r.last_step, r.total_steps, config.earlyStoppingPatience),
     device: r.device ?? null,
     deviceFallback: r.device_fallback ?? null,
+    precision: r.precision ?? null,
     sweepId: r.sweep_id ?? null,
   };
 }
@@ -533,11 +542,18 @@ export function requeueRun(lib: Library, id: number): boolean {
   return res.changes > 0;
 }
 
-/** Records where the run's steps run (jobs/run-execution.ts, once the engine's session exists). */
-export function setRunDevice(lib: Library, id: number, d: { device: string; fallback: string | null }): void {
+/**
+ * Records where the run's steps run and in what precision (jobs/run-execution.ts, once the engine's
+ * session exists).
+ */
+export function setRunDevice(
+  lib: Library,
+  id: number,
+  d: Pick<ComputeUsed, 'device' | 'fallback' | 'precision'>,
+): void {
   lib.db
-    .prepare('UPDATE runs SET device = ?, device_fallback = ? WHERE id = ?')
-    .run(d.device, d.fallback, id);
+    .prepare('UPDATE runs SET device = ?, device_fallback = ?, precision = ? WHERE id = ?')
+    .run(d.device, d.fallback, d.precision, id);
 }
 
 /** Sets the planned number of steps (once the engine knows it). */
