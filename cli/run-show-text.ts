@@ -1,10 +1,11 @@
 // What `reft-studio runs show ID` prints for people: what the studio's run page shows, at 80 columns.
 // Its sections, in the page's order: what happened (status, why it stopped, what to do next), where
-// it ran, its model, data and adapter, the last step's numbers and the best evaluation, its sweep,
-// the configuration in the Configuration tab's groups and words (library/run-config.ts), the probe
-// answers as the Probes tab's cards (library/probe-cards.ts), and the metrics table. Long texts are
-// wrapped; a long probe answer and a long run's middle steps are cut with a marker naming --json,
-// which carries everything. Looking names up (model, dataset) is the caller's: this module only words.
+// it ran and in what precision, its model, data and adapter, the last step's numbers and the best
+// evaluation, its sweep, the configuration in the Configuration tab's groups and words
+// (library/run-config.ts), the probe answers as the Probes tab's cards (library/probe-cards.ts), and
+// the metrics table. Long texts are wrapped; a long probe answer and a long run's middle steps are cut
+// with a marker naming --json, which carries everything. Looking names up (model, dataset) is the
+// caller's: this module only words.
 
 import { sweepVariedWords } from '../electron/backend/jobs/sweep-params.ts';
 import { probeRows } from '../electron/backend/library/probe-cards.ts';
@@ -14,6 +15,7 @@ import type { RunSweep } from '../electron/backend/library/sweeps.ts';
 import { visibleControls } from '../native-runtime/control-characters.ts';
 import { plural } from '../native-runtime/plural.ts';
 import { deviceText, runAskedDevice, runDevice } from '../native-runtime/runtime/device-choice.ts';
+import { precisionText, runAskedPrecision } from '../native-runtime/runtime/precision-used.ts';
 import { table } from './command.ts';
 import { bestText } from './run-training.ts';
 import { cutText, wrapText } from './terminal-text.ts';
@@ -114,11 +116,22 @@ function originLines(run: RunDetail, names: RunShowNames): string[] {
     run.modelId !== null && names.model !== null
       ? `model: ${run.modelId} "${names.model}"`
       : `model: removed from the library${folder ? `; it trained on ${folder}` : ''}`;
-  const lines = [...wrapText(device, WIDTH, '  '), ...wrapText(model, WIDTH, '  ')];
+  const lines = [...wrapText(device, WIDTH, '  '), ...precisionLines(run), ...wrapText(model, WIDTH, '  ')];
   if (names.dataset) lines.push(`data: ${names.dataset}`);
   if (run.adapterId !== null)
     lines.push(`adapter: ${run.adapterId}; see it with:`, commandLine(names.adapter(run.adapterId)));
   return lines;
+}
+
+/**
+ * What the steps computed in, beside what the config asked for where auto did not choose it; nothing
+ * before a step has run, and "not recorded" for a run recorded before runs kept it (never a guess).
+ */
+function precisionLines(run: RunDetail): string[] {
+  const asked = runAskedPrecision(run.config);
+  const ran = precisionText(asked, run.precision);
+  if (ran) return [`precision: ${ran}`];
+  return run.lastStep === null ? [] : [`precision: ${asked} asked for; what it computed in was not recorded`];
 }
 
 /** The last step's numbers and the best evaluation, as the run page's stats row. */
@@ -140,7 +153,12 @@ function numberLines(run: RunDetail): string[] {
 
 /** The configuration in the Configuration tab's groups: a label column, values wrapped beside it. */
 function configText(run: RunDetail, names: RunShowNames): string {
-  const groups = configRows(run.config, names.dataset ?? undefined, run.device ?? undefined);
+  const groups = configRows(
+    run.config,
+    names.dataset ?? undefined,
+    run.device ?? undefined,
+    run.precision ?? undefined,
+  );
   if (!groups.length) return 'configuration: none recorded';
   const labelWidth = Math.max(...groups.flatMap((g) => g.rows.map((r) => r.field.label.length)));
   const indent = ' '.repeat(4 + labelWidth + 2);

@@ -140,6 +140,8 @@ test('the configuration in the studio’s groups and words; the model by name, i
   ])
     assert.match(r.out, new RegExp(`^${line.replace(/[()]/g, '\\$&')}$`, 'm'));
   assert.doesNotMatch(r.out, /Other/, 'no option of the trainer is left unlabelled');
+  // fp16 asked and computed in: said once, with nothing beside it.
+  assert.match(r.out, /^precision: fp16$/m);
   assert.match(r.out, new RegExp(`^model: ${model.id} "${model.name}"$`, 'm'));
   // A folder too long for its column goes whole on the line below, to be copied (never broken).
   const folder = join(root, 'a-very-long-folder-name-that-does-not-fit-beside-its-label', 'checkpoints');
@@ -150,6 +152,31 @@ test('the configuration in the studio’s groups and words; the model by name, i
   const gone = await cli('runs', 'show', String(run.id));
   assert.equal(gone.code, 0, gone.err);
   assert.match(gone.out, /^model: removed from the library; it trained on\n {2}\/\S+\/llama$/m);
+});
+
+test('the precision the steps computed in, beside what was asked where it differs; none before a step', async () => {
+  // A bf16 checkpoint on the CPU: `auto` computes in fp32 there (the trainer's record of it is
+  // tests/training/run-precision.test.ts).
+  const run = createRun(lib, { name: 'auto', config: { device: 'cpu', dtype: 'auto' } });
+  const before = await cli('runs', 'show', String(run.id));
+  assert.equal(before.code, 0, before.err);
+  assert.doesNotMatch(before.out, /^precision/m, 'nothing computed yet: no precision, and no guess');
+  assert.match(before.out, /^ {4}Precision +auto$/m);
+  setRunStatus(lib, run.id, 'running');
+  setRunDevice(lib, run.id, { device: 'cpu', fallback: null, precision: 'fp32' });
+  appendMetrics(lib, run.id, steps(1));
+  setRunStatus(lib, run.id, 'completed');
+  const r = await cli('runs', 'show', String(run.id));
+  assert.equal(r.code, 0, r.err);
+  assertReadable(r.out);
+  assert.deepEqual(r.out.split('\n').slice(1, 3), ['device: cpu', 'precision: fp32']);
+  assert.match(r.out, /^ {4}Precision +auto \(ran in fp32\)$/m);
+  const json = JSON.parse((await cli('runs', 'show', String(run.id), '--json')).out);
+  assert.deepEqual([json.config.dtype, json.precision], ['auto', 'fp32']);
+  const list = JSON.parse((await cli('runs', 'list', '--json')).out) as {
+    runs: { id: number; precision: string | null }[];
+  };
+  assert.equal(list.runs.find((x) => x.id === run.id)?.precision, 'fp32');
 });
 
 test('a long run: its first and last steps, a line saying how many are left out; the last held-out loss', async () => {
@@ -213,6 +240,8 @@ test('a library from the first schema, upgraded: its runs show without a hole', 
   assert.equal(one.code, 0, one.err);
   assertReadable(one.out);
   assert.match(one.out, /^device: cpu asked for; where its steps ran was not recorded$/m);
+  assert.match(one.out, /^precision: auto asked for; what it computed in was not recorded$/m);
+  assert.deepEqual(JSON.parse((await cliIn(oldDir, 'runs', 'show', '1', '--json')).out).precision, null);
   assert.match(one.out, /^model: 1 "m"$/m);
   assert.match(one.out, /^ {4}Rank {2}4$/m);
   const two = await cliIn(oldDir, 'runs', 'show', '2');

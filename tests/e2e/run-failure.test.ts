@@ -25,7 +25,7 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
   let server: Served | undefined;
   let browser: Browser | undefined;
   let page: Page;
-  const ids: Record<'data' | 'disk', number> = { data: 0, disk: 0 };
+  const ids: Record<'data' | 'disk' | 'old', number> = { data: 0, disk: 0, old: 0 };
   const why = 'cuda: the CUDA runtime pack is not installed';
 
   before(async () => {
@@ -43,9 +43,12 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
         return id;
       };
       ids.data = failed("every example's prompt is 1 token", 'no-intervention-positions', { device: 'cpu' });
-      ids.disk = failed('no space left on the disk', null, { device: 'cuda' });
+      ids.disk = failed('no space left on the disk', null, { device: 'cuda', dtype: 'auto' });
+      // Recorded before runs kept their precision: its device only.
+      ids.old = failed('no space left on the disk', null, { device: 'cpu', dtype: 'auto' });
       setRunDevice(lib, ids.data, { device: 'cpu', fallback: null, precision: 'fp32' });
       setRunDevice(lib, ids.disk, { device: 'cpu', fallback: why, precision: 'fp32' });
+      lib.db.prepare(`UPDATE runs SET device = 'cpu' WHERE id = ?`).run(ids.old);
     } finally {
       closeLibrary(lib);
     }
@@ -77,19 +80,26 @@ describe('a failed run in the studio (reft-studio serve + Chromium)', { skip, ti
     await detail.getByRole('button', { name: 'Resume' }).waitFor();
   });
 
-  test('where the steps ran: the device asked for, or the fallback in its one line', async () => {
+  test('where the steps ran and in what precision: the device asked for, or the fallback in its one line', async () => {
     assert.ok(server);
     await page.goto(`${server.url}#/runs/${ids.data}`);
     const detail = page.getByTestId('run-detail');
-    await detail.getByTestId('run-device').getByText('Ran on cpu.', { exact: true }).waitFor();
+    await detail.getByTestId('run-device').getByText('Ran on cpu in fp32.', { exact: true }).waitFor();
     await page.goto(`${server.url}#/runs/${ids.disk}`);
     await detail
       .getByTestId('run-device')
-      .getByText(`device 'cuda' unavailable — ${why}; running on cpu`, { exact: true })
+      .getByText(`device 'cuda' unavailable — ${why}; running on cpu in fp32`, { exact: true })
       .waitFor();
-    // The Configuration tab keeps what was asked for, beside where it ran.
+    // The Configuration tab keeps what was asked for, beside where and in what it ran.
     await detail.getByRole('tab', { name: 'Configuration' }).click();
-    await detail.getByTestId('run-config').getByText('cuda (ran on cpu)', { exact: true }).waitFor();
+    const config = detail.getByTestId('run-config');
+    await config.getByText('cuda (ran on cpu)', { exact: true }).waitFor();
+    await config.getByText('auto (ran in fp32)', { exact: true }).waitFor();
+    // A run recorded before runs kept their precision says none: no guess.
+    await page.goto(`${server.url}#/runs/${ids.old}`);
+    await detail.getByTestId('run-device').getByText('Ran on cpu.', { exact: true }).waitFor();
+    await detail.getByRole('tab', { name: 'Configuration' }).click();
+    await config.getByText('auto', { exact: true }).waitFor();
   });
 
   test('the Runs list has the device of each run, a fallback as `runs list` words it', async () => {

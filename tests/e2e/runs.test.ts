@@ -257,11 +257,11 @@ describe('Runs page (reft-studio serve + Chromium)', { skip, timeout: 600_000 },
     );
     // Bug: a run still running (or paused) said "Ran on cpu.", as if it had ended.
     const device = detail.getByTestId('run-device');
-    assert.equal(await textWhen(device, 'Running on cpu.', 60_000), 'Running on cpu.');
+    assert.equal(await textWhen(device, 'Running on cpu in fp32.', 60_000), 'Running on cpu in fp32.');
     await detail.getByRole('button', { name: 'Pause', exact: true }).focus();
     await page.keyboard.press('Enter');
     await detail.locator('[data-status="paused"]').waitFor({ timeout: 60_000 });
-    assert.equal(await textWhen(device, 'Ran on cpu so far.'), 'Ran on cpu so far.');
+    assert.equal(await textWhen(device, 'Ran on cpu in fp32 so far.'), 'Ran on cpu in fp32 so far.');
     await page
       .waitForFunction(() => document.activeElement?.textContent?.trim() === 'Resume')
       .catch(() => {});

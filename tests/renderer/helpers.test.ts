@@ -234,6 +234,23 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
   const device = (ranOn?: string) =>
     configRows({ device: 'cuda' }, undefined, ranOn)[0].rows.find((r) => r.field.key === 'device')?.text;
   assert.deepEqual([device(), device('cuda'), device('cpu')], ['cuda', 'cuda', 'cuda (ran on cpu)']);
+  // The same for the precision: auto's choice, and none for a run that never recorded it.
+  const dtype = (config: Record<string, unknown>, ranIn?: string) =>
+    configRows(config, undefined, undefined, ranIn)[0].rows.find((r) => r.field.key === 'dtype')?.text;
+  assert.deepEqual(
+    [dtype({ dtype: 'auto' }), dtype({ dtype: 'auto' }, 'fp32'), dtype({ dtype: 'fp16' }, 'fp16')],
+    ['auto', 'auto (ran in fp32)', 'fp16'],
+  );
+  const { precisionText } = await import('../../native-runtime/runtime/precision-used.ts');
+  assert.deepEqual(
+    [
+      precisionText('auto', 'bf16'),
+      precisionText('fp16', 'fp32'),
+      precisionText('fp32', 'fp32'),
+      precisionText('auto', null),
+    ],
+    ['bf16', 'fp32 (asked fp16)', 'fp32', null],
+  );
   // The base weights' form and the precision asked for, labelled as the wizard labels them (every
   // run stores both; they were listed under "Other" by their keys).
   assert.deepEqual(
@@ -243,6 +260,19 @@ test('run configuration for people: grouped, labelled, unknown keys kept, differ
     ]),
     [['Run', ['Device: cuda', 'Base weights: int8', 'Precision: fp16']]],
   );
+  // Two runs asking auto that computed in bf16 and fp32 differ in Compare; a run without a record
+  // shows its ask alone.
+  const ranIn = compareConfigs(
+    [{ dtype: 'auto' }, { dtype: 'auto' }, { dtype: 'auto' }],
+    [{ precision: 'bf16' }, { precision: 'fp32' }, { precision: null }],
+  );
+  assert.deepEqual(ranIn, [
+    {
+      field: ranIn[0].field,
+      texts: ['auto (ran in bf16)', 'auto (ran in fp32)', 'auto'],
+      differs: true,
+    },
+  ]);
   const rows = compareConfigs([
     { lr: 0.004, rank: 4 },
     { lr: 0.002, rank: 4 },

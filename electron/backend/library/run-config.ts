@@ -158,21 +158,37 @@ export function configText(f: ConfigField, v: unknown, config: Record<string, un
 }
 
 /**
+ * What a run's steps ran with (its record, null or absent where not recorded): the stored device and
+ * dtype are only what was asked for.
+ */
+export interface RanWith {
+  /** The provider that ran the steps. */
+  device?: string | null;
+  /** The precision they computed in (fp32, fp16, bf16). */
+  precision?: string | null;
+}
+
+/** A value as shown, with what ran beside the ask where it differs ("cuda (ran on cpu)", "auto (ran in fp32)"). */
+function ranText(f: ConfigField, config: Record<string, unknown>, ran: RanWith): string {
+  const t = configText(f, config[f.key], config);
+  if (f.key === 'device' && ran.device && ran.device !== t) return `${t} (ran on ${ran.device})`;
+  return f.key === 'dtype' && ran.precision && ran.precision !== t ? `${t} (ran in ${ran.precision})` : t;
+}
+
+/**
  * The groups with the run's values, plus "Other" for keys the table does not know. `dataset` names
  * the training data as the library does ("persona v2"): the stored path is the frozen file's hash.
- * `ranOn` is the provider that ran the steps (the run's record): the stored device is only what was
- * asked for, so a fallback is shown beside it.
+ * `ranOn` is the provider that ran the steps and `ranIn` the precision they computed in (the run's
+ * record), shown beside the device and dtype asked for where they differ.
  */
 export function configRows(
   config: Record<string, unknown>,
   dataset?: string,
   ranOn?: string,
+  ranIn?: string,
 ): Array<{ title: string; rows: Array<{ field: ConfigField; text: string }> }> {
-  const text = (f: ConfigField) => {
-    if (f.key === 'data' && dataset) return dataset;
-    const t = configText(f, config[f.key], config);
-    return f.key === 'device' && ranOn && ranOn !== t ? `${t} (ran on ${ranOn})` : t;
-  };
+  const text = (f: ConfigField) =>
+    f.key === 'data' && dataset ? dataset : ranText(f, config, { device: ranOn, precision: ranIn });
   const groups = CONFIG_GROUPS.map((g) => ({
     title: g.title,
     rows: g.fields.filter((f) => f.key in config).map((f) => ({ field: f, text: text(f) })),
@@ -190,10 +206,12 @@ export function configRows(
 
 /**
  * Every field of several configs, in table order, with whether the runs disagree on it (never on a
- * field each run has its own: `ownPerRun`).
+ * field each run has its own: `ownPerRun`). `ran`: each run's record of what ran, so two runs that
+ * both asked `auto` but computed in bf16 and fp32 differ.
  */
 export function compareConfigs(
   configs: Array<Record<string, unknown>>,
+  ran: RanWith[] = [],
 ): Array<{ field: ConfigField; texts: string[]; differs: boolean }> {
   const keys = new Set(configs.flatMap((c) => Object.keys(c)));
   const fields: ConfigField[] = [
@@ -204,7 +222,7 @@ export function compareConfigs(
       .map((k) => ({ key: k, label: k })),
   ];
   return fields.map((field) => {
-    const texts = configs.map((c) => configText(field, c[field.key], c));
+    const texts = configs.map((c, i) => ranText(field, c, ran[i] ?? {}));
     return { field, texts, differs: !field.ownPerRun && texts.some((t) => t !== texts[0]) };
   });
 }
