@@ -55,10 +55,10 @@ test('runs list fits 80 columns, a long name cut with an ellipsis, every other c
         config: { earlyStoppingPatience: 3 },
       }).id,
   );
-  setRunDevice(lib, ids[0], { device: 'cpu', fallback: 'CUDA could not start' });
+  setRunDevice(lib, ids[0], { device: 'cpu', fallback: 'CUDA could not start', precision: 'fp32' });
   appendMetrics(lib, ids[0], [metric(1, 2.5), metric(1000, 0.51234)]);
   setRunStatus(lib, ids[0], 'completed'); // at 1000 of 1200 with a patience: stopped early
-  setRunDevice(lib, ids[1], { device: 'cuda', fallback: null });
+  setRunDevice(lib, ids[1], { device: 'cuda', fallback: null, precision: 'bf16' });
   appendMetrics(lib, ids[1], [metric(10, 1.25)]);
   setRunStatus(lib, ids[1], 'interrupted');
 
