@@ -95,16 +95,21 @@ function versionText(json: boolean): string {
 }
 
 /**
- * A reader that goes away (`reft-studio train --json | head -1`) makes the next write to stdout fail
- * with EPIPE, which Node raises as an unhandled 'error' event: a stack trace, and a run cut off
- * wherever it was. Instead: further output is dropped, and the work is asked to stop as for one
- * Ctrl-C (training pauses at the end of the step with a checkpoint, so `runs resume` continues it).
+ * A reader that goes away (`reft-studio train --json | head -1`, `generate … | head -c 10`) makes the
+ * next write to stdout fail with EPIPE, which Node raises as an unhandled 'error' event: a stack
+ * trace, and a run cut off wherever it was. Instead it counts as one Ctrl-C at that moment, and the
+ * rest of the output is dropped. Work that takes Ctrl-C over (cli/interrupt.ts; training pauses at
+ * the end of the step with a checkpoint, so `runs resume` continues it) hears it and stops cleanly.
+ * Where nothing listens, a Ctrl-C would have ended the process at once (Node's default: a quick
+ * command, `generate`, a training's memory-check count, with nothing recorded yet), and so does
+ * this, quietly: without it the work went on to its end with nobody reading.
  */
 function processStdout(stderr: (s: string) => void): (s: string) => void {
   let closed = false;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (closed) return;
     closed = true;
+    if (process.listenerCount('SIGINT') === 0) process.exit(EXIT_INTERRUPTED);
     stderr(`note: the output was closed (${e.code ?? e.message}); stopping as for Ctrl-C\n`);
     process.emit('SIGINT', 'SIGINT');
   });
