@@ -41,6 +41,7 @@ import {
   type VersionMeta,
 } from './datasets.ts';
 import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
+import type { FrozenFile } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { frozenRowHashes, inheritingRowIds, type RowHashes } from './row-hashes.ts';
 import { runInSlices, runThrough } from './sliced-scans.ts';
@@ -211,15 +212,16 @@ export function isDatasetId(ref: string): boolean {
 /**
  * A dataset given as a library id ("4": its latest full version) or a file. A file is read and
  * frozen now, strictly (the first bad row fails naming file:line), and recorded (as recordImport
- * does: a version of the dataset of its name, or a new dataset) when the returned function is
- * called — inside the caller's write transaction, which then stays short however big the file is.
+ * does: a version of the dataset of its name, or a new dataset) when `version` is called — inside
+ * the caller's write transaction, which then stays short however big the file is. `files` is what
+ * was frozen for it, for the caller to give back should it record nothing (recordingFrozenFiles).
  */
 export async function datasetRef(
   lib: Library,
   ref: string,
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
-): Promise<() => DatasetVersion> {
+): Promise<{ version: () => DatasetVersion; files: FrozenFile[] }> {
   if (isDatasetId(ref)) {
     const id = Number(ref);
     getDataset(lib, id);
@@ -229,11 +231,12 @@ export async function datasetRef(
         'invalid-params',
         `dataset ${id} is already imported: a column mapping is for a file`,
       );
-    return () => getDataset(lib, id).latest;
+    return { version: () => getDataset(lib, id).latest, files: [] };
   }
   const input: ImportInput = { path: ref, format, onBadRows: 'refuse', mapping };
-  const plan = planRecord(lib, await prepareImport(lib.dataDir, input), input);
-  return () => commitRecord(lib, plan).version;
+  const prepared = await prepareImport(lib.dataDir, input);
+  const plan = planRecord(lib, prepared, input);
+  return { version: () => commitRecord(lib, plan).version, files: [prepared.file] };
 }
 
 /** datasetRef, recorded at once: the version of a library id, or of a file imported strictly. */
@@ -243,5 +246,6 @@ export async function datasetVersionFromRef(
   format?: DatasetFormat | 'auto',
   mapping?: ColumnMapping,
 ): Promise<DatasetVersion> {
-  return (await datasetRef(lib, ref, format, mapping))();
+  const { version, files } = await datasetRef(lib, ref, format, mapping);
+  return recordingFrozenFiles(lib, files, version);
 }

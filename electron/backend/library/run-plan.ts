@@ -30,6 +30,8 @@ import { datasetRef } from './dataset-import.ts';
 import { type DatasetVersion, getDatasetVersion } from './datasets.ts';
 import { cudaPackReady } from './device-memory.ts';
 import { preferredDevice } from './environment.ts';
+import { recordingFrozenFiles } from './frozen-file-reclaim.ts';
+import type { FrozenFile } from './frozen-files.ts';
 import { heldOutOverlap } from './held-out-rule.ts';
 import type { Library } from './library.ts';
 import { getModel, type ModelRecord, modelFromRef } from './models.ts';
@@ -255,7 +257,7 @@ export interface RunRefs {
  * data it adds in a transaction rolled back, and checked against the computer's memory as runs/start
  * checks it (run-memory-check.ts, asynchronous: it may tokenize the data); then one short write
  * transaction adds the model and datasets, plans the run again and records it. A bad option, or a
- * run the engine would refuse for memory, leaves no model, dataset or run behind.
+ * run the engine would refuse for memory, leaves no model, dataset, run or frozen data file behind.
  */
 export async function recordRunFromRefs(
   lib: Library,
@@ -264,14 +266,34 @@ export async function recordRunFromRefs(
   options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
   opts: { checkpointDir?: string; name?: string } = {},
 ): Promise<{ plan: PlannedRun; run: RunRecord; modelNote?: string }> {
-  const data = await datasetRef(lib, refs.data, refs.format, refs.mapping);
+  // What the data files froze into the data folder: given back should no run be recorded (a bad
+  // option, the model refused, the eval file's bad row), instead of waiting for the start-up sweep.
+  const frozen: FrozenFile[] = [];
+  return recordingFrozenFiles(lib, frozen, async () => {
+    const data = await datasetRef(lib, refs.data, refs.format, refs.mapping);
+    frozen.push(...data.files);
+    const evalData = refs.evalData
+      ? await datasetRef(lib, refs.evalData, refs.format, refs.evalMapping)
+      : undefined;
+    frozen.push(...(evalData?.files ?? []));
+    return await recordPlannedRun(lib, engine, refs.model, options, opts, data.version, evalData?.version);
+  });
+}
+
+/** recordRunFromRefs once its data files are frozen: `data` and `evalData` record their versions. */
+async function recordPlannedRun(
+  lib: Library,
+  engine: Engine,
+  modelRef: string,
+  options: Omit<RunParams, 'modelId' | 'datasetId' | 'datasetVersionId' | 'evalDatasetVersionId'>,
+  opts: { checkpointDir?: string; name?: string },
+  data: () => DatasetVersion,
+  evalData: (() => DatasetVersion) | undefined,
+): Promise<{ plan: PlannedRun; run: RunRecord; modelNote?: string }> {
   // How a cache repository's snapshot was chosen (addModel's note), for the caller to say.
   let modelNote: string | undefined;
-  const evalData = refs.evalData
-    ? await datasetRef(lib, refs.evalData, refs.format, refs.evalMapping)
-    : undefined;
   const planned = (): PlannedRun => {
-    const model = modelFromRef(lib, refs.model);
+    const model = modelFromRef(lib, modelRef);
     modelNote = model.note;
     const version = data();
     const evalVersion = evalData?.();
