@@ -506,9 +506,10 @@ export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config:
       'missing-file',
       `config.json: not found in ${root} (not a Hugging Face model folder)`,
     );
-  // One capped read serves both the parse and the fingerprint.
-  const configBytes = readFileCapped(configPath, FILE_LIMITS.config, 'config.json');
-  const config = parseConfigObject(configBytes, 'config.json');
+  // One capped read serves both the parse and the fingerprint. A file it cannot read is named by its
+  // path: beside a pyreft adapter (a config.json of its own) "config.json" alone says not whose.
+  const configBytes = readFileCapped(configPath, FILE_LIMITS.config, configPath);
+  const config = parseConfigObject(configBytes, configPath);
   const cfg = new Fields(config, 'config.json');
   const genPath = join(root, 'generation_config.json');
   const gen = existsSync(genPath)

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,14 @@ describe('reft-studio generate: refusals before the base is converted', () => {
 
   it('an empty prompt on a model that adds no start token', () => {
     refused(['--prompt', '  '], /^error: the prompt is empty and this model adds no start token to it/);
+  });
+
+  it('a model folder whose config.json is cut short: the file named by its path', () => {
+    const broken = join(root, 'broken-config');
+    cpSync(model, broken, { recursive: true });
+    writeFileSync(join(broken, 'config.json'), '{"model_type": "llama", ');
+    // Not "config.json: not valid JSON": a pyreft --adapter beside it has a config.json too.
+    refused(['--prompt', 'hello'], /^error: .+broken-config[\\/]config\.json: not valid JSON /, broken);
   });
 
   it('--chat on a model without a chat template', () => {
