@@ -21,7 +21,7 @@ import { endEvaluationJob } from '../../electron/backend/library/evaluation-job-
 import { markStoppingOnAbort, recordEvaluationJob } from '../../electron/backend/library/evaluation-jobs.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
 import { getModel, listModels } from '../../electron/backend/library/models.ts';
-import { readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
+import { detectAdapterFolder, readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
 import { CancelledError, ReftError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
 import {
   EVAL_KINDS,
@@ -44,6 +44,9 @@ import type { CountTask } from '../progress/reporter.ts';
  * manifest, or a pyreft folder's reft_studio.json); null for a folder that does not name it.
  */
 function folderBase(dir: string): string | null {
+  // A folder that is missing, a file or no adapter at all is refused as such, not as one whose base
+  // model the library lacks ("give it with --model" sent the person after the wrong thing).
+  detectAdapterFolder(dir);
   try {
     return readAnyAdapter(dir).manifest.baseModel.fingerprint;
   } catch (e) {
