@@ -170,17 +170,69 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     assert.deepEqual(pageErrors, []);
   });
 
+  /** The 'datasets/token-progress' pushes under a start's requestId so far (they go to every window). */
+  const startPushes = () =>
+    client.pushes.filter((m) => {
+      const p = m as { topic?: string; data?: { requestId?: string } };
+      return p.topic === 'datasets/token-progress' && p.data?.requestId?.startsWith('start') === true;
+    }).length;
+
+  test('Stop is there as Start is pressed: stopped before the count begins, nothing is recorded', async () => {
+    await countingDraft('stopped at once');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    const before = startPushes();
+    // Start, then Stop in the next frame: long before the backend could count a thousand rows.
+    // Bug: no Stop until the count's first progress (a thousand rows in), so nothing to press.
+    const atStop = await page.evaluate(async () => {
+      const start = document.getElementById('train-start');
+      start?.focus(); // as a click on it would
+      start?.click();
+      await new Promise(requestAnimationFrame);
+      const stop = document.getElementById('train-start-stop');
+      const shown = {
+        stop: stop?.textContent?.trim() ?? null,
+        focused: document.activeElement === stop,
+        note: document.getElementById('start-counting-note')?.textContent ?? null,
+      };
+      stop?.click();
+      return shown;
+    });
+    assert.deepEqual(atStop, {
+      stop: 'Stop',
+      focused: true,
+      note: 'Checking the run’s memory before it starts…',
+    });
+    const stopped = page.getByTestId('start-stopped');
+    const text = 'Start stopped: no run was recorded, and the wizard keeps your choices.';
+    assert.equal(await textWhen(stopped, text), text);
+    // The note takes the focus Stop had (read out as it takes it: spoken() then stays quiet).
+    await page.waitForFunction(() => document.activeElement?.id === 'start-stopped', null, { timeout: 5000 });
+    assert.equal(await page.getByTestId('start-counting').count(), 0);
+    const start = page.getByTestId('train-start');
+    assert.equal(await start.textContent().then((t) => t?.trim()), 'Start training');
+    assert.equal(await start.isEnabled(), true);
+    // The backend stopped it too: it never counted for the start, and recorded nothing.
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal(startPushes(), before, 'the stopped start counted the data all the same');
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    // Start again: a start like the first, that counts (and is stopped again).
+    await start.click();
+    assert.match(await textWhen(page.getByTestId('start-counting-note'), counting, 60_000), counting);
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    assert.match(
+      await textWhen(stopped, /^Start stopped while counting/),
+      /^Start stopped while counting the data’s tokens: no run was recorded/,
+    );
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    assert.deepEqual(pageErrors, []);
+  });
+
   test('leaving the page while a start counts stops it: nothing is recorded', async () => {
     await countingDraft('left behind');
     await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
     await page.getByTestId('train-start').click();
     await textWhen(page.getByTestId('start-counting-note'), counting, 60_000);
-    // The count's pushes go to every window: those under the start's own requestId say it still waits.
-    const startPushes = () =>
-      client.pushes.filter((m) => {
-        const p = m as { topic?: string; data?: { requestId?: string } };
-        return p.topic === 'datasets/token-progress' && p.data?.requestId?.startsWith('start') === true;
-      }).length;
+    // Those under the start's own requestId say it still waits.
     await page.getByTestId('nav-runs').click();
     await new Promise((r) => setTimeout(r, 1000)); // a push already on its way
     const seen = startPushes();
