@@ -227,6 +227,39 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     assert.deepEqual(pageErrors, []);
   });
 
+  test('a sweep whose start counts is stopped from the page: no run is queued', async () => {
+    await countingDraft('swept');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    await page.getByRole('button', { name: 'Try several values…' }).click();
+    await page.getByLabel('Values of Learning rate, separated by commas').fill('1e-3, 4e-3');
+    const start = page.getByTestId('train-start');
+    assert.equal(await textWhen(start, 'Queue 2 runs'), 'Queue 2 runs');
+    await start.click();
+    assert.match(await textWhen(page.getByTestId('start-counting-note'), counting, 60_000), counting);
+    await page.getByTestId('start-counting').getByRole('button', { name: 'Stop' }).click();
+    // Bug (a Stop that does nothing for a sweep): the count went on, then both runs were queued.
+    const stopped = page.getByTestId('start-stopped');
+    assert.match(
+      await textWhen(stopped, /^Queueing stopped/, 30_000),
+      /^Queueing stopped while counting the data’s tokens: no run was queued, and the wizard keeps your choices\.$/,
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // a push already on its way
+    const seen = startPushes();
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal(startPushes(), seen, 'the stopped sweep still counted');
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    assert.equal(await page.getByTestId('sweep-queued').count(), 0);
+    assert.equal(await textWhen(start, 'Queue 2 runs'), 'Queue 2 runs');
+    assert.equal(await start.isEnabled(), true);
+    // The sweep is kept for the next Start.
+    assert.equal(
+      await page.getByLabel('Values of Learning rate, separated by commas').inputValue(),
+      '1e-3, 4e-3',
+    );
+    await page.getByRole('button', { name: 'Remove Learning rate' }).click();
+    assert.deepEqual(pageErrors, []);
+  });
+
   test('leaving the page while a start counts stops it: nothing is recorded', async () => {
     await countingDraft('left behind');
     await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
