@@ -191,17 +191,12 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
       const stop = document.getElementById('train-start-stop');
       const shown = {
         stop: stop?.textContent?.trim() ?? null,
-        focused: document.activeElement === stop,
         note: document.getElementById('start-counting-note')?.textContent ?? null,
       };
       stop?.click();
       return shown;
     });
-    assert.deepEqual(atStop, {
-      stop: 'Stop',
-      focused: true,
-      note: 'Checking the run’s memory before it starts…',
-    });
+    assert.deepEqual(atStop, { stop: 'Stop', note: 'Checking the run’s memory before it starts…' });
     const stopped = page.getByTestId('start-stopped');
     const text = 'Start stopped: no run was recorded, and the wizard keeps your choices.';
     assert.equal(await textWhen(stopped, text), text);
@@ -225,6 +220,52 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     );
     assert.deepEqual(await rpc(client, 'runs/list', {}), []);
     assert.deepEqual(pageErrors, []);
+  });
+
+  test('Enter pressed twice on Start starts once: the second press does not stop it', async () => {
+    await countingDraft('pressed twice');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    const start = page.getByTestId('train-start');
+    await start.focus();
+    await page.keyboard.press('Enter');
+    await new Promise((r) => setTimeout(r, 150));
+    await page.keyboard.press('Enter');
+    // Bug: the focus went to Stop at once, so the second press of a double press stopped the start.
+    // (The stop is answered once the model's check before the count ends: seconds, on a busy computer.)
+    const note = page.getByTestId('start-counting-note');
+    assert.match(await textWhen(note, counting, 60_000).catch(() => 'gone'), counting);
+    assert.equal(await page.getByTestId('start-stopped').count(), 0, 'the second Enter stopped the start');
+    assert.equal(await start.isDisabled(), true);
+    // The focus is on Stop by now, for a keyboard to stop the start.
+    await page.waitForFunction(() => document.activeElement?.id === 'train-start-stop', null, {
+      timeout: 5000,
+    });
+    await page.keyboard.press('Enter');
+    await page.getByTestId('start-stopped').waitFor();
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('a held Enter on Start starts once: its repeats on Stop do not stop it', async () => {
+    await countingDraft('held');
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    await page.getByTestId('train-start').focus();
+    await page.keyboard.down('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'train-start-stop', null, {
+      timeout: 5000,
+    });
+    await page.keyboard.down('Enter'); // still held: a repeat, now on Stop
+    await page.keyboard.up('Enter');
+    const note = page.getByTestId('start-counting-note');
+    assert.match(await textWhen(note, counting, 60_000).catch(() => 'gone'), counting);
+    assert.equal(
+      await page.getByTestId('start-stopped').count(),
+      0,
+      'a repeat of the held Enter stopped the start',
+    );
+    await page.keyboard.press('Enter');
+    await page.getByTestId('start-stopped').waitFor();
+    assert.deepEqual(await rpc(client, 'runs/list', {}), []);
   });
 
   test('a sweep whose start counts is stopped from the page: no run is queued', async () => {
