@@ -52,8 +52,9 @@ const SESSION_COMMANDS = [
 /**
  * Whether argv runs a command whose native stderr the launcher filters (not in its own child): one
  * asked for WebGPU by name, on Linux, where Dawn's notices were seen. Only then is the cost of a
- * second process worth it; a session that lands on WebGPU through `auto` or Settings, and `serve`'s
- * engine processes, still print the notices.
+ * second process worth it; a CLI session that lands on WebGPU through `auto` or Settings still
+ * prints the notices. (The studio's engine processes have their stderr read by the host anyway:
+ * electron/backend/jobs/engine.ts.)
  */
 export const filtersNativeStderr = (
   argv: string[],

@@ -6,7 +6,8 @@
 // its own fd 2 elsewhere. So the launcher (launch.ts) runs a command asked for `--device webgpu` as its child
 // with fd 2 on a pipe it reads: the known notices are dropped, every other line (a driver's error, a
 // crash) is passed on. The child's own writes to process.stderr go to fd 3, the launcher's stderr
-// itself, so a terminal keeps its progress bar and what the CLI says comes at once.
+// itself, so a terminal keeps its progress bar and what the CLI says comes at once. The studio's
+// engine processes (electron/backend/jobs/engine.ts) have their fd 2 read the same way by the host.
 
 import { writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';

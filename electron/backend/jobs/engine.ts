@@ -26,6 +26,9 @@
 // Engine processes run the TypeScript sources through tsx (`--import`), so a fresh clone works
 // without a build; a bundled app ships `engine-worker.cjs` next to the bundle instead (Electron's
 // binary runs it as Node through ELECTRON_RUN_AS_NODE: packaging must leave the RunAsNode fuse on).
+// An engine process's stderr is a pipe the host passes on to its own stderr (serve's terminal,
+// Electron's log) line by line, without Dawn's native notices (native-stderr.ts) that a WebGPU
+// session prints as it opens; everything else — a driver's error, a crash's last words — passes.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,6 +37,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CancelledError, errorDetails, ReftError, type WireError } from '../../../native-runtime/errors.ts';
 import { engineEnv } from '../../../native-runtime/runtime/cuda-pack.ts';
+import { forwardNativeStderr } from '../../../native-runtime/runtime/native-stderr.ts';
 import {
   REPORT_FD,
   type TokenizeTimeout,
@@ -223,9 +227,14 @@ class Lane {
       execArgv: spec.execArgv,
       env: processEnv(this.name, this.dataDir),
       serialization: 'advanced',
-      // REPORT_FD: the watchdog's pipe (a tokenization past its deadline).
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
+      // stderr: passed on below; REPORT_FD: the watchdog's pipe (a tokenization past its deadline).
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'],
     });
+    if (child.stderr) {
+      forwardNativeStderr(child.stderr, (s) => process.stderr.write(s));
+      // Never what keeps the backend alive: a process it started (a WebGPU probe) may hold it open.
+      (child.stderr as { unref?: () => void }).unref?.();
+    }
     const proc: Proc = { child, pending: new Map() };
     const report = child.stdio[REPORT_FD] as NodeJS.ReadableStream & { unref?: () => void };
     report.unref?.(); // an idle engine process must not keep the backend alive
