@@ -12,6 +12,7 @@ import {
 } from '../native-runtime/quantize/scheme.ts';
 import type { ConversionProgress } from '../native-runtime/quantize/store.ts';
 import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
+import { isSoftwareAdapterLine } from '../native-runtime/runtime/webgpu-adapter.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
@@ -88,6 +89,15 @@ export function baseFormFlag(values: ArgValues, command: string): string {
 /** The scheme named by --quantize of QUANTIZE_OPTION (null for none or absent). */
 export function quantizeFlag(values: ArgValues, command: string): QuantScheme | null {
   return quantizeScheme(str(values, 'quantize') ?? 'none', command, false);
+}
+
+/**
+ * Prints what loading a model says (a session's onNotice, the trainer's and an evaluation's lines
+ * that carry it on): as notes, the software adapter's line as a warning (`warning: `, a log event's
+ * level 'warn'), as every command says it.
+ */
+export function sessionNotices(progress: Reporter): (line: string) => void {
+  return (line) => progress.log(line, isSoftwareAdapterLine(line) ? 'warn' : 'info');
 }
 
 /** A progress callback for prepareBase: a transfer task in bytes written, labelled as the log lines are. */

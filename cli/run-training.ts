@@ -37,6 +37,7 @@ import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
 import type { TrainProgress } from '../native-runtime/training/events.ts';
+import { sessionNotices } from './base-form.ts';
 import { type CommandContext, nextCommand } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
 import type { TrainTask } from './progress/reporter.ts';
@@ -115,7 +116,7 @@ export async function executeRunHere(
       signal: pause.signal,
       // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
       abortReason: () => 'pause',
-      onLog: (m) => ctx.progress.log(m),
+      onLog: sessionNotices(ctx.progress),
       onProgress: (p) => {
         task.update(p);
         pause.stepDone(p);

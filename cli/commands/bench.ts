@@ -37,7 +37,13 @@ import { softwareAdapterLine, webgpuAdapter } from '../../native-runtime/runtime
 import { bf16Refusal } from '../../native-runtime/training/options.ts';
 import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/training/positions.ts';
 import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
-import { conversionProgress, deviceFlag, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
+import {
+  conversionProgress,
+  deviceFlag,
+  QUANTIZE_OPTION,
+  quantizeFlag,
+  sessionNotices,
+} from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import { modelFolderFlag } from '../model-flag.ts';
@@ -109,7 +115,7 @@ async function setup(
   await refuseUnavailable(device, dtype);
   // Measuring a CPU emulation of a GPU is allowed, but not without saying so.
   const adapter = device === 'webgpu' ? await webgpuAdapter() : null;
-  if (adapter?.software) ctx.progress.log(softwareAdapterLine(adapter), 'warn');
+  if (adapter?.software) sessionNotices(ctx.progress)(softwareAdapterLine(adapter));
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
   // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
   const compute = dtype === 'float32' ? {} : { compute: dtype };

@@ -32,7 +32,7 @@ import { CHAT_TEMPLATE_PLACES } from '../../native-runtime/evaluation/prompt-rea
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { intAtLeast, str, UsageError } from '../args.ts';
-import { deviceFlag } from '../base-form.ts';
+import { deviceFlag, sessionNotices } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
@@ -257,6 +257,7 @@ export const evaluateCommand: Command = {
         ctx.progress.close();
         process.exit(code);
       });
+      const notice = sessionNotices(ctx.progress);
       try {
         const report = await new InProcessEngine().call(
           'evaluate',
@@ -278,7 +279,7 @@ export const evaluateCommand: Command = {
             onEvent: (e, data) => {
               if (e === 'start') return record();
               // What loading the models says (a conversion, the session opening), before any example.
-              if (e === 'notice') return ctx.progress.log((data as { text: string }).text);
+              if (e === 'notice') return notice((data as { text: string }).text);
               const d = data as { done: number; total: number };
               progress.task ??= ctx.progress.count({
                 label: `evaluate ${kind}`,

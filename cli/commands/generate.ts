@@ -11,7 +11,14 @@ import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { type ArgValues, str, UsageError } from '../args.ts';
-import { BASE_FORM_OPTION, baseFormFlag, DTYPE_OPTION, deviceFlag, dtypeFlag } from '../base-form.ts';
+import {
+  BASE_FORM_OPTION,
+  baseFormFlag,
+  DTYPE_OPTION,
+  deviceFlag,
+  dtypeFlag,
+  sessionNotices,
+} from '../base-form.ts';
 import type { Command } from '../command.ts';
 import { modelFolderFlag } from '../model-flag.ts';
 
@@ -148,7 +155,7 @@ export const generateCommand: Command = {
       dtype: dtypeFlag(v, 'generate'),
       dataDir: ctx.dataDir,
       chat: opts.chat,
-      onNotice: (m: string) => ctx.progress.log(m),
+      onNotice: sessionNotices(ctx.progress),
     };
     // After every flag is read: a usage error is said before the folder is looked at.
     const model = modelFolderFlag(ctx, modelFlag);

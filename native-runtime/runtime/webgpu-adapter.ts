@@ -94,6 +94,11 @@ export async function webgpuOnGpu(): Promise<boolean> {
 export const softwareAdapterReason = (a: WebgpuAdapter): string =>
   `software adapter (${a.softwareWhy}): Vulkan emulated on the CPU, far slower than a GPU for real models`;
 
+const SOFTWARE_ADAPTER_SAYS = 'webgpu runs on a software adapter';
+
 /** The one line a command prints when its sessions run on a software adapter. */
 export const softwareAdapterLine = (a: WebgpuAdapter): string =>
-  `webgpu runs on a software adapter (${a.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`;
+  `${SOFTWARE_ADAPTER_SAYS} (${a.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`;
+
+/** Whether a session's notice is softwareAdapterLine's: the CLI prints that one as a warning. */
+export const isSoftwareAdapterLine = (line: string): boolean => line.startsWith(`${SOFTWARE_ADAPTER_SAYS} (`);

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { filtersNativeStderr } from '../../native-runtime/runtime/launch.ts';
 import { webgpuReachable } from '../../native-runtime/runtime/session.ts';
-import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
+import { softwareAdapterLine, webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -42,8 +42,34 @@ test('generate --device webgpu prints no Dawn notice, only its own adapter line'
   ]);
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.err, NOTICE);
+  await saysSoftwareAdapterAsWarning(r.err);
+});
+
+/** On a software adapter: its one line, as a warning, as bench says it (gpu-bench.test.ts). */
+async function saysSoftwareAdapterAsWarning(err: string): Promise<void> {
   const adapter = await webgpuAdapter();
-  if (adapter.software) assert.match(r.err, /^(warning: )?webgpu runs on a software adapter \(/m);
+  if (!adapter.software) return;
+  assert.deepEqual(
+    err.split('\n').filter((l) => l.includes('software adapter')),
+    [`warning: ${softwareAdapterLine(adapter)}`],
+  );
+}
+
+test('train --device webgpu says its software adapter as a warning, and no Dawn notice', {
+  skip: why ?? false,
+  timeout: 180_000,
+}, async () => {
+  const data = tempDir('reft-dawn-train-');
+  const file = join(data, 'train.jsonl');
+  writeFileSync(file, '{"prompt":"1+1=","completion":"2"}\n{"prompt":"2+2=","completion":"4"}\n');
+  const r = await run([
+    join(ROOT, 'bin', 'reft-studio.js'),
+    ...['train', '--model', modelDir('llama'), '--data', file, '--max-steps', '1', '--batch-size', '1'],
+    ...['--layers', '1', '--device', 'webgpu', '--data-dir', data],
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.err, NOTICE);
+  await saysSoftwareAdapterAsWarning(r.err);
 });
 
 test('the launcher drops only the notices from a session command’s fd 2; other lines pass', async () => {
