@@ -48,6 +48,22 @@ export function forwardNativeStderr(from: Readable, write: (s: string) => void):
 }
 
 /**
+ * Writes all of `buf` to `fd`, waiting while it is full. The fd is the launcher's stderr, which Node
+ * (libuv) set non-blocking when it is a pipe: once the reader falls 64 kB behind, a write takes part
+ * of the buffer or fails with EAGAIN, and the rest would be lost.
+ */
+function writeAllSync(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+/**
  * In the launcher's child: process.stderr (and so console.error) writes to the launcher's stderr,
  * the fd its environment names, instead of fd 2. Called before anything writes to stderr.
  */
@@ -63,7 +79,7 @@ export function useLauncherStderr(): void {
     : new Writable({
         write(chunk: Buffer, _enc, done) {
           try {
-            writeSync(fd, chunk);
+            writeAllSync(fd, chunk);
             done();
           } catch (e) {
             done(e as Error);

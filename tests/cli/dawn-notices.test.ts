@@ -18,13 +18,15 @@ import { tempDir } from '../helpers/temp.ts';
 const ROOT = appRoot();
 const NOTICE = /artificially reduced/;
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+/** Runs node with `args`; its stderr is read only after `stderrAfterMs` (a slow reader). */
+function run(args: string[], stderrAfterMs = 0): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (err += d));
+    c.stderr.pause();
+    setTimeout(() => c.stderr.on('data', (d) => (err += d)).resume(), stderrAfterMs);
     c.on('close', (code) => resolve({ code, out, err }));
   });
 }
@@ -122,5 +124,33 @@ test('only a session command asked for --device webgpu on Linux pays for the fil
   assert.equal(
     filtersNativeStderr(['generate', '--device', 'webgpu'], { REFT_STUDIO_STDERR_FD: '3' }, 'linux'),
     false,
+  );
+});
+
+test('what the filtered CLI writes to stderr all arrives, past a full pipe its reader is slow to empty', async () => {
+  const dir = tempDir('reft-dawn-slow-');
+  const child = join(dir, 'child.mjs');
+  const stderrModule = join(ROOT, 'native-runtime', 'runtime', 'native-stderr.ts');
+  // 300 kB, far more than a pipe holds (64 kB on Linux), written while nobody reads it.
+  writeFileSync(
+    child,
+    `const { useLauncherStderr } = await import(${JSON.stringify(stderrModule)});
+useLauncherStderr();
+for (let i = 0; i < 3000; i++) process.stderr.write(String(i).padStart(99, '.') + '\\n');`,
+  );
+  const launcher = join(dir, 'launcher.mjs');
+  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
+  writeFileSync(
+    launcher,
+    `const { relaunchCli } = await import(${JSON.stringify(launch)});
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
+  );
+  const r = await run(['--import', 'tsx', launcher], 1000);
+  assert.equal(r.code, 0, r.err.slice(-500));
+  const lines = r.err.split('\n').filter(Boolean);
+  assert.equal(lines.length, 3000);
+  assert.deepEqual(
+    lines.map((l) => Number(l.replace(/^\.+/, ''))),
+    Array.from({ length: 3000 }, (_, i) => i),
   );
 });
