@@ -299,6 +299,7 @@ export async function trainFromCheckpoint(
     process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
   });
   const pause = pauseAtStepEnd(ctrlC, stage);
+  const notice = sessionNotices(ctx.progress);
   try {
     return await new InProcessEngine().call(
       'train',
@@ -318,7 +319,7 @@ export async function trainFromCheckpoint(
           } else if (event === 'device') {
             stage.training = true;
             ctx.progress.device(data as ComputeUsed);
-          } else if (event === 'log') ctx.progress.log(data as string);
+          } else if (event === 'log') notice(data as string);
         },
       },
     );

@@ -57,21 +57,30 @@ async function saysSoftwareAdapterAsWarning(err: string): Promise<void> {
   );
 }
 
-test('train --device webgpu says its software adapter as a warning, and no Dawn notice', {
+test('train --device webgpu, and its --resume, say the software adapter as a warning, and no Dawn notice', {
   skip: why ?? false,
-  timeout: 180_000,
+  timeout: 240_000,
 }, async () => {
-  const data = tempDir('reft-dawn-train-');
-  const file = join(data, 'train.jsonl');
+  const dir = tempDir('reft-dawn-train-');
+  const data = join(dir, 'data');
+  const file = join(dir, 'train.jsonl');
   writeFileSync(file, '{"prompt":"1+1=","completion":"2"}\n{"prompt":"2+2=","completion":"4"}\n');
-  const r = await run([
-    join(ROOT, 'bin', 'reft-studio.js'),
-    ...['train', '--model', modelDir('llama'), '--data', file, '--max-steps', '1', '--batch-size', '1'],
-    ...['--layers', '1', '--device', 'webgpu', '--data-dir', data],
-  ]);
+  const train = (...more: string[]) =>
+    run([
+      join(ROOT, 'bin', 'reft-studio.js'),
+      ...['train', '--model', modelDir('llama'), '--data', file, '--batch-size', '1', '--layers', '1'],
+      ...['--checkpoint-every', '1', '--device', 'webgpu', '--data-dir', data, ...more],
+    ]);
+  // In the library; then a checkpoint outside it resumed (the trainer's lines come another way).
+  const r = await train('--checkpoint-dir', join(dir, 'ck'), '--out', join(dir, 'out1'));
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.err, NOTICE);
   await saysSoftwareAdapterAsWarning(r.err);
+  const resumed = await train('--resume', join(dir, 'ck', 'step-000001'), '--out', join(dir, 'out2'));
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.err, /resuming from/);
+  assert.doesNotMatch(resumed.err, NOTICE);
+  await saysSoftwareAdapterAsWarning(resumed.err);
 });
 
 test('the launcher drops only the notices from a session command’s fd 2; other lines pass', async () => {
