@@ -35,6 +35,9 @@ function flagValue(argv: string[], name: string): string | undefined {
 /** The --data-dir value in argv (`--data-dir X` or `--data-dir=X`), if any. */
 export const dataDirFlag = (argv: string[]): string | undefined => flagValue(argv, '--data-dir');
 
+/** How long the launcher waits, once its child has exited, for what is left in the child's stderr. */
+const STDERR_DRAIN_MS = 2000;
+
 /** The commands that take `--device` and open ONNX Runtime sessions on it. */
 const SESSION_COMMANDS = [
   'train',
@@ -68,7 +71,7 @@ export const filtersNativeStderr = (
 
 /**
  * Runs `script argv` again as a child — under the pack's environment, and with its native stderr
- * filtered for a command that opens sessions — and resolves with its exit code, or returns null at
+ * filtered for a command asked for `--device webgpu` — and resolves with its exit code, or returns null at
  * once when this process can go on as it is (neither applies, or it is that child already).
  */
 export function relaunchCli(script: string, argv: string[]): Promise<number> | null {
@@ -109,7 +112,11 @@ export function relaunchCli(script: string, argv: string[]): Promise<number> | n
     });
     child.on('exit', async (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
+      // The rest of its stderr, but not for ever: a process it started may hold the pipe open after
+      // it is gone, and an open pipe would keep this launcher alive with it.
+      const late = setTimeout(() => child.stderr?.destroy(), STDERR_DRAIN_MS);
       await forwarded;
+      clearTimeout(late);
       resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
     });
   });

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { appRoot } from '../../electron/backend/paths.ts';
@@ -162,4 +162,38 @@ process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--d
     lines.map((l) => Number(l.replace(/^\.+/, ''))),
     Array.from({ length: 3000 }, (_, i) => i),
   );
+});
+
+test('the launcher ends with its child even when a process the child started holds its stderr open', async () => {
+  const dir = tempDir('reft-dawn-held-');
+  const child = join(dir, 'child.mjs');
+  const pidFile = join(dir, 'held.pid');
+  // The grandchild keeps the child's fd 2, the launcher's pipe, open for a minute after the child exits.
+  writeFileSync(
+    child,
+    `import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+const g = spawn('sleep', ['60'], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+writeFileSync(${JSON.stringify(pidFile)}, String(g.pid));
+g.unref();
+process.stderr.write('the child is done\\n');`,
+  );
+  const launcher = join(dir, 'launcher.mjs');
+  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
+  writeFileSync(
+    launcher,
+    `const { relaunchCli } = await import(${JSON.stringify(launch)});
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
+  );
+  const started = Date.now();
+  try {
+    const r = await run(['--import', 'tsx', launcher]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /the child is done/);
+    assert.ok(Date.now() - started < 30_000, 'the launcher waited for the grandchild');
+  } finally {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8')));
+    } catch {}
+  }
 });
