@@ -9,6 +9,8 @@
 //   chooser asked for them: the chooser is the next step, and says why, with no error.
 // - The Base weights select cut its text (the Train wizard at 1280 px, the Models page always).
 // - "Drop duplicates" was the primary button before any search had run.
+// - The import form lost the file chosen, the path, name and format typed when another page was
+//   visited: they are kept until Import (as the Train wizard keeps its draft).
 // Screenshots under tests/e2e/screenshots/walk-*.png.
 
 import assert from 'node:assert/strict';
@@ -207,6 +209,44 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await press(form.getByRole('button', { name: 'Import', exact: true }));
     await page.getByTestId('dataset-name').getByText('qa').waitFor();
     await focusComesTo(await titleOf('qa'), 'focus is on the dataset that opened');
+  });
+
+  test('the import form keeps what was typed or chosen while another page is visited', async () => {
+    const form = page.getByTestId('dataset-import');
+    const away = async () => {
+      await page.getByTestId('nav-models').click();
+      await page.getByRole('heading', { name: 'Models', level: 1 }).waitFor();
+      await page.getByTestId('nav-datasets').click();
+      await form.waitFor();
+    };
+    // A file chosen, a name and a format given, then a look at the Models page.
+    writeFileSync(
+      join(files, 'tides.jsonl'),
+      `${[qa(40), qa(41)].map((r) => JSON.stringify(r)).join('\n')}\n`,
+    );
+    await page.getByTestId('dataset-file').setInputFiles(join(files, 'tides.jsonl'));
+    await form.getByLabel('Name').fill('tide tables');
+    await form.getByLabel('Format').selectOption('prompt-completion');
+    await away();
+    assert.match(
+      await page.getByTestId('dataset-chosen').innerText(),
+      /^tides\.jsonl \(/,
+      'the chosen file is kept',
+    );
+    assert.equal(await form.getByLabel('Name').inputValue(), 'tide tables');
+    assert.equal(await form.getByLabel('Format').inputValue(), 'prompt-completion');
+    // What was kept is what Import sends.
+    await press(form.getByRole('button', { name: 'Import', exact: true }));
+    await page.getByTestId('dataset-name').getByText('tide tables').waitFor();
+    // A path typed on the studio's machine, likewise; an import empties the form.
+    assert.equal(await form.getByLabel('Name').inputValue(), '', 'an import empties the form');
+    await form.getByLabel("Or a file on the studio's machine").fill(join(files, 'qa.csv'));
+    await away();
+    assert.equal(
+      await form.getByLabel("Or a file on the studio's machine").inputValue(),
+      join(files, 'qa.csv'),
+    );
+    await form.getByLabel("Or a file on the studio's machine").fill('');
   });
 
   test('Train: Base weights shows its choice whole; Start training gives focus to the new run', async () => {
