@@ -11,6 +11,8 @@
 // - "Drop duplicates" was the primary button before any search had run.
 // - The import form lost the file chosen, the path, name and format typed when another page was
 //   visited: they are kept until Import (as the Train wizard keeps its draft).
+// - Pause on a run still reading its data changed nothing on the page for as long as that took: the
+//   run now says it is pausing, and Pause is disabled until it has.
 // Screenshots under tests/e2e/screenshots/walk-*.png.
 
 import assert from 'node:assert/strict';
@@ -290,6 +292,32 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await focusComesTo(`export-result-${adapterId}`, 'focus is on what the export wrote');
     assert.ok(readdirSync(folder).includes('config.json'));
     await screenshot(page, 'walk-7-exported');
+  });
+
+  test('Pause pressed while a run still reads its data says it is pausing, and is not offered again', async () => {
+    // A run of 6,000 rows tokenizes them all before its first step (seconds): the pause waits for that
+    // step. Bug: the page went on saying "Running" with Pause enabled, as if the click was lost.
+    const rows = Array.from({ length: 6000 }, (_, i) => JSON.stringify(qa(i)));
+    writeFileSync(join(files, 'many.jsonl'), `${rows.join('\n')}\n`);
+    const { dataset } = await rpc(client, 'datasets/import', { path: join(files, 'many.jsonl') });
+    const { id: modelId } = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    );
+    const { runId: id } = await rpc(client, 'runs/start', { modelId, datasetId: dataset.id, name: 'many' });
+    await page.getByTestId('nav-runs').click();
+    await page.locator(`#open-run-${id}`).click();
+    const detail = page.getByTestId('run-detail');
+    await detail.locator('[data-status="running"]').waitFor({ timeout: 60_000 });
+    await press(detail.getByRole('button', { name: 'Pause', exact: true }));
+    const story = detail.getByTestId('run-story');
+    assert.match(await textWhen(story, /^Pausing/), /^Pausing/, 'the run says it is pausing');
+    assert.equal(await detail.getByRole('button', { name: 'Pause', exact: true }).isDisabled(), true);
+    const listPause = page.getByRole('table').getByRole('button', { name: 'Pause many', exact: true });
+    assert.equal(await listPause.isDisabled(), true, 'the list’s Pause too');
+    await screenshot(page, 'walk-8-pausing');
+    await detail.locator('[data-status="paused"]').waitFor({ timeout: 120_000 });
+    assert.match((await story.textContent()) ?? '', /^Paused at step \d+/);
+    await rpc(client, 'runs/cancel', { id });
   });
 
   test('no page errors were thrown', () => {

@@ -90,6 +90,11 @@ export class RunsState {
   live = $state.raw<Record<number, LiveProgress>>({});
   /** Run ids with a request in flight. */
   busy = $state.raw<ReadonlySet<number>>(new Set());
+  /**
+   * Runs asked to pause that still run: a run stops after the step under way (or, still reading its
+   * data, after its first), which may take a while; until then the page says so.
+   */
+  pausing = $state.raw<ReadonlySet<number>>(new Set());
   /** Runs ticked in the list for comparison. */
   checked = $state.raw<ReadonlySet<number>>(new Set());
   #rpc: RpcClient;
@@ -163,6 +168,9 @@ export class RunsState {
     // The list shows another search now: what was read for the one before is no answer to it.
     if (!runs || this.searched !== query) return;
     const named = new Set(ids);
+    const stillRunning = new Set(fresh.filter((r) => r.status === 'running').map((r) => r.id));
+    if (ids.some((id) => this.pausing.has(id) && !stillRunning.has(id)))
+      this.pausing = new Set([...this.pausing].filter((id) => !named.has(id) || stillRunning.has(id)));
     this.list.replace([...runs.filter((r) => !named.has(r.id)), ...fresh].sort((a, b) => b.id - a.id));
   }
 
@@ -210,7 +218,11 @@ export class RunsState {
   }
 
   pause(id: number): Promise<void> {
-    return this.#act(id, () => this.#rpc.call('runs/pause', { id }));
+    return this.#act(id, async () => {
+      const r = await this.#rpc.call('runs/pause', { id });
+      if (r.status === 'running') this.pausing = new Set([...this.pausing, id]);
+      return r;
+    });
   }
 
   resume(id: number): Promise<void> {
