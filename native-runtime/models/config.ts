@@ -487,6 +487,21 @@ function readDims(
 }
 
 /** Reads a Hugging Face model folder into a normalized ModelSpec and validates weights against it. */
+/**
+ * `dir` as an absolute path, refused unless it is a folder. Every --model DIR and the library's model
+ * add say it in these words: a missing path as such, a file (config.json itself, often) as a file.
+ */
+export function requireModelFolder(dir: string): string {
+  const path = resolve(dir);
+  if (!existsSync(path)) throw new FormatError('missing-file', `${path}: no such folder`);
+  if (!statSync(path).isDirectory())
+    throw new FormatError(
+      'not-a-folder',
+      `${path} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
+    );
+  return path;
+}
+
 export function loadModelSpec(dir: string): ModelSpec {
   return loadModelSpecWithConfig(dir).spec;
 }
@@ -496,10 +511,7 @@ export function loadModelSpec(dir: string): ModelSpec {
  * both, so what is stored is what was checked and fingerprinted.
  */
 export function loadModelSpecWithConfig(dir: string): { spec: ModelSpec; config: Record<string, unknown> } {
-  const root = resolve(dir);
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new FormatError('missing-file', `${dir}: model folder does not exist or is not a folder`);
-  }
+  const root = requireModelFolder(dir);
   const configPath = join(root, 'config.json');
   if (!existsSync(configPath))
     throw new FormatError(

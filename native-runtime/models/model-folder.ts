@@ -4,11 +4,11 @@
 // page and the library database.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { readFileCapped } from '../formats/json-file.ts';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
-import { loadModelSpec, type ModelSpec, type RopeSpec } from './config.ts';
+import { loadModelSpec, type ModelSpec, type RopeSpec, requireModelFolder } from './config.ts';
 
 /** A model folder as resolveModelFolder found it, with what to tell the user about the choice. */
 export interface ResolvedModelDir {
@@ -24,9 +24,7 @@ export interface ResolvedModelDir {
  * naming them.
  */
 export function resolveModelFolder(input: string): ResolvedModelDir {
-  const dir = resolve(input);
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new FormatError('missing-file', `${input}: model folder does not exist or is not a folder`);
+  const dir = requireModelFolder(input);
   if (existsSync(join(dir, 'config.json'))) return { dir };
   const snapshots = join(dir, 'snapshots');
   if (!existsSync(snapshots) || !statSync(snapshots).isDirectory()) return { dir };

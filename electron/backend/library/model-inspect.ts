@@ -3,9 +3,8 @@
 // `models add` (library/models.ts) and the scan of a cache or folder (hub/scan.ts), which runs in the
 // engine's 'files' process and so must not pull in the database or the Hub client.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { FormatError } from '../../../native-runtime/errors.ts';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadModelSpecWithConfig } from '../../../native-runtime/models/config.ts';
 import { resolveModelFolder } from '../../../native-runtime/models/model-folder.ts';
 
@@ -98,16 +97,9 @@ export function storedConfig(config: Record<string, unknown>): Record<string, un
  * time) and computes the fingerprint, so library models and trained adapters agree on it.
  */
 export function inspectModelFolder(dir: string): ModelInfo {
-  const path = resolve(dir);
-  if (!existsSync(path)) throw new FormatError('missing-file', `${path}: no such folder`);
-  if (!statSync(path).isDirectory()) {
-    throw new FormatError(
-      'not-a-folder',
-      `${path} is a file; give the model's folder (the one holding config.json and the safetensors files)`,
-    );
-  }
-  // A cache repository folder (models--ORG--NAME) stands for its main snapshot.
-  const { dir: folder, note } = resolveModelFolder(path);
+  // A cache repository folder (models--ORG--NAME) stands for its main snapshot; a missing path or a
+  // file is refused there, in the words every --model DIR uses.
+  const { dir: folder, note } = resolveModelFolder(dir);
   // One capped read of config.json: what is stored is what was checked and fingerprinted.
   const { spec, config: raw } = loadModelSpecWithConfig(folder);
   const config = storedConfig(raw);
