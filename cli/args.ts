@@ -221,6 +221,35 @@ export function closestOption(word: string, spec: OptionSpec): string | undefine
 }
 
 /**
+ * A parseArgs refusal in the CLI's own words, one lower-case line as its other errors: parseArgs
+ * writes "Unknown option '--x'", capitalised, and three lines for a value starting with '-'.
+ */
+function parseArgsRefusal(
+  e: Error & { code?: string },
+  rest: string[],
+  spec: OptionSpec,
+  takesArguments: boolean,
+): string {
+  const quoted = /'([^']+)'/.exec(e.message)?.[1] ?? '';
+  // "-q, --quiet" in parseArgs' words: the long name is the one the CLI's errors use.
+  const option = quoted.split(', ').at(-1) ?? quoted;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/argument is ambiguous/.test(e.message))
+      return `${option} needs a value; write one starting with '-' as ${option}=-VALUE`;
+    if (/does not take an argument/.test(e.message)) return `${option} takes no value`;
+  }
+  if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return e.message.split('\n')[0];
+  // The whole word (`-xyz`, where parseArgs names only `-x`), where the command takes arguments:
+  // one that starts with '-' is passed after --. Not for an unknown `--word`: that is a mistyped
+  // option far more often than an argument.
+  const word = takesArguments ? unknownOptionWord(rest, spec) : undefined;
+  if (word !== undefined && !word.startsWith('--'))
+    return `unknown option ${option}; write an argument starting with '-' after --, as in: -- ${shellWord(word)}`;
+  const meant = option.startsWith('--') ? closestOption(option, spec) : undefined;
+  return meant ? `unknown option ${option} (did you mean ${meant}?)` : `unknown option ${option}`;
+}
+
+/**
  * `takesArguments`: the command has positional arguments (`adapters tag ID TAG...`), so an unknown
  * option may be one that starts with '-' (a tag "-x"), and the error says how to pass it.
  */
@@ -243,26 +272,7 @@ export function parseCommandArgs(rest: string[], options: OptionSpec = {}, takes
       tokens: true,
     });
   } catch (e) {
-    // parseArgs errors are one clear sentence ("Unknown option '--x'"), but for a value that starts
-    // with a dash it writes three lines: say it in one.
-    const message = (e as Error).message;
-    const ambiguous = /^Option '(-[^']+)' argument is ambiguous/.exec(message);
-    if (ambiguous)
-      throw new UsageError(
-        `Option '${ambiguous[1]}' needs a value; write one starting with '-' as ${ambiguous[1]}=-VALUE`,
-      );
-    const line = message.split('\n')[0].split('. To specify')[0];
-    // parseArgs' own advice for an argument that starts with '-' is a second sentence: say it after
-    // the error, in the words of the value advice above, where the command takes arguments. Not for
-    // an unknown `--word`: that is a mistyped option far more often than an argument.
-    const word = /^Unknown option '/.test(line) && takesArguments ? unknownOptionWord(rest, spec) : undefined;
-    if (word !== undefined && !word.startsWith('--'))
-      throw new UsageError(
-        `${line}; write an argument starting with '-' after --, as in: -- ${shellWord(word)}`,
-      );
-    const unknown = /^Unknown option '(--[^']+)'$/.exec(line)?.[1];
-    const meant = unknown && closestOption(unknown, spec);
-    throw new UsageError(meant ? `${line}; did you mean ${meant}?` : line);
+    throw new UsageError(parseArgsRefusal(e as Error & { code?: string }, rest, spec, takesArguments));
   }
   const values = Object.fromEntries(
     Object.entries(parsed.values).map(([k, v]) => [
