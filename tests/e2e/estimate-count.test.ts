@@ -279,8 +279,23 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     await page.getByLabel('Values of Learning rate, separated by commas').fill('1e-3, 4e-3');
     const start = page.getByTestId('train-start');
     assert.equal(await textWhen(start, 'Queue 2 runs'), 'Queue 2 runs');
-    await start.click();
+    // Enter in the values field queues it, as Start does.
+    await page.getByLabel('Values of Learning rate, separated by commas').press('Enter');
     assert.match(await textWhen(page.getByTestId('start-counting-note'), counting, 60_000), counting);
+    // The sweep being queued is the one Start was pressed on: its values wait, as the steps do. Bug:
+    // they could be edited meanwhile, the page showing a sweep other than the one queued.
+    const sweep = page.getByTestId('sweep');
+    for (const control of [
+      sweep.getByLabel('Values of Learning rate, separated by commas'),
+      sweep.getByTestId('sweep-key-0'),
+      sweep.getByRole('button', { name: 'Remove Learning rate' }),
+      sweep.getByTestId('sweep-add'),
+    ])
+      assert.equal(await control.isDisabled(), true, `${control} while queueing`);
+    // The focus, in the field the start disabled, is on Stop by now, for a keyboard to stop it.
+    await page.waitForFunction(() => document.activeElement?.id === 'train-start-stop', null, {
+      timeout: 5000,
+    });
     await page.getByTestId('start-counting').getByRole('button', { name: 'Stop' }).click();
     // Bug (a Stop that does nothing for a sweep): the count went on, then both runs were queued.
     const stopped = page.getByTestId('start-stopped');
