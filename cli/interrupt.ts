@@ -14,6 +14,17 @@
 
 export const STOP_WINDOW_MS = 2000;
 
+/** SIGINT listeners of released interrupts, kept for the grace period: they hear a Ctrl-C, do nothing. */
+const graceListeners = new WeakSet<NodeJS.SignalsListener>();
+
+/**
+ * Whether a Ctrl-C now would be acted on by some SIGINT listener: not by one of a released
+ * catchInterrupts only (the work is done, its result being written and printed).
+ */
+export function ctrlCActedOn(): boolean {
+  return process.listeners('SIGINT').some((l) => !graceListeners.has(l));
+}
+
 export interface Interrupts {
   /** True once the first Ctrl-C came. */
   readonly requested: boolean;
@@ -45,9 +56,9 @@ export function catchInterrupts(
   const handlers: (() => void)[] = [];
   let last = 0;
   let stopNow = false;
-  let released = false;
+  let isReleased = false;
   const onSigint = () => {
-    if (released) return;
+    if (isReleased) return;
     const t = now();
     if (!ac.signal.aborted) {
       last = t;
@@ -66,7 +77,7 @@ export function catchInterrupts(
     for (const fn of handlers.splice(0)) fn();
   };
   const onSighup = () => {
-    if (!released && !ac.signal.aborted) onSigint();
+    if (!isReleased && !ac.signal.aborted) onSigint();
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
@@ -84,8 +95,9 @@ export function catchInterrupts(
       else handlers.push(fn);
     },
     release() {
-      if (released) return;
-      released = true;
+      if (isReleased) return;
+      isReleased = true;
+      graceListeners.add(onSigint);
       setTimeout(() => {
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);

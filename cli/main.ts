@@ -50,6 +50,7 @@ import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
 import { badRowsHint, mapHint } from './data-flags.ts';
 import { commandHelp, commandList } from './help.ts';
+import { ctrlCActedOn } from './interrupt.ts';
 import { visibleWriter } from './terminal-text.ts';
 
 export const COMMANDS: Command[] = [
@@ -102,7 +103,8 @@ function versionText(json: boolean): string {
  * the end of the step with a checkpoint, so `runs resume` continues it) hears it and stops cleanly.
  * Where nothing listens, a Ctrl-C would have ended the process at once (Node's default: a quick
  * command, `generate`, a training's memory-check count, with nothing recorded yet), and so does
- * this, quietly: without it the work went on to its end with nobody reading.
+ * this, quietly: without it the work went on to its end with nobody reading. Work already done (a
+ * training in its last seconds, writing --out and its summary) finishes quietly too, exit 0.
  */
 function processStdout(stderr: (s: string) => void): (s: string) => void {
   let closed = false;
@@ -110,6 +112,9 @@ function processStdout(stderr: (s: string) => void): (s: string) => void {
     if (closed) return;
     closed = true;
     if (process.listenerCount('SIGINT') === 0) process.exit(EXIT_INTERRUPTED);
+    // The work is done and took Ctrl-C over only for the grace period: it finishes (--out written,
+    // its result dropped), with no note of a stop that does not come.
+    if (!ctrlCActedOn()) return;
     stderr(`note: the output was closed (${e.code ?? e.message}); stopping as for Ctrl-C\n`);
     process.emit('SIGINT', 'SIGINT');
   });

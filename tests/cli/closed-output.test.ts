@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, ROOT, tempDir } from '../backend/helpers.ts';
@@ -47,4 +48,28 @@ test('runs list with its reader gone: no note, no stack, exit 130', async () => 
   const r = await withReaderGone(['runs', 'list', '--data-dir', tempDir('closed-output-list')], 0);
   assert.equal(r.stderr, '');
   assert.equal(r.code, 130);
+});
+
+test('train -q with its reader gone: a training already done finishes quietly, --out written, exit 0', async () => {
+  // With -q, nothing is written to stdout until the summary, after the training has ended and its
+  // Ctrl-C handling is released (kept 2 s only so that a Ctrl-C cannot cut the summary off). Bug: the
+  // closed output then said "stopping as for Ctrl-C", and nothing stopped.
+  const dir = tempDir('closed-output-train');
+  const out = join(dir, 'adapter-out');
+  const r = await withReaderGone(
+    [
+      'train',
+      '--model',
+      DEMO,
+      '--data',
+      join(ROOT, 'resources', 'demo', 'persona.jsonl'),
+      '--max-steps',
+      '1',
+      '-q',
+    ].concat(['--out', out, '--data-dir', join(dir, 'data')]),
+    0,
+  );
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+  assert.ok(existsSync(join(out, 'adapter.safetensors')), '--out was written');
 });
