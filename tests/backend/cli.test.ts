@@ -240,7 +240,10 @@ test('train --device cuda that falls back: the run records and shows the CPU, wi
   const text = await runCli(['runs', 'show', String(result.runId), '--data-dir', data]);
   // Wrapped at 80 columns, its continuation lines indented.
   assert.equal(text.stdout.replace(/\n {2}/g, ' ').split('\n')[1], told);
-  assert.match((await runCli(['runs', 'list', '--data-dir', data])).stdout, /\bcpu\* .*\nDEVICE \*: not the device asked for/s);
+  assert.match(
+    (await runCli(['runs', 'list', '--data-dir', data])).stdout,
+    /\bcpu\* .*\nDEVICE \*: not the device asked for/s,
+  );
   // An evaluation says it too (it fell back silently before): in its result and its record.
   const ev = await runCli([
     'evaluate',
