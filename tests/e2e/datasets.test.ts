@@ -368,7 +368,7 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
       .waitFor({ timeout: 120_000 });
     await view()
       .getByTestId('rows-summary')
-      .getByText(/10000 rows/)
+      .getByText(/10,000 rows/)
       .waitFor();
     // Virtualised: only the rows near the viewport are in the page.
     const mounted = await view().locator('[data-testid^="row-"]').count();

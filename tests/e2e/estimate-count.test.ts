@@ -79,7 +79,9 @@ describe('Train estimate waiting on a token count (reft-studio serve + Chromium)
     await page.getByTestId('nav-train').click();
     await page.getByRole('button', { name: 'Start over' }).click();
     await page.getByLabel('Base model').selectOption({ label: MODEL });
-    await page.locator('#train-dataset').selectOption({ label: `big (${ROWS} rows)` });
+    await page
+      .locator('#train-dataset')
+      .selectOption({ label: `big (${ROWS.toLocaleString('en-US')} rows)` });
     await page.locator('#train-quantize').selectOption('int4');
     await page.locator('#train-name').fill(name);
     await page.getByRole('button', { name: /^Step \d: Training$/ }).click();

@@ -158,7 +158,7 @@ describe('stopping long work, and seeing how far it is (reft-studio serve + Chro
       await connected(wizard);
       await wizard.getByTestId('nav-train').click();
       await wizard.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
-      await wizard.locator('#train-dataset').selectOption({ label: 'voyages (60000 rows)' });
+      await wizard.locator('#train-dataset').selectOption({ label: 'voyages (60,000 rows)' });
       await wizard.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
       await wizard
         .getByTestId('intervention-preview')

@@ -231,7 +231,7 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await dialog.getByLabel('Answer to learn').fill('Buried on the isle, matey.');
     await dialog
       .getByLabel('Dataset', { exact: true })
-      .selectOption({ label: 'Playground picks (prompt-completion, 1 rows)' });
+      .selectOption({ label: 'Playground picks (prompt-completion, 1 row)' });
     assert.equal(
       await dialog.getByTestId('example-problem').textContent(),
       '“Playground picks” holds prompt-completion rows, one prompt and its answer; this reply follows earlier turns, which only a chat dataset holds: choose a chat dataset or a new one.',
@@ -256,9 +256,7 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     // The same reply, answered otherwise, appended to that dataset: its version 2, as the Datasets page shows.
     await page.getByRole('button', { name: 'Save as training example: reply 2 (base)' }).click();
     await dialog.getByLabel('Answer to learn').fill('Under the old oak.');
-    await dialog
-      .getByLabel('Dataset', { exact: true })
-      .selectOption({ label: 'Pirate chats (chat, 1 rows)' });
+    await dialog.getByLabel('Dataset', { exact: true }).selectOption({ label: 'Pirate chats (chat, 1 row)' });
     await dialog.getByRole('button', { name: 'Add to “Pirate chats”' }).click();
     await noteSays(/^Saved to “Pirate chats” as version 2 \(2 rows\)\./);
     const v2 = (await dataset('Pirate chats')).latest;

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadTokenizer } from '../../native-runtime/tokenizer/tokenizer.ts';
 import { emaSmooth } from '../../renderer/src/lib/charts/smoothing.ts';
-import { finishText, formatMetric, formatMetrics, rowsText } from '../../renderer/src/lib/format.ts';
+import {
+  countText,
+  finishText,
+  formatCount,
+  formatMetric,
+  formatMetrics,
+  rowsText,
+} from '../../renderer/src/lib/format.ts';
 import { pyreftSnippet } from '../../renderer/src/lib/pyreft-snippet.ts';
 import type { RunDetail } from '../../renderer/src/lib/rpc/handlers.ts';
 import {
@@ -37,8 +44,17 @@ test('metrics are shown with people names and sensible precision, never raw floa
   assert.doesNotMatch(line, /tokensPerS|11825\.7/);
 });
 
-test('row counts: one row, not "1 rows"', () => {
-  assert.deepEqual([0, 1, 2, 1200].map(rowsText), ['0 rows', '1 row', '2 rows', '1200 rows']);
+test('row counts: one row, not "1 rows"; thousands grouped, not "20287 rows"', () => {
+  assert.deepEqual([0, 1, 2, 1200, 20287].map(rowsText), [
+    '0 rows',
+    '1 row',
+    '2 rows',
+    '1,200 rows',
+    '20,287 rows',
+  ]);
+  assert.equal(countText(1, 'training example'), '1 training example');
+  assert.equal(countText(5072, 'step'), '5,072 steps');
+  assert.equal(formatCount(1_234_567), '1,234,567');
 });
 
 test('clone into the wizard: one route, and the params that repeat the run', () => {

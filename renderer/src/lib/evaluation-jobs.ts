@@ -5,7 +5,7 @@
 // (a prompt too long, …): its reason is the panel's error; every other ending is a row of the
 // adapter's evaluations, which says how it went, or (cancelled before it ran) nothing at all.
 
-import { text } from './format.ts';
+import { formatCount, text } from './format.ts';
 import type { EvaluationJob } from './rpc/handlers.ts';
 
 export interface FollowedJobs {
@@ -91,7 +91,7 @@ export function examplesCell(
 ): string {
   const job = ev.status === 'running' ? jobs.find((j) => j.evaluationId === ev.id) : undefined;
   const live = job?.state === 'running' ? latestCount(job, pushed[job.id]) : null;
-  if (live) return `${live.done} of ${live.total}`;
+  if (live) return `${formatCount(live.done)} of ${formatCount(live.total)}`;
   return text(ev.examples);
 }
 

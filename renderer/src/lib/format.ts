@@ -74,11 +74,11 @@ export function formatMetric(key: string, value: number): { label: string; text:
   if (!Number.isFinite(value)) return { label, text: '—' };
   let text: string;
   if (key === 'lr') text = value.toExponential(2);
-  else if (key === 'tokensPerS') text = Math.round(value).toLocaleString('en-US');
+  else if (key === 'tokensPerS') text = formatCount(Math.round(value));
   else if (key === 'exactMatch' || key === 'accuracy')
     text = value <= 1 ? `${(value * 100).toFixed(1)}%` : String(Number(value.toPrecision(4)));
-  else if (Number.isInteger(value)) text = value.toLocaleString('en-US');
-  else if (Math.abs(value) >= 1000) text = Math.round(value).toLocaleString('en-US');
+  else if (Number.isInteger(value)) text = formatCount(value);
+  else if (Math.abs(value) >= 1000) text = formatCount(Math.round(value));
   else text = String(Number(value.toPrecision(4)));
   return { label, text };
 }
@@ -101,9 +101,22 @@ export function formatMetrics(m: Record<string, number>): string {
   );
 }
 
-/** "1 row", "12 rows". */
+/**
+ * A count for people, its thousands grouped: "20,287", as the metrics and token counts show them.
+ * One locale everywhere (the CLI's and the engine's messages group the same way), not the system's.
+ */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A count and the noun agreeing with it: "1 row", "20,287 rows" (native-runtime/plural.ts, grouped). */
+export function countText(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** "1 row", "20,287 rows". */
 export function rowsText(n: number): string {
-  return `${n} row${n === 1 ? '' : 's'}`;
+  return countText(n, 'row');
 }
 
 /**

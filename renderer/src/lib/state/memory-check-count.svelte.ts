@@ -5,6 +5,7 @@
 // request's, shows them in the same words wherever they show, and says them now and then.
 
 import { ProgressAnnouncer } from '../announce.svelte.ts';
+import { formatCount } from '../format.ts';
 import type { RpcClient } from '../rpc/client.ts';
 
 export class MemoryCheckCount {
@@ -16,8 +17,7 @@ export class MemoryCheckCount {
   get note(): string | null {
     const c = this.progress;
     if (!c) return null;
-    const fmt = (n: number) => n.toLocaleString();
-    return `Counting the data’s tokens for the memory check: ${fmt(c.done)}${c.total !== null ? ` of ${fmt(c.total)}` : ''} examples`;
+    return `Counting the data’s tokens for the memory check: ${formatCount(c.done)}${c.total !== null ? ` of ${formatCount(c.total)}` : ''} examples`;
   }
 
   /**

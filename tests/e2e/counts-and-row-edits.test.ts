@@ -1,0 +1,83 @@
+// End-to-end: a 1,200-row dataset read by people. Its counts are grouped as everywhere else in the
+// studio ("1,200", not "1200": the Datasets list, the import's note, the version and dataset menus,
+// the Rows tab, the estimate's examples and steps).
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  DEMO_DATASET,
+  DEMO_MODEL,
+  openPage,
+  type Served,
+  skip,
+  startStudio,
+  textWhen,
+} from './helpers.ts';
+
+const ROWS = 1200;
+
+describe('Counts and row edits (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let client: RpcClient;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-counts-')));
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: server.url,
+    });
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  const view = () => page.getByTestId('dataset-view');
+
+  test('a 1,200-row dataset: its counts are grouped wherever they are shown', async () => {
+    const file = join(tempDir('reft-e2e-counts-files-'), 'counts.jsonl');
+    const rows = Array.from({ length: ROWS }, (_, i) =>
+      JSON.stringify({ prompt: `Question ${i}?`, completion: ` Answer ${i}.` }),
+    );
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    await page.getByTestId('nav-datasets').click();
+    await page.getByTestId('dataset-file').setInputFiles(file);
+    await page.getByTestId('dataset-import').getByRole('button', { name: 'Import' }).click();
+    // Bug: "Imported “counts” (1200 rows, prompt-completion)."
+    await page
+      .getByTestId('import-result')
+      .getByText('Imported “counts” (1,200 rows, prompt-completion).')
+      .waitFor({ timeout: 60_000 });
+    await page
+      .getByRole('row', { name: /counts/ })
+      .getByRole('cell', { name: '1,200', exact: true })
+      .waitFor();
+    await view().getByRole('tab', { name: 'Rows (1,200)' }).waitFor();
+    await view().getByTestId('rows-summary').getByText('1,200 rows').waitFor();
+    assert.equal(
+      await view().getByTestId('dataset-version').locator('option:checked').textContent(),
+      'v1 (1,200 rows)',
+    );
+
+    await page.getByTestId('nav-train').click();
+    await page.getByRole('button', { name: 'Start over' }).click();
+    await page.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+    await page.locator('#train-dataset').selectOption({ label: 'counts (1,200 rows)' });
+    await page.getByRole('button', { name: /^Step \d: Training$/ }).click();
+    await page.getByLabel('Batch size').fill('1');
+    const est = page.getByTestId('train-estimate');
+    // Bug: "1080 training examples", "Steps 1080/epoch".
+    const examples = await textWhen(est, /training example/, 60_000);
+    assert.match(examples, /\d,\d{3} training examples\./);
+    assert.match(examples, /\d,\d{3}\/epoch · \d,\d{3} total/);
+    assert.deepEqual(pageErrors, []);
+  });
+});
