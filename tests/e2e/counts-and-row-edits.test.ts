@@ -1,6 +1,7 @@
 // End-to-end: a 1,200-row dataset read by people. Its counts are grouped as everywhere else in the
 // studio ("1,200", not "1200": the Datasets list, the import's note, the version and dataset menus,
-// the Rows tab, the estimate's examples and steps).
+// the Rows tab, the estimate's examples and steps). The row editor asks before Escape throws away an
+// edited row (it closed at once, and the edit was gone); an unchanged row still closes at once.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -78,6 +79,57 @@ describe('Counts and row edits (reft-studio serve + Chromium)', { skip, timeout:
     const examples = await textWhen(est, /training example/, 60_000);
     assert.match(examples, /\d,\d{3} training examples\./);
     assert.match(examples, /\d,\d{3}\/epoch · \d,\d{3} total/);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('Escape on an edited row asks before throwing the edit away; an unchanged row closes at once', async () => {
+    await page.getByTestId('nav-datasets').click();
+    const open = page
+      .getByRole('row', { name: new RegExp(DEMO_DATASET) })
+      .getByRole('button', { name: 'Open' });
+    if (await open.isVisible()) await open.click();
+    await view().getByRole('tab', { name: /^Rows/ }).click();
+    const editButton = page.getByTestId('row-0').getByRole('button', { name: 'Edit row 0' });
+    const editor = page.getByTestId('row-editor');
+    const draft = editor.getByLabel('Row as JSON');
+
+    // Unchanged: Escape closes, focus back on Edit.
+    await editButton.click();
+    await draft.waitFor();
+    await page.keyboard.press('Escape');
+    await editor.waitFor({ state: 'hidden' });
+    assert.equal(await editButton.evaluate((b) => b === document.activeElement), true);
+
+    // Changed: Escape asks, and the edit is still there.
+    await editButton.click();
+    const edited = '{"prompt": "Ahoy?", "completion": "Arr, edited."}';
+    await draft.fill(edited);
+    await page.keyboard.press('Escape');
+    // Bug: the dialog closed at once and the edit was gone.
+    const question = editor.getByTestId('dialog-discard-question');
+    await question.getByText('Discard your changes?').waitFor();
+    assert.equal(await draft.inputValue(), edited);
+    const keep = question.getByRole('button', { name: 'Keep editing' });
+    assert.equal(await keep.evaluate((b) => b === document.activeElement), true);
+    // Escape again (or Keep editing) goes back to the text, the edit kept.
+    await page.keyboard.press('Escape');
+    await question.waitFor({ state: 'detached' });
+    assert.equal(await editor.isVisible(), true);
+    assert.equal(await draft.evaluate((t) => t === document.activeElement), true);
+    assert.equal(await draft.inputValue(), edited);
+    // A click on the backdrop asks too.
+    await page.mouse.click(5, 5);
+    await question.waitFor();
+    // Discard changes closes without saving: still one version.
+    await question.getByRole('button', { name: 'Discard changes' }).click();
+    await editor.waitFor({ state: 'hidden' });
+    assert.equal(await editButton.evaluate((b) => b === document.activeElement), true);
+    assert.equal(await view().getByTestId('dataset-version').locator('option').count(), 1);
+    // Opened again, the row is as stored.
+    await editButton.click();
+    assert.notEqual(await draft.inputValue(), edited);
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+    await editor.waitFor({ state: 'hidden' });
     assert.deepEqual(pageErrors, []);
   });
 });
