@@ -75,19 +75,24 @@ class LineSplitter {
 
 /** A file's lines, read synchronously a piece at a time. */
 export function* fileLinesSync(path: string, opts: LineReadOptions = {}): Generator<FileLine> {
-  const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
   const split = new LineSplitter(opts.maxLineBytes ?? MAX_LINE_BYTES);
+  for (const chunk of fileChunksSync(path, opts.chunkBytes)) {
+    opts.onChunk?.(chunk);
+    yield* split.push(chunk);
+  }
+  yield* split.end();
+}
+
+/** A file's bytes, a piece at a time (each a fresh buffer: what is made of one may keep views into it). */
+export function* fileChunksSync(path: string, chunkBytes = CHUNK_BYTES): Generator<Buffer> {
   const fd = openSync(path, 'r');
   try {
     for (;;) {
-      // A fresh buffer each time: lines (and a line's unfinished start) are views into it.
       const buf = Buffer.allocUnsafe(chunkBytes);
       const got = readSync(fd, buf, 0, chunkBytes, null);
       if (got === 0) break;
-      opts.onChunk?.(buf.subarray(0, got));
-      yield* split.push(buf.subarray(0, got));
+      yield buf.subarray(0, got);
     }
-    yield* split.end();
   } finally {
     closeSync(fd);
   }

@@ -27,8 +27,8 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, ReftError } from '../errors.ts';
-import { fileLinesSync, lineTooLong, withoutBom } from '../formats/line-reader.ts';
+import { CancelledError, ConfigError, ReftError } from '../errors.ts';
+import { fileChunksSync, fileLinesSync, lineTooLong, withoutBom } from '../formats/line-reader.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { fileKindOfFile, readRawRows } from './data-files.ts';
 import {
@@ -73,35 +73,58 @@ export interface TokenizedExample {
 
 const MAX_REPORTED = 5;
 
-/** How a file's rows come: one at a time to `each`; the sha256 of the file's bytes returned. */
-type ReadRows = (each: (row: RawRow) => void) => string;
+/**
+ * A file's rows, one at a time, and how many there are (shown as a run's data is prepared); the
+ * generator returns the sha256 of the file's bytes.
+ */
+interface FileRows {
+  rows: Generator<RawRow, string>;
+  total: number;
+}
 
 /**
  * Rows of a JSONL file, each with its line, read a piece at a time (a file can be over 512 MB,
  * more than one string holds) and handed on as read (none is kept here).
  */
-function jsonlRows(path: string): ReadRows {
-  return (each) => {
-    const hash = createHash('sha256');
-    for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
-      if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
-      const bytes = withoutBom(line.bytes, line.n);
-      const why = notUtf8(bytes);
-      if (why) throw new ConfigError('bad-data', `${path}: line ${line.n} ${why}`);
-      const row = jsonlRow(bytes.toString('utf8'), line.n);
-      if (row) each(row);
+function* jsonlRows(path: string): Generator<RawRow, string> {
+  const hash = createHash('sha256');
+  for (const line of fileLinesSync(path, { onChunk: (c) => hash.update(c) })) {
+    if (!line.bytes) throw new ConfigError('bad-data', `${path}: line ${line.n} ${lineTooLong(line)}`);
+    const bytes = withoutBom(line.bytes, line.n);
+    const why = notUtf8(bytes);
+    if (why) throw new ConfigError('bad-data', `${path}: line ${line.n} ${why}`);
+    const row = jsonlRow(bytes.toString('utf8'), line.n);
+    if (row) yield row;
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * The rows of a JSONL file, counted without parsing them: its lines holding more than blanks
+ * (jsonlRow's rows; a byte scan, ~1 s for 512 MB against minutes of tokenizing).
+ */
+function jsonlRowCount(path: string): number {
+  let n = 0;
+  let blank = true;
+  for (const bytes of fileChunksSync(path)) {
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i];
+      if (b === 10) {
+        if (!blank) n++;
+        blank = true;
+      } else if (blank && b !== 32 && b !== 9 && b !== 13) blank = false;
     }
-    return hash.digest('hex');
-  };
+  }
+  return blank ? n : n + 1;
 }
 
 /**
  * Rows of a dataset file of any kind the library imports (data-files.ts, the same reader and
  * messages): JSONL streamed, JSON documents, CSV and TSV read whole.
  */
-function fileRows(path: string): ReadRows {
+function fileRows(path: string): FileRows {
   const kind = fileKindOfFile(path);
-  if (kind === 'jsonl') return jsonlRows(path);
+  if (kind === 'jsonl') return { rows: jsonlRows(path), total: jsonlRowCount(path) };
   // hyparquet reads asynchronously only, and the trainer reads its data synchronously.
   if (kind === 'parquet')
     throw new ConfigError(
@@ -115,9 +138,12 @@ function fileRows(path: string): ReadRows {
       : new ConfigError('bad-data', `${path}: the file ${why}`),
   );
   const rows = readRawRows(path, text).raw;
-  return (each) => {
-    for (const r of rows) each(r);
-    return createHash('sha256').update(buf).digest('hex');
+  return {
+    rows: (function* () {
+      yield* rows;
+      return createHash('sha256').update(buf).digest('hex');
+    })(),
+    total: rows.length,
   };
 }
 
@@ -142,12 +168,39 @@ export function scanDataset(
   format: DataFormat | 'auto',
   each: (ex: TextExample) => void,
 ): DatasetInfo {
-  let read: ReadRows;
+  const { examples } = datasetExamples(path, format);
   try {
-    read = fileRows(path);
+    for (let r = examples.next(); ; r = examples.next()) {
+      if (r.done) return r.value;
+      each(r.value);
+    }
+  } finally {
+    examples.return(undefined as never); // closes the file when `each` threw
+  }
+}
+
+/**
+ * scanDataset's examples as a generator (its value, once done, the DatasetInfo), for a reader that
+ * pauses between them, with the count of rows the file holds (`total`, known before any is read).
+ */
+export function datasetExamples(
+  path: string,
+  format: DataFormat | 'auto',
+): { examples: Generator<TextExample, DatasetInfo>; total: number } {
+  let file: FileRows;
+  try {
+    file = fileRows(path);
   } catch (e) {
     throw readError(path, e);
   }
+  return { examples: examplesOf(path, format, file.rows), total: file.total };
+}
+
+function* examplesOf(
+  path: string,
+  format: DataFormat | 'auto',
+  rows: Generator<RawRow, string>,
+): Generator<TextExample, DatasetInfo> {
   let fmt: DataFormat | null = format === 'auto' ? null : format;
   let fmtLine = 0;
   const bad: string[] = [];
@@ -158,12 +211,24 @@ export function scanDataset(
   };
   let count = 0;
   let hash: string;
-  let eachFailed: { e: unknown } | null = null;
+  // The file is closed however the reading ends: a bad row, or a caller that stopped early.
   try {
-    hash = read((r) => {
+    for (;;) {
+      let next: IteratorResult<RawRow, string>;
+      try {
+        next = rows.next();
+      } catch (e) {
+        // Only reading the file is "cannot read"; the caller's own failures never pass through here.
+        throw readError(path, e);
+      }
+      if (next.done) {
+        hash = next.value;
+        break;
+      }
+      const r = next.value;
       if (r.error) {
         report(r.line, r.error);
-        return;
+        continue;
       }
       const rowFmt = format === 'auto' ? detectRowFormat(r.value) : format;
       if (!rowFmt) {
@@ -171,7 +236,7 @@ export function scanDataset(
           r.line,
           'no completion: expected {"prompt", "completion"}, {"instruction", "output"} or {"messages": [...]}',
         );
-        return;
+        continue;
       }
       if (!fmt) {
         fmt = rowFmt;
@@ -186,20 +251,11 @@ export function scanDataset(
       if (typeof row === 'string') report(r.line, row);
       else {
         count++;
-        if (!badCount) {
-          try {
-            each(exampleOf(row, r.line));
-          } catch (e) {
-            eachFailed = { e };
-            throw e;
-          }
-        }
+        if (!badCount) yield exampleOf(row, r.line);
       }
-    });
-  } catch (e) {
-    // The caller's own failure passes as it is; only reading the file is "cannot read".
-    const failed = eachFailed as { e: unknown } | null;
-    throw failed ? failed.e : readError(path, e);
+    }
+  } finally {
+    rows.return('');
   }
   if (badCount) {
     const more = badCount > bad.length ? ` (and ${badCount - bad.length} more)` : '';
@@ -373,29 +429,62 @@ export function tokenizeDataset(
   return rows;
 }
 
+/** How a run's data preparation is stopped and watched. */
+export interface PrepareWatch {
+  /** Aborted: the preparation stops between rows with a CancelledError. */
+  signal?: AbortSignal;
+  /** Rows read so far of the file's `total`, each time the preparation lets its thread go. */
+  onRows?: (done: number, total: number) => void;
+}
+
+/**
+ * How long preparing a run's data holds its thread at most before it lets a cancel, a pause and its
+ * process's messages in (tokenizing 20,000 rows takes seconds to a minute).
+ */
+const SLICE_MS = 100;
+
 /**
  * A dataset file tokenized as it is read (training's data): only the packed token ids are kept,
  * never the texts, so memory grows by the tokens, not by the rows' objects and strings. Refusals
  * come as if the file had been read whole first (readDataset), then tokenized: a bad row anywhere
- * is reported before an example that fails to tokenize.
+ * is reported before an example that fails to tokenize. Yields its thread every SLICE_MS (`watch`).
  */
-export function readTokenizedDataset(
+export async function readTokenizedDataset(
   tok: Tokenizer,
   path: string,
   format: DataFormat | 'auto',
   opts: TokenizeOptions,
   vocabSize: number,
-): { info: DatasetInfo; rows: TokenizedRows } {
+  watch: PrepareWatch = {},
+): Promise<{ info: DatasetInfo; rows: TokenizedRows }> {
   const rows = new TokenizedRows();
-  let refused: unknown = null;
-  const info = scanDataset(path, format, (ex) => {
-    if (refused) return;
-    try {
-      rows.push(tokenizeChecked(tok, ex, opts, vocabSize, path));
-    } catch (e) {
-      refused = e; // thrown once the whole file is known to be readable
+  let refused: unknown = null; // thrown once the whole file is known to be readable
+  const { examples, total } = datasetExamples(path, format);
+  let done = 0;
+  let sliceStart = performance.now();
+  try {
+    for (let r = examples.next(); ; r = examples.next()) {
+      if (r.done) {
+        if (refused) throw refused;
+        return { info: r.value, rows };
+      }
+      done++;
+      if (!refused) {
+        try {
+          rows.push(tokenizeChecked(tok, r.value, opts, vocabSize, path));
+        } catch (e) {
+          refused = e;
+        }
+      }
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        watch.onRows?.(done, Math.max(done, total));
+        await new Promise(setImmediate);
+        if (watch.signal?.aborted)
+          throw new CancelledError(`stopped while preparing the data, at row ${done} of ${total}`);
+        sliceStart = performance.now();
+      }
     }
-  });
-  if (refused) throw refused;
-  return { info, rows };
+  } finally {
+    examples.return(undefined as never);
+  }
 }

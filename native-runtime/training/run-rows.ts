@@ -15,6 +15,7 @@ import type { ResolvedTrainConfig } from './config.ts';
 import {
   type DatasetInfo,
   noTokens,
+  type PrepareWatch,
   promptText,
   readTokenizedDataset,
   scanDataset,
@@ -90,20 +91,31 @@ export interface RunRows {
   skippedLines: number[];
 }
 
-/** Tokenizes the run's data (and held-out file) and splits them as the run trains on them. */
-export function readRunRows(
+/**
+ * Tokenizes the run's data (and held-out file) and splits them as the run trains on them; `watch`
+ * stops it and sees its rows (readTokenizedDataset).
+ */
+export async function readRunRows(
   tokenizer: Tokenizer,
   spec: ModelSpec,
   cfg: ResolvedTrainConfig,
   positions: Positions,
-): RunRows {
+  watch: PrepareWatch = {},
+): Promise<RunRows> {
   const { eosId } = specialIds(tokenizer, spec);
   const topts = { maxLength: cfg.maxLength, chatTemplate: cfg.chatTemplate, eosId };
-  const read = readTokenizedDataset(tokenizer, cfg.data, cfg.format, topts, spec.vocabSize);
+  const read = await readTokenizedDataset(tokenizer, cfg.data, cfg.format, topts, spec.vocabSize, watch);
   const dataset = read.info;
   const { kept, skippedLines } = examplesWithInterventions(read.rows, positions, dataset.path);
   if (cfg.evalData) {
-    const evalRead = readTokenizedDataset(tokenizer, cfg.evalData, cfg.format, topts, spec.vocabSize);
+    const evalRead = await readTokenizedDataset(
+      tokenizer,
+      cfg.evalData,
+      cfg.format,
+      topts,
+      spec.vocabSize,
+      watch,
+    );
     return { train: kept, eval: evalRead.rows, dataset, evalDataset: evalRead.info, skippedLines };
   }
   if (!(cfg.evalSplit > 0))

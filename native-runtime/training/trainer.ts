@@ -182,12 +182,36 @@ function skippedNote(skippedLines: number[], total: number): string | null {
 
 const DROPOUT_SALT = 0xd5017;
 
+/** The first "preparing data" line comes after this long (a small dataset says nothing), then … */
+const PREPARING_FIRST_MS = 1000;
+/** … one at most this often, so that an hour of tokenizing writes no more than the log can show. */
+const PREPARING_EVERY_MS = 5000;
+
+/**
+ * The log lines that say how far a run's data preparation is ("preparing data: 12,000 of 20,287
+ * rows"), throttled: the run's page and the CLI show them while no step has been reported.
+ */
+function preparingNotes(log: ((m: string) => void) | undefined): (done: number, total: number) => void {
+  const start = performance.now();
+  let next = start + PREPARING_FIRST_MS;
+  return (done, total) => {
+    const now = performance.now();
+    if (!log || now < next) return;
+    next = now + PREPARING_EVERY_MS;
+    log(`preparing data: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
+  };
+}
+
 /**
  * Loads the model spec, tokenizer and data and validates the whole configuration: every refusal
  * (bad option, layer out of range, rank too large, empty dataset, malformed line) happens here,
- * before any training.
+ * before any training. Tokenizing the data takes seconds to minutes: `hooks.signal` stops it between
+ * rows (a CancelledError, no checkpoint), and `hooks.onLog` is told how far it is (preparingNotes).
  */
-export function prepareRun(config: TrainConfig): PreparedRun {
+export async function prepareRun(
+  config: TrainConfig,
+  hooks: Pick<TrainHooks, 'signal' | 'onLog'> = {},
+): Promise<PreparedRun> {
   const folder = openModelFolder(config.model);
   const { spec, tokenizer } = folder;
   const cfg = resolveTrainConfig({ ...config, model: folder.dir }, spec);
@@ -214,7 +238,10 @@ export function prepareRun(config: TrainConfig): PreparedRun {
     dataset,
     evalDataset,
     skippedLines,
-  } = readRunRows(tokenizer, spec, cfg, positions);
+  } = await readRunRows(tokenizer, spec, cfg, positions, {
+    signal: hooks.signal,
+    onRows: preparingNotes(hooks.onLog),
+  });
   const usesTemplate = trainsThroughChatTemplate(dataset.format, cfg.chatTemplate, tokenizer);
   return {
     config: cfg,
@@ -430,7 +457,7 @@ export async function refuseStepOverMemory(
 
 /** Trains a ReFT adapter; see the header. Throws ConfigError before training for a bad run. */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const run = prepareRun(config);
+  const run = await prepareRun(config, hooks);
   const cfg = run.config;
   const log = hooks.onLog ?? (() => {});
   const plan = stepPlan(cfg, run.train.length);

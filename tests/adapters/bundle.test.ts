@@ -210,7 +210,7 @@ test('keep the best and early stopping: recorded, not carried into pyreft (it ca
   );
 });
 
-test('a run with a held-out share: data.jsonl holds the rows it trains on, heldout.jsonl the held-out ones', () => {
+test('a run with a held-out share: data.jsonl holds the rows it trains on, heldout.jsonl the held-out ones', async () => {
   const dir = tmp('bundle-held-out');
   const rows = WORDS.map((w) => ({ prompt: `Tell me about the ${w}.`, completion: `A ${w}.` }));
   const data = join(dir, 'train.jsonl');
@@ -220,7 +220,7 @@ test('a run with a held-out share: data.jsonl holds the rows it trains on, heldo
   const r = makeBundle({ config, data, out });
   const jsonl = (f: string) => readJsonl(join(out, f));
   // The trainer's own split of the same configuration (lines count from 1).
-  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  const run = await prepareRun({ ...config, data, out: join(dir, 'unused') });
   const lines = (t: typeof run.train) => Array.from({ length: t.length }, (_, i) => t.line(i));
   const rowsAt = (ls: number[]) => ls.map((l) => rows[l - 1]);
   assert.equal(run.eval.length, 4);
@@ -252,7 +252,7 @@ test('a run with a held-out share: data.jsonl holds the rows it trains on, heldo
   assert.equal(bundleRowsText(plain.config), '3 examples');
 });
 
-test("the held-out share is the trainer's own with one-token prompts left out and rows truncated", () => {
+test("the held-out share is the trainer's own with one-token prompts left out and rows truncated", async () => {
   // The bundle draws the share from the prompts' token counts alone (tokenizing whole rows took 6×
   // its time); the trainer tokenizes whole rows, truncates them to maxLength and leaves out the rows
   // whose prompt is then under 2 tokens. Both must hold out the same rows.
@@ -277,7 +277,7 @@ test("the held-out share is the trainer's own with one-token prompts left out an
     };
     const out = join(dir, `bundle-${i}`);
     const r = makeBundle({ config, data, out });
-    const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+    const run = await prepareRun({ ...config, data, out: join(dir, 'unused') });
     assert.equal(run.skippedLines.length, WORDS.length);
     const heldLines = Array.from({ length: run.eval.length }, (_, k) => run.eval.line(k));
     assert.deepEqual(
@@ -304,11 +304,11 @@ test("the held-out share is the trainer's own with one-token prompts left out an
     code: 'no-intervention-positions',
     message: `${ones}: every example's prompt is 1 token, where no intervention can be placed: give the prompts 2 tokens or more`,
   };
-  assert.throws(() => prepareRun({ ...cfg, data: ones, out: join(dir, 'unused') }), refusal);
+  await assert.rejects(() => prepareRun({ ...cfg, data: ones, out: join(dir, 'unused') }), refusal);
   assert.throws(() => makeBundle({ config: cfg, data: ones, out: join(dir, 'ones') }), refusal);
 });
 
-test("a chat dataset's held-out share is the trainer's own too", () => {
+test("a chat dataset's held-out share is the trainer's own too", async () => {
   const dir = tmp('bundle-held-out-chat');
   const rows = WORDS.map((w, i) => ({
     messages: [
@@ -321,7 +321,7 @@ test("a chat dataset's held-out share is the trainer's own too", () => {
   const config = { model: LLAMA, layers: '1;2', positions: 'f1+l1', seed: 5, evalSplit: 0.3 };
   const out = join(dir, 'bundle');
   makeBundle({ config, data, out });
-  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  const run = await prepareRun({ ...config, data, out: join(dir, 'unused') });
   const at = (t: typeof run.train) => Array.from({ length: t.length }, (_, k) => rows[t.line(k) - 1]);
   const asBundled = (r: (typeof rows)[number]) => ({
     messages: r.messages.slice(0, -1),
@@ -331,7 +331,7 @@ test("a chat dataset's held-out share is the trainer's own too", () => {
   assert.deepEqual(readJsonl(join(out, 'data.jsonl')), at(run.train).map(asBundled));
 });
 
-test('a bundle without held-out rows leaves out the one-token prompts the trainer leaves out', () => {
+test('a bundle without held-out rows leaves out the one-token prompts the trainer leaves out', async () => {
   const dir = tmp('bundle-one-token');
   const model = modelWithoutBos(join(dir, 'no-bos'));
   const rows = [
@@ -344,7 +344,7 @@ test('a bundle without held-out rows leaves out the one-token prompts the traine
   const config = { model, layers: '1;2', positions: 'f1+l1', chatTemplate: 'none' as const };
   const out = join(dir, 'bundle');
   const r = makeBundle({ config, data, out });
-  const run = prepareRun({ ...config, data, out: join(dir, 'unused') });
+  const run = await prepareRun({ ...config, data, out: join(dir, 'unused') });
   assert.deepEqual(run.skippedLines, [1, 3]);
   assert.deepEqual(readJsonl(join(out, 'data.jsonl')), [rows[1], rows[3]]);
   assert.equal(r.config.data.rows, 2);
@@ -641,7 +641,7 @@ test("a bundle's files are byte for byte those of the two-pass writer it replace
   });
 });
 
-test('a completion of no tokens is refused naming its line, by the bundle as by the trainer', () => {
+test('a completion of no tokens is refused naming its line, by the bundle as by the trainer', async () => {
   // Only a model with no end token can have one (its text all stripped by the tokenizer): the trainer
   // took it, then failed at its batch with an ONNX Runtime broadcast error; the bundle copied it.
   const dir = tmp('bundle-empty-completion');
@@ -654,7 +654,7 @@ test('a completion of no tokens is refused naming its line, by the bundle as by 
     code: 'empty-completion',
     message: `${file}: line ${line}: the completion has no tokens (the tokenizer keeps none of its text and the model has no end token), so there is nothing to learn`,
   });
-  assert.throws(() => prepareRun({ ...config, data, out: join(dir, 'unused') }), refusal(data, 3));
+  await assert.rejects(() => prepareRun({ ...config, data, out: join(dir, 'unused') }), refusal(data, 3));
   const out = join(dir, 'exports', 'bundle');
   assert.throws(() => makeBundle({ config, data, out }), refusal(data, 3));
   assert.throws(() => makeBundle({ config: { ...config, evalSplit: 0.3 }, data, out }), refusal(data, 3));

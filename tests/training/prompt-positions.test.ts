@@ -54,21 +54,21 @@ describe('examples with no intervention position', () => {
     assert.deepEqual(JSON.parse(run('runs', 'list', '--json').stdout).runs, []);
   });
 
-  it('one-token prompts are left out and counted; a dataset of nothing else is refused', () => {
+  it('one-token prompts are left out and counted; a dataset of nothing else is refused', async () => {
     const model = modelWithoutBos(join(dir, 'no-bos'));
     const out = join(dir, 'out'); // prepareRun writes nothing
     const mixed = writeJsonl(join(dir, 'mixed.jsonl'), [oneWord('a'), long(1), oneWord('b'), long(2)]);
-    const run = prepareRun({ model, data: mixed, out, chatTemplate: 'none', positions: 'f1+l1' });
+    const run = await prepareRun({ model, data: mixed, out, chatTemplate: 'none', positions: 'f1+l1' });
     assert.deepEqual(run.skippedLines, [1, 3]);
     assert.deepEqual(
       run.train.slice(0, run.train.length).map((r) => r.line),
       [2, 4],
     );
     // Through the chat template the same prompts are long enough: nothing is left out.
-    assert.deepEqual(prepareRun({ model, data: mixed, out, chatTemplate: 'auto' }).skippedLines, []);
+    assert.deepEqual((await prepareRun({ model, data: mixed, out, chatTemplate: 'auto' })).skippedLines, []);
 
     const ones = writeJsonl(join(dir, 'ones.jsonl'), [oneWord('a'), oneWord('b')]);
-    assert.throws(
+    await assert.rejects(
       () => prepareRun({ model, data: ones, out, chatTemplate: 'none' }),
       (e: Error) =>
         e instanceof ConfigError &&

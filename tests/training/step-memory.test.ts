@@ -63,7 +63,7 @@ test("the trainer judges a run at its longest example, on the CPU, and says a ne
   setEnvFor(t, 'REFT_STUDIO_MEMORY_CHECK', undefined);
   const dir = tempDir('step-memory-');
   const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes'));
-  const run = prepareRun({ ...llamaRun(data, { maxLength: 256 }), out: join(dir, 'out') });
+  const run = await prepareRun({ ...llamaRun(data, { maxLength: 256 }), out: join(dir, 'out') });
   const longest = Math.max(...run.train.slice(0, run.train.length).map((e) => e.ids.length));
   assert.ok(longest < 256);
   const workload = { batch: 4, tokens: 256 };
@@ -93,7 +93,10 @@ test('the step is judged before the base is converted, on the form the run will 
   const dataDir = join(dir, 'data');
   const data = writeJsonl(join(dir, 'd.jsonl'), constantRows('yes'));
   // A bf16 checkpoint trains on the CPU from a float32 store: a conversion (minutes for a large model).
-  const run = prepareRun({ ...llamaRun(data, { model: modelDir('llama-bf16') }), out: join(dir, 'out') });
+  const run = await prepareRun({
+    ...llamaRun(data, { model: modelDir('llama-bf16') }),
+    out: join(dir, 'out'),
+  });
   const workload = { batch: 4, tokens: 256 };
   const forms: string[] = [];
   const prepare = (quantize: string, memory: number) =>

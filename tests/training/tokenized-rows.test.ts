@@ -40,7 +40,7 @@ test('packed examples read back as pushed, past the room they started with, and 
   assert.throws(() => rows.at(50), RangeError);
 });
 
-test("a run's batches are those of its examples tokenized one by one", () => {
+test("a run's batches are those of its examples tokenized one by one", async () => {
   const dir = tempDir('packed-batches-');
   const data = writeJsonl(
     join(dir, 'd.jsonl'),
@@ -49,7 +49,7 @@ test("a run's batches are those of its examples tokenized one by one", () => {
       completion: `answer ${i}`,
     })),
   );
-  const run = prepareRun({ ...llamaRun(data, { chatTemplate: 'none' }), out: join(dir, 'out') });
+  const run = await prepareRun({ ...llamaRun(data, { chatTemplate: 'none' }), out: join(dir, 'out') });
   const { eosId } = specialIds(run.tokenizer, run.spec);
   const one = readDataset(data).examples.map((ex) =>
     tokenizeExample(run.tokenizer, ex, { maxLength: run.config.maxLength, chatTemplate: 'none', eosId }),
@@ -60,7 +60,7 @@ test("a run's batches are those of its examples tokenized one by one", () => {
   assert.deepEqual(packed, plain);
 });
 
-test('preparing a run of 100,000 short rows keeps their tokens packed, not an object per row', (t) => {
+test('preparing a run of 100,000 short rows keeps their tokens packed, not an object per row', async (t) => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   t.after(() => setFlagsFromString('--no-expose-gc'));
@@ -84,10 +84,10 @@ test('preparing a run of 100,000 short rows keeps their tokens packed, not an ob
   const prepare = (data: string) =>
     prepareRun({ ...llamaRun(data, { chatTemplate: 'none' }), out: join(dir, 'out') });
   // Each run holds its own tokenizer: a run of 10 rows is the baseline, so that only rows count.
-  const small = prepare(rowsOf(10));
+  const small = await prepare(rowsOf(10));
   const before = held();
   const n = 100_000;
-  const big = prepare(rowsOf(n));
+  const big = await prepare(rowsOf(n));
   const perRow = (held() - before) / n;
   assert.equal(small.train.length + big.train.length, 10 + n);
   // Objects per row (the texts, an id array each) held ~550 bytes of heap a row.
