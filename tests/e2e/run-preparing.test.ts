@@ -1,0 +1,83 @@
+// End-to-end: a run that prepares a big dataset (tokenizing 40,000 rows before its first step:
+// seconds to a minute) says so on its page, instead of only "No loss values yet", and its Pause acts
+// at once. The backend side: tests/backend/data-preparation.test.ts.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RpcClient } from '../backend/helpers.ts';
+import { tempDir } from '../helpers/temp.ts';
+import {
+  closeStudio,
+  connected,
+  demoIds,
+  openPage,
+  rpc,
+  type Served,
+  skip,
+  startStudio,
+  trainedOnDemo,
+} from './helpers.ts';
+
+describe("a run's data preparation on its page (reft-studio serve + Chromium)", {
+  skip,
+  timeout: 300_000,
+}, () => {
+  let server: Served | undefined;
+  let browser: Browser | undefined;
+  let client: RpcClient;
+  let page: Page;
+  let big: number;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    ({ server, client, browser } = await startStudio(tempDir('reft-e2e-preparing-')));
+    const file = join(tempDir('reft-e2e-preparing-files-'), 'many.jsonl');
+    const rows = Array.from({ length: 40_000 }, (_, i) =>
+      JSON.stringify({ prompt: `Question ${i}: what is ${i} plus ${i}?`, completion: `It is ${2 * i}.` }),
+    );
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    big = (await rpc(client, 'datasets/import', { path: file })).dataset.id;
+    // The training lane's process started: what the page shows next is the preparation's.
+    await trainedOnDemo(client, { layers: '1', rank: 1, positions: 'l1', maxSteps: 1 });
+    page = await openPage(browser, {
+      viewport: { width: 1280, height: 900 },
+      errors: pageErrors,
+      url: server.url,
+    });
+  });
+
+  after(() => closeStudio({ client, browser, server }));
+
+  test('the page says how far the preparation is, and Pause stops it at once', async () => {
+    const { modelId } = await demoIds(client);
+    const { runId } = await rpc(client, 'runs/start', {
+      modelId,
+      datasetId: big,
+      layers: '1',
+      rank: 1,
+      maxSteps: 2,
+    });
+    await page.goto(`${server?.url}#/runs/${runId}`);
+    await connected(page);
+    const detail = page.getByTestId('run-detail');
+    // Bug: the page showed only "No loss values yet" for the whole preparation.
+    const note = detail.getByTestId('run-preparing');
+    await note.waitFor({ timeout: 60_000 });
+    assert.match((await note.textContent()) ?? '', /^Preparing data: [\d,]+ of 40,000 rows$/);
+    await detail.getByRole('button', { name: 'Pause', exact: true }).click();
+    const t0 = performance.now();
+    // Bug: Pause waited for the preparation to end.
+    await detail.locator('[data-status="paused"]').first().waitFor({ timeout: 5_000 });
+    const r = await rpc(client, 'runs/get', { id: runId });
+    assert.equal(
+      r.status,
+      'paused',
+      `paused ${((performance.now() - t0) / 1000).toFixed(1)} s after the click`,
+    );
+    await note.waitFor({ state: 'detached' });
+    assert.deepEqual(pageErrors, []);
+  });
+});
