@@ -31,6 +31,31 @@ function run(args: string[], stderrAfterMs = 0): Promise<{ code: number | null; 
   });
 }
 
+/**
+ * Runs `childSource` as the CLI that relaunchCli starts for `generate --device webgpu` (the filtered
+ * case), from a launcher script as bin/reft-studio.js is one; `stderrAfterMs` as for run().
+ */
+function underLauncher(dir: string, childSource: string, stderrAfterMs = 0) {
+  const child = join(dir, 'child.mjs');
+  writeFileSync(child, childSource);
+  const launcher = join(dir, 'launcher.mjs');
+  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
+  const argv = ['generate', '--device', 'webgpu', '--data-dir', join(dir, 'data')];
+  writeFileSync(
+    launcher,
+    `const { relaunchCli } = await import(${JSON.stringify(launch)});
+process.exitCode = await relaunchCli(${JSON.stringify(child)}, ${JSON.stringify(argv)});`,
+  );
+  return run(['--import', 'tsx', launcher], stderrAfterMs);
+}
+
+/** The child's first lines: as the CLI does, it writes process.stderr to the launcher's stderr. */
+const USE_LAUNCHER_STDERR = `const { useLauncherStderr } = await import(${JSON.stringify(
+  join(ROOT, 'native-runtime', 'runtime', 'native-stderr.ts'),
+)});
+useLauncherStderr();
+`;
+
 const why = await webgpuReachable();
 
 test('generate --device webgpu prints no Dawn notice, only its own adapter line', {
@@ -84,30 +109,17 @@ test('train --device webgpu, and its --resume, say the software adapter as a war
 });
 
 test('the launcher drops only the notices from a session command’s fd 2; other lines pass', async () => {
-  const dir = tempDir('reft-dawn-launch-');
-  const child = join(dir, 'child.mjs');
-  const stderrModule = join(ROOT, 'native-runtime', 'runtime', 'native-stderr.ts');
   // The relaunched "CLI": writes to fd 2 as native code does, and to process.stderr as the CLI does.
-  writeFileSync(
-    child,
+  const r = await underLauncher(
+    tempDir('reft-dawn-launch-'),
     `import { writeSync } from 'node:fs';
-const { useLauncherStderr } = await import(${JSON.stringify(stderrModule)});
-useLauncherStderr();
-writeSync(2, 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n');
+${USE_LAUNCHER_STDERR}writeSync(2, 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n');
 writeSync(2, 'Error: VK_ERROR_DEVICE_LOST\\n');
 process.stderr.write('warning: our own line\\n');
 writeSync(2, 'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n');
 writeSync(2, 'a last line without a newline');
 process.exitCode = 3;`,
   );
-  const launcher = join(dir, 'launcher.mjs');
-  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
-  writeFileSync(
-    launcher,
-    `const { relaunchCli } = await import(${JSON.stringify(launch)});
-process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
-  );
-  const r = await run(['--import', 'tsx', launcher]);
   assert.equal(r.code, 3, 'the child’s exit code');
   assert.doesNotMatch(r.err, NOTICE);
   const lines = r.err.split('\n').sort();
@@ -137,24 +149,12 @@ test('only a session command asked for --device webgpu on Linux pays for the fil
 });
 
 test('what the filtered CLI writes to stderr all arrives, past a full pipe its reader is slow to empty', async () => {
-  const dir = tempDir('reft-dawn-slow-');
-  const child = join(dir, 'child.mjs');
-  const stderrModule = join(ROOT, 'native-runtime', 'runtime', 'native-stderr.ts');
   // 300 kB, far more than a pipe holds (64 kB on Linux), written while nobody reads it.
-  writeFileSync(
-    child,
-    `const { useLauncherStderr } = await import(${JSON.stringify(stderrModule)});
-useLauncherStderr();
-for (let i = 0; i < 3000; i++) process.stderr.write(String(i).padStart(99, '.') + '\\n');`,
+  const r = await underLauncher(
+    tempDir('reft-dawn-slow-'),
+    `${USE_LAUNCHER_STDERR}for (let i = 0; i < 3000; i++) process.stderr.write(String(i).padStart(99, '.') + '\\n');`,
+    1000,
   );
-  const launcher = join(dir, 'launcher.mjs');
-  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
-  writeFileSync(
-    launcher,
-    `const { relaunchCli } = await import(${JSON.stringify(launch)});
-process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
-  );
-  const r = await run(['--import', 'tsx', launcher], 1000);
   assert.equal(r.code, 0, r.err.slice(-500));
   const lines = r.err.split('\n').filter(Boolean);
   assert.equal(lines.length, 3000);
@@ -166,28 +166,19 @@ process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--d
 
 test('the launcher ends with its child even when a process the child started holds its stderr open', async () => {
   const dir = tempDir('reft-dawn-held-');
-  const child = join(dir, 'child.mjs');
   const pidFile = join(dir, 'held.pid');
-  // The grandchild keeps the child's fd 2, the launcher's pipe, open for a minute after the child exits.
-  writeFileSync(
-    child,
-    `import { spawn } from 'node:child_process';
+  const started = Date.now();
+  try {
+    // The grandchild keeps the child's fd 2, the launcher's pipe, open for a minute after the child exits.
+    const r = await underLauncher(
+      dir,
+      `import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 const g = spawn('sleep', ['60'], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
 writeFileSync(${JSON.stringify(pidFile)}, String(g.pid));
 g.unref();
 process.stderr.write('the child is done\\n');`,
-  );
-  const launcher = join(dir, 'launcher.mjs');
-  const launch = join(ROOT, 'native-runtime', 'runtime', 'launch.ts');
-  writeFileSync(
-    launcher,
-    `const { relaunchCli } = await import(${JSON.stringify(launch)});
-process.exitCode = await relaunchCli(${JSON.stringify(child)}, ['generate', '--device', 'webgpu', '--data-dir', ${JSON.stringify(join(dir, 'data'))}]);`,
-  );
-  const started = Date.now();
-  try {
-    const r = await run(['--import', 'tsx', launcher]);
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /the child is done/);
     assert.ok(Date.now() - started < 30_000, 'the launcher waited for the grandchild');
