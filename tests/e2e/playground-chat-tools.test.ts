@@ -3,7 +3,7 @@
 // the last reply asked again (the same seed when Seed is fixed, else a new one); an earlier message
 // edited and sent again (the page says first which turns go); a reply copied; and the curation loop:
 // a reply, fixed, saved as a training example into a new dataset and appended to one as a new
-// version, each row checked byte for byte in its frozen file.
+// version, each row checked byte for byte in its frozen file; an answer fixed there is not lost to Escape.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -275,6 +275,36 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
       /2/,
     );
     await view.getByRole('tab', { name: 'Rows (2)' }).waitFor();
+  });
+
+  test('Escape on an edited answer asks before throwing it away; an unedited one closes at once', async () => {
+    await page.getByTestId('nav-playground').click();
+    const saveButton = page.getByRole('button', { name: 'Save as training example: reply 2 (base)' });
+    const dialog = page.getByTestId('save-example');
+    const answer = dialog.getByLabel('Answer to learn');
+    // Unedited: Escape closes at once.
+    await saveButton.click();
+    const asWritten = await answer.inputValue();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+
+    // Edited: Escape asks, and the answer is still there.
+    await saveButton.click();
+    await answer.fill('A long answer, fixed by hand.');
+    await page.keyboard.press('Escape');
+    // Bug: the dialog closed at once and the fixed answer was gone.
+    const question = dialog.getByTestId('dialog-discard-question');
+    await question.getByText('Discard your changes?').waitFor();
+    await question.getByRole('button', { name: 'Keep editing' }).click();
+    assert.equal(await answer.inputValue(), 'A long answer, fixed by hand.');
+    // A click on the backdrop asks too; Discard changes closes, and the next opening starts afresh.
+    await page.mouse.click(5, 5);
+    await question.getByRole('button', { name: 'Discard changes' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await saveButton.click();
+    assert.equal(await answer.inputValue(), asWritten);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
   });
 
   test('no page errors were thrown', () => {
