@@ -1,7 +1,8 @@
 // End-to-end: a 1,200-row dataset read by people. Its counts are grouped as everywhere else in the
 // studio ("1,200", not "1200": the Datasets list, the import's note, the version and dataset menus,
-// the Rows tab, the estimate's examples and steps). The row editor asks before Escape throws away an
-// edited row (it closed at once, and the edit was gone); an unchanged row still closes at once.
+// the Rows tab, the estimate's examples and steps, the intervention preview's pager). The row editor
+// asks before Escape throws away an edited row (it closed at once, and the edit was gone); an
+// unchanged row still closes at once.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -79,6 +80,10 @@ describe('Counts and row edits (reft-studio serve + Chromium)', { skip, timeout:
     const examples = await textWhen(est, /training example/, 60_000);
     assert.match(examples, /\d,\d{3} training examples\./);
     assert.match(examples, /\d,\d{3}\/epoch · \d,\d{3} total/);
+    // Bug: the intervention preview's pager said "Example 1 of 1200".
+    await page.getByRole('button', { name: /^Step \d: Preview & start$/ }).click();
+    const pager = page.getByTestId('intervention-preview').locator('.pager');
+    assert.match(await textWhen(pager, / of \d/, 60_000), /Example\s+of 1,200 /);
     assert.deepEqual(pageErrors, []);
   });
 
