@@ -3,9 +3,10 @@
 // checkpoints go to the reporter (ctx.progress).
 //
 // Ctrl-C: the first lets the step in flight finish, then pauses with a checkpoint at that step
-// (status 'paused'); before the first step (converting the base weights, loading the model: minutes
-// for a large model) there is no step to finish, so it pauses at once, and a conversion resumes
-// where it stopped on the next run. A second within 2 s stops at once — as soon as the ONNX Runtime call in flight
+// (status 'paused'); before the first step (preparing the data, converting the base weights, loading
+// the model: minutes for a large model) there is no step to finish, so it pauses at once, saying what
+// the next run does of the phase it stopped (prepares the data again; resumes a conversion where it
+// stopped). A second within 2 s stops at once — as soon as the ONNX Runtime call in flight
 // returns, without writing a checkpoint — leaving the last one on disk (status 'interrupted'). Both
 // can be continued with `reft-studio runs resume ID`; the exit code is 130.
 //
@@ -50,18 +51,43 @@ export interface TrainingOutcome {
   run: RunBesidesMetrics;
 }
 
-/** Whether the trainer has reached its steps: it reports its device once the model is loaded. */
+/**
+ * Where the run is: its data prepared, then the base weights converted (when its form needs it) and
+ * the model loaded, then its steps (the trainer reports its device once the model is loaded).
+ */
 interface Stage {
-  training: boolean;
+  phase: 'data' | 'conversion' | 'model' | 'training';
+}
+
+/** What a Ctrl-C before the steps says, by the phase it stops. */
+const STOPPING_BEFORE_STEPS: Record<Exclude<Stage['phase'], 'training'>, string> = {
+  data: 'stopping the data preparation before training starts (a resume prepares the data again)',
+  conversion: 'stopping before training starts (a conversion of the base weights resumes where it stopped)',
+  model: 'stopping before training starts',
+};
+
+/**
+ * The trainer's log lines shown as notices, each moving `stage` on where it begins a phase: the data
+ * summary ends the preparation (trainer.ts), then quantize/base.ts's conversion line, then loading.
+ */
+function followingPhases(ctx: CommandContext, stage: Stage): (line: string) => void {
+  const notice = sessionNotices(ctx.progress);
+  return (line) => {
+    if (stage.phase === 'data' && line.startsWith('data: ')) stage.phase = 'model';
+    else if (stage.phase === 'model' && line.startsWith('converting the base weights'))
+      stage.phase = 'conversion';
+    else if (stage.phase === 'conversion' && line.startsWith('loading the model')) stage.phase = 'model';
+    notice(line);
+  };
 }
 
 function interrupts(ctx: CommandContext, stage: Stage): Interrupts {
   return catchInterrupts((m) => ctx.progress.log(m), {
     // Read when the Ctrl-C comes.
     get first() {
-      return stage.training
+      return stage.phase === 'training'
         ? 'pausing at the end of this step, with a checkpoint (Ctrl-C again within 2 s to stop at once)'
-        : 'stopping before training starts (a conversion of the base weights resumes where it stopped)';
+        : STOPPING_BEFORE_STEPS[stage.phase];
     },
     stop: 'stopping now, without a new checkpoint',
   });
@@ -70,14 +96,15 @@ function interrupts(ctx: CommandContext, stage: Stage): Interrupts {
 /**
  * The trainer's abort signal for a Ctrl-C pause: aborted at the end of a step (the trainer then
  * checkpoints that step and stops) rather than at once (it would drop a half-accumulated step) —
- * except before the steps begin, where the conversion stops at its next tensor.
+ * except before the steps begin, where the data preparation stops at its next rows and the conversion
+ * at its next tensor.
  */
 function pauseAtStepEnd(
   ctrlC: Interrupts,
   stage: Stage,
 ): { signal: AbortSignal; stepDone(p: TrainProgress): void } {
   const ac = new AbortController();
-  ctrlC.signal.addEventListener('abort', () => stage.training || ac.abort(), { once: true });
+  ctrlC.signal.addEventListener('abort', () => stage.phase === 'training' || ac.abort(), { once: true });
   return {
     signal: ac.signal,
     // After the last step there is nothing to pause: the run completes.
@@ -97,7 +124,7 @@ export async function executeRunHere(
   runId: number,
   out?: string,
 ): Promise<TrainingOutcome> {
-  const stage: Stage = { training: false };
+  const stage: Stage = { phase: 'data' };
   const ctrlC = interrupts(ctx, stage);
   const task = ctx.progress.train({ totalSteps: getRunRecord(lib, runId).totalSteps ?? 0, runId });
   ctrlC.onStopNow(() => {
@@ -116,14 +143,14 @@ export async function executeRunHere(
       signal: pause.signal,
       // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
       abortReason: () => 'pause',
-      onLog: sessionNotices(ctx.progress),
+      onLog: followingPhases(ctx, stage),
       onProgress: (p) => {
         task.update(p);
         pause.stepDone(p);
       },
       onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
       onDevice: (d) => {
-        stage.training = true;
+        stage.phase = 'training';
         ctx.progress.device({ runId, ...d });
       },
       onResult: (s) => {
@@ -286,7 +313,7 @@ export async function trainFromCheckpoint(
   ctx: CommandContext,
   config: TrainConfig & { out: string },
 ): Promise<TrainSummary | number> {
-  const stage: Stage = { training: false };
+  const stage: Stage = { phase: 'data' };
   const ctrlC = interrupts(ctx, stage);
   const bar: { task: TrainTask | null } = { task: null };
   const from = config.resumeFrom ? readTrainerState(config.resumeFrom).step : 0;
@@ -299,7 +326,7 @@ export async function trainFromCheckpoint(
     process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
   });
   const pause = pauseAtStepEnd(ctrlC, stage);
-  const notice = sessionNotices(ctx.progress);
+  const notice = followingPhases(ctx, stage);
   try {
     return await new InProcessEngine().call(
       'train',
@@ -317,7 +344,7 @@ export async function trainFromCheckpoint(
             r.lastCheckpoint = data as { step: number; dir: string };
             ctx.progress.checkpoint(r.lastCheckpoint);
           } else if (event === 'device') {
-            stage.training = true;
+            stage.phase = 'training';
             ctx.progress.device(data as ComputeUsed);
           } else if (event === 'log') notice(data as string);
         },

@@ -16,6 +16,7 @@ import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
+import { writeJsonl } from '../backend/helpers.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
 import { SMALL_SYNTHETIC } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -363,6 +364,33 @@ describe('Ctrl-C', () => {
     const r = run(['runs', 'resume', '1', '--json', '--data-dir', dir], {});
     assert.equal(r.code, 0, r.stderr);
     assert.equal(events(r.stdout).at(-1)?.outcome, 'completed');
+  });
+
+  it('during the data preparation: stops at once, and says so (not a conversion of the base weights)', async () => {
+    // Tokenizing 40,000 rows takes seconds: the first "preparing data" line comes after one.
+    const rows = join(tempDir('reft-cli-preparing-'), 'rows.jsonl');
+    writeJsonl(rows, 40_000);
+    const dir = home();
+    const argv = [BIN, 'train', '--model', MODEL, '--data', rows, '--max-steps', '1', '--layers', '1'];
+    const child = spawn(process.execPath, [...argv, '--json', '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const seen: Json[] = [];
+    const code = await follow(child, (e) => {
+      seen.push(e);
+      if (e.event === 'log' && /^preparing data: /.test(e.message) && !child.killed) child.kill('SIGINT');
+    });
+    assert.equal(code, 130);
+    const logs = seen.filter((e) => e.event === 'log').map((e) => e.message);
+    // Bug: it said "a conversion of the base weights resumes where it stopped", while none had begun.
+    assert.ok(
+      logs.includes('stopping the data preparation before training starts (a resume prepares the data again)'),
+      logs.join('\n'),
+    );
+    assert.ok(!logs.some((m) => /^data: /.test(m)), 'stopped in the preparation');
+    const result = seen.at(-1) as Json;
+    assert.deepEqual([result.event, result.status, result.step], ['result', 'paused', 0]);
   });
 
   it('a resume that fails (its model folder moved away) can be resumed again once the folder is back', async () => {
