@@ -385,7 +385,9 @@ describe('Ctrl-C', () => {
     const logs = seen.filter((e) => e.event === 'log').map((e) => e.message);
     // Bug: it said "a conversion of the base weights resumes where it stopped", while none had begun.
     assert.ok(
-      logs.includes('stopping the data preparation before training starts (a resume prepares the data again)'),
+      logs.includes(
+        'stopping the data preparation before training starts (a resume prepares the data again)',
+      ),
       logs.join('\n'),
     );
     assert.ok(!logs.some((m) => /^data: /.test(m)), 'stopped in the preparation');
