@@ -74,12 +74,13 @@ export interface TokenizedExample {
 const MAX_REPORTED = 5;
 
 /**
- * A file's rows, one at a time, and how many there are (shown as a run's data is prepared); the
- * generator returns the sha256 of the file's bytes.
+ * A file's rows, one at a time, and how many there are (shown as a run's data is prepared: counted
+ * only when asked, as most readers never show it and a JSONL count is a second pass over the file);
+ * the generator returns the sha256 of the file's bytes.
  */
 interface FileRows {
   rows: Generator<RawRow, string>;
-  total: number;
+  total: () => number;
 }
 
 /**
@@ -124,7 +125,7 @@ function jsonlRowCount(path: string): number {
  */
 function fileRows(path: string): FileRows {
   const kind = fileKindOfFile(path);
-  if (kind === 'jsonl') return { rows: jsonlRows(path), total: jsonlRowCount(path) };
+  if (kind === 'jsonl') return { rows: jsonlRows(path), total: () => jsonlRowCount(path) };
   // hyparquet reads asynchronously only, and the trainer reads its data synchronously.
   if (kind === 'parquet')
     throw new ConfigError(
@@ -143,7 +144,7 @@ function fileRows(path: string): FileRows {
       yield* rows;
       return createHash('sha256').update(buf).digest('hex');
     })(),
-    total: rows.length,
+    total: () => rows.length,
   };
 }
 
@@ -181,12 +182,13 @@ export function scanDataset(
 
 /**
  * scanDataset's examples as a generator (its value, once done, the DatasetInfo), for a reader that
- * pauses between them, with the count of rows the file holds (`total`, known before any is read).
+ * pauses between them, with the count of rows the file holds (`total()`, which can be asked before
+ * any is read; a byte scan of the file for JSONL).
  */
 export function datasetExamples(
   path: string,
   format: DataFormat | 'auto',
-): { examples: Generator<TextExample, DatasetInfo>; total: number } {
+): { examples: Generator<TextExample, DatasetInfo>; total: () => number } {
   let file: FileRows;
   try {
     file = fileRows(path);
@@ -459,7 +461,9 @@ export async function readTokenizedDataset(
 ): Promise<{ info: DatasetInfo; rows: TokenizedRows }> {
   const rows = new TokenizedRows();
   let refused: unknown = null; // thrown once the whole file is known to be readable
-  const { examples, total } = datasetExamples(path, format);
+  const file = datasetExamples(path, format);
+  const { examples } = file;
+  let total: number | undefined; // counted once the preparation turns out to take a while
   let done = 0;
   let sliceStart = performance.now();
   try {
@@ -477,6 +481,7 @@ export async function readTokenizedDataset(
         }
       }
       if (performance.now() - sliceStart >= SLICE_MS) {
+        total ??= file.total();
         watch.onRows?.(done, Math.max(done, total));
         await new Promise(setImmediate);
         if (watch.signal?.aborted)
