@@ -150,13 +150,14 @@ function drawHeldOut(n: number, cfg: Pick<ResolvedTrainConfig, 'evalSplit' | 'se
 export interface RunRowLines {
   /** Examples left out: their prompt places no intervention (as readRunRows' skippedLines). */
   skipped: Set<number>;
-  /** Examples its held-out share (evalSplit) keeps aside: readRunRows' `eval` (none without a share). */
+  /** Examples its held-out share (evalSplit) keeps aside: readRunRows' `eval`. */
   held: Set<number>;
 }
 
 /**
  * Which lines of the run's data file readRunRows leaves out and holds out (runRowRule's), in one
- * pass over the file: a held-out share is drawn from the count of examples kept.
+ * pass over the file: a held-out share is drawn from the count of examples kept. Only for a run
+ * that draws one (evalSplit > 0, no evalData); any other is judged row by row with runRowRule.
  */
 export function runRowLines(
   tokenizer: Tokenizer,
@@ -164,17 +165,15 @@ export function runRowLines(
   cfg: ResolvedTrainConfig,
   positions: Positions,
 ): RunRowLines {
-  // The kept lines are listed only for a share to be drawn from.
-  const drawsShare = !cfg.evalData && cfg.evalSplit > 0;
+  if (cfg.evalData || !(cfg.evalSplit > 0)) throw new Error('runRowLines: the run draws no held-out share');
   const kept: number[] = [];
   const skipped = new Set<number>();
   const rule = runRowRule(tokenizer, spec, cfg, cfg.data, positions);
   const { path } = scanDataset(cfg.data, cfg.format, (ex) => {
-    if (!rule.keeps(ex)) skipped.add(ex.line);
-    else if (drawsShare) kept.push(ex.line);
+    if (rule.keeps(ex)) kept.push(ex.line);
+    else skipped.add(ex.line);
   });
   rule.done(path);
-  if (!drawsShare) return { skipped, held: new Set() };
   const held = drawHeldOut(kept.length, cfg);
   return { skipped, held: new Set(kept.filter((_, i) => held[i] === 1)) };
 }
