@@ -311,9 +311,13 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await press(detail.getByRole('button', { name: 'Pause', exact: true }));
     const story = detail.getByTestId('run-story');
     assert.match(await textWhen(story, /^Pausing/), /^Pausing/, 'the run says it is pausing');
-    assert.equal(await detail.getByRole('button', { name: 'Pause', exact: true }).isDisabled(), true);
+    // The pause may already have landed (preparation yields every 100 ms), and then Resume replaces
+    // Pause: what must not happen is an enabled Pause, so neither check waits for the button to exist.
+    const allDisabled = (buttons: Locator) =>
+      buttons.evaluateAll((bs) => bs.every((b) => (b as HTMLButtonElement).disabled));
+    assert.equal(await allDisabled(detail.getByRole('button', { name: 'Pause', exact: true })), true);
     const listPause = page.getByRole('table').getByRole('button', { name: 'Pause many', exact: true });
-    assert.equal(await listPause.isDisabled(), true, 'the list’s Pause too');
+    assert.equal(await allDisabled(listPause), true, 'the list’s Pause too');
     await screenshot(page, 'walk-8-pausing');
     await detail.locator('[data-status="paused"]').waitFor({ timeout: 120_000 });
     assert.match((await story.textContent()) ?? '', /^Paused at step \d+/);
