@@ -310,9 +310,11 @@ describe('A new user’s walk (reft-studio serve + Chromium)', { skip, timeout: 
     await detail.locator('[data-status="running"]').waitFor({ timeout: 60_000 });
     await press(detail.getByRole('button', { name: 'Pause', exact: true }));
     const story = detail.getByTestId('run-story');
-    assert.match(await textWhen(story, /^Pausing/), /^Pausing/, 'the run says it is pausing');
-    // The pause may already have landed (preparation yields every 100 ms), and then Resume replaces
-    // Pause: what must not happen is an enabled Pause, so neither check waits for the button to exist.
+    // The pause may already have landed (preparation yields every 100 ms): then the story says it
+    // paused, Pausing having passed before it was read, and Resume has replaced Pause. What must not
+    // happen is an enabled Pause, so neither check waits for the button to exist.
+    const pausing = /^Paus(ing|ed at step \d+)/;
+    assert.match(await textWhen(story, pausing), pausing, 'the run says it is pausing');
     const allDisabled = (buttons: Locator) =>
       buttons.evaluateAll((bs) => bs.every((b) => (b as HTMLButtonElement).disabled));
     assert.equal(await allDisabled(detail.getByRole('button', { name: 'Pause', exact: true })), true);
