@@ -191,31 +191,45 @@ function unknownOptionWord(args: string[], spec: OptionSpec): string | undefined
   return undefined;
 }
 
-/** Edits (insert, delete, replace) between two short words: how far a typo is from an option. */
+/**
+ * Edits between two short words: how far a typo is from an option or a command. Insert, delete,
+ * replace, and two neighbouring letters swapped (`--modle`, `trian`), each one edit.
+ */
 function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
 }
 
 /**
- * The option a mistyped `--word` most likely meant: one within two edits (`--ranks`, `--lr=`), else
- * one whose name holds the word as a part of it (`--steps` → `--max-steps`); none when unclear.
+ * The name a mistyped word most likely meant: the one nearest within two edits (one for a short
+ * name, none under three letters: `rm` is no typo of `ls`), when no other is as near.
+ */
+export function closestWord(word: string, names: readonly string[]): string | undefined {
+  const near = names
+    .map((n) => ({ n, d: editDistance(word, n) }))
+    .filter(({ n, d }) => d <= Math.min(2, Math.floor(n.length / 3)))
+    .sort((a, b) => a.d - b.d);
+  return near.length && (near.length === 1 || near[0].d < near[1].d) ? near[0].n : undefined;
+}
+
+/**
+ * The option a mistyped `--word` most likely meant: the closest word (`--ranks`, `--lr=`, `--modle`),
+ * else one whose name holds the word as a part of it (`--steps` → `--max-steps`); none when unclear.
  */
 export function closestOption(word: string, spec: OptionSpec): string | undefined {
   const w = /^--([^=]+)/.exec(word)?.[1];
   if (!w || w.length < 2) return undefined;
   const names = Object.keys(spec);
-  const near = names
-    .map((n) => ({ n, d: editDistance(w, n) }))
-    .filter(({ n, d }) => d <= Math.min(2, Math.floor(n.length / 3)))
-    .sort((a, b) => a.d - b.d);
-  if (near.length && (near.length === 1 || near[0].d < near[1].d)) return `--${near[0].n}`;
+  const near = closestWord(w, names);
+  if (near) return `--${near}`;
   const parts = names.filter((n) => w.length >= 3 && n.split('-').includes(w));
   return parts.length === 1 ? `--${parts[0]}` : undefined;
 }

@@ -140,6 +140,31 @@ test('a group with a word that is none of its commands names that word; a bare g
   assert.match(bare.stderr, /\nerror: missing adapters command\n$/);
 });
 
+test('a mistyped command names the one it most likely meant, as a mistyped option does', async () => {
+  // Two letters swapped is one typo, not two: "trian", "modles", "--modle".
+  const top = await run(['trian', '--data-dir', '/tmp']);
+  assert.equal(top.code, 2);
+  assert.equal(top.stderr, 'error: unknown command "trian" (did you mean train?)\n');
+  const group = await run(['modles', 'list', '--data-dir', '/tmp']);
+  assert.equal(group.stderr, 'error: unknown command "modles" (did you mean models?)\n');
+  const sub = await run(['models', 'lst', '--data-dir', '/tmp', '--json']);
+  assert.equal(sub.code, 2);
+  assert.match(sub.stderr, /\nerror: unknown models command "lst" \(did you mean models list\?\)\n$/);
+  assert.equal(
+    JSON.parse(sub.stdout).error.message,
+    'unknown models command "lst" (did you mean models list?)',
+  );
+  const debug = await run(['debug', 'forwrd']);
+  assert.match(debug.stderr, /\nerror: unknown debug command "forwrd" \(did you mean debug forward\?\)\n$/);
+  const flag = await run(['train', '--modle', 'x']);
+  assert.equal(flag.stderr, 'error: unknown option --modle (did you mean --model?)\n');
+  // Nothing near: the pointer to --help stays, and no guess.
+  const far = await run(['frobnicate']);
+  assert.equal(far.stderr, 'error: unknown command "frobnicate" (see reft-studio --help)\n');
+  const farSub = await run(['runs', 'bogus']);
+  assert.match(farSub.stderr, /\nerror: unknown runs command "bogus"\n$/);
+});
+
 test('summaries read alike: lower case first, unless a name or an acronym (LoReFT, GPUs, N) starts them', () => {
   for (const c of COMMANDS)
     assert.match(c.summary, /^([a-z]|[A-Z][A-Za-z]*[A-Z]|N )/, `${c.name}: ${c.summary}`);

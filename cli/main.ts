@@ -28,7 +28,7 @@ import {
   tokenizeTimeoutError,
 } from '../native-runtime/tokenizer/tokenize-watchdog.ts';
 import { wordedFor } from '../native-runtime/training/options.ts';
-import { findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
+import { closestWord, findCommand, parseCommandArgs, positionalLimit, UsageError } from './args.ts';
 import { type Command, makeContext } from './command.ts';
 import { adaptersCommands } from './commands/adapters.ts';
 import { benchCommands } from './commands/bench.ts';
@@ -200,12 +200,27 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
         }
         stderr(`${commandList(commands, group)}\n`);
         const sub = found.words.slice(1).join(' ');
+        const subs = commands
+          .filter((c) => c.name.startsWith(`${group} `))
+          .map((c) => c.name.slice(group.length + 1));
+        const meant = closestWord(sub, subs);
         return fail(
-          new UsageError(sub ? `unknown ${group} command "${sub}"` : `missing ${group} command`),
+          new UsageError(
+            sub
+              ? `unknown ${group} command "${sub}"${meant ? ` (did you mean ${group} ${meant}?)` : ''}`
+              : `missing ${group} command`,
+          ),
           2,
         );
       }
-      return fail(new UsageError(`unknown command "${found.words.join(' ')}" (see reft-studio --help)`), 2);
+      const firstWords = [...new Set(commands.map((c) => c.name.split(' ')[0]))];
+      const meant = closestWord(group, firstWords);
+      return fail(
+        new UsageError(
+          `unknown command "${found.words.join(' ')}" (${meant ? `did you mean ${meant}?` : 'see reft-studio --help'})`,
+        ),
+        2,
+      );
     }
     const cmd = commands.find((c) => c.name === found.name);
     if (!cmd) throw new UsageError(`unknown command "${found.name}"`);
