@@ -174,9 +174,12 @@ export async function debugTrain(
   losses[steps] = (await m.forward(batch)).loss;
   const out: Record<string, TensorToWrite> = { losses: { dtype: 'F32', shape: [steps + 1], data: losses } };
   m.states.forEach((s) => {
+    // The names debug grad writes (cli.md): a tensor the forward never reads is never trained.
     for (const [name, p] of s.params)
-      out[`final/${s.spec.key}/${name}`] = { dtype: 'F32', shape: p.shape, data: p.data };
-    if (s.rot)
+      if (!isUnusedParam(s.spec.type, name))
+        out[`final/${s.spec.key}/${name}`] = { dtype: 'F32', shape: p.shape, data: p.data };
+    // As in debugGrad: X is pyreft's only where X and its base came from the file (not for LoReFT).
+    if (s.rot && s.rotFromFile)
       out[`final/${s.spec.key}/rotate_layer.parametrizations.weight.original`] = {
         dtype: 'F32',
         shape: [s.rot.n, s.rot.r],

@@ -78,6 +78,36 @@ describe('reft-studio debug grad', () => {
     );
   });
 
+  // LoReFT (R given by the file without its torch base) and NodiReFT (a bias the forward never reads).
+  for (const name of ['llama-loreft-f2l2', 'llama-nodireft'])
+    it(`debug train on ${name}: losses [N+1] from the golden loss, final/ under the names debug grad uses`, () => {
+      // cli.md: `final/<key>/<name>` (same names as `debug grad`): an external check pairs each final
+      // tensor with its gradient and its golden value, so a name only one of them writes is a mismatch.
+      const c = join(REFT, name);
+      const args = ['--model', modelDir('llama'), '--adapter', join(c, 'pyreft_init')];
+      const batch = ['--batch', join(c, 'golden_reft.safetensors')];
+      const gradOut = join(tmp, `${name}-grad.safetensors`);
+      const trainOut = join(tmp, `${name}-train.safetensors`);
+      cli('debug', 'grad', ...args, ...batch, '--out', gradOut);
+      const res = cli('debug', 'train', ...args, ...batch, '--steps', '2', '--lr', '5e-3', '--out', trainOut);
+      const got = loadSafetensors(trainOut);
+      assert.deepEqual(got.get('losses')!.shape, [3]);
+      assert.equal(res.losses.length, 3);
+      const loss0 = (
+        loadSafetensors(join(c, 'golden_reft.safetensors')).get('loss')!.data as Float32Array
+      )[0];
+      assert.ok(Math.abs(res.losses[0] - loss0) < 1e-4, `first loss ${res.losses[0]} vs ${loss0}`);
+      const tensorNames = (keys: Iterable<string>, prefix: string) =>
+        [...keys]
+          .filter((k) => k.startsWith(prefix))
+          .map((k) => k.slice(prefix.length))
+          .sort();
+      assert.deepEqual(
+        tensorNames(got.keys(), 'final/'),
+        tensorNames(loadSafetensors(gradOut).keys(), 'grad/'),
+      );
+    });
+
   it('a missing adapter folder fails with one clear line', () => {
     const c = join(REFT, 'llama-loreft-f2l2');
     assert.throws(
