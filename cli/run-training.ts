@@ -37,7 +37,7 @@ import { writeExportableFolder } from '../native-runtime/formats/export-marker.t
 import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
-import type { TrainProgress } from '../native-runtime/training/events.ts';
+import type { TrainPhase, TrainProgress } from '../native-runtime/training/events.ts';
 import { sessionNotices } from './base-form.ts';
 import { type CommandContext, nextCommand } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
@@ -51,35 +51,17 @@ export interface TrainingOutcome {
   run: RunBesidesMetrics;
 }
 
-/**
- * Where the run is: its data prepared, then the base weights converted (when its form needs it) and
- * the model loaded, then its steps (the trainer reports its device once the model is loaded).
- */
+/** Where the run is, as the trainer tells it (TrainHooks.onPhase): what a Ctrl-C stops. */
 interface Stage {
-  phase: 'data' | 'conversion' | 'model' | 'training';
+  phase: TrainPhase;
 }
 
 /** What a Ctrl-C before the steps says, by the phase it stops. */
-const STOPPING_BEFORE_STEPS: Record<Exclude<Stage['phase'], 'training'>, string> = {
+const STOPPING_BEFORE_STEPS: Record<Exclude<TrainPhase, 'training'>, string> = {
   data: 'stopping the data preparation before training starts (a resume prepares the data again)',
   conversion: 'stopping before training starts (a conversion of the base weights resumes where it stopped)',
   model: 'stopping before training starts',
 };
-
-/**
- * The trainer's log lines shown as notices, each moving `stage` on where it begins a phase: the data
- * summary ends the preparation (trainer.ts), then quantize/base.ts's conversion line, then loading.
- */
-function followingPhases(ctx: CommandContext, stage: Stage): (line: string) => void {
-  const notice = sessionNotices(ctx.progress);
-  return (line) => {
-    if (stage.phase === 'data' && line.startsWith('data: ')) stage.phase = 'model';
-    else if (stage.phase === 'model' && line.startsWith('converting the base weights'))
-      stage.phase = 'conversion';
-    else if (stage.phase === 'conversion' && line.startsWith('loading the model')) stage.phase = 'model';
-    notice(line);
-  };
-}
 
 function interrupts(ctx: CommandContext, stage: Stage): Interrupts {
   return catchInterrupts((m) => ctx.progress.log(m), {
@@ -143,16 +125,16 @@ export async function executeRunHere(
       signal: pause.signal,
       // Ctrl-C keeps the run resumable ('paused'): a cancelled run is final in the library.
       abortReason: () => 'pause',
-      onLog: followingPhases(ctx, stage),
+      onLog: sessionNotices(ctx.progress),
+      onPhase: (p) => {
+        stage.phase = p;
+      },
       onProgress: (p) => {
         task.update(p);
         pause.stepDone(p);
       },
       onCheckpoint: (c) => ctx.progress.checkpoint({ runId, ...c }),
-      onDevice: (d) => {
-        stage.phase = 'training';
-        ctx.progress.device({ runId, ...d });
-      },
+      onDevice: (d) => ctx.progress.device({ runId, ...d }),
       onResult: (s) => {
         summary = s;
       },
@@ -326,7 +308,7 @@ export async function trainFromCheckpoint(
     process.exit(printCheckpointStop(ctx, r, 'interrupted', config.out));
   });
   const pause = pauseAtStepEnd(ctrlC, stage);
-  const notice = followingPhases(ctx, stage);
+  const notice = sessionNotices(ctx.progress);
   try {
     return await new InProcessEngine().call(
       'train',
@@ -343,10 +325,9 @@ export async function trainFromCheckpoint(
           } else if (event === 'checkpoint') {
             r.lastCheckpoint = data as { step: number; dir: string };
             ctx.progress.checkpoint(r.lastCheckpoint);
-          } else if (event === 'device') {
-            stage.phase = 'training';
-            ctx.progress.device(data as ComputeUsed);
-          } else if (event === 'log') notice(data as string);
+          } else if (event === 'device') ctx.progress.device(data as ComputeUsed);
+          else if (event === 'phase') stage.phase = data as TrainPhase;
+          else if (event === 'log') notice(data as string);
         },
       },
     );

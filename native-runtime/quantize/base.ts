@@ -140,6 +140,12 @@ export async function prepareBaseLogged(
     signal?: AbortSignal;
     log?: (m: string) => void;
     /**
+     * A conversion begins (or one a stopped process left is taken over): the base's, then a training
+     * session's backward layout, each before its first progress line. Not called where the store
+     * is complete already.
+     */
+    onConversion?: () => void;
+    /**
      * For a training session: pack (with the transposed backward layout, written once) when that
      * fits in a third of the machine's memory — room left for activations, the studio and the user's
      * other programs — else read the mapped codes only. `pack` forces the choice.
@@ -161,6 +167,7 @@ export async function prepareBaseLogged(
   // A line at the start, at every tenth and at the end.
   let shown = -1;
   const onProgress = (p: ConversionProgress) => {
+    if (shown === -1) o.onConversion?.();
     if (shown === -1 && p.takenOverFrom !== undefined) o.log?.(takenOverLine(p.takenOverFrom));
     const pct = Math.floor((10 * p.doneBytes) / p.totalBytes) * 10;
     if (pct === shown) return;

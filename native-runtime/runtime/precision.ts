@@ -119,6 +119,8 @@ export interface PrepareModelOptions {
    * that cannot fit (trainer.ts refuseStepOverMemory) instead of after a conversion of minutes.
    */
   beforeBase?: (form: string, memory: number) => void | Promise<void>;
+  /** See prepareBaseLogged: a conversion of the base weights begins. */
+  onConversion?: () => void;
   /** What set `quantize` and `device`, for the words of a memory refusal (default: a flag). */
   setBy?: FormSetBy;
   /** The GPU's memory in bytes, null if unknown (tests); by default nvidia-smi's answer on CUDA,
@@ -400,6 +402,7 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
     device: cuda ? 'cuda' : webgpu && ((half && webgpuHalf) || scheme) ? 'webgpu' : o.device,
     signal: o.signal,
     log: o.log,
+    onConversion: o.onConversion,
     training: o.training,
     totalMemory: (!onHost && gpuMemory) || o.totalMemory,
   });

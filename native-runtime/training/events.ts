@@ -11,6 +11,9 @@
 //   {event: 'device', requested, device, fallback, precision}   where the steps run and in what
 //       precision (fp32, fp16, bf16: what the session computes in, whatever `dtype` asked), once the
 //       session exists
+//
+// Between the trainer and its callers only (the engine's messages, not the --json stream), each
+// phase of the run as it begins (TrainPhase), so that no caller reads it from a log line's words.
 
 import type { ComputeUsed } from '../runtime/precision-used.ts';
 
@@ -53,6 +56,15 @@ export interface LogEvent {
   event: 'log';
   message: string;
 }
+
+/**
+ * Where a run is, told as each phase begins: 'data' (reading and tokenizing the dataset), 'model'
+ * (the base weights' form decided, then the session loaded), 'conversion' while the base weights
+ * are converted into the data folder's store (only where that form needs it; 'model' again after),
+ * and 'training' once the session exists, until the run ends. So: data → model → [conversion →
+ * model] → training.
+ */
+export type TrainPhase = 'data' | 'conversion' | 'model' | 'training';
 
 /** Everything a training run reports, tagged by `event`. */
 export type TrainEvent = TrainProgressEvent | CheckpointEvent | SampleEvent | LogEvent | DeviceEvent;

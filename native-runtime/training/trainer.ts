@@ -64,7 +64,7 @@ import {
   type TrainConfig,
 } from './config.ts';
 import { type DatasetInfo, specialIds, trainsThroughChatTemplate } from './data.ts';
-import type { CheckpointWritten, TrainProgress } from './events.ts';
+import type { CheckpointWritten, TrainPhase, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
 import { OptionError } from './options.ts';
@@ -104,6 +104,12 @@ export interface TrainHooks {
   onLog?: (msg: string) => void;
   /** Where the run's session really runs and in what precision, once it exists (before the first step). */
   onDevice?: (d: ComputeUsed) => void;
+  /**
+   * Each phase of the run as it begins, in order (TrainPhase: data → model → [conversion → model] →
+   * training), each told once where it begins: what a Ctrl-C stops is said by the phase, never by
+   * the words of a log line.
+   */
+  onPhase?: (phase: TrainPhase) => void;
   /**
    * The training session is open, before the first step: awaited, so `model` is the caller's alone
    * meanwhile (a run's probe prompts answer as the base model on it: ModelRunner's `on` without an
@@ -457,6 +463,8 @@ export async function refuseStepOverMemory(
 
 /** Trains a ReFT adapter; see the header. Throws ConfigError before training for a bad run. */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const phase = phaseTeller(hooks.onPhase);
+  phase('data');
   const run = await prepareRun(config, hooks);
   const cfg = run.config;
   const log = hooks.onLog ?? (() => {});
@@ -479,6 +487,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
   // The largest micro-batch the run will feed (batches are padded to their longest example).
   const workload = { batch: Math.min(cfg.batchSize, run.train.length), tokens: cfg.maxLength };
+  phase('model');
   run.spec = await prepareModel(run.spec, {
     quantize: cfg.quantize,
     dtype: cfg.dtype,
@@ -491,7 +500,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     setBy: 'run',
     // Before the base is converted (minutes for a large model), not after.
     beforeBase: (form, memory) => refuseStepOverMemory(run, workload, memory, form),
+    onConversion: () => phase('conversion'),
   });
+  phase('model');
   // Opening the session reads every weight (and packs a quantized base's): 40 s and more for an 8B
   // model on 2 cores, silent until the first step's line without this one.
   log('loading the model into ONNX Runtime');
@@ -503,6 +514,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     ...deviceUsed(model.session, cfg.device),
     precision: precisionOf(model.spec),
   };
+  phase('training');
   hooks.onDevice?.(device);
   if (cfg.device !== device.device && !device.fallback)
     log(`device '${cfg.device}': running on ${device.device}`);
@@ -518,6 +530,16 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   } finally {
     await model.session.session.release();
   }
+}
+
+/** hooks.onPhase told each phase once where it begins (a base and its backward layout convert in turn). */
+function phaseTeller(onPhase: TrainHooks['onPhase']): (p: TrainPhase) => void {
+  let now: TrainPhase | null = null;
+  return (p) => {
+    if (p === now) return;
+    now = p;
+    onPhase?.(p);
+  };
 }
 
 async function trainLoop(

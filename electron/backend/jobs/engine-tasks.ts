@@ -33,6 +33,7 @@ import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
   CheckpointWritten,
   ProbeSample,
+  TrainPhase,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import { type Audience, type OptionIssue, wordedFor } from '../../../native-runtime/training/options.ts';
@@ -148,6 +149,7 @@ export interface EngineOps {
       sample: ProbeSample;
       log: string;
       device: ComputeUsed;
+      phase: TrainPhase;
     };
     result: TrainSummary;
   };
@@ -551,6 +553,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     signal,
     onLog: (m) => emit('log', m),
     onDevice: (d) => emit('device', d),
+    onPhase: (p) => emit('phase', p),
     onSession: (model) => (args.config.resumeFrom ? undefined : answerBase(model)),
     // A pause answers no probes (the trainer saves and stops at once): its resume answers there
     // what is missing, as the checkpoint just written would have.

@@ -26,6 +26,7 @@ import {
 import type {
   CheckpointWritten,
   ProbeSample,
+  TrainPhase,
   TrainProgress,
 } from '../../../native-runtime/training/events.ts';
 import type { Audience } from '../../../native-runtime/training/options.ts';
@@ -105,6 +106,8 @@ export interface ExecuteOptions {
   onCheckpoint?: (c: CheckpointWritten) => void;
   /** Where the steps run and in what precision, once the engine's session exists (already recorded). */
   onDevice?: (d: ComputeUsed) => void;
+  /** Each phase of the run as it begins (TrainHooks.onPhase). */
+  onPhase?: (phase: TrainPhase) => void;
   /** A probe prompt's answer at a checkpoint (already recorded in the library). */
   onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
@@ -276,7 +279,7 @@ async function trainRecordedRun(
     } else if (event === 'log') {
       log('trainer', data as string);
       opts.onLog?.(data as string);
-    }
+    } else if (event === 'phase') opts.onPhase?.(data as TrainPhase);
   };
   try {
     const summary = await engine.call(
