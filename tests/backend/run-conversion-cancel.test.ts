@@ -5,14 +5,13 @@
 // trains.
 
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import type { RunLogLine } from '../../electron/backend/library/run-logs.ts';
-import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
-import { SMALL_SYNTHETIC } from '../helpers/models.ts';
-import { inProcess, ROOT, tempDir, waitFor, writeJsonl } from './helpers.ts';
+import { slowToConvertLlama } from '../helpers/models.ts';
+import { inProcess, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
 const root = tempDir('run-conversion-cancel');
 const dataDir = join(root, 'data');
@@ -24,19 +23,7 @@ const logs = new Map<number, string[]>();
 const { call, settled: settledIn } = inProcess(() => b);
 
 before(async () => {
-  // A Llama of 56M parameters in bf16: its int8 conversion takes seconds here.
-  const model = join(root, 'model');
-  await writeSyntheticCheckpoint('tinyllama-1.1b', model, {
-    dtype: 'bfloat16',
-    overrides: {
-      ...SMALL_SYNTHETIC,
-      hidden_size: 512,
-      num_hidden_layers: 8,
-      intermediate_size: 1408,
-      vocab_size: 32000,
-    },
-  });
-  cpSync(join(ROOT, 'tests', 'fixtures', 'golden', 'tokenizers', 'bytelevel'), model, { recursive: true });
+  const model = await slowToConvertLlama(join(root, 'model'));
   b = createBackend(dataDir, { seedDemo: false });
   b.events.onAny((topic, data) => {
     if (topic !== 'runs/log') return;

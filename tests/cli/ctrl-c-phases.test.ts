@@ -6,32 +6,18 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { BIN, ROOT } from '../backend/helpers.ts';
-import { SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { slowToConvertLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const REWORDED = join(ROOT, 'tests', 'helpers', 'reworded-log-lines.mjs');
 
 test('Ctrl-C in a conversion says so, whatever the log lines say', { timeout: 180_000 }, async () => {
-  // A bf16 Llama of 56M parameters: its int8 conversion takes seconds, longer than a signal takes.
   const root = tempDir('ctrl-c-phases-');
-  const model = join(root, 'model');
-  await writeSyntheticCheckpoint('tinyllama-1.1b', model, {
-    dtype: 'bfloat16',
-    overrides: {
-      ...SMALL_SYNTHETIC,
-      hidden_size: 512,
-      num_hidden_layers: 8,
-      intermediate_size: 1408,
-      vocab_size: 32000,
-    },
-  });
-  cpSync(join(ROOT, 'tests', 'fixtures', 'golden', 'tokenizers', 'bytelevel'), model, { recursive: true });
+  const model = await slowToConvertLlama(join(root, 'model'));
   const data = join(ROOT, 'resources', 'demo', 'persona.jsonl');
   const args = [
     'train',

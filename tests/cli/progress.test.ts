@@ -15,10 +15,9 @@ import { shellWord } from '../../cli/shell-word.ts';
 import { listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
-import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { writeJsonl } from '../backend/helpers.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
-import { SMALL_SYNTHETIC } from '../helpers/models.ts';
+import { slowToConvertLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const ROOT = appRoot();
@@ -311,20 +310,7 @@ describe('Ctrl-C', () => {
   });
 
   it('during the conversion of the base weights: stops at once, paused before the first step; the resume converts on', async () => {
-    // A bf16 Llama of 56M parameters: its int8 conversion takes seconds here, far longer than a signal
-    // takes to arrive (the TinyLlama shape's takes a minute: a Ctrl-C then waited for all of it).
-    const model = join(tempDir('reft-cli-convert-'), 'model');
-    await writeSyntheticCheckpoint('tinyllama-1.1b', model, {
-      dtype: 'bfloat16',
-      overrides: {
-        ...SMALL_SYNTHETIC,
-        hidden_size: 512,
-        num_hidden_layers: 8,
-        intermediate_size: 1408,
-        vocab_size: 32000,
-      },
-    });
-    cpSync(join(ROOT, 'tests', 'fixtures', 'golden', 'tokenizers', 'bytelevel'), model, { recursive: true });
+    const model = await slowToConvertLlama(join(tempDir('reft-cli-convert-'), 'model'));
     const dir = home();
     const argv = [BIN, 'train', '--model', model, '--data', DATA, '--max-steps', '1', '--quantize', 'int8'];
     const child = spawn(process.execPath, [...argv, '--layers', '1', '--json', '--data-dir', dir], {

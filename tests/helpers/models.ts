@@ -1,8 +1,17 @@
 // Model folders made for tests: the llama fixture's architecture at another size, or with another
 // tokenizer pattern.
 
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { writeSyntheticCheckpoint } from '../../native-runtime/bench/synthetic.ts';
 import { encodeSafetensors, type TensorToWrite } from '../../native-runtime/formats/safetensors.ts';
 import { planSafetensors } from '../../native-runtime/formats/safetensors-stream.ts';
 import { pyreftToStudio, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
@@ -12,7 +21,7 @@ import { loadModelSpec, type ModelSpec } from '../../native-runtime/models/confi
 import { trainingStartIssue } from '../../native-runtime/runtime/precision.ts';
 import type { InterventionState, ReftBatch } from '../../native-runtime/training/reft-model.ts';
 import { HouseholderParam } from '../../native-runtime/training/stiefel.ts';
-import { MODELS } from './fixtures.ts';
+import { FIXTURES, MODELS } from './fixtures.ts';
 import { tempDir } from './temp.ts';
 
 /**
@@ -171,6 +180,26 @@ export const SMALL_SYNTHETIC = {
   intermediate_size: 128,
   vocab_size: 256,
 };
+
+/**
+ * A bf16 Llama of 56M parameters with the byte-level tokenizer, written to `dir`: its int8 conversion
+ * takes seconds here, far longer than a signal or a Cancel takes to arrive (the TinyLlama shape's
+ * takes a minute). Returns `dir`.
+ */
+export async function slowToConvertLlama(dir: string): Promise<string> {
+  await writeSyntheticCheckpoint('tinyllama-1.1b', dir, {
+    dtype: 'bfloat16',
+    overrides: {
+      ...SMALL_SYNTHETIC,
+      hidden_size: 512,
+      num_hidden_layers: 8,
+      intermediate_size: 1408,
+      vocab_size: 32000,
+    },
+  });
+  cpSync(join(FIXTURES, 'tokenizers', 'bytelevel'), dir, { recursive: true });
+  return dir;
+}
 
 /** LoReFT of rank r on the residual stream after `layer` (linear, no dropout). */
 export function loreftAt(spec: ModelSpec, layer: number, rank = 2): InterventionSpec {
