@@ -130,7 +130,7 @@ export function writeFileAtomic(
   opts: { createDir?: boolean; mode?: number } = {},
 ): void {
   const dir = dirname(path);
-  if (opts.createDir) mkdirSync(dir, { recursive: true });
+  if (opts.createDir) makeFolders(dir);
   const tmp = `${path}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`;
   let fd: number;
   try {
@@ -207,8 +207,15 @@ export function writeFolderAtomic(dir: string, files: Array<[string, FileData]>)
   // The first folder made for it, if any: a write that fails leaves none of them behind. The temp
   // folder is made with its parents again: a failed write in another process (the CLI beside
   // `serve`) may have removed the empty parent it made between these two calls.
-  const madeParent = mkdirSync(parent, { recursive: true });
-  const madeWithTmp = mkdirSync(tmp, { recursive: true });
+  const madeParent = makeFolders(parent);
+  let madeWithTmp: string | undefined;
+  try {
+    madeWithTmp = makeFolders(tmp);
+  } catch (e) {
+    // Name the folder asked for: the temp sibling's name means nothing to the person.
+    removeMadeFolders(parent, madeParent);
+    throw errnoError(e, target) ?? e;
+  }
   const remade = madeWithTmp === tmp ? undefined : madeWithTmp;
   // Of the two, the one nearer the root: everything below it is this write's.
   const made = remade && (!madeParent || remade.length < madeParent.length) ? remade : madeParent;
@@ -258,6 +265,36 @@ export function removeMadeFolders(deepest: string, first: string | undefined): v
     }
     if (d === top) return;
   }
+}
+
+/**
+ * `mkdir -p` that always ends, returning the first folder it made (undefined when `dir` exists), as
+ * mkdirSync({ recursive: true }) does. Node's recursive mkdir loops for ever, at full CPU, where
+ * mkdir answers ENOENT under a parent that exists (/proc, /sys, some FUSE mounts): an export to
+ * `/proc/x` froze the command, or the whole studio backend. And where the path runs through a file
+ * it says "FILE: already exists"; here the error is ENOTDIR on that file ("FILE: not a folder").
+ */
+export function makeFolders(dir: string): string | undefined {
+  const first = firstMissingFolder(dir);
+  const top = first === undefined ? resolve(dir) : dirname(first);
+  if (!statSync(top).isDirectory())
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${top}'`), {
+      code: 'ENOTDIR',
+      syscall: 'mkdir',
+      path: top,
+    });
+  if (first === undefined) return undefined;
+  const chain: string[] = [];
+  for (let d = resolve(dir); d !== dirname(first); d = dirname(d)) chain.unshift(d);
+  for (const d of chain) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      // Made meanwhile by another process (the CLI beside `serve`): as mkdir -p, that is fine.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
+    }
+  }
+  return first;
 }
 
 /** The folder a `mkdir -p` of `dir` would make first (the topmost missing one), or undefined when `dir` exists. */

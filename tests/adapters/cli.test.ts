@@ -2,11 +2,12 @@
 // CLI: --json prints one object, failures print one `error:` line and leave the library unchanged.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { runCli } from '../backend/helpers.ts';
+import { BIN, runCli } from '../backend/helpers.ts';
 import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, tmp } from './helpers.ts';
 
 const root = tmp('cli');
@@ -275,4 +276,43 @@ test('import of a folder imported before: "already in the library" (exit 0), not
     'pyreft_final',
     'pyreft_final',
   ]);
+});
+
+/** The CLI run synchronously with a deadline: a command that never ends is killed and reads as such. */
+function cliWithin(seconds: number, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], {
+    encoding: 'utf8',
+    timeout: seconds * 1000,
+    // A SIGTERM handler never runs while the event loop is stuck in a synchronous call.
+    killSignal: 'SIGKILL',
+  });
+  return { code: r.status, killed: r.signal !== null, stderr: r.stderr };
+}
+
+test('export --out where mkdir answers ENOENT under a folder that exists (/proc) ends with one line', {
+  skip: !existsSync('/proc/self') && 'no /proc here',
+}, async () => {
+  const imp = await cli('import', F2L2, '--model', LLAMA, '--name', 'to-proc', '--json');
+  assert.equal(imp.code, 0, imp.stderr);
+  const id = String(json(imp.stdout).adapter.id);
+  // Node's recursive mkdir loops for ever there: the command spun at full CPU and never ended.
+  for (const out of ['/proc/reft-studio-export', '/proc/reft-studio-export/inner']) {
+    const r = cliWithin(60, 'export', '--adapter', id, '--format', 'pyreft', '--out', out);
+    assert.equal(r.killed, false, `export --out ${out} never ended`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: \/proc\/reft-studio-export: no such file or folder\n$/);
+  }
+});
+
+test('export --out through a file names that file as "not a folder", not "already exists"', async () => {
+  const imp = await cli('import', F2L2, '--model', LLAMA, '--name', 'through-file', '--json');
+  const id = String(json(imp.stdout).adapter.id);
+  const file = join(root, 'a-file');
+  writeFileSync(file, 'kept\n');
+  for (const out of [join(file, 'sub'), join(file, 'sub', 'deeper')]) {
+    const r = await cli('export', '--adapter', id, '--format', 'pyreft', '--out', out);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `error: ${file}: not a folder\n`);
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'kept\n');
 });
