@@ -10,6 +10,7 @@ import { seedDemo } from '../electron/backend/library/demo.ts';
 import { closeLibrary, type Library, openLibrary } from '../electron/backend/library/library.ts';
 import { resolveDataDir } from '../electron/backend/paths.ts';
 import { type ArgValues, type OptionSpec, str } from './args.ts';
+import { clipToWidth, displayWidth, padToWidth } from './display-width.ts';
 import { shellLine } from './shell-word.ts';
 
 export { formatBytes } from './units.ts';
@@ -142,17 +143,59 @@ export function nextCommand(values: ArgValues, ...words: (string | number)[]): s
   return shellLine(['reft-studio', ...words, ...(dir ? ['--data-dir', dir] : [])]);
 }
 
+/** The width the CLI's tables keep to when told to fit: a terminal's default, as `runs show` keeps to. */
+export const TERMINAL_WIDTH = 80;
+
 /**
- * A plain-text table: columns padded to their widest cell, counted in characters (code points), as
- * cutText and wrapText count them: an emoji in a name is one, not its two UTF-16 units.
+ * Which columns of a table give up room so that its lines fit `width` columns: each listed column is
+ * cut at its end with an ellipsis, the widest first, down to `min` columns; the other columns are
+ * kept whole (a folder, to be copied, never cut). Names are what gives way: the same names are whole
+ * in `show ID` and in --json.
  */
-export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c == null ? '-' : String(c))))];
-  const chars = (c: string) => Array.from(c).length;
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => chars(r[i] ?? ''))));
+export interface TableFit {
+  shrink: number[];
+  width?: number;
+  min?: number;
+}
+
+/**
+ * A plain-text table: columns padded to their widest cell, measured in terminal columns
+ * (display-width.ts), so that a CJK or emoji name, two columns a character, lines up as an ASCII one.
+ * With `fit`, the listed columns are cut so that each line keeps to fit.width (80) when it can.
+ */
+export function table(
+  headers: string[],
+  rows: (string | number | null | undefined)[][],
+  fit?: TableFit,
+): string {
+  let cells = [headers, ...rows.map((r) => r.map((c) => (c == null ? '-' : String(c))))];
+  let widths = headers.map((_, i) => Math.max(...cells.map((r) => displayWidth(r[i] ?? ''))));
+  if (fit) {
+    const fitted = fittedWidths(widths, fit);
+    cells = cells.map((r) => r.map((c, i) => (fitted[i] < widths[i] ? clipToWidth(c, fitted[i]) : c)));
+    widths = fitted;
+  }
   return cells
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - chars(c)))).join('  '))
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : padToWidth(c, widths[i]))).join(COLUMN_GAP))
     .join('\n');
+}
+
+const COLUMN_GAP = '  ';
+
+/** The columns' widths once fit.shrink's have given up what the line has over fit.width, widest first. */
+function fittedWidths(widths: number[], fit: TableFit): number[] {
+  const fitted = [...widths];
+  const min = fit.min ?? 12;
+  const line = () => fitted.reduce((sum, w) => sum + w, 0) + COLUMN_GAP.length * (fitted.length - 1);
+  for (let over = line() - (fit.width ?? TERMINAL_WIDTH); over > 0; over--) {
+    const widest = fit.shrink.reduce<number | null>(
+      (best, i) => (fitted[i] > min && (best === null || fitted[i] > fitted[best]) ? i : best),
+      null,
+    );
+    if (widest === null) break; // every shrinkable column is at its least: the line stays wider
+    fitted[widest]--;
+  }
+  return fitted;
 }
 
 export function formatCount(n: number | null | undefined): string {

@@ -1,20 +1,13 @@
 // What `reft-studio runs list` prints for people: one row per run, at 80 columns as `runs show`
 // keeps to (run-show-text.ts). The columns other than NAME are short and kept whole; the name takes
-// the width they leave and a longer one is cut with an ellipsis (`runs show ID` and --json have it
-// whole). The SWEEP column is there when a listed run is in a sweep; an early stop and a device
-// fallback are marked with * and said once under the table, as `runs show ID` words them in full.
+// the width they leave and a longer one is cut with an ellipsis (table's fit; `runs show ID` and
+// --json have it whole). The SWEEP column is there when a listed run is in a sweep; an early stop and
+// a device fallback are marked with * and said once under the table, as `runs show ID` words them in full.
 
 import type { RunRecord } from '../electron/backend/library/runs.ts';
 import { oneLineVisible } from '../native-runtime/control-characters.ts';
 import { runDevice } from '../native-runtime/runtime/device-choice.ts';
 import { formatTime, table } from './command.ts';
-import { clipText } from './terminal-text.ts';
-
-/** The width `runs list` keeps to: a terminal's default. */
-const WIDTH = 80;
-/** The fewest characters of a name shown, however wide the other columns are. */
-const MIN_NAME = 12;
-const GAP = 2; // between columns, as table() joins them
 
 export function runsListText(runs: RunRecord[], now = Date.now()): string {
   const sweeps = runs.some((r) => r.sweepId !== null);
@@ -46,13 +39,7 @@ export function runsListText(runs: RunRecord[], now = Date.now()): string {
       shortTime(r.createdAt, now),
     ];
   });
-  const widthOf = (i: number) => Math.max(...[headers, ...rows].map((row) => Array.from(row[i]).length));
-  const others = headers.reduce((sum, _, i) => (i === 1 ? sum : sum + widthOf(i) + GAP), 0);
-  const nameWidth = Math.max(MIN_NAME, WIDTH - others);
-  const text = table(
-    headers,
-    rows.map((row) => row.map((cell, i) => (i === 1 ? clipText(cell, nameWidth) : cell))),
-  );
+  const text = table(headers, rows, { shrink: [1] });
   const notes = [
     ...(early ? ['STATUS *: stopped early, as the held-out loss stopped improving'] : []),
     ...(fallback ? ['DEVICE *: not the device asked for; runs show ID says which and why'] : []),

@@ -29,16 +29,6 @@ export function cutText(text: string, max: number): string {
   return `${text.slice(0, end)}… (${chars.toLocaleString('en')} characters in all; --json shows it whole)`;
 }
 
-/**
- * `text` in at most `max` characters (code points), a longer one cut with an ellipsis as its last:
- * for a table cell, where a marker like cutText's would not fit.
- */
-export function clipText(text: string, max: number): string {
-  if (text.length <= max) return text; // never more code points than units
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
-
 /** Whether a surrogate pair (one code point in two units) starts at unit `i`. */
 function isPairAt(text: string, i: number): boolean {
   const hi = text.charCodeAt(i);

@@ -35,6 +35,7 @@ function adapterTable(adapters: AdapterRecord[]): string {
           formatBytes(a.sizeBytes),
           formatTime(a.createdAt),
         ]),
+        { shrink: [1, 4] }, // the name and the tags: `adapters show ID` has them whole
       )
     : 'no adapters match';
 }
@@ -65,7 +66,7 @@ function evaluationTable(
     formatTime(e.createdAt),
     Object.keys(e.metrics).length ? metricsText(e.metrics) : (e.error ?? '-'),
   ]);
-  return `evaluations:\n${table(['ID', 'KIND', 'STATUS', 'DATA', 'EXAMPLES', 'CREATED', 'RESULT'], rows)}`;
+  return `evaluations:\n${table(['ID', 'KIND', 'STATUS', 'DATA', 'EXAMPLES', 'CREATED', 'RESULT'], rows, { shrink: [3] })}`;
 }
 
 export const adaptersCommands: Command[] = [

@@ -140,6 +140,7 @@ export const datasetsCommands: Command[] = [
                 formatBytes(d.latest.sizeBytes),
                 formatTime(d.createdAt),
               ]),
+              { shrink: [1] }, // the name: `datasets show ID` has it whole
             )
           : `no datasets yet: import one with \`${nextCommand(ctx.values, 'datasets', 'import', 'FILE')}\``,
       );

@@ -61,7 +61,7 @@ const scanCommand: Command = {
         m.supported ? fp32(m, 'trainBytes') : '',
         m.supported ? m.path : (m.reason?.message ?? ''),
       ]);
-      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows)}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${scanFooter(ctx, models, add)}`;
+      return `${table(['', 'NAME', 'ARCH', 'PARAMS', 'DTYPE', 'SIZE', 'CHAT', 'TRAIN', 'FOLDER / WHY NOT'], rows, { shrink: [1] })}\n(memory: fp32, chat with 4096 tokens, training LoReFT r4 batch 4×512; fewer tokens where a model's context is shorter)\n${scanFooter(ctx, models, add)}`;
     });
     return 0;
   },

@@ -97,6 +97,7 @@ export const modelsCommands: Command[] = [
                     ? `${m.path} (no usable tokenizer)`
                     : m.path,
               ]),
+              { shrink: [1] }, // the name: the folder is kept whole, to be copied
             ) + unusableNote(ctx.values, models)
           : `no models yet: add one with \`${nextCommand(ctx.values, 'models', 'add', 'DIR')}\``,
       );

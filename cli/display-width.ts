@@ -1,0 +1,82 @@
+// How many terminal columns text takes, and text cut to a number of columns: what the CLI's tables
+// line up by. A character is not a column: a CJK character or an emoji takes two, a combining accent
+// none, and a family emoji is seven code points (four people joined by ZWJ) shown as one two-column
+// picture. So text is measured by grapheme clusters (Intl.Segmenter, what a terminal draws as one
+// character) and a cut falls between two of them, never inside an emoji or a surrogate pair.
+//
+// The string-width package in node_modules (4.2.3, cli-progress's) was not used: its emoji list is
+// from 2019, so it measures a newer ZWJ sequence such as 🧑‍💻 as 5 columns and 🫠 as 1. The emoji
+// rules below are the JavaScript engine's own Unicode properties instead, which keep up with Node.
+
+const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/** Drawn as a two-column picture: an emoji shown as emoji (by default, or asked by U+FE0F, a skin tone or a ZWJ). */
+const EMOJI = /^\p{Emoji_Presentation}|^\p{Extended_Pictographic}.*(?:\uFE0F|\u200D|\p{Emoji_Modifier})/su;
+/** A flag (two regional indicators) or a keycap (1️⃣): two columns, though made of narrow characters. */
+const FLAG_OR_KEYCAP = /^\p{Regional_Indicator}|\u20E3/u;
+/** Takes no column of its own: a combining mark with nothing before it, a format or ignorable character, a control. */
+const ZERO = /^[\p{Mn}\p{Me}\p{Cc}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * East Asian Wide and Fullwidth characters (Unicode's EastAsianWidth.txt, W and F), in the blocks that
+ * hold nearly all of them: Hangul, CJK ideographs, kana, fullwidth forms. Emoji, also W, are EMOJI's.
+ */
+const WIDE: Array<[number, number]> = [
+  [0x1100, 0x115f], // Hangul Jamo initial consonants
+  [0x2e80, 0x303e], // CJK radicals, Kangxi, ideographic description, CJK symbols and punctuation
+  [0x3041, 0x33ff], // Hiragana, Katakana, Bopomofo, Hangul compatibility Jamo, Kanbun, CJK compatibility
+  [0x3400, 0x4dbf], // CJK extension A
+  [0x4e00, 0x9fff], // CJK unified ideographs
+  [0xa000, 0xa4cf], // Yi
+  [0xa960, 0xa97f], // Hangul Jamo extended A
+  [0xac00, 0xd7a3], // Hangul syllables
+  [0xf900, 0xfaff], // CJK compatibility ideographs
+  [0xfe10, 0xfe19], // vertical forms
+  [0xfe30, 0xfe6f], // CJK compatibility forms, small form variants
+  [0xff00, 0xff60], // fullwidth forms
+  [0xffe0, 0xffe6], // fullwidth signs
+  [0x16fe0, 0x18cff], // Tangut, Khitan
+  [0x1b000, 0x1b2ff], // kana supplement and extensions, Nüshu
+  [0x20000, 0x3fffd], // CJK extensions B and on
+];
+
+function isWide(code: number): boolean {
+  return WIDE.some(([from, to]) => code >= from && code <= to);
+}
+
+/** The columns one grapheme cluster takes: 0, 1 or 2. */
+function clusterWidth(cluster: string): number {
+  if (EMOJI.test(cluster) || FLAG_OR_KEYCAP.test(cluster)) return 2;
+  if (ZERO.test(cluster)) return 0;
+  return isWide(cluster.codePointAt(0) ?? 0) ? 2 : 1;
+}
+
+/** Printable ASCII, one column a character: most cells, measured without segmenting. */
+const NARROW = /^[\x20-\x7e]*$/;
+
+/** How many terminal columns `text` takes on one line. */
+export function displayWidth(text: string): number {
+  if (NARROW.test(text)) return text.length;
+  let width = 0;
+  for (const { segment } of segmenter.segment(text)) width += clusterWidth(segment);
+  return width;
+}
+
+/** `text` in at most `max` columns, a longer one cut between two grapheme clusters with an ellipsis. */
+export function clipToWidth(text: string, max: number): string {
+  if (displayWidth(text) <= max) return text;
+  let kept = '';
+  let width = 1; // the ellipsis
+  for (const { segment } of segmenter.segment(text)) {
+    const w = clusterWidth(segment);
+    if (width + w > max) break;
+    kept += segment;
+    width += w;
+  }
+  return `${kept}…`;
+}
+
+/** `text` with spaces after it to fill `width` columns (none when it is as wide or wider). */
+export function padToWidth(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
+}
