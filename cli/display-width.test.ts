@@ -16,6 +16,7 @@ test('displayWidth counts terminal columns: CJK and emoji two, combining marks n
     ['abc', 3],
     ['日本語', 6],
     ['한국어', 6],
+    ['\u1100\u1161\u11a8', 2], // a Hangul syllable spelled in Jamo: one cluster
     ['ｱｲ', 2], // halfwidth katakana
     ['Ｆｕｌｌ', 8], // fullwidth Latin
     ['𠀀', 2], // astral CJK
