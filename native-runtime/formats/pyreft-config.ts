@@ -1,6 +1,7 @@
 // pyreft's config.json (pyvene's IntervenableConfig, keys sorted, indent 2), the intervention keys it
 // lists, and our side file reft_studio.json (pyvene ignores unknown files) for what pyreft does not
-// store: positions, share_weights, dropout, activation, prompt template, base model, dtype.
+// store: positions, share_weights, dropout, activation, prompt template, base model, dtype, and the
+// precision the studio trained in.
 // Parsing bounds every number (hidden size, rank ≤ hidden size) so that the .bin files can be sized
 // from the config before they are read (pyreft-bin.ts).
 // Left out: components other than block_output, units other than "pos", subspaces.
@@ -8,6 +9,7 @@
 import { FormatError } from '../errors.ts';
 import { interventionKey } from '../interventions/kinds.ts';
 import { CONFIG_LIMITS } from '../models/config-fields.ts';
+import { isPrecision } from '../runtime/precision-used.ts';
 import {
   type InterventionType,
   MAX_EMBED_DIM,
@@ -199,6 +201,8 @@ export function parseSidecar(text: string, where: string): StudioSidecar {
     throw bad('baseModel must be {arch, fingerprint} or null');
   }
   if (typeof j.dtype !== 'string') throw bad('dtype must be a string');
+  if (j.precision !== undefined && !isPrecision(j.precision))
+    throw bad(`precision ${JSON.stringify(j.precision)} must be fp32, fp16 or bf16`);
   return j as unknown as StudioSidecar;
 }
 

@@ -12,6 +12,7 @@
 import { FormatError, UnsupportedError } from '../errors.ts';
 import { type InterventionType, PARAMS, PYREFT_CLASS } from '../interventions/kinds.ts';
 import { CONFIG_LIMITS } from '../models/config-fields.ts';
+import type { Precision } from '../runtime/precision-used.ts';
 
 export type { InterventionType };
 /** pyreft's class name of each type (declared once, with the engine's interventions). */
@@ -49,6 +50,8 @@ export interface StudioSidecar {
   promptTemplate: string | null;
   baseModel: { arch: string; fingerprint: string } | null;
   dtype: string;
+  /** The precision the studio trained it in (absent where not recorded; pyvene never reads this file). */
+  precision?: Precision;
 }
 
 export interface PyreftAdapter {

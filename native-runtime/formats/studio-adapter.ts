@@ -11,6 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../errors.ts';
+import { isPrecision, type Precision } from '../runtime/precision-used.ts';
 import { writeExportableFolder } from './export-marker.ts';
 import { FILE_LIMITS, readJsonFile } from './json-file.ts';
 import {
@@ -55,6 +56,12 @@ export interface StudioManifest {
   activation: string | null;
   promptTemplate: string | null;
   dtype: string;
+  /**
+   * The precision the base model computed in while training (fp32, fp16, bf16: runtime/precision-used.ts),
+   * as the run records it; null where nobody recorded it (a pyreft folder, an adapter trained before
+   * manifests kept it — absent there). `dtype` above is the adapter's own tensors', float32 always.
+   */
+  precision?: Precision | null;
   /** `form`: the base weights the adapter was trained on ('fp32', 'bf16', 'int8-b32', …; quantize/). */
   baseModel: { arch: string; fingerprint: string; form?: string };
   datasetVersion: string | null;
@@ -78,6 +85,7 @@ export type StudioAdapterMeta = Partial<
     | 'activation'
     | 'promptTemplate'
     | 'dtype'
+    | 'precision'
     | 'baseModel'
     | 'datasetVersion'
     | 'runId'
@@ -149,6 +157,8 @@ export function validateManifest(json: unknown, where: string): StudioManifest {
   if (m.promptTemplate !== null && typeof m.promptTemplate !== 'string')
     throw bad('promptTemplate must be a string or null');
   if (typeof m.dtype !== 'string') throw bad('dtype must be a string');
+  if (m.precision !== undefined && m.precision !== null && !isPrecision(m.precision))
+    throw bad(`precision ${JSON.stringify(m.precision)} must be fp32, fp16, bf16 or null`);
   const bm = m.baseModel as Record<string, unknown> | null;
   if (!bm || typeof bm !== 'object' || typeof bm.arch !== 'string' || typeof bm.fingerprint !== 'string')
     throw bad('baseModel must be {arch, fingerprint}');
@@ -278,6 +288,7 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
   const side = adapter.sidecar;
   const positions = meta.positions ?? side?.positions;
   const baseModel = meta.baseModel ?? side?.baseModel ?? undefined;
+  const precision = meta.precision ?? side?.precision;
   const missing = [positions === undefined && 'positions', baseModel === undefined && 'baseModel'].filter(
     Boolean,
   );
@@ -312,6 +323,10 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
     activation: meta.activation ?? side?.activation ?? null,
     promptTemplate: meta.promptTemplate ?? side?.promptTemplate ?? null,
     dtype: meta.dtype ?? side?.dtype ?? 'float32',
+    // Only what a studio export's sidecar recorded: pyreft itself keeps none, and none is guessed.
+    // Absent rather than null, so a folder imported before manifests had it hashes as it did then
+    // (folders.ts adapterContentHash: imported again, it is found already there).
+    ...(precision ? { precision } : {}),
     baseModel: baseModel as { arch: string; fingerprint: string },
     datasetVersion: meta.datasetVersion ?? null,
     runId: meta.runId ?? null,
@@ -334,6 +349,7 @@ export function studioToPyreft(adapter: StudioAdapter): PyreftAdapter {
     promptTemplate: m.promptTemplate,
     baseModel: m.baseModel,
     dtype: m.dtype,
+    ...(m.precision ? { precision: m.precision } : {}),
   };
   return { interventions: adapter.interventions.map((iv) => ({ ...iv, params: { ...iv.params } })), sidecar };
 }

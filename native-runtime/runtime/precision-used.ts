@@ -17,6 +17,9 @@ const NAMES: Record<NonNullable<ModelSpec['compute']>, Precision> = {
   bfloat16: 'bf16',
 };
 
+/** Whether `v` is one of the precision names (an adapter's manifest or sidecar as read from disk). */
+export const isPrecision = (v: unknown): v is Precision => v === 'fp32' || v === 'fp16' || v === 'bf16';
+
 /** Where a run's steps run and in what precision: the trainer's `device` event, once its session exists. */
 export type ComputeUsed = DeviceUsed & { precision: Precision };
 

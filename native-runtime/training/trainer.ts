@@ -41,7 +41,7 @@ import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
 import { baseForm } from '../quantize/base.ts';
 import { memoryCheckSkipped } from '../runtime/memory-check.ts';
 import { prepareModel } from '../runtime/precision.ts';
-import { type ComputeUsed, precisionOf } from '../runtime/precision-used.ts';
+import { type ComputeUsed, type Precision, precisionOf } from '../runtime/precision-used.ts';
 import { deviceUsed, runsInHostMemory } from '../runtime/session.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { BestSoFar } from './best-so-far.ts';
@@ -324,11 +324,12 @@ export function buildBatch(
   return { batch, tokens };
 }
 
-/** The studio adapter of the current parameters. */
+/** The studio adapter of the current parameters, trained with the base computing in `precision`. */
 export function adapterFromStates(
   run: PreparedRun,
   states: InterventionState[],
   metrics: Record<string, number>,
+  precision: Precision,
 ): StudioAdapter {
   const { config: cfg, spec } = run;
   const interventions = states.map((s) => {
@@ -364,6 +365,7 @@ export function adapterFromStates(
       activation: cfg.act === 'linear' ? null : cfg.act,
       promptTemplate: run.promptTemplate,
       dtype: 'float32',
+      precision,
       baseModel: { arch: spec.arch, fingerprint: spec.fingerprint, form: baseForm(spec) },
       datasetVersion: cfg.datasetVersion ?? run.dataset.hash.slice(0, 16),
       runId: cfg.runId,
@@ -616,11 +618,12 @@ async function trainLoop(
       ...(tracker.active ? { best: tracker.state() } : {}),
       createdAt: new Date().toISOString(),
     };
-    const adapter = adapterFromStates(run, states, {
-      step,
-      loss: lastLoss(),
-      ...(lastEval !== null ? { evalLoss: lastEval } : {}),
-    });
+    const adapter = adapterFromStates(
+      run,
+      states,
+      { step, loss: lastLoss(), ...(lastEval !== null ? { evalLoss: lastEval } : {}) },
+      precisionOf(model.spec),
+    );
     writeCheckpoint(dir, {
       adapter,
       state,
@@ -791,7 +794,12 @@ async function trainLoop(
     log(
       `keeping the best: the adapter is step ${best.step}'s (held-out loss ${best.evalLoss.toFixed(4)}${lastEval !== null && best.step !== step ? `; step ${step}'s: ${lastEval.toFixed(4)}` : ''})`,
     );
-  const adapter = adapterFromStates(run, keptBest ? tracker.statesAtBest(states) : states, finalMetrics);
+  const adapter = adapterFromStates(
+    run,
+    keptBest ? tracker.statesAtBest(states) : states,
+    finalMetrics,
+    precisionOf(model.spec),
+  );
   writeStudioAdapter(cfg.out, adapter, { asExport: config.outIsExport });
   if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter), { asExport: true });
   return {

@@ -13,6 +13,7 @@ import {
   getAdapter,
   importAdapter,
   listAdapters,
+  registerAdapter,
   removeAdapter,
   renameAdapter,
   searchAdapters,
@@ -331,5 +332,70 @@ test('import failures are specific and leave no row and no folder', () => {
       'bad-tag',
       /a tag must be 1 to 64 characters/,
     );
+  });
+});
+
+test('precision: a pyreft folder records none; a studio folder’s and its pyreft export’s carry it through', () => {
+  withLib((lib) => {
+    const py = importAdapter(lib, { path: F2L2, model: LLAMA }).adapter;
+    assert.equal(py.precision, null, 'pyreft keeps no precision: none is guessed');
+    // Absent, not null: an import made before manifests kept it hashes the same, found again.
+    assert.equal('precision' in py.manifest, false);
+    const studio = readStudioAdapter(py.path);
+    const dir = join(tmp('studio'), 'bf16');
+    writeStudioAdapter(dir, { ...studio, manifest: { ...studio.manifest, precision: 'bf16' } });
+    const a = importAdapter(lib, { path: dir, name: 'gpu' }).adapter;
+    assert.equal(a.precision, 'bf16');
+    assert.equal(getAdapter(lib, a.id).precision, 'bf16');
+    assert.deepEqual(
+      listAdapters(lib).map((x) => [x.name, x.precision]),
+      [
+        ['gpu', 'bf16'],
+        [py.name, null],
+      ],
+    );
+    assert.equal(adapterLineage(lib, a.id).adapter.precision, 'bf16');
+    // The pyreft export says it in the studio's side file only: config.json is pyvene's, unchanged.
+    const out = join(tmp('out'), 'bf16');
+    exportAdapter(lib, { adapter: a.id, out });
+    assert.equal(JSON.parse(readFileSync(join(out, SIDECAR_FILE), 'utf8')).precision, 'bf16');
+    assert.doesNotMatch(readFileSync(join(out, 'config.json'), 'utf8'), /precision/);
+    assert.equal(importAdapter(lib, { path: out, name: 'back' }).adapter.precision, 'bf16');
+    // A manifest naming something else is refused, as every other malformed field is.
+    const bad = join(tmp('studio'), 'bad');
+    writeStudioAdapter(bad, studio);
+    writeFileSync(join(bad, 'manifest.json'), JSON.stringify({ ...studio.manifest, precision: 'float32' }));
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: bad }),
+      'bad-manifest',
+      /precision "float32" must be fp32, fp16, bf16 or null/,
+    );
+  });
+});
+
+test('precision: a run’s checkpoint written before manifests kept it takes the run’s recorded one', () => {
+  withLib((lib) => {
+    const run = createRun(lib, { name: 'r' });
+    const py = importAdapter(lib, { path: F2L2, model: LLAMA }).adapter;
+    const input = { type: 'loreft', baseModelFingerprint: spec.fingerprint, runId: run.id };
+    const old = registerAdapter(lib, {
+      ...input,
+      name: 'old',
+      path: join(py.path, 'a'),
+      manifest: {},
+      precision: 'fp32',
+    });
+    assert.equal(old.precision, 'fp32');
+    const own = registerAdapter(lib, {
+      ...input,
+      name: 'own',
+      path: join(py.path, 'b'),
+      manifest: { precision: 'bf16' },
+      precision: 'fp32',
+    });
+    assert.equal(own.precision, 'bf16', 'what the adapter’s own manifest says wins');
+    const none = registerAdapter(lib, { ...input, name: 'none', path: join(py.path, 'c'), precision: null });
+    assert.equal(none.precision, null);
   });
 });

@@ -192,3 +192,36 @@ test('runs recorded before their precision was kept show none; a run after the u
     closeLibrary(lib);
   }
 });
+
+test('adapters recorded before their precision was kept take their run’s; imports and run-less ones none', () => {
+  const k = all.findIndex((m) => m.name === 'adapter_precision');
+  assert.ok(k > 0, 'the adapter_precision migration exists');
+  const partial = join(root, 'before-adapter-precision');
+  mkdirSync(partial);
+  for (const m of all.slice(0, k)) copyFileSync(m.file, join(partial, `${m.id}_${m.name}.sql`));
+  const dataDir = join(root, 'd-before-adapter-precision');
+  const db = openDatabase(dataDir, { migrationsDir: partial });
+  db.exec(V1_DATA);
+  // Adapter 1 is run 1's (bf16 recorded); 2 was imported (a content hash) from a folder naming run 1;
+  // 3 is run 2's, whose precision was not recorded; 4 came from no run.
+  db.exec(`UPDATE runs SET precision = 'bf16' WHERE id = 1;
+    INSERT INTO adapters (id, name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at, content_hash)
+      VALUES (2, 'imported', '/adapters/i', 'loreft', 'fp1', '{}', 1, 1, 50, 4, 'h'),
+             (3, 'paused', '/adapters/p', 'loreft', 'fp1', '{}', 2, 1, 50, 5, NULL),
+             (4, 'loose', '/adapters/l', 'loreft', 'fp1', '{}', NULL, NULL, 50, 6, NULL);`);
+  db.close();
+  const lib = openLibrary(dataDir);
+  try {
+    assert.deepEqual(
+      listAdapters(lib).map((a) => [a.id, a.precision]),
+      [
+        [4, null],
+        [3, null],
+        [2, null],
+        [1, 'bf16'],
+      ],
+    );
+  } finally {
+    closeLibrary(lib);
+  }
+});

@@ -417,6 +417,7 @@ export function registerRunAdapter(lib: Library, runId: number, dir: string): nu
     runId,
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dir),
+    precision: run.precision,
   });
   return id;
 }
@@ -460,6 +461,7 @@ export function keepLastCheckpoint(lib: Library, runId: number): { adapter: Adap
     datasetVersionId: run.datasetVersionId,
     sizeBytes: folderSize(dest),
     tags: ['checkpoint'],
+    precision: run.precision,
   });
   return { adapter: getAdapter(lib, id), added };
 }

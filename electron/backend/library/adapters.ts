@@ -27,6 +27,7 @@ import { ValidationError } from '../../../native-runtime/errors.ts';
 import { adapterNeedsChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
 import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
+import { isPrecision, type Precision } from '../../../native-runtime/runtime/precision-used.ts';
 import { writeTransaction } from '../db/database.ts';
 import { getDatasetVersion } from './datasets.ts';
 import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
@@ -52,6 +53,12 @@ export interface AdapterRecord {
   tags: string[];
   createdAt: number;
   /**
+   * The precision the base model computed in while it was trained (fp32, fp16, bf16), as its run
+   * recorded it; null where not known: a pyreft folder records none, nor do runs recorded before
+   * runs kept it (migration adapter_precision). Never a guess.
+   */
+  precision: Precision | null;
+  /**
    * The library model this adapter is shown against: the model its run trained on when that model is
    * still there with the same weights, else the first library model with those weights (a
    * non-demo one first). Null when no library model has them. Runs and Adapters both name it so.
@@ -71,6 +78,7 @@ interface AdapterRow {
   dataset_version_id: number | null;
   size_bytes: number | null;
   created_at: number;
+  precision: string | null;
   tags: string | null;
   base_model_id: number | null;
   base_model_name: string | null;
@@ -97,6 +105,7 @@ function toRecord(r: AdapterRow): AdapterRecord {
     sizeBytes: r.size_bytes,
     tags: parseJsonColumn<string[]>(r.tags, []),
     createdAt: r.created_at,
+    precision: isPrecision(r.precision) ? r.precision : null,
     baseModelId: r.base_model_id ?? null,
     baseModelName: r.base_model_name ?? null,
   };
@@ -114,6 +123,16 @@ export interface RegisterAdapterInput {
   tags?: string[];
   /** An import's adapterContentHash (folders.ts), by which a second import of it is found. */
   contentHash?: string | null;
+  /**
+   * What the base computed in while it was trained, where its manifest does not say (a run's checkpoint
+   * written before manifests kept it: the run's recorded precision). The manifest's wins.
+   */
+  precision?: string | null;
+}
+
+/** The precision an adapter's manifest records (studio-adapter.ts), or null where it records none. */
+export function manifestPrecision(manifest: Record<string, unknown> | undefined): Precision | null {
+  return isPrecision(manifest?.precision) ? manifest.precision : null;
 }
 
 /** Records an adapter folder written by training or import. */
@@ -122,8 +141,8 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
   const id = writeTransaction(lib.db, () => {
     const row = lib.db
       .prepare(
-        `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at, content_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO adapters (name, path, type, base_model_fingerprint, manifest_json, run_id, dataset_version_id, size_bytes, created_at, content_hash, precision)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       )
       .get(
         name,
@@ -136,6 +155,7 @@ export function registerAdapter(lib: Library, input: RegisterAdapterInput): Adap
         input.sizeBytes ?? null,
         Date.now(),
         input.contentHash ?? null,
+        manifestPrecision(input.manifest) ?? (isPrecision(input.precision) ? input.precision : null),
       ) as { id: number };
     const tag = lib.db.prepare('INSERT OR IGNORE INTO adapter_tags (adapter_id, tag) VALUES (?, ?)');
     for (const t of tagsToAdd(input.tags ?? [])) tag.run(row.id, t);
