@@ -198,6 +198,15 @@ function fittedWidths(widths: number[], fit: TableFit): number[] {
   return fitted;
 }
 
+/**
+ * When something was made, in UTC as formatTime says it, as `ls -l` shortens a date: this year's to
+ * the minute without the year (12-07 13:28), an older one's by its date (2025-12-07).
+ */
+export function shortTime(ms: number, now = Date.now()): string {
+  const full = formatTime(ms); // 2026-12-07 13:28:32
+  return full.slice(0, 4) === formatTime(now).slice(0, 4) ? full.slice(5, 16) : full.slice(0, 10);
+}
+
 export function formatCount(n: number | null | undefined): string {
   if (n == null) return '-';
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;

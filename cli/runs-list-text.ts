@@ -7,7 +7,7 @@
 import type { RunRecord } from '../electron/backend/library/runs.ts';
 import { oneLineVisible } from '../native-runtime/control-characters.ts';
 import { runDevice } from '../native-runtime/runtime/device-choice.ts';
-import { formatTime, table } from './command.ts';
+import { shortTime, table } from './command.ts';
 
 export function runsListText(runs: RunRecord[], now = Date.now()): string {
   const sweeps = runs.some((r) => r.sweepId !== null);
@@ -45,13 +45,4 @@ export function runsListText(runs: RunRecord[], now = Date.now()): string {
     ...(fallback ? ['DEVICE *: not the device asked for; runs show ID says which and why'] : []),
   ];
   return [text, ...notes].join('\n');
-}
-
-/**
- * When a run was created, in UTC as formatTime says it, as `ls -l` shortens a date: this year's to
- * the minute without the year (12-07 13:28), an older one's by its date (2025-12-07).
- */
-function shortTime(ms: number, now: number): string {
-  const full = formatTime(ms); // 2026-12-07 13:28:32
-  return full.slice(0, 4) === formatTime(now).slice(0, 4) ? full.slice(5, 16) : full.slice(0, 10);
 }

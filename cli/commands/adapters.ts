@@ -17,25 +17,31 @@ import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts'
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
-import { type Command, formatBytes, formatTime, nextCommand, table } from '../command.ts';
+import { type Command, formatBytes, formatTime, nextCommand, shortTime, table } from '../command.ts';
 
 /** A base model's fingerprint as the tables and `show` print it: enough to tell, and to pass as --base-model. */
 const shortFingerprint = (fingerprint: string): string => fingerprint.slice(0, 12);
 
-function adapterTable(adapters: AdapterRecord[]): string {
+/**
+ * Adapters at 80 columns, as `runs list` keeps to: the name, then the tags, take the width the short
+ * columns leave and are cut with an ellipsis (`adapters show ID` and --json have them whole).
+ * PRECISION is what the base computed in while it was trained, "-" where not known (imports).
+ */
+function adapterTable(adapters: AdapterRecord[], now = Date.now()): string {
   return adapters.length
     ? table(
-        ['ID', 'NAME', 'TYPE', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
+        ['ID', 'NAME', 'TYPE', 'PRECISION', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
         adapters.map((a) => [
-          a.id,
+          String(a.id),
           a.name,
           a.type,
+          a.precision ?? '-',
           shortFingerprint(a.baseModelFingerprint),
           a.tags.join(',') || '-',
           formatBytes(a.sizeBytes),
-          formatTime(a.createdAt),
+          shortTime(a.createdAt, now),
         ]),
-        { shrink: [1, 4] }, // the name and the tags: `adapters show ID` has them whole
+        { shrink: [1, 5] }, // the name and the tags: `adapters show ID` has them whole
       )
     : 'no adapters match';
 }
@@ -147,6 +153,8 @@ export const adaptersCommands: Command[] = [
           `layers: ${l.layers.join(', ') || '-'}  positions: ${l.positions ?? '-'}  rank: ${l.rank ?? '-'}  interventions: ${l.interventions}`,
           `run: ${l.run ? `${l.run.id}${l.run.name ? ` "${l.run.name}"` : ''} (${l.run.status}${l.run.lastLoss != null ? `, last loss ${l.run.lastLoss.toPrecision(4)}` : ''})` : (l.runRef ?? '-')}`,
           `dataset: ${l.dataset ? `${l.dataset.name} v${l.dataset.version} (${plural(l.dataset.rowCount, 'row')})` : (l.datasetVersion ?? '-')}`,
+          // What the base computed in while it was trained; an import records none (never guessed).
+          `precision: ${a.precision ?? 'not recorded'}`,
           `metrics: ${metricsText(l.metrics)}`,
           `tags: ${a.tags.join(', ') || '-'}`,
           `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,

@@ -205,6 +205,14 @@ describe('reft-studio train', () => {
     assert.ok(a, 'the adapter is in the library');
     assert.equal(a.path, j.adapter);
     assert.equal(readStudioAdapter(a.path).manifest.positions, 'l1');
+    // What the base computed in, as the run recorded it: in the manifest, --json, list and show.
+    assert.equal(s.precision, 'fp32');
+    assert.equal(readStudioAdapter(a.path).manifest.precision, 'fp32');
+    assert.equal(a.precision, 'fp32');
+    assert.match(run('adapters', 'show', String(a.id)).stdout, /^precision: fp32$/m);
+    const listed = run('adapters', 'list').stdout.split('\n');
+    assert.match(listed[0], / PRECISION /);
+    assert.match(listed.find((l) => l.startsWith(`${a.id} `)) ?? '', / fp32 /);
 
     // The same folder again reuses the library's model; a dataset id trains on its latest version.
     const models = JSON.parse(run('models', 'list', '--json').stdout).models.filter(
