@@ -2,7 +2,7 @@
 // folder and a zip by upload, rename, the base model named as on the Runs page when two library
 // models share the weights, lineage metrics for people, export as a downloaded zip (pyreft and the
 // scale-out bundle) and into a folder (an absolute path; a relative one is refused), with a truthful
-// note and the pyreft snippet; Escape closes the detail; an evaluation counted and stopped from the
+// note and the pyreft snippet; the precision trained in (— for an import); Escape closes the detail; an evaluation counted and stopped from the
 // panel, and one queued behind another said to be queued. Screenshots under tests/e2e/screenshots/.
 
 import assert from 'node:assert/strict';
@@ -142,6 +142,14 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
       metrics,
       /^Final loss \d\.\d{1,4} · Steps 4 · Epochs [\d.]+ · Training examples 12 · Tokens\/s [\d,]+$/,
     );
+    // What the base computed in while it trained (the CPU: fp32), in its row and its detail; an
+    // imported pyreft folder records none and says so, never a guess.
+    assert.equal(await page.getByTestId(`adapter-precision-${trainedId}`).textContent(), 'precision fp32');
+    assert.equal(await detail.getByTestId('lineage-precision').textContent(), 'fp32');
+    const imported = page
+      .locator('tr', { hasText: 'my-pyreft' })
+      .locator('[data-testid^="adapter-precision-"]');
+    assert.equal(await imported.textContent(), 'precision —');
 
     const exp = detail.getByTestId('adapter-export');
     const downloading = page.waitForEvent('download');
