@@ -57,7 +57,7 @@ export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterEx
       exact: r.exact,
       note: r.exact
         ? 'The pyreft files this adapter was imported from, byte for byte, plus reft_studio.json (its positions and base model).'
-        : "pyreft's layout (config.json and one intkey_*.bin per intervention) holding this adapter's parameters, plus reft_studio.json (its positions and base model).",
+        : "pyreft's layout (config.json and one intkey_*.bin per intervention) holding this adapter's parameters, plus reft_studio.json (its positions, base model and, where recorded, the precision it was trained in).",
     };
   }
   if (job.format === 'studio') {
