@@ -25,12 +25,13 @@ const shortFingerprint = (fingerprint: string): string => fingerprint.slice(0, 1
 /**
  * Adapters at 80 columns, as `runs list` keeps to: the name, then the tags, take the width the short
  * columns leave and are cut with an ellipsis (`adapters show ID` and --json have them whole).
- * PRECISION is what the base computed in while it was trained, "-" where not known (imports).
+ * DTYPE is the precision the base computed in while it was trained, named as `train --dtype` names
+ * them (auto may have fallen back); "-" where not known (imports).
  */
 function adapterTable(adapters: AdapterRecord[], now = Date.now()): string {
   return adapters.length
     ? table(
-        ['ID', 'NAME', 'TYPE', 'PRECISION', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
+        ['ID', 'NAME', 'TYPE', 'DTYPE', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
         adapters.map((a) => [
           String(a.id),
           a.name,
@@ -41,7 +42,9 @@ function adapterTable(adapters: AdapterRecord[], now = Date.now()): string {
           formatBytes(a.sizeBytes),
           shortTime(a.createdAt, now),
         ]),
-        { shrink: [1, 5] }, // the name and the tags: `adapters show ID` has them whole
+        // The name and the tags give way (`adapters show ID` has them whole), down to 10 columns each:
+        // at the usual 12, a row with long name and tags was 81 wide.
+        { shrink: [1, 5], min: 10 },
       )
     : 'no adapters match';
 }

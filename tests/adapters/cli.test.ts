@@ -317,7 +317,7 @@ test('export --out through a file names that file as "not a folder", not "alread
   assert.equal(readFileSync(file, 'utf8'), 'kept\n');
 });
 
-test('adapters list fits 80 columns with PRECISION; an import says none ("-", null, "not recorded")', async () => {
+test('adapters list fits 80 columns with DTYPE; an import says none ("-", null, "not recorded")', async () => {
   // A long name and tags cut with an ellipsis: with the precision beside them the row was wider.
   const dir = join(root, 'precision');
   const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
@@ -338,9 +338,9 @@ test('adapters list fits 80 columns with PRECISION; an import says none ("-", nu
   assert.equal(json(imp.stdout).adapter.precision, null);
   const listed = await run('adapters', 'list');
   const lines = listed.stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^ID +NAME +TYPE +PRECISION +BASE MODEL +TAGS +SIZE +CREATED$/);
+  assert.match(lines[0], /^ID +NAME +TYPE +DTYPE +BASE MODEL +TAGS +SIZE +CREATED$/);
   for (const line of lines) assert.ok(Array.from(line).length <= 80, `${Array.from(line).length}: ${line}`);
-  assert.match(lines[1], new RegExp(`^${id} +a pirate per\\S*… +loreft +- +[0-9a-f]{12} `));
+  assert.match(lines[1], new RegExp(`^${id} +a pirate p\\S*… +loreft +- +[0-9a-f]{12} `));
   const listedJson = json((await run('adapters', 'list', '--json')).stdout);
   assert.equal(listedJson.adapters[0].name, name, '--json has the name whole');
   assert.equal(listedJson.adapters[0].precision, null);

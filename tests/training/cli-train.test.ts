@@ -211,7 +211,7 @@ describe('reft-studio train', () => {
     assert.equal(a.precision, 'fp32');
     assert.match(run('adapters', 'show', String(a.id)).stdout, /^precision: fp32$/m);
     const listed = run('adapters', 'list').stdout.split('\n');
-    assert.match(listed[0], / PRECISION /);
+    assert.match(listed[0], / DTYPE /);
     assert.match(listed.find((l) => l.startsWith(`${a.id} `)) ?? '', / fp32 /);
 
     // The same folder again reuses the library's model; a dataset id trains on its latest version.
