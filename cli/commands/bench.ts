@@ -217,9 +217,9 @@ async function measureUntilStopped(
   const sampler = s.device === 'cpu' ? null : new GpuMemorySampler(chosenGpuIndex());
   const sampling = !!sampler?.start() && (await sampler.ready());
   const steps: { task: CountTask | null } = { task: null };
-  const onStep: BenchProgress = (done, total) => {
+  const onStep: BenchProgress = (done, total, perS) => {
     steps.task ??= ctx.progress.count({ label: `bench ${what}`, unit, total });
-    steps.task.update(done, total);
+    steps.task.update(done, total, perS);
   };
   try {
     // The session opens and the warm-up runs before the first timed step is counted (the count starts

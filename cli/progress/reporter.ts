@@ -62,8 +62,12 @@ export interface TransferTask {
 }
 
 export interface CountTask {
-  /** Units done so far (absolute), and the total when it becomes known. */
-  update(done: number, total?: number | null): void;
+  /**
+   * Units done so far (absolute), and the total when it becomes known. `perS`: a rate the caller
+   * timed itself, shown instead of the reporter's estimate (whole milliseconds over the last 5 s), so
+   * a line can state exactly the figure the command then reports.
+   */
+  update(done: number, total?: number | null, perS?: number): void;
   done(): void;
 }
 
@@ -343,10 +347,10 @@ export function createReporter(o: ReporterOptions): Reporter {
         elapsedS: 0,
       });
       return {
-        update(done, newTotal) {
+        update(done, newTotal, measured) {
           const t = newTotal === undefined ? (v.event as { total: number | null }).total : newTotal;
           rate.push(now(), done);
-          const perS = rate.perS();
+          const perS = measured ?? rate.perS();
           v.event = {
             event: 'progress',
             kind: 'count',

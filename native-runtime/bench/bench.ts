@@ -42,9 +42,10 @@ export interface BenchResult {
 
 /**
  * Progress of a bench: timed steps done out of `steps` (0 once the untimed warm-up is over, so the
- * warm-up is never counted as a step); tokens for decode.
+ * warm-up is never counted as a step); tokens for decode, with `perS` the decode rate so far,
+ * measured as its result's `tokens_per_s` is.
  */
-export type BenchProgress = (done: number, total: number) => void;
+export type BenchProgress = (done: number, total: number, perS?: number) => void;
 
 /**
  * CPU time this process spent since `c0` (ms, all threads). On a shared machine wall time swings with
@@ -198,6 +199,11 @@ export async function benchDecode(
     chunk: o.chunk,
   });
   let rssPeak = 0;
+  // Decode speed as the anchors (pyreft) count it: the cached steps after the first new token, which
+  // the prefill pass makes, per token. The progress lines' rate and the result both come from these
+  // clock readings, so the last line states the result.
+  let firstAt = 0;
+  let lastAt = 0;
   let tokens = 0;
   const c0 = process.cpuUsage();
   const r = await gen.generate([prompt], {
@@ -206,8 +212,10 @@ export async function benchDecode(
     eosTokenIds: [],
     chunk: o.chunk,
     onToken: () => {
+      lastAt = performance.now();
+      if (++tokens === 1) firstAt = lastAt;
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-      o.onStep?.(++tokens, N);
+      o.onStep?.(tokens, N, tokens > 1 ? ((tokens - 1) * 1000) / (lastAt - firstAt) : undefined);
     },
   });
   // What the model costs while generating: peak RSS minus the process before loading it (Node, ORT's
@@ -217,9 +225,9 @@ export async function benchDecode(
   const formBytes = spec.base?.dir
     ? spec.weights.headers.reduce((a, h) => a + h.fileSize, 0)
     : weightBytesF32;
-  // The first new token comes from the prefill pass; decode speed counts the cached steps only.
   const decodeSteps = r.newTokens - 1;
-  const ms = r.decodeMs / Math.max(1, decodeSteps);
+  // One new token has no cached step: its time per token is the generator's (prefill to the end).
+  const ms = decodeSteps > 0 ? (lastAt - firstAt) / decodeSteps : r.decodeMs;
   // Nodes a token runs in the in-graph loop (the generator's graph has one unless the base is
   // quantized on the CPU; chunk 1 does not use it): time per node says whether kernel launches bound
   // decoding.
