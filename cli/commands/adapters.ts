@@ -75,7 +75,9 @@ function evaluationTable(
     formatTime(e.createdAt),
     Object.keys(e.metrics).length ? metricsText(e.metrics) : (e.error ?? '-'),
   ]);
-  return `evaluations:\n${table(['ID', 'KIND', 'STATUS', 'DATA', 'EXAMPLES', 'CREATED', 'RESULT'], rows, { shrink: [3] })}`;
+  // Not fitted to 80 columns: this is `show`, the detail view, where the data's name and the metrics
+  // are read whole (cut to fit, DATA was "dataset “De…" beside a line of metrics).
+  return `evaluations:\n${table(['ID', 'KIND', 'STATUS', 'DATA', 'EXAMPLES', 'CREATED', 'RESULT'], rows)}`;
 }
 
 export const adaptersCommands: Command[] = [

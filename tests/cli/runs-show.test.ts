@@ -249,7 +249,7 @@ test('a library from the first schema, upgraded: its runs show without a hole', 
   assertReadable(two.out);
   assert.match(
     two.out,
-    /^run 2: interrupted\ninterrupted at step 0\nstart it again with:\n  reft-studio runs resume 2 /,
+    /^run 2: interrupted\ninterrupted at step 0\nstart it again with:\n {2}reft-studio runs resume 2 /,
   );
   assert.match(two.out, /^configuration: none recorded$/m);
   assert.match(two.out, /^model: removed from the library$/m);
