@@ -7,6 +7,7 @@
 // --json output is left alone (JSON.stringify already escapes C0 controls for the programs reading it).
 
 import { visibleControls } from '../native-runtime/control-characters.ts';
+import { displayWidth, fittingLength } from './display-width.ts';
 
 /** A writer that passes text on with its control characters made visible. */
 export function visibleWriter(write: (s: string) => void): (s: string) => void {
@@ -14,14 +15,13 @@ export function visibleWriter(write: (s: string) => void): (s: string) => void {
 }
 
 /**
- * `text` cut after `max` characters with a marker saying how long it is (the stored text stays whole):
- * a 20 MB prompt or a long model answer would otherwise flood the terminal. Characters are code
- * points: a cut by UTF-16 units could split an emoji's surrogate pair, left as a lone half.
+ * `text` cut after `max` terminal columns with a marker saying how long it is (the stored text stays
+ * whole): a 20 MB prompt or a long model answer would otherwise flood the terminal. Columns are
+ * display-width.ts's: a CJK character or an emoji takes two, and the cut falls between grapheme
+ * clusters, never inside an emoji or a surrogate pair. The length in the marker is in code points.
  */
 export function cutText(text: string, max: number): string {
-  if (text.length <= max) return text; // never more code points than units
-  let end = 0;
-  for (let n = 0; n < max && end < text.length; n++) end += isPairAt(text, end) ? 2 : 1;
+  const end = fittingLength(text, max);
   if (end >= text.length) return text;
   // Counting pairs walks the text: a 20 MB answer without any is told so by one native search.
   let chars = text.length;
@@ -38,26 +38,28 @@ function isPairAt(text: string, i: number): boolean {
 }
 
 /**
- * One line of text as lines of at most `width` characters: broken at the last space that fits, or
- * within a word where none does (a folder path); the first line starts with `first`, the others with
- * `hanging`. An empty text is one empty line. Characters are code points, as cutText counts them: a
- * break by UTF-16 units could split an emoji's surrogate pair across two lines.
+ * One line of text as lines of at most `width` terminal columns: broken at the last space that fits,
+ * or within a word where none does (a folder path, a CJK sentence); the first line starts with
+ * `first`, the others with `hanging`. An empty text is one empty line. Columns and breaks are
+ * display-width.ts's, as cutText's: a break never splits a grapheme cluster (an emoji, an accented
+ * letter), and a cluster wider than the room left (a CJK character in one column) goes on a line alone.
  */
 export function wrapText(text: string, width: number, hanging = '', first = ''): string[] {
-  const chars = Array.from(text);
   const lines: string[] = [];
-  let start = 0; // the first character not yet on a line
+  let rest = text; // what is not yet on a line
   let indent = first;
-  while (indent.length + chars.length - start > width) {
-    const room = Math.max(1, width - indent.length);
-    let cut = start + room;
-    while (cut > start && chars[cut] !== ' ') cut--; // the last space that fits, not a leading one
-    if (cut === start) cut = start + room;
-    lines.push(indent + chars.slice(start, cut).join('').trimEnd());
-    start = cut;
-    while (chars[start]?.trim() === '') start++; // the next line starts at a word (trimStart)
+  for (;;) {
+    const room = Math.max(1, width - displayWidth(indent));
+    const fits = fittingLength(rest, room);
+    if (fits === rest.length) break; // the rest fits on this line
+    const space = rest.lastIndexOf(' ', fits); // the last space that fits, not a leading one
+    // A cluster takes at most two columns: the first one, and what joins it, fits in two.
+    const cut = space > 0 ? space : fits || fittingLength(rest, 2);
+    if (cut === rest.length) break; // one wide cluster left, on this line alone
+    lines.push(indent + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart(); // the next line starts at a word
     indent = hanging;
   }
-  lines.push(indent + chars.slice(start).join(''));
+  lines.push(indent + rest);
   return lines;
 }
