@@ -24,7 +24,7 @@ export type ArgValues = Record<string, string | boolean | string[] | undefined>;
 export const GLOBAL_OPTIONS = {
   json: {
     type: 'boolean',
-    description: 'machine-readable output on stdout (long commands: one JSON event per line)',
+    description: 'one JSON object on stdout (long commands: progress as JSON lines on stderr)',
   },
   quiet: { type: 'boolean', short: 'q', description: 'no progress bar, progress lines or notes' },
   'data-dir': {

@@ -1,9 +1,9 @@
 // The shape of one CLI command and the helpers every command uses: output in people or --json form,
 // the progress reporter (cli/progress/reporter.ts) and opening the library in the data folder.
 //
-// --json: a short command prints exactly one JSON object on stdout. A streaming command (`stream:
-// true`: train, runs resume, downloads) prints NDJSON events on stdout instead, the last one
-// {"event":"result", ...the same fields at the top level} (or {"event":"error", ...}).
+// --json: every command prints exactly one JSON object on stdout, its result (docs/cli.md). A
+// streaming command (`stream: true`: train, runs resume, models download, runtime install) also
+// streams its progress as JSON events, one a line, on stderr (electron/backend/jobs/progress-events.ts).
 
 import { readOnlyReason } from '../electron/backend/db/database.ts';
 import { seedDemo } from '../electron/backend/library/demo.ts';
@@ -25,11 +25,11 @@ export interface CommandContext {
   /** --quiet: no progress and no notes; results and errors still print. */
   quiet: boolean;
   dataDir: string;
-  /** Progress and notes of long work: a live bar, plain lines, NDJSON events or nothing. */
+  /** Progress and notes of long work: a live bar, plain lines, JSON-lines events or nothing (stderr). */
   progress: Reporter;
   /**
-   * Prints the command's result (ending the progress display first): `json` as one object with
-   * --json (as the final result event on a streaming command), else the `human` text.
+   * Prints the command's result (ending the progress display first): `json` as the one object on
+   * stdout with --json, else the `human` text.
    */
   print(json: Record<string, unknown>, human: () => string): void;
   /** Opens the library for the duration of fn. */
@@ -46,7 +46,7 @@ export interface Command {
   options?: OptionSpec;
   /** Command lines shown under "examples:" in --help, without the leading `reft-studio`. */
   examples: string[];
-  /** Long work whose --json output is a stream of NDJSON events ending with the result. */
+  /** Long work whose progress, with --json, is a stream of JSON-lines events on stderr. */
   stream?: boolean;
   /** Returns the exit code (default 0). Throw ReftErrors for failures. */
   run(ctx: CommandContext): Promise<number | undefined> | number | undefined;
@@ -77,12 +77,10 @@ export function makeContext(
 ): CommandContext & { printed: boolean } {
   const json = values.json === true;
   const quiet = values.quiet === true;
-  const stream = json && opts.stream === true;
   const dataDir = resolveDataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined);
   const progress = createReporter({
     mode: progressMode(json, opts.stream === true, quiet, out.tty !== undefined),
     write: out.stderr,
-    writeEvent: out.stdout,
     quiet,
     stream: out.tty,
     color: colorAllowed(),
@@ -107,8 +105,7 @@ export function makeContext(
       ctx.printed = true;
       sayReadOnly();
       progress.close();
-      if (stream) out.stdout(`${JSON.stringify({ event: 'result', ...obj })}\n`);
-      else out.stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
+      out.stdout(json ? `${JSON.stringify(obj)}\n` : `${human().replace(/\n?$/, '\n')}`);
     },
     async withLibrary<T>(fn: (lib: Library) => T | Promise<T>): Promise<T> {
       // The whole file is checked once a day, not at each command (db/file-check.ts).

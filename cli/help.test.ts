@@ -65,7 +65,10 @@ test('value placeholders: --rank R, --layers all|2;10;18; none for a switch', as
   assert.match(r.stdout, /^ {2}--rank R +\S/m);
   assert.match(r.stdout, /^ {2}--layers all\|2;10;18 +\S/m);
   assert.match(r.stdout, /^ {2}--share-weights +[A-Za-z]/m);
-  assert.match(r.stdout, /With --json: one JSON event per line on stdout/);
+  assert.match(
+    r.stdout,
+    /With --json: the result as one JSON object on stdout, and the progress as JSON events/,
+  );
 });
 
 test('--version: the package version, also as one JSON object', async () => {

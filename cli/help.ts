@@ -43,7 +43,11 @@ export function commandHelp(c: Command): string {
     c.examples.length > 1 ? 'examples:' : 'example:',
     ...c.examples.map((e) => `  reft-studio ${e}`),
     ...(c.stream
-      ? ['', 'With --json: one JSON event per line on stdout, the last one {"event":"result", ...}.']
+      ? [
+          '',
+          'With --json: the result as one JSON object on stdout, and the progress as JSON events',
+          '(one per line) on stderr.',
+        ]
       : []),
     '',
     `exit codes: ${EXIT_CODES}`,

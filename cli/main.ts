@@ -1,9 +1,8 @@
 // `reft-studio` command line entry: main(argv) finds the command, parses its flags and runs it.
-// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr), except
-// on streaming commands (Command.stream: train, runs resume, downloads), where it prints NDJSON
-// events ending with {"event":"result", ...}. A failure prints one line `error: <message>` on stderr,
-// no stack trace; with --json also {"error": {type, code, message}} (plus `details`, such as a refused
-// file's columns, where the error has some; streaming: {"event":"error", "error": ...}). Exit codes:
+// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr; a
+// streaming command's progress too, as JSON-lines events: Command.stream). A failure prints one line
+// `error: <message>` on stderr, no stack trace; with --json the one object is {"error": {type, code,
+// message}} (plus `details`, such as a refused file's columns, where the error has some). Exit codes:
 // 0 done, 1 error, 2 bad usage (what the command line alone shows to be wrong: UsageError, also for
 // a library check of a value, cli/args.ts checkArgument), 130 interrupted (Ctrl-C), 137 killed by
 // the tokenization watchdog (below); help.ts EXIT_CODES says them in --help.
@@ -96,41 +95,37 @@ function versionText(json: boolean): string {
 }
 
 /**
- * A reader that goes away (`reft-studio train --json | head -1`, `generate … | head -c 10`) makes the
- * next write to stdout fail with EPIPE, which Node raises as an unhandled 'error' event: a stack
- * trace, and a run cut off wherever it was. Instead it counts as one Ctrl-C at that moment, and the
- * rest of the output is dropped. Work that takes Ctrl-C over (cli/interrupt.ts; training pauses at
- * the end of the step with a checkpoint, so `runs resume` continues it) hears it and stops cleanly.
- * Where nothing listens, a Ctrl-C would have ended the process at once (Node's default: a quick
- * command, `generate`, a training's memory-check count, with nothing recorded yet), and so does
- * this, quietly: without it the work went on to its end with nobody reading. Work already done (a
- * training in its last seconds, writing --out and its summary) finishes quietly too, exit 0.
+ * A reader that goes away (`generate … | head -c 10`) makes the next write fail with EPIPE, which Node raises as an unhandled
+ * 'error' event: a stack trace, and a run cut off wherever it was. Instead it counts as one Ctrl-C at
+ * that moment, and the rest of that output is dropped. Work that takes Ctrl-C over (cli/interrupt.ts;
+ * training pauses at the end of the step with a checkpoint, so `runs resume` continues it) hears it
+ * and stops cleanly. Where nothing listens, a Ctrl-C would have ended the process at once (Node's
+ * default: a quick command, `generate`, a training's memory-check count, with nothing recorded yet),
+ * and so does this, quietly: without it the work went on to its end with nobody reading. Work already
+ * done (a training in its last seconds, writing --out and its summary) finishes quietly too, exit 0.
  */
-function processStdout(stderr: (s: string) => void): (s: string) => void {
-  let closed = false;
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (closed) return;
-    closed = true;
-    if (process.listenerCount('SIGINT') === 0) process.exit(EXIT_INTERRUPTED);
-    // The work is done and took Ctrl-C over only for the grace period: it finishes (--out written,
-    // its result dropped), with no note of a stop that does not come.
-    if (!ctrlCActedOn()) return;
-    stderr(`note: the output was closed (${e.code ?? e.message}); stopping as for Ctrl-C\n`);
-    process.emit('SIGINT', 'SIGINT');
-  });
-  return (s) => {
-    if (!closed) process.stdout.write(s);
-  };
+function readerGone(e: NodeJS.ErrnoException, say: (s: string) => void): void {
+  if (process.listenerCount('SIGINT') === 0) process.exit(EXIT_INTERRUPTED);
+  // The work is done and took Ctrl-C over only for the grace period: it finishes (--out written,
+  // its result dropped), with no note of a stop that does not come.
+  if (!ctrlCActedOn()) return;
+  say(`note: the output was closed (${e.code ?? e.message}); stopping as for Ctrl-C\n`);
+  process.emit('SIGINT', 'SIGINT');
 }
 
-/** stderr as the process has it; a closed one (`2>&1 | head`) drops what is left instead of crashing. */
-function processStderr(): (s: string) => void {
+/** A write to `stream` that stops writing once its reader went away, and then calls `gone` once. */
+function closableWriter(
+  stream: NodeJS.WriteStream,
+  gone: (e: NodeJS.ErrnoException) => void,
+): (s: string) => void {
   let closed = false;
-  process.stderr.on('error', () => {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (closed) return;
     closed = true;
+    gone(e);
   });
   return (s) => {
-    if (!closed) process.stderr.write(s);
+    if (!closed) stream.write(s);
   };
 }
 
@@ -138,12 +133,12 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const wantsJson = argv.includes('--json');
   // What is printed for people shows control characters from files and models (terminal-text.ts);
   // --json on stdout stays exact for the programs that read it.
-  const stderr = visibleWriter(io.stderr ?? processStderr());
-  const rawStdout = io.stdout ?? processStdout(stderr);
+  // A closed stderr (`2>&1 | head`) drops what is left instead of crashing.
+  const stderr = visibleWriter(io.stderr ?? closableWriter(process.stderr, () => {}));
+  const rawStdout = io.stdout ?? closableWriter(process.stdout, (e) => readerGone(e, stderr));
   const stdout = wantsJson ? rawStdout : visibleWriter(rawStdout);
   // The live bar needs the real terminal; output captured by a caller is never one.
   const tty = !io.stderr && process.stderr.isTTY ? process.stderr : undefined;
-  let streaming = false;
   let command: string | undefined;
   let ctx: ReturnType<typeof makeContext> | undefined;
   /** What a failure prints: its line on stderr and, with --json, its object on stdout. */
@@ -157,7 +152,7 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       ...plain,
       message: plain.message + mapHint(plain.details) + badRowsHint(plain, command, ctx?.values),
     };
-    const json = JSON.stringify(streaming ? { event: 'error', error: w } : { error: w });
+    const json = JSON.stringify({ error: w });
     return { line: `error: ${w.message}\n`, json: wantsJson ? `${json}\n` : null };
   };
   const fail = (err: unknown, code: number): number => {
@@ -229,7 +224,6 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       stdout(`${commandHelp(cmd)}\n`);
       return 0;
     }
-    streaming = cmd.stream === true && wantsJson;
     const most = positionalLimit(cmd.usage, cmd.name);
     const { values, positionals } = parseCommandArgs(found.rest, cmd.options, most > 0);
     if (positionals.length > most)
@@ -248,7 +242,7 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
       });
     const code = (await cmd.run(ctx)) ?? 0;
     ctx.progress.close();
-    if (ctx.json && !ctx.printed) stdout(streaming ? '{"event":"result"}\n' : '{}\n');
+    if (ctx.json && !ctx.printed) stdout('{}\n');
     return code;
   } catch (e) {
     // The bar's last frame stays; the error line goes below it.

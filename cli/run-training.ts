@@ -228,12 +228,12 @@ export function writeOutFolders(adapter: string, f: OutFolders): string {
 }
 
 /**
- * Prints how a paused/interrupted/cancelled run ended and returns exit code 130. The result event
- * (or the one --json object) carries status, the last checkpoint and the resume command.
+ * Prints how a paused/interrupted/cancelled run ended and returns exit code 130. The one --json
+ * object carries status, the last step and its loss, the last checkpoint and the resume command.
  */
 export function printStopped(
   ctx: CommandContext,
-  run: Pick<RunBesidesMetrics, 'id' | 'checkpoints' | 'lastStep' | 'totalSteps'>,
+  run: Pick<RunBesidesMetrics, 'id' | 'checkpoints' | 'lastStep' | 'lastLoss' | 'totalSteps'>,
   outcome: RunOutcome,
   out?: string,
 ): number {
@@ -246,6 +246,8 @@ export function printStopped(
       runId: run.id,
       step: run.lastStep ?? 0,
       totalSteps: run.totalSteps,
+      // The last step's loss, as `runs show --json` has it (null before the first step).
+      lastLoss: run.lastLoss,
       checkpoint: ck ? { step: ck.step, dir: ck.path } : null,
       resume,
     },

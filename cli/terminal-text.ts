@@ -15,6 +15,19 @@ export function visibleWriter(write: (s: string) => void): (s: string) => void {
 }
 
 /**
+ * `value` as one line of JSON that stays valid JSON through visibleWriter and is safe on a terminal:
+ * JSON.stringify escapes C0 controls but leaves DEL and the C1 controls raw, which visibleWriter would
+ * turn into `\xNN` (not JSON); escaped as `\u00NN` they mean the same and nothing is left to act on.
+ * For the JSON events a streaming command writes to stderr with --json.
+ */
+export function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
  * `text` cut after `max` terminal columns with a marker saying how long it is (the stored text stays
  * whole): a 20 MB prompt or a long model answer would otherwise flood the terminal. Columns are
  * display-width.ts's: a CJK character or an emoji takes two, and the cut falls between grapheme

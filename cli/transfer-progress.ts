@@ -1,6 +1,6 @@
 // Progress of a model download, through the CLI's progress reporter (cli/progress/reporter.ts): a
 // transfer task in bytes for the whole download (a bar on a terminal, interval lines in a log,
-// NDJSON events with --json), notes above it.
+// JSON-lines events on stderr with --json), notes above it.
 
 import type { DownloadProgress } from '../electron/backend/hub/download.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';

@@ -1,7 +1,8 @@
 // `reft-studio runs list|show|logs|resume|cancel`: training runs recorded in the library. `runs resume`
 // continues a paused or interrupted run from its last checkpoint in this process (the same
 // jobs/run-execution.ts code the studio uses, cli/run-training.ts), with the live progress of `train`;
-// with --json it streams NDJSON events ending with the result (the run's fields and `outcome`).
+// with --json its progress streams as JSON-lines events on stderr and its result (the run's fields
+// and `outcome`) is the one object on stdout.
 // `runs logs` prints the run's log (library/run-logs.ts, what the Runs page's Log tab shows); with
 // --follow it polls the file for new lines until the run stops, wherever it runs (the studio, another
 // CLI).

@@ -3,8 +3,9 @@
 // cli/run-training.ts). --model is a library id or a folder (added if new), --data a library id (its
 // latest version) or a file (imported as a dataset); metrics are stored per step and the adapter is
 // registered on completion; --out also writes the adapter folder there. Progress goes through the
-// reporter: a live bar on a terminal, interval lines otherwise, NDJSON events with --json (the last
-// one {"event":"result", status, runId, adapterId, adapter, steps, finalLoss, …}).
+// reporter: a live bar on a terminal, interval lines otherwise, JSON-lines events on stderr with
+// --json, whose one object on stdout is the result ({status, runId, adapterId, adapter, steps,
+// finalLoss, …}; a stopped run's status, step, lastLoss, checkpoint and resume command).
 // Ctrl-C pauses at the end of the step with a checkpoint (twice within 2 s: stops at once); the run
 // stays resumable with `reft-studio runs resume ID` and the exit code is 130.
 // `--resume CKPT` continues a checkpoint folder outside the library with its stored configuration

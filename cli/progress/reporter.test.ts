@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StreamEvent, TrainProgress } from '../../electron/backend/jobs/progress-events.ts';
+import { visibleWriter } from '../terminal-text.ts';
 import { BarSink } from './bar.ts';
 import { fitFields, formatClock, formatDuration } from './format.ts';
 import { createReporter, type TaskView } from './reporter.ts';
@@ -59,13 +60,12 @@ test('lines: a stop between intervals still prints the step it stopped at; slow 
   );
 });
 
-test('events: every training step, transfers throttled to 250 ms plus the last, then the result', () => {
+test('events: every training step, transfers throttled to 250 ms plus the last', () => {
   const events: StreamEvent[] = [];
   const c = clock();
   const r = createReporter({
     mode: 'events',
-    write: () => assert.fail('nothing on stderr in events mode'),
-    writeEvent: (s) => {
+    write: (s) => {
       assert.ok(s.endsWith('\n'));
       events.push(JSON.parse(s));
     },
@@ -111,9 +111,8 @@ test("a run's device: an event in the stream (not with --quiet), no line for peo
     precision: 'fp32',
   } as const;
   const seen = { events: [] as string[], quiet: [] as string[], lines: [] as string[] };
-  createReporter({ mode: 'events', write: assert.fail, writeEvent: (s) => seen.events.push(s) }).device(d);
-  const quiet = { mode: 'events', write: assert.fail, quiet: true } as const;
-  createReporter({ ...quiet, writeEvent: (s) => seen.quiet.push(s) }).device(d);
+  createReporter({ mode: 'events', write: (s) => seen.events.push(s) }).device(d);
+  createReporter({ mode: 'events', write: (s) => seen.quiet.push(s), quiet: true }).device(d);
   // Lines (and the bar): the fallback is a log line already, the device is in the summary.
   createReporter({ mode: 'lines', write: (s) => seen.lines.push(s) }).device(d);
   assert.deepEqual(seen, {
@@ -127,7 +126,7 @@ test('a task stopped before its first number shows nothing (no "step 0/0 loss Na
   const out: string[] = [];
   const events: string[] = [];
   for (const mode of ['lines', 'events'] as const) {
-    const r = createReporter({ mode, write: (s) => out.push(s), writeEvent: (s) => events.push(s) });
+    const r = createReporter({ mode, write: (s) => (mode === 'events' ? events : out).push(s) });
     r.train({ totalSteps: 0 }).done();
     r.transfer({ label: 'x.bin', totalBytes: 10 }).done();
   }
@@ -138,8 +137,7 @@ test('events --quiet: no progress or notes, checkpoints still', () => {
   const lines: string[] = [];
   const r = createReporter({
     mode: 'events',
-    write: () => {},
-    writeEvent: (s) => lines.push(s),
+    write: (s) => lines.push(s),
     quiet: true,
   });
   r.log('note');
@@ -272,4 +270,17 @@ test('formatting helpers', () => {
     fitFields(f, 2).map((x) => x.text),
     ['aaaa'],
   );
+});
+
+test('events stay JSON through the stderr writer that makes control characters visible', () => {
+  // A log note quoting a file: ESC (C0), DEL and CSI (C1). visibleWriter, which every stderr write
+  // goes through, writes a raw DEL or C1 as `\xNN`, which is not JSON.
+  const lines: string[] = [];
+  const r = createReporter({ mode: 'events', write: visibleWriter((s) => lines.push(s)) });
+  const message = 'column "a\u001b]0;x\u0007b\u007fc\u009bd" is empty';
+  r.log(message);
+  assert.equal(lines.length, 1);
+  assert.deepEqual(JSON.parse(lines[0]), { event: 'log', message });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  assert.doesNotMatch(lines[0].trimEnd(), /[\u0000-\u001f\u007f-\u009f]/, 'nothing a terminal acts on');
 });

@@ -5,9 +5,9 @@
 //   'lines'   a pipe, a file, CI: one plain line at a steady interval — every 5% of the total (every
 //             ceil(total/20) training steps), at least every 30 s (10 s with no known total) — plus
 //             the first and always the last
-//   'events'  --json on a streaming command: NDJSON events on stdout (progress-events.ts), every
+//   'events'  --json on a streaming command: JSON-lines events on stderr (progress-events.ts), every
 //             training step, transfers and counts at most every 250 ms, plus the last; a run's
-//             device once its session exists
+//             device once its session exists. The result is the command's one object on stdout.
 //   'quiet'   --quiet: nothing (results and errors are still printed by the command)
 //
 // USING IT FROM A COMMAND (see README "Progress and events"):
@@ -29,17 +29,16 @@ import type { Sink, TaskView } from './sink.ts';
 
 export type { Sink, TaskView } from './sink.ts';
 
+import { terminalSafeJson } from '../terminal-text.ts';
 import { fieldsOf, plainLine } from './format.ts';
 
 export type ReporterMode = 'bar' | 'lines' | 'events' | 'quiet';
 
 export interface ReporterOptions {
   mode: ReporterMode;
-  /** Human output (lines, logs): stderr. */
+  /** Where progress and notes go: stderr (plain lines, or JSON lines in 'events' mode). */
   write: (s: string) => void;
-  /** 'events' mode: where the NDJSON goes (stdout). */
-  writeEvent?: (s: string) => void;
-  /** 'events' mode: only checkpoint, result and error events (--json --quiet). */
+  /** 'events' mode: only checkpoint events (--json --quiet). */
   quiet?: boolean;
   /** 'bar' mode: the terminal (stderr). */
   stream?: NodeJS.WriteStream;
@@ -156,7 +155,7 @@ class EventsSink implements Sink {
   ) {}
 
   #emit(e: StreamEvent): void {
-    this.write(`${JSON.stringify(e)}\n`);
+    this.write(`${terminalSafeJson(e)}\n`);
   }
 
   #progress(t: TaskView): void {
@@ -218,7 +217,7 @@ export function createReporter(o: ReporterOptions): Reporter {
   const now = o.now ?? Date.now;
   const sink: Sink =
     o.mode === 'events'
-      ? new EventsSink(o.writeEvent ?? o.write, o.quiet === true, now)
+      ? new EventsSink(o.write, o.quiet === true, now)
       : o.mode === 'lines'
         ? new LinesSink(o.write, now)
         : o.mode === 'bar' && o.stream

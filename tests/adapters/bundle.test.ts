@@ -406,7 +406,7 @@ test('export --format bundle --run ID of a run trained with --eval-data carries 
     '--json',
   );
   assert.equal(t.status, 0, t.stderr);
-  const runId = String(JSON.parse(t.stdout.trim().split('\n').at(-1) as string).runId);
+  const runId = String(JSON.parse(t.stdout).runId);
   const out = join(dir, 'bundle');
   const b = cli('export', '--format', 'bundle', '--run', runId, '--out', out);
   assert.equal(b.status, 0, b.stderr);

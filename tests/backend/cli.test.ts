@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
+import { jsonStream, stderrEvents } from '../cli/json-stream.ts';
 import { BIN, LLAMA_FIXTURE, ROOT, runCli, tempDir } from './helpers.ts';
 import { writeParquet } from './parquet-writer.ts';
 
@@ -65,8 +66,8 @@ test('Parquet: datasets import FILE.parquet and train --data FILE.parquet', {
     dataDir,
   ]);
   assert.equal(train.code, 0, train.stderr);
-  // --json on train streams events, one per line, ending with the result.
-  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  // --json on train: the result as the one object on stdout.
+  const result = jsonStream(train.stdout, train.stderr).result;
   assert.equal(result.steps, 2, train.stdout);
   // A run the CLI trained keeps its log as one the studio trained does (it kept none: `runs logs`
   // and the studio's Log tab were empty for it).
@@ -89,7 +90,7 @@ test('train/evaluate --data FILE --map: the columns the refusal names, mapped as
   const mapped = ['--map', 'prompt=question', '--map', 'completion=answer'];
   const train = await runCli(['train', ...base, ...mapped, '--json']);
   assert.equal(train.code, 0, train.stderr);
-  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  const result = jsonStream(train.stdout, train.stderr).result;
   assert.equal(result.steps, 1, train.stdout);
   const ev = await runCli([
     'evaluate',
@@ -161,12 +162,12 @@ test('train --eval-map: the held-out file has its own columns; --map beside a li
   assert.equal(evalById.code, 2);
   const idRun = await runCli([...base, '--data', '1', ...evalMapped, '--json']);
   assert.equal(idRun.code, 0, idRun.stderr);
-  assert.equal(JSON.parse(idRun.stdout.trim().split('\n').at(-1) as string).evalExamples, 3, idRun.stdout);
+  assert.equal(jsonStream(idRun.stdout, idRun.stderr).result.evalExamples, 3, idRun.stdout);
   // Two files, each with its own names.
   const mapped = ['--map', 'prompt=question', '--map', 'completion=answer'];
   const files = await runCli([...base, '--data', trainCsv, ...mapped, ...evalMapped, '--json']);
   assert.equal(files.code, 0, files.stderr);
-  assert.equal(JSON.parse(files.stdout.trim().split('\n').at(-1) as string).evalExamples, 3, files.stdout);
+  assert.equal(jsonStream(files.stdout, files.stderr).result.evalExamples, 3, files.stdout);
   const noHeldOut = await runCli([...base, '--data', trainCsv, ...mapped, '--eval-map', 'prompt=q']);
   assert.equal(noHeldOut.stderr, 'error: train: --eval-map is for --eval-data FILE\n');
 });
@@ -196,27 +197,20 @@ test('train --device cuda that falls back: the run records and shows the CPU, wi
     data,
   ]);
   assert.equal(train.code, 0, train.stderr);
-  const result = JSON.parse(train.stdout.trim().split('\n').at(-1) as string);
+  const result = jsonStream(train.stdout, train.stderr).result;
   assert.equal(result.device, 'cpu');
   assert.match(result.deviceFallback, /^cuda: the CUDA runtime pack is not installed/);
   // One line tells the fallback (the session's), not a second "device 'cuda': running on cpu".
   const told = `device 'cuda' unavailable — ${result.deviceFallback}; running on cpu`;
-  const notes = train.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string; message?: string })
-    .filter((e) => e.event === 'log' && e.message?.includes("device 'cuda'"));
+  const events = stderrEvents(train.stderr);
+  const notes = events.filter((e) => e.event === 'log' && e.message?.includes("device 'cuda'"));
   assert.deepEqual(
     notes.map((e) => e.message),
     [told],
   );
   // A reader of the stream learns the device when the session exists, before the first step.
-  const events = train.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string });
   const device = events.findIndex((e) => e.event === 'device');
-  assert.ok(device >= 0 && device < events.findIndex((e) => e.event === 'progress'), train.stdout);
+  assert.ok(device >= 0 && device < events.findIndex((e) => e.event === 'progress'), train.stderr);
   assert.deepEqual(events[device], {
     event: 'device',
     runId: result.runId,
@@ -482,7 +476,7 @@ test('train --data FILE.csv with spaced column names: the --map hint, pasted int
     encoding: 'utf8',
   });
   assert.equal(train.status, 0, train.stderr);
-  assert.equal(JSON.parse(train.stdout.trim().split('\n').at(-1) as string).steps, 1, train.stdout);
+  assert.equal(jsonStream(train.stdout, train.stderr).result.steps, 1, train.stdout);
 });
 
 test('a command given more arguments than it takes refuses them all: models rm 1 2 removes nothing', async () => {

@@ -432,9 +432,8 @@ test('`reft-studio runs resume` continues a paused run to completion from the CL
   assert.equal(p.status, 'paused');
   const res = await runCli(['runs', 'resume', String(run.runId), '--json', '--data-dir', dataDir]);
   assert.equal(res.code, 0, res.stderr);
-  // --json streams events; the last one is the result.
-  const out = JSON.parse(res.stdout.trim().split('\n').at(-1) as string);
-  assert.equal(out.event, 'result');
+  // --json: the result is the one object on stdout.
+  const out = JSON.parse(res.stdout);
   assert.equal(out.outcome, 'completed');
   const done = await runOf(run.runId);
   assert.equal(done.status, 'completed');

@@ -13,6 +13,7 @@ import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.t
 import { inProcess } from '../backend/helpers.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { tempDir, WORDS, writeJsonl } from '../training/helpers.ts';
+import { jsonStream, stderrEvents } from './json-stream.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/reft-studio.js', import.meta.url));
 const dir = tempDir('reft-best-cli-');
@@ -67,11 +68,7 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
   it('--json: the result carries the best evaluation and why the run stopped', () => {
     const r = train(...judged, '--early-stopping-patience', '3', '--json');
     assert.equal(r.status, 0, r.stderr);
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const result = events.at(-1);
+    const { result, events } = jsonStream(r.stdout, r.stderr);
     assert.equal(result.status, 'completed');
     assert.equal(result.steps, 10);
     assert.equal(result.totalSteps, 30);
@@ -117,12 +114,8 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
 
   it('killed (SIGKILL) after a checkpoint, `runs resume` ends with the same adapter at the same step', async () => {
     const args = [...judged, '--early-stopping-patience', '3', '--checkpoint-every', '1', '--json'];
-    const whole = JSON.parse(
-      train(...args)
-        .stdout.trim()
-        .split('\n')
-        .at(-1) as string,
-    );
+    const first = train(...args);
+    const whole = jsonStream(first.stdout, first.stderr).result;
     const child = spawn(
       process.execPath,
       [BIN, 'train', '--model', modelDir('llama'), '--data', data, ...flags(run), ...args],
@@ -131,11 +124,12 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     let runId: number | undefined;
     const killed = new Promise<void>((resolve) => {
       let buf = '';
-      child.stdout.on('data', (d) => {
+      child.stderr.on('data', (d) => {
         buf += d;
         for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const e = JSON.parse(buf.slice(0, i));
+          const [e] = stderrEvents(buf.slice(0, i));
           buf = buf.slice(i + 1);
+          if (!e) continue;
           runId ??= e.runId;
           // After step 8's checkpoint: the best (step 7) is behind it, patience partly spent.
           if (e.event === 'checkpoint' && e.step === 8) child.kill('SIGKILL');
@@ -155,7 +149,7 @@ describe('reft-studio train --keep-best --early-stopping-patience', () => {
     });
     const r = cli('runs', 'resume', String(runId), '--json');
     assert.equal(r.status, 0, r.stderr);
-    const resumed = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+    const resumed = jsonStream(r.stdout, r.stderr).result;
     assert.equal(resumed.outcome, 'completed');
     assert.equal(resumed.lastStep, 10);
     assert.deepEqual(resumed.best, { ...whole.best, kept: true });

@@ -15,6 +15,7 @@ import { processAlive } from '../../native-runtime/process-alive.ts';
 import { engineEnv } from '../../native-runtime/runtime/cuda-pack.ts';
 import { installCudaPack } from '../../native-runtime/runtime/runtime-install.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { type Json, jsonStream, stderrEvents } from './json-stream.ts';
 import { longTrainArgs, writeLongRows } from './long-training.ts';
 
 const ROOT = appRoot();
@@ -22,8 +23,6 @@ const BIN = join(ROOT, 'bin', 'reft-studio.js');
 const dir = tempDir('reft-launch-orphan-');
 const data = join(dir, 'data');
 const rows = join(dir, 'rows.jsonl');
-// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
-type Json = Record<string, any>;
 
 before(async () => {
   const src = join(dir, 'src');
@@ -43,10 +42,12 @@ function launch(args: string[]) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   launcher.stderr.on('data', (d) => (stderr += d));
+  launcher.stdout.on('data', (d) => (stdout += d));
   // Both pipes close once every process holding them (the orphaned child too) has ended.
   const closed = new Promise<void>((r) => launcher.on('close', () => r()));
-  return { launcher, stderr: () => stderr, closed };
+  return { launcher, stderr: () => stderr, stdout: () => stdout, closed };
 }
 
 /** The pid of the process the launcher relaunched the CLI in. */
@@ -72,13 +73,11 @@ const TRAIN = longTrainArgs(rows);
 
 /** Trains under the launcher; `stop` runs once step 1 is done (step 2 is then in flight). */
 async function trainUntilStopped(stop: (launcher: ChildProcess, child: number) => void) {
-  const { launcher, stderr, closed } = launch(TRAIN);
+  const { launcher, stderr, stdout, closed } = launch(TRAIN);
   const child = await childOf(launcher);
-  const seen: Json[] = [];
-  createInterface({ input: launcher.stdout }).on('line', (l) => {
-    const e = JSON.parse(l) as Json;
-    seen.push(e);
-    if (e.event === 'progress' && e.step === 1) stop(launcher, child);
+  createInterface({ input: launcher.stderr }).on('line', (l) => {
+    const [e] = stderrEvents(l);
+    if (e?.event === 'progress' && e.step === 1) stop(launcher, child);
   });
   const code = new Promise<number | null>((r) => launcher.on('exit', (c) => r(c)));
   try {
@@ -87,22 +86,19 @@ async function trainUntilStopped(stop: (launcher: ChildProcess, child: number) =
   } finally {
     if (processAlive(child)) process.kill(child, 'SIGKILL');
   }
-  return { seen, stderr: stderr(), code: await code };
+  return { result: jsonStream(stdout(), stderr()).result, stderr: stderr(), code: await code };
 }
 
 /** The run's record in the library, as `runs show` reads it. */
 async function shownRun(id: number): Promise<Json> {
-  const { launcher, closed } = launch(['runs', 'show', String(id), '--json']);
-  let out = '';
-  launcher.stdout.on('data', (d) => (out += d));
+  const { stdout, closed } = launch(['runs', 'show', String(id), '--json']);
   await closed;
-  return JSON.parse(out) as Json;
+  return JSON.parse(stdout()) as Json;
 }
 
-function assertPaused(r: { seen: Json[]; stderr: string }, id: number) {
-  const result = r.seen.at(-1) as Json;
-  assert.equal(result?.event, 'result', r.stderr);
-  assert.equal(result.status, 'paused');
+function assertPaused(r: { result: Json; stderr: string }, id: number) {
+  const { result } = r;
+  assert.equal(result.status, 'paused', r.stderr);
   assert.equal(result.runId, id);
   assert.equal(result.checkpoint.step, result.step);
   assert.ok(result.step < 100, 'it stopped well before the last step');

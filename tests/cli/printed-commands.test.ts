@@ -149,7 +149,7 @@ test('models download stopped with Ctrl-C: the command it prints resumes the sam
     const commit = hub.repos.get('org/name')?.commit as string;
     const r = await cliIn(data, 'models', 'download', 'org/name', '--revision', commit, '--json');
     assert.equal(r.code, 130, r.err);
-    const result = JSON.parse(r.out.trim().split('\n').at(-1) as string);
+    const result = JSON.parse(r.out);
     assert.equal(result.status, 'cancelled');
     assert.deepEqual(shellWords(result.resume), [
       'reft-studio',

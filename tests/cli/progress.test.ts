@@ -19,6 +19,7 @@ import { writeJsonl } from '../backend/helpers.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
 import { slowToConvertLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { followEvents, jsonStream } from './json-stream.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
@@ -66,13 +67,6 @@ function underTerminal(args: string[], env: NodeJS.ProcessEnv): { code: number |
     timeout: 120_000,
   });
   return { code: r.status, screen: r.stdout };
-}
-
-function events(stdout: string): Json[] {
-  return stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
 }
 
 const stepLines = (text: string) =>
@@ -125,29 +119,28 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.match(r.stdout, /^run 1 completed; adapter 1 in the library$/m);
   });
 
-  it('--json: one event per line on stdout, the last the result; --quiet keeps only the result; evaluate', () => {
+  it('--json: the result on stdout, one event per line on stderr; --quiet keeps only checkpoints; evaluate', () => {
     const dir = home();
     const r = run([...TRAIN, '--max-steps', '12', '--json'], { REFT_STUDIO_HOME: dir });
     assert.equal(r.code, 0, r.stderr);
-    const ev = events(r.stdout);
+    const { result, events: ev } = jsonStream(r.stdout, r.stderr);
     assert.deepEqual(
       ev.filter((e) => e.event === 'progress').map((e) => [e.kind, e.step, e.totalSteps, e.runId]),
       Array.from({ length: 12 }, (_, i) => ['train', i + 1, 12, 1]),
     );
     assert.ok(ev.some((e) => e.event === 'log' && /^data: 12 training/.test(e.message)));
     assert.ok(ev.some((e) => e.event === 'checkpoint' && e.step === 12));
-    const result = ev.at(-1) as Json;
-    assert.equal(result.event, 'result');
+    assert.equal(result.event, undefined, 'the result is no event');
     assert.equal(result.status, 'completed');
     assert.equal(result.steps, 12);
     assert.equal(typeof result.adapterId, 'number');
-    assert.equal(r.stderr, '', 'nothing on stderr');
+    assert.equal(r.stderr.trim().split('\n').length, ev.length, `nothing on stderr but events: ${r.stderr}`);
 
     const q = run([...TRAIN, '--max-steps', '3', '--json', '--quiet'], { REFT_STUDIO_HOME: dir });
     assert.equal(q.code, 0, q.stderr);
-    const kinds = events(q.stdout).map((e) => e.event);
-    assert.deepEqual(new Set(kinds), new Set(['checkpoint', 'result']));
-    assert.equal(kinds.at(-1), 'result');
+    const quiet = jsonStream(q.stdout, q.stderr);
+    assert.deepEqual(new Set(quiet.events.map((e) => e.event)), new Set(['checkpoint']));
+    assert.equal(quiet.result.status, 'completed');
     const plain = run([...TRAIN, '--max-steps', '3', '-q'], { REFT_STUDIO_HOME: dir });
     assert.equal(plain.code, 0, plain.stderr);
     assert.equal(plain.stderr, '');
@@ -216,8 +209,11 @@ describe('progress on a terminal, a pipe and --json', () => {
   });
 });
 
-/** Follows a child's --json events as they come (through a terminal: CR LF, and ^C echoed). */
-function follow(child: ChildProcess, on: (e: Json) => void): Promise<number | null> {
+/**
+ * Follows a child's lines through a terminal as they come (CR LF, and ^C echoed): there its stdout
+ * (the --json result) and stderr (the events) are one.
+ */
+function followTerminal(child: ChildProcess, on: (e: Json) => void): Promise<number | null> {
   const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
     const line = l.replace(/^(\^C)+/, '').trim();
@@ -266,22 +262,36 @@ describe('Ctrl-C', () => {
           })
         : spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const ctrlC = () => (via === 'terminal' ? child.stdin?.write('\x03') : child.kill('SIGINT'));
-    let stderr = '';
-    child.stderr?.on('data', (d) => (stderr += d));
-    const seen: Json[] = [];
-    const code = await follow(child, (e) => {
-      seen.push(e);
+    const on = (e: Json) => {
       if (e.event === 'progress' && e.step === 1) ctrlC();
       // The second once the first was heard, still during step 2.
       if (times === 2 && e.event === 'log' && /^pausing/.test(e.message)) ctrlC();
+    };
+    if (via === 'signal') {
+      const r = await followEvents(child, on);
+      return {
+        code: r.code,
+        seen: r.events,
+        result: jsonStream(r.stdout, r.stderr).result,
+        stderr: r.stderr,
+      };
+    }
+    const lines: Json[] = [];
+    const code = await followTerminal(child, (e) => {
+      lines.push(e);
+      if (e.event) on(e);
     });
-    return { code, seen, stderr };
+    // The result is the one line that is no event, and the last.
+    const results = lines.filter((e) => e.event === undefined);
+    assert.equal(results.length, 1, JSON.stringify(lines));
+    assert.equal(lines.at(-1), results[0]);
+    return { code, seen: lines.filter((e) => e.event !== undefined), result: results[0], stderr: '' };
   }
 
   function resume(dataDir: string, id: number) {
     const r = run(['runs', 'resume', String(id), '--json', '--data-dir', dataDir], {});
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(events(r.stdout).at(-1)?.outcome, 'completed');
+    assert.equal(jsonStream(r.stdout, r.stderr).result.outcome, 'completed');
     const shown = JSON.parse(run(['runs', 'show', String(id), '--json', '--data-dir', dataDir], {}).stdout);
     assert.equal(shown.status, 'completed');
     assert.deepEqual(
@@ -296,10 +306,11 @@ describe('Ctrl-C', () => {
     const dir = home();
     const r = await interrupted(1, dir, 'terminal');
     assert.equal(r.code, 130, r.stderr);
-    const result = r.seen.at(-1) as Json;
-    assert.equal(result.event, 'result');
+    const result = r.result;
     assert.equal(result.status, 'paused');
     assert.equal(result.step, 2);
+    assert.equal(result.runId, 1);
+    assert.equal(typeof result.lastLoss, 'number', "the last step's loss, as runs show has it");
     assert.equal(result.checkpoint.step, 2);
     assert.equal(result.resume, `reft-studio runs resume 1 --data-dir ${shellWord(dir)}`);
     assert.deepEqual(readdirSync(join(dir, 'runs', '1', 'checkpoints')).sort(), [
@@ -317,9 +328,11 @@ describe('Ctrl-C', () => {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const seen: Json[] = [];
-    const code = await follow(child, (e) => {
-      seen.push(e);
+    const {
+      code,
+      events: seen,
+      ...out
+    } = await followEvents(child, (e) => {
       if (e.event === 'log' && /^converting the base weights/.test(e.message) && !child.killed)
         child.kill('SIGINT');
     });
@@ -332,10 +345,10 @@ describe('Ctrl-C', () => {
       logs.join('\n'),
     );
     assert.ok(!logs.some((m) => /^loading the model/.test(m)), 'stopped in the conversion');
-    const result = seen.at(-1) as Json;
+    const { result } = jsonStream(out.stdout, out.stderr);
     assert.deepEqual(
-      [result.event, result.status, result.step, result.checkpoint],
-      ['result', 'paused', 0, null],
+      [result.status, result.step, result.lastLoss, result.checkpoint],
+      ['paused', 0, null, null],
     );
     // The store is left resumable (a partial file and its journal), not as a finished one.
     const store = readdirSync(join(dir, 'bases'), { recursive: true }).map(String);
@@ -349,7 +362,7 @@ describe('Ctrl-C', () => {
     );
     const r = run(['runs', 'resume', '1', '--json', '--data-dir', dir], {});
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(events(r.stdout).at(-1)?.outcome, 'completed');
+    assert.equal(jsonStream(r.stdout, r.stderr).result.outcome, 'completed');
   });
 
   it('during the data preparation: stops at once, and says so (not a conversion of the base weights)', async () => {
@@ -362,9 +375,11 @@ describe('Ctrl-C', () => {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const seen: Json[] = [];
-    const code = await follow(child, (e) => {
-      seen.push(e);
+    const {
+      code,
+      events: seen,
+      ...out
+    } = await followEvents(child, (e) => {
       if (e.event === 'log' && /^preparing data: /.test(e.message) && !child.killed) child.kill('SIGINT');
     });
     assert.equal(code, 130);
@@ -377,8 +392,8 @@ describe('Ctrl-C', () => {
       logs.join('\n'),
     );
     assert.ok(!logs.some((m) => /^data: /.test(m)), 'stopped in the preparation');
-    const result = seen.at(-1) as Json;
-    assert.deepEqual([result.event, result.status, result.step], ['result', 'paused', 0]);
+    const { result } = jsonStream(out.stdout, out.stderr);
+    assert.deepEqual([result.status, result.step], ['paused', 0]);
   });
 
   it('a resume that fails (its model folder moved away) can be resumed again once the folder is back', async () => {
@@ -387,37 +402,23 @@ describe('Ctrl-C', () => {
     cpSync(MODEL, model, { recursive: true });
     const argv = [BIN, ...long.map((a) => (a === MODEL ? model : a)), '--data-dir', dir];
     const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const code = await follow(child, (e) => {
+    const { code } = await followEvents(child, (e) => {
       if (e.event === 'progress' && e.step === 1) child.kill('SIGINT');
     });
     assert.equal(code, 130);
     renameSync(model, `${model}-away`);
-    const failed = run(['runs', 'resume', '1', '--data-dir', dir], {});
+    const failed = run(['runs', 'resume', '1', '--json', '--data-dir', dir], {});
     assert.equal(failed.code, 1);
+    // With --json: stdout is the one {"error"} object a failing command prints; the events it got
+    // to, then its error line, on stderr.
+    const { result, events } = jsonStream(failed.stdout, failed.stderr);
+    assert.deepEqual(Object.keys(result), ['error']);
+    assert.equal(`error: ${result.error.message}`, failed.stderr.trim().split('\n').at(-1));
+    assert.ok(events.some((e) => e.event === 'log' && /^run 1: resuming from step 1/.test(e.message)));
     // Named as every --model refusal names it (requireModelFolder); a temporary folder by its name.
     assert.match(failed.stderr, /\bmodel: no such folder/);
     assert.match(failed.stderr, /reft-studio runs resume 1/, 'the error says how to try again');
     renameSync(`${model}-away`, model);
-    resume(dir, 1);
-  });
-
-  it('a reader that goes away (| head -1): no crash; the run pauses as for one Ctrl-C and resumes', async () => {
-    const dir = home();
-    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d) => (stderr += d));
-    // Like `head -1`: read the first event, then close the pipe.
-    await new Promise<void>((res) => child.stdout?.once('data', () => res()));
-    child.stdout?.destroy();
-    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-    assert.doesNotMatch(stderr, /Unhandled 'error' event|EPIPE\n\s+at /, stderr);
-    assert.match(stderr, /output was closed/);
-    assert.equal(code, 130, stderr);
-    const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
-    assert.equal(shown.status, 'paused');
     resume(dir, 1);
   });
 
@@ -426,7 +427,7 @@ describe('Ctrl-C', () => {
     const r = await interrupted(2, dir, 'signal');
     assert.equal(r.code, 130, r.stderr);
     assert.ok(r.seen.some((e) => e.event === 'log' && /^stopping now/.test(e.message)));
-    const result = r.seen.at(-1) as Json;
+    const result = r.result;
     assert.equal(result.status, 'interrupted');
     assert.equal(result.checkpoint.step, 1);
     assert.ok(!r.seen.some((e) => e.event === 'progress' && e.step === 2), 'step 2 was not finished');

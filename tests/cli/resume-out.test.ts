@@ -8,32 +8,21 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { isPreviousExport } from '../../electron/backend/library/export-destination.ts';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { shellWords } from '../helpers/shell.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { followEvents, type Json, jsonStream } from './json-stream.ts';
 import { longTrainArgs, writeLongRows } from './long-training.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
-// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
-type Json = Record<string, any>;
-
-/** Runs the CLI with --json; `onEvent` may signal it. Resolves with its events and exit code. */
+/** Runs the CLI with --json; `onEvent` may signal it. Resolves with its events, result and exit code. */
 async function cli(args: string[], onEvent: (e: Json, kill: (s: NodeJS.Signals) => void) => void = () => {}) {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const events: Json[] = [];
-  createInterface({ input: child.stdout }).on('line', (l) => {
-    const e = JSON.parse(l) as Json;
-    events.push(e);
-    onEvent(e, (s) => child.kill(s));
-  });
-  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-  return { events, stderr, code, result: events.at(-1) as Json };
+  const r = await followEvents(child, (e) => onEvent(e, (s) => child.kill(s)));
+  return { ...r, result: jsonStream(r.stdout, r.stderr).result };
 }
 
 test('a paused train --out resumes into --out, with its pyreft export marked', async () => {

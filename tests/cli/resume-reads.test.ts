@@ -58,8 +58,8 @@ test('runs resume reads no metric points, and prints the run as before', async (
 
   const fullReads = prepared.filter((sql) => /FROM run_metrics WHERE run_id = \? ORDER BY step$/.test(sql));
   assert.deepEqual(fullReads, [], 'every metric point read');
-  const result = JSON.parse(out.at(-1) ?? '{}');
-  assert.equal(result.event, 'result');
+  assert.equal(out.length, 1, 'one object on stdout');
+  const result = JSON.parse(out[0]);
   assert.equal(result.outcome, 'completed');
   assert.equal(result.id, run.id);
   assert.equal('metrics' in result, false);

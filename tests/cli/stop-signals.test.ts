@@ -6,18 +6,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { appRoot } from '../../electron/backend/paths.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { followEvents, type Json, jsonStream } from './json-stream.ts';
 import { longTrainArgs, writeLongRows } from './long-training.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
 const dir = tempDir('reft-stop-signals-');
 const rows = join(dir, 'rows.jsonl');
-// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
-type Json = Record<string, any>;
 
 before(() => writeLongRows(rows));
 
@@ -27,21 +25,14 @@ async function trainUntil(signals: NodeJS.Signals[], data: string) {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  cli.stderr.on('data', (d) => (stderr += d));
-  const seen: Json[] = [];
-  createInterface({ input: cli.stdout }).on('line', (l) => {
-    const e = JSON.parse(l) as Json;
-    seen.push(e);
+  const r = await followEvents(cli, (e) => {
     if (e.event === 'progress' && e.step === 1) for (const s of signals) cli.kill(s);
   });
-  const code = await new Promise<number | null>((r) => cli.on('close', (c) => r(c)));
-  return { seen, stderr, code };
+  return { ...r, result: jsonStream(r.stdout, r.stderr).result };
 }
 
-function assertPaused(r: { seen: Json[]; stderr: string; code: number | null }) {
-  const result = r.seen.at(-1) as Json;
-  assert.equal(result?.event, 'result', r.stderr);
+function assertPaused(r: { result: Json; stderr: string; code: number | null }) {
+  const { result } = r;
   assert.equal(result.status, 'paused', r.stderr);
   assert.equal(result.checkpoint.step, result.step);
   assert.ok(result.step < 100, 'it stopped well before the last step');

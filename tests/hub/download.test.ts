@@ -32,16 +32,15 @@ import {
 } from '../../native-runtime/formats/safetensors.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { waitFor } from '../backend/helpers.ts';
+import { jsonStream } from '../cli/json-stream.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { type LocalHub, startLocalHub } from '../helpers/local-hub.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { collect, fixtureRepoFiles, runCli, startCli, waitForFile } from './helpers.ts';
 
-/** `models download --json` streams events, one per line; the last one is the result. */
-function resultOf(stdout: string) {
-  const last = JSON.parse(stdout.trim().split('\n').at(-1) as string);
-  assert.equal(last.event, 'result', stdout);
-  return last;
+/** `models download --json`: its result, the one object on stdout (its progress events are on stderr). */
+function resultOf(r: { stdout: string; stderr: string }) {
+  return jsonStream(r.stdout, r.stderr).result;
 }
 
 const NEEDED = [
@@ -158,7 +157,15 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   it('fetches only the needed files into the cache layout and adds the model', async () => {
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = resultOf(r.stdout);
+    const out = resultOf(r);
+    // Its progress, for a program that follows it: the download's bytes as JSON events on stderr.
+    const moved = jsonStream(r.stdout, r.stderr).events.filter(
+      (e) => e.event === 'progress' && e.kind === 'transfer',
+    );
+    assert.ok(
+      moved.at(-1)?.label === 'tiny/llama' && moved.at(-1)?.bytes === moved.at(-1)?.totalBytes,
+      r.stderr,
+    );
     const { root, commit, snap } = snapshotOf('tiny/llama');
     assert.equal(out.commit, commit);
     assert.equal(hub.repos.get('tiny/llama')?.commit, commit, 'refs/main holds the commit');
@@ -192,7 +199,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
   it('a sharded checkpoint: the shards its index names, whatever their names, and no others', async () => {
     const r = await runCli(['models', 'download', 'tiny/sharded', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = resultOf(r.stdout);
+    const out = resultOf(r);
     const { snap } = snapshotOf('tiny/sharded');
     assert.deepEqual(
       readdirSync(snap).sort(),
@@ -222,7 +229,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     const before = hub.requests.length;
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = resultOf(r.stdout);
+    const out = resultOf(r);
     assert.equal(out.bytesFetched, 0);
     assert.equal(out.reused.length, NEEDED.length);
     assert.equal(out.model.created, false);
@@ -240,7 +247,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
     truncateSync(blob, 1000);
     const r = await runCli(['models', 'download', 'tiny/llama', '--json'], env());
     assert.equal(r.code, 0, r.stderr);
-    const out = resultOf(r.stdout);
+    const out = resultOf(r);
     assert.equal(out.bytesFetched, good.length);
     assert.ok(!out.reused.includes('model.safetensors'));
     assert.deepEqual(readFileSync(join(snap, 'model.safetensors')), good);
@@ -313,7 +320,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       'only the unfinished file is requested again',
     );
     assert.equal(second[1].range, `bytes=${have}-`);
-    assert.equal(resultOf(r.stdout).bytesFetched, 1022128 - have);
+    assert.equal(resultOf(r).bytesFetched, 1022128 - have);
     const { snap } = snapshotOf('tiny/llama-kill');
     assert.deepEqual(
       readFileSync(join(snap, 'model.safetensors')),
@@ -594,7 +601,7 @@ describe('models download from a local Hub', { timeout: 600_000 }, () => {
       env(),
     );
     assert.equal(r.code, 0, r.stderr);
-    const out = resultOf(r.stdout);
+    const out = resultOf(r);
     assert.equal(out.steps ?? out.step ?? out.totalSteps ?? 2, 2);
   });
 });

@@ -35,6 +35,7 @@ import {
 } from '../../native-runtime/runtime/cuda-pack.ts';
 import { probeProvider } from '../../native-runtime/runtime/provider-probe.ts';
 import { installCudaPack, removePack } from '../../native-runtime/runtime/runtime-install.ts';
+import { jsonStream } from '../cli/json-stream.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const FAKE = fileURLToPath(new URL('../fixtures/cuda-pack/', import.meta.url));
@@ -712,18 +713,21 @@ test("online: Ctrl-C cancels the CLI's install and leaves the partial download, 
   cli.stderr.on('data', (d) => {
     err += d;
   });
-  const exited = new Promise<number | null>((r) => cli.on('exit', (code) => r(code)));
+  cli.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((r) => cli.on('close', (code) => r(code)));
+  // Its progress events are on stderr: stopped once the download is seen moving.
   await new Promise<void>((resolve) =>
-    cli.stdout.on('data', (d) => {
-      out += d;
-      if (/"label":"download"/.test(out)) resolve();
+    cli.stderr.on('data', () => {
+      if (/"label":"download"/.test(err)) resolve();
     }),
   );
   cli.kill('SIGINT');
   const code = await exited;
   state.stall = false;
   assert.equal(code, 130, err);
-  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? ''), { event: 'result', status: 'cancelled' });
+  assert.deepEqual(jsonStream(out, err).result, { status: 'cancelled' });
   // No lock, no staging folder; the partial download is kept to resume.
   assert.deepEqual(readdirSync(runtimesDir(data)), ['downloads']);
   assert.deepEqual(readdirSync(join(runtimesDir(data), 'downloads')), [
@@ -772,13 +776,9 @@ test('the CLI installs, lists and removes, and restarts itself under the pack en
   const cli = (...args: string[]) => cliIn(process.env, ...args);
   const i = cli('runtime', 'install', 'cuda', '--from', FAKE);
   assert.equal(i.status, 0, i.stderr);
-  // runtime install --json streams progress events; the last line is the result.
-  const events = i.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  assert.equal(events.at(-1).event, 'result');
-  assert.equal(events.at(-1).installed.cudaMajor, 12);
+  // runtime install --json: the result is stdout's one object, the progress events are on stderr.
+  const { result: installed, events } = jsonStream(i.stdout, i.stderr);
+  assert.equal(installed.installed.cudaMajor, 12);
   assert.ok(events.some((e) => e.event === 'progress' && e.kind === 'transfer' && e.label === 'verify'));
   const d = cli('devices');
   assert.equal(d.status, 0, d.stderr);

@@ -1,5 +1,5 @@
-// `reft-studio train` as a user runs it: a child process, NDJSON events on stdout with --json (the
-// last one the result), one clear error line and a non-zero exit for a bad configuration, --resume,
+// `reft-studio train` as a user runs it: a child process, with --json the result as the one object
+// on stdout and the progress as JSON events on stderr, one clear error line and a non-zero exit for a bad configuration, --resume,
 // and the run recorded in the library (runs show, adapters list). The progress display itself (bar,
 // interval lines, Ctrl-C) is tests/cli/progress.test.ts.
 
@@ -13,6 +13,7 @@ import { isPreviousExport } from '../../electron/backend/library/export-destinat
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { optionFlag, TRAIN_OPTION_KEYS } from '../../native-runtime/training/options.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
+import { jsonStream } from '../cli/json-stream.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
 
@@ -31,22 +32,8 @@ const cliIn =
 const run = cliIn(join(dir, 'home'));
 const cli = (...args: string[]) => run('train', '--model', modelDir('llama'), '--data', data, ...args);
 
-// biome-ignore lint/suspicious/noExplicitAny: JSON events as the CLI printed them
-type Json = Record<string, any>;
-
-/** The --json event stream: every line one JSON object, the last one the result. */
-function stream(stdout: string): { events: Record<string, unknown>[]; result: Json } {
-  const events = stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const result = events.at(-1) as Json;
-  assert.equal(result.event, 'result', stdout);
-  return { events, result };
-}
-
 describe('reft-studio train', () => {
-  it('--json: progress, checkpoint and result events on stdout, the adapter written', () => {
+  it('--json: the result on stdout, progress and checkpoint events on stderr, the adapter written', () => {
     const out = join(dir, 'a');
     const r = cli(
       '--out',
@@ -74,7 +61,7 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(r.status, 0, r.stderr);
-    const { events, result: j } = stream(r.stdout);
+    const { events, result: j } = jsonStream(r.stdout, r.stderr);
     assert.equal(j.status, 'completed');
     assert.equal(j.adapter, out);
     assert.equal(j.steps, 4);
@@ -97,6 +84,10 @@ describe('reft-studio train', () => {
       j.checkpoints,
     );
     assert.doesNotMatch(r.stderr, /step \d/, 'no progress lines besides the events');
+    assert.ok(
+      r.stderr.split('\n').every((l) => l === '' || l.startsWith('{"event":')),
+      `nothing on stderr but events: ${r.stderr}`,
+    );
     assert.equal(readStudioAdapter(out).manifest.positions, 'l1');
     assert.ok(existsSync(join(dir, 'a-pyreft', 'config.json')));
     assert.ok(isPreviousExport(join(dir, 'a-pyreft')), 'the trainer marks --export-pyreft as an export');
@@ -114,7 +105,7 @@ describe('reft-studio train', () => {
     );
     assert.equal(again.status, 0, again.stderr);
     assert.ok(isPreviousExport(join(dir, 'b')), "the trainer marks --resume's --out as an export");
-    const k = stream(again.stdout);
+    const k = jsonStream(again.stdout, again.stderr);
     assert.equal(k.result.steps, 4);
     assert.equal(k.result.finalLoss, j.finalLoss);
     assert.ok(
@@ -128,9 +119,9 @@ describe('reft-studio train', () => {
     const r = cli('--out', join(dir, 'bad'), '--layers', '9', '--json');
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim(), 'error: layer 9 is out of range: the model has layers 0..3');
-    const last = JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
-    assert.equal(last.event, 'error');
-    assert.equal(last.error.code, 'layer-out-of-range');
+    // One object on stdout, as a one-shot command's failure prints it (evaluate --json).
+    assert.deepEqual(Object.keys(jsonStream(r.stdout, r.stderr).result), ['error']);
+    assert.equal(JSON.parse(r.stdout).error.code, 'layer-out-of-range');
     assert.ok(!existsSync(join(dir, 'bad')));
     const runs = JSON.parse(run('runs', 'list', '--json').stdout).runs;
     assert.ok(
@@ -182,7 +173,7 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(r.status, 0, r.stderr);
-    const { events, result: j } = stream(r.stdout);
+    const { events, result: j } = jsonStream(r.stdout, r.stderr);
     assert.equal(typeof j.runId, 'number');
     assert.equal(typeof j.adapterId, 'number');
     assert.equal(j.steps, 2);
@@ -235,7 +226,7 @@ describe('reft-studio train', () => {
       '--json',
     );
     assert.equal(again.status, 0, again.stderr);
-    const k = stream(again.stdout).result;
+    const k = jsonStream(again.stdout, again.stderr).result;
     assert.notEqual(k.runId, j.runId);
     assert.equal(
       JSON.parse(run('runs', 'show', String(k.runId), '--json').stdout).datasetVersionId,
@@ -249,7 +240,7 @@ describe('the adapter written by --out', () => {
     const out = join(dir, 'eval-out');
     const r = cli('--out', out, '--layers', '1', '--rank', '2', '--max-steps', '1', '--json');
     assert.equal(r.status, 0, r.stderr);
-    const j = stream(r.stdout).result;
+    const j = jsonStream(r.stdout, r.stderr).result;
     const evaluate = (adapter: string) => run('evaluate', '--adapter', adapter, '--data', data, '--json');
     const folder = evaluate(out);
     assert.equal(folder.status, 0, folder.stderr);
@@ -266,7 +257,7 @@ describe('train --resume of a checkpoint from the library', () => {
     const args = ['--model', modelDir('llama'), '--data', data, '--layers', '1', '--rank', '2'];
     const r = lib('train', ...args, '--max-steps', '2', '--checkpoint-every', '1', '--json');
     assert.equal(r.status, 0, r.stderr);
-    const j = stream(r.stdout).result;
+    const j = jsonStream(r.stdout, r.stderr).result;
     const ckpts = join(home, 'runs', String(j.runId), 'checkpoints');
     const adapterBefore = readFileSync(join(j.adapter, 'adapter.safetensors'));
 
@@ -280,7 +271,7 @@ describe('train --resume of a checkpoint from the library', () => {
     const elsewhere = cliIn(join(dir, 'home-other'));
     const again = elsewhere('train', '--resume', join(ckpts, 'step-000001'), '--out', out, '--json');
     assert.equal(again.status, 0, again.stderr);
-    const k = stream(again.stdout).result;
+    const k = jsonStream(again.stdout, again.stderr).result;
     assert.equal(k.adapter, out);
     assert.equal(k.finalLoss, j.finalLoss, 'the same numbers as the run it continues');
     assert.deepEqual(k.checkpoints, [join(`${out}.checkpoints`, 'step-000002')]);
@@ -308,11 +299,11 @@ describe('a run with --checkpoint-dir inside the data folder', () => {
       );
     const r = train();
     assert.equal(r.status, 0, r.stderr);
-    const first = stream(r.stdout).result.runId as number;
+    const first = jsonStream(r.stdout, r.stderr).result.runId as number;
     // The same command with the checkpoints put in the folder that holds every run's folder.
     const withDir = train('--checkpoint-dir', runsDir);
     assert.equal(withDir.status, 0, withDir.stderr);
-    const id = stream(withDir.stdout).result.runId as number;
+    const id = jsonStream(withDir.stdout, withDir.stderr).result.runId as number;
     const { openLibrary, closeLibrary } = await import('../../electron/backend/library/library.ts');
     const { deleteRun } = await import('../../electron/backend/library/runs.ts');
     const lib = openLibrary(home);
@@ -349,7 +340,7 @@ describe('a Parquet file where --data is read as it is (train --resume, export -
       '--json',
     );
     assert.equal(first.status, 0, first.stderr);
-    const runId = String(stream(first.stdout).result.runId);
+    const runId = String(jsonStream(first.stdout, first.stderr).result.runId);
     const listed = JSON.parse(lib('datasets', 'list', '--json').stdout) as {
       datasets: { id: number; name: string }[];
     };
@@ -374,7 +365,7 @@ describe('a Parquet file where --data is read as it is (train --resume, export -
     // The id names the stored version, the data the checkpoint was written from.
     const resumed = resume(id, 'parquet-resumed');
     assert.equal(resumed.status, 0, resumed.stderr);
-    assert.equal(stream(resumed.stdout).result.steps, 2);
+    assert.equal(jsonStream(resumed.stdout, resumed.stderr).result.steps, 2);
 
     const bundle = (data: string, out: string) =>
       lib('export', '--format', 'bundle', '--run', runId, '--data', data, '--out', join(dir, out), '--json');

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { jsonStream } from '../cli/json-stream.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { modelDir } from '../helpers/fixtures.ts';
 import { constantRows, tempDir, writeJsonl } from './helpers.ts';
@@ -17,7 +18,7 @@ const dataDir = join(dir, 'data');
 const rows = writeJsonl(join(dir, 'rows.jsonl'), constantRows('yes').slice(0, 4));
 const cli = (...argv: string[]) => cliIn(dataDir, ...argv);
 
-/** One step of `model` with `flags`: the --json stream's device event and its result. */
+/** One step of `model` with `flags`: the device event of its --json stream (stderr) and its result. */
 async function trainOneStep(model: string, ...flags: string[]) {
   const r = await cli(
     'train',
@@ -33,11 +34,7 @@ async function trainOneStep(model: string, ...flags: string[]) {
     ...flags,
   );
   assert.equal(r.code, 0, r.err);
-  const events = r.out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const result = events.at(-1) as { runId: number; precision: string };
+  const { events, result } = jsonStream(r.out, r.err);
   return { device: events.find((e) => e.event === 'device'), result };
 }
 

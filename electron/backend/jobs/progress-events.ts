@@ -1,12 +1,12 @@
-// The event stream of long work as scripts read it: `reft-studio <long command> --json` prints one
-// of these per line on stdout. Training events are the trainer's own (native-runtime/training/
+// The event stream of long work as scripts read it: `reft-studio <long command> --json` writes one
+// of these per line on stderr while it works (its result is the one JSON object on stdout, or
+// {"error": …} when it fails). Training events are the trainer's own (native-runtime/training/
 // events.ts, also the `detail` of the backend's 'jobs/progress' pushes) with three additions: `kind`
 // ('train'), `runId` and `elapsedS`. Byte transfers (downloads, runtime packs) and counted work
 // (rows, tensors, benchmark steps) are progress events of their own kind, for the CLI today and for
 // backend pushes of the same work. README.md ("Progress and events") documents these shapes; change
 // them there too. Types only: plain JSON crosses every boundary.
 
-import type { WireError } from '../../../native-runtime/errors.ts';
 import type {
   CheckpointEvent,
   DeviceEvent,
@@ -70,23 +70,5 @@ export type RunCheckpointEvent = CheckpointEvent & { runId?: number };
  */
 export type RunDeviceEvent = DeviceEvent & { runId?: number };
 
-/**
- * The last event of a command that finished or was stopped: the command's result fields at the top
- * level (the same fields as the one object of a short command's --json). Stopped training carries
- * `status: 'paused' | 'interrupted'`, its last `checkpoint` and `resume`, the command that continues it.
- */
-export type ResultEvent = { event: 'result'; status?: string } & Record<string, unknown>;
-
-/** The last event of a command that failed (exit 1, or 2 for bad usage). */
-export interface ErrorEvent {
-  event: 'error';
-  error: WireError;
-}
-
-export type StreamEvent =
-  | ProgressEvent
-  | NoteEvent
-  | RunCheckpointEvent
-  | RunDeviceEvent
-  | ResultEvent
-  | ErrorEvent;
+/** One line of the stream. How the command ended is not in it: that is stdout's one object. */
+export type StreamEvent = ProgressEvent | NoteEvent | RunCheckpointEvent | RunDeviceEvent;
