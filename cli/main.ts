@@ -95,7 +95,8 @@ function versionText(json: boolean): string {
 }
 
 /**
- * A reader that goes away (`generate … | head -c 10`) makes the next write fail with EPIPE, which Node raises as an unhandled
+ * A reader that goes away (`generate … | head -c 10`; a program reading `train --json`'s events on
+ * stderr that stops reading) makes the next write fail with EPIPE, which Node raises as an unhandled
  * 'error' event: a stack trace, and a run cut off wherever it was. Instead it counts as one Ctrl-C at
  * that moment, and the rest of that output is dropped. Work that takes Ctrl-C over (cli/interrupt.ts;
  * training pauses at the end of the step with a checkpoint, so `runs resume` continues it) hears it
@@ -133,8 +134,12 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
   const wantsJson = argv.includes('--json');
   // What is printed for people shows control characters from files and models (terminal-text.ts);
   // --json on stdout stays exact for the programs that read it.
-  // A closed stderr (`2>&1 | head`) drops what is left instead of crashing.
-  const stderr = visibleWriter(io.stderr ?? closableWriter(process.stderr, () => {}));
+  // A closed stderr (`2>&1 | head`) drops what is left, and stops the work as a closed stdout does
+  // only where stderr is what a program reads: a streaming command's --json events.
+  let eventsOnStderr = false;
+  const stderr = visibleWriter(
+    io.stderr ?? closableWriter(process.stderr, (e) => eventsOnStderr && readerGone(e, () => {})),
+  );
   const rawStdout = io.stdout ?? closableWriter(process.stdout, (e) => readerGone(e, stderr));
   const stdout = wantsJson ? rawStdout : visibleWriter(rawStdout);
   // The live bar needs the real terminal; output captured by a caller is never one.
@@ -229,6 +234,7 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     if (positionals.length > most)
       throw new UsageError(`${cmd.name}: unexpected argument "${positionals[most]}"`);
     ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
+    eventsOnStderr = ctx.progress.mode === 'events';
     // A tokenizer.json pattern that backtracks without end holds the only thread inside one encode,
     // deaf to Ctrl-C: past the deadline the watcher prints the error and kills the process (exit
     // status 137). Whatever it was writing is written atomically, and a run left 'running' is marked

@@ -422,6 +422,26 @@ describe('Ctrl-C', () => {
     resume(dir, 1);
   });
 
+  it('a reader of the events that goes away (2>&1 | head -1): no crash; the run pauses as for one Ctrl-C and resumes', async () => {
+    const dir = home();
+    const child = spawn(process.execPath, [BIN, ...long, '--data-dir', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    // Like `head -1` on the events: read the first one, then close the pipe.
+    await new Promise<void>((res) => child.stderr?.once('data', () => res()));
+    child.stderr?.destroy();
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    // A crash on EPIPE would exit 1 without a result.
+    assert.equal(code, 130, stdout);
+    assert.equal(jsonStream(stdout, '').result.status, 'paused');
+    const shown = JSON.parse(run(['runs', 'show', '1', '--json', '--data-dir', dir], {}).stdout);
+    assert.equal(shown.status, 'paused');
+    resume(dir, 1);
+  });
+
   it('twice within 2 s (kill -INT): stops at once with the last checkpoint, interrupted; runs resume completes it', async () => {
     const dir = home();
     const r = await interrupted(2, dir, 'signal');
