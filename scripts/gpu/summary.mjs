@@ -17,7 +17,7 @@ if (!dir || !existsSync(join(dir, 'steps.tsv'))) {
 const clip = (s, n = 160) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const gb = (mb) => `${(mb / 1024).toFixed(1)} GB`;
 
-/** The last line of a JSON-lines file that parses (a long command streams events before its result). */
+/** The last line of a file that parses as JSON (a step's stdout: its one --json object). */
 function lastJson(text) {
   const lines = text.trim().split('\n').reverse();
   for (const l of lines) {
@@ -117,7 +117,7 @@ for (const [name, rc, secs] of rows) {
     .map((x) => join(dir, x))
     .filter((f) => existsSync(f))
     .flatMap((f) => readFileSync(f, 'utf8').split('\n'));
-  // (Plain lines on stderr, or `{"event":"log","message":…}` events of a --json stream.)
+  // (Plain lines on stderr, or there the `{"event":"log","message":…}` events of a --json stream.)
   const message = (l) => (l.startsWith('{') ? (lastJson(l)?.message ?? '') : l.trim());
   const notice = logged
     .map(message)

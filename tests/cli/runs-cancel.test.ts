@@ -13,6 +13,7 @@ import { appendMetrics, createRun, getRunRecord, setRunStatus } from '../../elec
 import { spawnCliTraining } from '../backend/helpers.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { followEvents, jsonStream } from './json-stream.ts';
 
 const dir = tempDir('reft-runs-cancel-');
 const dataDir = join(dir, 'data');
@@ -28,30 +29,19 @@ test('runs cancel: waits for a run training elsewhere to stop, and says the step
     ).join('\n'),
   );
   const child = spawnCliTraining(rows, dataDir, 'pipe', ['--json']);
-  let out = '';
-  const events: { event: string; runId?: number; step?: number; status?: string }[] = [];
   let started: (id: number) => void;
   const stepping = new Promise<number>((resolve) => (started = resolve));
-  child.stdout?.on('data', (d) => {
-    out += d;
-    const lines = out.split('\n');
-    out = lines.pop() as string;
-    for (const l of lines) {
-      const e = JSON.parse(l);
-      events.push(e);
-      if (e.event === 'progress' && e.step >= 2) started(e.runId);
-    }
+  const followed = followEvents(child, (e) => {
+    if (e.event === 'progress' && e.step >= 2) started(e.runId);
   });
-  let err = '';
-  child.stderr?.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
 
   const id = await stepping;
   const cancel = await cliIn(dataDir, 'runs', 'cancel', String(id), '--json');
   assert.equal(cancel.code, 0, cancel.err);
   const answer = JSON.parse(cancel.out);
-  assert.equal(await exited, 130, err);
-  const result = events.at(-1);
+  const stopped = await followed;
+  assert.equal(stopped.code, 130, stopped.stderr);
+  const { result } = jsonStream(stopped.stdout, stopped.stderr);
   assert.equal(result?.status, 'cancelled');
   // It answered once the run had stopped, at the step the run really stopped at.
   assert.equal(answer.lastStep, result?.step);
