@@ -71,6 +71,15 @@ export function cliKilledAtRename(
   });
 }
 
+/** stdout as `--json` must print it: exactly one JSON object, on one line. */
+export function oneJsonObject(stdout: string): Record<string, unknown> {
+  assert.equal(stdout.trim().split('\n').length, 1, `one line on stdout: ${stdout}`);
+  const v = JSON.parse(stdout);
+  assert.equal(typeof v, 'object');
+  assert.ok(v !== null && !Array.isArray(v));
+  return v;
+}
+
 /** The one JSON object a `--json` command prints, run on the library in `dataDir` (exit 0 asserted). */
 // biome-ignore lint/suspicious/noExplicitAny: tests read results field by field
 export async function cliJson(dataDir: string, ...args: string[]): Promise<any> {
