@@ -4,8 +4,9 @@
 // open, or the next synthetic model's build), once the pid in its name no longer runs. A pid reused
 // by another process keeps its folder until a later sweep: never one still in use.
 
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeFolders } from './formats/atomic-write.ts';
 import { processAlive } from './process-alive.ts';
 
 /** The folder scratch folders live in. */
@@ -14,7 +15,7 @@ export const scratchRoot = (dataDir: string): string => join(dataDir, 'tmp');
 /** A new, empty scratch folder for `what` (a word or two: 'synthetic-llama3-8b', 'calibrate'). */
 export function makeScratchFolder(dataDir: string, what: string): string {
   const dir = join(scratchRoot(dataDir), `${what}-${process.pid}-${Date.now().toString(36)}`);
-  mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
   return dir;
 }
 

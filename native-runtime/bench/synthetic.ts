@@ -12,10 +12,11 @@
 // gets random codes and scales. So the 8B shape at int4 never exists in fp32, on disk or in memory.
 // Float forms write every weight (fp32 TinyLlama: 4.4 GB; fp32 Llama-3-8B: 32 GB). Values: uniform with standard deviation 0.02 (linear weights, embeddings), norms 1.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
+import { makeFolders } from '../formats/atomic-write.ts';
 import type { SafetensorsDtype } from '../formats/safetensors.ts';
 import {
   freeBytes,
@@ -279,7 +280,7 @@ export async function writeSyntheticCheckpoint(
   dir: string,
   o: Pick<SyntheticOptions, 'dtype' | 'seed' | 'overrides'> & { holes?: boolean } = {},
 ): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
   const { config, plan } = checkpointPlan(name, o);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const fill = uniformFiller(STD, o.seed ?? 1);

@@ -17,7 +17,6 @@ import {
   existsSync,
   fsyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -28,7 +27,7 @@ import {
 import { basename, dirname } from 'node:path';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
-import { writeFailure, writeFileAtomic } from './atomic-write.ts';
+import { makeFolders, writeFailure, writeFileAtomic } from './atomic-write.ts';
 import { dtypeBytes, type SafetensorsDtype } from './safetensors.ts';
 
 export interface PlannedTensor {
@@ -162,7 +161,7 @@ export async function writeSafetensorsStream(
   opts: StreamWriteOptions,
 ): Promise<void> {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
   const partial = `${path}.partial`;
   const journalPath = `${partial}.json`;
   let done = 0;

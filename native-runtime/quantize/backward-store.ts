@@ -8,8 +8,9 @@
 // tensor (one matrix dequantized at a time), resumable like the store itself; removed with it.
 // Measured against dequantize-and-multiply in ARCHITECTURE.md ("Weights in memory").
 
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeFolders } from '../formats/atomic-write.ts';
 import { decodeTensor, readSafetensorsHeader, readTensorBytes } from '../formats/safetensors.ts';
 import {
   type PlannedTensor,
@@ -122,7 +123,7 @@ export async function ensureBackwardStore(spec: ModelSpec, o: BackwardOptions = 
     }
   };
   if (complete()) return;
-  mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
   const release = acquireLock(dir);
   try {
     if (complete()) return;

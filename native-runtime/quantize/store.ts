@@ -25,9 +25,10 @@
 // two processes from converting the same store at once. Every form of a model lies in its
 // baseStoresFolder, which the library deletes with the model (folder-removal.ts).
 
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { makeFolders } from '../formats/atomic-write.ts';
 import { readFullyAt } from '../formats/read-at.ts';
 import { decodeTensor, readSafetensorsHeader } from '../formats/safetensors.ts';
 import {
@@ -347,7 +348,7 @@ export async function ensureStore(
   const dir = storeDir(o.root, spec.fingerprint, scheme);
   const file = join(dir, STORE_FILE);
   if (storeComplete(file, spec, scheme)) return dir;
-  mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
   let takenOverFrom: number | undefined;
   const release = acquireLock(dir, (pid) => {
     takenOverFrom = pid;

@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +25,7 @@ export interface InstallProgress {
 
 import { byteSize } from '../byte-size.ts';
 import { CancelledError, ReftError } from '../errors.ts';
+import { makeFolders } from '../formats/atomic-write.ts';
 import { networkCause } from '../network-errors.ts';
 
 export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
@@ -134,7 +135,7 @@ export async function downloadNugetPackage(
     );
   const info = await nugetPackageInfo(version, source, o.signal);
   const dir = join(runtimesRoot, 'downloads');
-  await mkdir(dir, { recursive: true });
+  makeFolders(dir);
   const file = join(dir, `${NUGET_PACKAGE.toLowerCase()}.${version}.nupkg`);
   const part = `${file}.part`;
   // A finished download from an earlier attempt is reused if it still matches.

@@ -25,7 +25,7 @@ import {
   rmdirSync,
   rmSync,
 } from 'node:fs';
-import { access, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, cp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
@@ -33,6 +33,7 @@ import yauzl from 'yauzl';
 import { CancelledError, ConfigError, FormatError, ReftError } from '../errors.ts';
 import {
   firstMissingFolder,
+  makeFolders,
   removeMadeFolders,
   sweepTempFiles,
   writeFileAtomic,
@@ -149,7 +150,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
   // Made just before it is filled, not before a download: a NuGet download can outlast the sweep's
   // 10 minutes, and a staging folder that old is what a killed install leaves (another process
   // listing packs meanwhile would delete it).
-  const makeStaging = () => mkdir(join(staging, 'ort'), { recursive: true });
+  const makeStaging = () => makeFolders(join(staging, 'ort'));
   // Unpacking or copying: stopped by Cancel between pieces, a write that failed said as such.
   const unpack = async (source: string, step: () => Promise<void>) => {
     try {
@@ -167,7 +168,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
         throw new ConfigError('not-found', 'runtime install: --from needs a file or folder');
       const st = await stat(o.from).catch(() => null);
       if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
-      await makeStaging();
+      makeStaging();
       // Recorded absolute: `runtime list` reads it from whatever folder it is run in.
       const location = resolve(o.from);
       const from = o.from;
@@ -186,7 +187,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
         // The pack needs the archive, its extracted providers and a copy of libonnxruntime.so.1.
         extraBytes: (await stat(join(ort.binDir, ORT_LIB))).size,
       });
-      await makeStaging();
+      makeStaging();
       await unpack(dl.file, () => extractArchive(dl.file, staging, ort.version, o));
       source = { kind: 'nuget', location: dl.url, sha512: dl.sha512 };
       await rm(dl.file, { force: true });
@@ -320,7 +321,7 @@ async function writableDir(dir: string): Promise<void> {
   // Over a file, mkdir -p says the path exists (EEXIST); what is wrong is that it is no folder.
   if (existsSync(dir) && !(await stat(dir)).isDirectory())
     throw Object.assign(new Error(`${dir} is a file`), { code: 'ENOTDIR', path: dir });
-  await mkdir(dir, { recursive: true });
+  makeFolders(dir);
   await access(dir, constants.W_OK);
 }
 
@@ -349,7 +350,7 @@ async function copyFromFolder(from: string, staging: string, ortVersion: string,
   for (const n of wanted) {
     checkCancel(o.signal);
     const dest = join(staging, CUDA_LIB.test(n) ? 'lib' : 'ort', n);
-    await mkdir(dirname(dest), { recursive: true });
+    makeFolders(dirname(dest));
     await cp(join(dir, n), dest, { dereference: true });
     done += (await stat(dest)).size;
     o.onProgress?.({ phase: 'copy', bytes: done, total });
@@ -507,7 +508,7 @@ async function extractZip(
     for (const p of picked) {
       checkCancel(o.signal);
       const out = join(staging, p.dest);
-      await mkdir(dirname(out), { recursive: true });
+      makeFolders(dirname(out));
       const rs = await zip.openReadStreamPromise(p.entry);
       rs.on('data', (c: Buffer) => {
         done += c.length;
@@ -526,7 +527,7 @@ async function extractZip(
  */
 async function extractTgz(file: string, staging: string, ortVersion: string, o: InstallOptions) {
   const tmp = join(staging, '.tgz');
-  await mkdir(tmp, { recursive: true });
+  makeFolders(tmp);
   // Archive path of the file for each place in the pack: the first one, as for a zip.
   const picked = new Map<string, string>();
   let versionFile: string | null = null;
@@ -567,7 +568,7 @@ async function extractTgz(file: string, staging: string, ortVersion: string, o: 
   }
   if (versionFile) checkVersion(file, (await readFile(join(tmp, versionFile), 'utf8')).trim(), ortVersion);
   for (const [dest, p] of picked) {
-    await mkdir(dirname(join(staging, dest)), { recursive: true });
+    makeFolders(dirname(join(staging, dest)));
     await rename(join(tmp, p), join(staging, dest));
   }
   await rm(tmp, { recursive: true, force: true });

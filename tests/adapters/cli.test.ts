@@ -2,12 +2,11 @@
 // CLI: --json prints one object, failures print one `error:` line and leave the library unchanged.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { BIN, runCli } from '../backend/helpers.ts';
+import { cliWithin as cliWithinSeconds, runCli } from '../backend/helpers.ts';
 import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, tmp } from './helpers.ts';
 
 const root = tmp('cli');
@@ -280,13 +279,7 @@ test('import of a folder imported before: "already in the library" (exit 0), not
 
 /** The CLI run synchronously with a deadline: a command that never ends is killed and reads as such. */
 function cliWithin(seconds: number, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], {
-    encoding: 'utf8',
-    timeout: seconds * 1000,
-    // A SIGTERM handler never runs while the event loop is stuck in a synchronous call.
-    killSignal: 'SIGKILL',
-  });
-  return { code: r.status, killed: r.signal !== null, stderr: r.stderr };
+  return cliWithinSeconds(seconds, [...args, '--data-dir', dataDir]);
 }
 
 test('export --out where mkdir answers ENOENT under a folder that exists (/proc) ends with one line', {

@@ -2,7 +2,7 @@
 // non-zero with one `error:` line on stderr and no stack trace.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { shellWord } from '../../cli/shell-word.ts';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
 import { appendMetrics, createRun, setRunStatus } from '../../electron/backend/library/runs.ts';
 import { jsonStream, stderrEvents } from '../cli/json-stream.ts';
-import { LLAMA_FIXTURE, oneJsonObject, ROOT, runCli, tempDir } from './helpers.ts';
+import { cliWithin, LLAMA_FIXTURE, oneJsonObject, ROOT, runCli, tempDir } from './helpers.ts';
 
 const root = tempDir('cli');
 const dataDir = join(root, 'data');
@@ -322,4 +322,64 @@ test('a server that refuses the connection is said in words, not as ECONNREFUSED
   ]);
   assert.equal(nuget.code, 1);
   assert.equal(nuget.stderr, `error: cannot reach 127.0.0.1:${port}: ${refused}\n`);
+});
+
+// Node's recursive mkdir loops for ever, at full CPU, where mkdir answers ENOENT under a folder that
+// exists (/proc, /sys, some FUSE mounts): every folder made on a path the person gave uses makeFolders.
+const noProc = !existsSync('/proc/self') && 'no /proc here';
+
+test('a data folder under /proc (--data-dir, REFT_STUDIO_HOME) ends with one error line', {
+  skip: noProc,
+  timeout: 150_000,
+}, () => {
+  const home = '/proc/reft-studio-home/library';
+  const runs = [
+    cliWithin(60, ['adapters', 'list', '--data-dir', home]),
+    cliWithin(60, ['models', 'list'], { REFT_STUDIO_HOME: home }),
+  ];
+  for (const r of runs) {
+    assert.equal(r.killed, false, 'a data folder under /proc never ended');
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, 'error: /proc/reft-studio-home: no such file or folder\n');
+  }
+});
+
+test('runtime install into a data folder under /proc ends with one error line', {
+  skip: noProc,
+  timeout: 90_000,
+}, () => {
+  // The pack's folder is made before --from is read: the file need not be a pack.
+  const from = join(root, 'not-a-pack.zip');
+  writeFileSync(from, 'not a zip');
+  const r = cliWithin(60, [
+    'runtime',
+    'install',
+    'cuda',
+    '--from',
+    from,
+    '--data-dir',
+    '/proc/reft-studio-rt/lib',
+  ]);
+  assert.equal(r.killed, false, 'runtime install under /proc never ended');
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, 'error: runtime install: /proc/reft-studio-rt: no such file or folder\n');
+});
+
+test('train --checkpoint-dir under /proc ends with one error line', { skip: noProc, timeout: 90_000 }, () => {
+  const data = join(root, 'proc-train.jsonl');
+  writeFileSync(
+    data,
+    '{"prompt":"What is 1 plus 1?","completion":" 2"}\n{"prompt":"2 plus 2?","completion":" 4"}\n',
+  );
+  const args = ['train', '--model', LLAMA_FIXTURE, '--data', data, '--max-steps', '2', '-q'];
+  const r = cliWithin(60, [
+    ...args,
+    '--checkpoint-dir',
+    '/proc/reft-studio-ckpt/inner',
+    '--data-dir',
+    dataDir,
+  ]);
+  assert.equal(r.killed, false, 'train --checkpoint-dir under /proc never ended');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^error: \/proc\/reft-studio-ckpt: no such file or folder[^\n]*\n$/);
 });

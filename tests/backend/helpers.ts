@@ -3,7 +3,7 @@
 // a long one leaves its loop free).
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -51,6 +51,26 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The CLI run synchronously with a deadline: a command that never ends is killed and reads as such
+ * (`killed`). Synchronous and SIGKILL because a command stuck in a synchronous call (Node's recursive
+ * mkdir spinning under /proc) runs no SIGTERM handler and no timer.
+ */
+export function cliWithin(
+  seconds: number,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; killed: boolean; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: seconds * 1000,
+    killSignal: 'SIGKILL',
+  });
+  return { code: r.status, killed: r.signal !== null, stderr: r.stderr };
 }
 
 /**

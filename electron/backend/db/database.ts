@@ -2,10 +2,11 @@
 // WAL so the CLI can read and write while `reft-studio serve` runs, foreign keys on, a busy timeout so
 // concurrent writers wait instead of failing, migrations applied, then a consistency check.
 
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DbError } from '../../../native-runtime/errors.ts';
+import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { processAlive } from '../../../native-runtime/process-alive.ts';
 import { appRoot } from '../paths.ts';
 import {
@@ -82,7 +83,7 @@ const isFolder = (path: string): boolean => {
 };
 
 export function openDatabase(dataDir: string, opts: OpenOptions = {}): Db {
-  mkdirSync(dataDir, { recursive: true });
+  makeFolders(dataDir);
   const file = join(dataDir, 'library.db');
   let db: Db;
   try {

@@ -11,10 +11,10 @@
 // A token is recorded only after its lock is held, so no one can see it unlocked too early.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { oldEnough } from '../../../native-runtime/formats/atomic-write.ts';
+import { makeFolders, oldEnough } from '../../../native-runtime/formats/atomic-write.ts';
 import { databaseDiskError } from './disk-full.ts';
 
 export interface OwnerLock {
@@ -41,7 +41,7 @@ export function ownerLock(dataDir: string): OwnerLock {
   const key = resolve(dataDir);
   const have = held.get(key);
   if (have) return have.lock;
-  mkdirSync(ownersDir(key), { recursive: true });
+  makeFolders(ownersDir(key));
   const token = randomBytes(16).toString('hex');
   const file = lockFile(key, token);
   const db = new Database(file);

@@ -14,9 +14,10 @@
 // across processes they are not locked there.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CancelledError } from '../../../native-runtime/errors.ts';
+import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { repoFolderName } from './cache.ts';
 
 /** huggingface_hub's lock file for one blob of a repository. */
@@ -73,7 +74,7 @@ export async function withBlobLock<T>(
   opts: BlobLockOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
-  mkdirSync(dirname(lockPath), { recursive: true });
+  makeFolders(dirname(lockPath));
   const fd = openSync(lockPath, 'a');
   try {
     let code = await runFlock(fd, ['--exclusive', '--nonblock']);

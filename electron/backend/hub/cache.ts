@@ -12,7 +12,6 @@ import {
   copyFileSync,
   existsSync,
   lstatSync,
-  mkdirSync,
   readdirSync,
   realpathSync,
   rmSync,
@@ -22,7 +21,12 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
-import { isFileTemp, sweepTempFiles, writeFileAtomic } from '../../../native-runtime/formats/atomic-write.ts';
+import {
+  isFileTemp,
+  makeFolders,
+  sweepTempFiles,
+  writeFileAtomic,
+} from '../../../native-runtime/formats/atomic-write.ts';
 import { readRef } from '../../../native-runtime/models/model-folder.ts';
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
@@ -78,7 +82,7 @@ export function snapshotFile(cacheDir: string, repo: string, commit: string, pat
  * is copied instead, again as huggingface_hub does.
  */
 export function linkSnapshotFile(pointer: string, blob: string): void {
-  mkdirSync(dirname(pointer), { recursive: true });
+  makeFolders(dirname(pointer));
   try {
     lstatSync(pointer);
     unlinkSync(pointer);

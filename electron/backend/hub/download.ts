@@ -14,11 +14,12 @@
 // on top of plain fetch.
 
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { CancelledError, FormatError, ReftError, ValidationError } from '../../../native-runtime/errors.ts';
+import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { freeBytes } from '../../../native-runtime/formats/safetensors-stream.ts';
 import { ERRNO } from '../../../native-runtime/fs-errors.ts';
 import { networkCause } from '../../../native-runtime/network-errors.ts';
@@ -284,7 +285,7 @@ async function fetchOnce(t: FileTransfer, hasher: { h: Hash }): Promise<void> {
 /** Downloads one file into its blob, resuming and retrying; verifies it; renames it into place. */
 async function transferFile(t: FileTransfer): Promise<void> {
   const part = `${t.blob}.incomplete`;
-  mkdirSync(dirname(t.blob), { recursive: true });
+  makeFolders(dirname(t.blob));
   // Hash what a previous run left, so the bytes after it continue the same hash.
   const hasher = { h: newHasher(t.file) };
   if (existsSync(part)) {
@@ -361,7 +362,7 @@ export async function downloadFiles(
       'no-disk-space',
       `${repo} needs ${byteSize(need)} more in ${cacheDir} but only ${byteSize(free)} is free`,
     );
-  mkdirSync(repoDir(cacheDir, repo), { recursive: true });
+  makeFolders(repoDir(cacheDir, repo));
 
   const meter = new Meter();
   let bytesDone = bytesTotal - need;

@@ -13,19 +13,15 @@
 // studio's RPC loop: frozenRowIndexInSlices).
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  unlinkSync,
-  utimesSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { fsyncDir, writeFailure, writeFully } from '../../../native-runtime/formats/atomic-write.ts';
+import {
+  fsyncDir,
+  makeFolders,
+  writeFailure,
+  writeFully,
+} from '../../../native-runtime/formats/atomic-write.ts';
 import { fileLinesSync, lineTooLong } from '../../../native-runtime/formats/line-reader.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import { grown } from '../../../native-runtime/typed-arrays.ts';
@@ -63,7 +59,7 @@ export class FrozenFileWriter {
 
   constructor(readonly dataDir: string) {
     this.#dir = join(dataDir, 'datasets');
-    mkdirSync(this.#dir, { recursive: true });
+    makeFolders(this.#dir);
     this.#tmp = join(this.#dir, `import-${randomBytes(6).toString('hex')}.jsonl.tmp`);
     this.#fd = openSync(this.#tmp, 'w');
   }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { sweepImportTemps } from '../../../native-runtime/adapters/folders.ts';
 import { FormatError } from '../../../native-runtime/errors.ts';
-import { sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
+import { makeFolders, sweepTempFiles } from '../../../native-runtime/formats/atomic-write.ts';
 import { sweepScratchFolders } from '../../../native-runtime/scratch-folders.ts';
 import { type OpenOptions, openDatabase, readOnlyReason } from '../db/database.ts';
 import { type OwnerLock, ownerLock } from '../db/owner-lock.ts';
@@ -35,10 +35,9 @@ function createDataDir(dataDir: string): void {
       `${dataDir} cannot be the data folder: ${existsSync(dir) ? 'it is a file' : 'a folder on its path is a file'}`,
     );
   try {
-    mkdirSync(dirname(dir), { recursive: true });
+    makeFolders(dirname(dir));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw notFolder();
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw notFolder();
     throw e;
   }
   try {

@@ -4,8 +4,9 @@
 // crash loses at most the line being written; a torn last line is skipped when reading.
 // Kept out of SQLite on purpose: log lines are many, never queried, and deleted with the run's folder.
 
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import type { Library } from './library.ts';
 
@@ -35,7 +36,7 @@ export function appendRunLog(
 ): RunLogLine {
   const line: RunLogLine = { at: Date.now(), source, text: text.slice(0, 4000) };
   try {
-    mkdirSync(runFolder(lib, runId), { recursive: true });
+    makeFolders(runFolder(lib, runId));
     appendFileSync(logFile(lib, runId), `${JSON.stringify(line)}\n`);
   } catch {
     // the line is still pushed to open windows; only the stored copy is lost

@@ -37,6 +37,7 @@ import { byteSize } from '../../../native-runtime/byte-size.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import {
   copyFileAtomic,
+  makeFolders,
   oldEnough,
   writeFileAtomic,
   writeFully,
@@ -208,7 +209,7 @@ export function beginUpload(
   if (total > limits.maxBytes) throw uploadLimitError(kind, byteSize(total));
   sweep(uploadRoot(lib), STAGING_MAX_AGE_MS);
   const id = randomBytes(12).toString('hex');
-  mkdirSync(join(uploadDir(lib, id), 'files'), { recursive: true });
+  makeFolders(join(uploadDir(lib, id), 'files'));
   writeState(lib, id, { kind, files: clean, createdAt: Date.now(), finished: false });
   return { uploadId: id };
 }
@@ -232,7 +233,7 @@ export function uploadChunk(
   if (f.received + data.length > f.size)
     throw new ValidationError('bad-size', `"${path}" is longer than the ${f.size} bytes announced`);
   const dest = join(uploadDir(lib, id), 'files', ...path.split('/'));
-  mkdirSync(dirname(dest), { recursive: true });
+  makeFolders(dirname(dest));
   const fd = openSync(dest, offset === 0 ? 'w' : 'r+');
   try {
     let off = 0;
@@ -302,7 +303,7 @@ async function finish(
       // Empty files get no chunk; create them now.
       const dest = join(root, ...f.path.split('/'));
       if (f.size === 0) {
-        mkdirSync(dirname(dest), { recursive: true });
+        makeFolders(dirname(dest));
         writeFileSync(dest, '');
       }
     }
@@ -408,7 +409,7 @@ function downloadPath(lib: Library, id: string): string {
  */
 export function reserveDownload(lib: Library): { downloadId: string; file: string } {
   const root = join(lib.dataDir, 'downloads');
-  mkdirSync(root, { recursive: true });
+  makeFolders(root);
   sweep(root, DOWNLOAD_MAX_AGE_MS);
   const downloadId = randomBytes(12).toString('hex');
   return { downloadId, file: downloadPath(lib, downloadId) };

@@ -15,12 +15,13 @@
 // bomb lying about its size) is stopped there, and a damaged or truncated zip is refused rather than
 // imported with a cut or corrupt file. macOS's `__MACOSX/` resource forks are skipped.
 
-import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
+import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
 import {
   type CentralEntry,
@@ -175,7 +176,7 @@ export async function unpackZip(
   for (const [i, e] of entries.entries()) {
     if (signal?.aborted) throw new CancelledError('unpacking the zip was cancelled');
     const out = join(dest, ...e.name.split('/'));
-    mkdirSync(dirname(out), { recursive: true });
+    makeFolders(dirname(out));
     bytes += await inflateEntry(zipPath, dataStart[i], e, out, label, signal);
   }
   return { files: entries.length, bytes };
