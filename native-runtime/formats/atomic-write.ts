@@ -274,7 +274,7 @@ export function removeMadeFolders(deepest: string, first: string | undefined): v
  * `/proc/x` froze the command, or the whole studio backend. And where the path runs through a file
  * it says "FILE: already exists"; here the error is ENOTDIR on that file ("FILE: not a folder").
  */
-export function makeFolders(dir: string): string | undefined {
+export function makeFolders(dir: string, attempts = 5): string | undefined {
   const first = firstMissingFolder(dir);
   const top = first === undefined ? resolve(dir) : dirname(first);
   if (!statSync(top).isDirectory())
@@ -290,8 +290,16 @@ export function makeFolders(dir: string): string | undefined {
     try {
       mkdirSync(d);
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
       // Made meanwhile by another process (the CLI beside `serve`): as mkdir -p, that is fine.
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
+      if (code === 'EEXIST' && statSync(d).isDirectory()) continue;
+      // Its parent removed meanwhile (another writer's failed write takes away the empty folders it
+      // made): start over, a few times. An ENOENT under a parent that is there (/proc) is final.
+      if (code === 'ENOENT' && attempts > 1 && !existsSync(dirname(d))) {
+        const again = makeFolders(dir, attempts - 1);
+        return again !== undefined && again.length < first.length ? again : first;
+      }
+      throw e;
     }
   }
   return first;
