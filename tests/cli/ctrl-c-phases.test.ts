@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { BIN, ROOT } from '../backend/helpers.ts';
 import { slowToConvertLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { followEvents, jsonStream } from './json-stream.ts';
 
 const REWORDED = join(ROOT, 'tests', 'helpers', 'reworded-log-lines.mjs');
 
@@ -37,19 +37,12 @@ test('Ctrl-C in a conversion says so, whatever the log lines say', { timeout: 18
     ['--import', REWORDED, BIN, ...args, '--json', '--data-dir', join(root, 'home')],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const closed = new Promise<number | null>((r) => child.on('close', r));
-  const logs: string[] = [];
-  const results: Array<Record<string, unknown>> = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const e = JSON.parse(line);
-    if (e.event === 'result') results.push(e);
-    if (e.event !== 'log') return;
-    logs.push(e.message);
-    if (e.message.startsWith('rewriting the base weights') && !child.killed) child.kill('SIGINT');
+  const { code, events, stdout, stderr } = await followEvents(child, (e) => {
+    if (e.event === 'log' && e.message.startsWith('rewriting the base weights') && !child.killed)
+      child.kill('SIGINT');
   });
-  assert.equal(await closed, 130, stderr);
+  assert.equal(code, 130, stderr);
+  const logs: string[] = events.filter((e) => e.event === 'log').map((e) => e.message);
   const all = logs.join('\n');
   // The lines were reworded: the old reading of them would have stayed in the data phase.
   assert.match(all, /^dataset ready: /m);
@@ -61,8 +54,7 @@ test('Ctrl-C in a conversion says so, whatever the log lines say', { timeout: 18
     all,
   );
   assert.ok(!logs.some((m) => m.startsWith('stopping the data preparation')), all);
-  assert.deepEqual(
-    results.map((r) => [r.status, r.step]),
-    [['paused', 0]],
-  );
+  // --json's one object on stdout says where it stopped.
+  const result = jsonStream(stdout, stderr).result;
+  assert.deepEqual([result.status, result.step], ['paused', 0]);
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fallbackLine, isFallbackLine } from '../../native-runtime/runtime/device-choice.ts';
 import { LLAMA_FIXTURE, runCli, tempDir } from '../backend/helpers.ts';
+import { jsonStream } from './json-stream.ts';
 
 const DATA = join(import.meta.dirname, '..', '..', 'resources', 'demo', 'persona.jsonl');
 const FALLBACK = /^warning: device 'cuda' unavailable — cuda: .+; running on cpu$/;
@@ -36,10 +37,8 @@ test('train --device cuda without CUDA: one warning line on stderr says the fall
   // --json: the same line, as a log event of level 'warn' (its message without the prefix).
   const j = await runCli([...args, '--device', 'cuda', '--json', '--data-dir', join(dir, 'json')]);
   assert.equal(j.code, 0, j.stderr);
-  const events = j.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event: string; message?: string; level?: string });
+  // The events go to stderr; stdout has the one result object.
+  const { events } = jsonStream(j.stdout, j.stderr);
   const fallback = events.filter((e) => e.event === 'log' && e.message?.includes("device 'cuda'"));
   assert.deepEqual(
     fallback.map((e) => [e.level, FALLBACK.test(`warning: ${e.message}`)]),

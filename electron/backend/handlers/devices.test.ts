@@ -226,7 +226,7 @@ async function archive(o: { provider?: boolean; libBytes?: number } = {}): Promi
 
 /**
  * `reft-studio runtime install cuda --from FROM` in its own process, stopped (SIGSTOP) at its first
- * progress report (of the phase `at`): the studio's ticks then see it mid-way for as long as the
+ * progress event on stderr (of the phase `at`): the studio's ticks then see it mid-way for as long as the
  * test needs.
  */
 function cliInstallStopped(from: string, at = '') {
@@ -251,11 +251,13 @@ function cliInstallStopped(from: string, at = '') {
     const atFirst = (d: Buffer) => {
       out += d;
       if (!out.includes(event)) return;
-      child.stdout.off('data', atFirst).resume();
+      child.stderr.off('data', atFirst).resume();
       child.kill('SIGSTOP');
       resolve();
     };
-    child.stdout.on('data', atFirst);
+    // With --json the progress events go to stderr; stdout gets the one result object at the end.
+    child.stdout.resume();
+    child.stderr.on('data', atFirst);
     void closed.then(() => reject(new Error(`the install ended before its first progress: ${out}`)));
   });
   return { child, stopped, exited };
