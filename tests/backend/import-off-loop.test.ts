@@ -301,10 +301,11 @@ test('a file error in the worker keeps its code and says the path as the window 
     });
     assert.equal(r.type, 'error');
     const { code, message } = (r as { error: { code: string; message: string } }).error;
-    // What the same failure says on the loop (rpc/user-errors.ts), not 'internal'.
+    // What the same failure says on the loop (rpc/user-errors.ts), not 'internal'. (A file where a
+    // folder goes is "not a folder" since makeFolders replaced mkdir -p, which said "already exists".)
     assert.deepEqual(
       { code, message },
-      { code: 'already-exists', message: 'datasets in the data folder: already exists' },
+      { code: 'not-a-folder', message: 'datasets in the data folder: not a folder' },
     );
   } finally {
     await other.close();
