@@ -318,10 +318,8 @@ async function writableDir(dir: string): Promise<void> {
   let up = dir;
   while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
   await access(up, constants.W_OK); // throws EROFS or EACCES naming that folder
-  // Over a file, mkdir -p says the path exists (EEXIST); what is wrong is that it is no folder.
-  if (existsSync(dir) && !(await stat(dir)).isDirectory())
-    throw Object.assign(new Error(`${dir} is a file`), { code: 'ENOTDIR', path: dir });
-  makeFolders(dir);
+  makeFolders(dir); // a file on the path (or at it) is ENOTDIR naming that file: "FILE: not a folder"
+
   await access(dir, constants.W_OK);
 }
 
