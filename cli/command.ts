@@ -140,7 +140,7 @@ export function nextCommand(values: ArgValues, ...words: (string | number)[]): s
   return shellLine(['reft-studio', ...words, ...(dir ? ['--data-dir', dir] : [])]);
 }
 
-/** The width the CLI's tables keep to when told to fit: a terminal's default, as `runs show` keeps to. */
+/** The width the CLI's tables keep to when told to fit, and `runs show` wraps at: a terminal's default. */
 export const TERMINAL_WIDTH = 80;
 
 /**

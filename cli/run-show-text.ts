@@ -16,12 +16,12 @@ import { visibleControls } from '../native-runtime/control-characters.ts';
 import { plural } from '../native-runtime/plural.ts';
 import { deviceText, runAskedDevice, runDevice } from '../native-runtime/runtime/device-choice.ts';
 import { precisionText, runAskedPrecision } from '../native-runtime/runtime/precision-used.ts';
-import { table } from './command.ts';
+import { TERMINAL_WIDTH, table } from './command.ts';
 import { bestText } from './run-training.ts';
 import { cutText, wrapText } from './terminal-text.ts';
 
-/** The width `runs show` keeps to: a terminal's default. */
-const WIDTH = 80;
+/** The width `runs show` keeps to: a terminal's default, as the listing tables fit to. */
+const WIDTH = TERMINAL_WIDTH;
 /** A probe answer's characters shown; the rest is cut (--json has it whole). */
 export const SHOWN_ANSWER_CHARS = 300;
 /** A run with more metric rows than this shows its first and last ones only. */
