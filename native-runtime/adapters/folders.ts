@@ -34,6 +34,7 @@ import {
 import { plural } from '../plural.ts';
 import { isUntied, parsePositions } from '../training/positions.ts';
 import { checkAdapterForModel, type TargetModel } from './apply.ts';
+import { type BaseCandidate, chooseBaseModel } from './base-model-choice.ts';
 
 /** The sub-folder holding an import's original pyreft files. */
 export const PYREFT_ORIGINALS_DIR = 'pyreft';
@@ -73,6 +74,11 @@ export interface PrepareImportOptions {
   positions?: string;
   /** Import even though the folder names another base model than `model` (same shape). */
   forceBase?: boolean;
+  /**
+   * Without `model`, the library's models: a pyreft folder that names no base model takes the one
+   * whose shapes fit (base-model-choice.ts).
+   */
+  candidates?: BaseCandidate[];
   /** Lineage to record (run id, dataset version, metrics). */
   meta?: StudioAdapterMeta;
 }
@@ -120,6 +126,7 @@ function inferPositions(py: PyreftAdapter): string {
 export function prepareImport(src: string, opts: PrepareImportOptions = {}): PreparedImport {
   const kind = detectAdapterFolder(src);
   const notes: string[] = [];
+  let model = opts.model;
   let adapter: StudioAdapter;
   let originals: Array<[string, Uint8Array]> | null = null;
   if (kind === 'studio') {
@@ -129,14 +136,14 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     // With a model, config.json is checked against it before any .bin is read.
     const py = readPyreftFolder(src, { model: opts.model });
     const side = py.sidecar;
-    const baseModel =
-      side?.baseModel ??
-      (opts.model ? { arch: opts.model.arch, fingerprint: opts.model.fingerprint } : undefined);
+    let baseModel = side?.baseModel;
     if (!baseModel) {
-      throw new ConfigError(
-        'missing-base-model',
-        `${src}: the folder does not say which base model it was trained for (no reft_studio.json); give --model ID|DIR`,
-      );
+      if (!model) {
+        const chosen = chooseBaseModel(py.interventions, opts.candidates ?? [], src);
+        model = chosen.model;
+        notes.push(chosen.note);
+      }
+      baseModel = { arch: model.arch, fingerprint: model.fingerprint };
     }
     let positions = opts.positions ?? side?.positions;
     if (positions === undefined) {
@@ -161,7 +168,7 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     }
     if (side) originals.push([SIDECAR_FILE, readFileSync(join(src, SIDECAR_FILE))]);
   }
-  if (opts.model) checkAdapterForModel(adapter, opts.model, { forceBase: opts.forceBase });
+  if (model) checkAdapterForModel(adapter, model, { forceBase: opts.forceBase });
   return { kind, adapter, originals, notes, contentHash: adapterContentHash(adapter) };
 }
 

@@ -277,6 +277,34 @@ test('import of a folder imported before: "already in the library" (exit 0), not
   ]);
 });
 
+test('import of a pyreft folder without --model: the one library model that fits, said on stderr; several refused', async () => {
+  const dir = join(root, 'no-model');
+  const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  // The demo model (seeded) is the only one of hidden size 64 with layers up to 2.
+  const one = await run('import', F2L2, '--json');
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(
+    one.stderr,
+    /^note: base model: "Demo: tiny Llama \(random weights\)" \(id 1\) \(the only library model of hidden size 64 with at least 3 layers\); --model to choose another$/m,
+  );
+  const lib0 = openLibrary(dir);
+  const before = librarySnapshot(lib0);
+  closeLibrary(lib0);
+  assert.equal((await run('models', 'add', join(LLAMA, '..', 'qwen2'))).code, 0);
+  const two = await run('import', F2L2, '--name', 'second');
+  assert.equal(two.code, 1);
+  assert.equal(
+    two.stderr.replace(`${F2L2}: `, ''),
+    'error: the folder does not say which base model it was trained for (no reft_studio.json), and 2 library models have hidden size 64 with at least 3 layers: "Demo: tiny Llama (random weights)" (id 1), "qwen2" (id 2); give --model ID|DIR\n',
+  );
+  const lib1 = openLibrary(dir);
+  assert.deepEqual(librarySnapshot(lib1), before, 'nothing stored');
+  closeLibrary(lib1);
+  const chosen = await run('import', F2L2, '--name', 'second', '--model', '2', '--json');
+  assert.equal(chosen.code, 0, chosen.stderr);
+  assert.doesNotMatch(chosen.stderr, /base model:/);
+});
+
 /** The CLI run synchronously with a deadline: a command that never ends is killed and reads as such. */
 function cliWithin(seconds: number, ...args: string[]) {
   return cliWithinSeconds(seconds, [...args, '--data-dir', dataDir]);

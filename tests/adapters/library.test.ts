@@ -293,7 +293,12 @@ test('import failures are specific and leave no row and no folder', () => {
       'hidden-size-mismatch',
       /hidden size 64, but the model's hidden size is 32/,
     );
-    expectRefused(lib, () => importAdapter(lib, { path: F2L2 }), 'missing-base-model', /give --model/);
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: F2L2 }),
+      'missing-base-model',
+      /no library model has hidden size 64 with at least 3 layers; add its base model .* or give --model/,
+    );
     expectRefused(
       lib,
       () => importAdapter(lib, { path: F2L2, model: 77 }),
@@ -332,6 +337,47 @@ test('import failures are specific and leave no row and no folder', () => {
       'bad-tag',
       /a tag must be 1 to 64 characters/,
     );
+  });
+});
+
+test('a pyreft folder that names no base model takes the only library model that fits, else is refused', () => {
+  withLib((lib) => {
+    // None fits: a model of another hidden size, and one with too few layers for layer 2.
+    addModel(lib, { path: modelWithHidden(32), name: 'wide' });
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: F2L2 }),
+      'missing-base-model',
+      /no library model has hidden size 64 with at least 3 layers/,
+    );
+    // One fits (and a copy of its weights in another folder is the same base model, not a second).
+    const llama = addModel(lib, { path: LLAMA, name: 'tiny llama' });
+    addModel(lib, { path: copyFolder(LLAMA), name: 'same weights' });
+    const r = importAdapter(lib, { path: F2L2 });
+    assert.equal(r.adapter.baseModelFingerprint, spec.fingerprint);
+    assert.equal(
+      r.notes[0],
+      `base model: "tiny llama" (id ${llama.id}) (the only library model of hidden size 64 with at least 3 layers); --model to choose another`,
+    );
+    // Several fit: refused, naming them; --model chooses.
+    const qwen = addModel(lib, { path: join(LLAMA, '..', 'qwen2'), name: 'qwen' });
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: F2L2, name: 'again' }),
+      'ambiguous-base-model',
+      new RegExp(
+        `2 library models have hidden size 64 with at least 3 layers: "tiny llama" \\(id ${llama.id}\\), "qwen" \\(id ${qwen.id}\\); give --model ID\\|DIR$`,
+      ),
+    );
+    const q = importAdapter(lib, { path: F2L2, name: 'again', model: qwen.id });
+    assert.equal(q.adapter.baseModelFingerprint, qwen.fingerprint);
+    assert.doesNotMatch(q.notes.join(' '), /base model:/, 'nothing chosen, nothing said');
+    // A folder that names its base model (reft_studio.json) is never matched by shape.
+    const out = join(tmp('out'), 'named');
+    exportAdapter(lib, { adapter: r.adapter.id, out });
+    const back = importAdapter(lib, { path: out, name: 'named' });
+    assert.equal(back.adapter.baseModelFingerprint, spec.fingerprint);
+    assert.deepEqual(back.notes, []);
   });
 });
 

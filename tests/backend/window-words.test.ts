@@ -7,7 +7,7 @@
 // SQLite file); the mapping itself is the import's `mapping`, which the page now offers.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -42,13 +42,47 @@ before(async () => {
 });
 after(() => b.close());
 
-test('an uploaded pyreft folder without its base model: named as uploaded, the window’s words', async () => {
-  const uploadId = await uploadFolder(F2L2, 'my-pyreft');
-  const e = await refusal('adapters/import', { uploadId });
+test('an uploaded pyreft folder without its base model: the one that fits said, several refused, in the window’s words', async () => {
+  // Only the Llama fixture has hidden size 64 and layer 2: it is taken, and the note says how to change it.
+  const first = await call('adapters/import', { uploadId: await uploadFolder(F2L2, 'my-pyreft') });
+  assert.equal(first.adapter.baseModelFingerprint, (await call('models/get', { id: modelId })).fingerprint);
+  assert.equal(
+    first.notes[0],
+    `base model: "llama" (id ${modelId}) (the only library model of hidden size 64 with at least 3 layers); choose another base model to change that`,
+  );
+  // A second model that fits: which one is the person's to say.
+  const qwen = (await call('models/add', { path: join(LLAMA_FIXTURE, '..', 'qwen2') })).id;
+  const e = await refusal('adapters/import', {
+    uploadId: await uploadFolder(F2L2, 'my-pyreft'),
+    name: 'two',
+  });
+  assert.equal(e.code, 'ambiguous-base-model');
+  assert.equal(
+    e.message,
+    `“my-pyreft”: the folder does not say which base model it was trained for (no reft_studio.json), and 2 library models have hidden size 64 with at least 3 layers: "llama" (id ${modelId}), "qwen2" (id ${qwen}); choose its base model and import it again`,
+  );
+  await call('models/remove', { id: qwen });
+  // The positions test below imports the same folder again, to be imported anew.
+  await call('adapters/remove', { id: first.adapter.id });
+});
+
+test('an uploaded pyreft folder that no library model fits: add its base model, in the window’s words', async () => {
+  // Layer 5 is past every library model's last layer.
+  const dir = join(root, 'deep');
+  cpSync(F2L2, dir, { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  cfg.representations[0][0] = 5;
+  cfg.sorted_keys[0] = 'layer_5_comp_block_output_unit_pos_nunit_1#0';
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  renameSync(
+    join(dir, 'intkey_layer_1_comp_block_output_unit_pos_nunit_1#0.bin'),
+    join(dir, 'intkey_layer_5_comp_block_output_unit_pos_nunit_1#0.bin'),
+  );
+  const e = await refusal('adapters/import', { uploadId: await uploadFolder(dir, 'deep') });
   assert.equal(e.code, 'missing-base-model');
   assert.equal(
     e.message,
-    '“my-pyreft”: the folder does not say which base model it was trained for (no reft_studio.json); choose its base model and import it again',
+    '“deep”: the folder does not say which base model it was trained for (no reft_studio.json), and no library model has hidden size 64 with at least 6 layers; add its base model to the library (Models page) and import it again',
   );
 });
 

@@ -34,7 +34,7 @@ import { checkNoEvaluationJobUses } from './evaluation-jobs.ts';
 import { checkExportDestination } from './export-destination.ts';
 import { insideDataDir, removingFolders } from './folder-removal.ts';
 import { type Library, parseJsonColumn } from './library.ts';
-import { getModel } from './models.ts';
+import { getModel, modelShapes } from './models.ts';
 import { checkName } from './names.ts';
 import { getRunRecord } from './runs.ts';
 import { matchesTag, tagsToAdd, tagsToRemove } from './tags.ts';
@@ -444,7 +444,9 @@ export async function importAdapterWith(
 function importRequest(lib: Library, input: ImportAdapterInput): { src: string; opts: PrepareImportOptions } {
   const src = resolve(input.path);
   const model = input.model !== undefined ? resolveModelRef(lib, input.model) : undefined;
-  return { src, opts: { model, positions: input.positions, forceBase: input.forceBase } };
+  // Without one, a pyreft folder that names no base model takes the one library model that fits it.
+  const candidates = model ? undefined : modelShapes(lib);
+  return { src, opts: { model, candidates, positions: input.positions, forceBase: input.forceBase } };
 }
 
 function registerImport(

@@ -5,6 +5,7 @@
 
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { BaseCandidate } from '../../../native-runtime/adapters/base-model-choice.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { basesRoot } from '../../../native-runtime/quantize/base.ts';
 import { baseStoresFolder } from '../../../native-runtime/quantize/store.ts';
@@ -63,12 +64,24 @@ interface ModelRow {
   quantize: string | null;
 }
 
+/** The part of a model's config.json that describes its text model (a VLM's text_config). */
+function textConfig(config: Record<string, unknown>): Record<string, unknown> {
+  return typeof config.text_config === 'object' && config.text_config
+    ? (config.text_config as Record<string, unknown>)
+    : config;
+}
+
+/** Hidden size and layer count as a text config records them (GPT-2's names included). */
+function shapeOf(text: Record<string, unknown>): { hiddenSize: number | null; numLayers: number | null } {
+  return {
+    hiddenSize: num(text.hidden_size) ?? num(text.n_embd),
+    numLayers: num(text.num_hidden_layers) ?? num(text.n_layer),
+  };
+}
+
 function toRecord(r: ModelRow): ModelRecord {
   const config = parseJsonColumn(r.config_json, {} as Record<string, unknown>);
-  const text =
-    typeof config.text_config === 'object' && config.text_config
-      ? (config.text_config as Record<string, unknown>)
-      : config;
+  const text = textConfig(config);
   const missing = !existsSync(join(r.path, 'config.json'));
   return {
     id: r.id,
@@ -76,8 +89,7 @@ function toRecord(r: ModelRow): ModelRecord {
     path: r.path,
     arch: r.arch,
     modelType: typeof config.model_type === 'string' ? config.model_type : null,
-    hiddenSize: num(text.hidden_size) ?? num(text.n_embd),
-    numLayers: num(text.num_hidden_layers) ?? num(text.n_layer),
+    ...shapeOf(text),
     vocabSize: num(text.vocab_size),
     params: r.params ?? 0,
     dtype: r.dtype,
@@ -250,6 +262,22 @@ export function listModels(lib: Library): ModelRecord[] {
   return (
     lib.db.prepare('SELECT * FROM models ORDER BY is_demo DESC, created_at, id').all() as ModelRow[]
   ).map(toRecord);
+}
+
+/**
+ * Every library model's shape and fingerprint, oldest first, without reading its folder (a moved one
+ * included): what an adapter that names no base model is matched against.
+ */
+export function modelShapes(lib: Library): BaseCandidate[] {
+  const rows = lib.db
+    .prepare('SELECT id, name, arch, fingerprint, config_json FROM models ORDER BY created_at, id')
+    .all() as Pick<ModelRow, 'id' | 'name' | 'arch' | 'fingerprint' | 'config_json'>[];
+  return rows.flatMap((r) => {
+    const { hiddenSize, numLayers } = shapeOf(textConfig(parseJsonColumn(r.config_json, {})));
+    return hiddenSize === null || numLayers === null
+      ? []
+      : [{ id: r.id, name: r.name, arch: r.arch, fingerprint: r.fingerprint, hiddenSize, numLayers }];
+  });
 }
 
 export function getModel(lib: Library, id: number): ModelRecord {

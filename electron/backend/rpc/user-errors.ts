@@ -46,6 +46,8 @@ function escapeRe(s: string): string {
  */
 const WINDOW_WORDS: Array<[RegExp, string]> = [
   [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
+  [/ \(models add DIR\) or give --model ID\|DIR/g, ' (Models page) and import it again'],
+  [/; --model to choose another/g, '; choose another base model to change that'],
   [/ \(give --positions to change\)/g, ' (give its positions to change that)'],
   // The runtime pack's errors start with the CLI command and name its --from flag; in Settings the
   // package is the path typed (or chosen) beside the install button.
