@@ -52,10 +52,37 @@ export function detectAdapterFolder(dir: string): AdapterFolderKind {
     );
   if (existsSync(join(dir, MANIFEST_FILE))) return 'studio';
   if (existsSync(join(dir, 'config.json'))) return 'pyreft';
-  throw new FormatError(
-    'not-an-adapter',
-    `${dir}: neither a pyreft folder (config.json + intkey_*.bin) nor a ReFT Studio adapter (manifest.json)`,
-  );
+  throw new FormatError('not-an-adapter', `${dir}: ${notAnAdapter(dir)}`);
+}
+
+const ARCHIVE = /\.(zip|tar|tgz|gz|xz|bz2|zst|7z|rar)$/i;
+/** Files torch.save or pickle write: read only as the intkey_*.bin a config.json lists, never otherwise. */
+const PICKLE = /\.(bin|pt|pth|pkl|pickle|ckpt)$/i;
+
+/**
+ * Why a folder with neither config.json nor manifest.json is no adapter, and what to do, from what it
+ * holds: adapter folders inside it, an archive, or pickles without the config.json that names them.
+ */
+function notAnAdapter(dir: string): string {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const some = (found: string[]) => `${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`;
+  const inner = entries
+    .filter(
+      (e) => e.isDirectory() && ['config.json', MANIFEST_FILE].some((f) => existsSync(join(dir, e.name, f))),
+    )
+    .map((e) => `${e.name}/`);
+  if (inner.length > 0)
+    return inner.length === 1
+      ? `holds the adapter folder ${inner[0]}, not an adapter's files; import that folder`
+      : `holds adapter folders ${some(inner)}, not an adapter's files; import one of them`;
+  const names = entries.map((e) => e.name);
+  const archives = names.filter((n) => ARCHIVE.test(n));
+  if (archives.length > 0)
+    return `holds the archive ${some(archives)}, not an adapter's files; unpack it and import the folder it holds`;
+  const pickles = names.filter((n) => PICKLE.test(n));
+  if (pickles.length > 0)
+    return `holds ${some(pickles)} but no config.json, so nothing says what ${pickles.length === 1 ? 'it holds' : 'they hold'} (and no pickle is read without it); save the adapter with pyreft's reft_model.save(DIR), which writes config.json beside its intkey_*.bin files`;
+  return 'neither a pyreft folder (config.json + intkey_*.bin) nor a ReFT Studio adapter (manifest.json)';
 }
 
 /**

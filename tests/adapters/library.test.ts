@@ -3,7 +3,7 @@
 // the apply rule by fingerprint, and every import failure leaving the library unchanged.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -316,6 +316,37 @@ test('import failures are specific and leave no row and no folder', () => {
       () => importAdapter(lib, { path: tmp('empty'), model: LLAMA }),
       'not-an-adapter',
       /neither a pyreft folder/,
+    );
+    // What a folder that is no adapter holds says what to do: never a pickle read without config.json.
+    const binOnly = copyFolder(F2L2);
+    rmSync(join(binOnly, 'config.json'));
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: binOnly, model: LLAMA }),
+      'not-an-adapter',
+      /holds intkey_layer_1_\S+\.bin and 3 more but no config\.json, .*save the adapter with pyreft's reft_model\.save\(DIR\)/,
+    );
+    const pickle = tmp('pickle');
+    writeFileSync(join(pickle, 'pytorch_model.bin'), readFileSync(join(F2L2, F2L2_BIN)));
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: pickle, model: LLAMA }),
+      'not-an-adapter',
+      /holds pytorch_model\.bin but no config\.json, so nothing says what it holds \(and no pickle is read without it\)/,
+    );
+    const archive = tmp('archive');
+    writeFileSync(join(archive, 'adapter.tar.gz'), 'x');
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: archive, model: LLAMA }),
+      'not-an-adapter',
+      /holds the archive adapter\.tar\.gz, not an adapter's files; unpack it/,
+    );
+    expectRefused(
+      lib,
+      () => importAdapter(lib, { path: join(F2L2, '..'), model: LLAMA }),
+      'not-an-adapter',
+      /holds adapter folders pyreft_\w+\/ and 1 more, not an adapter's files; import one of them/,
     );
     expectRefused(
       lib,

@@ -7,7 +7,7 @@
 // SQLite file); the mapping itself is the import's `mapping`, which the page now offers.
 
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
@@ -84,6 +84,28 @@ test('an uploaded pyreft folder that no library model fits: add its base model, 
     e.message,
     '“deep”: the folder does not say which base model it was trained for (no reft_studio.json), and no library model has hidden size 64 with at least 6 layers; add its base model to the library (Models page) and import it again',
   );
+});
+
+test('an uploaded folder holding a .tar.gz or pickles without config.json says what to do', async () => {
+  const dir = join(root, 'packed');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'adapter.tar.gz'), 'x');
+  const e = await refusal('adapters/import', { uploadId: await uploadFolder(dir, 'packed') });
+  assert.equal(e.code, 'not-an-adapter');
+  assert.equal(
+    e.message,
+    "“packed”: holds the archive adapter.tar.gz, not an adapter's files; unpack it and import the folder it holds",
+  );
+  const pickles = join(root, 'pickles');
+  mkdirSync(pickles);
+  writeFileSync(join(pickles, 'pytorch_model.bin'), 'not read');
+  const p = await refusal('adapters/import', { uploadId: await uploadFolder(pickles, 'pickles') });
+  assert.equal(p.code, 'not-an-adapter');
+  assert.match(
+    p.message,
+    /^“pickles”: holds pytorch_model\.bin but no config\.json, .*reft_model\.save\(DIR\)/,
+  );
+  assert.deepEqual(await call('adapters/list'), [], 'nothing stored');
 });
 
 test('positions a pyreft folder does not record: the note says so without a flag', async () => {
