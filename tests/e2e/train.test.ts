@@ -114,9 +114,12 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await field('epochs').getByText('Passes over the whole dataset').waitFor();
     await field('epochs').getByText('Recipe: many passes over a tiny set.').waitFor();
     // The device: the CPU always works; a provider this system's ONNX Runtime lacks (DirectML off
-    // Windows, Core ML off macOS) is offered disabled, with why.
+    // Windows, Core ML off macOS) is offered disabled, with why, once the devices probe answers —
+    // seconds, more on a busy machine: waited for as the backend's own answer (the page's comes with
+    // it), not against the page's timeout.
     const cpu = page.getByLabel('Device').locator('option[value="cpu"]');
     assert.equal(await cpu.isDisabled(), false);
+    await rpc(client, 'system/devices');
     const absent = process.platform === 'win32' ? 'coreml' : 'dml';
     const other = page.getByLabel('Device').locator(`option[value="${absent}"]`);
     await page.waitForFunction(
@@ -125,6 +128,78 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     );
     assert.match((await other.getAttribute('title')) ?? '', /^ONNX Runtime has no .* provider here/);
     await screenshot(page, 'train-3-training');
+  });
+
+  test('the CPU is offered before the devices probe answers; a GPU chosen meanwhile stays chosen', async () => {
+    // A page of its own whose 'system/devices' requests are held back, as a busy machine's probe is
+    // (16 s seen): before, the Device field offered every GPU as choosable until the probe answered.
+    const own = await openPage(browser!, { viewport: { width: 1280, height: 900 }, errors: pageErrors });
+    const held: string[] = [];
+    let toBackend: (frame: string) => void = () => {};
+    await own.routeWebSocket(/\/rpc\b/, (ws) => {
+      const backend = ws.connectToServer();
+      toBackend = (frame) => backend.send(frame);
+      ws.onMessage((frame) => {
+        const asks = typeof frame === 'string' && JSON.parse(frame).method === 'system/devices';
+        if (asks) held.push(frame);
+        else backend.send(frame);
+      });
+    });
+    try {
+      await own.goto(`${server!.url}#/train`);
+      await connected(own);
+      await own.getByLabel('Base model').selectOption({ label: DEMO_MODEL });
+      await own.locator('#train-dataset').selectOption({ label: `${DEMO_DATASET} (12 rows)` });
+      await own.getByRole('button', { name: /^Step \d: Training$/ }).click();
+      const device = own.getByLabel('Device');
+      const offered = () =>
+        device.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      const aside = own.getByTestId('aside-device');
+      await aside.getByText('Checking which GPUs run here… the CPU can be chosen now.').waitFor();
+      assert.ok(held.length > 0, 'the page asked for the devices');
+      assert.deepEqual(await offered(), ['cpu', 'auto']);
+      assert.equal(await device.inputValue(), 'cpu');
+      await device.selectOption('auto');
+      await device.selectOption('cpu');
+      // The wizard goes on: its review and Start, on the CPU, while the probe has not answered.
+      await own.getByRole('button', { name: 'Next', exact: true }).click();
+      await own.getByTestId('train-start').waitFor();
+      assert.equal(await own.getByTestId('train-start').isDisabled(), false);
+
+      // A draft kept across a reload that names a GPU (as a cloned run does): shown as being checked,
+      // not as the CPU. A provider this system's ONNX Runtime lacks, so its answer is the same anywhere.
+      const absent = process.platform === 'win32' ? 'coreml' : 'dml';
+      await own.evaluate((d) => {
+        const draft = JSON.parse(sessionStorage.getItem('reft-studio.train-draft') ?? '{}');
+        sessionStorage.setItem(
+          'reft-studio.train-draft',
+          JSON.stringify({ ...draft, step: 2, values: { ...draft.values, device: d } }),
+        );
+      }, absent);
+      held.length = 0;
+      await own.reload();
+      await connected(own);
+      const said = await listenToAnnouncer(own);
+      await aside.getByText(/stays chosen meanwhile\.$/).waitFor();
+      assert.deepEqual(await offered(), ['cpu', 'auto', absent]);
+      assert.equal(await device.inputValue(), absent);
+      assert.match((await device.locator(`option[value="${absent}"]`).textContent()) ?? '', /\(checking…\)$/);
+
+      // The probe answers: every choice is listed, and the GPU chosen is still chosen, said to be unable to run.
+      for (const frame of held.splice(0)) toBackend(frame);
+      const cannot =
+        /^(DirectML|Core ML) cannot run here \(ONNX Runtime has no .* provider here .*\): the run would train on the CPU\.$/;
+      assert.match(await textWhen(aside, cannot), cannot);
+      assert.equal(await device.inputValue(), absent);
+      assert.equal((await offered()).length, 6);
+      await waitFor(
+        'the unavailable GPU to be said',
+        async () => (await said()).some((t) => cannot.test(t)),
+        5_000,
+      );
+    } finally {
+      await own.context().close();
+    }
   });
 
   test('layers on the model’s diagram, positions with first/last counts, tied or untied', async () => {

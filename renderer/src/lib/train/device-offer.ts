@@ -1,0 +1,73 @@
+// The Train wizard's Device choices, before and after the backend's devices probe answers. The probe
+// starts processes that load ONNX Runtime (seconds; 16 s on a busy machine), and the CPU and
+// Automatic always run: they are offered at once, the GPUs once the probe says which run here. A GPU
+// already chosen (a cloned run, a draft kept across a reload) stays chosen meanwhile, shown as being
+// checked — a select without its option would show the CPU while the run still asks for the GPU.
+
+import { studioReason } from '../../../../native-runtime/runtime/device-choice.ts';
+import { type Choice, DEVICE_CHOICES } from '../../../../native-runtime/training/options.ts';
+import type { ProviderState } from '../rpc/handlers.ts';
+
+/** The providers that run here (system/devices): 'checking' until it answers; null when it failed. */
+export type ProvidersKnown = readonly ProviderState[] | 'checking' | null;
+
+export interface DeviceOffer {
+  /** The choices listed now. */
+  choices: readonly Choice<string>[];
+  /** Listed choices that cannot run here, with why (disabled). */
+  unavailable: Record<string, string>;
+  /** A line beside the field; `spoken` when the chosen device will not run as chosen. */
+  aside: { text: string; spoken: boolean } | null;
+}
+
+/** Run whatever the probe says: the CPU, and Automatic (the fastest that runs, else the CPU). */
+const ALWAYS = new Set(['cpu', 'auto']);
+
+/** What the Device field offers with `providers` known so far and `chosen` in the draft. */
+export function deviceOffer(providers: ProvidersKnown, chosen: unknown): DeviceOffer {
+  const picked = DEVICE_CHOICES.find((c) => c.value === chosen);
+  if (providers === 'checking') {
+    const pending = picked && !ALWAYS.has(picked.value) ? picked : null;
+    return {
+      choices: [
+        ...DEVICE_CHOICES.filter((c) => ALWAYS.has(c.value)),
+        ...(pending ? [{ ...pending, label: `${pending.label} (checking…)` }] : []),
+      ],
+      unavailable: {},
+      aside: {
+        text: pending
+          ? `Checking which GPUs run here… ${pending.label} stays chosen meanwhile.`
+          : 'Checking which GPUs run here… the CPU can be chosen now.',
+        spoken: false,
+      },
+    };
+  }
+  if (providers === null)
+    return {
+      choices: DEVICE_CHOICES,
+      unavailable: {},
+      aside: {
+        text: 'Could not check which GPUs run here: a device that cannot run trains on the CPU instead.',
+        spoken: false,
+      },
+    };
+  // A provider this system's ONNX Runtime does not have at all (DirectML off Windows, Core ML off
+  // macOS) is not in the report: unavailable too, not a silent fall back to the CPU.
+  const unavailable: Record<string, string> = Object.fromEntries(
+    providers
+      .filter((p) => p.state !== 'available' && !ALWAYS.has(p.name))
+      .map((p) => [p.name, studioReason(p) ?? p.state]),
+  );
+  for (const c of DEVICE_CHOICES)
+    if (!ALWAYS.has(c.value) && !providers.some((p) => p.name === c.value))
+      unavailable[c.value] = `ONNX Runtime has no ${c.label} provider here (${c.help})`;
+  const why = picked ? unavailable[picked.value] : undefined;
+  return {
+    choices: DEVICE_CHOICES,
+    unavailable,
+    aside:
+      picked && why
+        ? { text: `${picked.label} cannot run here (${why}): the run would train on the CPU.`, spoken: true }
+        : null,
+  };
+}
