@@ -5,7 +5,7 @@
 import type { BackendContext, ClientLink } from './context.ts';
 import type { OpenOptions } from './db/database.ts';
 import { BackendEvents } from './events.ts';
-import { followPackChanges } from './handlers/devices.ts';
+import { followPackChanges, probeDevicesEarly } from './handlers/devices.ts';
 import { allHandlers } from './handlers/index.ts';
 import { watchHubCache } from './hub/watch.ts';
 import { type Engine, WorkerEngine } from './jobs/engine.ts';
@@ -42,6 +42,13 @@ export interface BackendOptions extends OpenOptions {
   watchHubCache?: boolean;
   /** Poll the library for changes other processes commit, a CLI's (default true). */
   watchLibrary?: boolean;
+  /**
+   * Start the devices report now, in the background, rather than at the first page that asks: its
+   * probes and the 'infer' engine process it asks (default false: the studio's own starts, serve and
+   * Electron's utility process, turn it on; the tests' many backends would each start processes
+   * that load ONNX Runtime, which few of them ask for).
+   */
+  probeDevices?: boolean;
 }
 
 export function createBackend(dataDir: string, opts: BackendOptions = {}): Backend {
@@ -62,6 +69,7 @@ export function createBackend(dataDir: string, opts: BackendOptions = {}): Backe
   const engine = opts.engine ?? new WorkerEngine({ dataDir: lib.dataDir });
   const training = new TrainingService(lib, engine, jobs, events);
   const ctx: BackendContext = { lib, events, jobs, engine, training };
+  if (opts.probeDevices) probeDevicesEarly(ctx);
   // Tells clients when models appear in the Hugging Face cache (downloads by other tools).
   const cacheWatcher = opts.watchHubCache === false ? null : watchHubCache(events);
   // Tells clients what a CLI on the same data folder adds, removes or trains meanwhile, and the CUDA

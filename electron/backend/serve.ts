@@ -125,7 +125,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Settled once the port is known (tokenForPort): nothing is served before.
   let token = opts.noToken ? null : saved.token;
 
-  const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo });
+  const backend = createBackend(opts.dataDir, { seedDemo: opts.seedDemo, probeDevices: true });
   // After the backend, which makes a new data folder; before listening, which a second server would
   // do on another port, overwriting the first's in serve.json.
   let releaseLock: () => void;

@@ -30,7 +30,7 @@ function argValue(name: string): string | undefined {
 
 let backend: Backend | null = null;
 try {
-  backend = createBackend(resolveDataDir(argValue('--data-dir')));
+  backend = createBackend(resolveDataDir(argValue('--data-dir')), { probeDevices: true });
   parentPort.postMessage({ type: 'ready', dataDir: backend.dataDir });
 } catch (e) {
   // Out-of-sync migrations, a corrupt database...: main shows this to the user and quits.

@@ -36,8 +36,38 @@ import { checkSourcePath } from '../library/source-path.ts';
 import { type ClientApi, defineHandlers, handler } from '../rpc/define-handlers.ts';
 import { toUserError } from '../rpc/user-errors.ts';
 
+/**
+ * What system/devices answers: the probes' report (detectDevices: child processes that load ONNX
+ * Runtime) with the engine processes' library (an engine process started to ask it). Seconds, 16 s
+ * seen on a busy machine: the studio's backend starts it when it starts (probeDevicesEarly), so the
+ * first page to ask (the Train wizard, Settings) does not wait for all of it; else the first ask.
+ */
 let report: Promise<DevicesReport> | null = null;
 let installing: AbortController | null = null;
+
+function makeReport(ctx: Pick<BackendContext, 'lib' | 'engine'>, fresh?: boolean): Promise<DevicesReport> {
+  const probes = detectDevices({ dataDir: ctx.lib.dataDir, fresh, engineProcesses: true });
+  // The engine processes' library (the pack's copy once installed), asked while the probes run;
+  // this process's if they fail.
+  const engineLibrary = ctx.engine.call('processInfo', {}).then(
+    (i) => ({ ortLibrary: i.ortLibrary }),
+    () => ({}),
+  );
+  const r = Promise.all([probes, engineLibrary]).then(([found, lib]) => ({ ...found, ...lib }));
+  r.catch(() => {
+    if (report === r) report = null;
+  });
+  return r;
+}
+
+/** Starts the devices report in the background, at the backend's start (host.ts). */
+export function probeDevicesEarly(ctx: Pick<BackendContext, 'lib' | 'engine'>): void {
+  report ??= makeReport(ctx);
+}
+
+/** The report under way or made, before any ask; null when none started (for the tests). */
+export const devicesProbed = (): Promise<DevicesReport> | null => report;
+
 /** Per data folder, the CUDA pack as this host last knew it (packSignature). */
 const knownPack = new Map<string, string>();
 /** Per data folder, the `installedAt` of the CUDA pack this host last removed. */
@@ -165,21 +195,7 @@ export const devicesHandlers = defineHandlers({
    * The install going on is read at each call (the probes' report is kept).
    */
   'system/devices': handler(z.object({ refresh: z.boolean().optional() }).strict(), async (p, ctx) => {
-    if (p.refresh || !report) {
-      report = detectDevices({ dataDir: ctx.lib.dataDir, fresh: p.refresh, engineProcesses: true }).then(
-        // The engine processes' library (the pack's copy once installed); this process's if they fail.
-        async (r) => ({
-          ...r,
-          ortLibrary: await ctx.engine.call('processInfo', {}).then(
-            (i) => i.ortLibrary,
-            () => r.ortLibrary,
-          ),
-        }),
-      );
-      report.catch(() => {
-        report = null;
-      });
-    }
+    if (p.refresh || !report) report = makeReport(ctx, p.refresh);
     const r = await report;
     return { ...r, cudaInstall: installGoingOn(ctx.lib.dataDir) } satisfies StudioDevicesReport;
   }),
