@@ -80,6 +80,16 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     cpSync(join(root, 'resources/demo/model'), gone, { recursive: true });
     await rpc(client, 'models/add', { path: gone, name: BROKEN_MODEL });
     rmSync(gone, { recursive: true });
+    // The engine processes behind the wizard's preview and estimate start here, waited for with no
+    // timeout: on a busy machine their start takes seconds, which the page's waits below would
+    // otherwise race (their timeout is for the page, not for a process's start).
+    const modelId = (await rpc(client, 'models/list')).find(
+      (m: { name: string }) => m.name === DEMO_MODEL,
+    ).id;
+    await Promise.all([
+      rpc(client, 'runs/preview', { modelId, datasetId }),
+      rpc(client, 'runs/estimate', { modelId, datasetId }),
+    ]);
     page = await openPage(browser, {
       viewport: { width: 1280, height: 900 },
       timeout: 20_000,
