@@ -32,7 +32,7 @@ import {
   setRunStatus,
 } from '../electron/backend/library/runs.ts';
 import { ConfigError, DbError } from '../native-runtime/errors.ts';
-import { copyOf } from '../native-runtime/formats/atomic-write.ts';
+import { checkFolderToWrite, copyOf } from '../native-runtime/formats/atomic-write.ts';
 import { writeExportableFolder } from '../native-runtime/formats/export-marker.ts';
 import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
@@ -199,10 +199,15 @@ export interface OutFolders {
 }
 
 /**
- * --out and --export-pyreft name folders that are replaced whole when training ends: refused before
- * it starts unless new, empty or a previous export, and never in or around the data folder.
+ * Refused before a run starts: a --checkpoint-dir that cannot be made and written; an --out or
+ * --export-pyreft (folders replaced whole when training ends) unless new, empty or a previous
+ * export, or one in or around the data folder.
  */
-export function checkOutFolders(ctx: CommandContext, f: OutFolders): void {
+export function checkOutFolders(ctx: CommandContext, f: OutFolders & { checkpointDir?: string }): void {
+  // Checkpoints are written from the first one on: a folder they cannot go in is refused before
+  // the run is recorded, not by the run failing at its first checkpoint.
+  if (f.checkpointDir)
+    checkFolderToWrite(f.checkpointDir, `--checkpoint-dir ${f.checkpointDir} cannot hold checkpoints`);
   if (f.out) checkExportDestination(f.out, { dataDir: ctx.dataDir, replaceExports: true, label: '--out' });
   if (f.exportPyreft)
     checkExportDestination(f.exportPyreft, {

@@ -11,7 +11,9 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  accessSync,
   closeSync,
+  constants,
   existsSync,
   fsyncSync,
   lstatSync,
@@ -303,6 +305,33 @@ export function makeFolders(dir: string, attempts = 5): string | undefined {
     }
   }
   return first;
+}
+
+/**
+ * Refuses, before a long job records or writes anything, a folder it will make and write into later
+ * (a run's --checkpoint-dir): `what` (the folder as the person named it) is said with why — "it is a
+ * file", "a folder on its path, FILE, is a file", or the errno's phrase on the folder that refused
+ * (permission denied, read-only disk, /proc's ENOENT). The check makes the folder as the job would
+ * (`mkdir -p`, which alone answers for /proc and FUSE mounts) and takes back what it made.
+ */
+export function checkFolderToWrite(dir: string, what: string): void {
+  const target = resolve(dir);
+  let made: string | undefined;
+  try {
+    made = makeFolders(target);
+    accessSync(target, constants.W_OK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOTDIR' && typeof err.path === 'string')
+      throw new ReftError(
+        'not-a-folder',
+        `${what}: ${resolve(err.path) === target ? 'it is a file' : `a folder on its path, ${err.path}, is a file`}`,
+        { cause: e },
+      );
+    throw errnoError(e, `${what}: ${err.path ?? target}`) ?? e;
+  } finally {
+    removeMadeFolders(target, made);
+  }
 }
 
 /** The folder a `mkdir -p` of `dir` would make first (the topmost missing one), or undefined when `dir` exists. */

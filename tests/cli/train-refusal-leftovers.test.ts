@@ -2,19 +2,20 @@
 // the model and the options, and records its dataset only with the run. A refusal after the freeze —
 // a layer the model lacks, a model folder without tokenizer.json, a bad row in --eval-data — left
 // that copy behind (as big as the user's file) until a start-up sweep at least 10 minutes later:
-// the data folder must stay as it was.
+// the data folder must stay as it was. A --checkpoint-dir the checkpoints cannot go in was refused
+// only by the run failing at its first checkpoint, a failed run left in the library.
 
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, runCli, tempDir } from '../backend/helpers.ts';
 
 const DEMO = join(ROOT, 'resources', 'demo', 'model');
 
-test('a train refused after its data file was read leaves no frozen copy of it', async () => {
-  const root = tempDir('train-refusal-leftovers');
-  const dataDir = join(root, 'data');
+/** A folder for one test with its 20-row data file. */
+function setUp(name: string): { root: string; dataDir: string; rows: string } {
+  const root = tempDir(name);
   const rows = join(root, 'rows.jsonl');
   writeFileSync(
     rows,
@@ -22,6 +23,11 @@ test('a train refused after its data file was read leaves no frozen copy of it',
       '\n',
     ),
   );
+  return { root, dataDir: join(root, 'data'), rows };
+}
+
+test('a train refused after its data file was read leaves no frozen copy of it', async () => {
+  const { root, dataDir, rows } = setUp('train-refusal-leftovers');
   const badEval = join(root, 'held-out.jsonl');
   writeFileSync(badEval, '{"prompt":"a","completion":"b"}\n{"prompt":"c",\n');
   const opened = await runCli(['runs', 'list', '--data-dir', dataDir]);
@@ -43,4 +49,42 @@ test('a train refused after its data file was read leaves no frozen copy of it',
 
   const runs = await runCli(['runs', 'list', '--json', '--data-dir', dataDir]);
   assert.deepEqual(JSON.parse(runs.stdout), { runs: [] });
+});
+
+test('a --checkpoint-dir the checkpoints cannot go in is refused before the run is recorded', async () => {
+  const { root, dataDir, rows } = setUp('train-checkpoint-dir');
+  const aFile = join(root, 'notes.txt');
+  writeFileSync(aFile, 'not a folder');
+  const train = (checkpointDir: string, ...more: string[]) =>
+    runCli([
+      'train',
+      '--model',
+      DEMO,
+      '--data',
+      rows,
+      '--max-steps',
+      '1',
+      '--checkpoint-dir',
+      checkpointDir,
+      ...more,
+      '--data-dir',
+      dataDir,
+    ]);
+  // (One under /proc, where mkdir answers ENOENT: tests/backend/cli.test.ts.)
+  const refusals: [string, string][] = [
+    [aFile, 'it is a file'],
+    [join(aFile, 'ckpt'), `a folder on its path, ${aFile}, is a file`],
+  ];
+  for (const [dir, why] of refusals) {
+    const r = await train(dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `error: --checkpoint-dir ${dir} cannot hold checkpoints: ${why}\n`);
+  }
+  const runs = await runCli(['runs', 'list', '--json', '--data-dir', dataDir]);
+  assert.deepEqual(JSON.parse(runs.stdout), { runs: [] });
+
+  // The check makes the folder to see that it can: a run refused afterwards leaves none behind.
+  const layer = await train(join(root, 'new', 'ckpt'), '--layers', '99');
+  assert.match(layer.stderr, /^error: layer 99 is out of range/);
+  assert.ok(!existsSync(join(root, 'new')), 'the refused run left its checkpoint folder made');
 });
