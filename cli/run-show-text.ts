@@ -17,6 +17,7 @@ import { plural } from '../native-runtime/plural.ts';
 import { deviceText, runAskedDevice, runDevice } from '../native-runtime/runtime/device-choice.ts';
 import { precisionText, runAskedPrecision } from '../native-runtime/runtime/precision-used.ts';
 import { TERMINAL_WIDTH, table } from './command.ts';
+import { displayWidth, padToWidth } from './display-width.ts';
 import { bestText } from './run-training.ts';
 import { cutText, wrapText } from './terminal-text.ts';
 
@@ -160,15 +161,16 @@ function configText(run: RunDetail, names: RunShowNames): string {
     run.precision ?? undefined,
   );
   if (!groups.length) return 'configuration: none recorded';
-  const labelWidth = Math.max(...groups.flatMap((g) => g.rows.map((r) => r.field.label.length)));
+  // In terminal columns, not UTF-16 units: a folder named in CJK or with an emoji is twice as wide.
+  const labelWidth = Math.max(...groups.flatMap((g) => g.rows.map((r) => displayWidth(r.field.label))));
   const indent = ' '.repeat(4 + labelWidth + 2);
   const lines = ['configuration:'];
   for (const g of groups) {
     lines.push(`  ${g.title}`);
     for (const r of g.rows) {
-      const label = `    ${r.field.label.padEnd(labelWidth)}`;
+      const label = `    ${padToWidth(r.field.label, labelWidth)}`;
       // A folder is never broken (it is copied whole): one too long for its column goes below it.
-      if (!r.text.includes(' ') && indent.length + r.text.length > WIDTH) {
+      if (!r.text.includes(' ') && indent.length + displayWidth(r.text) > WIDTH) {
         lines.push(label, `${' '.repeat(6)}${r.text}`);
         continue;
       }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { displayWidth } from '../../cli/display-width.ts';
 import { SHOWN_ANSWER_CHARS, SHOWN_METRIC_ROWS } from '../../cli/run-show-text.ts';
 import { shellWord } from '../../cli/shell-word.ts';
 import { defaultMigrationsDir, openDatabase } from '../../electron/backend/db/database.ts';
@@ -50,8 +51,8 @@ const steps = (n: number, every = 0): RunMetric[] =>
 function assertReadable(text: string): void {
   assert.doesNotMatch(text, /undefined|NaN|\[object Object\]|\{"/);
   // A command to type and a folder are never broken (a line break ends a command in a shell): only a
-  // long folder name widens them.
-  const wide = text.split('\n').filter((l) => l.length > 80 && !/^ +(reft-studio |\S+$)/.test(l));
+  // long folder name widens them. Widths are terminal columns: a CJK character or an emoji takes two.
+  const wide = text.split('\n').filter((l) => displayWidth(l) > 80 && !/^ +(reft-studio |\S+$)/.test(l));
   assert.deepEqual(wide, [], 'every line fits 80 columns');
 }
 
@@ -152,6 +153,26 @@ test('the configuration in the studio’s groups and words; the model by name, i
   const gone = await cli('runs', 'show', String(run.id));
   assert.equal(gone.code, 0, gone.err);
   assert.match(gone.out, /^model: removed from the library; it trained on\n {2}\/\S+\/llama$/m);
+});
+
+test('a CJK and emoji name and folder: measured in terminal columns, the folder still whole', async () => {
+  // Fewer UTF-16 units than columns: 60 units, but each CJK character and the emoji take two.
+  const folder = join(root, '実験フォルダ🧑‍💻', 'チェックポイント保存');
+  const run = createRun(lib, { name: '海賊の先生🧑‍💻', config: { lr: 0.004, checkpointDir: folder } });
+  setRunStatus(lib, run.id, 'running');
+  appendMetrics(lib, run.id, steps(1));
+  setRunStatus(lib, run.id, 'completed');
+  const r = await cli('runs', 'show', String(run.id));
+  assert.equal(r.code, 0, r.err);
+  assertReadable(r.out);
+  assert.match(r.out, new RegExp(`^run ${run.id} "海賊の先生🧑‍💻": completed$`, 'm'));
+  const indent = '    Checkpoint folder  '.length; // the longest label here, and two spaces
+  assert.ok(
+    indent + folder.length <= 80 && indent + displayWidth(folder) > 80,
+    'the folder fits only by its length',
+  );
+  // Too wide beside its label: whole on the line below, never broken inside.
+  assert.ok(r.out.includes(`\n    Checkpoint folder\n      ${folder}\n`), r.out);
 });
 
 test('the precision the steps computed in, beside what was asked where it differs; none before a step', async () => {
