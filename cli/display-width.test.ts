@@ -83,3 +83,26 @@ test('table pads by display width and fits the listed columns into 80 columns', 
   ).split('\n');
   assert.deepEqual(wide, ['NAME  N', '日本  1', 'abcd  2']);
 });
+
+test('a cluster astride a 256-unit window is measured and cut whole, however the window splits it', () => {
+  // Bug: text is segmented 256 UTF-16 units at a time, and a window that ended inside a surrogate
+  // pair made the pair's first half a cluster of its own, so the whole cluster before it ended
+  // there: 👍🏽 measured as 👍 and 🏽 (four columns), 🇯🇵 as two flags' halves, and a cut could
+  // fall between a thumb and its skin tone or a flag and its tags.
+  const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+  const ENGLAND = '🏴󠁧󠁢󠁥󠁮󠁧󠁿'; // a black flag and tag characters, each two units
+  for (const cluster of ['👍🏽', '🇯🇵', ENGLAND, FAMILY, CODER, '❤️', '1️⃣', 'e\u0301', '日']) {
+    for (let lead = 240; lead < 257; lead++) {
+      const text = `${'a'.repeat(lead)}${cluster}b`;
+      const at = `${JSON.stringify(cluster)} after ${lead}`;
+      assert.equal(displayWidth(text), lead + displayWidth(cluster) + 1, at);
+      // Every cut ends on a cluster's end in the text as a whole.
+      const ends = new Set([0, ...[...segmenter.segment(text)].map((s) => s.index + s.segment.length)]);
+      for (let max = lead - 1; max <= lead + 3; max++) {
+        const cut = clipToWidth(text, max);
+        assert.ok(ends.has(cut.length - (cut.endsWith('…') ? 1 : 0)), `${at}, ${max} columns`);
+        assert.ok(displayWidth(cut) <= max, `${at}, ${max} columns`);
+      }
+    }
+  }
+});

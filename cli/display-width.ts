@@ -68,17 +68,23 @@ const JOINS =
  */
 const WINDOW = 256;
 
+/** Whether UTF-16 unit `unit` is the first half of a surrogate pair (NaN, past the end, is not). */
+const isHighSurrogate = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff;
+
 /** `text`'s grapheme clusters, in order, found as far as they are read (a cut reads only its start). */
 function* clusters(text: string): Generator<string> {
   for (let from = 0; from < text.length; ) {
-    const window = text.slice(from, from + WINDOW);
+    // Never ending inside a surrogate pair: its lone first half would be a cluster of its own, so the
+    // cluster before it (👍 of 👍🏽, 🇯 of 🇯🇵) would end there and be taken as whole.
+    const end = from + WINDOW + (isHighSurrogate(text.charCodeAt(from + WINDOW - 1)) ? 1 : 0);
+    const window = text.slice(from, end);
     const parts = JOINS.test(window)
       ? Array.from(segmenter.segment(window), (s) => s.segment)
       : Array.from(window);
-    // The window's last cluster may go on in the next (an accent, a ZWJ, a surrogate pair's low half):
+    // The window's last cluster may go on in the next (an accent, a ZWJ, a skin tone):
     // it is read again from its start there. One cluster longer than a window (hundreds of stacked
     // marks) is taken a window at a time; the marks after the first window are then clusters of no width.
-    const whole = from + WINDOW >= text.length || parts.length === 1;
+    const whole = end >= text.length || parts.length === 1;
     const taken = whole ? parts : parts.slice(0, -1);
     for (const part of taken) {
       yield part;

@@ -94,6 +94,24 @@ test('wrapText and cutText measure terminal columns: CJK, emoji and accented tex
   assert.equal(cutText('日本語のモデル', 5), '日本… (7 characters in all; --json shows it whole)');
 });
 
+test('a run name or folder of CJK, emoji and accents: cut and wrapped between clusters, by columns', () => {
+  // A probe answer is cut at 300 columns, read 256 UTF-16 units at a time: a skin-toned emoji
+  // astride that window was cut from its tone (👍 kept, 🏽 left out).
+  const answer = `${'a'.repeat(253)}👍🏽${'b'.repeat(100)}`;
+  const marker = '… (355 characters in all; --json shows it whole)';
+  assert.equal(cutText(answer, 255), `${'a'.repeat(253)}👍🏽${marker}`);
+  assert.equal(cutText(answer, 254), `${'a'.repeat(253)}${marker}`);
+  // A folder path: a CJK name, a ZWJ emoji, a text symbol asked as emoji (VS16), a combining accent.
+  const folder = '/home/ユーザー/実験🧑‍💻/海賊の先生❤️/cafe\u0301/👨‍👩‍👧‍👦🇯🇵/チェックポイント';
+  const segments = (s: string) => [...new Intl.Segmenter().segment(s)].map((c) => c.segment);
+  for (const width of [2, 5, 9, 16]) {
+    const lines = wrapText(folder, width);
+    for (const line of lines) assert.ok(displayWidth(line) <= width, `${width}: ${line}`);
+    assert.deepEqual(segments(lines.join('')), segments(folder), `${width}: no cluster split`);
+  }
+  assert.deepEqual(wrapText('❤️e\u0301日❤️', 3), ['❤️e\u0301', '日', '❤️']);
+});
+
 test('wrapText and cutText take time in proportion to the text, however long', () => {
   // Bug: Intl.Segmenter, given the whole text, took time in proportion to it for every cluster:
   // wrapping this 180,000-unit prompt took three minutes, cutting a 20 MB answer as long.
