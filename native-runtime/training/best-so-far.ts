@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { loadSafetensors, type TensorToWrite } from '../formats/safetensors.ts';
 import { plural } from '../plural.ts';
+import { isPrecision, type Precision } from '../runtime/precision-used.ts';
 import type { InterventionState } from './reft-model.ts';
 
 export const BEST_FILE = 'best.safetensors';
@@ -23,6 +24,12 @@ export interface BestState {
   best: { step: number; evalLoss: number } | null;
   /** Evaluations since the best that did not improve on it. */
   sinceImproved: number;
+  /**
+   * The precision the base computed in when the best was found: a run resumed on another device (or
+   * its `auto` settling otherwise) trains on in another, and the kept best is labelled with its own.
+   * Absent before the first best, and in a checkpoint written before it was kept.
+   */
+  precision?: Precision;
 }
 
 /** The copy of each intervention's tensors, by its key and parameter name. */
@@ -31,6 +38,8 @@ type ParamCopy = Map<string, Map<string, Float32Array>>;
 export class BestSoFar {
   best: BestState['best'] = null;
   sinceImproved = 0;
+  /** BestState.precision: null where unknown (no best yet, or restored from an older checkpoint). */
+  precision: Precision | null = null;
   #params: ParamCopy | null = null;
 
   /**
@@ -47,14 +56,20 @@ export class BestSoFar {
     return this.patience > 0 || this.keepParams;
   }
 
-  /** Records the evaluation at `step`; true when it is the new best. */
-  observe(step: number, evalLoss: number, states: readonly InterventionState[]): boolean {
+  /** Records the evaluation at `step`, of `states` trained in `precision`; true when it is the new best. */
+  observe(
+    step: number,
+    evalLoss: number,
+    states: readonly InterventionState[],
+    precision: Precision,
+  ): boolean {
     if (this.best !== null && !(evalLoss < this.best.evalLoss)) {
       this.sinceImproved++;
       return false;
     }
     this.best = { step, evalLoss };
     this.sinceImproved = 0;
+    this.precision = precision;
     if (this.keepParams)
       this.#params = new Map(
         states.map((s) => [
@@ -101,7 +116,11 @@ export class BestSoFar {
   }
 
   state(): BestState {
-    return { best: this.best, sinceImproved: this.sinceImproved };
+    return {
+      best: this.best,
+      sinceImproved: this.sinceImproved,
+      ...(this.precision ? { precision: this.precision } : {}),
+    };
   }
 
   /** best.safetensors' tensors, `<key>/<name>`; null when no copy is kept. */
@@ -118,6 +137,7 @@ export class BestSoFar {
     if (!state) return; // a checkpoint from before these options: nothing tracked yet
     this.best = state.best;
     this.sinceImproved = state.sinceImproved;
+    this.precision = isPrecision(state.precision) ? state.precision : null;
     if (!this.keepParams || state.best === null) return;
     const path = join(dir, BEST_FILE);
     if (!existsSync(path))

@@ -183,7 +183,13 @@ export function checkpointAdapter(dir: string): { adapter: StudioAdapter; bestSt
     bestStep: best.step,
     bestEvalLoss: best.evalLoss,
   };
-  return { adapter: { manifest: { ...adapter.manifest, metrics }, interventions }, bestStep: best.step };
+  // Labelled with the precision the best was trained in, which a resumed run's later sessions (whose
+  // checkpoint this may be) need not share; none where an older checkpoint did not record it.
+  const precision = state.best?.precision ?? null;
+  return {
+    adapter: { manifest: { ...adapter.manifest, metrics, precision }, interventions },
+    bestStep: best.step,
+  };
 }
 
 /**

@@ -324,12 +324,15 @@ export function buildBatch(
   return { batch, tokens };
 }
 
-/** The studio adapter of the current parameters, trained with the base computing in `precision`. */
+/**
+ * The studio adapter of the current parameters, trained with the base computing in `precision` (null:
+ * not known, recorded as such).
+ */
 export function adapterFromStates(
   run: PreparedRun,
   states: InterventionState[],
   metrics: Record<string, number>,
-  precision: Precision,
+  precision: Precision | null,
 ): StudioAdapter {
   const { config: cfg, spec } = run;
   const interventions = states.map((s) => {
@@ -677,7 +680,7 @@ async function trainLoop(
     m.evalLoss = await evaluate(model, run, tracker.active ? undefined : hooks.signal);
     if (m.evalLoss === null) return;
     lastEval = m.evalLoss;
-    if (tracker.active) tracker.observe(m.step, m.evalLoss, states);
+    if (tracker.active) tracker.observe(m.step, m.evalLoss, states, precisionOf(model.spec));
   };
   const report = (m: MetricRecord) =>
     hooks.onProgress?.({
@@ -794,11 +797,13 @@ async function trainLoop(
     log(
       `keeping the best: the adapter is step ${best.step}'s (held-out loss ${best.evalLoss.toFixed(4)}${lastEval !== null && best.step !== step ? `; step ${step}'s: ${lastEval.toFixed(4)}` : ''})`,
     );
+  // The best's parameters are labelled with the precision they were trained in: an earlier session's,
+  // where the run was resumed on another device (none where an older checkpoint did not record it).
   const adapter = adapterFromStates(
     run,
     keptBest ? tracker.statesAtBest(states) : states,
     finalMetrics,
-    precisionOf(model.spec),
+    keptBest ? tracker.precision : precisionOf(model.spec),
   );
   writeStudioAdapter(cfg.out, adapter, { asExport: config.outIsExport });
   if (cfg.exportPyreft) writePyreftFolder(cfg.exportPyreft, studioToPyreft(adapter), { asExport: true });

@@ -5,7 +5,7 @@
 // both options are refused without held-out data, in the studio's and the CLI's words.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Emit, trainTask } from '../../electron/backend/jobs/engine-tasks.ts';
@@ -14,7 +14,12 @@ import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { BEST_FILE } from '../../native-runtime/training/best-so-far.ts';
-import { listCheckpoints, readTrainerState } from '../../native-runtime/training/checkpoint.ts';
+import {
+  checkpointAdapter,
+  listCheckpoints,
+  readTrainerState,
+  STATE_FILE,
+} from '../../native-runtime/training/checkpoint.ts';
 import { resolveTrainConfig, type TrainConfig } from '../../native-runtime/training/config.ts';
 import type { ProbeSample } from '../../native-runtime/training/events.ts';
 import { OptionError, TRAIN_DEFAULTS } from '../../native-runtime/training/options.ts';
@@ -86,7 +91,7 @@ describe('keep the best and early stopping', () => {
     assert.equal(metrics.steps, 10);
     // The stop saved a checkpoint, carrying the best so far.
     const st = readTrainerState(join(ckDir, 'step-000010'));
-    assert.deepEqual(st.best, { best: { step: 7, evalLoss: lowest }, sinceImproved: 3 });
+    assert.deepEqual(st.best, { best: { step: 7, evalLoss: lowest }, sinceImproved: 3, precision: 'fp32' });
     assert.ok(existsSync(join(ckDir, 'step-000010', BEST_FILE)));
   });
 
@@ -118,6 +123,36 @@ describe('keep the best and early stopping', () => {
       );
     });
   }
+
+  it('a best kept from a session in another precision is labelled with that precision', async () => {
+    // Bug: the adapter, and a checkpoint kept as one, were labelled with the last session's precision
+    // though their parameters are the best evaluation's, trained in an earlier session: a run paused
+    // on a GPU in bf16 and resumed on the CPU (fp32). This machine has no GPU: the step-8 checkpoint is
+    // made the bf16 session's, as a CUDA session records it (its best found in bf16).
+    const from = join(dir, 'from-gpu');
+    cpSync(join(ckDir, 'step-000008'), from, { recursive: true });
+    const st = readTrainerState(from);
+    assert.equal(st.best?.precision, 'fp32', 'a checkpoint records the precision of its best');
+    writeFileSync(join(from, STATE_FILE), JSON.stringify({ ...st, best: { ...st.best, precision: 'bf16' } }));
+    const ck = join(dir, 'from-gpu.checkpoints');
+    const r = await train({
+      ...base,
+      out: join(dir, 'from-gpu-out'),
+      checkpointDir: ck,
+      checkpointEvery: 1,
+      resumeFrom: from,
+    });
+    assert.equal(r.device.precision, 'fp32');
+    assert.equal(r.best?.step, 7);
+    assert.equal(readStudioAdapter(r.adapter).manifest.precision, 'bf16', 'the kept best: its session’s');
+    const last = listCheckpoints(ck).at(-1) as string;
+    assert.equal(readStudioAdapter(last).manifest.precision, 'fp32', 'the checkpoint’s own parameters');
+    assert.equal(
+      checkpointAdapter(last).adapter.manifest.precision,
+      'bf16',
+      'the checkpoint kept as the adapter',
+    );
+  });
 
   it('a cancel mid-run, then a resume, ends like the run never paused', async () => {
     const ac = new AbortController();
