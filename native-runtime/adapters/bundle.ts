@@ -12,7 +12,7 @@
 //   config.json  the resolved run configuration (train.py reads everything from it)
 //   README.md    the exact commands: pip install pyreft; torchrun …; reft-studio import result/
 // result/ (written by train.py) = pyreft's own save (config.json + intkey_*.bin) plus the
-// reft_studio.json side file naming the base model, positions and prompt format, so
+// reft_studio.json side file naming the base model, positions, prompt format and precision, so
 // `reft-studio import result/` needs no flags. The bundle is written atomically; a non-empty --out is refused unless forced.
 // Left out: running pyreft here (not installed), multi-node launch scripts, quantized bases, and the
 // run's keep the best and early stopping (config.json records them; pyreft's causal-LM trainer cannot

@@ -12,7 +12,7 @@ export const TRAIN_PY = String.raw`#!/usr/bin/env python3
     reft-studio import result/               # back into the studio's adapter library
 
 Reads config.json and data.jsonl next to this file and writes result/: pyreft's own save
-(config.json + intkey_*.bin) plus reft_studio.json (base model, positions, dropout, activation, prompt format).
+(config.json + intkey_*.bin) plus reft_studio.json (base model, positions, dropout, activation, prompt format, precision).
 """
 import argparse
 import json
@@ -68,9 +68,11 @@ def add_phi3_anchor(pyvene, model):
     return True
 
 
-def sidecar(cfg, chat):
+def sidecar(cfg, chat, precision):
     """What pyreft does not store; chat: whether the prompts went through the chat template, so
-    the studio formats prompts for this adapter as it was trained (its promptTemplate)."""
+    the studio formats prompts for this adapter as it was trained (its promptTemplate); precision:
+    what the base model computed in ("bf16" with --bf16, else "fp32"), which the studio's adapters
+    record beside their own float32 parameters (dtype)."""
     act = cfg.get("act", "linear")
     return {
         "format": "reft-studio-sidecar",
@@ -82,13 +84,14 @@ def sidecar(cfg, chat):
         "promptTemplate": "chat" if chat else None,
         "baseModel": cfg.get("baseModel"),
         "dtype": "float32",
+        "precision": precision,
     }
 
 
-def write_sidecar(out_dir, cfg, tokenizer, rows):
+def write_sidecar(out_dir, cfg, tokenizer, rows, precision):
     chat = any(through_chat_template(tokenizer, cfg, r) for r in rows)
     with open(os.path.join(out_dir, "reft_studio.json"), "w") as f:
-        f.write(json.dumps(sidecar(cfg, chat), indent=2) + "\n")
+        f.write(json.dumps(sidecar(cfg, chat, precision), indent=2) + "\n")
 
 
 def not_carried(cfg):
@@ -170,6 +173,7 @@ def main(argv=None):
     model_name = args.model or cfg["model"]
     transformers.set_seed(cfg["seed"])
 
+    precision = "bf16" if args.bf16 else "fp32"
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     model = transformers.AutoModelForCausalLM.from_pretrained(model_name, torch_dtype=dtype)
     tokenizer = transformers.AutoTokenizer.from_pretrained(
@@ -235,7 +239,7 @@ def main(argv=None):
     trainer.train()
     if trainer.is_world_process_zero():
         reft_model.save(save_directory=args.out)
-        write_sidecar(args.out, cfg, tokenizer, rows)
+        write_sidecar(args.out, cfg, tokenizer, rows, precision)
         print("saved %s; import it with: reft-studio import %s" % (args.out, args.out))
 
 

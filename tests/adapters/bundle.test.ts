@@ -16,6 +16,7 @@ import { closeLibrary } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
 import { type BundleConfig, bundleRowsText, makeBundle } from '../../native-runtime/adapters/bundle.ts';
+import { SIDECAR_FILE } from '../../native-runtime/formats/pyreft.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { prepareRun } from '../../native-runtime/training/trainer.ts';
 import { modelWithoutBos, modelWithoutEos, WORDS, writeJsonl } from '../training/helpers.ts';
@@ -124,7 +125,7 @@ test('train.py compiles, its --help runs without pyreft, and it plans the same i
   const plan = py(
     [
       '-c',
-      'import json, train; c = json.load(open("config.json")); print(json.dumps([train.representation_layers(c), train.sidecar(c, False)]))',
+      'import json, train; c = json.load(open("config.json")); print(json.dumps([train.representation_layers(c), train.sidecar(c, False, "fp32")]))',
     ],
     out,
   );
@@ -466,7 +467,10 @@ test("a result folder shaped like pyreft's save plus train.py's side file import
   mkdirSync(result);
   // What reft_model.save writes for LoReFT on layers 1, 2 × prefix/suffix (rank 4): the fixture is a real one.
   cpSync(F2L2, result, { recursive: true });
-  const w = py(['-c', `${STAND_IN_TOKENIZER}\ntrain.write_sidecar("result", cfg, Tok(None), rows)`], out);
+  const w = py(
+    ['-c', `${STAND_IN_TOKENIZER}\ntrain.write_sidecar("result", cfg, Tok(None), rows, "fp32")`],
+    out,
+  );
   assert.equal(w.status, 0, w.stderr);
   const lib = openTempLibrary();
   try {
@@ -502,7 +506,10 @@ test("the result's side file records the prompt format train.py trained with, an
     mkdirSync(result);
     cpSync(F2L2, result, { recursive: true });
     const w = py(
-      ['-c', `${STAND_IN_TOKENIZER}\ntok = ${tokenizer}\ntrain.write_sidecar("result", cfg, tok, rows)`],
+      [
+        '-c',
+        `${STAND_IN_TOKENIZER}\ntok = ${tokenizer}\ntrain.write_sidecar("result", cfg, tok, rows, "fp32")`,
+      ],
       out,
     );
     assert.equal(w.status, 0, w.stderr);
@@ -518,12 +525,41 @@ test("the result's side file records the prompt format train.py trained with, an
   const chat = py(
     [
       '-c',
-      `${STAND_IN_TOKENIZER}\ncfg["chatTemplate"] = "none"\nprint(json.dumps(train.sidecar(cfg, any(train.through_chat_template(Tok(None), cfg, r) for r in [{"messages": [], "completion": "x"}]))["promptTemplate"]))`,
+      `${STAND_IN_TOKENIZER}\ncfg["chatTemplate"] = "none"\nprint(json.dumps(train.sidecar(cfg, any(train.through_chat_template(Tok(None), cfg, r) for r in [{"messages": [], "completion": "x"}]), "fp32")["promptTemplate"]))`,
     ],
     bundle().out,
   );
   assert.equal(chat.status, 0, chat.stderr);
   assert.equal(JSON.parse(chat.stdout), 'chat');
+});
+
+test("the result's side file records the precision train.py trained in, and the import keeps it", () => {
+  // Bug: train.py's reft_studio.json recorded no precision, so an adapter trained with --bf16 (or
+  // without) imported back with none: `adapters list` DTYPE "-" where the studio's own say theirs.
+  for (const precision of ['bf16', 'fp32']) {
+    const { out } = bundle();
+    const result = join(out, 'result');
+    mkdirSync(result);
+    cpSync(F2L2, result, { recursive: true });
+    const w = py(
+      ['-c', `${STAND_IN_TOKENIZER}\ntrain.write_sidecar("result", cfg, Tok(None), rows, "${precision}")`],
+      out,
+    );
+    assert.equal(w.status, 0, w.stderr);
+    const side = JSON.parse(readFileSync(join(result, SIDECAR_FILE), 'utf8'));
+    assert.equal(side.precision, precision);
+    assert.equal(side.dtype, 'float32', "the adapter's own parameters stay float32");
+    const lib = openTempLibrary();
+    try {
+      assert.equal(importAdapter(lib, { path: result, name: precision }).adapter.precision, precision);
+    } finally {
+      closeLibrary(lib);
+    }
+  }
+  // main() says which: --bf16 loads the base in bfloat16.
+  const src = readFileSync(join(bundle().out, 'train.py'), 'utf8');
+  assert.ok(src.includes('precision = "bf16" if args.bf16 else "fp32"'), 'train.py names its precision');
+  assert.ok(src.includes('write_sidecar(args.out, cfg, tokenizer, rows, precision)'));
 });
 
 test('a bundle refuses a non-empty --out unless forced, and bad run settings before writing', () => {
