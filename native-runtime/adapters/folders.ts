@@ -32,6 +32,7 @@ import {
   studioToPyreft,
 } from '../formats/studio-adapter.ts';
 import { plural } from '../plural.ts';
+import type { Precision } from '../runtime/precision-used.ts';
 import { isUntied, parsePositions } from '../training/positions.ts';
 import { checkAdapterForModel, type TargetModel } from './apply.ts';
 import { type BaseCandidate, chooseBaseModel } from './base-model-choice.ts';
@@ -300,7 +301,18 @@ function sameParams(a: StudioAdapter, py: PyreftAdapter): boolean {
 }
 
 /**
+ * `adapter` with the precision the library records for it, where its manifest records none (one
+ * written before manifests kept it takes its run's: library/adapters.ts): an export says what the
+ * library says. A manifest's own precision is kept; none known (null) adds none.
+ */
+export function withRecordedPrecision(adapter: StudioAdapter, precision?: Precision | null): StudioAdapter {
+  if (adapter.manifest.precision || !precision) return adapter;
+  return { ...adapter, manifest: { ...adapter.manifest, precision } };
+}
+
+/**
  * Exports an adapter folder (studio, library or pyreft) as a pyreft folder at `out`, atomically.
+ * `precision`: the library's record of it, for a manifest that has none (withRecordedPrecision).
  * A library folder with its original pyreft files re-exports them byte for byte (plus a
  * reft_studio.json written from the manifest), as long as they still hold the adapter's tensors.
  * `asExport` marks `out` as an export (formats/export-marker.ts); `files` never lists the marker.
@@ -308,7 +320,7 @@ function sameParams(a: StudioAdapter, py: PyreftAdapter): boolean {
 export function exportPyreft(
   src: string,
   out: string,
-  opts: { force?: boolean; asExport?: boolean } = {},
+  opts: { force?: boolean; asExport?: boolean; precision?: Precision | null } = {},
 ): ExportResult {
   checkOutFolder(out, src, opts.force);
   const kind = detectAdapterFolder(src);
@@ -317,7 +329,7 @@ export function exportPyreft(
     const files = writePyreftFolder(out, readPyreftFolder(src), marking);
     return { out: resolve(out), exact: false, files: files.sort(), adapter: null };
   }
-  const adapter = readStudioAdapter(src);
+  const adapter = withRecordedPrecision(readStudioAdapter(src), opts.precision);
   const py = studioToPyreft(adapter);
   const origDir = join(src, PYREFT_ORIGINALS_DIR);
   if (existsSync(join(origDir, 'config.json'))) {

@@ -19,6 +19,7 @@ import {
   searchAdapters,
   tagAdapter,
 } from '../../electron/backend/library/adapters.ts';
+import { writeExport } from '../../electron/backend/library/export-writer.ts';
 import { closeLibrary, type Library } from '../../electron/backend/library/library.ts';
 import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
@@ -474,5 +475,38 @@ test('precision: a run’s checkpoint written before manifests kept it takes the
     assert.equal(own.precision, 'bf16', 'what the adapter’s own manifest says wins');
     const none = registerAdapter(lib, { ...input, name: 'none', path: join(py.path, 'c'), precision: null });
     assert.equal(none.precision, null);
+  });
+});
+
+test('precision: an adapter whose manifest records none is exported with the library’s', () => {
+  // Bug: `adapters list` said such an adapter's precision (its run's), but its pyreft and studio
+  // exports recorded none: imported elsewhere it had lost it.
+  withLib((lib) => {
+    const run = createRun(lib, { name: 'r' });
+    const py = importAdapter(lib, { path: F2L2, model: LLAMA }).adapter;
+    const studio = readStudioAdapter(py.path);
+    assert.equal('precision' in studio.manifest, false);
+    const dir = join(tmp('studio'), 'before-precision');
+    writeStudioAdapter(dir, studio);
+    const old = registerAdapter(lib, {
+      type: 'loreft',
+      baseModelFingerprint: spec.fingerprint,
+      runId: run.id,
+      name: 'old',
+      path: dir,
+      manifest: studio.manifest as unknown as Record<string, unknown>,
+      precision: 'bf16',
+    });
+    assert.equal(old.precision, 'bf16');
+    const out = join(tmp('out'), 'old-pyreft');
+    exportAdapter(lib, { adapter: old.id, out });
+    assert.equal(JSON.parse(readFileSync(join(out, SIDECAR_FILE), 'utf8')).precision, 'bf16');
+    const studioOut = join(tmp('out'), 'old-studio');
+    writeExport({ format: 'studio', adapterPath: dir, out: studioOut, precision: old.precision });
+    assert.equal(readStudioAdapter(studioOut).manifest.precision, 'bf16');
+    // The manifest's own wins where it has one; none known stays none.
+    const none = join(tmp('out'), 'none');
+    writeExport({ format: 'studio', adapterPath: dir, out: none, precision: null });
+    assert.equal(readStudioAdapter(none).manifest.precision, undefined);
   });
 });

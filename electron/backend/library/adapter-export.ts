@@ -83,7 +83,7 @@ function planExport(
   const a = getAdapter(lib, input.id);
   const base = { out: resolve(input.out), force: input.force };
   const format = input.format ?? 'pyreft';
-  if (format !== 'bundle') return { ...base, format, adapterPath: a.path };
+  if (format !== 'bundle') return { ...base, format, adapterPath: a.path, precision: a.precision };
   if (a.runId === null)
     throw new ValidationError(
       'no-run',

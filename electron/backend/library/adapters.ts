@@ -529,9 +529,9 @@ export interface ExportAdapterInput {
 export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportResult {
   if (input.format !== undefined && input.format !== 'pyreft')
     throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
-  const { path } = resolveAdapterRef(lib, input.adapter);
+  const { path, record } = resolveAdapterRef(lib, input.adapter);
   const out = checkExportDestination(input.out, { dataDir: lib.dataDir, force: input.force, label: '--out' });
-  return exportPyreft(path, out, { force: input.force, asExport: true });
+  return exportPyreft(path, out, { force: input.force, asExport: true, precision: record?.precision });
 }
 
 export interface AdapterLineage {

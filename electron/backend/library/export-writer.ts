@@ -10,8 +10,14 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundleRowsText, makeBundle } from '../../../native-runtime/adapters/bundle.ts';
-import { checkOutFolder, exportPyreft, readAnyAdapter } from '../../../native-runtime/adapters/folders.ts';
+import {
+  checkOutFolder,
+  exportPyreft,
+  readAnyAdapter,
+  withRecordedPrecision,
+} from '../../../native-runtime/adapters/folders.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
+import type { Precision } from '../../../native-runtime/runtime/precision-used.ts';
 import { zipFolderTo } from './transfers.ts';
 
 export const EXPORT_FORMATS = ['pyreft', 'studio', 'bundle'] as const;
@@ -28,10 +34,13 @@ export interface AdapterExport {
   note: string;
 }
 
-/** An export to write: everything it needs from the library, as plain data. */
+/**
+ * An export to write: everything it needs from the library, as plain data. An adapter's `precision`
+ * is the library's record of it, for a manifest that records none.
+ */
 export type ExportJob = { out: string; force?: boolean } & (
-  | { format: 'pyreft'; adapterPath: string }
-  | { format: 'studio'; adapterPath: string }
+  | { format: 'pyreft'; adapterPath: string; precision?: Precision | null }
+  | { format: 'studio'; adapterPath: string; precision?: Precision | null }
   | {
       format: 'bundle';
       runId: number;
@@ -49,7 +58,7 @@ export type ExportJob = { out: string; force?: boolean } & (
 export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterExport {
   const out = resolve(job.out);
   if (job.format === 'pyreft') {
-    const r = exportPyreft(job.adapterPath, out, { force: job.force, asExport });
+    const r = exportPyreft(job.adapterPath, out, { force: job.force, asExport, precision: job.precision });
     return {
       out: r.out,
       format: job.format,
@@ -62,7 +71,9 @@ export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterEx
   }
   if (job.format === 'studio') {
     checkOutFolder(out, job.adapterPath, job.force);
-    writeStudioAdapter(out, readAnyAdapter(job.adapterPath), { asExport });
+    writeStudioAdapter(out, withRecordedPrecision(readAnyAdapter(job.adapterPath), job.precision), {
+      asExport,
+    });
     return {
       out,
       format: job.format,
