@@ -5,6 +5,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ReftError, ValidationError } from '../native-runtime/errors.ts';
+import { wordedFor } from '../native-runtime/training/options.ts';
 import { shellWord } from './shell-word.ts';
 
 /** One command-line option: parseArgs' definition plus what `--help` shows for it. */
@@ -68,7 +69,10 @@ export function checkArgument<T>(check: () => T): T {
   try {
     return check();
   } catch (e) {
-    if (e instanceof ReftError && !(e instanceof UsageError)) throw new UsageError(e.message, e.code);
+    // In the command line's words: a refused --layers names its flag.
+    const worded = wordedFor(e, 'cli');
+    if (worded instanceof ReftError && !(worded instanceof UsageError))
+      throw new UsageError(worded.message, worded.code);
     throw e;
   }
 }

@@ -18,7 +18,13 @@ import type { ActivationName, InterventionType } from '../interventions/kinds.ts
 import { isQuantizeOption, quantizeForms } from '../quantize/scheme.ts';
 import type { DeviceChoice } from '../runtime/session.ts';
 import type { ScheduleKind } from './optimizer.ts';
-import { checkLayersSyntax, checkPositionsSyntax, parseLayers, parsePositions } from './positions.ts';
+import {
+  checkLayersSyntax,
+  checkPositionsSyntax,
+  PlacementError,
+  parseLayers,
+  parsePositions,
+} from './positions.ts';
 
 export type OptionGroup = 'intervention' | 'optimisation' | 'data' | 'checkpoints' | 'system';
 
@@ -117,7 +123,7 @@ const mustParse =
       ctx.addIssue({
         code: 'custom',
         message: (e as Error).message,
-        params: { code: (e as ConfigError).code },
+        params: { code: (e as ConfigError).code, cli: e instanceof PlacementError ? e.cli : undefined },
       });
     }
   };
@@ -586,12 +592,12 @@ export class OptionError extends ConfigError {
 export type Audience = 'studio' | 'cli';
 
 /**
- * `e` worded for `audience`: an OptionError (its message is the studio's) in the command line's
- * words for the CLI; anything else as it is. The CLI's every failure line passes here (cli/main.ts),
+ * `e` worded for `audience`: an OptionError or a PlacementError (--layers, --positions; their
+ * messages are the studio's) in the command line's words for the CLI; anything else as it is. The CLI's every failure line passes here (cli/main.ts),
  * and so does a run's stored error where the CLI trains it (jobs/engine-tasks.ts trainTask).
  */
 export function wordedFor(e: unknown, audience: Audience): unknown {
-  return audience === 'cli' && e instanceof OptionError ? e.forCli() : e;
+  return audience === 'cli' && (e instanceof OptionError || e instanceof PlacementError) ? e.forCli() : e;
 }
 
 /** Longest value quoted back in a refusal; a pasted document is cut, not echoed whole. */
@@ -629,9 +635,12 @@ function ruleIssue(field: TrainOptionKey, code: string, rule: string): OptionIss
   };
 }
 
-/** An issue whose text already names the option (the position and layer parsers' messages). */
-function textIssue(field: TrainOptionKey, code: string, text: string): OptionIssue {
-  return { field, code, message: text, cli: text };
+/**
+ * An issue whose text already names the option (the position and layer parsers' messages), `cli`
+ * their words naming the flag.
+ */
+function textIssue(field: TrainOptionKey, code: string, text: string, cli = text): OptionIssue {
+  return { field, code, message: text, cli };
 }
 
 function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssue): OptionIssue {
@@ -657,7 +666,12 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
       return ruleIssue(key, code, `must be true or false${got}`);
     case 'text':
       if (zodIssue.code === 'custom')
-        return textIssue(key, (zodIssue.params?.code as string | undefined) ?? code, zodIssue.message);
+        return textIssue(
+          key,
+          (zodIssue.params?.code as string | undefined) ?? code,
+          zodIssue.message,
+          zodIssue.params?.cli as string | undefined,
+        );
       return ruleIssue(key, code, `must be written like ${o.example}${got}`);
   }
 }
@@ -795,7 +809,7 @@ export function modelIssues(opts: TrainOptions, model: ModelShapeForTraining): O
       check();
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      out.push(textIssue(field, e.code, e.message));
+      out.push(textIssue(field, e.code, e.message, e instanceof PlacementError ? e.cli : undefined));
     }
   }
   return out;

@@ -18,6 +18,35 @@
 import { ConfigError } from '../errors.ts';
 import { interventionKey } from '../interventions/kinds.ts';
 
+/**
+ * A refusal of the layers or positions given: `message` in the studio's words (beside its field),
+ * `cli` naming the flag the user typed (`--layers: …`), as the CLI's other flag errors do; the
+ * CLI's failure line picks it (options.ts wordedFor).
+ */
+export class PlacementError extends ConfigError {
+  constructor(
+    code: string,
+    message: string,
+    readonly cli: string,
+  ) {
+    super(code, message);
+    // A ConfigError to everyone else (the wire's `type`, the studio's checks).
+    this.name = 'ConfigError';
+  }
+
+  forCli(): ConfigError {
+    return new ConfigError(this.code, this.cli);
+  }
+}
+
+/** `what` (the value, quoted, and what is wrong with it) refusing --layers or --positions. */
+const placementError = (code: string, flag: 'layers' | 'positions', value: string | null, what: string) =>
+  new PlacementError(
+    code,
+    value === null ? what : `${flag} ${value}${what}`,
+    `--${flag}: ${value === null ? what : `${value}${what}`}`,
+  );
+
 export interface Positions {
   /** N of "fN" (0 when absent). */
   first: number;
@@ -31,9 +60,11 @@ export interface Positions {
 export function parsePositions(s: string, max = 1024): Positions {
   const m = /^(?:f(\d+)(?:\+l(\d+))?|l(\d+))$/.exec(s);
   if (!m) {
-    throw new ConfigError(
+    throw placementError(
       'bad-positions',
-      `positions "${s}" is not understood: use "fN" (first N prompt tokens), "lM" (last M) or "fN+lM", e.g. "f1+l1"`,
+      'positions',
+      `"${s}"`,
+      ' is not understood: use "fN" (first N prompt tokens), "lM" (last M) or "fN+lM", e.g. "f1+l1"',
     );
   }
   const first = m[1] !== undefined ? Number(m[1]) : 0;
@@ -44,12 +75,19 @@ export function parsePositions(s: string, max = 1024): Positions {
   ] as const) {
     if (given === undefined) continue;
     if (v < 1)
-      throw new ConfigError(
+      throw placementError(
         'bad-positions',
-        `positions "${s}": ${name}${v} selects no token; use ${name}1 or more`,
+        'positions',
+        `"${s}"`,
+        `: ${name}${v} selects no token; use ${name}1 or more`,
       );
     if (v > max)
-      throw new ConfigError('bad-positions', `positions "${s}": ${name}${v} is longer than ${max} tokens`);
+      throw placementError(
+        'bad-positions',
+        'positions',
+        `"${s}"`,
+        `: ${name}${v} is longer than ${max} tokens`,
+      );
   }
   return { first, last, text: first && last ? `f${first}+l${last}` : first ? `f${first}` : `l${last}` };
 }
@@ -63,24 +101,28 @@ export function parseLayers(s: string | readonly number[], numLayers: number): n
     const parts = s.split(/[;,]/).map((p) => p.trim());
     for (const p of parts) {
       if (!/^\d+$/.test(p)) {
-        throw new ConfigError(
+        throw placementError(
           'bad-layers',
-          `layers "${s}": "${p}" is not a layer index (use "all" or e.g. "2;10;18")`,
+          'layers',
+          `"${s}"`,
+          `: "${p}" is not a layer index (use "all" or e.g. "2;10;18")`,
         );
       }
     }
     layers = parts.map(Number);
   }
-  if (layers.length === 0) throw new ConfigError('bad-layers', 'no layers given');
+  if (layers.length === 0) throw placementError('bad-layers', 'layers', null, 'no layers given');
   const seen = new Set<number>();
   for (const l of layers) {
     if (!Number.isInteger(l) || l < 0 || l >= numLayers) {
-      throw new ConfigError(
+      throw placementError(
         'layer-out-of-range',
+        'layers',
+        null,
         `layer ${l} is out of range: the model has layers 0..${numLayers - 1}`,
       );
     }
-    if (seen.has(l)) throw new ConfigError('bad-layers', `layer ${l} is listed twice`);
+    if (seen.has(l)) throw placementError('bad-layers', 'layers', null, `layer ${l} is listed twice`);
     seen.add(l);
   }
   return layers.sort((a, b) => a - b);

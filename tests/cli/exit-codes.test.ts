@@ -84,16 +84,45 @@ describe('exit codes', () => {
     expectExit([...train, '--intervention', 'mega'], 2, 'unknown-intervention', /--intervention must be/);
     expectExit([...train, '--format', 'tsv'], 2, 'bad-format', /--format must be one of/);
     expectExit([...train, '--rank', '65'], 1, 'bad-rank', /at most the model's hidden size, 64/);
-    expectExit([...train, '--layers', '9'], 1, 'layer-out-of-range', /layer 9 is out of range/);
+    expectExit(
+      [...train, '--layers', '9'],
+      1,
+      'layer-out-of-range',
+      /^error: --layers: layer 9 is out of range/,
+    );
+    // The layers and positions name their flag, as every other flag's refusal does.
+    expectExit(
+      [...train, '--layers', '1;x'],
+      2,
+      'bad-layers',
+      /^error: --layers: "1;x": "x" is not a layer index/,
+    );
+    expectExit(
+      [...train, '--positions', 'f0'],
+      2,
+      'bad-positions',
+      /^error: --positions: "f0": f0 selects no token/,
+    );
+    expectExit(
+      [...train, '--positions', 'banana'],
+      2,
+      'bad-positions',
+      /^error: --positions: "banana" is not/,
+    );
   });
 
   it('bench train: a malformed --layers or --positions is 2, before any model is built; a layer it lacks 1', () => {
-    expectExit([...bench, '--positions', 'middle'], 2, 'bad-positions', /positions "middle"/);
-    expectExit([...bench, '--layers', '1;x'], 2, 'bad-layers', /layers "1;x"/);
-    expectExit([...bench, '--layers', '9'], 1, 'layer-out-of-range', /the model has layers 0\.\.3/);
+    expectExit([...bench, '--positions', 'middle'], 2, 'bad-positions', /^error: --positions: "middle"/);
+    expectExit([...bench, '--layers', '1;x'], 2, 'bad-layers', /^error: --layers: "1;x"/);
+    expectExit(
+      [...bench, '--layers', '9'],
+      1,
+      'layer-out-of-range',
+      /^error: --layers: layer 9 .*the model has layers 0\.\.3/,
+    );
     // Refused before the model is built: a synthetic TinyLlama takes minutes.
     const tiny = ['bench', 'train', '--synthetic', 'tinyllama-1.1b'];
-    expectExit([...tiny, '--positions', 'middle'], 2, 'bad-positions', /positions "middle"/);
+    expectExit([...tiny, '--positions', 'middle'], 2, 'bad-positions', /^error: --positions: "middle"/);
   });
 
   it('bench train: a step no computer can hold is 1, refused as train refuses it, before loading', () => {

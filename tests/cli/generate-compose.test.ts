@@ -163,7 +163,7 @@ describe('reft-studio generate with several adapters', () => {
     );
   });
 
-  it('a --positions that is not understood is said as the positions, not as a converted manifest', () => {
+  it('a --positions that is not understood is said as the flag, not as a converted manifest', () => {
     const bare = join(REFT, 'llama-direft', 'pyreft_final');
     for (const adapters of [[bare], [A, bare]]) {
       const r = cli(
@@ -179,7 +179,7 @@ describe('reft-studio generate with several adapters', () => {
       assert.equal(r.status, 1);
       assert.equal(
         r.stderr,
-        'error: positions "zz" is not understood: use "fN" (first N prompt tokens), "lM" (last M) or "fN+lM", e.g. "f1+l1"\n',
+        'error: --positions: "zz" is not understood: use "fN" (first N prompt tokens), "lM" (last M) or "fN+lM", e.g. "f1+l1"\n',
       );
     }
   });

@@ -201,16 +201,16 @@ it('bench refuses shapes the model cannot hold before building anything (no raw 
     /^error: bench: 300 tokens \(prompt \+ new tokens\) is more than the model's 256 positions\n$/,
   );
   // Malformed whatever the model: bad usage (exit 2), refused before the model is prepared, in the
-  // words train uses for the same flags (training/positions.ts).
+  // words train uses for the same flags (training/positions.ts), naming the flag typed.
   assert.equal(await run('bench', 'train', '--layers', '1;x', '--seq', '16', '--prompt', '8'), 2);
-  assert.equal(err, 'error: layers "1;x": "x" is not a layer index (use "all" or e.g. "2;10;18")\n');
+  assert.equal(err, 'error: --layers: "1;x": "x" is not a layer index (use "all" or e.g. "2;10;18")\n');
   assert.equal(await run('bench', 'train', '--layers', '9', '--seq', '16', '--prompt', '8'), 1);
-  assert.equal(err, 'error: layer 9 is out of range: the model has layers 0..3\n');
+  assert.equal(err, 'error: --layers: layer 9 is out of range: the model has layers 0..3\n');
   assert.equal(await run('bench', 'train', '--positions', 'middle', '--seq', '16', '--prompt', '8'), 2);
-  assert.match(err, /^error: positions "middle" is not understood: use "fN" \(first N prompt tokens\)/);
+  assert.match(err, /^error: --positions: "middle" is not understood: use "fN" \(first N prompt tokens\)/);
   // f0 selects no position: bench measured an intervention that sees nothing.
   assert.equal(await run('bench', 'train', '--positions', 'f0', '--seq', '16', '--prompt', '8'), 2);
-  assert.equal(err, 'error: positions "f0": f0 selects no token; use f1 or more\n');
+  assert.equal(err, 'error: --positions: "f0": f0 selects no token; use f1 or more\n');
 });
 
 it('bench refuses those shapes before converting a base or building a synthetic model', async () => {
@@ -228,12 +228,12 @@ it('bench refuses those shapes before converting a base or building a synthetic 
     "error: bench: 364 tokens (prompt + new tokens) is more than the model's 256 positions\n",
   );
   assert.equal(await run('bench', 'train', '--model', llama, '--quantize', 'int4', '--layers', '9'), 1);
-  assert.equal(err, 'error: layer 9 is out of range: the model has layers 0..3\n');
+  assert.equal(err, 'error: --layers: layer 9 is out of range: the model has layers 0..3\n');
   // TinyLlama's shape (2048 positions, 22 layers) is known without building its 4 GB of weights.
   assert.equal(await run('bench', 'prefill', '--synthetic', 'tinyllama-1.1b', '--seq', '4096'), 1);
   assert.equal(err, "error: bench: 4096 tokens per sequence is more than the model's 2048 positions\n");
   // Malformed whatever the model: bad usage (exit 2).
   assert.equal(await run('bench', 'train', '--synthetic', 'tinyllama-1.1b', '--positions', 'middle'), 2);
-  assert.match(err, /^error: positions "middle" is not understood/);
+  assert.match(err, /^error: --positions: "middle" is not understood/);
   assert.deepEqual(readdirSync(data), [], 'nothing converted or built');
 });

@@ -118,7 +118,7 @@ describe('reft-studio train', () => {
   it('a bad configuration: one error line, exit 1 (2 for a value no model takes), nothing written', () => {
     const r = cli('--out', join(dir, 'bad'), '--layers', '9', '--json');
     assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim(), 'error: layer 9 is out of range: the model has layers 0..3');
+    assert.equal(r.stderr.trim(), 'error: --layers: layer 9 is out of range: the model has layers 0..3');
     // One object on stdout, as a one-shot command's failure prints it (evaluate --json).
     assert.deepEqual(Object.keys(jsonStream(r.stdout, r.stderr).result), ['error']);
     assert.equal(JSON.parse(r.stdout).error.code, 'layer-out-of-range');
