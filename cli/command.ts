@@ -1,9 +1,10 @@
 // The shape of one CLI command and the helpers every command uses: output in people or --json form,
 // the progress reporter (cli/progress/reporter.ts) and opening the library in the data folder.
 //
-// --json: every command prints exactly one JSON object on stdout, its result (docs/cli.md). A
-// streaming command (`stream: true`: train, runs resume, models download, runtime install) also
-// streams its progress as JSON events, one a line, on stderr (electron/backend/jobs/progress-events.ts).
+// --json: every command prints exactly one JSON object on stdout, its result (docs/cli.md). A long
+// command (`stream: true`: train, runs resume, models download, runtime install, bench, evaluate,
+// datasets import, generate) also streams its progress and notes as JSON events, one a line, on
+// stderr (electron/backend/jobs/progress-events.ts), never plain lines a reader cannot parse.
 
 import { readOnlyReason } from '../electron/backend/db/database.ts';
 import { seedDemo } from '../electron/backend/library/demo.ts';

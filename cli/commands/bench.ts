@@ -1,7 +1,8 @@
 // `reft-studio bench train|prefill|decode`: speed of the engine on the anchor workloads (cli.md,
 // ../shared/docs/anchors.md). Prints {"tokens_per_s", "step_ms", "peak_rss_mb", "device"}; each
 // bench runs in a fresh process so peak RSS is its own. --json stays exactly one object on stdout
-// (external tools parse it); progress goes to stderr as a bar or lines, like every long command.
+// (external tools parse it); progress goes to stderr as a bar or lines, or with --json as JSON-lines
+// events (Command.stream), like every long command's.
 
 import { cpus } from 'node:os';
 import {
@@ -284,6 +285,7 @@ export const benchCommands: Command[] = [
           "quantized bases: how the gradient passes the frozen layers (default: the trainer's choice)",
       },
     },
+    stream: true,
     examples: [
       'bench train --model ./SmolLM2-135M --json',
       'bench train --synthetic tinyllama-1.1b --quantize int8 --layers "2;10" --rank 8 --steps 5',
@@ -328,6 +330,7 @@ export const benchCommands: Command[] = [
       batch: { type: 'string', description: 'sequences per pass (default 4)' },
       seq: { type: 'string', description: 'tokens per sequence (default 128)' },
     },
+    stream: true,
     examples: ['bench prefill --model ./SmolLM2-135M --batch 4 --seq 128 --json'],
     async run(ctx) {
       const opts = {
@@ -361,6 +364,7 @@ export const benchCommands: Command[] = [
         description: 'tokens decoded per run inside the graph (default 8, CUDA 16; 1: one per run)',
       },
     },
+    stream: true,
     examples: ['bench decode --model ./SmolLM2-135M --new-tokens 64 --json'],
     async run(ctx) {
       const opts = {

@@ -8,7 +8,6 @@ import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/libr
 import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
-import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import {
@@ -73,6 +72,7 @@ export const datasetsCommands: Command[] = [
       },
       map: MAP_OPTION,
     },
+    stream: true,
     examples: [
       'datasets import persona.jsonl --name persona',
       'datasets import more.csv --into 2 --skip-bad-rows',
@@ -95,8 +95,8 @@ export const datasetsCommands: Command[] = [
         }),
       );
       rows.done();
-      for (const b of r.rejected)
-        process.stderr.write(visibleControls(`warning: ${file}:${b.line}: ${b.message} (skipped)\n`));
+      // Through the reporter: a warning line, or with --json a warning event (the result lists them too).
+      for (const b of r.rejected) ctx.progress.log(`${file}:${b.line}: ${b.message} (skipped)`, 'warn');
       const what = {
         created: 'new dataset',
         // --into names the dataset: the file's name need not be its name.

@@ -166,6 +166,7 @@ export const evaluateCommand: Command = {
     },
     device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
   },
+  stream: true,
   examples: [
     'evaluate --adapter 3 --data 2 --kind loss',
     'evaluate --adapter ./pirate --model ./SmolLM2-135M --data test.jsonl --kind compare --limit 20 --json',

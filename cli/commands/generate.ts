@@ -98,6 +98,8 @@ export const generateCommand: Command = {
     ...BASE_FORM_OPTION,
     ...DTYPE_OPTION,
   },
+  // A base converted first (--quantize) shows its progress; with --json as events.
+  stream: true,
   examples: [
     'generate --model ./SmolLM2-135M --prompt "Once upon a time" --greedy',
     'generate --model ./Qwen2.5-0.5B-Instruct --adapter ./pirate --prompt "Who are you?" --chat',

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shellWord } from '../../cli/shell-word.ts';
-import { jsonStream } from '../cli/json-stream.ts';
+import { jsonStream, onlyEvents } from '../cli/json-stream.ts';
 import { BIN, LLAMA_FIXTURE, oneJsonObject, runCli, tempDir } from './helpers.ts';
 import { writeParquet } from './parquet-writer.ts';
 
@@ -209,13 +209,25 @@ test('datasets import: strict by default (file:line on stderr), --skip-bad-rows 
     out.rejected.map((b) => b.line),
     [2, 3],
   );
-  assert.match(skip.stderr, /bad\.jsonl:2: .*\n.*bad\.jsonl:3: no completion/);
+  // With --json each bad row is a warning event, every stderr line one (before: `warning:` lines).
+  const warned = onlyEvents(skip.stderr);
+  assert.deepEqual(
+    warned.map((e) => [e.event, e.level]),
+    [
+      ['log', 'warn'],
+      ['log', 'warn'],
+    ],
+  );
+  assert.match(warned[0].message, /bad\.jsonl:2: .* \(skipped\)$/);
+  assert.match(warned[1].message, /bad\.jsonl:3: no completion/);
   // More bad rows than are listed: the summary counts them all (before: "1000 bad rows skipped").
   const many = join(root, 'many-bad.jsonl');
   const rows = Array.from({ length: 1100 }, (_, i) => `{"prompt":"p${i}","completion":${i}}`);
   writeFileSync(many, ['{"prompt":"a","completion":"b"}', ...rows].join('\n'));
   const counted = await runCli(['datasets', 'import', many, '--skip-bad-rows', '--data-dir', dataDir]);
   assert.equal(counted.code, 0, counted.stderr);
+  // For people, each listed bad row is a warning line.
+  assert.match(counted.stderr, /^warning: .*many-bad\.jsonl:2: .*\(skipped\)$/m);
   assert.match(
     counted.stdout,
     /1 prompt-completion row .*, 1100 bad rows skipped \(the first 1000 listed\)\n$/,

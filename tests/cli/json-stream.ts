@@ -21,6 +21,24 @@ export function stderrEvents(stderr: string): Json[] {
     .map((l) => JSON.parse(l) as Json);
 }
 
+/**
+ * Every line of stderr as the JSON event it must be: what a tool reading a long command's --json
+ * stderr line by line parses (no plain progress line, no `warning:` line among them).
+ */
+export function onlyEvents(stderr: string): Json[] {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  return lines.map((l) => {
+    try {
+      const e = JSON.parse(l) as Json;
+      assert.equal(typeof e.event, 'string', `not an event: ${l}`);
+      return e;
+    } catch (err) {
+      if (err instanceof assert.AssertionError) throw err;
+      return assert.fail(`a stderr line is not JSON: ${l}\nstderr:\n${stderr}`);
+    }
+  });
+}
+
 /** The whole of stdout as the one JSON object it must be, and the events on stderr. */
 export function jsonStream(stdout: string, stderr: string): { result: Json; events: Json[] } {
   let result: Json;

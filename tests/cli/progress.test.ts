@@ -19,7 +19,7 @@ import { writeJsonl } from '../backend/helpers.ts';
 import { writeParquet } from '../backend/parquet-writer.ts';
 import { slowToConvertLlama } from '../helpers/models.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { followEvents, jsonStream } from './json-stream.ts';
+import { followEvents, jsonStream, onlyEvents } from './json-stream.ts';
 
 const ROOT = appRoot();
 const BIN = join(ROOT, 'bin', 'reft-studio.js');
@@ -153,7 +153,12 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.equal(report.kind, 'loss');
     assert.equal(report.examples, 12);
     assert.equal(typeof report.metrics.perplexity, 'number');
-    assert.match(evaluated.stderr, /^evaluate loss: {2}(\d+)\/\1 examples/m);
+    // Its progress as the train events' JSON lines, every stderr line one (before: plain lines).
+    const counts = onlyEvents(evaluated.stderr).filter((e) => e.event === 'progress');
+    assert.ok(counts.length > 0, evaluated.stderr);
+    assert.ok(counts.every((e) => e.kind === 'count' && e.unit === 'examples'));
+    assert.equal(counts.at(-1)?.done, 12);
+    assert.equal(counts.at(-1)?.total, 12);
     const lib = openLibrary(dir);
     try {
       const [stored] = listEvaluations(lib, { adapterId: 3 });
@@ -181,7 +186,16 @@ describe('progress on a terminal, a pipe and --json', () => {
     const r = run(['datasets', 'import', big, '--json'], { REFT_STUDIO_HOME: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).version.rowCount, 50_000);
-    assert.match(r.stderr, /^import: {2}50000\/50000 rows {2}/m);
+    // Rows counted as JSON events, every stderr line one (before: plain `import: …` lines).
+    const last = onlyEvents(r.stderr).at(-1);
+    assert.deepEqual(
+      [last?.event, last?.kind, last?.label, last?.done, last?.total],
+      ['progress', 'count', 'import', 50_000, 50_000],
+    );
+    // Without --json, people get the plain lines.
+    const plain = run(['datasets', 'import', big, '--name', 'again'], { REFT_STUDIO_HOME: dir });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /^import: {2}50000\/50000 rows {2}/m);
     const small = run(['datasets', 'import', DATA, '--json'], { REFT_STUDIO_HOME: dir });
     assert.equal(small.stderr, '', 'a small file imports without progress');
     // The CLI reads Parquet too (asynchronously, as the studio does).
@@ -192,7 +206,7 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.equal(JSON.parse(p.stdout).version.rowCount, 2);
   });
 
-  it('bench --json: exactly one object on stdout, progress on stderr', () => {
+  it('bench --json: exactly one object on stdout, progress as JSON events on stderr', () => {
     const r = run(
       ['bench', 'train', '--model', MODEL, '--seq', '16', '--prompt', '8', '--steps', '2', '--json'],
       {},
@@ -201,11 +215,28 @@ describe('progress on a terminal, a pipe and --json', () => {
     assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
     const j = JSON.parse(r.stdout);
     assert.equal(typeof j.tokens_per_s, 'number');
+    // Every stderr line an event (before: plain lines, which broke a reader parsing each line).
+    const events = onlyEvents(r.stderr);
+    const steps = events.filter((e) => e.event === 'progress');
+    assert.ok(steps.every((e) => e.kind === 'count' && e.label === 'bench train' && e.unit === 'steps'));
     // Only the timed steps are counted: the untimed warm-up is not "1/3 steps" of --steps 2.
-    assert.match(r.stderr, /^bench train: {2}2\/2 steps/m);
-    assert.doesNotMatch(r.stderr, /\/3 steps/);
+    assert.deepEqual([steps.at(-1)?.done, steps.at(-1)?.total], [2, 2]);
+    assert.ok(steps.every((e) => e.total === 2));
     // Opening the session, before any step is counted, is said too.
-    assert.match(r.stderr, /^bench train: loading the model into ONNX Runtime, then an untimed warm-up$/m);
+    assert.ok(
+      events.some(
+        (e) =>
+          e.event === 'log' &&
+          e.message === 'bench train: loading the model into ONNX Runtime, then an untimed warm-up',
+      ),
+    );
+    // Without --json, people get the plain lines.
+    const plain = run(
+      ['bench', 'train', '--model', MODEL, '--seq', '16', '--prompt', '8', '--steps', '2'],
+      {},
+    );
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /^bench train: {2}2\/2 steps/m);
   });
 });
 
@@ -476,7 +507,8 @@ describe('Ctrl-C', () => {
     child.stdout?.on('data', (d) => (stdout += d));
     child.stderr?.on('data', (d) => {
       stderr += d;
-      if (/ [1-9]\d*\/200 examples/.test(stderr) && !child.killed) child.kill('SIGINT');
+      // Its --json progress: count events ("done" before "total", as the reporter writes them).
+      if (/"done":[1-9]\d*,"total":200\b/.test(stderr) && !child.killed) child.kill('SIGINT');
     });
     const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
     assert.equal(code, 130, stderr);

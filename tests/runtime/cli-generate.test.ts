@@ -13,6 +13,7 @@ import { addModel, setModelQuantize } from '../../electron/backend/library/model
 import { ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { Generator } from '../../native-runtime/generation/generator.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { onlyEvents } from '../cli/json-stream.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -154,10 +155,15 @@ describe('reft-studio generate', () => {
   // The CLI as a user runs it, its output as text.
   const cliRun = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
-  it('says when it opens the session (tens of seconds on a large model), on stderr', () => {
+  it('says when it opens the session (tens of seconds on a large model), on stderr; --json as an event', () => {
     const r = cliRun('generate', '--model', model, '--prompt', 'hi', '--max-new-tokens', '2', '--json');
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, 'loading the model into ONNX Runtime\n');
+    // Every stderr line is JSON with --json (before: a plain line a reader of events could not parse).
+    assert.deepEqual(onlyEvents(r.stderr), [
+      { event: 'log', message: 'loading the model into ONNX Runtime' },
+    ]);
+    const plain = cliRun('generate', '--model', model, '--prompt', 'hi', '--max-new-tokens', '2');
+    assert.equal(plain.stderr, 'loading the model into ONNX Runtime\n');
     assert.equal(JSON.parse(r.stdout).tokens.length, 2);
   });
 
