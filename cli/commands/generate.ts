@@ -2,11 +2,18 @@
 // from a model, optionally through a ReFT adapter (studio or pyreft folder) or several composed on one
 // session as the Playground composes them (adapters/compose.ts: in the order given, each at its
 // strength). Streams text to stdout as it comes; with --json prints one object at the end instead.
+// An --adapter that is no folder but a library adapter's id (as `adapters list` shows it) is that
+// adapter's folder, as `evaluate --adapter` and `export --adapter` take it; a name gets its id.
+
 // A strength is its own repeatable flag, matched to the adapters by order, not a suffix of the folder
 // (`DIR:X`): a folder's path may itself hold ':' (C:\adapters, ./run:2). As with the sampling flags,
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
+import { existsSync } from 'node:fs';
+import { listAdapters, resolveAdapterRef } from '../../electron/backend/library/adapters.ts';
+import type { Library } from '../../electron/backend/library/library.ts';
 import { visibleControls } from '../../native-runtime/control-characters.ts';
+import { ValidationError } from '../../native-runtime/errors.ts';
 import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
@@ -19,7 +26,7 @@ import {
   dtypeFlag,
   sessionNotices,
 } from '../base-form.ts';
-import type { Command } from '../command.ts';
+import { type Command, type CommandContext, nextCommand } from '../command.ts';
 import { modelFolderFlag } from '../model-flag.ts';
 
 /** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
@@ -53,17 +60,43 @@ function adaptersWithScales(v: ArgValues): { dir: string; scale?: number }[] {
   return dirs.map((dir, i) => ({ dir, scale: num(scales[i], 'scale', (n) => n >= 0, 'a number ≥ 0') }));
 }
 
+/**
+ * The folder an --adapter value names: a folder as given, else a library adapter by its id (a
+ * folder of that name wins, as resolveAdapterRef decides for evaluate and export). A library
+ * adapter's name is refused with its id, which is what --adapter takes.
+ */
+function adapterFolder(lib: Library, ref: string, ctx: CommandContext): string {
+  if (existsSync(ref) || /^\d+$/.test(ref)) return resolveAdapterRef(lib, ref).path;
+  const ids = listAdapters(lib)
+    .filter((a) => a.name === ref)
+    .map((a) => `--adapter ${a.id}`);
+  const why =
+    ids.length === 0
+      ? `is neither a folder nor a library adapter id (the ids: ${nextCommand(ctx.values, 'adapters', 'list')})`
+      : ids.length === 1
+        ? `is not a folder; the library adapter of that name is ${ids[0]}`
+        : `is not a folder; ${ids.length} library adapters have that name: ${ids.join(', ')}`;
+  throw new ValidationError('not-found', `--adapter: "${ref}" ${why}`);
+}
+
+/** Each --adapter value as a folder; the library is opened only when one is not a folder. */
+async function adapterFolders(ctx: CommandContext, refs: string[]): Promise<string[]> {
+  if (refs.every((r) => existsSync(r))) return refs;
+  return ctx.withLibrary((lib) => refs.map((r) => adapterFolder(lib, r, ctx)));
+}
+
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
+    'generate --model DIR [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
   options: {
     model: { type: 'string', description: 'the model folder' },
     adapter: {
       type: 'string',
       multiple: true,
-      description: 'a ReFT adapter folder (studio or pyreft) to apply; repeat to compose several, in order',
+      description:
+        'a ReFT adapter folder (studio or pyreft) or a library adapter id to apply; repeat to compose several, in order',
     },
     scale: {
       type: 'string',
@@ -161,14 +194,18 @@ export const generateCommand: Command = {
     };
     // After every flag is read: a usage error is said before the folder is looked at.
     const model = modelFolderFlag(ctx, modelFlag);
-    // Each adapter is named by its folder as given, in messages and in the JSON.
+    const folders = await adapterFolders(
+      ctx,
+      adapters.map((a) => a.dir),
+    );
+    // Each adapter is named as given (a folder or a library id), in messages and in the JSON.
     const opened = composed
       ? ModelRunner.openComposed(
           model,
-          adapters.map((a) => ({ dir: a.dir, name: a.dir, scale: a.scale })),
+          adapters.map((a, i) => ({ dir: folders[i], name: a.dir, scale: a.scale })),
           load,
         )
-      : ModelRunner.open(model, adapter ?? null, load);
+      : ModelRunner.open(model, folders[0] ?? null, load);
     // A prompt the model cannot read is refused before the base is converted or the session opens.
     opened.reader.request([prompt], opts);
     const runner = await opened.load();

@@ -167,6 +167,42 @@ describe('reft-studio generate', () => {
     assert.equal(JSON.parse(r.stdout).tokens.length, 2);
   });
 
+  it('--adapter takes a library adapter id, as evaluate and export do; a name is told its id', () => {
+    const dir = tempDir('reft-generate-id-');
+    const imported = cliRun(
+      'import',
+      adapter,
+      '--positions',
+      'f2+l2',
+      '--name',
+      'fox',
+      '--model',
+      model,
+      '--json',
+      '--data-dir',
+      dir,
+    );
+    assert.equal(imported.status, 0, imported.stderr);
+    const id = JSON.parse(imported.stdout).adapter.id;
+    const args = ['--model', model, '--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6'];
+    // Before: "error: 1: no such folder".
+    const byId = run(...args, '--adapter', String(id), '--data-dir', dir);
+    assert.deepEqual(byId.tokens, run(...args, '--adapter', adapter, '--positions', 'f2+l2').tokens);
+    assert.equal(byId.adapter, String(id));
+    const named = cliRun('generate', ...args, '--adapter', 'fox', '--data-dir', dir);
+    assert.equal(named.status, 1);
+    assert.equal(
+      named.stderr,
+      `error: --adapter: "fox" is not a folder; the library adapter of that name is --adapter ${id}\n`,
+    );
+    const unknown = cliRun('generate', ...args, '--adapter', 'nope', '--data-dir', dir);
+    assert.equal(unknown.status, 1);
+    assert.match(
+      unknown.stderr,
+      /^error: --adapter: "nope" is neither a folder nor a library adapter id \(the ids: reft-studio adapters list --data-dir \S+\)\n$/,
+    );
+  });
+
   it('a pyreft folder that does not record positions needs --positions', () => {
     const r = cliRun('generate', '--model', model, '--adapter', adapter, '--prompt', 'hi');
     assert.notEqual(r.status, 0);
