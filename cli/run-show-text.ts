@@ -8,7 +8,7 @@
 // caller's: this module only words.
 
 import { sweepVariedWords } from '../electron/backend/jobs/sweep-params.ts';
-import { probeRows } from '../electron/backend/library/probe-cards.ts';
+import { cardText, probeRows } from '../electron/backend/library/probe-cards.ts';
 import { configRows } from '../electron/backend/library/run-config.ts';
 import type { RunDetail } from '../electron/backend/library/runs.ts';
 import type { RunSweep } from '../electron/backend/library/sweeps.ts';
@@ -194,10 +194,10 @@ function probeText(run: RunDetail): string {
     const stepWidth = Math.max(...row.cards.map((c) => `step ${c.step}`.length));
     const indent = ' '.repeat(4 + stepWidth + 2);
     for (const card of row.cards) {
-      const answer = cutText(visibleControls(card.output), SHOWN_ANSWER_CHARS);
+      const answer = cutText(visibleControls(cardText(card)), SHOWN_ANSWER_CHARS);
       const [first = '', ...rest] = answer.split('\n').flatMap((l) => wrapText(l, WIDTH - indent.length, ''));
       const label = `step ${card.step}`.padEnd(stepWidth);
-      lines.push(`    ${label}  ${first || '(no answer)'}`, ...rest.map((l) => indent + l));
+      lines.push(`    ${label}  ${first}`, ...rest.map((l) => indent + l));
     }
   }
   return lines.join('\n');

@@ -228,6 +228,8 @@ export const generateCommand: Command = {
         },
         () => r.text,
       );
+    // Tokens but no text (ids past the tokenizer, special tokens): an empty line alone looks broken.
+    if (r.emptyNote) ctx.progress.log(r.emptyNote, 'warn');
     // The answer is shorter than asked: say why (the JSON's finishReason says 'context').
     if (r.finishReason === 'context')
       ctx.progress.log(

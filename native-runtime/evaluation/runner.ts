@@ -24,6 +24,7 @@ import {
   type StudioManifest,
 } from '../formats/studio-adapter.ts';
 import { AnswerStream } from '../generation/answer-stream.ts';
+import { emptyAnswerNote } from '../generation/empty-answer.ts';
 import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
@@ -170,6 +171,8 @@ export interface GeneratedText {
   tokens: number;
   finishReason: TextFinishReason;
   promptTokens: number;
+  /** Why tokens were generated but no text (empty-answer.ts), said beside the empty answer; else null. */
+  emptyNote: string | null;
   /** Milliseconds from this row's first generated token to its last (decoding speed), null below 2. */
   decodeMs: number | null;
 }
@@ -477,6 +480,7 @@ export class ModelRunner {
       tokens: toks.length,
       finishReason: res.finishReasons[r] === 'length' && maxNew < asked ? 'context' : res.finishReasons[r],
       promptTokens: ids[r].length,
+      emptyNote: emptyAnswerNote(this.tokenizer, toks, answers[r].text, answers[r].stopped),
       decodeMs: toks.length > 1 && firstAt[r] !== undefined ? lastAt[r] - (firstAt[r] as number) : null,
     }));
   }

@@ -46,6 +46,8 @@ export interface ProbeSample {
   step: number;
   prompt: string;
   output: string;
+  /** Why the output is empty though tokens were generated (empty-answer.ts); absent otherwise. */
+  emptyNote?: string;
 }
 
 export type TrainProgressEvent = { event: 'progress' } & TrainProgress;

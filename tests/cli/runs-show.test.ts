@@ -275,3 +275,32 @@ test('a library from the first schema, upgraded: its runs show without a hole', 
   assert.match(two.out, /^configuration: none recorded$/m);
   assert.match(two.out, /^model: removed from the library$/m);
 });
+
+test('an empty probe answer says why where the trainer told it, else that it is empty', async () => {
+  const run = createRun(lib, { name: 'silent', config: { device: 'cpu', probe: { prompts: ['Ahoy?'] } } });
+  setRunStatus(lib, run.id, 'completed');
+  const note = "no text: the 2 tokens decode to nothing (2 ids past the tokenizer's 384: 444, 544)";
+  recordGeneration(lib, { runId: run.id, step: 0, kind: 'probe', prompt: 'Ahoy?', output: '' });
+  recordGeneration(lib, {
+    runId: run.id,
+    step: 2,
+    kind: 'probe',
+    prompt: 'Ahoy?',
+    output: '',
+    params: { emptyNote: note },
+  });
+  const r = await cli('runs', 'show', String(run.id));
+  assert.equal(r.code, 0, r.err);
+  const probes = r.out.slice(r.out.indexOf('  "Ahoy?"'));
+  assert.ok(
+    probes
+      .replace(/\n {12}/g, ' ')
+      .startsWith(`  "Ahoy?"\n    step 0  (empty answer)\n    step 2  (${note})`),
+    probes,
+  );
+  const json = JSON.parse((await cli('runs', 'show', String(run.id), '--json')).out);
+  assert.deepEqual(
+    json.samples.map((s: { emptyNote: string | null }) => s.emptyNote),
+    [null, note],
+  );
+});

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { probeCardCount, probeRows } from '../../electron/backend/library/probe-cards.ts';
+import { cardText, probeCardCount, probeRows } from '../../electron/backend/library/probe-cards.ts';
 import type { RunSample } from '../../renderer/src/lib/rpc/handlers.ts';
 
 let id = 0;
@@ -14,6 +14,7 @@ const answer = (step: number, prompt: string, output: string): RunSample => ({
   step,
   prompt,
   output,
+  emptyNote: null,
   createdAt: id,
 });
 
@@ -35,20 +36,30 @@ test('a step answered again after a resume is one card, the later answer, counte
     {
       prompt: 'Ahoy?',
       cards: [
-        { step: 0, output: 'hm', changed: false },
-        { step: 2, output: 'arr!', changed: true },
-        { step: 4, output: 'arr!', changed: false },
+        { step: 0, output: 'hm', emptyNote: null, changed: false },
+        { step: 2, output: 'arr!', emptyNote: null, changed: true },
+        { step: 4, output: 'arr!', emptyNote: null, changed: false },
       ],
     },
     {
       prompt: 'Who?',
       cards: [
-        { step: 0, output: 'hm', changed: false },
-        { step: 2, output: 'a pirate', changed: true },
-        { step: 4, output: 'a pirate', changed: false },
+        { step: 0, output: 'hm', emptyNote: null, changed: false },
+        { step: 2, output: 'a pirate', emptyNote: null, changed: true },
+        { step: 4, output: 'a pirate', emptyNote: null, changed: false },
       ],
     },
   ]);
   assert.equal(probeCardCount(rows), 6);
   assert.equal(probeCardCount(probeRows([])), 0);
+});
+
+test('an empty answer says why where it was told, else that it is empty', () => {
+  const note = "no text: the 2 tokens decode to nothing (2 ids past the tokenizer's 384: 444, 544)";
+  const [row] = probeRows([
+    answer(0, 'Ahoy?', ''),
+    { ...answer(2, 'Ahoy?', ''), emptyNote: note },
+    answer(4, 'Ahoy?', 'arr'),
+  ]);
+  assert.deepEqual(row?.cards.map(cardText), ['(empty answer)', `(${note})`, 'arr']);
 });

@@ -34,6 +34,8 @@ export interface GenerateReply {
    * model and reading the prompt (tokens/s = (tokens − 1) / decodeMs · 1000). Null below 2 tokens.
    */
   decodeMs: number | null;
+  /** Why tokens were generated but no text (ids past the tokenizer, special tokens); else null. */
+  emptyNote: string | null;
   /**
    * Where the answer was written: the provider, and why not the device Settings chose. Every reply
    * says it (the 'generate/notice' of a fallback comes only with the request that loaded the model).
@@ -206,6 +208,7 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
       promptTokens: out.promptTokens,
       ms: performance.now() - t0,
       decodeMs: out.decodeMs,
+      emptyNote: out.emptyNote,
       device,
     };
   });

@@ -500,7 +500,12 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     for (const prompt of prompts) {
       if (signal.aborted) return;
       const [out] = await runner.generate([prompt], { maxNewTokens: probe.maxNewTokens ?? 48, greedy: true });
-      emit('sample', { step, prompt, output: out.text });
+      emit('sample', {
+        step,
+        prompt,
+        output: out.text,
+        ...(out.emptyNote ? { emptyNote: out.emptyNote } : {}),
+      });
     }
   };
   // Samples are taken at each checkpoint on the training session itself, which the trainer leaves

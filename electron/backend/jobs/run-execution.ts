@@ -269,6 +269,7 @@ async function trainRecordedRun(
         kind: 'probe',
         prompt: s.prompt,
         output: s.output,
+        ...(s.emptyNote ? { params: { emptyNote: s.emptyNote } } : {}),
       });
     } else if (event === 'device') {
       // What really runs the steps, not what the config asked for (a fallback to the CPU, auto's

@@ -86,6 +86,8 @@ export interface RunSample {
   step: number | null;
   prompt: string;
   output: string;
+  /** Why the output is empty though tokens were generated (ids past the tokenizer, …); else null. */
+  emptyNote: string | null;
   createdAt: number;
 }
 
@@ -254,7 +256,8 @@ export function getRunBesidesMetrics(lib: Library, id: number): RunBesidesMetric
   const checkpoints = getRunCheckpoints(lib, id);
   const samples = lib.db
     .prepare(
-      "SELECT id, step, prompt, output, created_at AS createdAt FROM generations WHERE run_id = ? AND kind = 'probe' ORDER BY step, id",
+      `SELECT id, step, prompt, output, json_extract(params_json, '$.emptyNote') AS emptyNote, created_at AS createdAt
+       FROM generations WHERE run_id = ? AND kind = 'probe' ORDER BY step, id`,
     )
     .all(id) as RunSample[];
   const adapter = lib.db

@@ -106,7 +106,7 @@
 //                                                                     else the lines appended since byte `offset`; `end`: read on from there)
 //   generate/run      {modelId, adapterId?, prompt, maxNewTokens?, temperature?, topP?, topK?, repetitionPenalty?, seed?, stop?,
 //                      chat? (unsaid: as the adapters were trained, plain without one), requestId?}
-//                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms}
+//                                                                    → {requestId, text, tokens, finishReason, promptTokens, ms, emptyNote}
 //                                                                      (cancelled when the requester's connection closes)
 //   generate/cancel   {requestId}                                   → {cancelled}
 //   evaluations/run   {adapterId, datasetId, datasetVersionId?, split?, kind: 'loss'|'exact-match'|'multiple-choice'|'compare',

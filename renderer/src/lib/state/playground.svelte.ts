@@ -27,6 +27,8 @@ export interface Reply {
   /** Time from the first generated token to the last (decoding only). */
   decodeMs: number | null;
   error: string | null;
+  /** Why a finished reply of several tokens has no text (ids past the tokenizer, special tokens). */
+  emptyNote: string | null;
   /** What loading the model said last, shown until text arrives (a conversion's progress, …). */
   notice: string | null;
   /** Where the answer was written, and why not on the device Settings chose (a fallback). */
@@ -342,6 +344,7 @@ export class PlaygroundState {
       reply.tokens = res.tokens;
       reply.ms = res.ms;
       reply.decodeMs = res.decodeMs;
+      reply.emptyNote = res.emptyNote;
       reply.device = res.device;
     } catch (err) {
       // Stop's own cancellation is how a stopped reply ends, not a failure: it keeps its text.
@@ -392,6 +395,7 @@ function blankReply(): Reply {
     notice: null,
     device: null,
     error: null,
+    emptyNote: null,
   };
 }
 

@@ -358,9 +358,9 @@ export class RunsState {
       this.live = others;
     }
     if (data.detail?.event === 'sample' && p.runId === this.selectedId) {
-      const { step, prompt, output } = data.detail;
+      const { step, prompt, output, emptyNote } = data.detail;
       this.samples = mergeSamples(this.samples, [
-        { id: -Date.now(), step, prompt, output, createdAt: Date.now() },
+        { id: -Date.now(), step, prompt, output, emptyNote: emptyNote ?? null, createdAt: Date.now() },
       ]);
     }
     const runs = this.list.value;
