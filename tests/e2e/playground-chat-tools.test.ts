@@ -3,7 +3,9 @@
 // the last reply asked again (the same seed when Seed is fixed, else a new one); an earlier message
 // edited and sent again (the page says first which turns go); a reply copied; and the curation loop:
 // a reply, fixed, saved as a training example into a new dataset and appended to one as a new
-// version, each row checked byte for byte in its frozen file; an answer fixed there is not lost to Escape.
+// version, each row checked byte for byte in its frozen file; an answer fixed there is not lost to Escape;
+// a reply whose tokens decode to nothing says which they were. Seeds are fixed where a reply's text is
+// waited for: a random one can sample an empty reply.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,10 +21,14 @@ import {
   openPage,
   rpc,
   type Served,
+  screenshot,
   skip,
   startStudio,
   textWhen,
 } from './helpers.ts';
+
+/** Every reply of these prompts with this seed has text (seed 40 on “Ahoy” has none). */
+const SEED = '7';
 
 describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, () => {
   let server: Served | undefined;
@@ -48,6 +54,9 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByLabel('Max new tokens').fill('6');
+    // A fixed seed: a random one samples, now and then, only tokens that decode to nothing on the demo
+    // model (see the empty reply's test below), a reply with no Copy or Save to wait for.
+    await page.getByLabel('Seed').fill(SEED);
   });
 
   after(() => closeStudio({ client, browser, server }));
@@ -125,6 +134,7 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await finished(1);
     assert.equal(await userTurns().count(), 1);
     assert.doesNotMatch((await metas().first().textContent()) ?? '', / · seed 42$/);
+    await page.getByLabel('Seed').fill(SEED);
     await page.getByRole('button', { name: 'New chat' }).click();
   });
 
@@ -305,6 +315,33 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     assert.equal(await answer.inputValue(), asWritten);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
+  });
+
+  test('a reply whose tokens decode to nothing says which they were, and offers no Copy', async () => {
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByLabel('System prompt').fill('');
+    await page.getByLabel('Max new tokens').fill('4');
+    await page.getByLabel('Seed').fill('40');
+    const said = await listenToAnnouncer(page);
+    await composer().fill('Ahoy');
+    await composer().press('Enter');
+    await finished(1);
+    // The demo model has 640 embedding rows for its tokenizer's 384 ids (tests/runtime/empty-answer.test.ts).
+    const note =
+      "no text: the 4 tokens decode to nothing (3 ids past the tokenizer's 384: 444, 544, 504; 1 special token, left out of answers: <|user|>)";
+    assert.equal(await page.getByTestId('playground-output').textContent(), '');
+    assert.equal(await page.getByTestId('reply-empty-note').textContent(), `(${note})`);
+    assert.equal(
+      await page.getByRole('button', { name: /^(Copy|Save as training example): reply 1/ }).count(),
+      0,
+    );
+    // Said as the reply, not as "stopped before it answered".
+    await page.waitForFunction(() => (window as unknown as { said: string[] }).said.length > 0);
+    assert.deepEqual(await said(), [`Base model: ${note}`]);
+    await screenshot(page, 'playground-empty-reply');
+    await page.getByLabel('Seed').fill(SEED);
+    await page.getByLabel('Max new tokens').fill('6');
+    await page.getByRole('button', { name: 'New chat' }).click();
   });
 
   test('no page errors were thrown', () => {
