@@ -4,12 +4,15 @@
 // edited and sent again (the page says first which turns go); a reply copied; and the curation loop:
 // a reply, fixed, saved as a training example into a new dataset and appended to one as a new
 // version, each row checked byte for byte in its frozen file; an answer fixed there is not lost to Escape;
-// a reply whose tokens decode to nothing says which they were. Seeds are fixed where a reply's text is
+// a reply whose tokens decode to nothing says which they were; a model switched mid-chat is said, and
+// each reply then names its model. Seeds are fixed where a reply's text is
 // waited for: a random one can sample an empty reply.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { type RpcClient, waitFor } from '../backend/helpers.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -341,6 +344,31 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await screenshot(page, 'playground-empty-reply');
     await page.getByLabel('Seed').fill(SEED);
     await page.getByLabel('Max new tokens').fill('6');
+    await page.getByRole('button', { name: 'New chat' }).click();
+  });
+
+  test('a model switched mid-chat: the switch is said, and each reply then names its model', async () => {
+    const copy = join(tempDir('reft-e2e-second-model-'), 'second');
+    cpSync(fileURLToPath(new URL('../../resources/demo/model', import.meta.url)), copy, { recursive: true });
+    await rpc(client, 'models/add', { path: copy, name: 'Second demo' });
+    await composer().fill('Ahoy');
+    await composer().press('Enter');
+    await finished(1);
+    assert.doesNotMatch((await metas().first().textContent()) ?? '', /Demo: tiny/, 'one model: not named');
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: 'Second demo' });
+    // Bug: nothing said that the next reply, and every later one, came from another model.
+    assert.equal(
+      await page.getByTestId('model-switch-note').textContent(),
+      `Model changed: Second demo answers the next message, the conversation so far included (${DEMO_MODEL} wrote the last reply).`,
+    );
+    await composer().fill('Ahoy again');
+    await composer().press('Enter');
+    await finished(2);
+    assert.equal(await page.getByTestId('model-switch-note').count(), 0);
+    const [first, second] = await metas().allTextContents();
+    assert.match(first ?? '', new RegExp(` · seed ${SEED} · ${DEMO_MODEL.replace(/[()]/g, '\\$&')}$`));
+    assert.match(second ?? '', new RegExp(` · seed ${SEED} · Second demo$`));
+    await page.getByLabel('Model', { exact: true }).selectOption({ label: DEMO_MODEL });
     await page.getByRole('button', { name: 'New chat' }).click();
   });
 

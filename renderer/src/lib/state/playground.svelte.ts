@@ -39,6 +39,8 @@ export interface Turn {
   id: number;
   user: string;
   seed: number;
+  /** The model that answered it (the Model field may change mid-chat). */
+  modelId: number;
   /** The system prompt and prompt format it was asked with (what "save as example" stores). */
   system: string;
   plain: boolean;
@@ -265,7 +267,15 @@ export class PlaygroundState {
     const sides: Side[] = adapters.length === 0 ? ['base'] : this.compare ? ['base', 'adapted'] : ['adapted'];
     const seed = this.seed ?? Math.floor(Math.random() * 2 ** 31);
     const system = this.system.trim();
-    const turn: Turn = { id: this.#nextTurn++, user: text, seed, system, plain: this.plain, replies: {} };
+    const turn: Turn = {
+      id: this.#nextTurn++,
+      user: text,
+      seed,
+      modelId: this.modelId,
+      system,
+      plain: this.plain,
+      replies: {},
+    };
     for (const s of sides) turn.replies[s] = blankReply();
     this.turns = [...this.turns, turn];
     const live = this.turns.at(-1) as Turn; // the proxied turn, so streamed text updates the page
