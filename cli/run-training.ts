@@ -37,11 +37,11 @@ import { writeExportableFolder } from '../native-runtime/formats/export-marker.t
 import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
-import type { TrainPhase, TrainProgress } from '../native-runtime/training/events.ts';
+import type { DataProgress, TrainPhase, TrainProgress } from '../native-runtime/training/events.ts';
 import { sessionNotices } from './base-form.ts';
 import { type CommandContext, nextCommand } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
-import type { TrainTask } from './progress/reporter.ts';
+import type { CountTask, TrainTask } from './progress/reporter.ts';
 
 export interface TrainingOutcome {
   outcome: RunOutcome;
@@ -54,6 +54,21 @@ export interface TrainingOutcome {
 /** Where the run is, as the trainer tells it (TrainHooks.onPhase): what a Ctrl-C stops. */
 interface Stage {
   phase: TrainPhase;
+}
+
+/**
+ * The data preparation's rows as a count ('preparing data': a bar, lines, or --json count events),
+ * from the trainer's numbers (TrainHooks.onDataProgress); it ends as the next phase begins.
+ */
+function preparingCount(ctx: CommandContext): { rows(p: DataProgress): void; done(): void } {
+  let task: CountTask | null = null;
+  return {
+    rows: (p) => {
+      task ??= ctx.progress.count({ label: 'preparing data', unit: 'rows', total: p.total });
+      task.update(p.done, p.total);
+    },
+    done: () => task?.done(),
+  };
 }
 
 /** What a Ctrl-C before the steps says, by the phase it stops. */
@@ -118,6 +133,7 @@ export async function executeRunHere(
     process.exit(code);
   });
   const pause = pauseAtStepEnd(ctrlC, stage);
+  const preparing = preparingCount(ctx);
   let summary: TrainSummary | null = null;
   try {
     const outcome = await executeRun(lib, new InProcessEngine(), runId, {
@@ -128,7 +144,9 @@ export async function executeRunHere(
       onLog: sessionNotices(ctx.progress),
       onPhase: (p) => {
         stage.phase = p;
+        if (p !== 'data') preparing.done();
       },
+      onDataProgress: preparing.rows,
       onProgress: (p) => {
         task.update(p);
         pause.stepDone(p);
@@ -148,6 +166,7 @@ export async function executeRunHere(
       });
     throw e;
   } finally {
+    preparing.done();
     task.done();
     ctrlC.release();
   }
@@ -316,6 +335,7 @@ export async function trainFromCheckpoint(
   });
   const pause = pauseAtStepEnd(ctrlC, stage);
   const notice = sessionNotices(ctx.progress);
+  const preparing = preparingCount(ctx);
   try {
     return await new InProcessEngine().call(
       'train',
@@ -333,7 +353,10 @@ export async function trainFromCheckpoint(
             r.lastCheckpoint = data as { step: number; dir: string };
             ctx.progress.checkpoint(r.lastCheckpoint);
           } else if (event === 'device') ctx.progress.device(data as ComputeUsed);
-          else if (event === 'phase') stage.phase = data as TrainPhase;
+          else if (event === 'phase') {
+            stage.phase = data as TrainPhase;
+            if (stage.phase !== 'data') preparing.done();
+          } else if (event === 'data-progress') preparing.rows(data as DataProgress);
           else if (event === 'log') notice(data as string);
         },
       },
@@ -343,6 +366,7 @@ export async function trainFromCheckpoint(
     bar.task?.done();
     return printCheckpointStop(ctx, r, 'paused', config.out);
   } finally {
+    preparing.done();
     bar.task?.done();
     ctrlC.release();
   }

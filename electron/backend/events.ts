@@ -10,6 +10,8 @@ import type { RunLogLine } from './library/run-logs.ts';
 
 export type {
   CheckpointEvent,
+  DataProgress,
+  DataProgressEvent,
   LogEvent,
   SampleEvent,
   TrainEvent,

@@ -7,6 +7,9 @@
 //       (a resumed run reports its checkpoint's step again with the held-out loss a pause stopped)
 //   {event: 'checkpoint', step, dir, removed?, last?}
 //   {event: 'sample', step, prompt, output}     a probe prompt's greedy answer at a checkpoint
+//   {event: 'data-progress', done, total}      rows of the dataset read and tokenized before the
+//       first step, at most every 250 ms (none for a file read within 100 ms); the --json stream
+//       has them as a count ({event: 'progress', kind: 'count', label: 'preparing data', unit: 'rows'})
 //   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
 //   {event: 'device', requested, device, fallback, precision}   where the steps run and in what
 //       precision (fp32, fp16, bf16: what the session computes in, whatever `dtype` asked), once the
@@ -50,10 +53,17 @@ export interface ProbeSample {
   emptyNote?: string;
 }
 
+/** How far a run's data preparation is: rows read and tokenized of the file's (phase 'data'). */
+export interface DataProgress {
+  done: number;
+  total: number;
+}
+
 export type TrainProgressEvent = { event: 'progress' } & TrainProgress;
 export type CheckpointEvent = { event: 'checkpoint' } & CheckpointWritten;
 export type SampleEvent = { event: 'sample' } & ProbeSample;
 export type DeviceEvent = { event: 'device' } & ComputeUsed;
+export type DataProgressEvent = { event: 'data-progress' } & DataProgress;
 export interface LogEvent {
   event: 'log';
   message: string;
@@ -69,4 +79,10 @@ export interface LogEvent {
 export type TrainPhase = 'data' | 'conversion' | 'model' | 'training';
 
 /** Everything a training run reports, tagged by `event`. */
-export type TrainEvent = TrainProgressEvent | CheckpointEvent | SampleEvent | LogEvent | DeviceEvent;
+export type TrainEvent =
+  | TrainProgressEvent
+  | DataProgressEvent
+  | CheckpointEvent
+  | SampleEvent
+  | LogEvent
+  | DeviceEvent;

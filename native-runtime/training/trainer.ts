@@ -64,7 +64,7 @@ import {
   type TrainConfig,
 } from './config.ts';
 import { type DatasetInfo, specialIds, trainsThroughChatTemplate } from './data.ts';
-import type { CheckpointWritten, TrainPhase, TrainProgress } from './events.ts';
+import type { CheckpointWritten, DataProgress, TrainPhase, TrainProgress } from './events.ts';
 import { initStates } from './init.ts';
 import { scheduledLr } from './optimizer.ts';
 import { OptionError } from './options.ts';
@@ -110,6 +110,11 @@ export interface TrainHooks {
    * the words of a log line.
    */
   onPhase?: (phase: TrainPhase) => void;
+  /**
+   * How far the data preparation is (phase 'data'), at most every DATA_PROGRESS_EVERY_MS: what a
+   * page or a progress bar shows, read from these numbers rather than from the log line's words.
+   */
+  onDataProgress?: (p: DataProgress) => void;
   /**
    * The training session is open, before the first step: awaited, so `model` is the caller's alone
    * meanwhile (a run's probe prompts answer as the base model on it: ModelRunner's `on` without an
@@ -193,18 +198,29 @@ const PREPARING_FIRST_MS = 1000;
 /** … one at most this often, so that an hour of tokenizing writes no more than the log can show. */
 const PREPARING_EVERY_MS = 5000;
 
+/** hooks.onDataProgress at most this often (the CLI's --json counts are no more frequent). */
+export const DATA_PROGRESS_EVERY_MS = 250;
+
 /**
- * The log lines that say how far a run's data preparation is ("preparing data: 12,000 of 20,287
- * rows"), throttled: the run's page and the CLI show them while no step has been reported.
+ * How far a run's data preparation is, told twice: as numbers (hooks.onDataProgress, for the run's
+ * page and the CLI's progress) and as throttled log lines for people reading the log ("preparing
+ * data: 12,000 of 20,287 rows").
  */
-function preparingNotes(log: ((m: string) => void) | undefined): (done: number, total: number) => void {
+function preparingNotes(
+  hooks: Pick<TrainHooks, 'onLog' | 'onDataProgress'>,
+): (done: number, total: number) => void {
   const start = performance.now();
-  let next = start + PREPARING_FIRST_MS;
+  let nextLine = start + PREPARING_FIRST_MS;
+  let nextCount = start;
   return (done, total) => {
     const now = performance.now();
-    if (!log || now < next) return;
-    next = now + PREPARING_EVERY_MS;
-    log(`preparing data: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
+    if (hooks.onDataProgress && now >= nextCount) {
+      nextCount = now + DATA_PROGRESS_EVERY_MS;
+      hooks.onDataProgress({ done, total });
+    }
+    if (!hooks.onLog || now < nextLine) return;
+    nextLine = now + PREPARING_EVERY_MS;
+    hooks.onLog(`preparing data: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
   };
 }
 
@@ -212,11 +228,12 @@ function preparingNotes(log: ((m: string) => void) | undefined): (done: number, 
  * Loads the model spec, tokenizer and data and validates the whole configuration: every refusal
  * (bad option, layer out of range, rank too large, empty dataset, malformed line) happens here,
  * before any training. Tokenizing the data takes seconds to minutes: `hooks.signal` stops it between
- * rows (a CancelledError, no checkpoint), and `hooks.onLog` is told how far it is (preparingNotes).
+ * rows (a CancelledError, no checkpoint), and `hooks.onDataProgress` and `hooks.onLog` are told how
+ * far it is (preparingNotes).
  */
 export async function prepareRun(
   config: TrainConfig,
-  hooks: Pick<TrainHooks, 'signal' | 'onLog'> = {},
+  hooks: Pick<TrainHooks, 'signal' | 'onLog' | 'onDataProgress'> = {},
 ): Promise<PreparedRun> {
   const folder = openModelFolder(config.model);
   const { spec, tokenizer } = folder;
@@ -246,7 +263,7 @@ export async function prepareRun(
     skippedLines,
   } = await readRunRows(tokenizer, spec, cfg, positions, {
     signal: hooks.signal,
-    onRows: preparingNotes(hooks.onLog),
+    onRows: preparingNotes(hooks),
   });
   const usesTemplate = trainsThroughChatTemplate(dataset.format, cfg.chatTemplate, tokenizer);
   return {

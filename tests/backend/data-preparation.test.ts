@@ -1,10 +1,12 @@
 // A run's data preparation (tokenizing its rows before the first step: seconds to a minute for
 // 20,000 rows) through the backend's RPC, real engine and SQLite file: Pause and Cancel act within
-// about a second instead of waiting for it to end, and the run's log says how far it is.
+// about a second instead of waiting for it to end, and the run's job reports how far it is (numbers
+// in 'jobs/progress' pushes, what the run's page shows) besides its log's lines for people.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { DataProgressEvent, JobProgress } from '../../electron/backend/events.ts';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { completedRun, inProcess, LLAMA_FIXTURE, tempDir, waitFor, writeJsonl } from './helpers.ts';
 
@@ -13,6 +15,7 @@ let b: Backend;
 let modelId: number;
 let datasetId: number;
 const { call } = inProcess(() => b);
+const pushes: JobProgress[] = [];
 
 // Tokenizing this many rows takes several seconds on a loaded 2-core machine (~0.25 ms a row).
 const ROWS = 40_000;
@@ -20,6 +23,9 @@ const run = { layers: '1', rank: 2, positions: 'f1+l1', maxSteps: 2, batchSize: 
 
 before(async () => {
   b = createBackend(join(root, 'data'), { seedDemo: false });
+  b.events.onAny((topic, data) => {
+    if (topic === 'jobs/progress') pushes.push(data as JobProgress);
+  });
   modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
   const file = join(root, 'train.jsonl');
   writeJsonl(file, ROWS);
@@ -74,8 +80,28 @@ test('Pause while a run prepares its data stops it within a second, paused with 
   await b.jobs.idle();
 });
 
+/** The data preparation's counts that run `id`'s job pushed so far, in order. */
+const preparingPushes = (id: number): DataProgressEvent[] =>
+  pushes.flatMap((p) => (p.runId === id && p.detail?.event === 'data-progress' ? [p.detail] : []));
+
 test('a run preparing its data says how far it is; Cancel stops it within a second', async () => {
   const { runId } = await call('runs/start', { modelId, datasetId, ...run });
+  // The numbers, as the job reports them (its page reads these, not the log line's words): several
+  // in the seconds before the first log line, the rows done growing, of the file's 40,000.
+  const counts = await waitFor(
+    'three data-progress pushes',
+    async () => {
+      const seen = preparingPushes(runId);
+      return seen.length >= 3 ? seen : null;
+    },
+    60_000,
+    20,
+  );
+  for (const [i, c] of counts.entries()) {
+    assert.equal(c.total, ROWS);
+    assert.ok(c.done > 0 && c.done <= ROWS, `${c.done} rows done`);
+    if (i > 0) assert.ok(c.done > counts[i - 1].done, `${counts.map((x) => x.done).join(', ')} rows done`);
+  }
   const line = await waitFor(
     'a "preparing data" line',
     async () => (await logOf(runId)).find((l) => l.startsWith('preparing data: ')),

@@ -426,6 +426,15 @@ describe('Ctrl-C', () => {
       logs.join('\n'),
     );
     assert.ok(!logs.some((m) => /^data: /.test(m)), 'stopped in the preparation');
+    // How far it got, as numbers a script reads (a count of rows), not only in the log line's words.
+    const counts = seen.flatMap((e) =>
+      e.event === 'progress' && e.kind === 'count' && e.label === 'preparing data' ? [e] : [],
+    );
+    assert.ok(counts.length > 0, 'no "preparing data" count');
+    for (const [i, c] of counts.entries()) {
+      assert.deepEqual([c.unit, c.total], ['rows', 40_000]);
+      if (i > 0) assert.ok(c.done > counts[i - 1].done, counts.map((x) => x.done).join(', '));
+    }
     const { result } = jsonStream(out.stdout, out.stderr);
     assert.deepEqual([result.status, result.step], ['paused', 0]);
   });

@@ -1,6 +1,7 @@
 // End-to-end: a run that prepares a big dataset (tokenizing 40,000 rows before its first step:
-// seconds to a minute) says so on its page, instead of only "No loss values yet", and its Pause acts
-// at once. The backend side: tests/backend/data-preparation.test.ts.
+// seconds to a minute) says so on its page, instead of only "No loss values yet", counting as its job
+// reports the rows (not every 5 s, as the log's lines for people come), and its Pause acts at once.
+// The backend side: tests/backend/data-preparation.test.ts.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -20,6 +21,9 @@ import {
   startStudio,
   trainedOnDemo,
 } from './helpers.ts';
+
+/** The rows done that the page's "Preparing data: 12,000 of 40,000 rows" says. */
+const rowsDone = (text: string): number => Number(/: ([\d,]+) of /.exec(text)?.[1].replaceAll(',', ''));
 
 describe("a run's data preparation on its page (reft-studio serve + Chromium)", {
   skip,
@@ -66,16 +70,31 @@ describe("a run's data preparation on its page (reft-studio serve + Chromium)", 
     // Bug: the page showed only "No loss values yet" for the whole preparation.
     const note = detail.getByTestId('run-preparing');
     await note.waitFor({ timeout: 60_000 });
-    assert.match((await note.textContent()) ?? '', /^Preparing data: [\d,]+ of 40,000 rows$/);
-    await detail.getByRole('button', { name: 'Pause', exact: true }).click();
+    const first = (await note.textContent()) ?? '';
+    assert.match(first, /^Preparing data: [\d,]+ of 40,000 rows$/);
+    // Bug: the page read the count from the log's "preparing data" lines, one every 5 s: it stood
+    // still for 5 s at a time. The job's numbers come every 250 ms.
     const t0 = performance.now();
+    await page.waitForFunction(
+      ([el, was]) => el?.textContent !== was,
+      [await note.elementHandle(), first] as const,
+      { timeout: 2_500, polling: 50 },
+    );
+    const next = (await note.textContent()) ?? '';
+    assert.match(next, /^Preparing data: [\d,]+ of 40,000 rows$/);
+    assert.ok(
+      rowsDone(next) > rowsDone(first),
+      `${first} then ${next}, ${((performance.now() - t0) / 1000).toFixed(1)} s later`,
+    );
+    await detail.getByRole('button', { name: 'Pause', exact: true }).click();
+    const clicked = performance.now();
     // Bug: Pause waited for the preparation to end.
     await detail.locator('[data-status="paused"]').first().waitFor({ timeout: 5_000 });
     const r = await rpc(client, 'runs/get', { id: runId });
     assert.equal(
       r.status,
       'paused',
-      `paused ${((performance.now() - t0) / 1000).toFixed(1)} s after the click`,
+      `paused ${((performance.now() - clicked) / 1000).toFixed(1)} s after the click`,
     );
     await note.waitFor({ state: 'detached' });
     assert.deepEqual(pageErrors, []);

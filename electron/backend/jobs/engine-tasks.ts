@@ -32,6 +32,7 @@ import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/s
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
   CheckpointWritten,
+  DataProgress,
   ProbeSample,
   TrainPhase,
   TrainProgress,
@@ -150,6 +151,7 @@ export interface EngineOps {
       log: string;
       device: ComputeUsed;
       phase: TrainPhase;
+      'data-progress': DataProgress;
     };
     result: TrainSummary;
   };
@@ -559,6 +561,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     onLog: (m) => emit('log', m),
     onDevice: (d) => emit('device', d),
     onPhase: (p) => emit('phase', p),
+    onDataProgress: (p) => emit('data-progress', p),
     onSession: (model) => (args.config.resumeFrom ? undefined : answerBase(model)),
     // A pause answers no probes (the trainer saves and stops at once): its resume answers there
     // what is missing, as the checkpoint just written would have.

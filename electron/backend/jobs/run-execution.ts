@@ -25,6 +25,7 @@ import {
 } from '../../../native-runtime/training/checkpoint.ts';
 import type {
   CheckpointWritten,
+  DataProgress,
   ProbeSample,
   TrainPhase,
   TrainProgress,
@@ -108,6 +109,8 @@ export interface ExecuteOptions {
   onDevice?: (d: ComputeUsed) => void;
   /** Each phase of the run as it begins (TrainHooks.onPhase). */
   onPhase?: (phase: TrainPhase) => void;
+  /** How far the run's data preparation is, before its first step (TrainHooks.onDataProgress). */
+  onDataProgress?: (p: DataProgress) => void;
   /** A probe prompt's answer at a checkpoint (already recorded in the library). */
   onSample?: (s: ProbeSample) => void;
   onChange?: () => void;
@@ -281,6 +284,7 @@ async function trainRecordedRun(
       log('trainer', data as string);
       opts.onLog?.(data as string);
     } else if (event === 'phase') opts.onPhase?.(data as TrainPhase);
+    else if (event === 'data-progress') opts.onDataProgress?.(data as DataProgress);
   };
   try {
     const summary = await engine.call(

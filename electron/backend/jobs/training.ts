@@ -273,6 +273,12 @@ export class TrainingService {
           onChange: () => this.#changed(runId),
           onLogLine: (line) => this.events.emit('runs/log', { runId, line }),
           onSample: (s) => report({ detail: { event: 'sample', ...s } }),
+          // The run's page says how far the data preparation is from these numbers (no log line's words).
+          onDataProgress: (p) =>
+            report({
+              message: `preparing data: ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} rows`,
+              detail: { event: 'data-progress', ...p },
+            }),
           onProgress: (p) =>
             report({
               progress: p.totalSteps ? p.step / p.totalSteps : undefined,

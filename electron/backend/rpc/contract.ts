@@ -202,6 +202,7 @@ export type {
 export type { PreviewIntervention, PreviewToken } from '../../../native-runtime/training/preview.ts';
 export type {
   CacheChange,
+  DataProgress,
   DownloadProgressEvent,
   EvaluateProgressEvent,
   GenerateToken,

@@ -7,6 +7,7 @@ export type {
   AdapterRecord,
   BadRow,
   CacheChange,
+  DataProgress,
   DatasetFormat,
   DatasetRecord,
   DatasetRow,

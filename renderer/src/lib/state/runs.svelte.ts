@@ -4,6 +4,7 @@
 
 import { errorMessage, type RpcClient, RpcError } from '../rpc/client.ts';
 import type {
+  DataProgress,
   JobProgress,
   JobState,
   RunDetail,
@@ -24,6 +25,8 @@ export interface Progress {
   metrics: RunMetric[];
   /** The live counters of a training report, when the push carries them. */
   live: LiveProgress | null;
+  /** Rows of the data preparation done, when the push reports them (before the first step). */
+  preparing: DataProgress | null;
 }
 
 /** What a running job reports besides the metric point: how far it is and how fast it goes. */
@@ -41,7 +44,12 @@ export interface LiveProgress {
 export function parseProgress(p: JobProgress): Progress | null {
   if (p.runId === null) return null;
   const d = p.detail;
-  if (d?.event !== 'progress') return { runId: p.runId, status: p.state, metrics: [], live: null };
+  if (d?.event === 'data-progress') {
+    const preparing = { done: d.done, total: d.total };
+    return { runId: p.runId, status: p.state, metrics: [], live: null, preparing };
+  }
+  if (d?.event !== 'progress')
+    return { runId: p.runId, status: p.state, metrics: [], live: null, preparing: null };
   const metric: RunMetric = {
     step: d.step,
     loss: d.loss,
@@ -52,7 +60,7 @@ export function parseProgress(p: JobProgress): Progress | null {
     evalLoss: d.evalLoss ?? null,
   };
   const live = { step: d.step, totalSteps: d.totalSteps, etaS: d.etaS, tokensPerS: d.tokensPerS };
-  return { runId: p.runId, status: p.state, metrics: [metric], live };
+  return { runId: p.runId, status: p.state, metrics: [metric], live, preparing: null };
 }
 
 /** Adds or replaces points by step, keeping steps ascending. Returns a new array. */
@@ -88,6 +96,11 @@ export class RunsState {
   notice = $state<string | null>(null);
   /** Live counters per run id, from 'jobs/progress'; replaced whole. */
   live = $state.raw<Record<number, LiveProgress>>({});
+  /**
+   * How far each run's data preparation is, from its job's 'data-progress' pushes; a run leaves it at
+   * its first step or when its job ends. Replaced whole.
+   */
+  preparing = $state.raw<Record<number, DataProgress>>({});
   /** Run ids with a request in flight. */
   busy = $state.raw<ReadonlySet<number>>(new Set());
   /**
@@ -356,6 +369,11 @@ export class RunsState {
     else if (!jobLive && this.live[p.runId]) {
       const { [p.runId]: _ended, ...others } = this.live;
       this.live = others;
+    }
+    if (p.preparing) this.preparing = { ...this.preparing, [p.runId]: p.preparing };
+    else if ((p.live || !jobLive) && this.preparing[p.runId]) {
+      const { [p.runId]: _prepared, ...others } = this.preparing;
+      this.preparing = others;
     }
     if (data.detail?.event === 'sample' && p.runId === this.selectedId) {
       const { step, prompt, output, emptyNote } = data.detail;
