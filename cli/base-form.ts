@@ -3,6 +3,7 @@
 // the progress reporter (a conversion runs once per model and form; later runs find the store in the
 // data folder).
 
+import type { Notify } from '../native-runtime/notices.ts';
 import { conversionLabel, takenOverLine } from '../native-runtime/quantize/base.ts';
 import {
   parseQuantize,
@@ -11,8 +12,7 @@ import {
   schemeName,
 } from '../native-runtime/quantize/scheme.ts';
 import type { ConversionProgress } from '../native-runtime/quantize/store.ts';
-import { DEVICES, type DeviceChoice, isFallbackLine } from '../native-runtime/runtime/device-choice.ts';
-import { isSoftwareAdapterLine } from '../native-runtime/runtime/webgpu-adapter.ts';
+import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
 import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
@@ -93,11 +93,11 @@ export function quantizeFlag(values: ArgValues, command: string): QuantScheme | 
 
 /**
  * Prints what loading a model says (a session's onNotice, the trainer's and an evaluation's lines
- * that carry it on): as notes, the software adapter's line and a fallback to the CPU as warnings
- * (`warning: `, a log event's level 'warn'), as every command says them.
+ * that carry it on): as notes, and as warnings (`warning: `, a log event's level 'warn') those its
+ * sayer marked so (a fallback to the CPU, the software adapter's line: notices.ts), whatever their words.
  */
-export function sessionNotices(progress: Reporter): (line: string) => void {
-  return (line) => progress.log(line, isSoftwareAdapterLine(line) || isFallbackLine(line) ? 'warn' : 'info');
+export function sessionNotices(progress: Reporter): Notify {
+  return (line, level) => progress.log(line, level ?? 'info');
 }
 
 /** A progress callback for prepareBase: a transfer task in bytes written, labelled as the log lines are. */

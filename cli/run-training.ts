@@ -37,7 +37,7 @@ import { writeExportableFolder } from '../native-runtime/formats/export-marker.t
 import type { ComputeUsed } from '../native-runtime/runtime/precision-used.ts';
 import { readTrainerState } from '../native-runtime/training/checkpoint.ts';
 import type { TrainConfig } from '../native-runtime/training/config.ts';
-import type { DataProgress, TrainPhase, TrainProgress } from '../native-runtime/training/events.ts';
+import type { DataProgress, LogEvent, TrainPhase, TrainProgress } from '../native-runtime/training/events.ts';
 import { sessionNotices } from './base-form.ts';
 import { type CommandContext, nextCommand } from './command.ts';
 import { catchInterrupts, type Interrupts } from './interrupt.ts';
@@ -357,7 +357,10 @@ export async function trainFromCheckpoint(
             stage.phase = data as TrainPhase;
             if (stage.phase !== 'data') preparing.done();
           } else if (event === 'data-progress') preparing.rows(data as DataProgress);
-          else if (event === 'log') notice(data as string);
+          else if (event === 'log') {
+            const { message, level } = data as Omit<LogEvent, 'event'>;
+            notice(message, level);
+          }
         },
       },
     );

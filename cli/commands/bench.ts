@@ -116,7 +116,7 @@ async function setup(
   await refuseUnavailable(device, dtype);
   // Measuring a CPU emulation of a GPU is allowed, but not without saying so.
   const adapter = device === 'webgpu' ? await webgpuAdapter() : null;
-  if (adapter?.software) sessionNotices(ctx.progress)(softwareAdapterLine(adapter));
+  if (adapter?.software) sessionNotices(ctx.progress)(softwareAdapterLine(adapter), 'warn');
   // Half precision computes in it; the weights stay as stored (a synthetic model stores them in it),
   // a quantized base's codes too (MatMulNBits reads its scales cast: quantize/linear.ts scalesAs).
   const compute = dtype === 'float32' ? {} : { compute: dtype };

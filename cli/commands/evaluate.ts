@@ -10,6 +10,7 @@
 // marked interrupted at the next start-up, through this process's owner lock.
 
 import { InProcessEngine } from '../../electron/backend/jobs/engine.ts';
+import type { Notice } from '../../electron/backend/jobs/engine-tasks.ts';
 import {
   namingChatTrainedAdapterIn,
   resolveAdapterRef,
@@ -280,7 +281,7 @@ export const evaluateCommand: Command = {
             onEvent: (e, data) => {
               if (e === 'start') return record();
               // What loading the models says (a conversion, the session opening), before any example.
-              if (e === 'notice') return notice((data as { text: string }).text);
+              if (e === 'notice') return notice((data as Notice).text, (data as Notice).level);
               const d = data as { done: number; total: number };
               progress.task ??= ctx.progress.count({
                 label: `evaluate ${kind}`,

@@ -236,9 +236,9 @@ function runLetGo(lib: Library, id: number): () => boolean {
   };
 }
 
-/** One log line for people: when (UTC, as every time the CLI prints), who, what. */
+/** One log line for people: when (UTC, as every time the CLI prints), who, what (a warning said so). */
 function logLineText(l: RunLogLine): string {
-  return `${formatTime(l.at)}  ${l.source.padEnd(7)}  ${l.text}`;
+  return `${formatTime(l.at)}  ${l.source.padEnd(7)}  ${l.level === 'warn' ? 'warning: ' : ''}${l.text}`;
 }
 
 /** How often `runs logs --follow` looks for new lines and at the run's status. */

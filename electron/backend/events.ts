@@ -3,6 +3,7 @@
 // them as types through rpc/contract.ts.
 
 import type { WireError } from '../../native-runtime/errors.ts';
+import type { NoteLevel } from '../../native-runtime/notices.ts';
 import type { InstallProgress } from '../../native-runtime/runtime/runtime-install.ts';
 import type { TrainEvent } from '../../native-runtime/training/events.ts';
 import type { DownloadProgress } from './hub/download.ts';
@@ -84,6 +85,8 @@ export interface GenerateToken {
 export interface GenerateNotice {
   requestId: string;
   text: string;
+  /** 'warn' where its sayer marked it a warning (a fallback to the CPU): notices.ts. */
+  level?: NoteLevel;
 }
 
 /**

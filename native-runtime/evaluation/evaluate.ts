@@ -12,6 +12,7 @@
 // Leaves out: sampling-based metrics (pass@k) and batching across evaluations.
 
 import { CancelledError, ConfigError } from '../errors.ts';
+import type { Notify } from '../notices.ts';
 import type { DeviceChoice, DeviceUsed } from '../runtime/session.ts';
 import { readDataset, type TextExample } from '../training/data.ts';
 import {
@@ -53,7 +54,7 @@ export interface EvaluateInput {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   /** What loading the models says before the first example (a conversion, the session opening). */
-  onNotice?: (message: string) => void;
+  onNotice?: Notify;
   /**
    * Called once the request is checked (adapter, data, every prompt), before the models load: from
    * here on it is an evaluation that ran, which a history records; before, a refused request.

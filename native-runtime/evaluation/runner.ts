@@ -28,6 +28,7 @@ import { emptyAnswerNote } from '../generation/empty-answer.ts';
 import { decodeLoopPays, type FinishReason, type GenerateOptions } from '../generation/generator.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { openModelFolder } from '../models/model-folder.ts';
+import type { Notify } from '../notices.ts';
 import { plural } from '../plural.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { modelLoadIssue, prepareModel } from '../runtime/precision.ts';
@@ -51,7 +52,7 @@ export type { ChatMessage, PromptInput } from './prompt-reader.ts';
 
 export interface RunnerOptions {
   device?: DeviceChoice;
-  onNotice?: (m: string) => void;
+  onNotice?: Notify;
   /**
    * Positions for a pyreft folder that does not record them; with one adapter (load) they replace
    * the adapter's own, in a composition (loadComposed) only the folders without them take them.

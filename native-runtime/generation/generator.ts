@@ -9,6 +9,7 @@ import { type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
+import type { Notify } from '../notices.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import {
   createSession,
@@ -87,7 +88,7 @@ export class Generator {
       device?: DeviceChoice;
       requireDevice?: boolean;
       interventions?: InterventionSpec[];
-      onNotice?: (m: string) => void;
+      onNotice?: Notify;
     } = {},
   ): Promise<Generator> {
     const ivs = opts.interventions ?? [];
@@ -427,7 +428,7 @@ export function decodingOf(g: Graph, decodeLoop: boolean, fused: boolean): Decod
  */
 export async function openWithFusedDecoding<T>(
   spec: ModelSpec,
-  opts: { device?: DeviceChoice; requireDevice?: boolean; onNotice?: (m: string) => void },
+  opts: { device?: DeviceChoice; requireDevice?: boolean; onNotice?: Notify },
   open: (fused: FusedStepOptions | null, requireDevice?: boolean) => Promise<T>,
   generatorOf: (t: T) => Generator,
 ): Promise<T> {

@@ -39,13 +39,6 @@ const forStudio = (reason: string): string =>
 export const fallbackLine = (d: DeviceUsed, audience: 'cli' | 'studio' = 'cli'): string =>
   `device '${d.requested}' unavailable — ${audience === 'studio' && d.fallback ? forStudio(d.fallback) : d.fallback}; running on ${d.device}`;
 
-/**
- * Whether a session's notice is fallbackLine's (a requested provider could not start): the CLI
- * prints it as a warning, as it does the software adapter's line (cli/base-form.ts sessionNotices).
- * Reword the two together (tests/cli/device-fallback-warning.test.ts).
- */
-export const isFallbackLine = (line: string): boolean => /^device '[^']*' unavailable — /.test(line);
-
 /** A provider's reason (devices.ts ProviderState) as the studio's pages say it. */
 export const studioReason = (p: Pick<ProviderState, 'reason' | 'studioReason'>): string | null =>
   p.studioReason ?? p.reason;

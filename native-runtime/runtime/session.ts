@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { OrtError } from '../errors.ts';
 import { encodeModel } from '../formats/onnx.ts';
 import type { Graph } from '../ir/graph.ts';
+import type { Notify } from '../notices.ts';
 import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
 import { type DeviceChoice, type DeviceUsed, fallbackLine } from './device-choice.ts';
@@ -40,7 +41,7 @@ export interface SessionConfig {
   weightsDir?: string;
   intraOpThreads?: number;
   /** Told, in one line, when the requested provider could not start and another runs the graph. */
-  onNotice?: (msg: string) => void;
+  onNotice?: Notify;
   /** Fail instead of falling back to the CPU when the provider cannot start. */
   requireDevice?: boolean;
   /**
@@ -225,10 +226,10 @@ export async function createSession(graph: Graph, cfg: SessionConfig = {}): Prom
     try {
       const session = await ort.InferenceSession.create(bytes, opts);
       const fallback = ep === device ? null : why;
-      if (fallback) cfg.onNotice?.(fallbackLine({ requested: device, device: ep, fallback }));
+      if (fallback) cfg.onNotice?.(fallbackLine({ requested: device, device: ep, fallback }), 'warn');
       // WebGPU named on a CPU adapter runs (no GPU used): said in one line, not hidden.
       const adapter = ep === 'webgpu' ? await webgpuAdapter() : null;
-      if (adapter?.software) cfg.onNotice?.(softwareAdapterLine(adapter));
+      if (adapter?.software) cfg.onNotice?.(softwareAdapterLine(adapter), 'warn');
       return {
         session,
         device: ep,

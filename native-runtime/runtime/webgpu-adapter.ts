@@ -94,11 +94,9 @@ export async function webgpuOnGpu(): Promise<boolean> {
 export const softwareAdapterReason = (a: WebgpuAdapter): string =>
   `software adapter (${a.softwareWhy}): Vulkan emulated on the CPU, far slower than a GPU for real models`;
 
-const SOFTWARE_ADAPTER_SAYS = 'webgpu runs on a software adapter';
-
-/** The one line a command prints when its sessions run on a software adapter. */
+/**
+ * The one line a command prints when its sessions run on a software adapter; its sayers mark it a
+ * warning (notices.ts).
+ */
 export const softwareAdapterLine = (a: WebgpuAdapter): string =>
-  `${SOFTWARE_ADAPTER_SAYS} (${a.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`;
-
-/** Whether a session's notice is softwareAdapterLine's: the CLI prints that one as a warning. */
-export const isSoftwareAdapterLine = (line: string): boolean => line.startsWith(`${SOFTWARE_ADAPTER_SAYS} (`);
+  `webgpu runs on a software adapter (${a.softwareWhy}), Vulkan emulated on the CPU: no GPU is used`;

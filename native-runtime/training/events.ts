@@ -10,7 +10,8 @@
 //   {event: 'data-progress', done, total}      rows of the dataset read and tokenized before the
 //       first step, at most every 250 ms (none for a file read within 100 ms); the --json stream
 //       has them as a count ({event: 'progress', kind: 'count', label: 'preparing data', unit: 'rows'})
-//   {event: 'log', message}                     a human-readable note (data summary, resume, fallback)
+//   {event: 'log', message, level?}             a human-readable note (data summary, resume, fallback);
+//       level 'warn' on a warning (a fallback to the CPU, a software adapter: notices.ts)
 //   {event: 'device', requested, device, fallback, precision}   where the steps run and in what
 //       precision (fp32, fp16, bf16: what the session computes in, whatever `dtype` asked), once the
 //       session exists
@@ -18,6 +19,7 @@
 // Between the trainer and its callers only (the engine's messages, not the --json stream), each
 // phase of the run as it begins (TrainPhase), so that no caller reads it from a log line's words.
 
+import type { NoteLevel } from '../notices.ts';
 import type { ComputeUsed } from '../runtime/precision-used.ts';
 
 /** The numbers of one finished optimizer step. */
@@ -67,6 +69,8 @@ export type DataProgressEvent = { event: 'data-progress' } & DataProgress;
 export interface LogEvent {
   event: 'log';
   message: string;
+  /** Set by whoever said it, on warnings only (never read from the message's words). */
+  level?: NoteLevel;
 }
 
 /**

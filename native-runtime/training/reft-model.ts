@@ -19,6 +19,7 @@ import {
 import { type ActivationName, type InterventionSpec, PARAMS } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { cacheOutputs } from '../models/decoder.ts';
+import type { Notify } from '../notices.ts';
 import { shouldPrepack } from '../quantize/base.ts';
 import { residentWeightBytes } from '../quantize/memory.ts';
 import { schemeName } from '../quantize/scheme.ts';
@@ -153,7 +154,7 @@ export class ReftModel {
     opts: {
       device?: DeviceChoice;
       requireDevice?: boolean;
-      onNotice?: (m: string) => void;
+      onNotice?: Notify;
       prepack?: boolean;
       /** The run's micro-batch (batch size × max length), which decides layer replay. */
       workload?: { batch: number; tokens: number };

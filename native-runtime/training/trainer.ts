@@ -38,6 +38,7 @@ import { mulberry32, type Rng } from '../generation/sampling.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../interventions/kinds.ts';
 import type { ModelSpec } from '../models/config.ts';
 import { noTokenizerReason, openModelFolder } from '../models/model-folder.ts';
+import type { Notify } from '../notices.ts';
 import { baseForm } from '../quantize/base.ts';
 import { memoryCheckSkipped } from '../runtime/memory-check.ts';
 import { prepareModel } from '../runtime/precision.ts';
@@ -101,7 +102,7 @@ export interface TrainHooks {
    */
   onResume?: (c: CheckpointWritten, model: ReftModel, heldStep: number) => void | Promise<void>;
   /** Human-readable notes (data summary, resume, device fallback). */
-  onLog?: (msg: string) => void;
+  onLog?: Notify;
   /** Where the run's session really runs and in what precision, once it exists (before the first step). */
   onDevice?: (d: ComputeUsed) => void;
   /**

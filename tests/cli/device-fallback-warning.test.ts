@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fallbackLine, isFallbackLine } from '../../native-runtime/runtime/device-choice.ts';
+import { sessionNotices } from '../../cli/base-form.ts';
+import { createReporter } from '../../cli/progress/reporter.ts';
+import { fallbackLine } from '../../native-runtime/runtime/device-choice.ts';
 import { LLAMA_FIXTURE, runCli, tempDir } from '../backend/helpers.ts';
 import { jsonStream } from './json-stream.ts';
 
@@ -15,12 +17,20 @@ const FALLBACK = /^warning: device 'cuda' unavailable — cuda: .+; running on c
 
 const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning:'));
 
-test('isFallbackLine knows fallbackLine in both its wordings, and nothing else the trainer says', () => {
-  const d = { requested: 'cuda', device: 'cpu', fallback: 'cuda: the CUDA runtime pack is not installed' };
-  assert.ok(isFallbackLine(fallbackLine(d)));
-  assert.ok(isFallbackLine(fallbackLine(d, 'studio')));
-  assert.ok(!isFallbackLine("device 'auto': running on cpu"));
-  assert.ok(!isFallbackLine('loading the model into ONNX Runtime'));
+test('a note prints as a warning when its sayer marks it one, whatever its words', () => {
+  const printed: string[] = [];
+  const notify = sessionNotices(createReporter({ mode: 'lines', write: (s) => printed.push(s) }));
+  const fallback = fallbackLine({ requested: 'cuda', device: 'cpu', fallback: 'cuda: no driver' });
+  // Bug: the kind was read from the words (a line starting "device '…' unavailable — "): a
+  // reworded warning printed as a plain note.
+  notify('the GPU went away; running on cpu', 'warn');
+  notify(fallback, 'warn');
+  notify('loading the model into ONNX Runtime');
+  assert.deepEqual(printed, [
+    'warning: the GPU went away; running on cpu\n',
+    `warning: ${fallback}\n`,
+    'loading the model into ONNX Runtime\n',
+  ]);
 });
 
 test('train --device cuda without CUDA: one warning line on stderr says the fallback', async () => {

@@ -40,7 +40,7 @@ test("probe prompts answer on the run's training session: no second session of t
   }) as typeof create;
   const emit = ((event: string, d: unknown) => {
     if (event === 'sample') samples.push(d as ProbeSample);
-    if (event === 'log') logs.push(d as string);
+    if (event === 'log') logs.push((d as { message: string }).message);
   }) as Emit<'train'>;
   try {
     await trainTask(

@@ -13,6 +13,7 @@ import type { TextFinishReason } from '../../../native-runtime/evaluation/runner
 import { SAMPLING_FIELDS, STOP_STRINGS } from '../../../native-runtime/generation/sampling-limits.ts';
 import type { DeviceUsed } from '../../../native-runtime/runtime/device-choice.ts';
 import type { BackendContext } from '../context.ts';
+import type { Notice } from '../jobs/engine-tasks.ts';
 import { getAdapter, namingChatTrainedAdapterIn } from '../library/adapters.ts';
 import { preferredDevice } from '../library/environment.ts';
 import { getModel } from '../library/models.ts';
@@ -140,10 +141,9 @@ async function generate(p: z.output<typeof GenerateParams>, ctx: BackendContext)
         {
           signal,
           onEvent: (e, d) =>
-            ctx.events.emit(e === 'notice' ? 'generate/notice' : 'generate/token', {
-              requestId,
-              text: d.text,
-            }),
+            e === 'notice'
+              ? ctx.events.emit('generate/notice', { requestId, text: d.text, level: (d as Notice).level })
+              : ctx.events.emit('generate/token', { requestId, text: d.text }),
         },
       )
       .catch((e) => {

@@ -25,6 +25,7 @@ import {
 } from '../../../native-runtime/evaluation/runner.ts';
 import { readStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import type { NoteLevel, Notify } from '../../../native-runtime/notices.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime/cuda-pack.ts';
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
 import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
@@ -33,6 +34,7 @@ import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
   CheckpointWritten,
   DataProgress,
+  LogEvent,
   ProbeSample,
   TrainPhase,
   TrainProgress,
@@ -148,7 +150,7 @@ export interface EngineOps {
       progress: TrainProgress;
       checkpoint: CheckpointWritten;
       sample: ProbeSample;
-      log: string;
+      log: Omit<LogEvent, 'event'>;
       device: ComputeUsed;
       phase: TrainPhase;
       'data-progress': DataProgress;
@@ -158,7 +160,7 @@ export interface EngineOps {
   generate: {
     args: GenerateArgs;
     /** text: generated text; notice: what loading the model says (a conversion's progress, auto's form, a fallback). */
-    events: { text: { row: number; text: string }; notice: { text: string } };
+    events: { text: { row: number; text: string }; notice: Notice };
     result: Generation;
   };
   evaluate: {
@@ -170,7 +172,7 @@ export interface EngineOps {
     events: {
       start: Record<string, never>;
       progress: { done: number; total: number };
-      notice: { text: string };
+      notice: Notice;
     };
     result: EvaluationReport;
   };
@@ -180,7 +182,7 @@ export interface EngineOps {
    */
   calibrate: {
     args: CalibrateArgs;
-    events: { notice: { text: string }; step: { done: number; total: number } };
+    events: { notice: Notice; step: { done: number; total: number } };
     result: Calibration;
   };
   /**
@@ -276,6 +278,12 @@ export interface PrepareImportArgs {
   opts: PrepareImportOptions;
 }
 
+/** What loading a model or a run says for people, as an engine event; `level` 'warn' on warnings. */
+export interface Notice {
+  text: string;
+  level?: NoteLevel;
+}
+
 export type OpName = keyof EngineOps;
 export type Emit<O extends OpName> = <E extends keyof EngineOps[O]['events'] & string>(
   event: E,
@@ -322,7 +330,7 @@ function drop(key: string, k: KeptRunner): Promise<void> {
 function runnerFor(
   args: GenerateArgs,
   composed: ComposedAdapterInput[] | undefined,
-  onNotice: (m: string) => void,
+  onNotice: Notify,
 ): { runner: Promise<ModelRunner>; done: () => void } {
   const { model, adapter, device } = args;
   // A composition is one session whatever its scales and switches (they are set per request).
@@ -445,7 +453,7 @@ export async function generateTask(
 ): Promise<Generation> {
   await afterEvaluationsOf(args, signal, () => emit('notice', { text: WAITING_FOR_EVALUATION }));
   const composed = args.adapters?.length ? args.adapters : undefined;
-  const lease = runnerFor(args, composed, (text) => emit('notice', { text }));
+  const lease = runnerFor(args, composed, (text, level) => emit('notice', { text, level }));
   try {
     const runner = await lease.runner;
     // The session is shared by concurrent requests at other strengths: runner.generate copies these
@@ -538,7 +546,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
       await answer(prober, heldStep, prompts);
     } catch (e) {
-      emit('log', `probe samples at step ${heldStep} failed: ${failed(e)}`);
+      emit('log', { message: `probe samples at step ${heldStep} failed: ${failed(e)}` });
     }
   };
   // Step 0 of the probe timeline: the base model's answers before any training, on the training
@@ -553,12 +561,12 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     try {
       await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0, prompts);
     } catch (e) {
-      emit('log', `probe answers before training failed: ${failed(e)}`);
+      emit('log', { message: `probe answers before training failed: ${failed(e)}` });
     }
   };
   const res = await train(args.config, {
     signal,
-    onLog: (m) => emit('log', m),
+    onLog: (message, level) => emit('log', { message, level }),
     onDevice: (d) => emit('device', d),
     onPhase: (p) => emit('phase', p),
     onDataProgress: (p) => emit('data-progress', p),
@@ -591,7 +599,7 @@ export async function evaluateTask(
       ...args,
       signal,
       onProgress: (done, total) => emit('progress', { done, total }),
-      onNotice: (text) => emit('notice', { text }),
+      onNotice: (text, level) => emit('notice', { text, level }),
       onStart: () => emit('start', {}),
       beforeLoad: () =>
         waitUnless(
@@ -633,7 +641,7 @@ export async function calibrateTask(
       },
       {
         signal,
-        onLog: (text) => emit('notice', { text }),
+        onLog: (text, level) => emit('notice', { text, level }),
         onProgress: (p) => {
           marks.push({ at: performance.now(), tokensPerS: p.tokensPerS });
           emit('step', { done: marks.length, total: steps + 1 });

@@ -59,7 +59,7 @@ export interface CountProgressEvent extends Timed {
 export type ProgressEvent = TrainStepEvent | TransferProgressEvent | CountProgressEvent;
 
 /** A note for people; `level: 'warn'` on warnings. */
-export type NoteEvent = LogEvent & { level?: 'warn' };
+export type NoteEvent = LogEvent;
 
 /** A checkpoint written, with its run when the run is in the library. */
 export type RunCheckpointEvent = CheckpointEvent & { runId?: number };

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { CancelledError, ConfigError, toWireError, ValidationError } from '../../../native-runtime/errors.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
+import type { NoteLevel, Notify } from '../../../native-runtime/notices.ts';
 import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
 import {
   checkpointAdapter,
@@ -26,6 +27,7 @@ import {
 import type {
   CheckpointWritten,
   DataProgress,
+  LogEvent,
   ProbeSample,
   TrainPhase,
   TrainProgress,
@@ -101,7 +103,7 @@ export interface ExecuteOptions {
   /** Why the signal was aborted (default: a cancel). */
   abortReason?: () => 'pause' | 'cancel' | 'shutdown';
   onProgress?: (p: TrainProgress) => void;
-  onLog?: (m: string) => void;
+  onLog?: Notify;
   /** Each line written to the run's log (library/run-logs.ts), for live viewers. */
   onLogLine?: (line: RunLogLine) => void;
   onCheckpoint?: (c: CheckpointWritten) => void;
@@ -170,8 +172,8 @@ async function trainRecordedRun(
   const cfg = run.config as unknown as StoredRunConfig;
   // Stored whoever runs it (the CLI passes no onLogLine): `opts.onLogLine?.(appendRunLog(…))` would
   // skip the append itself, an optional call evaluating no arguments when there is no function.
-  const log = (source: RunLogLine['source'], text: string) => {
-    const line = appendRunLog(lib, runId, source, text);
+  const log = (source: RunLogLine['source'], text: string, level?: NoteLevel) => {
+    const line = appendRunLog(lib, runId, source, text, level);
     opts.onLogLine?.(line);
   };
   let resumeFrom: string | undefined;
@@ -281,8 +283,9 @@ async function trainRecordedRun(
       opts.onDevice?.(data as ComputeUsed);
       opts.onChange?.();
     } else if (event === 'log') {
-      log('trainer', data as string);
-      opts.onLog?.(data as string);
+      const { message, level } = data as Omit<LogEvent, 'event'>;
+      log('trainer', message, level);
+      opts.onLog?.(message, level);
     } else if (event === 'phase') opts.onPhase?.(data as TrainPhase);
     else if (event === 'data-progress') opts.onDataProgress?.(data as DataProgress);
   };

@@ -8,6 +8,7 @@ import { appendFileSync, closeSync, existsSync, fstatSync, openSync } from 'node
 import { join } from 'node:path';
 import { makeFolders } from '../../../native-runtime/formats/atomic-write.ts';
 import { readFullyAt } from '../../../native-runtime/formats/read-at.ts';
+import type { NoteLevel } from '../../../native-runtime/notices.ts';
 import type { Library } from './library.ts';
 
 export interface RunLogLine {
@@ -16,6 +17,8 @@ export interface RunLogLine {
   /** 'studio' for the studio's own notes (state changes), 'trainer' for the engine's lines. */
   source: 'studio' | 'trainer';
   text: string;
+  /** 'warn' where whoever said it marked it a warning; absent on other lines and on older logs. */
+  level?: NoteLevel;
 }
 
 /** The run's own folder in the data folder (checkpoints, log). */
@@ -33,8 +36,9 @@ export function appendRunLog(
   runId: number,
   source: RunLogLine['source'],
   text: string,
+  level?: NoteLevel,
 ): RunLogLine {
-  const line: RunLogLine = { at: Date.now(), source, text: text.slice(0, 4000) };
+  const line: RunLogLine = { at: Date.now(), source, text: text.slice(0, 4000), ...(level ? { level } : {}) };
   try {
     makeFolders(runFolder(lib, runId));
     appendFileSync(logFile(lib, runId), `${JSON.stringify(line)}\n`);
