@@ -218,6 +218,8 @@ export const generateCommand: Command = {
           tokens: r.ids,
           promptTokens: r.promptTokens,
           finishReason: r.finishReason,
+          // Why `text` is empty though tokens came (ids past the tokenizer, special tokens), else null.
+          emptyNote: r.emptyNote,
           adapter: adapter ?? null,
           ...(composed ? { adapters: adapters.map((a) => ({ dir: a.dir, scale: a.scale ?? 1 })) } : {}),
           // Where and how it decoded, and how fast (the first new token comes from the prompt pass).

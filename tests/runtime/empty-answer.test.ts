@@ -50,12 +50,13 @@ describe('an answer whose tokens decode to nothing', () => {
     assert.equal(emptyAnswerNote(tok, [], '', false), null);
   });
 
-  it('generate says it on stderr, and nothing when there is text', () => {
-    const gen = (seed: string) =>
+  it('generate says it on stderr (and in --json), and nothing when there is text', () => {
+    const gen = (seed: string, ...flags: string[]) =>
       spawnSync(
         process.execPath,
         [
           BIN,
+          ...flags,
           'generate',
           '--model',
           DEMO,
@@ -75,8 +76,12 @@ describe('an answer whose tokens decode to nothing', () => {
     assert.equal(empty.status, 0, empty.stderr);
     assert.equal(empty.stdout, '\n');
     assert.match(empty.stderr, new RegExp(`warning: ${NOTE.replace(/[()|^$.*+?[\]\\{}]/g, '\\$&')}`));
-    const said = gen('7');
+    const json = gen('40', '--json');
+    assert.equal(json.status, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).emptyNote, NOTE, 'a script reading stdout learns why too');
+    const said = gen('7', '--json');
     assert.equal(said.status, 0, said.stderr);
     assert.doesNotMatch(said.stderr, /no text/);
+    assert.equal(JSON.parse(said.stdout).emptyNote, null);
   });
 });
