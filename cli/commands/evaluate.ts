@@ -21,9 +21,8 @@ import { namingVersionsIn } from '../../electron/backend/library/datasets.ts';
 import { endEvaluationJob } from '../../electron/backend/library/evaluation-job-end.ts';
 import { markStoppingOnAbort, recordEvaluationJob } from '../../electron/backend/library/evaluation-jobs.ts';
 import { createEvaluation, finishEvaluation } from '../../electron/backend/library/evaluations.ts';
-import { getModel, listModels } from '../../electron/backend/library/models.ts';
-import { detectAdapterFolder, readAnyAdapter } from '../../native-runtime/adapters/folders.ts';
-import { CancelledError, ReftError, toWireError, ValidationError } from '../../native-runtime/errors.ts';
+import { getModel } from '../../electron/backend/library/models.ts';
+import { CancelledError, toWireError } from '../../native-runtime/errors.ts';
 import {
   EVAL_KINDS,
   type EvalKind,
@@ -37,24 +36,8 @@ import { deviceFlag, sessionNotices } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
-import { warnModelNote } from '../model-flag.ts';
+import { adapterBaseModel, warnModelNote } from '../model-flag.ts';
 import type { CountTask } from '../progress/reporter.ts';
-
-/**
- * The base model's fingerprint a folder outside the library names (train --out, an export: the
- * manifest, or a pyreft folder's reft_studio.json); null for a folder that does not name it.
- */
-function folderBase(dir: string): string | null {
-  // A folder that is missing, a file or no adapter at all is refused as such, not as one whose base
-  // model the library lacks ("give it with --model" sent the person after the wrong thing).
-  detectAdapterFolder(dir);
-  try {
-    return readAnyAdapter(dir).manifest.baseModel.fingerprint;
-  } catch (e) {
-    if (e instanceof ReftError) return null;
-    throw e;
-  }
-}
 
 function kindOf(v: string | undefined): EvalKind {
   const k = v ?? 'loss';
@@ -188,18 +171,7 @@ export const evaluateCommand: Command = {
     return ctx.withLibrary(async (lib) => {
       const adapter = resolveAdapterRef(lib, adapterRef);
       const modelRef = str(ctx.values, 'model');
-      const fingerprint = modelRef
-        ? null
-        : (adapter.record?.baseModelFingerprint ?? folderBase(adapter.path));
-      const known = fingerprint ? listModels(lib).find((m) => m.fingerprint === fingerprint) : undefined;
-      if (!modelRef && !known)
-        throw new ValidationError(
-          'missing-model',
-          `the base model of ${adapterRef} is not in the library: give it with --model ID|DIR`,
-        );
-      const model = modelRef
-        ? resolveModelRef(lib, modelRef)
-        : { path: known?.path as string, modelId: known?.id ?? null, fingerprint: fingerprint as string };
+      const model = modelRef ? resolveModelRef(lib, modelRef) : adapterBaseModel(lib, adapterRef, adapter);
       if ('note' in model) warnModelNote(ctx, model.note); // as `train --model` says it
       // As the studio's evaluations: the model's "Base weights" form, converted once into the
       // library's store. Without it a bf16 model was cast in each session (two private float32

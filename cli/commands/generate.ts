@@ -1,4 +1,4 @@
-// `reft-studio generate --model DIR [--adapter DIR [--scale X]]... --prompt STR [--chat] ...`: text
+// `reft-studio generate [--model DIR|ID] [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] ...`: text
 // from a model, optionally through a ReFT adapter (studio or pyreft folder) or several composed on one
 // session as the Playground composes them (adapters/compose.ts: in the order given, each at its
 // strength). Streams text to stdout as it comes; with --json prints one object at the end instead.
@@ -10,7 +10,7 @@
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
 import { existsSync } from 'node:fs';
-import { listAdapters, resolveAdapterRef } from '../../electron/backend/library/adapters.ts';
+import { listAdapters, resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { visibleControls } from '../../native-runtime/control-characters.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
@@ -27,7 +27,7 @@ import {
   sessionNotices,
 } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand } from '../command.ts';
-import { modelFolderFlag } from '../model-flag.ts';
+import { adapterBaseModel, modelFolderFlag, warnModelNote } from '../model-flag.ts';
 
 /** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
 function num(
@@ -61,12 +61,12 @@ function adaptersWithScales(v: ArgValues): { dir: string; scale?: number }[] {
 }
 
 /**
- * The folder an --adapter value names: a folder as given, else a library adapter by its id (a
+ * The adapter an --adapter value names: a folder as given, else a library adapter by its id (a
  * folder of that name wins, as resolveAdapterRef decides for evaluate and export). A library
  * adapter's name is refused with its id, which is what --adapter takes.
  */
-function adapterFolder(lib: Library, ref: string, ctx: CommandContext): string {
-  if (existsSync(ref) || /^\d+$/.test(ref)) return resolveAdapterRef(lib, ref).path;
+function adapterRef(lib: Library, ref: string, ctx: CommandContext): ReturnType<typeof resolveAdapterRef> {
+  if (existsSync(ref) || /^\d+$/.test(ref)) return resolveAdapterRef(lib, ref);
   const ids = listAdapters(lib)
     .filter((a) => a.name === ref)
     .map((a) => `--adapter ${a.id}`);
@@ -79,19 +79,45 @@ function adapterFolder(lib: Library, ref: string, ctx: CommandContext): string {
   throw new ValidationError('not-found', `--adapter: "${ref}" ${why}`);
 }
 
-/** Each --adapter value as a folder; the library is opened only when one is not a folder. */
-async function adapterFolders(ctx: CommandContext, refs: string[]): Promise<string[]> {
-  if (refs.every((r) => existsSync(r))) return refs;
-  return ctx.withLibrary((lib) => refs.map((r) => adapterFolder(lib, r, ctx)));
+/**
+ * The model folder and each --adapter value's folder. The library is opened only where a value is
+ * not a folder: a library id, or no --model at all, when the first adapter's base model (found by
+ * its fingerprint, as evaluate finds it) is the model.
+ */
+async function modelAndAdapters(
+  ctx: CommandContext,
+  modelFlag: string | undefined,
+  refs: string[],
+): Promise<{ model: string; folders: string[] }> {
+  const modelId = modelFlag !== undefined && /^\d+$/.test(modelFlag) && !existsSync(modelFlag);
+  if (modelFlag !== undefined && !modelId && refs.every((r) => existsSync(r)))
+    return { model: modelFolderFlag(ctx, modelFlag), folders: refs };
+  return ctx.withLibrary((lib) => {
+    const adapters = refs.map((r) => adapterRef(lib, r, ctx));
+    let model: string;
+    if (modelFlag === undefined)
+      model = adapterBaseModel(lib, refs[0] as string, adapters[0] as Adapter).path;
+    else if (modelId) {
+      const m = resolveModelRef(lib, modelFlag);
+      warnModelNote(ctx, m.note);
+      model = m.path;
+    } else model = modelFolderFlag(ctx, modelFlag);
+    return { model, folders: adapters.map((a) => a.path) };
+  });
 }
+
+type Adapter = ReturnType<typeof resolveAdapterRef>;
 
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
   usage:
-    'generate --model DIR [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
+    'generate [--model DIR|ID] [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
   options: {
-    model: { type: 'string', description: 'the model folder' },
+    model: {
+      type: 'string',
+      description: "the model folder or library model id (default: a library --adapter's base model)",
+    },
     adapter: {
       type: 'string',
       multiple: true,
@@ -142,7 +168,10 @@ export const generateCommand: Command = {
     const v = ctx.values;
     const modelFlag = str(v, 'model');
     const prompt = str(v, 'prompt');
-    if (!modelFlag) throw new UsageError('generate: --model DIR is required');
+    if (!modelFlag && !all(v, 'adapter').length)
+      throw new UsageError(
+        'generate: --model DIR|ID is required (or --adapter ID: a library adapter runs on its base model)',
+      );
     if (prompt === undefined) throw new UsageError('generate: --prompt STR is required');
     const adapters = adaptersWithScales(v);
     // One adapter without --scale loads as it always has; a --scale or a second adapter composes.
@@ -193,9 +222,9 @@ export const generateCommand: Command = {
       onNotice: sessionNotices(ctx.progress),
     };
     // After every flag is read: a usage error is said before the folder is looked at.
-    const model = modelFolderFlag(ctx, modelFlag);
-    const folders = await adapterFolders(
+    const { model, folders } = await modelAndAdapters(
       ctx,
+      modelFlag,
       adapters.map((a) => a.dir),
     );
     // Each adapter is named as given (a folder or a library id), in messages and in the JSON.

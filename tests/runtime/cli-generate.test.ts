@@ -167,7 +167,7 @@ describe('reft-studio generate', () => {
     assert.equal(JSON.parse(r.stdout).tokens.length, 2);
   });
 
-  it('--adapter takes a library adapter id, as evaluate and export do; a name is told its id', () => {
+  it('--adapter takes a library adapter id, as evaluate and export do; a name is told its id; --model may be left out', () => {
     const dir = tempDir('reft-generate-id-');
     const imported = cliRun(
       'import',
@@ -200,6 +200,47 @@ describe('reft-studio generate', () => {
     assert.match(
       unknown.stderr,
       /^error: --adapter: "nope" is neither a folder nor a library adapter id \(the ids: reft-studio adapters list --data-dir \S+\)\n$/,
+    );
+
+    // Without --model a library adapter runs on its base model, found in the library by its
+    // fingerprint (before: "--model DIR is required"); --model also takes a library model's id. The
+    // fixture llama is the seeded demo model's weights, so it is in the library already.
+    const bare = ['--prompt', 'The quick brown fox', '--greedy', '--max-new-tokens', '6', '--data-dir', dir];
+    assert.deepEqual(run(...bare, '--adapter', String(id)).tokens, byId.tokens);
+    const added = cliRun('models', 'add', model, '--json', '--data-dir', dir);
+    assert.equal(added.status, 0, added.stderr);
+    const modelId = JSON.parse(added.stdout).id;
+    assert.deepEqual(run(...bare, '--adapter', String(id), '--model', String(modelId)).tokens, byId.tokens);
+    const qwen = cliRun(
+      'import',
+      join(REFT, 'qwen2-loreft-f1l1', 'pyreft_final'),
+      '--positions',
+      'f1+l1',
+      '--model',
+      modelDir('qwen2'),
+      '--json',
+      '--data-dir',
+      dir,
+    );
+    assert.equal(qwen.status, 0, qwen.stderr);
+    const qwenId = JSON.parse(qwen.stdout).adapter.id;
+    const missing = cliRun('generate', ...bare, '--adapter', String(qwenId));
+    assert.equal(missing.status, 1);
+    assert.equal(
+      missing.stderr,
+      `error: the base model of ${qwenId} is not in the library: give it with --model ID|DIR\n`,
+    );
+    const pyreft = cliRun('generate', ...bare, '--adapter', adapter, '--positions', 'f2+l2');
+    assert.equal(pyreft.status, 1);
+    assert.equal(
+      pyreft.stderr,
+      `error: ${adapter} does not record its base model (a plain pyreft folder): give it with --model ID|DIR\n`,
+    );
+    const neither = cliRun('generate', ...bare);
+    assert.equal(neither.status, 2);
+    assert.match(
+      neither.stderr,
+      /--model DIR\|ID is required \(or --adapter ID: a library adapter runs on its base model\)/,
     );
   });
 
