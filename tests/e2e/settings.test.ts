@@ -127,6 +127,59 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     }
   });
 
+  test('a stored GPU stays chosen, as being checked, while the devices load; a save then keeps it', async () => {
+    // A page of its own whose 'system/devices' requests are held back, as a busy machine's probe is
+    // (16 s seen). Bug: the select offered only the CPU and Automatic meanwhile, so a stored CUDA
+    // showed as a blank select (no option chosen), and fixing that by hand stored another device.
+    const client = await rpcFor((server as Served).url);
+    const own = await openPage(browser as Browser, { viewport: { width: 1000, height: 700 } });
+    const held: string[] = [];
+    let toBackend: (frame: string) => void = () => {};
+    await own.routeWebSocket(/\/rpc\b/, (ws) => {
+      const backend = ws.connectToServer();
+      toBackend = (frame) => backend.send(frame);
+      ws.onMessage((frame) => {
+        if (typeof frame === 'string' && JSON.parse(frame).method === 'system/devices') held.push(frame);
+        else backend.send(frame);
+      });
+    });
+    const before = await rpc(client, 'settings/environment');
+    try {
+      await rpc(client, 'settings/environment-set', { device: 'cuda' });
+      await own.goto(`${(server as Served).url}#/settings`);
+      await connected(own);
+      await own.getByTestId('settings-data-dir').waitFor();
+      assert.ok(held.length > 0, 'the page asked for the devices');
+      const device = own.getByLabel('Device', { exact: true });
+      assert.equal(await device.inputValue(), 'cuda');
+      assert.equal(
+        await device.locator('option[value="cuda"]').textContent(),
+        'NVIDIA GPU (CUDA) (checking…)',
+      );
+      await own
+        .getByText('Checking which GPUs run here… NVIDIA GPU (CUDA) stays chosen meanwhile.')
+        .waitFor();
+      // Saved meanwhile (another field changed): the stored GPU is kept.
+      await own.getByLabel('CPU threads').fill('3');
+      await own.getByRole('button', { name: 'Save', exact: true }).click();
+      await own.getByTestId('engine-saved').waitFor();
+      assert.equal((await rpc(client, 'settings/environment')).device, 'cuda');
+
+      // The probe answers: CUDA is listed as it is here, and still chosen.
+      for (const frame of held.splice(0)) toBackend(frame);
+      await device.locator('option', { hasText: /^Automatic \(now: / }).waitFor({ state: 'attached' });
+      assert.equal(await device.inputValue(), 'cuda');
+      assert.match(
+        (await device.locator('option[value="cuda"]').textContent()) ?? '',
+        /^NVIDIA GPU \(CUDA\)( — unavailable)?$/,
+      );
+    } finally {
+      await own.context().close();
+      await rpc(client, 'settings/environment-set', { device: before.device, threads: before.threads });
+      client.close();
+    }
+  });
+
   test('a token is saved write-only and can be removed; a relative cache folder is refused', async () => {
     await page.getByLabel('Access token').fill('hf_abcdefghijklmnopqr1234');
     await page.getByRole('button', { name: 'Save token' }).click();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fallbackLine } from '../../native-runtime/runtime/device-choice.ts';
 import { detectDevices } from '../../native-runtime/runtime/devices.ts';
-import { choiceText, deviceChoices } from '../../renderer/src/lib/device-choices.ts';
+import { choiceText, deviceChoices, devicesNote } from '../../renderer/src/lib/device-choices.ts';
 import type { DevicesReport } from '../../renderer/src/lib/rpc/handlers.ts';
 import { fakeSmi } from '../helpers/fake-smi.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -44,11 +44,32 @@ test('a WebGPU on a real GPU is a plain choice, with no reason shown', () => {
   assert.equal(webgpu.reason, null);
 });
 
-test('while the devices load: CPU and Automatic only', () => {
+test('while the devices load: CPU and Automatic, and a stored GPU kept chosen as being checked', () => {
   assert.deepEqual(
-    deviceChoices(null).map((c) => c.label),
+    deviceChoices('checking', 'cpu').map((c) => c.label),
     ['CPU', 'Automatic'],
   );
+  assert.deepEqual(
+    deviceChoices('checking', 'webgpu').map((c) => [c.id, c.label, c.disabled]),
+    [
+      ['cpu', 'CPU', false],
+      ['auto', 'Automatic', false],
+      ['webgpu', 'GPU (WebGPU) (checking…)', false],
+    ],
+  );
+  assert.equal(
+    devicesNote('checking', 'webgpu'),
+    'Checking which GPUs run here… GPU (WebGPU) stays chosen meanwhile.',
+  );
+  assert.equal(devicesNote(report([]), 'webgpu'), null);
+});
+
+test('a report that failed offers every device and says it could not check', () => {
+  assert.deepEqual(
+    deviceChoices(null, 'cuda').map((c) => c.id),
+    ['cpu', 'auto', 'cuda', 'webgpu', 'dml', 'coreml'],
+  );
+  assert.match(devicesNote(null) ?? '', /^Could not check which GPUs run here/);
 });
 
 test('a stored CUDA fallback points the studio to Settings, the command line to the CLI', () => {

@@ -1,9 +1,13 @@
 // The Settings page's Device choices: CPU, Automatic, and each provider the engine knows, with why
 // it is unavailable — or, for one that runs but slowly (WebGPU on a software adapter, no GPU found),
 // why it is a poor choice, as `reft-studio devices` says "available (software)" with its reason.
+// Until the devices report comes (seconds: it loads ONNX Runtime), the stored choice stays listed and
+// selected, as being checked (train/device-offer.ts, as the Train wizard does): a select without its
+// option showed blank, and a save meanwhile could store another device than the one chosen.
 
 import { studioReason } from '../../../native-runtime/runtime/device-choice.ts';
 import type { DevicesReport, EnvironmentReport } from './rpc/handlers.ts';
+import { NOT_CHECKED, whileChecking } from './train/device-offer.ts';
 
 export type DeviceId = EnvironmentReport['device'];
 
@@ -26,19 +30,35 @@ const providerLabel: Record<string, string> = {
   coreml: 'Apple (Core ML)',
 };
 
-/** The choices, in order, for `devices` (null while it loads: CPU and Automatic only). */
-export function deviceChoices(devices: DevicesReport | null | undefined): DeviceChoice[] {
+/** The devices report: 'checking' while it loads, null when it failed. */
+export type DevicesKnown = DevicesReport | 'checking' | null;
+
+const plain = (id: DeviceId, label: string): DeviceChoice => ({
+  id,
+  label,
+  disabled: false,
+  software: false,
+  reason: null,
+});
+
+/** Every choice, as offered when the report cannot tell which run here. */
+const EVERY: DeviceChoice[] = [
+  plain('cpu', 'CPU'),
+  plain('auto', 'Automatic'),
+  ...Object.entries(providerLabel)
+    .filter(([id]) => id !== 'cpu')
+    .map(([id, label]) => plain(id as DeviceId, label)),
+];
+
+/** The choices, in order, for `devices` with `chosen` stored (while it loads: CPU, Automatic and `chosen`). */
+export function deviceChoices(devices: DevicesKnown, chosen?: DeviceId): DeviceChoice[] {
+  if (devices === 'checking') return whileChecking(EVERY, (c) => c.id, chosen).choices;
+  if (devices === null) return EVERY;
   const out: DeviceChoice[] = [
-    { id: 'cpu', label: 'CPU', disabled: false, software: false, reason: null },
-    {
-      id: 'auto',
-      label: `Automatic${devices ? ` (now: ${providerLabel[devices.auto] ?? devices.auto})` : ''}`,
-      disabled: false,
-      software: false,
-      reason: null,
-    },
+    plain('cpu', 'CPU'),
+    plain('auto', `Automatic (now: ${providerLabel[devices.auto] ?? devices.auto})`),
   ];
-  for (const p of devices?.providers ?? []) {
+  for (const p of devices.providers) {
     if (p.name === 'cpu' || p.name === 'tensorrt' || !(p.name in providerLabel)) continue;
     const available = p.state === 'available';
     // An available provider's reason is kept only when it runs in software: the user would
@@ -53,6 +73,12 @@ export function deviceChoices(devices: DevicesReport | null | undefined): Device
     });
   }
   return out;
+}
+
+/** The line beside the select until the report comes, or when it failed; null once it came. */
+export function devicesNote(devices: DevicesKnown, chosen?: DeviceId): string | null {
+  if (devices === 'checking') return whileChecking(EVERY, (c) => c.id, chosen).note;
+  return devices === null ? NOT_CHECKED : null;
 }
 
 /** The option's text: its label, and a word on why it is unavailable or slow. */

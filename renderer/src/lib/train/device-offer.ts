@@ -23,33 +23,45 @@ export interface DeviceOffer {
 /** Run whatever the probe says: the CPU, and Automatic (the fastest that runs, else the CPU). */
 const ALWAYS = new Set(['cpu', 'auto']);
 
+/** Beside the field when the probe failed. */
+export const NOT_CHECKED =
+  'Could not check which GPUs run here: a device that cannot run trains on the CPU instead.';
+
+/**
+ * A Device field's choices before the probe answers, out of `all` (each named by `id`): those that
+ * always run, and `chosen` when it is another, kept listed (and so selected) as being checked; with
+ * the line beside the field. The wizard's choices and the Settings page's both go through here.
+ */
+export function whileChecking<C extends { label: string }>(
+  all: readonly C[],
+  id: (c: C) => string,
+  chosen: unknown,
+): { choices: C[]; note: string } {
+  const picked = all.find((c) => id(c) === chosen);
+  const pending = picked && !ALWAYS.has(id(picked)) ? picked : null;
+  return {
+    choices: [
+      ...all.filter((c) => ALWAYS.has(id(c))),
+      ...(pending ? [{ ...pending, label: `${pending.label} (checking…)` }] : []),
+    ],
+    note: pending
+      ? `Checking which GPUs run here… ${pending.label} stays chosen meanwhile.`
+      : 'Checking which GPUs run here… the CPU can be chosen now.',
+  };
+}
+
 /** What the Device field offers with `providers` known so far and `chosen` in the draft. */
 export function deviceOffer(providers: ProvidersKnown, chosen: unknown): DeviceOffer {
   const picked = DEVICE_CHOICES.find((c) => c.value === chosen);
   if (providers === 'checking') {
-    const pending = picked && !ALWAYS.has(picked.value) ? picked : null;
-    return {
-      choices: [
-        ...DEVICE_CHOICES.filter((c) => ALWAYS.has(c.value)),
-        ...(pending ? [{ ...pending, label: `${pending.label} (checking…)` }] : []),
-      ],
-      unavailable: {},
-      aside: {
-        text: pending
-          ? `Checking which GPUs run here… ${pending.label} stays chosen meanwhile.`
-          : 'Checking which GPUs run here… the CPU can be chosen now.',
-        spoken: false,
-      },
-    };
+    const { choices, note } = whileChecking(DEVICE_CHOICES, (c) => c.value, chosen);
+    return { choices, unavailable: {}, aside: { text: note, spoken: false } };
   }
   if (providers === null)
     return {
       choices: DEVICE_CHOICES,
       unavailable: {},
-      aside: {
-        text: 'Could not check which GPUs run here: a device that cannot run trains on the CPU instead.',
-        spoken: false,
-      },
+      aside: { text: NOT_CHECKED, spoken: false },
     };
   // A provider this system's ONNX Runtime does not have at all (DirectML off Windows, Core ML off
   // macOS) is not in the report: unavailable too, not a silent fall back to the CPU.
