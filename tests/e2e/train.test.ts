@@ -61,6 +61,17 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
         label,
       );
 
+  const modelIdOf = async (name: string): Promise<number> =>
+    (await rpc(client, 'models/list')).find((m: { name: string }) => m.name === name).id;
+  /**
+   * Waits, with no timeout, for the backend's own answer on `name`'s shape ('runs/check': what the
+   * layer diagram and the model's limits show). The page asked before, so its answer has come too:
+   * the page's wait that follows times the page, not a loaded machine's backend.
+   */
+  const shapeAnswered = async (name: string): Promise<void> => {
+    await rpc(client, 'runs/check', { modelId: await modelIdOf(name), options: {} });
+  };
+
   /** A fresh draft on the demo model and dataset, at step 1. */
   async function freshDraft(): Promise<void> {
     await page.getByTestId('nav-train').click();
@@ -83,9 +94,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     // The engine processes behind the wizard's preview and estimate start here, waited for with no
     // timeout: on a busy machine their start takes seconds, which the page's waits below would
     // otherwise race (their timeout is for the page, not for a process's start).
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
+    const modelId = await modelIdOf(DEMO_MODEL);
     await Promise.all([
       rpc(client, 'runs/preview', { modelId, datasetId }),
       rpc(client, 'runs/estimate', { modelId, datasetId }),
@@ -110,6 +119,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await screenshot(page, 'train-1-recipe');
     await next();
     // Layer 8 of 32 in pyreft's demo is layer 1 of the demo model's 4; the last prompt token only.
+    await shapeAnswered(DEMO_MODEL);
     assert.equal(await textWhen(page.getByTestId('layer-count'), '1 of 4 layers'), '1 of 4 layers');
     assert.equal(await page.getByTestId('layer-1').getAttribute('aria-pressed'), 'true');
     assert.equal(await page.getByTestId('positions-first').inputValue(), '0');
@@ -344,6 +354,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await connected(page);
     assert.equal(await step('Intervention').getAttribute('aria-current'), 'step');
     assert.equal(await page.getByLabel('Rank').inputValue(), '8');
+    await shapeAnswered(DEMO_MODEL);
     assert.equal(await textWhen(page.getByTestId('layer-count'), '3 of 4 layers'), '3 of 4 layers');
     await step('Training').click();
     assert.equal(await page.getByLabel('Epochs').inputValue(), '7');
@@ -641,7 +652,10 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     const layers = Math.ceil((1.3 * totalmem() - 1.05e9) / 0.81e9);
     const runIds = async () => (await rpc(client, 'runs/list', {})).map((r: { id: number }) => r.id);
     const runsBefore = await runIds();
-    await rpc(client, 'models/add', { path: sparseLlama(tempDir('reft-e2e-big-'), layers), name: BIG_MODEL });
+    const big = await rpc(client, 'models/add', {
+      path: sparseLlama(tempDir('reft-e2e-big-'), layers),
+      name: BIG_MODEL,
+    });
     await page.reload();
     await connected(page);
     await freshDraft();
@@ -652,7 +666,16 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await next();
     const why =
       /^Will not start: this model's weights take .* in float32 on the CPU, .*as base weights, or a GPU as the device$/;
-    const said = await textWhen(page.getByTestId('est-too-big'), why, 60_000);
+    // The backend's own estimate of the same run, waited for with no timeout (it reads the model's
+    // header and the memory on a loaded machine): the page's, asked before, has come by then.
+    const estimate = await rpc(client, 'runs/estimate', {
+      modelId: big.id,
+      datasetId,
+      quantize: 'none',
+      device: 'cpu',
+    });
+    assert.ok(estimate.memory?.problem, 'the backend refuses it for memory too');
+    const said = await textWhen(page.getByTestId('est-too-big'), why);
     assert.match(said, why);
     assert.doesNotMatch(said, /--quantize|REFT_STUDIO_MEMORY_CHECK/);
     const start = page.getByTestId('train-start');
@@ -674,6 +697,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await page.getByTestId('recipe-instruction').click();
     await page.getByTestId('recipe-why').waitFor();
     await page.getByLabel('Base model').selectOption({ label: GPT2_MODEL });
+    await shapeAnswered(GPT2_MODEL);
     const note =
       /^“Instruction following” fitted to this model \(3 layers, 128 positions\): .*max length 128\.$/;
     assert.match(await textWhen(page.getByTestId('recipe-refit'), note), note);
@@ -695,6 +719,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     await connected(page);
     await freshDraft();
     await page.getByLabel('Base model').selectOption({ label: ONE_LAYER_MODEL });
+    await shapeAnswered(ONE_LAYER_MODEL);
     await next();
     assert.equal(await textWhen(page.getByTestId('layer-count'), /of 1 layer$/), '1 of 1 layer');
     await page.getByTestId('positions-first').fill('1e21');
@@ -747,9 +772,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
   });
 
   test('Measure speed while another measurement holds the device says so, not "training"', async () => {
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
+    const modelId = await modelIdOf(DEMO_MODEL);
     const asked = { modelId, datasetId, calibrate: true };
     // A first measurement starts the engine's training process; frozen, it holds the next one on the device.
     await rpc(client, 'runs/estimate', { ...asked, batchSize: 3 });
@@ -790,9 +813,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
   });
 
   test('Measure speed can be stopped, and leaving the page stops it: the device is free at once', async () => {
-    const modelId = (await rpc(client, 'models/list')).find(
-      (m: { name: string }) => m.name === DEMO_MODEL,
-    ).id;
+    const modelId = await modelIdOf(DEMO_MODEL);
     /** Starts the engine's training process (a measurement of its own) and freezes it, as a large model's step holds it. */
     const frozenTraining = async (batchSize: number): Promise<number> => {
       await rpc(client, 'runs/estimate', { modelId, datasetId, calibrate: true, batchSize });
