@@ -121,3 +121,12 @@ esac`,
     'the CUDA runtime pack is not installed: install it in Settings → NVIDIA GPU runtime',
   );
 });
+
+test('a stored device this ONNX Runtime lacks (not in the report) stays listed, unavailable with why', () => {
+  const cs = deviceChoices(report([{ name: 'cpu', state: 'available', reason: null }]), 'dml');
+  const dml = cs.find((c) => c.id === 'dml');
+  assert.ok(dml, 'listed, so the select shows it chosen');
+  assert.equal(choiceText(dml), 'GPU (DirectML) — unavailable');
+  assert.equal(dml.reason, 'ONNX Runtime has no DirectML provider here (a GPU on Windows)');
+  assert.equal(deviceChoices(report([]), 'cpu').length, 2, 'nothing added for what is listed anyway');
+});

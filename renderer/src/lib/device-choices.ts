@@ -6,8 +6,9 @@
 // option showed blank, and a save meanwhile could store another device than the one chosen.
 
 import { studioReason } from '../../../native-runtime/runtime/device-choice.ts';
+import { DEVICE_CHOICES } from '../../../native-runtime/training/options.ts';
 import type { DevicesReport, EnvironmentReport } from './rpc/handlers.ts';
-import { NOT_CHECKED, whileChecking } from './train/device-offer.ts';
+import { NOT_CHECKED, notInRuntime, whileChecking } from './train/device-offer.ts';
 
 export type DeviceId = EnvironmentReport['device'];
 
@@ -72,6 +73,15 @@ export function deviceChoices(devices: DevicesKnown, chosen?: DeviceId): DeviceC
       reason: available && !software ? null : studioReason(p),
     });
   }
+  // A stored device this system's ONNX Runtime does not have at all is not in the report: still
+  // listed (and so shown chosen), unavailable with why — a select without it showed blank.
+  const stored = DEVICE_CHOICES.find((c) => c.value === chosen);
+  if (stored && !out.some((c) => c.id === chosen))
+    out.push({
+      ...plain(stored.value, providerLabel[stored.value] ?? stored.label),
+      disabled: true,
+      reason: notInRuntime(stored),
+    });
   return out;
 }
 

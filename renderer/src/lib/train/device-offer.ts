@@ -50,6 +50,10 @@ export function whileChecking<C extends { label: string }>(
   };
 }
 
+/** Why `c` cannot run: this system's ONNX Runtime has no such provider (DirectML off Windows…). */
+export const notInRuntime = (c: Choice<string>): string =>
+  `ONNX Runtime has no ${c.label} provider here (${c.help})`;
+
 /** What the Device field offers with `providers` known so far and `chosen` in the draft. */
 export function deviceOffer(providers: ProvidersKnown, chosen: unknown): DeviceOffer {
   const picked = DEVICE_CHOICES.find((c) => c.value === chosen);
@@ -72,7 +76,7 @@ export function deviceOffer(providers: ProvidersKnown, chosen: unknown): DeviceO
   );
   for (const c of DEVICE_CHOICES)
     if (!ALWAYS.has(c.value) && !providers.some((p) => p.name === c.value))
-      unavailable[c.value] = `ONNX Runtime has no ${c.label} provider here (${c.help})`;
+      unavailable[c.value] = notInRuntime(c);
   const why = picked ? unavailable[picked.value] : undefined;
   return {
     choices: DEVICE_CHOICES,
