@@ -8,7 +8,6 @@
 // executes code (pickle.ts allow-list).
 
 import { closeSync, fstatSync, readSync } from 'node:fs';
-import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { householderFromR, householderR } from './householder.ts';
 import { openRegularFile } from './json-file.ts';
@@ -198,7 +197,8 @@ function checkViews(
  * then names and shapes from the pickle, and only then the tensor data.
  */
 export function readInterventionBin(path: string, e: ParsedConfig['entries'][number]): PyreftIntervention {
-  const file = basename(path);
+  // Named by its whole path in every error, as a missing one is (pyreft.ts) and config.json is.
+  const file = path;
   const buf = readBounded(path, maxBinBytes(e.type, e.embedDim, e.rank), file);
   const index = indexTorchFile(buf, file);
   checkViews(file, e, index.views);

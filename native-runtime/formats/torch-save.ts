@@ -15,7 +15,6 @@
 // Left out: non-tensor values, storages shared between differently-typed views, big-endian files.
 
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { FormatError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -88,7 +87,7 @@ export function readTorchFileFull(path: string): TorchFile {
   } catch (e) {
     throw new FormatError('missing-file', `${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  return parseTorchFile(buf, basename(path));
+  return parseTorchFile(buf, path);
 }
 
 /** Parses torch.save bytes and materialises every tensor; `label` names the file in errors. */

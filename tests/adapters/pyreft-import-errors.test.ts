@@ -85,7 +85,7 @@ test('a pickle naming os.system is refused as forbidden-global, naming file and 
   expectFailure(
     src,
     'forbidden-global',
-    new RegExp(`pickle in ${FILE.replace(/[.#]/g, '\\$&')} names forbidden global 'os\\.system'`),
+    new RegExp(`pickle in ${path.replace(/[.#/-]/g, '\\$&')} names forbidden global 'os\\.system'`),
   );
 });
 
@@ -94,6 +94,31 @@ test('a truncated .bin is refused as truncated-file, naming it', () => {
   const data = readFileSync(join(src, FILE));
   writeFileSync(join(src, FILE), data.subarray(0, Math.floor(data.length / 2)));
   expectFailure(src, 'truncated-file', /intkey_layer_2_comp_block_output_unit_pos_nunit_1#1\.bin/);
+});
+
+test('every error about one .bin starts with its whole path, as a missing one does', () => {
+  const good = readFileSync(join(SRC, FILE));
+  const limit = maxBinBytes('loreft', 64, 4);
+  const cases: Array<[string, Buffer | null, string]> = [
+    ['missing', null, 'missing-file'],
+    ['empty', Buffer.alloc(0), 'truncated-file'],
+    ['cut in half', good.subarray(0, good.length >> 1), 'truncated-file'],
+    ['too large', Buffer.concat([good, Buffer.alloc(limit)]), 'file-too-large'],
+  ];
+  for (const [label, bytes, code] of cases) {
+    const src = copyFolder(SRC);
+    const path = join(src, FILE);
+    if (bytes) writeFileSync(path, bytes);
+    else rmSync(path);
+    assert.throws(
+      () => readPyreftFolder(src),
+      (e: { code: string; message: string }) => {
+        assert.equal(e.code, code, `${label}: ${e.message}`);
+        assert.ok(e.message.startsWith(`${path}: `), `${label}: ${e.message}`);
+        return true;
+      },
+    );
+  }
 });
 
 test('a config with the wrong rank is refused as rank-mismatch', () => {
