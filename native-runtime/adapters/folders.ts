@@ -23,7 +23,9 @@ import {
 import { writeExportableFolder } from '../formats/export-marker.ts';
 import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
 import {
+  inferredShareWeights,
   MANIFEST_FILE,
+  pairedPerLayer,
   pyreftToStudio,
   readStudioAdapter,
   type StudioAdapter,
@@ -141,13 +143,7 @@ export function adapterContentHash(adapter: StudioAdapter): string {
 
 /** "f1+l1" when every layer has a prefix and a suffix intervention in pyreft's order, else "l1". */
 function inferPositions(py: PyreftAdapter): string {
-  const layers = py.interventions.map((iv) => iv.layer);
-  const half = layers.length / 2;
-  const paired =
-    layers.length % 2 === 0 &&
-    layers.slice(0, half).every((l, i) => l === layers[half + i]) &&
-    new Set(layers.slice(0, half)).size === half;
-  return paired ? 'f1+l1' : 'l1';
+  return pairedPerLayer(py.interventions) ? 'f1+l1' : 'l1';
 }
 
 /** Reads and checks `src` (either format) completely; writes nothing. */
@@ -181,7 +177,8 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
       );
     }
     const pos = parsePositions(positions);
-    const shareWeights = opts.meta?.shareWeights ?? side?.shareWeights ?? !(pos.first > 0 && pos.last > 0);
+    const shareWeights =
+      opts.meta?.shareWeights ?? side?.shareWeights ?? inferredShareWeights(pos.text, py.interventions);
     if (isUntied(pos, shareWeights) && py.interventions.length % 2 !== 0) {
       throw new ConfigError(
         'bad-positions',

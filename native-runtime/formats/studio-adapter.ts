@@ -283,6 +283,32 @@ export function manifestEntries(
   }));
 }
 
+/**
+ * Whether every layer has a prefix and then a suffix intervention, in pyreft's order (all the prefix
+ * ones, then the suffix ones for the same layers): how pyreft saves untied first+last positions.
+ */
+export function pairedPerLayer(interventions: ReadonlyArray<{ layer: number }>): boolean {
+  const layers = interventions.map((iv) => iv.layer);
+  const half = layers.length / 2;
+  return (
+    layers.length % 2 === 0 &&
+    layers.slice(0, half).every((l, i) => l === layers[half + i]) &&
+    new Set(layers.slice(0, half)).size === half
+  );
+}
+
+/**
+ * Shared weights for a pyreft folder that does not record them: untied (pyreft's default) only where
+ * both prefix and suffix positions are used and the folder holds a pair of interventions per layer;
+ * one intervention per layer with first+last positions is one set of weights for both.
+ */
+export function inferredShareWeights(
+  positions: string,
+  interventions: ReadonlyArray<{ layer: number }>,
+): boolean {
+  return !(/^f\d+\+l\d+$/.test(positions) && pairedPerLayer(interventions));
+}
+
 export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta = {}): StudioAdapter {
   validateAdapter(adapter);
   const side = adapter.sidecar;
@@ -315,8 +341,8 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
     interventions: manifestEntries(interventions),
     layers: [...new Set(interventions.map((iv) => iv.layer))].sort((a, b) => a - b),
     positions: positions as string,
-    // Untied is pyreft's default when both prefix and suffix positions are used.
-    shareWeights: meta.shareWeights ?? side?.shareWeights ?? !/^f\d+\+l\d+$/.test(positions as string),
+    shareWeights:
+      meta.shareWeights ?? side?.shareWeights ?? inferredShareWeights(positions as string, interventions),
     rank: Math.max(...interventions.map((iv) => iv.rank)),
     hiddenSize: [...dims][0],
     dropout: meta.dropout ?? side?.dropout ?? 0,

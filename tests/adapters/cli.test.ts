@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeLibrary, openLibrary } from '../../electron/backend/library/library.ts';
-import { cliWithin as cliWithinSeconds, runCli } from '../backend/helpers.ts';
+import { cliWithin as cliWithinSeconds, ROOT, runCli } from '../backend/helpers.ts';
 import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, tmp } from './helpers.ts';
 
 const root = tmp('cli');
@@ -368,4 +368,102 @@ test('adapters list fits 80 columns with DTYPE; an import says none ("-", null, 
   const shown = await run('adapters', 'show', String(id));
   assert.match(shown.stdout, /^precision: not recorded$/m);
   assert.equal(json((await run('adapters', 'show', String(id), '--json')).stdout).precision, null);
+});
+
+test('an adapter trained here, exported to pyreft and imported back, shows and generates the same', {
+  timeout: 180_000,
+}, async () => {
+  const dir = join(root, 'round-trip');
+  const run = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+  const demo = join(ROOT, 'resources', 'demo');
+  // Shared weights with first+last positions: one intervention per layer, which a folder without
+  // reft_studio.json must not read as untied pairs. A high rate so that 3 steps change the answer.
+  const trained = await run(
+    ...['train', '--model', join(demo, 'model'), '--data', join(demo, 'persona.jsonl'), '--json'],
+    ...['--max-steps', '3', '--lr', '0.05', '--positions', 'f2+l2', '--share-weights', '--layers', '1;3'],
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const original = json(trained.stdout).adapterId as number;
+  const exported = join(root, 'round-trip-export');
+  assert.equal(
+    (await run('export', '--adapter', String(original), '--format', 'pyreft', '--out', exported)).code,
+    0,
+  );
+  // As pyreft's own save_pretrained leaves it: no reft_studio.json, so no base model, positions or
+  // prompt format; the base model is the only library model that fits (the demo's).
+  const plain = join(root, 'round-trip-plain');
+  mkdirSync(plain);
+  for (const f of readdirSync(exported).filter((f) => f === 'config.json' || f.endsWith('.bin')))
+    writeFileSync(join(plain, f), readFileSync(join(exported, f)));
+  const imported: Array<[string, string[]]> = [
+    ['export', [exported, '--name', 'export']],
+    ['export, --model', [exported, '--name', 'export with model', '--model', '1']],
+    ['plain', [plain, '--name', 'plain', '--positions', 'f2+l2']],
+    ['plain, --model', [plain, '--name', 'plain with model', '--positions', 'f2+l2', '--model', '1']],
+  ];
+  const ids = new Map<string, { id: number; path: string }>();
+  for (const [label, args] of imported) {
+    const r = await run('import', ...args, '--json');
+    assert.equal(r.code, 0, `${label}: ${r.stderr}`);
+    const { id, path } = json(r.stdout).adapter;
+    ids.set(label, { id, path });
+    if (label === 'plain')
+      assert.match(r.stderr, /^note: base model: "Demo: tiny Llama \(random weights\)" \(id 1\)/m);
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the command's JSON
+  const shown = async (id: number): Promise<Record<string, any>> => {
+    const r = await run('adapters', 'show', String(id), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    return json(r.stdout);
+  };
+  const facts = (a: Awaited<ReturnType<typeof shown>>) => ({
+    type: a.type,
+    layers: a.manifest.layers,
+    positions: a.manifest.positions,
+    shareWeights: a.manifest.shareWeights,
+    rank: a.manifest.rank,
+    interventions: a.manifest.interventions.map((iv: { key: string; type: string }) => [iv.key, iv.type]),
+    activation: a.manifest.activation,
+  });
+  const want = await shown(original);
+  assert.equal(want.precision, 'fp32');
+  const generate = async (path: string, ...extra: string[]) => {
+    const r = await runCli([
+      ...['generate', '--model', join(demo, 'model'), '--adapter', path, '--prompt', 'Hello, who are you?'],
+      ...['--greedy', '--max-new-tokens', '12', '--json', ...extra],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const { text, tokens } = json(r.stdout);
+    return { text, tokens };
+  };
+  const answer = await generate(want.path);
+  const base = json(
+    (
+      await runCli([
+        'generate',
+        '--model',
+        join(demo, 'model'),
+        '--prompt',
+        'Hello, who are you?',
+        '--greedy',
+        '--max-new-tokens',
+        '12',
+        '--chat',
+        '--json',
+      ])
+    ).stdout,
+  );
+  assert.notDeepEqual(
+    answer.tokens,
+    base.tokens,
+    'the adapter changes the answer (else this proves nothing)',
+  );
+  for (const [label, { id, path }] of ids) {
+    const a = await shown(id);
+    assert.deepEqual(facts(a), facts(want), label);
+    // A pyreft folder records no precision nor prompt format: "not recorded", and --chat says it.
+    const isPlain = label.startsWith('plain');
+    assert.equal(a.precision, isPlain ? null : 'fp32', label);
+    assert.deepEqual(await generate(path, ...(isPlain ? ['--chat'] : [])), answer, label);
+  }
 });

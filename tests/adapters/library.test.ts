@@ -24,9 +24,14 @@ import { closeLibrary, type Library } from '../../electron/backend/library/libra
 import { addModel } from '../../electron/backend/library/models.ts';
 import { createRun } from '../../electron/backend/library/runs.ts';
 import { readPyreftFolder, SIDECAR_FILE } from '../../native-runtime/formats/pyreft.ts';
-import { readStudioAdapter, writeStudioAdapter } from '../../native-runtime/formats/studio-adapter.ts';
+import {
+  pyreftToStudio,
+  readStudioAdapter,
+  writeStudioAdapter,
+} from '../../native-runtime/formats/studio-adapter.ts';
 import { encodeZip, parseZip } from '../../native-runtime/formats/zip.ts';
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
+import { REFT } from '../helpers/fixtures.ts';
 import { modelWithHidden } from '../helpers/models.ts';
 import { copyFolder, F2L2, F2L2_BIN, LLAMA, librarySnapshot, openTempLibrary, tmp } from './helpers.ts';
 
@@ -410,6 +415,25 @@ test('a pyreft folder that names no base model takes the only library model that
     const back = importAdapter(lib, { path: out, name: 'named' });
     assert.equal(back.adapter.baseModelFingerprint, spec.fingerprint);
     assert.deepEqual(back.notes, []);
+  });
+});
+
+test('first+last positions for a pyreft folder that records none: tied for one intervention per layer, untied for a pair', () => {
+  withLib((lib) => {
+    const model = addModel(lib, { path: LLAMA, name: 'tiny llama' }).id;
+    // pyreft saves shared weights as one intervention per layer (here layers 0 and 3), untied ones as
+    // all the prefix interventions, then the suffix ones for the same layers (F2L2: 1, 2, 1, 2).
+    const shared = join(REFT, 'llama-loreft-l1-shared', 'pyreft_final');
+    const tied = importAdapter(lib, { path: shared, model, positions: 'f1+l1' }).adapter;
+    assert.equal(readStudioAdapter(tied.path).manifest.shareWeights, true, 'one set of weights per layer');
+    const untied = importAdapter(lib, { path: F2L2, model, positions: 'f2+l2' }).adapter;
+    assert.equal(readStudioAdapter(untied.path).manifest.shareWeights, false);
+    // `generate --adapter DIR --positions f1+l1` reads the folder the same way (runner.ts).
+    const read = pyreftToStudio(readPyreftFolder(shared), {
+      positions: 'f1+l1',
+      baseModel: { arch: spec.arch, fingerprint: spec.fingerprint },
+    });
+    assert.equal(read.manifest.shareWeights, true);
   });
 });
 
