@@ -47,10 +47,11 @@ export function chooseBaseModel(
   const want = needs(interventions);
   const unnamed = `${where}: the folder does not say which base model it was trained for (no reft_studio.json)`;
   const [only, ...more] = fits.values();
+  // No library id can help here (none fits): the base model's folder, added or given, is what can.
   if (!only)
     throw new ConfigError(
       'missing-base-model',
-      `${unnamed}, and no library model has ${want}; add its base model to the library (models add DIR) or give --model ID|DIR`,
+      `${unnamed}, and no library model has ${want}; add its base model to the library (models add DIR) or give its folder with --model DIR`,
     );
   if (more.length > 0) {
     const names = [only, ...more].map(named).join(', ');

@@ -303,7 +303,7 @@ test('import failures are specific and leave no row and no folder', () => {
       lib,
       () => importAdapter(lib, { path: F2L2 }),
       'missing-base-model',
-      /no library model has hidden size 64 with at least 3 layers; add its base model .* or give --model/,
+      /no library model has hidden size 64 with at least 3 layers; add its base model .* or give its folder with --model DIR$/,
     );
     expectRefused(
       lib,
@@ -385,7 +385,8 @@ test('a pyreft folder that names no base model takes the only library model that
       lib,
       () => importAdapter(lib, { path: F2L2 }),
       'missing-base-model',
-      /no library model has hidden size 64 with at least 3 layers/,
+      // No library id fits, so the CLI asks for the base model's folder (the window: user-errors.ts).
+      /no library model has hidden size 64 with at least 3 layers; add its base model to the library \(models add DIR\) or give its folder with --model DIR$/,
     );
     // One fits (and a copy of its weights in another folder is the same base model, not a second).
     const llama = addModel(lib, { path: LLAMA, name: 'tiny llama' });

@@ -82,7 +82,7 @@ test('an uploaded pyreft folder that no library model fits: add its base model, 
   assert.equal(e.code, 'missing-base-model');
   assert.equal(
     e.message,
-    '“deep”: the folder does not say which base model it was trained for (no reft_studio.json), and no library model has hidden size 64 with at least 6 layers; add its base model to the library (Models page) and import it again',
+    '“deep”: the folder does not say which base model it was trained for (no reft_studio.json), and no library model has hidden size 64 with at least 6 layers; add its base model on the Models page and import it again',
   );
 });
 

@@ -46,7 +46,11 @@ function escapeRe(s: string): string {
  */
 const WINDOW_WORDS: Array<[RegExp, string]> = [
   [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
-  [/ \(models add DIR\) or give --model ID\|DIR/g, ' (Models page) and import it again'],
+  // The window's Base model choice lists library models only: a folder is added on the Models page.
+  [
+    / to the library \(models add DIR\) or give its folder with --model DIR/g,
+    ' on the Models page and import it again',
+  ],
   [/; --model to choose another/g, '; choose another base model to change that'],
   [/ \(give --positions to change\)/g, ' (give its positions to change that)'],
   // The runtime pack's errors start with the CLI command and name its --from flag; in Settings the
