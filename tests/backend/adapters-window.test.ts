@@ -265,3 +265,47 @@ test('uploads are validated: paths, declared sizes, limits, order, completeness,
   const up3 = await upload({ 'notes/readme.txt': strToU8('hello') });
   assert.equal((await callError('adapters/import', { uploadId: up3 })).code, 'not-an-adapter');
 });
+
+test('a trained adapter exported to pyreft and imported back by path: the same facts and greedy tokens', async () => {
+  const done = await completedRun(b, call, {
+    modelId,
+    datasetId,
+    layers: '1;3',
+    rank: 2,
+    positions: 'f1+l1',
+    maxSteps: 2,
+    batchSize: 4,
+    lr: 0.05,
+  });
+  const out = join(root, 'trained-export');
+  await call('adapters/export', { id: done.adapterId, out, format: 'pyreft' });
+  const back = (await call('adapters/import', { path: out, name: 'trained, back' })).adapter;
+  const original = await call('adapters/get', { id: done.adapterId });
+  const facts = (a: {
+    type: string;
+    precision: unknown;
+    baseModelId: number;
+    manifest: Record<string, unknown>;
+  }) => {
+    const { layers, positions, shareWeights, rank, interventions, activation, promptTemplate } = a.manifest;
+    return {
+      type: a.type,
+      precision: a.precision,
+      baseModelId: a.baseModelId,
+      layers,
+      positions,
+      shareWeights,
+      rank,
+      interventions,
+      activation,
+      promptTemplate,
+    };
+  };
+  assert.deepEqual(facts(back), facts(original));
+  const greedy = { modelId, prompt: 'Question 5: what is 5 plus 5?', maxNewTokens: 8, temperature: 0 };
+  const answer = await call('generate/run', { ...greedy, adapterId: original.id });
+  assert.notEqual(answer.text, (await call('generate/run', greedy)).text, 'the adapter changes the answer');
+  const again = await call('generate/run', { ...greedy, adapterId: back.id });
+  // The window's answer is its text (tokens: how many).
+  assert.deepEqual([again.text, again.tokens], [answer.text, answer.tokens]);
+});
