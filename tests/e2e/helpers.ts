@@ -272,3 +272,27 @@ export async function listenToAnnouncer(page: Page): Promise<() => Promise<strin
   });
   return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
 }
+
+/**
+ * Holds back `page`'s RPC requests for `method` (as a busy machine's slow answer would be) while every
+ * other request goes through: `held` has the frames asked so far, `release()` sends them on.
+ */
+export async function holdRpcMethod(
+  page: Page,
+  method: string,
+): Promise<{ held: string[]; release: () => void }> {
+  const held: string[] = [];
+  let toBackend: (frame: string) => void = () => {};
+  await page.routeWebSocket(/\/rpc\b/, (ws) => {
+    const backend = ws.connectToServer();
+    toBackend = (frame) => backend.send(frame);
+    ws.onMessage((frame) => {
+      if (typeof frame === 'string' && JSON.parse(frame).method === method) held.push(frame);
+      else backend.send(frame);
+    });
+  });
+  const release = () => {
+    for (const frame of held.splice(0)) toBackend(frame);
+  };
+  return { held, release };
+}

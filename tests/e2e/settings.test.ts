@@ -21,6 +21,7 @@ import {
   closeStudio,
   connected,
   ensureRendererBuilt,
+  holdRpcMethod,
   launchBrowser,
   openPage,
   rpc,
@@ -145,16 +146,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
     // showed as a blank select (no option chosen), and fixing that by hand stored another device.
     const client = await rpcFor((server as Served).url);
     const own = await openPage(browser as Browser, { viewport: { width: 1000, height: 700 } });
-    const held: string[] = [];
-    let toBackend: (frame: string) => void = () => {};
-    await own.routeWebSocket(/\/rpc\b/, (ws) => {
-      const backend = ws.connectToServer();
-      toBackend = (frame) => backend.send(frame);
-      ws.onMessage((frame) => {
-        if (typeof frame === 'string' && JSON.parse(frame).method === 'system/devices') held.push(frame);
-        else backend.send(frame);
-      });
-    });
+    const { held, release } = await holdRpcMethod(own, 'system/devices');
     const before = await rpc(client, 'settings/environment');
     try {
       await rpc(client, 'settings/environment-set', { device: 'cuda' });
@@ -178,7 +170,7 @@ describe('Settings (reft-studio serve + Chromium)', { skip, timeout: 300_000 }, 
       assert.equal((await rpc(client, 'settings/environment')).device, 'cuda');
 
       // The probe answers: CUDA is listed as it is here, and still chosen.
-      for (const frame of held.splice(0)) toBackend(frame);
+      release();
       await device.locator('option', { hasText: /^Automatic \(now: / }).waitFor({ state: 'attached' });
       assert.equal(await device.inputValue(), 'cuda');
       assert.match(

@@ -24,6 +24,7 @@ import {
   connected,
   DEMO_DATASET,
   DEMO_MODEL,
+  holdRpcMethod,
   listenToAnnouncer,
   openPage,
   root,
@@ -154,17 +155,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
     // A page of its own whose 'system/devices' requests are held back, as a busy machine's probe is
     // (16 s seen): before, the Device field offered every GPU as choosable until the probe answered.
     const own = await openPage(browser!, { viewport: { width: 1280, height: 900 }, errors: pageErrors });
-    const held: string[] = [];
-    let toBackend: (frame: string) => void = () => {};
-    await own.routeWebSocket(/\/rpc\b/, (ws) => {
-      const backend = ws.connectToServer();
-      toBackend = (frame) => backend.send(frame);
-      ws.onMessage((frame) => {
-        const asks = typeof frame === 'string' && JSON.parse(frame).method === 'system/devices';
-        if (asks) held.push(frame);
-        else backend.send(frame);
-      });
-    });
+    const { held, release } = await holdRpcMethod(own, 'system/devices');
     try {
       await own.goto(`${server!.url}#/train`);
       await connected(own);
@@ -206,7 +197,7 @@ describe('Train wizard (reft-studio serve + Chromium)', { skip, timeout: 600_000
       assert.match((await device.locator(`option[value="${absent}"]`).textContent()) ?? '', /\(checking…\)$/);
 
       // The probe answers: every choice is listed, and the GPU chosen is still chosen, said to be unable to run.
-      for (const frame of held.splice(0)) toBackend(frame);
+      release();
       const cannot =
         /^(DirectML|Core ML) cannot run here \(ONNX Runtime has no .* provider here .*\): the run would train on the CPU\.$/;
       assert.match(await textWhen(aside, cannot), cannot);
