@@ -255,7 +255,10 @@ test('a one-value option given twice with two values is refused, not read as the
   ]);
   assert.equal(same.stderr, 'error: unknown option --bogus\n');
   const stops = await run(['generate', '--prompt', 'hi', '--stop', 'a', '--stop', 'b']);
-  assert.equal(stops.stderr, 'error: generate: --model DIR is required\n');
+  assert.equal(
+    stops.stderr,
+    'error: generate: --model DIR|ID is required (or --adapter ID: a library adapter runs on its base model)\n',
+  );
 });
 
 test('counts are checked: evaluate --limit=-5 is refused, not read as "all but the last five"', async () => {
