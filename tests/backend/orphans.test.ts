@@ -72,14 +72,15 @@ async function serveTraining(name: string) {
     20,
   );
   const engines = engineChildren(s.child.pid as number);
-  // The 'files' process that read the import, the 'tokens' one that checked the run's memory at
-  // runs/start, and the one that trains. (A failed check kills serve: left running, it held the
-  // test file open until its timeout.)
-  if (engines.length !== 3) s.child.kill('SIGKILL');
+  // The 'infer' process serve starts with its devices report (probeDevicesEarly), the 'files' one
+  // that read the import, the 'tokens' one that checked the run's memory at runs/start, and the one
+  // that trains. (A failed check kills serve: left running, it held the test file open until its
+  // timeout.)
+  if (engines.length !== 4) s.child.kill('SIGKILL');
   assert.equal(
     engines.length,
-    3,
-    "the import's files process, the start's tokens process and one that trains",
+    4,
+    "the devices report's infer process, the import's files process, the start's tokens process and one that trains",
   );
   return { s, c, dataDir, runId, engines };
 }
