@@ -39,7 +39,7 @@ test('a train refused after its data file was read leaves no frozen copy of it',
 
   const layer = await train('--layers', '99');
   assert.equal(layer.code, 1, layer.stderr);
-  assert.match(layer.stderr, /^error: layer 99 is out of range/);
+  assert.match(layer.stderr, /^error: --layers: layer 99 is out of range/);
   assert.deepEqual(frozen(), before, 'the refused layer left a frozen copy of --data');
 
   const held = await train('--eval-data', badEval);
@@ -85,6 +85,6 @@ test('a --checkpoint-dir the checkpoints cannot go in is refused before the run 
 
   // The check makes the folder to see that it can: a run refused afterwards leaves none behind.
   const layer = await train(join(root, 'new', 'ckpt'), '--layers', '99');
-  assert.match(layer.stderr, /^error: layer 99 is out of range/);
+  assert.match(layer.stderr, /^error: --layers: layer 99 is out of range/);
   assert.ok(!existsSync(join(root, 'new')), 'the refused run left its checkpoint folder made');
 });
