@@ -6,7 +6,8 @@ import { rawRowsScan, readRawRows } from './data-files.ts';
 /**
  * The parser parseCsv replaced (it built each field a character at a time, about 3 MB/s), kept as
  * the reference: the scan must read any text as it did, records, fields and line numbers alike. One
- * fix since: a quoted field that ends the file without a line end (`""`) is a record, as with one.
+ * fix since: a quoted field that ends the file without a line end (`""`) is a record, as with one; and
+ * a quoted field that went on over lines and closed with text after it marks its record (closedLateOn).
  */
 function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
   const records: CsvRecord[] = [];
@@ -17,9 +18,13 @@ function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
   let start = 1;
   let any = false;
   let fieldStart = true;
+  let opened = 0; // the line the open quoted field started on
+  let closedLateOn: CsvRecord['closedLateOn'];
   const endRecord = () => {
     fields.push(field);
-    if (any || fields.length > 1 || fields[0] !== '') records.push({ line: start, fields });
+    if (any || fields.length > 1 || fields[0] !== '')
+      records.push(closedLateOn ? { line: start, fields, closedLateOn } : { line: start, fields });
+    closedLateOn = undefined;
     fields = [];
     field = '';
     any = false;
@@ -32,8 +37,12 @@ function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
       if (c === '"' && text[i + 1] === '"') {
         field += '"';
         i++;
-      } else if (c === '"') inQuotes = false;
-      else {
+      } else if (c === '"') {
+        inQuotes = false;
+        const next = text[i + 1];
+        if (line > opened && next !== undefined && next !== delimiter && next !== '\n' && next !== '\r')
+          closedLateOn ??= { from: opened, to: line };
+      } else {
         if (lineEnd) line++;
         field += c;
       }
@@ -41,6 +50,7 @@ function referenceParse(text: string, delimiter: ',' | '\t'): CsvRecord[] {
     }
     if (c === '"' && fieldStart) {
       inQuotes = true;
+      opened = line;
       any = true;
       fieldStart = false;
     } else if (c === delimiter) {
@@ -130,6 +140,16 @@ test('parseCsv: quirks of real files read as before (quotes mid-field, lone \\r,
       [
         { line: 1, fields: ['p', 'c'] },
         { line: 2, fields: ['ab', 'c'] },
+      ],
+    ],
+    // Over lines, then text after the closing quote: a quote was missing (the record says where).
+    [
+      'p,c\n"a\nb"c,d\ne,f\n',
+      ',',
+      [
+        { line: 1, fields: ['p', 'c'] },
+        { line: 2, fields: ['a\nbc', 'd'], closedLateOn: { from: 2, to: 3 } },
+        { line: 4, fields: ['e', 'f'] },
       ],
     ],
     [

@@ -13,6 +13,12 @@ export interface CsvRecord {
   fields: string[];
   /** Set when a quote opened in this record is never closed: it swallowed the rest of the file. */
   unclosedTo?: number;
+  /**
+   * Set when a quoted field went on over lines and closed with text after it (`"open…` whose closing
+   * quote is missing, closed by the quote that opens a field lines later): the line that quote closed
+   * on. Such a record is no row: its lines were read as one field.
+   */
+  closedLateOn?: { from: number; to: number };
 }
 
 /** Records read between pauses of csvRecords: about a millisecond's work. */
@@ -26,7 +32,8 @@ const LF = 0x0a;
  * RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. A quote opens a quoted
  * field only at the field's start; elsewhere it is text (`He said "hi"`, `5" tall`), as Python's csv
  * and pandas read it, rather than silently dropping the quotes or swallowing the lines after it.
- * Text after a closing quote up to the next delimiter is kept (`"a"b` reads `ab`). A line ends with
+ * Text after a closing quote up to the next delimiter is kept (`"a"b` reads `ab`); after a quoted
+ * field that went on over lines, the record says so (closedLateOn): a quote was missing. A line ends with
  * \n, \r\n, or a lone \r (classic Mac "CSV (Macintosh)" exports), as Python's csv and pandas read it:
  * a lone \r dropped instead would join two rows' fields silently. Blank lines are no records.
  * A scan (native-runtime/scans.ts): it pauses every RECORDS_PER_PAUSE records.
@@ -64,6 +71,8 @@ export function* csvRecords(text: string, delimiter: ',' | '\t'): Generator<void
   let start = 1; // the line the current record starts on
   let fields: string[] = [];
   let quoted = false; // a field of this record was quoted: `""` alone on a line is a record
+  let closedLateOn: CsvRecord['closedLateOn'];
+  const record = (r: CsvRecord): CsvRecord => (closedLateOn ? { ...r, closedLateOn } : r);
   let i = 0;
   while (i < end) {
     let field = '';
@@ -77,6 +86,7 @@ export function* csvRecords(text: string, delimiter: ',' | '\t'): Generator<void
         close = text.indexOf('"', close + 2);
       }
       const to = close === -1 ? end : close;
+      const opened = line;
       line += lineEnds(i + 1, to);
       field = text.slice(i + 1, to);
       if (doubled) field = field.replaceAll('""', '"');
@@ -88,6 +98,9 @@ export function* csvRecords(text: string, delimiter: ',' | '\t'): Generator<void
         return records;
       }
       i = close + 1;
+      const next = text.charCodeAt(i);
+      if (line > opened && i < end && next !== delimiter.charCodeAt(0) && next !== LF && next !== CR)
+        closedLateOn ??= { from: opened, to: line };
     }
     // The unquoted field, or what follows a closing quote, runs to the next delimiter or line end.
     nextDelimiter = after(nextDelimiter, delimiter, i);
@@ -101,21 +114,22 @@ export function* csvRecords(text: string, delimiter: ',' | '\t'): Generator<void
     fields.push(field);
     if (stop === end) {
       // The last line, without a line end: a record as it would be with one (`""` too).
-      if (quoted || fields.length > 1 || field !== '') records.push({ line: start, fields });
+      if (quoted || fields.length > 1 || field !== '') records.push(record({ line: start, fields }));
       break;
     }
     if (stop === nextDelimiter) {
       i = stop + 1;
       // A delimiter that ends the file ends a last, empty field.
-      if (i === end) records.push({ line: start, fields: [...fields, ''] });
+      if (i === end) records.push(record({ line: start, fields: [...fields, ''] }));
       continue;
     }
     if (quoted || fields.length > 1 || field !== '') {
-      records.push({ line: start, fields });
+      records.push(record({ line: start, fields }));
       if (records.length % RECORDS_PER_PAUSE === 0) yield;
     }
     fields = [];
     quoted = false;
+    closedLateOn = undefined;
     i = stop + (text.charCodeAt(stop) === CR && text.charCodeAt(stop + 1) === LF ? 2 : 1);
     line++;
     start = line;

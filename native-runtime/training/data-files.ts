@@ -122,6 +122,14 @@ function csvRow(r: CsvRecord, header: string[], delimiter: ',' | '\t'): RawRow {
       text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
     };
   }
+  if (r.closedLateOn) {
+    const { from, to } = r.closedLateOn;
+    return {
+      line: r.line,
+      error: `a quote opened on line ${from} closes only on line ${to}, with text after it: lines ${from}–${to} would be one field. Close the quote on line ${from} (a quote inside a quoted field is written twice: "")`,
+      text: r.fields.join(delimiter).slice(0, ROW_TEXT_CHARS),
+    };
+  }
   if (r.fields.length !== header.length) {
     return {
       line: r.line,

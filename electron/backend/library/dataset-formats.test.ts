@@ -256,6 +256,32 @@ test('CSV: a quote never closed is reported where it opened, saying the rest of 
   assert.match(r.bad[0].message, /^a quote opened on line 3 is never closed: lines 3–5 are inside it$/);
 });
 
+test('CSV: a quote closed only lines later, with text after it, is a bad row, not rows silently joined', () => {
+  // Before: `"what is up,…` (its closing quote missing) ran on to the quote that opens `"fine, matey"`
+  // three lines on, and read lines 3–6 as one row, "Every line was accepted". A quoted field that
+  // goes on over lines and closes with text after it is a missing quote, not a field.
+  const text =
+    'prompt,completion\nhello,ahoy\n"what is up,not closed\nbye,now\nhi,there\nhow are you,"fine, matey"\nlast,one\n';
+  const r = parseDataset('d.csv', text);
+  assert.deepEqual(r.rows, [
+    { prompt: 'hello', completion: 'ahoy' },
+    { prompt: 'last', completion: 'one' },
+  ]);
+  assert.equal(r.bad.length, 1);
+  assert.equal(r.bad[0].line, 3);
+  assert.equal(
+    r.bad[0].message,
+    'a quote opened on line 3 closes only on line 6, with text after it: lines 3–6 would be one field. Close the quote on line 3 (a quote inside a quoted field is written twice: "")',
+  );
+  // Quoted text over lines that closes where a field ends, and `"a"b` on one line, read as before.
+  const ok = parseDataset('ok.csv', 'prompt,completion\n"two\nlines",x\n"a"b,c\n');
+  assert.deepEqual(ok.rows, [
+    { prompt: 'two\nlines', completion: 'x' },
+    { prompt: 'ab', completion: 'c' },
+  ]);
+  assert.deepEqual(ok.bad, []);
+});
+
 test('CSV: a quote opened on the last line says so, not "lines 14–14"', () => {
   const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\n');
   assert.equal(r.bad.length, 1);
