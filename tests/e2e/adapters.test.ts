@@ -128,6 +128,37 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     await screenshot(page, 'adapters-2-imported');
   });
 
+  test('an import from the keyboard leaves focus on what it produced, not on <body>', async () => {
+    // Bug: Import is disabled while the upload runs, so Chromium dropped focus to <body>, after a
+    // done import and a failed one alike; the next Tab started again from the top of the window.
+    const imp = page.getByTestId('adapter-import');
+    const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+    const folder = join(scratch, 'by-keyboard');
+    cpSync(F2L2, folder, { recursive: true });
+    await imp.getByTestId('import-folder').setInputFiles(folder);
+    // A name of its own: the same files were imported by the test before.
+    await imp.getByLabel('Name (optional)').fill('by keyboard');
+    await imp.getByLabel('Base model (optional)').selectOption({ label: DEMO_MODEL });
+    await imp.getByLabel('Positions (optional)').fill('f2+l2');
+    await imp.getByRole('button', { name: 'Import' }).focus();
+    await page.keyboard.press('Enter');
+    await imp
+      .getByTestId('import-done')
+      .getByText(/^Imported “by keyboard”/)
+      .waitFor();
+    await waitFor('focus on the import note', async () => (await focused()) === 'adapter-import-done', 5_000);
+
+    const broken = join(scratch, 'broken-by-keyboard');
+    cpSync(F2L2, broken, { recursive: true });
+    writeFileSync(join(broken, 'config.json'), '{ not json');
+    await imp.getByTestId('import-folder').setInputFiles(broken);
+    await imp.getByRole('button', { name: 'Import' }).focus();
+    await page.keyboard.press('Enter');
+    await imp.getByRole('alert').waitFor();
+    await waitFor('focus back on Import', async () => (await focused()) === 'adapter-import-submit', 5_000);
+    await imp.getByRole('button', { name: 'Dismiss error' }).click();
+  });
+
   test('a trained adapter: metrics for people, zip download, folder export, snippet, never "approximate"', async () => {
     const row = page.locator('tr', { has: page.getByTestId(`adapter-base-${trainedId}`) });
     await row.getByRole('button', { name: 'Details' }).click();
