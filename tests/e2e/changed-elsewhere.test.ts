@@ -65,6 +65,29 @@ describe('open pages beside changes made elsewhere', { skip, timeout: 300_000 },
     assert.deepEqual(pageErrors, []);
   });
 
+  test('an open dataset deleted in another window: a line says which went and why', async () => {
+    // Bug: the dataset open below the list (perhaps a row edit in it) just vanished, the address still
+    // naming it, and nothing said why.
+    const rows = join(tempDir('reft-e2e-changed-elsewhere-files-'), 'gone.jsonl');
+    writeJsonl(rows, 3);
+    const { dataset } = await rpc(client, 'datasets/import', { path: rows });
+    await page.goto(`${server?.url}#/datasets/${dataset.id}`);
+    await connected(page);
+    await page.getByTestId('dataset-view').waitFor();
+    assert.equal(await page.getByTestId('dataset-gone-note').count(), 0);
+
+    await rpc(client, 'datasets/remove', { id: dataset.id });
+    await page
+      .getByTestId('dataset-gone-note')
+      .getByText(`Dataset “${dataset.name}” was deleted (in another window or by the CLI).`)
+      .waitFor();
+    assert.equal(await page.getByTestId('dataset-view').count(), 0);
+    // Another address, no note.
+    await page.goto(`${server?.url}#/datasets`);
+    await page.getByTestId('dataset-gone-note').waitFor({ state: 'detached' });
+    assert.deepEqual(pageErrors, []);
+  });
+
   test('a studio run resumed by the CLI: its own progress, a zoom that stays, the log read on', async () => {
     const { modelId } = await demoIds(client);
     // Steps of 150 micro-batches (a step is at most an epoch): slow enough to pause it, and to

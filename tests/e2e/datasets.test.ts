@@ -268,6 +268,9 @@ describe('Datasets page (reft-studio serve + Chromium)', { skip, timeout: 900_00
     const want = 'Dataset “Arithmetic quiz” deleted.';
     assert.equal(await textWhen(page.getByTestId('datasets-notice'), want), want);
     await waitFor('the deletion said aloud', async () => (await said()).includes(want), 10_000);
+    // Deleted here: not said as if another window had (changed-elsewhere.test.ts).
+    assert.equal(await page.getByTestId('dataset-gone-note').count(), 0);
+    assert.ok(!(await said()).some((s) => s.includes('another window')));
   });
 
   test('a second dataset of the same name deleted next is said again', async () => {
