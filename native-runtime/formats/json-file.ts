@@ -129,7 +129,10 @@ export function jsonSyntaxError(e: unknown): string {
   const m = e instanceof Error ? e.message : '';
   const at = /at position (\d+)/.exec(m)?.[1];
   if (at !== undefined) return `unexpected input at position ${at}`;
-  return /end of (JSON )?input/i.test(m) ? 'unexpected end of input' : 'malformed JSON';
+  if (/end of (JSON )?input/i.test(m)) return 'unexpected end of input';
+  // V8's "Unexpected token '}', "…" is not valid JSON" has no position: the character, not the text.
+  const token = /^Unexpected token '(.)'/su.exec(m)?.[1];
+  return token !== undefined ? `unexpected '${token}'` : 'malformed JSON';
 }
 
 /** Parses JSON text; a syntax error becomes FormatError `code` naming `label` and the position only. */

@@ -586,7 +586,7 @@ test('a bundle refused for its data leaves nothing, not even the folders made fo
   const out = join(dir, 'exports', 'pirates', 'bundle');
   assert.throws(() => makeBundle({ config: { model: LLAMA }, data: bad, out }), {
     code: 'bad-data',
-    message: `${bad}: line 2: not valid JSON (malformed JSON)`,
+    message: `${bad}: line 2: not valid JSON (unexpected 'o')`,
   });
   assert.throws(() => makeBundle({ config: { model: LLAMA }, data: empty, out }), { code: 'empty-dataset' });
   assert.deepEqual(readdirSync(dir).sort(), ['bad.jsonl', 'empty.jsonl']);

@@ -282,6 +282,22 @@ test('CSV: a quote closed only lines later, with text after it, is a bad row, no
   assert.deepEqual(ok.bad, []);
 });
 
+test('JSONL: a line that is not JSON says which character was unexpected, not "(malformed JSON)"', () => {
+  // Before: "not valid JSON (malformed JSON)" for a missing value or a bare word: V8's message there
+  // has no position, and the reason said nothing the first words had not.
+  const r = parseDataset(
+    'd.jsonl',
+    '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": }\nnope\n',
+  );
+  assert.deepEqual(
+    r.bad.map((b) => [b.line, b.message]),
+    [
+      [2, "not valid JSON (unexpected '}')"],
+      [3, "not valid JSON (unexpected 'o')"],
+    ],
+  );
+});
+
 test('CSV: a quote opened on the last line says so, not "lines 14–14"', () => {
   const r = parseDataset('d.csv', 'prompt,completion\na,b\n"open,x\n');
   assert.equal(r.bad.length, 1);
