@@ -436,6 +436,7 @@ export async function openWithFusedDecoding<T>(
   const fallBack = (e: unknown) => {
     opts.onNotice?.(
       `the fused decoding step did not run (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); decoding with the general decoder`,
+      'warn',
     );
     return open(null);
   };

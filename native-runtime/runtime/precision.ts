@@ -15,6 +15,7 @@ import { totalmem } from 'node:os';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
 import type { ModelSpec } from '../models/config.ts';
+import type { Notify } from '../notices.ts';
 import { baseForm, prepareBaseLogged } from '../quantize/base.ts';
 import { type AutoPlace, autoBaseForm, baseWeightBytes, HOST_WEIGHTS_SHARE } from '../quantize/memory.ts';
 import { parseQuantize, schemeName } from '../quantize/scheme.ts';
@@ -108,7 +109,7 @@ export interface PrepareModelOptions {
   device?: DeviceChoice;
   dataDir?: string;
   signal?: AbortSignal;
-  log?: (m: string) => void;
+  log?: Notify;
   /** See prepareBaseLogged: a training session packs quantized codes when they fit. */
   training?: boolean;
   /** The computer's memory in bytes (tests); os.totalmem() by default. */
@@ -412,7 +413,8 @@ export async function prepareModel(spec: ModelSpec, o: PrepareModelOptions): Pro
   const compute = !onHost && base.base?.scheme ? checkpointCompute : computeDtype(base, dtype, target);
   if (compute === 'float32') {
     const note = bf16FallbackNote(spec, dtype, target);
-    if (note) o.log?.(note.cli);
+    // Not the precision that `auto` would give this checkpoint elsewhere: a warning.
+    if (note) o.log?.(note.cli, 'warn');
     return base;
   }
   o.log?.(`computing in ${compute} (norms, softmax, the loss and interventions in float32)`);

@@ -248,7 +248,7 @@ export class ReftModel {
       // in the computer's memory (replay decided again for it).
       if (!(spec.computeAuto && e instanceof OrtError && e.code === 'missing-kernel')) throw e;
       const f32: ModelSpec = { ...spec, compute: undefined, computeAuto: undefined };
-      opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`);
+      opts.onNotice?.(`${spec.compute} has no kernels where the session runs: computing in float32`, 'warn');
       return openFor(f32, replays(f32, totalmem(), false));
     }
   }

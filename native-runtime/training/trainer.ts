@@ -497,7 +497,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     `data: ${run.train.length} training and ${run.eval.length} evaluation examples (${run.dataset.format}${truncated ? `, ${truncated} truncated to ${cfg.maxLength} tokens` : ''})`,
   );
   const skipped = skippedNote(run.skippedLines, run.dataset.count);
-  if (skipped) log(skipped);
+  // Examples the run will not learn from: a warning, not a count for the record.
+  if (skipped) log(skipped, 'warn');
 
   // Parameters: fresh, or restored from the checkpoint (before the optimizer takes hold of X).
   const states = initStates(run.specs, cfg.seed);

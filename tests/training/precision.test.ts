@@ -105,13 +105,22 @@ describe('a GPU that does not start', () => {
     skip: cudaReachable() === null ? 'CUDA runs here' : false,
   }, async () => {
     const notices: string[] = [];
+    const warned: string[] = [];
     const auto = { ...fp32, compute: 'bfloat16' as const, computeAuto: true };
-    const m = await ReftModel.load(auto, [], { device: 'cuda', onNotice: (n) => notices.push(n) });
+    const m = await ReftModel.load(auto, [], {
+      device: 'cuda',
+      onNotice: (n, level) => {
+        notices.push(n);
+        if (level === 'warn') warned.push(n);
+      },
+    });
     assert.equal(m.session.device, 'cpu');
     assert.equal(m.spec.compute, undefined, 'float32 on the CPU');
     assert.ok(
       notices.some((n) => /bfloat16 has no kernels where the session runs: computing in float32/.test(n)),
     );
+    // Both are warnings (notices.ts): the run's log and the CLI show them as such.
+    assert.deepEqual(warned, notices, 'every notice of this load is a warning');
     assert.ok(
       notices.some((n) => /device 'cuda' unavailable/.test(n)),
       notices.join('\n'),

@@ -546,7 +546,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
       prober ??= ModelRunner.open(args.config.model, readStudioAdapter(dir), probeOpts).on(model);
       await answer(prober, heldStep, prompts);
     } catch (e) {
-      emit('log', { message: `probe samples at step ${heldStep} failed: ${failed(e)}` });
+      emit('log', { message: `probe samples at step ${heldStep} failed: ${failed(e)}`, level: 'warn' });
     }
   };
   // Step 0 of the probe timeline: the base model's answers before any training, on the training
@@ -561,7 +561,7 @@ async function trainRun(args: TrainArgs, emit: Emit<'train'>, signal: AbortSigna
     try {
       await answer(ModelRunner.open(args.config.model, null, probeOpts).on(model), 0, prompts);
     } catch (e) {
-      emit('log', { message: `probe answers before training failed: ${failed(e)}` });
+      emit('log', { message: `probe answers before training failed: ${failed(e)}`, level: 'warn' });
     }
   };
   const res = await train(args.config, {
