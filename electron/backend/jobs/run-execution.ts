@@ -61,6 +61,7 @@ import {
   releaseRun,
   runStatus,
   setRunDevice,
+  setRunPreparing,
   setRunStatus,
   setRunTotalSteps,
   truncateMetrics,
@@ -90,6 +91,9 @@ function folderSize(dir: string): number | null {
     return null;
   }
 }
+
+/** How often at most a CLI run records how far its data preparation is (recordPreparing). */
+const PREPARING_RECORDED_EVERY_MS = 1000;
 
 /** How often a training run reads its status besides at each step: a cancel from another process. */
 export const CANCEL_POLL_MS = 1000;
@@ -209,6 +213,8 @@ async function trainRecordedRun(
     return 'failed';
   }
   if (!setRunStatus(lib, runId, 'running')) return getRunRecord(lib, runId).status as RunOutcome;
+  // A count a killed CLI left behind is not this start's (recordPreparing, below, writes its own).
+  setRunPreparing(lib, runId, null);
   log(
     'studio',
     resumeFrom
@@ -236,6 +242,17 @@ async function trainRecordedRun(
   statusPoll.unref();
   /** A write into the library that failed while training (a full disk): the run stops with it. */
   let unrecorded: unknown = null;
+  // The CLI's run is heard by no studio job: how far its data preparation is goes into its row, for
+  // an open studio's Runs page (its watcher of outside changes ticks each second: no more often).
+  const recordsPreparing = opts.audience === 'cli';
+  let preparingRecorded = false;
+  let nextPreparingAt = 0;
+  const recordPreparing = (p: DataProgress | null) => {
+    if (p === null ? !preparingRecorded : Date.now() < nextPreparingAt) return;
+    nextPreparingAt = Date.now() + PREPARING_RECORDED_EVERY_MS;
+    preparingRecorded = p !== null;
+    setRunPreparing(lib, runId, p);
+  };
   const recordEvent = (event: string, data: unknown) => {
     if (event === 'progress') {
       checkCancelled();
@@ -286,8 +303,13 @@ async function trainRecordedRun(
       const { message, level } = data as Omit<LogEvent, 'event'>;
       log('trainer', message, level);
       opts.onLog?.(message, level);
-    } else if (event === 'phase') opts.onPhase?.(data as TrainPhase);
-    else if (event === 'data-progress') opts.onDataProgress?.(data as DataProgress);
+    } else if (event === 'phase') {
+      if (recordsPreparing && data !== 'data') recordPreparing(null);
+      opts.onPhase?.(data as TrainPhase);
+    } else if (event === 'data-progress') {
+      if (recordsPreparing) recordPreparing(data as DataProgress);
+      opts.onDataProgress?.(data as DataProgress);
+    }
   };
   try {
     const summary = await engine.call(
@@ -364,6 +386,10 @@ async function trainRecordedRun(
   } finally {
     clearInterval(statusPoll);
     opts.signal?.removeEventListener('abort', onOuterAbort);
+    // Stopped while preparing (a pause, a refusal of its data): no count is left behind.
+    try {
+      recordPreparing(null);
+    } catch {}
     // Its model's old converted weights, if its files changed while it ran (housekeeping: else at
     // the next start-up).
     try {

@@ -134,8 +134,11 @@ class RunSignatures {
   }
 }
 
-/** A run's own columns that its row shows (the status first, which RunSignatures looks at). */
-const RUN_OWN = 'SELECT id, json_array(status, name, error, finished_at, total_steps)';
+/**
+ * A run's own columns that its row shows (the status first, which RunSignatures looks at); the rows
+ * its data preparation has done, which a CLI run records before its first step (run-execution.ts).
+ */
+const RUN_OWN = 'SELECT id, json_array(status, name, error, finished_at, total_steps, prepared_rows)';
 /** Rows and last id of a table: moves with every insert and delete (its ids are AUTOINCREMENT). */
 const TABLE_KEY = (table: string) => `SELECT count(*) || ',' || ifnull(max(id), 0) AS k FROM ${table}`;
 

@@ -33,6 +33,11 @@ export type RunListEntry = Pick<
   /** The device the run's config asked for (its `device` option; the CPU where it names none). */
   askedDevice: string;
   pace: RunPace | null;
+  /**
+   * How far a running run's data preparation is, where the process training it recorded it (the
+   * CLI's: the studio's own runs report it on their job's 'jobs/progress'); null otherwise.
+   */
+  preparing: { done: number; total: number } | null;
   /** The sweep it was queued in, with the sweep's runs ("Compare this sweep"), or null. */
   sweep: RunSweep | null;
 };
@@ -57,6 +62,8 @@ interface Row {
   device_fallback: string | null;
   sweep_id: number | null;
   owner_token: string | null;
+  prepared_rows: number | null;
+  prepare_total: number | null;
   asked_device: unknown;
   patience: unknown;
   model_name: string | null;
@@ -68,7 +75,7 @@ interface Row {
 // The config's device and patience only (json_extract), not the config: parsing every run's config was most of
 // the list's time. The model and dataset names are for the search.
 const SELECT_ROWS = `SELECT r.id, r.name, r.status, r.model_id, r.dataset_version_id, r.created_at,
-    r.total_steps, r.device, r.device_fallback, r.sweep_id, r.owner_token,
+    r.total_steps, r.device, r.device_fallback, r.sweep_id, r.owner_token, r.prepared_rows, r.prepare_total,
     json_extract(r.config_json, '$.device') AS asked_device,
     json_extract(r.config_json, '$.earlyStoppingPatience') AS patience,
     md.name AS model_name, d.name || ' v' || v.version AS dataset_name,
@@ -141,7 +148,11 @@ export function listRunEntries(lib: Library, filter: RunListFilter = {}): RunLis
       askedDevice: runAskedDevice({ device: r.asked_device }),
     };
     const sweep = r.sweep_id === null ? null : (sweeps.get(r.sweep_id) ?? null);
-    out.push({ ...entry, pace: runPace(lib, entry), sweep });
+    const preparing =
+      status === 'running' && r.prepared_rows !== null && r.prepare_total !== null
+        ? { done: r.prepared_rows, total: r.prepare_total }
+        : null;
+    out.push({ ...entry, pace: runPace(lib, entry), preparing, sweep });
   }
   return out;
 }

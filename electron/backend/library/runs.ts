@@ -559,6 +559,16 @@ export function setRunDevice(
     .run(d.device, d.fallback, d.precision, id);
 }
 
+/**
+ * Records how far the run's data preparation is, or that none is under way (null): the CLI's run,
+ * which no studio job reports, for an open studio's Runs page (runs/list's `preparing`).
+ */
+export function setRunPreparing(lib: Library, id: number, p: { done: number; total: number } | null): void {
+  lib.db
+    .prepare('UPDATE runs SET prepared_rows = ?, prepare_total = ? WHERE id = ?')
+    .run(p?.done ?? null, p?.total ?? null, id);
+}
+
 /** Sets the planned number of steps (once the engine knows it). */
 export function setRunTotalSteps(lib: Library, id: number, totalSteps: number): void {
   lib.db

@@ -199,6 +199,14 @@ export class RunsState {
     return { step: r.lastStep, totalSteps: r.totalSteps, ...r.pace };
   }
 
+  /**
+   * How far a running run's data preparation is: its job's pushes, else what the process training it
+   * recorded (a run the CLI trains sends no 'jobs/progress': runs/list's `preparing`).
+   */
+  preparingOf(id: number): DataProgress | undefined {
+    return this.preparing[id] ?? this.#byId.get(id)?.preparing ?? undefined;
+  }
+
   async select(id: number | null): Promise<void> {
     this.selectedId = id;
     this.detail = null;
