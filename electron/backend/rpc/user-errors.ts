@@ -45,6 +45,9 @@ function escapeRe(s: string): string {
  * instead, so its messages name what to choose there.
  */
 const WINDOW_WORDS: Array<[RegExp, string]> = [
+  // The library models a pyreft folder's shapes fit, named for --model as `"qwen2" (id 3)`: the
+  // window's Base model choice lists them by name alone, so the id (seen nowhere there) goes.
+  [/" \(id \d+\)(?=, "|; give --model | \(the only library model )/g, '"'],
   [/; give --model ID\|DIR/g, '; choose its base model and import it again'],
   // The window's Base model choice lists library models only: a folder is added on the Models page.
   [
