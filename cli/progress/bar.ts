@@ -1,7 +1,8 @@
 // The terminal form of the progress reporter: one live line per task, redrawn in place by
 // cli-progress (its MultiBar, so notes print above the bars without breaking them). The line is
 // built here from compact fields (format.ts barFields) fitted to the terminal's width — low-priority
-// fields go first on a narrow terminal — with elapsed time and ETA ticking between updates. Colour
+// fields go first on a narrow terminal — with elapsed time and ETA ticking between updates. Widths are
+// terminal columns (display-width.ts): a label's CJK characters and emoji take two. Colour
 // only on the bar itself, and none when NO_COLOR is set.
 //
 // cli-progress switches the terminal's line wrapping off while it draws (so a line one column too
@@ -12,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { MultiBar, SingleBar } from 'cli-progress';
 import type { ProgressEvent, RunCheckpointEvent } from '../../electron/backend/jobs/progress-events.ts';
 import { visibleControls } from '../../native-runtime/control-characters.ts';
+import { clipToWidth, displayWidth } from '../display-width.ts';
 import { barFields, fitFields, fractionOf } from './format.ts';
 import type { Sink, TaskView } from './sink.ts';
 
@@ -67,21 +69,22 @@ export class BarSink implements Sink {
     const e = live(v, this.now());
     const [head, ...rest] = barFields(e, v.smoothedLoss, v.checkpointStep);
     const fraction = fractionOf(e);
-    // The bar is a field too: at least 10 columns, kept before the rate and after the ETA.
-    const BAR = '\0'.repeat(10);
-    const fields = [head, ...(fraction !== null ? [{ text: BAR, rank: 1.5 }] : []), ...rest];
+    // The bar is a field too: at least 10 columns, kept before the rate and after the ETA (known by
+    // identity, its text only holding its place's width).
+    const bar = { text: ' '.repeat(10), rank: 1.5 };
+    const fields = [head, ...(fraction !== null ? [bar] : []), ...rest];
     const kept = fitFields(fields, width - 1, 1);
-    const used = kept.reduce((n, f) => n + f.text.length, 0) + kept.length - 1;
+    const used = kept.reduce((n, f) => n + displayWidth(f.text), 0) + kept.length - 1;
     const parts = kept.map((f) => {
-      if (f.text !== BAR || fraction === null) return f.text;
+      if (f !== bar || fraction === null) return f.text;
       const size = 10 + Math.max(0, Math.min(20, width - 1 - used));
       const full = Math.round(fraction * size);
       return this.color
         ? `${CYAN}${FULL.repeat(full)}${RESET}${DIM}${EMPTY.repeat(size - full)}${RESET}`
         : `${FULL.repeat(full)}${EMPTY.repeat(size - full)}`;
     });
-    // Only the always-shown fields and still too wide: cut at the edge.
-    return used < width ? parts.join(' ') : parts.join(' ').slice(0, width - 1);
+    // Only the always-shown fields and still too wide: cut at the edge, between whole characters.
+    return used < width ? parts.join(' ') : clipToWidth(parts.join(' '), width - 1);
   }
 
   progress(v: TaskView): void {

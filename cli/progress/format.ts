@@ -13,6 +13,7 @@ import type {
   TrainStepEvent,
   TransferProgressEvent,
 } from '../../electron/backend/jobs/progress-events.ts';
+import { displayWidth } from '../display-width.ts';
 import { formatBytes } from '../units.ts';
 
 /** 7s, 1m05s, 2h03m; '?' when unknown. */
@@ -140,11 +141,12 @@ export function plainLine(fields: Field[]): string {
 
 /**
  * The highest-priority fields that fit in `width` columns (joined by `sep` spaces), keeping their
- * order. Rank-0 fields always stay, even if the line then overflows.
+ * order. Rank-0 fields always stay, even if the line then overflows. Widths are terminal columns.
  */
 export function fitFields(fields: Field[], width: number, sep = 2): Field[] {
   let kept = fields;
-  const len = (fs: Field[]) => fs.reduce((n, f) => n + f.text.length, 0) + sep * Math.max(0, fs.length - 1);
+  const len = (fs: Field[]) =>
+    fs.reduce((n, f) => n + displayWidth(f.text), 0) + sep * Math.max(0, fs.length - 1);
   while (len(kept) > width) {
     const worst = Math.max(...kept.map((f) => f.rank));
     if (worst === 0) break;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StreamEvent, TrainProgress } from '../../electron/backend/jobs/progress-events.ts';
+import { displayWidth } from '../display-width.ts';
 import { visibleWriter } from '../terminal-text.ts';
 import { BarSink } from './bar.ts';
 import { fitFields, formatClock, formatDuration } from './format.ts';
@@ -237,6 +238,41 @@ test('bar line: every field on a wide terminal, the important ones on a narrow o
     100,
   );
   assert.match(x, /^model\.safetensors █+░+ 3\.0 MB\/12\.0 MB 1\.0 MB\/s \[00:03<00:09\]$/);
+});
+
+test('bar line: a CJK or emoji label is measured in terminal columns and cut between whole characters', () => {
+  // Bug: the line was measured in UTF-16 units and cut with slice(): a CJK label (two columns a
+  // character) overflowed the terminal, and an emoji at the edge was cut in half (a lone surrogate).
+  const sink = new BarSink(process.stderr, false, () => 0);
+  const transfer = (label: string) =>
+    view({
+      event: 'progress',
+      kind: 'transfer',
+      label,
+      bytes: 3e6,
+      totalBytes: 12e6,
+      bytesPerS: 1e6,
+      etaS: 9,
+      elapsedS: 3,
+    });
+  const halfPair = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+  const labels = ['日本語のモデル.safetensors', '🏴‍☠️👍🏽'.repeat(12), `${'a'.repeat(30)}😀😀😀`];
+  for (const label of labels)
+    for (let width = 12; width <= 100; width++) {
+      const l = sink.line(transfer(label), width);
+      assert.ok(displayWidth(l) < width, `${width}: ${l} is ${displayWidth(l)} columns`);
+      assert.doesNotMatch(l, halfPair, `${width}: ${l}`);
+    }
+  // 26 columns of label (14 of them its 7 CJK characters): every field fits in 80, the bar too; in 43
+  // the bar, rate and clock go (measured in units, the rate and clock would have stayed).
+  assert.match(
+    sink.line(transfer(labels[0] as string), 80),
+    /^日本語のモデル\.safetensors █+░+ 3\.0 MB\/12\.0 MB 1\.0 MB\/s \[00:03<00:09\]$/,
+  );
+  assert.equal(sink.line(transfer(labels[0] as string), 43), '日本語のモデル.safetensors 3.0 MB/12.0 MB');
+  // Too wide even alone: cut at the edge between whole characters, the cut marked.
+  assert.equal(sink.line(transfer(labels[2] as string), 33), `${'a'.repeat(30)}…`);
+  assert.equal(sink.line(transfer(labels[2] as string), 35), `${'a'.repeat(30)}😀…`);
 });
 
 test('bar colour: escape codes only on the bar, none when colour is off (NO_COLOR)', () => {
