@@ -4,7 +4,8 @@
 // edited and sent again (the page says first which turns go); a reply copied; and the curation loop:
 // a reply, fixed, saved as a training example into a new dataset and appended to one as a new
 // version, each row checked byte for byte in its frozen file; an answer fixed there is not lost to Escape;
-// a reply whose tokens decode to nothing says which they were; a model switched mid-chat is said, and
+// a reply whose tokens decode to nothing says which they were, and its prompt is saved with the
+// answer the person writes; a model switched mid-chat is said, and
 // each reply then names its model. Seeds are fixed where a reply's text is
 // waited for: a random one can sample an empty reply.
 
@@ -320,7 +321,7 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     await dialog.waitFor({ state: 'hidden' });
   });
 
-  test('a reply whose tokens decode to nothing says which they were, and offers no Copy', async () => {
+  test('a reply whose tokens decode to nothing says which they were, offers no Copy, and takes the answer wanted', async () => {
     await page.getByRole('button', { name: 'New chat' }).click();
     await page.getByLabel('System prompt').fill('');
     await page.getByLabel('Max new tokens').fill('4');
@@ -341,6 +342,31 @@ describe('Playground chat tools (reft-studio serve + Chromium)', { skip, timeout
     // Said as the reply, not as "stopped before it answered".
     await page.waitForFunction(() => (window as unknown as { said: string[] }).said.length > 0);
     assert.deepEqual(await said(), [`Base model: ${note}`]);
+    // Bug: an empty reply offered none of a reply's actions, though it is the very prompt an adapter
+    // should learn to answer. The answer the person wanted is written, and saved as a reply's would be.
+    await page.getByRole('button', { name: 'Write the answer you wanted: reply 1 (base)' }).click();
+    const dialog = page.getByTestId('save-example');
+    await dialog.waitFor();
+    await screenshot(page, 'playground-empty-reply-answer');
+    assert.equal(
+      await dialog.getByTestId('example-intro').textContent(),
+      'The model’s reply had no text: write the answer the adapter should learn for this prompt.',
+    );
+    assert.equal(await dialog.getByTestId('example-prompt').textContent(), 'user Ahoy');
+    const answer = dialog.getByLabel('Answer to learn');
+    assert.equal(await answer.inputValue(), '');
+    assert.equal(
+      await dialog.getByTestId('example-problem').textContent(),
+      'The answer to learn is empty: write the answer you want.',
+    );
+    await answer.fill('Ahoy, matey!');
+    await dialog.getByLabel('New dataset name').fill('Empty replies answered');
+    await dialog.getByRole('button', { name: 'Create dataset' }).click();
+    await noteSays(/^Saved to “Empty replies answered” as version 1 \(1 row\)\./);
+    assert.equal(
+      readFileSync((await dataset('Empty replies answered')).latest.filePath, 'utf8'),
+      '{"prompt":"Ahoy","completion":"Ahoy, matey!"}\n',
+    );
     await screenshot(page, 'playground-empty-reply');
     await page.getByLabel('Seed').fill(SEED);
     await page.getByLabel('Max new tokens').fill('6');
