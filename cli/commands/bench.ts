@@ -260,7 +260,7 @@ const base = {
     description: 'compute precision (fp16/bf16: half-precision graphs; synthetic weights stored in it)',
   },
   device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
-  steps: { type: 'string', description: 'timed steps after one untimed warm-up (default 3)' },
+  steps: { type: 'string', description: 'timed steps after the untimed warm-up (default 3)' },
   ...QUANTIZE_OPTION,
 } as const satisfies OptionSpec;
 const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--dtype fp32|fp16|bf16] [--quantize none|int8|int4]`;
@@ -268,7 +268,7 @@ const SOURCE = `--model DIR|--synthetic ${SYNTHETIC_MODELS.join('|')} [--dtype f
 export const benchCommands: Command[] = [
   {
     name: 'bench train',
-    summary: 'LoReFT training tokens/s (random data, AdamW, one warm-up step)',
+    summary: 'LoReFT training tokens/s (random data, AdamW, untimed warm-up steps first)',
     usage: `bench train ${SOURCE} [--layers all] [--positions f5+l5] [--rank 4] [--batch 4] [--seq 128] [--prompt 64] [--steps 3] [--device cpu] [--backward transposed|packed-dequantize|unpacked]`,
     options: {
       ...base,

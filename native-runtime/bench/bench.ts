@@ -1,5 +1,5 @@
 // Speed measurements behind `reft-studio bench` (cli.md): the same workloads as the PyTorch anchors
-// (../shared/docs/anchors.md), random token ids from a fixed seed, one untimed warm-up, then timed
+// (../shared/docs/anchors.md), random token ids from a fixed seed, an untimed warm-up, then timed
 // steps. Peak RSS is the process's maximum resident set size, which includes the weights.
 // A GPU device is required, never a silent CPU fallback (requireDevice); the command samples the
 // GPU's memory around the measurement (cli/commands/bench.ts).
@@ -146,8 +146,18 @@ export function checkTrainOptions(
   return { layers, positions };
 }
 
-/** Untimed forward passes before prefill's timed steps (see benchPrefill). */
-const PREFILL_WARMUP_PASSES = 2;
+/**
+ * Untimed runs before a bench's timed steps, prefill's passes and train's optimizer steps alike: a
+ * session's second run still pays start-up costs (ONNX Runtime's memory plan and arena are settled
+ * after its first runs). With one, the first timed step carried them: 1.5–3× a later prefill pass,
+ * and 1.5–5× the CPU time of a later training step, on the demo model and the llama fixture.
+ * Echoed in the result as `warmup_steps`, so figures taken under another policy are not compared.
+ */
+export const WARMUP_STEPS = 2;
+
+async function warmUp(step: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < WARMUP_STEPS; i++) await step();
+}
 
 export async function benchPrefill(
   spec: ModelSpec,
@@ -160,10 +170,7 @@ export async function benchPrefill(
   const m = await loadForwardModel(spec, { device: o.device, requireDevice: requireDevice(o.device) });
   const ids = BigInt64Array.from(randomIds(B * T, spec.vocabSize, 1), BigInt);
   const mask = new BigInt64Array(B * T).fill(1n);
-  // The untimed warm-up is two passes: the session's second run still pays start-up costs (ONNX
-  // Runtime's memory plan and arena are settled after its first runs), measured at 1.5–3× a later
-  // pass on the demo model; with one pass, the first timed step carried them.
-  for (let i = 0; i < PREFILL_WARMUP_PASSES; i++) await runForward(m, ids, mask, [B, T]);
+  await warmUp(() => runForward(m, ids, mask, [B, T]));
   o.onStep?.(0, steps);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -180,6 +187,7 @@ export async function benchPrefill(
     device: m.session.device,
     batch: B,
     seq: T,
+    warmup_steps: WARMUP_STEPS,
   };
 }
 
@@ -275,7 +283,7 @@ export function benchTrainStep(o: { batch?: number; seq?: number }): { batch: nu
 /**
  * LoReFT training speed: random ids (fixed seed), labels on the last seq − prompt tokens, interventions
  * at `layers` with `positions` computed on the first `prompt` tokens (f+l untied = two per layer),
- * AdamW; one untimed warm-up step, then `steps` timed optimizer steps.
+ * AdamW; WARMUP_STEPS untimed optimizer steps, then `steps` timed ones.
  */
 export async function benchTrain(
   spec: ModelSpec,
@@ -372,7 +380,7 @@ export async function benchTrain(
     opt.step(1e-3);
     return g.loss;
   };
-  await step();
+  await warmUp(step);
   o.onStep?.(0, steps);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -388,6 +396,7 @@ export async function benchTrain(
     cpu_ms_per_step: cpuMs(c0) / steps,
     peak_rss_mb: peakRssMb(),
     device: model.session.device,
+    warmup_steps: WARMUP_STEPS,
     interventions: states.length,
     loss,
     backward: !trained.base?.scheme ? 'float' : (o.backward ?? trained.base.backward ?? 'dequantize'),
