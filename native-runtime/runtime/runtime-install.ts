@@ -254,7 +254,10 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
     await rm(old, { recursive: true, force: true });
     return manifest;
   } catch (e) {
-    await rm(staging, { recursive: true, force: true });
+    // Retried: the unpacker of an archive that failed part-way may still be creating the files it
+    // had begun. The install's own error is the one to tell; a folder that still cannot be removed
+    // is a leftover the next install (or sweepRuntimes) deletes, never a pack that is used.
+    await rm(staging, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }).catch(() => {});
     throw e;
   }
 }

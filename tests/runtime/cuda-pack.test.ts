@@ -254,6 +254,28 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   });
 });
 
+test('a truncated .tgz is said as unreadable, its own error, with nothing left in the runtimes folder', async () => {
+  // Bug: an archive cut short in its last bytes (its files unpacked, the gzip end missing) was
+  // reported as "…/.cuda.TAG.tmp/.tgz: the folder is not empty": tar was still writing the files it
+  // had begun when the cleanup removed the temporary folder, whose failure replaced the archive's
+  // error and left that folder behind.
+  const whole = join(tmp, 'whole.tgz');
+  await tar.c({ gzip: true, file: whole, cwd: FAKE }, ['fake-provider', 'fake-cuda']);
+  const bytes = readFileSync(whole);
+  const data = join(tmp, 'truncated-tgz');
+  const first = await installCudaPack(data, { from: PROVIDER_DIR });
+  for (const cut of [30, Math.floor(bytes.length / 2)]) {
+    const file = join(tmp, `truncated-${cut}.tgz`);
+    writeFileSync(file, bytes.subarray(0, bytes.length - cut));
+    await assert.rejects(installCudaPack(data, { from: file }), {
+      code: 'bad-archive',
+      message: `runtime install: cannot read ${file} (zlib: unexpected end of file)`,
+    });
+    assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda'], `cut ${cut}`);
+    assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt, first.installedAt);
+  }
+});
+
 test('an unpacked package of another version is refused as its archive is', async () => {
   // Bug: the .nupkg was refused, the same package unpacked into a folder was installed (and recorded
   // as the app's ONNX Runtime version).
