@@ -68,6 +68,7 @@ export const runtimeCommands: Command[] = [
           from: str(ctx.values, 'from'),
           source: str(ctx.values, 'source'),
           signal: ctrlC.signal,
+          onWarning: (text) => ctx.progress.log(text, 'warn'),
           onProgress: (p) => {
             if (phase?.name !== p.phase) {
               phase?.task.done();

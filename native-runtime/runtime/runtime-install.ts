@@ -62,6 +62,8 @@ export interface InstallOptions {
   /** NuGet registration base URL (tests point it at a local server). */
   source?: string;
   onProgress?: (p: InstallProgress) => void;
+  /** Something the person should know about an install that succeeded. */
+  onWarning?: (text: string) => void;
   signal?: AbortSignal;
 }
 
@@ -251,7 +253,14 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       if (hadPack) await rename(old, target);
       throw e;
     }
-    await rm(old, { recursive: true, force: true });
+    // The new pack is in place and used from here on: an old one that cannot be deleted (a folder
+    // this user may not write) costs only its space, said as a warning, not as a failed install.
+    await rm(old, { recursive: true, force: true }).catch((e: NodeJS.ErrnoException) => {
+      const why = (e.code && ERRNO[e.code]?.phrase) || e.message;
+      o.onWarning?.(
+        `runtime install: installed; the previous pack could not be deleted (${e.path ?? old}: ${why}): delete ${old} to free its space`,
+      );
+    });
     return manifest;
   } catch (e) {
     // Retried: the unpacker of an archive that failed part-way may still be creating the files it

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -274,6 +276,59 @@ test('a truncated .tgz is said as unreadable, its own error, with nothing left i
     assert.deepEqual(readdirSync(runtimesDir(data)), ['cuda'], `cut ${cut}`);
     assert.equal(packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt, first.installedAt);
   }
+});
+
+// Permissions hold only for a user other than root: as root the CLI runs as the user nobody.
+const nobodyIds = (() => {
+  if (process.getuid?.() !== 0) return null;
+  const id = (flag: string) => spawnSync('id', [flag, 'nobody'], { encoding: 'utf8' });
+  const [u, g] = [id('-u'), id('-g')];
+  return u.status === 0 && g.status === 0 ? { uid: Number(u.stdout), gid: Number(g.stdout) } : null;
+})();
+
+test('a previous pack that cannot be deleted: the new one is installed and said so, with a warning', {
+  skip: process.getuid?.() === 0 && !nobodyIds ? 'root, and no user nobody to run as' : false,
+}, () => {
+  // Bug: the swap put the new pack in place, then deleting the old one (a folder the user cannot
+  // write) failed, and the command ended in "error: …/.cuda.TAG.old/ort: permission denied" with
+  // exit code 1 while the new pack was installed and in use.
+  const root = tempDir('reft-pack-ro-');
+  const data = join(root, 'data');
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin/reft-studio.js'), '--data-dir', data, ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      ...(nobodyIds ?? {}),
+    });
+  const own = (dir: string) => {
+    if (!nobodyIds) return;
+    chownSync(dir, nobodyIds.uid, nobodyIds.gid);
+    for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+      chownSync(join(e.parentPath, e.name), nobodyIds.uid, nobodyIds.gid);
+  };
+  chmodSync(root, 0o755);
+  mkdirSync(data);
+  own(data);
+  assert.equal(run('runtime', 'install', 'cuda', '--from', FAKE).status, 0);
+  const first = packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt;
+  for (const d of ['', 'ort']) chmodSync(join(packDir(data), d), 0o555);
+  const r = run('runtime', 'install', 'cuda', '--from', FAKE);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^installed the CUDA pack/m);
+  const aside = readdirSync(runtimesDir(data)).find((n) => n.endsWith('.old'));
+  assert.ok(
+    aside,
+    `no .old folder in ${readdirSync(runtimesDir(data), { withFileTypes: true }).map((e) => e.name)}\n${r.stderr}`,
+  );
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `the previous pack could not be deleted \\(.*permission denied\\): delete ${join(runtimesDir(data), aside)} to free its space`,
+    ),
+  );
+  // The new pack is the one in place (not ready here only for want of CUDA's own libraries).
+  assert.notEqual(packStatus(data, 'cuda', cleanEnv)?.manifest.installedAt, first);
+  for (const d of ['', 'ort']) chmodSync(join(runtimesDir(data), aside, d), 0o755);
 });
 
 test('an unpacked package of another version is refused as its archive is', async () => {
