@@ -14,6 +14,7 @@ import {
 import { versionName } from '../../electron/backend/library/datasets.ts';
 import { type EvaluationRecord, listEvaluations } from '../../electron/backend/library/evaluations.ts';
 import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts';
+import { lineageText } from '../../native-runtime/adapters/lineage-text.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
@@ -161,6 +162,8 @@ export const adaptersCommands: Command[] = [
           // What the base computed in while it was trained; an import records none (never guessed).
           `precision: ${a.precision ?? 'not recorded'}`,
           `metrics: ${metricsText(l.metrics)}`,
+          ...(l.exported ? [`exported from: ${lineageText(l.exported)}`] : []),
+          ...(l.importAssumed ? [`assumed on import: ${l.importAssumed}`] : []),
           `tags: ${a.tags.join(', ') || '-'}`,
           `size on disk: ${formatBytes(l.sizeOnDisk)}${l.pyreftOriginals ? ' (includes the original pyreft files)' : ''}`,
           `created: ${formatTime(a.createdAt)}`,

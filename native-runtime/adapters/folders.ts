@@ -21,7 +21,13 @@ import {
   writeFolderAtomic,
 } from '../formats/atomic-write.ts';
 import { writeExportableFolder } from '../formats/export-marker.ts';
-import { type PyreftAdapter, readPyreftFolder, SIDECAR_FILE, writePyreftFolder } from '../formats/pyreft.ts';
+import {
+  type PyreftAdapter,
+  readPyreftFolder,
+  SIDECAR_FILE,
+  type SidecarLineage,
+  writePyreftFolder,
+} from '../formats/pyreft.ts';
 import {
   inferredShareWeights,
   MANIFEST_FILE,
@@ -126,11 +132,13 @@ export interface PreparedImport {
 
 /**
  * What makes two imports the same adapter: its manifest (positions, base model, prompt format,
- * lineage; not createdAt, which a folder without reft_studio.json gets when it is read) and every
+ * lineage; not createdAt, which a folder without reft_studio.json gets when it is read, nor what its
+ * import assumed) and every
  * trained value, as a hex SHA-256.
  */
 export function adapterContentHash(adapter: StudioAdapter): string {
-  const { createdAt: _readAt, ...manifest } = adapter.manifest;
+  // importAssumed is words about the import, not the adapter: one imported before it was kept is found.
+  const { createdAt: _readAt, importAssumed: _words, ...manifest } = adapter.manifest;
   const h = createHash('sha256').update(JSON.stringify(manifest));
   for (const iv of adapter.interventions) {
     for (const [name, t] of Object.entries(iv.params)) {
@@ -157,8 +165,15 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
     adapter = readStudioAdapter(src);
     if (opts.meta) adapter = { ...adapter, manifest: { ...adapter.manifest, ...definedOnly(opts.meta) } };
   } else {
-    // With a model, config.json is checked against it before any .bin is read.
-    const py = readPyreftFolder(src, { model: opts.model });
+    // With a model, config.json is checked against it before any .bin is read. A malformed
+    // reft_studio.json is said and set aside: pyreft's own files are the adapter.
+    const py = readPyreftFolder(src, {
+      model: opts.model,
+      onBadSidecar: (e, part) =>
+        notes.push(
+          `${e.message}; imported without ${part === 'lineage' ? 'its lineage' : 'it, as a plain pyreft folder'}`,
+        ),
+    });
     const side = py.sidecar;
     let baseModel = side?.baseModel;
     if (!baseModel) {
@@ -169,23 +184,26 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
       }
       baseModel = { arch: model.arch, fingerprint: model.fingerprint };
     }
-    let positions = opts.positions ?? side?.positions;
-    if (positions === undefined) {
-      positions = inferPositions(py);
-      notes.push(
-        `${src} does not record its positions; assuming "${positions}" (give --positions to change)`,
-      );
-    }
+    const positions = opts.positions ?? side?.positions ?? inferPositions(py);
     const pos = parsePositions(positions);
     const shareWeights =
       opts.meta?.shareWeights ?? side?.shareWeights ?? inferredShareWeights(pos.text, py.interventions);
+    const assumed = side ? null : assumptions(pos.text, shareWeights, opts);
+    if (assumed) notes.push(`${src} ${assumed.note}`);
+    const importAssumed = assumed ? `its pyreft folder ${assumed.stored}` : undefined;
     if (isUntied(pos, shareWeights) && py.interventions.length % 2 !== 0) {
       throw new ConfigError(
         'bad-positions',
         `positions "${pos.text}" with untied weights need a prefix and a suffix intervention per layer, but ${src} has ${plural(py.interventions.length, 'intervention')}`,
       );
     }
-    adapter = pyreftToStudio(py, { ...opts.meta, positions: pos.text, shareWeights, baseModel });
+    adapter = pyreftToStudio(py, {
+      ...opts.meta,
+      positions: pos.text,
+      shareWeights,
+      baseModel,
+      importAssumed,
+    });
     originals = [['config.json', readFileSync(join(src, 'config.json'))]];
     for (const iv of py.interventions) {
       const f = `intkey_${iv.key}.bin`;
@@ -195,6 +213,39 @@ export function prepareImport(src: string, opts: PrepareImportOptions = {}): Pre
   }
   if (model) checkAdapterForModel(adapter, model, { forceBase: opts.forceBase });
   return { kind, adapter, originals, notes, contentHash: adapterContentHash(adapter) };
+}
+
+/**
+ * What a pyreft folder without reft_studio.json leaves unsaid, and what the import takes instead: the
+ * prompt format (prompts as given, no chat template), the positions and weight sharing where not
+ * given, dropout and activation. One line, as the import's note (`note`, with the --positions hint)
+ * and as kept in the manifest (`stored`).
+ */
+function assumptions(
+  positions: string,
+  shareWeights: boolean,
+  opts: PrepareImportOptions,
+): { note: string; stored: string } {
+  const missing: Array<[string, string]> = [['prompt format', 'prompts without a chat template']];
+  if (opts.positions === undefined) missing.push(['positions', `positions "${positions}"`]);
+  // Sharing only matters with a prefix and a suffix position.
+  if (opts.meta?.shareWeights === undefined && /^f\d+\+l\d+$/.test(positions))
+    missing.push(['weight sharing', shareWeights ? 'tied weights' : 'untied weights']);
+  missing.push(['dropout', 'dropout 0'], ['activation', 'no activation']);
+  const list = (xs: string[], and: string) =>
+    xs.length === 1 ? xs[0] : `${xs.slice(0, -1).join(', ')} ${and} ${xs[xs.length - 1]}`;
+  const unsaid = `does not record its ${list(
+    missing.map(([what]) => what),
+    'or',
+  )} (no ${SIDECAR_FILE})`;
+  const taken = missing.map(([, took]) => took);
+  const hinted = taken.map((t, i) =>
+    missing[i][0] === 'positions' ? `${t} (give --positions to change)` : t,
+  );
+  return {
+    note: `${unsaid}; assuming ${list(hinted, 'and')}`,
+    stored: `${unsaid}; assumed ${list(taken, 'and')}`,
+  };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
@@ -317,7 +368,13 @@ export function withRecordedPrecision(adapter: StudioAdapter, precision?: Precis
 export function exportPyreft(
   src: string,
   out: string,
-  opts: { force?: boolean; asExport?: boolean; precision?: Precision | null } = {},
+  opts: {
+    force?: boolean;
+    asExport?: boolean;
+    precision?: Precision | null;
+    /** The library's lineage of it, with names (else the manifest's own: manifestLineage). */
+    lineage?: SidecarLineage;
+  } = {},
 ): ExportResult {
   checkOutFolder(out, src, opts.force);
   const kind = detectAdapterFolder(src);
@@ -327,7 +384,7 @@ export function exportPyreft(
     return { out: resolve(out), exact: false, files: files.sort(), adapter: null };
   }
   const adapter = withRecordedPrecision(readStudioAdapter(src), opts.precision);
-  const py = studioToPyreft(adapter);
+  const py = studioToPyreft(adapter, opts.lineage);
   const origDir = join(src, PYREFT_ORIGINALS_DIR);
   if (existsSync(join(origDir, 'config.json'))) {
     const orig = readPyreftFolder(origDir);

@@ -15,6 +15,7 @@ import {
   MAX_EMBED_DIM,
   PYREFT_CLASS_NAMES,
   type PyreftIntervention,
+  type SidecarLineage,
   type StudioSidecar,
 } from './pyreft-params.ts';
 
@@ -174,8 +175,16 @@ export function parseConfig(json: unknown, where: string): ParsedConfig {
   return { entries, transformersVersion: c.transformers_version };
 }
 
-/** Checks reft_studio.json's text; `where` names it in errors. */
-export function parseSidecar(text: string, where: string): StudioSidecar {
+/**
+ * Checks reft_studio.json's text; `where` names it in errors, each naming the field. A bad `lineage`
+ * is an error too, unless `onBadLineage` is given: then it is passed the error and the lineage left
+ * out (an import goes on without it, saying so).
+ */
+export function parseSidecar(
+  text: string,
+  where: string,
+  opts: { onBadLineage?: (e: FormatError) => void } = {},
+): StudioSidecar {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -203,7 +212,56 @@ export function parseSidecar(text: string, where: string): StudioSidecar {
   if (typeof j.dtype !== 'string') throw bad('dtype must be a string');
   if (j.precision !== undefined && !isPrecision(j.precision))
     throw bad(`precision ${JSON.stringify(j.precision)} must be fp32, fp16 or bf16`);
-  return j as unknown as StudioSidecar;
+  const { lineage, ...core } = j;
+  if (lineage === undefined) return core as unknown as StudioSidecar;
+  try {
+    return { ...core, lineage: parseLineage(lineage, where) } as unknown as StudioSidecar;
+  } catch (e) {
+    if (!opts.onBadLineage || !(e instanceof FormatError)) throw e;
+    opts.onBadLineage(e);
+    return core as unknown as StudioSidecar;
+  }
+}
+
+/** Checks a `lineage` (SidecarLineage) of reft_studio.json or a manifest; errors name `where` and the field. */
+export function parseLineage(v: unknown, where: string): SidecarLineage {
+  const bad = (field: string, m: string) => new FormatError('bad-config', `${where}: lineage${field} ${m}`);
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    x !== null && typeof x === 'object' && !Array.isArray(x);
+  const strOrNull = (o: Record<string, unknown>, field: string, k: string) => {
+    if (o[k] !== null && typeof o[k] !== 'string') throw bad(`${field}.${k}`, 'must be a string or null');
+  };
+  if (!isObject(v)) throw bad('', 'must be an object');
+  const bm = v.baseModel;
+  if (!isObject(bm)) throw bad('.baseModel', 'must be {name, fingerprint}');
+  strOrNull(bm, '.baseModel', 'name');
+  if (typeof bm.fingerprint !== 'string') throw bad('.baseModel.fingerprint', 'must be a string');
+  if (v.dataset !== null) {
+    if (!isObject(v.dataset)) throw bad('.dataset', 'must be {name, hash} or null');
+    strOrNull(v.dataset, '.dataset', 'name');
+    strOrNull(v.dataset, '.dataset', 'hash');
+  }
+  if (v.run !== null) {
+    if (!isObject(v.run)) throw bad('.run', 'must be {id, name, config} or null');
+    strOrNull(v.run, '.run', 'id');
+    strOrNull(v.run, '.run', 'name');
+    if (v.run.config !== null && !isObject(v.run.config))
+      throw bad('.run.config', 'must be an object or null');
+  }
+  if (v.steps !== null && !(Number.isInteger(v.steps) && (v.steps as number) >= 0))
+    throw bad('.steps', 'must be a whole number ≥ 0 or null');
+  if (v.finalLoss !== null && !(typeof v.finalLoss === 'number' && Number.isFinite(v.finalLoss)))
+    throw bad('.finalLoss', 'must be a number or null');
+  const dataset = v.dataset as SidecarLineage['dataset'];
+  const run = v.run as SidecarLineage['run'];
+  // Only the fields it has: anything else in the file is not carried into the library.
+  return {
+    baseModel: { name: bm.name as string | null, fingerprint: bm.fingerprint },
+    dataset: dataset && { name: dataset.name, hash: dataset.hash },
+    run: run && { id: run.id, name: run.name, config: run.config },
+    steps: v.steps as number | null,
+    finalLoss: v.finalLoss as number | null,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,23 @@ export interface StudioSidecar {
   dtype: string;
   /** The precision the studio trained it in (absent where not recorded; pyvene never reads this file). */
   precision?: Precision;
+  /** Where the adapter came from, as the library that exported it knew it (absent in older exports). */
+  lineage?: SidecarLineage;
+}
+
+/**
+ * An export's lineage (reft_studio.json's `lineage`): the base model, dataset and run that made the
+ * adapter, by name where the exporting library knew one, and how far the run got. An import keeps it
+ * (StudioManifest.lineage), so a run in another library is still named.
+ */
+export interface SidecarLineage {
+  baseModel: { name: string | null; fingerprint: string };
+  /** `hash`: the dataset version's content hash (a prefix of it, where only the manifest kept one). */
+  dataset: { name: string | null; hash: string | null } | null;
+  /** `config`: the run's training settings as its library recorded them. */
+  run: { id: string | null; name: string | null; config: Record<string, unknown> | null } | null;
+  steps: number | null;
+  finalLoss: number | null;
 }
 
 export interface PyreftAdapter {

@@ -32,6 +32,7 @@ export {
   interventionKey,
   parseInterventionKey,
   parseInterventionType,
+  parseLineage,
   parseSidecar,
   pyreftClassString,
   SIDECAR_FILE,
@@ -48,6 +49,7 @@ export {
   type PyreftAdapter,
   type PyreftIntervention,
   paramSpecs,
+  type SidecarLineage,
   type StudioSidecar,
   validateAdapter,
 } from './pyreft-params.ts';
@@ -58,6 +60,12 @@ export interface ReadPyreftOptions {
    * before any .bin is read (hidden-size-mismatch, layer-out-of-range).
    */
   model?: ModelShape;
+  /**
+   * When given, a malformed reft_studio.json is not an error: it is passed here and set aside
+   * (`part` 'sidecar'), or only its malformed lineage is (`part` 'lineage'), so an import can go on
+   * without it and say so. pyreft's own files are checked as strictly either way.
+   */
+  onBadSidecar?: (e: FormatError, part: 'sidecar' | 'lineage') => void;
 }
 
 /** Reads and validates a pyreft folder (config.json + intkey_*.bin [+ reft_studio.json]). */
@@ -79,11 +87,19 @@ export function readPyreftFolder(dir: string, opts: ReadPyreftOptions = {}): Pyr
   });
   const adapter: PyreftAdapter = { interventions, transformersVersion: cfg.transformersVersion };
   const sidePath = join(dir, SIDECAR_FILE);
-  if (existsSync(sidePath))
-    adapter.sidecar = parseSidecar(
-      readFileCapped(sidePath, FILE_LIMITS.config, sidePath).toString('utf8'),
-      sidePath,
-    );
+  if (existsSync(sidePath)) {
+    const onBad = opts.onBadSidecar;
+    try {
+      adapter.sidecar = parseSidecar(
+        readFileCapped(sidePath, FILE_LIMITS.config, sidePath).toString('utf8'),
+        sidePath,
+        onBad ? { onBadLineage: (e) => onBad(e, 'lineage') } : {},
+      );
+    } catch (e) {
+      if (!onBad || !(e instanceof FormatError)) throw e;
+      onBad(e, 'sidecar');
+    }
+  }
   return adapter;
 }
 

@@ -24,7 +24,9 @@ import {
   type PyreftAdapter,
   type PyreftIntervention,
   parseInterventionKey,
+  parseLineage,
   readPyreftFolder,
+  type SidecarLineage,
   type StudioSidecar,
   validateAdapter,
   writePyreftFolder,
@@ -68,6 +70,13 @@ export interface StudioManifest {
   runId: string | null;
   metrics: Record<string, number>;
   createdAt: string;
+  /** An import's: the lineage its reft_studio.json carried (names from the library that exported it). */
+  lineage?: SidecarLineage;
+  /**
+   * An import's: what its pyreft folder did not record and what was assumed instead, in one line for
+   * people (folders.ts prepareImport); absent where nothing was assumed.
+   */
+  importAssumed?: string;
 }
 
 export interface StudioAdapter {
@@ -91,6 +100,7 @@ export type StudioAdapterMeta = Partial<
     | 'runId'
     | 'metrics'
     | 'createdAt'
+    | 'importAssumed'
   >
 >;
 
@@ -174,6 +184,9 @@ export function validateManifest(json: unknown, where: string): StudioManifest {
     throw bad('metrics must map names to numbers');
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt)))
     throw bad('createdAt must be an ISO date');
+  if (m.lineage !== undefined) parseLineage(m.lineage, where);
+  if (m.importAssumed !== undefined && typeof m.importAssumed !== 'string')
+    throw bad('importAssumed must be a string');
   return m as unknown as StudioManifest;
 }
 
@@ -315,6 +328,7 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
   const positions = meta.positions ?? side?.positions;
   const baseModel = meta.baseModel ?? side?.baseModel ?? undefined;
   const precision = meta.precision ?? side?.precision;
+  const lineage = side?.lineage;
   const missing = [positions === undefined && 'positions', baseModel === undefined && 'baseModel'].filter(
     Boolean,
   );
@@ -354,16 +368,45 @@ export function pyreftToStudio(adapter: PyreftAdapter, meta: StudioAdapterMeta =
     // (folders.ts adapterContentHash: imported again, it is found already there).
     ...(precision ? { precision } : {}),
     baseModel: baseModel as { arch: string; fingerprint: string },
-    datasetVersion: meta.datasetVersion ?? null,
-    runId: meta.runId ?? null,
-    metrics: meta.metrics ?? {},
+    // A studio export's lineage names the run and dataset; pyreft itself records neither.
+    datasetVersion: meta.datasetVersion ?? lineage?.dataset?.hash ?? null,
+    runId: meta.runId ?? lineage?.run?.id ?? null,
+    metrics: meta.metrics ?? lineageMetrics(lineage),
     createdAt: meta.createdAt ?? new Date().toISOString(),
+    ...(lineage ? { lineage } : {}),
+    ...(meta.importAssumed ? { importAssumed: meta.importAssumed } : {}),
   };
   return { manifest: validateManifest(manifest, 'converted manifest'), interventions };
 }
 
-/** The pyreft view of a studio adapter, with a sidecar carrying what pyreft does not store. */
-export function studioToPyreft(adapter: StudioAdapter): PyreftAdapter {
+/** The steps and final loss a lineage records, as manifest metrics. */
+function lineageMetrics(lineage: SidecarLineage | undefined): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  if (lineage?.steps != null) metrics.steps = lineage.steps;
+  if (lineage?.finalLoss != null) metrics.finalLoss = lineage.finalLoss;
+  return metrics;
+}
+
+/**
+ * The lineage a manifest alone can tell (no names: the library adds those, library/adapters.ts
+ * exportLineage): an imported one's as it came, else the fingerprint, dataset hash, run id and metrics.
+ */
+export function manifestLineage(m: StudioManifest): SidecarLineage {
+  if (m.lineage) return m.lineage;
+  return {
+    baseModel: { name: null, fingerprint: m.baseModel.fingerprint },
+    dataset: m.datasetVersion === null ? null : { name: null, hash: m.datasetVersion },
+    run: m.runId === null ? null : { id: m.runId, name: null, config: null },
+    steps: Number.isInteger(m.metrics.steps) && m.metrics.steps >= 0 ? m.metrics.steps : null,
+    finalLoss: Number.isFinite(m.metrics.finalLoss) ? m.metrics.finalLoss : null,
+  };
+}
+
+/**
+ * The pyreft view of a studio adapter, with a sidecar carrying what pyreft does not store; `lineage`
+ * is the library's (with names), else the manifest's own (manifestLineage).
+ */
+export function studioToPyreft(adapter: StudioAdapter, lineage?: SidecarLineage): PyreftAdapter {
   const m = adapter.manifest;
   const sidecar: StudioSidecar = {
     format: 'reft-studio-sidecar',
@@ -376,6 +419,7 @@ export function studioToPyreft(adapter: StudioAdapter): PyreftAdapter {
     baseModel: m.baseModel,
     dtype: m.dtype,
     ...(m.precision ? { precision: m.precision } : {}),
+    lineage: lineage ?? manifestLineage(m),
   };
   return { interventions: adapter.interventions.map((iv) => ({ ...iv, params: { ...iv.params } })), sidecar };
 }

@@ -63,7 +63,10 @@ test('import a pyreft folder with --model: studio format + original files, regis
     const r = importAdapter(lib, { path: F2L2, name: 'pirate', model: model.id, tags: ['v1', 'best'] });
     const a = r.adapter;
     assert.equal(r.kind, 'pyreft');
-    assert.match(r.notes[0], /does not record its positions; assuming "f1\+l1"/);
+    assert.match(
+      r.notes[0],
+      /does not record its prompt format, positions, .*; assuming .*positions "f1\+l1"/,
+    );
     assert.equal(a.name, 'pirate');
     assert.equal(a.type, 'loreft');
     assert.equal(a.baseModelFingerprint, spec.fingerprint);

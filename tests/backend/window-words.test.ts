@@ -114,7 +114,7 @@ test('positions a pyreft folder does not record: the note says so without a flag
   const uploadId = await uploadFolder(F2L2, 'my-pyreft');
   const r = await call('adapters/import', { uploadId, modelId });
   assert.deepEqual(r.notes, [
-    '“my-pyreft” does not record its positions; assuming "f1+l1" (give its positions to change that)',
+    '“my-pyreft” does not record its prompt format, positions, weight sharing, dropout or activation (no reft_studio.json); assuming prompts without a chat template, positions "f1+l1" (give its positions to change that), untied weights, dropout 0 and no activation',
   ]);
 });
 

@@ -22,7 +22,7 @@ import {
   sweepFolderLeftovers,
 } from '../../../native-runtime/formats/atomic-write.ts';
 import type { Engine } from '../jobs/engine.ts';
-import { checkRunDataKept, getAdapter, runTrainingSource } from './adapters.ts';
+import { checkRunDataKept, exportLineage, getAdapter, runTrainingSource } from './adapters.ts';
 import { checkExportDestination } from './export-destination.ts';
 import type { AdapterExport, ExportFormat, ExportJob } from './export-writer.ts';
 import type { Library } from './library.ts';
@@ -83,6 +83,14 @@ function planExport(
   const a = getAdapter(lib, input.id);
   const base = { out: resolve(input.out), force: input.force };
   const format = input.format ?? 'pyreft';
+  if (format === 'pyreft')
+    return {
+      ...base,
+      format,
+      adapterPath: a.path,
+      precision: a.precision,
+      lineage: exportLineage(lib, a.id),
+    };
   if (format !== 'bundle') return { ...base, format, adapterPath: a.path, precision: a.precision };
   if (a.runId === null)
     throw new ValidationError(

@@ -25,6 +25,7 @@ import {
 } from '../../../native-runtime/adapters/folders.ts';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { adapterNeedsChatTemplateError } from '../../../native-runtime/evaluation/prompt-reader.ts';
+import type { SidecarLineage } from '../../../native-runtime/formats/pyreft.ts';
 import type { StudioManifest } from '../../../native-runtime/formats/studio-adapter.ts';
 import { openModelFolder } from '../../../native-runtime/models/model-folder.ts';
 import { isPrecision, type Precision } from '../../../native-runtime/runtime/precision-used.ts';
@@ -531,7 +532,52 @@ export function exportAdapter(lib: Library, input: ExportAdapterInput): ExportRe
     throw new ValidationError('bad-format', `unknown export format "${String(input.format)}" (use pyreft)`);
   const { path, record } = resolveAdapterRef(lib, input.adapter);
   const out = checkExportDestination(input.out, { dataDir: lib.dataDir, force: input.force, label: '--out' });
-  return exportPyreft(path, out, { force: input.force, asExport: true, precision: record?.precision });
+  return exportPyreft(path, out, {
+    force: input.force,
+    asExport: true,
+    precision: record?.precision,
+    lineage: record ? exportLineage(lib, record.id) : undefined,
+  });
+}
+
+const finite = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/**
+ * What a pyreft export's reft_studio.json says of where the adapter came from (SidecarLineage): the
+ * library's names for its base model, dataset and run, the run's settings, its steps and final loss;
+ * where this library does not have them, what the adapter's own import recorded.
+ */
+export function exportLineage(lib: Library, id: number): SidecarLineage {
+  const l = adapterLineage(lib, id);
+  const from = l.exported;
+  let dataset = from?.dataset ?? (l.datasetVersion ? { name: null, hash: l.datasetVersion } : null);
+  if (l.dataset) {
+    let hash = l.datasetVersion;
+    try {
+      hash = getDatasetVersion(lib, l.dataset.versionId).contentHash;
+    } catch {} // removed meanwhile: the manifest's prefix
+    dataset = { name: l.dataset.name, hash };
+  }
+  let run = from?.run ?? (l.runRef ? { id: l.runRef, name: null, config: null } : null);
+  if (l.run) {
+    let config: Record<string, unknown> | null = null;
+    try {
+      config = getRunRecord(lib, l.run.id).config;
+    } catch {} // removed meanwhile
+    run = { id: String(l.run.id), name: l.run.name, config };
+  }
+  const steps = finite(l.metrics.steps);
+  return {
+    baseModel: {
+      name: l.baseModel.name ?? from?.baseModel.name ?? null,
+      fingerprint: l.baseModel.fingerprint,
+    },
+    dataset,
+    run,
+    steps:
+      (steps !== null && Number.isInteger(steps) ? steps : null) ?? l.run?.lastStep ?? from?.steps ?? null,
+    finalLoss: finite(l.metrics.finalLoss) ?? l.run?.lastLoss ?? from?.finalLoss ?? null,
+  };
 }
 
 export interface AdapterLineage {
@@ -564,6 +610,10 @@ export interface AdapterLineage {
   filesPresent: boolean;
   /** Whether the original pyreft files are kept (exact re-export). */
   pyreftOriginals: boolean;
+  /** What its pyreft import could not learn and assumed (StudioManifest.importAssumed), else null. */
+  importAssumed: string | null;
+  /** The lineage its import's reft_studio.json carried, with the exporting library's names, else null. */
+  exported: SidecarLineage | null;
 }
 
 /** Where an adapter comes from: base model (name and fingerprint), run, dataset version, metrics. */
@@ -617,6 +667,8 @@ export function adapterLineage(lib: Library, id: number): AdapterLineage {
     sizeOnDisk: sizeOnDisk(a.path),
     filesPresent: existsSync(a.path),
     pyreftOriginals: existsSync(join(a.path, PYREFT_ORIGINALS_DIR, 'config.json')),
+    importAssumed: typeof m.importAssumed === 'string' ? m.importAssumed : null,
+    exported: m.lineage ?? null,
   };
 }
 

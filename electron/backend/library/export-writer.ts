@@ -16,6 +16,7 @@ import {
   readAnyAdapter,
   withRecordedPrecision,
 } from '../../../native-runtime/adapters/folders.ts';
+import type { SidecarLineage } from '../../../native-runtime/formats/pyreft.ts';
 import { writeStudioAdapter } from '../../../native-runtime/formats/studio-adapter.ts';
 import type { Precision } from '../../../native-runtime/runtime/precision-used.ts';
 import { zipFolderTo } from './transfers.ts';
@@ -39,7 +40,13 @@ export interface AdapterExport {
  * is the library's record of it, for a manifest that records none.
  */
 export type ExportJob = { out: string; force?: boolean } & (
-  | { format: 'pyreft'; adapterPath: string; precision?: Precision | null }
+  | {
+      format: 'pyreft';
+      adapterPath: string;
+      precision?: Precision | null;
+      /** The library's lineage of it, for reft_studio.json (adapters.ts exportLineage). */
+      lineage?: SidecarLineage;
+    }
   | { format: 'studio'; adapterPath: string; precision?: Precision | null }
   | {
       format: 'bundle';
@@ -58,15 +65,20 @@ export type ExportJob = { out: string; force?: boolean } & (
 export function writeExport(job: ExportJob, { asExport = true } = {}): AdapterExport {
   const out = resolve(job.out);
   if (job.format === 'pyreft') {
-    const r = exportPyreft(job.adapterPath, out, { force: job.force, asExport, precision: job.precision });
+    const r = exportPyreft(job.adapterPath, out, {
+      force: job.force,
+      asExport,
+      precision: job.precision,
+      lineage: job.lineage,
+    });
     return {
       out: r.out,
       format: job.format,
       files: r.files,
       exact: r.exact,
       note: r.exact
-        ? 'The pyreft files this adapter was imported from, byte for byte, plus reft_studio.json (its positions and base model).'
-        : "pyreft's layout (config.json and one intkey_*.bin per intervention) holding this adapter's parameters, plus reft_studio.json (its positions, base model and, where recorded, the precision it was trained in).",
+        ? 'The pyreft files this adapter was imported from, byte for byte, plus reft_studio.json (its positions, base model and lineage).'
+        : "pyreft's layout (config.json and one intkey_*.bin per intervention) holding this adapter's parameters, plus reft_studio.json (its positions, base model, lineage and, where recorded, the precision it was trained in).",
     };
   }
   if (job.format === 'studio') {
