@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../tests/helpers/temp.ts';
-import { encodeSafetensors, loadSafetensors, readSafetensorsHeader } from './safetensors.ts';
+import {
+  encodeSafetensors,
+  loadSafetensors,
+  readSafetensorsHeader,
+  readTensorBytes,
+  writeSafetensors,
+} from './safetensors.ts';
 
 const dir = tempDir('st-');
 
@@ -62,6 +68,8 @@ test('negative, fractional, reversed, overlapping and out-of-range offsets are r
       (e: { code: string; message: string }) => {
         assert.equal(e.code, code, `${name}: ${e.message}`);
         assert.match(e.message, msg, name);
+        // The file by its full path (two models' folders both hold model.safetensors).
+        assert.ok(e.message.startsWith(`${p}: `), `${name}: ${e.message}`);
         return true;
       },
       name,
@@ -73,4 +81,32 @@ test('a header that is JSON but not an object is refused', () => {
   for (const h of [[1, 2], null, 'x']) {
     assert.throws(() => readSafetensorsHeader(fileWith('arr.safetensors', h)), { code: 'bad-header' });
   }
+});
+
+test('a file cut short after its header was read names its full path and the tensor being read', () => {
+  const p = join(dir, 'cut.safetensors');
+  writeFileSync(p, encodeSafetensors({ 'model.w': { dtype: 'F32', shape: [4], data: new Float32Array(4) } }));
+  const info = readSafetensorsHeader(p).tensors.get('model.w');
+  assert.ok(info);
+  truncateSync(p, info.offset + 4);
+  assert.throws(
+    () => readTensorBytes(p, info),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'truncated-file');
+      assert.ok(e.message.startsWith(`${p}: tensor model.w: `), e.message);
+      return true;
+    },
+  );
+});
+
+test('writing a tensor whose bytes do not fit its shape names the file and the tensor', () => {
+  const p = join(dir, 'bad-write.safetensors');
+  assert.throws(
+    () => writeSafetensors(p, { 'model.w': { dtype: 'F32', shape: [3], data: new Float32Array(2) } }),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'bad-shape');
+      assert.equal(e.message, `${p}: tensor model.w: 8 bytes do not match shape [3] F32`);
+      return true;
+    },
+  );
 });

@@ -4,7 +4,6 @@
 // headers are read with a small positioned read, tensors on demand.
 
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { basename } from 'node:path';
 import { FormatError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { openRegularFile } from './json-file.ts';
@@ -47,11 +46,12 @@ export function dtypeBytes(dtype: SafetensorsDtype): number {
   return SAFETENSORS_DTYPE_BYTES[dtype];
 }
 
-function readExact(fd: number, buf: Buffer, position: number, path: string): void {
+/** `what`: the tensor being read, named in the error after the file's full path. */
+function readExact(fd: number, buf: Buffer, position: number, path: string, what?: string): void {
   if (readFullyAt(fd, buf, position) < buf.length)
     throw new FormatError(
       'truncated-file',
-      `${basename(path)}: file is truncated (wanted ${buf.length} bytes at offset ${position})`,
+      `${path}: ${what ? `tensor ${what}: ` : ''}file is truncated (wanted ${buf.length} bytes at offset ${position})`,
     );
 }
 
@@ -171,7 +171,7 @@ export function readTensorBytes(path: string, info: TensorInfo): Buffer {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(info.byteLength);
-    readExact(fd, buf, info.offset, path);
+    readExact(fd, buf, info.offset, path, info.name);
     return buf;
   } finally {
     closeSync(fd);
@@ -264,6 +264,8 @@ export interface TensorToWrite {
 export function encodeSafetensors(
   tensors: Record<string, TensorToWrite>,
   metadata?: Record<string, string>,
+  /** The file the bytes are for, named first in errors. */
+  where?: string,
 ): Buffer {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -275,7 +277,7 @@ export function encodeSafetensors(
     if (t.data.byteLength !== numel * SAFETENSORS_DTYPE_BYTES[t.dtype]) {
       throw new FormatError(
         'bad-shape',
-        `tensor ${n}: ${t.data.byteLength} bytes do not match shape [${t.shape}] ${t.dtype}`,
+        `${where ? `${where}: ` : ''}tensor ${n}: ${t.data.byteLength} bytes do not match shape [${t.shape}] ${t.dtype}`,
       );
     }
     header[n] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
@@ -301,5 +303,5 @@ export function writeSafetensors(
   tensors: Record<string, TensorToWrite>,
   metadata?: Record<string, string>,
 ): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata, path));
 }
