@@ -302,6 +302,15 @@ test('a trained adapter exported to pyreft and imported back by path: the same f
     };
   };
   assert.deepEqual(facts(back), facts(original));
+  // Its lineage travels in reft_studio.json and comes back: the same run and dataset version.
+  const { lineage } = JSON.parse(readFileSync(join(out, 'reft_studio.json'), 'utf8'));
+  assert.equal(lineage.run.id, String(original.runId));
+  assert.equal(lineage.run.config.rank, 2);
+  assert.equal(lineage.steps, 2);
+  assert.equal(typeof lineage.finalLoss, 'number');
+  assert.equal(lineage.baseModel.fingerprint, original.baseModelFingerprint);
+  assert.equal(typeof lineage.dataset.name, 'string');
+  assert.deepEqual([back.runId, back.datasetVersionId], [original.runId, original.datasetVersionId]);
   const greedy = { modelId, prompt: 'Question 5: what is 5 plus 5?', maxNewTokens: 8, temperature: 0 };
   const answer = await call('generate/run', { ...greedy, adapterId: original.id });
   assert.notEqual(answer.text, (await call('generate/run', greedy)).text, 'the adapter changes the answer');
