@@ -177,6 +177,7 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
     // imported pyreft folder records none and says so, never a guess.
     assert.equal(await page.getByTestId(`adapter-precision-${trainedId}`).textContent(), 'precision fp32');
     assert.equal(await detail.getByTestId('lineage-precision').textContent(), 'fp32');
+    assert.equal(await detail.getByTestId('lineage-assumed').count(), 0, 'a trained adapter assumed nothing');
     const imported = page
       .locator('tr', { hasText: 'my-pyreft' })
       .locator('[data-testid^="adapter-precision-"]');
@@ -236,6 +237,13 @@ describe('Adapters page (reft-studio serve + Chromium)', { skip, timeout: 600_00
   test('an imported pyreft adapter re-exports byte for byte, and says so', async () => {
     const row = page.locator('tr', { hasText: 'my-pyreft' });
     await row.getByRole('button', { name: 'Details' }).click();
+    // What pyreft's files do not record, and what the import took instead, is on the page.
+    const assumed = page.getByTestId('adapter-detail').getByTestId('lineage-assumed');
+    await assumed.waitFor();
+    assert.match(
+      (await assumed.textContent()) ?? '',
+      /^its pyreft folder does not record its prompt format, .*; assumed prompts without a chat template, .*dropout 0 and no activation$/,
+    );
     const exp = page.getByTestId('adapter-export');
     const downloading = page.waitForEvent('download');
     await exp.getByRole('button', { name: 'Download .zip' }).click();
