@@ -110,8 +110,12 @@ test('a pyreft export carries its lineage in reft_studio.json, and an import int
     return { out, side, run: run.id, hash: data.version.contentHash };
   });
   withLib((lib) => {
+    // This library's run of the same number is another run: the import must not claim it.
+    const other = createRun(lib, { name: 'someone else’s' });
+    assert.equal(String(other.id), String(exported.run));
     const r = importAdapter(lib, { path: exported.out });
     assert.deepEqual(r.notes, []);
+    assert.equal(r.adapter.runId, null);
     const m = r.adapter.manifest;
     assert.deepEqual(m.lineage, exported.side.lineage);
     assert.equal(m.runId, String(exported.run));

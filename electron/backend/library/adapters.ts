@@ -472,7 +472,7 @@ function registerImport(
   writeLibraryFolder(dest, prepared);
   try {
     const runId =
-      m.runId !== null && /^\d+$/.test(m.runId) && runExists(lib, Number(m.runId)) ? Number(m.runId) : null;
+      m.runId !== null && /^\d+$/.test(m.runId) && isItsRun(lib, Number(m.runId), m) ? Number(m.runId) : null;
     const adapter = registerAdapter(lib, {
       name,
       path: dest,
@@ -511,8 +511,18 @@ function importedBefore(lib: Library, contentHash: string, name?: string): Adapt
   return kept ? getAdapter(lib, kept.id) : null;
 }
 
-function runExists(lib: Library, id: number): boolean {
-  return lib.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id) !== undefined;
+/**
+ * Whether this library's run `id` is the one that trained the adapter: it exists, trained its base
+ * model where the run recorded one, and, where an export's lineage names the run, has that name. Run
+ * ids are per library: an export imported into another one must not claim a stranger's run 3.
+ */
+function isItsRun(lib: Library, id: number, m: StudioManifest): boolean {
+  const run = lib.db.prepare('SELECT name, model_fingerprint AS fp FROM runs WHERE id = ?').get(id) as
+    | { name: string | null; fp: string | null }
+    | undefined;
+  if (!run) return false;
+  if (run.fp !== null && run.fp !== m.baseModel.fingerprint) return false;
+  return !m.lineage?.run || (m.lineage.run.name ?? null) === (run.name ?? null);
 }
 
 export interface ExportAdapterInput {
