@@ -71,6 +71,21 @@ test('adapters show prints what a pyreft import assumed', async () => {
   const show = await cli('adapters', 'show', '1');
   assert.equal(show.code, 0, show.stderr);
   assert.ok(show.stdout.includes(`assumed on import: ${ASSUMED}`), show.stdout);
+  assert.doesNotMatch(show.stdout, /exported from:/);
+  // Its export, imported into another library, says where it came from instead (the base model by
+  // the name the first library has for it: the demo model there is the same weights).
+  const out = join(tmp('out'), 'p');
+  const exp = await cli('export', '--adapter', '1', '--out', out);
+  assert.equal(exp.code, 0, exp.stderr);
+  const other = join(tmp('cli'), 'data');
+  const back = await runCli(['import', out, '--data-dir', other]);
+  assert.equal(back.code, 0, back.stderr);
+  const shown = await runCli(['adapters', 'show', '1', '--data-dir', other]);
+  assert.match(
+    shown.stdout,
+    new RegExp(`^exported from: base model "[^"]+" ${spec.fingerprint.slice(0, 12)}$`, 'm'),
+  );
+  assert.doesNotMatch(shown.stdout, /assumed on import:/);
 });
 
 test('a pyreft export carries its lineage in reft_studio.json, and an import into another library reads it back', () => {
