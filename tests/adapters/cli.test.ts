@@ -34,7 +34,7 @@ test('import → show (lineage) → search → export (refused, then forced) →
     '--json',
   );
   assert.equal(imp.code, 0, imp.stderr);
-  assert.match(imp.stderr, /note: .*assuming "f1\+l1"/);
+  assert.match(imp.stderr, /note: .*assuming .*positions "f1\+l1"/);
   const a = json(imp.stdout).adapter;
   assert.equal(a.type, 'loreft');
   assert.deepEqual(a.tags, ['persona', 'v1']);
