@@ -25,7 +25,7 @@ export type ArgValues = Record<string, string | boolean | string[] | undefined>;
 export const GLOBAL_OPTIONS = {
   json: {
     type: 'boolean',
-    description: 'one JSON object on stdout (long commands: progress as JSON lines on stderr)',
+    description: 'one JSON object on stdout (notes and progress as JSON lines on stderr)',
   },
   quiet: { type: 'boolean', short: 'q', description: 'no progress bar, progress lines or notes' },
   'data-dir': {

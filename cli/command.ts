@@ -1,10 +1,10 @@
 // The shape of one CLI command and the helpers every command uses: output in people or --json form,
 // the progress reporter (cli/progress/reporter.ts) and opening the library in the data folder.
 //
-// --json: every command prints exactly one JSON object on stdout, its result (docs/cli.md). A long
-// command (`stream: true`: train, runs resume, models download, runtime install, bench, evaluate,
-// datasets import, generate) also streams its progress and notes as JSON events, one a line, on
-// stderr (electron/backend/jobs/progress-events.ts), never plain lines a reader cannot parse.
+// --json: every command prints exactly one JSON object on stdout, its result (docs/cli.md), and
+// its notes and warnings as JSON events, one a line, on stderr (electron/backend/jobs/progress-events.ts),
+// never plain lines a reader cannot parse. A long command (`stream: true`: train, runs resume, models
+// download, runtime install, bench, evaluate, datasets import, generate) streams its progress there too.
 
 import { readOnlyReason } from '../electron/backend/db/database.ts';
 import { seedDemo } from '../electron/backend/library/demo.ts';
@@ -60,9 +60,12 @@ export interface OutputStreams {
   tty?: NodeJS.WriteStream;
 }
 
-/** How progress is shown: events for a streaming --json command, else a bar on a terminal. */
-export function progressMode(json: boolean, stream: boolean, quiet: boolean, tty: boolean): ReporterMode {
-  if (json && stream) return 'events';
+/**
+ * How progress and notes are shown: with --json always as events (a short command's warnings too:
+ * a reader of stderr meets JSON lines only), else a bar on a terminal, or plain lines.
+ */
+export function progressMode(json: boolean, quiet: boolean, tty: boolean): ReporterMode {
+  if (json) return 'events';
   if (quiet) return 'quiet';
   return tty ? 'bar' : 'lines';
 }
@@ -74,13 +77,12 @@ export function makeContext(
   args: string[],
   values: ArgValues,
   out: OutputStreams,
-  opts: { stream?: boolean } = {},
 ): CommandContext & { printed: boolean } {
   const json = values.json === true;
   const quiet = values.quiet === true;
   const dataDir = resolveDataDir(typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined);
   const progress = createReporter({
-    mode: progressMode(json, opts.stream === true, quiet, out.tty !== undefined),
+    mode: progressMode(json, quiet, out.tty !== undefined),
     write: out.stderr,
     quiet,
     stream: out.tty,

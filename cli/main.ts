@@ -1,6 +1,6 @@
 // `reft-studio` command line entry: main(argv) finds the command, parses its flags and runs it.
-// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (logs go to stderr; a
-// streaming command's progress too, as JSON-lines events: Command.stream). A failure prints one line
+// Rules (docs/cli.md): `--json` prints exactly ONE JSON object on stdout (notes go to stderr as
+// JSON-lines events; a streaming command's progress too: Command.stream). A failure prints one line
 // `error: <message>` on stderr, no stack trace; with --json the one object is {"error": {type, code,
 // message}} (plus `details`, such as a refused file's columns, where the error has some). Exit codes:
 // 0 done, 1 error, 2 bad usage (what the command line alone shows to be wrong: UsageError, also for
@@ -233,8 +233,9 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
     const { values, positionals } = parseCommandArgs(found.rest, cmd.options, most > 0);
     if (positionals.length > most)
       throw new UsageError(`${cmd.name}: unexpected argument "${positionals[most]}"`);
-    ctx = makeContext(positionals, values, { stdout, stderr, tty }, { stream: cmd.stream });
-    eventsOnStderr = ctx.progress.mode === 'events';
+    ctx = makeContext(positionals, values, { stdout, stderr, tty });
+    // A short command's few --json events are no work to stop: only a long one's stream counts.
+    eventsOnStderr = cmd.stream === true && ctx.progress.mode === 'events';
     // A tokenizer.json pattern that backtracks without end holds the only thread inside one encode,
     // deaf to Ctrl-C: past the deadline the watcher prints the error and kills the process (exit
     // status 137). Whatever it was writing is written atomically, and a run left 'running' is marked

@@ -50,7 +50,8 @@ export const importCommand: Command = {
         tags: Array.isArray(tags) ? tags : undefined,
       }),
     );
-    for (const n of r.notes) ctx.progress.log(`note: ${n}`);
+    // "note: " is for people; an event is a note already.
+    for (const n of r.notes) ctx.progress.log(ctx.json ? n : `note: ${n}`);
     const a = r.adapter;
     const m = a.manifest as { layers?: number[]; rank?: number; positions?: string };
     ctx.print({ adapter: a, kind: r.kind, notes: r.notes, created: r.created }, () =>

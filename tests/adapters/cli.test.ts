@@ -34,7 +34,8 @@ test('import → show (lineage) → search → export (refused, then forced) →
     '--json',
   );
   assert.equal(imp.code, 0, imp.stderr);
-  assert.match(imp.stderr, /note: .*assuming .*positions "f1\+l1"/);
+  // --json: the note as a log event (json-notes.test.ts).
+  assert.match(imp.stderr, /^\{"event":"log","message":".*assuming .*positions \\"f1\+l1\\"/m);
   const a = json(imp.stdout).adapter;
   assert.equal(a.type, 'loreft');
   assert.deepEqual(a.tags, ['persona', 'v1']);
@@ -285,7 +286,7 @@ test('import of a pyreft folder without --model: the one library model that fits
   assert.equal(one.code, 0, one.stderr);
   assert.match(
     one.stderr,
-    /^note: base model: "Demo: tiny Llama \(random weights\)" \(id 1\) \(the only library model of hidden size 64 with at least 3 layers\); --model to choose another$/m,
+    /^\{"event":"log","message":"base model: \\"Demo: tiny Llama \(random weights\)\\" \(id 1\) \(the only library model of hidden size 64 with at least 3 layers\); --model to choose another"\}$/m,
   );
   const lib0 = openLibrary(dir);
   const before = librarySnapshot(lib0);
@@ -408,7 +409,10 @@ test('an adapter trained here, exported to pyreft and imported back, shows and g
     const { id, path } = json(r.stdout).adapter;
     ids.set(label, { id, path });
     if (label === 'plain')
-      assert.match(r.stderr, /^note: base model: "Demo: tiny Llama \(random weights\)" \(id 1\)/m);
+      assert.match(
+        r.stderr,
+        /^\{"event":"log","message":"base model: \\"Demo: tiny Llama \(random weights\)\\" \(id 1\)/m,
+      );
   }
   // biome-ignore lint/suspicious/noExplicitAny: the command's JSON
   const shown = async (id: number): Promise<Record<string, any>> => {

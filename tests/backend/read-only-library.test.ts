@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { onlyEvents } from '../cli/json-stream.ts';
 import { cliIn } from '../helpers/cli.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { BIN, type CliResult, ROOT, tempDir } from './helpers.ts';
@@ -69,11 +70,12 @@ test('a data folder that is not writable: reading commands work, writing ones sa
   chmodSync(data, 0o500);
   try {
     const warning =
-      `warning: the library in ${data} is open read-only, as its folder is not writable: ` +
-      'make the folder writable to change it\n';
+      `the library in ${data} is open read-only, as its folder is not writable: ` +
+      'make the folder writable to change it';
     const listed = await cliAs(['models', 'list', '--json', '--data-dir', data]);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.equal(listed.stderr, warning);
+    // --json: the warning as a warn event, the one line on stderr (json-notes.test.ts).
+    assert.deepEqual(onlyEvents(listed.stderr), [{ event: 'log', level: 'warn', message: warning }]);
     const models = JSON.parse(listed.stdout).models as { id: number; path: string }[];
     assert.deepEqual(
       models.map((m) => m.id),

@@ -34,7 +34,8 @@ test('models add: a folder without tokenizer.json is added with a warning saying
   const added = await cli('models', 'add', bare, '--json');
   assert.equal(added.code, 0, added.err);
   assert.equal(JSON.parse(added.out).created, true);
-  assert.equal(added.err, 'warning: no tokenizer.json: generation and training need one\n');
+  // --json: the warning as a warn event (json-notes.test.ts).
+  assert.ok(warnedEvent(added.err, 'no tokenizer.json: generation and training need one'), added.err);
 
   const whole = await cli('models', 'add', modelDir('llama'));
   assert.equal(whole.code, 0, whole.err);
@@ -130,10 +131,11 @@ test('models add of a cache repository whose refs/main names no snapshot: its on
     const added = await cli('models', 'add', repo, '--json');
     assert.equal(added.code, 0, `${kind}: ${added.err}`);
     assert.equal(JSON.parse(added.out).path, join(repo, 'snapshots', commit), kind);
-    const lines = added.err.trim().split('\n');
-    assert.equal(lines.length, 1, `${kind}: ${added.err}`);
-    assert.match(lines[0], new RegExp(`^warning: .*refs/main.*; using its only snapshot, ${commit}$`), kind);
-    assert.equal(JSON.parse(added.out).note, lines[0].slice('warning: '.length), kind);
+    const events = onlyEvents(added.err);
+    assert.equal(events.length, 1, `${kind}: ${added.err}`);
+    assert.equal(events[0].level, 'warn', kind);
+    assert.match(events[0].message, new RegExp(`refs/main.*; using its only snapshot, ${commit}$`), kind);
+    assert.equal(JSON.parse(added.out).note, events[0].message, kind);
   }
 });
 
@@ -148,10 +150,13 @@ test('models add of a cache repository whose refs/main names a snapshot still do
   const added = await cli('models', 'add', repo, '--json');
   assert.equal(added.code, 0, added.err);
   assert.equal(JSON.parse(added.out).path, join(repo, 'snapshots', old));
-  assert.equal(
-    added.err.trim(),
-    `warning: ${repo}: refs/main names ${downloading}, whose snapshot has no config.json (a download not finished?); using its only snapshot, ${old}`,
-  );
+  assert.deepEqual(onlyEvents(added.err), [
+    {
+      event: 'log',
+      level: 'warn',
+      message: `${repo}: refs/main names ${downloading}, whose snapshot has no config.json (a download not finished?); using its only snapshot, ${old}`,
+    },
+  ]);
 });
 
 test('train --model of a cache repository without refs/main says which snapshot it took, as models add does', async () => {
@@ -169,7 +174,7 @@ test('train --model of a cache repository without refs/main says which snapshot 
   );
 });
 
-/** Whether a streaming command's --json stderr (events only) has `message` as a warning. */
+/** Whether a command's --json stderr (events only) has `message` as a warning. */
 const warnedEvent = (stderr: string, message: string): boolean =>
   onlyEvents(stderr).some((e) => e.event === 'log' && e.level === 'warn' && e.message === message);
 
@@ -223,7 +228,6 @@ test('bench and debug --model of a cache repository without refs/main say which 
   // train, generate, evaluate and tokenize warn. debug's stdout (the parity summary) stays as it was.
   const commit = '5e'.repeat(20);
   const repo = repoWithSnapshots('bench-debug-noref', [commit], () => {});
-  const said = new RegExp(`^warning: ${repo}: no refs/main; using its only snapshot, ${commit}$`, 'm');
   const bench = await cli(
     'bench',
     'prefill',
@@ -254,7 +258,7 @@ test('bench and debug --model of a cache repository without refs/main say which 
   for (const [cmd, ...more] of [['forward'], ['grad'], ['train', '--steps', '1', '--lr', '0.01']]) {
     const fromRepo = await cli('debug', cmd, '--model', repo, ...args, ...more, '--json');
     assert.equal(fromRepo.code, 0, fromRepo.err);
-    assert.match(fromRepo.err, said, `debug ${cmd}`);
+    assert.ok(warnedEvent(fromRepo.err, event), `debug ${cmd}: ${fromRepo.err}`);
     const fromSnapshot = await cli(
       'debug',
       cmd,

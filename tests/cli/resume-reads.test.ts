@@ -49,7 +49,6 @@ test('runs resume reads no metric points, and prints the run as before', async (
     [String(run.id)],
     { json: true, quiet: true },
     { stdout: (s) => out.push(s), stderr: () => {} },
-    { stream: true },
   );
   ctx.withLibrary = async (fn) => fn(lib);
   const resume = runsCommands.find((c) => c.name === 'runs resume');
