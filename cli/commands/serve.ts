@@ -30,6 +30,12 @@ export const serveCommand: Command = {
   async run(ctx) {
     // Checked here as well as by the server, so that a bad port is bad usage naming the flag.
     const port = intBetween(ctx.values, 'port', 0, 65535);
+    // With --json a log event, as every command's notes (the reporter); else the line as it always
+    // was, --quiet or not: a warning of who can reach the studio is never hidden.
+    const say = (line: string, level: 'info' | 'warn' = 'info') =>
+      ctx.json
+        ? ctx.progress.log(line, level)
+        : process.stderr.write(`${level === 'warn' ? 'warning: ' : ''}${line}\n`);
     // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
     let server: RunningServer | null = null;
     let stopping = false;
@@ -42,7 +48,7 @@ export const serveCommand: Command = {
     });
     const onSignal = (sig: NodeJS.Signals) => {
       if (!stopping) return stop();
-      process.stderr.write('stopping now\n');
+      say('stopping now');
       server?.backend.engine.killNow();
       process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
     };
@@ -61,23 +67,22 @@ export const serveCommand: Command = {
       throw e;
     });
     if (server.rendererMissing) {
-      process.stderr.write(
-        `warning: ${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI\n`,
-      );
+      say(`${server.rendererDir} is missing: run \`npm run build:renderer\` to build the UI`, 'warn');
     }
     if (server.linkNotKept)
-      process.stderr.write(
-        `warning: ${server.linkNotKept}; a restarted server will print a new link, and open tabs will need it\n`,
+      say(
+        `${server.linkNotKept}; a restarted server will print a new link, and open tabs will need it`,
+        'warn',
       );
     // --allow-remote: plain HTTP, so the token and the library's contents cross the network readable,
     // and the token is no small key: the studio reads files by path (imports), writes folders
     // (exports) and installs native libraries its engines load (runtime packs) for whoever holds it.
     if (!isLoopback(server.host))
-      process.stderr.write(
-        `warning: listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted, and whoever has the token can read your files, write folders and install native code as you; use a network you trust, or a TLS proxy\n`,
+      say(
+        `listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted, and whoever has the token can read your files, write folders and install native code as you; use a network you trust, or a TLS proxy`,
+        'warn',
       );
-    if (ctx.values['no-token'] === true)
-      process.stderr.write('warning: --no-token: any local program can use the studio\n');
+    if (ctx.values['no-token'] === true) say('--no-token: any local program can use the studio', 'warn');
     ctx.print(
       {
         url: server.url,
@@ -89,7 +94,7 @@ export const serveCommand: Command = {
       () => `ReFT Studio is serving at ${server.url}`,
     );
     await stopped;
-    process.stderr.write('shutting down (SIGINT or SIGTERM again to stop at once)\n');
+    say('shutting down (SIGINT or SIGTERM again to stop at once)');
     await server.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { cliIn } from '../helpers/cli.ts';
 import { modelDir, REFT } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
-import { fixtureRepoFiles, writeCacheSnapshot } from '../hub/helpers.ts';
+import { fixtureRepoFiles, startCli, writeCacheSnapshot } from '../hub/helpers.ts';
 import { onlyEvents } from './json-stream.ts';
 
 const dir = tempDir('reft-json-notes-');
@@ -106,4 +106,40 @@ test('tokenize, chat-template and debug forward --json: the snapshot taken is a 
   // Without --json: the same warning as a line for people.
   const people = await cli('tokenize', '--model', repo, '--text', 'hi');
   assert.equal(people.err, `warning: ${said.message}\n`);
+});
+
+test('serve --json: its warnings and its shutting-down note are events; stdout the one object', async () => {
+  // Bug: serve wrote `warning: …` and `shutting down …` lines on stderr itself, whatever --json said.
+  const child = startCli(
+    [
+      'serve',
+      '--json',
+      '--no-token',
+      '--renderer-dir',
+      join(dir, 'no-renderer'),
+      '--data-dir',
+      join(dir, 'serve'),
+    ],
+    {},
+  );
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d) => {
+      out += d;
+      if (out.endsWith('\n')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`serve exited before its object: ${err}`)));
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, err);
+  const { result, events } = parsed({ code: 0, out, err }, 'serve');
+  assert.match(result.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.deepEqual(events, [
+    warning(`${join(dir, 'no-renderer')} is missing: run \`npm run build:renderer\` to build the UI`),
+    warning('--no-token: any local program can use the studio'),
+    { event: 'log', message: 'shutting down (SIGINT or SIGTERM again to stop at once)' },
+  ]);
 });
