@@ -156,6 +156,8 @@ export interface TableFit {
   shrink: number[];
   width?: number;
   min?: number;
+  /** A column's own least width where it is not `min` (by column index). */
+  mins?: Record<number, number>;
 }
 
 /**
@@ -185,11 +187,11 @@ const COLUMN_GAP = '  ';
 /** The columns' widths once fit.shrink's have given up what the line has over fit.width, widest first. */
 function fittedWidths(widths: number[], fit: TableFit): number[] {
   const fitted = [...widths];
-  const min = fit.min ?? 12;
+  const min = (i: number) => fit.mins?.[i] ?? fit.min ?? 12;
   const line = () => fitted.reduce((sum, w) => sum + w, 0) + COLUMN_GAP.length * (fitted.length - 1);
   for (let over = line() - (fit.width ?? TERMINAL_WIDTH); over > 0; over--) {
     const widest = fit.shrink.reduce<number | null>(
-      (best, i) => (fitted[i] > min && (best === null || fitted[i] > fitted[best]) ? i : best),
+      (best, i) => (fitted[i] > min(i) && (best === null || fitted[i] > fitted[best]) ? i : best),
       null,
     );
     if (widest === null) break; // every shrinkable column is at its least: the line stays wider

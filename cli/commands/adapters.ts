@@ -19,35 +19,36 @@ import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts'
 import { plural } from '../../native-runtime/plural.ts';
 import { checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, nextCommand, shortTime, table } from '../command.ts';
-
-/** A base model's fingerprint as the tables and `show` print it: enough to tell, and to pass as --base-model. */
-const shortFingerprint = (fingerprint: string): string => fingerprint.slice(0, 12);
+import { MODEL_CELL_MIN, modelCell, notInLibraryNote, shortFingerprint } from '../model-cell.ts';
 
 /**
- * Adapters at 80 columns, as `runs list` keeps to: the name, then the tags, take the width the short
- * columns leave and are cut with an ellipsis (`adapters show ID` and --json have them whole).
- * DTYPE is the precision the base computed in while it was trained, named as `train --dtype` names
- * them (auto may have fallen back); "-" where not known (imports).
+ * Adapters at 80 columns, as `runs list` keeps to: the name, the base model's name and the tags take
+ * the width the short columns leave and are cut with an ellipsis (`adapters show ID` and --json have
+ * them whole). DTYPE is the precision the base computed in while it was trained, named as
+ * `train --dtype` names them (auto may have fallen back); "-" where not known (imports). BASE MODEL
+ * is the library model the studio shows the adapter against (AdapterRecord.baseModelName); where no
+ * library model has its weights, the fingerprint's prefix marked * (modelCell), never cut.
  */
 function adapterTable(adapters: AdapterRecord[], now = Date.now()): string {
-  return adapters.length
-    ? table(
-        ['ID', 'NAME', 'TYPE', 'DTYPE', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
-        adapters.map((a) => [
-          String(a.id),
-          a.name,
-          a.type,
-          a.precision ?? '-',
-          shortFingerprint(a.baseModelFingerprint),
-          a.tags.join(',') || '-',
-          formatBytes(a.sizeBytes),
-          shortTime(a.createdAt, now),
-        ]),
-        // The name and the tags give way (`adapters show ID` has them whole), down to 10 columns each:
-        // at the usual 12, a row with long name and tags was 81 wide.
-        { shrink: [1, 5], min: 10 },
-      )
-    : 'no adapters match';
+  if (!adapters.length) return 'no adapters match';
+  const text = table(
+    ['ID', 'NAME', 'TYPE', 'DTYPE', 'BASE MODEL', 'TAGS', 'SIZE', 'CREATED'],
+    adapters.map((a) => [
+      String(a.id),
+      a.name,
+      a.type,
+      a.precision ?? '-',
+      modelCell(a.baseModelName, a.baseModelFingerprint),
+      a.tags.join(',') || '-',
+      formatBytes(a.sizeBytes),
+      shortTime(a.createdAt, now),
+    ]),
+    // The name, the base model and the tags give way (`adapters show ID` has them whole), down to
+    // 10 columns each (at the usual 12, a row with long name and tags was 81 wide); BASE MODEL not
+    // below a marked fingerprint, to be passed whole as --base-model.
+    { shrink: [1, 4, 5], min: 10, mins: { 4: MODEL_CELL_MIN } },
+  );
+  return adapters.some((a) => a.baseModelName === null) ? `${text}\n${notInLibraryNote('BASE MODEL')}` : text;
 }
 
 /** Metrics as `name=value`, 5 significant digits for fractions; '-' for none. */

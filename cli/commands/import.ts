@@ -7,6 +7,7 @@
 import { importAdapter } from '../../electron/backend/library/adapters.ts';
 import { str, UsageError } from '../args.ts';
 import { type Command, formatBytes } from '../command.ts';
+import { shortFingerprint } from '../model-cell.ts';
 
 export const importCommand: Command = {
   name: 'import',
@@ -59,7 +60,8 @@ export const importCommand: Command = {
         ? [
             `imported adapter ${a.id} "${a.name}" from a ${r.kind} folder`,
             `type: ${a.type}, layers ${m.layers?.join(', ')}, rank ${m.rank}, positions ${m.positions}`,
-            `base model: ${a.baseModelFingerprint.slice(0, 16)}…`,
+            // Named as `adapters list` names it (model-cell.ts).
+            `base model: ${a.baseModelName ?? `${shortFingerprint(a.baseModelFingerprint)}… (not in the library)`}`,
             `size: ${formatBytes(a.sizeBytes)}  path: ${a.path}`,
           ].join('\n')
         : `already in the library: adapter ${a.id} "${a.name}", imported before (nothing added; give another --name to add a second one)${

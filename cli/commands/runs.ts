@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CANCEL_POLL_MS } from '../../electron/backend/jobs/run-execution.ts';
 import { versionName } from '../../electron/backend/library/datasets.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
-import { getModel } from '../../electron/backend/library/models.ts';
+import { getModel, listModels } from '../../electron/backend/library/models.ts';
 import { failureRemedy } from '../../electron/backend/library/run-failures.ts';
 import { type RunLogLine, readRunLogSince, readRunLogTail } from '../../electron/backend/library/run-logs.ts';
 import {
@@ -56,9 +56,12 @@ export const runsCommands: Command[] = [
       if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
         throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got "${status}")`);
       }
-      const runs = await ctx.withLibrary((lib) => listRuns(lib, { status: status as RunStatus | undefined }));
+      const { runs, modelNames } = await ctx.withLibrary((lib) => ({
+        runs: listRuns(lib, { status: status as RunStatus | undefined }),
+        modelNames: new Map(listModels(lib).map((m) => [m.id, m.name])),
+      }));
       ctx.print({ runs }, () =>
-        runs.length ? runsListText(runs) : status ? `no runs are ${status}` : 'no runs yet',
+        runs.length ? runsListText(runs, modelNames) : status ? `no runs are ${status}` : 'no runs yet',
       );
       return 0;
     },

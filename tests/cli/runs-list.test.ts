@@ -38,7 +38,8 @@ const metric = (step: number, loss: number) => ({
 test('runs list fits 80 columns, a long name cut with an ellipsis, every other column whole', async () => {
   // Bug: the table was as wide as its widest cells: about 100 columns with a studio-named run, a
   // device fallback and an early stop, wrapped by the terminal into an unreadable list.
-  const modelId = addModel(lib, { path: modelDir('llama') }).id;
+  const model = addModel(lib, { path: modelDir('llama') });
+  const modelId = model.id;
   const sweepId = createSweep(lib, ['lr', 'rank']);
   const names = [
     'Run 1 · lr 1e-3 · rank 4 · positions f5+l5 · layers all',
@@ -87,7 +88,7 @@ test('runs list fits 80 columns, a long name cut with an ellipsis, every other c
   assert.deepEqual(cells(ids[0]).slice(2), [
     String(sweepId),
     'completed*',
-    String(modelId),
+    model.name, // the library model's name (model-names-in-lists.test.ts)
     'cpu*',
     '1000',
     '0.5123',
@@ -97,7 +98,7 @@ test('runs list fits 80 columns, a long name cut with an ellipsis, every other c
   assert.deepEqual(cells(ids[1]).slice(2), [
     String(sweepId),
     'interrupted',
-    String(modelId),
+    model.name, // the library model's name (model-names-in-lists.test.ts)
     'cuda',
     '10',
     '1.2500',
@@ -108,7 +109,7 @@ test('runs list fits 80 columns, a long name cut with an ellipsis, every other c
     'short',
     '-',
     'queued',
-    String(modelId),
+    model.name, // the library model's name (model-names-in-lists.test.ts)
     '-',
     '-',
     '-',
