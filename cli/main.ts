@@ -198,7 +198,8 @@ export async function main(argv: string[], io: MainIO = {}, commands: Command[] 
           stdout(`${commandList(commands, group)}\n`);
           return 0;
         }
-        stderr(`${commandList(commands, group)}\n`);
+        // For people, the group's commands to choose from; --json keeps to the error line.
+        if (!wantsJson) stderr(`${commandList(commands, group)}\n`);
         const sub = found.words.slice(1).join(' ');
         const subs = commands
           .filter((c) => c.name.startsWith(`${group} `))
