@@ -6,6 +6,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ReftError, ValidationError } from '../native-runtime/errors.ts';
 import { wordedFor } from '../native-runtime/training/options.ts';
+import { checkPositionsSyntax } from '../native-runtime/training/positions.ts';
 import { shellWord } from './shell-word.ts';
 
 /** One command-line option: parseArgs' definition plus what `--help` shows for it. */
@@ -336,6 +337,16 @@ export function parseId(value: string | undefined, what = 'ID'): number {
 export function str(values: ArgValues, key: string): string | undefined {
   const v = values[key];
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * --positions (f1+l1, l3), its form checked: a malformed one is bad usage, said before a model is
+ * loaded or the library opened (whether it fits a prompt is known only later).
+ */
+export function positionsFlag(values: ArgValues): string | undefined {
+  const v = str(values, 'positions');
+  if (v !== undefined) checkArgument(() => checkPositionsSyntax(v));
+  return v;
 }
 
 export function int(values: ArgValues, key: string): number | undefined {

@@ -31,7 +31,7 @@ import {
 import { CHAT_TEMPLATE_PLACES } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
-import { intAtLeast, str, UsageError } from '../args.ts';
+import { intAtLeast, positionsFlag, str, UsageError } from '../args.ts';
 import { deviceFlag, sessionNotices } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
@@ -166,6 +166,7 @@ export const evaluateCommand: Command = {
     const limit = intAtLeast(ctx.values, 'limit', 1);
     const maxNewTokens = intAtLeast(ctx.values, 'max-new-tokens', 1);
     const batchSize = intAtLeast(ctx.values, 'batch-size', 1);
+    const positions = positionsFlag(ctx.values);
     // Absent: the engine's own default (REFT_STUDIO_DEVICE, else the CPU).
     const device = str(ctx.values, 'device') === undefined ? undefined : deviceFlag(ctx.values, 'evaluate');
     return ctx.withLibrary(async (lib) => {
@@ -243,7 +244,7 @@ export const evaluateCommand: Command = {
             limit,
             maxNewTokens,
             batchSize,
-            positions: str(ctx.values, 'positions'),
+            positions,
             device,
             quantize,
             dataDir: lib.dataDir,

@@ -17,7 +17,7 @@ import { ValidationError } from '../../native-runtime/errors.ts';
 import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { type ArgValues, str, UsageError } from '../args.ts';
+import { type ArgValues, positionsFlag, str, UsageError } from '../args.ts';
 import {
   BASE_FORM_OPTION,
   baseFormFlag,
@@ -212,7 +212,7 @@ export const generateCommand: Command = {
       onText: stream ? (_row, t) => process.stdout.write(visibleControls(t)) : undefined,
     };
     const load = {
-      positions: str(v, 'positions'),
+      positions: positionsFlag(v),
       device: deviceFlag(v, 'generate'),
       forceBase: v['force-base'] === true,
       quantize: baseFormFlag(v, 'generate'),

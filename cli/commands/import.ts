@@ -5,7 +5,7 @@
 // gives the second one a name of its own. The work is electron/backend/library/adapters.ts.
 
 import { importAdapter } from '../../electron/backend/library/adapters.ts';
-import { str, UsageError } from '../args.ts';
+import { positionsFlag, str, UsageError } from '../args.ts';
 import { type Command, formatBytes } from '../command.ts';
 import { shortFingerprint } from '../model-cell.ts';
 
@@ -41,12 +41,13 @@ export const importCommand: Command = {
     const dir = ctx.args[0];
     if (!dir) throw new UsageError('missing DIR (a pyreft folder or a studio adapter folder)');
     const tags = ctx.values.tag;
+    const positions = positionsFlag(ctx.values);
     const r = await ctx.withLibrary((lib) =>
       importAdapter(lib, {
         path: dir,
         name: str(ctx.values, 'name'),
         model: str(ctx.values, 'model'),
-        positions: str(ctx.values, 'positions'),
+        positions,
         forceBase: ctx.values['force-base'] === true,
         tags: Array.isArray(tags) ? tags : undefined,
       }),
