@@ -5,7 +5,8 @@
 // gives the second one a name of its own. The work is electron/backend/library/adapters.ts.
 
 import { importAdapter } from '../../electron/backend/library/adapters.ts';
-import { positionsFlag, str, UsageError } from '../args.ts';
+import { tagsToAdd } from '../../electron/backend/library/tags.ts';
+import { checkArgument, positionsFlag, str, UsageError } from '../args.ts';
 import { type Command, formatBytes } from '../command.ts';
 import { shortFingerprint } from '../model-cell.ts';
 
@@ -40,8 +41,10 @@ export const importCommand: Command = {
   async run(ctx) {
     const dir = ctx.args[0];
     if (!dir) throw new UsageError('missing DIR (a pyreft folder or a studio adapter folder)');
-    const tags = ctx.values.tag;
+    const tags = Array.isArray(ctx.values.tag) ? ctx.values.tag : undefined;
     const positions = positionsFlag(ctx.values);
+    // A tag no adapter could have is bad usage, as `adapters tag` refuses it, before the folder is read.
+    if (tags) checkArgument(() => tagsToAdd(tags));
     const r = await ctx.withLibrary((lib) =>
       importAdapter(lib, {
         path: dir,
@@ -49,7 +52,7 @@ export const importCommand: Command = {
         model: str(ctx.values, 'model'),
         positions,
         forceBase: ctx.values['force-base'] === true,
-        tags: Array.isArray(tags) ? tags : undefined,
+        tags,
       }),
     );
     // "note: " is for people; an event is a note already.

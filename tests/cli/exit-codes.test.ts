@@ -79,6 +79,14 @@ describe('exit codes', () => {
     expectExit(['adapters', 'tag', '999', 'pirate'], 1, 'not-found', /no adapter with id 999/);
   });
 
+  it('import --tag: a tag no adapter could have is 2, as adapters tag says it, before the folder is read', () => {
+    // No folder at all: the tag is refused first, as the command line alone shows it wrong.
+    const gone = join(root, 'no-such-adapter');
+    expectExit(['import', gone, '--tag', ',,'], 2, 'bad-tag', /a tag must be 1 to 64 characters/);
+    expectExit(['import', gone, '--tag', 'x'.repeat(65)], 2, 'bad-tag', /is 65\)/);
+    expectExit(['import', gone, '--tag', 'pirate'], 1, 'missing-file', /no such folder/);
+  });
+
   it('train: a value no model takes is 2; one this model does not take is 1', () => {
     expectExit([...train, '--rank', '0'], 2, 'bad-rank', /--rank must be an integer ≥ 1 \(got 0\)/);
     expectExit([...train, '--intervention', 'mega'], 2, 'unknown-intervention', /--intervention must be/);
