@@ -14,7 +14,7 @@ import { bundleRowsText } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { parseId, str, UsageError } from '../args.ts';
+import { type ArgValues, parseId, str, UsageError } from '../args.ts';
 import { type Command, nextCommand } from '../command.ts';
 import { dataFileOf } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
@@ -64,6 +64,9 @@ export const exportCommand: Command = {
   ],
   async run(ctx) {
     const format = str(ctx.values, 'format') ?? 'pyreft';
+    if (format !== 'pyreft' && format !== 'bundle')
+      throw new UsageError(`--format must be pyreft or bundle (got "${format}")`);
+    refuseOtherFormFlags(ctx.values, format);
     const out = str(ctx.values, 'out');
     if (!out) throw new UsageError('missing --out DIR');
     const force = ctx.values.force === true;
@@ -135,3 +138,16 @@ export const exportCommand: Command = {
     throw new UsageError(`--format must be pyreft or bundle (got "${format}")`);
   },
 };
+
+/** The flags only one --format takes (the usage line's two forms). */
+const FORM_FLAGS = { pyreft: ['adapter'], bundle: ['run', 'config', 'data'] } as const;
+
+/**
+ * A flag of the other form is refused: `export --adapter 3 --run 7` exported adapter 3 and passed
+ * over --run in silence, as `--format bundle` passed over --adapter.
+ */
+function refuseOtherFormFlags(values: ArgValues, format: 'pyreft' | 'bundle'): void {
+  const other = format === 'pyreft' ? 'bundle' : 'pyreft';
+  const given = FORM_FLAGS[other].find((f) => values[f] !== undefined);
+  if (given) throw new UsageError(`--${given} is for --format ${other}; --format ${format} does not take it`);
+}

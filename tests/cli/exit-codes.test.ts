@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,23 @@ describe('exit codes', () => {
     expectExit(['import', gone, '--tag', ',,'], 2, 'bad-tag', /a tag must be 1 to 64 characters/);
     expectExit(['import', gone, '--tag', 'x'.repeat(65)], 2, 'bad-tag', /is 65\)/);
     expectExit(['import', gone, '--tag', 'pirate'], 1, 'missing-file', /no such folder/);
+  });
+
+  it('export: a flag only the other --format takes is 2, not passed over; nothing is written', () => {
+    const out = join(root, 'export-out');
+    expectExit(
+      ['export', '--adapter', '1', '--run', '1', '--out', out],
+      2,
+      'usage',
+      /--run is for --format bundle/,
+    );
+    expectExit(
+      ['export', '--format', 'bundle', '--run', '1', '--adapter', '1', '--out', out],
+      2,
+      'usage',
+      /--adapter is for --format pyreft/,
+    );
+    assert.equal(existsSync(out), false, 'no folder written');
   });
 
   it('train: a value no model takes is 2; one this model does not take is 1', () => {
