@@ -11,6 +11,7 @@
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { plural } from '../../../native-runtime/plural.ts';
+import { isObj } from '../../../native-runtime/training/data-formats.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
@@ -91,13 +92,56 @@ function* sourceLines(
   }
 }
 
+/** The keys a stored row of each format has, as a refusal lists them. */
+const ROW_KEYS: Record<DatasetFormat, string> = {
+  'prompt-completion': '"prompt" and "completion"',
+  alpaca: '"instruction", "input" and "output"',
+  chat: '"messages"',
+};
+
+/**
+ * Why `x` holds a key its stored row would not keep, or null. A row is stored in its format's
+ * canonical shape, so any other key (or an alias beside the key it stands for: "input" beside
+ * "prompt") would vanish on save without a word; a row typed in the editor is refused instead.
+ */
+function unkeptKey(format: DatasetFormat, x: unknown): string | null {
+  if (!isObj(x)) return null;
+  const has = (k: string) => x[k] !== undefined && x[k] !== null;
+  const kept = (k: string): boolean => {
+    if (format === 'prompt-completion')
+      // The aliases an import reads: kept (as "prompt"/"completion") when the key itself is absent.
+      return (
+        k === 'prompt' ||
+        k === 'completion' ||
+        (k === 'input' && !has('prompt')) ||
+        (k === 'output' && !has('completion'))
+      );
+    if (format === 'alpaca') return k === 'instruction' || k === 'input' || k === 'output';
+    return k === 'messages';
+  };
+  const extra = Object.keys(x).find((k) => !kept(k));
+  if (extra !== undefined)
+    return `"${extra}" is not kept: a ${format} row has only ${ROW_KEYS[format]}; remove it`;
+  if (format === 'chat' && Array.isArray(x.messages))
+    for (const [i, m] of x.messages.entries()) {
+      const other = isObj(m) ? Object.keys(m).find((k) => k !== 'role' && k !== 'content') : undefined;
+      if (other !== undefined)
+        return `messages[${i}] "${other}" is not kept: a message has only "role" and "content"; remove it`;
+    }
+  return null;
+}
+
 /** Row `x` in the canonical shape of `format`, or a 'bad-row' error naming `where` it is. */
 function validRow(format: DatasetFormat, x: unknown, where: string): DatasetRow {
   // A row of another format would be read as this one's, losing fields (an alpaca row's
   // instruction in a prompt-completion dataset), as an import refuses it too.
   const own = detectRowFormat(x);
-  const n = own && own !== format ? `is ${own}` : normalizeRow(format, x);
+  if (own && own !== format)
+    throw new ValidationError('bad-row', `${where} is ${own} (the dataset is ${format})`);
+  const n = normalizeRow(format, x);
   if (typeof n === 'string') throw new ValidationError('bad-row', `${where} ${n} (the dataset is ${format})`);
+  const unkept = unkeptKey(format, x);
+  if (unkept) throw new ValidationError('bad-row', `${where} ${unkept}`);
   return n;
 }
 

@@ -368,6 +368,58 @@ test('an edit refuses a row of another format rather than dropping its fields', 
   assert.equal(getDataset(lib, r.dataset.id).versions.length, 1, 'nothing was stored');
 });
 
+test('an edit refuses a key the row cannot keep, naming it and the keys a row has, rather than dropping it', () => {
+  const lib = open();
+  const r = importDataset(lib, { path: file('edit-extra.jsonl', [row('a'), row('b')]) });
+  const id = r.dataset.id;
+  // Before: saved with no message, stored as {prompt, completion}: "extra" silently gone.
+  const refused = (edit: Parameters<typeof editDataset>[1], message: string) =>
+    assert.throws(
+      () => editDataset(lib, edit),
+      (e: unknown) => e instanceof ValidationError && e.code === 'bad-row' && e.message === message,
+    );
+  refused(
+    { datasetId: id, set: [{ index: 0, row: { prompt: 'hello', completion: 'ahoy', extra: 1 } }] },
+    'row 0: "extra" is not kept: a prompt-completion row has only "prompt" and "completion"; remove it',
+  );
+  refused(
+    { datasetId: id, append: [{ prompt: 'hello', input: 'x', completion: 'ahoy' }] },
+    'appended row 0: "input" is not kept: a prompt-completion row has only "prompt" and "completion"; remove it',
+  );
+  assert.equal(getDataset(lib, id).versions.length, 1, 'nothing was stored');
+  // The aliases an import reads are still read (and stored under the row's own keys).
+  const ok = editDataset(lib, { datasetId: id, set: [{ index: 0, row: { input: 'hi', output: 'yo' } }] });
+  assert.deepEqual(readVersionRows(lib, ok.version.id)[0], { prompt: 'hi', completion: 'yo' });
+  const chat = createDataset(lib, {
+    name: 'talk',
+    rows: [
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+      },
+    ],
+  });
+  refused(
+    {
+      datasetId: chat.dataset.id,
+      set: [
+        {
+          index: 0,
+          row: {
+            messages: [
+              { role: 'user', content: 'a', name: 'me' },
+              { role: 'assistant', content: 'b' },
+            ],
+          },
+        },
+      ],
+    },
+    'row 0: messages[0] "name" is not kept: a message has only "role" and "content"; remove it',
+  );
+});
+
 test('a dataset made from rows: one format, a name no other dataset has, nothing stored if refused', () => {
   const lib = open();
   const chat = {
