@@ -5,10 +5,11 @@
 
 import { statSync } from 'node:fs';
 import { DATASET_FORMATS, type DatasetFormat } from '../../electron/backend/library/dataset-formats.ts';
-import { importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
+import { type ImportResult, importDatasetFile } from '../../electron/backend/library/dataset-import.ts';
 import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { plural } from '../../native-runtime/plural.ts';
+import { ROW_KEYS } from '../../native-runtime/training/row-keys.ts';
 import { intAtLeast, parseId, str, UsageError } from '../args.ts';
 import {
   type Command,
@@ -50,6 +51,24 @@ function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined 
   if (v === undefined || v === 'auto') return v;
   if ((DATASET_FORMATS as readonly string[]).includes(v)) return v as DatasetFormat;
   throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
+}
+
+/**
+ * What an import kept and left that the row count does not say: duplicates (kept; the Duplicates
+ * tool finds them) and columns the format has no place for (not stored).
+ */
+function importNotes(r: ImportResult): string[] {
+  const notes: string[] = [];
+  if (r.duplicateCount)
+    notes.push(
+      `${plural(r.duplicateCount, 'duplicate row')} (same prompt and completion), kept: the Duplicates tool (the studio's "Duplicates & split" tab) finds and drops them`,
+    );
+  if (r.unkeptColumns.length) {
+    const cols = r.unkeptColumns.map((c) => `"${c}"`).join(', ');
+    const which = r.unkeptColumns.length === 1 ? `the column ${cols}` : `the columns ${cols}`;
+    notes.push(`not kept: ${which} (a ${r.version.format} row has only ${ROW_KEYS[r.version.format]})`);
+  }
+  return notes;
 }
 
 export const datasetsCommands: Command[] = [
@@ -112,10 +131,15 @@ export const datasetsCommands: Command[] = [
           action: r.action,
           rejected: r.rejected,
           rejectedCount: r.rejectedCount,
+          duplicateCount: r.duplicateCount,
+          unkeptColumns: r.unkeptColumns,
         },
         () =>
-          `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${plural(r.version.rowCount, `${r.version.format} row`)} (${what})` +
-          (r.rejectedCount ? `, ${plural(r.rejectedCount, 'bad row')} skipped${listed}` : ''),
+          [
+            `dataset ${r.dataset.id} "${r.dataset.name}" version ${r.version.version}: ${plural(r.version.rowCount, `${r.version.format} row`)} (${what})` +
+              (r.rejectedCount ? `, ${plural(r.rejectedCount, 'bad row')} skipped${listed}` : ''),
+            ...importNotes(r),
+          ].join('\n'),
       );
       return 0;
     },

@@ -186,6 +186,24 @@ export function detectRowFormat(v: unknown): DataFormat | null {
   return null;
 }
 
+/**
+ * Whether normalizeRow keeps key `k` of row `v` (of `format`): a row is stored in its format's
+ * canonical shape, so any other key, or an alias beside the key it stands for ("input" beside
+ * "prompt"), is not stored.
+ */
+export function isKeptKey(format: DataFormat, v: Record<string, unknown>, k: string): boolean {
+  const has = (key: string) => v[key] !== undefined && v[key] !== null;
+  if (format === 'prompt-completion')
+    return (
+      k === 'prompt' ||
+      k === 'completion' ||
+      (k === 'input' && !has('prompt')) ||
+      (k === 'output' && !has('completion'))
+    );
+  if (format === 'alpaca') return k === 'instruction' || k === 'input' || k === 'output';
+  return k === 'messages';
+}
+
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
 /**

@@ -11,7 +11,8 @@
 import { CancelledError, ValidationError } from '../../../native-runtime/errors.ts';
 import { mulberry32 } from '../../../native-runtime/generation/sampling.ts';
 import { plural } from '../../../native-runtime/plural.ts';
-import { isObj } from '../../../native-runtime/training/data-formats.ts';
+import { isKeptKey, isObj } from '../../../native-runtime/training/data-formats.ts';
+import { ROW_KEYS } from '../../../native-runtime/training/row-keys.ts';
 import { writeTransaction } from '../db/database.ts';
 import { versionRowIdsAt } from './dataset-annotations.ts';
 import { type DatasetFormat, type DatasetRow, detectRowFormat, normalizeRow } from './dataset-formats.ts';
@@ -92,34 +93,13 @@ function* sourceLines(
   }
 }
 
-/** The keys a stored row of each format has, as a refusal lists them. */
-const ROW_KEYS: Record<DatasetFormat, string> = {
-  'prompt-completion': '"prompt" and "completion"',
-  alpaca: '"instruction", "input" and "output"',
-  chat: '"messages"',
-};
-
 /**
- * Why `x` holds a key its stored row would not keep, or null. A row is stored in its format's
- * canonical shape, so any other key (or an alias beside the key it stands for: "input" beside
- * "prompt") would vanish on save without a word; a row typed in the editor is refused instead.
+ * Why `x` holds a key its stored row would not keep (isKeptKey), or null: it would vanish on save
+ * without a word, so a row typed in the editor is refused instead.
  */
 function unkeptKey(format: DatasetFormat, x: unknown): string | null {
   if (!isObj(x)) return null;
-  const has = (k: string) => x[k] !== undefined && x[k] !== null;
-  const kept = (k: string): boolean => {
-    if (format === 'prompt-completion')
-      // The aliases an import reads: kept (as "prompt"/"completion") when the key itself is absent.
-      return (
-        k === 'prompt' ||
-        k === 'completion' ||
-        (k === 'input' && !has('prompt')) ||
-        (k === 'output' && !has('completion'))
-      );
-    if (format === 'alpaca') return k === 'instruction' || k === 'input' || k === 'output';
-    return k === 'messages';
-  };
-  const extra = Object.keys(x).find((k) => !kept(k));
+  const extra = Object.keys(x).find((k) => !isKeptKey(format, x, k));
   if (extra !== undefined)
     return `"${extra}" is not kept: a ${format} row has only ${ROW_KEYS[format]}; remove it`;
   if (format === 'chat' && Array.isArray(x.messages))

@@ -25,6 +25,7 @@ import {
   type DataFormat,
   type DatasetRow,
   detectRowFormat,
+  isKeptKey,
   isObj,
   normalizeRow,
   type RawRow,
@@ -101,7 +102,15 @@ export interface NormalizedSummary {
   /** Every bad row. */
   badCount: number;
   rowCount: number;
+  /**
+   * Columns of good rows that their format does not keep ("id", "source"; "input" beside "prompt"),
+   * as the file names them: the first UNKEPT_COLUMNS_KEPT, for the import to say they were not stored.
+   */
+  unkeptColumns: string[];
 }
+
+/** Columns not kept that an import names (a file of thousands of columns is not listed whole). */
+export const UNKEPT_COLUMNS_KEPT = 20;
 
 /**
  * Normalises raw rows one at a time and hands each good one to `onRow`. `format` 'auto' (or
@@ -120,6 +129,7 @@ export class RowNormalizer {
   #bad: BadRow[] = [];
   #badCount = 0;
   #rowCount = 0;
+  #unkept = new Set<string>();
   /** The first readable row's columns as the file names them (before `mapping`), for errors. */
   #fileColumns: string[] | null = null;
   /** The first of those columns that holds a conversation, to suggest mapping it to the messages. */
@@ -164,6 +174,7 @@ export class RowNormalizer {
       bad: this.#bad,
       badCount: this.#badCount,
       rowCount: this.#rowCount,
+      unkeptColumns: [...this.#unkept],
     };
   }
 
@@ -178,6 +189,11 @@ export class RowNormalizer {
       return;
     }
     this.#rowCount++;
+    if (isObj(r.value) && this.#unkept.size < UNKEPT_COLUMNS_KEPT)
+      for (const k of Object.keys(r.value))
+        if (!isKeptKey(format, r.value, k) && this.#unkept.size < UNKEPT_COLUMNS_KEPT)
+          // A field the mapping filled is named by the file's column it was read from.
+          this.#unkept.add(this.mapping?.[k as keyof ColumnMapping] || k);
     this.onRow(n);
   }
 

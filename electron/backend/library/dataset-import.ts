@@ -58,6 +58,10 @@ export interface ImportResult {
   rejected: BadRow[];
   /** Every row this import left out (`rejected` lists only the first BAD_ROWS_KEPT). */
   rejectedCount: number;
+  /** Rows the same as an earlier row of the file (same prompt and completion): kept. */
+  duplicateCount: number;
+  /** The file's columns that its format does not keep, so not stored (the first 20). */
+  unkeptColumns: string[];
 }
 
 /** Older full versions a re-import looks in for rows the latest version had dropped. */
@@ -137,7 +141,12 @@ function planRecord(lib: Library, prepared: PreparedImport, input: ImportInput):
 /** Records a planned import (one short write transaction), or nothing when it is unchanged. */
 function commitRecord(lib: Library, plan: ImportPlan): ImportResult {
   const { prepared, target } = plan;
-  const rejected = { rejected: prepared.bad, rejectedCount: prepared.badCount };
+  const rejected = {
+    rejected: prepared.bad,
+    rejectedCount: prepared.badCount,
+    duplicateCount: prepared.duplicateCount,
+    unkeptColumns: prepared.unkeptColumns,
+  };
   if (target && prepared.file.contentHash === target.latest.contentHash)
     return { dataset: target, version: target.latest, action: 'unchanged', ...rejected };
   const r = recordVersion(lib, prepared.file, plan.meta);

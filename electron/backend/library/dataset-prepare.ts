@@ -21,6 +21,7 @@ import {
   type RowProgress,
 } from './dataset-formats.ts';
 import { type FrozenFile, FrozenFileWriter } from './frozen-files.ts';
+import { RowHashList, repeatedRows } from './row-hashes.ts';
 import { runInSlices } from './sliced-scans.ts';
 
 export interface ImportInput {
@@ -49,6 +50,10 @@ export interface PreparedImport {
   file: FrozenFile;
   bad: BadRow[];
   badCount: number;
+  /** Rows the same as an earlier row of the file (same prompt and completion): kept, but said. */
+  duplicateCount: number;
+  /** Columns the format does not keep (NormalizedSummary.unkeptColumns): not stored, but said. */
+  unkeptColumns: string[];
 }
 
 const PROGRESS_EVERY_ROWS = 2000;
@@ -71,6 +76,8 @@ export class Preparation {
   readonly normalizer: RowNormalizer;
   readonly shownName: string;
   #seen = 0;
+  /** Every row's hash, to count the duplicates (16 bytes a row, not the rows). */
+  #hashes = new RowHashList();
 
   constructor(
     dataDir: string,
@@ -79,9 +86,10 @@ export class Preparation {
   ) {
     this.shownName = input.sourceName ?? basename(src);
     this.writer = new FrozenFileWriter(dataDir);
-    this.normalizer = new RowNormalizer(this.shownName, input.format, input.mapping, (row) =>
-      this.writer.write(row),
-    );
+    this.normalizer = new RowNormalizer(this.shownName, input.format, input.mapping, (row) => {
+      this.writer.write(row);
+      this.#hashes.add(row);
+    });
   }
 
   push(r: RawRow, total: number | null): void {
@@ -94,7 +102,7 @@ export class Preparation {
   finish(): PreparedImport {
     const name = this.shownName;
     const where = (b: BadRow) => `${name}:${b.line}: ${b.message}`;
-    const { format, bad, badCount, rowCount } = this.normalizer.finish();
+    const { format, bad, badCount, rowCount, unkeptColumns } = this.normalizer.finish();
     if (badCount && this.input.onBadRows === 'refuse') {
       const more = badCount > 1 ? ` (and ${badCount - 1} more bad rows)` : '';
       // How the file was read goes with the refusal: the CLI prints the import that keeps the rest.
@@ -111,7 +119,16 @@ export class Preparation {
       throw new FormatError('empty-dataset', `${name}: no usable ${format} rows${first}`);
     }
     this.input.onProgress?.(this.#seen, this.#seen);
-    return { src: this.src, shownName: name, format, file: this.writer.finish(), bad, badCount };
+    return {
+      src: this.src,
+      shownName: name,
+      format,
+      file: this.writer.finish(),
+      bad,
+      badCount,
+      duplicateCount: repeatedRows(this.#hashes.hashes()),
+      unkeptColumns,
+    };
   }
 }
 

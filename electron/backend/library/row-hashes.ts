@@ -45,6 +45,51 @@ export function frozenRowHashes(path: string): RowHashes {
   return { count, words };
 }
 
+/** RowHashes built a row at a time (an import's rows as they are written). */
+export class RowHashList {
+  #words = new Uint32Array(4 * 1024);
+  #bytes = Buffer.from(this.#words.buffer);
+  #count = 0;
+
+  add(row: DatasetRow): void {
+    if (4 * this.#count === this.#words.length) {
+      this.#words = grown(this.#words, new Uint32Array(this.#words.length * 2));
+      this.#bytes = Buffer.from(this.#words.buffer);
+    }
+    this.#bytes.write(rowHash(row), 16 * this.#count++, 16, 'hex');
+  }
+
+  hashes(): RowHashes {
+    return { count: this.#count, words: this.#words };
+  }
+}
+
+/**
+ * How many rows have the hash of an earlier row (a row there three times counts 2): an
+ * open-addressing table of row numbers keyed by the hash's first word, already uniformly random.
+ */
+export function repeatedRows(h: RowHashes): number {
+  let size = 1024;
+  while (size < 2 * h.count) size *= 2;
+  const mask = size - 1;
+  const slot = new Int32Array(size).fill(-1);
+  let repeats = 0;
+  for (let i = 0; i < h.count; i++) {
+    for (let s = h.words[4 * i] & mask; ; s = (s + 1) & mask) {
+      const j = slot[s];
+      if (j === -1) {
+        slot[s] = i;
+        break;
+      }
+      if (sameHash(h.words, i, h.words, j)) {
+        repeats++;
+        break;
+      }
+    }
+  }
+  return repeats;
+}
+
 /** Whether row `i` of `a` and row `j` of `b` have the same hash. */
 function sameHash(a: Uint32Array, i: number, b: Uint32Array, j: number): boolean {
   return (
