@@ -80,6 +80,7 @@ test('runs/list entries carry what a row shows, not the config and system inform
       'modelId',
       'name',
       'pace',
+      'preparing',
       'status',
       'stoppedEarly',
       'sweep',
