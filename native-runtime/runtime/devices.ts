@@ -22,7 +22,14 @@ import {
   packStatus,
 } from './cuda-pack.ts';
 import { type GpuChoice, gpuChoiceProblemAmong, tryGpuChoice } from './gpu-choice.ts';
-import { detectNvidia, detectVulkan, type NvidiaInfo, renderNodes, type VulkanInfo } from './gpus.ts';
+import {
+  detectNvidia,
+  detectVulkan,
+  type NvidiaInfo,
+  noNvidiaGpu,
+  renderNodes,
+  type VulkanInfo,
+} from './gpus.ts';
 import { probeProvider } from './provider-probe.ts';
 import { softwareAdapterReason, webgpuAdapter } from './webgpu-adapter.ts';
 
@@ -112,7 +119,8 @@ async function cudaState(
       'not-supported',
       `the studio installs the CUDA provider on Linux x64 only (this is ${process.platform} ${process.arch})`,
     );
-  if (!nvidia.driverLoaded) return s('unavailable', `no NVIDIA GPU: ${nvidia.note}`);
+  const noGpu = noNvidiaGpu(nvidia);
+  if (noGpu) return s('unavailable', noGpu);
   const gpu = gpuChoiceProblemAmong(nvidia.gpus, o.env ?? process.env);
   if (gpu) return s('unavailable', gpu);
   if (!pack)

@@ -83,7 +83,7 @@ export function gpuChoiceProblemAmong(gpus: GpuInfo[], env: NodeJS.ProcessEnv = 
 
 // The machine's GPUs do not change while a process runs: nvidia-smi is asked once.
 let detected: ReturnType<typeof detectNvidia> | null = null;
-function machineNvidia(): ReturnType<typeof detectNvidia> {
+export function machineNvidia(): ReturnType<typeof detectNvidia> {
   if (!detected) detected = detectNvidia();
   return detected;
 }

@@ -235,6 +235,13 @@ export async function webgpuRunMemoryBytes(computer = totalmem()): Promise<numbe
   return (await webgpuDeviceMemoryBytes()) ?? computer;
 }
 
+/**
+ * Why CUDA cannot run for want of an NVIDIA driver or GPU, in `reft-studio devices`' words, else null.
+ * Said before anything about the CUDA runtime pack: installing the pack cannot help such a machine.
+ */
+export const noNvidiaGpu = (n: Pick<NvidiaInfo, 'driverLoaded' | 'note'>): string | null =>
+  n.driverLoaded ? null : `no NVIDIA GPU: ${n.note}`;
+
 export async function detectNvidia(o: NvidiaProbeOptions = {}): Promise<NvidiaInfo> {
   const smi = o.smi ?? 'nvidia-smi';
   const procDir = o.procDir ?? '/proc/driver/nvidia';

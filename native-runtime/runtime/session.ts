@@ -21,7 +21,8 @@ import type { Notify } from '../notices.ts';
 import { intraOpThreads } from './cpu-threads.ts';
 import { LAUNCH_MARKER, loadedOrtLibrary, ortPackage } from './cuda-pack.ts';
 import { type DeviceChoice, type DeviceUsed, fallbackLine } from './device-choice.ts';
-import { alignCudaNumbering, gpuChoice, gpuChoiceProblem } from './gpu-choice.ts';
+import { alignCudaNumbering, gpuChoice, gpuChoiceProblem, machineNvidia } from './gpu-choice.ts';
+import { type NvidiaInfo, noNvidiaGpu } from './gpus.ts';
 import { describeOutOfMemory } from './out-of-memory.ts';
 import { explainFailure, probeProvider } from './provider-probe.ts';
 import { softwareAdapterLine, webgpuAdapter, webgpuOnGpu } from './webgpu-adapter.ts';
@@ -98,6 +99,24 @@ export function cudaReachable(): string | null {
     : 'the CUDA runtime pack is not installed (run `reft-studio runtime install cuda`; a command that was already running when it was installed does not see it)';
 }
 
+/**
+ * Why CUDA sessions cannot start, what is really missing first: no NVIDIA driver or GPU (as `devices`
+ * finds it, `nvidia`) before the runtime pack (`pack`, cudaReachable's answer), whose install cannot
+ * help without one. null when the pack is there: a session that still fails explains itself.
+ */
+export function cudaMissing(
+  nvidia: Pick<NvidiaInfo, 'driverLoaded' | 'note'>,
+  pack: string | null,
+): string | null {
+  return pack && (noNvidiaGpu(nvidia) ?? pack);
+}
+
+/** cudaMissing on this machine: nvidia-smi is asked (once per process) only when the pack is missing. */
+async function cudaUnreachable(): Promise<string | null> {
+  const pack = cudaReachable();
+  return pack && cudaMissing(await machineNvidia(), pack);
+}
+
 /** The device a session asks for: the argument, else REFT_STUDIO_DEVICE, else the CPU. */
 export const requestedDevice = (device: DeviceChoice | undefined): DeviceChoice =>
   device ?? (process.env.REFT_STUDIO_DEVICE as DeviceChoice | undefined) ?? 'cpu';
@@ -167,7 +186,7 @@ async function plan(device: DeviceChoice): Promise<{ eps: string[]; skipped: str
     return { eps: ['cpu'], skipped };
   }
   if (device === 'cuda') {
-    const why = cudaReachable() ?? (await gpuChoiceProblem());
+    const why = (await cudaUnreachable()) ?? (await gpuChoiceProblem());
     return why ? { eps: ['cpu'], skipped: `cuda: ${why}` } : { eps: ['cuda', 'cpu'], skipped: null };
   }
   if (device === 'webgpu') {

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { RpcClient } from '../backend/helpers.ts';
+import { cudaMissingHere } from '../helpers/cuda-here.ts';
 import { tempDir } from '../helpers/temp.ts';
 import {
   closeStudio,
@@ -132,11 +133,15 @@ describe('Playground (reft-studio serve + Chromium)', { skip, timeout: 600_000 }
       await done('adapted', 1);
       const reply = page.getByTestId('chat-adapted');
       assert.match((await reply.getByTestId('reply-meta').textContent()) ?? '', / · on cpu · seed /);
+      // What is missing first: no NVIDIA GPU here (nothing to install), else the pack and the way to
+      // install it in the studio's words, not the command line's.
+      const missing = await cudaMissingHere();
       assert.match(
         (await reply.getByTestId('reply-device-fallback').textContent()) ?? '',
-        /^device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed \(install it in Settings → NVIDIA GPU runtime\); running on cpu$/,
+        missing.startsWith('no NVIDIA GPU')
+          ? new RegExp(`^device 'cuda' unavailable — cuda: ${missing} \\([^)]*\\); running on cpu$`)
+          : /^device 'cuda' unavailable — cuda: the CUDA runtime pack is not installed \(install it in Settings → NVIDIA GPU runtime\); running on cpu$/,
       );
-      // The way to install it in the studio's words, not the command line's.
       assert.doesNotMatch(
         (await reply.getByTestId('reply-device-fallback').textContent()) ?? '',
         /reft-studio/,

@@ -24,7 +24,7 @@ import {
   webgpuDeviceMemoryBytes,
 } from '../../native-runtime/runtime/gpus.ts';
 import { explainFailure } from '../../native-runtime/runtime/provider-probe.ts';
-import { createSession, cudaReachable } from '../../native-runtime/runtime/session.ts';
+import { createSession, cudaMissing, cudaReachable } from '../../native-runtime/runtime/session.ts';
 import { fakeSmi as fakeSmiIn } from '../helpers/fake-smi.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -169,6 +169,31 @@ test('detectNvidia: a hung nvidia-smi script is ended with the processes it star
   const child = Number(readFileSync(pidFile, 'utf8'));
   for (let i = 0; i < 20 && running(child); i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(running(child), false, `the script's child ${child} still runs`);
+});
+
+test('CUDA that cannot start says what is missing first: no NVIDIA GPU before the runtime pack', async () => {
+  // What detectNvidia finds, given as data: nothing at all, and a driver with a GPU.
+  const none = await detectNvidia({ smi: join(tmp, 'no-such-smi'), procDir: join(tmp, 'none') });
+  const gpu = await detectNvidia({
+    smi: fakeSmi(`case "$1" in
+  --query-gpu*) echo "0, NVIDIA GeForce RTX 3060, 12288, 580.95.05";;
+  *) echo "| NVIDIA-SMI 580.95.05   Driver Version: 580.95.05   CUDA Version: 13.0 |";;
+esac`),
+  });
+  const pack =
+    'the CUDA runtime pack is not installed (run `reft-studio runtime install cuda`; a command that was already running when it was installed does not see it)';
+  // No GPU: installing the pack cannot help, so it is not suggested; the words are `devices`'.
+  const noGpu = cudaMissing(none, pack);
+  assert.equal(
+    noGpu,
+    'no NVIDIA GPU: no NVIDIA driver loaded (nvidia-smi not found; ' + join(tmp, 'none') + ' absent)',
+  );
+  assert.doesNotMatch(noGpu ?? '', /runtime install/);
+  // A GPU without the pack: the pack's advice stays.
+  assert.equal(cudaMissing(gpu, pack), pack);
+  // The pack is there: nothing for this check to say (a failing session explains itself).
+  assert.equal(cudaMissing(none, null), null);
+  assert.equal(cudaMissing(gpu, null), null);
 });
 
 test('the memory of the GPU WebGPU runs on: NVIDIA through nvidia-smi, AMD through sysfs, else unknown', async () => {
