@@ -119,6 +119,11 @@ export interface RuntimeProgress extends InstallProgress {
   /** 'cancelled': stopped by Cancel (system/runtime-cancel), which is not a failure. */
   state: 'running' | 'done' | 'failed' | 'cancelled' | 'removed';
   error?: WireError;
+  /**
+   * 'done': what the installer warned of (its onWarning, e.g. a previous pack it could not delete),
+   * in the words the CLI prints; absent when nothing.
+   */
+  warnings?: string[];
   /** Done by another process on the same data folder, not by this host. */
   elsewhere?: true;
 }

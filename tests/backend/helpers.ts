@@ -108,12 +108,16 @@ export async function cliJson(dataDir: string, ...args: string[]): Promise<any> 
   return JSON.parse(r.stdout);
 }
 
-/** Spawns `reft-studio serve` and resolves with the URL it prints. */
-export function spawnServe(args: string[]): Promise<{ child: ChildProcess; url: URL; stderr: () => string }> {
+/** Spawns `reft-studio serve` and resolves with the URL it prints; `as` runs it as another user. */
+export function spawnServe(
+  args: string[],
+  as?: { uid: number; gid: number },
+): Promise<{ child: ChildProcess; url: URL; stderr: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve', ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...as,
     });
     let out = '';
     let err = '';

@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DevicesReport, PushTopics } from '../../renderer/src/lib/rpc/handlers.ts';
-import { installPhaseText, shownInstall } from '../../renderer/src/lib/runtime-install.ts';
+import {
+  installPhaseText,
+  shownInstall,
+  spokenWithWarnings,
+} from '../../renderer/src/lib/runtime-install.ts';
 
 type Progress = PushTopics['runtime/progress'];
 const verifying: Progress = {
@@ -31,4 +35,15 @@ test('each phase in words, the verify phase as verifying; another program’s in
   assert.equal(installPhaseText({ phase: 'download' }), 'Downloading');
   assert.equal(installPhaseText({ phase: 'extract' }), 'Unpacking');
   assert.equal(installPhaseText({ phase: 'copy' }), 'Copying');
+});
+
+test('an install that warned is said with its warnings in one message (a second would cut the first off)', () => {
+  const note = 'Installed. New training and generation use it; nothing to restart.';
+  assert.equal(spokenWithWarnings(note, []), note);
+  assert.equal(
+    spokenWithWarnings(note, [
+      'runtime install: installed; the previous pack could not be deleted (x: permission denied): delete x to free its space',
+    ]),
+    `${note} Warning: runtime install: installed; the previous pack could not be deleted (x: permission denied): delete x to free its space`,
+  );
 });

@@ -220,13 +220,23 @@ export const devicesHandlers = defineHandlers({
       const push = (d: Omit<RuntimeProgress, 'name'>) =>
         ctx.events.emit('runtime/progress', { name: p.name, ...d });
       push({ state: 'running', phase: 'download', bytes: 0, total: null });
+      // Told with the install's end, as the CLI tells them after its progress.
+      const warnings: string[] = [];
       installCudaPack(ctx.lib.dataDir, {
         from,
         signal: ac.signal,
         onProgress: (g) => push({ state: 'running', ...g }),
+        onWarning: (text) => warnings.push(text),
       })
         .then(
-          () => push({ state: 'done', phase: 'verify', bytes: 0, total: null }),
+          () =>
+            push({
+              state: 'done',
+              phase: 'verify',
+              bytes: 0,
+              total: null,
+              ...(warnings.length ? { warnings } : {}),
+            }),
           // Pushed, not answered: in the words a reply would have (no CLI flags, errno in words).
           // Cancel is what the person asked for, not a failure to report.
           (e) =>

@@ -28,3 +28,11 @@ export function shownInstall(
 export function installPhaseText(p: Pick<Progress, 'phase' | 'elsewhere'>): string {
   return `${PHASES[p.phase] ?? p.phase}${p.elsewhere ? ' (another program is installing it)' : ''}`;
 }
+
+/**
+ * What is said aloud when an install ends: the card's note, then each warning the install gave
+ * (RuntimeProgress.warnings). One message: a second `spoken` note at once would cut the first off.
+ */
+export function spokenWithWarnings(note: string, warnings: readonly string[]): string {
+  return [note, ...warnings.map((w) => `Warning: ${w}`)].join(' ');
+}
