@@ -15,6 +15,7 @@ import { type QuantScheme, schemeName } from '../quantize/scheme.ts';
 import { loadForwardModel, runForward } from '../runtime/forward.ts';
 import { modelLoadIssue } from '../runtime/precision.ts';
 import { createSession, type DeviceChoice, ort, runSession } from '../runtime/session.ts';
+import { WARMUP_STEPS } from '../runtime/warm-up.ts';
 import {
   interventionLocations,
   isUntied,
@@ -145,15 +146,6 @@ export function checkTrainOptions(
   const positions = parsePositions(o.positions ?? 'f5+l5', Number.MAX_SAFE_INTEGER);
   return { layers, positions };
 }
-
-/**
- * Untimed runs before a bench's timed steps, prefill's passes and train's optimizer steps alike: a
- * session's second run still pays start-up costs (ONNX Runtime's memory plan and arena are settled
- * after its first runs). With one, the first timed step carried them: 1.5–3× a later prefill pass,
- * and 1.5–5× the CPU time of a later training step, on the demo model and the llama fixture.
- * Echoed in the result as `warmup_steps`, so figures taken under another policy are not compared.
- */
-export const WARMUP_STEPS = 2;
 
 async function warmUp(step: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < WARMUP_STEPS; i++) await step();

@@ -30,6 +30,7 @@ import { LAUNCH_MARKER, loadedOrtLibrary } from '../../../native-runtime/runtime
 import { trainingStartIssue } from '../../../native-runtime/runtime/precision.ts';
 import type { ComputeUsed } from '../../../native-runtime/runtime/precision-used.ts';
 import type { DeviceChoice, DeviceUsed } from '../../../native-runtime/runtime/session.ts';
+import { WARMUP_STEPS } from '../../../native-runtime/runtime/warm-up.ts';
 import type { TrainConfig } from '../../../native-runtime/training/config.ts';
 import type {
   CheckpointWritten,
@@ -127,7 +128,7 @@ export interface Generation {
 
 export interface CalibrateArgs {
   config: TrainConfig;
-  /** Timed steps after one warm-up step (default 2). */
+  /** Timed steps after WARMUP_STEPS untimed ones (default 2). */
   steps?: number;
   /**
    * Where its throw-away folder goes (default the system's temporary folder): the host's scratch
@@ -612,8 +613,9 @@ export async function evaluateTask(
 }
 
 /**
- * Times real training steps of a configuration: one warm-up step (session creation, first-run
- * allocations), then `steps` timed ones, into a throw-away folder.
+ * Times real training steps of a configuration: bench's WARMUP_STEPS untimed steps (session
+ * creation, first-run allocations, and the start-up costs a session's second run still pays), then
+ * `steps` timed ones, into a throw-away folder.
  */
 export async function calibrateTask(
   args: CalibrateArgs,
@@ -630,7 +632,7 @@ export async function calibrateTask(
         out: join(dir, 'out'),
         checkpointDir: join(dir, 'ckpt'),
         checkpointEvery: 0,
-        maxSteps: steps + 1,
+        maxSteps: WARMUP_STEPS + steps,
         evalData: undefined,
         evalSplit: 0,
         // Without held-out data these are refused; a speed measurement judges no loss anyway.
@@ -644,15 +646,16 @@ export async function calibrateTask(
         onLog: (text, level) => emit('notice', { text, level }),
         onProgress: (p) => {
           marks.push({ at: performance.now(), tokensPerS: p.tokensPerS });
-          emit('step', { done: marks.length, total: steps + 1 });
+          emit('step', { done: marks.length, total: WARMUP_STEPS + steps });
         },
       },
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const timed = marks.length - 1;
-  const stepMs = timed > 0 ? (marks[marks.length - 1].at - marks[0].at) / timed : Number.NaN;
+  // From the end of the last warm-up step to the end of the last step.
+  const timed = marks.length - WARMUP_STEPS;
+  const stepMs = timed > 0 ? (marks[marks.length - 1].at - marks[WARMUP_STEPS - 1].at) / timed : Number.NaN;
   return { stepMs, tokensPerS: marks.at(-1)?.tokensPerS ?? Number.NaN, steps: timed };
 }
 

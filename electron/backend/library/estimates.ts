@@ -3,7 +3,8 @@
 //
 // Memory: memory-estimate.ts.
 // Time: (measured ms per optimizer step) × steps per epoch; the measurement runs two real steps (after
-// a warm-up step) on the first few examples, in the engine, and is cached per model + configuration.
+// bench's untimed warm-up steps, runtime/warm-up.ts) on the first few examples, in the engine, and is
+// cached per model + configuration.
 
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { fileLinesSync } from '../../../native-runtime/formats/line-reader.ts';
 import { type InterventionSpec, PARAMS, paramCount } from '../../../native-runtime/interventions/kinds.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { bf16FallbackNote, computeDtype } from '../../../native-runtime/runtime/precision.ts';
+import { WARMUP_STEPS } from '../../../native-runtime/runtime/warm-up.ts';
 import { makeScratchFolder } from '../../../native-runtime/scratch-folders.ts';
 import { parsePositions, planInterventions } from '../../../native-runtime/training/positions.ts';
 import type { Engine } from '../jobs/engine.ts';
@@ -112,9 +114,9 @@ async function calibrate(
   const dir = makeScratchFolder(lib.dataDir, 'calibrate');
   let ended: Promise<void> = Promise.resolve();
   try {
-    // The first examples, enough for three optimizer steps.
+    // The first examples, enough for calibrateTask's optimizer steps: its warm-up, then two timed.
     // Read a line at a time: the version may be bigger than one string can hold.
-    const need = c.batchSize * c.gradAccum * 3;
+    const need = c.batchSize * c.gradAccum * (WARMUP_STEPS + 2);
     const lines: Buffer[] = [];
     for (const line of fileLinesSync(plan.version.filePath)) {
       if (line.bytes?.length) lines.push(line.bytes, Buffer.from('\n'));
