@@ -678,14 +678,18 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
 
 /**
  * The refusal of bfloat16 on `device` (not CUDA): the one wording of the option check below, of the
- * run's plan (library/run-plan.ts: 'auto' or 'cuda' where CUDA cannot run, `noCuda` saying why) and
- * of the run's own decision (runtime/precision.ts computeDtype, where 'auto' turned out not to be CUDA).
+ * run's plan (library/run-plan.ts: 'auto' or 'cuda' where CUDA cannot run, `noCuda` saying why, or
+ * `noGpu` — gpus.ts noNvidiaGpu's words — where the machine has no NVIDIA GPU, which no runtime pack
+ * can help) and of the run's own decision (runtime/precision.ts computeDtype, where 'auto' turned out
+ * not to be CUDA).
  */
-export function bf16Refusal(device: DeviceChoice, noCuda?: string): OptionIssue {
+export function bf16Refusal(device: DeviceChoice, noCuda?: string, noGpu?: string | null): OptionIssue {
   const name = DEVICE_CHOICES.find((c) => c.value === device)?.label ?? device;
-  const why = noCuda
-    ? `bfloat16 needs CUDA, and ${noCuda}`
-    : `bfloat16 needs CUDA (${name} has no bfloat16 kernels)`;
+  const why = noGpu
+    ? `bfloat16 needs CUDA: ${noGpu}`
+    : noCuda
+      ? `bfloat16 needs CUDA, and ${noCuda}`
+      : `bfloat16 needs CUDA (${name} has no bfloat16 kernels)`;
   return {
     field: 'dtype',
     code: 'dtype-unsupported',

@@ -40,7 +40,7 @@ function recordedRun(lib: Library, modelId: number, datasetId: number): number {
   // With probe prompts: they answer on the training session and load nothing, so the refusal is the run's alone.
   const probe = { prompts: ['Is it?'], every: 1 };
   const p = { modelId, datasetId, quantize: 'none', device: 'cpu', maxSteps: 1, probe } as RunParams;
-  const { id } = createRecordedRun(lib, planRun(lib, p));
+  const { id } = createRecordedRun(lib, planRun(lib, p, {}));
   setRunStatus(lib, id, 'paused');
   return id;
 }

@@ -100,17 +100,17 @@ test('threads reach new sessions through REFT_STUDIO_THREADS; the device is the 
   const file = join(root, 'd.jsonl');
   writeJsonl(file, 4);
   const datasetId = (await call('datasets/import', { path: file })).dataset.id;
-  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+  assert.equal(planRun(b.lib, { modelId, datasetId }, {}).config.device, 'cpu');
   await call('settings/environment-set', { device: 'auto' });
   assert.equal((await call('settings/environment')).device, 'auto');
-  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'auto');
+  assert.equal(planRun(b.lib, { modelId, datasetId }, {}).config.device, 'auto');
   assert.equal(
-    planRun(b.lib, { modelId, datasetId, device: 'cpu' }).config.device,
+    planRun(b.lib, { modelId, datasetId, device: 'cpu' }, {}).config.device,
     'cpu',
     'a run may name its own',
   );
   await call('settings/environment-set', { device: 'cpu' });
-  assert.equal(planRun(b.lib, { modelId, datasetId }).config.device, 'cpu');
+  assert.equal(planRun(b.lib, { modelId, datasetId }, {}).config.device, 'cpu');
 });
 
 test('the GPU for CUDA reaches the engine through REFT_STUDIO_GPU; cleared, the first again', async () => {

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { ValidationError } from '../../../native-runtime/errors.ts';
 import { loadModelSpec } from '../../../native-runtime/models/config.ts';
 import { noTokenizerReason } from '../../../native-runtime/models/model-folder.ts';
+import { machineNvidia } from '../../../native-runtime/runtime/gpu-choice.ts';
+import { noNvidiaGpu } from '../../../native-runtime/runtime/gpus.ts';
 import {
   type ResolvedTrainConfig,
   resolveTrainConfig,
@@ -99,6 +101,22 @@ export function planRunData(
   return { version, evalVersion };
 }
 
+/** What planRun says of the machine, which it cannot ask itself (it runs inside transactions). */
+export interface PlanMachine {
+  /** gpus.ts noNvidiaGpu's answer where a bf16 run may be refused for want of CUDA, else undefined. */
+  noGpu?: string | null;
+}
+
+/**
+ * The machine as planRun(lib, p) needs it: with no NVIDIA GPU its bf16 refusal says so, in `devices`'
+ * words, rather than advise a runtime pack that cannot help. nvidia-smi is asked (once per process)
+ * only for a bf16 run where the pack is missing: no other plan waits on it.
+ */
+export async function planMachine(lib: Library, p: Pick<RunParams, 'dtype'>): Promise<PlanMachine> {
+  if (p.dtype !== 'bf16' || cudaPackReady(lib.dataDir)) return {};
+  return { noGpu: noNvidiaGpu(await machineNvidia()) };
+}
+
 /**
  * Resolves library ids and options into a trainer config and refuses a bad run (ConfigError or
  * ValidationError naming the field) before anything is stored. `out` and the checkpoint folder are
@@ -109,6 +127,7 @@ export function planRunData(
 export function planRun(
   lib: Library,
   p: RunParams,
+  machine: PlanMachine,
   paths = { out: join(lib.dataDir, 'adapters', 'planned') },
 ): PlannedRun {
   const model = getModel(lib, p.modelId);
@@ -164,7 +183,9 @@ export function planRun(
     (config.device === 'auto' || config.device === 'cuda') &&
     !cudaPackReady(lib.dataDir)
   )
-    throw new OptionError(bf16Refusal(config.device, 'the CUDA runtime pack is not installed'));
+    throw new OptionError(
+      bf16Refusal(config.device, 'the CUDA runtime pack is not installed', machine.noGpu),
+    );
   const held = config.evalSplit > 0 ? Math.max(1, Math.floor(version.rowCount * config.evalSplit)) : 0;
   const trainExamples = version.rowCount - held;
   if (trainExamples < 1)
@@ -189,7 +210,7 @@ export function planRun(
  * sends the check with its example, one call: run-preview.ts).
  */
 export async function planRunChecked(lib: Library, engine: Engine, p: RunParams): Promise<PlannedRun> {
-  const plan = planRun(lib, p);
+  const plan = planRun(lib, p, await planMachine(lib, p));
   const check = probeCheckOf(plan);
   if (check) await engine.call('checkProbePrompts', check);
   return plan;
@@ -292,18 +313,23 @@ async function recordPlannedRun(
 ): Promise<{ plan: PlannedRun; run: RunRecord; modelNote?: string }> {
   // How a cache repository's snapshot was chosen (addModel's note), for the caller to say.
   let modelNote: string | undefined;
+  const machine = await planMachine(lib, options);
   const planned = (): PlannedRun => {
     const model = modelFromRef(lib, modelRef);
     modelNote = model.note;
     const version = data();
     const evalVersion = evalData?.();
-    return planRun(lib, {
-      ...options,
-      modelId: model.id,
-      datasetId: version.datasetId,
-      datasetVersionId: version.id,
-      evalDatasetVersionId: evalVersion?.id,
-    } as RunParams);
+    return planRun(
+      lib,
+      {
+        ...options,
+        modelId: model.id,
+        datasetId: version.datasetId,
+        datasetVersionId: version.id,
+        evalDatasetVersionId: evalVersion?.id,
+      } as RunParams,
+      machine,
+    );
   };
   const trial = rolledBack(lib.db, () => {
     const plan = planned();

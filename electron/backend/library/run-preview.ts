@@ -24,7 +24,7 @@ import type { RunParams } from '../jobs/run-params.ts';
 import { frozenRowIndexInSlices, readFrozenRowsAt } from './frozen-files.ts';
 import type { Library } from './library.ts';
 import { getModel } from './models.ts';
-import { planRun, probeCheckOf } from './run-plan.ts';
+import { planMachine, planRun, probeCheckOf } from './run-plan.ts';
 
 /** The model facts the option limits depend on. */
 export function trainingShape(spec: ModelSpec): ModelShapeForTraining {
@@ -61,7 +61,7 @@ export async function previewRun(
   p: RunParams,
   index: number,
 ): Promise<RunPreview> {
-  const plan = planRun(lib, p);
+  const plan = planRun(lib, p, await planMachine(lib, p));
   const { filePath, format, rowCount } = plan.version;
   if (!(index < rowCount))
     throw new ValidationError(
