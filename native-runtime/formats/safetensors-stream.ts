@@ -24,7 +24,7 @@ import {
   statfsSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { byteSize } from '../byte-size.ts';
 import { ConfigError } from '../errors.ts';
 import { makeFolders, writeFailure, writeFileAtomic } from './atomic-write.ts';
@@ -180,12 +180,13 @@ export async function writeSafetensorsStream(
   const free = freeBytes(dir);
   if (remaining + reserve > free) {
     // The margin is named: "needs 55 MB more … but only 85 MB is free" read as a contradiction.
+    // The whole path: every model folder has a model.safetensors, so its base name says nothing.
     throw new ConfigError(
       'disk-full',
-      `${basename(path)}: needs ${byteSize(remaining)} more on ${dir}, and ${byteSize(reserve)} left free after it, but only ${byteSize(free)} is free`,
+      `${path}: needs ${byteSize(remaining)} more on its disk, and ${byteSize(reserve)} left free after it, but only ${byteSize(free)} is free`,
     );
   }
-  const cancelled = () => new ConfigError('cancelled', `${basename(path)}: conversion cancelled`);
+  const cancelled = () => new ConfigError('cancelled', `${path}: conversion cancelled`);
   // Conversion is synchronous work: without a turn of the event loop a Ctrl-C (or a cancel from the
   // studio) is not heard, so the writer turns it between tensors, and producers between pieces.
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -64,7 +64,7 @@ test('a store the disk cannot hold says how much it needs, and the margin it kee
   await assert.rejects(
     ensureStore(llama, parseQuantize('int4'), { root: tempDir('size-words-'), reserveBytes: 2 ** 60 }),
     (e: Error) =>
-      /: needs \d+ KB more on .+, and [\d.]+ [KMGTPE]?B left free after it, but only \d+(\.\d)? [KMGT]?B is free$/.test(
+      /: needs \d+ KB more on its disk, and [\d.]+ [KMGTPE]?B left free after it, but only \d+(\.\d)? [KMGT]?B is free$/.test(
         e.message,
       ),
   );
