@@ -68,6 +68,11 @@ function importNotes(r: ImportResult): string[] {
     const which = r.unkeptColumns.length === 1 ? `the column ${cols}` : `the columns ${cols}`;
     notes.push(`not kept: ${which} (a ${r.version.format} row has only ${ROW_KEYS[r.version.format]})`);
   }
+  if (r.unkeptMessageKeys.length) {
+    const keys = r.unkeptMessageKeys.map((k) => `"${k}"`).join(', ');
+    const which = r.unkeptMessageKeys.length === 1 ? `the message key ${keys}` : `the message keys ${keys}`;
+    notes.push(`not kept: ${which} (a message has only "role" and "content")`);
+  }
   return notes;
 }
 
@@ -133,6 +138,7 @@ export const datasetsCommands: Command[] = [
           rejectedCount: r.rejectedCount,
           duplicateCount: r.duplicateCount,
           unkeptColumns: r.unkeptColumns,
+          unkeptMessageKeys: r.unkeptMessageKeys,
         },
         () =>
           [

@@ -43,3 +43,29 @@ test('datasets import says how many rows are duplicates, keeps them, and names t
   const out = JSON.parse(csv.out);
   assert.deepEqual([out.version.rowCount, out.duplicateCount, out.unkeptColumns], [3, 1, ['id']]);
 });
+
+test('datasets import names the keys of chat messages it does not keep, once each', async () => {
+  // Bug: {"role", "content", "name"} lost its "name" in silence, while a column not kept was said.
+  const dir = tempDir('reft-datasets-summary-');
+  const data = join(dir, 'data');
+  const chat = (name: string) =>
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: `hi, I am ${name}`, name },
+        { role: 'assistant', content: 'hello', weight: 1 },
+      ],
+    });
+  writeFileSync(join(dir, 'chat.jsonl'), `${[chat('bob'), chat('eve'), chat('ann')].join('\n')}\n`);
+  const r = await cliIn(data, 'datasets', 'import', join(dir, 'chat.jsonl'));
+  assert.equal(r.code, 0, r.err);
+  assert.equal(
+    r.out.replace(/dataset \d+/, 'dataset N').trim(),
+    [
+      'dataset N "chat" version 1: 3 chat rows (new dataset)',
+      'not kept: the message keys "name", "weight" (a message has only "role" and "content")',
+    ].join('\n'),
+  );
+  const json = await cliIn(data, 'datasets', 'import', join(dir, 'chat.jsonl'), '--json');
+  const out = JSON.parse(json.out);
+  assert.deepEqual([out.unkeptColumns, out.unkeptMessageKeys], [[], ['name', 'weight']]);
+});

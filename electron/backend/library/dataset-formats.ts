@@ -107,6 +107,11 @@ export interface NormalizedSummary {
    * as the file names them: the first UNKEPT_COLUMNS_KEPT, for the import to say they were not stored.
    */
   unkeptColumns: string[];
+  /**
+   * Keys of chat messages other than "role" and "content" ("name", "weight"), which no message keeps:
+   * the first UNKEPT_COLUMNS_KEPT, each named once however many messages have it.
+   */
+  unkeptMessageKeys: string[];
 }
 
 /** Columns not kept that an import names (a file of thousands of columns is not listed whole). */
@@ -130,6 +135,7 @@ export class RowNormalizer {
   #badCount = 0;
   #rowCount = 0;
   #unkept = new Set<string>();
+  #unkeptMessageKeys = new Set<string>();
   /** The first readable row's columns as the file names them (before `mapping`), for errors. */
   #fileColumns: string[] | null = null;
   /** The first of those columns that holds a conversation, to suggest mapping it to the messages. */
@@ -175,6 +181,7 @@ export class RowNormalizer {
       badCount: this.#badCount,
       rowCount: this.#rowCount,
       unkeptColumns: [...this.#unkept],
+      unkeptMessageKeys: [...this.#unkeptMessageKeys],
     };
   }
 
@@ -194,7 +201,18 @@ export class RowNormalizer {
         if (!isKeptKey(format, r.value, k) && this.#unkept.size < UNKEPT_COLUMNS_KEPT)
           // A field the mapping filled is named by the file's column it was read from.
           this.#unkept.add(this.mapping?.[k as keyof ColumnMapping] || k);
+    if ('messages' in n) this.#noteMessageKeys(r.value);
     this.onRow(n);
+  }
+
+  /** The keys of a good chat row's messages (its mapped value) that a message does not keep. */
+  #noteMessageKeys(value: unknown): void {
+    const messages = isObj(value) ? value.messages : undefined;
+    if (!Array.isArray(messages) || this.#unkeptMessageKeys.size >= UNKEPT_COLUMNS_KEPT) return;
+    for (const m of messages)
+      for (const k of isObj(m) ? Object.keys(m) : [])
+        if (k !== 'role' && k !== 'content' && this.#unkeptMessageKeys.size < UNKEPT_COLUMNS_KEPT)
+          this.#unkeptMessageKeys.add(k);
   }
 
   /** A field as messages name it: the file's column when the mapping reads it from one. */

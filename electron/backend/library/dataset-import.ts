@@ -62,6 +62,8 @@ export interface ImportResult {
   duplicateCount: number;
   /** The file's columns that its format does not keep, so not stored (the first 20). */
   unkeptColumns: string[];
+  /** Keys of chat messages other than "role" and "content", so not stored (the first 20). */
+  unkeptMessageKeys: string[];
 }
 
 /** Older full versions a re-import looks in for rows the latest version had dropped. */
@@ -146,6 +148,7 @@ function commitRecord(lib: Library, plan: ImportPlan): ImportResult {
     rejectedCount: prepared.badCount,
     duplicateCount: prepared.duplicateCount,
     unkeptColumns: prepared.unkeptColumns,
+    unkeptMessageKeys: prepared.unkeptMessageKeys,
   };
   if (target && prepared.file.contentHash === target.latest.contentHash)
     return { dataset: target, version: target.latest, action: 'unchanged', ...rejected };

@@ -54,6 +54,8 @@ export interface PreparedImport {
   duplicateCount: number;
   /** Columns the format does not keep (NormalizedSummary.unkeptColumns): not stored, but said. */
   unkeptColumns: string[];
+  /** Keys of chat messages no message keeps (NormalizedSummary.unkeptMessageKeys): not stored, but said. */
+  unkeptMessageKeys: string[];
 }
 
 const PROGRESS_EVERY_ROWS = 2000;
@@ -102,7 +104,7 @@ export class Preparation {
   finish(): PreparedImport {
     const name = this.shownName;
     const where = (b: BadRow) => `${name}:${b.line}: ${b.message}`;
-    const { format, bad, badCount, rowCount, unkeptColumns } = this.normalizer.finish();
+    const { format, bad, badCount, rowCount, unkeptColumns, unkeptMessageKeys } = this.normalizer.finish();
     if (badCount && this.input.onBadRows === 'refuse') {
       const more = badCount > 1 ? ` (and ${badCount - 1} more bad rows)` : '';
       // How the file was read goes with the refusal: the CLI prints the import that keeps the rest.
@@ -128,6 +130,7 @@ export class Preparation {
       badCount,
       duplicateCount: repeatedRows(this.#hashes.hashes()),
       unkeptColumns,
+      unkeptMessageKeys,
     };
   }
 }

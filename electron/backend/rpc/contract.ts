@@ -34,7 +34,7 @@
 //                      datasetId?, mapping?: {prompt?, completion?, instruction?, input?, output?, messages?}}  (JSONL, JSON, CSV, TSV, Parquet)
 //                                                                   → {dataset, version, action: 'created'|'new-version'|'unchanged',
 //                                                                     rejected: {line, message, text?}[] (first 200), rejectedCount,
-//                                                                     duplicateCount (kept), unkeptColumns (not stored; first 20)}
+//                                                                     duplicateCount (kept), unkeptColumns, unkeptMessageKeys (not stored; first 20)}
 //                     a name the library has (default: the file's) adds a version to that dataset
 //   datasets/rename   {id, name}                                    → DatasetRecord (error 'name-taken')
 //   datasets/rows     {datasetId, versionId?, offset?=0, limit?=50 (≤1000), tag?, minRating?, maxRating?, unrated?, search?}
