@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Backend, createBackend } from '../../electron/backend/host.ts';
 import { planRun } from '../../electron/backend/library/run-plan.ts';
+import { detectNvidia, noNvidiaGpu } from '../../native-runtime/runtime/gpus.ts';
 import { inProcess, LLAMA_FIXTURE, tempDir, writeJsonl } from './helpers.ts';
 
 const root = tempDir('settings-env');
@@ -161,4 +162,21 @@ test('with no setting, the environment a backend starts in is kept (not the one 
   } finally {
     await other.close();
   }
+});
+
+test('a bf16 run where CUDA cannot run is refused in the machine’s words, by start and preview alike', async () => {
+  // Bug: with no NVIDIA GPU at all, the refusal advised the CUDA runtime pack, which cannot help.
+  const modelId = (await call('models/add', { path: LLAMA_FIXTURE })).id;
+  const file = join(root, 'bf16.jsonl');
+  writeJsonl(file, 4);
+  const datasetId = (await call('datasets/import', { path: file })).dataset.id;
+  const noGpu = noNvidiaGpu(await detectNvidia());
+  const why = noGpu ? `: ${noGpu}` : ', and the CUDA runtime pack is not installed';
+  const refused = (method: string) => ({
+    message: `${method}: bfloat16 needs CUDA${why}: choose float32 or float16`,
+  });
+  const run = { modelId, datasetId, dtype: 'bf16', device: 'cuda', maxSteps: 1 } as const;
+  await assert.rejects(call('runs/start', run), refused('runs/start'));
+  await assert.rejects(call('runs/preview', { ...run, example: 0 }), refused('runs/preview'));
+  assert.deepEqual(await call('runs/list', {}), []);
 });
