@@ -5,7 +5,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ReftError, ValidationError } from '../native-runtime/errors.ts';
-import { wordedFor } from '../native-runtime/training/options.ts';
+import { mustBe, wordedFor } from '../native-runtime/training/options.ts';
 import { checkPositionsSyntax } from '../native-runtime/training/positions.ts';
 import { shellWord } from './shell-word.ts';
 
@@ -60,6 +60,15 @@ export class UsageError extends ValidationError {
   constructor(message: string, code = 'usage') {
     super(code, message);
   }
+}
+
+/**
+ * A refused value of a flag or argument, in the one wording the training options use too:
+ * `badValue('--batch', 'an integer ≥ 1', '0')` is "--batch must be an integer ≥ 1 (got "0")".
+ * `what` names the flag as the error says it ("generate: --top-p", "ID").
+ */
+export function badValue(what: string, rule: string, value: unknown, code?: string): UsageError {
+  return new UsageError(`${what} ${mustBe(rule, value)}`, code);
 }
 
 /**
@@ -329,7 +338,7 @@ export function positionalLimit(usage: string, name: string): number {
 export function parseId(value: string | undefined, what = 'ID'): number {
   if (value === undefined) throw new UsageError(`missing ${what}`);
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${what} must be a positive integer, got "${value}"`);
+    throw badValue(what, 'a positive integer', value);
   }
   return Number(value);
 }
@@ -352,8 +361,7 @@ export function positionsFlag(values: ArgValues): string | undefined {
 export function int(values: ArgValues, key: string): number | undefined {
   const v = str(values, key);
   if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
-    throw new UsageError(`--${key} must be an integer, got "${v}"`);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw badValue(`--${key}`, 'an integer', v);
   return Number(v);
 }
 
@@ -366,7 +374,7 @@ function intWhere(
 ): number | undefined {
   const v = str(values, key);
   const n = int(values, key);
-  if (n !== undefined && !ok(n)) throw new UsageError(`--${key} must be an integer ${rule}, got "${v}"`);
+  if (n !== undefined && !ok(n)) throw badValue(`--${key}`, `an integer ${rule}`, v);
   return n;
 }
 

@@ -14,7 +14,7 @@ import {
 import type { ConversionProgress } from '../native-runtime/quantize/store.ts';
 import { DEVICES, type DeviceChoice } from '../native-runtime/runtime/device-choice.ts';
 import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/training/options.ts';
-import { type ArgValues, type OptionSpec, str, UsageError } from './args.ts';
+import { type ArgValues, badValue, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
 
 export const QUANTIZE_OPTION = {
@@ -38,7 +38,7 @@ export const DTYPE_OPTION = {
 export function dtypeFlag(values: ArgValues, command: string): DtypeOption {
   const v = str(values, 'dtype') ?? 'auto';
   if (!DTYPE_OPTION_CHOICES.some((c) => c.value === v))
-    throw new UsageError(`${command}: --dtype must be auto, fp32, fp16 or bf16 (got ${JSON.stringify(v)})`);
+    throw badValue(`${command}: --dtype`, 'auto, fp32, fp16 or bf16', v);
   return v as DtypeOption;
 }
 
@@ -46,9 +46,7 @@ export function dtypeFlag(values: ArgValues, command: string): DtypeOption {
 export function deviceFlag(values: ArgValues, command: string): DeviceChoice {
   const v = str(values, 'device') ?? 'cpu';
   if (!(DEVICES as readonly string[]).includes(v))
-    throw new UsageError(
-      `${command}: --device must be one of ${DEVICES.join(', ')} (got ${JSON.stringify(v)})`,
-    );
+    throw badValue(`${command}: --device`, `one of ${DEVICES.join(', ')}`, v);
   return v as DeviceChoice;
 }
 
@@ -74,9 +72,7 @@ function quantizeScheme(v: string, command: string, auto: boolean): QuantScheme 
   try {
     return parseQuantize(v);
   } catch {
-    throw new UsageError(
-      `${command}: --quantize must be ${quantizeForms({ auto })}, got ${JSON.stringify(v)}`,
-    );
+    throw badValue(`${command}: --quantize`, quantizeForms({ auto }), v);
   }
 }
 

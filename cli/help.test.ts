@@ -218,10 +218,10 @@ test('a negative number is a value, not an option: runs show -1 is a bad ID, --l
   ]) {
     const r = await run(args);
     assert.equal(r.code, 2, args.join(' '));
-    assert.equal(r.stderr, 'error: ID must be a positive integer, got "-1"\n');
+    assert.equal(r.stderr, 'error: ID must be a positive integer (got "-1")\n');
   }
   const limit = await run(['evaluate', '--adapter', '1', '--data', '1', '--limit', '-5']);
-  assert.equal(limit.stderr, 'error: --limit must be an integer ≥ 1, got "-5"\n');
+  assert.equal(limit.stderr, 'error: --limit must be an integer ≥ 1 (got "-5")\n');
 });
 
 test('an option given no value says so, also when another option follows it', async () => {
@@ -264,20 +264,48 @@ test('a one-value option given twice with two values is refused, not read as the
 
 test('counts are checked: evaluate --limit=-5 is refused, not read as "all but the last five"', async () => {
   for (const [args, msg] of [
-    [['evaluate', '--adapter', '1', '--data', '1', '--limit=-5'], '--limit must be an integer ≥ 1, got "-5"'],
+    [
+      ['evaluate', '--adapter', '1', '--data', '1', '--limit=-5'],
+      '--limit must be an integer ≥ 1 (got "-5")',
+    ],
     [
       ['evaluate', '--adapter', '1', '--data', '1', '--limit', '0'],
-      '--limit must be an integer ≥ 1, got "0"',
+      '--limit must be an integer ≥ 1 (got "0")',
     ],
     [
       ['evaluate', '--adapter', '1', '--data', '1', '--batch-size', '0'],
-      '--batch-size must be an integer ≥ 1, got "0"',
+      '--batch-size must be an integer ≥ 1 (got "0")',
     ],
-    [['datasets', 'show', '1', '--rows=-3'], '--rows must be an integer ≥ 0, got "-3"'],
+    [['datasets', 'show', '1', '--rows=-3'], '--rows must be an integer ≥ 0 (got "-3")'],
   ] as const) {
     const r = await run([...args, '--data-dir', '/nonexistent-qa']);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stderr, `error: ${msg}\n`);
+  }
+});
+
+test('a refused flag value is worded one way in every command: "--X must be RULE (got VALUE)"', async () => {
+  for (const [args, msg] of [
+    [['train', '--rank', '0'], '--rank must be an integer ≥ 1 (got 0)'],
+    [['bench', 'prefill', '--batch', '0'], '--batch must be an integer ≥ 1 (got "0")'],
+    [
+      ['train', '--format', 'bogus'],
+      '--format must be one of auto, prompt-completion, alpaca, chat (got "bogus")',
+    ],
+    [
+      ['datasets', 'import', 'x.jsonl', '--format', 'bogus'],
+      '--format must be one of auto, prompt-completion, alpaca, chat (got "bogus")',
+    ],
+    [['evaluate', '--adapter', '1', '--data', '1', '--kind', 'x'], '--kind must be one of '],
+    [
+      ['generate', '--model', 'm', '--prompt', 'p', '--top-k', '-1'],
+      'generate: --top-k must be a whole number ≥ 0 (got "-1")',
+    ],
+  ] as const) {
+    const r = await run([...args, '--data-dir', '/nonexistent-qa']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.ok(r.stderr.startsWith(`error: ${msg}`), r.stderr);
+    assert.match(r.stderr, /^error: [^\n]* must be [^\n]* \(got [^\n]*\)\n$/);
   }
 });
 
@@ -380,11 +408,11 @@ test('debug: a missing flag or a bad --lr is refused before any work, not after 
     [['debug', 'train', ...io, '--steps', '1', '--lr', '0.01'], 'debug train: --out is required'],
     [
       ['debug', 'train', ...io, '--steps', '1', '--lr', 'Infinity', '--out', '/nonexistent-qa/o'],
-      'debug train: --lr must be a positive number, got "Infinity"',
+      'debug train: --lr must be a positive number (got "Infinity")',
     ],
     [
       ['debug', 'train', ...io, '--steps', '1', '--lr', '1e999', '--out', '/nonexistent-qa/o'],
-      'debug train: --lr must be a positive number, got "1e999"',
+      'debug train: --lr must be a positive number (got "1e999")',
     ],
   ] as const) {
     const r = await run([...args, '--data-dir', '/nonexistent-qa']);
@@ -397,21 +425,21 @@ test('bench: every flag is checked before the model is prepared; a bad --quantiz
   // The model does not exist: a flag read only once the model was loaded would never be reached.
   const missing = ['--model', '/nonexistent-qa/model', '--data-dir', '/nonexistent-qa'];
   for (const [args, msg] of [
-    [['bench', 'train', '--rank', '0'], '--rank must be an integer ≥ 1, got "0"'],
-    [['bench', 'train', '--steps', '0'], '--steps must be an integer ≥ 1, got "0"'],
+    [['bench', 'train', '--rank', '0'], '--rank must be an integer ≥ 1 (got "0")'],
+    [['bench', 'train', '--steps', '0'], '--steps must be an integer ≥ 1 (got "0")'],
     [
       ['bench', 'train', '--backward', 'sideways'],
-      'bench train: --backward must be one of transposed, packed-dequantize, unpacked, got "sideways"',
+      'bench train: --backward must be one of transposed, packed-dequantize, unpacked (got "sideways")',
     ],
-    [['bench', 'prefill', '--batch', '0'], '--batch must be an integer ≥ 1, got "0"'],
-    [['bench', 'decode', '--chunk', '0'], '--chunk must be an integer ≥ 1, got "0"'],
+    [['bench', 'prefill', '--batch', '0'], '--batch must be an integer ≥ 1 (got "0")'],
+    [['bench', 'decode', '--chunk', '0'], '--chunk must be an integer ≥ 1 (got "0")'],
     [
       ['bench', 'prefill', '--quantize', 'int3'],
-      'bench: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got "int3"',
+      'bench: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64) (got "int3")',
     ],
     [
       ['debug', 'forward', '--batch', 'in.safetensors', '--out', 'o.safetensors', '--quantize', 'int3'],
-      'debug forward: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64), got "int3"',
+      'debug forward: --quantize must be none, int8 or int4 (optionally -b16|-b32|-b64|-b128 and -zp, e.g. int4-b64) (got "int3")',
     ],
   ] as const) {
     const r = await run([...args, ...missing]);
@@ -422,9 +450,9 @@ test('bench: every flag is checked before the model is prepared; a bad --quantiz
 
 test('serve --port out of range is bad usage that names the flag, like a port that is no number', async () => {
   for (const [port, msg] of [
-    ['65536', '--port must be an integer from 0 to 65535, got "65536"'],
-    ['-1', '--port must be an integer from 0 to 65535, got "-1"'],
-    ['http', '--port must be an integer, got "http"'],
+    ['65536', '--port must be an integer from 0 to 65535 (got "65536")'],
+    ['-1', '--port must be an integer from 0 to 65535 (got "-1")'],
+    ['http', '--port must be an integer (got "http")'],
   ] as const) {
     const r = await run(['serve', '--port', port, '--data-dir', '/nonexistent-qa']);
     assert.equal(r.code, 2, port);
@@ -470,7 +498,7 @@ test('generate --seed takes what the sampler keeps (0 to 2^32 − 1), as train a
     assert.equal(r.code, 2, seed);
     assert.equal(
       r.stderr,
-      `error: generate: --seed takes a whole number from 0 to 4294967295 (got "${seed}")\n`,
+      `error: generate: --seed must be a whole number from 0 to 4294967295 (got "${seed}")\n`,
     );
   }
 });

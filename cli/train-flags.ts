@@ -15,7 +15,7 @@ import {
   type TrainOptionSpec,
   type TrainOptions,
 } from '../native-runtime/training/options.ts';
-import { type ArgValues, UsageError } from './args.ts';
+import { type ArgValues, badValue, UsageError } from './args.ts';
 
 /** A flag as the CLI's parser and its --help take it. */
 export interface FlagDef {
@@ -68,8 +68,7 @@ function toValue(key: TrainOptionKey, raw: string | boolean): unknown {
   if (o.kind === 'boolean' || typeof raw === 'boolean') return raw;
   if (o.kind === 'int' || o.kind === 'number') {
     const x = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(x))
-      throw new UsageError(`--${optionFlag(key)} must be a number, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isFinite(x)) throw badValue(`--${optionFlag(key)}`, 'a number', raw);
     return x;
   }
   return raw;

@@ -17,7 +17,7 @@ import { tagsToAdd, tagsToRemove } from '../../electron/backend/library/tags.ts'
 import { lineageText } from '../../native-runtime/adapters/lineage-text.ts';
 import { INTERVENTION_TYPES } from '../../native-runtime/interventions/kinds.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { checkArgument, parseId, str, UsageError } from '../args.ts';
+import { badValue, checkArgument, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatBytes, formatTime, nextCommand, shortTime, table } from '../command.ts';
 import { MODEL_CELL_MIN, modelCell, notInLibraryNote, shortFingerprint } from '../model-cell.ts';
 
@@ -103,7 +103,7 @@ export const adaptersCommands: Command[] = [
     async run(ctx) {
       const type = str(ctx.values, 'type');
       if (type !== undefined && !(INTERVENTION_TYPES as readonly string[]).includes(type))
-        throw new UsageError(`--type must be one of ${INTERVENTION_TYPES.join(', ')} (got "${type}")`);
+        throw badValue('--type', `one of ${INTERVENTION_TYPES.join(', ')}`, type);
       const filter = {
         tag: str(ctx.values, 'tag'),
         type,

@@ -37,7 +37,7 @@ import { deviceUnavailable, runsOnCuda } from '../../native-runtime/runtime/sess
 import { softwareAdapterLine, webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { bf16Refusal } from '../../native-runtime/training/options.ts';
 import { checkLayersSyntax, checkPositionsSyntax } from '../../native-runtime/training/positions.ts';
-import { checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
+import { badValue, checkArgument, intAtLeast, type OptionSpec, str, UsageError } from '../args.ts';
 import {
   conversionProgress,
   deviceFlag,
@@ -55,7 +55,7 @@ const BACKWARDS: readonly TrainBackward[] = ['transposed', 'packed-dequantize', 
 function backwardFlag(ctx: CommandContext): TrainBackward | undefined {
   const v = str(ctx.values, 'backward');
   if (v !== undefined && !(BACKWARDS as readonly string[]).includes(v))
-    throw new UsageError(`bench train: --backward must be one of ${BACKWARDS.join(', ')}, got "${v}"`);
+    throw badValue('bench train: --backward', `one of ${BACKWARDS.join(', ')}`, v);
   return v as TrainBackward | undefined;
 }
 
@@ -76,7 +76,7 @@ const DTYPES: Record<string, 'float32' | 'float16' | 'bfloat16'> = {
 function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
   const v = str(ctx.values, 'dtype') ?? 'fp32';
   const d = DTYPES[v];
-  if (!d) throw new UsageError(`bench: --dtype must be one of ${Object.keys(DTYPES).join(', ')}, got "${v}"`);
+  if (!d) throw badValue('bench: --dtype', `one of ${Object.keys(DTYPES).join(', ')}`, v);
   return d;
 }
 
@@ -123,9 +123,7 @@ async function setup(
   const onProgress = conversionProgress(ctx.progress);
   if (synthetic) {
     if (!(SYNTHETIC_MODELS as readonly string[]).includes(synthetic))
-      throw new UsageError(
-        `bench: --synthetic must be one of ${SYNTHETIC_MODELS.join(', ')}, got "${synthetic}"`,
-      );
+      throw badValue('bench: --synthetic', `one of ${SYNTHETIC_MODELS.join(', ')}`, synthetic);
     check(syntheticShape(synthetic as SyntheticName));
     const m = await buildSynthetic(synthetic as SyntheticName, {
       dataDir: ctx.dataDir,

@@ -10,7 +10,7 @@ import { datasetRows } from '../../electron/backend/library/dataset-rows.ts';
 import { getDataset, listDatasets } from '../../electron/backend/library/datasets.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { ROW_KEYS } from '../../native-runtime/training/row-keys.ts';
-import { intAtLeast, parseId, str, UsageError } from '../args.ts';
+import { badValue, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import {
   type Command,
   type CommandContext,
@@ -50,7 +50,7 @@ const shownRow = (row: unknown): string => cutText(JSON.stringify(row), SHOWN_RO
 function parseFormat(v: string | undefined): DatasetFormat | 'auto' | undefined {
   if (v === undefined || v === 'auto') return v;
   if ((DATASET_FORMATS as readonly string[]).includes(v)) return v as DatasetFormat;
-  throw new UsageError(`--format must be auto, ${DATASET_FORMATS.join(', ')}; got "${v}"`);
+  throw badValue('--format', `one of auto, ${DATASET_FORMATS.join(', ')}`, v);
 }
 
 /**

@@ -7,7 +7,7 @@ import { type TensorToWrite, writeSafetensors } from '../../native-runtime/forma
 import { loadModelSpec } from '../../native-runtime/models/config.ts';
 import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { debugForward, debugGrad, debugTrain } from '../../native-runtime/training/parity.ts';
-import { type OptionSpec, str, UsageError } from '../args.ts';
+import { badValue, type OptionSpec, str, UsageError } from '../args.ts';
 import { conversionProgress, QUANTIZE_OPTION, quantizeFlag } from '../base-form.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { modelFolderFlag } from '../model-flag.ts';
@@ -112,10 +112,10 @@ export const debugCommands: Command[] = [
       const steps = Number(need(ctx, 'steps', 'train'));
       const lr = Number(need(ctx, 'lr', 'train'));
       if (!Number.isSafeInteger(steps) || steps < 1)
-        throw new UsageError(`debug train: --steps must be a positive integer, got "${ctx.values.steps}"`);
+        throw badValue('debug train: --steps', 'a positive integer', ctx.values.steps);
       // Infinity (or 1e999) passes "> 0" and would train to NaN losses.
       if (!(lr > 0 && Number.isFinite(lr)))
-        throw new UsageError(`debug train: --lr must be a positive number, got "${ctx.values.lr}"`);
+        throw badValue('debug train: --lr', 'a positive number', ctx.values.lr);
       return finish(ctx, out, await debugTrain(modelSpec(ctx, model), adapter, batch, steps, lr));
     },
   },

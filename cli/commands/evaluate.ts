@@ -31,7 +31,7 @@ import {
 import { CHAT_TEMPLATE_PLACES } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
-import { intAtLeast, positionsFlag, str, UsageError } from '../args.ts';
+import { badValue, intAtLeast, positionsFlag, str, UsageError } from '../args.ts';
 import { deviceFlag, sessionNotices } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
@@ -42,7 +42,7 @@ import type { CountTask } from '../progress/reporter.ts';
 function kindOf(v: string | undefined): EvalKind {
   const k = v ?? 'loss';
   if (!(EVAL_KINDS as readonly string[]).includes(k))
-    throw new UsageError(`--kind must be one of ${EVAL_KINDS.join(', ')}, got "${k}"`);
+    throw badValue('--kind', `one of ${EVAL_KINDS.join(', ')}`, k);
   return k as EvalKind;
 }
 

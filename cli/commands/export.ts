@@ -14,7 +14,7 @@ import { bundleRowsText } from '../../native-runtime/adapters/bundle.ts';
 import { ConfigError } from '../../native-runtime/errors.ts';
 import { FILE_LIMITS, readJsonObject } from '../../native-runtime/formats/json-file.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { type ArgValues, parseId, str, UsageError } from '../args.ts';
+import { type ArgValues, badValue, parseId, str, UsageError } from '../args.ts';
 import { type Command, nextCommand } from '../command.ts';
 import { dataFileOf } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
@@ -64,8 +64,7 @@ export const exportCommand: Command = {
   ],
   async run(ctx) {
     const format = str(ctx.values, 'format') ?? 'pyreft';
-    if (format !== 'pyreft' && format !== 'bundle')
-      throw new UsageError(`--format must be pyreft or bundle (got "${format}")`);
+    if (format !== 'pyreft' && format !== 'bundle') throw badValue('--format', 'pyreft or bundle', format);
     refuseOtherFormFlags(ctx.values, format);
     const out = str(ctx.values, 'out');
     if (!out) throw new UsageError('missing --out DIR');
@@ -135,7 +134,7 @@ export const exportCommand: Command = {
       );
       return 0;
     }
-    throw new UsageError(`--format must be pyreft or bundle (got "${format}")`);
+    throw badValue('--format', 'pyreft or bundle', format);
   },
 };
 

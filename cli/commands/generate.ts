@@ -17,7 +17,7 @@ import { ValidationError } from '../../native-runtime/errors.ts';
 import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
-import { type ArgValues, positionsFlag, str, UsageError } from '../args.ts';
+import { type ArgValues, badValue, positionsFlag, str, UsageError } from '../args.ts';
 import {
   BASE_FORM_OPTION,
   baseFormFlag,
@@ -29,17 +29,16 @@ import {
 import { type Command, type CommandContext, nextCommand } from '../command.ts';
 import { adapterBaseModel, modelFolderFlag, warnModelNote } from '../model-flag.ts';
 
-/** A sampling flag's number, checked; `takes` says what it takes when it does not fit. */
+/** A sampling flag's number, checked; `rule` says what it must be when it does not fit. */
 function num(
   v: string | undefined,
   name: string,
   check: (n: number) => boolean,
-  takes: string,
+  rule: string,
 ): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || !check(n))
-    throw new UsageError(`generate: --${name} takes ${takes} (got "${v}")`);
+  if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw badValue(`generate: --${name}`, rule, v);
   return n;
 }
 

@@ -28,7 +28,7 @@ import {
   runStillExecuting,
 } from '../../electron/backend/library/runs.ts';
 import { ValidationError } from '../../native-runtime/errors.ts';
-import { intAtLeast, parseId, str, UsageError } from '../args.ts';
+import { badValue, intAtLeast, parseId, str, UsageError } from '../args.ts';
 import { type Command, formatTime, nextCommand } from '../command.ts';
 import { catchInterrupts } from '../interrupt.ts';
 import { runShowText } from '../run-show-text.ts';
@@ -54,7 +54,7 @@ export const runsCommands: Command[] = [
     async run(ctx) {
       const status = str(ctx.values, 'status');
       if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
-        throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got "${status}")`);
+        throw badValue('--status', `one of ${RUN_STATUSES.join(', ')}`, status);
       }
       const { runs, modelNames } = await ctx.withLibrary((lib) => ({
         runs: listRuns(lib, { status: status as RunStatus | undefined }),

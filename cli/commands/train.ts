@@ -24,7 +24,7 @@ import type { TrainConfig } from '../../native-runtime/training/config.ts';
 import { DATA_FORMATS, type DataFormat } from '../../native-runtime/training/data.ts';
 import type { ColumnMapping } from '../../native-runtime/training/data-files.ts';
 import { resumeConfig, type TrainResult } from '../../native-runtime/training/trainer.ts';
-import { type ArgValues, type OptionDef, str, UsageError } from '../args.ts';
+import { type ArgValues, badValue, type OptionDef, str, UsageError } from '../args.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { dataFileOf, MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { warnModelNote } from '../model-flag.ts';
@@ -44,8 +44,7 @@ const S = (description: string, value: string): OptionDef => ({ type: 'string', 
 function oneOf<T extends string>(values: ArgValues, key: string, allowed: readonly T[]): T | undefined {
   const v = str(values, key);
   if (v === undefined) return undefined;
-  if (!allowed.includes(v as T))
-    throw new UsageError(`--${key} must be one of ${allowed.join(', ')} (got "${v}")`, `bad-${key}`);
+  if (!allowed.includes(v as T)) throw badValue(`--${key}`, `one of ${allowed.join(', ')}`, v, `bad-${key}`);
   return v as T;
 }
 

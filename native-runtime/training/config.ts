@@ -12,6 +12,7 @@ import {
   DETERMINISTIC_OPTIONS,
   heldOutIssues,
   type ModelShapeForTraining,
+  mustBe,
   OptionError,
   type ResolvedTrainOptions,
   resolveTrainOptions,
@@ -82,7 +83,7 @@ export function resolveTrainConfig(cfg: TrainConfig, model: ModelShapeForTrainin
   if (format !== 'auto' && !DATA_FORMATS.includes(format)) {
     throw new ConfigError(
       'bad-format',
-      `--format must be auto, ${DATA_FORMATS.join(', ')} (got "${format}")`,
+      `--format ${mustBe(`one of auto, ${DATA_FORMATS.join(', ')}`, format)}`,
     );
   }
   // Only the options: a stored run config carries the studio's extras (probe, datasetId) too, and

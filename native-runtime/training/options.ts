@@ -620,6 +620,15 @@ function showValue(v: unknown): string {
   return text.length > SHOW_MAX ? `${text.slice(0, SHOW_MAX - 1)}…` : text;
 }
 
+/**
+ * The one wording of a refused value, "must be <rule> (got <value>)", completed by what it refuses:
+ * "--rank must be an integer ≥ 1 (got 0)", "Rank must be …". The training options and every CLI
+ * flag and argument (cli/args.ts badValue) say it so.
+ */
+export function mustBe(rule: string, value: unknown): string {
+  return `must be ${rule} (got ${showValue(value)})`;
+}
+
 /** A refusal of one option whose text completes "<the option> …" ("must be …"). */
 export function optionError(field: TrainOptionKey, code: string, rule: string): OptionError {
   return new OptionError(ruleIssue(field, code, rule));
@@ -646,24 +655,23 @@ function textIssue(field: TrainOptionKey, code: string, text: string, cli = text
 function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssue): OptionIssue {
   const o: TrainOptionSpec = TRAIN_OPTIONS[key];
   const code = key === 'intervention' ? 'unknown-intervention' : `bad-${optionFlag(key)}`;
-  const got = ` (got ${showValue(value)})`;
   switch (o.kind) {
     case 'int':
     case 'number':
       // A sanity cap is left out of the rule people read; a value above it is told the cap.
       if (o.capOnly && typeof value === 'number' && (o.maxExclusive ? value >= o.max : value > o.max))
-        return ruleIssue(key, code, `must be ${o.maxExclusive ? 'less than' : 'at most'} ${o.max}${got}`);
+        return ruleIssue(key, code, mustBe(`${o.maxExclusive ? 'less than' : 'at most'} ${o.max}`, value));
       if (o.belowMin && typeof value === 'number' && value < o.min)
-        return ruleIssue(key, code, `must be ${numberRule(o)}${got}: ${o.belowMin}`);
-      return ruleIssue(key, code, `must be ${numberRule(o)}${got}`);
+        return ruleIssue(key, code, `${mustBe(numberRule(o), value)}: ${o.belowMin}`);
+      return ruleIssue(key, code, mustBe(numberRule(o), value));
     case 'choice':
       return ruleIssue(
         key,
         code,
-        `must be ${o.rule ?? `one of ${o.choices.map((x) => x.value).join(', ')}`}${got}`,
+        mustBe(o.rule ?? `one of ${o.choices.map((x) => x.value).join(', ')}`, value),
       );
     case 'boolean':
-      return ruleIssue(key, code, `must be true or false${got}`);
+      return ruleIssue(key, code, mustBe('true or false', value));
     case 'text':
       if (zodIssue.code === 'custom')
         return textIssue(
@@ -672,7 +680,7 @@ function issueFor(key: TrainOptionKey, value: unknown, zodIssue: z.core.$ZodIssu
           zodIssue.message,
           zodIssue.params?.cli as string | undefined,
         );
-      return ruleIssue(key, code, `must be written like ${o.example}${got}`);
+      return ruleIssue(key, code, mustBe(`written like ${o.example}`, value));
   }
 }
 
@@ -788,11 +796,7 @@ export function modelIssues(opts: TrainOptions, model: ModelShapeForTraining): O
   const rank = opts.rank ?? d.rank;
   if (rank > model.hiddenSize) {
     out.push(
-      ruleIssue(
-        'rank',
-        'bad-rank',
-        `must be at most the model's hidden size, ${model.hiddenSize} (got ${rank})`,
-      ),
+      ruleIssue('rank', 'bad-rank', mustBe(`at most the model's hidden size, ${model.hiddenSize}`, rank)),
     );
   }
   const maxLength = opts.maxLength ?? Math.min(d.maxLength, model.maxPositions);
@@ -801,7 +805,7 @@ export function modelIssues(opts: TrainOptions, model: ModelShapeForTraining): O
       ruleIssue(
         'maxLength',
         'bad-max-length',
-        `must be at most the model's ${model.maxPositions} positions (got ${maxLength})`,
+        mustBe(`at most the model's ${model.maxPositions} positions`, maxLength),
       ),
     );
   }

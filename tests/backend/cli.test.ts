@@ -166,7 +166,7 @@ test('errors: one line on stderr, non-zero exit, and still one JSON object with 
   });
   const u = await runCli(['models', 'rm', 'abc', '--data-dir', dataDir]);
   assert.equal(u.code, 2);
-  assert.equal(u.stderr, 'error: ID must be a positive integer, got "abc"\n');
+  assert.equal(u.stderr, 'error: ID must be a positive integer (got "abc")\n');
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^error: unknown command "frobnicate"/);

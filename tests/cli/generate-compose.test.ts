@@ -101,7 +101,7 @@ describe('reft-studio generate with several adapters', () => {
     for (const bad of ['-1', 'strong', '', 'Infinity']) {
       const r = cli('generate', ...gone, '--adapter', A, `--scale=${bad}`);
       assert.equal(r.status, 2);
-      assert.equal(r.stderr, `error: generate: --scale takes a number ≥ 0 (got "${bad}")\n`);
+      assert.equal(r.stderr, `error: generate: --scale must be a number ≥ 0 (got "${bad}")\n`);
     }
   });
 

@@ -47,7 +47,7 @@ test('runs logs: the whole log, --tail N, --json; an unknown run and a bad --tai
   const unknown = await cli('runs', 'logs', '999');
   assert.deepEqual([unknown.code, unknown.err], [1, 'error: no run with id 999\n']);
   const bad = await cli('runs', 'logs', String(id), '--tail', '0');
-  assert.deepEqual([bad.code, bad.err], [2, 'error: --tail must be an integer ≥ 1, got "0"\n']);
+  assert.deepEqual([bad.code, bad.err], [2, 'error: --tail must be an integer ≥ 1 (got "0")\n']);
 });
 
 test('runs logs --follow: new lines until the run stops, a line being written only once whole', async () => {

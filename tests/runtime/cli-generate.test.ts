@@ -336,7 +336,10 @@ describe('reft-studio generate', () => {
     const r = cliRun('generate', '--model', '/nonexistent/model', '--prompt', 'hi', '--top-p', '5');
     assert.notEqual(r.status, 0);
     assert.equal(r.status, 2);
-    assert.equal(r.stderr.trim(), 'error: generate: --top-p takes a number above 0 and at most 1 (got "5")');
+    assert.equal(
+      r.stderr.trim(),
+      'error: generate: --top-p must be a number above 0 and at most 1 (got "5")',
+    );
   });
 
   it('a base weights form it does not know is a usage error naming auto too', () => {

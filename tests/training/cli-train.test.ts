@@ -130,7 +130,7 @@ describe('reft-studio train', () => {
     );
     const u = cli('--out', join(dir, 'bad'), '--lr', 'fast');
     assert.equal(u.status, 2);
-    assert.match(u.stderr, /^error: --lr must be a number, got "fast"$/m);
+    assert.match(u.stderr, /^error: --lr must be a number \(got "fast"\)$/m);
     // A value no model takes is bad usage, as --lr's; one this model does not take (above) is not.
     const i = cli('--out', join(dir, 'bad'), '--intervention', 'mega');
     assert.equal(i.status, 2);
