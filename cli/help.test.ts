@@ -502,3 +502,27 @@ test('generate --seed takes what the sampler keeps (0 to 2^32 − 1), as train a
     );
   }
 });
+
+test("help COMMAND prints that command's help, help GROUP its list, bare help the overview", async () => {
+  const overview = await run(['--help']);
+  const bare = await run(['help']);
+  assert.deepEqual([bare.code, bare.stdout, bare.stderr], [0, overview.stdout, '']);
+  assert.match(overview.stdout, /reft-studio help <command>/);
+  for (const words of [['train'], ['models', 'list'], ['bench', 'train']]) {
+    const own = await run([...words, '--help']);
+    const viaHelp = await run(['help', ...words]);
+    assert.deepEqual([viaHelp.code, viaHelp.stdout, viaHelp.stderr], [0, own.stdout, ''], words.join(' '));
+    assert.match(viaHelp.stdout, new RegExp(`^usage: reft-studio ${words.join(' ')}( |\n)`));
+  }
+  const group = await run(['help', 'models']);
+  assert.deepEqual([group.code, group.stdout], [0, (await run(['models', '--help'])).stdout]);
+  // Global flags may come first, as before any command.
+  const withDir = await run(['--data-dir', '/nonexistent-qa', 'help', 'generate']);
+  assert.equal(withDir.stdout, (await run(['generate', '--help'])).stdout);
+  // A word that names no command is bad usage, as without help, with the one it most likely meant.
+  const typo = await run(['help', 'trian']);
+  assert.deepEqual([typo.code, typo.stderr], [2, 'error: unknown command "trian" (did you mean train?)\n']);
+  // "help" as a command's argument is only that: a tag named help.
+  const tag = await run(['adapters', 'tag', '1', 'help', '--data-dir', '/nonexistent-qa/x']);
+  assert.doesNotMatch(tag.stdout, /^usage:/);
+});

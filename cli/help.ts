@@ -1,5 +1,6 @@
 // `--help` text, generated from the command definitions: the command list, and per command its
 // synopsis, every option on one line (flag, value placeholder, description) and its examples.
+// `reft-studio help [COMMAND]` is read as `reft-studio [COMMAND] --help` (helpWordAsFlag).
 
 import { TOKENIZE_DEADLINE_MS } from '../native-runtime/tokenizer/tokenize-watchdog.ts';
 import { GLOBAL_OPTIONS, type OptionDef, type OptionSpec } from './args.ts';
@@ -72,7 +73,26 @@ export function commandList(commands: Command[], prefix?: string): string {
       version: { type: 'boolean', description: 'print the version and exit' },
     }),
     '',
-    `Run \`reft-studio <command> --help\` for a command's options and an example.`,
+    `Run \`reft-studio help <command>\` (or \`reft-studio <command> --help\`) for a command's options and an example.`,
     `exit codes: ${EXIT_CODES}`,
   ].join('\n');
+}
+
+/**
+ * `reft-studio help [COMMAND…]` as `reft-studio [COMMAND…] --help`, the word people type for help:
+ * only where `help` is the first command word (global flags may precede it, as before a command), so
+ * a tag or a prompt that reads "help" stays an argument. Any other argv comes back as it is.
+ */
+export function helpWordAsFlag(argv: string[]): string[] {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      // `--data-dir X` takes the next word, as findCommand reads it.
+      if (a === '--data-dir') i++;
+      continue;
+    }
+    return a === 'help' ? [...argv.slice(0, i), ...argv.slice(i + 1), '--help'] : argv;
+  }
+  return argv;
 }

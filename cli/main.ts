@@ -48,7 +48,7 @@ import { serveCommand } from './commands/serve.ts';
 import { tokenizeCommand } from './commands/tokenize.ts';
 import { trainCommand } from './commands/train.ts';
 import { badRowsHint, mapHint } from './data-flags.ts';
-import { commandHelp, commandList } from './help.ts';
+import { commandHelp, commandList, helpWordAsFlag } from './help.ts';
 import { ctrlCActedOn } from './interrupt.ts';
 import { visibleWriter } from './terminal-text.ts';
 
@@ -130,7 +130,13 @@ function closableWriter(
   };
 }
 
-export async function main(argv: string[], io: MainIO = {}, commands: Command[] = COMMANDS): Promise<number> {
+export async function main(
+  given: string[],
+  io: MainIO = {},
+  commands: Command[] = COMMANDS,
+): Promise<number> {
+  // `help train` is `train --help`.
+  const argv = helpWordAsFlag(given);
   const wantsJson = argv.includes('--json');
   // What is printed for people shows control characters from files and models (terminal-text.ts);
   // --json on stdout stays exact for the programs that read it.
