@@ -17,6 +17,18 @@ import { DTYPE_OPTION_CHOICES, type DtypeOption } from '../native-runtime/traini
 import { type ArgValues, badValue, type OptionSpec, str, UsageError } from './args.ts';
 import type { Reporter, TransferTask } from './progress/reporter.ts';
 
+/** --device's placeholder: every choice, the default (cpu) first, as train's usage shows them. */
+export const DEVICE_VALUE = ['cpu', ...DEVICES.filter((d) => d !== 'cpu')].join('|');
+
+/** --device for generate and evaluate (bench shows its defaults as values: `--device cpu`). */
+export const DEVICE_OPTION = {
+  device: {
+    type: 'string',
+    value: DEVICE_VALUE,
+    description: 'cpu (default), cuda, webgpu, dml, coreml or auto',
+  },
+} as const satisfies OptionSpec;
+
 export const QUANTIZE_OPTION = {
   quantize: {
     type: 'string',

@@ -65,6 +65,11 @@ test('value placeholders: --rank R, --layers all|2;10;18; none for a switch', as
   assert.match(r.stdout, /^ {2}--rank R +\S/m);
   assert.match(r.stdout, /^ {2}--layers all\|2;10;18 +\S/m);
   assert.match(r.stdout, /^ {2}--share-weights +[A-Za-z]/m);
+  // A placeholder names what the flag takes, not one value of it (generate's was `--device cpu`).
+  for (const name of ['train', 'generate', 'evaluate']) {
+    const h = await run([name, '--help']);
+    assert.match(h.stdout, /^ {2}--device cpu\|auto\|cuda\|webgpu\|dml\|coreml +\S/m, name);
+  }
   assert.match(
     r.stdout,
     /With --json: the result as one JSON object on stdout, and the progress as JSON events/,

@@ -32,7 +32,7 @@ import { CHAT_TEMPLATE_PLACES } from '../../native-runtime/evaluation/prompt-rea
 import { plural } from '../../native-runtime/plural.ts';
 import { deviceText } from '../../native-runtime/runtime/device-choice.ts';
 import { badValue, intAtLeast, positionsFlag, str, UsageError } from '../args.ts';
-import { deviceFlag, sessionNotices } from '../base-form.ts';
+import { DEVICE_OPTION, DEVICE_VALUE, deviceFlag, sessionNotices } from '../base-form.ts';
 import { type Command, type CommandContext, nextCommand, table } from '../command.ts';
 import { MAP_OPTION, parseMapping, refuseMappedId } from '../data-flags.ts';
 import { catchInterrupts } from '../interrupt.ts';
@@ -127,7 +127,7 @@ export const evaluateCommand: Command = {
   summary: 'evaluate an adapter on a dataset: loss and perplexity, exact match, multiple choice, or compare',
   usage:
     'evaluate --adapter ID|DIR --data ID|FILE [--kind loss|exact-match|multiple-choice|compare] [--model ID|DIR] ' +
-    '[--map FIELD=COLUMN]... [--limit N] [--max-new-tokens N] [--batch-size N] [--positions f1+l1] [--device cpu]',
+    `[--map FIELD=COLUMN]... [--limit N] [--max-new-tokens N] [--batch-size N] [--positions f1+l1] [--device ${DEVICE_VALUE}]`,
   options: {
     adapter: { type: 'string', description: 'the adapter: a library id or a folder (studio or pyreft)' },
     data: { type: 'string', description: 'the examples: a library dataset id or a file (imported)' },
@@ -148,7 +148,7 @@ export const evaluateCommand: Command = {
       type: 'string',
       description: 'the intervention positions of a pyreft folder that does not record them',
     },
-    device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+    ...DEVICE_OPTION,
   },
   stream: true,
   examples: [

@@ -21,6 +21,8 @@ import { type ArgValues, badValue, positionsFlag, str, UsageError } from '../arg
 import {
   BASE_FORM_OPTION,
   baseFormFlag,
+  DEVICE_OPTION,
+  DEVICE_VALUE,
   DTYPE_OPTION,
   deviceFlag,
   dtypeFlag,
@@ -110,8 +112,7 @@ type Adapter = ReturnType<typeof resolveAdapterRef>;
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'generate text with a model, optionally through a ReFT adapter',
-  usage:
-    'generate [--model DIR|ID] [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device cpu] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]',
+  usage: `generate [--model DIR|ID] [--adapter DIR|ID [--scale X]]... --prompt STR [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--repetition-penalty X] [--seed S] [--greedy] [--stop STR] [--positions f1+l1] [--force-base] [--device ${DEVICE_VALUE}] [--quantize auto|none|int8|int4] [--dtype auto|fp32|fp16|bf16]`,
   options: {
     model: {
       type: 'string',
@@ -152,7 +153,7 @@ export const generateCommand: Command = {
       type: 'boolean',
       description: 'apply an adapter trained for another base model of the same shape',
     },
-    device: { type: 'string', description: 'cpu (default), cuda, webgpu, dml, coreml or auto' },
+    ...DEVICE_OPTION,
     ...BASE_FORM_OPTION,
     ...DTYPE_OPTION,
   },
