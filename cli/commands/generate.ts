@@ -9,11 +9,11 @@
 // (`DIR:X`): a folder's path may itself hold ':' (C:\adapters, ./run:2). As with the sampling flags,
 // a strength has no upper bound here (the Playground's dial stops at 2).
 
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { listAdapters, resolveAdapterRef, resolveModelRef } from '../../electron/backend/library/adapters.ts';
 import type { Library } from '../../electron/backend/library/library.ts';
 import { visibleControls } from '../../native-runtime/control-characters.ts';
-import { ValidationError } from '../../native-runtime/errors.ts';
+import { ConfigError, ValidationError } from '../../native-runtime/errors.ts';
 import { defaultChat } from '../../native-runtime/evaluation/prompt-reader.ts';
 import { type GenerateTextOptions, ModelRunner } from '../../native-runtime/evaluation/runner.ts';
 import { plural } from '../../native-runtime/plural.ts';
@@ -49,7 +49,8 @@ const all = (v: ArgValues, key: string): string[] => (Array.isArray(v[key]) ? (v
 
 /**
  * The --adapter folders with their --scale (undefined when no --scale is given), matched by order:
- * either no --scale or one per --adapter, so no strength is ever given to the wrong adapter.
+ * either no --scale or one per --adapter, so no strength is ever given to the wrong adapter; each
+ * adapter once, and --positions or --force-base only with one.
  */
 function adaptersWithScales(v: ArgValues): { dir: string; scale?: number }[] {
   const dirs = all(v, 'adapter');
@@ -58,6 +59,17 @@ function adaptersWithScales(v: ArgValues): { dir: string; scale?: number }[] {
     throw new UsageError(
       `generate: give one --scale per --adapter, in the same order (got ${dirs.length} --adapter and ${scales.length} --scale)`,
     );
+  // Known from the words alone, before anything is read (two words for one folder: the engine's refusal).
+  const twice = dirs.find((d, i) => dirs.indexOf(d) !== i);
+  if (twice !== undefined)
+    throw new UsageError(
+      `generate: --adapter ${JSON.stringify(twice)} is given twice; give each adapter once (--scale sets its strength)`,
+    );
+  // An adapter's own flags with no adapter would be passed over in silence.
+  if (!dirs.length)
+    for (const flag of ['positions', 'force-base'])
+      if (v[flag] !== undefined)
+        throw new UsageError(`generate: --${flag} needs --adapter (it applies to an adapter)`);
   return dirs.map((dir, i) => ({ dir, scale: num(scales[i], 'scale', (n) => n >= 0, 'a number ≥ 0') }));
 }
 
@@ -108,6 +120,21 @@ async function modelAndAdapters(
 }
 
 type Adapter = ReturnType<typeof resolveAdapterRef>;
+
+/**
+ * Two --adapter words for one folder (`./a` and `a/`, a library id and its folder): the engine
+ * compares the words, so it would compose that adapter twice. Refused once the folders are found.
+ */
+function refuseSameFolder(words: string[], folders: string[]): void {
+  const seen = new Map<string, string>();
+  folders.forEach((folder, i) => {
+    const key = existsSync(folder) ? realpathSync(folder) : folder;
+    const before = seen.get(key);
+    if (before !== undefined)
+      throw new ConfigError('duplicate-adapter', `adapter "${words[i]}" is given twice (as "${before}" too)`);
+    seen.set(key, words[i] as string);
+  });
+}
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -226,6 +253,10 @@ export const generateCommand: Command = {
       ctx,
       modelFlag,
       adapters.map((a) => a.dir),
+    );
+    refuseSameFolder(
+      adapters.map((a) => a.dir),
+      folders,
     );
     // Each adapter is named as given (a folder or a library id), in messages and in the JSON.
     const opened = composed

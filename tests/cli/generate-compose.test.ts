@@ -113,9 +113,37 @@ describe('reft-studio generate with several adapters', () => {
       r.stderr,
       /^error: adapter ".*other" was trained for base model \(qwen2, fingerprint [0-9a-f]+…\), not for model .*; pass --force-base to apply it anyway to a model of the same shape\n$/,
     );
-    const twice = cli('generate', '--model', model, '--adapter', A, '--adapter', A, '--prompt', 'hi');
-    assert.equal(twice.status, 1);
-    assert.equal(twice.stderr, `error: adapter "${A}" is given twice\n`);
+    // The same --adapter twice is bad usage, said before anything is opened (a model that is not there).
+    const twice = cli(
+      'generate',
+      '--model',
+      '/nonexistent/model',
+      '--adapter',
+      A,
+      '--adapter',
+      A,
+      '--prompt',
+      'hi',
+    );
+    assert.equal(twice.status, 2);
+    assert.equal(
+      twice.stderr,
+      `error: generate: --adapter ${JSON.stringify(A)} is given twice; give each adapter once (--scale sets its strength)\n`,
+    );
+    // Two words for one folder are known to be one only once the folder is found (exit 1); it
+    // was composed twice in silence, as the engine compares the words.
+    const same = cli('generate', '--model', model, '--adapter', A, '--adapter', `${A}/`, '--prompt', 'hi');
+    assert.equal(same.status, 1);
+    assert.equal(same.stderr, `error: adapter "${A}/" is given twice (as "${A}" too)\n`);
+  });
+
+  it('--positions and --force-base without an --adapter are bad usage, not passed over', () => {
+    for (const flags of [['--positions', 'f1+l1'], ['--force-base']]) {
+      const r = cli('generate', '--model', model, '--prompt', 'hi', ...flags);
+      assert.equal(r.status, 2, flags.join(' '));
+      assert.equal(r.stderr, `error: generate: ${flags[0]} needs --adapter (it applies to an adapter)\n`);
+      assert.equal(r.stdout, '');
+    }
   });
 
   it('adapters trained on differently formatted prompts are refused unless --chat chooses the format', () => {
