@@ -31,11 +31,12 @@ export const serveCommand: Command = {
     // Checked here as well as by the server, so that a bad port is bad usage naming the flag.
     const port = intBetween(ctx.values, 'port', 0, 65535);
     // With --json a log event, as every command's notes (the reporter); else the line as it always
-    // was, --quiet or not: a warning of who can reach the studio is never hidden.
-    const say = (line: string, level: 'info' | 'warn' = 'info') =>
+    // was, --quiet or not. A warning of who can reach the studio ('alert') is never hidden: under
+    // --json --quiet too it is a warn event.
+    const say = (line: string, level: 'info' | 'warn' | 'alert' = 'info') =>
       ctx.json
         ? ctx.progress.log(line, level)
-        : process.stderr.write(`${level === 'warn' ? 'warning: ' : ''}${line}\n`);
+        : process.stderr.write(`${level === 'info' ? '' : 'warning: '}${line}\n`);
     // Listen for the stop signals first: a SIGTERM during start-up must still shut down cleanly.
     let server: RunningServer | null = null;
     let stopping = false;
@@ -80,9 +81,9 @@ export const serveCommand: Command = {
     if (!isLoopback(server.host))
       say(
         `listening on ${server.host}, reachable from other machines over plain HTTP: the token and everything the studio shows travel unencrypted, and whoever has the token can read your files, write folders and install native code as you; use a network you trust, or a TLS proxy`,
-        'warn',
+        'alert',
       );
-    if (ctx.values['no-token'] === true) say('--no-token: any local program can use the studio', 'warn');
+    if (ctx.values['no-token'] === true) say('--no-token: any local program can use the studio', 'alert');
     ctx.print(
       {
         url: server.url,

@@ -38,7 +38,7 @@ export interface ReporterOptions {
   mode: ReporterMode;
   /** Where progress and notes go: stderr (plain lines, or JSON lines in 'events' mode). */
   write: (s: string) => void;
-  /** 'events' mode: only checkpoint events (--json --quiet). */
+  /** 'events' mode: only checkpoint events and alerts (--json --quiet). */
   quiet?: boolean;
   /** 'bar' mode: the terminal (stderr). */
   stream?: NodeJS.WriteStream;
@@ -75,8 +75,11 @@ export interface Reporter {
   train(o: { totalSteps: number; runId?: number }): TrainTask;
   transfer(o: { label: string; totalBytes?: number | null }): TransferTask;
   count(o: { label: string; unit: string; total?: number | null }): CountTask;
-  /** A note for people (shown above the bar, as a line, or as a log event). */
-  log(message: string, level?: 'info' | 'warn'): void;
+  /**
+   * A note for people (shown above the bar, as a line, or as a log event). 'alert': a warning that
+   * --quiet must not hide (who can reach the studio), a warn event under --json --quiet too.
+   */
+  log(message: string, level?: 'info' | 'warn' | 'alert'): void;
   /** A checkpoint written (a line, a field of the bar, or a checkpoint event). */
   checkpoint(c: Omit<RunCheckpointEvent, 'event'>): void;
   /** Where a run's steps run, once its session exists (a device event in the stream). */
@@ -179,8 +182,9 @@ class EventsSink implements Sink {
     if (!this.quiet && this.#emitted.get(t.id)?.value !== position(t.event).value) this.#progress(t);
   }
 
-  log(message: string, level: 'info' | 'warn'): void {
-    if (!this.quiet) this.#emit({ event: 'log', message, ...(level === 'warn' ? { level } : {}) });
+  log(message: string, level: 'info' | 'warn', evenQuiet = false): void {
+    if (!this.quiet || evenQuiet)
+      this.#emit({ event: 'log', message, ...(level === 'warn' ? { level } : {}) });
   }
 
   checkpoint(c: RunCheckpointEvent): void {
@@ -369,7 +373,7 @@ export function createReporter(o: ReporterOptions): Reporter {
       };
     },
     log(message, level = 'info') {
-      sink.log(message, level);
+      sink.log(message, level === 'alert' ? 'warn' : level, level === 'alert');
     },
     checkpoint(c) {
       if (lastTrain && (c.runId === undefined || c.runId === (lastTrain.event as { runId?: number }).runId))

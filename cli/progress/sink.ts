@@ -28,7 +28,8 @@ export interface TaskView {
 export interface Sink {
   progress(t: TaskView): void;
   finish(t: TaskView): void;
-  log(message: string, level: 'info' | 'warn'): void;
+  /** `evenQuiet`: an alert (Reporter.log), shown by a sink that --quiet otherwise silences. */
+  log(message: string, level: 'info' | 'warn', evenQuiet?: boolean): void;
   checkpoint(c: RunCheckpointEvent): void;
   /**
    * Where a run's steps run. Only the event stream has a field for it: people read a fallback or

@@ -108,13 +108,13 @@ test('tokenize, chat-template and debug forward --json: the snapshot taken is a 
   assert.equal(people.err, `warning: ${said.message}\n`);
 });
 
-test('serve --json: its warnings and its shutting-down note are events; stdout the one object', async () => {
-  // Bug: serve wrote `warning: …` and `shutting down …` lines on stderr itself, whatever --json said.
+/** `serve ARGS --json` started, then stopped by SIGTERM once its object is out: its result and events. */
+async function serveJson(args: string[]) {
   const child = startCli(
     [
       'serve',
       '--json',
-      '--no-token',
+      ...args,
       '--renderer-dir',
       join(dir, 'no-renderer'),
       '--data-dir',
@@ -135,11 +135,22 @@ test('serve --json: its warnings and its shutting-down note are events; stdout t
   });
   child.kill('SIGTERM');
   assert.equal(await exited, 0, err);
-  const { result, events } = parsed({ code: 0, out, err }, 'serve');
+  return parsed({ code: 0, out, err }, 'serve');
+}
+
+test('serve --json: its warnings and its shutting-down note are events; stdout the one object', async () => {
+  // Bug: serve wrote `warning: …` and `shutting down …` lines on stderr itself, whatever --json said.
+  const { result, events } = await serveJson(['--no-token']);
   assert.match(result.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   assert.deepEqual(events, [
     warning(`${join(dir, 'no-renderer')} is missing: run \`npm run build:renderer\` to build the UI`),
     warning('--no-token: any local program can use the studio'),
     { event: 'log', message: 'shutting down (SIGINT or SIGTERM again to stop at once)' },
   ]);
+});
+
+test('serve --json --quiet: a warning of who can reach the studio is still an event; the notes are not', async () => {
+  // Bug: --quiet silenced every event, the --no-token warning too (README: --quiet hides notes only).
+  const { events } = await serveJson(['--quiet', '--no-token']);
+  assert.deepEqual(events, [warning('--no-token: any local program can use the studio')]);
 });
