@@ -169,7 +169,7 @@ async function install(dataDir: string, o: InstallOptions): Promise<PackManifest
       if (!o.from.trim())
         throw new ConfigError('not-found', 'runtime install: --from needs a file or folder');
       const st = await stat(o.from).catch(() => null);
-      if (!st) throw new ConfigError('not-found', `runtime install: ${o.from} does not exist`);
+      if (!st) throw new ConfigError('not-found', `runtime install: ${o.from}: ${ERRNO.ENOENT.phrase}`);
       makeStaging();
       // Recorded absolute: `runtime list` reads it from whatever folder it is run in.
       const location = resolve(o.from);

@@ -215,7 +215,11 @@ test('install from a .tgz, and clear errors for bad sources', async () => {
   await assert.rejects(installCudaPack(data, { from: lib }), {
     message: `runtime install: ${lib} is a library, not a package: pass the folder holding it and libonnxruntime_providers_shared.so with --from`,
   });
-  await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), { code: 'not-found' });
+  // In the words every command uses for a path that is not there (fs-errors.ts), not "does not exist".
+  await assert.rejects(installCudaPack(data, { from: join(tmp, 'missing') }), {
+    code: 'not-found',
+    message: `runtime install: ${join(tmp, 'missing')}: no such file or folder`,
+  });
   await assert.rejects(installCudaPack(data, { from: CUDA_DIR }), { code: 'pack-incomplete' });
   // Providers that are no Linux x64 library: said of the source, not of a temp copy.
   const wrongArch = join(tmp, 'wrong-arch');
