@@ -31,8 +31,8 @@ import { prepareBase } from '../../native-runtime/quantize/base.ts';
 import { schemeName } from '../../native-runtime/quantize/scheme.ts';
 import { intraOpThreads } from '../../native-runtime/runtime/cpu-threads.ts';
 import type { DeviceChoice } from '../../native-runtime/runtime/device-choice.ts';
-import { chosenGpuIndex } from '../../native-runtime/runtime/gpu-choice.ts';
-import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
+import { chosenGpuIndex, machineNvidia } from '../../native-runtime/runtime/gpu-choice.ts';
+import { GpuMemorySampler, noNvidiaGpu } from '../../native-runtime/runtime/gpus.ts';
 import { deviceUnavailable, runsOnCuda } from '../../native-runtime/runtime/session.ts';
 import { softwareAdapterLine, webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { bf16Refusal } from '../../native-runtime/training/options.ts';
@@ -88,10 +88,14 @@ function dtypeFlag(ctx: CommandContext): 'float32' | 'float16' | 'bfloat16' {
 async function refuseUnavailable(device: DeviceChoice, dtype: string): Promise<void> {
   const why = device === 'cpu' || device === 'auto' ? null : await deviceUnavailable(device);
   if (why) throw new ConfigError('provider-unavailable', `bench: ${why}`);
-  if (dtype === 'bfloat16' && !(await runsOnCuda(device)))
+  if (dtype === 'bfloat16' && !(await runsOnCuda(device))) {
+    // `auto` found no CUDA: where the machine has no NVIDIA GPU, that is the reason (as `devices` says
+    // it), not the missing runtime pack, which could not help.
+    const noGpu = device === 'auto' ? noNvidiaGpu(await machineNvidia()) : null;
     throw new UsageError(
-      `bench: ${bf16Refusal(device, device === 'auto' ? 'CUDA does not run here' : undefined).cli}`,
+      `bench: ${bf16Refusal(device, device === 'auto' ? 'CUDA does not run here' : undefined, noGpu).cli}`,
     );
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.ts';
 import { benchDecode, benchPrefill, benchTrain } from '../../native-runtime/bench/bench.ts';
 import { buildSynthetic } from '../../native-runtime/bench/synthetic.ts';
-import { GpuMemorySampler } from '../../native-runtime/runtime/gpus.ts';
+import { detectNvidia, GpuMemorySampler, noNvidiaGpu } from '../../native-runtime/runtime/gpus.ts';
 import { cudaReachable, webgpuReachable } from '../../native-runtime/runtime/session.ts';
 import { webgpuAdapter } from '../../native-runtime/runtime/webgpu-adapter.ts';
 import { cudaMissingHere } from '../helpers/cuda-here.ts';
@@ -166,6 +166,16 @@ it('bench refuses a device that cannot run, and bf16 off CUDA, in one line befor
     'error: bench: bfloat16 needs CUDA (WebGPU has no bfloat16 kernels): use --dtype fp32 or fp16\n',
   );
   if (cudaReachable() === null) return; // a machine with the CUDA pack: nothing to refuse
+  // auto without CUDA: with no NVIDIA GPU the refusal says so (what `devices` says), not the pack.
+  assert.equal(
+    (await run('bench', 'prefill', '--model', llama, '--dtype', 'bf16', '--device', 'auto')).code,
+    2,
+  );
+  const noGpu = noNvidiaGpu(await detectNvidia());
+  assert.equal(
+    err,
+    `error: bench: bfloat16 needs CUDA${noGpu ? `: ${noGpu}` : ', and CUDA does not run here'}: use --dtype fp32 or fp16\n`,
+  );
   // Once refused by the first session, after the 1.1B synthetic model was built (two minutes here).
   const r = await run(
     'bench',
