@@ -94,7 +94,10 @@ describe('Train page left while a start is in flight (reft-studio serve + Chromi
     await waitFor('the new run said aloud', async () => (await said()).some((t) => want.test(t)), 10_000);
     assert.equal(await page.evaluate(() => location.hash), '#/datasets');
     assert.equal(await page.getByRole('heading', { level: 1, name: 'Datasets' }).count(), 1);
-    await rpc(client, 'runs/cancel', { id: run.id });
+    // Tidying up: the 12-row run may have finished already on a quiet machine (seen in CI).
+    await rpc(client, 'runs/cancel', { id: run.id }).catch((e: unknown) => {
+      if (!/"code":"not-cancellable"/.test(String(e))) throw e;
+    });
     assert.deepEqual(pageErrors, []);
   });
 });
